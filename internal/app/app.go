@@ -1,0 +1,152 @@
+// Package app builds Hearth from a Config: it picks the adapters (SQLite or
+// PostgreSQL, local bus or NATS) in one place, wires the domain services and
+// surfaces by hand, and runs every long-running part under one errgroup.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/config"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/store"
+)
+
+// App is a wired Hearth node.
+type App struct {
+	Config   config.Config
+	Log      *slog.Logger
+	DB       *store.DB
+	Bus      bus.Bus
+	Identity *identity.Service
+	HTTP     *httpserver.Server
+
+	runners []func(context.Context) error
+	closers []func() error
+}
+
+// OpenDB opens and migrates the configured database (used by serve and by
+// the CLI's one-shot commands).
+func OpenDB(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*store.DB, error) {
+	dsn := cfg.DatabaseDSN()
+	if !config.IsPostgres(dsn) {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("--data-dir %s: %w", cfg.DataDir, err)
+		}
+	}
+	db, err := store.Open(ctx, dsn, logger.With("component", "store"))
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// OpenBus opens the configured bus.
+func OpenBus(ctx context.Context, cfg *config.Config, logger *slog.Logger) (bus.Bus, error) {
+	if cfg.Bus == "local" {
+		return bus.NewLocal(), nil
+	}
+	return bus.NewNATS(ctx, cfg.Bus, logger.With("component", "bus"))
+}
+
+// NewIdentity builds the identity service on db.
+func NewIdentity(ctx context.Context, cfg *config.Config, db *store.DB, pub identity.Publisher, logger *slog.Logger) (*identity.Service, error) {
+	return identity.New(ctx, identity.Config{Secret: cfg.JWTSecret, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL},
+		db.Identity(), pub, logger.With("component", "identity"))
+}
+
+// New builds a node: database, bus, services, surfaces, HTTP listener. On
+// error everything opened so far is closed.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (a *App, err error) {
+	a = &App{Config: cfg, Log: logger}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.DB, err = OpenDB(ctx, &cfg, logger); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.DB.Close)
+	if a.Bus, err = OpenBus(ctx, &cfg, logger); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.Bus.Close)
+	if a.Identity, err = NewIdentity(ctx, &cfg, a.DB, a.Bus, logger); err != nil {
+		return nil, err
+	}
+	created, pw, err := a.Identity.EnsureAdmin(ctx, cfg.AdminUser, cfg.AdminPassword)
+	if err != nil {
+		return nil, err
+	}
+	if created && pw != "" {
+		// Printed once, on the first start only; it is never stored in clear.
+		logger.Warn("created the instance admin with a generated password; change it after signing in",
+			"username", cfg.AdminUser, "password", pw)
+	} else if created {
+		logger.Info("created the instance admin", "username", cfg.AdminUser)
+	}
+	if a.HTTP, err = httpserver.New(httpserver.Config{Addr: cfg.Addr, MaxBodyBytes: cfg.MaxBodyBytes, ShutdownTimeout: cfg.ShutdownTimeout},
+		logger.With("component", "http")); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() error { return nil })
+	a.HTTP.Check("database", a.DB)
+	a.HTTP.Check("bus", a.Bus)
+	if err := a.wire(ctx); err != nil {
+		return nil, err
+	}
+	a.runners = append(a.runners, a.HTTP.Run)
+	return a, nil
+}
+
+// wire connects the gateway and the surfaces.
+func (a *App) wire(ctx context.Context) error {
+	sub, err := a.Bus.Subscribe(identity.RevokedTopic, func(m bus.Message) {
+		var r identity.Revoked
+		if err := json.Unmarshal(m.Data, &r); err != nil {
+			return
+		}
+		a.onRevoked(r)
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe revocations: %w", err)
+	}
+	a.closers = append(a.closers, sub.Unsubscribe)
+	return nil
+}
+
+func (a *App) onRevoked(r identity.Revoked) {}
+
+// Run runs every part until ctx is cancelled or one fails.
+func (a *App) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, r := range a.runners {
+		g.Go(func() error { return r(gctx) })
+	}
+	return g.Wait()
+}
+
+// Close releases everything in reverse order of opening.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}

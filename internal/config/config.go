@@ -1,0 +1,109 @@
+// Package config holds Hearth's one configuration struct. Every field has a
+// flag, a HEARTH_* environment variable, a default and help text, all in the
+// struct tags that kong reads; docs/configuration.md is generated from the
+// same tags (see Markdown) and a test fails when the two drift.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything an operator can set.
+type Config struct {
+	Addr            string        `name:"addr" env:"HEARTH_ADDR" default:":8080" help:"HTTP listen address (host:port) for every surface: Together, OpenTogetherTube, Owncast and the web UI."`
+	DataDir         string        `name:"data-dir" env:"HEARTH_DATA_DIR" default:"./data" help:"Directory for the SQLite database, uploads, HLS segments and other local state."`
+	Database        string        `name:"database" env:"HEARTH_DATABASE" default:"" help:"SQLite file path, or a postgres:// URL to use PostgreSQL. Empty means <data-dir>/hearth.db."`
+	Bus             string        `name:"bus" env:"HEARTH_BUS" default:"local" help:"Event bus: 'local' (in-process, single node) or a nats:// URL to scale out across nodes."`
+	AdminUser       string        `name:"admin-user" env:"HEARTH_ADMIN_USER" default:"admin" help:"Username of the instance admin created on first start."`
+	AdminPassword   string        `name:"admin-password" env:"HEARTH_ADMIN_PASSWORD" default:"" help:"Password for the instance admin created on first start. Empty: a random one is generated and printed once to the log."`
+	JWTSecret       string        `name:"jwt-secret" env:"HEARTH_JWT_SECRET" default:"" help:"Secret (at least 32 characters) that signs access tokens. Empty: one is generated on first start and kept in the database, shared by every node."`
+	AccessTokenTTL  time.Duration `name:"access-token-ttl" env:"HEARTH_ACCESS_TOKEN_TTL" default:"15m" help:"Lifetime of short-lived access tokens."`
+	RefreshTokenTTL time.Duration `name:"refresh-token-ttl" env:"HEARTH_REFRESH_TOKEN_TTL" default:"168h" help:"Lifetime of refresh tokens (rotated on every use)."`
+	LogLevel        string        `name:"log-level" env:"HEARTH_LOG_LEVEL" default:"info" help:"Log level: debug, info, warn or error."`
+	LogFormat       string        `name:"log-format" env:"HEARTH_LOG_FORMAT" default:"text" help:"Log format: text or json."`
+	MaxBodyBytes    int64         `name:"max-body-bytes" env:"HEARTH_MAX_BODY_BYTES" default:"1048576" help:"Largest request body accepted by JSON endpoints, in bytes (uploads have their own limits)."`
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HEARTH_SHUTDOWN_TIMEOUT" default:"10s" help:"How long a graceful shutdown waits for in-flight requests and sockets."`
+	AllowedOrigins  []string      `name:"allowed-origins" env:"HEARTH_ALLOWED_ORIGINS" default:"" sep:"," help:"Extra Origin host patterns allowed to open WebSockets (comma separated, e.g. 'app.example.com,*.example.org'). Same-origin is always allowed."`
+	TrustProxy      bool          `name:"trust-proxy" env:"HEARTH_TRUST_PROXY" default:"false" help:"Trust X-Forwarded-For for client IPs (rate limits, bans). Enable only behind a reverse proxy you control."`
+}
+
+// Validate checks every field and returns an error naming the first bad one.
+func (c *Config) Validate() error {
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr %q: must be host:port: %w", c.Addr, err)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("--addr %q: port must be 0-65535", c.Addr)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		return errors.New("--data-dir: must not be empty")
+	}
+	if IsPostgres(c.Database) {
+		if _, err := url.Parse(c.Database); err != nil {
+			return fmt.Errorf("--database: invalid PostgreSQL URL: %w", err)
+		}
+	}
+	if c.Bus != "local" {
+		u, err := url.Parse(c.Bus)
+		if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+			return fmt.Errorf("--bus %q: must be 'local' or a nats:// URL", c.Bus)
+		}
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		return errors.New("--jwt-secret: must be at least 32 characters")
+	}
+	if c.AdminPassword != "" && len(c.AdminPassword) < 8 {
+		return errors.New("--admin-password: must be at least 8 characters")
+	}
+	if c.AdminUser == "" {
+		return errors.New("--admin-user: must not be empty")
+	}
+	if c.AccessTokenTTL < time.Minute {
+		return fmt.Errorf("--access-token-ttl %s: must be at least 1m", c.AccessTokenTTL)
+	}
+	if c.RefreshTokenTTL <= c.AccessTokenTTL {
+		return fmt.Errorf("--refresh-token-ttl %s: must be longer than --access-token-ttl", c.RefreshTokenTTL)
+	}
+	if _, err := c.SlogLevel(); err != nil {
+		return err
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format %q: must be text or json", c.LogFormat)
+	}
+	if c.MaxBodyBytes < 1024 {
+		return fmt.Errorf("--max-body-bytes %d: must be at least 1024", c.MaxBodyBytes)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// SlogLevel parses LogLevel.
+func (c *Config) SlogLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: must be debug, info, warn or error", c.LogLevel)
+	}
+	return l, nil
+}
+
+// DatabaseDSN is the database to open: Database, or the SQLite file in DataDir.
+func (c *Config) DatabaseDSN() string {
+	if c.Database != "" {
+		return c.Database
+	}
+	return filepath.Join(c.DataDir, "hearth.db")
+}
+
+// IsPostgres reports whether dsn names a PostgreSQL database.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}

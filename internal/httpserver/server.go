@@ -1,0 +1,255 @@
+// Package httpserver is the one HTTP listener every surface shares: a
+// net/http ServeMux with method patterns, request logging, panic recovery,
+// request body limits, /healthz, /metrics on its own Prometheus registry, and
+// graceful shutdown.
+package httpserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Checker is a dependency /healthz checks (the database, the bus).
+type Checker interface {
+	Ping(ctx context.Context) error
+}
+
+// Config tunes the server.
+type Config struct {
+	Addr            string
+	MaxBodyBytes    int64
+	ShutdownTimeout time.Duration
+}
+
+// Server is the shared HTTP server.
+type Server struct {
+	cfg      Config
+	mux      *http.ServeMux
+	log      *slog.Logger
+	ln       net.Listener
+	srv      *http.Server
+	reg      *prometheus.Registry
+	checks   map[string]Checker
+	reqs     *prometheus.CounterVec
+	dur      *prometheus.HistogramVec
+	mu       sync.Mutex
+	shutdown []func(context.Context)
+}
+
+// New binds the listen address (so a taken port fails at start) and returns
+// the server; routes are added with Handle before Run.
+func New(cfg Config, logger *slog.Logger) (*Server, error) {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: logger, ln: ln, reg: prometheus.NewRegistry(), checks: map[string]Checker{}}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hearth_http_requests_total", Help: "HTTP requests by route pattern and status."}, []string{"pattern", "code"})
+	s.dur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hearth_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8)}, []string{"pattern"})
+	s.reg.MustRegister(s.reqs, s.dur)
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	s.srv = &http.Server{
+		Handler:           s.middleware(s.mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// URL is the base URL of the server, with a loopback host for wildcard binds.
+func (s *Server) URL() string {
+	a := s.ln.Addr().(*net.TCPAddr)
+	host := a.IP.String()
+	if a.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
+}
+
+// Registry is the server's Prometheus registry; other parts register their
+// collectors here.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// Handle registers a route (a ServeMux pattern such as "GET /api/x/{id}").
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// HandleFunc registers a route handler function.
+func (s *Server) HandleFunc(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+
+// Check adds a dependency to /healthz.
+func (s *Server) Check(name string, c Checker) { s.checks[name] = c }
+
+// OnShutdown registers a function run when shutdown starts (e.g. sending
+// WebSocket close frames); it gets the shutdown deadline.
+func (s *Server) OnShutdown(f func(context.Context)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shutdown = append(s.shutdown, f)
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully: it stops
+// accepting, runs the OnShutdown hooks, and waits for in-flight requests up
+// to ShutdownTimeout.
+func (s *Server) Run(ctx context.Context) error {
+	s.log.Info("hearth listening", "url", s.URL(), "addr", s.ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	s.mu.Lock()
+	hooks := append([]func(context.Context){}, s.shutdown...)
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, h := range hooks {
+		wg.Add(1)
+		go func() { defer wg.Done(); h(sctx) }()
+	}
+	err := s.srv.Shutdown(sctx)
+	wg.Wait()
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	res := map[string]string{}
+	status := http.StatusOK
+	for name, c := range s.checks {
+		if err := c.Ping(ctx); err != nil {
+			res[name] = "error: " + err.Error()
+			status = http.StatusServiceUnavailable
+		} else {
+			res[name] = "ok"
+		}
+	}
+	body := map[string]any{"status": "ok", "checks": res}
+	if status != http.StatusOK {
+		body["status"] = "unavailable"
+	}
+	WriteJSON(w, status, body)
+}
+
+// WriteJSON writes v as a JSON response with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// statusWriter records the status code for logs and metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.code, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack (WebSockets).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		if r.Body != nil && r.ContentLength != 0 && !isUpload(r) {
+			r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBodyBytes)
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				if !sw.wrote {
+					WriteJSON(sw, http.StatusInternalServerError, map[string]string{"error": "Internal server error"})
+				}
+			}
+			pattern := r.Pattern
+			if pattern == "" {
+				pattern = "unmatched"
+			}
+			el := time.Since(start)
+			s.reqs.WithLabelValues(pattern, strconv.Itoa(sw.code)).Inc()
+			s.dur.WithLabelValues(pattern).Observe(el.Seconds())
+			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "pattern", pattern, "status", sw.code, "dur", el)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// isUpload reports whether the request is a multipart upload, which has its
+// own (larger) limit enforced by the handler.
+func isUpload(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	return len(ct) >= 19 && ct[:19] == "multipart/form-data"
+}
+
+// Recover wraps a surface's handlers so a panic becomes a 500 in that
+// surface's error shape (writeErr gets the status code).
+func Recover(log *slog.Logger, writeErr func(w http.ResponseWriter, r *http.Request, status int, msg string), next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				if !sw.wrote {
+					writeErr(sw, r, http.StatusInternalServerError, "Internal server error")
+				}
+			}
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}

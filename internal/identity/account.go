@@ -1,0 +1,130 @@
+// Package identity owns accounts (registered, guest, bot, integration),
+// argon2id credentials, sessions with rotating refresh tokens, short-lived
+// access tokens, bot tokens, scoped integration tokens, the instance admin and
+// disable state. It knows no wire format: surfaces map its errors (package
+// fault) and render its types.
+package identity
+
+import (
+	"context"
+	"time"
+)
+
+// Kind is the kind of an account.
+type Kind string
+
+// Account kinds.
+const (
+	Registered  Kind = "registered"
+	Guest       Kind = "guest"
+	Bot         Kind = "bot"
+	Integration Kind = "integration"
+)
+
+// Account is one identity, the same on every surface.
+type Account struct {
+	ID           string
+	Kind         Kind
+	Username     string
+	DisplayName  string
+	Email        *string
+	PasswordHash string
+	AvatarURL    string
+	IsAdmin      bool
+	DisabledAt   *time.Time
+	CreatedBy    *string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Disabled reports whether the account may not sign in or act.
+func (a *Account) Disabled() bool { return a.DisabledAt != nil }
+
+// Name is what other people see: the display name, else the username.
+func (a *Account) Name() string {
+	if a.DisplayName != "" {
+		return a.DisplayName
+	}
+	return a.Username
+}
+
+// Session is one sign-in: it holds the hash of the current refresh token.
+type Session struct {
+	ID          string
+	AccountID   string
+	RefreshHash string
+	UserAgent   string
+	CreatedAt   time.Time
+	LastUsedAt  time.Time
+	ExpiresAt   time.Time
+	RevokedAt   *time.Time
+}
+
+// TokenKind is the kind of a long-lived token.
+type TokenKind string
+
+// Token kinds.
+const (
+	BotToken         TokenKind = "bot"
+	IntegrationToken TokenKind = "integration"
+)
+
+// Token is a long-lived secret (bot or integration); only its hash is stored.
+type Token struct {
+	ID         string
+	AccountID  string
+	Kind       TokenKind
+	Name       string
+	Hash       string
+	Scopes     []string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// HasScope reports whether the token grants scope.
+func (t *Token) HasScope(scope string) bool {
+	for _, s := range t.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// Store is what identity needs from persistence. Lookups that match nothing
+// return an error for which errors.Is(err, fault.NotFound) holds; writes that
+// break uniqueness return fault.Conflict.
+type Store interface {
+	CreateAccount(ctx context.Context, a *Account) error
+	UpdateAccount(ctx context.Context, a *Account) error
+	AccountByID(ctx context.Context, id string) (*Account, error)
+	AccountByUsername(ctx context.Context, username string) (*Account, error)
+	AccountByEmail(ctx context.Context, email string) (*Account, error)
+	ListAccounts(ctx context.Context, kind Kind, limit, offset int) ([]*Account, error)
+	CountAccounts(ctx context.Context, kind Kind) (int, error)
+	AnyAdmin(ctx context.Context) (bool, error)
+
+	CreateSession(ctx context.Context, s *Session) error
+	SessionByID(ctx context.Context, id string) (*Session, error)
+	// RotateSession swaps the refresh hash from oldHash to newHash if and
+	// only if oldHash is current and the session is live; it reports
+	// whether the swap happened (compare-and-set).
+	RotateSession(ctx context.Context, id, oldHash, newHash string, now, expires time.Time) (bool, error)
+	RevokeSession(ctx context.Context, id string, now time.Time) error
+	RevokeAccountSessions(ctx context.Context, accountID string, now time.Time) error
+
+	CreateToken(ctx context.Context, t *Token) error
+	TokenByHash(ctx context.Context, hash string) (*Token, error)
+	TokenByID(ctx context.Context, id string) (*Token, error)
+	ListTokens(ctx context.Context, kind TokenKind) ([]*Token, error)
+	RevokeToken(ctx context.Context, id string, now time.Time) error
+	TouchToken(ctx context.Context, id string, now time.Time) error
+
+	// InstanceValue returns a stored instance-wide value; SetInstanceValueOnce
+	// stores value under key unless the key exists, and returns whatever is
+	// stored afterwards (so concurrent nodes agree on one value).
+	InstanceValue(ctx context.Context, key string) (string, error)
+	SetInstanceValueOnce(ctx context.Context, key, value string) (string, error)
+	SetInstanceValue(ctx context.Context, key, value string) error
+}

@@ -1,0 +1,362 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// RevokedTopic is the bus topic on which identity announces that an
+// account, session or token stopped being valid; gateways close the
+// matching sockets on every node.
+const RevokedTopic = "identity.revoked"
+
+// Revoked is the payload published on RevokedTopic. Exactly one of the
+// fields is set.
+type Revoked struct {
+	AccountID string `json:"account_id,omitempty"`
+	SessionID string `json:"session_id,omitempty"`
+	TokenID   string `json:"token_id,omitempty"`
+}
+
+// Publisher is the part of the bus identity needs.
+type Publisher interface {
+	Publish(ctx context.Context, topic string, data []byte) error
+}
+
+// Config tunes the service.
+type Config struct {
+	// Secret signs access and refresh tokens (HS256). If empty, one is
+	// generated and stored in the database on first use, shared by nodes.
+	Secret     string
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+	Argon2     Argon2Params
+	Now        func() time.Time // for tests; time.Now by default
+}
+
+// Service is the identity domain service.
+type Service struct {
+	st     Store
+	pub    Publisher
+	log    *slog.Logger
+	secret []byte
+	cfg    Config
+	now    func() time.Time
+}
+
+// Tokens is what a sign-in returns.
+type Tokens struct {
+	AccessToken  string
+	RefreshToken string
+	SessionID    string
+	AccessExpiry time.Time
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Account   *Account
+	SessionID string // set for access tokens from a session
+	Token     *Token // set for bot and integration tokens
+}
+
+// New builds the service. It loads or creates the signing secret.
+func New(ctx context.Context, cfg Config, st Store, pub Publisher, logger *slog.Logger) (*Service, error) {
+	if st == nil {
+		return nil, errors.New("identity: nil store")
+	}
+	if cfg.AccessTTL <= 0 {
+		cfg.AccessTTL = 15 * time.Minute
+	}
+	if cfg.RefreshTTL <= 0 {
+		cfg.RefreshTTL = 7 * 24 * time.Hour
+	}
+	if cfg.Argon2.Memory == 0 {
+		cfg.Argon2 = DefaultArgon2
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{st: st, pub: pub, log: logger, cfg: cfg, now: cfg.Now}
+	secret := cfg.Secret
+	if secret == "" {
+		gen, err := randomString(48)
+		if err != nil {
+			return nil, err
+		}
+		secret, err = st.SetInstanceValueOnce(ctx, "jwt_secret", gen)
+		if err != nil {
+			return nil, fmt.Errorf("identity: load signing secret: %w", err)
+		}
+	}
+	s.secret = []byte(secret)
+	return s, nil
+}
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
+
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("identity: random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("identity: random: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// HashToken is how every secret token is stored: SHA-256, lowercase hex.
+func HashToken(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewID returns a new UUIDv7 string.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// ValidUsername reports whether name is a legal username: 1–32 characters
+// of letters, digits, '_', '-' and '.'. Surfaces may be stricter.
+func ValidUsername(name string) bool {
+	if name == "" || utf8.RuneCountInString(name) > 32 {
+		return false
+	}
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// RegisterInput is a new registered account.
+type RegisterInput struct {
+	Username    string
+	Email       string
+	Password    string
+	DisplayName string
+	Admin       bool
+}
+
+// Register creates a registered account with a password.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (*Account, error) {
+	if !ValidUsername(in.Username) {
+		return nil, fault.New(fault.Invalid, "username must be 1-32 letters, digits, '_', '-' or '.'")
+	}
+	if n := len(in.Password); n < 8 || n > 128 {
+		return nil, fault.New(fault.Invalid, "password must be 8-128 characters")
+	}
+	if utf8.RuneCountInString(in.DisplayName) > 64 {
+		return nil, fault.New(fault.Invalid, "display name must be at most 64 characters")
+	}
+	hash, err := HashPassword(in.Password, s.cfg.Argon2)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	a := &Account{ID: NewID(), Kind: Registered, Username: in.Username, DisplayName: in.DisplayName,
+		PasswordHash: hash, IsAdmin: in.Admin, CreatedAt: now, UpdatedAt: now}
+	if e := strings.TrimSpace(in.Email); e != "" {
+		if len(e) > 254 || !strings.Contains(e, "@") {
+			return nil, fault.New(fault.Invalid, "invalid email address")
+		}
+		a.Email = &e
+	}
+	if err := s.st.CreateAccount(ctx, a); err != nil {
+		if errors.Is(err, fault.Conflict) {
+			return nil, fault.New(fault.Conflict, "username or email already taken")
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+// CreateGuest creates a guest account (anonymous watcher or chatter).
+func (s *Service) CreateGuest(ctx context.Context, displayName string) (*Account, error) {
+	if utf8.RuneCountInString(displayName) > 64 {
+		return nil, fault.New(fault.Invalid, "display name must be at most 64 characters")
+	}
+	suffix, err := randomHex(6)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	a := &Account{ID: NewID(), Kind: Guest, Username: "guest-" + suffix, DisplayName: displayName, CreatedAt: now, UpdatedAt: now}
+	if err := s.st.CreateAccount(ctx, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Account returns an account by id.
+func (s *Service) Account(ctx context.Context, id string) (*Account, error) {
+	return s.st.AccountByID(ctx, id)
+}
+
+// AccountByUsername returns an account by username (case-insensitive).
+func (s *Service) AccountByUsername(ctx context.Context, username string) (*Account, error) {
+	return s.st.AccountByUsername(ctx, username)
+}
+
+// UpdateAccount stores profile changes made by a surface.
+func (s *Service) UpdateAccount(ctx context.Context, a *Account) error {
+	a.UpdatedAt = s.now().UTC()
+	return s.st.UpdateAccount(ctx, a)
+}
+
+// Store exposes the store for surfaces that list accounts.
+func (s *Service) Store() Store { return s.st }
+
+var errBadLogin = fault.New(fault.Unauthorized, "Invalid username or password")
+
+// CheckCredentials verifies a username (or email) and password. Disabled
+// accounts get Forbidden.
+func (s *Service) CheckCredentials(ctx context.Context, login, password string) (*Account, error) {
+	a, err := s.st.AccountByUsername(ctx, login)
+	if errors.Is(err, fault.NotFound) && strings.Contains(login, "@") {
+		a, err = s.st.AccountByEmail(ctx, login)
+	}
+	if errors.Is(err, fault.NotFound) {
+		// Spend the same time as a real check so timing does not reveal
+		// which usernames exist.
+		CheckPassword(password, dummyHash)
+		return nil, errBadLogin
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.PasswordHash == "" || !CheckPassword(password, a.PasswordHash) {
+		return nil, errBadLogin
+	}
+	if a.Disabled() {
+		return nil, fault.New(fault.Forbidden, "Account is disabled")
+	}
+	return a, nil
+}
+
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$bHVqCxwRrh8XaX3S8wRvI9Ou6Tfp0m1ecRI4cIPt+UE"
+
+// Login checks credentials and opens a session.
+func (s *Service) Login(ctx context.Context, login, password, userAgent string) (*Account, *Tokens, error) {
+	a, err := s.CheckCredentials(ctx, login, password)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := s.OpenSession(ctx, a, userAgent)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, t, nil
+}
+
+// SetPassword replaces an account's password and signs out its sessions.
+func (s *Service) SetPassword(ctx context.Context, accountID, password string) error {
+	if n := len(password); n < 8 || n > 128 {
+		return fault.New(fault.Invalid, "password must be 8-128 characters")
+	}
+	a, err := s.st.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if a.PasswordHash, err = HashPassword(password, s.cfg.Argon2); err != nil {
+		return err
+	}
+	if err := s.UpdateAccount(ctx, a); err != nil {
+		return err
+	}
+	if err := s.st.RevokeAccountSessions(ctx, accountID, s.now()); err != nil {
+		return err
+	}
+	s.announce(ctx, Revoked{AccountID: accountID})
+	return nil
+}
+
+// SetDisabled disables or re-enables an account. Disabling signs out every
+// session and closes every open socket of the account, on every node.
+func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bool) (*Account, error) {
+	a, err := s.st.AccountByID(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if disabled == a.Disabled() {
+		return a, nil
+	}
+	if disabled {
+		now := s.now().UTC()
+		a.DisabledAt = &now
+	} else {
+		a.DisabledAt = nil
+	}
+	if err := s.UpdateAccount(ctx, a); err != nil {
+		return nil, err
+	}
+	if disabled {
+		if err := s.st.RevokeAccountSessions(ctx, accountID, s.now()); err != nil {
+			return nil, err
+		}
+		s.announce(ctx, Revoked{AccountID: accountID})
+	}
+	return a, nil
+}
+
+func (s *Service) announce(ctx context.Context, r Revoked) {
+	if s.pub == nil {
+		return
+	}
+	b, _ := json.Marshal(r)
+	if err := s.pub.Publish(context.WithoutCancel(ctx), RevokedTopic, b); err != nil {
+		s.log.Error("publish revocation", "err", err)
+	}
+}
+
+// EnsureAdmin creates the instance admin if no admin exists. With an empty
+// password it generates one and returns it, so the caller can print it once.
+// It reports whether an account was created.
+func (s *Service) EnsureAdmin(ctx context.Context, username, password string) (created bool, generated string, err error) {
+	any, err := s.st.AnyAdmin(ctx)
+	if err != nil || any {
+		return false, "", err
+	}
+	if password == "" {
+		if generated, err = randomString(15); err != nil {
+			return false, "", err
+		}
+		password = generated
+	}
+	_, err = s.Register(ctx, RegisterInput{Username: username, Password: password, Admin: true})
+	if errors.Is(err, fault.Conflict) {
+		// Another node won the race, or the name is taken by a normal user.
+		if any, err2 := s.st.AnyAdmin(ctx); err2 == nil && any {
+			return false, "", nil
+		}
+		return false, "", fmt.Errorf("identity: cannot create admin %q: username taken by a non-admin account", username)
+	}
+	if err != nil {
+		return false, "", err
+	}
+	return true, generated, nil
+}

@@ -1,0 +1,383 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// Token types carried in the token_type claim, as Together issues them.
+const (
+	typeAccess  = "access"
+	typeRefresh = "refresh"
+)
+
+// claims are the JWT claims of access and refresh tokens: Together's
+// (sub, username, token_type, iat, exp) plus sid (the session) and, for a
+// bot's exchanged access token, tid (the bot token).
+type claims struct {
+	Username  string `json:"username"`
+	TokenType string `json:"token_type"`
+	SessionID string `json:"sid,omitempty"`
+	TokenID   string `json:"tid,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// Errors a surface maps onto its own messages.
+var (
+	ErrInvalidToken    = fault.New(fault.Unauthorized, "Invalid or expired token")
+	ErrWrongTokenType  = fault.New(fault.Unauthorized, "Invalid token type")
+	ErrSessionRevoked  = fault.New(fault.Unauthorized, "Session not found, expired, or token already rotated")
+	ErrAccountDisabled = fault.New(fault.Forbidden, "Account is disabled")
+)
+
+func (s *Service) sign(c claims) (string, error) {
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.secret)
+	if err != nil {
+		return "", fmt.Errorf("identity: sign token: %w", err)
+	}
+	return tok, nil
+}
+
+func (s *Service) parse(raw string) (*claims, error) {
+	var c claims
+	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return s.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithTimeFunc(s.now), jwt.WithExpirationRequired())
+	if err != nil {
+		return nil, ErrInvalidToken
+	}
+	return &c, nil
+}
+
+func (s *Service) newClaims(a *Account, typ, sid, tid string, ttl time.Duration) (claims, error) {
+	now := s.now()
+	jti, err := randomString(12)
+	if err != nil {
+		return claims{}, err
+	}
+	return claims{Username: a.Username, TokenType: typ, SessionID: sid, TokenID: tid,
+		RegisteredClaims: jwt.RegisteredClaims{Subject: a.ID, ID: jti,
+			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl))}}, nil
+}
+
+// OpenSession starts a session for an authenticated account and returns its
+// first access and refresh tokens.
+func (s *Service) OpenSession(ctx context.Context, a *Account, userAgent string) (*Tokens, error) {
+	if a.Disabled() {
+		return nil, ErrAccountDisabled
+	}
+	now := s.now().UTC()
+	sess := &Session{ID: NewID(), AccountID: a.ID, UserAgent: truncate(userAgent, 256),
+		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL)}
+	refresh, err := s.refreshToken(a, sess.ID)
+	if err != nil {
+		return nil, err
+	}
+	sess.RefreshHash = HashToken(refresh)
+	if err := s.st.CreateSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	access, exp, err := s.accessToken(a, sess.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	return &Tokens{AccessToken: access, RefreshToken: refresh, SessionID: sess.ID, AccessExpiry: exp}, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func (s *Service) refreshToken(a *Account, sid string) (string, error) {
+	c, err := s.newClaims(a, typeRefresh, sid, "", s.cfg.RefreshTTL)
+	if err != nil {
+		return "", err
+	}
+	return s.sign(c)
+}
+
+func (s *Service) accessToken(a *Account, sid, tid string) (string, time.Time, error) {
+	c, err := s.newClaims(a, typeAccess, sid, tid, s.cfg.AccessTTL)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	tok, err := s.sign(c)
+	return tok, c.ExpiresAt.Time, err
+}
+
+// Refresh exchanges a refresh token for a new access token and a new refresh
+// token (rotation). Presenting a refresh token that was already rotated is
+// treated as theft: the whole session is revoked.
+func (s *Service) Refresh(ctx context.Context, raw string) (*Account, *Tokens, error) {
+	c, err := s.parse(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.TokenType != typeRefresh || c.SessionID == "" {
+		return nil, nil, ErrWrongTokenType
+	}
+	sess, err := s.st.SessionByID(ctx, c.SessionID)
+	if errors.Is(err, fault.NotFound) {
+		return nil, nil, ErrSessionRevoked
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.now().UTC()
+	if sess.RevokedAt != nil || now.After(sess.ExpiresAt) || sess.AccountID != c.Subject {
+		return nil, nil, ErrSessionRevoked
+	}
+	a, err := s.st.AccountByID(ctx, sess.AccountID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.Disabled() {
+		return nil, nil, ErrAccountDisabled
+	}
+	next, err := s.refreshToken(a, sess.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	oldHash := HashToken(raw)
+	ok, err := s.st.RotateSession(ctx, sess.ID, oldHash, HashToken(next), now, now.Add(s.cfg.RefreshTTL))
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		// A valid, signed refresh token for a live session that is no
+		// longer current: it was used before. Revoke the session.
+		s.log.Warn("refresh token reuse detected; session revoked", "account", a.ID, "session", sess.ID)
+		if err := s.st.RevokeSession(ctx, sess.ID, now); err != nil {
+			return nil, nil, err
+		}
+		s.announce(ctx, Revoked{SessionID: sess.ID})
+		return nil, nil, ErrSessionRevoked
+	}
+	access, exp, err := s.accessToken(a, sess.ID, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, &Tokens{AccessToken: access, RefreshToken: next, SessionID: sess.ID, AccessExpiry: exp}, nil
+}
+
+// Logout revokes the session a refresh or access token belongs to.
+func (s *Service) Logout(ctx context.Context, sessionID string) error {
+	if err := s.st.RevokeSession(ctx, sessionID, s.now()); err != nil {
+		return err
+	}
+	s.announce(ctx, Revoked{SessionID: sessionID})
+	return nil
+}
+
+// Authenticate validates an access token: signature, expiry, type, and that
+// its session (or bot token) and account are still live. Revocation and
+// disabling therefore take effect on the next request.
+func (s *Service) Authenticate(ctx context.Context, raw string) (*Principal, error) {
+	c, err := s.parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if c.TokenType != typeAccess {
+		return nil, ErrWrongTokenType
+	}
+	a, err := s.st.AccountByID(ctx, c.Subject)
+	if errors.Is(err, fault.NotFound) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.Disabled() {
+		return nil, ErrAccountDisabled
+	}
+	p := &Principal{Account: a, SessionID: c.SessionID}
+	switch {
+	case c.SessionID != "":
+		sess, err := s.st.SessionByID(ctx, c.SessionID)
+		if errors.Is(err, fault.NotFound) {
+			return nil, ErrInvalidToken
+		}
+		if err != nil {
+			return nil, err
+		}
+		if sess.RevokedAt != nil || sess.AccountID != a.ID {
+			return nil, ErrInvalidToken
+		}
+	case c.TokenID != "":
+		t, err := s.st.TokenByID(ctx, c.TokenID)
+		if errors.Is(err, fault.NotFound) {
+			return nil, ErrInvalidToken
+		}
+		if err != nil {
+			return nil, err
+		}
+		if t.RevokedAt != nil || t.AccountID != a.ID {
+			return nil, ErrInvalidToken
+		}
+		p.Token = t
+	default:
+		return nil, ErrInvalidToken
+	}
+	return p, nil
+}
+
+// AuthenticateToken validates a long-lived bot or integration token.
+func (s *Service) AuthenticateToken(ctx context.Context, kind TokenKind, raw string) (*Principal, error) {
+	if raw == "" || len(raw) > 256 {
+		return nil, ErrInvalidToken
+	}
+	t, err := s.st.TokenByHash(ctx, HashToken(raw))
+	if errors.Is(err, fault.NotFound) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t.Kind != kind || t.RevokedAt != nil {
+		return nil, ErrInvalidToken
+	}
+	a, err := s.st.AccountByID(ctx, t.AccountID)
+	if err != nil {
+		if errors.Is(err, fault.NotFound) {
+			return nil, ErrInvalidToken
+		}
+		return nil, err
+	}
+	if a.Disabled() {
+		return nil, ErrAccountDisabled
+	}
+	if err := s.st.TouchToken(ctx, t.ID, s.now()); err != nil {
+		s.log.Warn("touch token", "err", err)
+	}
+	return &Principal{Account: a, Token: t}, nil
+}
+
+// ExchangeBotToken turns a bot's long-lived token into a short-lived access
+// token (Together's POST /bots/connect).
+func (s *Service) ExchangeBotToken(ctx context.Context, p *Principal) (string, time.Time, error) {
+	if p.Token == nil || p.Token.Kind != BotToken {
+		return "", time.Time{}, ErrWrongTokenType
+	}
+	return s.accessToken(p.Account, "", p.Token.ID)
+}
+
+// CreateBot creates a bot account owned by ownerID and its token. The raw
+// token (64 lowercase hex characters) is returned once and never stored.
+func (s *Service) CreateBot(ctx context.Context, ownerID, username, displayName string) (*Account, *Token, string, error) {
+	if !ValidUsername(username) {
+		return nil, nil, "", fault.New(fault.Invalid, "invalid bot username")
+	}
+	now := s.now().UTC()
+	a := &Account{ID: NewID(), Kind: Bot, Username: username, DisplayName: displayName, CreatedAt: now, UpdatedAt: now}
+	if ownerID != "" {
+		a.CreatedBy = &ownerID
+	}
+	if err := s.st.CreateAccount(ctx, a); err != nil {
+		return nil, nil, "", err
+	}
+	t, raw, err := s.newToken(ctx, a.ID, BotToken, displayName, nil)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return a, t, raw, nil
+}
+
+// RegenerateBotToken revokes a bot's tokens and issues a fresh one.
+func (s *Service) RegenerateBotToken(ctx context.Context, tokenID string) (*Token, string, error) {
+	old, err := s.st.TokenByID(ctx, tokenID)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.RevokeToken(ctx, old.ID); err != nil {
+		return nil, "", err
+	}
+	return s.newToken(ctx, old.AccountID, old.Kind, old.Name, old.Scopes)
+}
+
+// Known integration scopes (Owncast's names).
+var knownScopes = map[string]bool{
+	"CAN_SEND_MESSAGES":        true,
+	"CAN_SEND_SYSTEM_MESSAGES": true,
+	"HAS_ADMIN_ACCESS":         true,
+}
+
+// ValidScope reports whether scope is a known integration scope.
+func ValidScope(scope string) bool { return knownScopes[scope] }
+
+// CreateIntegrationToken creates an integration account with a scoped
+// token. The raw token is returned once; only its hash is stored.
+func (s *Service) CreateIntegrationToken(ctx context.Context, name string, scopes []string) (*Account, *Token, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 64 {
+		return nil, nil, "", fault.New(fault.Invalid, "token name must be 1-64 characters")
+	}
+	if len(scopes) == 0 {
+		return nil, nil, "", fault.New(fault.Invalid, "at least one scope is required")
+	}
+	for _, sc := range scopes {
+		if !ValidScope(sc) {
+			return nil, nil, "", fault.Newf(fault.Invalid, "unknown scope %q", sc)
+		}
+	}
+	suffix, err := randomHex(6)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	now := s.now().UTC()
+	a := &Account{ID: NewID(), Kind: Integration, Username: "integration-" + suffix, DisplayName: name, CreatedAt: now, UpdatedAt: now}
+	if err := s.st.CreateAccount(ctx, a); err != nil {
+		return nil, nil, "", err
+	}
+	t, raw, err := s.newToken(ctx, a.ID, IntegrationToken, name, scopes)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return a, t, raw, nil
+}
+
+func (s *Service) newToken(ctx context.Context, accountID string, kind TokenKind, name string, scopes []string) (*Token, string, error) {
+	var raw string
+	var err error
+	if kind == BotToken {
+		raw, err = randomHex(32)
+	} else {
+		raw, err = randomString(32)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	t := &Token{ID: NewID(), AccountID: accountID, Kind: kind, Name: name, Hash: HashToken(raw), Scopes: scopes, CreatedAt: s.now().UTC()}
+	if err := s.st.CreateToken(ctx, t); err != nil {
+		return nil, "", err
+	}
+	return t, raw, nil
+}
+
+// RevokeToken revokes a bot or integration token; sockets opened with it
+// close at once.
+func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
+	if err := s.st.RevokeToken(ctx, tokenID, s.now()); err != nil {
+		return err
+	}
+	s.announce(ctx, Revoked{TokenID: tokenID})
+	return nil
+}
+
+// ListTokens lists tokens of a kind, revoked ones included.
+func (s *Service) ListTokens(ctx context.Context, kind TokenKind) ([]*Token, error) {
+	return s.st.ListTokens(ctx, kind)
+}

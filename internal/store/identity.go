@@ -1,0 +1,291 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+)
+
+// Identity implements identity.Store.
+type Identity struct{ db *DB }
+
+// Identity returns the identity store.
+func (db *DB) Identity() *Identity { return &Identity{db: db} }
+
+var _ identity.Store = (*Identity)(nil)
+
+const accountCols = `id, kind, username, display_name, email, password_hash, avatar_url, is_admin, disabled_at, created_by, created_at, updated_at`
+
+func scanAccount(row interface{ Scan(...any) error }) (*identity.Account, error) {
+	var a identity.Account
+	var email, createdBy sql.NullString
+	var disabled sql.NullInt64
+	var created, updated int64
+	if err := row.Scan(&a.ID, &a.Kind, &a.Username, &a.DisplayName, &email, &a.PasswordHash, &a.AvatarURL,
+		&a.IsAdmin, &disabled, &createdBy, &created, &updated); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fault.NotFound
+		}
+		return nil, err
+	}
+	if email.Valid {
+		a.Email = &email.String
+	}
+	if createdBy.Valid {
+		a.CreatedBy = &createdBy.String
+	}
+	a.DisabledAt = TimePtr(disabled)
+	a.CreatedAt, a.UpdatedAt = FromMicros(created), FromMicros(updated)
+	return &a, nil
+}
+
+func nullString(p *string) sql.NullString {
+	if p == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: *p, Valid: true}
+}
+
+func conflictOr(err error) error {
+	if IsUniqueViolation(err) {
+		return fault.Wrap(fault.Conflict, "already exists", err)
+	}
+	return err
+}
+
+// CreateAccount inserts a.
+func (s *Identity) CreateAccount(ctx context.Context, a *identity.Account) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO accounts (`+accountCols+`, username_key)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
+		a.ID, a.Kind, a.Username, a.DisplayName, nullString(lowerPtr(a.Email)), a.PasswordHash, a.AvatarURL, a.IsAdmin,
+		NullMicros(a.DisabledAt), nullString(a.CreatedBy), Micros(a.CreatedAt), Micros(a.UpdatedAt), strings.ToLower(a.Username))
+	return conflictOr(err)
+}
+
+func lowerPtr(p *string) *string {
+	if p == nil {
+		return nil
+	}
+	l := strings.ToLower(*p)
+	return &l
+}
+
+// UpdateAccount stores every mutable field of a.
+func (s *Identity) UpdateAccount(ctx context.Context, a *identity.Account) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE accounts SET username=$2, username_key=$3, display_name=$4, email=$5,
+		password_hash=$6, avatar_url=$7, is_admin=$8, disabled_at=$9, updated_at=$10 WHERE id=$1`,
+		a.ID, a.Username, strings.ToLower(a.Username), a.DisplayName, nullString(lowerPtr(a.Email)), a.PasswordHash,
+		a.AvatarURL, a.IsAdmin, NullMicros(a.DisabledAt), Micros(a.UpdatedAt))
+	if err != nil {
+		return conflictOr(err)
+	}
+	return expectOne(res)
+}
+
+func expectOne(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fault.NotFound
+	}
+	return nil
+}
+
+// AccountByID looks an account up by id.
+func (s *Identity) AccountByID(ctx context.Context, id string) (*identity.Account, error) {
+	return scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id=$1`, id))
+}
+
+// AccountByUsername looks an account up by username, ignoring case.
+func (s *Identity) AccountByUsername(ctx context.Context, username string) (*identity.Account, error) {
+	return scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE username_key=$1`, strings.ToLower(username)))
+}
+
+// AccountByEmail looks an account up by email, ignoring case.
+func (s *Identity) AccountByEmail(ctx context.Context, email string) (*identity.Account, error) {
+	return scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE email=$1`, strings.ToLower(email)))
+}
+
+// ListAccounts lists accounts of a kind ("" for all), oldest first.
+func (s *Identity) ListAccounts(ctx context.Context, kind identity.Kind, limit, offset int) ([]*identity.Account, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE ($1 = '' OR kind = $1)
+		ORDER BY created_at, id LIMIT $2 OFFSET $3`, string(kind), limit, offset)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*identity.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// CountAccounts counts accounts of a kind ("" for all).
+func (s *Identity) CountAccounts(ctx context.Context, kind identity.Kind) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE ($1 = '' OR kind = $1)`, string(kind)).Scan(&n)
+	return n, err
+}
+
+// AnyAdmin reports whether an admin account exists.
+func (s *Identity) AnyAdmin(ctx context.Context) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE is_admin`).Scan(&n)
+	return n > 0, err
+}
+
+const sessionCols = `id, account_id, refresh_hash, user_agent, created_at, last_used_at, expires_at, revoked_at`
+
+// CreateSession inserts a session.
+func (s *Identity) CreateSession(ctx context.Context, x *identity.Session) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+		x.ID, x.AccountID, x.RefreshHash, x.UserAgent, Micros(x.CreatedAt), Micros(x.LastUsedAt), Micros(x.ExpiresAt), NullMicros(x.RevokedAt))
+	return conflictOr(err)
+}
+
+// SessionByID looks a session up.
+func (s *Identity) SessionByID(ctx context.Context, id string) (*identity.Session, error) {
+	var x identity.Session
+	var c, l, e int64
+	var r sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id=$1`, id).
+		Scan(&x.ID, &x.AccountID, &x.RefreshHash, &x.UserAgent, &c, &l, &e, &r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fault.NotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	x.CreatedAt, x.LastUsedAt, x.ExpiresAt, x.RevokedAt = FromMicros(c), FromMicros(l), FromMicros(e), TimePtr(r)
+	return &x, nil
+}
+
+// RotateSession compare-and-sets the refresh hash.
+func (s *Identity) RotateSession(ctx context.Context, id, oldHash, newHash string, now, expires time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE sessions SET refresh_hash=$3, last_used_at=$4, expires_at=$5
+		WHERE id=$1 AND refresh_hash=$2 AND revoked_at IS NULL AND expires_at > $4`, id, oldHash, newHash, Micros(now), Micros(expires))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// RevokeSession marks a session revoked.
+func (s *Identity) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET revoked_at=$2 WHERE id=$1 AND revoked_at IS NULL`, id, Micros(now))
+	return err
+}
+
+// RevokeAccountSessions revokes every live session of an account.
+func (s *Identity) RevokeAccountSessions(ctx context.Context, accountID string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET revoked_at=$2 WHERE account_id=$1 AND revoked_at IS NULL`, accountID, Micros(now))
+	return err
+}
+
+const tokenCols = `id, account_id, kind, name, token_hash, scopes, created_at, last_used_at, revoked_at`
+
+func scanToken(row interface{ Scan(...any) error }) (*identity.Token, error) {
+	var t identity.Token
+	var scopes string
+	var c int64
+	var l, r sql.NullInt64
+	if err := row.Scan(&t.ID, &t.AccountID, &t.Kind, &t.Name, &t.Hash, &scopes, &c, &l, &r); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fault.NotFound
+		}
+		return nil, err
+	}
+	if scopes != "" {
+		t.Scopes = strings.Split(scopes, ",")
+	}
+	t.CreatedAt, t.LastUsedAt, t.RevokedAt = FromMicros(c), TimePtr(l), TimePtr(r)
+	return &t, nil
+}
+
+// CreateToken inserts a token.
+func (s *Identity) CreateToken(ctx context.Context, t *identity.Token) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+		t.ID, t.AccountID, t.Kind, t.Name, t.Hash, strings.Join(t.Scopes, ","), Micros(t.CreatedAt), NullMicros(t.LastUsedAt), NullMicros(t.RevokedAt))
+	return conflictOr(err)
+}
+
+// TokenByHash looks a token up by the hash of its secret.
+func (s *Identity) TokenByHash(ctx context.Context, hash string) (*identity.Token, error) {
+	return scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE token_hash=$1`, hash))
+}
+
+// TokenByID looks a token up by id.
+func (s *Identity) TokenByID(ctx context.Context, id string) (*identity.Token, error) {
+	return scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id=$1`, id))
+}
+
+// ListTokens lists tokens of a kind, newest first.
+func (s *Identity) ListTokens(ctx context.Context, kind identity.TokenKind) ([]*identity.Token, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE kind=$1 ORDER BY created_at DESC, id`, string(kind))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*identity.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeToken marks a token revoked.
+func (s *Identity) RevokeToken(ctx context.Context, id string, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE tokens SET revoked_at=COALESCE(revoked_at, $2) WHERE id=$1`, id, Micros(now))
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// TouchToken records a token's last use.
+func (s *Identity) TouchToken(ctx context.Context, id string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE tokens SET last_used_at=$2 WHERE id=$1`, id, Micros(now))
+	return err
+}
+
+// InstanceValue reads an instance-wide value.
+func (s *Identity) InstanceValue(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM instance_kv WHERE key=$1`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fault.NotFound
+	}
+	return v, err
+}
+
+// SetInstanceValueOnce stores value unless key exists; returns the stored value.
+func (s *Identity) SetInstanceValueOnce(ctx context.Context, key, value string) (string, error) {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO instance_kv (key, value) VALUES ($1,$2) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+		return "", err
+	}
+	return s.InstanceValue(ctx, key)
+}
+
+// SetInstanceValue stores value under key.
+func (s *Identity) SetInstanceValue(ctx context.Context, key, value string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO instance_kv (key, value) VALUES ($1,$2)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}

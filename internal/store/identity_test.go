@@ -1,0 +1,119 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestIdentityStoreContract runs the identity store contract on every engine.
+func TestIdentityStoreContract(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			st := eng.Open(t).Identity()
+			ctx := context.Background()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			email := "Ann@Example.org"
+			a := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: "Ann", Email: &email,
+				PasswordHash: "h", CreatedAt: now, UpdatedAt: now}
+			if err := st.CreateAccount(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			dup := *a
+			dup.ID = identity.NewID()
+			dup.Username = "ANN"
+			dup.Email = nil
+			if err := st.CreateAccount(ctx, &dup); !errors.Is(err, fault.Conflict) {
+				t.Fatalf("duplicate username (case-folded): got %v, want conflict", err)
+			}
+			got, err := st.AccountByUsername(ctx, "aNN")
+			if err != nil || got.ID != a.ID || !got.CreatedAt.Equal(now) || got.Username != "Ann" {
+				t.Fatalf("by username: %+v %v", got, err)
+			}
+			if got, err := st.AccountByEmail(ctx, "ann@EXAMPLE.org"); err != nil || got.ID != a.ID {
+				t.Fatalf("by email: %v", err)
+			}
+			if _, err := st.AccountByID(ctx, "nope' OR 1=1--"); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("missing account: %v", err)
+			}
+			if any, _ := st.AnyAdmin(ctx); any {
+				t.Fatal("no admin yet")
+			}
+			a.IsAdmin = true
+			a.DisabledAt = &now
+			if err := st.UpdateAccount(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			if any, _ := st.AnyAdmin(ctx); !any {
+				t.Fatal("admin expected")
+			}
+			got, _ = st.AccountByID(ctx, a.ID)
+			if !got.Disabled() || !got.IsAdmin {
+				t.Fatalf("update lost: %+v", got)
+			}
+			if n, _ := st.CountAccounts(ctx, identity.Registered); n != 1 {
+				t.Fatalf("count = %d", n)
+			}
+
+			s := &identity.Session{ID: identity.NewID(), AccountID: a.ID, RefreshHash: "h1", CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := st.CreateSession(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := st.RotateSession(ctx, s.ID, "h1", "h2", now, now.Add(time.Hour)); !ok || err != nil {
+				t.Fatalf("rotate: %v %v", ok, err)
+			}
+			if ok, _ := st.RotateSession(ctx, s.ID, "h1", "h3", now, now.Add(time.Hour)); ok {
+				t.Fatal("rotation with a stale hash must fail")
+			}
+			if err := st.RevokeAccountSessions(ctx, a.ID, now); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _ := st.RotateSession(ctx, s.ID, "h2", "h4", now, now.Add(time.Hour)); ok {
+				t.Fatal("rotation of a revoked session must fail")
+			}
+
+			tok := &identity.Token{ID: identity.NewID(), AccountID: a.ID, Kind: identity.IntegrationToken, Name: "bot",
+				Hash: "th", Scopes: []string{"CAN_SEND_MESSAGES", "HAS_ADMIN_ACCESS"}, CreatedAt: now}
+			if err := st.CreateToken(ctx, tok); err != nil {
+				t.Fatal(err)
+			}
+			gt, err := st.TokenByHash(ctx, "th")
+			if err != nil || len(gt.Scopes) != 2 || !gt.HasScope("HAS_ADMIN_ACCESS") {
+				t.Fatalf("token: %+v %v", gt, err)
+			}
+			if err := st.RevokeToken(ctx, tok.ID, now); err != nil {
+				t.Fatal(err)
+			}
+			if gt, _ := st.TokenByID(ctx, tok.ID); gt.RevokedAt == nil {
+				t.Fatal("revoked_at not set")
+			}
+			if err := st.RevokeToken(ctx, "missing", now); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("revoke missing: %v", err)
+			}
+			if list, _ := st.ListTokens(ctx, identity.IntegrationToken); len(list) != 1 {
+				t.Fatalf("list tokens: %d", len(list))
+			}
+
+			v1, err := st.SetInstanceValueOnce(ctx, "k", "first")
+			if err != nil || v1 != "first" {
+				t.Fatalf("kv once: %q %v", v1, err)
+			}
+			if v2, _ := st.SetInstanceValueOnce(ctx, "k", "second"); v2 != "first" {
+				t.Fatalf("kv once overwrote: %q", v2)
+			}
+			if err := st.SetInstanceValue(ctx, "k", "third"); err != nil {
+				t.Fatal(err)
+			}
+			if v, _ := st.InstanceValue(ctx, "k"); v != "third" {
+				t.Fatalf("kv set: %q", v)
+			}
+		})
+	}
+}
