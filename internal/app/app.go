@@ -125,6 +125,11 @@ func (a *App) wire(ctx context.Context) error {
 		return fmt.Errorf("subscribe revocations: %w", err)
 	}
 	a.closers = append(a.closers, sub.Unsubscribe)
+	for _, w := range []func(context.Context) error{a.wireTogether, a.wireOtt, a.wireLive, a.wireOwncast, a.wireWeb} {
+		if err := w(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -47,6 +47,7 @@ type Server struct {
 	dur      *prometheus.HistogramVec
 	mu       sync.Mutex
 	shutdown []func(context.Context)
+	shared   map[string]*shared
 }
 
 // New binds the listen address (so a taken port fails at start) and returns

@@ -1,0 +1,39 @@
+# Hearth. `make test` is the one test command (README, .ci/run).
+GO ?= go
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+NATS_URL ?= nats://127.0.0.1:4222
+
+# PostgreSQL and NATS suites run when those services answer (or when the
+# variables are already set, as .ci/run does).
+HEARTH_TEST_POSTGRES_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo '$(PG_URL)')
+HEARTH_TEST_NATS_URL ?= $(shell (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && echo '$(NATS_URL)')
+export HEARTH_TEST_POSTGRES_URL HEARTH_TEST_NATS_URL
+SHELL := /bin/bash
+
+.PHONY: test vet fmt-check build run docs bench web web-check
+
+test: vet fmt-check docs-check
+	@echo "postgres: $${HEARTH_TEST_POSTGRES_URL:-skipped}  nats: $${HEARTH_TEST_NATS_URL:-skipped}"
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o hearth ./cmd/hearth
+
+run:
+	$(GO) run ./cmd/hearth
+
+docs:
+	$(GO) run ./cmd/hearth config-docs > docs/configuration.md
+
+docs-check:
+	@$(GO) run ./cmd/hearth config-docs | diff -u docs/configuration.md - || (echo "docs/configuration.md is stale: run make docs"; exit 1)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

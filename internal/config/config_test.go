@@ -1,0 +1,83 @@
+package config
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func valid() Config {
+	return Config{Addr: ":8080", DataDir: "./data", Bus: "local", AdminUser: "admin", AccessTokenTTL: 15 * time.Minute,
+		RefreshTokenTTL: 168 * time.Hour, LogLevel: "info", LogFormat: "text", MaxBodyBytes: 1 << 20, ShutdownTimeout: 10 * time.Second}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		edit  func(*Config)
+		field string // "" = valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"nats bus", func(c *Config) { c.Bus = "nats://127.0.0.1:4222" }, ""},
+		{"postgres", func(c *Config) { c.Database = "postgres://u@h/db" }, ""},
+		{"addr no port", func(c *Config) { c.Addr = "localhost" }, "--addr"},
+		{"addr bad port", func(c *Config) { c.Addr = ":99999" }, "--addr"},
+		{"empty data dir", func(c *Config) { c.DataDir = " " }, "--data-dir"},
+		{"bus scheme", func(c *Config) { c.Bus = "redis://x" }, "--bus"},
+		{"short secret", func(c *Config) { c.JWTSecret = "short" }, "--jwt-secret"},
+		{"short admin password", func(c *Config) { c.AdminPassword = "123" }, "--admin-password"},
+		{"ttl order", func(c *Config) { c.RefreshTokenTTL = time.Minute }, "--refresh-token-ttl"},
+		{"log level", func(c *Config) { c.LogLevel = "loud" }, "--log-level"},
+		{"log format", func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
+		{"body", func(c *Config) { c.MaxBodyBytes = 1 }, "--max-body-bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := valid()
+			tt.edit(&c)
+			err := c.Validate()
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tt.field) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got %v, want a one-line error naming %s", err, tt.field)
+			}
+		})
+	}
+}
+
+// TestEveryFieldDocumented: each field has a flag name, a HEARTH_ env var,
+// a default tag and help text.
+func TestEveryFieldDocumented(t *testing.T) {
+	t.Parallel()
+	ty := reflect.TypeFor[Config]()
+	for i := range ty.NumField() {
+		f := ty.Field(i)
+		if f.Tag.Get("name") == "" || !strings.HasPrefix(f.Tag.Get("env"), "HEARTH_") || f.Tag.Get("help") == "" {
+			t.Errorf("field %s lacks name/env/help", f.Name)
+		}
+		if _, ok := f.Tag.Lookup("default"); !ok {
+			t.Errorf("field %s lacks a default", f.Name)
+		}
+	}
+}
+
+// TestConfigurationDocUpToDate fails when docs/configuration.md drifts from
+// the struct; fix with `make docs`.
+func TestConfigurationDocUpToDate(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != Markdown() {
+		t.Fatal("docs/configuration.md is stale: run `make docs`")
+	}
+}

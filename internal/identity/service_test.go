@@ -1,0 +1,302 @@
+package identity_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// fastArgon keeps tests quick; production uses DefaultArgon2.
+var fastArgon = identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}
+
+type recorder struct {
+	mu  sync.Mutex
+	got []identity.Revoked
+}
+
+func (r *recorder) Publish(_ context.Context, topic string, data []byte) error {
+	if topic != identity.RevokedTopic {
+		return nil
+	}
+	var v identity.Revoked
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.got = append(r.got, v)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recorder) has(v identity.Revoked) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range r.got {
+		if g == v {
+			return true
+		}
+	}
+	return false
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newService(t *testing.T, eng storetest.Engine) (*identity.Service, *recorder, *clock) {
+	t.Helper()
+	db := eng.Open(t)
+	rec := &recorder{}
+	clk := &clock{t: time.Now()}
+	s, err := identity.New(context.Background(), identity.Config{Argon2: fastArgon, Now: clk.now}, db.Identity(), rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, rec, clk
+}
+
+func forEngine(t *testing.T, f func(t *testing.T, eng storetest.Engine)) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			f(t, eng)
+		})
+	}
+}
+
+func TestPasswordHashPHC(t *testing.T) {
+	t.Parallel()
+	h, err := identity.HashPassword("correct horse", identity.DefaultArgon2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("not a PHC argon2id string: %s", h)
+	}
+	if !identity.CheckPassword("correct horse", h) || identity.CheckPassword("correct horsE", h) {
+		t.Fatal("password check wrong")
+	}
+	for _, bad := range []string{"", "$argon2id$", "$argon2i$v=19$m=1,t=1,p=1$AA$AA", "$argon2id$v=19$m=999999999,t=1,p=1$AA$AA", h[:len(h)-3] + "!!!"} {
+		if identity.CheckPassword("x", bad) {
+			t.Fatalf("malformed hash %q matched", bad)
+		}
+	}
+}
+
+func TestRegisterLoginRefreshRotation(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		s, rec, _ := newService(t, eng)
+		a, err := s.Register(ctx, identity.RegisterInput{Username: "alice", Password: "password1", Email: "a@example.org"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Register(ctx, identity.RegisterInput{Username: "ALICE", Password: "password1"}); !errors.Is(err, fault.Conflict) {
+			t.Fatalf("duplicate: %v", err)
+		}
+		for _, in := range []identity.RegisterInput{{Username: "", Password: "password1"}, {Username: "bob", Password: "short"},
+			{Username: "b b", Password: "password1"}, {Username: strings.Repeat("x", 33), Password: "password1"}} {
+			if _, err := s.Register(ctx, in); !errors.Is(err, fault.Invalid) {
+				t.Fatalf("register %+v: %v, want invalid", in, err)
+			}
+		}
+		if _, _, err := s.Login(ctx, "alice", "wrong-password", ""); !errors.Is(err, fault.Unauthorized) {
+			t.Fatalf("bad password: %v", err)
+		}
+		if _, _, err := s.Login(ctx, "nobody", "password1", ""); !errors.Is(err, fault.Unauthorized) {
+			t.Fatalf("unknown user: %v", err)
+		}
+		_, tok, err := s.Login(ctx, "a@example.org", "password1", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Authenticate(ctx, tok.AccessToken)
+		if err != nil || p.Account.ID != a.ID || p.SessionID != tok.SessionID {
+			t.Fatalf("authenticate: %+v %v", p, err)
+		}
+		if _, err := s.Authenticate(ctx, tok.RefreshToken); !errors.Is(err, identity.ErrWrongTokenType) {
+			t.Fatalf("refresh token used as access: %v", err)
+		}
+		if _, _, err := s.Refresh(ctx, tok.AccessToken); !errors.Is(err, identity.ErrWrongTokenType) {
+			t.Fatalf("access token used as refresh: %v", err)
+		}
+		_, tok2, err := s.Refresh(ctx, tok.RefreshToken)
+		if err != nil || tok2.RefreshToken == tok.RefreshToken {
+			t.Fatalf("refresh: %v", err)
+		}
+		// Reusing the rotated token is theft: the session dies, including
+		// the access token issued from it and the newest refresh token.
+		if _, _, err := s.Refresh(ctx, tok.RefreshToken); !errors.Is(err, identity.ErrSessionRevoked) {
+			t.Fatalf("reuse: %v", err)
+		}
+		if !rec.has(identity.Revoked{SessionID: tok.SessionID}) {
+			t.Fatal("reuse did not announce the revocation")
+		}
+		if _, _, err := s.Refresh(ctx, tok2.RefreshToken); err == nil {
+			t.Fatal("session should be revoked after reuse")
+		}
+		if _, err := s.Authenticate(ctx, tok2.AccessToken); err == nil {
+			t.Fatal("access token of a revoked session still works")
+		}
+	})
+}
+
+func TestTokensExpire(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		s, _, clk := newService(t, eng)
+		a, _ := s.Register(ctx, identity.RegisterInput{Username: "carol", Password: "password1"})
+		tok, err := s.OpenSession(ctx, a, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.add(16 * time.Minute)
+		if _, err := s.Authenticate(ctx, tok.AccessToken); !errors.Is(err, identity.ErrInvalidToken) {
+			t.Fatalf("expired access token: %v", err)
+		}
+		if _, _, err := s.Refresh(ctx, tok.RefreshToken); err != nil {
+			t.Fatalf("refresh within 7 days: %v", err)
+		}
+		clk.add(8 * 24 * time.Hour)
+		if _, _, err := s.Refresh(ctx, tok.RefreshToken); err == nil {
+			t.Fatal("expired refresh token accepted")
+		}
+		if _, err := s.Authenticate(ctx, "garbage.token.here"); !errors.Is(err, identity.ErrInvalidToken) {
+			t.Fatalf("garbage: %v", err)
+		}
+	})
+}
+
+func TestDisableTakesEffectAtOnce(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		s, rec, _ := newService(t, eng)
+		a, _ := s.Register(ctx, identity.RegisterInput{Username: "dave", Password: "password1"})
+		tok, _ := s.OpenSession(ctx, a, "")
+		if _, err := s.SetDisabled(ctx, a.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if !rec.has(identity.Revoked{AccountID: a.ID}) {
+			t.Fatal("disable did not announce")
+		}
+		if _, err := s.Authenticate(ctx, tok.AccessToken); err == nil {
+			t.Fatal("disabled account still authenticates")
+		}
+		if _, _, err := s.Login(ctx, "dave", "password1", ""); !errors.Is(err, fault.Forbidden) {
+			t.Fatalf("disabled login: %v", err)
+		}
+		if _, err := s.SetDisabled(ctx, a.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Login(ctx, "dave", "password1", ""); err != nil {
+			t.Fatalf("re-enabled login: %v", err)
+		}
+	})
+}
+
+func TestBotAndIntegrationTokens(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		s, rec, _ := newService(t, eng)
+		owner, _ := s.Register(ctx, identity.RegisterInput{Username: "erin", Password: "password1"})
+		bot, bt, raw, err := s.CreateBot(ctx, owner.ID, "helper-bot-0a1b2c3d", "Helper")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(raw) != 64 || strings.ToLower(raw) != raw {
+			t.Fatalf("bot token must be 64 lowercase hex: %q", raw)
+		}
+		if bt.Hash == raw || strings.Contains(bt.Hash, raw) {
+			t.Fatal("raw token stored")
+		}
+		p, err := s.AuthenticateToken(ctx, identity.BotToken, raw)
+		if err != nil || p.Account.ID != bot.ID {
+			t.Fatalf("bot auth: %v", err)
+		}
+		if _, err := s.AuthenticateToken(ctx, identity.IntegrationToken, raw); err == nil {
+			t.Fatal("bot token accepted as integration token")
+		}
+		access, _, err := s.ExchangeBotToken(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p2, err := s.Authenticate(ctx, access); err != nil || p2.Account.ID != bot.ID || p2.Token == nil {
+			t.Fatalf("exchanged token: %v", err)
+		}
+		if err := s.RevokeToken(ctx, bt.ID); err != nil {
+			t.Fatal(err)
+		}
+		if !rec.has(identity.Revoked{TokenID: bt.ID}) {
+			t.Fatal("revoke did not announce")
+		}
+		if _, err := s.AuthenticateToken(ctx, identity.BotToken, raw); err == nil {
+			t.Fatal("revoked bot token works")
+		}
+		if _, err := s.Authenticate(ctx, access); err == nil {
+			t.Fatal("access token from a revoked bot token works")
+		}
+
+		if _, _, _, err := s.CreateIntegrationToken(ctx, "x", []string{"ROOT"}); !errors.Is(err, fault.Invalid) {
+			t.Fatalf("unknown scope: %v", err)
+		}
+		_, it, iraw, err := s.CreateIntegrationToken(ctx, "chat bot", []string{"CAN_SEND_MESSAGES"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ip, err := s.AuthenticateToken(ctx, identity.IntegrationToken, iraw)
+		if err != nil || !ip.Token.HasScope("CAN_SEND_MESSAGES") || ip.Token.HasScope("HAS_ADMIN_ACCESS") {
+			t.Fatalf("integration auth: %+v %v", ip, err)
+		}
+		if list, _ := s.ListTokens(ctx, identity.IntegrationToken); len(list) != 1 || list[0].ID != it.ID {
+			t.Fatalf("list: %v", list)
+		}
+	})
+}
+
+func TestEnsureAdmin(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		s, _, _ := newService(t, eng)
+		created, pw, err := s.EnsureAdmin(ctx, "admin", "")
+		if err != nil || !created || len(pw) < 16 {
+			t.Fatalf("first start: %v %v %q", created, err, pw)
+		}
+		if _, _, err := s.Login(ctx, "admin", pw, ""); err != nil {
+			t.Fatalf("admin login with generated password: %v", err)
+		}
+		created, pw2, err := s.EnsureAdmin(ctx, "admin", "")
+		if err != nil || created || pw2 != "" {
+			t.Fatal("second start must not create or print a password")
+		}
+	})
+}
+
+func TestSecretSharedAcrossInstances(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	s1, _ := identity.New(ctx, identity.Config{Argon2: fastArgon}, db.Identity(), nil, nil)
+	s2, _ := identity.New(ctx, identity.Config{Argon2: fastArgon}, db.Identity(), nil, nil)
+	a, _ := s1.Register(ctx, identity.RegisterInput{Username: "frank", Password: "password1"})
+	tok, _ := s1.OpenSession(ctx, a, "")
+	if _, err := s2.Authenticate(ctx, tok.AccessToken); err != nil {
+		t.Fatalf("a second node must accept the first node's tokens: %v", err)
+	}
+}
