@@ -1,9 +1,17 @@
 package app
 
-import "context"
+import (
+	"context"
 
-// wireOwncast builds the owncast part of the node and registers its routes on a.HTTP.
-// Owned by the owncast issue; kept in its own file so surfaces are wired apart.
+	"github.com/hearth-community/hearth/internal/surface/owncast"
+)
+
+// wireOwncast builds Owncast's surface and registers its routes on a.HTTP.
 func (a *App) wireOwncast(ctx context.Context) error {
+	s, err := owncast.New(owncast.Deps{Log: a.Log, Identity: a.Identity})
+	if err != nil {
+		return err
+	}
+	s.Register(a.HTTP)
 	return nil
 }

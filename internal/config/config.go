@@ -23,7 +23,7 @@ type Config struct {
 	Database        string        `name:"database" env:"HEARTH_DATABASE" default:"" help:"SQLite file path, or a postgres:// URL to use PostgreSQL. Empty means <data-dir>/hearth.db."`
 	Bus             string        `name:"bus" env:"HEARTH_BUS" default:"local" help:"Event bus: 'local' (in-process, single node) or a nats:// URL to scale out across nodes."`
 	AdminUser       string        `name:"admin-user" env:"HEARTH_ADMIN_USER" default:"admin" help:"Username of the instance admin created on first start."`
-	AdminPassword   string        `name:"admin-password" env:"HEARTH_ADMIN_PASSWORD" default:"" help:"Password for the instance admin created on first start. Empty: a random one is generated and printed once to the log."`
+	AdminPassword   string        `name:"admin-password" env:"HEARTH_ADMIN_PASSWORD" default:"" help:"Password for the instance admin created on first start (any length; the operator chooses, e.g. Owncast's default abc123 for its test suite). Empty: a random one is generated and printed once to the log."`
 	JWTSecret       string        `name:"jwt-secret" env:"HEARTH_JWT_SECRET" default:"" help:"Secret (at least 32 characters) that signs access tokens. Empty: one is generated on first start and kept in the database, shared by every node."`
 	AccessTokenTTL  time.Duration `name:"access-token-ttl" env:"HEARTH_ACCESS_TOKEN_TTL" default:"15m" help:"Lifetime of short-lived access tokens."`
 	RefreshTokenTTL time.Duration `name:"refresh-token-ttl" env:"HEARTH_REFRESH_TOKEN_TTL" default:"168h" help:"Lifetime of refresh tokens (rotated on every use)."`
@@ -59,8 +59,8 @@ func (c *Config) Validate() error {
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return errors.New("--jwt-secret: must be at least 32 characters")
 	}
-	if c.AdminPassword != "" && len(c.AdminPassword) < 8 {
-		return errors.New("--admin-password: must be at least 8 characters")
+	if len(c.AdminPassword) > 128 {
+		return errors.New("--admin-password: must be at most 128 characters")
 	}
 	if c.AdminUser == "" {
 		return errors.New("--admin-user: must not be empty")

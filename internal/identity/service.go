@@ -160,6 +160,9 @@ type RegisterInput struct {
 	Password    string
 	DisplayName string
 	Admin       bool
+	// OperatorChosen lifts the minimum password length: the operator set
+	// this password on the command line (e.g. Owncast's "abc123").
+	OperatorChosen bool
 }
 
 // Register creates a registered account with a password.
@@ -167,7 +170,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Account, err
 	if !ValidUsername(in.Username) {
 		return nil, fault.New(fault.Invalid, "username must be 1-32 letters, digits, '_', '-' or '.'")
 	}
-	if n := len(in.Password); n < 8 || n > 128 {
+	if n := len(in.Password); (n < 8 && !in.OperatorChosen) || n == 0 || n > 128 {
 		return nil, fault.New(fault.Invalid, "password must be 8-128 characters")
 	}
 	if utf8.RuneCountInString(in.DisplayName) > 64 {
@@ -347,7 +350,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, username, password string) (c
 		}
 		password = generated
 	}
-	_, err = s.Register(ctx, RegisterInput{Username: username, Password: password, Admin: true})
+	_, err = s.Register(ctx, RegisterInput{Username: username, Password: password, Admin: true, OperatorChosen: true})
 	if errors.Is(err, fault.Conflict) {
 		// Another node won the race, or the name is taken by a normal user.
 		if any, err2 := s.st.AnyAdmin(ctx); err2 == nil && any {

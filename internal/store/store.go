@@ -166,7 +166,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	dialect := goose.DialectSQLite3
-	var opts []goose.ProviderOption
+	// Surfaces add migrations in their own number ranges, so a database may
+	// see a lower version after a higher one.
+	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true)}
 	if db.Engine == Postgres {
 		dialect = goose.DialectPostgres
 		locker, err := lock.NewPostgresSessionLocker()

@@ -1,0 +1,140 @@
+// Package owncast is Owncast's public API on Hearth: stream status and video
+// settings (live_*.go, the live-streaming issue), chat, moderation,
+// integrations, webhooks and instance config (the rest). It translates
+// Owncast's wire format to domain calls and back and holds no business rules.
+package owncast
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
+)
+
+// Deps is what the surface needs from the node. Fields are added by the
+// issues that need them.
+type Deps struct {
+	Log      *slog.Logger
+	Identity *identity.Service
+}
+
+// Surface serves Owncast's API.
+type Surface struct {
+	d   Deps
+	log *slog.Logger
+}
+
+// New builds the surface.
+func New(d Deps) (*Surface, error) {
+	if d.Identity == nil {
+		return nil, errors.New("owncast: identity service required")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Surface{d: d, log: d.Log.With("component", "owncast")}, nil
+}
+
+// Register adds every Owncast route to the server.
+func (s *Surface) Register(h *httpserver.Server) {
+	s.registerLive(h)
+	s.registerChat(h)
+}
+
+// wrap applies panic recovery in Owncast's error shape.
+func (s *Surface) wrap(f http.HandlerFunc) http.Handler {
+	return httpserver.Recover(s.log, func(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+		writeResult(w, status, false, msg)
+	}, f)
+}
+
+// writeResult writes Owncast's BaseAPIResponse {success, message}.
+func writeResult(w http.ResponseWriter, status int, ok bool, msg string) {
+	httpserver.WriteJSON(w, status, map[string]any{"success": ok, "message": msg})
+}
+
+// writeError is the one place domain error kinds become Owncast responses.
+func writeError(w http.ResponseWriter, err error) {
+	switch fault.KindOf(err) {
+	case fault.NotFound:
+		writeResult(w, http.StatusNotFound, false, fault.Message(err))
+	case fault.Invalid, fault.Conflict:
+		writeResult(w, http.StatusBadRequest, false, fault.Message(err))
+	case fault.Unauthorized:
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+	case fault.Forbidden:
+		http.Error(w, "forbidden", http.StatusForbidden)
+	case fault.RateLimited:
+		writeResult(w, http.StatusTooManyRequests, false, fault.Message(err))
+	default:
+		writeResult(w, http.StatusInternalServerError, false, "internal error")
+	}
+}
+
+type ctxKey int
+
+const adminKey ctxKey = iota
+
+// isBasic reports whether a request carries Basic auth: Owncast's admin
+// scheme. /api/admin/* requests with it are Owncast's; with a Bearer token
+// they are Together's (DESIGN.md "Paths").
+func isBasic(r *http.Request) bool {
+	return len(r.Header.Get("Authorization")) > 6 && strings.EqualFold(r.Header.Get("Authorization")[:6], "basic ")
+}
+
+// IsOwncastAdminRequest is the predicate for shared /api/admin/* patterns.
+func IsOwncastAdminRequest(r *http.Request) bool {
+	return isBasic(r) || r.Method == http.MethodOptions
+}
+
+// requireAdmin is Owncast's admin Basic auth: user "admin" (or the Hearth
+// admin's own username) and the admin account's password; the account must
+// be an instance admin.
+func (s *Surface) requireAdmin(next http.HandlerFunc) http.Handler {
+	return s.wrap(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		user, pass, ok := r.BasicAuth()
+		var acct *identity.Account
+		if ok {
+			a, err := s.d.Identity.CheckCredentials(r.Context(), user, pass)
+			if err == nil && a.IsAdmin {
+				acct = a
+			} else if err == nil || errors.Is(err, fault.Unauthorized) {
+				// Owncast clients always send user "admin"; accept it for
+				// whichever account is the instance admin.
+				acct = s.adminByPassword(r.Context(), user, pass)
+			}
+		}
+		if acct == nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Owncast Authenticated Request"`)
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), adminKey, acct)))
+	})
+}
+
+func (s *Surface) adminByPassword(ctx context.Context, user, pass string) *identity.Account {
+	if subtle.ConstantTimeCompare([]byte(user), []byte("admin")) != 1 {
+		return nil
+	}
+	accts, err := s.d.Identity.Store().ListAccounts(ctx, identity.Registered, 50, 0)
+	if err != nil {
+		return nil
+	}
+	for _, a := range accts {
+		if a.IsAdmin && !a.Disabled() && identity.CheckPassword(pass, a.PasswordHash) {
+			return a
+		}
+	}
+	return nil
+}
