@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/config"
+	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store"
@@ -29,6 +31,8 @@ type App struct {
 	Identity *identity.Service
 	HTTP     *httpserver.Server
 
+	hubMu   sync.Mutex
+	hubs    []*gateway.Hub
 	runners []func(context.Context) error
 	closers []func() error
 }
@@ -132,8 +136,6 @@ func (a *App) wire(ctx context.Context) error {
 	}
 	return nil
 }
-
-func (a *App) onRevoked(r identity.Revoked) {}
 
 // Run runs every part until ctx is cancelled or one fails.
 func (a *App) Run(ctx context.Context) error {

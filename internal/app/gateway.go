@@ -1,0 +1,60 @@
+package app
+
+import (
+	"context"
+
+	"github.com/coder/websocket"
+
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/gateway"
+	"github.com/hearth-community/hearth/internal/identity"
+)
+
+// NewHub builds a WebSocket hub for a surface, fed from the node's bus. Every
+// hub made here closes the sockets of a disabled account, a revoked session
+// or a revoked token on every node (identity.RevokedTopic), and sends close
+// frames on graceful shutdown. Surfaces tag each connection with
+// ConnOptions.AccountID and ConnOptions.SessionID = the principal's session
+// id, or its token id for bot and integration tokens.
+func (a *App) NewHub(cfg gateway.Config, name string) (*gateway.Hub, error) {
+	if len(cfg.OriginPatterns) == 0 && !cfg.InsecureSkipVerify {
+		cfg.OriginPatterns = a.Config.AllowedOrigins
+	}
+	h, err := gateway.New(cfg, busSubscriber(a.Bus), a.Log.With("surface", name))
+	if err != nil {
+		return nil, err
+	}
+	a.hubMu.Lock()
+	a.hubs = append(a.hubs, h)
+	a.hubMu.Unlock()
+	a.HTTP.OnShutdown(func(ctx context.Context) { _ = h.Shutdown(ctx) })
+	return h, nil
+}
+
+func busSubscriber(b bus.Bus) gateway.Subscriber {
+	return gateway.SubscriberFunc(func(p string, h func(string, []byte)) (func() error, error) {
+		s, err := b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })
+		if err != nil {
+			return nil, err
+		}
+		return s.Unsubscribe, nil
+	})
+}
+
+// onRevoked closes the sockets a revocation names, on this node.
+func (a *App) onRevoked(r identity.Revoked) {
+	const code = websocket.StatusPolicyViolation
+	a.hubMu.Lock()
+	hubs := a.hubs
+	a.hubMu.Unlock()
+	for _, h := range hubs {
+		switch {
+		case r.AccountID != "":
+			h.CloseAccount(r.AccountID, code, "account disabled or signed out")
+		case r.SessionID != "":
+			h.CloseSession(r.SessionID, code, "session revoked")
+		case r.TokenID != "":
+			h.CloseSession(r.TokenID, code, "token revoked")
+		}
+	}
+}
