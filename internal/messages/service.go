@@ -1,0 +1,311 @@
+package messages
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// Publisher is the part of the bus the service needs.
+type Publisher interface {
+	Publish(ctx context.Context, topic string, data []byte) error
+}
+
+// MaxBody is the longest body the store accepts, in characters; surfaces
+// apply their own (smaller) limits first.
+const MaxBody = 16000
+
+// MaxEmoji is the longest reaction emoji, in bytes.
+const MaxEmoji = 64
+
+// Service is the messages domain service.
+type Service struct {
+	st  Store
+	pub Publisher
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New builds the service. pub may be nil (no events).
+func New(st Store, pub Publisher, logger *slog.Logger) (*Service, error) {
+	if st == nil {
+		return nil, errors.New("messages: nil store")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{st: st, pub: pub, log: logger, now: time.Now}, nil
+}
+
+// SetClock replaces the clock (tests).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// NewID returns a fresh time-ordered message id.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// PostInput is a new message.
+type PostInput struct {
+	ConversationID  string
+	Kind            Kind
+	AuthorID        string // "" for a system message
+	Body            string
+	ReplyTo         string
+	ThreadID        string
+	MentionUserIDs  []string
+	MentionEveryone bool
+	Hidden          bool
+	Meta            string
+}
+
+// Post stores a message and publishes a created event. ReplyTo and ThreadID,
+// when set, must name live messages of the same conversation; a thread root
+// may not itself be a thread reply.
+func (s *Service) Post(ctx context.Context, in PostInput) (*Message, error) {
+	if in.ConversationID == "" || !in.Kind.Valid() {
+		return nil, fault.New(fault.Invalid, "conversation required")
+	}
+	if strings.TrimSpace(in.Body) == "" {
+		return nil, fault.New(fault.Invalid, "Message content cannot be empty")
+	}
+	if utf8.RuneCountInString(in.Body) > MaxBody || !utf8.ValidString(in.Body) {
+		return nil, fault.New(fault.Invalid, "Message content is too long")
+	}
+	m := &Message{ID: NewID(), ConversationID: in.ConversationID, Kind: in.Kind, Body: in.Body,
+		MentionUserIDs: in.MentionUserIDs, MentionEveryone: in.MentionEveryone, Hidden: in.Hidden, Meta: in.Meta,
+		CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+	if m.MentionUserIDs == nil {
+		m.MentionUserIDs = []string{}
+	}
+	if in.AuthorID != "" {
+		m.AuthorID = &in.AuthorID
+	}
+	for _, ref := range []struct {
+		id  string
+		dst **string
+		msg string
+	}{{in.ReplyTo, &m.ReplyTo, "Reply target not found"}, {in.ThreadID, &m.ThreadID, "Message not found"}} {
+		if ref.id == "" {
+			continue
+		}
+		parent, err := s.st.Message(ctx, ref.id)
+		if errors.Is(err, fault.NotFound) || (err == nil && (parent.Deleted || parent.ConversationID != in.ConversationID)) {
+			return nil, fault.New(fault.NotFound, ref.msg)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ref.dst == &m.ThreadID && parent.ThreadID != nil {
+			return nil, fault.New(fault.Invalid, "Cannot create a thread from a thread reply")
+		}
+		id := ref.id
+		*ref.dst = &id
+	}
+	if err := s.st.InsertMessage(ctx, m, Fold(m.Body)); err != nil {
+		return nil, err
+	}
+	s.publish(ctx, EventCreated, m, nil)
+	return m, nil
+}
+
+// Get returns a message (deleted ones too; callers check Deleted).
+func (s *Service) Get(ctx context.Context, id string) (*Message, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, fault.New(fault.NotFound, "Message not found")
+	}
+	m, err := s.st.Message(ctx, id)
+	if errors.Is(err, fault.NotFound) {
+		return nil, fault.New(fault.NotFound, "Message not found")
+	}
+	return m, err
+}
+
+// List returns a page of a conversation, newest first (oldest first with
+// q.Oldest), excluding deleted messages and, unless asked, hidden ones.
+func (s *Service) List(ctx context.Context, q ListQuery) ([]*Message, error) {
+	if q.Limit <= 0 || q.Limit > 1000 {
+		q.Limit = 50
+	}
+	return s.st.ListMessages(ctx, q)
+}
+
+// Edit replaces a message's body and sets EditedAt.
+func (s *Service) Edit(ctx context.Context, id, body string) (*Message, error) {
+	if strings.TrimSpace(body) == "" {
+		return nil, fault.New(fault.Invalid, "Message content cannot be empty")
+	}
+	if utf8.RuneCountInString(body) > MaxBody || !utf8.ValidString(body) {
+		return nil, fault.New(fault.Invalid, "Message content is too long")
+	}
+	if err := s.st.EditMessage(ctx, id, body, Fold(body), s.now().UTC()); err != nil {
+		if errors.Is(err, fault.NotFound) {
+			return nil, fault.New(fault.NotFound, "Message not found")
+		}
+		return nil, err
+	}
+	m, err := s.st.Message(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, EventUpdated, m, nil)
+	return m, nil
+}
+
+// Delete soft-deletes a message.
+func (s *Service) Delete(ctx context.Context, id string) (*Message, error) {
+	if err := s.st.DeleteMessage(ctx, id); err != nil {
+		if errors.Is(err, fault.NotFound) {
+			return nil, fault.New(fault.NotFound, "Message not found")
+		}
+		return nil, err
+	}
+	m, err := s.st.Message(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, EventDeleted, m, nil)
+	return m, nil
+}
+
+// SetHidden hides or shows messages (moderation) and publishes a visibility
+// event for each one that changed.
+func (s *Service) SetHidden(ctx context.Context, ids []string, hidden bool) ([]*Message, error) {
+	changed, err := s.st.SetHidden(ctx, ids, hidden)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Message, 0, len(changed))
+	for _, id := range changed {
+		m, err := s.st.Message(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+		s.publish(ctx, EventVisibility, m, nil)
+	}
+	return out, nil
+}
+
+// Pin pins (pinned=true) or unpins a message.
+func (s *Service) Pin(ctx context.Context, id, by string, pinned bool) (*Message, error) {
+	var byp *string
+	if pinned {
+		byp = &by
+	}
+	if err := s.st.SetPinned(ctx, id, pinned, byp, s.now().UTC()); err != nil {
+		if errors.Is(err, fault.NotFound) {
+			return nil, fault.New(fault.NotFound, "Message not found")
+		}
+		return nil, err
+	}
+	m, err := s.st.Message(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	typ := EventPinned
+	if !pinned {
+		typ = EventUnpinned
+	}
+	s.publish(ctx, typ, m, nil)
+	return m, nil
+}
+
+// Pinned lists a conversation's pinned messages, most recently pinned first.
+func (s *Service) Pinned(ctx context.Context, conversationID string) ([]*Message, error) {
+	return s.st.PinnedMessages(ctx, conversationID)
+}
+
+// React adds (add=true) or removes a reaction; it reports whether anything
+// changed and publishes an event when it did.
+func (s *Service) React(ctx context.Context, m *Message, accountID, emoji string, add bool) (bool, error) {
+	if emoji == "" || len(emoji) > MaxEmoji || !utf8.ValidString(emoji) {
+		return false, fault.New(fault.Invalid, "Invalid emoji")
+	}
+	var changed bool
+	var err error
+	typ := EventReactionAdd
+	if add {
+		changed, err = s.st.AddReaction(ctx, m.ID, accountID, emoji, s.now().UTC())
+	} else {
+		typ = EventReactionRemove
+		changed, err = s.st.RemoveReaction(ctx, m.ID, accountID, emoji)
+	}
+	if err != nil || !changed {
+		return false, err
+	}
+	s.publish(ctx, typ, m, &Reaction{AccountID: accountID, Emoji: emoji})
+	return true, nil
+}
+
+// Reactions summarises a message's reactions for viewerID.
+func (s *Service) Reactions(ctx context.Context, messageID, viewerID string) ([]ReactionCount, error) {
+	return s.st.Reactions(ctx, messageID, viewerID)
+}
+
+// Search finds messages containing every word of q.Text (diacritics and
+// case folded), newest first, with highlights.
+func (s *Service) Search(ctx context.Context, q SearchQuery) (*SearchPage, error) {
+	terms := Terms(q.Text, 16)
+	if len(terms) == 0 || len(q.ConversationIDs) == 0 {
+		return &SearchPage{Hits: []SearchHit{}}, nil
+	}
+	if q.Limit <= 0 || q.Limit > 100 {
+		q.Limit = 50
+	}
+	want := q.Limit
+	q.Limit++
+	msgs, ranks, total, err := s.st.Search(ctx, q, terms)
+	if err != nil {
+		return nil, err
+	}
+	p := &SearchPage{Hits: make([]SearchHit, 0, len(msgs)), Total: total}
+	if len(msgs) > want {
+		p.HasMore = true
+		msgs = msgs[:want]
+	}
+	for i, m := range msgs {
+		p.Hits = append(p.Hits, SearchHit{Message: m, Highlight: Highlight(m.Body, terms), Rank: ranks[i]})
+	}
+	return p, nil
+}
+
+// MarkRead records that accountID has read the conversation up to now.
+func (s *Service) MarkRead(ctx context.Context, accountID, conversationID string) error {
+	return s.st.MarkRead(ctx, accountID, conversationID, s.now().UTC())
+}
+
+// Unread counts unread messages (by others, not deleted or hidden) and
+// mentions of accountID since the last MarkRead, per conversation.
+func (s *Service) Unread(ctx context.Context, accountID string, conversationIDs []string) ([]Unread, error) {
+	if len(conversationIDs) == 0 {
+		return nil, nil
+	}
+	return s.st.Unread(ctx, accountID, conversationIDs)
+}
+
+// DeleteConversation removes every message of a conversation (when a
+// channel or room is deleted). No events are published.
+func (s *Service) DeleteConversation(ctx context.Context, conversationID string) error {
+	return s.st.DeleteConversation(ctx, conversationID)
+}
+
+func (s *Service) publish(ctx context.Context, typ string, m *Message, r *Reaction) {
+	if s.pub == nil {
+		return
+	}
+	data, err := json.Marshal(Event{Type: typ, ConversationID: m.ConversationID, Kind: m.Kind, Message: m, Reaction: r})
+	if err != nil {
+		s.log.Error("encode message event", "err", err)
+		return
+	}
+	if err := s.pub.Publish(ctx, Topic(m.ConversationID), data); err != nil {
+		s.log.Warn("publish message event", "topic", Topic(m.ConversationID), "err", err)
+	}
+}

@@ -1,0 +1,389 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/messages"
+)
+
+// Messages implements messages.Store.
+type Messages struct{ db *DB }
+
+// Messages returns the message store.
+func (db *DB) Messages() *Messages { return &Messages{db: db} }
+
+var _ messages.Store = (*Messages)(nil)
+
+const messageCols = `id, conversation_id, conversation_kind, author_id, body, reply_to, thread_id, thread_reply_count,
+	mention_user_ids, mention_everyone, hidden, deleted, pinned, pinned_by, pinned_at, meta, created_at, edited_at`
+
+func scanMessage(row interface{ Scan(...any) error }, extra ...any) (*messages.Message, error) {
+	var m messages.Message
+	var author, replyTo, threadID, pinnedBy sql.NullString
+	var pinnedAt, edited sql.NullInt64
+	var mentions string
+	var created int64
+	dst := []any{&m.ID, &m.ConversationID, &m.Kind, &author, &m.Body, &replyTo, &threadID, &m.ThreadReplyCount,
+		&mentions, &m.MentionEveryone, &m.Hidden, &m.Deleted, &m.Pinned, &pinnedBy, &pinnedAt, &m.Meta, &created, &edited}
+	if err := row.Scan(append(dst, extra...)...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fault.NotFound
+		}
+		return nil, err
+	}
+	m.AuthorID = strPtr(author)
+	m.ReplyTo = strPtr(replyTo)
+	m.ThreadID = strPtr(threadID)
+	m.PinnedBy = strPtr(pinnedBy)
+	m.PinnedAt = TimePtr(pinnedAt)
+	m.EditedAt = TimePtr(edited)
+	m.CreatedAt = FromMicros(created)
+	m.MentionUserIDs = splitIDs(mentions)
+	return &m, nil
+}
+
+func strPtr(n sql.NullString) *string {
+	if !n.Valid {
+		return nil
+	}
+	s := n.String
+	return &s
+}
+
+// joinIDs stores a list of ids as ",a,b," so that LIKE '%,id,%' finds one.
+func joinIDs(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return "," + strings.Join(ids, ",") + ","
+}
+
+func splitIDs(s string) []string {
+	out := []string{}
+	for _, p := range strings.Split(s, ",") {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// InsertMessage stores m and bumps its thread root's reply count.
+func (s *Messages) InsertMessage(ctx context.Context, m *messages.Message, searchText string) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO messages (id, conversation_id, conversation_kind, author_id, body,
+			search_text, reply_to, thread_id, mention_user_ids, mention_everyone, hidden, meta, created_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
+			m.ID, m.ConversationID, string(m.Kind), nullString(m.AuthorID), m.Body, searchText, nullString(m.ReplyTo),
+			nullString(m.ThreadID), joinIDs(m.MentionUserIDs), m.MentionEveryone, m.Hidden, m.Meta, Micros(m.CreatedAt))
+		if err != nil {
+			return conflictOr(err)
+		}
+		if m.ThreadID != nil {
+			_, err = tx.ExecContext(ctx, `UPDATE messages SET thread_reply_count = thread_reply_count + 1 WHERE id=$1`, *m.ThreadID)
+		}
+		return err
+	})
+}
+
+// Message returns one message.
+func (s *Messages) Message(ctx context.Context, id string) (*messages.Message, error) {
+	return scanMessage(s.db.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE id=$1`, id))
+}
+
+// ListMessages returns a page, newest first unless q.Oldest.
+func (s *Messages) ListMessages(ctx context.Context, q messages.ListQuery) ([]*messages.Message, error) {
+	var sb strings.Builder
+	args := []any{}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + itoa(len(args))
+	}
+	sb.WriteString(`SELECT ` + messageCols + ` FROM messages WHERE `)
+	if q.ThreadID != "" {
+		sb.WriteString(`thread_id = ` + arg(q.ThreadID))
+	} else {
+		sb.WriteString(`conversation_id = ` + arg(q.ConversationID) + ` AND thread_id IS NULL`)
+	}
+	sb.WriteString(` AND NOT deleted`)
+	if !q.IncludeHidden {
+		sb.WriteString(` AND NOT hidden`)
+	}
+	if q.Before != "" {
+		sb.WriteString(` AND id < ` + arg(q.Before))
+	}
+	if q.After != "" {
+		sb.WriteString(` AND id > ` + arg(q.After))
+	}
+	// Oldest-first pages taken from the newest end (a chat backlog) need
+	// the newest rows, reversed; an After cursor reads forwards.
+	desc := !(q.Oldest && q.After != "")
+	if desc {
+		sb.WriteString(` ORDER BY id DESC`)
+	} else {
+		sb.WriteString(` ORDER BY id`)
+	}
+	sb.WriteString(` LIMIT ` + arg(q.Limit))
+	out, err := s.query(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	if q.Oldest && desc {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// qualify prefixes every column of a comma-separated list with a table.
+func qualify(prefix, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = prefix + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (s *Messages) query(ctx context.Context, q string, args ...any) ([]*messages.Message, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*messages.Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// EditMessage replaces the body of a live message.
+func (s *Messages) EditMessage(ctx context.Context, id, body, searchText string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE messages SET body=$2, search_text=$3, edited_at=$4 WHERE id=$1 AND NOT deleted`,
+		id, body, searchText, Micros(at))
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// DeleteMessage soft-deletes a live message; its text leaves the index.
+func (s *Messages) DeleteMessage(ctx context.Context, id string) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var thread sql.NullString
+		err := tx.QueryRowContext(ctx, `UPDATE messages SET deleted=TRUE, search_text='' WHERE id=$1 AND NOT deleted
+			RETURNING thread_id`, id).Scan(&thread)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fault.NotFound
+		}
+		if err != nil {
+			return err
+		}
+		if thread.Valid {
+			_, err = tx.ExecContext(ctx, `UPDATE messages SET thread_reply_count = thread_reply_count - 1
+				WHERE id=$1 AND thread_reply_count > 0`, thread.String)
+		}
+		return err
+	})
+}
+
+// SetHidden sets the hidden flag and returns the ids that changed.
+func (s *Messages) SetHidden(ctx context.Context, ids []string, hidden bool) ([]string, error) {
+	changed := []string{}
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			res, err := tx.ExecContext(ctx, `UPDATE messages SET hidden=$2 WHERE id=$1 AND hidden<>$2`, id, hidden)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				changed = append(changed, id)
+			}
+		}
+		return nil
+	})
+	return changed, err
+}
+
+// SetPinned pins or unpins a live message.
+func (s *Messages) SetPinned(ctx context.Context, id string, pinned bool, by *string, at time.Time) error {
+	var when sql.NullInt64
+	if pinned {
+		when = sql.NullInt64{Int64: Micros(at), Valid: true}
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE messages SET pinned=$2, pinned_by=$3, pinned_at=$4 WHERE id=$1 AND NOT deleted`,
+		id, pinned, nullString(by), when)
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// PinnedMessages lists pinned live messages, most recently pinned first.
+func (s *Messages) PinnedMessages(ctx context.Context, conversationID string) ([]*messages.Message, error) {
+	return s.query(ctx, `SELECT `+messageCols+` FROM messages WHERE conversation_id=$1 AND pinned AND NOT deleted
+		ORDER BY pinned_at DESC, id DESC`, conversationID)
+}
+
+// AddReaction records a reaction; false when it already existed.
+func (s *Messages) AddReaction(ctx context.Context, messageID, accountID, emoji string, at time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO message_reactions (message_id, account_id, emoji, created_at)
+		VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING`, messageID, accountID, emoji, Micros(at))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// RemoveReaction deletes a reaction; false when there was none.
+func (s *Messages) RemoveReaction(ctx context.Context, messageID, accountID, emoji string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM message_reactions WHERE message_id=$1 AND account_id=$2 AND emoji=$3`,
+		messageID, accountID, emoji)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// Reactions counts each emoji on a message, in order of first use.
+func (s *Messages) Reactions(ctx context.Context, messageID, viewerID string) ([]messages.ReactionCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT emoji, COUNT(*), COALESCE(MAX(CASE WHEN account_id=$2 THEN 1 ELSE 0 END), 0), MIN(created_at)
+		FROM message_reactions WHERE message_id=$1 GROUP BY emoji ORDER BY MIN(created_at), emoji`, messageID, viewerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []messages.ReactionCount{}
+	for rows.Next() {
+		var rc messages.ReactionCount
+		var me int
+		var first int64
+		if err := rows.Scan(&rc.Emoji, &rc.Count, &me, &first); err != nil {
+			return nil, err
+		}
+		rc.Me = me == 1
+		out = append(out, rc)
+	}
+	return out, rows.Err()
+}
+
+// Search runs a full-text query: FTS5 on SQLite, tsvector on PostgreSQL,
+// both over the folded text. Results are newest first.
+func (s *Messages) Search(ctx context.Context, q messages.SearchQuery, terms []string) ([]*messages.Message, []float64, int, error) {
+	args := []any{}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + itoa(len(args))
+	}
+	var match, rank, from string
+	if s.db.Engine == SQLite {
+		quoted := make([]string, len(terms))
+		for i, t := range terms {
+			quoted[i] = `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
+		}
+		from = `messages JOIN messages_fts ON messages_fts.rowid = messages.seq`
+		match = `messages_fts MATCH ` + arg(strings.Join(quoted, " "))
+		rank = `-bm25(messages_fts)`
+	} else {
+		from = `messages`
+		tq := `plainto_tsquery('simple', ` + arg(strings.Join(terms, " ")) + `)`
+		match = `search_tsv @@ ` + tq
+		rank = `ts_rank_cd(search_tsv, ` + tq + `)`
+	}
+	in := make([]string, len(q.ConversationIDs))
+	for i, c := range q.ConversationIDs {
+		in[i] = arg(c)
+	}
+	where := match + ` AND messages.conversation_id IN (` + strings.Join(in, ",") + `) AND NOT messages.deleted AND NOT messages.hidden`
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+from+` WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, nil, 0, err
+	}
+	if q.Before != "" {
+		where += ` AND messages.id < ` + arg(q.Before)
+	}
+	cols := qualify("messages.", messageCols)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+`, `+rank+` FROM `+from+` WHERE `+where+
+		` ORDER BY messages.id DESC LIMIT `+arg(q.Limit), args...)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer rows.Close()
+	var out []*messages.Message
+	var ranks []float64
+	for rows.Next() {
+		var r float64
+		m, err := scanMessage(rows, &r)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		out = append(out, m)
+		ranks = append(ranks, r)
+	}
+	return out, ranks, total, rows.Err()
+}
+
+// MarkRead upserts the read marker.
+func (s *Messages) MarkRead(ctx context.Context, accountID, conversationID string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO read_states (account_id, conversation_id, last_read_at) VALUES ($1,$2,$3)
+		ON CONFLICT (account_id, conversation_id) DO UPDATE SET last_read_at = excluded.last_read_at`,
+		accountID, conversationID, Micros(at))
+	return err
+}
+
+// Unread counts, per conversation, messages by others after the read marker
+// (all of them when there is none) and those mentioning accountID.
+func (s *Messages) Unread(ctx context.Context, accountID string, conversationIDs []string) ([]messages.Unread, error) {
+	args := []any{accountID, "%," + accountID + ",%"}
+	in := make([]string, len(conversationIDs))
+	for i, c := range conversationIDs {
+		args = append(args, c)
+		in[i] = "$" + itoa(len(args))
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT m.conversation_id, COUNT(*),
+		SUM(CASE WHEN m.mention_everyone OR m.mention_user_ids LIKE $2 THEN 1 ELSE 0 END)
+		FROM messages m LEFT JOIN read_states r ON r.account_id = $1 AND r.conversation_id = m.conversation_id
+		WHERE m.conversation_id IN (`+strings.Join(in, ",")+`) AND NOT m.deleted AND NOT m.hidden
+		AND m.thread_id IS NULL AND (m.author_id IS NULL OR m.author_id <> $1)
+		AND (r.last_read_at IS NULL OR m.created_at > r.last_read_at)
+		GROUP BY m.conversation_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []messages.Unread{}
+	for rows.Next() {
+		var u messages.Unread
+		if err := rows.Scan(&u.ConversationID, &u.Unread, &u.Mentions); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// DeleteConversation removes a conversation's messages and read markers.
+func (s *Messages) DeleteConversation(ctx context.Context, conversationID string) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE conversation_id=$1`, conversationID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM read_states WHERE conversation_id=$1`, conversationID)
+		return err
+	})
+}

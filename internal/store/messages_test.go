@@ -1,0 +1,238 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/store"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []messages.Event
+	topics []string
+}
+
+func (l *eventLog) Publish(_ context.Context, topic string, data []byte) error {
+	var e messages.Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+	l.topics = append(l.topics, topic)
+	return nil
+}
+
+func (l *eventLog) types() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]string, len(l.events))
+	for i, e := range l.events {
+		out[i] = e.Type
+	}
+	return out
+}
+
+func newAccount(t testing.TB, db *store.DB, name string) string {
+	t.Helper()
+	now := time.Now().UTC()
+	a := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: name, CreatedAt: now, UpdatedAt: now}
+	if err := db.Identity().CreateAccount(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	return a.ID
+}
+
+func ids(ms []*messages.Message) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Body
+	}
+	return out
+}
+
+// TestMessagesStoreContract runs the message store contract on every engine.
+func TestMessagesStoreContract(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			log := &eventLog{}
+			svc, err := messages.New(db.Messages(), log, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ann, bob := newAccount(t, db, "ann"), newAccount(t, db, "bob")
+			conv, other := identity.NewID(), identity.NewID()
+			var posted []*messages.Message
+			for i := range 5 {
+				m, err := svc.Post(ctx, messages.PostInput{ConversationID: conv, Kind: messages.KindChannel, AuthorID: ann,
+					Body: fmt.Sprintf("m%d", i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				posted = append(posted, m)
+			}
+			if _, err := svc.Post(ctx, messages.PostInput{ConversationID: other, Kind: messages.KindStage, AuthorID: bob, Body: "elsewhere"}); err != nil {
+				t.Fatal(err)
+			}
+			// Pagination: newest first, before-cursor, limit; oldest-first backlog.
+			cases := []struct {
+				name string
+				q    messages.ListQuery
+				want string
+			}{
+				{"newest", messages.ListQuery{ConversationID: conv, Limit: 2}, "[m4 m3]"},
+				{"before", messages.ListQuery{ConversationID: conv, Before: posted[3].ID, Limit: 2}, "[m2 m1]"},
+				{"before-first", messages.ListQuery{ConversationID: conv, Before: posted[0].ID, Limit: 2}, "[]"},
+				{"after", messages.ListQuery{ConversationID: conv, After: posted[2].ID, Limit: 10}, "[m4 m3]"},
+				{"oldest-backlog", messages.ListQuery{ConversationID: conv, Limit: 3, Oldest: true}, "[m2 m3 m4]"},
+				{"other", messages.ListQuery{ConversationID: other, Limit: 10}, "[elsewhere]"},
+				{"unknown", messages.ListQuery{ConversationID: "nope' OR 1=1 --", Limit: 10}, "[]"},
+			}
+			for _, c := range cases {
+				got, err := svc.List(ctx, c.q)
+				if err != nil || fmt.Sprint(ids(got)) != c.want {
+					t.Errorf("%s: got %v %v, want %s", c.name, ids(got), err, c.want)
+				}
+			}
+			// Replies and threads.
+			if _, err := svc.Post(ctx, messages.PostInput{ConversationID: conv, Kind: messages.KindChannel, AuthorID: bob, Body: "x",
+				ReplyTo: posted[0].ID + "0"}); !errors.Is(err, fault.NotFound) {
+				t.Errorf("reply to unknown: %v", err)
+			}
+			if _, err := svc.Post(ctx, messages.PostInput{ConversationID: other, Kind: messages.KindStage, AuthorID: bob, Body: "x",
+				ReplyTo: posted[0].ID}); !errors.Is(err, fault.NotFound) {
+				t.Errorf("reply across conversations: %v", err)
+			}
+			reply, err := svc.Post(ctx, messages.PostInput{ConversationID: conv, Kind: messages.KindChannel, AuthorID: bob, Body: "re",
+				ReplyTo: posted[1].ID, ThreadID: posted[1].ID, MentionUserIDs: []string{ann}})
+			if err != nil || *reply.ReplyTo != posted[1].ID {
+				t.Fatalf("thread reply: %v", err)
+			}
+			if _, err := svc.Post(ctx, messages.PostInput{ConversationID: conv, Kind: messages.KindChannel, AuthorID: bob, Body: "x",
+				ThreadID: reply.ID}); !errors.Is(err, fault.Invalid) {
+				t.Errorf("thread off a thread reply: %v", err)
+			}
+			root, _ := svc.Get(ctx, posted[1].ID)
+			if root.ThreadReplyCount != 1 {
+				t.Errorf("thread count %d", root.ThreadReplyCount)
+			}
+			top, _ := svc.List(ctx, messages.ListQuery{ConversationID: conv, Limit: 10})
+			if fmt.Sprint(ids(top)) != "[m4 m3 m2 m1 m0]" {
+				t.Errorf("thread replies leak into the channel: %v", ids(top))
+			}
+			th, _ := svc.List(ctx, messages.ListQuery{ConversationID: conv, ThreadID: posted[1].ID, Limit: 10})
+			if fmt.Sprint(ids(th)) != "[re]" || th[0].MentionUserIDs[0] != ann {
+				t.Errorf("thread: %v", ids(th))
+			}
+			// Edit, delete, hide.
+			ed, err := svc.Edit(ctx, posted[4].ID, "Crème brûlée at the café")
+			if err != nil || ed.EditedAt == nil || ed.Body != "Crème brûlée at the café" {
+				t.Fatalf("edit: %+v %v", ed, err)
+			}
+			if _, err := svc.Delete(ctx, posted[3].ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Delete(ctx, posted[3].ID); !errors.Is(err, fault.NotFound) {
+				t.Errorf("delete twice: %v", err)
+			}
+			if _, err := svc.Edit(ctx, posted[3].ID, "zombie"); !errors.Is(err, fault.NotFound) {
+				t.Errorf("edit deleted: %v", err)
+			}
+			if ch, err := svc.SetHidden(ctx, []string{posted[2].ID}, true); err != nil || len(ch) != 1 || !ch[0].Hidden {
+				t.Fatalf("hide: %v", err)
+			}
+			if ch, _ := svc.SetHidden(ctx, []string{posted[2].ID}, true); len(ch) != 0 {
+				t.Errorf("hiding twice changed %d", len(ch))
+			}
+			vis, _ := svc.List(ctx, messages.ListQuery{ConversationID: conv, Limit: 10})
+			all, _ := svc.List(ctx, messages.ListQuery{ConversationID: conv, Limit: 10, IncludeHidden: true})
+			if fmt.Sprint(ids(vis)) != "[Crème brûlée at the café m1 m0]" || len(all) != 4 {
+				t.Errorf("visible %v, with hidden %v", ids(vis), ids(all))
+			}
+			// Pins and reactions.
+			if _, err := svc.Pin(ctx, posted[0].ID, bob, true); err != nil {
+				t.Fatal(err)
+			}
+			pins, _ := svc.Pinned(ctx, conv)
+			if len(pins) != 1 || !pins[0].Pinned || *pins[0].PinnedBy != bob || pins[0].PinnedAt == nil {
+				t.Errorf("pins: %+v", pins)
+			}
+			for _, r := range []struct {
+				who, emoji string
+				add, want  bool
+			}{{ann, "👍", true, true}, {ann, "👍", true, false}, {bob, "👍", true, true}, {bob, "🎉", true, true}, {bob, "🎉", false, true}, {bob, "🎉", false, false}} {
+				if ch, err := svc.React(ctx, posted[0], r.who, r.emoji, r.add); err != nil || ch != r.want {
+					t.Errorf("react %+v: %v %v", r, ch, err)
+				}
+			}
+			rs, _ := svc.Reactions(ctx, posted[0].ID, ann)
+			if fmt.Sprint(rs) != "[{👍 2 true}]" {
+				t.Errorf("reactions: %v", rs)
+			}
+			// Search: diacritics folded both ways, highlights escaped and marked.
+			if _, err := svc.Post(ctx, messages.PostInput{ConversationID: conv, Kind: messages.KindChannel, AuthorID: bob,
+				Body: "<b>CAFE</b> is open"}); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				q     string
+				total int
+				first string
+			}{
+				{"cafe", 2, "&lt;b&gt;<mark>CAFE</mark>&lt;/b&gt; is open"},
+				{"crème CAFÉ", 1, "<mark>Crème</mark> brûlée at the <mark>café</mark>"},
+				{"zzz", 0, ""},
+				{"m3", 0, ""},
+				{"m2", 0, ""},
+			} {
+				p, err := svc.Search(ctx, messages.SearchQuery{ConversationIDs: []string{conv, other}, Text: c.q, Limit: 1})
+				if err != nil {
+					t.Fatalf("search %q: %v", c.q, err)
+				}
+				if p.Total != c.total || (c.total > 0 && p.Hits[0].Highlight != c.first) || p.HasMore != (c.total > 1) {
+					t.Errorf("search %q: total %d has_more %v hits %+v", c.q, p.Total, p.HasMore, p.Hits)
+				}
+			}
+			// Unread and mentions.
+			if err := svc.MarkRead(ctx, bob, other); err != nil {
+				t.Fatal(err)
+			}
+			un, err := svc.Unread(ctx, ann, []string{conv, other})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(un) != fmt.Sprintf("[{%s 1 0} {%s 1 0}]", conv, other) && fmt.Sprint(un) != fmt.Sprintf("[{%s 1 0} {%s 1 0}]", other, conv) {
+				t.Errorf("unread for ann: %v", un)
+			}
+			want := []string{"created", "created", "created", "created", "created", "created", "created", "updated", "deleted",
+				"visibility", "pinned", "reaction_add", "reaction_add", "reaction_add", "reaction_remove", "created"}
+			if got := log.types(); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("events %v", got)
+			}
+			if log.topics[0] != "messages."+conv {
+				t.Errorf("topic %s", log.topics[0])
+			}
+			if err := svc.DeleteConversation(ctx, conv); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := svc.List(ctx, messages.ListQuery{ConversationID: conv, IncludeHidden: true}); len(got) != 0 {
+				t.Errorf("after DeleteConversation: %v", ids(got))
+			}
+		})
+	}
+}
