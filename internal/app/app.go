@@ -73,8 +73,8 @@ func NewIdentity(ctx context.Context, cfg *config.Config, db *store.DB, pub iden
 
 // New builds a node: database, bus, services, surfaces, HTTP listener. On
 // error everything opened so far is closed.
-func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (a *App, err error) {
-	a = &App{Config: cfg, Log: logger}
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, err error) {
+	a := &App{Config: cfg, Log: logger}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -106,7 +106,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (a *App, e
 		logger.With("component", "http")); err != nil {
 		return nil, err
 	}
-	a.closers = append(a.closers, func() error { return nil })
 	a.HTTP.Check("database", a.DB)
 	a.HTTP.Check("bus", a.Bus)
 	if err := a.wire(ctx); err != nil {

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hearthBin is the binary under test, built once by TestMain.
+var hearthBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hearth-bin")
+	if err != nil {
+		panic(err)
+	}
+	hearthBin = filepath.Join(dir, "hearth")
+	build := exec.Command("go", "build", "-o", hearthBin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // the static build must work
+	if out, err := build.CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// run runs the binary to completion and returns exit code and stderr.
+func run(t *testing.T, dir string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, hearthBin, args...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stderr.String()
+}
+
+func TestBadStartsAreOneLineErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad addr", []string{"--addr", "nonsense"}, "--addr"},
+		{"bad log level", []string{"--log-level", "loud"}, "--log-level"},
+		{"bad bus", []string{"--bus", "redis://x"}, "--bus"},
+		{"postgres down", []string{"--addr", "127.0.0.1:0", "--database", "postgres://u:pw@127.0.0.1:1/x?connect_timeout=2"}, "cannot connect"},
+		{"nats down", []string{"--addr", "127.0.0.1:0", "--bus", "nats://127.0.0.1:1"}, "bus"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, stderr := run(t, t.TempDir(), tt.args...)
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			last := lines[len(lines)-1]
+			if code == 0 || !strings.HasPrefix(last, "hearth: ") || !strings.Contains(last, tt.want) {
+				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+			}
+			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+				t.Fatalf("stack trace in output:\n%s", stderr)
+			}
+		})
+	}
+}
+
+// startServer runs `hearth` in dir and waits until it logs that it listens.
+func startServer(t *testing.T, dir, addr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(hearthBin, "--addr", addr, "--admin-password", "adminpassword")
+	cmd.Dir = dir
+	pr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "hearth listening") {
+				close(ready)
+				for sc.Scan() {
+				}
+				return
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start")
+	}
+	return cmd
+}
+
+// TestServeDefaultsAndGracefulStop: with no subcommand, hearth serves on an
+// empty directory with its data in ./data (SQLite in WAL mode), answers
+// /healthz, refuses a second instance on the same data, and exits 0 on
+// SIGTERM.
+func TestServeDefaultsAndGracefulStop(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	addr := freePort(t)
+	begin := time.Now()
+	cmd := startServer(t, dir, addr)
+	res, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("healthz %d", res.StatusCode)
+	}
+	t.Logf("healthz answered %v after start", time.Since(begin))
+	for _, f := range []string{"data/hearth.db", "data/hearth.db-wal"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+
+	code, stderr := run(t, dir, "--addr", freePort(t))
+	if code == 0 || !strings.Contains(stderr, "locked by another process") {
+		t.Fatalf("second instance on the same data: exit %d\n%s", code, stderr)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM exit: %v", err)
+	}
+}
+
+func TestSubcommands(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if code, stderr := run(t, dir, "migrate"); code != 0 {
+		t.Fatalf("migrate: %s", stderr)
+	}
+	if code, stderr := run(t, dir, "admin", "create-user", "zoe", "--password", "password1", "--admin"); code != 0 {
+		t.Fatalf("create-user: %s", stderr)
+	}
+	if code, _ := run(t, dir, "admin", "create-user", "zoe", "--password", "password1"); code == 0 {
+		t.Fatal("duplicate user accepted")
+	}
+	cmd := exec.Command(hearthBin, "token", "create", "bot", "--scope", "CAN_SEND_MESSAGES,HAS_ADMIN_ACCESS")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), "token:") || !strings.Contains(string(out), "HAS_ADMIN_ACCESS") {
+		t.Fatalf("token create: %v %s", err, out)
+	}
+	if code, stderr := run(t, dir, "token", "create", "bot", "--scope", "ROOT"); code == 0 || !strings.Contains(stderr, "unknown scope") {
+		t.Fatalf("bad scope: %d %s", code, stderr)
+	}
+	cmd = exec.Command(hearthBin, "version")
+	if out, err := cmd.Output(); err != nil || !strings.HasPrefix(string(out), "hearth ") {
+		t.Fatalf("version: %v %s", err, out)
+	}
+}
