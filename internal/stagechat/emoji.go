@@ -1,0 +1,197 @@
+package stagechat
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// EmojiURLPrefix is where custom emoji are served.
+const EmojiURLPrefix = "/img/emoji/"
+
+// MaxEmojiBytes is the largest emoji image accepted.
+const MaxEmojiBytes = 512 << 10
+
+// Emoji is one custom emoji.
+type Emoji struct {
+	Name string // shortcode (file name without extension)
+	File string // file name in the emoji directory
+	URL  string
+}
+
+var emojiTypes = map[string]string{"image/png": ".png", "image/gif": ".gif", "image/jpeg": ".jpg", "image/webp": ".webp"}
+
+// EmojiDir is the custom emoji directory. Every file access goes through
+// os.Root, so a name can never leave the directory.
+type EmojiDir struct {
+	root *os.Root
+
+	mu    sync.Mutex
+	cache map[string]Emoji // by lower-case shortcode; nil = stale
+}
+
+// OpenEmojiDir opens (creating) the emoji directory.
+func OpenEmojiDir(dir string) (*EmojiDir, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("stagechat: emoji dir: %w", err)
+	}
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("stagechat: emoji dir: %w", err)
+	}
+	return &EmojiDir{root: r}, nil
+}
+
+// Close releases the directory.
+func (d *EmojiDir) Close() error { return d.root.Close() }
+
+// cleanName validates a client-supplied emoji file name: one path element,
+// local, no NUL, no encoded separators, a known image extension.
+func cleanName(name string) (string, error) {
+	name = strings.TrimPrefix(strings.TrimSpace(name), EmojiURLPrefix)
+	bad := name == "" || len(name) > 128 || strings.ContainsAny(name, "/\\\x00%") || !filepath.IsLocal(name) ||
+		strings.HasPrefix(name, ".")
+	if bad {
+		return "", fault.New(fault.Invalid, "invalid emoji name")
+	}
+	return name, nil
+}
+
+func shortcode(file string) string { return strings.TrimSuffix(file, path.Ext(file)) }
+
+// List returns every emoji, sorted by name.
+func (d *EmojiDir) List() ([]Emoji, error) {
+	m, err := d.load()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Emoji, 0, len(m))
+	for _, e := range m {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Lookup implements EmojiLookup.
+func (d *EmojiDir) Lookup(name string) (string, bool) {
+	m, err := d.load()
+	if err != nil {
+		return "", false
+	}
+	e, ok := m[strings.ToLower(name)]
+	return e.URL, ok
+}
+
+func (d *EmojiDir) load() (map[string]Emoji, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cache != nil {
+		return d.cache, nil
+	}
+	f, err := d.root.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ents, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]Emoji, len(ents))
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		ext := strings.ToLower(path.Ext(e.Name()))
+		if ext != ".png" && ext != ".gif" && ext != ".jpg" && ext != ".jpeg" && ext != ".webp" {
+			continue
+		}
+		sc := shortcode(e.Name())
+		m[strings.ToLower(sc)] = Emoji{Name: sc, File: e.Name(), URL: EmojiURLPrefix + e.Name()}
+	}
+	d.cache = m
+	return m, nil
+}
+
+// Upload stores an emoji image. The type is sniffed from the bytes (PNG,
+// GIF, JPEG or WebP; SVG and anything else is refused) and the file gets
+// the matching extension.
+func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
+	name, err := cleanName(name)
+	if err != nil {
+		return Emoji{}, err
+	}
+	if len(data) == 0 || len(data) > MaxEmojiBytes {
+		return Emoji{}, fault.Newf(fault.Invalid, "emoji image must be 1 byte to %d KiB", MaxEmojiBytes>>10)
+	}
+	ext, ok := emojiTypes[http.DetectContentType(data)]
+	if !ok {
+		return Emoji{}, fault.New(fault.Invalid, "emoji must be a PNG, GIF, JPEG or WebP image")
+	}
+	file := shortcode(name) + ext
+	if _, err := cleanName(file); err != nil {
+		return Emoji{}, err
+	}
+	f, err := d.root.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return Emoji{}, fmt.Errorf("stagechat: write emoji: %w", err)
+	}
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	d.invalidate()
+	if werr != nil {
+		return Emoji{}, fmt.Errorf("stagechat: write emoji: %w", werr)
+	}
+	return Emoji{Name: shortcode(file), File: file, URL: EmojiURLPrefix + file}, nil
+}
+
+// Delete removes an emoji by file name (or its URL).
+func (d *EmojiDir) Delete(name string) error {
+	name, err := cleanName(name)
+	if err != nil {
+		return err
+	}
+	err = d.root.Remove(name)
+	d.invalidate()
+	if errors.Is(err, fs.ErrNotExist) {
+		return fault.New(fault.NotFound, "emoji not found")
+	}
+	return err
+}
+
+// Open opens an emoji file for serving.
+func (d *EmojiDir) Open(name string) (io.ReadSeekCloser, fs.FileInfo, error) {
+	name, err := cleanName(name)
+	if err != nil {
+		return nil, nil, fault.New(fault.NotFound, "not found")
+	}
+	f, err := d.root.Open(name)
+	if err != nil {
+		return nil, nil, fault.New(fault.NotFound, "not found")
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fault.New(fault.NotFound, "not found")
+	}
+	return f, st, nil
+}
+
+func (d *EmojiDir) invalidate() {
+	d.mu.Lock()
+	d.cache = nil
+	d.mu.Unlock()
+}

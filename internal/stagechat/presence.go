@@ -1,0 +1,177 @@
+package stagechat
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// PresenceConfig tunes join/part announcements.
+type PresenceConfig struct {
+	// Window is how long joins (and parts) are gathered before one
+	// announcement goes out. Default 1 s.
+	Window time.Duration
+	// Burst is the most users one announcement names; the rest are counted
+	// in Event.Extra. So a crowd of N joining costs at most Burst × N
+	// socket deliveries per window instead of N². Default 10.
+	Burst int
+	// PartDelay is how long after a user's last connection closes the part
+	// is announced; a reconnect within it cancels the part. Default 10 s.
+	PartDelay time.Duration
+}
+
+// Presence tracks who is connected to the chat (on this node) and
+// announces joins and parts, coalesced.
+type Presence struct {
+	cfg PresenceConfig
+	svc *Service
+
+	mu      sync.Mutex
+	online  bool
+	conns   map[string]int
+	parting map[string]*time.Timer
+	joins   []*User
+	parts   []*User
+	flush   *time.Timer
+	closed  bool
+}
+
+func newPresence(cfg PresenceConfig, svc *Service) *Presence {
+	if cfg.Window <= 0 {
+		cfg.Window = time.Second
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = 10
+	}
+	if cfg.PartDelay <= 0 {
+		cfg.PartDelay = 10 * time.Second
+	}
+	return &Presence{cfg: cfg, svc: svc, conns: map[string]int{}, parting: map[string]*time.Timer{}}
+}
+
+// SetOnline records whether the stream is on the air (joins are announced
+// only while it is) and announces the change to chat sockets.
+func (p *Presence) SetOnline(ctx context.Context, online bool) {
+	p.mu.Lock()
+	changed := p.online != online
+	p.online = online
+	p.mu.Unlock()
+	if changed {
+		p.svc.publish(ctx, Event{Type: EventStream, Online: online})
+	}
+}
+
+// Online reports the stream state as last set.
+func (p *Presence) Online() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.online
+}
+
+// Connect records a new connection of u. It reports whether this is the
+// user's first live connection.
+func (p *Presence) Connect(u *User) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conns[u.ID]++
+	if t, ok := p.parting[u.ID]; ok {
+		t.Stop()
+		delete(p.parting, u.ID)
+		return false // a reconnect: neither part nor join
+	}
+	if p.conns[u.ID] != 1 {
+		return false
+	}
+	if p.online {
+		p.joins = append(p.joins, u)
+		p.arm()
+	}
+	return true
+}
+
+// Disconnect records a closed connection of u.
+func (p *Presence) Disconnect(u *User) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conns[u.ID] <= 1 {
+		delete(p.conns, u.ID)
+		if p.closed {
+			return
+		}
+		if t, ok := p.parting[u.ID]; ok {
+			t.Stop()
+		}
+		p.parting[u.ID] = time.AfterFunc(p.cfg.PartDelay, func() { p.part(u) })
+		return
+	}
+	p.conns[u.ID]--
+}
+
+// Connected returns how many users have a live connection on this node.
+func (p *Presence) Connected() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
+
+func (p *Presence) part(u *User) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.parting[u.ID]; !ok || p.conns[u.ID] > 0 {
+		return
+	}
+	delete(p.parting, u.ID)
+	p.parts = append(p.parts, u)
+	p.arm()
+}
+
+// arm starts the flush timer; p.mu is held.
+func (p *Presence) arm() {
+	if p.flush == nil && !p.closed {
+		p.flush = time.AfterFunc(p.cfg.Window, p.emit)
+	}
+}
+
+func (p *Presence) emit() {
+	p.mu.Lock()
+	joins, parts := p.joins, p.parts
+	p.joins, p.parts, p.flush = nil, nil, nil
+	p.mu.Unlock()
+	ctx := context.Background()
+	announce := p.svc.Settings().ChatJoinMessagesEnabled
+	for _, batch := range []struct {
+		typ   string
+		users []*User
+	}{{EventJoined, joins}, {EventParted, parts}} {
+		if len(batch.users) == 0 {
+			continue
+		}
+		if p.svc.hook != nil {
+			// Webhooks hear about every user, once, on this node.
+			p.svc.hook(Event{Type: batch.typ, Users: batch.users, At: p.svc.now().UTC()})
+		}
+		if !announce {
+			continue
+		}
+		shown, extra := batch.users, 0
+		if len(shown) > p.cfg.Burst {
+			shown, extra = shown[:p.cfg.Burst], len(shown)-p.cfg.Burst
+		}
+		p.svc.publishNoHook(ctx, Event{Type: batch.typ, Users: shown, Extra: extra})
+	}
+}
+
+// Close stops pending timers.
+func (p *Presence) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for id, t := range p.parting {
+		t.Stop()
+		delete(p.parting, id)
+	}
+	if p.flush != nil {
+		p.flush.Stop()
+		p.flush = nil
+	}
+}

@@ -1,0 +1,524 @@
+package stagechat
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+)
+
+// Limits and defaults (Owncast's values).
+const (
+	MaxNameLength     = 30
+	MaxBodyLength     = 2048
+	HistoryLimit      = 50
+	ModerationLimit   = 1000
+	EstablishedAge    = 15 * time.Minute
+	suggestedPoolMin  = 10
+	defaultConversion = "stage-default"
+)
+
+// Errors the surfaces map to notices.
+var (
+	ErrChatDisabled   = fault.New(fault.Forbidden, "chat is disabled")
+	ErrUserDisabled   = fault.New(fault.Forbidden, "user is disabled")
+	ErrNotEstablished = fault.New(fault.Forbidden, "You have not been an established chat participant long enough to take part in chat. Please enjoy the stream and try again later.")
+	ErrNameForbidden  = fault.New(fault.Invalid, "That username is not allowed.")
+	ErrNameTaken      = fault.New(fault.Conflict, "That username is in use.")
+	ErrBadToken       = fault.New(fault.Unauthorized, "unauthorized")
+)
+
+// Message kinds stored in messages.Message.Meta as {"stage":"<kind>"}.
+const (
+	KindChat   = "chat"
+	KindSystem = "system"
+	KindAction = "action"
+)
+
+type meta struct {
+	Stage string `json:"stage"`
+}
+
+// KindOf returns the stage message kind of a stored message (chat when the
+// message was posted by another surface).
+func KindOf(m *messages.Message) string {
+	var mt meta
+	if m.Meta != "" && json.Unmarshal([]byte(m.Meta), &mt) == nil && mt.Stage != "" {
+		return mt.Stage
+	}
+	if m.AuthorID == nil {
+		return KindSystem
+	}
+	return KindChat
+}
+
+// Config tunes the service.
+type Config struct {
+	// Conversation is the message-store conversation of the stage's chat.
+	Conversation string
+	// Defaults are the settings of a fresh instance.
+	Defaults Settings
+	// Presence tunes join/part announcements.
+	Presence PresenceConfig
+}
+
+// Service is the stage chat domain service.
+type Service struct {
+	cfg  Config
+	st   Store
+	acct Accounts
+	msgs Messages
+	pub  Publisher
+	log  *slog.Logger
+	now  func() time.Time
+
+	settings *settingsCache
+	presence *Presence
+
+	userMu sync.Mutex
+	users  map[string]*User // cache, bounded
+	hook   Hook
+}
+
+// New builds the service.
+func New(ctx context.Context, cfg Config, st Store, acct Accounts, msgs Messages, pub Publisher, logger *slog.Logger) (*Service, error) {
+	if st == nil || acct == nil || msgs == nil {
+		return nil, errors.New("stagechat: store, accounts and messages are required")
+	}
+	if cfg.Conversation == "" {
+		cfg.Conversation = defaultConversion
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, st: st, acct: acct, msgs: msgs, pub: pub, log: logger, now: time.Now, users: map[string]*User{}}
+	sc, err := newSettingsCache(ctx, st, cfg.Defaults)
+	if err != nil {
+		return nil, err
+	}
+	s.settings = sc
+	s.presence = newPresence(cfg.Presence, s)
+	return s, nil
+}
+
+// SetClock replaces the clock (tests).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// Conversation is the message-store conversation id of this chat.
+func (s *Service) Conversation() string { return s.cfg.Conversation }
+
+// Topic is the bus topic of this chat's own events.
+func (s *Service) Topic() string { return TopicPrefix + s.cfg.Conversation }
+
+// Presence returns the presence tracker.
+func (s *Service) Presence() *Presence { return s.presence }
+
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("stagechat: token: %w", err)
+	}
+	return base64.URLEncoding.EncodeToString(b), nil
+}
+
+// Register creates a chat user and its access token. With signedIn set the
+// chat user is that account; otherwise a guest account is created. The
+// requested name (body, else forwardedName) is used when allowed and free,
+// else a generated one.
+func (s *Service) Register(ctx context.Context, requested, forwardedName string, signedIn *identity.Account) (*User, string, error) {
+	name := strings.TrimSpace(requested)
+	if name == "" {
+		name = strings.TrimSpace(forwardedName)
+	}
+	name = truncateRunes(name, MaxNameLength)
+	if name == "" || !s.nameAllowed(name) || !s.nameFree(ctx, name, "") {
+		name = s.generateName(ctx)
+	}
+	var acct *identity.Account
+	var err error
+	if signedIn != nil {
+		acct = signedIn
+	} else if acct, err = s.acct.CreateGuest(ctx, name); err != nil {
+		return nil, "", err
+	}
+	u, err := s.st.User(ctx, acct.ID)
+	if errors.Is(err, fault.NotFound) {
+		u = &User{ID: acct.ID, DisplayName: name, DisplayColor: colorFor(acct.ID), CreatedAt: s.now().UTC(),
+			IsBot: acct.Kind == identity.Bot || acct.Kind == identity.Integration, DisabledAt: acct.DisabledAt}
+		if signedIn != nil {
+			at := s.now().UTC()
+			u.AuthenticatedAt = &at
+		}
+		if err := s.st.SaveUser(ctx, u); err != nil {
+			return nil, "", err
+		}
+	} else if err != nil {
+		return nil, "", err
+	}
+	tok, err := newToken()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.st.CreateChatToken(ctx, identity.HashToken(tok), acct.ID, s.now().UTC()); err != nil {
+		return nil, "", err
+	}
+	return u, tok, nil
+}
+
+// UserForAccount returns the chat user of an account, creating its chat
+// profile on first use (integrations and signed-in accounts).
+func (s *Service) UserForAccount(ctx context.Context, a *identity.Account) (*User, error) {
+	u, err := s.st.User(ctx, a.ID)
+	if errors.Is(err, fault.NotFound) {
+		u = &User{ID: a.ID, DisplayName: truncateRunes(a.Name(), MaxNameLength), DisplayColor: colorFor(a.ID),
+			CreatedAt: a.CreatedAt, IsBot: a.Kind == identity.Bot || a.Kind == identity.Integration, DisabledAt: a.DisabledAt}
+		if err := s.st.SaveUser(ctx, u); err != nil && !errors.Is(err, fault.Conflict) {
+			return nil, err
+		}
+		return s.st.User(ctx, a.ID)
+	}
+	return u, err
+}
+
+// Authenticate resolves a chat access token to its user.
+func (s *Service) Authenticate(ctx context.Context, token string) (*User, error) {
+	if token == "" || len(token) > 256 {
+		return nil, ErrBadToken
+	}
+	id, err := s.st.ChatTokenAccount(ctx, identity.HashToken(token))
+	if errors.Is(err, fault.NotFound) {
+		return nil, ErrBadToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.st.User(ctx, id)
+}
+
+// User returns a chat user by id.
+func (s *Service) User(ctx context.Context, id string) (*User, error) { return s.st.User(ctx, id) }
+
+// CachedUser returns a chat user, served from a small cache that name,
+// colour, scope and enable changes invalidate (for rendering fan-out).
+func (s *Service) CachedUser(ctx context.Context, id string) (*User, error) {
+	s.userMu.Lock()
+	u, ok := s.users[id]
+	s.userMu.Unlock()
+	if ok {
+		return u, nil
+	}
+	u, err := s.st.User(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.userMu.Lock()
+	if len(s.users) > 10000 {
+		clear(s.users)
+	}
+	s.users[id] = u
+	s.userMu.Unlock()
+	return u, nil
+}
+
+// Forget drops a user from the cache (on change events from any node).
+func (s *Service) Forget(id string) {
+	s.userMu.Lock()
+	delete(s.users, id)
+	s.userMu.Unlock()
+}
+
+// Users lists moderators or disabled users.
+func (s *Service) Users(ctx context.Context, f UserFilter) ([]*User, error) { return s.st.Users(ctx, f) }
+
+// Send posts a chat message from u after the chat rules. An empty body is
+// ignored (nil message, nil error).
+func (s *Service) Send(ctx context.Context, u *User, body string) (*messages.Message, error) {
+	set := s.Settings()
+	if set.ChatDisabled {
+		return nil, ErrChatDisabled
+	}
+	if u.Disabled() {
+		return nil, ErrUserDisabled
+	}
+	body = strings.TrimSpace(body)
+	if body == "" {
+		return nil, nil
+	}
+	if utf8.RuneCountInString(body) > MaxBodyLength {
+		return nil, fault.New(fault.Invalid, "message is too long")
+	}
+	if set.ChatEstablishedUserMode && !u.IsModerator() && !u.IsBot && s.now().Sub(u.CreatedAt) < EstablishedAge {
+		return nil, ErrNotEstablished
+	}
+	return s.post(ctx, u.ID, body, KindChat)
+}
+
+// SendSystem posts a system message as the server.
+func (s *Service) SendSystem(ctx context.Context, body string) (*messages.Message, error) {
+	return s.post(ctx, "", strings.TrimSpace(body), KindSystem)
+}
+
+// SendAction posts a chat action ("X did something").
+func (s *Service) SendAction(ctx context.Context, body string) (*messages.Message, error) {
+	return s.post(ctx, "", strings.TrimSpace(body), KindAction)
+}
+
+func (s *Service) post(ctx context.Context, author, body, kind string) (*messages.Message, error) {
+	if body == "" {
+		return nil, fault.New(fault.Invalid, "message body is required")
+	}
+	mt, _ := json.Marshal(meta{Stage: kind})
+	return s.msgs.Post(ctx, messages.PostInput{ConversationID: s.cfg.Conversation, Kind: messages.KindStage,
+		AuthorID: author, Body: body, Meta: string(mt)})
+}
+
+// History returns the chat backlog, oldest first: the last 50 visible
+// messages of enabled users, or (moderation) every message including hidden
+// ones, up to ModerationLimit.
+func (s *Service) History(ctx context.Context, moderation bool) ([]*messages.Message, error) {
+	limit := HistoryLimit
+	if moderation {
+		limit = ModerationLimit
+	}
+	ms, err := s.msgs.List(ctx, messages.ListQuery{ConversationID: s.cfg.Conversation, Limit: limit, IncludeHidden: moderation})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*messages.Message, 0, len(ms))
+	for i := len(ms) - 1; i >= 0; i-- {
+		m := ms[i]
+		if m.Deleted {
+			continue
+		}
+		if !moderation && m.AuthorID != nil {
+			if u, err := s.CachedUser(ctx, *m.AuthorID); err == nil && u.Disabled() {
+				continue
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// MessagesFrom returns the recent messages of one user, newest last.
+func (s *Service) MessagesFrom(ctx context.Context, userID string) ([]*messages.Message, error) {
+	ms, err := s.History(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	out := ms[:0]
+	for _, m := range ms {
+		if m.AuthorID != nil && *m.AuthorID == userID {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// SetVisibility hides or shows messages.
+func (s *Service) SetVisibility(ctx context.Context, ids []string, visible bool) error {
+	if len(ids) == 0 {
+		return fault.New(fault.Invalid, "idArray is required")
+	}
+	if len(ids) > ModerationLimit {
+		return fault.New(fault.Invalid, "too many ids")
+	}
+	_, err := s.msgs.SetHidden(ctx, ids, !visible)
+	return err
+}
+
+// ChangeName renames u, returning the updated user and the old name.
+func (s *Service) ChangeName(ctx context.Context, u *User, newName string) (*User, string, error) {
+	newName = truncateRunes(strings.TrimSpace(newName), MaxNameLength)
+	if newName == "" || newName == u.DisplayName {
+		return u, u.DisplayName, nil
+	}
+	if !s.nameAllowed(newName) {
+		return nil, "", ErrNameForbidden
+	}
+	if !s.nameFree(ctx, newName, u.ID) {
+		return nil, "", ErrNameTaken
+	}
+	old := u.DisplayName
+	nu := *u
+	nu.DisplayName = newName
+	nu.PreviousNames = append(append([]string(nil), u.PreviousNames...), old)
+	at := s.now().UTC()
+	nu.NameChangedAt = &at
+	if err := s.st.SaveUser(ctx, &nu); err != nil {
+		return nil, "", err
+	}
+	s.publish(ctx, Event{Type: EventNameChange, User: &nu, OldName: old})
+	return &nu, old, nil
+}
+
+// ChangeColor sets u's colour (0-7).
+func (s *Service) ChangeColor(ctx context.Context, u *User, color int) (*User, error) {
+	if color < 0 || color > 7 {
+		return nil, fault.New(fault.Invalid, "colour must be 0-7")
+	}
+	nu := *u
+	nu.DisplayColor = color
+	if err := s.st.SaveUser(ctx, &nu); err != nil {
+		return nil, err
+	}
+	s.publish(ctx, Event{Type: EventUserUpdated, User: &nu})
+	return &nu, nil
+}
+
+// SetModerator grants or removes the MODERATOR scope.
+func (s *Service) SetModerator(ctx context.Context, userID string, moderator bool) (*User, error) {
+	u, err := s.st.User(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var scopes []string
+	for _, sc := range u.Scopes {
+		if sc != ModeratorScope {
+			scopes = append(scopes, sc)
+		}
+	}
+	if moderator {
+		scopes = append(scopes, ModeratorScope)
+	}
+	u.Scopes = scopes
+	if err := s.st.SaveUser(ctx, u); err != nil {
+		return nil, err
+	}
+	s.publish(ctx, Event{Type: EventUserUpdated, User: u})
+	return u, nil
+}
+
+// SetEnabled disables or re-enables a chat user. Disabling disables the
+// account (every surface), hides the user's messages, and announces it: the
+// user's chat sockets get closed and everyone gets an action notice.
+func (s *Service) SetEnabled(ctx context.Context, userID string, enabled bool) error {
+	u, err := s.st.User(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.acct.SetDisabled(ctx, userID, !enabled); err != nil {
+		return err
+	}
+	s.Forget(userID)
+	if enabled {
+		s.publish(ctx, Event{Type: EventUserUpdated, User: u})
+		return nil
+	}
+	at := s.now().UTC()
+	u.DisabledAt = &at
+	s.publish(ctx, Event{Type: EventUserDisabled, User: u})
+	ms, err := s.MessagesFrom(ctx, userID)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, m := range ms {
+		if !m.Hidden {
+			ids = append(ids, m.ID)
+		}
+	}
+	if len(ids) > 0 {
+		if _, err := s.msgs.SetHidden(ctx, ids, true); err != nil {
+			return err
+		}
+	}
+	s.publish(ctx, Event{Type: EventAction, Body: u.DisplayName + " has been removed from chat."})
+	return nil
+}
+
+// BanIP bans a client address from chat.
+func (s *Service) BanIP(ctx context.Context, ip, notes string) error {
+	a, err := netip.ParseAddr(strings.TrimSpace(ip))
+	if err != nil {
+		return fault.New(fault.Invalid, "not a valid IP address")
+	}
+	return s.st.AddIPBan(ctx, IPBan{IP: a.Unmap().String(), Notes: truncateRunes(notes, 256), CreatedAt: s.now().UTC()})
+}
+
+// UnbanIP lifts a ban.
+func (s *Service) UnbanIP(ctx context.Context, ip string) error {
+	a, err := netip.ParseAddr(strings.TrimSpace(ip))
+	if err != nil {
+		return fault.New(fault.Invalid, "not a valid IP address")
+	}
+	return s.st.RemoveIPBan(ctx, a.Unmap().String())
+}
+
+// IPBans lists bans.
+func (s *Service) IPBans(ctx context.Context) ([]IPBan, error) { return s.st.IPBans(ctx) }
+
+// IPBanned reports whether a client address is banned.
+func (s *Service) IPBanned(ctx context.Context, ip string) (bool, error) {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false, nil
+	}
+	return s.st.IPBanned(ctx, a.Unmap().String())
+}
+
+// Action broadcasts a chat action notice without storing it.
+func (s *Service) Action(ctx context.Context, body string) {
+	s.publish(ctx, Event{Type: EventAction, Body: body})
+}
+
+func (s *Service) nameAllowed(name string) bool {
+	l := strings.ToLower(name)
+	for _, f := range s.Settings().ForbiddenUsernames {
+		if f != "" && strings.ToLower(f) == l {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Service) nameFree(ctx context.Context, name, self string) bool {
+	u, err := s.st.UserByName(ctx, name)
+	return errors.Is(err, fault.NotFound) || (err == nil && u.ID == self)
+}
+
+func (s *Service) generateName(ctx context.Context) string {
+	pool := s.Settings().SuggestedUsernames
+	for range 5 {
+		var n string
+		if len(pool) >= suggestedPoolMin {
+			n = pool[randIndex(len(pool))]
+		} else {
+			n = phrase()
+		}
+		if s.nameFree(ctx, n, "") {
+			return n
+		}
+	}
+	return phrase() + "-" + fmt.Sprint(randIndex(10000))
+}
+
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+func colorFor(id string) int {
+	h := 0
+	for _, c := range id {
+		h = h*31 + int(c)
+	}
+	if h < 0 {
+		h = -h
+	}
+	return h % 8
+}

@@ -1,0 +1,193 @@
+package stagechat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// SettingsKey is the instance_kv key of the settings document.
+const SettingsKey = "stage.settings"
+
+// SocialHandle is a link shown on the page.
+type SocialHandle struct {
+	Platform string `json:"platform,omitempty"`
+	URL      string `json:"url,omitempty"`
+}
+
+// ExternalAction is a button on the public page.
+type ExternalAction struct {
+	URL            string `json:"url,omitempty"`
+	HTML           string `json:"html,omitempty"`
+	Title          string `json:"title"`
+	Description    string `json:"description,omitempty"`
+	Icon           string `json:"icon,omitempty"`
+	Color          string `json:"color,omitempty"`
+	OpenExternally bool   `json:"openExternally,omitempty"`
+}
+
+// Federation settings (stored; the protocol is a later issue).
+type Federation struct {
+	Enabled        bool     `json:"enabled"`
+	IsPrivate      bool     `json:"isPrivate"`
+	ShowEngagement bool     `json:"showEngagement"`
+	Username       string   `json:"username"`
+	GoLiveMessage  string   `json:"goLiveMessage"`
+	BlockedDomains []string `json:"blockedDomains"`
+}
+
+// Notifications settings (stored).
+type Notifications struct {
+	Discord struct {
+		Enabled       bool   `json:"enabled"`
+		Webhook       string `json:"webhook"`
+		GoLiveMessage string `json:"goLiveMessage"`
+	} `json:"discord"`
+	Browser struct {
+		Enabled       bool   `json:"enabled"`
+		GoLiveMessage string `json:"goLiveMessage"`
+	} `json:"browser"`
+}
+
+// Directory is the YP directory setting.
+type Directory struct {
+	Enabled     bool   `json:"enabled"`
+	InstanceURL string `json:"instanceUrl"`
+}
+
+// Settings are the instance's page and chat settings.
+type Settings struct {
+	Name                    string            `json:"name"`
+	Summary                 string            `json:"summary"`
+	WelcomeMessage          string            `json:"welcomeMessage"`
+	OfflineMessage          string            `json:"offlineMessage"`
+	ExtraPageContent        string            `json:"extraPageContent"`
+	StreamTitle             string            `json:"streamTitle"`
+	Logo                    string            `json:"logo"` // file name under the data dir, "" for the default
+	Tags                    []string          `json:"tags"`
+	SocialHandles           []SocialHandle    `json:"socialHandles"`
+	NSFW                    bool              `json:"nsfw"`
+	CustomStyles            string            `json:"customStyles"`
+	CustomJavascript        string            `json:"customJavascript"`
+	AppearanceVariables     map[string]string `json:"appearanceVariables"`
+	ExternalActions         []ExternalAction  `json:"externalActions"`
+	HideViewerCount         bool              `json:"hideViewerCount"`
+	DisableSearchIndexing   bool              `json:"disableSearchIndexing"`
+	ServerURL               string            `json:"serverUrl"`
+	SocketHostOverride      string            `json:"socketHostOverride"`
+	ChatDisabled            bool              `json:"chatDisabled"`
+	ChatJoinMessagesEnabled bool              `json:"chatJoinMessagesEnabled"`
+	ChatEstablishedUserMode bool              `json:"chatEstablishedUserMode"`
+	ChatSpamProtection      bool              `json:"chatSpamProtectionEnabled"`
+	ForbiddenUsernames      []string          `json:"forbiddenUsernames"`
+	SuggestedUsernames      []string          `json:"suggestedUsernames"`
+	Directory               Directory         `json:"yp"`
+	Federation              Federation        `json:"federation"`
+	Notifications           Notifications     `json:"notifications"`
+}
+
+// DefaultSettings are Owncast's defaults for everything but the instance
+// texts, which the caller sets from configuration.
+func DefaultSettings() Settings {
+	return Settings{
+		Tags:                    []string{},
+		SocialHandles:           []SocialHandle{},
+		AppearanceVariables:     map[string]string{},
+		ExternalActions:         []ExternalAction{},
+		ChatJoinMessagesEnabled: true,
+		ChatSpamProtection:      true,
+		ForbiddenUsernames:      []string{"owncast", "operator", "admin", "system"},
+		SuggestedUsernames:      []string{},
+		Federation: Federation{ShowEngagement: true, Username: "streamer", GoLiveMessage: "I've gone live!",
+			BlockedDomains: []string{}},
+	}
+}
+
+type settingsCache struct {
+	st  Store
+	mu  sync.Mutex
+	cur Settings
+}
+
+func newSettingsCache(ctx context.Context, st Store, defaults Settings) (*settingsCache, error) {
+	c := &settingsCache{st: st, cur: defaults}
+	raw, err := st.InstanceValue(ctx, SettingsKey)
+	if errors.Is(err, fault.NotFound) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stagechat: load settings: %w", err)
+	}
+	if err := json.Unmarshal([]byte(raw), &c.cur); err != nil {
+		return nil, fmt.Errorf("stagechat: decode settings: %w", err)
+	}
+	return c, nil
+}
+
+func (c *settingsCache) reload(ctx context.Context) error {
+	raw, err := c.st.InstanceValue(ctx, SettingsKey)
+	if err != nil {
+		return err
+	}
+	var s Settings
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.cur = s
+	c.mu.Unlock()
+	return nil
+}
+
+// Settings returns a copy of the current settings.
+func (s *Service) Settings() Settings {
+	s.settings.mu.Lock()
+	defer s.settings.mu.Unlock()
+	b, _ := json.Marshal(s.settings.cur)
+	var out Settings
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// UpdateSettings applies f to the settings and stores them durably. f may
+// return a fault.Invalid error to refuse the change.
+func (s *Service) UpdateSettings(ctx context.Context, f func(*Settings) error) error {
+	c := s.settings
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, _ := json.Marshal(c.cur)
+	var next Settings
+	_ = json.Unmarshal(b, &next)
+	if err := f(&next); err != nil {
+		return err
+	}
+	nb, err := json.Marshal(next)
+	if err != nil {
+		return fmt.Errorf("stagechat: encode settings: %w", err)
+	}
+	if err := c.st.SetInstanceValue(ctx, SettingsKey, string(nb)); err != nil {
+		return err
+	}
+	c.cur = next
+	s.publishSettings(ctx)
+	return nil
+}
+
+// ReloadSettings re-reads the settings (after another node changed them).
+func (s *Service) ReloadSettings(ctx context.Context) error { return s.settings.reload(ctx) }
+
+// SettingsTopic carries "settings changed" notices between nodes.
+const SettingsTopic = "stagechat-settings.changed"
+
+func (s *Service) publishSettings(ctx context.Context) {
+	if s.pub == nil {
+		return
+	}
+	if err := s.pub.Publish(context.WithoutCancel(ctx), SettingsTopic, []byte(`{}`)); err != nil {
+		s.log.Warn("publish settings change", "err", err)
+	}
+}

@@ -1,0 +1,99 @@
+// Package stagechat owns the rules of a live stage's chat (Owncast's chat):
+// chat users and their profile (name, colour, previous names, moderator
+// scope), chat access tokens, sending rules (chat disabled, established-user
+// mode, flood limits, name rules), moderation (hide/show, disable users, IP
+// bans), presence with coalesced join/part announcements, the page settings
+// of the instance, and custom emoji. Messages themselves are stored in the
+// one message store (package messages); this package decides who may post
+// what and publishes its own events (presence, name changes, disables) on
+// the bus. It knows no wire format.
+package stagechat
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+)
+
+// ModeratorScope is the scope that makes a chat user a moderator.
+const ModeratorScope = "MODERATOR"
+
+// User is a chat user: a Hearth account plus its chat profile.
+type User struct {
+	ID              string
+	DisplayName     string
+	DisplayColor    int
+	CreatedAt       time.Time
+	DisabledAt      *time.Time
+	NameChangedAt   *time.Time
+	AuthenticatedAt *time.Time
+	PreviousNames   []string
+	Scopes          []string
+	IsBot           bool
+}
+
+// IsModerator reports whether the user holds the MODERATOR scope.
+func (u *User) IsModerator() bool { return slices.Contains(u.Scopes, ModeratorScope) }
+
+// Disabled reports whether the user may not chat.
+func (u *User) Disabled() bool { return u.DisabledAt != nil }
+
+// IPBan is one banned client address.
+type IPBan struct {
+	IP        string
+	Notes     string
+	CreatedAt time.Time
+}
+
+// UserFilter selects users for admin lists.
+type UserFilter int
+
+// User filters.
+const (
+	Moderators UserFilter = iota + 1
+	DisabledUsers
+)
+
+// Store is what the chat needs from persistence. Lookups that match nothing
+// return fault.NotFound.
+type Store interface {
+	// SaveUser inserts or updates the chat profile of u.ID (an account).
+	SaveUser(ctx context.Context, u *User) error
+	// User returns the chat profile joined with its account (DisabledAt,
+	// IsBot come from the account).
+	User(ctx context.Context, accountID string) (*User, error)
+	// UserByName finds a chat user by display name, case-insensitively.
+	UserByName(ctx context.Context, name string) (*User, error)
+	Users(ctx context.Context, f UserFilter) ([]*User, error)
+	CreateChatToken(ctx context.Context, hash, accountID string, at time.Time) error
+	ChatTokenAccount(ctx context.Context, hash string) (string, error)
+	AddIPBan(ctx context.Context, b IPBan) error
+	RemoveIPBan(ctx context.Context, ip string) error
+	IPBans(ctx context.Context) ([]IPBan, error)
+	IPBanned(ctx context.Context, ip string) (bool, error)
+	// InstanceValue and SetInstanceValue hold the settings document.
+	InstanceValue(ctx context.Context, key string) (string, error)
+	SetInstanceValue(ctx context.Context, key, value string) error
+}
+
+// Accounts is what the chat needs from identity.
+type Accounts interface {
+	CreateGuest(ctx context.Context, displayName string) (*identity.Account, error)
+	Account(ctx context.Context, id string) (*identity.Account, error)
+	SetDisabled(ctx context.Context, accountID string, disabled bool) (*identity.Account, error)
+}
+
+// Messages is what the chat needs from the message store.
+type Messages interface {
+	Post(ctx context.Context, in messages.PostInput) (*messages.Message, error)
+	List(ctx context.Context, q messages.ListQuery) ([]*messages.Message, error)
+	SetHidden(ctx context.Context, ids []string, hidden bool) ([]*messages.Message, error)
+}
+
+// Publisher is the part of the bus the chat needs.
+type Publisher interface {
+	Publish(ctx context.Context, topic string, data []byte) error
+}

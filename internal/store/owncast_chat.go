@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/stagechat"
+)
+
+// StageChat implements stagechat.Store.
+type StageChat struct {
+	db *DB
+	*Identity
+}
+
+// StageChat returns the stage chat store.
+func (db *DB) StageChat() *StageChat { return &StageChat{db: db, Identity: db.Identity()} }
+
+var _ stagechat.Store = (*StageChat)(nil)
+
+const chatUserCols = `u.account_id, u.display_name, u.display_color, u.previous_names, u.name_changed_at, u.scopes,
+	u.authenticated_at, u.created_at, a.disabled_at, a.kind`
+
+const chatUserFrom = ` FROM owncast_chat_users u JOIN accounts a ON a.id = u.account_id `
+
+func scanChatUser(row interface{ Scan(...any) error }) (*stagechat.User, error) {
+	var u stagechat.User
+	var prev, scopes, kind string
+	var changed, authed, disabled sql.NullInt64
+	var created int64
+	if err := row.Scan(&u.ID, &u.DisplayName, &u.DisplayColor, &prev, &changed, &scopes, &authed, &created, &disabled, &kind); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fault.NotFound
+		}
+		return nil, err
+	}
+	u.PreviousNames = []string{}
+	if prev != "" {
+		_ = json.Unmarshal([]byte(prev), &u.PreviousNames)
+	}
+	if scopes != "" {
+		u.Scopes = strings.Split(scopes, ",")
+	}
+	u.NameChangedAt, u.AuthenticatedAt, u.DisabledAt = TimePtr(changed), TimePtr(authed), TimePtr(disabled)
+	u.CreatedAt = FromMicros(created)
+	u.IsBot = kind == "bot" || kind == "integration"
+	return &u, nil
+}
+
+// SaveUser inserts or updates a chat profile.
+func (s *StageChat) SaveUser(ctx context.Context, u *stagechat.User) error {
+	prev, _ := json.Marshal(u.PreviousNames)
+	if u.PreviousNames == nil {
+		prev = []byte("[]")
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO owncast_chat_users (account_id, display_name, name_key, display_color,
+		previous_names, name_changed_at, scopes, authenticated_at, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+		ON CONFLICT (account_id) DO UPDATE SET display_name=excluded.display_name, name_key=excluded.name_key,
+		display_color=excluded.display_color, previous_names=excluded.previous_names,
+		name_changed_at=excluded.name_changed_at, scopes=excluded.scopes, authenticated_at=excluded.authenticated_at`,
+		u.ID, u.DisplayName, strings.ToLower(u.DisplayName), u.DisplayColor, string(prev), NullMicros(u.NameChangedAt),
+		strings.Join(u.Scopes, ","), NullMicros(u.AuthenticatedAt), Micros(u.CreatedAt))
+	return conflictOr(err)
+}
+
+// User returns a chat user by account id.
+func (s *StageChat) User(ctx context.Context, id string) (*stagechat.User, error) {
+	return scanChatUser(s.db.QueryRowContext(ctx, `SELECT `+chatUserCols+chatUserFrom+`WHERE u.account_id=$1`, id))
+}
+
+// UserByName finds a chat user by display name (case-insensitive).
+func (s *StageChat) UserByName(ctx context.Context, name string) (*stagechat.User, error) {
+	return scanChatUser(s.db.QueryRowContext(ctx, `SELECT `+chatUserCols+chatUserFrom+`WHERE u.name_key=$1 LIMIT 1`,
+		strings.ToLower(name)))
+}
+
+// Users lists moderators or disabled users.
+func (s *StageChat) Users(ctx context.Context, f stagechat.UserFilter) ([]*stagechat.User, error) {
+	var where string
+	switch f {
+	case stagechat.Moderators:
+		where = `WHERE (',' || u.scopes || ',') LIKE '%,MODERATOR,%'`
+	case stagechat.DisabledUsers:
+		where = `WHERE a.disabled_at IS NOT NULL`
+	default:
+		return nil, fault.New(fault.Invalid, "unknown user filter")
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+chatUserCols+chatUserFrom+where+` ORDER BY u.created_at LIMIT 1000`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*stagechat.User{}
+	for rows.Next() {
+		u, err := scanChatUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// CreateChatToken stores a chat token's hash.
+func (s *StageChat) CreateChatToken(ctx context.Context, hash, accountID string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO owncast_chat_tokens (token_hash, account_id, created_at) VALUES ($1,$2,$3)`,
+		hash, accountID, Micros(at))
+	return conflictOr(err)
+}
+
+// ChatTokenAccount resolves a chat token hash to its account.
+func (s *StageChat) ChatTokenAccount(ctx context.Context, hash string) (string, error) {
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT account_id FROM owncast_chat_tokens WHERE token_hash=$1`, hash).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fault.NotFound
+	}
+	return id, err
+}
+
+// AddIPBan bans an address (idempotent).
+func (s *StageChat) AddIPBan(ctx context.Context, b stagechat.IPBan) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO owncast_ip_bans (ip, notes, created_at) VALUES ($1,$2,$3)
+		ON CONFLICT (ip) DO NOTHING`, b.IP, b.Notes, Micros(b.CreatedAt))
+	return err
+}
+
+// RemoveIPBan lifts a ban.
+func (s *StageChat) RemoveIPBan(ctx context.Context, ip string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM owncast_ip_bans WHERE ip=$1`, ip)
+	return err
+}
+
+// IPBans lists bans, oldest first.
+func (s *StageChat) IPBans(ctx context.Context) ([]stagechat.IPBan, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT ip, notes, created_at FROM owncast_ip_bans ORDER BY created_at, ip`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []stagechat.IPBan{}
+	for rows.Next() {
+		var b stagechat.IPBan
+		var at int64
+		if err := rows.Scan(&b.IP, &b.Notes, &at); err != nil {
+			return nil, err
+		}
+		b.CreatedAt = FromMicros(at)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// IPBanned reports whether ip is banned.
+func (s *StageChat) IPBanned(ctx context.Context, ip string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM owncast_ip_bans WHERE ip=$1`, ip).Scan(&n)
+	return n > 0, err
+}
