@@ -15,7 +15,7 @@ func TestRenderChat(t *testing.T) {
 	})
 	cases := []struct {
 		name, in, want string
-		absent     []string
+		absent         []string
 	}{
 		{"plain", "hello 123", "<p>hello 123</p>", nil},
 		{"emphasis", "**hi** *there*", "<p><strong>hi</strong> <em>there</em></p>", nil},

@@ -240,7 +240,9 @@ func (s *Service) Forget(id string) {
 }
 
 // Users lists moderators or disabled users.
-func (s *Service) Users(ctx context.Context, f UserFilter) ([]*User, error) { return s.st.Users(ctx, f) }
+func (s *Service) Users(ctx context.Context, f UserFilter) ([]*User, error) {
+	return s.st.Users(ctx, f)
+}
 
 // Send posts a chat message from u after the chat rules. An empty body is
 // ignored (nil message, nil error).
