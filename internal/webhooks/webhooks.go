@@ -1,0 +1,321 @@
+// Package webhooks delivers instance events to operator-registered URLs the
+// way Owncast does: a JSON POST of {"type": <EVENT>, "eventData": {...}}.
+// Unlike Owncast 0.1.3, every delivery is signed the Owncast 0.3 way
+// (owncast-signature: t=<unix>.s=<hex HMAC-SHA256(secret, "<t>." + body)>),
+// retried with exponential backoff when it fails, and recorded (last used,
+// last error). Every request goes through the SSRF-safe egress client.
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// Event types (Owncast's names).
+const (
+	Chat               = "CHAT"
+	NameChange         = "NAME_CHANGE"
+	UserJoined         = "USER_JOINED"
+	UserParted         = "USER_PARTED"
+	VisibilityUpdate   = "VISIBILITY-UPDATE"
+	StreamStarted      = "STREAM_STARTED"
+	StreamStopped      = "STREAM_STOPPED"
+	StreamTitleUpdated = "STREAM_TITLE_UPDATED"
+	FediverseFollow    = "FEDIVERSE_ENGAGEMENT_FOLLOW"
+	FediverseLike      = "FEDIVERSE_ENGAGEMENT_LIKE"
+	FediverseRepost    = "FEDIVERSE_ENGAGEMENT_REPOST"
+)
+
+// EventTypes lists every event a webhook may subscribe to.
+var EventTypes = []string{Chat, NameChange, UserJoined, UserParted, VisibilityUpdate, StreamStarted, StreamStopped,
+	StreamTitleUpdated, FediverseFollow, FediverseLike, FediverseRepost}
+
+// SignatureHeader carries the delivery signature.
+const SignatureHeader = "owncast-signature"
+
+// Webhook is one subscription.
+type Webhook struct {
+	ID          string
+	URL         string
+	Events      []string
+	Secret      string
+	CreatedAt   time.Time
+	LastUsedAt  *time.Time
+	LastError   string
+	LastErrorAt *time.Time
+}
+
+// Store persists webhooks. Lookups that match nothing return fault.NotFound.
+type Store interface {
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	Webhooks(ctx context.Context) ([]*Webhook, error)
+	DeleteWebhook(ctx context.Context, id string) error
+	// RecordDelivery sets last used (errMsg == "") or last error.
+	RecordDelivery(ctx context.Context, id string, at time.Time, errMsg string) error
+}
+
+// Doer sends requests: the egress client.
+type Doer interface {
+	Do(req *http.Request) (*http.Response, error)
+	CheckURL(raw string) (*url.URL, error)
+}
+
+// Config tunes delivery.
+type Config struct {
+	Workers   int           // concurrent deliveries; default 4
+	Attempts  int           // tries per delivery; default 5
+	Backoff   time.Duration // first retry delay, doubled each time; default 2 s
+	QueueSize int           // pending deliveries before new ones are dropped; default 10000
+}
+
+// Service manages webhooks and delivers events.
+type Service struct {
+	cfg    Config
+	st     Store
+	client Doer
+	log    *slog.Logger
+	now    func() time.Time
+
+	queue chan delivery
+	mu    sync.RWMutex
+	hooks []*Webhook // cache of subscriptions; nil = stale
+	wg    sync.WaitGroup
+}
+
+type delivery struct {
+	hook    *Webhook
+	body    []byte
+	attempt int
+}
+
+// New builds the service.
+func New(cfg Config, st Store, client Doer, logger *slog.Logger) (*Service, error) {
+	if st == nil || client == nil {
+		return nil, errors.New("webhooks: store and client are required")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 5
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 2 * time.Second
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 10000
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, st: st, client: client, log: logger, now: time.Now, queue: make(chan delivery, cfg.QueueSize)}, nil
+}
+
+// Create registers a webhook. The URL must be an absolute http(s) URL the
+// egress client will fetch; events must be known types.
+func (s *Service) Create(ctx context.Context, rawURL string, events []string) (*Webhook, error) {
+	if _, err := s.client.CheckURL(strings.TrimSpace(rawURL)); err != nil {
+		return nil, fault.Wrap(fault.Invalid, "invalid webhook url: must be a public http(s) URL", err)
+	}
+	if len(events) == 0 {
+		return nil, fault.New(fault.Invalid, "at least one event is required")
+	}
+	for _, e := range events {
+		if !slices.Contains(EventTypes, e) {
+			return nil, fault.Newf(fault.Invalid, "unknown event type %q", e)
+		}
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, fmt.Errorf("webhooks: secret: %w", err)
+	}
+	w := &Webhook{ID: uuid.Must(uuid.NewV7()).String(), URL: strings.TrimSpace(rawURL), Events: slices.Clone(events),
+		Secret: hex.EncodeToString(secret), CreatedAt: s.now().UTC()}
+	if err := s.st.CreateWebhook(ctx, w); err != nil {
+		return nil, err
+	}
+	s.invalidate()
+	return w, nil
+}
+
+// List returns every webhook.
+func (s *Service) List(ctx context.Context) ([]*Webhook, error) { return s.st.Webhooks(ctx) }
+
+// Delete removes a webhook.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	if err := s.st.DeleteWebhook(ctx, id); err != nil {
+		return err
+	}
+	s.invalidate()
+	return nil
+}
+
+func (s *Service) invalidate() {
+	s.mu.Lock()
+	s.hooks = nil
+	s.mu.Unlock()
+}
+
+func (s *Service) subscriptions(ctx context.Context) ([]*Webhook, error) {
+	s.mu.RLock()
+	hs := s.hooks
+	s.mu.RUnlock()
+	if hs != nil {
+		return hs, nil
+	}
+	hs, err := s.st.Webhooks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.hooks = hs
+	s.mu.Unlock()
+	return hs, nil
+}
+
+// Dispatch queues eventData for every webhook subscribed to eventType. It
+// never blocks: when the queue is full the delivery is dropped and logged.
+func (s *Service) Dispatch(ctx context.Context, eventType string, eventData any) {
+	hs, err := s.subscriptions(ctx)
+	if err != nil {
+		s.log.Error("load webhooks", "err", err)
+		return
+	}
+	var body []byte
+	for _, h := range hs {
+		if !slices.Contains(h.Events, eventType) {
+			continue
+		}
+		if body == nil {
+			if body, err = json.Marshal(map[string]any{"type": eventType, "eventData": eventData}); err != nil {
+				s.log.Error("encode webhook event", "type", eventType, "err", err)
+				return
+			}
+		}
+		select {
+		case s.queue <- delivery{hook: h, body: body, attempt: 1}:
+		default:
+			s.log.Warn("webhook queue full; delivery dropped", "webhook", h.ID, "type", eventType)
+		}
+	}
+}
+
+// Run delivers queued events until ctx is cancelled.
+func (s *Service) Run(ctx context.Context) error {
+	for range s.cfg.Workers {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case d := <-s.queue:
+					s.deliver(ctx, d)
+				}
+			}
+		}()
+	}
+	<-ctx.Done()
+	s.wg.Wait()
+	return nil
+}
+
+// Sign returns the owncast-signature header value for body at t.
+func Sign(secret string, t time.Time, body []byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts + "."))
+	m.Write(body)
+	return "t=" + ts + ".s=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Verify checks a signature header against body, allowing skew.
+func Verify(secret, header string, body []byte, now time.Time, skew time.Duration) bool {
+	ts, sig, ok := strings.Cut(strings.TrimPrefix(header, "t="), ".s=")
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return false
+	}
+	t := time.Unix(n, 0)
+	if now.Sub(t) > skew || t.Sub(now) > skew {
+		return false
+	}
+	want := Sign(secret, t, body)
+	return hmac.Equal([]byte(want), []byte("t="+ts+".s="+sig))
+}
+
+func (s *Service) deliver(ctx context.Context, d delivery) {
+	err := s.send(ctx, d)
+	now := s.now().UTC()
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if rerr := s.st.RecordDelivery(context.WithoutCancel(ctx), d.hook.ID, now, msg); rerr != nil && !errors.Is(rerr, fault.NotFound) {
+		s.log.Warn("record webhook delivery", "webhook", d.hook.ID, "err", rerr)
+	}
+	if err == nil {
+		return
+	}
+	if d.attempt >= s.cfg.Attempts {
+		s.log.Warn("webhook delivery failed; giving up", "webhook", d.hook.ID, "attempts", d.attempt, "err", err)
+		return
+	}
+	wait := s.cfg.Backoff << (d.attempt - 1)
+	d.attempt++
+	time.AfterFunc(wait, func() {
+		if ctx.Err() != nil {
+			return
+		}
+		select {
+		case s.queue <- d:
+		default:
+			s.log.Warn("webhook queue full; retry dropped", "webhook", d.hook.ID)
+		}
+	})
+}
+
+func (s *Service) send(ctx context.Context, d delivery) error {
+	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, d.hook.URL, bytes.NewReader(d.body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(SignatureHeader, Sign(d.hook.Secret, s.now(), d.body))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("webhook endpoint answered %d", resp.StatusCode)
+	}
+	return nil
+}
