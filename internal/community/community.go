@@ -1,0 +1,277 @@
+// Package community owns communities (Together calls them servers), their
+// channels (kinds text, voice, watch, stage), members, roles with permission
+// bits, per-channel permission overrides, invites, bans, timeouts, direct
+// message channels and member profiles. It knows no wire format.
+//
+// Permission resolution follows Together: the owner and holders of
+// ADMINISTRATOR have every bit; in a channel every member implicitly has
+// DefaultMemberPerms OR'd with their roles' bits, then the channel's role
+// overrides apply (all denies of the member's roles cleared, then all allows
+// added), then the member's own override. Server-wide checks use role bits
+// only (no implicit defaults).
+//
+// Every change is published on the bus on topic "community.<community_id>"
+// as a JSON Event; DM channel events go on "community.dm.<dm_id>" with the
+// two participants in Event.Recipients.
+package community
+
+import (
+	"context"
+	"time"
+)
+
+// Permission bits (Together's values).
+const (
+	PermViewChannel    int64 = 1
+	PermSendMessages   int64 = 2
+	PermManageMessages int64 = 4
+	PermAttachFiles    int64 = 8
+	PermAddReactions   int64 = 16
+	PermConnectVoice   int64 = 32
+	PermSpeak          int64 = 64
+	PermMuteMembers    int64 = 128
+	PermKickMembers    int64 = 256
+	PermBanMembers     int64 = 512
+	PermManageChannels int64 = 1024
+	PermManageRoles    int64 = 2048
+	PermManageServer   int64 = 4096
+	PermAdministrator  int64 = 8192
+	PermCreateInvites  int64 = 16384
+
+	// DefaultMemberPerms is what every member has in every channel (123).
+	DefaultMemberPerms = PermViewChannel | PermSendMessages | PermAttachFiles | PermAddReactions | PermConnectVoice | PermSpeak
+	// AllPerms is what the owner and administrators have.
+	AllPerms int64 = 1<<63 - 1
+)
+
+// Channel kinds.
+const (
+	KindText  = "text"
+	KindVoice = "voice"
+	KindWatch = "watch" // backed by a watch room
+	KindStage = "stage" // backed by a live stage
+)
+
+// ValidKind reports whether k is a channel kind.
+func ValidKind(k string) bool {
+	return k == KindText || k == KindVoice || k == KindWatch || k == KindStage
+}
+
+// Community is one community (a Together "server").
+type Community struct {
+	ID            string
+	Name          string
+	OwnerID       string
+	IconURL       *string
+	IsPublic      bool
+	RequireInvite bool
+	MemberCount   int
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Channel is a channel of a community.
+type Channel struct {
+	ID          string
+	CommunityID string
+	Name        string
+	Kind        string
+	Position    int
+	Category    *string
+	Topic       *string
+	CreatedAt   time.Time
+}
+
+// Member is a member with the bits of their profile surfaces show.
+type Member struct {
+	CommunityID string
+	AccountID   string
+	Username    string
+	AvatarURL   string
+	Nickname    *string
+	JoinedAt    time.Time
+	RoleIDs     []string
+	Profile     Profile
+}
+
+// Role is a named set of permission bits.
+type Role struct {
+	ID          string
+	CommunityID string
+	Name        string
+	Permissions int64
+	Color       *string
+	Position    int
+	CreatedAt   time.Time
+}
+
+// Override changes the bits of one role or one member in one channel.
+type Override struct {
+	ID        string
+	ChannelID string
+	RoleID    *string
+	AccountID *string
+	Allow     int64
+	Deny      int64
+}
+
+// Invite lets people join a community.
+type Invite struct {
+	ID          string
+	CommunityID string
+	Code        string
+	CreatedBy   string
+	MaxUses     *int
+	Uses        int
+	ExpiresAt   *time.Time
+	CreatedAt   time.Time
+}
+
+// Ban keeps an account out of a community.
+type Ban struct {
+	CommunityID string
+	AccountID   string
+	Username    string
+	Reason      *string
+	BannedBy    string
+	CreatedAt   time.Time
+}
+
+// DMChannel is a one-to-one conversation.
+type DMChannel struct {
+	ID            string
+	Members       [2]string
+	CreatedAt     time.Time
+	LastMessageAt *time.Time
+}
+
+// Other returns the participant that is not accountID.
+func (d *DMChannel) Other(accountID string) string {
+	if d.Members[0] == accountID {
+		return d.Members[1]
+	}
+	return d.Members[0]
+}
+
+// Profile is the social part of an account: presence and self-description.
+type Profile struct {
+	AccountID    string
+	Bio          *string
+	Pronouns     *string
+	Status       string // online, away, dnd, offline
+	CustomStatus *string
+	Activity     *string
+}
+
+// Event is what the service publishes.
+type Event struct {
+	Type        string     `json:"type"`
+	CommunityID string     `json:"community_id,omitempty"`
+	ActorID     string     `json:"actor_id,omitempty"`
+	AccountID   string     `json:"account_id,omitempty"` // the member concerned
+	Channel     *Channel   `json:"channel,omitempty"`
+	Role        *Role      `json:"role,omitempty"`
+	RoleID      string     `json:"role_id,omitempty"`
+	Override    *Override  `json:"override,omitempty"`
+	Invite      *Invite    `json:"invite,omitempty"`
+	DM          *DMChannel `json:"dm,omitempty"`
+	Reason      *string    `json:"reason,omitempty"`
+	Until       *time.Time `json:"until,omitempty"`
+	Recipients  []string   `json:"recipients,omitempty"`
+	Data        any        `json:"data,omitempty"` // surface-defined payload (e.g. typing, presence)
+}
+
+// Event types.
+const (
+	EvCommunityUpdated   = "community_updated"
+	EvCommunityDeleted   = "community_deleted"
+	EvChannelCreated     = "channel_created"
+	EvChannelUpdated     = "channel_updated"
+	EvChannelDeleted     = "channel_deleted"
+	EvMemberJoined       = "member_joined"
+	EvMemberLeft         = "member_left"
+	EvMemberKicked       = "member_kicked"
+	EvMemberBanned       = "member_banned"
+	EvMemberUnbanned     = "member_unbanned"
+	EvMemberTimeout      = "member_timeout"
+	EvMemberTimeoutEnded = "member_timeout_removed"
+	EvRoleCreated        = "role_created"
+	EvRoleUpdated        = "role_updated"
+	EvRoleDeleted        = "role_deleted"
+	EvMemberRoleAdded    = "member_role_added"
+	EvMemberRoleRemoved  = "member_role_removed"
+	EvOverrideUpdated    = "override_updated"
+	EvOverrideDeleted    = "override_deleted"
+	EvInviteCreated      = "invite_created"
+	EvInviteDeleted      = "invite_deleted"
+	EvDMCreated          = "dm_created"
+)
+
+// Topic is the bus topic of a community's events.
+func Topic(communityID string) string { return "community." + communityID }
+
+// DMTopic is the bus topic of a DM channel's events.
+func DMTopic(dmID string) string { return "community.dm." + dmID }
+
+// Store is what the service needs from persistence. Lookups that match
+// nothing return fault.NotFound; uniqueness breaks return fault.Conflict.
+type Store interface {
+	CreateCommunity(ctx context.Context, c *Community, channels []*Channel) error
+	UpdateCommunity(ctx context.Context, c *Community) error
+	DeleteCommunity(ctx context.Context, id string) error
+	Community(ctx context.Context, id string) (*Community, error)
+	CommunitiesOf(ctx context.Context, accountID string) ([]*Community, error)
+	PublicCommunities(ctx context.Context) ([]*Community, error)
+	AllCommunities(ctx context.Context, limit, offset int) ([]*Community, error)
+	CountCommunities(ctx context.Context) (int, error)
+
+	AddMember(ctx context.Context, communityID, accountID string, at time.Time) error
+	RemoveMember(ctx context.Context, communityID, accountID string) error
+	IsMember(ctx context.Context, communityID, accountID string) (bool, error)
+	Members(ctx context.Context, communityID string) ([]*Member, error)
+	MemberRoleIDs(ctx context.Context, communityID, accountID string) ([]string, error)
+	CoMembers(ctx context.Context, accountID string) ([]string, error)
+
+	CreateChannel(ctx context.Context, ch *Channel) error
+	UpdateChannel(ctx context.Context, ch *Channel) error
+	DeleteChannel(ctx context.Context, id string) error
+	Channel(ctx context.Context, id string) (*Channel, error)
+	Channels(ctx context.Context, communityID string) ([]*Channel, error)
+	MaxChannelPosition(ctx context.Context, communityID string) (int, error)
+
+	CreateRole(ctx context.Context, r *Role) error
+	UpdateRole(ctx context.Context, r *Role) error
+	DeleteRole(ctx context.Context, id string) error
+	Role(ctx context.Context, id string) (*Role, error)
+	Roles(ctx context.Context, communityID string) ([]*Role, error)
+	AddMemberRole(ctx context.Context, communityID, accountID, roleID string) error
+	RemoveMemberRole(ctx context.Context, communityID, accountID, roleID string) error
+
+	UpsertOverride(ctx context.Context, o *Override) (*Override, error)
+	DeleteOverride(ctx context.Context, channelID, id string) error
+	Overrides(ctx context.Context, channelID string) ([]*Override, error)
+	OverridesOfCommunity(ctx context.Context, communityID string) ([]*Override, error)
+
+	CreateInvite(ctx context.Context, inv *Invite) error
+	InviteByCode(ctx context.Context, code string) (*Invite, error)
+	Invites(ctx context.Context, communityID string) ([]*Invite, error)
+	DeleteInvite(ctx context.Context, communityID, id string) error
+	// UseInvite counts one use if the invite is still valid at now.
+	UseInvite(ctx context.Context, id string, now time.Time) (bool, error)
+
+	AddBan(ctx context.Context, b *Ban) error
+	RemoveBan(ctx context.Context, communityID, accountID string) error
+	IsBanned(ctx context.Context, communityID, accountID string) (bool, error)
+	Bans(ctx context.Context, communityID string) ([]*Ban, error)
+	SetTimeout(ctx context.Context, communityID, accountID string, until *time.Time) error
+	TimeoutUntil(ctx context.Context, communityID, accountID string) (*time.Time, error)
+
+	DMChannel(ctx context.Context, id string) (*DMChannel, error)
+	DMChannelBetween(ctx context.Context, a, b string) (*DMChannel, error)
+	CreateDMChannel(ctx context.Context, d *DMChannel) error
+	DMChannelsOf(ctx context.Context, accountID string) ([]*DMChannel, error)
+	TouchDMChannel(ctx context.Context, id string, at time.Time) error
+
+	Profile(ctx context.Context, accountID string) (*Profile, error)
+	SaveProfile(ctx context.Context, p *Profile) error
+}

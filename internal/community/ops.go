@@ -1,0 +1,685 @@
+package community
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// canManageChannels: the owner, or (Hearth, unlike Together) MANAGE_CHANNELS.
+func canManageChannels(a *Access) error {
+	if a.IsOwner || a.Has(PermManageChannels) {
+		return nil
+	}
+	return fault.New(fault.Forbidden, "Only the server owner can manage channels")
+}
+
+// ChannelInput creates or changes a channel; nil fields are kept.
+type ChannelInput struct {
+	Name     *string
+	Kind     string
+	Topic    *string
+	Category *string
+	Position *int
+}
+
+// CreateChannel adds a channel at the end of the list.
+func (s *Service) CreateChannel(ctx context.Context, actor, communityID string, in ChannelInput) (*Channel, error) {
+	a, err := s.Access(ctx, actor, communityID)
+	if err != nil {
+		return nil, err
+	}
+	if err := canManageChannels(a); err != nil {
+		return nil, err
+	}
+	if in.Name == nil {
+		return nil, fault.New(fault.Invalid, "name is required")
+	}
+	if err := checkLen("name", *in.Name, 1, 100); err != nil {
+		return nil, err
+	}
+	if !ValidKind(in.Kind) {
+		return nil, fault.New(fault.Invalid, "type must be text, voice, watch or stage")
+	}
+	ch := &Channel{ID: newID(), CommunityID: communityID, Name: *in.Name, Kind: in.Kind, CreatedAt: s.at()}
+	if err := applyChannel(ch, in); err != nil {
+		return nil, err
+	}
+	max, err := s.st.MaxChannelPosition(ctx, communityID)
+	if err != nil {
+		return nil, err
+	}
+	ch.Position = max + 1
+	if err := s.st.CreateChannel(ctx, ch); err != nil {
+		return nil, err
+	}
+	s.publish(ctx, Topic(communityID), Event{Type: EvChannelCreated, CommunityID: communityID, ActorID: actor, Channel: ch})
+	return ch, nil
+}
+
+func applyChannel(ch *Channel, in ChannelInput) error {
+	if in.Topic != nil {
+		if err := checkLen("topic", *in.Topic, 0, 1024); err != nil {
+			return err
+		}
+		ch.Topic = in.Topic
+	}
+	if in.Category != nil {
+		if err := checkLen("category", *in.Category, 0, 100); err != nil {
+			return err
+		}
+		ch.Category = in.Category
+		if strings.TrimSpace(*in.Category) == "" {
+			ch.Category = nil
+		}
+	}
+	if in.Position != nil {
+		if *in.Position < 0 {
+			return fault.New(fault.Invalid, "position must be >= 0")
+		}
+		ch.Position = *in.Position
+	}
+	return nil
+}
+
+// Channels lists the channels of a community the actor may view, by
+// position.
+func (s *Service) Channels(ctx context.Context, actor, communityID string) ([]*Channel, error) {
+	a, err := s.Access(ctx, actor, communityID)
+	if err != nil {
+		return nil, err
+	}
+	chans, err := s.st.Channels(ctx, communityID)
+	if err != nil || a.Perms == AllPerms {
+		return chans, err
+	}
+	ovs, err := s.st.OverridesOfCommunity(ctx, communityID)
+	if err != nil {
+		return nil, err
+	}
+	byChan := map[string][]*Override{}
+	for _, o := range ovs {
+		byChan[o.ChannelID] = append(byChan[o.ChannelID], o)
+	}
+	out := chans[:0]
+	for _, ch := range chans {
+		if ChannelPerms(a.IsOwner, actor, a.RoleIDs, a.Roles, byChan[ch.ID])&PermViewChannel != 0 {
+			out = append(out, ch)
+		}
+	}
+	return out, nil
+}
+
+// Channel returns one channel of a community.
+func (s *Service) Channel(ctx context.Context, actor, communityID, channelID string) (*ChannelAccess, error) {
+	ca, err := s.ChannelAccess(ctx, actor, channelID)
+	if err != nil || ca.Channel.CommunityID != communityID {
+		if err == nil || errors.Is(err, fault.NotFound) {
+			return nil, ErrChannelNotFound
+		}
+		return nil, err
+	}
+	if !ca.Can(PermViewChannel) {
+		return nil, ErrChannelNotFound
+	}
+	return ca, nil
+}
+
+// UpdateChannel changes a channel.
+func (s *Service) UpdateChannel(ctx context.Context, actor, communityID, channelID string, in ChannelInput) (*Channel, error) {
+	ca, err := s.Channel(ctx, actor, communityID, channelID)
+	if err != nil {
+		return nil, err
+	}
+	if err := canManageChannels(ca.Access); err != nil {
+		return nil, err
+	}
+	ch := ca.Channel
+	if in.Name != nil {
+		if err := checkLen("name", *in.Name, 1, 100); err != nil {
+			return nil, err
+		}
+		ch.Name = *in.Name
+	}
+	if err := applyChannel(ch, in); err != nil {
+		return nil, err
+	}
+	if err := s.st.UpdateChannel(ctx, ch); err != nil {
+		return nil, err
+	}
+	s.publish(ctx, Topic(communityID), Event{Type: EvChannelUpdated, CommunityID: communityID, ActorID: actor, Channel: ch})
+	return ch, nil
+}
+
+// DeleteChannel removes a channel and its messages.
+func (s *Service) DeleteChannel(ctx context.Context, actor, communityID, channelID string) error {
+	ca, err := s.Channel(ctx, actor, communityID, channelID)
+	if err != nil {
+		return err
+	}
+	if err := canManageChannels(ca.Access); err != nil {
+		return err
+	}
+	if err := s.st.DeleteChannel(ctx, channelID); err != nil {
+		return err
+	}
+	if s.convs != nil {
+		if err := s.convs.DeleteConversation(ctx, channelID); err != nil {
+			s.log.Warn("delete channel messages", "channel", channelID, "err", err)
+		}
+	}
+	s.publish(ctx, Topic(communityID), Event{Type: EvChannelDeleted, CommunityID: communityID, ActorID: actor, Channel: ca.Channel})
+	return nil
+}
+
+// RoleInput creates or changes a role.
+type RoleInput struct {
+	Name        *string
+	Permissions *int64
+	Color       *string
+	Position    *int
+}
+
+// CreateRole adds a role (MANAGE_ROLES).
+func (s *Service) CreateRole(ctx context.Context, actor, communityID string, in RoleInput) (*Role, error) {
+	a, err := s.Access(ctx, actor, communityID)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Require(PermManageRoles); err != nil {
+		return nil, err
+	}
+	if in.Name == nil {
+		return nil, fault.New(fault.Invalid, "name is required")
+	}
+	r := &Role{ID: newID(), CommunityID: communityID, CreatedAt: s.at()}
+	if err := applyRole(r, in); err != nil {
+		return nil, err
+	}
+	if err := s.st.CreateRole(ctx, r); err != nil {
+		return nil, err
+	}
+	s.publish(ctx, Topic(communityID), Event{Type: EvRoleCreated, CommunityID: communityID, ActorID: actor, Role: r})
+	return r, nil
+}
+
+func applyRole(r *Role, in RoleInput) error {
+	if in.Name != nil {
+		if err := checkLen("name", *in.Name, 1, 100); err != nil {
+			return err
+		}
+		r.Name = *in.Name
+	}
+	if in.Permissions != nil {
+		if *in.Permissions < 0 {
+			return fault.New(fault.Invalid, "permissions must be >= 0")
+		}
+		r.Permissions = *in.Permissions
+	}
+	if in.Color != nil {
+		if len(*in.Color) > 7 {
+			return fault.New(fault.Invalid, "color must be a hex color like #ff0000")
+		}
+		r.Color = in.Color
+	}
+	if in.Position != nil {
+		if *in.Position < 0 {
+			return fault.New(fault.Invalid, "position must be >= 0")
+		}
+		r.Position = *in.Position
+	}
+	return nil
+}
+
+// Roles lists a community's roles for a member.
+func (s *Service) Roles(ctx context.Context, actor, communityID string) ([]*Role, error) {
+	if _, err := s.Access(ctx, actor, communityID); err != nil {
+		return nil, err
+	}
+	return s.st.Roles(ctx, communityID)
+}
+
+func (s *Service) roleOf(ctx context.Context, a *Access, roleID string) (*Role, error) {
+	r := a.Roles[roleID]
+	if r == nil {
+		return nil, fault.New(fault.NotFound, "Role not found")
+	}
+	if !a.IsOwner && a.Perms != AllPerms && r.Position >= a.HighestRole() {
+		return nil, fault.New(fault.Forbidden, "Cannot manage a role at or above your highest role")
+	}
+	return r, nil
+}
+
+// UpdateRole changes a role (MANAGE_ROLES, below the actor's highest role).
+func (s *Service) UpdateRole(ctx context.Context, actor, communityID, roleID string, in RoleInput) (*Role, error) {
+	a, err := s.Access(ctx, actor, communityID)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Require(PermManageRoles); err != nil {
+		return nil, err
+	}
+	r, err := s.roleOf(ctx, a, roleID)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyRole(r, in); err != nil {
+		return nil, err
+	}
+	if err := s.st.UpdateRole(ctx, r); err != nil {
+		return nil, err
+	}
+	s.publish(ctx, Topic(communityID), Event{Type: EvRoleUpdated, CommunityID: communityID, ActorID: actor, Role: r})
+	return r, nil
+}
+
+// DeleteRole removes a role.
+func (s *Service) DeleteRole(ctx context.Context, actor, communityID, roleID string) error {
+	a, err := s.Access(ctx, actor, communityID)
+	if err != nil {
+		return err
+	}
+	if err := a.Require(PermManageRoles); err != nil {
+		return err
+	}
+	if _, err := s.roleOf(ctx, a, roleID); err != nil {
+		return err
+	}
+	if err := s.st.DeleteRole(ctx, roleID); err != nil {
+		return err
+	}
+	s.publish(ctx, Topic(communityID), Event{Type: EvRoleDeleted, CommunityID: communityID, ActorID: actor, RoleID: roleID})
+	return nil
+}
+
+// SetMemberRole gives (add) or takes a role from a member.
+func (s *Service) SetMemberRole(ctx context.Context, actor, communityID, accountID, roleID string, add bool) error {
+	a, err := s.Access(ctx, actor, communityID)
+	if err != nil {
+		return err
+	}
+	if err := a.Require(PermManageRoles); err != nil {
+		return err
+	}
+	if _, err := s.roleOf(ctx, a, roleID); err != nil {
+		return err
+	}
+	if ok, err := s.st.IsMember(ctx, communityID, accountID); err != nil {
+		return err
+	} else if !ok {
+		return fault.New(fault.NotFound, "Member not found")
+	}
+	typ := EvMemberRoleAdded
+	if add {
+		err = s.st.AddMemberRole(ctx, communityID, accountID, roleID)
+		if errors.Is(err, fault.Conflict) {
+			err = nil
+		}
+	} else {
+		typ = EvMemberRoleRemoved
+		err = s.st.RemoveMemberRole(ctx, communityID, accountID, roleID)
+	}
+	if err != nil {
+		return err
+	}
+	s.publish(ctx, Topic(communityID), Event{Type: typ, CommunityID: communityID, ActorID: actor, AccountID: accountID, RoleID: roleID})
+	return nil
+}
+
+// Overrides lists a channel's overrides.
+func (s *Service) Overrides(ctx context.Context, actor, channelID string) ([]*Override, error) {
+	ca, err := s.ChannelAccess(ctx, actor, channelID)
+	if err != nil {
+		return nil, err
+	}
+	if !ca.Can(PermViewChannel) {
+		return nil, ErrChannelNotFound
+	}
+	return s.st.Overrides(ctx, channelID)
+}
+
+// SetOverride creates or replaces the override of one role or one member.
+func (s *Service) SetOverride(ctx context.Context, actor, channelID string, o *Override) (*Override, error) {
+	ca, err := s.ChannelAccess(ctx, actor, channelID)
+	if err != nil {
+		return nil, err
+	}
+	if err := ca.Access.Require(PermManageRoles); err != nil {
+		return nil, err
+	}
+	if (o.RoleID == nil) == (o.AccountID == nil) {
+		return nil, fault.New(fault.Invalid, "Exactly one of role_id or user_id must be set")
+	}
+	if o.RoleID != nil && ca.Roles[*o.RoleID] == nil {
+		return nil, fault.New(fault.NotFound, "Role not found")
+	}
+	if o.AccountID != nil {
+		if ok, err := s.st.IsMember(ctx, ca.Community.ID, *o.AccountID); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, fault.New(fault.NotFound, "Member not found")
+		}
+	}
+	if o.Allow < 0 || o.Deny < 0 {
+		return nil, fault.New(fault.Invalid, "allow and deny must be >= 0")
+	}
+	o.ID, o.ChannelID = newID(), channelID
+	saved, err := s.st.UpsertOverride(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, Topic(ca.Community.ID), Event{Type: EvOverrideUpdated, CommunityID: ca.Community.ID, ActorID: actor, Override: saved, Channel: ca.Channel})
+	return saved, nil
+}
+
+// DeleteOverride removes an override.
+func (s *Service) DeleteOverride(ctx context.Context, actor, channelID, overrideID string) error {
+	ca, err := s.ChannelAccess(ctx, actor, channelID)
+	if err != nil {
+		return err
+	}
+	if err := ca.Access.Require(PermManageRoles); err != nil {
+		return err
+	}
+	if err := s.st.DeleteOverride(ctx, channelID, overrideID); err != nil {
+		if errors.Is(err, fault.NotFound) {
+			return fault.New(fault.NotFound, "Override not found")
+		}
+		return err
+	}
+	s.publish(ctx, Topic(ca.Community.ID), Event{Type: EvOverrideDeleted, CommunityID: ca.Community.ID, ActorID: actor,
+		Override: &Override{ID: overrideID, ChannelID: channelID}, Channel: ca.Channel})
+	return nil
+}
+
+// CreateInvite makes an invite code (CREATE_INVITES or the owner).
+func (s *Service) CreateInvite(ctx context.Context, actor, communityID string, maxUses *int, expiresIn *time.Duration) (*Invite, error) {
+	a, err := s.Access(ctx, actor, communityID)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Require(PermCreateInvites); err != nil {
+		return nil, err
+	}
+	if maxUses != nil && (*maxUses < 1 || *maxUses > 1000) {
+		return nil, fault.New(fault.Invalid, "max_uses must be between 1 and 1000")
+	}
+	now := s.at()
+	inv := &Invite{ID: newID(), CommunityID: communityID, Code: inviteCode(), CreatedBy: actor, MaxUses: maxUses, CreatedAt: now}
+	if expiresIn != nil {
+		if *expiresIn <= 0 || *expiresIn > 30*24*time.Hour {
+			return nil, fault.New(fault.Invalid, "expires_in_hours must be between 1 and 720")
+		}
+		t := now.Add(*expiresIn)
+		inv.ExpiresAt = &t
+	}
+	if err := s.st.CreateInvite(ctx, inv); err != nil {
+		return nil, err
+	}
+	s.publish(ctx, Topic(communityID), Event{Type: EvInviteCreated, CommunityID: communityID, ActorID: actor, Invite: inv})
+	return inv, nil
+}
+
+// Invites lists a community's invites.
+func (s *Service) Invites(ctx context.Context, actor, communityID string) ([]*Invite, error) {
+	a, err := s.Access(ctx, actor, communityID)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Require(PermCreateInvites); err != nil {
+		return nil, err
+	}
+	return s.st.Invites(ctx, communityID)
+}
+
+// DeleteInvite revokes an invite.
+func (s *Service) DeleteInvite(ctx context.Context, actor, communityID, inviteID string) error {
+	a, err := s.Access(ctx, actor, communityID)
+	if err != nil {
+		return err
+	}
+	if err := a.Require(PermCreateInvites); err != nil {
+		return err
+	}
+	if err := s.st.DeleteInvite(ctx, communityID, inviteID); err != nil {
+		if errors.Is(err, fault.NotFound) {
+			return fault.New(fault.NotFound, "Invite not found")
+		}
+		return err
+	}
+	s.publish(ctx, Topic(communityID), Event{Type: EvInviteDeleted, CommunityID: communityID, ActorID: actor, Invite: &Invite{ID: inviteID, CommunityID: communityID}})
+	return nil
+}
+
+// InviteByCode looks an invite and its community up (no membership needed).
+func (s *Service) InviteByCode(ctx context.Context, code string) (*Invite, *Community, error) {
+	if len(code) == 0 || len(code) > 32 {
+		return nil, nil, fault.New(fault.NotFound, "Invite not found")
+	}
+	inv, err := s.st.InviteByCode(ctx, code)
+	if errors.Is(err, fault.NotFound) {
+		return nil, nil, fault.New(fault.NotFound, "Invite not found")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := s.st.Community(ctx, inv.CommunityID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return inv, c, nil
+}
+
+// AcceptInvite joins actor to the invite's community.
+func (s *Service) AcceptInvite(ctx context.Context, actor, code string) (*Community, error) {
+	inv, c, err := s.InviteByCode(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.st.IsMember(ctx, c.ID, actor); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, fault.New(fault.Conflict, "Already a member of this server")
+	}
+	if banned, err := s.st.IsBanned(ctx, c.ID, actor); err != nil {
+		return nil, err
+	} else if banned {
+		return nil, fault.New(fault.Forbidden, "You are banned from this server")
+	}
+	ok, err := s.st.UseInvite(ctx, inv.ID, s.at())
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fault.New(fault.Invalid, "Invite has expired or reached its maximum uses")
+	}
+	return c, s.addMember(ctx, c, actor)
+}
+
+// moderate checks actor may act on target with perm: not self, not the
+// owner, and (unless owner) the target's highest role is below actor's.
+func (s *Service) moderate(ctx context.Context, actor, communityID, target string, perm int64) (*Access, error) {
+	a, err := s.Access(ctx, actor, communityID)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Require(perm); err != nil {
+		return nil, err
+	}
+	if actor == target {
+		return nil, fault.New(fault.Invalid, "You cannot moderate yourself")
+	}
+	if target == a.Community.OwnerID {
+		return nil, fault.New(fault.Forbidden, "Cannot moderate the server owner")
+	}
+	if !a.IsOwner {
+		ta, err := s.accessFor(ctx, a.Community, target)
+		if err != nil {
+			return nil, err
+		}
+		if ta.HighestRole() >= a.HighestRole() {
+			return nil, fault.New(fault.Forbidden, "Cannot moderate a member with an equal or higher role")
+		}
+	}
+	return a, nil
+}
+
+// Kick removes a member (KICK_MEMBERS).
+func (s *Service) Kick(ctx context.Context, actor, communityID, target string, reason *string) error {
+	if _, err := s.moderate(ctx, actor, communityID, target, PermKickMembers); err != nil {
+		return err
+	}
+	if err := s.st.RemoveMember(ctx, communityID, target); err != nil {
+		if errors.Is(err, fault.NotFound) {
+			return fault.New(fault.NotFound, "Member not found")
+		}
+		return err
+	}
+	s.publish(ctx, Topic(communityID), Event{Type: EvMemberKicked, CommunityID: communityID, ActorID: actor, AccountID: target,
+		Reason: reason, Recipients: []string{target}})
+	return nil
+}
+
+// Ban removes a member and keeps them out (BAN_MEMBERS).
+func (s *Service) Ban(ctx context.Context, actor, communityID, target string, reason *string) error {
+	if _, err := uuid.Parse(target); err != nil {
+		return fault.New(fault.NotFound, "User not found")
+	}
+	if _, err := s.moderate(ctx, actor, communityID, target, PermBanMembers); err != nil {
+		return err
+	}
+	if err := s.st.AddBan(ctx, &Ban{CommunityID: communityID, AccountID: target, Reason: reason, BannedBy: actor, CreatedAt: s.at()}); err != nil {
+		if !errors.Is(err, fault.Conflict) {
+			return err
+		}
+	}
+	if err := s.st.RemoveMember(ctx, communityID, target); err != nil && !errors.Is(err, fault.NotFound) {
+		return err
+	}
+	s.publish(ctx, Topic(communityID), Event{Type: EvMemberBanned, CommunityID: communityID, ActorID: actor, AccountID: target,
+		Reason: reason, Recipients: []string{target}})
+	return nil
+}
+
+// Unban lifts a ban.
+func (s *Service) Unban(ctx context.Context, actor, communityID, target string) error {
+	a, err := s.Access(ctx, actor, communityID)
+	if err != nil {
+		return err
+	}
+	if err := a.Require(PermBanMembers); err != nil {
+		return err
+	}
+	if err := s.st.RemoveBan(ctx, communityID, target); err != nil {
+		if errors.Is(err, fault.NotFound) {
+			return fault.New(fault.NotFound, "Ban not found")
+		}
+		return err
+	}
+	s.publish(ctx, Topic(communityID), Event{Type: EvMemberUnbanned, CommunityID: communityID, ActorID: actor, AccountID: target})
+	return nil
+}
+
+// Bans lists bans (BAN_MEMBERS).
+func (s *Service) Bans(ctx context.Context, actor, communityID string) ([]*Ban, error) {
+	a, err := s.Access(ctx, actor, communityID)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Require(PermBanMembers); err != nil {
+		return nil, err
+	}
+	return s.st.Bans(ctx, communityID)
+}
+
+// Timeout mutes a member for d (MUTE_MEMBERS); d == 0 lifts it.
+func (s *Service) Timeout(ctx context.Context, actor, communityID, target string, d time.Duration, reason *string) error {
+	if _, err := s.moderate(ctx, actor, communityID, target, PermMuteMembers); err != nil {
+		return err
+	}
+	if ok, err := s.st.IsMember(ctx, communityID, target); err != nil {
+		return err
+	} else if !ok {
+		return fault.New(fault.NotFound, "Member not found")
+	}
+	var until *time.Time
+	typ := EvMemberTimeoutEnded
+	if d > 0 {
+		if d > 7*24*time.Hour {
+			return fault.New(fault.Invalid, "duration_minutes must be between 1 and 10080")
+		}
+		t := s.at().Add(d)
+		until, typ = &t, EvMemberTimeout
+	}
+	if err := s.st.SetTimeout(ctx, communityID, target, until); err != nil {
+		return err
+	}
+	s.publish(ctx, Topic(communityID), Event{Type: typ, CommunityID: communityID, ActorID: actor, AccountID: target, Until: until, Reason: reason})
+	return nil
+}
+
+// TimedOut reports whether accountID is muted in the community now.
+func (s *Service) TimedOut(ctx context.Context, communityID, accountID string) (bool, error) {
+	until, err := s.st.TimeoutUntil(ctx, communityID, accountID)
+	if err != nil || until == nil {
+		return false, err
+	}
+	return s.now().Before(*until), nil
+}
+
+// OpenDM returns the DM channel between actor and other, creating it
+// (created=true) when there is none.
+func (s *Service) OpenDM(ctx context.Context, actor, other string) (*DMChannel, bool, error) {
+	if actor == other {
+		return nil, false, fault.New(fault.Invalid, "Cannot create a DM with yourself")
+	}
+	d, err := s.st.DMChannelBetween(ctx, actor, other)
+	if err == nil {
+		return d, false, nil
+	}
+	if !errors.Is(err, fault.NotFound) {
+		return nil, false, err
+	}
+	a, b := actor, other
+	if b < a {
+		a, b = b, a
+	}
+	d = &DMChannel{ID: newID(), Members: [2]string{a, b}, CreatedAt: s.at()}
+	if err := s.st.CreateDMChannel(ctx, d); err != nil {
+		if errors.Is(err, fault.Conflict) {
+			d, err = s.st.DMChannelBetween(ctx, actor, other)
+			return d, false, err
+		}
+		return nil, false, err
+	}
+	s.publish(ctx, DMTopic(d.ID), Event{Type: EvDMCreated, ActorID: actor, DM: d, Recipients: d.Members[:]})
+	return d, true, nil
+}
+
+// DM returns a DM channel actor belongs to.
+func (s *Service) DM(ctx context.Context, actor, id string) (*DMChannel, error) {
+	notFound := fault.New(fault.NotFound, "DM channel not found")
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, notFound
+	}
+	d, err := s.st.DMChannel(ctx, id)
+	if errors.Is(err, fault.NotFound) || (err == nil && d.Members[0] != actor && d.Members[1] != actor) {
+		return nil, notFound
+	}
+	return d, err
+}
+
+// DMs lists actor's DM channels, most recently active first.
+func (s *Service) DMs(ctx context.Context, actor string) ([]*DMChannel, error) {
+	return s.st.DMChannelsOf(ctx, actor)
+}
+
+// TouchDM records activity in a DM channel.
+func (s *Service) TouchDM(ctx context.Context, id string) error {
+	return s.st.TouchDMChannel(ctx, id, s.at())
+}

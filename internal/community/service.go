@@ -1,0 +1,441 @@
+package community
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// Publisher is the part of the bus the service needs.
+type Publisher interface {
+	Publish(ctx context.Context, topic string, data []byte) error
+}
+
+// Conversations removes a deleted channel's messages (package messages).
+type Conversations interface {
+	DeleteConversation(ctx context.Context, conversationID string) error
+}
+
+// Service is the community domain service. Methods taking an actor check
+// that the actor may do the thing; non-members get NotFound ("Server not
+// found"), as Together answers.
+type Service struct {
+	st    Store
+	pub   Publisher
+	convs Conversations
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New builds the service. pub and convs may be nil.
+func New(st Store, pub Publisher, convs Conversations, logger *slog.Logger) (*Service, error) {
+	if st == nil {
+		return nil, errors.New("community: nil store")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{st: st, pub: pub, convs: convs, log: logger, now: time.Now}, nil
+}
+
+// Store exposes the store to surfaces for read-only listings.
+func (s *Service) Store() Store { return s.st }
+
+// Errors surfaces may compare against.
+var (
+	ErrServerNotFound  = fault.New(fault.NotFound, "Server not found")
+	ErrChannelNotFound = fault.New(fault.NotFound, "Channel not found")
+)
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+func (s *Service) at() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+func (s *Service) publish(ctx context.Context, topic string, e Event) {
+	if s.pub == nil {
+		return
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		s.log.Error("encode community event", "err", err)
+		return
+	}
+	if err := s.pub.Publish(ctx, topic, data); err != nil {
+		s.log.Warn("publish community event", "topic", topic, "err", err)
+	}
+}
+
+// Access is what one account may do in one community.
+type Access struct {
+	Community *Community
+	AccountID string
+	IsOwner   bool
+	RoleIDs   []string
+	Roles     map[string]*Role
+	Perms     int64 // server-wide bits
+}
+
+// Has reports whether the server-wide bits include p.
+func (a *Access) Has(p int64) bool { return a.Perms&p == p }
+
+// HighestRole is the largest position among the member's roles (-1: none).
+func (a *Access) HighestRole() int {
+	hi := -1
+	for _, id := range a.RoleIDs {
+		if r := a.Roles[id]; r != nil && r.Position > hi {
+			hi = r.Position
+		}
+	}
+	return hi
+}
+
+// Access loads accountID's standing in a community; NotFound when the
+// community does not exist or the account is not a member.
+func (s *Service) Access(ctx context.Context, accountID, communityID string) (*Access, error) {
+	if _, err := uuid.Parse(communityID); err != nil {
+		return nil, ErrServerNotFound
+	}
+	c, err := s.st.Community(ctx, communityID)
+	if errors.Is(err, fault.NotFound) {
+		return nil, ErrServerNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.st.IsMember(ctx, communityID, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrServerNotFound
+	}
+	return s.accessFor(ctx, c, accountID)
+}
+
+func (s *Service) accessFor(ctx context.Context, c *Community, accountID string) (*Access, error) {
+	roleIDs, err := s.st.MemberRoleIDs(ctx, c.ID, accountID)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := s.st.Roles(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	a := &Access{Community: c, AccountID: accountID, IsOwner: c.OwnerID == accountID, RoleIDs: roleIDs, Roles: map[string]*Role{}}
+	for _, r := range roles {
+		a.Roles[r.ID] = r
+	}
+	a.Perms = ServerPerms(a.IsOwner, roleIDs, a.Roles)
+	return a, nil
+}
+
+// Require returns Forbidden unless the server-wide bits include p.
+func (a *Access) Require(p int64) error {
+	if !a.Has(p) {
+		return fault.New(fault.Forbidden, "Missing required permission")
+	}
+	return nil
+}
+
+// ChannelAccess is an account's standing in one channel.
+type ChannelAccess struct {
+	*Access
+	Channel *Channel
+	Perms   int64 // channel bits
+}
+
+// Can reports whether the channel bits include p.
+func (c *ChannelAccess) Can(p int64) bool { return c.Perms&p == p }
+
+// ChannelAccess loads accountID's bits in a channel; NotFound for unknown
+// channels and for non-members, Forbidden-free (callers check bits).
+func (s *Service) ChannelAccess(ctx context.Context, accountID, channelID string) (*ChannelAccess, error) {
+	if _, err := uuid.Parse(channelID); err != nil {
+		return nil, ErrChannelNotFound
+	}
+	ch, err := s.st.Channel(ctx, channelID)
+	if errors.Is(err, fault.NotFound) {
+		return nil, ErrChannelNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.Access(ctx, accountID, ch.CommunityID)
+	if err != nil {
+		return nil, ErrChannelNotFound
+	}
+	ovs, err := s.st.Overrides(ctx, ch.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &ChannelAccess{Access: a, Channel: ch, Perms: ChannelPerms(a.IsOwner, accountID, a.RoleIDs, a.Roles, ovs)}, nil
+}
+
+// ChannelViewers returns, for every member, their bits in the channel
+// (gateways filter events with it).
+func (s *Service) ChannelViewers(ctx context.Context, channelID string) (*Channel, map[string]int64, error) {
+	ch, err := s.st.Channel(ctx, channelID)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := s.st.Community(ctx, ch.CommunityID)
+	if err != nil {
+		return nil, nil, err
+	}
+	members, err := s.st.Members(ctx, c.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	roles, err := s.st.Roles(ctx, c.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	rm := map[string]*Role{}
+	for _, r := range roles {
+		rm[r.ID] = r
+	}
+	ovs, err := s.st.Overrides(ctx, ch.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(map[string]int64, len(members))
+	for _, m := range members {
+		out[m.AccountID] = ChannelPerms(c.OwnerID == m.AccountID, m.AccountID, m.RoleIDs, rm, ovs)
+	}
+	return ch, out, nil
+}
+
+func checkLen(field, v string, min, max int) error {
+	n := utf8.RuneCountInString(strings.TrimSpace(v))
+	if n < min || utf8.RuneCountInString(v) > max {
+		return fault.Newf(fault.Invalid, "%s must be %d-%d characters", field, min, max)
+	}
+	return nil
+}
+
+// CreateInput is a new community.
+type CreateInput struct {
+	Name          string
+	IconURL       *string
+	IsPublic      bool
+	RequireInvite bool
+	Channels      []*Channel // from a template
+}
+
+// Create makes a community owned by actor, who becomes its first member.
+func (s *Service) Create(ctx context.Context, actor string, in CreateInput) (*Community, error) {
+	if err := checkLen("name", in.Name, 1, 100); err != nil {
+		return nil, err
+	}
+	now := s.at()
+	c := &Community{ID: newID(), Name: in.Name, OwnerID: actor, IconURL: in.IconURL, IsPublic: in.IsPublic,
+		RequireInvite: in.RequireInvite, MemberCount: 1, CreatedAt: now, UpdatedAt: now}
+	for i, ch := range in.Channels {
+		ch.ID, ch.CommunityID, ch.CreatedAt = newID(), c.ID, now
+		if ch.Position == 0 {
+			ch.Position = i
+		}
+	}
+	if err := s.st.CreateCommunity(ctx, c, in.Channels); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// UpdateInput changes a community; nil fields are kept.
+type UpdateInput struct {
+	Name          *string
+	IconURL       *string
+	IsPublic      *bool
+	RequireInvite *bool
+}
+
+// Update changes a community (owner only).
+func (s *Service) Update(ctx context.Context, actor, id string, in UpdateInput) (*Community, error) {
+	a, err := s.Access(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	if !a.IsOwner {
+		return nil, fault.New(fault.Forbidden, "Only the server owner can update it")
+	}
+	c := a.Community
+	if in.Name != nil {
+		if err := checkLen("name", *in.Name, 1, 100); err != nil {
+			return nil, err
+		}
+		c.Name = *in.Name
+	}
+	if in.IconURL != nil {
+		c.IconURL = in.IconURL
+		if *in.IconURL == "" {
+			c.IconURL = nil
+		}
+	}
+	if in.IsPublic != nil {
+		c.IsPublic = *in.IsPublic
+	}
+	if in.RequireInvite != nil {
+		c.RequireInvite = *in.RequireInvite
+	}
+	c.UpdatedAt = s.at()
+	if err := s.st.UpdateCommunity(ctx, c); err != nil {
+		return nil, err
+	}
+	s.publish(ctx, Topic(c.ID), Event{Type: EvCommunityUpdated, CommunityID: c.ID, ActorID: actor})
+	return s.st.Community(ctx, c.ID)
+}
+
+// Delete removes a community (owner, or an instance admin when admin).
+func (s *Service) Delete(ctx context.Context, actor, id string, admin bool) error {
+	var c *Community
+	if admin {
+		var err error
+		if c, err = s.st.Community(ctx, id); err != nil {
+			if errors.Is(err, fault.NotFound) {
+				return ErrServerNotFound
+			}
+			return err
+		}
+	} else {
+		a, err := s.Access(ctx, actor, id)
+		if err != nil {
+			return err
+		}
+		if !a.IsOwner {
+			return fault.New(fault.Forbidden, "Only the server owner can delete it")
+		}
+		c = a.Community
+	}
+	chans, err := s.st.Channels(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	members, err := s.st.Members(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.st.DeleteCommunity(ctx, c.ID); err != nil {
+		return err
+	}
+	for _, ch := range chans {
+		if s.convs != nil {
+			if err := s.convs.DeleteConversation(ctx, ch.ID); err != nil {
+				s.log.Warn("delete channel messages", "channel", ch.ID, "err", err)
+			}
+		}
+	}
+	rcpt := make([]string, len(members))
+	for i, m := range members {
+		rcpt[i] = m.AccountID
+	}
+	s.publish(ctx, Topic(c.ID), Event{Type: EvCommunityDeleted, CommunityID: c.ID, ActorID: actor, Recipients: rcpt})
+	return nil
+}
+
+// Join adds actor to a public community.
+func (s *Service) Join(ctx context.Context, actor, id string) (*Community, error) {
+	c, err := s.st.Community(ctx, id)
+	if errors.Is(err, fault.NotFound) || (err == nil && !c.IsPublic) {
+		return nil, ErrServerNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.RequireInvite {
+		return nil, fault.New(fault.Forbidden, "This server requires an invite to join")
+	}
+	return c, s.addMember(ctx, c, actor)
+}
+
+func (s *Service) addMember(ctx context.Context, c *Community, actor string) error {
+	if banned, err := s.st.IsBanned(ctx, c.ID, actor); err != nil {
+		return err
+	} else if banned {
+		return fault.New(fault.Forbidden, "You are banned from this server")
+	}
+	if err := s.st.AddMember(ctx, c.ID, actor, s.at()); err != nil {
+		if errors.Is(err, fault.Conflict) {
+			return fault.New(fault.Conflict, "Already a member of this server")
+		}
+		return err
+	}
+	s.publish(ctx, Topic(c.ID), Event{Type: EvMemberJoined, CommunityID: c.ID, AccountID: actor})
+	return nil
+}
+
+// Leave removes actor from a community; the owner cannot leave.
+func (s *Service) Leave(ctx context.Context, actor, id string) error {
+	a, err := s.Access(ctx, actor, id)
+	if err != nil {
+		return err
+	}
+	if a.IsOwner {
+		return fault.New(fault.Invalid, "Server owner cannot leave. Transfer ownership or delete the server.")
+	}
+	if err := s.st.RemoveMember(ctx, id, actor); err != nil {
+		return err
+	}
+	s.publish(ctx, Topic(id), Event{Type: EvMemberLeft, CommunityID: id, AccountID: actor, Recipients: []string{actor}})
+	return nil
+}
+
+// Members lists a community's members for a member.
+func (s *Service) Members(ctx context.Context, actor, id string) ([]*Member, error) {
+	if _, err := s.Access(ctx, actor, id); err != nil {
+		return nil, err
+	}
+	return s.st.Members(ctx, id)
+}
+
+// Profile returns an account's profile (defaults when none is stored).
+func (s *Service) Profile(ctx context.Context, accountID string) (*Profile, error) {
+	p, err := s.st.Profile(ctx, accountID)
+	if errors.Is(err, fault.NotFound) {
+		return &Profile{AccountID: accountID, Status: "offline"}, nil
+	}
+	return p, err
+}
+
+// SaveProfile stores a profile.
+func (s *Service) SaveProfile(ctx context.Context, p *Profile) error {
+	switch p.Status {
+	case "online", "away", "dnd", "offline":
+	default:
+		return fault.New(fault.Invalid, "status must be online, away, dnd or offline")
+	}
+	return s.st.SaveProfile(ctx, p)
+}
+
+// CoMembers lists everyone who shares a community with accountID
+// (presence recipients), accountID included.
+func (s *Service) CoMembers(ctx context.Context, accountID string) ([]string, error) {
+	return s.st.CoMembers(ctx, accountID)
+}
+
+// PublishCommunity publishes a surface-defined event on a community topic
+// (typing, voice, presence, polls).
+func (s *Service) PublishCommunity(ctx context.Context, communityID string, e Event) {
+	e.CommunityID = communityID
+	s.publish(ctx, Topic(communityID), e)
+}
+
+// inviteCode is 8 random alphanumerics.
+func inviteCode() string {
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}

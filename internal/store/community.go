@@ -1,0 +1,601 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// Community implements community.Store.
+type Community struct{ db *DB }
+
+// Community returns the community store.
+func (db *DB) Community() *Community { return &Community{db: db} }
+
+var _ community.Store = (*Community)(nil)
+
+type scanner interface{ Scan(...any) error }
+
+func noRows(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fault.NotFound
+	}
+	return err
+}
+
+const communityCols = `c.id, c.name, c.owner_id, c.icon_url, c.is_public, c.require_invite, c.created_at, c.updated_at,
+	(SELECT COUNT(*) FROM community_members m WHERE m.community_id = c.id)`
+
+func scanCommunity(row scanner) (*community.Community, error) {
+	var c community.Community
+	var icon sql.NullString
+	var created, updated int64
+	if err := row.Scan(&c.ID, &c.Name, &c.OwnerID, &icon, &c.IsPublic, &c.RequireInvite, &created, &updated, &c.MemberCount); err != nil {
+		return nil, noRows(err)
+	}
+	c.IconURL = strPtr(icon)
+	c.CreatedAt, c.UpdatedAt = FromMicros(created), FromMicros(updated)
+	return &c, nil
+}
+
+func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// CreateCommunity inserts c, its owner as first member, and channels.
+func (s *Community) CreateCommunity(ctx context.Context, c *community.Community, channels []*community.Channel) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO communities (id, name, owner_id, icon_url, is_public, require_invite, created_at, updated_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, c.ID, c.Name, c.OwnerID, nullString(c.IconURL), c.IsPublic, c.RequireInvite,
+			Micros(c.CreatedAt), Micros(c.UpdatedAt)); err != nil {
+			return conflictOr(err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO community_members (community_id, account_id, joined_at) VALUES ($1,$2,$3)`,
+			c.ID, c.OwnerID, Micros(c.CreatedAt)); err != nil {
+			return err
+		}
+		for _, ch := range channels {
+			if err := insertChannel(ctx, tx, ch); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UpdateCommunity stores the mutable fields.
+func (s *Community) UpdateCommunity(ctx context.Context, c *community.Community) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE communities SET name=$2, icon_url=$3, is_public=$4, require_invite=$5, updated_at=$6 WHERE id=$1`,
+		c.ID, c.Name, nullString(c.IconURL), c.IsPublic, c.RequireInvite, Micros(c.UpdatedAt))
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// DeleteCommunity removes a community and everything hanging off it.
+func (s *Community) DeleteCommunity(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM communities WHERE id=$1`, id)
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// Community returns one community.
+func (s *Community) Community(ctx context.Context, id string) (*community.Community, error) {
+	return scanCommunity(s.db.QueryRowContext(ctx, `SELECT `+communityCols+` FROM communities c WHERE c.id=$1`, id))
+}
+
+// CommunitiesOf lists the communities accountID belongs to.
+func (s *Community) CommunitiesOf(ctx context.Context, accountID string) ([]*community.Community, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+communityCols+` FROM communities c
+		JOIN community_members cm ON cm.community_id = c.id WHERE cm.account_id=$1 ORDER BY cm.joined_at, c.id`, accountID)
+	return collect(rows, err, scanCommunity)
+}
+
+// PublicCommunities lists public communities, largest first.
+func (s *Community) PublicCommunities(ctx context.Context) ([]*community.Community, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+communityCols+` FROM communities c WHERE c.is_public
+		ORDER BY 9 DESC, c.created_at LIMIT 200`)
+	return collect(rows, err, scanCommunity)
+}
+
+// AllCommunities pages through every community (instance admin).
+func (s *Community) AllCommunities(ctx context.Context, limit, offset int) ([]*community.Community, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+communityCols+` FROM communities c ORDER BY c.created_at, c.id LIMIT $1 OFFSET $2`, limit, offset)
+	return collect(rows, err, scanCommunity)
+}
+
+// CountCommunities counts communities.
+func (s *Community) CountCommunities(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM communities`).Scan(&n)
+	return n, err
+}
+
+// AddMember adds a member; Conflict when already one.
+func (s *Community) AddMember(ctx context.Context, communityID, accountID string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO community_members (community_id, account_id, joined_at) VALUES ($1,$2,$3)`,
+		communityID, accountID, Micros(at))
+	return conflictOr(err)
+}
+
+// RemoveMember removes a member (and their roles, by cascade).
+func (s *Community) RemoveMember(ctx context.Context, communityID, accountID string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM community_members WHERE community_id=$1 AND account_id=$2`, communityID, accountID)
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// IsMember reports membership.
+func (s *Community) IsMember(ctx context.Context, communityID, accountID string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM community_members WHERE community_id=$1 AND account_id=$2`,
+		communityID, accountID).Scan(&n)
+	return n > 0, err
+}
+
+// Members lists members with account and profile fields and role ids.
+func (s *Community) Members(ctx context.Context, communityID string) ([]*community.Member, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT cm.account_id, a.username, a.avatar_url, cm.nickname, cm.joined_at,
+		COALESCE(p.status, 'offline'), p.custom_status, p.activity
+		FROM community_members cm JOIN accounts a ON a.id = cm.account_id
+		LEFT JOIN profiles p ON p.account_id = cm.account_id
+		WHERE cm.community_id=$1 ORDER BY cm.joined_at, cm.account_id`, communityID)
+	members, err := collect(rows, err, func(r scanner) (*community.Member, error) {
+		m := &community.Member{CommunityID: communityID, RoleIDs: []string{}}
+		var nick, custom, activity sql.NullString
+		var joined int64
+		if err := r.Scan(&m.AccountID, &m.Username, &m.AvatarURL, &nick, &joined, &m.Profile.Status, &custom, &activity); err != nil {
+			return nil, err
+		}
+		m.Nickname, m.Profile.CustomStatus, m.Profile.Activity = strPtr(nick), strPtr(custom), strPtr(activity)
+		m.Profile.AccountID = m.AccountID
+		m.JoinedAt = FromMicros(joined)
+		return m, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*community.Member, len(members))
+	for _, m := range members {
+		byID[m.AccountID] = m
+	}
+	rrows, err := s.db.QueryContext(ctx, `SELECT account_id, role_id FROM member_roles WHERE community_id=$1`, communityID)
+	if err != nil {
+		return nil, err
+	}
+	defer rrows.Close()
+	for rrows.Next() {
+		var acct, role string
+		if err := rrows.Scan(&acct, &role); err != nil {
+			return nil, err
+		}
+		if m := byID[acct]; m != nil {
+			m.RoleIDs = append(m.RoleIDs, role)
+		}
+	}
+	return members, rrows.Err()
+}
+
+// MemberRoleIDs lists a member's role ids.
+func (s *Community) MemberRoleIDs(ctx context.Context, communityID, accountID string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT role_id FROM member_roles WHERE community_id=$1 AND account_id=$2`, communityID, accountID)
+	return collect(rows, err, func(r scanner) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+}
+
+// CoMembers lists every account sharing a community with accountID.
+func (s *Community) CoMembers(ctx context.Context, accountID string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT b.account_id FROM community_members a
+		JOIN community_members b ON b.community_id = a.community_id WHERE a.account_id=$1`, accountID)
+	return collect(rows, err, func(r scanner) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+}
+
+const channelCols = `id, community_id, name, kind, position, category, topic, created_at`
+
+func scanChannel(row scanner) (*community.Channel, error) {
+	var c community.Channel
+	var cat, topic sql.NullString
+	var created int64
+	if err := row.Scan(&c.ID, &c.CommunityID, &c.Name, &c.Kind, &c.Position, &cat, &topic, &created); err != nil {
+		return nil, noRows(err)
+	}
+	c.Category, c.Topic, c.CreatedAt = strPtr(cat), strPtr(topic), FromMicros(created)
+	return &c, nil
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+func insertChannel(ctx context.Context, e execer, ch *community.Channel) error {
+	_, err := e.ExecContext(ctx, `INSERT INTO channels (`+channelCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+		ch.ID, ch.CommunityID, ch.Name, ch.Kind, ch.Position, nullString(ch.Category), nullString(ch.Topic), Micros(ch.CreatedAt))
+	return conflictOr(err)
+}
+
+// CreateChannel inserts a channel.
+func (s *Community) CreateChannel(ctx context.Context, ch *community.Channel) error {
+	return insertChannel(ctx, s.db, ch)
+}
+
+// UpdateChannel stores the mutable fields.
+func (s *Community) UpdateChannel(ctx context.Context, ch *community.Channel) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE channels SET name=$2, position=$3, category=$4, topic=$5 WHERE id=$1`,
+		ch.ID, ch.Name, ch.Position, nullString(ch.Category), nullString(ch.Topic))
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// DeleteChannel removes a channel.
+func (s *Community) DeleteChannel(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM channels WHERE id=$1`, id)
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// Channel returns one channel.
+func (s *Community) Channel(ctx context.Context, id string) (*community.Channel, error) {
+	return scanChannel(s.db.QueryRowContext(ctx, `SELECT `+channelCols+` FROM channels WHERE id=$1`, id))
+}
+
+// Channels lists a community's channels by position.
+func (s *Community) Channels(ctx context.Context, communityID string) ([]*community.Channel, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+channelCols+` FROM channels WHERE community_id=$1 ORDER BY position, created_at, id`, communityID)
+	return collect(rows, err, scanChannel)
+}
+
+// MaxChannelPosition is the highest position in use (-1 when none).
+func (s *Community) MaxChannelPosition(ctx context.Context, communityID string) (int, error) {
+	var n sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT MAX(position) FROM channels WHERE community_id=$1`, communityID).Scan(&n)
+	if !n.Valid {
+		return -1, err
+	}
+	return int(n.Int64), err
+}
+
+const roleCols = `id, community_id, name, permissions, color, position, created_at`
+
+func scanRole(row scanner) (*community.Role, error) {
+	var r community.Role
+	var color sql.NullString
+	var created int64
+	if err := row.Scan(&r.ID, &r.CommunityID, &r.Name, &r.Permissions, &color, &r.Position, &created); err != nil {
+		return nil, noRows(err)
+	}
+	r.Color, r.CreatedAt = strPtr(color), FromMicros(created)
+	return &r, nil
+}
+
+// CreateRole inserts a role.
+func (s *Community) CreateRole(ctx context.Context, r *community.Role) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO roles (`+roleCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+		r.ID, r.CommunityID, r.Name, r.Permissions, nullString(r.Color), r.Position, Micros(r.CreatedAt))
+	return conflictOr(err)
+}
+
+// UpdateRole stores the mutable fields.
+func (s *Community) UpdateRole(ctx context.Context, r *community.Role) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE roles SET name=$2, permissions=$3, color=$4, position=$5 WHERE id=$1`,
+		r.ID, r.Name, r.Permissions, nullString(r.Color), r.Position)
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// DeleteRole removes a role (member grants and overrides cascade).
+func (s *Community) DeleteRole(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM roles WHERE id=$1`, id)
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// Role returns one role.
+func (s *Community) Role(ctx context.Context, id string) (*community.Role, error) {
+	return scanRole(s.db.QueryRowContext(ctx, `SELECT `+roleCols+` FROM roles WHERE id=$1`, id))
+}
+
+// Roles lists a community's roles, highest position first.
+func (s *Community) Roles(ctx context.Context, communityID string) ([]*community.Role, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+roleCols+` FROM roles WHERE community_id=$1 ORDER BY position DESC, created_at`, communityID)
+	return collect(rows, err, scanRole)
+}
+
+// AddMemberRole grants a role; Conflict when already granted.
+func (s *Community) AddMemberRole(ctx context.Context, communityID, accountID, roleID string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO member_roles (community_id, account_id, role_id) VALUES ($1,$2,$3)`,
+		communityID, accountID, roleID)
+	return conflictOr(err)
+}
+
+// RemoveMemberRole takes a role away; NotFound when not granted.
+func (s *Community) RemoveMemberRole(ctx context.Context, communityID, accountID, roleID string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM member_roles WHERE community_id=$1 AND account_id=$2 AND role_id=$3`,
+		communityID, accountID, roleID)
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+const overrideCols = `id, channel_id, role_id, account_id, allow_bits, deny_bits`
+
+func scanOverride(row scanner) (*community.Override, error) {
+	var o community.Override
+	var role, acct sql.NullString
+	if err := row.Scan(&o.ID, &o.ChannelID, &role, &acct, &o.Allow, &o.Deny); err != nil {
+		return nil, noRows(err)
+	}
+	o.RoleID, o.AccountID = strPtr(role), strPtr(acct)
+	return &o, nil
+}
+
+// UpsertOverride creates or replaces the override for o's target and
+// returns the stored row (keeping the existing id on replace).
+func (s *Community) UpsertOverride(ctx context.Context, o *community.Override) (*community.Override, error) {
+	target := "r:"
+	if o.RoleID != nil {
+		target += *o.RoleID
+	} else {
+		target = "u:" + *o.AccountID
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO channel_overrides (`+overrideCols+`, target) VALUES ($1,$2,$3,$4,$5,$6,$7)
+		ON CONFLICT (channel_id, target) DO UPDATE SET allow_bits = excluded.allow_bits, deny_bits = excluded.deny_bits`,
+		o.ID, o.ChannelID, nullString(o.RoleID), nullString(o.AccountID), o.Allow, o.Deny, target)
+	if err != nil {
+		return nil, err
+	}
+	return scanOverride(s.db.QueryRowContext(ctx, `SELECT `+overrideCols+` FROM channel_overrides WHERE channel_id=$1 AND target=$2`,
+		o.ChannelID, target))
+}
+
+// DeleteOverride removes an override of a channel.
+func (s *Community) DeleteOverride(ctx context.Context, channelID, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM channel_overrides WHERE channel_id=$1 AND id=$2`, channelID, id)
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// Overrides lists a channel's overrides.
+func (s *Community) Overrides(ctx context.Context, channelID string) ([]*community.Override, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+overrideCols+` FROM channel_overrides WHERE channel_id=$1 ORDER BY id`, channelID)
+	return collect(rows, err, scanOverride)
+}
+
+// OverridesOfCommunity lists every override in a community's channels.
+func (s *Community) OverridesOfCommunity(ctx context.Context, communityID string) ([]*community.Override, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.channel_id, o.role_id, o.account_id, o.allow_bits, o.deny_bits
+		FROM channel_overrides o JOIN channels c ON c.id = o.channel_id WHERE c.community_id=$1 ORDER BY o.id`, communityID)
+	return collect(rows, err, scanOverride)
+}
+
+const inviteCols = `id, community_id, code, created_by, max_uses, uses, expires_at, created_at`
+
+func scanInvite(row scanner) (*community.Invite, error) {
+	var inv community.Invite
+	var maxUses, expires sql.NullInt64
+	var created int64
+	if err := row.Scan(&inv.ID, &inv.CommunityID, &inv.Code, &inv.CreatedBy, &maxUses, &inv.Uses, &expires, &created); err != nil {
+		return nil, noRows(err)
+	}
+	if maxUses.Valid {
+		n := int(maxUses.Int64)
+		inv.MaxUses = &n
+	}
+	inv.ExpiresAt, inv.CreatedAt = TimePtr(expires), FromMicros(created)
+	return &inv, nil
+}
+
+// CreateInvite inserts an invite.
+func (s *Community) CreateInvite(ctx context.Context, inv *community.Invite) error {
+	var maxUses sql.NullInt64
+	if inv.MaxUses != nil {
+		maxUses = sql.NullInt64{Int64: int64(*inv.MaxUses), Valid: true}
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO invites (`+inviteCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+		inv.ID, inv.CommunityID, inv.Code, inv.CreatedBy, maxUses, inv.Uses, NullMicros(inv.ExpiresAt), Micros(inv.CreatedAt))
+	return conflictOr(err)
+}
+
+// InviteByCode looks an invite up by its code.
+func (s *Community) InviteByCode(ctx context.Context, code string) (*community.Invite, error) {
+	return scanInvite(s.db.QueryRowContext(ctx, `SELECT `+inviteCols+` FROM invites WHERE code=$1`, code))
+}
+
+// Invites lists a community's invites, newest first.
+func (s *Community) Invites(ctx context.Context, communityID string) ([]*community.Invite, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+inviteCols+` FROM invites WHERE community_id=$1 ORDER BY created_at DESC`, communityID)
+	return collect(rows, err, scanInvite)
+}
+
+// DeleteInvite removes an invite of a community.
+func (s *Community) DeleteInvite(ctx context.Context, communityID, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM invites WHERE community_id=$1 AND id=$2`, communityID, id)
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// UseInvite counts a use when the invite is unexpired and not used up.
+func (s *Community) UseInvite(ctx context.Context, id string, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE invites SET uses = uses + 1 WHERE id=$1
+		AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)`, id, Micros(now))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// AddBan records a ban; Conflict when one exists.
+func (s *Community) AddBan(ctx context.Context, b *community.Ban) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO community_bans (community_id, account_id, reason, banned_by, created_at)
+		VALUES ($1,$2,$3,$4,$5)`, b.CommunityID, b.AccountID, nullString(b.Reason), b.BannedBy, Micros(b.CreatedAt))
+	if err != nil && !IsUniqueViolation(err) {
+		return noRows(err)
+	}
+	return conflictOr(err)
+}
+
+// RemoveBan lifts a ban.
+func (s *Community) RemoveBan(ctx context.Context, communityID, accountID string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM community_bans WHERE community_id=$1 AND account_id=$2`, communityID, accountID)
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// IsBanned reports whether accountID is banned.
+func (s *Community) IsBanned(ctx context.Context, communityID, accountID string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM community_bans WHERE community_id=$1 AND account_id=$2`,
+		communityID, accountID).Scan(&n)
+	return n > 0, err
+}
+
+// Bans lists a community's bans, newest first.
+func (s *Community) Bans(ctx context.Context, communityID string) ([]*community.Ban, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT b.community_id, b.account_id, a.username, b.reason, b.banned_by, b.created_at
+		FROM community_bans b JOIN accounts a ON a.id = b.account_id WHERE b.community_id=$1 ORDER BY b.created_at DESC`, communityID)
+	return collect(rows, err, func(r scanner) (*community.Ban, error) {
+		var b community.Ban
+		var reason sql.NullString
+		var created int64
+		if err := r.Scan(&b.CommunityID, &b.AccountID, &b.Username, &reason, &b.BannedBy, &created); err != nil {
+			return nil, err
+		}
+		b.Reason, b.CreatedAt = strPtr(reason), FromMicros(created)
+		return &b, nil
+	})
+}
+
+// SetTimeout sets (until != nil) or clears a member's timeout.
+func (s *Community) SetTimeout(ctx context.Context, communityID, accountID string, until *time.Time) error {
+	if until == nil {
+		_, err := s.db.ExecContext(ctx, `DELETE FROM member_timeouts WHERE community_id=$1 AND account_id=$2`, communityID, accountID)
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO member_timeouts (community_id, account_id, until) VALUES ($1,$2,$3)
+		ON CONFLICT (community_id, account_id) DO UPDATE SET until = excluded.until`, communityID, accountID, Micros(*until))
+	return err
+}
+
+// TimeoutUntil returns the end of a member's timeout, nil when none.
+func (s *Community) TimeoutUntil(ctx context.Context, communityID, accountID string) (*time.Time, error) {
+	var until int64
+	err := s.db.QueryRowContext(ctx, `SELECT until FROM member_timeouts WHERE community_id=$1 AND account_id=$2`,
+		communityID, accountID).Scan(&until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	t := FromMicros(until)
+	return &t, nil
+}
+
+const dmCols = `id, member_a, member_b, created_at, last_message_at`
+
+func scanDM(row scanner) (*community.DMChannel, error) {
+	var d community.DMChannel
+	var created int64
+	var last sql.NullInt64
+	if err := row.Scan(&d.ID, &d.Members[0], &d.Members[1], &created, &last); err != nil {
+		return nil, noRows(err)
+	}
+	d.CreatedAt, d.LastMessageAt = FromMicros(created), TimePtr(last)
+	return &d, nil
+}
+
+// DMChannel returns one DM channel.
+func (s *Community) DMChannel(ctx context.Context, id string) (*community.DMChannel, error) {
+	return scanDM(s.db.QueryRowContext(ctx, `SELECT `+dmCols+` FROM dm_channels WHERE id=$1`, id))
+}
+
+// DMChannelBetween finds the DM channel of two accounts.
+func (s *Community) DMChannelBetween(ctx context.Context, a, b string) (*community.DMChannel, error) {
+	if b < a {
+		a, b = b, a
+	}
+	return scanDM(s.db.QueryRowContext(ctx, `SELECT `+dmCols+` FROM dm_channels WHERE member_a=$1 AND member_b=$2`, a, b))
+}
+
+// CreateDMChannel inserts a DM channel (Members sorted).
+func (s *Community) CreateDMChannel(ctx context.Context, d *community.DMChannel) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO dm_channels (`+dmCols+`) VALUES ($1,$2,$3,$4,$5)`,
+		d.ID, d.Members[0], d.Members[1], Micros(d.CreatedAt), NullMicros(d.LastMessageAt))
+	return conflictOr(err)
+}
+
+// DMChannelsOf lists an account's DM channels, most recently active first.
+func (s *Community) DMChannelsOf(ctx context.Context, accountID string) ([]*community.DMChannel, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+dmCols+` FROM dm_channels WHERE member_a=$1 OR member_b=$1
+		ORDER BY COALESCE(last_message_at, created_at) DESC`, accountID)
+	return collect(rows, err, scanDM)
+}
+
+// TouchDMChannel sets last_message_at.
+func (s *Community) TouchDMChannel(ctx context.Context, id string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE dm_channels SET last_message_at=$2 WHERE id=$1`, id, Micros(at))
+	return err
+}
+
+// Profile returns a stored profile.
+func (s *Community) Profile(ctx context.Context, accountID string) (*community.Profile, error) {
+	var p community.Profile
+	var bio, pronouns, custom, activity sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT account_id, bio, pronouns, status, custom_status, activity FROM profiles WHERE account_id=$1`,
+		accountID).Scan(&p.AccountID, &bio, &pronouns, &p.Status, &custom, &activity)
+	if err != nil {
+		return nil, noRows(err)
+	}
+	p.Bio, p.Pronouns, p.CustomStatus, p.Activity = strPtr(bio), strPtr(pronouns), strPtr(custom), strPtr(activity)
+	return &p, nil
+}
+
+// SaveProfile upserts a profile.
+func (s *Community) SaveProfile(ctx context.Context, p *community.Profile) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO profiles (account_id, bio, pronouns, status, custom_status, activity)
+		VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (account_id) DO UPDATE SET bio=excluded.bio, pronouns=excluded.pronouns,
+		status=excluded.status, custom_status=excluded.custom_status, activity=excluded.activity`,
+		p.AccountID, nullString(p.Bio), nullString(p.Pronouns), p.Status, nullString(p.CustomStatus), nullString(p.Activity))
+	return err
+}

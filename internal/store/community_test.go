@@ -1,0 +1,191 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestCommunityStoreContract runs the community rules and store on every engine.
+func TestCommunityStoreContract(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			svc, err := community.New(db.Community(), nil, db.Messages(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			owner, ann, bob := newAccount(t, db, "owner"), newAccount(t, db, "ann"), newAccount(t, db, "bob")
+			general := "general"
+			c, err := svc.Create(ctx, owner, community.CreateInput{Name: "Hearth", IsPublic: true,
+				Channels: []*community.Channel{{Name: general, Kind: community.KindText}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Access(ctx, ann, c.ID); !errors.Is(err, community.ErrServerNotFound) {
+				t.Fatalf("non-member: %v", err)
+			}
+			if _, err := svc.Join(ctx, ann, c.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Join(ctx, ann, c.ID); !errors.Is(err, fault.Conflict) {
+				t.Errorf("join twice: %v", err)
+			}
+			got, _ := svc.Store().Community(ctx, c.ID)
+			if got.MemberCount != 2 {
+				t.Errorf("member_count %d", got.MemberCount)
+			}
+			// Channels: owner only by default; MANAGE_CHANNELS honoured.
+			name := "secret"
+			if _, err := svc.CreateChannel(ctx, ann, c.ID, community.ChannelInput{Name: &name, Kind: "text"}); !errors.Is(err, fault.Forbidden) {
+				t.Errorf("member creates channel: %v", err)
+			}
+			sec, err := svc.CreateChannel(ctx, owner, c.ID, community.ChannelInput{Name: &name, Kind: "text"})
+			if err != nil || sec.Position != 1 {
+				t.Fatalf("create channel: %+v %v", sec, err)
+			}
+			if _, err := svc.CreateChannel(ctx, owner, c.ID, community.ChannelInput{Name: &name, Kind: "bogus"}); !errors.Is(err, fault.Invalid) {
+				t.Errorf("bad kind: %v", err)
+			}
+			// Roles and an override hiding the secret channel from members.
+			rn, perms := "mods", community.PermManageChannels|community.PermKickMembers
+			role, err := svc.CreateRole(ctx, owner, c.ID, community.RoleInput{Name: &rn, Permissions: &perms})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.SetMemberRole(ctx, owner, c.ID, ann, role.ID, true); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.SetOverride(ctx, owner, sec.ID, &community.Override{AccountID: &bob, Deny: community.PermViewChannel}); !errors.Is(err, fault.NotFound) {
+				t.Errorf("override for non-member: %v", err)
+			}
+			if _, err := svc.Join(ctx, bob, c.ID); err != nil {
+				t.Fatal(err)
+			}
+			ov, err := svc.SetOverride(ctx, owner, sec.ID, &community.Override{AccountID: &bob, Deny: community.PermViewChannel})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ov2, err := svc.SetOverride(ctx, owner, sec.ID, &community.Override{AccountID: &bob, Deny: community.PermViewChannel | community.PermSendMessages})
+			if err != nil || ov2.ID != ov.ID || ov2.Deny != 3 {
+				t.Errorf("upsert kept id: %+v %v", ov2, err)
+			}
+			_, viewers, err := svc.ChannelViewers(ctx, sec.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if viewers[bob]&community.PermViewChannel != 0 || viewers[ann]&community.PermManageChannels == 0 || viewers[owner] != community.AllPerms {
+				t.Errorf("viewers: %v", viewers)
+			}
+			chans, _ := svc.Channels(ctx, bob, c.ID)
+			if len(chans) != 1 || chans[0].Name != general {
+				t.Errorf("bob sees %d channels", len(chans))
+			}
+			nn := "renamed"
+			if _, err := svc.UpdateChannel(ctx, ann, c.ID, sec.ID, community.ChannelInput{Name: &nn}); err != nil {
+				t.Errorf("MANAGE_CHANNELS update: %v", err)
+			}
+			// Moderation: ann (kick) cannot kick the owner or herself; can kick bob.
+			if err := svc.Kick(ctx, ann, c.ID, owner, nil); !errors.Is(err, fault.Forbidden) {
+				t.Errorf("kick owner: %v", err)
+			}
+			if err := svc.Kick(ctx, ann, c.ID, ann, nil); !errors.Is(err, fault.Invalid) {
+				t.Errorf("kick self: %v", err)
+			}
+			if err := svc.Kick(ctx, ann, c.ID, bob, nil); err != nil {
+				t.Errorf("kick bob: %v", err)
+			}
+			if err := svc.Ban(ctx, ann, c.ID, bob, nil); !errors.Is(err, fault.Forbidden) {
+				t.Errorf("ban without BAN_MEMBERS: %v", err)
+			}
+			reason := "spam"
+			if err := svc.Ban(ctx, owner, c.ID, bob, &reason); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Join(ctx, bob, c.ID); !errors.Is(err, fault.Forbidden) {
+				t.Errorf("banned joins: %v", err)
+			}
+			bans, _ := svc.Bans(ctx, owner, c.ID)
+			if len(bans) != 1 || bans[0].Username != "bob" || *bans[0].Reason != reason {
+				t.Errorf("bans %+v", bans)
+			}
+			// Invites: max uses, expiry.
+			one := 1
+			inv, err := svc.CreateInvite(ctx, owner, c.ID, &one, nil)
+			if err != nil || len(inv.Code) != 8 {
+				t.Fatalf("invite %+v %v", inv, err)
+			}
+			if _, err := svc.AcceptInvite(ctx, bob, inv.Code); !errors.Is(err, fault.Forbidden) {
+				t.Errorf("banned accepts: %v", err)
+			}
+			if err := svc.Unban(ctx, owner, c.ID, bob); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.AcceptInvite(ctx, bob, inv.Code); err != nil {
+				t.Errorf("accept: %v", err)
+			}
+			carl := newAccount(t, db, "carl")
+			if _, err := svc.AcceptInvite(ctx, carl, inv.Code); !errors.Is(err, fault.Invalid) {
+				t.Errorf("used-up invite: %v", err)
+			}
+			if _, err := svc.AcceptInvite(ctx, carl, "nope"); !errors.Is(err, fault.NotFound) {
+				t.Errorf("unknown code: %v", err)
+			}
+			// Timeouts.
+			if err := svc.Timeout(ctx, owner, c.ID, bob, time.Hour, nil); err != nil {
+				t.Fatal(err)
+			}
+			if to, _ := svc.TimedOut(ctx, c.ID, bob); !to {
+				t.Error("bob should be timed out")
+			}
+			if err := svc.Timeout(ctx, owner, c.ID, bob, 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			if to, _ := svc.TimedOut(ctx, c.ID, bob); to {
+				t.Error("timeout lifted")
+			}
+			// DMs.
+			d, created, err := svc.OpenDM(ctx, ann, bob)
+			if err != nil || !created {
+				t.Fatalf("dm %v %v", created, err)
+			}
+			d2, created, _ := svc.OpenDM(ctx, bob, ann)
+			if created || d2.ID != d.ID {
+				t.Error("dm not reused")
+			}
+			if _, err := svc.DM(ctx, carl, d.ID); !errors.Is(err, fault.NotFound) {
+				t.Errorf("outsider reads dm: %v", err)
+			}
+			if _, _, err := svc.OpenDM(ctx, ann, ann); !errors.Is(err, fault.Invalid) {
+				t.Errorf("self dm: %v", err)
+			}
+			// Profiles and leaving / deleting.
+			if err := svc.SaveProfile(ctx, &community.Profile{AccountID: ann, Status: "dnd", Bio: &reason}); err != nil {
+				t.Fatal(err)
+			}
+			if p, _ := svc.Profile(ctx, ann); p.Status != "dnd" || *p.Bio != reason {
+				t.Errorf("profile %+v", p)
+			}
+			if err := svc.Leave(ctx, owner, c.ID); !errors.Is(err, fault.Invalid) {
+				t.Errorf("owner leaves: %v", err)
+			}
+			if err := svc.Delete(ctx, ann, c.ID, false); !errors.Is(err, fault.Forbidden) {
+				t.Errorf("member deletes: %v", err)
+			}
+			if err := svc.Delete(ctx, owner, c.ID, false); err != nil {
+				t.Fatal(err)
+			}
+			if list, _ := svc.Store().CommunitiesOf(ctx, ann); len(list) != 0 {
+				t.Errorf("after delete: %d", len(list))
+			}
+		})
+	}
+}
