@@ -1,0 +1,112 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/watch"
+)
+
+// Watch implements watch.Store.
+type Watch struct{ db *DB }
+
+// Watch returns the watch-room store.
+func (db *DB) Watch() *Watch { return &Watch{db: db} }
+
+var _ watch.Store = (*Watch)(nil)
+
+const roomCols = `name, title, description, visibility, queue_mode, is_temporary, owner_id, settings, state, created_at, updated_at`
+
+func scanRoom(row interface{ Scan(...any) error }) (*watch.Record, error) {
+	var r watch.Record
+	var owner sql.NullString
+	var settings, state string
+	var created, updated int64
+	if err := row.Scan(&r.Name, &r.Title, &r.Description, &r.Visibility, &r.QueueMode, &r.IsTemporary, &owner,
+		&settings, &state, &created, &updated); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fault.NotFound
+		}
+		return nil, err
+	}
+	r.OwnerID = owner.String
+	r.Settings, r.State = []byte(settings), []byte(state)
+	r.CreatedAt, r.UpdatedAt = FromMicros(created), FromMicros(updated)
+	return &r, nil
+}
+
+func nullID(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func jsonText(b []byte) string {
+	if len(b) == 0 {
+		return "{}"
+	}
+	return string(b)
+}
+
+// CreateRoom inserts a room; a name taken in any letter case is a conflict.
+func (s *Watch) CreateRoom(ctx context.Context, r *watch.Record) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO watch_rooms (`+roomCols+`, name_key)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+		r.Name, r.Title, r.Description, string(r.Visibility), string(r.QueueMode), r.IsTemporary, nullID(r.OwnerID),
+		jsonText(r.Settings), jsonText(r.State), Micros(r.CreatedAt), Micros(r.UpdatedAt), strings.ToLower(r.Name))
+	return conflictOr(err)
+}
+
+// RoomByName looks a room up, ignoring case.
+func (s *Watch) RoomByName(ctx context.Context, name string) (*watch.Record, error) {
+	return scanRoom(s.db.QueryRowContext(ctx, `SELECT `+roomCols+` FROM watch_rooms WHERE name_key=$1`, strings.ToLower(name)))
+}
+
+// SaveRoom stores every mutable field of r.
+func (s *Watch) SaveRoom(ctx context.Context, r *watch.Record) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE watch_rooms SET title=$2, description=$3, visibility=$4, queue_mode=$5,
+		owner_id=$6, settings=$7, state=$8, updated_at=$9 WHERE name_key=$1`,
+		strings.ToLower(r.Name), r.Title, r.Description, string(r.Visibility), string(r.QueueMode), nullID(r.OwnerID),
+		jsonText(r.Settings), jsonText(r.State), Micros(r.UpdatedAt))
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// DeleteRoom removes a room.
+func (s *Watch) DeleteRoom(ctx context.Context, name string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM watch_rooms WHERE name_key=$1`, strings.ToLower(name))
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// RoomsByOwner lists an account's rooms by name.
+func (s *Watch) RoomsByOwner(ctx context.Context, ownerID string) ([]*watch.Record, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+roomCols+` FROM watch_rooms WHERE owner_id=$1 ORDER BY name_key`, ownerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*watch.Record
+	for rows.Next() {
+		r, err := scanRoom(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DeleteTemporaryRoomsBefore deletes temporary rooms last saved before t.
+func (s *Watch) DeleteTemporaryRoomsBefore(ctx context.Context, t time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM watch_rooms WHERE is_temporary AND updated_at < $1`, Micros(t))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

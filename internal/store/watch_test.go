@@ -1,0 +1,116 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/watch"
+)
+
+type nopPub struct{}
+
+func (nopPub) Publish(context.Context, string, []byte) error { return nil }
+
+type oneVideo struct{}
+
+func (oneVideo) Info(_ context.Context, s, id string) (watch.Video, error) {
+	return watch.Video{Service: s, ID: id, Title: id, Length: 30}, nil
+}
+func (oneVideo) ResolveURL(context.Context, string) ([]watch.Video, error) { return nil, nil }
+
+// TestWatchStoreContract runs the room store and a restart of the watch
+// service (queue, votes, settings and grants survive) on every engine.
+func TestWatchStoreContract(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			st := db.Watch()
+			ctx := context.Background()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			rec := &watch.Record{Name: "MyRoom", Title: "t", Visibility: watch.Public, QueueMode: watch.QueueManual,
+				Settings: json.RawMessage(`{}`), State: json.RawMessage(`{}`), CreatedAt: now, UpdatedAt: now}
+			if err := st.CreateRoom(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+			dup := *rec
+			dup.Name = "myroom"
+			if err := st.CreateRoom(ctx, &dup); !errors.Is(err, fault.Conflict) {
+				t.Fatalf("case-folded duplicate: %v", err)
+			}
+			got, err := st.RoomByName(ctx, "MYROOM")
+			if err != nil || got.Name != "MyRoom" || !got.CreatedAt.Equal(now) || got.OwnerID != "" {
+				t.Fatalf("by name: %+v %v", got, err)
+			}
+			if _, err := st.RoomByName(ctx, "x' OR 1=1--"); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("missing: %v", err)
+			}
+			tmp := *rec
+			tmp.Name, tmp.IsTemporary, tmp.UpdatedAt = "old-temp", true, now.Add(-3*time.Hour)
+			if err := st.CreateRoom(ctx, &tmp); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := st.DeleteTemporaryRoomsBefore(ctx, now.Add(-2*time.Hour)); err != nil || n != 1 {
+				t.Fatalf("sweep: %d %v", n, err)
+			}
+			if err := st.DeleteRoom(ctx, "myroom"); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.DeleteRoom(ctx, "myroom"); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("delete twice: %v", err)
+			}
+
+			// A permanent room through the service, across a restart.
+			owner := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: "roomowner", CreatedAt: now, UpdatedAt: now}
+			if err := db.Identity().CreateAccount(ctx, owner); err != nil {
+				t.Fatal(err)
+			}
+			svc, err := watch.New(watch.Config{}, st, nopPub{}, oneVideo{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := svc.Create(ctx, watch.CreateInput{Name: "persist", OwnerID: owner.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := watch.Actor{AccountID: owner.ID, Name: "a", LoggedIn: true}
+			if err := r.Join(a, "c1"); err != nil {
+				t.Fatal(err)
+			}
+			b, yes := true, true
+			for _, req := range []watch.Request{
+				{Type: watch.ReqApplySettings, Settings: json.RawMessage(`{"queueMode":"vote","description":"d","grants":[[0,255]]}`)},
+				{Type: watch.ReqAdd, Videos: []watch.VideoRef{{Service: "direct", ID: "1"}, {Service: "direct", ID: "2"}, {Service: "direct", ID: "3"}}},
+				{Type: watch.ReqVote, Video: &watch.VideoRef{Service: "direct", ID: "3"}, Add: &yes},
+				{Type: watch.ReqPlayback, State: &b},
+			} {
+				if err := svc.Handle(ctx, r, a, "c1", req); err != nil {
+					t.Fatal(err)
+				}
+			}
+			svc.Shutdown()
+			svc2, _ := watch.New(watch.Config{}, st, nopPub{}, oneVideo{}, nil)
+			r2, err := svc2.Get(ctx, "persist")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := r2.Snapshot()
+			if s.QueueMode != watch.QueueVote || s.Description != "d" || s.Current == nil || s.Current.ID != "1" ||
+				len(s.Queue) != 2 || s.Queue[0].ID != "3" || s.Grants.Mask(0) != 255 || s.OwnerID != owner.ID {
+				t.Fatalf("after restart: %+v", s)
+			}
+			var full map[string]any
+			_ = json.Unmarshal(r2.FullSync(), &full)
+			if vc, _ := json.Marshal(full["voteCounts"]); string(vc) != `[["direct3",1]]` || full["isPlaying"] != true {
+				t.Fatalf("votes/playing after restart: %s %v", vc, full["isPlaying"])
+			}
+		})
+	}
+}

@@ -1,0 +1,107 @@
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+type storedSettings struct {
+	Grants    Grants          `json:"grants"`
+	UserRoles map[string]Role `json:"userRoles,omitempty"`
+	Bans      map[string]bool `json:"bans,omitempty"`
+	AutoSkip  []string        `json:"autoSkip"`
+	Restore   int             `json:"restoreQueueBehavior"`
+	VoteSkip  bool            `json:"enableVoteSkip"`
+}
+
+type storedState struct {
+	Queue     []Video             `json:"queue,omitempty"`
+	Current   *Video              `json:"current,omitempty"`
+	Position  float64             `json:"position"`
+	Playing   bool                `json:"playing"`
+	Speed     float64             `json:"speed"`
+	PrevQueue []Video             `json:"prevQueue,omitempty"`
+	Votes     map[string][]string `json:"votes,omitempty"`
+}
+
+// recordLocked encodes the room for the store. Caller holds r.mu.
+func (r *Room) recordLocked() *Record {
+	now := r.now()
+	set := storedSettings{Grants: r.grants, UserRoles: r.userRoles, Bans: r.bans, AutoSkip: nonNil(r.autoSkip),
+		Restore: r.restore, VoteSkip: r.voteSkip}
+	st := storedState{Queue: r.queue, Current: r.current, Position: r.clock.Position(now), Playing: r.clock.Playing,
+		Speed: r.clock.speed(), PrevQueue: r.prevQueue}
+	if len(r.votes) > 0 {
+		st.Votes = map[string][]string{}
+		for k, v := range r.votes {
+			for id := range v {
+				st.Votes[k] = append(st.Votes[k], id)
+			}
+			slices.Sort(st.Votes[k])
+		}
+	}
+	sb, _ := json.Marshal(set)
+	stb, _ := json.Marshal(st)
+	return &Record{Name: r.name, Title: r.title, Description: r.description, Visibility: r.visibility,
+		QueueMode: r.queueMode, IsTemporary: r.temporary, OwnerID: r.ownerID, Settings: sb, State: stb,
+		CreatedAt: r.createdAt, UpdatedAt: now}
+}
+
+// loadRoom builds a room from its stored record, applying the restore
+// behaviour to a previous queue.
+func (s *Service) loadRoom(ctx context.Context, key string) (*Room, error) {
+	rec, err := s.st.RoomByName(ctx, key)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, ErrRoomNotFound
+		}
+		return nil, fmt.Errorf("watch: load room: %w", err)
+	}
+	var set storedSettings
+	set.Grants = DefaultGrants()
+	set.AutoSkip = slices.Clone(SegmentCategories)
+	set.Restore = RestorePrompt
+	if len(rec.Settings) > 0 {
+		if err := json.Unmarshal(rec.Settings, &set); err != nil {
+			return nil, fmt.Errorf("watch: room %s: bad settings: %w", rec.Name, err)
+		}
+	}
+	var st storedState
+	if len(rec.State) > 0 {
+		if err := json.Unmarshal(rec.State, &st); err != nil {
+			return nil, fmt.Errorf("watch: room %s: bad state: %w", rec.Name, err)
+		}
+	}
+	now := s.now()
+	r := &Room{svc: s, key: key, name: rec.Name, title: rec.Title, description: rec.Description,
+		visibility: rec.Visibility, queueMode: rec.QueueMode, temporary: rec.IsTemporary, ownerID: rec.OwnerID,
+		grants: set.Grants, userRoles: set.UserRoles, bans: set.Bans, autoSkip: set.AutoSkip, restore: set.Restore,
+		voteSkip: set.VoteSkip, queue: st.Queue, current: st.Current, prevQueue: st.PrevQueue,
+		clock:    Clock{Base: st.Position, Since: now, Speed: st.Speed, Playing: st.Playing && st.Current != nil},
+		lastSeen: now, createdAt: rec.CreatedAt}
+	if r.clock.Speed <= 0 {
+		r.clock.Speed = 1
+	}
+	for k, ids := range st.Votes {
+		if r.votes == nil {
+			r.votes = map[string]map[string]bool{}
+		}
+		r.votes[k] = map[string]bool{}
+		for _, id := range ids {
+			r.votes[k][id] = true
+		}
+	}
+	if len(r.prevQueue) > 0 {
+		switch r.restore {
+		case RestoreNever:
+			r.prevQueue = nil
+		case RestoreAlways:
+			if len(r.queue) == 0 && r.current == nil {
+				r.queue, r.prevQueue = r.prevQueue, nil
+			}
+		}
+	}
+	return r, nil
+}

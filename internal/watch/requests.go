@@ -1,0 +1,670 @@
+package watch
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// handle applies one request under mu. videos holds the metadata for Add
+// and PlayNow, fetched by the service before taking the lock.
+func (r *Room) handle(a Actor, clientID string, req Request, videos []Video) error {
+	if r.unloaded {
+		return ErrRoomNotFound
+	}
+	now := r.now()
+	var ui UserInfo
+	if m := r.memberByClient(clientID); m != nil {
+		a = m.Actor
+		ui = r.info(m)
+	} else {
+		ui = UserInfo{ID: clientID, Name: a.Name, IsLoggedIn: a.LoggedIn, Status: "none", Role: r.roleOf(a)}
+	}
+	role := r.roleOf(a)
+	check := func(p Permission) error { return r.grants.Check(role, p) }
+	event := func(add Additional) {
+		r.publish(Event{Type: EvEvent, Event: &EventRecord{Request: req, User: ui, Additional: add}})
+	}
+
+	switch req.Type {
+	case ReqPlayback:
+		if err := check(PermPlayPause); err != nil {
+			return err
+		}
+		if req.State == nil {
+			return BadArgument("state", "missing")
+		}
+		if *req.State == r.clock.Playing {
+			return nil
+		}
+		if *req.State {
+			r.clock.Play(now)
+		} else {
+			r.clock.Pause(now)
+		}
+		r.markDirty("isPlaying", "playbackPosition")
+		r.changed()
+		event(Additional{})
+	case ReqSkip:
+		if err := check(PermSkip); err != nil {
+			return err
+		}
+		if r.current == nil {
+			return nil
+		}
+		if r.voteSkip {
+			if _, ok := r.skipVotes[a.AccountID]; ok {
+				delete(r.skipVotes, a.AccountID)
+			} else {
+				if r.skipVotes == nil {
+					r.skipVotes = map[string]string{}
+				}
+				r.skipVotes[a.AccountID] = clientID
+			}
+			r.markDirty("votesToSkip")
+			if len(r.skipVotes) < r.skipThreshold() {
+				return nil
+			}
+		}
+		prev := *r.current
+		pos := r.clock.Position(now)
+		r.dequeueNext()
+		event(Additional{Video: &prev, PrevPosition: &pos})
+	case ReqSeek:
+		if err := check(PermSeek); err != nil {
+			return err
+		}
+		if req.Value == nil || math.IsNaN(*req.Value) || math.IsInf(*req.Value, 0) || *req.Value < 0 {
+			return BadArgument("value", "must be a non-negative number")
+		}
+		pos := r.clock.Position(now)
+		r.clock.Seek(*req.Value, now)
+		r.markDirty("playbackPosition")
+		r.changed()
+		event(Additional{PrevPosition: &pos})
+	case ReqAdd:
+		if err := check(PermAdd); err != nil {
+			return err
+		}
+		if len(videos) == 0 {
+			return BadArgument("video", "missing")
+		}
+		added := make([]Video, 0, len(videos))
+		for _, v := range videos {
+			ref := VideoRef{Service: v.Service, ID: v.ID}
+			if r.isQueuedOrCurrent(ref) || slices.ContainsFunc(added, func(o Video) bool { return o.Same(ref) }) {
+				if len(videos) == 1 {
+					return newErr(fault.Invalid, CodeVideoAlreadyQueued, "This video is already in the queue")
+				}
+				continue
+			}
+			added = append(added, v)
+		}
+		r.queue = append(r.queue, added...)
+		r.markDirty("queue")
+		r.changed()
+		if len(added) == 1 && req.Video != nil {
+			event(Additional{Video: &added[0]})
+		} else {
+			event(Additional{Videos: added})
+		}
+	case ReqRemove:
+		if err := check(PermRemove); err != nil {
+			return err
+		}
+		if req.Video == nil {
+			return BadArgument("video", "missing")
+		}
+		i := r.queued(*req.Video)
+		if i < 0 {
+			return newErr(fault.Invalid, CodeVideoNotFound, "Video not found in queue")
+		}
+		v := r.queue[i]
+		r.queue = slices.Delete(r.queue, i, i+1)
+		r.markDirty("queue")
+		r.changed()
+		event(Additional{Video: &v, QueueIdx: &i})
+	case ReqOrder:
+		if err := check(PermOrder); err != nil {
+			return err
+		}
+		if req.FromIdx == nil || *req.FromIdx < 0 || *req.FromIdx >= len(r.queue) {
+			return BadArgument("fromIdx", "out of range")
+		}
+		if req.ToIdx == nil || *req.ToIdx < 0 || *req.ToIdx >= len(r.queue) {
+			return BadArgument("toIdx", "out of range")
+		}
+		v := r.queue[*req.FromIdx]
+		r.queue = slices.Delete(r.queue, *req.FromIdx, *req.FromIdx+1)
+		r.queue = slices.Insert(r.queue, *req.ToIdx, v)
+		r.markDirty("queue")
+		r.changed()
+	case ReqVote:
+		if err := check(PermVote); err != nil {
+			return err
+		}
+		if req.Video == nil || req.Add == nil {
+			return BadArgument("video", "missing")
+		}
+		key := req.Video.Service + req.Video.ID
+		if *req.Add {
+			if r.queued(*req.Video) < 0 {
+				return newErr(fault.Invalid, CodeVideoNotFound, "Video not found in queue")
+			}
+			if r.votes == nil {
+				r.votes = map[string]map[string]bool{}
+			}
+			if r.votes[key] == nil {
+				r.votes[key] = map[string]bool{}
+			}
+			r.votes[key][a.AccountID] = true
+		} else if set := r.votes[key]; set != nil {
+			delete(set, a.AccountID)
+			if len(set) == 0 {
+				delete(r.votes, key)
+			}
+		}
+		r.markDirty("voteCounts")
+		r.changed()
+		r.update()
+	case ReqPromote:
+		return r.promote(a, role, req)
+	case ReqUpdateUser:
+		m := r.memberByClient(clientID)
+		if m == nil || req.Info == nil {
+			return nil
+		}
+		switch req.Info.Status {
+		case "", "none", "ready", "buffering", "error":
+		default:
+			return BadArgument("status", "unknown status")
+		}
+		if req.Info.Status != "" {
+			m.status = req.Info.Status
+		}
+		r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: r.info(m)}})
+	case ReqChat:
+		if err := check(PermChat); err != nil {
+			return err
+		}
+		if req.Text == nil || *req.Text == "" {
+			return BadArgument("text", "missing")
+		}
+		if len(*req.Text) > r.svc.cfg.MaxChatBytes {
+			return BadArgument("text", "too long")
+		}
+		r.publish(Event{Type: EvChat, Chat: &Chat{From: ui, Text: *req.Text}})
+		r.svc.chatPosted(r, a, *req.Text)
+	case ReqUndo:
+		return r.undo(a, clientID, role, req)
+	case ReqApplySettings:
+		return r.applySettings(role, req.Settings)
+	case ReqPlayNow:
+		if err := check(PermPlayNow); err != nil {
+			return err
+		}
+		if req.Video == nil {
+			return BadArgument("video", "missing")
+		}
+		var v Video
+		if i := r.queued(*req.Video); i >= 0 {
+			if err := check(PermOrder); err != nil {
+				return err
+			}
+			v = r.queue[i]
+			r.queue = slices.Delete(r.queue, i, i+1)
+		} else {
+			if err := check(PermAdd); err != nil {
+				return err
+			}
+			if len(videos) == 0 {
+				return BadArgument("video", "missing")
+			}
+			v = videos[0]
+		}
+		if r.current != nil {
+			cur := *r.current
+			pos := r.clock.Position(now)
+			cur.StartAt = &pos
+			r.queue = slices.Insert(r.queue, 0, cur)
+		}
+		r.current = &v
+		r.clock.Seek(0, now)
+		if r.clock.speed() != 1 {
+			r.clock.SetSpeed(1, now)
+			r.markDirty("playbackSpeed")
+		}
+		r.markDirty("currentSource", "queue", "playbackPosition")
+		r.changed()
+	case ReqShuffle:
+		if err := check(PermOrder); err != nil {
+			return err
+		}
+		shuffle(r.queue)
+		r.markDirty("queue")
+		r.changed()
+	case ReqPlaybackSpeed:
+		if err := check(PermSpeed); err != nil {
+			return err
+		}
+		if req.Speed == nil || math.IsNaN(*req.Speed) || *req.Speed < 0.25 || *req.Speed > 2 {
+			return BadArgument("speed", "must be between 0.25 and 2")
+		}
+		r.clock.SetSpeed(*req.Speed, now)
+		r.markDirty("playbackSpeed", "playbackPosition")
+		r.changed()
+	case ReqRestoreQueue:
+		if r.prevQueue == nil {
+			return nil
+		}
+		if req.Discard == nil || !*req.Discard {
+			for _, v := range r.prevQueue {
+				if !r.isQueuedOrCurrent(VideoRef{Service: v.Service, ID: v.ID}) {
+					r.queue = append(r.queue, v)
+				}
+			}
+			r.markDirty("queue")
+		}
+		r.prevQueue = nil
+		r.markDirty("prevQueue")
+		r.changed()
+	case ReqKick:
+		return r.kick(a, role, req.ClientID, CloseKicked)
+	case ReqUpdateQueueItem:
+		if err := check(PermEdit); err != nil {
+			return err
+		}
+		if req.Video == nil {
+			return BadArgument("video", "missing")
+		}
+		i := r.queued(*req.Video)
+		if i < 0 {
+			return newErr(fault.Invalid, CodeVideoNotFound, "Video not found in queue")
+		}
+		if req.Update != nil && req.Update.SubtitleURL != nil {
+			if err := validSubtitle(*req.Update.SubtitleURL); err != nil {
+				return err
+			}
+			r.queue[i].SubtitleURL = *req.Update.SubtitleURL
+		}
+		v := r.queue[i]
+		r.markDirty("queue")
+		r.changed()
+		event(Additional{Video: &v})
+	case ReqJoin, ReqLeave:
+		return BadArgument("type", "join and leave are sent by the server")
+	default:
+		return BadArgument("type", "unknown request type")
+	}
+	r.update()
+	return nil
+}
+
+// skipThreshold is how many distinct accounts must vote to skip: half of
+// the accounts present whose role may skip, rounded up (at least 1).
+func (r *Room) skipThreshold() int {
+	eligible := map[string]bool{}
+	for _, m := range r.members {
+		if r.grants.Granted(r.roleOf(m.Actor), PermSkip) {
+			eligible[m.AccountID] = true
+		}
+	}
+	return max(1, int(math.Ceil(0.5*float64(len(eligible)))))
+}
+
+func promotePerm(to Role) Permission {
+	switch to {
+	case RoleAdministrator:
+		return PermPromoteAdmin
+	case RoleModerator:
+		return PermPromoteModerator
+	}
+	return PermPromoteTrusted
+}
+
+func demotePerm(from Role) Permission {
+	switch from {
+	case RoleAdministrator:
+		return PermDemoteAdmin
+	case RoleModerator:
+		return PermDemoteModerator
+	}
+	return PermDemoteTrusted
+}
+
+func (r *Room) promote(a Actor, role Role, req Request) error {
+	if req.Role == nil || !req.Role.Valid() || *req.Role == RoleOwner || *req.Role == RoleUnregistered {
+		return BadArgument("role", "invalid role")
+	}
+	t := r.memberByClient(req.TargetClientID)
+	if t == nil {
+		return BadArgument("targetClientId", "no such user in the room")
+	}
+	if !t.LoggedIn {
+		return newErr(fault.Invalid, CodeImpossiblePromotion, "Can't promote unregistered users")
+	}
+	cur := r.roleOf(t.Actor)
+	to := *req.Role
+	if cur == RoleOwner {
+		return PermissionDenied(PermDemoteAdmin)
+	}
+	if to == cur {
+		return nil
+	}
+	if to > cur {
+		if err := r.grants.Check(role, promotePerm(to)); err != nil {
+			return err
+		}
+	} else if err := r.grants.Check(role, demotePerm(cur)); err != nil {
+		return err
+	}
+	if r.userRoles == nil {
+		r.userRoles = map[string]Role{}
+	}
+	if to <= RoleRegistered {
+		delete(r.userRoles, t.AccountID)
+	} else {
+		r.userRoles[t.AccountID] = to
+	}
+	for _, m := range r.members {
+		if m.AccountID == t.AccountID {
+			r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: r.info(m)}})
+		}
+	}
+	r.svc.saveNow(r)
+	return nil
+}
+
+// kick closes a connection (and, for a ban, every connection of the
+// account, remembering the ban).
+func (r *Room) kick(a Actor, role Role, clientID string, why CloseReason) error {
+	if err := r.grants.Check(role, PermKick); err != nil {
+		return err
+	}
+	t := r.memberByClient(clientID)
+	if t == nil {
+		return BadArgument("clientId", "no such user in the room")
+	}
+	tr := r.roleOf(t.Actor)
+	if !(role == RoleOwner || (role.rank() > tr.rank() && tr != RoleOwner)) {
+		return PermissionDenied(PermKick)
+	}
+	if why == CloseBanned {
+		if r.bans == nil {
+			r.bans = map[string]bool{}
+		}
+		r.bans[t.AccountID] = true
+		for _, m := range r.members {
+			if m.AccountID == t.AccountID {
+				r.publishTo(m.clientID, Event{Type: EvClose, Close: CloseBanned})
+			}
+		}
+		r.svc.saveNow(r)
+		return nil
+	}
+	r.publishTo(clientID, Event{Type: EvClose, Close: why})
+	return nil
+}
+
+func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
+	ev := req.Event
+	if ev == nil {
+		return BadArgument("event", "missing")
+	}
+	now := r.now()
+	add := ev.Additional
+	switch ev.Request.Type {
+	case ReqSeek:
+		if err := r.grants.Check(role, PermSeek); err != nil {
+			return err
+		}
+		if add.PrevPosition == nil || *add.PrevPosition < 0 || math.IsNaN(*add.PrevPosition) {
+			return BadArgument("event", "missing prevPosition")
+		}
+		r.clock.Seek(*add.PrevPosition, now)
+		r.markDirty("playbackPosition")
+	case ReqSkip:
+		if err := r.grants.Check(role, PermSkip); err != nil {
+			return err
+		}
+		if add.Video == nil || add.PrevPosition == nil {
+			return BadArgument("event", "missing video")
+		}
+		if r.current != nil {
+			r.queue = slices.Insert(r.queue, 0, *r.current)
+		}
+		v := *add.Video
+		r.current = &v
+		r.clock.Seek(*add.PrevPosition, now)
+		r.markDirty("currentSource", "queue", "playbackPosition")
+	case ReqAdd:
+		if err := r.grants.Check(role, PermRemove); err != nil {
+			return err
+		}
+		refs := ev.Request.Videos
+		if ev.Request.Video != nil {
+			refs = append(refs, *ev.Request.Video)
+		}
+		for _, ref := range refs {
+			if i := r.queued(ref); i >= 0 {
+				r.queue = slices.Delete(r.queue, i, i+1)
+			} else if r.current != nil && r.current.Same(ref) && len(r.queue) == 0 {
+				r.current = nil
+				r.clock = Clock{Speed: 1, Since: now}
+				r.markDirty("currentSource", "isPlaying", "playbackPosition")
+			}
+		}
+		r.markDirty("queue")
+	case ReqRemove:
+		if err := r.grants.Check(role, PermAdd); err != nil {
+			return err
+		}
+		if add.Video == nil || add.QueueIdx == nil {
+			return BadArgument("event", "missing video")
+		}
+		if r.isQueuedOrCurrent(VideoRef{Service: add.Video.Service, ID: add.Video.ID}) {
+			return newErr(fault.Invalid, CodeVideoAlreadyQueued, "This video is already in the queue")
+		}
+		i := min(max(*add.QueueIdx, 0), len(r.queue))
+		r.queue = slices.Insert(r.queue, i, *add.Video)
+		r.markDirty("queue")
+	default:
+		return nil
+	}
+	r.changed()
+	return nil
+}
+
+// Settings is a partial settings change; nil fields are unchanged.
+type Settings struct {
+	Title                     *string         `json:"title,omitempty"`
+	Description               *string         `json:"description,omitempty"`
+	Visibility                *Visibility     `json:"visibility,omitempty"`
+	QueueMode                 *QueueMode      `json:"queueMode,omitempty"`
+	Grants                    json.RawMessage `json:"grants,omitempty"`
+	AutoSkipSegmentCategories *[]string       `json:"autoSkipSegmentCategories,omitempty"`
+	RestoreQueueBehavior      *int            `json:"restoreQueueBehavior,omitempty"`
+	EnableVoteSkip            *bool           `json:"enableVoteSkip,omitempty"`
+	grantPairs                map[Role]Permission
+}
+
+// ParseSettings decodes a settings object strictly: unknown keys are an
+// error.
+func ParseSettings(b []byte) (*Settings, error) {
+	var s Settings
+	dec := json.NewDecoder(bytesReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, BadArgument("settings", err.Error())
+	}
+	if len(s.Grants) > 0 && string(s.Grants) != "null" {
+		p, err := ParseGrantPairs(s.Grants)
+		if err != nil {
+			return nil, BadArgument("grants", fault.Message(err))
+		}
+		s.grantPairs = p
+	}
+	return &s, nil
+}
+
+func (r *Room) applySettings(role Role, raw json.RawMessage) error {
+	s, err := ParseSettings(raw)
+	if err != nil {
+		return err
+	}
+	check := func(p Permission) error { return r.grants.Check(role, p) }
+	// Drop unchanged fields, then check every remaining one before applying
+	// any, so a refused change leaves the room as it was.
+	if s.Title != nil && *s.Title == r.title {
+		s.Title = nil
+	}
+	if s.Description != nil && *s.Description == r.description {
+		s.Description = nil
+	}
+	if s.Visibility != nil && *s.Visibility == r.visibility {
+		s.Visibility = nil
+	}
+	if s.QueueMode != nil && *s.QueueMode == r.queueMode {
+		s.QueueMode = nil
+	}
+	if s.RestoreQueueBehavior != nil && *s.RestoreQueueBehavior == r.restore {
+		s.RestoreQueueBehavior = nil
+	}
+	if s.EnableVoteSkip != nil && *s.EnableVoteSkip == r.voteSkip {
+		s.EnableVoteSkip = nil
+	}
+	var autoSkip []string
+	if s.AutoSkipSegmentCategories != nil {
+		autoSkip, err = normaliseCategories(*s.AutoSkipSegmentCategories)
+		if err != nil {
+			return err
+		}
+		if slices.Equal(autoSkip, r.autoSkip) {
+			s.AutoSkipSegmentCategories = nil
+		}
+	}
+	if s.Title != nil {
+		if err := validTitle(*s.Title, 254); err != nil {
+			return err
+		}
+		if err := check(PermSetTitle); err != nil {
+			return err
+		}
+	}
+	if s.Description != nil {
+		if len(*s.Description) > 4096 {
+			return BadArgument("description", "too long")
+		}
+		if err := check(PermSetDescription); err != nil {
+			return err
+		}
+	}
+	if s.Visibility != nil {
+		if !s.Visibility.Valid() {
+			return BadArgument("visibility", "must be public, unlisted or private")
+		}
+		if err := check(PermSetVisibility); err != nil {
+			return err
+		}
+	}
+	if s.QueueMode != nil {
+		if !s.QueueMode.Valid() {
+			return BadArgument("queueMode", "must be manual, vote, loop or dj")
+		}
+		if err := check(PermSetQueueMode); err != nil {
+			return err
+		}
+	}
+	if s.RestoreQueueBehavior != nil && (*s.RestoreQueueBehavior < RestoreNever || *s.RestoreQueueBehavior > RestoreAlways) {
+		return BadArgument("restoreQueueBehavior", "must be 0, 1 or 2")
+	}
+	if s.RestoreQueueBehavior != nil || s.EnableVoteSkip != nil || s.AutoSkipSegmentCategories != nil {
+		if err := check(PermConfigureOther); err != nil {
+			return err
+		}
+	}
+	newGrants := r.grants
+	grantsChanged := false
+	roles := make([]Role, 0, len(s.grantPairs))
+	for ro := range s.grantPairs {
+		roles = append(roles, ro)
+	}
+	slices.Sort(roles)
+	for _, ro := range roles {
+		if ro < RoleUnregistered || ro > RoleModerator {
+			continue // only roles 0-3 are editable
+		}
+		cand := newGrants
+		cand.Set(ro, s.grantPairs[ro])
+		if cand == newGrants {
+			continue
+		}
+		need := [...]Permission{PermSetPermsUnregistered, PermSetPermsRegistered, PermSetPermsTrusted, PermSetPermsModerator}[ro]
+		if err := check(need); err != nil {
+			return err
+		}
+		newGrants = cand
+		grantsChanged = true
+	}
+	if s.Title != nil {
+		r.title = *s.Title
+		r.markDirty("title")
+	}
+	if s.Description != nil {
+		r.description = *s.Description
+		r.markDirty("description")
+	}
+	if s.Visibility != nil {
+		r.visibility = *s.Visibility
+		r.markDirty("visibility")
+	}
+	if s.QueueMode != nil {
+		r.queueMode = *s.QueueMode
+		r.markDirty("queueMode")
+	}
+	if s.RestoreQueueBehavior != nil {
+		r.restore = *s.RestoreQueueBehavior
+		r.markDirty("restoreQueueBehavior")
+	}
+	if s.EnableVoteSkip != nil {
+		r.voteSkip = *s.EnableVoteSkip
+		if !r.voteSkip && len(r.skipVotes) > 0 {
+			clear(r.skipVotes)
+			r.markDirty("votesToSkip")
+		}
+		r.markDirty("enableVoteSkip")
+	}
+	if s.AutoSkipSegmentCategories != nil {
+		r.autoSkip = autoSkip
+		r.markDirty("autoSkipSegmentCategories")
+	}
+	if grantsChanged {
+		r.grants = newGrants
+		r.markDirty("grants")
+		for _, m := range r.members {
+			r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: r.info(m)}})
+		}
+	}
+	r.update()
+	r.svc.saveNow(r)
+	return nil
+}
+
+func normaliseCategories(in []string) ([]string, error) {
+	set := map[string]bool{}
+	for _, c := range in {
+		if !slices.Contains(SegmentCategories, c) {
+			return nil, BadArgument("autoSkipSegmentCategories", "unknown category "+c)
+		}
+		set[c] = true
+	}
+	out := []string{}
+	for _, c := range SegmentCategories {
+		if set[c] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,532 @@
+package watch
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// Actor is who makes a request: an account, the session it came through,
+// the name shown, and whether the account is registered.
+type Actor struct {
+	AccountID string
+	SessionID string
+	Name      string
+	LoggedIn  bool
+}
+
+type member struct {
+	Actor
+	clientID string
+	status   string
+}
+
+// Room is one loaded watch room. Its state changes only under mu; every
+// change is published on the bus while mu is held, so events keep order.
+type Room struct {
+	svc *Service
+	key string
+
+	mu          sync.Mutex
+	name        string
+	title       string
+	description string
+	visibility  Visibility
+	queueMode   QueueMode
+	temporary   bool
+	ownerID     string
+	grants      Grants
+	userRoles   map[string]Role
+	bans        map[string]bool
+	autoSkip    []string
+	restore     int
+	voteSkip    bool
+	queue       []Video
+	current     *Video
+	clock       Clock
+	prevQueue   []Video
+	votes       map[string]map[string]bool // video key → account ids
+	skipVotes   map[string]string          // account id → client id
+	members     []*member
+	dirty       map[string]bool
+	syncTimer   *time.Timer
+	saveTimer   *time.Timer
+	lastSeen    time.Time
+	createdAt   time.Time
+	unloaded    bool
+}
+
+// Sync keys, in OpenTogetherTube's order.
+var syncKeys = []string{"name", "title", "description", "isTemporary", "visibility", "queueMode", "currentSource",
+	"queue", "isPlaying", "playbackPosition", "playbackSpeed", "grants", "hasOwner", "voteCounts", "videoSegments",
+	"autoSkipSegmentCategories", "prevQueue", "restoreQueueBehavior", "enableVoteSkip", "votesToSkip"}
+
+// Name is the room's name as created.
+func (r *Room) Name() string { return r.name }
+
+// Key is the room's lower-case name, used in topics.
+func (r *Room) Key() string { return r.key }
+
+func (r *Room) now() time.Time { return r.svc.now() }
+
+// roleOf resolves an account's role in the room. Caller holds mu.
+func (r *Room) roleOf(a Actor) Role {
+	switch {
+	case a.AccountID != "" && a.AccountID == r.ownerID:
+		return RoleOwner
+	case a.LoggedIn:
+		if ro, ok := r.userRoles[a.AccountID]; ok {
+			return ro
+		}
+		return RoleRegistered
+	}
+	return RoleUnregistered
+}
+
+func (r *Room) info(m *member) UserInfo {
+	st := m.status
+	if st == "" {
+		st = "none"
+	}
+	return UserInfo{ID: m.clientID, Name: m.Name, IsLoggedIn: m.LoggedIn, Status: st, Role: r.roleOf(m.Actor)}
+}
+
+func (r *Room) memberByClient(id string) *member {
+	for _, m := range r.members {
+		if m.clientID == id {
+			return m
+		}
+	}
+	return nil
+}
+
+// --- publishing -----------------------------------------------------------
+
+func (r *Room) publish(ev Event)             { r.svc.publish(RoomTopic(r.key), ev) }
+func (r *Room) publishTo(c string, ev Event) { r.svc.publish(ClientTopic(r.key, c), ev) }
+
+func (r *Room) markDirty(keys ...string) {
+	if r.dirty == nil {
+		r.dirty = map[string]bool{}
+	}
+	for _, k := range keys {
+		r.dirty[k] = true
+	}
+	if r.syncTimer == nil && !r.unloaded {
+		r.syncTimer = time.AfterFunc(r.svc.cfg.SyncDelay, r.flushSync)
+	}
+}
+
+// flushSync publishes the debounced delta.
+func (r *Room) flushSync() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.syncTimer = nil
+	if r.unloaded || len(r.dirty) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(r.dirty))
+	for _, k := range syncKeys {
+		if r.dirty[k] {
+			keys = append(keys, k)
+		}
+	}
+	clear(r.dirty)
+	r.publish(Event{Type: EvSync, Sync: r.syncBody(keys)})
+}
+
+// syncBody encodes the given state keys plus serverTime (ms since epoch).
+func (r *Room) syncBody(keys []string) json.RawMessage {
+	now := r.now()
+	m := make(map[string]any, len(keys)+1)
+	for _, k := range keys {
+		m[k] = r.syncValue(k, now)
+	}
+	m["serverTime"] = now.UnixMilli()
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func (r *Room) syncValue(k string, now time.Time) any {
+	switch k {
+	case "name":
+		return r.name
+	case "title":
+		return r.title
+	case "description":
+		return r.description
+	case "isTemporary":
+		return r.temporary
+	case "visibility":
+		return r.visibility
+	case "queueMode":
+		return r.queueMode
+	case "currentSource":
+		return r.current
+	case "queue":
+		return nonNil(r.queue)
+	case "isPlaying":
+		return r.clock.Playing
+	case "playbackPosition":
+		return r.clock.Position(now)
+	case "playbackSpeed":
+		return r.clock.speed()
+	case "grants":
+		return r.grants
+	case "hasOwner":
+		return r.ownerID != ""
+	case "voteCounts":
+		return r.voteCounts()
+	case "videoSegments":
+		return []any{}
+	case "autoSkipSegmentCategories":
+		return nonNil(r.autoSkip)
+	case "prevQueue":
+		return r.prevQueue
+	case "restoreQueueBehavior":
+		return r.restore
+	case "enableVoteSkip":
+		return r.voteSkip
+	case "votesToSkip":
+		ids := make([]string, 0, len(r.skipVotes))
+		for _, c := range r.skipVotes {
+			ids = append(ids, c)
+		}
+		sort.Strings(ids)
+		return ids
+	}
+	return nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func (r *Room) voteCounts() [][2]any {
+	keys := make([]string, 0, len(r.votes))
+	for k, v := range r.votes {
+		if len(v) > 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := make([][2]any, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, [2]any{k, len(r.votes[k])})
+	}
+	return out
+}
+
+// FullSync returns every sync key (for a joining client or a REST GET).
+func (r *Room) FullSync() json.RawMessage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.syncBody(syncKeys)
+}
+
+// Snapshot is a room's state for REST answers.
+type Snapshot struct {
+	Name, Title, Description string
+	Visibility               Visibility
+	QueueMode                QueueMode
+	IsTemporary              bool
+	Current                  *Video
+	Queue                    []Video
+	Users                    []UserInfo
+	Grants                   Grants
+	AutoSkip                 []string
+	Restore                  int
+	VoteSkip                 bool
+	HasOwner                 bool
+	OwnerID                  string
+	Accounts                 int // distinct accounts connected
+}
+
+// Snapshot returns the room's current state.
+func (r *Room) Snapshot() Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := Snapshot{Name: r.name, Title: r.title, Description: r.description, Visibility: r.visibility,
+		QueueMode: r.queueMode, IsTemporary: r.temporary, Current: r.current, Queue: slices.Clone(nonNil(r.queue)),
+		Grants: r.grants, AutoSkip: slices.Clone(nonNil(r.autoSkip)), Restore: r.restore, VoteSkip: r.voteSkip,
+		HasOwner: r.ownerID != "", OwnerID: r.ownerID, Users: make([]UserInfo, 0, len(r.members))}
+	seen := map[string]bool{}
+	for _, m := range r.members {
+		s.Users = append(s.Users, r.info(m))
+		seen[m.AccountID] = true
+	}
+	s.Accounts = len(seen)
+	return s
+}
+
+// --- membership -----------------------------------------------------------
+
+// Join adds a connection to the room, in OpenTogetherTube's order: a full
+// sync to the newcomer, the join event, a position sync and a user update
+// to everyone, then the user list and the newcomer's id to the newcomer.
+// The caller must already be subscribed to RoomPattern.
+func (r *Room) Join(a Actor, clientID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.unloaded {
+		return ErrRoomNotFound
+	}
+	if a.AccountID != "" && r.bans[a.AccountID] {
+		return newErr(fault.Forbidden, CodeBanned, "You are banned from this room.")
+	}
+	m := &member{Actor: a, clientID: clientID, status: "none"}
+	r.publishTo(clientID, Event{Type: EvSync, Sync: r.syncBody(syncKeys)})
+	r.members = append(r.members, m)
+	r.lastSeen = r.now()
+	ui := r.info(m)
+	r.publish(Event{Type: EvEvent, Event: &EventRecord{Request: Request{Type: ReqJoin, Info: &UserUpdateInfo{ID: clientID, Name: a.Name, Status: "none"}}, User: ui}})
+	r.publish(Event{Type: EvSync, Sync: r.syncBody([]string{"playbackPosition"})})
+	r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: ui}})
+	r.publishTo(clientID, Event{Type: EvUser, User: &UserUpdate{Kind: "init", Value: r.usersLocked()}})
+	r.publishTo(clientID, Event{Type: EvYou, You: clientID})
+	return nil
+}
+
+func (r *Room) usersLocked() []UserInfo {
+	out := make([]UserInfo, 0, len(r.members))
+	for _, m := range r.members {
+		out = append(out, r.info(m))
+	}
+	return out
+}
+
+// Leave removes a connection: a leave event, then a user removal. The
+// account's votes go when its last connection leaves.
+func (r *Room) Leave(clientID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := slices.IndexFunc(r.members, func(m *member) bool { return m.clientID == clientID })
+	if i < 0 {
+		return
+	}
+	m := r.members[i]
+	r.members = slices.Delete(r.members, i, i+1)
+	r.lastSeen = r.now()
+	if r.unloaded {
+		return
+	}
+	ui := r.info(m)
+	r.publish(Event{Type: EvEvent, Event: &EventRecord{Request: Request{Type: ReqLeave}, User: ui, Additional: Additional{User: &ui}}})
+	r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "remove", Value: clientID}})
+	if !r.accountPresent(m.AccountID) {
+		changed := false
+		for _, set := range r.votes {
+			if set[m.AccountID] {
+				delete(set, m.AccountID)
+				changed = true
+			}
+		}
+		if changed {
+			r.markDirty("voteCounts")
+		}
+		if _, ok := r.skipVotes[m.AccountID]; ok {
+			delete(r.skipVotes, m.AccountID)
+			r.markDirty("votesToSkip")
+		}
+	} else if c, ok := r.skipVotes[m.AccountID]; ok && c == clientID {
+		// Keep the vote, shown under one of the account's other tabs.
+		for _, o := range r.members {
+			if o.AccountID == m.AccountID {
+				r.skipVotes[m.AccountID] = o.clientID
+				break
+			}
+		}
+		r.markDirty("votesToSkip")
+	}
+}
+
+func (r *Room) accountPresent(id string) bool {
+	for _, m := range r.members {
+		if m.AccountID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// HasClient reports whether a connection of the session is in the room and
+// returns its client id.
+func (r *Room) ClientBySession(sessionID string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.members {
+		if m.SessionID == sessionID {
+			return m.clientID, true
+		}
+	}
+	return "", false
+}
+
+// RenameSession updates the shown name and login state of every connection
+// of a session (after a rename, login or logout) and broadcasts the change.
+func (r *Room) RenameSession(sessionID string, a Actor) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.members {
+		if m.SessionID == sessionID {
+			m.Actor = Actor{AccountID: a.AccountID, SessionID: sessionID, Name: a.Name, LoggedIn: a.LoggedIn}
+			r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: r.info(m)}})
+		}
+	}
+}
+
+// Users returns the connected users.
+func (r *Room) Users() []UserInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.usersLocked()
+}
+
+// Len is the number of connections.
+func (r *Room) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.members)
+}
+
+// Custom sends an eventcustom-style notice to one connection.
+func (r *Room) Custom(clientID, text string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.publishTo(clientID, Event{Type: EvCustom, Text: text, Duration: int(d.Milliseconds())})
+}
+
+// --- queue ----------------------------------------------------------------
+
+func (r *Room) queued(ref VideoRef) int {
+	return slices.IndexFunc(r.queue, func(v Video) bool { return v.Same(ref) })
+}
+
+func (r *Room) isQueuedOrCurrent(ref VideoRef) bool {
+	return r.queued(ref) >= 0 || (r.current != nil && r.current.Same(ref))
+}
+
+// dequeueNext advances the queue according to the queue mode.
+func (r *Room) dequeueNext() {
+	now := r.now()
+	if r.queueMode == QueueDJ && r.current != nil {
+		v := r.current.trimmed()
+		r.current = &v
+		r.clock.Seek(0, now)
+		r.markDirty("currentSource", "playbackPosition")
+		return
+	}
+	if r.queueMode == QueueLoop && r.current != nil {
+		r.queue = append(r.queue, r.current.trimmed())
+	}
+	if len(r.queue) == 0 {
+		r.current = nil
+		r.clock = Clock{Speed: r.clock.speed(), Since: now}
+		r.markDirty("currentSource", "isPlaying", "playbackPosition", "queue")
+	} else {
+		v := r.queue[0]
+		r.queue = slices.Delete(r.queue, 0, 1)
+		r.current = &v
+		start := 0.0
+		if v.StartAt != nil {
+			start = *v.StartAt
+		}
+		r.clock.Seek(start, now)
+		r.markDirty("currentSource", "playbackPosition", "queue")
+	}
+	if r.clock.speed() != 1 {
+		r.clock.SetSpeed(1, now)
+		r.markDirty("playbackSpeed")
+	}
+	if len(r.skipVotes) > 0 {
+		clear(r.skipVotes)
+		r.markDirty("votesToSkip")
+	}
+	r.changed()
+}
+
+// update is one tick: advance past finished or missing items and keep the
+// vote-mode queue ordered.
+func (r *Room) update() {
+	now := r.now()
+	if r.current == nil && len(r.queue) > 0 {
+		r.dequeueNext()
+	} else if r.current != nil && r.clock.Playing {
+		end := r.current.Length
+		if r.current.EndAt != nil {
+			end = *r.current.EndAt
+		}
+		if end > 0 && r.clock.Position(now) > end {
+			r.dequeueNext()
+		}
+	}
+	if r.queueMode == QueueVote && len(r.queue) > 1 {
+		before := make([]string, len(r.queue))
+		for i, v := range r.queue {
+			before[i] = v.Key()
+		}
+		sort.SliceStable(r.queue, func(i, j int) bool {
+			return len(r.votes[r.queue[i].Key()]) > len(r.votes[r.queue[j].Key()])
+		})
+		for i, v := range r.queue {
+			if before[i] != v.Key() {
+				r.markDirty("queue")
+				r.changed()
+				break
+			}
+		}
+	}
+	if len(r.members) > 0 {
+		r.lastSeen = now
+	}
+}
+
+// changed schedules a save of the room's storable state.
+func (r *Room) changed() {
+	if r.saveTimer == nil && !r.unloaded {
+		r.saveTimer = time.AfterFunc(r.svc.cfg.SaveDelay, r.saveLater)
+	}
+}
+
+func (r *Room) saveLater() {
+	r.mu.Lock()
+	r.saveTimer = nil
+	if r.unloaded {
+		r.mu.Unlock()
+		return
+	}
+	rec := r.recordLocked()
+	r.mu.Unlock()
+	r.svc.save(rec)
+}
+
+func validSubtitle(u string) error {
+	if u != "" && !strings.HasSuffix(strings.ToLower(strings.SplitN(u, "?", 2)[0]), ".vtt") {
+		return newErr(fault.Invalid, CodeUnsupportedSubtitle, "Subtitle URL must end with .vtt")
+	}
+	return nil
+}
+
+func validTitle(t string, max int) error {
+	if utf8.RuneCountInString(t) > max {
+		return BadArgument("title", "too long")
+	}
+	if strings.ContainsAny(t, "\r\n") {
+		return BadArgument("title", "must not contain newlines")
+	}
+	return nil
+}
+
+func shuffle(q []Video) {
+	rand.Shuffle(len(q), func(i, j int) { q[i], q[j] = q[j], q[i] })
+}

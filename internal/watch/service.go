@@ -1,0 +1,553 @@
+package watch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// Record is a room as stored. Settings and State are JSON owned by this
+// package; the store keeps them opaque.
+type Record struct {
+	Name        string
+	Title       string
+	Description string
+	Visibility  Visibility
+	QueueMode   QueueMode
+	IsTemporary bool
+	OwnerID     string
+	Settings    json.RawMessage
+	State       json.RawMessage
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Store persists rooms. RoomByName matches names case-insensitively and
+// returns fault.NotFound; CreateRoom returns fault.Conflict for a taken
+// name.
+type Store interface {
+	CreateRoom(ctx context.Context, r *Record) error
+	RoomByName(ctx context.Context, name string) (*Record, error)
+	SaveRoom(ctx context.Context, r *Record) error
+	DeleteRoom(ctx context.Context, name string) error
+	RoomsByOwner(ctx context.Context, ownerID string) ([]*Record, error)
+	DeleteTemporaryRoomsBefore(ctx context.Context, t time.Time) (int, error)
+}
+
+// Publisher is the part of the bus rooms publish on.
+type Publisher interface {
+	Publish(ctx context.Context, topic string, data []byte) error
+}
+
+// Resolver fetches video metadata (package media).
+type Resolver interface {
+	// Info returns the metadata of one video.
+	Info(ctx context.Context, service, id string) (Video, error)
+	// ResolveURL returns the videos a URL stands for (one video, or a
+	// playlist's items).
+	ResolveURL(ctx context.Context, url string) ([]Video, error)
+}
+
+// ChatSink receives room chat (e.g. to keep it as a Hearth conversation).
+type ChatSink func(ctx context.Context, room string, a Actor, text string)
+
+// Config tunes the service; zero fields take defaults.
+type Config struct {
+	SyncDelay     time.Duration // debounce of sync deltas (50ms)
+	SaveDelay     time.Duration // debounce of state saves (1s)
+	TickInterval  time.Duration // room tick (1s)
+	UnloadAfter   time.Duration // idle time before an empty room unloads (300s)
+	TemporaryTTL  time.Duration // how long a stored temporary room outlives its last save (2h)
+	MaxChatBytes  int           // 4096
+	AllowTemp     bool          // temporary rooms may be created
+	Now           func() time.Time
+	DisableUnload bool
+}
+
+// Service holds the rooms loaded on this node.
+type Service struct {
+	cfg   Config
+	st    Store
+	pub   Publisher
+	media Resolver
+	chat  ChatSink
+	log   *slog.Logger
+	now   func() time.Time
+
+	mu    sync.Mutex
+	rooms map[string]*Room
+	load  map[string]*loading
+}
+
+type loading struct {
+	done chan struct{}
+	room *Room
+	err  error
+}
+
+// New builds the service.
+func New(cfg Config, st Store, pub Publisher, media Resolver, logger *slog.Logger) (*Service, error) {
+	if st == nil || pub == nil {
+		return nil, errors.New("watch: store and publisher are required")
+	}
+	if cfg.SyncDelay <= 0 {
+		cfg.SyncDelay = 50 * time.Millisecond
+	}
+	if cfg.SaveDelay <= 0 {
+		cfg.SaveDelay = time.Second
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = time.Second
+	}
+	if cfg.UnloadAfter <= 0 {
+		cfg.UnloadAfter = 300 * time.Second
+	}
+	if cfg.TemporaryTTL <= 0 {
+		cfg.TemporaryTTL = 2 * time.Hour
+	}
+	if cfg.MaxChatBytes <= 0 {
+		cfg.MaxChatBytes = 4096
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, st: st, pub: pub, media: media, log: logger, now: cfg.Now,
+		rooms: map[string]*Room{}, load: map[string]*loading{}}, nil
+}
+
+// SetChatSink sets where room chat is kept besides the live broadcast.
+func (s *Service) SetChatSink(c ChatSink) { s.chat = c }
+
+func (s *Service) chatPosted(r *Room, a Actor, text string) {
+	if s.chat != nil {
+		go s.chat(context.Background(), r.name, a, text)
+	}
+}
+
+func (s *Service) publish(topic string, ev Event) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		s.log.Error("encode room event", "err", err)
+		return
+	}
+	if err := s.pub.Publish(context.Background(), topic, b); err != nil {
+		s.log.Warn("publish room event", "topic", topic, "err", err)
+	}
+}
+
+// Announce sends text to every room socket on every node.
+func (s *Service) Announce(ctx context.Context, text string) error {
+	b, _ := json.Marshal(Event{Type: EvAnnouncement, Text: text})
+	return s.pub.Publish(ctx, AnnouncementTopic, b)
+}
+
+var nameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+
+var reservedNames = []string{"list", "create", "generate"}
+
+// ValidName reports whether name is a legal room name.
+func ValidName(name string) bool {
+	return len(name) >= 3 && len(name) <= 32 && nameRe.MatchString(name) && !slices.Contains(reservedNames, strings.ToLower(name))
+}
+
+// CreateInput is a new room.
+type CreateInput struct {
+	Name        string
+	Title       string
+	Description string
+	Temporary   bool
+	Visibility  Visibility
+	QueueMode   QueueMode
+	AutoSkip    *[]string
+	OwnerID     string // set when the creator is logged in
+}
+
+// Create makes a room and loads it.
+func (s *Service) Create(ctx context.Context, in CreateInput) (*Room, error) {
+	if !ValidName(in.Name) {
+		if slices.Contains(reservedNames, strings.ToLower(in.Name)) {
+			return nil, BadArgument("name", "not allowed (reserved)")
+		}
+		if len(in.Name) < 3 || len(in.Name) > 32 {
+			return nil, BadArgument("name", "not in range (between 3 and 32 characters)")
+		}
+		return nil, BadArgument("name", "not allowed (invalid characters)")
+	}
+	if in.Temporary && !s.cfg.AllowTemp {
+		return nil, newErr(fault.Forbidden, CodeFeatureDisabled, "Temporary rooms are disabled.")
+	}
+	if err := validTitle(in.Title, 255); err != nil {
+		return nil, err
+	}
+	if in.Visibility == "" {
+		in.Visibility = Public
+	}
+	if !in.Visibility.Valid() {
+		return nil, BadArgument("visibility", "must be public, unlisted or private")
+	}
+	if in.QueueMode == "" {
+		in.QueueMode = QueueManual
+	}
+	if !in.QueueMode.Valid() {
+		return nil, BadArgument("queueMode", "must be manual, vote, loop or dj")
+	}
+	autoSkip := slices.Clone(SegmentCategories)
+	if in.AutoSkip != nil {
+		var err error
+		if autoSkip, err = normaliseCategories(*in.AutoSkip); err != nil {
+			return nil, err
+		}
+	}
+	key := strings.ToLower(in.Name)
+	s.mu.Lock()
+	_, loaded := s.rooms[key]
+	s.mu.Unlock()
+	if loaded {
+		return nil, nameTaken(in.Name)
+	}
+	now := s.now()
+	r := &Room{svc: s, key: key, name: in.Name, title: in.Title, description: in.Description, visibility: in.Visibility,
+		queueMode: in.QueueMode, temporary: in.Temporary, ownerID: in.OwnerID, grants: DefaultGrants(),
+		autoSkip: autoSkip, restore: RestorePrompt, clock: Clock{Speed: 1, Since: now}, lastSeen: now, createdAt: now}
+	rec := r.recordLocked()
+	if err := s.st.CreateRoom(ctx, rec); err != nil {
+		if errors.Is(err, fault.Conflict) {
+			return nil, nameTaken(in.Name)
+		}
+		return nil, fmt.Errorf("watch: create room: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.rooms[key]; ok {
+		return nil, nameTaken(in.Name)
+	}
+	s.rooms[key] = r
+	return r, nil
+}
+
+func nameTaken(name string) error {
+	return newErr(fault.Invalid, CodeRoomNameTaken, fmt.Sprintf("The room %q is taken.", name))
+}
+
+// Generate creates a temporary room with a random (UUIDv4) name.
+func (s *Service) Generate(ctx context.Context, ownerID string) (*Room, error) {
+	return s.Create(ctx, CreateInput{Name: uuid.NewString(), Temporary: true, OwnerID: ownerID})
+}
+
+// Get returns a loaded room, loading it from the store if needed.
+func (s *Service) Get(ctx context.Context, name string) (*Room, error) {
+	key := strings.ToLower(name)
+	if !nameRe.MatchString(key) || len(key) > 64 {
+		return nil, ErrRoomNotFound
+	}
+	s.mu.Lock()
+	if r, ok := s.rooms[key]; ok {
+		s.mu.Unlock()
+		return r, nil
+	}
+	if l, ok := s.load[key]; ok {
+		s.mu.Unlock()
+		select {
+		case <-l.done:
+			return l.room, l.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	l := &loading{done: make(chan struct{})}
+	s.load[key] = l
+	s.mu.Unlock()
+
+	l.room, l.err = s.loadRoom(ctx, key)
+	s.mu.Lock()
+	delete(s.load, key)
+	if l.err == nil {
+		s.rooms[key] = l.room
+	}
+	s.mu.Unlock()
+	close(l.done)
+	return l.room, l.err
+}
+
+// Loaded returns the rooms loaded on this node.
+func (s *Service) Loaded() []*Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+// OwnedRooms lists the stored permanent rooms of an account.
+func (s *Service) OwnedRooms(ctx context.Context, ownerID string) ([]*Record, error) {
+	recs, err := s.st.RoomsByOwner(ctx, ownerID)
+	if err != nil {
+		return nil, err
+	}
+	out := recs[:0]
+	for _, r := range recs {
+		if !r.IsTemporary {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Handle runs a request from a in room r; clientID is the connection it
+// came from ("" for REST calls from an account not connected).
+func (s *Service) Handle(ctx context.Context, r *Room, a Actor, clientID string, req Request) error {
+	var videos []Video
+	var err error
+	switch req.Type {
+	case ReqAdd:
+		videos, err = s.resolveAdd(ctx, req)
+	case ReqPlayNow:
+		if req.Video != nil {
+			r.mu.Lock()
+			queued := r.queued(*req.Video) >= 0
+			r.mu.Unlock()
+			if !queued {
+				videos, err = s.resolveAdd(ctx, Request{Video: req.Video})
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.handle(a, clientID, req, videos)
+}
+
+func (s *Service) resolveAdd(ctx context.Context, req Request) ([]Video, error) {
+	refs := req.Videos
+	if req.Video != nil {
+		refs = append([]VideoRef{*req.Video}, refs...)
+	}
+	for _, ref := range refs {
+		if err := validSubtitle(ref.SubtitleURL); err != nil {
+			return nil, err
+		}
+		if ref.Service == "" || ref.ID == "" {
+			return nil, BadArgument("video", "service and id are required")
+		}
+	}
+	if s.media == nil {
+		return nil, newErr(fault.Forbidden, CodeFeatureDisabled, "Adding videos is disabled.")
+	}
+	var out []Video
+	if req.URL != "" {
+		vs, err := s.media.ResolveURL(ctx, req.URL)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vs...)
+	}
+	for _, ref := range refs {
+		v, err := s.media.Info(ctx, ref.Service, ref.ID)
+		if err != nil {
+			return nil, err
+		}
+		v.SubtitleURL = ref.SubtitleURL
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Claim makes an account the owner of a room that has none.
+func (s *Service) Claim(ctx context.Context, r *Room, a Actor) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ownerID != "" {
+		return BadArgument("claim", "Room already has an owner.")
+	}
+	if !a.LoggedIn {
+		return newErr(fault.Unauthorized, CodeInvalid, "Must be logged in to claim room ownership.")
+	}
+	r.ownerID = a.AccountID
+	r.markDirty("hasOwner")
+	for _, m := range r.members {
+		if m.AccountID == a.AccountID {
+			r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: r.info(m)}})
+		}
+	}
+	s.saveNow(r)
+	return nil
+}
+
+// ApplySettings changes settings on behalf of a (REST PATCH).
+func (s *Service) ApplySettings(ctx context.Context, r *Room, a Actor, settings json.RawMessage) error {
+	return s.Handle(ctx, r, a, "", Request{Type: ReqApplySettings, Settings: settings})
+}
+
+// Kick closes a connection in the room; ban also bars the account.
+func (s *Service) Kick(ctx context.Context, r *Room, a Actor, clientID string, ban bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	why := CloseKicked
+	if ban {
+		why = CloseBanned
+	}
+	return r.kick(a, r.roleOf(a), clientID, why)
+}
+
+// Delete removes a permanent room: only its logged-in owner may.
+func (s *Service) Delete(ctx context.Context, r *Room, a Actor) error {
+	snap := r.Snapshot()
+	if !a.LoggedIn {
+		return newErr(fault.Unauthorized, CodeInvalid, "Not logged in.")
+	}
+	if snap.IsTemporary {
+		return BadArgument("permanent", "Room is temporary.")
+	}
+	if snap.OwnerID != a.AccountID {
+		return newErr(fault.Forbidden, CodePermissionDenied, "Permission denied: you are not the owner of this room.")
+	}
+	s.Unload(r, CloseUnloaded)
+	if err := s.st.DeleteRoom(ctx, r.name); err != nil && !errors.Is(err, fault.NotFound) {
+		return err
+	}
+	return nil
+}
+
+// Unload drops a room from this node and closes its sockets. For a
+// keepalive or admin unload (CloseUnloaded) a temporary room is deleted and
+// a permanent room keeps its queue as prevQueue; for a shutdown the whole
+// state is saved so the room resumes as it was.
+func (s *Service) Unload(r *Room, why CloseReason) {
+	s.mu.Lock()
+	if s.rooms[r.key] == r {
+		delete(s.rooms, r.key)
+	}
+	s.mu.Unlock()
+	r.mu.Lock()
+	if r.unloaded {
+		r.mu.Unlock()
+		return
+	}
+	if why == CloseUnloaded && !r.temporary {
+		var prev []Video
+		if r.current != nil {
+			c := *r.current
+			pos := r.clock.Position(r.now())
+			c.StartAt = &pos
+			prev = append(prev, c)
+		}
+		prev = append(prev, r.queue...)
+		if len(prev) > 0 {
+			r.prevQueue = prev
+		}
+		r.queue, r.current = nil, nil
+		r.clock = Clock{Speed: 1, Since: r.now()}
+		r.votes, r.skipVotes = nil, nil
+	}
+	// Fold the position; a shutdown keeps the play state so the room
+	// resumes playing from there when it is loaded again.
+	wasPlaying := r.clock.Playing
+	r.clock.Pause(r.now())
+	r.clock.Playing = wasPlaying && why == CloseShutdown
+	r.clock.Since = r.now()
+	rec := r.recordLocked()
+	r.unloaded = true
+	if r.syncTimer != nil {
+		r.syncTimer.Stop()
+	}
+	if r.saveTimer != nil {
+		r.saveTimer.Stop()
+	}
+	r.publish(Event{Type: EvClose, Close: why})
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	if why == CloseUnloaded && r.temporary {
+		err = s.st.DeleteRoom(ctx, r.name)
+		if errors.Is(err, fault.NotFound) {
+			err = nil
+		}
+	} else {
+		err = s.st.SaveRoom(ctx, rec)
+	}
+	if err != nil {
+		s.log.Error("unload room: store", "room", r.name, "err", err)
+	}
+}
+
+// Run ticks every loaded room each TickInterval and unloads rooms left
+// empty for UnloadAfter. When ctx ends every room is saved and its sockets
+// are told to reconnect (1001).
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.TickInterval)
+	defer t.Stop()
+	sweep := time.NewTicker(10 * time.Minute)
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.Shutdown()
+			return nil
+		case <-t.C:
+			s.Tick()
+		case <-sweep.C:
+			if n, err := s.st.DeleteTemporaryRoomsBefore(ctx, s.now().Add(-s.cfg.TemporaryTTL)); err != nil {
+				s.log.Warn("sweep temporary rooms", "err", err)
+			} else if n > 0 {
+				s.log.Info("deleted expired temporary rooms", "count", n)
+			}
+		}
+	}
+}
+
+// Tick runs one room tick on every loaded room.
+func (s *Service) Tick() {
+	now := s.now()
+	for _, r := range s.Loaded() {
+		r.mu.Lock()
+		r.update()
+		stale := len(r.members) == 0 && now.Sub(r.lastSeen) > s.cfg.UnloadAfter && !s.cfg.DisableUnload
+		r.mu.Unlock()
+		if stale {
+			s.Unload(r, CloseUnloaded)
+		}
+	}
+}
+
+// Shutdown saves every room and closes its sockets with "reconnect".
+func (s *Service) Shutdown() {
+	for _, r := range s.Loaded() {
+		s.Unload(r, CloseShutdown)
+	}
+}
+
+func (s *Service) save(rec *Record) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.st.SaveRoom(ctx, rec); err != nil {
+		s.log.Error("save room", "room", rec.Name, "err", err)
+	}
+}
+
+// saveNow writes the room synchronously (settings, roles, claims: the
+// client is told these succeeded). Caller holds r.mu.
+func (s *Service) saveNow(r *Room) {
+	s.save(r.recordLocked())
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -1,0 +1,286 @@
+package watch
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// QueueMode decides what happens when the current video ends.
+type QueueMode string
+
+// Queue modes.
+const (
+	QueueManual QueueMode = "manual"
+	QueueVote   QueueMode = "vote"
+	QueueLoop   QueueMode = "loop"
+	QueueDJ     QueueMode = "dj"
+)
+
+// Valid reports whether m is a known mode.
+func (m QueueMode) Valid() bool {
+	return m == QueueManual || m == QueueVote || m == QueueLoop || m == QueueDJ
+}
+
+// Visibility decides whether a room is listed.
+type Visibility string
+
+// Visibilities.
+const (
+	Public   Visibility = "public"
+	Unlisted Visibility = "unlisted"
+	Private  Visibility = "private"
+)
+
+// Valid reports whether v is known.
+func (v Visibility) Valid() bool { return v == Public || v == Unlisted || v == Private }
+
+// Restore behaviours for a room's previous queue.
+const (
+	RestoreNever  = 0
+	RestorePrompt = 1
+	RestoreAlways = 2
+)
+
+// SegmentCategories are the SponsorBlock categories, in canonical order.
+var SegmentCategories = []string{"sponsor", "intro", "outro", "interaction", "selfpromo", "music_offtopic", "preview"}
+
+// Video is a queue item: a video with its metadata.
+type Video struct {
+	Service     string   `json:"service"`
+	ID          string   `json:"id"`
+	Title       string   `json:"title,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Thumbnail   string   `json:"thumbnail,omitempty"`
+	Length      float64  `json:"length,omitempty"`
+	Mime        string   `json:"mime,omitempty"`
+	Highlight   bool     `json:"highlight,omitempty"`
+	HLSURL      string   `json:"hls_url,omitempty"`
+	DashURL     string   `json:"dash_url,omitempty"`
+	SrcURL      string   `json:"src_url,omitempty"`
+	SubtitleURL string   `json:"subtitleUrl,omitempty"`
+	StartAt     *float64 `json:"startAt,omitempty"`
+	EndAt       *float64 `json:"endAt,omitempty"`
+}
+
+// Key identifies a video in votes: service and id with no separator.
+func (v Video) Key() string { return v.Service + v.ID }
+
+// Same reports whether two items are the same video.
+func (v Video) Same(o VideoRef) bool { return v.Service == o.Service && v.ID == o.ID }
+
+func (v Video) trimmed() Video {
+	v.StartAt, v.EndAt = nil, nil
+	return v
+}
+
+// VideoRef names a video in a request.
+type VideoRef struct {
+	Service     string `json:"service"`
+	ID          string `json:"id"`
+	SubtitleURL string `json:"subtitleUrl,omitempty"`
+}
+
+// RequestType is the kind of a room request; the numbers are
+// OpenTogetherTube's RoomRequestType.
+type RequestType int
+
+// Request types.
+const (
+	ReqJoin RequestType = iota
+	ReqLeave
+	ReqPlayback
+	ReqSkip
+	ReqSeek
+	ReqAdd
+	ReqRemove
+	ReqOrder
+	ReqVote
+	ReqPromote
+	ReqUpdateUser
+	ReqChat
+	ReqUndo
+	ReqApplySettings
+	ReqPlayNow
+	ReqShuffle
+	ReqPlaybackSpeed
+	ReqRestoreQueue
+	ReqKick
+	ReqUpdateQueueItem
+)
+
+// UserUpdateInfo is what an UpdateUser or Join request carries.
+type UserUpdateInfo struct {
+	ID     string `json:"id,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Status string `json:"status,omitempty"`
+}
+
+// QueueItemUpdate is the change of an UpdateQueueItem request.
+type QueueItemUpdate struct {
+	SubtitleURL *string `json:"subtitleUrl,omitempty"`
+}
+
+// Request is one room request.
+type Request struct {
+	Type           RequestType      `json:"type"`
+	Info           *UserUpdateInfo  `json:"info,omitempty"`
+	State          *bool            `json:"state,omitempty"`
+	Value          *float64         `json:"value,omitempty"`
+	Video          *VideoRef        `json:"video,omitempty"`
+	Videos         []VideoRef       `json:"videos,omitempty"`
+	URL            string           `json:"url,omitempty"`
+	FromIdx        *int             `json:"fromIdx,omitempty"`
+	ToIdx          *int             `json:"toIdx,omitempty"`
+	Add            *bool            `json:"add,omitempty"`
+	TargetClientID string           `json:"targetClientId,omitempty"`
+	Role           *Role            `json:"role,omitempty"`
+	Text           *string          `json:"text,omitempty"`
+	Event          *EventRecord     `json:"event,omitempty"`
+	Settings       json.RawMessage  `json:"settings,omitempty"`
+	Speed          *float64         `json:"speed,omitempty"`
+	Discard        *bool            `json:"discard,omitempty"`
+	ClientID       string           `json:"clientId,omitempty"`
+	Update         *QueueItemUpdate `json:"update,omitempty"`
+}
+
+// UserInfo is one connection's view of a user in a room.
+type UserInfo struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	IsLoggedIn bool   `json:"isLoggedIn"`
+	Status     string `json:"status"`
+	Role       Role   `json:"role"`
+}
+
+// Additional is the extra data of an event record, used for undo.
+type Additional struct {
+	Video        *Video    `json:"video,omitempty"`
+	Videos       []Video   `json:"videos,omitempty"`
+	PrevPosition *float64  `json:"prevPosition,omitempty"`
+	QueueIdx     *int      `json:"queueIdx,omitempty"`
+	User         *UserInfo `json:"user,omitempty"`
+}
+
+// EventRecord says who did what in a room.
+type EventRecord struct {
+	Request    Request    `json:"request"`
+	User       UserInfo   `json:"user"`
+	Additional Additional `json:"additional"`
+}
+
+// EventType is the kind of an Event on the bus.
+type EventType string
+
+// Event types.
+const (
+	EvSync         EventType = "sync"
+	EvEvent        EventType = "event"
+	EvChat         EventType = "chat"
+	EvUser         EventType = "user"
+	EvYou          EventType = "you"
+	EvAnnouncement EventType = "announcement"
+	EvCustom       EventType = "custom"
+	EvClose        EventType = "close"
+)
+
+// CloseReason says why a room's sockets are being closed.
+type CloseReason string
+
+// Close reasons.
+const (
+	CloseKicked   CloseReason = "kicked"
+	CloseBanned   CloseReason = "banned"
+	CloseUnloaded CloseReason = "unloaded" // keepalive or admin unload: do not come back
+	CloseShutdown CloseReason = "shutdown" // the node stops: reconnect
+)
+
+// UserUpdate is a change to a room's user list.
+type UserUpdate struct {
+	Kind  string `json:"kind"` // init, update, remove
+	Value any    `json:"value"`
+}
+
+// Chat is a chat message in a room.
+type Chat struct {
+	From UserInfo `json:"from"`
+	Text string   `json:"text"`
+}
+
+// Event is what rooms publish on the bus: on RoomTopic(key) for everyone
+// in the room, on ClientTopic(key, client) for one connection.
+type Event struct {
+	Type     EventType       `json:"type"`
+	Sync     json.RawMessage `json:"sync,omitempty"`
+	Event    *EventRecord    `json:"event,omitempty"`
+	Chat     *Chat           `json:"chat,omitempty"`
+	User     *UserUpdate     `json:"user,omitempty"`
+	You      string          `json:"you,omitempty"`
+	Text     string          `json:"text,omitempty"`
+	Duration int             `json:"duration,omitempty"`
+	Close    CloseReason     `json:"close,omitempty"`
+	Message  string          `json:"message,omitempty"`
+}
+
+// Topics.
+const (
+	// AnnouncementTopic carries instance-wide announcements.
+	AnnouncementTopic = "watch.announce"
+	topicPrefix       = "watch.room."
+)
+
+// RoomPattern matches every event of a room (broadcast and per-client).
+func RoomPattern(key string) string { return topicPrefix + key + ".>" }
+
+// RoomTopic is a room's broadcast topic.
+func RoomTopic(key string) string { return topicPrefix + key + ".all" }
+
+// ClientTopic is the topic of one connection in a room.
+func ClientTopic(key, clientID string) string { return topicPrefix + key + ".c." + clientID }
+
+// Clock is the server-authoritative playback clock: while playing, the
+// position is Base + (now − Since) × Speed.
+type Clock struct {
+	Base    float64   `json:"base"`
+	Since   time.Time `json:"since"`
+	Speed   float64   `json:"speed"`
+	Playing bool      `json:"playing"`
+}
+
+// Position is the live position at now, in seconds.
+func (c Clock) Position(now time.Time) float64 {
+	if !c.Playing {
+		return c.Base
+	}
+	return c.Base + now.Sub(c.Since).Seconds()*c.speed()
+}
+
+func (c Clock) speed() float64 {
+	if c.Speed <= 0 {
+		return 1
+	}
+	return c.Speed
+}
+
+// Play starts the clock; it is a no-op when already playing.
+func (c *Clock) Play(now time.Time) {
+	if c.Playing {
+		return
+	}
+	c.Since, c.Playing = now, true
+}
+
+// Pause folds the elapsed time into Base; a no-op when paused.
+func (c *Clock) Pause(now time.Time) {
+	if !c.Playing {
+		return
+	}
+	c.Base, c.Playing = c.Position(now), false
+}
+
+// Seek moves to pos, keeping the play state.
+func (c *Clock) Seek(pos float64, now time.Time) { c.Base, c.Since = pos, now }
+
+// SetSpeed folds the position, then changes the speed.
+func (c *Clock) SetSpeed(speed float64, now time.Time) {
+	c.Base, c.Since, c.Speed = c.Position(now), now, speed
+}

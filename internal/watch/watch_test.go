@@ -1,0 +1,493 @@
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+func TestDefaultGrantsWire(t *testing.T) {
+	t.Parallel()
+	b, err := json.Marshal(DefaultGrants())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `[[0,113250303],[1,113250303],[2,113250303],[3,133173247],[4,134217727],[-1,134217727]]`
+	if string(b) != want {
+		t.Fatalf("default grants\n got %s\nwant %s", b, want)
+	}
+	var back Grants
+	if err := json.Unmarshal(b, &back); err != nil || back != DefaultGrants() {
+		t.Fatalf("round trip: %v %v", back, err)
+	}
+}
+
+func TestGrantsInvariants(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 2000; i++ {
+		g := DefaultGrants()
+		for j := 0; j < 4; j++ {
+			g.Set(Role(rng.IntN(6)-1), Permission(rng.Uint32())&AllPermissions)
+		}
+		for r := RoleUnregistered; r <= RoleAdministrator; r++ {
+			if g.Mask(r)&^ValidationMask(r) != 0 && r != RoleAdministrator {
+				t.Fatalf("role %d holds bits beyond its validation mask: %b", r, g.Mask(r))
+			}
+			if r > 0 && g.Mask(r)&g.Mask(r-1) != g.Mask(r-1) {
+				t.Fatalf("role %d does not inherit role %d: %b vs %b", r, r-1, g.Mask(r), g.Mask(r-1))
+			}
+		}
+		if g.Mask(RoleOwner) != AllPermissions || g.Mask(RoleAdministrator) != AllPermissions {
+			t.Fatal("owner and admin must hold everything")
+		}
+	}
+}
+
+func TestPermissionNamesAndMasks(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		p    Permission
+		name string
+		mask uint32
+	}{
+		{PermPlayPause, "playback.play-pause", 1},
+		{PermChat, "chat", 128},
+		{PermSetPermsModerator, "configure-room.set-permissions.for-moderator", 1 << 12},
+		{PermKick, "manage-users.kick", 1 << 24},
+		{PermEdit, "manage-queue.edit", 1 << 26},
+	}
+	for _, tc := range tests {
+		if tc.p.Name() != tc.name || uint32(tc.p) != tc.mask {
+			t.Errorf("%s: got %s %d", tc.name, tc.p.Name(), tc.p)
+		}
+	}
+	if ParseMask("*") != AllPermissions || ParseMask("playback") != PermPlayPause|PermSkip|PermSeek|PermSpeed {
+		t.Error("ParseMask prefixes")
+	}
+	if ValidationMask(RoleUnregistered)&PermKick != 0 || ValidationMask(RoleTrusted)&PermKick == 0 {
+		t.Error("kick needs trusted")
+	}
+}
+
+func TestClock(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1000, 0)
+	c := Clock{Speed: 1, Since: t0}
+	c.Play(t0)
+	if p := c.Position(t0.Add(10 * time.Second)); p != 10 {
+		t.Fatalf("playing 10s: %v", p)
+	}
+	c.SetSpeed(2, t0.Add(10*time.Second))
+	if p := c.Position(t0.Add(15 * time.Second)); p != 20 {
+		t.Fatalf("speed 2 for 5s after 10: %v", p)
+	}
+	c.Pause(t0.Add(15 * time.Second))
+	if p := c.Position(t0.Add(100 * time.Second)); p != 20 {
+		t.Fatalf("paused: %v", p)
+	}
+	c.Pause(t0.Add(200 * time.Second)) // no-op
+	c.Seek(5, t0.Add(200*time.Second))
+	if p := c.Position(t0.Add(300 * time.Second)); p != 5 {
+		t.Fatalf("seek while paused: %v", p)
+	}
+}
+
+func TestRoomNames(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"abc", true}, {"ab", false}, {"a-b_C9", true}, {"list", false}, {"LIST", false}, {"generate", false},
+		{"has space", false}, {"ünï", false}, {"0123456789012345678901234567890123", false},
+	}
+	for _, tc := range tests {
+		if ValidName(tc.name) != tc.ok {
+			t.Errorf("%q: got %v", tc.name, !tc.ok)
+		}
+	}
+}
+
+func TestCreateConflictsCaseInsensitive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.room("Movies", "")
+	_, err := e.svc.Create(context.Background(), CreateInput{Name: "movies", Temporary: true})
+	if CodeOf(err) != CodeRoomNameTaken {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := e.svc.Create(context.Background(), CreateInput{Name: "x!", Temporary: true}); CodeOf(err) != CodeBadArgument {
+		t.Fatalf("bad name: %v", err)
+	}
+	if _, err := e.svc.Get(context.Background(), "nope"); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+}
+
+func TestJoinOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("joinroom", "")
+	e.rec.take()
+	if err := r.Join(anon("a"), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	evs := e.rec.take()
+	type step struct {
+		topic string
+		typ   EventType
+		kind  string
+	}
+	want := []step{
+		{ClientTopic("joinroom", "c1"), EvSync, ""},
+		{RoomTopic("joinroom"), EvEvent, ""},
+		{RoomTopic("joinroom"), EvSync, ""},
+		{RoomTopic("joinroom"), EvUser, "update"},
+		{ClientTopic("joinroom", "c1"), EvUser, "init"},
+		{ClientTopic("joinroom", "c1"), EvYou, ""},
+	}
+	if len(evs) != len(want) {
+		t.Fatalf("got %d events: %+v", len(evs), evs)
+	}
+	for i, w := range want {
+		got := evs[i]
+		if got.topic != w.topic || got.ev.Type != w.typ || (w.kind != "" && got.ev.User.Kind != w.kind) {
+			t.Fatalf("step %d: got %s %s, want %+v", i, got.topic, got.ev.Type, w)
+		}
+	}
+	var full map[string]any
+	_ = json.Unmarshal(evs[0].ev.Sync, &full)
+	for _, k := range append(syncKeys, "serverTime") {
+		if _, ok := full[k]; !ok {
+			t.Errorf("full sync lacks %q", k)
+		}
+	}
+	var pos map[string]any
+	_ = json.Unmarshal(evs[2].ev.Sync, &pos)
+	if len(pos) != 2 || pos["playbackPosition"] == nil {
+		t.Errorf("position sync: %v", pos)
+	}
+	if full["currentSource"] != nil || full["prevQueue"] != nil {
+		t.Errorf("idle room must send nulls: %v %v", full["currentSource"], full["prevQueue"])
+	}
+}
+
+func TestQueueModes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		mode        QueueMode
+		wantCurrent string
+		wantQueue   []string
+	}{
+		{QueueManual, "b", []string{"c"}},
+		{QueueVote, "b", []string{"c"}},
+		{QueueLoop, "b", []string{"c", "a"}},
+		{QueueDJ, "a", []string{"b", "c"}},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			r := e.room("modes", "")
+			a := anon("a")
+			e.must(r, a, "", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"queueMode":"` + string(tc.mode) + `"}`)})
+			e.must(r, a, "", Request{Type: ReqAdd, Videos: []VideoRef{*ref("a"), *ref("b"), *ref("c")}})
+			snap := r.Snapshot()
+			if snap.Current == nil || snap.Current.ID != "a" || len(snap.Queue) != 2 {
+				t.Fatalf("first add: %+v", snap)
+			}
+			e.must(r, a, "", Request{Type: ReqPlayback, State: ptr(true)})
+			e.clock.Add(61 * time.Second) // past the 60s length
+			e.svc.Tick()
+			snap = r.Snapshot()
+			var q []string
+			for _, v := range snap.Queue {
+				q = append(q, v.ID)
+			}
+			if snap.Current == nil || snap.Current.ID != tc.wantCurrent || len(q) != len(tc.wantQueue) {
+				t.Fatalf("after end: current %+v queue %v", snap.Current, q)
+			}
+			for i := range q {
+				if q[i] != tc.wantQueue[i] {
+					t.Fatalf("queue %v, want %v", q, tc.wantQueue)
+				}
+			}
+			r.mu.Lock()
+			pos := r.clock.Position(e.clock.Now())
+			r.mu.Unlock()
+			if pos != 0 {
+				t.Fatalf("position after dequeue: %v", pos)
+			}
+		})
+	}
+}
+
+func TestVoteModeOrdersByDistinctAccounts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("voting", "")
+	a, b := anon("a"), anon("b")
+	e.must(r, a, "", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"queueMode":"vote"}`)})
+	e.must(r, a, "", Request{Type: ReqAdd, Videos: []VideoRef{*ref("x"), *ref("y"), *ref("z")}})
+	for _, c := range []struct {
+		a  Actor
+		cl string
+	}{{a, "a1"}, {a, "a2"}, {b, "b1"}} {
+		if err := r.Join(c.a, c.cl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a votes z from two tabs: one person, one vote.
+	e.must(r, a, "a1", Request{Type: ReqVote, Video: ref("z"), Add: ptr(true)})
+	e.must(r, a, "a2", Request{Type: ReqVote, Video: ref("z"), Add: ptr(true)})
+	e.must(r, b, "b1", Request{Type: ReqVote, Video: ref("z"), Add: ptr(true)})
+	e.must(r, b, "b1", Request{Type: ReqVote, Video: ref("z"), Add: ptr(false)})
+	e.must(r, b, "b1", Request{Type: ReqVote, Video: ref("z"), Add: ptr(true)})
+	snap := r.Snapshot()
+	if snap.Queue[0].ID != "z" {
+		t.Fatalf("vote order: %v", snap.Queue)
+	}
+	sync := e.flush(r)
+	vc, _ := json.Marshal(sync["voteCounts"])
+	if string(vc) != `[["directz",2]]` {
+		t.Fatalf("voteCounts %s", vc)
+	}
+	if err := e.do(r, a, "a1", Request{Type: ReqVote, Video: ref("nope"), Add: ptr(true)}); CodeOf(err) != CodeVideoNotFound {
+		t.Fatalf("vote on missing: %v", err)
+	}
+	r.Leave("b1")
+	if e.flush(r) == nil {
+		t.Fatal("leave should change voteCounts")
+	}
+	r.mu.Lock()
+	n := len(r.votes["directz"])
+	r.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("b's vote should go when b leaves: %d", n)
+	}
+}
+
+func TestVoteSkip(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("voteskip", "")
+	a, b, c := anon("a"), anon("b"), anon("c")
+	for i, x := range []Actor{a, a, b, c} {
+		if err := r.Join(x, x.AccountID+string(rune('0'+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.must(r, a, "a0", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"enableVoteSkip":true}`)})
+	e.must(r, a, "a0", Request{Type: ReqAdd, Videos: []VideoRef{*ref("1"), *ref("2")}})
+	// 3 distinct accounts → 2 votes needed; a's two tabs count once.
+	e.must(r, a, "a0", Request{Type: ReqSkip})
+	e.must(r, a, "a1", Request{Type: ReqSkip}) // toggles a's vote off again
+	e.must(r, a, "a0", Request{Type: ReqSkip})
+	if r.Snapshot().Current.ID != "1" {
+		t.Fatal("skipped too early")
+	}
+	e.must(r, b, "b2", Request{Type: ReqSkip})
+	if s := r.Snapshot(); s.Current.ID != "2" {
+		t.Fatalf("should have skipped: %+v", s.Current)
+	}
+}
+
+func TestPermissionChecks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	owner := registered("owner")
+	r := e.room("perms", owner.AccountID)
+	guest, user := anon("g"), registered("u")
+	for _, x := range []struct {
+		a Actor
+		c string
+	}{{owner, "o"}, {guest, "g"}, {user, "u"}} {
+		if err := r.Join(x.a, x.c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Take chat away from unregistered users only.
+	e.must(r, owner, "o", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"grants":[[0,` +
+		itoa(int(DefaultGrants().Mask(0)&^PermChat)) + `],[1,` + itoa(int(DefaultGrants().Mask(0))) + `]]}`)})
+	tests := []struct {
+		name string
+		a    Actor
+		c    string
+		req  Request
+		code Code
+	}{
+		{"guest chat denied", guest, "g", Request{Type: ReqChat, Text: ptr("hi")}, CodePermissionDenied},
+		{"user chat ok", user, "u", Request{Type: ReqChat, Text: ptr("hi")}, ""},
+		{"guest cannot kick", guest, "g", Request{Type: ReqKick, ClientID: "u"}, CodePermissionDenied},
+		{"guest cannot promote", guest, "g", Request{Type: ReqPromote, TargetClientID: "u", Role: ptr(RoleTrusted)}, CodePermissionDenied},
+		{"cannot promote unregistered", owner, "o", Request{Type: ReqPromote, TargetClientID: "g", Role: ptr(RoleTrusted)}, CodeImpossiblePromotion},
+		{"owner promotes to moderator", owner, "o", Request{Type: ReqPromote, TargetClientID: "u", Role: ptr(RoleModerator)}, ""},
+		{"moderator kicks guest", user, "u", Request{Type: ReqKick, ClientID: "g"}, ""},
+		{"moderator cannot kick owner", user, "u", Request{Type: ReqKick, ClientID: "o"}, CodePermissionDenied},
+		{"guest cannot set moderator grants", guest, "g", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"grants":[[3,0]]}`)}, CodePermissionDenied},
+		{"unknown settings key", owner, "o", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"bogus":1}`)}, CodeBadArgument},
+		{"bad seek", guest, "g", Request{Type: ReqSeek, Value: ptr(-1.0)}, CodeBadArgument},
+		{"bad speed", guest, "g", Request{Type: ReqPlaybackSpeed, Speed: ptr(9.0)}, CodeBadArgument},
+		{"join is server-only", guest, "g", Request{Type: ReqJoin}, CodeBadArgument},
+		{"unknown type", guest, "g", Request{Type: 42}, CodeBadArgument},
+		{"bad subtitle", guest, "g", Request{Type: ReqAdd, Video: &VideoRef{Service: "direct", ID: "s", SubtitleURL: "x.srt"}}, CodeUnsupportedSubtitle},
+	}
+	for _, tc := range tests {
+		err := e.do(r, tc.a, tc.c, tc.req)
+		if CodeOf(err) != tc.code {
+			t.Errorf("%s: got %v, want code %q", tc.name, err, tc.code)
+		}
+		if tc.code == CodePermissionDenied && !errors.Is(err, fault.Forbidden) {
+			t.Errorf("%s: permission errors are Forbidden", tc.name)
+		}
+	}
+	if got := r.Snapshot().Users; got[2].Role != RoleModerator || got[0].Role != RoleOwner {
+		t.Fatalf("roles: %+v", got)
+	}
+	var kicked bool
+	for _, p := range e.rec.take() {
+		if p.topic == ClientTopic("perms", "g") && p.ev.Type == EvClose && p.ev.Close == CloseKicked {
+			kicked = true
+		}
+	}
+	if !kicked {
+		t.Fatal("guest was not sent a kick")
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestUndoAndPlayNow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("undo", "")
+	a := anon("a")
+	if err := r.Join(a, "c"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(r, a, "c", Request{Type: ReqAdd, Videos: []VideoRef{*ref("1"), *ref("2"), *ref("3")}})
+	e.must(r, a, "c", Request{Type: ReqPlayback, State: ptr(true)})
+	e.clock.Add(5 * time.Second)
+	e.rec.take()
+	e.must(r, a, "c", Request{Type: ReqSkip})
+	var skipEv *EventRecord
+	for _, p := range e.rec.take() {
+		if p.ev.Type == EvEvent && p.ev.Event.Request.Type == ReqSkip {
+			skipEv = p.ev.Event
+		}
+	}
+	if skipEv == nil || skipEv.Additional.Video.ID != "1" || *skipEv.Additional.PrevPosition != 5 {
+		t.Fatalf("skip event: %+v", skipEv)
+	}
+	e.must(r, a, "c", Request{Type: ReqUndo, Event: skipEv})
+	s := r.Snapshot()
+	if s.Current.ID != "1" || s.Queue[0].ID != "2" {
+		t.Fatalf("undo skip: %+v %+v", s.Current, s.Queue)
+	}
+	e.must(r, a, "c", Request{Type: ReqRemove, Video: ref("3")})
+	var rmEv *EventRecord
+	for _, p := range e.rec.take() {
+		if p.ev.Type == EvEvent && p.ev.Event.Request.Type == ReqRemove {
+			rmEv = p.ev.Event
+		}
+	}
+	e.must(r, a, "c", Request{Type: ReqUndo, Event: rmEv})
+	if s := r.Snapshot(); len(s.Queue) != 2 || s.Queue[1].ID != "3" {
+		t.Fatalf("undo remove: %+v", s.Queue)
+	}
+	e.must(r, a, "c", Request{Type: ReqPlayNow, Video: ref("new")})
+	s = r.Snapshot()
+	if s.Current.ID != "new" || s.Queue[0].ID != "1" || s.Queue[0].StartAt == nil {
+		t.Fatalf("play now: %+v %+v", s.Current, s.Queue)
+	}
+	e.must(r, a, "c", Request{Type: ReqAdd, Video: ref("4")})
+	if err := e.do(r, a, "c", Request{Type: ReqAdd, Video: ref("4")}); CodeOf(err) != CodeVideoAlreadyQueued {
+		t.Fatalf("duplicate add: %v", err)
+	}
+	if err := e.do(r, a, "c", Request{Type: ReqAdd, Video: ref("missing")}); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("metadata error passes through: %v", err)
+	}
+}
+
+func TestPersistenceAcrossRestart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	owner := registered("o")
+	r := e.room("keepme", owner.AccountID)
+	if err := r.Join(owner, "c"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(r, owner, "c", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"queueMode":"vote","title":"Film night","grants":[[0,1]]}`)})
+	e.must(r, owner, "c", Request{Type: ReqAdd, Videos: []VideoRef{*ref("a"), *ref("b"), *ref("c")}})
+	e.must(r, owner, "c", Request{Type: ReqVote, Video: ref("c"), Add: ptr(true)})
+	e.must(r, owner, "c", Request{Type: ReqPlayback, State: ptr(true)})
+	e.clock.Add(7 * time.Second)
+	e.svc.Shutdown()
+
+	svc2, err := New(Config{Now: e.clock.Now, SyncDelay: time.Hour, SaveDelay: time.Hour}, e.st, e.rec, fakeMedia{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := svc2.Get(context.Background(), "KEEPME")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r2.Snapshot()
+	if s.Title != "Film night" || s.QueueMode != QueueVote || s.Current.ID != "a" || len(s.Queue) != 2 || s.Queue[0].ID != "c" {
+		t.Fatalf("restored: %+v", s)
+	}
+	if s.Grants.Mask(0) != 1 || s.OwnerID != "o" {
+		t.Fatalf("grants/owner: %v %v", s.Grants.Mask(0), s.OwnerID)
+	}
+	r2.mu.Lock()
+	pos, playing, votes := r2.clock.Position(e.clock.Now()), r2.clock.Playing, len(r2.votes["directc"])
+	r2.mu.Unlock()
+	if pos != 7 || !playing || votes != 1 {
+		t.Fatalf("clock %v playing %v votes %d", pos, playing, votes)
+	}
+}
+
+func TestKeepaliveUnload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tmp := e.room("temproom", "")
+	perm := e.room("permroom", "owner")
+	e.must(perm, registered("owner"), "", Request{Type: ReqAdd, Video: ref("x")})
+	if err := tmp.Join(anon("a"), "c"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(301 * time.Second)
+	e.svc.Tick()
+	if _, err := e.svc.Get(context.Background(), "temproom"); err != nil {
+		t.Fatal("a room with users must stay loaded")
+	}
+	tmp.Leave("c")
+	e.clock.Add(301 * time.Second)
+	e.svc.Tick()
+	if _, err := e.svc.Get(context.Background(), "temproom"); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("temporary room should be gone: %v", err)
+	}
+	p2, err := e.svc.Get(context.Background(), "permroom")
+	if err != nil || p2 == perm {
+		t.Fatalf("permanent room should reload fresh: %v", err)
+	}
+	s := p2.Snapshot()
+	if s.Current != nil || len(s.Queue) != 0 {
+		t.Fatalf("prompt restore keeps prevQueue aside: %+v", s)
+	}
+	var prev map[string]any
+	_ = json.Unmarshal(p2.FullSync(), &prev)
+	if pq, _ := prev["prevQueue"].([]any); len(pq) != 1 {
+		t.Fatalf("prevQueue: %v", prev["prevQueue"])
+	}
+	e.must(p2, anon("z"), "", Request{Type: ReqRestoreQueue})
+	if s := p2.Snapshot(); s.Current == nil || s.Current.ID != "x" {
+		t.Fatalf("restore: %+v", s)
+	}
+}
