@@ -37,3 +37,11 @@ docs-check:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The web app (web/) is built into internal/surface/web/dist and embedded in
+# the binary; commit the result. TestBuildIsCurrent fails when it is stale.
+web:
+	cd web && npm ci --no-audit --no-fund && npm test && npm run build
+
+web-check:
+	cd web && npm run check && npm test

@@ -1,0 +1,176 @@
+// Package web serves Hearth's own web app: the Svelte single-page app built
+// from web/ into dist/ and embedded in the binary. Every GET that no API
+// route claims falls back to index.html, so the app's client-side routes
+// (/c/…, /room/…, /live, /admin, Owncast's /embed/… paths) load directly.
+//
+// The app speaks to Hearth only through the public APIs (Together, OTT,
+// Owncast); this package holds no product logic, only static serving with a
+// strict Content-Security-Policy and cache headers.
+package web
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/httpserver"
+)
+
+//go:embed dist
+var embedded embed.FS
+
+// Router is what the surface registers its routes on (*httpserver.Server).
+type Router interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// Deps are the surface's dependencies.
+type Deps struct {
+	Log *slog.Logger
+	// Files overrides the embedded build (tests); nil uses dist/.
+	Files fs.FS
+}
+
+// Surface serves the web app.
+type Surface struct {
+	log   *slog.Logger
+	files fs.FS
+	index []byte
+	mod   time.Time
+}
+
+// New loads the embedded build; it fails when the build has no index.html
+// (run `make web`).
+func New(d Deps) (*Surface, error) {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	files := d.Files
+	if files == nil {
+		sub, err := fs.Sub(embedded, "dist")
+		if err != nil {
+			return nil, fmt.Errorf("web: embedded build: %w", err)
+		}
+		files = sub
+	}
+	index, err := fs.ReadFile(files, "index.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: the build has no index.html (run make web): %w", err)
+	}
+	return &Surface{log: d.Log, files: files, index: index, mod: time.Now()}, nil
+}
+
+// Register adds the routes: "GET /" is the catch-all (the most general
+// pattern, so every API route wins over it), plus the admin UI and Owncast's
+// embed paths, which must not be claimed by any API.
+func (s *Surface) Register(r Router) {
+	h := httpserver.Recover(s.log, writeError, http.HandlerFunc(s.serve))
+	r.Handle("GET /", h)
+	r.Handle("GET /admin", h)
+	r.Handle("GET /admin/{path...}", h)
+	r.Handle("GET /embed/video", h)
+	r.Handle("GET /embed/chat/readonly", h)
+	r.Handle("GET /embed/chat/readwrite", h)
+	r.Handle("GET /embed/chat", http.RedirectHandler("/embed/chat/readonly", http.StatusTemporaryRedirect))
+}
+
+// apiPrefixes are path prefixes that belong to the APIs: an unknown path
+// under them is a 404 in JSON, never the app's HTML (a client calling a
+// route Hearth lacks must not get a 200 page).
+var apiPrefixes = []string{"/api/", "/hls/", "/ws", "/public/", "/.well-known/", "/federation/", "/files/", "/emojis/", "/img/"}
+
+func (s *Surface) serve(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	for _, pre := range apiPrefixes {
+		if strings.HasPrefix(p, pre) || p == strings.TrimSuffix(pre, "/") {
+			writeError(w, r, http.StatusNotFound, "Not found")
+			return
+		}
+	}
+	setSecurityHeaders(w, p)
+	name := strings.TrimPrefix(path.Clean(p), "/")
+	if name != "" && name != "index.html" && fs.ValidPath(name) {
+		if s.serveFile(w, r, name) {
+			return
+		}
+		// A missing hashed asset is a 404, not the app: a stale page asking
+		// for last release's chunk should fail loudly and reload.
+		if strings.HasPrefix(name, "assets/") {
+			http.Error(w, "Not found", http.StatusNotFound)
+			return
+		}
+	}
+	s.serveIndex(w, r)
+}
+
+func (s *Surface) serveFile(w http.ResponseWriter, r *http.Request, name string) bool {
+	f, err := s.files.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.IsDir() {
+		return false
+	}
+	rs, ok := f.(readSeeker)
+	if !ok {
+		return false
+	}
+	if strings.HasPrefix(name, "assets/") {
+		// Vite puts a content hash in every asset name.
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+	}
+	http.ServeContent(w, r, name, s.mod, rs)
+	return true
+}
+
+type readSeeker interface {
+	Read([]byte) (int, error)
+	Seek(int64, int) (int64, error)
+}
+
+func (s *Surface) serveIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// index.html names the current hashed assets: always revalidate it.
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(s.index)
+	}
+}
+
+// CSP is the Content-Security-Policy on every page: no inline scripts or
+// styles; media from our origin, blob: (hls.js feeds MediaSource) and the
+// https sources a watch room may play; YouTube only in frames.
+const cspBase = "default-src 'self'; script-src 'self' https://www.youtube.com https://s.ytimg.com; " +
+	"style-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob: https:; " +
+	"connect-src 'self'; worker-src 'self' blob:; font-src 'self'; " +
+	"frame-src https://www.youtube.com https://www.youtube-nocookie.com; object-src 'none'; base-uri 'self'; form-action 'self'"
+
+func setSecurityHeaders(w http.ResponseWriter, p string) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	if strings.HasPrefix(p, "/embed/") {
+		// Owncast's embeds exist to be framed by other sites.
+		h.Set("Content-Security-Policy", cspBase+"; frame-ancestors *")
+		return
+	}
+	h.Set("Content-Security-Policy", cspBase+"; frame-ancestors 'self'")
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+}
+
+// writeError is the surface's one error writer: {"error": "..."} like the
+// APIs beside it.
+func writeError(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	httpserver.WriteJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,127 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func testMux(t *testing.T) *http.ServeMux {
+	t.Helper()
+	files := fstest.MapFS{
+		"index.html":             {Data: []byte("<!doctype html><title>Hearth</title>")},
+		"favicon.svg":            {Data: []byte("<svg/>")},
+		"assets/index-abc123.js": {Data: []byte("console.log(1)")},
+	}
+	s, err := New(Deps{Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	// An API route beside the catch-all, as in the real server.
+	mux.HandleFunc("GET /servers", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) })
+	s.Register(mux)
+	return mux
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	mux := testMux(t)
+	tests := []struct {
+		name, method, path string
+		status             int
+		body               string
+		header             map[string]string
+	}{
+		{"root is the app", "GET", "/", 200, "<title>Hearth</title>", map[string]string{"Cache-Control": "no-cache", "Content-Type": "text/html; charset=utf-8"}},
+		{"client route falls back to index", "GET", "/c/abc/def", 200, "<title>Hearth</title>", nil},
+		{"admin UI", "GET", "/admin", 200, "<title>Hearth</title>", nil},
+		{"admin section", "GET", "/admin/chat", 200, "<title>Hearth</title>", nil},
+		{"embed video", "GET", "/embed/video", 200, "<title>Hearth</title>", map[string]string{"Content-Security-Policy": "frame-ancestors *"}},
+		{"embed readwrite chat", "GET", "/embed/chat/readwrite", 200, "<title>Hearth</title>", nil},
+		{"embed chat redirects to readonly", "GET", "/embed/chat", 307, "", map[string]string{"Location": "/embed/chat/readonly"}},
+		{"hashed asset is immutable", "GET", "/assets/index-abc123.js", 200, "console.log(1)", map[string]string{"Cache-Control": "immutable"}},
+		{"missing hashed asset is 404", "GET", "/assets/index-old.js", 404, "", nil},
+		{"plain static file", "GET", "/favicon.svg", 200, "<svg/>", map[string]string{"Cache-Control": "max-age=3600"}},
+		{"unknown API path is a JSON 404", "GET", "/api/nope", 404, `"error"`, map[string]string{"Content-Type": "application/json"}},
+		{"unknown HLS path is a 404", "GET", "/hls/9/x.ts", 404, "", nil},
+		{"API route wins over the catch-all", "GET", "/servers", 401, "", nil},
+		{"HEAD works", "HEAD", "/rooms", 200, "", nil},
+		{"POST is not served", "POST", "/", 405, "", nil},
+		{"path traversal is cleaned by the mux", "GET", "/../../etc/passwd", 307, "", map[string]string{"Location": "/etc/passwd"}},
+		{"dotfile-like path is the app", "GET", "/.env", 200, "<title>Hearth</title>", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest(tt.method, "http://hearth.test"+tt.path, nil)
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d (body %q)", rec.Code, tt.status, rec.Body.String())
+			}
+			if tt.body != "" && !strings.Contains(rec.Body.String(), tt.body) {
+				t.Fatalf("body %q lacks %q", rec.Body.String(), tt.body)
+			}
+			for k, v := range tt.header {
+				if got := rec.Header().Get(k); !strings.Contains(got, v) {
+					t.Fatalf("%s = %q, want it to contain %q", k, got, v)
+				}
+			}
+		})
+	}
+}
+
+// TestSecurityHeaders checks the CSP on pages: no inline script or style,
+// no framing by other sites except for the embeds.
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	mux := testMux(t)
+	for _, p := range []string{"/", "/live", "/admin", "/embed/video"} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		csp := rec.Header().Get("Content-Security-Policy")
+		if csp == "" || strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+			t.Fatalf("%s: CSP %q", p, csp)
+		}
+		if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "object-src 'none'") {
+			t.Fatalf("%s: CSP %q is not strict", p, csp)
+		}
+		if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+			t.Fatalf("%s: no nosniff", p)
+		}
+		embed := strings.HasPrefix(p, "/embed/")
+		if framed := strings.Contains(csp, "frame-ancestors 'self'"); framed == embed {
+			t.Fatalf("%s: frame-ancestors wrong in %q", p, csp)
+		}
+	}
+}
+
+func TestNewNeedsIndex(t *testing.T) {
+	t.Parallel()
+	if _, err := New(Deps{Files: fstest.MapFS{"x.js": {Data: []byte("")}}}); err == nil {
+		t.Fatal("New accepted a build without index.html")
+	}
+}
+
+// TestEmbeddedBuild checks the committed build is the real app: index.html
+// loads only external hashed assets (the CSP forbids inline script).
+func TestEmbeddedBuild(t *testing.T) {
+	t.Parallel()
+	index, err := embedded.ReadFile("dist/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(index)
+	if !strings.Contains(html, `<script type="module" crossorigin src="/assets/`) {
+		t.Fatalf("index.html does not load a hashed module: %s", html)
+	}
+	if strings.Count(html, "<script") != 1 {
+		t.Fatalf("index.html has inline scripts: %s", html)
+	}
+	if strings.Contains(html, "style=") || strings.Contains(html, "<style") {
+		t.Fatalf("index.html has inline styles: %s", html)
+	}
+}

@@ -1,0 +1,66 @@
+// A thin fetch wrapper: every failure becomes an ApiError that says what
+// failed ("Loading messages: 403 Forbidden — Missing permission").
+
+export class ApiError extends Error {
+  constructor(
+    public readonly what: string,
+    public readonly status: number,
+    public readonly detail: string,
+  ) {
+    super(status ? `${what} failed: ${detail} (HTTP ${status})` : `${what} failed: ${detail}`);
+  }
+}
+
+/** errorDetail pulls the message out of each API's error shape. */
+export function errorDetail(body: unknown, fallback: string): string {
+  if (typeof body === "string" && body.trim()) return body.trim().slice(0, 300);
+  if (body && typeof body === "object") {
+    const b = body as Record<string, unknown>;
+    // Together: {error: "..."}; OTT: {success:false, error:{name, message}}; Owncast: {success:false, message}
+    if (typeof b.error === "string") return b.error;
+    if (b.error && typeof b.error === "object") {
+      const e = b.error as Record<string, unknown>;
+      if (typeof e.message === "string") return e.message;
+      if (typeof e.name === "string") return e.name;
+    }
+    if (typeof b.message === "string" && b.message) return b.message;
+  }
+  return fallback;
+}
+
+export interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** request performs one HTTP call and decodes JSON; non-2xx throws ApiError. */
+export async function request<T>(what: string, url: string, opts: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json", ...opts.headers };
+  let body: BodyInit | undefined;
+  if (opts.body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(opts.body);
+  }
+  let res: Response;
+  try {
+    res = await fetch(url, { method: opts.method ?? "GET", headers, body, signal: opts.signal, credentials: "same-origin" });
+  } catch (e) {
+    if ((e as Error).name === "AbortError") throw e;
+    throw new ApiError(what, 0, "the server could not be reached");
+  }
+  const text = await res.text();
+  let parsed: unknown = undefined;
+  if (text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+  }
+  if (!res.ok) {
+    throw new ApiError(what, res.status, errorDetail(parsed, res.statusText || "request failed"));
+  }
+  return parsed as T;
+}

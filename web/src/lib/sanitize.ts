@@ -1,0 +1,46 @@
+// Owncast sends chat bodies and page text as HTML it has already sanitised.
+// We sanitise again in the browser (an allow-list over an inert document)
+// before inserting it, so a bad server or a bug cannot inject script; the
+// CSP forbids inline script on top of that.
+
+const allowed: Record<string, string[]> = {
+  P: [], BR: [], STRONG: [], B: [], EM: [], I: [], U: [], DEL: [], S: [], CODE: [], PRE: [], BLOCKQUOTE: [],
+  UL: [], OL: [], LI: [], SPAN: [], H1: [], H2: [], H3: [], H4: [], HR: [],
+  A: ["href", "title"],
+  IMG: ["src", "alt", "title", "class", "width", "height"],
+};
+
+function safeUrl(u: string, img: boolean): boolean {
+  try {
+    const url = new URL(u, location.href);
+    if (url.protocol === "https:" || url.protocol === "http:") return true;
+    return img && url.protocol === "data:" && /^data:image\/(png|gif|jpeg|webp);/i.test(u);
+  } catch {
+    return false;
+  }
+}
+
+export function sanitizeHtml(html: string): string {
+  const doc = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html");
+  const walk = (node: Element) => {
+    for (const child of Array.from(node.children)) {
+      const keep = allowed[child.tagName];
+      if (!keep) {
+        // Unknown element: keep its text, drop the element.
+        child.replaceWith(doc.createTextNode(child.textContent ?? ""));
+        continue;
+      }
+      for (const a of Array.from(child.attributes)) {
+        const ok = keep.includes(a.name) && (a.name !== "href" && a.name !== "src" ? true : safeUrl(a.value, a.name === "src"));
+        if (!ok) child.removeAttribute(a.name);
+      }
+      if (child.tagName === "A") {
+        child.setAttribute("target", "_blank");
+        child.setAttribute("rel", "nofollow noreferrer noopener external");
+      }
+      walk(child);
+    }
+  };
+  walk(doc.body);
+  return doc.body.innerHTML;
+}

@@ -1,0 +1,119 @@
+// ReconnectingSocket keeps one WebSocket open: it reconnects with backoff
+// after any unplanned close and exposes its state for the "reconnecting"
+// banner. Each surface's protocol (Together gateway, OTT room, Owncast chat)
+// wraps one.
+import { backoffDelay } from "./backoff";
+
+export type SocketState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
+
+export interface SocketOptions {
+  /** url is called before every attempt (tokens may have been refreshed). */
+  url: () => Promise<string> | string;
+  onOpen?: (ws: WebSocket) => void;
+  onMessage: (data: string) => void;
+  /** onClose may return false to stop reconnecting (e.g. kicked). */
+  onClose?: (ev: CloseEvent) => boolean | void;
+  label: string;
+}
+
+/** All live sockets, for the app-wide connection banner. */
+export const sockets = $state<{ list: ReconnectingSocket[] }>({ list: [] });
+
+export class ReconnectingSocket {
+  state = $state<SocketState>("idle");
+  attempt = $state(0);
+  lastError = $state("");
+  private ws: WebSocket | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
+
+  constructor(private readonly opts: SocketOptions) {}
+
+  get label() {
+    return this.opts.label;
+  }
+
+  start() {
+    this.stopped = false;
+    if (!sockets.list.includes(this)) sockets.list.push(this);
+    void this.connect();
+  }
+
+  send(data: unknown): boolean {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(typeof data === "string" ? data : JSON.stringify(data));
+      return true;
+    }
+    return false;
+  }
+
+  /** reconnectNow skips the wait (the user pressed "retry"). */
+  reconnectNow() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.ws?.close();
+    void this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000);
+    this.state = "closed";
+    const i = sockets.list.indexOf(this);
+    if (i >= 0) sockets.list.splice(i, 1);
+  }
+
+  private async connect() {
+    if (this.stopped) return;
+    this.state = this.attempt === 0 ? "connecting" : "reconnecting";
+    let url: string;
+    try {
+      url = await this.opts.url();
+    } catch (e) {
+      this.lastError = (e as Error).message;
+      this.schedule();
+      return;
+    }
+    if (this.stopped) return;
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.state = "open";
+      this.attempt = 0;
+      this.lastError = "";
+      this.opts.onOpen?.(ws);
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws === ws && typeof ev.data === "string") this.opts.onMessage(ev.data);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.stopped) return;
+      const again = this.opts.onClose?.(ev);
+      if (again === false) {
+        this.state = "closed";
+        this.lastError = ev.reason || `closed (${ev.code})`;
+        return;
+      }
+      this.lastError = ev.reason || (ev.code === 1006 ? "connection lost" : `closed (${ev.code})`);
+      this.schedule();
+    };
+  }
+
+  private schedule() {
+    if (this.stopped) return;
+    this.state = "reconnecting";
+    const delay = backoffDelay(this.attempt);
+    this.attempt++;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.connect();
+    }, delay);
+  }
+}

@@ -1,0 +1,264 @@
+// Together's REST API (the same one Together's own clients use): accounts,
+// servers (communities), channels, messages. Tokens live in localStorage
+// under Together's own keys; any 401 triggers one /auth/refresh (rotating
+// the refresh token) and a retry; a 401 from refresh signs the user out.
+import { ApiError, request, type RequestOptions } from "./http";
+
+const ACCESS = "together_access_token";
+const REFRESH = "together_refresh_token";
+
+export interface User {
+  id: string;
+  username: string;
+  email: string | null;
+  avatar_url: string | null;
+  bio: string | null;
+  pronouns: string | null;
+  status: string;
+  custom_status: string | null;
+  activity: string | null;
+  created_at: string;
+  is_admin: boolean;
+}
+
+export interface Server {
+  id: string;
+  name: string;
+  owner_id: string;
+  icon_url: string | null;
+  is_public: boolean;
+  require_invite?: boolean;
+  member_count?: number;
+  created_at: string;
+}
+
+export type ChannelKind = "text" | "voice" | "watch" | "stage";
+
+export interface Channel {
+  id: string;
+  server_id: string;
+  name: string;
+  type: ChannelKind | string;
+  position: number;
+  category: string | null;
+  topic: string | null;
+  created_at: string;
+}
+
+export interface Message {
+  id: string;
+  channel_id: string;
+  author_id: string | null;
+  content: string;
+  reply_to: string | null;
+  mention_user_ids: string[];
+  mention_everyone: boolean;
+  thread_id: string | null;
+  thread_reply_count: number;
+  edited_at: string | null;
+  deleted: boolean;
+  created_at: string;
+  pinned?: boolean;
+}
+
+export interface Member {
+  user_id: string;
+  username: string;
+  avatar_url: string | null;
+  status: string;
+  custom_status: string | null;
+  nickname: string | null;
+  joined_at: string;
+  roles?: { id: string; name: string; color: string | null; position: number }[];
+}
+
+export interface Reaction {
+  emoji: string;
+  count: number;
+  me: boolean;
+}
+
+export interface Invite {
+  id: string;
+  server_id: string;
+  code: string;
+  max_uses: number | null;
+  uses: number;
+  expires_at: string | null;
+}
+
+export interface InvitePreview {
+  code: string;
+  server_name: string;
+  server_icon_url: string | null;
+  member_count: number;
+  expires_at: string | null;
+}
+
+export interface SearchResult {
+  id: string;
+  channel_id: string;
+  author_id: string | null;
+  author_username: string | null;
+  content: string;
+  highlight: string;
+  created_at: string;
+}
+
+interface AuthResponse {
+  access_token: string;
+  refresh_token: string;
+  user: User;
+}
+
+function load(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function save(key: string, v: string | null) {
+  try {
+    if (v === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, v);
+  } catch {
+    /* private mode: tokens last for this page only */
+  }
+}
+
+class Session {
+  access = $state<string | null>(load(ACCESS));
+  refresh = $state<string | null>(load(REFRESH));
+  user = $state<User | null>(null);
+  /** ready is true once we know whether a stored session is valid. */
+  ready = $state(false);
+  private refreshing: Promise<boolean> | null = null;
+
+  get signedIn() {
+    return this.access !== null && this.user !== null;
+  }
+
+  setTokens(r: AuthResponse) {
+    this.access = r.access_token;
+    this.refresh = r.refresh_token;
+    this.user = r.user;
+    save(ACCESS, r.access_token);
+    save(REFRESH, r.refresh_token);
+  }
+
+  clear() {
+    this.access = null;
+    this.refresh = null;
+    this.user = null;
+    save(ACCESS, null);
+    save(REFRESH, null);
+  }
+
+  /** refreshTokens rotates the refresh token once, sharing one in-flight call. */
+  refreshTokens(): Promise<boolean> {
+    if (!this.refresh) return Promise.resolve(false);
+    if (!this.refreshing) {
+      const rt = this.refresh;
+      this.refreshing = request<AuthResponse>("Renewing your session", "/auth/refresh", { method: "POST", body: { refresh_token: rt } })
+        .then((r) => {
+          this.setTokens(r);
+          return true;
+        })
+        .catch((e: unknown) => {
+          if (e instanceof ApiError && (e.status === 401 || e.status === 403)) this.clear();
+          return false;
+        })
+        .finally(() => {
+          this.refreshing = null;
+        });
+    }
+    return this.refreshing;
+  }
+}
+
+export const session = new Session();
+
+/** api calls a Together route with the access token, refreshing once on 401. */
+export async function api<T>(what: string, path: string, opts: RequestOptions = {}): Promise<T> {
+  const call = () =>
+    request<T>(what, path, { ...opts, headers: { ...opts.headers, ...(session.access ? { Authorization: `Bearer ${session.access}` } : {}) } });
+  try {
+    return await call();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401 && session.refresh) {
+      if (await session.refreshTokens()) return call();
+    }
+    throw e;
+  }
+}
+
+export async function restoreSession() {
+  try {
+    if (session.access || session.refresh) {
+      session.user = await api<User>("Loading your account", "/users/@me");
+    }
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) session.clear();
+    else throw e;
+  } finally {
+    session.ready = true;
+  }
+}
+
+export async function register(username: string, password: string, email?: string, invite_code?: string) {
+  const body: Record<string, string> = { username, password };
+  if (email) body.email = email;
+  if (invite_code) body.invite_code = invite_code;
+  session.setTokens(await request<AuthResponse>("Creating your account", "/auth/register", { method: "POST", body }));
+}
+
+export async function login(username: string, password: string) {
+  session.setTokens(await request<AuthResponse>("Signing in", "/auth/login", { method: "POST", body: { username, password } }));
+}
+
+export function logout() {
+  session.clear();
+}
+
+export const together = {
+  me: () => api<User>("Loading your profile", "/users/@me"),
+  updateMe: (patch: Partial<Pick<User, "avatar_url" | "bio" | "pronouns" | "status" | "custom_status" | "activity">>) =>
+    api<User>("Saving your profile", "/users/@me", { method: "PATCH", body: patch }),
+  servers: () => api<Server[]>("Loading your communities", "/servers"),
+  browse: () => api<Server[]>("Loading public communities", "/servers/browse"),
+  server: (id: string) => api<Server>("Loading the community", `/servers/${enc(id)}`),
+  createServer: (name: string, is_public: boolean) => api<Server>("Creating the community", "/servers", { method: "POST", body: { name, is_public } }),
+  joinServer: (id: string) => api<unknown>("Joining the community", `/servers/${enc(id)}/join`, { method: "POST" }),
+  leaveServer: (id: string) => api<unknown>("Leaving the community", `/servers/${enc(id)}/leave`, { method: "DELETE" }),
+  channels: (sid: string) => api<Channel[]>("Loading channels", `/servers/${enc(sid)}/channels`),
+  createChannel: (sid: string, name: string, type: ChannelKind, topic?: string) =>
+    api<Channel>("Creating the channel", `/servers/${enc(sid)}/channels`, { method: "POST", body: { name, type, ...(topic ? { topic } : {}) } }),
+  members: (sid: string) => api<Member[]>("Loading members", `/servers/${enc(sid)}/members`),
+  messages: (cid: string, before?: string, limit = 50) =>
+    api<Message[]>("Loading messages", `/channels/${enc(cid)}/messages?limit=${limit}${before ? `&before=${enc(before)}` : ""}`),
+  send: (cid: string, content: string, reply_to?: string | null) =>
+    api<Message>("Sending the message", `/channels/${enc(cid)}/messages`, { method: "POST", body: { content, ...(reply_to ? { reply_to } : {}) } }),
+  edit: (mid: string, content: string) => api<Message>("Editing the message", `/messages/${enc(mid)}`, { method: "PATCH", body: { content } }),
+  remove: (mid: string) => api<unknown>("Deleting the message", `/messages/${enc(mid)}`, { method: "DELETE" }),
+  reactions: (cid: string, mid: string) => api<Reaction[]>("Loading reactions", `/channels/${enc(cid)}/messages/${enc(mid)}/reactions`),
+  react: (cid: string, mid: string, emoji: string, on: boolean) =>
+    api<unknown>(on ? "Adding the reaction" : "Removing the reaction", `/channels/${enc(cid)}/messages/${enc(mid)}/reactions/${enc(emoji)}`, {
+      method: on ? "PUT" : "DELETE",
+    }),
+  ack: (cid: string) => api<unknown>("Marking the channel read", `/channels/${enc(cid)}/ack`, { method: "POST" }),
+  search: (sid: string, q: string, channel_id?: string) =>
+    api<{ results: SearchResult[]; total: number; has_more: boolean }>(
+      "Searching",
+      `/servers/${enc(sid)}/search?q=${enc(q)}${channel_id ? `&channel_id=${enc(channel_id)}` : ""}`,
+    ),
+  createInvite: (sid: string) => api<Invite>("Creating an invite", `/servers/${enc(sid)}/invites`, { method: "POST", body: {} }),
+  invite: (code: string) => api<InvitePreview>("Loading the invite", `/invites/${enc(code)}`),
+  acceptInvite: (code: string) => api<{ server_id: string }>("Accepting the invite", `/invites/${enc(code)}/accept`, { method: "POST" }),
+  registrationMode: () => request<{ registration_mode: string }>("Loading sign-up settings", "/instance/registration-mode"),
+};
+
+function enc(s: string) {
+  return encodeURIComponent(s);
+}
