@@ -19,6 +19,7 @@ import (
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/store"
 )
 
@@ -30,6 +31,8 @@ type App struct {
 	Bus      bus.Bus
 	Identity *identity.Service
 	HTTP     *httpserver.Server
+	// StageChat is the Owncast stage chat and page settings (wire_owncast.go).
+	StageChat *stagechat.Service
 
 	hubMu   sync.Mutex
 	hubs    []*gateway.Hub

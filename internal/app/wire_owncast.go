@@ -2,16 +2,116 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"time"
 
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/config"
+	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/gateway"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/surface/owncast"
+	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
-// wireOwncast builds Owncast's surface and registers its routes on a.HTTP.
+// wireOwncast builds the stage chat, webhooks and Owncast's surface and
+// registers its routes on a.HTTP.
 func (a *App) wireOwncast(ctx context.Context) error {
-	s, err := owncast.New(owncast.Deps{Log: a.Log, Identity: a.Identity})
+	log := a.Log.With("component", "owncast")
+	// The one message store: a service over the same tables and bus that
+	// every surface uses.
+	msgs, err := messages.New(a.DB.Messages(), a.Bus, a.Log.With("component", "messages"))
 	if err != nil {
 		return err
+	}
+	defaults := stagechat.DefaultSettings()
+	stageDefaults(&a.Config, &defaults)
+	chat, err := stagechat.New(ctx, stagechat.Config{Defaults: defaults}, a.DB.StageChat(), a.Identity, msgs, a.Bus,
+		log.With("component", "stagechat"))
+	if err != nil {
+		return err
+	}
+	a.StageChat = chat
+	a.closers = append(a.closers, func() error { chat.Presence().Close(); return nil })
+	emoji, err := stagechat.OpenEmojiDir(filepath.Join(a.Config.DataDir, "emoji"))
+	if err != nil {
+		return err
+	}
+	a.closers = append(a.closers, emoji.Close)
+	out, err := egress.New(egress.Config{Timeout: 15 * time.Second, MaxBodyBytes: 64 << 10})
+	if err != nil {
+		return err
+	}
+	hooks, err := webhooks.New(webhooks.Config{}, a.DB.Webhooks(), out, log.With("component", "webhooks"))
+	if err != nil {
+		return err
+	}
+	a.runners = append(a.runners, hooks.Run)
+	hub, err := a.NewHub(gateway.Config{
+		InsecureSkipVerify: true, // Owncast's chat accepts any Origin
+		ReadLimit:          2 * owncast.MaxSocketPayload,
+		PingInterval:       54 * time.Second,
+		PongTimeout:        60 * time.Second,
+	}, "owncast")
+	if err != nil {
+		return err
+	}
+	s, err := owncast.New(owncast.Deps{Log: a.Log, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks,
+		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "0.1.3",
+			FloodRate: 1.5, FloodBlock: 10 * time.Second}})
+	if err != nil {
+		return err
+	}
+	chat.SetHook(s.ChatEventWebhooks)
+	for pattern, h := range map[string]func(bus.Message){
+		stagechat.SettingsTopic: func(bus.Message) {
+			if err := chat.ReloadSettings(context.Background()); err != nil {
+				log.Warn("reload stage settings", "err", err)
+			}
+		},
+		identity.RevokedTopic: func(m bus.Message) {
+			var r identity.Revoked
+			if json.Unmarshal(m.Data, &r) != nil || r.AccountID == "" {
+				return
+			}
+			if acct, err := a.Identity.Account(context.Background(), r.AccountID); err == nil && acct.Disabled() {
+				s.AccountDisabled(r.AccountID)
+			}
+		},
+	} {
+		sub, err := a.Bus.Subscribe(pattern, h)
+		if err != nil {
+			return fmt.Errorf("owncast: subscribe %s: %w", pattern, err)
+		}
+		a.closers = append(a.closers, sub.Unsubscribe)
 	}
 	s.Register(a.HTTP)
 	return nil
 }
+
+// stageDefaults fills the instance texts of a fresh data dir from config.
+func stageDefaults(cfg *config.Config, d *stagechat.Settings) {
+	d.Name = "New Owncast Server"
+	d.Summary = "This is a new live video streaming server powered by Owncast."
+	d.Tags = []string{"owncast", "streaming"}
+	d.SocialHandles = []stagechat.SocialHandle{{Platform: "github", URL: "https://github.com/owncast/owncast"}}
+	d.ExtraPageContent = owncastPageContent
+}
+
+const owncastPageContent = `# Welcome to Owncast!
+
+- This is a live stream powered by [Owncast](https://owncast.online), a free and open source live streaming server.
+
+- To discover more examples of streams, visit [Owncast's directory](https://directory.owncast.online).
+
+- If you're the owner of this server you should visit the admin and customize the content on this page.
+
+<hr/>
+
+<video id="video" controls preload="metadata" style="width: 60vw; max-width: 600px; min-width: 200px;" poster="https://videos.owncast.online/t/xaJ3xNn9Y6pWTdB25m9ai3">
+  <source src="https://assets.owncast.tv/video/owncast-embed.mp4" type="video/mp4" />
+</video>`

@@ -191,3 +191,11 @@ func (s *Service) publishSettings(ctx context.Context) {
 		s.log.Warn("publish settings change", "err", err)
 	}
 }
+
+// SetStreamTitle changes the stream title.
+func (s *Service) SetStreamTitle(ctx context.Context, title string) error {
+	return s.UpdateSettings(ctx, func(st *Settings) error {
+		st.StreamTitle = title
+		return nil
+	})
+}

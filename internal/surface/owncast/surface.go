@@ -13,8 +13,11 @@ import (
 	"strings"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/stagechat"
+	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
 // Deps is what the surface needs from the node. Fields are added by the
@@ -22,12 +25,21 @@ import (
 type Deps struct {
 	Log      *slog.Logger
 	Identity *identity.Service
+
+	// Chat, moderation, integrations, webhooks and config (chat*.go and
+	// the other non-live files). Chat nil: those routes are not served.
+	Chat     *stagechat.Service
+	Emoji    *stagechat.EmojiDir
+	Hub      *gateway.Hub
+	Webhooks *webhooks.Service
+	Chats    ChatOptions
 }
 
 // Surface serves Owncast's API.
 type Surface struct {
-	d   Deps
-	log *slog.Logger
+	d    Deps
+	log  *slog.Logger
+	chat *chatState
 }
 
 // New builds the surface.
@@ -38,7 +50,9 @@ func New(d Deps) (*Surface, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Surface{d: d, log: d.Log.With("component", "owncast")}, nil
+	s := &Surface{d: d, log: d.Log.With("component", "owncast")}
+	s.chat = newChatState(s)
+	return s, nil
 }
 
 // Register adds every Owncast route to the server.

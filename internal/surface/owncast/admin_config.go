@@ -1,0 +1,240 @@
+package owncast
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/stagechat"
+)
+
+// setter builds a POST /api/admin/config/<name> handler: it reads
+// {"value": T} and applies it to the settings.
+func setter[T any](s *Surface, apply func(st *stagechat.Settings, v T) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Value *T `json:"value"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if req.Value == nil {
+			writeResult(w, http.StatusBadRequest, false, "unable to parse new value")
+			return
+		}
+		if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error { return apply(st, *req.Value) }); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeResult(w, http.StatusOK, true, "changed")
+	}
+}
+
+func str(max int, f func(*stagechat.Settings, string)) func(*stagechat.Settings, string) error {
+	return func(st *stagechat.Settings, v string) error {
+		v = strings.TrimSpace(v)
+		if len(v) > max {
+			return fault.Newf(fault.Invalid, "value must be at most %d bytes", max)
+		}
+		f(st, v)
+		return nil
+	}
+}
+
+func boolean(f func(*stagechat.Settings, bool)) func(*stagechat.Settings, bool) error {
+	return func(st *stagechat.Settings, v bool) error {
+		f(st, v)
+		return nil
+	}
+}
+
+func strList(maxItems, maxLen int, f func(*stagechat.Settings, []string)) func(*stagechat.Settings, []string) error {
+	return func(st *stagechat.Settings, v []string) error {
+		if len(v) > maxItems {
+			return fault.Newf(fault.Invalid, "at most %d entries", maxItems)
+		}
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			e = strings.TrimSpace(e)
+			if len(e) > maxLen {
+				return fault.Newf(fault.Invalid, "entries must be at most %d bytes", maxLen)
+			}
+			if e != "" {
+				out = append(out, e)
+			}
+		}
+		f(st, out)
+		return nil
+	}
+}
+
+func validHTTPURL(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil
+}
+
+func (s *Surface) registerAdminConfig(h *httpserver.Server) {
+	cfg := func(name string, f http.HandlerFunc) { s.admin(h, "POST /api/admin/config/"+name, f) }
+	const text, long = 1 << 10, 64 << 10
+	cfg("name", setter(s, str(text, func(st *stagechat.Settings, v string) { st.Name = v })))
+	cfg("serversummary", setter(s, str(long, func(st *stagechat.Settings, v string) { st.Summary = v })))
+	cfg("welcomemessage", setter(s, str(long, func(st *stagechat.Settings, v string) { st.WelcomeMessage = v })))
+	cfg("offlinemessage", setter(s, str(long, func(st *stagechat.Settings, v string) { st.OfflineMessage = v })))
+	cfg("pagecontent", setter(s, str(long, func(st *stagechat.Settings, v string) { st.ExtraPageContent = v })))
+	cfg("streamtitle", s.setStreamTitle)
+	cfg("tags", setter(s, strList(50, 100, func(st *stagechat.Settings, v []string) { st.Tags = v })))
+	cfg("nsfw", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.NSFW = v })))
+	cfg("customstyles", setter(s, str(long, func(st *stagechat.Settings, v string) { st.CustomStyles = v })))
+	cfg("customjavascript", setter(s, str(long, func(st *stagechat.Settings, v string) { st.CustomJavascript = v })))
+	cfg("hideviewercount", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.HideViewerCount = v })))
+	cfg("disablesearchindexing", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.DisableSearchIndexing = v })))
+	cfg("directoryenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Directory.Enabled = v })))
+	cfg("sockethostoverride", setter(s, func(st *stagechat.Settings, v string) error {
+		v = strings.TrimSpace(v)
+		if v != "" {
+			u, err := url.Parse(v)
+			if err != nil || u.Host == "" || (u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https") {
+				return fault.New(fault.Invalid, "socket host override must be a ws(s) or http(s) URL")
+			}
+		}
+		st.SocketHostOverride = v
+		return nil
+	}))
+	cfg("serverurl", setter(s, func(st *stagechat.Settings, v string) error {
+		v = strings.TrimRight(strings.TrimSpace(v), "/")
+		if v != "" && !validHTTPURL(v) {
+			return fault.New(fault.Invalid, "server url must be a valid http or https URL")
+		}
+		st.ServerURL = v
+		st.Directory.InstanceURL = v
+		return nil
+	}))
+	cfg("appearance", setter(s, func(st *stagechat.Settings, v map[string]string) error {
+		if len(v) > 100 {
+			return fault.New(fault.Invalid, "too many appearance variables")
+		}
+		st.AppearanceVariables = v
+		return nil
+	}))
+	cfg("socialhandles", setter(s, func(st *stagechat.Settings, v []stagechat.SocialHandle) error {
+		if len(v) > 50 {
+			return fault.New(fault.Invalid, "too many social handles")
+		}
+		for _, h := range v {
+			if h.URL != "" && !validHTTPURL(h.URL) {
+				return fault.New(fault.Invalid, "social handle urls must be http(s) URLs")
+			}
+		}
+		st.SocialHandles = v
+		return nil
+	}))
+	cfg("externalactions", setter(s, func(st *stagechat.Settings, v []stagechat.ExternalAction) error {
+		if len(v) > 50 {
+			return fault.New(fault.Invalid, "too many external actions")
+		}
+		for _, a := range v {
+			if a.URL != "" && !validHTTPURL(a.URL) {
+				return fault.New(fault.Invalid, "external action urls must be http(s) URLs")
+			}
+		}
+		st.ExternalActions = v
+		return nil
+	}))
+	cfg("logo", s.setLogo)
+	cfg("adminpass", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Value string `json:"value"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		a := adminAccount(r)
+		if a == nil {
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		if err := s.d.Identity.SetOperatorPassword(r.Context(), a.ID, req.Value); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeResult(w, http.StatusOK, true, "changed")
+	})
+
+	// Chat.
+	cfg("chat/disable", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatDisabled = v })))
+	cfg("chat/joinmessagesenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatJoinMessagesEnabled = v })))
+	cfg("chat/establishedusermode", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatEstablishedUserMode = v })))
+	cfg("chat/spamprotectionenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatSpamProtection = v })))
+	cfg("chat/forbiddenusernames", setter(s, strList(1000, 100, func(st *stagechat.Settings, v []string) { st.ForbiddenUsernames = v })))
+	cfg("chat/suggestedusernames", setter(s, strList(1000, 100, func(st *stagechat.Settings, v []string) { st.SuggestedUsernames = v })))
+
+	// Federation and notifications: stored and reported; the protocols
+	// are later work.
+	cfg("federation/enable", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Federation.Enabled = v })))
+	cfg("federation/private", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Federation.IsPrivate = v })))
+	cfg("federation/showengagement", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Federation.ShowEngagement = v })))
+	cfg("federation/username", setter(s, str(text, func(st *stagechat.Settings, v string) { st.Federation.Username = v })))
+	cfg("federation/livemessage", setter(s, str(text, func(st *stagechat.Settings, v string) { st.Federation.GoLiveMessage = v })))
+	cfg("federation/blockdomains", setter(s, strList(1000, 253, func(st *stagechat.Settings, v []string) { st.Federation.BlockedDomains = v })))
+	cfg("notifications/discord", setter(s, func(st *stagechat.Settings, v json.RawMessage) error {
+		return json.Unmarshal(v, &st.Notifications.Discord)
+	}))
+	cfg("notifications/browser", setter(s, func(st *stagechat.Settings, v json.RawMessage) error {
+		return json.Unmarshal(v, &st.Notifications.Browser)
+	}))
+
+	s.admin(h, "GET /api/admin/serverconfig", s.handleServerConfig)
+}
+
+func adminAccount(r *http.Request) *identity.Account {
+	a, _ := r.Context().Value(adminKey).(*identity.Account)
+	return a
+}
+
+// handleServerConfig is GET /api/admin/serverconfig.
+func (s *Surface) handleServerConfig(w http.ResponseWriter, r *http.Request) {
+	st := s.d.Chat.Settings()
+	handles := make([]map[string]any, 0, len(st.SocialHandles))
+	for _, h := range st.SocialHandles {
+		handles = append(handles, map[string]any{"platform": h.Platform, "url": h.URL})
+	}
+	out := map[string]any{
+		"instanceDetails": map[string]any{
+			"name": st.Name, "summary": st.Summary, "welcomeMessage": st.WelcomeMessage, "offlineMessage": st.OfflineMessage,
+			"logo": logoName(st), "extraPageContent": st.ExtraPageContent, "streamTitle": st.StreamTitle, "tags": st.Tags,
+			"socialHandles": handles, "nsfw": st.NSFW, "customStyles": st.CustomStyles, "customJavascript": st.CustomJavascript,
+			"appearanceVariables": st.AppearanceVariables,
+		},
+		// The admin password is stored only as an argon2id hash.
+		"adminPassword":             "",
+		"socketHostOverride":        st.SocketHostOverride,
+		"yp":                        st.Directory,
+		"federation":                st.Federation,
+		"notifications":             st.Notifications,
+		"forbiddenUsernames":        st.ForbiddenUsernames,
+		"suggestedUsernames":        st.SuggestedUsernames,
+		"chatDisabled":              st.ChatDisabled,
+		"chatJoinMessagesEnabled":   st.ChatJoinMessagesEnabled,
+		"chatEstablishedUserMode":   st.ChatEstablishedUserMode,
+		"chatSpamProtectionEnabled": st.ChatSpamProtection,
+		"hideViewerCount":           st.HideViewerCount,
+		"disableSearchIndexing":     st.DisableSearchIndexing,
+		"externalActions":           st.ExternalActions,
+		"serverURL":                 st.ServerURL,
+		// Stream settings: the live part fills these in (LiveConfig).
+		"streamKeys":          []any{},
+		"videoSettings":       map[string]any{"latencyLevel": 2, "videoQualityVariants": []any{}},
+		"s3":                  map[string]any{"enabled": false, "forcePathStyle": false},
+		"streamKeyOverridden": false,
+	}
+	if s.d.Chats.LiveConfig != nil {
+		for k, v := range s.d.Chats.LiveConfig(r.Context()) {
+			out[k] = v
+		}
+	}
+	httpserver.WriteJSON(w, http.StatusOK, out)
+}

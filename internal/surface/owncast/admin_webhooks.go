@@ -1,0 +1,145 @@
+package owncast
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/webhooks"
+)
+
+func webhookJSON(h *webhooks.Webhook) map[string]any {
+	return map[string]any{"id": h.ID, "url": h.URL, "events": h.Events, "timestamp": h.CreatedAt,
+		"lastUsed": h.LastUsedAt, "lastError": h.LastError, "lastErrorAt": h.LastErrorAt, "secret": h.Secret}
+}
+
+func tokenJSON(t *identity.Token, raw string) map[string]any {
+	scopes := t.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	// Only a token's hash is stored, so listings carry the token's id in
+	// accessToken; delete accepts either the token or that id.
+	tok := t.ID
+	if raw != "" {
+		tok = raw
+	}
+	return map[string]any{"id": t.ID, "accessToken": tok, "displayName": t.Name, "scopes": scopes,
+		"createdAt": t.CreatedAt, "lastUsedAt": t.LastUsedAt, "displayColor": 0, "isBot": true, "type": "API"}
+}
+
+func (s *Surface) registerAdminWebhooks(h *httpserver.Server) {
+	s.admin(h, "GET /api/admin/webhooks", func(w http.ResponseWriter, r *http.Request) {
+		out := []map[string]any{}
+		if s.d.Webhooks != nil {
+			hs, err := s.d.Webhooks.List(r.Context())
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			for _, h := range hs {
+				out = append(out, webhookJSON(h))
+			}
+		}
+		httpserver.WriteJSON(w, http.StatusOK, out)
+	})
+	s.admin(h, "POST /api/admin/webhooks/create", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			URL    string   `json:"url"`
+			Events []string `json:"events"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if s.d.Webhooks == nil {
+			writeResult(w, http.StatusServiceUnavailable, false, "webhooks are not available")
+			return
+		}
+		wh, err := s.d.Webhooks.Create(r.Context(), req.URL, req.Events)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		httpserver.WriteJSON(w, http.StatusOK, webhookJSON(wh))
+	})
+	s.admin(h, "POST /api/admin/webhooks/delete", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ID json.RawMessage `json:"id"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		id := strings.Trim(string(req.ID), `"`)
+		if id == "" || s.d.Webhooks == nil {
+			writeResult(w, http.StatusBadRequest, false, "unable to parse new value")
+			return
+		}
+		if err := s.d.Webhooks.Delete(r.Context(), id); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeResult(w, http.StatusOK, true, "deleted webhook")
+	})
+
+	s.admin(h, "GET /api/admin/accesstokens", func(w http.ResponseWriter, r *http.Request) {
+		ts, err := s.d.Identity.ListTokens(r.Context(), identity.IntegrationToken)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		out := []map[string]any{}
+		for _, t := range ts {
+			if t.RevokedAt == nil {
+				out = append(out, tokenJSON(t, ""))
+			}
+		}
+		httpserver.WriteJSON(w, http.StatusOK, out)
+	})
+	s.admin(h, "POST /api/admin/accesstokens/create", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Name   string   `json:"name"`
+			Scopes []string `json:"scopes"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		_, t, raw, err := s.d.Identity.CreateIntegrationToken(r.Context(), req.Name, req.Scopes)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		httpserver.WriteJSON(w, http.StatusOK, tokenJSON(t, raw))
+	})
+	s.admin(h, "POST /api/admin/accesstokens/delete", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Token string `json:"token"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		t, err := s.d.Identity.Store().TokenByHash(r.Context(), identity.HashToken(req.Token))
+		if errors.Is(err, fault.NotFound) {
+			t, err = s.d.Identity.Store().TokenByID(r.Context(), req.Token)
+		}
+		if err == nil && t.Kind != identity.IntegrationToken {
+			err = fault.NotFound
+		}
+		if err != nil {
+			if errors.Is(err, fault.NotFound) {
+				writeResult(w, http.StatusBadRequest, false, "unable to find token")
+				return
+			}
+			writeError(w, err)
+			return
+		}
+		if err := s.d.Identity.RevokeToken(r.Context(), t.ID); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeResult(w, http.StatusOK, true, "deleted token")
+	})
+}

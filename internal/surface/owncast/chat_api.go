@@ -1,0 +1,231 @@
+package owncast
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/ratelimit"
+	"github.com/hearth-community/hearth/internal/stagechat"
+)
+
+// Owncast event type names.
+const (
+	evChat           = "CHAT"
+	evNameChange     = "NAME_CHANGE"
+	evColorChange    = "COLOR_CHANGE"
+	evUserInfo       = "CONNECTED_USER_INFO"
+	evJoined         = "USER_JOINED"
+	evParted         = "USER_PARTED"
+	evSystem         = "SYSTEM"
+	evAction         = "CHAT_ACTION"
+	evVisibility     = "VISIBILITY-UPDATE"
+	evUserDisabled   = "ERROR_USER_DISABLED"
+	evNeedsRegister  = "ERROR_NEEDS_REGISTRATION"
+	evStreamStarted  = "STREAM_STARTED"
+	evStreamStopped  = "STREAM_STOPPED"
+	evTitleUpdated   = "STREAM_TITLE_UPDATED"
+	maxChatBodyBytes = 1 << 16
+)
+
+// userJSON is Owncast's chat user.
+type userJSON struct {
+	CreatedAt     time.Time  `json:"createdAt"`
+	DisabledAt    *time.Time `json:"disabledAt,omitempty"`
+	NameChangedAt *time.Time `json:"nameChangedAt,omitempty"`
+	ID            string     `json:"id"`
+	DisplayName   string     `json:"displayName"`
+	PreviousNames []string   `json:"previousNames"`
+	Scopes        []string   `json:"scopes,omitempty"`
+	DisplayColor  int        `json:"displayColor"`
+	IsBot         bool       `json:"isBot"`
+	Authenticated bool       `json:"authenticated"`
+}
+
+func encodeUser(u *stagechat.User) *userJSON {
+	if u == nil {
+		return nil
+	}
+	prev := u.PreviousNames
+	if prev == nil {
+		prev = []string{}
+	}
+	return &userJSON{CreatedAt: u.CreatedAt, DisabledAt: u.DisabledAt, NameChangedAt: u.NameChangedAt, ID: u.ID,
+		DisplayName: u.DisplayName, PreviousNames: prev, Scopes: u.Scopes, DisplayColor: u.DisplayColor, IsBot: u.IsBot,
+		Authenticated: u.AuthenticatedAt != nil}
+}
+
+func encodeUsers(us []*stagechat.User) []*userJSON {
+	out := make([]*userJSON, 0, len(us))
+	for _, u := range us {
+		out = append(out, encodeUser(u))
+	}
+	return out
+}
+
+// messageJSON renders one stored message the way Owncast's history does.
+func (s *Surface) messageJSON(ctx context.Context, m *messages.Message, withVisible bool) map[string]any {
+	out := map[string]any{"id": m.ID, "timestamp": m.CreatedAt, "body": s.chat.render.Chat(m.Body)}
+	switch stagechat.KindOf(m) {
+	case stagechat.KindSystem:
+		out["type"] = evSystem
+		out["user"] = map[string]any{"displayName": s.d.Chat.Settings().Name}
+	case stagechat.KindAction:
+		out["type"] = evAction
+	default:
+		out["type"] = evChat
+		if m.AuthorID != nil {
+			if u, err := s.d.Chat.CachedUser(ctx, *m.AuthorID); err == nil {
+				out["user"] = encodeUser(u)
+			}
+		}
+		if m.Hidden {
+			at := m.CreatedAt
+			if m.EditedAt != nil {
+				at = *m.EditedAt
+			}
+			out["hiddenAt"] = at
+		}
+		if withVisible {
+			out["visible"] = !m.Hidden
+		}
+	}
+	return out
+}
+
+// readJSON decodes a request body into v; an unparsable body gets
+// Owncast's 400.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxChatBodyBytes))
+	if err == nil && len(strings.TrimSpace(string(body))) == 0 {
+		err = errors.New("empty body")
+	}
+	if err == nil {
+		err = json.Unmarshal(body, v)
+	}
+	if err != nil {
+		writeResult(w, http.StatusBadRequest, false, "unable to parse new value")
+		return false
+	}
+	return true
+}
+
+func (s *Surface) clientIP(r *http.Request) string {
+	return ratelimit.ClientIP(r, s.d.Chats.TrustProxy)
+}
+
+// handleRegister is POST /api/chat/register.
+func (s *Surface) handleRegister(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if banned, _ := s.d.Chat.IPBanned(r.Context(), s.clientIP(r)); banned {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	var req struct {
+		DisplayName string `json:"displayName"`
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, maxChatBodyBytes))
+	if len(strings.TrimSpace(string(body))) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			writeResult(w, http.StatusBadRequest, false, "unable to parse request")
+			return
+		}
+	}
+	// A Hearth account signed in with a Together access token chats as
+	// itself; anyone else gets a guest account.
+	var signedIn *identity.Account
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if p, err := s.d.Identity.Authenticate(r.Context(), tok); err == nil {
+			signedIn = p.Account
+		}
+	}
+	u, tok, err := s.d.Chat.Register(r.Context(), req.DisplayName, r.Header.Get("X-Forwarded-User"), signedIn)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"id": u.ID, "accessToken": tok, "displayName": u.DisplayName})
+}
+
+type chatUserKey struct{}
+
+func chatUser(r *http.Request) *stagechat.User {
+	u, _ := r.Context().Value(chatUserKey{}).(*stagechat.User)
+	return u
+}
+
+// authChatUser resolves ?accessToken= and applies IP bans and disables.
+func (s *Surface) authChatUser(r *http.Request) (*stagechat.User, error) {
+	if banned, err := s.d.Chat.IPBanned(r.Context(), s.clientIP(r)); err != nil {
+		return nil, err
+	} else if banned {
+		return nil, stagechat.ErrBadToken
+	}
+	u, err := s.d.Chat.Authenticate(r.Context(), r.URL.Query().Get("accessToken"))
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled() {
+		return nil, stagechat.ErrBadToken
+	}
+	return u, nil
+}
+
+// requireChatUser is Owncast's user-token middleware (401 "unauthorized").
+func (s *Surface) requireChatUser(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.authChatUser(r)
+		if err != nil {
+			if fault.KindOf(err) == fault.Unauthorized || errors.Is(err, fault.NotFound) {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			writeError(w, err)
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), chatUserKey{}, u)))
+	}
+}
+
+// requireModerator additionally needs the MODERATOR scope.
+func (s *Surface) requireModerator(next http.HandlerFunc) http.HandlerFunc {
+	return s.requireChatUser(func(w http.ResponseWriter, r *http.Request) {
+		if !chatUser(r).IsModerator() {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next(w, r)
+	})
+}
+
+// handleHistory is GET /api/chat: the last 50 visible messages.
+func (s *Surface) handleHistory(w http.ResponseWriter, r *http.Request) {
+	s.writeHistory(w, r, false)
+}
+
+func (s *Surface) writeHistory(w http.ResponseWriter, r *http.Request, moderation bool) {
+	ms, err := s.d.Chat.History(r.Context(), moderation)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, s.messageJSON(r.Context(), m, false))
+	}
+	if moderation {
+		// Owncast's moderation history is newest first.
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	httpserver.WriteJSON(w, http.StatusOK, out)
+}

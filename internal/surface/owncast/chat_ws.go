@@ -1,0 +1,335 @@
+package owncast
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/gateway"
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/stagechat"
+)
+
+// frame builds one outbound event.
+func frame(typ string, fields map[string]any) []byte {
+	if fields == nil {
+		fields = map[string]any{}
+	}
+	fields["type"] = typ
+	if _, ok := fields["id"]; !ok {
+		fields["id"] = uuid.Must(uuid.NewV7()).String()
+	}
+	if _, ok := fields["timestamp"]; !ok {
+		fields["timestamp"] = time.Now().UTC()
+	}
+	b, _ := json.Marshal(fields)
+	return b
+}
+
+func (s *Surface) userInfo(u *stagechat.User) []byte {
+	return frame(evUserInfo, map[string]any{"user": encodeUser(u)})
+}
+
+func (s *Surface) actionFrame(body string) []byte {
+	return frame(evAction, map[string]any{"body": s.chat.render.Chat(body)})
+}
+
+// handleSocket is GET /ws?accessToken=…: Owncast's chat socket.
+func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
+	if s.d.Hub == nil {
+		http.Error(w, "chat unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if s.d.Chat.Settings().ChatDisabled {
+		http.Error(w, "CHAT_DISABLED", http.StatusForbidden)
+		return
+	}
+	ip := s.clientIP(r)
+	if banned, err := s.d.Chat.IPBanned(r.Context(), ip); err != nil {
+		writeError(w, err)
+		return
+	} else if banned {
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
+	u, authErr := s.d.Chat.Authenticate(r.Context(), r.URL.Query().Get("accessToken"))
+	conn, err := s.d.Hub.Accept(w, r, gateway.ConnOptions{Codec: gateway.NewlineBatch{MaxFrameBytes: 64 << 10}})
+	if err != nil {
+		return
+	}
+	switch {
+	case authErr != nil:
+		if fault.KindOf(authErr) == fault.Unauthorized || errors.Is(authErr, fault.NotFound) {
+			conn.Send(frame(evNeedsRegister, nil))
+			conn.Close(websocket.StatusPolicyViolation, "needs registration")
+		} else {
+			conn.Close(websocket.StatusInternalError, "internal error")
+		}
+		_ = conn.Run(r.Context(), nil)
+		return
+	case u.Disabled():
+		conn.Send(frame(evUserDisabled, map[string]any{"user": nil}))
+		conn.Close(websocket.StatusPolicyViolation, "user disabled")
+		_ = conn.Run(r.Context(), nil)
+		return
+	}
+	c := &client{id: s.chat.nextID.Add(1), conn: conn, ip: ip, userAgent: r.UserAgent(), connectedAt: time.Now().UTC()}
+	c.user.Store(u)
+	s.chat.add(c)
+	defer s.chat.remove(c)
+	if err := conn.Subscribe(messages.Topic(s.d.Chat.Conversation()), s.messageTransform()); err != nil {
+		conn.Close(websocket.StatusInternalError, "subscribe failed")
+	}
+	if err := conn.Subscribe(s.d.Chat.Topic(), s.chatTransform(c)); err != nil {
+		conn.Close(websocket.StatusInternalError, "subscribe failed")
+	}
+	conn.Send(s.userInfo(u))
+	pres := s.d.Chat.Presence()
+	pres.Connect(u)
+	defer func() { pres.Disconnect(c.user.Load()) }()
+	if welcome := s.d.Chat.Settings().WelcomeMessage; welcome != "" {
+		t := time.AfterFunc(s.d.Chats.WelcomeDelay, func() {
+			set := s.d.Chat.Settings()
+			if set.WelcomeMessage != "" {
+				conn.Send(frame(evSystem, map[string]any{"body": s.chat.render.Chat(set.WelcomeMessage),
+					"user": map[string]any{"displayName": set.Name}}))
+			}
+		})
+		defer t.Stop()
+	}
+	flood := stagechat.NewFlood(s.d.Chats.FloodRate, s.d.Chats.FloodBlock)
+	_ = conn.Run(r.Context(), func(ctx context.Context, typ websocket.MessageType, data []byte) error {
+		s.onChatFrame(ctx, c, flood, data)
+		return nil
+	})
+}
+
+type inbound struct {
+	Type     string `json:"type"`
+	Body     string `json:"body"`
+	NewName  string `json:"newName"`
+	NewColor *int   `json:"newColor"`
+}
+
+func (s *Surface) onChatFrame(ctx context.Context, c *client, flood *stagechat.Flood, data []byte) {
+	u := c.user.Load()
+	if c.disabled.Load() {
+		return
+	}
+	if len(data) > MaxSocketPayload {
+		c.conn.Send(s.actionFrame("Sorry, that message is too long and was not sent."))
+		return
+	}
+	if !u.IsModerator() && s.d.Chat.Settings().ChatSpamProtection {
+		switch flood.Check(time.Now()) {
+		case stagechat.Blocked:
+			return
+		case stagechat.Flooded:
+			c.conn.Send(s.actionFrame(stagechat.FloodNotice))
+			return
+		}
+	}
+	var ev inbound
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return
+	}
+	switch ev.Type {
+	case evChat:
+		m, err := s.d.Chat.Send(ctx, u, ev.Body)
+		switch {
+		case errors.Is(err, stagechat.ErrNotEstablished):
+			c.conn.Send(s.actionFrame(fault.Message(err)))
+		case err != nil:
+			if fault.KindOf(err) == fault.Invalid {
+				c.conn.Send(s.actionFrame(fault.Message(err)))
+			}
+		case m != nil:
+			c.messages.Add(1)
+			if s.d.Webhooks != nil {
+				s.d.Webhooks.Dispatch(ctx, evChat, s.chatWebhookData(ctx, m, u, c.id))
+			}
+		}
+	case evNameChange:
+		nu, _, err := s.d.Chat.ChangeName(ctx, u, ev.NewName)
+		switch {
+		case errors.Is(err, stagechat.ErrNameTaken):
+			c.conn.Send(s.actionFrame("The name **" + ev.NewName + "** has been already registered. If this is your name, please authenticate."))
+		case err != nil:
+			c.conn.Send(s.actionFrame("You cannot change your name to **" + ev.NewName + "**."))
+		default:
+			c.user.Store(nu)
+			c.conn.Send(s.userInfo(nu))
+		}
+	case evColorChange:
+		if ev.NewColor == nil {
+			return
+		}
+		if nu, err := s.d.Chat.ChangeColor(ctx, u, *ev.NewColor); err == nil {
+			c.user.Store(nu)
+			c.conn.Send(s.userInfo(nu))
+		}
+	}
+}
+
+// memo computes a value once per bus event for every connection it fans
+// out to: the hub hands the same data slice to each subscriber in turn.
+type memo[T any] struct {
+	mu  sync.Mutex
+	key *byte
+	n   int
+	val T
+}
+
+func (m *memo[T]) get(data []byte, f func() T) T {
+	if len(data) == 0 {
+		return f()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.key == &data[0] && m.n == len(data) {
+		return m.val
+	}
+	m.val = f()
+	m.key, m.n = &data[0], len(data)
+	return m.val
+}
+
+// encoded is a frame, or nothing for this event.
+type encoded struct {
+	b  []byte
+	ok bool
+}
+
+// decodedChat is a chat event plus its encoding for everyone.
+type decodedChat struct {
+	ev  *stagechat.Event
+	all encoded
+}
+
+// messageTransform encodes message-store events (shared by every socket).
+func (s *Surface) messageTransform() gateway.Transform {
+	return func(_ string, data []byte) ([]byte, bool) {
+		e := s.chat.msgMemo.get(data, func() encoded {
+			b, ok := s.encodeMessageEvent(data)
+			return encoded{b, ok}
+		})
+		return e.b, e.ok
+	}
+}
+
+func (s *Surface) encodeMessageEvent(data []byte) ([]byte, bool) {
+	var ev messages.Event
+	if json.Unmarshal(data, &ev) != nil || ev.Message == nil {
+		return nil, false
+	}
+	m := ev.Message
+	switch ev.Type {
+	case messages.EventCreated:
+		if m.Hidden || m.Deleted {
+			return nil, false
+		}
+		f := s.messageJSON(context.Background(), m, true)
+		b, _ := json.Marshal(f)
+		return b, true
+	case messages.EventVisibility, messages.EventDeleted:
+		return frame(evVisibility, map[string]any{"ids": []string{m.ID}, "visible": !m.Hidden && !m.Deleted}), true
+	}
+	return nil, false
+}
+
+// chatTransform encodes the chat's own events for one socket.
+func (s *Surface) chatTransform(c *client) gateway.Transform {
+	return func(_ string, data []byte) ([]byte, bool) {
+		d := s.chat.chatMemo.get(data, func() decodedChat {
+			var ev stagechat.Event
+			if json.Unmarshal(data, &ev) != nil {
+				return decodedChat{}
+			}
+			b, ok := s.encodeChatEvent(&ev)
+			return decodedChat{ev: &ev, all: encoded{b, ok}}
+		})
+		if d.ev == nil {
+			return nil, false
+		}
+		ev := d.ev
+		mine := ev.User != nil && ev.User.ID == c.user.Load().ID
+		switch ev.Type {
+		case stagechat.EventUserDisabled:
+			if !mine {
+				return nil, false
+			}
+			s.disableClient(c)
+			return frame(evUserDisabled, map[string]any{"id": ev.ID, "timestamp": ev.At, "user": nil}), true
+		case stagechat.EventUserUpdated:
+			if !mine {
+				return nil, false
+			}
+			c.user.Store(ev.User)
+			return s.userInfo(ev.User), true
+		case stagechat.EventNameChange:
+			if mine {
+				c.user.Store(ev.User)
+			}
+		}
+		return d.all.b, d.all.ok
+	}
+}
+
+func (s *Surface) encodeChatEvent(ev *stagechat.Event) ([]byte, bool) {
+	switch ev.Type {
+	case stagechat.EventJoined, stagechat.EventParted:
+		typ := evJoined
+		if ev.Type == stagechat.EventParted {
+			typ = evParted
+		}
+		var out []byte
+		for i, u := range ev.Users {
+			if i > 0 {
+				out = append(out, '\n')
+			}
+			out = append(out, frame(typ, map[string]any{"user": encodeUser(u), "timestamp": ev.At})...)
+		}
+		return out, len(out) > 0
+	case stagechat.EventNameChange:
+		return frame(evNameChange, map[string]any{"id": ev.ID, "timestamp": ev.At, "user": encodeUser(ev.User), "oldName": ev.OldName}), true
+	case stagechat.EventAction:
+		return frame(evAction, map[string]any{"id": ev.ID, "timestamp": ev.At, "body": s.chat.render.Chat(ev.Body)}), true
+	case stagechat.EventStream:
+		body := "The stream is ending."
+		if ev.Online {
+			body = "Stay tuned, the stream is **starting**!"
+		}
+		return frame(evAction, map[string]any{"id": ev.ID, "timestamp": ev.At, "body": s.chat.render.Chat(body)}), true
+	}
+	return nil, false
+}
+
+// disableClient closes a disabled user's socket after the grace period
+// (the ERROR_USER_DISABLED frame goes first).
+func (s *Surface) disableClient(c *client) {
+	if c.disabled.Swap(true) {
+		return
+	}
+	time.AfterFunc(s.d.Chats.DisableGrace, func() { c.conn.Close(websocket.StatusPolicyViolation, "user disabled") })
+}
+
+// AccountDisabled tells the chat sockets of an account disabled elsewhere
+// (any surface) that they are disabled, then closes them.
+func (s *Surface) AccountDisabled(accountID string) {
+	if s.chat == nil {
+		return
+	}
+	for _, c := range s.chat.ofUser(accountID) {
+		if !c.disabled.Load() {
+			c.conn.Send(frame(evUserDisabled, map[string]any{"user": nil}))
+			s.disableClient(c)
+		}
+	}
+}

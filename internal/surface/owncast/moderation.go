@@ -1,0 +1,176 @@
+package owncast
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/stagechat"
+)
+
+type visibilityRequest struct {
+	IDArray []string `json:"idArray"`
+	Visible bool     `json:"visible"`
+}
+
+// handleVisibility is POST …/chat/messagevisibility (moderator, admin or
+// integration).
+func (s *Surface) handleVisibility(w http.ResponseWriter, r *http.Request) {
+	var req visibilityRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if err := s.d.Chat.SetVisibility(r.Context(), req.IDArray, req.Visible); err != nil {
+		writeError(w, err)
+		return
+	}
+	if s.d.Webhooks != nil {
+		s.d.Webhooks.Dispatch(r.Context(), evVisibility, map[string]any{"id": newEventID(), "timestamp": time.Now().UTC(),
+			"ids": req.IDArray, "visible": req.Visible, "user": nil})
+	}
+	writeResult(w, http.StatusOK, true, "changed")
+}
+
+// handleSetEnabled is POST …/chat/users/setenabled.
+func (s *Surface) handleSetEnabled(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		UserID  string `json:"userId"`
+		Enabled bool   `json:"enabled"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if req.UserID == "" {
+		writeResult(w, http.StatusBadRequest, false, "must provide userId")
+		return
+	}
+	if err := s.d.Chat.SetEnabled(r.Context(), req.UserID, req.Enabled); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeResult(w, http.StatusOK, true, "changed")
+}
+
+// handleUserDetails is GET /api/moderation/chat/user/{userId}.
+func (s *Surface) handleUserDetails(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("userId")
+	u, err := s.d.Chat.User(r.Context(), id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	clients := []map[string]any{}
+	for _, c := range s.chat.ofUser(id) {
+		clients = append(clients, s.clientJSON(c, false))
+	}
+	ms, err := s.d.Chat.MessagesFrom(r.Context(), id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, s.messageJSON(r.Context(), m, false))
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"user": encodeUser(u), "connectedClients": clients, "messages": out})
+}
+
+func (s *Surface) clientJSON(c *client, withUser bool) map[string]any {
+	out := map[string]any{"id": c.id, "connectedAt": c.connectedAt, "messageCount": c.messages.Load(),
+		"userAgent": c.userAgent, "ipAddress": c.ip, "geo": nil}
+	if withUser {
+		out["user"] = encodeUser(c.user.Load())
+	}
+	return out
+}
+
+func (s *Surface) writeClients(w http.ResponseWriter) {
+	out := []map[string]any{}
+	for _, c := range s.chat.list() {
+		out = append(out, s.clientJSON(c, true))
+	}
+	httpserver.WriteJSON(w, http.StatusOK, out)
+}
+
+func (s *Surface) registerAdminChat(h *httpserver.Server) {
+	s.admin(h, "GET /api/admin/chat/clients", func(w http.ResponseWriter, r *http.Request) { s.writeClients(w) })
+	s.admin(h, "GET /api/admin/chat/messages", func(w http.ResponseWriter, r *http.Request) { s.writeHistory(w, r, true) })
+	s.admin(h, "POST /api/admin/chat/messagevisibility", s.handleVisibility)
+	s.admin(h, "POST /api/admin/chat/updatemessagevisibility", s.handleVisibility)
+	s.admin(h, "POST /api/admin/chat/users/setenabled", s.handleSetEnabled)
+	s.admin(h, "GET /api/admin/chat/users/disabled", s.usersHandler(stagechat.DisabledUsers))
+	s.admin(h, "GET /api/admin/chat/users/moderators", s.usersHandler(stagechat.Moderators))
+	s.admin(h, "POST /api/admin/chat/users/setmoderator", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			UserID      string `json:"userId"`
+			IsModerator bool   `json:"isModerator"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if _, err := s.d.Chat.SetModerator(r.Context(), req.UserID, req.IsModerator); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeResult(w, http.StatusOK, true, "changed")
+	})
+	s.admin(h, "GET /api/admin/chat/users/ipbans", func(w http.ResponseWriter, r *http.Request) {
+		bans, err := s.d.Chat.IPBans(r.Context())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		out := make([]map[string]any, 0, len(bans))
+		for _, b := range bans {
+			out = append(out, map[string]any{"ipAddress": b.IP, "notes": b.Notes, "createdAt": b.CreatedAt})
+		}
+		httpserver.WriteJSON(w, http.StatusOK, out)
+	})
+	s.admin(h, "POST /api/admin/chat/users/ipbans/create", s.valueHandler(func(r *http.Request, v string) error {
+		return s.d.Chat.BanIP(r.Context(), v, "manually added")
+	}))
+	s.admin(h, "POST /api/admin/chat/users/ipbans/remove", s.valueHandler(func(r *http.Request, v string) error {
+		return s.d.Chat.UnbanIP(r.Context(), v)
+	}))
+	// Followers belong to federation (a later issue); the instance has none.
+	s.admin(h, "GET /api/admin/followers", func(w http.ResponseWriter, r *http.Request) {
+		httpserver.WriteJSON(w, http.StatusOK, map[string]any{"total": 0, "results": []any{}})
+	})
+	s.admin(h, "GET /api/admin/followers/pending", emptyList)
+	s.admin(h, "GET /api/admin/followers/blocked", emptyList)
+	s.admin(h, "GET /api/admin/prometheus", promhttp.HandlerFor(h.Registry(), promhttp.HandlerOpts{}).ServeHTTP)
+}
+
+func emptyList(w http.ResponseWriter, _ *http.Request) {
+	httpserver.WriteJSON(w, http.StatusOK, []any{})
+}
+
+func (s *Surface) usersHandler(f stagechat.UserFilter) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		us, err := s.d.Chat.Users(r.Context(), f)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		httpserver.WriteJSON(w, http.StatusOK, encodeUsers(us))
+	}
+}
+
+// valueHandler reads Owncast's {"value": "<string>"} body.
+func (s *Surface) valueHandler(f func(r *http.Request, v string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Value string `json:"value"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if err := f(r, req.Value); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeResult(w, http.StatusOK, true, "changed")
+	}
+}
