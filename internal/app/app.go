@@ -15,12 +15,15 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/store"
+	"github.com/hearth-community/hearth/internal/watch"
 )
 
 // App is a wired Hearth node.
@@ -33,6 +36,10 @@ type App struct {
 	HTTP     *httpserver.Server
 	// StageChat is the Owncast stage chat and page settings (wire_owncast.go).
 	StageChat *stagechat.Service
+	Watch     *watch.Service // watch rooms (OpenTogetherTube surface, community watch channels)
+	// Community and Messages are the community and message services (wire_together.go).
+	Community *community.Service
+	Messages  *messages.Service
 
 	hubMu   sync.Mutex
 	hubs    []*gateway.Hub

@@ -1,9 +1,43 @@
 package app
 
-import "context"
+import (
+	"context"
 
-// wireTogether builds the together part of the node and registers its routes on a.HTTP.
-// Owned by the together issue; kept in its own file so surfaces are wired apart.
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/gateway"
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/surface/together"
+)
+
+// wireTogether builds the community and message services and Together's
+// surface (REST bare and under /api/, gateway at /ws?token=).
 func (a *App) wireTogether(ctx context.Context) error {
+	log := a.Log.With("component", "together")
+	msgs, err := messages.New(a.DB.Messages(), a.Bus, a.Log.With("component", "messages"))
+	if err != nil {
+		return err
+	}
+	comm, err := community.New(a.DB.Community(), a.Bus, msgs, a.Log.With("component", "community"))
+	if err != nil {
+		return err
+	}
+	a.Messages, a.Community = msgs, comm
+	// Together authenticates sockets with an explicit ?token=, never with
+	// ambient credentials, and its clients connect from other origins (the
+	// Vite dev server, the desktop app): no Origin check, as upstream.
+	hub, err := a.NewHub(gateway.Config{InsecureSkipVerify: true, ReadLimit: together.MaxFrameBytes, IdleTimeout: together.IdleTimeout}, "together")
+	if err != nil {
+		return err
+	}
+	s, err := together.New(together.Deps{Log: log, Identity: a.Identity, Community: comm, Messages: msgs, Bus: a.Bus,
+		Sub: busSubscriber(a.Bus), Hub: hub, Bots: a.DB.TogetherBots(), DBPing: a.DB.Ping, Version: "hearth"})
+	if err != nil {
+		return err
+	}
+	if err := s.Start(); err != nil {
+		return err
+	}
+	a.closers = append(a.closers, s.Close)
+	s.Register(a.HTTP)
 	return nil
 }

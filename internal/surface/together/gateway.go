@@ -1,0 +1,567 @@
+package together
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/gateway"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+)
+
+// Gateway limits, as Together's server applies them.
+const (
+	IdleTimeout   = 300 * time.Second
+	MaxFrameBytes = 16 << 10
+	FramesPerSec  = 20
+)
+
+// dispatchTopic carries surface-originated events (typing, presence, voice)
+// with their recipients, so every node delivers to its own sockets.
+const dispatchTopic = "together.dispatch"
+
+type envelope struct {
+	Op string          `json:"op"`
+	T  *string         `json:"t,omitempty"`
+	D  json.RawMessage `json:"d,omitempty"`
+}
+
+// dispatch is a surface-originated event on dispatchTopic.
+type dispatch struct {
+	T          string          `json:"t"`
+	D          json.RawMessage `json:"d"`
+	Recipients []string        `json:"recipients"`
+}
+
+// client is one local gateway connection.
+type client struct {
+	conn      *gateway.Conn
+	accountID string
+	username  string
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+// allow is a 20 frames/s token bucket; excess frames are dropped.
+func (c *client) allow(now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last.IsZero() {
+		c.tokens, c.last = FramesPerSec, now
+	}
+	c.tokens = min(FramesPerSec, c.tokens+now.Sub(c.last).Seconds()*FramesPerSec)
+	c.last = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+func frame(t string, d any) []byte {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return nil
+	}
+	out, _ := json.Marshal(envelope{Op: "DISPATCH", T: &t, D: raw})
+	return out
+}
+
+var heartbeatAck = []byte(`{"op":"HEARTBEAT_ACK"}`)
+
+func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	var p *identity.Principal
+	var err error
+	if tok := q.Get("token"); tok != "" {
+		p, err = s.d.Identity.Authenticate(ctx, tok)
+	} else if bt := q.Get("bot_token"); bt != "" {
+		p, err = s.d.Identity.AuthenticateToken(ctx, identity.BotToken, bt)
+	} else {
+		err = errMissingAuth
+	}
+	if err != nil {
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		return
+	}
+	ready, err := s.ready(ctx, p.Account)
+	if err != nil {
+		s.log.Error("build READY", "err", err)
+		http.Error(w, "Internal server error", http.StatusInternalServerError)
+		return
+	}
+	sid := p.SessionID
+	if sid == "" && p.Token != nil {
+		sid = p.Token.ID
+	}
+	conn, err := s.d.Hub.Accept(w, r, gateway.ConnOptions{AccountID: p.Account.ID, SessionID: sid, IdleTimeout: IdleTimeout})
+	if err != nil {
+		return
+	}
+	c := &client{conn: conn, accountID: p.Account.ID, username: p.Account.Username}
+	conn.Send(frame("READY", ready))
+	first := s.addClient(c)
+	bg := context.WithoutCancel(ctx)
+	if first {
+		s.goOnline(bg, c.accountID)
+	}
+	_ = conn.Run(ctx, func(ctx context.Context, typ websocket.MessageType, data []byte) error {
+		s.onFrame(ctx, c, data)
+		return nil
+	})
+	if last := s.removeClient(c); last {
+		s.leaveVoice(bg, c.accountID)
+		s.goOffline(bg, c.accountID)
+	}
+}
+
+func (s *Surface) addClient(c *client) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := s.clients[c.accountID]
+	if set == nil {
+		set = map[*client]struct{}{}
+		s.clients[c.accountID] = set
+	}
+	set[c] = struct{}{}
+	return len(set) == 1
+}
+
+func (s *Surface) removeClient(c *client) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := s.clients[c.accountID]
+	delete(set, c)
+	if len(set) == 0 {
+		delete(s.clients, c.accountID)
+		return true
+	}
+	return false
+}
+
+// Connections counts local gateway connections.
+func (s *Surface) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, set := range s.clients {
+		n += len(set)
+	}
+	return n
+}
+
+// sendTo delivers one frame to every local connection of the accounts for
+// which want returns true.
+func (s *Surface) sendTo(msg []byte, want func(accountID string) bool) {
+	if msg == nil {
+		return
+	}
+	s.mu.Lock()
+	var conns []*gateway.Conn
+	for acct, set := range s.clients {
+		if want(acct) {
+			for c := range set {
+				conns = append(conns, c.conn)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Send(msg)
+	}
+}
+
+func (s *Surface) hasClients() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients) > 0
+}
+
+// publishDispatch sends t/d to recipients on every node.
+func (s *Surface) publishDispatch(ctx context.Context, t string, d any, recipients []string) {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return
+	}
+	data, _ := json.Marshal(dispatch{T: t, D: raw, Recipients: recipients})
+	if err := s.d.Bus.Publish(ctx, dispatchTopic, data); err != nil {
+		s.log.Warn("publish dispatch", "err", err)
+	}
+}
+
+func setOf(ids []string) func(string) bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return func(id string) bool { return m[id] }
+}
+
+// onBus turns domain events into Together DISPATCH frames for the local
+// connections allowed to see them.
+func (s *Surface) onBus(topic string, data []byte) {
+	if !s.hasClients() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	switch {
+	case topic == dispatchTopic:
+		var d dispatch
+		if json.Unmarshal(data, &d) != nil {
+			return
+		}
+		t := d.T
+		msg, _ := json.Marshal(envelope{Op: "DISPATCH", T: &t, D: d.D})
+		s.sendTo(msg, setOf(d.Recipients))
+	case strings.HasPrefix(topic, messages.TopicPrefix):
+		var e messages.Event
+		if json.Unmarshal(data, &e) != nil || e.Message == nil {
+			return
+		}
+		s.onMessageEvent(ctx, &e)
+	case strings.HasPrefix(topic, "community.dm."):
+		var e community.Event
+		if json.Unmarshal(data, &e) != nil || e.DM == nil {
+			return
+		}
+		for _, acct := range e.DM.Members {
+			dto, err := s.dmDTO(ctx, e.DM, acct)
+			if err != nil {
+				continue
+			}
+			s.sendTo(frame("DM_CHANNEL_CREATE", dto), func(id string) bool { return id == acct })
+		}
+	default:
+		var e community.Event
+		if json.Unmarshal(data, &e) != nil {
+			return
+		}
+		s.onCommunityEvent(ctx, &e)
+	}
+}
+
+func (s *Surface) onMessageEvent(ctx context.Context, e *messages.Event) {
+	m := e.Message
+	switch e.Kind {
+	case messages.KindDM:
+		if e.Type != messages.EventCreated {
+			return
+		}
+		d, err := s.d.Community.Store().DMChannel(ctx, m.ConversationID)
+		if err != nil {
+			return
+		}
+		s.sendTo(frame("DM_MESSAGE_CREATE", toDMMessage(m)), setOf(d.Members[:]))
+		return
+	case messages.KindChannel:
+	default:
+		return
+	}
+	var msg []byte
+	switch e.Type {
+	case messages.EventCreated:
+		t := "MESSAGE_CREATE"
+		if m.ThreadID != nil {
+			t = "THREAD_MESSAGE_CREATE"
+		}
+		msg = frame(t, toMessage(m))
+	case messages.EventUpdated:
+		msg = frame("MESSAGE_UPDATE", toMessage(m))
+	case messages.EventDeleted:
+		msg = frame("MESSAGE_DELETE", map[string]string{"id": m.ID, "channel_id": m.ConversationID})
+	case messages.EventVisibility:
+		if m.Hidden {
+			msg = frame("MESSAGE_DELETE", map[string]string{"id": m.ID, "channel_id": m.ConversationID})
+		} else {
+			msg = frame("MESSAGE_CREATE", toMessage(m))
+		}
+	case messages.EventPinned:
+		msg = frame("MESSAGE_PIN", map[string]any{"message_id": m.ID, "channel_id": m.ConversationID, "pinned_by": m.PinnedBy})
+	case messages.EventUnpinned:
+		msg = frame("MESSAGE_UNPIN", map[string]any{"message_id": m.ID, "channel_id": m.ConversationID})
+	case messages.EventReactionAdd, messages.EventReactionRemove:
+		if e.Reaction == nil {
+			return
+		}
+		t := "REACTION_ADD"
+		if e.Type == messages.EventReactionRemove {
+			t = "REACTION_REMOVE"
+		}
+		msg = frame(t, map[string]string{"message_id": m.ID, "channel_id": m.ConversationID, "user_id": e.Reaction.AccountID, "emoji": e.Reaction.Emoji})
+	default:
+		return
+	}
+	s.sendToViewers(ctx, m.ConversationID, msg)
+}
+
+// sendToViewers delivers to members who may view the channel (Together
+// sends every server event to every member; Hearth filters by permission).
+func (s *Surface) sendToViewers(ctx context.Context, channelID string, msg []byte) {
+	_, viewers, err := s.d.Community.ChannelViewers(ctx, channelID)
+	if err != nil {
+		return
+	}
+	s.sendTo(msg, func(id string) bool { return viewers[id]&community.PermViewChannel != 0 })
+}
+
+func (s *Surface) onCommunityEvent(ctx context.Context, e *community.Event) {
+	sid := e.CommunityID
+	var t string
+	var d any
+	switch e.Type {
+	case community.EvChannelCreated, community.EvChannelUpdated:
+		if e.Channel == nil {
+			return
+		}
+		t = "CHANNEL_CREATE"
+		if e.Type == community.EvChannelUpdated {
+			t = "CHANNEL_UPDATE"
+		}
+		s.sendToViewers(ctx, e.Channel.ID, frame(t, toChannel(e.Channel)))
+		return
+	case community.EvChannelDeleted:
+		t, d = "CHANNEL_DELETE", map[string]string{"id": e.Channel.ID, "server_id": sid}
+	case community.EvMemberJoined:
+		name := ""
+		if a, err := s.d.Identity.Account(ctx, e.AccountID); err == nil {
+			name = a.Username
+		}
+		t, d = "MEMBER_JOIN", map[string]string{"server_id": sid, "user_id": e.AccountID, "username": name}
+	case community.EvMemberLeft:
+		t, d = "MEMBER_LEAVE", map[string]string{"server_id": sid, "user_id": e.AccountID}
+	case community.EvMemberKicked:
+		t, d = "MEMBER_KICK", map[string]any{"server_id": sid, "user_id": e.AccountID, "reason": e.Reason}
+	case community.EvMemberBanned:
+		t, d = "MEMBER_BAN", map[string]any{"server_id": sid, "user_id": e.AccountID, "reason": e.Reason}
+	case community.EvMemberUnbanned:
+		t, d = "MEMBER_UNBAN", map[string]any{"server_id": sid, "user_id": e.AccountID}
+	case community.EvMemberTimeout:
+		t, d = "MEMBER_TIMEOUT", map[string]any{"server_id": sid, "user_id": e.AccountID, "expires_at": e.Until, "reason": e.Reason}
+	case community.EvMemberTimeoutEnded:
+		t, d = "MEMBER_TIMEOUT_REMOVE", map[string]any{"server_id": sid, "user_id": e.AccountID}
+	case community.EvRoleCreated, community.EvRoleUpdated:
+		t = "ROLE_CREATE"
+		if e.Type == community.EvRoleUpdated {
+			t = "ROLE_UPDATE"
+		}
+		d = toRole(e.Role)
+	case community.EvRoleDeleted:
+		t, d = "ROLE_DELETE", map[string]string{"server_id": sid, "role_id": e.RoleID}
+	case community.EvMemberRoleAdded, community.EvMemberRoleRemoved:
+		t = "MEMBER_ROLE_ADD"
+		if e.Type == community.EvMemberRoleRemoved {
+			t = "MEMBER_ROLE_REMOVE"
+		}
+		d = map[string]string{"server_id": sid, "user_id": e.AccountID, "role_id": e.RoleID}
+	case community.EvOverrideUpdated:
+		t, d = "CHANNEL_OVERRIDE_UPDATE", toOverride(e.Override)
+	case community.EvOverrideDeleted:
+		t, d = "CHANNEL_OVERRIDE_DELETE", map[string]string{"channel_id": e.Override.ChannelID, "override_id": e.Override.ID}
+	case community.EvInviteCreated:
+		t, d = "INVITE_CREATE", toInvite(e.Invite)
+	case community.EvInviteDeleted:
+		t, d = "INVITE_DELETE", map[string]string{"server_id": sid, "invite_id": e.Invite.ID}
+	default:
+		return
+	}
+	members, err := s.d.Community.Store().Members(ctx, sid)
+	if err != nil && len(e.Recipients) == 0 {
+		return
+	}
+	ids := append([]string{}, e.Recipients...)
+	for _, m := range members {
+		ids = append(ids, m.AccountID)
+	}
+	s.sendTo(frame(t, d), setOf(ids))
+}
+
+// ready builds READY's seven keys.
+func (s *Surface) ready(ctx context.Context, a *identity.Account) (map[string]any, error) {
+	user, err := s.userDTO(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := s.d.Community.Store().CommunitiesOf(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	servers := make([]readyServerDTO, len(cs))
+	roles := map[string][]roleDTO{}
+	overrides := map[string][]overrideDTO{}
+	var convs []string
+	for i, c := range cs {
+		servers[i] = readyServerDTO{ID: c.ID, Name: c.Name, OwnerID: c.OwnerID, IconURL: c.IconURL, IsPublic: c.IsPublic,
+			RequireInvite: c.RequireInvite, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		rs, err := s.d.Community.Store().Roles(ctx, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		list := make([]roleDTO, len(rs))
+		for j, r := range rs {
+			list[j] = toRole(r)
+		}
+		sort.SliceStable(list, func(x, y int) bool { return list[x].Position > list[y].Position })
+		roles[c.ID] = list
+		ovs, err := s.d.Community.Store().OverridesOfCommunity(ctx, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range ovs {
+			overrides[o.ChannelID] = append(overrides[o.ChannelID], toOverride(o))
+		}
+		chans, err := s.d.Community.Channels(ctx, a.ID, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, ch := range chans {
+			if ch.Kind == community.KindText {
+				convs = append(convs, ch.ID)
+			}
+		}
+	}
+	dms, err := s.dmList(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dms {
+		convs = append(convs, d.ID)
+	}
+	unread, err := s.d.Messages.Unread(ctx, a.ID, convs)
+	if err != nil {
+		return nil, err
+	}
+	type unreadDTO struct {
+		ChannelID   string `json:"channel_id"`
+		UnreadCount int    `json:"unread_count"`
+	}
+	type mentionDTO struct {
+		ChannelID string `json:"channel_id"`
+		Count     int    `json:"count"`
+	}
+	unreads, mentions := []unreadDTO{}, []mentionDTO{}
+	for _, u := range unread {
+		if u.Unread > 0 {
+			unreads = append(unreads, unreadDTO{u.ConversationID, u.Unread})
+		}
+		if u.Mentions > 0 {
+			mentions = append(mentions, mentionDTO{u.ConversationID, u.Mentions})
+		}
+	}
+	return map[string]any{"user": user, "servers": servers, "dm_channels": dms, "unread_counts": unreads,
+		"mention_counts": mentions, "server_roles": roles, "channel_overrides": overrides}, nil
+}
+
+// onFrame handles one client frame: HEARTBEAT, PRESENCE_UPDATE,
+// TYPING_START, VOICE_SIGNAL. Unparseable or over-rate frames are dropped.
+func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
+	if !c.allow(time.Now()) {
+		return
+	}
+	var env envelope
+	if json.Unmarshal(data, &env) != nil {
+		return
+	}
+	switch env.Op {
+	case "HEARTBEAT":
+		c.conn.Send(heartbeatAck)
+	case "PRESENCE_UPDATE":
+		var in struct {
+			Status       string  `json:"status"`
+			CustomStatus *string `json:"custom_status"`
+			Activity     *string `json:"activity"`
+		}
+		if json.Unmarshal(env.D, &in) != nil {
+			return
+		}
+		switch in.Status {
+		case "online", "away", "dnd", "offline":
+		default:
+			return
+		}
+		if checkOpt("custom_status", in.CustomStatus, 128) != nil || checkOpt("activity", in.Activity, 128) != nil {
+			return
+		}
+		p, err := s.d.Community.Profile(ctx, c.accountID)
+		if err != nil {
+			return
+		}
+		p.Status, p.CustomStatus, p.Activity = in.Status, emptyToNil(in.CustomStatus), emptyToNil(in.Activity)
+		if s.d.Community.SaveProfile(ctx, p) == nil {
+			s.publishPresence(ctx, c.accountID, p)
+		}
+	case "TYPING_START":
+		var in struct {
+			ChannelID string `json:"channel_id"`
+		}
+		if json.Unmarshal(env.D, &in) != nil {
+			return
+		}
+		ca, err := s.d.Community.ChannelAccess(ctx, c.accountID, in.ChannelID)
+		if err != nil || !ca.Can(community.PermViewChannel) {
+			return
+		}
+		_, viewers, err := s.d.Community.ChannelViewers(ctx, in.ChannelID)
+		if err != nil {
+			return
+		}
+		var ids []string
+		for id, bits := range viewers {
+			if bits&community.PermViewChannel != 0 && id != c.accountID {
+				ids = append(ids, id)
+			}
+		}
+		s.publishDispatch(ctx, "TYPING_START", map[string]any{"user_id": c.accountID, "username": c.username,
+			"channel_id": in.ChannelID, "timestamp": time.Now().Unix()}, ids)
+	case "VOICE_SIGNAL":
+		s.relaySignal(ctx, c, env.D)
+	}
+}
+
+func (s *Surface) publishPresence(ctx context.Context, accountID string, p *community.Profile) {
+	ids, err := s.d.Community.CoMembers(ctx, accountID)
+	if err != nil {
+		return
+	}
+	if len(ids) == 0 {
+		ids = []string{accountID}
+	}
+	s.publishDispatch(ctx, "PRESENCE_UPDATE", map[string]any{"user_id": accountID, "status": p.Status,
+		"custom_status": p.CustomStatus, "activity": p.Activity}, ids)
+}
+
+// goOnline marks the first connection of an account online, clearing its
+// custom status and activity as Together does.
+func (s *Surface) goOnline(ctx context.Context, accountID string) {
+	p, err := s.d.Community.Profile(ctx, accountID)
+	if err != nil {
+		return
+	}
+	p.Status, p.CustomStatus, p.Activity = "online", nil, nil
+	if s.d.Community.SaveProfile(ctx, p) == nil {
+		s.publishPresence(ctx, accountID, p)
+	}
+}
+
+// goOffline marks an account offline when its last connection closed.
+func (s *Surface) goOffline(ctx context.Context, accountID string) {
+	p, err := s.d.Community.Profile(ctx, accountID)
+	if err != nil {
+		return
+	}
+	p.Status = "offline"
+	if s.d.Community.SaveProfile(ctx, p) == nil {
+		s.publishPresence(ctx, accountID, p)
+	}
+}

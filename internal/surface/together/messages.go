@@ -1,0 +1,616 @@
+package together
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+)
+
+const maxContent = 4000
+
+// channelFor loads the caller's access to a text channel; NotFound unless
+// they may view it.
+func (s *Surface) channelFor(ctx context.Context, p *identity.Principal, channelID string) (*community.ChannelAccess, error) {
+	ca, err := s.d.Community.ChannelAccess(ctx, p.Account.ID, channelID)
+	if err != nil {
+		return nil, err
+	}
+	if !ca.Can(community.PermViewChannel) {
+		return nil, community.ErrChannelNotFound
+	}
+	return ca, nil
+}
+
+func checkContent(c *string) error {
+	if c == nil {
+		return &httpErr{status: http.StatusUnprocessableEntity, msg: "content is required"}
+	}
+	n := utf8.RuneCountInString(*c)
+	if n < 1 || n > maxContent || strings.TrimSpace(*c) == "" {
+		return invalid("Message content must be 1-4000 characters")
+	}
+	return nil
+}
+
+// mentions resolves @username and @everyone tokens against the members.
+func (s *Surface) mentions(ctx context.Context, communityID, content string) ([]string, bool) {
+	if !strings.Contains(content, "@") {
+		return []string{}, false
+	}
+	everyone := false
+	names := map[string]bool{}
+	for _, f := range strings.FieldsFunc(content, func(r rune) bool {
+		return !(r == '@' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) {
+		for _, part := range strings.Split(f, "@")[1:] {
+			if part == "everyone" {
+				everyone = true
+			} else if part != "" {
+				names[strings.ToLower(part)] = true
+			}
+		}
+	}
+	ids := []string{}
+	if len(names) == 0 {
+		return ids, everyone
+	}
+	ms, err := s.d.Community.Store().Members(ctx, communityID)
+	if err != nil {
+		return ids, everyone
+	}
+	for _, m := range ms {
+		if names[strings.ToLower(m.Username)] {
+			ids = append(ids, m.AccountID)
+		}
+	}
+	return ids, everyone
+}
+
+// canPost checks SEND_MESSAGES and timeouts.
+func (s *Surface) canPost(ctx context.Context, ca *community.ChannelAccess) error {
+	if !ca.Can(community.PermSendMessages) {
+		return fault.New(fault.Forbidden, "You do not have permission to send messages in this channel")
+	}
+	if to, err := s.d.Community.TimedOut(ctx, ca.Community.ID, ca.AccountID); err != nil {
+		return err
+	} else if to {
+		return fault.New(fault.Forbidden, "You are timed out in this server")
+	}
+	return nil
+}
+
+func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	ca, err := s.channelFor(ctx, p, r.PathValue("channel_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in struct {
+		Content *string `json:"content"`
+		ReplyTo *string `json:"reply_to"`
+	}
+	if err := decode(r, &in, false); err != nil {
+		s.bad(w, err)
+		return
+	}
+	if err := checkContent(in.Content); err != nil {
+		s.bad(w, err)
+		return
+	}
+	if err := s.canPost(ctx, ca); err != nil {
+		s.fail(w, err)
+		return
+	}
+	pi := messages.PostInput{ConversationID: ca.Channel.ID, Kind: messages.KindChannel, AuthorID: p.Account.ID, Body: *in.Content}
+	if in.ReplyTo != nil {
+		if _, err := uuid.Parse(*in.ReplyTo); err != nil {
+			s.fail(w, fault.New(fault.NotFound, "Reply target not found"))
+			return
+		}
+		pi.ReplyTo = *in.ReplyTo
+	}
+	pi.MentionUserIDs, pi.MentionEveryone = s.mentions(ctx, ca.Community.ID, *in.Content)
+	m, err := s.d.Messages.Post(ctx, pi)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toMessage(m))
+}
+
+// pageParams reads before (a message uuid) and limit (default 50, 1–100).
+func pageParams(q url.Values) (before string, limit int) {
+	limit = 50
+	if v := q.Get("limit"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			limit = min(max(n, 1), 100)
+		}
+	}
+	before = q.Get("before")
+	return before, limit
+}
+
+func (s *Surface) listMessages(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	ca, err := s.channelFor(ctx, p, r.PathValue("channel_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	before, limit := pageParams(r.URL.Query())
+	if before != "" {
+		if _, err := uuid.Parse(before); err != nil {
+			writeJSON(w, http.StatusOK, []messageDTO{})
+			return
+		}
+		// An unknown cursor (or one from another channel) yields [].
+		if bm, err := s.d.Messages.Get(ctx, before); err != nil || bm.ConversationID != ca.Channel.ID {
+			writeJSON(w, http.StatusOK, []messageDTO{})
+			return
+		}
+	}
+	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: ca.Channel.ID, Before: before, Limit: limit})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toMessages(ms))
+}
+
+// messageIn loads a message of a channel the caller may view.
+func (s *Surface) messageIn(ctx context.Context, p *identity.Principal, channelID, messageID string) (*community.ChannelAccess, *messages.Message, error) {
+	ca, err := s.channelFor(ctx, p, channelID)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := s.d.Messages.Get(ctx, messageID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.ConversationID != ca.Channel.ID || m.Deleted {
+		return nil, nil, fault.New(fault.NotFound, "Message not found")
+	}
+	return ca, m, nil
+}
+
+func (s *Surface) getMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	_, m, err := s.messageIn(r.Context(), p, r.PathValue("channel_id"), r.PathValue("message_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toMessage(m))
+}
+
+// ownMessage loads a channel message by id alone (PATCH/DELETE /messages/:id).
+func (s *Surface) ownMessage(ctx context.Context, p *identity.Principal, id string) (*community.ChannelAccess, *messages.Message, error) {
+	m, err := s.d.Messages.Get(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.Kind != messages.KindChannel || m.Deleted {
+		return nil, nil, fault.New(fault.NotFound, "Message not found")
+	}
+	ca, err := s.channelFor(ctx, p, m.ConversationID)
+	if err != nil {
+		return nil, nil, fault.New(fault.NotFound, "Message not found")
+	}
+	return ca, m, nil
+}
+
+func isAuthor(m *messages.Message, accountID string) bool {
+	return m.AuthorID != nil && *m.AuthorID == accountID
+}
+
+func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	_, m, err := s.ownMessage(ctx, p, r.PathValue("message_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in struct {
+		Content *string `json:"content"`
+	}
+	if err := decode(r, &in, false); err != nil {
+		s.bad(w, err)
+		return
+	}
+	if err := checkContent(in.Content); err != nil {
+		s.bad(w, err)
+		return
+	}
+	if !isAuthor(m, p.Account.ID) {
+		s.fail(w, fault.New(fault.Forbidden, "You can only edit your own messages"))
+		return
+	}
+	m, err = s.d.Messages.Edit(ctx, m.ID, *in.Content)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toMessage(m))
+}
+
+func (s *Surface) deleteMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	ca, m, err := s.ownMessage(ctx, p, r.PathValue("message_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	// The author, the owner, or (Hearth) MANAGE_MESSAGES.
+	if !isAuthor(m, p.Account.ID) && !ca.IsOwner && !ca.Can(community.PermManageMessages) {
+		s.fail(w, fault.New(fault.Forbidden, "You can only delete your own messages"))
+		return
+	}
+	if _, err := s.d.Messages.Delete(ctx, m.ID); err != nil {
+		s.fail(w, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Surface) listThread(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	_, m, err := s.messageIn(ctx, p, r.PathValue("channel_id"), r.PathValue("message_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	before, limit := pageParams(r.URL.Query())
+	if _, err := uuid.Parse(before); before != "" && err != nil {
+		writeJSON(w, http.StatusOK, []messageDTO{})
+		return
+	}
+	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: m.ConversationID, ThreadID: m.ID, Before: before, Limit: limit, Oldest: true})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toMessages(ms))
+}
+
+func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	ca, m, err := s.messageIn(ctx, p, r.PathValue("channel_id"), r.PathValue("message_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in struct {
+		Content *string `json:"content"`
+	}
+	if err := decode(r, &in, false); err != nil {
+		s.bad(w, err)
+		return
+	}
+	if err := checkContent(in.Content); err != nil {
+		s.bad(w, err)
+		return
+	}
+	if err := s.canPost(ctx, ca); err != nil {
+		s.fail(w, err)
+		return
+	}
+	mentions, everyone := s.mentions(ctx, ca.Community.ID, *in.Content)
+	reply, err := s.d.Messages.Post(ctx, messages.PostInput{ConversationID: m.ConversationID, Kind: messages.KindChannel,
+		AuthorID: p.Account.ID, Body: *in.Content, ThreadID: m.ID, MentionUserIDs: mentions, MentionEveryone: everyone})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toMessage(reply))
+}
+
+func (s *Surface) listReactions(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	_, m, err := s.messageIn(ctx, p, r.PathValue("channel_id"), r.PathValue("message_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	rs, err := s.d.Messages.Reactions(ctx, m.ID, p.Account.ID)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rs)
+}
+
+func (s *Surface) react(add bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+		ctx := r.Context()
+		ca, m, err := s.messageIn(ctx, p, r.PathValue("channel_id"), r.PathValue("message_id"))
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		if add && !ca.Can(community.PermAddReactions) {
+			s.fail(w, fault.New(fault.Forbidden, "You do not have permission to add reactions"))
+			return
+		}
+		emoji := r.PathValue("emoji")
+		if _, err := s.d.Messages.React(ctx, m, p.Account.ID, emoji, add); err != nil {
+			s.fail(w, err)
+			return
+		}
+		noContent(w)
+	}
+}
+
+func (s *Surface) listPins(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	ca, err := s.channelFor(ctx, p, r.PathValue("channel_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	ms, err := s.d.Messages.Pinned(ctx, ca.Channel.ID)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toMessages(ms))
+}
+
+func (s *Surface) pin(pinned bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+		ctx := r.Context()
+		ca, m, err := s.messageIn(ctx, p, r.PathValue("channel_id"), r.PathValue("message_id"))
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		if !ca.Can(community.PermManageMessages) {
+			s.fail(w, fault.New(fault.Forbidden, "You need MANAGE_MESSAGES to pin messages"))
+			return
+		}
+		if m.Pinned == pinned {
+			if pinned {
+				s.fail(w, fault.New(fault.Conflict, "Message is already pinned"))
+			} else {
+				s.fail(w, fault.New(fault.NotFound, "Message is not pinned"))
+			}
+			return
+		}
+		if _, err := s.d.Messages.Pin(ctx, m.ID, p.Account.ID, pinned); err != nil {
+			s.fail(w, err)
+			return
+		}
+		noContent(w)
+	}
+}
+
+func (s *Surface) ackChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	ca, err := s.channelFor(ctx, p, r.PathValue("channel_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.d.Messages.MarkRead(ctx, p.Account.ID, ca.Channel.ID); err != nil {
+		s.fail(w, err)
+		return
+	}
+	noContent(w)
+}
+
+type searchResult struct {
+	ID             string `json:"id"`
+	ChannelID      string `json:"channel_id"`
+	AuthorID       any    `json:"author_id"`
+	AuthorUsername any    `json:"author_username"`
+	Content        string `json:"content"`
+	Highlight      string `json:"highlight"`
+	CreatedAt      any    `json:"created_at"`
+	Rank           float64 `json:"rank"`
+}
+
+func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	ctx := r.Context()
+	q := r.URL.Query()
+	text := strings.TrimSpace(q.Get("q"))
+	if n := utf8.RuneCountInString(text); n < 2 || n > 200 {
+		s.fail(w, invalid("Search query must be 2-200 characters"))
+		return
+	}
+	chans, err := s.d.Community.Channels(ctx, p.Account.ID, id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var ids []string
+	want := q.Get("channel_id")
+	for _, c := range chans {
+		if want == "" || c.ID == want {
+			ids = append(ids, c.ID)
+		}
+	}
+	if want != "" && len(ids) == 0 {
+		s.fail(w, community.ErrChannelNotFound)
+		return
+	}
+	before, limit := pageParams(q)
+	if _, err := uuid.Parse(before); before != "" && err != nil {
+		s.fail(w, invalid("Invalid cursor"))
+		return
+	}
+	page, err := s.d.Messages.Search(ctx, messages.SearchQuery{ConversationIDs: ids, Text: text, Before: before, Limit: limit})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	names := map[string]string{}
+	results := make([]searchResult, 0, len(page.Hits))
+	for _, h := range page.Hits {
+		m := h.Message
+		res := searchResult{ID: m.ID, ChannelID: m.ConversationID, AuthorID: m.AuthorID, Content: m.Body,
+			Highlight: h.Highlight, CreatedAt: m.CreatedAt, Rank: h.Rank}
+		if m.AuthorID != nil {
+			n, ok := names[*m.AuthorID]
+			if !ok {
+				if a, err := s.d.Identity.Account(ctx, *m.AuthorID); err == nil {
+					n = a.Username
+				}
+				names[*m.AuthorID] = n
+			}
+			if n != "" {
+				res.AuthorUsername = n
+			}
+		}
+		results = append(results, res)
+	}
+	var next any
+	if page.HasMore && len(results) > 0 {
+		next = results[len(results)-1].ID
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": results, "total": page.Total, "has_more": page.HasMore, "next_cursor": next})
+}
+
+func (s *Surface) openDM(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	var in struct {
+		UserID *string `json:"user_id"`
+	}
+	if err := decode(r, &in, false); err != nil {
+		s.bad(w, err)
+		return
+	}
+	if in.UserID == nil {
+		writeError(w, http.StatusUnprocessableEntity, "user_id is required")
+		return
+	}
+	ctx := r.Context()
+	if _, err := uuid.Parse(*in.UserID); err != nil {
+		s.fail(w, fault.New(fault.NotFound, "User not found"))
+		return
+	}
+	if _, err := s.d.Identity.Account(ctx, *in.UserID); err != nil {
+		s.fail(w, fault.New(fault.NotFound, "User not found"))
+		return
+	}
+	d, created, err := s.d.Community.OpenDM(ctx, p.Account.ID, *in.UserID)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	dto, err := s.dmDTO(ctx, d, p.Account.ID)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, dto)
+}
+
+func (s *Surface) listDMs(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	out, err := s.dmList(ctx, p.Account.ID)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Surface) dmList(ctx context.Context, accountID string) ([]dmChannelDTO, error) {
+	ds, err := s.d.Community.DMs(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]dmChannelDTO, 0, len(ds))
+	for _, d := range ds {
+		dto, err := s.dmDTO(ctx, d, accountID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dto)
+	}
+	return out, nil
+}
+
+func (s *Surface) postDM(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	d, err := s.d.Community.DM(ctx, p.Account.ID, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in struct {
+		Content *string `json:"content"`
+	}
+	if err := decode(r, &in, false); err != nil {
+		s.bad(w, err)
+		return
+	}
+	if err := checkContent(in.Content); err != nil {
+		s.bad(w, err)
+		return
+	}
+	m, err := s.d.Messages.Post(ctx, messages.PostInput{ConversationID: d.ID, Kind: messages.KindDM, AuthorID: p.Account.ID, Body: *in.Content})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.d.Community.TouchDM(ctx, d.ID); err != nil {
+		s.log.Warn("touch dm", "err", err)
+	}
+	writeJSON(w, http.StatusCreated, toDMMessage(m))
+}
+
+func (s *Surface) listDM(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	d, err := s.d.Community.DM(ctx, p.Account.ID, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	before, limit := pageParams(r.URL.Query())
+	if _, err := uuid.Parse(before); before != "" && err != nil {
+		writeJSON(w, http.StatusOK, []dmMessageDTO{})
+		return
+	}
+	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: d.ID, Before: before, Limit: limit})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := make([]dmMessageDTO, len(ms))
+	for i, m := range ms {
+		out[i] = toDMMessage(m)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Surface) ackDM(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	d, err := s.d.Community.DM(ctx, p.Account.ID, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.d.Messages.MarkRead(ctx, p.Account.ID, d.ID); err != nil {
+		s.fail(w, err)
+		return
+	}
+	noContent(w)
+}

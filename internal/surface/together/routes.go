@@ -1,0 +1,199 @@
+package together
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/identity"
+)
+
+// routes is Together's route table (server/src/main.rs), without prefix.
+func (s *Surface) routes() []route {
+	pub := func(method, path string, h func(http.ResponseWriter, *http.Request, *identity.Principal)) route {
+		return route{method: method, path: path, h: h, public: true}
+	}
+	auth := func(method, path string, h func(http.ResponseWriter, *http.Request, *identity.Principal)) route {
+		return route{method: method, path: path, h: h}
+	}
+	return []route{
+		pub("GET", "/health", s.health),
+		pub("GET", "/health/ready", s.healthReady),
+		pub("GET", "/health/live", s.healthLive),
+		pub("POST", "/auth/register", s.register),
+		pub("POST", "/auth/login", s.login),
+		pub("POST", "/auth/refresh", s.refresh),
+		auth("POST", "/auth/logout", s.logout),
+		pub("GET", "/instance/registration-mode", s.getRegistrationMode),
+
+		auth("GET", "/users/@me", s.me),
+		auth("PATCH", "/users/@me", s.updateMe),
+		auth("GET", "/users/{user_id}", s.getUser),
+
+		auth("POST", "/servers", s.createServer),
+		auth("GET", "/servers", s.listServers),
+		auth("GET", "/servers/browse", s.browseServers),
+		auth("GET", "/servers/{id}", s.getServer),
+		auth("PATCH", "/servers/{id}", s.updateServer),
+		auth("DELETE", "/servers/{id}", s.deleteServer),
+		auth("POST", "/servers/{id}/join", s.joinServer),
+		auth("DELETE", "/servers/{id}/leave", s.leaveServer),
+		auth("GET", "/servers/{id}/members", s.listMembers),
+		auth("GET", "/server-templates", s.listTemplates),
+		auth("GET", "/servers/{id}/search", s.search),
+
+		auth("POST", "/servers/{id}/channels", s.createChannel),
+		auth("GET", "/servers/{id}/channels", s.listChannels),
+		auth("GET", "/servers/{id}/channels/{channel_id}", s.getChannel),
+		auth("PATCH", "/servers/{id}/channels/{channel_id}", s.updateChannel),
+		auth("DELETE", "/servers/{id}/channels/{channel_id}", s.deleteChannel),
+
+		auth("GET", "/servers/{id}/roles", s.listRoles),
+		auth("POST", "/servers/{id}/roles", s.createRole),
+		auth("PATCH", "/servers/{id}/roles/{role_id}", s.updateRole),
+		auth("DELETE", "/servers/{id}/roles/{role_id}", s.deleteRole),
+		auth("PUT", "/servers/{id}/members/{user_id}/roles/{role_id}", s.memberRole(true)),
+		auth("DELETE", "/servers/{id}/members/{user_id}/roles/{role_id}", s.memberRole(false)),
+		auth("GET", "/channels/{channel_id}/overrides", s.listOverrides),
+		auth("PUT", "/channels/{channel_id}/overrides", s.putOverride),
+		auth("DELETE", "/channels/{channel_id}/overrides/{override_id}", s.deleteOverride),
+
+		auth("POST", "/servers/{id}/members/{user_id}/kick", s.kick),
+		auth("POST", "/servers/{id}/members/{user_id}/ban", s.ban),
+		auth("POST", "/servers/{id}/members/{user_id}/timeout", s.timeout(true)),
+		auth("DELETE", "/servers/{id}/members/{user_id}/timeout", s.timeout(false)),
+		auth("GET", "/servers/{id}/bans", s.listBans),
+		auth("DELETE", "/servers/{id}/bans/{user_id}", s.unban),
+
+		auth("GET", "/servers/{id}/invites", s.listInvites),
+		auth("POST", "/servers/{id}/invites", s.createInvite),
+		auth("DELETE", "/servers/{id}/invites/{invite_id}", s.deleteInvite),
+		auth("GET", "/invites/{code}", s.previewInvite),
+		auth("POST", "/invites/{code}/accept", s.acceptInvite),
+
+		auth("POST", "/channels/{channel_id}/messages", s.postMessage),
+		auth("GET", "/channels/{channel_id}/messages", s.listMessages),
+		auth("GET", "/channels/{channel_id}/messages/{message_id}", s.getMessage),
+		auth("PATCH", "/messages/{message_id}", s.editMessage),
+		auth("DELETE", "/messages/{message_id}", s.deleteMessage),
+		auth("GET", "/channels/{channel_id}/messages/{message_id}/thread", s.listThread),
+		auth("POST", "/channels/{channel_id}/messages/{message_id}/thread", s.postThread),
+		auth("GET", "/channels/{channel_id}/messages/{message_id}/reactions", s.listReactions),
+		auth("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}", s.react(true)),
+		auth("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}", s.react(false)),
+		auth("GET", "/channels/{channel_id}/pinned-messages", s.listPins),
+		auth("POST", "/channels/{channel_id}/messages/{message_id}/pin", s.pin(true)),
+		auth("DELETE", "/channels/{channel_id}/messages/{message_id}/pin", s.pin(false)),
+		auth("POST", "/channels/{channel_id}/ack", s.ackChannel),
+
+		auth("POST", "/dm-channels", s.openDM),
+		auth("GET", "/dm-channels", s.listDMs),
+		auth("POST", "/dm-channels/{id}/messages", s.postDM),
+		auth("GET", "/dm-channels/{id}/messages", s.listDM),
+		auth("POST", "/dm-channels/{id}/ack", s.ackDM),
+
+		auth("POST", "/channels/{channel_id}/voice", s.joinVoice),
+		auth("DELETE", "/channels/{channel_id}/voice", s.leaveVoiceHTTP),
+		auth("PATCH", "/channels/{channel_id}/voice", s.updateVoice),
+		auth("GET", "/channels/{channel_id}/voice", s.listVoice),
+		auth("POST", "/channels/{channel_id}/go-live", s.startGoLive),
+		auth("DELETE", "/channels/{channel_id}/go-live", s.stopGoLive),
+		auth("GET", "/channels/{channel_id}/go-live", s.getGoLive),
+		auth("GET", "/ice-servers", s.iceServers),
+
+		auth("POST", "/bots/connect", s.botConnect),
+		auth("POST", "/bots", s.createBot),
+		auth("GET", "/bots", s.listBots),
+		auth("GET", "/bots/{bot_id}", s.getBot),
+		auth("DELETE", "/bots/{bot_id}", s.revokeBot),
+		auth("POST", "/bots/{bot_id}/token/regenerate", s.regenerateBot),
+
+		auth("GET", "/admin/stats", s.adminStats),
+		auth("GET", "/admin/settings", s.adminSettings),
+		auth("PATCH", "/admin/settings", s.adminUpdateSettings),
+		auth("GET", "/admin/users", s.adminUsers),
+		auth("PATCH", "/admin/users/{user_id}", s.adminUpdateUser),
+		auth("GET", "/admin/servers", s.adminServers),
+		auth("DELETE", "/admin/servers/{server_id}", s.adminDeleteServer),
+	}
+}
+
+func (s *Surface) health(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
+	status, code := "ok", http.StatusOK
+	db := map[string]any{"status": "ok", "latency_ms": 0}
+	if s.d.DBPing != nil {
+		start := time.Now()
+		err := s.d.DBPing(r.Context())
+		db["latency_ms"] = time.Since(start).Milliseconds()
+		if err != nil {
+			status, code = "degraded", http.StatusServiceUnavailable
+			db["status"] = "error"
+		}
+	}
+	writeJSON(w, code, map[string]any{"status": status, "service": "together-server", "version": s.d.Version,
+		"uptime_secs": int64(time.Since(s.started).Seconds()), "database": db,
+		"connections": map[string]int{"websocket": s.Connections()}})
+}
+
+func (s *Surface) healthReady(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
+	check := map[string]any{"ok": true}
+	code := http.StatusOK
+	if s.d.DBPing != nil {
+		if err := s.d.DBPing(r.Context()); err != nil {
+			check = map[string]any{"ok": false, "error": "database unavailable"}
+			code = http.StatusServiceUnavailable
+		}
+	}
+	writeJSON(w, code, map[string]any{"ready": code == http.StatusOK, "checks": map[string]any{"database": check}})
+}
+
+func (s *Surface) healthLive(w http.ResponseWriter, _ *http.Request, _ *identity.Principal) {
+	writeJSON(w, http.StatusOK, map[string]bool{"alive": true})
+}
+
+type templateChannel struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Category string `json:"category"`
+	Position int    `json:"position"`
+}
+
+type serverTemplate struct {
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Category    string            `json:"category"`
+	Channels    []templateChannel `json:"channels"`
+	IsBuiltin   bool              `json:"is_builtin"`
+	CreatedAt   time.Time         `json:"created_at"`
+}
+
+var builtinEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// builtinTemplates are Hearth's three built-in server templates.
+var builtinTemplates = []serverTemplate{
+	{ID: "00000000-0000-4000-8000-000000000001", Name: "Gaming", Description: "Text and voice channels for a gaming group",
+		Category: "gaming", IsBuiltin: true, CreatedAt: builtinEpoch, Channels: []templateChannel{
+			{"general", "text", "Text Channels", 0}, {"looking-for-group", "text", "Text Channels", 1},
+			{"clips", "text", "Text Channels", 2}, {"Lobby", "voice", "Voice Channels", 3}, {"Squad", "voice", "Voice Channels", 4}}},
+	{ID: "00000000-0000-4000-8000-000000000002", Name: "Study Group", Description: "Channels for studying together",
+		Category: "education", IsBuiltin: true, CreatedAt: builtinEpoch, Channels: []templateChannel{
+			{"general", "text", "Text Channels", 0}, {"resources", "text", "Text Channels", 1},
+			{"homework-help", "text", "Text Channels", 2}, {"Study Room", "voice", "Voice Channels", 3}}},
+	{ID: "00000000-0000-4000-8000-000000000003", Name: "Community", Description: "Announcements, chat and events for a community",
+		Category: "community", IsBuiltin: true, CreatedAt: builtinEpoch, Channels: []templateChannel{
+			{"announcements", "text", "Information", 0}, {"rules", "text", "Information", 1},
+			{"general", "text", "Text Channels", 2}, {"off-topic", "text", "Text Channels", 3}, {"Hangout", "voice", "Voice Channels", 4}}},
+}
+
+func templateByID(id string) *serverTemplate {
+	for i := range builtinTemplates {
+		if builtinTemplates[i].ID == id {
+			return &builtinTemplates[i]
+		}
+	}
+	return nil
+}
+
+func (s *Surface) listTemplates(w http.ResponseWriter, _ *http.Request, _ *identity.Principal) {
+	writeJSON(w, http.StatusOK, builtinTemplates)
+}

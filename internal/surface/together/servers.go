@@ -1,0 +1,619 @@
+package together
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+)
+
+func serverID(r *http.Request) (string, error) { return pathID(r, "id", "Server not found") }
+
+func (s *Surface) createServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	var in struct {
+		Name          *string `json:"name"`
+		IconURL       *string `json:"icon_url"`
+		IsPublic      *bool   `json:"is_public"`
+		RequireInvite *bool   `json:"require_invite"`
+		TemplateID    *string `json:"template_id"`
+	}
+	if err := decode(r, &in, false); err != nil {
+		s.bad(w, err)
+		return
+	}
+	if in.Name == nil {
+		writeError(w, http.StatusUnprocessableEntity, "name is required")
+		return
+	}
+	ci := community.CreateInput{Name: *in.Name, IconURL: emptyToNil(in.IconURL)}
+	if in.IsPublic != nil {
+		ci.IsPublic = *in.IsPublic
+	}
+	if in.RequireInvite != nil {
+		ci.RequireInvite = *in.RequireInvite
+	}
+	if in.TemplateID != nil {
+		t := templateByID(*in.TemplateID)
+		if t == nil {
+			s.fail(w, fault.New(fault.NotFound, "Template not found"))
+			return
+		}
+		for _, ch := range t.Channels {
+			cat := ch.Category
+			ci.Channels = append(ci.Channels, &community.Channel{Name: ch.Name, Kind: ch.Type, Category: &cat, Position: ch.Position})
+		}
+	}
+	c, err := s.d.Community.Create(r.Context(), p.Account.ID, ci)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toServer(c))
+}
+
+func toServers(cs []*community.Community) []serverDTO {
+	out := make([]serverDTO, len(cs))
+	for i, c := range cs {
+		out[i] = toServer(c)
+	}
+	return out
+}
+
+func (s *Surface) listServers(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	cs, err := s.d.Community.Store().CommunitiesOf(r.Context(), p.Account.ID)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toServers(cs))
+}
+
+func (s *Surface) browseServers(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
+	cs, err := s.d.Community.Store().PublicCommunities(r.Context())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toServers(cs))
+}
+
+func (s *Surface) getServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	a, err := s.d.Community.Access(r.Context(), p.Account.ID, id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toServer(a.Community))
+}
+
+func (s *Surface) updateServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in struct {
+		Name          *string `json:"name"`
+		IconURL       *string `json:"icon_url"`
+		IsPublic      *bool   `json:"is_public"`
+		RequireInvite *bool   `json:"require_invite"`
+	}
+	if err := decode(r, &in, false); err != nil {
+		s.bad(w, err)
+		return
+	}
+	c, err := s.d.Community.Update(r.Context(), p.Account.ID, id, community.UpdateInput{Name: in.Name, IconURL: in.IconURL,
+		IsPublic: in.IsPublic, RequireInvite: in.RequireInvite})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toServer(c))
+}
+
+func (s *Surface) deleteServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.d.Community.Delete(r.Context(), p.Account.ID, id, false); err != nil {
+		s.fail(w, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Surface) joinServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if _, err := s.d.Community.Join(r.Context(), p.Account.ID, id); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"message": "Joined server"})
+}
+
+func (s *Surface) leaveServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.d.Community.Leave(r.Context(), p.Account.ID, id); err != nil {
+		s.fail(w, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Surface) members(ctx context.Context, actor, id string) ([]memberDTO, error) {
+	ms, err := s.d.Community.Members(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := s.d.Community.Store().Roles(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*community.Role{}
+	for _, r := range roles {
+		byID[r.ID] = r
+	}
+	out := make([]memberDTO, len(ms))
+	for i, m := range ms {
+		d := memberDTO{UserID: m.AccountID, Username: m.Username, AvatarURL: optString(m.AvatarURL), Status: m.Profile.Status,
+			CustomStatus: m.Profile.CustomStatus, Nickname: m.Nickname, JoinedAt: m.JoinedAt, Roles: []memberRoleDTO{}}
+		for _, rid := range m.RoleIDs {
+			if r := byID[rid]; r != nil {
+				d.Roles = append(d.Roles, memberRoleDTO{ID: r.ID, Name: r.Name, Color: r.Color, Position: r.Position})
+			}
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+func (s *Surface) listMembers(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out, err := s.members(r.Context(), p.Account.ID, id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type channelInput struct {
+	Name     *string `json:"name"`
+	Type     *string `json:"type"`
+	Topic    *string `json:"topic"`
+	Category *string `json:"category"`
+	Position *int    `json:"position"`
+}
+
+func (s *Surface) createChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in channelInput
+	if err := decode(r, &in, false); err != nil {
+		s.bad(w, err)
+		return
+	}
+	if in.Name == nil || in.Type == nil {
+		writeError(w, http.StatusUnprocessableEntity, "name and type are required")
+		return
+	}
+	ch, err := s.d.Community.CreateChannel(r.Context(), p.Account.ID, id, community.ChannelInput{Name: in.Name, Kind: *in.Type,
+		Topic: in.Topic, Category: in.Category})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toChannel(ch))
+}
+
+func (s *Surface) listChannels(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	chans, err := s.d.Community.Channels(r.Context(), p.Account.ID, id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := make([]channelDTO, len(chans))
+	for i, c := range chans {
+		out[i] = toChannel(c)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Surface) getChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	ca, err := s.d.Community.Channel(r.Context(), p.Account.ID, id, r.PathValue("channel_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toChannel(ca.Channel))
+}
+
+func (s *Surface) updateChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in channelInput
+	if err := decode(r, &in, false); err != nil {
+		s.bad(w, err)
+		return
+	}
+	ch, err := s.d.Community.UpdateChannel(r.Context(), p.Account.ID, id, r.PathValue("channel_id"),
+		community.ChannelInput{Name: in.Name, Topic: in.Topic, Category: in.Category, Position: in.Position})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toChannel(ch))
+}
+
+func (s *Surface) deleteChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.d.Community.DeleteChannel(r.Context(), p.Account.ID, id, r.PathValue("channel_id")); err != nil {
+		s.fail(w, err)
+		return
+	}
+	noContent(w)
+}
+
+type roleInput struct {
+	Name        *string `json:"name"`
+	Permissions *int64  `json:"permissions"`
+	Color       *string `json:"color"`
+	Position    *int    `json:"position"`
+}
+
+func (s *Surface) listRoles(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	roles, err := s.d.Community.Roles(r.Context(), p.Account.ID, id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := make([]roleDTO, len(roles))
+	for i, ro := range roles {
+		out[i] = toRole(ro)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Surface) createRole(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in roleInput
+	if err := decode(r, &in, false); err != nil {
+		s.bad(w, err)
+		return
+	}
+	if in.Name == nil {
+		writeError(w, http.StatusUnprocessableEntity, "name is required")
+		return
+	}
+	ro, err := s.d.Community.CreateRole(r.Context(), p.Account.ID, id, community.RoleInput(in))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toRole(ro))
+}
+
+func (s *Surface) updateRole(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in roleInput
+	if err := decode(r, &in, false); err != nil {
+		s.bad(w, err)
+		return
+	}
+	ro, err := s.d.Community.UpdateRole(r.Context(), p.Account.ID, id, r.PathValue("role_id"), community.RoleInput(in))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toRole(ro))
+}
+
+func (s *Surface) deleteRole(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.d.Community.DeleteRole(r.Context(), p.Account.ID, id, r.PathValue("role_id")); err != nil {
+		s.fail(w, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Surface) memberRole(add bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+		id, err := serverID(r)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		if err := s.d.Community.SetMemberRole(r.Context(), p.Account.ID, id, r.PathValue("user_id"), r.PathValue("role_id"), add); err != nil {
+			s.fail(w, err)
+			return
+		}
+		noContent(w)
+	}
+}
+
+func (s *Surface) listOverrides(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ovs, err := s.d.Community.Overrides(r.Context(), p.Account.ID, r.PathValue("channel_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := make([]overrideDTO, len(ovs))
+	for i, o := range ovs {
+		out[i] = toOverride(o)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Surface) putOverride(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	var in struct {
+		RoleID *string `json:"role_id"`
+		UserID *string `json:"user_id"`
+		Allow  int64   `json:"allow"`
+		Deny   int64   `json:"deny"`
+	}
+	if err := decode(r, &in, false); err != nil {
+		s.bad(w, err)
+		return
+	}
+	o, err := s.d.Community.SetOverride(r.Context(), p.Account.ID, r.PathValue("channel_id"),
+		&community.Override{RoleID: in.RoleID, AccountID: in.UserID, Allow: in.Allow, Deny: in.Deny})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toOverride(o))
+}
+
+func (s *Surface) deleteOverride(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := s.d.Community.DeleteOverride(r.Context(), p.Account.ID, r.PathValue("channel_id"), r.PathValue("override_id")); err != nil {
+		s.fail(w, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Surface) createInvite(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in struct {
+		MaxUses        *int `json:"max_uses"`
+		ExpiresInHours *int `json:"expires_in_hours"`
+	}
+	if r.ContentLength != 0 {
+		if err := decode(r, &in, false); err != nil {
+			s.bad(w, err)
+			return
+		}
+	}
+	var exp *time.Duration
+	if in.ExpiresInHours != nil {
+		d := time.Duration(*in.ExpiresInHours) * time.Hour
+		exp = &d
+	}
+	inv, err := s.d.Community.CreateInvite(r.Context(), p.Account.ID, id, in.MaxUses, exp)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toInvite(inv))
+}
+
+func (s *Surface) listInvites(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	invs, err := s.d.Community.Invites(r.Context(), p.Account.ID, id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := make([]inviteDTO, len(invs))
+	for i, inv := range invs {
+		out[i] = toInvite(inv)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Surface) deleteInvite(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.d.Community.DeleteInvite(r.Context(), p.Account.ID, id, r.PathValue("invite_id")); err != nil {
+		s.fail(w, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Surface) previewInvite(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
+	inv, c, err := s.d.Community.InviteByCode(r.Context(), r.PathValue("code"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"code": inv.Code, "server_name": c.Name, "server_icon_url": c.IconURL,
+		"member_count": c.MemberCount, "expires_at": inv.ExpiresAt})
+}
+
+func (s *Surface) acceptInvite(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	c, err := s.d.Community.AcceptInvite(r.Context(), p.Account.ID, r.PathValue("code"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"message": "Joined server", "server_id": c.ID})
+}
+
+func (s *Surface) kick(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in struct {
+		Reason *string `json:"reason"`
+	}
+	if r.ContentLength != 0 {
+		if err := decode(r, &in, true); err != nil {
+			s.bad(w, err)
+			return
+		}
+	}
+	if err := s.d.Community.Kick(r.Context(), p.Account.ID, id, r.PathValue("user_id"), in.Reason); err != nil {
+		s.fail(w, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Surface) ban(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in struct {
+		Reason *string `json:"reason"`
+	}
+	if r.ContentLength != 0 {
+		if err := decode(r, &in, true); err != nil {
+			s.bad(w, err)
+			return
+		}
+	}
+	if err := s.d.Community.Ban(r.Context(), p.Account.ID, id, r.PathValue("user_id"), in.Reason); err != nil {
+		s.fail(w, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Surface) unban(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.d.Community.Unban(r.Context(), p.Account.ID, id, r.PathValue("user_id")); err != nil {
+		s.fail(w, err)
+		return
+	}
+	noContent(w)
+}
+
+func (s *Surface) listBans(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	bans, err := s.d.Community.Bans(r.Context(), p.Account.ID, id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := make([]map[string]any, len(bans))
+	for i, b := range bans {
+		out[i] = map[string]any{"server_id": b.CommunityID, "user_id": b.AccountID, "username": b.Username,
+			"reason": b.Reason, "banned_by": b.BannedBy, "created_at": b.CreatedAt}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+		id, err := serverID(r)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		var d time.Duration
+		var in struct {
+			DurationMinutes *int    `json:"duration_minutes"`
+			Reason          *string `json:"reason"`
+		}
+		if add {
+			if err := decode(r, &in, true); err != nil {
+				s.bad(w, err)
+				return
+			}
+			if in.DurationMinutes == nil || *in.DurationMinutes < 1 || *in.DurationMinutes > 10080 {
+				s.fail(w, invalid("duration_minutes must be between 1 and 10080"))
+				return
+			}
+			d = time.Duration(*in.DurationMinutes) * time.Minute
+		}
+		if err := s.d.Community.Timeout(r.Context(), p.Account.ID, id, r.PathValue("user_id"), d, in.Reason); err != nil {
+			s.fail(w, err)
+			return
+		}
+		noContent(w)
+	}
+}

@@ -1,0 +1,293 @@
+// Package together is Together's (jtjenkins/Together) public API on Hearth:
+// its REST routes, served both bare (/servers) and under /api/
+// (/api/servers), and its WebSocket gateway at /ws?token=. It translates
+// Together's wire format (snake_case JSON, {"error": "…"} bodies, string-op
+// gateway envelopes) to calls on the identity, community and messages
+// services and back; it holds no business rules.
+package together
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/gateway"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+)
+
+// Bus is the part of the node's bus the surface needs.
+type Bus interface {
+	Publish(ctx context.Context, topic string, data []byte) error
+}
+
+// Subscriber subscribes to bus topics (the node's bus).
+type Subscriber interface {
+	Subscribe(pattern string, h func(topic string, data []byte)) (cancel func() error, err error)
+}
+
+// Deps is what the surface needs from the node.
+type Deps struct {
+	Log       *slog.Logger
+	Identity  *identity.Service
+	Community *community.Service
+	Messages  *messages.Service
+	Bus       Bus
+	Sub       Subscriber
+	Hub       *gateway.Hub
+	Bots      BotStore
+	// DBPing reports database health for /health.
+	DBPing  func(ctx context.Context) error
+	Version string
+	// TURN REST credentials for /ice-servers (optional).
+	TurnURL    string
+	TurnSecret string
+}
+
+// Surface serves Together's API.
+type Surface struct {
+	d       Deps
+	log     *slog.Logger
+	started time.Time
+
+	mu      sync.Mutex
+	clients map[string]map[*client]struct{} // account id → local gateway connections
+	voice   map[string]*voiceState          // account id → voice state (this node)
+	live    map[string]*goLive              // channel id → go-live session
+
+	cancel func() error
+}
+
+// New builds the surface.
+func New(d Deps) (*Surface, error) {
+	if d.Identity == nil || d.Community == nil || d.Messages == nil || d.Bus == nil || d.Sub == nil || d.Hub == nil {
+		return nil, errors.New("together: identity, community, messages, bus and hub are required")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Surface{d: d, log: d.Log.With("component", "together"), started: time.Now(),
+		clients: map[string]map[*client]struct{}{}, voice: map[string]*voiceState{}, live: map[string]*goLive{}}
+	return s, nil
+}
+
+func (s *Surface) sinceStart() time.Duration { return time.Since(s.started) }
+
+// Start subscribes the gateway fan-out to the bus.
+func (s *Surface) Start() error {
+	var cancels []func() error
+	for _, p := range []string{messages.TopicPrefix + ">", "community.>", dispatchTopic} {
+		c, err := s.d.Sub.Subscribe(p, s.onBus)
+		if err != nil {
+			for _, c := range cancels {
+				_ = c()
+			}
+			return err
+		}
+		cancels = append(cancels, c)
+	}
+	s.cancel = func() error {
+		for _, c := range cancels {
+			_ = c()
+		}
+		return nil
+	}
+	return nil
+}
+
+// Close stops the fan-out.
+func (s *Surface) Close() error {
+	if s.cancel != nil {
+		return s.cancel()
+	}
+	return nil
+}
+
+// route is one Together route.
+type route struct {
+	method, path string
+	h            func(w http.ResponseWriter, r *http.Request, p *identity.Principal)
+	public       bool
+}
+
+// Register adds every route, bare and under /api/.
+func (s *Surface) Register(h *httpserver.Server) {
+	for _, rt := range s.routes() {
+		handler := s.wrap(rt)
+		for _, prefix := range []string{"", "/api"} {
+			pattern := rt.method + " " + prefix + rt.path
+			if prefix == "/api" && strings.HasPrefix(rt.path, "/admin/") {
+				// Owncast owns Basic-auth /api/admin/*; ours are Bearer.
+				h.HandleWhen(pattern, hasBearer, handler)
+				continue
+			}
+			if prefix == "" && strings.HasPrefix(rt.path, "/admin/") {
+				continue // bare /admin/* is the web UI
+			}
+			h.Handle(pattern, handler)
+		}
+	}
+	ws := http.HandlerFunc(s.serveGateway)
+	h.HandleWhen("GET /ws", hasGatewayToken, ws)
+	h.HandleWhen("GET /api/ws", hasGatewayToken, ws)
+}
+
+func hasBearer(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ")
+}
+
+func hasGatewayToken(r *http.Request) bool {
+	q := r.URL.Query()
+	return q.Has("token") || q.Has("bot_token")
+}
+
+func (s *Surface) wrap(rt route) http.Handler {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSecurityHeaders(w.Header())
+		if rt.public {
+			rt.h(w, r, nil)
+			return
+		}
+		p, err := s.authenticate(r)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		rt.h(w, r, p)
+	})
+	return httpserver.Recover(s.log, func(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+		writeError(w, status, msg)
+	}, h)
+}
+
+func setSecurityHeaders(h http.Header) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+}
+
+var errMissingAuth = fault.New(fault.Unauthorized, "Missing or invalid Authorization header")
+
+// authenticate accepts "Bearer <access JWT>" and "Bot <64 hex>".
+func (s *Surface) authenticate(r *http.Request) (*identity.Principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, raw, ok := strings.Cut(h, " ")
+	if !ok || raw == "" {
+		return nil, errMissingAuth
+	}
+	switch scheme {
+	case "Bearer":
+		return s.d.Identity.Authenticate(r.Context(), raw)
+	case "Bot":
+		return s.d.Identity.AuthenticateToken(r.Context(), identity.BotToken, raw)
+	}
+	return nil, errMissingAuth
+}
+
+// statusOf is the one mapping from fault kinds to Together's status codes.
+func statusOf(k fault.Kind) int {
+	switch k {
+	case fault.NotFound:
+		return http.StatusNotFound
+	case fault.Invalid:
+		return http.StatusBadRequest
+	case fault.Unauthorized:
+		return http.StatusUnauthorized
+	case fault.Forbidden:
+		return http.StatusForbidden
+	case fault.Conflict:
+		return http.StatusConflict
+	case fault.RateLimited:
+		return http.StatusTooManyRequests
+	case fault.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// fail writes err as Together's {"error": "…"} with the mapped status.
+func (s *Surface) fail(w http.ResponseWriter, err error) {
+	k := fault.KindOf(err)
+	msg := fault.Message(err)
+	if k == fault.Internal {
+		s.log.Error("internal error", "err", err)
+		msg = "Internal server error"
+	}
+	writeError(w, statusOf(k), msg)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	httpserver.WriteJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) { httpserver.WriteJSON(w, status, v) }
+
+func noContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
+
+// decode reads a JSON body into v. Malformed JSON is 400, a wrong type 422
+// (as Axum's Json extractor answers), both in Together's error shape.
+func decode(r *http.Request, v any, strict bool) error {
+	dec := json.NewDecoder(r.Body)
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return &fault.Error{Kind: fault.Invalid, Msg: "Request body too large"}
+		case errors.As(err, &te):
+			return &httpErr{status: http.StatusUnprocessableEntity, msg: "Invalid value for field " + te.Field}
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return &httpErr{status: http.StatusUnprocessableEntity, msg: "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")}
+		case errors.Is(err, io.EOF):
+			return &httpErr{status: http.StatusBadRequest, msg: "Request body is empty"}
+		}
+		return &httpErr{status: http.StatusBadRequest, msg: "Malformed JSON body"}
+	}
+	if dec.More() {
+		return &httpErr{status: http.StatusBadRequest, msg: "Malformed JSON body"}
+	}
+	return nil
+}
+
+// httpErr is a decoding error with its own status (400/422).
+type httpErr struct {
+	status int
+	msg    string
+}
+
+func (e *httpErr) Error() string { return e.msg }
+
+// bad writes a decode error or a domain error.
+func (s *Surface) bad(w http.ResponseWriter, err error) {
+	var he *httpErr
+	if errors.As(err, &he) {
+		writeError(w, he.status, he.msg)
+		return
+	}
+	s.fail(w, err)
+}
+
+func invalid(msg string) error { return fault.New(fault.Invalid, msg) }
+
+// pathID returns a path parameter that must be a UUID; notFound otherwise.
+func pathID(r *http.Request, name, notFound string) (string, error) {
+	v := r.PathValue(name)
+	if _, err := uuid.Parse(v); err != nil {
+		return "", fault.New(fault.NotFound, notFound)
+	}
+	return v, nil
+}

@@ -1,0 +1,322 @@
+package together
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+)
+
+// voiceState is Together's VoiceStateDto (held per node, like Together's
+// in-memory go-live sessions; see docs/compatibility.md).
+type voiceState struct {
+	UserID      string     `json:"user_id"`
+	ChannelID   *string    `json:"channel_id"`
+	SelfMute    bool       `json:"self_mute"`
+	SelfDeaf    bool       `json:"self_deaf"`
+	SelfVideo   bool       `json:"self_video"`
+	SelfScreen  bool       `json:"self_screen"`
+	ServerMute  bool       `json:"server_mute"`
+	ServerDeaf  bool       `json:"server_deaf"`
+	JoinedAt    *time.Time `json:"joined_at"`
+	Username    string     `json:"username"`
+	communityID string
+}
+
+type goLive struct {
+	BroadcasterID string    `json:"broadcaster_id"`
+	Quality       string    `json:"quality"`
+	StartedAt     time.Time `json:"started_at"`
+}
+
+func (s *Surface) voiceChannel(ctx context.Context, p *identity.Principal, id string) (*community.ChannelAccess, error) {
+	ca, err := s.channelFor(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if ca.Channel.Kind != community.KindVoice && ca.Channel.Kind != community.KindStage {
+		return nil, invalid("Channel is not a voice channel")
+	}
+	return ca, nil
+}
+
+// broadcastVoice sends VOICE_STATE_UPDATE to the community's members.
+func (s *Surface) broadcastVoice(ctx context.Context, communityID string, v voiceState) {
+	ms, err := s.d.Community.Store().Members(ctx, communityID)
+	if err != nil {
+		return
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.AccountID
+	}
+	s.publishDispatch(ctx, "VOICE_STATE_UPDATE", v, ids)
+}
+
+func (s *Surface) joinVoice(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	ca, err := s.voiceChannel(ctx, p, r.PathValue("channel_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if !ca.Can(community.PermConnectVoice) {
+		s.fail(w, fault.New(fault.Forbidden, "You do not have permission to join this voice channel"))
+		return
+	}
+	now := time.Now().UTC()
+	ch := ca.Channel.ID
+	v := &voiceState{UserID: p.Account.ID, ChannelID: &ch, JoinedAt: &now, Username: p.Account.Username, communityID: ca.Community.ID}
+	s.mu.Lock()
+	prev := s.voice[p.Account.ID]
+	s.voice[p.Account.ID] = v
+	cur := *v
+	s.mu.Unlock()
+	if prev != nil && prev.ChannelID != nil && *prev.ChannelID != ch {
+		left := *prev
+		left.ChannelID, left.JoinedAt = nil, nil
+		s.broadcastVoice(ctx, prev.communityID, left)
+	}
+	s.broadcastVoice(ctx, ca.Community.ID, cur)
+	writeJSON(w, http.StatusCreated, cur)
+}
+
+func (s *Surface) leaveVoiceHTTP(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	ca, err := s.voiceChannel(ctx, p, r.PathValue("channel_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.mu.Lock()
+	v := s.voice[p.Account.ID]
+	in := v != nil && v.ChannelID != nil && *v.ChannelID == ca.Channel.ID
+	if in {
+		delete(s.voice, p.Account.ID)
+	}
+	s.mu.Unlock()
+	if !in {
+		s.fail(w, fault.New(fault.NotFound, "Not in this voice channel"))
+		return
+	}
+	left := *v
+	left.ChannelID, left.JoinedAt = nil, nil
+	s.broadcastVoice(ctx, ca.Community.ID, left)
+	noContent(w)
+}
+
+// leaveVoice drops an account's voice state when its last socket closes.
+func (s *Surface) leaveVoice(ctx context.Context, accountID string) {
+	s.mu.Lock()
+	v := s.voice[accountID]
+	delete(s.voice, accountID)
+	s.mu.Unlock()
+	if v == nil {
+		return
+	}
+	left := *v
+	left.ChannelID, left.JoinedAt = nil, nil
+	s.broadcastVoice(ctx, v.communityID, left)
+}
+
+func (s *Surface) updateVoice(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	ca, err := s.voiceChannel(ctx, p, r.PathValue("channel_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in struct {
+		SelfMute   *bool `json:"self_mute"`
+		SelfDeaf   *bool `json:"self_deaf"`
+		SelfVideo  *bool `json:"self_video"`
+		SelfScreen *bool `json:"self_screen"`
+	}
+	if err := decode(r, &in, true); err != nil {
+		s.bad(w, err)
+		return
+	}
+	s.mu.Lock()
+	v := s.voice[p.Account.ID]
+	if v == nil || v.ChannelID == nil || *v.ChannelID != ca.Channel.ID {
+		s.mu.Unlock()
+		s.fail(w, fault.New(fault.NotFound, "Not in this voice channel"))
+		return
+	}
+	for _, f := range []struct {
+		src *bool
+		dst *bool
+	}{{in.SelfMute, &v.SelfMute}, {in.SelfDeaf, &v.SelfDeaf}, {in.SelfVideo, &v.SelfVideo}, {in.SelfScreen, &v.SelfScreen}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	cur := *v
+	s.mu.Unlock()
+	s.broadcastVoice(ctx, ca.Community.ID, cur)
+	writeJSON(w, http.StatusOK, cur)
+}
+
+func (s *Surface) listVoice(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ca, err := s.voiceChannel(r.Context(), p, r.PathValue("channel_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := []voiceState{}
+	s.mu.Lock()
+	for _, v := range s.voice {
+		if v.ChannelID != nil && *v.ChannelID == ca.Channel.ID {
+			out = append(out, *v)
+		}
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+// relaySignal forwards a WebRTC signal to a peer in the same voice channel.
+func (s *Surface) relaySignal(ctx context.Context, c *client, raw json.RawMessage) {
+	var in struct {
+		ToUserID   string  `json:"to_user_id"`
+		Type       string  `json:"type"`
+		SDP        *string `json:"sdp"`
+		Candidate  *string `json:"candidate"`
+		StreamType *string `json:"stream_type"`
+	}
+	if json.Unmarshal(raw, &in) != nil {
+		return
+	}
+	switch in.Type {
+	case "offer", "answer", "candidate":
+	default:
+		return
+	}
+	s.mu.Lock()
+	from, to := s.voice[c.accountID], s.voice[in.ToUserID]
+	same := from != nil && to != nil && from.ChannelID != nil && to.ChannelID != nil && *from.ChannelID == *to.ChannelID
+	s.mu.Unlock()
+	if !same {
+		return
+	}
+	s.publishDispatch(ctx, "VOICE_SIGNAL", map[string]any{"from_user_id": c.accountID, "type": in.Type, "sdp": in.SDP,
+		"candidate": in.Candidate, "stream_type": in.StreamType}, []string{in.ToUserID})
+}
+
+func (s *Surface) startGoLive(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	ca, err := s.voiceChannel(ctx, p, r.PathValue("channel_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var in struct {
+		Quality *string `json:"quality"`
+	}
+	if r.ContentLength != 0 {
+		if err := decode(r, &in, false); err != nil {
+			s.bad(w, err)
+			return
+		}
+	}
+	q := "720p"
+	if in.Quality != nil {
+		q = *in.Quality
+	}
+	if q != "480p" && q != "720p" && q != "1080p" {
+		s.fail(w, invalid("quality must be 480p, 720p or 1080p"))
+		return
+	}
+	s.mu.Lock()
+	if cur := s.live[ca.Channel.ID]; cur != nil {
+		s.mu.Unlock()
+		s.fail(w, fault.New(fault.Conflict, "Someone is already live in this channel"))
+		return
+	}
+	g := &goLive{BroadcasterID: p.Account.ID, Quality: q, StartedAt: time.Now().UTC()}
+	s.live[ca.Channel.ID] = g
+	s.mu.Unlock()
+	s.broadcastLive(ctx, ca, "GO_LIVE_START", map[string]any{"channel_id": ca.Channel.ID, "broadcaster_id": g.BroadcasterID,
+		"quality": g.Quality, "started_at": g.StartedAt})
+	writeJSON(w, http.StatusCreated, g)
+}
+
+func (s *Surface) broadcastLive(ctx context.Context, ca *community.ChannelAccess, t string, d any) {
+	ms, err := s.d.Community.Store().Members(ctx, ca.Community.ID)
+	if err != nil {
+		return
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.AccountID
+	}
+	s.publishDispatch(ctx, t, d, ids)
+}
+
+func (s *Surface) stopGoLive(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ctx := r.Context()
+	ca, err := s.voiceChannel(ctx, p, r.PathValue("channel_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.mu.Lock()
+	g := s.live[ca.Channel.ID]
+	ok := g != nil && (g.BroadcasterID == p.Account.ID || ca.Can(community.PermMuteMembers))
+	if ok {
+		delete(s.live, ca.Channel.ID)
+	}
+	s.mu.Unlock()
+	if g == nil {
+		s.fail(w, fault.New(fault.NotFound, "No active Go Live session"))
+		return
+	}
+	if !ok {
+		s.fail(w, fault.New(fault.Forbidden, "Only the broadcaster can stop this session"))
+		return
+	}
+	s.broadcastLive(ctx, ca, "GO_LIVE_STOP", map[string]any{"channel_id": ca.Channel.ID, "broadcaster_id": g.BroadcasterID})
+	noContent(w)
+}
+
+func (s *Surface) getGoLive(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	ca, err := s.voiceChannel(r.Context(), p, r.PathValue("channel_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.mu.Lock()
+	g := s.live[ca.Channel.ID]
+	s.mu.Unlock()
+	if g == nil {
+		s.fail(w, fault.New(fault.NotFound, "No active Go Live session"))
+		return
+	}
+	writeJSON(w, http.StatusOK, g)
+}
+
+// iceServers answers Together's /ice-servers: public STUN plus TURN REST
+// credentials (coturn use-auth-secret) when configured.
+func (s *Surface) iceServers(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	type ice struct {
+		URLs       string `json:"urls"`
+		Username   string `json:"username,omitempty"`
+		Credential string `json:"credential,omitempty"`
+	}
+	servers := []ice{{URLs: "stun:stun.l.google.com:19302"}, {URLs: "stun:stun1.l.google.com:19302"}}
+	const ttl = 86400
+	if s.d.TurnURL != "" && len(s.d.TurnSecret) >= 32 {
+		user := strconv.FormatInt(time.Now().Add(ttl*time.Second).Unix(), 10) + ":" + p.Account.Username
+		mac := hmac.New(sha1.New, []byte(s.d.TurnSecret))
+		mac.Write([]byte(user))
+		servers = append(servers, ice{URLs: s.d.TurnURL, Username: user, Credential: base64.StdEncoding.EncodeToString(mac.Sum(nil))})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"iceServers": servers, "ttl": ttl})
+}
