@@ -1,0 +1,225 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/chromedp/chromedp"
+
+	"github.com/hearth-community/hearth/internal/app"
+	"github.com/hearth-community/hearth/internal/config"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// needBrowser skips when Debian's chromium is absent, unless
+// HEARTH_REQUIRE_BROWSER is set (CI installs chromium and sets nothing, so
+// the browser tests run there).
+func needBrowser(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("HEARTH_REQUIRE_BROWSER") != "" {
+			t.Fatalf("HEARTH_REQUIRE_BROWSER is set but %s is missing: %v", chromiumPath, err)
+		}
+		t.Skipf("no %s (install Debian's chromium to run the browser tests)", chromiumPath)
+	}
+	if testing.Short() {
+		t.Skip("browser tests are not short")
+	}
+}
+
+// startApp runs a real Hearth node (SQLite in a temp dir, local bus) on an
+// ephemeral port and returns its base URL.
+func startApp(t *testing.T, edit func(*config.Config)) (*app.App, string) {
+	t.Helper()
+	var cfg config.Config
+	// Every field gets its declared default, so fields added later work.
+	parser, err := kong.New(&cfg, kong.Exit(func(int) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parser.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = dir
+	cfg.Database = filepath.Join(dir, "hearth.db")
+	cfg.Bus = "local"
+	cfg.AdminUser = "admin"
+	cfg.AdminPassword = "admin-password-for-tests"
+	if edit != nil {
+		edit(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("app run: %v", err)
+		}
+		a.Close()
+	})
+	return a, a.HTTP.URL()
+}
+
+// newBrowser starts one headless chromium for the test; tabs made with
+// newTab from it are separate browser contexts (no shared storage).
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelB := chromedp.NewContext(actx)
+	// Start the browser now, on a context without a deadline.
+	if err := chromedp.Do(bctx); err != nil {
+		cancelB()
+		cancelA()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		cancelB()
+		cancelA()
+	})
+	return bctx
+}
+
+// page is one browser context (its own cookies and localStorage) with a tab.
+type page struct {
+	t    *testing.T
+	name string
+	ctx  context.Context
+	logs *strings.Builder
+}
+
+func newTab(t *testing.T, browser context.Context, name string) *page {
+	t.Helper()
+	logs := &strings.Builder{}
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		t.Fatalf("%s: open tab: %v", name, err)
+	}
+	p := &page{t: t, name: name, ctx: ctx, logs: logs}
+	t.Cleanup(func() {
+		if t.Failed() {
+			p.screenshot("failure")
+		}
+		cancel()
+	})
+	return p
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+// screenshot saves a PNG of the page; failures save one automatically.
+// The directory is $HEARTH_ARTIFACTS, or a temp dir that is kept.
+func (p *page) screenshot(label string) string {
+	dir := os.Getenv("HEARTH_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "hearth-browser-tests")
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		p.t.Logf("screenshot dir: %v", err)
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Logf("%s: screenshot: %v", p.name, err)
+		return ""
+	}
+	f := filepath.Join(dir, unsafeName.ReplaceAllString(fmt.Sprintf("%s-%s-%s.png", p.t.Name(), p.name, label), "_"))
+	if err := os.WriteFile(f, png, 0o600); err != nil {
+		p.t.Logf("screenshot: %v", err)
+		return ""
+	}
+	p.t.Logf("%s: screenshot saved to %s", p.name, f)
+	return f
+}
+
+// do runs steps with a deadline.
+func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		p.t.Fatalf("%s: %s: %v\npage text: %s", p.name, what, err, p.text())
+	}
+}
+
+// eval evaluates JavaScript (awaiting a promise) and decodes the result.
+func eval[T any](p *page, what, js string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.t.Fatalf("%s: %s: %v", p.name, what, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript condition in the page until it is true (a
+// condition, not a sleep); on timeout the test fails with the page's text.
+func (p *page) waitFor(what, cond string, timeout time.Duration) {
+	p.t.Helper()
+	js := fmt.Sprintf(`(async () => {
+		const end = Date.now() + %d;
+		while (Date.now() < end) {
+			try { if (%s) return true; } catch (e) {}
+			await new Promise(r => setTimeout(r, 25));
+		}
+		return false;
+	})()`, timeout.Milliseconds(), cond)
+	if !eval[bool](p, what, js) {
+		p.t.Fatalf("%s: timed out waiting for %s (%s)\npage text: %s", p.name, what, cond, p.text())
+	}
+}
+
+func (p *page) text() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	if err != nil {
+		return "(unavailable: " + err.Error() + ")"
+	}
+	if len(s) > 1500 {
+		s = s[:1500] + "…"
+	}
+	return s
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

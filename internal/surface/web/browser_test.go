@@ -1,0 +1,85 @@
+package web_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// signUp creates an account through the sign-up page.
+func signUp(p *page, base, user, next string) {
+	p.t.Helper()
+	url := base + "/signup"
+	if next != "" {
+		url += "?next=" + next
+	}
+	p.do("open sign-up",
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.ID("su-username")),
+		chromedp.SendKeys(chromedp.ID("su-username"), user),
+		chromedp.SendKeys(chromedp.ID("su-password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+	)
+	p.waitFor("signed in as "+user, `document.querySelector('[data-testid="me-link"]')?.textContent.includes(`+jsString(user)+`)`, 15*time.Second)
+}
+
+// TestBrowserCommunityChat: sign up → create a community → a second person
+// (another browser context) joins with an invite → a message posted by one
+// appears live for the other, over the Together gateway.
+func TestBrowserCommunityChat(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil)
+	browser := newBrowser(t)
+	alice := newTab(t, browser, "alice")
+	bob := newTab(t, browser, "bob")
+
+	signUp(alice, base, "alice_web", "")
+	alice.do("create a community",
+		chromedp.WaitVisible(chromedp.ID("new-community")),
+		chromedp.SendKeys(chromedp.ID("new-community"), "Book Club"),
+		chromedp.Click(chromedp.CSS(`form[aria-labelledby="create-title"] button[type="submit"]`)),
+	)
+	alice.waitFor("the community's text channel", `location.pathname.split("/").length === 4 && !!document.querySelector('[data-testid="composer"]')`, 15*time.Second)
+	alice.waitFor("the community name", `document.querySelector('[data-testid="community-name"]')?.textContent === "Book Club"`, 10*time.Second)
+	channelPath := eval[string](alice, "read the channel path", `location.pathname`)
+
+	alice.do("create an invite", chromedp.Click(chromedp.CSS(`.invite button`)))
+	alice.waitFor("the invite link", `!!document.querySelector('[data-testid="invite-link"]')?.value`, 10*time.Second)
+	link := eval[string](alice, "read the invite link", `document.querySelector('[data-testid="invite-link"]').value`)
+	code := link[strings.LastIndex(link, "/")+1:]
+	if code == "" {
+		t.Fatalf("invite link %q has no code", link)
+	}
+
+	signUp(bob, base, "bob_web", "")
+	bob.do("accept the invite",
+		chromedp.Navigate(base+"/invite/"+code),
+		chromedp.WaitVisible(chromedp.CSS(`.card button.primary`)),
+		chromedp.Click(chromedp.CSS(`.card button.primary`)),
+	)
+	bob.waitFor("the same channel", `location.pathname === `+jsString(channelPath)+` && !!document.querySelector('[data-testid="composer"]')`, 15*time.Second)
+	// Bob's gateway socket must be open before Alice posts (no resume).
+	bob.waitFor("the gateway socket", `!document.querySelector('[data-testid="reconnecting"]')`, 10*time.Second)
+
+	msg := "Chapter three tonight? @bob_web"
+	alice.do("post a message",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="composer"]`), msg),
+		chromedp.Click(chromedp.CSS(`.composer button[type="submit"]`)),
+	)
+	alice.waitFor("her own message", `[...document.querySelectorAll('[data-testid="message-body"]')].some(e => e.textContent === `+jsString(msg)+`)`, 10*time.Second)
+	bob.waitFor("alice's message, live", `[...document.querySelectorAll('[data-testid="message-body"]')].some(e => e.textContent === `+jsString(msg)+`)`, 10*time.Second)
+	// The author is resolved from the member list, and the mention is marked.
+	bob.waitFor("author and mention", `[...document.querySelectorAll('[data-testid="message"]')].some(m => m.textContent.includes("alice_web") && m.classList.contains("mention"))`, 10*time.Second)
+
+	// And back: Bob replies, Alice sees it without reloading.
+	reply := "Yes! I'll bring snacks."
+	bob.do("reply",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="composer"]`), reply),
+		chromedp.Click(chromedp.CSS(`.composer button[type="submit"]`)),
+	)
+	alice.waitFor("bob's reply, live", `[...document.querySelectorAll('[data-testid="message-body"]')].some(e => e.textContent === `+jsString(reply)+`)`, 10*time.Second)
+	alice.screenshot("community")
+}
