@@ -37,6 +37,7 @@ type App struct {
 	// StageChat is the Owncast stage chat and page settings (wire_owncast.go).
 	StageChat *stagechat.Service
 	Watch     *watch.Service // watch rooms (OpenTogetherTube surface, community watch channels)
+	Live      *liveService   // live streaming: stages, RTMP ingest, HLS (wire_live.go)
 	// Community and Messages are the community and message services (wire_together.go).
 	Community *community.Service
 	Messages  *messages.Service

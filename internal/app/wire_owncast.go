@@ -60,7 +60,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := owncast.New(owncast.Deps{Log: a.Log, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks,
+	s, err := owncast.New(owncast.Deps{Log: a.Log, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live,
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "0.1.3",
 			FloodRate: 1.5, FloodBlock: 10 * time.Second}})
 	if err != nil {

@@ -33,6 +33,12 @@ type Config struct {
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HEARTH_SHUTDOWN_TIMEOUT" default:"10s" help:"How long a graceful shutdown waits for in-flight requests and sockets."`
 	AllowedOrigins  []string      `name:"allowed-origins" env:"HEARTH_ALLOWED_ORIGINS" default:"" sep:"," help:"Extra Origin host patterns allowed to open WebSockets (comma separated, e.g. 'app.example.com,*.example.org'). Same-origin is always allowed."`
 	TrustProxy      bool          `name:"trust-proxy" env:"HEARTH_TRUST_PROXY" default:"false" help:"Trust X-Forwarded-For for client IPs (rate limits, bans). Enable only behind a reverse proxy you control."`
+
+	// Live streaming (Owncast-compatible RTMP ingest and HLS).
+	RTMPAddr         string `name:"rtmp-addr" env:"HEARTH_RTMP_ADDR" default:":1935" help:"RTMP ingest listen address (host:port); publishers use rtmp://<host>:<port>/live/<stream key>. Empty disables RTMP ingest."`
+	StreamKey        string `name:"stream-key" env:"HEARTH_STREAM_KEY" default:"" help:"A temporary stream key for the default stage, accepted in addition to the stored keys while this is set; never stored (Owncast's -streamkey)."`
+	DefaultStreamKey string `name:"default-stream-key" env:"HEARTH_DEFAULT_STREAM_KEY" default:"" help:"First start only: the stored stream key of the default stage (e.g. abc123 for Owncast's test suite). Empty: a random key is generated and printed once to the log."`
+	FFmpegPath       string `name:"ffmpeg-path" env:"HEARTH_FFMPEG_PATH" default:"ffmpeg" help:"ffmpeg executable used for transcoded variants and thumbnails, until an admin sets another one (ffmpegpath)."`
 }
 
 // Validate checks every field and returns an error naming the first bad one.
@@ -79,6 +85,18 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("--max-body-bytes %d: must be at least 1024", c.MaxBodyBytes)
+	}
+	if c.RTMPAddr != "" {
+		if _, port, err := net.SplitHostPort(c.RTMPAddr); err != nil {
+			return fmt.Errorf("--rtmp-addr %q: must be host:port: %w", c.RTMPAddr, err)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("--rtmp-addr %q: port must be 0-65535", c.RTMPAddr)
+		}
+	}
+	for name, k := range map[string]string{"--stream-key": c.StreamKey, "--default-stream-key": c.DefaultStreamKey} {
+		if len(k) > 128 || strings.ContainsAny(k, "/?# \t\r\n") {
+			return fmt.Errorf("%s: at most 128 characters, without spaces, '/', '?' or '#'", name)
+		}
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout)

@@ -33,6 +33,7 @@ type Deps struct {
 	Hub      *gateway.Hub
 	Webhooks *webhooks.Service
 	Chats    ChatOptions
+	Live     *LiveService // stream status, video settings, HLS (live*.go); nil: not served
 }
 
 // Surface serves Owncast's API.

@@ -1,0 +1,477 @@
+package live
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/hls"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/rtmp"
+)
+
+// Publisher publishes domain events (the bus).
+type Publisher interface {
+	Publish(ctx context.Context, topic string, data []byte) error
+}
+
+// Config tunes the service.
+type Config struct {
+	DataDir          string // HLS output goes to <DataDir>/hls/<stage>
+	FFmpegPath       string // initial ffmpeg path (admins may change it)
+	RTMPPort         int    // shown in serverconfig
+	TempStreamKey    string // --stream-key: accepted on the default stage, never stored
+	DefaultStreamKey string // first start only: the default stage's key; "" = random
+	ViewerTTL        time.Duration
+	ThumbnailEvery   time.Duration
+	SampleEvery      time.Duration
+	Now              func() time.Time
+}
+
+// Service is the live-streaming domain.
+type Service struct {
+	cfg  Config
+	st   Store
+	pub  Publisher
+	log  *slog.Logger
+	ctx  context.Context // set by Run: background work of broadcasts
+	stop context.CancelFunc
+
+	mu        sync.RWMutex
+	stages    map[string]*stage
+	def       *stage
+	settings  Settings
+	uploader  *hls.Uploader
+	upCancel  context.CancelFunc
+	observers []func(Event)
+	hw        *hardware
+}
+
+// ErrOffline is returned for actions that need a live stream.
+var ErrOffline = fault.New(fault.Invalid, "no stream is live")
+
+// New loads (or on the first start creates) the default stage.
+func New(ctx context.Context, cfg Config, st Store, pub Publisher, log *slog.Logger) (*Service, error) {
+	if st == nil || pub == nil {
+		return nil, errors.New("live: store and publisher are required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ViewerTTL <= 0 {
+		cfg.ViewerTTL = 15 * time.Second
+	}
+	if cfg.ThumbnailEvery <= 0 {
+		cfg.ThumbnailEvery = 20 * time.Second
+	}
+	if cfg.SampleEvery <= 0 {
+		cfg.SampleEvery = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.FFmpegPath == "" {
+		cfg.FFmpegPath = "ffmpeg"
+	}
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Service{cfg: cfg, st: st, pub: pub, log: log, ctx: bctx, stop: cancel, stages: map[string]*stage{}}
+	if err := s.loadSettings(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	def, err := st.DefaultStage(ctx)
+	if errors.Is(err, fault.NotFound) {
+		def, err = s.createDefault(ctx)
+	}
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("live: default stage: %w", err)
+	}
+	rt, err := s.newStage(def)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s.def = rt
+	s.stages[def.ID] = rt
+	if s.settings.S3.Enabled {
+		if err := s.applyS3(s.settings.S3); err != nil {
+			log.Warn("live: S3 offload is configured but cannot start", "err", err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Service) createDefault(ctx context.Context) (*Stage, error) {
+	now := s.cfg.Now().UTC()
+	st := &Stage{ID: identity.NewID(), Name: "Default stage", Default: true, VideoCodec: "libx264",
+		LatencyLevel: DefaultLatencyLevel, Variants: DefaultVariants(), CreatedAt: now, UpdatedAt: now}
+	key := s.cfg.DefaultStreamKey
+	generated := key == ""
+	if generated {
+		key = randomKey()
+	}
+	if err := s.st.CreateStage(ctx, st, []StreamKey{{Key: key, Comment: "Default stream key"}}); err != nil {
+		if errors.Is(err, fault.Conflict) { // another node created it first
+			return s.st.DefaultStage(ctx)
+		}
+		return nil, err
+	}
+	if generated {
+		// Printed once, on the first start only, like the admin password.
+		s.log.Warn("created the default stage with a generated stream key; see it (and add others) in the admin",
+			"stream_key", key)
+	}
+	return st, nil
+}
+
+func randomKey() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (s *Service) newStage(st *Stage) (*stage, error) {
+	rt := &stage{svc: s, id: st.ID, isDefault: st.Default, viewers: map[string]*Viewer{}, overallPeak: st.OverallPeak}
+	o, err := hls.NewOrigin(hls.OriginConfig{Dir: filepath.Join(s.cfg.DataDir, "hls", st.ID), Log: s.log.With("stage", st.ID),
+		OnSegment: rt.onSegment})
+	if err != nil {
+		return nil, err
+	}
+	rt.origin = o
+	o.SetUploader(s.uploader, s.s3BaseURL())
+	return rt, nil
+}
+
+// Run does the periodic work (viewer pruning, viewer samples, S3 uploads)
+// until ctx ends, then ends every broadcast.
+func (s *Service) Run(ctx context.Context) error {
+	prune := time.NewTicker(5 * time.Second)
+	sample := time.NewTicker(s.cfg.SampleEvery)
+	hw := time.NewTicker(2 * time.Minute)
+	defer prune.Stop()
+	defer sample.Stop()
+	defer hw.Stop()
+	s.hardware().sample(s.cfg.Now())
+	defer s.shutdown()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hw.C:
+			s.hardware().sample(s.cfg.Now())
+		case <-prune.C:
+			for _, st := range s.allStages() {
+				st.pruneViewers(s.cfg.Now())
+			}
+		case <-sample.C:
+			for _, st := range s.allStages() {
+				n := st.viewerCount()
+				if err := s.st.AddViewerSample(ctx, st.id, s.cfg.Now().Truncate(time.Second), n); err != nil && ctx.Err() == nil {
+					s.log.Warn("live: cannot store viewer sample", "err", err)
+				}
+				st.savePeak(ctx)
+			}
+		}
+	}
+}
+
+func (s *Service) shutdown() {
+	for _, st := range s.allStages() {
+		st.disconnect()
+	}
+	for _, st := range s.allStages() {
+		st.waitEnded(10 * time.Second)
+	}
+	s.mu.Lock()
+	if s.upCancel != nil {
+		s.upCancel()
+	}
+	s.mu.Unlock()
+	s.stop()
+}
+
+func (s *Service) allStages() []*stage {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*stage, 0, len(s.stages))
+	for _, st := range s.stages {
+		out = append(out, st)
+	}
+	return out
+}
+
+// DefaultStageID is the id of Owncast's one stream.
+func (s *Service) DefaultStageID() string { return s.def.id }
+
+func (s *Service) stage(id string) (*stage, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st, ok := s.stages[id]
+	if !ok {
+		return nil, fault.New(fault.NotFound, "stage not found")
+	}
+	return st, nil
+}
+
+// Publish is the RTMP handler: it checks the stream key at publish time and
+// starts the broadcast. The application must be "live" (Owncast's
+// rtmp://host/live/<key>).
+func (s *Service) Publish(ctx context.Context, req rtmp.PublishRequest) (rtmp.Stream, error) {
+	if req.App != "live" {
+		return nil, errors.New("unknown application: publish to rtmp://<host>/live/<stream key>")
+	}
+	if req.Name == "" {
+		return nil, errors.New("missing stream key")
+	}
+	var st *stage
+	if s.cfg.TempStreamKey != "" && constantTimeEqual(req.Name, s.cfg.TempStreamKey) {
+		st = s.def
+	} else {
+		id, err := s.st.StageIDByKey(ctx, req.Name)
+		if err != nil {
+			if errors.Is(err, fault.NotFound) {
+				return nil, errors.New("invalid stream key")
+			}
+			return nil, fmt.Errorf("cannot check the stream key right now")
+		}
+		if st, err = s.stage(id); err != nil {
+			return nil, errors.New("invalid stream key")
+		}
+	}
+	return st.begin(ctx, req)
+}
+
+// StageSettings returns a stage's stored settings.
+func (s *Service) StageSettings(ctx context.Context, id string) (*Stage, error) {
+	return s.st.Stage(ctx, id)
+}
+
+// StreamKeys lists a stage's keys.
+func (s *Service) StreamKeys(ctx context.Context, stageID string) ([]StreamKey, error) {
+	return s.st.StreamKeys(ctx, stageID)
+}
+
+// SetStreamKeys replaces a stage's keys (at least one; keys are 1–128
+// printable characters without '/', '?' or whitespace, unique).
+func (s *Service) SetStreamKeys(ctx context.Context, stageID string, keys []StreamKey) error {
+	if len(keys) == 0 {
+		return fault.New(fault.Invalid, "at least one stream key is required")
+	}
+	if len(keys) > 100 {
+		return fault.New(fault.Invalid, "too many stream keys")
+	}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if len(k.Key) == 0 || len(k.Key) > 128 || strings.ContainsAny(k.Key, "/?# \t\r\n") {
+			return fault.New(fault.Invalid, "stream keys must be 1-128 characters without spaces, '/', '?' or '#'")
+		}
+		if len(k.Comment) > 500 {
+			return fault.New(fault.Invalid, "stream key comment too long")
+		}
+		if seen[k.Key] {
+			return fault.New(fault.Invalid, "duplicate stream key")
+		}
+		seen[k.Key] = true
+	}
+	if _, err := s.stage(stageID); err != nil {
+		return err
+	}
+	return s.st.SetStreamKeys(ctx, stageID, keys)
+}
+
+// TempStreamKeyActive reports whether --stream-key is set (Owncast's
+// streamKeyOverridden).
+func (s *Service) TempStreamKeyActive() bool { return s.cfg.TempStreamKey != "" }
+
+func (s *Service) updateStage(ctx context.Context, id string, f func(*Stage) error) (*Stage, error) {
+	if _, err := s.stage(id); err != nil {
+		return nil, err
+	}
+	cur, err := s.st.Stage(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := f(cur); err != nil {
+		return nil, err
+	}
+	cur.UpdatedAt = s.cfg.Now().UTC()
+	return cur, s.st.UpdateStage(ctx, cur)
+}
+
+// SetVideoCodec sets the encoder for transcoded variants (next broadcast).
+func (s *Service) SetVideoCodec(ctx context.Context, stageID, codec string) error {
+	if !slices.Contains(SupportedCodecs(), codec) {
+		return fault.Newf(fault.Invalid, "unsupported codec %q", codec)
+	}
+	_, err := s.updateStage(ctx, stageID, func(st *Stage) error { st.VideoCodec = codec; return nil })
+	return err
+}
+
+// SetLatencyLevel sets the latency level (next broadcast).
+func (s *Service) SetLatencyLevel(ctx context.Context, stageID string, level int) error {
+	if _, ok := LatencyLevelFor(level); !ok {
+		return fault.Newf(fault.Invalid, "latency level %d out of range (0-%d)", level, len(LatencyLevels())-1)
+	}
+	_, err := s.updateStage(ctx, stageID, func(st *Stage) error { st.LatencyLevel = level; return nil })
+	return err
+}
+
+// SetVariants sets the output variants (next broadcast).
+func (s *Service) SetVariants(ctx context.Context, stageID string, vs []Variant) error {
+	if len(vs) == 0 {
+		return fault.New(fault.Invalid, "at least one output variant is required")
+	}
+	if len(vs) > 8 {
+		return fault.New(fault.Invalid, "at most 8 output variants")
+	}
+	for i, v := range vs {
+		if err := v.validate(); err != nil {
+			return fault.Newf(fault.Invalid, "variant %d: %s", i, err)
+		}
+	}
+	_, err := s.updateStage(ctx, stageID, func(st *Stage) error { st.Variants = append([]Variant(nil), vs...); return nil })
+	return err
+}
+
+// SetTitle sets a stage's stream title and publishes the change.
+func (s *Service) SetTitle(ctx context.Context, stageID, title string) error {
+	if len(title) > 500 {
+		return fault.New(fault.Invalid, "stream title too long")
+	}
+	st, err := s.updateStage(ctx, stageID, func(st *Stage) error { st.Title = title; return nil })
+	if err != nil {
+		return err
+	}
+	rt, _ := s.stage(stageID)
+	s.publish(rt, EventTitle, func(e *Event) { e.StreamTitle = st.Title })
+	return nil
+}
+
+const settingsKey = "video"
+
+func (s *Service) loadSettings(ctx context.Context) error {
+	s.settings = Settings{FFmpegPath: s.cfg.FFmpegPath, RTMPPort: s.cfg.RTMPPort}
+	raw, err := s.st.Setting(ctx, settingsKey)
+	if errors.Is(err, fault.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("live: settings: %w", err)
+	}
+	if err := json.Unmarshal([]byte(raw), &s.settings); err != nil {
+		return fmt.Errorf("live: settings: %w", err)
+	}
+	return nil
+}
+
+// Settings returns the instance-wide video settings.
+func (s *Service) Settings() Settings {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.settings
+}
+
+// UpdateSettings changes the instance-wide video settings and stores them.
+func (s *Service) UpdateSettings(ctx context.Context, f func(*Settings) error) error {
+	s.mu.RLock()
+	next := s.settings
+	s.mu.RUnlock()
+	if err := f(&next); err != nil {
+		return err
+	}
+	if next.RTMPPort < 0 || next.RTMPPort > 65535 {
+		return fault.New(fault.Invalid, "port out of range")
+	}
+	if err := next.S3.Validate(); err != nil {
+		return fault.Wrap(fault.Invalid, err.Error(), err)
+	}
+	b, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	if err := s.st.SetSetting(ctx, settingsKey, string(b)); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old := s.settings.S3
+	s.settings = next
+	s.mu.Unlock()
+	if next.S3 != old {
+		if err := s.applyS3(next.S3); err != nil {
+			return fault.Wrap(fault.Invalid, "s3: "+err.Error(), err)
+		}
+	}
+	return nil
+}
+
+// applyS3 starts (or stops) the uploader used by later broadcasts.
+func (s *Service) applyS3(c hls.S3Config) error {
+	s.mu.Lock()
+	if s.upCancel != nil {
+		s.upCancel()
+		s.upCancel, s.uploader = nil, nil
+	}
+	s.mu.Unlock()
+	var up *hls.Uploader
+	if c.Enabled {
+		var err error
+		if up, err = hls.NewUploader(c, "hls/", s.log.With("component", "s3")); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithCancel(s.ctx)
+		go func() { _ = up.Run(ctx) }()
+		s.mu.Lock()
+		s.uploader, s.upCancel = up, cancel
+		s.mu.Unlock()
+	}
+	base := ""
+	if up != nil {
+		base = s.s3BaseURL()
+	}
+	for _, st := range s.allStages() {
+		st.origin.SetUploader(up, base)
+	}
+	return nil
+}
+
+func (s *Service) s3BaseURL() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if !s.settings.S3.Enabled {
+		return ""
+	}
+	c := s.settings.S3
+	if c.ServingEndpoint == "" && s.settings.VideoServingEndpoint != "" {
+		c.ServingEndpoint = s.settings.VideoServingEndpoint
+	}
+	return c.BaseURL()
+}
+
+// Uploader is the active S3 uploader (nil when S3 is off).
+func (s *Service) Uploader() *hls.Uploader {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.uploader
+}
+
+func constantTimeEqual(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var v byte
+	for i := 0; i < len(a); i++ {
+		v |= a[i] ^ b[i]
+	}
+	return v == 0
+}

@@ -1,0 +1,546 @@
+package live
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/hls"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/rtmp"
+	"github.com/hearth-community/hearth/internal/transcode"
+)
+
+// Viewer is someone who fetched a playlist or pinged recently.
+type Viewer struct {
+	ClientID  string
+	IP        string
+	UserAgent string
+	FirstSeen time.Time
+	LastSeen  time.Time
+}
+
+// stage is a stage's runtime state on this node.
+type stage struct {
+	svc       *Service
+	id        string
+	isDefault bool
+	origin    *hls.Origin
+
+	mu             sync.Mutex
+	cur            *broadcast
+	ended          chan struct{}
+	viewers        map[string]*Viewer
+	sessionPeak    int
+	overallPeak    int
+	peakDirty      bool
+	lastConnect    *time.Time
+	lastDisconnect *time.Time
+	loaded         bool
+	thumbBusy      bool
+	thumbAt        time.Time
+}
+
+// Status is a stage's current state.
+type Status struct {
+	Online         bool
+	ViewerCount    int
+	SessionPeak    int
+	OverallPeak    int
+	LastConnect    *time.Time
+	LastDisconnect *time.Time
+	Title          string
+	Broadcaster    *Broadcaster
+	// Output settings of the running broadcast (or the stored ones).
+	Variants     []Variant
+	LatencyLevel int
+	VideoCodec   string
+}
+
+// Status returns a stage's status.
+func (s *Service) Status(ctx context.Context, stageID string) (Status, error) {
+	st, err := s.stage(stageID)
+	if err != nil {
+		return Status{}, err
+	}
+	stored, err := s.st.Stage(ctx, stageID)
+	if err != nil {
+		return Status{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.loaded {
+		st.lastConnect, st.lastDisconnect, st.loaded = stored.LastConnect, stored.LastDisconnect, true
+		st.overallPeak = max(st.overallPeak, stored.OverallPeak)
+	}
+	out := Status{ViewerCount: len(st.viewers), SessionPeak: st.sessionPeak, OverallPeak: st.overallPeak,
+		LastConnect: st.lastConnect, LastDisconnect: st.lastDisconnect, Title: stored.Title,
+		Variants: stored.Variants, LatencyLevel: stored.LatencyLevel, VideoCodec: stored.VideoCodec}
+	if b := st.cur; b != nil {
+		out.Online = true
+		d := b.detailsCopy()
+		out.Broadcaster = &Broadcaster{RemoteAddr: b.req.RemoteAddr, Time: b.started, Details: d}
+		out.Variants, out.LatencyLevel, out.VideoCodec = b.variants, b.level.Level, b.codec
+	}
+	return out, nil
+}
+
+// Origin is a stage's HLS origin.
+func (s *Service) Origin(stageID string) (*hls.Origin, error) {
+	st, err := s.stage(stageID)
+	if err != nil {
+		return nil, err
+	}
+	return st.origin, nil
+}
+
+// Disconnect drops a stage's publisher. It returns ErrOffline when no one
+// is publishing.
+func (s *Service) Disconnect(stageID string) error {
+	st, err := s.stage(stageID)
+	if err != nil {
+		return err
+	}
+	if !st.disconnect() {
+		return ErrOffline
+	}
+	return nil
+}
+
+// WaitOffline waits until a stage's broadcast has fully ended (tests,
+// shutdown).
+func (s *Service) WaitOffline(stageID string, d time.Duration) bool {
+	st, err := s.stage(stageID)
+	if err != nil {
+		return false
+	}
+	return st.waitEnded(d)
+}
+
+func (st *stage) disconnect() bool {
+	st.mu.Lock()
+	b := st.cur
+	st.mu.Unlock()
+	if b == nil {
+		return false
+	}
+	if b.req.Disconnect != nil {
+		b.req.Disconnect()
+	}
+	return true
+}
+
+func (st *stage) waitEnded(d time.Duration) bool {
+	st.mu.Lock()
+	ch := st.ended
+	live := st.cur != nil
+	st.mu.Unlock()
+	if !live || ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// Touch counts a viewer (a playlist fetch or GET /api/ping). The viewer id
+// is MD5(IP + User-Agent), as in Owncast.
+func (s *Service) Touch(stageID, ip, userAgent string) {
+	st, err := s.stage(stageID)
+	if err != nil {
+		return
+	}
+	sum := md5.Sum([]byte(ip + userAgent))
+	id := hex.EncodeToString(sum[:])
+	now := s.cfg.Now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	v, ok := st.viewers[id]
+	if !ok {
+		if len(st.viewers) >= 1_000_000 {
+			return
+		}
+		v = &Viewer{ClientID: id, IP: ip, UserAgent: userAgent, FirstSeen: now}
+		st.viewers[id] = v
+	}
+	v.LastSeen = now
+	if st.cur != nil {
+		if n := len(st.viewers); n > st.sessionPeak {
+			st.sessionPeak = n
+		}
+		if n := len(st.viewers); n > st.overallPeak {
+			st.overallPeak, st.peakDirty = n, true
+		}
+	}
+}
+
+// Viewers lists the active viewers, oldest first.
+func (s *Service) Viewers(stageID string) ([]Viewer, error) {
+	st, err := s.stage(stageID)
+	if err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	out := make([]Viewer, 0, len(st.viewers))
+	for _, v := range st.viewers {
+		out = append(out, *v)
+	}
+	st.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].FirstSeen.Before(out[j].FirstSeen) })
+	return out, nil
+}
+
+// ViewersOverTime returns stored viewer-count samples since a time.
+func (s *Service) ViewersOverTime(ctx context.Context, stageID string, since time.Time) ([]Sample, error) {
+	if _, err := s.stage(stageID); err != nil {
+		return nil, err
+	}
+	return s.st.ViewerSamples(ctx, stageID, since)
+}
+
+func (st *stage) pruneViewers(now time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for id, v := range st.viewers {
+		if now.Sub(v.LastSeen) > st.svc.cfg.ViewerTTL {
+			delete(st.viewers, id)
+		}
+	}
+}
+
+func (st *stage) viewerCount() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.viewers)
+}
+
+func (st *stage) savePeak(ctx context.Context) {
+	st.mu.Lock()
+	dirty, peak := st.peakDirty, st.overallPeak
+	st.peakDirty = false
+	st.mu.Unlock()
+	if !dirty {
+		return
+	}
+	if _, err := st.svc.updateStage(ctx, st.id, func(s *Stage) error { s.OverallPeak = max(s.OverallPeak, peak); return nil }); err != nil {
+		st.svc.log.Warn("live: cannot save peak viewers", "err", err)
+	}
+}
+
+// begin starts a broadcast for an accepted stream key.
+func (st *stage) begin(ctx context.Context, req rtmp.PublishRequest) (rtmp.Stream, error) {
+	s := st.svc
+	st.mu.Lock()
+	if st.cur != nil {
+		st.mu.Unlock()
+		return nil, errors.New("a stream is already live on this stage")
+	}
+	b := &broadcast{st: st, id: identity.NewID(), req: req, started: s.cfg.Now().UTC()}
+	st.cur = b // reserve the stage while the pipeline starts
+	st.ended = make(chan struct{})
+	st.mu.Unlock()
+	if err := b.start(ctx); err != nil {
+		st.mu.Lock()
+		st.cur = nil
+		close(st.ended)
+		st.mu.Unlock()
+		s.log.Warn("live: cannot start broadcast", "stage", st.id, "err", err)
+		return nil, fmt.Errorf("cannot start the stream: %s", fault.Message(err))
+	}
+	st.mu.Lock()
+	st.sessionPeak = len(st.viewers)
+	t := b.started
+	st.lastConnect, st.loaded = &t, true
+	st.mu.Unlock()
+	if _, err := s.updateStage(ctx, st.id, func(x *Stage) error { x.LastConnect = &t; return nil }); err != nil {
+		s.log.Warn("live: cannot record connect time", "err", err)
+	}
+	if err := s.st.StartBroadcast(ctx, b.id, st.id, b.started, `{"remoteAddr":`+strconv.Quote(req.RemoteAddr)+`}`); err != nil {
+		s.log.Warn("live: cannot record broadcast", "err", err)
+	}
+	s.log.Info("stream started", "stage", st.id, "remote", req.RemoteAddr)
+	s.publish(st, EventStarted, func(e *Event) { e.Online, e.StartedAt = true, &t })
+	return b, nil
+}
+
+// end runs when the publisher has gone.
+func (st *stage) end(b *broadcast, cause error) {
+	s := st.svc
+	b.pipeline.Close()
+	for _, sg := range b.segs {
+		sg.Flush()
+	}
+	st.origin.End()
+	now := s.cfg.Now().UTC()
+	st.mu.Lock()
+	st.cur = nil
+	st.lastDisconnect = &now
+	peak := st.sessionPeak
+	ended := st.ended
+	st.mu.Unlock()
+	ctx := context.WithoutCancel(s.ctx)
+	if _, err := s.updateStage(ctx, st.id, func(x *Stage) error { x.LastDisconnect = &now; return nil }); err != nil {
+		s.log.Warn("live: cannot record disconnect time", "err", err)
+	}
+	if err := s.st.EndBroadcast(ctx, b.id, now, peak); err != nil {
+		s.log.Warn("live: cannot record broadcast end", "err", err)
+	}
+	st.savePeak(ctx)
+	s.log.Info("stream stopped", "stage", st.id, "reason", errString(cause))
+	start := b.started
+	s.publish(st, EventStopped, func(e *Event) { e.StartedAt, e.EndedAt = &start, &now })
+	close(ended)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "publisher left"
+	}
+	return err.Error()
+}
+
+// broadcast is one publish session; it is the rtmp.Stream.
+type broadcast struct {
+	st       *stage
+	id       string
+	req      rtmp.PublishRequest
+	started  time.Time
+	level    LatencyLevel
+	codec    string
+	variants []Variant
+	pipeline *transcode.Pipeline
+	segs     []*hls.Segmenter
+
+	mu      sync.Mutex
+	details StreamDetails
+	meta    bool // onMetaData seen
+	vbytes  int64
+	abytes  int64
+	firstMS uint32
+	lastMS  uint32
+	frames  int
+	seenTS  bool
+}
+
+func (b *broadcast) start(ctx context.Context) error {
+	s := b.st.svc
+	cfg, err := s.st.Stage(ctx, b.st.id)
+	if err != nil {
+		return err
+	}
+	level, ok := LatencyLevelFor(cfg.LatencyLevel)
+	if !ok {
+		level, _ = LatencyLevelFor(DefaultLatencyLevel)
+	}
+	b.level, b.codec = level, cfg.VideoCodec
+	b.variants = cfg.Variants
+	if len(b.variants) == 0 {
+		b.variants = DefaultVariants()
+	}
+	specs := make([]hls.VariantSpec, len(b.variants))
+	tv := make([]transcode.Variant, len(b.variants))
+	for i, v := range b.variants {
+		bw := (v.VideoBitrate + max(v.AudioBitrate, 128)) * 1000 * 107 / 100
+		specs[i] = hls.VariantSpec{Bandwidth: bw, Width: v.ScaledWidth, Height: v.ScaledHeight, Framerate: float64(v.EffectiveFramerate())}
+		tv[i] = v.transcode()
+	}
+	target := time.Duration(level.SecondsPerSegment) * time.Second
+	if level.Level == 5 {
+		b.st.origin.SetStartOffset(-2 * time.Second)
+	} else {
+		b.st.origin.SetStartOffset(0)
+	}
+	segs, err := b.st.origin.Begin(specs, target, level.SegmentCount)
+	if err != nil {
+		return err
+	}
+	outs := make([]transcode.Output, len(segs))
+	for i, sg := range segs {
+		outs[i] = sg
+	}
+	b.segs = segs
+	p, err := transcode.Start(s.ctx, transcode.Config{FFmpegPath: s.Settings().FFmpegPath, Codec: b.codec,
+		SegmentSeconds: level.SecondsPerSegment, Variants: tv, Outputs: outs,
+		Log: s.log.With("component", "transcode", "stage", b.st.id)})
+	if err != nil {
+		b.st.origin.End()
+		return fault.Wrap(fault.Unavailable, "the transcoder could not start (check the ffmpeg path)", err)
+	}
+	b.pipeline = p
+	return nil
+}
+
+// Metadata fills the stream details from onMetaData.
+func (b *broadcast) Metadata(m rtmp.Object) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.meta = true
+	d := &b.details
+	if v, ok := num(m["width"]); ok {
+		d.Width = int(v)
+	}
+	if v, ok := num(m["height"]); ok {
+		d.Height = int(v)
+	}
+	if v, ok := num(m["framerate"]); ok {
+		d.Framerate = v
+	} else if v, ok := num(m["fps"]); ok {
+		d.Framerate = v
+	}
+	if v, ok := num(m["videodatarate"]); ok {
+		d.VideoBitrate = int(v)
+	}
+	if v, ok := num(m["audiodatarate"]); ok {
+		d.AudioBitrate = int(v)
+	}
+	if c := videoCodecName(m["videocodecid"]); c != "" {
+		d.VideoCodec = c
+	}
+	if c := audioCodecName(m["audiocodecid"]); c != "" {
+		d.AudioCodec = c
+	}
+	if e, ok := m["encoder"].(string); ok && len(e) < 200 {
+		d.Encoder = e
+	}
+	b.updateSpecs()
+}
+
+// updateSpecs describes passthrough variants with the source's size; b.mu held.
+func (b *broadcast) updateSpecs() {
+	for i, v := range b.variants {
+		if !v.VideoPassthrough {
+			continue
+		}
+		bw := (b.details.VideoBitrate + max(b.details.AudioBitrate, 128)) * 1000 * 107 / 100
+		if b.details.VideoBitrate == 0 {
+			bw = 0
+		}
+		b.st.origin.UpdateSpec(i, hls.VariantSpec{Bandwidth: bw, Width: b.details.Width, Height: b.details.Height,
+			Framerate: b.details.Framerate})
+	}
+}
+
+func num(v any) (float64, bool) {
+	f, ok := v.(float64)
+	return f, ok && f >= 0 && f < 1e9
+}
+
+func videoCodecName(v any) string {
+	switch x := v.(type) {
+	case float64:
+		switch int(x) {
+		case 7:
+			return "H.264"
+		case 12:
+			return "HEVC"
+		case 2:
+			return "Sorenson H.263"
+		case 4, 5:
+			return "VP6"
+		}
+	case string:
+		switch x {
+		case "avc1":
+			return "H.264"
+		case "hvc1", "hev1":
+			return "HEVC"
+		case "av01":
+			return "AV1"
+		}
+	}
+	return ""
+}
+
+func audioCodecName(v any) string {
+	switch x := v.(type) {
+	case float64:
+		switch int(x) {
+		case 10:
+			return "AAC"
+		case 2:
+			return "MP3"
+		case 11:
+			return "Speex"
+		case 13:
+			return "Opus"
+		}
+	case string:
+		switch x {
+		case "mp4a":
+			return "AAC"
+		case ".mp3":
+			return "MP3"
+		case "Opus", "opus":
+			return "Opus"
+		}
+	}
+	return ""
+}
+
+// Video passes a video tag on, filling details the metadata lacked.
+func (b *broadcast) Video(ts uint32, data []byte) {
+	b.mu.Lock()
+	b.vbytes += int64(len(data))
+	if !b.seenTS {
+		b.firstMS, b.seenTS = ts, true
+	}
+	b.lastMS = ts
+	b.frames++
+	if len(data) > 1 && data[0]&0xf == transcode.VideoCodecAVC {
+		if b.details.VideoCodec == "" {
+			b.details.VideoCodec = "H.264"
+		}
+		if data[1] == 0 && b.details.Width == 0 {
+			if t, err := transcode.ParseVideoTag(data); err == nil {
+				if c, err := transcode.ParseAVCConfig(t.Data); err == nil {
+					b.details.Width, b.details.Height = c.Width, c.Height
+					b.updateSpecs()
+				}
+			}
+		}
+	}
+	b.mu.Unlock()
+	b.pipeline.Video(ts, data)
+}
+
+// Audio passes an audio tag on.
+func (b *broadcast) Audio(ts uint32, data []byte) {
+	b.mu.Lock()
+	b.abytes += int64(len(data))
+	if b.details.AudioCodec == "" && len(data) > 0 && data[0]>>4 == transcode.AudioCodecAAC {
+		b.details.AudioCodec = "AAC"
+	}
+	b.mu.Unlock()
+	b.pipeline.Audio(ts, data)
+}
+
+// Close ends the broadcast (the publisher left).
+func (b *broadcast) Close(err error) { b.st.end(b, err) }
+
+func (b *broadcast) detailsCopy() StreamDetails {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d := b.details
+	if secs := float64(b.lastMS-b.firstMS) / 1000; secs >= 2 {
+		if d.VideoBitrate == 0 {
+			d.VideoBitrate = int(float64(b.vbytes*8) / secs / 1000)
+		}
+		if d.AudioBitrate == 0 && b.abytes > 0 {
+			d.AudioBitrate = int(float64(b.abytes*8) / secs / 1000)
+		}
+		if d.Framerate == 0 {
+			d.Framerate = float64(b.frames) / secs
+		}
+	}
+	return d
+}

@@ -1,0 +1,334 @@
+package owncast
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/hls"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/live"
+)
+
+// registerLiveAdmin adds the stream parts of Owncast's admin API. They
+// share /api/admin/* with Together: Basic auth (or OPTIONS) selects ours.
+func (s *Surface) registerLiveAdmin(h *httpserver.Server) {
+	adm := func(pattern string, f http.HandlerFunc) {
+		h.HandleWhen(pattern, IsOwncastAdminRequest, s.requireAdmin(f))
+	}
+	adm("GET /api/admin/status", s.handleAdminStatus)
+	adm("POST /api/admin/disconnect", s.handleDisconnect)
+	adm("GET /api/admin/viewersOverTime", s.handleViewersOverTime)
+	adm("GET /api/admin/viewers", s.handleViewers)
+	adm("GET /api/admin/hardwarestats", s.handleHardware)
+	adm("GET /api/admin/prometheus", s.prometheusHandler().ServeHTTP)
+	adm("POST /api/admin/config/streamkeys", s.handleSetStreamKeys)
+	adm("POST /api/admin/config/video/codec", s.handleSetCodec)
+	adm("POST /api/admin/config/video/streamlatencylevel", s.handleSetLatency)
+	adm("POST /api/admin/config/video/streamoutputvariants", s.handleSetVariants)
+	adm("POST /api/admin/config/s3", s.handleSetS3)
+	adm("POST /api/admin/config/ffmpegpath", s.handleSetFFmpegPath)
+	adm("POST /api/admin/config/rtmpserverport", s.handleSetRTMPPort)
+	adm("POST /api/admin/config/videoservingendpoint", s.handleSetServingEndpoint)
+}
+
+// decodeValue reads Owncast's {"value": …} setter body.
+func decodeValue(w http.ResponseWriter, r *http.Request, v any) bool {
+	var body struct {
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.Value) == 0 {
+		writeResult(w, http.StatusBadRequest, false, "unable to parse new value")
+		return false
+	}
+	if err := json.Unmarshal(body.Value, v); err != nil {
+		writeResult(w, http.StatusBadRequest, false, "unable to parse new value")
+		return false
+	}
+	return true
+}
+
+func variantJSON(v live.Variant) map[string]any {
+	m := map[string]any{"name": v.Name, "videoPassthrough": v.VideoPassthrough, "audioPassthrough": v.AudioPassthrough,
+		"videoBitrate": v.VideoBitrate, "audioBitrate": v.AudioBitrate, "framerate": v.EffectiveFramerate(),
+		"cpuUsageLevel": v.CPUUsageLevel, "encoderPreset": ""}
+	if v.ScaledWidth != 0 {
+		m["scaledWidth"] = v.ScaledWidth
+	}
+	if v.ScaledHeight != 0 {
+		m["scaledHeight"] = v.ScaledHeight
+	}
+	return m
+}
+
+func variantsJSON(vs []live.Variant) []map[string]any {
+	out := make([]map[string]any, len(vs))
+	for i, v := range vs {
+		out[i] = variantJSON(v)
+	}
+	return out
+}
+
+// handleAdminStatus is GET /api/admin/status.
+func (s *Surface) handleAdminStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.d.Live.Status(r.Context(), s.stageID())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := map[string]any{
+		"broadcaster": nil, "currentBroadcast": nil, "health": nil,
+		"online": st.Online, "streamTitle": s.streamTitle(st), "versionNumber": s.version(),
+		"viewerCount": st.ViewerCount, "overallPeakViewerCount": st.OverallPeak, "sessionPeakViewerCount": st.SessionPeak,
+	}
+	if b := st.Broadcaster; b != nil {
+		out["broadcaster"] = map[string]any{"remoteAddr": b.RemoteAddr, "time": b.Time, "streamDetails": b.Details}
+		out["currentBroadcast"] = map[string]any{"outputSettings": variantsJSON(st.Variants),
+			"latencyLevel": map[string]any{"level": st.LatencyLevel}}
+		out["health"] = map[string]any{"healthy": true, "healthPercentage": 100, "message": ""}
+	}
+	liveNoCache(w)
+	httpserver.WriteJSON(w, http.StatusOK, out)
+}
+
+// handleDisconnect is POST /api/admin/disconnect.
+func (s *Surface) handleDisconnect(w http.ResponseWriter, r *http.Request) {
+	if err := s.d.Live.Disconnect(s.stageID()); err != nil {
+		if errors.Is(err, live.ErrOffline) {
+			writeResult(w, http.StatusBadRequest, false, "no inbound stream connected")
+			return
+		}
+		writeError(w, err)
+		return
+	}
+	writeResult(w, http.StatusOK, true, "inbound stream disconnected")
+}
+
+// handleViewersOverTime is GET /api/admin/viewersOverTime?windowStart=<unix>.
+func (s *Surface) handleViewersOverTime(w http.ResponseWriter, r *http.Request) {
+	since := time.Now().Add(-24 * time.Hour)
+	if v := r.URL.Query().Get("windowStart"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeResult(w, http.StatusBadRequest, false, "windowStart must be a unix time in seconds")
+			return
+		}
+		since = time.Unix(n, 0)
+	}
+	samples, err := s.d.Live.ViewersOverTime(r.Context(), s.stageID(), since)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, samplesJSON(samples))
+}
+
+func samplesJSON(ss []live.Sample) []map[string]any {
+	out := make([]map[string]any, len(ss))
+	for i, x := range ss {
+		out[i] = map[string]any{"time": x.Time, "value": x.Value}
+	}
+	return out
+}
+
+// handleViewers is GET /api/admin/viewers.
+func (s *Surface) handleViewers(w http.ResponseWriter, r *http.Request) {
+	vs, err := s.d.Live.Viewers(s.stageID())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]map[string]any, len(vs))
+	for i, v := range vs {
+		out[i] = map[string]any{"firstSeen": v.FirstSeen.UTC(), "lastSeen": v.LastSeen.UTC(), "userAgent": v.UserAgent,
+			"ipAddress": v.IP, "clientID": v.ClientID, "geo": nil}
+	}
+	httpserver.WriteJSON(w, http.StatusOK, out)
+}
+
+// handleHardware is GET /api/admin/hardwarestats.
+func (s *Surface) handleHardware(w http.ResponseWriter, r *http.Request) {
+	hw := s.d.Live.Hardware()
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"cpu": samplesJSON(hw.CPU), "memory": samplesJSON(hw.Memory),
+		"disk": samplesJSON(hw.Disk)})
+}
+
+// prometheusHandler serves Owncast's instance metrics on their own registry.
+func (s *Surface) prometheusHandler() http.Handler {
+	reg := prometheus.NewRegistry()
+	host, _ := os.Hostname()
+	labels := prometheus.Labels{"host": host, "version": s.version()}
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f))
+	}
+	gauge("owncast_instance_active_viewer_count", "The number of viewers.", func() float64 {
+		st, err := s.d.Live.Status(context.Background(), s.stageID())
+		if err != nil {
+			return 0
+		}
+		return float64(st.ViewerCount)
+	})
+	gauge("owncast_instance_active_chat_client_count", "The number of connected chat clients.", func() float64 {
+		if s.d.Chat == nil {
+			return 0
+		}
+		return float64(s.d.Chat.Presence().Connected())
+	})
+	gauge("owncast_instance_cpu_usage", "CPU usage (percent).", func() float64 {
+		if c := s.d.Live.Hardware().CPU; len(c) > 0 {
+			return float64(c[len(c)-1].Value)
+		}
+		return 0
+	})
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+func (s *Surface) changed(w http.ResponseWriter, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeResult(w, http.StatusOK, true, "changed")
+}
+
+// handleSetStreamKeys is POST /api/admin/config/streamkeys {value:[{key,comment}]}.
+func (s *Surface) handleSetStreamKeys(w http.ResponseWriter, r *http.Request) {
+	var keys []live.StreamKey
+	if !decodeValue(w, r, &keys) {
+		return
+	}
+	s.changed(w, s.d.Live.SetStreamKeys(r.Context(), s.stageID(), keys))
+}
+
+func (s *Surface) handleSetCodec(w http.ResponseWriter, r *http.Request) {
+	var codec string
+	if !decodeValue(w, r, &codec) {
+		return
+	}
+	s.changed(w, s.d.Live.SetVideoCodec(r.Context(), s.stageID(), codec))
+}
+
+func (s *Surface) handleSetLatency(w http.ResponseWriter, r *http.Request) {
+	var level int
+	if !decodeValue(w, r, &level) {
+		return
+	}
+	s.changed(w, s.d.Live.SetLatencyLevel(r.Context(), s.stageID(), level))
+}
+
+func (s *Surface) handleSetVariants(w http.ResponseWriter, r *http.Request) {
+	var vs []live.Variant
+	if !decodeValue(w, r, &vs) {
+		return
+	}
+	s.changed(w, s.d.Live.SetVariants(r.Context(), s.stageID(), vs))
+}
+
+// s3JSON is Owncast's S3 settings object.
+type s3JSON struct {
+	Enabled         bool   `json:"enabled"`
+	Endpoint        string `json:"endpoint"`
+	AccessKey       string `json:"accessKey"`
+	Secret          string `json:"secret"`
+	Bucket          string `json:"bucket"`
+	Region          string `json:"region"`
+	ACL             string `json:"acl"`
+	PathPrefix      string `json:"pathPrefix"`
+	ForcePathStyle  bool   `json:"forcePathStyle"`
+	ServingEndpoint string `json:"servingEndpoint"`
+}
+
+func (s *Surface) handleSetS3(w http.ResponseWriter, r *http.Request) {
+	var v s3JSON
+	if !decodeValue(w, r, &v) {
+		return
+	}
+	c := hls.S3Config{Enabled: v.Enabled, Endpoint: v.Endpoint, AccessKey: v.AccessKey, Secret: v.Secret, Bucket: v.Bucket,
+		Region: v.Region, ACL: v.ACL, PathPrefix: v.PathPrefix, ForcePathStyle: v.ForcePathStyle, ServingEndpoint: v.ServingEndpoint}
+	s.changed(w, s.d.Live.UpdateSettings(r.Context(), func(st *live.Settings) error { st.S3 = c; return nil }))
+}
+
+func (s *Surface) handleSetFFmpegPath(w http.ResponseWriter, r *http.Request) {
+	var p string
+	if !decodeValue(w, r, &p) {
+		return
+	}
+	if !filepath.IsAbs(p) {
+		writeResult(w, http.StatusBadRequest, false, "ffmpeg path must be an absolute path to an executable")
+		return
+	}
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		writeResult(w, http.StatusBadRequest, false, "ffmpeg path must be an absolute path to an executable")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, p, "-version").Output(); err != nil || len(out) < 6 || string(out[:6]) != "ffmpeg" {
+		writeResult(w, http.StatusBadRequest, false, "that executable is not ffmpeg")
+		return
+	}
+	s.changed(w, s.d.Live.UpdateSettings(r.Context(), func(st *live.Settings) error { st.FFmpegPath = p; return nil }))
+}
+
+func (s *Surface) handleSetRTMPPort(w http.ResponseWriter, r *http.Request) {
+	var port int
+	if !decodeValue(w, r, &port) {
+		return
+	}
+	if port < 1 || port > 65535 {
+		writeError(w, fault.New(fault.Invalid, "port must be 1-65535"))
+		return
+	}
+	s.changed(w, s.d.Live.UpdateSettings(r.Context(), func(st *live.Settings) error { st.RTMPPort = port; return nil }))
+}
+
+func (s *Surface) handleSetServingEndpoint(w http.ResponseWriter, r *http.Request) {
+	var ep string
+	if !decodeValue(w, r, &ep) {
+		return
+	}
+	if ep != "" {
+		if err := (hls.S3Config{Enabled: true, Endpoint: "x", Bucket: "x", ServingEndpoint: ep}).Validate(); err != nil {
+			writeResult(w, http.StatusBadRequest, false, "video serving endpoint must be an http(s) URL")
+			return
+		}
+	}
+	s.changed(w, s.d.Live.UpdateSettings(r.Context(), func(st *live.Settings) error { st.VideoServingEndpoint = ep; return nil }))
+}
+
+// liveServerConfig is the stream part of GET /api/admin/serverconfig.
+func (s *Surface) liveServerConfig(ctx context.Context) map[string]any {
+	stage, err := s.d.Live.StageSettings(ctx, s.stageID())
+	if err != nil {
+		return map[string]any{}
+	}
+	keys, err := s.d.Live.StreamKeys(ctx, s.stageID())
+	if err != nil {
+		keys = []live.StreamKey{}
+	}
+	set := s.d.Live.Settings()
+	c := set.S3
+	return map[string]any{
+		"streamKeys":           keys,
+		"streamKeyOverridden":  s.d.Live.TempStreamKeyActive(),
+		"ffmpegPath":           set.FFmpegPath,
+		"rtmpServerPort":       set.RTMPPort,
+		"videoServingEndpoint": set.VideoServingEndpoint,
+		"videoCodec":           stage.VideoCodec,
+		"supportedCodecs":      live.SupportedCodecs(),
+		"videoSettings": map[string]any{"latencyLevel": stage.LatencyLevel,
+			"videoQualityVariants": variantsJSON(stage.Variants)},
+		"s3": s3JSON{Enabled: c.Enabled, Endpoint: c.Endpoint, AccessKey: c.AccessKey, Secret: c.Secret, Bucket: c.Bucket,
+			Region: c.Region, ACL: c.ACL, PathPrefix: c.PathPrefix, ForcePathStyle: c.ForcePathStyle, ServingEndpoint: c.ServingEndpoint},
+	}
+}
