@@ -1,0 +1,465 @@
+// Package gateway is the WebSocket plumbing every Hearth surface shares.
+//
+// A Hub upgrades HTTP requests to WebSockets (with an origin policy), and each
+// resulting Conn gets:
+//
+//   - a bounded send queue (messages and bytes): a consumer too slow to keep up
+//     is disconnected with 1008 "slow consumer" instead of growing memory;
+//   - one writer goroutine that drains everything queued and hands the batch
+//     to the surface's Codec, which may merge messages into one frame
+//     (Owncast) or write one frame per message (Together, OTT);
+//   - server pings every PingInterval, closing the socket when no pong arrives
+//     within PongTimeout, and an optional idle timeout on inbound frames;
+//   - topic subscriptions fed from the bus: the Hub subscribes once per topic
+//     pattern, reference counted across connections, and fans each event out
+//     through a per-connection Transform that filters (authorisation) and
+//     encodes (wire format);
+//   - an account and session tag, so Hub.CloseAccount and Hub.CloseSession can
+//     close every socket of a disabled account or a revoked token at once.
+//
+// A surface's handler calls Hub.Accept, then Conn.Run with its inbound message
+// handler; Run returns once the connection is fully closed.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultReadLimit         = 32 << 10
+	DefaultPingInterval      = 30 * time.Second
+	DefaultPongTimeout       = 15 * time.Second
+	DefaultWriteTimeout      = 10 * time.Second
+	DefaultCloseTimeout      = 2 * time.Second
+	DefaultSendQueueMessages = 256
+	DefaultSendQueueBytes    = 1 << 20
+)
+
+// Close codes and reasons the gateway itself sends.
+const (
+	StatusSlowConsumer = websocket.StatusPolicyViolation // 1008
+	StatusPingTimeout  = websocket.StatusPolicyViolation
+	StatusIdleTimeout  = websocket.StatusPolicyViolation
+
+	ReasonSlowConsumer = "slow consumer"
+	ReasonPingTimeout  = "ping timeout"
+	ReasonIdleTimeout  = "idle timeout"
+	ReasonGoingAway    = "server shutting down"
+)
+
+// ErrClosed is returned by operations on a closed or closing connection.
+var ErrClosed = errors.New("gateway: connection closed")
+
+// ErrShutdown is returned by Accept once Shutdown has begun.
+var ErrShutdown = errors.New("gateway: hub shut down")
+
+// Config tunes a Hub. Zero fields take the Default* values; negative values
+// are rejected by New.
+type Config struct {
+	// OriginPatterns lists extra host patterns (path.Match syntax, matched
+	// case-insensitively against the Origin host, or against scheme://host
+	// when the pattern contains "://") allowed to open sockets. The request's
+	// own host is always allowed, as is a request without an Origin header.
+	OriginPatterns []string
+	// InsecureSkipVerify accepts any Origin (Owncast's chat socket does).
+	// Mutually exclusive with OriginPatterns.
+	InsecureSkipVerify bool
+	// ReadLimit is the largest inbound message in bytes; a larger one closes
+	// the socket with 1009.
+	ReadLimit int64
+	// PingInterval is how often the server pings each socket.
+	PingInterval time.Duration
+	// PongTimeout is how long a ping may go unanswered before the socket is
+	// closed with 1008 "ping timeout".
+	PongTimeout time.Duration
+	// IdleTimeout closes a socket that sends no data frame for this long
+	// (Together: 300 s). Zero disables it; ConnOptions may override it.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds one batch write to a socket.
+	WriteTimeout time.Duration
+	// CloseTimeout bounds the close handshake (sending the close frame and
+	// waiting for the peer's answer).
+	CloseTimeout time.Duration
+	// SendQueueMessages and SendQueueBytes bound what one connection may hold
+	// unwritten (queued plus the batch being written). Overflow disconnects
+	// the connection as a slow consumer.
+	SendQueueMessages int
+	SendQueueBytes    int
+}
+
+func (c Config) withDefaults() Config {
+	if c.ReadLimit == 0 {
+		c.ReadLimit = DefaultReadLimit
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.PongTimeout == 0 {
+		c.PongTimeout = DefaultPongTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.SendQueueMessages == 0 {
+		c.SendQueueMessages = DefaultSendQueueMessages
+	}
+	if c.SendQueueBytes == 0 {
+		c.SendQueueBytes = DefaultSendQueueBytes
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"PingInterval", c.PingInterval},
+		{"PongTimeout", c.PongTimeout},
+		{"IdleTimeout", c.IdleTimeout},
+		{"WriteTimeout", c.WriteTimeout},
+		{"CloseTimeout", c.CloseTimeout},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %v", d.name, d.v))
+		}
+	}
+	if c.ReadLimit < 0 {
+		errs = append(errs, fmt.Errorf("ReadLimit must not be negative, got %d", c.ReadLimit))
+	}
+	if c.SendQueueMessages < 0 {
+		errs = append(errs, fmt.Errorf("SendQueueMessages must not be negative, got %d", c.SendQueueMessages))
+	}
+	if c.SendQueueBytes < 0 {
+		errs = append(errs, fmt.Errorf("SendQueueBytes must not be negative, got %d", c.SendQueueBytes))
+	}
+	if c.InsecureSkipVerify && len(c.OriginPatterns) > 0 {
+		errs = append(errs, errors.New("InsecureSkipVerify and OriginPatterns are mutually exclusive"))
+	}
+	for _, p := range c.OriginPatterns {
+		if p == "" {
+			errs = append(errs, errors.New("OriginPatterns contains an empty pattern"))
+			continue
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			errs = append(errs, fmt.Errorf("OriginPatterns: bad pattern %q: %w", p, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("gateway: invalid config: %w", err)
+	}
+	return nil
+}
+
+// Subscriber is the part of the bus the gateway needs. Subscribe registers h
+// for every message whose topic matches pattern; cancel stops delivery, and
+// once it returns h is not called again. Calls of h for one subscription must
+// not overlap. The gateway keeps data after h returns (it sits in send
+// queues), so the Subscriber must not reuse it.
+type Subscriber interface {
+	Subscribe(pattern string, h func(topic string, data []byte)) (cancel func() error, err error)
+}
+
+// SubscriberFunc adapts a function to Subscriber. Wiring the project bus:
+//
+//	gateway.SubscriberFunc(func(p string, h func(string, []byte)) (func() error, error) {
+//		s, err := b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })
+//		if err != nil {
+//			return nil, err
+//		}
+//		return s.Unsubscribe, nil
+//	})
+type SubscriberFunc func(pattern string, h func(topic string, data []byte)) (func() error, error)
+
+// Subscribe calls f.
+func (f SubscriberFunc) Subscribe(pattern string, h func(topic string, data []byte)) (func() error, error) {
+	return f(pattern, h)
+}
+
+// Stats is a snapshot of a Hub's counters.
+type Stats struct {
+	Connections     int64  // open now
+	Topics          int64  // bus subscriptions held now
+	Accepted        uint64 // sockets upgraded
+	MessagesQueued  uint64 // messages accepted by Send
+	MessagesSent    uint64 // messages written to sockets
+	FramesSent      uint64 // data frames written (≤ MessagesSent when coalescing)
+	BytesSent       uint64 // data frame payload bytes written
+	SlowConsumers   uint64 // connections closed because their send queue overflowed
+	OversizeDropped uint64 // messages dropped for being larger than SendQueueBytes
+	PingTimeouts    uint64
+	IdleTimeouts    uint64
+}
+
+type counters struct {
+	connections, topics                        atomic.Int64
+	accepted, queued, sent, frames, bytes      atomic.Uint64
+	slow, oversize, pingTimeouts, idleTimeouts atomic.Uint64
+}
+
+// Hub owns a set of WebSocket connections and their bus subscriptions.
+type Hub struct {
+	cfg  Config
+	sub  Subscriber
+	log  *slog.Logger
+	base context.Context
+	stop context.CancelFunc
+
+	mu        sync.Mutex
+	closed    bool
+	nextID    uint64
+	conns     map[*Conn]struct{}
+	byAccount map[string]map[*Conn]struct{}
+	bySession map[string]map[*Conn]struct{}
+
+	// subMu serialises subscription changes (and so calls to sub.Subscribe
+	// and cancel); fan-out never takes it.
+	subMu  sync.Mutex
+	topics map[string]*topic
+
+	stats counters
+
+	// onPong, when set (tests only), is called for every pong received.
+	onPong func(*Conn)
+}
+
+// New validates cfg, applies defaults, and returns a Hub that takes topic
+// events from sub. A nil logger discards logs.
+func New(cfg Config, sub Subscriber, logger *slog.Logger) (*Hub, error) {
+	if sub == nil {
+		return nil, errors.New("gateway: nil Subscriber")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	base, stop := context.WithCancel(context.Background())
+	return &Hub{
+		cfg:       cfg.withDefaults(),
+		sub:       sub,
+		log:       logger.With("component", "gateway"),
+		base:      base,
+		stop:      stop,
+		conns:     make(map[*Conn]struct{}),
+		byAccount: make(map[string]map[*Conn]struct{}),
+		bySession: make(map[string]map[*Conn]struct{}),
+		topics:    make(map[string]*topic),
+	}, nil
+}
+
+// Config returns the effective configuration (defaults applied).
+func (h *Hub) Config() Config { return h.cfg }
+
+// ConnOptions describes one connection at Accept time.
+type ConnOptions struct {
+	// AccountID and SessionID tag the connection for CloseAccount and
+	// CloseSession. Either may be empty (e.g. anonymous viewers).
+	AccountID string
+	SessionID string
+	// Codec turns queued messages into frames; nil means MessagePerFrame{}
+	// (one text frame per message).
+	Codec Codec
+	// IdleTimeout overrides Config.IdleTimeout when positive.
+	IdleTimeout time.Duration
+	// Subprotocols are negotiated with the client (first match wins).
+	Subprotocols []string
+}
+
+// Accept upgrades the request to a WebSocket. On failure it has already
+// written an HTTP error response (403 for a refused Origin, 503 after
+// Shutdown). The caller should then call Run on the returned Conn.
+func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts ConnOptions) (*Conn, error) {
+	if opts.IdleTimeout < 0 {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return nil, fmt.Errorf("gateway: accept: negative IdleTimeout %v", opts.IdleTimeout)
+	}
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return nil, ErrShutdown
+	}
+
+	if !canHijack(w) {
+		http.Error(w, http.StatusText(http.StatusNotImplemented), http.StatusNotImplemented)
+		return nil, errors.New("gateway: accept: response writer cannot be hijacked")
+	}
+
+	c := newConn(h, opts)
+	hc := &hijackCapture{ResponseWriter: w}
+	ws, err := websocket.Accept(hc, r, &websocket.AcceptOptions{
+		Subprotocols:       opts.Subprotocols,
+		InsecureSkipVerify: h.cfg.InsecureSkipVerify,
+		OriginPatterns:     h.cfg.OriginPatterns,
+		OnPongReceived:     c.pongReceived,
+	})
+	if err != nil {
+		c.cancel()
+		return nil, fmt.Errorf("gateway: accept: %w", err)
+	}
+	if hc.conn == nil {
+		c.cancel()
+		_ = ws.CloseNow()
+		return nil, errors.New("gateway: accept: connection was not hijacked through the gateway")
+	}
+	ws.SetReadLimit(h.cfg.ReadLimit)
+	c.ws, c.nc = ws, hc.conn
+
+	if !h.register(c) {
+		c.cancel()
+		_ = c.nc.SetDeadline(time.Now().Add(h.cfg.CloseTimeout))
+		_ = ws.Close(websocket.StatusGoingAway, ReasonGoingAway)
+		return nil, ErrShutdown
+	}
+	c.start()
+	return c, nil
+}
+
+func (h *Hub) register(c *Conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.nextID++
+	c.id = h.nextID
+	c.log = h.log.With("conn", c.id)
+	h.conns[c] = struct{}{}
+	addIndex(h.byAccount, c.accountID, c)
+	addIndex(h.bySession, c.sessionID, c)
+	h.stats.accepted.Add(1)
+	h.stats.connections.Add(1)
+	return true
+}
+
+func (h *Hub) unregister(c *Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.conns[c]; !ok {
+		return
+	}
+	delete(h.conns, c)
+	removeIndex(h.byAccount, c.accountID, c)
+	removeIndex(h.bySession, c.sessionID, c)
+	h.stats.connections.Add(-1)
+}
+
+func addIndex(idx map[string]map[*Conn]struct{}, key string, c *Conn) {
+	if key == "" {
+		return
+	}
+	set := idx[key]
+	if set == nil {
+		set = make(map[*Conn]struct{})
+		idx[key] = set
+	}
+	set[c] = struct{}{}
+}
+
+func removeIndex(idx map[string]map[*Conn]struct{}, key string, c *Conn) {
+	if set := idx[key]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(idx, key)
+		}
+	}
+}
+
+// CloseAccount closes every live socket tagged with accountID with the given
+// code and reason (used when an account is disabled or banned). It returns
+// the number of sockets told to close; it does not wait for them.
+func (h *Hub) CloseAccount(accountID string, code websocket.StatusCode, reason string) int {
+	return h.closeIndexed(h.byAccount, accountID, code, reason)
+}
+
+// CloseSession closes every live socket tagged with sessionID (used when a
+// token or session is revoked). It returns the number of sockets told to close.
+func (h *Hub) CloseSession(sessionID string, code websocket.StatusCode, reason string) int {
+	return h.closeIndexed(h.bySession, sessionID, code, reason)
+}
+
+func (h *Hub) closeIndexed(idx map[string]map[*Conn]struct{}, key string, code websocket.StatusCode, reason string) int {
+	if key == "" {
+		return 0
+	}
+	h.mu.Lock()
+	conns := make([]*Conn, 0, len(idx[key]))
+	for c := range idx[key] {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	n := 0
+	for _, c := range conns {
+		if c.closeWith(code, reason, true) {
+			n++
+		}
+	}
+	return n
+}
+
+// Shutdown refuses new sockets, sends every open socket a 1001 close frame
+// (after what is already queued for it), and waits for all of them to finish
+// closing. If ctx expires first, the remaining sockets are cut off and the
+// context's error is returned.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	conns := make([]*Conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	defer h.stop()
+
+	for _, c := range conns {
+		c.closeWith(websocket.StatusGoingAway, ReasonGoingAway, true)
+	}
+	for i, c := range conns {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			for _, rest := range conns[i:] {
+				rest.forceClose()
+			}
+			h.log.Warn("shutdown deadline reached; sockets cut off", "remaining", len(conns)-i)
+			return fmt.Errorf("gateway: shutdown: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the Hub's counters.
+func (h *Hub) Stats() Stats {
+	s := &h.stats
+	return Stats{
+		Connections:     s.connections.Load(),
+		Topics:          s.topics.Load(),
+		Accepted:        s.accepted.Load(),
+		MessagesQueued:  s.queued.Load(),
+		MessagesSent:    s.sent.Load(),
+		FramesSent:      s.frames.Load(),
+		BytesSent:       s.bytes.Load(),
+		SlowConsumers:   s.slow.Load(),
+		OversizeDropped: s.oversize.Load(),
+		PingTimeouts:    s.pingTimeouts.Load(),
+		IdleTimeouts:    s.idleTimeouts.Load(),
+	}
+}
