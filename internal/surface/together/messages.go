@@ -408,13 +408,13 @@ func (s *Surface) ackChannel(w http.ResponseWriter, r *http.Request, p *identity
 }
 
 type searchResult struct {
-	ID             string `json:"id"`
-	ChannelID      string `json:"channel_id"`
-	AuthorID       any    `json:"author_id"`
-	AuthorUsername any    `json:"author_username"`
-	Content        string `json:"content"`
-	Highlight      string `json:"highlight"`
-	CreatedAt      any    `json:"created_at"`
+	ID             string  `json:"id"`
+	ChannelID      string  `json:"channel_id"`
+	AuthorID       any     `json:"author_id"`
+	AuthorUsername any     `json:"author_username"`
+	Content        string  `json:"content"`
+	Highlight      string  `json:"highlight"`
+	CreatedAt      any     `json:"created_at"`
 	Rank           float64 `json:"rank"`
 }
 

@@ -1,0 +1,212 @@
+package together_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/gateway"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/surface/together"
+)
+
+// env is a running Together surface on a real HTTP listener, wired as
+// internal/app/wire_together.go wires it.
+type env struct {
+	t     testing.TB
+	url   string
+	ident *identity.Service
+	surf  *together.Surface
+}
+
+func newEnv(t testing.TB, eng storetest.Engine) *env {
+	t.Helper()
+	db := eng.Open(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	b := bus.NewLocal()
+	log := slog.New(slog.DiscardHandler)
+	ident, err := identity.New(ctx, identity.Config{Secret: strings.Repeat("s", 40),
+		Argon2: identity.Argon2Params{Memory: 1024, Time: 1, Threads: 1}}, db.Identity(), b, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := messages.New(db.Messages(), b, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comm, err := community.New(db.Community(), b, msgs, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := gateway.SubscriberFunc(func(p string, h func(string, []byte)) (func() error, error) {
+		s, err := b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })
+		if err != nil {
+			return nil, err
+		}
+		return s.Unsubscribe, nil
+	})
+	hub, err := gateway.New(gateway.Config{InsecureSkipVerify: true, ReadLimit: together.MaxFrameBytes, IdleTimeout: together.IdleTimeout}, sub, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	surf, err := together.New(together.Deps{Log: log, Identity: ident, Community: comm, Messages: msgs, Bus: b, Sub: sub,
+		Hub: hub, Bots: db.TogetherBots(), DBPing: db.Ping, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := surf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := httpserver.New(httpserver.Config{Addr: "127.0.0.1:0", MaxBodyBytes: 1 << 20, ShutdownTimeout: time.Second}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.OnShutdown(func(ctx context.Context) { _ = hub.Shutdown(ctx) })
+	surf.Register(srv)
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = surf.Close()
+		_ = b.Close()
+	})
+	return &env{t: t, url: srv.URL(), ident: ident, surf: surf}
+}
+
+// call sends a request; body may be a string (sent raw) or a value (JSON).
+func (e *env) call(method, path, auth string, body any) (int, map[string]any, []any) {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.url+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		if strings.HasPrefix(auth, "Bot ") {
+			req.Header.Set("Authorization", auth)
+		} else {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var obj map[string]any
+	var arr []any
+	if len(raw) > 0 && raw[0] == '[' {
+		_ = json.Unmarshal(raw, &arr)
+	} else {
+		_ = json.Unmarshal(raw, &obj)
+	}
+	return resp.StatusCode, obj, arr
+}
+
+// must calls and fails the test unless the status is want.
+func (e *env) must(want int, method, path, auth string, body any) (map[string]any, []any) {
+	e.t.Helper()
+	code, obj, arr := e.call(method, path, auth, body)
+	if code != want {
+		e.t.Fatalf("%s %s: status %d, want %d (%v)", method, path, code, want, obj)
+	}
+	return obj, arr
+}
+
+type user struct {
+	id, name, access, refresh string
+}
+
+func (e *env) register(name string) user {
+	e.t.Helper()
+	obj, _ := e.must(201, "POST", "/auth/register", "", map[string]string{"username": name, "password": "password123", "email": name + "@example.org"})
+	u := obj["user"].(map[string]any)
+	return user{id: u["id"].(string), name: name, access: obj["access_token"].(string), refresh: obj["refresh_token"].(string)}
+}
+
+// ws is a gateway client.
+type ws struct {
+	t testing.TB
+	c *websocket.Conn
+}
+
+func (e *env) dial(query string) (*ws, *http.Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/ws?"+query, nil)
+	if err != nil {
+		return nil, resp, err
+	}
+	c.SetReadLimit(1 << 20)
+	w := &ws{t: e.t, c: c}
+	e.t.Cleanup(func() { _ = c.CloseNow() })
+	return w, resp, nil
+}
+
+type frame struct {
+	Op string          `json:"op"`
+	T  string          `json:"t"`
+	D  json.RawMessage `json:"d"`
+}
+
+func (w *ws) next() (frame, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, data, err := w.c.Read(ctx)
+	if err != nil {
+		return frame{}, err
+	}
+	var f frame
+	if err := json.Unmarshal(data, &f); err != nil {
+		w.t.Fatalf("bad frame %s", data)
+	}
+	return f, nil
+}
+
+// waitFor reads frames until one with dispatch type t arrives.
+func (w *ws) waitFor(t string) frame {
+	w.t.Helper()
+	for {
+		f, err := w.next()
+		if err != nil {
+			w.t.Fatalf("waiting for %s: %v", t, err)
+		}
+		if t == "" || f.T == t || (t == "HEARTBEAT_ACK" && f.Op == t) {
+			return f
+		}
+	}
+}
+
+func (w *ws) send(v any) {
+	w.t.Helper()
+	raw, _ := json.Marshal(v)
+	if err := w.c.Write(context.Background(), websocket.MessageText, raw); err != nil {
+		w.t.Fatal(err)
+	}
+}

@@ -1,0 +1,293 @@
+package together_test
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+func keys(m map[string]any) string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return strings.Join(ks, ",")
+}
+
+// TestAuth covers register/login/refresh/me with Together's shapes and
+// codes, bare and under /api/.
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			obj, _ := e.must(201, "POST", "/auth/register", "", map[string]string{"username": "alice", "password": "password123"})
+			if got := keys(obj); got != "access_token,refresh_token,user" {
+				t.Fatalf("AuthResponse keys %s", got)
+			}
+			u := obj["user"].(map[string]any)
+			if got := keys(u); got != "activity,avatar_url,bio,created_at,custom_status,email,id,is_admin,pronouns,status,username" {
+				t.Fatalf("UserDto keys %s", got)
+			}
+			if u["email"] != nil || u["status"] != "online" || u["is_admin"] != false {
+				t.Errorf("user %v", u)
+			}
+			refresh := obj["refresh_token"].(string)
+			cases := []struct {
+				name, method, path, auth string
+				body                     any
+				code                     int
+				err                      string
+			}{
+				{"duplicate username", "POST", "/auth/register", "", map[string]string{"username": "ALICE", "password": "password123"}, 409, "Username already taken"},
+				{"short username", "POST", "/api/auth/register", "", map[string]string{"username": "a", "password": "password123"}, 400, ""},
+				{"bad chars", "POST", "/auth/register", "", map[string]string{"username": "a-b", "password": "password123"}, 400, ""},
+				{"short password", "POST", "/auth/register", "", map[string]string{"username": "bobby", "password": "short"}, 400, ""},
+				{"bad email", "POST", "/auth/register", "", map[string]string{"username": "bobby", "password": "password123", "email": "nope"}, 400, ""},
+				{"malformed json", "POST", "/auth/login", "", `{"username":`, 400, ""},
+				{"wrong type", "POST", "/auth/login", "", `{"username": 5, "password": "x"}`, 422, ""},
+				{"missing field", "POST", "/auth/login", "", `{"username": "alice"}`, 422, ""},
+				{"bad password", "POST", "/auth/login", "", map[string]string{"username": "alice", "password": "wrongpass"}, 401, "Invalid username or password"},
+				{"unknown user", "POST", "/api/auth/login", "", map[string]string{"username": "nobody", "password": "wrongpass"}, 401, "Invalid username or password"},
+				{"no auth", "GET", "/users/@me", "", nil, 401, "Missing or invalid Authorization header"},
+				{"garbage token", "GET", "/api/users/@me", "x.y.z", nil, 401, "Invalid or expired token"},
+				{"refresh as access", "GET", "/users/@me", refresh, nil, 401, "Invalid token type"},
+				{"registration mode", "GET", "/instance/registration-mode", "", nil, 200, ""},
+				{"health", "GET", "/health", "", nil, 200, ""},
+				{"api health", "GET", "/api/health/live", "", nil, 200, ""},
+			}
+			for _, c := range cases {
+				code, obj, _ := e.call(c.method, c.path, c.auth, c.body)
+				if code != c.code || (c.err != "" && obj["error"] != c.err) || (code >= 400 && obj["error"] == nil) {
+					t.Errorf("%s: %d %v, want %d %q", c.name, code, obj, c.code, c.err)
+				}
+			}
+			// Login then refresh rotates; the old refresh token is then dead.
+			obj, _ = e.must(200, "POST", "/api/auth/login", "", map[string]string{"username": "alice", "password": "password123"})
+			r1 := obj["refresh_token"].(string)
+			obj, _ = e.must(200, "POST", "/auth/refresh", "", map[string]string{"refresh_token": r1})
+			r2 := obj["refresh_token"].(string)
+			if r2 == r1 || obj["access_token"] == "" {
+				t.Fatal("refresh did not rotate")
+			}
+			if code, obj, _ := e.call("POST", "/auth/refresh", "", map[string]string{"refresh_token": r1}); code != 401 ||
+				obj["error"] != "Session not found, expired, or token already rotated" {
+				t.Errorf("reuse: %d %v", code, obj)
+			}
+			me, _ := e.must(200, "PATCH", "/users/@me", obj2(e, "alice"), map[string]any{"bio": "hi", "status": "dnd", "pronouns": "she/her"})
+			if me["bio"] != "hi" || me["status"] != "dnd" {
+				t.Errorf("patch me %v", me)
+			}
+			if code, _, _ := e.call("PATCH", "/users/@me", obj2(e, "alice"), map[string]any{"bio": strings.Repeat("x", 501)}); code != 400 {
+				t.Errorf("long bio %d", code)
+			}
+			if code, _, _ := e.call("PATCH", "/users/@me", obj2(e, "alice"), map[string]any{"status": "sleeping"}); code != 400 {
+				t.Errorf("bad status %d", code)
+			}
+		})
+	}
+}
+
+// obj2 logs a user in and returns an access token.
+func obj2(e *env, name string) string {
+	obj, _ := e.must(200, "POST", "/auth/login", "", map[string]string{"username": name, "password": "password123"})
+	return obj["access_token"].(string)
+}
+
+// TestCommunityFlow walks servers, channels, roles, messages, threads,
+// reactions, pins, search, DMs and invites with two users.
+func TestCommunityFlow(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			ann, bob := e.register("ann"), e.register("bob")
+			srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "Hearth", "is_public": true})
+			if got := keys(srv); got != "created_at,icon_url,id,is_public,member_count,name,owner_id,require_invite,updated_at" {
+				t.Fatalf("ServerDto keys %s", got)
+			}
+			sid := srv["id"].(string)
+			if code, obj, _ := e.call("GET", "/servers/"+sid, bob.access, nil); code != 404 || obj["error"] != "Server not found" {
+				t.Fatalf("non-member: %d %v", code, obj)
+			}
+			e.must(404, "GET", "/servers/not-a-uuid", bob.access, nil)
+			_, browse := e.must(200, "GET", "/servers/browse", bob.access, nil)
+			if len(browse) != 1 {
+				t.Fatalf("browse %v", browse)
+			}
+			e.must(201, "POST", "/api/servers/"+sid+"/join", bob.access, nil)
+			e.must(409, "POST", "/servers/"+sid+"/join", bob.access, nil)
+			ch, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "general", "type": "text", "category": "Text"})
+			if got := keys(ch); got != "category,created_at,id,name,position,server_id,topic,type" {
+				t.Fatalf("Channel keys %s", got)
+			}
+			cid := ch["id"].(string)
+			e.must(403, "POST", "/servers/"+sid+"/channels", bob.access, map[string]any{"name": "x", "type": "text"})
+			e.must(400, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "x", "type": "carrier-pigeon"})
+			e.must(400, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": strings.Repeat("x", 101), "type": "text"})
+			// Messages: 17 fields, mentions, newest first, cursor.
+			m1, _ := e.must(201, "POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": "hello @ann and @everyone"})
+			if got := keys(m1); got != "author_id,channel_id,content,created_at,deleted,edited_at,event,id,mention_everyone,mention_user_ids,pinned,pinned_at,pinned_by,poll,reply_to,thread_id,thread_reply_count" {
+				t.Fatalf("MessageDto keys %s", got)
+			}
+			if fmt.Sprint(m1["mention_user_ids"]) != "["+ann.id+"]" || m1["mention_everyone"] != true {
+				t.Errorf("mentions %v %v", m1["mention_user_ids"], m1["mention_everyone"])
+			}
+			ids := []string{m1["id"].(string)}
+			for i := range 3 {
+				m, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": fmt.Sprintf("msg %d", i), "reply_to": ids[0]})
+				ids = append(ids, m["id"].(string))
+			}
+			for _, c := range []struct {
+				q    string
+				want int
+				head string
+			}{{"", 4, ids[3]}, {"?limit=2", 2, ids[3]}, {"?before=" + ids[2], 2, ids[1]}, {"?limit=0", 1, ids[3]}, {"?limit=500", 4, ids[3]},
+				{"?before=" + ids[0], 0, ""}, {"?before=nonsense", 0, ""}, {"?before=" + sid, 0, ""}} {
+				_, list := e.must(200, "GET", "/channels/"+cid+"/messages"+c.q, bob.access, nil)
+				if len(list) != c.want || (c.want > 0 && list[0].(map[string]any)["id"] != c.head) {
+					t.Errorf("list %s: %d items", c.q, len(list))
+				}
+			}
+			e.must(400, "POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": ""})
+			e.must(400, "POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": strings.Repeat("x", 4001)})
+			e.must(404, "POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": "x", "reply_to": sid})
+			// Edit: author only; delete: author or owner.
+			e.must(403, "PATCH", "/messages/"+ids[1], bob.access, map[string]any{"content": "hijack"})
+			ed, _ := e.must(200, "PATCH", "/messages/"+ids[1], ann.access, map[string]any{"content": "Crème brûlée"})
+			if ed["edited_at"] == nil {
+				t.Error("edited_at not set")
+			}
+			e.must(403, "DELETE", "/messages/"+ids[2], bob.access, nil)
+			e.must(204, "DELETE", "/messages/"+ids[0], ann.access, nil)
+			e.must(404, "GET", "/channels/"+cid+"/messages/"+ids[0], bob.access, nil)
+			// Threads.
+			tr, _ := e.must(201, "POST", "/channels/"+cid+"/messages/"+ids[3]+"/thread", bob.access, map[string]any{"content": "in thread"})
+			if tr["thread_id"] != ids[3] {
+				t.Errorf("thread_id %v", tr["thread_id"])
+			}
+			e.must(400, "POST", "/channels/"+cid+"/messages/"+tr["id"].(string)+"/thread", bob.access, map[string]any{"content": "nested"})
+			_, th := e.must(200, "GET", "/channels/"+cid+"/messages/"+ids[3]+"/thread", ann.access, nil)
+			root, _ := e.must(200, "GET", "/channels/"+cid+"/messages/"+ids[3], ann.access, nil)
+			if len(th) != 1 || root["thread_reply_count"] != 1.0 {
+				t.Errorf("thread %d count %v", len(th), root["thread_reply_count"])
+			}
+			// Reactions and pins.
+			emoji := url.PathEscape("👍")
+			e.must(204, "PUT", "/channels/"+cid+"/messages/"+ids[3]+"/reactions/"+emoji, bob.access, nil)
+			e.must(204, "PUT", "/channels/"+cid+"/messages/"+ids[3]+"/reactions/"+emoji, ann.access, nil)
+			_, rs := e.must(200, "GET", "/channels/"+cid+"/messages/"+ids[3]+"/reactions", bob.access, nil)
+			if fmt.Sprint(rs) != "[map[count:2 emoji:👍 me:true]]" {
+				t.Errorf("reactions %v", rs)
+			}
+			e.must(403, "POST", "/channels/"+cid+"/messages/"+ids[3]+"/pin", bob.access, nil)
+			e.must(204, "POST", "/channels/"+cid+"/messages/"+ids[3]+"/pin", ann.access, nil)
+			_, pins := e.must(200, "GET", "/channels/"+cid+"/pinned-messages", bob.access, nil)
+			if len(pins) != 1 || pins[0].(map[string]any)["pinned_by"] != ann.id {
+				t.Errorf("pins %v", pins)
+			}
+			// Search folds diacritics and marks matches.
+			sr, _ := e.must(200, "GET", "/servers/"+sid+"/search?q=creme", bob.access, nil)
+			res := sr["results"].([]any)
+			if sr["total"] != 1.0 || len(res) != 1 || res[0].(map[string]any)["highlight"] != "<mark>Crème</mark> brûlée" ||
+				res[0].(map[string]any)["author_username"] != "ann" || sr["has_more"] != false {
+				t.Errorf("search %v", sr)
+			}
+			e.must(400, "GET", "/servers/"+sid+"/search?q=x", bob.access, nil)
+			// Roles and overrides: hide the channel from bob.
+			role, _ := e.must(201, "POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "muted", "permissions": 0})
+			e.must(403, "POST", "/servers/"+sid+"/roles", bob.access, map[string]any{"name": "x"})
+			e.must(204, "PUT", "/servers/"+sid+"/members/"+bob.id+"/roles/"+role["id"].(string), ann.access, nil)
+			e.must(200, "PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"role_id": role["id"], "allow": 0, "deny": 1})
+			e.must(404, "GET", "/channels/"+cid+"/messages", bob.access, nil)
+			_, members := e.must(200, "GET", "/servers/"+sid+"/members", ann.access, nil)
+			if len(members) != 2 {
+				t.Errorf("members %v", members)
+			}
+			// DMs.
+			dm, _ := e.must(201, "POST", "/dm-channels", ann.access, map[string]any{"user_id": bob.id})
+			e.must(200, "POST", "/dm-channels", bob.access, map[string]any{"user_id": ann.id})
+			e.must(400, "POST", "/dm-channels", bob.access, map[string]any{"user_id": bob.id})
+			dmid := dm["id"].(string)
+			e.must(201, "POST", "/dm-channels/"+dmid+"/messages", bob.access, map[string]any{"content": "psst"})
+			carl := e.register("carl")
+			e.must(404, "GET", "/dm-channels/"+dmid+"/messages", carl.access, nil)
+			_, dms := e.must(200, "GET", "/dm-channels/"+dmid+"/messages", ann.access, nil)
+			if len(dms) != 1 || dms[0].(map[string]any)["content"] != "psst" {
+				t.Errorf("dm messages %v", dms)
+			}
+			// Invites.
+			inv, _ := e.must(201, "POST", "/servers/"+sid+"/invites", ann.access, map[string]any{"max_uses": 1})
+			code := inv["code"].(string)
+			prev, _ := e.must(200, "GET", "/invites/"+code, carl.access, nil)
+			if prev["server_name"] != "Hearth" {
+				t.Errorf("preview %v", prev)
+			}
+			e.must(201, "POST", "/invites/"+code+"/accept", carl.access, nil)
+			dave := e.register("dave")
+			e.must(400, "POST", "/invites/"+code+"/accept", dave.access, nil)
+			// Moderation.
+			e.must(403, "POST", "/servers/"+sid+"/members/"+carl.id+"/kick", bob.access, nil)
+			e.must(422, "POST", "/servers/"+sid+"/members/"+carl.id+"/kick", ann.access, map[string]any{"reason": "x", "extra": 1})
+			e.must(204, "POST", "/servers/"+sid+"/members/"+carl.id+"/ban", ann.access, map[string]any{"reason": "spam"})
+			e.must(403, "POST", "/servers/"+sid+"/join", carl.access, nil)
+			e.must(400, "DELETE", "/servers/"+sid+"/leave", ann.access, nil)
+			e.must(403, "DELETE", "/servers/"+sid, bob.access, nil)
+			e.must(204, "DELETE", "/servers/"+sid+"/leave", bob.access, nil)
+			e.must(404, "DELETE", "/servers/"+sid, bob.access, nil)
+			e.must(204, "DELETE", "/servers/"+sid, ann.access, nil)
+		})
+	}
+}
+
+// TestBotsAndAdmin covers bot tokens on REST and /bots/connect, and the
+// Bearer-only instance admin routes.
+func TestBotsAndAdmin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann := e.register("ann")
+	obj, _ := e.must(201, "POST", "/bots", ann.access, map[string]any{"name": "Weather Bot", "description": "forecasts"})
+	tok := obj["token"].(string)
+	if len(tok) != 64 {
+		t.Fatalf("token %q", tok)
+	}
+	me, _ := e.must(200, "GET", "/users/@me", "Bot "+tok, nil)
+	if !strings.HasPrefix(me["username"].(string), "weather-bot-bot-") {
+		t.Errorf("bot username %v", me["username"])
+	}
+	conn, _ := e.must(200, "POST", "/bots/connect", "Bot "+tok, nil)
+	e.must(200, "GET", "/users/@me", conn["access_token"].(string), nil)
+	e.must(403, "POST", "/bots", "Bot "+tok, map[string]any{"name": "x"})
+	e.must(401, "GET", "/users/@me", "Bot "+strings.Repeat("0", 64), nil)
+	list, _ := e.must(200, "GET", "/bots", ann.access, nil)
+	bot := list["bots"].([]any)[0].(map[string]any)
+	e.must(204, "DELETE", "/bots/"+bot["id"].(string), ann.access, nil)
+	e.must(401, "GET", "/users/@me", "Bot "+tok, nil)
+
+	e.must(403, "GET", "/api/admin/stats", ann.access, nil)
+	e.must(404, "GET", "/admin/stats", ann.access, nil) // bare /admin is the web UI's
+	if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
+		t.Fatal(err)
+	}
+	root := obj2(e, "root")
+	st, _ := e.must(200, "GET", "/api/admin/stats", root, nil)
+	if st["total_users"] == nil {
+		t.Errorf("stats %v", st)
+	}
+	e.must(200, "PATCH", "/api/admin/settings", root, map[string]any{"registration_mode": "closed"})
+	if code, obj, _ := e.call("POST", "/auth/register", "", map[string]string{"username": "late", "password": "password123"}); code != 403 ||
+		obj["error"] != "Registration is currently closed" {
+		t.Errorf("closed registration: %d %v", code, obj)
+	}
+	users, _ := e.must(200, "GET", "/api/admin/users?per_page=1", root, nil)
+	if users["total"] != 2.0 || len(users["users"].([]any)) != 1 {
+		t.Errorf("admin users %v", users)
+	}
+}
