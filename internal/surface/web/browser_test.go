@@ -81,5 +81,9 @@ func TestBrowserCommunityChat(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`.composer button[type="submit"]`)),
 	)
 	alice.waitFor("bob's reply, live", `[...document.querySelectorAll('[data-testid="message-body"]')].some(e => e.textContent === `+jsString(reply)+`)`, 10*time.Second)
+	// Bob was not a member when Alice's page loaded: his name is resolved
+	// by refetching the member list, and he shows up in it.
+	alice.waitFor("bob's name on his reply", `[...document.querySelectorAll('[data-testid="message"]')].some(m => m.textContent.includes("bob_web") && m.textContent.includes(`+jsString(reply)+`))`, 10*time.Second)
+	alice.waitFor("bob in the member list", `document.querySelector('aside.members')?.textContent.includes("bob_web")`, 10*time.Second)
 	alice.screenshot("community")
 }
