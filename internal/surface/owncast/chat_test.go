@@ -1,0 +1,167 @@
+package owncast_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/surface/owncast"
+)
+
+func TestRegister(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	cases := []struct {
+		name, body, forwarded, want string
+	}{
+		{"forwarded user header", "", "test-user", "test-user"},
+		{"body wins over header", `{"displayName":"TestUserChat"}`, "test-user", "TestUserChat"},
+		{"forbidden name replaced", `{"displayName":"Admin"}`, "", ""},
+		{"sql-looking name kept verbatim", `{"displayName":"' OR 1=1--"}`, "", "' OR 1=1--"},
+		{"generated when empty", "", "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var body any
+			if c.body != "" {
+				body = c.body
+			}
+			r := n.do(t, "POST", "/api/chat/register", "", body, "X-Forwarded-User", c.forwarded)
+			if r.status != 200 {
+				t.Fatalf("status %d %s", r.status, r.body)
+			}
+			var reg registration
+			r.json(t, &reg)
+			if reg.ID == "" || reg.AccessToken == "" || reg.DisplayName == "" {
+				t.Fatalf("incomplete registration %s", r.body)
+			}
+			if c.want != "" && reg.DisplayName != c.want {
+				t.Fatalf("displayName %q, want %q", reg.DisplayName, c.want)
+			}
+			if strings.EqualFold(reg.DisplayName, "admin") {
+				t.Fatal("forbidden name was granted")
+			}
+		})
+	}
+	if r := n.do(t, "POST", "/api/chat/register", "", "{not json"); r.status != 400 {
+		t.Fatalf("bad body: %d", r.status)
+	}
+	if r := n.do(t, "GET", "/api/chat?accessToken=nope", "", nil); r.status != 401 {
+		t.Fatalf("bad token: %d", r.status)
+	}
+}
+
+func TestChatRoundTrip(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{chat: func(o *owncast.ChatOptions) { o.FloodRate = -1 }})
+	alice, bob := n.register(t, "alice"), n.register(t, "bob")
+	a, b := n.dial(t, alice.AccessToken), n.dial(t, bob.AccessToken)
+	if info := a.await("CONNECTED_USER_INFO", nil); info["user"].(map[string]any)["displayName"] != "alice" {
+		t.Fatalf("user info %v", info)
+	}
+	b.await("CONNECTED_USER_INFO", nil)
+
+	a.send(map[string]any{"type": "CHAT", "body": "hello **bob**"})
+	ev := b.await("CHAT", nil)
+	if ev["body"] != "<p>hello <strong>bob</strong></p>" || ev["user"].(map[string]any)["displayName"] != "alice" || ev["visible"] != true {
+		t.Fatalf("CHAT event %v", ev)
+	}
+
+	var hist []map[string]any
+	r := n.do(t, "GET", "/api/chat?accessToken="+bob.AccessToken, "", nil)
+	r.json(t, &hist)
+	if r.status != 200 || len(hist) != 1 || hist[0]["body"] != "<p>hello <strong>bob</strong></p>" || hist[0]["type"] != "CHAT" {
+		t.Fatalf("history %d %s", r.status, r.body)
+	}
+	r = n.do(t, "GET", "/api/admin/chat/messages", "admin", nil)
+	r.json(t, &hist)
+	if r.status != 200 || len(hist) != 1 || hist[0]["user"].(map[string]any)["displayName"] != "alice" {
+		t.Fatalf("admin messages %d %s", r.status, r.body)
+	}
+
+	// Name changes: the others see NAME_CHANGE, the renamed user gets
+	// fresh user info; a forbidden or taken name gets a notice.
+	a.send(map[string]any{"type": "NAME_CHANGE", "newName": "alicia"})
+	nc := b.await("NAME_CHANGE", nil)
+	if nc["oldName"] != "alice" || nc["user"].(map[string]any)["displayName"] != "alicia" {
+		t.Fatalf("NAME_CHANGE %v", nc)
+	}
+	a.await("CONNECTED_USER_INFO", func(e map[string]any) bool { return e["user"].(map[string]any)["displayName"] == "alicia" })
+	a.send(map[string]any{"type": "NAME_CHANGE", "newName": "bob"})
+	if n := a.await("CHAT_ACTION", nil); !strings.Contains(n["body"].(string), "already registered") {
+		t.Fatalf("taken-name notice %v", n)
+	}
+	a.send(map[string]any{"type": "COLOR_CHANGE", "newColor": 3})
+	a.await("CONNECTED_USER_INFO", func(e map[string]any) bool { return e["user"].(map[string]any)["displayColor"] == float64(3) })
+}
+
+// TestChatXSS covers research perf.md §6.2 items 1 and 3: script, event
+// handler attributes and emoji traversal never reach a client.
+func TestChatXSS(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{chat: func(o *owncast.ChatOptions) { o.FloodRate = -1 }})
+	u := n.register(t, "mallory")
+	c := n.dial(t, u.AccessToken)
+	c.await("CONNECTED_USER_INFO", nil)
+	bodies := []string{
+		"<script>alert(1)</script>",
+		`<img src=x onerror=alert(1)>`,
+		`[click](javascript:alert(1))`,
+		`<img src="/img/emoji/../../thumbnail.jpg" class="emoji">`,
+		`<img src="/img/emoji/%2E%2E/%2E%2E/thumbnail.jpg" class="emoji">`,
+		`<img src="/img/emoji/a.png" class="emoji fullscreen-overlay">`,
+		`<iframe src="https://evil.example"></iframe>`,
+	}
+	for _, b := range bodies {
+		c.send(map[string]any{"type": "CHAT", "body": b})
+		ev := c.await("CHAT", nil)
+		got := strings.ToLower(ev["body"].(string))
+		for _, bad := range []string{"<script", "onerror", "javascript:", "thumbnail", "overlay", "<iframe", "%2e"} {
+			if strings.Contains(got, bad) {
+				t.Errorf("body %q delivered as %q (contains %q)", b, ev["body"], bad)
+			}
+		}
+	}
+}
+
+func TestFloodLimit(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{chat: func(o *owncast.ChatOptions) { o.FloodRate = 0.5; o.FloodBlock = time.Minute }})
+	u := n.register(t, "")
+	c := n.dial(t, u.AccessToken)
+	c.await("CONNECTED_USER_INFO", nil)
+	for i := range 4 {
+		c.send(map[string]any{"type": "CHAT", "body": "spam " + string(rune('a'+i))})
+	}
+	notice := c.await("CHAT_ACTION", nil)
+	if !strings.Contains(notice["body"].(string), "perceived flooding") {
+		t.Fatalf("flood notice %v", notice)
+	}
+	// Only the first message got through; the rest were dropped.
+	c.send(map[string]any{"type": "CHAT", "body": "still blocked"})
+	var hist []map[string]any
+	n.do(t, "GET", "/api/chat?accessToken="+u.AccessToken, "", nil).json(t, &hist)
+	if len(hist) != 1 || hist[0]["body"] != "<p>spam a</p>" {
+		t.Fatalf("history after flood: %v", hist)
+	}
+}
+
+func TestOversizePayloadNotice(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	u := n.register(t, "")
+	c := n.dial(t, u.AccessToken)
+	c.await("CONNECTED_USER_INFO", nil)
+	c.send(map[string]any{"type": "CHAT", "body": strings.Repeat("x", owncast.MaxSocketPayload+10)})
+	if ev := c.await("CHAT_ACTION", nil); !strings.Contains(ev["body"].(string), "too long") {
+		t.Fatalf("oversize notice %v", ev)
+	}
+}
+
+func TestSocketRejectsUnknownToken(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	c := n.dial(t, "not-a-token")
+	c.await("ERROR_NEEDS_REGISTRATION", nil)
+	c.awaitClosed()
+}

@@ -1,0 +1,275 @@
+package owncast_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/gateway"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/stagechat"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/surface/owncast"
+	"github.com/hearth-community/hearth/internal/webhooks"
+)
+
+// node is a Hearth node with the real Owncast chat surface on loopback:
+// SQLite, the local bus, identity, the message store, the stage chat, the
+// gateway hub and webhooks.
+type node struct {
+	url     string
+	chat    *stagechat.Service
+	id      *identity.Service
+	hooks   *webhooks.Service
+	dataDir string
+}
+
+type nodeOpts struct {
+	chat     func(*owncast.ChatOptions)
+	presence stagechat.PresenceConfig
+}
+
+func newNode(t testing.TB, o nodeOpts) *node {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	db := storetest.OpenSQLite(t)
+	b := bus.NewLocal()
+	t.Cleanup(func() { b.Close() })
+	idn, err := identity.New(ctx, identity.Config{Argon2: identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}},
+		db.Identity(), b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := idn.EnsureAdmin(ctx, "admin", "abc123"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := messages.New(db.Messages(), b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := stagechat.DefaultSettings()
+	def.Name = "Test Stage"
+	chat, err := stagechat.New(ctx, stagechat.Config{Defaults: def, Presence: o.presence}, db.StageChat(), idn, msgs, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(chat.Presence().Close)
+	dir := t.TempDir()
+	emoji, err := stagechat.OpenEmojiDir(dir + "/emoji")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emoji.Close() })
+	out, err := egress.New(egress.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks, err := webhooks.New(webhooks.Config{}, db.Webhooks(), out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := gateway.New(gateway.Config{InsecureSkipVerify: true, ReadLimit: 2 * owncast.MaxSocketPayload},
+		gateway.SubscriberFunc(func(p string, h func(string, []byte)) (func() error, error) {
+			s, err := b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })
+			if err != nil {
+				return nil, err
+			}
+			return s.Unsubscribe, nil
+		}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copts := owncast.ChatOptions{DataDir: dir, WelcomeDelay: time.Hour, DisableGrace: 50 * time.Millisecond, Version: "test"}
+	if o.chat != nil {
+		o.chat(&copts)
+	}
+	s, err := owncast.New(owncast.Deps{Identity: idn, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Chats: copts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat.SetHook(s.ChatEventWebhooks)
+	sub, err := b.Subscribe(identity.RevokedTopic, func(m bus.Message) {
+		var r identity.Revoked
+		if json.Unmarshal(m.Data, &r) == nil && r.AccountID != "" {
+			if a, err := idn.Account(context.Background(), r.AccountID); err == nil && a.Disabled() {
+				s.AccountDisabled(r.AccountID)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Unsubscribe() })
+	srv, err := httpserver.New(httpserver.Config{Addr: "127.0.0.1:0"}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Register(srv)
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		_ = hub.Shutdown(sctx)
+		<-done
+	})
+	return &node{url: srv.URL(), chat: chat, id: idn, hooks: hooks, dataDir: dir}
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r reply) json(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %q: %v", r.body, err)
+	}
+}
+
+// do sends a request; auth is "admin" for Basic admin, "bearer:<tok>" for
+// an integration token, "" for none.
+func (n *node) do(t testing.TB, method, path, auth string, body any, hdr ...string) reply {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, n.url+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case auth == "admin":
+		req.SetBasicAuth("admin", "abc123")
+	case strings.HasPrefix(auth, "basic:"):
+		req.SetBasicAuth("admin", strings.TrimPrefix(auth, "basic:"))
+	case strings.HasPrefix(auth, "bearer:"):
+		req.Header.Set("Authorization", "Bearer "+strings.TrimPrefix(auth, "bearer:"))
+	case auth != "":
+		req.Header.Set("Authorization", auth)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+type registration struct {
+	ID          string `json:"id"`
+	AccessToken string `json:"accessToken"`
+	DisplayName string `json:"displayName"`
+}
+
+func (n *node) register(t testing.TB, name string) registration {
+	t.Helper()
+	var body any
+	if name != "" {
+		body = map[string]string{"displayName": name}
+	}
+	r := n.do(t, "POST", "/api/chat/register", "", body)
+	if r.status != 200 {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	var reg registration
+	r.json(t, &reg)
+	return reg
+}
+
+// chatClient is a real WebSocket chat client.
+type chatClient struct {
+	t      testing.TB
+	ws     *websocket.Conn
+	events chan map[string]any
+	closed chan struct{}
+}
+
+func (n *node) dial(t testing.TB, token string) *chatClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, strings.Replace(n.url, "http", "ws", 1)+"/ws?accessToken="+token, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	ws.SetReadLimit(1 << 20)
+	c := &chatClient{t: t, ws: ws, events: make(chan map[string]any, 1024), closed: make(chan struct{})}
+	go func() {
+		defer close(c.closed)
+		for {
+			_, data, err := ws.Read(context.Background())
+			if err != nil {
+				return
+			}
+			for _, line := range bytes.Split(data, []byte("\n")) {
+				var ev map[string]any
+				if json.Unmarshal(line, &ev) == nil {
+					c.events <- ev
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { ws.CloseNow() })
+	return c
+}
+
+func (c *chatClient) send(v any) {
+	c.t.Helper()
+	b, _ := json.Marshal(v)
+	if err := c.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// await returns the first event of type typ (skipping others) that match
+// accepts, failing after a timeout.
+func (c *chatClient) await(typ string, match func(map[string]any) bool) map[string]any {
+	c.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-c.events:
+			if ev["type"] == typ && (match == nil || match(ev)) {
+				return ev
+			}
+		case <-timeout:
+			c.t.Fatalf("no %s event within 10s", typ)
+			return nil
+		}
+	}
+}
+
+func (c *chatClient) awaitClosed() {
+	c.t.Helper()
+	select {
+	case <-c.closed:
+	case <-time.After(10 * time.Second):
+		c.t.Fatal("socket not closed within 10s")
+	}
+}
