@@ -260,8 +260,9 @@ func truncateReason(s string) string {
 }
 
 // Run reads frames until the connection closes, calling onMessage for each
-// data message (ReadLimit applies; pings and pongs are answered while Run
-// reads, so Run must be called for the connection to stay alive). If ctx is
+// data message (ReadLimit applies; a nil onMessage discards them). Pongs and
+// close frames are only processed while Run reads, so Run must be called,
+// even on a connection that is being closed right after Accept. If ctx is
 // cancelled the connection is closed with 1001. Run returns after the
 // connection is fully closed: nil when it was closed by either side in an
 // orderly way or by the Hub (Close, CloseAccount, Shutdown, slow consumer,
@@ -292,6 +293,9 @@ func (c *Conn) readLoop(onMessage Handler) error {
 		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
 			return c.readFailed(err)
+		}
+		if onMessage == nil {
+			continue
 		}
 		if err := onMessage(c.ctx, typ, data); err != nil {
 			code, reason := websocket.StatusInternalError, "internal error"

@@ -665,3 +665,34 @@ func TestOriginPolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestRunNilHandlerDiscards(t *testing.T) {
+	t.Parallel()
+	hub, err := New(Config{}, nopSubscriber, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan *Conn, 1)
+	srv := newRawServer(t, func(w http.ResponseWriter, r *http.Request) {
+		c, err := hub.Accept(w, r, ConnOptions{})
+		if err != nil {
+			return
+		}
+		accepted <- c
+		_ = c.Run(r.Context(), nil)
+	})
+	client := dialRaw(t, srv)
+	sc := <-accepted
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := client.Write(ctx, websocket.MessageText, []byte("ignored")); err != nil {
+		t.Fatal(err)
+	}
+	sc.Send([]byte("still alive"))
+	if got := readText(t, client); got != "still alive" {
+		t.Fatalf("got %q", got)
+	}
+	sc.Close(websocket.StatusNormalClosure, "")
+	wantClose(t, client, websocket.StatusNormalClosure, "")
+	waitDone(t, sc)
+}
