@@ -1,9 +1,64 @@
 package app
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
 
-// wireOtt builds the ott part of the node and registers its routes on a.HTTP.
-// Owned by the ott issue; kept in its own file so surfaces are wired apart.
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/gateway"
+	"github.com/hearth-community/hearth/internal/media"
+	"github.com/hearth-community/hearth/internal/ratelimit"
+	"github.com/hearth-community/hearth/internal/surface/ott"
+	"github.com/hearth-community/hearth/internal/watch"
+)
+
+// wireOtt builds the watch-room service, video metadata, and
+// OpenTogetherTube's surface (REST under /api and the room socket).
 func (a *App) wireOtt(ctx context.Context) error {
+	cfg := a.Config
+	log := a.Log.With("component", "watch")
+	fetch, err := egress.New(egress.Config{AllowPrivate: cfg.MediaAllowPrivate})
+	if err != nil {
+		return fmt.Errorf("ott: egress: %w", err)
+	}
+	// Direct files are probed from their first bytes only; the cap guards
+	// a server that ignores Range (the reader stops at ProbeBytes anyway).
+	probe, err := egress.New(egress.Config{AllowPrivate: cfg.MediaAllowPrivate, MaxBodyBytes: 1 << 40, Timeout: 30 * time.Second})
+	if err != nil {
+		return fmt.Errorf("ott: egress: %w", err)
+	}
+	md, err := media.New(media.Config{YouTubeAPIKey: cfg.YouTubeAPIKey, PeerTubeInstances: cfg.PeerTubeInstances},
+		fetch, probe, a.DB.MediaCache(), a.Log.With("component", "media"))
+	if err != nil {
+		return err
+	}
+	a.Watch, err = watch.New(watch.Config{AllowTemp: cfg.OttTemporaryRooms}, a.DB.Watch(), a.Bus, md, log)
+	if err != nil {
+		return err
+	}
+	a.runners = append(a.runners, a.Watch.Run)
+	hub, err := a.NewHub(gateway.Config{PingInterval: 10 * time.Second, InsecureSkipVerify: true}, "ott")
+	if err != nil {
+		return err
+	}
+	rl := ratelimit.Config{Limit: 1000, Interval: time.Hour, Burst: 1000}
+	if !cfg.OttRateLimit {
+		rl = ratelimit.Config{Limit: math.MaxInt32, Interval: time.Second, Burst: math.MaxInt32}
+	}
+	lim, err := ratelimit.New(rl)
+	if err != nil {
+		return err
+	}
+	s, err := ott.New(ott.Deps{Log: a.Log, Identity: a.Identity, Watch: a.Watch, Media: md, Sessions: a.DB.OttSessions(),
+		Hub: hub, Limiter: lim, TrustProxy: cfg.TrustProxy, APIKey: cfg.OttAPIKey, InsecureCookies: cfg.OttInsecureCookies,
+		Metrics: promhttp.HandlerFor(a.HTTP.Registry(), promhttp.HandlerOpts{Registry: a.HTTP.Registry()})})
+	if err != nil {
+		return err
+	}
+	s.Register(a.HTTP)
 	return nil
 }

@@ -34,6 +34,15 @@ type Config struct {
 	AllowedOrigins  []string      `name:"allowed-origins" env:"HEARTH_ALLOWED_ORIGINS" default:"" sep:"," help:"Extra Origin host patterns allowed to open WebSockets (comma separated, e.g. 'app.example.com,*.example.org'). Same-origin is always allowed."`
 	TrustProxy      bool          `name:"trust-proxy" env:"HEARTH_TRUST_PROXY" default:"false" help:"Trust X-Forwarded-For for client IPs (rate limits, bans). Enable only behind a reverse proxy you control."`
 
+	// OpenTogetherTube surface and watch rooms.
+	OttAPIKey          string   `name:"ott-api-key" env:"HEARTH_OTT_API_KEY" default:"" help:"OpenTogetherTube admin API key (the 'apikey' header of /api/announce, room unload and the full room list). Empty disables those admin calls."`
+	OttRateLimit       bool     `name:"ott-rate-limit" env:"HEARTH_OTT_RATE_LIMIT" default:"true" negatable:"" help:"Apply OpenTogetherTube's per-IP rate limit (1000 points per hour, with its per-route costs)."`
+	OttTemporaryRooms  bool     `name:"ott-temporary-rooms" env:"HEARTH_OTT_TEMPORARY_ROOMS" default:"true" negatable:"" help:"Allow creating temporary watch rooms (POST /api/room/generate and temporary /api/room/create)."`
+	OttInsecureCookies bool     `name:"ott-insecure-cookies" env:"HEARTH_OTT_INSECURE_COOKIES" default:"false" help:"Send OpenTogetherTube's token cookie without the Secure flag (for plain-HTTP setups)."`
+	YouTubeAPIKey      string   `name:"youtube-api-key" env:"HEARTH_YOUTUBE_API_KEY" default:"" help:"YouTube Data API v3 key for YouTube videos, playlists and search in watch rooms. Empty disables YouTube with a clear error."`
+	PeerTubeInstances  []string `name:"peertube-instances" env:"HEARTH_PEERTUBE_INSTANCES" default:"" sep:"," help:"PeerTube instances (host names, comma separated) whose videos watch rooms may add."`
+	MediaAllowPrivate  bool     `name:"media-allow-private" env:"HEARTH_MEDIA_ALLOW_PRIVATE" default:"false" help:"Let video metadata fetches reach private network addresses (10/8, 192.168/16, ...). Loopback and link-local stay refused."`
+
 	// Live streaming (Owncast-compatible RTMP ingest and HLS).
 	RTMPAddr         string `name:"rtmp-addr" env:"HEARTH_RTMP_ADDR" default:":1935" help:"RTMP ingest listen address (host:port); publishers use rtmp://<host>:<port>/live/<stream key>. Empty disables RTMP ingest."`
 	StreamKey        string `name:"stream-key" env:"HEARTH_STREAM_KEY" default:"" help:"A temporary stream key for the default stage, accepted in addition to the stored keys while this is set; never stored (Owncast's -streamkey)."`

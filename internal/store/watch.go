@@ -110,3 +110,32 @@ func (s *Watch) DeleteTemporaryRoomsBefore(ctx context.Context, t time.Time) (in
 	n, err := res.RowsAffected()
 	return int(n), err
 }
+
+// MediaCache implements media.Cache.
+type MediaCache struct{ db *DB }
+
+// MediaCache returns the video metadata cache.
+func (db *DB) MediaCache() *MediaCache { return &MediaCache{db: db} }
+
+// CachedVideo returns a cached entry and when it was written and created.
+func (s *MediaCache) CachedVideo(ctx context.Context, service, id string) ([]byte, time.Time, time.Time, error) {
+	var data string
+	var created, updated int64
+	err := s.db.QueryRowContext(ctx, `SELECT data, created_at, updated_at FROM media_cache WHERE service=$1 AND service_id=$2`,
+		service, id).Scan(&data, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, time.Time{}, time.Time{}, fault.NotFound
+	}
+	if err != nil {
+		return nil, time.Time{}, time.Time{}, err
+	}
+	return []byte(data), FromMicros(updated), FromMicros(created), nil
+}
+
+// PutCachedVideo inserts or refreshes an entry.
+func (s *MediaCache) PutCachedVideo(ctx context.Context, service, id string, data []byte, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO media_cache (service, service_id, data, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$4) ON CONFLICT (service, service_id) DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at`,
+		service, id, string(data), Micros(now))
+	return err
+}

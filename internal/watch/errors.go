@@ -66,7 +66,7 @@ func PermissionDenied(p Permission) error {
 
 // BadArgument is the error for an invalid request argument.
 func BadArgument(arg, reason string) error {
-	return &Error{Kind: fault.Invalid, Code: CodeBadArgument, Msg: "Bad argument (" + arg + "): " + reason, Arg: arg, Reason: reason}
+	return &Error{Kind: fault.Invalid, Code: CodeBadArgument, Msg: "Bad argument: " + arg + ": " + reason, Arg: arg, Reason: reason}
 }
 
 // ErrRoomNotFound is returned for a room that does not exist.

@@ -96,7 +96,7 @@ func (r *Room) handle(a Actor, clientID string, req Request, videos []Video) err
 			ref := VideoRef{Service: v.Service, ID: v.ID}
 			if r.isQueuedOrCurrent(ref) || slices.ContainsFunc(added, func(o Video) bool { return o.Same(ref) }) {
 				if len(videos) == 1 {
-					return newErr(fault.Invalid, CodeVideoAlreadyQueued, "This video is already in the queue")
+					return newErr(fault.Invalid, CodeVideoAlreadyQueued, "Video(s) are already in the queue")
 				}
 				continue
 			}
@@ -119,7 +119,7 @@ func (r *Room) handle(a Actor, clientID string, req Request, videos []Video) err
 		}
 		i := r.queued(*req.Video)
 		if i < 0 {
-			return newErr(fault.Invalid, CodeVideoNotFound, "Video not found in queue")
+			return newErr(fault.Invalid, CodeVideoNotFound, "Video not found.")
 		}
 		v := r.queue[i]
 		r.queue = slices.Delete(r.queue, i, i+1)
@@ -151,7 +151,7 @@ func (r *Room) handle(a Actor, clientID string, req Request, videos []Video) err
 		key := req.Video.Service + req.Video.ID
 		if *req.Add {
 			if r.queued(*req.Video) < 0 {
-				return newErr(fault.Invalid, CodeVideoNotFound, "Video not found in queue")
+				return newErr(fault.Invalid, CodeVideoNotFound, "Video not found.")
 			}
 			if r.votes == nil {
 				r.votes = map[string]map[string]bool{}
@@ -281,7 +281,7 @@ func (r *Room) handle(a Actor, clientID string, req Request, videos []Video) err
 		}
 		i := r.queued(*req.Video)
 		if i < 0 {
-			return newErr(fault.Invalid, CodeVideoNotFound, "Video not found in queue")
+			return newErr(fault.Invalid, CodeVideoNotFound, "Video not found.")
 		}
 		if req.Update != nil && req.Update.SubtitleURL != nil {
 			if err := validSubtitle(*req.Update.SubtitleURL); err != nil {
@@ -343,7 +343,7 @@ func (r *Room) promote(a Actor, role Role, req Request) error {
 		return BadArgument("targetClientId", "no such user in the room")
 	}
 	if !t.LoggedIn {
-		return newErr(fault.Invalid, CodeImpossiblePromotion, "Can't promote unregistered users")
+		return newErr(fault.Invalid, CodeImpossiblePromotion, "Can't promote/demote unregistered user")
 	}
 	cur := r.roleOf(t.Actor)
 	to := *req.Role
@@ -465,7 +465,7 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 			return BadArgument("event", "missing video")
 		}
 		if r.isQueuedOrCurrent(VideoRef{Service: add.Video.Service, ID: add.Video.ID}) {
-			return newErr(fault.Invalid, CodeVideoAlreadyQueued, "This video is already in the queue")
+			return newErr(fault.Invalid, CodeVideoAlreadyQueued, "Video(s) are already in the queue")
 		}
 		i := min(max(*add.QueueIdx, 0), len(r.queue))
 		r.queue = slices.Insert(r.queue, i, *add.Video)

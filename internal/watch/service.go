@@ -179,7 +179,11 @@ type CreateInput struct {
 
 // Create makes a room and loads it.
 func (s *Service) Create(ctx context.Context, in CreateInput) (*Room, error) {
-	if !ValidName(in.Name) {
+	return s.create(ctx, in, false)
+}
+
+func (s *Service) create(ctx context.Context, in CreateInput, generated bool) (*Room, error) {
+	if !generated && !ValidName(in.Name) {
 		if slices.Contains(reservedNames, strings.ToLower(in.Name)) {
 			return nil, BadArgument("name", "not allowed (reserved)")
 		}
@@ -246,7 +250,7 @@ func nameTaken(name string) error {
 
 // Generate creates a temporary room with a random (UUIDv4) name.
 func (s *Service) Generate(ctx context.Context, ownerID string) (*Room, error) {
-	return s.Create(ctx, CreateInput{Name: uuid.NewString(), Temporary: true, OwnerID: ownerID})
+	return s.create(ctx, CreateInput{Name: uuid.NewString(), Temporary: true, OwnerID: ownerID}, true)
 }
 
 // Get returns a loaded room, loading it from the store if needed.

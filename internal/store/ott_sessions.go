@@ -1,0 +1,51 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/surface/ott"
+)
+
+// OttSessions implements ott.SessionStore.
+type OttSessions struct{ db *DB }
+
+// OttSessions returns the OpenTogetherTube session store.
+func (db *DB) OttSessions() *OttSessions { return &OttSessions{db: db} }
+
+var _ ott.SessionStore = (*OttSessions)(nil)
+
+// CreateOttSession inserts s.
+func (s *OttSessions) CreateOttSession(ctx context.Context, x *ott.Session) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO ott_sessions (token_hash, account_id, guest_id, created_at, expires_at)
+		VALUES ($1,$2,$3,$4,$5)`, x.TokenHash, x.AccountID, x.GuestID, Micros(x.CreatedAt), Micros(x.ExpiresAt))
+	return conflictOr(err)
+}
+
+// OttSessionByHash looks a session up by its token hash.
+func (s *OttSessions) OttSessionByHash(ctx context.Context, hash string) (*ott.Session, error) {
+	var x ott.Session
+	var created, expires int64
+	err := s.db.QueryRowContext(ctx, `SELECT token_hash, account_id, guest_id, created_at, expires_at
+		FROM ott_sessions WHERE token_hash=$1`, hash).Scan(&x.TokenHash, &x.AccountID, &x.GuestID, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fault.NotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	x.CreatedAt, x.ExpiresAt = FromMicros(created), FromMicros(expires)
+	return &x, nil
+}
+
+// UpdateOttSession stores the session's account and expiry.
+func (s *OttSessions) UpdateOttSession(ctx context.Context, x *ott.Session) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE ott_sessions SET account_id=$2, expires_at=$3 WHERE token_hash=$1`,
+		x.TokenHash, x.AccountID, Micros(x.ExpiresAt))
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}

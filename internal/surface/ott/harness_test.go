@@ -1,0 +1,315 @@
+package ott_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/gateway"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/media"
+	"github.com/hearth-community/hearth/internal/ratelimit"
+	"github.com/hearth-community/hearth/internal/store"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/surface/ott"
+	"github.com/hearth-community/hearth/internal/watch"
+)
+
+const testAPIKey = "TESTAPIKEY-abcdefghijklmnopqrstuvwxyz"
+
+var fixtureDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ott-fixtures")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fixtureDir = dir
+	// A 4-second MP4 (moov first), made by the real ffmpeg.
+	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=4:size=64x48:rate=10",
+		"-pix_fmt", "yuv420p", "-movflags", "+faststart", filepath.Join(dir, "clip.mp4"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintln(os.Stderr, "ffmpeg fixture:", err, string(out))
+		os.Exit(1)
+	}
+	for i := 1; i <= 5; i++ {
+		b, _ := os.ReadFile(filepath.Join(dir, "clip.mp4"))
+		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("clip%d.mp4", i)), b, 0o600)
+	}
+	_ = os.WriteFile(filepath.Join(dir, "notvideo.txt"), []byte("hello"), 0o600)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type harness struct {
+	t        *testing.T
+	url      string
+	db       *store.DB
+	id       *identity.Service
+	watch    *watch.Service
+	fixtures *httptest.Server
+	client   *http.Client
+}
+
+type opts struct {
+	db        func(testing.TB) *store.DB
+	rateLimit bool
+}
+
+func newHarness(t *testing.T, o opts) *harness {
+	t.Helper()
+	if o.db == nil {
+		o.db = storetest.OpenSQLite
+	}
+	db := o.db(t)
+	b := bus.NewLocal()
+	t.Cleanup(func() { b.Close() })
+	logger := slog.New(slog.DiscardHandler)
+	ids, err := identity.New(context.Background(), identity.Config{Argon2: identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}}, db.Identity(), b, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fix := httptest.NewServer(http.FileServer(http.Dir(fixtureDir)))
+	t.Cleanup(fix.Close)
+	fixAddr := netip.MustParseAddrPort(strings.TrimPrefix(fix.URL, "http://"))
+	allow := func(ap netip.AddrPort) bool { return ap == fixAddr }
+	fetch, err := egress.New(egress.Config{AllowAddr: allow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := media.New(media.Config{}, fetch, nil, db.MediaCache(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := watch.New(watch.Config{AllowTemp: true}, db.Watch(), b, md, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := gateway.New(gateway.Config{PingInterval: 10 * time.Second, InsecureSkipVerify: true},
+		gateway.SubscriberFunc(func(p string, h func(string, []byte)) (func() error, error) {
+			s, err := b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })
+			if err != nil {
+				return nil, err
+			}
+			return s.Unsubscribe, nil
+		}), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := ratelimit.Config{Limit: 1000, Interval: time.Hour, Burst: 1000}
+	if !o.rateLimit {
+		rl = ratelimit.Config{Limit: 1 << 30, Interval: time.Second, Burst: 1 << 30}
+	}
+	lim, err := ratelimit.New(rl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := httpserver.New(httpserver.Config{Addr: "127.0.0.1:0"}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ott.New(ott.Deps{Log: logger, Identity: ids, Watch: ws, Media: md, Sessions: db.OttSessions(), Hub: hub,
+		Limiter: lim, APIKey: testAPIKey, Metrics: http.NotFoundHandler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Register(srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Run(ctx); close(done) }()
+	wctx, wcancel := context.WithCancel(context.Background())
+	wdone := make(chan struct{})
+	go func() { _ = ws.Run(wctx); close(wdone) }()
+	t.Cleanup(func() {
+		wcancel()
+		<-wdone
+		_ = hub.Shutdown(context.Background())
+		cancel()
+		<-done
+	})
+	return &harness{t: t, url: srv.URL(), db: db, id: ids, watch: ws, fixtures: fix, client: &http.Client{Timeout: 20 * time.Second}}
+}
+
+type resp struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   map[string]any
+}
+
+func (r resp) errName() string {
+	e, _ := r.body["error"].(map[string]any)
+	n, _ := e["name"].(string)
+	return n
+}
+
+func (h *harness) do(method, path, token string, body any, hdr ...string) resp {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, h.url+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := resp{status: res.StatusCode, header: res.Header, raw: raw}
+	_ = json.Unmarshal(raw, &out.body)
+	return out
+}
+
+func (h *harness) grant() string {
+	h.t.Helper()
+	r := h.do("GET", "/api/auth/grant", "", nil)
+	tok, _ := r.body["token"].(string)
+	if r.status != 200 || tok == "" {
+		h.t.Fatalf("grant: %d %s", r.status, r.raw)
+	}
+	return tok
+}
+
+func (h *harness) createRoom(token, name string, extra map[string]any) {
+	h.t.Helper()
+	body := map[string]any{"name": name}
+	for k, v := range extra {
+		body[k] = v
+	}
+	if r := h.do("POST", "/api/room/create", token, body); r.status != 201 {
+		h.t.Fatalf("create %s: %d %s", name, r.status, r.raw)
+	}
+}
+
+func (h *harness) fixture(name string) string { return h.fixtures.URL + "/" + name }
+
+// wsClient is a real WebSocket client.
+type wsClient struct {
+	t *testing.T
+	c *websocket.Conn
+}
+
+func (h *harness) dial(room string) *wsClient {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, strings.Replace(h.url, "http", "ws", 1)+"/api/room/"+room, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	c.SetReadLimit(1 << 20)
+	h.t.Cleanup(func() { c.CloseNow() })
+	return &wsClient{t: h.t, c: c}
+}
+
+// join dials, authenticates and reads through the join sequence.
+func (h *harness) join(room, token string) (*wsClient, string) {
+	h.t.Helper()
+	w := h.dial(room)
+	w.send(map[string]any{"action": "auth", "token": token})
+	you := w.until("you")
+	id := you["info"].(map[string]any)["id"].(string)
+	return w, id
+}
+
+func (w *wsClient) send(v any) {
+	w.t.Helper()
+	b, _ := json.Marshal(v)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.c.Write(ctx, websocket.MessageText, b); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *wsClient) req(typ watch.RequestType, fields map[string]any) {
+	w.t.Helper()
+	r := map[string]any{"type": int(typ)}
+	for k, v := range fields {
+		r[k] = v
+	}
+	w.send(map[string]any{"action": "req", "request": r})
+}
+
+// next reads one message (fails the test on timeout or close).
+func (w *wsClient) next() map[string]any {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, b, err := w.c.Read(ctx)
+	if err != nil {
+		w.t.Fatalf("read: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		w.t.Fatalf("bad frame %s", b)
+	}
+	return m
+}
+
+// until reads until a message with the action (and optional predicate).
+func (w *wsClient) until(action string, pred ...func(map[string]any) bool) map[string]any {
+	w.t.Helper()
+	for {
+		m := w.next()
+		if m["action"] != action {
+			continue
+		}
+		ok := true
+		for _, p := range pred {
+			ok = ok && p(m)
+		}
+		if ok {
+			return m
+		}
+	}
+}
+
+// closeCode reads until the socket closes and returns the close code.
+func (w *wsClient) closeCode() websocket.StatusCode {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := w.c.Read(ctx); err != nil {
+			return websocket.CloseStatus(err)
+		}
+	}
+}
+
+func has(key string) func(map[string]any) bool {
+	return func(m map[string]any) bool { _, ok := m[key]; return ok }
+}

@@ -1,0 +1,254 @@
+package ott_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+func TestTokenGrantAndMiddleware(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tests := []struct {
+		name, method, path, token string
+		status                    int
+		errName                   string
+	}{
+		{"no token", "GET", "/api/room/list", "", 400, "MissingToken"},
+		{"unknown token", "GET", "/api/room/list", "nope", 401, "MissingToken"},
+		{"no token on user", "GET", "/api/user", "", 400, "MissingToken"},
+		{"no token on announce", "POST", "/api/announce", "", 400, "MissingToken"},
+	}
+	for _, tc := range tests {
+		r := h.do(tc.method, tc.path, tc.token, nil)
+		if r.status != tc.status || r.errName() != tc.errName || r.body["success"] != false {
+			t.Errorf("%s: %d %s", tc.name, r.status, r.raw)
+		}
+	}
+	r := h.do("GET", "/api/auth/grant", "", nil)
+	tok, _ := r.body["token"].(string)
+	if len(tok) != 684 || len(r.body) != 1 {
+		t.Fatalf("grant body: %s", r.raw)
+	}
+	if c := r.header.Get("Set-Cookie"); !strings.HasPrefix(c, "token=") || !strings.Contains(c, "HttpOnly") || !strings.Contains(c, "SameSite=Lax") {
+		t.Fatalf("cookie: %q", c)
+	}
+	if again := h.do("GET", "/api/auth/grant", tok, nil); again.body["token"] != tok {
+		t.Fatal("a valid Bearer token is echoed")
+	}
+	if other := h.do("GET", "/api/auth/grant", "stale", nil); other.body["token"] == tok || other.body["token"] == "stale" {
+		t.Fatal("an unknown token gets a new one")
+	}
+	u := h.do("GET", "/api/user", tok, nil)
+	name, _ := u.body["username"].(string)
+	if u.status != 200 || u.body["loggedIn"] != false || len(u.body) != 2 || strings.Count(name, "_") != 2 {
+		t.Fatalf("anonymous user: %s", u.raw)
+	}
+	// The token cookie works instead of the header.
+	if r := h.do("GET", "/api/user", "", nil, "Cookie", "token="+tok); r.status != 200 {
+		t.Fatalf("cookie auth: %d", r.status)
+	}
+}
+
+func TestAccountsAreHearthAccounts(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	if r := h.do("POST", "/api/user/register", tok, map[string]any{"username": "alice", "password": "short"}); r.status != 400 || r.errName() != "ValidationError" {
+		t.Fatalf("weak password: %d %s", r.status, r.raw)
+	}
+	r := h.do("POST", "/api/user/register", tok, map[string]any{"username": "alice", "email": "a@example.org", "password": "Passw0rdLong"})
+	if r.status != 201 || r.body["success"] != true {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	if r := h.do("POST", "/api/user/register", h.grant(), map[string]any{"username": "ALICE", "password": "Passw0rdLong"}); r.status != 400 || r.errName() != "AlreadyInUse" {
+		t.Fatalf("taken: %d %s", r.status, r.raw)
+	}
+	if u := h.do("GET", "/api/user", tok, nil); u.body["loggedIn"] != true || u.body["username"] != "alice" || u.body["discordLinked"] != false {
+		t.Fatalf("logged in user: %s", u.raw)
+	}
+	// The same credentials work for every surface: it is one Hearth account.
+	if _, err := h.id.CheckCredentials(context.Background(), "alice", "Passw0rdLong"); err != nil {
+		t.Fatalf("hearth account: %v", err)
+	}
+	if r := h.do("GET", "/api/user/account", tok, nil); r.body["email"] != "a@example.org" || r.body["hasPassword"] != true {
+		t.Fatalf("account: %s", r.raw)
+	}
+	if r := h.do("POST", "/api/user/logout", tok, nil); r.status != 200 {
+		t.Fatalf("logout: %s", r.raw)
+	}
+	if r := h.do("POST", "/api/user/logout", tok, nil); r.status != 400 {
+		t.Fatalf("logout twice: %d", r.status)
+	}
+	if r := h.do("GET", "/api/user/account", tok, nil); r.status != 401 || r.errName() != "Unauthorized" {
+		t.Fatalf("account when anonymous: %d %s", r.status, r.raw)
+	}
+	if r := h.do("POST", "/api/user/login", tok, map[string]any{"user": "alice", "password": "wrong"}); r.status != 401 {
+		t.Fatalf("bad login: %d", r.status)
+	}
+	r = h.do("POST", "/api/user/login", tok, map[string]any{"user": "a@example.org", "password": "Passw0rdLong"})
+	if r.status != 200 || r.body["user"].(map[string]any)["username"] != "alice" {
+		t.Fatalf("login by email: %d %s", r.status, r.raw)
+	}
+	if r := h.do("POST", "/api/user", tok, map[string]any{"username": strings.Repeat("x", 49)}); r.errName() != "LengthOutOfRangeException" {
+		t.Fatalf("long name: %s", r.raw)
+	}
+}
+
+func TestRoomsREST(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, opts{db: eng.Open})
+			tok := h.grant()
+			h.createRoom(tok, "FilmNight", map[string]any{"title": "Films", "isTemporary": false})
+			tests := []struct {
+				name    string
+				body    map[string]any
+				status  int
+				errName string
+				arg     string
+			}{
+				{"taken, any case", map[string]any{"name": "filmnight"}, 400, "RoomNameTakenException", ""},
+				{"reserved", map[string]any{"name": "list"}, 400, "BadApiArgumentException", "name"},
+				{"too short", map[string]any{"name": "ab"}, 400, "BadApiArgumentException", "name"},
+				{"bad chars", map[string]any{"name": "a b c"}, 400, "BadApiArgumentException", "name"},
+				{"missing name", map[string]any{}, 400, "BadApiArgumentException", "name"},
+				{"bad visibility", map[string]any{"name": "vis-room", "visibility": "secret"}, 400, "BadApiArgumentException", "visibility"},
+			}
+			for _, tc := range tests {
+				r := h.do("POST", "/api/room/create", tok, tc.body)
+				e, _ := r.body["error"].(map[string]any)
+				if r.status != tc.status || r.errName() != tc.errName || (tc.arg != "" && e["arg"] != tc.arg) {
+					t.Errorf("%s: %d %s", tc.name, r.status, r.raw)
+				}
+			}
+			g := h.do("POST", "/api/room/generate", tok, nil)
+			gen, _ := g.body["room"].(string)
+			if g.status != 201 || len(gen) != 36 {
+				t.Fatalf("generate: %d %s", g.status, g.raw)
+			}
+			room := h.do("GET", "/api/room/filmnight", tok, nil)
+			for _, k := range []string{"name", "title", "description", "isTemporary", "visibility", "queueMode", "users", "grants",
+				"autoSkipSegmentCategories", "restoreQueueBehavior", "enableVoteSkip", "queue", "hasOwner"} {
+				if _, ok := room.body[k]; !ok {
+					t.Errorf("GET room lacks %q: %s", k, room.raw)
+				}
+			}
+			if _, ok := room.body["success"]; ok || room.body["name"] != "FilmNight" || room.body["isTemporary"] != false || room.body["visibility"] != "public" {
+				t.Fatalf("GET room: %s", room.raw)
+			}
+			if r := h.do("GET", "/api/room/nosuchroom", tok, nil); r.status != 404 || r.errName() != "RoomNotFoundException" || r.body["error"].(map[string]any)["message"] != "Room not found" {
+				t.Fatalf("missing room: %d %s", r.status, r.raw)
+			}
+			if r := h.do("PATCH", "/api/room/filmnight", tok, map[string]any{"title": "New", "queueMode": "vote"}); r.status != 200 {
+				t.Fatalf("patch: %d %s", r.status, r.raw)
+			}
+			if r := h.do("PATCH", "/api/room/filmnight", tok, map[string]any{"bogus": 1}); r.status != 400 || r.errName() != "BadApiArgumentException" {
+				t.Fatalf("strict patch: %d %s", r.status, r.raw)
+			}
+			if r := h.do("PATCH", "/api/room/filmnight", tok, map[string]any{"grants": [][2]int{{3, 0}}}); r.errName() != "PermissionDeniedException" {
+				t.Fatalf("grants for moderators need the permission: %s", r.raw)
+			}
+			if r := h.do("PATCH", "/api/room/filmnight", tok, map[string]any{"claim": true}); r.status != 401 {
+				t.Fatalf("anonymous claim: %d %s", r.status, r.raw)
+			}
+			list := h.do("GET", "/api/room/list", tok, nil)
+			if !strings.HasPrefix(string(list.raw), "[") || !strings.Contains(string(list.raw), `"title":"New"`) {
+				t.Fatalf("list: %s", list.raw)
+			}
+			if r := h.do("GET", "/api/room/list", "", nil, "apikey", "wrong"); r.status != 400 || string(r.raw) != `{"error":"apikey is invalid","success":false}`+"\n" {
+				t.Fatalf("bad apikey on list: %d %q", r.status, r.raw)
+			}
+			// Queue over REST without a socket; vote needs one.
+			if r := h.do("POST", "/api/room/filmnight/queue", tok, map[string]any{"service": "direct", "id": h.fixture("clip1.mp4")}); r.status != 200 {
+				t.Fatalf("add: %d %s", r.status, r.raw)
+			}
+			if r := h.do("POST", "/api/room/filmnight/queue", tok, map[string]any{"service": "direct", "id": h.fixture("clip1.mp4")}); r.errName() != "VideoAlreadyQueuedException" {
+				t.Fatalf("duplicate: %s", r.raw)
+			}
+			if r := h.do("POST", "/api/room/filmnight/queue", tok, map[string]any{"service": "direct", "id": h.fixture("notvideo.txt")}); r.status != 400 || r.errName() != "UnsupportedMimeTypeException" {
+				t.Fatalf("not a video: %d %s", r.status, r.raw)
+			}
+			if r := h.do("POST", "/api/room/filmnight/vote", tok, map[string]any{"service": "direct", "id": h.fixture("clip1.mp4")}); r.errName() != "ClientNotFoundInRoomException" {
+				t.Fatalf("vote without socket: %s", r.raw)
+			}
+			if r := h.do("DELETE", "/api/room/filmnight/queue", tok, map[string]any{"service": "direct", "id": "nope"}); r.errName() != "VideoNotFoundException" {
+				t.Fatalf("remove missing: %s", r.raw)
+			}
+			if r := h.do("DELETE", "/api/room/filmnight", tok, nil); r.status != 400 || r.errName() != "Unauthorized" {
+				t.Fatalf("unload without key: %d %s", r.status, r.raw)
+			}
+			if r := h.do("DELETE", "/api/room/filmnight", tok, nil, "apikey", testAPIKey); r.status != 200 {
+				t.Fatalf("admin unload: %d %s", r.status, r.raw)
+			}
+			// Permanent: it comes back from the database, queue kept aside.
+			if r := h.do("GET", "/api/room/filmnight", tok, nil); r.status != 200 || r.body["title"] != "New" || r.body["queueMode"] != "vote" {
+				t.Fatalf("reloaded: %d %s", r.status, r.raw)
+			}
+		})
+	}
+}
+
+func TestRateLimitReaches429(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{rateLimit: true})
+	tok := h.grant()
+	// Permanent rooms cost 200 points of the 1000-point hourly bucket.
+	for i := 0; i < 5; i++ {
+		r := h.do("POST", "/api/room/create", tok, map[string]any{"name": "perm-" + string(rune('a'+i)), "isTemporary": false})
+		if r.status != 201 {
+			t.Fatalf("create %d: %d %s", i, r.status, r.raw)
+		}
+		if r.header.Get("X-RateLimit-Limit") != "1000" || r.header.Get("X-RateLimit-Remaining") == "" ||
+			!strings.Contains(r.header.Get("X-RateLimit-Reset"), "GMT") {
+			t.Fatalf("headers: %v", r.header)
+		}
+	}
+	r := h.do("POST", "/api/room/create", tok, map[string]any{"name": "perm-f", "isTemporary": false})
+	if r.status != 429 || r.errName() != "TooManyRequests" || r.body["success"] != false || r.header.Get("Retry-After") == "" {
+		t.Fatalf("429: %d %s %v", r.status, r.raw, r.header)
+	}
+	// Free routes still answer.
+	if r := h.do("GET", "/api/room/list", tok, nil); r.status != 200 {
+		t.Fatalf("free route: %d", r.status)
+	}
+}
+
+func TestPreviewAdd(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	r := h.do("GET", "/api/data/previewAdd?input="+h.fixture("clip2.mp4"), "", nil)
+	res, _ := r.body["result"].([]any)
+	if r.status != 200 || len(res) != 1 || !strings.Contains(r.header.Get("Cache-Control"), "max-age=3600, immutable, stale-while-revalidate=86400") {
+		t.Fatalf("preview: %d %s %v", r.status, r.raw, r.header)
+	}
+	v := res[0].(map[string]any)
+	if v["service"] != "direct" || v["mime"] != "video/mp4" || v["length"].(float64) < 3.9 || v["length"].(float64) > 4.1 {
+		t.Fatalf("video: %v", v)
+	}
+	tests := []struct {
+		input, name string
+	}{
+		{"", "BadApiArgumentException"},
+		{"https://example.com/page", "UnsupportedServiceException"},
+		{"file:///etc/passwd", "LocalFileException"},
+		{"some search", "FeatureDisabledException"},
+		{"https://www.youtube.com/watch?v=dQw4w9WgXcQ", "FeatureDisabledException"},
+		{"http://127.0.0.1:1/x.mp4", "UnsupportedServiceException"},
+		{"ab", "InvalidAddPreviewInputException"},
+	}
+	for _, tc := range tests {
+		r := h.do("GET", "/api/data/previewAdd?input="+urlQuery(tc.input), "", nil)
+		if r.status != 400 || r.errName() != tc.name {
+			t.Errorf("%q: %d %s", tc.input, r.status, r.raw)
+		}
+	}
+}
+
+func urlQuery(s string) string {
+	return strings.NewReplacer(" ", "+", "&", "%26", "?", "%3F", "=", "%3D").Replace(s)
+}

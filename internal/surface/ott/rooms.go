@@ -1,0 +1,509 @@
+package ott
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/watch"
+)
+
+type roomListItem struct {
+	Name          string           `json:"name"`
+	Title         string           `json:"title"`
+	Description   string           `json:"description"`
+	IsTemporary   bool             `json:"isTemporary"`
+	Visibility    watch.Visibility `json:"visibility"`
+	QueueMode     watch.QueueMode  `json:"queueMode"`
+	CurrentSource *watch.Video     `json:"currentSource"`
+	Users         int              `json:"users"`
+}
+
+// handleRoomList answers GET /api/room/list: the rooms loaded on this node,
+// public ones only unless the admin apikey is given; by users, then name.
+func (s *Surface) handleRoomList(w http.ResponseWriter, r *http.Request) {
+	admin := isAdmin(r)
+	out := []roomListItem{}
+	for _, room := range s.d.Watch.Loaded() {
+		snap := room.Snapshot()
+		if snap.Visibility != watch.Public && !admin {
+			continue
+		}
+		out = append(out, roomListItem{Name: snap.Name, Title: snap.Title, Description: snap.Description,
+			IsTemporary: snap.IsTemporary, Visibility: snap.Visibility, QueueMode: snap.QueueMode,
+			CurrentSource: snap.Current, Users: len(snap.Users)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Users != out[j].Users {
+			return out[i].Users > out[j].Users
+		}
+		return out[i].Name < out[j].Name
+	})
+	httpserver.WriteJSON(w, http.StatusOK, out)
+}
+
+func ownerOf(p *principal) string {
+	if p != nil && p.loggedIn() {
+		return p.account.ID
+	}
+	return ""
+}
+
+// handleGenerate answers POST /api/room/generate (201 {success, room}).
+func (s *Surface) handleGenerate(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		AutoSkipSegmentCategories *[]string `json:"autoSkipSegmentCategories"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if !s.charge(w, r, 50) {
+		return
+	}
+	room, err := s.d.Watch.Generate(r.Context(), ownerOf(principalOf(r)))
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeOK(w, http.StatusCreated, map[string]any{"room": room.Name()})
+}
+
+// handleCreate answers POST /api/room/create (201 {success}).
+func (s *Surface) handleCreate(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name                      *string          `json:"name"`
+		Title                     string           `json:"title"`
+		Description               string           `json:"description"`
+		IsTemporary               *bool            `json:"isTemporary"`
+		Visibility                watch.Visibility `json:"visibility"`
+		QueueMode                 watch.QueueMode  `json:"queueMode"`
+		AutoSkipSegmentCategories *[]string        `json:"autoSkipSegmentCategories"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if body.Name == nil {
+		s.writeError(w, watch.BadArgument("name", "missing"))
+		return
+	}
+	temp := body.IsTemporary == nil || *body.IsTemporary
+	points := 50
+	if !temp {
+		points = 200
+	}
+	if !s.charge(w, r, points) {
+		return
+	}
+	_, err := s.d.Watch.Create(r.Context(), watch.CreateInput{Name: *body.Name, Title: body.Title, Description: body.Description,
+		Temporary: temp, Visibility: body.Visibility, QueueMode: body.QueueMode, AutoSkip: body.AutoSkipSegmentCategories,
+		OwnerID: ownerOf(principalOf(r))})
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeOK(w, http.StatusCreated, nil)
+}
+
+func (s *Surface) room(w http.ResponseWriter, r *http.Request) (*watch.Room, bool) {
+	room, err := s.d.Watch.Get(r.Context(), r.PathValue("name"))
+	if err != nil {
+		s.writeError(w, err)
+		return nil, false
+	}
+	return room, true
+}
+
+// handleGetRoom answers GET /api/room/{name} (bare body).
+func (s *Surface) handleGetRoom(w http.ResponseWriter, r *http.Request) {
+	room, ok := s.room(w, r)
+	if !ok {
+		return
+	}
+	snap := room.Snapshot()
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{
+		"name": snap.Name, "title": snap.Title, "description": snap.Description, "isTemporary": snap.IsTemporary,
+		"visibility": snap.Visibility, "queueMode": snap.QueueMode, "users": snap.Users, "grants": snap.Grants,
+		"autoSkipSegmentCategories": snap.AutoSkip, "restoreQueueBehavior": snap.Restore,
+		"enableVoteSkip": snap.VoteSkip, "queue": snap.Queue, "hasOwner": snap.HasOwner,
+	})
+}
+
+// handlePatchRoom answers PATCH /api/room/{name}: a claim or settings.
+func (s *Surface) handlePatchRoom(w http.ResponseWriter, r *http.Request) {
+	var raw map[string]json.RawMessage
+	if err := decode(r, &raw); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	room, ok := s.room(w, r)
+	if !ok {
+		return
+	}
+	p := principalOf(r)
+	if c, ok := raw["claim"]; ok {
+		var claim bool
+		if json.Unmarshal(c, &claim) != nil || len(raw) != 1 {
+			s.writeError(w, watch.BadArgument("claim", "must be true"))
+			return
+		}
+		if claim {
+			if p == nil || !p.loggedIn() {
+				messageOnly(w, http.StatusUnauthorized, "Must be logged in to claim room ownership.")
+				return
+			}
+			if err := s.d.Watch.Claim(r.Context(), room, actor(p)); err != nil {
+				s.writeError(w, err)
+				return
+			}
+		}
+		writeOK(w, http.StatusOK, nil)
+		return
+	}
+	b, _ := json.Marshal(raw)
+	if err := s.d.Watch.ApplySettings(r.Context(), room, actor(p), b); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeOK(w, http.StatusOK, nil)
+}
+
+// handleDeleteRoom answers DELETE /api/room/{name}: ?permanent=true by the
+// logged-in owner deletes the room; otherwise the admin apikey unloads it.
+func (s *Surface) handleDeleteRoom(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	if r.URL.Query().Get("permanent") == "true" {
+		if p == nil || !p.loggedIn() {
+			writeFail(w, http.StatusUnauthorized, errBody{Name: "Unauthorized", Message: "Must be logged in to permanently delete a room."})
+			return
+		}
+		room, ok := s.room(w, r)
+		if !ok {
+			return
+		}
+		err := s.d.Watch.Delete(r.Context(), room, actor(p))
+		switch watch.CodeOf(err) {
+		case "":
+		case watch.CodeBadArgument:
+			writeFail(w, http.StatusBadRequest, errBody{Name: "BadApiArgumentException", Message: "Temporary rooms cannot be permanently deleted."})
+			return
+		case watch.CodePermissionDenied:
+			writeFail(w, http.StatusForbidden, errBody{Name: "PermissionDeniedException", Message: "Only the owner can permanently delete this room."})
+			return
+		default:
+			s.writeError(w, err)
+			return
+		}
+		if err != nil {
+			s.writeError(w, err)
+			return
+		}
+		writeOK(w, http.StatusOK, nil)
+		return
+	}
+	if !isAdmin(r) {
+		writeFail(w, http.StatusBadRequest, errBody{Name: "Unauthorized", Message: "Admin apikey is required to unload a room."})
+		return
+	}
+	room, ok := s.room(w, r)
+	if !ok {
+		return
+	}
+	s.d.Watch.Unload(room, watch.CloseUnloaded)
+	writeOK(w, http.StatusOK, nil)
+}
+
+// connected finds the caller's socket in the room (vote and undo need one).
+func (s *Surface) connected(w http.ResponseWriter, r *http.Request) (*watch.Room, string, bool) {
+	room, ok := s.room(w, r)
+	if !ok {
+		return nil, "", false
+	}
+	p := principalOf(r)
+	if p == nil {
+		s.writeError(w, ottErr(http.StatusBadRequest, "OttException", "Missing token"))
+		return nil, "", false
+	}
+	id, ok := room.ClientBySession(p.sessionID())
+	if !ok {
+		s.writeError(w, &watch.Error{Kind: fault.Invalid, Code: watch.CodeClientNotFound, Msg: `The server was unable to find a client in the room "` +
+			room.Name() + `" associated with the session. This might mean that your browser isn't saving cookies, try refreshing. If you aren't connected to the room, reconnect to the room and try again. This could also mean that the room does not exist at all.`})
+		return nil, "", false
+	}
+	return room, id, true
+}
+
+// handleUndo answers POST /api/room/{name}/undo {data:{event}}.
+func (s *Surface) handleUndo(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Data struct {
+			Event *watch.EventRecord `json:"event"`
+		} `json:"data"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	room, client, ok := s.connected(w, r)
+	if !ok {
+		return
+	}
+	if body.Data.Event == nil {
+		s.writeError(w, watch.BadArgument("event", "missing"))
+		return
+	}
+	if err := s.d.Watch.Handle(r.Context(), room, actor(principalOf(r)), client, watch.Request{Type: watch.ReqUndo, Event: body.Data.Event}); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeOK(w, http.StatusOK, nil)
+}
+
+type videoBody struct {
+	Service     string `json:"service"`
+	ID          string `json:"id"`
+	SubtitleURL string `json:"subtitleUrl,omitempty"`
+}
+
+func (b *videoBody) valid() error {
+	if b.Service == "" {
+		return watch.BadArgument("service", "missing")
+	}
+	if b.ID == "" {
+		return watch.BadArgument("id", "missing")
+	}
+	return nil
+}
+
+// handleVote answers POST/DELETE /api/room/{name}/vote {service,id}.
+func (s *Surface) handleVote(add bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body videoBody
+		if err := decode(r, &body); err != nil {
+			s.writeError(w, err)
+			return
+		}
+		if err := body.valid(); err != nil {
+			s.writeError(w, err)
+			return
+		}
+		room, client, ok := s.connected(w, r)
+		if !ok {
+			return
+		}
+		err := s.d.Watch.Handle(r.Context(), room, actor(principalOf(r)), client,
+			watch.Request{Type: watch.ReqVote, Video: &watch.VideoRef{Service: body.Service, ID: body.ID}, Add: &add})
+		if err != nil {
+			s.writeError(w, err)
+			return
+		}
+		writeOK(w, http.StatusOK, nil)
+	}
+}
+
+// handleAddToQueue answers POST /api/room/{name}/queue: one video, a list,
+// or a URL. 5 points, or 3 per video for a list.
+func (s *Surface) handleAddToQueue(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		videoBody
+		Videos []videoBody `json:"videos"`
+		URL    string      `json:"url"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	req := watch.Request{Type: watch.ReqAdd}
+	points := 5
+	switch {
+	case body.Videos != nil:
+		if len(body.Videos) == 0 || len(body.Videos) > 100 {
+			s.writeError(w, watch.BadArgument("videos", "must hold 1 to 100 videos"))
+			return
+		}
+		points = 3 * len(body.Videos)
+		for _, v := range body.Videos {
+			if err := v.valid(); err != nil {
+				s.writeError(w, err)
+				return
+			}
+			req.Videos = append(req.Videos, watch.VideoRef(v))
+		}
+	case body.URL != "":
+		req.URL = body.URL
+	default:
+		if err := body.videoBody.valid(); err != nil {
+			s.writeError(w, err)
+			return
+		}
+		v := watch.VideoRef(body.videoBody)
+		req.Video = &v
+	}
+	if !s.charge(w, r, points) {
+		return
+	}
+	room, ok := s.room(w, r)
+	if !ok {
+		return
+	}
+	if err := s.d.Watch.Handle(r.Context(), room, actor(principalOf(r)), s.clientOf(room, r), req); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeOK(w, http.StatusOK, nil)
+}
+
+// clientOf is the caller's socket in the room if any ("" otherwise), so
+// events name the user as connected.
+func (s *Surface) clientOf(room *watch.Room, r *http.Request) string {
+	if p := principalOf(r); p != nil {
+		if id, ok := room.ClientBySession(p.sessionID()); ok {
+			return id
+		}
+	}
+	return ""
+}
+
+// handleUpdateQueueItem answers PATCH /api/room/{name}/queue.
+func (s *Surface) handleUpdateQueueItem(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		videoBody
+		SubtitleURL *string `json:"subtitleUrl"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if err := body.videoBody.valid(); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	room, ok := s.room(w, r)
+	if !ok {
+		return
+	}
+	req := watch.Request{Type: watch.ReqUpdateQueueItem, Video: &watch.VideoRef{Service: body.Service, ID: body.ID},
+		Update: &watch.QueueItemUpdate{SubtitleURL: body.SubtitleURL}}
+	if err := s.d.Watch.Handle(r.Context(), room, actor(principalOf(r)), s.clientOf(room, r), req); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeOK(w, http.StatusOK, nil)
+}
+
+// handleRemoveFromQueue answers DELETE /api/room/{name}/queue.
+func (s *Surface) handleRemoveFromQueue(w http.ResponseWriter, r *http.Request) {
+	var body videoBody
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if err := body.valid(); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	room, ok := s.room(w, r)
+	if !ok {
+		return
+	}
+	req := watch.Request{Type: watch.ReqRemove, Video: &watch.VideoRef{Service: body.Service, ID: body.ID}}
+	if err := s.d.Watch.Handle(r.Context(), room, actor(principalOf(r)), s.clientOf(room, r), req); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeOK(w, http.StatusOK, nil)
+}
+
+// handleOwnedRooms answers GET /api/user/owned-rooms.
+func (s *Surface) handleOwnedRooms(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	if !s.requireLogin(w, p) {
+		return
+	}
+	recs, err := s.d.Watch.OwnedRooms(r.Context(), p.account.ID)
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	out := make([]roomListItem, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, roomListItem{Name: rec.Name, Title: rec.Title, Description: rec.Description, IsTemporary: rec.IsTemporary,
+			Visibility: rec.Visibility, QueueMode: rec.QueueMode})
+	}
+	writeOK(w, http.StatusOK, map[string]any{"data": out})
+}
+
+// handleAnnounce answers POST /api/announce {text} (admin apikey).
+func (s *Surface) handleAnnounce(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("apikey") == "" {
+		writeFail(w, http.StatusBadRequest, errBody{Name: "MissingApiKey", Message: "This endpoint requires an API key."})
+		return
+	}
+	if !isAdmin(r) {
+		writeFail(w, http.StatusBadRequest, errBody{Name: "InvalidApiKey", Message: "API key is invalid."})
+		return
+	}
+	var body struct {
+		Text string `json:"text"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if body.Text == "" {
+		s.writeError(w, watch.BadArgument("text", "missing"))
+		return
+	}
+	if err := s.d.Watch.Announce(r.Context(), body.Text); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeOK(w, http.StatusOK, nil)
+}
+
+// handlePreviewAdd answers GET /api/data/previewAdd?input=&adapter=.
+func (s *Surface) handlePreviewAdd(w http.ResponseWriter, r *http.Request) {
+	input := r.URL.Query().Get("input")
+	if input == "" {
+		s.writeError(w, watch.BadArgument("input", "missing"))
+		return
+	}
+	points := 75
+	if isLikelyURL(input) {
+		points = 5
+	}
+	if !s.charge(w, r, points) {
+		return
+	}
+	if s.d.Media == nil {
+		s.writeError(w, ottErr(http.StatusBadRequest, "FeatureDisabledException", "Sorry, this feature is disabled: video previews."))
+		return
+	}
+	pv, err := s.d.Media.Preview(r.Context(), input, r.URL.Query().Get("adapter"))
+	if err != nil {
+		var we *watch.Error
+		if errors.As(err, &we) || fault.KindOf(err) == fault.Internal {
+			s.writeError(w, err)
+			return
+		}
+		s.writeError(w, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age="+itoa(pv.CacheSeconds)+", immutable, stale-while-revalidate=86400")
+	body := map[string]any{"success": true, "result": nonNilVideos(pv.Result)}
+	if pv.Highlighted != nil {
+		body["highlighted"] = pv.Highlighted
+	}
+	httpserver.WriteJSON(w, http.StatusOK, body)
+}
+
+func nonNilVideos(v []watch.Video) []watch.Video {
+	if v == nil {
+		return []watch.Video{}
+	}
+	return v
+}

@@ -1,0 +1,141 @@
+package ott
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+)
+
+// Session is an OpenTogetherTube session token: an opaque token (only its
+// hash is stored) that acts as an account. A new token acts as a fresh
+// Hearth guest; logging in points it at the registered account, logging out
+// points it back at the guest.
+type Session struct {
+	TokenHash string
+	AccountID string
+	GuestID   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// SessionStore persists sessions. SessionByHash returns fault.NotFound for
+// an unknown token.
+type SessionStore interface {
+	CreateOttSession(ctx context.Context, s *Session) error
+	OttSessionByHash(ctx context.Context, hash string) (*Session, error)
+	UpdateOttSession(ctx context.Context, s *Session) error
+}
+
+// Token lifetimes (OpenTogetherTube: 14 days anonymous, 240 days signed in,
+// refreshed on every write).
+const (
+	anonTTL   = 14 * 24 * time.Hour
+	loggedTTL = 240 * 24 * time.Hour
+)
+
+// principal is the caller of an authenticated request.
+type principal struct {
+	token   string
+	sess    *Session
+	account *identity.Account
+}
+
+func (p *principal) loggedIn() bool { return p.account.Kind == identity.Registered }
+
+// sessionID tags sockets and room members: a prefix of the token hash.
+func (p *principal) sessionID() string { return "ott-" + p.sess.TokenHash[:32] }
+
+func newToken() (string, error) {
+	b := make([]byte, 512)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("ott: random token: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+// grant mints a token acting as a new guest.
+func (s *Surface) grant(ctx context.Context) (string, *principal, error) {
+	tok, err := newToken()
+	if err != nil {
+		return "", nil, err
+	}
+	g, err := s.d.Identity.CreateGuest(ctx, randomName())
+	if err != nil {
+		return "", nil, err
+	}
+	now := s.now()
+	sess := &Session{TokenHash: identity.HashToken(tok), AccountID: g.ID, GuestID: g.ID, CreatedAt: now, ExpiresAt: now.Add(anonTTL)}
+	if err := s.d.Sessions.CreateOttSession(ctx, sess); err != nil {
+		return "", nil, err
+	}
+	return tok, &principal{token: tok, sess: sess, account: g}, nil
+}
+
+// lookup resolves a token; fault.Unauthorized when unknown, expired or
+// disabled.
+func (s *Surface) lookup(ctx context.Context, tok string) (*principal, error) {
+	if tok == "" || len(tok) > 4096 {
+		return nil, fault.New(fault.Unauthorized, "missing token")
+	}
+	sess, err := s.d.Sessions.OttSessionByHash(ctx, identity.HashToken(tok))
+	if errors.Is(err, fault.NotFound) || (err == nil && !sess.ExpiresAt.After(s.now())) {
+		return nil, fault.New(fault.Unauthorized, "missing token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.d.Identity.Account(ctx, sess.AccountID)
+	if errors.Is(err, fault.NotFound) {
+		return nil, fault.New(fault.Unauthorized, "missing token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.Disabled() {
+		return nil, fault.New(fault.Unauthorized, "missing token")
+	}
+	return &principal{token: tok, sess: sess, account: a}, nil
+}
+
+// setAccount points the session at an account and refreshes its lifetime.
+func (s *Surface) setAccount(ctx context.Context, p *principal, a *identity.Account) error {
+	p.sess.AccountID = a.ID
+	ttl := anonTTL
+	if a.Kind == identity.Registered {
+		ttl = loggedTTL
+	}
+	p.sess.ExpiresAt = s.now().Add(ttl)
+	if err := s.d.Sessions.UpdateOttSession(ctx, p.sess); err != nil {
+		return err
+	}
+	p.account = a
+	return nil
+}
+
+var (
+	adjectives = []string{"able", "brave", "calm", "clever", "eager", "fancy", "gentle", "happy", "jolly", "kind",
+		"lively", "merry", "nice", "proud", "quick", "silly", "swift", "witty", "zany", "bold"}
+	colors = []string{"amber", "aqua", "azure", "beige", "black", "blue", "bronze", "coral", "crimson", "cyan",
+		"gold", "gray", "green", "indigo", "lime", "magenta", "olive", "orange", "purple", "teal"}
+	animals = []string{"ant", "bat", "bear", "cat", "crow", "deer", "dog", "duck", "eagle", "fox", "frog", "goat",
+		"hawk", "koala", "lion", "mole", "otter", "owl", "panda", "wolf"}
+)
+
+func pick(words []string) string {
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(len(words))))
+	if err != nil {
+		return words[0]
+	}
+	return words[n.Int64()]
+}
+
+// randomName is an anonymous name shaped like OpenTogetherTube's
+// (adjective_color_animal).
+func randomName() string { return pick(adjectives) + "_" + pick(colors) + "_" + pick(animals) }

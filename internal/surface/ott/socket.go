@@ -1,0 +1,351 @@
+package ott
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/gateway"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/watch"
+)
+
+// OpenTogetherTube's close codes (OttWebsocketError).
+const (
+	closeAway           websocket.StatusCode = 1001
+	closeUnknown        websocket.StatusCode = 4000
+	closeInvalidURL     websocket.StatusCode = 4001
+	closeRoomNotFound   websocket.StatusCode = 4002
+	closeRoomUnloaded   websocket.StatusCode = 4003
+	closeMissingToken   websocket.StatusCode = 4004
+	closeKicked         websocket.StatusCode = 4005
+	customNoticeSeconds                      = 5
+)
+
+var socketRoomName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+
+type clientMsg struct {
+	Action  string          `json:"action"`
+	Token   string          `json:"token"`
+	Status  string          `json:"status"`
+	Reason  *int            `json:"reason"`
+	Message string          `json:"message"`
+	Request json.RawMessage `json:"request"`
+}
+
+// socket is one room connection.
+type socket struct {
+	s      *Surface
+	conn   connSender
+	name   string
+	p      *principal
+	room   *watch.Room
+	client string
+}
+
+// connSender is the part of gateway.Conn a socket uses.
+type connSender interface {
+	Send(msg []byte) bool
+	Close(code websocket.StatusCode, reason string)
+}
+
+// serveSocket runs the room socket at /api/room/{name}: the first frame must
+// be {"action":"auth","token"}; then the client joins in OTT's order.
+func (s *Surface) serveSocket(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	conn, err := s.d.Hub.Accept(w, r, gatewayOptions())
+	if err != nil {
+		s.log.Debug("room socket upgrade failed", "err", err)
+		return
+	}
+	if !socketRoomName.MatchString(name) {
+		conn.Close(closeInvalidURL, "Invalid connection url")
+		_ = conn.Run(context.Background(), func(context.Context, websocket.MessageType, []byte) error { return nil })
+		return
+	}
+	sk := &socket{s: s, conn: conn, name: name}
+	err = conn.Run(context.Background(), func(ctx context.Context, _ websocket.MessageType, data []byte) error {
+		return sk.onMessage(ctx, data, func(pattern string, tr func(string, []byte) ([]byte, bool)) error {
+			return conn.Subscribe(pattern, tr)
+		})
+	})
+	if sk.room != nil {
+		sk.room.Leave(sk.client)
+	}
+	if err != nil {
+		s.log.Debug("room socket ended", "err", err)
+	}
+}
+
+type subscribeFunc func(pattern string, tr func(string, []byte) ([]byte, bool)) error
+
+func (sk *socket) onMessage(ctx context.Context, data []byte, subscribe subscribeFunc) error {
+	var m clientMsg
+	if err := json.Unmarshal(data, &m); err != nil {
+		sk.notice("Hearth could not read that message: it is not valid JSON.")
+		return nil
+	}
+	if sk.room == nil {
+		if m.Action != "auth" {
+			return websocket.CloseError{Code: closeMissingToken, Reason: "Missing auth token"}
+		}
+		return sk.auth(ctx, m.Token, subscribe)
+	}
+	switch m.Action {
+	case "auth":
+		return nil
+	case "status":
+		return sk.request(ctx, watch.Request{Type: watch.ReqUpdateUser, Info: &watch.UserUpdateInfo{Status: m.Status}})
+	case "kickme":
+		code := closeUnknown
+		if m.Reason != nil && ((*m.Reason >= 1000 && *m.Reason <= 1003) || (*m.Reason >= 3000 && *m.Reason <= 4999)) {
+			code = websocket.StatusCode(*m.Reason)
+		}
+		return websocket.CloseError{Code: code, Reason: "kicked by request"}
+	case "notify":
+		if m.Message == "usernameChanged" {
+			p, err := sk.s.lookup(ctx, sk.p.token)
+			if err != nil {
+				return websocket.CloseError{Code: closeMissingToken, Reason: "Missing token"}
+			}
+			sk.p = p
+			sk.room.RenameSession(p.sessionID(), actor(p))
+		}
+		return nil
+	case "req":
+		var req watch.Request
+		if err := json.Unmarshal(m.Request, &req); err != nil {
+			sk.notice("Hearth could not read that request: " + jsonProblem(err))
+			return nil
+		}
+		return sk.request(ctx, req)
+	}
+	sk.notice("Hearth does not know the action " + quoteShort(m.Action) + ".")
+	return nil
+}
+
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return "field " + te.Field + " has the wrong type."
+	}
+	return "it is not valid JSON."
+}
+
+func quoteShort(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// notice tells this client why its request was refused: an eventcustom,
+// which OTT's client shows as a toast (OTT itself stays silent).
+func (sk *socket) notice(text string) {
+	b, _ := json.Marshal(map[string]any{"action": "eventcustom", "text": text, "duration": customNoticeSeconds * 1000})
+	sk.conn.Send(b)
+}
+
+func (sk *socket) request(ctx context.Context, req watch.Request) error {
+	if req.Type == watch.ReqJoin || req.Type == watch.ReqLeave {
+		sk.notice("Join and leave requests are sent by the server.")
+		return nil
+	}
+	err := sk.s.d.Watch.Handle(ctx, sk.room, actor(sk.p), sk.client, req)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, watch.ErrRoomNotFound) {
+		return websocket.CloseError{Code: closeRoomUnloaded, Reason: "Room unloaded"}
+	}
+	if fault.KindOf(err) == fault.Internal && !errors.Is(err, context.Canceled) {
+		sk.s.log.Error("room request failed", "room", sk.name, "type", req.Type, "err", err)
+		return websocket.CloseError{Code: closeUnknown, Reason: "Unknown error"}
+	}
+	sk.notice(fault.Message(err))
+	return nil
+}
+
+func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFunc) error {
+	if token == "" {
+		return websocket.CloseError{Code: closeMissingToken, Reason: "Missing auth token"}
+	}
+	p, err := sk.s.lookup(ctx, token)
+	if err != nil {
+		return websocket.CloseError{Code: closeMissingToken, Reason: "Missing auth token"}
+	}
+	room, err := sk.s.d.Watch.Get(ctx, sk.name)
+	if err != nil {
+		if errors.Is(err, watch.ErrRoomNotFound) || fault.KindOf(err) == fault.NotFound {
+			return websocket.CloseError{Code: closeRoomNotFound, Reason: "Room not found"}
+		}
+		return websocket.CloseError{Code: closeUnknown, Reason: "Unknown error"}
+	}
+	sk.p, sk.room, sk.client = p, room, uuid.NewString()
+	enc := sk.s.encoderFor(room.Key())
+	mine := watch.ClientTopic(room.Key(), sk.client)
+	if err := subscribe(watch.RoomPattern(room.Key()), func(topic string, data []byte) ([]byte, bool) {
+		if topic != mine && !strings.HasSuffix(topic, ".all") {
+			return nil, false
+		}
+		out, close := enc.encode(data)
+		if close != "" {
+			sk.closeFor(close)
+			return nil, false
+		}
+		return out, out != nil
+	}); err != nil {
+		return websocket.CloseError{Code: closeUnknown, Reason: "Unknown error"}
+	}
+	ann := sk.s.encoderFor("")
+	if err := subscribe(watch.AnnouncementTopic, func(_ string, data []byte) ([]byte, bool) {
+		out, _ := ann.encode(data)
+		return out, out != nil
+	}); err != nil {
+		return websocket.CloseError{Code: closeUnknown, Reason: "Unknown error"}
+	}
+	account := p.account.ID
+	if err := subscribe(identity.RevokedTopic, func(_ string, data []byte) ([]byte, bool) {
+		var rv identity.Revoked
+		if json.Unmarshal(data, &rv) == nil && rv.AccountID == account {
+			go sk.checkDisabled()
+		}
+		return nil, false
+	}); err != nil {
+		return websocket.CloseError{Code: closeUnknown, Reason: "Unknown error"}
+	}
+	if err := room.Join(actor(p), sk.client); err != nil {
+		sk.room = nil
+		if watch.CodeOf(err) == watch.CodeBanned {
+			return websocket.CloseError{Code: closeKicked, Reason: "You are banned from this room."}
+		}
+		return websocket.CloseError{Code: closeRoomNotFound, Reason: "Room not found"}
+	}
+	return nil
+}
+
+// checkDisabled closes the socket when the account was disabled.
+func (sk *socket) checkDisabled() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := sk.s.lookup(ctx, sk.p.token); err != nil && fault.KindOf(err) == fault.Unauthorized {
+		sk.conn.Close(closeKicked, "Account disabled")
+	}
+}
+
+func (sk *socket) closeFor(why watch.CloseReason) {
+	switch why {
+	case watch.CloseKicked:
+		sk.conn.Close(closeKicked, "Kicked")
+	case watch.CloseBanned:
+		sk.conn.Close(closeKicked, "Banned")
+	case watch.CloseUnloaded:
+		sk.conn.Close(closeRoomUnloaded, "Room unloaded")
+	default:
+		sk.conn.Close(closeAway, "Room moved; reconnect")
+	}
+}
+
+// --- encoding room events to OTT messages -------------------------------
+
+// encoder turns bus events into OTT messages. Every socket of a room on
+// this node sees the same event bytes one after another on the bus
+// subscription's goroutine, so the last encoding is kept and reused.
+type encoder struct {
+	mu      sync.Mutex
+	lastPtr *byte
+	lastLen int
+	out     []byte
+	close   watch.CloseReason
+}
+
+func (s *Surface) encoderFor(key string) *encoder {
+	v, _ := s.encoders.LoadOrStore(key, &encoder{})
+	return v.(*encoder)
+}
+
+func (e *encoder) encode(data []byte) ([]byte, watch.CloseReason) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(data) > 0 && unsafe.SliceData(data) == e.lastPtr && len(data) == e.lastLen {
+		return e.out, e.close
+	}
+	out, cl := encodeEvent(data)
+	if len(data) > 0 {
+		e.lastPtr, e.lastLen, e.out, e.close = unsafe.SliceData(data), len(data), out, cl
+	}
+	return out, cl
+}
+
+func encodeEvent(data []byte) ([]byte, watch.CloseReason) {
+	var ev watch.Event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return nil, ""
+	}
+	var msg any
+	switch ev.Type {
+	case watch.EvSync:
+		if len(ev.Sync) < 2 || ev.Sync[0] != '{' {
+			return nil, ""
+		}
+		out := make([]byte, 0, len(ev.Sync)+20)
+		out = append(out, `{"action":"sync"`...)
+		if len(ev.Sync) > 2 {
+			out = append(out, ',')
+		}
+		out = append(out, ev.Sync[1:]...)
+		return out, ""
+	case watch.EvEvent:
+		if ev.Event == nil {
+			return nil, ""
+		}
+		msg = map[string]any{"action": "event", "request": ev.Event.Request, "user": ev.Event.User, "additional": ev.Event.Additional}
+	case watch.EvChat:
+		if ev.Chat == nil {
+			return nil, ""
+		}
+		msg = map[string]any{"action": "chat", "from": ev.Chat.From, "text": ev.Chat.Text}
+	case watch.EvUser:
+		msg = map[string]any{"action": "user", "update": ev.User}
+	case watch.EvYou:
+		msg = map[string]any{"action": "you", "info": map[string]string{"id": ev.You}}
+	case watch.EvAnnouncement:
+		msg = map[string]any{"action": "announcement", "text": ev.Text}
+	case watch.EvCustom:
+		m := map[string]any{"action": "eventcustom", "text": ev.Text}
+		if ev.Duration > 0 {
+			m["duration"] = ev.Duration
+		}
+		msg = m
+	case watch.EvClose:
+		return nil, ev.Close
+	default:
+		return nil, ""
+	}
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return nil, ""
+	}
+	return b, ""
+}
+
+func gatewayOptions() gateway.ConnOptions { return gateway.ConnOptions{} }
+
+func isLikelyURL(s string) bool {
+	s = strings.TrimSpace(s)
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") || strings.Contains(s, "\n")
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,368 @@
+package ott
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
+)
+
+// handleGrant answers GET /api/auth/grant: a still-valid Bearer token is
+// echoed, otherwise a new anonymous token is minted. Either way the token
+// cookie is set. The body is bare {token}.
+func (s *Surface) handleGrant(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store, no-cache, must-revalidate, proxy-revalidate")
+	w.Header().Set("Pragma", "no-cache")
+	w.Header().Set("Expires", "0")
+	tok := bearer(r)
+	if tok != "" {
+		if _, err := s.lookup(r.Context(), tok); err != nil {
+			tok = ""
+		}
+	}
+	if tok == "" {
+		var err error
+		if tok, _, err = s.grant(r.Context()); err != nil {
+			s.writeError(w, err)
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: "token", Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: !s.d.InsecureCookies, MaxAge: int(loggedTTL.Seconds())})
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"token": tok})
+}
+
+// handleGetUser answers GET /api/user (bare body).
+func (s *Surface) handleGetUser(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	if p == nil {
+		s.writeError(w, ottErr(http.StatusBadRequest, "MissingToken", "Missing auth token. Get a token from /api/auth/grant first."))
+		return
+	}
+	if p.loggedIn() {
+		httpserver.WriteJSON(w, http.StatusOK, map[string]any{"username": displayName(p.account), "loggedIn": true, "discordLinked": false})
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"loggedIn": false, "username": displayName(p.account)})
+}
+
+func messageOnly(w http.ResponseWriter, status int, msg string) {
+	httpserver.WriteJSON(w, status, map[string]any{"success": false, "error": map[string]any{"message": msg}})
+}
+
+// handleSetUsername answers POST /api/user {username}: the shown name of
+// the session's account (anonymous or signed in) changes.
+func (s *Surface) handleSetUsername(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	var body struct {
+		Username *string `json:"username"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if body.Username == nil || strings.TrimSpace(*body.Username) == "" {
+		messageOnly(w, http.StatusBadRequest, "username must be provided")
+		return
+	}
+	name := strings.TrimSpace(*body.Username)
+	if utf8.RuneCountInString(name) > 48 {
+		s.writeError(w, ottErr(http.StatusBadRequest, "LengthOutOfRangeException", "Username must be between 1 and 48."))
+		return
+	}
+	if other, err := s.d.Identity.AccountByUsername(r.Context(), name); err == nil && other.ID != p.account.ID {
+		s.writeError(w, ottErr(http.StatusBadRequest, "UsernameTaken", "Username is already taken."))
+		return
+	}
+	p.account.DisplayName = name
+	if err := s.d.Identity.UpdateAccount(r.Context(), p.account); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	s.resyncSession(p)
+	writeOK(w, http.StatusOK, nil)
+}
+
+// resyncSession re-sends the user info of every socket of this session.
+func (s *Surface) resyncSession(p *principal) {
+	for _, room := range s.d.Watch.Loaded() {
+		room.RenameSession(p.sessionID(), actor(p))
+	}
+}
+
+// handleLogin answers POST /api/user/login.
+func (s *Surface) handleLogin(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	var body struct {
+		User     string `json:"user"`
+		Email    string `json:"email"`
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	login := body.User
+	if login == "" {
+		login = body.Email
+	}
+	if login == "" {
+		login = body.Username
+	}
+	if login == "" || body.Password == "" {
+		messageOnly(w, http.StatusUnauthorized, "Email or password is incorrect.")
+		return
+	}
+	// Brute-force limiter: failures cost points on the per-IP bucket.
+	if d := s.d.Limiter.Allow(s.ip(r)+"|login", 0); d.Remaining <= 0 {
+		w.Header().Set("Retry-After", "3600")
+		httpserver.WriteJSON(w, http.StatusTooManyRequests, map[string]any{"error": map[string]any{"name": "TooManyRequests", "message": "Too many attempts."}})
+		return
+	}
+	a, err := s.d.Identity.CheckCredentials(r.Context(), login, body.Password)
+	if err != nil {
+		if k := fault.KindOf(err); k == fault.Unauthorized || k == fault.Forbidden {
+			s.d.Limiter.Allow(s.ip(r)+"|login", 10)
+			messageOnly(w, http.StatusUnauthorized, "Email or password is incorrect.")
+			return
+		}
+		s.writeError(w, err)
+		return
+	}
+	if err := s.setAccount(r.Context(), p, a); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	s.resyncSession(p)
+	writeOK(w, http.StatusOK, map[string]any{"user": userShape(a)})
+}
+
+func userShape(a *identity.Account) map[string]any {
+	var email any
+	if a.Email != nil {
+		email = *a.Email
+	}
+	return map[string]any{"email": email, "username": a.Username}
+}
+
+// handleLogout answers POST /api/user/logout: the token acts as its guest
+// again, under a new random name.
+func (s *Surface) handleLogout(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	if !p.loggedIn() {
+		messageOnly(w, http.StatusBadRequest, "Not logged in.")
+		return
+	}
+	g, err := s.d.Identity.Account(r.Context(), p.sess.GuestID)
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	g.DisplayName = randomName()
+	if err := s.d.Identity.UpdateAccount(r.Context(), g); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if err := s.setAccount(r.Context(), p, g); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	s.resyncSession(p)
+	writeOK(w, http.StatusOK, nil)
+}
+
+// validPassword is OpenTogetherTube's rule: at least 8 characters from at
+// least two of lower case, upper case, digits and !@#$%^&*.
+func validPassword(pw string) bool {
+	if len(pw) < 8 || len(pw) > 128 {
+		return false
+	}
+	var lower, upper, digit, special bool
+	for _, c := range pw {
+		switch {
+		case unicode.IsLower(c):
+			lower = true
+		case unicode.IsUpper(c):
+			upper = true
+		case unicode.IsDigit(c):
+			digit = true
+		case strings.ContainsRune("!@#$%^&*", c):
+			special = true
+		}
+	}
+	n := 0
+	for _, b := range []bool{lower, upper, digit, special} {
+		if b {
+			n++
+		}
+	}
+	return n >= 2
+}
+
+// handleRegister answers POST /api/user/register: a Hearth account, signed
+// in on this token at once.
+func (s *Surface) handleRegister(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	var body struct {
+		Email    string `json:"email"`
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if !validPassword(body.Password) {
+		s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", "Password must be at least 8 characters long and contain at least 2 of: lowercase letters, uppercase letters, numbers, special characters (!@#$%^&*)."))
+		return
+	}
+	if !identity.ValidUsername(body.Username) {
+		s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", "Username must be 1-32 letters, digits, '_', '-' or '.'."))
+		return
+	}
+	ctx := r.Context()
+	if _, err := s.d.Identity.AccountByUsername(ctx, body.Username); err == nil {
+		writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: "Username is already in use.", Fields: []string{"username"}})
+		return
+	}
+	if body.Email != "" {
+		if _, err := s.d.Identity.Store().AccountByEmail(ctx, body.Email); err == nil {
+			writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: "Email is already in use.", Fields: []string{"email"}})
+			return
+		}
+	}
+	a, err := s.d.Identity.Register(ctx, identity.RegisterInput{Username: body.Username, Email: body.Email, Password: body.Password})
+	if err != nil {
+		switch fault.KindOf(err) {
+		case fault.Conflict:
+			writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: "Username or email is already in use.", Fields: []string{"username"}})
+		case fault.Invalid:
+			s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", fault.Message(err)))
+		default:
+			s.writeError(w, err)
+		}
+		return
+	}
+	if err := s.setAccount(ctx, p, a); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	s.resyncSession(p)
+	writeOK(w, http.StatusCreated, map[string]any{"user": userShape(a)})
+}
+
+// handleRecoverDisabled answers the account recovery routes: Hearth sends
+// no mail, so recovery is disabled (reset passwords with the CLI).
+func (s *Surface) handleRecoverDisabled(w http.ResponseWriter, r *http.Request) {
+	httpserver.WriteJSON(w, http.StatusBadRequest, map[string]any{"success": false, "error": map[string]any{
+		"name": "FeatureDisabledException", "message": "Sorry, this feature is disabled: Account recovery by email is not available."}})
+}
+
+func (s *Surface) requireLogin(w http.ResponseWriter, p *principal) bool {
+	if p == nil || !p.loggedIn() {
+		writeFail(w, http.StatusUnauthorized, errBody{Name: "Unauthorized", Message: "Not logged in."})
+		return false
+	}
+	return true
+}
+
+// handleGetAccount answers GET /api/user/account.
+func (s *Surface) handleGetAccount(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	if !s.requireLogin(w, p) {
+		return
+	}
+	var email any
+	if p.account.Email != nil {
+		email = *p.account.Email
+	}
+	writeOK(w, http.StatusOK, map[string]any{"username": p.account.Username, "email": email, "discordLinked": false,
+		"hasPassword": p.account.PasswordHash != ""})
+}
+
+// handlePatchAccount answers PATCH /api/user/account.
+func (s *Surface) handlePatchAccount(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	if !s.requireLogin(w, p) {
+		return
+	}
+	var body struct {
+		Email           *string `json:"email"`
+		CurrentPassword string  `json:"currentPassword"`
+		NewPassword     *string `json:"newPassword"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if body.Email == nil && body.NewPassword == nil {
+		s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", "Either email or newPassword is required."))
+		return
+	}
+	ctx := r.Context()
+	if body.NewPassword != nil {
+		if p.account.PasswordHash != "" {
+			if body.CurrentPassword == "" {
+				s.writeError(w, ottErr(http.StatusBadRequest, "CurrentPasswordRequired", "Current password is required."))
+				return
+			}
+			if !identity.CheckPassword(body.CurrentPassword, p.account.PasswordHash) {
+				s.writeError(w, ottErr(http.StatusBadRequest, "InvalidPassword", "Current password is incorrect."))
+				return
+			}
+		}
+		if !validPassword(*body.NewPassword) {
+			s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", "Password must be at least 8 characters long and contain at least 2 of: lowercase letters, uppercase letters, numbers, special characters (!@#$%^&*)."))
+			return
+		}
+	}
+	if body.Email != nil {
+		e := strings.TrimSpace(*body.Email)
+		if e != "" && (!strings.Contains(e, "@") || len(e) > 254) {
+			s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", "Invalid email address."))
+			return
+		}
+		if other, err := s.d.Identity.Store().AccountByEmail(ctx, e); e != "" && err == nil && other.ID != p.account.ID {
+			writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: "Email is already in use.", Fields: []string{"email"}})
+			return
+		}
+		if e == "" {
+			p.account.Email = nil
+		} else {
+			p.account.Email = &e
+		}
+		if err := s.d.Identity.UpdateAccount(ctx, p.account); err != nil {
+			if errors.Is(err, fault.Conflict) {
+				writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: "Email is already in use.", Fields: []string{"email"}})
+				return
+			}
+			s.writeError(w, err)
+			return
+		}
+	}
+	if body.NewPassword != nil {
+		// SetPassword signs out the account's Hearth sessions elsewhere;
+		// this OTT token stays signed in, as on OpenTogetherTube.
+		if err := s.d.Identity.SetPassword(ctx, p.account.ID, *body.NewPassword); err != nil {
+			s.writeError(w, err)
+			return
+		}
+	}
+	writeOK(w, http.StatusOK, nil)
+}
+
+// handleUnlinkDiscord answers DELETE /api/user/account/discord: Hearth
+// accounts are never linked to Discord.
+func (s *Surface) handleUnlinkDiscord(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	if !s.requireLogin(w, p) {
+		return
+	}
+	s.writeError(w, ottErr(http.StatusBadRequest, "DiscordNotLinked", "Discord account is not linked."))
+}
