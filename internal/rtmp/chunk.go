@@ -34,7 +34,7 @@ const (
 const (
 	DefaultChunkSize = 128
 	MaxChunkSize     = 1 << 24    // largest SetChunkSize accepted
-	MaxMessageSize   = 16 << 20   // largest single message (a keyframe)
+	MaxMessageSize   = 8 << 20    // largest single message (a keyframe)
 	maxChunkStreams  = 64         // distinct chunk stream ids per connection
 	maxBuffered      = 64 << 20   // total bytes held in partial messages
 	extendedTS       = 0x00ffffff // timestamp field value that means "extended"
@@ -159,6 +159,11 @@ func (c *ChunkReader) readChunk() (*Message, error) {
 		return nil, fmt.Errorf("%w: chunk stream %d starts with a type %d header", ErrProtocol, csid, format)
 	}
 	newMessage := len(st.buf) == 0
+	if format == 0 && !newMessage {
+		// A full header restarts the stream: drop the unfinished message.
+		c.buffered -= len(st.buf)
+		st.buf, newMessage = nil, true
+	}
 	var tsField uint32
 	switch format {
 	case 0:
