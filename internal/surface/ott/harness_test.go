@@ -61,7 +61,7 @@ func TestMain(m *testing.M) {
 }
 
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	url      string
 	db       *store.DB
 	id       *identity.Service
@@ -73,9 +73,10 @@ type harness struct {
 type opts struct {
 	db        func(testing.TB) *store.DB
 	rateLimit bool
+	syncDelay time.Duration
 }
 
-func newHarness(t *testing.T, o opts) *harness {
+func newHarness(t testing.TB, o opts) *harness {
 	t.Helper()
 	if o.db == nil {
 		o.db = storetest.OpenSQLite
@@ -100,7 +101,7 @@ func newHarness(t *testing.T, o opts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, err := watch.New(watch.Config{AllowTemp: true}, db.Watch(), b, md, logger)
+	ws, err := watch.New(watch.Config{AllowTemp: true, SyncDelay: o.syncDelay}, db.Watch(), b, md, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +219,7 @@ func (h *harness) fixture(name string) string { return h.fixtures.URL + "/" + na
 
 // wsClient is a real WebSocket client.
 type wsClient struct {
-	t *testing.T
+	t testing.TB
 	c *websocket.Conn
 }
 
