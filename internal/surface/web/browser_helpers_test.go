@@ -19,7 +19,10 @@ import (
 	"github.com/hearth-community/hearth/internal/config"
 )
 
-const chromiumPath = "/usr/bin/chromium"
+const (
+	chromiumPath  = "/usr/bin/chromium"
+	adminPassword = "admin-password-for-tests"
+)
 
 // needBrowser skips when Debian's chromium is absent, unless
 // HEARTH_REQUIRE_BROWSER is set (CI installs chromium and sets nothing, so
@@ -56,7 +59,9 @@ func startApp(t *testing.T, edit func(*config.Config)) (*app.App, string) {
 	cfg.Database = filepath.Join(dir, "hearth.db")
 	cfg.Bus = "local"
 	cfg.AdminUser = "admin"
-	cfg.AdminPassword = "admin-password-for-tests"
+	cfg.AdminPassword = adminPassword
+	cfg.RTMPAddr = "" // tests that publish pick their own port
+	cfg.FFmpegPath = "/usr/bin/ffmpeg"
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -180,7 +185,12 @@ func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 // eval evaluates JavaScript (awaiting a promise) and decodes the result.
 func eval[T any](p *page, what, js string) T {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	return evalWithin[T](p, what, js, 30*time.Second)
+}
+
+func evalWithin[T any](p *page, what, js string, timeout time.Duration) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, timeout)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 	if err != nil {
@@ -201,9 +211,22 @@ func (p *page) waitFor(what, cond string, timeout time.Duration) {
 		}
 		return false;
 	})()`, timeout.Milliseconds(), cond)
-	if !eval[bool](p, what, js) {
-		p.t.Fatalf("%s: timed out waiting for %s (%s)\npage text: %s", p.name, what, cond, p.text())
+	if !evalWithin[bool](p, what, js, timeout+10*time.Second) {
+		p.t.Fatalf("%s: timed out waiting for %s (%s)\npage text: %s\nmedia: %s", p.name, what, cond, p.text(), p.media())
 	}
+}
+
+// media describes every <video> on the page (for failure messages).
+func (p *page) media() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify([...document.querySelectorAll("video")].map(v => ({
+		src: v.currentSrc, readyState: v.readyState, networkState: v.networkState, paused: v.paused, t: v.currentTime,
+		error: v.error && v.error.message, h264: window.MediaSource ? MediaSource.isTypeSupported('video/mp4; codecs="avc1.42E01E,mp4a.40.2"') : null })))`))
+	if err != nil {
+		return "(unavailable: " + err.Error() + ")"
+	}
+	return s
 }
 
 func (p *page) text() string {

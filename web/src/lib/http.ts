@@ -28,6 +28,10 @@ export function errorDetail(body: unknown, fallback: string): string {
   return fallback;
 }
 
+// Requests carry their credentials explicitly (Bearer, Basic, access
+// tokens) and never the browser's: credentials "omit" also keeps the
+// browser from popping its own login box on a Basic-auth 401 (Owncast's
+// admin API answers with WWW-Authenticate: Basic).
 export interface RequestOptions {
   method?: string;
   body?: unknown;
@@ -45,7 +49,7 @@ export async function request<T>(what: string, url: string, opts: RequestOptions
   }
   let res: Response;
   try {
-    res = await fetch(url, { method: opts.method ?? "GET", headers, body, signal: opts.signal, credentials: "same-origin" });
+    res = await fetch(url, { method: opts.method ?? "GET", headers, body, signal: opts.signal, credentials: "omit" });
   } catch (e) {
     if ((e as Error).name === "AbortError") throw e;
     throw new ApiError(what, 0, "the server could not be reached");

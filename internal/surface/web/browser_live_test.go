@@ -1,0 +1,145 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/hearth-community/hearth/internal/config"
+)
+
+// freePort returns a loopback port that was free a moment ago (the RTMP
+// listener has no way to report a :0 port back).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// publish runs ffmpeg pushing a test pattern to the RTMP ingest until the
+// test ends.
+func publish(t *testing.T, url string) {
+	t.Helper()
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("no ffmpeg")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p", "-g", "25",
+		"-c:a", "aac", "-b:a", "64k", "-f", "flv", url)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+}
+
+// waitOnline polls Owncast's /api/status until the stream is online.
+func waitOnline(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := http.Get(base + "/api/status")
+		if err == nil {
+			var st struct {
+				Online bool `json:"online"`
+			}
+			err = json.NewDecoder(res.Body).Decode(&st)
+			res.Body.Close()
+			if err == nil && st.Online {
+				// And the master playlist is served.
+				if r, err := http.Get(base + "/hls/stream.m3u8"); err == nil {
+					r.Body.Close()
+					if r.StatusCode == http.StatusOK {
+						return
+					}
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond) // polling an external process's state, not synchronising goroutines
+	}
+	t.Fatal("the stream never came online")
+}
+
+// TestBrowserLiveStage: ffmpeg publishes over RTMP; the /live page shows
+// LIVE with the title and plays the HLS stream (its clock advances); the
+// /embed/video page plays it too.
+func TestBrowserLiveStage(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	port := freePort(t)
+	_, base := startApp(t, func(c *config.Config) {
+		c.RTMPAddr = "127.0.0.1:" + strconv.Itoa(port)
+		c.DefaultStreamKey = "browser-test-key"
+	})
+	browser := newBrowser(t)
+	viewer := newTab(t, browser, "viewer")
+
+	// Offline first: the page says so.
+	viewer.do("open the stage", chromedp.Navigate(base+"/live"))
+	viewer.waitFor("the offline state", `document.querySelector('[data-testid="stage-state"]')?.textContent === "OFFLINE" && !!document.querySelector('[data-testid="stage-offline"]')`, 15*time.Second)
+
+	publish(t, "rtmp://127.0.0.1:"+strconv.Itoa(port)+"/live/browser-test-key")
+	waitOnline(t, base)
+
+	viewer.do("reload the stage", chromedp.Navigate(base+"/live"))
+	viewer.waitFor("the live state", `document.querySelector('[data-testid="stage-state"]')?.textContent === "LIVE"`, 20*time.Second)
+	viewer.waitFor("video playing", `(() => { const v = document.querySelector('[data-testid="stage-video"]'); return v && v.readyState >= 2 && v.currentTime > 1 && !v.paused; })()`, 45*time.Second)
+	t0 := eval[float64](viewer, "read the clock", `document.querySelector('[data-testid="stage-video"]').currentTime`)
+	viewer.waitFor("the clock advancing", `document.querySelector('[data-testid="stage-video"]').currentTime > `+strconv.FormatFloat(t0+1, 'f', 3, 64), 20*time.Second)
+	viewer.screenshot("live")
+
+	embed := newTab(t, browser, "embed")
+	embed.do("open the video embed", chromedp.Navigate(base+"/embed/video"))
+	embed.waitFor("embedded video playing", `(() => { const v = document.querySelector('[data-testid="stage-video"]'); return v && v.readyState >= 2 && v.currentTime > 1; })()`, 45*time.Second)
+}
+
+// TestBrowserAdminDashboard: the admin signs in on /admin and the dashboard
+// loads its viewers-over-time and hardware charts from Owncast's admin API.
+func TestBrowserAdminDashboard(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil)
+	browser := newBrowser(t)
+	admin := newTab(t, browser, "admin")
+	admin.do("open admin",
+		chromedp.Navigate(base+"/admin"),
+		chromedp.WaitVisible(chromedp.ID("adm-pass")),
+	)
+	// A wrong password says what failed.
+	admin.do("wrong password",
+		chromedp.SendKeys(chromedp.ID("adm-pass"), "nope"),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+	)
+	admin.waitFor("the error", `document.querySelector('[role="alert"]')?.textContent.includes("401")`, 10*time.Second)
+	admin.do("right password",
+		chromedp.Navigate(base+"/admin"),
+		chromedp.WaitVisible(chromedp.ID("adm-pass")),
+		chromedp.SendKeys(chromedp.ID("adm-pass"), adminPassword),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
+	)
+	admin.waitFor("the stream state", `document.querySelector('[data-testid="admin-online"]')?.textContent === "Offline"`, 15*time.Second)
+	admin.waitFor("two charts", `document.querySelectorAll('[data-testid="chart"]').length === 2`, 10*time.Second)
+	// The hardware chart plots what /api/admin/hardwarestats returned.
+	admin.waitFor("hardware samples plotted", `document.querySelectorAll('[data-testid="chart"]')[1].querySelectorAll('[data-testid="chart-point"]').length > 0`, 10*time.Second)
+	admin.screenshot("admin")
+}
