@@ -33,6 +33,8 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// OnRestart is called each time ffmpeg is restarted (tests, metrics).
 	OnRestart func(err error)
+	// OnStart is called with the pid of each ffmpeg child started.
+	OnStart func(pid int)
 }
 
 // Pipeline feeds one published stream to its variants. Its methods are
@@ -290,6 +292,9 @@ func (s *supervisor) once(ctx context.Context, restart bool) error {
 		return fmt.Errorf("start ffmpeg: %w", err)
 	}
 	closeAll(cmd.ExtraFiles) // the child holds the write ends now
+	if s.cfg.OnStart != nil {
+		s.cfg.OnStart(cmd.Process.Pid)
+	}
 	var copies sync.WaitGroup
 	for i, r := range readers {
 		if restart {
