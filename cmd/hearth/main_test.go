@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -96,7 +97,7 @@ func TestBadStartsAreOneLineErrors(t *testing.T) {
 // startServer runs `hearth` in dir and waits until it logs that it listens.
 func startServer(t *testing.T, dir, addr string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(hearthBin, "--addr", addr, "--admin-password", "adminpassword")
+	cmd := exec.Command(hearthBin, "--addr", addr, "--rtmp-addr", "127.0.0.1:0", "--admin-password", "adminpassword")
 	cmd.Dir = dir
 	pr, err := cmd.StderrPipe()
 	if err != nil {
@@ -107,9 +108,14 @@ func startServer(t *testing.T, dir, addr string) *exec.Cmd {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	ready := make(chan struct{})
+	var logMu sync.Mutex
+	var logged strings.Builder
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
+			logMu.Lock()
+			logged.WriteString(sc.Text() + "\n")
+			logMu.Unlock()
 			if strings.Contains(sc.Text(), "hearth listening") {
 				close(ready)
 				for sc.Scan() {
@@ -120,8 +126,10 @@ func startServer(t *testing.T, dir, addr string) *exec.Cmd {
 	}()
 	select {
 	case <-ready:
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
+	case <-time.After(60 * time.Second):
+		logMu.Lock()
+		defer logMu.Unlock()
+		t.Fatalf("server did not start; its log:\n%s", logged.String())
 	}
 	return cmd
 }
