@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hearth-community/hearth/internal/app"
@@ -133,14 +135,38 @@ func newTab(t *testing.T, browser context.Context, name string) *page {
 		cancel()
 		t.Fatalf("%s: open tab: %v", name, err)
 	}
+	// Record every Content-Security-Policy violation: the app must run
+	// under the strict CSP without tripping it.
+	watchCSP := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: `
+			window.__csp = [];
+			document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`})
+		return chromedp.Void{}, err
+	}
+	if err := chromedp.Do(ctx, watchCSP); err != nil {
+		cancel()
+		t.Fatalf("%s: install the CSP watcher: %v", name, err)
+	}
 	p := &page{t: t, name: name, ctx: ctx, logs: logs}
 	t.Cleanup(func() {
 		if t.Failed() {
 			p.screenshot("failure")
+		} else if v := p.cspViolations(); v != "" && v != "[]" {
+			t.Errorf("%s: Content-Security-Policy violations: %s", name, v)
 		}
 		cancel()
 	})
 	return p
+}
+
+func (p *page) cspViolations() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.__csp || [])`))
+	if err != nil {
+		return ""
+	}
+	return s
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
