@@ -1,0 +1,124 @@
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+type pinger func(context.Context) error
+
+func (p pinger) Ping(ctx context.Context) error { return p(ctx) }
+
+func newTestServer(t *testing.T, setup func(s *Server)) string {
+	t.Helper()
+	s, err := New(Config{Addr: "127.0.0.1:0", MaxBodyBytes: 1024, ShutdownTimeout: time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup(s)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return s.URL()
+}
+
+func get(t *testing.T, url string, hdr map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func TestServer(t *testing.T) {
+	t.Parallel()
+	var dbDown atomic.Bool
+	url := newTestServer(t, func(s *Server) {
+		s.Check("database", pinger(func(context.Context) error {
+			if dbDown.Load() {
+				return errors.New("down")
+			}
+			return nil
+		}))
+		s.HandleFunc("GET /boom", func(http.ResponseWriter, *http.Request) { panic("boom") })
+		s.Handle("GET /surface-boom", Recover(slog.New(slog.DiscardHandler), func(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+			w.WriteHeader(status)
+			io.WriteString(w, "surface:"+msg)
+		}, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })))
+		s.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+			if _, err := io.ReadAll(r.Body); err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					w.WriteHeader(http.StatusRequestEntityTooLarge)
+					return
+				}
+			}
+			w.WriteHeader(http.StatusNoContent)
+		})
+		s.HandleWhen("GET /shared", func(r *http.Request) bool { return r.URL.Query().Has("a") },
+			http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "A") }))
+		s.HandleWhen("GET /shared", nil, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "fallback") }))
+		s.HandleWhen("GET /shared", func(r *http.Request) bool { return r.Header.Get("X-B") != "" },
+			http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "B") }))
+	})
+
+	if code, body := get(t, url+"/healthz", nil); code != 200 || !strings.Contains(body, `"database":"ok"`) {
+		t.Fatalf("healthz: %d %s", code, body)
+	}
+	dbDown.Store(true)
+	if code, body := get(t, url+"/healthz", nil); code != 503 || !strings.Contains(body, "error: down") {
+		t.Fatalf("healthz with db down: %d %s", code, body)
+	}
+	dbDown.Store(false)
+	if code, body := get(t, url+"/boom", nil); code != 500 || !strings.Contains(body, `"error"`) {
+		t.Fatalf("panic: %d %s", code, body)
+	}
+	if code, body := get(t, url+"/surface-boom", nil); code != 500 || body != "surface:Internal server error" {
+		t.Fatalf("surface panic: %d %s", code, body)
+	}
+	for _, tc := range []struct {
+		size int
+		want int
+	}{{1024, 204}, {1025, 413}} {
+		res, err := http.Post(url+"/echo", "application/json", strings.NewReader(strings.Repeat("x", tc.size)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Fatalf("body of %d bytes: %d, want %d", tc.size, res.StatusCode, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		q    string
+		hdr  map[string]string
+		want string
+	}{{"?a=1", nil, "A"}, {"", map[string]string{"X-B": "1"}, "B"}, {"", nil, "fallback"}} {
+		if _, body := get(t, url+"/shared"+tc.q, tc.hdr); body != tc.want {
+			t.Fatalf("shared %q: %s, want %s", tc.q, body, tc.want)
+		}
+	}
+	if code, body := get(t, url+"/metrics", nil); code != 200 || !strings.Contains(body, `hearth_http_requests_total{code="500",pattern="GET /boom"} 1`) {
+		t.Fatalf("metrics: %d\n%s", code, body)
+	}
+}
