@@ -171,9 +171,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-hw.C:
 			s.hardware().sample(s.cfg.Now())
 		case <-prune.C:
-			for _, st := range s.allStages() {
-				st.pruneViewers(s.cfg.Now())
-			}
+			s.Prune()
 		case <-sample.C:
 			for _, st := range s.allStages() {
 				n := st.viewerCount()
@@ -183,6 +181,14 @@ func (s *Service) Run(ctx context.Context) error {
 				st.savePeak(ctx)
 			}
 		}
+	}
+}
+
+// Prune forgets viewers silent for longer than ViewerTTL (Run does it
+// every 5 s).
+func (s *Service) Prune() {
+	for _, st := range s.allStages() {
+		st.pruneViewers(s.cfg.Now())
 	}
 }
 

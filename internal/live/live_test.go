@@ -1,0 +1,144 @@
+package live_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/hls"
+	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/rtmp"
+	"github.com/hearth-community/hearth/internal/store"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newService(t *testing.T, db *store.DB, cfg live.Config) *live.Service {
+	t.Helper()
+	b := bus.NewLocal()
+	t.Cleanup(func() { b.Close() })
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	s, err := live.New(context.Background(), cfg, db.Live(), b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestStreamKeysAtPublish(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	s := newService(t, db, live.Config{TempStreamKey: "temporary"})
+	ctx := context.Background()
+	if err := s.SetVariants(ctx, s.DefaultStageID(), []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.StreamKeys(ctx, s.DefaultStageID())
+	if err != nil || len(keys) != 1 || len(keys[0].Key) < 20 || keys[0].Comment != "Default stream key" {
+		t.Fatalf("generated default key: %+v %v", keys, err)
+	}
+	if stored, _ := s.StreamKeys(ctx, s.DefaultStageID()); stored[0].Key == "temporary" {
+		t.Fatal("temporary key stored")
+	}
+	cases := []struct {
+		name, app, key string
+		ok             bool
+	}{
+		{"stored key", "live", keys[0].Key, true},
+		{"temporary key", "live", "temporary", true},
+		{"wrong key", "live", "nope", false},
+		{"empty key", "live", "", false},
+		{"wrong app", "app", keys[0].Key, false},
+	}
+	for _, tc := range cases {
+		st, err := s.Publish(ctx, rtmp.PublishRequest{App: tc.app, Name: tc.key, RemoteAddr: "127.0.0.1:1"})
+		if (err == nil) != tc.ok {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if st != nil {
+			if _, err := s.Publish(ctx, rtmp.PublishRequest{App: "live", Name: keys[0].Key}); err == nil {
+				t.Fatalf("%s: a second publisher was accepted", tc.name)
+			}
+			st.Close(nil)
+			if !s.WaitOffline(s.DefaultStageID(), 5*time.Second) {
+				t.Fatal("broadcast did not end")
+			}
+		}
+	}
+	if err := s.SetStreamKeys(ctx, s.DefaultStageID(), []live.StreamKey{{Key: "dup"}, {Key: "dup"}}); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("duplicate keys: %v", err)
+	}
+}
+
+func TestSettingsSurviveRestart(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	s := newService(t, db, live.Config{DataDir: dir, DefaultStreamKey: "abc123", FFmpegPath: "ffmpeg"})
+	id := s.DefaultStageID()
+	if err := s.SetLatencyLevel(ctx, id, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateSettings(ctx, func(st *live.Settings) error { st.RTMPPort = 1940; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateSettings(ctx, func(st *live.Settings) error {
+		st.S3 = hls.S3Config{Enabled: true, Bucket: "b"}
+		return nil
+	}); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("S3 without endpoint: %v", err)
+	}
+	again := newService(t, db, live.Config{DataDir: dir, DefaultStreamKey: "other"})
+	if again.DefaultStageID() != id {
+		t.Fatal("a second default stage was created")
+	}
+	st, _ := again.StageSettings(ctx, id)
+	keys, _ := again.StreamKeys(ctx, id)
+	if st.LatencyLevel != 5 || again.Settings().RTMPPort != 1940 || keys[0].Key != "abc123" {
+		t.Fatalf("after restart: level %d port %d keys %+v", st.LatencyLevel, again.Settings().RTMPPort, keys)
+	}
+}
+
+func TestViewersArePruned(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := newService(t, db, live.Config{Now: c.now, ViewerTTL: 15 * time.Second})
+	id := s.DefaultStageID()
+	s.Touch(id, "1.1.1.1", "a")
+	s.Touch(id, "1.1.1.1", "a") // the same viewer
+	s.Touch(id, "1.1.1.1", "b") // another user agent: another viewer
+	c.add(10 * time.Second)
+	s.Touch(id, "2.2.2.2", "a")
+	if v, _ := s.Viewers(id); len(v) != 3 {
+		t.Fatalf("%d viewers, want 3", len(v))
+	}
+	c.add(6 * time.Second)
+	s.Prune()
+	v, _ := s.Viewers(id)
+	if len(v) != 1 || v[0].IP != "2.2.2.2" {
+		t.Fatalf("after 16 s: %+v", v)
+	}
+	st, _ := s.Status(context.Background(), id)
+	if st.ViewerCount != 1 || st.Online {
+		t.Fatalf("status: %+v", st)
+	}
+}
