@@ -161,6 +161,8 @@ func (s *Surface) registerChat(h *httpserver.Server) {
 	s.registerAdminChat(h)
 	s.registerAdminConfig(h)
 	s.registerAdminWebhooks(h)
+	// Owncast answers every admin preflight with 204 and no CORS grant.
+	h.HandleWhen("OPTIONS /api/admin/{path...}", IsOwncastAdminRequest, s.requireAdmin(func(http.ResponseWriter, *http.Request) {}))
 }
 
 // admin registers an Owncast admin route on a path Together shares. Besides

@@ -251,18 +251,40 @@ func (c *chatClient) send(v any) {
 // accepts, failing after a timeout.
 func (c *chatClient) await(typ string, match func(map[string]any) bool) map[string]any {
 	c.t.Helper()
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(20 * time.Second)
+	var skipped []any
 	for {
 		select {
 		case ev := <-c.events:
 			if ev["type"] == typ && (match == nil || match(ev)) {
 				return ev
 			}
+			skipped = append(skipped, ev)
 		case <-timeout:
-			c.t.Fatalf("no %s event within 10s", typ)
+			c.t.Fatalf("no %s event within 20s (saw %v)", typ, skipped)
 			return nil
 		}
 	}
+}
+
+// awaitAll waits until one event of each type has arrived, in any order.
+func (c *chatClient) awaitAll(types ...string) map[string]map[string]any {
+	c.t.Helper()
+	got := map[string]map[string]any{}
+	timeout := time.After(20 * time.Second)
+	for len(got) < len(types) {
+		select {
+		case ev := <-c.events:
+			for _, typ := range types {
+				if ev["type"] == typ && got[typ] == nil {
+					got[typ] = ev
+				}
+			}
+		case <-timeout:
+			c.t.Fatalf("wanted %v within 20s, got %v", types, got)
+		}
+	}
+	return got
 }
 
 func (c *chatClient) awaitClosed() {

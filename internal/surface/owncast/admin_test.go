@@ -1,0 +1,169 @@
+package owncast_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAdminAuthAndCORS covers research perf.md §6.2 item 6: admin responses
+// never echo an Origin, and every admin route needs the admin password.
+func TestAdminAuthAndCORS(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	paths := []string{"/api/admin/serverconfig", "/api/admin/chat/clients", "/api/admin/chat/messages", "/api/admin/followers",
+		"/api/admin/prometheus", "/api/admin/webhooks", "/api/admin/accesstokens", "/api/admin/chat/users/ipbans", "/api/admin/logs"}
+	for _, p := range paths {
+		for _, auth := range []string{"", "basic:wrong", "Basic !!!notbase64"} {
+			r := n.do(t, "GET", p, auth, nil, "Origin", "https://evil.example")
+			if r.status != 401 || !strings.Contains(r.header.Get("WWW-Authenticate"), "Basic") {
+				t.Fatalf("%s with %q: %d %v", p, auth, r.status, r.header)
+			}
+			if r.header.Get("Access-Control-Allow-Origin") != "" {
+				t.Fatalf("%s echoes ACAO %q", p, r.header.Get("Access-Control-Allow-Origin"))
+			}
+		}
+		r := n.do(t, "GET", p, "admin", nil, "Origin", "https://evil.example")
+		if r.status != 200 {
+			t.Fatalf("%s as admin: %d %s", p, r.status, r.body)
+		}
+		if a := r.header.Get("Access-Control-Allow-Origin"); a != "" {
+			t.Fatalf("%s as admin sets ACAO %q", p, a)
+		}
+		if c := r.header.Get("Access-Control-Allow-Credentials"); c != "" {
+			t.Fatalf("%s allows credentials", p)
+		}
+		pre := n.do(t, "OPTIONS", p, "", nil, "Origin", "https://evil.example", "Access-Control-Request-Method", "GET")
+		if pre.status != 204 || pre.header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatalf("%s preflight: %d %v", p, pre.status, pre.header)
+		}
+	}
+	// The admin password is never returned.
+	if r := n.do(t, "GET", "/api/admin/serverconfig", "admin", nil); strings.Contains(string(r.body), "abc123") {
+		t.Fatal("serverconfig returns the admin password")
+	}
+}
+
+func TestConfigRoundTrip(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	set := []struct {
+		name  string
+		value any
+	}{
+		{"name", "Stage One"}, {"serversummary", "summary'; DROP TABLE accounts;--"}, {"streamtitle", "Live now"},
+		{"offlinemessage", "back *soon*"}, {"pagecontent", "# Hello"}, {"tags", []string{"a", "b"}},
+		{"socialhandles", []map[string]string{{"platform": "github", "url": "https://github.com/x"}}},
+		{"nsfw", true}, {"customstyles", "body{}"}, {"customjavascript", "console.log(1)"},
+		{"appearance", map[string]string{"--theme": "red"}}, {"hideviewercount", true}, {"disablesearchindexing", true},
+		{"sockethostoverride", "wss://chat.example"}, {"serverurl", "https://stage.example"}, {"directoryenabled", true},
+		{"chat/forbiddenusernames", []string{"boss"}}, {"chat/suggestedusernames", []string{"one"}},
+		{"chat/joinmessagesenabled", false}, {"federation/username", "live"}, {"federation/livemessage", "on!"},
+		{"federation/private", true}, {"federation/showengagement", false}, {"federation/blockdomains", []string{"bad.example"}},
+		{"federation/enable", true}, {"externalactions", []map[string]any{{"title": "Tip", "url": "https://tip.example"}}},
+		{"notifications/discord", map[string]any{"enabled": true, "webhook": "https://discord.example/x", "goLiveMessage": "up"}},
+	}
+	for _, s := range set {
+		if r := n.do(t, "POST", "/api/admin/config/"+s.name, "admin", map[string]any{"value": s.value}); r.status != 200 {
+			t.Fatalf("set %s: %d %s", s.name, r.status, r.body)
+		}
+	}
+	for _, bad := range []struct {
+		name  string
+		value any
+	}{{"serverurl", "not.valid.url"}, {"serverurl", "javascript:alert(1)"}, {"nsfw", "yes"}, {"tags", "x"},
+		{"socialhandles", []map[string]string{{"platform": "x", "url": "javascript:alert(1)"}}}} {
+		r := n.do(t, "POST", "/api/admin/config/"+bad.name, "admin", map[string]any{"value": bad.value})
+		var res map[string]any
+		r.json(t, &res)
+		if r.status != 400 || res["success"] != false {
+			t.Fatalf("bad %s=%v: %d %s", bad.name, bad.value, r.status, r.body)
+		}
+	}
+	if r := n.do(t, "POST", "/api/admin/config/name", "admin", "{nope"); r.status != 400 || !strings.Contains(string(r.body), "unable to parse new value") {
+		t.Fatalf("unparsable body: %d %s", r.status, r.body)
+	}
+	var cfg map[string]any
+	n.do(t, "GET", "/api/config", "", nil).json(t, &cfg)
+	want := map[string]any{"name": "Stage One", "summary": "summary'; DROP TABLE accounts;--", "streamTitle": "Live now",
+		"offlineMessage": "<p>back <em>soon</em></p>", "extraPageContent": "<h1>Hello</h1>", "logo": "/logo",
+		"customStyles": "body{}", "socketHostOverride": "wss://chat.example", "hideViewerCount": true, "nsfw": true,
+		"maxSocketPayloadSize": float64(2048)}
+	for k, v := range want {
+		if cfg[k] != v {
+			t.Fatalf("/api/config %s = %v, want %v", k, cfg[k], v)
+		}
+	}
+	if h := cfg["socialHandles"].([]any)[0].(map[string]any); h["icon"] != "/img/platformlogos/github.svg" {
+		t.Fatalf("social handle icon %v", h)
+	}
+	var sc map[string]any
+	n.do(t, "GET", "/api/admin/serverconfig", "admin", nil).json(t, &sc)
+	inst := sc["instanceDetails"].(map[string]any)
+	fed := sc["federation"].(map[string]any)
+	if inst["name"] != "Stage One" || inst["extraPageContent"] != "# Hello" || inst["customJavascript"] != "console.log(1)" ||
+		fed["username"] != "live" || fed["isPrivate"] != true || sc["yp"].(map[string]any)["instanceUrl"] != "https://stage.example" ||
+		sc["forbiddenUsernames"].([]any)[0] != "boss" || sc["notifications"].(map[string]any)["discord"].(map[string]any)["webhook"] != "https://discord.example/x" {
+		t.Fatalf("serverconfig %v", sc)
+	}
+	r := n.do(t, "GET", "/robots.txt", "", nil)
+	if string(r.body) != "User-agent: *\nDisallow: /admin\nDisallow: /api\nDisallow: /" {
+		t.Fatalf("robots %q", r.body)
+	}
+	if r := n.do(t, "GET", "/customjavascript", "", nil); string(r.body) != "console.log(1)" {
+		t.Fatalf("custom js %q", r.body)
+	}
+	if r := n.do(t, "GET", "/api/yp", "", nil); r.status != 200 {
+		t.Fatalf("yp enabled: %d", r.status)
+	}
+	n.do(t, "POST", "/api/admin/config/directoryenabled", "admin", map[string]any{"value": false})
+	if r := n.do(t, "GET", "/api/yp", "", nil); r.status != 404 {
+		t.Fatalf("yp disabled: %d", r.status)
+	}
+	// The admin password setter: the new one works, the old one stops.
+	if r := n.do(t, "POST", "/api/admin/config/adminpass", "admin", map[string]any{"value": "n3w-pass"}); r.status != 200 {
+		t.Fatalf("adminpass: %d", r.status)
+	}
+	if r := n.do(t, "GET", "/api/admin/serverconfig", "admin", nil); r.status != 401 {
+		t.Fatalf("old password still accepted: %d", r.status)
+	}
+	if r := n.do(t, "GET", "/api/admin/serverconfig", "basic:n3w-pass", nil); r.status != 200 || strings.Contains(string(r.body), "n3w-pass") {
+		t.Fatalf("new password: %d", r.status)
+	}
+}
+
+func TestPublicFilesAndLogo(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	if err := os.MkdirAll(filepath.Join(n.dataDir, "public"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(n.dataDir, "public", "hello.txt"), []byte("hi there"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(n.dataDir, "secret.txt"), []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := n.do(t, "GET", "/public/hello.txt", "", nil); r.status != 200 || string(r.body) != "hi there" {
+		t.Fatalf("public file: %d %q", r.status, r.body)
+	}
+	for _, p := range []string{"/public/missing.txt", "/public/..%2fsecret.txt", "/public/%2e%2e/secret.txt"} {
+		if r := n.do(t, "GET", p, "", nil); r.status != 404 || strings.Contains(string(r.body), "secret") {
+			t.Fatalf("%s: %d %q", p, r.status, r.body)
+		}
+	}
+	if r := n.do(t, "GET", "/logo", "", nil); r.status != 200 || r.header.Get("Content-Type") != "image/png" {
+		t.Fatalf("default logo: %d %v", r.status, r.header)
+	}
+	gif := "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
+	if r := n.do(t, "POST", "/api/admin/config/logo", "admin", map[string]any{"value": gif}); r.status != 200 {
+		t.Fatalf("logo upload: %d %s", r.status, r.body)
+	}
+	if r := n.do(t, "GET", "/logo", "", nil); r.status != 200 || r.header.Get("Content-Type") != "image/gif" {
+		t.Fatalf("uploaded logo: %d %v", r.status, r.header)
+	}
+	if r := n.do(t, "POST", "/api/admin/config/logo", "admin", map[string]any{"value": "data:text/html;base64,PGgxPmhpPC9oMT4="}); r.status != 400 {
+		t.Fatalf("html logo accepted: %d", r.status)
+	}
+}

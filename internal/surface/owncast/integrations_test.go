@@ -1,0 +1,101 @@
+package owncast_test
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestIntegrations(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	var tok map[string]any
+	r := n.do(t, "POST", "/api/admin/accesstokens/create", "admin", map[string]any{"name": "Bot Bob",
+		"scopes": []string{"CAN_SEND_SYSTEM_MESSAGES", "CAN_SEND_MESSAGES", "HAS_ADMIN_ACCESS"}})
+	r.json(t, &tok)
+	raw, _ := tok["accessToken"].(string)
+	if r.status != 200 || raw == "" || tok["displayName"] != "Bot Bob" || tok["createdAt"] == nil || len(tok["scopes"].([]any)) != 3 {
+		t.Fatalf("create token %d %s", r.status, r.body)
+	}
+	var limited map[string]any
+	n.do(t, "POST", "/api/admin/accesstokens/create", "admin", map[string]any{"name": "Limited",
+		"scopes": []string{"CAN_SEND_MESSAGES"}}).json(t, &limited)
+	if r := n.do(t, "POST", "/api/admin/accesstokens/create", "admin", map[string]any{"name": "x", "scopes": []string{"ROOT"}}); r.status != 400 {
+		t.Fatalf("unknown scope: %d", r.status)
+	}
+
+	viewer := n.register(t, "viewer")
+	c := n.dial(t, viewer.AccessToken)
+	c.await("CONNECTED_USER_INFO", nil)
+
+	cases := []struct {
+		name, method, path, auth string
+		body                     any
+		status                   int
+		event                    string
+	}{
+		{"system message, lowercase bearer", "POST", "/api/integrations/chat/system", "bearer " + raw, map[string]string{"body": "system **note**"}, 200, "SYSTEM"},
+		{"send as bot", "POST", "/api/integrations/chat/send", "bearer:" + raw, map[string]string{"body": "bot says hi"}, 200, "CHAT"},
+		{"action", "POST", "/api/integrations/chat/action", "bearer:" + raw, map[string]string{"body": "did a thing"}, 200, "CHAT_ACTION"},
+		{"deprecated user route", "POST", "/api/integrations/chat/user", "bearer:" + raw, map[string]string{"body": "x"}, 400, ""},
+		{"history", "GET", "/api/integrations/chat", "bearer:" + raw, nil, 200, ""},
+		{"clients", "GET", "/api/integrations/clients", "bearer:" + raw, nil, 200, ""},
+		{"invalid token", "GET", "/api/integrations/chat", "bearer:invalidToken", nil, 401, ""},
+		{"no token", "GET", "/api/integrations/chat", "", nil, 401, ""},
+		{"missing scope", "GET", "/api/integrations/chat", "bearer:" + limited["accessToken"].(string), nil, 401, ""},
+		{"missing scope system", "POST", "/api/integrations/chat/system", "bearer:" + limited["accessToken"].(string), map[string]string{"body": "x"}, 401, ""},
+		{"bad body", "POST", "/api/integrations/chat/send", "bearer:" + raw, "{", 400, ""},
+	}
+	for _, tc := range cases {
+		r := n.do(t, tc.method, tc.path, tc.auth, tc.body)
+		if r.status != tc.status {
+			t.Fatalf("%s: status %d, want %d (%s)", tc.name, r.status, tc.status, r.body)
+		}
+		if r.status == 200 && r.header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Fatalf("%s: ACAO %q", tc.name, r.header.Get("Access-Control-Allow-Origin"))
+		}
+		if tc.event != "" {
+			ev := c.await(tc.event, nil)
+			switch tc.event {
+			case "SYSTEM":
+				if ev["body"] != "<p>system <strong>note</strong></p>" || ev["user"].(map[string]any)["displayName"] != "Test Stage" {
+					t.Fatalf("SYSTEM %v", ev)
+				}
+			case "CHAT":
+				u := ev["user"].(map[string]any)
+				if u["displayName"] != "Bot Bob" || u["isBot"] != true {
+					t.Fatalf("bot CHAT %v", ev)
+				}
+			}
+		}
+	}
+	r = n.do(t, "OPTIONS", "/api/integrations/chat", "bearer:"+raw, nil)
+	if r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("OPTIONS: %d %v", r.status, r.header)
+	}
+
+	// Tokens are stored hashed: the listing never carries the secret.
+	var list []map[string]any
+	n.do(t, "GET", "/api/admin/accesstokens", "admin", nil).json(t, &list)
+	if len(list) != 2 {
+		t.Fatalf("tokens %v", list)
+	}
+	for _, l := range list {
+		if l["accessToken"] == raw || strings.Contains(string(n.do(t, "GET", "/api/admin/accesstokens", "admin", nil).body), raw) {
+			t.Fatal("listing leaks a raw token")
+		}
+	}
+	if r := n.do(t, "POST", "/api/admin/accesstokens/delete", "admin", map[string]any{"token": raw}); r.status != 200 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if r := n.do(t, "POST", "/api/integrations/chat/action", "bearer:"+raw, map[string]string{"body": "x"}); r.status != 401 {
+		t.Fatalf("deleted token still works: %d", r.status)
+	}
+	// Delete by the id a listing shows (Owncast's admin UI sends it back).
+	if r := n.do(t, "POST", "/api/admin/accesstokens/delete", "admin", map[string]any{"token": limited["id"]}); r.status != 200 {
+		t.Fatalf("delete by id: %d %s", r.status, r.body)
+	}
+	n.do(t, "GET", "/api/admin/accesstokens", "admin", nil).json(t, &list)
+	if len(list) != 0 {
+		t.Fatalf("tokens after delete %v", list)
+	}
+}

@@ -1,0 +1,215 @@
+package owncast_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/surface/owncast"
+)
+
+func TestModeration(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{chat: func(o *owncast.ChatOptions) { o.FloodRate = -1 }})
+	troll, mod := n.register(t, "troll"), n.register(t, "mod")
+	tc, mc := n.dial(t, troll.AccessToken), n.dial(t, mod.AccessToken)
+	tc.await("CONNECTED_USER_INFO", nil)
+	mc.await("CONNECTED_USER_INFO", nil)
+	tc.send(map[string]any{"type": "CHAT", "body": "first"})
+	first := mc.await("CHAT", nil)
+
+	// Not a moderator yet: the moderator routes refuse.
+	if r := n.do(t, "POST", "/api/chat/messagevisibility?accessToken="+mod.AccessToken, "",
+		map[string]any{"idArray": []string{first["id"].(string)}, "visible": false}); r.status != 401 {
+		t.Fatalf("non-moderator hide: %d", r.status)
+	}
+	if r := n.do(t, "POST", "/api/admin/chat/users/setmoderator", "admin", map[string]any{"userId": mod.ID, "isModerator": true}); r.status != 200 {
+		t.Fatalf("setmoderator: %d %s", r.status, r.body)
+	}
+	mc.await("CONNECTED_USER_INFO", func(e map[string]any) bool {
+		sc, _ := e["user"].(map[string]any)["scopes"].([]any)
+		return len(sc) == 1 && sc[0] == "MODERATOR"
+	})
+	var mods []map[string]any
+	n.do(t, "GET", "/api/admin/chat/users/moderators", "admin", nil).json(t, &mods)
+	if len(mods) != 1 || mods[0]["id"] != mod.ID {
+		t.Fatalf("moderators %v", mods)
+	}
+
+	// Hide through the moderator route: a VISIBILITY-UPDATE reaches another
+	// user's socket, the message leaves /api/chat, the admin still sees it.
+	if r := n.do(t, "POST", "/api/chat/messagevisibility?accessToken="+mod.AccessToken, "",
+		map[string]any{"idArray": []string{first["id"].(string)}, "visible": false}); r.status != 200 {
+		t.Fatalf("moderator hide: %d %s", r.status, r.body)
+	}
+	vu := tc.await("VISIBILITY-UPDATE", nil)
+	if vu["visible"] != false || vu["ids"].([]any)[0] != first["id"] {
+		t.Fatalf("VISIBILITY-UPDATE %v", vu)
+	}
+	var hist []map[string]any
+	n.do(t, "GET", "/api/chat?accessToken="+mod.AccessToken, "", nil).json(t, &hist)
+	if len(hist) != 0 {
+		t.Fatalf("hidden message still listed: %v", hist)
+	}
+	n.do(t, "GET", "/api/admin/chat/messages", "admin", nil).json(t, &hist)
+	if len(hist) != 1 || hist[0]["hiddenAt"] == nil {
+		t.Fatalf("admin view %v", hist)
+	}
+
+	// Moderator's user details.
+	var det map[string]any
+	r := n.do(t, "GET", "/api/moderation/chat/user/"+troll.ID+"?accessToken="+mod.AccessToken, "", nil)
+	r.json(t, &det)
+	if r.status != 200 || det["user"].(map[string]any)["id"] != troll.ID || len(det["connectedClients"].([]any)) != 1 || len(det["messages"].([]any)) != 1 {
+		t.Fatalf("user details %d %s", r.status, r.body)
+	}
+
+	// Disable: the user's socket gets ERROR_USER_DISABLED and closes,
+	// everyone gets the removal notice, reconnecting is refused.
+	tc.send(map[string]any{"type": "CHAT", "body": "second"})
+	mc.await("CHAT", func(e map[string]any) bool { return e["body"] == "<p>second</p>" })
+	if r := n.do(t, "POST", "/api/chat/users/setenabled?accessToken="+mod.AccessToken, "",
+		map[string]any{"userId": troll.ID, "enabled": false}); r.status != 200 {
+		t.Fatalf("disable: %d %s", r.status, r.body)
+	}
+	tc.await("ERROR_USER_DISABLED", nil)
+	tc.awaitClosed()
+	got := mc.awaitAll("CHAT_ACTION", "VISIBILITY-UPDATE")
+	if a := got["CHAT_ACTION"]; !strings.Contains(a["body"].(string), "removed from chat") {
+		t.Fatalf("removal notice %v", a)
+	}
+	var disabled []map[string]any
+	n.do(t, "GET", "/api/admin/chat/users/disabled", "admin", nil).json(t, &disabled)
+	if len(disabled) != 1 || disabled[0]["id"] != troll.ID || disabled[0]["disabledAt"] == nil {
+		t.Fatalf("disabled users %v", disabled)
+	}
+	if r := n.do(t, "GET", "/api/chat?accessToken="+troll.AccessToken, "", nil); r.status != 401 {
+		t.Fatalf("disabled user history: %d", r.status)
+	}
+	again := n.dial(t, troll.AccessToken)
+	again.await("ERROR_USER_DISABLED", nil)
+	again.awaitClosed()
+
+	// Re-enable: the same token works again.
+	if r := n.do(t, "POST", "/api/admin/chat/users/setenabled", "admin", map[string]any{"userId": troll.ID, "enabled": true}); r.status != 200 {
+		t.Fatalf("enable: %d", r.status)
+	}
+	if r := n.do(t, "GET", "/api/chat?accessToken="+troll.AccessToken, "", nil); r.status != 200 {
+		t.Fatalf("re-enabled user history: %d", r.status)
+	}
+}
+
+func TestIPBans(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	u := n.register(t, "")
+	for _, ip := range []string{"127.0.0.1", "::1"} {
+		if r := n.do(t, "POST", "/api/admin/chat/users/ipbans/create", "admin", map[string]any{"value": ip}); r.status != 200 {
+			t.Fatalf("ban %s: %d", ip, r.status)
+		}
+	}
+	for _, bad := range []string{"' OR 1=1--", "1.2.3.4; DROP TABLE owncast_ip_bans", ""} {
+		if r := n.do(t, "POST", "/api/admin/chat/users/ipbans/create", "admin", map[string]any{"value": bad}); r.status != 400 {
+			t.Fatalf("ban %q: %d", bad, r.status)
+		}
+	}
+	var bans []map[string]any
+	n.do(t, "GET", "/api/admin/chat/users/ipbans", "admin", nil).json(t, &bans)
+	if len(bans) != 2 {
+		t.Fatalf("bans %v", bans)
+	}
+	if r := n.do(t, "GET", "/api/chat?accessToken="+u.AccessToken, "", nil); r.status != 401 {
+		t.Fatalf("banned history: %d", r.status)
+	}
+	if r := n.do(t, "GET", "/ws?accessToken="+u.AccessToken, "", nil, "Connection", "Upgrade", "Upgrade", "websocket",
+		"Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="); r.status != 403 {
+		t.Fatalf("banned socket: %d", r.status)
+	}
+	if r := n.do(t, "POST", "/api/chat/register", "", nil); r.status != 401 {
+		t.Fatalf("banned register: %d", r.status)
+	}
+	for _, ip := range []string{"127.0.0.1", "::1"} {
+		n.do(t, "POST", "/api/admin/chat/users/ipbans/remove", "admin", map[string]any{"value": ip})
+	}
+	n.do(t, "GET", "/api/admin/chat/users/ipbans", "admin", nil).json(t, &bans)
+	if len(bans) != 0 {
+		t.Fatalf("bans after removal %v", bans)
+	}
+	if r := n.do(t, "GET", "/api/chat?accessToken="+u.AccessToken, "", nil); r.status != 200 {
+		t.Fatalf("unbanned history: %d", r.status)
+	}
+}
+
+func TestEstablishedUserMode(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	if r := n.do(t, "POST", "/api/admin/config/chat/establishedusermode", "admin", map[string]any{"value": true}); r.status != 200 {
+		t.Fatalf("enable mode: %d", r.status)
+	}
+	u := n.register(t, "")
+	c := n.dial(t, u.AccessToken)
+	c.await("CONNECTED_USER_INFO", nil)
+	c.send(map[string]any{"type": "CHAT", "body": "too new"})
+	if a := c.await("CHAT_ACTION", nil); !strings.Contains(a["body"].(string), "established") {
+		t.Fatalf("notice %v", a)
+	}
+	var hist []map[string]any
+	n.do(t, "GET", "/api/admin/chat/messages", "admin", nil).json(t, &hist)
+	if len(hist) != 0 {
+		t.Fatalf("new user's message was stored: %v", hist)
+	}
+}
+
+// TestEmojiTraversal covers research perf.md §6.2 item 7: upload and
+// delete names never leave the emoji directory.
+func TestEmojiTraversal(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	victim := filepath.Join(n.dataDir, "victim.txt")
+	if err := os.WriteFile(victim, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	png := "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+	for _, name := range []string{"../victim.txt", "../../etc/passwd", "/etc/passwd", "..%2fvictim.txt", "a\x00b.png", "sub/dir.png", ".."} {
+		if r := n.do(t, "POST", "/api/admin/emoji/upload", "admin", map[string]any{"name": name, "data": png}); r.status != 400 {
+			t.Errorf("upload %q: %d %s", name, r.status, r.body)
+		}
+		if r := n.do(t, "POST", "/api/admin/emoji/delete", "admin", map[string]any{"name": name}); r.status != 400 {
+			t.Errorf("delete %q: %d %s", name, r.status, r.body)
+		}
+	}
+	if b, err := os.ReadFile(victim); err != nil || string(b) != "keep" {
+		t.Fatalf("victim file touched: %q %v", b, err)
+	}
+	if r := n.do(t, "POST", "/api/admin/emoji/upload", "admin", map[string]any{"name": "x.svg",
+		"data": "data:image/svg+xml;base64,PHN2Zz48c2NyaXB0PmFsZXJ0KDEpPC9zY3JpcHQ+PC9zdmc+"}); r.status != 400 {
+		t.Fatalf("svg upload: %d", r.status)
+	}
+	if r := n.do(t, "POST", "/api/admin/emoji/upload", "admin", map[string]any{"name": "blob", "data": png}); r.status != 200 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	var list []map[string]string
+	n.do(t, "GET", "/api/emoji", "", nil).json(t, &list)
+	if len(list) != 1 || list[0]["name"] != "blob" || list[0]["url"] != "/img/emoji/blob.png" {
+		t.Fatalf("emoji list %v", list)
+	}
+	r := n.do(t, "GET", "/img/emoji/blob.png", "", nil)
+	if r.status != 200 || r.header.Get("Content-Type") != "image/png" || r.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("emoji file: %d %v", r.status, r.header)
+	}
+	if r := n.do(t, "GET", "/img/emoji/..%2fvictim.txt", "", nil); r.status != 404 {
+		t.Fatalf("traversal read: %d", r.status)
+	}
+	// A shortcode in chat becomes the emoji image.
+	u := n.register(t, "")
+	c := n.dial(t, u.AccessToken)
+	c.await("CONNECTED_USER_INFO", nil)
+	c.send(map[string]any{"type": "CHAT", "body": "hi :blob:"})
+	if ev := c.await("CHAT", nil); ev["body"] != `<p>hi <img src="/img/emoji/blob.png" class="emoji" alt=":blob:" title=":blob:"></p>` {
+		t.Fatalf("emoji render %v", ev["body"])
+	}
+	if r := n.do(t, "POST", "/api/admin/emoji/delete", "admin", map[string]any{"name": "blob.png"}); r.status != 200 {
+		t.Fatalf("delete: %d", r.status)
+	}
+}
