@@ -211,6 +211,9 @@ func setOf(ids []string) func(string) bool {
 // onBus turns domain events into Together DISPATCH frames for the local
 // connections allowed to see them.
 func (s *Surface) onBus(topic string, data []byte) {
+	if id, ok := strings.CutPrefix(topic, "community."); ok && !strings.HasPrefix(id, "dm.") {
+		s.forgetCommunity(id)
+	}
 	if !s.hasClients() {
 		return
 	}
@@ -309,11 +312,11 @@ func (s *Surface) onMessageEvent(ctx context.Context, e *messages.Event) {
 // sendToViewers delivers to members who may view the channel (Together
 // sends every server event to every member; Hearth filters by permission).
 func (s *Surface) sendToViewers(ctx context.Context, channelID string, msg []byte) {
-	_, viewers, err := s.d.Community.ChannelViewers(ctx, channelID)
+	viewers, err := s.viewers(ctx, channelID)
 	if err != nil {
 		return
 	}
-	s.sendTo(msg, func(id string) bool { return viewers[id]&community.PermViewChannel != 0 })
+	s.sendTo(msg, func(id string) bool { return canView(viewers, id) })
 }
 
 func (s *Surface) onCommunityEvent(ctx context.Context, e *community.Event) {
@@ -512,13 +515,13 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 		if err != nil || !ca.Can(community.PermViewChannel) {
 			return
 		}
-		_, viewers, err := s.d.Community.ChannelViewers(ctx, in.ChannelID)
+		viewers, err := s.viewers(ctx, in.ChannelID)
 		if err != nil {
 			return
 		}
 		var ids []string
-		for id, bits := range viewers {
-			if bits&community.PermViewChannel != 0 && id != c.accountID {
+		for id := range viewers {
+			if canView(viewers, id) && id != c.accountID {
 				ids = append(ids, id)
 			}
 		}

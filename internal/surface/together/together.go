@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +68,13 @@ type Surface struct {
 	live    map[string]*goLive              // channel id → go-live session
 
 	cancel func() error
+	// hashing bounds concurrent register/login requests: each argon2id
+	// hash holds 19 MiB, so an unbounded burst of sign-ins would exhaust
+	// memory (500 simultaneous registrations ≈ 9 GiB).
+	hashing chan struct{}
+
+	vmu    sync.Mutex
+	vcache map[string]*viewerEntry // channel id → member bits (viewers.go)
 }
 
 // New builds the surface.
@@ -78,7 +86,8 @@ func New(d Deps) (*Surface, error) {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Surface{d: d, log: d.Log.With("component", "together"), started: time.Now(),
-		clients: map[string]map[*client]struct{}{}, voice: map[string]*voiceState{}, live: map[string]*goLive{}}
+		clients: map[string]map[*client]struct{}{}, voice: map[string]*voiceState{}, live: map[string]*goLive{},
+		hashing: make(chan struct{}, max(2, runtime.NumCPU())), vcache: map[string]*viewerEntry{}}
 	return s, nil
 }
 
@@ -141,6 +150,21 @@ func (s *Surface) Register(h *httpserver.Server) {
 	ws := http.HandlerFunc(s.serveGateway)
 	h.HandleWhen("GET /ws", hasGatewayToken, ws)
 	h.HandleWhen("GET /api/ws", hasGatewayToken, ws)
+}
+
+// boundHashing wraps a handler that hashes a password so that at most
+// cap(s.hashing) run at once; the rest wait (or give up with their request).
+func (s *Surface) boundHashing(h func(http.ResponseWriter, *http.Request, *identity.Principal)) func(http.ResponseWriter, *http.Request, *identity.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+		select {
+		case s.hashing <- struct{}{}:
+		case <-r.Context().Done():
+			s.fail(w, fault.New(fault.Unavailable, "Server busy, try again"))
+			return
+		}
+		defer func() { <-s.hashing }()
+		h(w, r, p)
+	}
 }
 
 func hasBearer(r *http.Request) bool {
@@ -221,6 +245,11 @@ func (s *Surface) fail(w http.ResponseWriter, err error) {
 	k := fault.KindOf(err)
 	msg := fault.Message(err)
 	if k == fault.Internal {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			// The client went away or the request ran out of time.
+			writeError(w, http.StatusServiceUnavailable, "Request cancelled")
+			return
+		}
 		s.log.Error("internal error", "err", err)
 		msg = "Internal server error"
 	}

@@ -1,0 +1,282 @@
+// Command together is a load driver shaped like Together's k6 scenarios
+// (load-tests/test-http.js and test-websocket.js): N virtual users register,
+// log in, join one public server, hold a gateway WebSocket open, and loop
+// over list (40 %), send (20 %), list servers (20 %) and /users/@me (20 %)
+// with 0.5–2 s think time. It reports p50/p95/p99 per operation, the
+// delivery lag of MESSAGE_CREATE (REST send → frame on other users' sockets)
+// and the server's peak RSS.
+//
+//	go run ./bench/together -base http://127.0.0.1:8080 -vus 500 -duration 60s -pid $(pgrep -n hearth)
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+type recorder struct {
+	mu      sync.Mutex
+	samples map[string][]time.Duration
+	errors  map[string]int
+}
+
+func (r *recorder) add(op string, d time.Duration) {
+	r.mu.Lock()
+	r.samples[op] = append(r.samples[op], d)
+	r.mu.Unlock()
+}
+
+func (r *recorder) fail(op string) {
+	r.mu.Lock()
+	r.errors[op]++
+	r.mu.Unlock()
+}
+
+type client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func (c *client) do(method, path string, body any, want int) (map[string]any, error) {
+	var rd io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	var out map[string]any
+	if len(raw) > 0 && raw[0] == '{' {
+		_ = json.Unmarshal(raw, &out)
+	}
+	return out, nil
+}
+
+func (c *client) timed(rec *recorder, op, method, path string, body any, want int) (map[string]any, error) {
+	start := time.Now()
+	out, err := c.do(method, path, body, want)
+	if err != nil {
+		rec.fail(op)
+		return nil, err
+	}
+	rec.add(op, time.Since(start))
+	return out, nil
+}
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return ds[min(len(ds)-1, int(float64(len(ds))*p))]
+}
+
+func rss(pid int) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			f := strings.Fields(l)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func main() {
+	base := flag.String("base", "http://127.0.0.1:8080", "Hearth base URL (Together routes, no /api)")
+	vus := flag.Int("vus", 500, "virtual users")
+	dur := flag.Duration("duration", 60*time.Second, "steady-state duration after ramp-up")
+	lagSample := flag.Int("lag-sample", 50, "how many users' sockets record delivery lag")
+	pid := flag.Int("pid", 0, "server pid, to sample its RSS")
+	flag.Parse()
+	if err := run(*base, *vus, *dur, *lagSample, *pid); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
+	tr := &http.Transport{MaxIdleConnsPerHost: vus, MaxConnsPerHost: 0}
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	rec := &recorder{samples: map[string][]time.Duration{}, errors: map[string]int{}}
+	run := strconv.FormatInt(time.Now().Unix()%1e6, 10)
+	admin := &client{base: base, http: hc}
+	out, err := admin.do("POST", "/auth/register", map[string]string{"username": "lt_admin_" + run, "password": "LoadTest123!"}, 201)
+	if err != nil {
+		return err
+	}
+	admin.token = out["access_token"].(string)
+	srv, err := admin.do("POST", "/servers", map[string]any{"name": "LT " + run, "is_public": true}, 201)
+	if err != nil {
+		return err
+	}
+	sid := srv["id"].(string)
+	ch, err := admin.do("POST", "/servers/"+sid+"/channels", map[string]any{"name": "general", "type": "text"}, 201)
+	if err != nil {
+		return err
+	}
+	cid := ch["id"].(string)
+	for i := range 50 {
+		if _, err := admin.do("POST", "/channels/"+cid+"/messages", map[string]any{"content": fmt.Sprintf("seed %d", i)}, 201); err != nil {
+			return err
+		}
+	}
+	var peak atomic.Int64
+	stopRSS := make(chan struct{})
+	if pid > 0 {
+		go func() {
+			t := time.NewTicker(250 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopRSS:
+					return
+				case <-t.C:
+					if v := rss(pid); v > peak.Load() {
+						peak.Store(v)
+					}
+				}
+			}
+		}()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var connected atomic.Int64
+	var sent, delivered atomic.Int64
+	end := time.Now().Add(dur + 30*time.Second) // 30 s ramp, then steady state
+	wsBase := "ws" + strings.TrimPrefix(base, "http") + "/ws?token="
+	for v := range vus {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(v) * 30 * time.Second / time.Duration(vus)) // ramp
+			c := &client{base: base, http: hc}
+			name := fmt.Sprintf("lt_%s_%d", run, v)
+			if _, err := c.timed(rec, "register", "POST", "/auth/register", map[string]string{"username": name, "password": "LoadPass99!"}, 201); err != nil {
+				return
+			}
+			out, err := c.timed(rec, "login", "POST", "/auth/login", map[string]string{"username": name, "password": "LoadPass99!"}, 200)
+			if err != nil {
+				return
+			}
+			c.token = out["access_token"].(string)
+			if _, err := c.timed(rec, "join", "POST", "/servers/"+sid+"/join", nil, 201); err != nil {
+				return
+			}
+			start := time.Now()
+			conn, _, err := websocket.Dial(ctx, wsBase+c.token, nil)
+			if err != nil {
+				rec.fail("ws_connect")
+				return
+			}
+			rec.add("ws_connect", time.Since(start))
+			connected.Add(1)
+			conn.SetReadLimit(1 << 20)
+			measure := v < lagSample
+			go func() {
+				for {
+					_, data, err := conn.Read(ctx)
+					if err != nil {
+						return
+					}
+					if !measure || !bytes.Contains(data, []byte(`"MESSAGE_CREATE"`)) {
+						continue
+					}
+					var f struct {
+						D struct {
+							Content string `json:"content"`
+						} `json:"d"`
+					}
+					if json.Unmarshal(data, &f) != nil || !strings.HasPrefix(f.D.Content, "lt ") {
+						continue
+					}
+					ns, err := strconv.ParseInt(strings.Fields(f.D.Content)[1], 10, 64)
+					if err == nil {
+						rec.add("ws_delivery_lag", time.Since(time.Unix(0, ns)))
+						delivered.Add(1)
+					}
+				}
+			}()
+			for time.Now().Before(end) {
+				switch r := rand.Float64(); {
+				case r < 0.4:
+					_, _ = c.timed(rec, "messages_list", "GET", "/channels/"+cid+"/messages?limit=50", nil, 200)
+				case r < 0.6:
+					body := map[string]any{"content": fmt.Sprintf("lt %d from %d", time.Now().UnixNano(), v)}
+					if _, err := c.timed(rec, "messages_send", "POST", "/channels/"+cid+"/messages", body, 201); err == nil {
+						sent.Add(1)
+					}
+				case r < 0.8:
+					_, _ = c.timed(rec, "servers_list", "GET", "/servers", nil, 200)
+				default:
+					_, _ = c.timed(rec, "users_me", "GET", "/users/@me", nil, 200)
+				}
+				time.Sleep(time.Duration(500+rand.IntN(1500)) * time.Millisecond)
+			}
+			_ = conn.Close(websocket.StatusNormalClosure, "")
+		}()
+	}
+	wg.Wait()
+	cancel()
+	close(stopRSS)
+	fmt.Printf("vus=%d steady=%s connected=%d sent=%d lag-samples=%d (from %d sockets)\n", vus, dur, connected.Load(), sent.Load(), delivered.Load(), lagSample)
+	ops := make([]string, 0, len(rec.samples))
+	for op := range rec.samples {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	fmt.Printf("%-16s %8s %10s %10s %10s %7s\n", "op", "count", "p50", "p95", "p99", "errors")
+	for _, op := range ops {
+		ds := rec.samples[op]
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		fmt.Printf("%-16s %8d %10s %10s %10s %7d\n", op, len(ds), pct(ds, 0.5).Round(10*time.Microsecond),
+			pct(ds, 0.95).Round(10*time.Microsecond), pct(ds, 0.99).Round(10*time.Microsecond), rec.errors[op])
+	}
+	for op, n := range rec.errors {
+		if _, ok := rec.samples[op]; !ok {
+			fmt.Printf("%-16s %8d %10s %10s %10s %7d\n", op, 0, "-", "-", "-", n)
+		}
+	}
+	if pid > 0 {
+		fmt.Printf("server peak RSS: %.1f MiB\n", float64(peak.Load())/(1<<20))
+	}
+	if connected.Load() == 0 {
+		return errors.New("no virtual user connected")
+	}
+	return nil
+}
