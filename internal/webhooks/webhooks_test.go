@@ -147,22 +147,25 @@ func TestSSRF(t *testing.T) {
 	if _, err := s.Create(context.Background(), "https://example.org/hook", []string{"NOT_AN_EVENT"}); !errors.Is(err, fault.Invalid) {
 		t.Errorf("unknown event accepted: %v", err)
 	}
-	// A name that resolves to loopback passes the static check but is
-	// refused when dialled: the listener never sees a request.
+	// A permitted endpoint that redirects to an internal address: the
+	// redirect hop is refused and the internal listener never sees a request.
 	var hits atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
-	defer srv.Close()
-	u, _ := url.Parse(srv.URL)
-	s2, st := newService(t, nil)
+	internal := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer internal.Close()
+	front := httptest.NewServer(http.RedirectHandler(internal.URL+"/admin", http.StatusTemporaryRedirect))
+	defer front.Close()
+	fu, _ := url.Parse(front.URL)
+	allowed := netip.MustParseAddrPort(fu.Host)
+	s2, st := newService(t, func(ap netip.AddrPort) bool { return ap == allowed })
 	st.recorded = make(chan string, 8)
-	if _, err := s2.Create(context.Background(), "http://localhost:"+u.Port()+"/hook", []string{webhooks.Chat}); err != nil {
+	if _, err := s2.Create(context.Background(), front.URL+"/hook", []string{webhooks.Chat}); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	s2.Dispatch(context.Background(), webhooks.Chat, map[string]any{})
 	if e := <-st.recorded; e == "" {
-		t.Fatal("delivery to loopback succeeded")
+		t.Fatal("redirect to an internal address was followed")
 	}
 	if hits.Load() != 0 {
-		t.Fatal("loopback listener was reached")
+		t.Fatal("internal listener was reached")
 	}
 }
