@@ -1,0 +1,255 @@
+package stagechat_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/stagechat"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// capture is a Publisher that records chat events.
+type capture struct {
+	mu     sync.Mutex
+	events []stagechat.Event
+	got    chan struct{}
+}
+
+func (c *capture) Publish(_ context.Context, topic string, data []byte) error {
+	var e stagechat.Event
+	if json.Unmarshal(data, &e) != nil || e.Type == "" {
+		return nil
+	}
+	c.mu.Lock()
+	c.events = append(c.events, e)
+	c.mu.Unlock()
+	select {
+	case c.got <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (c *capture) ofType(typ string) []stagechat.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []stagechat.Event
+	for _, e := range c.events {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func newService(t *testing.T, pc stagechat.PresenceConfig) (*stagechat.Service, *capture, *identity.Service) {
+	t.Helper()
+	ctx := context.Background()
+	for _, eng := range storetest.Engines()[:1] {
+		db := eng.Open(t)
+		idn, err := identity.New(ctx, identity.Config{}, db.Identity(), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := messages.New(db.Messages(), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := &capture{got: make(chan struct{}, 1)}
+		s, err := stagechat.New(ctx, stagechat.Config{Defaults: stagechat.DefaultSettings(), Presence: pc}, db.StageChat(), idn, msgs, pub, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Presence().Close)
+		return s, pub, idn
+	}
+	return nil, nil, nil
+}
+
+func waitFor(t *testing.T, pub *capture, cond func() bool) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-pub.got:
+		case <-deadline:
+			t.Fatal("condition not met within 10s")
+		}
+	}
+}
+
+// TestPresenceCoalesces: a crowd joining at once is announced in one event
+// naming at most Burst users, while the local hook (webhooks) hears of all.
+func TestPresenceCoalesces(t *testing.T) {
+	t.Parallel()
+	s, pub, _ := newService(t, stagechat.PresenceConfig{Window: 50 * time.Millisecond, Burst: 10, PartDelay: time.Hour})
+	var hooked sync.Map
+	var hookCount int
+	var hmu sync.Mutex
+	s.SetHook(func(e stagechat.Event) {
+		if e.Type == stagechat.EventJoined {
+			hmu.Lock()
+			for _, u := range e.Users {
+				hooked.Store(u.ID, true)
+				hookCount++
+			}
+			hmu.Unlock()
+		}
+	})
+	ctx := context.Background()
+	u0 := &stagechat.User{ID: "before-online"}
+	if s.Presence().Connect(u0); len(pub.ofType(stagechat.EventJoined)) != 0 {
+		t.Fatal("join announced while offline")
+	}
+	s.Presence().SetOnline(ctx, true)
+	const n = 2000
+	for i := range n {
+		s.Presence().Connect(&stagechat.User{ID: "u" + string(rune(i)), DisplayName: "user"})
+	}
+	waitFor(t, pub, func() bool { return len(pub.ofType(stagechat.EventJoined)) > 0 })
+	hmu.Lock()
+	defer hmu.Unlock()
+	joined := pub.ofType(stagechat.EventJoined)
+	total := 0
+	for _, e := range joined {
+		if len(e.Users) > 10 {
+			t.Fatalf("announcement names %d users, burst is 10", len(e.Users))
+		}
+		total += len(e.Users) + e.Extra
+	}
+	if len(joined) > 3 || total != n {
+		t.Fatalf("%d announcements covering %d joins; want ≤3 covering %d", len(joined), total, n)
+	}
+	if hookCount != n {
+		t.Fatalf("hook saw %d joins, want %d", hookCount, n)
+	}
+	if s.Presence().Connected() != n+1 {
+		t.Fatalf("connected %d", s.Presence().Connected())
+	}
+}
+
+func TestPresencePartDelay(t *testing.T) {
+	t.Parallel()
+	s, pub, _ := newService(t, stagechat.PresenceConfig{Window: 10 * time.Millisecond, PartDelay: 100 * time.Millisecond})
+	u := &stagechat.User{ID: "a"}
+	p := s.Presence()
+	if !p.Connect(u) || p.Connect(u) {
+		t.Fatal("first/second connection reporting")
+	}
+	p.Disconnect(u)
+	p.Disconnect(u)
+	if p.Connect(u) { // a reconnect within the delay cancels the part
+		t.Fatal("reconnect counted as a first connection")
+	}
+	p.Disconnect(u)
+	waitFor(t, pub, func() bool { return len(pub.ofType(stagechat.EventParted)) == 1 })
+	if e := pub.ofType(stagechat.EventParted)[0]; len(e.Users) != 1 || e.Users[0].ID != "a" {
+		t.Fatalf("part %+v", e)
+	}
+}
+
+func TestFlood(t *testing.T) {
+	t.Parallel()
+	f := stagechat.NewFlood(1.5, 10*time.Second)
+	t0 := time.Unix(1000, 0)
+	steps := []struct {
+		at   time.Duration
+		want stagechat.Verdict
+	}{
+		{0, stagechat.Allowed}, {100 * time.Millisecond, stagechat.Flooded}, {time.Second, stagechat.Blocked},
+		{9 * time.Second, stagechat.Blocked}, {10200 * time.Millisecond, stagechat.Allowed}, {10900 * time.Millisecond, stagechat.Allowed},
+	}
+	for _, s := range steps {
+		if got := f.Check(t0.Add(s.at)); got != s.want {
+			t.Fatalf("at %v: %v, want %v", s.at, got, s.want)
+		}
+	}
+	if stagechat.NewFlood(0, time.Second).Check(t0) != stagechat.Allowed {
+		t.Fatal("disabled limiter refused")
+	}
+}
+
+func TestRulesAndStore(t *testing.T) {
+	t.Parallel()
+	s, _, idn := newService(t, stagechat.PresenceConfig{})
+	ctx := context.Background()
+	a, tokA, err := s.Register(ctx, "Ann", "", nil)
+	if err != nil || a.DisplayName != "Ann" || tokA == "" {
+		t.Fatalf("register %+v %v", a, err)
+	}
+	b, _, err := s.Register(ctx, "ann", "", nil) // taken, case-insensitively
+	if err != nil || b.DisplayName == "ann" || b.DisplayName == "" {
+		t.Fatalf("duplicate name granted: %+v %v", b, err)
+	}
+	if got, err := s.Authenticate(ctx, tokA); err != nil || got.ID != a.ID {
+		t.Fatalf("authenticate %v", err)
+	}
+	for _, bad := range []string{"", "nope", "' OR 1=1--"} {
+		if _, err := s.Authenticate(ctx, bad); !errors.Is(err, fault.Unauthorized) {
+			t.Fatalf("token %q: %v", bad, err)
+		}
+	}
+	if _, _, err := s.ChangeName(ctx, b, "ANN"); !errors.Is(err, stagechat.ErrNameTaken) {
+		t.Fatalf("rename to taken: %v", err)
+	}
+	if _, _, err := s.ChangeName(ctx, b, "System"); !errors.Is(err, stagechat.ErrNameForbidden) {
+		t.Fatalf("rename to forbidden: %v", err)
+	}
+	nb, old, err := s.ChangeName(ctx, b, "a-very-long-name-that-goes-past-thirty-characters")
+	if err != nil || len([]rune(nb.DisplayName)) != 30 || old != b.DisplayName || len(nb.PreviousNames) != 1 || nb.NameChangedAt == nil {
+		t.Fatalf("rename %+v %q %v", nb, old, err)
+	}
+	if stored, _ := s.User(ctx, b.ID); stored.DisplayName != nb.DisplayName || stored.PreviousNames[0] != old {
+		t.Fatalf("rename not stored: %+v", stored)
+	}
+	if _, err := s.ChangeColor(ctx, a, 9); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("bad colour: %v", err)
+	}
+	m, err := s.Send(ctx, a, "  hello  ")
+	if err != nil || m.Body != "hello" || stagechat.KindOf(m) != stagechat.KindChat {
+		t.Fatalf("send %+v %v", m, err)
+	}
+	if m, err := s.Send(ctx, a, "   "); m != nil || err != nil {
+		t.Fatalf("empty body: %v %v", m, err)
+	}
+	if _, err := s.SetModerator(ctx, a.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if mods, _ := s.Users(ctx, stagechat.Moderators); len(mods) != 1 || !mods[0].IsModerator() {
+		t.Fatalf("moderators %+v", mods)
+	}
+	if err := s.SetEnabled(ctx, b.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if acct, _ := idn.Account(ctx, b.ID); !acct.Disabled() {
+		t.Fatal("account not disabled")
+	}
+	if dis, _ := s.Users(ctx, stagechat.DisabledUsers); len(dis) != 1 || dis[0].ID != b.ID {
+		t.Fatalf("disabled %+v", dis)
+	}
+	if err := s.BanIP(ctx, "::ffff:10.1.2.3", ""); err != nil {
+		t.Fatal(err)
+	}
+	if banned, _ := s.IPBanned(ctx, "10.1.2.3"); !banned {
+		t.Fatal("mapped address ban not applied to the IPv4 form")
+	}
+	if err := s.BanIP(ctx, "10.1.2.3'; --", ""); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("bad IP: %v", err)
+	}
+	if err := s.UpdateSettings(ctx, func(st *stagechat.Settings) error { st.ChatDisabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(ctx, a, "x"); !errors.Is(err, stagechat.ErrChatDisabled) {
+		t.Fatalf("send while disabled: %v", err)
+	}
+	if err := s.ReloadSettings(ctx); err != nil || !s.Settings().ChatDisabled {
+		t.Fatalf("settings not durable: %v", err)
+	}
+}

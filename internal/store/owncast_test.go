@@ -1,0 +1,121 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/stagechat"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/webhooks"
+)
+
+// TestOwncastStoresContract runs the stage chat and webhook stores on every
+// engine.
+func TestOwncastStoresContract(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			ids := db.Identity()
+			acct := func(kind identity.Kind, name string) *identity.Account {
+				a := &identity.Account{ID: identity.NewID(), Kind: kind, Username: name, CreatedAt: now, UpdatedAt: now}
+				if err := ids.CreateAccount(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+				return a
+			}
+			g, bot := acct(identity.Guest, "g1"), acct(identity.Integration, "i1")
+			st := db.StageChat()
+			u := &stagechat.User{ID: g.ID, DisplayName: "Zoë", DisplayColor: 3, CreatedAt: now, PreviousNames: []string{"a", "b'c"},
+				Scopes: []string{stagechat.ModeratorScope}}
+			if err := st.SaveUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SaveUser(ctx, &stagechat.User{ID: bot.ID, DisplayName: "Bot", CreatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.User(ctx, g.ID)
+			if err != nil || got.DisplayName != "Zoë" || got.DisplayColor != 3 || len(got.PreviousNames) != 2 || got.PreviousNames[1] != "b'c" ||
+				!got.IsModerator() || got.IsBot || !got.CreatedAt.Equal(now) {
+				t.Fatalf("user %+v %v", got, err)
+			}
+			if b, _ := st.User(ctx, bot.ID); !b.IsBot {
+				t.Fatal("integration account not a bot")
+			}
+			if byName, err := st.UserByName(ctx, "ZOË"); err != nil || byName.ID != g.ID {
+				t.Fatalf("by name %v", err)
+			}
+			if _, err := st.UserByName(ctx, "' OR 1=1--"); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("injection-looking name: %v", err)
+			}
+			if mods, _ := st.Users(ctx, stagechat.Moderators); len(mods) != 1 {
+				t.Fatalf("moderators %d", len(mods))
+			}
+			g.DisabledAt = &now
+			if err := ids.UpdateAccount(ctx, g); err != nil {
+				t.Fatal(err)
+			}
+			if dis, _ := st.Users(ctx, stagechat.DisabledUsers); len(dis) != 1 || dis[0].DisabledAt == nil {
+				t.Fatalf("disabled %+v", dis)
+			}
+			if err := st.CreateChatToken(ctx, "h1", g.ID, now); err != nil {
+				t.Fatal(err)
+			}
+			if id, err := st.ChatTokenAccount(ctx, "h1"); err != nil || id != g.ID {
+				t.Fatalf("token %q %v", id, err)
+			}
+			if _, err := st.ChatTokenAccount(ctx, "h2"); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("missing token %v", err)
+			}
+			for range 2 { // idempotent
+				if err := st.AddIPBan(ctx, stagechat.IPBan{IP: "::1", Notes: "n", CreatedAt: now}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if b, _ := st.IPBans(ctx); len(b) != 1 || b[0].IP != "::1" {
+				t.Fatalf("bans %+v", b)
+			}
+			if ok, _ := st.IPBanned(ctx, "::1"); !ok {
+				t.Fatal("not banned")
+			}
+			if err := st.RemoveIPBan(ctx, "::1"); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _ := st.IPBanned(ctx, "::1"); ok {
+				t.Fatal("still banned")
+			}
+
+			wh := db.Webhooks()
+			w := &webhooks.Webhook{ID: identity.NewID(), URL: "https://example.org/h", Events: []string{"CHAT", "USER_JOINED"}, Secret: "s", CreatedAt: now}
+			if err := wh.CreateWebhook(ctx, w); err != nil {
+				t.Fatal(err)
+			}
+			if err := wh.RecordDelivery(ctx, w.ID, now, "boom"); err != nil {
+				t.Fatal(err)
+			}
+			if err := wh.RecordDelivery(ctx, w.ID, now, ""); err != nil {
+				t.Fatal(err)
+			}
+			list, err := wh.Webhooks(ctx)
+			if err != nil || len(list) != 1 || len(list[0].Events) != 2 || list[0].LastUsedAt == nil || list[0].LastError != "boom" {
+				t.Fatalf("webhooks %+v %v", list, err)
+			}
+			if err := wh.DeleteWebhook(ctx, "' OR 1=1--"); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("delete injection id: %v", err)
+			}
+			if err := wh.DeleteWebhook(ctx, w.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := wh.RecordDelivery(ctx, w.ID, now, ""); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("record on deleted: %v", err)
+			}
+		})
+	}
+}
