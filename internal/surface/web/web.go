@@ -151,7 +151,7 @@ func (s *Surface) serveIndex(w http.ResponseWriter, r *http.Request) {
 // styles; media from our origin, blob: (hls.js feeds MediaSource) and the
 // https sources a watch room may play; YouTube only in frames.
 const cspBase = "default-src 'self'; script-src 'self' https://www.youtube.com https://s.ytimg.com; " +
-	"style-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob: https:; " +
+	"style-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob: https: http:; " +
 	"connect-src 'self'; worker-src 'self' blob:; font-src 'self'; " +
 	"frame-src https://www.youtube.com https://www.youtube-nocookie.com; object-src 'none'; base-uri 'self'; form-action 'self'"
 
