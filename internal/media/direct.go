@@ -25,7 +25,7 @@ var extMime = map[string]string{
 }
 
 var playableMime = map[string]bool{"video/mp4": true, "video/webm": true, "video/ogg": true, "audio/ogg": true,
-	"audio/mpeg": true, "audio/mp4": true, "audio/flac": true, "audio/wav": true, "video/quicktime": true,
+	"audio/mpeg": true, "audio/mp4": true, "audio/webm": true, "audio/flac": true, "audio/wav": true, "video/quicktime": true,
 	"video/x-matroska": true, "audio/x-wav": true}
 
 // directInfo fetches the start of a media file (through egress) and runs

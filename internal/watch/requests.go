@@ -271,6 +271,9 @@ func (r *Room) handle(a Actor, clientID string, req Request, videos []Video) err
 		r.markDirty("prevQueue")
 		r.changed()
 	case ReqKick:
+		if req.Ban != nil && *req.Ban {
+			return r.kick(a, role, req.ClientID, CloseBanned)
+		}
 		return r.kick(a, role, req.ClientID, CloseKicked)
 	case ReqUpdateQueueItem:
 		if err := check(PermEdit); err != nil {

@@ -141,6 +141,8 @@ type Request struct {
 	Discard        *bool            `json:"discard,omitempty"`
 	ClientID       string           `json:"clientId,omitempty"`
 	Update         *QueueItemUpdate `json:"update,omitempty"`
+	// Ban (Hearth extension on KickRequest) also bars the account.
+	Ban *bool `json:"ban,omitempty"`
 }
 
 // UserInfo is one connection's view of a user in a room.

@@ -214,6 +214,17 @@ func TestSocketRolesKickAndClaim(t *testing.T) {
 	if code := g.closeCode(); code != 4005 {
 		t.Fatalf("kick: %d", code)
 	}
+	// A ban (Hearth extension) closes the target and refuses re-joining.
+	g2, g2ID := h.join("roleroom", guest)
+	o.req(watch.ReqKick, map[string]any{"clientId": g2ID, "ban": true})
+	if code := g2.closeCode(); code != 4005 {
+		t.Fatalf("ban: %d", code)
+	}
+	g3 := h.dial("roleroom")
+	g3.send(map[string]any{"action": "auth", "token": guest})
+	if code := g3.closeCode(); code != 4005 {
+		t.Fatalf("banned re-join: %d", code)
+	}
 	// Roles persist: after an unload the room still knows the moderator.
 	if r := h.do("DELETE", "/api/room/roleroom", owner, nil, "apikey", testAPIKey); r.status != 200 {
 		t.Fatal(r.raw)

@@ -1,0 +1,239 @@
+package media_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/media"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+var clip []byte
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "media-fixtures")
+	if err != nil {
+		os.Exit(1)
+	}
+	out := filepath.Join(dir, "clip.webm")
+	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=3:size=32x24:rate=5", "-c:v", "libvpx", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintln(os.Stderr, "ffmpeg:", err, string(b))
+		os.Exit(1)
+	}
+	clip, _ = os.ReadFile(out)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nvariant/low.m3u8\n"
+const mediaPl = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\na.ts\n#EXTINF:10.0,\nb.ts\n#EXTINF:4.5,\nc.ts\n#EXT-X-ENDLIST\n"
+const livePl = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\na.ts\n"
+const mpd = `<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT1M3.5S"><ProgramInformation><Title>Dash Film</Title></ProgramInformation></MPD>`
+
+type fixture struct {
+	srv      *httptest.Server
+	svc      *media.Service
+	ytCalls  atomic.Int64
+	peerHost string
+}
+
+func newFixture(t testing.TB, ytKey string, cache media.Cache) *fixture {
+	t.Helper()
+	f := &fixture{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/clip.webm", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "clip.webm", time.Time{}, strings.NewReader(string(clip)))
+	})
+	mux.HandleFunc("/page.mp4", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, "<html>not a video</html>")
+	})
+	mux.HandleFunc("/garbage.mp4", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "video/mp4")
+		fmt.Fprint(w, strings.Repeat("\x00garbage", 100))
+	})
+	mux.HandleFunc("/missing.mp4", http.NotFound)
+	mux.HandleFunc("/show/master.m3u8", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, master) })
+	mux.HandleFunc("/show/variant/low.m3u8", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, mediaPl) })
+	mux.HandleFunc("/live.m3u8", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, livePl) })
+	mux.HandleFunc("/film.mpd", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, mpd) })
+	mux.HandleFunc("/yt/videos", func(w http.ResponseWriter, r *http.Request) {
+		f.ytCalls.Add(1)
+		if r.URL.Query().Get("key") != ytKey {
+			w.WriteHeader(400)
+			return
+		}
+		var items []string
+		for _, id := range strings.Split(r.URL.Query().Get("id"), ",") {
+			if id == "notavideo00" {
+				continue
+			}
+			items = append(items, fmt.Sprintf(`{"id":%q,"snippet":{"title":"Title %s","description":"d","thumbnails":{"medium":{"url":"https://i.ytimg.com/%s.jpg"}}},"contentDetails":{"duration":"PT3M20S"}}`, id, id, id))
+		}
+		fmt.Fprintf(w, `{"items":[%s]}`, strings.Join(items, ","))
+	})
+	mux.HandleFunc("/yt/playlistItems", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"items":[{"snippet":{"resourceId":{"videoId":"aaaaaaaaaaa"}}},{"snippet":{"resourceId":{"videoId":"bbbbbbbbbbb"}}}]}`)
+	})
+	mux.HandleFunc("/yt/search", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("q") == "quota" {
+			w.WriteHeader(403)
+			fmt.Fprint(w, `{"error":{"code":403,"errors":[{"reason":"quotaExceeded"}]}}`)
+			return
+		}
+		fmt.Fprint(w, `{"items":[{"id":{"videoId":"ccccccccccc"}}]}`)
+	})
+	mux.HandleFunc("/oembed", func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Query().Get("url"), "/123456") {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, `{"title":"Vimeo Film","description":"v","thumbnail_url":"https://i.vimeocdn.com/x.jpg","duration":95}`)
+	})
+	mux.HandleFunc("/api/v1/videos/{id}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"name":"Peer Film","description":"p","duration":61,"thumbnailPath":"/static/t.jpg","files":[],"streamingPlaylists":[{"playlistUrl":"%s/show/master.m3u8"}]}`, "http://"+r.Host)
+	})
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	ap := netip.MustParseAddrPort(strings.TrimPrefix(f.srv.URL, "http://"))
+	f.peerHost = ap.Addr().String()
+	fetch, err := egress.New(egress.Config{AllowAddr: func(a netip.AddrPort) bool { return a == ap }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc, err = media.New(media.Config{YouTubeAPIKey: ytKey, YouTubeAPIBase: f.srv.URL + "/yt", VimeoOEmbedURL: f.srv.URL + "/oembed",
+		PeerTubeInstances: []string{f.peerHost}, ProbeBytes: 1 << 20}, fetch, nil, cache, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func code(err error) media.Code {
+	var e *media.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+func TestResolveSources(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "", nil)
+	ctx := context.Background()
+	u := f.srv.URL
+	tests := []struct {
+		name    string
+		input   string
+		service string
+		id      string
+		length  float64
+		code    media.Code
+	}{
+		{"direct webm probed by ffprobe", u + "/clip.webm", "direct", u + "/clip.webm", 3, ""},
+		{"direct that is html", u + "/page.mp4", "", "", 0, media.CodeUnsupportedMime},
+		{"direct without metadata", u + "/garbage.mp4", "", "", 0, media.CodeMissingMetadata},
+		{"direct 404", u + "/missing.mp4", "", "", 0, media.CodeVideoNotFound},
+		{"hls master → variant", u + "/show/master.m3u8", "hls", u + "/show/master.m3u8", 24.5, ""},
+		{"hls live has no length", u + "/live.m3u8", "hls", u + "/live.m3u8", 0, ""},
+		{"dash", u + "/film.mpd", "dash", u + "/film.mpd", 63.5, ""},
+		{"vimeo via oembed", "https://vimeo.com/123456", "vimeo", "123456", 95, ""},
+		{"peertube as hls", "http://" + strings.TrimPrefix(u, "http://") + "/w/abc-123", "hls", u + "/show/master.m3u8", 61, ""},
+		{"youtube without a key", "https://youtu.be/dQw4w9WgXcQ", "", "", 0, media.CodeFeatureDisabled},
+		{"unknown site", "https://example.com/page", "", "", 0, media.CodeUnsupportedService},
+		{"local file", "file:///etc/passwd", "", "", 0, media.CodeLocalFile},
+		{"loopback refused by egress", "http://127.0.0.1:9/x.mp4", "", "", 0, media.CodeUnsupportedService},
+		{"metadata address refused", "http://169.254.169.254/latest.m3u8", "", "", 0, media.CodeUnsupportedService},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			vs, err := f.svc.ResolveURL(ctx, tc.input)
+			if tc.code != "" {
+				if code(err) != tc.code {
+					t.Fatalf("got %v (%q), want code %q", err, code(err), tc.code)
+				}
+				return
+			}
+			if err != nil || len(vs) != 1 {
+				t.Fatalf("got %v %v", vs, err)
+			}
+			v := vs[0]
+			if v.Service != tc.service || v.ID != tc.id || v.Length < tc.length-0.2 || v.Length > tc.length+0.2 {
+				t.Fatalf("got %+v", v)
+			}
+		})
+	}
+	if _, err := f.svc.Info(ctx, "youtube", "bad id"); code(err) != media.CodeInvalidVideoID {
+		t.Fatalf("bad youtube id: %v", err)
+	}
+	if _, err := f.svc.Info(ctx, "tubi", "x"); code(err) != media.CodeUnsupportedService || !errors.Is(err, fault.Invalid) {
+		t.Fatalf("unknown service: %v", err)
+	}
+}
+
+func TestYouTubeWithKeyAndCache(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			f := newFixture(t, "k3y", db.MediaCache())
+			ctx := context.Background()
+			v, err := f.svc.Info(ctx, "youtube", "dQw4w9WgXcQ")
+			if err != nil || v.Title != "Title dQw4w9WgXcQ" || v.Length != 200 || v.Thumbnail == "" {
+				t.Fatalf("info: %+v %v", v, err)
+			}
+			if _, err := f.svc.Info(ctx, "youtube", "dQw4w9WgXcQ"); err != nil || f.ytCalls.Load() != 1 {
+				t.Fatalf("second lookup should come from the cache: calls=%d %v", f.ytCalls.Load(), err)
+			}
+			if _, err := f.svc.Info(ctx, "youtube", "notavideo00"); code(err) != media.CodeVideoNotFound {
+				t.Fatalf("missing: %v", err)
+			}
+			pv, err := f.svc.Preview(ctx, "https://www.youtube.com/watch?v=bbbbbbbbbbb&list=PL1", "")
+			if err != nil || len(pv.Result) != 2 || pv.Highlighted == nil || pv.Highlighted.ID != "bbbbbbbbbbb" {
+				t.Fatalf("playlist: %+v %v", pv, err)
+			}
+			pv, err = f.svc.Preview(ctx, "some cat videos", "")
+			if err != nil || len(pv.Result) != 1 || pv.Result[0].ID != "ccccccccccc" || pv.CacheSeconds != 7*24*3600 {
+				t.Fatalf("search: %+v %v", pv, err)
+			}
+			if _, err := f.svc.Preview(ctx, "quota", ""); code(err) != media.CodeOutOfQuota {
+				t.Fatalf("quota: %v", err)
+			}
+			pv, err = f.svc.Preview(ctx, "https://youtu.be/aaaaaaaaaaa\n"+f.srv.URL+"/film.mpd", "")
+			if err != nil || len(pv.Result) != 2 {
+				t.Fatalf("several URLs: %+v %v", pv, err)
+			}
+		})
+	}
+}
+
+// FuzzPreviewInput feeds arbitrary previewAdd input; it must never panic
+// and never reach the network beyond the fixture.
+func FuzzPreviewInput(f *testing.F) {
+	for _, s := range []string{"https://youtu.be/x", "file:///x", "a\nb\nc", "https://vimeo.com/1/2", "http://[::1]:80/x.m3u8", "%zz", "https://www.youtube.com/@handle"} {
+		f.Add(s)
+	}
+	fx := newFixture(f, "", nil)
+	f.Fuzz(func(t *testing.T, in string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, _ = fx.svc.Preview(ctx, in, "")
+	})
+}
