@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/bus"
@@ -62,7 +63,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	}
 	s, err := owncast.New(owncast.Deps{Log: a.Log, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live,
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "0.1.3",
-			FloodRate: 1.5, FloodBlock: 10 * time.Second}})
+			FloodRate: floodRate(a.Config.ChatFloodRate), FloodBlock: 10 * time.Second}})
 	if err != nil {
 		return err
 	}
@@ -95,23 +96,20 @@ func (a *App) wireOwncast(ctx context.Context) error {
 
 // stageDefaults fills the instance texts of a fresh data dir from config.
 func stageDefaults(cfg *config.Config, d *stagechat.Settings) {
-	d.Name = "New Owncast Server"
-	d.Summary = "This is a new live video streaming server powered by Owncast."
-	d.Tags = []string{"owncast", "streaming"}
-	d.SocialHandles = []stagechat.SocialHandle{{Platform: "github", URL: "https://github.com/owncast/owncast"}}
-	d.ExtraPageContent = owncastPageContent
+	d.Name, d.Summary, d.ExtraPageContent = cfg.StageName, cfg.StageSummary, cfg.StagePageContent
+	d.Tags = append([]string{}, cfg.StageTags...)
+	d.SocialHandles = []stagechat.SocialHandle{}
+	for _, h := range cfg.StageSocialHandles {
+		if platform, u, ok := strings.Cut(h, "="); ok {
+			d.SocialHandles = append(d.SocialHandles, stagechat.SocialHandle{Platform: platform, URL: u})
+		}
+	}
 }
 
-const owncastPageContent = `# Welcome to Owncast!
-
-- This is a live stream powered by [Owncast](https://owncast.online), a free and open source live streaming server.
-
-- To discover more examples of streams, visit [Owncast's directory](https://directory.owncast.online).
-
-- If you're the owner of this server you should visit the admin and customize the content on this page.
-
-<hr/>
-
-<video id="video" controls preload="metadata" style="width: 60vw; max-width: 600px; min-width: 200px;" poster="https://videos.owncast.online/t/xaJ3xNn9Y6pWTdB25m9ai3">
-  <source src="https://assets.owncast.tv/video/owncast-embed.mp4" type="video/mp4" />
-</video>`
+// floodRate maps the config (0 = off) onto ChatOptions (negative = off).
+func floodRate(r float64) float64 {
+	if r == 0 {
+		return -1
+	}
+	return r
+}

@@ -43,6 +43,15 @@ type Config struct {
 	PeerTubeInstances  []string `name:"peertube-instances" env:"HEARTH_PEERTUBE_INSTANCES" default:"" sep:"," help:"PeerTube instances (host names, comma separated) whose videos watch rooms may add."`
 	MediaAllowPrivate  bool     `name:"media-allow-private" env:"HEARTH_MEDIA_ALLOW_PRIVATE" default:"false" help:"Let video metadata fetches reach private network addresses (10/8, 192.168/16, ...). Loopback and link-local stay refused."`
 
+	// Owncast stage chat and page. The instance texts seed a fresh data dir:
+	// once an admin changes any page setting, the stored settings win.
+	StageName          string   `name:"stage-name" env:"HEARTH_STAGE_NAME" default:"Hearth" help:"Instance name on the stream page and in Owncast's /api/config, until an admin changes it (Owncast's default: New Owncast Server)."`
+	StageSummary       string   `name:"stage-summary" env:"HEARTH_STAGE_SUMMARY" default:"A live stream on Hearth." help:"Instance summary, until an admin changes it."`
+	StagePageContent   string   `name:"stage-page-content" env:"HEARTH_STAGE_PAGE_CONTENT" default:"" help:"Markdown shown below the stream (Owncast's extraPageContent), until an admin changes it."`
+	StageTags          []string `name:"stage-tags" env:"HEARTH_STAGE_TAGS" default:"" sep:"," help:"Instance tags, comma separated, until an admin changes them."`
+	StageSocialHandles []string `name:"stage-social-handles" env:"HEARTH_STAGE_SOCIAL_HANDLES" default:"" sep:"," help:"Social links as platform=url, comma separated (e.g. github=https://github.com/owncast/owncast), until an admin changes them."`
+	ChatFloodRate      float64  `name:"chat-flood-rate" env:"HEARTH_CHAT_FLOOD_RATE" default:"1.5" help:"Chat messages per second one Owncast chat connection may send; a faster sender is muted for 10 s with Owncast's notice (Owncast: 1.5). 0 disables the limit."`
+
 	// Live streaming (Owncast-compatible RTMP ingest and HLS).
 	RTMPAddr         string `name:"rtmp-addr" env:"HEARTH_RTMP_ADDR" default:":1935" help:"RTMP ingest listen address (host:port); publishers use rtmp://<host>:<port>/live/<stream key>. Empty disables RTMP ingest."`
 	StreamKey        string `name:"stream-key" env:"HEARTH_STREAM_KEY" default:"" help:"A temporary stream key for the default stage, accepted in addition to the stored keys while this is set; never stored (Owncast's -streamkey)."`
@@ -106,6 +115,16 @@ func (c *Config) Validate() error {
 		if len(k) > 128 || strings.ContainsAny(k, "/?# \t\r\n") {
 			return fmt.Errorf("%s: at most 128 characters, without spaces, '/', '?' or '#'", name)
 		}
+	}
+	for _, h := range c.StageSocialHandles {
+		platform, u, ok := strings.Cut(h, "=")
+		pu, err := url.Parse(u)
+		if !ok || platform == "" || err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return fmt.Errorf("--stage-social-handles %q: must be platform=http(s) URL", h)
+		}
+	}
+	if c.ChatFloodRate < 0 || c.ChatFloodRate > 1000 {
+		return fmt.Errorf("--chat-flood-rate %v: must be 0-1000", c.ChatFloodRate)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout)
