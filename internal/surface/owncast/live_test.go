@@ -7,12 +7,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/httpserver"
@@ -298,5 +302,52 @@ func TestLiveEndToEnd(t *testing.T) {
 	_, _, media = n.get(t, "/hls/0/stream.m3u8", false)
 	if !strings.Contains(string(media), "#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\noffline.ts") {
 		t.Fatalf("offline clip not appended:\n%s", media)
+	}
+}
+
+// TestLiveTranscodeS3Thumbnails runs a passthrough and a transcoded 360p
+// variant with S3 offload to an in-process S3 fake: segments and playlists
+// land in the bucket, the master playlist points there, the transcoded
+// rendition plays from the bucket, and thumbnails are made.
+func TestLiveTranscodeS3Thumbnails(t *testing.T) {
+	t.Parallel()
+	needFFmpeg(t)
+	n := newLiveNode(t, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true},
+		{VideoBitrate: 400, ScaledHeight: 360, Framerate: 30, CPUUsageLevel: 0, AudioPassthrough: true}}, 0)
+	backend := s3mem.New()
+	if err := backend.CreateBucket("media"); err != nil {
+		t.Fatal(err)
+	}
+	s3srv := httptest.NewServer(gofakes3.New(backend).Server())
+	defer s3srv.Close()
+	code, body := n.post(t, "/api/admin/config/s3", `{"value":{"enabled":true,"endpoint":"`+s3srv.URL+`","accessKey":"k","secret":"s",`+
+		`"bucket":"media","region":"us-east-1","pathPrefix":"live","forcePathStyle":true}}`)
+	if code != 200 {
+		t.Fatalf("s3 setting: %d %v", code, body)
+	}
+	publish(t, "rtmp://"+n.rtmp+"/live/abc123", 8)
+	base := s3srv.URL + "/media/live/hls/"
+	eventually(t, 30*time.Second, "transcoded segments in the bucket", func() bool {
+		obj, err := backend.GetObject("media", "live/hls/1/stream.m3u8", nil)
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(obj.Contents)
+		return strings.Count(string(b), "#EXTINF") >= 2
+	})
+	_, _, master := n.get(t, "/hls/stream.m3u8", false)
+	if !strings.Contains(string(master), base+"0/stream.m3u8") || !strings.Contains(string(master), base+"1/stream.m3u8") {
+		t.Fatalf("master does not point at the bucket:\n%s", master)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "compact",
+		base+"1/stream.m3u8").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "codec_name=h264|width=640|height=360") {
+		t.Fatalf("ffprobe of the bucket's transcoded rendition: %v\n%s", err, out)
+	}
+	for _, tc := range []struct{ path, ctype, magic string }{{"/thumbnail.jpg", "image/jpeg", "\xff\xd8"}, {"/preview.gif", "image/gif", "GIF8"}} {
+		eventually(t, 20*time.Second, tc.path, func() bool {
+			code, hdr, b := n.get(t, tc.path, false)
+			return code == 200 && hdr.Get("Content-Type") == tc.ctype && strings.HasPrefix(string(b), tc.magic)
+		})
 	}
 }
