@@ -165,15 +165,9 @@ func (s *Surface) registerChat(h *httpserver.Server) {
 	h.HandleWhen("OPTIONS /api/admin/{path...}", IsOwncastAdminRequest, s.requireAdmin(func(http.ResponseWriter, *http.Request) {}))
 }
 
-// admin registers an Owncast admin route on a path Together shares. Besides
-// Basic auth and preflights, a request with no credentials at all is
-// Owncast's too: it gets Owncast's 401 and Basic challenge.
+// admin registers an Owncast admin route on a path Together shares.
 func (s *Surface) admin(h *httpserver.Server, pattern string, f http.HandlerFunc) {
-	h.HandleWhen(pattern, isOwncastAdminOrAnonymous, s.requireAdmin(f))
-}
-
-func isOwncastAdminOrAnonymous(r *http.Request) bool {
-	return IsOwncastAdminRequest(r) || r.Header.Get("Authorization") == ""
+	h.HandleWhen(pattern, IsOwncastAdminRequest, s.requireAdmin(f))
 }
 
 func hasAccessTokenQuery(r *http.Request) bool { return r.URL.Query().Has("accessToken") }

@@ -103,9 +103,12 @@ func isBasic(r *http.Request) bool {
 	return len(r.Header.Get("Authorization")) > 6 && strings.EqualFold(r.Header.Get("Authorization")[:6], "basic ")
 }
 
-// IsOwncastAdminRequest is the predicate for shared /api/admin/* patterns.
+// IsOwncastAdminRequest is the predicate for shared /api/admin/* patterns:
+// Basic auth, a preflight, or no credentials at all (which then get
+// Owncast's 401 and Basic challenge, as Owncast's clients expect; Together's
+// admin requests always carry a Bearer token).
 func IsOwncastAdminRequest(r *http.Request) bool {
-	return isBasic(r) || r.Method == http.MethodOptions
+	return isBasic(r) || r.Method == http.MethodOptions || r.Header.Get("Authorization") == ""
 }
 
 // requireAdmin is Owncast's admin Basic auth: user "admin" (or the Hearth
