@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"path/filepath"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/surface/together"
@@ -29,12 +32,17 @@ func (a *App) wireTogether(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := together.New(together.Deps{Log: log, Identity: a.Identity, Community: comm, Messages: msgs, Bus: a.Bus,
-		Sub: busSubscriber(a.Bus), Hub: hub, Bots: a.DB.TogetherBots(), DBPing: a.DB.Ping, Version: "hearth"})
+	out, err := egress.New(egress.Config{Timeout: 5 * time.Second, MaxBodyBytes: 1 << 20})
 	if err != nil {
 		return err
 	}
-	if err := s.Start(); err != nil {
+	s, err := together.New(together.Deps{Log: log, Identity: a.Identity, Community: comm, Messages: msgs, Bus: a.Bus,
+		Sub: busSubscriber(a.Bus), Hub: hub, Bots: a.DB.TogetherBots(), DBPing: a.DB.Ping, Version: "hearth",
+		Extras: a.DB.TogetherExtras(), UploadDir: filepath.Join(a.Config.DataDir, "uploads"), Egress: out})
+	if err != nil {
+		return err
+	}
+	if err := s.Start(ctx); err != nil {
 		return err
 	}
 	a.closers = append(a.closers, s.Close)

@@ -53,6 +53,10 @@ func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // PostInput is a new message.
 type PostInput struct {
+	// ID is the new message's id; empty means a fresh UUIDv7. Surfaces
+	// that store data keyed by the message before posting it set it (use
+	// NewID).
+	ID              string
 	ConversationID  string
 	Kind            Kind
 	AuthorID        string // "" for a system message
@@ -78,7 +82,12 @@ func (s *Service) Post(ctx context.Context, in PostInput) (*Message, error) {
 	if utf8.RuneCountInString(in.Body) > MaxBody || !utf8.ValidString(in.Body) {
 		return nil, fault.New(fault.Invalid, "Message content is too long")
 	}
-	m := &Message{ID: NewID(), ConversationID: in.ConversationID, Kind: in.Kind, Body: in.Body,
+	if in.ID == "" {
+		in.ID = NewID()
+	} else if _, err := uuid.Parse(in.ID); err != nil {
+		return nil, fault.New(fault.Invalid, "invalid message id")
+	}
+	m := &Message{ID: in.ID, ConversationID: in.ConversationID, Kind: in.Kind, Body: in.Body,
 		MentionUserIDs: in.MentionUserIDs, MentionEveryone: in.MentionEveryone, Hidden: in.Hidden, Meta: in.Meta,
 		CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
 	if m.MentionUserIDs == nil {

@@ -279,16 +279,16 @@ func (s *Surface) onMessageEvent(ctx context.Context, e *messages.Event) {
 		if m.ThreadID != nil {
 			t = "THREAD_MESSAGE_CREATE"
 		}
-		msg = frame(t, toMessage(m))
+		msg = frame(t, s.render1(ctx, "", m))
 	case messages.EventUpdated:
-		msg = frame("MESSAGE_UPDATE", toMessage(m))
+		msg = frame("MESSAGE_UPDATE", s.render1(ctx, "", m))
 	case messages.EventDeleted:
 		msg = frame("MESSAGE_DELETE", map[string]string{"id": m.ID, "channel_id": m.ConversationID})
 	case messages.EventVisibility:
 		if m.Hidden {
 			msg = frame("MESSAGE_DELETE", map[string]string{"id": m.ID, "channel_id": m.ConversationID})
 		} else {
-			msg = frame("MESSAGE_CREATE", toMessage(m))
+			msg = frame("MESSAGE_CREATE", s.render1(ctx, "", m))
 		}
 	case messages.EventPinned:
 		msg = frame("MESSAGE_PIN", map[string]any{"message_id": m.ID, "channel_id": m.ConversationID, "pinned_by": m.PinnedBy})

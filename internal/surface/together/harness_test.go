@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -22,6 +24,9 @@ import (
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/together"
 )
+
+// allowLoopback lets the link-preview test reach its httptest page.
+const allowLoopback = true
 
 // env is a running Together surface on a real HTTP listener, wired as
 // internal/app/wire_together.go wires it.
@@ -62,12 +67,16 @@ func newEnv(t testing.TB, eng storetest.Engine) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	surf, err := together.New(together.Deps{Log: log, Identity: ident, Community: comm, Messages: msgs, Bus: b, Sub: sub,
-		Hub: hub, Bots: db.TogetherBots(), DBPing: db.Ping, Version: "test"})
+	eg, err := egress.New(egress.Config{AllowAddr: func(a netip.AddrPort) bool { return a.Addr().IsLoopback() && allowLoopback }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := surf.Start(); err != nil {
+	surf, err := together.New(together.Deps{Log: log, Identity: ident, Community: comm, Messages: msgs, Bus: b, Sub: sub,
+		Hub: hub, Bots: db.TogetherBots(), DBPing: db.Ping, Version: "test", Extras: db.TogetherExtras(), UploadDir: t.TempDir(), Egress: eg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := surf.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := httpserver.New(httpserver.Config{Addr: "127.0.0.1:0", MaxBodyBytes: 1 << 20, ShutdownTimeout: time.Second}, log)

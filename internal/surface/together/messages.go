@@ -126,7 +126,7 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, toMessage(m))
+	writeJSON(w, http.StatusCreated, s.render1(ctx, p.Account.ID, m))
 }
 
 // pageParams reads before (a message uuid) and limit (default 50, 1–100).
@@ -165,7 +165,7 @@ func (s *Surface) listMessages(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toMessages(ms))
+	writeJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, ms))
 }
 
 // messageIn loads a message of a channel the caller may view.
@@ -190,7 +190,7 @@ func (s *Surface) getMessage(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toMessage(m))
+	writeJSON(w, http.StatusOK, s.render1(r.Context(), p.Account.ID, m))
 }
 
 // ownMessage loads a channel message by id alone (PATCH/DELETE /messages/:id).
@@ -240,7 +240,7 @@ func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toMessage(m))
+	writeJSON(w, http.StatusOK, s.render1(r.Context(), p.Account.ID, m))
 }
 
 func (s *Surface) deleteMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -279,7 +279,7 @@ func (s *Surface) listThread(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toMessages(ms))
+	writeJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, ms))
 }
 
 func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -311,7 +311,7 @@ func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, toMessage(reply))
+	writeJSON(w, http.StatusCreated, s.render1(ctx, p.Account.ID, reply))
 }
 
 func (s *Surface) listReactions(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -362,7 +362,7 @@ func (s *Surface) listPins(w http.ResponseWriter, r *http.Request, p *identity.P
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toMessages(ms))
+	writeJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, ms))
 }
 
 func (s *Surface) pin(pinned bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {

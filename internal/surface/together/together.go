@@ -8,11 +8,15 @@ package together
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -21,6 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
@@ -48,6 +53,12 @@ type Deps struct {
 	Sub       Subscriber
 	Hub       *gateway.Hub
 	Bots      BotStore
+	// Extras stores attachments, emoji, polls and events; UploadDir holds
+	// the files (both needed for those routes).
+	Extras    ExtrasStore
+	UploadDir string
+	// Egress fetches link previews (nil: /link-preview answers 503).
+	Egress *egress.Client
 	// DBPing reports database health for /health.
 	DBPing  func(ctx context.Context) error
 	Version string
@@ -73,6 +84,11 @@ type Surface struct {
 	// memory (500 simultaneous registrations ≈ 9 GiB).
 	hashing chan struct{}
 
+	uploads *os.Root // UploadDir
+	fileKey []byte   // signs attachment URLs, shared by nodes
+
+	previews previewCache
+
 	vmu    sync.Mutex
 	vcache map[string]*viewerEntry // channel id → member bits (viewers.go)
 }
@@ -88,13 +104,33 @@ func New(d Deps) (*Surface, error) {
 	s := &Surface{d: d, log: d.Log.With("component", "together"), started: time.Now(),
 		clients: map[string]map[*client]struct{}{}, voice: map[string]*voiceState{}, live: map[string]*goLive{},
 		hashing: make(chan struct{}, max(2, runtime.NumCPU())), vcache: map[string]*viewerEntry{}}
+	if d.UploadDir != "" {
+		if err := os.MkdirAll(d.UploadDir, 0o750); err != nil {
+			return nil, fmt.Errorf("together: uploads: %w", err)
+		}
+		root, err := os.OpenRoot(d.UploadDir)
+		if err != nil {
+			return nil, fmt.Errorf("together: uploads: %w", err)
+		}
+		s.uploads = root
+	}
 	return s, nil
 }
 
 func (s *Surface) sinceStart() time.Duration { return time.Since(s.started) }
 
-// Start subscribes the gateway fan-out to the bus.
-func (s *Surface) Start() error {
+// Start loads the file-signing key and subscribes the gateway fan-out to
+// the bus.
+func (s *Surface) Start(ctx context.Context) error {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	stored, err := s.d.Identity.Store().SetInstanceValueOnce(ctx, "together.file_key", hex.EncodeToString(key))
+	if err != nil {
+		return fmt.Errorf("together: file key: %w", err)
+	}
+	s.fileKey = []byte(stored)
 	var cancels []func() error
 	for _, p := range []string{messages.TopicPrefix + ">", "community.>", dispatchTopic} {
 		c, err := s.d.Sub.Subscribe(p, s.onBus)
@@ -117,6 +153,9 @@ func (s *Surface) Start() error {
 
 // Close stops the fan-out.
 func (s *Surface) Close() error {
+	if s.uploads != nil {
+		_ = s.uploads.Close()
+	}
 	if s.cancel != nil {
 		return s.cancel()
 	}

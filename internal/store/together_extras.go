@@ -1,0 +1,255 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/surface/together"
+)
+
+// TogetherExtras implements together.ExtrasStore.
+type TogetherExtras struct{ db *DB }
+
+// TogetherExtras returns the store of Together's attachments, emoji, polls and events.
+func (db *DB) TogetherExtras() *TogetherExtras { return &TogetherExtras{db: db} }
+
+var _ together.ExtrasStore = (*TogetherExtras)(nil)
+
+func nullInt(p *int) sql.NullInt64 {
+	if p == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: int64(*p), Valid: true}
+}
+
+func intPtr(n sql.NullInt64) *int {
+	if !n.Valid {
+		return nil
+	}
+	v := int(n.Int64)
+	return &v
+}
+
+// AddAttachments inserts as unless the message would then hold more than max.
+func (s *TogetherExtras) AddAttachments(ctx context.Context, as []*together.Attachment, max int) error {
+	if len(as) == 0 {
+		return nil
+	}
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM together_attachments WHERE message_id=$1`, as[0].MessageID).Scan(&n); err != nil {
+			return err
+		}
+		if n+len(as) > max {
+			return fault.Newf(fault.Invalid, "A message can have at most %d attachments", max)
+		}
+		for _, a := range as {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO together_attachments (id, message_id, filename, stored_name, file_size,
+				mime_type, width, height, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, a.ID, a.MessageID, a.Filename,
+				a.StoredName, a.FileSize, a.MimeType, nullInt(a.Width), nullInt(a.Height), Micros(a.CreatedAt)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+const attachmentCols = `id, message_id, filename, stored_name, file_size, mime_type, width, height, created_at`
+
+func scanAttachment(row scanner) (*together.Attachment, error) {
+	var a together.Attachment
+	var w, h sql.NullInt64
+	var created int64
+	if err := row.Scan(&a.ID, &a.MessageID, &a.Filename, &a.StoredName, &a.FileSize, &a.MimeType, &w, &h, &created); err != nil {
+		return nil, noRows(err)
+	}
+	a.Width, a.Height, a.CreatedAt = intPtr(w), intPtr(h), FromMicros(created)
+	return &a, nil
+}
+
+// Attachments lists a message's attachments in upload order.
+func (s *TogetherExtras) Attachments(ctx context.Context, messageID string) ([]*together.Attachment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+attachmentCols+` FROM together_attachments WHERE message_id=$1 ORDER BY created_at, id`, messageID)
+	return collect(rows, err, scanAttachment)
+}
+
+// Attachment finds one attachment by its stored name.
+func (s *TogetherExtras) Attachment(ctx context.Context, messageID, storedName string) (*together.Attachment, error) {
+	return scanAttachment(s.db.QueryRowContext(ctx, `SELECT `+attachmentCols+` FROM together_attachments WHERE message_id=$1 AND stored_name=$2`,
+		messageID, storedName))
+}
+
+const emojiCols = `id, community_id, created_by, name, content_type, file_size, created_at`
+
+func scanEmoji(row scanner) (*together.Emoji, error) {
+	var e together.Emoji
+	var created int64
+	if err := row.Scan(&e.ID, &e.CommunityID, &e.CreatedBy, &e.Name, &e.ContentType, &e.FileSize, &created); err != nil {
+		return nil, noRows(err)
+	}
+	e.CreatedAt = FromMicros(created)
+	return &e, nil
+}
+
+// CreateEmoji inserts an emoji; Conflict when the name is taken.
+func (s *TogetherExtras) CreateEmoji(ctx context.Context, e *together.Emoji) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO together_emojis (`+emojiCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+		e.ID, e.CommunityID, e.CreatedBy, e.Name, e.ContentType, e.FileSize, Micros(e.CreatedAt))
+	return conflictOr(err)
+}
+
+// Emojis lists a community's emoji by name.
+func (s *TogetherExtras) Emojis(ctx context.Context, communityID string) ([]*together.Emoji, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+emojiCols+` FROM together_emojis WHERE community_id=$1 ORDER BY name`, communityID)
+	return collect(rows, err, scanEmoji)
+}
+
+// Emoji returns one emoji.
+func (s *TogetherExtras) Emoji(ctx context.Context, id string) (*together.Emoji, error) {
+	return scanEmoji(s.db.QueryRowContext(ctx, `SELECT `+emojiCols+` FROM together_emojis WHERE id=$1`, id))
+}
+
+// DeleteEmoji removes an emoji of a community.
+func (s *TogetherExtras) DeleteEmoji(ctx context.Context, communityID, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM together_emojis WHERE community_id=$1 AND id=$2`, communityID, id)
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// CreatePoll inserts a poll.
+func (s *TogetherExtras) CreatePoll(ctx context.Context, p *together.Poll) error {
+	opts, err := json.Marshal(p.Options)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO together_polls (id, message_id, channel_id, question, options, created_at)
+		VALUES ($1,$2,$3,$4,$5,$6)`, p.ID, p.MessageID, p.ChannelID, p.Question, string(opts), Micros(p.CreatedAt))
+	return err
+}
+
+const pollCols = `id, message_id, channel_id, question, options, created_at`
+
+func scanPoll(row scanner) (*together.Poll, error) {
+	var p together.Poll
+	var opts string
+	var created int64
+	if err := row.Scan(&p.ID, &p.MessageID, &p.ChannelID, &p.Question, &opts, &created); err != nil {
+		return nil, noRows(err)
+	}
+	if err := json.Unmarshal([]byte(opts), &p.Options); err != nil {
+		return nil, err
+	}
+	p.CreatedAt = FromMicros(created)
+	return &p, nil
+}
+
+// Poll returns one poll.
+func (s *TogetherExtras) Poll(ctx context.Context, id string) (*together.Poll, error) {
+	return scanPoll(s.db.QueryRowContext(ctx, `SELECT `+pollCols+` FROM together_polls WHERE id=$1`, id))
+}
+
+func placeholders(start, n int) string {
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = "$" + itoa(start+i)
+	}
+	return strings.Join(ps, ",")
+}
+
+func anys(ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
+}
+
+// PollsOf maps message ids to their polls.
+func (s *TogetherExtras) PollsOf(ctx context.Context, messageIDs []string) (map[string]*together.Poll, error) {
+	out := map[string]*together.Poll{}
+	if len(messageIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+pollCols+` FROM together_polls WHERE message_id IN (`+placeholders(1, len(messageIDs))+`)`, anys(messageIDs)...)
+	ps, err := collect(rows, err, scanPoll)
+	for _, p := range ps {
+		out[p.MessageID] = p
+	}
+	return out, err
+}
+
+// Vote records (or replaces) accountID's vote.
+func (s *TogetherExtras) Vote(ctx context.Context, pollID, accountID, optionID string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO together_poll_votes (poll_id, account_id, option_id) VALUES ($1,$2,$3)
+		ON CONFLICT (poll_id, account_id) DO UPDATE SET option_id = excluded.option_id`, pollID, accountID, optionID)
+	return err
+}
+
+// Votes counts votes per option and returns accountID's choice.
+func (s *TogetherExtras) Votes(ctx context.Context, pollID, accountID string) (map[string]int, string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT option_id, account_id FROM together_poll_votes WHERE poll_id=$1`, pollID)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	counts, mine := map[string]int{}, ""
+	for rows.Next() {
+		var opt, acct string
+		if err := rows.Scan(&opt, &acct); err != nil {
+			return nil, "", err
+		}
+		counts[opt]++
+		if acct == accountID {
+			mine = opt
+		}
+	}
+	return counts, mine, rows.Err()
+}
+
+const eventCols = `id, community_id, channel_id, message_id, name, description, starts_at, created_by, created_at`
+
+func scanEvent(row scanner) (*together.Event, error) {
+	var e together.Event
+	var desc, by sql.NullString
+	var starts, created int64
+	if err := row.Scan(&e.ID, &e.CommunityID, &e.ChannelID, &e.MessageID, &e.Name, &desc, &starts, &by, &created); err != nil {
+		return nil, noRows(err)
+	}
+	e.Description, e.CreatedBy = strPtr(desc), strPtr(by)
+	e.StartsAt, e.CreatedAt = FromMicros(starts), FromMicros(created)
+	return &e, nil
+}
+
+// CreateEvent inserts an event.
+func (s *TogetherExtras) CreateEvent(ctx context.Context, e *together.Event) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO together_events (`+eventCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
+		e.ID, e.CommunityID, e.ChannelID, e.MessageID, e.Name, nullString(e.Description), Micros(e.StartsAt), nullString(e.CreatedBy), Micros(e.CreatedAt))
+	return err
+}
+
+// EventsOf maps message ids to their events.
+func (s *TogetherExtras) EventsOf(ctx context.Context, messageIDs []string) (map[string]*together.Event, error) {
+	out := map[string]*together.Event{}
+	if len(messageIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM together_events WHERE message_id IN (`+placeholders(1, len(messageIDs))+`)`, anys(messageIDs)...)
+	es, err := collect(rows, err, scanEvent)
+	for _, e := range es {
+		out[e.MessageID] = e
+	}
+	return out, err
+}
+
+// UpcomingEvents lists a community's events starting after a time.
+func (s *TogetherExtras) UpcomingEvents(ctx context.Context, communityID string, after time.Time) ([]*together.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM together_events WHERE community_id=$1 AND starts_at >= $2
+		ORDER BY starts_at LIMIT 100`, communityID, Micros(after))
+	return collect(rows, err, scanEvent)
+}

@@ -1,0 +1,192 @@
+package together_test
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+func pngBytes(t *testing.T, w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	img.Set(0, 0, color.RGBA{255, 0, 0, 255})
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+type part struct {
+	field, name string
+	data        []byte
+}
+
+func (e *env) upload(path, token string, parts []part) (int, string) {
+	e.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, p := range parts {
+		var w io.Writer
+		if p.name == "" {
+			w, _ = mw.CreateFormField(p.field)
+		} else {
+			w, _ = mw.CreateFormFile(p.field, p.name)
+		}
+		_, _ = w.Write(p.data)
+	}
+	_ = mw.Close()
+	req, _ := http.NewRequest("POST", e.url+path, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+// TestAttachmentsEmojiPollsEvents covers uploads (sniffed types, names,
+// signed URLs), custom emoji, polls, events and link previews.
+func TestAttachmentsEmojiPollsEvents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob := e.register("ann"), e.register("bob")
+	srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "F", "is_public": true})
+	sid := srv["id"].(string)
+	e.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
+	ch, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "files", "type": "text"})
+	cid := ch["id"].(string)
+	m, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": "see attached"})
+	mid := m["id"].(string)
+	img := pngBytes(t, 3, 2)
+	cases := []struct {
+		name  string
+		token string
+		parts []part
+		code  int
+		want  string
+	}{
+		{"png with traversal name", ann.access, []part{{"files", "../../etc/passwd.png", img}}, 201, `"filename":"passwd.png"`},
+		{"wrong field", ann.access, []part{{"file", "a.png", img}}, 400, "Unexpected field"},
+		{"html refused", ann.access, []part{{"files", "x.html", []byte("<html><script>alert(1)</script></html>")}}, 400, "File type not allowed"},
+		{"svg refused", ann.access, []part{{"files", "x.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"></svg>`)}}, 400, "File type not allowed"},
+		{"empty refused", ann.access, []part{{"files", "e.txt", nil}}, 400, "Empty"},
+		{"not the author", bob.access, []part{{"files", "b.png", img}}, 403, ""},
+		{"eleven files", ann.access, func() []part {
+			ps := make([]part, 11)
+			for i := range ps {
+				ps[i] = part{"files", "t.txt", []byte("hello")}
+			}
+			return ps
+		}(), 400, "at most 10"},
+	}
+	for _, c := range cases {
+		code, body := e.upload("/messages/"+mid+"/attachments", c.token, c.parts)
+		if code != c.code || !strings.Contains(body, c.want) {
+			t.Errorf("%s: %d %s", c.name, code, body)
+		}
+	}
+	_, list := e.must(200, "GET", "/messages/"+mid+"/attachments", bob.access, nil)
+	if len(list) != 1 {
+		t.Fatalf("attachments %v", list)
+	}
+	a := list[0].(map[string]any)
+	if a["width"] != 3.0 || a["height"] != 2.0 || a["mime_type"] != "image/png" {
+		t.Errorf("attachment %v", a)
+	}
+	// The signed URL loads without a header (an <img> tag); tampering fails.
+	signed := a["url"].(string)
+	resp, err := http.Get(e.url + signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(got, img) || resp.Header.Get("Content-Type") != "image/png" ||
+		resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("signed GET: %d %s", resp.StatusCode, resp.Header)
+	}
+	u, _ := url.Parse(signed)
+	if code, _, _ := e.call("GET", u.Path+"?exp="+u.Query().Get("exp")+"&sig=00", "", nil); code != 401 {
+		t.Errorf("bad signature: %d", code)
+	}
+	if code, _, _ := e.call("GET", "/api"+u.Path, bob.access, nil); code != 200 {
+		t.Errorf("header auth: %d", code)
+	}
+	if code, _, _ := e.call("GET", "/files/"+mid+"/..%2f..%2fhearth.db", bob.access, nil); code != 404 {
+		t.Errorf("traversal: %d", code)
+	}
+	// Custom emoji.
+	code, body := e.upload("/servers/"+sid+"/emojis", ann.access, []part{{"name", "", []byte("party_parrot")}, {"image", "p.png", img}})
+	if code != 201 || !strings.Contains(body, `"url":"/emojis/`) {
+		t.Fatalf("emoji: %d %s", code, body)
+	}
+	if code, _ := e.upload("/servers/"+sid+"/emojis", bob.access, []part{{"name", "", []byte("x")}, {"image", "p.png", img}}); code != 403 {
+		t.Errorf("member emoji: %d", code)
+	}
+	if code, _ := e.upload("/servers/"+sid+"/emojis", ann.access, []part{{"name", "", []byte("Bad Name")}, {"image", "p.png", img}}); code != 400 {
+		t.Errorf("bad emoji name: %d", code)
+	}
+	_, emojis := e.must(200, "GET", "/servers/"+sid+"/emojis", bob.access, nil)
+	if len(emojis) != 1 {
+		t.Fatalf("emojis %v", emojis)
+	}
+	resp, err = http.Get(e.url + emojis[0].(map[string]any)["url"].(string))
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Cache-Control"), "public") {
+		t.Errorf("emoji image: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// Polls.
+	pm, _ := e.must(201, "POST", "/channels/"+cid+"/polls", ann.access, map[string]any{"question": "Pizza?", "options": []string{"yes", "no"}})
+	poll := pm["poll"].(map[string]any)
+	if !strings.HasPrefix(pm["content"].(string), "📊 **Poll**: Pizza?") || poll["total_votes"] != 0.0 {
+		t.Fatalf("poll message %v", pm)
+	}
+	e.must(400, "POST", "/channels/"+cid+"/polls", ann.access, map[string]any{"question": "x", "options": []string{"only"}})
+	pid := poll["id"].(string)
+	opt := poll["options"].([]any)[1].(map[string]any)["id"].(string)
+	voted, _ := e.must(200, "POST", "/polls/"+pid+"/vote", bob.access, map[string]any{"option_id": opt})
+	if voted["total_votes"] != 1.0 || voted["user_vote"] != opt {
+		t.Errorf("vote %v", voted)
+	}
+	e.must(400, "POST", "/polls/"+pid+"/vote", bob.access, map[string]any{"option_id": "nope"})
+	_, listed := e.must(200, "GET", "/channels/"+cid+"/messages?limit=1", ann.access, nil)
+	if lp := listed[0].(map[string]any)["poll"].(map[string]any); lp["total_votes"] != 1.0 || lp["user_vote"] != nil {
+		t.Errorf("listed poll %v", lp)
+	}
+	// Events.
+	start := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	em, _ := e.must(201, "POST", "/channels/"+cid+"/events", ann.access, map[string]any{"name": "Game night", "starts_at": start})
+	if em["event"].(map[string]any)["name"] != "Game night" {
+		t.Errorf("event message %v", em)
+	}
+	_, evs := e.must(200, "GET", "/servers/"+sid+"/events", bob.access, nil)
+	if len(evs) != 1 {
+		t.Errorf("events %v", evs)
+	}
+	// Link previews through the egress client.
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, `<html><head><title>Fallback</title><meta property="og:title" content="Hearth &amp; co">
+<meta name="description" content="A place"><meta property="og:image" content="javascript:alert(1)"></head><body></body></html>`)
+	}))
+	defer page.Close()
+	pv, _ := e.must(200, "GET", "/link-preview?url="+url.QueryEscape(page.URL), bob.access, nil)
+	if pv["title"] != "Hearth & co" || pv["description"] != "A place" || pv["image"] != nil || pv["site_name"] != nil {
+		t.Errorf("preview %v", pv)
+	}
+	e.must(400, "GET", "/link-preview?url="+url.QueryEscape("file:///etc/passwd"), bob.access, nil)
+}

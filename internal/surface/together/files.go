@@ -1,0 +1,521 @@
+package together
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/gif"  // DecodeConfig for GIF attachments
+	_ "image/jpeg" // DecodeConfig for JPEG attachments
+	_ "image/png"  // DecodeConfig for PNG attachments
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	_ "golang.org/x/image/webp" // DecodeConfig for WebP attachments
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+)
+
+// Upload limits, as Together's.
+const (
+	MaxFileBytes       = 50 << 20
+	MaxFilesPerMessage = 10
+	MaxEmojiBytes      = 256 << 10
+	fileURLTTL         = time.Hour
+)
+
+// allowedMIME is Together's allow-list, checked against sniffed content.
+var allowedMIME = map[string]bool{
+	"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true,
+	"video/mp4": true, "video/webm": true, "audio/mpeg": true, "audio/ogg": true, "audio/webm": true,
+	"application/pdf": true, "text/plain": true,
+}
+
+// sniff returns the allow-listed type of head, or "".
+func sniff(head []byte) string {
+	ct := http.DetectContentType(head)
+	ct, _, _ = strings.Cut(ct, ";")
+	switch ct {
+	case "application/ogg":
+		ct = "audio/ogg"
+	case "audio/wave", "audio/wav":
+		return ""
+	}
+	if ct == "video/webm" && bytes.Contains(head, []byte("A_OPUS")) && !bytes.Contains(head, []byte("V_")) {
+		ct = "audio/webm"
+	}
+	if ct == "text/plain" {
+		// Markup that sniffs as text (SVG, HTML fragments) is refused
+		// outright rather than trusted to nosniff.
+		low := bytes.ToLower(head)
+		for _, tag := range []string{"<svg", "<html", "<script", "<!doctype", "<?xml", "<iframe"} {
+			if bytes.Contains(low, []byte(tag)) {
+				return ""
+			}
+		}
+	}
+	if allowedMIME[ct] {
+		return ct
+	}
+	return ""
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// safeName keeps a client file name's base, in a safe alphabet.
+func safeName(name string) string {
+	name = filepath.Base(strings.ReplaceAll(name, `\`, "/"))
+	name = strings.Trim(unsafeName.ReplaceAllString(name, "_"), "._")
+	if len(name) > 100 {
+		name = name[len(name)-100:]
+	}
+	if name == "" {
+		name = "file"
+	}
+	return name
+}
+
+// sign authorises GET /files/<message>/<stored> until exp.
+func (s *Surface) sign(path string, exp int64) string {
+	m := hmac.New(sha256.New, s.fileKey)
+	fmt.Fprintf(m, "%s\n%d", path, exp)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// fileURL is the attachment's relative URL, signed so <img> tags load it.
+func (s *Surface) fileURL(a *Attachment) string {
+	path := a.MessageID + "/" + a.StoredName
+	exp := time.Now().Add(fileURLTTL).Unix()
+	return "/files/" + path + "?exp=" + strconv.FormatInt(exp, 10) + "&sig=" + s.sign(path, exp)
+}
+
+type attachmentDTO struct {
+	ID        string    `json:"id"`
+	MessageID string    `json:"message_id"`
+	Filename  string    `json:"filename"`
+	FileSize  int64     `json:"file_size"`
+	MimeType  string    `json:"mime_type"`
+	URL       string    `json:"url"`
+	Width     *int      `json:"width"`
+	Height    *int      `json:"height"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (s *Surface) toAttachments(as []*Attachment) []attachmentDTO {
+	out := make([]attachmentDTO, len(as))
+	for i, a := range as {
+		out[i] = attachmentDTO{ID: a.ID, MessageID: a.MessageID, Filename: a.Filename, FileSize: a.FileSize, MimeType: a.MimeType,
+			URL: s.fileURL(a), Width: a.Width, Height: a.Height, CreatedAt: a.CreatedAt}
+	}
+	return out
+}
+
+func (s *Surface) uploadsReady() error {
+	if s.d.Extras == nil || s.uploads == nil {
+		return fault.New(fault.Unavailable, "Uploads are not available")
+	}
+	return nil
+}
+
+func (s *Surface) uploadAttachments(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := s.uploadsReady(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	ctx := r.Context()
+	ca, m, err := s.ownMessage(ctx, p, r.PathValue("message_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if !isAuthor(m, p.Account.ID) {
+		s.fail(w, fault.New(fault.Forbidden, "You can only attach files to your own messages"))
+		return
+	}
+	if !ca.Can(community.PermAttachFiles) {
+		s.fail(w, fault.New(fault.Forbidden, "You do not have permission to attach files"))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFileBytes+64<<10)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		s.fail(w, invalid("Expected a multipart/form-data body"))
+		return
+	}
+	var saved []*Attachment
+	cleanup := func() {
+		for _, a := range saved {
+			_ = s.uploads.Remove(a.MessageID + "/" + a.StoredName)
+		}
+	}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			cleanup()
+			s.fail(w, invalid("Malformed multipart body or file too large"))
+			return
+		}
+		if part.FormName() != "files" {
+			cleanup()
+			s.fail(w, invalid("Unexpected field "+strconvQuote(part.FormName())+"; files must be sent as 'files'"))
+			return
+		}
+		if len(saved) >= MaxFilesPerMessage {
+			cleanup()
+			s.fail(w, fault.Newf(fault.Invalid, "A message can have at most %d attachments", MaxFilesPerMessage))
+			return
+		}
+		a, err := s.saveUpload(m.ID, part)
+		if err != nil {
+			cleanup()
+			s.fail(w, err)
+			return
+		}
+		saved = append(saved, a)
+	}
+	if len(saved) == 0 {
+		s.fail(w, invalid("No files uploaded"))
+		return
+	}
+	if err := s.d.Extras.AddAttachments(ctx, saved, MaxFilesPerMessage); err != nil {
+		cleanup()
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.toAttachments(saved))
+}
+
+func strconvQuote(s string) string { return strconv.Quote(s) }
+
+// saveUpload streams one part to <uploads>/<message>/<hex>_<name>, checking
+// size and sniffed type.
+func (s *Surface) saveUpload(messageID string, part *multipart.Part) (*Attachment, error) {
+	id := uuid.Must(uuid.NewV7())
+	name := safeName(part.FileName())
+	stored := hex.EncodeToString(id[:]) + "_" + name
+	head := make([]byte, 512)
+	n, err := io.ReadFull(part, head)
+	if n == 0 {
+		return nil, invalid("Empty files are not allowed")
+	}
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, invalid("Could not read the upload")
+	}
+	head = head[:n]
+	mime := sniff(head)
+	if mime == "" {
+		return nil, invalid("File type not allowed")
+	}
+	if err := s.uploads.MkdirAll(messageID, 0o750); err != nil {
+		return nil, err
+	}
+	rel := messageID + "/" + stored
+	f, err := s.uploads.OpenFile(rel, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	size, err := io.Copy(f, io.LimitReader(io.MultiReader(bytes.NewReader(head), part), MaxFileBytes+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && size > MaxFileBytes {
+		err = fault.New(fault.Invalid, "File exceeds the 50 MiB limit")
+	}
+	if err != nil {
+		_ = s.uploads.Remove(rel)
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, invalid("File exceeds the 50 MiB limit")
+		}
+		return nil, err
+	}
+	a := &Attachment{ID: id.String(), MessageID: messageID, Filename: name, StoredName: stored, FileSize: size, MimeType: mime,
+		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	if strings.HasPrefix(mime, "image/") {
+		if cfg, _, err := image.DecodeConfig(bytes.NewReader(head)); err == nil {
+			a.Width, a.Height = &cfg.Width, &cfg.Height
+		} else if rf, err := s.uploads.Open(rel); err == nil {
+			if cfg, _, err := image.DecodeConfig(rf); err == nil {
+				a.Width, a.Height = &cfg.Width, &cfg.Height
+			}
+			rf.Close()
+		}
+	}
+	return a, nil
+}
+
+func (s *Surface) listAttachments(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := s.uploadsReady(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	_, m, err := s.ownMessage(r.Context(), p, r.PathValue("message_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	as, err := s.d.Extras.Attachments(r.Context(), m.ID)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.toAttachments(as))
+}
+
+// serveFile serves an attachment to a valid signature or to a caller who
+// may view its message (Authorization header).
+func (s *Surface) serveFile(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
+	if err := s.uploadsReady(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	ctx := r.Context()
+	mid, stored := r.PathValue("message_id"), r.PathValue("filepath")
+	notFound := fault.New(fault.NotFound, "File not found")
+	if _, err := uuid.Parse(mid); err != nil || !filepath.IsLocal(stored) || strings.ContainsAny(stored, `/\`) {
+		s.fail(w, notFound)
+		return
+	}
+	path := mid + "/" + stored
+	q := r.URL.Query()
+	exp, _ := strconv.ParseInt(q.Get("exp"), 10, 64)
+	signed := exp > time.Now().Unix() && hmac.Equal([]byte(q.Get("sig")), []byte(s.sign(path, exp)))
+	if !signed {
+		p, err := s.authenticate(r)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		if _, _, err := s.ownMessage(ctx, p, mid); err != nil {
+			s.fail(w, notFound)
+			return
+		}
+	}
+	a, err := s.d.Extras.Attachment(ctx, mid, stored)
+	if err != nil {
+		s.fail(w, notFound)
+		return
+	}
+	f, err := s.uploads.Open(path)
+	if err != nil {
+		s.fail(w, notFound)
+		return
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("Content-Type", a.MimeType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cache-Control", "private, max-age=3600")
+	disp := "attachment"
+	if t, _, _ := strings.Cut(a.MimeType, "/"); t == "image" || t == "video" || t == "audio" {
+		disp = "inline"
+	}
+	h.Set("Content-Disposition", disp+`; filename="`+a.Filename+`"`)
+	http.ServeContent(w, r, "", a.CreatedAt, f)
+}
+
+// --- custom emoji ---
+
+var emojiName = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+
+type emojiDTO struct {
+	ID          string    `json:"id"`
+	ServerID    string    `json:"server_id"`
+	CreatedBy   string    `json:"created_by"`
+	Name        string    `json:"name"`
+	URL         string    `json:"url"`
+	ContentType string    `json:"content_type"`
+	FileSize    int64     `json:"file_size"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func toEmoji(e *Emoji) emojiDTO {
+	return emojiDTO{ID: e.ID, ServerID: e.CommunityID, CreatedBy: e.CreatedBy, Name: e.Name, URL: "/emojis/" + e.ID,
+		ContentType: e.ContentType, FileSize: e.FileSize, CreatedAt: e.CreatedAt}
+}
+
+func (s *Surface) listEmojis(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := s.uploadsReady(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if _, err := s.d.Community.Access(r.Context(), p.Account.ID, id); err != nil {
+		s.fail(w, err)
+		return
+	}
+	es, err := s.d.Extras.Emojis(r.Context(), id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := make([]emojiDTO, len(es))
+	for i, e := range es {
+		out[i] = toEmoji(e)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Surface) createEmoji(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := s.uploadsReady(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	ctx := r.Context()
+	a, err := s.d.Community.Access(ctx, p.Account.ID, id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if !a.IsOwner && !a.Has(community.PermManageServer) {
+		s.fail(w, fault.New(fault.Forbidden, "Only the server owner can manage emojis"))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxEmojiBytes+16<<10)
+	if err := r.ParseMultipartForm(MaxEmojiBytes + 16<<10); err != nil {
+		s.fail(w, invalid("Expected a multipart body with 'name' and 'image' (at most 256 KiB)"))
+		return
+	}
+	defer func() { _ = r.MultipartForm.RemoveAll() }()
+	name := r.FormValue("name")
+	if !emojiName.MatchString(name) {
+		s.fail(w, invalid("Emoji name must be 1-32 characters: a-z, 0-9, '_' or '-'"))
+		return
+	}
+	f, hdr, err := r.FormFile("image")
+	if err != nil {
+		s.fail(w, invalid("image is required"))
+		return
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxEmojiBytes+1))
+	if err != nil || hdr.Size > MaxEmojiBytes || len(data) > MaxEmojiBytes {
+		s.fail(w, invalid("Emoji image must be at most 256 KiB"))
+		return
+	}
+	ct := sniff(data)
+	if !strings.HasPrefix(ct, "image/") || len(data) == 0 {
+		s.fail(w, invalid("Emoji image must be PNG, JPEG, GIF or WebP"))
+		return
+	}
+	e := &Emoji{ID: uuid.Must(uuid.NewV7()).String(), CommunityID: id, CreatedBy: p.Account.ID, Name: name, ContentType: ct,
+		FileSize: int64(len(data)), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	if err := s.uploads.MkdirAll("emojis", 0o750); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.uploads.WriteFile("emojis/"+e.ID, data, 0o640); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.d.Extras.CreateEmoji(ctx, e); err != nil {
+		_ = s.uploads.Remove("emojis/" + e.ID)
+		if errors.Is(err, fault.Conflict) {
+			err = fault.New(fault.Conflict, "An emoji with that name already exists")
+		}
+		s.fail(w, err)
+		return
+	}
+	s.broadcastServer(ctx, id, "CUSTOM_EMOJI_CREATE", map[string]string{"server_id": id, "emoji_id": e.ID})
+	writeJSON(w, http.StatusCreated, toEmoji(e))
+}
+
+func (s *Surface) deleteEmoji(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := s.uploadsReady(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	id, err := serverID(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	ctx := r.Context()
+	a, err := s.d.Community.Access(ctx, p.Account.ID, id)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if !a.IsOwner && !a.Has(community.PermManageServer) {
+		s.fail(w, fault.New(fault.Forbidden, "Only the server owner can manage emojis"))
+		return
+	}
+	eid := r.PathValue("emoji_id")
+	if err := s.d.Extras.DeleteEmoji(ctx, id, eid); err != nil {
+		if errors.Is(err, fault.NotFound) {
+			err = fault.New(fault.NotFound, "Emoji not found")
+		}
+		s.fail(w, err)
+		return
+	}
+	_ = s.uploads.Remove("emojis/" + eid)
+	s.broadcastServer(ctx, id, "CUSTOM_EMOJI_DELETE", map[string]string{"server_id": id, "emoji_id": eid})
+	noContent(w)
+}
+
+func (s *Surface) serveEmoji(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
+	if err := s.uploadsReady(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	id := r.PathValue("emoji_id")
+	if _, err := uuid.Parse(id); err != nil {
+		s.fail(w, fault.New(fault.NotFound, "Emoji not found"))
+		return
+	}
+	e, err := s.d.Extras.Emoji(r.Context(), id)
+	if err != nil {
+		s.fail(w, fault.New(fault.NotFound, "Emoji not found"))
+		return
+	}
+	data, err := s.uploads.ReadFile("emojis/" + e.ID)
+	if err != nil {
+		s.fail(w, fault.New(fault.NotFound, "Emoji not found"))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", e.ContentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "public, max-age=86400")
+	_, _ = w.Write(data)
+}
+
+// broadcastServer sends a surface event to every member of a community.
+func (s *Surface) broadcastServer(ctx context.Context, communityID, t string, d any) {
+	ms, err := s.d.Community.Store().Members(ctx, communityID)
+	if err != nil {
+		return
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.AccountID
+	}
+	s.publishDispatch(ctx, t, d, ids)
+}
