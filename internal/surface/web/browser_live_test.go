@@ -2,15 +2,19 @@ package web_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hearth-community/hearth/internal/config"
@@ -113,33 +117,45 @@ func TestBrowserLiveStage(t *testing.T) {
 	embed.waitFor("embedded video playing", `(() => { const v = document.querySelector('[data-testid="stage-video"]'); return v && v.readyState >= 2 && v.currentTime > 1; })()`, 45*time.Second)
 }
 
-// TestBrowserAdminDashboard: the admin signs in on /admin and the dashboard
-// loads its viewers-over-time and hardware charts from Owncast's admin API.
+// TestBrowserAdminDashboard: /admin/ asks for the admin's Basic
+// credentials, as Owncast's admin does; with them the dashboard loads its
+// stream state, viewers-over-time and hardware charts from the admin API.
 func TestBrowserAdminDashboard(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
-	_, base := startApp(t, nil)
+	_, base := startApp(t, func(c *config.Config) { c.DefaultStreamKey = "browser-admin-key" })
 	browser := newBrowser(t)
+
+	// Without credentials the page is the Basic challenge, not the app
+	// (headless Chromium has no login box and fails the navigation).
+	stranger := newTab(t, browser, "stranger")
+	nctx, cancel := context.WithTimeout(stranger.ctx, 15*time.Second)
+	err := chromedp.Do(nctx, chromedp.Navigate(base+"/admin/"))
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), "ERR_INVALID_AUTH_CREDENTIALS") {
+		t.Fatalf("opening /admin/ without credentials: %v, want the Basic challenge (ERR_INVALID_AUTH_CREDENTIALS)", err)
+	}
+
+	// The browser answers the challenge with what the user typed into its
+	// login box; here the tab sends the header itself.
 	admin := newTab(t, browser, "admin")
-	admin.do("open admin",
-		chromedp.Navigate(base+"/admin"),
-		chromedp.WaitVisible(chromedp.ID("adm-pass")),
-	)
-	// A wrong password says what failed.
-	admin.do("wrong password",
-		chromedp.SendKeys(chromedp.ID("adm-pass"), "nope"),
-		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
-	)
-	admin.waitFor("the error", `document.querySelector('[role="alert"]')?.textContent.includes("401")`, 10*time.Second)
-	admin.do("right password",
-		chromedp.Navigate(base+"/admin"),
-		chromedp.WaitVisible(chromedp.ID("adm-pass")),
-		chromedp.SendKeys(chromedp.ID("adm-pass"), adminPassword),
-		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)),
-	)
+	auth := base64.StdEncoding.EncodeToString([]byte("admin:" + adminPassword))
+	setHeader := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+			return chromedp.Void{}, err
+		}
+		_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": "Basic " + auth}})
+		return chromedp.Void{}, err
+	}
+	admin.do("open admin with credentials", setHeader, chromedp.Navigate(base+"/admin"))
+	admin.waitFor("redirected to /admin/", `location.pathname === "/admin/"`, 10*time.Second)
 	admin.waitFor("the stream state", `document.querySelector('[data-testid="admin-online"]')?.textContent === "Offline"`, 15*time.Second)
 	admin.waitFor("two charts", `document.querySelectorAll('[data-testid="chart"]').length === 2`, 10*time.Second)
 	// The hardware chart plots what /api/admin/hardwarestats returned.
 	admin.waitFor("hardware samples plotted", `document.querySelectorAll('[data-testid="chart"]')[1].querySelectorAll('[data-testid="chart-point"]').length > 0`, 10*time.Second)
 	admin.screenshot("admin")
+
+	// Another section, reached in-app.
+	admin.do("open stream keys", chromedp.Click(chromedp.CSS(`nav.side a[href="/admin/video"]`)))
+	admin.waitFor("the stream key", `[...document.querySelectorAll('input.mono')].some(i => i.value === "browser-admin-key")`, 10*time.Second)
 }

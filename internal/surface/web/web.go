@@ -34,11 +34,16 @@ type Deps struct {
 	Log *slog.Logger
 	// Files overrides the embedded build (tests); nil uses dist/.
 	Files fs.FS
+	// AdminAuth reports whether a request carries the instance admin's
+	// Basic credentials (Owncast's admin scheme). The admin UI under
+	// /admin/ is behind it, as Owncast's is; nil refuses everyone.
+	AdminAuth func(*http.Request) bool
 }
 
 // Surface serves the web app.
 type Surface struct {
 	log   *slog.Logger
+	admin func(*http.Request) bool
 	files fs.FS
 	index []byte
 	mod   time.Time
@@ -62,7 +67,11 @@ func New(d Deps) (*Surface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: the build has no index.html (run make web): %w", err)
 	}
-	return &Surface{log: d.Log, files: files, index: index, mod: time.Now()}, nil
+	admin := d.AdminAuth
+	if admin == nil {
+		admin = func(*http.Request) bool { return false }
+	}
+	return &Surface{log: d.Log, admin: admin, files: files, index: index, mod: time.Now()}, nil
 }
 
 // Register adds the routes: "GET /" is the catch-all (the most general
@@ -71,8 +80,10 @@ func New(d Deps) (*Surface, error) {
 func (s *Surface) Register(r Router) {
 	h := httpserver.Recover(s.log, writeError, http.HandlerFunc(s.serve))
 	r.Handle("GET /", h)
-	r.Handle("GET /admin", h)
-	r.Handle("GET /admin/{path...}", h)
+	// Owncast: /admin redirects to /admin/, and every admin page asks for
+	// Basic auth (its API test suite checks both).
+	r.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
+	r.Handle("GET /admin/{path...}", httpserver.Recover(s.log, writeError, http.HandlerFunc(s.serveAdmin)))
 	r.Handle("GET /embed/video", h)
 	r.Handle("GET /embed/chat/readonly", h)
 	r.Handle("GET /embed/chat/readwrite", h)
@@ -105,6 +116,21 @@ func (s *Surface) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	s.serveIndex(w, r)
+}
+
+// serveAdmin serves the app to the instance admin only: without Basic
+// credentials the browser gets Owncast's challenge and asks for them.
+func (s *Surface) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if !s.admin(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Owncast Authenticated Request"`)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	setSecurityHeaders(w, r.URL.Path)
 	s.serveIndex(w, r)
 }
 

@@ -15,7 +15,10 @@ func testMux(t *testing.T) *http.ServeMux {
 		"favicon.svg":            {Data: []byte("<svg/>")},
 		"assets/index-abc123.js": {Data: []byte("console.log(1)")},
 	}
-	s, err := New(Deps{Files: files})
+	s, err := New(Deps{Files: files, AdminAuth: func(r *http.Request) bool {
+		u, p, ok := r.BasicAuth()
+		return ok && u == "admin" && p == "abc123"
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +40,9 @@ func TestServe(t *testing.T) {
 	}{
 		{"root is the app", "GET", "/", 200, "<title>Hearth</title>", map[string]string{"Cache-Control": "no-cache", "Content-Type": "text/html; charset=utf-8"}},
 		{"client route falls back to index", "GET", "/c/abc/def", 200, "<title>Hearth</title>", nil},
-		{"admin UI", "GET", "/admin", 200, "<title>Hearth</title>", nil},
-		{"admin section", "GET", "/admin/chat", 200, "<title>Hearth</title>", nil},
+		{"admin redirects to admin/", "GET", "/admin", 301, "", map[string]string{"Location": "/admin/"}},
+		{"admin UI asks for Basic auth", "GET", "/admin/", 401, "Unauthorized", map[string]string{"WWW-Authenticate": `Basic realm="Owncast Authenticated Request"`}},
+		{"admin section asks for Basic auth", "GET", "/admin/chat/messages", 401, "", nil},
 		{"embed video", "GET", "/embed/video", 200, "<title>Hearth</title>", map[string]string{"Content-Security-Policy": "frame-ancestors *"}},
 		{"embed readwrite chat", "GET", "/embed/chat/readwrite", 200, "<title>Hearth</title>", nil},
 		{"embed chat redirects to readonly", "GET", "/embed/chat", 307, "", map[string]string{"Location": "/embed/chat/readonly"}},
@@ -74,14 +78,57 @@ func TestServe(t *testing.T) {
 	}
 }
 
+// TestAdminAuth mirrors Owncast's own API suite (010_auth): /admin is a
+// 301, and every admin page is 401 without the admin's credentials and 200
+// with them.
+func TestAdminAuth(t *testing.T) {
+	t.Parallel()
+	mux := testMux(t)
+	paths := []string{"/admin/", "/admin/config/general/", "/admin/config-video", "/admin/chat/messages", "/admin/viewer-info/",
+		"/admin/stream-health", "/admin/hardware-info/"}
+	tests := []struct {
+		name       string
+		user, pass string
+		status     int
+	}{
+		{"no credentials", "", "", 401},
+		{"wrong password", "admin", "nope", 401},
+		{"right credentials", "admin", "abc123", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			for _, p := range paths {
+				req := httptest.NewRequest("GET", p, nil)
+				if tt.user != "" {
+					req.SetBasicAuth(tt.user, tt.pass)
+				}
+				rec := httptest.NewRecorder()
+				mux.ServeHTTP(rec, req)
+				if rec.Code != tt.status {
+					t.Fatalf("%s: status %d, want %d", p, rec.Code, tt.status)
+				}
+				if tt.status == 200 && !strings.Contains(rec.Body.String(), "<title>Hearth</title>") {
+					t.Fatalf("%s: not the app: %q", p, rec.Body.String())
+				}
+				if tt.status == 401 && strings.Contains(rec.Body.String(), "<title>") {
+					t.Fatalf("%s: the app leaked without auth", p)
+				}
+			}
+		})
+	}
+}
+
 // TestSecurityHeaders checks the CSP on pages: no inline script or style,
 // no framing by other sites except for the embeds.
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
 	mux := testMux(t)
-	for _, p := range []string{"/", "/live", "/admin", "/embed/video"} {
+	for _, p := range []string{"/", "/live", "/admin/", "/embed/video"} {
 		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		req := httptest.NewRequest("GET", p, nil)
+		req.SetBasicAuth("admin", "abc123")
+		mux.ServeHTTP(rec, req)
 		csp := rec.Header().Get("Content-Security-Policy")
 		if csp == "" || strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
 			t.Fatalf("%s: CSP %q", p, csp)

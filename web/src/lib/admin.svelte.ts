@@ -9,6 +9,13 @@ const KEY = "hearth_admin_basic";
 
 class AdminAuth {
   basic = $state<string | null>(sessionStorage.getItem(KEY));
+  /** browser is true when the browser itself holds the admin's Basic
+   * credentials (it asked for them when /admin/ was opened). */
+  browser = $state(false);
+
+  get unlocked() {
+    return this.basic !== null || this.browser;
+  }
 
   set(user: string, pass: string) {
     const b = btoa(unescape(encodeURIComponent(`${user}:${pass}`)));
@@ -18,6 +25,7 @@ class AdminAuth {
 
   clear() {
     this.basic = null;
+    this.browser = false;
     sessionStorage.removeItem(KEY);
   }
 }
@@ -25,7 +33,29 @@ class AdminAuth {
 export const adminAuth = new AdminAuth();
 
 export function oc<T>(what: string, path: string, opts: RequestOptions = {}): Promise<T> {
-  return request<T>(what, `/api/admin/${path}`, { ...opts, headers: { ...opts.headers, Authorization: `Basic ${adminAuth.basic ?? ""}` } });
+  if (adminAuth.basic) {
+    return request<T>(what, `/api/admin/${path}`, { ...opts, headers: { ...opts.headers, Authorization: `Basic ${adminAuth.basic}` } });
+  }
+  // Let the browser answer the Basic challenge with what it already holds.
+  return request<T>(what, `/api/admin/${path}`, { ...opts, credentials: "include" });
+}
+
+/** probeBrowserAuth checks whether the browser's own Basic credentials
+ * (from opening /admin/) open the admin API; it gives up after a while so a
+ * pending browser prompt cannot hang the page. */
+export async function probeBrowserAuth(): Promise<boolean> {
+  if (adminAuth.basic) return true;
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 8000);
+  try {
+    await request("Checking admin access", "/api/admin/status", { credentials: "include", signal: ctl.signal });
+    adminAuth.browser = true;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function ocSet(what: string, name: string, value: unknown) {

@@ -37,6 +37,8 @@ export interface RequestOptions {
   body?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** "include" lets the browser add credentials it holds (admin Basic auth). */
+  credentials?: RequestCredentials;
 }
 
 /** request performs one HTTP call and decodes JSON; non-2xx throws ApiError. */
@@ -49,7 +51,7 @@ export async function request<T>(what: string, url: string, opts: RequestOptions
   }
   let res: Response;
   try {
-    res = await fetch(url, { method: opts.method ?? "GET", headers, body, signal: opts.signal, credentials: "omit" });
+    res = await fetch(url, { method: opts.method ?? "GET", headers, body, signal: opts.signal, credentials: opts.credentials ?? "omit" });
   } catch (e) {
     if ((e as Error).name === "AbortError") throw e;
     throw new ApiError(what, 0, "the server could not be reached");

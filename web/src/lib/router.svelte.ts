@@ -20,12 +20,17 @@ const routes: [string, string][] = [
   ["embedVideo", "/embed/video"],
   ["embedChatReadonly", "/embed/chat/readonly"],
   ["embedChatReadwrite", "/embed/chat/readwrite"],
-  ["admin", "/admin"],
-  ["adminSection", "/admin/:section"],
 ];
+
+const adminSections = new Set(["overview", "video", "settings", "chat", "webhooks", "tokens", "users"]);
 
 export function match(path: string): Match {
   const parts = path.replace(/\/+$/, "").split("/").filter(Boolean);
+  // The admin UI owns every path under /admin/ (Owncast's admin links too).
+  if (parts[0] === "admin") {
+    const section = parts[1] && adminSections.has(parts[1]) ? parts[1] : "overview";
+    return { name: "admin", params: { section } };
+  }
   for (const [name, pattern] of routes) {
     const pp = pattern.split("/").filter(Boolean);
     if (pp.length !== parts.length) continue;
