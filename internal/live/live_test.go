@@ -3,6 +3,7 @@ package live_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -140,5 +141,18 @@ func TestViewersArePruned(t *testing.T) {
 	st, _ := s.Status(context.Background(), id)
 	if st.ViewerCount != 1 || st.Online {
 		t.Fatalf("status: %+v", st)
+	}
+	// One address cannot mint unlimited viewers by varying its user agent.
+	for i := 0; i < 1000; i++ {
+		s.Touch(id, "6.6.6.6", "agent "+strconv.Itoa(i))
+	}
+	if v, _ := s.Viewers(id); len(v) != 1+32 {
+		t.Fatalf("%d viewers after a user-agent flood, want 33", len(v))
+	}
+	c.add(20 * time.Second)
+	s.Prune()
+	s.Touch(id, "6.6.6.6", "again")
+	if v, _ := s.Viewers(id); len(v) != 1 {
+		t.Fatalf("per-address count not released: %d", len(v))
 	}
 }

@@ -142,7 +142,8 @@ func randomKey() string {
 }
 
 func (s *Service) newStage(st *Stage) (*stage, error) {
-	rt := &stage{svc: s, id: st.ID, isDefault: st.Default, viewers: map[string]*Viewer{}, overallPeak: st.OverallPeak}
+	rt := &stage{svc: s, id: st.ID, isDefault: st.Default, viewers: map[string]*Viewer{}, perIP: map[string]int{},
+		overallPeak: st.OverallPeak}
 	o, err := hls.NewOrigin(hls.OriginConfig{Dir: filepath.Join(s.cfg.DataDir, "hls", st.ID), Log: s.log.With("stage", st.ID),
 		OnSegment: rt.onSegment})
 	if err != nil {

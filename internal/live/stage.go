@@ -18,6 +18,12 @@ import (
 	"github.com/hearth-community/hearth/internal/transcode"
 )
 
+// Caps on tracked viewers.
+const (
+	maxViewers      = 200_000
+	maxViewersPerIP = 32
+)
+
 // Viewer is someone who fetched a playlist or pinged recently.
 type Viewer struct {
 	ClientID  string
@@ -38,6 +44,7 @@ type stage struct {
 	cur            *broadcast
 	ended          chan struct{}
 	viewers        map[string]*Viewer
+	perIP          map[string]int
 	sessionPeak    int
 	overallPeak    int
 	peakDirty      bool
@@ -162,16 +169,22 @@ func (s *Service) Touch(stageID, ip, userAgent string) {
 	}
 	sum := md5.Sum([]byte(ip + userAgent))
 	id := hex.EncodeToString(sum[:])
+	if len(userAgent) > 256 {
+		userAgent = userAgent[:256]
+	}
 	now := s.cfg.Now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	v, ok := st.viewers[id]
 	if !ok {
-		if len(st.viewers) >= 1_000_000 {
+		// The user agent is the client's to choose: cap viewers per address
+		// (a household or NAT has a few browsers, not thousands) and overall.
+		if len(st.viewers) >= maxViewers || st.perIP[ip] >= maxViewersPerIP {
 			return
 		}
 		v = &Viewer{ClientID: id, IP: ip, UserAgent: userAgent, FirstSeen: now}
 		st.viewers[id] = v
+		st.perIP[ip]++
 	}
 	v.LastSeen = now
 	if st.cur != nil {
@@ -214,6 +227,9 @@ func (st *stage) pruneViewers(now time.Time) {
 	for id, v := range st.viewers {
 		if now.Sub(v.LastSeen) > st.svc.cfg.ViewerTTL {
 			delete(st.viewers, id)
+			if st.perIP[v.IP]--; st.perIP[v.IP] <= 0 {
+				delete(st.perIP, v.IP)
+			}
 		}
 	}
 }

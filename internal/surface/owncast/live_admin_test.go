@@ -3,6 +3,7 @@ package owncast_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/rtmp"
 	"io"
 	"net/http"
@@ -134,5 +135,38 @@ func TestLiveAdminSetters(t *testing.T) {
 	}
 	if code, _, _ := n.get(t, "/thumbnail.jpg", false); code != 404 {
 		t.Fatal("thumbnail before any stream")
+	}
+}
+
+// TestLiveAdminDisconnect drops a live publisher through the admin API.
+func TestLiveAdminDisconnect(t *testing.T) {
+	t.Parallel()
+	n := newLiveNode(t, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}, 2)
+	c, err := rtmp.Dial(context.Background(), n.rtmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Publish("live", "abc123"); err != nil {
+		t.Fatal(err)
+	}
+	if n.status(t)["online"] != true {
+		t.Fatal("not online after publish")
+	}
+	if code, body := n.post(t, "/api/admin/disconnect", ""); code != 200 || body["success"] != true {
+		t.Fatalf("disconnect: %d %v", code, body)
+	}
+	if !n.live.WaitOffline(n.stage, 10*time.Second) || n.status(t)["online"] != false {
+		t.Fatal("still online after disconnect")
+	}
+	// The dropped connection is really closed: writes soon fail.
+	for i := 0; ; i++ {
+		if err := c.WriteMedia(rtmp.TypeVideo, uint32(i), make([]byte, 64<<10)); err != nil {
+			break
+		}
+		if i == 100 {
+			t.Fatal("publisher connection still open")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
