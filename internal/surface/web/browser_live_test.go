@@ -115,6 +115,21 @@ func TestBrowserLiveStage(t *testing.T) {
 	embed := newTab(t, browser, "embed")
 	embed.do("open the video embed", chromedp.Navigate(base+"/embed/video"))
 	embed.waitFor("embedded video playing", `(() => { const v = document.querySelector('[data-testid="stage-video"]'); return v && v.readyState >= 2 && v.currentTime > 1; })()`, 45*time.Second)
+
+	// Chat beside the stream: a guest on /live writes, the read-only chat
+	// embed shows it with the sender's name (Owncast's chat socket).
+	chat := newTab(t, browser, "chat-embed")
+	chat.do("open the read-only chat embed", chromedp.Navigate(base+"/embed/chat/readonly"))
+	chat.waitFor("the chat log", `!!document.querySelector('[data-testid="stage-chat"]') && !document.querySelector('[data-testid="stage-chat-input"]')`, 10*time.Second)
+	chat.waitFor("the chat socket", `!document.querySelector('[data-testid="reconnecting"]')`, 10*time.Second)
+	viewer.waitFor("the chat input", `!!document.querySelector('[data-testid="stage-chat-input"]')?.placeholder.startsWith("Chat as")`, 15*time.Second)
+	name := eval[string](viewer, "read the chat name", `document.querySelector('[data-testid="stage-chat-input"]').placeholder.replace("Chat as ", "")`)
+	viewer.do("say hello",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="stage-chat-input"]`), "hello **stage** :)"),
+		chromedp.Click(chromedp.CSS(`.stage-chat button[type="submit"]`)),
+	)
+	chat.waitFor("the message with its sender", `[...document.querySelectorAll('[data-testid="stage-chat-line"]')].some(l => l.textContent.includes(`+jsString(name)+`) && l.querySelector("strong:not(:first-child), .body strong")?.textContent === "stage")`, 15*time.Second)
+	viewer.screenshot("live-chat")
 }
 
 // TestBrowserAdminDashboard: /admin/ asks for the admin's Basic

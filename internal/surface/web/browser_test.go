@@ -86,4 +86,19 @@ func TestBrowserCommunityChat(t *testing.T) {
 	alice.waitFor("bob's name on his reply", `[...document.querySelectorAll('[data-testid="message"]')].some(m => m.textContent.includes("bob_web") && m.textContent.includes(`+jsString(reply)+`))`, 10*time.Second)
 	alice.waitFor("bob in the member list", `document.querySelector('aside.members')?.textContent.includes("bob_web")`, 10*time.Second)
 	alice.screenshot("community")
+
+	// Phone width: the same page fits the screen (no sideways scrolling),
+	// the channel list folds behind a button, and the composer still works.
+	bob.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	bob.waitFor("no horizontal overflow", `document.documentElement.scrollWidth <= window.innerWidth + 1`, 10*time.Second)
+	bob.waitFor("channel list folded", `getComputedStyle(document.querySelector("aside.channels")).display === "none"`, 10*time.Second)
+	phone := "Typed on a phone"
+	bob.do("post from the phone",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="composer"]`), phone),
+		chromedp.Click(chromedp.CSS(`.composer button[type="submit"]`)),
+	)
+	alice.waitFor("the phone message", `[...document.querySelectorAll('[data-testid="message-body"]')].some(e => e.textContent === `+jsString(phone)+`)`, 10*time.Second)
+	bob.do("open the channel list", chromedp.Click(chromedp.CSS(`button[aria-label="Show channels"]`)))
+	bob.waitFor("channel list shown", `getComputedStyle(document.querySelector("aside.channels")).display !== "none"`, 10*time.Second)
+	bob.screenshot("phone")
 }
