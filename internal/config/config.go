@@ -57,6 +57,12 @@ type Config struct {
 	StreamKey        string `name:"stream-key" env:"HEARTH_STREAM_KEY" default:"" help:"A temporary stream key for the default stage, accepted in addition to the stored keys while this is set; never stored (Owncast's -streamkey)."`
 	DefaultStreamKey string `name:"default-stream-key" env:"HEARTH_DEFAULT_STREAM_KEY" default:"" help:"First start only: the stored stream key of the default stage (e.g. abc123 for Owncast's test suite). Empty: a random key is generated and printed once to the log."`
 	FFmpegPath       string `name:"ffmpeg-path" env:"HEARTH_FFMPEG_PATH" default:"ffmpeg" help:"ffmpeg executable used for transcoded variants and thumbnails, until an admin sets another one (ffmpegpath)."`
+
+	// Together surface (communities, chat, voice signalling).
+	TogetherAuthRate float64 `name:"together-auth-rate" env:"HEARTH_TOGETHER_AUTH_RATE" default:"2" help:"Together sign-in requests (/auth/*) per second per client IP, burst 5 (Together's production limit). 0 disables the limit."`
+	TogetherBotRate  float64 `name:"together-bot-rate" env:"HEARTH_TOGETHER_BOT_RATE" default:"50" help:"Together API requests per second per bot (Together: 50). 0 disables the limit."`
+	TurnURL          string  `name:"turn-url" env:"HEARTH_TURN_URL" default:"" help:"TURN server URL handed to voice clients by /ice-servers (e.g. turn:turn.example.org:3478). Needs --turn-secret."`
+	TurnSecret       string  `name:"turn-secret" env:"HEARTH_TURN_SECRET" default:"" help:"Shared secret (at least 32 characters) for TURN REST credentials (coturn use-auth-secret)."`
 }
 
 // Validate checks every field and returns an error naming the first bad one.

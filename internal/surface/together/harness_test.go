@@ -37,7 +37,7 @@ type env struct {
 	surf  *together.Surface
 }
 
-func newEnv(t testing.TB, eng storetest.Engine) *env {
+func newEnv(t testing.TB, eng storetest.Engine, opts ...func(*together.Deps)) *env {
 	t.Helper()
 	db := eng.Open(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -71,8 +71,12 @@ func newEnv(t testing.TB, eng storetest.Engine) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	surf, err := together.New(together.Deps{Log: log, Identity: ident, Community: comm, Messages: msgs, Bus: b, Sub: sub,
-		Hub: hub, Bots: db.TogetherBots(), DBPing: db.Ping, Version: "test", Extras: db.TogetherExtras(), UploadDir: t.TempDir(), Egress: eg})
+	deps := together.Deps{Log: log, Identity: ident, Community: comm, Messages: msgs, Bus: b, Sub: sub,
+		Hub: hub, Bots: db.TogetherBots(), DBPing: db.Ping, Version: "test", Extras: db.TogetherExtras(), UploadDir: t.TempDir(), Egress: eg}
+	for _, o := range opts {
+		o(&deps)
+	}
+	surf, err := together.New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}

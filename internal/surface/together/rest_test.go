@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/surface/together"
 )
 
 func keys(m map[string]any) string {
@@ -289,5 +290,29 @@ func TestBotsAndAdmin(t *testing.T) {
 	users, _ := e.must(200, "GET", "/api/admin/users?per_page=1", root, nil)
 	if users["total"] != 2.0 || len(users["users"].([]any)) != 1 {
 		t.Errorf("admin users %v", users)
+	}
+}
+
+// TestRateLimits: the N+1th sign-in from one IP and the N+1th request of a
+// bot within a second get 429 in Together's error shape.
+func TestRateLimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.AuthRate = 0.001; d.BotRate = 3 })
+	ann := e.register("ann") // 1 of the burst of 5
+	for range 4 {
+		e.must(401, "POST", "/auth/login", "", map[string]string{"username": "ann", "password": "wrongpass1"})
+	}
+	code, obj, _ := e.call("POST", "/api/auth/login", "", map[string]string{"username": "ann", "password": "password123"})
+	if code != 429 || obj["error"] == nil {
+		t.Fatalf("6th sign-in: %d %v", code, obj)
+	}
+	e.must(200, "GET", "/users/@me", ann.access, nil) // other routes unaffected
+	bot, _ := e.must(201, "POST", "/bots", ann.access, map[string]any{"name": "b"})
+	tok := "Bot " + bot["token"].(string)
+	for range 3 {
+		e.must(200, "GET", "/users/@me", tok, nil)
+	}
+	if code, obj, _ := e.call("GET", "/users/@me", tok, nil); code != 429 || obj["error"] != "Bot rate limit exceeded. Max 3 requests/second." {
+		t.Fatalf("bot over limit: %d %v", code, obj)
 	}
 }

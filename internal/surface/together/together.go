@@ -31,6 +31,7 @@ import (
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 // Bus is the part of the node's bus the surface needs.
@@ -59,6 +60,11 @@ type Deps struct {
 	UploadDir string
 	// Egress fetches link previews (nil: /link-preview answers 503).
 	Egress *egress.Client
+	// AuthRate is /auth/* requests per second per client IP (burst 5);
+	// BotRate requests per second per bot. Zero disables each.
+	AuthRate   float64
+	BotRate    float64
+	TrustProxy bool
 	// DBPing reports database health for /health.
 	DBPing  func(ctx context.Context) error
 	Version string
@@ -88,6 +94,8 @@ type Surface struct {
 	fileKey []byte   // signs attachment URLs, shared by nodes
 
 	previews previewCache
+	authRL   *ratelimit.Limiter
+	botRL    *ratelimit.Limiter
 
 	vmu    sync.Mutex
 	vcache map[string]*viewerEntry // channel id → member bits (viewers.go)
@@ -104,6 +112,17 @@ func New(d Deps) (*Surface, error) {
 	s := &Surface{d: d, log: d.Log.With("component", "together"), started: time.Now(),
 		clients: map[string]map[*client]struct{}{}, voice: map[string]*voiceState{}, live: map[string]*goLive{},
 		hashing: make(chan struct{}, max(2, runtime.NumCPU())), vcache: map[string]*viewerEntry{}}
+	var err error
+	if d.AuthRate > 0 {
+		if s.authRL, err = ratelimit.New(ratelimit.Config{Limit: d.AuthRate, Burst: 5}); err != nil {
+			return nil, fmt.Errorf("together: auth rate: %w", err)
+		}
+	}
+	if d.BotRate > 0 {
+		if s.botRL, err = ratelimit.New(ratelimit.Config{Limit: d.BotRate, Burst: int(max(1, d.BotRate))}); err != nil {
+			return nil, fmt.Errorf("together: bot rate: %w", err)
+		}
+	}
 	if d.UploadDir != "" {
 		if err := os.MkdirAll(d.UploadDir, 0o750); err != nil {
 			return nil, fmt.Errorf("together: uploads: %w", err)
@@ -173,6 +192,13 @@ type route struct {
 func (s *Surface) Register(h *httpserver.Server) {
 	for _, rt := range s.routes() {
 		handler := s.wrap(rt)
+		if s.authRL != nil && strings.HasPrefix(rt.path, "/auth/") {
+			handler = ratelimit.Middleware(s.authRL, ratelimit.IPKey(s.d.TrustProxy), 1,
+				func(w http.ResponseWriter, _ *http.Request, _ ratelimit.Decision) {
+					setSecurityHeaders(w.Header())
+					writeError(w, http.StatusTooManyRequests, "Too many requests, please slow down")
+				})(handler)
+		}
 		for _, prefix := range []string{"", "/api"} {
 			pattern := rt.method + " " + prefix + rt.path
 			if prefix == "/api" && strings.HasPrefix(rt.path, "/admin/") {
@@ -226,6 +252,13 @@ func (s *Surface) wrap(rt route) http.Handler {
 		if err != nil {
 			s.fail(w, err)
 			return
+		}
+		if s.botRL != nil && p.Account.Kind == identity.Bot {
+			if d := s.botRL.Allow(p.Account.ID, 1); !d.Allowed {
+				ratelimit.SetRetryAfter(w.Header(), d)
+				writeError(w, http.StatusTooManyRequests, fmt.Sprintf("Bot rate limit exceeded. Max %g requests/second.", s.d.BotRate))
+				return
+			}
 		}
 		rt.h(w, r, p)
 	})
