@@ -50,6 +50,16 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "ffmpeg fixture:", err, string(out))
 		os.Exit(1)
 	}
+	// VP8 WebM for the browser tests (Debian's Chromium has no H.264).
+	cmd = exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=8:size=64x48:rate=10",
+		"-c:v", "libvpx", "-b:v", "200k", filepath.Join(dir, "web1.webm"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintln(os.Stderr, "ffmpeg fixture:", err, string(out))
+		os.Exit(1)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "web1.webm")); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "web2.webm"), b, 0o600)
+	}
 	for i := 1; i <= 5; i++ {
 		b, _ := os.ReadFile(filepath.Join(dir, "clip.mp4"))
 		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("clip%d.mp4", i)), b, 0o600)
@@ -74,6 +84,9 @@ type opts struct {
 	db        func(testing.TB) *store.DB
 	rateLimit bool
 	syncDelay time.Duration
+	// spa serves a built web client from this directory on "GET /" (with
+	// the SPA fallback to index.html), on the same origin as the API.
+	spa string
 }
 
 func newHarness(t testing.TB, o opts) *harness {
@@ -89,7 +102,13 @@ func newHarness(t testing.TB, o opts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fix := httptest.NewServer(http.FileServer(http.Dir(fixtureDir)))
+	files := http.FileServer(http.Dir(fixtureDir))
+	// CORS as a real video host sends it: OTT's player loads media with
+	// crossorigin="anonymous".
+	fix := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		files.ServeHTTP(w, r)
+	}))
 	t.Cleanup(fix.Close)
 	fixAddr := netip.MustParseAddrPort(strings.TrimPrefix(fix.URL, "http://"))
 	allow := func(ap netip.AddrPort) bool { return ap == fixAddr }
@@ -134,6 +153,16 @@ func newHarness(t testing.TB, o opts) *harness {
 		t.Fatal(err)
 	}
 	s.Register(srv)
+	if o.spa != "" {
+		files := http.FileServer(http.Dir(o.spa))
+		srv.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, err := os.Stat(filepath.Join(o.spa, filepath.FromSlash(filepath.Clean("/"+r.URL.Path)))); err != nil || r.URL.Path == "/" {
+				http.ServeFile(w, r, filepath.Join(o.spa, "index.html"))
+				return
+			}
+			files.ServeHTTP(w, r)
+		}))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = srv.Run(ctx); close(done) }()
