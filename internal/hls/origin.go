@@ -39,6 +39,7 @@ type Origin struct {
 	target   time.Duration
 	upload   *Uploader
 	s3base   string
+	liveBase string // s3base of the running broadcast (players of it fetch from there)
 	startOff time.Duration
 }
 
@@ -89,7 +90,8 @@ func (o *Origin) reset(keep int) error {
 	return nil
 }
 
-// SetUploader turns S3 offload on (non-nil) or off for later broadcasts.
+// SetUploader turns S3 offload on (non-nil) or off for later broadcasts;
+// the running one keeps the storage it started with.
 func (o *Origin) SetUploader(u *Uploader, baseURL string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -106,8 +108,11 @@ func (o *Origin) Begin(specs []VariantSpec, target time.Duration, listSize int) 
 		return nil, err
 	}
 	o.mu.RLock()
-	up, off := o.upload, o.startOff
+	up, off, base := o.upload, o.startOff, o.s3base
 	o.mu.RUnlock()
+	if up == nil {
+		base = ""
+	}
 	vs := make([]*Variant, len(specs))
 	segs := make([]*Segmenter, len(specs))
 	for i := range specs {
@@ -123,7 +128,7 @@ func (o *Origin) Begin(specs []VariantSpec, target time.Duration, listSize int) 
 		segs[i] = &Segmenter{Target: target, PartTarget: target / 5, Emit: v.Add}
 	}
 	o.mu.Lock()
-	o.variants, o.specs, o.target = vs, append([]VariantSpec(nil), specs...), target
+	o.variants, o.specs, o.target, o.liveBase = vs, append([]VariantSpec(nil), specs...), target, base
 	o.mu.Unlock()
 	if up != nil {
 		up.Put("stream.m3u8", o.Master(), PlaylistContentType, PlaylistCache)
@@ -171,7 +176,7 @@ func (o *Origin) Variants() int {
 // absolute URLs on the serving endpoint.
 func (o *Origin) Master() []byte {
 	o.mu.RLock()
-	vs, specs, base := o.variants, o.specs, o.s3base
+	vs, specs, base := o.variants, o.specs, o.liveBase
 	o.mu.RUnlock()
 	var b bytes.Buffer
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n")

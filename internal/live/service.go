@@ -425,8 +425,16 @@ func (s *Service) UpdateSettings(ctx context.Context, f func(*Settings) error) e
 // applyS3 starts (or stops) the uploader used by later broadcasts.
 func (s *Service) applyS3(c hls.S3Config) error {
 	s.mu.Lock()
-	if s.upCancel != nil {
-		s.upCancel()
+	if stop := s.upCancel; stop != nil {
+		// A running broadcast keeps uploading where it started (its
+		// players fetch from there); stop the old uploader once it ends.
+		go func() {
+			for _, st := range s.allStages() {
+				for !st.waitEnded(time.Minute) && s.ctx.Err() == nil {
+				}
+			}
+			stop()
+		}()
 		s.upCancel, s.uploader = nil, nil
 	}
 	s.mu.Unlock()
