@@ -36,6 +36,9 @@ func TestBrowserCommunityChat(t *testing.T) {
 	alice := newTab(t, browser, "alice")
 	bob := newTab(t, browser, "bob")
 
+	alice.do("open the landing page", chromedp.Navigate(base+"/"))
+	alice.waitFor("the landing page", `document.querySelector("h1")?.textContent.includes("hearth")`, 15*time.Second)
+	alice.screenshot("landing")
 	signUp(alice, base, "alice_web", "")
 	alice.do("create a community",
 		chromedp.WaitVisible(chromedp.ID("new-community")),
