@@ -683,3 +683,38 @@ func (s *Service) DMs(ctx context.Context, actor string) ([]*DMChannel, error) {
 func (s *Service) TouchDM(ctx context.Context, id string) error {
 	return s.st.TouchDMChannel(ctx, id, s.at())
 }
+
+// Enforce applies an automatic moderation action to a member (Together's
+// automod): "timeout" for d, "kick" or "ban". Owners are never touched.
+func (s *Service) Enforce(ctx context.Context, communityID, target, action string, d time.Duration, reason string) error {
+	c, err := s.st.Community(ctx, communityID)
+	if err != nil {
+		return err
+	}
+	if c.OwnerID == target {
+		return nil
+	}
+	r := &reason
+	switch action {
+	case "timeout":
+		until := s.at().Add(d)
+		if err := s.st.SetTimeout(ctx, communityID, target, &until); err != nil {
+			return err
+		}
+		s.publish(ctx, Topic(communityID), Event{Type: EvMemberTimeout, CommunityID: communityID, AccountID: target, Until: &until, Reason: r})
+	case "kick":
+		if err := s.st.RemoveMember(ctx, communityID, target); err != nil && !errors.Is(err, fault.NotFound) {
+			return err
+		}
+		s.publish(ctx, Topic(communityID), Event{Type: EvMemberKicked, CommunityID: communityID, AccountID: target, Reason: r, Recipients: []string{target}})
+	case "ban":
+		if err := s.st.AddBan(ctx, &Ban{CommunityID: communityID, AccountID: target, Reason: r, BannedBy: c.OwnerID, CreatedAt: s.at()}); err != nil && !errors.Is(err, fault.Conflict) {
+			return err
+		}
+		if err := s.st.RemoveMember(ctx, communityID, target); err != nil && !errors.Is(err, fault.NotFound) {
+			return err
+		}
+		s.publish(ctx, Topic(communityID), Event{Type: EvMemberBanned, CommunityID: communityID, AccountID: target, Reason: r, Recipients: []string{target}})
+	}
+	return nil
+}

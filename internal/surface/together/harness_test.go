@@ -72,7 +72,7 @@ func newEnv(t testing.TB, eng storetest.Engine, opts ...func(*together.Deps)) *e
 		t.Fatal(err)
 	}
 	deps := together.Deps{Log: log, Identity: ident, Community: comm, Messages: msgs, Bus: b, Sub: sub,
-		Hub: hub, Bots: db.TogetherBots(), DBPing: db.Ping, Version: "test", Extras: db.TogetherExtras(), UploadDir: t.TempDir(), Egress: eg}
+		Hub: hub, Bots: db.TogetherBots(), DBPing: db.Ping, Version: "test", Extras: db.TogetherExtras(), Moderation: db.TogetherExtras(), UploadDir: t.TempDir(), Egress: eg}
 	for _, o := range opts {
 		o(&deps)
 	}

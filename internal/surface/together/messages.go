@@ -112,6 +112,10 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
+	if err := s.automod(ctx, ca, p, *in.Content); err != nil {
+		s.fail(w, err)
+		return
+	}
 	pi := messages.PostInput{ConversationID: ca.Channel.ID, Kind: messages.KindChannel, AuthorID: p.Account.ID, Body: *in.Content}
 	if in.ReplyTo != nil {
 		if _, err := uuid.Parse(*in.ReplyTo); err != nil {
@@ -301,6 +305,10 @@ func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity
 		return
 	}
 	if err := s.canPost(ctx, ca); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.automod(ctx, ca, p, *in.Content); err != nil {
 		s.fail(w, err)
 		return
 	}

@@ -316,3 +316,62 @@ func TestRateLimits(t *testing.T) {
 		t.Fatalf("bot over limit: %d %v", code, obj)
 	}
 }
+
+// TestAutomodAndAuditLog: word filters block messages and apply their
+// action; duplicates are refused; the owner sees both logs.
+func TestAutomodAndAuditLog(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			ann, bob := e.register("ann"), e.register("bob")
+			srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "A", "is_public": true})
+			sid := srv["id"].(string)
+			e.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
+			ch, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "g", "type": "text"})
+			cid := ch["id"].(string)
+			e.must(404, "GET", "/servers/"+sid+"/automod", ann.access, nil)
+			e.must(403, "PATCH", "/servers/"+sid+"/automod", bob.access, map[string]any{"enabled": true})
+			e.must(400, "PATCH", "/servers/"+sid+"/automod", ann.access, map[string]any{"spam_max_messages": 0})
+			cfg, _ := e.must(200, "PATCH", "/servers/"+sid+"/automod", ann.access, map[string]any{"enabled": true,
+				"word_filter_enabled": true, "word_filter_action": "timeout", "duplicate_enabled": true})
+			if cfg["timeout_minutes"] != 10.0 || cfg["spam_action"] != "delete" {
+				t.Errorf("config %v", cfg)
+			}
+			e.must(201, "POST", "/servers/"+sid+"/automod/words", ann.access, map[string]any{"word": "  Heck "})
+			_, words := e.must(200, "GET", "/servers/"+sid+"/automod/words", ann.access, nil)
+			if len(words) != 1 || words[0].(map[string]any)["word"] != "heck" {
+				t.Errorf("words %v", words)
+			}
+			e.must(201, "POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": "hello"})
+			if code, obj, _ := e.call("POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": "hello"}); code != 403 ||
+				obj["error"] != "Duplicate message blocked" {
+				t.Errorf("duplicate: %d %v", code, obj)
+			}
+			if code, obj, _ := e.call("POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": "what the HECK"}); code != 403 ||
+				obj["error"] != "Message blocked by word filter" {
+				t.Errorf("word filter: %d %v", code, obj)
+			}
+			// The action (timeout) now blocks bob entirely.
+			if code, _, _ := e.call("POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": "fine words"}); code != 403 {
+				t.Errorf("timed out member posted: %d", code)
+			}
+			_, logs := e.must(200, "GET", "/servers/"+sid+"/automod/logs", ann.access, nil)
+			if len(logs) != 2 {
+				t.Errorf("automod logs %v", logs)
+			}
+			e.must(204, "DELETE", "/servers/"+sid+"/automod/words/heck", ann.access, nil)
+			_, audit := e.must(200, "GET", "/servers/"+sid+"/audit-logs?action=channel.create", ann.access, nil)
+			if len(audit) != 1 || audit[0].(map[string]any)["target_id"] != cid || audit[0].(map[string]any)["actor_id"] != ann.id {
+				t.Errorf("audit %v", audit)
+			}
+			_, all := e.must(200, "GET", "/servers/"+sid+"/audit-logs?limit=1", ann.access, nil)
+			if len(all) != 1 || all[0].(map[string]any)["action"] != "automod.update" {
+				t.Errorf("audit newest %v", all)
+			}
+			e.must(403, "GET", "/servers/"+sid+"/audit-logs", bob.access, nil)
+			e.must(400, "GET", "/servers/"+sid+"/audit-logs?before=yesterday", ann.access, nil)
+		})
+	}
+}

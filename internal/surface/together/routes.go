@@ -64,6 +64,14 @@ func (s *Surface) routes() []route {
 		auth("GET", "/servers/{id}/bans", s.listBans),
 		auth("DELETE", "/servers/{id}/bans/{user_id}", s.unban),
 
+		auth("GET", "/servers/{id}/automod", s.getAutomod),
+		auth("PATCH", "/servers/{id}/automod", s.updateAutomod),
+		auth("GET", "/servers/{id}/automod/words", s.listWords),
+		auth("POST", "/servers/{id}/automod/words", s.addWord),
+		auth("DELETE", "/servers/{id}/automod/words/{word}", s.removeWord),
+		auth("GET", "/servers/{id}/automod/logs", s.automodLogs),
+		auth("GET", "/servers/{id}/audit-logs", s.auditLogs),
+
 		auth("GET", "/servers/{id}/invites", s.listInvites),
 		auth("POST", "/servers/{id}/invites", s.createInvite),
 		auth("DELETE", "/servers/{id}/invites/{invite_id}", s.deleteInvite),

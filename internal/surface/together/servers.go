@@ -116,6 +116,7 @@ func (s *Surface) updateServer(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
+	s.audit(r, id, p, "server.update", "server", id, nil)
 	writeJSON(w, http.StatusOK, toServer(c))
 }
 
@@ -228,6 +229,7 @@ func (s *Surface) createChannel(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, err)
 		return
 	}
+	s.audit(r, id, p, "channel.create", "channel", ch.ID, map[string]any{"name": ch.Name, "type": ch.Kind})
 	writeJSON(w, http.StatusCreated, toChannel(ch))
 }
 
@@ -280,6 +282,7 @@ func (s *Surface) updateChannel(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, err)
 		return
 	}
+	s.audit(r, id, p, "channel.update", "channel", ch.ID, nil)
 	writeJSON(w, http.StatusOK, toChannel(ch))
 }
 
@@ -293,6 +296,7 @@ func (s *Surface) deleteChannel(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, err)
 		return
 	}
+	s.audit(r, id, p, "channel.delete", "channel", r.PathValue("channel_id"), nil)
 	noContent(w)
 }
 
@@ -341,6 +345,7 @@ func (s *Surface) createRole(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
+	s.audit(r, id, p, "role.create", "role", ro.ID, map[string]any{"name": ro.Name})
 	writeJSON(w, http.StatusCreated, toRole(ro))
 }
 
@@ -360,6 +365,7 @@ func (s *Surface) updateRole(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
+	s.audit(r, id, p, "role.update", "role", ro.ID, nil)
 	writeJSON(w, http.StatusOK, toRole(ro))
 }
 
@@ -373,6 +379,7 @@ func (s *Surface) deleteRole(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
+	s.audit(r, id, p, "role.delete", "role", r.PathValue("role_id"), nil)
 	noContent(w)
 }
 
@@ -387,6 +394,11 @@ func (s *Surface) memberRole(add bool) func(http.ResponseWriter, *http.Request, 
 			s.fail(w, err)
 			return
 		}
+		action := "member.role_add"
+		if !add {
+			action = "member.role_remove"
+		}
+		s.audit(r, id, p, action, "user", r.PathValue("user_id"), map[string]any{"role_id": r.PathValue("role_id")})
 		noContent(w)
 	}
 }
@@ -458,6 +470,7 @@ func (s *Surface) createInvite(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
+	s.audit(r, id, p, "invite.create", "invite", inv.ID, nil)
 	writeJSON(w, http.StatusCreated, toInvite(inv))
 }
 
@@ -489,6 +502,7 @@ func (s *Surface) deleteInvite(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
+	s.audit(r, id, p, "invite.delete", "invite", r.PathValue("invite_id"), nil)
 	noContent(w)
 }
 
@@ -530,6 +544,7 @@ func (s *Surface) kick(w http.ResponseWriter, r *http.Request, p *identity.Princ
 		s.fail(w, err)
 		return
 	}
+	s.audit(r, id, p, "member.kick", "user", r.PathValue("user_id"), map[string]any{"reason": in.Reason})
 	noContent(w)
 }
 
@@ -552,6 +567,7 @@ func (s *Surface) ban(w http.ResponseWriter, r *http.Request, p *identity.Princi
 		s.fail(w, err)
 		return
 	}
+	s.audit(r, id, p, "member.ban", "user", r.PathValue("user_id"), map[string]any{"reason": in.Reason})
 	noContent(w)
 }
 
@@ -565,6 +581,7 @@ func (s *Surface) unban(w http.ResponseWriter, r *http.Request, p *identity.Prin
 		s.fail(w, err)
 		return
 	}
+	s.audit(r, id, p, "member.unban", "user", r.PathValue("user_id"), nil)
 	noContent(w)
 }
 
@@ -614,6 +631,11 @@ func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *id
 			s.fail(w, err)
 			return
 		}
+		action := "member.timeout"
+		if !add {
+			action = "member.timeout_remove"
+		}
+		s.audit(r, id, p, action, "user", r.PathValue("user_id"), map[string]any{"duration_minutes": in.DurationMinutes, "reason": in.Reason})
 		noContent(w)
 	}
 }

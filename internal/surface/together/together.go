@@ -56,8 +56,10 @@ type Deps struct {
 	Bots      BotStore
 	// Extras stores attachments, emoji, polls and events; UploadDir holds
 	// the files (both needed for those routes).
-	Extras    ExtrasStore
-	UploadDir string
+	Extras ExtrasStore
+	// Moderation stores automod and the audit log (nil: those routes 503).
+	Moderation ModerationStore
+	UploadDir  string
 	// Egress fetches link previews (nil: /link-preview answers 503).
 	Egress *egress.Client
 	// AuthRate is /auth/* requests per second per client IP (burst 5);
