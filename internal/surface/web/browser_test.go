@@ -90,6 +90,16 @@ func TestBrowserCommunityChat(t *testing.T) {
 	alice.waitFor("bob in the member list", `document.querySelector('aside.members')?.textContent.includes("bob_web")`, 10*time.Second)
 	alice.screenshot("community")
 
+	// Search: results come from the server with the match highlighted.
+	alice.do("search",
+		chromedp.SendKeys(chromedp.ID("search-q"), "snacks\r"),
+	)
+	alice.waitFor("a highlighted hit", `[...document.querySelectorAll('[data-testid="search-hit"] mark')].some(m => m.textContent.toLowerCase() === "snacks")`, 10*time.Second)
+
+	// Reactions: Alice reacts to Bob's reply and Bob sees the count live.
+	eval[bool](alice, "react", `(() => { const m = [...document.querySelectorAll('[data-testid="message"]')].find(m => m.textContent.includes(`+jsString(reply)+`)); m.querySelector("details.react").open = true; m.querySelector('button[aria-label="React 👍"]').click(); return true; })()`)
+	bob.waitFor("the reaction, live", `[...document.querySelectorAll('[data-testid="message"]')].some(m => m.textContent.includes(`+jsString(reply)+`) && [...m.querySelectorAll(".chip")].some(c => c.textContent.includes("👍 1")))`, 10*time.Second)
+
 	// Phone width: the same page fits the screen (no sideways scrolling),
 	// the channel list folds behind a button, and the composer still works.
 	bob.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
