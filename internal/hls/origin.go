@@ -60,7 +60,7 @@ func NewOrigin(cfg OriginConfig) (*Origin, error) {
 		cfg.KeepExtra = 10
 	}
 	o := &Origin{cfg: cfg, log: cfg.Log}
-	if err := o.reset(1); err != nil {
+	if err := o.reset(); err != nil {
 		return nil, err
 	}
 	v, err := newVariant(0, filepath.Join(cfg.Dir, "0"), 1, cfg.KeepExtra, nil, nil, o.log)
@@ -73,7 +73,7 @@ func NewOrigin(cfg OriginConfig) (*Origin, error) {
 }
 
 // reset empties the directory (old segments from an earlier run).
-func (o *Origin) reset(keep int) error {
+func (o *Origin) reset() error {
 	if err := os.MkdirAll(o.cfg.Dir, 0o750); err != nil {
 		return fmt.Errorf("hls: %w", err)
 	}
@@ -86,7 +86,6 @@ func (o *Origin) reset(keep int) error {
 			_ = os.RemoveAll(filepath.Join(o.cfg.Dir, e.Name()))
 		}
 	}
-	_ = keep
 	return nil
 }
 
@@ -104,7 +103,7 @@ func (o *Origin) Begin(specs []VariantSpec, target time.Duration, listSize int) 
 	if len(specs) == 0 {
 		return nil, fmt.Errorf("hls: no variants")
 	}
-	if err := o.reset(0); err != nil {
+	if err := o.reset(); err != nil {
 		return nil, err
 	}
 	o.mu.RLock()

@@ -240,13 +240,6 @@ func (v *Variant) Newest() (string, bool) {
 	return filepath.Join(v.dir, v.entries[len(v.entries)-1].name), true
 }
 
-// Info is what the master playlist says about a variant.
-type Info struct {
-	Bandwidth     int // bits/s
-	Width, Height int
-	Framerate     float64
-}
-
 func (v *Variant) stats() (codecs string, bandwidth int) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()

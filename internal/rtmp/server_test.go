@@ -260,3 +260,41 @@ func TestConnectionLimit(t *testing.T) {
 	}
 	t.Fatal("connection over the limit was not closed; held " + strconv.Itoa(len(held)))
 }
+
+// TestWindowAcknowledgement: after a client announces a window, the server
+// acknowledges every window's worth of bytes it reads.
+func TestWindowAcknowledgement(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder()
+	s := startServer(t, rec, Config{})
+	c, err := Dial(context.Background(), s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Publish("live", "good"); err != nil {
+		t.Fatal(err)
+	}
+	win := &Message{CSID: protocolCSID, Type: TypeWindowAckSize, Payload: []byte{0, 0, 0x10, 0}} // 4096 bytes
+	if err := c.w.WriteMessage(win); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if err := c.WriteMedia(TypeVideo, uint32(i*40), make([]byte, 3000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		m, err := c.r.ReadMessage()
+		if err != nil {
+			t.Fatalf("no acknowledgement: %v", err)
+		}
+		if m.Type == TypeAck {
+			if n := uint32(m.Payload[0])<<24 | uint32(m.Payload[1])<<16 | uint32(m.Payload[2])<<8 | uint32(m.Payload[3]); n < 4096 {
+				t.Fatalf("acknowledged %d bytes", n)
+			}
+			return
+		}
+	}
+}
