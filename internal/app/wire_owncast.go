@@ -62,7 +62,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		return err
 	}
 	s, err := owncast.New(owncast.Deps{Log: a.Log, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live,
-		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "0.1.3",
+		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "hearth (owncast api 0.1.3)",
 			FloodRate: floodRate(a.Config.ChatFloodRate), FloodBlock: 10 * time.Second}})
 	if err != nil {
 		return err
