@@ -51,7 +51,10 @@ export interface RoomListItem {
   users: number;
 }
 
-export const Req = { Playback: 2, Skip: 3, Seek: 4, Add: 5, Remove: 6, Order: 7, Vote: 8, Promote: 9, Chat: 11, PlaybackSpeed: 16 } as const;
+export const Req = { Playback: 2, Skip: 3, Seek: 4, Add: 5, Remove: 6, Order: 7, Vote: 8, Promote: 9, Chat: 11, PlaybackSpeed: 16, Kick: 18 } as const;
+
+/** OTT roles as numbers on the wire. */
+export const roleNames: Record<number, string> = { [-1]: "Owner", 0: "Guest", 1: "Member", 2: "Trusted", 3: "Moderator", 4: "Admin" };
 
 let tokenPromise: Promise<string> | null = null;
 
@@ -180,6 +183,12 @@ export class RoomConnection {
   }
   say(text: string) {
     return this.req({ type: Req.Chat, text });
+  }
+  promote(targetClientId: string, role: number) {
+    return this.req({ type: Req.Promote, targetClientId, role });
+  }
+  kick(clientId: string) {
+    return this.req({ type: Req.Kick, clientId });
   }
   status(status: "none" | "ready" | "buffering" | "error") {
     this.socket.send({ action: "status", status });
