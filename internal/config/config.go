@@ -55,7 +55,7 @@ type Config struct {
 	// Live streaming (Owncast-compatible RTMP ingest and HLS).
 	RTMPAddr         string `name:"rtmp-addr" env:"HEARTH_RTMP_ADDR" default:":1935" help:"RTMP ingest listen address (host:port); publishers use rtmp://<host>:<port>/live/<stream key>. Empty disables RTMP ingest."`
 	StreamKey        string `name:"stream-key" env:"HEARTH_STREAM_KEY" default:"" help:"A temporary stream key for the default stage, accepted in addition to the stored keys while this is set; never stored (Owncast's -streamkey)."`
-	DefaultStreamKey string `name:"default-stream-key" env:"HEARTH_DEFAULT_STREAM_KEY" default:"" help:"First start only: the stored stream key of the default stage (e.g. abc123 for Owncast's test suite). Empty: a random key is generated and printed once to the log."`
+	DefaultStreamKey string `name:"default-stream-key" env:"HEARTH_DEFAULT_STREAM_KEY" default:"" help:"First start only: the stored stream key of the default stage (e.g. abc123 for Owncast's test suite). Empty: a random key is generated (see it in the admin: streamKeys in /api/admin/serverconfig)."`
 	FFmpegPath       string `name:"ffmpeg-path" env:"HEARTH_FFMPEG_PATH" default:"ffmpeg" help:"ffmpeg executable used for transcoded variants and thumbnails, until an admin sets another one (ffmpegpath)."`
 
 	// Together surface (communities, chat, voice signalling).

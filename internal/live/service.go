@@ -128,9 +128,9 @@ func (s *Service) createDefault(ctx context.Context) (*Stage, error) {
 		return nil, err
 	}
 	if generated {
-		// Printed once, on the first start only, like the admin password.
-		s.log.Warn("created the default stage with a generated stream key; see it (and add others) in the admin",
-			"stream_key", key)
+		// Stream keys never reach a log line (DESIGN.md §3.4): the admin
+		// reads it in the admin UI or GET /api/admin/serverconfig.
+		s.log.Warn("created the default stage with a generated stream key; find it in the admin (streamKeys in /api/admin/serverconfig)")
 	}
 	return st, nil
 }
