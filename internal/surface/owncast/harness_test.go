@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,8 @@ type node struct {
 type nodeOpts struct {
 	chat     func(*owncast.ChatOptions)
 	presence stagechat.PresenceConfig
+	// allow lets webhook deliveries reach a test listener.
+	allow func(netip.AddrPort) bool
 }
 
 func newNode(t testing.TB, o nodeOpts) *node {
@@ -72,14 +75,15 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emoji.Close() })
-	out, err := egress.New(egress.Config{})
+	out, err := egress.New(egress.Config{AllowAddr: o.allow})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks, err := webhooks.New(webhooks.Config{}, db.Webhooks(), out, nil)
+	hooks, err := webhooks.New(webhooks.Config{Backoff: 10 * time.Millisecond}, db.Webhooks(), out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	go func() { _ = hooks.Run(ctx) }()
 	hub, err := gateway.New(gateway.Config{InsecureSkipVerify: true, ReadLimit: 2 * owncast.MaxSocketPayload},
 		gateway.SubscriberFunc(func(p string, h func(string, []byte)) (func() error, error) {
 			s, err := b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })

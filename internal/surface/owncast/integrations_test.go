@@ -1,6 +1,7 @@
 package owncast_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -67,6 +68,22 @@ func TestIntegrations(t *testing.T) {
 				}
 			}
 		}
+	}
+	// A system message to one connection, by the id /clients reports.
+	var clients []map[string]any
+	n.do(t, "GET", "/api/integrations/clients", "bearer:"+raw, nil).json(t, &clients)
+	if len(clients) != 1 || clients[0]["user"].(map[string]any)["id"] != viewer.ID {
+		t.Fatalf("clients %v", clients)
+	}
+	id := fmt.Sprint(int64(clients[0]["id"].(float64)))
+	if r := n.do(t, "POST", "/api/integrations/chat/system/client/"+id, "bearer:"+raw, map[string]string{"body": "just you"}); r.status != 200 {
+		t.Fatalf("system to client: %d %s", r.status, r.body)
+	}
+	if ev := c.await("SYSTEM", nil); ev["body"] != "<p>just you</p>" {
+		t.Fatalf("client SYSTEM %v", ev)
+	}
+	if r := n.do(t, "POST", "/api/integrations/chat/system/client/999999", "bearer:"+raw, map[string]string{"body": "x"}); r.status != 400 {
+		t.Fatalf("unknown client: %d", r.status)
 	}
 	r = n.do(t, "OPTIONS", "/api/integrations/chat", "bearer:"+raw, nil)
 	if r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "*" {
