@@ -69,7 +69,8 @@ func FFmpegArgs(codec string, segmentSeconds int, vs []Variant) ([]string, error
 					"-x264-params", "scenecut=0:open_gop=0")
 			}
 			if v.ScaledWidth > 0 || v.ScaledHeight > 0 {
-				w, h := v.ScaledWidth, v.ScaledHeight
+				// H.264 needs even sizes; -2 follows the aspect ratio.
+				w, h := v.ScaledWidth&^1, v.ScaledHeight&^1
 				if w <= 0 {
 					w = -2
 				}

@@ -233,12 +233,34 @@ func (s *supervisor) headers() []flvTag {
 
 var errFeedClosed = errors.New("transcode: publisher left")
 
+// Giving up: this many consecutive ffmpeg runs each dying within
+// quickFailure of starting.
+const (
+	maxQuickFailures = 5
+	quickFailure     = 5 * time.Second
+)
+
 func (s *supervisor) run(ctx context.Context) {
 	backoff := s.cfg.MinBackoff
+	quick := 0 // consecutive runs that died within quickFailure of starting
 	for first := true; ; first = false {
 		started := time.Now()
 		err := s.once(ctx, !first)
 		if errors.Is(err, errFeedClosed) || ctx.Err() != nil {
+			return
+		}
+		if time.Since(started) < quickFailure {
+			quick++
+		} else {
+			quick = 0
+		}
+		if quick >= maxQuickFailures {
+			// A bad codec, path or setting: restarting will not help. The
+			// transcoded variants stop; passthrough ones go on.
+			s.log.Error("ffmpeg keeps failing at start; transcoded variants stopped for this broadcast", "err", err)
+			s.closeFeed()
+			for range s.feed {
+			}
 			return
 		}
 		s.log.Warn("ffmpeg exited while the stream is live; restarting", "err", err, "in", backoff)

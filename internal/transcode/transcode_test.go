@@ -152,6 +152,8 @@ func TestFFmpegArgs(t *testing.T) {
 			[][]string{{"-vf", "scale=-2:480"}, {"-c:a", "aac", "-b:a", "96k"}, {"-preset", "ultrafast"}, {"-g", "90"}}, nil},
 		{"video copy, audio transcoded", "libx264", []Variant{{VideoPassthrough: true, AudioBitrate: 64}},
 			[][]string{{"-c:v", "copy"}, {"-c:a", "aac", "-b:a", "64k"}}, []string{"-preset"}},
+		{"odd sizes are made even", "libx264", []Variant{{VideoBitrate: 500, ScaledWidth: 301, ScaledHeight: 1}},
+			[][]string{{"-vf", "scale=300:-2"}}, nil},
 		{"two variants use two pipes", "h264_nvenc", []Variant{{VideoBitrate: 3000}, {VideoBitrate: 1000}},
 			[][]string{{"pipe:3"}, {"pipe:4"}, {"-c:v", "h264_nvenc"}}, []string{"-x264-params"}},
 	}
@@ -301,4 +303,31 @@ func BenchmarkRemuxer(b *testing.B) {
 			}
 		}
 	}
+}
+
+// TestPipelineGivesUp: an encoder that dies at once every time (here
+// /bin/false in place of ffmpeg) is not restarted forever.
+func TestPipelineGivesUp(t *testing.T) {
+	t.Parallel()
+	falseBin, err := exec.LookPath("false")
+	if err != nil {
+		t.Skip("no false(1)")
+	}
+	starts := make(chan int, 16)
+	p, err := Start(context.Background(), Config{FFmpegPath: falseBin, SegmentSeconds: 1, Variants: []Variant{{VideoBitrate: 300}},
+		Outputs: []Output{&collector{}}, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+		OnStart: func(int) { starts <- 1 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("pipeline kept restarting a failing encoder")
+	}
+	if n := len(starts); n != maxQuickFailures {
+		t.Fatalf("%d starts, want %d", n, maxQuickFailures)
+	}
+	p.Video(0, []byte{0x17, 0, 0, 0, 0}) // ignored, no panic
+	p.Close()
 }
