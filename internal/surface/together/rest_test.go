@@ -1,7 +1,11 @@
 package together_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -287,6 +291,14 @@ func TestBotsAndAdmin(t *testing.T) {
 		obj["error"] != "Registration is currently closed" {
 		t.Errorf("closed registration: %d %v", code, obj)
 	}
+	e.must(403, "POST", "/auth/forgot-password", ann.access, map[string]any{"email": "ann@example.org"})
+	e.must(404, "POST", "/auth/forgot-password", root, map[string]any{"email": "nobody@example.org"})
+	rt, _ := e.must(200, "POST", "/auth/forgot-password", root, map[string]any{"email": "ann@example.org"})
+	e.must(400, "POST", "/auth/reset-password", "", map[string]any{"token": "bogus", "new_password": "newpassword1"})
+	e.must(200, "POST", "/auth/reset-password", "", map[string]any{"token": rt["token"], "new_password": "newpassword1"})
+	e.must(400, "POST", "/auth/reset-password", "", map[string]any{"token": rt["token"], "new_password": "newpassword2"})
+	e.must(401, "GET", "/users/@me", ann.access, nil) // sessions revoked by the reset
+	e.must(200, "POST", "/auth/login", "", map[string]string{"username": "ann", "password": "newpassword1"})
 	users, _ := e.must(200, "GET", "/api/admin/users?per_page=1", root, nil)
 	if users["total"] != 2.0 || len(users["users"].([]any)) != 1 {
 		t.Errorf("admin users %v", users)
@@ -371,6 +383,26 @@ func TestAutomodAndAuditLog(t *testing.T) {
 				t.Errorf("audit newest %v", all)
 			}
 			e.must(403, "GET", "/servers/"+sid+"/audit-logs", bob.access, nil)
+			e.must(403, "GET", "/servers/"+sid+"/export", bob.access, nil)
+			req, _ := http.NewRequest("GET", e.url+"/servers/"+sid+"/export", nil)
+			req.Header.Set("Authorization", "Bearer "+ann.access)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
+			if err != nil || resp.Header.Get("Content-Type") != "application/zip" {
+				t.Fatalf("export: %v %s", err, resp.Header)
+			}
+			var names []string
+			for _, f := range zr.File {
+				names = append(names, f.Name)
+			}
+			if want := "a-export/messages/g-" + cid + ".jsonl"; !strings.Contains(strings.Join(names, " "), want) {
+				t.Errorf("export files %v", names)
+			}
 			e.must(400, "GET", "/servers/"+sid+"/audit-logs?before=yesterday", ann.access, nil)
 		})
 	}

@@ -23,6 +23,8 @@ func (s *Surface) routes() []route {
 		pub("POST", "/auth/login", s.boundHashing(s.login)),
 		pub("POST", "/auth/refresh", s.refresh),
 		auth("POST", "/auth/logout", s.logout),
+		auth("POST", "/auth/forgot-password", s.forgotPassword),
+		pub("POST", "/auth/reset-password", s.boundHashing(s.resetPassword)),
 		pub("GET", "/instance/registration-mode", s.getRegistrationMode),
 
 		auth("GET", "/users/@me", s.me),
@@ -71,6 +73,7 @@ func (s *Surface) routes() []route {
 		auth("DELETE", "/servers/{id}/automod/words/{word}", s.removeWord),
 		auth("GET", "/servers/{id}/automod/logs", s.automodLogs),
 		auth("GET", "/servers/{id}/audit-logs", s.auditLogs),
+		auth("GET", "/servers/{id}/export", s.exportServer),
 
 		auth("GET", "/servers/{id}/invites", s.listInvites),
 		auth("POST", "/servers/{id}/invites", s.createInvite),
@@ -127,6 +130,7 @@ func (s *Surface) routes() []route {
 		auth("GET", "/bots", s.listBots),
 		auth("GET", "/bots/{bot_id}", s.getBot),
 		auth("DELETE", "/bots/{bot_id}", s.revokeBot),
+		auth("PATCH", "/bots/{bot_id}", s.updateBot),
 		auth("POST", "/bots/{bot_id}/token/regenerate", s.regenerateBot),
 
 		auth("GET", "/admin/stats", s.adminStats),
