@@ -166,6 +166,11 @@ func (s *Surface) handleThumb(name, ctype string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, ok := s.d.Live.Thumbnail(s.stageID(), name)
 		if !ok {
+			// Owncast answers with the logo until a thumbnail exists.
+			if s.d.Chat != nil {
+				http.Redirect(w, r, "/logo", http.StatusTemporaryRedirect)
+				return
+			}
 			http.NotFound(w, r)
 			return
 		}

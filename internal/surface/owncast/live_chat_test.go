@@ -130,6 +130,14 @@ func TestLiveWithChat(t *testing.T) {
 		t.Fatalf("serverconfig stream parts: %s", body)
 	}
 
+	// Before any thumbnail exists, Owncast answers with the logo.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := noFollow.Get(n.url + "/thumbnail.jpg"); err != nil || resp.StatusCode != 307 || resp.Header.Get("Location") != "/logo" {
+		t.Fatalf("thumbnail before a stream: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
 	// The stream title set through the page settings shows in /api/status.
 	if code, r := n.post(t, "/api/admin/config/streamtitle", `{"value":"Live from the test"}`); code != 200 {
 		t.Fatalf("streamtitle: %d %v", code, r)
