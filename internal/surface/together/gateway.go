@@ -345,15 +345,20 @@ func (s *Surface) onCommunityEvent(ctx context.Context, e *community.Event) {
 	case community.EvMemberLeft:
 		t, d = "MEMBER_LEAVE", map[string]string{"server_id": sid, "user_id": e.AccountID}
 	case community.EvMemberKicked:
-		t, d = "MEMBER_KICK", map[string]any{"server_id": sid, "user_id": e.AccountID, "reason": e.Reason}
+		t, d = "MEMBER_KICK", map[string]any{"server_id": sid, "user_id": e.AccountID, "actor_id": e.ActorID, "reason": e.Reason}
 	case community.EvMemberBanned:
-		t, d = "MEMBER_BAN", map[string]any{"server_id": sid, "user_id": e.AccountID, "reason": e.Reason}
+		t, d = "MEMBER_BAN", map[string]any{"server_id": sid, "user_id": e.AccountID, "actor_id": e.ActorID, "reason": e.Reason}
 	case community.EvMemberUnbanned:
-		t, d = "MEMBER_UNBAN", map[string]any{"server_id": sid, "user_id": e.AccountID}
+		t, d = "MEMBER_UNBAN", map[string]any{"server_id": sid, "user_id": e.AccountID, "actor_id": e.ActorID}
 	case community.EvMemberTimeout:
-		t, d = "MEMBER_TIMEOUT", map[string]any{"server_id": sid, "user_id": e.AccountID, "expires_at": e.Until, "reason": e.Reason}
+		mins := 0
+		if e.Until != nil {
+			mins = int(time.Until(*e.Until).Round(time.Minute).Minutes())
+		}
+		t, d = "MEMBER_TIMEOUT", map[string]any{"server_id": sid, "user_id": e.AccountID, "actor_id": e.ActorID,
+			"expires_at": e.Until, "duration_minutes": mins, "reason": e.Reason}
 	case community.EvMemberTimeoutEnded:
-		t, d = "MEMBER_TIMEOUT_REMOVE", map[string]any{"server_id": sid, "user_id": e.AccountID}
+		t, d = "MEMBER_TIMEOUT_REMOVE", map[string]any{"server_id": sid, "user_id": e.AccountID, "actor_id": e.ActorID}
 	case community.EvRoleCreated, community.EvRoleUpdated:
 		t = "ROLE_CREATE"
 		if e.Type == community.EvRoleUpdated {
@@ -367,7 +372,11 @@ func (s *Surface) onCommunityEvent(ctx context.Context, e *community.Event) {
 		if e.Type == community.EvMemberRoleRemoved {
 			t = "MEMBER_ROLE_REMOVE"
 		}
-		d = map[string]string{"server_id": sid, "user_id": e.AccountID, "role_id": e.RoleID}
+		m := map[string]any{"server_id": sid, "user_id": e.AccountID, "role_id": e.RoleID, "role_name": "", "role_color": nil}
+		if ro, err := s.d.Community.Store().Role(ctx, e.RoleID); err == nil {
+			m["role_name"], m["role_color"] = ro.Name, ro.Color
+		}
+		d = m
 	case community.EvOverrideUpdated:
 		t, d = "CHANNEL_OVERRIDE_UPDATE", toOverride(e.Override)
 	case community.EvOverrideDeleted:
@@ -526,7 +535,7 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 			}
 		}
 		s.publishDispatch(ctx, "TYPING_START", map[string]any{"user_id": c.accountID, "username": c.username,
-			"channel_id": in.ChannelID, "timestamp": time.Now().Unix()}, ids)
+			"channel_id": in.ChannelID, "timestamp": time.Now().UTC().Format(time.RFC3339Nano)}, ids)
 	case "VOICE_SIGNAL":
 		s.relaySignal(ctx, c, env.D)
 	}
