@@ -5,12 +5,14 @@ import (
 	"context"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -190,7 +192,17 @@ func TestS3Offload(t *testing.T) {
 	if err := backend.CreateBucket("media"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	// The bucket fails every third request: uploads must be retried.
+	fake := gofakes3.New(backend).Server()
+	var calls, failed atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1)%3 == 0 {
+			failed.Add(1)
+			http.Error(w, "<Error><Code>InternalError</Code></Error>", http.StatusInternalServerError)
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
 	cfg := S3Config{Enabled: true, Endpoint: srv.URL, AccessKey: "k", Secret: "s", Bucket: "media", Region: "us-east-1",
 		PathPrefix: "/show/", ForcePathStyle: true, ACL: "public-read"}
@@ -220,8 +232,8 @@ func TestS3Offload(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if done, failed := up.Stats(); failed != 0 || done < 30 {
-		t.Fatalf("uploads: %d done, %d failed", done, failed)
+	if done, gaveUp := up.Stats(); gaveUp != 0 || done < 30 || failed.Load() == 0 {
+		t.Fatalf("uploads: %d done, %d given up, %d failed requests", done, gaveUp, failed.Load())
 	}
 	get := func(key string) (*gofakes3.Object, error) { return backend.GetObject("media", key, nil) }
 	obj, err := get("show/hls/0/stream.m3u8")

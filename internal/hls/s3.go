@@ -118,7 +118,7 @@ func NewUploader(cfg S3Config, keyPrefix string, log *slog.Logger) (*Uploader, e
 		lookup = minio.BucketLookupPath
 	}
 	client, err := minio.New(host, &minio.Options{Creds: credentials.NewStaticV4(cfg.AccessKey, cfg.Secret, ""),
-		Secure: secure, Region: cfg.Region, BucketLookup: lookup})
+		Secure: secure, Region: cfg.Region, BucketLookup: lookup, MaxRetries: 1}) // retries are ours (Uploader.tries)
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
