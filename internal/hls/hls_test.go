@@ -210,6 +210,7 @@ func TestS3Offload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	up.wait = 5 * time.Millisecond // first retry delay (250 ms in production)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = up.Run(ctx) }()
