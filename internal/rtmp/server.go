@@ -47,7 +47,8 @@ type Config struct {
 	Addr             string
 	ReadTimeout      time.Duration // a publisher silent this long is gone (default 10 s)
 	HandshakeTimeout time.Duration // default 10 s
-	MaxConns         int           // concurrent connections (default 32)
+	MaxConns         int           // concurrent connections (default 32; at most 8 per address)
+	PublishTimeout   time.Duration // connect → publish must not take longer (default 30 s)
 }
 
 // Server accepts RTMP connections.
@@ -61,7 +62,20 @@ type Server struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
+	perIP map[string]int
 	wg    sync.WaitGroup
+}
+
+// Limits on connections that have not (yet) published.
+const (
+	maxConnsPerIP = 8 // one address cannot take every slot
+)
+
+func remoteIP(c net.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return c.RemoteAddr().String()
 }
 
 // NewServer binds cfg.Addr (so a taken port fails at start).
@@ -78,6 +92,9 @@ func NewServer(cfg Config, h Handler, logger *slog.Logger) (*Server, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = 32
 	}
+	if cfg.PublishTimeout <= 0 {
+		cfg.PublishTimeout = 30 * time.Second
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -86,7 +103,7 @@ func NewServer(cfg Config, h Handler, logger *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("rtmp: listen %s: %w", cfg.Addr, err)
 	}
 	return &Server{cfg: cfg, h: h, log: logger, ln: ln, epoch: time.Now(), sem: make(chan struct{}, cfg.MaxConns),
-		conns: map[net.Conn]struct{}{}}, nil
+		conns: map[net.Conn]struct{}{}, perIP: map[string]int{}}, nil
 }
 
 // Addr is the bound address.
@@ -109,6 +126,15 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 			break
 		}
+		ip := remoteIP(c)
+		s.mu.Lock()
+		perIP := s.perIP[ip]
+		s.mu.Unlock()
+		if perIP >= maxConnsPerIP {
+			s.log.Warn("rtmp connection refused: too many connections from one address", "remote", c.RemoteAddr().String())
+			c.Close()
+			continue
+		}
 		select {
 		case s.sem <- struct{}{}:
 		default:
@@ -118,6 +144,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
+		s.perIP[ip]++
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
@@ -126,6 +153,9 @@ func (s *Server) Run(ctx context.Context) error {
 			s.serve(ctx, c)
 			s.mu.Lock()
 			delete(s.conns, c)
+			if s.perIP[ip]--; s.perIP[ip] <= 0 {
+				delete(s.perIP, ip)
+			}
 			s.mu.Unlock()
 		}()
 	}
@@ -183,9 +213,13 @@ func (s *Server) serve(ctx context.Context, c net.Conn) {
 var errStall = errors.New("rtmp: publisher stalled")
 
 func (ss *session) loop(ctx context.Context) error {
+	start := time.Now()
 	for !ss.closed {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if ss.stream == nil && time.Since(start) > ss.s.cfg.PublishTimeout {
+			return fmt.Errorf("%w: no publish within %s", ErrProtocol, ss.s.cfg.PublishTimeout)
 		}
 		_ = ss.c.SetReadDeadline(time.Now().Add(ss.s.cfg.ReadTimeout))
 		m, err := ss.r.ReadMessage()

@@ -298,3 +298,53 @@ func TestWindowAcknowledgement(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleAndPerAddressLimits: a connection that never publishes is closed
+// after PublishTimeout even while it keeps sending; one address holds at
+// most 8 connections.
+func TestIdleAndPerAddressLimits(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, newRecorder(), Config{PublishTimeout: 300 * time.Millisecond, ReadTimeout: 5 * time.Second})
+	c, err := Dial(context.Background(), s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	closed := false
+	for i := 0; i < 200 && !closed; i++ { // keep-alive chatter, no publish
+		ack := &Message{CSID: protocolCSID, Type: TypeAck, Payload: []byte{0, 0, 0, 1}}
+		if err := c.w.WriteMessage(ack); err != nil || c.w.Flush() != nil {
+			closed = true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !closed {
+		t.Fatal("a connection that never published stayed open")
+	}
+
+	s2 := startServer(t, newRecorder(), Config{HandshakeTimeout: 5 * time.Second})
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 8; i++ {
+		c, err := Dial(context.Background(), s2.Addr().String()) // handshaken: surely accepted
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c.c)
+	}
+	extra, err := net.Dial("tcp", s2.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	_ = extra.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := extra.Read(make([]byte, 1)); err == nil {
+		t.Fatal("ninth connection from one address got data")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("ninth connection from one address was not closed")
+	}
+}
