@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
 
 	"github.com/hearth-community/hearth/internal/watch"
 )
@@ -73,6 +74,12 @@ func TestOttWebClient(t *testing.T) {
 		run(t, p, name+": seek", chromedp.Poll[chromedp.Void](`Math.abs(document.querySelector("video").currentTime - 3) < 0.6`, chromedp.WithPollingTimeout(15*time.Second)))
 	}
 
+	w.c.Close(websocket.StatusNormalClosure, "")
+	waitFor(t, "third participant gone", func() bool {
+		r, _ := h.watch.Get(context.Background(), room)
+		return r.Len() == 2
+	})
+
 	// Chat from A reaches both.
 	msg := fmt.Sprintf("hello from hearth %d", time.Now().UnixNano())
 	run(t, a, "chat",
@@ -92,16 +99,44 @@ func TestOttWebClient(t *testing.T) {
 	for name, p := range map[string]context.Context{"a": a, "b": b} {
 		run(t, p, name+": skipped", chromedp.Poll[chromedp.Void](`document.querySelector("video")?.src.includes("web2.webm")`, chromedp.WithPollingTimeout(15*time.Second)))
 	}
-	// Kick B from the server side: B's client shows it was kicked.
-	r, _ := h.watch.Get(context.Background(), room)
-	var bID string
-	for _, u := range r.Users() {
-		if u.Name != "" && bID == "" {
-			bID = u.ID
+	// Vote mode: B votes for a queued item with the queue's vote button.
+	if r := h.do("PATCH", "/api/room/"+room, tok, map[string]any{"queueMode": "vote"}); r.status != 200 {
+		t.Fatalf("vote mode: %s", r.raw)
+	}
+	for _, f := range []string{"clip1.mp4", "clip2.mp4"} {
+		if r := h.do("POST", "/api/room/"+room+"/queue", tok, map[string]any{"service": "direct", "id": h.fixture(f)}); r.status != 200 {
+			t.Fatalf("queue %s: %s", f, r.raw)
 		}
 	}
-	_ = bID
-	_ = strings.TrimSpace
+	run(t, b, "vote", chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-cy="btn-vote"]').length === 2`, chromedp.WithPollingTimeout(15*time.Second)),
+		chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('[data-cy="btn-vote"]')[1].click()`))
+	waitFor(t, "vote counted", func() bool {
+		r, _ := h.watch.Get(context.Background(), room)
+		return strings.Contains(string(r.FullSync()), `"voteCounts":[["direct`+h.fixture("clip2.mp4")+`",1]]`)
+	})
+	// A's client store holds the count and the vote-ordered queue.
+	run(t, a, "vote state in a's client", chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => {
+		const st = document.querySelector('#app').__vue_app__.config.globalProperties.$store.state.room;
+		return st.voteCounts?.get(%q) === 1 && st.queue[0]?.id === %q })()`, "direct"+h.fixture("clip2.mp4"), h.fixture("clip2.mp4")),
+		chromedp.WithPollingTimeout(15*time.Second)))
+
+	// A signs up with its client's token and claims the room; then A kicks
+	// B from the user list menu, and B's client shows OTT's kicked overlay.
+	atok, err := chromedp.Run(a, chromedp.Evaluate[string](`localStorage.getItem("token")`))
+	if err != nil || atok == "" {
+		t.Fatalf("a's token: %q %v", atok, err)
+	}
+	if r := h.do("POST", "/api/user/register", atok, map[string]any{"username": "webowner", "password": "Passw0rdLong"}); r.status != 201 {
+		t.Fatalf("register: %s", r.raw)
+	}
+	if r := h.do("PATCH", "/api/room/"+room, atok, map[string]any{"claim": true}); r.status != 200 {
+		t.Fatalf("claim: %s", r.raw)
+	}
+	run(t, a, "open b's menu", chromedp.Poll[chromedp.Void](`document.querySelectorAll(".user-list .user-actions").length >= 1`, chromedp.WithPollingTimeout(15*time.Second)),
+		chromedp.Evaluate[chromedp.Void](`(() => { const b = document.querySelector(".user-list .user-actions"); b.dispatchEvent(new PointerEvent("pointerdown", {bubbles: true, button: 0, pointerType: "mouse"})); b.click(); })()`),
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[role="menuitem"]')].some(m => m.textContent.trim() === "Kick")`, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('[role="menuitem"]')].find(m => m.textContent.trim() === "Kick").click()`))
+	run(t, b, "b kicked", chromedp.Poll[chromedp.Void](`document.querySelector(".dc-reason")?.textContent.includes("You were kicked from the room by a user.")`, chromedp.WithPollingTimeout(15*time.Second)))
 }
 
 func newBrowser(t *testing.T) context.Context {
