@@ -431,19 +431,39 @@ func (b *broadcast) Metadata(m rtmp.Object) {
 	b.updateSpecs()
 }
 
-// updateSpecs describes passthrough variants with the source's size; b.mu held.
+// updateSpecs describes the variants from the source's size (passthrough:
+// the source; scaled: the missing side follows the aspect ratio); b.mu held.
 func (b *broadcast) updateSpecs() {
+	d := b.details
 	for i, v := range b.variants {
-		if !v.VideoPassthrough {
+		if v.VideoPassthrough {
+			bw := (d.VideoBitrate + max(d.AudioBitrate, 128)) * 1000 * 107 / 100
+			if d.VideoBitrate == 0 {
+				bw = 0
+			}
+			b.st.origin.UpdateSpec(i, hls.VariantSpec{Bandwidth: bw, Width: d.Width, Height: d.Height, Framerate: d.Framerate})
 			continue
 		}
-		bw := (b.details.VideoBitrate + max(b.details.AudioBitrate, 128)) * 1000 * 107 / 100
-		if b.details.VideoBitrate == 0 {
-			bw = 0
-		}
-		b.st.origin.UpdateSpec(i, hls.VariantSpec{Bandwidth: bw, Width: b.details.Width, Height: b.details.Height,
-			Framerate: b.details.Framerate})
+		w, h := scaledSize(v.ScaledWidth, v.ScaledHeight, d.Width, d.Height)
+		bw := (v.VideoBitrate + max(v.AudioBitrate, 128)) * 1000 * 107 / 100
+		b.st.origin.UpdateSpec(i, hls.VariantSpec{Bandwidth: bw, Width: w, Height: h, Framerate: float64(v.EffectiveFramerate())})
 	}
+}
+
+// scaledSize is ffmpeg's scale=W:H with -2 for a missing side (even sizes).
+func scaledSize(w, h, srcW, srcH int) (int, int) {
+	w, h = w&^1, h&^1
+	switch {
+	case w > 0 && h > 0:
+		return w, h
+	case srcW <= 0 || srcH <= 0:
+		return 0, 0
+	case h > 0:
+		return (srcW*h/srcH + 1) &^ 1, h
+	case w > 0:
+		return w, (srcH*w/srcW + 1) &^ 1
+	}
+	return srcW, srcH
 }
 
 func num(v any) (float64, bool) {
