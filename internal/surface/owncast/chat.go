@@ -49,6 +49,7 @@ type chatState struct {
 	render *stagechat.Renderer
 	nextID atomic.Uint64
 
+	admins   *adminVerified
 	msgMemo  memo[encoded]
 	chatMemo memo[decodedChat]
 
@@ -70,7 +71,7 @@ type client struct {
 }
 
 func newChatState(s *Surface) *chatState {
-	cs := &chatState{s: s, clients: map[uint64]*client{}, byUser: map[string]map[uint64]*client{}}
+	cs := &chatState{s: s, clients: map[uint64]*client{}, byUser: map[string]map[uint64]*client{}, admins: newAdminVerified()}
 	var lookup stagechat.EmojiLookup
 	if s.d.Emoji != nil {
 		lookup = s.d.Emoji.Lookup

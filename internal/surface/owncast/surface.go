@@ -123,6 +123,9 @@ func (s *Surface) requireAdmin(next http.HandlerFunc) http.Handler {
 		user, pass, ok := r.BasicAuth()
 		var acct *identity.Account
 		if ok {
+			acct = s.chat.admins.lookup(r.Context(), s.d.Identity, user, pass)
+		}
+		if ok && acct == nil {
 			a, err := s.d.Identity.CheckCredentials(r.Context(), user, pass)
 			if err == nil && a.IsAdmin {
 				acct = a
@@ -131,6 +134,9 @@ func (s *Surface) requireAdmin(next http.HandlerFunc) http.Handler {
 				// whichever account is the instance admin.
 				acct = s.adminByPassword(r.Context(), user, pass)
 			}
+		}
+		if acct != nil {
+			s.chat.admins.remember(user, pass, acct)
 		}
 		if acct == nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="Owncast Authenticated Request"`)
