@@ -336,7 +336,8 @@ func TestLiveTranscodeS3Thumbnails(t *testing.T) {
 		return strings.Count(string(b), "#EXTINF") >= 2
 	})
 	_, _, master := n.get(t, "/hls/stream.m3u8", false)
-	if !strings.Contains(string(master), base+"0/stream.m3u8") || !strings.Contains(string(master), base+"1/stream.m3u8") {
+	if !strings.Contains(string(master), base+"0/stream.m3u8") || !strings.Contains(string(master), base+"1/stream.m3u8") ||
+		!strings.Contains(string(master), "RESOLUTION=1280x720") || !strings.Contains(string(master), "RESOLUTION=640x360") {
 		t.Fatalf("master does not point at the bucket:\n%s", master)
 	}
 	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "compact",
