@@ -208,6 +208,9 @@ func (r *Room) handle(a Actor, clientID string, req Request, videos []Video) err
 		if req.Video == nil {
 			return BadArgument("video", "missing")
 		}
+		if r.current != nil && r.current.Same(*req.Video) {
+			return nil // already playing it
+		}
 		var v Video
 		if i := r.queued(*req.Video); i >= 0 {
 			if err := check(PermOrder); err != nil {
