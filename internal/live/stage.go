@@ -50,7 +50,6 @@ type stage struct {
 	peakDirty      bool
 	lastConnect    *time.Time
 	lastDisconnect *time.Time
-	loaded         bool
 	thumbBusy      bool
 	thumbAt        time.Time
 }
@@ -83,10 +82,10 @@ func (s *Service) Status(ctx context.Context, stageID string) (Status, error) {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !st.loaded {
-		st.lastConnect, st.lastDisconnect, st.loaded = stored.LastConnect, stored.LastDisconnect, true
-		st.overallPeak = max(st.overallPeak, stored.OverallPeak)
-	}
+	// The stored times are written by whichever node the publisher is on;
+	// this node's own are newer while its write is in flight.
+	st.lastConnect, st.lastDisconnect = later(st.lastConnect, stored.LastConnect), later(st.lastDisconnect, stored.LastDisconnect)
+	st.overallPeak = max(st.overallPeak, stored.OverallPeak)
 	out := Status{ViewerCount: len(st.viewers), SessionPeak: st.sessionPeak, OverallPeak: st.overallPeak,
 		LastConnect: st.lastConnect, LastDisconnect: st.lastDisconnect, Title: stored.Title,
 		Variants: stored.Variants, LatencyLevel: stored.LatencyLevel, VideoCodec: stored.VideoCodec}
@@ -276,7 +275,7 @@ func (st *stage) begin(ctx context.Context, req rtmp.PublishRequest) (rtmp.Strea
 	st.mu.Lock()
 	st.sessionPeak = len(st.viewers)
 	t := b.started
-	st.lastConnect, st.loaded = &t, true
+	st.lastConnect = &t
 	st.mu.Unlock()
 	if _, err := s.updateStage(ctx, st.id, func(x *Stage) error { x.LastConnect = &t; return nil }); err != nil {
 		s.log.Warn("live: cannot record connect time", "err", err)
@@ -316,6 +315,13 @@ func (st *stage) end(b *broadcast, cause error) {
 	start := b.started
 	s.publish(st, EventStopped, func(e *Event) { e.StartedAt, e.EndedAt = &start, &now })
 	close(ended)
+}
+
+func later(a, b *time.Time) *time.Time {
+	if a == nil || (b != nil && b.After(*a)) {
+		return b
+	}
+	return a
 }
 
 func errString(err error) string {
