@@ -156,3 +156,67 @@ func TestViewersArePruned(t *testing.T) {
 		t.Fatalf("per-address count not released: %d", len(v))
 	}
 }
+
+// TestStages: the domain allows more stages than Owncast's default, each
+// with its own keys, publisher and HLS output.
+func TestStages(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	s := newService(t, db, live.Config{DataDir: dir, DefaultStreamKey: "main"})
+	pass := []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}
+	_ = s.SetVariants(ctx, s.DefaultStageID(), pass)
+	if _, err := s.CreateStage(ctx, "Second", []live.StreamKey{{Key: "main"}}); !errors.Is(err, fault.Conflict) {
+		t.Fatalf("key of another stage: %v", err)
+	}
+	if _, err := s.CreateStage(ctx, " ", []live.StreamKey{{Key: "x"}}); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("blank name: %v", err)
+	}
+	second, err := s.CreateStage(ctx, "Second", []live.StreamKey{{Key: "side", Comment: "guest"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.SetVariants(ctx, second.ID, pass)
+	a, err := s.Publish(ctx, rtmp.PublishRequest{App: "live", Name: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Publish(ctx, rtmp.PublishRequest{App: "live", Name: "side"})
+	if err != nil {
+		t.Fatalf("second stage while the first is live: %v", err)
+	}
+	if _, err := s.Publish(ctx, rtmp.PublishRequest{App: "live", Name: "side"}); err == nil {
+		t.Fatal("two publishers on one stage")
+	}
+	for _, id := range []string{s.DefaultStageID(), second.ID} {
+		if st, _ := s.Status(ctx, id); !st.Online {
+			t.Fatalf("stage %s not online", id)
+		}
+	}
+	oa, _ := s.Origin(s.DefaultStageID())
+	ob, _ := s.Origin(second.ID)
+	if oa == ob {
+		t.Fatal("stages share an HLS origin")
+	}
+	b.Close(nil)
+	s.WaitOffline(second.ID, 5*time.Second)
+	if st, _ := s.Status(ctx, s.DefaultStageID()); !st.Online {
+		t.Fatal("ending one stage ended the other")
+	}
+	a.Close(nil)
+	s.WaitOffline(s.DefaultStageID(), 5*time.Second)
+
+	// Another node (or a restart) knows the stage too.
+	other := newService(t, db, live.Config{DataDir: t.TempDir()})
+	all, err := other.Stages(ctx)
+	if err != nil || len(all) != 2 || !all[0].Default || all[1].Name != "Second" {
+		t.Fatalf("stages: %+v %v", all, err)
+	}
+	if _, err := other.Publish(ctx, rtmp.PublishRequest{App: "live", Name: "side"}); err != nil {
+		t.Fatalf("publish to a stage loaded at start: %v", err)
+	}
+	if _, err := other.Status(ctx, "missing"); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("unknown stage: %v", err)
+	}
+}

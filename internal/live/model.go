@@ -200,6 +200,7 @@ type Store interface {
 	CreateStage(ctx context.Context, st *Stage, keys []StreamKey) error
 	DefaultStage(ctx context.Context) (*Stage, error)
 	Stage(ctx context.Context, id string) (*Stage, error)
+	Stages(ctx context.Context) ([]*Stage, error)
 	UpdateStage(ctx context.Context, st *Stage) error
 	StreamKeys(ctx context.Context, stageID string) ([]StreamKey, error)
 	SetStreamKeys(ctx context.Context, stageID string, keys []StreamKey) error

@@ -104,6 +104,22 @@ func New(ctx context.Context, cfg Config, st Store, pub Publisher, log *slog.Log
 	}
 	s.def = rt
 	s.stages[def.ID] = rt
+	all, err := st.Stages(ctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("live: stages: %w", err)
+	}
+	for _, x := range all {
+		if x.ID == def.ID {
+			continue
+		}
+		rt, err := s.newStage(x)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		s.stages[x.ID] = rt
+	}
 	if s.settings.S3.Enabled {
 		if err := s.applyS3(s.settings.S3); err != nil {
 			log.Warn("live: S3 offload is configured but cannot start", "err", err)
@@ -223,13 +239,57 @@ func (s *Service) DefaultStageID() string { return s.def.id }
 
 func (s *Service) stage(id string) (*stage, error) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	st, ok := s.stages[id]
-	if !ok {
-		return nil, fault.New(fault.NotFound, "stage not found")
+	s.mu.RUnlock()
+	if ok {
+		return st, nil
+	}
+	// A stage created on another node since this one started.
+	stored, err := s.st.Stage(s.ctx, id)
+	if err != nil {
+		if errors.Is(err, fault.NotFound) {
+			return nil, fault.New(fault.NotFound, "stage not found")
+		}
+		return nil, err
+	}
+	rt, err := s.newStage(stored)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.stages[id]; ok {
+		return cur, nil
+	}
+	s.stages[id] = rt
+	return rt, nil
+}
+
+// CreateStage adds a stage (Owncast exposes only the default one; more
+// stages are Hearth's). Each stage takes one publisher at a time on its
+// own keys and has its own HLS output.
+func (s *Service) CreateStage(ctx context.Context, name string, keys []StreamKey) (*Stage, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return nil, fault.New(fault.Invalid, "a stage name of 1-100 characters is required")
+	}
+	if err := validateKeys(keys); err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now().UTC()
+	st := &Stage{ID: identity.NewID(), Name: name, VideoCodec: "libx264", LatencyLevel: DefaultLatencyLevel,
+		Variants: DefaultVariants(), CreatedAt: now, UpdatedAt: now}
+	if err := s.st.CreateStage(ctx, st, keys); err != nil {
+		return nil, err
+	}
+	if _, err := s.stage(st.ID); err != nil {
+		return nil, err
 	}
 	return st, nil
 }
+
+// Stages lists every stage, the default first.
+func (s *Service) Stages(ctx context.Context) ([]*Stage, error) { return s.st.Stages(ctx) }
 
 // Publish is the RTMP handler: it checks the stream key at publish time and
 // starts the broadcast. The application must be "live" (Owncast's
@@ -272,6 +332,16 @@ func (s *Service) StreamKeys(ctx context.Context, stageID string) ([]StreamKey, 
 // SetStreamKeys replaces a stage's keys (at least one; keys are 1–128
 // printable characters without '/', '?' or whitespace, unique).
 func (s *Service) SetStreamKeys(ctx context.Context, stageID string, keys []StreamKey) error {
+	if err := validateKeys(keys); err != nil {
+		return err
+	}
+	if _, err := s.stage(stageID); err != nil {
+		return err
+	}
+	return s.st.SetStreamKeys(ctx, stageID, keys)
+}
+
+func validateKeys(keys []StreamKey) error {
 	if len(keys) == 0 {
 		return fault.New(fault.Invalid, "at least one stream key is required")
 	}
@@ -291,10 +361,7 @@ func (s *Service) SetStreamKeys(ctx context.Context, stageID string, keys []Stre
 		}
 		seen[k.Key] = true
 	}
-	if _, err := s.stage(stageID); err != nil {
-		return err
-	}
-	return s.st.SetStreamKeys(ctx, stageID, keys)
+	return nil
 }
 
 // TempStreamKeyActive reports whether --stream-key is set (Owncast's

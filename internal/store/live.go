@@ -86,6 +86,24 @@ func (l *Live) Stage(ctx context.Context, id string) (*live.Stage, error) {
 	return scanStage(l.db.QueryRowContext(ctx, `SELECT `+stageCols+` FROM live_stages WHERE id = $1`, id))
 }
 
+// Stages lists every stage, the default first, then by creation.
+func (l *Live) Stages(ctx context.Context) ([]*live.Stage, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT `+stageCols+` FROM live_stages ORDER BY is_default DESC, created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*live.Stage
+	for rows.Next() {
+		st, err := scanStage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
 // UpdateStage writes every mutable field.
 func (l *Live) UpdateStage(ctx context.Context, st *live.Stage) error {
 	vj, err := json.Marshal(st.Variants)

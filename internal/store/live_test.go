@@ -47,6 +47,9 @@ func TestLiveStoreContract(t *testing.T) {
 			if err != nil || got.ID != def.ID || len(got.Variants) != 1 || got.Variants[0].VideoBitrate != 1200 || !got.CreatedAt.Equal(now) {
 				t.Fatalf("default stage: %+v %v", got, err)
 			}
+			if all, err := st.Stages(ctx); err != nil || len(all) != 2 || all[0].ID != def.ID || all[1].ID != second.ID {
+				t.Fatalf("stages: %+v %v", all, err)
+			}
 			if id, err := st.StageIDByKey(ctx, "other"); err != nil || id != second.ID {
 				t.Fatalf("by key: %s %v", id, err)
 			}
