@@ -26,6 +26,11 @@ const (
 	adminPassword = "admin-password-for-tests"
 )
 
+// browsers bounds how many browser tests run at once: each runs a
+// chromium (and some an ffmpeg) on a 2-core CI machine shared with the rest
+// of `go test ./...`.
+var browsers = make(chan struct{}, 2)
+
 // needBrowser skips when Debian's chromium is absent, unless
 // HEARTH_REQUIRE_BROWSER is set (CI installs chromium and sets nothing, so
 // the browser tests run there).
@@ -40,6 +45,8 @@ func needBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests are not short")
 	}
+	browsers <- struct{}{}
+	t.Cleanup(func() { <-browsers })
 }
 
 // startApp runs a real Hearth node (SQLite in a temp dir, local bus) on an
@@ -229,6 +236,9 @@ func evalWithin[T any](p *page, what, js string, timeout time.Duration) T {
 // condition, not a sleep); on timeout the test fails with the page's text.
 func (p *page) waitFor(what, cond string, timeout time.Duration) {
 	p.t.Helper()
+	// The stated timeouts are what a quiet machine needs; CI runs every
+	// package's tests at once under -race, so allow twice as long.
+	timeout *= 2
 	js := fmt.Sprintf(`(async () => {
 		const end = Date.now() + %d;
 		while (Date.now() < end) {

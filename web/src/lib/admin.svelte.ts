@@ -46,7 +46,7 @@ export function oc<T>(what: string, path: string, opts: RequestOptions = {}): Pr
 export async function probeBrowserAuth(): Promise<boolean> {
   if (adminAuth.basic) return true;
   const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), 8000);
+  const timer = setTimeout(() => ctl.abort(), 30000);
   try {
     await request("Checking admin access", "/api/admin/status", { credentials: "include", signal: ctl.signal });
     adminAuth.browser = true;
