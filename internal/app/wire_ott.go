@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/media"
@@ -40,6 +41,11 @@ func (a *App) wireOtt(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Rooms run on one node each (a lease in the database); other nodes
+	// proxy to it over the bus. Same code path with one node.
+	if err := a.Watch.EnableCluster("", watchSubscriber{a.Bus}, a.DB.Watch()); err != nil {
+		return err
+	}
 	a.runners = append(a.runners, a.Watch.Run)
 	hub, err := a.NewHub(gateway.Config{PingInterval: 10 * time.Second, InsecureSkipVerify: true}, "ott")
 	if err != nil {
@@ -61,4 +67,15 @@ func (a *App) wireOtt(ctx context.Context) error {
 	}
 	s.Register(a.HTTP)
 	return nil
+}
+
+// watchSubscriber adapts the bus to watch.Subscriber.
+type watchSubscriber struct{ b bus.Bus }
+
+func (w watchSubscriber) Subscribe(p string, h func(string, []byte)) (func() error, error) {
+	s, err := w.b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })
+	if err != nil {
+		return nil, err
+	}
+	return s.Unsubscribe, nil
 }

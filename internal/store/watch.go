@@ -139,3 +139,43 @@ func (s *MediaCache) PutCachedVideo(ctx context.Context, service, id string, dat
 		service, id, string(data), Micros(now))
 	return err
 }
+
+var _ watch.LeaseStore = (*Watch)(nil)
+
+// ClaimRoomLease takes key's lease for node if it is free, expired or
+// node's already, and returns the holder afterwards.
+func (s *Watch) ClaimRoomLease(ctx context.Context, key, node string, now, until time.Time) (string, error) {
+	key = strings.ToLower(key)
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO watch_leases (name_key, node_id, expires_at) VALUES ($1,$2,$3)
+		ON CONFLICT (name_key) DO UPDATE SET node_id=excluded.node_id, expires_at=excluded.expires_at
+		WHERE watch_leases.node_id=excluded.node_id OR watch_leases.expires_at < $4`,
+		key, node, Micros(until), Micros(now)); err != nil {
+		return "", err
+	}
+	var owner string
+	err := s.db.QueryRowContext(ctx, `SELECT node_id FROM watch_leases WHERE name_key=$1`, key).Scan(&owner)
+	return owner, err
+}
+
+// RenewRoomLeases extends every lease node holds.
+func (s *Watch) RenewRoomLeases(ctx context.Context, node string, until time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE watch_leases SET expires_at=$2 WHERE node_id=$1`, node, Micros(until))
+	return err
+}
+
+// ReleaseRoomLease drops node's lease on key.
+func (s *Watch) ReleaseRoomLease(ctx context.Context, key, node string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM watch_leases WHERE name_key=$1 AND node_id=$2`, strings.ToLower(key), node)
+	return err
+}
+
+// RoomLeaseOwner returns the node holding a live lease on key, or "".
+func (s *Watch) RoomLeaseOwner(ctx context.Context, key string, now time.Time) (string, error) {
+	var owner string
+	err := s.db.QueryRowContext(ctx, `SELECT node_id FROM watch_leases WHERE name_key=$1 AND expires_at >= $2`,
+		strings.ToLower(key), Micros(now)).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return owner, err
+}

@@ -31,8 +31,9 @@ type member struct {
 // Room is one loaded watch room. Its state changes only under mu; every
 // change is published on the bus while mu is held, so events keep order.
 type Room struct {
-	svc *Service
-	key string
+	svc    *Service
+	key    string
+	remote string // owner node when this is a proxy for a room running elsewhere
 
 	mu          sync.Mutex
 	name        string
@@ -229,6 +230,10 @@ func (r *Room) voteCounts() [][2]any {
 
 // FullSync returns every sync key (for a joining client or a REST GET).
 func (r *Room) FullSync() json.RawMessage {
+	if r.remote != "" {
+		p, _ := r.svc.callBG(r, rpcReq{Op: "fullsync"})
+		return p.Sync
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.syncBody(syncKeys)
@@ -254,6 +259,13 @@ type Snapshot struct {
 
 // Snapshot returns the room's current state.
 func (r *Room) Snapshot() Snapshot {
+	if r.remote != "" {
+		p, err := r.svc.callBG(r, rpcReq{Op: "snapshot"})
+		if err != nil || p.Snap == nil {
+			return Snapshot{Name: r.name, Grants: DefaultGrants()}
+		}
+		return *p.Snap
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := Snapshot{Name: r.name, Title: r.title, Description: r.description, Visibility: r.visibility,
@@ -276,6 +288,10 @@ func (r *Room) Snapshot() Snapshot {
 // to everyone, then the user list and the newcomer's id to the newcomer.
 // The caller must already be subscribed to RoomPattern.
 func (r *Room) Join(a Actor, clientID string) error {
+	if r.remote != "" {
+		_, err := r.svc.callBG(r, rpcReq{Op: "join", Actor: a, Client: clientID})
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.unloaded {
@@ -308,6 +324,10 @@ func (r *Room) usersLocked() []UserInfo {
 // Leave removes a connection: a leave event, then a user removal. The
 // account's votes go when its last connection leaves.
 func (r *Room) Leave(clientID string) {
+	if r.remote != "" {
+		_, _ = r.svc.callBG(r, rpcReq{Op: "leave", Client: clientID})
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	i := slices.IndexFunc(r.members, func(m *member) bool { return m.clientID == clientID })
@@ -359,9 +379,13 @@ func (r *Room) accountPresent(id string) bool {
 	return false
 }
 
-// HasClient reports whether a connection of the session is in the room and
+// ClientBySession reports whether a connection of the session is in the room and
 // returns its client id.
 func (r *Room) ClientBySession(sessionID string) (string, bool) {
+	if r.remote != "" {
+		p, err := r.svc.callBG(r, rpcReq{Op: "bysession", Session: sessionID})
+		return p.Client, err == nil && p.OK
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, m := range r.members {
@@ -375,6 +399,10 @@ func (r *Room) ClientBySession(sessionID string) (string, bool) {
 // RenameSession updates the shown name and login state of every connection
 // of a session (after a rename, login or logout) and broadcasts the change.
 func (r *Room) RenameSession(sessionID string, a Actor) {
+	if r.remote != "" {
+		_, _ = r.svc.callBG(r, rpcReq{Op: "rename", Session: sessionID, Actor: a})
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, m := range r.members {
@@ -387,6 +415,10 @@ func (r *Room) RenameSession(sessionID string, a Actor) {
 
 // Users returns the connected users.
 func (r *Room) Users() []UserInfo {
+	if r.remote != "" {
+		p, _ := r.svc.callBG(r, rpcReq{Op: "users"})
+		return p.Users
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.usersLocked()
@@ -394,6 +426,10 @@ func (r *Room) Users() []UserInfo {
 
 // Len is the number of connections.
 func (r *Room) Len() int {
+	if r.remote != "" {
+		p, _ := r.svc.callBG(r, rpcReq{Op: "len"})
+		return p.Len
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.members)
@@ -401,6 +437,10 @@ func (r *Room) Len() int {
 
 // Custom sends an eventcustom-style notice to one connection.
 func (r *Room) Custom(clientID, text string, d time.Duration) {
+	if r.remote != "" {
+		_, _ = r.svc.callBG(r, rpcReq{Op: "custom", Client: clientID, Text: text, Dur: int64(d)})
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.publishTo(clientID, Event{Type: EvCustom, Text: text, Duration: int(d.Milliseconds())})

@@ -89,6 +89,7 @@ type Service struct {
 	mu    sync.Mutex
 	rooms map[string]*Room
 	load  map[string]*loading
+	cl    *cluster
 }
 
 type loading struct {
@@ -235,6 +236,9 @@ func (s *Service) create(ctx context.Context, in CreateInput, generated bool) (*
 		}
 		return nil, fmt.Errorf("watch: create room: %w", err)
 	}
+	if p, here, err := s.claim(ctx, key); err == nil && !here {
+		return p, nil // another node loaded it first; use it there
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.rooms[key]; ok {
@@ -277,10 +281,21 @@ func (s *Service) Get(ctx context.Context, name string) (*Room, error) {
 	s.load[key] = l
 	s.mu.Unlock()
 
-	l.room, l.err = s.loadRoom(ctx, key)
+	proxy, here, err := s.claim(ctx, key)
+	switch {
+	case err != nil:
+		l.err = err
+	case !here:
+		l.room = proxy
+	default:
+		l.room, l.err = s.loadRoom(ctx, key)
+		if l.err != nil {
+			s.releaseLease(key)
+		}
+	}
 	s.mu.Lock()
 	delete(s.load, key)
-	if l.err == nil {
+	if l.err == nil && l.room.remote == "" {
 		s.rooms[key] = l.room
 	}
 	s.mu.Unlock()
@@ -317,6 +332,8 @@ func (s *Service) OwnedRooms(ctx context.Context, ownerID string) ([]*Record, er
 // Handle runs a request from a in room r; clientID is the connection it
 // came from ("" for REST calls from an account not connected).
 func (s *Service) Handle(ctx context.Context, r *Room, a Actor, clientID string, req Request) error {
+	// Metadata is fetched on the node the request arrived at, before the
+	// room's lock is taken (and before forwarding to the room's node).
 	var videos []Video
 	var err error
 	switch req.Type {
@@ -324,15 +341,26 @@ func (s *Service) Handle(ctx context.Context, r *Room, a Actor, clientID string,
 		videos, err = s.resolveAdd(ctx, req)
 	case ReqPlayNow:
 		if req.Video != nil {
-			r.mu.Lock()
-			queued := r.queued(*req.Video) >= 0
-			r.mu.Unlock()
+			queued := false
+			if r.remote == "" {
+				r.mu.Lock()
+				queued = r.queued(*req.Video) >= 0 || (r.current != nil && r.current.Same(*req.Video))
+				r.mu.Unlock()
+			}
 			if !queued {
 				videos, err = s.resolveAdd(ctx, Request{Video: req.Video})
 			}
 		}
 	}
 	if err != nil {
+		return err
+	}
+	return s.handleResolved(ctx, r, a, clientID, req, videos)
+}
+
+func (s *Service) handleResolved(ctx context.Context, r *Room, a Actor, clientID string, req Request, videos []Video) error {
+	if r.remote != "" {
+		_, err := s.call(ctx, r, rpcReq{Op: "handle", Actor: a, Client: clientID, Req: &req, Videos: videos})
 		return err
 	}
 	r.mu.Lock()
@@ -377,6 +405,10 @@ func (s *Service) resolveAdd(ctx context.Context, req Request) ([]Video, error) 
 
 // Claim makes an account the owner of a room that has none.
 func (s *Service) Claim(ctx context.Context, r *Room, a Actor) error {
+	if r.remote != "" {
+		_, err := s.call(ctx, r, rpcReq{Op: "claim", Actor: a})
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ownerID != "" {
@@ -403,6 +435,10 @@ func (s *Service) ApplySettings(ctx context.Context, r *Room, a Actor, settings 
 
 // Kick closes a connection in the room; ban also bars the account.
 func (s *Service) Kick(ctx context.Context, r *Room, a Actor, clientID string, ban bool) error {
+	if r.remote != "" {
+		_, err := s.call(ctx, r, rpcReq{Op: "kick", Actor: a, Client: clientID, Ban: ban})
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	why := CloseKicked
@@ -414,6 +450,10 @@ func (s *Service) Kick(ctx context.Context, r *Room, a Actor, clientID string, b
 
 // Delete removes a permanent room: only its logged-in owner may.
 func (s *Service) Delete(ctx context.Context, r *Room, a Actor) error {
+	if r.remote != "" {
+		_, err := s.call(ctx, r, rpcReq{Op: "delete", Actor: a})
+		return err
+	}
 	snap := r.Snapshot()
 	if !a.LoggedIn {
 		return newErr(fault.Unauthorized, CodeInvalid, "Not logged in.")
@@ -436,6 +476,10 @@ func (s *Service) Delete(ctx context.Context, r *Room, a Actor) error {
 // a permanent room keeps its queue as prevQueue; for a shutdown the whole
 // state is saved so the room resumes as it was.
 func (s *Service) Unload(r *Room, why CloseReason) {
+	if r.remote != "" {
+		_, _ = s.callBG(r, rpcReq{Op: "unload", Why: why})
+		return
+	}
 	s.mu.Lock()
 	if s.rooms[r.key] == r {
 		delete(s.rooms, r.key)
@@ -492,6 +536,7 @@ func (s *Service) Unload(r *Room, why CloseReason) {
 	if err != nil {
 		s.log.Error("unload room: store", "room", r.name, "err", err)
 	}
+	s.releaseLease(r.key)
 }
 
 // Run ticks every loaded room each TickInterval and unloads rooms left
@@ -521,6 +566,9 @@ func (s *Service) Run(ctx context.Context) error {
 
 // Tick runs one room tick on every loaded room.
 func (s *Service) Tick() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	s.clusterTick(ctx)
+	cancel()
 	now := s.now()
 	for _, r := range s.Loaded() {
 		r.mu.Lock()

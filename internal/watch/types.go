@@ -236,6 +236,9 @@ func RoomPattern(key string) string { return topicPrefix + key + ".>" }
 // RoomTopic is a room's broadcast topic.
 func RoomTopic(key string) string { return topicPrefix + key + ".all" }
 
+// NodeTopic is the topic of every connection of a room on one node.
+func NodeTopic(key, node string) string { return topicPrefix + key + ".n." + node }
+
 // ClientTopic is the topic of one connection in a room.
 func ClientTopic(key, clientID string) string { return topicPrefix + key + ".c." + clientID }
 

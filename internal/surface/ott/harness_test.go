@@ -74,6 +74,7 @@ type harness struct {
 	t        testing.TB
 	url      string
 	db       *store.DB
+	bus      bus.Bus
 	id       *identity.Service
 	watch    *watch.Service
 	fixtures *httptest.Server
@@ -87,6 +88,8 @@ type opts struct {
 	// spa serves a built web client from this directory on "GET /" (with
 	// the SPA fallback to index.html), on the same origin as the API.
 	spa string
+	// peer shares its database and bus: a second node of one cluster.
+	peer *harness
 }
 
 func newHarness(t testing.TB, o opts) *harness {
@@ -94,9 +97,15 @@ func newHarness(t testing.TB, o opts) *harness {
 	if o.db == nil {
 		o.db = storetest.OpenSQLite
 	}
-	db := o.db(t)
-	b := bus.NewLocal()
-	t.Cleanup(func() { b.Close() })
+	var db *store.DB
+	var b bus.Bus
+	if o.peer != nil {
+		db, b = o.peer.db, o.peer.bus
+	} else {
+		db = o.db(t)
+		b = bus.NewLocal()
+		t.Cleanup(func() { b.Close() })
+	}
 	logger := slog.New(slog.DiscardHandler)
 	ids, err := identity.New(context.Background(), identity.Config{Argon2: identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}}, db.Identity(), b, logger)
 	if err != nil {
@@ -122,6 +131,16 @@ func newHarness(t testing.TB, o opts) *harness {
 	}
 	ws, err := watch.New(watch.Config{AllowTemp: true, SyncDelay: o.syncDelay}, db.Watch(), b, md, logger)
 	if err != nil {
+		t.Fatal(err)
+	}
+	sub := gateway.SubscriberFunc(func(p string, h func(string, []byte)) (func() error, error) {
+		s, err := b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })
+		if err != nil {
+			return nil, err
+		}
+		return s.Unsubscribe, nil
+	})
+	if err := ws.EnableCluster("", sub, db.Watch()); err != nil {
 		t.Fatal(err)
 	}
 	hub, err := gateway.New(gateway.Config{PingInterval: 10 * time.Second, InsecureSkipVerify: true},
@@ -176,7 +195,7 @@ func newHarness(t testing.TB, o opts) *harness {
 		cancel()
 		<-done
 	})
-	return &harness{t: t, url: srv.URL(), db: db, id: ids, watch: ws, fixtures: fix, client: &http.Client{Timeout: 20 * time.Second}}
+	return &harness{t: t, url: srv.URL(), db: db, bus: b, id: ids, watch: ws, fixtures: fix, client: &http.Client{Timeout: 20 * time.Second}}
 }
 
 type resp struct {

@@ -196,8 +196,9 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 	sk.p, sk.room, sk.client = p, room, uuid.NewString()
 	enc := sk.s.encoderFor(room.Key())
 	mine := watch.ClientTopic(room.Key(), sk.client)
+	node := watch.NodeTopic(room.Key(), sk.s.d.Watch.NodeID())
 	if err := subscribe(watch.RoomPattern(room.Key()), func(topic string, data []byte) ([]byte, bool) {
-		if topic != mine && !strings.HasSuffix(topic, ".all") {
+		if topic != mine && topic != node && !strings.HasSuffix(topic, ".all") {
 			return nil, false
 		}
 		out, close := enc.encode(data)
@@ -228,10 +229,14 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 	}
 	if err := room.Join(actor(p), sk.client); err != nil {
 		sk.room = nil
-		if watch.CodeOf(err) == watch.CodeBanned {
+		switch {
+		case watch.CodeOf(err) == watch.CodeBanned:
 			return websocket.CloseError{Code: closeKicked, Reason: "You are banned from this room."}
+		case errors.Is(err, watch.ErrRoomNotFound):
+			return websocket.CloseError{Code: closeRoomNotFound, Reason: "Room not found"}
 		}
-		return websocket.CloseError{Code: closeRoomNotFound, Reason: "Room not found"}
+		// The room is moving between nodes: come back shortly.
+		return websocket.CloseError{Code: closeAway, Reason: "Room is moving; reconnect"}
 	}
 	return nil
 }

@@ -1,0 +1,64 @@
+package ott_test
+
+import (
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/watch"
+)
+
+// TestTwoNodes runs two nodes on one database and one bus: a room runs on
+// the node that loaded it, sockets on the other node take part through the
+// bus, and when the first node stops the room moves with its state.
+func TestTwoNodes(t *testing.T) {
+	t.Parallel()
+	n1 := newHarness(t, opts{})
+	n2 := newHarness(t, opts{peer: n1})
+	ta, tb := n1.grant(), n2.grant()
+	n1.createRoom(ta, "shared", map[string]any{"isTemporary": false})
+
+	a, _ := n1.join("shared", ta)
+	b := n2.dial("shared")
+	b.send(map[string]any{"action": "auth", "token": tb})
+	full := b.until("sync", has("queue"))
+	if full["name"] != "shared" {
+		t.Fatalf("full sync through node 2: %v", full)
+	}
+	bID := b.until("you")["info"].(map[string]any)["id"].(string)
+	a.until("user", func(m map[string]any) bool {
+		v, ok := m["update"].(map[string]any)["value"].(map[string]any)
+		return ok && v["id"] == bID
+	})
+	// REST on node 2 answers from node 1's room.
+	if r := n2.do("GET", "/api/room/shared", tb, nil); r.status != 200 || len(r.body["users"].([]any)) != 2 {
+		t.Fatalf("GET via node 2: %d %s", r.status, r.raw)
+	}
+	// A request on node 2 changes the room on node 1; everyone sees it.
+	if r := n2.do("POST", "/api/room/shared/queue", tb, map[string]any{"service": "direct", "id": n2.fixture("clip1.mp4")}); r.status != 200 {
+		t.Fatalf("queue via node 2: %s", r.raw)
+	}
+	b.req(watch.ReqChat, map[string]any{"text": "from node 2"})
+	if c := a.until("chat"); c["text"] != "from node 2" {
+		t.Fatalf("chat: %v", c)
+	}
+	a.req(watch.ReqSeek, map[string]any{"value": 1.5})
+	b.until("sync", has("playbackPosition"), func(m map[string]any) bool { return m["playbackPosition"] == 1.5 })
+	if r := n2.do("POST", "/api/room/shared/vote", tb, map[string]any{"service": "direct", "id": "x"}); r.errName() == "ClientNotFoundInRoomException" {
+		t.Fatalf("node 2 must find its socket in node 1's room: %s", r.raw)
+	}
+
+	// Node 1 stops: its rooms are saved and every socket is told to come back.
+	n1.watch.Shutdown()
+	if code := b.closeCode(); code != 1001 {
+		t.Fatalf("node 2 socket: close %d, want 1001", code)
+	}
+	if code := a.closeCode(); code != 1001 {
+		t.Fatalf("node 1 socket: close %d, want 1001", code)
+	}
+	b2 := n2.dial("shared")
+	b2.send(map[string]any{"action": "auth", "token": tb})
+	s := b2.until("sync", has("currentSource"))
+	cur, _ := s["currentSource"].(map[string]any)
+	if cur == nil || cur["id"] != n2.fixture("clip1.mp4") || s["playbackPosition"].(float64) < 1.5 {
+		t.Fatalf("room moved without its state: %v", s)
+	}
+}

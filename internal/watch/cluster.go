@@ -1,0 +1,325 @@
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// Scaling out: a room runs on exactly one node, the one holding its lease
+// (a row in the store, renewed every tick). Another node that gets a socket
+// or a request for the room keeps a proxy Room whose calls travel over the
+// bus to the owner; the owner's events reach every node's sockets through
+// the room's bus topics. When the owner stops renewing (it stopped or
+// died), the lease expires, proxies tell their sockets to reconnect (1001)
+// and the next node to be asked loads the room from the store.
+
+// Subscriber is the part of the bus the cluster needs.
+type Subscriber interface {
+	Subscribe(pattern string, h func(topic string, data []byte)) (cancel func() error, err error)
+}
+
+// LeaseStore keeps which node runs which room.
+type LeaseStore interface {
+	// ClaimRoomLease takes the lease of key for node until the given time
+	// if it is free, expired (before now) or already node's, and returns
+	// the node holding it afterwards.
+	ClaimRoomLease(ctx context.Context, key, node string, now, until time.Time) (string, error)
+	RenewRoomLeases(ctx context.Context, node string, until time.Time) error
+	ReleaseRoomLease(ctx context.Context, key, node string) error
+	// RoomLeaseOwner returns the node holding a live lease, or "".
+	RoomLeaseOwner(ctx context.Context, key string, now time.Time) (string, error)
+}
+
+type cluster struct {
+	node   string
+	leases LeaseStore
+	ttl    time.Duration
+	cancel func() error
+
+	mu      sync.Mutex
+	pending map[string]chan rpcResp
+	proxies map[string]*Room
+}
+
+type rpcReq struct {
+	ID      string      `json:"id"`
+	From    string      `json:"from"`
+	Op      string      `json:"op"`
+	Room    string      `json:"room"`
+	Actor   Actor       `json:"actor"`
+	Client  string      `json:"client,omitempty"`
+	Session string      `json:"session,omitempty"`
+	Req     *Request    `json:"req,omitempty"`
+	Ban     bool        `json:"ban,omitempty"`
+	Why     CloseReason `json:"why,omitempty"`
+	Text    string      `json:"text,omitempty"`
+	Dur     int64       `json:"dur,omitempty"`
+	Videos  []Video     `json:"videos,omitempty"`
+}
+
+type wireErr struct {
+	Kind   fault.Kind `json:"kind"`
+	Code   Code       `json:"code,omitempty"`
+	Msg    string     `json:"msg"`
+	Arg    string     `json:"arg,omitempty"`
+	Reason string     `json:"reason,omitempty"`
+	Moved  bool       `json:"moved,omitempty"`
+}
+
+type rpcResp struct {
+	ID     string          `json:"id"`
+	Err    *wireErr        `json:"err,omitempty"`
+	Snap   *Snapshot       `json:"snap,omitempty"`
+	Sync   json.RawMessage `json:"sync,omitempty"`
+	Users  []UserInfo      `json:"users,omitempty"`
+	Client string          `json:"client,omitempty"`
+	OK     bool            `json:"ok,omitempty"`
+	Len    int             `json:"len,omitempty"`
+}
+
+func rpcTopic(node string) string   { return "watch.node." + node + ".rpc" }
+func replyTopic(node string) string { return "watch.node." + node + ".reply" }
+
+var errMoved = errors.New("watch: room moved to another node")
+
+// EnableCluster makes the service share rooms with other nodes: node is
+// this node's id (empty: a random one), sub and leases come from the bus
+// and the store.
+func (s *Service) EnableCluster(node string, sub Subscriber, leases LeaseStore) error {
+	if sub == nil || leases == nil {
+		return errors.New("watch: cluster needs a subscriber and a lease store")
+	}
+	if node == "" {
+		node = uuid.NewString()
+	}
+	c := &cluster{node: node, leases: leases, ttl: 10 * time.Second, pending: map[string]chan rpcResp{}, proxies: map[string]*Room{}}
+	cancelReq, err := sub.Subscribe(rpcTopic(node), func(_ string, data []byte) {
+		var q rpcReq
+		if json.Unmarshal(data, &q) == nil {
+			go s.serveRPC(q)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("watch: subscribe rpc: %w", err)
+	}
+	cancelRep, err := sub.Subscribe(replyTopic(node), func(_ string, data []byte) {
+		var p rpcResp
+		if json.Unmarshal(data, &p) != nil {
+			return
+		}
+		c.mu.Lock()
+		ch := c.pending[p.ID]
+		delete(c.pending, p.ID)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- p
+		}
+	})
+	if err != nil {
+		_ = cancelReq()
+		return fmt.Errorf("watch: subscribe rpc replies: %w", err)
+	}
+	c.cancel = func() error { return errors.Join(cancelReq(), cancelRep()) }
+	s.cl = c
+	return nil
+}
+
+// NodeID is this node's cluster id ("" when not clustered).
+func (s *Service) NodeID() string {
+	if s.cl == nil {
+		return ""
+	}
+	return s.cl.node
+}
+
+// claim decides where a room not loaded here runs: here (true) or on
+// another node (a proxy is returned).
+func (s *Service) claim(ctx context.Context, key string) (*Room, bool, error) {
+	if s.cl == nil {
+		return nil, true, nil
+	}
+	now := s.now()
+	owner, err := s.cl.leases.ClaimRoomLease(ctx, key, s.cl.node, now, now.Add(s.cl.ttl))
+	if err != nil {
+		return nil, false, fmt.Errorf("watch: claim room: %w", err)
+	}
+	if owner == s.cl.node {
+		return nil, true, nil
+	}
+	s.cl.mu.Lock()
+	defer s.cl.mu.Unlock()
+	if p, ok := s.cl.proxies[key]; ok && p.remote == owner {
+		return p, false, nil
+	}
+	p := &Room{svc: s, key: key, name: key, remote: owner}
+	s.cl.proxies[key] = p
+	return p, false, nil
+}
+
+// call runs op on the room's owner node.
+func (s *Service) call(ctx context.Context, r *Room, q rpcReq) (rpcResp, error) {
+	q.ID, q.From, q.Room = uuid.NewString(), s.cl.node, r.key
+	ch := make(chan rpcResp, 1)
+	s.cl.mu.Lock()
+	s.cl.pending[q.ID] = ch
+	s.cl.mu.Unlock()
+	defer func() {
+		s.cl.mu.Lock()
+		delete(s.cl.pending, q.ID)
+		s.cl.mu.Unlock()
+	}()
+	b, _ := json.Marshal(q)
+	if err := s.pub.Publish(ctx, rpcTopic(r.remote), b); err != nil {
+		return rpcResp{}, fault.Wrap(fault.Unavailable, "the room's node cannot be reached", err)
+	}
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case p := <-ch:
+		if p.Err != nil {
+			if p.Err.Moved {
+				s.dropProxy(r)
+				return p, errMoved
+			}
+			return p, p.Err.err()
+		}
+		return p, nil
+	case <-t.C:
+		return rpcResp{}, fault.New(fault.Unavailable, "the room's node did not answer")
+	case <-ctx.Done():
+		return rpcResp{}, ctx.Err()
+	}
+}
+
+func (s *Service) callBG(r *Room, q rpcReq) (rpcResp, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
+	defer cancel()
+	return s.call(ctx, r, q)
+}
+
+func (s *Service) dropProxy(r *Room) {
+	s.cl.mu.Lock()
+	if s.cl.proxies[r.key] == r {
+		delete(s.cl.proxies, r.key)
+	}
+	s.cl.mu.Unlock()
+}
+
+func (e *wireErr) err() error {
+	if e.Code != "" {
+		return &Error{Kind: e.Kind, Code: e.Code, Msg: e.Msg, Arg: e.Arg, Reason: e.Reason}
+	}
+	return &fault.Error{Kind: e.Kind, Msg: e.Msg}
+}
+
+func toWire(err error) *wireErr {
+	if err == nil {
+		return nil
+	}
+	var we *Error
+	if errors.As(err, &we) {
+		return &wireErr{Kind: we.Kind, Code: we.Code, Msg: we.Msg, Arg: we.Arg, Reason: we.Reason}
+	}
+	return &wireErr{Kind: fault.KindOf(err), Msg: fault.Message(err)}
+}
+
+// serveRPC runs a call from another node on a room loaded here.
+func (s *Service) serveRPC(q rpcReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp := rpcResp{ID: q.ID}
+	r, err := s.Get(ctx, q.Room)
+	switch {
+	case err != nil:
+		resp.Err = toWire(err)
+	case r.remote != "":
+		resp.Err = &wireErr{Kind: fault.Unavailable, Msg: "moved", Moved: true}
+	default:
+		switch q.Op {
+		case "join":
+			err = r.Join(q.Actor, q.Client)
+		case "leave":
+			r.Leave(q.Client)
+		case "handle":
+			if q.Req != nil {
+				err = s.handleResolved(ctx, r, q.Actor, q.Client, *q.Req, q.Videos)
+			}
+		case "snapshot":
+			snap := r.Snapshot()
+			resp.Snap = &snap
+		case "fullsync":
+			resp.Sync = r.FullSync()
+		case "users":
+			resp.Users = r.Users()
+		case "len":
+			resp.Len = r.Len()
+		case "bysession":
+			resp.Client, resp.OK = r.ClientBySession(q.Session)
+		case "rename":
+			r.RenameSession(q.Session, q.Actor)
+		case "claim":
+			err = s.Claim(ctx, r, q.Actor)
+		case "kick":
+			err = s.Kick(ctx, r, q.Actor, q.Client, q.Ban)
+		case "delete":
+			err = s.Delete(ctx, r, q.Actor)
+		case "unload":
+			s.Unload(r, q.Why)
+		case "custom":
+			r.Custom(q.Client, q.Text, time.Duration(q.Dur))
+		default:
+			err = BadArgument("op", "unknown")
+		}
+		resp.Err = toWire(err)
+	}
+	b, _ := json.Marshal(resp)
+	if err := s.pub.Publish(context.Background(), replyTopic(q.From), b); err != nil {
+		s.log.Warn("rpc reply", "err", err)
+	}
+}
+
+// clusterTick renews this node's leases and retires proxies whose owner
+// stopped renewing: their sockets are told to reconnect.
+func (s *Service) clusterTick(ctx context.Context) {
+	if s.cl == nil {
+		return
+	}
+	now := s.now()
+	if err := s.cl.leases.RenewRoomLeases(ctx, s.cl.node, now.Add(s.cl.ttl)); err != nil {
+		s.log.Warn("renew room leases", "err", err)
+	}
+	s.cl.mu.Lock()
+	proxies := make([]*Room, 0, len(s.cl.proxies))
+	for _, p := range s.cl.proxies {
+		proxies = append(proxies, p)
+	}
+	s.cl.mu.Unlock()
+	for _, p := range proxies {
+		owner, err := s.cl.leases.RoomLeaseOwner(ctx, p.key, now)
+		if err != nil || owner == p.remote {
+			continue
+		}
+		s.dropProxy(p)
+		// Our sockets in that room reconnect and re-join wherever it runs now.
+		s.publish(NodeTopic(p.key, s.cl.node), Event{Type: EvClose, Close: CloseShutdown})
+	}
+}
+
+func (s *Service) releaseLease(key string) {
+	if s.cl == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.cl.leases.ReleaseRoomLease(ctx, key, s.cl.node); err != nil {
+		s.log.Warn("release room lease", "room", key, "err", err)
+	}
+}
