@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,8 +54,17 @@ func needBrowser(t *testing.T) {
 // ephemeral port and returns its base URL.
 func startApp(t *testing.T, edit func(*config.Config)) (*app.App, string) {
 	t.Helper()
+	a, stop := runApp(t, testAppConfig(t, edit))
+	t.Cleanup(stop)
+	return a, a.HTTP.URL()
+}
+
+// testAppConfig is a node's config for tests: every field at its declared
+// default (so fields added later work), then a temp data dir, loopback
+// address, local bus, known admin password and no RTMP listener.
+func testAppConfig(t *testing.T, edit func(*config.Config)) config.Config {
+	t.Helper()
 	var cfg config.Config
-	// Every field gets its declared default, so fields added later work.
 	parser, err := kong.New(&cfg, kong.Exit(func(int) {}))
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +84,12 @@ func startApp(t *testing.T, edit func(*config.Config)) (*app.App, string) {
 	if edit != nil {
 		edit(&cfg)
 	}
+	return cfg
+}
+
+// runApp starts a node; stop shuts it down and waits (safe to call twice).
+func runApp(t *testing.T, cfg config.Config) (*app.App, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -82,14 +98,16 @@ func startApp(t *testing.T, edit func(*config.Config)) (*app.App, string) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("app run: %v", err)
-		}
-		a.Close()
-	})
-	return a, a.HTTP.URL()
+	var once sync.Once
+	return a, func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("app run: %v", err)
+			}
+			a.Close()
+		})
+	}
 }
 
 // newBrowser starts one headless chromium for the test; tabs made with

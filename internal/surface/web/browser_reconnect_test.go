@@ -1,0 +1,70 @@
+package web_test
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/hearth-community/hearth/internal/config"
+)
+
+// TestBrowserReconnect: the server goes away under an open channel; the
+// page says it is reconnecting, and when the server is back (same port,
+// same data) the gateway reconnects by itself and live messages flow again.
+func TestBrowserReconnect(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	port := freePort(t)
+	cfg := testAppConfig(t, func(c *config.Config) { c.Addr = "127.0.0.1:" + strconv.Itoa(port) })
+	_, stop := runApp(t, cfg)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	browser := newBrowser(t)
+	p := newTab(t, browser, "carol")
+
+	signUp(p, base, "carol_web", "")
+	p.do("create a community",
+		chromedp.WaitVisible(chromedp.ID("new-community")),
+		chromedp.SendKeys(chromedp.ID("new-community"), "Night Owls"),
+		chromedp.Click(chromedp.CSS(`form[aria-labelledby="create-title"] button[type="submit"]`)),
+	)
+	p.waitFor("the text channel", `!!document.querySelector('[data-testid="composer"]')`, 15*time.Second)
+	p.waitFor("no reconnecting banner", `!document.querySelector('[data-testid="reconnecting"]')`, 10*time.Second)
+
+	stop()
+	p.waitFor("the reconnecting banner", `document.querySelector('[data-testid="reconnecting"]')?.textContent.includes("Reconnecting")`, 15*time.Second)
+
+	_, stop2 := runApp(t, cfg)
+	t.Cleanup(stop2)
+	// Backoff waits at most 30 s between attempts; "Retry now" skips it,
+	// but the page must also get there on its own.
+	p.waitFor("reconnected", `!document.querySelector('[data-testid="reconnecting"]')`, 40*time.Second)
+
+	// A message posted by another client reaches the page only through the
+	// (re)connected gateway.
+	channel := eval[string](p, "read the channel id", `location.pathname.split("/")[3]`)
+	token := eval[string](p, "read the access token", `localStorage.getItem("together_access_token")`)
+	body := `{"content":"still here after the restart"}`
+	req, err := http.NewRequest("POST", base+"/channels/"+channel+"/messages", bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("post a message: HTTP %d", res.StatusCode)
+	}
+	p.waitFor("the message, live", `[...document.querySelectorAll('[data-testid="message-body"]')].some(e => e.textContent === "still here after the restart")`, 10*time.Second)
+	if strings.Contains(p.text(), "failed") {
+		t.Fatalf("the page shows an error after reconnecting: %s", p.text())
+	}
+}
