@@ -20,6 +20,7 @@ import (
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/stagechat"
+	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/owncast"
 	"github.com/hearth-community/hearth/internal/webhooks"
@@ -37,6 +38,12 @@ type node struct {
 }
 
 type nodeOpts struct {
+	// db and bus, when set, are shared with another node (scale-out).
+	db  *store.DB
+	bus bus.Bus
+	// conversation overrides the stage chat's conversation id.
+	conversation string
+
 	chat     func(*owncast.ChatOptions)
 	presence stagechat.PresenceConfig
 	// allow lets webhook deliveries reach a test listener.
@@ -47,15 +54,21 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	db := storetest.OpenSQLite(t)
-	b := bus.NewLocal()
-	t.Cleanup(func() { b.Close() })
+	db, b := o.db, o.bus
+	if db == nil {
+		db = storetest.OpenSQLite(t)
+	}
+	if b == nil {
+		lb := bus.NewLocal()
+		t.Cleanup(func() { lb.Close() })
+		b = lb
+	}
 	idn, err := identity.New(ctx, identity.Config{Argon2: identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}},
 		db.Identity(), b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := idn.EnsureAdmin(ctx, "admin", "abc123"); err != nil {
+	if _, _, err := idn.EnsureAdmin(ctx, "admin", "abc123"); err != nil && o.db == nil {
 		t.Fatal(err)
 	}
 	msgs, err := messages.New(db.Messages(), b, nil)
@@ -64,7 +77,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	}
 	def := stagechat.DefaultSettings()
 	def.Name = "Test Stage"
-	chat, err := stagechat.New(ctx, stagechat.Config{Defaults: def, Presence: o.presence}, db.StageChat(), idn, msgs, b, nil)
+	chat, err := stagechat.New(ctx, stagechat.Config{Defaults: def, Presence: o.presence, Conversation: o.conversation}, db.StageChat(), idn, msgs, b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +129,11 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sub.Unsubscribe() })
+	ssub, err := b.Subscribe(stagechat.SettingsTopic, func(bus.Message) { _ = chat.ReloadSettings(context.Background()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ssub.Unsubscribe() })
 	srv, err := httpserver.New(httpserver.Config{Addr: "127.0.0.1:0"}, discard())
 	if err != nil {
 		t.Fatal(err)
