@@ -1,6 +1,7 @@
 package ott_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/hearth-community/hearth/internal/watch"
@@ -11,8 +12,21 @@ import (
 // bus, and when the first node stops the room moves with its state.
 func TestTwoNodes(t *testing.T) {
 	t.Parallel()
-	n1 := newHarness(t, opts{})
-	n2 := newHarness(t, opts{peer: n1})
+	buses := map[string]string{"local": ""}
+	if u := os.Getenv("HEARTH_TEST_NATS_URL"); u != "" {
+		buses["nats"] = u
+	}
+	for name, url := range buses {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			n1 := newHarness(t, opts{nats: url})
+			n2 := newHarness(t, opts{peer: n1, nats: url})
+			twoNodes(t, n1, n2)
+		})
+	}
+}
+
+func twoNodes(t *testing.T, n1, n2 *harness) {
 	ta, tb := n1.grant(), n2.grant()
 	n1.createRoom(ta, "shared", map[string]any{"isTemporary": false})
 

@@ -88,8 +88,11 @@ type opts struct {
 	// spa serves a built web client from this directory on "GET /" (with
 	// the SPA fallback to index.html), on the same origin as the API.
 	spa string
-	// peer shares its database and bus: a second node of one cluster.
+	// peer shares its database (and, without nats, its bus): a second node
+	// of one cluster.
 	peer *harness
+	// nats gives the node its own connection to this NATS server.
+	nats string
 }
 
 func newHarness(t testing.TB, o opts) *harness {
@@ -99,12 +102,21 @@ func newHarness(t testing.TB, o opts) *harness {
 	}
 	var db *store.DB
 	var b bus.Bus
-	if o.peer != nil {
+	switch {
+	case o.peer != nil:
 		db, b = o.peer.db, o.peer.bus
-	} else {
+	default:
 		db = o.db(t)
 		b = bus.NewLocal()
 		t.Cleanup(func() { b.Close() })
+	}
+	if o.nats != "" {
+		nb, err := bus.NewNATS(context.Background(), o.nats, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nb.Close() })
+		b = nb
 	}
 	logger := slog.New(slog.DiscardHandler)
 	ids, err := identity.New(context.Background(), identity.Config{Argon2: identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}}, db.Identity(), b, logger)
