@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -22,7 +23,9 @@ import (
 // wireOwncast builds the stage chat, webhooks and Owncast's surface and
 // registers its routes on a.HTTP.
 func (a *App) wireOwncast(ctx context.Context) error {
-	log := a.Log.With("component", "owncast")
+	logs := owncast.NewLogBuffer(500)
+	stageLog := slog.New(logs.Handler(a.Log.Handler()))
+	log := stageLog.With("component", "owncast")
 	// The one message store: a service over the same tables and bus that
 	// every surface uses.
 	msgs, err := messages.New(a.DB.Messages(), a.Bus, a.Log.With("component", "messages"))
@@ -61,9 +64,9 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := owncast.New(owncast.Deps{Log: a.Log, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live,
+	s, err := owncast.New(owncast.Deps{Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live,
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "hearth (owncast api 0.1.3)",
-			FloodRate: floodRate(a.Config.ChatFloodRate), FloodBlock: 10 * time.Second}})
+			FloodRate: floodRate(a.Config.ChatFloodRate), Logs: logs, FloodBlock: 10 * time.Second}})
 	if err != nil {
 		return err
 	}

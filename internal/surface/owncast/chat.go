@@ -37,6 +37,8 @@ type ChatOptions struct {
 	// Status, when set, supplies the stream status object carried by
 	// webhooks and /api/yp (the live part owns it).
 	Status func() map[string]any
+	// Logs, when set, backs /api/admin/logs (fed by the stage's loggers).
+	Logs *LogBuffer
 }
 
 // MaxSocketPayload is Owncast's inbound chat frame limit.

@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/png"
 	"io/fs"
+	"log/slog"
 	"mime"
 	"net/http"
 	"os"
@@ -79,8 +80,8 @@ func (s *Surface) registerPublic(h *httpserver.Server) {
 
 	s.admin(h, "POST /api/admin/emoji/upload", s.handleEmojiUpload)
 	s.admin(h, "POST /api/admin/emoji/delete", s.handleEmojiDelete)
-	s.admin(h, "GET /api/admin/logs", emptyList)
-	s.admin(h, "GET /api/admin/logs/warnings", emptyList)
+	s.admin(h, "GET /api/admin/logs", s.logsHandler(slog.LevelInfo))
+	s.admin(h, "GET /api/admin/logs/warnings", s.logsHandler(slog.LevelWarn))
 }
 
 // handleWebConfig is GET /api/config.
