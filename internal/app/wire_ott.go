@@ -12,6 +12,7 @@ import (
 	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/media"
+	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/surface/ott"
 	"github.com/hearth-community/hearth/internal/watch"
@@ -40,6 +41,17 @@ func (a *App) wireOtt(ctx context.Context) error {
 	a.Watch, err = watch.New(watch.Config{AllowTemp: cfg.OttTemporaryRooms}, a.DB.Watch(), a.Bus, md, log)
 	if err != nil {
 		return err
+	}
+	// Room chat is a Hearth conversation: kept in the message store (history,
+	// search) besides the live broadcast to the room.
+	if a.Messages != nil {
+		msgs := a.Messages
+		a.Watch.SetChatSink(func(ctx context.Context, room string, who watch.Actor, text string) {
+			if _, err := msgs.Post(ctx, messages.PostInput{ConversationID: watch.ConversationID(room), Kind: messages.KindWatch,
+				AuthorID: who.AccountID, Body: text}); err != nil {
+				log.Warn("store room chat", "room", room, "err", err)
+			}
+		})
 	}
 	// Rooms run on one node each (a lease in the database); other nodes
 	// proxy to it over the bus. Same code path with one node.

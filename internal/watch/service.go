@@ -603,3 +603,6 @@ func (s *Service) saveNow(r *Room) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// ConversationID is the id of a room's chat in the message store.
+func ConversationID(roomName string) string { return "watchroom:" + strings.ToLower(roomName) }

@@ -1,0 +1,96 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/watch"
+)
+
+// TestOttWiring checks the OTT surface as wired in a node: its routes
+// coexist with the other surfaces', /api/status carries OTT's status, and
+// room chat lands in the message store as a Hearth conversation.
+func TestOttWiring(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, testConfig(t), nil)
+	base := a.HTTP.URL()
+	get := func(path, tok string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
+	}
+	if code, b := get("/api/status", ""); code != 200 || !strings.Contains(string(b), `"status":"ok"`) {
+		t.Fatalf("/api/status: %d %s", code, b)
+	}
+	if code, b := get("/api/status/metrics", ""); code != 200 || !strings.Contains(string(b), "hearth_http_requests_total") {
+		t.Fatalf("metrics: %d", code)
+	}
+	code, b := get("/api/auth/grant", "")
+	var g struct{ Token string }
+	if code != 200 || json.Unmarshal(b, &g) != nil || g.Token == "" {
+		t.Fatalf("grant: %d %s", code, b)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/room/create", strings.NewReader(`{"name":"wired","isTemporary":false}`))
+	req.Header.Set("Authorization", "Bearer "+g.Token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("create: %v %v", err, res)
+	}
+	res.Body.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, strings.Replace(base, "http", "ws", 1)+"/api/room/wired", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	send := func(v any) {
+		b, _ := json.Marshal(v)
+		if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(map[string]any{"action": "auth", "token": g.Token})
+	send(map[string]any{"action": "req", "request": map[string]any{"type": int(watch.ReqChat), "text": "kept for later"}})
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), `"action":"chat"`) {
+			break
+		}
+	}
+	for {
+		ms, err := a.Messages.List(ctx, messages.ListQuery{ConversationID: watch.ConversationID("wired"), Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) == 1 && ms[0].Body == "kept for later" && ms[0].Kind == messages.KindWatch && ms[0].AuthorID != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("room chat never reached the message store: %v", ms)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
