@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -117,6 +118,42 @@ func rss(pid int) int64 {
 	return 0
 }
 
+// liveHeap reads go_memstats_heap_inuse_bytes + stack_inuse_bytes from
+// the server's Prometheus endpoint.
+func liveHeap(hc *http.Client, base string) int64 {
+	resp, err := hc.Get(base + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var total float64
+	for _, l := range strings.Split(string(raw), "\n") {
+		for _, name := range []string{"go_memstats_heap_inuse_bytes ", "go_memstats_stack_inuse_bytes "} {
+			if v, ok := strings.CutPrefix(l, name); ok {
+				f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				total += f
+			}
+		}
+	}
+	return int64(total)
+}
+
+// cpuSeconds is the user+system CPU time a process has used.
+func cpuSeconds(pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
 func main() {
 	base := flag.String("base", "http://127.0.0.1:8080", "Hearth base URL (Together routes, no /api)")
 	vus := flag.Int("vus", 500, "virtual users")
@@ -132,7 +169,7 @@ func main() {
 
 func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 	tr := &http.Transport{MaxIdleConnsPerHost: vus, MaxConnsPerHost: 0}
-	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	hc := &http.Client{Transport: tr, Timeout: 180 * time.Second}
 	rec := &recorder{samples: map[string][]time.Duration{}, errors: map[string]int{}}
 	run := strconv.FormatInt(time.Now().Unix()%1e6, 10)
 	admin := &client{base: base, http: hc}
@@ -156,7 +193,10 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 			return err
 		}
 	}
-	var peak atomic.Int64
+	var peak, peakSteady atomic.Int64
+	var cpuStart atomic.Uint64
+	var peakHeap atomic.Int64
+	var steady atomic.Bool
 	stopRSS := make(chan struct{})
 	if pid > 0 {
 		go func() {
@@ -167,8 +207,17 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 				case <-stopRSS:
 					return
 				case <-t.C:
-					if v := rss(pid); v > peak.Load() {
+					v := rss(pid)
+					if v > peak.Load() {
 						peak.Store(v)
+					}
+					if steady.Load() && v > peakSteady.Load() {
+						peakSteady.Store(v)
+					}
+					if steady.Load() {
+						if h := liveHeap(hc, base); h > peakHeap.Load() {
+							peakHeap.Store(h)
+						}
 					}
 				}
 			}
@@ -178,12 +227,32 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 	var wg sync.WaitGroup
 	var connected atomic.Int64
 	var sent, delivered atomic.Int64
-	end := time.Now().Add(dur + 30*time.Second) // 30 s ramp, then steady state
+	// Phase 1: every user registers, logs in, joins and connects (ramped
+	// over 30 s); phase 2 starts when all are done and lasts dur.
+	var setup sync.WaitGroup
+	setup.Add(vus)
+	startSteady := make(chan struct{})
+	var end time.Time
+	go func() {
+		setup.Wait()
+		end = time.Now().Add(dur)
+		if pid > 0 {
+			cpuStart.Store(math.Float64bits(cpuSeconds(pid)))
+		}
+		steady.Store(true)
+		close(startSteady)
+	}()
 	wsBase := "ws" + strings.TrimPrefix(base, "http") + "/ws?token="
 	for v := range vus {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			ready := false
+			defer func() {
+				if !ready {
+					setup.Done()
+				}
+			}()
 			time.Sleep(time.Duration(v) * 30 * time.Second / time.Duration(vus)) // ramp
 			c := &client{base: base, http: hc}
 			name := fmt.Sprintf("lt_%s_%d", run, v)
@@ -232,6 +301,9 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 					}
 				}
 			}()
+			ready = true
+			setup.Done()
+			<-startSteady
 			for time.Now().Before(end) {
 				switch r := rand.Float64(); {
 				case r < 0.4:
@@ -252,6 +324,10 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 		}()
 	}
 	wg.Wait()
+	cpuUsed := 0.0
+	if pid > 0 {
+		cpuUsed = cpuSeconds(pid) - math.Float64frombits(cpuStart.Load())
+	}
 	cancel()
 	close(stopRSS)
 	fmt.Printf("vus=%d steady=%s connected=%d sent=%d lag-samples=%d (from %d sockets)\n", vus, dur, connected.Load(), sent.Load(), delivered.Load(), lagSample)
@@ -273,7 +349,10 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 		}
 	}
 	if pid > 0 {
-		fmt.Printf("server peak RSS: %.1f MiB\n", float64(peak.Load())/(1<<20))
+		fmt.Printf("server CPU in steady state: %.1f s over %s (%.0f%% of one core)\n", cpuUsed, dur, 100*cpuUsed/dur.Seconds())
+		fmt.Printf("server peak Go heap in use + stacks (from /metrics) in steady state: %.1f MiB\n", float64(peakHeap.Load())/(1<<20))
+		fmt.Printf("server peak RSS: %.1f MiB overall (sign-ups hash passwords with argon2id), %.1f MiB in steady state\n",
+			float64(peak.Load())/(1<<20), float64(peakSteady.Load())/(1<<20))
 	}
 	if connected.Load() == 0 {
 		return errors.New("no virtual user connected")
