@@ -28,9 +28,12 @@ func BenchmarkServe(b *testing.B) {
 	if asset == "" {
 		b.Fatal("no index-*.js asset in the build")
 	}
-	for _, bc := range []struct{ name, path string }{{"index-fallback", "/c/some/channel"}, {"main-js", asset}} {
+	for _, bc := range []struct{ name, path, enc string }{{"index-fallback", "/c/some/channel", ""}, {"main-js", asset, ""}, {"main-js-gzip", asset, "gzip"}} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest("GET", bc.path, nil)
+			if bc.enc != "" {
+				req.Header.Set("Accept-Encoding", bc.enc)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				rec := httptest.NewRecorder()

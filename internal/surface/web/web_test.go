@@ -1,6 +1,10 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -73,6 +77,70 @@ func TestServe(t *testing.T) {
 				if got := rec.Header().Get(k); !strings.Contains(got, v) {
 					t.Fatalf("%s = %q, want it to contain %q", k, got, v)
 				}
+			}
+		})
+	}
+}
+
+// TestGzip: text assets go out gzipped to clients that take it, as is to
+// the others, and the body is the same file either way.
+func TestGzip(t *testing.T) {
+	t.Parallel()
+	js := strings.Repeat("console.log('hearth');\n", 200)
+	files := fstest.MapFS{
+		"index.html":       {Data: []byte("<!doctype html><title>Hearth</title>")},
+		"assets/app-1.js":  {Data: []byte(js)},
+		"assets/tiny-1.js": {Data: []byte("1")},
+		"assets/img-1.png": {Data: bytes.Repeat([]byte{0}, 4096)},
+	}
+	s, err := New(Deps{Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	s.Register(mux)
+	tests := []struct {
+		name, path, accept string
+		gzipped            bool
+	}{
+		{"gzip accepted", "/assets/app-1.js", "br, gzip, deflate", true},
+		{"gzip with q", "/assets/app-1.js", "gzip;q=0.8", true},
+		{"gzip refused", "/assets/app-1.js", "gzip;q=0", false},
+		{"no Accept-Encoding", "/assets/app-1.js", "", false},
+		{"too small to bother", "/assets/tiny-1.js", "gzip", false},
+		{"binary is never gzipped", "/assets/img-1.png", "gzip", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest("GET", tt.path, nil)
+			if tt.accept != "" {
+				req.Header.Set("Accept-Encoding", tt.accept)
+			}
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				t.Fatalf("status %d", rec.Code)
+			}
+			got := rec.Body.Bytes()
+			if enc := rec.Header().Get("Content-Encoding"); (enc == "gzip") != tt.gzipped {
+				t.Fatalf("Content-Encoding %q, want gzipped=%v", enc, tt.gzipped)
+			}
+			if tt.gzipped {
+				zr, err := gzip.NewReader(bytes.NewReader(got))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err = io.ReadAll(zr); err != nil {
+					t.Fatal(err)
+				}
+				if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
+					t.Fatalf("Content-Type %q", ct)
+				}
+			}
+			want, _ := fs.ReadFile(files, strings.TrimPrefix(tt.path, "/"))
+			if !bytes.Equal(got, want) {
+				t.Fatalf("body differs from the file (%d vs %d bytes)", len(got), len(want))
 			}
 		})
 	}
