@@ -132,6 +132,56 @@ func TestOttWebClient(t *testing.T) {
 	if r := h.do("PATCH", "/api/room/"+room, atok, map[string]any{"claim": true}); r.status != 200 {
 		t.Fatalf("claim: %s", r.raw)
 	}
+	// B signs up too, so it can be promoted.
+	btok, err := chromedp.Run(b, chromedp.Evaluate[string](`localStorage.getItem("token")`))
+	if err != nil || btok == "" {
+		t.Fatalf("b's token: %q %v", btok, err)
+	}
+	if r := h.do("POST", "/api/user/register", btok, map[string]any{"username": "webguest", "password": "Passw0rdLong"}); r.status != 201 {
+		t.Fatalf("register b: %s", r.raw)
+	}
+
+	// Settings and grants from A's settings tab: a new title, and chat taken
+	// away from unregistered users.
+	// A's client learns it is signed in when it loads; reload it.
+	run(t, a, "reload a", chromedp.Navigate(h.url+"/room/"+room),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#connectStatus")?.textContent.trim() === "Connected"`, chromedp.WithPollingTimeout(20*time.Second)))
+	run(t, a, "settings tab",
+		chromedp.Evaluate[chromedp.Void](`(() => { const t = [...document.querySelectorAll('[role="tab"]')].find(e => e.textContent.includes("Settings"));
+			for (const ev of ["pointerdown", "mousedown"]) t.dispatchEvent(new PointerEvent(ev, {bubbles: true, button: 0, pointerType: "mouse"})); t.click(); })()`),
+		chromedp.WaitVisible(chromedp.CSS(`[data-cy="input-title"]`)))
+	run(t, a, "settings",
+		chromedp.Evaluate[chromedp.Void](`(() => { const t = [...document.querySelectorAll('[role="tab"]')].find(e => e.textContent.includes("Settings"));
+			for (const ev of ["pointerdown", "mousedown"]) t.dispatchEvent(new PointerEvent(ev, {bubbles: true, button: 0, pointerType: "mouse"})); t.click(); })()`),
+		chromedp.WaitVisible(chromedp.CSS(`[data-cy="input-title"]`)),
+		chromedp.Evaluate[chromedp.Void](`(() => { const i = document.querySelector('[data-cy="input-title"]'); i.value = ""; i.dispatchEvent(new Event("input", {bubbles: true})); })()`),
+		chromedp.SendKeys(chromedp.CSS(`[data-cy="input-title"]`), "Movie Night"),
+		chromedp.Poll[chromedp.Void](`!!document.querySelector('[data-cy="perm-chk-chat-0"]:not([disabled])')`, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-cy="perm-chk-chat-0"]').click()`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-cy="save"]').click()`))
+	waitFor(t, "settings saved", func() bool {
+		r, _ := h.watch.Get(context.Background(), room)
+		snap := r.Snapshot()
+		return snap.Title == "Movie Night" && !snap.Grants.Granted(watch.RoleUnregistered, watch.PermChat) && snap.Grants.Granted(watch.RoleRegistered, watch.PermChat)
+	})
+	run(t, b, "b sees the title", chromedp.Poll[chromedp.Void](`document.querySelector('#app').__vue_app__.config.globalProperties.$store.state.room.title === "Movie Night"`, chromedp.WithPollingTimeout(15*time.Second)))
+
+	// Promote B to moderator from A's user-list menu.
+	openMenu := chromedp.Evaluate[chromedp.Void](`(() => { const b = document.querySelector(".user-list .user-actions"); b.dispatchEvent(new PointerEvent("pointerdown", {bubbles: true, button: 0, pointerType: "mouse"})); b.click(); })()`)
+	run(t, a, "promote b", chromedp.Poll[chromedp.Void](`document.querySelectorAll(".user-list .user-actions").length >= 1`, chromedp.WithPollingTimeout(15*time.Second)),
+		openMenu,
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[role="menuitem"]')].some(m => /Promote\s+to\s+Moderator/.test(m.textContent))`, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('[role="menuitem"]')].find(m => /Promote\s+to\s+Moderator/.test(m.textContent)).click()`))
+	waitFor(t, "b is a moderator", func() bool {
+		r, _ := h.watch.Get(context.Background(), room)
+		for _, u := range r.Users() {
+			if u.Name == "webguest" && u.Role == watch.RoleModerator {
+				return true
+			}
+		}
+		return false
+	})
+
 	run(t, a, "open b's menu", chromedp.Poll[chromedp.Void](`document.querySelectorAll(".user-list .user-actions").length >= 1`, chromedp.WithPollingTimeout(15*time.Second)),
 		chromedp.Evaluate[chromedp.Void](`(() => { const b = document.querySelector(".user-list .user-actions"); b.dispatchEvent(new PointerEvent("pointerdown", {bubbles: true, button: 0, pointerType: "mouse"})); b.click(); })()`),
 		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[role="menuitem"]')].some(m => m.textContent.trim() === "Kick")`, chromedp.WithPollingTimeout(10*time.Second)),
