@@ -34,7 +34,13 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	}
 	defaults := stagechat.DefaultSettings()
 	stageDefaults(&a.Config, &defaults)
-	chat, err := stagechat.New(ctx, stagechat.Config{Defaults: defaults}, a.DB.StageChat(), a.Identity, msgs, a.Bus,
+	// Owncast's chat is the default stage's chat: its conversation in the
+	// message store is the stage's id, so other surfaces find it by stage.
+	conversation := ""
+	if a.Live != nil {
+		conversation = a.Live.DefaultStageID()
+	}
+	chat, err := stagechat.New(ctx, stagechat.Config{Defaults: defaults, Conversation: conversation}, a.DB.StageChat(), a.Identity, msgs, a.Bus,
 		log.With("component", "stagechat"))
 	if err != nil {
 		return err
