@@ -150,6 +150,13 @@ func (s *Surface) removeClient(c *client) bool {
 	return false
 }
 
+// connections counts an account's local gateway connections.
+func (s *Surface) connections(accountID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients[accountID])
+}
+
 // Connections counts local gateway connections.
 func (s *Surface) Connections() int {
 	s.mu.Lock()
@@ -556,6 +563,14 @@ func (s *Surface) publishPresence(ctx context.Context, accountID string, p *comm
 // goOnline marks the first connection of an account online, clearing its
 // custom status and activity as Together does.
 func (s *Surface) goOnline(ctx context.Context, accountID string) {
+	// presMu orders the transitions, and each re-checks the connection
+	// count: a socket closing while another opens must not leave the
+	// account "offline" with a live socket (or "online" with none).
+	s.presMu.Lock()
+	defer s.presMu.Unlock()
+	if s.connections(accountID) == 0 {
+		return
+	}
 	p, err := s.d.Community.Profile(ctx, accountID)
 	if err != nil {
 		return
@@ -568,6 +583,11 @@ func (s *Surface) goOnline(ctx context.Context, accountID string) {
 
 // goOffline marks an account offline when its last connection closed.
 func (s *Surface) goOffline(ctx context.Context, accountID string) {
+	s.presMu.Lock()
+	defer s.presMu.Unlock()
+	if s.connections(accountID) > 0 {
+		return
+	}
 	p, err := s.d.Community.Profile(ctx, accountID)
 	if err != nil {
 		return

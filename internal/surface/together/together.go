@@ -81,6 +81,7 @@ type Surface struct {
 	log     *slog.Logger
 	started time.Time
 
+	presMu  sync.Mutex // orders presence transitions (gateway.go)
 	mu      sync.Mutex
 	clients map[string]map[*client]struct{} // account id → local gateway connections
 	voice   map[string]*voiceState          // account id → voice state (this node)
