@@ -134,11 +134,14 @@ func New(cfg Config, st Store, client Doer, logger *slog.Logger) (*Service, erro
 // Create registers a webhook. The URL must be an absolute http(s) URL the
 // egress client will fetch; events must be known types.
 func (s *Service) Create(ctx context.Context, rawURL string, events []string) (*Webhook, error) {
+	if len(rawURL) > 2048 {
+		return nil, fault.New(fault.Invalid, "webhook url must be at most 2048 bytes")
+	}
 	if _, err := s.client.CheckURL(strings.TrimSpace(rawURL)); err != nil {
 		return nil, fault.Wrap(fault.Invalid, "invalid webhook url: must be a public http(s) URL", err)
 	}
-	if len(events) == 0 {
-		return nil, fault.New(fault.Invalid, "at least one event is required")
+	if len(events) == 0 || len(events) > len(EventTypes) {
+		return nil, fault.Newf(fault.Invalid, "between 1 and %d events are required", len(EventTypes))
 	}
 	for _, e := range events {
 		if !slices.Contains(EventTypes, e) {

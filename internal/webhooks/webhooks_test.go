@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -146,6 +147,9 @@ func TestSSRF(t *testing.T) {
 	}
 	if _, err := s.Create(context.Background(), "https://example.org/hook", []string{"NOT_AN_EVENT"}); !errors.Is(err, fault.Invalid) {
 		t.Errorf("unknown event accepted: %v", err)
+	}
+	if _, err := s.Create(context.Background(), "https://example.org/"+strings.Repeat("a", 3000), []string{webhooks.Chat}); !errors.Is(err, fault.Invalid) {
+		t.Errorf("over-long url accepted: %v", err)
 	}
 	// A permitted endpoint that redirects to an internal address: the
 	// redirect hop is refused and the internal listener never sees a request.
