@@ -114,4 +114,23 @@ func TestBrowserCommunityChat(t *testing.T) {
 	bob.do("open the channel list", chromedp.Click(chromedp.CSS(`button[aria-label="Show channels"]`)))
 	bob.waitFor("channel list shown", `getComputedStyle(document.querySelector("aside.channels")).display !== "none"`, 10*time.Second)
 	bob.screenshot("phone")
+
+	// The same account in a watch room: signing in to Hearth also signed
+	// this browser's watch-room token in, so the room knows Alice by name.
+	alice.do("open a quick watch room",
+		chromedp.Navigate(base+"/rooms"),
+		chromedp.WaitVisible(chromedp.CSS(`form[aria-labelledby="new-room"] button.primary`)),
+		chromedp.Click(chromedp.CSS(`form[aria-labelledby="new-room"] button.primary`)),
+	)
+	alice.waitFor("alice in the room by name", `[...document.querySelectorAll(".people li")].some(li => li.textContent.includes("alice_web") && li.textContent.includes("(you)"))`, 15*time.Second)
+
+	// Signing out ends the session on the server: the old refresh token no
+	// longer works.
+	refresh := eval[string](alice, "read the refresh token", `localStorage.getItem("together_refresh_token")`)
+	alice.do("sign out", chromedp.Click(chromedp.CSS(`header.top nav button`)))
+	alice.waitFor("signed out", `!document.querySelector('[data-testid="me-link"]') && localStorage.getItem("together_refresh_token") === null`, 10*time.Second)
+	status := eval[float64](alice, "reuse the old refresh token", `fetch("/auth/refresh", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({refresh_token: `+jsString(refresh)+`})}).then(r => r.status)`)
+	if status != 401 {
+		t.Fatalf("refresh after sign-out: HTTP %v, want 401", status)
+	}
 }

@@ -107,7 +107,27 @@ export const ottApi = {
   settings: (name: string, s: Record<string, unknown>) => ott<unknown>("Saving room settings", `/api/room/${enc(name)}`, { method: "PATCH", body: s }),
   preview: (input: string) => ott<{ result: Video[] }>("Looking up videos", `/api/data/previewAdd?input=${enc(input)}`),
   setName: (username: string) => ott<unknown>("Setting your name", "/api/user", { method: "POST", body: { username } }),
+  login: (user: string, password: string) => ott<unknown>("Signing in to watch rooms", "/api/user/login", { method: "POST", body: { user, password } }),
+  logout: () => ott<unknown>("Signing out of watch rooms", "/api/user/logout", { method: "POST" }),
 };
+
+/** linkAccount signs this browser's watch-room token in as the same Hearth
+ * account (OTT keeps its own session); failures leave the guest session. */
+export async function linkAccount(user: string, password: string) {
+  try {
+    await ottApi.login(user, password);
+  } catch {
+    /* watch rooms still work as a guest */
+  }
+}
+
+export async function unlinkAccount() {
+  try {
+    await ottApi.logout();
+  } catch {
+    /* not signed in there */
+  }
+}
 
 export interface ChatLine {
   from: string;

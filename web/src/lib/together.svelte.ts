@@ -3,6 +3,7 @@
 // under Together's own keys; any 401 triggers one /auth/refresh (rotating
 // the refresh token) and a retry; a 401 from refresh signs the user out.
 import { ApiError, request, type RequestOptions } from "./http";
+import { linkAccount, unlinkAccount } from "./ott.svelte";
 
 const ACCESS = "together_access_token";
 const REFRESH = "together_refresh_token";
@@ -212,14 +213,23 @@ export async function register(username: string, password: string, email?: strin
   if (email) body.email = email;
   if (invite_code) body.invite_code = invite_code;
   session.setTokens(await request<AuthResponse>("Creating your account", "/auth/register", { method: "POST", body }));
+  await linkAccount(username, password);
 }
 
 export async function login(username: string, password: string) {
   session.setTokens(await request<AuthResponse>("Signing in", "/auth/login", { method: "POST", body: { username, password } }));
+  await linkAccount(username, password);
 }
 
-export function logout() {
+/** logout ends the session on the server (its refresh token stops
+ * working), then forgets it here. */
+export async function logout() {
+  const access = session.access;
+  if (access) {
+    await request("Signing out", "/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${access}` } }).catch(() => null);
+  }
   session.clear();
+  await unlinkAccount();
 }
 
 export const together = {
