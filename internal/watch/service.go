@@ -365,7 +365,20 @@ func (s *Service) handleResolved(ctx context.Context, r *Room, a Actor, clientID
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.handle(a, clientID, req, videos)
+	if err := r.handle(a, clientID, req, videos); err != nil {
+		return err
+	}
+	// Queue, vote and settings changes are written before the client is
+	// told they succeeded; playback (position moves anyway) and chat are not.
+	switch req.Type {
+	case ReqAdd, ReqRemove, ReqOrder, ReqVote, ReqShuffle, ReqPlayNow, ReqUndo, ReqRestoreQueue, ReqUpdateQueueItem, ReqSkip:
+		if r.saveTimer != nil {
+			r.saveTimer.Stop()
+			r.saveTimer = nil
+		}
+		s.saveNow(r)
+	}
+	return nil
 }
 
 func (s *Service) resolveAdd(ctx context.Context, req Request) ([]Video, error) {

@@ -491,3 +491,22 @@ func TestKeepaliveUnload(t *testing.T) {
 		t.Fatalf("restore: %+v", s)
 	}
 }
+
+func TestQueueChangesAreDurableAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t) // SaveDelay is an hour here: only a synchronous save can pass
+	r := e.room("durable", "owner")
+	e.must(r, registered("owner"), "", Request{Type: ReqAdd, Videos: []VideoRef{*ref("a"), *ref("b")}})
+	e.must(r, registered("owner"), "", Request{Type: ReqVote, Video: ref("b"), Add: ptr(true)})
+	rec, err := e.st.RoomByName(context.Background(), "durable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st storedState
+	if err := json.Unmarshal(rec.State, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Current == nil || st.Current.ID != "a" || len(st.Queue) != 1 || len(st.Votes["directb"]) != 1 {
+		t.Fatalf("stored state: %s", rec.State)
+	}
+}
