@@ -68,3 +68,31 @@ func TestBrowserReconnect(t *testing.T) {
 		t.Fatalf("the page shows an error after reconnecting: %s", p.text())
 	}
 }
+
+// TestBrowserRefreshOn401: with access tokens that live 2 s, an action after
+// expiry still works: the app gets a 401, rotates the refresh token once via
+// /auth/refresh, and retries.
+func TestBrowserRefreshOn401(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, func(c *config.Config) { c.AccessTokenTTL = 2 * time.Second })
+	p := newTab(t, newBrowser(t), "dave")
+	signUp(p, base, "dave_web", "")
+	access := eval[string](p, "read the access token", `localStorage.getItem("together_access_token")`)
+	refresh := eval[string](p, "read the refresh token", `localStorage.getItem("together_refresh_token")`)
+	// Wait for the token's own expiry (its exp claim), not a fixed time.
+	p.waitFor("the access token to expire", `Date.now() / 1000 > JSON.parse(atob(localStorage.getItem("together_access_token").split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).exp + 1`, 10*time.Second)
+
+	p.do("create a community with the expired token",
+		chromedp.WaitVisible(chromedp.ID("new-community")),
+		chromedp.SendKeys(chromedp.ID("new-community"), "Late Shift"),
+		chromedp.Click(chromedp.CSS(`form[aria-labelledby="create-title"] button[type="submit"]`)),
+	)
+	p.waitFor("the community", `document.querySelector('[data-testid="community-name"]')?.textContent === "Late Shift"`, 15*time.Second)
+	if got := eval[string](p, "read the access token", `localStorage.getItem("together_access_token")`); got == access {
+		t.Fatal("the access token was not renewed")
+	}
+	if got := eval[string](p, "read the refresh token", `localStorage.getItem("together_refresh_token")`); got == refresh {
+		t.Fatal("the refresh token was not rotated")
+	}
+}
