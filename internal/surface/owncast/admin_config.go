@@ -181,10 +181,19 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 	cfg("federation/livemessage", setter(s, str(text, func(st *stagechat.Settings, v string) { st.Federation.GoLiveMessage = v })))
 	cfg("federation/blockdomains", setter(s, strList(1000, 253, func(st *stagechat.Settings, v []string) { st.Federation.BlockedDomains = v })))
 	cfg("notifications/discord", setter(s, func(st *stagechat.Settings, v json.RawMessage) error {
-		return json.Unmarshal(v, &st.Notifications.Discord)
+		if err := json.Unmarshal(v, &st.Notifications.Discord); err != nil {
+			return fault.Wrap(fault.Invalid, "unable to parse new value", err)
+		}
+		if w := st.Notifications.Discord.Webhook; w != "" && !validHTTPURL(w) {
+			return fault.New(fault.Invalid, "discord webhook must be an http(s) URL")
+		}
+		return nil
 	}))
 	cfg("notifications/browser", setter(s, func(st *stagechat.Settings, v json.RawMessage) error {
-		return json.Unmarshal(v, &st.Notifications.Browser)
+		if err := json.Unmarshal(v, &st.Notifications.Browser); err != nil {
+			return fault.Wrap(fault.Invalid, "unable to parse new value", err)
+		}
+		return nil
 	}))
 
 	s.admin(h, "GET /api/admin/serverconfig", s.handleServerConfig)
