@@ -33,14 +33,22 @@ type Origin struct {
 	cfg OriginConfig
 	log *slog.Logger
 
-	mu       sync.RWMutex
-	variants []*Variant
-	specs    []VariantSpec
-	target   time.Duration
-	upload   *Uploader
-	s3base   string
-	liveBase string // s3base of the running broadcast (players of it fetch from there)
-	startOff time.Duration
+	mu         sync.RWMutex
+	variants   []*Variant
+	specs      []VariantSpec
+	target     time.Duration
+	upload     *Uploader
+	s3base     string
+	liveBase   string // s3base of the running broadcast (players of it fetch from there)
+	startOff   time.Duration
+	partTarget time.Duration
+}
+
+// SetPartTarget turns LL-HLS parts on (d > 0) for later broadcasts.
+func (o *Origin) SetPartTarget(d time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.partTarget = d
 }
 
 // SetStartOffset makes later broadcasts' playlists carry
@@ -107,10 +115,12 @@ func (o *Origin) Begin(specs []VariantSpec, target time.Duration, listSize int) 
 		return nil, err
 	}
 	o.mu.RLock()
-	up, off, base := o.upload, o.startOff, o.s3base
+	up, off, base, pt := o.upload, o.startOff, o.s3base, o.partTarget
 	o.mu.RUnlock()
 	if up == nil {
 		base = ""
+	} else {
+		pt = 0 // parts need blocking reloads from the origin; a bucket cannot
 	}
 	vs := make([]*Variant, len(specs))
 	segs := make([]*Segmenter, len(specs))
@@ -120,11 +130,15 @@ func (o *Origin) Begin(specs []VariantSpec, target time.Duration, listSize int) 
 			return nil, err
 		}
 		v.mu.Lock()
-		v.offline, v.startOffset = false, off
+		v.offline, v.startOffset, v.partTarget = false, off, pt
 		v.render()
+		v.signal()
 		v.mu.Unlock()
 		vs[i] = v
 		segs[i] = &Segmenter{Target: target, PartTarget: target / 5, Emit: v.Add}
+		if pt > 0 {
+			segs[i].PartTarget, segs[i].OnPart = pt, v.addPart
+		}
 	}
 	o.mu.Lock()
 	o.variants, o.specs, o.target, o.liveBase = vs, append([]VariantSpec(nil), specs...), target, base

@@ -42,7 +42,10 @@ type Segmenter struct {
 	Target     time.Duration
 	PartTarget time.Duration // 0: no part bookkeeping
 	Emit       func(Segment)
-	Now        func() time.Time
+	// OnPart, if set, gets each part of the open segment as soon as it
+	// closes (LL-HLS), before the segment's Emit.
+	OnPart func(Part, []byte)
+	Now    func() time.Time
 
 	pending  []byte // partial packet carried between writes
 	patPkt   []byte
@@ -202,7 +205,9 @@ func (s *Segmenter) frameStart(ts int64, key bool) {
 		s.disc, s.nextDisc = s.nextDisc, false
 		s.parts = s.parts[:0]
 		s.partStart, s.partTS, s.partIndep = 0, ts, true
-	} else if s.open && s.PartTarget > 0 && ts-s.partTS >= int64(s.PartTarget/time.Microsecond)*90/1000 {
+	} else if s.open && s.PartTarget > 0 && ts > s.partTS && ts-s.partTS+s.lastFrameDur > int64(s.PartTarget/time.Microsecond)*90/1000 {
+		// Close the part before the frame that would take it past the
+		// target: parts never exceed PART-TARGET.
 		s.closePart(ts)
 		s.partIndep = key
 	}
@@ -212,8 +217,11 @@ func (s *Segmenter) frameStart(ts int64, key bool) {
 func (s *Segmenter) closePart(ts int64) {
 	end := s.cur.Len()
 	if end > s.partStart {
-		s.parts = append(s.parts, Part{Offset: s.partStart, Length: end - s.partStart,
-			Duration: ticks(ts - s.partTS), Independent: s.partIndep})
+		p := Part{Offset: s.partStart, Length: end - s.partStart, Duration: ticks(ts - s.partTS), Independent: s.partIndep}
+		s.parts = append(s.parts, p)
+		if s.OnPart != nil {
+			s.OnPart(p, bytes.Clone(s.cur.Bytes()[s.partStart:end]))
+		}
 	}
 	s.partStart, s.partTS = end, ts
 }

@@ -63,6 +63,12 @@ type Variant struct {
 	codecs      string
 	bandwidth   int // measured peak, bits/s
 	startOffset time.Duration
+	// LL-HLS (llhls.go): parts of the open segment and of the last
+	// finished ones, and a channel closed on every change.
+	partTarget time.Duration
+	open       []llPart
+	done       map[int][]llPart
+	changed    chan struct{}
 }
 
 func newVariant(index int, dir string, listSize, keepExtra int, up *Uploader, onSeg func(int, string, Segment), log *slog.Logger) (*Variant, error) {
@@ -95,6 +101,7 @@ func (v *Variant) reset() {
 func (v *Variant) Add(seg Segment) {
 	v.mu.Lock()
 	seq := v.nextSeq
+	v.finishParts(seq)
 	v.nextSeq++
 	name := "stream-" + v.shortID + "-" + strconv.Itoa(seq) + ".ts"
 	disc := seg.Discontinuity || v.offline || (len(v.entries) > 0 && seq == 0)
@@ -133,6 +140,7 @@ func (v *Variant) Add(seg Segment) {
 		}
 	}
 	v.render()
+	v.signal()
 	pl := v.playlist
 	v.mu.Unlock()
 	for _, d := range drop {
@@ -155,7 +163,9 @@ func (v *Variant) Add(seg Segment) {
 func (v *Variant) goOffline() {
 	v.mu.Lock()
 	v.offline = true
+	v.open, v.done = nil, nil
 	v.render()
+	v.signal()
 	pl := v.playlist
 	v.mu.Unlock()
 	if v.upload != nil {
@@ -175,7 +185,13 @@ func (v *Variant) render() {
 	if v.offline {
 		target = max(target, int(offlineDuration/time.Second))
 	}
-	b.WriteString("#EXTM3U\n#EXT-X-VERSION:6\n")
+	ll := v.partTarget > 0 && !v.offline
+	if ll {
+		b.WriteString("#EXTM3U\n#EXT-X-VERSION:9\n")
+		v.renderLLHeader(&b)
+	} else {
+		b.WriteString("#EXTM3U\n#EXT-X-VERSION:6\n")
+	}
 	fmt.Fprintf(&b, "#EXT-X-TARGETDURATION:%d\n", target)
 	first := v.nextSeq - len(v.entries)
 	fmt.Fprintf(&b, "#EXT-X-MEDIA-SEQUENCE:%d\n", first)
@@ -193,7 +209,13 @@ func (v *Variant) render() {
 		if !e.start.IsZero() {
 			fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n", e.start.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 		}
+		if ll {
+			writeParts(&b, v.done[e.seq])
+		}
 		fmt.Fprintf(&b, "#EXTINF:%.3f,\n%s\n", e.dur.Seconds(), e.name)
+	}
+	if ll {
+		v.renderOpen(&b)
 	}
 	if v.offline {
 		if len(v.entries) > 0 {

@@ -25,9 +25,9 @@ type LatencyLevel struct {
 	SegmentCount      int
 }
 
-// LatencyLevels are Owncast's levels 0–4 plus Hearth's level 5: 1-second
-// segments with a short playlist that asks players to start 2 s from the
-// live edge (EXT-X-START), for the lowest latency plain HLS gives.
+// LatencyLevels are Owncast's levels 0–4 plus Hearth's level 5: low-latency
+// HLS, 1-second segments published as 200 ms parts (players without
+// LL-HLS see ordinary 1 s segments).
 func LatencyLevels() []LatencyLevel {
 	return []LatencyLevel{
 		{0, 1, 25}, {1, 2, 15}, {2, 3, 10}, {3, 4, 8}, {4, 5, 5}, {5, 1, 6},

@@ -377,10 +377,11 @@ func (b *broadcast) start(ctx context.Context) error {
 		tv[i] = v.transcode()
 	}
 	target := time.Duration(level.SecondsPerSegment) * time.Second
+	// Level 5 is low-latency HLS: 200 ms parts next to the 1 s segments.
 	if level.Level == 5 {
-		b.st.origin.SetStartOffset(-2 * time.Second)
+		b.st.origin.SetPartTarget(200 * time.Millisecond)
 	} else {
-		b.st.origin.SetStartOffset(0)
+		b.st.origin.SetPartTarget(0)
 	}
 	segs, err := b.st.origin.Begin(specs, target, level.SegmentCount)
 	if err != nil {

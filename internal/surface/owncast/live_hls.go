@@ -1,9 +1,12 @@
 package owncast
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/hls"
 	"github.com/hearth-community/hearth/internal/httpserver"
@@ -70,15 +73,52 @@ func (s *Surface) handleMedia(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.countViewer(r)
+	pl := v.Playlist()
+	// LL-HLS blocking reload: ?_HLS_msn=<seq>[&_HLS_part=<i>] waits until
+	// the playlist lists that segment (part), at most three part-hold-backs.
+	if q := r.URL.Query(); q.Has("_HLS_msn") && v.LowLatency() {
+		msn, err := strconv.Atoi(q.Get("_HLS_msn"))
+		part := -1
+		if err == nil && q.Has("_HLS_part") {
+			part, err = strconv.Atoi(q.Get("_HLS_part"))
+		}
+		if err != nil || msn < 0 || part < -1 {
+			http.Error(w, "bad _HLS_msn or _HLS_part", http.StatusBadRequest)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), blockingReloadLimit)
+		defer cancel()
+		if pl, err = v.WaitPlaylist(ctx, msn, part); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
 	hlsHeaders(w, hls.PlaylistContentType, hls.PlaylistCache)
-	_, _ = w.Write(v.Playlist())
+	_, _ = w.Write(pl)
 }
+
+// blockingReloadLimit bounds LL-HLS blocking requests (three 1 s target
+// durations).
+const blockingReloadLimit = 3 * time.Second
 
 // handleSegment is GET /hls/{n}/<segment>.ts: only names the playlist
 // lists (or the offline clip) are served, as video/mp2t.
 func (s *Surface) handleSegment(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.variant(w, r)
 	if !ok {
+		return
+	}
+	if name := r.PathValue("file"); hls.IsPartName(name) {
+		// An LL-HLS part, from memory; the preload-hinted one is awaited.
+		ctx, cancel := context.WithTimeout(r.Context(), blockingReloadLimit)
+		defer cancel()
+		data, ok := v.WaitPart(ctx, name)
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		hlsHeaders(w, hls.SegmentContentType, hls.SegmentCache)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 		return
 	}
 	p, ok := v.SegmentPath(r.PathValue("file"))
