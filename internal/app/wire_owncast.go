@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/bus"
@@ -72,7 +73,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	}
 	s, err := owncast.New(owncast.Deps{Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live,
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "hearth (owncast api 0.1.3)",
-			FloodRate: floodRate(a.Config.ChatFloodRate), Logs: logs, FloodBlock: 10 * time.Second}})
+			FloodRate: floodRate(a.Config.ChatFloodRate), Logs: logs, MaxConnections: maxChatConnections(), FloodBlock: 10 * time.Second}})
 	if err != nil {
 		return err
 	}
@@ -121,4 +122,13 @@ func floodRate(r float64) float64 {
 		return -1
 	}
 	return r
+}
+
+// maxChatConnections is Owncast's cap: 70 % of the open-file limit.
+func maxChatConnections() int {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur == 0 {
+		return 0
+	}
+	return int(float64(l.Cur) * 0.7)
 }

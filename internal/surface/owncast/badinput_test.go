@@ -92,3 +92,16 @@ func TestSocketGarbage(t *testing.T) {
 	gc.send(map[string]any{"type": "CHAT", "body": "others unaffected"})
 	gc.await("CHAT", func(e map[string]any) bool { return e["body"] == "<p>others unaffected</p>" })
 }
+
+func TestConnectionCap(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{chat: func(o *owncast.ChatOptions) { o.MaxConnections = 1 }})
+	u := n.register(t, "")
+	c := n.dial(t, u.AccessToken)
+	c.await("CONNECTED_USER_INFO", nil)
+	r := n.do(t, "GET", "/ws?accessToken="+u.AccessToken, "", nil, "Connection", "Upgrade", "Upgrade", "websocket",
+		"Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	if r.status != 503 || !strings.Contains(string(r.body), "ERROR_MAX_CONNECTIONS_EXCEEDED") {
+		t.Fatalf("over the cap: %d %s", r.status, r.body)
+	}
+}

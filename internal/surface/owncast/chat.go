@@ -39,6 +39,9 @@ type ChatOptions struct {
 	Status func() map[string]any
 	// Logs, when set, backs /api/admin/logs (fed by the stage's loggers).
 	Logs *LogBuffer
+	// MaxConnections caps chat sockets on this node (Owncast: 70 % of the
+	// open-file limit); 0 means no cap.
+	MaxConnections int
 }
 
 // MaxSocketPayload is Owncast's inbound chat frame limit.
@@ -114,6 +117,12 @@ func (cs *chatState) remove(c *client) {
 	if len(cs.byUser[uid]) == 0 {
 		delete(cs.byUser, uid)
 	}
+}
+
+func (cs *chatState) count() int {
+	cs.mu.RLock()
+	defer cs.mu.RUnlock()
+	return len(cs.clients)
 }
 
 func (cs *chatState) list() []*client {

@@ -59,6 +59,10 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}
+	if max := s.d.Chats.MaxConnections; max > 0 && s.chat.count() >= max {
+		http.Error(w, "ERROR_MAX_CONNECTIONS_EXCEEDED", http.StatusServiceUnavailable)
+		return
+	}
 	u, authErr := s.d.Chat.Authenticate(r.Context(), r.URL.Query().Get("accessToken"))
 	conn, err := s.d.Hub.Accept(w, r, gateway.ConnOptions{Codec: gateway.NewlineBatch{MaxFrameBytes: 64 << 10}})
 	if err != nil {
