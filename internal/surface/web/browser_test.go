@@ -39,6 +39,8 @@ func TestBrowserCommunityChat(t *testing.T) {
 	alice.do("open the landing page", chromedp.Navigate(base+"/"))
 	alice.waitFor("the landing page", `document.querySelector("h1")?.textContent.includes("hearth")`, 15*time.Second)
 	alice.screenshot("landing")
+	alice.do("open sign-up", chromedp.Navigate(base+"/signup"), chromedp.WaitVisible(chromedp.ID("su-username")))
+	alice.screenshot("signup")
 	signUp(alice, base, "alice_web", "")
 	alice.do("create a community",
 		chromedp.WaitVisible(chromedp.ID("new-community")),
@@ -117,9 +119,18 @@ func TestBrowserCommunityChat(t *testing.T) {
 
 	// The same account in a watch room: signing in to Hearth also signed
 	// this browser's watch-room token in, so the room knows Alice by name.
-	alice.do("open a quick watch room",
+	alice.do("open the profile", chromedp.Navigate(base+"/me"), chromedp.WaitVisible(chromedp.ID("pf-bio")),
+		chromedp.SendKeys(chromedp.ID("pf-pronouns"), "she/her"),
+		chromedp.SendKeys(chromedp.ID("pf-bio"), "Reads too many books."),
+		chromedp.Click(chromedp.CSS(`form button[type="submit"]`)))
+	alice.waitFor("the profile saved", `document.querySelector('[role="status"]')?.textContent === "Saved."`, 10*time.Second)
+	alice.screenshot("profile")
+	alice.do("open the watch rooms",
 		chromedp.Navigate(base+"/rooms"),
 		chromedp.WaitVisible(chromedp.CSS(`form[aria-labelledby="new-room"] button.primary`)),
+	)
+	alice.screenshot("rooms")
+	alice.do("open a quick watch room",
 		chromedp.Click(chromedp.CSS(`form[aria-labelledby="new-room"] button.primary`)),
 	)
 	alice.waitFor("alice in the room by name", `[...document.querySelectorAll(".people li")].some(li => li.textContent.includes("alice_web") && li.textContent.includes("(you)"))`, 15*time.Second)
