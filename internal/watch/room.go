@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"slices"
@@ -255,6 +256,22 @@ type Snapshot struct {
 	HasOwner                 bool
 	OwnerID                  string
 	Accounts                 int // distinct accounts connected
+}
+
+// Describe returns the room's current state, or why it cannot (the node
+// running the room did not answer).
+func (r *Room) Describe(ctx context.Context) (Snapshot, error) {
+	if r.remote != "" {
+		p, err := r.svc.call(ctx, r, rpcReq{Op: "snapshot"})
+		if err != nil {
+			return Snapshot{}, err
+		}
+		if p.Snap == nil {
+			return Snapshot{}, fault.New(fault.Unavailable, "the room's node sent no state")
+		}
+		return *p.Snap, nil
+	}
+	return r.Snapshot(), nil
 }
 
 // Snapshot returns the room's current state.

@@ -2,7 +2,6 @@ package ott
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"sort"
 
@@ -124,7 +123,11 @@ func (s *Surface) handleGetRoom(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	snap := room.Snapshot()
+	snap, err := room.Describe(r.Context())
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{
 		"name": snap.Name, "title": snap.Title, "description": snap.Description, "isTemporary": snap.IsTemporary,
 		"visibility": snap.Visibility, "queueMode": snap.QueueMode, "users": snap.Users, "grants": snap.Grants,
@@ -485,11 +488,6 @@ func (s *Surface) handlePreviewAdd(w http.ResponseWriter, r *http.Request) {
 	}
 	pv, err := s.d.Media.Preview(r.Context(), input, r.URL.Query().Get("adapter"))
 	if err != nil {
-		var we *watch.Error
-		if errors.As(err, &we) || fault.KindOf(err) == fault.Internal {
-			s.writeError(w, err)
-			return
-		}
 		s.writeError(w, err)
 		return
 	}
