@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -43,6 +44,7 @@ type dispatch struct {
 
 // client is one local gateway connection.
 type client struct {
+	ready     atomic.Bool // READY sent: events may follow
 	conn      *gateway.Conn
 	accountID string
 	username  string
@@ -95,12 +97,6 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
 		return
 	}
-	ready, err := s.ready(ctx, p.Account)
-	if err != nil {
-		s.log.Error("build READY", "err", err)
-		http.Error(w, "Internal server error", http.StatusInternalServerError)
-		return
-	}
 	sid := p.SessionID
 	if sid == "" && p.Token != nil {
 		sid = p.Token.ID
@@ -109,13 +105,22 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	// The connection counts for presence at once, but receives events only
+	// after READY, which therefore shows the user online.
 	c := &client{conn: conn, accountID: p.Account.ID, username: p.Account.Username}
-	conn.Send(frame("READY", ready))
 	first := s.addClient(c)
 	bg := context.WithoutCancel(ctx)
 	if first {
 		s.goOnline(bg, c.accountID)
 	}
+	ready, err := s.ready(ctx, p.Account)
+	if err != nil {
+		s.log.Error("build READY", "err", err)
+		conn.Close(websocket.StatusInternalError, "internal error")
+	} else {
+		conn.Send(frame("READY", ready))
+	}
+	c.ready.Store(true)
 	_ = conn.Run(ctx, func(ctx context.Context, typ websocket.MessageType, data []byte) error {
 		s.onFrame(ctx, c, data)
 		return nil
@@ -179,7 +184,9 @@ func (s *Surface) sendTo(msg []byte, want func(accountID string) bool) {
 	for acct, set := range s.clients {
 		if want(acct) {
 			for c := range set {
-				conns = append(conns, c.conn)
+				if c.ready.Load() {
+					conns = append(conns, c.conn)
+				}
 			}
 		}
 	}
