@@ -307,3 +307,27 @@ func BenchmarkSegmenter(b *testing.B) {
 		s.Flush()
 	}
 }
+
+func TestPartNames(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		ok       bool
+		id       string
+		seq, idx int
+	}{
+		{"stream-ab12-7.3.ts", true, "ab12", 7, 3},
+		{"stream-ab12-7.ts", false, "", 0, 0},
+		{"stream-ab12-7.3.4.ts", false, "", 0, 0},
+		{"stream-ab12--1.0.ts", false, "", 0, 0},
+		{"stream-ab12-x.0.ts", false, "", 0, 0},
+		{"../stream-a-1.0.ts", false, "", 0, 0},
+		{"stream-a-1.0.mp4", false, "", 0, 0},
+	}
+	for _, c := range cases {
+		id, seq, idx, ok := parsePartName(c.name)
+		if ok != c.ok || (ok && (id != c.id || seq != c.seq || idx != c.idx)) {
+			t.Fatalf("%s: %q %d %d %v", c.name, id, seq, idx, ok)
+		}
+	}
+}

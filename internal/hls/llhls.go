@@ -144,6 +144,9 @@ func parsePartName(name string) (id string, seq, idx int, ok bool) {
 		return "", 0, 0, false
 	}
 	id = rest[:dash]
+	if id == "" || strings.Trim(id, "0123456789abcdef") != "" { // short ids are hex
+		return "", 0, 0, false
+	}
 	nums := strings.Split(rest[dash+1:], ".")
 	if len(nums) != 2 {
 		return "", 0, 0, false

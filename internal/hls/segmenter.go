@@ -3,11 +3,11 @@
 // cleanup, an offline clip, and optional S3 offload. It holds no product
 // logic and imports no domain package.
 //
-// The segmenter is built for LL-HLS to be added without rework: besides
-// segments it records, inside each segment, the byte offsets of "parts"
-// (runs of whole PES packets of about PartTarget, each flagged independent
-// when it starts at a keyframe). A future LL-HLS playlist writer can publish
-// those parts as #EXT-X-PART while the segment is still open.
+// Besides segments, the segmenter records inside each segment the byte
+// ranges of "parts" (runs of whole PES packets of at most PartTarget, each
+// flagged independent when it starts at a keyframe) and can hand each part
+// over as soon as it closes (OnPart): llhls.go publishes them as LL-HLS
+// #EXT-X-PART while the segment is still open.
 package hls
 
 import (
