@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -242,6 +243,13 @@ func TestRulesAndStore(t *testing.T) {
 	}
 	if err := s.BanIP(ctx, "10.1.2.3'; --", ""); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("bad IP: %v", err)
+	}
+	pool := []string{"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"}
+	if err := s.UpdateSettings(ctx, func(st *stagechat.Settings) error { st.SuggestedUsernames = pool; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if g, _, err := s.Register(ctx, "", "", nil); err != nil || !slices.Contains(pool, g.DisplayName) {
+		t.Fatalf("name not from the suggested pool: %+v %v", g, err)
 	}
 	if err := s.UpdateSettings(ctx, func(st *stagechat.Settings) error { st.ChatDisabled = true; return nil }); err != nil {
 		t.Fatal(err)
