@@ -78,6 +78,7 @@ func (a *App) wireOtt(ctx context.Context) error {
 		return err
 	}
 	s.Register(a.HTTP)
+	a.runners = append(a.runners, s.Run)
 	return nil
 }
 

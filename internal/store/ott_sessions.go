@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/surface/ott"
@@ -48,4 +49,14 @@ func (s *OttSessions) UpdateOttSession(ctx context.Context, x *ott.Session) erro
 		return err
 	}
 	return expectOne(res)
+}
+
+// DeleteExpiredOttSessions removes sessions that expired before t.
+func (s *OttSessions) DeleteExpiredOttSessions(ctx context.Context, t time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM ott_sessions WHERE expires_at < $1`, Micros(t))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

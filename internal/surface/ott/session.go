@@ -31,6 +31,25 @@ type SessionStore interface {
 	CreateOttSession(ctx context.Context, s *Session) error
 	OttSessionByHash(ctx context.Context, hash string) (*Session, error)
 	UpdateOttSession(ctx context.Context, s *Session) error
+	DeleteExpiredOttSessions(ctx context.Context, before time.Time) (int, error)
+}
+
+// Run deletes expired session tokens every hour until ctx ends.
+func (s *Surface) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.d.Sessions.DeleteExpiredOttSessions(ctx, s.now()); err != nil && ctx.Err() == nil {
+			s.log.Warn("delete expired OTT sessions", "err", err)
+		} else if n > 0 {
+			s.log.Info("deleted expired OTT sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // Token lifetimes (OpenTogetherTube: 14 days anonymous, 240 days signed in,
