@@ -619,3 +619,18 @@ func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
 // ConversationID is the id of a room's chat in the message store.
 func ConversationID(roomName string) string { return "watchroom:" + strings.ToLower(roomName) }
+
+// Ensure returns the room named in.Name, creating it with in's settings
+// when it does not exist yet (e.g. the room behind a community's watch
+// channel). Concurrent calls on any node end with the same room.
+func (s *Service) Ensure(ctx context.Context, in CreateInput) (*Room, error) {
+	r, err := s.Get(ctx, in.Name)
+	if err == nil || !errors.Is(err, ErrRoomNotFound) {
+		return r, err
+	}
+	r, err = s.Create(ctx, in)
+	if CodeOf(err) == CodeRoomNameTaken {
+		return s.Get(ctx, in.Name)
+	}
+	return r, err
+}

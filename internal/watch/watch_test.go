@@ -510,3 +510,20 @@ func TestQueueChangesAreDurableAtOnce(t *testing.T) {
 		t.Fatalf("stored state: %s", rec.State)
 	}
 }
+
+func TestEnsure(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	in := CreateInput{Name: "channel-room", Title: "Watch channel", OwnerID: "owner"}
+	r1, err := e.svc.Ensure(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := e.svc.Ensure(context.Background(), in)
+	if err != nil || r2 != r1 || r1.Snapshot().Title != "Watch channel" || r1.Snapshot().IsTemporary {
+		t.Fatalf("second ensure: %v %v", r2 == r1, err)
+	}
+	if _, err := e.svc.Ensure(context.Background(), CreateInput{Name: "x"}); CodeOf(err) != CodeBadArgument {
+		t.Fatalf("bad name: %v", err)
+	}
+}
