@@ -6,6 +6,10 @@ import (
 	"errors"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 )
@@ -463,14 +467,25 @@ func (s *Community) UseInvite(ctx context.Context, id string, now time.Time) (bo
 	return n > 0, err
 }
 
-// AddBan records a ban; Conflict when one exists.
+// AddBan records a ban; Conflict when one exists, NotFound when the
+// account does not exist.
 func (s *Community) AddBan(ctx context.Context, b *community.Ban) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO community_bans (community_id, account_id, reason, banned_by, created_at)
 		VALUES ($1,$2,$3,$4,$5)`, b.CommunityID, b.AccountID, nullString(b.Reason), b.BannedBy, Micros(b.CreatedAt))
-	if err != nil && !IsUniqueViolation(err) {
-		return noRows(err)
+	if isForeignKeyViolation(err) {
+		return fault.New(fault.NotFound, "User not found")
 	}
 	return conflictOr(err)
+}
+
+// isForeignKeyViolation reports a reference to a missing row on either engine.
+func isForeignKeyViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
 }
 
 // RemoveBan lifts a ban.

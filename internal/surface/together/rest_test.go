@@ -241,6 +241,7 @@ func TestCommunityFlow(t *testing.T) {
 			// Moderation.
 			e.must(403, "POST", "/servers/"+sid+"/members/"+carl.id+"/kick", bob.access, nil)
 			e.must(422, "POST", "/servers/"+sid+"/members/"+carl.id+"/kick", ann.access, map[string]any{"reason": "x", "extra": 1})
+			e.must(404, "POST", "/servers/"+sid+"/members/"+sid+"/ban", ann.access, nil) // no such account
 			e.must(204, "POST", "/servers/"+sid+"/members/"+carl.id+"/ban", ann.access, map[string]any{"reason": "spam"})
 			e.must(403, "POST", "/servers/"+sid+"/join", carl.access, nil)
 			e.must(400, "DELETE", "/servers/"+sid+"/leave", ann.access, nil)

@@ -223,3 +223,14 @@ func templateByID(id string) *serverTemplate {
 func (s *Surface) listTemplates(w http.ResponseWriter, _ *http.Request, _ *identity.Principal) {
 	writeJSON(w, http.StatusOK, builtinTemplates)
 }
+
+// Patterns lists every REST route as "METHOD /path" (without the /api
+// prefix), for tests and documentation.
+func (s *Surface) Patterns() []string {
+	rs := s.routes()
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.method + " " + r.path
+	}
+	return out
+}
