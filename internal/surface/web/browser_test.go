@@ -117,6 +117,35 @@ func TestBrowserCommunityChat(t *testing.T) {
 	bob.waitFor("channel list shown", `getComputedStyle(document.querySelector("aside.channels")).display !== "none"`, 10*time.Second)
 	bob.screenshot("phone")
 
+	// Typing: Bob types without sending; Alice sees him typing.
+	bob.do("type without sending", chromedp.SendKeys(chromedp.CSS(`[data-testid="composer"]`), "hmm"))
+	alice.waitFor("bob is typing", `document.querySelector(".typing")?.textContent.includes("bob_web is typing")`, 10*time.Second)
+	eval[bool](bob, "clear the draft", `(() => { const c = document.querySelector('[data-testid="composer"]'); c.value = ""; c.dispatchEvent(new Event("input", { bubbles: true })); return true; })()`)
+
+	// Unread: Alice adds a second channel; Bob (after reloading, as Together
+	// sends no channel events) posts there; Alice, still in #general, sees
+	// it marked unread, and the mark clears when she opens it.
+	alice.do("add a channel",
+		chromedp.SendKeys(chromedp.ID("ch-name"), "off-topic"),
+		chromedp.Click(chromedp.CSS(`form.add button[type="submit"]`)),
+	)
+	alice.waitFor("the new channel", `document.querySelector('[data-testid="community-name"]') && location.pathname !== `+jsString(channelPath), 10*time.Second)
+	offTopic := eval[string](alice, "read the new channel path", `location.pathname`)
+	alice.do("back to general", chromedp.Click(chromedp.CSS(`aside.channels a[href=`+jsString(channelPath)+`]`)))
+	alice.waitFor("general again", `location.pathname === `+jsString(channelPath)+` && !!document.querySelector('[data-testid="composer"]')`, 10*time.Second)
+	bob.do("open off-topic", chromedp.Navigate(base+offTopic))
+	bob.waitFor("off-topic", `location.pathname === `+jsString(offTopic)+` && !!document.querySelector('[data-testid="composer"]')`, 15*time.Second)
+	bob.waitFor("the gateway socket", `!document.querySelector('[data-testid="reconnecting"]')`, 10*time.Second)
+	bob.do("post in off-topic",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="composer"]`), "anyone here?"),
+		chromedp.Click(chromedp.CSS(`.composer button[type="submit"]`)),
+	)
+	alice.waitFor("off-topic marked unread", `document.querySelector('aside.channels a[href=`+jsString(offTopic)+`]')?.classList.contains("unread")`, 10*time.Second)
+	alice.do("open off-topic", chromedp.Click(chromedp.CSS(`aside.channels a[href=`+jsString(offTopic)+`]`)))
+	alice.waitFor("the unread mark gone", `location.pathname === `+jsString(offTopic)+` && !document.querySelector('aside.channels a.unread')`, 10*time.Second)
+	alice.do("back to general again", chromedp.Click(chromedp.CSS(`aside.channels a[href=`+jsString(channelPath)+`]`)))
+	alice.waitFor("general once more", `location.pathname === `+jsString(channelPath)+` && [...document.querySelectorAll('[data-testid="message-body"]')].length >= 2`, 10*time.Second)
+
 	// The same account in a watch room: signing in to Hearth also signed
 	// this browser's watch-room token in, so the room knows Alice by name.
 	alice.do("open the profile", chromedp.Navigate(base+"/me"), chromedp.WaitVisible(chromedp.ID("pf-bio")),
