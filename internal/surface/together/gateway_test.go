@@ -62,6 +62,13 @@ func TestGateway(t *testing.T) {
 	wc.waitFor("READY")
 	wb.waitFor("PRESENCE_UPDATE") // carl came online
 
+	// Garbage and unknown or malformed ops are ignored; the socket lives on.
+	for _, junk := range []string{`{"op":`, `[]`, `{"op":"IDENTIFY"}`, `{"op":"TYPING_START","d":{"channel_id":"junk"}}`,
+		`{"op":"PRESENCE_UPDATE","d":{"status":"sleeping"}}`, `{"op":"VOICE_SIGNAL","d":{"to_user_id":5}}`} {
+		if err := wb.c.Write(context.Background(), websocket.MessageText, []byte(junk)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Heartbeat.
 	wb.send(map[string]any{"op": "HEARTBEAT", "t": nil, "d": nil})
 	if f := wb.waitFor("HEARTBEAT_ACK"); f.T != "" || f.D != nil {

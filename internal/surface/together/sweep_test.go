@@ -8,9 +8,10 @@ import (
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
-// TestBadInputNeverFails500 sends malformed ids and bodies to every route,
-// as a member and as a stranger: each answer is a non-5xx status, and every
-// error carries Together's {"error": "…"} body.
+// TestBadInputNeverFails500 sends malformed ids and bodies to every route
+// (as a server owner, so permission checks do not stop them early): each
+// answer is a non-5xx status, and every error carries Together's
+// {"error": "…"} body.
 func TestBadInputNeverFails500(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storetest.Engines()[0])
