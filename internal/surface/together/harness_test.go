@@ -21,6 +21,7 @@ import (
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/together"
 )
@@ -39,9 +40,14 @@ type env struct {
 
 func newEnv(t testing.TB, eng storetest.Engine, opts ...func(*together.Deps)) *env {
 	t.Helper()
-	db := eng.Open(t)
+	return newNode(t, eng.Open(t), bus.NewLocal(), opts...)
+}
+
+// newNode runs the surface on a given database and bus (several nodes may
+// share them).
+func newNode(t testing.TB, db *store.DB, b bus.Bus, opts ...func(*together.Deps)) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b := bus.NewLocal()
 	log := slog.New(slog.DiscardHandler)
 	ident, err := identity.New(ctx, identity.Config{Secret: strings.Repeat("s", 40),
 		Argon2: identity.Argon2Params{Memory: 1024, Time: 1, Threads: 1}}, db.Identity(), b, log)

@@ -102,6 +102,7 @@ type Surface struct {
 
 	vmu    sync.Mutex
 	vcache map[string]*viewerEntry // channel id → member bits (viewers.go)
+	vgen   uint64                  // bumped by every community event
 }
 
 // New builds the surface.

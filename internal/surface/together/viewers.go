@@ -24,6 +24,7 @@ func (s *Surface) viewers(ctx context.Context, channelID string) (map[string]int
 	now := time.Now()
 	s.vmu.Lock()
 	e := s.vcache[channelID]
+	gen := s.vgen
 	s.vmu.Unlock()
 	if e != nil && now.Before(e.expires) {
 		return e.perms, nil
@@ -33,10 +34,14 @@ func (s *Surface) viewers(ctx context.Context, channelID string) (map[string]int
 		return nil, err
 	}
 	s.vmu.Lock()
-	if len(s.vcache) > 10000 {
-		clear(s.vcache)
+	// A community event seen while we read may have made the result stale:
+	// use it for this event, but do not cache it.
+	if s.vgen == gen {
+		if len(s.vcache) > 10000 {
+			clear(s.vcache)
+		}
+		s.vcache[channelID] = &viewerEntry{communityID: ch.CommunityID, perms: perms, expires: now.Add(viewerTTL)}
 	}
-	s.vcache[channelID] = &viewerEntry{communityID: ch.CommunityID, perms: perms, expires: now.Add(viewerTTL)}
 	s.vmu.Unlock()
 	return perms, nil
 }
@@ -45,6 +50,7 @@ func (s *Surface) viewers(ctx context.Context, channelID string) (map[string]int
 func (s *Surface) forgetCommunity(communityID string) {
 	s.vmu.Lock()
 	defer s.vmu.Unlock()
+	s.vgen++
 	for id, e := range s.vcache {
 		if e.communityID == communityID {
 			delete(s.vcache, id)

@@ -1,0 +1,72 @@
+package together_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/store"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestTwoNodes runs two nodes on one PostgreSQL and one NATS: a message
+// posted through node 1 reaches a socket on node 2, and a permission change
+// made on node 1 filters node 2's deliveries.
+func TestTwoNodes(t *testing.T) {
+	t.Parallel()
+	natsURL := os.Getenv("HEARTH_TEST_NATS_URL")
+	if natsURL == "" || storetest.PostgresURL() == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	ctx := context.Background()
+	dsn := storetest.PostgresDSN(t)
+	var nodes []*env
+	for i := range 2 {
+		db, err := store.Open(ctx, dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if i == 0 {
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := bus.NewNATS(ctx, natsURL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, newNode(t, db, b))
+	}
+	n1, n2 := nodes[0], nodes[1]
+	ann, bob := n1.register("ann"), n2.register("bob")
+	srv, _ := n1.must(201, "POST", "/servers", ann.access, map[string]any{"name": "N", "is_public": true})
+	sid := srv["id"].(string)
+	n2.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
+	secret, _ := n1.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "secret", "type": "text"})
+	open, _ := n1.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "open", "type": "text"})
+	wb, _, err := n2.dial("token=" + bob.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb.waitFor("READY")
+	n1.must(201, "POST", "/channels/"+secret["id"].(string)+"/messages", ann.access, map[string]any{"content": "first across nodes"})
+	if f := wb.waitFor("MESSAGE_CREATE"); !strings.Contains(string(f.D), "first across nodes") {
+		t.Fatalf("node 2 got %s", f.D)
+	}
+	n1.must(200, "PUT", "/channels/"+secret["id"].(string)+"/overrides", ann.access, map[string]any{"user_id": bob.id, "allow": 0, "deny": 1})
+	wb.waitFor("CHANNEL_OVERRIDE_UPDATE") // node 2 has seen the change
+	n1.must(201, "POST", "/channels/"+secret["id"].(string)+"/messages", ann.access, map[string]any{"content": "hidden from bob"})
+	n1.must(201, "POST", "/channels/"+open["id"].(string)+"/messages", ann.access, map[string]any{"content": "sentinel"})
+	for {
+		f := wb.waitFor("MESSAGE_CREATE")
+		if strings.Contains(string(f.D), "hidden from bob") {
+			t.Fatal("node 2 delivered a message from a channel bob may no longer view")
+		}
+		if strings.Contains(string(f.D), "sentinel") {
+			break
+		}
+	}
+}
