@@ -146,6 +146,12 @@ func TestBrowserCommunityChat(t *testing.T) {
 	alice.do("back to general again", chromedp.Click(chromedp.CSS(`aside.channels a[href=`+jsString(channelPath)+`]`)))
 	alice.waitFor("general once more", `location.pathname === `+jsString(channelPath)+` && [...document.querySelectorAll('[data-testid="message-body"]')].length >= 2`, 10*time.Second)
 
+	// A watch channel opens the community's watch room (created on first use).
+	alice.do("name a watch channel", chromedp.SendKeys(chromedp.ID("ch-name"), "movie-night"))
+	eval[bool](alice, "choose the watch kind", `(() => { const k = document.getElementById("ch-kind"); k.value = "watch"; return k.dispatchEvent(new Event("change", { bubbles: true })); })()`)
+	alice.do("add the watch channel", chromedp.Click(chromedp.CSS(`form.add button[type="submit"]`)))
+	alice.waitFor("the watch room in the channel", `document.querySelector('[data-testid="room-title"]')?.textContent === "movie-night" && !!document.querySelector('[data-testid="play-toggle"]')`, 15*time.Second)
+
 	// The same account in a watch room: signing in to Hearth also signed
 	// this browser's watch-room token in, so the room knows Alice by name.
 	alice.do("open the profile", chromedp.Navigate(base+"/me"), chromedp.WaitVisible(chromedp.ID("pf-bio")),
