@@ -89,7 +89,9 @@ func (s *Service) Status(ctx context.Context, stageID string) (Status, error) {
 	out := Status{ViewerCount: len(st.viewers), SessionPeak: st.sessionPeak, OverallPeak: st.overallPeak,
 		LastConnect: st.lastConnect, LastDisconnect: st.lastDisconnect, Title: stored.Title,
 		Variants: stored.Variants, LatencyLevel: stored.LatencyLevel, VideoCodec: stored.VideoCodec}
-	if b := st.cur; b != nil {
+	// A broadcast reserved by begin but still starting its pipeline is not
+	// online yet, and its fields are still being written.
+	if b := st.cur; b != nil && b.running {
 		out.Online = true
 		d := b.detailsCopy()
 		out.Broadcaster = &Broadcaster{RemoteAddr: b.req.RemoteAddr, Time: b.started, Details: d}
@@ -273,6 +275,7 @@ func (st *stage) begin(ctx context.Context, req rtmp.PublishRequest) (rtmp.Strea
 		return nil, fmt.Errorf("cannot start the stream: %s", fault.Message(err))
 	}
 	st.mu.Lock()
+	b.running = true // publishes b's fields written by start to readers holding st.mu
 	st.sessionPeak = len(st.viewers)
 	t := b.started
 	st.lastConnect = &t
@@ -342,6 +345,7 @@ type broadcast struct {
 	variants []Variant
 	pipeline *transcode.Pipeline
 	segs     []*hls.Segmenter
+	running  bool // set under st.mu once start has returned
 
 	mu      sync.Mutex
 	details StreamDetails
