@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -130,6 +131,47 @@ func TestBrowserLiveStage(t *testing.T) {
 	)
 	chat.waitFor("the message with its sender", `[...document.querySelectorAll('[data-testid="stage-chat-line"]')].some(l => l.textContent.includes(`+jsString(name)+`) && l.querySelector("strong:not(:first-child), .body strong")?.textContent === "stage")`, 15*time.Second)
 	viewer.screenshot("live-chat")
+
+	// Moderation: the admin makes the viewer a moderator (Owncast's admin
+	// API); a guest in the read-write embed says something rude; the
+	// moderator hides it and it disappears for everyone.
+	id := eval[string](viewer, "read the chat user id", `JSON.parse(localStorage.getItem("owncast_chat")).id`)
+	adminPost(t, base, "/api/admin/chat/users/setmoderator", map[string]any{"userId": id, "isModerator": true})
+	guest := newTab(t, browser, "guest")
+	guest.do("open the read-write chat embed", chromedp.Navigate(base+"/embed/chat/readwrite"))
+	guest.waitFor("the chat input", `!!document.querySelector('[data-testid="stage-chat-input"]')?.placeholder.startsWith("Chat as")`, 15*time.Second)
+	guest.do("say something rude",
+		chromedp.SendKeys(chromedp.CSS(`[data-testid="stage-chat-input"]`), "rude words"),
+		chromedp.Click(chromedp.CSS(`.stage-chat button[type="submit"]`)),
+	)
+	chat.waitFor("the rude line", `[...document.querySelectorAll('[data-testid="stage-chat-line"]')].some(l => l.textContent.includes("rude words"))`, 15*time.Second)
+	viewer.waitFor("moderator tools on the rude line", `[...document.querySelectorAll('[data-testid="stage-chat-line"]')].some(l => l.textContent.includes("rude words") && l.querySelector(".modtools button"))`, 15*time.Second)
+	eval[bool](viewer, "hide it", `(() => { const l = [...document.querySelectorAll('[data-testid="stage-chat-line"]')].find(l => l.textContent.includes("rude words")); l.querySelector(".modtools button").click(); return true; })()`)
+	chat.waitFor("the rude line hidden", `![...document.querySelectorAll('[data-testid="stage-chat-line"]')].some(l => l.textContent.includes("rude words"))`, 15*time.Second)
+	chat.waitFor("the polite line kept", `[...document.querySelectorAll('[data-testid="stage-chat-line"]')].some(l => l.textContent.includes(`+jsString(name)+`))`, 5*time.Second)
+}
+
+// adminPost calls Owncast's admin API with the instance admin's Basic auth.
+func adminPost(t *testing.T, base, path string, body any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("POST", base+path, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("admin", adminPassword)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: HTTP %d", path, res.StatusCode)
+	}
 }
 
 // TestBrowserAdminDashboard: /admin/ asks for the admin's Basic
