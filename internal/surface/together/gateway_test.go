@@ -134,12 +134,26 @@ func TestGateway(t *testing.T) {
 	vid := vc["id"].(string)
 	e.must(201, "POST", "/channels/"+vid+"/voice", ann.access, nil)
 	e.must(201, "POST", "/channels/"+vid+"/voice", bob.access, nil)
+	e.must(400, "POST", "/channels/"+cid+"/voice", bob.access, nil) // a text channel
+	e.must(422, "PATCH", "/channels/"+vid+"/voice", bob.access, map[string]any{"self_mute": true, "volume": 3})
+	if v, _ := e.must(200, "PATCH", "/channels/"+vid+"/voice", bob.access, map[string]any{"self_mute": true}); v["self_mute"] != true || v["username"] != "bob" {
+		t.Errorf("voice patch %v", v)
+	}
+	wa.waitFor("VOICE_STATE_UPDATE")
 	wa.send(map[string]any{"op": "VOICE_SIGNAL", "t": nil, "d": map[string]any{"to_user_id": bob.id, "type": "offer", "sdp": "v=0", "stream_type": "voice"}})
 	sig := wb.waitFor("VOICE_SIGNAL")
 	var sd map[string]any
 	_ = json.Unmarshal(sig.D, &sd)
 	if sd["from_user_id"] != ann.id || sd["sdp"] != "v=0" || sd["candidate"] != nil || sd["to_user_id"] != nil {
 		t.Errorf("signal %v", sd)
+	}
+	e.must(204, "DELETE", "/channels/"+vid+"/voice", bob.access, nil)
+	e.must(404, "DELETE", "/channels/"+vid+"/voice", bob.access, nil)
+	for {
+		f := wa.waitFor("VOICE_STATE_UPDATE")
+		if strings.Contains(string(f.D), `"channel_id":null`) {
+			break
+		}
 	}
 	// A frame over 16 KiB closes the connection.
 	big := `{"op":"HEARTBEAT","d":"` + strings.Repeat("x", 17<<10) + `"}`

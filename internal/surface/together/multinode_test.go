@@ -69,4 +69,23 @@ func TestTwoNodes(t *testing.T) {
 			break
 		}
 	}
+	// Voice: states are shared, so a signal sent through node 1 reaches a
+	// peer connected to node 2.
+	vc, _ := n1.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})
+	vid := vc["id"].(string)
+	n1.must(201, "POST", "/channels/"+vid+"/voice", ann.access, nil)
+	n2.must(201, "POST", "/channels/"+vid+"/voice", bob.access, nil)
+	_, parts := n2.must(200, "GET", "/channels/"+vid+"/voice", bob.access, nil)
+	if len(parts) != 2 {
+		t.Fatalf("participants seen by node 2: %v", parts)
+	}
+	wa, _, err := n1.dial("token=" + ann.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wa.waitFor("READY")
+	wa.send(map[string]any{"op": "VOICE_SIGNAL", "t": nil, "d": map[string]any{"to_user_id": bob.id, "type": "offer", "sdp": "v=0"}})
+	if f := wb.waitFor("VOICE_SIGNAL"); !strings.Contains(string(f.D), ann.id) {
+		t.Fatalf("signal %s", f.D)
+	}
 }

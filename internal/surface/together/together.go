@@ -57,6 +57,8 @@ type Deps struct {
 	// Extras stores attachments, emoji, polls and events; UploadDir holds
 	// the files (both needed for those routes).
 	Extras ExtrasStore
+	// Voice stores voice states (nil: voice routes 503).
+	Voice VoiceStore
 	// Moderation stores automod and the audit log (nil: those routes 503).
 	Moderation ModerationStore
 	UploadDir  string
@@ -84,7 +86,6 @@ type Surface struct {
 	presMu  sync.Mutex // orders presence transitions (gateway.go)
 	mu      sync.Mutex
 	clients map[string]map[*client]struct{} // account id → local gateway connections
-	voice   map[string]*voiceState          // account id → voice state (this node)
 	live    map[string]*goLive              // channel id → go-live session
 
 	cancel func() error
@@ -114,7 +115,7 @@ func New(d Deps) (*Surface, error) {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Surface{d: d, log: d.Log.With("component", "together"), started: time.Now(),
-		clients: map[string]map[*client]struct{}{}, voice: map[string]*voiceState{}, live: map[string]*goLive{},
+		clients: map[string]map[*client]struct{}{}, live: map[string]*goLive{},
 		hashing: make(chan struct{}, max(2, runtime.NumCPU())), vcache: map[string]*viewerEntry{}}
 	var err error
 	if d.AuthRate > 0 {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -15,20 +16,53 @@ import (
 	"github.com/hearth-community/hearth/internal/identity"
 )
 
-// voiceState is Together's VoiceStateDto (held per node, like Together's
-// in-memory go-live sessions; see docs/compatibility.md).
-type voiceState struct {
-	UserID      string     `json:"user_id"`
-	ChannelID   *string    `json:"channel_id"`
-	SelfMute    bool       `json:"self_mute"`
-	SelfDeaf    bool       `json:"self_deaf"`
-	SelfVideo   bool       `json:"self_video"`
-	SelfScreen  bool       `json:"self_screen"`
-	ServerMute  bool       `json:"server_mute"`
-	ServerDeaf  bool       `json:"server_deaf"`
-	JoinedAt    *time.Time `json:"joined_at"`
-	Username    string     `json:"username"`
-	communityID string
+// VoiceState is an account's presence in a voice channel, shared by nodes.
+type VoiceState struct {
+	UserID      string
+	ChannelID   string
+	CommunityID string
+	Username    string
+	SelfMute    bool
+	SelfDeaf    bool
+	SelfVideo   bool
+	SelfScreen  bool
+	ServerMute  bool
+	ServerDeaf  bool
+	JoinedAt    time.Time
+}
+
+// VoiceStore persists voice states (internal/store/together_voice.go).
+type VoiceStore interface {
+	SetVoice(ctx context.Context, v *VoiceState) (prev *VoiceState, err error)
+	Voice(ctx context.Context, accountID string) (*VoiceState, error)
+	DeleteVoice(ctx context.Context, accountID, channelID string) (*VoiceState, error)
+	VoiceIn(ctx context.Context, channelID string) ([]*VoiceState, error)
+	UpdateVoice(ctx context.Context, v *VoiceState) error
+}
+
+// voiceStateDTO is Together's VoiceStateDto plus username; a leave has
+// null channel_id and joined_at.
+type voiceStateDTO struct {
+	UserID     string     `json:"user_id"`
+	ChannelID  *string    `json:"channel_id"`
+	SelfMute   bool       `json:"self_mute"`
+	SelfDeaf   bool       `json:"self_deaf"`
+	SelfVideo  bool       `json:"self_video"`
+	SelfScreen bool       `json:"self_screen"`
+	ServerMute bool       `json:"server_mute"`
+	ServerDeaf bool       `json:"server_deaf"`
+	JoinedAt   *time.Time `json:"joined_at"`
+	Username   string     `json:"username"`
+}
+
+func toVoice(v *VoiceState, left bool) voiceStateDTO {
+	d := voiceStateDTO{UserID: v.UserID, SelfMute: v.SelfMute, SelfDeaf: v.SelfDeaf, SelfVideo: v.SelfVideo, SelfScreen: v.SelfScreen,
+		ServerMute: v.ServerMute, ServerDeaf: v.ServerDeaf, Username: v.Username}
+	if !left {
+		ch, at := v.ChannelID, v.JoinedAt
+		d.ChannelID, d.JoinedAt = &ch, &at
+	}
+	return d
 }
 
 type goLive struct {
@@ -38,6 +72,9 @@ type goLive struct {
 }
 
 func (s *Surface) voiceChannel(ctx context.Context, p *identity.Principal, id string) (*community.ChannelAccess, error) {
+	if s.d.Voice == nil {
+		return nil, fault.New(fault.Unavailable, "Voice is not available")
+	}
 	ca, err := s.channelFor(ctx, p, id)
 	if err != nil {
 		return nil, err
@@ -49,7 +86,7 @@ func (s *Surface) voiceChannel(ctx context.Context, p *identity.Principal, id st
 }
 
 // broadcastVoice sends VOICE_STATE_UPDATE to the community's members.
-func (s *Surface) broadcastVoice(ctx context.Context, communityID string, v voiceState) {
+func (s *Surface) broadcastVoice(ctx context.Context, communityID string, v voiceStateDTO) {
 	ms, err := s.d.Community.Store().Members(ctx, communityID)
 	if err != nil {
 		return
@@ -72,19 +109,17 @@ func (s *Surface) joinVoice(w http.ResponseWriter, r *http.Request, p *identity.
 		s.fail(w, fault.New(fault.Forbidden, "You do not have permission to join this voice channel"))
 		return
 	}
-	now := time.Now().UTC()
-	ch := ca.Channel.ID
-	v := &voiceState{UserID: p.Account.ID, ChannelID: &ch, JoinedAt: &now, Username: p.Account.Username, communityID: ca.Community.ID}
-	s.mu.Lock()
-	prev := s.voice[p.Account.ID]
-	s.voice[p.Account.ID] = v
-	cur := *v
-	s.mu.Unlock()
-	if prev != nil && prev.ChannelID != nil && *prev.ChannelID != ch {
-		left := *prev
-		left.ChannelID, left.JoinedAt = nil, nil
-		s.broadcastVoice(ctx, prev.communityID, left)
+	v := &VoiceState{UserID: p.Account.ID, ChannelID: ca.Channel.ID, CommunityID: ca.Community.ID, Username: p.Account.Username,
+		JoinedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	prev, err := s.d.Voice.SetVoice(ctx, v)
+	if err != nil {
+		s.fail(w, err)
+		return
 	}
+	if prev != nil && prev.ChannelID != v.ChannelID {
+		s.broadcastVoice(ctx, prev.CommunityID, toVoice(prev, true))
+	}
+	cur := toVoice(v, false)
 	s.broadcastVoice(ctx, ca.Community.ID, cur)
 	writeJSON(w, http.StatusCreated, cur)
 }
@@ -96,35 +131,28 @@ func (s *Surface) leaveVoiceHTTP(w http.ResponseWriter, r *http.Request, p *iden
 		s.fail(w, err)
 		return
 	}
-	s.mu.Lock()
-	v := s.voice[p.Account.ID]
-	in := v != nil && v.ChannelID != nil && *v.ChannelID == ca.Channel.ID
-	if in {
-		delete(s.voice, p.Account.ID)
+	v, err := s.d.Voice.DeleteVoice(ctx, p.Account.ID, ca.Channel.ID)
+	if errors.Is(err, fault.NotFound) {
+		err = fault.New(fault.NotFound, "Not in this voice channel")
 	}
-	s.mu.Unlock()
-	if !in {
-		s.fail(w, fault.New(fault.NotFound, "Not in this voice channel"))
+	if err != nil {
+		s.fail(w, err)
 		return
 	}
-	left := *v
-	left.ChannelID, left.JoinedAt = nil, nil
-	s.broadcastVoice(ctx, ca.Community.ID, left)
+	s.broadcastVoice(ctx, ca.Community.ID, toVoice(v, true))
 	noContent(w)
 }
 
 // leaveVoice drops an account's voice state when its last socket closes.
 func (s *Surface) leaveVoice(ctx context.Context, accountID string) {
-	s.mu.Lock()
-	v := s.voice[accountID]
-	delete(s.voice, accountID)
-	s.mu.Unlock()
-	if v == nil {
+	if s.d.Voice == nil {
 		return
 	}
-	left := *v
-	left.ChannelID, left.JoinedAt = nil, nil
-	s.broadcastVoice(ctx, v.communityID, left)
+	v, err := s.d.Voice.DeleteVoice(ctx, accountID, "")
+	if err != nil {
+		return
+	}
+	s.broadcastVoice(ctx, v.CommunityID, toVoice(v, true))
 }
 
 func (s *Surface) updateVoice(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -144,11 +172,13 @@ func (s *Surface) updateVoice(w http.ResponseWriter, r *http.Request, p *identit
 		s.bad(w, err)
 		return
 	}
-	s.mu.Lock()
-	v := s.voice[p.Account.ID]
-	if v == nil || v.ChannelID == nil || *v.ChannelID != ca.Channel.ID {
-		s.mu.Unlock()
+	v, err := s.d.Voice.Voice(ctx, p.Account.ID)
+	if errors.Is(err, fault.NotFound) || (err == nil && v.ChannelID != ca.Channel.ID) {
 		s.fail(w, fault.New(fault.NotFound, "Not in this voice channel"))
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
 		return
 	}
 	for _, f := range []struct {
@@ -159,8 +189,11 @@ func (s *Surface) updateVoice(w http.ResponseWriter, r *http.Request, p *identit
 			*f.dst = *f.src
 		}
 	}
-	cur := *v
-	s.mu.Unlock()
+	if err := s.d.Voice.UpdateVoice(ctx, v); err != nil {
+		s.fail(w, err)
+		return
+	}
+	cur := toVoice(v, false)
 	s.broadcastVoice(ctx, ca.Community.ID, cur)
 	writeJSON(w, http.StatusOK, cur)
 }
@@ -171,14 +204,15 @@ func (s *Surface) listVoice(w http.ResponseWriter, r *http.Request, p *identity.
 		s.fail(w, err)
 		return
 	}
-	out := []voiceState{}
-	s.mu.Lock()
-	for _, v := range s.voice {
-		if v.ChannelID != nil && *v.ChannelID == ca.Channel.ID {
-			out = append(out, *v)
-		}
+	vs, err := s.d.Voice.VoiceIn(r.Context(), ca.Channel.ID)
+	if err != nil {
+		s.fail(w, err)
+		return
 	}
-	s.mu.Unlock()
+	out := make([]voiceStateDTO, len(vs))
+	for i, v := range vs {
+		out[i] = toVoice(v, false)
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -199,11 +233,15 @@ func (s *Surface) relaySignal(ctx context.Context, c *client, raw json.RawMessag
 	default:
 		return
 	}
-	s.mu.Lock()
-	from, to := s.voice[c.accountID], s.voice[in.ToUserID]
-	same := from != nil && to != nil && from.ChannelID != nil && to.ChannelID != nil && *from.ChannelID == *to.ChannelID
-	s.mu.Unlock()
-	if !same {
+	if s.d.Voice == nil {
+		return
+	}
+	from, err := s.d.Voice.Voice(ctx, c.accountID)
+	if err != nil {
+		return
+	}
+	to, err := s.d.Voice.Voice(ctx, in.ToUserID)
+	if err != nil || to.ChannelID != from.ChannelID {
 		return
 	}
 	s.publishDispatch(ctx, "VOICE_SIGNAL", map[string]any{"from_user_id": c.accountID, "type": in.Type, "sdp": in.SDP,
