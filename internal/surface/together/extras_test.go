@@ -2,6 +2,10 @@ package together_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
@@ -189,4 +193,65 @@ func TestAttachmentsEmojiPollsEvents(t *testing.T) {
 		t.Errorf("preview %v", pv)
 	}
 	e.must(400, "GET", "/link-preview?url="+url.QueryEscape("file:///etc/passwd"), bob.access, nil)
+}
+
+// TestWebhooks: a subscribed server receives signed message.created and
+// member.joined deliveries; validation follows Together's rules.
+func TestWebhooks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob := e.register("ann"), e.register("bob")
+	srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "W", "is_public": true})
+	sid := srv["id"].(string)
+	ch, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "g", "type": "text"})
+	type hit struct {
+		sig, hook string
+		body      []byte
+	}
+	hits := make(chan hit, 10)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		hits <- hit{r.Header.Get("X-Together-Signature-256"), r.Header.Get("X-Together-Hook-ID"), body}
+	}))
+	defer target.Close()
+	for _, bad := range []map[string]any{
+		{"name": "x", "url": "ftp://example.org", "event_types": []string{"message.created"}},
+		{"name": "x", "url": target.URL, "event_types": []string{}},
+		{"name": "x", "url": target.URL, "event_types": []string{"message.exploded"}},
+		{"name": "", "url": target.URL, "event_types": []string{"message.created"}},
+	} {
+		e.must(400, "POST", "/servers/"+sid+"/webhooks", ann.access, bad)
+	}
+	e.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
+	e.must(403, "POST", "/servers/"+sid+"/webhooks", bob.access, map[string]any{"name": "x", "url": target.URL, "event_types": []string{"message.created"}})
+	created, _ := e.must(201, "POST", "/servers/"+sid+"/webhooks", ann.access, map[string]any{"name": "ci", "url": target.URL,
+		"event_types": []string{"message.created", "member.left"}})
+	secret := created["secret"].(string)
+	hookID := created["webhook"].(map[string]any)["id"].(string)
+	verify := func(h hit, event string) {
+		t.Helper()
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write(h.body)
+		if h.sig != "sha256="+hex.EncodeToString(m.Sum(nil)) || h.hook != hookID {
+			t.Errorf("bad signature or hook id: %q %q", h.sig, h.hook)
+		}
+		var env map[string]any
+		_ = json.Unmarshal(h.body, &env)
+		if env["event"] != event || env["server_id"] != sid {
+			t.Errorf("delivery %s", h.body)
+		}
+	}
+	e.must(201, "POST", "/channels/"+ch["id"].(string)+"/messages", bob.access, map[string]any{"content": "hook me"})
+	verify(<-hits, "message.created")
+	e.must(204, "DELETE", "/servers/"+sid+"/leave", bob.access, nil)
+	verify(<-hits, "member.left")
+	e.must(202, "POST", "/servers/"+sid+"/webhooks/"+hookID+"/test", ann.access, nil)
+	verify(<-hits, "ping")
+	list, _ := e.must(200, "GET", "/servers/"+sid+"/webhooks", ann.access, nil)
+	if whs := list["webhooks"].([]any); len(whs) != 1 || whs[0].(map[string]any)["secret"] != nil {
+		t.Errorf("list %v", list)
+	}
+	e.must(200, "PATCH", "/servers/"+sid+"/webhooks/"+hookID, ann.access, map[string]any{"enabled": false})
+	e.must(204, "DELETE", "/servers/"+sid+"/webhooks/"+hookID, ann.access, nil)
+	e.must(404, "GET", "/servers/"+sid+"/webhooks/"+hookID, ann.access, nil)
 }

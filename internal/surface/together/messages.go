@@ -130,7 +130,9 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, s.render1(ctx, p.Account.ID, m))
+	dto := s.render1(ctx, p.Account.ID, m)
+	s.fireWebhooks(ctx, ca.Community.ID, "message.created", dto)
+	writeJSON(w, http.StatusCreated, dto)
 }
 
 // pageParams reads before (a message uuid) and limit (default 50, 1–100).
@@ -219,7 +221,7 @@ func isAuthor(m *messages.Message, accountID string) bool {
 
 func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	ctx := r.Context()
-	_, m, err := s.ownMessage(ctx, p, r.PathValue("message_id"))
+	ca, m, err := s.ownMessage(ctx, p, r.PathValue("message_id"))
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -244,7 +246,9 @@ func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.render1(r.Context(), p.Account.ID, m))
+	dto := s.render1(ctx, p.Account.ID, m)
+	s.fireWebhooks(ctx, ca.Community.ID, "message.updated", dto)
+	writeJSON(w, http.StatusOK, dto)
 }
 
 func (s *Surface) deleteMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -263,6 +267,7 @@ func (s *Surface) deleteMessage(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, err)
 		return
 	}
+	s.fireWebhooks(ctx, ca.Community.ID, "message.deleted", map[string]string{"id": m.ID, "channel_id": m.ConversationID})
 	noContent(w)
 }
 

@@ -75,6 +75,13 @@ func (s *Surface) routes() []route {
 		auth("GET", "/servers/{id}/audit-logs", s.auditLogs),
 		auth("GET", "/servers/{id}/export", s.exportServer),
 
+		auth("GET", "/servers/{id}/webhooks", s.listWebhooks),
+		auth("POST", "/servers/{id}/webhooks", s.createWebhook),
+		auth("GET", "/servers/{id}/webhooks/{webhook_id}", s.getWebhook),
+		auth("PATCH", "/servers/{id}/webhooks/{webhook_id}", s.updateWebhook),
+		auth("DELETE", "/servers/{id}/webhooks/{webhook_id}", s.deleteWebhook),
+		auth("POST", "/servers/{id}/webhooks/{webhook_id}/test", s.testWebhook),
+
 		auth("GET", "/servers/{id}/invites", s.listInvites),
 		auth("POST", "/servers/{id}/invites", s.createInvite),
 		auth("DELETE", "/servers/{id}/invites/{invite_id}", s.deleteInvite),

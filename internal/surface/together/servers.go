@@ -143,6 +143,7 @@ func (s *Surface) joinServer(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
+	s.fireWebhooks(r.Context(), id, "member.joined", map[string]string{"user_id": p.Account.ID, "username": p.Account.Username})
 	writeJSON(w, http.StatusCreated, map[string]string{"message": "Joined server"})
 }
 
@@ -156,6 +157,7 @@ func (s *Surface) leaveServer(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
+	s.fireWebhooks(r.Context(), id, "member.left", map[string]string{"user_id": p.Account.ID, "username": p.Account.Username})
 	noContent(w)
 }
 
@@ -522,6 +524,7 @@ func (s *Surface) acceptInvite(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
+	s.fireWebhooks(r.Context(), c.ID, "member.joined", map[string]string{"user_id": p.Account.ID, "username": p.Account.Username})
 	writeJSON(w, http.StatusCreated, map[string]string{"message": "Joined server", "server_id": c.ID})
 }
 

@@ -57,6 +57,8 @@ type Deps struct {
 	// Extras stores attachments, emoji, polls and events; UploadDir holds
 	// the files (both needed for those routes).
 	Extras ExtrasStore
+	// Webhooks stores outgoing webhooks (nil, or no Egress: routes 503).
+	Webhooks WebhookStore
 	// Voice stores voice states (nil: voice routes 503).
 	Voice VoiceStore
 	// Moderation stores automod and the audit log (nil: those routes 503).
@@ -98,6 +100,9 @@ type Surface struct {
 	fileKey []byte   // signs attachment URLs, shared by nodes
 
 	previews previewCache
+	hooks    chan struct{}   // bounds webhook deliveries in flight
+	bg       context.Context // background work (deliveries); ends at Close
+	stopBG   context.CancelFunc
 	authRL   *ratelimit.Limiter
 	botRL    *ratelimit.Limiter
 
@@ -117,6 +122,8 @@ func New(d Deps) (*Surface, error) {
 	s := &Surface{d: d, log: d.Log.With("component", "together"), started: time.Now(),
 		clients: map[string]map[*client]struct{}{}, live: map[string]*goLive{},
 		hashing: make(chan struct{}, max(2, runtime.NumCPU())), vcache: map[string]*viewerEntry{}}
+	s.hooks = make(chan struct{}, maxInFlightDelivery)
+	s.bg, s.stopBG = context.WithCancel(context.Background())
 	var err error
 	if d.AuthRate > 0 {
 		if s.authRL, err = ratelimit.New(ratelimit.Config{Limit: d.AuthRate, Burst: 5}); err != nil {
@@ -177,6 +184,7 @@ func (s *Surface) Start(ctx context.Context) error {
 
 // Close stops the fan-out.
 func (s *Surface) Close() error {
+	s.stopBG()
 	if s.uploads != nil {
 		_ = s.uploads.Close()
 	}

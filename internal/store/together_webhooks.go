@@ -1,0 +1,88 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/surface/together"
+)
+
+var _ together.WebhookStore = (*TogetherExtras)(nil)
+
+const webhookCols = `id, community_id, created_by, name, url, secret, event_types, enabled, delivery_failures, last_used_at,
+	created_at, updated_at`
+
+func scanWebhook(row scanner) (*together.Webhook, error) {
+	var w together.Webhook
+	var events string
+	var last sql.NullInt64
+	var created, updated int64
+	if err := row.Scan(&w.ID, &w.CommunityID, &w.CreatedBy, &w.Name, &w.URL, &w.Secret, &events, &w.Enabled, &w.DeliveryFailures,
+		&last, &created, &updated); err != nil {
+		return nil, noRows(err)
+	}
+	if err := json.Unmarshal([]byte(events), &w.EventTypes); err != nil {
+		return nil, err
+	}
+	w.LastUsedAt, w.CreatedAt, w.UpdatedAt = TimePtr(last), FromMicros(created), FromMicros(updated)
+	return &w, nil
+}
+
+// CreateWebhook inserts a webhook.
+func (s *TogetherExtras) CreateWebhook(ctx context.Context, w *together.Webhook) error {
+	events, err := json.Marshal(w.EventTypes)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO together_webhooks (`+webhookCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+		w.ID, w.CommunityID, w.CreatedBy, w.Name, w.URL, w.Secret, string(events), w.Enabled, w.DeliveryFailures,
+		NullMicros(w.LastUsedAt), Micros(w.CreatedAt), Micros(w.UpdatedAt))
+	return err
+}
+
+// UpdateWebhook stores name, url, events and enabled.
+func (s *TogetherExtras) UpdateWebhook(ctx context.Context, w *together.Webhook) error {
+	events, err := json.Marshal(w.EventTypes)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE together_webhooks SET name=$2, url=$3, event_types=$4, enabled=$5, updated_at=$6 WHERE id=$1`,
+		w.ID, w.Name, w.URL, string(events), w.Enabled, Micros(w.UpdatedAt))
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// DeleteWebhook removes a webhook of a community.
+func (s *TogetherExtras) DeleteWebhook(ctx context.Context, communityID, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM together_webhooks WHERE community_id=$1 AND id=$2`, communityID, id)
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// Webhook returns a webhook of a community.
+func (s *TogetherExtras) Webhook(ctx context.Context, communityID, id string) (*together.Webhook, error) {
+	return scanWebhook(s.db.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM together_webhooks WHERE community_id=$1 AND id=$2`, communityID, id))
+}
+
+// Webhooks lists a community's webhooks, oldest first.
+func (s *TogetherExtras) Webhooks(ctx context.Context, communityID string) ([]*together.Webhook, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+webhookCols+` FROM together_webhooks WHERE community_id=$1 ORDER BY created_at`, communityID)
+	return collect(rows, err, scanWebhook)
+}
+
+// WebhookDelivered records the outcome of a delivery.
+func (s *TogetherExtras) WebhookDelivered(ctx context.Context, id string, ok bool, at time.Time) error {
+	var err error
+	if ok {
+		_, err = s.db.ExecContext(ctx, `UPDATE together_webhooks SET delivery_failures=0, last_used_at=$2 WHERE id=$1`, id, Micros(at))
+	} else {
+		_, err = s.db.ExecContext(ctx, `UPDATE together_webhooks SET delivery_failures=delivery_failures+1 WHERE id=$1`, id)
+	}
+	return err
+}
