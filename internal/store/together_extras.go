@@ -253,3 +253,16 @@ func (s *TogetherExtras) UpcomingEvents(ctx context.Context, communityID string,
 		ORDER BY starts_at LIMIT 100`, communityID, Micros(after))
 	return collect(rows, err, scanEvent)
 }
+
+// RecentByAuthor lists an author's newest live channel messages.
+func (s *TogetherExtras) RecentByAuthor(ctx context.Context, authorID string, limit int) ([]together.AuthoredMessage, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT created_at, body, conversation_id FROM messages
+		WHERE author_id=$1 AND conversation_kind='channel' AND NOT deleted ORDER BY id DESC LIMIT $2`, authorID, limit)
+	return collect(rows, err, func(r scanner) (together.AuthoredMessage, error) {
+		var m together.AuthoredMessage
+		var created int64
+		err := r.Scan(&created, &m.Body, &m.ChannelID)
+		m.CreatedAt = FromMicros(created)
+		return m, err
+	})
+}

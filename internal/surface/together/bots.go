@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -220,4 +221,43 @@ func (s *Surface) botConnect(w http.ResponseWriter, r *http.Request, p *identity
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"access_token": tok})
+}
+
+type botLogEntry struct {
+	Timestamp time.Time `json:"timestamp"`
+	Event     string    `json:"event"`
+	Detail    *string   `json:"detail"`
+}
+
+// botLogs is Together's activity log of a bot: its creation, its last 50
+// messages and its revocation, newest first.
+func (s *Surface) botLogs(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	b, err := s.myBot(r, p)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.uploadsReady(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	str := func(v string) *string { return &v }
+	logs := []botLogEntry{{Timestamp: b.CreatedAt, Event: "bot_created", Detail: str(`Bot "` + b.Name + `" was created`)}}
+	msgs, err := s.d.Extras.RecentByAuthor(r.Context(), b.AccountID, 50)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	for _, m := range msgs {
+		preview := m.Body
+		if rs := []rune(preview); len(rs) > 80 {
+			preview = string(rs[:80]) + "…"
+		}
+		logs = append(logs, botLogEntry{Timestamp: m.CreatedAt, Event: "message_sent", Detail: str("[channel " + m.ChannelID + "] " + preview)})
+	}
+	if b.RevokedAt != nil {
+		logs = append(logs, botLogEntry{Timestamp: *b.RevokedAt, Event: "bot_revoked", Detail: str("Bot token was revoked")})
+	}
+	sort.SliceStable(logs, func(i, j int) bool { return logs[i].Timestamp.After(logs[j].Timestamp) })
+	writeJSON(w, http.StatusOK, map[string]any{"logs": logs})
 }

@@ -77,7 +77,17 @@ type ExtrasStore interface {
 	// Votes returns the count per option id and accountID's choice.
 	Votes(ctx context.Context, pollID, accountID string) (map[string]int, string, error)
 
+	// RecentByAuthor lists an author's newest live channel messages (bot logs).
+	RecentByAuthor(ctx context.Context, authorID string, limit int) ([]AuthoredMessage, error)
+
 	CreateEvent(ctx context.Context, e *Event) error
 	EventsOf(ctx context.Context, messageIDs []string) (map[string]*Event, error)
 	UpcomingEvents(ctx context.Context, communityID string, after time.Time) ([]*Event, error)
+}
+
+// AuthoredMessage is a message summary for a bot's activity log.
+type AuthoredMessage struct {
+	CreatedAt time.Time
+	Body      string
+	ChannelID string
 }

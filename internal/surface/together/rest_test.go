@@ -274,6 +274,14 @@ func TestBotsAndAdmin(t *testing.T) {
 	e.must(401, "GET", "/users/@me", "Bot "+strings.Repeat("0", 64), nil)
 	list, _ := e.must(200, "GET", "/bots", ann.access, nil)
 	bot := list["bots"].([]any)[0].(map[string]any)
+	srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "B", "is_public": true})
+	ch, _ := e.must(201, "POST", "/servers/"+srv["id"].(string)+"/channels", ann.access, map[string]any{"name": "g", "type": "text"})
+	e.must(201, "POST", "/servers/"+srv["id"].(string)+"/join", "Bot "+tok, nil)
+	e.must(201, "POST", "/channels/"+ch["id"].(string)+"/messages", "Bot "+tok, map[string]any{"content": "beep boop"})
+	logs, _ := e.must(200, "GET", "/bots/"+bot["id"].(string)+"/logs", ann.access, nil)
+	if ls := logs["logs"].([]any); len(ls) != 2 || ls[0].(map[string]any)["event"] != "message_sent" {
+		t.Errorf("bot logs %v", logs)
+	}
 	e.must(204, "DELETE", "/bots/"+bot["id"].(string), ann.access, nil)
 	e.must(401, "GET", "/users/@me", "Bot "+tok, nil)
 

@@ -138,6 +138,7 @@ func (s *Surface) routes() []route {
 		auth("GET", "/bots/{bot_id}", s.getBot),
 		auth("DELETE", "/bots/{bot_id}", s.revokeBot),
 		auth("PATCH", "/bots/{bot_id}", s.updateBot),
+		auth("GET", "/bots/{bot_id}/logs", s.botLogs),
 		auth("POST", "/bots/{bot_id}/token/regenerate", s.regenerateBot),
 
 		auth("GET", "/admin/stats", s.adminStats),
