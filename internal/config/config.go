@@ -63,6 +63,7 @@ type Config struct {
 	TogetherBotRate  float64 `name:"together-bot-rate" env:"HEARTH_TOGETHER_BOT_RATE" default:"50" help:"Together API requests per second per bot (Together: 50). 0 disables the limit."`
 	TurnURL          string  `name:"turn-url" env:"HEARTH_TURN_URL" default:"" help:"TURN server URL handed to voice clients by /ice-servers (e.g. turn:turn.example.org:3478). Needs --turn-secret."`
 	TurnSecret       string  `name:"turn-secret" env:"HEARTH_TURN_SECRET" default:"" help:"Shared secret (at least 32 characters) for TURN REST credentials (coturn use-auth-secret)."`
+	GiphyAPIKey      string  `name:"giphy-api-key" env:"HEARTH_GIPHY_API_KEY" default:"" help:"Giphy API key for Together's GIF search (/giphy/search). Empty: GIF search answers 503."`
 }
 
 // Validate checks every field and returns an error naming the first bad one.

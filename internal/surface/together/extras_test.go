@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/surface/together"
 )
 
 func pngBytes(t *testing.T, w, h int) []byte {
@@ -254,4 +255,30 @@ func TestWebhooks(t *testing.T) {
 	e.must(200, "PATCH", "/servers/"+sid+"/webhooks/"+hookID, ann.access, map[string]any{"enabled": false})
 	e.must(204, "DELETE", "/servers/"+sid+"/webhooks/"+hookID, ann.access, nil)
 	e.must(404, "GET", "/servers/"+sid+"/webhooks/"+hookID, ann.access, nil)
+}
+
+// TestGiphy: without a key GIF search is 503; with one, Giphy's answer is
+// mapped to Together's results (limit capped at 25).
+func TestGiphy(t *testing.T) {
+	t.Parallel()
+	var gotQuery url.Values
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotQuery = r.URL.Query()
+		_, _ = io.WriteString(w, `{"data":[{"title":"cat","images":{"original":{"url":"https://media.giphy.com/cat.gif","width":"480","height":"270"},
+"fixed_height_downsampled":{"url":"https://media.giphy.com/cat-small.gif"}}},{"title":"broken","images":{}}]}`)
+	}))
+	defer fake.Close()
+	off := newEnv(t, storetest.Engines()[0])
+	u := off.register("ann")
+	off.must(503, "GET", "/giphy/search?q=cat", u.access, nil)
+	on := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.GiphyAPIKey = "k"; d.GiphyBase = fake.URL })
+	v := on.register("bob")
+	on.must(400, "GET", "/giphy/search?q=", v.access, nil)
+	_, gifs := on.must(200, "GET", "/giphy/search?q=cat&limit=50", v.access, nil)
+	if len(gifs) != 1 || gifs[0].(map[string]any)["width"] != 480.0 || gifs[0].(map[string]any)["preview_url"] != "https://media.giphy.com/cat-small.gif" {
+		t.Errorf("gifs %v", gifs)
+	}
+	if gotQuery.Get("limit") != "25" || gotQuery.Get("rating") != "g" || gotQuery.Get("api_key") != "k" {
+		t.Errorf("query to Giphy %v", gotQuery)
+	}
 }

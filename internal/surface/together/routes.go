@@ -118,6 +118,7 @@ func (s *Surface) routes() []route {
 		auth("GET", "/channels/{channel_id}/go-live", s.getGoLive),
 		auth("GET", "/ice-servers", s.iceServers),
 		auth("GET", "/link-preview", s.linkPreview),
+		auth("GET", "/giphy/search", s.giphySearch),
 
 		auth("POST", "/messages/{message_id}/attachments", s.uploadAttachments),
 		auth("GET", "/messages/{message_id}/attachments", s.listAttachments),

@@ -57,6 +57,10 @@ type Deps struct {
 	// Extras stores attachments, emoji, polls and events; UploadDir holds
 	// the files (both needed for those routes).
 	Extras ExtrasStore
+	// GiphyAPIKey enables /giphy/search; GiphyBase overrides Giphy's URL
+	// (tests).
+	GiphyAPIKey string
+	GiphyBase   string
 	// Webhooks stores outgoing webhooks (nil, or no Egress: routes 503).
 	Webhooks WebhookStore
 	// Voice stores voice states (nil: voice routes 503).
