@@ -102,6 +102,14 @@ func TestBrowserCommunityChat(t *testing.T) {
 	eval[bool](alice, "react", `(() => { const m = [...document.querySelectorAll('[data-testid="message"]')].find(m => m.textContent.includes(`+jsString(reply)+`)); m.querySelector("details.react").open = true; m.querySelector('button[aria-label="React 👍"]').click(); return true; })()`)
 	bob.waitFor("the reaction, live", `[...document.querySelectorAll('[data-testid="message"]')].some(m => m.textContent.includes(`+jsString(reply)+`) && [...m.querySelectorAll(".chip")].some(c => c.textContent.includes("👍 1")))`, 10*time.Second)
 
+	// Mention suggestions: "@ali" offers alice_web; Tab completes it.
+	bob.do("start a mention", chromedp.SendKeys(chromedp.CSS(`[data-testid="composer"]`), "thanks @ali"))
+	bob.waitFor("the suggestion", `document.querySelector('#mention-list [aria-selected="true"]')?.textContent === "@alice_web"`, 10*time.Second)
+	bob.do("complete it", chromedp.SendKeys(chromedp.CSS(`[data-testid="composer"]`), "\t"))
+	bob.waitFor("the completed mention", `document.querySelector('[data-testid="composer"]').value === "thanks @alice_web "`, 10*time.Second)
+	bob.do("send it", chromedp.Click(chromedp.CSS(`.composer button[type="submit"]`)))
+	alice.waitFor("mentioned by bob", `[...document.querySelectorAll('[data-testid="message"].mention')].some(m => m.textContent.includes("thanks @alice_web"))`, 10*time.Second)
+
 	// Phone width: the same page fits the screen (no sideways scrolling),
 	// the channel list folds behind a button, and the composer still works.
 	bob.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
