@@ -90,6 +90,17 @@ func TestBrowserCommunityChat(t *testing.T) {
 	// by refetching the member list, and he shows up in it.
 	alice.waitFor("bob's name on his reply", `[...document.querySelectorAll('[data-testid="message"]')].some(m => m.textContent.includes("bob_web") && m.textContent.includes(`+jsString(reply)+`))`, 10*time.Second)
 	alice.waitFor("bob in the member list", `document.querySelector('aside.members')?.textContent.includes("bob_web")`, 10*time.Second)
+	// Replies, by keyboard: the message's Reply button is reachable (it is
+	// revealed on focus), Enter on it starts a reply, Enter in the composer
+	// sends it, and Bob sees what it answers.
+	replyButton := `[...document.querySelectorAll('[data-testid="message"]')].find(m => m.textContent.includes(` + jsString(reply) + `)).querySelector('button[aria-label="Reply"]')`
+	eval[bool](alice, "focus Reply", `(() => { const b = `+replyButton+`; b.focus(); return document.activeElement === b; })()`)
+	alice.waitFor("the tools shown on focus", `getComputedStyle(`+replyButton+`.parentElement).opacity === "1"`, 5*time.Second)
+	alice.do("press Enter on Reply", chromedp.KeyEvent("\r"))
+	alice.waitFor("replying", `document.querySelector(".replying")?.textContent.includes("bob_web")`, 5*time.Second)
+	alice.do("type the reply and press Enter", chromedp.SendKeys(chromedp.CSS(`[data-testid="composer"]`), "Perfect, see you then\r"))
+	bob.waitFor("the reply, marked as one", `[...document.querySelectorAll('[data-testid="message"]')].some(m => m.textContent.includes("Perfect, see you then") && m.querySelector(".reply")?.textContent.includes(`+jsString(reply)+`))`, 10*time.Second)
+
 	alice.screenshot("community")
 
 	// Search: results come from the server with the match highlighted.
