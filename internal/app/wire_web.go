@@ -2,10 +2,8 @@ package app
 
 import (
 	"context"
-	"crypto/subtle"
 	"net/http"
 
-	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/surface/web"
 )
 
@@ -22,28 +20,13 @@ func (a *App) wireWeb(ctx context.Context) error {
 	return nil
 }
 
-// isAdminBasic accepts what Owncast's admin API accepts: Basic auth with an
-// instance admin's username and password, or user "admin" with the
-// password of an instance admin (Owncast clients always send "admin").
+// isAdminBasic accepts what Owncast's admin API accepts (identity's one
+// rule for admin Basic credentials).
 func (a *App) isAdminBasic(r *http.Request) bool {
 	user, pass, ok := r.BasicAuth()
-	if !ok || pass == "" {
+	if !ok {
 		return false
 	}
-	if acct, err := a.Identity.CheckCredentials(r.Context(), user, pass); err == nil {
-		return acct.IsAdmin && !acct.Disabled()
-	}
-	if subtle.ConstantTimeCompare([]byte(user), []byte("admin")) != 1 {
-		return false
-	}
-	accts, err := a.Identity.Store().ListAccounts(r.Context(), identity.Registered, 50, 0)
-	if err != nil {
-		return false
-	}
-	for _, acct := range accts {
-		if acct.IsAdmin && !acct.Disabled() && identity.CheckPassword(pass, acct.PasswordHash) {
-			return true
-		}
-	}
-	return false
+	_, err := a.Identity.CheckAdminBasic(r.Context(), user, pass)
+	return err == nil
 }

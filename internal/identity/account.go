@@ -104,6 +104,8 @@ type Store interface {
 	ListAccounts(ctx context.Context, kind Kind, limit, offset int) ([]*Account, error)
 	CountAccounts(ctx context.Context, kind Kind) (int, error)
 	AnyAdmin(ctx context.Context) (bool, error)
+	// Admins lists every instance admin account.
+	Admins(ctx context.Context) ([]*Account, error)
 
 	CreateSession(ctx context.Context, s *Session) error
 	SessionByID(ctx context.Context, id string) (*Session, error)

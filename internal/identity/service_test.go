@@ -300,3 +300,44 @@ func TestSecretSharedAcrossInstances(t *testing.T) {
 		t.Fatalf("a second node must accept the first node's tokens: %v", err)
 	}
 }
+
+func TestCheckAdminBasic(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		s, _, _ := newService(t, eng)
+		// Enough ordinary accounts that the admin is not among the first page.
+		for i := range 3 {
+			if _, err := s.Register(ctx, identity.RegisterInput{Username: "user" + string(rune('a'+i)), Password: "password1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		root, err := s.Register(ctx, identity.RegisterInput{Username: "root", Password: "abc123", Admin: true, OperatorChosen: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			user, pass string
+			ok         bool
+		}{
+			{"root", "abc123", true},
+			{"admin", "abc123", true}, // Owncast's clients always send "admin"
+			{"ADMIN", "abc123", false},
+			{"admin", "wrong", false},
+			{"usera", "password1", false}, // not an admin
+			{"admin", "password1", false}, // a non-admin's password under "admin"
+			{"admin", "", false},
+		}
+		for _, tc := range tests {
+			a, err := s.CheckAdminBasic(ctx, tc.user, tc.pass)
+			if tc.ok != (err == nil) || (tc.ok && a.ID != root.ID) {
+				t.Errorf("%s/%s: %v, want ok=%v", tc.user, tc.pass, err, tc.ok)
+			}
+		}
+		if _, err := s.SetDisabled(ctx, root.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CheckAdminBasic(ctx, "admin", "abc123"); err == nil {
+			t.Fatal("a disabled admin's password still opens the admin")
+		}
+	})
+}

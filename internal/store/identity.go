@@ -146,6 +146,24 @@ func (s *Identity) AnyAdmin(ctx context.Context) (bool, error) {
 	return n > 0, err
 }
 
+// Admins lists every instance admin account, oldest first.
+func (s *Identity) Admins(ctx context.Context) ([]*identity.Account, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE is_admin ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*identity.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
 const sessionCols = `id, account_id, refresh_hash, user_agent, created_at, last_used_at, expires_at, revoked_at`
 
 // CreateSession inserts a session.

@@ -6,7 +6,6 @@ package owncast
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -126,13 +125,8 @@ func (s *Surface) requireAdmin(next http.HandlerFunc) http.Handler {
 			acct = s.chat.admins.lookup(r.Context(), s.d.Identity, user, pass)
 		}
 		if ok && acct == nil {
-			a, err := s.d.Identity.CheckCredentials(r.Context(), user, pass)
-			if err == nil && a.IsAdmin {
+			if a, err := s.d.Identity.CheckAdminBasic(r.Context(), user, pass); err == nil {
 				acct = a
-			} else if err == nil || errors.Is(err, fault.Unauthorized) {
-				// Owncast clients always send user "admin"; accept it for
-				// whichever account is the instance admin.
-				acct = s.adminByPassword(r.Context(), user, pass)
 			}
 		}
 		if acct != nil {
@@ -145,20 +139,4 @@ func (s *Surface) requireAdmin(next http.HandlerFunc) http.Handler {
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), adminKey, acct)))
 	})
-}
-
-func (s *Surface) adminByPassword(ctx context.Context, user, pass string) *identity.Account {
-	if subtle.ConstantTimeCompare([]byte(user), []byte("admin")) != 1 {
-		return nil
-	}
-	accts, err := s.d.Identity.Store().ListAccounts(ctx, identity.Registered, 50, 0)
-	if err != nil {
-		return nil
-	}
-	for _, a := range accts {
-		if a.IsAdmin && !a.Disabled() && identity.CheckPassword(pass, a.PasswordHash) {
-			return a
-		}
-	}
-	return nil
 }
