@@ -101,7 +101,7 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 	if sid == "" && p.Token != nil {
 		sid = p.Token.ID
 	}
-	conn, err := s.d.Hub.Accept(w, r, gateway.ConnOptions{AccountID: p.Account.ID, SessionID: sid, IdleTimeout: IdleTimeout})
+	conn, err := s.d.Hub.Accept(w, r, gateway.ConnOptions{AccountID: p.Account.ID, SessionID: sid, IdleTimeout: s.d.IdleTimeout})
 	if err != nil {
 		return
 	}

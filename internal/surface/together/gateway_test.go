@@ -7,10 +7,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/surface/together"
 )
 
 // TestGateway drives the /ws gateway with real WebSocket clients: auth
@@ -165,6 +167,28 @@ func TestGateway(t *testing.T) {
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
 				t.Fatal("oversized frame did not close the socket")
+			}
+			break
+		}
+	}
+}
+
+// TestGatewayIdleTimeout: a socket that sends nothing for the idle timeout
+// (Together: 300 s; 300 ms here) is closed with 1008 "idle timeout".
+func TestGatewayIdleTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.IdleTimeout = 300 * time.Millisecond })
+	ann := e.register("ann")
+	w, _, err := e.dial("token=" + ann.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("READY")
+	for {
+		if _, err := w.next(); err != nil {
+			var ce websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.StatusPolicyViolation || ce.Reason != "idle timeout" {
+				t.Fatalf("closed with %v, want 1008 idle timeout", err)
 			}
 			break
 		}

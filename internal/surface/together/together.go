@@ -57,6 +57,9 @@ type Deps struct {
 	// Extras stores attachments, emoji, polls and events; UploadDir holds
 	// the files (both needed for those routes).
 	Extras ExtrasStore
+	// IdleTimeout closes a socket that sends nothing for this long (zero:
+	// Together's 300 s).
+	IdleTimeout time.Duration
 	// GiphyAPIKey enables /giphy/search; GiphyBase overrides Giphy's URL
 	// (tests).
 	GiphyAPIKey string
@@ -126,6 +129,9 @@ func New(d Deps) (*Surface, error) {
 	s := &Surface{d: d, log: d.Log.With("component", "together"), started: time.Now(),
 		clients: map[string]map[*client]struct{}{}, live: map[string]*goLive{},
 		hashing: make(chan struct{}, max(2, runtime.NumCPU())), vcache: map[string]*viewerEntry{}}
+	if d.IdleTimeout <= 0 {
+		s.d.IdleTimeout = IdleTimeout
+	}
 	s.hooks = make(chan struct{}, maxInFlightDelivery)
 	s.bg, s.stopBG = context.WithCancel(context.Background())
 	var err error
