@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"os"
 
 	"github.com/hearth-community/hearth/internal/surface/web"
 )
@@ -12,7 +14,18 @@ import (
 // Owncast's Basic auth) and Owncast's embed paths. ServeMux picks the most
 // specific pattern, so the API routes win whatever the wiring order.
 func (a *App) wireWeb(ctx context.Context) error {
-	s, err := web.New(web.Deps{Log: a.Log.With("component", "web"), AdminAuth: a.isAdminBasic})
+	d := web.Deps{Log: a.Log.With("component", "web"), AdminAuth: a.isAdminBasic}
+	if dir := a.Config.WebDir; dir != "" {
+		// os.Root keeps every file lookup inside the directory, symlinks
+		// included.
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return fmt.Errorf("--web-dir %s: %w", dir, err)
+		}
+		a.closers = append(a.closers, root.Close)
+		d.Files, d.Custom = root.FS(), true
+	}
+	s, err := web.New(d)
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ type Config struct {
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HEARTH_SHUTDOWN_TIMEOUT" default:"10s" help:"How long a graceful shutdown waits for in-flight requests and sockets."`
 	AllowedOrigins  []string      `name:"allowed-origins" env:"HEARTH_ALLOWED_ORIGINS" default:"" sep:"," help:"Extra Origin host patterns allowed to open WebSockets (comma separated, e.g. 'app.example.com,*.example.org'). Same-origin is always allowed."`
 	TrustProxy      bool          `name:"trust-proxy" env:"HEARTH_TRUST_PROXY" default:"false" help:"Trust X-Forwarded-For for client IPs (rate limits, bans). Enable only behind a reverse proxy you control."`
+	WebDir          string        `name:"web-dir" env:"HEARTH_WEB_DIR" default:"" help:"Serve the single-page front end in this directory (e.g. OpenTogetherTube's built client/dist) instead of Hearth's embedded web app; unknown GET paths fall back to its index.html. Empty: the embedded app."`
 
 	// OpenTogetherTube surface and watch rooms.
 	OttAPIKey          string   `name:"ott-api-key" env:"HEARTH_OTT_API_KEY" default:"" help:"OpenTogetherTube admin API key (the 'apikey' header of /api/announce, room unload and the full room list). Empty disables those admin calls."`

@@ -29,6 +29,7 @@ import (
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/ott"
+	"github.com/hearth-community/hearth/internal/surface/web"
 	"github.com/hearth-community/hearth/internal/watch"
 )
 
@@ -185,14 +186,18 @@ func newHarness(t testing.TB, o opts) *harness {
 	}
 	s.Register(srv)
 	if o.spa != "" {
-		files := http.FileServer(http.Dir(o.spa))
-		srv.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if _, err := os.Stat(filepath.Join(o.spa, filepath.FromSlash(filepath.Clean("/"+r.URL.Path)))); err != nil || r.URL.Path == "/" {
-				http.ServeFile(w, r, filepath.Join(o.spa, "index.html"))
-				return
-			}
-			files.ServeHTTP(w, r)
-		}))
+		// The same path as `hearth --web-dir`: the web surface serving a
+		// custom front end through os.Root.
+		root, err := os.OpenRoot(o.spa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { root.Close() })
+		front, err := web.New(web.Deps{Log: logger, Files: root.FS(), Custom: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		front.Register(srv)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

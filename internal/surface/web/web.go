@@ -35,8 +35,14 @@ type Router interface {
 // Deps are the surface's dependencies.
 type Deps struct {
 	Log *slog.Logger
-	// Files overrides the embedded build (tests); nil uses dist/.
+	// Files overrides the embedded build: a custom front end from
+	// --web-dir (e.g. OpenTogetherTube's own client), or tests; nil uses
+	// dist/.
 	Files fs.FS
+	// Custom marks Files as a third-party front end: its pages get the same
+	// CSP except that inline styles, eval and data: fonts are allowed (see
+	// cspCustom). Inline scripts stay refused.
+	Custom bool
 	// AdminAuth reports whether a request carries the instance admin's
 	// Basic credentials (Owncast's admin scheme). The admin UI under
 	// /admin/ is behind it, as Owncast's is; nil refuses everyone.
@@ -46,6 +52,7 @@ type Deps struct {
 // Surface serves the web app.
 type Surface struct {
 	log   *slog.Logger
+	csp   string
 	admin func(*http.Request) bool
 	gz    map[string][]byte // gzip of compressible assets, made once at start
 	files fs.FS
@@ -79,7 +86,11 @@ func New(d Deps) (*Surface, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Surface{log: d.Log, admin: admin, gz: gz, files: files, index: index, mod: time.Now()}, nil
+	csp := cspBase
+	if d.Custom {
+		csp = cspCustom
+	}
+	return &Surface{log: d.Log, csp: csp, admin: admin, gz: gz, files: files, index: index, mod: time.Now()}, nil
 }
 
 // compressAssets gzips the text assets (scripts, styles, SVG) once, so
@@ -163,7 +174,7 @@ func (s *Surface) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	setSecurityHeaders(w, p)
+	s.setSecurityHeaders(w, p)
 	name := strings.TrimPrefix(path.Clean(p), "/")
 	if name != "" && name != "index.html" && fs.ValidPath(name) {
 		if s.serveFile(w, r, name) {
@@ -190,7 +201,7 @@ func (s *Surface) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	setSecurityHeaders(w, r.URL.Path)
+	s.setSecurityHeaders(w, r.URL.Path)
 	s.serveIndex(w, r)
 }
 
@@ -252,7 +263,18 @@ const cspBase = "default-src 'self'; script-src 'self' https://www.youtube.com h
 	"connect-src 'self'; worker-src 'self' blob:; font-src 'self'; " +
 	"frame-src https://www.youtube.com https://www.youtube-nocookie.com; object-src 'none'; base-uri 'self'; form-action 'self'"
 
-func setSecurityHeaders(w http.ResponseWriter, p string) {
+// cspCustom is cspBase for a --web-dir front end built by someone else:
+// inline styles, eval and data: fonts are allowed (OTT's client needs all
+// three: Vuetify injects <style>, its bundle evaluates strings, its icons are
+// inlined fonts). Inline scripts stay refused.
+var cspCustom = strings.NewReplacer(
+	"style-src 'self'", "style-src 'self' 'unsafe-inline'",
+	"script-src 'self'", "script-src 'self' 'unsafe-eval'",
+	"font-src 'self'", "font-src 'self' data:",
+).Replace(cspBase)
+
+func (s *Surface) setSecurityHeaders(w http.ResponseWriter, p string) {
+	cspBase := s.csp
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
