@@ -10,9 +10,9 @@ HEARTH_TEST_NATS_URL ?= $(shell (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null &&
 export HEARTH_TEST_POSTGRES_URL HEARTH_TEST_NATS_URL
 SHELL := /bin/bash
 
-.PHONY: test vet fmt-check build run docs bench web web-check
+.PHONY: test vet fmt-check build run docs bench web web-check web-test
 
-test: vet fmt-check docs-check
+test: vet fmt-check docs-check web-test
 	@echo "postgres: $${HEARTH_TEST_POSTGRES_URL:-skipped}  nats: $${HEARTH_TEST_NATS_URL:-skipped}"
 	$(GO) test -race -count=1 -timeout 20m ./...
 
@@ -42,6 +42,14 @@ bench:
 # the binary; commit the result. TestBuildIsCurrent fails when it is stale.
 web:
 	cd web && npm ci --no-audit --no-fund && npm test && npm run build
+
+# The web app's unit tests (sync math, backoff, text helpers) need Node; the
+# Go tests check the embedded build is current without it. A registry outage
+# skips them; a failing test fails the run.
+web-test:
+	@if ! command -v npm >/dev/null 2>&1; then echo "web unit tests skipped: no npm"; \
+	elif (cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; }); then cd web && npm test; \
+	else echo "web unit tests skipped: npm ci failed (is the npm registry reachable?)"; fi
 
 web-check:
 	cd web && npm run check && npm test
