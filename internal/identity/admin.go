@@ -36,7 +36,14 @@ func (s *Service) CheckAdminBasic(ctx context.Context, user, pass string) (*Acco
 		return nil, err
 	}
 	for _, adm := range admins {
-		if !adm.Disabled() && adm.PasswordHash != "" && CheckPassword(pass, adm.PasswordHash) {
+		if adm.Disabled() || adm.PasswordHash == "" {
+			continue
+		}
+		ok, err := s.checkPassword(ctx, pass, adm.PasswordHash)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			return adm, nil
 		}
 	}

@@ -21,7 +21,7 @@ func (s *Service) SetOperatorPassword(ctx context.Context, accountID, password s
 	if !a.IsAdmin {
 		return fault.New(fault.Forbidden, "only an instance admin's password can be set this way")
 	}
-	if a.PasswordHash, err = HashPassword(password, s.cfg.Argon2); err != nil {
+	if a.PasswordHash, err = s.hashPassword(ctx, password); err != nil {
 		return err
 	}
 	if err := s.UpdateAccount(ctx, a); err != nil {

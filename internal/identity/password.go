@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/hearth-community/hearth/internal/fault"
 )
 
 // Argon2Params are the argon2id cost parameters. Hashes record their own
@@ -67,4 +70,35 @@ func CheckPassword(password, phc string) bool {
 	}
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// hashSlot bounds concurrent argon2id work: each hash or check holds
+// Argon2.Memory (19 MiB by default), so an unbounded burst of sign-ins from
+// any surface would exhaust memory (500 at once ≈ 9 GiB). Callers beyond the
+// bound wait for a slot or give up with their context (fault.Unavailable).
+func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case s.hashing <- struct{}{}:
+		return func() { <-s.hashing }, nil
+	case <-ctx.Done():
+		return nil, fault.Wrap(fault.Unavailable, "Server busy, try again", ctx.Err())
+	}
+}
+
+func (s *Service) hashPassword(ctx context.Context, password string) (string, error) {
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return HashPassword(password, s.cfg.Argon2)
+}
+
+func (s *Service) checkPassword(ctx context.Context, password, phc string) (bool, error) {
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return CheckPassword(password, phc), nil
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -56,6 +57,8 @@ type Service struct {
 	secret []byte
 	cfg    Config
 	now    func() time.Time
+	// hashing bounds concurrent argon2id work (password.go).
+	hashing chan struct{}
 }
 
 // Tokens is what a sign-in returns.
@@ -93,7 +96,7 @@ func New(ctx context.Context, cfg Config, st Store, pub Publisher, logger *slog.
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{st: st, pub: pub, log: logger, cfg: cfg, now: cfg.Now}
+	s := &Service{st: st, pub: pub, log: logger, cfg: cfg, now: cfg.Now, hashing: make(chan struct{}, max(2, runtime.NumCPU()))}
 	secret := cfg.Secret
 	if secret == "" {
 		gen, err := randomString(48)
@@ -176,7 +179,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Account, err
 	if utf8.RuneCountInString(in.DisplayName) > 64 {
 		return nil, fault.New(fault.Invalid, "display name must be at most 64 characters")
 	}
-	hash, err := HashPassword(in.Password, s.cfg.Argon2)
+	hash, err := s.hashPassword(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -246,13 +249,20 @@ func (s *Service) CheckCredentials(ctx context.Context, login, password string) 
 	if errors.Is(err, fault.NotFound) {
 		// Spend the same time as a real check so timing does not reveal
 		// which usernames exist.
-		CheckPassword(password, dummyHash)
+		if _, err := s.checkPassword(ctx, password, dummyHash); err != nil {
+			return nil, err
+		}
 		return nil, errBadLogin
 	}
 	if err != nil {
 		return nil, err
 	}
-	if a.PasswordHash == "" || !CheckPassword(password, a.PasswordHash) {
+	if a.PasswordHash == "" {
+		return nil, errBadLogin
+	}
+	if ok, err := s.checkPassword(ctx, password, a.PasswordHash); err != nil {
+		return nil, err
+	} else if !ok {
 		return nil, errBadLogin
 	}
 	if a.Disabled() {
@@ -285,7 +295,7 @@ func (s *Service) SetPassword(ctx context.Context, accountID, password string) e
 	if err != nil {
 		return err
 	}
-	if a.PasswordHash, err = HashPassword(password, s.cfg.Argon2); err != nil {
+	if a.PasswordHash, err = s.hashPassword(ctx, password); err != nil {
 		return err
 	}
 	if err := s.UpdateAccount(ctx, a); err != nil {

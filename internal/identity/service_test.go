@@ -341,3 +341,28 @@ func TestCheckAdminBasic(t *testing.T) {
 		}
 	})
 }
+
+// TestHashingIsBounded: argon2id work waits for a slot, and a caller whose
+// context ends while waiting gets Unavailable instead of hashing anyway.
+func TestHashingIsBounded(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	s, err := identity.New(ctx, identity.Config{Argon2: fastArgon}, db.Identity(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Register(ctx, identity.RegisterInput{Username: "gina", Password: "password1"}); err != nil {
+		t.Fatal(err)
+	}
+	release := identity.HoldHashSlots(s)
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, _, err := s.Login(cctx, "gina", "password1", ""); !errors.Is(err, fault.Unavailable) {
+		t.Fatalf("login with every slot taken: %v, want unavailable", err)
+	}
+	release()
+	if _, _, err := s.Login(ctx, "gina", "password1", ""); err != nil {
+		t.Fatalf("login after release: %v", err)
+	}
+}

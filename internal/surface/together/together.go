@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -97,12 +96,7 @@ type Surface struct {
 	clients map[string]map[*client]struct{} // account id → local gateway connections
 	live    map[string]*goLive              // channel id → go-live session
 
-	cancel func() error
-	// hashing bounds concurrent register/login requests: each argon2id
-	// hash holds 19 MiB, so an unbounded burst of sign-ins would exhaust
-	// memory (500 simultaneous registrations ≈ 9 GiB).
-	hashing chan struct{}
-
+	cancel  func() error
 	uploads *os.Root // UploadDir
 	fileKey []byte   // signs attachment URLs, shared by nodes
 
@@ -128,7 +122,7 @@ func New(d Deps) (*Surface, error) {
 	}
 	s := &Surface{d: d, log: d.Log.With("component", "together"), started: time.Now(),
 		clients: map[string]map[*client]struct{}{}, live: map[string]*goLive{},
-		hashing: make(chan struct{}, max(2, runtime.NumCPU())), vcache: map[string]*viewerEntry{}}
+		vcache: map[string]*viewerEntry{}}
 	if d.IdleTimeout <= 0 {
 		s.d.IdleTimeout = IdleTimeout
 	}
@@ -238,21 +232,6 @@ func (s *Surface) Register(h *httpserver.Server) {
 	ws := http.HandlerFunc(s.serveGateway)
 	h.HandleWhen("GET /ws", hasGatewayToken, ws)
 	h.HandleWhen("GET /api/ws", hasGatewayToken, ws)
-}
-
-// boundHashing wraps a handler that hashes a password so that at most
-// cap(s.hashing) run at once; the rest wait (or give up with their request).
-func (s *Surface) boundHashing(h func(http.ResponseWriter, *http.Request, *identity.Principal)) func(http.ResponseWriter, *http.Request, *identity.Principal) {
-	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-		select {
-		case s.hashing <- struct{}{}:
-		case <-r.Context().Done():
-			s.fail(w, fault.New(fault.Unavailable, "Server busy, try again"))
-			return
-		}
-		defer func() { <-s.hashing }()
-		h(w, r, p)
-	}
 }
 
 func hasBearer(r *http.Request) bool {

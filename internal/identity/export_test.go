@@ -1,0 +1,13 @@
+package identity
+
+// HoldHashSlots takes every argon2id slot until the returned function runs.
+func HoldHashSlots(s *Service) (release func()) {
+	for range cap(s.hashing) {
+		s.hashing <- struct{}{}
+	}
+	return func() {
+		for range cap(s.hashing) {
+			<-s.hashing
+		}
+	}
+}
