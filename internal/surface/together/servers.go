@@ -529,29 +529,17 @@ func (s *Surface) acceptInvite(w http.ResponseWriter, r *http.Request, p *identi
 }
 
 func (s *Surface) kick(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	var in struct {
-		Reason *string `json:"reason"`
-	}
-	if r.ContentLength != 0 {
-		if err := decode(r, &in, true); err != nil {
-			s.bad(w, err)
-			return
-		}
-	}
-	if err := s.d.Community.Kick(r.Context(), p.Account.ID, id, r.PathValue("user_id"), in.Reason); err != nil {
-		s.fail(w, err)
-		return
-	}
-	s.audit(r, id, p, "member.kick", "user", r.PathValue("user_id"), map[string]any{"reason": in.Reason})
-	noContent(w)
+	s.removeMember(w, r, p, s.d.Community.Kick, "member.kick")
 }
 
 func (s *Surface) ban(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	s.removeMember(w, r, p, s.d.Community.Ban, "member.ban")
+}
+
+// removeMember serves kick and ban: an optional {"reason"} body, the domain
+// action, an audit entry, 204.
+func (s *Surface) removeMember(w http.ResponseWriter, r *http.Request, p *identity.Principal,
+	act func(ctx context.Context, actor, communityID, target string, reason *string) error, action string) {
 	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
@@ -566,11 +554,11 @@ func (s *Surface) ban(w http.ResponseWriter, r *http.Request, p *identity.Princi
 			return
 		}
 	}
-	if err := s.d.Community.Ban(r.Context(), p.Account.ID, id, r.PathValue("user_id"), in.Reason); err != nil {
+	if err := act(r.Context(), p.Account.ID, id, r.PathValue("user_id"), in.Reason); err != nil {
 		s.fail(w, err)
 		return
 	}
-	s.audit(r, id, p, "member.ban", "user", r.PathValue("user_id"), map[string]any{"reason": in.Reason})
+	s.audit(r, id, p, action, "user", r.PathValue("user_id"), map[string]any{"reason": in.Reason})
 	noContent(w)
 }
 
