@@ -135,10 +135,7 @@ func (s *Surface) listBots(w http.ResponseWriter, r *http.Request, p *identity.P
 		s.fail(w, err)
 		return
 	}
-	out := make([]botDTO, len(bots))
-	for i, b := range bots {
-		out[i] = toBot(b)
-	}
+	out := mapAll(bots, toBot)
 	writeJSON(w, http.StatusOK, map[string]any{"bots": out})
 }
 

@@ -183,11 +183,7 @@ func toMessage(m *messages.Message) messageDTO {
 }
 
 func toMessages(ms []*messages.Message) []messageDTO {
-	out := make([]messageDTO, len(ms))
-	for i, m := range ms {
-		out[i] = toMessage(m)
-	}
-	return out
+	return mapAll(ms, toMessage)
 }
 
 // dmMessageDTO is a direct message.
@@ -240,4 +236,14 @@ type inviteDTO struct {
 func toInvite(i *community.Invite) inviteDTO {
 	return inviteDTO{ID: i.ID, ServerID: i.CommunityID, Code: i.Code, CreatedBy: i.CreatedBy, MaxUses: i.MaxUses,
 		Uses: i.Uses, ExpiresAt: i.ExpiresAt, CreatedAt: i.CreatedAt}
+}
+
+// mapAll converts every element with f. The result is never nil, so an empty
+// list encodes as [] as Together sends it, not null.
+func mapAll[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
 }

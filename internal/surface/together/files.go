@@ -371,10 +371,7 @@ func (s *Surface) listEmojis(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	out := make([]emojiDTO, len(es))
-	for i, e := range es {
-		out[i] = toEmoji(e)
-	}
+	out := mapAll(es, toEmoji)
 	writeJSON(w, http.StatusOK, out)
 }
 

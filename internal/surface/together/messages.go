@@ -607,10 +607,7 @@ func (s *Surface) listDM(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		s.fail(w, err)
 		return
 	}
-	out := make([]dmMessageDTO, len(ms))
-	for i, m := range ms {
-		out[i] = toDMMessage(m)
-	}
+	out := mapAll(ms, toDMMessage)
 	writeJSON(w, http.StatusOK, out)
 }
 

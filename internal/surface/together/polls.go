@@ -325,9 +325,6 @@ func (s *Surface) listEvents(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	out := make([]eventDTO, len(es))
-	for i, e := range es {
-		out[i] = toEvent(e)
-	}
+	out := mapAll(es, toEvent)
 	writeJSON(w, http.StatusOK, out)
 }

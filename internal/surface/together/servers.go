@@ -55,11 +55,7 @@ func (s *Surface) createServer(w http.ResponseWriter, r *http.Request, p *identi
 }
 
 func toServers(cs []*community.Community) []serverDTO {
-	out := make([]serverDTO, len(cs))
-	for i, c := range cs {
-		out[i] = toServer(c)
-	}
-	return out
+	return mapAll(cs, toServer)
 }
 
 func (s *Surface) listServers(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -246,10 +242,7 @@ func (s *Surface) listChannels(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	out := make([]channelDTO, len(chans))
-	for i, c := range chans {
-		out[i] = toChannel(c)
-	}
+	out := mapAll(chans, toChannel)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -320,10 +313,7 @@ func (s *Surface) listRoles(w http.ResponseWriter, r *http.Request, p *identity.
 		s.fail(w, err)
 		return
 	}
-	out := make([]roleDTO, len(roles))
-	for i, ro := range roles {
-		out[i] = toRole(ro)
-	}
+	out := mapAll(roles, toRole)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -411,10 +401,7 @@ func (s *Surface) listOverrides(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, err)
 		return
 	}
-	out := make([]overrideDTO, len(ovs))
-	for i, o := range ovs {
-		out[i] = toOverride(o)
-	}
+	out := mapAll(ovs, toOverride)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -487,10 +474,7 @@ func (s *Surface) listInvites(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	out := make([]inviteDTO, len(invs))
-	for i, inv := range invs {
-		out[i] = toInvite(inv)
-	}
+	out := mapAll(invs, toInvite)
 	writeJSON(w, http.StatusOK, out)
 }
 

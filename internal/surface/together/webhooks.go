@@ -134,10 +134,7 @@ func (s *Surface) listWebhooks(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	out := make([]webhookDTO, len(ws))
-	for i, wh := range ws {
-		out[i] = toWebhook(wh)
-	}
+	out := mapAll(ws, toWebhook)
 	writeJSON(w, http.StatusOK, map[string]any{"webhooks": out})
 }
 
