@@ -32,6 +32,8 @@ import (
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/hearth-community/hearth/internal/config"
 )
 
 //go:embed migrations
@@ -60,18 +62,13 @@ type DB struct {
 	log    *slog.Logger
 }
 
-// IsPostgresDSN reports whether dsn names a PostgreSQL database.
-func IsPostgresDSN(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
-}
-
 // Open opens the database named by dsn (a SQLite file path or a postgres://
 // URL) without migrating it. Errors are one line and never contain a password.
 func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if IsPostgresDSN(dsn) {
+	if config.IsPostgres(dsn) {
 		return openPostgres(ctx, dsn, logger)
 	}
 	return openSQLite(ctx, dsn, logger)
