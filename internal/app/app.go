@@ -123,6 +123,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		return nil, err
 	}
 	a.runners = append(a.runners, a.HTTP.Run)
+	if cfg.PprofAddr != "" {
+		a.runners = append(a.runners, func(ctx context.Context) error { return servePprof(ctx, cfg.PprofAddr, logger) })
+	}
 	return a, nil
 }
 
