@@ -350,17 +350,21 @@ func (s *Service) CreateIntegrationToken(ctx context.Context, name string, scope
 }
 
 func (s *Service) newToken(ctx context.Context, accountID string, kind TokenKind, name string, scopes []string) (*Token, string, error) {
+	id := NewID()
 	var raw string
 	var err error
-	if kind == BotToken {
+	switch kind {
+	case BotToken:
 		raw, err = randomHex(32)
-	} else {
+	case IntegrationToken:
+		raw = s.integrationTokenFor(id) // integration_tokens.go
+	default:
 		raw, err = randomString(32)
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	t := &Token{ID: NewID(), AccountID: accountID, Kind: kind, Name: name, Hash: HashToken(raw), Scopes: scopes, CreatedAt: s.now().UTC()}
+	t := &Token{ID: id, AccountID: accountID, Kind: kind, Name: name, Hash: HashToken(raw), Scopes: scopes, CreatedAt: s.now().UTC()}
 	if err := s.st.CreateToken(ctx, t); err != nil {
 		return nil, "", err
 	}

@@ -17,19 +17,22 @@ func webhookJSON(h *webhooks.Webhook) map[string]any {
 		"lastUsed": h.LastUsedAt, "lastError": h.LastError, "lastErrorAt": h.LastErrorAt, "secret": h.Secret}
 }
 
+// tokenJSON is an access token as Owncast lists it. Only a token's hash is
+// stored; accessToken is the token itself, re-derived from its id by
+// identity (see docs/compatibility.md), and is left out when that cannot
+// be done (a token from before, or a rotated signing secret). Delete
+// accepts either the token or its id.
 func tokenJSON(t *identity.Token, raw string) map[string]any {
 	scopes := t.Scopes
 	if scopes == nil {
 		scopes = []string{}
 	}
-	// Only a token's hash is stored, so listings carry the token's id in
-	// accessToken; delete accepts either the token or that id.
-	tok := t.ID
-	if raw != "" {
-		tok = raw
-	}
-	return map[string]any{"id": t.ID, "accessToken": tok, "displayName": t.Name, "scopes": scopes,
+	out := map[string]any{"id": t.ID, "displayName": t.Name, "scopes": scopes,
 		"createdAt": t.CreatedAt, "lastUsedAt": t.LastUsedAt, "displayColor": 0, "isBot": true, "type": "API"}
+	if raw != "" {
+		out["accessToken"] = raw
+	}
+	return out
 }
 
 func (s *Surface) registerAdminWebhooks(h *httpserver.Server) {
@@ -94,7 +97,8 @@ func (s *Surface) registerAdminWebhooks(h *httpserver.Server) {
 		out := []map[string]any{}
 		for _, t := range ts {
 			if t.RevokedAt == nil {
-				out = append(out, tokenJSON(t, ""))
+				raw, _ := s.d.Identity.IntegrationTokenValue(t)
+				out = append(out, tokenJSON(t, raw))
 			}
 		}
 		httpserver.WriteJSON(w, http.StatusOK, out)

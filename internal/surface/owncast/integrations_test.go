@@ -1,9 +1,13 @@
 package owncast_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 func TestIntegrations(t *testing.T) {
@@ -90,15 +94,23 @@ func TestIntegrations(t *testing.T) {
 		t.Fatalf("OPTIONS: %d %v", r.status, r.header)
 	}
 
-	// Tokens are stored hashed: the listing never carries the secret.
+	// Owncast's suite ("check access tokens") expects the listing to carry
+	// each token; it is re-derived from the token's id, while the database
+	// holds only its hash.
 	var list []map[string]any
 	n.do(t, "GET", "/api/admin/accesstokens", "admin", nil).json(t, &list)
 	if len(list) != 2 {
 		t.Fatalf("tokens %v", list)
 	}
+	want := map[string]string{tok["id"].(string): raw, limited["id"].(string): limited["accessToken"].(string)}
 	for _, l := range list {
-		if l["accessToken"] == raw || strings.Contains(string(n.do(t, "GET", "/api/admin/accesstokens", "admin", nil).body), raw) {
-			t.Fatal("listing leaks a raw token")
+		id, _ := l["id"].(string)
+		if want[id] == "" || l["accessToken"] != want[id] {
+			t.Fatalf("listed token %v, want accessToken %q", l, want[id])
+		}
+		stored, err := n.id.Store().TokenByID(context.Background(), id)
+		if err != nil || stored.Hash != identity.HashToken(want[id]) || strings.Contains(stored.Hash, want[id]) {
+			t.Fatalf("stored token %+v %v: must be the hash only", stored, err)
 		}
 	}
 	if r := n.do(t, "POST", "/api/admin/accesstokens/delete", "admin", map[string]any{"token": raw}); r.status != 200 {
@@ -114,5 +126,46 @@ func TestIntegrations(t *testing.T) {
 	n.do(t, "GET", "/api/admin/accesstokens", "admin", nil).json(t, &list)
 	if len(list) != 0 {
 		t.Fatalf("tokens after delete %v", list)
+	}
+}
+
+// TestAccessTokenListingOmitsUnderivable: a token whose stored hash does not
+// match its derivation (issued before tokens were derived, or under another
+// signing secret) is listed without accessToken, never with a wrong one, and
+// can still be deleted by id.
+func TestAccessTokenListingOmitsUnderivable(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	ctx := context.Background()
+	a, _, _, err := n.id.CreateIntegrationToken(ctx, "owner", []string{"CAN_SEND_MESSAGES"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &identity.Token{ID: identity.NewID(), AccountID: a.ID, Kind: identity.IntegrationToken, Name: "old",
+		Hash: identity.HashToken("an older random token"), Scopes: []string{"CAN_SEND_MESSAGES"}, CreatedAt: time.Now()}
+	if err := n.id.Store().CreateToken(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	var list []map[string]any
+	n.do(t, "GET", "/api/admin/accesstokens", "admin", nil).json(t, &list)
+	found := false
+	for _, l := range list {
+		if l["id"] == old.ID {
+			found = true
+			if _, has := l["accessToken"]; has {
+				t.Fatalf("underivable token listed with accessToken: %v", l)
+			}
+		} else if l["accessToken"] == nil {
+			t.Fatalf("derived token listed without accessToken: %v", l)
+		}
+	}
+	if !found {
+		t.Fatalf("old token not listed: %v", list)
+	}
+	if _, err := n.id.AuthenticateToken(ctx, identity.IntegrationToken, "an older random token"); err != nil {
+		t.Fatalf("old token must keep working: %v", err)
+	}
+	if r := n.do(t, "POST", "/api/admin/accesstokens/delete", "admin", map[string]any{"token": old.ID}); r.status != 200 {
+		t.Fatalf("delete by id: %d %s", r.status, r.body)
 	}
 }
