@@ -106,6 +106,10 @@ type Store interface {
 	AnyAdmin(ctx context.Context) (bool, error)
 	// Admins lists every instance admin account.
 	Admins(ctx context.Context) ([]*Account, error)
+	// DeleteAccount deletes an account with its sessions, tokens and
+	// memberships in one transaction, leaving its messages authorless;
+	// ErrOwnsCommunities if it owns a community, fault.NotFound if unknown.
+	DeleteAccount(ctx context.Context, id string) error
 
 	CreateSession(ctx context.Context, s *Session) error
 	SessionByID(ctx context.Context, id string) (*Session, error)

@@ -163,6 +163,16 @@ func (s *Surface) adminUpdateUser(w http.ResponseWriter, r *http.Request, p *ide
 		return
 	}
 	ctx := r.Context()
+	if (in.IsAdmin != nil && !*in.IsAdmin) || (in.Disabled != nil && *in.Disabled) {
+		last, err := s.d.Identity.RemovesLastAdmin(ctx, id)
+		if err == nil && last {
+			err = identity.ErrLastAdmin
+		}
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
 	if err := s.applyAdminUpdate(ctx, id, in.IsAdmin, in.Disabled); err != nil {
 		s.fail(w, err)
 		return
@@ -190,6 +200,33 @@ func (s *Surface) applyAdminUpdate(ctx context.Context, id string, isAdmin, disa
 		}
 	}
 	return nil
+}
+
+// adminDeleteUser is Together's DELETE /admin/users/:user_id: the account
+// goes, its messages stay without an author (MessageDto author_id null).
+func (s *Surface) adminDeleteUser(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := requireAdmin(p); err != nil {
+		s.fail(w, err)
+		return
+	}
+	id, err := pathID(r, "user_id", "User not found")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if id == p.Account.ID {
+		s.fail(w, invalid("Cannot delete yourself"))
+		return
+	}
+	err = s.d.Identity.DeleteAccount(r.Context(), id)
+	if errors.Is(err, fault.NotFound) {
+		err = fault.New(fault.NotFound, "User not found")
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	noContent(w)
 }
 
 func (s *Surface) adminServers(w http.ResponseWriter, r *http.Request, p *identity.Principal) {

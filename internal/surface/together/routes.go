@@ -147,6 +147,7 @@ func (s *Surface) routes() []route {
 		auth("PATCH", "/admin/settings", s.adminUpdateSettings),
 		auth("GET", "/admin/users", s.adminUsers),
 		auth("PATCH", "/admin/users/{user_id}", s.adminUpdateUser),
+		auth("DELETE", "/admin/users/{user_id}", s.adminDeleteUser),
 		auth("GET", "/admin/servers", s.adminServers),
 		auth("DELETE", "/admin/servers/{server_id}", s.adminDeleteServer),
 	}

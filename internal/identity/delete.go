@@ -1,0 +1,57 @@
+package identity
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// ErrOwnsCommunities is returned by DeleteAccount for an account that still
+// owns communities: ownership must move first, so deleting a person never
+// silently deletes everyone else's conversations.
+var ErrOwnsCommunities = fault.New(fault.Invalid, "Cannot delete a user who owns servers. Transfer ownership first.")
+
+// ErrLastAdmin is returned when a change would leave no active instance admin.
+var ErrLastAdmin = fault.New(fault.Invalid, "Cannot remove the last active admin")
+
+// DeleteAccount deletes an account for good, in one transaction: its
+// sessions and tokens, its memberships and reactions go, and the messages it
+// wrote (in channels and DMs) stay with no author, so conversations keep
+// their context. Every open socket of the account closes, on every node.
+// It returns fault.NotFound for an unknown id and ErrOwnsCommunities when
+// the account still owns a community.
+func (s *Service) DeleteAccount(ctx context.Context, accountID string) error {
+	if err := s.st.DeleteAccount(ctx, accountID); err != nil {
+		return err
+	}
+	s.announce(ctx, Revoked{AccountID: accountID})
+	return nil
+}
+
+// RemovesLastAdmin reports whether demoting or disabling the account would
+// leave the instance without an active admin: the account is an admin and
+// at most one active (not disabled) admin exists.
+func (s *Service) RemovesLastAdmin(ctx context.Context, accountID string) (bool, error) {
+	a, err := s.st.AccountByID(ctx, accountID)
+	if errors.Is(err, fault.NotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !a.IsAdmin {
+		return false, nil
+	}
+	admins, err := s.st.Admins(ctx)
+	if err != nil {
+		return false, err
+	}
+	active := 0
+	for _, adm := range admins {
+		if !adm.Disabled() {
+			active++
+		}
+	}
+	return active <= 1, nil
+}

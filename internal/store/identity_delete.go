@@ -1,0 +1,51 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+)
+
+// DeleteAccount deletes an account in one transaction. Sessions and tokens
+// are deleted and authored messages (channel and DM alike) lose their
+// author explicitly; memberships, roles, reactions, read states, DM
+// channels and profiles go through their ON DELETE CASCADE keys. The owner
+// check sits in the same statement as the delete, so a community created
+// concurrently is never cascaded away with its owner.
+func (s *Identity) DeleteAccount(ctx context.Context, id string) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var exists, owns bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id=$1),
+			EXISTS (SELECT 1 FROM communities WHERE owner_id=$1)`, id).Scan(&exists, &owns); err != nil {
+			return err
+		}
+		switch {
+		case !exists:
+			return fault.NotFound
+		case owns:
+			return identity.ErrOwnsCommunities
+		}
+		for _, q := range []string{
+			`DELETE FROM sessions WHERE account_id=$1`,
+			`DELETE FROM tokens WHERE account_id=$1`,
+			`UPDATE messages SET author_id=NULL WHERE author_id=$1`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM accounts WHERE id=$1
+			AND NOT EXISTS (SELECT 1 FROM communities WHERE owner_id=$1)`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return identity.ErrOwnsCommunities
+		}
+		return nil
+	})
+}

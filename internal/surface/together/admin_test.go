@@ -1,0 +1,128 @@
+package together_test
+
+import (
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestAdminDeleteUser is Together's DELETE /admin/users/:user_id: guards in
+// Together's order and messages, then the account is gone while what it
+// wrote stays with a null author_id.
+func TestAdminDeleteUser(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
+				t.Fatal(err)
+			}
+			root := obj2(e, "root")
+			me, _ := e.must(200, "GET", "/users/@me", root, nil)
+			ann, bob := e.register("ann"), e.register("bob")
+			srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "S", "is_public": true})
+			sid := srv["id"].(string)
+			ch, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "general", "type": "text"})
+			cid := ch["id"].(string)
+			e.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
+			msg, _ := e.must(201, "POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": "quokka sighting"})
+			mid := msg["id"].(string)
+			e.must(204, "PUT", "/channels/"+cid+"/messages/"+mid+"/reactions/%F0%9F%91%8D", bob.access, nil)
+			dm, _ := e.must(201, "POST", "/dm-channels", bob.access, map[string]any{"user_id": ann.id})
+			dmid := dm["id"].(string)
+			e.must(201, "POST", "/dm-channels/"+dmid+"/messages", bob.access, map[string]any{"content": "psst"})
+
+			for _, c := range []struct {
+				name, auth, id string
+				status         int
+				msg            string
+			}{
+				{"not an admin", ann.access, bob.id, 403, "Admin access required"},
+				{"self", root, me["id"].(string), 400, "Cannot delete yourself"},
+				{"unknown", root, "0190a000-0000-7000-8000-000000000000", 404, "User not found"},
+				{"not a uuid", root, "bob", 404, "User not found"},
+				{"owns a server", root, ann.id, 400, "Cannot delete a user who owns servers. Transfer ownership first."},
+			} {
+				code, obj, _ := e.call("DELETE", "/api/admin/users/"+c.id, c.auth, nil)
+				if code != c.status || obj["error"] != c.msg {
+					t.Errorf("%s: %d %v, want %d %q", c.name, code, obj, c.status, c.msg)
+				}
+			}
+			e.must(200, "GET", "/users/@me", ann.access, nil) // the refused delete left ann alone
+
+			e.must(204, "DELETE", "/api/admin/users/"+bob.id, root, nil)
+			e.must(404, "DELETE", "/api/admin/users/"+bob.id, root, nil)
+			e.must(401, "GET", "/users/@me", bob.access, nil)
+			e.must(401, "POST", "/auth/refresh", "", map[string]string{"refresh_token": bob.refresh})
+			e.must(401, "POST", "/auth/login", "", map[string]string{"username": "bob", "password": "password123"})
+
+			_, list := e.must(200, "GET", "/channels/"+cid+"/messages", ann.access, nil)
+			if len(list) != 1 {
+				t.Fatalf("messages after delete: %v", list)
+			}
+			if m := list[0].(map[string]any); m["id"] != mid || m["content"] != "quokka sighting" || m["author_id"] != nil {
+				t.Errorf("anonymised message %v", m)
+			} else if v, ok := m["author_id"]; !ok || v != nil {
+				t.Errorf("author_id must be present and null: %v", m)
+			}
+			sr, _ := e.must(200, "GET", "/servers/"+sid+"/search?q=quokka", ann.access, nil)
+			if rs, _ := sr["results"].([]any); len(rs) != 1 || rs[0].(map[string]any)["author_id"] != nil {
+				t.Errorf("search after delete %v", sr)
+			}
+			_, members := e.must(200, "GET", "/servers/"+sid+"/members", ann.access, nil)
+			if len(members) != 1 {
+				t.Errorf("members after delete %v", members)
+			}
+			users, _ := e.must(200, "GET", "/api/admin/users", root, nil)
+			if users["total"] != 2.0 {
+				t.Errorf("admin users after delete %v", users)
+			}
+		})
+	}
+}
+
+// TestAdminUpdateUserLastAdmin: PATCH /admin/users/:id refuses to demote or
+// disable the last active admin, in Together's order (self guards first).
+func TestAdminUpdateUserLastAdmin(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
+				t.Fatal(err)
+			}
+			root := obj2(e, "root")
+			me, _ := e.must(200, "GET", "/users/@me", root, nil)
+			rootID := me["id"].(string)
+			ann := e.register("ann")
+			path := func(id string) string { return "/api/admin/users/" + id }
+			e.must(403, "PATCH", path(rootID), ann.access, map[string]any{"is_admin": false})
+			e.must(200, "PATCH", path(ann.id), root, map[string]any{"is_admin": true})
+			e.must(200, "PATCH", path(rootID), ann.access, map[string]any{"disabled": true}) // two active admins
+			e.must(403, "GET", "/users/@me", root, nil)                                      // "Account is disabled"
+
+			for _, c := range []struct {
+				name, id string
+				body     map[string]any
+				status   int
+				msg      string
+			}{
+				{"demote self", ann.id, map[string]any{"is_admin": false}, 400, "Cannot demote yourself from admin"},
+				{"disable self", ann.id, map[string]any{"disabled": true}, 400, "Cannot disable yourself"},
+				{"disable the other, now disabled, admin", rootID, map[string]any{"disabled": true}, 400, "Cannot remove the last active admin"},
+				{"demote it", rootID, map[string]any{"is_admin": false}, 400, "Cannot remove the last active admin"},
+				{"unknown", "0190a000-0000-7000-8000-000000000000", map[string]any{"disabled": true}, 404, "User not found"},
+			} {
+				code, obj, _ := e.call("PATCH", path(c.id), ann.access, c.body)
+				if code != c.status || obj["error"] != c.msg {
+					t.Errorf("%s: %d %v, want %d %q", c.name, code, obj, c.status, c.msg)
+				}
+			}
+			e.must(200, "PATCH", path(rootID), ann.access, map[string]any{"disabled": false})
+			e.must(200, "PATCH", path(rootID), ann.access, map[string]any{"is_admin": false})
+			e.must(200, "POST", "/auth/login", "", map[string]string{"username": "root", "password": "password123"})
+		})
+	}
+}
