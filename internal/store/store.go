@@ -60,6 +60,7 @@ type DB struct {
 	Engine Engine
 	lock   *os.File // SQLite only: exclusive lock on <db>.lock
 	log    *slog.Logger
+	stmts  *stmtCache // SQLite only: prepared statements by SQL text
 }
 
 // Open opens the database named by dsn (a SQLite file path or a postgres://
@@ -118,7 +119,7 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, err
 		lf.Close()
 		return nil, fmt.Errorf("database %s: could not enable WAL mode (got %q)", path, mode)
 	}
-	return &DB{DB: sqldb, Engine: SQLite, lock: lf, log: logger}, nil
+	return &DB{DB: sqldb, Engine: SQLite, lock: lf, log: logger, stmts: &stmtCache{stmts: map[string]*sql.Stmt{}}}, nil
 }
 
 func sqliteErr(err error) error {
@@ -190,6 +191,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // Close closes the database and releases the SQLite file lock.
 func (db *DB) Close() error {
+	db.stmts.close()
 	err := db.DB.Close()
 	if db.lock != nil {
 		db.lock.Close()
