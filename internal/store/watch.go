@@ -179,3 +179,21 @@ func (s *Watch) RoomLeaseOwner(ctx context.Context, key string, now time.Time) (
 	}
 	return owner, err
 }
+
+// LeaseNodes returns the nodes holding a live lease.
+func (s *Watch) LeaseNodes(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT node_id FROM watch_leases WHERE expires_at >= $1 ORDER BY node_id`, Micros(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}

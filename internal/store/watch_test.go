@@ -114,3 +114,37 @@ func TestWatchStoreContract(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchLeaseNodes: the nodes running rooms are those holding a lease
+// that has not expired.
+func TestWatchLeaseNodes(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			st := eng.Open(t).Watch()
+			ctx := context.Background()
+			now := time.Now()
+			for _, l := range []struct {
+				room, node string
+				until      time.Time
+			}{
+				{"a", "n1", now.Add(10 * time.Second)},
+				{"b", "n1", now.Add(10 * time.Second)},
+				{"c", "n2", now.Add(10 * time.Second)},
+				{"d", "dead", now.Add(-time.Second)},
+			} {
+				if _, err := st.ClaimRoomLease(ctx, l.room, l.node, now.Add(-time.Minute), l.until); err != nil {
+					t.Fatal(err)
+				}
+			}
+			nodes, err := st.LeaseNodes(ctx, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(nodes) != 2 || nodes[0] != "n1" || nodes[1] != "n2" {
+				t.Fatalf("LeaseNodes = %v, want [n1 n2]", nodes)
+			}
+		})
+	}
+}

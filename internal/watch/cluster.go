@@ -36,6 +36,9 @@ type LeaseStore interface {
 	ReleaseRoomLease(ctx context.Context, key, node string) error
 	// RoomLeaseOwner returns the node holding a live lease, or "".
 	RoomLeaseOwner(ctx context.Context, key string, now time.Time) (string, error)
+	// LeaseNodes returns every node holding a live lease: the nodes that
+	// run rooms.
+	LeaseNodes(ctx context.Context, now time.Time) ([]string, error)
 }
 
 type cluster struct {
@@ -63,6 +66,8 @@ type rpcReq struct {
 	Text    string      `json:"text,omitempty"`
 	Dur     int64       `json:"dur,omitempty"`
 	Videos  []Video     `json:"videos,omitempty"`
+	All     bool        `json:"all,omitempty"`
+	IDs     []string    `json:"ids,omitempty"`
 }
 
 type wireErr struct {
@@ -83,6 +88,8 @@ type rpcResp struct {
 	Client string          `json:"client,omitempty"`
 	OK     bool            `json:"ok,omitempty"`
 	Len    int             `json:"len,omitempty"`
+	Rooms  []Listing       `json:"rooms,omitempty"`
+	IDs    []string        `json:"ids,omitempty"`
 }
 
 func rpcTopic(node string) string   { return "watch.node." + node + ".rpc" }
@@ -166,7 +173,18 @@ func (s *Service) claim(ctx context.Context, key string) (*Room, bool, error) {
 
 // call runs op on the room's owner node.
 func (s *Service) call(ctx context.Context, r *Room, q rpcReq) (rpcResp, error) {
-	q.ID, q.From, q.Room = uuid.NewString(), s.cl.node, r.key
+	q.Room = r.key
+	p, err := s.callNode(ctx, r.remote, q)
+	if err != nil && p.Err != nil && p.Err.Moved {
+		s.dropProxy(r)
+		return p, errMoved
+	}
+	return p, err
+}
+
+// callNode runs op on a node and waits for its answer.
+func (s *Service) callNode(ctx context.Context, node string, q rpcReq) (rpcResp, error) {
+	q.ID, q.From = uuid.NewString(), s.cl.node
 	ch := make(chan rpcResp, 1)
 	s.cl.mu.Lock()
 	s.cl.pending[q.ID] = ch
@@ -177,7 +195,7 @@ func (s *Service) call(ctx context.Context, r *Room, q rpcReq) (rpcResp, error) 
 		s.cl.mu.Unlock()
 	}()
 	b, _ := json.Marshal(q)
-	if err := s.pub.Publish(ctx, rpcTopic(r.remote), b); err != nil {
+	if err := s.pub.Publish(ctx, rpcTopic(node), b); err != nil {
 		return rpcResp{}, fault.Wrap(fault.Unavailable, "the room's node cannot be reached", err)
 	}
 	t := time.NewTimer(5 * time.Second)
@@ -186,7 +204,6 @@ func (s *Service) call(ctx context.Context, r *Room, q rpcReq) (rpcResp, error) 
 	case p := <-ch:
 		if p.Err != nil {
 			if p.Err.Moved {
-				s.dropProxy(r)
 				return p, errMoved
 			}
 			return p, p.Err.err()
@@ -236,6 +253,17 @@ func (s *Service) serveRPC(q rpcReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	resp := rpcResp{ID: q.ID}
+	// Node-wide operations name no room.
+	switch q.Op {
+	case "list":
+		resp.Rooms = s.localListing(q.All)
+		s.reply(q, resp)
+		return
+	case "present":
+		resp.IDs = s.localPresent(q.IDs)
+		s.reply(q, resp)
+		return
+	}
 	r, err := s.Get(ctx, q.Room)
 	switch {
 	case err != nil:
@@ -280,6 +308,10 @@ func (s *Service) serveRPC(q rpcReq) {
 		}
 		resp.Err = toWire(err)
 	}
+	s.reply(q, resp)
+}
+
+func (s *Service) reply(q rpcReq, resp rpcResp) {
 	b, _ := json.Marshal(resp)
 	if err := s.pub.Publish(context.Background(), replyTopic(q.From), b); err != nil {
 		s.log.Warn("rpc reply", "err", err)

@@ -1,9 +1,12 @@
 package ott_test
 
 import (
+	"encoding/json"
 	"os"
+	"slices"
 	"testing"
 
+	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/watch"
 )
 
@@ -74,5 +77,76 @@ func twoNodes(t *testing.T, n1, n2 *harness) {
 	cur, _ := s["currentSource"].(map[string]any)
 	if cur == nil || cur["id"] != n2.fixture("clip1.mp4") || s["playbackPosition"].(float64) < 1.5 {
 		t.Fatalf("room moved without its state: %v", s)
+	}
+}
+
+// clusters are the two-node setups a cluster test runs on: one SQLite
+// database and the in-process bus, and (when configured) one PostgreSQL
+// database with each node on its own NATS connection.
+func clusters(t *testing.T) map[string]func(t *testing.T) (*harness, *harness) {
+	out := map[string]func(t *testing.T) (*harness, *harness){
+		"sqlite-local": func(t *testing.T) (*harness, *harness) {
+			n1 := newHarness(t, opts{})
+			return n1, newHarness(t, opts{peer: n1})
+		},
+	}
+	pg, nats := storetest.PostgresURL(), os.Getenv("HEARTH_TEST_NATS_URL")
+	if pg != "" && nats != "" {
+		out["postgres-nats"] = func(t *testing.T) (*harness, *harness) {
+			n1 := newHarness(t, opts{db: storetest.OpenPostgres, nats: nats})
+			return n1, newHarness(t, opts{peer: n1, nats: nats})
+		}
+	}
+	return out
+}
+
+// TestRoomListAcrossNodes: GET /api/room/list on either node lists the
+// rooms running on both, with every node's sockets counted, OTT's
+// visibility rule and its order (users descending, then name).
+func TestRoomListAcrossNodes(t *testing.T) {
+	t.Parallel()
+	for name, build := range clusters(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			n1, n2 := build(t)
+			t1, t2, t3 := n1.grant(), n2.grant(), n1.grant()
+			n1.createRoom(t1, "alpha", nil)
+			n1.createRoom(t1, "delta", map[string]any{"visibility": "private"})
+			n2.createRoom(t2, "beta", nil)
+			n2.createRoom(t2, "gamma", map[string]any{"visibility": "unlisted"})
+			// beta (runs on node 2) gets a socket on each node; alpha (node 1)
+			// one through node 2.
+			n1.join("beta", t1)
+			n2.join("beta", t2)
+			n2.join("alpha", t3)
+
+			type item struct {
+				Name, Visibility string
+				Users            int
+				IsTemporary      bool
+			}
+			list := func(h *harness, hdr ...string) []item {
+				t.Helper()
+				r := h.do("GET", "/api/room/list", t1, nil, hdr...)
+				if r.status != 200 {
+					t.Fatalf("list: %d %s", r.status, r.raw)
+				}
+				var out []item
+				if err := json.Unmarshal(r.raw, &out); err != nil {
+					t.Fatalf("list body %s: %v", r.raw, err)
+				}
+				return out
+			}
+			public := []item{{"beta", "public", 2, true}, {"alpha", "public", 1, true}}
+			all := []item{{"beta", "public", 2, true}, {"alpha", "public", 1, true}, {"delta", "private", 0, true}, {"gamma", "unlisted", 0, true}}
+			for i, h := range []*harness{n1, n2} {
+				if got := list(h); !slices.Equal(got, public) {
+					t.Errorf("node %d list = %+v, want %+v", i+1, got, public)
+				}
+				if got := list(h, "apikey", testAPIKey); !slices.Equal(got, all) {
+					t.Errorf("node %d admin list = %+v, want %+v", i+1, got, all)
+				}
+			}
+		})
 	}
 }

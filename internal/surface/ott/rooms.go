@@ -3,7 +3,6 @@ package ott
 import (
 	"encoding/json"
 	"net/http"
-	"sort"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
@@ -21,26 +20,19 @@ type roomListItem struct {
 	Users         int              `json:"users"`
 }
 
-// handleRoomList answers GET /api/room/list: the rooms loaded on this node,
-// public ones only unless the admin apikey is given; by users, then name.
+// handleRoomList answers GET /api/room/list: the rooms running on every
+// node, public ones only unless the admin apikey is given; by users, then
+// name.
 func (s *Surface) handleRoomList(w http.ResponseWriter, r *http.Request) {
-	admin := isAdmin(r)
-	out := []roomListItem{}
-	for _, room := range s.d.Watch.Loaded() {
-		snap := room.Snapshot()
-		if snap.Visibility != watch.Public && !admin {
-			continue
-		}
-		out = append(out, roomListItem{Name: snap.Name, Title: snap.Title, Description: snap.Description,
-			IsTemporary: snap.IsTemporary, Visibility: snap.Visibility, QueueMode: snap.QueueMode,
-			CurrentSource: snap.Current, Users: len(snap.Users)})
+	rooms, err := s.d.Watch.ListRooms(r.Context(), isAdmin(r))
+	if err != nil {
+		s.writeError(w, err)
+		return
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Users != out[j].Users {
-			return out[i].Users > out[j].Users
-		}
-		return out[i].Name < out[j].Name
-	})
+	out := make([]roomListItem, 0, len(rooms))
+	for _, l := range rooms {
+		out = append(out, roomListItem(l))
+	}
 	httpserver.WriteJSON(w, http.StatusOK, out)
 }
 
