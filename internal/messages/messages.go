@@ -141,6 +141,9 @@ type ListQuery struct {
 	After         string
 	Limit         int
 	IncludeHidden bool
+	// WithThreads lists thread replies along with the top-level messages
+	// of ConversationID (for exports).
+	WithThreads bool
 	// Oldest returns the page oldest first (for chat backlogs).
 	Oldest bool
 }

@@ -109,7 +109,10 @@ func (s *Messages) ListMessages(ctx context.Context, q messages.ListQuery) ([]*m
 	if q.ThreadID != "" {
 		sb.WriteString(`thread_id = ` + arg(q.ThreadID))
 	} else {
-		sb.WriteString(`conversation_id = ` + arg(q.ConversationID) + ` AND thread_id IS NULL`)
+		sb.WriteString(`conversation_id = ` + arg(q.ConversationID))
+		if !q.WithThreads {
+			sb.WriteString(` AND thread_id IS NULL`)
+		}
 	}
 	sb.WriteString(` AND NOT deleted`)
 	if !q.IncludeHidden {

@@ -392,7 +392,7 @@ func TestAutomodAndAuditLog(t *testing.T) {
 				t.Errorf("audit newest %v", all)
 			}
 			e.must(403, "GET", "/servers/"+sid+"/audit-logs", bob.access, nil)
-			e.must(403, "GET", "/servers/"+sid+"/export", bob.access, nil)
+			e.must(404, "GET", "/servers/"+sid+"/export", bob.access, nil)
 			req, _ := http.NewRequest("GET", e.url+"/servers/"+sid+"/export", nil)
 			req.Header.Set("Authorization", "Bearer "+ann.access)
 			resp, err := http.DefaultClient.Do(req)
