@@ -51,12 +51,39 @@ func (s *OttSessions) UpdateOttSession(ctx context.Context, x *ott.Session) erro
 	return expectOne(res)
 }
 
-// DeleteExpiredOttSessions removes sessions that expired before t.
+// DeleteExpiredOttSessions removes sessions that expired before t whose
+// guest is still used by a live session. The other expired sessions stay
+// until their guest is deleted (ExpiredOttGuests), which takes them along.
 func (s *OttSessions) DeleteExpiredOttSessions(ctx context.Context, t time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM ott_sessions WHERE expires_at < $1`, Micros(t))
+	res, err := s.db.ExecContext(ctx, `DELETE FROM ott_sessions WHERE expires_at < $1 AND EXISTS (
+		SELECT 1 FROM ott_sessions o WHERE (o.guest_id = ott_sessions.guest_id OR o.account_id = ott_sessions.guest_id)
+		AND o.expires_at >= $1)`, Micros(t))
 	if err != nil {
 		return 0, err
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+// ExpiredOttGuests returns up to limit guest accounts that OTT sessions
+// were minted for and that no session has used since t: every session
+// naming them (as its guest or its current account) expired before t.
+func (s *OttSessions) ExpiredOttGuests(ctx context.Context, t time.Time, limit int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT s.guest_id FROM ott_sessions s JOIN accounts a ON a.id = s.guest_id
+		WHERE s.expires_at < $1 AND a.kind = 'guest' AND NOT EXISTS (
+			SELECT 1 FROM ott_sessions o WHERE (o.guest_id = s.guest_id OR o.account_id = s.guest_id) AND o.expires_at >= $1)
+		ORDER BY s.guest_id LIMIT $2`, Micros(t), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }

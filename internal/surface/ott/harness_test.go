@@ -78,6 +78,7 @@ type harness struct {
 	bus      bus.Bus
 	id       *identity.Service
 	watch    *watch.Service
+	ott      *ott.Surface
 	fixtures *httptest.Server
 	client   *http.Client
 }
@@ -212,7 +213,7 @@ func newHarness(t testing.TB, o opts) *harness {
 		cancel()
 		<-done
 	})
-	return &harness{t: t, url: srv.URL(), db: db, bus: b, id: ids, watch: ws, fixtures: fix, client: &http.Client{Timeout: 20 * time.Second}}
+	return &harness{t: t, url: srv.URL(), db: db, bus: b, id: ids, watch: ws, ott: s, fixtures: fix, client: &http.Client{Timeout: 20 * time.Second}}
 }
 
 type resp struct {

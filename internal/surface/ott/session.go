@@ -32,17 +32,20 @@ type SessionStore interface {
 	OttSessionByHash(ctx context.Context, hash string) (*Session, error)
 	UpdateOttSession(ctx context.Context, s *Session) error
 	DeleteExpiredOttSessions(ctx context.Context, before time.Time) (int, error)
+	// ExpiredOttGuests returns up to limit guest accounts whose every
+	// session expired before the given time.
+	ExpiredOttGuests(ctx context.Context, before time.Time, limit int) ([]string, error)
 }
 
-// Run deletes expired session tokens every hour until ctx ends.
+// Run sweeps expired sessions and their guests every hour until ctx ends.
 func (s *Surface) Run(ctx context.Context) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := s.d.Sessions.DeleteExpiredOttSessions(ctx, s.now()); err != nil && ctx.Err() == nil {
-			s.log.Warn("delete expired OTT sessions", "err", err)
+		if n, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("sweep expired OTT sessions", "err", err)
 		} else if n > 0 {
-			s.log.Info("deleted expired OTT sessions", "count", n)
+			s.log.Info("deleted expired OTT guests", "count", n)
 		}
 		select {
 		case <-ctx.Done():
@@ -50,6 +53,65 @@ func (s *Surface) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// sweepBatch is how many guests one sweep round looks at.
+const sweepBatch = 500
+
+// Sweep does what Redis's expiry does for OpenTogetherTube: an anonymous
+// identity whose token went unused past its lifetime is gone. The guest
+// account behind every session that expired is deleted, unless another
+// live session still uses it or it is connected to a room on any node;
+// registered accounts are never touched (their expired sessions go, the
+// account stays). It returns how many guests were deleted.
+func (s *Surface) Sweep(ctx context.Context) (int, error) {
+	now := s.now()
+	deleted := 0
+	kept := map[string]bool{}
+	for {
+		limit := sweepBatch + len(kept)
+		ids, err := s.d.Sessions.ExpiredOttGuests(ctx, now, limit)
+		if err != nil {
+			return deleted, err
+		}
+		var todo []string
+		for _, id := range ids {
+			if !kept[id] {
+				todo = append(todo, id)
+			}
+		}
+		if len(todo) == 0 {
+			break
+		}
+		present, err := s.d.Watch.PresentAccounts(ctx, todo)
+		if err != nil {
+			return deleted, err
+		}
+		for _, id := range todo {
+			if present[id] {
+				// Still watching: the guest stays (its expired session keeps
+				// it a candidate for the next sweep).
+				kept[id] = true
+				continue
+			}
+			if err := s.d.Identity.DeleteAccount(ctx, id); err != nil && !errors.Is(err, fault.NotFound) {
+				if ctx.Err() != nil {
+					return deleted, ctx.Err()
+				}
+				s.log.Warn("delete expired guest", "account", id, "err", err)
+				kept[id] = true
+				continue
+			}
+			deleted++
+		}
+		if len(ids) < limit {
+			break
+		}
+	}
+	if _, err := s.d.Sessions.DeleteExpiredOttSessions(ctx, now); err != nil {
+		return deleted, err
+	}
+	return deleted, nil
 }
 
 // Token lifetimes (OpenTogetherTube: 14 days anonymous, 240 days signed in,
