@@ -89,6 +89,34 @@ func (s *Surface) canPost(ctx context.Context, ca *community.ChannelAccess) erro
 	return nil
 }
 
+// messageBody is the JSON body of every message-writing route.
+type messageBody struct {
+	Content *string `json:"content"`
+	ReplyTo *string `json:"reply_to"`
+}
+
+// readMessage is the one validation chain for a message body: decode it,
+// check the content (422 when missing, 400 outside 1–4000 characters),
+// and, when ca is set (a new channel message), check SEND_MESSAGES and
+// timeouts, then automod. Edits and DMs pass nil: Together runs neither
+// on them. Every error it returns is written with s.bad.
+func (s *Surface) readMessage(r *http.Request, p *identity.Principal, ca *community.ChannelAccess) (messageBody, error) {
+	var in messageBody
+	if err := decode(r, &in, false); err != nil {
+		return in, err
+	}
+	if err := checkContent(in.Content); err != nil {
+		return in, err
+	}
+	if ca == nil {
+		return in, nil
+	}
+	if err := s.canPost(r.Context(), ca); err != nil {
+		return in, err
+	}
+	return in, s.automod(r.Context(), ca, p, *in.Content)
+}
+
 func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	ctx := r.Context()
 	ca, err := s.channelFor(ctx, p, r.PathValue("channel_id"))
@@ -96,24 +124,9 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	var in struct {
-		Content *string `json:"content"`
-		ReplyTo *string `json:"reply_to"`
-	}
-	if err := decode(r, &in, false); err != nil {
+	in, err := s.readMessage(r, p, ca)
+	if err != nil {
 		s.bad(w, err)
-		return
-	}
-	if err := checkContent(in.Content); err != nil {
-		s.bad(w, err)
-		return
-	}
-	if err := s.canPost(ctx, ca); err != nil {
-		s.fail(w, err)
-		return
-	}
-	if err := s.automod(ctx, ca, p, *in.Content); err != nil {
-		s.fail(w, err)
 		return
 	}
 	pi := messages.PostInput{ConversationID: ca.Channel.ID, Kind: messages.KindChannel, AuthorID: p.Account.ID, Body: *in.Content}
@@ -226,14 +239,8 @@ func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	var in struct {
-		Content *string `json:"content"`
-	}
-	if err := decode(r, &in, false); err != nil {
-		s.bad(w, err)
-		return
-	}
-	if err := checkContent(in.Content); err != nil {
+	in, err := s.readMessage(r, p, nil)
+	if err != nil {
 		s.bad(w, err)
 		return
 	}
@@ -298,23 +305,9 @@ func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	var in struct {
-		Content *string `json:"content"`
-	}
-	if err := decode(r, &in, false); err != nil {
+	in, err := s.readMessage(r, p, ca)
+	if err != nil {
 		s.bad(w, err)
-		return
-	}
-	if err := checkContent(in.Content); err != nil {
-		s.bad(w, err)
-		return
-	}
-	if err := s.canPost(ctx, ca); err != nil {
-		s.fail(w, err)
-		return
-	}
-	if err := s.automod(ctx, ca, p, *in.Content); err != nil {
-		s.fail(w, err)
 		return
 	}
 	mentions, everyone := s.mentions(ctx, ca.Community.ID, *in.Content)
@@ -568,14 +561,8 @@ func (s *Surface) postDM(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		s.fail(w, err)
 		return
 	}
-	var in struct {
-		Content *string `json:"content"`
-	}
-	if err := decode(r, &in, false); err != nil {
-		s.bad(w, err)
-		return
-	}
-	if err := checkContent(in.Content); err != nil {
+	in, err := s.readMessage(r, p, nil)
+	if err != nil {
 		s.bad(w, err)
 		return
 	}
