@@ -84,6 +84,8 @@ func (a *App) wireOwncast(ctx context.Context) error {
 				log.Warn("reload stage settings", "err", err)
 			}
 		},
+		// CHAT webhooks for messages other surfaces post into the stage chat.
+		messages.Topic(chat.Conversation()): func(m bus.Message) { s.StageMessageWebhook(m.Data) },
 		identity.RevokedTopic: func(m bus.Message) {
 			var r identity.Revoked
 			if json.Unmarshal(m.Data, &r) != nil || r.AccountID == "" {

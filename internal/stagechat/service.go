@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -64,6 +65,14 @@ func KindOf(m *messages.Message) string {
 	return KindChat
 }
 
+// PostedByStage reports whether the stage chat itself posted m (through
+// Owncast's routes); false for messages other surfaces wrote into the
+// stage conversation.
+func PostedByStage(m *messages.Message) bool {
+	var mt meta
+	return m.Meta != "" && json.Unmarshal([]byte(m.Meta), &mt) == nil && mt.Stage != ""
+}
+
 // Config tunes the service.
 type Config struct {
 	// Conversation is the message-store conversation of the stage's chat.
@@ -90,6 +99,7 @@ type Service struct {
 	userMu sync.Mutex
 	users  map[string]*User // cache, bounded
 	hook   Hook
+	claims atomic.Uint64 // ClaimOnce calls, to prune now and then
 }
 
 // New builds the service.

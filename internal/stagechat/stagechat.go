@@ -77,6 +77,10 @@ type Store interface {
 	// InstanceValue and SetInstanceValue hold the settings document.
 	InstanceValue(ctx context.Context, key string) (string, error)
 	SetInstanceValue(ctx context.Context, key, value string) error
+	// ClaimEvent reports whether this call is the first to claim key (on
+	// any node); PruneEventClaims forgets claims older than before.
+	ClaimEvent(ctx context.Context, key string, at time.Time) (bool, error)
+	PruneEventClaims(ctx context.Context, before time.Time) error
 }
 
 // Accounts is what the chat needs from identity.

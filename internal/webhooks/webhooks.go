@@ -196,6 +196,22 @@ func (s *Service) subscriptions(ctx context.Context) ([]*Webhook, error) {
 	return hs, nil
 }
 
+// Subscribed reports whether any webhook wants eventType, so callers can
+// skip building (or claiming) an event nobody receives.
+func (s *Service) Subscribed(ctx context.Context, eventType string) bool {
+	hs, err := s.subscriptions(ctx)
+	if err != nil {
+		s.log.Error("load webhooks", "err", err)
+		return false
+	}
+	for _, h := range hs {
+		if slices.Contains(h.Events, eventType) {
+			return true
+		}
+	}
+	return false
+}
+
 // Dispatch queues eventData for every webhook subscribed to eventType. It
 // never blocks: when the queue is full the delivery is dropped and logged.
 func (s *Service) Dispatch(ctx context.Context, eventType string, eventData any) {

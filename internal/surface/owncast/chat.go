@@ -73,6 +73,7 @@ type client struct {
 	messages    atomic.Int64
 	user        atomic.Pointer[stagechat.User]
 	disabled    atomic.Bool
+	ipBanned    atomic.Bool // its address was banned when its user was disabled
 }
 
 func newChatState(s *Surface) *chatState {

@@ -270,6 +270,15 @@ func (s *Surface) chatTransform(c *client) gateway.Transform {
 				return nil, false
 			}
 			s.disableClient(c)
+			if !c.ipBanned.Load() {
+				// Disabled on another node: ban this connection's
+				// address here (not on the delivery path).
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					s.banClientIPs(ctx, []*client{c}, ev.User.DisplayName)
+				}()
+			}
 			return frame(evUserDisabled, map[string]any{"id": ev.ID, "timestamp": ev.At, "user": nil}), true
 		case stagechat.EventUserUpdated:
 			if !mine {

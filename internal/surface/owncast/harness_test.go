@@ -31,6 +31,8 @@ import (
 // gateway hub and webhooks.
 type node struct {
 	url     string
+	db      *store.DB
+	msgs    *messages.Service
 	chat    *stagechat.Service
 	id      *identity.Service
 	hooks   *webhooks.Service
@@ -129,6 +131,11 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sub.Unsubscribe() })
+	msub, err := b.Subscribe(messages.Topic(chat.Conversation()), func(m bus.Message) { s.StageMessageWebhook(m.Data) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { msub.Unsubscribe() })
 	ssub, err := b.Subscribe(stagechat.SettingsTopic, func(bus.Message) { _ = chat.ReloadSettings(context.Background()) })
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +155,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		_ = hub.Shutdown(sctx)
 		<-done
 	})
-	return &node{url: srv.URL(), chat: chat, id: idn, hooks: hooks, dataDir: dir}
+	return &node{url: srv.URL(), db: db, msgs: msgs, chat: chat, id: idn, hooks: hooks, dataDir: dir}
 }
 
 type reply struct {
@@ -234,9 +241,15 @@ type chatClient struct {
 
 func (n *node) dial(t testing.TB, token string) *chatClient {
 	t.Helper()
+	return n.dialWith(t, token, nil)
+}
+
+// dialWith dials with extra request headers (X-Forwarded-For, …).
+func (n *node) dialWith(t testing.TB, token string, hdr http.Header) *chatClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, strings.Replace(n.url, "http", "ws", 1)+"/ws?accessToken="+token, nil)
+	ws, _, err := websocket.Dial(ctx, strings.Replace(n.url, "http", "ws", 1)+"/ws?accessToken="+token, &websocket.DialOptions{HTTPHeader: hdr})
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}

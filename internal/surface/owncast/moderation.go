@@ -1,7 +1,9 @@
 package owncast
 
 import (
+	"context"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -46,11 +48,41 @@ func (s *Surface) handleSetEnabled(w http.ResponseWriter, r *http.Request) {
 		writeResult(w, http.StatusBadRequest, false, "must provide userId")
 		return
 	}
+	u, err := s.d.Chat.User(r.Context(), req.UserID)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if !req.Enabled {
+		// Owncast bans the addresses the user is connected from. This
+		// node's connections are banned before the answer; other nodes
+		// ban theirs when the disable event reaches them (chatTransform).
+		s.banClientIPs(r.Context(), s.chat.ofUser(u.ID), u.DisplayName)
+	}
 	if err := s.d.Chat.SetEnabled(r.Context(), req.UserID, req.Enabled); err != nil {
 		writeError(w, err)
 		return
 	}
 	writeResult(w, http.StatusOK, true, "changed")
+}
+
+// banClientIPs bans the IP address of each connection, once per
+// connection, except loopback addresses (Owncast skips 127.0.0.1 and ::1 so
+// a streamer chatting from the server is not locked out). Re-enabling the
+// user lifts no ban, as in Owncast.
+func (s *Surface) banClientIPs(ctx context.Context, clients []*client, displayName string) {
+	for _, c := range clients {
+		if c.ipBanned.Swap(true) {
+			continue
+		}
+		a, err := netip.ParseAddr(c.ip)
+		if err != nil || a.Unmap().IsLoopback() {
+			continue
+		}
+		if err := s.d.Chat.BanIP(ctx, c.ip, "Banning of "+displayName); err != nil {
+			s.log.Warn("ban disabled user's address", "err", err)
+		}
+	}
 }
 
 // handleUserDetails is GET /api/moderation/chat/user/{userId}.

@@ -2,9 +2,13 @@ package owncast
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/url"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
@@ -73,4 +77,48 @@ func (s *Surface) StreamWebhook(online bool) {
 	st := s.d.Chat.Settings()
 	s.d.Webhooks.Dispatch(context.Background(), typ, map[string]any{"id": newEventID(), "timestamp": time.Now().UTC(),
 		"name": st.Name, "summary": st.Summary, "streamTitle": st.StreamTitle, "status": s.statusForWebhook()})
+}
+
+// StageMessageWebhook turns a message event of the stage conversation (the
+// bus topic messages.Topic(Chat.Conversation())) into a CHAT webhook when
+// another surface posted it: the Together API or the web UI writing into a
+// stage channel. Owncast's own routes send theirs directly, with the client
+// id. Every node sees the event; the node that wins the claim delivers it,
+// so each message is delivered once.
+func (s *Surface) StageMessageWebhook(data []byte) {
+	if s.d.Webhooks == nil {
+		return
+	}
+	var ev messages.Event
+	if json.Unmarshal(data, &ev) != nil || ev.Type != messages.EventCreated || ev.Message == nil {
+		return
+	}
+	m := ev.Message
+	if m.ConversationID != s.d.Chat.Conversation() || m.AuthorID == nil || m.Hidden || m.Deleted ||
+		stagechat.PostedByStage(m) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !s.d.Webhooks.Subscribed(ctx, evChat) {
+		return
+	}
+	if ok, err := s.d.Chat.ClaimOnce(ctx, "chat-webhook:"+m.ID); err != nil || !ok {
+		if err != nil {
+			s.log.Warn("claim chat webhook", "message", m.ID, "err", err)
+		}
+		return
+	}
+	u, err := s.d.Chat.CachedUser(ctx, *m.AuthorID)
+	if errors.Is(err, fault.NotFound) {
+		var a *identity.Account
+		if a, err = s.d.Identity.Account(ctx, *m.AuthorID); err == nil {
+			u, err = s.d.Chat.UserForAccount(ctx, a)
+		}
+	}
+	if err != nil {
+		s.log.Warn("chat webhook author", "message", m.ID, "err", err)
+		return
+	}
+	s.d.Webhooks.Dispatch(ctx, evChat, s.chatWebhookData(ctx, m, u, 0))
 }

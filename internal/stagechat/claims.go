@@ -1,0 +1,28 @@
+package stagechat
+
+import (
+	"context"
+	"time"
+)
+
+// claimRetention is how long a claim is remembered: far longer than an
+// event takes to reach every node.
+const claimRetention = 24 * time.Hour
+
+// ClaimOnce reports whether the caller is the first, on any node, to claim
+// the event named key. Events every node sees on the bus (a message another
+// surface posted into the stage chat) are turned into webhooks by the one
+// node that wins the claim, so a delivery happens exactly once.
+func (s *Service) ClaimOnce(ctx context.Context, key string) (bool, error) {
+	now := s.now().UTC()
+	ok, err := s.st.ClaimEvent(ctx, key, now)
+	if err != nil {
+		return false, err
+	}
+	if s.claims.Add(1)%256 == 0 {
+		if err := s.st.PruneEventClaims(ctx, now.Add(-claimRetention)); err != nil {
+			s.log.Warn("prune event claims", "err", err)
+		}
+	}
+	return ok, nil
+}

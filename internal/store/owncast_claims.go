@@ -1,0 +1,24 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// ClaimEvent records that this node delivers the event named key; it
+// reports false when another node (or an earlier call) claimed it first.
+func (s *StageChat) ClaimEvent(ctx context.Context, key string, at time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO owncast_event_claims (event_key, claimed_at) VALUES ($1,$2)
+		ON CONFLICT (event_key) DO NOTHING`, key, Micros(at))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// PruneEventClaims forgets claims made before before.
+func (s *StageChat) PruneEventClaims(ctx context.Context, before time.Time) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM owncast_event_claims WHERE claimed_at < $1`, Micros(before))
+	return err
+}
