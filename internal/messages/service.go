@@ -100,7 +100,7 @@ func (s *Service) Post(ctx context.Context, in PostInput) (*Message, error) {
 		id  string
 		dst **string
 		msg string
-	}{{in.ReplyTo, &m.ReplyTo, "Reply target not found"}, {in.ThreadID, &m.ThreadID, "Message not found"}} {
+	}{{in.ReplyTo, &m.ReplyTo, "Reply target message not found"}, {in.ThreadID, &m.ThreadID, "Message not found"}} {
 		if ref.id == "" {
 			continue
 		}

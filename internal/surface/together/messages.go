@@ -132,7 +132,7 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 	pi := messages.PostInput{ConversationID: ca.Channel.ID, Kind: messages.KindChannel, AuthorID: p.Account.ID, Body: *in.Content}
 	if in.ReplyTo != nil {
 		if _, err := uuid.Parse(*in.ReplyTo); err != nil {
-			s.fail(w, fault.New(fault.NotFound, "Reply target not found"))
+			s.fail(w, fault.New(fault.NotFound, "Reply target message not found"))
 			return
 		}
 		pi.ReplyTo = *in.ReplyTo
@@ -245,7 +245,7 @@ func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identit
 		return
 	}
 	if !isAuthor(m, p.Account.ID) {
-		s.fail(w, fault.New(fault.Forbidden, "You can only edit your own messages"))
+		s.fail(w, fault.New(fault.Forbidden, "Only the message author can edit it"))
 		return
 	}
 	m, err = s.d.Messages.Edit(ctx, m.ID, *in.Content)
@@ -267,7 +267,7 @@ func (s *Surface) deleteMessage(w http.ResponseWriter, r *http.Request, p *ident
 	}
 	// The author, the owner, or (Hearth) MANAGE_MESSAGES.
 	if !isAuthor(m, p.Account.ID) && !ca.IsOwner && !ca.Can(community.PermManageMessages) {
-		s.fail(w, fault.New(fault.Forbidden, "You can only delete your own messages"))
+		s.fail(w, fault.New(fault.Forbidden, "Only the message author or server owner can delete it"))
 		return
 	}
 	if _, err := s.d.Messages.Delete(ctx, m.ID); err != nil {

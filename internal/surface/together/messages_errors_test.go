@@ -1,0 +1,39 @@
+package together_test
+
+import (
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestMessageErrorTexts: refusals on message routes carry Together's own
+// texts (messages.rs), which its web client shows to the user.
+func TestMessageErrorTexts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob := e.register("ann"), e.register("bob")
+	srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "S", "is_public": true})
+	sid := srv["id"].(string)
+	ch, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "g", "type": "text"})
+	cid := ch["id"].(string)
+	e.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
+	m, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": "mine"})
+	mid := m["id"].(string)
+	for _, c := range []struct {
+		name, method, path, auth string
+		body                     any
+		status                   int
+		msg                      string
+	}{
+		{"edit another's", "PATCH", "/messages/" + mid, bob.access, map[string]any{"content": "x"}, 403, "Only the message author can edit it"},
+		{"delete another's", "DELETE", "/messages/" + mid, bob.access, nil, 403, "Only the message author or server owner can delete it"},
+		{"reply to nothing", "POST", "/channels/" + cid + "/messages", bob.access,
+			map[string]any{"content": "x", "reply_to": "0190a000-0000-7000-8000-000000000000"}, 404, "Reply target message not found"},
+		{"reply to junk", "POST", "/channels/" + cid + "/messages", bob.access, map[string]any{"content": "x", "reply_to": "junk"}, 404, "Reply target message not found"},
+	} {
+		code, obj, _ := e.call(c.method, c.path, c.auth, c.body)
+		if code != c.status || obj["error"] != c.msg {
+			t.Errorf("%s: %d %v, want %d %q", c.name, code, obj, c.status, c.msg)
+		}
+	}
+}
