@@ -257,11 +257,13 @@ func (s *Surface) serveIndex(w http.ResponseWriter, r *http.Request) {
 
 // CSP is the Content-Security-Policy on every page: no inline scripts or
 // styles; media from our origin, blob: (hls.js feeds MediaSource) and the
-// https sources a watch room may play; YouTube only in frames.
+// https sources a watch room may play. Frames: YouTube's player, and the
+// https pages the admin configured as Owncast external actions (shown in a
+// sandboxed frame, as Owncast's page does); never http: or data:.
 const cspBase = "default-src 'self'; script-src 'self' https://www.youtube.com https://s.ytimg.com; " +
 	"style-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob: https: http:; " +
 	"connect-src 'self'; worker-src 'self' blob:; font-src 'self'; " +
-	"frame-src https://www.youtube.com https://www.youtube-nocookie.com; object-src 'none'; base-uri 'self'; form-action 'self'"
+	"frame-src https:; object-src 'none'; base-uri 'self'; form-action 'self'"
 
 // cspCustom is cspBase for a --web-dir front end built by someone else:
 // inline styles, eval and data: fonts are allowed (OTT's client needs all

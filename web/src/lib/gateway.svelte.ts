@@ -17,6 +17,8 @@ class Gateway {
   unread = $state<Record<string, number>>({});
   mentions = $state<Record<string, number>>({});
   presence = $state<Record<string, string>>({});
+  /** Direct-message conversations with unread messages (counts). */
+  dmUnread = $state<Record<string, number>>({});
   /** readyCount increases on every READY: pages refetch when it changes. */
   readyCount = $state(0);
   socket: ReconnectingSocket | null = null;
@@ -84,6 +86,7 @@ class Gateway {
 
   markRead(channel_id: string) {
     if (this.unread[channel_id]) this.unread[channel_id] = 0;
+    if (this.dmUnread[channel_id]) delete this.dmUnread[channel_id];
     if (this.mentions[channel_id]) this.mentions[channel_id] = 0;
   }
 
@@ -96,6 +99,9 @@ class Gateway {
         const m: Record<string, number> = {};
         for (const x of d?.mention_counts ?? []) m[x.channel_id] = x.count;
         this.mentions = m;
+        const dm: Record<string, number> = {};
+        for (const c of d?.dm_channels ?? []) if (u[c.id]) dm[c.id] = u[c.id];
+        this.dmUnread = dm;
         if (d?.user) session.user = d.user;
         this.readyCount++;
         break;
@@ -109,6 +115,12 @@ class Gateway {
           if (d.mention_everyone || (session.user && d.mention_user_ids?.includes(session.user.id))) {
             this.mentions[d.channel_id] = (this.mentions[d.channel_id] ?? 0) + 1;
           }
+        }
+        break;
+      case "DM_MESSAGE_CREATE":
+        if (d?.channel_id && d.author_id !== session.user?.id) {
+          this.unread[d.channel_id] = (this.unread[d.channel_id] ?? 0) + 1;
+          this.dmUnread[d.channel_id] = (this.dmUnread[d.channel_id] ?? 0) + 1;
         }
         break;
     }

@@ -35,6 +35,8 @@ export function errorDetail(body: unknown, fallback: string): string {
 export interface RequestOptions {
   method?: string;
   body?: unknown;
+  /** A multipart body (file uploads); the browser sets its Content-Type. */
+  form?: FormData;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** "include" lets the browser add credentials it holds (admin Basic auth). */
@@ -48,6 +50,8 @@ export async function request<T>(what: string, url: string, opts: RequestOptions
   if (opts.body !== undefined) {
     headers["Content-Type"] = "application/json";
     body = JSON.stringify(opts.body);
+  } else if (opts.form) {
+    body = opts.form;
   }
   let res: Response;
   try {

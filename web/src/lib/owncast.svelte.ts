@@ -81,6 +81,26 @@ function stored(): Registration | null {
   }
 }
 
+/** chatName is the stage-chat name this browser registered with. */
+export function chatName(): string | null {
+  return stored()?.displayName ?? null;
+}
+
+/** actionURL is an external action's URL with what Owncast appends: the
+ * page it was opened from and the viewer's chat name. */
+export function actionURL(action: ExternalAction): string | null {
+  if (!action.url) return null;
+  try {
+    const u = new URL(action.url, location.origin);
+    u.searchParams.append("instance", location.href);
+    const name = chatName();
+    if (name) u.searchParams.append("username", name);
+    return u.toString();
+  } catch {
+    return null;
+  }
+}
+
 export async function registerChat(displayName?: string, force = false): Promise<Registration> {
   const have = stored();
   if (have && !force) return have;
@@ -157,6 +177,12 @@ export class StageChat {
 
   rename(newName: string) {
     return this.socket.send({ type: "NAME_CHANGE", newName });
+  }
+
+  /** recolor is Owncast's COLOR_CHANGE (0–7): saved, and answered with a
+   * fresh CONNECTED_USER_INFO to this socket only; later messages carry it. */
+  recolor(newColor: number) {
+    return this.socket.send({ type: "COLOR_CHANGE", newColor });
   }
 
   async hide(ids: string[]) {

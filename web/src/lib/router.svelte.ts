@@ -14,6 +14,8 @@ const routes: [string, string][] = [
   ["invite", "/invite/:code"],
   ["community", "/c/:server"],
   ["channel", "/c/:server/:channel"],
+  ["dms", "/dm"],
+  ["dm", "/dm/:dm"],
   ["rooms", "/rooms"],
   ["room", "/room/:room"],
   ["live", "/live"],

@@ -20,11 +20,15 @@ function safeUrl(u: string, img: boolean): boolean {
   }
 }
 
-export function sanitizeHtml(html: string): string {
+// Frames are allowed only where the instance admin wrote the HTML (Owncast's
+// html external actions, which often embed a widget): https only, sandboxed.
+const frameAttrs = ["src", "title", "width", "height", "allow", "allowfullscreen"];
+
+export function sanitizeHtml(html: string, opts: { frames?: boolean } = {}): string {
   const doc = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html");
   const walk = (node: Element) => {
     for (const child of Array.from(node.children)) {
-      const keep = allowed[child.tagName];
+      const keep = opts.frames && child.tagName === "IFRAME" ? frameAttrs : allowed[child.tagName];
       if (!keep) {
         // Unknown element: keep its text, drop the element.
         child.replaceWith(doc.createTextNode(child.textContent ?? ""));
@@ -33,6 +37,11 @@ export function sanitizeHtml(html: string): string {
       for (const a of Array.from(child.attributes)) {
         const ok = keep.includes(a.name) && (a.name !== "href" && a.name !== "src" ? true : safeUrl(a.value, a.name === "src"));
         if (!ok) child.removeAttribute(a.name);
+      }
+      if (child.tagName === "IFRAME") {
+        const src = child.getAttribute("src") ?? "";
+        if (!/^https:\/\//i.test(src)) child.removeAttribute("src");
+        child.setAttribute("sandbox", "allow-scripts allow-popups allow-forms allow-same-origin");
       }
       if (child.tagName === "A") {
         child.setAttribute("target", "_blank");

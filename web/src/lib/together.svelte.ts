@@ -79,6 +79,35 @@ export interface Reaction {
   me: boolean;
 }
 
+export interface Attachment {
+  id: string;
+  message_id: string;
+  filename: string;
+  file_size: number;
+  mime_type: string;
+  /** A signed, time-limited URL a plain <img>/<a> can load. */
+  url: string;
+  width: number | null;
+  height: number | null;
+  created_at: string;
+}
+
+export interface DMChannel {
+  id: string;
+  recipient: User;
+  created_at: string;
+  last_message_at: string | null;
+}
+
+export interface DMMessage {
+  id: string;
+  channel_id: string;
+  author_id: string | null;
+  content: string;
+  edited_at: string | null;
+  created_at: string;
+}
+
 export interface Invite {
   id: string;
   server_id: string;
@@ -257,6 +286,24 @@ export const together = {
     api<unknown>(on ? "Adding the reaction" : "Removing the reaction", `/channels/${enc(cid)}/messages/${enc(mid)}/reactions/${enc(emoji)}`, {
       method: on ? "PUT" : "DELETE",
     }),
+  thread: (cid: string, mid: string) => api<Message[]>("Loading the thread", `/channels/${enc(cid)}/messages/${enc(mid)}/thread?limit=100`),
+  replyInThread: (cid: string, mid: string, content: string) =>
+    api<Message>("Replying in the thread", `/channels/${enc(cid)}/messages/${enc(mid)}/thread`, { method: "POST", body: { content } }),
+  pinned: (cid: string) => api<Message[]>("Loading pinned messages", `/channels/${enc(cid)}/pinned-messages`),
+  pin: (cid: string, mid: string, on: boolean) =>
+    api<unknown>(on ? "Pinning the message" : "Unpinning the message", `/channels/${enc(cid)}/messages/${enc(mid)}/pin`, { method: on ? "POST" : "DELETE" }),
+  attachments: (mid: string) => api<Attachment[]>("Loading attachments", `/messages/${enc(mid)}/attachments`),
+  upload: (mid: string, files: File[]) => {
+    const form = new FormData();
+    for (const f of files) form.append("files", f, f.name);
+    return api<Attachment[]>("Uploading the files", `/messages/${enc(mid)}/attachments`, { method: "POST", form });
+  },
+  dms: () => api<DMChannel[]>("Loading your direct messages", "/dm-channels"),
+  openDM: (user_id: string) => api<DMChannel>("Opening the conversation", "/dm-channels", { method: "POST", body: { user_id } }),
+  dmMessages: (id: string, before?: string, limit = 50) =>
+    api<DMMessage[]>("Loading messages", `/dm-channels/${enc(id)}/messages?limit=${limit}${before ? `&before=${enc(before)}` : ""}`),
+  sendDM: (id: string, content: string) => api<DMMessage>("Sending the message", `/dm-channels/${enc(id)}/messages`, { method: "POST", body: { content } }),
+  ackDM: (id: string) => api<unknown>("Marking the conversation read", `/dm-channels/${enc(id)}/ack`, { method: "POST" }),
   ack: (cid: string) => api<unknown>("Marking the channel read", `/channels/${enc(cid)}/ack`, { method: "POST" }),
   search: (sid: string, q: string, channel_id?: string) =>
     api<{ results: SearchResult[]; total: number; has_more: boolean }>(
