@@ -42,6 +42,9 @@ func (a *App) wireOtt(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if cfg.OttSponsorBlock {
+		a.Watch.SetSegmentSource(md)
+	}
 	// Room chat is a Hearth conversation: kept in the message store (history,
 	// search) besides the live broadcast to the room.
 	if a.Messages != nil {

@@ -89,14 +89,17 @@ type Cache interface {
 
 // Config tunes the resolver.
 type Config struct {
-	YouTubeAPIKey     string
-	YouTubeAPIBase    string // default https://www.googleapis.com/youtube/v3
-	VimeoOEmbedURL    string // default https://vimeo.com/api/oembed.json
-	PeerTubeInstances []string
-	FFprobe           string        // default "ffprobe"
-	ProbeBytes        int64         // bytes of a direct file fed to ffprobe (8 MiB)
-	ProbeTimeout      time.Duration // 10s
-	Now               func() time.Time
+	YouTubeAPIKey  string
+	YouTubeAPIBase string // default https://www.googleapis.com/youtube/v3
+	VimeoOEmbedURL string // default https://vimeo.com/api/oembed.json
+	// SponsorBlockAPIBase is the SponsorBlock server (default
+	// https://sponsor.ajay.app, the one OpenTogetherTube's library uses).
+	SponsorBlockAPIBase string
+	PeerTubeInstances   []string
+	FFprobe             string        // default "ffprobe"
+	ProbeBytes          int64         // bytes of a direct file fed to ffprobe (8 MiB)
+	ProbeTimeout        time.Duration // 10s
+	Now                 func() time.Time
 }
 
 // Service resolves videos. It implements watch.Resolver.
@@ -120,6 +123,9 @@ func New(cfg Config, fetch, probe Fetcher, cache Cache, logger *slog.Logger) (*S
 	}
 	if cfg.YouTubeAPIBase == "" {
 		cfg.YouTubeAPIBase = "https://www.googleapis.com/youtube/v3"
+	}
+	if cfg.SponsorBlockAPIBase == "" {
+		cfg.SponsorBlockAPIBase = "https://sponsor.ajay.app"
 	}
 	if cfg.VimeoOEmbedURL == "" {
 		cfg.VimeoOEmbedURL = "https://vimeo.com/api/oembed.json"

@@ -81,6 +81,7 @@ func (r *Room) handle(a Actor, clientID string, req Request, videos []Video) err
 		}
 		pos := r.clock.Position(now)
 		r.clock.Seek(*req.Value, now)
+		r.seekedInto(*req.Value)
 		r.markDirty("playbackPosition")
 		r.changed()
 		event(Additional{PrevPosition: &pos})

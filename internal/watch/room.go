@@ -63,6 +63,14 @@ type Room struct {
 	lastSeen    time.Time
 	createdAt   time.Time
 	unloaded    bool
+
+	// SponsorBlock: the segments of the current video (segFor is its key),
+	// whether they were asked for, and the end of a segment someone seeked
+	// into (it plays instead of being skipped).
+	segments      []Segment
+	segFor        string
+	segWanted     bool
+	dontSkipUntil *float64
 }
 
 // Sync keys, in OpenTogetherTube's order.
@@ -120,6 +128,9 @@ func (r *Room) markDirty(keys ...string) {
 	}
 	for _, k := range keys {
 		r.dirty[k] = true
+		if k == "currentSource" || k == "autoSkipSegmentCategories" {
+			r.segmentsFollowCurrent()
+		}
 	}
 	if r.syncTimer == nil && !r.unloaded {
 		r.syncTimer = time.AfterFunc(r.svc.cfg.SyncDelay, r.flushSync)
@@ -187,7 +198,7 @@ func (r *Room) syncValue(k string, now time.Time) any {
 	case "voteCounts":
 		return r.voteCounts()
 	case "videoSegments":
-		return []any{}
+		return nonNil(r.segments)
 	case "autoSkipSegmentCategories":
 		return nonNil(r.autoSkip)
 	case "prevQueue":
@@ -543,6 +554,8 @@ func (r *Room) update() {
 			}
 		}
 	}
+	r.segmentsFollowCurrent() // e.g. a room loaded with a video playing
+	r.skipSegments(now)
 	if len(r.members) > 0 {
 		r.lastSeen = now
 	}

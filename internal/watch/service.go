@@ -84,7 +84,9 @@ type Service struct {
 	media Resolver
 	chat  ChatSink
 	log   *slog.Logger
-	now   func() time.Time
+
+	segments SegmentSource
+	now      func() time.Time
 
 	mu    sync.Mutex
 	rooms map[string]*Room

@@ -95,6 +95,10 @@ type opts struct {
 	peer *harness
 	// nats gives the node its own connection to this NATS server.
 	nats string
+	// api stands in for the YouTube Data API (paths under /yt/) and the
+	// SponsorBlock API (under /api/) on the fixture server; setting it turns
+	// on YouTube and SponsorBlock.
+	api http.Handler
 }
 
 func newHarness(t testing.TB, o opts) *harness {
@@ -130,6 +134,10 @@ func newHarness(t testing.TB, o opts) *harness {
 	// crossorigin="anonymous".
 	fix := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
+		if o.api != nil && (strings.HasPrefix(r.URL.Path, "/yt/") || strings.HasPrefix(r.URL.Path, "/api/")) {
+			o.api.ServeHTTP(w, r)
+			return
+		}
 		files.ServeHTTP(w, r)
 	}))
 	t.Cleanup(fix.Close)
@@ -139,13 +147,20 @@ func newHarness(t testing.TB, o opts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	md, err := media.New(media.Config{}, fetch, nil, db.MediaCache(), logger)
+	mcfg := media.Config{}
+	if o.api != nil {
+		mcfg = media.Config{YouTubeAPIKey: "test-key", YouTubeAPIBase: fix.URL + "/yt", SponsorBlockAPIBase: fix.URL}
+	}
+	md, err := media.New(mcfg, fetch, nil, db.MediaCache(), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ws, err := watch.New(watch.Config{AllowTemp: true, SyncDelay: o.syncDelay}, db.Watch(), b, md, logger)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.api != nil {
+		ws.SetSegmentSource(md)
 	}
 	sub := gateway.SubscriberFunc(func(p string, h func(string, []byte)) (func() error, error) {
 		s, err := b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })
