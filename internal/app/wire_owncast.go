@@ -62,6 +62,10 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		return err
 	}
 	a.runners = append(a.runners, hooks.Run)
+	golive, err := stagechat.NewGoLive(chat, stagechat.GoLiveConfig{Client: out})
+	if err != nil {
+		return err
+	}
 	hub, err := a.NewHub(gateway.Config{
 		InsecureSkipVerify: true, // Owncast's chat accepts any Origin
 		ReadLimit:          2 * owncast.MaxSocketPayload,
@@ -71,7 +75,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := owncast.New(owncast.Deps{Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live,
+	s, err := owncast.New(owncast.Deps{Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive,
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "hearth (owncast api 0.1.3)",
 			FloodRate: floodRate(a.Config.ChatFloodRate), Logs: logs, MaxConnections: maxChatConnections(), FloodBlock: 10 * time.Second}})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/webpush"
 )
 
 // Limits and defaults (Owncast's values).
@@ -100,6 +101,9 @@ type Service struct {
 	users  map[string]*User // cache, bounded
 	hook   Hook
 	claims atomic.Uint64 // ClaimOnce calls, to prune now and then
+
+	vapidMu sync.Mutex
+	vapid   webpush.VAPID // browser push keys, loaded on first use
 }
 
 // New builds the service.

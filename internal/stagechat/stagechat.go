@@ -81,6 +81,13 @@ type Store interface {
 	// any node); PruneEventClaims forgets claims older than before.
 	ClaimEvent(ctx context.Context, key string, at time.Time) (bool, error)
 	PruneEventClaims(ctx context.Context, before time.Time) error
+	// SetInstanceValueOnce stores value unless key exists and returns the
+	// stored value (keys generated once for every node).
+	SetInstanceValueOnce(ctx context.Context, key, value string) (string, error)
+	// Go-live notification registrations.
+	AddNotification(ctx context.Context, channel, destination string, at time.Time) error
+	NotificationDestinations(ctx context.Context, channel string) ([]string, error)
+	RemoveNotification(ctx context.Context, channel, destination string) error
 }
 
 // Accounts is what the chat needs from identity.

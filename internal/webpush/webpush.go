@@ -43,15 +43,16 @@ type Subscription struct {
 // ErrBadSubscription is returned for a subscription that cannot be used.
 var ErrBadSubscription = errors.New("webpush: invalid subscription")
 
-// ParseSubscription decodes and checks a subscription: an https endpoint,
-// a P-256 public key and a 16-byte auth secret.
+// ParseSubscription decodes and checks a subscription: an http(s) endpoint
+// (browsers give https; the caller's client decides which addresses it may
+// reach), a P-256 public key and a 16-byte auth secret.
 func ParseSubscription(raw []byte) (*Subscription, error) {
 	var s Subscription
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return nil, ErrBadSubscription
 	}
 	u, err := url.Parse(s.Endpoint)
-	if err != nil || u.Scheme != "https" || u.Host == "" || len(s.Endpoint) > 2048 {
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(s.Endpoint) > 2048 {
 		return nil, ErrBadSubscription
 	}
 	if _, _, err := s.keys(); err != nil {
@@ -205,7 +206,10 @@ func (v VAPID) Authorization(endpoint, subscriber string, exp time.Time) (string
 	if err != nil {
 		return "", ErrBadSubscription
 	}
-	claims := jwt.MapClaims{"aud": u.Scheme + "://" + u.Host, "exp": exp.Unix(), "sub": subscriber}
+	claims := jwt.MapClaims{"aud": u.Scheme + "://" + u.Host, "exp": exp.Unix()}
+	if subscriber != "" {
+		claims["sub"] = subscriber
+	}
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodES256, claims).SignedString(key)
 	if err != nil {
 		return "", fmt.Errorf("webpush: sign VAPID token: %w", err)

@@ -120,7 +120,8 @@ func TestParseSubscription(t *testing.T) {
 	}{
 		{"browser subscription", `{"endpoint":"https://fcm.googleapis.com/fcm/send/abc","expirationTime":null,"keys":{"p256dh":"` + rfcUAPublic + `","auth":"` + rfcAuth + `"}}`, true},
 		{"padded keys", `{"endpoint":"https://push.example/x","keys":{"p256dh":"` + rfcUAPublic + `=","auth":"` + rfcAuth + `=="}}`, true},
-		{"http endpoint", `{"endpoint":"http://push.example/x","keys":{"p256dh":"` + rfcUAPublic + `","auth":"` + rfcAuth + `"}}`, false},
+		{"ftp endpoint", `{"endpoint":"ftp://push.example/x","keys":{"p256dh":"` + rfcUAPublic + `","auth":"` + rfcAuth + `"}}`, false},
+		{"relative endpoint", `{"endpoint":"/push/x","keys":{"p256dh":"` + rfcUAPublic + `","auth":"` + rfcAuth + `"}}`, false},
 		{"no endpoint", `{"keys":{"p256dh":"` + rfcUAPublic + `","auth":"` + rfcAuth + `"}}`, false},
 		{"point not on curve", `{"endpoint":"https://push.example/x","keys":{"p256dh":"BAAA","auth":"` + rfcAuth + `"}}`, false},
 		{"short auth", `{"endpoint":"https://push.example/x","keys":{"p256dh":"` + rfcUAPublic + `","auth":"AAAA"}}`, false},

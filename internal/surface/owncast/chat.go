@@ -162,6 +162,7 @@ func (s *Surface) registerChat(h *httpserver.Server) {
 	h.Handle("POST /api/chat/register", s.wrap(s.handleRegister))
 	h.Handle("OPTIONS /api/chat/register", s.wrap(corsPreflight))
 	h.Handle("GET /api/chat", s.wrap(s.requireChatUser(s.handleHistory)))
+	h.Handle("POST /api/notifications/register", s.wrap(s.requireChatUser(s.handleNotificationRegister)))
 	h.HandleWhen("GET /ws", hasAccessTokenQuery, s.wrap(s.handleSocket))
 
 	// Moderation with a moderator's chat token.

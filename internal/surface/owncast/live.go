@@ -52,6 +52,9 @@ func (s *Surface) onLiveEvent(e live.Event) {
 		s.d.Chat.Presence().SetOnline(context.Background(), online)
 		s.StreamWebhook(online)
 	}
+	if s.d.GoLive != nil {
+		s.d.GoLive.StreamChanged(online)
+	}
 }
 
 func (s *Surface) stageID() string { return s.d.Live.DefaultStageID() }

@@ -33,6 +33,9 @@ type Deps struct {
 	Webhooks *webhooks.Service
 	Chats    ChatOptions
 	Live     *LiveService // stream status, video settings, HLS (live*.go); nil: not served
+	// GoLive, when set, sends the go-live notifications (Discord, browser
+	// push) when the default stage starts on this node.
+	GoLive *stagechat.GoLive
 }
 
 // Surface serves Owncast's API.

@@ -1,0 +1,220 @@
+package stagechat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/webpush"
+)
+
+// ChannelBrowserPush is Owncast's only registrable notification channel.
+const ChannelBrowserPush = "BROWSER_PUSH_NOTIFICATION"
+
+// vapidKey is the instance value holding the browser push key pair,
+// generated once for every node.
+const vapidKey = "owncast_browser_push_vapid"
+
+// maxDestination bounds a stored destination (a push subscription is a few
+// hundred bytes).
+const maxDestination = 4096
+
+// RegisterNotification stores a go-live notification destination. Only
+// browser push subscriptions are accepted, and only ones that can be sent
+// to (an https endpoint, a P-256 key, a 16-byte auth secret).
+func (s *Service) RegisterNotification(ctx context.Context, channel, destination string) error {
+	if channel != ChannelBrowserPush {
+		return fault.New(fault.Invalid, "invalid notification channel: "+channel)
+	}
+	if len(destination) > maxDestination {
+		return fault.New(fault.Invalid, "unable to save notification")
+	}
+	if _, err := webpush.ParseSubscription([]byte(destination)); err != nil {
+		return fault.New(fault.Invalid, "unable to save notification: not a push subscription")
+	}
+	return s.st.AddNotification(ctx, channel, destination, s.now().UTC())
+}
+
+// BrowserPushKeys returns the instance's VAPID key pair, creating it on
+// first use (one pair shared by every node).
+func (s *Service) BrowserPushKeys(ctx context.Context) (webpush.VAPID, error) {
+	s.vapidMu.Lock()
+	defer s.vapidMu.Unlock()
+	if s.vapid.PublicKey != "" {
+		return s.vapid, nil
+	}
+	gen, err := webpush.GenerateVAPID()
+	if err != nil {
+		return webpush.VAPID{}, err
+	}
+	raw, _ := json.Marshal(map[string]string{"public": gen.PublicKey, "private": gen.PrivateKey})
+	stored, err := s.st.SetInstanceValueOnce(ctx, vapidKey, string(raw))
+	if err != nil {
+		return webpush.VAPID{}, fmt.Errorf("stagechat: browser push keys: %w", err)
+	}
+	var kp map[string]string
+	if err := json.Unmarshal([]byte(stored), &kp); err != nil || kp["public"] == "" {
+		return webpush.VAPID{}, errors.New("stagechat: stored browser push keys are unreadable")
+	}
+	s.vapid = webpush.VAPID{PublicKey: kp["public"], PrivateKey: kp["private"]}
+	return s.vapid, nil
+}
+
+// GoLiveConfig tunes go-live notifications (Owncast: 2 minutes after the
+// stream starts, at most once per 10 minutes).
+type GoLiveConfig struct {
+	Delay    time.Duration
+	Throttle time.Duration
+	// Client sends Discord webhooks and browser pushes: the SSRF-safe
+	// egress client.
+	Client webpush.Doer
+}
+
+// GoLive sends Owncast's go-live notifications: a Discord webhook message
+// and a browser push to every registered subscription.
+type GoLive struct {
+	chat *Service
+	cfg  GoLiveConfig
+
+	mu      sync.Mutex
+	pending *time.Timer
+	last    time.Time
+	sent    chan struct{} // closed and replaced after each round (tests)
+}
+
+// NewGoLive builds the notifier.
+func NewGoLive(chat *Service, cfg GoLiveConfig) (*GoLive, error) {
+	if chat == nil || cfg.Client == nil {
+		return nil, errors.New("stagechat: go-live notifier needs the chat and an HTTP client")
+	}
+	if cfg.Delay <= 0 {
+		cfg.Delay = 2 * time.Minute
+	}
+	if cfg.Throttle <= 0 {
+		cfg.Throttle = 10 * time.Minute
+	}
+	return &GoLive{chat: chat, cfg: cfg, sent: make(chan struct{})}, nil
+}
+
+// StreamChanged is called on the node where the stream started or
+// stopped: a start schedules the notifications after the delay, a stop
+// before then cancels them.
+func (g *GoLive) StreamChanged(online bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.pending != nil {
+		g.pending.Stop()
+		g.pending = nil
+	}
+	if online {
+		g.pending = time.AfterFunc(g.cfg.Delay, g.fire)
+	}
+}
+
+// Sent returns a channel closed when the next notification round ends
+// (sent, throttled or nothing to send).
+func (g *GoLive) Sent() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.sent
+}
+
+func (g *GoLive) fire() {
+	g.mu.Lock()
+	g.pending = nil
+	throttled := !g.last.IsZero() && g.chat.now().Sub(g.last) < g.cfg.Throttle
+	if !throttled {
+		g.last = g.chat.now()
+	}
+	g.mu.Unlock()
+	if !throttled {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		g.Notify(ctx)
+		cancel()
+	}
+	g.mu.Lock()
+	close(g.sent)
+	g.sent = make(chan struct{})
+	g.mu.Unlock()
+}
+
+// Notify sends the notifications now.
+func (g *GoLive) Notify(ctx context.Context) {
+	set := g.chat.Settings()
+	if d := set.Notifications.Discord; d.Enabled && d.Webhook != "" {
+		if err := g.discord(ctx, set); err != nil {
+			g.chat.log.Warn("go-live discord notification", "err", err)
+		}
+	}
+	if set.Notifications.Browser.Enabled {
+		g.browser(ctx, set)
+	}
+}
+
+func (g *GoLive) discord(ctx context.Context, set Settings) error {
+	msg := set.Notifications.Discord.GoLiveMessage
+	if set.StreamTitle != "" {
+		msg += "\n" + set.StreamTitle
+	}
+	msg = fmt.Sprintf("%s\n\n%s", msg, set.ServerURL)
+	avatar := ""
+	if set.ServerURL != "" {
+		avatar = strings.TrimRight(set.ServerURL, "/") + "/logo"
+	}
+	body, _ := json.Marshal(map[string]string{"username": set.Name, "content": msg, "avatar_url": avatar})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, set.Notifications.Discord.Webhook, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := g.cfg.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 16<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("discord answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func (g *GoLive) browser(ctx context.Context, set Settings) {
+	keys, err := g.chat.BrowserPushKeys(ctx)
+	if err != nil {
+		g.chat.log.Error("go-live browser push keys", "err", err)
+		return
+	}
+	dests, err := g.chat.st.NotificationDestinations(ctx, ChannelBrowserPush)
+	if err != nil {
+		g.chat.log.Error("go-live browser push destinations", "err", err)
+		return
+	}
+	payload, _ := json.Marshal(map[string]string{"title": set.Name, "body": set.Notifications.Browser.GoLiveMessage, "icon": "/logo/external"})
+	o := webpush.Options{VAPID: keys, TTL: 120 * time.Second, Topic: "owncast-go-live"}
+	if strings.HasPrefix(set.ServerURL, "https://") {
+		o.Subscriber = set.ServerURL
+	}
+	for _, d := range dests {
+		sub, err := webpush.ParseSubscription([]byte(d))
+		if err == nil {
+			err = webpush.Send(ctx, g.cfg.Client, sub, payload, o)
+		}
+		switch {
+		case errors.Is(err, webpush.ErrGone), errors.Is(err, webpush.ErrBadSubscription):
+			if err := g.chat.st.RemoveNotification(ctx, ChannelBrowserPush, d); err != nil {
+				g.chat.log.Warn("forget push subscription", "err", err)
+			}
+		case err != nil:
+			g.chat.log.Warn("go-live browser push", "err", err)
+		}
+	}
+}

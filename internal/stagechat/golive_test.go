@@ -1,0 +1,160 @@
+package stagechat_test
+
+import (
+	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/stagechat"
+)
+
+type hit struct {
+	path string
+	hdr  http.Header
+	body []byte
+}
+
+// pushSubscription is what a browser registers: its own key pair and auth
+// secret, and an endpoint on the given push service.
+func pushSubscription(t *testing.T, endpoint string) string {
+	t.Helper()
+	k, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := make([]byte, 16)
+	rand.Read(auth)
+	b, _ := json.Marshal(map[string]any{"endpoint": endpoint, "expirationTime": nil, "keys": map[string]string{
+		"p256dh": base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes()), "auth": base64.RawURLEncoding.EncodeToString(auth)}})
+	return string(b)
+}
+
+// TestGoLiveNotifications: after the delay, the Discord webhook gets
+// Owncast's message and every registered browser subscription gets a Web
+// Push with VAPID auth, both through the egress client; an expired
+// subscription is forgotten; a second start within the throttle sends
+// nothing.
+func TestGoLiveNotifications(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newService(t, stagechat.PresenceConfig{})
+	ctx := context.Background()
+	hits := make(chan hit, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hits <- hit{r.URL.Path, r.Header.Clone(), b}
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/gone"):
+			w.WriteHeader(http.StatusGone)
+		case strings.HasPrefix(r.URL.Path, "/push/"):
+			w.WriteHeader(http.StatusCreated)
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	target := netip.MustParseAddrPort(u.Host)
+	out, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap == target }})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Registration: only browser push, only usable subscriptions.
+	for _, tc := range []struct{ channel, dest string }{
+		{"SMS", pushSubscription(t, srv.URL+"/push/a")},
+		{stagechat.ChannelBrowserPush, "not json"},
+		{stagechat.ChannelBrowserPush, `{"endpoint":"` + srv.URL + `/push/a","keys":{"p256dh":"AAAA","auth":"AAAA"}}`},
+		{stagechat.ChannelBrowserPush, strings.Repeat("x", 5000)},
+	} {
+		if err := s.RegisterNotification(ctx, tc.channel, tc.dest); !errors.Is(err, fault.Invalid) {
+			t.Fatalf("register %q %.40q: %v", tc.channel, tc.dest, err)
+		}
+	}
+	live, gone := pushSubscription(t, srv.URL+"/push/live"), pushSubscription(t, srv.URL+"/push/gone")
+	for _, d := range []string{live, gone, live} {
+		if err := s.RegisterNotification(ctx, stagechat.ChannelBrowserPush, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.UpdateSettings(ctx, func(st *stagechat.Settings) error {
+		st.Name, st.StreamTitle, st.ServerURL = "Test Stage", "Building a thing", "https://stage.example"
+		st.Notifications.Discord.Enabled, st.Notifications.Discord.Webhook = true, srv.URL+"/discord/hook"
+		st.Notifications.Discord.GoLiveMessage = "We are live!"
+		st.Notifications.Browser.Enabled, st.Notifications.Browser.GoLiveMessage = true, "I've gone live!"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.BrowserPushKeys(ctx)
+	if err != nil || keys.PublicKey == "" {
+		t.Fatalf("keys %v", err)
+	}
+
+	g, err := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Hour, Client: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	round := g.Sent()
+	g.StreamChanged(true)
+	<-round
+	got := map[string]hit{}
+	for len(got) < 3 {
+		select {
+		case h := <-hits:
+			got[h.path] = h
+		default:
+			t.Fatalf("deliveries after the round: %v", got)
+		}
+	}
+	var d map[string]string
+	if err := json.Unmarshal(got["/discord/hook"].body, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d["content"] != "We are live!\nBuilding a thing\n\nhttps://stage.example" || d["username"] != "Test Stage" ||
+		d["avatar_url"] != "https://stage.example/logo" {
+		t.Fatalf("discord message %v", d)
+	}
+	p := got["/push/live"]
+	if p.hdr.Get("Content-Encoding") != "aes128gcm" || !strings.HasSuffix(p.hdr.Get("Authorization"), ", k="+keys.PublicKey) ||
+		p.hdr.Get("Topic") != "owncast-go-live" || len(p.body) < 86 {
+		t.Fatalf("push %v (%d bytes)", p.hdr, len(p.body))
+	}
+	if _, ok := got["/push/gone"]; !ok {
+		t.Fatal("no push to the expiring subscription")
+	}
+
+	// The 410 subscription was forgotten: the next round (after the
+	// throttle is lifted) reaches only the live one.
+	g2, _ := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Hour, Client: out})
+	round = g2.Sent()
+	g2.StreamChanged(true)
+	<-round
+	paths := map[string]int{}
+	for len(hits) > 0 {
+		paths[(<-hits).path]++
+	}
+	if paths["/push/live"] != 1 || paths["/push/gone"] != 0 || paths["/discord/hook"] != 1 {
+		t.Fatalf("second round %v", paths)
+	}
+	// Within the throttle: a restart notifies nobody.
+	round = g2.Sent()
+	g2.StreamChanged(false)
+	g2.StreamChanged(true)
+	<-round
+	if len(hits) != 0 {
+		t.Fatalf("throttled round sent %d", len(hits))
+	}
+}

@@ -1,0 +1,40 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// AddNotification registers a destination on a channel (idempotent).
+func (s *StageChat) AddNotification(ctx context.Context, channel, destination string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO owncast_notifications (id, channel, destination, created_at)
+		VALUES ($1,$2,$3,$4) ON CONFLICT (channel, destination) DO NOTHING`,
+		uuid.Must(uuid.NewV7()).String(), channel, destination, Micros(at))
+	return err
+}
+
+// NotificationDestinations lists a channel's destinations, oldest first.
+func (s *StageChat) NotificationDestinations(ctx context.Context, channel string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT destination FROM owncast_notifications WHERE channel=$1 ORDER BY created_at, id`, channel)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// RemoveNotification forgets a destination.
+func (s *StageChat) RemoveNotification(ctx context.Context, channel, destination string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM owncast_notifications WHERE channel=$1 AND destination=$2`, channel, destination)
+	return err
+}

@@ -1,0 +1,68 @@
+package owncast_test
+
+import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"testing"
+)
+
+// TestNotificationRegister: Owncast's browser push registration route
+// (user token) and the VAPID public key /api/config hands to browsers.
+func TestNotificationRegister(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	var cfg map[string]any
+	n.do(t, "GET", "/api/config", "", nil).json(t, &cfg)
+	if b := cfg["notifications"].(map[string]any)["browser"].(map[string]any); b["enabled"] != false || b["publicKey"] != nil {
+		t.Fatalf("browser push off: %v", b)
+	}
+	if r := n.do(t, "POST", "/api/admin/config/notifications/browser", "admin", map[string]any{"value": map[string]any{"enabled": true, "goLiveMessage": "Live!"}}); r.status != 200 {
+		t.Fatalf("enable browser push: %d %s", r.status, r.body)
+	}
+	n.do(t, "GET", "/api/config", "", nil).json(t, &cfg)
+	b := cfg["notifications"].(map[string]any)["browser"].(map[string]any)
+	key, _ := base64.RawURLEncoding.DecodeString(b["publicKey"].(string))
+	if b["enabled"] != true {
+		t.Fatalf("browser push on: %v", b)
+	}
+	if _, err := ecdh.P256().NewPublicKey(key); err != nil {
+		t.Fatalf("publicKey is not a P-256 point: %v", err)
+	}
+
+	ua, _ := ecdh.P256().GenerateKey(rand.Reader)
+	sub, _ := json.Marshal(map[string]any{"endpoint": "https://updates.push.services.mozilla.com/wpush/v2/abc", "keys": map[string]string{
+		"p256dh": base64.RawURLEncoding.EncodeToString(ua.PublicKey().Bytes()), "auth": base64.RawURLEncoding.EncodeToString(make([]byte, 16))}})
+	user := n.register(t, "subscriber")
+	cases := []struct {
+		name, token string
+		body        any
+		status      int
+	}{
+		{"browser push subscription", user.AccessToken, map[string]any{"channel": "BROWSER_PUSH_NOTIFICATION", "destination": string(sub)}, 200},
+		{"again (idempotent)", user.AccessToken, map[string]any{"channel": "BROWSER_PUSH_NOTIFICATION", "destination": string(sub)}, 200},
+		{"unknown channel", user.AccessToken, map[string]any{"channel": "SMS", "destination": "+15555550100"}, 400},
+		{"not a subscription", user.AccessToken, map[string]any{"channel": "BROWSER_PUSH_NOTIFICATION", "destination": "<script>"}, 400},
+		{"bad JSON", user.AccessToken, "{", 400},
+		{"no token", "", map[string]any{"channel": "BROWSER_PUSH_NOTIFICATION", "destination": string(sub)}, 401},
+		{"bad token", "nope", map[string]any{"channel": "BROWSER_PUSH_NOTIFICATION", "destination": string(sub)}, 401},
+	}
+	for _, tc := range cases {
+		r := n.do(t, "POST", "/api/notifications/register?accessToken="+tc.token, "", tc.body)
+		if r.status != tc.status {
+			t.Fatalf("%s: %d, want %d (%s)", tc.name, r.status, tc.status, r.body)
+		}
+		if tc.status == 400 {
+			var res map[string]any
+			r.json(t, &res)
+			if res["success"] != false || res["message"] == "" {
+				t.Fatalf("%s: error shape %s", tc.name, r.body)
+			}
+		}
+	}
+	dests, err := n.db.StageChat().NotificationDestinations(t.Context(), "BROWSER_PUSH_NOTIFICATION")
+	if err != nil || len(dests) != 1 || dests[0] != string(sub) {
+		t.Fatalf("stored %v %v", dests, err)
+	}
+}
