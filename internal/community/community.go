@@ -274,4 +274,11 @@ type Store interface {
 
 	Profile(ctx context.Context, accountID string) (*Profile, error)
 	SaveProfile(ctx context.Context, p *Profile) error
+	// SetPresence writes a presence transition and reports whether it
+	// changed the stored status: online (clearing the custom status and
+	// activity, as on connect), online only if the account is stored
+	// offline (repair), or offline only if it is not already. The
+	// conditional writes are atomic, so when several nodes see the same
+	// transition exactly one of them announces it.
+	SetPresence(ctx context.Context, accountID string, online, repair bool) (bool, error)
 }

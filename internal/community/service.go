@@ -416,6 +416,17 @@ func (s *Service) SaveProfile(ctx context.Context, p *Profile) error {
 	return s.st.SaveProfile(ctx, p)
 }
 
+// SetPresence records a presence transition (see Store.SetPresence) and
+// returns the stored profile when it changed something.
+func (s *Service) SetPresence(ctx context.Context, accountID string, online, repair bool) (bool, *Profile, error) {
+	changed, err := s.st.SetPresence(ctx, accountID, online, repair)
+	if err != nil || !changed {
+		return false, nil, err
+	}
+	p, err := s.Profile(ctx, accountID)
+	return err == nil, p, err
+}
+
 // CoMembers lists everyone who shares a community with accountID
 // (presence recipients), accountID included.
 func (s *Service) CoMembers(ctx context.Context, accountID string) ([]string, error) {

@@ -606,6 +606,26 @@ func (s *Community) Profile(ctx context.Context, accountID string) (*community.P
 	return &p, nil
 }
 
+// SetPresence is the status write behind presence transitions.
+func (s *Community) SetPresence(ctx context.Context, accountID string, online, repair bool) (bool, error) {
+	var res sql.Result
+	var err error
+	switch {
+	case online && !repair:
+		res, err = s.db.ExecContext(ctx, `INSERT INTO profiles (account_id, status) VALUES ($1, 'online')
+			ON CONFLICT (account_id) DO UPDATE SET status='online', custom_status=NULL, activity=NULL`, accountID)
+	case online:
+		res, err = s.db.ExecContext(ctx, `UPDATE profiles SET status='online' WHERE account_id=$1 AND status='offline'`, accountID)
+	default:
+		res, err = s.db.ExecContext(ctx, `UPDATE profiles SET status='offline' WHERE account_id=$1 AND status<>'offline'`, accountID)
+	}
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
 // SaveProfile upserts a profile.
 func (s *Community) SaveProfile(ctx context.Context, p *community.Profile) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO profiles (account_id, bio, pronouns, status, custom_status, activity)

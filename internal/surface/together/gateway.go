@@ -109,9 +109,10 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 	// after READY, which therefore shows the user online.
 	c := &client{conn: conn, accountID: p.Account.ID, username: p.Account.Username}
 	first := s.addClient(c)
+	s.pres.Add(c.accountID)
 	bg := context.WithoutCancel(ctx)
 	if first {
-		s.goOnline(bg, c.accountID)
+		s.goOnline(c.accountID) // before READY, which then shows the account online
 	}
 	ready, err := s.ready(ctx, p.Account)
 	if err != nil {
@@ -125,9 +126,11 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 		s.onFrame(ctx, c, data)
 		return nil
 	})
-	if last := s.removeClient(c); last {
+	last := s.removeClient(c)
+	s.pres.Done(c.accountID)
+	if last {
 		s.leaveVoice(bg, c.accountID)
-		s.goOffline(bg, c.accountID)
+		s.presenceChanged(c.accountID)
 	}
 }
 
@@ -567,40 +570,55 @@ func (s *Surface) publishPresence(ctx context.Context, accountID string, p *comm
 		"custom_status": p.CustomStatus, "activity": p.Activity}, ids)
 }
 
-// goOnline marks the first connection of an account online, clearing its
-// custom status and activity as Together does.
-func (s *Surface) goOnline(ctx context.Context, accountID string) {
-	// presMu orders the transitions, and each re-checks the connection
-	// count: a socket closing while another opens must not leave the
-	// account "offline" with a live socket (or "online" with none).
+// goOnline marks an account online when its first connection anywhere in
+// the cluster opens, clearing its custom status and activity as Together
+// does on connect. A new tab while another is open (on any node) changes
+// nothing.
+func (s *Surface) goOnline(accountID string) {
 	s.presMu.Lock()
 	defer s.presMu.Unlock()
-	if s.connections(accountID) == 0 {
+	if s.pres.Local(accountID) == 0 || s.pres.Count(accountID) > s.pres.Local(accountID) {
 		return
 	}
-	p, err := s.d.Community.Profile(ctx, accountID)
-	if err != nil {
-		return
-	}
-	p.Status, p.CustomStatus, p.Activity = "online", nil, nil
-	if s.d.Community.SaveProfile(ctx, p) == nil {
-		s.publishPresence(ctx, accountID, p)
-	}
+	s.setPresence(accountID, true, false)
 }
 
-// goOffline marks an account offline when its last connection closed.
-func (s *Surface) goOffline(ctx context.Context, accountID string) {
+// presenceChanged runs when an account's connection count across the
+// cluster may have crossed zero: the presence tracker calls it on every
+// node, and the gateway when its own last connection for the account
+// closes. Offline is announced only after OfflineGrace with still no
+// connection anywhere, so a reload does not flap and a tab opened on
+// another node a moment before is counted; the write is conditional, so
+// exactly one node announces it. A count that went back above zero while
+// the account is stored offline (a node's news arrived late) repairs it to
+// online, also exactly once.
+func (s *Surface) presenceChanged(accountID string) {
 	s.presMu.Lock()
-	defer s.presMu.Unlock()
-	if s.connections(accountID) > 0 {
+	n := s.pres.Count(accountID)
+	if n > 0 {
+		s.setPresence(accountID, true, true)
+		s.presMu.Unlock()
 		return
 	}
-	p, err := s.d.Community.Profile(ctx, accountID)
+	s.presMu.Unlock()
+	time.AfterFunc(s.d.OfflineGrace, func() {
+		s.presMu.Lock()
+		defer s.presMu.Unlock()
+		if s.bg.Err() == nil && s.pres.Count(accountID) == 0 {
+			s.setPresence(accountID, false, false)
+		}
+	})
+}
+
+func (s *Surface) setPresence(accountID string, online, repair bool) {
+	changed, p, err := s.d.Community.SetPresence(s.bg, accountID, online, repair)
 	if err != nil {
+		if s.bg.Err() == nil {
+			s.log.Warn("presence write failed", "err", err)
+		}
 		return
 	}
-	p.Status = "offline"
-	if s.d.Community.SaveProfile(ctx, p) == nil {
-		s.publishPresence(ctx, accountID, p)
+	if changed {
+		s.publishPresence(s.bg, accountID, p)
 	}
 }

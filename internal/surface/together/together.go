@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/fault"
@@ -30,6 +31,7 @@ import (
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/presence"
 	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
@@ -51,8 +53,14 @@ type Deps struct {
 	Messages  *messages.Service
 	Bus       Bus
 	Sub       Subscriber
-	Hub       *gateway.Hub
-	Bots      BotStore
+	// PresenceBus carries presence between nodes (the node's bus); nil
+	// counts this node's connections only.
+	PresenceBus bus.Bus
+	// OfflineGrace is how long after an account's last connection (on any
+	// node) closes it is announced offline. Default 2 s.
+	OfflineGrace time.Duration
+	Hub          *gateway.Hub
+	Bots         BotStore
 	// Extras stores attachments, emoji, polls and events; UploadDir holds
 	// the files (both needed for those routes).
 	Extras ExtrasStore
@@ -91,7 +99,8 @@ type Surface struct {
 	log     *slog.Logger
 	started time.Time
 
-	presMu  sync.Mutex // orders presence transitions (gateway.go)
+	presMu  sync.Mutex        // orders presence transitions (gateway.go)
+	pres    *presence.Tracker // gateway connections per account, cluster-wide
 	mu      sync.Mutex
 	clients map[string]map[*client]struct{} // account id → local gateway connections
 	live    map[string]*goLive              // channel id → go-live session
@@ -126,6 +135,9 @@ func New(d Deps) (*Surface, error) {
 	if d.IdleTimeout <= 0 {
 		s.d.IdleTimeout = IdleTimeout
 	}
+	if d.OfflineGrace <= 0 {
+		s.d.OfflineGrace = 2 * time.Second
+	}
 	s.hooks = make(chan struct{}, maxInFlightDelivery)
 	s.bg, s.stopBG = context.WithCancel(context.Background())
 	var err error
@@ -149,6 +161,17 @@ func New(d Deps) (*Surface, error) {
 		}
 		s.uploads = root
 	}
+	pb := d.PresenceBus
+	if pb == nil {
+		local := bus.NewLocal()
+		pb = local
+		go func() { <-s.bg.Done(); local.Close() }()
+	}
+	if s.pres, err = presence.New(pb, presence.Config{Namespace: "together", OnChange: s.presenceChanged}, s.log); err != nil {
+		s.stopBG()
+		return nil, fmt.Errorf("together: presence: %w", err)
+	}
+	go func() { _ = s.pres.Run(s.bg) }()
 	return s, nil
 }
 
