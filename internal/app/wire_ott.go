@@ -75,7 +75,7 @@ func (a *App) wireOtt(ctx context.Context) error {
 		return err
 	}
 	s, err := ott.New(ott.Deps{Log: a.Log, Identity: a.Identity, Watch: a.Watch, Media: md, Sessions: a.DB.OttSessions(),
-		Hub: hub, Limiter: lim, TrustProxy: cfg.TrustProxy, APIKey: cfg.OttAPIKey, InsecureCookies: cfg.OttInsecureCookies,
+		Hub: hub, Limiter: lim, TrustProxy: cfg.TrustProxy, APIKey: cfg.OttAPIKey, InsecureCookies: cfg.OttInsecureCookies, DevRoutes: cfg.OttDevRoutes,
 		Metrics: promhttp.HandlerFor(a.HTTP.Registry(), promhttp.HandlerOpts{Registry: a.HTTP.Registry()})})
 	if err != nil {
 		return err

@@ -194,6 +194,7 @@ const (
 	CloseBanned   CloseReason = "banned"
 	CloseUnloaded CloseReason = "unloaded" // keepalive or admin unload: do not come back
 	CloseShutdown CloseReason = "shutdown" // the node stops: reconnect
+	CloseNormal   CloseReason = "normal"   // a plain close (development routes)
 )
 
 // UserUpdate is a change to a room's user list.

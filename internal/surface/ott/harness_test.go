@@ -99,6 +99,8 @@ type opts struct {
 	// SponsorBlock API (under /api/) on the fixture server; setting it turns
 	// on YouTube and SponsorBlock.
 	api http.Handler
+	// dev serves the development routes (/api/dev/*).
+	dev bool
 }
 
 func newHarness(t testing.TB, o opts) *harness {
@@ -196,7 +198,7 @@ func newHarness(t testing.TB, o opts) *harness {
 		t.Fatal(err)
 	}
 	s, err := ott.New(ott.Deps{Log: logger, Identity: ids, Watch: ws, Media: md, Sessions: db.OttSessions(), Hub: hub,
-		Limiter: lim, APIKey: testAPIKey, Metrics: http.NotFoundHandler()})
+		Limiter: lim, APIKey: testAPIKey, Metrics: http.NotFoundHandler(), DevRoutes: o.dev})
 	if err != nil {
 		t.Fatal(err)
 	}

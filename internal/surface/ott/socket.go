@@ -258,6 +258,8 @@ func (sk *socket) closeFor(why watch.CloseReason) {
 		sk.conn.Close(closeKicked, "Banned")
 	case watch.CloseUnloaded:
 		sk.conn.Close(closeRoomUnloaded, "Room unloaded")
+	case watch.CloseNormal:
+		sk.conn.Close(websocket.StatusNormalClosure, "")
 	default:
 		sk.conn.Close(closeAway, "Room moved; reconnect")
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
@@ -47,7 +48,11 @@ type Deps struct {
 	InsecureCookies bool
 	// Metrics serves /api/status/metrics.
 	Metrics http.Handler
-	Now     func() time.Time
+	// DevRoutes serves OpenTogetherTube's development routes (/api/dev/*)
+	// that its end-to-end tests drive. Never on in production: they log
+	// anyone in as anyone.
+	DevRoutes bool
+	Now       func() time.Time
 }
 
 // Surface serves OpenTogetherTube's API.
@@ -56,6 +61,7 @@ type Surface struct {
 	log      *slog.Logger
 	now      func() time.Time
 	encoders sync.Map // room key → *encoder
+	apiKey   atomic.Pointer[string]
 }
 
 // New builds the surface.
@@ -69,7 +75,9 @@ func New(d Deps) (*Surface, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Surface{d: d, log: d.Log.With("component", "ott"), now: d.Now}, nil
+	s := &Surface{d: d, log: d.Log.With("component", "ott"), now: d.Now}
+	s.apiKey.Store(&d.APIKey)
+	return s, nil
 }
 
 // Register adds every OTT route.
@@ -113,6 +121,9 @@ func (s *Surface) Register(h *httpserver.Server) {
 	h.Handle("PATCH /api/room/{name}/queue", s.auth(s.cost(5, s.handleUpdateQueueItem)))
 	h.Handle("DELETE /api/room/{name}/queue", s.auth(s.cost(5, s.handleRemoveFromQueue)))
 	h.Handle("POST /api/announce", s.auth(s.handleAnnounce))
+	if s.d.DevRoutes {
+		s.registerDev(h)
+	}
 }
 
 func isUpgrade(r *http.Request) bool {
@@ -281,7 +292,8 @@ func requestToken(r *http.Request) string {
 }
 
 func (s *Surface) apiKeyOK(key string) bool {
-	return s.d.APIKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(s.d.APIKey)) == 1
+	want := *s.apiKey.Load()
+	return want != "" && subtle.ConstantTimeCompare([]byte(key), []byte(want)) == 1
 }
 
 // auth is OTT's token middleware: a valid admin apikey header skips token
