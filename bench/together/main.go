@@ -3,8 +3,9 @@
 // log in, join one public server, hold a gateway WebSocket open, and loop
 // over list (40 %), send (20 %), list servers (20 %) and /users/@me (20 %)
 // with 0.5–2 s think time. It reports p50/p95/p99 per operation, the
-// delivery lag of MESSAGE_CREATE (REST send → frame on other users' sockets)
-// and the server's peak RSS.
+// delivery lag of MESSAGE_CREATE (REST send → frame on other users' sockets),
+// the HEARTBEAT → HEARTBEAT_ACK round trip (what Together's k6 calls
+// ws_message_lag) and the server's peak RSS and CPU.
 //
 //	go run ./bench/together -base http://127.0.0.1:8080 -vus 500 -duration 60s -pid $(pgrep -n hearth)
 package main
@@ -277,11 +278,37 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 			connected.Add(1)
 			conn.SetReadLimit(1 << 20)
 			measure := v < lagSample
+			// Together's k6 "ws_message_lag" is HEARTBEAT → HEARTBEAT_ACK;
+			// the sampled sockets also measure that, once a second.
+			var hbSent atomic.Int64
+			if measure {
+				go func() {
+					t := time.NewTicker(time.Second)
+					defer t.Stop()
+					for {
+						select {
+						case <-ctx.Done():
+							return
+						case <-t.C:
+							hbSent.Store(time.Now().UnixNano())
+							if conn.Write(ctx, websocket.MessageText, []byte(`{"op":"HEARTBEAT"}`)) != nil {
+								return
+							}
+						}
+					}
+				}()
+			}
 			go func() {
 				for {
 					_, data, err := conn.Read(ctx)
 					if err != nil {
 						return
+					}
+					if measure && bytes.HasPrefix(data, []byte(`{"op":"HEARTBEAT_ACK"`)) {
+						if at := hbSent.Swap(0); at != 0 && steady.Load() {
+							rec.add("ws_heartbeat_rtt", time.Since(time.Unix(0, at)))
+						}
+						continue
 					}
 					if !measure || !bytes.Contains(data, []byte(`"MESSAGE_CREATE"`)) {
 						continue
