@@ -66,6 +66,15 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Profile pages may be larger than webhook answers.
+	authOut, err := egress.New(egress.Config{Timeout: 15 * time.Second, MaxBodyBytes: 1 << 20})
+	if err != nil {
+		return err
+	}
+	indie, err := stagechat.NewIndieAuth(chat, a.DB.StageChat(), stagechat.IndieAuthConfig{Client: authOut})
+	if err != nil {
+		return err
+	}
 	hub, err := a.NewHub(gateway.Config{
 		InsecureSkipVerify: true, // Owncast's chat accepts any Origin
 		ReadLimit:          2 * owncast.MaxSocketPayload,
@@ -75,7 +84,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := owncast.New(owncast.Deps{Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive,
+	s, err := owncast.New(owncast.Deps{Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie,
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "hearth (owncast api 0.1.3)",
 			FloodRate: floodRate(a.Config.ChatFloodRate), Logs: logs, MaxConnections: maxChatConnections(), FloodBlock: 10 * time.Second}})
 	if err != nil {

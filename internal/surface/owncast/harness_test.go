@@ -114,7 +114,13 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if o.chat != nil {
 		o.chat(&copts)
 	}
-	s, err := owncast.New(owncast.Deps{Identity: idn, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Chats: copts})
+	// http:// profile URLs are allowed so a plain httptest server can play
+	// the IndieAuth server; every address rule still applies.
+	indie, err := stagechat.NewIndieAuth(chat, db.StageChat(), stagechat.IndieAuthConfig{Client: out, AllowHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := owncast.New(owncast.Deps{Identity: idn, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Chats: copts, IndieAuth: indie})
 	if err != nil {
 		t.Fatal(err)
 	}

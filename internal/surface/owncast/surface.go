@@ -36,6 +36,8 @@ type Deps struct {
 	// GoLive, when set, sends the go-live notifications (Discord, browser
 	// push) when the default stage starts on this node.
 	GoLive *stagechat.GoLive
+	// IndieAuth, when set, serves /api/auth/indieauth (chat sign-in).
+	IndieAuth *stagechat.IndieAuth
 }
 
 // Surface serves Owncast's API.
@@ -62,6 +64,7 @@ func New(d Deps) (*Surface, error) {
 func (s *Surface) Register(h *httpserver.Server) {
 	s.registerLive(h)
 	s.registerChat(h)
+	s.registerAuth(h)
 }
 
 // wrap applies panic recovery in Owncast's error shape.
