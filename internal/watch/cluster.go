@@ -263,6 +263,10 @@ func (s *Service) serveRPC(q rpcReq) {
 		resp.IDs = s.localPresent(q.IDs)
 		s.reply(q, resp)
 		return
+	case "renameall":
+		s.renameLocal(q.Session, q.Actor)
+		s.reply(q, resp)
+		return
 	}
 	r, err := s.Get(ctx, q.Room)
 	switch {

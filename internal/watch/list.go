@@ -167,3 +167,17 @@ func (s *Service) callAll(ctx context.Context, nodes []string, q rpcReq) ([]rpcR
 	}
 	return out, nil
 }
+
+// RenameSessionEverywhere updates the shown name and login state of every
+// connection of a session in every room on every node (after a rename,
+// login or logout, which may reach any node).
+func (s *Service) RenameSessionEverywhere(ctx context.Context, sessionID string, a Actor) {
+	s.renameLocal(sessionID, a)
+	_, _ = s.fanOut(ctx, rpcReq{Op: "renameall", Session: sessionID, Actor: a})
+}
+
+func (s *Service) renameLocal(sessionID string, a Actor) {
+	for _, r := range s.Loaded() {
+		r.RenameSession(sessionID, a)
+	}
+}

@@ -150,3 +150,27 @@ func TestRoomListAcrossNodes(t *testing.T) {
 		})
 	}
 }
+
+// TestRenameAcrossNodes: a rename sent to a node that does not run the
+// room still reaches the room (OTT re-syncs the user in every room its
+// token is in).
+func TestRenameAcrossNodes(t *testing.T) {
+	t.Parallel()
+	for name, build := range clusters(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			n1, n2 := build(t)
+			ta, tb := n1.grant(), n2.grant()
+			n1.createRoom(ta, "renames", nil)
+			obs, _ := n1.join("renames", ta)
+			_, bID := n1.join("renames", tb) // tb's socket is on node 1 with the room
+			if r := n2.do("POST", "/api/user", tb, map[string]any{"username": "renamed_on_two"}); r.status != 200 {
+				t.Fatalf("rename on node 2: %d %s", r.status, r.raw)
+			}
+			obs.until("user", func(m map[string]any) bool {
+				v, ok := m["update"].(map[string]any)["value"].(map[string]any)
+				return ok && v["id"] == bID && v["name"] == "renamed_on_two"
+			})
+		})
+	}
+}

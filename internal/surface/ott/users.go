@@ -1,6 +1,7 @@
 package ott
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -88,11 +89,10 @@ func (s *Surface) handleSetUsername(w http.ResponseWriter, r *http.Request) {
 	writeOK(w, http.StatusOK, nil)
 }
 
-// resyncSession re-sends the user info of every socket of this session.
+// resyncSession re-sends the user info of every socket of this session,
+// in rooms on every node.
 func (s *Surface) resyncSession(p *principal) {
-	for _, room := range s.d.Watch.Loaded() {
-		room.RenameSession(p.sessionID(), actor(p))
-	}
+	s.d.Watch.RenameSessionEverywhere(context.Background(), p.sessionID(), actor(p))
 }
 
 // handleLogin answers POST /api/user/login.
