@@ -281,4 +281,6 @@ type Store interface {
 	// conditional writes are atomic, so when several nodes see the same
 	// transition exactly one of them announces it.
 	SetPresence(ctx context.Context, accountID string, online, repair bool) (bool, error)
+	// PresentAccounts lists the accounts whose stored status is not offline.
+	PresentAccounts(ctx context.Context) ([]string, error)
 }

@@ -427,6 +427,11 @@ func (s *Service) SetPresence(ctx context.Context, accountID string, online, rep
 	return err == nil, p, err
 }
 
+// PresentAccounts lists the accounts stored as anything but offline.
+func (s *Service) PresentAccounts(ctx context.Context) ([]string, error) {
+	return s.st.PresentAccounts(ctx)
+}
+
 // CoMembers lists everyone who shares a community with accountID
 // (presence recipients), accountID included.
 func (s *Service) CoMembers(ctx context.Context, accountID string) ([]string, error) {

@@ -626,6 +626,24 @@ func (s *Community) SetPresence(ctx context.Context, accountID string, online, r
 	return n > 0, err
 }
 
+// PresentAccounts lists accounts whose stored status is not offline.
+func (s *Community) PresentAccounts(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT account_id FROM profiles WHERE status<>'offline'`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // SaveProfile upserts a profile.
 func (s *Community) SaveProfile(ctx context.Context, p *community.Profile) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO profiles (account_id, bio, pronouns, status, custom_status, activity)

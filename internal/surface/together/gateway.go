@@ -594,6 +594,10 @@ func (s *Surface) goOnline(accountID string) {
 // online, also exactly once.
 func (s *Surface) presenceChanged(accountID string) {
 	s.presMu.Lock()
+	if s.pres == nil { // still in New
+		s.presMu.Unlock()
+		return
+	}
 	n := s.pres.Count(accountID)
 	if n > 0 {
 		s.setPresence(accountID, true, true)
@@ -608,6 +612,30 @@ func (s *Surface) presenceChanged(accountID string) {
 			s.setPresence(accountID, false, false)
 		}
 	})
+}
+
+// sweepPresence marks offline, once, every account still stored online with
+// no connection anywhere: what a whole-cluster restart, or a node that died
+// before the others learnt of its connections, leaves behind. It waits
+// until the presence snapshots of every running node have arrived.
+func (s *Surface) sweepPresence(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(s.d.PresenceSweep):
+	}
+	ids, err := s.d.Community.PresentAccounts(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("presence sweep failed", "err", err)
+		}
+		return
+	}
+	for _, id := range ids {
+		if s.pres.Count(id) == 0 {
+			s.presenceChanged(id)
+		}
+	}
 }
 
 func (s *Surface) setPresence(accountID string, online, repair bool) {

@@ -59,8 +59,12 @@ type Deps struct {
 	// OfflineGrace is how long after an account's last connection (on any
 	// node) closes it is announced offline. Default 2 s.
 	OfflineGrace time.Duration
-	Hub          *gateway.Hub
-	Bots         BotStore
+	// PresenceSweep is how long after start the node, having heard every
+	// other node's connections, marks offline the accounts left online by
+	// a node that stopped or crashed. Default 15 s.
+	PresenceSweep time.Duration
+	Hub           *gateway.Hub
+	Bots          BotStore
 	// Extras stores attachments, emoji, polls and events; UploadDir holds
 	// the files (both needed for those routes).
 	Extras ExtrasStore
@@ -138,6 +142,9 @@ func New(d Deps) (*Surface, error) {
 	if d.OfflineGrace <= 0 {
 		s.d.OfflineGrace = 2 * time.Second
 	}
+	if d.PresenceSweep <= 0 {
+		s.d.PresenceSweep = 15 * time.Second
+	}
 	s.hooks = make(chan struct{}, maxInFlightDelivery)
 	s.bg, s.stopBG = context.WithCancel(context.Background())
 	var err error
@@ -167,11 +174,18 @@ func New(d Deps) (*Surface, error) {
 		pb = local
 		go func() { <-s.bg.Done(); local.Close() }()
 	}
-	if s.pres, err = presence.New(pb, presence.Config{Namespace: "together", OnChange: s.presenceChanged}, s.log); err != nil {
+	// The tracker may report other nodes' counts before New returns:
+	// presenceChanged reads s.pres under presMu.
+	tr, err := presence.New(pb, presence.Config{Namespace: "together", OnChange: s.presenceChanged}, s.log)
+	if err != nil {
 		s.stopBG()
 		return nil, fmt.Errorf("together: presence: %w", err)
 	}
+	s.presMu.Lock()
+	s.pres = tr
+	s.presMu.Unlock()
 	go func() { _ = s.pres.Run(s.bg) }()
+	go s.sweepPresence(s.bg)
 	return s, nil
 }
 
