@@ -93,7 +93,7 @@ type Settings struct {
 // DefaultSettings are Owncast's defaults for everything but the instance
 // texts, which the caller sets from configuration.
 func DefaultSettings() Settings {
-	return Settings{
+	d := Settings{
 		Tags:                    []string{},
 		SocialHandles:           []SocialHandle{},
 		AppearanceVariables:     map[string]string{},
@@ -105,6 +105,11 @@ func DefaultSettings() Settings {
 		Federation: Federation{ShowEngagement: true, Username: "streamer", GoLiveMessage: "I've gone live!",
 			BlockedDomains: []string{}},
 	}
+	// Owncast turns browser push on at first start, with the federation
+	// go-live message.
+	d.Notifications.Browser.Enabled = true
+	d.Notifications.Browser.GoLiveMessage = "I've gone live!"
+	return d
 }
 
 type settingsCache struct {

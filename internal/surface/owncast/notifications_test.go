@@ -14,6 +14,15 @@ func TestNotificationRegister(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, nodeOpts{})
 	var cfg map[string]any
+	// On by default (Owncast turns browser push on at first start); off
+	// hides the key.
+	n.do(t, "GET", "/api/config", "", nil).json(t, &cfg)
+	if b := cfg["notifications"].(map[string]any)["browser"].(map[string]any); b["enabled"] != true || b["publicKey"] == "" || b["publicKey"] == nil {
+		t.Fatalf("fresh instance: %v", b)
+	}
+	if r := n.do(t, "POST", "/api/admin/config/notifications/browser", "admin", map[string]any{"value": map[string]any{"enabled": false}}); r.status != 200 {
+		t.Fatalf("disable browser push: %d %s", r.status, r.body)
+	}
 	n.do(t, "GET", "/api/config", "", nil).json(t, &cfg)
 	if b := cfg["notifications"].(map[string]any)["browser"].(map[string]any); b["enabled"] != false || b["publicKey"] != nil {
 		t.Fatalf("browser push off: %v", b)
