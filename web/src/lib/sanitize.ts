@@ -20,6 +20,8 @@ function safeUrl(u: string, img: boolean): boolean {
   }
 }
 
+const dropped = new Set(["SCRIPT", "STYLE", "TEMPLATE", "NOSCRIPT", "TEXTAREA", "SELECT", "OBJECT", "EMBED", "SVG", "MATH", "TITLE", "HEAD"]);
+
 // Frames are allowed only where the instance admin wrote the HTML (Owncast's
 // html external actions, which often embed a widget): https only, sandboxed.
 const frameAttrs = ["src", "title", "width", "height", "allow", "allowfullscreen"];
@@ -29,6 +31,11 @@ export function sanitizeHtml(html: string, opts: { frames?: boolean } = {}): str
   const walk = (node: Element) => {
     for (const child of Array.from(node.children)) {
       const keep = opts.frames && child.tagName === "IFRAME" ? frameAttrs : allowed[child.tagName];
+      if (dropped.has(child.tagName.toUpperCase())) {
+        // Code and hidden content: drop it with its text.
+        child.remove();
+        continue;
+      }
       if (!keep) {
         // Unknown element: keep its text, drop the element.
         child.replaceWith(doc.createTextNode(child.textContent ?? ""));
