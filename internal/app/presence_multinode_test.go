@@ -151,3 +151,59 @@ func TestPresenceCountsConnectionsOnEveryNode(t *testing.T) {
 	}
 	marker("after the last tab") // no second offline from the other node
 }
+
+// TestViewerCountAcrossNodes: Owncast's viewerCount counts the viewers
+// whose pings reach any node, on every node.
+func TestViewerCountAcrossNodes(t *testing.T) {
+	t.Parallel()
+	if storetest.PostgresURL() == "" || natsURL() == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	dsn := storetest.PostgresDSN(t)
+	node := func() string {
+		cfg := testConfig(t)
+		cfg.Database, cfg.Bus = dsn, natsURL()
+		cfg.JWTSecret = ""
+		a, _ := start(t, cfg, nil)
+		return a.HTTP.URL()
+	}
+	urlA, urlB := node(), node()
+	ping := func(base, agent string) {
+		req, _ := http.NewRequest("GET", base+"/api/ping", nil)
+		req.Header.Set("User-Agent", agent)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("ping: %d", res.StatusCode)
+		}
+	}
+	ping(urlA, "viewer-one")
+	ping(urlB, "viewer-two")
+	ping(urlB, "viewer-three")
+	for _, base := range []string{urlA, urlB} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var st struct {
+				ViewerCount int `json:"viewerCount"`
+			}
+			req, _ := http.NewRequest("GET", base+"/api/admin/status", nil)
+			req.SetBasicAuth("admin", "adminpassword")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = json.NewDecoder(res.Body).Decode(&st)
+			res.Body.Close()
+			if st.ViewerCount == 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: viewerCount %d, want 3 (viewers on both nodes)", base, st.ViewerCount)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}

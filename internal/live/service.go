@@ -36,6 +36,16 @@ type Config struct {
 	ThumbnailEvery   time.Duration
 	SampleEvery      time.Duration
 	Now              func() time.Time
+	// Viewers counts viewers across the cluster (nil: this node's only).
+	// Each node counts the viewers whose pings reach it.
+	Viewers ViewerCounter
+}
+
+// ViewerCounter is a cluster-wide count per key (package presence).
+type ViewerCounter interface {
+	Add(key string)
+	Done(key string)
+	Count(key string) int
 }
 
 // Service is the live-streaming domain.

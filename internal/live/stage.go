@@ -86,11 +86,14 @@ func (s *Service) Status(ctx context.Context, stageID string) (Status, error) {
 	// this node's own are newer while its write is in flight.
 	st.lastConnect, st.lastDisconnect = later(st.lastConnect, stored.LastConnect), later(st.lastDisconnect, stored.LastDisconnect)
 	st.overallPeak = max(st.overallPeak, stored.OverallPeak)
-	out := Status{ViewerCount: len(st.viewers), SessionPeak: st.sessionPeak, OverallPeak: st.overallPeak,
+	out := Status{ViewerCount: st.countLocked(), SessionPeak: st.sessionPeak, OverallPeak: st.overallPeak,
 		LastConnect: st.lastConnect, LastDisconnect: st.lastDisconnect, Title: stored.Title,
 		Variants: stored.Variants, LatencyLevel: stored.LatencyLevel, VideoCodec: stored.VideoCodec}
 	// A broadcast reserved by begin but still starting its pipeline is not
 	// online yet, and its fields are still being written.
+	if c := s.cfg.Viewers; c != nil && c.Count(st.broadcastKey()) > 0 {
+		out.Online = true // publishing to another node: its details stay there
+	}
 	if b := st.cur; b != nil && b.running {
 		out.Online = true
 		d := b.detailsCopy()
@@ -186,13 +189,16 @@ func (s *Service) Touch(stageID, ip, userAgent string) {
 		v = &Viewer{ClientID: id, IP: ip, UserAgent: userAgent, FirstSeen: now}
 		st.viewers[id] = v
 		st.perIP[ip]++
+		if c := s.cfg.Viewers; c != nil {
+			c.Add(st.viewerKey())
+		}
 	}
 	v.LastSeen = now
 	if st.cur != nil {
-		if n := len(st.viewers); n > st.sessionPeak {
+		if n := st.countLocked(); n > st.sessionPeak {
 			st.sessionPeak = n
 		}
-		if n := len(st.viewers); n > st.overallPeak {
+		if n := st.countLocked(); n > st.overallPeak {
 			st.overallPeak, st.peakDirty = n, true
 		}
 	}
@@ -228,6 +234,9 @@ func (st *stage) pruneViewers(now time.Time) {
 	for id, v := range st.viewers {
 		if now.Sub(v.LastSeen) > st.svc.cfg.ViewerTTL {
 			delete(st.viewers, id)
+			if c := st.svc.cfg.Viewers; c != nil {
+				c.Done(st.viewerKey())
+			}
 			if st.perIP[v.IP]--; st.perIP[v.IP] <= 0 {
 				delete(st.perIP, v.IP)
 			}
@@ -238,8 +247,22 @@ func (st *stage) pruneViewers(now time.Time) {
 func (st *stage) viewerCount() int {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	return st.countLocked()
+}
+
+// countLocked is the stage's viewer count: over the whole cluster when a
+// counter is configured, else this node's.
+func (st *stage) countLocked() int {
+	if c := st.svc.cfg.Viewers; c != nil {
+		return c.Count(st.viewerKey())
+	}
 	return len(st.viewers)
 }
+
+func (st *stage) viewerKey() string { return "viewers." + st.id }
+
+// broadcastKey counts running broadcasts of the stage (on any node).
+func (st *stage) broadcastKey() string { return "broadcast." + st.id }
 
 func (st *stage) savePeak(ctx context.Context) {
 	st.mu.Lock()
@@ -276,7 +299,10 @@ func (st *stage) begin(ctx context.Context, req rtmp.PublishRequest) (rtmp.Strea
 	}
 	st.mu.Lock()
 	b.running = true // publishes b's fields written by start to readers holding st.mu
-	st.sessionPeak = len(st.viewers)
+	if c := s.cfg.Viewers; c != nil {
+		c.Add(st.broadcastKey()) // other nodes report the stage online
+	}
+	st.sessionPeak = st.countLocked()
 	t := b.started
 	st.lastConnect = &t
 	st.mu.Unlock()
@@ -303,6 +329,9 @@ func (st *stage) end(b *broadcast, cause error) {
 	st.mu.Lock()
 	st.cur = nil
 	st.lastDisconnect = &now
+	if c := s.cfg.Viewers; c != nil {
+		c.Done(st.broadcastKey())
+	}
 	peak := st.sessionPeak
 	ended := st.ended
 	st.mu.Unlock()
