@@ -1,9 +1,11 @@
 // Command together is a load driver shaped like Together's k6 scenarios
 // (load-tests/test-http.js and test-websocket.js): N virtual users register,
-// log in, join one public server, hold a gateway WebSocket open, and loop
-// over list (40 %), send (20 %), list servers (20 %) and /users/@me (20 %)
-// with 0.5–2 s think time. It reports p50/p95/p99 per operation, the
-// delivery lag of MESSAGE_CREATE (REST send → frame on other users' sockets),
+// log in, join one public server with four text channels, hold a gateway
+// WebSocket open, and loop over test-http.js's mix — 40 % list 50 messages,
+// 25 % list servers and the server's members, 20 % send, 10 % refresh the
+// token, 5 % /users/@me — on a random channel with 0.5–2 s think time. It
+// reports p50/p95/p99 per operation, the delivery lag of MESSAGE_CREATE (REST
+// send → frame on other users' sockets),
 // the HEARTBEAT → HEARTBEAT_ACK round trip (what Together's k6 calls
 // ws_message_lag) and the server's peak RSS and CPU.
 //
@@ -189,6 +191,16 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 		return err
 	}
 	cid := ch["id"].(string)
+	// Together's test-http.js spreads reads and sends over the server's
+	// channels (general plus gaming, voice-text and off-topic).
+	cids := []string{cid}
+	for _, name := range []string{"gaming", "voice-text", "off-topic"} {
+		c, err := admin.do("POST", "/servers/"+sid+"/channels", map[string]any{"name": name, "type": "text"}, 201)
+		if err != nil {
+			return err
+		}
+		cids = append(cids, c["id"].(string))
+	}
 	for i := range 50 {
 		if _, err := admin.do("POST", "/channels/"+cid+"/messages", map[string]any{"content": fmt.Sprintf("seed %d", i)}, 201); err != nil {
 			return err
@@ -265,6 +277,7 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 				return
 			}
 			c.token = out["access_token"].(string)
+			refresh, _ := out["refresh_token"].(string)
 			if _, err := c.timed(rec, "join", "POST", "/servers/"+sid+"/join", nil, 201); err != nil {
 				return
 			}
@@ -332,16 +345,23 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 			setup.Done()
 			<-startSteady
 			for time.Now().Before(end) {
+				ch := cids[rand.IntN(len(cids))]
 				switch r := rand.Float64(); {
-				case r < 0.4:
-					_, _ = c.timed(rec, "messages_list", "GET", "/channels/"+cid+"/messages?limit=50", nil, 200)
-				case r < 0.6:
+				case r < 0.40:
+					_, _ = c.timed(rec, "messages_list", "GET", "/channels/"+ch+"/messages?limit=50", nil, 200)
+				case r < 0.65:
+					_, _ = c.timed(rec, "servers_list", "GET", "/servers", nil, 200)
+					_, _ = c.timed(rec, "members_list", "GET", "/servers/"+sid+"/members", nil, 200)
+				case r < 0.85:
 					body := map[string]any{"content": fmt.Sprintf("lt %d from %d", time.Now().UnixNano(), v)}
-					if _, err := c.timed(rec, "messages_send", "POST", "/channels/"+cid+"/messages", body, 201); err == nil {
+					if _, err := c.timed(rec, "messages_send", "POST", "/channels/"+ch+"/messages", body, 201); err == nil {
 						sent.Add(1)
 					}
-				case r < 0.8:
-					_, _ = c.timed(rec, "servers_list", "GET", "/servers", nil, 200)
+				case r < 0.95:
+					anon := &client{base: base, http: hc}
+					if out, err := anon.timed(rec, "refresh", "POST", "/auth/refresh", map[string]string{"refresh_token": refresh}, 200); err == nil {
+						c.token, refresh = out["access_token"].(string), out["refresh_token"].(string)
+					}
 				default:
 					_, _ = c.timed(rec, "users_me", "GET", "/users/@me", nil, 200)
 				}
