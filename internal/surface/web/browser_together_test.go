@@ -232,6 +232,17 @@ func TestBrowserPins(t *testing.T) {
 	eval[bool](alice, "unpin", `(() => { `+target+`.querySelector('button[aria-label="Unpin"]').click(); return true; })()`)
 	bob.waitFor("the mark gone, live", `!`+target+`?.querySelector('[data-testid="pinned-mark"]')`, 10*time.Second)
 	bob.waitFor("the pinned list empty again", `document.querySelectorAll('[data-testid="pinned-message"]').length === 0`, 10*time.Second)
+
+	// A role with MANAGE_MESSAGES (given while Bob is looking) lets him pin.
+	var role struct {
+		ID string `json:"id"`
+	}
+	together(t, base, "POST", "/servers/"+c.server+"/roles", c.alice.Access, map[string]any{"name": "mods", "permissions": 4}, &role)
+	together(t, base, "PUT", "/servers/"+c.server+"/members/"+c.bob.ID+"/roles/"+role.ID, c.alice.Access, nil, nil)
+	chatting := msgJS("just chatting")
+	bob.waitFor("Pin offered to the moderator, live", `!!`+chatting+`?.querySelector('button[aria-label="Pin"]')`, 10*time.Second)
+	eval[bool](bob, "pin as moderator", `(() => { `+chatting+`.querySelector('button[aria-label="Pin"]').click(); return true; })()`)
+	alice.waitFor("bob's pin, live", `!!`+chatting+`?.querySelector('[data-testid="pinned-mark"]')`, 10*time.Second)
 }
 
 // TestBrowserAttachments: a message with an image and a text file; the

@@ -79,6 +79,19 @@ export interface Reaction {
   me: boolean;
 }
 
+export interface Role {
+  id: string;
+  server_id: string;
+  name: string;
+  permissions: number;
+  color: string | null;
+  position: number;
+}
+
+/** Together's permission bits that the app acts on. */
+export const PERM_MANAGE_MESSAGES = 4;
+export const PERM_ADMINISTRATOR = 8192;
+
 export interface Attachment {
   id: string;
   message_id: string;
@@ -274,6 +287,7 @@ export const together = {
   channels: (sid: string) => api<Channel[]>("Loading channels", `/servers/${enc(sid)}/channels`),
   createChannel: (sid: string, name: string, type: ChannelKind, topic?: string) =>
     api<Channel>("Creating the channel", `/servers/${enc(sid)}/channels`, { method: "POST", body: { name, type, ...(topic ? { topic } : {}) } }),
+  roles: (sid: string) => api<Role[]>("Loading roles", `/servers/${enc(sid)}/roles`),
   members: (sid: string) => api<Member[]>("Loading members", `/servers/${enc(sid)}/members`),
   messages: (cid: string, before?: string, limit = 50) =>
     api<Message[]>("Loading messages", `/channels/${enc(cid)}/messages?limit=${limit}${before ? `&before=${enc(before)}` : ""}`),
