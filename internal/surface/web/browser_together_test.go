@@ -157,6 +157,13 @@ func TestBrowserThreads(t *testing.T) {
 	// The count survives a reload (it comes from the server).
 	bob.do("reload", chromedp.Navigate(base+c.channelPath()))
 	bob.waitFor("the count after reload", parent+`?.querySelector('[data-testid="thread-count"]')?.textContent === "2 replies"`, 15*time.Second)
+
+	// Phone width: the thread covers the channel, fits the screen and closes.
+	bob.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	bob.do("open the thread", chromedp.Click(chromedp.CSS(`[data-testid="thread-count"]`)))
+	bob.waitFor("the thread on screen", `(() => { const r = document.querySelector('[data-testid="thread"]')?.getBoundingClientRect(); return !!r && r.left >= 0 && r.right <= window.innerWidth + 1 && document.documentElement.scrollWidth <= window.innerWidth + 1 && document.querySelectorAll('[data-testid="thread-reply"]').length === 2; })()`, 10*time.Second)
+	bob.do("close it", chromedp.Click(chromedp.CSS(`button[aria-label="Close thread"]`)))
+	bob.waitFor("the thread closed", `!document.querySelector('[data-testid="thread"]')`, 10*time.Second)
 }
 
 // TestBrowserDirectMessages: Alice starts a DM from the member list; Bob,
@@ -191,9 +198,16 @@ func TestBrowserDirectMessages(t *testing.T) {
 	alice.waitFor("bob's answer, live", `[...document.querySelectorAll('[data-testid="dm-message"]')].some(m => m.textContent.includes("bob") && m.textContent.includes("Wouldn't miss it"))`, 10*time.Second)
 	alice.screenshot("dm")
 
-	// The list survives a reload, and only the two of them see it.
+	// The list survives a reload.
 	alice.do("open the messages page", chromedp.Navigate(base+"/dm"))
 	alice.waitFor("the conversation listed", `[...document.querySelectorAll('[data-testid="dm-link"]')].some(a => a.textContent.includes("bob"))`, 15*time.Second)
+
+	// Phone width: one pane at a time, no sideways scrolling, and a way back
+	// from the conversation to the list.
+	bob.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	bob.waitFor("only the conversation", `getComputedStyle(document.querySelector("aside.list")).display === "none" && document.documentElement.scrollWidth <= window.innerWidth + 1`, 10*time.Second)
+	bob.do("back to the list", chromedp.Click(chromedp.CSS(`a.back`)))
+	bob.waitFor("only the list", `location.pathname === "/dm" && getComputedStyle(document.querySelector("aside.list")).display !== "none" && getComputedStyle(document.querySelector("section.conv")).display === "none"`, 10*time.Second)
 }
 
 // TestBrowserPins: the owner pins Bob's message; Bob sees it marked and in
