@@ -211,4 +211,11 @@ type Store interface {
 	EndBroadcast(ctx context.Context, id string, at time.Time, peak int) error
 	AddViewerSample(ctx context.Context, stageID string, at time.Time, viewers int) error
 	ViewerSamples(ctx context.Context, stageID string, since time.Time) ([]Sample, error)
+	// DeleteStage removes a non-default stage and everything of it.
+	DeleteStage(ctx context.Context, id string) error
+	// Channel bindings: a community stage channel uses the stage of its own
+	// id unless bound to another (ChannelStage: fault.NotFound when not).
+	ChannelStage(ctx context.Context, channelID string) (string, error)
+	SetChannelStage(ctx context.Context, channelID, stageID string) error
+	ChannelsOfStage(ctx context.Context, stageID string) ([]string, error)
 }

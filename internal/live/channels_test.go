@@ -1,0 +1,114 @@
+package live_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/rtmp"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestChannelStages: a stage channel's stage has the channel's id, is
+// created once however many nodes ask, has its own key, and goes away with
+// its keys and HLS directory; a channel may be bound to the default stage.
+func TestChannelStages(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			dir := t.TempDir()
+			s := newService(t, db, live.Config{DataDir: dir, DefaultStreamKey: "main-" + identity.NewID()})
+			other := newService(t, db, live.Config{DataDir: dir})
+			chID := identity.NewID()
+
+			if _, err := s.EnsureStage(ctx, "not-a-uuid", "x"); !errors.Is(err, fault.Invalid) {
+				t.Fatalf("bad id: %v", err)
+			}
+			st, err := s.EnsureStage(ctx, chID, "  Concerts  ")
+			if err != nil || st.ID != chID || st.Name != "Concerts" || st.Default {
+				t.Fatalf("ensure: %+v %v", st, err)
+			}
+			again, err := other.EnsureStage(ctx, chID, "renamed")
+			if err != nil || again.ID != chID || again.Name != "Concerts" {
+				t.Fatalf("ensure on another node: %+v %v", again, err)
+			}
+			keys, err := s.StreamKeys(ctx, chID)
+			if err != nil || len(keys) != 1 || len(keys[0].Key) < 20 {
+				t.Fatalf("keys: %+v %v", keys, err)
+			}
+			if id, err := s.StageForChannel(ctx, chID); err != nil || id != chID {
+				t.Fatalf("own stage: %q %v", id, err)
+			}
+			_ = s.SetVariants(ctx, chID, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}})
+			// The stage's own key reaches the stage, not the default one.
+			// Disconnect is what the RTMP server does: the publisher goes.
+			var b rtmp.Stream
+			disconnected := make(chan struct{})
+			b, err = s.Publish(ctx, rtmp.PublishRequest{App: "live", Name: keys[0].Key,
+				Disconnect: func() { close(disconnected); go b.Close(nil) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if on, _ := s.Status(ctx, chID); !on.Online {
+				t.Fatal("channel stage not online")
+			}
+			if on, _ := s.Status(ctx, s.DefaultStageID()); on.Online {
+				t.Fatal("default stage online")
+			}
+
+			// Binding to the default stage and back.
+			bound := identity.NewID()
+			if err := s.BindChannel(ctx, bound, identity.NewID()); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("bind to a missing stage: %v", err)
+			}
+			if err := s.BindChannel(ctx, bound, s.DefaultStageID()); err != nil {
+				t.Fatal(err)
+			}
+			if id, _ := other.StageForChannel(ctx, bound); id != s.DefaultStageID() {
+				t.Fatalf("bound stage: %q", id)
+			}
+			if chans, err := s.ChannelsOfStage(ctx, s.DefaultStageID()); err != nil || len(chans) != 1 || chans[0] != bound {
+				t.Fatalf("channels of the default stage: %v %v", chans, err)
+			}
+			if err := s.BindChannel(ctx, bound, bound); err != nil {
+				t.Fatal(err)
+			}
+			if id, _ := s.StageForChannel(ctx, bound); id != bound {
+				t.Fatalf("unbound: %q", id)
+			}
+
+			if err := s.DeleteStage(ctx, s.DefaultStageID()); !errors.Is(err, fault.Invalid) {
+				t.Fatalf("delete default: %v", err)
+			}
+			// Deleting ends the broadcast and removes keys and HLS output.
+			if err := s.DeleteStage(ctx, chID); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-disconnected:
+			default:
+				t.Fatal("deleting a live stage did not disconnect its publisher")
+			}
+			if err := other.DeleteStage(ctx, chID); err != nil {
+				t.Fatalf("second delete (another node): %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "hls", chID)); !os.IsNotExist(err) {
+				t.Fatalf("HLS dir left: %v", err)
+			}
+			if _, err := s.Status(ctx, chID); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("status of a deleted stage: %v", err)
+			}
+			if _, err := s.Publish(ctx, rtmp.PublishRequest{App: "live", Name: keys[0].Key}); err == nil {
+				t.Fatal("deleted stage's key still accepted")
+			}
+		})
+	}
+}
