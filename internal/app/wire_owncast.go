@@ -16,6 +16,7 @@ import (
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/presence"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/surface/owncast"
 	"github.com/hearth-community/hearth/internal/webhooks"
@@ -41,7 +42,16 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if a.Live != nil {
 		conversation = a.Live.DefaultStageID()
 	}
-	chat, err := stagechat.New(ctx, stagechat.Config{Defaults: defaults, Conversation: conversation}, a.DB.StageChat(), a.Identity, msgs, a.Bus,
+	// Chat users are counted on every node, so joins and parts are
+	// announced once for the cluster.
+	chatters, err := presence.New(a.Bus, presence.Config{Namespace: "stagechat"}, log.With("component", "stagechat"))
+	if err != nil {
+		return err
+	}
+	a.runners = append(a.runners, chatters.Run)
+	a.closers = append(a.closers, func() error { chatters.Close(); return nil })
+	chat, err := stagechat.New(ctx, stagechat.Config{Defaults: defaults, Conversation: conversation,
+		Presence: stagechat.PresenceConfig{Cluster: chatters}}, a.DB.StageChat(), a.Identity, msgs, a.Bus,
 		log.With("component", "stagechat"))
 	if err != nil {
 		return err

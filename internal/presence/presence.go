@@ -166,6 +166,26 @@ func (t *Tracker) Local(key string) int {
 	return t.local[key]
 }
 
+// Present is how many keys have at least one connection on some node.
+func (t *Tracker) Present() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(t.local)
+	seen := map[string]struct{}{}
+	for _, p := range t.remote {
+		for k := range p.counts {
+			if _, ok := t.local[k]; ok {
+				continue
+			}
+			if _, ok := seen[k]; !ok {
+				seen[k] = struct{}{}
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // Nodes is how many nodes (this one included) currently hold counts.
 func (t *Tracker) Nodes() int {
 	t.mu.Lock()

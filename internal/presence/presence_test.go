@@ -95,6 +95,14 @@ func TestCountsAcrossNodes(t *testing.T) {
 			if a.Local("u1") != 2 || b.Local("u1") != 1 {
 				t.Fatalf("local counts %d/%d, want 2/1", a.Local("u1"), b.Local("u1"))
 			}
+			b.Add("u2")
+			eventually(t, "two present keys on both nodes", func() bool { return a.Present() == 2 && b.Present() == 2 })
+			b.Done("u2")
+			eventually(t, "one present key on both nodes", func() bool { return a.Present() == 1 && b.Present() == 1 })
+			for _, n := range []*node{a, b} { // u2 appeared and went, on both
+				n.wantChange(t, "u2")
+				n.wantChange(t, "u2")
+			}
 
 			// Closing every connection on one node does not make the key
 			// absent while the other node still holds one.

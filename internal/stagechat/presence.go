@@ -18,6 +18,19 @@ type PresenceConfig struct {
 	// PartDelay is how long after a user's last connection closes the part
 	// is announced; a reconnect within it cancels the part. Default 10 s.
 	PartDelay time.Duration
+	// Cluster counts each user's chat connections on every node (package
+	// presence); nil counts this node's only. With it, a user connected to
+	// two nodes joins once and parts when the last connection anywhere
+	// closes, and Connected counts the whole cluster.
+	Cluster ClusterCounter
+}
+
+// ClusterCounter is a cluster-wide connection count per key.
+type ClusterCounter interface {
+	Add(key string)
+	Done(key string)
+	Count(key string) int
+	Present() int
 }
 
 // Presence tracks who is connected to the chat (on this node) and
@@ -74,6 +87,9 @@ func (p *Presence) Connect(u *User) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.conns[u.ID]++
+	if c := p.cfg.Cluster; c != nil {
+		c.Add(u.ID)
+	}
 	if t, ok := p.parting[u.ID]; ok {
 		t.Stop()
 		delete(p.parting, u.ID)
@@ -81,6 +97,9 @@ func (p *Presence) Connect(u *User) bool {
 	}
 	if p.conns[u.ID] != 1 {
 		return false
+	}
+	if c := p.cfg.Cluster; c != nil && c.Count(u.ID) > 1 {
+		return false // already connected on another node: no second join
 	}
 	if p.online {
 		p.joins = append(p.joins, u)
@@ -93,6 +112,9 @@ func (p *Presence) Connect(u *User) bool {
 func (p *Presence) Disconnect(u *User) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if c := p.cfg.Cluster; c != nil && p.conns[u.ID] > 0 {
+		c.Done(u.ID)
+	}
 	if p.conns[u.ID] <= 1 {
 		delete(p.conns, u.ID)
 		if p.closed {
@@ -107,8 +129,12 @@ func (p *Presence) Disconnect(u *User) {
 	p.conns[u.ID]--
 }
 
-// Connected returns how many users have a live connection on this node.
+// Connected returns how many users have a live connection: on any node
+// with a cluster counter, else on this node.
 func (p *Presence) Connected() int {
+	if c := p.cfg.Cluster; c != nil {
+		return c.Present()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.conns)
@@ -121,6 +147,9 @@ func (p *Presence) part(u *User) {
 		return
 	}
 	delete(p.parting, u.ID)
+	if c := p.cfg.Cluster; c != nil && c.Count(u.ID) > 0 {
+		return // still connected on another node: no part
+	}
 	p.parts = append(p.parts, u)
 	p.arm()
 }
