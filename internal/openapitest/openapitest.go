@@ -150,6 +150,22 @@ func (tr *Transport) Seen() map[string]int {
 	return out
 }
 
+// Unvisited lists the spec's operations ("METHOD /path") that no exchange
+// reached, for a flow test to log or bound.
+func (tr *Transport) Unvisited(doc *openapi3.T) []string {
+	seen := tr.Seen()
+	var out []string
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if seen[method+" "+path] == 0 {
+				out = append(out, method+" "+path)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // RoundTrip implements http.RoundTripper.
 func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	skipReq := req.Header.Get(SkipRequestHeader) != ""

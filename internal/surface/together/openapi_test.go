@@ -6,11 +6,14 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/hearth-community/hearth/internal/openapitest"
 	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/surface/together"
 )
 
 // TestOpenAPIRoutes: every route the surface registers is in api/together.yaml
@@ -28,17 +31,9 @@ func TestOpenAPIRoutes(t *testing.T) {
 	}
 }
 
-// oapi is a client whose every exchange is validated against the spec.
-type oapi struct {
-	t    *testing.T
-	e    *env
-	tr   *openapitest.Transport
-	http *http.Client
-}
-
-// do sends body as JSON (or raw when it is a *multipartBody) with a bearer
-// or "Bot …" token and checks the status.
-func (c *oapi) do(want int, method, path, auth string, body any, prefix string) map[string]any {
+// request builds a request: body as JSON (or raw when it is a
+// *multipartBody), auth as a bearer token or "Bot …".
+func (c *oapi) request(method, path, auth string, body any, prefix string) *http.Request {
 	c.t.Helper()
 	var rd io.Reader
 	ct := ""
@@ -63,6 +58,23 @@ func (c *oapi) do(want int, method, path, auth string, body any, prefix string) 
 	case auth != "":
 		req.Header.Set("Authorization", "Bearer "+auth)
 	}
+	return req
+}
+
+// oapi is a client whose every exchange is validated against the spec.
+type oapi struct {
+	site string // a loopback web page to preview
+	t    *testing.T
+	e    *env
+	tr   *openapitest.Transport
+	http *http.Client
+}
+
+// do sends body as JSON (or raw when it is a *multipartBody) with a bearer
+// or "Bot …" token and checks the status.
+func (c *oapi) do(want int, method, path, auth string, body any, prefix string) map[string]any {
+	c.t.Helper()
+	req := c.request(method, path, auth, body, prefix)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -75,6 +87,26 @@ func (c *oapi) do(want int, method, path, auth string, body any, prefix string) 
 	out := map[string]any{}
 	if len(raw) > 0 && raw[0] == '{' {
 		_ = json.Unmarshal(raw, &out)
+	}
+	return out
+}
+
+// list is do for an answer that is a JSON array of objects.
+func (c *oapi) list(want int, method, path, auth string, body any, prefix string) []map[string]any {
+	c.t.Helper()
+	req := c.request(method, path, auth, body, prefix)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		c.t.Fatalf("%s %s: status %d, want %d (%s)", method, path, resp.StatusCode, want, raw)
+	}
+	var out []map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		c.t.Fatalf("%s %s: %v (%s)", method, path, err, raw)
 	}
 	return out
 }
@@ -115,17 +147,29 @@ func TestOpenAPIResponses(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, eng)
+			// A page to preview and a GIPHY stand-in, on loopback (which
+			// the harness's egress client lets through).
+			site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				if r.URL.Path == "/v1/gifs/search" {
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = io.WriteString(w, `{"data":[{"title":"quokka","images":{"original":{"url":"https://media.example/q.gif","width":"200","height":"150"},"fixed_height_downsampled":{"url":"https://media.example/q-small.gif","width":"100","height":"75"}}}]}`)
+					return
+				}
+				_, _ = io.WriteString(w, `<html><head><title>Quokkas</title><meta property="og:title" content="Quokkas"><meta property="og:description" content="Happy marsupials"><meta property="og:site_name" content="Example"></head></html>`)
+			}))
+			t.Cleanup(site.Close)
+			e := newEnv(t, eng, func(d *together.Deps) { d.GiphyAPIKey, d.GiphyBase = "test-key", site.URL })
 			tr := openapitest.NewTransport(t, doc, nil)
-			c := &oapi{t: t, e: e, tr: tr, http: tr.Client()}
+			c := &oapi{t: t, e: e, tr: tr, http: tr.Client(), site: site.URL}
 			if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
 				t.Fatal(err)
 			}
 			for _, prefix := range []string{"", "/api"} {
 				c.flow(prefix)
 			}
-			if len(tr.Seen()) < 80 {
-				t.Errorf("the flow validated only %d operations", len(tr.Seen()))
+			if missed := tr.Unvisited(doc); len(missed) > 0 {
+				t.Errorf("the flow does not reach these operations of the spec (extend it): %v", missed)
 			}
 		})
 	}
@@ -230,7 +274,11 @@ func (c *oapi) flow(prefix string) {
 	do(200, "GET", "/servers/"+sid+"/events", bob, nil)
 
 	up := do(201, "POST", "/channels/"+cid+"/messages", ann, map[string]any{"content": "a picture"})
-	c.do(201, "POST", "/messages/"+str(up, "id")+"/attachments", ann, multipartFile(t, nil, "files", "dot.png", onePixelPNG), prefix)
+	atts := c.list(201, "POST", "/messages/"+str(up, "id")+"/attachments", ann, multipartFile(t, nil, "files", "dot.png", onePixelPNG), prefix)
+	if len(atts) != 1 {
+		t.Fatalf("upload answered %v", atts)
+	}
+	do(200, "GET", str(atts[0], "url"), "", nil)
 	do(200, "GET", "/messages/"+str(up, "id")+"/attachments", bob, nil)
 	emo := c.do(201, "POST", "/servers/"+sid+"/emojis", ann, multipartFile(t, map[string]string{"name": "dot"}, "image", "dot.png", onePixelPNG), prefix)
 	do(200, "GET", "/servers/"+sid+"/emojis", bob, nil)
@@ -261,6 +309,9 @@ func (c *oapi) flow(prefix string) {
 	do(204, "DELETE", "/channels/"+vid+"/go-live", bob, nil)
 	do(204, "DELETE", "/channels/"+vid+"/voice", bob, nil)
 	do(200, "GET", "/ice-servers", bob, nil)
+	do(200, "GET", "/link-preview?url="+url.QueryEscape(c.site+"/page"), bob, nil)
+	do(400, "GET", "/link-preview?url=ftp%3A%2F%2Fexample.org", bob, nil)
+	do(200, "GET", "/giphy/search?q=quokka&limit=5", bob, nil)
 
 	bot := do(201, "POST", "/bots", ann, map[string]any{"name": "helper" + suffix, "description": "says hi"})
 	botID, botTok := str(bot["bot"].(map[string]any), "id"), str(bot, "token")
@@ -278,6 +329,7 @@ func (c *oapi) flow(prefix string) {
 	whID := str(wh["webhook"].(map[string]any), "id")
 	do(200, "GET", "/servers/"+sid+"/webhooks", ann, nil)
 	do(200, "GET", "/servers/"+sid+"/webhooks/"+whID, ann, nil)
+	do(202, "POST", "/servers/"+sid+"/webhooks/"+whID+"/test", ann, nil)
 	do(200, "PATCH", "/servers/"+sid+"/webhooks/"+whID, ann, map[string]any{"enabled": false})
 	do(204, "DELETE", "/servers/"+sid+"/webhooks/"+whID, ann, nil)
 
@@ -312,6 +364,8 @@ func (c *oapi) flow(prefix string) {
 		do(200, "GET", "/admin/users?search=ann&per_page=10", root, nil)
 		do(200, "PATCH", "/admin/users/"+catID, root, map[string]any{"disabled": true})
 		do(200, "GET", "/admin/servers", root, nil)
+		doomed := str(do(201, "POST", "/servers", root, map[string]any{"name": "Doomed"}), "id")
+		do(204, "DELETE", "/admin/servers/"+doomed, root, nil)
 		do(403, "GET", "/admin/stats", bob, nil)
 		do(204, "DELETE", "/admin/users/"+catID, root, nil)
 	}
