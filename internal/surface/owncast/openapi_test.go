@@ -155,9 +155,14 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "POST", "/api/admin/config/logo", "admin", map[string]any{"value": png})
 	c.do(200, "GET", "/logo", "", nil)
 	c.do(200, "GET", "/logo/external", "", nil)
-	if err := os.MkdirAll(filepath.Join(n.dataDir, "public"), 0o755); err == nil {
-		_ = os.WriteFile(filepath.Join(n.dataDir, "public", "hello.txt"), []byte("hi"), 0o644)
+	if err := os.MkdirAll(filepath.Join(n.dataDir, "public"), 0o755); err != nil {
+		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(n.dataDir, "public", "hello.txt"), []byte("hi"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.do(200, "GET", "/public/hello.txt", "", nil)
+	c.do(404, "GET", "/public/nothing.txt", "", nil)
 
 	tok := c.obj(200, "POST", "/api/admin/accesstokens/create", "admin",
 		map[string]any{"name": "robot", "scopes": []string{"CAN_SEND_MESSAGES", "CAN_SEND_SYSTEM_MESSAGES", "HAS_ADMIN_ACCESS"}})
@@ -211,6 +216,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(401, "POST", "/api/integrations/chat/send", bearer, map[string]string{"body": "revoked"})
 	// The egress client refuses the unresolvable host: Owncast's error shape.
 	c.do(400, "POST", "/api/auth/indieauth?accessToken="+url.QueryEscape(annTok), "", map[string]string{"authHost": "https://indie.invalid/"})
+	c.do(400, "GET", "/api/auth/indieauth/callback?state=unknown&code=x", "", nil)
 	c.do(200, "POST", "/api/admin/config/chat/disable", "admin", map[string]any{"value": true})
 	c.do(200, "POST", "/api/admin/config/federation/enable", "admin", map[string]any{"value": false})
 	c.do(200, "POST", "/api/admin/config/adminpass", "admin", map[string]any{"value": "abc123"})
@@ -247,6 +253,14 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(204, "OPTIONS", "/hls/", "", nil)
 	c.do(404, "GET", "/preview.gif", "", nil)
 	c.do(404, "GET", "/thumbnail.jpg", "", nil)
+	// Every operation is exercised but the chat socket (a WebSocket) and
+	// those these harnesses do not wire (x-hearth-needs).
+	for _, op := range tr.Unvisited(doc) {
+		method, path, _ := strings.Cut(op, " ")
+		if o := doc.Paths.Value(path).GetOperation(method); o.Extensions["x-hearth-needs"] == nil && path != "/ws" {
+			t.Errorf("the flow does not reach %s of the spec (extend it)", op)
+		}
+	}
 }
 
 var (
