@@ -95,6 +95,9 @@ type Deps struct {
 	// TURN REST credentials for /ice-servers (optional).
 	TurnURL    string
 	TurnSecret string
+	// AllowedOrigins are the Origin host patterns that may call the REST
+	// API cross-origin (cors.go); empty allows same-origin requests only.
+	AllowedOrigins []string
 }
 
 // Surface serves Together's API.
@@ -253,6 +256,7 @@ func (s *Surface) Register(h *httpserver.Server) {
 					writeError(w, http.StatusTooManyRequests, "Too many requests, please slow down")
 				})(handler)
 		}
+		handler = s.withCORS(handler)
 		for _, prefix := range []string{"", "/api"} {
 			pattern := rt.method + " " + prefix + rt.path
 			if prefix == "/api" && strings.HasPrefix(rt.path, "/admin/") {
@@ -266,6 +270,7 @@ func (s *Surface) Register(h *httpserver.Server) {
 			h.Handle(pattern, handler)
 		}
 	}
+	s.registerPreflight(h)
 	ws := http.HandlerFunc(s.serveGateway)
 	h.HandleWhen("GET /ws", hasGatewayToken, ws)
 	h.HandleWhen("GET /api/ws", hasGatewayToken, ws)
