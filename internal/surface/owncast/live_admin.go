@@ -31,7 +31,7 @@ func (s *Surface) registerLiveAdmin(h *httpserver.Server) {
 	adm("GET /api/admin/viewersOverTime", s.handleViewersOverTime)
 	adm("GET /api/admin/viewers", s.handleViewers)
 	adm("GET /api/admin/hardwarestats", s.handleHardware)
-	adm("GET /api/admin/prometheus", s.prometheusHandler().ServeHTTP)
+	adm("GET /api/admin/prometheus", s.prometheusHandler(h.Registry()).ServeHTTP)
 	adm("POST /api/admin/config/streamkeys", s.handleSetStreamKeys)
 	adm("POST /api/admin/config/video/codec", s.handleSetCodec)
 	adm("POST /api/admin/config/video/streamlatencylevel", s.handleSetLatency)
@@ -163,8 +163,9 @@ func (s *Surface) handleHardware(w http.ResponseWriter, r *http.Request) {
 		"disk": samplesJSON(hw.Disk)})
 }
 
-// prometheusHandler serves Owncast's instance metrics on their own registry.
-func (s *Surface) prometheusHandler() http.Handler {
+// prometheusHandler serves Owncast's instance metrics (on their own
+// registry) followed by the node's own metrics.
+func (s *Surface) prometheusHandler(node prometheus.Gatherer) http.Handler {
 	reg := prometheus.NewRegistry()
 	host, _ := os.Hostname()
 	labels := prometheus.Labels{"host": host, "version": s.version()}
@@ -190,7 +191,7 @@ func (s *Surface) prometheusHandler() http.Handler {
 		}
 		return 0
 	})
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(prometheus.Gatherers{reg, node}, promhttp.HandlerOpts{})
 }
 
 func (s *Surface) changed(w http.ResponseWriter, err error) {

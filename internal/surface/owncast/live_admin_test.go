@@ -127,6 +127,11 @@ func TestLiveAdminSetters(t *testing.T) {
 	if !strings.Contains(string(prom), "owncast_instance_active_viewer_count{") {
 		t.Fatalf("prometheus: %s", prom)
 	}
+	// The node's own metrics (Go runtime, as Owncast's endpoint also has)
+	// come with the instance gauges.
+	if !strings.Contains(string(prom), "go_goroutines ") {
+		t.Fatalf("prometheus without the node's metrics: %s", prom)
+	}
 	if code, _, _ := n.get(t, "/api/ping", false); code != 200 {
 		t.Fatal("ping")
 	}

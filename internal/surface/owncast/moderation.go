@@ -172,7 +172,11 @@ func (s *Surface) registerAdminChat(h *httpserver.Server) {
 	})
 	s.admin(h, "GET /api/admin/followers/pending", emptyList)
 	s.admin(h, "GET /api/admin/followers/blocked", emptyList)
-	s.admin(h, "GET /api/admin/prometheus", promhttp.HandlerFor(h.Registry(), promhttp.HandlerOpts{}).ServeHTTP)
+	if s.d.Live == nil {
+		// With live streaming wired, registerLiveAdmin serves this path
+		// with the instance gauges and the node's own metrics together.
+		s.admin(h, "GET /api/admin/prometheus", promhttp.HandlerFor(h.Registry(), promhttp.HandlerOpts{}).ServeHTTP)
+	}
 }
 
 func emptyList(w http.ResponseWriter, _ *http.Request) {
