@@ -42,6 +42,8 @@ type App struct {
 	Community *community.Service
 	Messages  *messages.Service
 
+	stages *stageLinks // stage channels ⇄ live stages (wire_stages.go)
+
 	hubMu   sync.Mutex
 	hubs    []*gateway.Hub
 	runners []func(context.Context) error
@@ -142,7 +144,7 @@ func (a *App) wire(ctx context.Context) error {
 		return fmt.Errorf("subscribe revocations: %w", err)
 	}
 	a.closers = append(a.closers, sub.Unsubscribe)
-	for _, w := range []func(context.Context) error{a.wireTogether, a.wireOtt, a.wireLive, a.wireOwncast, a.wireWeb} {
+	for _, w := range []func(context.Context) error{a.wireLive, a.wireTogether, a.wireStages, a.wireOtt, a.wireOwncast, a.wireWeb} {
 		if err := w(ctx); err != nil {
 			return err
 		}

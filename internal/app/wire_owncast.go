@@ -94,7 +94,15 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := owncast.New(owncast.Deps{Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie,
+	var gate owncast.StageGate
+	var urlKey []byte
+	if a.Live != nil && a.Community != nil {
+		if urlKey, err = a.stageURLKey(ctx); err != nil {
+			return err
+		}
+		gate = a.stageLinks()
+	}
+	s, err := owncast.New(owncast.Deps{Stages: gate, StageURLKey: urlKey, Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie,
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "hearth (owncast api 0.1.3)",
 			FloodRate: floodRate(a.Config.ChatFloodRate), Logs: logs, MaxConnections: maxChatConnections(), FloodBlock: 10 * time.Second}})
 	if err != nil {

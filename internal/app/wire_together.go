@@ -40,7 +40,7 @@ func (a *App) wireTogether(ctx context.Context) error {
 		Sub: busSubscriber(a.Bus), Hub: hub, Bots: a.DB.TogetherBots(), DBPing: a.DB.Ping, Version: "hearth",
 		Extras: a.DB.TogetherExtras(), Moderation: a.DB.TogetherExtras(), Voice: a.DB.TogetherExtras(), Webhooks: a.DB.TogetherExtras(), UploadDir: filepath.Join(a.Config.DataDir, "uploads"), Egress: out,
 		AuthRate: a.Config.TogetherAuthRate, BotRate: a.Config.TogetherBotRate, TrustProxy: a.Config.TrustProxy, AllowedOrigins: a.Config.AllowedOrigins,
-		TurnURL: a.Config.TurnURL, TurnSecret: a.Config.TurnSecret, GiphyAPIKey: a.Config.GiphyAPIKey})
+		TurnURL: a.Config.TurnURL, TurnSecret: a.Config.TurnSecret, GiphyAPIKey: a.Config.GiphyAPIKey, StageChats: a.stageChats()})
 	if err != nil {
 		return err
 	}

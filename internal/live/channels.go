@@ -130,3 +130,6 @@ func (st *stage) pruneAll() {
 		}
 	}
 }
+
+// NewStreamKey returns a fresh random stream key.
+func NewStreamKey() string { return randomKey() }

@@ -155,8 +155,10 @@ func (s *Surface) handleVariants(w http.ResponseWriter, r *http.Request) {
 }
 
 // countViewer marks the caller as an active viewer.
-func (s *Surface) countViewer(r *http.Request) {
-	s.d.Live.Touch(s.stageID(), ratelimit.ClientIP(r, s.d.Chats.TrustProxy), r.UserAgent())
+func (s *Surface) countViewer(r *http.Request) { s.countStageViewer(r, s.stageID()) }
+
+func (s *Surface) countStageViewer(r *http.Request, stageID string) {
+	s.d.Live.Touch(stageID, ratelimit.ClientIP(r, s.d.Chats.TrustProxy), r.UserAgent())
 }
 
 // handlePing is GET /api/ping: 200, empty; counts a viewer.

@@ -28,8 +28,8 @@ func hlsHeaders(w http.ResponseWriter, ctype, cache string) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 }
 
-func (s *Surface) origin(w http.ResponseWriter, r *http.Request) (*hls.Origin, bool) {
-	o, err := s.d.Live.Origin(s.stageID())
+func (s *Surface) origin(w http.ResponseWriter, stageID string) (*hls.Origin, bool) {
+	o, err := s.d.Live.Origin(stageID)
 	if err != nil {
 		writeError(w, err)
 		return nil, false
@@ -39,17 +39,21 @@ func (s *Surface) origin(w http.ResponseWriter, r *http.Request) (*hls.Origin, b
 
 // handleMaster is GET /hls/stream.m3u8; it counts the caller as a viewer.
 func (s *Surface) handleMaster(w http.ResponseWriter, r *http.Request) {
-	o, ok := s.origin(w, r)
+	s.serveMaster(w, r, s.stageID())
+}
+
+func (s *Surface) serveMaster(w http.ResponseWriter, r *http.Request, stageID string) {
+	o, ok := s.origin(w, stageID)
 	if !ok {
 		return
 	}
-	s.countViewer(r)
+	s.countStageViewer(r, stageID)
 	hlsHeaders(w, hls.PlaylistContentType, hls.PlaylistCache)
 	_, _ = w.Write(o.Master())
 }
 
-func (s *Surface) variant(w http.ResponseWriter, r *http.Request) (*hls.Variant, bool) {
-	o, ok := s.origin(w, r)
+func (s *Surface) variant(w http.ResponseWriter, r *http.Request, stageID string) (*hls.Variant, bool) {
+	o, ok := s.origin(w, stageID)
 	if !ok {
 		return nil, false
 	}
@@ -68,11 +72,15 @@ func (s *Surface) variant(w http.ResponseWriter, r *http.Request) (*hls.Variant,
 
 // handleMedia is GET /hls/{n}/stream.m3u8; it counts a viewer too.
 func (s *Surface) handleMedia(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.variant(w, r)
+	s.serveMedia(w, r, s.stageID())
+}
+
+func (s *Surface) serveMedia(w http.ResponseWriter, r *http.Request, stageID string) {
+	v, ok := s.variant(w, r, stageID)
 	if !ok {
 		return
 	}
-	s.countViewer(r)
+	s.countStageViewer(r, stageID)
 	pl := v.Playlist()
 	// LL-HLS blocking reload: ?_HLS_msn=<seq>[&_HLS_part=<i>] waits until
 	// the playlist lists that segment (part), at most three part-hold-backs.
@@ -104,7 +112,11 @@ const blockingReloadLimit = 3 * time.Second
 // handleSegment is GET /hls/{n}/<segment>.ts: only names the playlist
 // lists (or the offline clip) are served, as video/mp2t.
 func (s *Surface) handleSegment(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.variant(w, r)
+	s.serveSegment(w, r, s.stageID())
+}
+
+func (s *Surface) serveSegment(w http.ResponseWriter, r *http.Request, stageID string) {
+	v, ok := s.variant(w, r, stageID)
 	if !ok {
 		return
 	}

@@ -38,6 +38,10 @@ type Deps struct {
 	GoLive *stagechat.GoLive
 	// IndieAuth, when set, serves /api/auth/indieauth (chat sign-in).
 	IndieAuth *stagechat.IndieAuth
+	// Stages and StageURLKey, both set (with Live), serve each community
+	// stage channel's stage under /api/stages/ and /stages/ (stages.go).
+	Stages      StageGate
+	StageURLKey []byte
 }
 
 // Surface serves Owncast's API.
@@ -63,6 +67,9 @@ func New(d Deps) (*Surface, error) {
 // Register adds every Owncast route to the server.
 func (s *Surface) Register(h *httpserver.Server) {
 	s.registerLive(h)
+	if s.d.Live != nil {
+		s.registerStages(h)
+	}
 	s.registerChat(h)
 	s.registerAuth(h)
 }

@@ -286,6 +286,14 @@ func (s *Surface) onMessageEvent(ctx context.Context, e *messages.Event) {
 		s.sendTo(frame("DM_MESSAGE_CREATE", toDMMessage(m)), setOf(d.Members[:]))
 		return
 	case messages.KindChannel:
+	case messages.KindStage:
+		// A stage's chat shown in the stage channels bound to it.
+		for _, ch := range s.stageChannels(ctx, m.ConversationID) {
+			c := *e
+			c.Message, c.Kind = inChannel(m, ch), messages.KindChannel
+			s.onMessageEvent(ctx, &c)
+		}
+		return
 	default:
 		return
 	}

@@ -129,7 +129,8 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.bad(w, err)
 		return
 	}
-	pi := messages.PostInput{ConversationID: ca.Channel.ID, Kind: messages.KindChannel, AuthorID: p.Account.ID, Body: *in.Content}
+	conv, kind := s.conversation(ctx, ca.Channel)
+	pi := messages.PostInput{ConversationID: conv, Kind: kind, AuthorID: p.Account.ID, Body: *in.Content}
 	if in.ReplyTo != nil {
 		if _, err := uuid.Parse(*in.ReplyTo); err != nil {
 			s.fail(w, fault.New(fault.NotFound, "Reply target message not found"))
@@ -143,7 +144,7 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	dto := s.render1(ctx, p.Account.ID, m)
+	dto := s.render1(ctx, p.Account.ID, inChannel(m, ca.Channel.ID))
 	s.fireWebhooks(ctx, ca.Community.ID, "message.created", dto)
 	writeJSON(w, http.StatusCreated, dto)
 }
@@ -168,23 +169,24 @@ func (s *Surface) listMessages(w http.ResponseWriter, r *http.Request, p *identi
 		return
 	}
 	before, limit := pageParams(r.URL.Query())
+	conv, _ := s.conversation(ctx, ca.Channel)
 	if before != "" {
 		if _, err := uuid.Parse(before); err != nil {
 			writeJSON(w, http.StatusOK, []messageDTO{})
 			return
 		}
 		// An unknown cursor (or one from another channel) yields [].
-		if bm, err := s.d.Messages.Get(ctx, before); err != nil || bm.ConversationID != ca.Channel.ID {
+		if bm, err := s.d.Messages.Get(ctx, before); err != nil || bm.ConversationID != conv {
 			writeJSON(w, http.StatusOK, []messageDTO{})
 			return
 		}
 	}
-	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: ca.Channel.ID, Before: before, Limit: limit})
+	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: conv, Before: before, Limit: limit})
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, ms))
+	writeJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, inChannelAll(ms, ca.Channel.ID)))
 }
 
 // messageIn loads a message of a channel the caller may view.
@@ -197,10 +199,10 @@ func (s *Surface) messageIn(ctx context.Context, p *identity.Principal, channelI
 	if err != nil {
 		return nil, nil, err
 	}
-	if m.ConversationID != ca.Channel.ID || m.Deleted {
+	if conv, _ := s.conversation(ctx, ca.Channel); m.ConversationID != conv || m.Deleted {
 		return nil, nil, fault.New(fault.NotFound, "Message not found")
 	}
-	return ca, m, nil
+	return ca, inChannel(m, ca.Channel.ID), nil
 }
 
 func (s *Surface) getMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {

@@ -204,6 +204,10 @@ type channelInput struct {
 	Topic    *string `json:"topic"`
 	Category *string `json:"category"`
 	Position *int    `json:"position"`
+	// StageID (Hearth extension, instance admins, stage channels):
+	// "default" shows the instance's default stage and its chat; null the
+	// channel's own stage.
+	StageID stageIDField `json:"stage_id"`
 }
 
 func (s *Surface) createChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -221,11 +225,22 @@ func (s *Surface) createChannel(w http.ResponseWriter, r *http.Request, p *ident
 		writeError(w, http.StatusUnprocessableEntity, "name and type are required")
 		return
 	}
+	stage, err := s.stageRef(p, in.StageID, *in.Type)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
 	ch, err := s.d.Community.CreateChannel(r.Context(), p.Account.ID, id, community.ChannelInput{Name: in.Name, Kind: *in.Type,
 		Topic: in.Topic, Category: in.Category})
 	if err != nil {
 		s.fail(w, err)
 		return
+	}
+	if stage != nil {
+		if err := s.d.StageChats.BindStage(r.Context(), p, ch.ID, *stage); err != nil {
+			s.fail(w, err)
+			return
+		}
 	}
 	s.audit(r, id, p, "channel.create", "channel", ch.ID, map[string]any{"name": ch.Name, "type": ch.Kind})
 	writeJSON(w, http.StatusCreated, toChannel(ch))
@@ -271,11 +286,22 @@ func (s *Surface) updateChannel(w http.ResponseWriter, r *http.Request, p *ident
 		s.bad(w, err)
 		return
 	}
+	stage, err := s.stageRef(p, in.StageID, community.KindStage)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
 	ch, err := s.d.Community.UpdateChannel(r.Context(), p.Account.ID, id, r.PathValue("channel_id"),
 		community.ChannelInput{Name: in.Name, Topic: in.Topic, Category: in.Category, Position: in.Position})
 	if err != nil {
 		s.fail(w, err)
 		return
+	}
+	if stage != nil {
+		if err := s.d.StageChats.BindStage(r.Context(), p, ch.ID, *stage); err != nil {
+			s.fail(w, err)
+			return
+		}
 	}
 	s.audit(r, id, p, "channel.update", "channel", ch.ID, nil)
 	writeJSON(w, http.StatusOK, toChannel(ch))

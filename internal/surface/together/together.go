@@ -98,6 +98,9 @@ type Deps struct {
 	// AllowedOrigins are the Origin host patterns that may call the REST
 	// API cross-origin (cors.go); empty allows same-origin requests only.
 	AllowedOrigins []string
+	// StageChats, when set, lets stage channels use a live stage's chat
+	// (stages.go).
+	StageChats StageChats
 }
 
 // Surface serves Together's API.

@@ -1,0 +1,248 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/hearth-community/hearth/internal/app"
+	"github.com/hearth-community/hearth/internal/config"
+	"github.com/hearth-community/hearth/internal/live"
+)
+
+type login struct {
+	AccessToken string `json:"access_token"`
+	User        struct{ ID string }
+}
+
+func register(t *testing.T, base, name string) login {
+	t.Helper()
+	var l login
+	if code := call(t, "POST", base+"/auth/register", "", map[string]string{"username": name, "password": "password1"}, &l); code != 201 {
+		t.Fatalf("register %s: %d", name, code)
+	}
+	return l
+}
+
+func adminLogin(t *testing.T, base string) login {
+	t.Helper()
+	var l login
+	if code := call(t, "POST", base+"/auth/login", "", map[string]string{"username": "admin", "password": "adminpassword"}, &l); code != 200 {
+		t.Fatalf("admin login: %d", code)
+	}
+	return l
+}
+
+// newServer creates a public server and a channel of kind in it.
+func newServer(t *testing.T, base, token string) string {
+	t.Helper()
+	var srv struct{ ID string }
+	if code := call(t, "POST", base+"/servers", token, map[string]any{"name": "Stages", "is_public": true}, &srv); code != 201 {
+		t.Fatalf("create server: %d", code)
+	}
+	return srv.ID
+}
+
+func get(t *testing.T, url string) (int, http.Header, []byte) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, b
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// poll retries an external process's state (ffmpeg, the transcoder) until
+// ok or the deadline.
+func poll(t *testing.T, what string, d time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+type stageStatus struct {
+	StageID string `json:"stageId"`
+	Default bool   `json:"default"`
+	Online  bool   `json:"online"`
+	HLSURL  string `json:"hlsUrl"`
+}
+
+// TestStageChannelHasItsOwnStage: a community stage channel is backed by a
+// stage of its id. Its manager reads and rotates its stream key; ffmpeg
+// publishing with that key makes that stage live (not the default one); a
+// member plays its HLS through the signed URL; outsiders and bad tokens
+// are refused; deleting the channel ends the stream and removes the stage.
+func TestStageChannelHasItsOwnStage(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed (.ci/run installs it)")
+	}
+	port := freeTCPPort(t)
+	cfg := testConfig(t)
+	cfg.RTMPAddr = "127.0.0.1:" + strconv.Itoa(port)
+	cfg.FFmpegPath = "ffmpeg"
+	a, _ := start(t, cfg, nil)
+	base := a.HTTP.URL()
+	alice, bob, eve := register(t, base, "alice"), register(t, base, "bob"), register(t, base, "eve")
+	sid := newServer(t, base, alice.AccessToken)
+	if code := call(t, "POST", base+"/servers/"+sid+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {
+		t.Fatalf("join: %d", code)
+	}
+	var ch, text struct{ ID, Type string }
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "Concerts", "type": "stage"}, &ch); code != 201 || ch.Type != "stage" {
+		t.Fatalf("create stage channel: %d %+v", code, ch)
+	}
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "general", "type": "text"}, &text); code != 201 {
+		t.Fatalf("create text channel: %d", code)
+	}
+	// A non-admin cannot bind a channel to the default stage.
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "x", "type": "stage", "stage_id": "default"}, nil); code != 403 {
+		t.Fatalf("stage_id by a non-admin: %d", code)
+	}
+
+	api := base + "/api/stages/" + ch.ID
+	for _, c := range []struct {
+		name, method, url, token string
+		want                     int
+	}{
+		{"no token", "GET", api + "/status", "", 401},
+		{"garbage token", "GET", api + "/status", "nope", 401},
+		{"outsider status", "GET", api + "/status", eve.AccessToken, 404},
+		{"outsider key", "GET", api + "/key", eve.AccessToken, 404},
+		{"member key", "GET", api + "/key", bob.AccessToken, 403},
+		{"member rotates", "POST", api + "/key", bob.AccessToken, 403},
+		{"text channel", "GET", base + "/api/stages/" + text.ID + "/status", alice.AccessToken, 404},
+		{"not a uuid", "GET", base + "/api/stages/..%2f/status", alice.AccessToken, 404},
+		{"member status", "GET", api + "/status", bob.AccessToken, 200},
+	} {
+		if code := call(t, c.method, c.url, c.token, nil, nil); code != c.want {
+			t.Errorf("%s: %d, want %d", c.name, code, c.want)
+		}
+	}
+
+	var key, rotated struct{ StageID, RTMPURL, StreamKey string }
+	if code := call(t, "GET", api+"/key", alice.AccessToken, nil, &key); code != 200 || key.StageID != ch.ID || len(key.StreamKey) < 20 {
+		t.Fatalf("key: %d %+v", code, key)
+	}
+	if key.RTMPURL != "rtmp://127.0.0.1:"+strconv.Itoa(port)+"/live" {
+		t.Fatalf("rtmp url %q", key.RTMPURL)
+	}
+	if code := call(t, "POST", api+"/key", alice.AccessToken, nil, &rotated); code != 200 || rotated.StreamKey == key.StreamKey || rotated.StreamKey == "" {
+		t.Fatalf("rotate: %d %+v", code, rotated)
+	}
+	ctx := context.Background()
+	if err := a.Live.SetVariants(ctx, ch.ID, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
+		t.Fatal(err)
+	}
+	// The old key no longer publishes; the new one reaches this stage.
+	old := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "quiet", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "1",
+		"-c:v", "libx264", "-preset", "ultrafast", "-f", "flv", key.RTMPURL+"/"+key.StreamKey)
+	if err := old.Run(); err == nil {
+		t.Fatal("publishing with the rotated-out key succeeded")
+	}
+	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=400:sample_rate=44100",
+		"-t", "60", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "64k", "-f", "flv", rotated.RTMPURL+"/"+rotated.StreamKey)
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = pub.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = pub.Process.Kill(); <-exited })
+
+	var st stageStatus
+	poll(t, "the stage channel online", 30*time.Second, func() bool {
+		return call(t, "GET", api+"/status", bob.AccessToken, nil, &st) == 200 && st.Online
+	})
+	if st.StageID != ch.ID || st.Default || !strings.HasPrefix(st.HLSURL, "/stages/"+ch.ID+"/hls/") {
+		t.Fatalf("status: %+v", st)
+	}
+	var def struct{ Online bool }
+	if call(t, "GET", base+"/api/status", "", nil, &def); def.Online {
+		t.Fatal("the default stage went online")
+	}
+	// A member plays the stage through the signed URL (no header).
+	var media string
+	poll(t, "a segment in the playlist", 30*time.Second, func() bool {
+		code, _, body := get(t, base+strings.TrimSuffix(st.HLSURL, "stream.m3u8")+"0/stream.m3u8")
+		if code != 200 {
+			return false
+		}
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.HasSuffix(l, ".ts") && !strings.Contains(l, "offline") {
+				media = l
+				return true
+			}
+		}
+		return false
+	})
+	if code, _, body := get(t, base+st.HLSURL); code != 200 || !strings.HasPrefix(string(body), "#EXTM3U") {
+		t.Fatalf("master: %d %s", code, body)
+	}
+	if code, hdr, body := get(t, base+strings.TrimSuffix(st.HLSURL, "stream.m3u8")+"0/"+media); code != 200 || hdr.Get("Content-Type") != "video/mp2t" || len(body) == 0 {
+		t.Fatalf("segment %s: %d %v", media, code, hdr)
+	}
+	token := strings.Split(st.HLSURL, "/")[4]
+	for _, bad := range []string{
+		base + "/stages/" + ch.ID + "/hls/" + token[:len(token)-2] + "AA/stream.m3u8", // forged
+		base + "/stages/" + text.ID + "/hls/" + token + "/stream.m3u8",                // another channel
+		base + "/stages/" + ch.ID + "/hls/not-a-token/stream.m3u8",                    // garbage
+	} {
+		if code, _, _ := get(t, bad); code != 403 && code != 400 {
+			t.Errorf("%s: %d", bad, code)
+		}
+	}
+	// The default stage's HLS stays offline.
+	if _, _, body := get(t, base+"/hls/0/stream.m3u8"); !strings.Contains(string(body), "offline") {
+		t.Fatalf("default stage playlist: %s", body)
+	}
+
+	// Deleting the channel ends the broadcast and removes the stage.
+	if code := call(t, "DELETE", base+"/servers/"+sid+"/channels/"+ch.ID, alice.AccessToken, nil, nil); code != 204 {
+		t.Fatalf("delete channel: %d", code)
+	}
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the publisher was not disconnected")
+	}
+	poll(t, "the stage gone", 10*time.Second, func() bool {
+		_, err := a.Live.StageSettings(ctx, ch.ID)
+		return err != nil
+	})
+	if code, _, _ := get(t, base+st.HLSURL); code != 404 {
+		t.Fatalf("HLS of a deleted stage: %d", code)
+	}
+}
+
+var _ = config.Config{}
+var _ *app.App
+var _ = json.Marshal
+var _ = websocket.Dial

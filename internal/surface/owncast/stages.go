@@ -1,0 +1,177 @@
+package owncast
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/live"
+)
+
+// StageGate decides who may watch or manage a community stage channel's
+// stage (Hearth's /api/stages/* and /stages/*/hls/* routes; the node wires
+// the community rules in).
+type StageGate interface {
+	// StageOf authenticates the request (a Bearer access token) and returns
+	// the stage of stage channel channelID when the caller may view the
+	// channel, or with manage when they may manage it.
+	StageOf(r *http.Request, channelID string, manage bool) (stageID string, err error)
+	// StageOfChannel returns the stage of a stage channel without a caller
+	// (the HLS routes check a signed token instead).
+	StageOfChannel(ctx context.Context, channelID string) (string, error)
+}
+
+// StageHLSTTL is how long a stage's signed playlist URL stays valid.
+const StageHLSTTL = 12 * time.Hour
+
+// registerStages serves each community stage channel's own stage (Hearth
+// extension): status and stream key with a Bearer token, and HLS under a
+// signed path (players cannot send headers; relative URLs in the
+// playlists keep the token).
+func (s *Surface) registerStages(h *httpserver.Server) {
+	if s.d.Stages == nil || len(s.d.StageURLKey) == 0 {
+		return
+	}
+	h.Handle("GET /api/stages/{id}/status", s.wrap(s.handleStageStatus))
+	h.Handle("GET /api/stages/{id}/key", s.wrap(s.handleStageKey(false)))
+	h.Handle("POST /api/stages/{id}/key", s.wrap(s.handleStageKey(true)))
+	h.Handle("GET /stages/{id}/hls/{token}/stream.m3u8", s.wrap(s.stageHLS(s.serveMaster)))
+	h.Handle("GET /stages/{id}/hls/{token}/{n}/stream.m3u8", s.wrap(s.stageHLS(s.serveMedia)))
+	h.Handle("GET /stages/{id}/hls/{token}/{n}/{file}", s.wrap(s.stageHLS(s.serveSegment)))
+}
+
+// stageToken signs a channel id with an expiry: base64url(expiry ‖
+// HMAC-SHA256(key, channel ‖ expiry)[:16]).
+func (s *Surface) stageToken(channelID string, exp time.Time) string {
+	b := make([]byte, 8, 24)
+	binary.BigEndian.PutUint64(b, uint64(exp.Unix()))
+	m := hmac.New(sha256.New, s.d.StageURLKey)
+	m.Write([]byte(channelID))
+	m.Write(b)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(b)[:24])
+}
+
+func (s *Surface) validStageToken(channelID, token string) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(raw) != 24 {
+		return false
+	}
+	exp := time.Unix(int64(binary.BigEndian.Uint64(raw[:8])), 0)
+	if time.Now().After(exp) {
+		return false
+	}
+	return hmac.Equal([]byte(s.stageToken(channelID, exp)), []byte(token))
+}
+
+func (s *Surface) stageHLS(serve func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if !s.validStageToken(id, r.PathValue("token")) {
+			writeResult(w, http.StatusForbidden, false, "this stream link has expired; reload the page")
+			return
+		}
+		stageID, err := s.d.Stages.StageOfChannel(r.Context(), id)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		serve(w, r, stageID)
+	}
+}
+
+// stageStatus is GET /api/stages/{id}/status: Owncast's status fields for
+// the channel's stage, plus where to play it.
+type stageStatus struct {
+	StageID            string     `json:"stageId"`
+	Default            bool       `json:"default"`
+	Online             bool       `json:"online"`
+	ViewerCount        int        `json:"viewerCount"`
+	StreamTitle        string     `json:"streamTitle"`
+	LastConnectTime    *time.Time `json:"lastConnectTime"`
+	LastDisconnectTime *time.Time `json:"lastDisconnectTime"`
+	HLSURL             string     `json:"hlsUrl"`
+	HLSURLExpires      time.Time  `json:"hlsUrlExpires"`
+}
+
+func (s *Surface) handleStageStatus(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	stageID, err := s.d.Stages.StageOf(r, id, false)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	st, err := s.d.Live.Status(r.Context(), stageID)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	exp := time.Now().Add(StageHLSTTL).Truncate(time.Second)
+	out := stageStatus{StageID: stageID, Default: stageID == s.d.Live.DefaultStageID(), Online: st.Online, ViewerCount: st.ViewerCount,
+		StreamTitle: st.Title, LastConnectTime: st.LastConnect, LastDisconnectTime: st.LastDisconnect,
+		HLSURL: "/stages/" + id + "/hls/" + s.stageToken(id, exp) + "/stream.m3u8", HLSURLExpires: exp.UTC()}
+	w.Header().Set("Cache-Control", "no-store")
+	httpserver.WriteJSON(w, http.StatusOK, out)
+}
+
+// stageKey is the answer of /api/stages/{id}/key: where and with what to
+// publish.
+type stageKey struct {
+	StageID   string `json:"stageId"`
+	RTMPURL   string `json:"rtmpUrl"`
+	StreamKey string `json:"streamKey"`
+}
+
+// handleStageKey is GET (read) and POST (rotate) /api/stages/{id}/key, for
+// whoever may manage the channel (the default stage's key: instance
+// admins only, checked by the gate).
+func (s *Surface) handleStageKey(rotate bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		stageID, err := s.d.Stages.StageOf(r, r.PathValue("id"), true)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		ctx := r.Context()
+		if rotate {
+			if err := s.d.Live.SetStreamKeys(ctx, stageID, []live.StreamKey{{Key: live.NewStreamKey(), Comment: "Stream key"}}); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
+		keys, err := s.d.Live.StreamKeys(ctx, stageID)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if len(keys) == 0 {
+			writeError(w, fault.New(fault.NotFound, "the stage has no stream key"))
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		httpserver.WriteJSON(w, http.StatusOK, stageKey{StageID: stageID, RTMPURL: s.rtmpURL(r), StreamKey: keys[0].Key})
+	}
+}
+
+// rtmpURL is rtmp://<the host the caller used>[:port]/live.
+func (s *Surface) rtmpURL(r *http.Request) string {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if p := s.d.Live.Settings().RTMPPort; p > 0 && p != 1935 {
+		host += ":" + strconv.Itoa(p)
+	}
+	return "rtmp://" + host + "/live"
+}
