@@ -71,6 +71,8 @@ type Config struct {
 	UnloadAfter   time.Duration // idle time before an empty room unloads (300s)
 	TemporaryTTL  time.Duration // how long a stored temporary room outlives its last save (2h)
 	MaxChatBytes  int           // 4096
+	ChatWriters   int           // writers keeping room chat in the ChatSink (4)
+	ChatQueue     int           // messages each chat writer may have waiting (1024)
 	AllowTemp     bool          // temporary rooms may be created
 	Now           func() time.Time
 	DisableUnload bool
@@ -83,6 +85,7 @@ type Service struct {
 	pub   Publisher
 	media Resolver
 	chat  ChatSink
+	chats *chatLog
 	log   *slog.Logger
 
 	segments SegmentSource
@@ -123,6 +126,12 @@ func New(cfg Config, st Store, pub Publisher, media Resolver, logger *slog.Logge
 	if cfg.MaxChatBytes <= 0 {
 		cfg.MaxChatBytes = 4096
 	}
+	if cfg.ChatWriters <= 0 {
+		cfg.ChatWriters = 4
+	}
+	if cfg.ChatQueue <= 0 {
+		cfg.ChatQueue = 1024
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -130,15 +139,24 @@ func New(cfg Config, st Store, pub Publisher, media Resolver, logger *slog.Logge
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{cfg: cfg, st: st, pub: pub, media: media, log: logger, now: cfg.Now,
-		rooms: map[string]*Room{}, load: map[string]*loading{}}, nil
+		rooms: map[string]*Room{}, load: map[string]*loading{}, chats: newChatLog(cfg.ChatWriters, cfg.ChatQueue)}, nil
 }
 
 // SetChatSink sets where room chat is kept besides the live broadcast.
+// Call it before Run: Run's chat writers are what call the sink.
 func (s *Service) SetChatSink(c ChatSink) { s.chat = c }
 
+// ChatDropped is how many chat messages were broadcast but not handed to
+// the ChatSink because it had fallen too far behind.
+func (s *Service) ChatDropped() int64 { return s.chats.dropped.Load() }
+
 func (s *Service) chatPosted(r *Room, a Actor, text string) {
-	if s.chat != nil {
-		go s.chat(context.Background(), r.name, a, text)
+	if s.chat == nil || s.chats.enqueue(chatItem{room: r.name, a: a, text: text}) {
+		return
+	}
+	now := s.now().UnixNano()
+	if last := s.chats.lastWarn.Load(); now-last >= int64(time.Minute) && s.chats.lastWarn.CompareAndSwap(last, now) {
+		s.log.Warn("room chat not kept: the message store is behind", "dropped_total", s.chats.dropped.Load())
 	}
 }
 
@@ -555,9 +573,16 @@ func (s *Service) Unload(r *Room, why CloseReason) {
 }
 
 // Run ticks every loaded room each TickInterval and unloads rooms left
-// empty for UnloadAfter. When ctx ends every room is saved and its sockets
-// are told to reconnect (1001).
+// empty for UnloadAfter, and runs the writers that keep room chat in the
+// ChatSink. When ctx ends every room is saved and its sockets are told to
+// reconnect (1001), and chat still queued is written (for up to 5 s).
 func (s *Service) Run(ctx context.Context) error {
+	chatsDone := make(chan struct{})
+	go func() {
+		defer close(chatsDone)
+		s.chats.run(ctx, func() ChatSink { return s.chat }, 5*time.Second)
+	}()
+	defer func() { <-chatsDone }()
 	t := time.NewTicker(s.cfg.TickInterval)
 	defer t.Stop()
 	sweep := time.NewTicker(10 * time.Minute)

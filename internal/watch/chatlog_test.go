@@ -1,0 +1,121 @@
+package watch
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// blockingSink is a ChatSink whose calls wait until released, so a test
+// can hold the store "behind" and see what piles up.
+type blockingSink struct {
+	mu      sync.Mutex
+	entered chan struct{} // one value per call that started
+	release chan struct{}
+	got     map[string][]string
+}
+
+func newBlockingSink() *blockingSink {
+	return &blockingSink{entered: make(chan struct{}, 1000), release: make(chan struct{}), got: map[string][]string{}}
+}
+
+func (b *blockingSink) sink(_ context.Context, room string, _ Actor, text string) {
+	b.entered <- struct{}{}
+	<-b.release
+	b.mu.Lock()
+	b.got[room] = append(b.got[room], text)
+	b.mu.Unlock()
+}
+
+func (b *blockingSink) kept(room string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.got[room]...)
+}
+
+// TestChatSinkIsBoundedWhenStoreFallsBehind: while the message store is
+// stuck, room chat is still broadcast and accepted at once, at most one
+// write per writer is in flight, at most ChatQueue messages wait, the rest
+// are counted as dropped, and what is kept is in the room's order.
+func TestChatSinkIsBoundedWhenStoreFallsBehind(t *testing.T) {
+	t.Parallel()
+	const queue, sent = 4, 20
+	st, rec := &memStore{rooms: map[string]Record{}}, &recorder{}
+	svc, err := New(Config{AllowTemp: true, SyncDelay: time.Hour, SaveDelay: time.Hour, ChatWriters: 1, ChatQueue: queue}, st, rec, fakeMedia{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := newBlockingSink()
+	svc.SetChatSink(bs.sink)
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-runDone
+	})
+
+	r, err := svc.Create(ctx, CreateInput{Name: "chatty", OwnerID: "owner"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := registered("u")
+	if err := r.Join(a, "c"); err != nil {
+		t.Fatal(err)
+	}
+	chat := func(i int) {
+		t.Helper()
+		if err := svc.Handle(ctx, r, a, "c", Request{Type: ReqChat, Text: ptr("m" + strconv.Itoa(i))}); err != nil {
+			t.Fatalf("chat %d: %v", i, err)
+		}
+	}
+	chat(0)
+	<-bs.entered // the writer now holds m0 and is stuck in the store
+	for i := 1; i < sent; i++ {
+		chat(i)
+	}
+	broadcast := 0
+	for _, p := range rec.take() {
+		if p.ev.Type == EvChat {
+			broadcast++
+		}
+	}
+	if broadcast != sent {
+		t.Fatalf("broadcast %d chat events, want %d: the live room must not wait for the store", broadcast, sent)
+	}
+	if got, want := svc.ChatDropped(), int64(sent-1-queue); got != want {
+		t.Fatalf("dropped %d, want %d (one in flight, %d queued)", got, want, queue)
+	}
+	close(bs.release)
+	want := []string{"m0", "m1", "m2", "m3", "m4"}
+	for range want[1:] {
+		<-bs.entered
+	}
+	// Stop Run: the writer returns only after what was queued is written,
+	// so nothing more can arrive after this.
+	cancel()
+	if err := <-runDone; err != nil {
+		t.Fatal(err)
+	}
+	runDone <- nil
+	if got := bs.kept("chatty"); !equalStrings(got, want) {
+		t.Fatalf("kept %v, want %v in order (one writer per room, bounded queue)", got, want)
+	}
+	if n := len(bs.entered); n != 0 {
+		t.Fatalf("%d more sink calls than the queue could hold", n)
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
