@@ -14,8 +14,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/hearth-community/hearth/internal/app"
-	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/live"
 )
 
@@ -242,7 +240,167 @@ func TestStageChannelHasItsOwnStage(t *testing.T) {
 	}
 }
 
-var _ = config.Config{}
-var _ *app.App
-var _ = json.Marshal
-var _ = websocket.Dial
+// socket reads JSON frames from a WebSocket (Together's gateway or
+// Owncast's chat, which may batch events on lines).
+type socket struct {
+	t      *testing.T
+	ws     *websocket.Conn
+	frames chan map[string]any
+}
+
+func dialSocket(t *testing.T, url string) *socket {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	ws.SetReadLimit(1 << 20)
+	s := &socket{t: t, ws: ws, frames: make(chan map[string]any, 256)}
+	go func() {
+		defer close(s.frames)
+		for {
+			_, data, err := ws.Read(context.Background())
+			if err != nil {
+				return
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				var f map[string]any
+				if json.Unmarshal([]byte(line), &f) == nil {
+					s.frames <- f
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { ws.CloseNow() })
+	return s
+}
+
+func (s *socket) send(v any) {
+	s.t.Helper()
+	b, _ := json.Marshal(v)
+	if err := s.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// await returns the first frame that matches, failing when the socket
+// closes or nothing matches in time.
+func (s *socket) await(what string, match func(map[string]any) bool) map[string]any {
+	s.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case f, ok := <-s.frames:
+			if !ok {
+				s.t.Fatalf("socket closed waiting for %s", what)
+			}
+			if match(f) {
+				return f
+			}
+		case <-timeout:
+			s.t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestStageChannelBoundToDefaultStage: an instance admin binds a stage
+// channel to the default stage (stage_id "default"). A message posted
+// through Together reaches Owncast's chat socket as CHAT; a message sent
+// on Owncast's chat socket reaches the Together gateway as MESSAGE_CREATE
+// in that channel; both list in the channel's history; the channel shows
+// the default stage. Unbinding gives the channel its own stage and chat.
+func TestStageChannelBoundToDefaultStage(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, testConfig(t), nil)
+	base := a.HTTP.URL()
+	admin, alice := adminLogin(t, base), register(t, base, "alice")
+	sid := newServer(t, base, admin.AccessToken)
+	aliceSid := newServer(t, base, alice.AccessToken)
+	var ch struct{ ID, Type string }
+	for _, c := range []struct {
+		name, token, server string
+		body                map[string]any
+		want                int
+	}{
+		{"non-admin owner", alice.AccessToken, aliceSid, map[string]any{"name": "s", "type": "stage", "stage_id": "default"}, 403},
+		{"unknown stage", admin.AccessToken, sid, map[string]any{"name": "s", "type": "stage", "stage_id": "other"}, 400},
+		{"not a string", admin.AccessToken, sid, map[string]any{"name": "s", "type": "stage", "stage_id": 5}, 400},
+		{"text channel", admin.AccessToken, sid, map[string]any{"name": "s", "type": "text", "stage_id": "default"}, 400},
+		{"stage channel", admin.AccessToken, sid, map[string]any{"name": "Main stage", "type": "stage", "stage_id": "default"}, 201},
+	} {
+		if code := call(t, "POST", base+"/servers/"+c.server+"/channels", c.token, c.body, &ch); code != c.want {
+			t.Fatalf("%s: %d, want %d", c.name, code, c.want)
+		}
+	}
+	var st stageStatus
+	if code := call(t, "GET", base+"/api/stages/"+ch.ID+"/status", admin.AccessToken, nil, &st); code != 200 || !st.Default || st.StageID != a.Live.DefaultStageID() {
+		t.Fatalf("bound channel status: %d %+v", code, st)
+	}
+
+	gw := dialSocket(t, "ws"+strings.TrimPrefix(base, "http")+"/ws?token="+admin.AccessToken)
+	gw.await("READY", func(f map[string]any) bool { return f["t"] == "READY" })
+	var reg struct{ AccessToken string }
+	if code := call(t, "POST", base+"/api/chat/register", "", map[string]string{"displayName": "viewer"}, &reg); code != 200 || reg.AccessToken == "" {
+		t.Fatalf("owncast register: %d", code)
+	}
+	chat := dialSocket(t, "ws"+strings.TrimPrefix(base, "http")+"/ws?accessToken="+reg.AccessToken)
+
+	// Together → Owncast.
+	var posted struct {
+		ID        string `json:"id"`
+		ChannelID string `json:"channel_id"`
+	}
+	if code := call(t, "POST", base+"/channels/"+ch.ID+"/messages", admin.AccessToken, map[string]string{"content": "hello from **together**"}, &posted); code != 201 || posted.ChannelID != ch.ID {
+		t.Fatalf("post: %d %+v", code, posted)
+	}
+	got := chat.await("CHAT from Together", func(f map[string]any) bool { return f["type"] == "CHAT" && f["id"] == posted.ID })
+	if got["body"] != "<p>hello from <strong>together</strong></p>" {
+		t.Fatalf("owncast CHAT: %v", got)
+	}
+	// Owncast → Together.
+	chat.send(map[string]any{"type": "CHAT", "body": "hi from owncast"})
+	mc := gw.await("MESSAGE_CREATE from Owncast", func(f map[string]any) bool {
+		d, _ := f["d"].(map[string]any)
+		return f["t"] == "MESSAGE_CREATE" && d["content"] == "hi from owncast"
+	})
+	if d := mc["d"].(map[string]any); d["channel_id"] != ch.ID {
+		t.Fatalf("MESSAGE_CREATE: %v", mc)
+	}
+	var history []struct {
+		ID        string `json:"id"`
+		ChannelID string `json:"channel_id"`
+		Content   string `json:"content"`
+	}
+	if code := call(t, "GET", base+"/channels/"+ch.ID+"/messages", admin.AccessToken, nil, &history); code != 200 || len(history) != 2 {
+		t.Fatalf("history: %d %+v", code, history)
+	}
+	for _, m := range history {
+		if m.ChannelID != ch.ID {
+			t.Fatalf("history message in %q", m.ChannelID)
+		}
+	}
+	if code := call(t, "GET", base+"/channels/"+ch.ID+"/messages/"+posted.ID, admin.AccessToken, nil, nil); code != 200 {
+		t.Fatalf("get one message: %d", code)
+	}
+
+	// Unbinding: the channel has its own stage and its own (empty) chat.
+	if code := call(t, "PATCH", base+"/servers/"+sid+"/channels/"+ch.ID, admin.AccessToken, map[string]any{"stage_id": nil}, nil); code != 200 {
+		t.Fatalf("unbind: %d", code)
+	}
+	if code := call(t, "GET", base+"/api/stages/"+ch.ID+"/status", admin.AccessToken, nil, &st); code != 200 || st.Default || st.StageID != ch.ID {
+		t.Fatalf("unbound status: %d %+v", code, st)
+	}
+	history = nil
+	if code := call(t, "GET", base+"/channels/"+ch.ID+"/messages", admin.AccessToken, nil, &history); code != 200 || len(history) != 0 {
+		t.Fatalf("unbound history: %d %+v", code, history)
+	}
+	// And back, by PATCH.
+	if code := call(t, "PATCH", base+"/servers/"+sid+"/channels/"+ch.ID, admin.AccessToken, map[string]any{"stage_id": "default"}, nil); code != 200 {
+		t.Fatalf("bind: %d", code)
+	}
+	if code := call(t, "GET", base+"/channels/"+ch.ID+"/messages", admin.AccessToken, nil, &history); code != 200 || len(history) != 2 {
+		t.Fatalf("rebound history: %d %+v", code, history)
+	}
+}
