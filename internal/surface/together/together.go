@@ -113,7 +113,6 @@ type Surface struct {
 	pres    *presence.Tracker // gateway connections per account, cluster-wide
 	mu      sync.Mutex
 	clients map[string]map[*client]struct{} // account id → local gateway connections
-	live    map[string]*goLive              // channel id → go-live session
 
 	cancel  func() error
 	uploads *os.Root // UploadDir
@@ -140,8 +139,8 @@ func New(d Deps) (*Surface, error) {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Surface{d: d, log: d.Log.With("component", "together"), started: time.Now(),
-		clients: map[string]map[*client]struct{}{}, live: map[string]*goLive{},
-		vcache: map[string]*viewerEntry{}}
+		clients: map[string]map[*client]struct{}{},
+		vcache:  map[string]*viewerEntry{}}
 	if d.IdleTimeout <= 0 {
 		s.d.IdleTimeout = IdleTimeout
 	}

@@ -38,6 +38,14 @@ type VoiceStore interface {
 	DeleteVoice(ctx context.Context, accountID, channelID string) (*VoiceState, error)
 	VoiceIn(ctx context.Context, channelID string) ([]*VoiceState, error)
 	UpdateVoice(ctx context.Context, v *VoiceState) error
+
+	// Go-live sessions, one per voice channel, shared by every node.
+	// StartGoLive returns fault.Conflict when the channel has one; GoLive
+	// fault.NotFound when it has none; StopGoLive ends the session only
+	// if broadcasterID still holds it (fault.NotFound otherwise).
+	StartGoLive(ctx context.Context, channelID string, g *GoLive) error
+	GoLive(ctx context.Context, channelID string) (*GoLive, error)
+	StopGoLive(ctx context.Context, channelID, broadcasterID string) error
 }
 
 // voiceStateDTO is Together's VoiceStateDto plus username; a leave has
@@ -65,7 +73,8 @@ func toVoice(v *VoiceState, left bool) voiceStateDTO {
 	return d
 }
 
-type goLive struct {
+// GoLive is Together's GoLiveSession.
+type GoLive struct {
 	BroadcasterID string    `json:"broadcaster_id"`
 	Quality       string    `json:"quality"`
 	StartedAt     time.Time `json:"started_at"`
@@ -272,15 +281,14 @@ func (s *Surface) startGoLive(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, invalid("quality must be 480p, 720p or 1080p"))
 		return
 	}
-	s.mu.Lock()
-	if cur := s.live[ca.Channel.ID]; cur != nil {
-		s.mu.Unlock()
+	g := &GoLive{BroadcasterID: p.Account.ID, Quality: q, StartedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	if err := s.d.Voice.StartGoLive(ctx, ca.Channel.ID, g); errors.Is(err, fault.Conflict) {
 		s.fail(w, fault.New(fault.Conflict, "Someone is already live in this channel"))
 		return
+	} else if err != nil {
+		s.fail(w, err)
+		return
 	}
-	g := &goLive{BroadcasterID: p.Account.ID, Quality: q, StartedAt: time.Now().UTC()}
-	s.live[ca.Channel.ID] = g
-	s.mu.Unlock()
 	s.broadcastLive(ctx, ca, "GO_LIVE_START", map[string]any{"channel_id": ca.Channel.ID, "broadcaster_id": g.BroadcasterID,
 		"quality": g.Quality, "started_at": g.StartedAt})
 	writeJSON(w, http.StatusCreated, g)
@@ -305,19 +313,19 @@ func (s *Surface) stopGoLive(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	s.mu.Lock()
-	g := s.live[ca.Channel.ID]
-	ok := g != nil && (g.BroadcasterID == p.Account.ID || ca.Can(community.PermMuteMembers))
-	if ok {
-		delete(s.live, ca.Channel.ID)
-	}
-	s.mu.Unlock()
-	if g == nil {
-		s.fail(w, fault.New(fault.NotFound, "No active Go Live session"))
+	g, err := s.d.Voice.GoLive(ctx, ca.Channel.ID)
+	if err == nil && g.BroadcasterID != p.Account.ID && !ca.Can(community.PermMuteMembers) {
+		s.fail(w, fault.New(fault.Forbidden, "Only the broadcaster can stop this session"))
 		return
 	}
-	if !ok {
-		s.fail(w, fault.New(fault.Forbidden, "Only the broadcaster can stop this session"))
+	if err == nil {
+		err = s.d.Voice.StopGoLive(ctx, ca.Channel.ID, g.BroadcasterID)
+	}
+	if errors.Is(err, fault.NotFound) {
+		err = fault.New(fault.NotFound, "No active Go Live session")
+	}
+	if err != nil {
+		s.fail(w, err)
 		return
 	}
 	s.broadcastLive(ctx, ca, "GO_LIVE_STOP", map[string]any{"channel_id": ca.Channel.ID, "broadcaster_id": g.BroadcasterID})
@@ -330,11 +338,12 @@ func (s *Surface) getGoLive(w http.ResponseWriter, r *http.Request, p *identity.
 		s.fail(w, err)
 		return
 	}
-	s.mu.Lock()
-	g := s.live[ca.Channel.ID]
-	s.mu.Unlock()
-	if g == nil {
-		s.fail(w, fault.New(fault.NotFound, "No active Go Live session"))
+	g, err := s.d.Voice.GoLive(r.Context(), ca.Channel.ID)
+	if errors.Is(err, fault.NotFound) {
+		err = fault.New(fault.NotFound, "No active Go Live session")
+	}
+	if err != nil {
+		s.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, g)

@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/surface/together"
+)
+
+// StartGoLive records a channel's go-live session; fault.Conflict when the
+// channel already has one (the primary key decides between nodes).
+func (s *TogetherExtras) StartGoLive(ctx context.Context, channelID string, g *together.GoLive) error {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO together_go_live (channel_id, broadcaster_id, quality, started_at)
+		VALUES ($1,$2,$3,$4) ON CONFLICT (channel_id) DO NOTHING`, channelID, g.BroadcasterID, g.Quality, Micros(g.StartedAt))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fault.Conflict
+	}
+	return nil
+}
+
+// GoLive returns a channel's go-live session (fault.NotFound if none).
+func (s *TogetherExtras) GoLive(ctx context.Context, channelID string) (*together.GoLive, error) {
+	var g together.GoLive
+	var at int64
+	if err := s.db.QueryRowContext(ctx, `SELECT broadcaster_id, quality, started_at FROM together_go_live WHERE channel_id=$1`,
+		channelID).Scan(&g.BroadcasterID, &g.Quality, &at); err != nil {
+		return nil, noRows(err)
+	}
+	g.StartedAt = FromMicros(at).UTC().Truncate(time.Microsecond)
+	return &g, nil
+}
+
+// StopGoLive ends a channel's session if broadcasterID still holds it
+// (fault.NotFound otherwise), so a stop never ends a newer session.
+func (s *TogetherExtras) StopGoLive(ctx context.Context, channelID, broadcasterID string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM together_go_live WHERE channel_id=$1 AND broadcaster_id=$2`, channelID, broadcasterID)
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}

@@ -1,0 +1,55 @@
+package together_test
+
+import (
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestGoLiveAcrossNodes: two nodes on one database and bus share go-live
+// sessions: started through one node, seen, refused and stopped through the
+// other, with Together's statuses and texts.
+func TestGoLiveAcrossNodes(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db, b := eng.Open(t), bus.NewLocal()
+			n1, n2 := newNode(t, db, b), newNode(t, db, b)
+			ann, bob, carl := n1.register("ann"), n1.register("bob"), n1.register("carl")
+			srv, _ := n1.must(201, "POST", "/servers", ann.access, map[string]any{"name": "G", "is_public": true})
+			sid := srv["id"].(string)
+			n1.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
+			n1.must(201, "POST", "/servers/"+sid+"/join", carl.access, nil)
+			vc, _ := n1.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})
+			path := "/channels/" + vc["id"].(string) + "/go-live"
+
+			started, _ := n1.must(201, "POST", path, bob.access, map[string]any{"quality": "1080p"})
+			got, _ := n2.must(200, "GET", path, ann.access, nil)
+			if got["broadcaster_id"] != bob.id || got["quality"] != "1080p" || got["started_at"] != started["started_at"] {
+				t.Errorf("session on node 2 %v, started %v", got, started)
+			}
+			for _, c := range []struct {
+				name, method, auth string
+				status             int
+				msg                string
+			}{
+				{"second broadcaster", "POST", ann.access, 409, "Someone is already live in this channel"},
+				{"stop by a plain member", "DELETE", carl.access, 403, "Only the broadcaster can stop this session"},
+			} {
+				if code, obj, _ := n2.call(c.method, path, c.auth, map[string]any{}); code != c.status || obj["error"] != c.msg {
+					t.Errorf("%s: %d %v, want %d %q", c.name, code, obj, c.status, c.msg)
+				}
+			}
+			n2.must(204, "DELETE", path, bob.access, nil)
+			for _, n := range []*env{n1, n2} {
+				if code, obj, _ := n.call("GET", path, ann.access, nil); code != 404 || obj["error"] != "No active Go Live session" {
+					t.Errorf("after stop: %d %v", code, obj)
+				}
+			}
+			n1.must(404, "DELETE", path, bob.access, nil)
+			n2.must(201, "POST", path, ann.access, nil) // the channel is free again
+		})
+	}
+}
