@@ -31,6 +31,7 @@ func (s *Surface) registerLiveAdmin(h *httpserver.Server) {
 	adm("GET /api/admin/viewersOverTime", s.handleViewersOverTime)
 	adm("GET /api/admin/viewers", s.handleViewers)
 	adm("GET /api/admin/hardwarestats", s.handleHardware)
+	adm("GET /api/admin/metrics/video", s.handleVideoMetrics)
 	adm("GET /api/admin/prometheus", s.prometheusHandler(h.Registry()).ServeHTTP)
 	adm("POST /api/admin/config/streamkeys", s.handleSetStreamKeys)
 	adm("POST /api/admin/config/video/codec", s.handleSetCodec)
@@ -40,6 +41,8 @@ func (s *Surface) registerLiveAdmin(h *httpserver.Server) {
 	adm("POST /api/admin/config/ffmpegpath", s.handleSetFFmpegPath)
 	adm("POST /api/admin/config/rtmpserverport", s.handleSetRTMPPort)
 	adm("POST /api/admin/config/videoservingendpoint", s.handleSetServingEndpoint)
+	// Public, but part of the playback health this file reports.
+	h.Handle("POST /api/metrics/playback", s.wrap(s.handlePlaybackReport))
 }
 
 // decodeValue reads Owncast's {"value": …} setter body.
@@ -95,7 +98,12 @@ func (s *Surface) handleAdminStatus(w http.ResponseWriter, r *http.Request) {
 		out["broadcaster"] = map[string]any{"remoteAddr": b.RemoteAddr, "time": b.Time, "streamDetails": b.Details}
 		out["currentBroadcast"] = map[string]any{"outputSettings": variantsJSON(st.Variants),
 			"latencyLevel": map[string]any{"level": st.LatencyLevel}}
-		out["health"] = map[string]any{"healthy": true, "healthPercentage": 100, "message": ""}
+		h, err := s.d.Live.StreamHealth(r.Context(), s.stageID())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		out["health"] = healthJSON(h)
 	}
 	liveNoCache(w)
 	httpserver.WriteJSON(w, http.StatusOK, out)
@@ -184,6 +192,13 @@ func (s *Surface) prometheusHandler(node prometheus.Gatherer) http.Handler {
 			return 0
 		}
 		return float64(s.d.Chat.Presence().Connected())
+	})
+	gauge("owncast_instance_playback_error_count", "Errors reported by players in the last 2-minute window.", func() float64 {
+		m, err := s.d.Live.PlaybackMetrics(context.Background(), s.stageID())
+		if err != nil {
+			return 0
+		}
+		return m.LastErrorCount
 	})
 	gauge("owncast_instance_cpu_usage", "CPU usage (percent).", func() float64 {
 		if c := s.d.Live.Hardware().CPU; len(c) > 0 {

@@ -2,6 +2,7 @@ package owncast_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -230,6 +231,11 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "GET", "/api/admin/viewers", "admin", nil)
 	c.do(200, "GET", "/api/admin/viewersOverTime", "admin", nil)
 	c.do(200, "GET", "/api/admin/hardwarestats", "admin", nil)
+	c.do(200, "POST", "/api/metrics/playback", "", map[string]any{"bandwidth": 2500.5, "latency": 6, "errors": 1,
+		"downloadDuration": 0.4, "qualityVariantChanges": 0})
+	c.do(400, "POST", "/api/metrics/playback", "", `{"errors":"many"}`)
+	ln.live.CollectPlayback(context.Background())
+	c.do(200, "GET", "/api/admin/metrics/video", "admin", nil)
 	c.do(200, "POST", "/api/admin/config/streamkeys", "admin", map[string]any{"value": []map[string]string{{"key": "abc123", "comment": "default"}}})
 	c.do(200, "POST", "/api/admin/config/video/codec", "admin", map[string]any{"value": "libx264"})
 	c.do(200, "POST", "/api/admin/config/video/streamlatencylevel", "admin", map[string]any{"value": 3})
