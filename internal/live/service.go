@@ -35,6 +35,7 @@ type Config struct {
 	ViewerTTL        time.Duration
 	ThumbnailEvery   time.Duration
 	SampleEvery      time.Duration
+	PlaybackEvery    time.Duration // playback-metrics window (default PlaybackEvery, Owncast's 2 min)
 	Now              func() time.Time
 	// Viewers counts viewers across the cluster (nil: this node's only).
 	// Each node counts the viewers whose pings reach it.
@@ -65,6 +66,7 @@ type Service struct {
 	upCancel  context.CancelFunc
 	observers []func(Event)
 	hw        *hardware
+	pb        *playbackStore
 }
 
 // ErrOffline is returned for actions that need a live stream.
@@ -86,6 +88,9 @@ func New(ctx context.Context, cfg Config, st Store, pub Publisher, log *slog.Log
 	}
 	if cfg.SampleEvery <= 0 {
 		cfg.SampleEvery = time.Minute
+	}
+	if cfg.PlaybackEvery <= 0 {
+		cfg.PlaybackEvery = PlaybackEvery
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -186,6 +191,8 @@ func (s *Service) Run(ctx context.Context) error {
 	prune := time.NewTicker(5 * time.Second)
 	sample := time.NewTicker(s.cfg.SampleEvery)
 	hw := time.NewTicker(2 * time.Minute)
+	pb := time.NewTicker(s.cfg.PlaybackEvery)
+	defer pb.Stop()
 	defer prune.Stop()
 	defer sample.Stop()
 	defer hw.Stop()
@@ -197,6 +204,8 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-hw.C:
 			s.hardware().sample(s.cfg.Now())
+		case <-pb.C:
+			s.CollectPlayback(ctx)
 		case <-prune.C:
 			s.Prune()
 		case <-sample.C:
