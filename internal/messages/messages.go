@@ -129,6 +129,13 @@ const TopicPrefix = "messages."
 // Topic is the bus topic for a conversation's events.
 func Topic(conversationID string) string { return TopicPrefix + conversationID }
 
+// Mentions are the accounts a message mentions, and whether it mentions
+// everyone.
+type Mentions struct {
+	UserIDs  []string
+	Everyone bool
+}
+
 // ListQuery selects a page of a conversation (or of a thread), newest first.
 type ListQuery struct {
 	ConversationID string
@@ -184,7 +191,9 @@ type Store interface {
 	InsertMessage(ctx context.Context, m *Message, searchText string) error
 	Message(ctx context.Context, id string) (*Message, error)
 	ListMessages(ctx context.Context, q ListQuery) ([]*Message, error)
-	EditMessage(ctx context.Context, id, body, searchText string, at time.Time) error
+	// EditMessage replaces a live message's body; mentions, when not nil,
+	// replace its mentions too.
+	EditMessage(ctx context.Context, id, body, searchText string, at time.Time, mentions *Mentions) error
 	DeleteMessage(ctx context.Context, id string) error
 	SetHidden(ctx context.Context, ids []string, hidden bool) ([]string, error)
 	SetPinned(ctx context.Context, id string, pinned bool, by *string, at time.Time) error

@@ -147,13 +147,19 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]*Message, error) {
 
 // Edit replaces a message's body and sets EditedAt.
 func (s *Service) Edit(ctx context.Context, id, body string) (*Message, error) {
+	return s.EditMentions(ctx, id, body, nil)
+}
+
+// EditMentions is Edit that also replaces the message's mentions (Together
+// re-parses them from the new text); nil keeps them.
+func (s *Service) EditMentions(ctx context.Context, id, body string, mentions *Mentions) (*Message, error) {
 	if strings.TrimSpace(body) == "" {
 		return nil, fault.New(fault.Invalid, "Message content cannot be empty")
 	}
 	if utf8.RuneCountInString(body) > MaxBody || !utf8.ValidString(body) {
 		return nil, fault.New(fault.Invalid, "Message content is too long")
 	}
-	if err := s.st.EditMessage(ctx, id, body, Fold(body), s.now().UTC()); err != nil {
+	if err := s.st.EditMessage(ctx, id, body, Fold(body), s.now().UTC(), mentions); err != nil {
 		if errors.Is(err, fault.NotFound) {
 			return nil, fault.New(fault.NotFound, "Message not found")
 		}

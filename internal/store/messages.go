@@ -173,10 +173,16 @@ func (s *Messages) query(ctx context.Context, q string, args ...any) ([]*message
 	return out, rows.Err()
 }
 
-// EditMessage replaces the body of a live message.
-func (s *Messages) EditMessage(ctx context.Context, id, body, searchText string, at time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE messages SET body=$2, search_text=$3, edited_at=$4 WHERE id=$1 AND NOT deleted`,
-		id, body, searchText, Micros(at))
+// EditMessage replaces the body of a live message, and its mentions when
+// mentions is not nil.
+func (s *Messages) EditMessage(ctx context.Context, id, body, searchText string, at time.Time, mentions *messages.Mentions) error {
+	q, args := `UPDATE messages SET body=$2, search_text=$3, edited_at=$4 WHERE id=$1 AND NOT deleted`, []any{id, body, searchText, Micros(at)}
+	if mentions != nil {
+		q = `UPDATE messages SET body=$2, search_text=$3, edited_at=$4, mention_user_ids=$5, mention_everyone=$6
+			WHERE id=$1 AND NOT deleted`
+		args = append(args, joinIDs(mentions.UserIDs), mentions.Everyone)
+	}
+	res, err := s.db.ExecContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}

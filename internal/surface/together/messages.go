@@ -250,7 +250,9 @@ func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, fault.New(fault.Forbidden, "Only the message author can edit it"))
 		return
 	}
-	m, err = s.d.Messages.Edit(ctx, m.ID, *in.Content)
+	// Together re-parses mentions from the new text.
+	ids, everyone := s.mentions(ctx, ca.Community.ID, *in.Content)
+	m, err = s.d.Messages.EditMentions(ctx, m.ID, *in.Content, &messages.Mentions{UserIDs: ids, Everyone: everyone})
 	if err != nil {
 		s.fail(w, err)
 		return

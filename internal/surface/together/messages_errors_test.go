@@ -37,3 +37,36 @@ func TestMessageErrorTexts(t *testing.T) {
 		}
 	}
 }
+
+// TestEditReparsesMentions: as in Together, an edit re-reads @mentions from
+// the new text.
+func TestEditReparsesMentions(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			ann, bob := e.register("ann"), e.register("bob")
+			srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "S", "is_public": true})
+			sid := srv["id"].(string)
+			ch, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "g", "type": "text"})
+			e.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
+			m, _ := e.must(201, "POST", "/channels/"+ch["id"].(string)+"/messages", ann.access, map[string]any{"content": "hello"})
+			for _, c := range []struct {
+				content  string
+				ids      []any
+				everyone bool
+			}{
+				{"hello @bob", []any{bob.id}, false},
+				{"hello @everyone", []any{}, true},
+				{"hello again", []any{}, false},
+			} {
+				got, _ := e.must(200, "PATCH", "/messages/"+m["id"].(string), ann.access, map[string]any{"content": c.content})
+				ids, _ := got["mention_user_ids"].([]any)
+				if len(ids) != len(c.ids) || (len(ids) == 1 && ids[0] != c.ids[0]) || got["mention_everyone"] != c.everyone {
+					t.Errorf("edit to %q: mentions %v everyone %v", c.content, got["mention_user_ids"], got["mention_everyone"])
+				}
+			}
+		})
+	}
+}
