@@ -90,6 +90,7 @@ export interface Role {
 
 /** Together's permission bits that the app acts on. */
 export const PERM_MANAGE_MESSAGES = 4;
+export const PERM_MANAGE_CHANNELS = 1024;
 export const PERM_ADMINISTRATOR = 8192;
 
 export interface Attachment {
