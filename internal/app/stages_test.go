@@ -14,7 +14,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 type login struct {
@@ -403,4 +405,69 @@ func TestStageChannelBoundToDefaultStage(t *testing.T) {
 	if code := call(t, "GET", base+"/channels/"+ch.ID+"/messages", admin.AccessToken, nil, &history); code != 200 || len(history) != 2 {
 		t.Fatalf("rebound history: %d %+v", code, history)
 	}
+}
+
+// TestStageChannelOnTwoNodes: two nodes on one PostgreSQL and one NATS. A
+// stage channel made through node A has the same stage, key and signed
+// playlist URL on node B; a message posted on A into a channel bound to
+// the default stage reaches Owncast's chat socket on B; deleting the
+// channel on A removes the stage for B.
+func TestStageChannelOnTwoNodes(t *testing.T) {
+	t.Parallel()
+	if storetest.PostgresURL() == "" || natsURL() == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	dsn := storetest.PostgresDSN(t)
+	node := func() *app.App {
+		cfg := testConfig(t)
+		cfg.Database, cfg.Bus, cfg.JWTSecret = dsn, natsURL(), ""
+		a, _ := start(t, cfg, nil)
+		return a
+	}
+	a, b := node(), node()
+	urlA, urlB := a.HTTP.URL(), b.HTTP.URL()
+	admin := adminLogin(t, urlA)
+	sid := newServer(t, urlA, admin.AccessToken)
+	var ch, bound struct{ ID string }
+	if code := call(t, "POST", urlA+"/servers/"+sid+"/channels", admin.AccessToken, map[string]any{"name": "Own", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("create on A: %d", code)
+	}
+	if code := call(t, "POST", urlA+"/servers/"+sid+"/channels", admin.AccessToken, map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &bound); code != 201 {
+		t.Fatalf("create bound on A: %d", code)
+	}
+	var stA, stB stageStatus
+	var keyA, keyB struct{ StreamKey string }
+	if call(t, "GET", urlA+"/api/stages/"+ch.ID+"/status", admin.AccessToken, nil, &stA) != 200 ||
+		call(t, "GET", urlB+"/api/stages/"+ch.ID+"/status", admin.AccessToken, nil, &stB) != 200 || stB.StageID != ch.ID {
+		t.Fatalf("status: %+v %+v", stA, stB)
+	}
+	if call(t, "GET", urlA+"/api/stages/"+ch.ID+"/key", admin.AccessToken, nil, &keyA) != 200 ||
+		call(t, "GET", urlB+"/api/stages/"+ch.ID+"/key", admin.AccessToken, nil, &keyB) != 200 || keyA.StreamKey == "" || keyA.StreamKey != keyB.StreamKey {
+		t.Fatalf("keys differ between nodes: %q %q", keyA.StreamKey, keyB.StreamKey)
+	}
+	if code, _, body := get(t, urlB+stA.HLSURL); code != 200 || !strings.HasPrefix(string(body), "#EXTM3U") {
+		t.Fatalf("A's signed playlist URL on B: %d %s", code, body)
+	}
+
+	var reg struct{ AccessToken string }
+	if code := call(t, "POST", urlB+"/api/chat/register", "", map[string]string{"displayName": "far"}, &reg); code != 200 {
+		t.Fatalf("owncast register on B: %d", code)
+	}
+	chat := dialSocket(t, "ws"+strings.TrimPrefix(urlB, "http")+"/ws?accessToken="+reg.AccessToken)
+	var posted struct{ ID string }
+	if code := call(t, "POST", urlA+"/channels/"+bound.ID+"/messages", admin.AccessToken, map[string]string{"content": "across nodes"}, &posted); code != 201 {
+		t.Fatalf("post on A: %d", code)
+	}
+	chat.await("CHAT on B", func(f map[string]any) bool { return f["type"] == "CHAT" && f["id"] == posted.ID })
+
+	if code := call(t, "DELETE", urlA+"/servers/"+sid+"/channels/"+ch.ID, admin.AccessToken, nil, nil); code != 204 {
+		t.Fatalf("delete on A: %d", code)
+	}
+	if code := call(t, "GET", urlB+"/api/stages/"+ch.ID+"/status", admin.AccessToken, nil, nil); code != 404 {
+		t.Fatalf("status of a deleted stage channel on B: %d", code)
+	}
+	poll(t, "the stage deleted", 10*time.Second, func() bool {
+		_, err := b.Live.StageSettings(context.Background(), ch.ID)
+		return err != nil
+	})
 }
