@@ -431,6 +431,10 @@ func (c *Conn) writeBatch(batch [][]byte) error {
 	if err := c.nc.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
 		return fmt.Errorf("gateway: set write deadline: %w", err)
 	}
+	// The deadline bounds this batch only. Left in place, it failed every
+	// later ping (and pong) once it passed, and a quiet socket was cut
+	// without a close frame (1006) one ping interval later.
+	defer func() { _ = c.nc.SetWriteDeadline(time.Time{}) }()
 	if len(batch) > 1 {
 		c.nc.cork()
 	}

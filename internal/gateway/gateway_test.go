@@ -363,6 +363,51 @@ func TestPing(t *testing.T) {
 	})
 }
 
+// TestPingAfterWriteDeadline: a batch write's deadline must not outlive the
+// batch. A socket that received one message and then went quiet (a watch
+// room between actions) was cut with 1006 by the next ping after
+// WriteTimeout, which OpenTogetherTube's k6 average-load scenario showed.
+func TestPingAfterWriteDeadline(t *testing.T) {
+	t.Parallel()
+	pongs := make(chan struct{}, 64)
+	ts := newTestServer(t, serverOpts{cfg: Config{PingInterval: 20 * time.Millisecond, PongTimeout: 200 * time.Millisecond,
+		WriteTimeout: 30 * time.Millisecond, CloseTimeout: 200 * time.Millisecond}, onPong: func(*Conn) {
+		select {
+		case pongs <- struct{}{}:
+		default:
+		}
+	}})
+	client := ts.dial(t, "", nil)
+	sc := ts.accepted(t)
+	if !sc.Send([]byte("hello")) {
+		t.Fatal("Send refused")
+	}
+	if got := readText(t, client); got != "hello" {
+		t.Fatalf("read %q", got)
+	}
+	go func() {
+		for {
+			if _, _, err := client.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	// Drop pongs from before the message arrived; the fifth ping after it
+	// is at least four ping intervals (80 ms) past the batch's 30 ms deadline.
+	for len(pongs) > 0 {
+		<-pongs
+	}
+	for i := range 5 {
+		select {
+		case <-pongs:
+		case <-sc.Done():
+			t.Fatalf("closed after %d pongs following a write", i)
+		case <-time.After(guard):
+			t.Fatalf("only %d pongs following a write", i)
+		}
+	}
+}
+
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, serverOpts{conn: func(*http.Request) ConnOptions {
