@@ -1,6 +1,7 @@
 package together
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -230,6 +231,9 @@ func setOf(ids []string) func(string) bool {
 func (s *Surface) onBus(topic string, data []byte) {
 	if id, ok := strings.CutPrefix(topic, "community."); ok && !strings.HasPrefix(id, "dm.") {
 		s.forgetCommunity(id)
+	}
+	if topic == dispatchTopic && bytes.Contains(data, []byte(`"PRESENCE_UPDATE"`)) {
+		s.forgetMembers() // statuses and profiles show in member lists
 	}
 	if !s.hasClients() {
 		return

@@ -2,6 +2,7 @@ package together
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -190,12 +191,31 @@ func (s *Surface) listMembers(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	out, err := s.members(r.Context(), p.Account.ID, id)
+	ctx := r.Context()
+	if _, err := s.d.Community.Access(ctx, p.Account.ID, id); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if body := s.cachedMembers(id); body != nil {
+		writeRawJSON(w, body)
+		return
+	}
+	gen := s.memberGen()
+	out, err := s.members(ctx, p.Account.ID, id)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	body, err := json.Marshal(out)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	body = append(body, '\n') // as writeJSON's encoder ends it
+	if len(out) >= memberCacheMin {
+		s.cacheMembers(id, gen, body)
+	}
+	writeRawJSON(w, body)
 }
 
 type channelInput struct {

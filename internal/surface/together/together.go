@@ -128,6 +128,7 @@ type Surface struct {
 	vmu    sync.Mutex
 	vcache map[string]*viewerEntry // channel id → member bits (viewers.go)
 	vgen   uint64                  // bumped by every community event
+	mcache map[string]*memberEntry // community id → encoded member list (members_cache.go)
 }
 
 // New builds the surface.
@@ -140,7 +141,7 @@ func New(d Deps) (*Surface, error) {
 	}
 	s := &Surface{d: d, log: d.Log.With("component", "together"), started: time.Now(),
 		clients: map[string]map[*client]struct{}{},
-		vcache:  map[string]*viewerEntry{}}
+		vcache:  map[string]*viewerEntry{}, mcache: map[string]*memberEntry{}}
 	if d.IdleTimeout <= 0 {
 		s.d.IdleTimeout = IdleTimeout
 	}

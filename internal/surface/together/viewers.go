@@ -51,6 +51,7 @@ func (s *Surface) forgetCommunity(communityID string) {
 	s.vmu.Lock()
 	defer s.vmu.Unlock()
 	s.vgen++
+	delete(s.mcache, communityID)
 	for id, e := range s.vcache {
 		if e.communityID == communityID {
 			delete(s.vcache, id)
