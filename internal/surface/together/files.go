@@ -375,26 +375,37 @@ func (s *Surface) listEmojis(w http.ResponseWriter, r *http.Request, p *identity
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Surface) createEmoji(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+// emojiServer is the prologue of the emoji-managing routes: uploads
+// configured, a server the caller may manage emojis in (owner or
+// MANAGE_SERVER). It writes the error and returns ok=false otherwise.
+func (s *Surface) emojiServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) (id string, ok bool) {
 	if err := s.uploadsReady(); err != nil {
 		s.fail(w, err)
-		return
+		return "", false
 	}
 	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
-		return
+		return "", false
 	}
-	ctx := r.Context()
-	a, err := s.d.Community.Access(ctx, p.Account.ID, id)
+	a, err := s.d.Community.Access(r.Context(), p.Account.ID, id)
 	if err != nil {
 		s.fail(w, err)
-		return
+		return "", false
 	}
 	if !a.IsOwner && !a.Has(community.PermManageServer) {
 		s.fail(w, fault.New(fault.Forbidden, "Only the server owner can manage emojis"))
+		return "", false
+	}
+	return id, true
+}
+
+func (s *Surface) createEmoji(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, ok := s.emojiServer(w, r, p)
+	if !ok {
 		return
 	}
+	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, MaxEmojiBytes+16<<10)
 	if err := r.ParseMultipartForm(MaxEmojiBytes + 16<<10); err != nil {
 		s.fail(w, invalid("Expected a multipart body with 'name' and 'image' (at most 256 KiB)"))
@@ -445,25 +456,11 @@ func (s *Surface) createEmoji(w http.ResponseWriter, r *http.Request, p *identit
 }
 
 func (s *Surface) deleteEmoji(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	if err := s.uploadsReady(); err != nil {
-		s.fail(w, err)
-		return
-	}
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
+	id, ok := s.emojiServer(w, r, p)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	a, err := s.d.Community.Access(ctx, p.Account.ID, id)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	if !a.IsOwner && !a.Has(community.PermManageServer) {
-		s.fail(w, fault.New(fault.Forbidden, "Only the server owner can manage emojis"))
-		return
-	}
 	eid := r.PathValue("emoji_id")
 	if err := s.d.Extras.DeleteEmoji(ctx, id, eid); err != nil {
 		if errors.Is(err, fault.NotFound) {
