@@ -21,6 +21,7 @@ import (
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/presence"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/watch"
@@ -129,6 +130,19 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		a.runners = append(a.runners, func(ctx context.Context) error { return servePprof(ctx, cfg.PprofAddr, logger) })
 	}
 	return a, nil
+}
+
+// presenceTracker counts connections per key across the cluster on the
+// node's bus, runs with the node and says goodbye to the other nodes when
+// it closes.
+func (a *App) presenceTracker(namespace string, logger *slog.Logger) (*presence.Tracker, error) {
+	tr, err := presence.New(a.Bus, presence.Config{Namespace: namespace}, logger)
+	if err != nil {
+		return nil, err
+	}
+	a.runners = append(a.runners, tr.Run)
+	a.closers = append(a.closers, func() error { tr.Close(); return nil })
+	return tr, nil
 }
 
 // wire connects the gateway and the surfaces.

@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/hearth-community/hearth/internal/live"
-	"github.com/hearth-community/hearth/internal/presence"
 	"github.com/hearth-community/hearth/internal/rtmp"
 )
 
@@ -27,12 +26,10 @@ func (a *App) wireLive(ctx context.Context) error {
 	}
 	// Viewer counts are shared between nodes: a viewer is counted by the
 	// node its pings reach.
-	viewers, err := presence.New(a.Bus, presence.Config{Namespace: "live"}, a.Log.With("component", "live"))
+	viewers, err := a.presenceTracker("live", a.Log.With("component", "live"))
 	if err != nil {
 		return fmt.Errorf("live: %w", err)
 	}
-	a.runners = append(a.runners, viewers.Run)
-	a.closers = append(a.closers, func() error { viewers.Close(); return nil })
 	svc, err := live.New(ctx, live.Config{DataDir: cfg.DataDir, FFmpegPath: cfg.FFmpegPath, RTMPPort: port,
 		TempStreamKey: cfg.StreamKey, DefaultStreamKey: cfg.DefaultStreamKey, Viewers: viewers}, a.DB.Live(), a.Bus, a.Log.With("component", "live"))
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
-	"github.com/hearth-community/hearth/internal/presence"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/surface/owncast"
 	"github.com/hearth-community/hearth/internal/webhooks"
@@ -44,12 +43,10 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	}
 	// Chat users are counted on every node, so joins and parts are
 	// announced once for the cluster.
-	chatters, err := presence.New(a.Bus, presence.Config{Namespace: "stagechat"}, log.With("component", "stagechat"))
+	chatters, err := a.presenceTracker("stagechat", log.With("component", "stagechat"))
 	if err != nil {
 		return err
 	}
-	a.runners = append(a.runners, chatters.Run)
-	a.closers = append(a.closers, func() error { chatters.Close(); return nil })
 	chat, err := stagechat.New(ctx, stagechat.Config{Defaults: defaults, Conversation: conversation,
 		Presence: stagechat.PresenceConfig{Cluster: chatters}}, a.DB.StageChat(), a.Identity, msgs, a.Bus,
 		log.With("component", "stagechat"))
