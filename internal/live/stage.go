@@ -195,10 +195,11 @@ func (s *Service) Touch(stageID, ip, userAgent string) {
 	}
 	v.LastSeen = now
 	if st.cur != nil {
-		if n := st.countLocked(); n > st.sessionPeak {
+		n := st.countLocked()
+		if n > st.sessionPeak {
 			st.sessionPeak = n
 		}
-		if n := st.countLocked(); n > st.overallPeak {
+		if n > st.overallPeak {
 			st.overallPeak, st.peakDirty = n, true
 		}
 	}
