@@ -108,38 +108,53 @@ type liveRun struct {
 	segSeconds float64
 }
 
-// runLive publishes secs seconds of the 1280x720@60 test pattern and
-// polls the media playlist every 20 ms like an eager player.
-func runLive(b *testing.B, variants []live.Variant, level, secs int) liveRun {
+// benchLiveNode runs a node for the live benchmarks until the benchmark
+// ends: SQLite, local bus, the live service with the default stage's key
+// abc123 and the given variants and latency level, an RTMP server on
+// loopback (its handler from handler, or the live service itself) and the
+// Owncast routes on loopback HTTP. stop ends the node and waits for it.
+func benchLiveNode(b *testing.B, variants []live.Variant, level int, handler func(*live.Service) rtmp.Handler) (svc *live.Service, rs *rtmp.Server, srv *httpserver.Server, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	db := storetest.OpenSQLite(b)
 	bs := bus.NewLocal()
-	defer bs.Close()
 	idn, err := identity.New(ctx, identity.Config{Argon2: identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}}, db.Identity(), bs, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc, err := live.New(ctx, live.Config{DataDir: b.TempDir(), DefaultStreamKey: "abc123", ThumbnailEvery: time.Hour}, db.Live(), bs, discard())
+	svc, err = live.New(ctx, live.Config{DataDir: b.TempDir(), DefaultStreamKey: "abc123", ThumbnailEvery: time.Hour}, db.Live(), bs, discard())
 	if err != nil {
 		b.Fatal(err)
 	}
 	_ = svc.SetVariants(ctx, svc.DefaultStageID(), variants)
 	_ = svc.SetLatencyLevel(ctx, svc.DefaultStageID(), level)
-	arr := &arrivals{h: svc, at: map[uint32]time.Time{}}
-	rs, err := rtmp.NewServer(rtmp.Config{Addr: "127.0.0.1:0"}, arr, discard())
+	var h rtmp.Handler = svc
+	if handler != nil {
+		h = handler(svc)
+	}
+	rs, err = rtmp.NewServer(rtmp.Config{Addr: "127.0.0.1:0"}, h, discard())
 	if err != nil {
 		b.Fatal(err)
 	}
 	s, _ := owncast.New(owncast.Deps{Identity: idn, Live: svc, Log: discard()})
-	srv, _ := httpserver.New(httpserver.Config{Addr: "127.0.0.1:0"}, discard())
+	srv, _ = httpserver.New(httpserver.Config{Addr: "127.0.0.1:0"}, discard())
 	s.Register(srv)
 	var wg sync.WaitGroup
 	for _, run := range []func(context.Context) error{srv.Run, rs.Run, svc.Run} {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = run(ctx) }()
 	}
-	defer func() { cancel(); wg.Wait() }()
+	return svc, rs, srv, func() { cancel(); wg.Wait(); bs.Close() }
+}
+
+// runLive publishes secs seconds of the 1280x720@60 test pattern and
+// polls the media playlist every 20 ms like an eager player.
+func runLive(b *testing.B, variants []live.Variant, level, secs int) liveRun {
+	var arr *arrivals
+	svc, rs, srv, stop := benchLiveNode(b, variants, level, func(svc *live.Service) rtmp.Handler {
+		arr = &arrivals{h: svc, at: map[uint32]time.Time{}}
+		return arr
+	})
+	defer stop()
 
 	cpu0, child0, t0 := cpuSelf(), cpuChildren(), time.Now()
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re",

@@ -9,19 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/hearth-community/hearth/internal/bus"
-	"github.com/hearth-community/hearth/internal/httpserver"
-	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
-	"github.com/hearth-community/hearth/internal/rtmp"
-	"github.com/hearth-community/hearth/internal/store/storetest"
-	"github.com/hearth-community/hearth/internal/surface/owncast"
 )
 
 // playerPage plays the master playlist with hls.js (default settings, as
@@ -91,32 +84,8 @@ func BenchmarkLivePlayerLatency(b *testing.B) {
 func playerLatency(b *testing.B, chromium, pageURL string, level int, catchup bool) []float64 {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	db := storetest.OpenSQLite(b)
-	bs := bus.NewLocal()
-	defer bs.Close()
-	idn, err := identity.New(ctx, identity.Config{Argon2: identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}}, db.Identity(), bs, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc, err := live.New(ctx, live.Config{DataDir: b.TempDir(), DefaultStreamKey: "abc123", ThumbnailEvery: time.Hour}, db.Live(), bs, discard())
-	if err != nil {
-		b.Fatal(err)
-	}
-	_ = svc.SetVariants(ctx, svc.DefaultStageID(), []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}})
-	_ = svc.SetLatencyLevel(ctx, svc.DefaultStageID(), level)
-	rs, err := rtmp.NewServer(rtmp.Config{Addr: "127.0.0.1:0"}, svc, discard())
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, _ := owncast.New(owncast.Deps{Identity: idn, Live: svc, Log: discard()})
-	srv, _ := httpserver.New(httpserver.Config{Addr: "127.0.0.1:0"}, discard())
-	s.Register(srv)
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{srv.Run, rs.Run, svc.Run} {
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = run(ctx) }()
-	}
-	defer func() { cancel(); wg.Wait() }()
+	_, rs, srv, stop := benchLiveNode(b, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}, level, nil)
+	defer stop()
 	pub := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=400:sample_rate=44100",
 		"-t", "90", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p",
