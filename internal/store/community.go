@@ -62,6 +62,12 @@ func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([
 	return out, rows.Err()
 }
 
+// scanString scans a row of one text column (an id).
+func scanString(r scanner) (string, error) {
+	var v string
+	return v, r.Scan(&v)
+}
+
 // CreateCommunity inserts c, its owner as first member, and channels.
 func (s *Community) CreateCommunity(ctx context.Context, c *community.Community, channels []*community.Channel) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -204,20 +210,14 @@ func (s *Community) Members(ctx context.Context, communityID string) ([]*communi
 // MemberRoleIDs lists a member's role ids.
 func (s *Community) MemberRoleIDs(ctx context.Context, communityID, accountID string) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT role_id FROM member_roles WHERE community_id=$1 AND account_id=$2`, communityID, accountID)
-	return collect(rows, err, func(r scanner) (string, error) {
-		var id string
-		return id, r.Scan(&id)
-	})
+	return collect(rows, err, scanString)
 }
 
 // CoMembers lists every account sharing a community with accountID.
 func (s *Community) CoMembers(ctx context.Context, accountID string) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT b.account_id FROM community_members a
 		JOIN community_members b ON b.community_id = a.community_id WHERE a.account_id=$1`, accountID)
-	return collect(rows, err, func(r scanner) (string, error) {
-		var id string
-		return id, r.Scan(&id)
-	})
+	return collect(rows, err, scanString)
 }
 
 const channelCols = `id, community_id, name, kind, position, category, topic, created_at`
@@ -629,19 +629,7 @@ func (s *Community) SetPresence(ctx context.Context, accountID string, online, r
 // PresentAccounts lists accounts whose stored status is not offline.
 func (s *Community) PresentAccounts(ctx context.Context) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT account_id FROM profiles WHERE status<>'offline'`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanString)
 }
 
 // SaveProfile upserts a profile.

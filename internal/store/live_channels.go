@@ -66,17 +66,5 @@ func (l *Live) SetChannelStage(ctx context.Context, channelID, stageID string) e
 // ChannelsOfStage lists the channels bound to a stage.
 func (l *Live) ChannelsOfStage(ctx context.Context, stageID string) ([]string, error) {
 	rows, err := l.db.QueryContext(ctx, `SELECT channel_id FROM live_channel_stages WHERE stage_id = $1 ORDER BY channel_id`, stageID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanString)
 }

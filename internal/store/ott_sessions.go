@@ -73,17 +73,5 @@ func (s *OttSessions) ExpiredOttGuests(ctx context.Context, t time.Time, limit i
 		WHERE s.expires_at < $1 AND a.kind = 'guest' AND NOT EXISTS (
 			SELECT 1 FROM ott_sessions o WHERE (o.guest_id = s.guest_id OR o.account_id = s.guest_id) AND o.expires_at >= $1)
 		ORDER BY s.guest_id LIMIT $2`, Micros(t), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanString)
 }

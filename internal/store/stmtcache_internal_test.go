@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -59,5 +60,36 @@ func TestStatementCache(t *testing.T) {
 	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO kv (k, v) VALUES ($1, $2)`, "late", 1); err == nil {
 		t.Fatal("exec after Close succeeded")
+	}
+}
+
+// TestPoolKeepsIdleConnections: connections opened under concurrency stay
+// open when released. database/sql keeps two idle connections by default;
+// closing the others threw away their prepared statements, and every new
+// SQLite connection parses the whole schema again.
+func TestPoolKeepsIdleConnections(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "p.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for range 3 {
+		conns := make([]*sql.Conn, 8)
+		for i := range conns {
+			if conns[i], err = db.DB.Conn(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, c := range conns {
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st := db.DB.Stats()
+	if st.MaxIdleClosed != 0 || st.OpenConnections != 8 {
+		t.Fatalf("pool closed %d connections for exceeding the idle limit, holds %d open", st.MaxIdleClosed, st.OpenConnections)
 	}
 }
