@@ -6,9 +6,9 @@ import "github.com/coder/websocket"
 //
 // The connection's writer calls Encode with everything queued at that moment
 // (at least one message, oldest first). Encode writes frames by calling emit,
-// and must preserve message order. buf is an empty scratch buffer owned by
-// the connection: Encode may append to it to build frame payloads and returns
-// it (possibly grown) for reuse; a frame passed to emit may alias buf. Encode
+// and must preserve message order. buf is an empty scratch buffer lent for
+// this call (from a pool shared by all connections): Encode may append to it
+// to build frame payloads and returns it (possibly grown) for reuse; a frame passed to emit may alias buf. Encode
 // must not keep batch, buf or emit after it returns. One Codec value may
 // serve many connections concurrently, so it must hold no per-call state.
 type Codec interface {

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -34,10 +36,13 @@ type Handler func(ctx context.Context, typ websocket.MessageType, data []byte) e
 
 // Conn is one accepted WebSocket.
 //
-// Three goroutines serve it: the caller's Run (reads), a writer that drains
-// the send queue through the Codec and performs the close handshake, and a
-// pinger. The writer owns the shutdown sequence; Done is closed when it has
-// finished, subscriptions are gone and the socket is closed.
+// The caller's Run reads. A writer goroutine drains the send queue through
+// the Codec while there is something queued, and performs the close
+// handshake; pings run from a timer, on a goroutine that lives only for the
+// round trip. So an idle socket keeps one goroutine, not three (8 KiB of
+// stack each at least). The writer owns the shutdown sequence; Done is
+// closed when it has finished, subscriptions are gone and the socket is
+// closed.
 type Conn struct {
 	hub       *Hub
 	id        uint64
@@ -48,19 +53,32 @@ type Conn struct {
 	sessionID string
 	codec     Codec
 	emit      func(websocket.MessageType, []byte) error
-	idle      time.Duration
-	maxMsgs   int
-	maxBytes  int
+	raw       syscall.RawConn // the TCP socket, for direct writes; nil (e.g. TLS): always queue
+
+	// direct-write scratch, used only by the holder of the writing token
+	one      [1][]byte
+	frames   []byte
+	demit    func(websocket.MessageType, []byte) error
+	idle     time.Duration
+	maxMsgs  int
+	maxBytes int
 
 	ctx       context.Context
 	cancel    context.CancelFunc
 	closingCh chan struct{}
 	done      chan struct{}
-	wake      chan struct{}
 	running   atomic.Bool
-	pinger    sync.WaitGroup
+
+	pingMu      sync.Mutex
+	pingTimer   *time.Timer
+	pingStopped bool
+	pinging     sync.WaitGroup // a ping round trip in flight
 
 	qmu          sync.Mutex
+	writer       bool       // the writer goroutine runs (or has finished the connection)
+	writing      bool       // a writer (direct or the goroutine) owns the socket's data stream
+	writable     *sync.Cond // on qmu: writing went false
+	carry        []byte     // framed bytes a direct write left over; written before the queue
 	queue        [][]byte
 	spare        [][]byte
 	pendingMsgs  int // queued + being written
@@ -70,9 +88,6 @@ type Conn struct {
 	closing      bool
 	closeCode    websocket.StatusCode
 	closeReason  string
-	drain        bool
-
-	scratch []byte // writer goroutine only
 
 	// guarded by hub.subMu
 	subs       map[string]*subscription
@@ -102,16 +117,17 @@ func newConn(h *Hub, opts ConnOptions) *Conn {
 		cancel:    cancel,
 		closingCh: make(chan struct{}),
 		done:      make(chan struct{}),
-		wake:      make(chan struct{}, 1),
 	}
 	c.emit = c.writeFrame
+	c.demit = c.frameDirect
+	c.writable = sync.NewCond(&c.qmu)
 	return c
 }
 
 func (c *Conn) start() {
-	c.pinger.Add(1)
-	go c.pingLoop()
-	go c.writeLoop()
+	c.pingMu.Lock()
+	c.pingTimer = time.AfterFunc(c.hub.cfg.PingInterval, c.ping)
+	c.pingMu.Unlock()
 }
 
 // ID is unique among the Hub's connections (for logs).
@@ -145,7 +161,20 @@ func (c *Conn) QueueHighWater() (messages, bytes int) {
 // if the queue would exceed its bounds, the queue is discarded and the
 // connection is closed with 1008 "slow consumer". A single message larger
 // than SendQueueBytes is dropped (and logged) without closing.
-func (c *Conn) Send(msg []byte) bool {
+//
+// Fan-outs use Send: each socket's writer runs in parallel with the others,
+// and a burst queued while a writer is busy goes out in one write.
+func (c *Conn) Send(msg []byte) bool { return c.send(msg, false) }
+
+// Reply is Send for an answer to the peer (a heartbeat acknowledgement, a
+// handshake reply), called from the goroutine that read the request. When
+// nothing is queued or being written it frames msg and offers it to the
+// kernel at once, one non-blocking write, instead of waking the writer and
+// waiting for it to be scheduled; what the kernel does not take goes to the
+// writer, first. Order with Send is kept either way.
+func (c *Conn) Reply(msg []byte) bool { return c.send(msg, true) }
+
+func (c *Conn) send(msg []byte, direct bool) bool {
 	c.qmu.Lock()
 	if c.closing {
 		c.qmu.Unlock()
@@ -157,6 +186,13 @@ func (c *Conn) Send(msg []byte) bool {
 		c.log.Warn("message larger than the send queue dropped", "bytes", len(msg), "limit", c.maxBytes)
 		return false
 	}
+	if direct && c.raw != nil && !c.writing && len(c.queue) == 0 && c.carry == nil {
+		c.writing = true
+		c.qmu.Unlock()
+		c.hub.stats.queued.Add(1)
+		c.sendDirect(msg)
+		return true
+	}
 	if c.pendingMsgs+1 > c.maxMsgs || c.pendingBytes+len(msg) > c.maxBytes {
 		msgs, bytes := c.pendingMsgs, c.pendingBytes
 		c.qmu.Unlock()
@@ -166,17 +202,95 @@ func (c *Conn) Send(msg []byte) bool {
 		return false
 	}
 	c.queue = append(c.queue, msg)
-	c.pendingMsgs++
-	c.pendingBytes += len(msg)
-	c.hwMsgs = max(c.hwMsgs, c.pendingMsgs)
-	c.hwBytes = max(c.hwBytes, c.pendingBytes)
+	c.addPendingLocked(len(msg))
+	kick := c.kickLocked()
 	c.qmu.Unlock()
 	c.hub.stats.queued.Add(1)
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if kick {
+		go c.writeRun()
 	}
 	return true
+}
+
+// addPendingLocked counts one more unwritten message of n bytes (queued, or
+// a direct write's leftover) and its high-water marks. c.qmu must be held.
+func (c *Conn) addPendingLocked(n int) {
+	c.pendingMsgs++
+	c.pendingBytes += n
+	c.hwMsgs = max(c.hwMsgs, c.pendingMsgs)
+	c.hwBytes = max(c.hwBytes, c.pendingBytes)
+}
+
+// kickLocked claims the writer's part if no writer goroutine runs; the
+// caller then starts writeRun. c.qmu must be held.
+func (c *Conn) kickLocked() bool {
+	if c.writer {
+		return false
+	}
+	c.writer = true
+	return true
+}
+
+// sendDirect writes msg as the holder of the writing token and gives the
+// token back.
+func (c *Conn) sendDirect(msg []byte) {
+	c.one[0] = msg
+	c.frames = getBuf()
+	scratch, err := c.codec.Encode(getBuf(), c.one[:], c.demit)
+	putBuf(scratch)
+	c.one[0] = nil
+	frames := c.frames
+	c.frames = nil
+	n, attempted := 0, false
+	if err == nil {
+		n, attempted, err = c.nc.tryWrite(c.raw, frames)
+	}
+	done := err != nil || (attempted && n == len(frames))
+	c.qmu.Lock()
+	c.writing = false
+	if !done {
+		// The writer finishes the frame before anything queued after it.
+		c.carry = frames[n:]
+		c.addPendingLocked(len(c.carry))
+	}
+	kick := (len(c.queue) > 0 || c.carry != nil) && c.kickLocked()
+	c.writable.Broadcast()
+	c.qmu.Unlock()
+	if done {
+		putBuf(frames)
+	}
+	switch {
+	case err != nil:
+		c.log.Debug("write failed", "err", err)
+		// Closing needs the writer goroutine to finish the connection: the
+		// close starts one unless this call already claimed it (kick).
+		c.closeWith(noFrame, "", false)
+	case done:
+		c.hub.stats.sent.Add(1)
+		c.hub.stats.direct.Add(1)
+	}
+	if kick {
+		go c.writeRun()
+	}
+}
+
+// frameDirect is the codec's emit for a direct write.
+func (c *Conn) frameDirect(typ websocket.MessageType, p []byte) error {
+	c.frames = appendWSFrame(c.frames, opcodeOf(typ), p)
+	c.countFrame(p)
+	return nil
+}
+
+func (c *Conn) countFrame(p []byte) {
+	c.hub.stats.frames.Add(1)
+	c.hub.stats.bytes.Add(uint64(len(p)))
+}
+
+func opcodeOf(typ websocket.MessageType) byte {
+	if typ == websocket.MessageBinary {
+		return 0x2
+	}
+	return 0x1
 }
 
 // Close starts closing the connection: what is already queued is written,
@@ -204,7 +318,7 @@ func (c *Conn) closeWithHook(code websocket.StatusCode, reason string, drain boo
 		return false
 	}
 	c.closing = true
-	c.closeCode, c.closeReason, c.drain = code, truncateReason(reason), drain
+	c.closeCode, c.closeReason = code, truncateReason(reason)
 	if !drain {
 		for _, m := range c.queue {
 			c.pendingBytes -= len(m)
@@ -213,12 +327,16 @@ func (c *Conn) closeWithHook(code websocket.StatusCode, reason string, drain boo
 		clear(c.queue)
 		c.queue = nil
 	}
+	kick := c.kickLocked()
 	c.qmu.Unlock()
 	if started != nil {
 		started()
 	}
 	c.cancel()
 	close(c.closingCh)
+	if kick {
+		go c.writeRun()
+	}
 	return true
 }
 
@@ -343,77 +461,117 @@ func (c *Conn) pongReceived(context.Context, []byte) {
 	}
 }
 
-func (c *Conn) pingLoop() {
-	defer c.pinger.Done()
-	t := time.NewTicker(c.hub.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.closingCh:
-			return
-		case <-t.C:
-		}
-		// Not derived from c.ctx: the library closes the socket outright
-		// when a context ends mid-write, which would cut a graceful close.
-		ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.PongTimeout)
-		err := c.ws.Ping(ctx)
-		cancel()
-		if err == nil {
-			continue
-		}
-		select {
-		case <-c.closingCh:
-			return
-		default:
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			if c.closeCounted(StatusPingTimeout, ReasonPingTimeout, &c.hub.stats.pingTimeouts) {
-				c.log.Debug("ping timeout", "after", c.hub.cfg.PongTimeout)
-			}
-			return
-		}
-		c.closeWith(noFrame, "", false)
+// ping runs on the ping timer's goroutine: one round trip, then the timer
+// is armed for the next.
+func (c *Conn) ping() {
+	c.pingMu.Lock()
+	if c.pingStopped {
+		c.pingMu.Unlock()
 		return
 	}
+	c.pinging.Add(1)
+	c.pingMu.Unlock()
+	defer c.pinging.Done()
+	select {
+	case <-c.closingCh:
+		return
+	default:
+	}
+	// Not derived from c.ctx: the library closes the socket outright
+	// when a context ends mid-write, which would cut a graceful close.
+	ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.PongTimeout)
+	err := c.ws.Ping(ctx)
+	cancel()
+	if err == nil {
+		c.pingMu.Lock()
+		if !c.pingStopped {
+			c.pingTimer.Reset(c.hub.cfg.PingInterval)
+		}
+		c.pingMu.Unlock()
+		return
+	}
+	select {
+	case <-c.closingCh:
+		return
+	default:
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		if c.closeCounted(StatusPingTimeout, ReasonPingTimeout, &c.hub.stats.pingTimeouts) {
+			c.log.Debug("ping timeout", "after", c.hub.cfg.PongTimeout)
+		}
+		return
+	}
+	c.closeWith(noFrame, "", false)
 }
 
-func (c *Conn) writeLoop() {
-	defer c.teardown()
+// stopPings stops the ping timer and waits for a round trip in flight.
+func (c *Conn) stopPings() {
+	c.pingMu.Lock()
+	c.pingStopped = true
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
+	}
+	c.pingMu.Unlock()
+	c.pinging.Wait()
+}
+
+// writeRun is the writer goroutine. It runs only while there is something
+// to write (an idle socket keeps no goroutine parked for it): it drains the
+// queue and exits, or, once the connection is closing, finishes it.
+func (c *Conn) writeRun() {
 	for {
-		select {
-		case <-c.closingCh:
-			c.finish()
-			return
-		case <-c.wake:
-			if err := c.flush(); err != nil {
-				c.log.Debug("write failed", "err", err)
-				c.closeWith(noFrame, "", false)
-				return
-			}
+		if err := c.flush(); err != nil {
+			c.log.Debug("write failed", "err", err)
+			c.closeWith(noFrame, "", false)
 		}
+		c.qmu.Lock()
+		if c.closing {
+			c.qmu.Unlock()
+			c.finish()
+			c.teardown()
+			return
+		}
+		if len(c.queue) == 0 && c.carry == nil {
+			c.writer = false
+			c.qmu.Unlock()
+			return
+		}
+		c.qmu.Unlock()
 	}
 }
 
-// flush writes everything queued, batch by batch, until the queue is empty.
+// flush writes everything queued, batch by batch, until the queue is empty;
+// a direct write's leftover goes first. It waits for a direct write in
+// flight (one non-blocking syscall) to give the token back.
 func (c *Conn) flush() error {
 	for {
 		c.qmu.Lock()
-		if len(c.queue) == 0 {
+		for c.writing {
+			c.writable.Wait()
+		}
+		carry := c.carry
+		if len(c.queue) == 0 && carry == nil {
 			c.qmu.Unlock()
 			return nil
 		}
 		batch := c.queue
-		c.queue, c.spare = c.spare, nil
+		c.queue, c.spare, c.carry = c.spare, nil, nil
+		c.writing = true
 		c.qmu.Unlock()
 
-		n := 0
+		n := len(carry)
 		for _, m := range batch {
 			n += len(m)
 		}
-		err := c.writeBatch(batch)
+		err := c.writeBatch(carry, batch)
+		msgs := len(batch)
+		if carry != nil {
+			msgs++
+		}
 
 		c.qmu.Lock()
-		c.pendingMsgs -= len(batch)
+		c.writing = false
+		c.pendingMsgs -= msgs
 		c.pendingBytes -= n
 		clear(batch)
 		if cap(batch) <= keepQueueCap {
@@ -423,26 +581,24 @@ func (c *Conn) flush() error {
 		if err != nil {
 			return err
 		}
-		c.hub.stats.sent.Add(uint64(len(batch)))
+		c.hub.stats.sent.Add(uint64(msgs))
 	}
 }
 
-func (c *Conn) writeBatch(batch [][]byte) error {
-	if err := c.nc.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
-		return fmt.Errorf("gateway: set write deadline: %w", err)
+// writeBatch writes carry (framed bytes) and then batch through the codec.
+func (c *Conn) writeBatch(carry []byte, batch [][]byte) error {
+	// The frames are gathered in the cork buffer and written in one
+	// syscall at uncork, under a write deadline corkConn keeps fresh.
+	c.nc.cork()
+	var err error
+	if carry != nil {
+		_, err = c.nc.Write(carry)
+		putBuf(carry[:0])
 	}
-	// The deadline bounds this batch only. Left in place, it failed every
-	// later ping (and pong) once it passed, and a quiet socket was cut
-	// without a close frame (1006) one ping interval later.
-	defer func() { _ = c.nc.SetWriteDeadline(time.Time{}) }()
-	if len(batch) > 1 {
-		c.nc.cork()
-	}
-	buf, err := c.codec.Encode(c.scratch[:0], batch, c.emit)
-	if cap(buf) <= keepScratchBytes {
-		c.scratch = buf[:0]
-	} else {
-		c.scratch = nil
+	if err == nil && len(batch) > 0 {
+		var buf []byte
+		buf, err = c.codec.Encode(getBuf(), batch, c.emit)
+		putBuf(buf)
 	}
 	if uerr := c.nc.uncork(); err == nil && uerr != nil {
 		err = uerr
@@ -453,26 +609,27 @@ func (c *Conn) writeBatch(batch [][]byte) error {
 	return nil
 }
 
+// writeFrame frames one data message into the cork buffer. Data frames do
+// not go through the WebSocket library's writer: it would copy each through
+// its own buffer and lock, per frame, only to reach the same socket.
 func (c *Conn) writeFrame(typ websocket.MessageType, p []byte) error {
-	if err := c.ws.Write(context.Background(), typ, p); err != nil {
-		return fmt.Errorf("gateway: write frame: %w", err)
-	}
-	c.hub.stats.frames.Add(1)
-	c.hub.stats.bytes.Add(uint64(len(p)))
+	c.nc.appendFrame(opcodeOf(typ), p)
+	c.countFrame(p)
 	return nil
 }
 
-// finish runs on the writer after closing began: drain if asked, then the
-// close handshake, bounded by CloseTimeout.
+// finish runs on the writer after closing began: write what is left (the
+// whole queue if the close drains), then the close handshake, bounded by
+// CloseTimeout.
 func (c *Conn) finish() {
 	c.qmu.Lock()
-	code, reason, drain := c.closeCode, c.closeReason, c.drain
+	code, reason := c.closeCode, c.closeReason
 	c.qmu.Unlock()
-	if drain {
-		if err := c.flush(); err != nil {
-			c.log.Debug("write failed while draining", "err", err)
-			return
-		}
+	// Without drain the queue is already empty, but the rest of a frame a
+	// direct write began must still go out before a close frame.
+	if err := c.flush(); err != nil {
+		c.log.Debug("write failed while draining", "err", err)
+		return
 	}
 	if code == noFrame {
 		return
@@ -486,7 +643,7 @@ func (c *Conn) finish() {
 // teardown releases everything once the writer is done.
 func (c *Conn) teardown() {
 	_ = c.ws.CloseNow()
-	c.pinger.Wait()
+	c.stopPings()
 	c.hub.unsubscribeAll(c)
 	c.hub.unregister(c)
 	c.qmu.Lock()
@@ -494,4 +651,43 @@ func (c *Conn) teardown() {
 	c.qmu.Unlock()
 	c.cancel()
 	close(c.done)
+}
+
+// fanoutChunk is how many sockets one goroutine of SendAll writes to, and
+// how many writes it makes between yields to the scheduler.
+const fanoutChunk = 64
+
+// SendAll hands msg to every connection in conns, as Send would, for a
+// fan-out that should not compete with request handling. Each socket whose
+// writer is idle gets msg at once through one non-blocking write (as Reply),
+// made by the calling goroutine and, for large fan-outs, up to GOMAXPROCS-1
+// helpers, yielding to the scheduler every fanoutChunk writes; the others
+// queue as with Send. Waking one writer goroutine per socket instead would
+// put hundreds of runnable goroutines ahead of every request for the
+// duration of each fan-out. SendAll returns when msg has been written or
+// queued for every connection, so successive calls keep their order on
+// each socket.
+func SendAll(conns []*Conn, msg []byte) {
+	workers := min(runtime.GOMAXPROCS(0), (len(conns)+4*fanoutChunk-1)/(4*fanoutChunk))
+	if workers <= 1 {
+		sendRange(conns, msg)
+		return
+	}
+	per := (len(conns) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for i := per; i < len(conns); i += per {
+		part := conns[i:min(i+per, len(conns))]
+		wg.Go(func() { sendRange(part, msg) })
+	}
+	sendRange(conns[:per], msg)
+	wg.Wait()
+}
+
+func sendRange(conns []*Conn, msg []byte) {
+	for i, c := range conns {
+		if i > 0 && i%fanoutChunk == 0 {
+			runtime.Gosched()
+		}
+		c.send(msg, true)
+	}
 }

@@ -2,33 +2,54 @@ package gateway
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
+	"time"
 )
 
-// corkConn sits between the WebSocket library and the TCP connection. While
-// corked (the writer goroutine is encoding a batch) writes are gathered in
-// memory; uncork hands them to the kernel in one write. So a batch of N
-// one-message frames (Together, OTT) costs one syscall, not N. Writes from
-// other goroutines (pongs, pings) that arrive while corked join the batch in
-// order; the library serialises frame writes, and mu keeps a direct write
-// from interleaving with a flush.
+// corkConn sits between the WebSocket library and the TCP connection. The
+// gateway's writer frames data messages itself (appendFrame) into the cork
+// buffer and hands a whole batch to the kernel in one write (uncork), so a
+// batch of N one-message frames (Together, OTT) costs one syscall, not N,
+// and no trip through the library's writer. The library still writes the
+// control frames (pings, pongs, close) through Write: one Write per frame,
+// which mu keeps whole. A control frame written while the writer is between
+// cork and uncork joins the batch in order.
+//
+// Every write refreshes the write deadline when less than half of timeout is
+// left, so a write never blocks much longer than timeout and a quiet socket
+// never meets a stale deadline; that costs a clock read per write instead of
+// two deadline changes per batch.
 type corkConn struct {
 	net.Conn
+	timeout time.Duration // 0: no write deadline
 
-	mu     sync.Mutex
-	corked bool
-	buf    []byte
+	mu       sync.Mutex
+	corked   bool
+	buf      []byte
+	deadline time.Time // the write deadline in force
+	pinned   bool      // SetDeadline fixed it; no refresh
+	closed   bool      // a close frame went out; later data frames are dropped
 }
 
 func (cc *corkConn) Write(p []byte) (int, error) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
+	if len(p) > 0 && p[0]&0x0f == 0x8 {
+		// The library writes each control frame in one Write, so p starts
+		// with the frame's first byte: this is a close frame.
+		cc.closed = true
+	}
 	if cc.corked {
 		cc.buf = append(cc.buf, p...)
 		return len(p), nil
+	}
+	if err := cc.refreshDeadline(); err != nil {
+		return 0, err
 	}
 	n, err := cc.Conn.Write(p)
 	if err != nil {
@@ -40,23 +61,107 @@ func (cc *corkConn) Write(p []byte) (int, error) {
 func (cc *corkConn) cork() {
 	cc.mu.Lock()
 	cc.corked = true
+	if cc.buf == nil {
+		cc.buf = getBuf()
+	}
 	cc.mu.Unlock()
 }
 
-// uncork writes what was gathered (under the write deadline already set) and
-// returns to direct writes.
+// Cork buffers are pooled, not kept per socket: a socket needs one only
+// while its writer is between cork and uncork, and hundreds of idle sockets
+// each keeping the largest batch it ever wrote added up.
+var bufPool sync.Pool
+
+func getBuf() []byte {
+	if b, ok := bufPool.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 4<<10)
+}
+
+func putBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > keepScratchBytes {
+		return
+	}
+	b = b[:0]
+	bufPool.Put(&b)
+}
+
+// appendFrame adds one data frame to the cork buffer. Only the writer calls
+// it, between cork and uncork.
+func (cc *corkConn) appendFrame(opcode byte, payload []byte) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if !cc.closed {
+		cc.buf = appendWSFrame(cc.buf, opcode, payload)
+	}
+}
+
+// appendWSFrame appends one unmasked, unfragmented frame (RFC 6455 §5.2).
+func appendWSFrame(b []byte, opcode byte, payload []byte) []byte {
+	b = append(b, 0x80|opcode) // FIN
+	switch n := len(payload); {
+	case n <= 125:
+		b = append(b, byte(n))
+	case n <= 0xffff:
+		b = append(b, 126, byte(n>>8), byte(n))
+	default:
+		b = append(b, 127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	return append(b, payload...)
+}
+
+// tryWrite hands p to the kernel without waiting: one non-blocking write(2)
+// on rc, the socket's descriptor. It reports how much the kernel took (the
+// rest is the caller's to write later, in order) and attempted=false, having
+// written nothing, when another write holds the socket (a control frame,
+// possibly blocked on a full socket). After a close frame, p is dropped.
+func (cc *corkConn) tryWrite(rc syscall.RawConn, p []byte) (n int, attempted bool, err error) {
+	if !cc.mu.TryLock() {
+		return 0, false, nil
+	}
+	defer cc.mu.Unlock()
+	if cc.closed {
+		return len(p), true, nil
+	}
+	// The descriptor refuses even a non-blocking write once its deadline
+	// has passed.
+	if err := cc.refreshDeadline(); err != nil {
+		return 0, true, err
+	}
+	var werr error
+	if cerr := rc.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), p)
+			if werr != syscall.EINTR {
+				return true
+			}
+		}
+	}); cerr != nil {
+		return 0, true, fmt.Errorf("gateway: socket write: %w", cerr)
+	}
+	n = max(n, 0)
+	if werr != nil && werr != syscall.EAGAIN { // EAGAIN: the socket is full; the rest waits
+		return n, true, fmt.Errorf("gateway: socket write: %w", werr)
+	}
+	return n, true, nil
+}
+
+// uncork writes what was gathered and returns to direct writes.
 func (cc *corkConn) uncork() error {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	cc.corked = false
-	if len(cc.buf) == 0 {
+	buf := cc.buf
+	cc.buf = nil
+	defer putBuf(buf)
+	if len(buf) == 0 {
 		return nil
 	}
-	_, err := cc.Conn.Write(cc.buf)
-	if cap(cc.buf) > keepScratchBytes {
-		cc.buf = nil
-	} else {
-		cc.buf = cc.buf[:0]
+	err := cc.refreshDeadline()
+	if err == nil {
+		_, err = cc.Conn.Write(buf)
 	}
 	if err != nil {
 		return fmt.Errorf("gateway: socket write: %w", err)
@@ -64,12 +169,46 @@ func (cc *corkConn) uncork() error {
 	return nil
 }
 
+// refreshDeadline moves the write deadline to timeout from now when less
+// than half of it is left. cc.mu must be held.
+func (cc *corkConn) refreshDeadline() error {
+	if cc.timeout <= 0 || cc.pinned {
+		return nil
+	}
+	now := time.Now()
+	if cc.deadline.Sub(now) >= cc.timeout/2 {
+		return nil
+	}
+	cc.deadline = now.Add(cc.timeout)
+	if err := cc.Conn.SetWriteDeadline(cc.deadline); err != nil {
+		return fmt.Errorf("gateway: set write deadline: %w", err)
+	}
+	return nil
+}
+
+// SetDeadline fixes both deadlines (the close handshake's bound); writes no
+// longer refresh the write deadline after it.
+func (cc *corkConn) SetDeadline(t time.Time) error {
+	cc.mu.Lock()
+	cc.pinned, cc.deadline = true, t
+	cc.mu.Unlock()
+	if err := cc.Conn.SetDeadline(t); err != nil {
+		return fmt.Errorf("gateway: set deadline: %w", err)
+	}
+	return nil
+}
+
+// controlWriterSize holds the largest control frame a server writes: a 2-byte
+// header and a 125-byte payload (servers do not mask).
+const controlWriterSize = 128
+
 // hijackCapture hands websocket.Accept a corkConn instead of the raw
 // connection, and keeps it, so the gateway can also set deadlines on it
 // (bounded writes and close handshakes) and force it closed.
 type hijackCapture struct {
 	http.ResponseWriter
-	conn *corkConn
+	writeTimeout time.Duration
+	conn         *corkConn
 }
 
 func (hc *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -81,8 +220,11 @@ func (hc *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		_ = nc.Close()
 		return nil, nil, fmt.Errorf("gateway: hijack: flush: %w", err)
 	}
-	hc.conn = &corkConn{Conn: nc}
-	brw.Writer.Reset(hc.conn)
+	hc.conn = &corkConn{Conn: nc, timeout: hc.writeTimeout}
+	// The library writes only control frames through this writer (at most
+	// 2+4+125 bytes each, flushed one by one); data frames go through the
+	// cork buffer. net/http's 4 KiB writer would sit idle on every socket.
+	brw.Writer = bufio.NewWriterSize(hc.conn, controlWriterSize)
 	return hc.conn, brw, nil
 }
 

@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -49,6 +52,10 @@ func TestCorkGathersWrites(t *testing.T) {
 	want := []string{"direct", "abc", "after"}
 	if fmt.Sprint(under.writes) != fmt.Sprint(want) {
 		t.Fatalf("writes = %q, want %q", under.writes, want)
+	}
+	// The cork buffer goes back to the pool: an idle socket holds none.
+	if cc.buf != nil {
+		t.Fatalf("idle socket keeps a %d-byte cork buffer", cap(cc.buf))
 	}
 }
 
@@ -123,5 +130,185 @@ func TestConcurrentChurn(t *testing.T) {
 		if subs, cancels := bus.counts(topic); subs != cancels {
 			t.Fatalf("%s: %d subscribes, %d cancels", topic, subs, cancels)
 		}
+	}
+}
+
+// TestFrameLengths: the gateway frames data messages itself; a standard
+// client must read every length class of RFC 6455 §5.2 (7-bit, 16-bit and
+// 64-bit lengths, and their edges) and both opcodes intact.
+func TestFrameLengths(t *testing.T) {
+	t.Parallel()
+	sizes := []int{0, 1, 125, 126, 127, 65535, 65536, 200_000}
+	for _, binary := range []bool{false, true} {
+		ts := newTestServer(t, serverOpts{
+			cfg:  Config{SendQueueBytes: 1 << 20, ReadLimit: 1 << 20},
+			conn: func(*http.Request) ConnOptions { return ConnOptions{Codec: MessagePerFrame{Binary: binary}} },
+		})
+		client := ts.dial(t, "", nil)
+		client.SetReadLimit(1 << 20)
+		sc := ts.accepted(t)
+		for _, n := range sizes {
+			if !sc.Send(bytes.Repeat([]byte{'a' + byte(n%26)}, n)) {
+				t.Fatalf("Send of %d bytes refused", n)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), guard)
+		for _, n := range sizes {
+			typ, got, err := client.Read(ctx)
+			if err != nil {
+				t.Fatalf("read the %d-byte message: %v", n, err)
+			}
+			want := websocket.MessageText
+			if binary {
+				want = websocket.MessageBinary
+			}
+			if typ != want || !bytes.Equal(got, bytes.Repeat([]byte{'a' + byte(n%26)}, n)) {
+				t.Fatalf("the %d-byte message arrived as %v with %d bytes", n, typ, len(got))
+			}
+		}
+		cancel()
+	}
+}
+
+// deadlineConn counts write-deadline changes.
+type deadlineConn struct {
+	countingConn
+	deadlines int
+}
+
+func (c *deadlineConn) SetWriteDeadline(time.Time) error {
+	c.deadlines++
+	return nil
+}
+
+// TestWriteDeadlineRefreshedLazily: a busy socket does not pay two deadline
+// changes per batch; the deadline moves only when half of it is used up.
+func TestWriteDeadlineRefreshedLazily(t *testing.T) {
+	t.Parallel()
+	under := &deadlineConn{}
+	cc := &corkConn{Conn: under, timeout: time.Hour}
+	for range 100 {
+		cc.cork()
+		cc.appendFrame(0x1, []byte("x"))
+		if err := cc.uncork(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cc.Write([]byte{0x8a, 0}); err != nil { // a pong
+			t.Fatal(err)
+		}
+	}
+	if under.deadlines != 1 || len(under.writes) != 200 {
+		t.Fatalf("%d deadline changes for %d writes, want 1 for 200", under.deadlines, len(under.writes))
+	}
+	// Past half the timeout, the next write moves the deadline again.
+	cc.deadline = time.Now().Add(time.Hour/2 - time.Second)
+	if _, err := cc.Write([]byte{0x8a, 0}); err != nil {
+		t.Fatal(err)
+	}
+	if under.deadlines != 2 {
+		t.Fatalf("%d deadline changes, want 2 after half the timeout", under.deadlines)
+	}
+}
+
+// TestDirectWritesKeepOrder: Reply writes straight to the socket while it
+// can, and hands the rest of a frame the kernel did not take, and whatever
+// follows, to the writer. A client that does not read at first fills the
+// socket, so all three paths (direct, a frame's leftover, the queue) run,
+// with Send and Reply interleaved; every message must arrive whole and in
+// order, with a close frame after the last.
+func TestDirectWritesKeepOrder(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, serverOpts{cfg: Config{SendQueueMessages: 1 << 20, SendQueueBytes: 256 << 20}})
+	client := ts.dial(t, "", nil)
+	sc := ts.accepted(t)
+	const n = 800
+	msg := func(i int) []byte {
+		// sizes cross the 125-byte and 64 KiB frame-length classes
+		return append([]byte(fmt.Sprintf("%06d:", i)), bytes.Repeat([]byte{'a' + byte(i%26)}, (i*7919)%70_000)...)
+	}
+	for i := range n {
+		send := sc.Reply
+		if i%5 == 4 {
+			send = sc.Send
+		}
+		if !send(msg(i)) {
+			t.Fatalf("message %d refused", i)
+		}
+	}
+	sc.Close(websocket.StatusNormalClosure, "done")
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	for i := range n {
+		_, got, err := client.Read(ctx)
+		if err != nil {
+			t.Fatalf("read message %d: %v", i, err)
+		}
+		if !bytes.Equal(got, msg(i)) {
+			t.Fatalf("message %d arrived as %.12q (%d bytes)", i, got, len(got))
+		}
+	}
+	_, _, err := client.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("after the last message: %v, want the close frame", err)
+	}
+	st := ts.hub.Stats()
+	if st.DirectWrites == 0 || st.DirectWrites == n {
+		t.Fatalf("%d of %d messages written directly; want some direct and some through the writer", st.DirectWrites, n)
+	}
+	if st.MessagesSent != n {
+		t.Fatalf("%d messages sent, want %d", st.MessagesSent, n)
+	}
+	t.Logf("%d of %d written by Reply directly", st.DirectWrites, n)
+}
+
+// TestDirectWriteAfterWriteDeadline: direct writes keep the socket's write
+// deadline fresh too. The descriptor refuses every write once it has
+// passed, and a socket that only ever took direct writes was cut one
+// WriteTimeout after its last queued write.
+func TestDirectWriteAfterWriteDeadline(t *testing.T) {
+	t.Parallel()
+	// Pings go through corkConn.Write, which sets a deadline.
+	ts := newTestServer(t, serverOpts{cfg: Config{WriteTimeout: 40 * time.Millisecond, CloseTimeout: 200 * time.Millisecond,
+		PingInterval: 10 * time.Millisecond, PongTimeout: time.Second}})
+	client := ts.dial(t, "", nil)
+	sc := ts.accepted(t)
+	for i := range 4 {
+		if !sc.Reply([]byte(fmt.Sprint("m", i))) {
+			t.Fatalf("Reply %d refused", i)
+		}
+		if got := readText(t, client); got != fmt.Sprint("m", i) {
+			t.Fatalf("got %q", got)
+		}
+		time.Sleep(60 * time.Millisecond) // past the deadline set by the last write
+	}
+	if st := ts.hub.Stats(); st.DirectWrites == 0 {
+		t.Fatal("no direct write happened")
+	}
+}
+
+// TestSendAllKeepsOrder: a fan-out large enough to be split across helper
+// goroutines still delivers every message to every socket, in order.
+func TestSendAllKeepsOrder(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, serverOpts{})
+	const sockets, msgs = 300, 10
+	clients := make([]*websocket.Conn, sockets)
+	conns := make([]*Conn, sockets)
+	for i := range sockets {
+		clients[i] = ts.dial(t, "", nil)
+		conns[i] = ts.accepted(t)
+	}
+	for m := range msgs {
+		SendAll(conns, []byte(fmt.Sprint("m", m)))
+	}
+	for i, cl := range clients {
+		for m := range msgs {
+			if got := readText(t, cl); got != fmt.Sprint("m", m) {
+				t.Fatalf("socket %d: message %d is %q", i, m, got)
+			}
+		}
+	}
+	if st := ts.hub.Stats(); st.MessagesSent != sockets*msgs || st.DirectWrites == 0 {
+		t.Fatalf("stats = %+v, want %d sent, some directly", st, sockets*msgs)
 	}
 }

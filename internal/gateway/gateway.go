@@ -30,6 +30,7 @@ import (
 	"path"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -198,6 +199,7 @@ type Stats struct {
 	Accepted        uint64 // sockets upgraded
 	MessagesQueued  uint64 // messages accepted by Send
 	MessagesSent    uint64 // messages written to sockets
+	DirectWrites    uint64 // of those, written whole by Reply itself (no writer wake-up)
 	FramesSent      uint64 // data frames written (≤ MessagesSent when coalescing)
 	BytesSent       uint64 // data frame payload bytes written
 	SlowConsumers   uint64 // connections closed because their send queue overflowed
@@ -208,7 +210,8 @@ type Stats struct {
 
 type counters struct {
 	connections, topics                        atomic.Int64
-	accepted, queued, sent, frames, bytes      atomic.Uint64
+	accepted, queued, sent, direct, frames     atomic.Uint64
+	bytes                                      atomic.Uint64
 	slow, oversize, pingTimeouts, idleTimeouts atomic.Uint64
 }
 
@@ -304,7 +307,7 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts ConnOptions) (
 	}
 
 	c := newConn(h, opts)
-	hc := &hijackCapture{ResponseWriter: w}
+	hc := &hijackCapture{ResponseWriter: w, writeTimeout: h.cfg.WriteTimeout}
 	ws, err := websocket.Accept(hc, r, &websocket.AcceptOptions{
 		Subprotocols:       opts.Subprotocols,
 		InsecureSkipVerify: h.cfg.InsecureSkipVerify,
@@ -322,6 +325,11 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts ConnOptions) (
 	}
 	ws.SetReadLimit(h.cfg.ReadLimit)
 	c.ws, c.nc = ws, hc.conn
+	if sc, ok := hc.conn.Conn.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.raw = rc
+		}
+	}
 
 	if !h.register(c) {
 		c.cancel()
@@ -461,5 +469,6 @@ func (h *Hub) Stats() Stats {
 		OversizeDropped: s.oversize.Load(),
 		PingTimeouts:    s.pingTimeouts.Load(),
 		IdleTimeouts:    s.idleTimeouts.Load(),
+		DirectWrites:    s.direct.Load(),
 	}
 }

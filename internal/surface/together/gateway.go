@@ -120,9 +120,8 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("build READY", "err", err)
 		conn.Close(websocket.StatusInternalError, "internal error")
 	} else {
-		conn.Send(frame("READY", ready))
+		s.sendReady(c, frame("READY", ready))
 	}
-	c.ready.Store(true)
 	_ = conn.Run(ctx, func(ctx context.Context, typ websocket.MessageType, data []byte) error {
 		s.onFrame(ctx, c, data)
 		return nil
@@ -195,9 +194,22 @@ func (s *Surface) sendTo(msg []byte, want func(accountID string) bool) {
 		}
 	}
 	s.mu.Unlock()
-	for _, c := range conns {
-		c.Send(msg)
+	gateway.SendAll(conns, msg)
+}
+
+// sendReady writes READY and marks c ready under s.mu, which sendTo holds
+// while it picks recipients: an event is either picked after READY went
+// out (and follows it) or before c was ready (and is not sent). Reply may
+// put READY on the wire at once, so marking c ready after the lock would
+// let the client see READY and then miss the events of the gap.
+func (s *Surface) sendReady(c *client, ready []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.conn.Reply(ready)
+	if s.readySent != nil {
+		s.readySent()
 	}
+	c.ready.Store(true)
 }
 
 func (s *Surface) hasClients() bool {
@@ -516,7 +528,7 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 	}
 	switch env.Op {
 	case "HEARTBEAT":
-		c.conn.Send(heartbeatAck)
+		c.conn.Reply(heartbeatAck)
 	case "PRESENCE_UPDATE":
 		var in struct {
 			Status       string  `json:"status"`

@@ -15,6 +15,32 @@ import (
 	"github.com/hearth-community/hearth/internal/surface/together"
 )
 
+// TestEventsRightAfterReady: a client that has read READY receives every
+// event that follows, even one published while the server is still between
+// writing READY and marking the connection ready (the hook holds that gap
+// open). Before the fix such an event was silently dropped.
+func TestEventsRightAfterReady(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob := e.register("ann"), e.register("bob")
+	srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "R", "is_public": true})
+	sid := srv["id"].(string)
+	e.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
+	ch, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "general", "type": "text"})
+	together.SetReadySent(e.surf, func() { time.Sleep(200 * time.Millisecond) })
+
+	wb, _, err := e.dial("token=" + bob.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb.waitFor("READY")
+	m, _ := e.must(201, "POST", "/channels/"+ch["id"].(string)+"/messages", ann.access, map[string]any{"content": "right after"})
+	f := wb.waitFor("MESSAGE_CREATE")
+	if !strings.Contains(string(f.D), m["id"].(string)) {
+		t.Fatalf("MESSAGE_CREATE %s", f.D)
+	}
+}
+
 // TestGateway drives the /ws gateway with real WebSocket clients: auth
 // before upgrade, READY, permission-filtered dispatch, heartbeat, typing,
 // presence per connection, voice signalling and the frame limit.

@@ -129,6 +129,8 @@ type Surface struct {
 	vcache map[string]*viewerEntry // channel id → member bits (viewers.go)
 	vgen   uint64                  // bumped by every community event
 	mcache map[string]*memberEntry // community id → encoded member list (members_cache.go)
+
+	readySent func() // tests: runs between writing READY and marking the client ready
 }
 
 // New builds the surface.
