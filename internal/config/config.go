@@ -33,6 +33,7 @@ type Config struct {
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HEARTH_SHUTDOWN_TIMEOUT" default:"10s" help:"How long a graceful shutdown waits for in-flight requests and sockets."`
 	AllowedOrigins  []string      `name:"allowed-origins" env:"HEARTH_ALLOWED_ORIGINS" default:"" sep:"," help:"Extra Origin host patterns allowed to open WebSockets and to call Together's REST API cross-origin (comma separated, e.g. 'app.example.com,*.example.org', 'localhost:5173'). Same-origin is always allowed."`
 	TrustProxy      bool          `name:"trust-proxy" env:"HEARTH_TRUST_PROXY" default:"false" help:"Trust X-Forwarded-For for client IPs (rate limits, bans). Enable only behind a reverse proxy you control."`
+	GCPercent       int           `name:"gc-percent" env:"HEARTH_GC_PERCENT" default:"30" help:"Go garbage collector target: the heap may grow this many percent past what is live before a collection. Lower uses less memory and a little more CPU. 0: Go's own default (100). Ignored when GOGC is set."`
 	PprofAddr       string        `name:"pprof-addr" env:"HEARTH_PPROF_ADDR" default:"" help:"Serve Go's net/http/pprof profiles on this separate address (e.g. 127.0.0.1:6060) for performance work. Empty: off. Never expose it publicly."`
 	WebDir          string        `name:"web-dir" env:"HEARTH_WEB_DIR" default:"" help:"Serve the single-page front end in this directory (e.g. OpenTogetherTube's built client/dist) instead of Hearth's embedded web app; unknown GET paths fall back to its index.html. Empty: the embedded app."`
 
@@ -114,6 +115,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("--max-body-bytes %d: must be at least 1024", c.MaxBodyBytes)
+	}
+	if c.GCPercent < 0 {
+		return fmt.Errorf("--gc-percent %d: must not be negative", c.GCPercent)
 	}
 	if c.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {

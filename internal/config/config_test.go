@@ -34,6 +34,7 @@ func TestValidate(t *testing.T) {
 		{"log level", func(c *Config) { c.LogLevel = "loud" }, "--log-level"},
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
 		{"body", func(c *Config) { c.MaxBodyBytes = 1 }, "--max-body-bytes"},
+		{"gc percent", func(c *Config) { c.GCPercent = -5 }, "--gc-percent"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

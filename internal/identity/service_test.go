@@ -87,11 +87,20 @@ func TestPasswordHashPHC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=9216,t=4,p=1$") {
 		t.Fatalf("not a PHC argon2id string: %s", h)
 	}
 	if !identity.CheckPassword("correct horse", h) || identity.CheckPassword("correct horsE", h) {
 		t.Fatal("password check wrong")
+	}
+	// Hashes made with the earlier default (19 MiB, 2 passes) still check:
+	// each hash carries its own parameters.
+	old, err := identity.HashPassword("correct horse", identity.Argon2Params{Memory: 19 * 1024, Time: 2, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(old, "$argon2id$v=19$m=19456,t=2,p=1$") || !identity.CheckPassword("correct horse", old) {
+		t.Fatalf("a 19 MiB hash does not check: %s", old)
 	}
 	for _, bad := range []string{"", "$argon2id$", "$argon2i$v=19$m=1,t=1,p=1$AA$AA", "$argon2id$v=19$m=999999999,t=1,p=1$AA$AA", h[:len(h)-3] + "!!!"} {
 		if identity.CheckPassword("x", bad) {
