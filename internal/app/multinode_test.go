@@ -38,12 +38,10 @@ func call(t *testing.T, method, url, token string, body any, out any) int {
 	return res.StatusCode
 }
 
-// TestTwoNodesShareOneCommunity: two nodes on one PostgreSQL and one NATS
-// behave as one instance: an account registered on node A signs in to node
-// B's gateway, and a message posted through node A's REST API reaches the
-// socket on node B.
-func TestTwoNodesShareOneCommunity(t *testing.T) {
-	t.Parallel()
+// twoNodes starts two nodes on one PostgreSQL database and one NATS server
+// and returns their base URLs; it skips the test without both.
+func twoNodes(t *testing.T) (urlA, urlB string) {
+	t.Helper()
 	if storetest.PostgresURL() == "" || natsURL() == "" {
 		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
 	}
@@ -55,7 +53,16 @@ func TestTwoNodesShareOneCommunity(t *testing.T) {
 		a, _ := start(t, cfg, nil)
 		return a.HTTP.URL()
 	}
-	urlA, urlB := node(), node()
+	return node(), node()
+}
+
+// TestTwoNodesShareOneCommunity: two nodes on one PostgreSQL and one NATS
+// behave as one instance: an account registered on node A signs in to node
+// B's gateway, and a message posted through node A's REST API reaches the
+// socket on node B.
+func TestTwoNodesShareOneCommunity(t *testing.T) {
+	t.Parallel()
+	urlA, urlB := twoNodes(t)
 
 	var auth struct {
 		AccessToken string `json:"access_token"`

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
-	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 // TestPresenceCountsConnectionsOnEveryNode: a Together user with one tab on
@@ -17,18 +15,7 @@ import (
 // offline (announced once) only when the last tab, on B, closes.
 func TestPresenceCountsConnectionsOnEveryNode(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || natsURL() == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	dsn := storetest.PostgresDSN(t)
-	node := func() string {
-		cfg := testConfig(t)
-		cfg.Database, cfg.Bus = dsn, natsURL()
-		cfg.JWTSecret = ""
-		a, _ := start(t, cfg, nil)
-		return a.HTTP.URL()
-	}
-	urlA, urlB := node(), node()
+	urlA, urlB := twoNodes(t)
 
 	type auth struct {
 		AccessToken string `json:"access_token"`
@@ -156,18 +143,7 @@ func TestPresenceCountsConnectionsOnEveryNode(t *testing.T) {
 // whose pings reach any node, on every node.
 func TestViewerCountAcrossNodes(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || natsURL() == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	dsn := storetest.PostgresDSN(t)
-	node := func() string {
-		cfg := testConfig(t)
-		cfg.Database, cfg.Bus = dsn, natsURL()
-		cfg.JWTSecret = ""
-		a, _ := start(t, cfg, nil)
-		return a.HTTP.URL()
-	}
-	urlA, urlB := node(), node()
+	urlA, urlB := twoNodes(t)
 	ping := func(base, agent string) {
 		req, _ := http.NewRequest("GET", base+"/api/ping", nil)
 		req.Header.Set("User-Agent", agent)

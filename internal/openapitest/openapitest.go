@@ -82,6 +82,42 @@ func Operations(doc *openapi3.T) []string {
 	return out
 }
 
+var routeLiteral = regexp.MustCompile(`"((?:GET|POST|PUT|PATCH|DELETE|OPTIONS) /[^"]*)"(\s*\+)?`)
+
+// SourceRoutes lists the routes the package under test (the working
+// directory) registers, read from its non-test Go files: the route
+// patterns written as string literals ("GET /path"), less those followed by
+// + (a prefix being concatenated is not a route). It serves surfaces that
+// register on a shared server, which keeps no route list. more, when not
+// nil, gets each file's source too and adds the routes built otherwise.
+func SourceRoutes(t testing.TB, more func(src string) []string) []string {
+	t.Helper()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := string(raw)
+		for _, m := range routeLiteral.FindAllStringSubmatch(src, -1) {
+			if m[2] == "" {
+				out = append(out, m[1])
+			}
+		}
+		if more != nil {
+			out = append(out, more(src)...)
+		}
+	}
+	return out
+}
+
 // Diff compares the routes a surface registers with the spec's operations
 // (both normalized) and returns the ones missing on each side.
 func Diff(routes, spec []string) (notInSpec, notServed []string) {

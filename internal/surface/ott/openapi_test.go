@@ -2,9 +2,6 @@ package ott_test
 
 import (
 	"net/http"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -121,8 +118,6 @@ func TestOpenAPIResponses(t *testing.T) {
 	}
 }
 
-var routeLiteral = regexp.MustCompile(`"((?:GET|POST|PUT|PATCH|DELETE|OPTIONS) /[^"]*)"(\s*\+)?`)
-
 // TestOpenAPIRoutes: the routes in the package's source (the surface
 // registers on a shared server that keeps no route list) and the
 // operations in api/ott.yaml are the same, and each operation is routed by
@@ -131,25 +126,7 @@ var routeLiteral = regexp.MustCompile(`"((?:GET|POST|PUT|PATCH|DELETE|OPTIONS) /
 func TestOpenAPIRoutes(t *testing.T) {
 	t.Parallel()
 	doc := openapitest.Load(t, "ott.yaml")
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var routes []string
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range routeLiteral.FindAllStringSubmatch(string(src), -1) {
-			if m[2] == "" {
-				routes = append(routes, m[1])
-			}
-		}
-	}
+	routes := openapitest.SourceRoutes(t, nil)
 	if len(routes) < 30 {
 		t.Fatalf("found only %d routes in the source: the scan is broken", len(routes))
 	}

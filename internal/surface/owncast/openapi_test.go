@@ -269,39 +269,20 @@ func TestOpenAPIResponses(t *testing.T) {
 	}
 }
 
-var (
-	routeLiteral = regexp.MustCompile(`"((?:GET|POST|PUT|PATCH|DELETE|OPTIONS) /[^"]*)"(\s*\+)?`)
-	configSetter = regexp.MustCompile(`\bcfg\("([^"]+)"`)
-)
+var configSetter = regexp.MustCompile(`\bcfg\("([^"]+)"`)
 
 // sourceRoutes lists the routes the package registers, read from its
-// source: the surface registers on a shared *httpserver.Server, which has
-// no route list, so the literal patterns (and the admin config setters'
-// names) are the table.
+// source (openapitest.SourceRoutes): the literal patterns and the admin
+// config setters' names.
 func sourceRoutes(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
+	out := openapitest.SourceRoutes(t, func(src string) []string {
+		var setters []string
+		for _, m := range configSetter.FindAllStringSubmatch(src, -1) {
+			setters = append(setters, "POST /api/admin/config/"+m[1])
 		}
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range routeLiteral.FindAllStringSubmatch(string(src), -1) {
-			if m[2] == "" { // a prefix being concatenated is not a route
-				out = append(out, m[1])
-			}
-		}
-		for _, m := range configSetter.FindAllStringSubmatch(string(src), -1) {
-			out = append(out, "POST /api/admin/config/"+m[1])
-		}
-	}
+		return setters
+	})
 	if len(out) < 50 {
 		t.Fatalf("found only %d routes in the source: the scan is broken", len(out))
 	}

@@ -70,9 +70,9 @@ type oapi struct {
 	http *http.Client
 }
 
-// do sends body as JSON (or raw when it is a *multipartBody) with a bearer
-// or "Bot …" token and checks the status.
-func (c *oapi) do(want int, method, path, auth string, body any, prefix string) map[string]any {
+// send sends body as JSON (or raw when it is a *multipartBody) with a
+// bearer or "Bot …" token, checks the status and returns the answer.
+func (c *oapi) send(want int, method, path, auth string, body any, prefix string) []byte {
 	c.t.Helper()
 	req := c.request(method, path, auth, body, prefix)
 	resp, err := c.http.Do(req)
@@ -84,6 +84,13 @@ func (c *oapi) do(want int, method, path, auth string, body any, prefix string) 
 	if resp.StatusCode != want {
 		c.t.Fatalf("%s %s: status %d, want %d (%s)", method, path, resp.StatusCode, want, raw)
 	}
+	return raw
+}
+
+// do is send for an answer that is a JSON object (or empty).
+func (c *oapi) do(want int, method, path, auth string, body any, prefix string) map[string]any {
+	c.t.Helper()
+	raw := c.send(want, method, path, auth, body, prefix)
 	out := map[string]any{}
 	if len(raw) > 0 && raw[0] == '{' {
 		_ = json.Unmarshal(raw, &out)
@@ -91,19 +98,10 @@ func (c *oapi) do(want int, method, path, auth string, body any, prefix string) 
 	return out
 }
 
-// list is do for an answer that is a JSON array of objects.
+// list is send for an answer that is a JSON array of objects.
 func (c *oapi) list(want int, method, path, auth string, body any, prefix string) []map[string]any {
 	c.t.Helper()
-	req := c.request(method, path, auth, body, prefix)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		c.t.Fatalf("%s %s: status %d, want %d (%s)", method, path, resp.StatusCode, want, raw)
-	}
+	raw := c.send(want, method, path, auth, body, prefix)
 	var out []map[string]any
 	if err := json.Unmarshal(raw, &out); err != nil {
 		c.t.Fatalf("%s %s: %v (%s)", method, path, err, raw)
