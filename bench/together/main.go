@@ -5,9 +5,11 @@
 // 25 % list servers and the server's members, 20 % send, 10 % refresh the
 // token, 5 % /users/@me — on a random channel with 0.5–2 s think time. It
 // reports p50/p95/p99 per operation, the delivery lag of MESSAGE_CREATE (REST
-// send → frame on other users' sockets),
-// the HEARTBEAT → HEARTBEAT_ACK round trip (what Together's k6 calls
-// ws_message_lag) and the server's peak RSS and CPU.
+// send → frame on other users' sockets), the HEARTBEAT → HEARTBEAT_ACK round
+// trip (what Together's k6 calls ws_message_lag) and the server's peak RSS
+// and CPU. The -lag-sample sockets that measure read every frame; the others
+// drain what has arrived every -drain (see rawws.go), so that the driver,
+// sharing the server's machine, does not take the CPU it measures.
 //
 //	go run ./bench/together -base http://127.0.0.1:8080 -vus 500 -duration 60s -pid $(pgrep -n hearth)
 package main
@@ -46,10 +48,12 @@ func (r *recorder) add(op string, d time.Duration) {
 	r.mu.Unlock()
 }
 
-func (r *recorder) fail(op string) {
+// fail counts an error of op and returns how many there have been.
+func (r *recorder) fail(op string) int {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.errors[op]++
-	r.mu.Unlock()
+	return r.errors[op]
 }
 
 type client struct {
@@ -124,7 +128,14 @@ func rss(pid int) int64 {
 // liveHeap reads go_memstats_heap_inuse_bytes + stack_inuse_bytes from
 // the server's Prometheus endpoint.
 func liveHeap(hc *http.Client, base string) int64 {
-	resp, err := hc.Get(base + "/metrics")
+	req, err := http.NewRequest("GET", base+"/metrics", nil)
+	if err != nil {
+		return 0
+	}
+	// Uncompressed: gzipping the scrape every second was the measuring
+	// harness's own largest allocation in the server.
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0
 	}
@@ -163,14 +174,15 @@ func main() {
 	dur := flag.Duration("duration", 60*time.Second, "steady-state duration after ramp-up")
 	lagSample := flag.Int("lag-sample", 50, "how many users' sockets record delivery lag")
 	pid := flag.Int("pid", 0, "server pid, to sample its RSS")
+	drain := flag.Duration("drain", 100*time.Millisecond, "the sockets that do not measure read what has arrived once per this interval (0: every frame as it comes, through a full WebSocket client)")
 	flag.Parse()
-	if err := run(*base, *vus, *dur, *lagSample, *pid); err != nil {
+	if err := run(*base, *vus, *dur, *lagSample, *pid, *drain); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
+func run(base string, vus int, dur time.Duration, lagSample, pid int, drain time.Duration) error {
 	tr := &http.Transport{MaxIdleConnsPerHost: vus, MaxConnsPerHost: 0}
 	hc := &http.Client{Transport: tr, Timeout: 180 * time.Second}
 	rec := &recorder{samples: map[string][]time.Duration{}, errors: map[string]int{}}
@@ -242,7 +254,7 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var connected atomic.Int64
-	var sent, delivered atomic.Int64
+	var sent, delivered, framesIn atomic.Int64
 	// Phase 1: every user registers, logs in, joins and connects (ramped
 	// over 30 s); phase 2 starts when all are done and lasts dur.
 	var setup sync.WaitGroup
@@ -285,19 +297,44 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 				return
 			}
 			start := time.Now()
-			conn, _, err := websocket.Dial(ctx, wsBase+c.token, nil)
+			measure := v < lagSample
+			var conn *websocket.Conn
+			var raw *rawSocket
+			if measure || drain == 0 {
+				conn, _, err = websocket.Dial(ctx, wsBase+c.token, nil)
+			} else {
+				raw, err = dialRaw(ctx, wsBase+c.token, &framesIn)
+			}
 			if err != nil {
 				rec.fail("ws_connect")
 				return
 			}
 			rec.add("ws_connect", time.Since(start))
 			connected.Add(1)
-			conn.SetReadLimit(1 << 20)
-			measure := v < lagSample
-			// Together's k6 "ws_message_lag" is HEARTBEAT → HEARTBEAT_ACK;
-			// the sampled sockets also measure that, once a second.
-			var hbSent atomic.Int64
-			if measure {
+			switch {
+			case raw != nil:
+				go func() {
+					if err := raw.run(ctx, drain); err != nil {
+						if rec.fail("ws_dropped") == 1 {
+							fmt.Fprintln(os.Stderr, "first dropped socket:", err)
+						}
+					}
+				}()
+			case !measure:
+				conn.SetReadLimit(1 << 20)
+				go func() {
+					for {
+						if _, _, err := conn.Read(ctx); err != nil {
+							return
+						}
+						framesIn.Add(1)
+					}
+				}()
+			default:
+				conn.SetReadLimit(1 << 20)
+				// Together's k6 "ws_message_lag" is HEARTBEAT → HEARTBEAT_ACK;
+				// the sampled sockets also measure that, once a second.
+				var hbSent atomic.Int64
 				go func() {
 					t := time.NewTicker(time.Second)
 					defer t.Stop()
@@ -313,40 +350,44 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 						}
 					}
 				}()
-			}
-			go func() {
-				for {
-					_, data, err := conn.Read(ctx)
-					if err != nil {
-						return
-					}
-					if measure && bytes.HasPrefix(data, []byte(`{"op":"HEARTBEAT_ACK"`)) {
-						if at := hbSent.Swap(0); at != 0 && steady.Load() {
-							rec.add("ws_heartbeat_rtt", time.Since(time.Unix(0, at)))
+				go func() {
+					for {
+						_, data, err := conn.Read(ctx)
+						if err != nil {
+							return
 						}
-						continue
+						if bytes.HasPrefix(data, []byte(`{"op":"HEARTBEAT_ACK"`)) {
+							if at := hbSent.Swap(0); at != 0 && steady.Load() {
+								rec.add("ws_heartbeat_rtt", time.Since(time.Unix(0, at)))
+							}
+							continue
+						}
+						if !bytes.Contains(data, []byte(`"MESSAGE_CREATE"`)) {
+							continue
+						}
+						var f struct {
+							D struct {
+								Content string `json:"content"`
+							} `json:"d"`
+						}
+						if json.Unmarshal(data, &f) != nil || !strings.HasPrefix(f.D.Content, "lt ") {
+							continue
+						}
+						ns, err := strconv.ParseInt(strings.Fields(f.D.Content)[1], 10, 64)
+						if err == nil {
+							rec.add("ws_delivery_lag", time.Since(time.Unix(0, ns)))
+							delivered.Add(1)
+						}
 					}
-					if !measure || !bytes.Contains(data, []byte(`"MESSAGE_CREATE"`)) {
-						continue
-					}
-					var f struct {
-						D struct {
-							Content string `json:"content"`
-						} `json:"d"`
-					}
-					if json.Unmarshal(data, &f) != nil || !strings.HasPrefix(f.D.Content, "lt ") {
-						continue
-					}
-					ns, err := strconv.ParseInt(strings.Fields(f.D.Content)[1], 10, 64)
-					if err == nil {
-						rec.add("ws_delivery_lag", time.Since(time.Unix(0, ns)))
-						delivered.Add(1)
-					}
-				}
-			}()
+				}()
+			}
 			ready = true
 			setup.Done()
 			<-startSteady
+			// Start as if from the middle of a think time: released at once,
+			// 500 users would all send their first request in the same
+			// millisecond, a burst no ramped k6 run has.
+			time.Sleep(time.Duration(rand.IntN(2000)) * time.Millisecond)
 			for time.Now().Before(end) {
 				ch := cids[rand.IntN(len(cids))]
 				switch r := rand.Float64(); {
@@ -370,7 +411,11 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 				}
 				time.Sleep(time.Duration(500+rand.IntN(1500)) * time.Millisecond)
 			}
-			_ = conn.Close(websocket.StatusNormalClosure, "")
+			if raw != nil {
+				raw.close()
+			} else {
+				_ = conn.Close(websocket.StatusNormalClosure, "")
+			}
 		}()
 	}
 	wg.Wait()
@@ -380,7 +425,8 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int) error {
 	}
 	cancel()
 	close(stopRSS)
-	fmt.Printf("vus=%d steady=%s connected=%d sent=%d lag-samples=%d (from %d sockets)\n", vus, dur, connected.Load(), sent.Load(), delivered.Load(), lagSample)
+	fmt.Printf("vus=%d steady=%s connected=%d sent=%d lag-samples=%d (from %d sockets) frames-read-by-the-other-sockets=%d (drain %s)\n",
+		vus, dur, connected.Load(), sent.Load(), delivered.Load(), lagSample, framesIn.Load(), drain)
 	ops := make([]string, 0, len(rec.samples))
 	for op := range rec.samples {
 		ops = append(ops, op)
