@@ -473,6 +473,17 @@ func (s *Service) UnbanIP(ctx context.Context, ip string) error {
 	return s.st.RemoveIPBan(ctx, a.Unmap().String())
 }
 
+// Counts reports how many chat users exist and how many messages the
+// chat has stored (Owncast's total_chat_users and
+// current_chat_message_count gauges).
+func (s *Service) Counts(ctx context.Context) (users, messages int, err error) {
+	users, messages, err = s.st.Counts(ctx, s.cfg.Conversation)
+	if err != nil {
+		return 0, 0, fmt.Errorf("stagechat: counts: %w", err)
+	}
+	return users, messages, nil
+}
+
 // IPBans lists bans.
 func (s *Service) IPBans(ctx context.Context) ([]IPBan, error) { return s.st.IPBans(ctx) }
 

@@ -74,6 +74,9 @@ type Store interface {
 	RemoveIPBan(ctx context.Context, ip string) error
 	IPBans(ctx context.Context) ([]IPBan, error)
 	IPBanned(ctx context.Context, ip string) (bool, error)
+	// Counts reports the number of chat users and of stored messages in
+	// conversation.
+	Counts(ctx context.Context, conversation string) (users, messages int, err error)
 	// InstanceValue and SetInstanceValue hold the settings document.
 	InstanceValue(ctx context.Context, key string) (string, error)
 	SetInstanceValue(ctx context.Context, key, value string) error

@@ -156,6 +156,15 @@ func (s *StageChat) IPBans(ctx context.Context) ([]stagechat.IPBan, error) {
 	return out, rows.Err()
 }
 
+// Counts reports how many chat users exist and how many messages of
+// conversation are stored (deleted ones excluded; hidden ones counted, as
+// Owncast counts every saved row).
+func (s *StageChat) Counts(ctx context.Context, conversation string) (users, msgs int, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM owncast_chat_users),
+		(SELECT COUNT(*) FROM messages WHERE conversation_id=$1 AND NOT deleted)`, conversation).Scan(&users, &msgs)
+	return users, msgs, err
+}
+
 // IPBanned reports whether ip is banned.
 func (s *StageChat) IPBanned(ctx context.Context, ip string) (bool, error) {
 	var n int

@@ -78,6 +78,21 @@ func TestChatRoundTrip(t *testing.T) {
 	if r.status != 200 || len(hist) != 1 || hist[0]["user"].(map[string]any)["displayName"] != "alice" {
 		t.Fatalf("admin messages %d %s", r.status, r.body)
 	}
+	// Owncast's stored-chat gauges: two chat users, one saved message.
+	want := map[string]string{"owncast_instance_total_chat_users": "2", "owncast_instance_current_chat_message_count": "1"}
+	prom := string(n.do(t, "GET", "/api/admin/prometheus", "admin", nil).body)
+	for _, line := range strings.Split(prom, "\n") {
+		name, rest, _ := strings.Cut(line, "{")
+		if v, ok := want[name]; ok {
+			if _, got, _ := strings.Cut(rest, "} "); got != v {
+				t.Fatalf("%s = %q, want %s", name, got, v)
+			}
+			delete(want, name)
+		}
+	}
+	if len(want) > 0 {
+		t.Fatalf("prometheus lacks %v:\n%s", want, prom)
+	}
 
 	// Name changes: the others see NAME_CHANGE, the renamed user gets
 	// fresh user info; a forbidden or taken name gets a notice.

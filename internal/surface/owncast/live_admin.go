@@ -18,6 +18,7 @@ import (
 	"github.com/hearth-community/hearth/internal/hls"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
 // registerLiveAdmin adds the stream parts of Owncast's admin API. They
@@ -172,7 +173,8 @@ func (s *Surface) handleHardware(w http.ResponseWriter, r *http.Request) {
 }
 
 // prometheusHandler serves Owncast's instance metrics (on their own
-// registry) followed by the node's own metrics.
+// registry; the chat gauges when chat is wired, the stream gauges when live
+// streaming is) followed by the node's own metrics.
 func (s *Surface) prometheusHandler(node prometheus.Gatherer) http.Handler {
 	reg := prometheus.NewRegistry()
 	host, _ := os.Hostname()
@@ -180,33 +182,63 @@ func (s *Surface) prometheusHandler(node prometheus.Gatherer) http.Handler {
 	gauge := func(name, help string, f func() float64) {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f))
 	}
-	gauge("owncast_instance_active_viewer_count", "The number of viewers.", func() float64 {
-		st, err := s.d.Live.Status(context.Background(), s.stageID())
-		if err != nil {
+	if s.d.Chat != nil {
+		gauge("owncast_instance_active_chat_client_count", "The number of connected chat clients.", func() float64 {
+			return float64(s.d.Chat.Presence().Connected())
+		})
+		reg.MustRegister(newChatCounts(s.d.Chat, labels))
+	}
+	if s.d.Live != nil {
+		gauge("owncast_instance_active_viewer_count", "The number of viewers.", func() float64 {
+			st, err := s.d.Live.Status(context.Background(), s.stageID())
+			if err != nil {
+				return 0
+			}
+			return float64(st.ViewerCount)
+		})
+		gauge("owncast_instance_playback_error_count", "Errors reported by players in the last 2-minute window.", func() float64 {
+			m, err := s.d.Live.PlaybackMetrics(context.Background(), s.stageID())
+			if err != nil {
+				return 0
+			}
+			return m.LastErrorCount
+		})
+		gauge("owncast_instance_cpu_usage", "CPU usage (percent).", func() float64 {
+			if c := s.d.Live.Hardware().CPU; len(c) > 0 {
+				return float64(c[len(c)-1].Value)
+			}
 			return 0
-		}
-		return float64(st.ViewerCount)
-	})
-	gauge("owncast_instance_active_chat_client_count", "The number of connected chat clients.", func() float64 {
-		if s.d.Chat == nil {
-			return 0
-		}
-		return float64(s.d.Chat.Presence().Connected())
-	})
-	gauge("owncast_instance_playback_error_count", "Errors reported by players in the last 2-minute window.", func() float64 {
-		m, err := s.d.Live.PlaybackMetrics(context.Background(), s.stageID())
-		if err != nil {
-			return 0
-		}
-		return m.LastErrorCount
-	})
-	gauge("owncast_instance_cpu_usage", "CPU usage (percent).", func() float64 {
-		if c := s.d.Live.Hardware().CPU; len(c) > 0 {
-			return float64(c[len(c)-1].Value)
-		}
-		return 0
-	})
+		})
+	}
 	return promhttp.HandlerFor(prometheus.Gatherers{reg, node}, promhttp.HandlerOpts{})
+}
+
+// chatCounts collects Owncast's two stored-chat gauges from one query per
+// scrape.
+type chatCounts struct {
+	chat            *stagechat.Service
+	users, messages *prometheus.Desc
+}
+
+func newChatCounts(chat *stagechat.Service, labels prometheus.Labels) *chatCounts {
+	return &chatCounts{chat: chat,
+		users:    prometheus.NewDesc("owncast_instance_total_chat_users", "The total number of chat users on this Owncast instance.", nil, labels),
+		messages: prometheus.NewDesc("owncast_instance_current_chat_message_count", "The number of chat messages currently saved before cleanup.", nil, labels),
+	}
+}
+
+func (c *chatCounts) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.users
+	ch <- c.messages
+}
+
+func (c *chatCounts) Collect(ch chan<- prometheus.Metric) {
+	users, msgs, err := c.chat.Counts(context.Background())
+	if err != nil {
+		return // a scrape without these two beats a failed scrape
+	}
+	ch <- prometheus.MustNewConstMetric(c.users, prometheus.GaugeValue, float64(users))
+	ch <- prometheus.MustNewConstMetric(c.messages, prometheus.GaugeValue, float64(msgs))
 }
 
 func (s *Surface) changed(w http.ResponseWriter, err error) {

@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
@@ -175,7 +173,7 @@ func (s *Surface) registerAdminChat(h *httpserver.Server) {
 	if s.d.Live == nil {
 		// With live streaming wired, registerLiveAdmin serves this path
 		// with the instance gauges and the node's own metrics together.
-		s.admin(h, "GET /api/admin/prometheus", promhttp.HandlerFor(h.Registry(), promhttp.HandlerOpts{}).ServeHTTP)
+		s.admin(h, "GET /api/admin/prometheus", s.prometheusHandler(h.Registry()).ServeHTTP)
 	}
 }
 
