@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/watch"
 )
@@ -93,4 +95,65 @@ func TestOttWiring(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// TestWatchChannelHasItsRoom: creating a community watch channel creates
+// its watch room (unlisted, owned by the channel's creator, titled after
+// the channel); deleting the channel, or its community, deletes the room.
+func TestWatchChannelHasItsRoom(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, testConfig(t), nil)
+	base := a.HTTP.URL()
+	alice := register(t, base, "alice")
+	sid := newServer(t, base, alice.AccessToken)
+	var ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "Movie night", "type": "watch"}, &ch); code != 201 {
+		t.Fatalf("create watch channel: %d", code)
+	}
+	name := app.WatchRoomName(ch.ID)
+	var room struct{ Name, Title, Visibility string }
+	// OTT's API wants one of its tokens on every call.
+	var g struct{ Token string }
+	if code := call(t, "GET", base+"/api/auth/grant", "", nil, &g); code != 200 {
+		t.Fatalf("grant: %d", code)
+	}
+	poll(t, "the channel's room", 10*time.Second, func() bool { return call(t, "GET", base+"/api/room/"+name, g.Token, nil, &room) == 200 })
+	if room.Title != "Movie night" || room.Visibility != "unlisted" {
+		t.Fatalf("room %+v", room)
+	}
+	r, err := a.Watch.Get(context.Background(), name)
+	if err != nil || r.Snapshot().OwnerID != alice.User.ID {
+		t.Fatalf("owner: %v", err)
+	}
+	if code := call(t, "POST", base+"/api/room/create", g.Token, map[string]any{"name": "openroom", "isTemporary": false}, nil); code != 201 {
+		t.Fatalf("create a public room: %d", code)
+	}
+	var list []struct{ Name string }
+	if code := call(t, "GET", base+"/api/room/list", g.Token, nil, &list); code != 200 {
+		t.Fatalf("list: %d", code)
+	}
+	var names []string
+	for _, l := range list {
+		names = append(names, strings.ToLower(l.Name))
+	}
+	if !slices.Contains(names, "openroom") || slices.Contains(names, name) {
+		t.Fatalf("room list %v: want openroom, not the channel's room", names)
+	}
+	if code := call(t, "DELETE", base+"/servers/"+sid+"/channels/"+ch.ID, alice.AccessToken, nil, nil); code != 204 {
+		t.Fatalf("delete channel: %d", code)
+	}
+	poll(t, "the room's deletion", 10*time.Second, func() bool { return call(t, "GET", base+"/api/room/"+name, g.Token, nil, nil) == 404 })
+
+	// Deleting the community deletes the rooms of its watch channels.
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "Reruns", "type": "watch"}, &ch); code != 201 {
+		t.Fatalf("create watch channel: %d", code)
+	}
+	name = app.WatchRoomName(ch.ID)
+	poll(t, "the second channel's room", 10*time.Second, func() bool { return call(t, "GET", base+"/api/room/"+name, g.Token, nil, nil) == 200 })
+	if code := call(t, "DELETE", base+"/servers/"+sid, alice.AccessToken, nil, nil); code != 204 {
+		t.Fatalf("delete server: %d", code)
+	}
+	poll(t, "the room's deletion with its community", 10*time.Second, func() bool {
+		return call(t, "GET", base+"/api/room/"+name, g.Token, nil, nil) == 404
+	})
 }

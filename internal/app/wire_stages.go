@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -47,20 +45,9 @@ func (a *App) wireStages(ctx context.Context) error {
 		return nil
 	}
 	l := a.stageLinks()
-	sub, err := a.Bus.Subscribe("community.>", func(m bus.Message) {
-		if strings.HasPrefix(m.Topic, "community.dm.") {
-			return
-		}
-		var e community.Event
-		if json.Unmarshal(m.Data, &e) != nil {
-			return
-		}
-		l.onCommunityEvent(context.Background(), &e)
-	})
-	if err != nil {
-		return fmt.Errorf("stages: subscribe: %w", err)
+	if err := a.onCommunityEvents("stages", l.onCommunityEvent); err != nil {
+		return err
 	}
-	a.closers = append(a.closers, sub.Unsubscribe)
 	// Stages of channels deleted while no node ran go at start.
 	a.runners = append(a.runners, func(ctx context.Context) error {
 		l.sweep(ctx)

@@ -170,6 +170,7 @@ type Event struct {
 	ActorID     string     `json:"actor_id,omitempty"`
 	AccountID   string     `json:"account_id,omitempty"` // the member concerned
 	Channel     *Channel   `json:"channel,omitempty"`
+	Channels    []*Channel `json:"channels,omitempty"` // community_deleted: the channels it took with it
 	Role        *Role      `json:"role,omitempty"`
 	RoleID      string     `json:"role_id,omitempty"`
 	Override    *Override  `json:"override,omitempty"`

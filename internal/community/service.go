@@ -338,7 +338,7 @@ func (s *Service) Delete(ctx context.Context, actor, id string, admin bool) erro
 	for i, m := range members {
 		rcpt[i] = m.AccountID
 	}
-	s.publish(ctx, Topic(c.ID), Event{Type: EvCommunityDeleted, CommunityID: c.ID, ActorID: actor, Recipients: rcpt})
+	s.publish(ctx, Topic(c.ID), Event{Type: EvCommunityDeleted, CommunityID: c.ID, ActorID: actor, Recipients: rcpt, Channels: chans})
 	return nil
 }
 

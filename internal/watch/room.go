@@ -21,6 +21,9 @@ type Actor struct {
 	SessionID string
 	Name      string
 	LoggedIn  bool
+	// System is Hearth itself acting on a room (the room behind a deleted
+	// community channel); surfaces never set it from what a client sends.
+	System bool `json:",omitempty"`
 }
 
 type member struct {

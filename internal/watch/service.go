@@ -481,20 +481,21 @@ func (s *Service) Kick(ctx context.Context, r *Room, a Actor, clientID string, b
 	return r.kick(a, r.roleOf(a), clientID, why)
 }
 
-// Delete removes a permanent room: only its logged-in owner may.
+// Delete removes a permanent room: only its logged-in owner may (or
+// Hearth itself, a.System).
 func (s *Service) Delete(ctx context.Context, r *Room, a Actor) error {
 	if r.remote != "" {
 		_, err := s.call(ctx, r, rpcReq{Op: "delete", Actor: a})
 		return err
 	}
 	snap := r.Snapshot()
-	if !a.LoggedIn {
+	if !a.LoggedIn && !a.System {
 		return newErr(fault.Unauthorized, CodeInvalid, "Not logged in.")
 	}
 	if snap.IsTemporary {
 		return BadArgument("permanent", "Room is temporary.")
 	}
-	if snap.OwnerID != a.AccountID {
+	if snap.OwnerID != a.AccountID && !a.System {
 		return newErr(fault.Forbidden, CodePermissionDenied, "Permission denied: you are not the owner of this room.")
 	}
 	s.Unload(r, CloseUnloaded)
@@ -502,6 +503,17 @@ func (s *Service) Delete(ctx context.Context, r *Room, a Actor) error {
 		return err
 	}
 	return nil
+}
+
+// DeleteRoom removes the permanent room name whoever owns it, on whichever
+// node has it loaded: Hearth's own clean-up (the room behind a deleted
+// community channel), never a client's request.
+func (s *Service) DeleteRoom(ctx context.Context, name string) error {
+	r, err := s.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	return s.Delete(ctx, r, Actor{Name: "Hearth", System: true})
 }
 
 // Unload drops a room from this node and closes its sockets. For a

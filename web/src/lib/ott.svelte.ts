@@ -95,8 +95,11 @@ const enc = encodeURIComponent;
 export const ottApi = {
   list: () => ott<RoomListItem[]>("Loading watch rooms", "/api/room/list"),
   get: (name: string) => ott<RoomInfo>("Loading the room", `/api/room/${enc(name)}`),
-  create: (name: string, title?: string, isTemporary = false) =>
-    ott<unknown>("Creating the room", "/api/room/create", { method: "POST", body: { name, ...(title ? { title } : {}), isTemporary } }),
+  create: (name: string, title?: string, isTemporary = false, visibility?: "public" | "unlisted" | "private") =>
+    ott<unknown>("Creating the room", "/api/room/create", {
+      method: "POST",
+      body: { name, ...(title ? { title } : {}), isTemporary, ...(visibility ? { visibility } : {}) },
+    }),
   generate: () => ott<{ room: string }>("Creating a room", "/api/room/generate", { method: "POST", body: {} }),
   addUrl: (name: string, url: string) => ott<unknown>("Adding the video", `/api/room/${enc(name)}/queue`, { method: "POST", body: { url } }),
   add: (name: string, v: Video) => ott<unknown>("Adding the video", `/api/room/${enc(name)}/queue`, { method: "POST", body: { service: v.service, id: v.id } }),
