@@ -99,7 +99,8 @@ func TestOttWiring(t *testing.T) {
 
 // TestWatchChannelHasItsRoom: creating a community watch channel creates
 // its watch room (unlisted, owned by the channel's creator, titled after
-// the channel); deleting the channel, or its community, deletes the room.
+// the channel); renaming the channel retitles the room; deleting the
+// channel, or its community, deletes the room.
 func TestWatchChannelHasItsRoom(t *testing.T) {
 	t.Parallel()
 	a, _ := start(t, testConfig(t), nil)
@@ -139,6 +140,13 @@ func TestWatchChannelHasItsRoom(t *testing.T) {
 	if !slices.Contains(names, "openroom") || slices.Contains(names, name) {
 		t.Fatalf("room list %v: want openroom, not the channel's room", names)
 	}
+	// Renaming the channel retitles the room.
+	if code := call(t, "PATCH", base+"/servers/"+sid+"/channels/"+ch.ID, alice.AccessToken, map[string]string{"name": "Film club"}, nil); code != 200 {
+		t.Fatalf("rename channel: %d", code)
+	}
+	poll(t, "the room's new title", 10*time.Second, func() bool {
+		return call(t, "GET", base+"/api/room/"+name, g.Token, nil, &room) == 200 && room.Title == "Film club"
+	})
 	if code := call(t, "DELETE", base+"/servers/"+sid+"/channels/"+ch.ID, alice.AccessToken, nil, nil); code != 204 {
 		t.Fatalf("delete channel: %d", code)
 	}

@@ -18,8 +18,8 @@ func WatchRoomName(channelID string) string { return strings.ReplaceAll(channelI
 
 // watchLinks backs each community watch channel with a watch room
 // (DESIGN.md §1): an unlisted permanent room, owned by whoever made the
-// channel, is created with the channel and deleted with it or with its
-// community. Unlisted keeps a private community's channel names out of
+// channel, is created with the channel, retitled with it and deleted with
+// it or with its community. Unlisted keeps a private community's channel names out of
 // /api/room/list; the name (the channel's random id) is known only to those
 // who can see the channel.
 type watchLinks struct {
@@ -46,6 +46,10 @@ func (l *watchLinks) onEvent(ctx context.Context, e *community.Event) {
 		if _, err := l.watch.Ensure(ctx, watch.CreateInput{Name: WatchRoomName(e.Channel.ID), Title: e.Channel.Name,
 			Visibility: watch.Unlisted, OwnerID: e.ActorID}); err != nil {
 			l.log.Warn("create the room of a watch channel", "channel", e.Channel.ID, "err", err)
+		}
+	case e.Type == community.EvChannelUpdated && watchChannel:
+		if err := l.watch.Retitle(ctx, WatchRoomName(e.Channel.ID), e.Channel.Name); err != nil && !errors.Is(err, fault.NotFound) {
+			l.log.Warn("retitle the room of a renamed watch channel", "channel", e.Channel.ID, "err", err)
 		}
 	case e.Type == community.EvChannelDeleted && watchChannel:
 		l.drop(ctx, e.Channel.ID)

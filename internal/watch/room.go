@@ -92,7 +92,7 @@ func (r *Room) now() time.Time { return r.svc.now() }
 // roleOf resolves an account's role in the room. Caller holds mu.
 func (r *Room) roleOf(a Actor) Role {
 	switch {
-	case a.AccountID != "" && a.AccountID == r.ownerID:
+	case a.System, a.AccountID != "" && a.AccountID == r.ownerID:
 		return RoleOwner
 	case a.LoggedIn:
 		if ro, ok := r.userRoles[a.AccountID]; ok {

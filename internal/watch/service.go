@@ -505,6 +505,9 @@ func (s *Service) Delete(ctx context.Context, r *Room, a Actor) error {
 	return nil
 }
 
+// hearth is Hearth itself acting on a room, as its owner.
+var hearth = Actor{Name: "Hearth", System: true}
+
 // DeleteRoom removes the permanent room name whoever owns it, on whichever
 // node has it loaded: Hearth's own clean-up (the room behind a deleted
 // community channel), never a client's request.
@@ -513,7 +516,21 @@ func (s *Service) DeleteRoom(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.Delete(ctx, r, Actor{Name: "Hearth", System: true})
+	return s.Delete(ctx, r, hearth)
+}
+
+// Retitle sets the title of room name as its owner would (the room behind
+// a renamed community channel); the room's members see the change.
+func (s *Service) Retitle(ctx context.Context, name, title string) error {
+	r, err := s.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(map[string]string{"title": title})
+	if err != nil {
+		return fmt.Errorf("watch: retitle: %w", err)
+	}
+	return s.ApplySettings(ctx, r, hearth, raw)
 }
 
 // Unload drops a room from this node and closes its sockets. For a
