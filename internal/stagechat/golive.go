@@ -86,9 +86,12 @@ type GoLive struct {
 
 	mu      sync.Mutex
 	pending *time.Timer
-	last    time.Time
 	sent    chan struct{} // closed and replaced after each round (tests)
 }
+
+// goLiveLastKey is the instance value holding when the last round of
+// go-live notifications went out, on any node (RFC 3339).
+const goLiveLastKey = "owncast.golive.last"
 
 // NewGoLive builds the notifier.
 func NewGoLive(chat *Service, cfg GoLiveConfig) (*GoLive, error) {
@@ -130,20 +133,37 @@ func (g *GoLive) Sent() <-chan struct{} {
 func (g *GoLive) fire() {
 	g.mu.Lock()
 	g.pending = nil
-	throttled := !g.last.IsZero() && g.chat.now().Sub(g.last) < g.cfg.Throttle
-	if !throttled {
-		g.last = g.chat.now()
-	}
 	g.mu.Unlock()
-	if !throttled {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	if ok, err := g.claimRound(ctx); err != nil {
+		g.chat.log.Warn("go-live notifications: throttle", "err", err)
+	} else if ok {
 		g.Notify(ctx)
-		cancel()
 	}
+	cancel()
 	g.mu.Lock()
 	close(g.sent)
 	g.sent = make(chan struct{})
 	g.mu.Unlock()
+}
+
+// claimRound reports whether a round may go out now: none went out, on any
+// node, within the throttle (a stream that moves to another node does not
+// notify twice). The claim is keyed by the previous round's time, so of the
+// nodes that read the same last round exactly one moves it on.
+func (g *GoLive) claimRound(ctx context.Context) (bool, error) {
+	now := g.chat.now().UTC()
+	last, err := g.chat.st.InstanceValue(ctx, goLiveLastKey)
+	if err != nil && !errors.Is(err, fault.NotFound) {
+		return false, err
+	}
+	if t, err := time.Parse(time.RFC3339Nano, last); err == nil && now.Sub(t) < g.cfg.Throttle {
+		return false, nil
+	}
+	if won, err := g.chat.ClaimOnce(ctx, "golive:"+last); err != nil || !won {
+		return false, err
+	}
+	return true, g.chat.st.SetInstanceValue(ctx, goLiveLastKey, now.Format(time.RFC3339Nano))
 }
 
 // Notify sends the notifications now.

@@ -45,8 +45,8 @@ func pushSubscription(t *testing.T, endpoint string) string {
 // TestGoLiveNotifications: after the delay, the Discord webhook gets
 // Owncast's message and every registered browser subscription gets a Web
 // Push with VAPID auth, both through the egress client; an expired
-// subscription is forgotten; a second start within the throttle sends
-// nothing.
+// subscription is forgotten; a second start within the throttle, on this
+// node or another, sends nothing.
 func TestGoLiveNotifications(t *testing.T) {
 	t.Parallel()
 	s, _, _ := newService(t, stagechat.PresenceConfig{})
@@ -136,11 +136,21 @@ func TestGoLiveNotifications(t *testing.T) {
 		t.Fatal("no push to the expiring subscription")
 	}
 
-	// The 410 subscription was forgotten: the next round (after the
-	// throttle is lifted) reaches only the live one.
+	// The throttle holds across nodes: another node's notifier (same
+	// store) within it sends nothing, as for a stream that moved there.
 	g2, _ := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Hour, Client: out})
 	round = g2.Sent()
 	g2.StreamChanged(true)
+	<-round
+	if len(hits) != 0 {
+		t.Fatalf("another node's round within the throttle sent %d", len(hits))
+	}
+
+	// The 410 subscription was forgotten: the next round (past a short
+	// throttle) reaches only the live one.
+	g3, _ := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Nanosecond, Client: out})
+	round = g3.Sent()
+	g3.StreamChanged(true)
 	<-round
 	paths := map[string]int{}
 	for len(hits) > 0 {
