@@ -36,11 +36,15 @@ func (a *App) wireTogether(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	turnURLs, turnSecret, err := a.wireTURN(ctx)
+	if err != nil {
+		return err
+	}
 	s, err := together.New(together.Deps{Log: log, Identity: a.Identity, Community: comm, Messages: msgs, Bus: a.Bus, PresenceBus: a.Bus,
 		Sub: busSubscriber(a.Bus), Hub: hub, Bots: a.DB.TogetherBots(), DBPing: a.DB.Ping, Version: "hearth",
 		Extras: a.DB.TogetherExtras(), Moderation: a.DB.TogetherExtras(), Voice: a.DB.TogetherExtras(), Webhooks: a.DB.TogetherExtras(), UploadDir: filepath.Join(a.Config.DataDir, "uploads"), Egress: out,
 		AuthRate: a.Config.TogetherAuthRate, BotRate: a.Config.TogetherBotRate, TrustProxy: a.Config.TrustProxy, AllowedOrigins: a.Config.AllowedOrigins,
-		TurnURL: a.Config.TurnURL, TurnSecret: a.Config.TurnSecret, GiphyAPIKey: a.Config.GiphyAPIKey, StageChats: a.stageChats()})
+		TurnURLs: turnURLs, TurnSecret: turnSecret, GiphyAPIKey: a.Config.GiphyAPIKey, StageChats: a.stageChats()})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -66,8 +67,12 @@ type Config struct {
 	// Together surface (communities, chat, voice signalling).
 	TogetherAuthRate float64 `name:"together-auth-rate" env:"HEARTH_TOGETHER_AUTH_RATE" default:"2" help:"Together sign-in requests (/auth/*) per second per client IP, burst 5 (Together's production limit). 0 disables the limit."`
 	TogetherBotRate  float64 `name:"together-bot-rate" env:"HEARTH_TOGETHER_BOT_RATE" default:"50" help:"Together API requests per second per bot (Together: 50). 0 disables the limit."`
-	TurnURL          string  `name:"turn-url" env:"HEARTH_TURN_URL" default:"" help:"TURN server URL handed to voice clients by /ice-servers (e.g. turn:turn.example.org:3478). Needs --turn-secret."`
-	TurnSecret       string  `name:"turn-secret" env:"HEARTH_TURN_SECRET" default:"" help:"Shared secret (at least 32 characters) for TURN REST credentials (coturn use-auth-secret)."`
+	TurnURL          string  `name:"turn-url" env:"HEARTH_TURN_URL" default:"" help:"An external TURN server's URL handed to voice clients by /ice-servers (e.g. turn:turn.example.org:3478). Needs --turn-secret."`
+	TurnSecret       string  `name:"turn-secret" env:"HEARTH_TURN_SECRET" default:"" help:"Shared secret (at least 32 characters) for TURN REST credentials (coturn use-auth-secret). Empty with --turn-listen: one is generated and shared by every node."`
+	TurnListen       string  `name:"turn-listen" env:"HEARTH_TURN_LISTEN" default:"" help:"Run Hearth's own TURN server on this host:port, UDP and TCP (e.g. :3478); /ice-servers then hands out its address with REST credentials. Empty: no embedded TURN."`
+	TurnPublicIP     string  `name:"turn-public-ip" env:"HEARTH_TURN_PUBLIC_IP" default:"" help:"The IP voice clients reach this host at, used in the embedded TURN server's URLs and relayed addresses. Empty: --turn-listen's host, which must then be a specific address."`
+	TurnRelayPorts   string  `name:"turn-relay-ports" env:"HEARTH_TURN_RELAY_PORTS" default:"49152-65535" help:"UDP/TCP port range (min-max) of the embedded TURN server's relayed addresses."`
+	TurnPrivatePeers bool    `name:"turn-allow-private-peers" env:"HEARTH_TURN_ALLOW_PRIVATE_PEERS" default:"false" help:"Let the embedded TURN server relay to loopback, private and link-local addresses (a LAN-only instance). Off: a relay into the server's own network would reach services not meant to be public."`
 	GiphyAPIKey      string  `name:"giphy-api-key" env:"HEARTH_GIPHY_API_KEY" default:"" help:"Giphy API key for Together's GIF search (/giphy/search). Empty: GIF search answers 503."`
 }
 
@@ -149,6 +154,22 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout)
 	}
+	if c.TurnListen != "" {
+		if _, _, err := net.SplitHostPort(c.TurnListen); err != nil {
+			return fmt.Errorf("--turn-listen %q: must be host:port: %w", c.TurnListen, err)
+		}
+		if c.TurnSecret != "" && len(c.TurnSecret) < 32 {
+			return errors.New("--turn-secret: must be at least 32 characters")
+		}
+		if c.TurnPublicIP != "" {
+			if _, err := netip.ParseAddr(c.TurnPublicIP); err != nil {
+				return fmt.Errorf("--turn-public-ip %q: must be an IP address", c.TurnPublicIP)
+			}
+		}
+		if _, _, err := c.TurnPorts(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -172,4 +193,15 @@ func (c *Config) DatabaseDSN() string {
 // IsPostgres reports whether dsn names a PostgreSQL database.
 func IsPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// TurnPorts parses --turn-relay-ports.
+func (c *Config) TurnPorts() (lo, hi uint16, err error) {
+	a, b, ok := strings.Cut(c.TurnRelayPorts, "-")
+	x, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
+	y, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
+	if !ok || err1 != nil || err2 != nil || x == 0 || y < x {
+		return 0, 0, fmt.Errorf("--turn-relay-ports %q: must be min-max, 1-65535", c.TurnRelayPorts)
+	}
+	return uint16(x), uint16(y), nil
 }

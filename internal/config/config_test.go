@@ -10,7 +10,8 @@ import (
 
 func valid() Config {
 	return Config{Addr: ":8080", DataDir: "./data", Bus: "local", AdminUser: "admin", AccessTokenTTL: 15 * time.Minute,
-		RefreshTokenTTL: 168 * time.Hour, LogLevel: "info", LogFormat: "text", MaxBodyBytes: 1 << 20, ShutdownTimeout: 10 * time.Second}
+		RefreshTokenTTL: 168 * time.Hour, LogLevel: "info", LogFormat: "text", MaxBodyBytes: 1 << 20, ShutdownTimeout: 10 * time.Second,
+		TurnRelayPorts: "49152-65535"}
 }
 
 func TestValidate(t *testing.T) {
@@ -35,6 +36,12 @@ func TestValidate(t *testing.T) {
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
 		{"body", func(c *Config) { c.MaxBodyBytes = 1 }, "--max-body-bytes"},
 		{"gc percent", func(c *Config) { c.GCPercent = -5 }, "--gc-percent"},
+		{"turn", func(c *Config) { c.TurnListen, c.TurnPublicIP = ":3478", "203.0.113.7" }, ""},
+		{"turn listen", func(c *Config) { c.TurnListen = "3478" }, "--turn-listen"},
+		{"turn secret", func(c *Config) { c.TurnListen, c.TurnSecret = ":3478", "short" }, "--turn-secret"},
+		{"turn public ip", func(c *Config) { c.TurnListen, c.TurnPublicIP = ":3478", "turn.example.org" }, "--turn-public-ip"},
+		{"turn ports", func(c *Config) { c.TurnListen, c.TurnRelayPorts = ":3478", "60000-50000" }, "--turn-relay-ports"},
+		{"turn ports shape", func(c *Config) { c.TurnListen, c.TurnRelayPorts = ":3478", "5000" }, "--turn-relay-ports"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

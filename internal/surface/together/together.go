@@ -92,8 +92,9 @@ type Deps struct {
 	// DBPing reports database health for /health.
 	DBPing  func(ctx context.Context) error
 	Version string
-	// TURN REST credentials for /ice-servers (optional).
-	TurnURL    string
+	// TURN servers for /ice-servers (optional), each handed out with REST
+	// credentials made from TurnSecret.
+	TurnURLs   []string
 	TurnSecret string
 	// AllowedOrigins are the Origin host patterns that may call the REST
 	// API cross-origin (cors.go); empty allows same-origin requests only.

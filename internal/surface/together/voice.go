@@ -359,11 +359,14 @@ func (s *Surface) iceServers(w http.ResponseWriter, r *http.Request, p *identity
 	}
 	servers := []ice{{URLs: "stun:stun.l.google.com:19302"}, {URLs: "stun:stun1.l.google.com:19302"}}
 	const ttl = 86400
-	if s.d.TurnURL != "" && len(s.d.TurnSecret) >= 32 {
+	if len(s.d.TurnURLs) > 0 && len(s.d.TurnSecret) >= 32 {
 		user := strconv.FormatInt(time.Now().Add(ttl*time.Second).Unix(), 10) + ":" + p.Account.Username
 		mac := hmac.New(sha1.New, []byte(s.d.TurnSecret))
 		mac.Write([]byte(user))
-		servers = append(servers, ice{URLs: s.d.TurnURL, Username: user, Credential: base64.StdEncoding.EncodeToString(mac.Sum(nil))})
+		cred := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+		for _, u := range s.d.TurnURLs {
+			servers = append(servers, ice{URLs: u, Username: user, Credential: cred})
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"iceServers": servers, "ttl": ttl})
 }

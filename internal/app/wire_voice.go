@@ -1,0 +1,53 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+
+	"github.com/hearth-community/hearth/internal/voice"
+)
+
+// turnSecretKey holds the TURN REST secret generated for the embedded TURN
+// server when --turn-secret is not set; every node shares it.
+const turnSecretKey = "voice.turn.secret"
+
+// wireTURN starts the embedded TURN server when --turn-listen is set and
+// returns the TURN URLs and REST secret /ice-servers hands out: an external
+// --turn-url first, then the embedded server's UDP and TCP URLs.
+func (a *App) wireTURN(ctx context.Context) (urls []string, secret string, err error) {
+	cfg := a.Config
+	secret = cfg.TurnSecret
+	if cfg.TurnURL != "" {
+		urls = append(urls, cfg.TurnURL)
+	}
+	if cfg.TurnListen == "" {
+		return urls, secret, nil
+	}
+	if secret == "" {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		if secret, err = a.DB.Identity().SetInstanceValueOnce(ctx, turnSecretKey, hex.EncodeToString(b)); err != nil {
+			return nil, "", fmt.Errorf("turn: secret: %w", err)
+		}
+	}
+	lo, hi, err := cfg.TurnPorts()
+	if err != nil {
+		return nil, "", err
+	}
+	tc := voice.TURNConfig{Listen: cfg.TurnListen, Secret: secret, MinPort: lo, MaxPort: hi, AllowPrivatePeers: cfg.TurnPrivatePeers}
+	if cfg.TurnPublicIP != "" {
+		if tc.PublicIP, err = netip.ParseAddr(cfg.TurnPublicIP); err != nil {
+			return nil, "", fmt.Errorf("turn: --turn-public-ip: %w", err)
+		}
+	}
+	t, err := voice.StartTURN(tc, a.Log.With("component", "turn"))
+	if err != nil {
+		return nil, "", err
+	}
+	a.closers = append(a.closers, t.Close)
+	a.Log.Info("TURN server listening", "addr", t.Addr().String())
+	return append(urls, t.URLs()...), secret, nil
+}

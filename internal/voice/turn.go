@@ -1,0 +1,171 @@
+// Package voice holds what voice channels need besides signalling (which
+// each surface relays itself): an embedded TURN server, so that voice
+// works between peers behind NATs without running coturn next to Hearth.
+package voice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/pion/logging"
+	"github.com/pion/turn/v5"
+)
+
+// TURNConfig configures the embedded TURN server.
+type TURNConfig struct {
+	// Listen is the host:port of the UDP and TCP listeners (e.g. ":3478";
+	// port 0 picks a free one, for tests).
+	Listen string
+	// PublicIP is the address clients reach this host at: it is in the
+	// TURN URLs handed out and in every relayed address. Zero: Listen's
+	// host, which must then be a specific address.
+	PublicIP netip.Addr
+	// Secret is the TURN REST shared secret (coturn's use-auth-secret):
+	// usernames are "<expiry unix>:<name>", passwords
+	// base64(HMAC-SHA1(secret, username)).
+	Secret string
+	// Realm defaults to "hearth".
+	Realm string
+	// MinPort and MaxPort bound the relay ports (both zero: 49152-65535).
+	MinPort, MaxPort uint16
+	// AllowPrivatePeers lets clients relay to loopback, private,
+	// link-local and unspecified addresses. Off by default: a TURN relay
+	// into the server's own network lets anyone with credentials reach
+	// services that are not meant to be public.
+	AllowPrivatePeers bool
+}
+
+// TURN is a running TURN server (pion/turn) with UDP and TCP listeners.
+type TURN struct {
+	srv    *turn.Server
+	udp    net.PacketConn
+	tcp    net.Listener
+	public netip.AddrPort
+}
+
+// StartTURN listens and serves until Close.
+func StartTURN(cfg TURNConfig, log *slog.Logger) (*TURN, error) {
+	if len(cfg.Secret) < 32 {
+		return nil, errors.New("voice: the TURN secret must be at least 32 characters")
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("voice: TURN listen address %q: %w", cfg.Listen, err)
+	}
+	public := cfg.PublicIP
+	if !public.IsValid() {
+		if a, err := netip.ParseAddr(host); err == nil && !a.IsUnspecified() {
+			public = a
+		} else {
+			return nil, fmt.Errorf("voice: TURN listens on %q, which is no one address: set the public IP", cfg.Listen)
+		}
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = "hearth"
+	}
+	if cfg.MinPort == 0 && cfg.MaxPort == 0 {
+		cfg.MinPort, cfg.MaxPort = 49152, 65535
+	}
+	if cfg.MinPort == 0 || cfg.MaxPort < cfg.MinPort {
+		return nil, fmt.Errorf("voice: TURN relay ports %d-%d: not a range", cfg.MinPort, cfg.MaxPort)
+	}
+	var lc net.ListenConfig
+	udp, err := lc.ListenPacket(context.Background(), "udp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("voice: TURN: %w", err)
+	}
+	port := udp.LocalAddr().(*net.UDPAddr).Port
+	// TCP on the same port as UDP (Listen's port may be 0).
+	tcp, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		_ = udp.Close()
+		return nil, fmt.Errorf("voice: TURN: %w", err)
+	}
+	logs := slogFactory{log}
+	permit := func(_ net.Addr, peer net.IP) bool {
+		a, ok := netip.AddrFromSlice(peer)
+		return ok && (cfg.AllowPrivatePeers || publicPeer(a.Unmap()))
+	}
+	relay := func() turn.RelayAddressGenerator {
+		bind := host
+		if bind == "" {
+			bind = "0.0.0.0"
+		}
+		return &turn.RelayAddressGeneratorPortRange{RelayAddress: net.IP(public.AsSlice()), Address: bind,
+			MinPort: cfg.MinPort, MaxPort: cfg.MaxPort}
+	}
+	srv, err := turn.NewServer(turn.ServerConfig{
+		Realm:         cfg.Realm,
+		AuthHandler:   turn.LongTermTURNRESTAuthHandler(cfg.Secret, logs.NewLogger("turn-auth")),
+		LoggerFactory: logs,
+		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: relay(),
+			PermissionHandler: permit}},
+		ListenerConfigs: []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: relay(), PermissionHandler: permit}},
+	})
+	if err != nil {
+		_ = udp.Close()
+		_ = tcp.Close()
+		return nil, fmt.Errorf("voice: TURN: %w", err)
+	}
+	return &TURN{srv: srv, udp: udp, tcp: tcp, public: netip.AddrPortFrom(public, uint16(port))}, nil
+}
+
+// publicPeer reports whether a relay peer is an ordinary public address.
+func publicPeer(a netip.Addr) bool {
+	return !(a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsMulticast() || a.IsUnspecified() || a.IsInterfaceLocalMulticast())
+}
+
+// URLs are the TURN URLs clients use: UDP, then TCP (for networks that
+// block UDP).
+func (t *TURN) URLs() []string {
+	hp := t.public.String()
+	return []string{"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"}
+}
+
+// Addr is the address and port clients reach the server at.
+func (t *TURN) Addr() netip.AddrPort { return t.public }
+
+// Close stops the server and its listeners.
+func (t *TURN) Close() error {
+	if err := t.srv.Close(); err != nil {
+		return fmt.Errorf("voice: close TURN: %w", err)
+	}
+	return nil
+}
+
+// slogFactory routes pion's logs to slog; pion's trace output is dropped.
+type slogFactory struct{ log *slog.Logger }
+
+func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
+	return slogLogger{f.log.With("scope", scope)}
+}
+
+type slogLogger struct{ log *slog.Logger }
+
+func (l slogLogger) Trace(string)          {}
+func (l slogLogger) Tracef(string, ...any) {}
+func (l slogLogger) Debug(msg string)      { l.log.Debug(msg) }
+func (l slogLogger) Debugf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...))
+}
+func (l slogLogger) Info(msg string) { l.log.Info(msg) }
+func (l slogLogger) Infof(format string, args ...any) {
+	l.log.Info(fmt.Sprintf(format, args...))
+}
+func (l slogLogger) Warn(msg string) { l.log.Warn(msg) }
+func (l slogLogger) Warnf(format string, args ...any) {
+	l.log.Warn(fmt.Sprintf(format, args...))
+}
+
+// Error is logged at Warn: pion reports a client's bad credentials as
+// errors, which are not the server's.
+func (l slogLogger) Error(msg string) { l.log.Warn(msg) }
+func (l slogLogger) Errorf(format string, args ...any) {
+	l.log.Warn(fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,178 @@
+package voice_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/turn/v5"
+
+	"github.com/hearth-community/hearth/internal/voice"
+)
+
+const secret = "0123456789abcdef0123456789abcdef"
+
+func startTURN(t *testing.T, allowPrivate bool) *voice.TURN {
+	t.Helper()
+	srv, err := voice.StartTURN(voice.TURNConfig{Listen: "127.0.0.1:0", Secret: secret, MinPort: 40000, MaxPort: 49999,
+		AllowPrivatePeers: allowPrivate}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+// allocate signs in to srv over conn with REST credentials and returns
+// the relayed socket (or the error).
+func allocate(t *testing.T, srv *voice.TURN, conn net.PacketConn, user, pass string) (net.PacketConn, error) {
+	t.Helper()
+	c, err := turn.NewClient(&turn.ClientConfig{TURNServerAddr: srv.Addr().String(), STUNServerAddr: srv.Addr().String(),
+		Conn: conn, Username: user, Password: pass, Realm: "hearth", RTO: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := c.Allocate()
+	if err == nil {
+		t.Cleanup(func() { _ = relay.Close() })
+	}
+	return relay, err
+}
+
+func udpConn(t *testing.T) net.PacketConn {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// exchange checks that a datagram goes from relay to peer and back.
+func exchange(t *testing.T, relay, peer net.PacketConn) {
+	t.Helper()
+	if _, err := relay.WriteTo([]byte("hello peer"), peer.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, from, err := peer.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "hello peer" {
+		t.Fatalf("peer read %q %v", buf[:n], err)
+	}
+	if from.String() != relay.LocalAddr().String() {
+		t.Fatalf("datagram came from %s, not the relayed address %s", from, relay.LocalAddr())
+	}
+	if _, err := peer.WriteTo([]byte("hello client"), from); err != nil {
+		t.Fatal(err)
+	}
+	_ = relay.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err = relay.ReadFrom(buf)
+	if err != nil || !bytes.Equal(buf[:n], []byte("hello client")) {
+		t.Fatalf("relay read %q %v", buf[:n], err)
+	}
+}
+
+// TestTURNRelays: REST credentials (as /ice-servers hands them out)
+// allocate a relay over UDP and over TCP, and datagrams flow both ways
+// between the client and a peer through it; the relayed address is the
+// advertised public IP.
+func TestTURNRelays(t *testing.T) {
+	t.Parallel()
+	srv := startTURN(t, true)
+	if got := srv.URLs(); len(got) != 2 || got[0] != "turn:"+srv.Addr().String()+"?transport=udp" || !strings.HasSuffix(got[1], "?transport=tcp") {
+		t.Fatalf("urls %v", got)
+	}
+	user, pass, err := turn.GenerateLongTermTURNRESTCredentials(secret, "alice", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := allocate(t, srv, udpConn(t), user, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := relay.LocalAddr().(*net.UDPAddr); a.IP.String() != "127.0.0.1" || a.Port < 40000 || a.Port > 49999 {
+		t.Fatalf("relayed address %s", a)
+	}
+	exchange(t, relay, udpConn(t))
+
+	tc, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tc.Close() })
+	relay, err = allocate(t, srv, turn.NewSTUNConn(tc), user, pass)
+	if err != nil {
+		t.Fatalf("allocate over TCP: %v", err)
+	}
+	exchange(t, relay, udpConn(t))
+}
+
+// TestTURNRefuses: a wrong password, an expired username, or a secret
+// other than the server's get no allocation; without AllowPrivatePeers a
+// relay to a loopback peer carries nothing.
+func TestTURNRefuses(t *testing.T) {
+	t.Parallel()
+	srv := startTURN(t, false)
+	user, pass, _ := turn.GenerateLongTermTURNRESTCredentials(secret, "alice", time.Hour)
+	expired, expiredPass, _ := turn.GenerateLongTermTURNRESTCredentials(secret, "alice", -time.Minute)
+	otherUser, otherPass, _ := turn.GenerateLongTermTURNRESTCredentials(strings.Repeat("x", 32), "alice", time.Hour)
+	for _, c := range []struct{ name, user, pass string }{
+		{"wrong password", user, "nope"},
+		{"expired", expired, expiredPass},
+		{"other secret", otherUser, otherPass},
+		{"no expiry", "alice", pass},
+	} {
+		if _, err := allocate(t, srv, udpConn(t), c.user, c.pass); err == nil {
+			t.Errorf("%s: allocated", c.name)
+		}
+	}
+
+	relay, err := allocate(t, srv, udpConn(t), user, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := udpConn(t)
+	_, _ = relay.WriteTo([]byte("into the server's network"), peer.LocalAddr())
+	_ = peer.SetReadDeadline(time.Now().Add(time.Second))
+	if n, _, err := peer.ReadFrom(make([]byte, 1500)); err == nil {
+		t.Fatalf("a loopback peer received %d bytes through the relay", n)
+	}
+}
+
+func TestStartTURNRejects(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.DiscardHandler)
+	for _, c := range []struct {
+		name string
+		cfg  voice.TURNConfig
+	}{
+		{"short secret", voice.TURNConfig{Listen: "127.0.0.1:0", Secret: "short"}},
+		{"no public ip", voice.TURNConfig{Listen: ":0", Secret: secret}},
+		{"bad address", voice.TURNConfig{Listen: "nope", Secret: secret}},
+		{"bad ports", voice.TURNConfig{Listen: "127.0.0.1:0", Secret: secret, MinPort: 5000, MaxPort: 4000}},
+	} {
+		if s, err := voice.StartTURN(c.cfg, log); err == nil {
+			_ = s.Close()
+			t.Errorf("%s: started", c.name)
+		}
+	}
+	// A wildcard listener with a public IP starts and advertises that IP.
+	s, err := voice.StartTURN(voice.TURNConfig{Listen: "127.0.0.1:0", Secret: secret, PublicIP: netip.MustParseAddr("203.0.113.7")}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Addr().Addr().String() != "203.0.113.7" {
+		t.Fatalf("advertised %s", s.Addr())
+	}
+}
