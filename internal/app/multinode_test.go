@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
@@ -118,5 +119,40 @@ func TestTwoNodesShareOneCommunity(t *testing.T) {
 			t.Fatalf("MESSAGE_CREATE on B: %s", f.D)
 		}
 		return
+	}
+}
+
+// TestTwoNodesWatchChannelRoom: both nodes receive a watch channel's
+// events and both try to create (and later delete) its room; they end with
+// one room, reachable through either node, and none after the delete.
+func TestTwoNodesWatchChannelRoom(t *testing.T) {
+	t.Parallel()
+	urlA, urlB := twoNodes(t)
+	alice := register(t, urlA, "watcher")
+	sid := newServer(t, urlA, alice.AccessToken)
+	var ch struct{ ID string }
+	if code := call(t, "POST", urlA+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "Cinema", "type": "watch"}, &ch); code != 201 {
+		t.Fatalf("create watch channel: %d", code)
+	}
+	name := app.WatchRoomName(ch.ID)
+	for _, base := range []string{urlA, urlB} {
+		var g struct{ Token string }
+		if code := call(t, "GET", base+"/api/auth/grant", "", nil, &g); code != 200 {
+			t.Fatalf("grant: %d", code)
+		}
+		var room struct{ Title string }
+		poll(t, "the room on "+base, 10*time.Second, func() bool {
+			return call(t, "GET", base+"/api/room/"+name, g.Token, nil, &room) == 200 && room.Title == "Cinema"
+		})
+	}
+	if code := call(t, "DELETE", urlB+"/servers/"+sid+"/channels/"+ch.ID, alice.AccessToken, nil, nil); code != 204 {
+		t.Fatalf("delete channel on B: %d", code)
+	}
+	for _, base := range []string{urlA, urlB} {
+		var g struct{ Token string }
+		_ = call(t, "GET", base+"/api/auth/grant", "", nil, &g)
+		poll(t, "the room's deletion on "+base, 10*time.Second, func() bool {
+			return call(t, "GET", base+"/api/room/"+name, g.Token, nil, nil) == 404
+		})
 	}
 }
