@@ -10,7 +10,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
@@ -130,29 +129,21 @@ func TestTwoNodesWatchChannelRoom(t *testing.T) {
 	urlA, urlB := twoNodes(t)
 	alice := register(t, urlA, "watcher")
 	sid := newServer(t, urlA, alice.AccessToken)
-	var ch struct{ ID string }
-	if code := call(t, "POST", urlA+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "Cinema", "type": "watch"}, &ch); code != 201 {
-		t.Fatalf("create watch channel: %d", code)
-	}
-	name := app.WatchRoomName(ch.ID)
+	chID, name := newWatchChannel(t, urlA, alice.AccessToken, sid, "Cinema")
 	for _, base := range []string{urlA, urlB} {
-		var g struct{ Token string }
-		if code := call(t, "GET", base+"/api/auth/grant", "", nil, &g); code != 200 {
-			t.Fatalf("grant: %d", code)
-		}
+		tok := ottToken(t, base)
 		var room struct{ Title string }
 		poll(t, "the room on "+base, 10*time.Second, func() bool {
-			return call(t, "GET", base+"/api/room/"+name, g.Token, nil, &room) == 200 && room.Title == "Cinema"
+			return call(t, "GET", base+"/api/room/"+name, tok, nil, &room) == 200 && room.Title == "Cinema"
 		})
 	}
-	if code := call(t, "DELETE", urlB+"/servers/"+sid+"/channels/"+ch.ID, alice.AccessToken, nil, nil); code != 204 {
+	if code := call(t, "DELETE", urlB+"/servers/"+sid+"/channels/"+chID, alice.AccessToken, nil, nil); code != 204 {
 		t.Fatalf("delete channel on B: %d", code)
 	}
 	for _, base := range []string{urlA, urlB} {
-		var g struct{ Token string }
-		_ = call(t, "GET", base+"/api/auth/grant", "", nil, &g)
+		tok := ottToken(t, base)
 		poll(t, "the room's deletion on "+base, 10*time.Second, func() bool {
-			return call(t, "GET", base+"/api/room/"+name, g.Token, nil, nil) == 404
+			return call(t, "GET", base+"/api/room/"+name, tok, nil, nil) == 404
 		})
 	}
 }

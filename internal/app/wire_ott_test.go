@@ -107,18 +107,10 @@ func TestWatchChannelHasItsRoom(t *testing.T) {
 	base := a.HTTP.URL()
 	alice := register(t, base, "alice")
 	sid := newServer(t, base, alice.AccessToken)
-	var ch struct{ ID string }
-	if code := call(t, "POST", base+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "Movie night", "type": "watch"}, &ch); code != 201 {
-		t.Fatalf("create watch channel: %d", code)
-	}
-	name := app.WatchRoomName(ch.ID)
+	chID, name := newWatchChannel(t, base, alice.AccessToken, sid, "Movie night")
 	var room struct{ Name, Title, Visibility string }
-	// OTT's API wants one of its tokens on every call.
-	var g struct{ Token string }
-	if code := call(t, "GET", base+"/api/auth/grant", "", nil, &g); code != 200 {
-		t.Fatalf("grant: %d", code)
-	}
-	poll(t, "the channel's room", 10*time.Second, func() bool { return call(t, "GET", base+"/api/room/"+name, g.Token, nil, &room) == 200 })
+	tok := ottToken(t, base)
+	poll(t, "the channel's room", 10*time.Second, func() bool { return call(t, "GET", base+"/api/room/"+name, tok, nil, &room) == 200 })
 	if room.Title != "Movie night" || room.Visibility != "unlisted" {
 		t.Fatalf("room %+v", room)
 	}
@@ -126,11 +118,11 @@ func TestWatchChannelHasItsRoom(t *testing.T) {
 	if err != nil || r.Snapshot().OwnerID != alice.User.ID {
 		t.Fatalf("owner: %v", err)
 	}
-	if code := call(t, "POST", base+"/api/room/create", g.Token, map[string]any{"name": "openroom", "isTemporary": false}, nil); code != 201 {
+	if code := call(t, "POST", base+"/api/room/create", tok, map[string]any{"name": "openroom", "isTemporary": false}, nil); code != 201 {
 		t.Fatalf("create a public room: %d", code)
 	}
 	var list []struct{ Name string }
-	if code := call(t, "GET", base+"/api/room/list", g.Token, nil, &list); code != 200 {
+	if code := call(t, "GET", base+"/api/room/list", tok, nil, &list); code != 200 {
 		t.Fatalf("list: %d", code)
 	}
 	var names []string
@@ -141,27 +133,46 @@ func TestWatchChannelHasItsRoom(t *testing.T) {
 		t.Fatalf("room list %v: want openroom, not the channel's room", names)
 	}
 	// Renaming the channel retitles the room.
-	if code := call(t, "PATCH", base+"/servers/"+sid+"/channels/"+ch.ID, alice.AccessToken, map[string]string{"name": "Film club"}, nil); code != 200 {
+	if code := call(t, "PATCH", base+"/servers/"+sid+"/channels/"+chID, alice.AccessToken, map[string]string{"name": "Film club"}, nil); code != 200 {
 		t.Fatalf("rename channel: %d", code)
 	}
 	poll(t, "the room's new title", 10*time.Second, func() bool {
-		return call(t, "GET", base+"/api/room/"+name, g.Token, nil, &room) == 200 && room.Title == "Film club"
+		return call(t, "GET", base+"/api/room/"+name, tok, nil, &room) == 200 && room.Title == "Film club"
 	})
-	if code := call(t, "DELETE", base+"/servers/"+sid+"/channels/"+ch.ID, alice.AccessToken, nil, nil); code != 204 {
+	if code := call(t, "DELETE", base+"/servers/"+sid+"/channels/"+chID, alice.AccessToken, nil, nil); code != 204 {
 		t.Fatalf("delete channel: %d", code)
 	}
-	poll(t, "the room's deletion", 10*time.Second, func() bool { return call(t, "GET", base+"/api/room/"+name, g.Token, nil, nil) == 404 })
+	poll(t, "the room's deletion", 10*time.Second, func() bool { return call(t, "GET", base+"/api/room/"+name, tok, nil, nil) == 404 })
 
 	// Deleting the community deletes the rooms of its watch channels.
-	if code := call(t, "POST", base+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "Reruns", "type": "watch"}, &ch); code != 201 {
-		t.Fatalf("create watch channel: %d", code)
-	}
-	name = app.WatchRoomName(ch.ID)
-	poll(t, "the second channel's room", 10*time.Second, func() bool { return call(t, "GET", base+"/api/room/"+name, g.Token, nil, nil) == 200 })
+	_, name = newWatchChannel(t, base, alice.AccessToken, sid, "Reruns")
+	poll(t, "the second channel's room", 10*time.Second, func() bool { return call(t, "GET", base+"/api/room/"+name, tok, nil, nil) == 200 })
 	if code := call(t, "DELETE", base+"/servers/"+sid, alice.AccessToken, nil, nil); code != 204 {
 		t.Fatalf("delete server: %d", code)
 	}
 	poll(t, "the room's deletion with its community", 10*time.Second, func() bool {
-		return call(t, "GET", base+"/api/room/"+name, g.Token, nil, nil) == 404
+		return call(t, "GET", base+"/api/room/"+name, tok, nil, nil) == 404
 	})
+}
+
+// ottToken returns an OpenTogetherTube token (its API wants one on every
+// call).
+func ottToken(t *testing.T, base string) string {
+	t.Helper()
+	var g struct{ Token string }
+	if code := call(t, "GET", base+"/api/auth/grant", "", nil, &g); code != 200 || g.Token == "" {
+		t.Fatalf("grant: %d", code)
+	}
+	return g.Token
+}
+
+// newWatchChannel creates a watch channel in server sid and returns its id
+// and the name of its room.
+func newWatchChannel(t *testing.T, base, token, sid, name string) (id, room string) {
+	t.Helper()
+	var ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", token, map[string]string{"name": name, "type": "watch"}, &ch); code != 201 {
+		t.Fatalf("create watch channel %q: %d", name, code)
+	}
+	return ch.ID, app.WatchRoomName(ch.ID)
 }
