@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
 
 	"github.com/pion/logging"
 	"github.com/pion/turn/v5"
@@ -38,6 +39,11 @@ type TURNConfig struct {
 	// into the server's own network lets anyone with credentials reach
 	// services that are not meant to be public.
 	AllowPrivatePeers bool
+	// MaxAllocations bounds the relays one user (the name in the REST
+	// username) holds at once; more are refused with 486 Allocation Quota
+	// Reached. 0: 64 (a voice channel in a full mesh needs one or two per
+	// peer).
+	MaxAllocations int
 }
 
 // TURN is a running TURN server (pion/turn) with UDP and TCP listeners.
@@ -99,8 +105,17 @@ func StartTURN(cfg TURNConfig, log *slog.Logger) (*TURN, error) {
 		return &turn.RelayAddressGeneratorPortRange{RelayAddress: net.IP(public.AsSlice()), Address: bind,
 			MinPort: cfg.MinPort, MaxPort: cfg.MaxPort}
 	}
+	if cfg.MaxAllocations <= 0 {
+		cfg.MaxAllocations = 64
+	}
+	q := &quota{max: cfg.MaxAllocations, held: map[string]int{}}
 	srv, err := turn.NewServer(turn.ServerConfig{
-		Realm:         cfg.Realm,
+		Realm:        cfg.Realm,
+		QuotaHandler: q.allow,
+		EventHandler: turn.EventHandler{
+			OnAllocationCreated: func(_, _ net.Addr, _, user, _ string, _ net.Addr, _ int) { q.add(user, 1) },
+			OnAllocationDeleted: func(_, _ net.Addr, _, user, _ string) { q.add(user, -1) },
+		},
 		AuthHandler:   turn.LongTermTURNRESTAuthHandler(cfg.Secret, logs.NewLogger("turn-auth")),
 		LoggerFactory: logs,
 		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: relay(),
@@ -113,6 +128,29 @@ func StartTURN(cfg TURNConfig, log *slog.Logger) (*TURN, error) {
 		return nil, fmt.Errorf("voice: TURN: %w", err)
 	}
 	return &TURN{srv: srv, udp: udp, tcp: tcp, public: netip.AddrPortFrom(public, uint16(port))}, nil
+}
+
+// quota counts each user's allocations. The count is raised when an
+// allocation is made, after the check, so a burst of simultaneous requests
+// can overshoot by a few; the bound is against hoarding, not exact.
+type quota struct {
+	max  int
+	mu   sync.Mutex
+	held map[string]int
+}
+
+func (q *quota) allow(user, _ string, _ net.Addr) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.held[user] < q.max
+}
+
+func (q *quota) add(user string, n int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.held[user] += n; q.held[user] <= 0 {
+		delete(q.held, user)
+	}
 }
 
 // publicPeer reports whether a relay peer is an ordinary public address.

@@ -149,6 +149,40 @@ func TestTURNRefuses(t *testing.T) {
 	}
 }
 
+// TestTURNQuota: a user holds at most MaxAllocations relays at once; a
+// released one frees its place, and other users are not affected.
+func TestTURNQuota(t *testing.T) {
+	t.Parallel()
+	srv, err := voice.StartTURN(voice.TURNConfig{Listen: "127.0.0.1:0", Secret: secret, MaxAllocations: 1}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	alice, alicePass, _ := turn.GenerateLongTermTURNRESTCredentials(secret, "alice", time.Hour)
+	bob, bobPass, _ := turn.GenerateLongTermTURNRESTCredentials(secret, "bob", time.Hour)
+	first, err := allocate(t, srv, udpConn(t), alice, alicePass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := allocate(t, srv, udpConn(t), alice, alicePass); err == nil {
+		t.Fatal("a second allocation over the quota succeeded")
+	}
+	if _, err := allocate(t, srv, udpConn(t), bob, bobPass); err != nil {
+		t.Fatalf("another user: %v", err)
+	}
+	_ = first.Close() // deallocates (a Refresh with lifetime 0)
+	var again error
+	for range 50 {
+		if _, again = allocate(t, srv, udpConn(t), alice, alicePass); again == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if again != nil {
+		t.Fatalf("after releasing: %v", again)
+	}
+}
+
 func TestStartTURNRejects(t *testing.T) {
 	t.Parallel()
 	log := slog.New(slog.DiscardHandler)
