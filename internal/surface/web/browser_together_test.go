@@ -160,7 +160,11 @@ func TestBrowserThreads(t *testing.T) {
 
 	// Phone width: the thread covers the channel, fits the screen and closes.
 	bob.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-	bob.do("open the thread", chromedp.Click(chromedp.CSS(`[data-testid="thread-count"]`)))
+	// A coordinate click right after the viewport change can land while the
+	// page is still re-laid out (seen on a loaded machine): wait for the
+	// phone layout, then click the element itself.
+	bob.waitFor("the phone layout", `window.innerWidth <= 400 && !!document.querySelector('[data-testid="thread-count"]')`, 10*time.Second)
+	eval[bool](bob, "open the thread", `(() => { document.querySelector('[data-testid="thread-count"]').click(); return true; })()`)
 	bob.waitFor("the thread on screen", `(() => { const r = document.querySelector('[data-testid="thread"]')?.getBoundingClientRect(); return !!r && r.left >= 0 && r.right <= window.innerWidth + 1 && document.documentElement.scrollWidth <= window.innerWidth + 1 && document.querySelectorAll('[data-testid="thread-reply"]').length === 2; })()`, 10*time.Second)
 	bob.do("close it", chromedp.Click(chromedp.CSS(`button[aria-label="Close thread"]`)))
 	bob.waitFor("the thread closed", `!document.querySelector('[data-testid="thread"]')`, 10*time.Second)
