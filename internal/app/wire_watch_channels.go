@@ -19,9 +19,9 @@ func WatchRoomName(channelID string) string { return strings.ReplaceAll(channelI
 // watchLinks backs each community watch channel with a watch room
 // (DESIGN.md §1): an unlisted permanent room, owned by whoever made the
 // channel, is created with the channel, retitled with it and deleted with
-// it or with its community. Unlisted keeps a private community's channel names out of
-// /api/room/list; the name (the channel's random id) is known only to those
-// who can see the channel.
+// it or with its community. Unlisted keeps a private community's channel
+// names out of /api/room/list; the name (the channel's random id) is known
+// only to those who can see the channel.
 type watchLinks struct {
 	watch *watch.Service
 	log   *slog.Logger

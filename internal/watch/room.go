@@ -21,8 +21,9 @@ type Actor struct {
 	SessionID string
 	Name      string
 	LoggedIn  bool
-	// System is Hearth itself acting on a room (the room behind a deleted
-	// community channel); surfaces never set it from what a client sends.
+	// System is Hearth itself acting on a room as its owner (the room
+	// behind a community watch channel that was renamed or deleted);
+	// surfaces never set it from what a client sends.
 	System bool `json:",omitempty"`
 }
 
