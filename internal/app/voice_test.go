@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/turn/v5"
+	"github.com/pion/webrtc/v4"
 )
 
 // TestEmbeddedTURN: with --turn-listen, /ice-servers hands out the
@@ -81,5 +82,92 @@ func TestEmbeddedTURN(t *testing.T) {
 	_ = relay.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, _, err := relay.ReadFrom(buf); err != nil || string(buf[:n]) != "back" {
 		t.Fatalf("client got %q: %v", buf[:n], err)
+	}
+}
+
+// TestVoiceThroughEmbeddedTURN: two WebRTC peers (pion) that may use only
+// relayed candidates (as behind symmetric NATs) connect through the
+// embedded TURN server with the credentials /ice-servers hands each of
+// them, and exchange data over the DTLS/SCTP connection.
+func TestVoiceThroughEmbeddedTURN(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.TurnListen, cfg.TurnRelayPorts, cfg.TurnPrivatePeers = "127.0.0.1:0", "40000-49999", true
+	a, _ := start(t, cfg, nil)
+	base := a.HTTP.URL()
+	peer := func(name string) *webrtc.PeerConnection {
+		l := register(t, base, name)
+		var ice struct {
+			IceServers []struct{ URLs, Username, Credential string } `json:"iceServers"`
+		}
+		if code := call(t, "GET", base+"/ice-servers", l.AccessToken, nil, &ice); code != 200 {
+			t.Fatalf("/ice-servers: %d", code)
+		}
+		var turns []webrtc.ICEServer
+		for _, s := range ice.IceServers {
+			if strings.HasPrefix(s.URLs, "turn:") { // the public STUN servers are unreachable here
+				turns = append(turns, webrtc.ICEServer{URLs: []string{s.URLs}, Username: s.Username, Credential: s.Credential})
+			}
+		}
+		if len(turns) != 2 {
+			t.Fatalf("ice servers %+v", ice.IceServers)
+		}
+		pc, err := webrtc.NewPeerConnection(webrtc.Configuration{ICEServers: turns, ICETransportPolicy: webrtc.ICETransportPolicyRelay})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = pc.Close() })
+		return pc
+	}
+	alice, bob := peer("alice"), peer("bob")
+	got := make(chan string, 1)
+	bob.OnDataChannel(func(dc *webrtc.DataChannel) {
+		dc.OnMessage(func(m webrtc.DataChannelMessage) { got <- string(m.Data) })
+	})
+	dc, err := alice.CreateDataChannel("voice", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc.OnOpen(func() { _ = dc.SendText("hello through the relay") })
+	// Non-trickle offer/answer: each side's SDP carries its relayed
+	// candidates once gathering is complete.
+	complete := func(pc *webrtc.PeerConnection, sd webrtc.SessionDescription) webrtc.SessionDescription {
+		done := webrtc.GatheringCompletePromise(pc)
+		if err := pc.SetLocalDescription(sd); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		return *pc.LocalDescription()
+	}
+	offer, err := alice.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer = complete(alice, offer)
+	if !strings.Contains(offer.SDP, "typ relay") {
+		t.Fatalf("no relayed candidate gathered:\n%s", offer.SDP)
+	}
+	if err := bob.SetRemoteDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := bob.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer = complete(bob, answer)
+	if err := alice.SetRemoteDescription(answer); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m != "hello through the relay" {
+			t.Fatalf("got %q", m)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no data through the relay (ICE state %s / %s)", alice.ICEConnectionState(), bob.ICEConnectionState())
+	}
+	pair, err := alice.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local.Typ != webrtc.ICECandidateTypeRelay {
+		t.Fatalf("selected pair %v %v", pair, err)
 	}
 }
