@@ -3,11 +3,13 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/webhooks"
@@ -57,6 +59,29 @@ func TestOwncastStoresContract(t *testing.T) {
 			}
 			if mods, _ := st.Users(ctx, stagechat.Moderators); len(mods) != 1 {
 				t.Fatalf("moderators %d", len(mods))
+			}
+			// Counts: both chat users; the conversation's messages, hidden
+			// ones included, deleted ones and other conversations' not.
+			msgs, err := messages.New(db.Messages(), nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var posted []string
+			for i, conv := range []string{"stage:x", "stage:x", "stage:x", "elsewhere"} {
+				m, err := msgs.Post(ctx, messages.PostInput{ConversationID: conv, Kind: messages.KindStage, AuthorID: g.ID, Body: fmt.Sprint("m", i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				posted = append(posted, m.ID)
+			}
+			if _, err := msgs.SetHidden(ctx, posted[:1], true); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := msgs.Delete(ctx, posted[1]); err != nil {
+				t.Fatal(err)
+			}
+			if users, n, err := st.Counts(ctx, "stage:x"); err != nil || users != 2 || n != 2 {
+				t.Fatalf("counts %d users, %d messages, %v", users, n, err)
 			}
 			g.DisabledAt = &now
 			if err := ids.UpdateAccount(ctx, g); err != nil {
