@@ -16,6 +16,8 @@ import (
 type memStore struct {
 	mu    sync.Mutex
 	rooms map[string]Record
+	// beforeDelete, when set, runs in DeleteRoom before the row goes.
+	beforeDelete func()
 }
 
 func (m *memStore) CreateRoom(_ context.Context, r *Record) error {
@@ -51,6 +53,9 @@ func (m *memStore) SaveRoom(_ context.Context, r *Record) error {
 }
 
 func (m *memStore) DeleteRoom(_ context.Context, name string) error {
+	if m.beforeDelete != nil {
+		m.beforeDelete()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.rooms, strings.ToLower(name))

@@ -498,11 +498,24 @@ func (s *Service) Delete(ctx context.Context, r *Room, a Actor) error {
 	if snap.OwnerID != a.AccountID && !a.System {
 		return newErr(fault.Forbidden, CodePermissionDenied, "Permission denied: you are not the owner of this room.")
 	}
-	s.Unload(r, CloseUnloaded)
-	if err := s.st.DeleteRoom(ctx, r.name); err != nil && !errors.Is(err, fault.NotFound) {
-		return err
+	// Until the row is gone, a Get of this name (a client polling the
+	// room) must not load it again from the store: it waits, then finds
+	// nothing.
+	gone := &loading{done: make(chan struct{}), err: ErrRoomNotFound}
+	s.mu.Lock()
+	if _, busy := s.load[r.key]; !busy {
+		s.load[r.key] = gone
 	}
-	return nil
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.load[r.key] == gone {
+			delete(s.load, r.key)
+		}
+		s.mu.Unlock()
+		close(gone.done)
+	}()
+	return s.unload(r, CloseUnloaded, true)
 }
 
 // hearth is Hearth itself acting on a room, as its owner.
@@ -542,6 +555,16 @@ func (s *Service) Unload(r *Room, why CloseReason) {
 		_, _ = s.callBG(r, rpcReq{Op: "unload", Why: why})
 		return
 	}
+	if err := s.unload(r, why, false); err != nil {
+		s.log.Error("unload room: store", "room", r.name, "err", err)
+	}
+}
+
+// unload is Unload for a local room; drop deletes the room's row (else a
+// temporary room's is deleted on CloseUnloaded and any other is saved). The
+// row is written before the lease is released, so no node loads the room
+// again from a row about to change.
+func (s *Service) unload(r *Room, why CloseReason, drop bool) error {
 	s.mu.Lock()
 	if s.rooms[r.key] == r {
 		delete(s.rooms, r.key)
@@ -550,7 +573,10 @@ func (s *Service) Unload(r *Room, why CloseReason) {
 	r.mu.Lock()
 	if r.unloaded {
 		r.mu.Unlock()
-		return
+		if drop {
+			return s.dropRow(r.name)
+		}
+		return nil
 	}
 	if why == CloseUnloaded && !r.temporary {
 		var prev []Video
@@ -584,21 +610,26 @@ func (s *Service) Unload(r *Room, why CloseReason) {
 	}
 	r.publish(Event{Type: EvClose, Close: why})
 	r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	var err error
-	if why == CloseUnloaded && r.temporary {
-		err = s.st.DeleteRoom(ctx, r.name)
-		if errors.Is(err, fault.NotFound) {
-			err = nil
-		}
+	if drop || (why == CloseUnloaded && r.temporary) {
+		err = s.dropRow(r.name)
 	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = s.st.SaveRoom(ctx, rec)
-	}
-	if err != nil {
-		s.log.Error("unload room: store", "room", r.name, "err", err)
+		cancel()
 	}
 	s.releaseLease(r.key)
+	return err
+}
+
+// dropRow deletes a room's row; one already gone is no error.
+func (s *Service) dropRow(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.st.DeleteRoom(ctx, name); err != nil && !errors.Is(err, fault.NotFound) {
+		return fmt.Errorf("watch: delete room: %w", err)
+	}
+	return nil
 }
 
 // Run ticks every loaded room each TickInterval and unloads rooms left

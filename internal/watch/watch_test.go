@@ -527,3 +527,41 @@ func TestEnsure(t *testing.T) {
 		t.Fatalf("bad name: %v", err)
 	}
 }
+
+// TestDeleteIsNotUndoneByAGet: a Get of the room while Delete is removing
+// it (a client polling the room) finds nothing, and does not load the room
+// again from the row that is about to go. Before the fix it did, and the
+// deleted room lived on in memory.
+func TestDeleteIsNotUndoneByAGet(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	r := e.room("doomed", "owner")
+	got := make(chan error, 1)
+	e.st.beforeDelete = func() {
+		e.st.beforeDelete = nil
+		go func() {
+			_, err := e.svc.Get(ctx, "doomed")
+			got <- err
+		}()
+		// Give that Get the chance to load the row before it goes; with
+		// the fix it waits for the delete instead.
+		select {
+		case err := <-got:
+			got <- err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err := e.svc.Delete(ctx, r, registered("owner")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; !errors.Is(err, ErrRoomNotFound) {
+		t.Fatalf("the Get during the delete: %v", err)
+	}
+	if _, err := e.svc.Get(ctx, "doomed"); !errors.Is(err, ErrRoomNotFound) {
+		t.Fatalf("after the delete: %v", err)
+	}
+	if n := len(e.svc.Loaded()); n != 0 {
+		t.Fatalf("%d rooms still loaded", n)
+	}
+}
