@@ -15,31 +15,12 @@ import (
 // credentials allocate a relay that carries datagrams to a peer and back.
 func TestEmbeddedTURN(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	cfg.TurnListen, cfg.TurnRelayPorts, cfg.TurnPrivatePeers = "127.0.0.1:0", "40000-49999", true
-	a, _ := start(t, cfg, nil)
-	base := a.HTTP.URL()
-	alice := register(t, base, "alice")
-	var ice struct {
-		IceServers []struct{ URLs, Username, Credential string } `json:"iceServers"`
-	}
-	if code := call(t, "GET", base+"/ice-servers", alice.AccessToken, nil, &ice); code != 200 {
-		t.Fatalf("/ice-servers: %d", code)
-	}
-	var udpURL, tcpURL string
-	var user, pass string
-	for _, s := range ice.IceServers {
-		if strings.HasPrefix(s.URLs, "turn:") {
-			user, pass = s.Username, s.Credential
-			if strings.HasSuffix(s.URLs, "?transport=udp") {
-				udpURL = s.URLs
-			} else if strings.HasSuffix(s.URLs, "?transport=tcp") {
-				tcpURL = s.URLs
-			}
-		}
-	}
-	if udpURL == "" || tcpURL == "" || !strings.HasSuffix(user, ":alice") {
-		t.Fatalf("ice servers %+v", ice.IceServers)
+	base := turnNode(t)
+	turns := turnServers(t, base, register(t, base, "alice").AccessToken)
+	udpURL, tcpURL, user, pass := turns[0].URLs, turns[1].URLs, turns[0].Username, turns[0].Credential
+	if !strings.HasSuffix(udpURL, "?transport=udp") || !strings.HasSuffix(tcpURL, "?transport=tcp") ||
+		!strings.HasSuffix(user, ":alice") || turns[1].Username != user {
+		t.Fatalf("ice servers %+v", turns)
 	}
 	addr := strings.TrimSuffix(strings.TrimPrefix(udpURL, "turn:"), "?transport=udp")
 
@@ -91,28 +72,13 @@ func TestEmbeddedTURN(t *testing.T) {
 // them, and exchange data over the DTLS/SCTP connection.
 func TestVoiceThroughEmbeddedTURN(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	cfg.TurnListen, cfg.TurnRelayPorts, cfg.TurnPrivatePeers = "127.0.0.1:0", "40000-49999", true
-	a, _ := start(t, cfg, nil)
-	base := a.HTTP.URL()
+	base := turnNode(t)
 	peer := func(name string) *webrtc.PeerConnection {
-		l := register(t, base, name)
-		var ice struct {
-			IceServers []struct{ URLs, Username, Credential string } `json:"iceServers"`
+		var servers []webrtc.ICEServer
+		for _, s := range turnServers(t, base, register(t, base, name).AccessToken) {
+			servers = append(servers, webrtc.ICEServer{URLs: []string{s.URLs}, Username: s.Username, Credential: s.Credential})
 		}
-		if code := call(t, "GET", base+"/ice-servers", l.AccessToken, nil, &ice); code != 200 {
-			t.Fatalf("/ice-servers: %d", code)
-		}
-		var turns []webrtc.ICEServer
-		for _, s := range ice.IceServers {
-			if strings.HasPrefix(s.URLs, "turn:") { // the public STUN servers are unreachable here
-				turns = append(turns, webrtc.ICEServer{URLs: []string{s.URLs}, Username: s.Username, Credential: s.Credential})
-			}
-		}
-		if len(turns) != 2 {
-			t.Fatalf("ice servers %+v", ice.IceServers)
-		}
-		pc, err := webrtc.NewPeerConnection(webrtc.Configuration{ICEServers: turns, ICETransportPolicy: webrtc.ICETransportPolicyRelay})
+		pc, err := webrtc.NewPeerConnection(webrtc.Configuration{ICEServers: servers, ICETransportPolicy: webrtc.ICETransportPolicyRelay})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,4 +136,38 @@ func TestVoiceThroughEmbeddedTURN(t *testing.T) {
 	if err != nil || pair == nil || pair.Local.Typ != webrtc.ICECandidateTypeRelay {
 		t.Fatalf("selected pair %v %v", pair, err)
 	}
+}
+
+// turnNode starts a node with the embedded TURN server on loopback (which
+// may then relay to loopback peers) and returns its base URL.
+func turnNode(t *testing.T) string {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.TurnListen, cfg.TurnRelayPorts, cfg.TurnPrivatePeers = "127.0.0.1:0", "40000-49999", true
+	a, _ := start(t, cfg, nil)
+	return a.HTTP.URL()
+}
+
+type iceServer struct{ URLs, Username, Credential string }
+
+// turnServers returns the TURN entries /ice-servers hands token's account
+// (the public STUN entries are unreachable here): two, UDP then TCP.
+func turnServers(t *testing.T, base, token string) []iceServer {
+	t.Helper()
+	var ice struct {
+		IceServers []iceServer `json:"iceServers"`
+	}
+	if code := call(t, "GET", base+"/ice-servers", token, nil, &ice); code != 200 {
+		t.Fatalf("/ice-servers: %d", code)
+	}
+	var turns []iceServer
+	for _, s := range ice.IceServers {
+		if strings.HasPrefix(s.URLs, "turn:") {
+			turns = append(turns, s)
+		}
+	}
+	if len(turns) != 2 {
+		t.Fatalf("ice servers %+v", ice.IceServers)
+	}
+	return turns
 }
