@@ -23,10 +23,7 @@ func TestEventsRightAfterReady(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storetest.Engines()[0])
 	ann, bob := e.register("ann"), e.register("bob")
-	srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "R", "is_public": true})
-	sid := srv["id"].(string)
-	e.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
-	ch, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "general", "type": "text"})
+	_, cid := e.serverWithChannel(ann, "general", bob)
 	together.SetReadySent(e.surf, func() { time.Sleep(200 * time.Millisecond) })
 
 	wb, _, err := e.dial("token=" + bob.access)
@@ -34,7 +31,7 @@ func TestEventsRightAfterReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	wb.waitFor("READY")
-	m, _ := e.must(201, "POST", "/channels/"+ch["id"].(string)+"/messages", ann.access, map[string]any{"content": "right after"})
+	m, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": "right after"})
 	f := wb.waitFor("MESSAGE_CREATE")
 	if !strings.Contains(string(f.D), m["id"].(string)) {
 		t.Fatalf("MESSAGE_CREATE %s", f.D)

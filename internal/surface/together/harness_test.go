@@ -169,6 +169,19 @@ func (e *env) register(name string) user {
 	return user{id: u["id"].(string), name: name, access: obj["access_token"].(string), refresh: obj["refresh_token"].(string)}
 }
 
+// serverWithChannel has owner create a public server that members join,
+// with one text channel named channel; it returns their ids.
+func (e *env) serverWithChannel(owner user, channel string, members ...user) (sid, cid string) {
+	e.t.Helper()
+	srv, _ := e.must(201, "POST", "/servers", owner.access, map[string]any{"name": "S", "is_public": true})
+	sid = srv["id"].(string)
+	for _, m := range members {
+		e.must(201, "POST", "/servers/"+sid+"/join", m.access, nil)
+	}
+	ch, _ := e.must(201, "POST", "/servers/"+sid+"/channels", owner.access, map[string]any{"name": channel, "type": "text"})
+	return sid, ch["id"].(string)
+}
+
 // ws is a gateway client.
 type ws struct {
 	t testing.TB
