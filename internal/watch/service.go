@@ -98,9 +98,10 @@ type Service struct {
 }
 
 type loading struct {
-	done chan struct{}
-	room *Room
-	err  error
+	done  chan struct{}
+	room  *Room
+	err   error
+	retry bool // an unload: once done, look again (the row is written)
 }
 
 // New builds the service.
@@ -284,18 +285,25 @@ func (s *Service) Get(ctx context.Context, name string) (*Room, error) {
 		return nil, ErrRoomNotFound
 	}
 	s.mu.Lock()
-	if r, ok := s.rooms[key]; ok {
-		s.mu.Unlock()
-		return r, nil
-	}
-	if l, ok := s.load[key]; ok {
+	for {
+		if r, ok := s.rooms[key]; ok {
+			s.mu.Unlock()
+			return r, nil
+		}
+		l, ok := s.load[key]
+		if !ok {
+			break
+		}
 		s.mu.Unlock()
 		select {
 		case <-l.done:
-			return l.room, l.err
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		if !l.retry {
+			return l.room, l.err
+		}
+		s.mu.Lock()
 	}
 	l := &loading{done: make(chan struct{})}
 	s.load[key] = l
@@ -498,23 +506,6 @@ func (s *Service) Delete(ctx context.Context, r *Room, a Actor) error {
 	if snap.OwnerID != a.AccountID && !a.System {
 		return newErr(fault.Forbidden, CodePermissionDenied, "Permission denied: you are not the owner of this room.")
 	}
-	// Until the row is gone, a Get of this name (a client polling the
-	// room) must not load it again from the store: it waits, then finds
-	// nothing.
-	gone := &loading{done: make(chan struct{}), err: ErrRoomNotFound}
-	s.mu.Lock()
-	if _, busy := s.load[r.key]; !busy {
-		s.load[r.key] = gone
-	}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		if s.load[r.key] == gone {
-			delete(s.load, r.key)
-		}
-		s.mu.Unlock()
-		close(gone.done)
-	}()
 	return s.unload(r, CloseUnloaded, true)
 }
 
@@ -561,13 +552,24 @@ func (s *Service) Unload(r *Room, why CloseReason) {
 }
 
 // unload is Unload for a local room; drop deletes the room's row (else a
-// temporary room's is deleted on CloseUnloaded and any other is saved). The
-// row is written before the lease is released, so no node loads the room
-// again from a row about to change.
+// temporary room's is deleted on CloseUnloaded and any other is saved). No
+// Get loads the room again from a row about to change: on this node Gets of
+// the name wait until the row is written, and the lease, which other nodes
+// need, is released only after it.
 func (s *Service) unload(r *Room, why CloseReason, drop bool) error {
 	s.mu.Lock()
 	if s.rooms[r.key] == r {
 		delete(s.rooms, r.key)
+		if _, busy := s.load[r.key]; !busy {
+			parked := &loading{done: make(chan struct{}), retry: true}
+			s.load[r.key] = parked
+			defer func() {
+				s.mu.Lock()
+				delete(s.load, r.key)
+				s.mu.Unlock()
+				close(parked.done)
+			}()
+		}
 	}
 	s.mu.Unlock()
 	r.mu.Lock()
