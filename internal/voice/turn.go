@@ -46,11 +46,10 @@ type TURNConfig struct {
 	MaxAllocations int
 }
 
-// TURN is a running TURN server (pion/turn) with UDP and TCP listeners.
+// TURN is a running TURN server (pion/turn) with UDP and TCP listeners,
+// which it closes on Close.
 type TURN struct {
 	srv    *turn.Server
-	udp    net.PacketConn
-	tcp    net.Listener
 	public netip.AddrPort
 }
 
@@ -127,7 +126,7 @@ func StartTURN(cfg TURNConfig, log *slog.Logger) (*TURN, error) {
 		_ = tcp.Close()
 		return nil, fmt.Errorf("voice: TURN: %w", err)
 	}
-	return &TURN{srv: srv, udp: udp, tcp: tcp, public: netip.AddrPortFrom(public, uint16(port))}, nil
+	return &TURN{srv: srv, public: netip.AddrPortFrom(public, uint16(port))}, nil
 }
 
 // quota counts each user's allocations. The count is raised when an
@@ -186,24 +185,24 @@ func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
 
 type slogLogger struct{ log *slog.Logger }
 
-func (l slogLogger) Trace(string)          {}
-func (l slogLogger) Tracef(string, ...any) {}
-func (l slogLogger) Debug(msg string)      { l.log.Debug(msg) }
-func (l slogLogger) Debugf(format string, args ...any) {
-	l.log.Debug(fmt.Sprintf(format, args...))
-}
-func (l slogLogger) Info(msg string) { l.log.Info(msg) }
-func (l slogLogger) Infof(format string, args ...any) {
-	l.log.Info(fmt.Sprintf(format, args...))
-}
-func (l slogLogger) Warn(msg string) { l.log.Warn(msg) }
-func (l slogLogger) Warnf(format string, args ...any) {
-	l.log.Warn(fmt.Sprintf(format, args...))
+// logf formats only when the level is on: pion calls its loggers on
+// per-request paths.
+func (l slogLogger) logf(level slog.Level, format string, args ...any) {
+	if ctx := context.Background(); l.log.Enabled(ctx, level) {
+		l.log.Log(ctx, level, fmt.Sprintf(format, args...))
+	}
 }
 
-// Error is logged at Warn: pion reports a client's bad credentials as
+func (l slogLogger) Trace(string)                      {}
+func (l slogLogger) Tracef(string, ...any)             {}
+func (l slogLogger) Debug(msg string)                  { l.log.Debug(msg) }
+func (l slogLogger) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args...) }
+func (l slogLogger) Info(msg string)                   { l.log.Info(msg) }
+func (l slogLogger) Infof(format string, args ...any)  { l.logf(slog.LevelInfo, format, args...) }
+func (l slogLogger) Warn(msg string)                   { l.log.Warn(msg) }
+func (l slogLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelWarn, format, args...) }
+
+// Error and Errorf log at Warn: pion reports a client's bad credentials as
 // errors, which are not the server's.
-func (l slogLogger) Error(msg string) { l.log.Warn(msg) }
-func (l slogLogger) Errorf(format string, args ...any) {
-	l.log.Warn(fmt.Sprintf(format, args...))
-}
+func (l slogLogger) Error(msg string)                  { l.log.Warn(msg) }
+func (l slogLogger) Errorf(format string, args ...any) { l.logf(slog.LevelWarn, format, args...) }
