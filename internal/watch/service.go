@@ -273,9 +273,13 @@ func nameTaken(name string) error {
 	return newErr(fault.Invalid, CodeRoomNameTaken, fmt.Sprintf("The room %q is taken.", name))
 }
 
-// Generate creates a temporary room with a random (UUIDv4) name.
-func (s *Service) Generate(ctx context.Context, ownerID string) (*Room, error) {
-	return s.create(ctx, CreateInput{Name: uuid.NewString(), Temporary: true, OwnerID: ownerID}, true)
+// Generate creates a temporary room with a random (UUIDv4) name. It is
+// unlisted, as OpenTogetherTube's generated rooms are (a room's own default
+// there; only create defaults to public): a temporary room someone made for
+// a link to share must not appear in everyone's room list.
+func (s *Service) Generate(ctx context.Context, ownerID string, autoSkip *[]string) (*Room, error) {
+	return s.create(ctx, CreateInput{Name: uuid.NewString(), Temporary: true, Visibility: Unlisted, OwnerID: ownerID,
+		AutoSkip: autoSkip}, true)
 }
 
 // Get returns a loaded room, loading it from the store if needed.

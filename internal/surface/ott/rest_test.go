@@ -2,6 +2,7 @@ package ott_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -126,10 +127,19 @@ func TestRoomsREST(t *testing.T) {
 					t.Errorf("%s: %d %s", tc.name, r.status, r.raw)
 				}
 			}
-			g := h.do("POST", "/api/room/generate", tok, nil)
+			g := h.do("POST", "/api/room/generate", tok, map[string]any{"autoSkipSegmentCategories": []string{"intro"}})
 			gen, _ := g.body["room"].(string)
 			if g.status != 201 || len(gen) != 36 {
 				t.Fatalf("generate: %d %s", g.status, g.raw)
+			}
+			// OTT's generated rooms are unlisted (the room default; only create
+			// defaults to public) and take the categories the client sends.
+			if gr := h.do("GET", "/api/room/"+gen, tok, nil); gr.body["visibility"] != "unlisted" || gr.body["isTemporary"] != true ||
+				fmt.Sprint(gr.body["autoSkipSegmentCategories"]) != "[intro]" {
+				t.Fatalf("generated room: %s", gr.raw)
+			}
+			if l := h.do("GET", "/api/room/list", tok, nil); strings.Contains(string(l.raw), gen) {
+				t.Fatalf("generated room listed: %s", l.raw)
 			}
 			room := h.do("GET", "/api/room/filmnight", tok, nil)
 			for _, k := range []string{"name", "title", "description", "isTemporary", "visibility", "queueMode", "users", "grants",

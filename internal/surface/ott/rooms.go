@@ -55,7 +55,7 @@ func (s *Surface) handleGenerate(w http.ResponseWriter, r *http.Request) {
 	if !s.charge(w, r, 50) {
 		return
 	}
-	room, err := s.d.Watch.Generate(r.Context(), ownerOf(principalOf(r)))
+	room, err := s.d.Watch.Generate(r.Context(), ownerOf(principalOf(r)), body.AutoSkipSegmentCategories)
 	if err != nil {
 		s.writeError(w, err)
 		return
