@@ -19,7 +19,7 @@ func (db *DB) Identity() *Identity { return &Identity{db: db} }
 
 var _ identity.Store = (*Identity)(nil)
 
-const accountCols = `id, kind, username, display_name, email, password_hash, avatar_url, is_admin, disabled_at, created_by, created_at, updated_at`
+const accountCols = `id, kind, username, display_name, COALESCE(email_typed, email), password_hash, avatar_url, is_admin, disabled_at, created_by, created_at, updated_at`
 
 func scanAccount(row interface{ Scan(...any) error }) (*identity.Account, error) {
 	var a identity.Account
@@ -58,12 +58,15 @@ func conflictOr(err error) error {
 	return err
 }
 
-// CreateAccount inserts a.
+// CreateAccount inserts a. Its email is kept as typed (email_typed, what
+// reads return) and lowercased (email, unique: lookups ignore case).
 func (s *Identity) CreateAccount(ctx context.Context, a *identity.Account) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO accounts (`+accountCols+`, username_key)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO accounts (id, kind, username, display_name, email, password_hash,
+		avatar_url, is_admin, disabled_at, created_by, created_at, updated_at, username_key, email_typed)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
 		a.ID, a.Kind, a.Username, a.DisplayName, nullString(lowerPtr(a.Email)), a.PasswordHash, a.AvatarURL, a.IsAdmin,
-		NullMicros(a.DisabledAt), nullString(a.CreatedBy), Micros(a.CreatedAt), Micros(a.UpdatedAt), strings.ToLower(a.Username))
+		NullMicros(a.DisabledAt), nullString(a.CreatedBy), Micros(a.CreatedAt), Micros(a.UpdatedAt), strings.ToLower(a.Username),
+		nullString(a.Email))
 	return conflictOr(err)
 }
 
@@ -78,9 +81,9 @@ func lowerPtr(p *string) *string {
 // UpdateAccount stores every mutable field of a.
 func (s *Identity) UpdateAccount(ctx context.Context, a *identity.Account) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE accounts SET username=$2, username_key=$3, display_name=$4, email=$5,
-		password_hash=$6, avatar_url=$7, is_admin=$8, disabled_at=$9, updated_at=$10 WHERE id=$1`,
+		password_hash=$6, avatar_url=$7, is_admin=$8, disabled_at=$9, updated_at=$10, email_typed=$11 WHERE id=$1`,
 		a.ID, a.Username, strings.ToLower(a.Username), a.DisplayName, nullString(lowerPtr(a.Email)), a.PasswordHash,
-		a.AvatarURL, a.IsAdmin, NullMicros(a.DisabledAt), Micros(a.UpdatedAt))
+		a.AvatarURL, a.IsAdmin, NullMicros(a.DisabledAt), Micros(a.UpdatedAt), nullString(a.Email))
 	if err != nil {
 		return conflictOr(err)
 	}

@@ -37,8 +37,13 @@ func TestIdentityStoreContract(t *testing.T) {
 			if err != nil || got.ID != a.ID || !got.CreatedAt.Equal(now) || got.Username != "Ann" {
 				t.Fatalf("by username: %+v %v", got, err)
 			}
-			if got, err := st.AccountByEmail(ctx, "ann@EXAMPLE.org"); err != nil || got.ID != a.ID {
-				t.Fatalf("by email: %v", err)
+			if got, err := st.AccountByEmail(ctx, "ann@EXAMPLE.org"); err != nil || got.ID != a.ID || *got.Email != "Ann@Example.org" {
+				t.Fatalf("by email (found ignoring case, returned as typed): %+v %v", got, err)
+			}
+			other, otherEmail := *a, "ANN@example.ORG"
+			other.ID, other.Username, other.Email = identity.NewID(), "Other", &otherEmail
+			if err := st.CreateAccount(ctx, &other); !errors.Is(err, fault.Conflict) {
+				t.Fatalf("duplicate email (case-folded): got %v, want conflict", err)
 			}
 			if _, err := st.AccountByID(ctx, "nope' OR 1=1--"); !errors.Is(err, fault.NotFound) {
 				t.Fatalf("missing account: %v", err)
@@ -55,7 +60,7 @@ func TestIdentityStoreContract(t *testing.T) {
 				t.Fatal("admin expected")
 			}
 			got, _ = st.AccountByID(ctx, a.ID)
-			if !got.Disabled() || !got.IsAdmin {
+			if !got.Disabled() || !got.IsAdmin || *got.Email != "Ann@Example.org" {
 				t.Fatalf("update lost: %+v", got)
 			}
 			if n, _ := st.CountAccounts(ctx, identity.Registered); n != 1 {

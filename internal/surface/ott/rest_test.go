@@ -262,3 +262,78 @@ func TestPreviewAdd(t *testing.T) {
 func urlQuery(s string) string {
 	return strings.NewReplacer(" ", "+", "&", "%26", "?", "%3F", "=", "%3D").Replace(s)
 }
+
+// TestEmailKeptAsTyped: OTT returns an email as its owner typed it; Hearth
+// keeps it so and still finds and refuses addresses ignoring case.
+func TestEmailKeptAsTyped(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, opts{db: eng.Open})
+			tok := h.grant()
+			r := h.do("POST", "/api/user/register", tok, map[string]any{"username": "casey", "email": "Casey.Jones@Example.ORG", "password": "Passw0rdLong"})
+			if r.status != 201 || r.body["user"].(map[string]any)["email"] != "Casey.Jones@Example.ORG" {
+				t.Fatalf("register: %d %s", r.status, r.raw)
+			}
+			if r := h.do("GET", "/api/user/account", tok, nil); r.body["email"] != "Casey.Jones@Example.ORG" {
+				t.Fatalf("account: %s", r.raw)
+			}
+			if r := h.do("POST", "/api/user/login", h.grant(), map[string]any{"user": "casey.jones@example.org", "password": "Passw0rdLong"}); r.status != 200 ||
+				r.body["user"].(map[string]any)["email"] != "Casey.Jones@Example.ORG" {
+				t.Fatalf("login by email in another case: %d %s", r.status, r.raw)
+			}
+			if r := h.do("POST", "/api/user/register", h.grant(), map[string]any{"username": "other", "email": "CASEY.JONES@example.org", "password": "Passw0rdLong"}); r.errName() != "AlreadyInUse" {
+				t.Fatalf("same address in another case: %s", r.raw)
+			}
+			if r := h.do("PATCH", "/api/user/account", tok, map[string]any{"email": "New.Address@Example.org"}); r.status != 200 {
+				t.Fatalf("patch: %d %s", r.status, r.raw)
+			}
+			if r := h.do("GET", "/api/user/account", tok, nil); r.body["email"] != "New.Address@Example.org" {
+				t.Fatalf("account after patch: %s", r.raw)
+			}
+		})
+	}
+}
+
+// TestOttUserFacingTexts: the error texts OTT's client shows and its tests
+// expect, word for word.
+func TestOttUserFacingTexts(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	if r := h.do("POST", "/api/user/register", tok, map[string]any{"username": "texts", "email": "t@example.org", "password": "Passw0rdLong"}); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	other := h.grant()
+	if r := h.do("POST", "/api/user/register", other, map[string]any{"username": "texts2", "password": "Passw0rdLong"}); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	const badPassword = "Password does not meet minimum requirements. Must be at least 8 characters long, and contain 2 of the following categories of characters: lowercase letters, uppercase letters, numbers, special characters."
+	tests := []struct {
+		name, method, path, token string
+		body                      map[string]any
+		status                    int
+		errName, message          string
+	}{
+		{"register, email taken", "POST", "/api/user/register", h.grant(), map[string]any{"username": "x1", "email": "T@example.org", "password": "Passw0rdLong"},
+			400, "AlreadyInUse", "Email is already associated with an account."},
+		{"register, weak password", "POST", "/api/user/register", h.grant(), map[string]any{"username": "x2", "password": "short"},
+			400, "ValidationError", badPassword},
+		{"patch, email taken", "PATCH", "/api/user/account", other, map[string]any{"email": "t@example.org"},
+			400, "AlreadyInUse", "Email is already associated with an account."},
+		{"patch, weak password", "PATCH", "/api/user/account", other, map[string]any{"newPassword": "short", "currentPassword": "Passw0rdLong"},
+			400, "BadPasswordError", badPassword},
+		{"patch, nothing", "PATCH", "/api/user/account", other, map[string]any{}, 400, "ValidationError", "At least one field must be provided"},
+		{"patch, bad email", "PATCH", "/api/user/account", other, map[string]any{"email": "nope"}, 400, "ValidationError", "Invalid email"},
+		{"login, no password", "POST", "/api/user/login", h.grant(), map[string]any{"user": "texts"}, 401, "", "Either the user or password was not provided."},
+		{"login, wrong password", "POST", "/api/user/login", h.grant(), map[string]any{"user": "texts", "password": "Wrong1234"}, 401, "", "Email or password is incorrect."},
+	}
+	for _, tc := range tests {
+		r := h.do(tc.method, tc.path, tc.token, tc.body)
+		e, _ := r.body["error"].(map[string]any)
+		if r.status != tc.status || r.errName() != tc.errName || e["message"] != tc.message {
+			t.Errorf("%s: %d %s", tc.name, r.status, r.raw)
+		}
+	}
+}

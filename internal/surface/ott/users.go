@@ -116,7 +116,7 @@ func (s *Surface) handleLogin(w http.ResponseWriter, r *http.Request) {
 		login = body.Username
 	}
 	if login == "" || body.Password == "" {
-		messageOnly(w, http.StatusUnauthorized, "Email or password is incorrect.")
+		messageOnly(w, http.StatusUnauthorized, "Either the user or password was not provided.")
 		return
 	}
 	// Brute-force limiter: failures cost points on the per-IP bucket.
@@ -177,6 +177,12 @@ func (s *Surface) handleLogout(w http.ResponseWriter, r *http.Request) {
 	writeOK(w, http.StatusOK, nil)
 }
 
+// OpenTogetherTube's own texts, which its client shows and its tests expect.
+const (
+	msgEmailTaken  = "Email is already associated with an account."
+	msgBadPassword = "Password does not meet minimum requirements. Must be at least 8 characters long, and contain 2 of the following categories of characters: lowercase letters, uppercase letters, numbers, special characters."
+)
+
 // validPassword is OpenTogetherTube's rule: at least 8 characters from at
 // least two of lower case, upper case, digits and !@#$%^&*.
 func validPassword(pw string) bool {
@@ -219,7 +225,7 @@ func (s *Surface) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !validPassword(body.Password) {
-		s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", "Password must be at least 8 characters long and contain at least 2 of: lowercase letters, uppercase letters, numbers, special characters (!@#$%^&*)."))
+		s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", msgBadPassword))
 		return
 	}
 	if !identity.ValidUsername(body.Username) {
@@ -233,7 +239,7 @@ func (s *Surface) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	if body.Email != "" {
 		if _, err := s.d.Identity.Store().AccountByEmail(ctx, body.Email); err == nil {
-			writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: "Email is already in use.", Fields: []string{"email"}})
+			writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: msgEmailTaken, Fields: []string{"email"}})
 			return
 		}
 	}
@@ -302,7 +308,7 @@ func (s *Surface) handlePatchAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body.Email == nil && body.NewPassword == nil {
-		s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", "Either email or newPassword is required."))
+		s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", "At least one field must be provided"))
 		return
 	}
 	ctx := r.Context()
@@ -318,18 +324,18 @@ func (s *Surface) handlePatchAccount(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if !validPassword(*body.NewPassword) {
-			s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", "Password must be at least 8 characters long and contain at least 2 of: lowercase letters, uppercase letters, numbers, special characters (!@#$%^&*)."))
+			s.writeError(w, ottErr(http.StatusBadRequest, "BadPasswordError", msgBadPassword))
 			return
 		}
 	}
 	if body.Email != nil {
 		e := strings.TrimSpace(*body.Email)
 		if e != "" && (!strings.Contains(e, "@") || len(e) > 254) {
-			s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", "Invalid email address."))
+			s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", "Invalid email"))
 			return
 		}
 		if other, err := s.d.Identity.Store().AccountByEmail(ctx, e); e != "" && err == nil && other.ID != p.account.ID {
-			writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: "Email is already in use.", Fields: []string{"email"}})
+			writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: msgEmailTaken, Fields: []string{"email"}})
 			return
 		}
 		if e == "" {
@@ -339,7 +345,7 @@ func (s *Surface) handlePatchAccount(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := s.d.Identity.UpdateAccount(ctx, p.account); err != nil {
 			if errors.Is(err, fault.Conflict) {
-				writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: "Email is already in use.", Fields: []string{"email"}})
+				writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: msgEmailTaken, Fields: []string{"email"}})
 				return
 			}
 			s.writeError(w, err)
