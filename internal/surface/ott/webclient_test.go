@@ -144,8 +144,7 @@ func TestOttWebClient(t *testing.T) {
 	// Settings and grants from A's settings tab: a new title, and chat taken
 	// away from unregistered users.
 	// A's client learns it is signed in when it loads; reload it.
-	run(t, a, "reload a", chromedp.Navigate(h.url+"/room/"+room),
-		chromedp.Poll[chromedp.Void](`document.querySelector("#connectStatus")?.textContent.trim() === "Connected"`, chromedp.WithPollingTimeout(20*time.Second)))
+	reloadAndPoll(t, a, "reload a", h.url+"/room/"+room, `document.querySelector("#connectStatus")?.textContent.trim() === "Connected"`)
 	run(t, a, "settings tab",
 		chromedp.Evaluate[chromedp.Void](`(() => { const t = [...document.querySelectorAll('[role="tab"]')].find(e => e.textContent.includes("Settings"));
 			for (const ev of ["pointerdown", "mousedown"]) t.dispatchEvent(new PointerEvent(ev, {bubbles: true, button: 0, pointerType: "mouse"})); t.click(); })()`),
@@ -225,6 +224,30 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 			html = html[:3000]
 		}
 		t.Fatalf("%s: %v\n%s", what, err, html)
+	}
+}
+
+// reloadAndPoll loads url again in the tab and polls expr in the new
+// document only. The old document is marked first, and a poll that lands in
+// the old execution context (it can: the navigation is still replacing it)
+// fails with "Cannot find context with specified id" or sees the mark; both
+// are tried again until the new document answers.
+func reloadAndPoll(t *testing.T, ctx context.Context, what, url, expr string) {
+	t.Helper()
+	run(t, ctx, what+": mark the old document", chromedp.Evaluate[chromedp.Void](`window.__hearthOldDocument = true`))
+	run(t, ctx, what+": navigate", chromedp.Navigate(url))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := chromedp.Do(c, chromedp.Poll[chromedp.Void](`!window.__hearthOldDocument && (`+expr+`)`, chromedp.WithPollingTimeout(20*time.Second)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
