@@ -74,7 +74,14 @@ func (a *App) wireOtt(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := ott.New(ott.Deps{Log: a.Log, Identity: a.Identity, Watch: a.Watch, Media: md, Sessions: a.DB.OttSessions(),
+	// Discord sign-in calls Discord through the outbound-safe client.
+	dc, err := egress.New(egress.Config{})
+	if err != nil {
+		return fmt.Errorf("ott: egress: %w", err)
+	}
+	discord := ott.Discord{ClientID: cfg.DiscordClientID, ClientSecret: cfg.DiscordClientSecret, AuthorizeURL: cfg.DiscordAuthorizeURL,
+		TokenURL: cfg.DiscordTokenURL, UserURL: cfg.DiscordUserURL, CallbackURL: cfg.DiscordCallbackURL, HTTP: dc}
+	s, err := ott.New(ott.Deps{Links: a.DB.AccountLinks(), Discord: discord, Log: a.Log, Identity: a.Identity, Watch: a.Watch, Media: md, Sessions: a.DB.OttSessions(),
 		Hub: hub, Limiter: lim, TrustProxy: cfg.TrustProxy, APIKey: cfg.OttAPIKey, InsecureCookies: cfg.OttInsecureCookies, DevRoutes: cfg.OttDevRoutes,
 		Metrics: promhttp.HandlerFor(a.HTTP.Registry(), promhttp.HandlerOpts{Registry: a.HTTP.Registry()})})
 	if err != nil {

@@ -39,15 +39,21 @@ type Config struct {
 	WebDir          string        `name:"web-dir" env:"HEARTH_WEB_DIR" default:"" help:"Serve the single-page front end in this directory (e.g. OpenTogetherTube's built client/dist) instead of Hearth's embedded web app; unknown GET paths fall back to its index.html. Empty: the embedded app."`
 
 	// OpenTogetherTube surface and watch rooms.
-	OttAPIKey          string   `name:"ott-api-key" env:"HEARTH_OTT_API_KEY" default:"" help:"OpenTogetherTube admin API key (the 'apikey' header of /api/announce, room unload and the full room list). Empty disables those admin calls."`
-	OttRateLimit       bool     `name:"ott-rate-limit" env:"HEARTH_OTT_RATE_LIMIT" default:"true" negatable:"" help:"Apply OpenTogetherTube's per-IP rate limit (1000 points per hour, with its per-route costs)."`
-	OttTemporaryRooms  bool     `name:"ott-temporary-rooms" env:"HEARTH_OTT_TEMPORARY_ROOMS" default:"true" negatable:"" help:"Allow creating temporary watch rooms (POST /api/room/generate and temporary /api/room/create)."`
-	OttSponsorBlock    bool     `name:"ott-sponsorblock" env:"HEARTH_OTT_SPONSORBLOCK" default:"true" negatable:"" help:"Fetch SponsorBlock segments of YouTube videos in watch rooms and skip the categories each room chooses (OpenTogetherTube's video.sponsorblock.enabled)."`
-	OttDevRoutes       bool     `name:"ott-dev-routes" env:"HEARTH_OTT_DEV_ROUTES" default:"false" help:"Serve OpenTogetherTube's development routes (/api/dev/*) that its end-to-end tests use. They let any caller sign in as any user: for test instances only, never in production."`
-	OttInsecureCookies bool     `name:"ott-insecure-cookies" env:"HEARTH_OTT_INSECURE_COOKIES" default:"false" help:"Send OpenTogetherTube's token cookie without the Secure flag (for plain-HTTP setups)."`
-	YouTubeAPIKey      string   `name:"youtube-api-key" env:"HEARTH_YOUTUBE_API_KEY" default:"" help:"YouTube Data API v3 key for YouTube videos, playlists and search in watch rooms. Empty disables YouTube with a clear error."`
-	PeerTubeInstances  []string `name:"peertube-instances" env:"HEARTH_PEERTUBE_INSTANCES" default:"" sep:"," help:"PeerTube instances (host names, comma separated) whose videos watch rooms may add."`
-	MediaAllowPrivate  bool     `name:"media-allow-private" env:"HEARTH_MEDIA_ALLOW_PRIVATE" default:"false" help:"Let video metadata fetches reach private network addresses (10/8, 192.168/16, ...). Loopback and link-local stay refused."`
+	OttAPIKey           string   `name:"ott-api-key" env:"HEARTH_OTT_API_KEY" default:"" help:"OpenTogetherTube admin API key (the 'apikey' header of /api/announce, room unload and the full room list). Empty disables those admin calls."`
+	OttRateLimit        bool     `name:"ott-rate-limit" env:"HEARTH_OTT_RATE_LIMIT" default:"true" negatable:"" help:"Apply OpenTogetherTube's per-IP rate limit (1000 points per hour, with its per-route costs)."`
+	OttTemporaryRooms   bool     `name:"ott-temporary-rooms" env:"HEARTH_OTT_TEMPORARY_ROOMS" default:"true" negatable:"" help:"Allow creating temporary watch rooms (POST /api/room/generate and temporary /api/room/create)."`
+	OttSponsorBlock     bool     `name:"ott-sponsorblock" env:"HEARTH_OTT_SPONSORBLOCK" default:"true" negatable:"" help:"Fetch SponsorBlock segments of YouTube videos in watch rooms and skip the categories each room chooses (OpenTogetherTube's video.sponsorblock.enabled)."`
+	OttDevRoutes        bool     `name:"ott-dev-routes" env:"HEARTH_OTT_DEV_ROUTES" default:"false" help:"Serve OpenTogetherTube's development routes (/api/dev/*) that its end-to-end tests use. They let any caller sign in as any user: for test instances only, never in production."`
+	OttInsecureCookies  bool     `name:"ott-insecure-cookies" env:"HEARTH_OTT_INSECURE_COOKIES" default:"false" help:"Send OpenTogetherTube's token cookie without the Secure flag (for plain-HTTP setups)."`
+	DiscordClientID     string   `name:"discord-client-id" env:"HEARTH_DISCORD_CLIENT_ID" default:"" help:"Discord application client id for OpenTogetherTube's 'Log in with Discord' (with --discord-client-secret). Empty: Discord sign-in answers FeatureDisabledException."`
+	DiscordClientSecret string   `name:"discord-client-secret" env:"HEARTH_DISCORD_CLIENT_SECRET" default:"" help:"Discord application client secret (with --discord-client-id)."`
+	DiscordAuthorizeURL string   `name:"discord-authorize-url" env:"HEARTH_DISCORD_AUTHORIZE_URL" default:"https://discord.com/oauth2/authorize" help:"OAuth2 authorization endpoint that Discord sign-in sends the browser to."`
+	DiscordTokenURL     string   `name:"discord-token-url" env:"HEARTH_DISCORD_TOKEN_URL" default:"https://discord.com/api/oauth2/token" help:"OAuth2 token endpoint that Discord sign-in trades its code at (through the outbound-safe client)."`
+	DiscordUserURL      string   `name:"discord-user-url" env:"HEARTH_DISCORD_USER_URL" default:"https://discord.com/api/users/@me" help:"Endpoint that returns the signed-in Discord user (id, username, discriminator, global_name)."`
+	DiscordCallbackURL  string   `name:"discord-callback-url" env:"HEARTH_DISCORD_CALLBACK_URL" default:"" help:"Redirect URI registered with the Discord application. Empty: <scheme>://<request host>/api/auth/discord/callback."`
+	YouTubeAPIKey       string   `name:"youtube-api-key" env:"HEARTH_YOUTUBE_API_KEY" default:"" help:"YouTube Data API v3 key for YouTube videos, playlists and search in watch rooms. Empty disables YouTube with a clear error."`
+	PeerTubeInstances   []string `name:"peertube-instances" env:"HEARTH_PEERTUBE_INSTANCES" default:"" sep:"," help:"PeerTube instances (host names, comma separated) whose videos watch rooms may add."`
+	MediaAllowPrivate   bool     `name:"media-allow-private" env:"HEARTH_MEDIA_ALLOW_PRIVATE" default:"false" help:"Let video metadata fetches reach private network addresses (10/8, 192.168/16, ...). Loopback and link-local stay refused."`
 
 	// Owncast stage chat and page. The instance texts seed a fresh data dir:
 	// once an admin changes any page setting, the stored settings win.
@@ -168,6 +174,18 @@ func (c *Config) Validate() error {
 		}
 		if _, _, err := c.TurnPorts(); err != nil {
 			return err
+		}
+	}
+	if (c.DiscordClientID == "") != (c.DiscordClientSecret == "") {
+		return errors.New("--discord-client-id and --discord-client-secret: set both or neither")
+	}
+	for _, f := range []struct{ name, v string }{{"discord-authorize-url", c.DiscordAuthorizeURL}, {"discord-token-url", c.DiscordTokenURL},
+		{"discord-user-url", c.DiscordUserURL}, {"discord-callback-url", c.DiscordCallbackURL}} {
+		if c.DiscordClientID == "" || (f.v == "" && f.name == "discord-callback-url") {
+			continue
+		}
+		if u, err := url.Parse(f.v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("--%s %q: must be an http(s) URL", f.name, f.v)
 		}
 	}
 	return nil

@@ -145,10 +145,12 @@ func (s *Surface) devSetAPIKey(w http.ResponseWriter, r *http.Request) {
 }
 
 // devCreateSocial creates a registered account with no password anyone
-// knows (OTT's is a Discord-only account; Hearth has no Discord login).
+// knows, linked to the Discord id given (or a random one), as OTT's
+// Discord-only accounts are.
 func (s *Surface) devCreateSocial(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		Username string `json:"username"`
+		Username  string `json:"username"`
+		DiscordID string `json:"discordId"`
 	}
 	if err := decode(r, &body); err != nil {
 		s.writeError(w, err)
@@ -161,6 +163,9 @@ func (s *Surface) devCreateSocial(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.writeError(w, err)
+		return
+	}
+	if !s.devLinkDiscord(w, r, a, body.DiscordID) {
 		return
 	}
 	writeOK(w, http.StatusOK, map[string]any{"user": map[string]any{"id": a.ID, "username": a.Username}})
@@ -208,11 +213,50 @@ func (s *Surface) devForceLogin(w http.ResponseWriter, r *http.Request) {
 	writeOK(w, http.StatusOK, nil)
 }
 
-// devSetDiscordLink: Hearth links no Discord accounts, so it says so
-// (after OTT's own check that the user exists).
+// devSetDiscordLink links the named account to the Discord id given (or a
+// random one).
 func (s *Surface) devSetDiscordLink(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.devUser(w, r); !ok {
+	var body struct {
+		Username  string `json:"username"`
+		DiscordID string `json:"discordId"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, err)
 		return
 	}
-	writeFail(w, http.StatusForbidden, errBody{Name: "FeatureDisabledException", Message: "Sorry, this feature is disabled: Discord login is not supported."})
+	a, err := s.d.Identity.AccountByUsername(r.Context(), body.Username)
+	if err == nil && a.Kind != identity.Registered {
+		err = fault.NotFound
+	}
+	if errors.Is(err, fault.NotFound) || body.Username == "" {
+		writeFail(w, http.StatusNotFound, errBody{Name: "UserNotFound", Message: "User not found"})
+		return
+	}
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if !s.devLinkDiscord(w, r, a, body.DiscordID) {
+		return
+	}
+	writeOK(w, http.StatusOK, nil)
+}
+
+func (s *Surface) devLinkDiscord(w http.ResponseWriter, r *http.Request, a *identity.Account, discordID string) bool {
+	if s.d.Links == nil {
+		writeFail(w, http.StatusForbidden, errBody{Name: "FeatureDisabledException", Message: msgDiscordDisabled})
+		return false
+	}
+	if discordID == "" {
+		discordID = randomSuffix()
+	}
+	if err := s.d.Links.LinkAccount(r.Context(), discordProvider, discordID, a.ID, s.now()); err != nil {
+		if errors.Is(err, fault.Conflict) {
+			s.writeError(w, ottErr(http.StatusBadRequest, "AlreadyInUse", msgDiscordTaken))
+			return false
+		}
+		s.writeError(w, err)
+		return false
+	}
+	return true
 }

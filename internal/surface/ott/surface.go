@@ -52,7 +52,11 @@ type Deps struct {
 	// that its end-to-end tests drive. Never on in production: they log
 	// anyone in as anyone.
 	DevRoutes bool
-	Now       func() time.Time
+	// Links keeps accounts linked to Discord.
+	Links LinkStore
+	// Discord turns on "Log in with Discord" when its client is set.
+	Discord Discord
+	Now     func() time.Time
 }
 
 // Surface serves OpenTogetherTube's API.
@@ -83,6 +87,8 @@ func New(d Deps) (*Surface, error) {
 // Register adds every OTT route.
 func (s *Surface) Register(h *httpserver.Server) {
 	h.Handle("GET /api/auth/grant", s.wrap(s.handleGrant))
+	h.Handle("GET /api/auth/discord", s.wrap(s.handleDiscordStart))
+	h.Handle("GET /api/auth/discord/callback", s.wrap(s.handleDiscordCallback))
 	if s.d.Metrics != nil {
 		h.Handle("GET /api/status/metrics", s.d.Metrics)
 	}

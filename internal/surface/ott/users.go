@@ -46,7 +46,7 @@ func (s *Surface) handleGetUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.loggedIn() {
-		httpserver.WriteJSON(w, http.StatusOK, map[string]any{"username": displayName(p.account), "loggedIn": true, "discordLinked": false})
+		httpserver.WriteJSON(w, http.StatusOK, map[string]any{"username": displayName(p.account), "loggedIn": true, "discordLinked": s.discordLinked(r.Context(), p.account.ID)})
 		return
 	}
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"loggedIn": false, "username": displayName(p.account)})
@@ -288,7 +288,7 @@ func (s *Surface) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 	if p.account.Email != nil {
 		email = *p.account.Email
 	}
-	writeOK(w, http.StatusOK, map[string]any{"username": p.account.Username, "email": email, "discordLinked": false,
+	writeOK(w, http.StatusOK, map[string]any{"username": p.account.Username, "email": email, "discordLinked": s.discordLinked(r.Context(), p.account.ID),
 		"hasPassword": p.account.PasswordHash != ""})
 }
 
@@ -363,12 +363,24 @@ func (s *Surface) handlePatchAccount(w http.ResponseWriter, r *http.Request) {
 	writeOK(w, http.StatusOK, nil)
 }
 
-// handleUnlinkDiscord answers DELETE /api/user/account/discord: Hearth
-// accounts are never linked to Discord.
+// handleUnlinkDiscord answers DELETE /api/user/account/discord. An account
+// that signs in only through Discord must set a password first.
 func (s *Surface) handleUnlinkDiscord(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
 	if !s.requireLogin(w, p) {
 		return
 	}
-	s.writeError(w, ottErr(http.StatusBadRequest, "DiscordNotLinked", "Discord account is not linked."))
+	if !s.discordLinked(r.Context(), p.account.ID) {
+		s.writeError(w, ottErr(http.StatusBadRequest, "DiscordNotLinked", "This account is not linked to Discord."))
+		return
+	}
+	if p.account.PasswordHash == "" {
+		s.writeError(w, ottErr(http.StatusBadRequest, "PasswordRequired", "Add a password before unlinking Discord."))
+		return
+	}
+	if err := s.d.Links.UnlinkAccount(r.Context(), discordProvider, p.account.ID); err != nil && !errors.Is(err, fault.NotFound) {
+		s.writeError(w, err)
+		return
+	}
+	writeOK(w, http.StatusOK, nil)
 }
