@@ -99,6 +99,8 @@ type opts struct {
 	// SponsorBlock API (under /api/) on the fixture server; setting it turns
 	// on YouTube and SponsorBlock.
 	api http.Handler
+	// discord turns on Discord sign-in with this configuration.
+	discord *ott.Discord
 	// dev serves the development routes (/api/dev/*).
 	dev bool
 }
@@ -197,8 +199,13 @@ func newHarness(t testing.TB, o opts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var discord ott.Discord
+	if o.discord != nil {
+		discord = *o.discord
+	}
 	s, err := ott.New(ott.Deps{Log: logger, Identity: ids, Watch: ws, Media: md, Sessions: db.OttSessions(), Hub: hub,
-		Limiter: lim, APIKey: testAPIKey, Metrics: http.NotFoundHandler(), DevRoutes: o.dev})
+		Limiter: lim, APIKey: testAPIKey, Metrics: http.NotFoundHandler(), DevRoutes: o.dev, Links: db.AccountLinks(),
+		Discord: discord, InsecureCookies: o.discord != nil})
 	if err != nil {
 		t.Fatal(err)
 	}
