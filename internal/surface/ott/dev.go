@@ -144,9 +144,8 @@ func (s *Surface) devSetAPIKey(w http.ResponseWriter, r *http.Request) {
 	writeOK(w, http.StatusOK, nil)
 }
 
-// devCreateSocial creates a registered account with no password anyone
-// knows, linked to the Discord id given (or a random one), as OTT's
-// Discord-only accounts are.
+// devCreateSocial creates a registered account without a password, linked
+// to the Discord id given (or a random one): OTT's Discord-only account.
 func (s *Surface) devCreateSocial(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Username  string `json:"username"`
@@ -162,6 +161,11 @@ func (s *Surface) devCreateSocial(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, ottErr(http.StatusBadRequest, "AlreadyInUse", "Username is already in use."))
 			return
 		}
+		s.writeError(w, err)
+		return
+	}
+	a.PasswordHash = ""
+	if err := s.d.Identity.UpdateAccount(r.Context(), a); err != nil {
 		s.writeError(w, err)
 		return
 	}

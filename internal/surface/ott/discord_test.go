@@ -277,8 +277,19 @@ func TestDevDiscordLink(t *testing.T) {
 	if r := h.do("POST", "/api/dev/user/force-login", tok, map[string]any{"username": "socialite"}); r.status != 200 {
 		t.Fatalf("force-login: %s", r.raw)
 	}
-	if r := h.do("GET", "/api/user/account", tok, nil); r.body["discordLinked"] != true {
-		t.Fatalf("create-social account: %s", r.raw)
+	if r := h.do("GET", "/api/user/account", tok, nil); r.body["discordLinked"] != true || r.body["hasPassword"] != false {
+		t.Fatalf("create-social account (OTT: discordLinked, no password): %s", r.raw)
+	}
+	if r := h.do("DELETE", "/api/user/account/discord", tok, nil); r.errName() != "PasswordRequired" {
+		t.Fatalf("unlink without a password: %s", r.raw)
+	}
+	// OTT's flow: the Discord-only account sets a password (no current one
+	// asked), then unlinking is allowed.
+	if r := h.do("PATCH", "/api/user/account", tok, map[string]any{"newPassword": "Passw0rdLong"}); r.status != 200 {
+		t.Fatalf("set first password: %d %s", r.status, r.raw)
+	}
+	if r := h.do("GET", "/api/user/account", tok, nil); r.body["hasPassword"] != true {
+		t.Fatalf("after setting a password: %s", r.raw)
 	}
 	other := h.grant()
 	if r := h.do("POST", "/api/user/register", other, map[string]any{"username": "plainuser", "password": "Passw0rdLong"}); r.status != 201 {
