@@ -11,7 +11,8 @@ import (
 func valid() Config {
 	return Config{Addr: ":8080", DataDir: "./data", Bus: "local", AdminUser: "admin", AccessTokenTTL: 15 * time.Minute,
 		RefreshTokenTTL: 168 * time.Hour, LogLevel: "info", LogFormat: "text", MaxBodyBytes: 1 << 20, ShutdownTimeout: 10 * time.Second,
-		TurnRelayPorts: "49152-65535"}
+		TurnRelayPorts: "49152-65535", DiscordAuthorizeURL: "https://discord.com/oauth2/authorize",
+		DiscordTokenURL: "https://discord.com/api/oauth2/token", DiscordUserURL: "https://discord.com/api/users/@me"}
 }
 
 func TestValidate(t *testing.T) {
@@ -41,6 +42,14 @@ func TestValidate(t *testing.T) {
 		{"turn secret", func(c *Config) { c.TurnListen, c.TurnSecret = ":3478", "short" }, "--turn-secret"},
 		{"turn public ip", func(c *Config) { c.TurnListen, c.TurnPublicIP = ":3478", "turn.example.org" }, "--turn-public-ip"},
 		{"turn ports", func(c *Config) { c.TurnListen, c.TurnRelayPorts = ":3478", "60000-50000" }, "--turn-relay-ports"},
+		{"discord", func(c *Config) { c.DiscordClientID, c.DiscordClientSecret = "id", "secret" }, ""},
+		{"discord id without secret", func(c *Config) { c.DiscordClientID = "id" }, "--discord-client-id"},
+		{"discord token url", func(c *Config) {
+			c.DiscordClientID, c.DiscordClientSecret, c.DiscordTokenURL = "id", "secret", "discord.com/token"
+		}, "--discord-token-url"},
+		{"discord callback url", func(c *Config) {
+			c.DiscordClientID, c.DiscordClientSecret, c.DiscordCallbackURL = "id", "secret", "javascript:x"
+		}, "--discord-callback-url"},
 		{"turn ports shape", func(c *Config) { c.TurnListen, c.TurnRelayPorts = ":3478", "5000" }, "--turn-relay-ports"},
 	}
 	for _, tt := range tests {
