@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -175,4 +176,28 @@ func newWatchChannel(t *testing.T, base, token, sid, name string) (id, room stri
 		t.Fatalf("create watch channel %q: %d", name, code)
 	}
 	return ch.ID, app.WatchRoomName(ch.ID)
+}
+
+// TestOttDiscordWiring: the --discord-* flags reach OTT's surface: the
+// sign-in route sends a browser to the configured authorization endpoint
+// with the client id and the callback URL.
+func TestOttDiscordWiring(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.DiscordClientID, cfg.DiscordClientSecret = "wired-client", "wired-secret"
+	cfg.DiscordAuthorizeURL = "https://id.example/oauth2/authorize"
+	cfg.DiscordTokenURL, cfg.DiscordUserURL = "https://id.example/token", "https://id.example/me"
+	a, _ := start(t, cfg, nil)
+	base := a.HTTP.URL()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noFollow.Get(base + "/api/auth/discord?redirect=/room/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if err != nil || res.StatusCode != http.StatusFound || loc.Host != "id.example" || loc.Query().Get("client_id") != "wired-client" ||
+		loc.Query().Get("redirect_uri") != base+"/api/auth/discord/callback" || loc.Query().Get("scope") != "identify" {
+		t.Fatalf("discord start: %d %s", res.StatusCode, res.Header.Get("Location"))
+	}
 }
