@@ -327,6 +327,9 @@ func TestOttUserFacingTexts(t *testing.T) {
 		{"patch, nothing", "PATCH", "/api/user/account", other, map[string]any{}, 400, "ValidationError", "At least one field must be provided"},
 		{"patch, bad email", "PATCH", "/api/user/account", other, map[string]any{"email": "nope"}, 400, "ValidationError", "Invalid email"},
 		{"login, no password", "POST", "/api/user/login", h.grant(), map[string]any{"user": "texts"}, 401, "", "Either the user or password was not provided."},
+		{"rename, no name", "POST", "/api/user", other, map[string]any{}, 400, "", "Missing argument (username)"},
+		{"rename, too long", "POST", "/api/user", other, map[string]any{"username": strings.Repeat("x", 49)}, 400, "LengthOutOfRangeException", "Username length must be less than or equal to 48"},
+		{"rename, taken", "POST", "/api/user", other, map[string]any{"username": "texts"}, 400, "UsernameTaken", "Somebody else is already using that username."},
 		{"login, wrong password", "POST", "/api/user/login", h.grant(), map[string]any{"user": "texts", "password": "Wrong1234"}, 401, "", "Email or password is incorrect."},
 	}
 	for _, tc := range tests {

@@ -68,16 +68,16 @@ func (s *Surface) handleSetUsername(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body.Username == nil || strings.TrimSpace(*body.Username) == "" {
-		messageOnly(w, http.StatusBadRequest, "username must be provided")
+		messageOnly(w, http.StatusBadRequest, "Missing argument (username)")
 		return
 	}
 	name := strings.TrimSpace(*body.Username)
 	if utf8.RuneCountInString(name) > 48 {
-		s.writeError(w, ottErr(http.StatusBadRequest, "LengthOutOfRangeException", "Username must be between 1 and 48."))
+		s.writeError(w, ottErr(http.StatusBadRequest, "LengthOutOfRangeException", "Username length must be less than or equal to 48"))
 		return
 	}
 	if other, err := s.d.Identity.AccountByUsername(r.Context(), name); err == nil && other.ID != p.account.ID {
-		s.writeError(w, ottErr(http.StatusBadRequest, "UsernameTaken", "Username is already taken."))
+		s.writeError(w, ottErr(http.StatusBadRequest, "UsernameTaken", "Somebody else is already using that username."))
 		return
 	}
 	p.account.DisplayName = name
