@@ -186,7 +186,7 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 	if err != nil {
 		return websocket.CloseError{Code: closeMissingToken, Reason: "Missing auth token"}
 	}
-	room, err := sk.s.d.Watch.Get(ctx, sk.name)
+	room, err := sk.s.d.Watch.Open(ctx, sk.name, actor(p))
 	if err != nil {
 		if errors.Is(err, watch.ErrRoomNotFound) || fault.KindOf(err) == fault.NotFound {
 			return websocket.CloseError{Code: closeRoomNotFound, Reason: "Room not found"}
