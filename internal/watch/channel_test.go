@@ -238,3 +238,19 @@ func TestChannelRoomFailsClosedWithoutCommunity(t *testing.T) {
 		t.Fatalf("join without a community to ask: %v", err)
 	}
 }
+
+func TestCreatingAChannelsRoomLinksIt(t *testing.T) {
+	t.Parallel()
+	e, fc := newChannelEnv(t)
+	fc.rooms["chanroom"] = [2]string{"chan-1", "general"}
+	r, err := e.svc.Create(context.Background(), CreateInput{Name: "chanroom", Title: "mine", Visibility: Public, OwnerID: "stranger"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap := r.Snapshot(); r.Channel() != "chan-1" || snap.Visibility != Unlisted || snap.HasOwner || snap.Title != "general" {
+		t.Fatalf("a client-created channel room: channel %q %+v", r.Channel(), snap)
+	}
+	if _, err := e.svc.Open(context.Background(), "chanroom", registered("stranger")); !errors.Is(err, ErrRoomNotFound) {
+		t.Fatalf("its creator, not a member, opened it: %v", err)
+	}
+}

@@ -218,6 +218,17 @@ func (s *Service) create(ctx context.Context, in CreateInput, generated bool) (*
 		}
 		return nil, BadArgument("name", "not allowed (invalid characters)")
 	}
+	if !generated && in.Channel == "" && s.channels != nil {
+		// A client creating the room of a channel (the web app does, for a
+		// channel made before rooms were linked) creates the channel's room.
+		ch, title, err := s.channels.ChannelOfRoom(ctx, in.Name)
+		if err != nil {
+			return nil, fmt.Errorf("watch: create room: its channel: %w", err)
+		}
+		if ch != "" {
+			in = CreateInput{Name: in.Name, Title: title, Channel: ch}
+		}
+	}
 	if in.Temporary && !s.cfg.AllowTemp {
 		return nil, newErr(fault.Forbidden, CodeFeatureDisabled, "Temporary rooms are disabled.")
 	}
