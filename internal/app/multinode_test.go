@@ -185,3 +185,34 @@ func TestTwoNodesBanClosesRoomSocket(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoNodesBanStopsStageHLS: a member plays a stage channel through node
+// B; banned through node A, the signed HLS URL B handed out plays no more.
+func TestTwoNodesBanStopsStageHLS(t *testing.T) {
+	t.Parallel()
+	urlA, urlB := twoNodes(t)
+	alice := register(t, urlA, "hlsowner")
+	bob := register(t, urlA, "hlsmember")
+	sid := newServer(t, urlA, alice.AccessToken)
+	if code := call(t, "POST", urlA+"/servers/"+sid+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {
+		t.Fatalf("join: %d", code)
+	}
+	var ch struct{ ID string }
+	if code := call(t, "POST", urlA+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "Gigs", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("create stage channel: %d", code)
+	}
+	var st stageStatus
+	if code := call(t, "GET", urlB+"/api/stages/"+ch.ID+"/status", bob.AccessToken, nil, &st); code != 200 || st.HLSURL == "" {
+		t.Fatalf("status on B: %d %+v", code, st)
+	}
+	if code, _, _ := get(t, urlB+st.HLSURL); code != 200 {
+		t.Fatalf("member plays on B: %d", code)
+	}
+	if code := call(t, "POST", urlA+"/servers/"+sid+"/members/"+bob.User.ID+"/ban", alice.AccessToken, map[string]any{}, nil); code != 204 && code != 200 {
+		t.Fatalf("ban on A: %d", code)
+	}
+	poll(t, "the banned member's HLS refused on B", 10*time.Second, func() bool {
+		code, _, _ := get(t, urlB+st.HLSURL)
+		return code == 404
+	})
+}

@@ -172,9 +172,10 @@ func TestWatchChannelRoomObeysTheCommunity(t *testing.T) {
 	alice := register(t, base, "owneralice")
 	bob := register(t, base, "memberbob")
 	carol := register(t, base, "hiddencarol")
+	erin := register(t, base, "latererin")
 	register(t, base, "strangerdan")
 	sid := newServer(t, base, alice.AccessToken)
-	for _, l := range []login{bob, carol} {
+	for _, l := range []login{bob, carol, erin} {
 		if code := call(t, "POST", base+"/servers/"+sid+"/join", l.AccessToken, nil, nil); code != 200 && code != 201 {
 			t.Fatalf("join: %d", code)
 		}
@@ -221,8 +222,19 @@ func TestWatchChannelRoomObeysTheCommunity(t *testing.T) {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// An override that hides the channel from a member closes their socket.
+	erinWS := ottJoin(ctx, t, base, name, ottLogin(t, base, "latererin"))
+	defer erinWS.CloseNow()
+	if code := call(t, "PUT", base+"/channels/"+chID+"/overrides", alice.AccessToken,
+		map[string]any{"user_id": erin.User.ID, "allow": 0, "deny": community.PermViewChannel}, nil); code != 200 {
+		t.Fatalf("override hiding the channel from erin: %d", code)
+	}
+	if code := ottClosedWith(ctx, erinWS); code != 4005 {
+		t.Fatalf("hidden member's socket closed with %d, want 4005", code)
+	}
+
 	ws := ottJoin(ctx, t, base, name, bobTok)
 	defer ws.CloseNow()
 	if code := call(t, "POST", base+"/servers/"+sid+"/members/"+bob.User.ID+"/ban", alice.AccessToken, map[string]any{}, nil); code != 204 && code != 200 {
