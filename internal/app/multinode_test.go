@@ -131,7 +131,7 @@ func TestTwoNodesWatchChannelRoom(t *testing.T) {
 	sid := newServer(t, urlA, alice.AccessToken)
 	chID, name := newWatchChannel(t, urlA, alice.AccessToken, sid, "Cinema")
 	for _, base := range []string{urlA, urlB} {
-		tok := ottToken(t, base)
+		tok := ottLogin(t, base, "watcher")
 		var room struct{ Title string }
 		poll(t, "the room on "+base, 10*time.Second, func() bool {
 			return call(t, "GET", base+"/api/room/"+name, tok, nil, &room) == 200 && room.Title == "Cinema"
@@ -141,9 +141,78 @@ func TestTwoNodesWatchChannelRoom(t *testing.T) {
 		t.Fatalf("delete channel on B: %d", code)
 	}
 	for _, base := range []string{urlA, urlB} {
-		tok := ottToken(t, base)
+		tok := ottLogin(t, base, "watcher")
 		poll(t, "the room's deletion on "+base, 10*time.Second, func() bool {
 			return call(t, "GET", base+"/api/room/"+name, tok, nil, nil) == 404
 		})
 	}
+}
+
+// TestTwoNodesBanClosesRoomSocket: a member joined to a watch channel's
+// room through node B is banned through node A; the community event reaches
+// every node, the room's socket on B is closed (4005), and neither node
+// lets the banned member open the room again.
+func TestTwoNodesBanClosesRoomSocket(t *testing.T) {
+	t.Parallel()
+	urlA, urlB := twoNodes(t)
+	alice := register(t, urlA, "banowner")
+	bob := register(t, urlA, "banmember")
+	sid := newServer(t, urlA, alice.AccessToken)
+	if code := call(t, "POST", urlB+"/servers/"+sid+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {
+		t.Fatalf("join on B: %d", code)
+	}
+	_, name := newWatchChannel(t, urlA, alice.AccessToken, sid, "Late show")
+	bobTok := ottLogin(t, urlB, "banmember")
+	poll(t, "the room on B", 10*time.Second, func() bool { return call(t, "GET", urlB+"/api/room/"+name, bobTok, nil, nil) == 200 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws := ottJoin(ctx, t, urlB, name, bobTok)
+	defer ws.CloseNow()
+	if code := call(t, "POST", urlA+"/servers/"+sid+"/members/"+bob.User.ID+"/ban", alice.AccessToken, map[string]any{}, nil); code != 204 && code != 200 {
+		t.Fatalf("ban on A: %d", code)
+	}
+	if code := ottClosedWith(ctx, ws); code != 4005 {
+		t.Fatalf("the banned member's socket on B closed with %d, want 4005", code)
+	}
+	for _, base := range []string{urlA, urlB} {
+		tok := ottLogin(t, base, "banmember")
+		if code := call(t, "GET", base+"/api/room/"+name, tok, nil, nil); code != 404 {
+			t.Errorf("banned member GET on %s: %d, want 404", base, code)
+		}
+		if code := ottSocketRefused(ctx, t, base, name, tok); code != 4002 {
+			t.Errorf("banned member's socket on %s: %d, want 4002", base, code)
+		}
+	}
+}
+
+// TestTwoNodesBanStopsStageHLS: a member plays a stage channel through node
+// B; banned through node A, the signed HLS URL B handed out plays no more.
+func TestTwoNodesBanStopsStageHLS(t *testing.T) {
+	t.Parallel()
+	urlA, urlB := twoNodes(t)
+	alice := register(t, urlA, "hlsowner")
+	bob := register(t, urlA, "hlsmember")
+	sid := newServer(t, urlA, alice.AccessToken)
+	if code := call(t, "POST", urlA+"/servers/"+sid+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {
+		t.Fatalf("join: %d", code)
+	}
+	var ch struct{ ID string }
+	if code := call(t, "POST", urlA+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "Gigs", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("create stage channel: %d", code)
+	}
+	var st stageStatus
+	if code := call(t, "GET", urlB+"/api/stages/"+ch.ID+"/status", bob.AccessToken, nil, &st); code != 200 || st.HLSURL == "" {
+		t.Fatalf("status on B: %d %+v", code, st)
+	}
+	if code, _, _ := get(t, urlB+st.HLSURL); code != 200 {
+		t.Fatalf("member plays on B: %d", code)
+	}
+	if code := call(t, "POST", urlA+"/servers/"+sid+"/members/"+bob.User.ID+"/ban", alice.AccessToken, map[string]any{}, nil); code != 204 && code != 200 {
+		t.Fatalf("ban on A: %d", code)
+	}
+	poll(t, "the banned member's HLS refused on B", 10*time.Second, func() bool {
+		code, _, _ := get(t, urlB+st.HLSURL)
+		return code == 404
+	})
 }

@@ -471,3 +471,40 @@ func TestStageChannelOnTwoNodes(t *testing.T) {
 		return err != nil
 	})
 }
+
+// TestStageHLSFollowsTheCommunity: a stage channel's signed HLS URL is the
+// member's own; once the member is banned it plays no more (the ban reaches
+// the gate through the community's events), although the URL has not
+// expired, and the status route refuses them.
+func TestStageHLSFollowsTheCommunity(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, testConfig(t), nil)
+	base := a.HTTP.URL()
+	alice, bob := register(t, base, "stageowner"), register(t, base, "stagemember")
+	sid := newServer(t, base, alice.AccessToken)
+	if code := call(t, "POST", base+"/servers/"+sid+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {
+		t.Fatalf("join: %d", code)
+	}
+	var ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "Concerts", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("create stage channel: %d", code)
+	}
+	api := base + "/api/stages/" + ch.ID + "/status"
+	var st stageStatus
+	if code := call(t, "GET", api, bob.AccessToken, nil, &st); code != 200 || st.HLSURL == "" {
+		t.Fatalf("member status: %d %+v", code, st)
+	}
+	if code, _, body := get(t, base+st.HLSURL); code != 200 || !strings.HasPrefix(string(body), "#EXTM3U") {
+		t.Fatalf("member plays the stage: %d %s", code, body)
+	}
+	if code := call(t, "POST", base+"/servers/"+sid+"/members/"+bob.User.ID+"/ban", alice.AccessToken, map[string]any{}, nil); code != 204 && code != 200 {
+		t.Fatalf("ban: %d", code)
+	}
+	poll(t, "the banned member's HLS refused", 10*time.Second, func() bool {
+		code, _, _ := get(t, base+st.HLSURL)
+		return code == 404
+	})
+	if code := call(t, "GET", api, bob.AccessToken, nil, nil); code != 404 {
+		t.Fatalf("banned member status: %d, want 404", code)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
@@ -32,7 +33,18 @@ type stageLinks struct {
 	comm *community.Service
 	id   *identity.Service
 	log  *slog.Logger
+
+	// viewers remembers who may view which stage channel, for the HLS
+	// routes (a request every second or two per player). Any community
+	// event that can change it (membership, roles, overrides, channels)
+	// empties it on every node, so a ban stops the next request.
+	mu      sync.Mutex
+	viewers map[[2]string]bool
+	gen     uint64 // bumped by forgetViewers: an answer older than it is not kept
 }
+
+// maxStageViewers bounds the viewer cache; when full it starts over.
+const maxStageViewers = 10000
 
 // DefaultStageRef is the value of a channel's stage_id naming the
 // instance's default stage.
@@ -73,6 +85,12 @@ func (a *App) stageLinks() *stageLinks {
 
 func (l *stageLinks) onCommunityEvent(ctx context.Context, e *community.Event) {
 	switch e.Type {
+	case community.EvMemberKicked, community.EvMemberBanned, community.EvMemberLeft, community.EvMemberRoleAdded,
+		community.EvMemberRoleRemoved, community.EvRoleUpdated, community.EvRoleDeleted, community.EvOverrideUpdated,
+		community.EvOverrideDeleted, community.EvChannelUpdated:
+		l.forgetViewers()
+	}
+	switch e.Type {
 	case community.EvChannelCreated:
 		if e.Channel != nil && e.Channel.Kind == community.KindStage {
 			if _, err := l.live.EnsureStage(ctx, e.Channel.ID, e.Channel.Name); err != nil {
@@ -80,10 +98,12 @@ func (l *stageLinks) onCommunityEvent(ctx context.Context, e *community.Event) {
 			}
 		}
 	case community.EvChannelDeleted:
+		l.forgetViewers()
 		if e.Channel != nil && e.Channel.Kind == community.KindStage {
 			l.drop(ctx, e.Channel.ID)
 		}
 	case community.EvCommunityDeleted:
+		l.forgetViewers()
 		l.sweep(ctx)
 	}
 }
@@ -146,48 +166,89 @@ func (l *stageLinks) stageOf(ctx context.Context, ch *community.Channel) (string
 // StageOf implements owncast.StageGate: a Bearer access token of a member
 // who may view the channel (manage: the owner or MANAGE_CHANNELS; the
 // default stage's key only for instance admins).
-func (l *stageLinks) StageOf(r *http.Request, channelID string, manage bool) (string, error) {
+func (l *stageLinks) StageOf(r *http.Request, channelID string, manage bool) (string, string, error) {
 	ctx := r.Context()
 	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || raw == "" {
-		return "", fault.New(fault.Unauthorized, "a Bearer access token is required")
+		return "", "", fault.New(fault.Unauthorized, "a Bearer access token is required")
 	}
 	p, err := l.id.Authenticate(ctx, raw)
 	if err != nil {
-		return "", fault.Wrap(fault.Unauthorized, "invalid token", err)
+		return "", "", fault.Wrap(fault.Unauthorized, "invalid token", err)
 	}
-	ca, err := l.comm.ChannelAccess(ctx, p.Account.ID, channelID)
+	ca, err := l.viewable(ctx, p.Account.ID, channelID)
 	if err != nil {
-		return "", err
-	}
-	if !ca.Can(community.PermViewChannel) || ca.Channel.Kind != community.KindStage {
-		return "", fault.New(fault.NotFound, "stage channel not found")
+		return "", "", err
 	}
 	stageID, err := l.stageOf(ctx, ca.Channel)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if manage {
 		if !ca.IsOwner && !ca.Has(community.PermManageChannels) && !ca.Has(community.PermAdministrator) {
-			return "", fault.New(fault.Forbidden, "managing the stage needs MANAGE_CHANNELS")
+			return "", "", fault.New(fault.Forbidden, "managing the stage needs MANAGE_CHANNELS")
 		}
 		if stageID == l.live.DefaultStageID() && !p.Account.IsAdmin {
-			return "", fault.New(fault.Forbidden, "the default stage's key is the instance admin's")
+			return "", "", fault.New(fault.Forbidden, "the default stage's key is the instance admin's")
 		}
 	}
-	return stageID, nil
+	return stageID, p.Account.ID, nil
 }
 
-// StageOfChannel implements owncast.StageGate.
-func (l *stageLinks) StageOfChannel(ctx context.Context, channelID string) (string, error) {
-	ch, err := l.comm.Store().Channel(ctx, channelID)
+// viewable is accountID's access to stage channel channelID; NotFound when
+// they cannot see it (unknown, not a member, banned, hidden by overrides).
+func (l *stageLinks) viewable(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error) {
+	ca, err := l.comm.ChannelAccess(ctx, accountID, channelID)
 	if err != nil {
+		return nil, err
+	}
+	if !ca.Can(community.PermViewChannel) || ca.Channel.Kind != community.KindStage {
+		return nil, fault.New(fault.NotFound, "stage channel not found")
+	}
+	return ca, nil
+}
+
+// StageForViewer implements owncast.StageGate: the stage of a stage
+// channel accountID may still view.
+func (l *stageLinks) StageForViewer(ctx context.Context, channelID, accountID string) (string, error) {
+	key := [2]string{accountID, channelID}
+	l.mu.Lock()
+	ok, gen := l.viewers[key], l.gen
+	l.mu.Unlock()
+	var ch *community.Channel
+	if ok {
+		c, err := l.comm.Store().Channel(ctx, channelID)
 		if errors.Is(err, fault.NotFound) {
 			return "", fault.New(fault.NotFound, "stage channel not found")
 		}
-		return "", err
+		if err != nil {
+			return "", err
+		}
+		ch = c
+	} else {
+		ca, err := l.viewable(ctx, accountID, channelID)
+		if err != nil {
+			return "", err
+		}
+		ch = ca.Channel
+		l.mu.Lock()
+		if l.gen == gen {
+			if l.viewers == nil || len(l.viewers) >= maxStageViewers {
+				l.viewers = map[[2]string]bool{}
+			}
+			l.viewers[key] = true
+		}
+		l.mu.Unlock()
 	}
 	return l.stageOf(ctx, ch)
+}
+
+// forgetViewers empties the viewer cache: who may view changed.
+func (l *stageLinks) forgetViewers() {
+	l.mu.Lock()
+	l.viewers = nil
+	l.gen++
+	l.mu.Unlock()
 }
 
 // ChatOf implements together.StageChats: a stage channel bound to another

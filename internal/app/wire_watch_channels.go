@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/watch"
@@ -22,8 +24,15 @@ func WatchRoomName(channelID string) string { return strings.ReplaceAll(channelI
 // it or with its community. Unlisted keeps a private community's channel
 // names out of /api/room/list; the name (the channel's random id) is known
 // only to those who can see the channel.
+//
+// The room belongs to the channel (watch.Channels, answered here from the
+// community): only those who can see the channel open it, its settings
+// follow the channel, and a member who loses sight of the channel (ban,
+// kick, leave, a role or override change) has their room sockets closed on
+// every node.
 type watchLinks struct {
 	watch *watch.Service
+	comm  *community.Service
 	log   *slog.Logger
 }
 
@@ -33,7 +42,8 @@ func (a *App) wireWatchChannels(context.Context) error {
 	if a.Watch == nil || a.Community == nil {
 		return nil
 	}
-	l := &watchLinks{watch: a.Watch, log: a.Log.With("component", "watch-channels")}
+	l := &watchLinks{watch: a.Watch, comm: a.Community, log: a.Log.With("component", "watch-channels")}
+	a.Watch.SetChannels(l)
 	return a.onCommunityEvents("watch channels", l.onEvent)
 }
 
@@ -44,12 +54,25 @@ func (l *watchLinks) onEvent(ctx context.Context, e *community.Event) {
 	switch {
 	case e.Type == community.EvChannelCreated && watchChannel:
 		if _, err := l.watch.Ensure(ctx, watch.CreateInput{Name: WatchRoomName(e.Channel.ID), Title: e.Channel.Name,
-			Visibility: watch.Unlisted, OwnerID: e.ActorID}); err != nil {
+			Channel: e.Channel.ID}); err != nil {
 			l.log.Warn("create the room of a watch channel", "channel", e.Channel.ID, "err", err)
 		}
 	case e.Type == community.EvChannelUpdated && watchChannel:
 		if err := l.watch.Retitle(ctx, WatchRoomName(e.Channel.ID), e.Channel.Name); err != nil && !errors.Is(err, fault.NotFound) {
 			l.log.Warn("retitle the room of a renamed watch channel", "channel", e.Channel.ID, "err", err)
+		}
+		// A channel moved or re-synced with its category may hide it.
+		l.watch.Recheck(ctx, []string{e.Channel.ID}, "")
+	case e.Type == community.EvMemberKicked, e.Type == community.EvMemberBanned, e.Type == community.EvMemberLeft,
+		e.Type == community.EvMemberRoleAdded, e.Type == community.EvMemberRoleRemoved:
+		if e.AccountID != "" {
+			l.watch.Recheck(ctx, l.watchChannels(ctx, e.CommunityID), e.AccountID)
+		}
+	case e.Type == community.EvRoleUpdated, e.Type == community.EvRoleDeleted:
+		l.watch.Recheck(ctx, l.watchChannels(ctx, e.CommunityID), "")
+	case e.Type == community.EvOverrideUpdated, e.Type == community.EvOverrideDeleted:
+		if e.Override != nil {
+			l.watch.Recheck(ctx, []string{e.Override.ChannelID}, "")
 		}
 	case e.Type == community.EvChannelDeleted && watchChannel:
 		l.drop(ctx, e.Channel.ID)
@@ -67,4 +90,53 @@ func (l *watchLinks) drop(ctx context.Context, channelID string) {
 	if err := l.watch.DeleteRoom(ctx, WatchRoomName(channelID)); err != nil && !errors.Is(err, fault.NotFound) {
 		l.log.Warn("delete the room of a deleted watch channel", "channel", channelID, "err", err)
 	}
+}
+
+// watchChannels returns the ids of a community's watch channels; nil (every
+// channel's room) when they cannot be read, so a recheck is never skipped.
+func (l *watchLinks) watchChannels(ctx context.Context, communityID string) []string {
+	chans, err := l.comm.Store().Channels(ctx, communityID)
+	if err != nil {
+		return nil
+	}
+	ids := []string{}
+	for _, ch := range chans {
+		if ch.Kind == community.KindWatch {
+			ids = append(ids, ch.ID)
+		}
+	}
+	return ids
+}
+
+// CanViewChannel implements watch.Channels: a member who holds VIEW_CHANNEL
+// in the watch channel (bans and kicks remove membership; overrides count).
+func (l *watchLinks) CanViewChannel(ctx context.Context, accountID, channelID string) (bool, error) {
+	ca, err := l.comm.ChannelAccess(ctx, accountID, channelID)
+	if errors.Is(err, fault.NotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return ca.Channel.Kind == community.KindWatch && ca.Can(community.PermViewChannel), nil
+}
+
+// ChannelOfRoom implements watch.Channels: a room named after a watch
+// channel's id (WatchRoomName) is that channel's.
+func (l *watchLinks) ChannelOfRoom(ctx context.Context, roomName string) (string, string, error) {
+	id, err := uuid.Parse(roomName)
+	if err != nil || len(roomName) != 32 {
+		return "", "", nil
+	}
+	ch, err := l.comm.Store().Channel(ctx, id.String())
+	if errors.Is(err, fault.NotFound) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if ch.Kind != community.KindWatch || WatchRoomName(ch.ID) != strings.ToLower(roomName) {
+		return "", "", nil
+	}
+	return ch.ID, ch.Name, nil
 }

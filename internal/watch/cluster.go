@@ -278,6 +278,8 @@ func (s *Service) serveRPC(q rpcReq) {
 		switch q.Op {
 		case "join":
 			err = r.Join(q.Actor, q.Client)
+		case "access":
+			err = s.authorize(ctx, r, q.Actor)
 		case "leave":
 			r.Leave(q.Client)
 		case "handle":

@@ -63,7 +63,7 @@ func (s *Service) localListing(all bool) []Listing {
 	out := []Listing{}
 	for _, r := range s.Loaded() {
 		r.mu.Lock()
-		if !r.unloaded && (all || r.visibility == Public) {
+		if !r.unloaded && r.channel == "" && (all || r.visibility == Public) {
 			out = append(out, Listing{Name: r.name, Title: r.title, Description: r.description, IsTemporary: r.temporary,
 				Visibility: r.visibility, QueueMode: r.queueMode, CurrentSource: r.current, Users: len(r.members)})
 		}

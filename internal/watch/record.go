@@ -14,6 +14,7 @@ type storedSettings struct {
 	AutoSkip  []string        `json:"autoSkip"`
 	Restore   int             `json:"restoreQueueBehavior"`
 	VoteSkip  bool            `json:"enableVoteSkip"`
+	Channel   string          `json:"channel,omitempty"` // the community channel the room belongs to
 }
 
 type storedState struct {
@@ -30,7 +31,7 @@ type storedState struct {
 func (r *Room) recordLocked() *Record {
 	now := r.now()
 	set := storedSettings{Grants: r.grants, UserRoles: r.userRoles, Bans: r.bans, AutoSkip: nonNil(r.autoSkip),
-		Restore: r.restore, VoteSkip: r.voteSkip}
+		Restore: r.restore, VoteSkip: r.voteSkip, Channel: r.channel}
 	st := storedState{Queue: r.queue, Current: r.current, Position: r.clock.Position(now), Playing: r.clock.Playing,
 		Speed: r.clock.speed(), PrevQueue: r.prevQueue}
 	if len(r.votes) > 0 {
@@ -80,7 +81,10 @@ func (s *Service) loadRoom(ctx context.Context, key string) (*Room, error) {
 		grants: set.Grants, userRoles: set.UserRoles, bans: set.Bans, autoSkip: set.AutoSkip, restore: set.Restore,
 		voteSkip: set.VoteSkip, queue: st.Queue, current: st.Current, prevQueue: st.PrevQueue,
 		clock:    Clock{Base: st.Position, Since: now, Speed: st.Speed, Playing: st.Playing && st.Current != nil},
-		lastSeen: now, createdAt: rec.CreatedAt}
+		lastSeen: now, createdAt: rec.CreatedAt, channel: set.Channel}
+	if err := s.linkChannel(ctx, r); err != nil {
+		return nil, err
+	}
 	if r.clock.Speed <= 0 {
 		r.clock.Speed = 1
 	}
@@ -104,4 +108,34 @@ func (s *Service) loadRoom(ctx context.Context, key string) (*Room, error) {
 		}
 	}
 	return r, nil
+}
+
+// linkChannel links a room being loaded to the channel it backs (rooms
+// stored before the link was) and makes a channel's room consistent with
+// the channel's rules, saving it when that changed anything: rooms made
+// with OpenTogetherTube's default grants, an owner or another visibility
+// are fixed here.
+func (s *Service) linkChannel(ctx context.Context, r *Room) error {
+	ch := r.channel
+	title := ""
+	if ch == "" && s.channels != nil {
+		var err error
+		if ch, title, err = s.channels.ChannelOfRoom(ctx, r.name); err != nil {
+			return fmt.Errorf("watch: room %s: its channel: %w", r.name, err)
+		}
+	}
+	if ch == "" {
+		return nil
+	}
+	changed := r.conformLocked(ch)
+	if title != "" && title != r.title {
+		r.title, changed = title, true
+	}
+	if changed {
+		if err := s.st.SaveRoom(ctx, r.recordLocked()); err != nil {
+			return fmt.Errorf("watch: room %s: link to its channel: %w", r.name, err)
+		}
+		s.log.Info("room linked to its community channel", "room", r.name, "channel", ch)
+	}
+	return nil
 }

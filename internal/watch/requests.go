@@ -201,7 +201,7 @@ func (r *Room) handle(a Actor, clientID string, req Request, videos []Video) err
 	case ReqUndo:
 		return r.undo(a, clientID, role, req)
 	case ReqApplySettings:
-		return r.applySettings(role, req.Settings)
+		return r.applySettings(a, role, req.Settings)
 	case ReqPlayNow:
 		if err := check(PermPlayNow); err != nil {
 			return err
@@ -516,7 +516,7 @@ func ParseSettings(b []byte) (*Settings, error) {
 	return &s, nil
 }
 
-func (r *Room) applySettings(role Role, raw json.RawMessage) error {
+func (r *Room) applySettings(a Actor, role Role, raw json.RawMessage) error {
 	s, err := ParseSettings(raw)
 	if err != nil {
 		return err
@@ -550,6 +550,14 @@ func (r *Room) applySettings(role Role, raw json.RawMessage) error {
 		}
 		if slices.Equal(autoSkip, r.autoSkip) {
 			s.AutoSkipSegmentCategories = nil
+		}
+	}
+	if r.channel != "" && !a.System {
+		switch {
+		case s.Title != nil:
+			return errChannelManaged("title")
+		case s.Visibility != nil:
+			return errChannelManaged("visibility")
 		}
 	}
 	if s.Title != nil {
@@ -607,6 +615,9 @@ func (r *Room) applySettings(role Role, raw json.RawMessage) error {
 		cand.Set(ro, s.grantPairs[ro])
 		if cand == newGrants {
 			continue
+		}
+		if r.channel != "" && !a.System {
+			return errChannelManaged("grants")
 		}
 		need := [...]Permission{PermSetPermsUnregistered, PermSetPermsRegistered, PermSetPermsTrusted, PermSetPermsModerator}[ro]
 		if err := check(need); err != nil {

@@ -48,6 +48,7 @@ type Room struct {
 	queueMode   QueueMode
 	temporary   bool
 	ownerID     string
+	channel     string // the community channel the room belongs to, or ""
 	grants      Grants
 	userRoles   map[string]Role
 	bans        map[string]bool
@@ -322,6 +323,12 @@ func (r *Room) Snapshot() Snapshot {
 func (r *Room) Join(a Actor, clientID string) error {
 	if r.remote != "" {
 		_, err := r.svc.callBG(r, rpcReq{Op: "join", Actor: a, Client: clientID})
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	err := r.svc.authorize(ctx, r, a)
+	cancel()
+	if err != nil {
 		return err
 	}
 	r.mu.Lock()

@@ -89,6 +89,7 @@ type Service struct {
 	log   *slog.Logger
 
 	segments SegmentSource
+	channels Channels
 	now      func() time.Time
 
 	mu    sync.Mutex
@@ -197,6 +198,9 @@ type CreateInput struct {
 	QueueMode   QueueMode
 	AutoSkip    *[]string
 	OwnerID     string // set when the creator is logged in
+	// Channel is the community channel the room belongs to: the room is
+	// then unlisted, ownerless and permanent, with ChannelGrants.
+	Channel string
 }
 
 // Create makes a room and loads it.
@@ -213,6 +217,17 @@ func (s *Service) create(ctx context.Context, in CreateInput, generated bool) (*
 			return nil, BadArgument("name", "not in range (between 3 and 32 characters)")
 		}
 		return nil, BadArgument("name", "not allowed (invalid characters)")
+	}
+	if !generated && in.Channel == "" && s.channels != nil {
+		// A client creating the room of a channel (the web app does, for a
+		// channel made before rooms were linked) creates the channel's room.
+		ch, title, err := s.channels.ChannelOfRoom(ctx, in.Name)
+		if err != nil {
+			return nil, fmt.Errorf("watch: create room: its channel: %w", err)
+		}
+		if ch != "" {
+			in = CreateInput{Name: in.Name, Title: title, Channel: ch}
+		}
 	}
 	if in.Temporary && !s.cfg.AllowTemp {
 		return nil, newErr(fault.Forbidden, CodeFeatureDisabled, "Temporary rooms are disabled.")
@@ -250,6 +265,9 @@ func (s *Service) create(ctx context.Context, in CreateInput, generated bool) (*
 	r := &Room{svc: s, key: key, name: in.Name, title: in.Title, description: in.Description, visibility: in.Visibility,
 		queueMode: in.QueueMode, temporary: in.Temporary, ownerID: in.OwnerID, grants: DefaultGrants(),
 		autoSkip: autoSkip, restore: RestorePrompt, clock: Clock{Speed: 1, Since: now}, lastSeen: now, createdAt: now}
+	if in.Channel != "" {
+		r.conformLocked(in.Channel)
+	}
 	rec := r.recordLocked()
 	if err := s.st.CreateRoom(ctx, rec); err != nil {
 		if errors.Is(err, fault.Conflict) {
@@ -395,6 +413,9 @@ func (s *Service) handleResolved(ctx context.Context, r *Room, a Actor, clientID
 		_, err := s.call(ctx, r, rpcReq{Op: "handle", Actor: a, Client: clientID, Req: &req, Videos: videos})
 		return err
 	}
+	if err := s.authorize(ctx, r, a); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.handle(a, clientID, req, videos); err != nil {
@@ -454,8 +475,14 @@ func (s *Service) Claim(ctx context.Context, r *Room, a Actor) error {
 		_, err := s.call(ctx, r, rpcReq{Op: "claim", Actor: a})
 		return err
 	}
+	if err := s.authorize(ctx, r, a); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.channel != "" {
+		return errChannelManaged("ownership")
+	}
 	if r.ownerID != "" {
 		return BadArgument("claim", "Room already has an owner.")
 	}
@@ -484,6 +511,9 @@ func (s *Service) Kick(ctx context.Context, r *Room, a Actor, clientID string, b
 		_, err := s.call(ctx, r, rpcReq{Op: "kick", Actor: a, Client: clientID, Ban: ban})
 		return err
 	}
+	if err := s.authorize(ctx, r, a); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	why := CloseKicked
@@ -500,9 +530,15 @@ func (s *Service) Delete(ctx context.Context, r *Room, a Actor) error {
 		_, err := s.call(ctx, r, rpcReq{Op: "delete", Actor: a})
 		return err
 	}
+	if err := s.authorize(ctx, r, a); err != nil {
+		return err
+	}
 	snap := r.Snapshot()
 	if !a.LoggedIn && !a.System {
 		return newErr(fault.Unauthorized, CodeInvalid, "Not logged in.")
+	}
+	if r.Channel() != "" && !a.System {
+		return errChannelManaged("lifetime")
 	}
 	if snap.IsTemporary {
 		return BadArgument("permanent", "Room is temporary.")

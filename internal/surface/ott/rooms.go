@@ -100,8 +100,11 @@ func (s *Surface) handleCreate(w http.ResponseWriter, r *http.Request) {
 	writeOK(w, http.StatusCreated, nil)
 }
 
+// room opens the room the path names for the caller: the watch domain
+// answers "Room not found" (404) for a community channel's room the caller
+// cannot see, so a private room's existence does not leak.
 func (s *Surface) room(w http.ResponseWriter, r *http.Request) (*watch.Room, bool) {
-	room, err := s.d.Watch.Get(r.Context(), r.PathValue("name"))
+	room, err := s.d.Watch.Open(r.Context(), r.PathValue("name"), actor(principalOf(r)))
 	if err != nil {
 		s.writeError(w, err)
 		return nil, false
@@ -204,8 +207,9 @@ func (s *Surface) handleDeleteRoom(w http.ResponseWriter, r *http.Request) {
 		writeFail(w, http.StatusBadRequest, errBody{Name: "Unauthorized", Message: "Admin apikey is required to unload a room."})
 		return
 	}
-	room, ok := s.room(w, r)
-	if !ok {
+	room, err := s.d.Watch.Get(r.Context(), r.PathValue("name"))
+	if err != nil {
+		s.writeError(w, err)
 		return
 	}
 	s.d.Watch.Unload(room, watch.CloseUnloaded)

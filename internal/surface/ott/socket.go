@@ -167,7 +167,7 @@ func (sk *socket) request(ctx context.Context, req watch.Request) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, watch.ErrRoomNotFound) {
+	if errors.Is(err, watch.ErrRoomNotFound) || watch.CodeOf(err) == watch.CodeRoomNotFound {
 		return websocket.CloseError{Code: closeRoomUnloaded, Reason: "Room unloaded"}
 	}
 	if fault.KindOf(err) == fault.Internal && !errors.Is(err, context.Canceled) {
@@ -186,7 +186,7 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 	if err != nil {
 		return websocket.CloseError{Code: closeMissingToken, Reason: "Missing auth token"}
 	}
-	room, err := sk.s.d.Watch.Get(ctx, sk.name)
+	room, err := sk.s.d.Watch.Open(ctx, sk.name, actor(p))
 	if err != nil {
 		if errors.Is(err, watch.ErrRoomNotFound) || fault.KindOf(err) == fault.NotFound {
 			return websocket.CloseError{Code: closeRoomNotFound, Reason: "Room not found"}
@@ -232,7 +232,9 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 		switch {
 		case watch.CodeOf(err) == watch.CodeBanned:
 			return websocket.CloseError{Code: closeKicked, Reason: "You are banned from this room."}
-		case errors.Is(err, watch.ErrRoomNotFound):
+		case errors.Is(err, watch.ErrRoomNotFound) || watch.CodeOf(err) == watch.CodeRoomNotFound:
+			// Also from the room's node: the room is gone, or it belongs to
+			// a channel the caller cannot see.
 			return websocket.CloseError{Code: closeRoomNotFound, Reason: "Room not found"}
 		}
 		// The room is moving between nodes: come back shortly.

@@ -22,12 +22,15 @@ import (
 // the community rules in).
 type StageGate interface {
 	// StageOf authenticates the request (a Bearer access token) and returns
-	// the stage of stage channel channelID when the caller may view the
-	// channel, or with manage when they may manage it.
-	StageOf(r *http.Request, channelID string, manage bool) (stageID string, err error)
-	// StageOfChannel returns the stage of a stage channel without a caller
-	// (the HLS routes check a signed token instead).
-	StageOfChannel(ctx context.Context, channelID string) (string, error)
+	// the stage of stage channel channelID and the caller's account when
+	// the caller may view the channel, or with manage when they may manage
+	// it.
+	StageOf(r *http.Request, channelID string, manage bool) (stageID, accountID string, err error)
+	// StageForViewer returns the stage of a stage channel when accountID
+	// may still view the channel (the HLS routes, whose signed token names
+	// the account, ask it on every request: a member banned, kicked or
+	// hidden from the channel stops playing it).
+	StageForViewer(ctx context.Context, channelID, accountID string) (string, error)
 }
 
 // StageHLSTTL is how long a stage's signed playlist URL stays valid.
@@ -49,37 +52,56 @@ func (s *Surface) registerStages(h *httpserver.Server) {
 	h.Handle("GET /stages/{id}/hls/{token}/{n}/{file}", s.wrap(s.stageHLS(s.serveSegment)))
 }
 
-// stageToken signs a channel id with an expiry: base64url(expiry ‖
-// HMAC-SHA256(key, channel ‖ expiry)[:16]).
-func (s *Surface) stageToken(channelID string, exp time.Time) string {
-	b := make([]byte, 8, 24)
+// stageToken signs a channel id and the viewer's account with an expiry:
+// base64url(expiry ‖ len(account) ‖ account ‖ HMAC-SHA256(key, channel ‖
+// account ‖ expiry)[:16]).
+func (s *Surface) stageToken(channelID, accountID string, exp time.Time) string {
+	b := make([]byte, 8, 8+1+len(accountID)+16)
 	binary.BigEndian.PutUint64(b, uint64(exp.Unix()))
-	m := hmac.New(sha256.New, s.d.StageURLKey)
-	m.Write([]byte(channelID))
-	m.Write(b)
-	return base64.RawURLEncoding.EncodeToString(m.Sum(b)[:24])
+	b = append(b, byte(len(accountID)))
+	b = append(b, accountID...)
+	return base64.RawURLEncoding.EncodeToString(append(b, s.stageMAC(channelID, accountID, b[:8])...))
 }
 
-func (s *Surface) validStageToken(channelID, token string) bool {
+func (s *Surface) stageMAC(channelID, accountID string, exp []byte) []byte {
+	m := hmac.New(sha256.New, s.d.StageURLKey)
+	m.Write([]byte(channelID))
+	m.Write([]byte{0})
+	m.Write([]byte(accountID))
+	m.Write(exp)
+	return m.Sum(nil)[:16]
+}
+
+// validStageToken returns the account a valid, unexpired token names.
+func (s *Surface) validStageToken(channelID, token string) (string, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(raw) != 24 {
-		return false
+	if err != nil || len(raw) < 8+1+16 {
+		return "", false
+	}
+	n := int(raw[8])
+	if len(raw) != 8+1+n+16 {
+		return "", false
 	}
 	exp := time.Unix(int64(binary.BigEndian.Uint64(raw[:8])), 0)
 	if time.Now().After(exp) {
-		return false
+		return "", false
 	}
-	return hmac.Equal([]byte(s.stageToken(channelID, exp)), []byte(token))
+	account := string(raw[9 : 9+n])
+	if !hmac.Equal(s.stageMAC(channelID, account, raw[:8]), raw[9+n:]) {
+		return "", false
+	}
+	return account, true
 }
 
 func (s *Surface) stageHLS(serve func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		if !s.validStageToken(id, r.PathValue("token")) {
+		account, ok := s.validStageToken(id, r.PathValue("token"))
+		if !ok {
 			writeResult(w, http.StatusForbidden, false, "this stream link has expired; reload the page")
 			return
 		}
-		stageID, err := s.d.Stages.StageOfChannel(r.Context(), id)
+		stageID, err := s.d.Stages.StageForViewer(r.Context(), id, account)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -104,7 +126,7 @@ type stageStatus struct {
 
 func (s *Surface) handleStageStatus(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	stageID, err := s.d.Stages.StageOf(r, id, false)
+	stageID, account, err := s.d.Stages.StageOf(r, id, false)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -117,7 +139,7 @@ func (s *Surface) handleStageStatus(w http.ResponseWriter, r *http.Request) {
 	exp := time.Now().Add(StageHLSTTL).Truncate(time.Second)
 	out := stageStatus{StageID: stageID, Default: stageID == s.d.Live.DefaultStageID(), Online: st.Online, ViewerCount: st.ViewerCount,
 		StreamTitle: st.Title, LastConnectTime: st.LastConnect, LastDisconnectTime: st.LastDisconnect,
-		HLSURL: "/stages/" + id + "/hls/" + s.stageToken(id, exp) + "/stream.m3u8", HLSURLExpires: exp.UTC()}
+		HLSURL: "/stages/" + id + "/hls/" + s.stageToken(id, account, exp) + "/stream.m3u8", HLSURLExpires: exp.UTC()}
 	w.Header().Set("Cache-Control", "no-store")
 	httpserver.WriteJSON(w, http.StatusOK, out)
 }
@@ -135,7 +157,7 @@ type stageKey struct {
 // admins only, checked by the gate).
 func (s *Surface) handleStageKey(rotate bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		stageID, err := s.d.Stages.StageOf(r, r.PathValue("id"), true)
+		stageID, _, err := s.d.Stages.StageOf(r, r.PathValue("id"), true)
 		if err != nil {
 			writeError(w, err)
 			return
