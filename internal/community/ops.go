@@ -201,6 +201,9 @@ func (s *Service) CreateRole(ctx context.Context, actor, communityID string, in 
 	if err := applyRole(r, in); err != nil {
 		return nil, err
 	}
+	if err := a.mayCreateRole(r); err != nil {
+		return nil, err
+	}
 	if err := s.st.CreateRole(ctx, r); err != nil {
 		return nil, err
 	}
@@ -244,18 +247,17 @@ func (s *Service) Roles(ctx context.Context, actor, communityID string) ([]*Role
 	return s.st.Roles(ctx, communityID)
 }
 
-func (s *Service) roleOf(ctx context.Context, a *Access, roleID string) (*Role, error) {
+// roleOf finds a role of the actor's community.
+func roleOf(a *Access, roleID string) (*Role, error) {
 	r := a.Roles[roleID]
 	if r == nil {
 		return nil, fault.New(fault.NotFound, "Role not found")
 	}
-	if !a.IsOwner && a.Perms != AllPerms && r.Position >= a.HighestRole() {
-		return nil, fault.New(fault.Forbidden, "Cannot manage a role at or above your highest role")
-	}
 	return r, nil
 }
 
-// UpdateRole changes a role (MANAGE_ROLES, below the actor's highest role).
+// UpdateRole changes a role (MANAGE_ROLES, below the actor's highest role,
+// and only to bits the actor holds).
 func (s *Service) UpdateRole(ctx context.Context, actor, communityID, roleID string, in RoleInput) (*Role, error) {
 	a, err := s.Access(ctx, actor, communityID)
 	if err != nil {
@@ -264,11 +266,16 @@ func (s *Service) UpdateRole(ctx context.Context, actor, communityID, roleID str
 	if err := a.Require(PermManageRoles); err != nil {
 		return nil, err
 	}
-	r, err := s.roleOf(ctx, a, roleID)
+	old, err := roleOf(a, roleID)
 	if err != nil {
 		return nil, err
 	}
+	nu := *old
+	r := &nu
 	if err := applyRole(r, in); err != nil {
+		return nil, err
+	}
+	if err := a.mayUpdateRole(old, r); err != nil {
 		return nil, err
 	}
 	if err := s.st.UpdateRole(ctx, r); err != nil {
@@ -287,7 +294,11 @@ func (s *Service) DeleteRole(ctx context.Context, actor, communityID, roleID str
 	if err := a.Require(PermManageRoles); err != nil {
 		return err
 	}
-	if _, err := s.roleOf(ctx, a, roleID); err != nil {
+	r, err := roleOf(a, roleID)
+	if err != nil {
+		return err
+	}
+	if err := a.mayDeleteRole(r); err != nil {
 		return err
 	}
 	if err := s.st.DeleteRole(ctx, roleID); err != nil {
@@ -306,13 +317,17 @@ func (s *Service) SetMemberRole(ctx context.Context, actor, communityID, account
 	if err := a.Require(PermManageRoles); err != nil {
 		return err
 	}
-	if _, err := s.roleOf(ctx, a, roleID); err != nil {
+	r, err := roleOf(a, roleID)
+	if err != nil {
 		return err
 	}
 	if ok, err := s.st.IsMember(ctx, communityID, accountID); err != nil {
 		return err
 	} else if !ok {
 		return fault.New(fault.NotFound, "Member not found")
+	}
+	if err := a.mayAssignRole(r, accountID, add); err != nil {
+		return err
 	}
 	typ := EvMemberRoleAdded
 	if add {
@@ -368,13 +383,57 @@ func (s *Service) SetOverride(ctx context.Context, actor, channelID string, o *O
 	if o.Allow < 0 || o.Deny < 0 {
 		return nil, fault.New(fault.Invalid, "allow and deny must be >= 0")
 	}
-	o.ID, o.ChannelID = newID(), channelID
+	o.ChannelID = channelID
+	if !ca.IsOwner {
+		// The override it replaces must be the actor's to remove, and the
+		// new one the actor's to grant.
+		ovs, err := s.st.Overrides(ctx, channelID)
+		if err != nil {
+			return nil, err
+		}
+		for _, old := range ovs {
+			if sameTarget(old, o) {
+				if err := s.mayOverride(ctx, ca, old, false); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err := s.mayOverride(ctx, ca, o, true); err != nil {
+			return nil, err
+		}
+	}
+	o.ID = newID()
 	saved, err := s.st.UpsertOverride(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	s.publish(ctx, Topic(ca.Community.ID), Event{Type: EvOverrideUpdated, CommunityID: ca.Community.ID, ActorID: actor, Override: saved, Channel: ca.Channel})
 	return saved, nil
+}
+
+func sameTarget(a, b *Override) bool {
+	if a.RoleID != nil && b.RoleID != nil {
+		return *a.RoleID == *b.RoleID
+	}
+	return a.AccountID != nil && b.AccountID != nil && *a.AccountID == *b.AccountID
+}
+
+// mayOverride loads the target of o and checks the actor may set (grant) or
+// remove it.
+func (s *Service) mayOverride(ctx context.Context, ca *ChannelAccess, o *Override, grant bool) error {
+	var role *Role
+	var target *Access
+	if o.RoleID != nil {
+		role = ca.Roles[*o.RoleID]
+	}
+	if o.AccountID != nil {
+		t, err := s.accessFor(ctx, ca.Community, *o.AccountID)
+		if err != nil {
+			return err
+		}
+		target = t
+	}
+	return ca.Access.mayOverride(o, role, target, ca.Perms, grant)
 }
 
 // DeleteOverride removes an override.
@@ -385,6 +444,24 @@ func (s *Service) DeleteOverride(ctx context.Context, actor, channelID, override
 	}
 	if err := ca.Access.Require(PermManageRoles); err != nil {
 		return err
+	}
+	if !ca.IsOwner {
+		ovs, err := s.st.Overrides(ctx, channelID)
+		if err != nil {
+			return err
+		}
+		var old *Override
+		for _, o := range ovs {
+			if o.ID == overrideID {
+				old = o
+			}
+		}
+		if old == nil {
+			return fault.New(fault.NotFound, "Override not found")
+		}
+		if err := s.mayOverride(ctx, ca, old, false); err != nil {
+			return err
+		}
 	}
 	if err := s.st.DeleteOverride(ctx, channelID, overrideID); err != nil {
 		if errors.Is(err, fault.NotFound) {
@@ -502,7 +579,8 @@ func (s *Service) AcceptInvite(ctx context.Context, actor, code string) (*Commun
 }
 
 // moderate checks actor may act on target with perm: not self, not the
-// owner, and (unless owner) the target's highest role is below actor's.
+// owner, and (unless owner, ADMINISTRATOR included) the target's highest
+// role is below actor's.
 func (s *Service) moderate(ctx context.Context, actor, communityID, target string, perm int64) (*Access, error) {
 	a, err := s.Access(ctx, actor, communityID)
 	if err != nil {
@@ -514,17 +592,12 @@ func (s *Service) moderate(ctx context.Context, actor, communityID, target strin
 	if actor == target {
 		return nil, fault.New(fault.Invalid, "You cannot moderate yourself")
 	}
-	if target == a.Community.OwnerID {
-		return nil, fault.New(fault.Forbidden, "Cannot moderate the server owner")
+	ta, err := s.accessFor(ctx, a.Community, target)
+	if err != nil {
+		return nil, err
 	}
-	if !a.IsOwner {
-		ta, err := s.accessFor(ctx, a.Community, target)
-		if err != nil {
-			return nil, err
-		}
-		if ta.HighestRole() >= a.HighestRole() {
-			return nil, fault.New(fault.Forbidden, "Cannot moderate a member with an equal or higher role")
-		}
+	if err := a.mayModerate(ta); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -685,7 +758,9 @@ func (s *Service) TouchDM(ctx context.Context, id string) error {
 }
 
 // Enforce applies an automatic moderation action to a member (Together's
-// automod): "timeout" for d, "kick" or "ban". Owners are never touched.
+// automod): "timeout" for d, "kick" or "ban". It acts with the owner's
+// authority (only the owner configures automod), so it outranks every member
+// but the owner, who is never touched.
 func (s *Service) Enforce(ctx context.Context, communityID, target, action string, d time.Duration, reason string) error {
 	c, err := s.st.Community(ctx, communityID)
 	if err != nil {
@@ -715,6 +790,8 @@ func (s *Service) Enforce(ctx context.Context, communityID, target, action strin
 			return err
 		}
 		s.publish(ctx, Topic(communityID), Event{Type: EvMemberBanned, CommunityID: communityID, AccountID: target, Reason: r, Recipients: []string{target}})
+	default:
+		return fault.New(fault.Invalid, "action must be timeout, kick or ban")
 	}
 	return nil
 }
