@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/hearth-community/hearth/internal/fault"
 )
 
 func testMux(t *testing.T) *http.ServeMux {
@@ -19,9 +21,11 @@ func testMux(t *testing.T) *http.ServeMux {
 		"favicon.svg":            {Data: []byte("<svg/>")},
 		"assets/index-abc123.js": {Data: []byte("console.log(1)")},
 	}
-	s, err := New(Deps{Files: files, AdminAuth: func(r *http.Request) bool {
-		u, p, ok := r.BasicAuth()
-		return ok && u == "admin" && p == "abc123"
+	s, err := New(Deps{Files: files, AdminAuth: func(r *http.Request) error {
+		if u, p, ok := r.BasicAuth(); ok && u == "admin" && p == "abc123" {
+			return nil
+		}
+		return fault.New(fault.Unauthorized, "no")
 	}})
 	if err != nil {
 		t.Fatal(err)
