@@ -60,10 +60,13 @@ func TestSignInLimitPerAccount(t *testing.T) {
 	}
 	checks := map[string]func() error{
 		"username": func() error { _, err := s.CheckCredentials(ctx, "bob", "bob-password", "198.51.100.7"); return err },
-		"email":    func() error { _, err := s.CheckCredentials(ctx, "BOB@example.org", "bob-password", "198.51.100.7"); return err },
-		"login":    func() error { _, _, err := s.Login(ctx, "Bob", "bob-password", "", "198.51.100.7"); return err },
-		"verify":   func() error { return s.VerifyPassword(ctx, bob.ID, "bob-password", "198.51.100.7") },
-		"no addr":  func() error { _, err := s.CheckCredentials(ctx, "bob", "bob-password", ""); return err },
+		"email": func() error {
+			_, err := s.CheckCredentials(ctx, "BOB@example.org", "bob-password", "198.51.100.7")
+			return err
+		},
+		"login":   func() error { _, _, err := s.Login(ctx, "Bob", "bob-password", "", "198.51.100.7"); return err },
+		"verify":  func() error { return s.VerifyPassword(ctx, bob.ID, "bob-password", "198.51.100.7") },
+		"no addr": func() error { _, err := s.CheckCredentials(ctx, "bob", "bob-password", ""); return err },
 	}
 	for name, check := range checks {
 		if d := retryAfter(t, name, check()); d != time.Minute {
