@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,5 +164,38 @@ func TestSignInLimitsValidated(t *testing.T) {
 	_, err := identity.New(context.Background(), identity.Config{Argon2: fastArgon, SignIn: identity.SignInLimits{AccountBurst: 1}}, db.Identity(), nil, nil)
 	if err == nil {
 		t.Fatal("a sign-in policy with zero fields was accepted")
+	}
+}
+
+// TestSignInLimitConcurrent: attempts are charged before the hash is
+// checked, so guesses sent at once cannot all slip past the limit while
+// their hashes are computed: exactly the burst is checked.
+func TestSignInLimitConcurrent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newLimited(t, identity.SignInLimits{AccountBurst: 3, AccountEvery: time.Hour, AddrBurst: 100, AddrEvery: time.Hour})
+	const n = 40
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			_, err := s.CheckCredentials(ctx, "bob", "wrong", "192.0.2.1")
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	checked := 0
+	for err := range errs {
+		switch {
+		case errors.Is(err, fault.Unauthorized):
+			checked++
+		case errors.Is(err, fault.RateLimited):
+		default:
+			t.Fatalf("unexpected: %v", err)
+		}
+	}
+	if checked != 3 {
+		t.Fatalf("%d guesses checked, want 3", checked)
 	}
 }
