@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/surface/web"
 )
 
@@ -34,12 +36,12 @@ func (a *App) wireWeb(ctx context.Context) error {
 }
 
 // isAdminBasic accepts what Owncast's admin API accepts (identity's one
-// rule for admin Basic credentials).
-func (a *App) isAdminBasic(r *http.Request) bool {
+// rule for admin Basic credentials, under its sign-in limits).
+func (a *App) isAdminBasic(r *http.Request) error {
 	user, pass, ok := r.BasicAuth()
 	if !ok {
-		return false
+		return fault.New(fault.Unauthorized, "Basic credentials required")
 	}
-	_, err := a.Identity.CheckAdminBasic(r.Context(), user, pass)
-	return err == nil
+	_, err := a.Identity.CheckAdminBasic(r.Context(), user, pass, ratelimit.ClientIP(r, a.Config.TrustProxy))
+	return err
 }

@@ -3,6 +3,13 @@
 // access tokens, bot tokens, scoped integration tokens, the instance admin and
 // disable state. It knows no wire format: surfaces map its errors (package
 // fault) and render its types.
+//
+// Every password check (CheckCredentials, Login, CheckAdminBasic,
+// VerifyPassword) runs under one sign-in limiter, per account and per client
+// address, whatever surface asked (signin.go). An attempt is charged before
+// the hash is checked and refunded only when the password was right: a good
+// sign-in never resets a budget, so an attacker cannot interleave sign-ins
+// to their own account with guesses at others to keep guessing.
 package identity
 
 import (

@@ -16,12 +16,29 @@ const OwncastAdminUser = "admin"
 // admin API and Hearth's admin UI): either an instance admin's own username
 // and password, or user "admin" with the password of any live instance
 // admin, since Owncast's clients always send "admin". It returns
-// fault.Unauthorized when neither matches.
-func (s *Service) CheckAdminBasic(ctx context.Context, user, pass string) (*Account, error) {
+// fault.Unauthorized when neither matches. It is one attempt under the
+// sign-in limits (signin.go), charged to the account user names (or to the
+// name "admin") and to addr, the client's address; while either is limited
+// it returns fault.RateLimited whatever the password.
+func (s *Service) CheckAdminBasic(ctx context.Context, user, pass, addr string) (*Account, error) {
 	if pass == "" {
 		return nil, errBadLogin
 	}
-	a, err := s.CheckCredentials(ctx, user, pass)
+	named, err := s.lookupLogin(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	settle, err := s.signin.begin(accountKey(named, user), addr)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.checkAdminBasic(ctx, named, user, pass)
+	settle(err)
+	return a, err
+}
+
+func (s *Service) checkAdminBasic(ctx context.Context, named *Account, user, pass string) (*Account, error) {
+	a, err := s.checkCredentials(ctx, named, pass)
 	switch {
 	case err == nil && a.IsAdmin:
 		return a, nil

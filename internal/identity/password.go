@@ -49,7 +49,9 @@ func HashPassword(password string, p Argon2Params) (string, error) {
 var errBadHash = errors.New("identity: malformed password hash")
 
 // CheckPassword reports whether password matches the PHC hash, in constant
-// time. A malformed hash never matches.
+// time. A malformed hash never matches. It is the bare comparison, with no
+// sign-in limit: a check of a client's password goes through the Service
+// (CheckCredentials, VerifyPassword, CheckAdminBasic), which counts it.
 func CheckPassword(password, phc string) bool {
 	parts := strings.Split(phc, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {

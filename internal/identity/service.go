@@ -46,7 +46,10 @@ type Config struct {
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
 	Argon2     Argon2Params
-	Now        func() time.Time // for tests; time.Now by default
+	// SignIn limits wrong passwords per account and per client address
+	// (signin.go). Zero means DefaultSignInLimits.
+	SignIn SignInLimits
+	Now    func() time.Time // for tests; time.Now by default
 }
 
 // Service is the identity domain service.
@@ -59,6 +62,8 @@ type Service struct {
 	now    func() time.Time
 	// hashing bounds concurrent argon2id work (password.go).
 	hashing chan struct{}
+	// signin limits password checks (signin.go).
+	signin *signInLimiter
 }
 
 // Tokens is what a sign-in returns.
@@ -93,10 +98,17 @@ func New(ctx context.Context, cfg Config, st Store, pub Publisher, logger *slog.
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SignIn == (SignInLimits{}) {
+		cfg.SignIn = DefaultSignInLimits
+	}
+	signin, err := newSignInLimiter(cfg.SignIn, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{st: st, pub: pub, log: logger, cfg: cfg, now: cfg.Now, hashing: make(chan struct{}, max(2, runtime.NumCPU()))}
+	s := &Service{st: st, pub: pub, log: logger, cfg: cfg, now: cfg.Now, hashing: make(chan struct{}, max(2, runtime.NumCPU())), signin: signin}
 	secret := cfg.Secret
 	if secret == "" {
 		gen, err := randomString(48)
@@ -239,14 +251,29 @@ func (s *Service) Store() Store { return s.st }
 
 var errBadLogin = fault.New(fault.Unauthorized, "Invalid username or password")
 
-// CheckCredentials verifies a username (or email) and password. Disabled
-// accounts get Forbidden.
-func (s *Service) CheckCredentials(ctx context.Context, login, password string) (*Account, error) {
-	a, err := s.st.AccountByUsername(ctx, login)
-	if errors.Is(err, fault.NotFound) && strings.Contains(login, "@") {
-		a, err = s.st.AccountByEmail(ctx, login)
+// CheckCredentials verifies a username (or email) and password, under the
+// sign-in limits (signin.go): addr is the client's address, as
+// ratelimit.ClientIP gives it, or "" when there is no client. While the
+// account or the address is limited it returns fault.RateLimited, with a
+// RetryAfter, whatever the password. Disabled accounts get Forbidden.
+func (s *Service) CheckCredentials(ctx context.Context, login, password, addr string) (*Account, error) {
+	a, err := s.lookupLogin(ctx, login)
+	if err != nil {
+		return nil, err
 	}
-	if errors.Is(err, fault.NotFound) {
+	settle, err := s.signin.begin(accountKey(a, login), addr)
+	if err != nil {
+		return nil, err
+	}
+	a, err = s.checkCredentials(ctx, a, password)
+	settle(err)
+	return a, err
+}
+
+// checkCredentials checks password against a, the account a login named
+// (nil for none), with no limit.
+func (s *Service) checkCredentials(ctx context.Context, a *Account, password string) (*Account, error) {
+	if a == nil {
 		// Spend the same time as a real check so timing does not reveal
 		// which usernames exist.
 		if _, err := s.checkPassword(ctx, password, dummyHash); err != nil {
@@ -254,16 +281,8 @@ func (s *Service) CheckCredentials(ctx context.Context, login, password string) 
 		}
 		return nil, errBadLogin
 	}
-	if err != nil {
+	if err := s.verifyPassword(ctx, a, password); err != nil {
 		return nil, err
-	}
-	if a.PasswordHash == "" {
-		return nil, errBadLogin
-	}
-	if ok, err := s.checkPassword(ctx, password, a.PasswordHash); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, errBadLogin
 	}
 	if a.Disabled() {
 		return nil, fault.New(fault.Forbidden, "Account is disabled")
@@ -273,9 +292,10 @@ func (s *Service) CheckCredentials(ctx context.Context, login, password string) 
 
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$bHVqCxwRrh8XaX3S8wRvI9Ou6Tfp0m1ecRI4cIPt+UE"
 
-// Login checks credentials and opens a session.
-func (s *Service) Login(ctx context.Context, login, password, userAgent string) (*Account, *Tokens, error) {
-	a, err := s.CheckCredentials(ctx, login, password)
+// Login checks credentials (under the sign-in limits, as CheckCredentials)
+// and opens a session.
+func (s *Service) Login(ctx context.Context, login, password, userAgent, addr string) (*Account, *Tokens, error) {
+	a, err := s.CheckCredentials(ctx, login, password, addr)
 	if err != nil {
 		return nil, nil, err
 	}

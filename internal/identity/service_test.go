@@ -126,13 +126,13 @@ func TestRegisterLoginRefreshRotation(t *testing.T) {
 				t.Fatalf("register %+v: %v, want invalid", in, err)
 			}
 		}
-		if _, _, err := s.Login(ctx, "alice", "wrong-password", ""); !errors.Is(err, fault.Unauthorized) {
+		if _, _, err := s.Login(ctx, "alice", "wrong-password", "", "192.0.2.1"); !errors.Is(err, fault.Unauthorized) {
 			t.Fatalf("bad password: %v", err)
 		}
-		if _, _, err := s.Login(ctx, "nobody", "password1", ""); !errors.Is(err, fault.Unauthorized) {
+		if _, _, err := s.Login(ctx, "nobody", "password1", "", "192.0.2.1"); !errors.Is(err, fault.Unauthorized) {
 			t.Fatalf("unknown user: %v", err)
 		}
-		_, tok, err := s.Login(ctx, "a@example.org", "password1", "test")
+		_, tok, err := s.Login(ctx, "a@example.org", "password1", "test", "192.0.2.1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,13 +208,13 @@ func TestDisableTakesEffectAtOnce(t *testing.T) {
 		if _, err := s.Authenticate(ctx, tok.AccessToken); err == nil {
 			t.Fatal("disabled account still authenticates")
 		}
-		if _, _, err := s.Login(ctx, "dave", "password1", ""); !errors.Is(err, fault.Forbidden) {
+		if _, _, err := s.Login(ctx, "dave", "password1", "", "192.0.2.1"); !errors.Is(err, fault.Forbidden) {
 			t.Fatalf("disabled login: %v", err)
 		}
 		if _, err := s.SetDisabled(ctx, a.ID, false); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.Login(ctx, "dave", "password1", ""); err != nil {
+		if _, _, err := s.Login(ctx, "dave", "password1", "", "192.0.2.1"); err != nil {
 			t.Fatalf("re-enabled login: %v", err)
 		}
 	})
@@ -287,7 +287,7 @@ func TestEnsureAdmin(t *testing.T) {
 		if err != nil || !created || len(pw) < 16 {
 			t.Fatalf("first start: %v %v %q", created, err, pw)
 		}
-		if _, _, err := s.Login(ctx, "admin", pw, ""); err != nil {
+		if _, _, err := s.Login(ctx, "admin", pw, "", "192.0.2.1"); err != nil {
 			t.Fatalf("admin login with generated password: %v", err)
 		}
 		created, pw2, err := s.EnsureAdmin(ctx, "admin", "")
@@ -337,7 +337,7 @@ func TestCheckAdminBasic(t *testing.T) {
 			{"admin", "", false},
 		}
 		for _, tc := range tests {
-			a, err := s.CheckAdminBasic(ctx, tc.user, tc.pass)
+			a, err := s.CheckAdminBasic(ctx, tc.user, tc.pass, "192.0.2.1")
 			if tc.ok != (err == nil) || (tc.ok && a.ID != root.ID) {
 				t.Errorf("%s/%s: %v, want ok=%v", tc.user, tc.pass, err, tc.ok)
 			}
@@ -345,7 +345,7 @@ func TestCheckAdminBasic(t *testing.T) {
 		if _, err := s.SetDisabled(ctx, root.ID, true); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.CheckAdminBasic(ctx, "admin", "abc123"); err == nil {
+		if _, err := s.CheckAdminBasic(ctx, "admin", "abc123", "192.0.2.1"); err == nil {
 			t.Fatal("a disabled admin's password still opens the admin")
 		}
 	})
@@ -367,11 +367,11 @@ func TestHashingIsBounded(t *testing.T) {
 	release := identity.HoldHashSlots(s)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, _, err := s.Login(cctx, "gina", "password1", ""); !errors.Is(err, fault.Unavailable) {
+	if _, _, err := s.Login(cctx, "gina", "password1", "", "192.0.2.1"); !errors.Is(err, fault.Unavailable) {
 		t.Fatalf("login with every slot taken: %v, want unavailable", err)
 	}
 	release()
-	if _, _, err := s.Login(ctx, "gina", "password1", ""); err != nil {
+	if _, _, err := s.Login(ctx, "gina", "password1", "", "192.0.2.1"); err != nil {
 		t.Fatalf("login after release: %v", err)
 	}
 }

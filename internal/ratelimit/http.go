@@ -139,19 +139,26 @@ func ClientIP(r *http.Request, trustProxy bool) string {
 // through fresh buckets.
 func IPKey(trustProxy bool) func(*http.Request) string {
 	return func(r *http.Request) string {
-		s := ClientIP(r, trustProxy)
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return "ip:" + s
-		}
-		if a.Is6() {
-			p, err := a.Prefix(64)
-			if err == nil {
-				return "ip:" + p.String()
-			}
-		}
-		return "ip:" + a.String()
+		return AddrKey(ClientIP(r, trustProxy))
 	}
+}
+
+// AddrKey is the bucket key of a client address as ClientIP returns it:
+// "ip:" followed by the IPv4 address, or by the IPv6 /64 prefix. Anything
+// that is not an address is kept as it is, after the prefix.
+func AddrKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return "ip:" + addr
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		p, err := a.Prefix(64)
+		if err == nil {
+			return "ip:" + p.String()
+		}
+	}
+	return "ip:" + a.String()
 }
 
 func lastForwardedFor(values []string) (netip.Addr, bool) {

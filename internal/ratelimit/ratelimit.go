@@ -7,7 +7,9 @@
 // Each key has a bucket of Burst tokens that refills continuously at
 // Limit tokens per Interval; a request costing n tokens is allowed if the
 // bucket holds at least n, and then takes them. A denied request takes
-// nothing.
+// nothing. Callers decide on Decision.Allowed: a cost larger than what is
+// left is refused even though Remaining is above zero, so a gate on
+// Remaining alone can miss the limit entirely.
 //
 // Memory is bounded: at most MaxKeys buckets are kept. Buckets idle for
 // IdleTTL are dropped (by default, IdleTTL is the time an empty bucket needs

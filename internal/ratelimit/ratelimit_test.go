@@ -223,6 +223,40 @@ func TestCosts(t *testing.T) {
 	}
 }
 
+// TestCostAboveRemainingIsLimited: a charge larger than what the bucket
+// holds is refused, takes nothing, and says how long until it would fit. A
+// caller that charged failures this way and then gated on Remaining <= 0
+// (OTT's login before issue 13) never saw the limit: the bucket stopped at
+// the remainder and the gate was never reached. Decisions are made on
+// Allowed.
+func TestCostAboveRemainingIsLimited(t *testing.T) {
+	t.Parallel()
+	l, clk := newLimiter(t, Config{Limit: 1000, Interval: time.Hour, Burst: 1000})
+	if d := l.Allow("ip|login", 995); !d.Allowed || d.Remaining != 5 {
+		t.Fatalf("setup: %+v", d)
+	}
+	for i := range 3 {
+		d := l.Allow("ip|login", 10)
+		if d.Allowed {
+			t.Fatalf("try %d: cost 10 with 5 left was allowed: %+v", i, d)
+		}
+		if d.Remaining != 5 {
+			t.Fatalf("try %d: a refused charge took tokens: %+v", i, d)
+		}
+		// 5 more tokens at 1000 per hour: 18 s.
+		if d.RetryAfter != 18*time.Second {
+			t.Fatalf("try %d: RetryAfter %s, want 18s", i, d.RetryAfter)
+		}
+		if s := RetryAfterSeconds(d); s != 18 {
+			t.Fatalf("try %d: Retry-After %d, want 18", i, s)
+		}
+	}
+	clk.Advance(18 * time.Second)
+	if d := l.Allow("ip|login", 10); !d.Allowed || d.Remaining != 0 {
+		t.Fatalf("after RetryAfter: %+v", d)
+	}
+}
+
 // TestRefill: tokens come back at Limit per Interval, measured on the fake
 // clock; RetryAfter and Reset say exactly when.
 func TestRefill(t *testing.T) {

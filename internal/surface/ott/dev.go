@@ -37,9 +37,10 @@ func (s *Surface) devResetRateLimit(w http.ResponseWriter, r *http.Request) {
 	writeOK(w, http.StatusOK, nil)
 }
 
-// devResetLoginLimit empties the caller's login brute-force bucket.
+// devResetLoginLimit empties the caller's address bucket of identity's
+// sign-in limiter (accounts' buckets stay as they are).
 func (s *Surface) devResetLoginLimit(w http.ResponseWriter, r *http.Request) {
-	s.d.Limiter.Forget(s.ip(r) + "|login")
+	s.d.Identity.ForgetSignInAddr(s.ip(r))
 	writeOK(w, http.StatusOK, nil)
 }
 

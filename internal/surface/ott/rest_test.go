@@ -71,7 +71,7 @@ func TestAccountsAreHearthAccounts(t *testing.T) {
 		t.Fatalf("logged in user: %s", u.raw)
 	}
 	// The same credentials work for every surface: it is one Hearth account.
-	if _, err := h.id.CheckCredentials(context.Background(), "alice", "Passw0rdLong"); err != nil {
+	if _, err := h.id.CheckCredentials(context.Background(), "alice", "Passw0rdLong", ""); err != nil {
 		t.Fatalf("hearth account: %v", err)
 	}
 	if r := h.do("GET", "/api/user/account", tok, nil); r.body["email"] != "a@example.org" || r.body["hasPassword"] != true {

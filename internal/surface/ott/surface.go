@@ -227,6 +227,7 @@ func (s *Surface) writeError(w http.ResponseWriter, err error) {
 	case fault.Forbidden:
 		writeFail(w, http.StatusForbidden, errBody{Name: "Forbidden", Message: fault.Message(err)})
 	case fault.RateLimited:
+		setRetryAfter(w, err)
 		writeFail(w, http.StatusTooManyRequests, errBody{Name: "TooManyRequests", Message: "Too many requests."})
 	default:
 		if !errors.Is(err, context.Canceled) {
@@ -417,4 +418,13 @@ func decode(r *http.Request, v any) error {
 		return &apiError{status: 400, body: errBody{Name: "ZodValidationError", Message: "Validation error: invalid JSON body"}}
 	}
 	return nil
+}
+
+// setRetryAfter sets Retry-After from a rate-limited fault's RetryAfter
+// (whole seconds, at least 1).
+func setRetryAfter(w http.ResponseWriter, err error) {
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		ratelimit.SetRetryAfter(w.Header(), ratelimit.Decision{RetryAfter: fe.RetryAfter})
+	}
 }

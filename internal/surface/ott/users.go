@@ -119,20 +119,20 @@ func (s *Surface) handleLogin(w http.ResponseWriter, r *http.Request) {
 		messageOnly(w, http.StatusUnauthorized, "Either the user or password was not provided.")
 		return
 	}
-	// Brute-force limiter: failures cost points on the per-IP bucket.
-	if d := s.d.Limiter.Allow(s.ip(r)+"|login", 0); d.Remaining <= 0 {
-		w.Header().Set("Retry-After", "3600")
-		httpserver.WriteJSON(w, http.StatusTooManyRequests, map[string]any{"error": map[string]any{"name": "TooManyRequests", "message": "Too many attempts."}})
-		return
-	}
-	a, err := s.d.Identity.CheckCredentials(r.Context(), login, body.Password)
+	// identity's sign-in limiter counts wrong passwords per account and per
+	// address, on every surface.
+	a, err := s.d.Identity.CheckCredentials(r.Context(), login, body.Password, s.ip(r))
 	if err != nil {
-		if k := fault.KindOf(err); k == fault.Unauthorized || k == fault.Forbidden {
-			s.d.Limiter.Allow(s.ip(r)+"|login", 10)
+		switch fault.KindOf(err) {
+		case fault.Unauthorized, fault.Forbidden:
 			messageOnly(w, http.StatusUnauthorized, "Email or password is incorrect.")
-			return
+		case fault.RateLimited:
+			// OTT's login limiter answers without "success" (ott.md).
+			setRetryAfter(w, err)
+			httpserver.WriteJSON(w, http.StatusTooManyRequests, map[string]any{"error": map[string]any{"name": "TooManyRequests", "message": "Too many attempts."}})
+		default:
+			s.writeError(w, err)
 		}
-		s.writeError(w, err)
 		return
 	}
 	if err := s.setAccount(r.Context(), p, a); err != nil {
@@ -318,8 +318,11 @@ func (s *Surface) handlePatchAccount(w http.ResponseWriter, r *http.Request) {
 				s.writeError(w, ottErr(http.StatusBadRequest, "CurrentPasswordRequired", "Current password is required."))
 				return
 			}
-			if !identity.CheckPassword(body.CurrentPassword, p.account.PasswordHash) {
-				s.writeError(w, ottErr(http.StatusBadRequest, "InvalidPassword", "Current password is incorrect."))
+			if err := s.d.Identity.VerifyPassword(ctx, p.account.ID, body.CurrentPassword, s.ip(r)); err != nil {
+				if fault.KindOf(err) == fault.Unauthorized {
+					err = ottErr(http.StatusBadRequest, "InvalidPassword", "Current password is incorrect.")
+				}
+				s.writeError(w, err)
 				return
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/webhooks"
 )
@@ -98,6 +99,10 @@ func writeError(w http.ResponseWriter, err error) {
 	case fault.Forbidden:
 		http.Error(w, "forbidden", http.StatusForbidden)
 	case fault.RateLimited:
+		var fe *fault.Error
+		if errors.As(err, &fe) {
+			ratelimit.SetRetryAfter(w.Header(), ratelimit.Decision{RetryAfter: fe.RetryAfter})
+		}
 		writeResult(w, http.StatusTooManyRequests, false, fault.Message(err))
 	default:
 		writeResult(w, http.StatusInternalServerError, false, "internal error")
@@ -138,7 +143,16 @@ func (s *Surface) requireAdmin(next http.HandlerFunc) http.Handler {
 			acct = s.chat.admins.lookup(r.Context(), s.d.Identity, user, pass)
 		}
 		if ok && acct == nil {
-			if a, err := s.d.Identity.CheckAdminBasic(r.Context(), user, pass); err == nil {
+			// One attempt under identity's sign-in limits. Credentials
+			// that verified on this node in the last five minutes (the
+			// lookup above) are not attempts: an admin at work is not
+			// locked out by a stranger failing at "admin".
+			a, err := s.d.Identity.CheckAdminBasic(r.Context(), user, pass, ratelimit.ClientIP(r, s.d.Chats.TrustProxy))
+			if fault.KindOf(err) == fault.RateLimited {
+				writeError(w, err)
+				return
+			}
+			if err == nil {
 				acct = a
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 const registrationModeKey = "together.registration_mode"
@@ -161,7 +162,7 @@ func (s *Surface) login(w http.ResponseWriter, r *http.Request, _ *identity.Prin
 		return
 	}
 	ctx := r.Context()
-	a, t, err := s.d.Identity.Login(ctx, *in.Username, *in.Password, r.UserAgent())
+	a, t, err := s.d.Identity.Login(ctx, *in.Username, *in.Password, r.UserAgent(), ratelimit.ClientIP(r, s.d.TrustProxy))
 	if err != nil {
 		s.fail(w, err)
 		return

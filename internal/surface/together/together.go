@@ -362,10 +362,17 @@ func statusOf(k fault.Kind) int {
 	return http.StatusInternalServerError
 }
 
-// fail writes err as Together's {"error": "…"} with the mapped status.
+// fail writes err as Together's {"error": "…"} with the mapped status. A
+// rate-limited error also gets Retry-After, in whole seconds.
 func (s *Surface) fail(w http.ResponseWriter, err error) {
 	k := fault.KindOf(err)
 	msg := fault.Message(err)
+	if k == fault.RateLimited {
+		var fe *fault.Error
+		if errors.As(err, &fe) {
+			ratelimit.SetRetryAfter(w.Header(), ratelimit.Decision{RetryAfter: fe.RetryAfter})
+		}
+	}
 	if k == fault.Internal {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			// The client went away or the request ran out of time.

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -21,7 +22,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 //go:embed dist
@@ -43,17 +46,19 @@ type Deps struct {
 	// CSP except that inline styles, eval and data: fonts are allowed (see
 	// cspCustom). Inline scripts stay refused.
 	Custom bool
-	// AdminAuth reports whether a request carries the instance admin's
-	// Basic credentials (Owncast's admin scheme). The admin UI under
-	// /admin/ is behind it, as Owncast's is; nil refuses everyone.
-	AdminAuth func(*http.Request) bool
+	// AdminAuth checks that a request carries the instance admin's Basic
+	// credentials (Owncast's admin scheme): nil when it does, an error of
+	// kind fault.RateLimited (with its RetryAfter) while identity's sign-in
+	// limit refuses the attempt, any other error otherwise. The admin UI
+	// under /admin/ is behind it, as Owncast's is; nil refuses everyone.
+	AdminAuth func(*http.Request) error
 }
 
 // Surface serves the web app.
 type Surface struct {
 	log   *slog.Logger
 	csp   string
-	admin func(*http.Request) bool
+	admin func(*http.Request) error
 	gz    map[string][]byte // gzip of compressible assets, made once at start
 	files fs.FS
 	index []byte
@@ -80,7 +85,7 @@ func New(d Deps) (*Surface, error) {
 	}
 	admin := d.AdminAuth
 	if admin == nil {
-		admin = func(*http.Request) bool { return false }
+		admin = func(*http.Request) error { return fault.New(fault.Unauthorized, "no admin") }
 	}
 	gz, err := compressAssets(files)
 	if err != nil {
@@ -193,10 +198,18 @@ func (s *Surface) serve(w http.ResponseWriter, r *http.Request) {
 // serveAdmin serves the app to the instance admin only: without Basic
 // credentials the browser gets Owncast's challenge and asks for them.
 func (s *Surface) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	if !s.admin(r) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="Owncast Authenticated Request"`)
+	if err := s.admin(r); err != nil {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "no-store")
+		var fe *fault.Error
+		if errors.As(err, &fe) && fe.Kind == fault.RateLimited {
+			// Too many wrong passwords: no challenge, so the browser
+			// does not ask again at once.
+			ratelimit.SetRetryAfter(w.Header(), ratelimit.Decision{RetryAfter: fe.RetryAfter})
+			http.Error(w, "Too Many Requests", http.StatusTooManyRequests)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="Owncast Authenticated Request"`)
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
 		return
 	}

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
 )
 
 func testMux(t *testing.T) *http.ServeMux {
@@ -19,9 +22,15 @@ func testMux(t *testing.T) *http.ServeMux {
 		"favicon.svg":            {Data: []byte("<svg/>")},
 		"assets/index-abc123.js": {Data: []byte("console.log(1)")},
 	}
-	s, err := New(Deps{Files: files, AdminAuth: func(r *http.Request) bool {
+	s, err := New(Deps{Files: files, AdminAuth: func(r *http.Request) error {
 		u, p, ok := r.BasicAuth()
-		return ok && u == "admin" && p == "abc123"
+		switch {
+		case ok && u == "admin" && p == "abc123":
+			return nil
+		case ok && u == "limited":
+			return &fault.Error{Kind: fault.RateLimited, Msg: "slow down", RetryAfter: 90 * time.Second}
+		}
+		return fault.New(fault.Unauthorized, "no")
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +193,24 @@ func TestAdminAuth(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAdminAuthLimited: while identity's sign-in limit refuses the
+// attempt, the admin UI answers 429 with Retry-After and no Basic
+// challenge (so the browser does not ask again at once), and never the app.
+func TestAdminAuthLimited(t *testing.T) {
+	t.Parallel()
+	mux := testMux(t)
+	req := httptest.NewRequest("GET", "/admin/", nil)
+	req.SetBasicAuth("limited", "abc123")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "90" || rec.Header().Get("WWW-Authenticate") != "" {
+		t.Fatalf("limited: %d %v", rec.Code, rec.Header())
+	}
+	if strings.Contains(rec.Body.String(), "<title>") {
+		t.Fatal("the app leaked while limited")
 	}
 }
 

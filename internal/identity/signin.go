@@ -1,0 +1,174 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/ratelimit"
+)
+
+// Sign-in limits.
+//
+// Every check of a password (or of any secret a person chose) goes through
+// one limiter here, whatever surface asked: Together's and the web app's
+// login, OpenTogetherTube's login and its change of password, Owncast's
+// admin Basic auth and the admin UI behind it. One account signs in on all
+// three surfaces, so a limit one surface lacked would be a limit none had.
+//
+// Each attempt is charged to two token buckets before the password is
+// checked: one for the account it names and one for the client's address
+// (an IPv4 address, or an IPv6 /64). Either bucket empty means the attempt
+// is refused with fault.RateLimited and a RetryAfter, before any hash is
+// computed, whether or not the password is right. An attempt whose password
+// turns out right gets its own token back; a wrong one keeps it spent.
+//
+// A correct sign-in therefore refunds only what it cost and never resets a
+// bucket. Were it to reset the address bucket, an attacker could interleave
+// sign-ins to an account of their own with guesses at other accounts and
+// guess forever; with a refund, their good sign-ins buy nothing and every
+// wrong guess from the address still counts.
+//
+// The account bucket is keyed by the account's id when the login names an
+// account (so its username and its email share one budget) and by the
+// lower-cased login otherwise, so that guessing at names that do not exist
+// is limited too and costs the same. The account limit lets a stranger lock
+// an account's password sign-in for as long as they keep failing at it; that
+// is the price of stopping guesses spread over many addresses, and sessions
+// already open are untouched.
+//
+// The buckets live in this node's memory (package ratelimit): with N nodes
+// behind a balancer an attacker who reaches every node gets N times the
+// budget. docs/scaling.md says so.
+
+// SignInLimits is the policy of the sign-in limiter: a burst of failures,
+// then one more failure every Every, per account and per client address.
+type SignInLimits struct {
+	AccountBurst int
+	AccountEvery time.Duration
+	AddrBurst    int
+	AddrEvery    time.Duration
+}
+
+// DefaultSignInLimits allows 10 wrong passwords in a row for an account,
+// then one every 5 minutes (288 a day); and 30 from an address, then one a
+// minute (1,440 a day), enough for a household or an office behind one
+// address to mistype.
+var DefaultSignInLimits = SignInLimits{AccountBurst: 10, AccountEvery: 5 * time.Minute, AddrBurst: 30, AddrEvery: time.Minute}
+
+type signInLimiter struct {
+	account, addr *ratelimit.Limiter
+}
+
+func newSignInLimiter(lim SignInLimits, now func() time.Time) (*signInLimiter, error) {
+	if lim.AccountBurst <= 0 || lim.AccountEvery <= 0 || lim.AddrBurst <= 0 || lim.AddrEvery <= 0 {
+		return nil, errors.New("identity: sign-in limits must be positive")
+	}
+	account, err := ratelimit.New(ratelimit.Config{Limit: 1, Interval: lim.AccountEvery, Burst: lim.AccountBurst, Clock: now})
+	if err != nil {
+		return nil, fmt.Errorf("identity: sign-in limiter: %w", err)
+	}
+	addr, err := ratelimit.New(ratelimit.Config{Limit: 1, Interval: lim.AddrEvery, Burst: lim.AddrBurst, Clock: now})
+	if err != nil {
+		return nil, fmt.Errorf("identity: sign-in limiter: %w", err)
+	}
+	return &signInLimiter{account: account, addr: addr}, nil
+}
+
+// errSignInLimited is the message of every refused attempt.
+const signInLimitedMsg = "Too many failed sign-in attempts. Try again later."
+
+// begin charges one attempt to the account key and to addr. It returns a
+// function that settles the attempt with the check's error: anything but
+// errBadLogin (the password was right, or nothing was checked) refunds it.
+// An empty addr (a caller with no client, such as a CLI) charges only the
+// account.
+func (l *signInLimiter) begin(accountKey, addr string) (settle func(error), err error) {
+	d := l.account.Allow(accountKey, 1)
+	if !d.Allowed {
+		return nil, limited(d.RetryAfter)
+	}
+	addrKey := ""
+	if addr != "" {
+		addrKey = ratelimit.AddrKey(addr)
+		if da := l.addr.Allow(addrKey, 1); !da.Allowed {
+			l.account.Refund(accountKey, 1)
+			return nil, limited(da.RetryAfter)
+		}
+	}
+	return func(err error) {
+		if errors.Is(err, errBadLogin) {
+			return
+		}
+		l.account.Refund(accountKey, 1)
+		if addrKey != "" {
+			l.addr.Refund(addrKey, 1)
+		}
+	}, nil
+}
+
+func limited(retry time.Duration) error {
+	return &fault.Error{Kind: fault.RateLimited, Msg: signInLimitedMsg, RetryAfter: max(retry, time.Second)}
+}
+
+func accountKey(a *Account, login string) string {
+	if a != nil {
+		return "id:" + a.ID
+	}
+	return "login:" + strings.ToLower(strings.TrimSpace(login))
+}
+
+// lookupLogin finds the account a login names, by username or else by
+// email; nil with no error when there is none.
+func (s *Service) lookupLogin(ctx context.Context, login string) (*Account, error) {
+	a, err := s.st.AccountByUsername(ctx, login)
+	if errors.Is(err, fault.NotFound) && strings.Contains(login, "@") {
+		a, err = s.st.AccountByEmail(ctx, login)
+	}
+	if errors.Is(err, fault.NotFound) {
+		return nil, nil
+	}
+	return a, err
+}
+
+// VerifyPassword checks an account's current password, as a change of
+// password or of email re-asks it, under the sign-in limits. It returns nil
+// when it matches, an error of kind fault.Unauthorized when it does not,
+// and fault.RateLimited while the account or addr is limited. An account
+// with no password never matches.
+func (s *Service) VerifyPassword(ctx context.Context, accountID, password, addr string) error {
+	a, err := s.st.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	settle, err := s.signin.begin(accountKey(a, ""), addr)
+	if err != nil {
+		return err
+	}
+	err = s.verifyPassword(ctx, a, password)
+	settle(err)
+	return err
+}
+
+func (s *Service) verifyPassword(ctx context.Context, a *Account, password string) error {
+	if a.PasswordHash == "" {
+		return errBadLogin
+	}
+	ok, err := s.checkPassword(ctx, password, a.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errBadLogin
+	}
+	return nil
+}
+
+// ForgetSignInAddr empties the sign-in failures counted against a client
+// address on this node (a development reset; OTT's /api/dev routes).
+func (s *Service) ForgetSignInAddr(addr string) {
+	s.signin.addr.Forget(ratelimit.AddrKey(addr))
+}

@@ -1,0 +1,78 @@
+package ott_test
+
+import (
+	"strconv"
+	"testing"
+)
+
+// TestLoginBruteForceLimited: wrong passwords on /api/user/login reach
+// OTT's login 429 ({error:{name:"TooManyRequests"}} with Retry-After), and
+// then the right password is refused too (issue 13: 410 wrong passwords had
+// all been 401 and the right one then worked).
+func TestLoginBruteForceLimited(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	if r := h.do("POST", "/api/user/register", tok, map[string]any{"username": "alice", "password": "Passw0rdLong"}); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	r := loginUntil429(t, func() resp {
+		return h.do("POST", "/api/user/login", tok, map[string]any{"user": "alice", "password": "wrong-password"})
+	}, 401)
+	if r.errName() != "TooManyRequests" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("limited login: %d %s %v", r.status, r.raw, r.header)
+	}
+	if n, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || n < 1 {
+		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
+	}
+	if r := h.do("POST", "/api/user/login", tok, map[string]any{"user": "alice", "password": "Passw0rdLong"}); r.status != 429 || r.errName() != "TooManyRequests" {
+		t.Fatalf("right password while limited: %d %s", r.status, r.raw)
+	}
+}
+
+// TestChangePasswordBruteForceLimited: PATCH /api/user/account re-asks the
+// current password; wrong ones are sign-in failures of the account, so a
+// stolen session cannot guess the password either. The 429 is OTT's error
+// envelope, with Retry-After, and the right current password is refused
+// while limited.
+func TestChangePasswordBruteForceLimited(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	if r := h.do("POST", "/api/user/register", tok, map[string]any{"username": "bob", "password": "Passw0rdLong"}); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	r := loginUntil429(t, func() resp {
+		return h.do("PATCH", "/api/user/account", tok, map[string]any{"currentPassword": "wrong-password", "newPassword": "NewPassw0rd"})
+	}, 400)
+	if r.errName() != "TooManyRequests" || r.body["success"] != false || r.header.Get("Retry-After") == "" {
+		t.Fatalf("limited change: %d %s %v", r.status, r.raw, r.header)
+	}
+	r = h.do("PATCH", "/api/user/account", tok, map[string]any{"currentPassword": "Passw0rdLong", "newPassword": "NewPassw0rd"})
+	if r.status != 429 {
+		t.Fatalf("right current password while limited: %d %s", r.status, r.raw)
+	}
+	if _, err := h.id.CheckCredentials(t.Context(), "bob", "NewPassw0rd", "192.0.2.1"); err == nil {
+		t.Fatal("the password changed while limited")
+	}
+}
+
+// loginUntil429 repeats try until it answers 429, which must come within
+// 50 tries; every earlier answer must have status fail.
+func loginUntil429(t *testing.T, try func() resp, fail int) resp {
+	t.Helper()
+	for i := range 50 {
+		r := try()
+		if r.status == 429 {
+			if i == 0 {
+				t.Fatal("limited before any failure")
+			}
+			return r
+		}
+		if r.status != fail {
+			t.Fatalf("try %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	t.Fatal("50 wrong passwords and no 429")
+	return resp{}
+}
