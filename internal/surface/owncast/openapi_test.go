@@ -234,6 +234,10 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "POST", "/api/metrics/playback", "", map[string]any{"bandwidth": 2500.5, "latency": 6, "errors": 1,
 		"downloadDuration": 0.4, "qualityVariantChanges": 0})
 	c.do(400, "POST", "/api/metrics/playback", "", `{"errors":"many"}`)
+	c.do(200, "POST", "/api/metrics/cmcd", "", map[string]any{"v": 2, "e": "t", "mtp": 5100, "ltc": 3200, "sid": "s"})
+	c.do(200, "GET", "/api/metrics/cmcd?CMCD="+url.QueryEscape(`e=t,mtp=4800,sid="s"`), "", nil)
+	c.do(400, "POST", "/api/metrics/cmcd", "", map[string]any{})
+	c.do(204, "OPTIONS", "/api/metrics/cmcd", "", nil)
 	ln.live.CollectPlayback(context.Background())
 	c.do(200, "GET", "/api/admin/metrics/video", "admin", nil)
 	c.do(200, "POST", "/api/admin/config/streamkeys", "admin", map[string]any{"value": []map[string]string{{"key": "abc123", "comment": "default"}}})
