@@ -145,6 +145,7 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 		return nil
 	}))
 	cfg("logo", s.setLogo)
+	cfg("favicon", s.setFavicon)
 	cfg("adminpass", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Value string `json:"value"`

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -155,6 +156,24 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "POST", "/api/admin/emoji/delete", "admin", map[string]string{"name": "dot.png"})
 	c.do(200, "POST", "/api/admin/config/logo", "admin", map[string]any{"value": png})
 	c.do(200, "GET", "/logo", "", nil)
+	{
+		var mb bytes.Buffer
+		mw := multipart.NewWriter(&mb)
+		fw, _ := mw.CreateFormFile("favicon", "favicon.png")
+		_, _ = fw.Write([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"))
+		_ = mw.Close()
+		req, _ := http.NewRequest("POST", c.base+"/api/admin/config/favicon", &mb)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.SetBasicAuth("admin", "abc123")
+		resp, err := c.http.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("favicon upload: %v %v", err, resp)
+		}
+		resp.Body.Close()
+	}
+	c.do(200, "GET", "/favicon.ico", "", nil)
+	c.do(200, "DELETE", "/api/admin/config/favicon", "admin", nil)
+	c.do(404, "GET", "/favicon.ico", "", nil)
 	c.do(200, "GET", "/logo/external", "", nil)
 	if err := os.MkdirAll(filepath.Join(n.dataDir, "public"), 0o755); err != nil {
 		t.Fatal(err)

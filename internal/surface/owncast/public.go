@@ -75,6 +75,7 @@ func (s *Surface) registerPublic(h *httpserver.Server) {
 		_, _ = w.Write([]byte(s.d.Chat.Settings().CustomJavascript))
 	}))
 	h.Handle("GET /logo", s.wrap(s.handleLogo))
+	s.registerFavicon(h)
 	h.Handle("GET /logo/external", s.wrap(s.handleLogo))
 	h.Handle("GET /public/{path...}", s.wrap(s.handlePublic))
 
