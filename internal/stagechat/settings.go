@@ -67,7 +67,7 @@ type Settings struct {
 	OfflineMessage          string            `json:"offlineMessage"`
 	ExtraPageContent        string            `json:"extraPageContent"`
 	StreamTitle             string            `json:"streamTitle"`
-	Logo                    string            `json:"logo"` // file name under the data dir, "" for the default
+	Logo                    string            `json:"logo"`              // file name under the data dir, "" for the default
 	Favicon                 string            `json:"favicon,omitempty"` // file name beside the logo, "" for none
 	Tags                    []string          `json:"tags"`
 	SocialHandles           []SocialHandle    `json:"socialHandles"`
