@@ -37,9 +37,12 @@ var (
 	ErrChatDisabled   = fault.New(fault.Forbidden, "chat is disabled")
 	ErrUserDisabled   = fault.New(fault.Forbidden, "user is disabled")
 	ErrNotEstablished = fault.New(fault.Forbidden, "You have not been an established chat participant long enough to take part in chat. Please enjoy the stream and try again later.")
-	ErrNameForbidden  = fault.New(fault.Invalid, "That username is not allowed.")
-	ErrNameTaken      = fault.New(fault.Conflict, "That username is in use.")
-	ErrBadToken       = fault.New(fault.Unauthorized, "unauthorized")
+	// ErrNotAuthenticated: the chat requires sign-in (IndieAuth, Fediverse
+	// or a Hearth account) and the user has none.
+	ErrNotAuthenticated = fault.New(fault.Forbidden, "This chat requires you to authenticate before you can send messages. Please sign in to chat.")
+	ErrNameForbidden    = fault.New(fault.Invalid, "That username is not allowed.")
+	ErrNameTaken        = fault.New(fault.Conflict, "That username is in use.")
+	ErrBadToken         = fault.New(fault.Unauthorized, "unauthorized")
 )
 
 // Message kinds stored in messages.Message.Meta as {"stage":"<kind>"}.
@@ -274,6 +277,9 @@ func (s *Service) Send(ctx context.Context, u *User, body string) (*messages.Mes
 	}
 	if utf8.RuneCountInString(body) > MaxBodyLength {
 		return nil, fault.New(fault.Invalid, "message is too long")
+	}
+	if set.ChatRequireAuthentication && u.AuthenticatedAt == nil && !u.IsModerator() && !u.IsBot {
+		return nil, ErrNotAuthenticated
 	}
 	if set.ChatEstablishedUserMode && !u.IsModerator() && !u.IsBot && s.now().Sub(u.CreatedAt) < EstablishedAge {
 		return nil, ErrNotEstablished

@@ -77,6 +77,7 @@ type Settings struct {
 	AppearanceVariables     map[string]string `json:"appearanceVariables"`
 	ExternalActions         []ExternalAction  `json:"externalActions"`
 	HideViewerCount         bool              `json:"hideViewerCount"`
+	Autoplay                string            `json:"autoplay,omitempty"` // see AutoplayMode; "" = AutoplaySoundOnly
 	DisableSearchIndexing   bool              `json:"disableSearchIndexing"`
 	ServerURL               string            `json:"serverUrl"`
 	SocketHostOverride      string            `json:"socketHostOverride"`
@@ -84,11 +85,14 @@ type Settings struct {
 	ChatJoinMessagesEnabled bool              `json:"chatJoinMessagesEnabled"`
 	ChatEstablishedUserMode bool              `json:"chatEstablishedUserMode"`
 	ChatSpamProtection      bool              `json:"chatSpamProtectionEnabled"`
-	ForbiddenUsernames      []string          `json:"forbiddenUsernames"`
-	SuggestedUsernames      []string          `json:"suggestedUsernames"`
-	Directory               Directory         `json:"yp"`
-	Federation              Federation        `json:"federation"`
-	Notifications           Notifications     `json:"notifications"`
+	// ChatRequireAuthentication: only signed-in users (and moderators,
+	// bots) may send chat messages; guests read.
+	ChatRequireAuthentication bool          `json:"chatRequireAuthentication"`
+	ForbiddenUsernames        []string      `json:"forbiddenUsernames"`
+	SuggestedUsernames        []string      `json:"suggestedUsernames"`
+	Directory                 Directory     `json:"yp"`
+	Federation                Federation    `json:"federation"`
+	Notifications             Notifications `json:"notifications"`
 }
 
 // DefaultSettings are Owncast's defaults for everything but the instance
@@ -204,4 +208,36 @@ func (s *Service) SetStreamTitle(ctx context.Context, title string) error {
 		st.StreamTitle = title
 		return nil
 	})
+}
+
+// The web player's autoplay modes (Owncast 0.2's autoplay setting).
+const (
+	// AutoplayOff never starts the stream by itself: the viewer presses play.
+	AutoplayOff = "off"
+	// AutoplayAlways starts it, muted when the browser refuses sound
+	// without a gesture.
+	AutoplayAlways = "always"
+	// AutoplaySoundOnly starts it only where the browser allows sound;
+	// elsewhere the viewer presses play (Hearth's behaviour before the
+	// setting, and its default).
+	AutoplaySoundOnly = "sound-only"
+)
+
+// AutoplayMode is the autoplay mode in effect.
+func (st Settings) AutoplayMode() string {
+	if st.Autoplay == "" {
+		return AutoplaySoundOnly
+	}
+	return st.Autoplay
+}
+
+// SetAutoplay sets the autoplay mode; anything but the three modes is
+// invalid.
+func (st *Settings) SetAutoplay(mode string) error {
+	switch mode {
+	case AutoplayOff, AutoplayAlways, AutoplaySoundOnly:
+		st.Autoplay = mode
+		return nil
+	}
+	return fault.Newf(fault.Invalid, "autoplay must be %q, %q or %q", AutoplayOff, AutoplayAlways, AutoplaySoundOnly)
 }

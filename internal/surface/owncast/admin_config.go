@@ -91,6 +91,7 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 	cfg("customstyles", setter(s, str(long, func(st *stagechat.Settings, v string) { st.CustomStyles = v })))
 	cfg("customjavascript", setter(s, str(long, func(st *stagechat.Settings, v string) { st.CustomJavascript = v })))
 	cfg("hideviewercount", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.HideViewerCount = v })))
+	cfg("autoplay", setter(s, func(st *stagechat.Settings, v string) error { return st.SetAutoplay(v) }))
 	cfg("disablesearchindexing", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.DisableSearchIndexing = v })))
 	cfg("directoryenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Directory.Enabled = v })))
 	cfg("sockethostoverride", setter(s, func(st *stagechat.Settings, v string) error {
@@ -170,6 +171,7 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 	cfg("chat/joinmessagesenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatJoinMessagesEnabled = v })))
 	cfg("chat/establishedusermode", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatEstablishedUserMode = v })))
 	cfg("chat/spamprotectionenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatSpamProtection = v })))
+	cfg("chat/requireauthentication", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatRequireAuthentication = v })))
 	cfg("chat/forbiddenusernames", setter(s, strList(1000, 100, func(st *stagechat.Settings, v []string) { st.ForbiddenUsernames = v })))
 	cfg("chat/suggestedusernames", setter(s, strList(1000, 100, func(st *stagechat.Settings, v []string) { st.SuggestedUsernames = v })))
 
@@ -231,6 +233,7 @@ func (s *Surface) handleServerConfig(w http.ResponseWriter, r *http.Request) {
 		"chatJoinMessagesEnabled":   st.ChatJoinMessagesEnabled,
 		"chatEstablishedUserMode":   st.ChatEstablishedUserMode,
 		"chatSpamProtectionEnabled": st.ChatSpamProtection,
+		"chatRequireAuthentication": st.ChatRequireAuthentication,
 		"hideViewerCount":           st.HideViewerCount,
 		"disableSearchIndexing":     st.DisableSearchIndexing,
 		"externalActions":           st.ExternalActions,

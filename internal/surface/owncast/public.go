@@ -110,9 +110,11 @@ func (s *Surface) handleWebConfig(w http.ResponseWriter, r *http.Request) {
 		"socialHandles": handles, "externalActions": st.ExternalActions, "customStyles": st.CustomStyles,
 		"appearanceVariables": st.AppearanceVariables, "maxSocketPayloadSize": MaxSocketPayload,
 		"hideViewerCount": st.HideViewerCount, "chatDisabled": st.ChatDisabled, "nsfw": st.NSFW,
-		"notifications":  map[string]any{"browser": s.browserNotificationConfig(r.Context(), st)},
-		"federation":     fed,
-		"authentication": map[string]any{"indieAuthEnabled": st.ServerURL != ""},
+		"autoplay":                  st.AutoplayMode(),
+		"chatRequireAuthentication": st.ChatRequireAuthentication,
+		"notifications":             map[string]any{"browser": s.browserNotificationConfig(r.Context(), st)},
+		"federation":                fed,
+		"authentication":            map[string]any{"indieAuthEnabled": st.ServerURL != ""},
 	}
 	if st.StreamTitle != "" {
 		out["streamTitle"] = st.StreamTitle
