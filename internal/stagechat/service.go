@@ -261,6 +261,52 @@ func (s *Service) Users(ctx context.Context, f UserFilter) ([]*User, error) {
 	return s.st.Users(ctx, f)
 }
 
+// ListUsers is the admin user list: one page and the total.
+func (s *Service) ListUsers(ctx context.Context, q UserQuery) ([]*User, int, error) {
+	switch q.Status {
+	case "":
+		q.Status = UserStatusAll
+	case UserStatusAll, UserStatusActive, UserStatusBots, UserStatusAuthenticated:
+	default:
+		return nil, 0, fault.Newf(fault.Invalid, "status must be %s, %s, %s or %s", UserStatusAll, UserStatusActive,
+			UserStatusBots, UserStatusAuthenticated)
+	}
+	if q.Offset < 0 || q.Limit < 0 {
+		return nil, 0, fault.New(fault.Invalid, "offset and limit must not be negative")
+	}
+	if q.Limit == 0 || q.Limit > MaxUserPage {
+		q.Limit = MaxUserPage
+	}
+	if len(q.Search) > 100 {
+		return nil, 0, fault.New(fault.Invalid, "search is too long")
+	}
+	return s.st.ListUsers(ctx, q)
+}
+
+// ErrDeleteAdmin refuses deleting an instance admin from the chat admin.
+var ErrDeleteAdmin = fault.New(fault.Invalid, "cannot delete an admin account")
+
+// DeleteUser deletes a chat user for good: the account behind it goes, with
+// its sessions and tokens (its sockets close on every node); its messages
+// stay without an author. An unknown id is fault.NotFound; an admin
+// account, or one that owns communities, is refused (fault.Invalid).
+func (s *Service) DeleteUser(ctx context.Context, userID string) error {
+	if userID == "" {
+		return fault.New(fault.Invalid, "userId is required")
+	}
+	if _, err := s.st.User(ctx, userID); err != nil {
+		return err
+	}
+	acct, err := s.acct.Account(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if acct.IsAdmin {
+		return ErrDeleteAdmin
+	}
+	return s.acct.DeleteAccount(ctx, userID)
+}
+
 // Send posts a chat message from u after the chat rules. An empty body is
 // ignored (nil message, nil error).
 func (s *Service) Send(ctx context.Context, u *User, body string) (*messages.Message, error) {

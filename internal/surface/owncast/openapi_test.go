@@ -212,6 +212,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	annID, bobID := ann["id"].(string), bob["id"].(string)
 	c.do(200, "POST", "/api/admin/chat/users/setmoderator", "admin", map[string]any{"userId": annID, "isModerator": true})
 	c.do(200, "GET", "/api/admin/chat/users/moderators", "admin", nil)
+	c.do(200, "GET", "/api/admin/users?offset=0&limit=10&search=a&status=all&sort=desc", "admin", nil)
+	c.do(400, "POST", "/api/admin/users/delete", "admin", map[string]any{"userId": "no-such-user"})
 	mod := "?accessToken=" + url.QueryEscape(annTok)
 	c.do(200, "GET", "/api/moderation/chat/user/"+bobID+mod, "", nil)
 	c.do(200, "GET", "/api/integrations/moderation/chat/user/"+bobID, bearer, nil)
