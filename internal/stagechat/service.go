@@ -330,6 +330,9 @@ func (s *Service) Send(ctx context.Context, u *User, body string) (*messages.Mes
 	if set.ChatEstablishedUserMode && !u.IsModerator() && !u.IsBot && s.now().Sub(u.CreatedAt) < EstablishedAge {
 		return nil, ErrNotEstablished
 	}
+	if set.ChatWordFilter {
+		body = censorWords(body, set.FilteredWords)
+	}
 	return s.post(ctx, u.ID, body, KindChat)
 }
 

@@ -87,12 +87,17 @@ type Settings struct {
 	ChatSpamProtection      bool              `json:"chatSpamProtectionEnabled"`
 	// ChatRequireAuthentication: only signed-in users (and moderators,
 	// bots) may send chat messages; guests read.
-	ChatRequireAuthentication bool          `json:"chatRequireAuthentication"`
-	ForbiddenUsernames        []string      `json:"forbiddenUsernames"`
-	SuggestedUsernames        []string      `json:"suggestedUsernames"`
-	Directory                 Directory     `json:"yp"`
-	Federation                Federation    `json:"federation"`
-	Notifications             Notifications `json:"notifications"`
+	ChatRequireAuthentication bool `json:"chatRequireAuthentication"`
+	// ChatWordFilter censors the words of FilteredWords in chat messages
+	// (Owncast's chat/slurfilterenabled; Hearth ships no list, the admin
+	// sets it with SetFilteredWords).
+	ChatWordFilter     bool          `json:"chatSlurFilterEnabled"`
+	FilteredWords      []string      `json:"filteredWords,omitempty"`
+	ForbiddenUsernames []string      `json:"forbiddenUsernames"`
+	SuggestedUsernames []string      `json:"suggestedUsernames"`
+	Directory          Directory     `json:"yp"`
+	Federation         Federation    `json:"federation"`
+	Notifications      Notifications `json:"notifications"`
 }
 
 // DefaultSettings are Owncast's defaults for everything but the instance

@@ -172,6 +172,8 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 	cfg("chat/establishedusermode", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatEstablishedUserMode = v })))
 	cfg("chat/spamprotectionenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatSpamProtection = v })))
 	cfg("chat/requireauthentication", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatRequireAuthentication = v })))
+	cfg("chat/slurfilterenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatWordFilter = v })))
+	cfg("chat/filteredwords", setter(s, func(st *stagechat.Settings, v []string) error { return st.SetFilteredWords(v) }))
 	cfg("chat/forbiddenusernames", setter(s, strList(1000, 100, func(st *stagechat.Settings, v []string) { st.ForbiddenUsernames = v })))
 	cfg("chat/suggestedusernames", setter(s, strList(1000, 100, func(st *stagechat.Settings, v []string) { st.SuggestedUsernames = v })))
 
@@ -234,6 +236,8 @@ func (s *Surface) handleServerConfig(w http.ResponseWriter, r *http.Request) {
 		"chatEstablishedUserMode":   st.ChatEstablishedUserMode,
 		"chatSpamProtectionEnabled": st.ChatSpamProtection,
 		"chatRequireAuthentication": st.ChatRequireAuthentication,
+		"chatSlurFilterEnabled":     st.ChatWordFilter,
+		"filteredWords":             filteredWords(st.FilteredWords),
 		"hideViewerCount":           st.HideViewerCount,
 		"disableSearchIndexing":     st.DisableSearchIndexing,
 		"externalActions":           st.ExternalActions,
@@ -250,4 +254,11 @@ func (s *Surface) handleServerConfig(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	httpserver.WriteJSON(w, http.StatusOK, out)
+}
+
+func filteredWords(w []string) []string {
+	if w == nil {
+		return []string{}
+	}
+	return w
 }

@@ -130,7 +130,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		{"socialhandles", []map[string]string{{"platform": "mastodon", "url": "https://mastodon.example/@q"}}},
 		{"externalactions", []map[string]any{{"url": "https://example.org/tip", "title": "Tip", "openExternally": true}}},
 		{"chat/joinmessagesenabled", true}, {"chat/establishedusermode", false}, {"chat/spamprotectionenabled", true},
-		{"chat/requireauthentication", false},
+		{"chat/requireauthentication", false}, {"chat/slurfilterenabled", true}, {"chat/filteredwords", []string{"darn"}},
 		{"chat/forbiddenusernames", []string{"root"}}, {"chat/suggestedusernames", []string{}},
 		{"federation/username", "quokka"}, {"federation/livemessage", "Live now"}, {"federation/blockdomains", []string{}},
 		{"federation/private", false}, {"federation/showengagement", true},
