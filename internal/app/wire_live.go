@@ -41,6 +41,9 @@ func (a *App) wireLive(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if ta, ok := srv.Addr().(*net.TCPAddr); ok {
+			svc.SetIngestPort(ta.Port) // the bound port, also when --rtmp-addr asks for :0
+		}
 		a.runners = append(a.runners, srv.Run)
 	}
 	a.runners = append(a.runners, svc.Run)

@@ -220,3 +220,39 @@ func TestStages(t *testing.T) {
 		t.Fatalf("unknown stage: %v", err)
 	}
 }
+
+// TestLostBroadcastGetsDisconnectTime: a process that stopped mid-broadcast
+// left a connect time with no disconnect after it; the next start records
+// the disconnect, so lastDisconnectTime is not null beside lastConnectTime.
+func TestLostBroadcastGetsDisconnectTime(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	s := newService(t, db, live.Config{DataDir: dir, Now: c.now})
+	id := s.DefaultStageID()
+	// What begin writes when a publisher connects, with no end after it.
+	st, err := db.Live().Stage(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connected := c.now().Add(-time.Hour)
+	st.LastConnect = &connected
+	if err := db.Live().UpdateStage(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	again := newService(t, db, live.Config{DataDir: dir, Now: c.now})
+	got, err := again.Status(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Online || got.LastConnect == nil || got.LastDisconnect == nil || !got.LastDisconnect.Equal(c.now()) {
+		t.Fatalf("after restart: online %v connect %v disconnect %v", got.Online, got.LastConnect, got.LastDisconnect)
+	}
+	// A clean stop (disconnect after connect) is left as it was.
+	third := newService(t, db, live.Config{DataDir: dir, Now: func() time.Time { return c.now().Add(time.Hour) }})
+	if got, _ := third.Status(ctx, id); got.LastDisconnect == nil || !got.LastDisconnect.Equal(c.now()) {
+		t.Fatalf("clean restart moved the disconnect time: %v", got.LastDisconnect)
+	}
+}

@@ -150,6 +150,46 @@ func (s *Service) ReportPlayback(stageID, ip, userAgent string, r PlaybackReport
 	return nil
 }
 
+// MergePlayback adds a partial report (one CMCD event carries only some
+// measures) to the player's report of the current window: the measures it
+// carries (non-zero) replace the player's, and its errors and quality
+// changes add to theirs. The player is the viewer MD5(IP + User-Agent).
+func (s *Service) MergePlayback(stageID, ip, userAgent string, r PlaybackReport) error {
+	if _, err := s.stage(stageID); err != nil {
+		return err
+	}
+	if err := r.validate(); err != nil {
+		return err
+	}
+	sum := md5.Sum([]byte(ip + userAgent))
+	id := hex.EncodeToString(sum[:])
+	p := s.playback()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ps := p.stageLocked(stageID)
+	cur, ok := ps.cur[id]
+	if !ok {
+		if len(ps.cur) >= maxReports || ps.perIP[ip] >= maxReportsPerIP {
+			return fault.New(fault.RateLimited, "too many players reporting")
+		}
+		ps.perIP[ip]++
+		cur = playerReport{ip: ip}
+	}
+	if r.Bandwidth != 0 {
+		cur.Bandwidth = r.Bandwidth
+	}
+	if r.Latency != 0 {
+		cur.Latency = r.Latency
+	}
+	if r.DownloadDuration != 0 {
+		cur.DownloadDuration = r.DownloadDuration
+	}
+	cur.Errors += r.Errors
+	cur.QualityVariantChanges += r.QualityVariantChanges
+	ps.cur[id] = cur
+	return nil
+}
+
 // CollectPlayback closes every stage's window: it appends one sample to
 // each series, recomputes the health overview of live stages, and empties
 // the window. Run calls it every PlaybackEvery.

@@ -29,7 +29,7 @@ type Publisher interface {
 type Config struct {
 	DataDir          string // HLS output goes to <DataDir>/hls/<stage>
 	FFmpegPath       string // initial ffmpeg path (admins may change it)
-	RTMPPort         int    // shown in serverconfig
+	RTMPPort         int    // the port the RTMP ingest listens on (0: none); see SetIngestPort
 	TempStreamKey    string // --stream-key: accepted on the default stage, never stored
 	DefaultStreamKey string // first start only: the default stage's key; "" = random
 	ViewerTTL        time.Duration
@@ -67,6 +67,7 @@ type Service struct {
 	observers []func(Event)
 	hw        *hardware
 	pb        *playbackStore
+	ingest    int // the port the RTMP listener is bound to (0: no ingest)
 }
 
 // ErrOffline is returned for actions that need a live stream.
@@ -99,7 +100,7 @@ func New(ctx context.Context, cfg Config, st Store, pub Publisher, log *slog.Log
 		cfg.FFmpegPath = "ffmpeg"
 	}
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Service{cfg: cfg, st: st, pub: pub, log: log, ctx: bctx, stop: cancel, stages: map[string]*stage{}}
+	s := &Service{cfg: cfg, st: st, pub: pub, log: log, ctx: bctx, stop: cancel, stages: map[string]*stage{}, ingest: cfg.RTMPPort}
 	if err := s.loadSettings(ctx); err != nil {
 		cancel()
 		return nil, err
@@ -135,6 +136,7 @@ func New(ctx context.Context, cfg Config, st Store, pub Publisher, log *slog.Log
 		}
 		s.stages[x.ID] = rt
 	}
+	s.closeLostBroadcasts(ctx, append(all, def))
 	if s.settings.S3.Enabled {
 		if err := s.applyS3(s.settings.S3); err != nil {
 			log.Warn("live: S3 offload is configured but cannot start", "err", err)
@@ -466,6 +468,55 @@ func (s *Service) loadSettings(ctx context.Context) error {
 		return fmt.Errorf("live: settings: %w", err)
 	}
 	return nil
+}
+
+// SetIngestPort records the port the RTMP listener is bound to (what
+// publishers are told to use). The stored Settings.RTMPPort, Owncast's
+// rtmpserverport, never moves the listener and is not advertised.
+func (s *Service) SetIngestPort(port int) {
+	s.mu.Lock()
+	s.ingest = port
+	s.mu.Unlock()
+}
+
+// IngestPort is the port the RTMP listener is bound to; 0: no ingest.
+func (s *Service) IngestPort() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.ingest
+}
+
+// closeLostBroadcasts runs at start: a stage whose last connect has no
+// disconnect after it lost its broadcast when the process stopped without
+// ending it (a crash, a kill). Its disconnect time becomes now, the first
+// moment the loss is known, unless another node reports the stage live.
+func (s *Service) closeLostBroadcasts(ctx context.Context, stages []*Stage) {
+	now := s.cfg.Now().UTC()
+	seen := map[string]bool{}
+	for _, x := range stages {
+		if x == nil || seen[x.ID] {
+			continue
+		}
+		seen[x.ID] = true
+		if x.LastConnect == nil || (x.LastDisconnect != nil && !x.LastDisconnect.Before(*x.LastConnect)) {
+			continue
+		}
+		rt, ok := s.stages[x.ID]
+		if !ok {
+			continue
+		}
+		if c := s.cfg.Viewers; c != nil && c.Count(rt.broadcastKey()) > 0 {
+			continue
+		}
+		if _, err := s.updateStage(ctx, x.ID, func(st *Stage) error { st.LastDisconnect = &now; return nil }); err != nil {
+			s.log.Warn("live: cannot record the disconnect time of a lost broadcast", "stage", x.ID, "err", err)
+			continue
+		}
+		rt.mu.Lock()
+		rt.lastDisconnect = &now
+		rt.mu.Unlock()
+		s.log.Info("live: a broadcast was lost when the server stopped; its disconnect time is now", "stage", x.ID)
+	}
 }
 
 // Settings returns the instance-wide video settings.

@@ -158,13 +158,29 @@ func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
 	return Emoji{Name: shortcode(file), File: file, URL: EmojiURLPrefix + file}, nil
 }
 
-// Delete removes an emoji by file name (or its URL).
+// Delete removes an emoji. It accepts the three names clients send: the
+// file name ("e1.png"), the shortcode GET /api/emoji lists ("e1"), and the
+// rooted path Owncast's own admin sends ("/e1.png", or the full URL path
+// "/img/emoji/e1.png"). Only one leading slash is dropped, so the name is
+// still a single local path element after it.
 func (d *EmojiDir) Delete(name string) error {
+	name = strings.TrimSpace(name)
+	if !strings.HasPrefix(name, EmojiURLPrefix) {
+		name = strings.TrimPrefix(name, "/")
+	}
 	name, err := cleanName(name)
 	if err != nil {
 		return err
 	}
 	err = d.root.Remove(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Not a file name: try it as a shortcode.
+		if m, lerr := d.load(); lerr == nil {
+			if e, ok := m[strings.ToLower(name)]; ok {
+				err = d.root.Remove(e.File)
+			}
+		}
+	}
 	d.invalidate()
 	if errors.Is(err, fs.ErrNotExist) {
 		return fault.New(fault.NotFound, "emoji not found")

@@ -37,9 +37,12 @@ var (
 	ErrChatDisabled   = fault.New(fault.Forbidden, "chat is disabled")
 	ErrUserDisabled   = fault.New(fault.Forbidden, "user is disabled")
 	ErrNotEstablished = fault.New(fault.Forbidden, "You have not been an established chat participant long enough to take part in chat. Please enjoy the stream and try again later.")
-	ErrNameForbidden  = fault.New(fault.Invalid, "That username is not allowed.")
-	ErrNameTaken      = fault.New(fault.Conflict, "That username is in use.")
-	ErrBadToken       = fault.New(fault.Unauthorized, "unauthorized")
+	// ErrNotAuthenticated: the chat requires sign-in (IndieAuth, Fediverse
+	// or a Hearth account) and the user has none.
+	ErrNotAuthenticated = fault.New(fault.Forbidden, "This chat requires you to authenticate before you can send messages. Please sign in to chat.")
+	ErrNameForbidden    = fault.New(fault.Invalid, "That username is not allowed.")
+	ErrNameTaken        = fault.New(fault.Conflict, "That username is in use.")
+	ErrBadToken         = fault.New(fault.Unauthorized, "unauthorized")
 )
 
 // Message kinds stored in messages.Message.Meta as {"stage":"<kind>"}.
@@ -258,6 +261,52 @@ func (s *Service) Users(ctx context.Context, f UserFilter) ([]*User, error) {
 	return s.st.Users(ctx, f)
 }
 
+// ListUsers is the admin user list: one page and the total.
+func (s *Service) ListUsers(ctx context.Context, q UserQuery) ([]*User, int, error) {
+	switch q.Status {
+	case "":
+		q.Status = UserStatusAll
+	case UserStatusAll, UserStatusActive, UserStatusBots, UserStatusAuthenticated:
+	default:
+		return nil, 0, fault.Newf(fault.Invalid, "status must be %s, %s, %s or %s", UserStatusAll, UserStatusActive,
+			UserStatusBots, UserStatusAuthenticated)
+	}
+	if q.Offset < 0 || q.Limit < 0 {
+		return nil, 0, fault.New(fault.Invalid, "offset and limit must not be negative")
+	}
+	if q.Limit == 0 || q.Limit > MaxUserPage {
+		q.Limit = MaxUserPage
+	}
+	if len(q.Search) > 100 {
+		return nil, 0, fault.New(fault.Invalid, "search is too long")
+	}
+	return s.st.ListUsers(ctx, q)
+}
+
+// ErrDeleteAdmin refuses deleting an instance admin from the chat admin.
+var ErrDeleteAdmin = fault.New(fault.Invalid, "cannot delete an admin account")
+
+// DeleteUser deletes a chat user for good: the account behind it goes, with
+// its sessions and tokens (its sockets close on every node); its messages
+// stay without an author. An unknown id is fault.NotFound; an admin
+// account, or one that owns communities, is refused (fault.Invalid).
+func (s *Service) DeleteUser(ctx context.Context, userID string) error {
+	if userID == "" {
+		return fault.New(fault.Invalid, "userId is required")
+	}
+	if _, err := s.st.User(ctx, userID); err != nil {
+		return err
+	}
+	acct, err := s.acct.Account(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if acct.IsAdmin {
+		return ErrDeleteAdmin
+	}
+	return s.acct.DeleteAccount(ctx, userID)
+}
+
 // Send posts a chat message from u after the chat rules. An empty body is
 // ignored (nil message, nil error).
 func (s *Service) Send(ctx context.Context, u *User, body string) (*messages.Message, error) {
@@ -275,8 +324,14 @@ func (s *Service) Send(ctx context.Context, u *User, body string) (*messages.Mes
 	if utf8.RuneCountInString(body) > MaxBodyLength {
 		return nil, fault.New(fault.Invalid, "message is too long")
 	}
+	if set.ChatRequireAuthentication && u.AuthenticatedAt == nil && !u.IsModerator() && !u.IsBot {
+		return nil, ErrNotAuthenticated
+	}
 	if set.ChatEstablishedUserMode && !u.IsModerator() && !u.IsBot && s.now().Sub(u.CreatedAt) < EstablishedAge {
 		return nil, ErrNotEstablished
+	}
+	if set.ChatWordFilter {
+		body = censorWords(body, set.FilteredWords)
 	}
 	return s.post(ctx, u.ID, body, KindChat)
 }

@@ -261,3 +261,55 @@ func TestRulesAndStore(t *testing.T) {
 		t.Fatalf("settings not durable: %v", err)
 	}
 }
+
+// TestRequireAuthentication: with chat/requireauthentication on, a guest
+// cannot send; a signed-in user, a moderator and a bot can; off again,
+// the guest can.
+func TestRequireAuthentication(t *testing.T) {
+	t.Parallel()
+	s, _, idn := newService(t, stagechat.PresenceConfig{})
+	ctx := context.Background()
+	guest, _, err := s.Register(ctx, "Guest", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := idn.CreateGuest(ctx, "Signed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, _, err := s.Register(ctx, "Signed", "", acct)
+	if err != nil || signed.AuthenticatedAt == nil {
+		t.Fatalf("signed-in registration %+v %v", signed, err)
+	}
+	mod, _, err := s.Register(ctx, "Mod", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mod, err = s.SetModerator(ctx, mod.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	set := func(on bool) {
+		t.Helper()
+		if err := s.UpdateSettings(ctx, func(st *stagechat.Settings) error { st.ChatRequireAuthentication = on; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(true)
+	for _, c := range []struct {
+		name string
+		u    *stagechat.User
+		want error
+	}{
+		{"guest", guest, stagechat.ErrNotAuthenticated},
+		{"signed in", signed, nil},
+		{"moderator", mod, nil},
+	} {
+		if _, err := s.Send(ctx, c.u, "hello"); !errors.Is(err, c.want) && (c.want != nil || err != nil) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	set(false)
+	if _, err := s.Send(ctx, guest, "hello"); err != nil {
+		t.Fatalf("guest with the rule off: %v", err)
+	}
+}

@@ -67,7 +67,8 @@ type Settings struct {
 	OfflineMessage          string            `json:"offlineMessage"`
 	ExtraPageContent        string            `json:"extraPageContent"`
 	StreamTitle             string            `json:"streamTitle"`
-	Logo                    string            `json:"logo"` // file name under the data dir, "" for the default
+	Logo                    string            `json:"logo"`              // file name under the data dir, "" for the default
+	Favicon                 string            `json:"favicon,omitempty"` // file name beside the logo, "" for none
 	Tags                    []string          `json:"tags"`
 	SocialHandles           []SocialHandle    `json:"socialHandles"`
 	NSFW                    bool              `json:"nsfw"`
@@ -76,6 +77,7 @@ type Settings struct {
 	AppearanceVariables     map[string]string `json:"appearanceVariables"`
 	ExternalActions         []ExternalAction  `json:"externalActions"`
 	HideViewerCount         bool              `json:"hideViewerCount"`
+	Autoplay                string            `json:"autoplay,omitempty"` // see AutoplayMode; "" = AutoplaySoundOnly
 	DisableSearchIndexing   bool              `json:"disableSearchIndexing"`
 	ServerURL               string            `json:"serverUrl"`
 	SocketHostOverride      string            `json:"socketHostOverride"`
@@ -83,11 +85,19 @@ type Settings struct {
 	ChatJoinMessagesEnabled bool              `json:"chatJoinMessagesEnabled"`
 	ChatEstablishedUserMode bool              `json:"chatEstablishedUserMode"`
 	ChatSpamProtection      bool              `json:"chatSpamProtectionEnabled"`
-	ForbiddenUsernames      []string          `json:"forbiddenUsernames"`
-	SuggestedUsernames      []string          `json:"suggestedUsernames"`
-	Directory               Directory         `json:"yp"`
-	Federation              Federation        `json:"federation"`
-	Notifications           Notifications     `json:"notifications"`
+	// ChatRequireAuthentication: only signed-in users (and moderators,
+	// bots) may send chat messages; guests read.
+	ChatRequireAuthentication bool `json:"chatRequireAuthentication"`
+	// ChatWordFilter censors the words of FilteredWords in chat messages
+	// (Owncast's chat/slurfilterenabled; Hearth ships no list, the admin
+	// sets it with SetFilteredWords).
+	ChatWordFilter     bool          `json:"chatSlurFilterEnabled"`
+	FilteredWords      []string      `json:"filteredWords,omitempty"`
+	ForbiddenUsernames []string      `json:"forbiddenUsernames"`
+	SuggestedUsernames []string      `json:"suggestedUsernames"`
+	Directory          Directory     `json:"yp"`
+	Federation         Federation    `json:"federation"`
+	Notifications      Notifications `json:"notifications"`
 }
 
 // DefaultSettings are Owncast's defaults for everything but the instance
@@ -203,4 +213,36 @@ func (s *Service) SetStreamTitle(ctx context.Context, title string) error {
 		st.StreamTitle = title
 		return nil
 	})
+}
+
+// The web player's autoplay modes (Owncast 0.2's autoplay setting).
+const (
+	// AutoplayOff never starts the stream by itself: the viewer presses play.
+	AutoplayOff = "off"
+	// AutoplayAlways starts it, muted when the browser refuses sound
+	// without a gesture.
+	AutoplayAlways = "always"
+	// AutoplaySoundOnly starts it only where the browser allows sound;
+	// elsewhere the viewer presses play (Hearth's behaviour before the
+	// setting, and its default).
+	AutoplaySoundOnly = "sound-only"
+)
+
+// AutoplayMode is the autoplay mode in effect.
+func (st Settings) AutoplayMode() string {
+	if st.Autoplay == "" {
+		return AutoplaySoundOnly
+	}
+	return st.Autoplay
+}
+
+// SetAutoplay sets the autoplay mode; anything but the three modes is
+// invalid.
+func (st *Settings) SetAutoplay(mode string) error {
+	switch mode {
+	case AutoplayOff, AutoplayAlways, AutoplaySoundOnly:
+		st.Autoplay = mode
+		return nil
+	}
+	return fault.Newf(fault.Invalid, "autoplay must be %q, %q or %q", AutoplayOff, AutoplayAlways, AutoplaySoundOnly)
 }

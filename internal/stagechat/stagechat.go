@@ -57,6 +57,28 @@ const (
 	DisabledUsers
 )
 
+// UserQuery selects a page of the admin user list (Owncast 0.2's
+// /api/admin/users): Search matches the display name (case-insensitive
+// substring), Status is one of the UserStatus values, newest first unless
+// Oldest.
+type UserQuery struct {
+	Offset, Limit int
+	Search        string
+	Status        string
+	Oldest        bool
+}
+
+// UserQuery statuses.
+const (
+	UserStatusAll           = "all"
+	UserStatusActive        = "active" // not disabled
+	UserStatusBots          = "bots"
+	UserStatusAuthenticated = "authenticated"
+)
+
+// MaxUserPage is the largest page of the admin user list.
+const MaxUserPage = 200
+
 // Store is what the chat needs from persistence. Lookups that match nothing
 // return fault.NotFound.
 type Store interface {
@@ -68,6 +90,9 @@ type Store interface {
 	// UserByName finds a chat user by display name, case-insensitively.
 	UserByName(ctx context.Context, name string) (*User, error)
 	Users(ctx context.Context, f UserFilter) ([]*User, error)
+	// ListUsers returns one page of the users q selects and how many it
+	// selects in all.
+	ListUsers(ctx context.Context, q UserQuery) ([]*User, int, error)
 	CreateChatToken(ctx context.Context, hash, accountID string, at time.Time) error
 	ChatTokenAccount(ctx context.Context, hash string) (string, error)
 	AddIPBan(ctx context.Context, b IPBan) error
@@ -98,6 +123,7 @@ type Accounts interface {
 	CreateGuest(ctx context.Context, displayName string) (*identity.Account, error)
 	Account(ctx context.Context, id string) (*identity.Account, error)
 	SetDisabled(ctx context.Context, accountID string, disabled bool) (*identity.Account, error)
+	DeleteAccount(ctx context.Context, accountID string) error
 }
 
 // Messages is what the chat needs from the message store.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -104,6 +105,53 @@ func (s *StageChat) Users(ctx context.Context, f stagechat.UserFilter) ([]*stage
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// ListUsers returns one page of the chat users q selects, and the total.
+func (s *StageChat) ListUsers(ctx context.Context, q stagechat.UserQuery) ([]*stagechat.User, int, error) {
+	var conds []string
+	var args []any
+	if q.Search != "" {
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(q.Search))
+		args = append(args, "%"+esc+"%")
+		conds = append(conds, fmt.Sprintf(`u.name_key LIKE $%d ESCAPE '\'`, len(args)))
+	}
+	switch q.Status {
+	case stagechat.UserStatusActive:
+		conds = append(conds, `a.disabled_at IS NULL`)
+	case stagechat.UserStatusBots:
+		conds = append(conds, `a.kind IN ('bot','integration')`)
+	case stagechat.UserStatusAuthenticated:
+		conds = append(conds, `u.authenticated_at IS NOT NULL`)
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "WHERE " + strings.Join(conds, " AND ")
+	}
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*)`+chatUserFrom+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	order := "DESC"
+	if q.Oldest {
+		order = "ASC"
+	}
+	args = append(args, q.Limit, q.Offset)
+	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT `+chatUserCols+chatUserFrom+where+
+		` ORDER BY u.created_at %s, u.account_id %s LIMIT $%d OFFSET $%d`, order, order, len(args)-1, len(args)), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []*stagechat.User{}
+	for rows.Next() {
+		u, err := scanChatUser(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, u)
+	}
+	return out, total, rows.Err()
 }
 
 // CreateChatToken stores a chat token's hash.

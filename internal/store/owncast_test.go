@@ -60,6 +60,27 @@ func TestOwncastStoresContract(t *testing.T) {
 			if mods, _ := st.Users(ctx, stagechat.Moderators); len(mods) != 1 {
 				t.Fatalf("moderators %d", len(mods))
 			}
+			// The admin user list: search (LIKE wildcards are literal),
+			// status, paging, order.
+			for _, c := range []struct {
+				q     stagechat.UserQuery
+				total int
+				first string
+			}{
+				{stagechat.UserQuery{Limit: 10, Status: stagechat.UserStatusAll}, 2, bot.ID},
+				{stagechat.UserQuery{Limit: 10, Status: stagechat.UserStatusAll, Oldest: true}, 2, g.ID},
+				{stagechat.UserQuery{Limit: 10, Search: "ZO", Status: stagechat.UserStatusAll}, 1, g.ID},
+				{stagechat.UserQuery{Limit: 10, Search: "%", Status: stagechat.UserStatusAll}, 0, ""},
+				{stagechat.UserQuery{Limit: 10, Status: stagechat.UserStatusBots}, 1, bot.ID},
+				{stagechat.UserQuery{Limit: 10, Status: stagechat.UserStatusActive}, 2, bot.ID},
+				{stagechat.UserQuery{Limit: 10, Status: stagechat.UserStatusAuthenticated}, 0, ""},
+				{stagechat.UserQuery{Limit: 1, Offset: 1, Status: stagechat.UserStatusAll}, 2, g.ID},
+			} {
+				us, total, err := st.ListUsers(ctx, c.q)
+				if err != nil || total != c.total || (c.first != "" && (len(us) == 0 || us[0].ID != c.first)) || (c.first == "" && len(us) != 0) {
+					t.Fatalf("list %+v: %d users, total %d, %v", c.q, len(us), total, err)
+				}
+			}
 			// Counts: both chat users; the conversation's messages, hidden
 			// ones included, deleted ones and other conversations' not.
 			msgs, err := messages.New(db.Messages(), nil, nil)

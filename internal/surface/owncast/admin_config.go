@@ -91,6 +91,7 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 	cfg("customstyles", setter(s, str(long, func(st *stagechat.Settings, v string) { st.CustomStyles = v })))
 	cfg("customjavascript", setter(s, str(long, func(st *stagechat.Settings, v string) { st.CustomJavascript = v })))
 	cfg("hideviewercount", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.HideViewerCount = v })))
+	cfg("autoplay", setter(s, func(st *stagechat.Settings, v string) error { return st.SetAutoplay(v) }))
 	cfg("disablesearchindexing", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.DisableSearchIndexing = v })))
 	cfg("directoryenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Directory.Enabled = v })))
 	cfg("sockethostoverride", setter(s, func(st *stagechat.Settings, v string) error {
@@ -145,6 +146,7 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 		return nil
 	}))
 	cfg("logo", s.setLogo)
+	cfg("favicon", s.setFavicon)
 	cfg("adminpass", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Value string `json:"value"`
@@ -169,6 +171,9 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 	cfg("chat/joinmessagesenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatJoinMessagesEnabled = v })))
 	cfg("chat/establishedusermode", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatEstablishedUserMode = v })))
 	cfg("chat/spamprotectionenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatSpamProtection = v })))
+	cfg("chat/requireauthentication", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatRequireAuthentication = v })))
+	cfg("chat/slurfilterenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatWordFilter = v })))
+	cfg("chat/filteredwords", setter(s, func(st *stagechat.Settings, v []string) error { return st.SetFilteredWords(v) }))
 	cfg("chat/forbiddenusernames", setter(s, strList(1000, 100, func(st *stagechat.Settings, v []string) { st.ForbiddenUsernames = v })))
 	cfg("chat/suggestedusernames", setter(s, strList(1000, 100, func(st *stagechat.Settings, v []string) { st.SuggestedUsernames = v })))
 
@@ -230,6 +235,9 @@ func (s *Surface) handleServerConfig(w http.ResponseWriter, r *http.Request) {
 		"chatJoinMessagesEnabled":   st.ChatJoinMessagesEnabled,
 		"chatEstablishedUserMode":   st.ChatEstablishedUserMode,
 		"chatSpamProtectionEnabled": st.ChatSpamProtection,
+		"chatRequireAuthentication": st.ChatRequireAuthentication,
+		"chatSlurFilterEnabled":     st.ChatWordFilter,
+		"filteredWords":             filteredWords(st.FilteredWords),
 		"hideViewerCount":           st.HideViewerCount,
 		"disableSearchIndexing":     st.DisableSearchIndexing,
 		"externalActions":           st.ExternalActions,
@@ -246,4 +254,11 @@ func (s *Surface) handleServerConfig(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	httpserver.WriteJSON(w, http.StatusOK, out)
+}
+
+func filteredWords(w []string) []string {
+	if w == nil {
+		return []string{}
+	}
+	return w
 }

@@ -57,7 +57,8 @@ func TestConfigRoundTrip(t *testing.T) {
 		{"socialhandles", []map[string]string{{"platform": "github", "url": "https://github.com/x"}}},
 		{"nsfw", true}, {"customstyles", "body{}"}, {"customjavascript", "console.log(1)"},
 		{"appearance", map[string]string{"--theme": "red"}}, {"hideviewercount", true}, {"disablesearchindexing", true},
-		{"sockethostoverride", "wss://chat.example"}, {"serverurl", "https://stage.example"}, {"directoryenabled", true},
+		{"autoplay", "always"}, {"chat/requireauthentication", true},
+		{"chat/slurfilterenabled", true}, {"chat/filteredwords", []string{"Darn"}}, {"sockethostoverride", "wss://chat.example"}, {"serverurl", "https://stage.example"}, {"directoryenabled", true},
 		{"chat/forbiddenusernames", []string{"boss"}}, {"chat/suggestedusernames", []string{"one"}},
 		{"chat/joinmessagesenabled", false}, {"federation/username", "live"}, {"federation/livemessage", "on!"},
 		{"federation/private", true}, {"federation/showengagement", false}, {"federation/blockdomains", []string{"bad.example"}},
@@ -72,7 +73,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	for _, bad := range []struct {
 		name  string
 		value any
-	}{{"serverurl", "not.valid.url"}, {"serverurl", "javascript:alert(1)"}, {"nsfw", "yes"}, {"tags", "x"},
+	}{{"serverurl", "not.valid.url"}, {"serverurl", "javascript:alert(1)"}, {"nsfw", "yes"}, {"tags", "x"}, {"autoplay", "sometimes"}, {"autoplay", true}, {"chat/filteredwords", []string{"two words"}},
 		{"socialhandles", []map[string]string{{"platform": "x", "url": "javascript:alert(1)"}}}} {
 		r := n.do(t, "POST", "/api/admin/config/"+bad.name, "admin", map[string]any{"value": bad.value})
 		var res map[string]any
@@ -89,7 +90,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	want := map[string]any{"name": "Stage One", "summary": "summary'; DROP TABLE accounts;--", "streamTitle": "Live now",
 		"offlineMessage": "<p>back <em>soon</em></p>", "extraPageContent": "<h1>Hello</h1>", "logo": "/logo",
 		"customStyles": "body{}", "socketHostOverride": "wss://chat.example", "hideViewerCount": true, "nsfw": true,
-		"maxSocketPayloadSize": float64(2048)}
+		"maxSocketPayloadSize": float64(2048), "autoplay": "always", "chatRequireAuthentication": true}
 	for k, v := range want {
 		if cfg[k] != v {
 			t.Fatalf("/api/config %s = %v, want %v", k, cfg[k], v)
@@ -104,7 +105,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	fed := sc["federation"].(map[string]any)
 	if inst["name"] != "Stage One" || inst["extraPageContent"] != "# Hello" || inst["customJavascript"] != "console.log(1)" ||
 		fed["username"] != "live" || fed["isPrivate"] != true || sc["yp"].(map[string]any)["instanceUrl"] != "https://stage.example" ||
-		sc["forbiddenUsernames"].([]any)[0] != "boss" || sc["notifications"].(map[string]any)["discord"].(map[string]any)["webhook"] != "https://discord.example/x" {
+		sc["forbiddenUsernames"].([]any)[0] != "boss" || sc["chatSlurFilterEnabled"] != true || sc["filteredWords"].([]any)[0] != "darn" || sc["notifications"].(map[string]any)["discord"].(map[string]any)["webhook"] != "https://discord.example/x" {
 		t.Fatalf("serverconfig %v", sc)
 	}
 	r := n.do(t, "GET", "/robots.txt", "", nil)

@@ -148,7 +148,7 @@ func (s *Surface) onChatFrame(ctx context.Context, c *client, flood *stagechat.F
 	case evChat:
 		m, err := s.d.Chat.Send(ctx, u, ev.Body)
 		switch {
-		case errors.Is(err, stagechat.ErrNotEstablished):
+		case errors.Is(err, stagechat.ErrNotEstablished), errors.Is(err, stagechat.ErrNotAuthenticated):
 			c.conn.Send(s.actionFrame(fault.Message(err)))
 		case err != nil:
 			if fault.KindOf(err) == fault.Invalid {

@@ -44,6 +44,9 @@ func (s *Surface) registerLiveAdmin(h *httpserver.Server) {
 	adm("POST /api/admin/config/videoservingendpoint", s.handleSetServingEndpoint)
 	// Public, but part of the playback health this file reports.
 	h.Handle("POST /api/metrics/playback", s.wrap(s.handlePlaybackReport))
+	h.Handle("GET /api/metrics/cmcd", s.wrap(s.handleCMCD))
+	h.Handle("POST /api/metrics/cmcd", s.wrap(s.handleCMCD))
+	h.Handle("OPTIONS /api/metrics/cmcd", s.wrap(cmcdPreflight))
 }
 
 // decodeValue reads Owncast's {"value": …} setter body.

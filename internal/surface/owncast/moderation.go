@@ -125,6 +125,7 @@ func (s *Surface) writeClients(w http.ResponseWriter) {
 }
 
 func (s *Surface) registerAdminChat(h *httpserver.Server) {
+	s.registerUsers(h)
 	s.admin(h, "GET /api/admin/chat/clients", func(w http.ResponseWriter, r *http.Request) { s.writeClients(w) })
 	s.admin(h, "GET /api/admin/chat/messages", func(w http.ResponseWriter, r *http.Request) { s.writeHistory(w, r, true) })
 	s.admin(h, "POST /api/admin/chat/messagevisibility", s.handleVisibility)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -123,12 +124,13 @@ func TestOpenAPIResponses(t *testing.T) {
 		{"name", "Quokka TV"}, {"serversummary", "All quokkas"}, {"welcomemessage", "Hi **there**"},
 		{"offlinemessage", "Back soon"}, {"pagecontent", "# About"}, {"streamtitle", "Live quokkas"},
 		{"tags", []string{"animals", "nature"}}, {"nsfw", false}, {"customstyles", "body{}"},
-		{"customjavascript", "console.log(1)"}, {"hideviewercount", false}, {"disablesearchindexing", true},
+		{"customjavascript", "console.log(1)"}, {"hideviewercount", false}, {"disablesearchindexing", true}, {"autoplay", "off"},
 		{"serverurl", "https://quokka.example.org"}, {"directoryenabled", true},
 		{"sockethostoverride", "wss://chat.example.org"}, {"appearance", map[string]string{"theme-color-background-main": "#000"}},
 		{"socialhandles", []map[string]string{{"platform": "mastodon", "url": "https://mastodon.example/@q"}}},
 		{"externalactions", []map[string]any{{"url": "https://example.org/tip", "title": "Tip", "openExternally": true}}},
 		{"chat/joinmessagesenabled", true}, {"chat/establishedusermode", false}, {"chat/spamprotectionenabled", true},
+		{"chat/requireauthentication", false}, {"chat/slurfilterenabled", true}, {"chat/filteredwords", []string{"darn"}},
 		{"chat/forbiddenusernames", []string{"root"}}, {"chat/suggestedusernames", []string{}},
 		{"federation/username", "quokka"}, {"federation/livemessage", "Live now"}, {"federation/blockdomains", []string{}},
 		{"federation/private", false}, {"federation/showengagement", true},
@@ -155,6 +157,24 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "POST", "/api/admin/emoji/delete", "admin", map[string]string{"name": "dot.png"})
 	c.do(200, "POST", "/api/admin/config/logo", "admin", map[string]any{"value": png})
 	c.do(200, "GET", "/logo", "", nil)
+	{
+		var mb bytes.Buffer
+		mw := multipart.NewWriter(&mb)
+		fw, _ := mw.CreateFormFile("favicon", "favicon.png")
+		_, _ = fw.Write([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"))
+		_ = mw.Close()
+		req, _ := http.NewRequest("POST", c.base+"/api/admin/config/favicon", &mb)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.SetBasicAuth("admin", "abc123")
+		resp, err := c.http.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("favicon upload: %v %v", err, resp)
+		}
+		resp.Body.Close()
+	}
+	c.do(200, "GET", "/favicon.ico", "", nil)
+	c.do(200, "DELETE", "/api/admin/config/favicon", "admin", nil)
+	c.do(404, "GET", "/favicon.ico", "", nil)
 	c.do(200, "GET", "/logo/external", "", nil)
 	if err := os.MkdirAll(filepath.Join(n.dataDir, "public"), 0o755); err != nil {
 		t.Fatal(err)
@@ -192,6 +212,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	annID, bobID := ann["id"].(string), bob["id"].(string)
 	c.do(200, "POST", "/api/admin/chat/users/setmoderator", "admin", map[string]any{"userId": annID, "isModerator": true})
 	c.do(200, "GET", "/api/admin/chat/users/moderators", "admin", nil)
+	c.do(200, "GET", "/api/admin/users?offset=0&limit=10&search=a&status=all&sort=desc", "admin", nil)
+	c.do(400, "POST", "/api/admin/users/delete", "admin", map[string]any{"userId": "no-such-user"})
 	mod := "?accessToken=" + url.QueryEscape(annTok)
 	c.do(200, "GET", "/api/moderation/chat/user/"+bobID+mod, "", nil)
 	c.do(200, "GET", "/api/integrations/moderation/chat/user/"+bobID, bearer, nil)
@@ -234,6 +256,10 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "POST", "/api/metrics/playback", "", map[string]any{"bandwidth": 2500.5, "latency": 6, "errors": 1,
 		"downloadDuration": 0.4, "qualityVariantChanges": 0})
 	c.do(400, "POST", "/api/metrics/playback", "", `{"errors":"many"}`)
+	c.do(200, "POST", "/api/metrics/cmcd", "", map[string]any{"v": 2, "e": "t", "mtp": 5100, "ltc": 3200, "sid": "s"})
+	c.do(200, "GET", "/api/metrics/cmcd?CMCD="+url.QueryEscape(`e=t,mtp=4800,sid="s"`), "", nil)
+	c.do(400, "POST", "/api/metrics/cmcd", "", map[string]any{})
+	c.do(204, "OPTIONS", "/api/metrics/cmcd", "", nil)
 	ln.live.CollectPlayback(context.Background())
 	c.do(200, "GET", "/api/admin/metrics/video", "admin", nil)
 	c.do(200, "POST", "/api/admin/config/streamkeys", "admin", map[string]any{"value": []map[string]string{{"key": "abc123", "comment": "default"}}})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +254,102 @@ func TestStreamHealthWhileLive(t *testing.T) {
 	raw = health()
 	if err := json.Unmarshal(raw, &h); err != nil || !h.Healthy || h.HealthPercentage != 100 || h.Message != "" {
 		t.Fatalf("health after a clean window: %s", raw)
+	}
+}
+
+// cmcd sends a CMCD report as the given browser.
+func (n *liveNode) cmcd(t *testing.T, method, ua, query, body string, hdr ...string) (int, http.Header) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, n.url+"/api/metrics/cmcd"+query, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", ua)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header
+}
+
+// TestCMCDReports: the upstream suite's CMCD cases (single report, batch,
+// query form, preflight, malformed, empty), then CMCD reports feed the same
+// video-health series as the 0.1.3 player's reports.
+func TestCMCDReports(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	n := newLiveNode(t, nil, 2)
+	q := "?CMCD=" + url.QueryEscape(`e=t,ltc=2900,mtp=4800,sid="api,test"`)
+	cases := []struct {
+		name, method, query, body string
+		code                      int
+	}{
+		{"single event report", "POST", "", `{"v":2,"e":"ps","ts":1700000000000,"sta":"p","ltc":3200,"mtp":5100,"sid":"s","sn":1}`, 200},
+		{"batched array", "POST", "", `[{"v":2,"e":"t","mtp":5100,"sid":"s","sn":2},{"v":2,"e":"ps","sta":"w","bs":true,"sid":"s","sn":3}]`, 200},
+		{"query parameter", "GET", q, "", 200},
+		{"malformed json", "POST", "", `{not json`, 400},
+		{"no report (GET)", "GET", "", "", 400},
+		{"no report (empty object)", "POST", "", `{}`, 400},
+		{"a string measure", "POST", "", `{"mtp":"fast"}`, 400},
+		{"negative measure", "POST", "", `{"ltc":-1}`, 400},
+		{"malformed query", "GET", "?CMCD=" + url.QueryEscape(`sid="open`), "", 400},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if code, h := n.cmcd(t, c.method, "case-"+c.name, c.query, c.body); code != c.code || h.Get("Access-Control-Allow-Origin") != "*" {
+				t.Fatalf("%d (ACAO %q), want %d", code, h.Get("Access-Control-Allow-Origin"), c.code)
+			}
+		})
+	}
+	code, h := n.cmcd(t, "OPTIONS", "x", "", "", "Origin", "https://example.com", "Access-Control-Request-Method", "POST",
+		"Access-Control-Request-Headers", "content-type")
+	if code != 204 || h.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") ||
+		!strings.Contains(strings.ToLower(h.Get("Access-Control-Allow-Headers")), "content-type") {
+		t.Fatalf("preflight: %d %v", code, h)
+	}
+
+	n.live.CollectPlayback(ctx) // close the window the cases above filled
+	// One player: throughput then latency then a stall then an error, in
+	// separate events; another player reports by query.
+	for _, body := range []string{`{"e":"t","mtp":3000}`, `{"e":"t","ltc":5000,"ttlb":500}`, `{"e":"ps","sta":"w","bs":true}`, `{"e":"e","ec":["DRM"]}`} {
+		if code, _ := n.cmcd(t, "POST", "P1", "", body); code != 200 {
+			t.Fatalf("report %s: %d", body, code)
+		}
+	}
+	if code, _ := n.cmcd(t, "GET", "P2", "?CMCD="+url.QueryEscape("mtp=1000,ltc=7000,ttlb=1500"), ""); code != 200 {
+		t.Fatalf("query report: %d", code)
+	}
+	n.live.CollectPlayback(ctx)
+	m, err := n.live.PlaybackMetrics(ctx, n.stage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := func(ss []live.PlaybackSample) float64 { return ss[len(ss)-1].Value }
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"errors (stall, error event, error code)", last(m.Errors), 3},
+		{"max bitrate", last(m.MaxBitrate), 3000},
+		{"min bitrate", last(m.MinBitrate), 1000},
+		{"lowest latency", last(m.LowestLatency), 5},
+		{"highest latency", last(m.HighestLatency), 7},
+		{"min download", last(m.MinDownload), 0.5},
+		{"max download", last(m.MaxDownload), 1.5},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
+		}
 	}
 }

@@ -75,6 +75,7 @@ func (s *Surface) registerPublic(h *httpserver.Server) {
 		_, _ = w.Write([]byte(s.d.Chat.Settings().CustomJavascript))
 	}))
 	h.Handle("GET /logo", s.wrap(s.handleLogo))
+	s.registerFavicon(h)
 	h.Handle("GET /logo/external", s.wrap(s.handleLogo))
 	h.Handle("GET /public/{path...}", s.wrap(s.handlePublic))
 
@@ -109,9 +110,11 @@ func (s *Surface) handleWebConfig(w http.ResponseWriter, r *http.Request) {
 		"socialHandles": handles, "externalActions": st.ExternalActions, "customStyles": st.CustomStyles,
 		"appearanceVariables": st.AppearanceVariables, "maxSocketPayloadSize": MaxSocketPayload,
 		"hideViewerCount": st.HideViewerCount, "chatDisabled": st.ChatDisabled, "nsfw": st.NSFW,
-		"notifications":  map[string]any{"browser": s.browserNotificationConfig(r.Context(), st)},
-		"federation":     fed,
-		"authentication": map[string]any{"indieAuthEnabled": st.ServerURL != ""},
+		"autoplay":                  st.AutoplayMode(),
+		"chatRequireAuthentication": st.ChatRequireAuthentication,
+		"notifications":             map[string]any{"browser": s.browserNotificationConfig(r.Context(), st)},
+		"federation":                fed,
+		"authentication":            map[string]any{"indieAuthEnabled": st.ServerURL != ""},
 	}
 	if st.StreamTitle != "" {
 		out["streamTitle"] = st.StreamTitle

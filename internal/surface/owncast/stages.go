@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -183,16 +184,24 @@ func (s *Surface) handleStageKey(rotate bool) http.HandlerFunc {
 	}
 }
 
-// rtmpURL is rtmp://<the host the caller used>[:port]/live.
+// rtmpURL is rtmp://<host>[:port]/live. The host is the one of the public
+// URL setting (Owncast's serverurl) when set, else the one the caller used;
+// the port is the one the RTMP listener is bound to, never the stored
+// rtmpserverport, which moves nothing.
 func (s *Surface) rtmpURL(r *http.Request) string {
 	host := r.Host
+	if s.d.Chat != nil {
+		if u, err := url.Parse(s.d.Chat.Settings().ServerURL); err == nil && u.Hostname() != "" {
+			host = u.Hostname()
+		}
+	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
-	if p := s.d.Live.Settings().RTMPPort; p > 0 && p != 1935 {
+	if p := s.d.Live.IngestPort(); p > 0 && p != 1935 {
 		host += ":" + strconv.Itoa(p)
 	}
 	return "rtmp://" + host + "/live"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -215,4 +216,21 @@ func TestBrowserAdminDashboard(t *testing.T) {
 	// Another section, reached in-app.
 	admin.do("open stream keys", chromedp.Click(chromedp.CSS(`nav.side a[href="/admin/video"]`)))
 	admin.waitFor("the stream key", `[...document.querySelectorAll('input.mono')].some(i => i.value === "browser-admin-key")`, 10*time.Second)
+
+	// Custom emoji: listed on their own page and deleted from it (before,
+	// no page of Hearth's admin could delete one).
+	adminPost(t, base, "/api/admin/emoji/upload", map[string]any{"name": "blob",
+		"data": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="})
+	admin.do("open custom emoji", chromedp.Click(chromedp.CSS(`nav.side a[href="/admin/emoji"]`)))
+	admin.waitFor("the emoji listed", `document.querySelector('[data-testid="admin-emoji"]')?.textContent.includes(":blob:")`, 10*time.Second)
+	admin.do("delete it", chromedp.Click(chromedp.CSS(`[data-testid="admin-emoji"] button.danger`)))
+	admin.waitFor("the list emptied", `document.querySelector('[data-testid="admin-emoji"]')?.children.length === 0`, 10*time.Second)
+	resp, err := http.Get(base + "/api/emoji")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); strings.TrimSpace(string(b)) != "[]" {
+		t.Fatalf("/api/emoji after deleting from the admin page: %s", b)
+	}
 }

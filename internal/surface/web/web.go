@@ -164,12 +164,22 @@ func (s *Surface) Register(r Router) {
 	r.Handle("GET /embed/chat/readonly", h)
 	r.Handle("GET /embed/chat/readwrite", h)
 	r.Handle("GET /embed/chat", http.RedirectHandler("/embed/chat/readonly", http.StatusTemporaryRedirect))
+	// Other methods on an API path no route claims: a JSON 404 too, not
+	// the mux's plain-text 405 (which "GET /" above would cause).
+	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, http.StatusNotFound, "Not found")
+	})
+	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+		for _, pre := range []string{"/api/", "/nodeinfo/", "/.well-known/"} {
+			r.Handle(m+" "+pre, notFound)
+		}
+	}
 }
 
 // apiPrefixes are path prefixes that belong to the APIs: an unknown path
 // under them is a 404 in JSON, never the app's HTML (a client calling a
 // route Hearth lacks must not get a 200 page).
-var apiPrefixes = []string{"/api/", "/hls/", "/ws", "/public/", "/.well-known/", "/federation/", "/files/", "/emojis/", "/img/"}
+var apiPrefixes = []string{"/api/", "/hls/", "/ws", "/public/", "/.well-known/", "/nodeinfo/", "/federation/", "/files/", "/emojis/", "/img/"}
 
 func (s *Surface) serve(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path

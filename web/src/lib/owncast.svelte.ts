@@ -35,6 +35,8 @@ export interface WebConfig {
   chatDisabled?: boolean;
   hideViewerCount?: boolean;
   maxSocketPayloadSize?: number;
+  /** Owncast 0.2's autoplay setting (absent from 0.1.3 servers). */
+  autoplay?: "off" | "always" | "sound-only";
 }
 
 export interface ChatUser {

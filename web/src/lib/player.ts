@@ -11,10 +11,46 @@ export interface PlayerView {
   blocked(): void;
 }
 
+/** The stage's autoplay setting (Owncast's `autoplay` in /api/config):
+ * off never starts by itself, always starts (muted when the browser refuses
+ * sound without a gesture), sound-only starts only where sound is allowed. */
+export type Autoplay = "off" | "always" | "sound-only";
+
+/** The part of a <video> that autoplay needs. */
+export interface Playable {
+  muted: boolean;
+  play(): Promise<void>;
+}
+
+/** autostart starts playback as the autoplay mode says; it calls blocked
+ * when the viewer has to press play. */
+export async function autostart(video: Playable, mode: Autoplay, blocked: () => void): Promise<void> {
+  if (mode === "off") {
+    blocked();
+    return;
+  }
+  try {
+    await video.play();
+    return;
+  } catch (e) {
+    if ((e as Error).name !== "NotAllowedError") return;
+  }
+  if (mode === "always" && !video.muted) {
+    video.muted = true;
+    try {
+      await video.play();
+      return;
+    } catch {
+      // still refused: fall through to the gesture
+    }
+  }
+  blocked();
+}
+
 export interface LivePlayer {
   /** The source attached, or "" when detached. */
   readonly source: string;
-  attach(video: HTMLVideoElement, src: string): Promise<void>;
+  attach(video: HTMLVideoElement, src: string, autoplay?: Autoplay): Promise<void>;
   detach(video: HTMLVideoElement | undefined): void;
   destroy(): void;
 }
@@ -24,7 +60,7 @@ export function livePlayer(view: PlayerView): LivePlayer {
   let source = "";
   let retrying = false;
 
-  async function attach(video: HTMLVideoElement, src: string) {
+  async function attach(video: HTMLVideoElement, src: string, autoplay: Autoplay = "sound-only") {
     if (source) return;
     source = src;
     retrying = false;
@@ -70,9 +106,7 @@ export function livePlayer(view: PlayerView): LivePlayer {
         return;
       }
     }
-    video.play().catch((e: Error) => {
-      if (e.name === "NotAllowedError") view.blocked();
-    });
+    await autostart(video, autoplay, () => view.blocked());
   }
 
   function detach(video: HTMLVideoElement | undefined) {

@@ -1,0 +1,61 @@
+package stagechat_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/stagechat"
+)
+
+// TestEmojiDeleteNames: delete accepts the file name, the shortcode that
+// GET /api/emoji lists, and the rooted names Owncast's admin sends; a name
+// that leaves the directory stays invalid.
+func TestEmojiDeleteNames(t *testing.T) {
+	t.Parallel()
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89")
+	for _, tc := range []struct {
+		name string
+		kind fault.Kind // Internal = success
+	}{
+		{"e1.png", fault.Internal},
+		{"e1", fault.Internal},
+		{"E1", fault.Internal},
+		{"/e1.png", fault.Internal},
+		{"/img/emoji/e1.png", fault.Internal},
+		{"nope", fault.NotFound},
+		{"//e1.png", fault.Invalid},
+		{"/../e1.png", fault.Invalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			d, err := stagechat.OpenEmojiDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if _, err := d.Upload("e1", png); err != nil {
+				t.Fatal(err)
+			}
+			err = d.Delete(tc.name)
+			if tc.kind == fault.Internal {
+				if err != nil {
+					t.Fatalf("delete %q: %v", tc.name, err)
+				}
+				if _, serr := os.Stat(filepath.Join(dir, "e1.png")); !errors.Is(serr, os.ErrNotExist) {
+					t.Fatalf("file still there: %v", serr)
+				}
+				if l, _ := d.List(); len(l) != 0 {
+					t.Fatalf("list after delete: %v", l)
+				}
+				return
+			}
+			if !errors.Is(err, tc.kind) {
+				t.Fatalf("delete %q: %v, want %v", tc.name, err, tc.kind)
+			}
+		})
+	}
+}
