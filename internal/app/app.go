@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 
@@ -43,7 +44,8 @@ type App struct {
 	Community *community.Service
 	Messages  *messages.Service
 
-	stages *stageLinks // stage channels ⇄ live stages (wire_stages.go)
+	stages   *stageLinks // stage channels ⇄ live stages (wire_stages.go)
+	rtmpAddr net.Addr    // the RTMP ingest's bound address (wire_live.go)
 
 	hubMu   sync.Mutex
 	hubs    []*gateway.Hub

@@ -63,16 +63,6 @@ func get(t *testing.T, url string) (int, http.Header, []byte) {
 	return res.StatusCode, res.Header, b
 }
 
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // poll retries an external process's state (ffmpeg, the transcoder) until
 // ok or the deadline.
 func poll(t *testing.T, what string, d time.Duration, ok func() bool) {
@@ -103,11 +93,11 @@ func TestStageChannelHasItsOwnStage(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg not installed (.ci/run installs it)")
 	}
-	port := freeTCPPort(t)
 	cfg := testConfig(t)
-	cfg.RTMPAddr = "127.0.0.1:" + strconv.Itoa(port)
+	cfg.RTMPAddr = "127.0.0.1:0"
 	cfg.FFmpegPath = "ffmpeg"
 	a, _ := start(t, cfg, nil)
+	port := a.RTMPAddr().(*net.TCPAddr).Port
 	base := a.HTTP.URL()
 	alice, bob, eve := register(t, base, "alice"), register(t, base, "bob"), register(t, base, "eve")
 	sid := newServer(t, base, alice.AccessToken)
