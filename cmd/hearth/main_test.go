@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 // run runs the binary to completion and returns exit code and stderr.
 func run(t *testing.T, dir string, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hearthBin, args...)
 	cmd.Dir = dir
@@ -128,7 +128,7 @@ func startServer(t *testing.T, dir string) (*exec.Cmd, string) {
 			t.Fatalf("no address in the listening line:\n%s", logged.String())
 		}
 		return cmd, addr
-	case <-time.After(60 * time.Second):
+	case <-time.After(hangGuard):
 		logMu.Lock()
 		defer logMu.Unlock()
 		t.Fatalf("server did not start; its log:\n%s", logged.String())

@@ -67,7 +67,7 @@ func get(t *testing.T, url string) (int, http.Header, []byte) {
 // ok or the deadline.
 func poll(t *testing.T, what string, d time.Duration, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	deadline := time.Now().Add(max(d, hangGuard)) // d is the usual time; only a hang fails
 	for !ok() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -220,7 +220,7 @@ func TestStageChannelHasItsOwnStage(t *testing.T) {
 	}
 	select {
 	case <-exited:
-	case <-time.After(30 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("the publisher was not disconnected")
 	}
 	poll(t, "the stage gone", 10*time.Second, func() bool {
@@ -242,7 +242,7 @@ type socket struct {
 
 func dialSocket(t *testing.T, url string) *socket {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
@@ -281,7 +281,7 @@ func (s *socket) send(v any) {
 // closes or nothing matches in time.
 func (s *socket) await(what string, match func(map[string]any) bool) map[string]any {
 	s.t.Helper()
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(hangGuard)
 	for {
 		select {
 		case f, ok := <-s.frames:

@@ -27,7 +27,7 @@ func natsURL(t *testing.T) string {
 
 func newNATS(t *testing.T, url string) *bus.NATS {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), hangGuard)
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	b, err := bus.NewNATS(ctx, url, logger, bus.WithClientName("hearth-test"))
@@ -67,7 +67,7 @@ func TestNATSAcrossConnections(t *testing.T) {
 		if m.Topic != topic || string(m.Data) != "hi" {
 			t.Errorf("received %s %q", m.Topic, m.Data)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("message published on another connection never arrived")
 	}
 }

@@ -54,7 +54,7 @@ func publish(t *testing.T, url string) {
 // waitOnline polls Owncast's /api/status until the stream is online.
 func waitOnline(t *testing.T, base string) {
 	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for time.Now().Before(deadline) {
 		res, err := http.Get(base + "/api/status")
 		if err == nil {
@@ -179,7 +179,7 @@ func TestBrowserAdminDashboard(t *testing.T) {
 	// Without credentials the page is the Basic challenge, not the app
 	// (headless Chromium has no login box and fails the navigation).
 	stranger := newTab(t, browser, "stranger")
-	nctx, cancel := context.WithTimeout(stranger.ctx, 15*time.Second)
+	nctx, cancel := context.WithTimeout(stranger.ctx, hangGuard)
 	err := chromedp.Do(nctx, chromedp.Navigate(base+"/admin/"))
 	cancel()
 	if err == nil || !strings.Contains(err.Error(), "ERR_INVALID_AUTH_CREDENTIALS") {
