@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -73,12 +74,38 @@ func OpenDB(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*stor
 	return db, nil
 }
 
-// OpenBus opens the configured bus.
-func OpenBus(ctx context.Context, cfg *config.Config, logger *slog.Logger) (bus.Bus, error) {
-	if cfg.Bus == "local" {
-		return bus.NewLocal(), nil
+// busPrefixKey is the instance_kv key of the bus prefix made on first start.
+const busPrefixKey = "bus_prefix"
+
+// OpenBus opens the configured bus, namespaced by --bus-prefix or, when
+// that is empty, by an id kept in the database (made on first start; every
+// node on one database reads the same one).
+func OpenBus(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog.Logger) (bus.Bus, error) {
+	prefix := cfg.BusPrefix
+	if prefix == "" {
+		id := strings.ReplaceAll(identity.NewID(), "-", "")
+		p, err := db.Identity().SetInstanceValueOnce(ctx, busPrefixKey, "h"+id[len(id)-12:])
+		if err != nil {
+			return nil, fmt.Errorf("bus prefix: %w", err)
+		}
+		prefix = p
 	}
-	return bus.NewNATS(ctx, cfg.Bus, logger.With("component", "bus"))
+	var b bus.Bus
+	if cfg.Bus == "local" {
+		b = bus.NewLocal()
+	} else {
+		nb, err := bus.NewNATS(ctx, cfg.Bus, logger.With("component", "bus"))
+		if err != nil {
+			return nil, err
+		}
+		b = nb
+	}
+	pb, err := bus.WithPrefix(b, prefix)
+	if err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("--bus-prefix: %w", err)
+	}
+	return pb, nil
 }
 
 // NewIdentity builds the identity service on db.
@@ -100,7 +127,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		return nil, err
 	}
 	a.closers = append(a.closers, a.DB.Close)
-	if a.Bus, err = OpenBus(ctx, &cfg, logger); err != nil {
+	if a.Bus, err = OpenBus(ctx, &cfg, a.DB, logger); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.Bus.Close)
