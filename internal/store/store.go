@@ -32,8 +32,6 @@ import (
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
-
-	"github.com/hearth-community/hearth/internal/config"
 )
 
 //go:embed migrations
@@ -69,7 +67,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if config.IsPostgres(dsn) {
+	if isPostgres(dsn) {
 		return openPostgres(ctx, dsn, logger)
 	}
 	return openSQLite(ctx, dsn, logger)
@@ -255,3 +253,9 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // Ping checks the database answers (for /healthz).
 func (db *DB) Ping(ctx context.Context) error { return db.PingContext(ctx) }
+
+// isPostgres reports whether dsn names a PostgreSQL database (the same
+// rule as config.IsPostgres; the adapter does not import config).
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
