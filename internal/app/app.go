@@ -68,7 +68,7 @@ func OpenDB(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*stor
 		return nil, err
 	}
 	if err := db.Migrate(ctx); err != nil {
-		db.Close()
+		_ = db.Close() // the open failed; that error is the one to report
 		return nil, err
 	}
 	return db, nil
@@ -120,7 +120,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	a := &App{Config: cfg, Log: logger}
 	defer func() {
 		if err != nil {
-			a.Close()
+			_ = a.Close() // New failed; its error is the one to report
 		}
 	}()
 	if a.DB, err = OpenDB(ctx, &cfg, logger); err != nil {

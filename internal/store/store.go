@@ -113,12 +113,12 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, err
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	var mode string
 	if err := sqldb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		sqldb.Close()
+		_ = sqldb.Close()
 		lf.Close()
 		return nil, fmt.Errorf("database %s: %w", path, sqliteErr(err))
 	}
 	if !strings.EqualFold(mode, "wal") {
-		sqldb.Close()
+		_ = sqldb.Close()
 		lf.Close()
 		return nil, fmt.Errorf("database %s: could not enable WAL mode (got %q)", path, mode)
 	}
@@ -149,7 +149,7 @@ func openPostgres(ctx context.Context, dsn string, logger *slog.Logger) (*DB, er
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := sqldb.PingContext(pctx); err != nil {
-		sqldb.Close()
+		_ = sqldb.Close()
 		return nil, fmt.Errorf("database %s: cannot connect: %s", shown, oneLine(err))
 	}
 	return &DB{DB: sqldb, Engine: Postgres, log: logger}, nil
