@@ -67,7 +67,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
+		defer func() { _ = os.RemoveAll(dir) }()
 		var cli struct {
 			config.Config `embed:""`
 		}
@@ -84,7 +84,7 @@ func run() error {
 		}
 		done := make(chan error, 1)
 		go func() { done <- a.Run(ctx) }()
-		defer func() { cancel(); <-done; a.Close() }()
+		defer func() { cancel(); _ = <-done; _ = a.Close() }()
 		base = a.HTTP.URL()
 	}
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -243,7 +243,7 @@ func run() error {
 	stopRead()
 	for i := range rs {
 		for _, ws := range rs[i].all {
-			ws.CloseNow()
+			_ = ws.CloseNow()
 		}
 	}
 	readers.Wait()

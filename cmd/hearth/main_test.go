@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,20 +36,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // run runs the binary to completion and returns exit code and stderr.
 func run(t *testing.T, dir string, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hearthBin, args...)
 	cmd.Dir = dir
@@ -94,10 +84,14 @@ func TestBadStartsAreOneLineErrors(t *testing.T) {
 	}
 }
 
-// startServer runs `hearth` in dir and waits until it logs that it listens.
-func startServer(t *testing.T, dir, addr string) *exec.Cmd {
+// listenAddr finds the address in hearth's "hearth listening" log line.
+var listenAddr = regexp.MustCompile(`addr=("?)([^\s"]+)`)
+
+// startServer runs `hearth` in dir on a port the OS picks and waits until
+// it logs that it listens; it returns the address from that log line.
+func startServer(t *testing.T, dir string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(hearthBin, "--addr", addr, "--rtmp-addr", "127.0.0.1:0", "--admin-password", "adminpassword")
+	cmd := exec.Command(hearthBin, "--addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0", "--admin-password", "adminpassword")
 	cmd.Dir = dir
 	pr, err := cmd.StderrPipe()
 	if err != nil {
@@ -107,7 +101,7 @@ func startServer(t *testing.T, dir, addr string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	ready := make(chan struct{})
+	ready := make(chan string, 1)
 	var logMu sync.Mutex
 	var logged strings.Builder
 	go func() {
@@ -117,7 +111,11 @@ func startServer(t *testing.T, dir, addr string) *exec.Cmd {
 			logged.WriteString(sc.Text() + "\n")
 			logMu.Unlock()
 			if strings.Contains(sc.Text(), "hearth listening") {
-				close(ready)
+				m := listenAddr.FindStringSubmatch(sc.Text())
+				if m == nil {
+					m = []string{"", "", ""}
+				}
+				ready <- m[2]
 				for sc.Scan() {
 				}
 				return
@@ -125,13 +123,17 @@ func startServer(t *testing.T, dir, addr string) *exec.Cmd {
 		}
 	}()
 	select {
-	case <-ready:
-	case <-time.After(60 * time.Second):
+	case addr := <-ready:
+		if addr == "" {
+			t.Fatalf("no address in the listening line:\n%s", logged.String())
+		}
+		return cmd, addr
+	case <-time.After(hangGuard):
 		logMu.Lock()
 		defer logMu.Unlock()
 		t.Fatalf("server did not start; its log:\n%s", logged.String())
 	}
-	return cmd
+	return nil, ""
 }
 
 // TestServeDefaultsAndGracefulStop: with no subcommand, hearth serves on an
@@ -141,9 +143,8 @@ func startServer(t *testing.T, dir, addr string) *exec.Cmd {
 func TestServeDefaultsAndGracefulStop(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	addr := freePort(t)
 	begin := time.Now()
-	cmd := startServer(t, dir, addr)
+	cmd, addr := startServer(t, dir)
 	res, err := http.Get("http://" + addr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +160,7 @@ func TestServeDefaultsAndGracefulStop(t *testing.T) {
 		}
 	}
 
-	code, stderr := run(t, dir, "--addr", freePort(t))
+	code, stderr := run(t, dir, "--addr", "127.0.0.1:0")
 	if code == 0 || !strings.Contains(stderr, "locked by another process") {
 		t.Fatalf("second instance on the same data: exit %d\n%s", code, stderr)
 	}

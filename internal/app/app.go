@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -43,7 +45,8 @@ type App struct {
 	Community *community.Service
 	Messages  *messages.Service
 
-	stages *stageLinks // stage channels ⇄ live stages (wire_stages.go)
+	stages   *stageLinks // stage channels ⇄ live stages (wire_stages.go)
+	rtmpAddr net.Addr    // the RTMP ingest's bound address (wire_live.go)
 
 	hubMu   sync.Mutex
 	hubs    []*gateway.Hub
@@ -65,18 +68,44 @@ func OpenDB(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*stor
 		return nil, err
 	}
 	if err := db.Migrate(ctx); err != nil {
-		db.Close()
+		_ = db.Close() // the open failed; that error is the one to report
 		return nil, err
 	}
 	return db, nil
 }
 
-// OpenBus opens the configured bus.
-func OpenBus(ctx context.Context, cfg *config.Config, logger *slog.Logger) (bus.Bus, error) {
-	if cfg.Bus == "local" {
-		return bus.NewLocal(), nil
+// busPrefixKey is the instance_kv key of the bus prefix made on first start.
+const busPrefixKey = "bus_prefix"
+
+// OpenBus opens the configured bus, namespaced by --bus-prefix or, when
+// that is empty, by an id kept in the database (made on first start; every
+// node on one database reads the same one).
+func OpenBus(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog.Logger) (bus.Bus, error) {
+	prefix := cfg.BusPrefix
+	if prefix == "" {
+		id := strings.ReplaceAll(identity.NewID(), "-", "")
+		p, err := db.Identity().SetInstanceValueOnce(ctx, busPrefixKey, "h"+id[len(id)-12:])
+		if err != nil {
+			return nil, fmt.Errorf("bus prefix: %w", err)
+		}
+		prefix = p
 	}
-	return bus.NewNATS(ctx, cfg.Bus, logger.With("component", "bus"))
+	var b bus.Bus
+	if cfg.Bus == "local" {
+		b = bus.NewLocal()
+	} else {
+		nb, err := bus.NewNATS(ctx, cfg.Bus, logger.With("component", "bus"))
+		if err != nil {
+			return nil, err
+		}
+		b = nb
+	}
+	pb, err := bus.WithPrefix(b, prefix)
+	if err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("--bus-prefix: %w", err)
+	}
+	return pb, nil
 }
 
 // NewIdentity builds the identity service on db.
@@ -91,14 +120,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	a := &App{Config: cfg, Log: logger}
 	defer func() {
 		if err != nil {
-			a.Close()
+			_ = a.Close() // New failed; its error is the one to report
 		}
 	}()
 	if a.DB, err = OpenDB(ctx, &cfg, logger); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.DB.Close)
-	if a.Bus, err = OpenBus(ctx, &cfg, logger); err != nil {
+	if a.Bus, err = OpenBus(ctx, &cfg, a.DB, logger); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.Bus.Close)

@@ -140,7 +140,7 @@ func TestRevocationAndShutdownCloseSockets(t *testing.T) {
 	if _, err := a.Identity.SetDisabled(ctx, bad.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, hangGuard)
 	defer cancel()
 	_, _, err := c1.Read(rctx)
 	if st := websocket.CloseStatus(err); st != websocket.StatusPolicyViolation {

@@ -79,7 +79,7 @@ func TestTwoNodesShareOneCommunity(t *testing.T) {
 		t.Fatalf("create channel on A: %d", code)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, "ws"+urlB[4:]+"/ws?token="+auth.AccessToken, nil)
 	if err != nil {

@@ -41,7 +41,7 @@ func TestPresenceCountsConnectionsOnEveryNode(t *testing.T) {
 		t.Fatalf("create channel: %d", code)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	dial := func(base, token string) *websocket.Conn {
 		ws, _, err := websocket.Dial(ctx, "ws"+base[4:]+"/ws?token="+token, nil)
@@ -160,7 +160,7 @@ func TestViewerCountAcrossNodes(t *testing.T) {
 	ping(urlB, "viewer-two")
 	ping(urlB, "viewer-three")
 	for _, base := range []string{urlA, urlB} {
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(hangGuard)
 		for {
 			var st struct {
 				ViewerCount int `json:"viewerCount"`

@@ -63,21 +63,11 @@ func get(t *testing.T, url string) (int, http.Header, []byte) {
 	return res.StatusCode, res.Header, b
 }
 
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // poll retries an external process's state (ffmpeg, the transcoder) until
 // ok or the deadline.
 func poll(t *testing.T, what string, d time.Duration, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	deadline := time.Now().Add(max(d, hangGuard)) // d is the usual time; only a hang fails
 	for !ok() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -103,11 +93,11 @@ func TestStageChannelHasItsOwnStage(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg not installed (.ci/run installs it)")
 	}
-	port := freeTCPPort(t)
 	cfg := testConfig(t)
-	cfg.RTMPAddr = "127.0.0.1:" + strconv.Itoa(port)
+	cfg.RTMPAddr = "127.0.0.1:0"
 	cfg.FFmpegPath = "ffmpeg"
 	a, _ := start(t, cfg, nil)
+	port := a.RTMPAddr().(*net.TCPAddr).Port
 	base := a.HTTP.URL()
 	alice, bob, eve := register(t, base, "alice"), register(t, base, "bob"), register(t, base, "eve")
 	sid := newServer(t, base, alice.AccessToken)
@@ -230,7 +220,7 @@ func TestStageChannelHasItsOwnStage(t *testing.T) {
 	}
 	select {
 	case <-exited:
-	case <-time.After(30 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("the publisher was not disconnected")
 	}
 	poll(t, "the stage gone", 10*time.Second, func() bool {
@@ -252,7 +242,7 @@ type socket struct {
 
 func dialSocket(t *testing.T, url string) *socket {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
@@ -291,7 +281,7 @@ func (s *socket) send(v any) {
 // closes or nothing matches in time.
 func (s *socket) await(what string, match func(map[string]any) bool) map[string]any {
 	s.t.Helper()
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(hangGuard)
 	for {
 		select {
 		case f, ok := <-s.frames:

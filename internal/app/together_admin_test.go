@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 
@@ -53,7 +52,7 @@ func TestTogetherAdminDeleteClosesSockets(t *testing.T) {
 			if code := call(t, "POST", urlA+"/auth/register", "", map[string]string{"username": "leaver", "password": "password1"}, &bob); code != 201 {
 				t.Fatalf("register: %d", code)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 			defer cancel()
 			ws, _, err := websocket.Dial(ctx, "ws"+urlB[4:]+"/ws?token="+bob.AccessToken, nil)
 			if err != nil {

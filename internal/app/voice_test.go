@@ -52,7 +52,7 @@ func TestEmbeddedTURN(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 1500)
-	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = peer.SetReadDeadline(time.Now().Add(hangGuard))
 	n, from, err := peer.ReadFrom(buf)
 	if err != nil || string(buf[:n]) != "voice" || from.String() != relay.LocalAddr().String() {
 		t.Fatalf("peer got %q from %v: %v", buf[:n], from, err)
@@ -60,7 +60,7 @@ func TestEmbeddedTURN(t *testing.T) {
 	if _, err := peer.WriteTo([]byte("back"), from); err != nil {
 		t.Fatal(err)
 	}
-	_ = relay.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = relay.SetReadDeadline(time.Now().Add(hangGuard))
 	if n, _, err := relay.ReadFrom(buf); err != nil || string(buf[:n]) != "back" {
 		t.Fatalf("client got %q: %v", buf[:n], err)
 	}
@@ -129,7 +129,7 @@ func TestVoiceThroughEmbeddedTURN(t *testing.T) {
 		if m != "hello through the relay" {
 			t.Fatalf("got %q", m)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatalf("no data through the relay (ICE state %s / %s)", alice.ICEConnectionState(), bob.ICEConnectionState())
 	}
 	pair, err := alice.SCTP().Transport().ICETransport().GetSelectedCandidatePair()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strconv"
 
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/rtmp"
@@ -18,11 +17,17 @@ type liveService = live.Service
 // routes (wire_owncast.go passes a.Live in owncast.Deps).
 func (a *App) wireLive(ctx context.Context) error {
 	cfg := a.Config
+	// The RTMP listener is bound first, so that the port the live service
+	// hands out (and RTMPAddr reports) is the bound one, also with ":0".
 	port := 0
+	var ln net.Listener
 	if cfg.RTMPAddr != "" {
-		if _, p, err := net.SplitHostPort(cfg.RTMPAddr); err == nil {
-			port, _ = strconv.Atoi(p)
+		var err error
+		if ln, err = net.Listen("tcp", cfg.RTMPAddr); err != nil {
+			return fmt.Errorf("rtmp: listen %s: %w", cfg.RTMPAddr, err)
 		}
+		a.closers = append(a.closers, func() error { _ = ln.Close(); return nil })
+		port = ln.Addr().(*net.TCPAddr).Port
 	}
 	// Viewer counts are shared between nodes: a viewer is counted by the
 	// node its pings reach.
@@ -37,10 +42,11 @@ func (a *App) wireLive(ctx context.Context) error {
 	}
 	a.Live = svc
 	if cfg.RTMPAddr != "" {
-		srv, err := rtmp.NewServer(rtmp.Config{Addr: cfg.RTMPAddr}, svc, a.Log.With("component", "rtmp"))
+		srv, err := rtmp.NewServer(rtmp.Config{Listener: ln}, svc, a.Log.With("component", "rtmp"))
 		if err != nil {
 			return err
 		}
+		a.rtmpAddr = ln.Addr()
 		if ta, ok := srv.Addr().(*net.TCPAddr); ok {
 			svc.SetIngestPort(ta.Port) // the bound port, also when --rtmp-addr asks for :0
 		}
@@ -49,3 +55,7 @@ func (a *App) wireLive(ctx context.Context) error {
 	a.runners = append(a.runners, svc.Run)
 	return nil
 }
+
+// RTMPAddr is the address the RTMP ingest listens on (nil without one);
+// with --rtmp-addr on port 0 it is the port the OS chose.
+func (a *App) RTMPAddr() net.Addr { return a.rtmpAddr }

@@ -59,7 +59,7 @@ func TestOttWiring(t *testing.T) {
 	}
 	res.Body.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, strings.Replace(base, "http", "ws", 1)+"/api/room/wired", nil)
 	if err != nil {

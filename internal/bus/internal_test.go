@@ -137,7 +137,7 @@ func TestLocalMatchesLikeNATS(t *testing.T) {
 	for i, r := range recs {
 		select {
 		case <-r.full:
-		case <-time.After(10 * time.Second):
+		case <-time.After(hangGuard):
 			t.Fatalf("subscription %d: timed out", i)
 		}
 		r.mu.Lock()
@@ -202,7 +202,7 @@ func TestLocalSlowConsumerDrops(t *testing.T) {
 					if want := string(payload(i)); d != want {
 						t.Fatalf("message %d = %q, want %q", i, d, want)
 					}
-				case <-time.After(10 * time.Second):
+				case <-time.After(hangGuard):
 					t.Fatalf("timed out waiting for message %d", i)
 				}
 			}
@@ -215,7 +215,7 @@ func TestLocalSlowConsumerDrops(t *testing.T) {
 				if want := string(payload(9)); d != want {
 					t.Fatalf("after draining got %q, want %q", d, want)
 				}
-			case <-time.After(10 * time.Second):
+			case <-time.After(hangGuard):
 				t.Fatal("timed out after draining")
 			}
 		})

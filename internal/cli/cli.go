@@ -70,7 +70,7 @@ func (ServeCmd) Run(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	defer func() { _ = a.Close() }()
 	err = a.Run(ctx)
 	logger.Info("hearth stopped")
 	return err
@@ -119,7 +119,7 @@ func (c CreateUserCmd) Run(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	ids, err := app.NewIdentity(ctx, cfg, db, nil, logger)
 	if err != nil {
 		return err
@@ -153,7 +153,7 @@ func (c TokenCreateCmd) Run(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	ids, err := app.NewIdentity(ctx, cfg, db, nil, logger)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ type Config struct {
 	DataDir         string        `name:"data-dir" env:"HEARTH_DATA_DIR" default:"./data" help:"Directory for the SQLite database, uploads, HLS segments and other local state."`
 	Database        string        `name:"database" env:"HEARTH_DATABASE" default:"" help:"SQLite file path, or a postgres:// URL to use PostgreSQL. Empty means <data-dir>/hearth.db."`
 	Bus             string        `name:"bus" env:"HEARTH_BUS" default:"local" help:"Event bus: 'local' (in-process, single node) or a nats:// URL to scale out across nodes."`
+	BusPrefix       string        `name:"bus-prefix" env:"HEARTH_BUS_PREFIX" default:"" help:"Namespace of every bus subject (1-64 letters, digits, '-' or '_'), so deployments sharing one NATS server never see each other's events. Empty: an id made on first start and kept in the database, so every node on one database agrees."`
 	AdminUser       string        `name:"admin-user" env:"HEARTH_ADMIN_USER" default:"admin" help:"Username of the instance admin created on first start."`
 	AdminPassword   string        `name:"admin-password" env:"HEARTH_ADMIN_PASSWORD" default:"" help:"Password for the instance admin created on first start (any length; the operator chooses, e.g. Owncast's default abc123 for its test suite). Empty: a random one is generated and printed once to the log."`
 	JWTSecret       string        `name:"jwt-secret" env:"HEARTH_JWT_SECRET" default:"" help:"Secret (at least 32 characters) that signs access tokens. Empty: one is generated on first start and kept in the database, shared by every node."`
@@ -102,6 +104,9 @@ func (c *Config) Validate() error {
 		if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
 			return fmt.Errorf("--bus %q: must be 'local' or a nats:// URL", c.Bus)
 		}
+	}
+	if c.BusPrefix != "" && !busPrefix.MatchString(c.BusPrefix) {
+		return fmt.Errorf("--bus-prefix %q: must be 1-64 letters, digits, '-' or '_'", c.BusPrefix)
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return errors.New("--jwt-secret: must be at least 32 characters")
@@ -223,3 +228,6 @@ func (c *Config) TurnPorts() (lo, hi uint16, err error) {
 	}
 	return uint16(x), uint16(y), nil
 }
+
+// busPrefix is what --bus-prefix may be: one bus subject token.
+var busPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)

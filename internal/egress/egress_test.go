@@ -542,7 +542,8 @@ func TestTimeout(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) && !(errors.As(err, &ne) && ne.Timeout()) {
 				t.Fatalf("got %v, want a timeout", err)
 			}
-			if d := time.Since(start); d > 5*time.Second {
+			// Only a hang fails this (no limit would wait for the server).
+			if d := time.Since(start); d > time.Minute {
 				t.Fatalf("took %s with a 200ms limit", d)
 			}
 		})

@@ -16,7 +16,7 @@ import (
 
 // guard bounds every wait in these tests; it is a failure guard, never a
 // synchronisation device.
-const guard = 10 * time.Second
+const guard = hangGuard
 
 // fakeBus is an in-test Subscriber with exact-match topics that counts
 // Subscribe and cancel calls per pattern.

@@ -226,7 +226,7 @@ func TestS3Offload(t *testing.T) {
 	for i := 0; i < 15; i++ {
 		v.Add(Segment{Data: bytes.Repeat([]byte{0x47}, tsPacket), Duration: time.Second, Start: time.Now()})
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for !up.Idle() {
 		if time.Now().After(deadline) {
 			t.Fatal("uploads did not finish")

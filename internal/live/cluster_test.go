@@ -46,7 +46,7 @@ func TestStatusAcrossNodes(t *testing.T) {
 	}
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(hangGuard)
 		for !cond() {
 			if time.Now().After(deadline) {
 				t.Fatalf("timed out: %s", what)

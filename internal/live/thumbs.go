@@ -57,7 +57,7 @@ func (st *stage) makeThumbnails(segment string) {
 	if err := os.WriteFile(src, data, 0o640); err != nil {
 		return
 	}
-	defer os.Remove(src)
+	defer func() { _ = os.Remove(src) }()
 	ctx, cancel := context.WithTimeout(s.ctx, 20*time.Second)
 	defer cancel()
 	jobs := []struct {

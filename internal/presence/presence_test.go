@@ -13,7 +13,7 @@ import (
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -47,7 +47,7 @@ func (n *node) wantChange(t *testing.T, key string) {
 		if k != key {
 			t.Fatalf("OnChange(%q), want %q", k, key)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatalf("no OnChange for %q", key)
 	}
 }

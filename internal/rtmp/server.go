@@ -44,7 +44,10 @@ type Stream interface {
 
 // Config tunes the server.
 type Config struct {
-	Addr             string
+	Addr string
+	// Listener, when set, is used instead of binding Addr (the caller bound
+	// it, e.g. on port 0, and knows its address). The server closes it.
+	Listener         net.Listener
 	ReadTimeout      time.Duration // a publisher silent this long is gone (default 10 s)
 	HandshakeTimeout time.Duration // default 10 s
 	MaxConns         int           // concurrent connections (default 32; at most 8 per address)
@@ -78,7 +81,8 @@ func remoteIP(c net.Conn) string {
 	return c.RemoteAddr().String()
 }
 
-// NewServer binds cfg.Addr (so a taken port fails at start).
+// NewServer binds cfg.Addr (so a taken port fails at start), or takes
+// cfg.Listener.
 func NewServer(cfg Config, h Handler, logger *slog.Logger) (*Server, error) {
 	if h == nil {
 		return nil, errors.New("rtmp: handler required")
@@ -98,9 +102,12 @@ func NewServer(cfg Config, h Handler, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("rtmp: listen %s: %w", cfg.Addr, err)
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("rtmp: listen %s: %w", cfg.Addr, err)
+		}
 	}
 	return &Server{cfg: cfg, h: h, log: logger, ln: ln, epoch: time.Now(), sem: make(chan struct{}, cfg.MaxConns),
 		conns: map[net.Conn]struct{}{}, perIP: map[string]int{}}, nil

@@ -101,7 +101,7 @@ func TestFFmpegPublishes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("stream ended with %v", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("stream not closed")
 	}
 	rec.mu.Lock()
@@ -169,7 +169,7 @@ func TestPublishRefusals(t *testing.T) {
 		if err == nil || err.Error() != errStall.Error() {
 			t.Fatalf("stalled publisher closed with %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("stalled publisher not dropped")
 	}
 }
@@ -206,7 +206,7 @@ func TestGarbageIsRefused(t *testing.T) {
 			}
 			defer c.Close()
 			_ = tc.send(c)
-			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_ = c.SetReadDeadline(time.Now().Add(hangGuard))
 			buf := make([]byte, 8192)
 			for {
 				if _, err := c.Read(buf); err != nil {
@@ -244,7 +244,7 @@ func TestConnectionLimit(t *testing.T) {
 	}
 	// The third is closed at once (the first two are still in handshake),
 	// but only after the first two have been accepted: retry briefly.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for time.Now().Before(deadline) {
 		c, err := net.Dial("tcp", s.Addr().String())
 		if err != nil {
@@ -284,7 +284,7 @@ func TestWindowAcknowledgement(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_ = c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.c.SetReadDeadline(time.Now().Add(hangGuard))
 	for {
 		m, err := c.r.ReadMessage()
 		if err != nil {

@@ -41,7 +41,7 @@ func TestPresenceAcrossNodes(t *testing.T) {
 		t.Fatal("first connection anywhere not reported as first")
 	}
 	waitFor(t, pubA, func() bool { return len(pubA.ofType(stagechat.EventJoined)) == 1 })
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for trB.Count(u.ID) != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("node B never heard of the connection on A")

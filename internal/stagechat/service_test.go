@@ -76,7 +76,7 @@ func newService(t *testing.T, pc stagechat.PresenceConfig) (*stagechat.Service, 
 
 func waitFor(t *testing.T, pub *capture, cond func() bool) {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(hangGuard)
 	for !cond() {
 		select {
 		case <-pub.got:

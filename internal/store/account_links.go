@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
-	"github.com/hearth-community/hearth/internal/surface/ott"
 )
 
 // AccountLinks keeps accounts linked to an outside sign-in (Discord).
@@ -15,8 +14,6 @@ type AccountLinks struct{ db *DB }
 
 // AccountLinks returns the account link store.
 func (db *DB) AccountLinks() *AccountLinks { return &AccountLinks{db: db} }
-
-var _ ott.LinkStore = (*AccountLinks)(nil)
 
 // LinkAccount links accountID to subject at provider, replacing the
 // account's earlier link there; fault.Conflict if another account holds

@@ -118,7 +118,7 @@ func TestSecondOpenIsRefused(t *testing.T) {
 
 func TestPostgresDownIsOneLineError(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	_, err := store.Open(ctx, "postgres://hearth:secretpw@127.0.0.1:1/none?sslmode=disable&connect_timeout=2", nil)
 	if err == nil {

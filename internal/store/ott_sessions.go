@@ -7,27 +7,24 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
-	"github.com/hearth-community/hearth/internal/surface/ott"
 )
 
-// OttSessions implements ott.SessionStore.
+// OttSessions implements the OTT surface's SessionStore (checked where it is wired).
 type OttSessions struct{ db *DB }
 
 // OttSessions returns the OpenTogetherTube session store.
 func (db *DB) OttSessions() *OttSessions { return &OttSessions{db: db} }
 
-var _ ott.SessionStore = (*OttSessions)(nil)
-
 // CreateOttSession inserts s.
-func (s *OttSessions) CreateOttSession(ctx context.Context, x *ott.Session) error {
+func (s *OttSessions) CreateOttSession(ctx context.Context, x *OTTSession) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO ott_sessions (token_hash, account_id, guest_id, created_at, expires_at)
 		VALUES ($1,$2,$3,$4,$5)`, x.TokenHash, x.AccountID, x.GuestID, Micros(x.CreatedAt), Micros(x.ExpiresAt))
 	return conflictOr(err)
 }
 
 // OttSessionByHash looks a session up by its token hash.
-func (s *OttSessions) OttSessionByHash(ctx context.Context, hash string) (*ott.Session, error) {
-	var x ott.Session
+func (s *OttSessions) OttSessionByHash(ctx context.Context, hash string) (*OTTSession, error) {
+	var x OTTSession
 	var created, expires int64
 	err := s.db.QueryRowContext(ctx, `SELECT token_hash, account_id, guest_id, created_at, expires_at
 		FROM ott_sessions WHERE token_hash=$1`, hash).Scan(&x.TokenHash, &x.AccountID, &x.GuestID, &created, &expires)
@@ -42,7 +39,7 @@ func (s *OttSessions) OttSessionByHash(ctx context.Context, hash string) (*ott.S
 }
 
 // UpdateOttSession stores the session's account and expiry.
-func (s *OttSessions) UpdateOttSession(ctx context.Context, x *ott.Session) error {
+func (s *OttSessions) UpdateOttSession(ctx context.Context, x *OTTSession) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE ott_sessions SET account_id=$2, expires_at=$3 WHERE token_hash=$1`,
 		x.TokenHash, x.AccountID, Micros(x.ExpiresAt))
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
-	"github.com/hearth-community/hearth/internal/surface/ott"
 )
 
 func TestOttSessionStoreContract(t *testing.T) {
@@ -28,9 +28,9 @@ func TestOttSessionStoreContract(t *testing.T) {
 				}
 			}
 			st := db.OttSessions()
-			live := &ott.Session{TokenHash: "live", AccountID: guest.ID, GuestID: guest.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-			old := &ott.Session{TokenHash: "old", AccountID: guest.ID, GuestID: guest.ID, CreatedAt: now, ExpiresAt: now.Add(-time.Hour)}
-			for _, s := range []*ott.Session{live, old} {
+			live := &store.OTTSession{TokenHash: "live", AccountID: guest.ID, GuestID: guest.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			old := &store.OTTSession{TokenHash: "old", AccountID: guest.ID, GuestID: guest.ID, CreatedAt: now, ExpiresAt: now.Add(-time.Hour)}
+			for _, s := range []*store.OTTSession{live, old} {
 				if err := st.CreateOttSession(ctx, s); err != nil {
 					t.Fatal(err)
 				}

@@ -59,7 +59,7 @@ func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, st := range c.stmts {
-		st.Close()
+		_ = st.Close()
 	}
 	c.stmts = nil
 }

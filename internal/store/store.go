@@ -32,8 +32,6 @@ import (
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
-
-	"github.com/hearth-community/hearth/internal/config"
 )
 
 //go:embed migrations
@@ -69,7 +67,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if config.IsPostgres(dsn) {
+	if isPostgres(dsn) {
 		return openPostgres(ctx, dsn, logger)
 	}
 	return openSQLite(ctx, dsn, logger)
@@ -115,12 +113,12 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, err
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	var mode string
 	if err := sqldb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		sqldb.Close()
+		_ = sqldb.Close()
 		lf.Close()
 		return nil, fmt.Errorf("database %s: %w", path, sqliteErr(err))
 	}
 	if !strings.EqualFold(mode, "wal") {
-		sqldb.Close()
+		_ = sqldb.Close()
 		lf.Close()
 		return nil, fmt.Errorf("database %s: could not enable WAL mode (got %q)", path, mode)
 	}
@@ -151,7 +149,7 @@ func openPostgres(ctx context.Context, dsn string, logger *slog.Logger) (*DB, er
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := sqldb.PingContext(pctx); err != nil {
-		sqldb.Close()
+		_ = sqldb.Close()
 		return nil, fmt.Errorf("database %s: cannot connect: %s", shown, oneLine(err))
 	}
 	return &DB{DB: sqldb, Engine: Postgres, log: logger}, nil
@@ -255,3 +253,9 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // Ping checks the database answers (for /healthz).
 func (db *DB) Ping(ctx context.Context) error { return db.PingContext(ctx) }
+
+// isPostgres reports whether dsn names a PostgreSQL database (the same
+// rule as config.IsPostgres; the adapter does not import config).
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}

@@ -8,16 +8,13 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
-	"github.com/hearth-community/hearth/internal/surface/together"
 )
 
-// TogetherExtras implements together.ExtrasStore.
+// TogetherExtras implements the Together surface's ExtrasStore (checked where it is wired).
 type TogetherExtras struct{ db *DB }
 
 // TogetherExtras returns the store of Together's attachments, emoji, polls and events.
 func (db *DB) TogetherExtras() *TogetherExtras { return &TogetherExtras{db: db} }
-
-var _ together.ExtrasStore = (*TogetherExtras)(nil)
 
 func nullInt(p *int) sql.NullInt64 {
 	if p == nil {
@@ -35,7 +32,7 @@ func intPtr(n sql.NullInt64) *int {
 }
 
 // AddAttachments inserts as unless the message would then hold more than max.
-func (s *TogetherExtras) AddAttachments(ctx context.Context, as []*together.Attachment, max int) error {
+func (s *TogetherExtras) AddAttachments(ctx context.Context, as []*Attachment, max int) error {
 	if len(as) == 0 {
 		return nil
 	}
@@ -60,8 +57,8 @@ func (s *TogetherExtras) AddAttachments(ctx context.Context, as []*together.Atta
 
 const attachmentCols = `id, message_id, filename, stored_name, file_size, mime_type, width, height, created_at`
 
-func scanAttachment(row scanner) (*together.Attachment, error) {
-	var a together.Attachment
+func scanAttachment(row scanner) (*Attachment, error) {
+	var a Attachment
 	var w, h sql.NullInt64
 	var created int64
 	if err := row.Scan(&a.ID, &a.MessageID, &a.Filename, &a.StoredName, &a.FileSize, &a.MimeType, &w, &h, &created); err != nil {
@@ -72,21 +69,21 @@ func scanAttachment(row scanner) (*together.Attachment, error) {
 }
 
 // Attachments lists a message's attachments in upload order.
-func (s *TogetherExtras) Attachments(ctx context.Context, messageID string) ([]*together.Attachment, error) {
+func (s *TogetherExtras) Attachments(ctx context.Context, messageID string) ([]*Attachment, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+attachmentCols+` FROM together_attachments WHERE message_id=$1 ORDER BY created_at, id`, messageID)
 	return collect(rows, err, scanAttachment)
 }
 
 // Attachment finds one attachment by its stored name.
-func (s *TogetherExtras) Attachment(ctx context.Context, messageID, storedName string) (*together.Attachment, error) {
+func (s *TogetherExtras) Attachment(ctx context.Context, messageID, storedName string) (*Attachment, error) {
 	return scanAttachment(s.db.QueryRowContext(ctx, `SELECT `+attachmentCols+` FROM together_attachments WHERE message_id=$1 AND stored_name=$2`,
 		messageID, storedName))
 }
 
 const emojiCols = `id, community_id, created_by, name, content_type, file_size, created_at`
 
-func scanEmoji(row scanner) (*together.Emoji, error) {
-	var e together.Emoji
+func scanEmoji(row scanner) (*Emoji, error) {
+	var e Emoji
 	var created int64
 	if err := row.Scan(&e.ID, &e.CommunityID, &e.CreatedBy, &e.Name, &e.ContentType, &e.FileSize, &created); err != nil {
 		return nil, noRows(err)
@@ -96,20 +93,20 @@ func scanEmoji(row scanner) (*together.Emoji, error) {
 }
 
 // CreateEmoji inserts an emoji; Conflict when the name is taken.
-func (s *TogetherExtras) CreateEmoji(ctx context.Context, e *together.Emoji) error {
+func (s *TogetherExtras) CreateEmoji(ctx context.Context, e *Emoji) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO together_emojis (`+emojiCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
 		e.ID, e.CommunityID, e.CreatedBy, e.Name, e.ContentType, e.FileSize, Micros(e.CreatedAt))
 	return conflictOr(err)
 }
 
 // Emojis lists a community's emoji by name.
-func (s *TogetherExtras) Emojis(ctx context.Context, communityID string) ([]*together.Emoji, error) {
+func (s *TogetherExtras) Emojis(ctx context.Context, communityID string) ([]*Emoji, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+emojiCols+` FROM together_emojis WHERE community_id=$1 ORDER BY name`, communityID)
 	return collect(rows, err, scanEmoji)
 }
 
 // Emoji returns one emoji.
-func (s *TogetherExtras) Emoji(ctx context.Context, id string) (*together.Emoji, error) {
+func (s *TogetherExtras) Emoji(ctx context.Context, id string) (*Emoji, error) {
 	return scanEmoji(s.db.QueryRowContext(ctx, `SELECT `+emojiCols+` FROM together_emojis WHERE id=$1`, id))
 }
 
@@ -123,7 +120,7 @@ func (s *TogetherExtras) DeleteEmoji(ctx context.Context, communityID, id string
 }
 
 // CreatePoll inserts a poll.
-func (s *TogetherExtras) CreatePoll(ctx context.Context, p *together.Poll) error {
+func (s *TogetherExtras) CreatePoll(ctx context.Context, p *Poll) error {
 	opts, err := json.Marshal(p.Options)
 	if err != nil {
 		return err
@@ -135,8 +132,8 @@ func (s *TogetherExtras) CreatePoll(ctx context.Context, p *together.Poll) error
 
 const pollCols = `id, message_id, channel_id, question, options, created_at`
 
-func scanPoll(row scanner) (*together.Poll, error) {
-	var p together.Poll
+func scanPoll(row scanner) (*Poll, error) {
+	var p Poll
 	var opts string
 	var created int64
 	if err := row.Scan(&p.ID, &p.MessageID, &p.ChannelID, &p.Question, &opts, &created); err != nil {
@@ -150,7 +147,7 @@ func scanPoll(row scanner) (*together.Poll, error) {
 }
 
 // Poll returns one poll.
-func (s *TogetherExtras) Poll(ctx context.Context, id string) (*together.Poll, error) {
+func (s *TogetherExtras) Poll(ctx context.Context, id string) (*Poll, error) {
 	return scanPoll(s.db.QueryRowContext(ctx, `SELECT `+pollCols+` FROM together_polls WHERE id=$1`, id))
 }
 
@@ -171,8 +168,8 @@ func anys(ids []string) []any {
 }
 
 // PollsOf maps message ids to their polls.
-func (s *TogetherExtras) PollsOf(ctx context.Context, messageIDs []string) (map[string]*together.Poll, error) {
-	out := map[string]*together.Poll{}
+func (s *TogetherExtras) PollsOf(ctx context.Context, messageIDs []string) (map[string]*Poll, error) {
+	out := map[string]*Poll{}
 	if len(messageIDs) == 0 {
 		return out, nil
 	}
@@ -214,8 +211,8 @@ func (s *TogetherExtras) Votes(ctx context.Context, pollID, accountID string) (m
 
 const eventCols = `id, community_id, channel_id, message_id, name, description, starts_at, created_by, created_at`
 
-func scanEvent(row scanner) (*together.Event, error) {
-	var e together.Event
+func scanEvent(row scanner) (*Event, error) {
+	var e Event
 	var desc, by sql.NullString
 	var starts, created int64
 	if err := row.Scan(&e.ID, &e.CommunityID, &e.ChannelID, &e.MessageID, &e.Name, &desc, &starts, &by, &created); err != nil {
@@ -227,15 +224,15 @@ func scanEvent(row scanner) (*together.Event, error) {
 }
 
 // CreateEvent inserts an event.
-func (s *TogetherExtras) CreateEvent(ctx context.Context, e *together.Event) error {
+func (s *TogetherExtras) CreateEvent(ctx context.Context, e *Event) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO together_events (`+eventCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
 		e.ID, e.CommunityID, e.ChannelID, e.MessageID, e.Name, nullString(e.Description), Micros(e.StartsAt), nullString(e.CreatedBy), Micros(e.CreatedAt))
 	return err
 }
 
 // EventsOf maps message ids to their events.
-func (s *TogetherExtras) EventsOf(ctx context.Context, messageIDs []string) (map[string]*together.Event, error) {
-	out := map[string]*together.Event{}
+func (s *TogetherExtras) EventsOf(ctx context.Context, messageIDs []string) (map[string]*Event, error) {
+	out := map[string]*Event{}
 	if len(messageIDs) == 0 {
 		return out, nil
 	}
@@ -248,18 +245,18 @@ func (s *TogetherExtras) EventsOf(ctx context.Context, messageIDs []string) (map
 }
 
 // UpcomingEvents lists a community's events starting after a time.
-func (s *TogetherExtras) UpcomingEvents(ctx context.Context, communityID string, after time.Time) ([]*together.Event, error) {
+func (s *TogetherExtras) UpcomingEvents(ctx context.Context, communityID string, after time.Time) ([]*Event, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+eventCols+` FROM together_events WHERE community_id=$1 AND starts_at >= $2
 		ORDER BY starts_at LIMIT 100`, communityID, Micros(after))
 	return collect(rows, err, scanEvent)
 }
 
 // RecentByAuthor lists an author's newest live channel messages.
-func (s *TogetherExtras) RecentByAuthor(ctx context.Context, authorID string, limit int) ([]together.AuthoredMessage, error) {
+func (s *TogetherExtras) RecentByAuthor(ctx context.Context, authorID string, limit int) ([]AuthoredMessage, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT created_at, body, conversation_id FROM messages
 		WHERE author_id=$1 AND conversation_kind='channel' AND NOT deleted ORDER BY id DESC LIMIT $2`, authorID, limit)
-	return collect(rows, err, func(r scanner) (together.AuthoredMessage, error) {
-		var m together.AuthoredMessage
+	return collect(rows, err, func(r scanner) (AuthoredMessage, error) {
+		var m AuthoredMessage
 		var created int64
 		err := r.Scan(&created, &m.Body, &m.ChannelID)
 		m.CreatedAt = FromMicros(created)

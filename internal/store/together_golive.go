@@ -5,12 +5,11 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
-	"github.com/hearth-community/hearth/internal/surface/together"
 )
 
 // StartGoLive records a channel's go-live session; fault.Conflict when the
 // channel already has one (the primary key decides between nodes).
-func (s *TogetherExtras) StartGoLive(ctx context.Context, channelID string, g *together.GoLive) error {
+func (s *TogetherExtras) StartGoLive(ctx context.Context, channelID string, g *GoLive) error {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO together_go_live (channel_id, broadcaster_id, quality, started_at)
 		VALUES ($1,$2,$3,$4) ON CONFLICT (channel_id) DO NOTHING`, channelID, g.BroadcasterID, g.Quality, Micros(g.StartedAt))
 	if err != nil {
@@ -25,8 +24,8 @@ func (s *TogetherExtras) StartGoLive(ctx context.Context, channelID string, g *t
 }
 
 // GoLive returns a channel's go-live session (fault.NotFound if none).
-func (s *TogetherExtras) GoLive(ctx context.Context, channelID string) (*together.GoLive, error) {
-	var g together.GoLive
+func (s *TogetherExtras) GoLive(ctx context.Context, channelID string) (*GoLive, error) {
+	var g GoLive
 	var at int64
 	if err := s.db.QueryRowContext(ctx, `SELECT broadcaster_id, quality, started_at FROM together_go_live WHERE channel_id=$1`,
 		channelID).Scan(&g.BroadcasterID, &g.Quality, &at); err != nil {

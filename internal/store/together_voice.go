@@ -6,16 +6,13 @@ import (
 	"errors"
 
 	"github.com/hearth-community/hearth/internal/fault"
-	"github.com/hearth-community/hearth/internal/surface/together"
 )
-
-var _ together.VoiceStore = (*TogetherExtras)(nil)
 
 const voiceCols = `account_id, channel_id, community_id, username, self_mute, self_deaf, self_video, self_screen,
 	server_mute, server_deaf, joined_at`
 
-func scanVoice(row scanner) (*together.VoiceState, error) {
-	var v together.VoiceState
+func scanVoice(row scanner) (*VoiceState, error) {
+	var v VoiceState
 	var joined int64
 	if err := row.Scan(&v.UserID, &v.ChannelID, &v.CommunityID, &v.Username, &v.SelfMute, &v.SelfDeaf, &v.SelfVideo,
 		&v.SelfScreen, &v.ServerMute, &v.ServerDeaf, &joined); err != nil {
@@ -27,8 +24,8 @@ func scanVoice(row scanner) (*together.VoiceState, error) {
 
 // SetVoice stores an account's voice state, replacing any other, and
 // returns the one it replaced (nil when none).
-func (s *TogetherExtras) SetVoice(ctx context.Context, v *together.VoiceState) (*together.VoiceState, error) {
-	var prev *together.VoiceState
+func (s *TogetherExtras) SetVoice(ctx context.Context, v *VoiceState) (*VoiceState, error) {
+	var prev *VoiceState
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		p, err := scanVoice(tx.QueryRowContext(ctx, `SELECT `+voiceCols+` FROM together_voice_states WHERE account_id=$1`, v.UserID))
 		if err != nil && !errors.Is(err, fault.NotFound) {
@@ -47,14 +44,14 @@ func (s *TogetherExtras) SetVoice(ctx context.Context, v *together.VoiceState) (
 }
 
 // Voice returns an account's voice state.
-func (s *TogetherExtras) Voice(ctx context.Context, accountID string) (*together.VoiceState, error) {
+func (s *TogetherExtras) Voice(ctx context.Context, accountID string) (*VoiceState, error) {
 	return scanVoice(s.db.QueryRowContext(ctx, `SELECT `+voiceCols+` FROM together_voice_states WHERE account_id=$1`, accountID))
 }
 
 // DeleteVoice removes an account's voice state (only in channelID when it
 // is not empty) and returns what was removed.
-func (s *TogetherExtras) DeleteVoice(ctx context.Context, accountID, channelID string) (*together.VoiceState, error) {
-	var out *together.VoiceState
+func (s *TogetherExtras) DeleteVoice(ctx context.Context, accountID, channelID string) (*VoiceState, error) {
+	var out *VoiceState
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		v, err := scanVoice(tx.QueryRowContext(ctx, `SELECT `+voiceCols+` FROM together_voice_states WHERE account_id=$1`, accountID))
 		if err != nil {
@@ -71,13 +68,13 @@ func (s *TogetherExtras) DeleteVoice(ctx context.Context, accountID, channelID s
 }
 
 // VoiceIn lists the voice states of a channel, by join time.
-func (s *TogetherExtras) VoiceIn(ctx context.Context, channelID string) ([]*together.VoiceState, error) {
+func (s *TogetherExtras) VoiceIn(ctx context.Context, channelID string) ([]*VoiceState, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+voiceCols+` FROM together_voice_states WHERE channel_id=$1 ORDER BY joined_at`, channelID)
 	return collect(rows, err, scanVoice)
 }
 
 // UpdateVoice stores the self_* flags of an existing state.
-func (s *TogetherExtras) UpdateVoice(ctx context.Context, v *together.VoiceState) error {
+func (s *TogetherExtras) UpdateVoice(ctx context.Context, v *VoiceState) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE together_voice_states SET self_mute=$2, self_deaf=$3, self_video=$4, self_screen=$5
 		WHERE account_id=$1 AND channel_id=$6`, v.UserID, v.SelfMute, v.SelfDeaf, v.SelfVideo, v.SelfScreen, v.ChannelID)
 	if err != nil {

@@ -79,17 +79,9 @@ func StartTURN(cfg TURNConfig, log *slog.Logger) (*TURN, error) {
 	if cfg.MinPort == 0 || cfg.MaxPort < cfg.MinPort {
 		return nil, fmt.Errorf("voice: TURN relay ports %d-%d: not a range", cfg.MinPort, cfg.MaxPort)
 	}
-	var lc net.ListenConfig
-	udp, err := lc.ListenPacket(context.Background(), "udp", cfg.Listen)
+	udp, tcp, port, err := listenBoth(&net.ListenConfig{}, host, cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("voice: TURN: %w", err)
-	}
-	port := udp.LocalAddr().(*net.UDPAddr).Port
-	// TCP on the same port as UDP (Listen's port may be 0).
-	tcp, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-	if err != nil {
-		_ = udp.Close()
-		return nil, fmt.Errorf("voice: TURN: %w", err)
+		return nil, err
 	}
 	logs := slogFactory{log}
 	permit := func(_ net.Addr, peer net.IP) bool {
@@ -127,6 +119,41 @@ func StartTURN(cfg TURNConfig, log *slog.Logger) (*TURN, error) {
 		return nil, fmt.Errorf("voice: TURN: %w", err)
 	}
 	return &TURN{srv: srv, public: netip.AddrPortFrom(public, uint16(port))}, nil
+}
+
+// bindAttempts bounds how often listenBoth retries when the OS's choice of
+// a UDP port is already taken for TCP.
+const bindAttempts = 16
+
+// listenBoth opens UDP and TCP listeners on one port. With a fixed port it
+// binds both once. With port 0 the OS picks the UDP port and TCP binds the
+// same number; when that number is already taken for TCP (another process
+// holds it), it closes the UDP socket and lets the OS pick again, up to
+// bindAttempts times.
+func listenBoth(lc *net.ListenConfig, host, listen string) (net.PacketConn, net.Listener, int, error) {
+	_, p, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("voice: TURN listen address %q: %w", listen, err)
+	}
+	attempts := 1
+	if p == "0" || p == "" {
+		attempts = bindAttempts
+	}
+	var last error
+	for range attempts {
+		udp, err := lc.ListenPacket(context.Background(), "udp", listen)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("voice: TURN: %w", err)
+		}
+		port := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err == nil {
+			return udp, tcp, port, nil
+		}
+		_ = udp.Close()
+		last = err
+	}
+	return nil, nil, 0, fmt.Errorf("voice: TURN: no port free for both UDP and TCP after %d tries: %w", attempts, last)
 }
 
 // quota counts each user's allocations. The count is raised when an

@@ -64,7 +64,7 @@ func exchange(t *testing.T, relay, peer net.PacketConn) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 1500)
-	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = peer.SetReadDeadline(time.Now().Add(hangGuard))
 	n, from, err := peer.ReadFrom(buf)
 	if err != nil || string(buf[:n]) != "hello peer" {
 		t.Fatalf("peer read %q %v", buf[:n], err)
@@ -75,7 +75,7 @@ func exchange(t *testing.T, relay, peer net.PacketConn) {
 	if _, err := peer.WriteTo([]byte("hello client"), from); err != nil {
 		t.Fatal(err)
 	}
-	_ = relay.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = relay.SetReadDeadline(time.Now().Add(hangGuard))
 	n, _, err = relay.ReadFrom(buf)
 	if err != nil || !bytes.Equal(buf[:n], []byte("hello client")) {
 		t.Fatalf("relay read %q %v", buf[:n], err)
@@ -172,7 +172,7 @@ func TestTURNQuota(t *testing.T) {
 	}
 	_ = first.Close() // deallocates (a Refresh with lifetime 0)
 	var again error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(hangGuard); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if _, again = allocate(t, srv, udpConn(t), alice, alicePass); again == nil {
 			break
 		}

@@ -65,7 +65,7 @@ func TestSponsorBlockAutoSkip(t *testing.T) {
 	// waitSync reads events until a sync carrying key arrives.
 	waitSync := func(key string) json.RawMessage {
 		t.Helper()
-		timeout := time.After(10 * time.Second)
+		timeout := time.After(hangGuard)
 		for {
 			select {
 			case ev := <-pub:

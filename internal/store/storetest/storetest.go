@@ -45,7 +45,7 @@ func OpenSQLite(t testing.TB) *store.DB {
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { _ = db.Close() })
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatalf("migrate sqlite: %v", err)
 	}
@@ -68,12 +68,12 @@ func PostgresDSN(t testing.TB) string {
 		t.Fatalf("postgres: %v", err)
 	}
 	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		admin.Close()
+		_ = admin.Close()
 		t.Fatalf("create schema: %v", err)
 	}
 	t.Cleanup(func() {
 		_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
+		_ = admin.Close()
 	})
 	u, err := url.Parse(base)
 	if err != nil {
@@ -92,7 +92,7 @@ func OpenPostgres(t testing.TB) *store.DB {
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { _ = db.Close() })
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatalf("migrate postgres: %v", err)
 	}

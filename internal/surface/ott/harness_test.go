@@ -315,7 +315,7 @@ type wsClient struct {
 
 func (h *harness) dial(room string) *wsClient {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, strings.Replace(h.url, "http", "ws", 1)+"/api/room/"+room, nil)
 	if err != nil {
@@ -339,7 +339,7 @@ func (h *harness) join(room, token string) (*wsClient, string) {
 func (w *wsClient) send(v any) {
 	w.t.Helper()
 	b, _ := json.Marshal(v)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	if err := w.c.Write(ctx, websocket.MessageText, b); err != nil {
 		w.t.Fatal(err)
@@ -358,7 +358,7 @@ func (w *wsClient) req(typ watch.RequestType, fields map[string]any) {
 // next reads one message (fails the test on timeout or close).
 func (w *wsClient) next() map[string]any {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	_, b, err := w.c.Read(ctx)
 	if err != nil {
@@ -392,7 +392,7 @@ func (w *wsClient) until(action string, pred ...func(map[string]any) bool) map[s
 // closeCode reads until the socket closes and returns the close code.
 func (w *wsClient) closeCode() websocket.StatusCode {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	for {
 		if _, _, err := w.c.Read(ctx); err != nil {

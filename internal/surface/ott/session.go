@@ -11,19 +11,15 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+
+	"github.com/hearth-community/hearth/internal/store"
 )
 
 // Session is an OpenTogetherTube session token: an opaque token (only its
 // hash is stored) that acts as an account. A new token acts as a fresh
 // Hearth guest; logging in points it at the registered account, logging out
 // points it back at the guest.
-type Session struct {
-	TokenHash string
-	AccountID string
-	GuestID   string
-	CreatedAt time.Time
-	ExpiresAt time.Time
-}
+type Session = store.OTTSession
 
 // SessionStore persists sessions. SessionByHash returns fault.NotFound for
 // an unknown token.

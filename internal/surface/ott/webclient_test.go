@@ -214,10 +214,10 @@ func newTab(t *testing.T, browser context.Context) context.Context {
 
 func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, 60*time.Second)
+	c, cancel := context.WithTimeout(ctx, hangGuard)
 	defer cancel()
 	if err := chromedp.Do(c, actions...); err != nil {
-		hc, hcancel := context.WithTimeout(ctx, 5*time.Second)
+		hc, hcancel := context.WithTimeout(ctx, hangGuard)
 		html, _ := chromedp.Run(hc, chromedp.OuterHTML(chromedp.CSS("body")))
 		hcancel()
 		if len(html) > 3000 {
@@ -253,7 +253,7 @@ func reloadAndPoll(t *testing.T, ctx context.Context, what, url, expr string) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out: %s", what)

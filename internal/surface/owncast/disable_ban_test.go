@@ -143,7 +143,7 @@ func TestDisableBansAcrossNodes(t *testing.T) {
 	}
 	c.await("ERROR_USER_DISABLED", nil)
 	// Node B writes the ban when the event reaches it, after A answered.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for !slices.Equal(banned(a.bans(t)), []string{"203.0.113.99"}) {
 		if time.Now().After(deadline) {
 			t.Fatalf("bans %v", a.bans(t))

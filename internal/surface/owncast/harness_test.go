@@ -156,7 +156,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	go func() { _ = srv.Run(ctx); close(done) }()
 	t.Cleanup(func() {
 		cancel()
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, c := context.WithTimeout(context.Background(), hangGuard)
 		defer c()
 		_ = hub.Shutdown(sctx)
 		<-done
@@ -253,7 +253,7 @@ func (n *node) dial(t testing.TB, token string) *chatClient {
 // dialWith dials with extra request headers (X-Forwarded-For, …).
 func (n *node) dialWith(t testing.TB, token string, hdr http.Header) *chatClient {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, strings.Replace(n.url, "http", "ws", 1)+"/ws?accessToken="+token, &websocket.DialOptions{HTTPHeader: hdr})
 	if err != nil {
@@ -292,7 +292,7 @@ func (c *chatClient) send(v any) {
 // accepts, failing after a timeout.
 func (c *chatClient) await(typ string, match func(map[string]any) bool) map[string]any {
 	c.t.Helper()
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(hangGuard)
 	var skipped []any
 	for {
 		select {
@@ -312,7 +312,7 @@ func (c *chatClient) await(typ string, match func(map[string]any) bool) map[stri
 func (c *chatClient) awaitAll(types ...string) map[string]map[string]any {
 	c.t.Helper()
 	got := map[string]map[string]any{}
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(hangGuard)
 	for len(got) < len(types) {
 		select {
 		case ev := <-c.events:
@@ -332,7 +332,7 @@ func (c *chatClient) awaitClosed() {
 	c.t.Helper()
 	select {
 	case <-c.closed:
-	case <-time.After(10 * time.Second):
+	case <-time.After(hangGuard):
 		c.t.Fatal("socket not closed within 10s")
 	}
 }

@@ -98,7 +98,7 @@ func TestLiveWithChat(t *testing.T) {
 	}
 	defer func() {
 		cancel()
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, c := context.WithTimeout(context.Background(), hangGuard)
 		defer c()
 		_ = hub.Shutdown(sctx)
 		wg.Wait()
@@ -175,7 +175,7 @@ func TestLiveWithChat(t *testing.T) {
 			if ev["type"] != typ || data["streamTitle"] != "Live from the test" || status["online"] != online {
 				t.Fatalf("webhook: %v", ev)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(hangGuard):
 			t.Fatalf("no %s webhook", typ)
 		}
 	}

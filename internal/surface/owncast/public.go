@@ -262,7 +262,7 @@ func (s *Surface) handlePublic(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 	f, err := root.Open(name)
 	if err != nil {
 		http.NotFound(w, r)
@@ -346,7 +346,7 @@ func (s *Surface) handleLogo(w http.ResponseWriter, r *http.Request) {
 	if name := s.d.Chat.Settings().Logo; name != "" {
 		root, err := os.OpenRoot(filepath.Join(s.d.Chats.DataDir, logoDir))
 		if err == nil {
-			defer root.Close()
+			defer func() { _ = root.Close() }()
 			if f, err := root.Open(name); err == nil {
 				defer f.Close()
 				if st, err := f.Stat(); err == nil {

@@ -44,7 +44,7 @@ func next(t *testing.T, got chan delivery) delivery {
 	select {
 	case d := <-got:
 		return d
-	case <-time.After(20 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("no webhook delivery within 20s")
 		return delivery{}
 	}

@@ -78,7 +78,7 @@ func TestWebhookEvents(t *testing.T) {
 	n.do(t, "POST", "/api/admin/config/streamtitle", "admin", map[string]any{"value": "Now live"})
 
 	seen := map[string]delivery{}
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(hangGuard)
 	for len(seen) < 5 {
 		select {
 		case d := <-got:

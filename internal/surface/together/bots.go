@@ -15,19 +15,12 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+
+	"github.com/hearth-community/hearth/internal/store"
 )
 
 // Bot is Together's bot record; its account and token live in identity.
-type Bot struct {
-	ID          string
-	AccountID   string
-	TokenID     string
-	Name        string
-	Description *string
-	CreatedBy   string
-	RevokedAt   *time.Time
-	CreatedAt   time.Time
-}
+type Bot = store.Bot
 
 // BotStore persists bot records (internal/store/together_bots.go).
 type BotStore interface {

@@ -3,60 +3,24 @@ package together
 import (
 	"context"
 	"time"
+
+	"github.com/hearth-community/hearth/internal/store"
 )
 
 // Attachment is a file uploaded to a message.
-type Attachment struct {
-	ID         string
-	MessageID  string
-	Filename   string
-	StoredName string
-	FileSize   int64
-	MimeType   string
-	Width      *int
-	Height     *int
-	CreatedAt  time.Time
-}
+type Attachment = store.Attachment
 
 // Emoji is a community's custom emoji.
-type Emoji struct {
-	ID          string
-	CommunityID string
-	CreatedBy   string
-	Name        string
-	ContentType string
-	FileSize    int64
-	CreatedAt   time.Time
-}
+type Emoji = store.Emoji
 
 // PollOption is one choice of a poll.
-type PollOption struct {
-	ID   string `json:"id"`
-	Text string `json:"text"`
-}
+type PollOption = store.PollOption
 
 // Poll is a poll attached to a message.
-type Poll struct {
-	ID        string
-	MessageID string
-	ChannelID string
-	Question  string
-	Options   []PollOption
-	CreatedAt time.Time
-}
+type Poll = store.Poll
 
 // Event is a scheduled server event attached to a message.
-type Event struct {
-	ID          string
-	CommunityID string
-	ChannelID   string
-	MessageID   string
-	Name        string
-	Description *string
-	StartsAt    time.Time
-	CreatedBy   *string
-	CreatedAt   time.Time
-}
+type Event = store.Event
 
 // ExtrasStore persists attachments, emoji, polls and events
 // (internal/store/together_extras.go).
@@ -86,8 +50,4 @@ type ExtrasStore interface {
 }
 
 // AuthoredMessage is a message summary for a bot's activity log.
-type AuthoredMessage struct {
-	CreatedAt time.Time
-	Body      string
-	ChannelID string
-}
+type AuthoredMessage = store.AuthoredMessage

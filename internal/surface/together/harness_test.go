@@ -189,7 +189,7 @@ type ws struct {
 }
 
 func (e *env) dial(query string) (*ws, *http.Response, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	c, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/ws?"+query, nil)
 	if err != nil {
@@ -208,7 +208,7 @@ type frame struct {
 }
 
 func (w *ws) next() (frame, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	_, data, err := w.c.Read(ctx)
 	if err != nil {

@@ -16,65 +16,24 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/ratelimit"
+
+	"github.com/hearth-community/hearth/internal/store"
 )
 
 // AutomodConfig is a server's automod settings.
-type AutomodConfig struct {
-	CommunityID       string    `json:"server_id"`
-	Enabled           bool      `json:"enabled"`
-	SpamEnabled       bool      `json:"spam_enabled"`
-	SpamMaxMessages   int       `json:"spam_max_messages"`
-	SpamWindowSecs    int       `json:"spam_window_secs"`
-	SpamAction        string    `json:"spam_action"`
-	DuplicateEnabled  bool      `json:"duplicate_enabled"`
-	WordFilterEnabled bool      `json:"word_filter_enabled"`
-	WordFilterAction  string    `json:"word_filter_action"`
-	TimeoutMinutes    int       `json:"timeout_minutes"`
-	UpdatedAt         time.Time `json:"updated_at"`
-}
+type AutomodConfig = store.AutomodConfig
 
 // WordFilter is one filtered word.
-type WordFilter struct {
-	ID          string    `json:"id"`
-	CommunityID string    `json:"server_id"`
-	Word        string    `json:"word"`
-	CreatedBy   *string   `json:"created_by"`
-	CreatedAt   time.Time `json:"created_at"`
-}
+type WordFilter = store.WordFilter
 
 // AutomodLog records one automod action.
-type AutomodLog struct {
-	ID             string    `json:"id"`
-	CommunityID    string    `json:"server_id"`
-	ChannelID      *string   `json:"channel_id"`
-	UserID         *string   `json:"user_id"`
-	Username       *string   `json:"username"`
-	RuleType       string    `json:"rule_type"`
-	ActionTaken    string    `json:"action_taken"`
-	MatchedTerm    *string   `json:"matched_term"`
-	MessageContent *string   `json:"message_content"`
-	CreatedAt      time.Time `json:"created_at"`
-}
+type AutomodLog = store.AutomodLog
 
 // AuditLog records one administrative action in a server.
-type AuditLog struct {
-	ID          string          `json:"id"`
-	CommunityID string          `json:"server_id"`
-	ActorID     *string         `json:"actor_id"`
-	Action      string          `json:"action"`
-	TargetType  *string         `json:"target_type"`
-	TargetID    *string         `json:"target_id"`
-	Details     json.RawMessage `json:"details"`
-	IPAddress   *string         `json:"ip_address"`
-	CreatedAt   time.Time       `json:"created_at"`
-}
+type AuditLog = store.AuditLog
 
 // AuditQuery filters the audit log.
-type AuditQuery struct {
-	Action, ActorID, TargetType string
-	Before                      *time.Time
-	Limit                       int
-}
+type AuditQuery = store.AuditQuery
 
 // ModerationStore persists automod and the audit log
 // (internal/store/together_moderation.go).

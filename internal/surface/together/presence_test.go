@@ -36,7 +36,7 @@ func TestPresenceSweepClearsStaleOnline(t *testing.T) {
 		s, _ := me["status"].(string)
 		return s
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for status(stale) != "offline" {
 		if time.Now().After(deadline) {
 			t.Fatal("the stale account was never swept offline")

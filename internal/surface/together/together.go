@@ -181,7 +181,7 @@ func New(d Deps) (*Surface, error) {
 	if pb == nil {
 		local := bus.NewLocal()
 		pb = local
-		go func() { <-s.bg.Done(); local.Close() }()
+		go func() { <-s.bg.Done(); _ = local.Close() }()
 	}
 	// The tracker may report other nodes' counts before New returns:
 	// presenceChanged reads s.pres under presMu.

@@ -14,22 +14,12 @@ import (
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+
+	"github.com/hearth-community/hearth/internal/store"
 )
 
 // VoiceState is an account's presence in a voice channel, shared by nodes.
-type VoiceState struct {
-	UserID      string
-	ChannelID   string
-	CommunityID string
-	Username    string
-	SelfMute    bool
-	SelfDeaf    bool
-	SelfVideo   bool
-	SelfScreen  bool
-	ServerMute  bool
-	ServerDeaf  bool
-	JoinedAt    time.Time
-}
+type VoiceState = store.VoiceState
 
 // VoiceStore persists voice states (internal/store/together_voice.go).
 type VoiceStore interface {
@@ -74,11 +64,7 @@ func toVoice(v *VoiceState, left bool) voiceStateDTO {
 }
 
 // GoLive is Together's GoLiveSession.
-type GoLive struct {
-	BroadcasterID string    `json:"broadcaster_id"`
-	Quality       string    `json:"quality"`
-	StartedAt     time.Time `json:"started_at"`
-}
+type GoLive = store.GoLive
 
 func (s *Surface) voiceChannel(ctx context.Context, p *identity.Principal, id string) (*community.ChannelAccess, error) {
 	if s.d.Voice == nil {

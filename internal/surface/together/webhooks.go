@@ -22,23 +22,12 @@ import (
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+
+	"github.com/hearth-community/hearth/internal/store"
 )
 
 // Webhook is a server's outgoing webhook.
-type Webhook struct {
-	ID               string
-	CommunityID      string
-	CreatedBy        string
-	Name             string
-	URL              string
-	Secret           string
-	EventTypes       []string
-	Enabled          bool
-	DeliveryFailures int
-	LastUsedAt       *time.Time
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-}
+type Webhook = store.Webhook
 
 // WebhookStore persists webhooks (internal/store/together_webhooks.go).
 type WebhookStore interface {

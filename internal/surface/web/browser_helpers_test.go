@@ -188,7 +188,7 @@ func newTab(t *testing.T, browser context.Context, name string) *page {
 }
 
 func (p *page) cspViolations() string {
-	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, hangGuard)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.__csp || [])`))
 	if err != nil {
@@ -210,7 +210,7 @@ func (p *page) screenshot(label string) string {
 		p.t.Logf("screenshot dir: %v", err)
 		return ""
 	}
-	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, hangGuard)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -229,7 +229,7 @@ func (p *page) screenshot(label string) string {
 // do runs steps with a deadline.
 func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, hangGuard)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		p.t.Fatalf("%s: %s: %v\npage text: %s", p.name, what, err, p.text())
@@ -244,7 +244,8 @@ func eval[T any](p *page, what, js string) T {
 
 func evalWithin[T any](p *page, what, js string, timeout time.Duration) T {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, timeout)
+	// timeout is how long it usually takes at most; only a hang fails.
+	ctx, cancel := context.WithTimeout(p.ctx, max(timeout, hangGuard))
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 	if err != nil {
@@ -257,9 +258,10 @@ func evalWithin[T any](p *page, what, js string, timeout time.Duration) T {
 // condition, not a sleep); on timeout the test fails with the page's text.
 func (p *page) waitFor(what, cond string, timeout time.Duration) {
 	p.t.Helper()
-	// The stated timeouts are what a quiet machine needs; CI runs every
-	// package's tests at once under -race, so allow twice as long.
-	timeout *= 2
+	// The stated timeouts are what a quiet machine needs; the wait lasts
+	// until the condition holds or hangGuard, so a loaded machine's
+	// slowness does not decide the verdict.
+	timeout = max(timeout*2, hangGuard)
 	js := fmt.Sprintf(`(async () => {
 		const end = Date.now() + %d;
 		while (Date.now() < end) {
@@ -275,7 +277,7 @@ func (p *page) waitFor(what, cond string, timeout time.Duration) {
 
 // media describes every <video> on the page (for failure messages).
 func (p *page) media() string {
-	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, hangGuard)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify([...document.querySelectorAll("video")].map(v => ({
 		src: v.currentSrc, readyState: v.readyState, networkState: v.networkState, paused: v.paused, t: v.currentTime,
@@ -287,7 +289,7 @@ func (p *page) media() string {
 }
 
 func (p *page) text() string {
-	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, hangGuard)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 	if err != nil {

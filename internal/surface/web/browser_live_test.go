@@ -19,20 +19,13 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/config"
 )
 
-// freePort returns a loopback port that was free a moment ago (the RTMP
-// listener has no way to report a :0 port back).
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// rtmpPort is the port the app's RTMP ingest bound (it listens on
+// 127.0.0.1:0 in these tests).
+func rtmpPort(a *app.App) int { return a.RTMPAddr().(*net.TCPAddr).Port }
 
 // publish runs ffmpeg pushing a test pattern to the RTMP ingest until the
 // test ends.
@@ -62,7 +55,7 @@ func publish(t *testing.T, url string) {
 // waitOnline polls Owncast's /api/status until the stream is online.
 func waitOnline(t *testing.T, base string) {
 	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for time.Now().Before(deadline) {
 		res, err := http.Get(base + "/api/status")
 		if err == nil {
@@ -92,11 +85,11 @@ func waitOnline(t *testing.T, base string) {
 func TestBrowserLiveStage(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
-	port := freePort(t)
-	_, base := startApp(t, func(c *config.Config) {
-		c.RTMPAddr = "127.0.0.1:" + strconv.Itoa(port)
+	a, base := startApp(t, func(c *config.Config) {
+		c.RTMPAddr = "127.0.0.1:0"
 		c.DefaultStreamKey = "browser-test-key"
 	})
+	port := rtmpPort(a)
 	browser := newBrowser(t)
 	viewer := newTab(t, browser, "viewer")
 
@@ -187,7 +180,7 @@ func TestBrowserAdminDashboard(t *testing.T) {
 	// Without credentials the page is the Basic challenge, not the app
 	// (headless Chromium has no login box and fails the navigation).
 	stranger := newTab(t, browser, "stranger")
-	nctx, cancel := context.WithTimeout(stranger.ctx, 15*time.Second)
+	nctx, cancel := context.WithTimeout(stranger.ctx, hangGuard)
 	err := chromedp.Do(nctx, chromedp.Navigate(base+"/admin/"))
 	cancel()
 	if err == nil || !strings.Contains(err.Error(), "ERR_INVALID_AUTH_CREDENTIALS") {

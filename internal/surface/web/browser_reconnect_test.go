@@ -3,7 +3,6 @@ package web_test
 import (
 	"bytes"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +18,12 @@ import (
 func TestBrowserReconnect(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
-	port := freePort(t)
-	cfg := testAppConfig(t, func(c *config.Config) { c.Addr = "127.0.0.1:" + strconv.Itoa(port) })
-	_, stop := runApp(t, cfg)
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	// The first node binds a port the OS picks; the restarted one binds the
+	// same number again (that is the scenario under test).
+	cfg := testAppConfig(t, nil)
+	a, stop := runApp(t, cfg)
+	base := a.HTTP.URL()
+	cfg.Addr = strings.TrimPrefix(base, "http://")
 	browser := newBrowser(t)
 	p := newTab(t, browser, "carol")
 

@@ -23,8 +23,8 @@ import (
 func TestBrowserStageChannel(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
-	port := freePort(t)
-	a, base := startApp(t, func(c *config.Config) { c.RTMPAddr = "127.0.0.1:" + strconv.Itoa(port) })
+	a, base := startApp(t, func(c *config.Config) { c.RTMPAddr = "127.0.0.1:0" })
+	port := rtmpPort(a)
 	c := newCommunity(t, base)
 	browser := newBrowser(t)
 	alice := newTab(t, browser, "alice")

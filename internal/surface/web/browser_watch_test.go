@@ -61,7 +61,7 @@ func gap(a, b *page) (float64, float64, float64) {
 // checks that they stay there for a few more samples.
 func inStep(t *testing.T, a, b *page, what string) {
 	t.Helper()
-	deadline := time.Now().Add(8 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for {
 		d, pa, pb := gap(a, b)
 		if d < 0.25 {

@@ -233,7 +233,7 @@ func (s *Surface) serveFile(w http.ResponseWriter, r *http.Request, name string)
 	if err != nil {
 		return false
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	st, err := f.Stat()
 	if err != nil || st.IsDir() {
 		return false
