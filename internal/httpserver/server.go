@@ -93,6 +93,16 @@ func (s *Server) URL() string {
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
 }
 
+// listeningLine is the start-up log message. Listening on every interface
+// is right for a server, but the operator should know it is reachable from
+// the network, not only from localhost.
+func (s *Server) listeningLine() string {
+	if a, ok := s.ln.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+		return "hearth listening on all interfaces (reachable from the network; set --addr 127.0.0.1:PORT for this machine only)"
+	}
+	return "hearth listening"
+}
+
 // Registry is the server's Prometheus registry; other parts register their
 // collectors here.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
@@ -118,7 +128,7 @@ func (s *Server) OnShutdown(f func(context.Context)) {
 // accepting, runs the OnShutdown hooks, and waits for in-flight requests up
 // to ShutdownTimeout.
 func (s *Server) Run(ctx context.Context) error {
-	s.log.Info("hearth listening", "url", s.URL(), "addr", s.ln.Addr().String())
+	s.log.Info(s.listeningLine(), "url", s.URL(), "addr", s.ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	select {
