@@ -11,7 +11,14 @@ export HEARTH_TEST_POSTGRES_URL HEARTH_TEST_NATS_URL
 SHELL := /bin/bash
 GOLANGCI_LINT_VERSION := v2.15.0
 
-.PHONY: test vet lint fmt-check build run docs bench web web-check web-test
+.PHONY: test vet lint fmt-check build release run docs bench web web-check web-test
+
+# One set of build flags for `make build`, `make release` and the Containerfile
+# (a test in internal/cli checks the Containerfile's build line against these).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/hearth-community/hearth/internal/cli.Version=$(VERSION)
+BUILDFLAGS := -trimpath -ldflags "$(LDFLAGS)"
+RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
 test: vet lint fmt-check docs-check web-test
 	@echo "postgres: $${HEARTH_TEST_POSTGRES_URL:-skipped}  nats: $${HEARTH_TEST_NATS_URL:-skipped}"
@@ -32,7 +39,17 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o hearth ./cmd/hearth
+	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o hearth ./cmd/hearth
+
+# Static binaries for every platform in RELEASE_PLATFORMS into release/, with
+# their SHA-256 sums. No cgo, so no cross toolchain is needed.
+release:
+	rm -rf release && mkdir -p release
+	for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(BUILDFLAGS) -o release/hearth-$(VERSION)-$$os-$$arch ./cmd/hearth || exit 1; \
+	done
+	cd release && sha256sum hearth-* > SHA256SUMS
 
 run:
 	$(GO) run ./cmd/hearth

@@ -5,12 +5,14 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -145,7 +147,20 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	} else if created {
 		logger.Info("created the instance admin", "username", cfg.AdminUser)
 	}
-	if a.HTTP, err = httpserver.New(httpserver.Config{Addr: cfg.Addr, MaxBodyBytes: cfg.MaxBodyBytes, ShutdownTimeout: cfg.ShutdownTimeout},
+	var tlsConfig *tls.Config
+	if len(cfg.TLSDomain) > 0 {
+		acm, err := httpserver.NewACME(httpserver.ACMEConfig{Domains: cfg.TLSDomain, Email: cfg.TLSEmail,
+			CacheDir: filepath.Join(cfg.DataDir, "acme"), DirectoryURL: cfg.ACMEDirectory})
+		if err != nil {
+			return nil, err
+		}
+		tlsConfig = acm.TLSConfig()
+		if cfg.TLSHTTPAddr != "" {
+			acmeLog := logger.With("component", "acme")
+			a.runners = append(a.runners, func(ctx context.Context) error { return acm.RunHTTP(ctx, cfg.TLSHTTPAddr, acmeLog) })
+		}
+	}
+	if a.HTTP, err = httpserver.New(httpserver.Config{Addr: cfg.Addr, MaxBodyBytes: cfg.MaxBodyBytes, ShutdownTimeout: cfg.ShutdownTimeout, TLS: tlsConfig},
 		logger.With("component", "http")); err != nil {
 		return nil, err
 	}

@@ -1,17 +1,21 @@
 // Package cli is the hearth command line: serve (the default), migrate,
-// admin create-user, token create, version and config-docs. main.go only
-// parses and runs it.
+// backup, restore, admin create-user, admin passwd, token create, version and
+// config-docs. main.go only parses and runs it.
 package cli
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
 	"strings"
 
 	"github.com/hearth-community/hearth/internal/app"
+	"github.com/hearth-community/hearth/internal/backup"
 	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/identity"
 )
@@ -26,6 +30,8 @@ type CLI struct {
 
 	Serve      ServeCmd      `cmd:"" default:"withargs" help:"Run the Hearth server (the default command)."`
 	Migrate    MigrateCmd    `cmd:"" help:"Apply database migrations and exit."`
+	Backup     BackupCmd     `cmd:"" help:"Copy the database (a consistent snapshot; the server may keep running) and the data directory's files into a new directory."`
+	Restore    RestoreCmd    `cmd:"" help:"Put a backup made by 'hearth backup' into an empty data directory."`
 	Admin      AdminCmd      `cmd:"" help:"Manage accounts."`
 	Token      TokenCmd      `cmd:"" help:"Manage integration tokens."`
 	Version    VersionCmd    `cmd:"" help:"Print the version and exit."`
@@ -96,6 +102,7 @@ func (MigrateCmd) Run(ctx context.Context, cfg *config.Config) error {
 // AdminCmd groups account commands.
 type AdminCmd struct {
 	CreateUser CreateUserCmd `cmd:"" name:"create-user" help:"Create a registered account."`
+	Passwd     PasswdCmd     `cmd:"" help:"Set an account's password and sign out its sessions."`
 }
 
 // CreateUserCmd creates an account.
@@ -189,5 +196,116 @@ type ConfigDocsCmd struct{}
 // Run prints docs/configuration.md.
 func (ConfigDocsCmd) Run() error {
 	fmt.Print(config.Markdown())
+	return nil
+}
+
+// BackupCmd writes a backup directory.
+type BackupCmd struct {
+	Dir       string `arg:"" help:"Directory to write (must not exist, or be empty; outside the data directory)."`
+	FilesOnly bool   `name:"files-only" help:"Copy only the data directory's files (for a PostgreSQL node, whose database pg_dump saves)."`
+}
+
+// Run writes the backup.
+func (c BackupCmd) Run(ctx context.Context, cfg *config.Config) error {
+	if _, err := prepare(cfg); err != nil {
+		return err
+	}
+	var res *backup.Result
+	var err error
+	if c.FilesOnly {
+		res, err = backup.BackupFiles(ctx, cfg, c.Dir, Version)
+	} else {
+		res, err = backup.Backup(ctx, cfg, c.Dir, Version)
+	}
+	if err != nil {
+		return err
+	}
+	if res.Database != "" {
+		fmt.Printf("database: %s\n", res.Database)
+	}
+	fmt.Printf("files:    %d (%d bytes)\n", res.Files, res.Bytes)
+	for _, s := range res.Skipped {
+		fmt.Printf("skipped (not a regular file): %s\n", s)
+	}
+	fmt.Printf("backup written to %s\n", c.Dir)
+	return nil
+}
+
+// RestoreCmd restores a backup directory.
+type RestoreCmd struct {
+	Dir string `arg:"" help:"A directory written by 'hearth backup'."`
+}
+
+// Run restores the backup into the configured (empty) data directory.
+func (c RestoreCmd) Run(ctx context.Context, cfg *config.Config) error {
+	if _, err := prepare(cfg); err != nil {
+		return err
+	}
+	res, err := backup.Restore(ctx, cfg, c.Dir)
+	if err != nil {
+		return err
+	}
+	if res.Database != "" {
+		fmt.Printf("database: %s\n", res.Database)
+	}
+	fmt.Printf("files:    %d (%d bytes)\n", res.Files, res.Bytes)
+	fmt.Printf("restored into %s; start hearth on it (migrations run at start)\n", cfg.DataDir)
+	return nil
+}
+
+// PasswdCmd sets an account's password.
+type PasswdCmd struct {
+	Username string `arg:"" help:"The account's username."`
+	Password string `help:"The new password (8-128 characters). Empty: read one line from standard input."`
+}
+
+// Run sets the password. On a SQLite node the server must be stopped (it
+// holds the database); on PostgreSQL it may run, and with NATS its nodes
+// close the account's sockets at once.
+func (c PasswdCmd) Run(ctx context.Context, cfg *config.Config) error {
+	logger, err := prepare(cfg)
+	if err != nil {
+		return err
+	}
+	return setPassword(ctx, cfg, logger, c.Username, c.Password, os.Stdin)
+}
+
+func setPassword(ctx context.Context, cfg *config.Config, logger *slog.Logger, username, password string, stdin io.Reader) error {
+	if password == "" {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read the password from standard input: %w", err)
+		}
+		password = strings.TrimRight(line, "\r\n")
+		if password == "" {
+			return errors.New("no password: pass --password or write it on standard input")
+		}
+	}
+	db, err := app.OpenDB(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var pub identity.Publisher
+	if cfg.Bus != "local" {
+		b, err := app.OpenBus(ctx, cfg, db, logger)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		pub = b
+	}
+	ids, err := app.NewIdentity(ctx, cfg, db, pub, logger)
+	if err != nil {
+		return err
+	}
+	a, err := ids.AccountByUsername(ctx, username)
+	if err != nil {
+		return fmt.Errorf("account %q: %w", username, err)
+	}
+	if err := ids.SetPassword(ctx, a.ID, password); err != nil {
+		return err
+	}
+	fmt.Printf("password changed for %s; its sessions are signed out\n", a.Username)
 	return nil
 }

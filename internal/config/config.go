@@ -35,6 +35,10 @@ type Config struct {
 	MaxBodyBytes    int64         `name:"max-body-bytes" env:"HEARTH_MAX_BODY_BYTES" default:"1048576" help:"Largest request body accepted by JSON endpoints, in bytes (uploads have their own limits)."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HEARTH_SHUTDOWN_TIMEOUT" default:"10s" help:"How long a graceful shutdown waits for in-flight requests and sockets."`
 	AllowedOrigins  []string      `name:"allowed-origins" env:"HEARTH_ALLOWED_ORIGINS" default:"" sep:"," help:"Extra Origin host patterns allowed to open WebSockets and to call Together's REST API cross-origin (comma separated, e.g. 'app.example.com,*.example.org', 'localhost:5173'). Same-origin is always allowed."`
+	TLSDomain       []string      `name:"tls-domain" env:"HEARTH_TLS_DOMAIN" default:"" sep:"," help:"Serve HTTPS on --addr with certificates from an ACME CA (Let's Encrypt) for these domain names (comma separated), for a single binary with no reverse proxy. Set --addr :443; the names must resolve to this host. Certificates are kept in <data-dir>/acme. Empty: plain HTTP."`
+	TLSEmail        string        `name:"tls-email" env:"HEARTH_TLS_EMAIL" default:"" help:"Contact email given to the ACME CA with --tls-domain (expiry notices). Optional."`
+	TLSHTTPAddr     string        `name:"tls-http-addr" env:"HEARTH_TLS_HTTP_ADDR" default:":80" help:"With --tls-domain: plain-HTTP address answering ACME HTTP-01 challenges and redirecting everything else to HTTPS. Empty: none (TLS-ALPN-01 on --addr is enough)."`
+	ACMEDirectory   string        `name:"acme-directory" env:"HEARTH_ACME_DIRECTORY" default:"" help:"ACME directory URL for --tls-domain (e.g. Let's Encrypt's staging, https://acme-staging-v02.api.letsencrypt.org/directory). Empty: Let's Encrypt's production directory."`
 	TrustProxy      bool          `name:"trust-proxy" env:"HEARTH_TRUST_PROXY" default:"false" help:"Trust X-Forwarded-For for client IPs (rate limits, bans). Enable only behind a reverse proxy you control."`
 	GCPercent       int           `name:"gc-percent" env:"HEARTH_GC_PERCENT" default:"30" help:"Go garbage collector target: the heap may grow this many percent past what is live before a collection. Lower uses less memory and a little more CPU. 0: Go's own default (100). Ignored when GOGC is set."`
 	PprofAddr       string        `name:"pprof-addr" env:"HEARTH_PPROF_ADDR" default:"" help:"Serve Go's net/http/pprof profiles on this separate address (e.g. 127.0.0.1:6060) for performance work. Empty: off. Never expose it publicly."`
@@ -113,6 +117,21 @@ func (c *Config) Validate() error {
 	}
 	if len(c.AdminPassword) > 128 {
 		return errors.New("--admin-password: must be at most 128 characters")
+	}
+	if len(c.TLSDomain) > 0 {
+		for _, d := range c.TLSDomain {
+			if d == "" || !strings.Contains(d, ".") || strings.ContainsAny(d, " /:") {
+				return fmt.Errorf("--tls-domain %q: must be a domain name such as hearth.example.org", d)
+			}
+		}
+		if c.TLSHTTPAddr != "" {
+			if _, _, err := net.SplitHostPort(c.TLSHTTPAddr); err != nil {
+				return fmt.Errorf("--tls-http-addr %q: must be host:port: %w", c.TLSHTTPAddr, err)
+			}
+		}
+		if c.ACMEDirectory != "" && !strings.HasPrefix(c.ACMEDirectory, "https://") {
+			return fmt.Errorf("--acme-directory %q: must be an https:// URL", c.ACMEDirectory)
+		}
 	}
 	if c.AdminUser == "" {
 		return errors.New("--admin-user: must not be empty")

@@ -6,6 +6,7 @@ package httpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ type Config struct {
 	Addr            string
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
+	// TLS, when set, makes the listener serve HTTPS (built-in ACME: see
+	// acme.go). nil: plain HTTP (the usual case behind a reverse proxy).
+	TLS *tls.Config
 }
 
 // Server is the shared HTTP server.
@@ -63,6 +67,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
+	if cfg.TLS != nil {
+		ln = tls.NewListener(ln, cfg.TLS)
+	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: logger, ln: ln, reg: prometheus.NewRegistry(), checks: map[string]Checker{}}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hearth_http_requests_total", Help: "HTTP requests by route pattern and status."}, []string{"pattern", "code"})
@@ -90,7 +97,21 @@ func (s *Server) URL() string {
 	if a.IP.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port))
+	scheme := "http://"
+	if s.cfg.TLS != nil {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, strconv.Itoa(a.Port))
+}
+
+// listeningLine is the start-up log message. Listening on every interface
+// is right for a server, but the operator should know it is reachable from
+// the network, not only from localhost.
+func (s *Server) listeningLine() string {
+	if a, ok := s.ln.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+		return "hearth listening on all interfaces (reachable from the network; set --addr 127.0.0.1:PORT for this machine only)"
+	}
+	return "hearth listening"
 }
 
 // Registry is the server's Prometheus registry; other parts register their
@@ -118,7 +139,7 @@ func (s *Server) OnShutdown(f func(context.Context)) {
 // accepting, runs the OnShutdown hooks, and waits for in-flight requests up
 // to ShutdownTimeout.
 func (s *Server) Run(ctx context.Context) error {
-	s.log.Info("hearth listening", "url", s.URL(), "addr", s.ln.Addr().String())
+	s.log.Info(s.listeningLine(), "url", s.URL(), "addr", s.ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	select {

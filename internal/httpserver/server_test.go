@@ -122,3 +122,26 @@ func TestServer(t *testing.T) {
 		t.Fatalf("metrics: %d\n%s", code, body)
 	}
 }
+
+func TestListeningLine(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		addr, want string
+	}{
+		{"127.0.0.1:0", "hearth listening"},
+		{":0", "hearth listening on all interfaces"},
+	} {
+		s, err := New(Config{Addr: c.addr, MaxBodyBytes: 1024, ShutdownTimeout: time.Second}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := s.listeningLine()
+		if !strings.HasPrefix(got, c.want) || (c.addr == "127.0.0.1:0" && got != c.want) {
+			t.Errorf("%s: line = %q, want %q…", c.addr, got, c.want)
+		}
+		if c.addr == ":0" && !strings.Contains(s.URL(), "localhost") {
+			t.Errorf("%s: url = %q, want a localhost URL to open", c.addr, s.URL())
+		}
+		s.ln.Close()
+	}
+}

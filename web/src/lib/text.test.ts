@@ -16,7 +16,28 @@ describe("messageParts", () => {
   });
 });
 
+describe("links", () => {
+  it.each([
+    ["[link](https://example.com)", "https://example.com"],
+    ["see https://example.com.", "https://example.com"],
+    ["(https://example.com/a)", "https://example.com/a"],
+    ["https://en.wikipedia.org/wiki/Go_(game)", "https://en.wikipedia.org/wiki/Go_(game)"],
+    ["https://example.com/?q=1, then", "https://example.com/?q=1"],
+  ])("%s links %s", (input, url) => {
+    const link = messageParts(input).find((p) => p.kind === "link");
+    expect(link?.text).toBe(url);
+    expect(messageParts(input).map((p) => p.text).join("")).toBe(input);
+  });
+});
+
 describe("highlightParts", () => {
+  it("undoes the server's escaping once", () => {
+    expect(highlightParts("a &gt; b &amp;lt; <mark>x&lt;y</mark> it&#39;s")).toEqual([
+      { text: "a > b &lt; ", kind: "text" },
+      { text: "x<y", kind: "mark" },
+      { text: " it's", kind: "text" },
+    ]);
+  });
   it("marks only inside <mark>", () => {
     expect(highlightParts("a <mark>cat</mark> <img src=x>")).toEqual([
       { text: "a ", kind: "text" },

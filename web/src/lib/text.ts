@@ -8,27 +8,62 @@ export interface Part {
 
 const token = /(@[A-Za-z0-9_]{2,32}|@everyone|https?:\/\/[^\s<>"']+)/g;
 
+/**
+ * trimURL drops what a URL pattern takes from the sentence around it:
+ * trailing punctuation, and a closing bracket that has no opening one in the
+ * URL, so "[link](https://example.com)" links https://example.com while
+ * "https://en.wikipedia.org/wiki/Go_(game)" keeps its parenthesis.
+ */
+export function trimURL(url: string): string {
+  for (;;) {
+    const last = url.at(-1) ?? "";
+    if (/[.,;:!?*_~]/.test(last)) {
+      url = url.slice(0, -1);
+      continue;
+    }
+    const pair: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
+    const open = pair[last];
+    if (open && url.split(last).length > url.split(open).length) {
+      url = url.slice(0, -1);
+      continue;
+    }
+    return url;
+  }
+}
+
 export function messageParts(content: string): Part[] {
   const out: Part[] = [];
   let last = 0;
   for (const m of content.matchAll(token)) {
     const i = m.index ?? 0;
+    const text = m[0].startsWith("@") ? m[0] : trimURL(m[0]);
     if (i > last) out.push({ text: content.slice(last, i), kind: "text" });
-    out.push({ text: m[0], kind: m[0].startsWith("@") ? "mention" : "link" });
-    last = i + m[0].length;
+    out.push({ text, kind: m[0].startsWith("@") ? "mention" : "link" });
+    last = i + text.length;
   }
   if (last < content.length) out.push({ text: content.slice(last), kind: "text" });
   return out;
 }
 
-/** highlightParts reads a ts_headline-style string with <mark>…</mark>. */
+const entities: Record<string, string> = { "&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&#34;": '"', "&#39;": "'" };
+
+/** unescapeHTML undoes the server's HTML escaping of a search highlight. */
+function unescapeHTML(s: string): string {
+  return s.replace(/&(lt|gt|amp|quot|#34|#39);/g, (e) => entities[e] ?? e);
+}
+
+/**
+ * highlightParts reads the server's search highlight: the body HTML-escaped,
+ * with <mark>…</mark> around matches. The parts are plain text (rendered as
+ * text, never HTML), so the escaping is undone here, once.
+ */
 export function highlightParts(h: string): Part[] {
   const out: Part[] = [];
   let marked = false;
   for (const piece of h.split(/(<\/?mark>)/i)) {
     if (/^<mark>$/i.test(piece)) marked = true;
     else if (/^<\/mark>$/i.test(piece)) marked = false;
-    else if (piece) out.push({ text: piece, kind: marked ? "mark" : "text" });
+    else if (piece) out.push({ text: unescapeHTML(piece), kind: marked ? "mark" : "text" });
   }
   return out;
 }
