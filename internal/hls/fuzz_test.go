@@ -1,8 +1,8 @@
 package hls
 
 import (
-	"fmt"
 	"net/url"
+	"strconv"
 	"testing"
 )
 
@@ -29,10 +29,12 @@ func FuzzBlockingRequest(f *testing.F) {
 			}
 			return
 		}
-		if msn < 0 || part < -1 || q.Get("_HLS_msn") != fmt.Sprint(msn) {
+		// Leading zeros are fine ("00" is segment 0); the value must still
+		// be exactly the decimal the query carried.
+		if n, err := strconv.Atoi(q.Get("_HLS_msn")); err != nil || msn != n || msn < 0 || part < -1 {
 			t.Fatalf("%q: msn %d part %d", raw, msn, part)
 		}
-		if q.Has("_HLS_part") != (part >= 0) || (part >= 0 && q.Get("_HLS_part") != fmt.Sprint(part)) {
+		if n, err := strconv.Atoi(q.Get("_HLS_part")); q.Has("_HLS_part") != (part >= 0) || (part >= 0 && (err != nil || n != part)) {
 			t.Fatalf("%q: part %d", raw, part)
 		}
 	})
