@@ -32,6 +32,20 @@ func CleanName(s string, max int) string {
 	if len(s) > 4*max+1024 {
 		s = s[:4*max+1024]
 	}
+	// Removing a character can join the text around it into an entity
+	// ("&", NUL, "#60;"), so the whole pass repeats until nothing changes:
+	// a cleaned name cleans to itself.
+	for range 8 {
+		next := cleanOnce(s, max)
+		if next == s {
+			break
+		}
+		s = next
+	}
+	return s
+}
+
+func cleanOnce(s string, max int) string {
 	for range 4 {
 		next := stripTags(s)
 		if next == s {
