@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // Publisher is the part of the bus the service needs.
@@ -236,6 +237,11 @@ func (s *Service) Create(ctx context.Context, actor string, in CreateInput) (*Co
 	if err := checkLen("name", in.Name, 1, 100); err != nil {
 		return nil, err
 	}
+	if in.IconURL != nil {
+		if err := identity.CheckURL("icon_url", *in.IconURL); err != nil {
+			return nil, err
+		}
+	}
 	now := s.at()
 	c := &Community{ID: newID(), Name: in.Name, OwnerID: actor, IconURL: in.IconURL, IsPublic: in.IsPublic,
 		RequireInvite: in.RequireInvite, MemberCount: 1, CreatedAt: now, UpdatedAt: now}
@@ -276,6 +282,9 @@ func (s *Service) Update(ctx context.Context, actor, id string, in UpdateInput) 
 		c.Name = *in.Name
 	}
 	if in.IconURL != nil {
+		if err := identity.CheckURL("icon_url", *in.IconURL); err != nil {
+			return nil, err
+		}
 		c.IconURL = in.IconURL
 		if *in.IconURL == "" {
 			c.IconURL = nil

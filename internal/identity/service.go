@@ -188,9 +188,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Account, err
 	if n := len(in.Password); (n < 8 && !in.OperatorChosen) || n == 0 || n > 128 {
 		return nil, fault.New(fault.Invalid, "password must be 8-128 characters")
 	}
-	if utf8.RuneCountInString(in.DisplayName) > 64 {
+	if utf8.RuneCountInString(in.DisplayName) > MaxDisplayNameLength {
 		return nil, fault.New(fault.Invalid, "display name must be at most 64 characters")
 	}
+	in.DisplayName = CleanName(in.DisplayName, MaxDisplayNameLength)
 	hash, err := s.hashPassword(ctx, in.Password)
 	if err != nil {
 		return nil, err
@@ -215,9 +216,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Account, err
 
 // CreateGuest creates a guest account (anonymous watcher or chatter).
 func (s *Service) CreateGuest(ctx context.Context, displayName string) (*Account, error) {
-	if utf8.RuneCountInString(displayName) > 64 {
+	if utf8.RuneCountInString(displayName) > MaxDisplayNameLength {
 		return nil, fault.New(fault.Invalid, "display name must be at most 64 characters")
 	}
+	displayName = CleanName(displayName, MaxDisplayNameLength)
 	suffix, err := randomHex(6)
 	if err != nil {
 		return nil, err
@@ -240,8 +242,14 @@ func (s *Service) AccountByUsername(ctx context.Context, username string) (*Acco
 	return s.st.AccountByUsername(ctx, username)
 }
 
-// UpdateAccount stores profile changes made by a surface.
+// UpdateAccount stores profile changes made by a surface. The display name
+// passes CleanName and the avatar URL must be http(s), whichever surface set
+// them.
 func (s *Service) UpdateAccount(ctx context.Context, a *Account) error {
+	if err := CheckURL("avatar_url", a.AvatarURL); err != nil {
+		return err
+	}
+	a.DisplayName = CleanName(a.DisplayName, MaxDisplayNameLength)
 	a.UpdatedAt = s.now().UTC()
 	return s.st.UpdateAccount(ctx, a)
 }

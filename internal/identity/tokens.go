@@ -282,6 +282,7 @@ func (s *Service) CreateBot(ctx context.Context, ownerID, username, displayName 
 		return nil, nil, "", fault.New(fault.Invalid, "invalid bot username")
 	}
 	now := s.now().UTC()
+	displayName = CleanName(displayName, MaxDisplayNameLength)
 	a := &Account{ID: NewID(), Kind: Bot, Username: username, DisplayName: displayName, CreatedAt: now, UpdatedAt: now}
 	if ownerID != "" {
 		a.CreatedBy = &ownerID
@@ -336,6 +337,9 @@ func (s *Service) CreateIntegrationToken(ctx context.Context, name string, scope
 	suffix, err := randomHex(6)
 	if err != nil {
 		return nil, nil, "", err
+	}
+	if name = CleanName(name, MaxDisplayNameLength); name == "" {
+		return nil, nil, "", fault.New(fault.Invalid, "token name must be 1-64 characters")
 	}
 	now := s.now().UTC()
 	a := &Account{ID: NewID(), Kind: Integration, Username: "integration-" + suffix, DisplayName: name, CreatedAt: now, UpdatedAt: now}

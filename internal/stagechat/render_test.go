@@ -1,8 +1,13 @@
 package stagechat
 
 import (
+	"fmt"
+	"net/url"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 func TestRenderChat(t *testing.T) {
@@ -46,17 +51,127 @@ func TestRenderChat(t *testing.T) {
 	}
 }
 
+// FuzzRenderChat parses the HTML the renderer produced and checks every
+// element and attribute against what the chat policy allows. Text that merely
+// reads like markup ("onerror=", "javascript:") is fine as text; only an
+// element, attribute or URL that a browser would act on is a failure.
 func FuzzRenderChat(f *testing.F) {
 	r := NewRenderer(func(name string) (string, bool) { return "/img/emoji/" + name + ".png", len(name) < 10 })
-	for _, s := range []string{"hi", "<script>x</script>", ":a:", "[a](javascript:x)", "<img src=x onerror=y>"} {
+	for _, s := range []string{"hi", "<script>x</script>", ":a:", "[a](javascript:x)", "<img src=x onerror=y>",
+		"onerror=", "javascript:alert(1)", "[x](JaVaScRiPt:alert(1))", "<a href=\"javascript:x\">y</a>",
+		"https://example.org/?a=<b>", "**b** _i_ `c` ~~d~~", "<svg onload=alert(1)>", ":a: :b:"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		out := r.Chat(in)
-		for _, bad := range []string{"<script", "onerror=", "javascript:"} {
-			if strings.Contains(strings.ToLower(out), bad) {
-				t.Fatalf("%q rendered to %q", in, out)
-			}
+		if err := checkChatHTML(out); err != nil {
+			t.Fatalf("Chat(%q) = %q: %v", in, out, err)
 		}
 	})
+}
+
+// chatAllowed lists the elements the chat policy lets through and, for
+// each, the attributes it may carry.
+var chatAllowed = map[atom.Atom]map[string]bool{
+	atom.P: {}, atom.Br: {}, atom.Strong: {}, atom.Em: {}, atom.Code: {}, atom.Pre: {}, atom.Del: {},
+	atom.A:   {"href": true, "rel": true, "target": true},
+	atom.Img: {"src": true, "alt": true, "title": true, "class": true},
+}
+
+// checkChatHTML parses out as a body fragment and reports the first element,
+// attribute or URL outside the chat policy.
+func checkChatHTML(out string) error {
+	body := &html.Node{Type: html.ElementNode, Data: "body", DataAtom: atom.Body}
+	nodes, err := html.ParseFragment(strings.NewReader(out), body)
+	if err != nil {
+		return fmt.Errorf("parse: %w", err)
+	}
+	var walk func(n *html.Node) error
+	walk = func(n *html.Node) error {
+		switch n.Type {
+		case html.ElementNode:
+			attrs, ok := chatAllowed[n.DataAtom]
+			if !ok {
+				return fmt.Errorf("element <%s> is not allowed", n.Data)
+			}
+			for _, a := range n.Attr {
+				key := strings.ToLower(a.Key)
+				if strings.HasPrefix(key, "on") || !attrs[key] || a.Namespace != "" {
+					return fmt.Errorf("attribute %q on <%s> is not allowed", a.Key, n.Data)
+				}
+				if key == "href" || key == "src" {
+					if err := checkChatURL(n.DataAtom, a.Val); err != nil {
+						return err
+					}
+				}
+				if key == "class" && a.Val != "emoji" {
+					return fmt.Errorf("class %q is not allowed", a.Val)
+				}
+			}
+		case html.TextNode, html.CommentNode:
+		default:
+			return fmt.Errorf("node type %d is not allowed", n.Type)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, n := range nodes {
+		if err := walk(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkChatURL accepts http(s) and mailto links and relative links (as
+// bluemonday's standard URLs do), and emoji images only as plain paths under
+// /img/emoji/.
+func checkChatURL(el atom.Atom, raw string) error {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return fmt.Errorf("unparseable URL %q", raw)
+	}
+	if el == atom.Img {
+		if !emojiSrc.MatchString(raw) {
+			return fmt.Errorf("image source %q is outside /img/emoji/", raw)
+		}
+		return nil
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "", "http", "https", "mailto":
+		return nil
+	}
+	return fmt.Errorf("link scheme %q is not allowed", u.Scheme)
+}
+
+// TestCheckChatHTML shows the fuzz oracle tells markup from text: it refuses
+// what a browser would act on and accepts the same words as text.
+func TestCheckChatHTML(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in string
+		ok bool
+	}{
+		{"<p>onerror= javascript:alert(1)</p>", true},
+		{`<p><a href="https://example.org" rel="nofollow" target="_blank">x</a></p>`, true},
+		{`<img src="/img/emoji/a.png" class="emoji" alt=":a:">`, true},
+		{`<img src=x onerror=alert(1)>`, false},
+		{`<a href="javascript:alert(1)">x</a>`, false},
+		{`<a href=" JavaScript:alert(1)">x</a>`, false},
+		{`<script>alert(1)</script>`, false},
+		{`<p onclick="x">y</p>`, false},
+		{`<img src="/img/emoji/../x.png">`, false},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			t.Parallel()
+			if err := checkChatHTML(c.in); (err == nil) != c.ok {
+				t.Fatalf("checkChatHTML(%q) = %v, want ok=%v", c.in, err, c.ok)
+			}
+		})
+	}
 }

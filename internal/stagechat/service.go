@@ -43,6 +43,7 @@ var (
 	ErrNameForbidden    = fault.New(fault.Invalid, "That username is not allowed.")
 	ErrNameTaken        = fault.New(fault.Conflict, "That username is in use.")
 	ErrBadToken         = fault.New(fault.Unauthorized, "unauthorized")
+	ErrNameEmpty        = fault.New(fault.Invalid, "Display name cannot be empty or contain only whitespace.")
 )
 
 // Message kinds stored in messages.Message.Meta as {"stage":"<kind>"}.
@@ -155,11 +156,10 @@ func newToken() (string, error) {
 // requested name (body, else forwardedName) is used when allowed and free,
 // else a generated one.
 func (s *Service) Register(ctx context.Context, requested, forwardedName string, signedIn *identity.Account) (*User, string, error) {
-	name := strings.TrimSpace(requested)
+	name := identity.CleanName(requested, MaxNameLength)
 	if name == "" {
-		name = strings.TrimSpace(forwardedName)
+		name = identity.CleanName(forwardedName, MaxNameLength)
 	}
-	name = truncateRunes(name, MaxNameLength)
 	if name == "" || !s.nameAllowed(name) || !s.nameFree(ctx, name, "") {
 		name = s.generateName(ctx)
 	}
@@ -199,7 +199,7 @@ func (s *Service) Register(ctx context.Context, requested, forwardedName string,
 func (s *Service) UserForAccount(ctx context.Context, a *identity.Account) (*User, error) {
 	u, err := s.st.User(ctx, a.ID)
 	if errors.Is(err, fault.NotFound) {
-		u = &User{ID: a.ID, DisplayName: truncateRunes(a.Name(), MaxNameLength), DisplayColor: colorFor(a.ID),
+		u = &User{ID: a.ID, DisplayName: identity.CleanName(a.Name(), MaxNameLength), DisplayColor: colorFor(a.ID),
 			CreatedAt: a.CreatedAt, IsBot: a.Kind == identity.Bot || a.Kind == identity.Integration, DisabledAt: a.DisabledAt}
 		if err := s.st.SaveUser(ctx, u); err != nil && !errors.Is(err, fault.Conflict) {
 			return nil, err
@@ -410,10 +410,15 @@ func (s *Service) SetVisibility(ctx context.Context, ids []string, visible bool)
 	return err
 }
 
-// ChangeName renames u, returning the updated user and the old name.
+// ChangeName renames u, returning the updated user and the old name. The
+// name passes identity.CleanName first; one with nothing left is refused, as
+// Owncast does.
 func (s *Service) ChangeName(ctx context.Context, u *User, newName string) (*User, string, error) {
-	newName = truncateRunes(strings.TrimSpace(newName), MaxNameLength)
-	if newName == "" || newName == u.DisplayName {
+	newName = identity.CleanName(newName, MaxNameLength)
+	if newName == "" {
+		return nil, "", ErrNameEmpty
+	}
+	if newName == u.DisplayName {
 		return u, u.DisplayName, nil
 	}
 	if !s.nameAllowed(newName) {

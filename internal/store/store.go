@@ -170,7 +170,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	dialect := goose.DialectSQLite3
 	// Surfaces add migrations in their own number ranges, so a database may
 	// see a lower version after a higher one.
-	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true)}
+	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true), goose.WithGoMigrations(cleanNamesMigration())}
 	if db.Engine == Postgres {
 		dialect = goose.DialectPostgres
 		locker, err := lock.NewPostgresSessionLocker()

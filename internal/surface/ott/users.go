@@ -76,6 +76,12 @@ func (s *Surface) handleSetUsername(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, ottErr(http.StatusBadRequest, "LengthOutOfRangeException", "Username length must be less than or equal to 48"))
 		return
 	}
+	// The one display-name rule: markup is stripped; a name with nothing
+	// left is refused like an empty one.
+	if name = identity.CleanName(name, 48); name == "" {
+		messageOnly(w, http.StatusBadRequest, "username must be provided")
+		return
+	}
 	if other, err := s.d.Identity.AccountByUsername(r.Context(), name); err == nil && other.ID != p.account.ID {
 		s.writeError(w, ottErr(http.StatusBadRequest, "UsernameTaken", "Somebody else is already using that username."))
 		return

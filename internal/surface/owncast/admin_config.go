@@ -72,10 +72,8 @@ func strList(maxItems, maxLen int, f func(*stagechat.Settings, []string)) func(*
 	}
 }
 
-func validHTTPURL(v string) bool {
-	u, err := url.Parse(v)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil
-}
+// validHTTPURL is the domain's one rule for stored URLs.
+func validHTTPURL(v string) bool { return identity.ValidHTTPURL(v) }
 
 func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 	cfg := func(name string, f http.HandlerFunc) { s.admin(h, "POST /api/admin/config/"+name, f) }

@@ -180,3 +180,41 @@ func TestSocketRejectsUnknownToken(t *testing.T) {
 	c.await("ERROR_NEEDS_REGISTRATION", nil)
 	c.awaitClosed()
 }
+
+// TestChatNamesCarryNoMarkup shows display names with HTML in them are
+// stored and broadcast with the markup stripped, on register and on
+// NAME_CHANGE, as Owncast does; a name with nothing left is refused with
+// Owncast's notice and the user keeps their name.
+func TestChatNamesCarryNoMarkup(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{chat: func(o *owncast.ChatOptions) { o.FloodRate = -1 }})
+	r := n.do(t, "POST", "/api/chat/register", "", `{"displayName":"<script>alert(1)</script>mal<b>lory</b>"}`)
+	var reg registration
+	r.json(t, &reg)
+	if r.status != 200 || reg.DisplayName != "mallory" {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	r = n.do(t, "POST", "/api/chat/register", "", nil, "X-Forwarded-User", "<img src=x onerror=alert(1)>")
+	var gen registration
+	r.json(t, &gen)
+	if r.status != 200 || gen.DisplayName == "" || strings.ContainsAny(gen.DisplayName, "<>") {
+		t.Fatalf("register from markup-only header: %d %s", r.status, r.body)
+	}
+	watcher := n.register(t, "watcher")
+	c, w := n.dial(t, reg.AccessToken), n.dial(t, watcher.AccessToken)
+	c.await("CONNECTED_USER_INFO", nil)
+	w.await("CONNECTED_USER_INFO", nil)
+
+	c.send(map[string]any{"type": "NAME_CHANGE", "newName": `<img src=x onerror=alert(1)>evil &lt;i&gt;one`})
+	nc := w.await("NAME_CHANGE", nil)
+	if got := nc["user"].(map[string]any)["displayName"]; got != "evil one" {
+		t.Fatalf("NAME_CHANGE broadcast name %q", got)
+	}
+	c.await("CONNECTED_USER_INFO", func(e map[string]any) bool { return e["user"].(map[string]any)["displayName"] == "evil one" })
+
+	c.send(map[string]any{"type": "NAME_CHANGE", "newName": "<script>x</script>  "})
+	if a := c.await("CHAT_ACTION", nil); !strings.Contains(a["body"].(string), "Display name cannot be empty or contain only whitespace.") {
+		t.Fatalf("empty-name notice %v", a)
+	}
+	c.await("CONNECTED_USER_INFO", func(e map[string]any) bool { return e["user"].(map[string]any)["displayName"] == "evil one" })
+}

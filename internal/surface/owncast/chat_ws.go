@@ -13,6 +13,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/gateway"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
@@ -162,11 +163,16 @@ func (s *Surface) onChatFrame(ctx context.Context, c *client, flood *stagechat.F
 		}
 	case evNameChange:
 		nu, _, err := s.d.Chat.ChangeName(ctx, u, ev.NewName)
+		// Echo the name as it would have been stored, never the raw text.
+		shown := identity.CleanName(ev.NewName, stagechat.MaxNameLength)
 		switch {
+		case errors.Is(err, stagechat.ErrNameEmpty):
+			c.conn.Send(s.actionFrame(fault.Message(err)))
+			c.conn.Send(s.userInfo(u))
 		case errors.Is(err, stagechat.ErrNameTaken):
-			c.conn.Send(s.actionFrame("The name **" + ev.NewName + "** has been already registered. If this is your name, please authenticate."))
+			c.conn.Send(s.actionFrame("The name **" + shown + "** has been already registered. If this is your name, please authenticate."))
 		case err != nil:
-			c.conn.Send(s.actionFrame("You cannot change your name to **" + ev.NewName + "**."))
+			c.conn.Send(s.actionFrame("You cannot change your name to **" + shown + "**."))
 		default:
 			c.user.Store(nu)
 			c.conn.Send(s.userInfo(nu))

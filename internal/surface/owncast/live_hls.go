@@ -84,16 +84,10 @@ func (s *Surface) serveMedia(w http.ResponseWriter, r *http.Request, stageID str
 	pl := v.Playlist()
 	// LL-HLS blocking reload: ?_HLS_msn=<seq>[&_HLS_part=<i>] waits until
 	// the playlist lists that segment (part), at most three part-hold-backs.
-	if q := r.URL.Query(); q.Has("_HLS_msn") && v.LowLatency() {
-		msn, err := strconv.Atoi(q.Get("_HLS_msn"))
-		part := -1
-		if err == nil && q.Has("_HLS_part") {
-			part, err = strconv.Atoi(q.Get("_HLS_part"))
-		}
-		if err != nil || msn < 0 || part < -1 {
-			http.Error(w, "bad _HLS_msn or _HLS_part", http.StatusBadRequest)
-			return
-		}
+	if msn, part, blocking, err := hls.ParseBlockingRequest(r.URL.Query()); err != nil && v.LowLatency() {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	} else if blocking && v.LowLatency() {
 		ctx, cancel := context.WithTimeout(r.Context(), blockingReloadLimit)
 		defer cancel()
 		if pl, err = v.WaitPlaylist(ctx, msn, part); err != nil {

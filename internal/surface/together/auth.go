@@ -271,6 +271,13 @@ func (s *Surface) updateMe(w http.ResponseWriter, r *http.Request, p *identity.P
 			return
 		}
 	}
+	// Checked before anything is saved, so a refused avatar changes nothing.
+	if in.AvatarURL != nil {
+		if err := identity.CheckURL("avatar_url", *in.AvatarURL); err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
 	ctx := r.Context()
 	prof, err := s.d.Community.Profile(ctx, p.Account.ID)
 	if err != nil {

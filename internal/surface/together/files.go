@@ -204,6 +204,21 @@ func (s *Surface) uploadAttachments(w http.ResponseWriter, r *http.Request, p *i
 
 func strconvQuote(s string) string { return strconv.Quote(s) }
 
+// readErrs remembers the first read error of r other than io.EOF, so a
+// broken upload is told apart from a failing disk.
+type readErrs struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrs) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
 // saveUpload streams one part to <uploads>/<message>/<hex>_<name>, checking
 // size and sniffed type.
 func (s *Surface) saveUpload(messageID string, part *multipart.Part) (*Attachment, error) {
@@ -231,7 +246,8 @@ func (s *Surface) saveUpload(messageID string, part *multipart.Part) (*Attachmen
 	if err != nil {
 		return nil, err
 	}
-	size, err := io.Copy(f, io.LimitReader(io.MultiReader(bytes.NewReader(head), part), MaxFileBytes+1))
+	src := &readErrs{r: part}
+	size, err := io.Copy(f, io.LimitReader(io.MultiReader(bytes.NewReader(head), src), MaxFileBytes+1))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -243,6 +259,11 @@ func (s *Surface) saveUpload(messageID string, part *multipart.Part) (*Attachmen
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, invalid("File exceeds the 50 MiB limit")
+		}
+		if src.err != nil {
+			// The client's body broke off (a part without its closing
+			// boundary): its fault, not a server error.
+			return nil, invalid("Malformed multipart body or file too large")
 		}
 		return nil, err
 	}

@@ -522,30 +522,15 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 	if !c.allow(time.Now()) {
 		return
 	}
-	var env envelope
-	if json.Unmarshal(data, &env) != nil {
+	fr, ok := parseFrame(data)
+	if !ok {
 		return
 	}
-	switch env.Op {
+	switch fr.Op {
 	case "HEARTBEAT":
 		c.conn.Reply(heartbeatAck)
 	case "PRESENCE_UPDATE":
-		var in struct {
-			Status       string  `json:"status"`
-			CustomStatus *string `json:"custom_status"`
-			Activity     *string `json:"activity"`
-		}
-		if json.Unmarshal(env.D, &in) != nil {
-			return
-		}
-		switch in.Status {
-		case "online", "away", "dnd", "offline":
-		default:
-			return
-		}
-		if checkOpt("custom_status", in.CustomStatus, 128) != nil || checkOpt("activity", in.Activity, 128) != nil {
-			return
-		}
+		in := fr.Presence
 		p, err := s.d.Community.Profile(ctx, c.accountID)
 		if err != nil {
 			return
@@ -555,12 +540,7 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 			s.publishPresence(ctx, c.accountID, p)
 		}
 	case "TYPING_START":
-		var in struct {
-			ChannelID string `json:"channel_id"`
-		}
-		if json.Unmarshal(env.D, &in) != nil {
-			return
-		}
+		in := fr.Typing
 		ca, err := s.d.Community.ChannelAccess(ctx, c.accountID, in.ChannelID)
 		if err != nil || !ca.Can(community.PermViewChannel) {
 			return
@@ -578,8 +558,62 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 		s.publishDispatch(ctx, "TYPING_START", map[string]any{"user_id": c.accountID, "username": c.username,
 			"channel_id": in.ChannelID, "timestamp": time.Now().UTC().Format(time.RFC3339Nano)}, ids)
 	case "VOICE_SIGNAL":
-		s.relaySignal(ctx, c, env.D)
+		s.relaySignal(ctx, c, fr.D)
 	}
+}
+
+// presenceIn is a PRESENCE_UPDATE frame's data.
+type presenceIn struct {
+	Status       string  `json:"status"`
+	CustomStatus *string `json:"custom_status"`
+	Activity     *string `json:"activity"`
+}
+
+// typingIn is a TYPING_START frame's data.
+type typingIn struct {
+	ChannelID string `json:"channel_id"`
+}
+
+// clientFrame is one decoded client frame: Op and the data of that op.
+type clientFrame struct {
+	Op       string
+	Presence presenceIn
+	Typing   typingIn
+	D        json.RawMessage // VOICE_SIGNAL: relaySignal decodes it
+}
+
+// parseFrame decodes a client frame, reporting false for anything the
+// gateway drops: not JSON, an op it does not take, or data that breaks the
+// op's rules (an unknown status, over-long custom status or activity).
+func parseFrame(data []byte) (clientFrame, bool) {
+	var env envelope
+	if json.Unmarshal(data, &env) != nil {
+		return clientFrame{}, false
+	}
+	fr := clientFrame{Op: env.Op, D: env.D}
+	switch env.Op {
+	case "HEARTBEAT", "VOICE_SIGNAL":
+	case "PRESENCE_UPDATE":
+		in := &fr.Presence
+		if json.Unmarshal(env.D, in) != nil {
+			return clientFrame{}, false
+		}
+		switch in.Status {
+		case "online", "away", "dnd", "offline":
+		default:
+			return clientFrame{}, false
+		}
+		if checkOpt("custom_status", in.CustomStatus, 128) != nil || checkOpt("activity", in.Activity, 128) != nil {
+			return clientFrame{}, false
+		}
+	case "TYPING_START":
+		if json.Unmarshal(env.D, &fr.Typing) != nil {
+			return clientFrame{}, false
+		}
+	default:
+		return clientFrame{}, false
+	}
+	return fr, true
 }
 
 func (s *Surface) publishPresence(ctx context.Context, accountID string, p *community.Profile) {
