@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"encoding/json"
 	"math"
 	"slices"
 	"time"
@@ -107,7 +106,7 @@ func (r *Room) playback(c *call) error {
 	} else {
 		r.clock.Pause(c.now)
 	}
-	r.markDirty("isPlaying", "playbackPosition")
+	r.markDirty(FieldPlaying | FieldPosition)
 	r.changed()
 	c.event(Additional{})
 	return r.settle()
@@ -129,7 +128,7 @@ func (r *Room) skip(c *call) error {
 			}
 			r.skipVotes[c.a.AccountID] = c.clientID
 		}
-		r.markDirty("votesToSkip")
+		r.markDirty(FieldSkipVotes)
 		if len(r.skipVotes) < r.skipThreshold() {
 			return nil
 		}
@@ -151,7 +150,7 @@ func (r *Room) seek(c *call) error {
 	pos := r.clock.Position(c.now)
 	r.clock.Seek(*c.req.Value, c.now)
 	r.seekedInto(*c.req.Value)
-	r.markDirty("playbackPosition")
+	r.markDirty(FieldPosition)
 	r.changed()
 	c.event(Additional{PrevPosition: &pos})
 	return r.settle()
@@ -176,7 +175,7 @@ func (r *Room) add(c *call) error {
 		added = append(added, v)
 	}
 	r.queue = append(r.queue, added...)
-	r.markDirty("queue")
+	r.markDirty(FieldQueue)
 	r.changed()
 	if len(added) == 1 && c.req.Video != nil {
 		c.event(Additional{Video: &added[0]})
@@ -199,7 +198,7 @@ func (r *Room) remove(c *call) error {
 	}
 	v := r.queue[i]
 	r.queue = slices.Delete(r.queue, i, i+1)
-	r.markDirty("queue")
+	r.markDirty(FieldQueue)
 	r.changed()
 	c.event(Additional{Video: &v, QueueIdx: &i})
 	return r.settle()
@@ -218,7 +217,7 @@ func (r *Room) order(c *call) error {
 	v := r.queue[*c.req.FromIdx]
 	r.queue = slices.Delete(r.queue, *c.req.FromIdx, *c.req.FromIdx+1)
 	r.queue = slices.Insert(r.queue, *c.req.ToIdx, v)
-	r.markDirty("queue")
+	r.markDirty(FieldQueue)
 	r.changed()
 	return r.settle()
 }
@@ -248,7 +247,7 @@ func (r *Room) vote(c *call) error {
 			delete(r.votes, key)
 		}
 	}
-	r.markDirty("voteCounts")
+	r.markDirty(FieldVoteCounts)
 	r.changed()
 	r.update()
 	return r.settle()
@@ -267,7 +266,7 @@ func (r *Room) updateUser(c *call) error {
 	if c.req.Info.Status != "" {
 		m.status = c.req.Info.Status
 	}
-	r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: r.info(m)}})
+	r.publish(Event{Type: EvUser, User: updated(r.info(m))})
 	return r.settle()
 }
 
@@ -322,9 +321,9 @@ func (r *Room) playNow(c *call) error {
 	r.clock.Seek(0, c.now)
 	if r.clock.speed() != 1 {
 		r.clock.SetSpeed(1, c.now)
-		r.markDirty("playbackSpeed")
+		r.markDirty(FieldSpeed)
 	}
-	r.markDirty("currentSource", "queue", "playbackPosition")
+	r.markDirty(FieldCurrent | FieldQueue | FieldPosition)
 	r.changed()
 	return r.settle()
 }
@@ -334,7 +333,7 @@ func (r *Room) shuffleQueue(c *call) error {
 		return err
 	}
 	shuffle(r.queue)
-	r.markDirty("queue")
+	r.markDirty(FieldQueue)
 	r.changed()
 	return r.settle()
 }
@@ -347,7 +346,7 @@ func (r *Room) playbackSpeed(c *call) error {
 		return BadArgument("speed", "must be between 0.25 and 2")
 	}
 	r.clock.SetSpeed(*c.req.Speed, c.now)
-	r.markDirty("playbackSpeed", "playbackPosition")
+	r.markDirty(FieldSpeed | FieldPosition)
 	r.changed()
 	return r.settle()
 }
@@ -362,10 +361,10 @@ func (r *Room) restoreQueue(c *call) error {
 				r.queue = append(r.queue, v)
 			}
 		}
-		r.markDirty("queue")
+		r.markDirty(FieldQueue)
 	}
 	r.prevQueue = nil
-	r.markDirty("prevQueue")
+	r.markDirty(FieldPrevQueue)
 	r.changed()
 	return r.settle()
 }
@@ -388,7 +387,7 @@ func (r *Room) updateQueueItem(c *call) error {
 		r.queue[i].SubtitleURL = *c.req.Update.SubtitleURL
 	}
 	v := r.queue[i]
-	r.markDirty("queue")
+	r.markDirty(FieldQueue)
 	r.changed()
 	c.event(Additional{Video: &v})
 	return r.settle()
@@ -462,7 +461,7 @@ func (r *Room) promote(a Actor, role Role, req Request) error {
 	}
 	for _, m := range r.members {
 		if m.AccountID == t.AccountID {
-			r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: r.info(m)}})
+			r.publish(Event{Type: EvUser, User: updated(r.info(m))})
 		}
 	}
 	r.svc.saveNow(r)
@@ -516,7 +515,7 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 			return BadArgument("event", "missing prevPosition")
 		}
 		r.clock.Seek(*add.PrevPosition, now)
-		r.markDirty("playbackPosition")
+		r.markDirty(FieldPosition)
 	case ReqSkip:
 		if err := r.grants.Check(role, PermSkip); err != nil {
 			return err
@@ -530,7 +529,7 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 		v := *add.Video
 		r.current = &v
 		r.clock.Seek(*add.PrevPosition, now)
-		r.markDirty("currentSource", "queue", "playbackPosition")
+		r.markDirty(FieldCurrent | FieldQueue | FieldPosition)
 	case ReqAdd:
 		if err := r.grants.Check(role, PermRemove); err != nil {
 			return err
@@ -545,10 +544,10 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 			} else if r.current != nil && r.current.Same(ref) && len(r.queue) == 0 {
 				r.current = nil
 				r.clock = Clock{Speed: 1, Since: now}
-				r.markDirty("currentSource", "isPlaying", "playbackPosition")
+				r.markDirty(FieldCurrent | FieldPlaying | FieldPosition)
 			}
 		}
-		r.markDirty("queue")
+		r.markDirty(FieldQueue)
 	case ReqRemove:
 		if err := r.grants.Check(role, PermAdd); err != nil {
 			return err
@@ -561,7 +560,7 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 		}
 		i := min(max(*add.QueueIdx, 0), len(r.queue))
 		r.queue = slices.Insert(r.queue, i, *add.Video)
-		r.markDirty("queue")
+		r.markDirty(FieldQueue)
 	default:
 		return nil
 	}
@@ -571,41 +570,24 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 
 // Settings is a partial settings change; nil fields are unchanged.
 type Settings struct {
-	Title                     *string         `json:"title,omitempty"`
-	Description               *string         `json:"description,omitempty"`
-	Visibility                *Visibility     `json:"visibility,omitempty"`
-	QueueMode                 *QueueMode      `json:"queueMode,omitempty"`
-	Grants                    json.RawMessage `json:"grants,omitempty"`
-	AutoSkipSegmentCategories *[]string       `json:"autoSkipSegmentCategories,omitempty"`
-	RestoreQueueBehavior      *int            `json:"restoreQueueBehavior,omitempty"`
-	EnableVoteSkip            *bool           `json:"enableVoteSkip,omitempty"`
-	grantPairs                map[Role]Permission
+	Title       *string
+	Description *string
+	Visibility  *Visibility
+	QueueMode   *QueueMode
+	// Grants sets the own mask of each role it names; roles it does not
+	// name keep theirs.
+	Grants   map[Role]Permission
+	AutoSkip *[]string // SponsorBlock categories skipped automatically
+	Restore  *int      // RestoreNever, RestorePrompt or RestoreAlways
+	VoteSkip *bool
 }
 
-// ParseSettings decodes a settings object strictly: unknown keys are an
-// error.
-func ParseSettings(b []byte) (*Settings, error) {
-	var s Settings
-	dec := json.NewDecoder(bytesReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return nil, BadArgument("settings", err.Error())
+func (r *Room) applySettings(a Actor, role Role, in *Settings) error {
+	if in == nil {
+		return BadArgument("settings", "missing")
 	}
-	if len(s.Grants) > 0 && string(s.Grants) != "null" {
-		p, err := ParseGrantPairs(s.Grants)
-		if err != nil {
-			return nil, BadArgument("grants", fault.Message(err))
-		}
-		s.grantPairs = p
-	}
-	return &s, nil
-}
-
-func (r *Room) applySettings(a Actor, role Role, raw json.RawMessage) error {
-	s, err := ParseSettings(raw)
-	if err != nil {
-		return err
-	}
+	s := *in // unchanged fields are dropped below; the caller's stays as sent
+	var err error
 	check := func(p Permission) error { return r.grants.Check(role, p) }
 	// Drop unchanged fields, then check every remaining one before applying
 	// any, so a refused change leaves the room as it was.
@@ -621,20 +603,20 @@ func (r *Room) applySettings(a Actor, role Role, raw json.RawMessage) error {
 	if s.QueueMode != nil && *s.QueueMode == r.queueMode {
 		s.QueueMode = nil
 	}
-	if s.RestoreQueueBehavior != nil && *s.RestoreQueueBehavior == r.restore {
-		s.RestoreQueueBehavior = nil
+	if s.Restore != nil && *s.Restore == r.restore {
+		s.Restore = nil
 	}
-	if s.EnableVoteSkip != nil && *s.EnableVoteSkip == r.voteSkip {
-		s.EnableVoteSkip = nil
+	if s.VoteSkip != nil && *s.VoteSkip == r.voteSkip {
+		s.VoteSkip = nil
 	}
 	var autoSkip []string
-	if s.AutoSkipSegmentCategories != nil {
-		autoSkip, err = normaliseCategories(*s.AutoSkipSegmentCategories)
+	if s.AutoSkip != nil {
+		autoSkip, err = normaliseCategories(*s.AutoSkip)
 		if err != nil {
 			return err
 		}
 		if slices.Equal(autoSkip, r.autoSkip) {
-			s.AutoSkipSegmentCategories = nil
+			s.AutoSkip = nil
 		}
 	}
 	if r.channel != "" && !a.System {
@@ -677,18 +659,18 @@ func (r *Room) applySettings(a Actor, role Role, raw json.RawMessage) error {
 			return err
 		}
 	}
-	if s.RestoreQueueBehavior != nil && (*s.RestoreQueueBehavior < RestoreNever || *s.RestoreQueueBehavior > RestoreAlways) {
+	if s.Restore != nil && (*s.Restore < RestoreNever || *s.Restore > RestoreAlways) {
 		return BadArgument("restoreQueueBehavior", "must be 0, 1 or 2")
 	}
-	if s.RestoreQueueBehavior != nil || s.EnableVoteSkip != nil || s.AutoSkipSegmentCategories != nil {
+	if s.Restore != nil || s.VoteSkip != nil || s.AutoSkip != nil {
 		if err := check(PermConfigureOther); err != nil {
 			return err
 		}
 	}
 	newGrants := r.grants
 	grantsChanged := false
-	roles := make([]Role, 0, len(s.grantPairs))
-	for ro := range s.grantPairs {
+	roles := make([]Role, 0, len(s.Grants))
+	for ro := range s.Grants {
 		roles = append(roles, ro)
 	}
 	slices.Sort(roles)
@@ -697,7 +679,7 @@ func (r *Room) applySettings(a Actor, role Role, raw json.RawMessage) error {
 			continue // only roles 0-3 are editable
 		}
 		cand := newGrants
-		cand.Set(ro, s.grantPairs[ro])
+		cand.Set(ro, s.Grants[ro])
 		if cand == newGrants {
 			continue
 		}
@@ -713,41 +695,41 @@ func (r *Room) applySettings(a Actor, role Role, raw json.RawMessage) error {
 	}
 	if s.Title != nil {
 		r.title = *s.Title
-		r.markDirty("title")
+		r.markDirty(FieldTitle)
 	}
 	if s.Description != nil {
 		r.description = *s.Description
-		r.markDirty("description")
+		r.markDirty(FieldDescription)
 	}
 	if s.Visibility != nil {
 		r.visibility = *s.Visibility
-		r.markDirty("visibility")
+		r.markDirty(FieldVisibility)
 	}
 	if s.QueueMode != nil {
 		r.queueMode = *s.QueueMode
-		r.markDirty("queueMode")
+		r.markDirty(FieldQueueMode)
 	}
-	if s.RestoreQueueBehavior != nil {
-		r.restore = *s.RestoreQueueBehavior
-		r.markDirty("restoreQueueBehavior")
+	if s.Restore != nil {
+		r.restore = *s.Restore
+		r.markDirty(FieldRestore)
 	}
-	if s.EnableVoteSkip != nil {
-		r.voteSkip = *s.EnableVoteSkip
+	if s.VoteSkip != nil {
+		r.voteSkip = *s.VoteSkip
 		if !r.voteSkip && len(r.skipVotes) > 0 {
 			clear(r.skipVotes)
-			r.markDirty("votesToSkip")
+			r.markDirty(FieldSkipVotes)
 		}
-		r.markDirty("enableVoteSkip")
+		r.markDirty(FieldVoteSkip)
 	}
-	if s.AutoSkipSegmentCategories != nil {
+	if s.AutoSkip != nil {
 		r.autoSkip = autoSkip
-		r.markDirty("autoSkipSegmentCategories")
+		r.markDirty(FieldAutoSkip)
 	}
 	if grantsChanged {
 		r.grants = newGrants
-		r.markDirty("grants")
+		r.markDirty(FieldGrants)
 		for _, m := range r.members {
-			r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: r.info(m)}})
+			r.publish(Event{Type: EvUser, User: updated(r.info(m))})
 		}
 	}
 	r.update()
