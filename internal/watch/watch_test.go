@@ -191,7 +191,7 @@ func TestQueueModes(t *testing.T) {
 			e := newEnv(t)
 			r := e.room("modes", "")
 			a := anon("a")
-			e.must(r, a, "", Request{Type: ReqApplySettings, Settings: settings(t, `{"queueMode":"` + string(tc.mode) + `"}`)})
+			e.must(r, a, "", Request{Type: ReqApplySettings, Settings: settings(t, `{"queueMode":"`+string(tc.mode)+`"}`)})
 			e.must(r, a, "", Request{Type: ReqAdd, Videos: []VideoRef{*ref("a"), *ref("b"), *ref("c")}})
 			snap := r.Snapshot()
 			if snap.Current == nil || snap.Current.ID != "a" || len(snap.Queue) != 2 {
@@ -307,8 +307,8 @@ func TestPermissionChecks(t *testing.T) {
 		}
 	}
 	// Take chat away from unregistered users only.
-	e.must(r, owner, "o", Request{Type: ReqApplySettings, Settings: settings(t, `{"grants":[[0,` +
-		itoa(int(DefaultGrants().Mask(0)&^PermChat)) + `],[1,` + itoa(int(DefaultGrants().Mask(0))) + `]]}`)})
+	e.must(r, owner, "o", Request{Type: ReqApplySettings, Settings: settings(t, `{"grants":[[0,`+
+		itoa(int(DefaultGrants().Mask(0)&^PermChat))+`],[1,`+itoa(int(DefaultGrants().Mask(0)))+`]]}`)})
 	tests := []struct {
 		name string
 		a    Actor
