@@ -88,8 +88,8 @@ type recorder struct {
 }
 
 func (r *recorder) Publish(_ context.Context, topic string, data []byte) error {
-	var ev Event
-	if err := json.Unmarshal(data, &ev); err != nil {
+	ev, err := DecodeEvent(data)
+	if err != nil {
 		return err
 	}
 	r.mu.Lock()

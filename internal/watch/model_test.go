@@ -3,6 +3,7 @@ package watch
 import (
 	"reflect"
 	"testing"
+	"time"
 )
 
 // TestModelHasNoWireNames: the room model is the domain's own. No type a
@@ -34,5 +35,46 @@ func TestModelHasNoWireNames(t *testing.T) {
 		Additional{}, Sync{}, Settings{}, Segment{}, Listing{}, Snapshot{}, Clock{}, Actor{}, Record{}, CreateInput{}} {
 		ty := reflect.TypeOf(v)
 		walk(ty, ty.Name())
+	}
+}
+
+// TestBusEncoding: an event read back from the bus is the event sent, with
+// a previous queue's absence kept apart from an empty one, and a position
+// sync stays small.
+func TestBusEncoding(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+	u := UserInfo{ID: "c1", Name: "ann", IsLoggedIn: true, Status: "ready", Role: RoleTrusted}
+	pos := 1.5
+	full := &Sync{Fields: AllFields, ServerTime: at, Name: "n", Title: "t", Description: "d", Temporary: true,
+		Visibility: Unlisted, QueueMode: QueueVote, Current: &Video{Service: "direct", ID: "x", HLSURL: "h", StartAt: &pos},
+		Queue: []Video{}, Playing: true, Position: 3, Speed: 1.25, Grants: DefaultGrants(), HasOwner: true,
+		VoteCounts: []VoteCount{{"directx", 2}}, Segments: []Segment{}, AutoSkip: []string{}, PrevQueue: []Video{},
+		Restore: RestoreAlways, VoteSkip: true, SkipVotes: []string{}}
+	for _, ev := range []Event{
+		{Type: EvSync, Sync: full},
+		{Type: EvSync, Sync: &Sync{Fields: FieldPrevQueue | FieldQueue, ServerTime: at, Queue: []Video{}}},
+		{Type: EvEvent, Event: &EventRecord{Request: Request{Type: ReqSeek, Value: &pos}, User: u, Additional: Additional{PrevPosition: &pos}}},
+		{Type: EvChat, Chat: &Chat{From: u, Text: "hi"}},
+		{Type: EvUser, User: &UserUpdate{Kind: UsersInit, Users: []UserInfo{u}}},
+		{Type: EvUser, User: &UserUpdate{Kind: UsersRemove, ClientID: "c1"}},
+		{Type: EvCustom, Text: "x", Duration: 5000},
+		{Type: EvClose, Close: CloseBanned},
+	} {
+		b, err := EncodeEvent(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := DecodeEvent(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, ev) {
+			t.Errorf("round trip of %s\n got %+v\nwant %+v", b, back, ev)
+		}
+	}
+	b, _ := EncodeEvent(Event{Type: EvSync, Sync: &Sync{Fields: FieldPosition, ServerTime: at, Position: 2.5}})
+	if len(b) > 100 {
+		t.Errorf("a position sync takes %d bytes: %s", len(b), b)
 	}
 }

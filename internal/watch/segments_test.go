@@ -2,7 +2,6 @@ package watch
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 )
@@ -11,8 +10,8 @@ import (
 type chanPub chan Event
 
 func (c chanPub) Publish(_ context.Context, _ string, data []byte) error {
-	var ev Event
-	if err := json.Unmarshal(data, &ev); err != nil {
+	ev, err := DecodeEvent(data)
+	if err != nil {
 		return err
 	}
 	select {

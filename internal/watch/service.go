@@ -162,7 +162,7 @@ func (s *Service) chatPosted(r *Room, a Actor, text string) {
 }
 
 func (s *Service) publish(topic string, ev Event) {
-	b, err := json.Marshal(ev)
+	b, err := EncodeEvent(ev)
 	if err != nil {
 		s.log.Error("encode room event", "err", err)
 		return
@@ -174,7 +174,7 @@ func (s *Service) publish(topic string, ev Event) {
 
 // Announce sends text to every room socket on every node.
 func (s *Service) Announce(ctx context.Context, text string) error {
-	b, _ := json.Marshal(Event{Type: EvAnnouncement, Text: text})
+	b, _ := EncodeEvent(Event{Type: EvAnnouncement, Text: text})
 	return s.pub.Publish(ctx, AnnouncementTopic, b)
 }
 

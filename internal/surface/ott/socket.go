@@ -308,8 +308,8 @@ func (e *encoder) encode(data []byte) ([]byte, watch.CloseReason) {
 }
 
 func encodeEvent(data []byte) ([]byte, watch.CloseReason) {
-	var ev watch.Event
-	if err := json.Unmarshal(data, &ev); err != nil {
+	ev, err := watch.DecodeEvent(data)
+	if err != nil {
 		return nil, ""
 	}
 	var msg any
