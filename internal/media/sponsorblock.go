@@ -32,6 +32,17 @@ type sbSegment struct {
 	VideoDuration float64   `json:"videoDuration"`
 }
 
+// cachedSegment is a segment as the cache keeps it (the names rows have
+// always been written with).
+type cachedSegment struct {
+	UUID          string  `json:"UUID"`
+	Category      string  `json:"category"`
+	ActionType    string  `json:"actionType,omitempty"`
+	StartTime     float64 `json:"startTime"`
+	EndTime       float64 `json:"endTime"`
+	VideoDuration float64 `json:"videoDuration"`
+}
+
 // Segments returns the SponsorBlock segments of a YouTube video in every
 // category OpenTogetherTube knows, from the cache or the SponsorBlock API
 // (through the egress client). A video SponsorBlock has nothing for has
@@ -95,9 +106,13 @@ func (s *Service) cachedSegments(ctx context.Context, videoID string) ([]watch.S
 	if err != nil {
 		return nil, false
 	}
-	var segs []watch.Segment
-	if json.Unmarshal(data, &segs) != nil {
+	var cached []cachedSegment
+	if json.Unmarshal(data, &cached) != nil {
 		return nil, false // unreadable: fetch again, as OTT does
+	}
+	segs := make([]watch.Segment, len(cached))
+	for i, c := range cached {
+		segs[i] = watch.Segment(c)
 	}
 	ttl := segmentsTTL
 	if len(segs) == 0 {
@@ -113,10 +128,11 @@ func (s *Service) cacheSegments(ctx context.Context, videoID string, segs []watc
 	if s.cache == nil {
 		return
 	}
-	if segs == nil {
-		segs = []watch.Segment{}
+	cached := make([]cachedSegment, len(segs))
+	for i, sg := range segs {
+		cached[i] = cachedSegment(sg)
 	}
-	b, _ := json.Marshal(segs)
+	b, _ := json.Marshal(cached)
 	if err := s.cache.PutCachedVideo(ctx, segmentsCacheKey, videoID, b, s.cfg.Now()); err != nil {
 		s.log.Warn("cache sponsorblock segments", "err", err)
 	}

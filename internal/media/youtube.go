@@ -87,8 +87,23 @@ func (s *Service) ytGet(ctx context.Context, endpoint string, q url.Values) (*yt
 	return &l, nil
 }
 
+// cachedVideo is a video's metadata as the cache keeps it: the names
+// rows have always been written with (the watch model has no JSON names).
 type cachedVideo struct {
-	watch.Video
+	Service     string   `json:"service"`
+	ID          string   `json:"id"`
+	Title       string   `json:"title,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Thumbnail   string   `json:"thumbnail,omitempty"`
+	Length      float64  `json:"length,omitempty"`
+	Mime        string   `json:"mime,omitempty"`
+	Highlight   bool     `json:"highlight,omitempty"`
+	HLSURL      string   `json:"hls_url,omitempty"`
+	DashURL     string   `json:"dash_url,omitempty"`
+	SrcURL      string   `json:"src_url,omitempty"`
+	SubtitleURL string   `json:"subtitleUrl,omitempty"`
+	StartAt     *float64 `json:"startAt,omitempty"`
+	EndAt       *float64 `json:"endAt,omitempty"`
 }
 
 func (s *Service) fromCache(ctx context.Context, service, id string) (watch.Video, bool) {
@@ -111,14 +126,14 @@ func (s *Service) fromCache(ctx context.Context, service, id string) (watch.Vide
 	if json.Unmarshal(data, &v) != nil || v.Title == "" || v.Length == 0 {
 		return watch.Video{}, false // missing fields trigger a refetch
 	}
-	return v.Video, true
+	return watch.Video(v), true
 }
 
 func (s *Service) toCache(ctx context.Context, v watch.Video) {
 	if s.cache == nil {
 		return
 	}
-	b, _ := json.Marshal(cachedVideo{v})
+	b, _ := json.Marshal(cachedVideo(v))
 	if err := s.cache.PutCachedVideo(ctx, v.Service, v.ID, b, s.cfg.Now()); err != nil {
 		s.log.Warn("cache video metadata", "service", v.Service, "err", err)
 	}

@@ -85,8 +85,9 @@ func TestWatchStoreContract(t *testing.T) {
 				t.Fatal(err)
 			}
 			b, yes := true, true
+			vote, desc := watch.QueueVote, "d"
 			for _, req := range []watch.Request{
-				{Type: watch.ReqApplySettings, Settings: json.RawMessage(`{"queueMode":"vote","description":"d","grants":[[0,255]]}`)},
+				{Type: watch.ReqApplySettings, Settings: &watch.Settings{QueueMode: &vote, Description: &desc, Grants: map[watch.Role]watch.Permission{watch.RoleUnregistered: 255}}},
 				{Type: watch.ReqAdd, Videos: []watch.VideoRef{{Service: "direct", ID: "1"}, {Service: "direct", ID: "2"}, {Service: "direct", ID: "3"}}},
 				{Type: watch.ReqVote, Video: &watch.VideoRef{Service: "direct", ID: "3"}, Add: &yes},
 				{Type: watch.ReqPlayback, State: &b},
@@ -106,10 +107,9 @@ func TestWatchStoreContract(t *testing.T) {
 				len(s.Queue) != 2 || s.Queue[0].ID != "3" || s.Grants.Mask(0) != 255 || s.OwnerID != owner.ID {
 				t.Fatalf("after restart: %+v", s)
 			}
-			var full map[string]any
-			_ = json.Unmarshal(r2.FullSync(), &full)
-			if vc, _ := json.Marshal(full["voteCounts"]); string(vc) != `[["direct3",1]]` || full["isPlaying"] != true {
-				t.Fatalf("votes/playing after restart: %s %v", vc, full["isPlaying"])
+			full := r2.FullSync()
+			if vc := full.VoteCounts; len(vc) != 1 || vc[0] != (watch.VoteCount{Video: "direct3", Count: 1}) || !full.Playing {
+				t.Fatalf("votes/playing after restart: %+v %v", vc, full.Playing)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package watch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -119,7 +118,7 @@ func TestChannelRoomSettingsFollowTheChannel(t *testing.T) {
 	r.userRoles = map[string]Role{"admin": RoleAdministrator}
 	r.mu.Unlock()
 	for _, body := range []string{`{"title":"mine"}`, `{"visibility":"public"}`, `{"grants":[[1, 134217727]]}`} {
-		err := e.svc.ApplySettings(ctx, r, admin, json.RawMessage(body))
+		err := e.svc.ApplySettings(ctx, r, admin, settings(t, body))
 		if CodeOf(err) != CodePermissionDenied {
 			t.Errorf("%s: got %v, want permission denied", body, err)
 		}
@@ -165,7 +164,7 @@ func TestOldChannelRoomIsFixedWhenLoaded(t *testing.T) {
 	// A room made before rooms knew their channel: OTT's default grants,
 	// an owner, and since made public.
 	r := e.room("oldroom", "creator")
-	if err := e.svc.ApplySettings(ctx, r, registered("creator"), json.RawMessage(`{"visibility":"public"}`)); err != nil {
+	if err := e.svc.ApplySettings(ctx, r, registered("creator"), settings(t, `{"visibility":"public"}`)); err != nil {
 		t.Fatal(err)
 	}
 	e.svc.Unload(r, CloseShutdown)

@@ -80,16 +80,16 @@ type wireErr struct {
 }
 
 type rpcResp struct {
-	ID     string          `json:"id"`
-	Err    *wireErr        `json:"err,omitempty"`
-	Snap   *Snapshot       `json:"snap,omitempty"`
-	Sync   json.RawMessage `json:"sync,omitempty"`
-	Users  []UserInfo      `json:"users,omitempty"`
-	Client string          `json:"client,omitempty"`
-	OK     bool            `json:"ok,omitempty"`
-	Len    int             `json:"len,omitempty"`
-	Rooms  []Listing       `json:"rooms,omitempty"`
-	IDs    []string        `json:"ids,omitempty"`
+	ID     string     `json:"id"`
+	Err    *wireErr   `json:"err,omitempty"`
+	Snap   *Snapshot  `json:"snap,omitempty"`
+	Sync   *Sync      `json:"sync,omitempty"`
+	Users  []UserInfo `json:"users,omitempty"`
+	Client string     `json:"client,omitempty"`
+	OK     bool       `json:"ok,omitempty"`
+	Len    int        `json:"len,omitempty"`
+	Rooms  []Listing  `json:"rooms,omitempty"`
+	IDs    []string   `json:"ids,omitempty"`
 }
 
 func rpcTopic(node string) string   { return "watch.node." + node + ".rpc" }

@@ -36,7 +36,7 @@ func (s *Service) SeedPrevQueue(ctx context.Context, name string, prev []Video) 
 	if st == nil {
 		st = map[string]json.RawMessage{}
 	}
-	b, err := json.Marshal(prev)
+	b, err := json.Marshal(storeVideos(prev))
 	if err != nil {
 		return err
 	}

@@ -88,8 +88,8 @@ type recorder struct {
 }
 
 func (r *recorder) Publish(_ context.Context, topic string, data []byte) error {
-	var ev Event
-	if err := json.Unmarshal(data, &ev); err != nil {
+	ev, err := DecodeEvent(data)
+	if err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -183,17 +183,45 @@ func (e *env) must(r *Room, a Actor, client string, req Request) {
 	}
 }
 
-// flush publishes the pending sync delta now and returns its keys.
-func (e *env) flush(r *Room) map[string]any {
+// flush publishes the pending sync delta now and returns it.
+func (e *env) flush(r *Room) *Sync {
 	r.flushSync()
-	var last map[string]any
+	var last *Sync
 	for _, p := range e.rec.take() {
 		if p.ev.Type == EvSync {
-			last = map[string]any{}
-			_ = json.Unmarshal(p.ev.Sync, &last)
+			last = p.ev.Sync
 		}
 	}
 	return last
+}
+
+// settings reads a settings change written as a client would send it
+// (the OTT surface's JSON), for tests that are about rules, not the wire.
+func settings(t testing.TB, s string) *Settings {
+	t.Helper()
+	var w struct {
+		Title                     *string
+		Description               *string
+		Visibility                *Visibility
+		QueueMode                 *QueueMode
+		Grants                    json.RawMessage
+		AutoSkipSegmentCategories *[]string
+		RestoreQueueBehavior      *int
+		EnableVoteSkip            *bool
+	}
+	if err := json.Unmarshal([]byte(s), &w); err != nil {
+		t.Fatal(err)
+	}
+	out := &Settings{Title: w.Title, Description: w.Description, Visibility: w.Visibility, QueueMode: w.QueueMode,
+		AutoSkip: w.AutoSkipSegmentCategories, Restore: w.RestoreQueueBehavior, VoteSkip: w.EnableVoteSkip}
+	if len(w.Grants) > 0 {
+		g, err := ParseGrantPairs(w.Grants)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Grants = g
+	}
+	return out
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -12,14 +12,14 @@ import (
 
 // Listing is one live room as the room list shows it.
 type Listing struct {
-	Name          string     `json:"name"`
-	Title         string     `json:"title"`
-	Description   string     `json:"description"`
-	IsTemporary   bool       `json:"isTemporary"`
-	Visibility    Visibility `json:"visibility"`
-	QueueMode     QueueMode  `json:"queueMode"`
-	CurrentSource *Video     `json:"currentSource"`
-	Users         int        `json:"users"` // connections, from every node
+	Name          string
+	Title         string
+	Description   string
+	IsTemporary   bool
+	Visibility    Visibility
+	QueueMode     QueueMode
+	CurrentSource *Video
+	Users         int // connections, from every node
 }
 
 // listTimeout bounds how long a list waits for a node: a node that died

@@ -210,8 +210,9 @@ func (g Grants) Check(r Role, p Permission) error {
 // wireRoles is the order in which grants are listed: 0..4, then Owner.
 var wireRoles = [6]Role{RoleUnregistered, RoleRegistered, RoleTrusted, RoleModerator, RoleAdministrator, RoleOwner}
 
-// MarshalJSON writes grants as [[role, mask], …], OpenTogetherTube's
-// encoding of its Map.
+// MarshalJSON writes grants as [[role, mask], …]: how stored rooms and the
+// cluster's messages hold them (it was OpenTogetherTube's encoding of its
+// Map when rooms were first stored; the OTT surface writes its own).
 func (g Grants) MarshalJSON() ([]byte, error) {
 	pairs := make([][2]int64, 0, 6)
 	for _, r := range wireRoles {

@@ -17,14 +17,58 @@ type storedSettings struct {
 	Channel   string          `json:"channel,omitempty"` // the community channel the room belongs to
 }
 
+// The stored encoding of a room is this package's own: the rows written
+// since rooms were first stored use these names, and every version must
+// read them. Grants keep their [[role, mask], …] encoding (Grants'
+// MarshalJSON).
 type storedState struct {
-	Queue     []Video             `json:"queue,omitempty"`
-	Current   *Video              `json:"current,omitempty"`
+	Queue     []storedVideo       `json:"queue,omitempty"`
+	Current   *storedVideo        `json:"current,omitempty"`
 	Position  float64             `json:"position"`
 	Playing   bool                `json:"playing"`
 	Speed     float64             `json:"speed"`
-	PrevQueue []Video             `json:"prevQueue,omitempty"`
+	PrevQueue []storedVideo       `json:"prevQueue,omitempty"`
 	Votes     map[string][]string `json:"votes,omitempty"`
+}
+
+// storedVideo is a Video as rows hold it.
+type storedVideo struct {
+	Service     string   `json:"service"`
+	ID          string   `json:"id"`
+	Title       string   `json:"title,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Thumbnail   string   `json:"thumbnail,omitempty"`
+	Length      float64  `json:"length,omitempty"`
+	Mime        string   `json:"mime,omitempty"`
+	Highlight   bool     `json:"highlight,omitempty"`
+	HLSURL      string   `json:"hls_url,omitempty"`
+	DashURL     string   `json:"dash_url,omitempty"`
+	SrcURL      string   `json:"src_url,omitempty"`
+	SubtitleURL string   `json:"subtitleUrl,omitempty"`
+	StartAt     *float64 `json:"startAt,omitempty"`
+	EndAt       *float64 `json:"endAt,omitempty"`
+}
+
+func storeVideos(vs []Video) []storedVideo {
+	if vs == nil {
+		return nil
+	}
+	out := make([]storedVideo, len(vs))
+	for i, v := range vs {
+		out[i] = storedVideo(v)
+	}
+	return out
+}
+
+func loadVideos(vs []storedVideo) []Video {
+	if vs == nil {
+		return nil
+	}
+	out := make([]Video, len(vs))
+	for i, v := range vs {
+		out[i] = Video(v)
+	}
+	return out
 }
 
 // recordLocked encodes the room for the store. Caller holds r.mu.
@@ -32,8 +76,12 @@ func (r *Room) recordLocked() *Record {
 	now := r.now()
 	set := storedSettings{Grants: r.grants, UserRoles: r.userRoles, Bans: r.bans, AutoSkip: nonNil(r.autoSkip),
 		Restore: r.restore, VoteSkip: r.voteSkip, Channel: r.channel}
-	st := storedState{Queue: r.queue, Current: r.current, Position: r.clock.Position(now), Playing: r.clock.Playing,
-		Speed: r.clock.speed(), PrevQueue: r.prevQueue}
+	st := storedState{Queue: storeVideos(r.queue), Position: r.clock.Position(now), Playing: r.clock.Playing,
+		Speed: r.clock.speed(), PrevQueue: storeVideos(r.prevQueue)}
+	if r.current != nil {
+		v := storedVideo(*r.current)
+		st.Current = &v
+	}
 	if len(r.votes) > 0 {
 		st.Votes = map[string][]string{}
 		for k, v := range r.votes {
@@ -79,9 +127,13 @@ func (s *Service) loadRoom(ctx context.Context, key string) (*Room, error) {
 	r := &Room{svc: s, key: key, name: rec.Name, title: rec.Title, description: rec.Description,
 		visibility: rec.Visibility, queueMode: rec.QueueMode, temporary: rec.IsTemporary, ownerID: rec.OwnerID,
 		grants: set.Grants, userRoles: set.UserRoles, bans: set.Bans, autoSkip: set.AutoSkip, restore: set.Restore,
-		voteSkip: set.VoteSkip, queue: st.Queue, current: st.Current, prevQueue: st.PrevQueue,
+		voteSkip: set.VoteSkip, queue: loadVideos(st.Queue), prevQueue: loadVideos(st.PrevQueue),
 		clock:    Clock{Base: st.Position, Since: now, Speed: st.Speed, Playing: st.Playing && st.Current != nil},
 		lastSeen: now, createdAt: rec.CreatedAt, channel: set.Channel}
+	if st.Current != nil {
+		v := Video(*st.Current)
+		r.current = &v
+	}
 	if err := s.linkChannel(ctx, r); err != nil {
 		return nil, err
 	}

@@ -1,312 +1,396 @@
 package watch
 
 import (
-	"encoding/json"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
 )
 
-// handle applies one request under mu. videos holds the metadata for Add
-// and PlayNow, fetched by the service before taking the lock.
+// handle applies one request under mu: it resolves who is asking, then
+// hands the request to the function for its kind. videos holds the
+// metadata for Add and PlayNow, fetched by the service before taking the
+// lock.
 func (r *Room) handle(a Actor, clientID string, req Request, videos []Video) error {
 	if r.unloaded {
 		return ErrRoomNotFound
 	}
-	now := r.now()
-	var ui UserInfo
+	c := &call{room: r, a: a, clientID: clientID, req: req, videos: videos, now: r.now()}
 	if m := r.memberByClient(clientID); m != nil {
-		a = m.Actor
-		ui = r.info(m)
+		c.a = m.Actor
+		c.ui = r.info(m)
 	} else {
-		ui = UserInfo{ID: clientID, Name: a.Name, IsLoggedIn: a.LoggedIn, Status: "none", Role: r.roleOf(a)}
+		c.ui = UserInfo{ID: clientID, Name: a.Name, IsLoggedIn: a.LoggedIn, Status: "none", Role: r.roleOf(a)}
 	}
-	role := r.roleOf(a)
-	check := func(p Permission) error { return r.grants.Check(role, p) }
-	event := func(add Additional) {
-		r.publish(Event{Type: EvEvent, Event: &EventRecord{Request: req, User: ui, Additional: add}})
-	}
-
-	switch req.Type {
-	case ReqPlayback:
-		if err := check(PermPlayPause); err != nil {
-			return err
-		}
-		if req.State == nil {
-			return BadArgument("state", "missing")
-		}
-		if *req.State == r.clock.Playing {
-			return nil
-		}
-		if *req.State {
-			r.clock.Play(now)
-		} else {
-			r.clock.Pause(now)
-		}
-		r.markDirty("isPlaying", "playbackPosition")
-		r.changed()
-		event(Additional{})
-	case ReqSkip:
-		if err := check(PermSkip); err != nil {
-			return err
-		}
-		if r.current == nil {
-			return nil
-		}
-		if r.voteSkip {
-			if _, ok := r.skipVotes[a.AccountID]; ok {
-				delete(r.skipVotes, a.AccountID)
-			} else {
-				if r.skipVotes == nil {
-					r.skipVotes = map[string]string{}
-				}
-				r.skipVotes[a.AccountID] = clientID
-			}
-			r.markDirty("votesToSkip")
-			if len(r.skipVotes) < r.skipThreshold() {
-				return nil
-			}
-		}
-		prev := *r.current
-		pos := r.clock.Position(now)
-		r.dequeueNext()
-		event(Additional{Video: &prev, PrevPosition: &pos})
-	case ReqSeek:
-		if err := check(PermSeek); err != nil {
-			return err
-		}
-		if req.Value == nil || math.IsNaN(*req.Value) || math.IsInf(*req.Value, 0) || *req.Value < 0 {
-			return BadArgument("value", "must be a non-negative number")
-		}
-		pos := r.clock.Position(now)
-		r.clock.Seek(*req.Value, now)
-		r.seekedInto(*req.Value)
-		r.markDirty("playbackPosition")
-		r.changed()
-		event(Additional{PrevPosition: &pos})
-	case ReqAdd:
-		if err := check(PermAdd); err != nil {
-			return err
-		}
-		if len(videos) == 0 {
-			return BadArgument("video", "missing")
-		}
-		added := make([]Video, 0, len(videos))
-		for _, v := range videos {
-			ref := VideoRef{Service: v.Service, ID: v.ID}
-			if r.isQueuedOrCurrent(ref) || slices.ContainsFunc(added, func(o Video) bool { return o.Same(ref) }) {
-				if len(videos) == 1 {
-					return newErr(fault.Invalid, CodeVideoAlreadyQueued, "Video(s) are already in the queue")
-				}
-				continue
-			}
-			added = append(added, v)
-		}
-		r.queue = append(r.queue, added...)
-		r.markDirty("queue")
-		r.changed()
-		if len(added) == 1 && req.Video != nil {
-			event(Additional{Video: &added[0]})
-		} else {
-			event(Additional{Videos: added})
-		}
-	case ReqRemove:
-		if err := check(PermRemove); err != nil {
-			return err
-		}
-		if req.Video == nil {
-			return BadArgument("video", "missing")
-		}
-		i := r.queued(*req.Video)
-		if i < 0 {
-			return newErr(fault.Invalid, CodeVideoNotFound, "Video not found.")
-		}
-		v := r.queue[i]
-		r.queue = slices.Delete(r.queue, i, i+1)
-		r.markDirty("queue")
-		r.changed()
-		event(Additional{Video: &v, QueueIdx: &i})
-	case ReqOrder:
-		if err := check(PermOrder); err != nil {
-			return err
-		}
-		if req.FromIdx == nil || *req.FromIdx < 0 || *req.FromIdx >= len(r.queue) {
-			return BadArgument("fromIdx", "out of range")
-		}
-		if req.ToIdx == nil || *req.ToIdx < 0 || *req.ToIdx >= len(r.queue) {
-			return BadArgument("toIdx", "out of range")
-		}
-		v := r.queue[*req.FromIdx]
-		r.queue = slices.Delete(r.queue, *req.FromIdx, *req.FromIdx+1)
-		r.queue = slices.Insert(r.queue, *req.ToIdx, v)
-		r.markDirty("queue")
-		r.changed()
-	case ReqVote:
-		if err := check(PermVote); err != nil {
-			return err
-		}
-		if req.Video == nil || req.Add == nil {
-			return BadArgument("video", "missing")
-		}
-		key := req.Video.Service + req.Video.ID
-		if *req.Add {
-			if r.queued(*req.Video) < 0 {
-				return newErr(fault.Invalid, CodeVideoNotFound, "Video not found.")
-			}
-			if r.votes == nil {
-				r.votes = map[string]map[string]bool{}
-			}
-			if r.votes[key] == nil {
-				r.votes[key] = map[string]bool{}
-			}
-			r.votes[key][a.AccountID] = true
-		} else if set := r.votes[key]; set != nil {
-			delete(set, a.AccountID)
-			if len(set) == 0 {
-				delete(r.votes, key)
-			}
-		}
-		r.markDirty("voteCounts")
-		r.changed()
-		r.update()
-	case ReqPromote:
-		return r.promote(a, role, req)
-	case ReqUpdateUser:
-		m := r.memberByClient(clientID)
-		if m == nil || req.Info == nil {
-			return nil
-		}
-		switch req.Info.Status {
-		case "", "none", "ready", "buffering", "error":
-		default:
-			return BadArgument("status", "unknown status")
-		}
-		if req.Info.Status != "" {
-			m.status = req.Info.Status
-		}
-		r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: r.info(m)}})
-	case ReqChat:
-		if err := check(PermChat); err != nil {
-			return err
-		}
-		if req.Text == nil || *req.Text == "" {
-			return BadArgument("text", "missing")
-		}
-		if len(*req.Text) > r.svc.cfg.MaxChatBytes {
-			return BadArgument("text", "too long")
-		}
-		r.publish(Event{Type: EvChat, Chat: &Chat{From: ui, Text: *req.Text}})
-		r.svc.chatPosted(r, a, *req.Text)
-	case ReqUndo:
-		return r.undo(a, clientID, role, req)
-	case ReqApplySettings:
-		return r.applySettings(a, role, req.Settings)
-	case ReqPlayNow:
-		if err := check(PermPlayNow); err != nil {
-			return err
-		}
-		if req.Video == nil {
-			return BadArgument("video", "missing")
-		}
-		if r.current != nil && r.current.Same(*req.Video) {
-			return nil // already playing it
-		}
-		var v Video
-		if i := r.queued(*req.Video); i >= 0 {
-			if err := check(PermOrder); err != nil {
-				return err
-			}
-			v = r.queue[i]
-			r.queue = slices.Delete(r.queue, i, i+1)
-		} else {
-			if err := check(PermAdd); err != nil {
-				return err
-			}
-			if len(videos) == 0 {
-				return BadArgument("video", "missing")
-			}
-			v = videos[0]
-		}
-		if r.current != nil {
-			cur := *r.current
-			pos := r.clock.Position(now)
-			cur.StartAt = &pos
-			r.queue = slices.Insert(r.queue, 0, cur)
-		}
-		r.current = &v
-		r.clock.Seek(0, now)
-		if r.clock.speed() != 1 {
-			r.clock.SetSpeed(1, now)
-			r.markDirty("playbackSpeed")
-		}
-		r.markDirty("currentSource", "queue", "playbackPosition")
-		r.changed()
-	case ReqShuffle:
-		if err := check(PermOrder); err != nil {
-			return err
-		}
-		shuffle(r.queue)
-		r.markDirty("queue")
-		r.changed()
-	case ReqPlaybackSpeed:
-		if err := check(PermSpeed); err != nil {
-			return err
-		}
-		if req.Speed == nil || math.IsNaN(*req.Speed) || *req.Speed < 0.25 || *req.Speed > 2 {
-			return BadArgument("speed", "must be between 0.25 and 2")
-		}
-		r.clock.SetSpeed(*req.Speed, now)
-		r.markDirty("playbackSpeed", "playbackPosition")
-		r.changed()
-	case ReqRestoreQueue:
-		if r.prevQueue == nil {
-			return nil
-		}
-		if req.Discard == nil || !*req.Discard {
-			for _, v := range r.prevQueue {
-				if !r.isQueuedOrCurrent(VideoRef{Service: v.Service, ID: v.ID}) {
-					r.queue = append(r.queue, v)
-				}
-			}
-			r.markDirty("queue")
-		}
-		r.prevQueue = nil
-		r.markDirty("prevQueue")
-		r.changed()
-	case ReqKick:
-		if req.Ban != nil && *req.Ban {
-			return r.kick(a, role, req.ClientID, CloseBanned)
-		}
-		return r.kick(a, role, req.ClientID, CloseKicked)
-	case ReqUpdateQueueItem:
-		if err := check(PermEdit); err != nil {
-			return err
-		}
-		if req.Video == nil {
-			return BadArgument("video", "missing")
-		}
-		i := r.queued(*req.Video)
-		if i < 0 {
-			return newErr(fault.Invalid, CodeVideoNotFound, "Video not found.")
-		}
-		if req.Update != nil && req.Update.SubtitleURL != nil {
-			if err := validSubtitle(*req.Update.SubtitleURL); err != nil {
-				return err
-			}
-			r.queue[i].SubtitleURL = *req.Update.SubtitleURL
-		}
-		v := r.queue[i]
-		r.markDirty("queue")
-		r.changed()
-		event(Additional{Video: &v})
-	case ReqJoin, ReqLeave:
+	c.role = r.roleOf(c.a)
+	if req.Type == ReqJoin || req.Type == ReqLeave {
 		return BadArgument("type", "join and leave are sent by the server")
-	default:
+	}
+	if req.Type < 0 || int(req.Type) >= len(handlers) || handlers[req.Type] == nil {
 		return BadArgument("type", "unknown request type")
 	}
+	return handlers[req.Type](r, c)
+}
+
+// call is one request being handled: who asks, through which connection,
+// with what role, and when.
+type call struct {
+	a        Actor
+	clientID string
+	req      Request
+	videos   []Video
+	ui       UserInfo
+	role     Role
+	now      time.Time
+	room     *Room
+}
+
+// handlers maps each request kind to its function; join and leave are the
+// server's own and have none.
+var handlers = [...]func(*Room, *call) error{
+	ReqPlayback:        (*Room).playback,
+	ReqSkip:            (*Room).skip,
+	ReqSeek:            (*Room).seek,
+	ReqAdd:             (*Room).add,
+	ReqRemove:          (*Room).remove,
+	ReqOrder:           (*Room).order,
+	ReqVote:            (*Room).vote,
+	ReqPromote:         func(r *Room, c *call) error { return r.promote(c.a, c.role, c.req) },
+	ReqUpdateUser:      (*Room).updateUser,
+	ReqChat:            (*Room).chat,
+	ReqUndo:            func(r *Room, c *call) error { return r.undo(c.a, c.clientID, c.role, c.req) },
+	ReqApplySettings:   func(r *Room, c *call) error { return r.applySettings(c.a, c.role, c.req.Settings) },
+	ReqPlayNow:         (*Room).playNow,
+	ReqShuffle:         (*Room).shuffleQueue,
+	ReqPlaybackSpeed:   (*Room).playbackSpeed,
+	ReqRestoreQueue:    (*Room).restoreQueue,
+	ReqKick:            (*Room).kickRequest,
+	ReqUpdateQueueItem: (*Room).updateQueueItem,
+}
+
+// check refuses the request when the caller's role lacks p.
+func (c *call) check(p Permission) error { return c.room.grants.Check(c.role, p) }
+
+// event publishes the request as an event record, with add for undo.
+func (c *call) event(add Additional) {
+	c.room.publish(Event{Type: EvEvent, Event: &EventRecord{Request: c.req, User: c.ui, Additional: add}})
+}
+
+// settle ends a request that changed the room: the tick's work (advance
+// the queue, reorder votes, skip segments) runs at once.
+func (r *Room) settle() error {
 	r.update()
 	return nil
+}
+
+func (r *Room) kickRequest(c *call) error {
+	if c.req.Ban != nil && *c.req.Ban {
+		return r.kick(c.a, c.role, c.req.ClientID, CloseBanned)
+	}
+	return r.kick(c.a, c.role, c.req.ClientID, CloseKicked)
+}
+
+func (r *Room) playback(c *call) error {
+	if err := c.check(PermPlayPause); err != nil {
+		return err
+	}
+	if c.req.State == nil {
+		return BadArgument("state", "missing")
+	}
+	if *c.req.State == r.clock.Playing {
+		return nil
+	}
+	if *c.req.State {
+		r.clock.Play(c.now)
+	} else {
+		r.clock.Pause(c.now)
+	}
+	r.markDirty(FieldPlaying | FieldPosition)
+	r.changed()
+	c.event(Additional{})
+	return r.settle()
+}
+
+func (r *Room) skip(c *call) error {
+	if err := c.check(PermSkip); err != nil {
+		return err
+	}
+	if r.current == nil {
+		return nil
+	}
+	if r.voteSkip {
+		if _, ok := r.skipVotes[c.a.AccountID]; ok {
+			delete(r.skipVotes, c.a.AccountID)
+		} else {
+			if r.skipVotes == nil {
+				r.skipVotes = map[string]string{}
+			}
+			r.skipVotes[c.a.AccountID] = c.clientID
+		}
+		r.markDirty(FieldSkipVotes)
+		if len(r.skipVotes) < r.skipThreshold() {
+			return nil
+		}
+	}
+	prev := *r.current
+	pos := r.clock.Position(c.now)
+	r.dequeueNext()
+	c.event(Additional{Video: &prev, PrevPosition: &pos})
+	return r.settle()
+}
+
+func (r *Room) seek(c *call) error {
+	if err := c.check(PermSeek); err != nil {
+		return err
+	}
+	if c.req.Value == nil || math.IsNaN(*c.req.Value) || math.IsInf(*c.req.Value, 0) || *c.req.Value < 0 {
+		return BadArgument("value", "must be a non-negative number")
+	}
+	pos := r.clock.Position(c.now)
+	r.clock.Seek(*c.req.Value, c.now)
+	r.seekedInto(*c.req.Value)
+	r.markDirty(FieldPosition)
+	r.changed()
+	c.event(Additional{PrevPosition: &pos})
+	return r.settle()
+}
+
+func (r *Room) add(c *call) error {
+	if err := c.check(PermAdd); err != nil {
+		return err
+	}
+	if len(c.videos) == 0 {
+		return BadArgument("video", "missing")
+	}
+	added := make([]Video, 0, len(c.videos))
+	for _, v := range c.videos {
+		ref := VideoRef{Service: v.Service, ID: v.ID}
+		if r.isQueuedOrCurrent(ref) || slices.ContainsFunc(added, func(o Video) bool { return o.Same(ref) }) {
+			if len(c.videos) == 1 {
+				return newErr(fault.Invalid, CodeVideoAlreadyQueued, "Video(s) are already in the queue")
+			}
+			continue
+		}
+		added = append(added, v)
+	}
+	r.queue = append(r.queue, added...)
+	r.markDirty(FieldQueue)
+	r.changed()
+	if len(added) == 1 && c.req.Video != nil {
+		c.event(Additional{Video: &added[0]})
+	} else {
+		c.event(Additional{Videos: added})
+	}
+	return r.settle()
+}
+
+func (r *Room) remove(c *call) error {
+	if err := c.check(PermRemove); err != nil {
+		return err
+	}
+	if c.req.Video == nil {
+		return BadArgument("video", "missing")
+	}
+	i := r.queued(*c.req.Video)
+	if i < 0 {
+		return newErr(fault.Invalid, CodeVideoNotFound, "Video not found.")
+	}
+	v := r.queue[i]
+	r.queue = slices.Delete(r.queue, i, i+1)
+	r.markDirty(FieldQueue)
+	r.changed()
+	c.event(Additional{Video: &v, QueueIdx: &i})
+	return r.settle()
+}
+
+func (r *Room) order(c *call) error {
+	if err := c.check(PermOrder); err != nil {
+		return err
+	}
+	if c.req.FromIdx == nil || *c.req.FromIdx < 0 || *c.req.FromIdx >= len(r.queue) {
+		return BadArgument("fromIdx", "out of range")
+	}
+	if c.req.ToIdx == nil || *c.req.ToIdx < 0 || *c.req.ToIdx >= len(r.queue) {
+		return BadArgument("toIdx", "out of range")
+	}
+	v := r.queue[*c.req.FromIdx]
+	r.queue = slices.Delete(r.queue, *c.req.FromIdx, *c.req.FromIdx+1)
+	r.queue = slices.Insert(r.queue, *c.req.ToIdx, v)
+	r.markDirty(FieldQueue)
+	r.changed()
+	return r.settle()
+}
+
+func (r *Room) vote(c *call) error {
+	if err := c.check(PermVote); err != nil {
+		return err
+	}
+	if c.req.Video == nil || c.req.Add == nil {
+		return BadArgument("video", "missing")
+	}
+	key := c.req.Video.Service + c.req.Video.ID
+	if *c.req.Add {
+		if r.queued(*c.req.Video) < 0 {
+			return newErr(fault.Invalid, CodeVideoNotFound, "Video not found.")
+		}
+		if r.votes == nil {
+			r.votes = map[string]map[string]bool{}
+		}
+		if r.votes[key] == nil {
+			r.votes[key] = map[string]bool{}
+		}
+		r.votes[key][c.a.AccountID] = true
+	} else if set := r.votes[key]; set != nil {
+		delete(set, c.a.AccountID)
+		if len(set) == 0 {
+			delete(r.votes, key)
+		}
+	}
+	r.markDirty(FieldVoteCounts)
+	r.changed()
+	r.update()
+	return r.settle()
+}
+
+func (r *Room) updateUser(c *call) error {
+	m := r.memberByClient(c.clientID)
+	if m == nil || c.req.Info == nil {
+		return nil
+	}
+	switch c.req.Info.Status {
+	case "", "none", "ready", "buffering", "error":
+	default:
+		return BadArgument("status", "unknown status")
+	}
+	if c.req.Info.Status != "" {
+		m.status = c.req.Info.Status
+	}
+	r.publish(Event{Type: EvUser, User: updated(r.info(m))})
+	return r.settle()
+}
+
+func (r *Room) chat(c *call) error {
+	if err := c.check(PermChat); err != nil {
+		return err
+	}
+	if c.req.Text == nil || *c.req.Text == "" {
+		return BadArgument("text", "missing")
+	}
+	if len(*c.req.Text) > r.svc.cfg.MaxChatBytes {
+		return BadArgument("text", "too long")
+	}
+	r.publish(Event{Type: EvChat, Chat: &Chat{From: c.ui, Text: *c.req.Text}})
+	r.svc.chatPosted(r, c.a, *c.req.Text)
+	return r.settle()
+}
+
+func (r *Room) playNow(c *call) error {
+	if err := c.check(PermPlayNow); err != nil {
+		return err
+	}
+	if c.req.Video == nil {
+		return BadArgument("video", "missing")
+	}
+	if r.current != nil && r.current.Same(*c.req.Video) {
+		return nil // already playing it
+	}
+	var v Video
+	if i := r.queued(*c.req.Video); i >= 0 {
+		if err := c.check(PermOrder); err != nil {
+			return err
+		}
+		v = r.queue[i]
+		r.queue = slices.Delete(r.queue, i, i+1)
+	} else {
+		if err := c.check(PermAdd); err != nil {
+			return err
+		}
+		if len(c.videos) == 0 {
+			return BadArgument("video", "missing")
+		}
+		v = c.videos[0]
+	}
+	if r.current != nil {
+		cur := *r.current
+		pos := r.clock.Position(c.now)
+		cur.StartAt = &pos
+		r.queue = slices.Insert(r.queue, 0, cur)
+	}
+	r.current = &v
+	r.clock.Seek(0, c.now)
+	if r.clock.speed() != 1 {
+		r.clock.SetSpeed(1, c.now)
+		r.markDirty(FieldSpeed)
+	}
+	r.markDirty(FieldCurrent | FieldQueue | FieldPosition)
+	r.changed()
+	return r.settle()
+}
+
+func (r *Room) shuffleQueue(c *call) error {
+	if err := c.check(PermOrder); err != nil {
+		return err
+	}
+	shuffle(r.queue)
+	r.markDirty(FieldQueue)
+	r.changed()
+	return r.settle()
+}
+
+func (r *Room) playbackSpeed(c *call) error {
+	if err := c.check(PermSpeed); err != nil {
+		return err
+	}
+	if c.req.Speed == nil || math.IsNaN(*c.req.Speed) || *c.req.Speed < 0.25 || *c.req.Speed > 2 {
+		return BadArgument("speed", "must be between 0.25 and 2")
+	}
+	r.clock.SetSpeed(*c.req.Speed, c.now)
+	r.markDirty(FieldSpeed | FieldPosition)
+	r.changed()
+	return r.settle()
+}
+
+func (r *Room) restoreQueue(c *call) error {
+	if r.prevQueue == nil {
+		return nil
+	}
+	if c.req.Discard == nil || !*c.req.Discard {
+		for _, v := range r.prevQueue {
+			if !r.isQueuedOrCurrent(VideoRef{Service: v.Service, ID: v.ID}) {
+				r.queue = append(r.queue, v)
+			}
+		}
+		r.markDirty(FieldQueue)
+	}
+	r.prevQueue = nil
+	r.markDirty(FieldPrevQueue)
+	r.changed()
+	return r.settle()
+}
+
+func (r *Room) updateQueueItem(c *call) error {
+	if err := c.check(PermEdit); err != nil {
+		return err
+	}
+	if c.req.Video == nil {
+		return BadArgument("video", "missing")
+	}
+	i := r.queued(*c.req.Video)
+	if i < 0 {
+		return newErr(fault.Invalid, CodeVideoNotFound, "Video not found.")
+	}
+	if c.req.Update != nil && c.req.Update.SubtitleURL != nil {
+		if err := validSubtitle(*c.req.Update.SubtitleURL); err != nil {
+			return err
+		}
+		r.queue[i].SubtitleURL = *c.req.Update.SubtitleURL
+	}
+	v := r.queue[i]
+	r.markDirty(FieldQueue)
+	r.changed()
+	c.event(Additional{Video: &v})
+	return r.settle()
 }
 
 // skipThreshold is how many distinct accounts must vote to skip: half of
@@ -377,7 +461,7 @@ func (r *Room) promote(a Actor, role Role, req Request) error {
 	}
 	for _, m := range r.members {
 		if m.AccountID == t.AccountID {
-			r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: r.info(m)}})
+			r.publish(Event{Type: EvUser, User: updated(r.info(m))})
 		}
 	}
 	r.svc.saveNow(r)
@@ -431,7 +515,7 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 			return BadArgument("event", "missing prevPosition")
 		}
 		r.clock.Seek(*add.PrevPosition, now)
-		r.markDirty("playbackPosition")
+		r.markDirty(FieldPosition)
 	case ReqSkip:
 		if err := r.grants.Check(role, PermSkip); err != nil {
 			return err
@@ -445,7 +529,7 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 		v := *add.Video
 		r.current = &v
 		r.clock.Seek(*add.PrevPosition, now)
-		r.markDirty("currentSource", "queue", "playbackPosition")
+		r.markDirty(FieldCurrent | FieldQueue | FieldPosition)
 	case ReqAdd:
 		if err := r.grants.Check(role, PermRemove); err != nil {
 			return err
@@ -460,10 +544,10 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 			} else if r.current != nil && r.current.Same(ref) && len(r.queue) == 0 {
 				r.current = nil
 				r.clock = Clock{Speed: 1, Since: now}
-				r.markDirty("currentSource", "isPlaying", "playbackPosition")
+				r.markDirty(FieldCurrent | FieldPlaying | FieldPosition)
 			}
 		}
-		r.markDirty("queue")
+		r.markDirty(FieldQueue)
 	case ReqRemove:
 		if err := r.grants.Check(role, PermAdd); err != nil {
 			return err
@@ -476,7 +560,7 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 		}
 		i := min(max(*add.QueueIdx, 0), len(r.queue))
 		r.queue = slices.Insert(r.queue, i, *add.Video)
-		r.markDirty("queue")
+		r.markDirty(FieldQueue)
 	default:
 		return nil
 	}
@@ -486,41 +570,24 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 
 // Settings is a partial settings change; nil fields are unchanged.
 type Settings struct {
-	Title                     *string         `json:"title,omitempty"`
-	Description               *string         `json:"description,omitempty"`
-	Visibility                *Visibility     `json:"visibility,omitempty"`
-	QueueMode                 *QueueMode      `json:"queueMode,omitempty"`
-	Grants                    json.RawMessage `json:"grants,omitempty"`
-	AutoSkipSegmentCategories *[]string       `json:"autoSkipSegmentCategories,omitempty"`
-	RestoreQueueBehavior      *int            `json:"restoreQueueBehavior,omitempty"`
-	EnableVoteSkip            *bool           `json:"enableVoteSkip,omitempty"`
-	grantPairs                map[Role]Permission
+	Title       *string
+	Description *string
+	Visibility  *Visibility
+	QueueMode   *QueueMode
+	// Grants sets the own mask of each role it names; roles it does not
+	// name keep theirs.
+	Grants   map[Role]Permission
+	AutoSkip *[]string // SponsorBlock categories skipped automatically
+	Restore  *int      // RestoreNever, RestorePrompt or RestoreAlways
+	VoteSkip *bool
 }
 
-// ParseSettings decodes a settings object strictly: unknown keys are an
-// error.
-func ParseSettings(b []byte) (*Settings, error) {
-	var s Settings
-	dec := json.NewDecoder(bytesReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return nil, BadArgument("settings", err.Error())
+func (r *Room) applySettings(a Actor, role Role, in *Settings) error {
+	if in == nil {
+		return BadArgument("settings", "missing")
 	}
-	if len(s.Grants) > 0 && string(s.Grants) != "null" {
-		p, err := ParseGrantPairs(s.Grants)
-		if err != nil {
-			return nil, BadArgument("grants", fault.Message(err))
-		}
-		s.grantPairs = p
-	}
-	return &s, nil
-}
-
-func (r *Room) applySettings(a Actor, role Role, raw json.RawMessage) error {
-	s, err := ParseSettings(raw)
-	if err != nil {
-		return err
-	}
+	s := *in // unchanged fields are dropped below; the caller's stays as sent
+	var err error
 	check := func(p Permission) error { return r.grants.Check(role, p) }
 	// Drop unchanged fields, then check every remaining one before applying
 	// any, so a refused change leaves the room as it was.
@@ -536,20 +603,20 @@ func (r *Room) applySettings(a Actor, role Role, raw json.RawMessage) error {
 	if s.QueueMode != nil && *s.QueueMode == r.queueMode {
 		s.QueueMode = nil
 	}
-	if s.RestoreQueueBehavior != nil && *s.RestoreQueueBehavior == r.restore {
-		s.RestoreQueueBehavior = nil
+	if s.Restore != nil && *s.Restore == r.restore {
+		s.Restore = nil
 	}
-	if s.EnableVoteSkip != nil && *s.EnableVoteSkip == r.voteSkip {
-		s.EnableVoteSkip = nil
+	if s.VoteSkip != nil && *s.VoteSkip == r.voteSkip {
+		s.VoteSkip = nil
 	}
 	var autoSkip []string
-	if s.AutoSkipSegmentCategories != nil {
-		autoSkip, err = normaliseCategories(*s.AutoSkipSegmentCategories)
+	if s.AutoSkip != nil {
+		autoSkip, err = normaliseCategories(*s.AutoSkip)
 		if err != nil {
 			return err
 		}
 		if slices.Equal(autoSkip, r.autoSkip) {
-			s.AutoSkipSegmentCategories = nil
+			s.AutoSkip = nil
 		}
 	}
 	if r.channel != "" && !a.System {
@@ -592,18 +659,18 @@ func (r *Room) applySettings(a Actor, role Role, raw json.RawMessage) error {
 			return err
 		}
 	}
-	if s.RestoreQueueBehavior != nil && (*s.RestoreQueueBehavior < RestoreNever || *s.RestoreQueueBehavior > RestoreAlways) {
+	if s.Restore != nil && (*s.Restore < RestoreNever || *s.Restore > RestoreAlways) {
 		return BadArgument("restoreQueueBehavior", "must be 0, 1 or 2")
 	}
-	if s.RestoreQueueBehavior != nil || s.EnableVoteSkip != nil || s.AutoSkipSegmentCategories != nil {
+	if s.Restore != nil || s.VoteSkip != nil || s.AutoSkip != nil {
 		if err := check(PermConfigureOther); err != nil {
 			return err
 		}
 	}
 	newGrants := r.grants
 	grantsChanged := false
-	roles := make([]Role, 0, len(s.grantPairs))
-	for ro := range s.grantPairs {
+	roles := make([]Role, 0, len(s.Grants))
+	for ro := range s.Grants {
 		roles = append(roles, ro)
 	}
 	slices.Sort(roles)
@@ -612,7 +679,7 @@ func (r *Room) applySettings(a Actor, role Role, raw json.RawMessage) error {
 			continue // only roles 0-3 are editable
 		}
 		cand := newGrants
-		cand.Set(ro, s.grantPairs[ro])
+		cand.Set(ro, s.Grants[ro])
 		if cand == newGrants {
 			continue
 		}
@@ -628,41 +695,41 @@ func (r *Room) applySettings(a Actor, role Role, raw json.RawMessage) error {
 	}
 	if s.Title != nil {
 		r.title = *s.Title
-		r.markDirty("title")
+		r.markDirty(FieldTitle)
 	}
 	if s.Description != nil {
 		r.description = *s.Description
-		r.markDirty("description")
+		r.markDirty(FieldDescription)
 	}
 	if s.Visibility != nil {
 		r.visibility = *s.Visibility
-		r.markDirty("visibility")
+		r.markDirty(FieldVisibility)
 	}
 	if s.QueueMode != nil {
 		r.queueMode = *s.QueueMode
-		r.markDirty("queueMode")
+		r.markDirty(FieldQueueMode)
 	}
-	if s.RestoreQueueBehavior != nil {
-		r.restore = *s.RestoreQueueBehavior
-		r.markDirty("restoreQueueBehavior")
+	if s.Restore != nil {
+		r.restore = *s.Restore
+		r.markDirty(FieldRestore)
 	}
-	if s.EnableVoteSkip != nil {
-		r.voteSkip = *s.EnableVoteSkip
+	if s.VoteSkip != nil {
+		r.voteSkip = *s.VoteSkip
 		if !r.voteSkip && len(r.skipVotes) > 0 {
 			clear(r.skipVotes)
-			r.markDirty("votesToSkip")
+			r.markDirty(FieldSkipVotes)
 		}
-		r.markDirty("enableVoteSkip")
+		r.markDirty(FieldVoteSkip)
 	}
-	if s.AutoSkipSegmentCategories != nil {
+	if s.AutoSkip != nil {
 		r.autoSkip = autoSkip
-		r.markDirty("autoSkipSegmentCategories")
+		r.markDirty(FieldAutoSkip)
 	}
 	if grantsChanged {
 		r.grants = newGrants
-		r.markDirty("grants")
+		r.markDirty(FieldGrants)
 		for _, m := range r.members {
-			r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: r.info(m)}})
+			r.publish(Event{Type: EvUser, User: updated(r.info(m))})
 		}
 	}
 	r.update()

@@ -2,7 +2,6 @@ package watch
 
 import (
 	"context"
-	"encoding/json"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -24,7 +23,7 @@ type Actor struct {
 	// System is Hearth itself acting on a room as its owner (the room
 	// behind a community watch channel that was renamed or deleted);
 	// surfaces never set it from what a client sends.
-	System bool `json:",omitempty"`
+	System bool
 }
 
 type member struct {
@@ -62,7 +61,7 @@ type Room struct {
 	votes       map[string]map[string]bool // video key → account ids
 	skipVotes   map[string]string          // account id → client id
 	members     []*member
-	dirty       map[string]bool
+	dirty       Fields
 	syncTimer   *time.Timer
 	saveTimer   *time.Timer
 	lastSeen    time.Time
@@ -77,11 +76,6 @@ type Room struct {
 	segWanted     bool
 	dontSkipUntil *float64
 }
-
-// Sync keys, in OpenTogetherTube's order.
-var syncKeys = []string{"name", "title", "description", "isTemporary", "visibility", "queueMode", "currentSource",
-	"queue", "isPlaying", "playbackPosition", "playbackSpeed", "grants", "hasOwner", "voteCounts", "videoSegments",
-	"autoSkipSegmentCategories", "prevQueue", "restoreQueueBehavior", "enableVoteSkip", "votesToSkip"}
 
 // Name is the room's name as created.
 func (r *Room) Name() string { return r.name }
@@ -127,15 +121,10 @@ func (r *Room) memberByClient(id string) *member {
 func (r *Room) publish(ev Event)             { r.svc.publish(RoomTopic(r.key), ev) }
 func (r *Room) publishTo(c string, ev Event) { r.svc.publish(ClientTopic(r.key, c), ev) }
 
-func (r *Room) markDirty(keys ...string) {
-	if r.dirty == nil {
-		r.dirty = map[string]bool{}
-	}
-	for _, k := range keys {
-		r.dirty[k] = true
-		if k == "currentSource" || k == "autoSkipSegmentCategories" {
-			r.segmentsFollowCurrent()
-		}
+func (r *Room) markDirty(f Fields) {
+	r.dirty |= f
+	if f&(FieldCurrent|FieldAutoSkip) != 0 {
+		r.segmentsFollowCurrent()
 	}
 	if r.syncTimer == nil && !r.unloaded {
 		r.syncTimer = time.AfterFunc(r.svc.cfg.SyncDelay, r.flushSync)
@@ -147,80 +136,12 @@ func (r *Room) flushSync() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.syncTimer = nil
-	if r.unloaded || len(r.dirty) == 0 {
+	if r.unloaded || r.dirty == 0 {
 		return
 	}
-	keys := make([]string, 0, len(r.dirty))
-	for _, k := range syncKeys {
-		if r.dirty[k] {
-			keys = append(keys, k)
-		}
-	}
-	clear(r.dirty)
-	r.publish(Event{Type: EvSync, Sync: r.syncBody(keys)})
-}
-
-// syncBody encodes the given state keys plus serverTime (ms since epoch).
-func (r *Room) syncBody(keys []string) json.RawMessage {
-	now := r.now()
-	m := make(map[string]any, len(keys)+1)
-	for _, k := range keys {
-		m[k] = r.syncValue(k, now)
-	}
-	m["serverTime"] = now.UnixMilli()
-	b, _ := json.Marshal(m)
-	return b
-}
-
-func (r *Room) syncValue(k string, now time.Time) any {
-	switch k {
-	case "name":
-		return r.name
-	case "title":
-		return r.title
-	case "description":
-		return r.description
-	case "isTemporary":
-		return r.temporary
-	case "visibility":
-		return r.visibility
-	case "queueMode":
-		return r.queueMode
-	case "currentSource":
-		return r.current
-	case "queue":
-		return nonNil(r.queue)
-	case "isPlaying":
-		return r.clock.Playing
-	case "playbackPosition":
-		return r.clock.Position(now)
-	case "playbackSpeed":
-		return r.clock.speed()
-	case "grants":
-		return r.grants
-	case "hasOwner":
-		return r.ownerID != ""
-	case "voteCounts":
-		return r.voteCounts()
-	case "videoSegments":
-		return nonNil(r.segments)
-	case "autoSkipSegmentCategories":
-		return nonNil(r.autoSkip)
-	case "prevQueue":
-		return r.prevQueue
-	case "restoreQueueBehavior":
-		return r.restore
-	case "enableVoteSkip":
-		return r.voteSkip
-	case "votesToSkip":
-		ids := make([]string, 0, len(r.skipVotes))
-		for _, c := range r.skipVotes {
-			ids = append(ids, c)
-		}
-		sort.Strings(ids)
-		return ids
-	}
-	return nil
+	f := r.dirty
+	r.dirty = 0
+	r.publish(Event{Type: EvSync, Sync: r.syncOf(f)})
 }
 
 func nonNil[T any](s []T) []T {
@@ -230,30 +151,15 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-func (r *Room) voteCounts() [][2]any {
-	keys := make([]string, 0, len(r.votes))
-	for k, v := range r.votes {
-		if len(v) > 0 {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	out := make([][2]any, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, [2]any{k, len(r.votes[k])})
-	}
-	return out
-}
-
-// FullSync returns every sync key (for a joining client or a REST GET).
-func (r *Room) FullSync() json.RawMessage {
+// FullSync returns the room's whole state (for a joining client or a REST GET).
+func (r *Room) FullSync() *Sync {
 	if r.remote != "" {
 		p, _ := r.svc.callBG(r, rpcReq{Op: "fullsync"})
 		return p.Sync
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.syncBody(syncKeys)
+	return r.syncOf(AllFields)
 }
 
 // Snapshot is a room's state for REST answers.
@@ -340,14 +246,14 @@ func (r *Room) Join(a Actor, clientID string) error {
 		return newErr(fault.Forbidden, CodeBanned, "You are banned from this room.")
 	}
 	m := &member{Actor: a, clientID: clientID, status: "none"}
-	r.publishTo(clientID, Event{Type: EvSync, Sync: r.syncBody(syncKeys)})
+	r.publishTo(clientID, Event{Type: EvSync, Sync: r.syncOf(AllFields)})
 	r.members = append(r.members, m)
 	r.lastSeen = r.now()
 	ui := r.info(m)
 	r.publish(Event{Type: EvEvent, Event: &EventRecord{Request: Request{Type: ReqJoin, Info: &UserUpdateInfo{ID: clientID, Name: a.Name, Status: "none"}}, User: ui}})
-	r.publish(Event{Type: EvSync, Sync: r.syncBody([]string{"playbackPosition"})})
-	r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: ui}})
-	r.publishTo(clientID, Event{Type: EvUser, User: &UserUpdate{Kind: "init", Value: r.usersLocked()}})
+	r.publish(Event{Type: EvSync, Sync: r.syncOf(FieldPosition)})
+	r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: UsersUpdate, User: &ui}})
+	r.publishTo(clientID, Event{Type: EvUser, User: &UserUpdate{Kind: UsersInit, Users: r.usersLocked()}})
 	r.publishTo(clientID, Event{Type: EvYou, You: clientID})
 	return nil
 }
@@ -381,7 +287,7 @@ func (r *Room) Leave(clientID string) {
 	}
 	ui := r.info(m)
 	r.publish(Event{Type: EvEvent, Event: &EventRecord{Request: Request{Type: ReqLeave}, User: ui, Additional: Additional{User: &ui}}})
-	r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "remove", Value: clientID}})
+	r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: UsersRemove, ClientID: clientID}})
 	if !r.accountPresent(m.AccountID) {
 		changed := false
 		for _, set := range r.votes {
@@ -391,11 +297,11 @@ func (r *Room) Leave(clientID string) {
 			}
 		}
 		if changed {
-			r.markDirty("voteCounts")
+			r.markDirty(FieldVoteCounts)
 		}
 		if _, ok := r.skipVotes[m.AccountID]; ok {
 			delete(r.skipVotes, m.AccountID)
-			r.markDirty("votesToSkip")
+			r.markDirty(FieldSkipVotes)
 		}
 	} else if c, ok := r.skipVotes[m.AccountID]; ok && c == clientID {
 		// Keep the vote, shown under one of the account's other tabs.
@@ -405,7 +311,7 @@ func (r *Room) Leave(clientID string) {
 				break
 			}
 		}
-		r.markDirty("votesToSkip")
+		r.markDirty(FieldSkipVotes)
 	}
 }
 
@@ -447,7 +353,7 @@ func (r *Room) RenameSession(sessionID string, a Actor) {
 	for _, m := range r.members {
 		if m.SessionID == sessionID {
 			m.Actor = Actor{AccountID: a.AccountID, SessionID: sessionID, Name: a.Name, LoggedIn: a.LoggedIn}
-			r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: r.info(m)}})
+			r.publish(Event{Type: EvUser, User: updated(r.info(m))})
 		}
 	}
 }
@@ -502,7 +408,7 @@ func (r *Room) dequeueNext() {
 		v := r.current.trimmed()
 		r.current = &v
 		r.clock.Seek(0, now)
-		r.markDirty("currentSource", "playbackPosition")
+		r.markDirty(FieldCurrent | FieldPosition)
 		return
 	}
 	if r.queueMode == QueueLoop && r.current != nil {
@@ -511,7 +417,7 @@ func (r *Room) dequeueNext() {
 	if len(r.queue) == 0 {
 		r.current = nil
 		r.clock = Clock{Speed: r.clock.speed(), Since: now}
-		r.markDirty("currentSource", "isPlaying", "playbackPosition", "queue")
+		r.markDirty(FieldCurrent | FieldPlaying | FieldPosition | FieldQueue)
 	} else {
 		v := r.queue[0]
 		r.queue = slices.Delete(r.queue, 0, 1)
@@ -521,15 +427,15 @@ func (r *Room) dequeueNext() {
 			start = *v.StartAt
 		}
 		r.clock.Seek(start, now)
-		r.markDirty("currentSource", "playbackPosition", "queue")
+		r.markDirty(FieldCurrent | FieldPosition | FieldQueue)
 	}
 	if r.clock.speed() != 1 {
 		r.clock.SetSpeed(1, now)
-		r.markDirty("playbackSpeed")
+		r.markDirty(FieldSpeed)
 	}
 	if len(r.skipVotes) > 0 {
 		clear(r.skipVotes)
-		r.markDirty("votesToSkip")
+		r.markDirty(FieldSkipVotes)
 	}
 	r.changed()
 }
@@ -559,7 +465,7 @@ func (r *Room) update() {
 		})
 		for i, v := range r.queue {
 			if before[i] != v.Key() {
-				r.markDirty("queue")
+				r.markDirty(FieldQueue)
 				r.changed()
 				break
 			}

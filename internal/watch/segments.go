@@ -9,12 +9,12 @@ import (
 // Segment is a SponsorBlock segment of a video, in the shape
 // OpenTogetherTube's clients read from the videoSegments sync key.
 type Segment struct {
-	UUID          string  `json:"UUID"`
-	Category      string  `json:"category"`
-	ActionType    string  `json:"actionType,omitempty"`
-	StartTime     float64 `json:"startTime"`
-	EndTime       float64 `json:"endTime"`
-	VideoDuration float64 `json:"videoDuration"`
+	UUID          string
+	Category      string
+	ActionType    string
+	StartTime     float64
+	EndTime       float64
+	VideoDuration float64
 }
 
 // SegmentSource fetches the skippable segments of a YouTube video (package
@@ -43,7 +43,7 @@ func (r *Room) segmentsFollowCurrent() {
 		r.segFor, r.segWanted, r.dontSkipUntil = key, false, nil
 		if len(r.segments) > 0 {
 			r.segments = nil
-			r.markDirty("videoSegments")
+			r.markDirty(FieldSegments)
 		}
 	}
 	src := r.svc.segments
@@ -68,7 +68,7 @@ func (r *Room) fetchSegments(src SegmentSource, key, videoID string) {
 		return // the video changed meanwhile
 	}
 	r.segments = segs
-	r.markDirty("videoSegments")
+	r.markDirty(FieldSegments)
 }
 
 func (r *Room) segmentAt(pos float64) *Segment {
@@ -99,7 +99,7 @@ func (r *Room) skipSegments(now time.Time) {
 		return
 	}
 	r.clock.Seek(seg.EndTime, now)
-	r.markDirty("playbackPosition")
+	r.markDirty(FieldPosition)
 	r.changed()
 	r.publish(Event{Type: EvCustom, Text: "Skipped " + seg.Category})
 }

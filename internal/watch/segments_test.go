@@ -2,7 +2,6 @@ package watch
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 )
@@ -11,8 +10,8 @@ import (
 type chanPub chan Event
 
 func (c chanPub) Publish(_ context.Context, _ string, data []byte) error {
-	var ev Event
-	if err := json.Unmarshal(data, &ev); err != nil {
+	ev, err := DecodeEvent(data)
+	if err != nil {
 		return err
 	}
 	select {
@@ -62,19 +61,18 @@ func TestSponsorBlockAutoSkip(t *testing.T) {
 			t.Fatalf("request %d: %v", req.Type, err)
 		}
 	}
-	// waitSync reads events until a sync carrying key arrives.
-	waitSync := func(key string) json.RawMessage {
+	// waitSync reads events until a sync carrying f arrives.
+	waitSync := func(f Fields) *Sync {
 		t.Helper()
 		timeout := time.After(hangGuard)
 		for {
 			select {
 			case ev := <-pub:
-				var m map[string]json.RawMessage
-				if ev.Type == EvSync && json.Unmarshal(ev.Sync, &m) == nil && m[key] != nil {
-					return m[key]
+				if ev.Type == EvSync && ev.Sync.Fields.Has(f) {
+					return ev.Sync
 				}
 			case <-timeout:
-				t.Fatalf("no sync with %s", key)
+				t.Fatalf("no sync with %b", f)
 			}
 		}
 	}
@@ -104,11 +102,9 @@ func TestSponsorBlockAutoSkip(t *testing.T) {
 	if id := <-asked; id != "yt1" {
 		t.Fatalf("segments asked for %q", id)
 	}
-	var segs []map[string]any
-	if err := json.Unmarshal(waitSync("videoSegments"), &segs); err != nil || len(segs) != 3 ||
-		segs[0]["category"] != "sponsor" || segs[0]["startTime"] != 5.0 || segs[0]["endTime"] != 10.0 ||
-		segs[0]["videoDuration"] != 60.0 || segs[0]["UUID"] != "s" {
-		t.Fatalf("videoSegments = %v (%v)", segs, err)
+	if segs := waitSync(FieldSegments).Segments; len(segs) != 3 ||
+		segs[0] != (Segment{UUID: "s", Category: "sponsor", StartTime: 5, EndTime: 10, VideoDuration: 60}) {
+		t.Fatalf("videoSegments = %+v", segs)
 	}
 	do(Request{Type: ReqPlayback, State: ptr(true)})
 
@@ -143,8 +139,8 @@ func TestSponsorBlockAutoSkip(t *testing.T) {
 	// them without asking SponsorBlock.
 	do(Request{Type: ReqAdd, Video: ref("clip")})
 	do(Request{Type: ReqSkip})
-	if v := waitSync("videoSegments"); string(v) != "[]" {
-		t.Fatalf("segments after the video changed: %s", v)
+	if v := waitSync(FieldSegments).Segments; v == nil || len(v) != 0 {
+		t.Fatalf("segments after the video changed: %+v", v)
 	}
 	select {
 	case id := <-asked:

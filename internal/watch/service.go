@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -163,7 +162,7 @@ func (s *Service) chatPosted(r *Room, a Actor, text string) {
 }
 
 func (s *Service) publish(topic string, ev Event) {
-	b, err := json.Marshal(ev)
+	b, err := EncodeEvent(ev)
 	if err != nil {
 		s.log.Error("encode room event", "err", err)
 		return
@@ -175,7 +174,7 @@ func (s *Service) publish(topic string, ev Event) {
 
 // Announce sends text to every room socket on every node.
 func (s *Service) Announce(ctx context.Context, text string) error {
-	b, _ := json.Marshal(Event{Type: EvAnnouncement, Text: text})
+	b, _ := EncodeEvent(Event{Type: EvAnnouncement, Text: text})
 	return s.pub.Publish(ctx, AnnouncementTopic, b)
 }
 
@@ -490,10 +489,10 @@ func (s *Service) Claim(ctx context.Context, r *Room, a Actor) error {
 		return newErr(fault.Unauthorized, CodeInvalid, "Must be logged in to claim room ownership.")
 	}
 	r.ownerID = a.AccountID
-	r.markDirty("hasOwner")
+	r.markDirty(FieldHasOwner)
 	for _, m := range r.members {
 		if m.AccountID == a.AccountID {
-			r.publish(Event{Type: EvUser, User: &UserUpdate{Kind: "update", Value: r.info(m)}})
+			r.publish(Event{Type: EvUser, User: updated(r.info(m))})
 		}
 	}
 	s.saveNow(r)
@@ -501,7 +500,7 @@ func (s *Service) Claim(ctx context.Context, r *Room, a Actor) error {
 }
 
 // ApplySettings changes settings on behalf of a (REST PATCH).
-func (s *Service) ApplySettings(ctx context.Context, r *Room, a Actor, settings json.RawMessage) error {
+func (s *Service) ApplySettings(ctx context.Context, r *Room, a Actor, settings *Settings) error {
 	return s.Handle(ctx, r, a, "", Request{Type: ReqApplySettings, Settings: settings})
 }
 
@@ -570,11 +569,7 @@ func (s *Service) Retitle(ctx context.Context, name, title string) error {
 	if err != nil {
 		return err
 	}
-	raw, err := json.Marshal(map[string]string{"title": title})
-	if err != nil {
-		return fmt.Errorf("watch: retitle: %w", err)
-	}
-	return s.ApplySettings(ctx, r, hearth, raw)
+	return s.ApplySettings(ctx, r, hearth, &Settings{Title: &title})
 }
 
 // Unload drops a room from this node and closes its sockets. For a
@@ -743,8 +738,6 @@ func (s *Service) save(rec *Record) {
 func (s *Service) saveNow(r *Room) {
 	s.save(r.recordLocked())
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
 // ConversationID is the id of a room's chat in the message store.
 func ConversationID(roomName string) string { return "watchroom:" + strings.ToLower(roomName) }

@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"encoding/json"
 	"time"
 )
 
@@ -46,20 +45,20 @@ var SegmentCategories = []string{"sponsor", "intro", "outro", "interaction", "se
 
 // Video is a queue item: a video with its metadata.
 type Video struct {
-	Service     string   `json:"service"`
-	ID          string   `json:"id"`
-	Title       string   `json:"title,omitempty"`
-	Description string   `json:"description,omitempty"`
-	Thumbnail   string   `json:"thumbnail,omitempty"`
-	Length      float64  `json:"length,omitempty"`
-	Mime        string   `json:"mime,omitempty"`
-	Highlight   bool     `json:"highlight,omitempty"`
-	HLSURL      string   `json:"hls_url,omitempty"`
-	DashURL     string   `json:"dash_url,omitempty"`
-	SrcURL      string   `json:"src_url,omitempty"`
-	SubtitleURL string   `json:"subtitleUrl,omitempty"`
-	StartAt     *float64 `json:"startAt,omitempty"`
-	EndAt       *float64 `json:"endAt,omitempty"`
+	Service     string
+	ID          string
+	Title       string
+	Description string
+	Thumbnail   string
+	Length      float64
+	Mime        string
+	Highlight   bool
+	HLSURL      string
+	DashURL     string
+	SrcURL      string
+	SubtitleURL string
+	StartAt     *float64
+	EndAt       *float64
 }
 
 // Key identifies a video in votes: service and id with no separator.
@@ -75,9 +74,9 @@ func (v Video) trimmed() Video {
 
 // VideoRef names a video in a request.
 type VideoRef struct {
-	Service     string `json:"service"`
-	ID          string `json:"id"`
-	SubtitleURL string `json:"subtitleUrl,omitempty"`
+	Service     string
+	ID          string
+	SubtitleURL string
 }
 
 // RequestType is the kind of a room request; the numbers are
@@ -110,64 +109,64 @@ const (
 
 // UserUpdateInfo is what an UpdateUser or Join request carries.
 type UserUpdateInfo struct {
-	ID     string `json:"id,omitempty"`
-	Name   string `json:"name,omitempty"`
-	Status string `json:"status,omitempty"`
+	ID     string
+	Name   string
+	Status string
 }
 
 // QueueItemUpdate is the change of an UpdateQueueItem request.
 type QueueItemUpdate struct {
-	SubtitleURL *string `json:"subtitleUrl,omitempty"`
+	SubtitleURL *string
 }
 
 // Request is one room request.
 type Request struct {
-	Type           RequestType      `json:"type"`
-	Info           *UserUpdateInfo  `json:"info,omitempty"`
-	State          *bool            `json:"state,omitempty"`
-	Value          *float64         `json:"value,omitempty"`
-	Video          *VideoRef        `json:"video,omitempty"`
-	Videos         []VideoRef       `json:"videos,omitempty"`
-	URL            string           `json:"url,omitempty"`
-	FromIdx        *int             `json:"fromIdx,omitempty"`
-	ToIdx          *int             `json:"toIdx,omitempty"`
-	Add            *bool            `json:"add,omitempty"`
-	TargetClientID string           `json:"targetClientId,omitempty"`
-	Role           *Role            `json:"role,omitempty"`
-	Text           *string          `json:"text,omitempty"`
-	Event          *EventRecord     `json:"event,omitempty"`
-	Settings       json.RawMessage  `json:"settings,omitempty"`
-	Speed          *float64         `json:"speed,omitempty"`
-	Discard        *bool            `json:"discard,omitempty"`
-	ClientID       string           `json:"clientId,omitempty"`
-	Update         *QueueItemUpdate `json:"update,omitempty"`
+	Type           RequestType
+	Info           *UserUpdateInfo
+	State          *bool
+	Value          *float64
+	Video          *VideoRef
+	Videos         []VideoRef
+	URL            string
+	FromIdx        *int
+	ToIdx          *int
+	Add            *bool
+	TargetClientID string
+	Role           *Role
+	Text           *string
+	Event          *EventRecord
+	Settings       *Settings
+	Speed          *float64
+	Discard        *bool
+	ClientID       string
+	Update         *QueueItemUpdate
 	// Ban (Hearth extension on KickRequest) also bars the account.
-	Ban *bool `json:"ban,omitempty"`
+	Ban *bool
 }
 
 // UserInfo is one connection's view of a user in a room.
 type UserInfo struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	IsLoggedIn bool   `json:"isLoggedIn"`
-	Status     string `json:"status"`
-	Role       Role   `json:"role"`
+	ID         string
+	Name       string
+	IsLoggedIn bool
+	Status     string
+	Role       Role
 }
 
 // Additional is the extra data of an event record, used for undo.
 type Additional struct {
-	Video        *Video    `json:"video,omitempty"`
-	Videos       []Video   `json:"videos,omitempty"`
-	PrevPosition *float64  `json:"prevPosition,omitempty"`
-	QueueIdx     *int      `json:"queueIdx,omitempty"`
-	User         *UserInfo `json:"user,omitempty"`
+	Video        *Video
+	Videos       []Video
+	PrevPosition *float64
+	QueueIdx     *int
+	User         *UserInfo
 }
 
 // EventRecord says who did what in a room.
 type EventRecord struct {
-	Request    Request    `json:"request"`
-	User       UserInfo   `json:"user"`
-	Additional Additional `json:"additional"`
+	Request    Request
+	User       UserInfo
+	Additional Additional
 }
 
 // EventType is the kind of an Event on the bus.
@@ -197,31 +196,41 @@ const (
 	CloseNormal   CloseReason = "normal"   // a plain close (development routes)
 )
 
-// UserUpdate is a change to a room's user list.
+// User-list change kinds.
+const (
+	UsersInit   = "init"   // the whole list, to a newcomer
+	UsersUpdate = "update" // one user joined or changed
+	UsersRemove = "remove" // one connection left
+)
+
+// UserUpdate is a change to a room's user list: the whole list (init),
+// one user (update) or the client id of a connection that left (remove).
 type UserUpdate struct {
-	Kind  string `json:"kind"` // init, update, remove
-	Value any    `json:"value"`
+	Kind     string
+	User     *UserInfo
+	Users    []UserInfo
+	ClientID string
 }
 
 // Chat is a chat message in a room.
 type Chat struct {
-	From UserInfo `json:"from"`
-	Text string   `json:"text"`
+	From UserInfo
+	Text string
 }
 
 // Event is what rooms publish on the bus: on RoomTopic(key) for everyone
 // in the room, on ClientTopic(key, client) for one connection.
 type Event struct {
-	Type     EventType       `json:"type"`
-	Sync     json.RawMessage `json:"sync,omitempty"`
-	Event    *EventRecord    `json:"event,omitempty"`
-	Chat     *Chat           `json:"chat,omitempty"`
-	User     *UserUpdate     `json:"user,omitempty"`
-	You      string          `json:"you,omitempty"`
-	Text     string          `json:"text,omitempty"`
-	Duration int             `json:"duration,omitempty"`
-	Close    CloseReason     `json:"close,omitempty"`
-	Message  string          `json:"message,omitempty"`
+	Type     EventType
+	Sync     *Sync
+	Event    *EventRecord
+	Chat     *Chat
+	User     *UserUpdate
+	You      string
+	Text     string
+	Duration int
+	Close    CloseReason
+	Message  string
 }
 
 // Topics.
@@ -246,10 +255,10 @@ func ClientTopic(key, clientID string) string { return topicPrefix + key + ".c."
 // Clock is the server-authoritative playback clock: while playing, the
 // position is Base + (now − Since) × Speed.
 type Clock struct {
-	Base    float64   `json:"base"`
-	Since   time.Time `json:"since"`
-	Speed   float64   `json:"speed"`
-	Playing bool      `json:"playing"`
+	Base    float64
+	Since   time.Time
+	Speed   float64
+	Playing bool
 }
 
 // Position is the live position at now, in seconds.
@@ -290,3 +299,6 @@ func (c *Clock) Seek(pos float64, now time.Time) { c.Base, c.Since = pos, now }
 func (c *Clock) SetSpeed(speed float64, now time.Time) {
 	c.Base, c.Since, c.Speed = c.Position(now), now, speed
 }
+
+// updated is the user-list change for one user.
+func updated(u UserInfo) *UserUpdate { return &UserUpdate{Kind: UsersUpdate, User: &u} }

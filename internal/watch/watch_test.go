@@ -161,20 +161,15 @@ func TestJoinOrder(t *testing.T) {
 			t.Fatalf("step %d: got %s %s, want %+v", i, got.topic, got.ev.Type, w)
 		}
 	}
-	var full map[string]any
-	_ = json.Unmarshal(evs[0].ev.Sync, &full)
-	for _, k := range append(syncKeys, "serverTime") {
-		if _, ok := full[k]; !ok {
-			t.Errorf("full sync lacks %q", k)
-		}
+	full := evs[0].ev.Sync
+	if full.Fields != AllFields || full.ServerTime.IsZero() {
+		t.Errorf("full sync holds %b at %v", full.Fields, full.ServerTime)
 	}
-	var pos map[string]any
-	_ = json.Unmarshal(evs[2].ev.Sync, &pos)
-	if len(pos) != 2 || pos["playbackPosition"] == nil {
-		t.Errorf("position sync: %v", pos)
+	if pos := evs[2].ev.Sync; pos.Fields != FieldPosition {
+		t.Errorf("position sync: %+v", pos)
 	}
-	if full["currentSource"] != nil || full["prevQueue"] != nil {
-		t.Errorf("idle room must send nulls: %v %v", full["currentSource"], full["prevQueue"])
+	if full.Current != nil || full.PrevQueue != nil || full.Queue == nil {
+		t.Errorf("idle room: no current, no previous queue, an empty queue: %+v", full)
 	}
 }
 
@@ -196,7 +191,7 @@ func TestQueueModes(t *testing.T) {
 			e := newEnv(t)
 			r := e.room("modes", "")
 			a := anon("a")
-			e.must(r, a, "", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"queueMode":"` + string(tc.mode) + `"}`)})
+			e.must(r, a, "", Request{Type: ReqApplySettings, Settings: settings(t, `{"queueMode":"`+string(tc.mode)+`"}`)})
 			e.must(r, a, "", Request{Type: ReqAdd, Videos: []VideoRef{*ref("a"), *ref("b"), *ref("c")}})
 			snap := r.Snapshot()
 			if snap.Current == nil || snap.Current.ID != "a" || len(snap.Queue) != 2 {
@@ -233,7 +228,7 @@ func TestVoteModeOrdersByDistinctAccounts(t *testing.T) {
 	e := newEnv(t)
 	r := e.room("voting", "")
 	a, b := anon("a"), anon("b")
-	e.must(r, a, "", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"queueMode":"vote"}`)})
+	e.must(r, a, "", Request{Type: ReqApplySettings, Settings: settings(t, `{"queueMode":"vote"}`)})
 	e.must(r, a, "", Request{Type: ReqAdd, Videos: []VideoRef{*ref("x"), *ref("y"), *ref("z")}})
 	for _, c := range []struct {
 		a  Actor
@@ -254,9 +249,8 @@ func TestVoteModeOrdersByDistinctAccounts(t *testing.T) {
 		t.Fatalf("vote order: %v", snap.Queue)
 	}
 	sync := e.flush(r)
-	vc, _ := json.Marshal(sync["voteCounts"])
-	if string(vc) != `[["directz",2]]` {
-		t.Fatalf("voteCounts %s", vc)
+	if !sync.Fields.Has(FieldVoteCounts) || len(sync.VoteCounts) != 1 || sync.VoteCounts[0] != (VoteCount{Video: "directz", Count: 2}) {
+		t.Fatalf("voteCounts %+v", sync.VoteCounts)
 	}
 	if err := e.do(r, a, "a1", Request{Type: ReqVote, Video: ref("nope"), Add: ptr(true)}); CodeOf(err) != CodeVideoNotFound {
 		t.Fatalf("vote on missing: %v", err)
@@ -283,7 +277,7 @@ func TestVoteSkip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.must(r, a, "a0", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"enableVoteSkip":true}`)})
+	e.must(r, a, "a0", Request{Type: ReqApplySettings, Settings: settings(t, `{"enableVoteSkip":true}`)})
 	e.must(r, a, "a0", Request{Type: ReqAdd, Videos: []VideoRef{*ref("1"), *ref("2")}})
 	// 3 distinct accounts → 2 votes needed; a's two tabs count once.
 	e.must(r, a, "a0", Request{Type: ReqSkip})
@@ -313,8 +307,8 @@ func TestPermissionChecks(t *testing.T) {
 		}
 	}
 	// Take chat away from unregistered users only.
-	e.must(r, owner, "o", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"grants":[[0,` +
-		itoa(int(DefaultGrants().Mask(0)&^PermChat)) + `],[1,` + itoa(int(DefaultGrants().Mask(0))) + `]]}`)})
+	e.must(r, owner, "o", Request{Type: ReqApplySettings, Settings: settings(t, `{"grants":[[0,`+
+		itoa(int(DefaultGrants().Mask(0)&^PermChat))+`],[1,`+itoa(int(DefaultGrants().Mask(0)))+`]]}`)})
 	tests := []struct {
 		name string
 		a    Actor
@@ -330,8 +324,9 @@ func TestPermissionChecks(t *testing.T) {
 		{"owner promotes to moderator", owner, "o", Request{Type: ReqPromote, TargetClientID: "u", Role: ptr(RoleModerator)}, ""},
 		{"moderator kicks guest", user, "u", Request{Type: ReqKick, ClientID: "g"}, ""},
 		{"moderator cannot kick owner", user, "u", Request{Type: ReqKick, ClientID: "o"}, CodePermissionDenied},
-		{"guest cannot set moderator grants", guest, "g", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"grants":[[3,0]]}`)}, CodePermissionDenied},
-		{"unknown settings key", owner, "o", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"bogus":1}`)}, CodeBadArgument},
+		{"guest cannot set moderator grants", guest, "g", Request{Type: ReqApplySettings, Settings: settings(t, `{"grants":[[3,0]]}`)}, CodePermissionDenied},
+		{"bad restore behaviour", owner, "o", Request{Type: ReqApplySettings, Settings: &Settings{Restore: ptr(7)}}, CodeBadArgument},
+		{"no settings", owner, "o", Request{Type: ReqApplySettings}, CodeBadArgument},
 		{"bad seek", guest, "g", Request{Type: ReqSeek, Value: ptr(-1.0)}, CodeBadArgument},
 		{"bad speed", guest, "g", Request{Type: ReqPlaybackSpeed, Speed: ptr(9.0)}, CodeBadArgument},
 		{"join is server-only", guest, "g", Request{Type: ReqJoin}, CodeBadArgument},
@@ -423,7 +418,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	if err := r.Join(owner, "c"); err != nil {
 		t.Fatal(err)
 	}
-	e.must(r, owner, "c", Request{Type: ReqApplySettings, Settings: json.RawMessage(`{"queueMode":"vote","title":"Film night","grants":[[0,1]]}`)})
+	e.must(r, owner, "c", Request{Type: ReqApplySettings, Settings: settings(t, `{"queueMode":"vote","title":"Film night","grants":[[0,1]]}`)})
 	e.must(r, owner, "c", Request{Type: ReqAdd, Videos: []VideoRef{*ref("a"), *ref("b"), *ref("c")}})
 	e.must(r, owner, "c", Request{Type: ReqVote, Video: ref("c"), Add: ptr(true)})
 	e.must(r, owner, "c", Request{Type: ReqPlayback, State: ptr(true)})
@@ -481,10 +476,8 @@ func TestKeepaliveUnload(t *testing.T) {
 	if s.Current != nil || len(s.Queue) != 0 {
 		t.Fatalf("prompt restore keeps prevQueue aside: %+v", s)
 	}
-	var prev map[string]any
-	_ = json.Unmarshal(p2.FullSync(), &prev)
-	if pq, _ := prev["prevQueue"].([]any); len(pq) != 1 {
-		t.Fatalf("prevQueue: %v", prev["prevQueue"])
+	if pq := p2.FullSync().PrevQueue; len(pq) != 1 {
+		t.Fatalf("prevQueue: %+v", pq)
 	}
 	e.must(p2, anon("z"), "", Request{Type: ReqRestoreQueue})
 	if s := p2.Snapshot(); s.Current == nil || s.Current.ID != "x" {

@@ -41,7 +41,9 @@ func FuzzClientFrame(f *testing.F) {
 func FuzzEncodeEvent(f *testing.F) {
 	for _, s := range []string{`{"type":"sync","sync":{}}`, `{"type":"sync","sync":{"a":1}}`, `{"type":"sync","sync":"x"}`,
 		`{"type":"event","event":{"request":{"type":3},"user":{"id":"x"},"additional":{}}}`, `{"type":"close","close":"kicked"}`,
-		`{"type":"user","user":{"kind":"remove","value":"c"}}`, `{"type":"sync","sync":{"a":1}}}`} {
+		`{"type":"user","user":{"kind":"remove","value":"c"}}`, `{"type":"sync","sync":{"a":1}}}`,
+		`{"Type":"sync","Sync":{"Fields":1048575,"Grants":[[0,1]],"Current":{"Service":"direct","ID":"x"}}}`,
+		`{"Type":"user","User":{"Kind":"init","Users":[{"ID":"c"}]}}`, `{"Type":"sync","Sync":{"Fields":-1}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -16,7 +16,7 @@ type roomListItem struct {
 	IsTemporary   bool             `json:"isTemporary"`
 	Visibility    watch.Visibility `json:"visibility"`
 	QueueMode     watch.QueueMode  `json:"queueMode"`
-	CurrentSource *watch.Video     `json:"currentSource"`
+	CurrentSource *wireVideo       `json:"currentSource"`
 	Users         int              `json:"users"`
 }
 
@@ -31,7 +31,8 @@ func (s *Surface) handleRoomList(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]roomListItem, 0, len(rooms))
 	for _, l := range rooms {
-		out = append(out, roomListItem(l))
+		out = append(out, roomListItem{Name: l.Name, Title: l.Title, Description: l.Description, IsTemporary: l.IsTemporary,
+			Visibility: l.Visibility, QueueMode: l.QueueMode, CurrentSource: videoOut(l.CurrentSource), Users: l.Users})
 	}
 	httpserver.WriteJSON(w, http.StatusOK, out)
 }
@@ -125,9 +126,9 @@ func (s *Surface) handleGetRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{
 		"name": snap.Name, "title": snap.Title, "description": snap.Description, "isTemporary": snap.IsTemporary,
-		"visibility": snap.Visibility, "queueMode": snap.QueueMode, "users": snap.Users, "grants": snap.Grants,
+		"visibility": snap.Visibility, "queueMode": snap.QueueMode, "users": usersOut(snap.Users), "grants": grantsOut(snap.Grants),
 		"autoSkipSegmentCategories": snap.AutoSkip, "restoreQueueBehavior": snap.Restore,
-		"enableVoteSkip": snap.VoteSkip, "queue": snap.Queue, "hasOwner": snap.HasOwner,
+		"enableVoteSkip": snap.VoteSkip, "queue": videosOut(snap.Queue), "hasOwner": snap.HasOwner,
 	})
 }
 
@@ -163,7 +164,12 @@ func (s *Surface) handlePatchRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, _ := json.Marshal(raw)
-	if err := s.d.Watch.ApplySettings(r.Context(), room, actor(p), b); err != nil {
+	settings, err := parseSettings(b)
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if err := s.d.Watch.ApplySettings(r.Context(), room, actor(p), settings); err != nil {
 		s.writeError(w, err)
 		return
 	}
@@ -240,7 +246,7 @@ func (s *Surface) connected(w http.ResponseWriter, r *http.Request) (*watch.Room
 func (s *Surface) handleUndo(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Data struct {
-			Event *watch.EventRecord `json:"event"`
+			Event *wireEventRecord `json:"event"`
 		} `json:"data"`
 	}
 	if err := decode(r, &body); err != nil {
@@ -255,7 +261,12 @@ func (s *Surface) handleUndo(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, watch.BadArgument("event", "missing"))
 		return
 	}
-	if err := s.d.Watch.Handle(r.Context(), room, actor(principalOf(r)), client, watch.Request{Type: watch.ReqUndo, Event: body.Data.Event}); err != nil {
+	ev, err := body.Data.Event.record()
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	if err := s.d.Watch.Handle(r.Context(), room, actor(principalOf(r)), client, watch.Request{Type: watch.ReqUndo, Event: ev}); err != nil {
 		s.writeError(w, err)
 		return
 	}
@@ -488,16 +499,9 @@ func (s *Surface) handlePreviewAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age="+itoa(pv.CacheSeconds)+", immutable, stale-while-revalidate=86400")
-	body := map[string]any{"success": true, "result": nonNilVideos(pv.Result)}
+	body := map[string]any{"success": true, "result": nonNilSlice(videosOut(pv.Result))}
 	if pv.Highlighted != nil {
-		body["highlighted"] = pv.Highlighted
+		body["highlighted"] = videoOut(pv.Highlighted)
 	}
 	httpserver.WriteJSON(w, http.StatusOK, body)
-}
-
-func nonNilVideos(v []watch.Video) []watch.Video {
-	if v == nil {
-		return []watch.Video{}
-	}
-	return v
 }

@@ -124,10 +124,14 @@ func (sk *socket) onMessage(ctx context.Context, data []byte, subscribe subscrib
 		}
 		return nil
 	case "req":
-		var req watch.Request
-		if err := json.Unmarshal(m.Request, &req); err != nil {
+		var wr wireRequest
+		if err := json.Unmarshal(m.Request, &wr); err != nil {
 			sk.notice("Hearth could not read that request: " + jsonProblem(err))
 			return nil
+		}
+		req, err := wr.request()
+		if err != nil {
+			return sk.refused(req, err)
 		}
 		return sk.request(ctx, req)
 	}
@@ -163,7 +167,12 @@ func (sk *socket) request(ctx context.Context, req watch.Request) error {
 		sk.notice("Join and leave requests are sent by the server.")
 		return nil
 	}
-	err := sk.s.d.Watch.Handle(ctx, sk.room, actor(sk.p), sk.client, req)
+	return sk.refused(req, sk.s.d.Watch.Handle(ctx, sk.room, actor(sk.p), sk.client, req))
+}
+
+// refused answers a request the room refused: a notice to this client, or
+// the close its error calls for.
+func (sk *socket) refused(req watch.Request, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -299,35 +308,38 @@ func (e *encoder) encode(data []byte) ([]byte, watch.CloseReason) {
 }
 
 func encodeEvent(data []byte) ([]byte, watch.CloseReason) {
-	var ev watch.Event
-	if err := json.Unmarshal(data, &ev); err != nil {
+	ev, err := watch.DecodeEvent(data)
+	if err != nil {
 		return nil, ""
 	}
 	var msg any
 	switch ev.Type {
 	case watch.EvSync:
-		if len(ev.Sync) < 2 || ev.Sync[0] != '{' {
+		if ev.Sync == nil {
 			return nil, ""
 		}
-		out := make([]byte, 0, len(ev.Sync)+20)
-		out = append(out, `{"action":"sync"`...)
-		if len(ev.Sync) > 2 {
-			out = append(out, ',')
+		out, err := syncOut(ev.Sync)
+		if err != nil {
+			return nil, ""
 		}
-		out = append(out, ev.Sync[1:]...)
 		return out, ""
 	case watch.EvEvent:
 		if ev.Event == nil {
 			return nil, ""
 		}
-		msg = map[string]any{"action": "event", "request": ev.Event.Request, "user": ev.Event.User, "additional": ev.Event.Additional}
+		rec := eventRecordOut(*ev.Event)
+		msg = map[string]any{"action": "event", "request": rec.Request, "user": rec.User, "additional": rec.Additional}
 	case watch.EvChat:
 		if ev.Chat == nil {
 			return nil, ""
 		}
-		msg = map[string]any{"action": "chat", "from": ev.Chat.From, "text": ev.Chat.Text}
+		msg = map[string]any{"action": "chat", "from": wireUser(ev.Chat.From), "text": ev.Chat.Text}
 	case watch.EvUser:
-		msg = map[string]any{"action": "user", "update": ev.User}
+		if ev.User == nil {
+			msg = map[string]any{"action": "user", "update": nil}
+			break
+		}
+		msg = map[string]any{"action": "user", "update": userUpdateOut(ev.User)}
 	case watch.EvYou:
 		msg = map[string]any{"action": "you", "info": map[string]string{"id": ev.You}}
 	case watch.EvAnnouncement:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -60,7 +59,7 @@ func TestOttWebClient(t *testing.T) {
 	run(t, a, "play", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".video-controls button")[1].click()`))
 	waitFor(t, "server playing", func() bool {
 		r, _ := h.watch.Get(context.Background(), room)
-		return strings.Contains(string(r.FullSync()), `"isPlaying":true`)
+		return r.FullSync().Playing
 	})
 	run(t, b, "b plays", chromedp.Poll[chromedp.Void](`!document.querySelector("video").paused`, chromedp.WithPollingTimeout(15*time.Second)))
 	// Pause in B: A pauses.
@@ -112,7 +111,8 @@ func TestOttWebClient(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('[data-cy="btn-vote"]')[1].click()`))
 	waitFor(t, "vote counted", func() bool {
 		r, _ := h.watch.Get(context.Background(), room)
-		return strings.Contains(string(r.FullSync()), `"voteCounts":[["direct`+h.fixture("clip2.mp4")+`",1]]`)
+		vc := r.FullSync().VoteCounts
+		return len(vc) == 1 && vc[0] == watch.VoteCount{Video: "direct" + h.fixture("clip2.mp4"), Count: 1}
 	})
 	// A's client store holds the count and the vote-ordered queue.
 	run(t, a, "vote state in a's client", chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => {

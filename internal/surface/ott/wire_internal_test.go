@@ -1,0 +1,87 @@
+package ott
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/watch"
+)
+
+// TestWireEventRoundTrip: an event a client sends back (to undo it) is
+// read into the domain's model and written out again unchanged, for every
+// shape an event takes.
+func TestWireEventRoundTrip(t *testing.T) {
+	t.Parallel()
+	user := `"user":{"id":"c1","name":"ann","isLoggedIn":true,"status":"ready","role":2}`
+	for _, in := range []string{
+		`{"request":{"type":4,"value":2.5},` + user + `,"additional":{"prevPosition":1}}`,
+		`{"request":{"type":3},` + user + `,"additional":{"video":{"service":"direct","id":"v","title":"t","length":4,"mime":"video/mp4","hls_url":"h","dash_url":"d","src_url":"s","subtitleUrl":"x.vtt","startAt":1,"endAt":2},"prevPosition":3.5}}`,
+		`{"request":{"type":5,"videos":[{"service":"direct","id":"a"},{"service":"direct","id":"b","subtitleUrl":"b.vtt"}]},` + user + `,"additional":{"videos":[{"service":"direct","id":"a"},{"service":"direct","id":"b"}]}}`,
+		`{"request":{"type":6,"video":{"service":"direct","id":"a"}},` + user + `,"additional":{"video":{"service":"direct","id":"a"},"queueIdx":0}}`,
+		`{"request":{"type":1},` + user + `,"additional":{"user":{"id":"c1","name":"ann","isLoggedIn":true,"status":"ready","role":2}}}`,
+		`{"request":{"type":19,"video":{"service":"direct","id":"a"},"update":{"subtitleUrl":"a.vtt"}},` + user + `,"additional":{}}`,
+		`{"request":{"type":0,"info":{"id":"c1","name":"ann","status":"none"}},` + user + `,"additional":{}}`,
+		`{"request":{"type":8,"targetClientId":"c2","role":3},` + user + `,"additional":{}}`,
+		`{"request":{"type":18,"clientId":"c2","ban":true},` + user + `,"additional":{}}`,
+	} {
+		var w wireEventRecord
+		if err := json.Unmarshal([]byte(in), &w); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := w.record()
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		out, _ := json.Marshal(eventRecordOut(*rec))
+		if string(out) != in {
+			t.Errorf("round trip\n got %s\nwant %s", out, in)
+		}
+	}
+}
+
+// TestWireSettings: settings are read strictly, in both of OTT's grant
+// encodings; what cannot be read is a bad argument before it reaches a
+// room.
+func TestWireSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		ok   bool
+		want func(*watch.Settings) bool
+	}{
+		{`{"title":"x","queueMode":"vote","enableVoteSkip":true,"restoreQueueBehavior":2,"autoSkipSegmentCategories":["intro"]}`, true,
+			func(s *watch.Settings) bool {
+				return *s.Title == "x" && *s.QueueMode == watch.QueueVote && *s.VoteSkip && *s.Restore == 2 && (*s.AutoSkip)[0] == "intro" && s.Grants == nil
+			}},
+		{`{"grants":[[0,5],[3,7]]}`, true, func(s *watch.Settings) bool { return s.Grants[0] == 5 && s.Grants[3] == 7 && len(s.Grants) == 2 }},
+		{`{"grants":{"1":9}}`, true, func(s *watch.Settings) bool { return s.Grants[1] == 9 }},
+		{`{"grants":null}`, true, func(s *watch.Settings) bool { return s.Grants == nil }},
+		{`{"bogus":1}`, false, nil},
+		{`{"grants":[[9,1]]}`, false, nil},
+		{`{"title":5}`, false, nil},
+		{``, false, nil},
+	}
+	for _, tc := range tests {
+		s, err := parseSettings([]byte(tc.in))
+		if !tc.ok {
+			if watch.CodeOf(err) != watch.CodeBadArgument {
+				t.Errorf("%s: got %v, want a bad argument", tc.in, err)
+			}
+			continue
+		}
+		if err != nil || !tc.want(s) {
+			t.Errorf("%s: got %+v, %v", tc.in, s, err)
+		}
+	}
+	// An ApplySettings request carries its settings parsed; a socket
+	// request whose settings cannot be read never reaches the room.
+	var w wireRequest
+	_ = json.Unmarshal([]byte(`{"type":13,"settings":{"title":"t"}}`), &w)
+	if r, err := w.request(); err != nil || r.Settings == nil || *r.Settings.Title != "t" {
+		t.Fatalf("apply settings request: %+v %v", r, err)
+	}
+	_ = json.Unmarshal([]byte(`{"type":13,"settings":{"nope":1}}`), &w)
+	if _, err := w.request(); watch.CodeOf(err) != watch.CodeBadArgument {
+		t.Fatalf("unreadable settings: %v", err)
+	}
+}
