@@ -78,10 +78,8 @@ type Deps struct {
 	// Webhooks stores outgoing webhooks (nil, or no Egress: routes 503).
 	Webhooks WebhookStore
 	// Voice stores voice states (nil: voice routes 503).
-	Voice VoiceStore
-	// Moderation stores automod and the audit log (nil: those routes 503).
-	Moderation ModerationStore
-	UploadDir  string
+	Voice     VoiceStore
+	UploadDir string
 	// Egress fetches link previews (nil: /link-preview answers 503).
 	Egress *egress.Client
 	// AuthRate is /auth/* requests per second per client IP (burst 5);
