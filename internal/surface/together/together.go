@@ -33,6 +33,7 @@ import (
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/presence"
 	"github.com/hearth-community/hearth/internal/ratelimit"
+	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
 // Bus is the part of the node's bus the surface needs.
@@ -118,8 +119,8 @@ type Surface struct {
 	fileKey []byte   // signs attachment URLs, shared by nodes
 
 	previews previewCache
-	hooks    chan struct{}   // bounds webhook deliveries in flight
-	bg       context.Context // background work (deliveries); ends at Close
+	hooks    *webhooks.Engine // delivers outgoing webhooks (nil without Egress)
+	bg       context.Context  // background work (deliveries); ends at Close
 	stopBG   context.CancelFunc
 	authRL   *ratelimit.Limiter
 	botRL    *ratelimit.Limiter
@@ -152,9 +153,15 @@ func New(d Deps) (*Surface, error) {
 	if d.PresenceSweep <= 0 {
 		s.d.PresenceSweep = 15 * time.Second
 	}
-	s.hooks = make(chan struct{}, maxInFlightDelivery)
 	s.bg, s.stopBG = context.WithCancel(context.Background())
 	var err error
+	if d.Egress != nil {
+		if s.hooks, err = webhooks.NewEngine(webhookDelivery, d.Egress, s.log.With("component", "together-webhooks")); err != nil {
+			s.stopBG()
+			return nil, fmt.Errorf("together: webhooks: %w", err)
+		}
+		go func() { _ = s.hooks.Run(s.bg) }()
+	}
 	if d.AuthRate > 0 {
 		if s.authRL, err = ratelimit.New(ratelimit.Config{Limit: d.AuthRate, Burst: 5}); err != nil {
 			return nil, fmt.Errorf("together: auth rate: %w", err)

@@ -1,7 +1,6 @@
 package together
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -22,6 +21,7 @@ import (
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
 // Webhook is a server's outgoing webhook.
@@ -50,16 +50,16 @@ type WebhookStore interface {
 	WebhookDelivered(ctx context.Context, id string, ok bool, at time.Time) error
 }
 
-// Webhook delivery, as Together's: up to 3 attempts, 5 s then 15 s apart.
+// Webhook delivery, as Together's: up to 3 attempts, 5 s then 15 s apart,
+// 10 s each, on Hearth's one delivery engine (internal/webhooks); at most
+// 64 deliveries wait, more are dropped and counted as failures.
 var (
-	webhookRetryDelays = []time.Duration{5 * time.Second, 15 * time.Second}
-	webhookEvents      = []string{"message.created", "message.updated", "message.deleted", "member.joined", "member.left"}
+	webhookDelivery = webhooks.EngineConfig{Workers: 16, QueueSize: 64, Delays: []time.Duration{5 * time.Second, 15 * time.Second},
+		Timeout: 10 * time.Second}
+	webhookEvents = []string{"message.created", "message.updated", "message.deleted", "member.joined", "member.left"}
 )
 
-const (
-	maxWebhooksPerServer = 10
-	maxInFlightDelivery  = 64
-)
+const maxWebhooksPerServer = 10
 
 type webhookDTO struct {
 	ID               string     `json:"id"`
@@ -335,52 +335,25 @@ func signWebhook(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// deliver posts body to the webhook in the background, retrying, through
-// the SSRF-safe egress client. Deliveries beyond maxInFlightDelivery are
-// dropped (and counted as failures).
+// deliver queues body for the webhook on the delivery engine, signed
+// Together's way; the outcome of the last attempt is recorded on the
+// webhook (a dropped delivery counts as a failure).
 func (s *Surface) deliver(wh *Webhook, body []byte) {
-	select {
-	case s.hooks <- struct{}{}:
-	default:
-		s.log.Warn("webhooks: too many deliveries in flight; dropped", "webhook", wh.ID)
-		_ = s.d.Webhooks.WebhookDelivered(s.bg, wh.ID, false, time.Now())
-		return
-	}
-	go func() {
-		defer func() { <-s.hooks }()
-		ok := false
-		for attempt := 1; attempt <= len(webhookRetryDelays)+1 && !ok; attempt++ {
-			if attempt > 1 {
-				select {
-				case <-s.bg.Done():
-					return
-				case <-time.After(webhookRetryDelays[attempt-2]):
-				}
+	s.hooks.Enqueue(s.bg, &webhooks.Delivery{URL: wh.URL, Body: body,
+		Sign: func(h http.Header, attempt int, _ time.Time) {
+			h.Set("X-Together-Signature-256", signWebhook(wh.Secret, body))
+			h.Set("X-Together-Hook-ID", wh.ID)
+			h.Set("X-Together-Delivery-Attempt", strconv.Itoa(attempt))
+		},
+		Report: func(ctx context.Context, attempt int, err error, final bool) {
+			if err != nil {
+				s.log.Info("webhooks: delivery failed", "webhook", wh.ID, "attempt", attempt, "err", err)
 			}
-			ok = s.attempt(wh, body, attempt)
-		}
-		if err := s.d.Webhooks.WebhookDelivered(s.bg, wh.ID, ok, time.Now().UTC()); err != nil && s.bg.Err() == nil {
-			s.log.Warn("webhooks: record delivery", "err", err)
-		}
-	}()
-}
-
-func (s *Surface) attempt(wh *Webhook, body []byte, attempt int) bool {
-	ctx, cancel := context.WithTimeout(s.bg, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, wh.URL, bytes.NewReader(body))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Together-Signature-256", signWebhook(wh.Secret, body))
-	req.Header.Set("X-Together-Hook-ID", wh.ID)
-	req.Header.Set("X-Together-Delivery-Attempt", strconv.Itoa(attempt))
-	resp, err := s.d.Egress.Do(req)
-	if err != nil {
-		s.log.Info("webhooks: delivery failed", "webhook", wh.ID, "attempt", attempt, "err", err)
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode >= 200 && resp.StatusCode < 300
+			if !final {
+				return
+			}
+			if err := s.d.Webhooks.WebhookDelivered(ctx, wh.ID, err == nil, time.Now().UTC()); err != nil && s.bg.Err() == nil {
+				s.log.Warn("webhooks: record delivery", "err", err)
+			}
+		}})
 }
