@@ -453,3 +453,16 @@ func (s *Service) AuditLogs(ctx context.Context, actor, communityID string, q Au
 	}
 	return s.mod.AuditLogs(ctx, communityID, q)
 }
+
+// CanManageWebhooks reports (as an error) whether actor may manage a
+// community's outgoing webhooks: the owner or an ADMINISTRATOR.
+func (s *Service) CanManageWebhooks(ctx context.Context, actor, communityID string) error {
+	a, err := s.Access(ctx, actor, communityID)
+	if err != nil {
+		return err
+	}
+	if !a.IsOwner && !a.Has(PermAdministrator) {
+		return fault.New(fault.Forbidden, "You need the Administrator permission to manage webhooks")
+	}
+	return nil
+}

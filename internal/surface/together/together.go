@@ -77,7 +77,7 @@ type Deps struct {
 	GiphyAPIKey string
 	GiphyBase   string
 	// Webhooks stores outgoing webhooks (nil, or no Egress: routes 503).
-	Webhooks WebhookStore
+	Webhooks webhooks.HookStore
 	// Voice stores voice states (nil: voice routes 503).
 	Voice     VoiceStore
 	UploadDir string
@@ -119,8 +119,8 @@ type Surface struct {
 	fileKey []byte   // signs attachment URLs, shared by nodes
 
 	previews previewCache
-	hooks    *webhooks.Engine // delivers outgoing webhooks (nil without Egress)
-	bg       context.Context  // background work (deliveries); ends at Close
+	webhooks *webhooks.Hooks // outgoing webhooks (nil without Webhooks or Egress)
+	bg       context.Context // background work (deliveries); ends at Close
 	stopBG   context.CancelFunc
 	authRL   *ratelimit.Limiter
 	botRL    *ratelimit.Limiter
@@ -155,12 +155,17 @@ func New(d Deps) (*Surface, error) {
 	}
 	s.bg, s.stopBG = context.WithCancel(context.Background())
 	var err error
-	if d.Egress != nil {
-		if s.hooks, err = webhooks.NewEngine(webhookDelivery, d.Egress, s.log.With("component", "together-webhooks")); err != nil {
+	if d.Webhooks != nil && d.Egress != nil {
+		wlog := s.log.With("component", "together-webhooks")
+		engine, err := webhooks.NewEngine(webhookDelivery, d.Egress, wlog)
+		if err == nil {
+			s.webhooks, err = webhooks.NewHooks(d.Webhooks, d.Community, engine, webhookFormat, wlog)
+		}
+		if err != nil {
 			s.stopBG()
 			return nil, fmt.Errorf("together: webhooks: %w", err)
 		}
-		go func() { _ = s.hooks.Run(s.bg) }()
+		go func() { _ = engine.Run(s.bg) }()
 	}
 	if d.AuthRate > 0 {
 		if s.authRL, err = ratelimit.New(ratelimit.Config{Limit: d.AuthRate, Burst: 5}); err != nil {
