@@ -27,11 +27,15 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	logs := owncast.NewLogBuffer(500)
 	stageLog := slog.New(logs.Handler(a.Log.Handler()))
 	log := stageLog.With("component", "owncast")
-	// The one message store: a service over the same tables and bus that
-	// every surface uses.
-	msgs, err := messages.New(a.DB.Messages(), a.Bus, a.Log.With("component", "messages"))
-	if err != nil {
-		return err
+	// The one message store: Together's service when it is wired (it
+	// enforces the community rules on every channel post), else a service
+	// over the same tables and bus.
+	msgs := a.Messages
+	if msgs == nil {
+		var err error
+		if msgs, err = messages.New(a.DB.Messages(), a.Bus, a.Log.With("component", "messages")); err != nil {
+			return err
+		}
 	}
 	defaults := stagechat.DefaultSettings()
 	stageDefaults(&a.Config, &defaults)

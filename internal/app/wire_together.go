@@ -24,6 +24,10 @@ func (a *App) wireTogether(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The rules of a community conversation (permissions, timeouts,
+	// automod, mentions) hold for every writer into a channel.
+	comm.SetModeration(a.DB.TogetherExtras())
+	msgs.SetRules(comm)
 	a.Messages, a.Community = msgs, comm
 	// Together authenticates sockets with an explicit ?token=, never with
 	// ambient credentials, and its clients connect from other origins (the
@@ -42,7 +46,7 @@ func (a *App) wireTogether(ctx context.Context) error {
 	}
 	s, err := together.New(together.Deps{Log: log, Identity: a.Identity, Community: comm, Messages: msgs, Bus: a.Bus, PresenceBus: a.Bus,
 		Sub: busSubscriber(a.Bus), Hub: hub, Bots: a.DB.TogetherBots(), DBPing: a.DB.Ping, Version: "hearth",
-		Extras: a.DB.TogetherExtras(), Moderation: a.DB.TogetherExtras(), Voice: a.DB.TogetherExtras(), Webhooks: a.DB.TogetherExtras(), UploadDir: filepath.Join(a.Config.DataDir, "uploads"), Egress: out,
+		Extras: a.DB.TogetherExtras(), Voice: a.DB.TogetherExtras(), Webhooks: a.DB.TogetherExtras(), UploadDir: filepath.Join(a.Config.DataDir, "uploads"), Egress: out,
 		AuthRate: a.Config.TogetherAuthRate, BotRate: a.Config.TogetherBotRate, TrustProxy: a.Config.TrustProxy, AllowedOrigins: a.Config.AllowedOrigins,
 		TurnURLs: turnURLs, TurnSecret: turnSecret, GiphyAPIKey: a.Config.GiphyAPIKey, StageChats: a.stageChats()})
 	if err != nil {

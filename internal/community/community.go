@@ -165,21 +165,22 @@ type Profile struct {
 
 // Event is what the service publishes.
 type Event struct {
-	Type        string     `json:"type"`
-	CommunityID string     `json:"community_id,omitempty"`
-	ActorID     string     `json:"actor_id,omitempty"`
-	AccountID   string     `json:"account_id,omitempty"` // the member concerned
-	Channel     *Channel   `json:"channel,omitempty"`
-	Channels    []*Channel `json:"channels,omitempty"` // community_deleted: the channels it took with it
-	Role        *Role      `json:"role,omitempty"`
-	RoleID      string     `json:"role_id,omitempty"`
-	Override    *Override  `json:"override,omitempty"`
-	Invite      *Invite    `json:"invite,omitempty"`
-	DM          *DMChannel `json:"dm,omitempty"`
-	Reason      *string    `json:"reason,omitempty"`
-	Until       *time.Time `json:"until,omitempty"`
-	Recipients  []string   `json:"recipients,omitempty"`
-	Data        any        `json:"data,omitempty"` // surface-defined payload (e.g. typing, presence)
+	Type        string         `json:"type"`
+	CommunityID string         `json:"community_id,omitempty"`
+	ActorID     string         `json:"actor_id,omitempty"`
+	AccountID   string         `json:"account_id,omitempty"` // the member concerned
+	Channel     *Channel       `json:"channel,omitempty"`
+	Channels    []*Channel     `json:"channels,omitempty"` // community_deleted: the channels it took with it
+	Role        *Role          `json:"role,omitempty"`
+	RoleID      string         `json:"role_id,omitempty"`
+	Override    *Override      `json:"override,omitempty"`
+	Invite      *Invite        `json:"invite,omitempty"`
+	DM          *DMChannel     `json:"dm,omitempty"`
+	Reason      *string        `json:"reason,omitempty"`
+	Until       *time.Time     `json:"until,omitempty"`
+	Recipients  []string       `json:"recipients,omitempty"`
+	Automod     *AutomodAction `json:"automod,omitempty"`
+	Data        any            `json:"data,omitempty"` // surface-defined payload (e.g. typing, presence)
 }
 
 // Event types.
@@ -206,6 +207,7 @@ const (
 	EvInviteCreated      = "invite_created"
 	EvInviteDeleted      = "invite_deleted"
 	EvDMCreated          = "dm_created"
+	EvAutomodAction      = "automod_action"
 )
 
 // Topic is the bus topic of a community's events.

@@ -33,6 +33,7 @@ type Service struct {
 	st    Store
 	pub   Publisher
 	convs Conversations
+	mod   ModerationStore // automod and the audit log (moderation.go); may be nil
 	log   *slog.Logger
 	now   func() time.Time
 }
@@ -47,6 +48,9 @@ func New(st Store, pub Publisher, convs Conversations, logger *slog.Logger) (*Se
 	}
 	return &Service{st: st, pub: pub, convs: convs, log: logger, now: time.Now}, nil
 }
+
+// SetClock replaces the clock (tests).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 // Store exposes the store to surfaces for read-only listings.
 func (s *Service) Store() Store { return s.st }

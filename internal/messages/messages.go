@@ -6,9 +6,12 @@
 // # Conversations
 //
 // A conversation is identified by an opaque string id plus a Kind
-// (KindChannel, KindDM, KindWatch, KindStage). The package does not check who
-// may read or write a conversation: the owning domain (community, watch,
-// live) decides that before calling in.
+// (KindChannel, KindDM, KindWatch, KindStage). Who may write what is the
+// owning domain's rule, enforced here for every caller: the Rules set with
+// SetRules see each post with an author, and each edit, before it is stored
+// (community.Service for community channels: SEND_MESSAGES, timeouts,
+// automod, mentions). Who may read is checked by the owning domain (community,
+// watch, live) before calling in.
 //
 // # API
 //

@@ -26,12 +26,26 @@ const MaxBody = 16000
 // MaxEmoji is the longest reaction emoji, in bytes.
 const MaxEmoji = 64
 
+// Rules are the rules of writing into a domain's conversations (community
+// channels: community.Service). Post and Edit consult them for every
+// caller, so no surface repeats them.
+type Rules interface {
+	// CheckPost runs before a message with an author is stored. It refuses
+	// with an error carrying a fault kind and the message a surface shows,
+	// or completes in (the mentions parsed from the body).
+	CheckPost(ctx context.Context, in *PostInput) error
+	// CheckEdit runs before m's body is replaced; it returns the new
+	// body's mentions (nil keeps them).
+	CheckEdit(ctx context.Context, m *Message, body string) (*Mentions, error)
+}
+
 // Service is the messages domain service.
 type Service struct {
-	st  Store
-	pub Publisher
-	log *slog.Logger
-	now func() time.Time
+	st    Store
+	pub   Publisher
+	rules Rules
+	log   *slog.Logger
+	now   func() time.Time
 }
 
 // New builds the service. pub may be nil (no events).
@@ -45,6 +59,9 @@ func New(st Store, pub Publisher, logger *slog.Logger) (*Service, error) {
 	return &Service{st: st, pub: pub, log: logger, now: time.Now}, nil
 }
 
+// SetRules sets the rules Post and Edit enforce (wiring, before use).
+func (s *Service) SetRules(r Rules) { s.rules = r }
+
 // SetClock replaces the clock (tests).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
@@ -56,22 +73,27 @@ type PostInput struct {
 	// ID is the new message's id; empty means a fresh UUIDv7. Surfaces
 	// that store data keyed by the message before posting it set it (use
 	// NewID).
-	ID              string
-	ConversationID  string
-	Kind            Kind
-	AuthorID        string // "" for a system message
-	Body            string
-	ReplyTo         string
-	ThreadID        string
+	ID             string
+	ConversationID string
+	Kind           Kind
+	AuthorID       string // "" for a system message
+	Body           string
+	ReplyTo        string
+	ThreadID       string
+	// ViaChannel is the community channel a message is posted through
+	// when its conversation is not the channel's own (a stage channel
+	// whose messages live in a stage's chat); the channel's rules apply.
+	ViaChannel      string
 	MentionUserIDs  []string
 	MentionEveryone bool
 	Hidden          bool
 	Meta            string
 }
 
-// Post stores a message and publishes a created event. ReplyTo and ThreadID,
-// when set, must name live messages of the same conversation; a thread root
-// may not itself be a thread reply.
+// Post stores a message and publishes a created event. A message with an
+// author first passes the rules (SetRules). ReplyTo and ThreadID, when set,
+// must name live messages of the same conversation; a thread root may not
+// itself be a thread reply.
 func (s *Service) Post(ctx context.Context, in PostInput) (*Message, error) {
 	if in.ConversationID == "" || !in.Kind.Valid() {
 		return nil, fault.New(fault.Invalid, "conversation required")
@@ -86,6 +108,11 @@ func (s *Service) Post(ctx context.Context, in PostInput) (*Message, error) {
 		in.ID = NewID()
 	} else if _, err := uuid.Parse(in.ID); err != nil {
 		return nil, fault.New(fault.Invalid, "invalid message id")
+	}
+	if s.rules != nil && in.AuthorID != "" {
+		if err := s.rules.CheckPost(ctx, &in); err != nil {
+			return nil, err
+		}
 	}
 	m := &Message{ID: in.ID, ConversationID: in.ConversationID, Kind: in.Kind, Body: in.Body,
 		MentionUserIDs: in.MentionUserIDs, MentionEveryone: in.MentionEveryone, Hidden: in.Hidden, Meta: in.Meta,
@@ -103,6 +130,9 @@ func (s *Service) Post(ctx context.Context, in PostInput) (*Message, error) {
 	}{{in.ReplyTo, &m.ReplyTo, "Reply target message not found"}, {in.ThreadID, &m.ThreadID, "Message not found"}} {
 		if ref.id == "" {
 			continue
+		}
+		if _, err := uuid.Parse(ref.id); err != nil {
+			return nil, fault.New(fault.NotFound, ref.msg)
 		}
 		parent, err := s.st.Message(ctx, ref.id)
 		if errors.Is(err, fault.NotFound) || (err == nil && (parent.Deleted || parent.ConversationID != in.ConversationID)) {
@@ -145,19 +175,24 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]*Message, error) {
 	return s.st.ListMessages(ctx, q)
 }
 
-// Edit replaces a message's body and sets EditedAt.
+// Edit replaces a message's body and sets EditedAt. The rules (SetRules)
+// see the edit first and give the new body's mentions.
 func (s *Service) Edit(ctx context.Context, id, body string) (*Message, error) {
-	return s.EditMentions(ctx, id, body, nil)
-}
-
-// EditMentions is Edit that also replaces the message's mentions (Together
-// re-parses them from the new text); nil keeps them.
-func (s *Service) EditMentions(ctx context.Context, id, body string, mentions *Mentions) (*Message, error) {
 	if strings.TrimSpace(body) == "" {
 		return nil, fault.New(fault.Invalid, "Message content cannot be empty")
 	}
 	if utf8.RuneCountInString(body) > MaxBody || !utf8.ValidString(body) {
 		return nil, fault.New(fault.Invalid, "Message content is too long")
+	}
+	var mentions *Mentions
+	if s.rules != nil {
+		old, err := s.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if mentions, err = s.rules.CheckEdit(ctx, old, body); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.st.EditMessage(ctx, id, body, Fold(body), s.now().UTC(), mentions); err != nil {
 		if errors.Is(err, fault.NotFound) {

@@ -5,14 +5,18 @@ import (
 	"database/sql"
 	"strings"
 	"time"
+
+	"github.com/hearth-community/hearth/internal/community"
 )
+
+var _ community.ModerationStore = (*TogetherExtras)(nil)
 
 const automodCols = `community_id, enabled, spam_enabled, spam_max_messages, spam_window_secs, spam_action, duplicate_enabled,
 	word_filter_enabled, word_filter_action, timeout_minutes, updated_at`
 
 // AutomodConfig returns a server's automod settings (NotFound when unset).
-func (s *TogetherExtras) AutomodConfig(ctx context.Context, communityID string) (*AutomodConfig, error) {
-	var c AutomodConfig
+func (s *TogetherExtras) AutomodConfig(ctx context.Context, communityID string) (*community.AutomodConfig, error) {
+	var c community.AutomodConfig
 	var updated int64
 	err := s.db.QueryRowContext(ctx, `SELECT `+automodCols+` FROM together_automod WHERE community_id=$1`, communityID).Scan(
 		&c.CommunityID, &c.Enabled, &c.SpamEnabled, &c.SpamMaxMessages, &c.SpamWindowSecs, &c.SpamAction, &c.DuplicateEnabled,
@@ -25,7 +29,7 @@ func (s *TogetherExtras) AutomodConfig(ctx context.Context, communityID string) 
 }
 
 // SaveAutomodConfig upserts a server's automod settings.
-func (s *TogetherExtras) SaveAutomodConfig(ctx context.Context, c *AutomodConfig) error {
+func (s *TogetherExtras) SaveAutomodConfig(ctx context.Context, c *community.AutomodConfig) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO together_automod (`+automodCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
 		ON CONFLICT (community_id) DO UPDATE SET enabled=excluded.enabled, spam_enabled=excluded.spam_enabled,
 		spam_max_messages=excluded.spam_max_messages, spam_window_secs=excluded.spam_window_secs, spam_action=excluded.spam_action,
@@ -36,8 +40,8 @@ func (s *TogetherExtras) SaveAutomodConfig(ctx context.Context, c *AutomodConfig
 	return err
 }
 
-func scanWord(row scanner) (*WordFilter, error) {
-	var w WordFilter
+func scanWord(row scanner) (*community.WordFilter, error) {
+	var w community.WordFilter
 	var by sql.NullString
 	var created int64
 	if err := row.Scan(&w.ID, &w.CommunityID, &w.Word, &by, &created); err != nil {
@@ -48,14 +52,14 @@ func scanWord(row scanner) (*WordFilter, error) {
 }
 
 // Words lists a server's filtered words, oldest first.
-func (s *TogetherExtras) Words(ctx context.Context, communityID string) ([]*WordFilter, error) {
+func (s *TogetherExtras) Words(ctx context.Context, communityID string) ([]*community.WordFilter, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, community_id, word, created_by, created_at FROM together_automod_words
 		WHERE community_id=$1 ORDER BY created_at, id`, communityID)
 	return collect(rows, err, scanWord)
 }
 
 // AddWord adds a word (idempotent) and returns the stored row.
-func (s *TogetherExtras) AddWord(ctx context.Context, w *WordFilter) (*WordFilter, error) {
+func (s *TogetherExtras) AddWord(ctx context.Context, w *community.WordFilter) (*community.WordFilter, error) {
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO together_automod_words (id, community_id, word, created_by, created_at)
 		VALUES ($1,$2,$3,$4,$5) ON CONFLICT (community_id, word) DO NOTHING`, w.ID, w.CommunityID, w.Word, nullString(w.CreatedBy),
 		Micros(w.CreatedAt)); err != nil {
@@ -72,7 +76,7 @@ func (s *TogetherExtras) RemoveWord(ctx context.Context, communityID, word strin
 }
 
 // AddAutomodLog records an automod action.
-func (s *TogetherExtras) AddAutomodLog(ctx context.Context, l *AutomodLog) error {
+func (s *TogetherExtras) AddAutomodLog(ctx context.Context, l *community.AutomodLog) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO together_automod_logs (id, community_id, channel_id, user_id, username, rule_type,
 		action_taken, matched_term, message_content, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, l.ID, l.CommunityID,
 		nullString(l.ChannelID), nullString(l.UserID), nullString(l.Username), l.RuleType, l.ActionTaken, nullString(l.MatchedTerm),
@@ -81,11 +85,11 @@ func (s *TogetherExtras) AddAutomodLog(ctx context.Context, l *AutomodLog) error
 }
 
 // AutomodLogs lists a server's automod actions, newest first.
-func (s *TogetherExtras) AutomodLogs(ctx context.Context, communityID string, limit int) ([]*AutomodLog, error) {
+func (s *TogetherExtras) AutomodLogs(ctx context.Context, communityID string, limit int) ([]*community.AutomodLog, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, community_id, channel_id, user_id, username, rule_type, action_taken, matched_term,
 		message_content, created_at FROM together_automod_logs WHERE community_id=$1 ORDER BY created_at DESC LIMIT $2`, communityID, limit)
-	return collect(rows, err, func(r scanner) (*AutomodLog, error) {
-		var l AutomodLog
+	return collect(rows, err, func(r scanner) (*community.AutomodLog, error) {
+		var l community.AutomodLog
 		var ch, uid, name, term, content sql.NullString
 		var created int64
 		if err := r.Scan(&l.ID, &l.CommunityID, &ch, &uid, &name, &l.RuleType, &l.ActionTaken, &term, &content, &created); err != nil {
@@ -111,7 +115,7 @@ func (s *TogetherExtras) CountRecent(ctx context.Context, channelID, authorID st
 }
 
 // AddAudit records an audit-log entry.
-func (s *TogetherExtras) AddAudit(ctx context.Context, l *AuditLog) error {
+func (s *TogetherExtras) AddAudit(ctx context.Context, l *community.AuditLog) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO together_audit_logs (id, community_id, actor_id, action, target_type, target_id,
 		details, ip_address, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, l.ID, l.CommunityID, nullString(l.ActorID), l.Action,
 		nullString(l.TargetType), nullString(l.TargetID), string(l.Details), nullString(l.IPAddress), Micros(l.CreatedAt))
@@ -119,7 +123,7 @@ func (s *TogetherExtras) AddAudit(ctx context.Context, l *AuditLog) error {
 }
 
 // AuditLogs lists a server's audit log, newest first, filtered.
-func (s *TogetherExtras) AuditLogs(ctx context.Context, communityID string, q AuditQuery) ([]*AuditLog, error) {
+func (s *TogetherExtras) AuditLogs(ctx context.Context, communityID string, q community.AuditQuery) ([]*community.AuditLog, error) {
 	var sb strings.Builder
 	args := []any{communityID}
 	sb.WriteString(`SELECT id, community_id, actor_id, action, target_type, target_id, details, ip_address, created_at
@@ -143,8 +147,8 @@ func (s *TogetherExtras) AuditLogs(ctx context.Context, communityID string, q Au
 	args = append(args, q.Limit)
 	sb.WriteString(" ORDER BY created_at DESC, id DESC LIMIT $" + itoa(len(args)))
 	rows, err := s.db.QueryContext(ctx, sb.String(), args...)
-	return collect(rows, err, func(r scanner) (*AuditLog, error) {
-		var l AuditLog
+	return collect(rows, err, func(r scanner) (*community.AuditLog, error) {
+		var l community.AuditLog
 		var actor, tt, tid, ip sql.NullString
 		var details string
 		var created int64

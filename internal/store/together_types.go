@@ -5,67 +5,8 @@ package store
 // packages that will own their rules).
 
 import (
-	"encoding/json"
 	"time"
 )
-
-// AutomodConfig is a server's automod settings.
-type AutomodConfig struct {
-	CommunityID       string    `json:"server_id"`
-	Enabled           bool      `json:"enabled"`
-	SpamEnabled       bool      `json:"spam_enabled"`
-	SpamMaxMessages   int       `json:"spam_max_messages"`
-	SpamWindowSecs    int       `json:"spam_window_secs"`
-	SpamAction        string    `json:"spam_action"`
-	DuplicateEnabled  bool      `json:"duplicate_enabled"`
-	WordFilterEnabled bool      `json:"word_filter_enabled"`
-	WordFilterAction  string    `json:"word_filter_action"`
-	TimeoutMinutes    int       `json:"timeout_minutes"`
-	UpdatedAt         time.Time `json:"updated_at"`
-}
-
-// WordFilter is one filtered word.
-type WordFilter struct {
-	ID          string    `json:"id"`
-	CommunityID string    `json:"server_id"`
-	Word        string    `json:"word"`
-	CreatedBy   *string   `json:"created_by"`
-	CreatedAt   time.Time `json:"created_at"`
-}
-
-// AutomodLog records one automod action.
-type AutomodLog struct {
-	ID             string    `json:"id"`
-	CommunityID    string    `json:"server_id"`
-	ChannelID      *string   `json:"channel_id"`
-	UserID         *string   `json:"user_id"`
-	Username       *string   `json:"username"`
-	RuleType       string    `json:"rule_type"`
-	ActionTaken    string    `json:"action_taken"`
-	MatchedTerm    *string   `json:"matched_term"`
-	MessageContent *string   `json:"message_content"`
-	CreatedAt      time.Time `json:"created_at"`
-}
-
-// AuditLog records one administrative action in a server.
-type AuditLog struct {
-	ID          string          `json:"id"`
-	CommunityID string          `json:"server_id"`
-	ActorID     *string         `json:"actor_id"`
-	Action      string          `json:"action"`
-	TargetType  *string         `json:"target_type"`
-	TargetID    *string         `json:"target_id"`
-	Details     json.RawMessage `json:"details"`
-	IPAddress   *string         `json:"ip_address"`
-	CreatedAt   time.Time       `json:"created_at"`
-}
-
-// AuditQuery filters the audit log.
-type AuditQuery struct {
-	Action, ActorID, TargetType string
-	Before                      *time.Time
-	Limit                       int
-}
 
 // VoiceState is an account's presence in a voice channel, shared by nodes.
 type VoiceState struct {
@@ -87,22 +28,6 @@ type GoLive struct {
 	BroadcasterID string    `json:"broadcaster_id"`
 	Quality       string    `json:"quality"`
 	StartedAt     time.Time `json:"started_at"`
-}
-
-// Webhook is a server's outgoing webhook.
-type Webhook struct {
-	ID               string
-	CommunityID      string
-	CreatedBy        string
-	Name             string
-	URL              string
-	Secret           string
-	EventTypes       []string
-	Enabled          bool
-	DeliveryFailures int
-	LastUsedAt       *time.Time
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
 }
 
 // Bot is Together's bot record; its account and token live in identity.

@@ -5,13 +5,17 @@ import (
 	"database/sql"
 	"encoding/json"
 	"time"
+
+	"github.com/hearth-community/hearth/internal/webhooks"
 )
+
+var _ webhooks.HookStore = (*TogetherExtras)(nil)
 
 const webhookCols = `id, community_id, created_by, name, url, secret, event_types, enabled, delivery_failures, last_used_at,
 	created_at, updated_at`
 
-func scanWebhook(row scanner) (*Webhook, error) {
-	var w Webhook
+func scanWebhook(row scanner) (*webhooks.Hook, error) {
+	var w webhooks.Hook
 	var events string
 	var last sql.NullInt64
 	var created, updated int64
@@ -27,7 +31,7 @@ func scanWebhook(row scanner) (*Webhook, error) {
 }
 
 // CreateWebhook inserts a webhook.
-func (s *TogetherExtras) CreateWebhook(ctx context.Context, w *Webhook) error {
+func (s *TogetherExtras) CreateWebhook(ctx context.Context, w *webhooks.Hook) error {
 	events, err := json.Marshal(w.EventTypes)
 	if err != nil {
 		return err
@@ -39,7 +43,7 @@ func (s *TogetherExtras) CreateWebhook(ctx context.Context, w *Webhook) error {
 }
 
 // UpdateWebhook stores name, url, events and enabled.
-func (s *TogetherExtras) UpdateWebhook(ctx context.Context, w *Webhook) error {
+func (s *TogetherExtras) UpdateWebhook(ctx context.Context, w *webhooks.Hook) error {
 	events, err := json.Marshal(w.EventTypes)
 	if err != nil {
 		return err
@@ -62,12 +66,12 @@ func (s *TogetherExtras) DeleteWebhook(ctx context.Context, communityID, id stri
 }
 
 // Webhook returns a webhook of a community.
-func (s *TogetherExtras) Webhook(ctx context.Context, communityID, id string) (*Webhook, error) {
+func (s *TogetherExtras) Webhook(ctx context.Context, communityID, id string) (*webhooks.Hook, error) {
 	return scanWebhook(s.db.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM together_webhooks WHERE community_id=$1 AND id=$2`, communityID, id))
 }
 
 // Webhooks lists a community's webhooks, oldest first.
-func (s *TogetherExtras) Webhooks(ctx context.Context, communityID string) ([]*Webhook, error) {
+func (s *TogetherExtras) Webhooks(ctx context.Context, communityID string) ([]*webhooks.Hook, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+webhookCols+` FROM together_webhooks WHERE community_id=$1 ORDER BY created_at`, communityID)
 	return collect(rows, err, scanWebhook)
 }

@@ -7,7 +7,6 @@
 package webhooks
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -16,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -88,24 +86,16 @@ type Config struct {
 	QueueSize int           // pending deliveries before new ones are dropped; default 10000
 }
 
-// Service manages webhooks and delivers events.
+// Service manages Owncast's webhooks and delivers events through an Engine.
 type Service struct {
-	cfg    Config
 	st     Store
 	client Doer
+	engine *Engine
 	log    *slog.Logger
 	now    func() time.Time
 
-	queue chan delivery
 	mu    sync.RWMutex
 	hooks []*Webhook // cache of subscriptions; nil = stale
-	wg    sync.WaitGroup
-}
-
-type delivery struct {
-	hook    *Webhook
-	body    []byte
-	attempt int
 }
 
 // New builds the service.
@@ -113,22 +103,14 @@ func New(cfg Config, st Store, client Doer, logger *slog.Logger) (*Service, erro
 	if st == nil || client == nil {
 		return nil, errors.New("webhooks: store and client are required")
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 4
-	}
-	if cfg.Attempts <= 0 {
-		cfg.Attempts = 5
-	}
-	if cfg.Backoff <= 0 {
-		cfg.Backoff = 2 * time.Second
-	}
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = 10000
-	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, st: st, client: client, log: logger, now: time.Now, queue: make(chan delivery, cfg.QueueSize)}, nil
+	e, err := NewEngine(EngineConfig{Workers: cfg.Workers, QueueSize: cfg.QueueSize, Attempts: cfg.Attempts, Backoff: cfg.Backoff}, client, logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{st: st, client: client, engine: e, log: logger, now: time.Now}, nil
 }
 
 // Create registers a webhook. The URL must be an absolute http(s) URL the
@@ -231,34 +213,35 @@ func (s *Service) Dispatch(ctx context.Context, eventType string, eventData any)
 				return
 			}
 		}
-		select {
-		case s.queue <- delivery{hook: h, body: body, attempt: 1}:
-		default:
-			s.log.Warn("webhook queue full; delivery dropped", "webhook", h.ID, "type", eventType)
-		}
+		s.engine.Enqueue(ctx, s.delivery(h, eventType, body))
 	}
 }
 
-// Run delivers queued events until ctx is cancelled.
-func (s *Service) Run(ctx context.Context) error {
-	for range s.cfg.Workers {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case d := <-s.queue:
-					s.deliver(ctx, d)
-				}
+// delivery is body for h, signed the Owncast way; every attempt is
+// recorded on the webhook (last used, last error).
+func (s *Service) delivery(h *Webhook, eventType string, body []byte) *Delivery {
+	return &Delivery{URL: h.URL, Body: body,
+		Sign: func(hd http.Header, _ int, t time.Time) { hd.Set(SignatureHeader, Sign(h.Secret, t, body)) },
+		Report: func(ctx context.Context, n int, err error, final bool) {
+			if errors.Is(err, ErrQueueFull) {
+				s.log.Warn("webhook queue full; delivery dropped", "webhook", h.ID, "type", eventType)
+				return
 			}
-		}()
-	}
-	<-ctx.Done()
-	s.wg.Wait()
-	return nil
+			msg := ""
+			if err != nil {
+				msg = err.Error()
+			}
+			if rerr := s.st.RecordDelivery(ctx, h.ID, s.now().UTC(), msg); rerr != nil && !errors.Is(rerr, fault.NotFound) {
+				s.log.Warn("record webhook delivery", "webhook", h.ID, "err", rerr)
+			}
+			if err != nil && final {
+				s.log.Warn("webhook delivery failed; giving up", "webhook", h.ID, "attempts", n, "err", err)
+			}
+		}}
 }
+
+// Run delivers queued events until ctx is cancelled.
+func (s *Service) Run(ctx context.Context) error { return s.engine.Run(ctx) }
 
 // Sign returns the owncast-signature header value for body at t.
 func Sign(secret string, t time.Time, body []byte) string {
@@ -285,56 +268,4 @@ func Verify(secret, header string, body []byte, now time.Time, skew time.Duratio
 	}
 	want := Sign(secret, t, body)
 	return hmac.Equal([]byte(want), []byte("t="+ts+".s="+sig))
-}
-
-func (s *Service) deliver(ctx context.Context, d delivery) {
-	err := s.send(ctx, d)
-	now := s.now().UTC()
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
-	if rerr := s.st.RecordDelivery(context.WithoutCancel(ctx), d.hook.ID, now, msg); rerr != nil && !errors.Is(rerr, fault.NotFound) {
-		s.log.Warn("record webhook delivery", "webhook", d.hook.ID, "err", rerr)
-	}
-	if err == nil {
-		return
-	}
-	if d.attempt >= s.cfg.Attempts {
-		s.log.Warn("webhook delivery failed; giving up", "webhook", d.hook.ID, "attempts", d.attempt, "err", err)
-		return
-	}
-	wait := s.cfg.Backoff << (d.attempt - 1)
-	d.attempt++
-	time.AfterFunc(wait, func() {
-		if ctx.Err() != nil {
-			return
-		}
-		select {
-		case s.queue <- d:
-		default:
-			s.log.Warn("webhook queue full; retry dropped", "webhook", d.hook.ID)
-		}
-	})
-}
-
-func (s *Service) send(ctx context.Context, d delivery) error {
-	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, d.hook.URL, bytes.NewReader(d.body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(SignatureHeader, Sign(d.hook.Secret, s.now(), d.body))
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("webhook endpoint answered %d", resp.StatusCode)
-	}
-	return nil
 }

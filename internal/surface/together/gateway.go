@@ -424,6 +424,13 @@ func (s *Surface) onCommunityEvent(ctx context.Context, e *community.Event) {
 		t, d = "CHANNEL_OVERRIDE_DELETE", map[string]string{"channel_id": e.Override.ChannelID, "override_id": e.Override.ID}
 	case community.EvInviteCreated:
 		t, d = "INVITE_CREATE", toInvite(e.Invite)
+	case community.EvAutomodAction:
+		if e.Automod == nil {
+			return
+		}
+		a := e.Automod
+		t, d = "AUTOMOD_ACTION", map[string]any{"server_id": sid, "channel_id": a.ChannelID, "user_id": a.UserID,
+			"username": a.Username, "rule_type": a.RuleType, "action_taken": a.ActionTaken, "matched_term": a.MatchedTerm}
 	case community.EvInviteDeleted:
 		t, d = "INVITE_DELETE", map[string]string{"server_id": sid, "invite_id": e.Invite.ID}
 	default:

@@ -62,6 +62,8 @@ func newNode(t testing.TB, db *store.DB, b bus.Bus, opts ...func(*together.Deps)
 	if err != nil {
 		t.Fatal(err)
 	}
+	comm.SetModeration(db.TogetherExtras())
+	msgs.SetRules(comm)
 	sub := gateway.SubscriberFunc(func(p string, h func(string, []byte)) (func() error, error) {
 		s, err := b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })
 		if err != nil {
@@ -78,7 +80,7 @@ func newNode(t testing.TB, db *store.DB, b bus.Bus, opts ...func(*together.Deps)
 		t.Fatal(err)
 	}
 	deps := together.Deps{Log: log, Identity: ident, Community: comm, Messages: msgs, Bus: b, Sub: sub,
-		Hub: hub, Bots: db.TogetherBots(), DBPing: db.Ping, Version: "test", Extras: db.TogetherExtras(), Moderation: db.TogetherExtras(), Voice: db.TogetherExtras(), Webhooks: db.TogetherExtras(), UploadDir: t.TempDir(), Egress: eg}
+		Hub: hub, Bots: db.TogetherBots(), DBPing: db.Ping, Version: "test", Extras: db.TogetherExtras(), Voice: db.TogetherExtras(), Webhooks: db.TogetherExtras(), UploadDir: t.TempDir(), Egress: eg}
 	for _, o := range opts {
 		o(&deps)
 	}

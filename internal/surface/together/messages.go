@@ -42,79 +42,22 @@ func checkContent(c *string) error {
 	return nil
 }
 
-// mentions resolves @username and @everyone tokens against the members.
-func (s *Surface) mentions(ctx context.Context, communityID, content string) ([]string, bool) {
-	if !strings.Contains(content, "@") {
-		return []string{}, false
-	}
-	everyone := false
-	names := map[string]bool{}
-	for _, f := range strings.FieldsFunc(content, func(r rune) bool {
-		return !(r == '@' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-	}) {
-		for _, part := range strings.Split(f, "@")[1:] {
-			if part == "everyone" {
-				everyone = true
-			} else if part != "" {
-				names[strings.ToLower(part)] = true
-			}
-		}
-	}
-	ids := []string{}
-	if len(names) == 0 {
-		return ids, everyone
-	}
-	ms, err := s.d.Community.Store().Members(ctx, communityID)
-	if err != nil {
-		return ids, everyone
-	}
-	for _, m := range ms {
-		if names[strings.ToLower(m.Username)] {
-			ids = append(ids, m.AccountID)
-		}
-	}
-	return ids, everyone
-}
-
-// canPost checks SEND_MESSAGES and timeouts.
-func (s *Surface) canPost(ctx context.Context, ca *community.ChannelAccess) error {
-	if !ca.Can(community.PermSendMessages) {
-		return fault.New(fault.Forbidden, "You do not have permission to send messages in this channel")
-	}
-	if to, err := s.d.Community.TimedOut(ctx, ca.Community.ID, ca.AccountID); err != nil {
-		return err
-	} else if to {
-		return fault.New(fault.Forbidden, "You are timed out in this server")
-	}
-	return nil
-}
-
 // messageBody is the JSON body of every message-writing route.
 type messageBody struct {
 	Content *string `json:"content"`
 	ReplyTo *string `json:"reply_to"`
 }
 
-// readMessage is the one validation chain for a message body: decode it,
-// check the content (422 when missing, 400 outside 1–4000 characters),
-// and, when ca is set (a new channel message), check SEND_MESSAGES and
-// timeouts, then automod. Edits and DMs pass nil: Together runs neither
-// on them. Every error it returns is written with s.bad.
-func (s *Surface) readMessage(r *http.Request, p *identity.Principal, ca *community.ChannelAccess) (messageBody, error) {
+// readMessage decodes and checks a message body (422 when the content is
+// missing, 400 outside 1–4000 characters); the rules of the conversation
+// are the domain's (messages.Service.Post). Every error it returns is
+// written with s.bad.
+func readMessage(r *http.Request) (messageBody, error) {
 	var in messageBody
 	if err := decode(r, &in, false); err != nil {
 		return in, err
 	}
-	if err := checkContent(in.Content); err != nil {
-		return in, err
-	}
-	if ca == nil {
-		return in, nil
-	}
-	if err := s.canPost(r.Context(), ca); err != nil {
-		return in, err
-	}
-	return in, s.automod(r.Context(), ca, p, *in.Content)
+	return in, checkContent(in.Content)
 }
 
 func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -124,21 +67,19 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	in, err := s.readMessage(r, p, ca)
+	in, err := readMessage(r)
 	if err != nil {
 		s.bad(w, err)
 		return
 	}
 	conv, kind := s.conversation(ctx, ca.Channel)
 	pi := messages.PostInput{ConversationID: conv, Kind: kind, AuthorID: p.Account.ID, Body: *in.Content}
+	if kind != messages.KindChannel {
+		pi.ViaChannel = ca.Channel.ID
+	}
 	if in.ReplyTo != nil {
-		if _, err := uuid.Parse(*in.ReplyTo); err != nil {
-			s.fail(w, fault.New(fault.NotFound, "Reply target message not found"))
-			return
-		}
 		pi.ReplyTo = *in.ReplyTo
 	}
-	pi.MentionUserIDs, pi.MentionEveryone = s.mentions(ctx, ca.Community.ID, *in.Content)
 	m, err := s.d.Messages.Post(ctx, pi)
 	if err != nil {
 		s.fail(w, err)
@@ -241,7 +182,7 @@ func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	in, err := s.readMessage(r, p, nil)
+	in, err := readMessage(r)
 	if err != nil {
 		s.bad(w, err)
 		return
@@ -250,9 +191,7 @@ func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, fault.New(fault.Forbidden, "Only the message author can edit it"))
 		return
 	}
-	// Together re-parses mentions from the new text.
-	ids, everyone := s.mentions(ctx, ca.Community.ID, *in.Content)
-	m, err = s.d.Messages.EditMentions(ctx, m.ID, *in.Content, &messages.Mentions{UserIDs: ids, Everyone: everyone})
+	m, err = s.d.Messages.Edit(ctx, m.ID, *in.Content)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -309,14 +248,17 @@ func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	in, err := s.readMessage(r, p, ca)
+	in, err := readMessage(r)
 	if err != nil {
 		s.bad(w, err)
 		return
 	}
-	mentions, everyone := s.mentions(ctx, ca.Community.ID, *in.Content)
-	reply, err := s.d.Messages.Post(ctx, messages.PostInput{ConversationID: m.ConversationID, Kind: messages.KindChannel,
-		AuthorID: p.Account.ID, Body: *in.Content, ThreadID: m.ID, MentionUserIDs: mentions, MentionEveryone: everyone})
+	pi := messages.PostInput{ConversationID: m.ConversationID, Kind: messages.KindChannel,
+		AuthorID: p.Account.ID, Body: *in.Content, ThreadID: m.ID}
+	if m.ConversationID != ca.Channel.ID {
+		pi.ViaChannel = ca.Channel.ID
+	}
+	reply, err := s.d.Messages.Post(ctx, pi)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -565,7 +507,7 @@ func (s *Surface) postDM(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		s.fail(w, err)
 		return
 	}
-	in, err := s.readMessage(r, p, nil)
+	in, err := readMessage(r)
 	if err != nil {
 		s.bad(w, err)
 		return

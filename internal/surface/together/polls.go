@@ -151,7 +151,7 @@ func (s *Surface) createPoll(w http.ResponseWriter, r *http.Request, p *identity
 		}
 		poll.Options = append(poll.Options, PollOption{ID: uuid.Must(uuid.NewV7()).String(), Text: o})
 	}
-	if err := s.canPost(ctx, ca); err != nil {
+	if _, err := s.d.Community.CanSend(ctx, p.Account.ID, ca.Channel.ID); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -284,7 +284,7 @@ func (s *Surface) createEvent(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	if err := s.canPost(ctx, ca); err != nil {
+	if _, err := s.d.Community.CanSend(ctx, p.Account.ID, ca.Channel.ID); err != nil {
 		s.fail(w, err)
 		return
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/presence"
 	"github.com/hearth-community/hearth/internal/ratelimit"
+	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
 // Bus is the part of the node's bus the surface needs.
@@ -76,12 +77,10 @@ type Deps struct {
 	GiphyAPIKey string
 	GiphyBase   string
 	// Webhooks stores outgoing webhooks (nil, or no Egress: routes 503).
-	Webhooks WebhookStore
+	Webhooks webhooks.HookStore
 	// Voice stores voice states (nil: voice routes 503).
-	Voice VoiceStore
-	// Moderation stores automod and the audit log (nil: those routes 503).
-	Moderation ModerationStore
-	UploadDir  string
+	Voice     VoiceStore
+	UploadDir string
 	// Egress fetches link previews (nil: /link-preview answers 503).
 	Egress *egress.Client
 	// AuthRate is /auth/* requests per second per client IP (burst 5);
@@ -120,7 +119,7 @@ type Surface struct {
 	fileKey []byte   // signs attachment URLs, shared by nodes
 
 	previews previewCache
-	hooks    chan struct{}   // bounds webhook deliveries in flight
+	webhooks *webhooks.Hooks // outgoing webhooks (nil without Webhooks or Egress)
 	bg       context.Context // background work (deliveries); ends at Close
 	stopBG   context.CancelFunc
 	authRL   *ratelimit.Limiter
@@ -154,9 +153,20 @@ func New(d Deps) (*Surface, error) {
 	if d.PresenceSweep <= 0 {
 		s.d.PresenceSweep = 15 * time.Second
 	}
-	s.hooks = make(chan struct{}, maxInFlightDelivery)
 	s.bg, s.stopBG = context.WithCancel(context.Background())
 	var err error
+	if d.Webhooks != nil && d.Egress != nil {
+		wlog := s.log.With("component", "together-webhooks")
+		engine, err := webhooks.NewEngine(webhookDelivery, d.Egress, wlog)
+		if err == nil {
+			s.webhooks, err = webhooks.NewHooks(d.Webhooks, d.Community, engine, webhookFormat, wlog)
+		}
+		if err != nil {
+			s.stopBG()
+			return nil, fmt.Errorf("together: webhooks: %w", err)
+		}
+		go func() { _ = engine.Run(s.bg) }()
+	}
 	if d.AuthRate > 0 {
 		if s.authRL, err = ratelimit.New(ratelimit.Config{Limit: d.AuthRate, Burst: 5}); err != nil {
 			return nil, fmt.Errorf("together: auth rate: %w", err)

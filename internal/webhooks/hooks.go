@@ -1,0 +1,271 @@
+package webhooks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// Hook is a community's outgoing webhook (Together's).
+type Hook struct {
+	ID               string
+	CommunityID      string
+	CreatedBy        string
+	Name             string
+	URL              string
+	Secret           string
+	EventTypes       []string
+	Enabled          bool
+	DeliveryFailures int
+	LastUsedAt       *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// HookStore persists communities' webhooks
+// (internal/store/together_webhooks.go). Lookups that match nothing return
+// fault.NotFound.
+type HookStore interface {
+	CreateWebhook(ctx context.Context, w *Hook) error
+	UpdateWebhook(ctx context.Context, w *Hook) error
+	DeleteWebhook(ctx context.Context, communityID, id string) error
+	Webhook(ctx context.Context, communityID, id string) (*Hook, error)
+	Webhooks(ctx context.Context, communityID string) ([]*Hook, error)
+	WebhookDelivered(ctx context.Context, id string, ok bool, at time.Time) error
+}
+
+// Managers says who may manage a community's webhooks (community.Service):
+// an error with a fault kind when actor may not.
+type Managers interface {
+	CanManageWebhooks(ctx context.Context, actor, communityID string) error
+}
+
+// Format is a surface's wire format for its communities' webhooks.
+type Format struct {
+	// Events are the event names a hook may subscribe to.
+	Events []string
+	// Encode builds the body of one event.
+	Encode func(communityID, event string, data any) ([]byte, error)
+	// Sign sets a request's headers for attempt n, 1-based.
+	Sign func(h http.Header, hook *Hook, body []byte, n int)
+}
+
+// MaxHooks is how many webhooks a community may have.
+const MaxHooks = 10
+
+// Hooks are communities' outgoing webhooks: who manages them, what a valid
+// one is, and delivery of events on an Engine in the surface's Format.
+type Hooks struct {
+	st     HookStore
+	mgr    Managers
+	engine *Engine
+	f      Format
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// NewHooks builds the service; deliveries go through engine (which the
+// caller runs).
+func NewHooks(st HookStore, mgr Managers, engine *Engine, f Format, logger *slog.Logger) (*Hooks, error) {
+	if st == nil || mgr == nil || engine == nil || f.Encode == nil || f.Sign == nil {
+		return nil, errors.New("webhooks: hooks need a store, managers, an engine and a format")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Hooks{st: st, mgr: mgr, engine: engine, f: f, log: logger, now: time.Now}, nil
+}
+
+var errHookNotFound = fault.New(fault.NotFound, "Webhook not found")
+
+// CanManage is Managers' verdict for actor in a community.
+func (h *Hooks) CanManage(ctx context.Context, actor, communityID string) error {
+	return h.mgr.CanManageWebhooks(ctx, actor, communityID)
+}
+
+func checkName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 100 {
+		return "", fault.New(fault.Invalid, "Webhook name must be 1–100 characters")
+	}
+	return name, nil
+}
+
+func checkHookURL(raw string) error {
+	if len(raw) > 2000 {
+		return fault.New(fault.Invalid, "Webhook URL must be ≤2000 characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fault.New(fault.Invalid, "Webhook URL must use http:// or https://")
+	}
+	return nil
+}
+
+func (h *Hooks) checkEvents(ts []string) error {
+	if len(ts) == 0 {
+		return fault.New(fault.Invalid, "event_types must contain at least one event")
+	}
+	for _, t := range ts {
+		if !slices.Contains(h.f.Events, t) {
+			return fault.New(fault.Invalid, "Unknown event type '"+t+"'. Valid types: "+strings.Join(h.f.Events, ", "))
+		}
+	}
+	return nil
+}
+
+// List returns a community's webhooks.
+func (h *Hooks) List(ctx context.Context, actor, communityID string) ([]*Hook, error) {
+	if err := h.CanManage(ctx, actor, communityID); err != nil {
+		return nil, err
+	}
+	return h.st.Webhooks(ctx, communityID)
+}
+
+// Create validates and adds a webhook with a fresh secret.
+func (h *Hooks) Create(ctx context.Context, actor, communityID, name, rawURL string, events []string) (*Hook, error) {
+	if err := h.CanManage(ctx, actor, communityID); err != nil {
+		return nil, err
+	}
+	name, err := checkName(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkHookURL(rawURL); err != nil {
+		return nil, err
+	}
+	if err := h.checkEvents(events); err != nil {
+		return nil, err
+	}
+	existing, err := h.st.Webhooks(ctx, communityID)
+	if err != nil {
+		return nil, err
+	}
+	if len(existing) >= MaxHooks {
+		return nil, fault.Newf(fault.Invalid, "Servers are limited to %d webhooks", MaxHooks)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, fmt.Errorf("webhooks: secret: %w", err)
+	}
+	now := h.now().UTC().Truncate(time.Microsecond)
+	w := &Hook{ID: uuid.Must(uuid.NewV7()).String(), CommunityID: communityID, CreatedBy: actor, Name: name, URL: rawURL,
+		Secret: hex.EncodeToString(raw), EventTypes: events, Enabled: true, CreatedAt: now, UpdatedAt: now}
+	if err := h.st.CreateWebhook(ctx, w); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Get returns one of a community's webhooks.
+func (h *Hooks) Get(ctx context.Context, actor, communityID, id string) (*Hook, error) {
+	if err := h.CanManage(ctx, actor, communityID); err != nil {
+		return nil, err
+	}
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, errHookNotFound
+	}
+	w, err := h.st.Webhook(ctx, communityID, id)
+	if errors.Is(err, fault.NotFound) {
+		return nil, errHookNotFound
+	}
+	return w, err
+}
+
+// HookPatch changes a webhook; nil fields are kept.
+type HookPatch struct {
+	Name, URL  *string
+	EventTypes []string
+	Enabled    *bool
+}
+
+// Update validates and saves a change to w (from Get).
+func (h *Hooks) Update(ctx context.Context, w *Hook, p HookPatch) error {
+	if p.Name != nil {
+		name, err := checkName(*p.Name)
+		if err != nil {
+			return err
+		}
+		w.Name = name
+	}
+	if p.URL != nil {
+		if err := checkHookURL(*p.URL); err != nil {
+			return err
+		}
+		w.URL = *p.URL
+	}
+	if p.EventTypes != nil {
+		if err := h.checkEvents(p.EventTypes); err != nil {
+			return err
+		}
+		w.EventTypes = p.EventTypes
+	}
+	if p.Enabled != nil {
+		w.Enabled = *p.Enabled
+	}
+	w.UpdatedAt = h.now().UTC().Truncate(time.Microsecond)
+	return h.st.UpdateWebhook(ctx, w)
+}
+
+// Delete removes w (from Get).
+func (h *Hooks) Delete(ctx context.Context, w *Hook) error {
+	return h.st.DeleteWebhook(ctx, w.CommunityID, w.ID)
+}
+
+// Send delivers one body to w whatever it subscribes to (a test event).
+func (h *Hooks) Send(w *Hook, body []byte) { h.deliver(w, body) }
+
+// Fire sends an event to the community's enabled webhooks that subscribe
+// to it. Call it once per event in the cluster (the node that handled the
+// request).
+func (h *Hooks) Fire(ctx context.Context, communityID, event string, data any) {
+	ws, err := h.st.Webhooks(ctx, communityID)
+	if err != nil {
+		h.log.Warn("webhooks: list", "err", err)
+		return
+	}
+	var body []byte
+	for _, w := range ws {
+		if !w.Enabled || !slices.Contains(w.EventTypes, event) {
+			continue
+		}
+		if body == nil {
+			if body, err = h.f.Encode(communityID, event, data); err != nil {
+				h.log.Error("webhooks: encode", "event", event, "err", err)
+				return
+			}
+		}
+		h.deliver(w, body)
+	}
+}
+
+// deliver queues body for w; the outcome of the last attempt is recorded
+// on w (a dropped delivery counts as a failure).
+func (h *Hooks) deliver(w *Hook, body []byte) {
+	h.engine.Enqueue(context.Background(), &Delivery{URL: w.URL, Body: body,
+		Sign: func(hd http.Header, n int, _ time.Time) { h.f.Sign(hd, w, body, n) },
+		Report: func(ctx context.Context, n int, err error, final bool) {
+			if err != nil {
+				h.log.Info("webhooks: delivery failed", "webhook", w.ID, "attempt", n, "err", err)
+			}
+			if !final {
+				return
+			}
+			if err := h.st.WebhookDelivered(ctx, w.ID, err == nil, h.now().UTC()); err != nil {
+				h.log.Warn("webhooks: record delivery", "err", err)
+			}
+		}})
+}

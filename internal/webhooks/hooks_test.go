@@ -1,0 +1,166 @@
+package webhooks_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/webhooks"
+)
+
+// memHooks is an in-memory HookStore that signals recorded deliveries.
+type memHooks struct {
+	mu        sync.Mutex
+	hooks     map[string]*webhooks.Hook
+	delivered chan bool
+}
+
+func (m *memHooks) CreateWebhook(_ context.Context, w *webhooks.Hook) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := *w
+	m.hooks[w.ID] = &c
+	return nil
+}
+
+func (m *memHooks) UpdateWebhook(ctx context.Context, w *webhooks.Hook) error {
+	return m.CreateWebhook(ctx, w)
+}
+
+func (m *memHooks) DeleteWebhook(_ context.Context, _, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.hooks, id)
+	return nil
+}
+
+func (m *memHooks) Webhook(_ context.Context, communityID, id string) (*webhooks.Hook, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if w, ok := m.hooks[id]; ok && w.CommunityID == communityID {
+		c := *w
+		return &c, nil
+	}
+	return nil, fault.New(fault.NotFound, "no such hook")
+}
+
+func (m *memHooks) Webhooks(_ context.Context, communityID string) ([]*webhooks.Hook, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*webhooks.Hook
+	for _, w := range m.hooks {
+		if w.CommunityID == communityID {
+			c := *w
+			out = append(out, &c)
+		}
+	}
+	return out, nil
+}
+
+func (m *memHooks) WebhookDelivered(_ context.Context, _ string, ok bool, _ time.Time) error {
+	m.delivered <- ok
+	return nil
+}
+
+// admins lets only "admin" manage webhooks.
+type admins struct{}
+
+func (admins) CanManageWebhooks(_ context.Context, actor, _ string) error {
+	if actor != "admin" {
+		return fault.New(fault.Forbidden, "You need the Administrator permission to manage webhooks")
+	}
+	return nil
+}
+
+// TestHooksRules: a community's webhooks are managed through the domain
+// with its rules (who, valid name, URL, events, at most 10), and events go
+// out in the surface's own format.
+func TestHooksRules(t *testing.T) {
+	t.Parallel()
+	got := make(chan *http.Request, 1)
+	bodies := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 512)
+		n, _ := r.Body.Read(b)
+		got <- r
+		bodies <- string(b[:n])
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	target := netip.MustParseAddrPort(u.Host)
+	client, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap == target }, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := webhooks.NewEngine(webhooks.EngineConfig{Delays: []time.Duration{}}, client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = engine.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	st := &memHooks{hooks: map[string]*webhooks.Hook{}, delivered: make(chan bool, 1)}
+	f := webhooks.Format{Events: []string{"a.b", "c.d"},
+		Encode: func(cid, ev string, data any) ([]byte, error) {
+			return []byte(`{"e":"` + ev + `","s":"` + cid + `"}`), nil
+		},
+		Sign: func(h http.Header, w *webhooks.Hook, _ []byte, n int) {
+			h.Set("X-Hook", w.ID)
+			h.Set("X-N", strconv.Itoa(n))
+		}}
+	hooks, err := webhooks.NewHooks(st, admins{}, engine, f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		actor, name, url string
+		events           []string
+		kind             fault.Kind
+		msg              string
+	}{
+		{"member", "x", srv.URL, []string{"a.b"}, fault.Forbidden, "You need the Administrator permission to manage webhooks"},
+		{"admin", " ", srv.URL, []string{"a.b"}, fault.Invalid, "Webhook name must be 1–100 characters"},
+		{"admin", "x", "ftp://h/", []string{"a.b"}, fault.Invalid, "Webhook URL must use http:// or https://"},
+		{"admin", "x", srv.URL, nil, fault.Invalid, "event_types must contain at least one event"},
+		{"admin", "x", srv.URL, []string{"e.f"}, fault.Invalid, "Unknown event type 'e.f'. Valid types: a.b, c.d"},
+	} {
+		_, err := hooks.Create(ctx, tc.actor, "c1", tc.name, tc.url, tc.events)
+		if !errors.Is(err, tc.kind) || fault.Message(err) != tc.msg {
+			t.Errorf("%+v: err = %v", tc, err)
+		}
+	}
+	h, err := hooks.Create(ctx, "admin", "c1", " ci ", srv.URL, []string{"a.b"})
+	if err != nil || h.Name != "ci" || len(h.Secret) != 64 || !h.Enabled {
+		t.Fatalf("create: %+v %v", h, err)
+	}
+	if _, err := hooks.Get(ctx, "admin", "c2", h.ID); !errors.Is(err, fault.NotFound) || fault.Message(err) != "Webhook not found" {
+		t.Fatalf("another community's hook: %v", err)
+	}
+	hooks.Fire(ctx, "c1", "c.d", nil) // not subscribed: nothing is sent
+	hooks.Fire(ctx, "c1", "a.b", nil)
+	r := <-got
+	if r.Header.Get("X-Hook") != h.ID || r.Header.Get("X-N") != "1" || <-bodies != `{"e":"a.b","s":"c1"}` {
+		t.Fatalf("delivery %v", r.Header)
+	}
+	if ok := <-st.delivered; !ok {
+		t.Fatal("delivery recorded as failed")
+	}
+	for i := 1; i < webhooks.MaxHooks; i++ {
+		if _, err := hooks.Create(ctx, "admin", "c1", "h", srv.URL, []string{"a.b"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := hooks.Create(ctx, "admin", "c1", "h", srv.URL, []string{"a.b"}); fault.Message(err) != "Servers are limited to 10 webhooks" {
+		t.Fatalf("11th hook: %v", err)
+	}
+}
