@@ -43,7 +43,7 @@ type App struct {
 	Community *community.Service
 	Messages  *messages.Service
 
-	stages *stageLinks // stage channels ⇄ live stages (wire_stages.go)
+	stages *stageChannelsService // stage channels ⇄ live stages (wire_stages.go)
 
 	hubMu   sync.Mutex
 	hubs    []*gateway.Hub

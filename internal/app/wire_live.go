@@ -49,3 +49,6 @@ func (a *App) wireLive(ctx context.Context) error {
 	a.runners = append(a.runners, svc.Run)
 	return nil
 }
+
+// stageChannelsService names live's stage-channel rules for the App field.
+type stageChannelsService = live.StageChannels
