@@ -2,8 +2,13 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // TestOneIdentityAcrossSurfaces: Owncast's chat register with a Hearth
@@ -44,5 +49,40 @@ func TestOneIdentityAcrossSurfaces(t *testing.T) {
 	f := ws.await("NAME_CHANGE", func(f map[string]any) bool { return f["type"] == "NAME_CHANGE" })
 	if u, _ := f["user"].(map[string]any); u["displayName"] != "Alice Liddell" || f["oldName"] != "alice" {
 		t.Fatalf("NAME_CHANGE = %v", f)
+	}
+
+	// Renamed in the chat: the account is renamed on every surface.
+	renamed := make(chan identity.Renamed, 4)
+	sub, err := a.Bus.Subscribe(identity.RenamedTopic, func(m bus.Message) {
+		var r identity.Renamed
+		if json.Unmarshal(m.Data, &r) == nil {
+			renamed <- r
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	ws.send(map[string]any{"type": "NAME_CHANGE", "newName": "Rosie"})
+	select {
+	case r := <-renamed:
+		if r.AccountID != alice.User.ID || r.Name != "Rosie" || r.OldName != "Alice Liddell" {
+			t.Fatalf("rename announced = %+v", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a signed-in NAME_CHANGE did not rename the account")
+	}
+	if acct, err := a.Identity.Account(context.Background(), alice.User.ID); err != nil || acct.Name() != "Rosie" {
+		t.Fatalf("account after a chat rename: %v %v", acct, err)
+	}
+	// A chat rename into another account's name is refused.
+	ws.send(map[string]any{"type": "NAME_CHANGE", "newName": "QUIETBOB"})
+	if f := ws.await("the refusal", func(f map[string]any) bool {
+		return f["type"] == "CHAT_ACTION" || (f["type"] == "NAME_CHANGE" && f["oldName"] == "Rosie")
+	}); f["type"] != "CHAT_ACTION" {
+		t.Fatalf("a rename into another account's name was applied: %v", f)
+	}
+	if acct, _ := a.Identity.Account(context.Background(), alice.User.ID); acct.Name() != "Rosie" {
+		t.Fatalf("renamed into another account's name: %q", acct.Name())
 	}
 }

@@ -456,18 +456,17 @@ func (s *Service) ChangeName(ctx context.Context, u *User, newName string) (*Use
 	if !s.nameFree(ctx, newName, u.ID) {
 		return nil, "", ErrNameTaken
 	}
-	// A signed-in account's chat name is its account name: renaming it
-	// here renames the account everywhere.
-	if a, err := s.acct.Account(ctx, u.ID); err == nil && a.Kind == identity.Registered {
-		if _, err := s.acct.Rename(ctx, a.ID, newName); errors.Is(err, identity.ErrNameTaken) {
-			return nil, "", ErrNameTaken
-		} else if err != nil {
-			return nil, "", err
-		}
-	}
 	nu, err := s.rename(ctx, u, newName)
 	if err != nil {
 		return nil, "", err
+	}
+	// A signed-in account's chat name is its account name: renaming it
+	// here renames the account everywhere. The chat user is saved first,
+	// so the rename event finds it already renamed and adds nothing.
+	if a, err := s.acct.Account(ctx, u.ID); err == nil && a.Kind == identity.Registered {
+		if _, err := s.acct.Rename(ctx, a.ID, newName); err != nil {
+			s.log.Warn("rename the account of a chat user", "account", a.ID, "err", err)
+		}
 	}
 	return nu, u.DisplayName, nil
 }
