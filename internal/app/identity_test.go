@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 // TestOneIdentityAcrossSurfaces: Owncast's chat register with a Hearth
@@ -84,5 +86,53 @@ func TestOneIdentityAcrossSurfaces(t *testing.T) {
 	}
 	if acct, _ := a.Identity.Account(context.Background(), alice.User.ID); acct.Name() != "Rosie" {
 		t.Fatalf("renamed into another account's name: %q", acct.Name())
+	}
+}
+
+// TestRenameOnTwoNodes: two nodes on one PostgreSQL and one NATS. An
+// account renamed through OTT's POST /api/user on node A shows under its
+// new name on its Owncast chat socket on node B, announced once for the
+// cluster (both nodes hear the rename; one renames the chat user).
+func TestRenameOnTwoNodes(t *testing.T) {
+	t.Parallel()
+	if storetest.PostgresURL() == "" || natsURL() == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	dsn := storetest.PostgresDSN(t)
+	node := func() *app.App {
+		cfg := testConfig(t)
+		cfg.Database, cfg.Bus, cfg.JWTSecret = dsn, natsURL(), ""
+		a, _ := start(t, cfg, nil)
+		return a
+	}
+	a, b := node(), node()
+	alice := register(t, a.HTTP.URL(), "alicetwo")
+	var reg struct{ ID, AccessToken, DisplayName string }
+	if code := call(t, "POST", b.HTTP.URL()+"/api/chat/register", alice.AccessToken, map[string]any{}, &reg); code != 200 || reg.DisplayName != "alicetwo" {
+		t.Fatalf("register on B: %d %+v", code, reg)
+	}
+	ws := dialSocket(t, "ws"+strings.TrimPrefix(b.HTTP.URL(), "http")+"/ws?accessToken="+reg.AccessToken)
+	ws.await("CONNECTED_USER_INFO", func(f map[string]any) bool { return f["type"] == "CONNECTED_USER_INFO" })
+	if _, err := a.Identity.Rename(context.Background(), alice.User.ID, "Alice Two"); err != nil {
+		t.Fatal(err)
+	}
+	ws.await("NAME_CHANGE", func(f map[string]any) bool {
+		u, _ := f["user"].(map[string]any)
+		return f["type"] == "NAME_CHANGE" && u["displayName"] == "Alice Two"
+	})
+	// A marker after the rename: every NAME_CHANGE for it came before.
+	ws.send(map[string]any{"type": "CHAT", "body": "marker"})
+	seen := 0
+	ws.await("the marker", func(f map[string]any) bool {
+		if f["type"] == "NAME_CHANGE" {
+			seen++
+		}
+		return f["type"] == "CHAT" && f["body"] != nil && strings.Contains(f["body"].(string), "marker")
+	})
+	if seen != 0 {
+		t.Fatalf("%d more NAME_CHANGE events for one rename", seen)
+	}
+	if u, err := b.StageChat.User(context.Background(), alice.User.ID); err != nil || u.DisplayName != "Alice Two" || len(u.PreviousNames) != 1 {
+		t.Fatalf("chat user after one rename: %+v %v", u, err)
 	}
 }
