@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -47,8 +48,8 @@ type App struct {
 	Community *community.Service
 	Messages  *messages.Service
 
-	stages   *stageLinks // stage channels ⇄ live stages (wire_stages.go)
-	rtmpAddr net.Addr    // the RTMP ingest's bound address (wire_live.go)
+	stages   *stageChannelsService // stage channels ⇄ live stages (wire_stages.go)
+	rtmpAddr net.Addr              // the RTMP ingest's bound address (wire_live.go)
 
 	hubMu   sync.Mutex
 	hubs    []*gateway.Hub
@@ -207,6 +208,34 @@ func (a *App) wire(ctx context.Context) error {
 			return err
 		}
 	}
+	return a.wireRenames()
+}
+
+// wireRenames carries an account's rename (identity.RenamedTopic, from any
+// surface on any node) to the domains that show its name: its stage chat
+// user and its members of the watch rooms this node serves. (The Together
+// surface drops its member lists on the same topic itself.)
+func (a *App) wireRenames() error {
+	sub, err := a.Bus.Subscribe(identity.RenamedTopic, func(m bus.Message) {
+		var r identity.Renamed
+		if err := json.Unmarshal(m.Data, &r); err != nil || r.AccountID == "" {
+			return
+		}
+		if a.Watch != nil {
+			a.Watch.AccountRenamed(r.AccountID, r.Name)
+		}
+		if a.StageChat != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.StageChat.AccountRenamed(ctx, r); err != nil {
+				a.Log.Warn("rename a stage chat user", "account", r.AccountID, "err", err)
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe renames: %w", err)
+	}
+	a.closers = append(a.closers, sub.Unsubscribe)
 	return nil
 }
 

@@ -59,3 +59,6 @@ func (a *App) wireLive(ctx context.Context) error {
 // RTMPAddr is the address the RTMP ingest listens on (nil without one);
 // with --rtmp-addr on port 0 it is the port the OS chose.
 func (a *App) RTMPAddr() net.Addr { return a.rtmpAddr }
+
+// stageChannelsService names live's stage-channel rules for the App field.
+type stageChannelsService = live.StageChannels

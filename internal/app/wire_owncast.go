@@ -101,7 +101,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		if urlKey, err = a.stageURLKey(ctx); err != nil {
 			return err
 		}
-		gate = a.stageLinks()
+		gate = a.stageChannels()
 	}
 	s, err := owncast.New(owncast.Deps{Stages: gate, StageURLKey: urlKey, Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie,
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "hearth (owncast api 0.1.3)",

@@ -108,6 +108,9 @@ type Store interface {
 	AccountByID(ctx context.Context, id string) (*Account, error)
 	AccountByUsername(ctx context.Context, username string) (*Account, error)
 	AccountByEmail(ctx context.Context, email string) (*Account, error)
+	// AccountByName finds an account other than a guest whose username or
+	// display name is name, ignoring case.
+	AccountByName(ctx context.Context, name string) (*Account, error)
 	ListAccounts(ctx context.Context, kind Kind, limit, offset int) ([]*Account, error)
 	CountAccounts(ctx context.Context, kind Kind) (int, error)
 	AnyAdmin(ctx context.Context) (bool, error)

@@ -152,23 +152,28 @@ func newToken() (string, error) {
 }
 
 // Register creates a chat user and its access token. With signedIn set the
-// chat user is that account; otherwise a guest account is created. The
-// requested name (body, else forwardedName) is used when allowed and free,
-// else a generated one.
+// chat user is that account, named as the account is (one identity on
+// every surface); otherwise a guest account is created. A guest's
+// requested name (body, else forwardedName) is used when allowed and free
+// (no chat user has it and no account holds it), else a generated one, as
+// Owncast does for a taken name.
 func (s *Service) Register(ctx context.Context, requested, forwardedName string, signedIn *identity.Account) (*User, string, error) {
-	name := identity.CleanName(requested, MaxNameLength)
-	if name == "" {
-		name = identity.CleanName(forwardedName, MaxNameLength)
-	}
-	if name == "" || !s.nameAllowed(name) || !s.nameFree(ctx, name, "") {
-		name = s.generateName(ctx)
-	}
 	var acct *identity.Account
-	var err error
+	var name string
 	if signedIn != nil {
-		acct = signedIn
-	} else if acct, err = s.acct.CreateGuest(ctx, name); err != nil {
-		return nil, "", err
+		acct, name = signedIn, identity.CleanName(signedIn.Name(), MaxNameLength)
+	} else {
+		name = identity.CleanName(requested, MaxNameLength)
+		if name == "" {
+			name = identity.CleanName(forwardedName, MaxNameLength)
+		}
+		if name == "" || !s.nameAllowed(name) || !s.nameFree(ctx, name, "") {
+			name = s.generateName(ctx)
+		}
+		var err error
+		if acct, err = s.acct.CreateGuest(ctx, name); err != nil {
+			return nil, "", err
+		}
 	}
 	u, err := s.st.User(ctx, acct.ID)
 	if errors.Is(err, fault.NotFound) {
@@ -183,6 +188,12 @@ func (s *Service) Register(ctx context.Context, requested, forwardedName string,
 		}
 	} else if err != nil {
 		return nil, "", err
+	} else if signedIn != nil && u.DisplayName != name {
+		// The account was renamed (or chatted before under another name):
+		// its chat user takes the account's name.
+		if u, err = s.rename(ctx, u, name); err != nil {
+			return nil, "", err
+		}
 	}
 	tok, err := newToken()
 	if err != nil {
@@ -192,6 +203,29 @@ func (s *Service) Register(ctx context.Context, requested, forwardedName string,
 		return nil, "", err
 	}
 	return u, tok, nil
+}
+
+// AccountRenamed gives an account's chat user the account's new name
+// (identity.RenamedTopic; every node calls it, one acts), announced as a
+// NAME_CHANGE like any other.
+func (s *Service) AccountRenamed(ctx context.Context, r identity.Renamed) error {
+	u, err := s.st.User(ctx, r.AccountID)
+	if errors.Is(err, fault.NotFound) {
+		return nil // never chatted: Register names it
+	}
+	if err != nil {
+		return err
+	}
+	s.Forget(r.AccountID)
+	name := truncateRunes(r.Name, MaxNameLength)
+	if u.DisplayName == name {
+		return nil
+	}
+	if first, err := s.ClaimOnce(ctx, "identity.renamed:"+r.ID); err != nil || !first {
+		return err
+	}
+	_, err = s.rename(ctx, u, name)
+	return err
 }
 
 // UserForAccount returns the chat user of an account, creating its chat
@@ -427,6 +461,23 @@ func (s *Service) ChangeName(ctx context.Context, u *User, newName string) (*Use
 	if !s.nameFree(ctx, newName, u.ID) {
 		return nil, "", ErrNameTaken
 	}
+	nu, err := s.rename(ctx, u, newName)
+	if err != nil {
+		return nil, "", err
+	}
+	// A signed-in account's chat name is its account name: renaming it
+	// here renames the account everywhere. The chat user is saved first,
+	// so the rename event finds it already renamed and adds nothing.
+	if a, err := s.acct.Account(ctx, u.ID); err == nil && a.Kind == identity.Registered {
+		if _, err := s.acct.Rename(ctx, a.ID, newName); err != nil {
+			s.log.Warn("rename the account of a chat user", "account", a.ID, "err", err)
+		}
+	}
+	return nu, u.DisplayName, nil
+}
+
+// rename stores u's new name and announces it.
+func (s *Service) rename(ctx context.Context, u *User, newName string) (*User, error) {
 	old := u.DisplayName
 	nu := *u
 	nu.DisplayName = newName
@@ -434,10 +485,11 @@ func (s *Service) ChangeName(ctx context.Context, u *User, newName string) (*Use
 	at := s.now().UTC()
 	nu.NameChangedAt = &at
 	if err := s.st.SaveUser(ctx, &nu); err != nil {
-		return nil, "", err
+		return nil, err
 	}
+	s.Forget(u.ID)
 	s.publish(ctx, Event{Type: EventNameChange, User: &nu, OldName: old})
-	return &nu, old, nil
+	return &nu, nil
 }
 
 // ChangeColor sets u's colour (0-7).
@@ -571,9 +623,16 @@ func (s *Service) nameAllowed(name string) bool {
 	return true
 }
 
+// nameFree: no other chat user has name, and no other account holds it
+// (a guest may not chat under an account's name, even one that never
+// chatted).
 func (s *Service) nameFree(ctx context.Context, name, self string) bool {
 	u, err := s.st.UserByName(ctx, name)
-	return errors.Is(err, fault.NotFound) || (err == nil && u.ID == self)
+	if !errors.Is(err, fault.NotFound) && (err != nil || u.ID != self) {
+		return false
+	}
+	free, err := s.acct.NameFree(ctx, name, self)
+	return err == nil && free
 }
 
 func (s *Service) generateName(ctx context.Context) string {

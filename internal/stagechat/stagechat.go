@@ -124,6 +124,11 @@ type Accounts interface {
 	Account(ctx context.Context, id string) (*identity.Account, error)
 	SetDisabled(ctx context.Context, accountID string, disabled bool) (*identity.Account, error)
 	DeleteAccount(ctx context.Context, accountID string) error
+	// NameFree reports whether name may be used by account self: false
+	// when another account (not a guest) holds it on any surface.
+	NameFree(ctx context.Context, name, self string) (bool, error)
+	// Rename renames an account on every surface.
+	Rename(ctx context.Context, accountID, name string) (*identity.Account, error)
 }
 
 // Messages is what the chat needs from the message store.

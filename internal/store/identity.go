@@ -111,6 +111,14 @@ func (s *Identity) AccountByUsername(ctx context.Context, username string) (*ide
 	return scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE username_key=$1`, strings.ToLower(username)))
 }
 
+// AccountByName finds a non-guest account whose username or display name
+// is name, ignoring case (names of accounts are held on every surface).
+func (s *Identity) AccountByName(ctx context.Context, name string) (*identity.Account, error) {
+	key := strings.ToLower(name)
+	return scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts
+		WHERE kind <> 'guest' AND (username_key=$1 OR lower(display_name)=$1) ORDER BY created_at, id LIMIT 1`, key))
+}
+
 // AccountByEmail looks an account up by email, ignoring case.
 func (s *Identity) AccountByEmail(ctx context.Context, email string) (*identity.Account, error) {
 	return scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE email=$1`, strings.ToLower(email)))

@@ -176,6 +176,14 @@ func (s *Service) RenameSessionEverywhere(ctx context.Context, sessionID string,
 	_, _ = s.fanOut(ctx, rpcReq{Op: "renameall", Session: sessionID, Actor: a})
 }
 
+// AccountRenamed shows an account's new name in every room this node
+// serves (identity.RenamedTopic reaches every node).
+func (s *Service) AccountRenamed(accountID, name string) {
+	for _, r := range s.Loaded() {
+		r.RenameAccount(accountID, name)
+	}
+}
+
 func (s *Service) renameLocal(sessionID string, a Actor) {
 	for _, r := range s.Loaded() {
 		r.RenameSession(sessionID, a)

@@ -358,6 +358,24 @@ func (r *Room) RenameSession(sessionID string, a Actor) {
 	}
 }
 
+// RenameAccount shows an account's new name on every connection of the
+// account in this room (the account was renamed on any surface). A room
+// served by another node is left to that node, which hears the same
+// event.
+func (r *Room) RenameAccount(accountID, name string) {
+	if r.remote != "" || accountID == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.members {
+		if m.AccountID == accountID && m.Name != name {
+			m.Name = name
+			r.publish(Event{Type: EvUser, User: updated(r.info(m))})
+		}
+	}
+}
+
 // Users returns the connected users.
 func (r *Room) Users() []UserInfo {
 	if r.remote != "" {

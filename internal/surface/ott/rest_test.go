@@ -340,3 +340,27 @@ func TestOttUserFacingTexts(t *testing.T) {
 		}
 	}
 }
+
+// TestOttRenameToAnAccountsName: an account's display name (any case) is
+// its own on every surface: a guest session cannot take it through
+// POST /api/user, and neither can another account.
+func TestOttRenameToAnAccountsName(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	if r := h.do("POST", "/api/user/register", tok, map[string]any{"username": "owner1", "password": "Passw0rdLong"}); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	if r := h.do("POST", "/api/user", tok, map[string]any{"username": "The Owner"}); r.status != 200 {
+		t.Fatalf("rename own account: %d %s", r.status, r.raw)
+	}
+	for _, name := range []string{"the owner", "THE OWNER", "Owner1"} {
+		r := h.do("POST", "/api/user", h.grant(), map[string]any{"username": name})
+		if r.status != 400 || !strings.Contains(string(r.raw), "UsernameTaken") {
+			t.Fatalf("guest rename to %q: %d %s, want 400 UsernameTaken", name, r.status, r.raw)
+		}
+	}
+	if r := h.do("POST", "/api/user", h.grant(), map[string]any{"username": "Somebody New"}); r.status != 200 {
+		t.Fatalf("guest rename to a free name: %d %s", r.status, r.raw)
+	}
+}

@@ -86,11 +86,18 @@ func (s *Surface) handleSetUsername(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, ottErr(http.StatusBadRequest, "UsernameTaken", "Somebody else is already using that username."))
 		return
 	}
-	p.account.DisplayName = name
-	if err := s.d.Identity.UpdateAccount(r.Context(), p.account); err != nil {
+	// identity refuses a name another account holds (on any surface) and
+	// announces the rename to the others.
+	a, err := s.d.Identity.Rename(r.Context(), p.account.ID, name)
+	if errors.Is(err, identity.ErrNameTaken) {
+		s.writeError(w, ottErr(http.StatusBadRequest, "UsernameTaken", "Somebody else is already using that username."))
+		return
+	}
+	if err != nil {
 		s.writeError(w, err)
 		return
 	}
+	p.account = a
 	s.resyncSession(p)
 	writeOK(w, http.StatusOK, nil)
 }

@@ -15,23 +15,35 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
 )
 
 // StageGate decides who may watch or manage a community stage channel's
-// stage (Hearth's /api/stages/* and /stages/*/hls/* routes; the node wires
-// the community rules in).
+// stage (Hearth's /api/stages/* and /stages/*/hls/* routes); the live
+// domain's StageChannels holds the rules.
 type StageGate interface {
-	// StageOf authenticates the request (a Bearer access token) and returns
-	// the stage of stage channel channelID and the caller's account when
-	// the caller may view the channel, or with manage when they may manage
-	// it.
-	StageOf(r *http.Request, channelID string, manage bool) (stageID, accountID string, err error)
+	// StageOf returns the stage of stage channel channelID when the
+	// account may view the channel, or with manage when it may manage it.
+	StageOf(ctx context.Context, a *identity.Account, channelID string, manage bool) (stageID string, err error)
 	// StageForViewer returns the stage of a stage channel when accountID
 	// may still view the channel (the HLS routes, whose signed token names
 	// the account, ask it on every request: a member banned, kicked or
 	// hidden from the channel stops playing it).
 	StageForViewer(ctx context.Context, channelID, accountID string) (string, error)
+}
+
+// bearer authenticates a Hearth access token (Authorization: Bearer).
+func (s *Surface) bearer(r *http.Request) (*identity.Principal, error) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || raw == "" {
+		return nil, fault.New(fault.Unauthorized, "a Bearer access token is required")
+	}
+	p, err := s.d.Identity.Authenticate(r.Context(), raw)
+	if err != nil {
+		return nil, fault.Wrap(fault.Unauthorized, "invalid token", err)
+	}
+	return p, nil
 }
 
 // StageHLSTTL is how long a stage's signed playlist URL stays valid.
@@ -127,7 +139,13 @@ type stageStatus struct {
 
 func (s *Surface) handleStageStatus(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	stageID, account, err := s.d.Stages.StageOf(r, id, false)
+	p, err := s.bearer(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	account := p.Account.ID
+	stageID, err := s.d.Stages.StageOf(r.Context(), p.Account, id, false)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -158,7 +176,12 @@ type stageKey struct {
 // admins only, checked by the gate).
 func (s *Surface) handleStageKey(rotate bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		stageID, _, err := s.d.Stages.StageOf(r, r.PathValue("id"), true)
+		p, err := s.bearer(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		stageID, err := s.d.Stages.StageOf(r.Context(), p.Account, r.PathValue("id"), true)
 		if err != nil {
 			writeError(w, err)
 			return

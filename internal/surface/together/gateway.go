@@ -244,6 +244,10 @@ func (s *Surface) onBus(topic string, data []byte) {
 	if id, ok := strings.CutPrefix(topic, "community."); ok && !strings.HasPrefix(id, "dm.") {
 		s.forgetCommunity(id)
 	}
+	if topic == identity.RenamedTopic {
+		s.forgetMembers() // an account renamed on any surface shows in member lists
+		return
+	}
 	if topic == dispatchTopic && bytes.Contains(data, []byte(`"PRESENCE_UPDATE"`)) {
 		s.forgetMembers() // statuses and profiles show in member lists
 	}

@@ -223,7 +223,7 @@ func (s *Surface) Start(ctx context.Context) error {
 	}
 	s.fileKey = []byte(stored)
 	var cancels []func() error
-	for _, p := range []string{messages.TopicPrefix + ">", "community.>", dispatchTopic} {
+	for _, p := range []string{messages.TopicPrefix + ">", "community.>", dispatchTopic, identity.RenamedTopic} {
 		c, err := s.d.Sub.Subscribe(p, s.onBus)
 		if err != nil {
 			for _, c := range cancels {

@@ -11,6 +11,7 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
@@ -46,12 +48,20 @@ type Deps struct {
 	// CSP except that inline styles, eval and data: fonts are allowed (see
 	// cspCustom). Inline scripts stay refused.
 	Custom bool
-	// AdminAuth checks that a request carries the instance admin's Basic
-	// credentials (Owncast's admin scheme): nil when it does, an error of
-	// kind fault.RateLimited (with its RetryAfter) while identity's sign-in
-	// limit refuses the attempt, any other error otherwise. The admin UI
-	// under /admin/ is behind it, as Owncast's is; nil refuses everyone.
-	AdminAuth func(*http.Request) error
+	// Admins checks the instance admin's Basic credentials (Owncast's admin
+	// scheme; identity's one rule): the admin UI under /admin/ is behind
+	// it, as Owncast's is. It answers an error of kind fault.RateLimited
+	// (with its RetryAfter) while the sign-in limit refuses the attempt.
+	// Nil refuses everyone.
+	Admins AdminChecker
+	// TrustProxy takes the client address from X-Forwarded-For (for the
+	// sign-in limit).
+	TrustProxy bool
+}
+
+// AdminChecker is what the web surface needs from identity.
+type AdminChecker interface {
+	CheckAdminBasic(ctx context.Context, user, pass, addr string) (*identity.Account, error)
 }
 
 // Surface serves the web app.
@@ -83,9 +93,16 @@ func New(d Deps) (*Surface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: the build has no index.html (run make web): %w", err)
 	}
-	admin := d.AdminAuth
-	if admin == nil {
-		admin = func(*http.Request) error { return fault.New(fault.Unauthorized, "no admin") }
+	admin := func(*http.Request) error { return fault.New(fault.Unauthorized, "no admin") }
+	if d.Admins != nil {
+		admin = func(r *http.Request) error {
+			user, pass, ok := r.BasicAuth()
+			if !ok {
+				return fault.New(fault.Unauthorized, "Basic credentials required")
+			}
+			_, err := d.Admins.CheckAdminBasic(r.Context(), user, pass, ratelimit.ClientIP(r, d.TrustProxy))
+			return err
+		}
 	}
 	gz, err := compressAssets(files)
 	if err != nil {

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"io"
 	"io/fs"
 	"net/http"
@@ -13,7 +14,21 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 )
+
+// fakeAdmins accepts admin/abc123 and rate-limits "limited".
+type fakeAdmins struct{}
+
+func (fakeAdmins) CheckAdminBasic(_ context.Context, u, p, _ string) (*identity.Account, error) {
+	switch {
+	case u == "admin" && p == "abc123":
+		return &identity.Account{ID: "admin", IsAdmin: true}, nil
+	case u == "limited":
+		return nil, &fault.Error{Kind: fault.RateLimited, Msg: "slow down", RetryAfter: 90 * time.Second}
+	}
+	return nil, fault.New(fault.Unauthorized, "no")
+}
 
 func testMux(t *testing.T) *http.ServeMux {
 	t.Helper()
@@ -22,16 +37,7 @@ func testMux(t *testing.T) *http.ServeMux {
 		"favicon.svg":            {Data: []byte("<svg/>")},
 		"assets/index-abc123.js": {Data: []byte("console.log(1)")},
 	}
-	s, err := New(Deps{Files: files, AdminAuth: func(r *http.Request) error {
-		u, p, ok := r.BasicAuth()
-		switch {
-		case ok && u == "admin" && p == "abc123":
-			return nil
-		case ok && u == "limited":
-			return &fault.Error{Kind: fault.RateLimited, Msg: "slow down", RetryAfter: 90 * time.Second}
-		}
-		return fault.New(fault.Unauthorized, "no")
-	}})
+	s, err := New(Deps{Files: files, Admins: fakeAdmins{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,16 @@
 // frames) and the moderator routes. The stage player reads /hls/stream.m3u8.
 import { ApiError, request } from "./http";
 import { ReconnectingSocket } from "./socket.svelte";
+import { api, session } from "./together.svelte";
 
 const CHAT = "owncast_chat";
+
+/** chatKey is where this browser keeps its chat registration: one for the
+ * guest, one per signed-in account (which chats as itself). */
+function chatKey(): string {
+  const id = session.signedIn ? session.user?.id : undefined;
+  return id ? `${CHAT}:${id}` : CHAT;
+}
 
 export interface Status {
   online: boolean;
@@ -77,7 +85,7 @@ export const owncast = {
 
 function stored(): Registration | null {
   try {
-    return JSON.parse(localStorage.getItem(CHAT) ?? "null");
+    return JSON.parse(localStorage.getItem(chatKey()) ?? "null");
   } catch {
     return null;
   }
@@ -103,11 +111,21 @@ export function actionURL(action: ExternalAction): string | null {
   }
 }
 
-export async function registerChat(displayName?: string, force = false): Promise<Registration> {
+/** registerChat joins the stage chat: a signed-in user as their account
+ * (the access token goes along, and the server names the chat user as the
+ * account is named), anyone else as a guest. */
+export async function registerChat(force = false): Promise<Registration> {
+  const key = chatKey();
   const have = stored();
   if (have && !force) return have;
-  const r = await request<Registration>("Joining the chat", "/api/chat/register", { method: "POST", body: displayName ? { displayName } : {} });
-  localStorage.setItem(CHAT, JSON.stringify(r));
+  const r = session.signedIn
+    ? await api<Registration>("Joining the chat", "/api/chat/register", { method: "POST", body: {} })
+    : await request<Registration>("Joining the chat", "/api/chat/register", { method: "POST", body: {} });
+  try {
+    localStorage.setItem(key, JSON.stringify(r));
+  } catch {
+    /* private mode: registered for this page only */
+  }
   return r;
 }
 
@@ -119,11 +137,11 @@ export class StageChat {
   socket: ReconnectingSocket;
   private reg: Registration | null = null;
 
-  constructor(private readonly displayName?: string) {
+  constructor() {
     this.socket = new ReconnectingSocket({
       label: "the stage chat",
       url: async () => {
-        this.reg = await registerChat(this.displayName);
+        this.reg = await registerChat();
         const proto = location.protocol === "https:" ? "wss:" : "ws:";
         return `${proto}//${location.host}/ws?accessToken=${encodeURIComponent(this.reg.accessToken)}`;
       },
@@ -148,7 +166,7 @@ export class StageChat {
 
   async start() {
     try {
-      this.reg = await registerChat(this.displayName);
+      this.reg = await registerChat();
       await this.history();
     } catch (e) {
       this.error = e;
@@ -168,7 +186,7 @@ export class StageChat {
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {
         // The server forgot us (or we were banned): register again.
-        this.reg = await registerChat(this.displayName, true);
+        this.reg = await registerChat(true);
       } else throw e;
     }
   }

@@ -1,0 +1,293 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+)
+
+// DefaultStageRef is the value of a channel's stage_id naming the
+// instance's default stage.
+const DefaultStageRef = "default"
+
+// Communities is what the stage-channel rules need from the community
+// domain: a member's bits in a channel, and a channel by id.
+type Communities interface {
+	ChannelAccess(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error)
+}
+
+// ChannelLookup finds a channel by id (community's store).
+type ChannelLookup interface {
+	Channel(ctx context.Context, id string) (*community.Channel, error)
+}
+
+// StageLinks is the live stages behind StageChannels.
+type StageLinks interface {
+	EnsureStage(ctx context.Context, id, name string) (*Stage, error)
+	DeleteStage(ctx context.Context, id string) error
+	StageForChannel(ctx context.Context, channelID string) (string, error)
+	BindChannel(ctx context.Context, channelID, stageID string) error
+	ChannelsOfStage(ctx context.Context, stageID string) ([]string, error)
+	Stages(ctx context.Context) ([]*Stage, error)
+	DefaultStageID() string
+}
+
+// StageChannels owns the rules that back each community stage channel
+// with a live stage (DESIGN.md §1): the stage has the channel's id, is
+// created when the channel is (or on first use) and deleted with it; who
+// may watch a stage channel's stream or manage its key; and the instance
+// admin's binding of a stage channel to the default stage (the channel
+// then shows Owncast's stream, and its messages are Owncast's chat).
+//
+// Surfaces call it (Owncast's stage routes, Together's stage_id and
+// message routes); the node feeds it community events (OnCommunityEvent)
+// and runs Sweep at start.
+type StageChannels struct {
+	live  StageLinks
+	comm  Communities
+	chans ChannelLookup
+	log   *slog.Logger
+
+	// viewers remembers who may view which stage channel, for the HLS
+	// routes (a request every second or two per player). Any community
+	// event that can change it (membership, roles, overrides, channels)
+	// empties it on every node, so a ban stops the next request.
+	mu      sync.Mutex
+	viewers map[[2]string]bool
+	gen     uint64 // bumped by forgetViewers: an answer older than it is not kept
+}
+
+// maxStageViewers bounds the viewer cache; when full it starts over.
+const maxStageViewers = 10000
+
+// NewStageChannels links stage channels to the stages of l.
+func NewStageChannels(l StageLinks, comm Communities, chans ChannelLookup, log *slog.Logger) (*StageChannels, error) {
+	if l == nil || comm == nil || chans == nil {
+		return nil, errors.New("live: stage channels need stages and communities")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &StageChannels{live: l, comm: comm, chans: chans, log: log}, nil
+}
+
+// OnCommunityEvent keeps stages in step with channels and forgets cached
+// viewers when who may view may have changed. Every node runs it for
+// every community event.
+func (c *StageChannels) OnCommunityEvent(ctx context.Context, e *community.Event) {
+	switch e.Type {
+	case community.EvMemberKicked, community.EvMemberBanned, community.EvMemberLeft, community.EvMemberRoleAdded,
+		community.EvMemberRoleRemoved, community.EvRoleUpdated, community.EvRoleDeleted, community.EvOverrideUpdated,
+		community.EvOverrideDeleted, community.EvChannelUpdated:
+		c.forgetViewers()
+	}
+	switch e.Type {
+	case community.EvChannelCreated:
+		if e.Channel != nil && e.Channel.Kind == community.KindStage {
+			if _, err := c.live.EnsureStage(ctx, e.Channel.ID, e.Channel.Name); err != nil {
+				c.log.Warn("create the stage of a stage channel", "channel", e.Channel.ID, "err", err)
+			}
+		}
+	case community.EvChannelDeleted:
+		c.forgetViewers()
+		if e.Channel != nil && e.Channel.Kind == community.KindStage {
+			c.drop(ctx, e.Channel.ID)
+		}
+	case community.EvCommunityDeleted:
+		c.forgetViewers()
+		c.Sweep(ctx)
+	}
+}
+
+// drop deletes a stage channel's stage and binding.
+func (c *StageChannels) drop(ctx context.Context, channelID string) {
+	if err := c.live.BindChannel(ctx, channelID, ""); err != nil {
+		c.log.Warn("unbind a deleted stage channel", "channel", channelID, "err", err)
+	}
+	if err := c.live.DeleteStage(ctx, channelID); err != nil && !errors.Is(err, fault.NotFound) {
+		c.log.Warn("delete the stage of a deleted channel", "channel", channelID, "err", err)
+	}
+}
+
+// Sweep deletes stages and bindings whose channel is gone (a deleted
+// community takes its channels without one event each; channels deleted
+// while no node ran). Every stage but the default belongs to a channel.
+func (c *StageChannels) Sweep(ctx context.Context) {
+	gone := func(id string) bool {
+		_, err := c.chans.Channel(ctx, id)
+		return errors.Is(err, fault.NotFound)
+	}
+	stages, err := c.live.Stages(ctx)
+	if err != nil {
+		return
+	}
+	def := c.live.DefaultStageID()
+	for _, st := range stages {
+		if !st.Default && st.ID != def && gone(st.ID) {
+			c.drop(ctx, st.ID)
+		}
+		if chans, err := c.live.ChannelsOfStage(ctx, st.ID); err == nil {
+			for _, ch := range chans {
+				if gone(ch) {
+					c.drop(ctx, ch)
+				}
+			}
+		}
+	}
+}
+
+// stageOf returns the stage of a stage channel, creating the channel's own
+// stage when it has none yet (channels made before stages were linked, or
+// an event this node missed).
+func (c *StageChannels) stageOf(ctx context.Context, ch *community.Channel) (string, error) {
+	if ch.Kind != community.KindStage {
+		return "", fault.New(fault.NotFound, "not a stage channel")
+	}
+	id, err := c.live.StageForChannel(ctx, ch.ID)
+	if err != nil {
+		return "", err
+	}
+	if id == ch.ID {
+		if _, err := c.live.EnsureStage(ctx, ch.ID, ch.Name); err != nil {
+			return "", err
+		}
+	}
+	return id, nil
+}
+
+// StageOf returns the stage of stage channel channelID when the signed-in
+// account may view the channel, or with manage when it may manage the
+// stage (the owner or MANAGE_CHANNELS; the default stage's key only for
+// instance admins). NotFound when the account cannot see the channel.
+func (c *StageChannels) StageOf(ctx context.Context, a *identity.Account, channelID string, manage bool) (string, error) {
+	if a == nil {
+		return "", fault.New(fault.Unauthorized, "sign in to watch a stage channel")
+	}
+	ca, err := c.viewable(ctx, a.ID, channelID)
+	if err != nil {
+		return "", err
+	}
+	stageID, err := c.stageOf(ctx, ca.Channel)
+	if err != nil {
+		return "", err
+	}
+	if manage {
+		if !ca.IsOwner && !ca.Has(community.PermManageChannels) && !ca.Has(community.PermAdministrator) {
+			return "", fault.New(fault.Forbidden, "managing the stage needs MANAGE_CHANNELS")
+		}
+		if stageID == c.live.DefaultStageID() && !a.IsAdmin {
+			return "", fault.New(fault.Forbidden, "the default stage's key is the instance admin's")
+		}
+	}
+	return stageID, nil
+}
+
+// viewable is accountID's access to stage channel channelID; NotFound when
+// they cannot see it (unknown, not a member, banned, hidden by overrides).
+func (c *StageChannels) viewable(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error) {
+	ca, err := c.comm.ChannelAccess(ctx, accountID, channelID)
+	if err != nil {
+		return nil, err
+	}
+	if !ca.Can(community.PermViewChannel) || ca.Channel.Kind != community.KindStage {
+		return nil, fault.New(fault.NotFound, "stage channel not found")
+	}
+	return ca, nil
+}
+
+// StageForViewer returns the stage of a stage channel accountID may still
+// view (the HLS routes ask it on every request: a member banned, kicked or
+// hidden from the channel stops playing it). Answers are cached until the
+// next community event that can change them.
+func (c *StageChannels) StageForViewer(ctx context.Context, channelID, accountID string) (string, error) {
+	key := [2]string{accountID, channelID}
+	c.mu.Lock()
+	ok, gen := c.viewers[key], c.gen
+	c.mu.Unlock()
+	var ch *community.Channel
+	if ok {
+		got, err := c.chans.Channel(ctx, channelID)
+		if errors.Is(err, fault.NotFound) {
+			return "", fault.New(fault.NotFound, "stage channel not found")
+		}
+		if err != nil {
+			return "", err
+		}
+		ch = got
+	} else {
+		ca, err := c.viewable(ctx, accountID, channelID)
+		if err != nil {
+			return "", err
+		}
+		ch = ca.Channel
+		c.mu.Lock()
+		if c.gen == gen {
+			if c.viewers == nil || len(c.viewers) >= maxStageViewers {
+				c.viewers = map[[2]string]bool{}
+			}
+			c.viewers[key] = true
+		}
+		c.mu.Unlock()
+	}
+	return c.stageOf(ctx, ch)
+}
+
+// forgetViewers empties the viewer cache: who may view changed.
+func (c *StageChannels) forgetViewers() {
+	c.mu.Lock()
+	c.viewers = nil
+	c.gen++
+	c.mu.Unlock()
+}
+
+// ChatOf returns the conversation holding a stage channel's messages: a
+// stage channel bound to another stage keeps them in that stage's chat
+// (stage true); any other channel keeps its own.
+func (c *StageChannels) ChatOf(ctx context.Context, channelID string) (string, bool) {
+	id, err := c.live.StageForChannel(ctx, channelID)
+	if err != nil || id == channelID {
+		return channelID, false
+	}
+	return id, true
+}
+
+// ChannelsOfChat lists the stage channels whose messages live in a stage
+// chat.
+func (c *StageChannels) ChannelsOfChat(ctx context.Context, conversationID string) []string {
+	chans, err := c.live.ChannelsOfStage(ctx, conversationID)
+	if err != nil {
+		return nil
+	}
+	return chans
+}
+
+// BindStage lets an instance admin bind a stage channel to the default
+// stage (DefaultStageRef) or back to its own ("").
+func (c *StageChannels) BindStage(ctx context.Context, p *identity.Principal, channelID, ref string) error {
+	if p == nil || p.Account == nil || !p.Account.IsAdmin {
+		return fault.New(fault.Forbidden, "only an instance admin can set stage_id")
+	}
+	ch, err := c.chans.Channel(ctx, channelID)
+	if err != nil {
+		return err
+	}
+	if ch.Kind != community.KindStage {
+		return fault.New(fault.Invalid, "stage_id is only for stage channels")
+	}
+	switch ref {
+	case DefaultStageRef:
+		return c.live.BindChannel(ctx, channelID, c.live.DefaultStageID())
+	case "", channelID:
+		if err := c.live.BindChannel(ctx, channelID, ""); err != nil {
+			return err
+		}
+		_, err := c.live.EnsureStage(ctx, channelID, ch.Name)
+		return err
+	}
+	return fault.New(fault.Invalid, `stage_id must be "default" or null`)
+}

@@ -1,0 +1,330 @@
+package live_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/live"
+)
+
+// fakeStages is StageLinks in memory.
+type fakeStages struct {
+	mu      sync.Mutex
+	def     string
+	stages  map[string]bool
+	binding map[string]string // channel → stage
+	deleted []string
+}
+
+func newFakeStages() *fakeStages {
+	def := identity.NewID()
+	return &fakeStages{def: def, stages: map[string]bool{def: true}, binding: map[string]string{}}
+}
+
+func (f *fakeStages) EnsureStage(_ context.Context, id, name string) (*live.Stage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stages[id] = true
+	return &live.Stage{ID: id, Name: name}, nil
+}
+
+func (f *fakeStages) DeleteStage(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.stages[id] {
+		return fault.New(fault.NotFound, "stage not found")
+	}
+	delete(f.stages, id)
+	f.deleted = append(f.deleted, id)
+	return nil
+}
+
+func (f *fakeStages) StageForChannel(_ context.Context, ch string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if id, ok := f.binding[ch]; ok {
+		return id, nil
+	}
+	return ch, nil
+}
+
+func (f *fakeStages) BindChannel(_ context.Context, ch, stage string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if stage == "" || stage == ch {
+		delete(f.binding, ch)
+	} else {
+		f.binding[ch] = stage
+	}
+	return nil
+}
+
+func (f *fakeStages) ChannelsOfStage(_ context.Context, stage string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for ch, st := range f.binding {
+		if st == stage {
+			out = append(out, ch)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStages) Stages(context.Context) ([]*live.Stage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*live.Stage
+	for id := range f.stages {
+		out = append(out, &live.Stage{ID: id, Default: id == f.def})
+	}
+	return out, nil
+}
+
+func (f *fakeStages) DefaultStageID() string { return f.def }
+
+func (f *fakeStages) has(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stages[id]
+}
+
+// fakeCommunity answers ChannelAccess from a table and counts the calls.
+type fakeCommunity struct {
+	mu     sync.Mutex
+	chans  map[string]*community.Channel
+	access map[[2]string]*community.ChannelAccess // account, channel
+	calls  int
+}
+
+func (f *fakeCommunity) ChannelAccess(_ context.Context, account, channel string) (*community.ChannelAccess, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if ca, ok := f.access[[2]string{account, channel}]; ok {
+		return ca, nil
+	}
+	return nil, fault.New(fault.NotFound, "Unknown Channel")
+}
+
+func (f *fakeCommunity) Channel(_ context.Context, id string) (*community.Channel, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ch, ok := f.chans[id]; ok {
+		return ch, nil
+	}
+	return nil, fault.New(fault.NotFound, "Unknown Channel")
+}
+
+func (f *fakeCommunity) set(account string, ca *community.ChannelAccess) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ca == nil {
+		for k := range f.access {
+			if k[0] == account {
+				delete(f.access, k)
+			}
+		}
+		return
+	}
+	f.access[[2]string{account, ca.Channel.ID}] = ca
+}
+
+func (f *fakeCommunity) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+type stageFixture struct {
+	sc     *live.StageChannels
+	stages *fakeStages
+	comm   *fakeCommunity
+	ch     *community.Channel
+}
+
+func newStageFixture(t *testing.T) *stageFixture {
+	t.Helper()
+	st := newFakeStages()
+	ch := &community.Channel{ID: identity.NewID(), CommunityID: identity.NewID(), Kind: community.KindStage, Name: "Main"}
+	comm := &fakeCommunity{chans: map[string]*community.Channel{ch.ID: ch}, access: map[[2]string]*community.ChannelAccess{}}
+	sc, err := live.NewStageChannels(st, comm, comm, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &stageFixture{sc: sc, stages: st, comm: comm, ch: ch}
+}
+
+func (f *stageFixture) member(account string, serverPerms, channelPerms int64, owner bool) {
+	f.comm.set(account, &community.ChannelAccess{Access: &community.Access{AccountID: account, IsOwner: owner, Perms: serverPerms},
+		Channel: f.ch, Perms: channelPerms})
+}
+
+// TestStageChannelsAccess: who may view a stage channel's stage and who may
+// manage its key.
+func TestStageChannelsAccess(t *testing.T) {
+	t.Parallel()
+	view := community.PermViewChannel
+	for _, tc := range []struct {
+		name               string
+		owner, admin       bool
+		server, chanPerms  int64
+		member             bool
+		manage, defaultSet bool
+		want               fault.Kind
+	}{
+		{name: "member views", member: true, chanPerms: view},
+		{name: "not a member", want: fault.NotFound},
+		{name: "hidden by overrides", member: true, chanPerms: 0, want: fault.NotFound},
+		{name: "member cannot manage", member: true, chanPerms: view, manage: true, want: fault.Forbidden},
+		{name: "manage channels manages", member: true, server: community.PermManageChannels, chanPerms: view, manage: true},
+		{name: "owner manages", member: true, owner: true, chanPerms: view, manage: true},
+		{name: "default stage key: owner is not enough", member: true, owner: true, chanPerms: view, manage: true, defaultSet: true, want: fault.Forbidden},
+		{name: "default stage key: instance admin", member: true, owner: true, admin: true, chanPerms: view, manage: true, defaultSet: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newStageFixture(t)
+			ctx := context.Background()
+			acct := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, IsAdmin: tc.admin}
+			if tc.member {
+				f.member(acct.ID, tc.server, tc.chanPerms, tc.owner)
+			}
+			if tc.defaultSet {
+				if err := f.sc.BindStage(ctx, &identity.Principal{Account: &identity.Account{ID: identity.NewID(), IsAdmin: true}}, f.ch.ID, live.DefaultStageRef); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := f.sc.StageOf(ctx, acct, f.ch.ID, tc.manage)
+			if tc.want != fault.Internal {
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("err = %v, want %s", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := f.ch.ID
+			if tc.defaultSet {
+				want = f.stages.DefaultStageID()
+			}
+			if got != want {
+				t.Fatalf("stage = %s, want %s", got, want)
+			}
+			if !tc.defaultSet && !f.stages.has(f.ch.ID) {
+				t.Fatal("the channel's own stage was not created on first use")
+			}
+		})
+	}
+	t.Run("signed out", func(t *testing.T) {
+		t.Parallel()
+		f := newStageFixture(t)
+		if _, err := f.sc.StageOf(context.Background(), nil, f.ch.ID, false); !errors.Is(err, fault.Unauthorized) {
+			t.Fatalf("err = %v, want Unauthorized", err)
+		}
+	})
+}
+
+// TestStageChannelsViewerLosesHLS: a viewer's answer is cached for the HLS
+// routes, and a ban (or any event that changes who may view) ends it on
+// the next request.
+func TestStageChannelsViewerLosesHLS(t *testing.T) {
+	t.Parallel()
+	for _, ev := range []string{community.EvMemberBanned, community.EvMemberKicked, community.EvMemberLeft,
+		community.EvOverrideUpdated, community.EvMemberRoleRemoved, community.EvRoleUpdated} {
+		t.Run(ev, func(t *testing.T) {
+			t.Parallel()
+			f := newStageFixture(t)
+			ctx := context.Background()
+			acct := identity.NewID()
+			f.member(acct, 0, community.PermViewChannel, false)
+			for range 3 {
+				if got, err := f.sc.StageForViewer(ctx, f.ch.ID, acct); err != nil || got != f.ch.ID {
+					t.Fatalf("StageForViewer = %q, %v", got, err)
+				}
+			}
+			if n := f.comm.callCount(); n != 1 {
+				t.Fatalf("access checked %d times for 3 requests, want 1 (cached)", n)
+			}
+			f.comm.set(acct, nil) // banned: no longer a member
+			f.sc.OnCommunityEvent(ctx, &community.Event{Type: ev, CommunityID: f.ch.CommunityID, AccountID: acct})
+			if _, err := f.sc.StageForViewer(ctx, f.ch.ID, acct); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("after %s: err = %v, want NotFound", ev, err)
+			}
+		})
+	}
+}
+
+// TestStageChannelsLifecycle: a stage channel's stage follows the channel,
+// and a bound channel's messages live in the default stage's chat.
+func TestStageChannelsLifecycle(t *testing.T) {
+	t.Parallel()
+	f := newStageFixture(t)
+	ctx := context.Background()
+	text := &community.Channel{ID: identity.NewID(), Kind: community.KindText}
+	f.sc.OnCommunityEvent(ctx, &community.Event{Type: community.EvChannelCreated, Channel: text})
+	if f.stages.has(text.ID) {
+		t.Fatal("a text channel got a stage")
+	}
+	f.sc.OnCommunityEvent(ctx, &community.Event{Type: community.EvChannelCreated, Channel: f.ch})
+	if !f.stages.has(f.ch.ID) {
+		t.Fatal("a stage channel got no stage")
+	}
+	if id, stage := f.sc.ChatOf(ctx, f.ch.ID); id != f.ch.ID || stage {
+		t.Fatalf("ChatOf unbound = %s, %v", id, stage)
+	}
+
+	admin := &identity.Principal{Account: &identity.Account{ID: identity.NewID(), IsAdmin: true}}
+	user := &identity.Principal{Account: &identity.Account{ID: identity.NewID()}}
+	if err := f.sc.BindStage(ctx, user, f.ch.ID, live.DefaultStageRef); !errors.Is(err, fault.Forbidden) {
+		t.Fatalf("non-admin bind: err = %v, want Forbidden", err)
+	}
+	if err := f.sc.BindStage(ctx, admin, f.ch.ID, "elsewhere"); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("bad ref: err = %v, want Invalid", err)
+	}
+	f.comm.chans[text.ID] = text
+	if err := f.sc.BindStage(ctx, admin, text.ID, live.DefaultStageRef); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("text channel: err = %v, want Invalid", err)
+	}
+	if err := f.sc.BindStage(ctx, admin, f.ch.ID, live.DefaultStageRef); err != nil {
+		t.Fatal(err)
+	}
+	def := f.stages.DefaultStageID()
+	if id, stage := f.sc.ChatOf(ctx, f.ch.ID); id != def || !stage {
+		t.Fatalf("ChatOf bound = %s, %v; want the default stage", id, stage)
+	}
+	if got := f.sc.ChannelsOfChat(ctx, def); len(got) != 1 || got[0] != f.ch.ID {
+		t.Fatalf("ChannelsOfChat = %v", got)
+	}
+	if err := f.sc.BindStage(ctx, admin, f.ch.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := f.sc.ChatOf(ctx, f.ch.ID); id != f.ch.ID {
+		t.Fatalf("unbound again: ChatOf = %s", id)
+	}
+
+	f.sc.OnCommunityEvent(ctx, &community.Event{Type: community.EvChannelDeleted, Channel: f.ch})
+	if f.stages.has(f.ch.ID) {
+		t.Fatal("the stage outlived its channel")
+	}
+
+	// A community deleted while this node ran takes its channels without
+	// one event each: the sweep finds their stages.
+	orphan := identity.NewID()
+	if _, err := f.stages.EnsureStage(ctx, orphan, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	f.sc.OnCommunityEvent(ctx, &community.Event{Type: community.EvCommunityDeleted, CommunityID: f.ch.CommunityID})
+	if f.stages.has(orphan) {
+		t.Fatal("sweep kept an orphan stage")
+	}
+	if !f.stages.has(def) {
+		t.Fatal("sweep deleted the default stage")
+	}
+}
