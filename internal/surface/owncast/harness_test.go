@@ -15,6 +15,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -36,6 +37,7 @@ type node struct {
 	chat    *stagechat.Service
 	id      *identity.Service
 	hooks   *webhooks.Service
+	fed     *federation.Service
 	dataDir string
 }
 
@@ -50,6 +52,10 @@ type nodeOpts struct {
 	presence stagechat.PresenceConfig
 	// allow lets webhook deliveries reach a test listener.
 	allow func(netip.AddrPort) bool
+	// engagement, when set, hears federation engagement.
+	engagement func(context.Context, federation.Engagement)
+	// noFederationRunner leaves the delivery queue unsent.
+	noFederationRunner bool
 }
 
 func newNode(t testing.TB, o nodeOpts) *node {
@@ -120,7 +126,22 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := owncast.New(owncast.Deps{Identity: idn, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Chats: copts, IndieAuth: indie})
+	// Federation reaches test peers on loopback (the test-only egress
+	// allowance) and looks up remote accounts over plain http.
+	fedOut, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap.Addr().IsLoopback() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fed, err := federation.New(federation.Config{Settings: chat.FederationSettings, Version: "test", InsecureHTTP: true,
+		Backoff: time.Millisecond, Poll: 20 * time.Millisecond, OnEngagement: o.engagement}, db.Federation(), fedOut, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.noFederationRunner {
+		go func() { _ = fed.Run(ctx) }()
+	}
+	s, err := owncast.New(owncast.Deps{Identity: idn, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Chats: copts, IndieAuth: indie,
+		Federation: fed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +182,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		_ = hub.Shutdown(sctx)
 		<-done
 	})
-	return &node{url: srv.URL(), db: db, msgs: msgs, chat: chat, id: idn, hooks: hooks, dataDir: dir}
+	return &node{url: srv.URL(), db: db, msgs: msgs, chat: chat, id: idn, hooks: hooks, fed: fed, dataDir: dir}
 }
 
 type reply struct {

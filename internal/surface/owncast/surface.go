@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -42,6 +43,8 @@ type Deps struct {
 	// stage channel's stage under /api/stages/ and /stages/ (stages.go).
 	Stages      StageGate
 	StageURLKey []byte
+	// Federation, when set, serves the fediverse routes (federation.go).
+	Federation *federation.Service
 }
 
 // Surface serves Owncast's API.
@@ -72,6 +75,7 @@ func (s *Surface) Register(h *httpserver.Server) {
 	}
 	s.registerChat(h)
 	s.registerAuth(h)
+	s.registerFederation(h)
 }
 
 // wrap applies panic recovery in Owncast's error shape.

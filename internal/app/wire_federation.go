@@ -1,0 +1,26 @@
+package app
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/federation"
+	"github.com/hearth-community/hearth/internal/stagechat"
+)
+
+// newFederation builds the fediverse service over the stage settings and
+// adds its delivery loop to the runners.
+func newFederation(a *App, chat *stagechat.Service, log *slog.Logger) (*federation.Service, error) {
+	out, err := egress.New(egress.Config{Timeout: 15 * time.Second, MaxBodyBytes: 1 << 20})
+	if err != nil {
+		return nil, err
+	}
+	fed, err := federation.New(federation.Config{Settings: chat.FederationSettings, Version: "hearth"},
+		a.DB.Federation(), out, log)
+	if err != nil {
+		return nil, err
+	}
+	a.runners = append(a.runners, fed.Run)
+	return fed, nil
+}
