@@ -119,14 +119,18 @@ func (s *Surface) registerFederation(h *httpserver.Server) {
 	}))
 	// Everything else under /federation/: 405 while disabled, then 307 for
 	// a browser and a JSON 404 for a client.
-	h.Handle("/federation/", on(func(w http.ResponseWriter, r *http.Request) {
+	// (Per method, so the mux still answers other methods with 405 and
+	// an Allow header.)
+	notFound := on(func(w http.ResponseWriter, r *http.Request) {
 		if !wantsActivity(r) && r.Method == http.MethodGet {
 			http.Redirect(w, r, "/", http.StatusTemporaryRedirect)
 			return
 		}
 		writeResult(w, http.StatusNotFound, false, "not found")
-	}))
-	h.Handle("/nodeinfo/", on(func(w http.ResponseWriter, r *http.Request) {
+	})
+	h.Handle("GET /federation/", notFound)
+	h.Handle("POST /federation/", notFound)
+	h.Handle("GET /nodeinfo/", on(func(w http.ResponseWriter, r *http.Request) {
 		writeResult(w, http.StatusNotFound, false, "not found")
 	}))
 
