@@ -16,7 +16,8 @@ func newFederation(a *App, chat *stagechat.Service, log *slog.Logger) (*federati
 	if err != nil {
 		return nil, err
 	}
-	fed, err := federation.New(federation.Config{Settings: chat.FederationSettings, Version: "hearth"},
+	fed, err := federation.New(federation.Config{Settings: chat.FederationSettings, Version: "hearth",
+		OnEngagement: chat.FederationEngagement},
 		a.DB.Federation(), out, log)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,8 @@ import (
 	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
 // registerFederation adds Owncast's fediverse routes (research/owncast.md
@@ -283,4 +285,13 @@ func (s *Surface) onFederationLive(e live.Event) {
 			s.log.Warn("federation go-live post", "err", err)
 		}
 	}()
+}
+
+// fediverseJSON fills Owncast's FEDIVERSE_ENGAGEMENT_* chat event.
+func fediverseJSON(out map[string]any, m *messages.Message) {
+	e, _ := stagechat.EngagementOf(m)
+	out["type"] = e.Type
+	out["image"] = e.Image
+	out["link"] = e.Link
+	out["title"] = e.Title
 }

@@ -395,6 +395,21 @@ func TestFederationFollowPostEngage(t *testing.T) {
 		t.Errorf("engagement events = %v", events)
 	}
 	mu.Unlock()
+	// "Show engagement" is on by default: the stage chat shows them.
+	reg := n.do(t, "POST", "/api/chat/register", "", map[string]any{"displayName": "viewer"})
+	var who registration
+	reg.json(t, &who)
+	var history []map[string]any
+	n.do(t, "GET", "/api/chat?accessToken="+url.QueryEscape(who.AccessToken), "", nil).json(t, &history)
+	seen := map[string]bool{}
+	for _, m := range history {
+		if typ, _ := m["type"].(string); strings.HasPrefix(typ, "FEDIVERSE_ENGAGEMENT_") && m["link"] == p.actor() {
+			seen[typ] = true
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("chat engagement events = %v (history %v)", seen, history)
+	}
 
 	undo := map[string]any{"id": p.actor() + "#undo", "type": "Undo", "actor": p.actor(),
 		"object": map[string]any{"type": "Follow", "actor": p.actor(), "object": n.url + "/federation/user/streamer"}}
@@ -591,4 +606,33 @@ func getNoFollow(t *testing.T, u string, hdr []string) reply {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return reply{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// TestFederationShowEngagementOff: with "show engagement" off a follow is
+// recorded but not shown in the chat.
+func TestFederationShowEngagementOff(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	enableFederation(t, n, false)
+	if r := n.do(t, "POST", "/api/admin/config/federation/showengagement", "admin", map[string]any{"value": false}); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	p := newPeer(t, "quiet")
+	if r := p.post(t, inboxOf(n), p.follow(n), signOpts{}); r.status != 202 {
+		t.Fatalf("follow: %d %s", r.status, r.body)
+	}
+	var actions struct{ Total int }
+	n.do(t, "GET", "/api/admin/federation/actions", "admin", nil).json(t, &actions)
+	if actions.Total != 1 {
+		t.Fatalf("actions = %+v", actions)
+	}
+	var who registration
+	n.do(t, "POST", "/api/chat/register", "", nil).json(t, &who)
+	var history []map[string]any
+	n.do(t, "GET", "/api/chat?accessToken="+url.QueryEscape(who.AccessToken), "", nil).json(t, &history)
+	for _, m := range history {
+		if typ, _ := m["type"].(string); strings.HasPrefix(typ, "FEDIVERSE_") {
+			t.Fatalf("engagement shown with show-engagement off: %v", m)
+		}
+	}
 }

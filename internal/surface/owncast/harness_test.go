@@ -133,7 +133,12 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		t.Fatal(err)
 	}
 	fed, err := federation.New(federation.Config{Settings: chat.FederationSettings, Version: "test", InsecureHTTP: true,
-		Backoff: time.Millisecond, Poll: 20 * time.Millisecond, OnEngagement: o.engagement}, db.Federation(), fedOut, nil)
+		Backoff: time.Millisecond, Poll: 20 * time.Millisecond, OnEngagement: func(ctx context.Context, e federation.Engagement) {
+			chat.FederationEngagement(ctx, e)
+			if o.engagement != nil {
+				o.engagement(ctx, e)
+			}
+		}}, db.Federation(), fedOut, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
