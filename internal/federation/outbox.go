@@ -301,3 +301,38 @@ func (s *Service) send(ctx context.Context, d *Delivery) error {
 		return permanentError{status: resp.StatusCode}
 	}
 }
+
+// ProfileChanged sends an Update of the server actor to its followers
+// (after the name, summary, logo, tags or links changed). Federation off
+// or no followers: nothing is sent.
+func (s *Service) ProfileChanged(ctx context.Context) error {
+	st := s.Settings()
+	if !st.Enabled || st.ServerURL == "" {
+		return nil
+	}
+	actor, err := s.Actor(ctx, st.Username)
+	if err != nil {
+		return err
+	}
+	inboxes, err := s.followerInboxes(ctx, st.Username)
+	if err != nil || len(inboxes) == 0 {
+		return err
+	}
+	delete(actor, "@context")
+	update := map[string]any{
+		"@context": documentContext,
+		"id":       s.objectIRI(st, uuid.NewString()),
+		"type":     "Update",
+		"actor":    s.actorIRI(st, st.Username),
+		"to":       []string{Public},
+		"object":   actor,
+	}
+	return s.enqueue(ctx, st, st.Username, update, inboxes)
+}
+
+// ProfileKey is a digest of what followers see of the server actor: when
+// it changes, ProfileChanged is due.
+func ProfileKey(st Settings) string {
+	b, _ := json.Marshal([]any{st.Enabled, st.Username, st.Name, st.Summary, st.Tags, st.Social, st.Private})
+	return string(b)
+}

@@ -321,3 +321,17 @@ func (s *Service) HostMeta() (string, error) {
 </XRD>
 `, nil
 }
+
+// ValidUsername reports whether name can be an actor's username (what
+// WebFinger and Mastodon accept: letters, digits, _ . -; 1 to 30).
+func ValidUsername(name string) bool {
+	if name == "" || len(name) > 30 {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

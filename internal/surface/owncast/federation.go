@@ -295,3 +295,22 @@ func fediverseJSON(out map[string]any, m *messages.Message) {
 	out["link"] = e.Link
 	out["title"] = e.Title
 }
+
+// profileKey snapshots what followers see of the server actor.
+func (s *Surface) profileKey() string {
+	if s.d.Federation == nil {
+		return ""
+	}
+	return federation.ProfileKey(s.d.Federation.Settings())
+}
+
+// profileChanged sends followers an Update when a config change altered
+// the server actor's profile.
+func (s *Surface) profileChanged(ctx context.Context, before string) {
+	if s.d.Federation == nil || s.profileKey() == before {
+		return
+	}
+	if err := s.d.Federation.ProfileChanged(context.WithoutCancel(ctx)); err != nil {
+		s.log.Warn("federation profile update", "err", err)
+	}
+}

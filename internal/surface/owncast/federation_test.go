@@ -636,3 +636,29 @@ func TestFederationShowEngagementOff(t *testing.T) {
 		}
 	}
 }
+
+// TestFederationProfileUpdate: changing the server name sends followers an
+// Update of the actor; a bad username is refused.
+func TestFederationProfileUpdate(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	enableFederation(t, n, false)
+	p := newPeer(t, "erin")
+	if r := p.post(t, inboxOf(n), p.follow(n), signOpts{}); r.status != 202 {
+		t.Fatalf("follow: %d %s", r.status, r.body)
+	}
+	p.next(t) // Accept
+	if r := n.do(t, "POST", "/api/admin/config/name", "admin", map[string]any{"value": "Renamed Stage"}); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	up := p.next(t)
+	obj, _ := up["object"].(map[string]any)
+	if up["type"] != "Update" || obj["name"] != "Renamed Stage" {
+		t.Fatalf("expected Update of the actor, got %v", up)
+	}
+	for _, bad := range []string{"", "has space", "a/b", strings.Repeat("x", 31)} {
+		if r := n.do(t, "POST", "/api/admin/config/federation/username", "admin", map[string]any{"value": bad}); r.status != 400 {
+			t.Errorf("username %q: %d, want 400", bad, r.status)
+		}
+	}
+}
