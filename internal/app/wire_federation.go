@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -11,13 +12,15 @@ import (
 
 // newFederation builds the fediverse service over the stage settings and
 // adds its delivery loop to the runners.
-func newFederation(a *App, chat *stagechat.Service, log *slog.Logger) (*federation.Service, error) {
+// onEngagement is called with each inbound engagement (the surface sets
+// its webhook half once it exists).
+func newFederation(a *App, chat *stagechat.Service, log *slog.Logger, onEngagement func(context.Context, federation.Engagement)) (*federation.Service, error) {
 	out, err := egress.New(egress.Config{Timeout: 15 * time.Second, MaxBodyBytes: 1 << 20})
 	if err != nil {
 		return nil, err
 	}
 	fed, err := federation.New(federation.Config{Settings: chat.FederationSettings, Version: "hearth",
-		OnEngagement: chat.FederationEngagement},
+		OnEngagement: onEngagement},
 		a.DB.Federation(), out, log)
 	if err != nil {
 		return nil, err

@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
@@ -82,7 +84,17 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fed, err := newFederation(a, chat, log)
+	var surface *owncast.Surface // set below; engagement before then has no webhook
+	var surfaceMu sync.Mutex
+	fed, err := newFederation(a, chat, log, func(ctx context.Context, e federation.Engagement) {
+		chat.FederationEngagement(ctx, e)
+		surfaceMu.Lock()
+		sf := surface
+		surfaceMu.Unlock()
+		if sf != nil {
+			sf.FediverseWebhook(e)
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -110,6 +122,9 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		return err
 	}
 	chat.SetHook(s.ChatEventWebhooks)
+	surfaceMu.Lock()
+	surface = s
+	surfaceMu.Unlock()
 	for pattern, h := range map[string]func(bus.Message){
 		stagechat.SettingsTopic: func(bus.Message) {
 			if err := chat.ReloadSettings(context.Background()); err != nil {

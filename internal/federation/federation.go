@@ -186,8 +186,9 @@ type Config struct {
 	// InsecureHTTP makes WebFinger look-ups of remote accounts use plain
 	// http (tests, with httptest peers). Never set it in production.
 	InsecureHTTP bool
-	// OnEngagement, when set, is told about recorded inbound engagement
-	// (for the stage chat's FEDIVERSE_ENGAGEMENT_* events).
+	// OnEngagement, when set, is told about each recorded inbound
+	// engagement, once per cluster (the node that took the activity): for
+	// the stage chat's FEDIVERSE_ENGAGEMENT_* events and webhooks.
 	OnEngagement func(ctx context.Context, e Engagement)
 }
 
@@ -200,6 +201,9 @@ type Engagement struct {
 	Username string
 	Image    string
 	Body     string // Owncast's chat text, e.g. "liked that this stream went live."
+	// Show is the "show engagement" setting: whether it belongs in chat
+	// (webhooks fire either way).
+	Show bool
 }
 
 // Engagement types (Owncast's event names).

@@ -146,9 +146,9 @@ func (s *Service) record(ctx context.Context, local *LocalActor, from *remoteAct
 	if err != nil {
 		return err
 	}
-	if s.cfg.OnEngagement != nil && s.Settings().ShowEngagement {
+	if s.cfg.OnEngagement != nil {
 		s.cfg.OnEngagement(ctx, Engagement{Actor: local.Username, Type: typ, ActorIRI: from.ID, Name: from.Name,
-			Username: from.FullUsername(), Image: from.Image, Body: body})
+			Username: from.FullUsername(), Image: from.Image, Body: body, Show: s.Settings().ShowEngagement})
 	}
 	return nil
 }

@@ -60,10 +60,13 @@ func EngagementOf(m *messages.Message) (Engagement, bool) {
 	return *mt.Engagement, true
 }
 
-// FederationEngagement is federation's OnEngagement hook: a follow, like or
-// boost of the server actor appears in the stage chat (federation calls it
-// only with "show engagement" on).
+// FederationEngagement is federation's OnEngagement hook: with "show
+// engagement" on, a follow, like or boost of the server actor appears in
+// the stage chat.
 func (s *Service) FederationEngagement(ctx context.Context, e federation.Engagement) {
+	if !e.Show {
+		return
+	}
 	name := e.Name
 	if name == "" {
 		name = e.Username

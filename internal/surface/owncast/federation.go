@@ -314,3 +314,17 @@ func (s *Surface) profileChanged(ctx context.Context, before string) {
 		s.log.Warn("federation profile update", "err", err)
 	}
 }
+
+// FediverseWebhook delivers a FEDIVERSE_ENGAGEMENT_* webhook for an
+// inbound follow, like or boost (federation's OnEngagement, with the chat).
+func (s *Surface) FediverseWebhook(e federation.Engagement) {
+	if s.d.Webhooks == nil {
+		return
+	}
+	name := e.Name
+	if name == "" {
+		name = e.Username
+	}
+	s.d.Webhooks.Dispatch(context.Background(), e.Type, map[string]any{"id": newEventID(), "timestamp": time.Now().UTC(),
+		"type": e.Type, "body": name + " " + e.Body, "image": e.Image, "link": e.ActorIRI, "title": e.Username})
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -660,5 +661,37 @@ func TestFederationProfileUpdate(t *testing.T) {
 		if r := n.do(t, "POST", "/api/admin/config/federation/username", "admin", map[string]any{"value": bad}); r.status != 400 {
 			t.Errorf("username %q: %d, want 400", bad, r.status)
 		}
+	}
+}
+
+// TestFederationEngagementWebhook: a follow fires Owncast's
+// FEDIVERSE_ENGAGEMENT_FOLLOW webhook.
+func TestFederationEngagementWebhook(t *testing.T) {
+	t.Parallel()
+	got := make(chan map[string]any, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&ev)
+		got <- ev
+	}))
+	t.Cleanup(hook.Close)
+	n := newNode(t, nodeOpts{allow: func(ap netip.AddrPort) bool { return ap.Addr().IsLoopback() }})
+	enableFederation(t, n, false)
+	if r := n.do(t, "POST", "/api/admin/webhooks/create", "admin", map[string]any{"url": hook.URL,
+		"events": []string{"FEDIVERSE_ENGAGEMENT_FOLLOW"}}); r.status != 200 {
+		t.Fatalf("webhook: %d %s", r.status, r.body)
+	}
+	p := newPeer(t, "hooked")
+	if r := p.post(t, inboxOf(n), p.follow(n), signOpts{}); r.status != 202 {
+		t.Fatalf("follow: %d %s", r.status, r.body)
+	}
+	select {
+	case ev := <-got:
+		data, _ := ev["eventData"].(map[string]any)
+		if ev["type"] != "FEDIVERSE_ENGAGEMENT_FOLLOW" || data["link"] != p.actor() {
+			t.Fatalf("webhook = %v", ev)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no webhook")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,6 +127,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var surf atomic.Pointer[owncast.Surface]
 	// Federation reaches test peers on loopback (the test-only egress
 	// allowance) and looks up remote accounts over plain http.
 	fedOut, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap.Addr().IsLoopback() }})
@@ -135,6 +137,9 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	fed, err := federation.New(federation.Config{Settings: chat.FederationSettings, Version: "test", InsecureHTTP: true,
 		Backoff: time.Millisecond, Poll: 20 * time.Millisecond, OnEngagement: func(ctx context.Context, e federation.Engagement) {
 			chat.FederationEngagement(ctx, e)
+			if sf := surf.Load(); sf != nil {
+				sf.FediverseWebhook(e)
+			}
 			if o.engagement != nil {
 				o.engagement(ctx, e)
 			}
@@ -150,6 +155,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	surf.Store(s)
 	chat.SetHook(s.ChatEventWebhooks)
 	sub, err := b.Subscribe(identity.RevokedTopic, func(m bus.Message) {
 		var r identity.Revoked
