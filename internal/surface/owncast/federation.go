@@ -155,6 +155,35 @@ func (s *Surface) registerFederation(h *httpserver.Server) {
 		httpserver.WriteJSON(w, http.StatusOK, map[string]any{"redirectUrl": u})
 	}))
 
+	if s.d.FediverseAuth != nil {
+		h.Handle("POST /api/auth/fediverse", s.wrap(s.requireChatUser(func(w http.ResponseWriter, r *http.Request) {
+			var req struct {
+				Account string `json:"account"`
+			}
+			if !readJSON(w, r, &req) {
+				return
+			}
+			if err := s.d.FediverseAuth.Start(r.Context(), chatUser(r), r.URL.Query().Get("accessToken"), req.Account); err != nil {
+				writeError(w, err)
+				return
+			}
+			writeResult(w, http.StatusOK, true, "code sent")
+		})))
+		h.Handle("POST /api/auth/fediverse/verify", s.wrap(func(w http.ResponseWriter, r *http.Request) {
+			var req struct {
+				Code string `json:"code"`
+			}
+			if !readJSON(w, r, &req) {
+				return
+			}
+			if err := s.d.FediverseAuth.Verify(r.Context(), req.Code); err != nil {
+				writeError(w, err)
+				return
+			}
+			writeResult(w, http.StatusOK, true, "authenticated")
+		}))
+	}
+
 	// Admin.
 	s.admin(h, "GET /api/admin/followers", func(w http.ResponseWriter, r *http.Request) {
 		s.writeFollowers(w, r, federation.Approved, true)

@@ -186,6 +186,7 @@ func newPeer(t *testing.T, name string) *peer {
 	mux.HandleFunc("POST /users/"+name+"/inbox", p.inbox)
 	mux.HandleFunc("GET /.well-known/webfinger", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"subject": r.URL.Query().Get("resource"), "links": []any{
+			map[string]any{"rel": "self", "type": "application/activity+json", "href": p.actor()},
 			map[string]any{"rel": "http://ostatus.org/schema/1.0/subscribe", "template": p.srv.URL + "/authorize_interaction?uri={uri}"},
 		}})
 	})
@@ -693,5 +694,46 @@ func TestFederationEngagementWebhook(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("no webhook")
+	}
+}
+
+// TestFederationChatSignIn: a chat user names their fediverse account, the
+// peer receives a direct message with a one-time code, and entering it
+// authenticates the chat user.
+func TestFederationChatSignIn(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	enableFederation(t, n, false)
+	p := newPeer(t, "frank")
+	var who registration
+	n.do(t, "POST", "/api/chat/register", "", map[string]any{"displayName": "frank"}).json(t, &who)
+	account := "frank@" + strings.TrimPrefix(p.srv.URL, "http://")
+	if r := n.do(t, "POST", "/api/auth/fediverse?accessToken="+url.QueryEscape(who.AccessToken), "", map[string]any{"account": account}); r.status != 200 {
+		t.Fatalf("start: %d %s", r.status, r.body)
+	}
+	dm := p.next(t)
+	note, _ := dm["object"].(map[string]any)
+	to, _ := dm["to"].([]any)
+	if dm["type"] != "Create" || len(to) != 1 || to[0] != p.actor() {
+		t.Fatalf("expected a direct Create/Note to the peer, got %v", dm)
+	}
+	content, _ := note["content"].(string)
+	i := strings.LastIndex(content, ": ")
+	if i < 0 {
+		t.Fatalf("no code in %q", content)
+	}
+	code := strings.TrimSuffix(content[i+2:], "</p>")
+	if r := n.do(t, "POST", "/api/auth/fediverse/verify", "", map[string]any{"code": "WRONGCODE"}); r.status != 400 {
+		t.Fatalf("wrong code: %d", r.status)
+	}
+	if r := n.do(t, "POST", "/api/auth/fediverse/verify", "", map[string]any{"code": code}); r.status != 200 {
+		t.Fatalf("verify %q: %d %s", code, r.status, r.body)
+	}
+	u, err := n.chat.User(context.Background(), who.ID)
+	if err != nil || u.AuthenticatedAt == nil {
+		t.Fatalf("user not authenticated: %+v %v", u, err)
+	}
+	if r := n.do(t, "POST", "/api/auth/fediverse/verify", "", map[string]any{"code": code}); r.status != 400 {
+		t.Fatalf("code reused: %d", r.status)
 	}
 }

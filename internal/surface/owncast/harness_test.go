@@ -150,8 +150,12 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if !o.noFederationRunner {
 		go func() { _ = fed.Run(ctx) }()
 	}
+	fediAuth, err := stagechat.NewFediverseAuth(chat, db.StageChat(), fed)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := owncast.New(owncast.Deps{Identity: idn, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Chats: copts, IndieAuth: indie,
-		Federation: fed})
+		Federation: fed, FediverseAuth: fediAuth})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,9 @@ type Deps struct {
 	StageURLKey []byte
 	// Federation, when set, serves the fediverse routes (federation.go).
 	Federation *federation.Service
+	// FediverseAuth, when set, serves /api/auth/fediverse* (chat sign-in
+	// by a one-time code sent as a direct message).
+	FediverseAuth *stagechat.FediverseAuth
 }
 
 // Surface serves Owncast's API.
