@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/stagechat"
@@ -19,8 +20,18 @@ func newFederation(a *App, chat *stagechat.Service, log *slog.Logger, onEngageme
 	if err != nil {
 		return nil, err
 	}
-	fed, err := federation.New(federation.Config{Settings: chat.FederationSettings, Version: "hearth",
-		OnEngagement: onEngagement},
+	cfg := federation.Config{Settings: chat.FederationSettings, Version: "hearth", OnEngagement: onEngagement}
+	if a.Community != nil && a.Live != nil {
+		// Each stage channel is its own actor (its stage has its id).
+		cfg.StageChannel = func(ctx context.Context, id string) (string, bool) {
+			ch, err := a.Community.Store().Channel(ctx, id)
+			if err != nil || ch.Kind != community.KindStage {
+				return "", false
+			}
+			return ch.Name, true
+		}
+	}
+	fed, err := federation.New(cfg,
 		a.DB.Federation(), out, log)
 	if err != nil {
 		return nil, err

@@ -147,6 +147,11 @@ type Store interface {
 	Claim(ctx context.Context, now, leaseUntil time.Time, n int) ([]*Delivery, error)
 	DeliveryDone(ctx context.Context, id string) error
 	DeliveryRetry(ctx context.Context, id string, attempts int, next time.Time) error
+
+	// StageActorEnabled reports whether a stage channel's actor is on (on
+	// unless switched off).
+	StageActorEnabled(ctx context.Context, channelID string) (bool, error)
+	SetStageActorEnabled(ctx context.Context, channelID string, on bool, at time.Time) error
 }
 
 // Doer sends outbound requests: the egress client.
@@ -180,9 +185,11 @@ type Config struct {
 	// Poll is how often the queue is checked when nothing woke it.
 	// Default 2 s.
 	Poll time.Duration
-	// StageActor, when set, resolves usernames other than the server
-	// actor's: each stage channel's actor (Hearth's several stages).
-	StageActor func(ctx context.Context, username string) (*LocalActor, bool)
+	// StageChannel, when set, makes each stage channel its own actor
+	// (Hearth's several stages), named StagePrefix + the channel id: it
+	// returns the channel's name, ok false when channelID is not a stage
+	// channel.
+	StageChannel func(ctx context.Context, channelID string) (name string, ok bool)
 	// InsecureHTTP makes WebFinger look-ups of remote accounts use plain
 	// http (tests, with httptest peers). Never set it in production.
 	InsecureHTTP bool

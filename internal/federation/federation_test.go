@@ -202,3 +202,72 @@ func TestSendPublicRefusedWhenDisabled(t *testing.T) {
 		t.Fatal("posted while federation is disabled")
 	}
 }
+
+// TestStageChannelActors: each stage channel is its own actor with its own
+// followers and go-live posts, and the admin can switch it off.
+func TestStageChannelActors(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	const ch = "0190a0b0-c0d0-7e0f-8000-000000000001"
+	s := newService(t, db, federation.Config{StageChannel: func(_ context.Context, id string) (string, bool) {
+		return "Music Stage", id == ch
+	}})
+	ctx := context.Background()
+	user := federation.StagePrefix + ch
+	wf, err := s.WebFinger(ctx, "acct:"+user+"@stage.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wf["subject"] != "acct:"+user+"@stage.example" {
+		t.Fatalf("webfinger = %v", wf)
+	}
+	doc, err := s.Actor(ctx, user)
+	if err != nil || doc["name"] != "Music Stage" || doc["id"] != "https://stage.example/federation/user/"+user {
+		t.Fatalf("actor = %v, %v", doc, err)
+	}
+	if _, err := s.Actor(ctx, federation.StagePrefix+"0190a0b0-c0d0-7e0f-8000-000000000002"); err == nil {
+		t.Fatal("a channel that is not a stage channel has an actor")
+	}
+
+	// Its go-live reaches its own followers, not the server actor's.
+	stageIn, serverIn := newInbox(t), newInbox(t)
+	now := time.Now().UTC()
+	for _, f := range []*federation.Follower{
+		{Actor: user, IRI: "https://a.example/u/1", Inbox: stageIn.srv.URL + "/inbox", CreatedAt: now, ApprovedAt: &now},
+		{Actor: "streamer", IRI: "https://a.example/u/2", Inbox: serverIn.srv.URL + "/inbox", CreatedAt: now, ApprovedAt: &now},
+	} {
+		if err := db.Federation().PutFollower(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.GoLive(ctx, user, "Live from the music stage"); err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, s)
+	wait(t, stageIn, 1)
+	stop()
+	serverIn.mu.Lock()
+	if len(serverIn.ids) != 0 {
+		t.Errorf("the server actor's followers got the stage's post")
+	}
+	serverIn.mu.Unlock()
+	its, n, err := db.Federation().Outbox(ctx, user, 0, 10)
+	if err != nil || n != 1 || len(its) != 1 {
+		t.Fatalf("stage outbox = %d %v", n, err)
+	}
+
+	// Switched off: no actor, no posts.
+	if err := s.SetStageEnabled(ctx, ch, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Actor(ctx, user); err == nil {
+		t.Fatal("a switched-off stage actor is still served")
+	}
+	if err := s.GoLive(ctx, user, "again"); err == nil {
+		t.Fatal("a switched-off stage actor posted")
+	}
+	st, err := s.Stage(ctx, ch)
+	if err != nil || st.Enabled || st.Followers != 1 {
+		t.Fatalf("stage = %+v, %v", st, err)
+	}
+}

@@ -30,7 +30,7 @@ type Post struct {
 
 // GoLive posts the go-live Create/Note for a local actor (the server
 // actor when username is "") to all its followers. Federation off: no-op.
-func (s *Service) GoLive(ctx context.Context, username string) error {
+func (s *Service) GoLive(ctx context.Context, username, title string) error {
 	st := s.Settings()
 	if !st.Enabled || st.ServerURL == "" {
 		return nil
@@ -42,9 +42,11 @@ func (s *Service) GoLive(ctx context.Context, username string) error {
 	if err != nil {
 		return err
 	}
-	msg := st.GoLiveMessage
-	return s.post(ctx, st, a, Post{Text: msg, Title: st.StreamTitle, Tags: st.Tags, Sensitive: st.NSFW, LiveNotice: true,
-		Preview: a.Page + "/thumbnail.jpg"})
+	if title == "" && a.StageChannel == "" {
+		title = st.StreamTitle
+	}
+	return s.post(ctx, st, a, Post{Text: st.GoLiveMessage, Title: title, Tags: st.Tags, Sensitive: st.NSFW, LiveNotice: true,
+		Preview: preview(st, a)})
 }
 
 // SendPublic posts text as the server actor (/api/admin/federation/send).
@@ -335,4 +337,13 @@ func (s *Service) ProfileChanged(ctx context.Context) error {
 func ProfileKey(st Settings) string {
 	b, _ := json.Marshal([]any{st.Enabled, st.Username, st.Name, st.Summary, st.Tags, st.Social, st.Private})
 	return string(b)
+}
+
+// preview is the go-live post's image: the default stage's thumbnail (a
+// stage channel's is behind a signed URL, so its post has none).
+func preview(st Settings, a *LocalActor) string {
+	if a.StageChannel != "" {
+		return ""
+	}
+	return st.ServerURL + "/thumbnail.jpg"
 }

@@ -42,6 +42,8 @@ type LocalActor struct {
 	HLS string
 	// Avatar is the profile image URL.
 	Avatar string
+	// StageChannel is the stage channel's id ("" for the server actor).
+	StageChannel string
 }
 
 // IRIs of a local actor.
@@ -67,12 +69,62 @@ func (s *Service) Local(ctx context.Context, username string) (*LocalActor, erro
 		return &LocalActor{Username: st.Username, Name: st.Name, Summary: st.Summary, Page: st.ServerURL,
 			HLS: st.ServerURL + "/hls/stream.m3u8", Avatar: st.ServerURL + "/logo/external"}, nil
 	}
-	if s.cfg.StageActor != nil {
-		if a, ok := s.cfg.StageActor(ctx, username); ok {
-			return a, nil
+	if id, ok := strings.CutPrefix(strings.ToLower(username), StagePrefix); ok && s.cfg.StageChannel != nil {
+		if name, ok := s.cfg.StageChannel(ctx, id); ok {
+			on, err := s.st.StageActorEnabled(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if on {
+				return &LocalActor{Username: StagePrefix + id, Name: name, Summary: name + " on " + st.Name,
+					Page: st.ServerURL, HLS: st.ServerURL, Avatar: st.ServerURL + "/logo/external", StageChannel: id}, nil
+			}
 		}
 	}
 	return nil, fault.New(fault.NotFound, "no such account")
+}
+
+// StagePrefix starts a stage channel actor's username; the channel id
+// follows.
+const StagePrefix = "stage-"
+
+// StageActor is a stage channel's actor as the admin sees it.
+type StageActor struct {
+	ChannelID string
+	Username  string
+	Enabled   bool
+	Followers int
+}
+
+// Stage returns a stage channel's actor settings (fault.NotFound when it
+// is not a stage channel).
+func (s *Service) Stage(ctx context.Context, channelID string) (*StageActor, error) {
+	channelID = strings.ToLower(channelID)
+	if s.cfg.StageChannel == nil {
+		return nil, fault.New(fault.NotFound, "stage channels are not served")
+	}
+	if _, ok := s.cfg.StageChannel(ctx, channelID); !ok {
+		return nil, fault.New(fault.NotFound, "no such stage channel")
+	}
+	on, err := s.st.StageActorEnabled(ctx, channelID)
+	if err != nil {
+		return nil, err
+	}
+	_, n, err := s.st.Followers(ctx, StagePrefix+channelID, Approved, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &StageActor{ChannelID: channelID, Username: StagePrefix + channelID, Enabled: on, Followers: n}, nil
+}
+
+// SetStageEnabled switches a stage channel's actor on or off. Off, its
+// documents and inbox answer 404 and it posts nothing; its followers are
+// kept for when it is switched back on.
+func (s *Service) SetStageEnabled(ctx context.Context, channelID string, on bool) error {
+	if _, err := s.Stage(ctx, channelID); err != nil {
+		return err
+	}
+	return s.st.SetStageActorEnabled(ctx, strings.ToLower(channelID), on, s.now().UTC())
 }
 
 // WebFinger answers /.well-known/webfinger for resource (acct:user@host).

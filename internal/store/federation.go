@@ -275,3 +275,25 @@ func (s *Federation) DeliveryRetry(ctx context.Context, id string, attempts int,
 		id, attempts, Micros(next))
 	return err
 }
+
+// StageActorEnabled reports whether a stage channel's actor is on (no row:
+// on).
+func (s *Federation) StageActorEnabled(ctx context.Context, channelID string) (bool, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT enabled FROM federation_stage_actors WHERE channel_id=$1`, channelID).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	return v != 0, err
+}
+
+// SetStageActorEnabled switches a stage channel's actor on or off.
+func (s *Federation) SetStageActorEnabled(ctx context.Context, channelID string, on bool, at time.Time) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO federation_stage_actors (channel_id, enabled, updated_at) VALUES ($1,$2,$3)
+		ON CONFLICT (channel_id) DO UPDATE SET enabled=excluded.enabled, updated_at=excluded.updated_at`, channelID, v, Micros(at))
+	return err
+}

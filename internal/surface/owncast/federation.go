@@ -224,6 +224,37 @@ func (s *Surface) registerFederation(h *httpserver.Server) {
 	s.admin(h, "POST /api/admin/federation/send", s.valueHandler(func(r *http.Request, v string) error {
 		return f.SendPublic(r.Context(), v)
 	}))
+	// Hearth's extra: each stage channel's actor, switchable per channel.
+	s.admin(h, "GET /api/admin/federation/stages/{channelId}", func(w http.ResponseWriter, r *http.Request) {
+		a, err := f.Stage(r.Context(), r.PathValue("channelId"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeStageActor(w, f, a)
+	})
+	s.admin(h, "POST /api/admin/federation/stages/{channelId}", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Enabled *bool `json:"enabled"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if req.Enabled == nil {
+			writeResult(w, http.StatusBadRequest, false, "enabled is required")
+			return
+		}
+		if err := f.SetStageEnabled(r.Context(), r.PathValue("channelId"), *req.Enabled); err != nil {
+			writeError(w, err)
+			return
+		}
+		a, err := f.Stage(r.Context(), r.PathValue("channelId"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeStageActor(w, f, a)
+	})
 	s.admin(h, "GET /api/admin/federation/actions", func(w http.ResponseWriter, r *http.Request) {
 		off, lim := paging(r)
 		as, total, err := f.Actions(r.Context(), off, lim)
@@ -304,14 +335,20 @@ func writeFedError(w http.ResponseWriter, err error) {
 // onFederationLive posts the go-live note when the default stage starts
 // on this node.
 func (s *Surface) onFederationLive(e live.Event) {
-	if s.d.Federation == nil || !e.DefaultStage || e.Kind != live.EventStarted {
+	if s.d.Federation == nil || e.Kind != live.EventStarted {
 		return
+	}
+	username := ""
+	if !e.DefaultStage {
+		// A stage channel's stage has the channel's id.
+		username = federation.StagePrefix + e.StageID
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := s.d.Federation.GoLive(ctx, ""); err != nil {
-			s.log.Warn("federation go-live post", "err", err)
+		err := s.d.Federation.GoLive(ctx, username, e.StreamTitle)
+		if err != nil && !(username != "" && fault.KindOf(err) == fault.NotFound) {
+			s.log.Warn("federation go-live post", "stage", e.StageID, "err", err)
 		}
 	}()
 }
@@ -356,4 +393,13 @@ func (s *Surface) FediverseWebhook(e federation.Engagement) {
 	}
 	s.d.Webhooks.Dispatch(context.Background(), e.Type, map[string]any{"id": newEventID(), "timestamp": time.Now().UTC(),
 		"type": e.Type, "body": name + " " + e.Body, "image": e.Image, "link": e.ActorIRI, "title": e.Username})
+}
+
+func writeStageActor(w http.ResponseWriter, f *federation.Service, a *federation.StageActor) {
+	account := a.Username
+	if u, err := urlHost(f.Settings().ServerURL); err == nil && u != "" {
+		account += "@" + u
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"channelId": a.ChannelID, "account": account,
+		"enabled": a.Enabled, "followerCount": a.Followers})
 }

@@ -382,6 +382,8 @@ func openAPIFederation(c *ocClient, n *node) {
 	reg := c.obj(200, "POST", "/api/chat/register", "", nil)
 	c.do(400, "POST", "/api/auth/fediverse?accessToken="+url.QueryEscape(reg["accessToken"].(string)), "", map[string]any{"account": "nobody"})
 	c.do(400, "POST", "/api/auth/fediverse/verify", "", map[string]any{"code": "NOPE"})
+	c.do(404, "GET", "/api/admin/federation/stages/x", "admin", nil) // the harness wires no stage channels
+	c.do(404, "POST", "/api/admin/federation/stages/x", "admin", map[string]any{"enabled": false})
 	c.do(404, "GET", "/federation/", "", nil)
 	c.do(404, "POST", "/federation/", "", map[string]any{})
 	c.do(404, "GET", "/nodeinfo/", "", nil)

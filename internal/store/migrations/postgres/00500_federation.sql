@@ -60,7 +60,16 @@ CREATE TABLE federation_deliveries (
 CREATE INDEX federation_deliveries_next ON federation_deliveries(next_at);
 CREATE INDEX federation_deliveries_inbox ON federation_deliveries(inbox, created_at);
 
+-- Hearth's extra: each stage channel is its own actor unless the instance
+-- admin switched it off (no row: on).
+CREATE TABLE federation_stage_actors (
+    channel_id TEXT PRIMARY KEY,
+    enabled    INTEGER NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
 -- +goose Down
+DROP TABLE federation_stage_actors;
 DROP TABLE federation_deliveries;
 DROP TABLE federation_actions;
 DROP TABLE federation_outbox;
