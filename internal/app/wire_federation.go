@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/directory"
 	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/stagechat"
@@ -38,4 +39,20 @@ func newFederation(a *App, chat *stagechat.Service, log *slog.Logger, onEngageme
 	}
 	a.runners = append(a.runners, fed.Run)
 	return fed, nil
+}
+
+// newDirectory builds the Owncast directory pinger (config/directoryenabled)
+// and adds it to the runners; one node pings per round.
+func newDirectory(a *App, chat *stagechat.Service, log *slog.Logger) (*directory.Service, error) {
+	out, err := egress.New(egress.Config{Timeout: 15 * time.Second, MaxBodyBytes: 64 << 10})
+	if err != nil {
+		return nil, err
+	}
+	d, err := directory.New(directory.Config{URL: a.Config.DirectoryURL, Settings: chat.DirectorySettings, Claim: chat.ClaimOnce},
+		a.DB.StageChat(), out, log)
+	if err != nil {
+		return nil, err
+	}
+	a.runners = append(a.runners, d.Run)
+	return d, nil
 }

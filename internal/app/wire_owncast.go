@@ -102,6 +102,10 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	dir, err := newDirectory(a, chat, log)
+	if err != nil {
+		return err
+	}
 	hub, err := a.NewHub(gateway.Config{
 		InsecureSkipVerify: true, // Owncast's chat accepts any Origin
 		ReadLimit:          2 * owncast.MaxSocketPayload,
@@ -119,7 +123,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		}
 		gate = a.stageLinks()
 	}
-	s, err := owncast.New(owncast.Deps{Stages: gate, StageURLKey: urlKey, Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie, Federation: fed, FediverseAuth: fediAuth,
+	s, err := owncast.New(owncast.Deps{Stages: gate, StageURLKey: urlKey, Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie, Federation: fed, FediverseAuth: fediAuth, Directory: dir,
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "hearth (owncast api 0.1.3)",
 			FloodRate: floodRate(a.Config.ChatFloodRate), Logs: logs, MaxConnections: maxChatConnections(), FloodBlock: 10 * time.Second}})
 	if err != nil {

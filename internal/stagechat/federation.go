@@ -76,3 +76,10 @@ func (s *Service) FederationEngagement(ctx context.Context, e federation.Engagem
 		s.log.Warn("fediverse engagement to chat", "err", err)
 	}
 }
+
+// DirectorySettings is the Owncast directory pinger's view of the
+// settings: config/directoryenabled and the server URL.
+func (s *Service) DirectorySettings() (bool, string) {
+	st := s.Settings()
+	return st.Directory.Enabled, st.ServerURL
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/directory"
 	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/gateway"
@@ -57,6 +58,8 @@ type nodeOpts struct {
 	engagement func(context.Context, federation.Engagement)
 	// noFederationRunner leaves the delivery queue unsent.
 	noFederationRunner bool
+	// directoryURL, when set, runs the Owncast directory pinger against it.
+	directoryURL string
 }
 
 func newNode(t testing.TB, o nodeOpts) *node {
@@ -154,8 +157,20 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dirURL := o.directoryURL
+	if dirURL == "" {
+		dirURL = "https://directory.example" // never pinged: the pinger runs only with o.directoryURL
+	}
+	yp, err := directory.New(directory.Config{URL: dirURL, Interval: 20 * time.Millisecond, Settings: chat.DirectorySettings},
+		db.StageChat(), fedOut, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.directoryURL != "" {
+		go func() { _ = yp.Run(ctx) }()
+	}
 	s, err := owncast.New(owncast.Deps{Identity: idn, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Chats: copts, IndieAuth: indie,
-		Federation: fed, FediverseAuth: fediAuth})
+		Federation: fed, FediverseAuth: fediAuth, Directory: yp})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -384,6 +384,7 @@ func openAPIFederation(c *ocClient, n *node) {
 	c.do(400, "POST", "/api/auth/fediverse/verify", "", map[string]any{"code": "NOPE"})
 	c.do(404, "GET", "/api/admin/federation/stages/x", "admin", nil) // the harness wires no stage channels
 	c.do(404, "POST", "/api/admin/federation/stages/x", "admin", map[string]any{"enabled": false})
+	c.do(200, "POST", "/api/admin/yp/reset", "admin", nil)
 	c.do(404, "GET", "/federation/", "", nil)
 	c.do(404, "POST", "/federation/", "", map[string]any{})
 	c.do(404, "GET", "/nodeinfo/", "", nil)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/hearth-community/hearth/internal/directory"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/gateway"
@@ -48,6 +49,8 @@ type Deps struct {
 	// FediverseAuth, when set, serves /api/auth/fediverse* (chat sign-in
 	// by a one-time code sent as a direct message).
 	FediverseAuth *stagechat.FediverseAuth
+	// Directory, when set, serves /api/admin/yp/reset (directory.go).
+	Directory *directory.Service
 }
 
 // Surface serves Owncast's API.
@@ -79,6 +82,7 @@ func (s *Surface) Register(h *httpserver.Server) {
 	s.registerChat(h)
 	s.registerAuth(h)
 	s.registerFederation(h)
+	s.registerDirectory(h)
 }
 
 // wrap applies panic recovery in Owncast's error shape.
