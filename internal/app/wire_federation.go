@@ -42,8 +42,12 @@ func newFederation(a *App, chat *stagechat.Service, log *slog.Logger, onEngageme
 }
 
 // newDirectory builds the Owncast directory pinger (config/directoryenabled)
-// and adds it to the runners; one node pings per round.
+// and adds it to the runners; one node pings per round. An empty
+// --directory-url means none.
 func newDirectory(a *App, chat *stagechat.Service, log *slog.Logger) (*directory.Service, error) {
+	if a.Config.DirectoryURL == "" {
+		return nil, nil // no directory: config/directoryenabled is refused
+	}
 	out, err := egress.New(egress.Config{Timeout: 15 * time.Second, MaxBodyBytes: 64 << 10})
 	if err != nil {
 		return nil, err

@@ -95,7 +95,13 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 	cfg("customjavascript", setter(s, str(long, func(st *stagechat.Settings, v string) { st.CustomJavascript = v })))
 	cfg("hideviewercount", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.HideViewerCount = v })))
 	cfg("disablesearchindexing", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.DisableSearchIndexing = v })))
-	cfg("directoryenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Directory.Enabled = v })))
+	cfg("directoryenabled", setter(s, func(st *stagechat.Settings, v bool) error {
+		if v && s.d.Directory == nil {
+			return fault.New(fault.Invalid, "no directory is configured (--directory-url)")
+		}
+		st.Directory.Enabled = v
+		return nil
+	}))
 	cfg("sockethostoverride", setter(s, func(st *stagechat.Settings, v string) error {
 		v = strings.TrimSpace(v)
 		if v != "" {
