@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,7 +21,9 @@ import (
 
 	"github.com/go-fed/httpsig"
 
+	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/federation"
+	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 // enableFederation points the node's server URL at itself and turns
@@ -735,5 +738,70 @@ func TestFederationChatSignIn(t *testing.T) {
 	}
 	if r := n.do(t, "POST", "/api/auth/fediverse/verify", "", map[string]any{"code": code}); r.status != 400 {
 		t.Fatalf("code reused: %d", r.status)
+	}
+}
+
+// TestFederationTwoNodes: two Hearth nodes over one database and bus (one
+// public URL behind a proxy) publish the same key, a follow taken by one
+// is seen by the other, and a post made on the second node reaches the
+// follower exactly once.
+func TestFederationTwoNodes(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	shared := bus.NewLocal()
+	t.Cleanup(func() { shared.Close() })
+	a := newNode(t, nodeOpts{db: db, bus: shared})
+	b := newNode(t, nodeOpts{db: db, bus: shared})
+	for _, n := range []*node{a, b} {
+		for _, c := range []struct {
+			path  string
+			value any
+		}{
+			{"/api/admin/config/serverurl", a.url},
+			{"/api/admin/config/federation/username", "streamer"},
+			{"/api/admin/config/federation/enable", true},
+		} {
+			if r := n.do(t, "POST", c.path, "admin", map[string]any{"value": c.value}); r.status != 200 {
+				t.Fatalf("%s: %d %s", c.path, r.status, r.body)
+			}
+		}
+	}
+	keyOf := func(n *node) string {
+		var actor map[string]any
+		n.do(t, "GET", "/federation/user/streamer", "", nil, "Accept", "application/activity+json").json(t, &actor)
+		pk, _ := actor["publicKey"].(map[string]any)
+		return fmt.Sprint(pk["publicKeyPem"])
+	}
+	if ka, kb := keyOf(a), keyOf(b); ka != kb || !strings.Contains(ka, "PUBLIC KEY") {
+		t.Fatal("the two nodes publish different keys")
+	}
+	p := newPeer(t, "grace")
+	if r := p.post(t, inboxOf(a), p.follow(a), signOpts{}); r.status != 202 {
+		t.Fatalf("follow: %d %s", r.status, r.body)
+	}
+	p.next(t) // Accept
+	var fl followerList
+	b.do(t, "GET", "/api/followers", "", nil).json(t, &fl)
+	if fl.Total != 1 {
+		t.Fatalf("node B followers = %+v", fl)
+	}
+	const posts = 3
+	for range posts {
+		if r := b.do(t, "POST", "/api/admin/federation/send", "admin", map[string]any{"value": "from node B"}); r.status != 200 {
+			t.Fatalf("send: %d %s", r.status, r.body)
+		}
+	}
+	seen := map[any]bool{}
+	for range posts {
+		c := p.next(t)
+		if c["type"] != "Create" || seen[c["id"]] {
+			t.Fatalf("unexpected or repeated delivery: %v", c)
+		}
+		seen[c["id"]] = true
+	}
+	var outbox struct{ TotalItems int }
+	a.do(t, "GET", "/federation/user/streamer/outbox", "", nil, "Accept", "application/activity+json").json(t, &outbox)
+	if outbox.TotalItems != posts {
+		t.Fatalf("node A outbox = %d, want %d", outbox.TotalItems, posts)
 	}
 }
