@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -269,5 +270,53 @@ func TestStageChannelActors(t *testing.T) {
 	st, err := s.Stage(ctx, ch)
 	if err != nil || st.Enabled || st.Followers != 1 {
 		t.Fatalf("stage = %+v, %v", st, err)
+	}
+}
+
+// TestGoLivePost: the go-live Create/Note carries the go-live message, the
+// title, the tags and #owncast, the preview image, sensitive when NSFW, and
+// is addressed to followers only in private mode.
+func TestGoLivePost(t *testing.T) {
+	t.Parallel()
+	for _, private := range []bool{false, true} {
+		db := storetest.OpenSQLite(t)
+		s := newService(t, db, federation.Config{Settings: func() federation.Settings {
+			return federation.Settings{Enabled: true, Private: private, Username: "streamer", ServerURL: "https://stage.example",
+				Name: "Stage", GoLiveMessage: "We are live!", StreamTitle: "Cooking <pasta>", Tags: []string{"food", "live music"}, NSFW: true}
+		}})
+		if err := s.GoLive(context.Background(), "", ""); err != nil {
+			t.Fatal(err)
+		}
+		its, _, err := db.Federation().Outbox(context.Background(), "streamer", 0, 1)
+		if err != nil || len(its) != 1 {
+			t.Fatalf("outbox: %v %d", err, len(its))
+		}
+		var create struct {
+			Type   string
+			To, Cc []string
+			Object struct {
+				Type, Content string
+				Sensitive     bool
+				Tag           []struct{ Type, Name string }
+				Attachment    []struct{ URL string }
+			}
+		}
+		if err := json.Unmarshal(its[0].Value, &create); err != nil {
+			t.Fatal(err)
+		}
+		o := create.Object
+		tags := map[string]bool{}
+		for _, tg := range o.Tag {
+			tags[tg.Name] = tg.Type == "Hashtag"
+		}
+		if create.Type != "Create" || o.Type != "Note" || !o.Sensitive || !strings.Contains(o.Content, "We are live!") ||
+			!strings.Contains(o.Content, "Cooking &lt;pasta&gt;") || !tags["#food"] || !tags["#livemusic"] || !tags["#owncast"] ||
+			len(o.Attachment) != 1 || o.Attachment[0].URL != "https://stage.example/thumbnail.jpg" {
+			t.Fatalf("go-live post = %+v", create)
+		}
+		public := len(create.To) > 0 && create.To[0] == federation.Public
+		if public == private {
+			t.Errorf("private=%v: to = %v", private, create.To)
+		}
 	}
 }
