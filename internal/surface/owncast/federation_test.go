@@ -160,6 +160,7 @@ type peer struct {
 	got      chan map[string]any
 	fail     int // answer 500 to this many deliveries
 	verifyOK int // deliveries whose signature verified
+	pad      int // bytes of padding in the actor document
 	hearth   func() string
 }
 
@@ -176,7 +177,11 @@ func newPeer(t *testing.T, name string) *peer {
 		pub, _ := x509.MarshalPKIXPublicKey(&p.key.PublicKey)
 		p.mu.Unlock()
 		w.Header().Set("Content-Type", "application/activity+json")
+		p.mu.Lock()
+		pad := strings.Repeat(" ", p.pad)
+		p.mu.Unlock()
 		_ = json.NewEncoder(w).Encode(map[string]any{
+			"summary":  pad,
 			"@context": []string{"https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"},
 			"id":       p.actor(), "type": "Person", "preferredUsername": name, "name": strings.ToUpper(name),
 			"inbox": p.actor() + "/inbox", "endpoints": map[string]any{"sharedInbox": p.srv.URL + "/inbox"},
@@ -803,5 +808,21 @@ func TestFederationTwoNodes(t *testing.T) {
 	a.do(t, "GET", "/federation/user/streamer/outbox", "", nil, "Accept", "application/activity+json").json(t, &outbox)
 	if outbox.TotalItems != posts {
 		t.Fatalf("node A outbox = %d, want %d", outbox.TotalItems, posts)
+	}
+}
+
+// TestFederationOversizedActorDocumentRefused: the signer's actor document
+// is fetched with a size bound; one past it is not read, and the activity
+// is refused.
+func TestFederationOversizedActorDocumentRefused(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	enableFederation(t, n, false)
+	p := newPeer(t, "huge")
+	p.mu.Lock()
+	p.pad = 300 << 10
+	p.mu.Unlock()
+	if r := p.post(t, inboxOf(n), p.follow(n), signOpts{}); r.status != 401 {
+		t.Fatalf("oversized actor document: %d %s", r.status, r.body)
 	}
 }
