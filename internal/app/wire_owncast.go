@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
@@ -86,6 +88,28 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var surface *owncast.Surface // set below; engagement before then has no webhook
+	var surfaceMu sync.Mutex
+	fed, err := newFederation(a, chat, log, func(ctx context.Context, e federation.Engagement) {
+		chat.FederationEngagement(ctx, e)
+		surfaceMu.Lock()
+		sf := surface
+		surfaceMu.Unlock()
+		if sf != nil {
+			sf.FediverseWebhook(e)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	fediAuth, err := stagechat.NewFediverseAuth(chat, a.DB.StageChat(), fed)
+	if err != nil {
+		return err
+	}
+	dir, err := newDirectory(a, chat, log)
+	if err != nil {
+		return err
+	}
 	hub, err := a.NewHub(gateway.Config{
 		InsecureSkipVerify: true, // Owncast's chat accepts any Origin
 		ReadLimit:          2 * owncast.MaxSocketPayload,
@@ -103,13 +127,16 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		}
 		gate = a.stageChannels()
 	}
-	s, err := owncast.New(owncast.Deps{Stages: gate, StageURLKey: urlKey, Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie,
+	s, err := owncast.New(owncast.Deps{Stages: gate, StageURLKey: urlKey, Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie, Federation: fed, FediverseAuth: fediAuth, Directory: dir,
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "hearth (owncast api 0.1.3)",
 			FloodRate: floodRate(a.Config.ChatFloodRate), Logs: logs, MaxConnections: maxChatConnections(), FloodBlock: 10 * time.Second}})
 	if err != nil {
 		return err
 	}
 	chat.SetHook(s.ChatEventWebhooks)
+	surfaceMu.Lock()
+	surface = s
+	surfaceMu.Unlock()
 	for pattern, h := range map[string]func(bus.Message){
 		stagechat.SettingsTopic: func(bus.Message) {
 			if err := chat.ReloadSettings(context.Background()); err != nil {

@@ -67,6 +67,7 @@ type Config struct {
 	StageSummary       string   `name:"stage-summary" env:"HEARTH_STAGE_SUMMARY" default:"A live stream on Hearth." help:"Instance summary, until an admin changes it."`
 	StagePageContent   string   `name:"stage-page-content" env:"HEARTH_STAGE_PAGE_CONTENT" default:"" help:"Markdown shown below the stream (Owncast's extraPageContent), until an admin changes it."`
 	StageTags          []string `name:"stage-tags" env:"HEARTH_STAGE_TAGS" default:"" sep:"," help:"Instance tags, comma separated, until an admin changes them."`
+	DirectoryURL       string   `name:"directory-url" env:"HEARTH_DIRECTORY_URL" default:"https://directory.owncast.online" help:"The Owncast directory the stage is listed in while the admin's config/directoryenabled is on (pinged every 4 minutes with the server URL). Empty: none, and directoryenabled is refused."`
 	StageSocialHandles []string `name:"stage-social-handles" env:"HEARTH_STAGE_SOCIAL_HANDLES" default:"" sep:"," help:"Social links as platform=url, comma separated (e.g. github=https://github.com/owncast/owncast), until an admin changes them."`
 	ChatFloodRate      float64  `name:"chat-flood-rate" env:"HEARTH_CHAT_FLOOD_RATE" default:"1.5" help:"Chat messages per second one Owncast chat connection may send; a faster sender is muted for 10 s with Owncast's notice (Owncast: 1.5). 0 disables the limit."`
 
@@ -153,6 +154,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GCPercent < 0 {
 		return fmt.Errorf("--gc-percent %d: must not be negative", c.GCPercent)
+	}
+	if u, err := url.Parse(c.DirectoryURL); c.DirectoryURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		return fmt.Errorf("--directory-url %q: must be an http(s) URL", c.DirectoryURL)
 	}
 	if c.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/stagechat"
@@ -26,10 +27,12 @@ func setter[T any](s *Surface, apply func(st *stagechat.Settings, v T) error) ht
 			writeResult(w, http.StatusBadRequest, false, "unable to parse new value")
 			return
 		}
+		before := s.profileKey()
 		if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error { return apply(st, *req.Value) }); err != nil {
 			writeError(w, err)
 			return
 		}
+		s.profileChanged(r.Context(), before)
 		writeResult(w, http.StatusOK, true, "changed")
 	}
 }
@@ -91,7 +94,13 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 	cfg("hideviewercount", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.HideViewerCount = v })))
 	cfg("autoplay", setter(s, func(st *stagechat.Settings, v string) error { return st.SetAutoplay(v) }))
 	cfg("disablesearchindexing", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.DisableSearchIndexing = v })))
-	cfg("directoryenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Directory.Enabled = v })))
+	cfg("directoryenabled", setter(s, func(st *stagechat.Settings, v bool) error {
+		if v && s.d.Directory == nil {
+			return fault.New(fault.Invalid, "no directory is configured (--directory-url)")
+		}
+		st.Directory.Enabled = v
+		return nil
+	}))
 	cfg("sockethostoverride", setter(s, func(st *stagechat.Settings, v string) error {
 		v = strings.TrimSpace(v)
 		if v != "" {
@@ -175,12 +184,18 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 	cfg("chat/forbiddenusernames", setter(s, strList(1000, 100, func(st *stagechat.Settings, v []string) { st.ForbiddenUsernames = v })))
 	cfg("chat/suggestedusernames", setter(s, strList(1000, 100, func(st *stagechat.Settings, v []string) { st.SuggestedUsernames = v })))
 
-	// Federation and notifications: stored and reported; the protocols
-	// are later work.
+	// Federation (internal/federation reads these on every request) and
+	// notifications.
 	cfg("federation/enable", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Federation.Enabled = v })))
 	cfg("federation/private", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Federation.IsPrivate = v })))
 	cfg("federation/showengagement", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Federation.ShowEngagement = v })))
-	cfg("federation/username", setter(s, str(text, func(st *stagechat.Settings, v string) { st.Federation.Username = v })))
+	cfg("federation/username", setter(s, func(st *stagechat.Settings, v string) error {
+		if !federation.ValidUsername(v) {
+			return fault.New(fault.Invalid, "username must be 1 to 30 letters, digits, _ . or -")
+		}
+		st.Federation.Username = v
+		return nil
+	}))
 	cfg("federation/livemessage", setter(s, str(text, func(st *stagechat.Settings, v string) { st.Federation.GoLiveMessage = v })))
 	cfg("federation/blockdomains", setter(s, strList(1000, 253, func(st *stagechat.Settings, v []string) { st.Federation.BlockedDomains = v })))
 	cfg("notifications/discord", setter(s, func(st *stagechat.Settings, v json.RawMessage) error {

@@ -6,9 +6,8 @@ import (
 	"github.com/hearth-community/hearth/internal/httpserver"
 )
 
-// registerAuth adds Owncast's chat sign-in routes. Fediverse sign-in
-// (/api/auth/fediverse*) needs the federation protocol, a later issue, and
-// is not served.
+// registerAuth adds Owncast's IndieAuth chat sign-in routes (fediverse
+// sign-in is in federation.go).
 func (s *Surface) registerAuth(h *httpserver.Server) {
 	if s.d.IndieAuth == nil {
 		return

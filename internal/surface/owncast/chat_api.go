@@ -80,6 +80,8 @@ func (s *Surface) messageJSON(ctx context.Context, m *messages.Message, withVisi
 		out["user"] = map[string]any{"displayName": s.d.Chat.Settings().Name}
 	case stagechat.KindAction:
 		out["type"] = evAction
+	case stagechat.KindFediverse:
+		fediverseJSON(out, m)
 	default:
 		out["type"] = evChat
 		if m.AuthorID != nil {

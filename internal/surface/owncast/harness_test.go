@@ -8,13 +8,16 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/directory"
 	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -36,6 +39,7 @@ type node struct {
 	chat    *stagechat.Service
 	id      *identity.Service
 	hooks   *webhooks.Service
+	fed     *federation.Service
 	dataDir string
 }
 
@@ -50,6 +54,12 @@ type nodeOpts struct {
 	presence stagechat.PresenceConfig
 	// allow lets webhook deliveries reach a test listener.
 	allow func(netip.AddrPort) bool
+	// engagement, when set, hears federation engagement.
+	engagement func(context.Context, federation.Engagement)
+	// noFederationRunner leaves the delivery queue unsent.
+	noFederationRunner bool
+	// directoryURL, when set, runs the Owncast directory pinger against it.
+	directoryURL string
 }
 
 func newNode(t testing.TB, o nodeOpts) *node {
@@ -120,10 +130,51 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := owncast.New(owncast.Deps{Identity: idn, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Chats: copts, IndieAuth: indie})
+	var surf atomic.Pointer[owncast.Surface]
+	// Federation reaches test peers on loopback (the test-only egress
+	// allowance) and looks up remote accounts over plain http.
+	fedOut, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap.Addr().IsLoopback() }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	fed, err := federation.New(federation.Config{Settings: chat.FederationSettings, Version: "test", InsecureHTTP: true,
+		Backoff: time.Millisecond, Poll: 20 * time.Millisecond, OnEngagement: func(ctx context.Context, e federation.Engagement) {
+			chat.FederationEngagement(ctx, e)
+			if sf := surf.Load(); sf != nil {
+				sf.FediverseWebhook(e)
+			}
+			if o.engagement != nil {
+				o.engagement(ctx, e)
+			}
+		}}, db.Federation(), fedOut, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.noFederationRunner {
+		go func() { _ = fed.Run(ctx) }()
+	}
+	fediAuth, err := stagechat.NewFediverseAuth(chat, db.StageChat(), fed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirURL := o.directoryURL
+	if dirURL == "" {
+		dirURL = "https://directory.example" // never pinged: the pinger runs only with o.directoryURL
+	}
+	yp, err := directory.New(directory.Config{URL: dirURL, Interval: 20 * time.Millisecond, Settings: chat.DirectorySettings},
+		db.StageChat(), fedOut, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.directoryURL != "" {
+		go func() { _ = yp.Run(ctx) }()
+	}
+	s, err := owncast.New(owncast.Deps{Identity: idn, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Chats: copts, IndieAuth: indie,
+		Federation: fed, FediverseAuth: fediAuth, Directory: yp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	surf.Store(s)
 	chat.SetHook(s.ChatEventWebhooks)
 	sub, err := b.Subscribe(identity.RevokedTopic, func(m bus.Message) {
 		var r identity.Revoked
@@ -161,7 +212,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		_ = hub.Shutdown(sctx)
 		<-done
 	})
-	return &node{url: srv.URL(), db: db, msgs: msgs, chat: chat, id: idn, hooks: hooks, dataDir: dir}
+	return &node{url: srv.URL(), db: db, msgs: msgs, chat: chat, id: idn, hooks: hooks, fed: fed, dataDir: dir}
 }
 
 type reply struct {

@@ -55,6 +55,7 @@ func (s *Surface) onLiveEvent(e live.Event) {
 	if s.d.GoLive != nil {
 		s.d.GoLive.StreamChanged(online)
 	}
+	s.onFederationLive(e)
 }
 
 func (s *Surface) stageID() string { return s.d.Live.DefaultStageID() }

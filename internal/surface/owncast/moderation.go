@@ -165,12 +165,15 @@ func (s *Surface) registerAdminChat(h *httpserver.Server) {
 	s.admin(h, "POST /api/admin/chat/users/ipbans/remove", s.valueHandler(func(r *http.Request, v string) error {
 		return s.d.Chat.UnbanIP(r.Context(), v)
 	}))
-	// Followers belong to federation (a later issue); the instance has none.
-	s.admin(h, "GET /api/admin/followers", func(w http.ResponseWriter, r *http.Request) {
-		httpserver.WriteJSON(w, http.StatusOK, map[string]any{"total": 0, "results": []any{}})
-	})
-	s.admin(h, "GET /api/admin/followers/pending", emptyList)
-	s.admin(h, "GET /api/admin/followers/blocked", emptyList)
+	// Followers belong to federation (federation.go); without it the
+	// instance has none.
+	if s.d.Federation == nil {
+		s.admin(h, "GET /api/admin/followers", func(w http.ResponseWriter, r *http.Request) {
+			httpserver.WriteJSON(w, http.StatusOK, map[string]any{"total": 0, "results": []any{}})
+		})
+		s.admin(h, "GET /api/admin/followers/pending", emptyList)
+		s.admin(h, "GET /api/admin/followers/blocked", emptyList)
+	}
 	if s.d.Live == nil {
 		// With live streaming wired, registerLiveAdmin serves this path
 		// with the instance gauges and the node's own metrics together.

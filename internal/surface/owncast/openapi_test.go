@@ -47,6 +47,9 @@ func (c *ocClient) do(want int, method, path, auth string, body any) []byte {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if strings.HasPrefix(path, "/federation/") {
+		req.Header.Set("Accept", "application/activity+json") // else a 307 to the web page
+	}
 	if want >= 400 {
 		// A deliberately bad request: only its answer is checked.
 		req.Header.Set(openapitest.SkipRequestHeader, "1")
@@ -117,6 +120,7 @@ func TestOpenAPIResponses(t *testing.T) {
 
 	c.do(401, "GET", "/api/admin/serverconfig", "", nil)
 	c.do(200, "GET", "/api/admin/serverconfig", "admin", nil)
+	openAPIFederation(c, n)
 	for _, s := range []struct {
 		name  string
 		value any
@@ -368,4 +372,47 @@ func TestOpenAPIRoutes(t *testing.T) {
 			t.Errorf("%s is in api/owncast.yaml but no node serves %s %s", op, method, path)
 		}
 	}
+}
+
+// openAPIFederation walks the fediverse routes, off and then on.
+func openAPIFederation(c *ocClient, n *node) {
+	c.do(405, "GET", "/nodeinfo/2.0", "", nil)
+	c.do(200, "POST", "/api/admin/config/serverurl", "admin", map[string]any{"value": n.url})
+	c.do(200, "POST", "/api/admin/config/federation/enable", "admin", map[string]any{"value": true})
+	host := strings.TrimPrefix(n.url, "http://")
+	c.do(200, "GET", "/.well-known/webfinger?resource=acct:streamer@"+host, "", nil)
+	c.do(200, "GET", "/.well-known/host-meta", "", nil)
+	c.do(200, "GET", "/.well-known/nodeinfo", "", nil)
+	c.do(200, "GET", "/.well-known/x-nodeinfo2", "", nil)
+	c.do(200, "GET", "/nodeinfo/2.0", "", nil)
+	c.do(200, "GET", "/api/v1/instance", "", nil)
+	c.do(200, "GET", "/federation/user/streamer", "", nil)
+	c.do(401, "POST", "/federation/user/streamer/inbox", "", map[string]any{"type": "Follow"})
+	c.do(200, "POST", "/api/admin/federation/send", "admin", map[string]any{"value": "hello"})
+	out := c.obj(200, "GET", "/federation/user/streamer/outbox", "", nil)
+	items, _ := out["orderedItems"].([]any)
+	if len(items) != 1 {
+		c.t.Fatalf("outbox = %v", out)
+	}
+	id, _ := items[0].(map[string]any)["id"].(string)
+	c.do(200, "GET", strings.TrimPrefix(id, n.url), "", nil)
+	c.do(200, "GET", "/federation/user/streamer/followers", "", nil)
+	c.do(200, "GET", "/api/followers", "", nil)
+	c.do(200, "GET", "/api/admin/followers", "admin", nil)
+	c.do(200, "GET", "/api/admin/followers/pending", "admin", nil)
+	c.do(200, "GET", "/api/admin/followers/blocked", "admin", nil)
+	c.do(404, "POST", "/api/admin/followers/approve", "admin", map[string]any{"actorIRI": "https://x.example/u", "approved": true})
+	c.do(404, "POST", "/api/admin/followers/remove", "admin", map[string]any{"actorIRI": "https://x.example/u"})
+	c.do(200, "GET", "/api/admin/federation/actions", "admin", nil)
+	c.do(400, "POST", "/api/remotefollow", "", map[string]any{"account": "nobody"})
+	reg := c.obj(200, "POST", "/api/chat/register", "", nil)
+	c.do(400, "POST", "/api/auth/fediverse?accessToken="+url.QueryEscape(reg["accessToken"].(string)), "", map[string]any{"account": "nobody"})
+	c.do(400, "POST", "/api/auth/fediverse/verify", "", map[string]any{"code": "NOPE"})
+	c.do(404, "GET", "/api/admin/federation/stages/x", "admin", nil) // the harness wires no stage channels
+	c.do(404, "POST", "/api/admin/federation/stages/x", "admin", map[string]any{"enabled": false})
+	c.do(200, "POST", "/api/admin/yp/reset", "admin", nil)
+	c.do(404, "GET", "/federation/", "", nil)
+	c.do(404, "POST", "/federation/", "", map[string]any{})
+	c.do(404, "GET", "/nodeinfo/", "", nil)
+	c.do(200, "POST", "/api/admin/config/federation/enable", "admin", map[string]any{"value": false})
 }

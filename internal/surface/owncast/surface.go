@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/hearth-community/hearth/internal/directory"
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -43,6 +45,13 @@ type Deps struct {
 	// stage channel's stage under /api/stages/ and /stages/ (stages.go).
 	Stages      StageGate
 	StageURLKey []byte
+	// Federation, when set, serves the fediverse routes (federation.go).
+	Federation *federation.Service
+	// FediverseAuth, when set, serves /api/auth/fediverse* (chat sign-in
+	// by a one-time code sent as a direct message).
+	FediverseAuth *stagechat.FediverseAuth
+	// Directory, when set, serves /api/admin/yp/reset (directory.go).
+	Directory *directory.Service
 }
 
 // Surface serves Owncast's API.
@@ -73,6 +82,8 @@ func (s *Surface) Register(h *httpserver.Server) {
 	}
 	s.registerChat(h)
 	s.registerAuth(h)
+	s.registerFederation(h)
+	s.registerDirectory(h)
 }
 
 // wrap applies panic recovery in Owncast's error shape.

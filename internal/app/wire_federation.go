@@ -1,0 +1,62 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/directory"
+	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/federation"
+	"github.com/hearth-community/hearth/internal/stagechat"
+)
+
+// newFederation builds the fediverse service over the stage settings and
+// adds its delivery loop to the runners.
+// onEngagement is called with each inbound engagement (the surface sets
+// its webhook half once it exists).
+func newFederation(a *App, chat *stagechat.Service, log *slog.Logger, onEngagement func(context.Context, federation.Engagement)) (*federation.Service, error) {
+	out, err := egress.New(egress.Config{Timeout: 15 * time.Second, MaxBodyBytes: 1 << 20})
+	if err != nil {
+		return nil, err
+	}
+	cfg := federation.Config{Settings: chat.FederationSettings, Version: "hearth", OnEngagement: onEngagement}
+	if a.Community != nil && a.Live != nil {
+		// Each stage channel is its own actor (its stage has its id).
+		cfg.StageChannel = func(ctx context.Context, id string) (string, bool) {
+			ch, err := a.Community.Store().Channel(ctx, id)
+			if err != nil || ch.Kind != community.KindStage {
+				return "", false
+			}
+			return ch.Name, true
+		}
+	}
+	fed, err := federation.New(cfg,
+		a.DB.Federation(), out, log)
+	if err != nil {
+		return nil, err
+	}
+	a.runners = append(a.runners, fed.Run)
+	return fed, nil
+}
+
+// newDirectory builds the Owncast directory pinger (config/directoryenabled)
+// and adds it to the runners; one node pings per round. An empty
+// --directory-url means none.
+func newDirectory(a *App, chat *stagechat.Service, log *slog.Logger) (*directory.Service, error) {
+	if a.Config.DirectoryURL == "" {
+		return nil, nil // no directory: config/directoryenabled is refused
+	}
+	out, err := egress.New(egress.Config{Timeout: 15 * time.Second, MaxBodyBytes: 64 << 10})
+	if err != nil {
+		return nil, err
+	}
+	d, err := directory.New(directory.Config{URL: a.Config.DirectoryURL, Settings: chat.DirectorySettings, Claim: chat.ClaimOnce},
+		a.DB.StageChat(), out, log)
+	if err != nil {
+		return nil, err
+	}
+	a.runners = append(a.runners, d.Run)
+	return d, nil
+}

@@ -1,0 +1,353 @@
+// Package federation puts Hearth's stages on the fediverse the way Owncast
+// does: one ActivityPub Service actor per server (and, Hearth's extra, one
+// per stage channel), WebFinger and NodeInfo discovery, signed Follow /
+// Accept / Undo, go-live Create/Note posts delivered to followers' shared
+// inboxes, and inbound Like / Announce recorded as engagement.
+//
+// Library choices (research/deps.md):
+//
+//   - HTTP signatures (draft-cavage, what Mastodon signs and verifies) use
+//     github.com/go-fed/httpsig. It neither checks the Digest header nor
+//     exposes the list of signed headers, so verify.go checks both itself.
+//   - The ActivityStreams vocabulary is hand-written as plain JSON maps and
+//     structs (vocab.go). go-fed/activity is refused by the module proxy;
+//     github.com/go-ap/activitypub is available but is an untagged
+//     pseudo-version whose JSON-LD encoding would have to be bent to match
+//     Owncast's exact documents (Service actor with PropertyValue
+//     attachments, toot:Hashtag tags), for the dozen fields Owncast uses.
+//     Plain JSON keeps the wire byte-for-byte under our control.
+//
+// Every outbound fetch (actor documents, WebFinger for remote follow) and
+// delivery goes through the SSRF-safe egress client. Deliveries are durable
+// (a database queue), retried with backoff, claimed by one node at a time,
+// and bounded per inbox.
+package federation
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// Settings is what federation reads from the instance settings on every
+// request: the admin's /api/admin/config/federation/* values and the page's
+// identity.
+type Settings struct {
+	Enabled        bool
+	Private        bool
+	ShowEngagement bool
+	Username       string
+	GoLiveMessage  string
+	BlockedDomains []string
+	ServerURL      string // the public base URL, no trailing slash
+	Name           string
+	Summary        string
+	Tags           []string
+	NSFW           bool
+	StreamTitle    string
+	Social         []Link
+}
+
+// Link is a profile link (the actor's PropertyValue attachments).
+type Link struct{ Name, URL string }
+
+// Follower is a remote account following a local actor.
+type Follower struct {
+	Actor       string // local actor username
+	IRI         string // remote actor id
+	Inbox       string
+	SharedInbox string
+	Name        string
+	Username    string // user@host
+	Image       string
+	RequestIRI  string // the Follow activity's id
+	CreatedAt   time.Time
+	ApprovedAt  *time.Time
+	DisabledAt  *time.Time
+}
+
+// FollowerState selects followers.
+type FollowerState int
+
+// Follower states.
+const (
+	Approved FollowerState = iota // approved and not blocked
+	Pending                       // not yet approved, not blocked
+	Blocked                       // rejected or removed by the admin
+)
+
+// OutboxItem is a stored outbound activity, served at /federation/{id}.
+type OutboxItem struct {
+	ID        string
+	Actor     string
+	Type      string
+	Value     []byte // the activity JSON
+	CreatedAt time.Time
+}
+
+// Action is an inbound engagement activity.
+type Action struct {
+	IRI       string
+	Actor     string // local actor
+	ActorIRI  string
+	Type      string // FEDIVERSE_ENGAGEMENT_FOLLOW, _LIKE, _REPOST
+	CreatedAt time.Time
+}
+
+// Delivery is one queued signed POST.
+type Delivery struct {
+	ID        string
+	Inbox     string
+	KeyID     string
+	Body      []byte
+	Attempts  int
+	NextAt    time.Time
+	CreatedAt time.Time
+}
+
+// Store persists federation state. Lookups that match nothing return
+// fault.NotFound.
+type Store interface {
+	// FederationKey returns the stored private key PEM.
+	FederationKey(ctx context.Context) (string, error)
+	// InsertFederationKey stores pem unless a key exists (then it is a
+	// no-op: the first node wins).
+	InsertFederationKey(ctx context.Context, pem string, at time.Time) error
+
+	PutFollower(ctx context.Context, f *Follower) error
+	Follower(ctx context.Context, actor, iri string) (*Follower, error)
+	Followers(ctx context.Context, actor string, state FollowerState, offset, limit int) ([]*Follower, int, error)
+	SetFollowerState(ctx context.Context, actor, iri string, approvedAt, disabledAt *time.Time) error
+	DeleteFollower(ctx context.Context, actor, iri string) error
+
+	AddOutbox(ctx context.Context, it *OutboxItem) error
+	OutboxItem(ctx context.Context, id string) (*OutboxItem, error)
+	Outbox(ctx context.Context, actor string, offset, limit int) ([]*OutboxItem, int, error)
+
+	// AddAction records an action; a repeated IRI is a fault.Conflict.
+	AddAction(ctx context.Context, a *Action) error
+	Actions(ctx context.Context, offset, limit int) ([]*Action, int, error)
+
+	// Enqueue adds deliveries; for each inbox, the oldest rows past
+	// perInbox are dropped so a dead inbox cannot grow the queue.
+	Enqueue(ctx context.Context, ds []*Delivery, perInbox int) error
+	// Claim leases up to n due deliveries until leaseUntil.
+	Claim(ctx context.Context, now, leaseUntil time.Time, n int) ([]*Delivery, error)
+	DeliveryDone(ctx context.Context, id string) error
+	DeliveryRetry(ctx context.Context, id string, attempts int, next time.Time) error
+
+	// StageActorEnabled reports whether a stage channel's actor is on (on
+	// unless switched off).
+	StageActorEnabled(ctx context.Context, channelID string) (bool, error)
+	SetStageActorEnabled(ctx context.Context, channelID string, on bool, at time.Time) error
+}
+
+// Doer sends outbound requests: the egress client.
+type Doer interface {
+	Do(req *http.Request) (*http.Response, error)
+	CheckURL(raw string) (*url.URL, error)
+}
+
+// Config tunes the service. Zero values take the defaults.
+type Config struct {
+	// Settings returns the current settings. Required.
+	Settings func() Settings
+	// Version is reported in NodeInfo.
+	Version string
+	// DateWindow is how far a signed request's Date may be from now.
+	// Default 1 hour.
+	DateWindow time.Duration
+	// MaxBody caps an inbound activity body. Default 256 KiB.
+	MaxBody int64
+	// KeyCacheTTL is how long a fetched actor key is trusted before it is
+	// fetched again. Default 1 hour.
+	KeyCacheTTL time.Duration
+	// Attempts, Backoff, PerInbox and Workers tune delivery: tries per
+	// delivery (default 8), the first retry delay doubled each time
+	// (default 30 s), rows kept per inbox (default 500), concurrent sends
+	// (default 4).
+	Attempts int
+	Backoff  time.Duration
+	PerInbox int
+	Workers  int
+	// Poll is how often the queue is checked when nothing woke it.
+	// Default 2 s.
+	Poll time.Duration
+	// StageChannel, when set, makes each stage channel its own actor
+	// (Hearth's several stages), named StagePrefix + the channel id: it
+	// returns the channel's name, ok false when channelID is not a stage
+	// channel.
+	StageChannel func(ctx context.Context, channelID string) (name string, ok bool)
+	// InsecureHTTP makes WebFinger look-ups of remote accounts use plain
+	// http (tests, with httptest peers). Never set it in production.
+	InsecureHTTP bool
+	// OnEngagement, when set, is told about each recorded inbound
+	// engagement, once per cluster (the node that took the activity): for
+	// the stage chat's FEDIVERSE_ENGAGEMENT_* events and webhooks.
+	OnEngagement func(ctx context.Context, e Engagement)
+}
+
+// Engagement is an inbound follow, like or boost, for chat and webhooks.
+type Engagement struct {
+	Actor    string // local actor username
+	Type     string // FEDIVERSE_ENGAGEMENT_FOLLOW, _LIKE, _REPOST
+	ActorIRI string
+	Name     string
+	Username string
+	Image    string
+	Body     string // Owncast's chat text, e.g. "liked that this stream went live."
+	// Show is the "show engagement" setting: whether it belongs in chat
+	// (webhooks fire either way).
+	Show bool
+}
+
+// Engagement types (Owncast's event names).
+const (
+	EngagementFollow = "FEDIVERSE_ENGAGEMENT_FOLLOW"
+	EngagementLike   = "FEDIVERSE_ENGAGEMENT_LIKE"
+	EngagementRepost = "FEDIVERSE_ENGAGEMENT_REPOST"
+)
+
+// Service is the federation domain.
+type Service struct {
+	cfg    Config
+	st     Store
+	client Doer
+	log    *slog.Logger
+	now    func() time.Time
+
+	keyMu sync.Mutex
+	key   *rsa.PrivateKey
+
+	keys *keyCache
+	wake chan struct{}
+}
+
+// New builds the service.
+func New(cfg Config, st Store, client Doer, logger *slog.Logger) (*Service, error) {
+	if st == nil || client == nil || cfg.Settings == nil {
+		return nil, errors.New("federation: store, client and settings are required")
+	}
+	if cfg.DateWindow <= 0 {
+		cfg.DateWindow = time.Hour
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 256 << 10
+	}
+	if cfg.KeyCacheTTL <= 0 {
+		cfg.KeyCacheTTL = time.Hour
+	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 8
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 30 * time.Second
+	}
+	if cfg.PerInbox <= 0 {
+		cfg.PerInbox = 500
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 2 * time.Second
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, st: st, client: client, log: logger.With("component", "federation"), now: time.Now,
+		wake: make(chan struct{}, 1)}
+	s.keys = newKeyCache(s)
+	return s, nil
+}
+
+// Settings returns the current settings, normalised.
+func (s *Service) Settings() Settings {
+	st := s.cfg.Settings()
+	st.ServerURL = strings.TrimRight(st.ServerURL, "/")
+	if st.Username == "" {
+		st.Username = "streamer"
+	}
+	return st
+}
+
+// Enabled reports whether federation is on.
+func (s *Service) Enabled() bool { return s.cfg.Settings().Enabled }
+
+// privateKey returns the shared signing key, creating and storing it on
+// first use. Every node ends up with the key the first node stored.
+func (s *Service) privateKey(ctx context.Context) (*rsa.PrivateKey, error) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	if s.key != nil {
+		return s.key, nil
+	}
+	raw, err := s.st.FederationKey(ctx)
+	if errors.Is(err, fault.NotFound) {
+		k, gerr := rsa.GenerateKey(rand.Reader, 2048)
+		if gerr != nil {
+			return nil, fmt.Errorf("federation: generate key: %w", gerr)
+		}
+		der := x509.MarshalPKCS1PrivateKey(k)
+		p := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: der}))
+		if err := s.st.InsertFederationKey(ctx, p, s.now()); err != nil {
+			return nil, fmt.Errorf("federation: store key: %w", err)
+		}
+		raw, err = s.st.FederationKey(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("federation: load key: %w", err)
+	}
+	b, _ := pem.Decode([]byte(raw))
+	if b == nil {
+		return nil, errors.New("federation: stored key is not PEM")
+	}
+	k, err := x509.ParsePKCS1PrivateKey(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("federation: parse stored key: %w", err)
+	}
+	s.key = k
+	return k, nil
+}
+
+// PublicKeyPEM returns the shared public key in PEM (PKIX), as actors
+// publish it.
+func (s *Service) PublicKeyPEM(ctx context.Context) (string, error) {
+	k, err := s.privateKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		return "", err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
+}
+
+// blocked reports whether host is in the blocked domains (a domain blocks
+// its subdomains too).
+func blocked(st Settings, host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, d := range st.BlockedDomains {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if d == "" {
+			continue
+		}
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
+}

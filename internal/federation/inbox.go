@@ -1,0 +1,211 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+var errActorMismatch = fault.New(fault.Forbidden, "the activity's actor is not the signer")
+
+// Inbox handles a POST to a local actor's inbox: it verifies the request
+// (verify.go), checks the activity's actor is the signer, and applies
+// Follow, Undo, Like, Announce, Update and Delete.
+func (s *Service) Inbox(ctx context.Context, username string, r *http.Request) error {
+	local, err := s.Local(ctx, username)
+	if err != nil {
+		return err
+	}
+	v, err := s.verifyRequest(ctx, r)
+	if err != nil {
+		return err
+	}
+	var act map[string]any
+	if err := json.Unmarshal(v.body, &act); err != nil {
+		return fault.Wrap(fault.Invalid, "activity is not JSON", err)
+	}
+	if idOf(act["actor"]) != v.actor.ID {
+		return errActorMismatch
+	}
+	if u, err := url.Parse(v.actor.ID); err != nil || blocked(s.Settings(), u.Hostname()) {
+		return errBlocked
+	}
+	return s.apply(ctx, local, v.actor, act)
+}
+
+func (s *Service) apply(ctx context.Context, local *LocalActor, from *remoteActor, act map[string]any) error {
+	st := s.Settings()
+	self := s.actorIRI(st, local.Username)
+	switch str(act["type"]) {
+	case "Follow":
+		if idOf(act["object"]) != self {
+			return fault.New(fault.Invalid, "Follow is not for this actor")
+		}
+		return s.follow(ctx, st, local, from, act)
+	case "Undo":
+		inner, _ := act["object"].(map[string]any)
+		innerType := str(inner["type"])
+		if inner != nil && idOf(inner["actor"]) != "" && idOf(inner["actor"]) != from.ID {
+			return errActorMismatch
+		}
+		if innerType == "Follow" || innerType == "" {
+			err := s.st.DeleteFollower(ctx, local.Username, from.ID)
+			if errors.Is(err, fault.NotFound) {
+				return nil
+			}
+			return err
+		}
+		// Undo of a Like or Announce: the engagement stays in the log.
+		return nil
+	case "Like", "Announce":
+		obj := idOf(act["object"])
+		if !strings.HasPrefix(obj, st.ServerURL+"/federation/") {
+			return fault.New(fault.Invalid, "object is not ours")
+		}
+		if _, err := s.st.OutboxItem(ctx, strings.TrimPrefix(obj, st.ServerURL+"/federation/")); err != nil {
+			return fault.New(fault.Invalid, "object is not ours")
+		}
+		typ, body := EngagementLike, "liked that this stream went live."
+		if str(act["type"]) == "Announce" {
+			typ, body = EngagementRepost, "shared this stream with their followers."
+		}
+		return s.record(ctx, local, from, str(act["id"]), typ, body)
+	case "Update":
+		obj, _ := act["object"].(map[string]any)
+		if obj == nil || idOf(obj) != from.ID {
+			return nil // an update of something we do not keep
+		}
+		f, err := s.st.Follower(ctx, local.Username, from.ID)
+		if errors.Is(err, fault.NotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		a := parseActor(obj)
+		f.Name, f.Image = a.Name, a.Image
+		return s.st.PutFollower(ctx, f)
+	case "Delete":
+		if idOf(act["object"]) == from.ID {
+			if err := s.st.DeleteFollower(ctx, local.Username, from.ID); err != nil && !errors.Is(err, fault.NotFound) {
+				return err
+			}
+		}
+		return nil
+	case "Create":
+		return fault.New(fault.Invalid, "replies are not accepted")
+	default:
+		return fault.New(fault.Invalid, "unsupported activity type")
+	}
+}
+
+func (s *Service) follow(ctx context.Context, st Settings, local *LocalActor, from *remoteActor, act map[string]any) error {
+	now := s.now().UTC()
+	f, err := s.st.Follower(ctx, local.Username, from.ID)
+	switch {
+	case errors.Is(err, fault.NotFound):
+		f = &Follower{Actor: local.Username, IRI: from.ID, CreatedAt: now}
+	case err != nil:
+		return err
+	case f.DisabledAt != nil:
+		return fault.New(fault.Forbidden, "this account is blocked")
+	}
+	f.Inbox, f.SharedInbox = from.Inbox, from.SharedInbox
+	f.Name, f.Username, f.Image = from.Name, from.FullUsername(), from.Image
+	f.RequestIRI = str(act["id"])
+	if f.ApprovedAt == nil && !st.Private {
+		f.ApprovedAt = &now
+	}
+	if err := s.st.PutFollower(ctx, f); err != nil {
+		return err
+	}
+	if f.ApprovedAt != nil {
+		if err := s.sendAccept(ctx, st, local.Username, f, act); err != nil {
+			return err
+		}
+	}
+	return s.record(ctx, local, from, f.RequestIRI, EngagementFollow, "just followed!")
+}
+
+// record stores an engagement action once and tells the listener.
+func (s *Service) record(ctx context.Context, local *LocalActor, from *remoteActor, iri, typ, body string) error {
+	if iri == "" {
+		iri = from.ID + "#" + typ + "-" + uuid.NewString()
+	}
+	err := s.st.AddAction(ctx, &Action{IRI: iri, Actor: local.Username, ActorIRI: from.ID, Type: typ, CreatedAt: s.now().UTC()})
+	if errors.Is(err, fault.Conflict) {
+		return nil // a redelivery
+	}
+	if err != nil {
+		return err
+	}
+	if s.cfg.OnEngagement != nil {
+		s.cfg.OnEngagement(ctx, Engagement{Actor: local.Username, Type: typ, ActorIRI: from.ID, Name: from.Name,
+			Username: from.FullUsername(), Image: from.Image, Body: body, Show: s.Settings().ShowEngagement})
+	}
+	return nil
+}
+
+// sendAccept queues an Accept of the follow request to the follower.
+func (s *Service) sendAccept(ctx context.Context, st Settings, username string, f *Follower, follow any) error {
+	if follow == nil {
+		follow = map[string]any{"id": f.RequestIRI, "type": "Follow", "actor": f.IRI, "object": s.actorIRI(st, username)}
+	}
+	accept := map[string]any{
+		"@context": ContextAS,
+		"id":       s.objectIRI(st, uuid.NewString()),
+		"type":     "Accept",
+		"actor":    s.actorIRI(st, username),
+		"object":   follow,
+	}
+	return s.enqueue(ctx, st, username, accept, []string{f.Inbox})
+}
+
+// Followers lists a local actor's followers in a state.
+func (s *Service) Followers(ctx context.Context, username string, state FollowerState, offset, limit int) ([]*Follower, int, error) {
+	if username == "" {
+		username = s.Settings().Username
+	}
+	return s.st.Followers(ctx, username, state, offset, limit)
+}
+
+// Approve approves (sending Accept) or rejects (blocking) a follow request
+// or follower of the server actor.
+func (s *Service) Approve(ctx context.Context, username, actorIRI string, approved bool) error {
+	st := s.Settings()
+	if username == "" {
+		username = st.Username
+	}
+	f, err := s.st.Follower(ctx, username, actorIRI)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	if !approved {
+		return s.st.SetFollowerState(ctx, username, actorIRI, nil, &now)
+	}
+	if err := s.st.SetFollowerState(ctx, username, actorIRI, &now, nil); err != nil {
+		return err
+	}
+	return s.sendAccept(ctx, st, username, f, nil)
+}
+
+// Remove removes a follower (Owncast 0.2's followers/remove).
+func (s *Service) Remove(ctx context.Context, username, actorIRI string) error {
+	if username == "" {
+		username = s.Settings().Username
+	}
+	return s.st.DeleteFollower(ctx, username, actorIRI)
+}
+
+// Actions lists recorded engagement, newest first.
+func (s *Service) Actions(ctx context.Context, offset, limit int) ([]*Action, int, error) {
+	return s.st.Actions(ctx, offset, limit)
+}

@@ -1,0 +1,299 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/federation"
+)
+
+// Federation implements federation.Store.
+type Federation struct{ db *DB }
+
+// Federation returns the federation store.
+func (db *DB) Federation() *Federation { return &Federation{db: db} }
+
+var _ federation.Store = (*Federation)(nil)
+
+// FederationKey returns the stored private key.
+func (s *Federation) FederationKey(ctx context.Context) (string, error) {
+	var p string
+	err := s.db.QueryRowContext(ctx, `SELECT private_pem FROM federation_keys WHERE id=1`).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fault.NotFound
+	}
+	return p, err
+}
+
+// InsertFederationKey stores the key unless one exists.
+func (s *Federation) InsertFederationKey(ctx context.Context, pem string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO federation_keys (id, private_pem, created_at) VALUES (1,$1,$2)
+		ON CONFLICT (id) DO NOTHING`, pem, Micros(at))
+	return err
+}
+
+// PutFollower inserts or replaces a follower.
+func (s *Federation) PutFollower(ctx context.Context, f *federation.Follower) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO federation_followers
+		(actor, iri, inbox, shared_inbox, name, username, image, request_iri, created_at, approved_at, disabled_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
+		ON CONFLICT (actor, iri) DO UPDATE SET inbox=excluded.inbox, shared_inbox=excluded.shared_inbox,
+		name=excluded.name, username=excluded.username, image=excluded.image, request_iri=excluded.request_iri,
+		approved_at=excluded.approved_at, disabled_at=excluded.disabled_at`,
+		f.Actor, f.IRI, f.Inbox, f.SharedInbox, f.Name, f.Username, f.Image, f.RequestIRI, Micros(f.CreatedAt),
+		NullMicros(f.ApprovedAt), NullMicros(f.DisabledAt))
+	return err
+}
+
+const followerCols = `actor, iri, inbox, shared_inbox, name, username, image, request_iri, created_at, approved_at, disabled_at`
+
+func scanFollower(sc interface{ Scan(...any) error }) (*federation.Follower, error) {
+	var f federation.Follower
+	var created int64
+	var appr, dis sql.NullInt64
+	if err := sc.Scan(&f.Actor, &f.IRI, &f.Inbox, &f.SharedInbox, &f.Name, &f.Username, &f.Image, &f.RequestIRI,
+		&created, &appr, &dis); err != nil {
+		return nil, err
+	}
+	f.CreatedAt, f.ApprovedAt, f.DisabledAt = FromMicros(created), TimePtr(appr), TimePtr(dis)
+	return &f, nil
+}
+
+// Follower returns one follower.
+func (s *Federation) Follower(ctx context.Context, actor, iri string) (*federation.Follower, error) {
+	f, err := scanFollower(s.db.QueryRowContext(ctx, `SELECT `+followerCols+` FROM federation_followers
+		WHERE actor=$1 AND iri=$2`, actor, iri))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fault.New(fault.NotFound, "no such follower")
+	}
+	return f, err
+}
+
+func stateWhere(state federation.FollowerState) string {
+	switch state {
+	case federation.Pending:
+		return `approved_at IS NULL AND disabled_at IS NULL`
+	case federation.Blocked:
+		return `disabled_at IS NOT NULL`
+	default:
+		return `approved_at IS NOT NULL AND disabled_at IS NULL`
+	}
+}
+
+// Followers lists followers in a state, newest first, and counts them.
+func (s *Federation) Followers(ctx context.Context, actor string, state federation.FollowerState, offset, limit int) ([]*federation.Follower, int, error) {
+	where := stateWhere(state)
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM federation_followers WHERE actor=$1 AND `+where, actor).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	out := []*federation.Follower{}
+	if limit <= 0 {
+		return out, total, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+followerCols+` FROM federation_followers WHERE actor=$1 AND `+where+`
+		ORDER BY created_at DESC, iri LIMIT $2 OFFSET $3`, actor, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		f, err := scanFollower(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, f)
+	}
+	return out, total, rows.Err()
+}
+
+// SetFollowerState sets approval and block times.
+func (s *Federation) SetFollowerState(ctx context.Context, actor, iri string, approvedAt, disabledAt *time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE federation_followers SET approved_at=$3, disabled_at=$4 WHERE actor=$1 AND iri=$2`,
+		actor, iri, NullMicros(approvedAt), NullMicros(disabledAt))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fault.New(fault.NotFound, "no such follower")
+	}
+	return nil
+}
+
+// DeleteFollower removes a follower.
+func (s *Federation) DeleteFollower(ctx context.Context, actor, iri string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM federation_followers WHERE actor=$1 AND iri=$2`, actor, iri)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fault.New(fault.NotFound, "no such follower")
+	}
+	return nil
+}
+
+// AddOutbox stores an outbound activity or object.
+func (s *Federation) AddOutbox(ctx context.Context, it *federation.OutboxItem) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO federation_outbox (id, actor, type, value, created_at) VALUES ($1,$2,$3,$4,$5)`,
+		it.ID, it.Actor, it.Type, string(it.Value), Micros(it.CreatedAt))
+	return conflictOr(err)
+}
+
+// OutboxItem returns a stored item.
+func (s *Federation) OutboxItem(ctx context.Context, id string) (*federation.OutboxItem, error) {
+	var it federation.OutboxItem
+	var v string
+	var at int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, actor, type, value, created_at FROM federation_outbox WHERE id=$1`, id).
+		Scan(&it.ID, &it.Actor, &it.Type, &v, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fault.New(fault.NotFound, "no such object")
+	}
+	if err != nil {
+		return nil, err
+	}
+	it.Value, it.CreatedAt = []byte(v), FromMicros(at)
+	return &it, nil
+}
+
+// Outbox lists an actor's Create activities, newest first, and counts them.
+func (s *Federation) Outbox(ctx context.Context, actor string, offset, limit int) ([]*federation.OutboxItem, int, error) {
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM federation_outbox WHERE actor=$1 AND type='Create'`, actor).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	out := []*federation.OutboxItem{}
+	if limit <= 0 {
+		return out, total, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, actor, type, value, created_at FROM federation_outbox
+		WHERE actor=$1 AND type='Create' ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`, actor, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var it federation.OutboxItem
+		var v string
+		var at int64
+		if err := rows.Scan(&it.ID, &it.Actor, &it.Type, &v, &at); err != nil {
+			return nil, 0, err
+		}
+		it.Value, it.CreatedAt = []byte(v), FromMicros(at)
+		out = append(out, &it)
+	}
+	return out, total, rows.Err()
+}
+
+// AddAction records an inbound action; a repeated IRI is a conflict.
+func (s *Federation) AddAction(ctx context.Context, a *federation.Action) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO federation_actions (iri, actor, actor_iri, type, created_at) VALUES ($1,$2,$3,$4,$5)`,
+		a.IRI, a.Actor, a.ActorIRI, a.Type, Micros(a.CreatedAt))
+	return conflictOr(err)
+}
+
+// Actions lists actions, newest first, and counts them.
+func (s *Federation) Actions(ctx context.Context, offset, limit int) ([]*federation.Action, int, error) {
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM federation_actions`).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT iri, actor, actor_iri, type, created_at FROM federation_actions
+		ORDER BY created_at DESC, iri LIMIT $1 OFFSET $2`, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []*federation.Action{}
+	for rows.Next() {
+		var a federation.Action
+		var at int64
+		if err := rows.Scan(&a.IRI, &a.Actor, &a.ActorIRI, &a.Type, &at); err != nil {
+			return nil, 0, err
+		}
+		a.CreatedAt = FromMicros(at)
+		out = append(out, &a)
+	}
+	return out, total, rows.Err()
+}
+
+// Enqueue adds deliveries and trims each inbox's queue to perInbox rows,
+// dropping the oldest.
+func (s *Federation) Enqueue(ctx context.Context, ds []*federation.Delivery, perInbox int) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		for _, d := range ds {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO federation_deliveries (id, inbox, key_id, body, attempts, next_at, created_at)
+				VALUES ($1,$2,$3,$4,0,$5,$6)`, d.ID, d.Inbox, d.KeyID, string(d.Body), Micros(d.NextAt), Micros(d.CreatedAt)); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM federation_deliveries WHERE inbox=$1 AND id NOT IN
+				(SELECT id FROM federation_deliveries WHERE inbox=$1 ORDER BY created_at DESC, id DESC LIMIT $2)`, d.Inbox, perInbox); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Claim leases up to n due deliveries: a row is due when next_at has passed
+// and no node holds an unexpired lease on it.
+func (s *Federation) Claim(ctx context.Context, now, leaseUntil time.Time, n int) ([]*federation.Delivery, error) {
+	rows, err := s.db.QueryContext(ctx, `UPDATE federation_deliveries SET claimed_until=$2
+		WHERE id IN (SELECT id FROM federation_deliveries WHERE next_at <= $1 AND claimed_until <= $1
+		ORDER BY next_at LIMIT $3) AND claimed_until <= $1
+		RETURNING id, inbox, key_id, body, attempts, next_at, created_at`, Micros(now), Micros(leaseUntil), n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*federation.Delivery
+	for rows.Next() {
+		var d federation.Delivery
+		var body string
+		var next, created int64
+		if err := rows.Scan(&d.ID, &d.Inbox, &d.KeyID, &body, &d.Attempts, &next, &created); err != nil {
+			return nil, err
+		}
+		d.Body, d.NextAt, d.CreatedAt = []byte(body), FromMicros(next), FromMicros(created)
+		out = append(out, &d)
+	}
+	return out, rows.Err()
+}
+
+// DeliveryDone removes a delivery (sent, or given up on).
+func (s *Federation) DeliveryDone(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM federation_deliveries WHERE id=$1`, id)
+	return err
+}
+
+// DeliveryRetry schedules another attempt and releases the lease.
+func (s *Federation) DeliveryRetry(ctx context.Context, id string, attempts int, next time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE federation_deliveries SET attempts=$2, next_at=$3, claimed_until=0 WHERE id=$1`,
+		id, attempts, Micros(next))
+	return err
+}
+
+// StageActorEnabled reports whether a stage channel's actor is on (no row:
+// on).
+func (s *Federation) StageActorEnabled(ctx context.Context, channelID string) (bool, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT enabled FROM federation_stage_actors WHERE channel_id=$1`, channelID).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	return v != 0, err
+}
+
+// SetStageActorEnabled switches a stage channel's actor on or off.
+func (s *Federation) SetStageActorEnabled(ctx context.Context, channelID string, on bool, at time.Time) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO federation_stage_actors (channel_id, enabled, updated_at) VALUES ($1,$2,$3)
+		ON CONFLICT (channel_id) DO UPDATE SET enabled=excluded.enabled, updated_at=excluded.updated_at`, channelID, v, Micros(at))
+	return err
+}
