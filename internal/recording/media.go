@@ -229,7 +229,9 @@ func (s *Service) GetClip(ctx context.Context, id string) (*Clip, error) {
 }
 
 // Clips lists a stage's clips, newest first.
-func (s *Service) Clips(ctx context.Context, stageID string) ([]*Clip, error) { return s.st.Clips(ctx, stageID) }
+func (s *Service) Clips(ctx context.Context, stageID string) ([]*Clip, error) {
+	return s.st.Clips(ctx, stageID)
+}
 
 // ClipFile is a clip's MP4.
 func (s *Service) ClipFile(ctx context.Context, id string) (string, error) {
