@@ -45,11 +45,14 @@ func (a *App) wireRecordings(ctx context.Context) error {
 				return
 			}
 			r := e.Recording
+			// Owncast's envelope {type, eventData}; eventData carries the
+			// event's id, timestamp and type as Owncast's stream events do.
 			hooks.Dispatch(context.Background(), webhooks.RecordingReady, map[string]any{"type": webhooks.RecordingReady,
-				"id": identity.NewID(), "timestamp": time.Now().UTC(), "eventData": map[string]any{
+				"id": identity.NewID(), "timestamp": time.Now().UTC(), "recording": map[string]any{
 					"id": r.ID, "stageId": r.StageID, "title": r.Title, "startedAt": r.StartedAt, "endedAt": r.EndedAt,
 					"durationSeconds": r.Duration.Seconds(), "sizeBytes": r.Size,
-					"playlistUrl": "/api/recordings/" + r.ID + "/hls/" + recording.PlaylistName}})
+					"playlistUrl": "/api/recordings/" + r.ID + "/hls/" + recording.PlaylistName,
+					"downloadUrl": "/api/recordings/" + r.ID + "/download"}})
 		})
 	}
 	api, err := hearthapi.New(hearthapi.Deps{Recordings: svc, Gate: &recordingGate{a: a}, Log: a.Log.With("component", "hearthapi"),
