@@ -1,6 +1,8 @@
 package live
 
 import (
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/hls"
@@ -52,3 +54,57 @@ func sourceVariant(vs []Variant) int {
 
 // FFmpegPath is the ffmpeg executable the admin configured.
 func (s *Service) FFmpegPath() string { return s.Settings().FFmpegPath }
+
+// LiveSegment is a finished segment of a running broadcast's source
+// rendition, still on disk.
+type LiveSegment struct {
+	Path          string
+	Duration      time.Duration
+	Discontinuity bool
+}
+
+// RecentSegments lists the source rendition's finished segments that the
+// live origin still keeps (its playlist's), oldest first; ErrOffline when
+// the stage has no running broadcast on this node. The files may be
+// deleted at any moment: link or copy them before use.
+func (s *Service) RecentSegments(stageID string) ([]LiveSegment, error) {
+	st, err := s.stage(stageID)
+	if err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	b := st.cur
+	running := b != nil && b.running
+	idx := 0
+	if running {
+		idx = sourceVariant(b.variants)
+	}
+	st.mu.Unlock()
+	if !running {
+		return nil, ErrOffline
+	}
+	v, ok := st.origin.Variant(idx)
+	if !ok {
+		return nil, ErrOffline
+	}
+	var out []LiveSegment
+	var dur time.Duration
+	disc := false
+	for _, l := range strings.Split(string(v.Playlist()), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "#EXT-X-DISCONTINUITY":
+			disc = true
+		case strings.HasPrefix(l, "#EXTINF:"):
+			f, _ := strconv.ParseFloat(strings.TrimSuffix(strings.SplitN(strings.TrimPrefix(l, "#EXTINF:"), ",", 2)[0], ","), 64)
+			dur = time.Duration(f * float64(time.Second))
+		case l == "" || strings.HasPrefix(l, "#") || l == hls.OfflineName:
+		default:
+			if p, ok := v.SegmentPath(l); ok {
+				out = append(out, LiveSegment{Path: p, Duration: dur, Discontinuity: disc})
+			}
+			dur, disc = 0, false
+		}
+	}
+	return out, nil
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/live"
 )
 
 // ThumbnailName is a recording's thumbnail file.
@@ -182,28 +183,123 @@ func (s *Service) MakeClip(ctx context.Context, recordingID string, start, end t
 	defer os.Remove(snap)
 	c := &Clip{ID: identity.NewID(), StageID: r.StageID, RecordingID: r.ID, Title: strings.TrimSpace(title), Offset: start,
 		Duration: end - start, CreatedBy: by, CreatedAt: s.cfg.Now().UTC()}
+	if err := s.cut(ctx, snap, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// cut writes c's MP4 from a playlist (stream copy from the keyframe at or
+// before c.Offset) and stores the clip.
+func (s *Service) cut(ctx context.Context, playlist string, c *Clip) error {
 	out := s.clipPath(c.ID)
 	tmp := out + ".tmp"
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, s.cfg.FFmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-		"-ss", fmt.Sprintf("%.3f", start.Seconds()), "-i", snap, "-t", fmt.Sprintf("%.3f", (end-start).Seconds()),
+		"-ss", fmt.Sprintf("%.3f", c.Offset.Seconds()), "-i", playlist, "-t", fmt.Sprintf("%.3f", c.Duration.Seconds()),
 		"-map", "0:v?", "-map", "0:a?", "-c", "copy", "-bsf:a", "aac_adtstoasc", "-movflags", "+faststart", "-f", "mp4", tmp)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		_ = os.Remove(tmp)
-		return nil, fault.Wrap(fault.Unavailable, "the clip could not be cut", fmt.Errorf("%w: %s", err, b))
+		return fault.Wrap(fault.Unavailable, "the clip could not be cut", fmt.Errorf("%w: %s", err, b))
 	}
 	if err := os.Rename(tmp, out); err != nil {
-		return nil, err
+		return err
 	}
 	if fi, err := os.Stat(out); err == nil {
 		c.Size = fi.Size()
 	}
 	if err := s.st.CreateClip(ctx, c); err != nil {
 		_ = os.Remove(out)
+		return err
+	}
+	return nil
+}
+
+// LiveSource lists a live stage's recent source segments (live.Service).
+type LiveSource interface {
+	RecentSegments(stageID string) ([]live.LiveSegment, error)
+}
+
+// MakeLiveClip cuts the last `last` of a live stage into a clip: from the
+// recording being made when the stage records, else from the segments the
+// live origin still keeps (the playlist's, a few tens of seconds).
+func (s *Service) MakeLiveClip(ctx context.Context, stageID string, last time.Duration, title, by string) (*Clip, error) {
+	if last <= 0 || last > s.cfg.MaxClip {
+		return nil, fault.Newf(fault.Invalid, "a clip is between 0 and %s long", s.cfg.MaxClip)
+	}
+	if len(title) > 500 {
+		return nil, fault.New(fault.Invalid, "title too long (at most 500 bytes)")
+	}
+	if id, ok := s.LiveRecording(stageID); ok {
+		if entries, err := s.loadEntries(id); err == nil && len(entries) > 0 {
+			var total time.Duration
+			for _, e := range entries {
+				total += e.dur
+			}
+			return s.MakeClip(ctx, id, max(0, total-last), total, title, by)
+		}
+	}
+	if s.cfg.Live == nil {
+		return nil, fault.New(fault.Invalid, "no stream is live")
+	}
+	segs, err := s.cfg.Live.RecentSegments(stageID)
+	if err != nil {
+		return nil, err
+	}
+	// The newest segments covering `last`, linked into a scratch directory
+	// (the origin deletes old ones while ffmpeg reads).
+	var total time.Duration
+	first := len(segs)
+	for first > 0 && total < last {
+		first--
+		total += segs[first].Duration
+	}
+	if first == len(segs) {
+		return nil, fault.New(fault.Invalid, "the stream has no finished segment yet")
+	}
+	tmp, err := os.MkdirTemp(s.cfg.Dir, "live-clip-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var entries []entry
+	for i, sg := range segs[first:] {
+		name := fmt.Sprintf("seg-%05d.ts", i)
+		if err := linkOrCopy(sg.Path, filepath.Join(tmp, name)); err != nil {
+			break // deleted meanwhile: clip what is there
+		}
+		entries = append(entries, entry{name: name, dur: sg.Duration, disc: sg.Discontinuity && i > 0})
+	}
+	if len(entries) == 0 {
+		return nil, fault.New(fault.Unavailable, "the live segments are gone; try again")
+	}
+	total = 0
+	for _, e := range entries {
+		total += e.dur
+	}
+	pl := filepath.Join(tmp, PlaylistName)
+	if err := os.WriteFile(pl, render(entries, true), 0o640); err != nil {
+		return nil, err
+	}
+	start := max(0, total-last)
+	c := &Clip{ID: identity.NewID(), StageID: stageID, Title: strings.TrimSpace(title), Offset: start, Duration: total - start,
+		CreatedBy: by, CreatedAt: s.cfg.Now().UTC()}
+	if err := s.cut(ctx, pl, c); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o640)
 }
 
 // LiveRecording is the recording being made on a stage, if any.

@@ -60,6 +60,7 @@ func newRig(t *testing.T, cfg recording.Config, wrap func(live.Recorder) live.Re
 		cfg.Dir = t.TempDir()
 	}
 	cfg.DefaultEnabled = true
+	cfg.Live = lv
 	rs, err := recording.New(cfg, db.Recordings(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -307,5 +308,50 @@ func TestReconnectContinuesTheRecording(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(r.dir, list[0].ID, recording.PlaylistName))
 	if !strings.Contains(string(b), "#EXT-X-DISCONTINUITY") {
 		t.Fatalf("no discontinuity at the reconnect:\n%s", b)
+	}
+}
+
+// TestLiveClip: on a live stage that does not record, a clip of the last
+// 3 s is cut from the segments the live origin keeps; 3 s within one
+// keyframe interval.
+func TestLiveClip(t *testing.T) {
+	t.Parallel()
+	needFFmpeg(t)
+	r := newRig(t, recording.Config{MaxClip: 10 * time.Second}, nil)
+	ctx := context.Background()
+	stage := r.live.DefaultStageID()
+	off := false
+	if err := r.rec.SetSettings(ctx, &recording.StageSettings{StageID: stage, Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.rec.MakeLiveClip(ctx, stage, 3*time.Second, "", "bob"); err == nil {
+		t.Fatal("a clip of an offline stage")
+	}
+	pub := r.publish(t, 60, true)
+	t.Cleanup(func() { _ = pub.Process.Kill(); _ = pub.Wait() })
+	waitFor(t, "4 s of live segments", func() bool {
+		segs, err := r.live.RecentSegments(stage)
+		var d time.Duration
+		for _, s := range segs {
+			d += s.Duration
+		}
+		return err == nil && d >= 4*time.Second
+	})
+	if _, err := r.rec.MakeLiveClip(ctx, stage, 11*time.Second, "", "bob"); err == nil {
+		t.Fatal("a clip longer than the maximum")
+	}
+	c, err := r.rec.MakeLiveClip(ctx, stage, 3*time.Second, "just now", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := r.rec.List(ctx, stage); len(list) != 0 || c.RecordingID != "" {
+		t.Fatalf("the stage recorded: %d recordings, clip of %q", len(list), c.RecordingID)
+	}
+	f, err := r.rec.ClipFile(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := probeDuration(t, f); math.Abs(d-3) > 1.05 {
+		t.Fatalf("live clip: %.2f s, want 3 s within one keyframe interval", d)
 	}
 }

@@ -37,6 +37,9 @@ type Config struct {
 	RetentionEvery time.Duration
 	FFmpeg         func() string
 	Now            func() time.Time
+	// Live lists a live stage's recent segments for clips of a stage that
+	// is not recording (nil: such clips are refused).
+	Live LiveSource
 }
 
 // Service is the recordings domain.

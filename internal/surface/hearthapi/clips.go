@@ -68,6 +68,45 @@ func (s *Surface) clip(w http.ResponseWriter, r *http.Request) {
 	httpserver.WriteJSON(w, http.StatusCreated, out)
 }
 
+// liveClip cuts the last seconds of a live stage.
+func (s *Surface) liveClip(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Stage   string   `json:"stage"`
+		Seconds *float64 `json:"seconds"`
+		Title   string   `json:"title"`
+	}
+	if err := decode(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	if body.Seconds == nil {
+		writeError(w, fault.New(fault.Invalid, "seconds (how much of the live stream, back from now) is required"))
+		return
+	}
+	stage, err := s.stageParam(r, body.Stage)
+	var who string
+	if err == nil {
+		who, err = s.access(r, stage, false)
+	}
+	if err == nil && who == "" {
+		err = fault.New(fault.Unauthorized, "sign in to make clips")
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	c, err := s.d.Recordings.MakeLiveClip(r.Context(), stage, seconds(*body.Seconds), body.Title, who)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := clipToJSON(c)
+	if err := s.d.Gate.PostClip(r.Context(), who, c, out.URL); err != nil {
+		s.d.Log.Warn("hearthapi: cannot post the clip in the stage chat", "clip", c.ID, "err", err)
+	}
+	httpserver.WriteJSON(w, http.StatusCreated, out)
+}
+
 func (s *Surface) clipOf(r *http.Request, manage bool) (*recording.Clip, error) {
 	c, err := s.d.Recordings.GetClip(r.Context(), r.PathValue("id"))
 	if err != nil {

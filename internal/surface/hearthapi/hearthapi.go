@@ -82,6 +82,7 @@ func (s *Surface) Register(r Router) {
 	r.Handle("GET /api/recordings/{id}/hls/{name}", h(s.file))
 	r.Handle("POST /api/recordings/{id}/clips", h(s.clip))
 	r.Handle("GET /api/clips", h(s.clips))
+	r.Handle("POST /api/clips", h(s.liveClip))
 	r.Handle("GET /api/clips/{id}", h(s.getClip))
 	r.Handle("GET /api/clips/{id}/file", h(s.clipFile))
 	r.Handle("DELETE /api/clips/{id}", h(s.deleteClip))

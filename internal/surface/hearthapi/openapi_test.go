@@ -150,6 +150,9 @@ func TestOpenAPI(t *testing.T) {
 	do("GET", "/api/recordings/"+id+"/hls/stream.m3u8", "", nil, 404)
 	do("POST", "/api/recordings/"+id+"/clips", "", map[string]any{"start": 0, "end": 1}, 401)
 	do("GET", "/api/clips?stage=main", "", nil, 200)
+	do("POST", "/api/clips", "user", map[string]any{"stage": "main", "seconds": 5}, 400) // not live
+	do("POST", "/api/clips", "", map[string]any{"stage": "main", "seconds": 5}, 401)
+	do("POST", "/api/clips", "user", map[string]any{"stage": "nope", "seconds": 5}, 404)
 	do("GET", "/api/clips/0190c4e0-0000-7000-8000-000000000000", "", nil, 404)
 	do("DELETE", "/api/clips/0190c4e0-0000-7000-8000-000000000000", "admin", nil, 404)
 	do("GET", "/api/recording-settings/main", "user", nil, 403)
