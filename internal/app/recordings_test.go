@@ -56,12 +56,23 @@ func TestRecordingsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	const secs = 8
-	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error",
+	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc=size=160x90:rate=25", "-f", "lavfi", "-i", "sine=frequency=400:sample_rate=44100",
 		"-t", strconv.Itoa(secs), "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
 		"-c:a", "aac", "-b:a", "32k", "-f", "flv", key.RTMPURL+"/"+key.StreamKey)
-	if out, err := pub.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v %s", err, out)
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// A message during the broadcast is replayed with the recording.
+	var st stageStatus
+	poll(t, "the stage online", 30*time.Second, func() bool {
+		return call(t, "GET", base+"/api/stages/"+ch.ID+"/status", bob.AccessToken, nil, &st) == 200 && st.Online
+	})
+	if code := call(t, "POST", base+"/channels/"+ch.ID+"/messages", bob.AccessToken, map[string]string{"content": "what a riff"}, nil); code != 201 && code != 200 {
+		t.Fatalf("message: %d", code)
+	}
+	if err := pub.Wait(); err != nil {
+		t.Fatalf("ffmpeg: %v", err)
 	}
 	type rec struct {
 		ID              string
@@ -140,6 +151,18 @@ func TestRecordingsAPI(t *testing.T) {
 	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", f).Output()
 	if d, _ := strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err != nil || math.Abs(d-secs) > 1.5 {
 		t.Fatalf("download duration %q %v", out, err)
+	}
+	var chat []struct {
+		AuthorName    string
+		Body          string
+		OffsetSeconds float64
+	}
+	if code := call(t, "GET", base+"/api/recordings/"+r.ID+"/chat", bob.AccessToken, nil, &chat); code != 200 || len(chat) != 1 ||
+		chat[0].Body != "what a riff" || chat[0].AuthorName != "bob" || chat[0].OffsetSeconds < 0 || chat[0].OffsetSeconds > secs+1 {
+		t.Fatalf("replayed chat: %d %+v", code, chat)
+	}
+	if code := call(t, "GET", base+"/api/recordings/"+r.ID+"/chat", eve.AccessToken, nil, nil); code != 404 {
+		t.Fatalf("outsider chat: %d", code)
 	}
 	// A member's clip is posted in the channel.
 	var clip struct{ ID, URL string }

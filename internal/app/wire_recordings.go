@@ -148,3 +148,57 @@ func (g *recordingGate) PostClip(ctx context.Context, accountID string, c *recor
 		Body: body})
 	return err
 }
+
+// Chat implements hearthapi.Gate: the stage's conversation between two
+// times. Message ids are UUIDv7, ordered by time, so the window's bounds
+// are ids made of its times.
+func (g *recordingGate) Chat(ctx context.Context, stageID string, from, to time.Time, limit int) ([]hearthapi.ChatMessage, error) {
+	if g.a.Messages == nil {
+		return nil, nil
+	}
+	conv := stageID
+	if stageID == g.a.Live.DefaultStageID() {
+		if g.a.StageChat == nil {
+			return nil, nil
+		}
+		conv = g.a.StageChat.Conversation()
+	}
+	ms, err := g.a.Messages.List(ctx, messages.ListQuery{ConversationID: conv, After: timeID(from, false), Before: timeID(to, true),
+		Limit: limit, Oldest: true})
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	out := make([]hearthapi.ChatMessage, 0, len(ms))
+	for _, m := range ms {
+		if m.Hidden || m.Deleted {
+			continue
+		}
+		name := ""
+		if m.AuthorID != nil {
+			n, ok := names[*m.AuthorID]
+			if !ok {
+				if acc, err := g.a.Identity.Account(ctx, *m.AuthorID); err == nil {
+					n = acc.DisplayName
+					if n == "" {
+						n = acc.Username
+					}
+				}
+				names[*m.AuthorID] = n
+			}
+			name = n
+		}
+		out = append(out, hearthapi.ChatMessage{ID: m.ID, AuthorName: name, Body: m.Body, At: m.CreatedAt})
+	}
+	return out, nil
+}
+
+// timeID is the lowest (or highest) UUIDv7 of a millisecond.
+func timeID(t time.Time, high bool) string {
+	ms := uint64(t.UnixMilli())
+	h := fmt.Sprintf("%012x", ms)
+	if high {
+		return h[:8] + "-" + h[8:] + "-7fff-bfff-ffffffffffff"
+	}
+	return h[:8] + "-" + h[8:] + "-7000-8000-000000000000"
+}

@@ -37,6 +37,19 @@ type Gate interface {
 	// PostClip announces a clip in the stage's chat (nil error: posted or
 	// nothing to post to).
 	PostClip(ctx context.Context, accountID string, c *recording.Clip, url string) error
+	// Chat lists the messages of a stage's chat between two times, oldest
+	// first (at most limit).
+	Chat(ctx context.Context, stageID string, from, to time.Time, limit int) ([]ChatMessage, error)
+}
+
+// ChatMessage is a chat message replayed with a recording.
+type ChatMessage struct {
+	ID         string    `json:"id"`
+	AuthorName string    `json:"authorName"`
+	Body       string    `json:"body"`
+	At         time.Time `json:"at"`
+	// Offset is seconds from the recording's start.
+	Offset float64 `json:"offsetSeconds"`
 }
 
 // Authenticator checks a Bearer access token.
@@ -81,6 +94,7 @@ func (s *Surface) Register(r Router) {
 	r.Handle("GET /api/recordings/{id}/download", h(s.download))
 	r.Handle("GET /api/recordings/{id}/hls/{name}", h(s.file))
 	r.Handle("POST /api/recordings/{id}/clips", h(s.clip))
+	r.Handle("GET /api/recordings/{id}/chat", h(s.chat))
 	r.Handle("GET /api/clips", h(s.clips))
 	r.Handle("POST /api/clips", h(s.liveClip))
 	r.Handle("GET /api/clips/{id}", h(s.getClip))
@@ -335,4 +349,30 @@ func (s *Surface) file(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// chat replays the stage chat of a recording's time window (at most 1000
+// messages, oldest first), each with its offset into the recording.
+func (s *Surface) chat(w http.ResponseWriter, r *http.Request) {
+	rec, _, err := s.recording(r, false)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	end := rec.StartedAt.Add(rec.Duration)
+	if rec.EndedAt != nil {
+		end = *rec.EndedAt
+	}
+	msgs, err := s.d.Gate.Chat(r.Context(), rec.StageID, rec.StartedAt, end, 1000)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	for i := range msgs {
+		msgs[i].Offset = msgs[i].At.Sub(rec.StartedAt).Seconds()
+	}
+	if msgs == nil {
+		msgs = []ChatMessage{}
+	}
+	httpserver.WriteJSON(w, http.StatusOK, msgs)
 }

@@ -37,6 +37,10 @@ func (gate) Access(_ context.Context, id string, admin bool, stage string) (hear
 
 func (gate) PostClip(context.Context, string, *recording.Clip, string) error { return nil }
 
+func (gate) Chat(_ context.Context, _ string, from, _ time.Time, _ int) ([]hearthapi.ChatMessage, error) {
+	return []hearthapi.ChatMessage{{ID: "m1", AuthorName: "alice", Body: "hi", At: from.Add(time.Second)}}, nil
+}
+
 func newAPI(t *testing.T) (*httptest.Server, *recording.Service) {
 	t.Helper()
 	db := storetest.OpenSQLite(t)
@@ -134,6 +138,10 @@ func TestOpenAPI(t *testing.T) {
 	do("GET", "/api/recordings?stage=main", "", nil, 200)
 	do("GET", "/api/recordings?stage=other", "", nil, 404)
 	do("GET", "/api/recordings/"+id, "user", nil, 200)
+	var chat []struct{ OffsetSeconds float64 }
+	if err := json.Unmarshal(do("GET", "/api/recordings/"+id+"/chat", "", nil, 200), &chat); err != nil || len(chat) != 1 || chat[0].OffsetSeconds != 1 {
+		t.Errorf("chat: %+v %v", chat, err)
+	}
 	do("GET", "/api/recordings/0190c4e0-0000-7000-8000-000000000000", "", nil, 404)
 	do("PATCH", "/api/recordings/"+id, "user", map[string]any{"title": "x"}, 403)
 	do("PATCH", "/api/recordings/"+id, "", map[string]any{"title": "x"}, 401)
