@@ -12,11 +12,13 @@ import (
 
 	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/messages"
 )
 
 // TestBrowserPlaysARecording: a finished broadcast on the default stage is
-// listed under "Past broadcasts" on /live; clicking it plays it, and the
-// player seeks.
+// listed under "Past broadcasts" on /live; clicking it plays it, the
+// player seeks, and the chat of the broadcast is replayed up to the
+// playhead.
 func TestBrowserPlaysARecording(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
@@ -32,12 +34,25 @@ func TestBrowserPlaysARecording(t *testing.T) {
 	if err := a.Live.SetVariants(t.Context(), a.Live.DefaultStageID(), []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error",
+	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
 		"-t", "12", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25",
-		"-c:a", "aac", "-b:a", "64k", "-f", "flv", "rtmp://127.0.0.1:"+strconv.Itoa(port)+"/live/rec-key").CombinedOutput()
+		"-c:a", "aac", "-b:a", "64k", "-f", "flv", "rtmp://127.0.0.1:"+strconv.Itoa(port)+"/live/rec-key")
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// A chat message during the broadcast is replayed with the recording.
+	waitOnline(t, base)
+	admin, err := a.Identity.AccountByUsername(t.Context(), "admin")
 	if err != nil {
-		t.Fatalf("ffmpeg: %v %s", err, out)
+		t.Fatal(err)
+	}
+	if _, err := a.Messages.Post(t.Context(), messages.PostInput{ConversationID: a.StageChat.Conversation(), Kind: messages.KindStage,
+		AuthorID: admin.ID, Body: "hello from the past"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Wait(); err != nil {
+		t.Fatalf("ffmpeg: %v", err)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -62,5 +77,6 @@ func TestBrowserPlaysARecording(t *testing.T) {
 	viewer.waitFor("the recording playing", `(() => { const v = document.querySelector('[data-testid="recording-video"]'); if (v && v.paused) { v.muted = true; v.play().catch(() => {}); } return v && v.readyState >= 2 && v.currentTime > 0.5 && Math.abs(v.duration - 12) < 2; })()`, 45*time.Second)
 	eval[float64](viewer, "seek", `document.querySelector('[data-testid="recording-video"]').currentTime = 8`)
 	viewer.waitFor("the player past the seek point", `document.querySelector('[data-testid="recording-video"]').currentTime >= 8`, 30*time.Second)
+	viewer.waitFor("the replayed chat", `document.querySelector('[data-testid="recording-chat"]')?.textContent.includes("hello from the past")`, 20*time.Second)
 	viewer.screenshot("recording")
 }
