@@ -94,3 +94,48 @@ func TestRetention(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoverOtherNodes: a node closes another node's open recording only
+// once its lease expired and only when the files are on a disk it shares;
+// a live lease, or files elsewhere, leave it open for its own node.
+func TestRecoverOtherNodes(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name       string
+		lease      time.Time
+		localFiles bool
+		closed     bool
+	}{
+		{"lease alive", now.Add(time.Minute), true, false},
+		{"lease expired, shared disk", now.Add(-time.Minute), true, true},
+		{"lease expired, files elsewhere", now.Add(-time.Minute), false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := storetest.OpenSQLite(t)
+			dir := t.TempDir()
+			svc, err := recording.New(recording.Config{Dir: dir, NodeID: "node-a", Now: func() time.Time { return now }}, db.Recordings(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			r := &recording.Recording{ID: "0190c4e0-0000-7000-8000-000000000001", StageID: "s", StartedAt: now.Add(-time.Hour),
+				NodeID: "node-b", LeaseUntil: tc.lease}
+			if err := db.Recordings().CreateRecording(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			if tc.localFiles {
+				if err := os.MkdirAll(filepath.Join(dir, r.ID), 0o750); err != nil {
+					t.Fatal(err)
+				}
+			}
+			svc.Recover(ctx)
+			got, err := svc.Get(ctx, r.ID)
+			if err != nil || (got.EndedAt != nil) != tc.closed {
+				t.Fatalf("closed=%v, want %v (%v)", got.EndedAt != nil, tc.closed, err)
+			}
+		})
+	}
+}

@@ -148,8 +148,9 @@ func (s *Service) renewLeases(ctx context.Context) {
 }
 
 // Recover closes open recordings whose writer is gone: this node's from
-// before a restart, and any node's whose lease expired. Each ends at its
-// last complete segment, with a finished playlist.
+// before a restart, and another node's whose lease expired when its files
+// are on a disk this node shares. Each ends at its last complete segment,
+// with a finished playlist.
 func (s *Service) Recover(ctx context.Context) {
 	open, err := s.st.OpenRecordings(ctx)
 	if err != nil {
@@ -159,6 +160,11 @@ func (s *Service) Recover(ctx context.Context) {
 	now := s.cfg.Now()
 	for _, r := range open {
 		if s.writing(r.ID) || (r.NodeID != s.cfg.NodeID && now.Before(r.LeaseUntil)) {
+			continue
+		}
+		if _, err := os.Stat(s.dirOf(r.ID)); r.NodeID != s.cfg.NodeID && err != nil {
+			// Another node's files, on its own disk: that node closes it
+			// when it comes back (closing it here would lose its length).
 			continue
 		}
 		entries, _ := s.loadEntries(r.ID)
