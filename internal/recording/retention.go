@@ -2,6 +2,8 @@ package recording
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -72,4 +74,38 @@ func (s *Service) ApplyRetention(ctx context.Context) []string {
 		}
 	}
 	return deleted
+}
+
+// Usage is the recordings' disk use on this node's view.
+type Usage struct {
+	Recordings int
+	UsedBytes  int64 // recordings (as stored) and clips
+	FreeBytes  int64 // on the disk of the recordings directory; -1 unknown
+	MinFree    int64
+	DiskFull   bool // recording is refused or stopped for lack of space
+}
+
+// Usage sums every recording and clip and reads the free space.
+func (s *Service) Usage(ctx context.Context) (Usage, error) {
+	all, err := s.st.Recordings(ctx, "")
+	if err != nil {
+		return Usage{}, err
+	}
+	u := Usage{Recordings: len(all), FreeBytes: -1, MinFree: s.cfg.MinFreeBytes}
+	for _, r := range all {
+		u.UsedBytes += r.Size
+	}
+	if ents, err := os.ReadDir(filepath.Join(s.cfg.Dir, "clips")); err == nil {
+		for _, e := range ents {
+			if fi, err := e.Info(); err == nil {
+				u.UsedBytes += fi.Size()
+			}
+		}
+	}
+	if free, ok := freeBytes(s.cfg.Dir); ok {
+		u.FreeBytes = free
+	}
+	ok, _ := s.diskOK()
+	u.DiskFull = !ok
+	return u, nil
 }

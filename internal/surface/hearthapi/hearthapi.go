@@ -101,6 +101,7 @@ func (s *Surface) Register(r Router) {
 	r.Handle("GET /api/clips/{id}/file", h(s.clipFile))
 	r.Handle("DELETE /api/clips/{id}", h(s.deleteClip))
 	r.Handle("GET /api/recording-settings/{stage}", h(s.settings))
+	r.Handle("GET /api/recording-usage", h(s.usage))
 	r.Handle("PUT /api/recording-settings/{stage}", h(s.putSettings))
 }
 
@@ -375,4 +376,25 @@ func (s *Surface) chat(w http.ResponseWriter, r *http.Request) {
 		msgs = []ChatMessage{}
 	}
 	httpserver.WriteJSON(w, http.StatusOK, msgs)
+}
+
+// usage is the instance admin's view of the recordings' disk.
+func (s *Surface) usage(w http.ResponseWriter, r *http.Request) {
+	id, admin, err := s.caller(r)
+	if err == nil && id == "" {
+		err = fault.New(fault.Unauthorized, "sign in as the instance admin")
+	} else if err == nil && !admin {
+		err = fault.New(fault.Forbidden, "the recordings' disk usage is the instance admin's")
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	u, err := s.d.Recordings.Usage(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"recordings": u.Recordings, "usedBytes": u.UsedBytes,
+		"freeBytes": u.FreeBytes, "minFreeBytes": u.MinFree, "diskFull": u.DiskFull})
 }

@@ -164,6 +164,15 @@ func TestOpenAPI(t *testing.T) {
 	do("GET", "/api/clips/0190c4e0-0000-7000-8000-000000000000", "", nil, 404)
 	do("DELETE", "/api/clips/0190c4e0-0000-7000-8000-000000000000", "admin", nil, 404)
 	do("GET", "/api/recording-settings/main", "user", nil, 403)
+	do("GET", "/api/recording-usage", "user", nil, 403)
+	do("GET", "/api/recording-usage", "", nil, 401)
+	var use struct {
+		Recordings int
+		UsedBytes  int64
+	}
+	if err := json.Unmarshal(do("GET", "/api/recording-usage", "admin", nil, 200), &use); err != nil || use.Recordings != 2 || use.UsedBytes == 0 {
+		t.Errorf("usage: %+v %v", use, err)
+	}
 	do("PUT", "/api/recording-settings/main", "admin", map[string]any{"enabled": false, "maxCount": 3}, 200)
 	do("PUT", "/api/recording-settings/main", "admin", map[string]any{"maxCount": -1}, 400)
 	var set struct {
