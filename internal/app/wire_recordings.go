@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/hls"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/recording"
@@ -32,7 +34,7 @@ func (a *App) wireRecordings(ctx context.Context) error {
 	}
 	svc, err := recording.New(recording.Config{Dir: dir, NodeID: node, DefaultEnabled: cfg.Recording,
 		ReconnectWindow: cfg.RecordingReconnectWindow, MaxClip: cfg.RecordingMaxClip, MinFreeBytes: cfg.RecordingMinFree,
-		FFmpeg: a.Live.FFmpegPath, Live: a.Live}, a.DB.Recordings(), a.Log.With("component", "recording"))
+		FFmpeg: a.Live.FFmpegPath, Live: a.Live, Objects: a.recordingBucket()}, a.DB.Recordings(), a.Log.With("component", "recording"))
 	if err != nil {
 		return err
 	}
@@ -201,4 +203,32 @@ func timeID(t time.Time, high bool) string {
 		return h[:8] + "-" + h[8:] + "-7fff-bfff-ffffffffffff"
 	}
 	return h[:8] + "-" + h[8:] + "-7000-8000-000000000000"
+}
+
+// recordingBucket follows the live streaming S3 settings (Owncast's admin
+// storage settings): while S3 is on, ready recordings are copied to the
+// same bucket under recordings/.
+func (a *App) recordingBucket() func() recording.ObjectStore {
+	var (
+		mu   sync.Mutex
+		cfg  hls.S3Config
+		last *hls.Bucket
+	)
+	return func() recording.ObjectStore {
+		c := a.Live.Settings().S3
+		if !c.Enabled {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if last == nil || c != cfg {
+			b, err := hls.NewBucket(c, "recordings/")
+			if err != nil {
+				a.Log.Warn("recordings: S3 is configured but unusable", "err", err)
+				return nil
+			}
+			last, cfg = b, c
+		}
+		return last
+	}
 }

@@ -106,6 +106,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if err := os.RemoveAll(s.dirOf(id)); err != nil {
 		s.log.Warn("recording: cannot remove files", "recording", id, "err", err)
 	}
+	s.removeObjects(id)
 	return nil
 }
 

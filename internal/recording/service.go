@@ -40,6 +40,9 @@ type Config struct {
 	// Live lists a live stage's recent segments for clips of a stage that
 	// is not recording (nil: such clips are refused).
 	Live LiveSource
+	// Objects is the S3 bucket ready recordings are copied to, read at
+	// each use (nil, or a nil result: no S3).
+	Objects func() ObjectStore
 }
 
 // Service is the recordings domain.
@@ -53,6 +56,7 @@ type Service struct {
 	lastEnded map[string]*writer // the last finished recording by stage (reconnects)
 	observers []func(Event)
 	thumbs    sync.WaitGroup
+	offloads  sync.WaitGroup
 }
 
 // Event tells observers that a recording is ready (finished and playable).
@@ -125,6 +129,7 @@ func (s *Service) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			s.thumbs.Wait()
+			s.offloads.Wait()
 			return nil
 		case <-lease.C:
 			s.renewLeases(ctx)
@@ -181,6 +186,7 @@ func (s *Service) Recover(ctx context.Context) {
 		s.log.Info("recording: closed a recording whose broadcast was lost, at its last complete segment", "recording", r.ID,
 			"stage", r.StageID, "segments", len(entries))
 		s.notify(Event{Type: EventReady, Recording: *r})
+		s.offload(r.ID)
 	}
 }
 
@@ -406,6 +412,7 @@ func (w *writer) End(at time.Time) {
 	r := *w.rec
 	w.mu.Unlock()
 	s.notify(Event{Type: EventReady, Recording: r})
+	s.offload(r.ID)
 }
 
 // save stores the recording's progress (and renews the lease). Title and

@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -317,22 +316,12 @@ func (s *Surface) file(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	path, err := s.d.Recordings.File(r.Context(), rec.ID, name)
+	f, mod, err := s.d.Recordings.Open(r.Context(), rec.ID, name)
 	if err != nil {
 		writeError(w, err)
-		return
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		writeError(w, fault.New(fault.NotFound, "file not found"))
 		return
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	switch {
 	case name == recording.PlaylistName:
 		w.Header().Set("Content-Type", "application/x-mpegURL")
@@ -349,7 +338,7 @@ func (s *Surface) file(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, "", fi.ModTime(), f)
+	http.ServeContent(w, r, "", mod, f)
 }
 
 // chat replays the stage chat of a recording's time window (at most 1000
