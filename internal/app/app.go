@@ -27,9 +27,11 @@ import (
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/presence"
+	"github.com/hearth-community/hearth/internal/recording"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/watch"
+	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
 // App is a wired Hearth node.
@@ -50,6 +52,9 @@ type App struct {
 
 	stages   *stageChannelsService // stage channels ⇄ live stages (wire_stages.go)
 	rtmpAddr net.Addr              // the RTMP ingest's bound address (wire_live.go)
+	// Recordings keeps broadcasts (wire_recordings.go).
+	Recordings *recording.Service
+	webhooks   *webhooks.Service
 
 	hubMu   sync.Mutex
 	hubs    []*gateway.Hub
@@ -203,7 +208,7 @@ func (a *App) wire(ctx context.Context) error {
 		return fmt.Errorf("subscribe revocations: %w", err)
 	}
 	a.closers = append(a.closers, sub.Unsubscribe)
-	for _, w := range []func(context.Context) error{a.wireLive, a.wireTogether, a.wireStages, a.wireOtt, a.wireWatchChannels, a.wireOwncast, a.wireWeb} {
+	for _, w := range []func(context.Context) error{a.wireLive, a.wireTogether, a.wireStages, a.wireOtt, a.wireWatchChannels, a.wireOwncast, a.wireRecordings, a.wireWeb} {
 		if err := w(ctx); err != nil {
 			return err
 		}

@@ -75,6 +75,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		return err
 	}
 	a.runners = append(a.runners, hooks.Run)
+	a.webhooks = hooks // RECORDING_READY (wire_recordings.go)
 	golive, err := stagechat.NewGoLive(chat, stagechat.GoLiveConfig{Client: out})
 	if err != nil {
 		return err

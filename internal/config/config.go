@@ -77,6 +77,12 @@ type Config struct {
 	DefaultStreamKey string `name:"default-stream-key" env:"HEARTH_DEFAULT_STREAM_KEY" default:"" help:"First start only: the stored stream key of the default stage (e.g. abc123 for Owncast's test suite). Empty: a random key is generated (see it in the admin: streamKeys in /api/admin/serverconfig)."`
 	FFmpegPath       string `name:"ffmpeg-path" env:"HEARTH_FFMPEG_PATH" default:"ffmpeg" help:"ffmpeg executable used for transcoded variants and thumbnails, until an admin sets another one (ffmpegpath)."`
 
+	// Recordings of broadcasts (package recording).
+	Recording                bool          `name:"recording" env:"HEARTH_RECORDING" default:"false" help:"Record every broadcast of stages whose own recording setting is unset (the instance default; each stage may turn it on or off through /api/recording-settings)."`
+	RecordingReconnectWindow time.Duration `name:"recording-reconnect-window" env:"HEARTH_RECORDING_RECONNECT_WINDOW" default:"30s" help:"A publisher that comes back this soon after a broadcast ended continues that broadcast's recording. 0: every broadcast is its own recording."`
+	RecordingMaxClip         time.Duration `name:"recording-max-clip" env:"HEARTH_RECORDING_MAX_CLIP" default:"60s" help:"The longest clip viewers may cut from a recording."`
+	RecordingMinFree         int64         `name:"recording-min-free-bytes" env:"HEARTH_RECORDING_MIN_FREE_BYTES" default:"1073741824" help:"Recording stops (with a logged warning; the live stream goes on) when the disk holding the recordings has less free space than this. 0: no check."`
+
 	// Together surface (communities, chat, voice signalling).
 	TogetherAuthRate float64 `name:"together-auth-rate" env:"HEARTH_TOGETHER_AUTH_RATE" default:"2" help:"Together sign-in requests (/auth/*) per second per client IP, burst 5 (Together's production limit). 0 disables the limit."`
 	TogetherBotRate  float64 `name:"together-bot-rate" env:"HEARTH_TOGETHER_BOT_RATE" default:"50" help:"Together API requests per second per bot (Together: 50). 0 disables the limit."`

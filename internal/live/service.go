@@ -68,6 +68,7 @@ type Service struct {
 	hw        *hardware
 	pb        *playbackStore
 	ingest    int // the port the RTMP listener is bound to (0: no ingest)
+	recorder  Recorder
 }
 
 // ErrOffline is returned for actions that need a live stream.

@@ -328,6 +328,8 @@ func (st *stage) end(b *broadcast, cause error) {
 	st.origin.End()
 	now := s.cfg.Now().UTC()
 	st.mu.Lock()
+	rec := b.rec
+	b.rec = nil
 	st.cur = nil
 	st.lastDisconnect = &now
 	if c := s.cfg.Viewers; c != nil {
@@ -344,6 +346,9 @@ func (st *stage) end(b *broadcast, cause error) {
 		s.log.Warn("live: cannot record broadcast end", "err", err)
 	}
 	st.savePeak(ctx)
+	if rec != nil {
+		rec.End(now)
+	}
 	s.log.Info("stream stopped", "stage", st.id, "reason", errString(cause))
 	start := b.started
 	s.publish(st, EventStopped, func(e *Event) { e.StartedAt, e.EndedAt = &start, &now })
@@ -376,6 +381,8 @@ type broadcast struct {
 	pipeline *transcode.Pipeline
 	segs     []*hls.Segmenter
 	running  bool // set under st.mu once start has returned
+	rec      RecordingSink
+	recIndex int // the variant rec gets
 
 	mu      sync.Mutex
 	details StreamDetails
@@ -426,11 +433,26 @@ func (b *broadcast) start(ctx context.Context) error {
 		outs[i] = sg
 	}
 	b.segs = segs
+	// The recorder is ready before the first segment can be cut.
+	if r := s.recorderOf(); r != nil {
+		if sink := r.BroadcastStarted(b.st.id, b.id, cfg.Title, b.started); sink != nil {
+			b.st.mu.Lock()
+			b.rec, b.recIndex = sink, sourceVariant(b.variants)
+			b.st.mu.Unlock()
+		}
+	}
 	p, err := transcode.Start(s.ctx, transcode.Config{FFmpegPath: s.Settings().FFmpegPath, Codec: b.codec,
 		SegmentSeconds: level.SecondsPerSegment, Variants: tv, Outputs: outs,
 		Log: s.log.With("component", "transcode", "stage", b.st.id)})
 	if err != nil {
 		b.st.origin.End()
+		b.st.mu.Lock()
+		rec := b.rec
+		b.rec = nil
+		b.st.mu.Unlock()
+		if rec != nil {
+			rec.End(s.cfg.Now().UTC())
+		}
 		return fault.Wrap(fault.Unavailable, "the transcoder could not start (check the ffmpeg path)", err)
 	}
 	b.pipeline = p

@@ -19,7 +19,16 @@ const (
 // onSegment runs after each stored segment: while live, the newest segment
 // of variant 0 becomes a thumbnail (and an animated preview) at most every
 // ThumbnailEvery, made by ffmpeg in the background.
-func (st *stage) onSegment(variant int, path string, _ hls.Segment) {
+func (st *stage) onSegment(variant int, path string, seg hls.Segment) {
+	st.mu.Lock()
+	var rec RecordingSink
+	if b := st.cur; b != nil && b.rec != nil && b.recIndex == variant {
+		rec = b.rec
+	}
+	st.mu.Unlock()
+	if rec != nil {
+		rec.Segment(path, seg)
+	}
 	if variant != 0 {
 		return
 	}

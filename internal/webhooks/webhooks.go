@@ -42,11 +42,14 @@ const (
 	FediverseFollow    = "FEDIVERSE_ENGAGEMENT_FOLLOW"
 	FediverseLike      = "FEDIVERSE_ENGAGEMENT_LIKE"
 	FediverseRepost    = "FEDIVERSE_ENGAGEMENT_REPOST"
+	// RecordingReady is Hearth's: a broadcast's recording is finished and
+	// playable (not an Owncast event; same payload envelope).
+	RecordingReady = "RECORDING_READY"
 )
 
 // EventTypes lists every event a webhook may subscribe to.
 var EventTypes = []string{Chat, NameChange, UserJoined, UserParted, VisibilityUpdate, StreamStarted, StreamStopped,
-	StreamTitleUpdated, FediverseFollow, FediverseLike, FediverseRepost}
+	StreamTitleUpdated, FediverseFollow, FediverseLike, FediverseRepost, RecordingReady}
 
 // SignatureHeader carries the delivery signature.
 const SignatureHeader = "owncast-signature"

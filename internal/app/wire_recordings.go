@@ -1,0 +1,235 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/hls"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/recording"
+	"github.com/hearth-community/hearth/internal/surface/hearthapi"
+	"github.com/hearth-community/hearth/internal/webhooks"
+)
+
+// wireRecordings builds the recordings service, installs it as the live
+// service's recorder and serves Hearth's recordings API.
+func (a *App) wireRecordings(ctx context.Context) error {
+	if a.Live == nil {
+		return nil
+	}
+	cfg := a.Config
+	dir := filepath.Join(cfg.DataDir, "recordings")
+	node, err := nodeID(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("recordings: %w", err)
+	}
+	svc, err := recording.New(recording.Config{Dir: dir, NodeID: node, DefaultEnabled: cfg.Recording,
+		ReconnectWindow: cfg.RecordingReconnectWindow, MaxClip: cfg.RecordingMaxClip, MinFreeBytes: cfg.RecordingMinFree,
+		FFmpeg: a.Live.FFmpegPath, Live: a.Live, Objects: a.recordingBucket()}, a.DB.Recordings(), a.Log.With("component", "recording"))
+	if err != nil {
+		return err
+	}
+	a.Recordings = svc
+	a.Live.SetRecorder(svc)
+	a.runners = append(a.runners, svc.Run)
+	if hooks := a.webhooks; hooks != nil {
+		svc.Observe(func(e recording.Event) {
+			if e.Type != recording.EventReady {
+				return
+			}
+			r := e.Recording
+			// Owncast's envelope {type, eventData}; eventData carries the
+			// event's id, timestamp and type as Owncast's stream events do.
+			hooks.Dispatch(context.Background(), webhooks.RecordingReady, map[string]any{"type": webhooks.RecordingReady,
+				"id": identity.NewID(), "timestamp": time.Now().UTC(), "recording": map[string]any{
+					"id": r.ID, "stageId": r.StageID, "title": r.Title, "startedAt": r.StartedAt, "endedAt": r.EndedAt,
+					"durationSeconds": r.Duration.Seconds(), "sizeBytes": r.Size,
+					"playlistUrl": "/api/recordings/" + r.ID + "/hls/" + recording.PlaylistName,
+					"downloadUrl": "/api/recordings/" + r.ID + "/download"}})
+		})
+	}
+	api, err := hearthapi.New(hearthapi.Deps{Recordings: svc, Gate: &recordingGate{a: a}, Log: a.Log.With("component", "hearthapi"),
+		Auth: func(ctx context.Context, tok string) (string, bool, error) {
+			p, err := a.Identity.Authenticate(ctx, tok)
+			if err != nil {
+				return "", false, err
+			}
+			return p.Account.ID, p.Account.IsAdmin, nil
+		}})
+	if err != nil {
+		return err
+	}
+	api.Register(a.HTTP)
+	return nil
+}
+
+// nodeID is this node's stable id for recording leases, kept in the data
+// directory so a restarted node knows its own open recordings.
+func nodeID(dataDir string) (string, error) {
+	p := filepath.Join(dataDir, "node-id")
+	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) >= 8 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return "", err
+	}
+	id := identity.NewID()
+	if err := os.WriteFile(p, []byte(id+"\n"), 0o640); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// recordingGate is the recordings API's view of stages: the default stage
+// is public and the instance admin's to manage; a stage channel's are its
+// viewers' (VIEW_CHANNEL) and its managers' (owner, MANAGE_CHANNELS).
+type recordingGate struct{ a *App }
+
+func (g *recordingGate) Stage(ctx context.Context, ref string) (string, error) {
+	if ref == live.DefaultStageRef {
+		return g.a.Live.DefaultStageID(), nil
+	}
+	if _, err := g.a.Live.StageSettings(ctx, ref); err != nil {
+		if errors.Is(err, fault.NotFound) || fault.KindOf(err) == fault.Invalid {
+			return "", fault.New(fault.NotFound, "stage not found")
+		}
+		return "", err
+	}
+	return ref, nil
+}
+
+func (g *recordingGate) Access(ctx context.Context, accountID string, admin bool, stageID string) (hearthapi.Access, error) {
+	if stageID == g.a.Live.DefaultStageID() {
+		return hearthapi.Access{View: true, Manage: admin}, nil
+	}
+	if admin {
+		return hearthapi.Access{View: true, Manage: true}, nil
+	}
+	if accountID == "" || g.a.Community == nil {
+		return hearthapi.Access{}, nil
+	}
+	ca, err := g.a.Community.ChannelAccess(ctx, accountID, stageID)
+	if err != nil {
+		if k := fault.KindOf(err); k == fault.NotFound || k == fault.Forbidden {
+			return hearthapi.Access{}, fault.New(fault.NotFound, "recording not found")
+		}
+		return hearthapi.Access{}, err
+	}
+	if !ca.Can(community.PermViewChannel) || ca.Channel.Kind != community.KindStage {
+		return hearthapi.Access{}, fault.New(fault.NotFound, "recording not found")
+	}
+	return hearthapi.Access{View: true, Manage: ca.IsOwner || ca.Has(community.PermManageChannels) || ca.Has(community.PermAdministrator)}, nil
+}
+
+// PostClip posts a clip into its stage channel's chat, as its maker when
+// they may send messages there. The default stage's Owncast chat gets no
+// clip messages (docs/compatibility.md).
+func (g *recordingGate) PostClip(ctx context.Context, accountID string, c *recording.Clip, url string) error {
+	if g.a.Messages == nil || g.a.Community == nil || c.StageID == g.a.Live.DefaultStageID() {
+		return nil
+	}
+	ca, err := g.a.Community.ChannelAccess(ctx, accountID, c.StageID)
+	if err != nil || !ca.Can(community.PermSendMessages) {
+		return err
+	}
+	title := c.Title
+	if title == "" {
+		title = "a clip"
+	}
+	body := fmt.Sprintf("🎬 %s (%.0f s): %s", title, c.Duration.Seconds(), url)
+	_, err = g.a.Messages.Post(ctx, messages.PostInput{ConversationID: c.StageID, Kind: messages.KindChannel, AuthorID: accountID,
+		Body: body})
+	return err
+}
+
+// Chat implements hearthapi.Gate: the stage's conversation between two
+// times. Message ids are UUIDv7, ordered by time, so the window's bounds
+// are ids made of its times.
+func (g *recordingGate) Chat(ctx context.Context, stageID string, from, to time.Time, limit int) ([]hearthapi.ChatMessage, error) {
+	if g.a.Messages == nil {
+		return nil, nil
+	}
+	conv := stageID
+	if stageID == g.a.Live.DefaultStageID() {
+		if g.a.StageChat == nil {
+			return nil, nil
+		}
+		conv = g.a.StageChat.Conversation()
+	}
+	ms, err := g.a.Messages.List(ctx, messages.ListQuery{ConversationID: conv, After: timeID(from, false), Before: timeID(to, true),
+		Limit: limit, Oldest: true})
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	out := make([]hearthapi.ChatMessage, 0, len(ms))
+	for _, m := range ms {
+		if m.Hidden || m.Deleted {
+			continue
+		}
+		name := ""
+		if m.AuthorID != nil {
+			n, ok := names[*m.AuthorID]
+			if !ok {
+				if acc, err := g.a.Identity.Account(ctx, *m.AuthorID); err == nil {
+					n = acc.DisplayName
+					if n == "" {
+						n = acc.Username
+					}
+				}
+				names[*m.AuthorID] = n
+			}
+			name = n
+		}
+		out = append(out, hearthapi.ChatMessage{ID: m.ID, AuthorName: name, Body: m.Body, At: m.CreatedAt})
+	}
+	return out, nil
+}
+
+// timeID is the lowest (or highest) UUIDv7 of a millisecond.
+func timeID(t time.Time, high bool) string {
+	ms := uint64(t.UnixMilli())
+	h := fmt.Sprintf("%012x", ms)
+	if high {
+		return h[:8] + "-" + h[8:] + "-7fff-bfff-ffffffffffff"
+	}
+	return h[:8] + "-" + h[8:] + "-7000-8000-000000000000"
+}
+
+// recordingBucket follows the live streaming S3 settings (Owncast's admin
+// storage settings): while S3 is on, ready recordings are copied to the
+// same bucket under recordings/.
+func (a *App) recordingBucket() func() recording.ObjectStore {
+	var (
+		mu   sync.Mutex
+		cfg  hls.S3Config
+		last *hls.Bucket
+	)
+	return func() recording.ObjectStore {
+		c := a.Live.Settings().S3
+		if !c.Enabled {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if last == nil || c != cfg {
+			b, err := hls.NewBucket(c, "recordings/")
+			if err != nil {
+				a.Log.Warn("recordings: S3 is configured but unusable", "err", err)
+				return nil
+			}
+			last, cfg = b, c
+		}
+		return last
+	}
+}

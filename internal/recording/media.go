@@ -1,0 +1,351 @@
+package recording
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/live"
+)
+
+// ThumbnailName is a recording's thumbnail file.
+const ThumbnailName = "thumbnail.jpg"
+
+var errNotFound = fault.New(fault.NotFound, "recording not found")
+
+// makeThumbnail takes the first frame of a recording's first segment.
+func (s *Service) makeThumbnail(id, segment string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out := filepath.Join(s.dirOf(id), ThumbnailName)
+	tmp := out + ".tmp"
+	cmd := exec.CommandContext(ctx, s.cfg.FFmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", segment,
+		"-frames:v", "1", "-q:v", "4", "-f", "image2", tmp)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		s.log.Warn("recording: thumbnail failed", "recording", id, "err", err, "ffmpeg", string(b))
+		_ = os.Remove(tmp)
+		return
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		s.log.Warn("recording: thumbnail failed", "recording", id, "err", err)
+	}
+}
+
+// Get returns a recording.
+func (s *Service) Get(ctx context.Context, id string) (*Recording, error) {
+	if !validID(id) {
+		return nil, errNotFound
+	}
+	r, err := s.st.Recording(ctx, id)
+	if errors.Is(err, fault.NotFound) {
+		return nil, errNotFound
+	}
+	return r, err
+}
+
+// List lists a stage's recordings, newest first.
+func (s *Service) List(ctx context.Context, stageID string) ([]*Recording, error) {
+	return s.st.Recordings(ctx, stageID)
+}
+
+// Update changes a recording's title and pin.
+func (s *Service) Update(ctx context.Context, id string, title *string, pinned *bool) (*Recording, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if title != nil {
+		t := strings.TrimSpace(*title)
+		if len(t) > 500 {
+			return nil, fault.New(fault.Invalid, "title too long (at most 500 bytes)")
+		}
+		r.Title = t
+	}
+	if pinned != nil {
+		r.Pinned = *pinned
+	}
+	if err := s.st.UpdateRecording(ctx, r); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if w := s.writers[r.StageID]; w != nil && w.rec.ID == r.ID {
+		w.mu.Lock()
+		w.rec.Title, w.rec.Pinned = r.Title, r.Pinned
+		w.mu.Unlock()
+	}
+	s.mu.Unlock()
+	return r, nil
+}
+
+// Delete removes a finished recording and its files.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r.EndedAt == nil {
+		return fault.New(fault.Conflict, "the recording is still being made; delete it after the broadcast ends")
+	}
+	if err := s.st.DeleteRecording(ctx, id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if w := s.lastEnded[r.StageID]; w != nil && w.rec.ID == id {
+		delete(s.lastEnded, r.StageID)
+	}
+	s.mu.Unlock()
+	if err := os.RemoveAll(s.dirOf(id)); err != nil {
+		s.log.Warn("recording: cannot remove files", "recording", id, "err", err)
+	}
+	s.removeObjects(id)
+	return nil
+}
+
+// File returns the path of a recording's playlist, segment or thumbnail,
+// or NotFound for any other name.
+func (s *Service) File(ctx context.Context, id, name string) (string, error) {
+	if _, err := s.Get(ctx, id); err != nil {
+		return "", err
+	}
+	if name != PlaylistName && name != ThumbnailName && !segName.MatchString(name) {
+		return "", errNotFound
+	}
+	p := filepath.Join(s.dirOf(id), name)
+	if _, err := os.Stat(p); err != nil {
+		return "", errNotFound
+	}
+	return p, nil
+}
+
+// Download writes a recording as a fragmented MP4 to w while ffmpeg remuxes
+// it (stream copy, nothing held in memory). Once bytes have been written an
+// error can only cut the response short.
+func (s *Service) Download(ctx context.Context, id string, w io.Writer) error {
+	if _, err := s.Get(ctx, id); err != nil {
+		return err
+	}
+	pl := filepath.Join(s.dirOf(id), PlaylistName)
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, s.cfg.FFmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin",
+		"-allowed_extensions", "ALL", "-i", pl, "-map", "0:v?", "-map", "0:a?", "-c", "copy", "-bsf:a", "aac_adtstoasc",
+		"-f", "mp4", "-movflags", "frag_keyframe+empty_moov", "pipe:1")
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("recording: remux: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// ClipDir is where clips are stored.
+func (s *Service) clipPath(id string) string { return filepath.Join(s.cfg.Dir, "clips", id+".mp4") }
+
+// MakeClip cuts [start, end) of a recording (also one being made) into an
+// MP4 by stream copy: the cut snaps to the keyframe at or before start.
+func (s *Service) MakeClip(ctx context.Context, recordingID string, start, end time.Duration, title, by string) (*Clip, error) {
+	r, err := s.Get(ctx, recordingID)
+	if err != nil {
+		return nil, err
+	}
+	if start < 0 || end <= start {
+		return nil, fault.New(fault.Invalid, "a clip needs 0 <= start < end")
+	}
+	if end-start > s.cfg.MaxClip {
+		return nil, fault.Newf(fault.Invalid, "a clip is at most %s long", s.cfg.MaxClip)
+	}
+	if len(title) > 500 {
+		return nil, fault.New(fault.Invalid, "title too long (at most 500 bytes)")
+	}
+	entries, err := s.loadEntries(r.ID)
+	if err != nil || len(entries) == 0 {
+		return nil, fault.New(fault.Invalid, "the recording has no video yet")
+	}
+	var total time.Duration
+	for _, e := range entries {
+		total += e.dur
+	}
+	if start >= total {
+		return nil, fault.Newf(fault.Invalid, "start is past the recording's end (%.1f s)", total.Seconds())
+	}
+	end = min(end, total)
+	// A snapshot playlist: the recording may still grow while ffmpeg reads.
+	snap := filepath.Join(s.dirOf(r.ID), "clip-"+identity.NewID()+".m3u8")
+	if err := os.WriteFile(snap, render(entries, true), 0o640); err != nil {
+		return nil, err
+	}
+	defer os.Remove(snap)
+	c := &Clip{ID: identity.NewID(), StageID: r.StageID, RecordingID: r.ID, Title: strings.TrimSpace(title), Offset: start,
+		Duration: end - start, CreatedBy: by, CreatedAt: s.cfg.Now().UTC()}
+	if err := s.cut(ctx, snap, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// cut writes c's MP4 from a playlist (stream copy from the keyframe at or
+// before c.Offset) and stores the clip.
+func (s *Service) cut(ctx context.Context, playlist string, c *Clip) error {
+	out := s.clipPath(c.ID)
+	tmp := out + ".tmp"
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, s.cfg.FFmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+		"-ss", fmt.Sprintf("%.3f", c.Offset.Seconds()), "-i", playlist, "-t", fmt.Sprintf("%.3f", c.Duration.Seconds()),
+		"-map", "0:v?", "-map", "0:a?", "-c", "copy", "-bsf:a", "aac_adtstoasc", "-movflags", "+faststart", "-f", "mp4", tmp)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		_ = os.Remove(tmp)
+		return fault.Wrap(fault.Unavailable, "the clip could not be cut", fmt.Errorf("%w: %s", err, b))
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(out); err == nil {
+		c.Size = fi.Size()
+	}
+	if err := s.st.CreateClip(ctx, c); err != nil {
+		_ = os.Remove(out)
+		return err
+	}
+	return nil
+}
+
+// LiveSource lists a live stage's recent source segments (live.Service).
+type LiveSource interface {
+	RecentSegments(stageID string) ([]live.LiveSegment, error)
+}
+
+// MakeLiveClip cuts the last `last` of a live stage into a clip: from the
+// recording being made when the stage records, else from the segments the
+// live origin still keeps (the playlist's, a few tens of seconds).
+func (s *Service) MakeLiveClip(ctx context.Context, stageID string, last time.Duration, title, by string) (*Clip, error) {
+	if last <= 0 || last > s.cfg.MaxClip {
+		return nil, fault.Newf(fault.Invalid, "a clip is between 0 and %s long", s.cfg.MaxClip)
+	}
+	if len(title) > 500 {
+		return nil, fault.New(fault.Invalid, "title too long (at most 500 bytes)")
+	}
+	if id, ok := s.LiveRecording(stageID); ok {
+		if entries, err := s.loadEntries(id); err == nil && len(entries) > 0 {
+			var total time.Duration
+			for _, e := range entries {
+				total += e.dur
+			}
+			return s.MakeClip(ctx, id, max(0, total-last), total, title, by)
+		}
+	}
+	if s.cfg.Live == nil {
+		return nil, fault.New(fault.Invalid, "no stream is live")
+	}
+	segs, err := s.cfg.Live.RecentSegments(stageID)
+	if err != nil {
+		return nil, err
+	}
+	// The newest segments covering `last`, linked into a scratch directory
+	// (the origin deletes old ones while ffmpeg reads).
+	var total time.Duration
+	first := len(segs)
+	for first > 0 && total < last {
+		first--
+		total += segs[first].Duration
+	}
+	if first == len(segs) {
+		return nil, fault.New(fault.Invalid, "the stream has no finished segment yet")
+	}
+	tmp, err := os.MkdirTemp(s.cfg.Dir, "live-clip-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var entries []entry
+	for i, sg := range segs[first:] {
+		name := fmt.Sprintf("seg-%05d.ts", i)
+		if err := linkOrCopy(sg.Path, filepath.Join(tmp, name)); err != nil {
+			break // deleted meanwhile: clip what is there
+		}
+		entries = append(entries, entry{name: name, dur: sg.Duration, disc: sg.Discontinuity && i > 0})
+	}
+	if len(entries) == 0 {
+		return nil, fault.New(fault.Unavailable, "the live segments are gone; try again")
+	}
+	total = 0
+	for _, e := range entries {
+		total += e.dur
+	}
+	pl := filepath.Join(tmp, PlaylistName)
+	if err := os.WriteFile(pl, render(entries, true), 0o640); err != nil {
+		return nil, err
+	}
+	start := max(0, total-last)
+	c := &Clip{ID: identity.NewID(), StageID: stageID, Title: strings.TrimSpace(title), Offset: start, Duration: total - start,
+		CreatedBy: by, CreatedAt: s.cfg.Now().UTC()}
+	if err := s.cut(ctx, pl, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o640)
+}
+
+// LiveRecording is the recording being made on a stage, if any.
+func (s *Service) LiveRecording(stageID string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w := s.writers[stageID]; w != nil {
+		return w.rec.ID, true
+	}
+	return "", false
+}
+
+// GetClip returns a clip.
+func (s *Service) GetClip(ctx context.Context, id string) (*Clip, error) {
+	if !validID(id) {
+		return nil, fault.New(fault.NotFound, "clip not found")
+	}
+	c, err := s.st.Clip(ctx, id)
+	if errors.Is(err, fault.NotFound) {
+		return nil, fault.New(fault.NotFound, "clip not found")
+	}
+	return c, err
+}
+
+// Clips lists a stage's clips, newest first.
+func (s *Service) Clips(ctx context.Context, stageID string) ([]*Clip, error) {
+	return s.st.Clips(ctx, stageID)
+}
+
+// ClipFile is a clip's MP4.
+func (s *Service) ClipFile(ctx context.Context, id string) (string, error) {
+	if _, err := s.GetClip(ctx, id); err != nil {
+		return "", err
+	}
+	return s.clipPath(id), nil
+}
+
+// DeleteClip removes a clip and its file.
+func (s *Service) DeleteClip(ctx context.Context, id string) error {
+	if _, err := s.GetClip(ctx, id); err != nil {
+		return err
+	}
+	if err := s.st.DeleteClip(ctx, id); err != nil {
+		return err
+	}
+	_ = os.Remove(s.clipPath(id))
+	return nil
+}

@@ -1,0 +1,111 @@
+package recording
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// retentionOnce applies retention if this node is the first in the
+// cluster to claim the current period.
+func (s *Service) retentionOnce(ctx context.Context) {
+	now := s.cfg.Now()
+	key := "retention:" + strconv.FormatInt(now.Truncate(s.cfg.RetentionEvery).Unix(), 10)
+	ok, err := s.st.ClaimJob(ctx, key, now)
+	if err != nil {
+		s.log.Warn("recording: cannot claim the retention job", "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	_ = s.st.PruneJobClaims(ctx, now.Add(-24*time.Hour))
+	s.ApplyRetention(ctx)
+}
+
+// ApplyRetention deletes, per stage with limits, the oldest unpinned
+// finished recordings until the stage is within its age, count and byte
+// limits. Pinned recordings stay and are not counted. It returns the ids
+// deleted.
+func (s *Service) ApplyRetention(ctx context.Context) []string {
+	sets, err := s.st.AllRecordingSettings(ctx)
+	if err != nil {
+		s.log.Warn("recording: retention: cannot read settings", "err", err)
+		return nil
+	}
+	now := s.cfg.Now()
+	var deleted []string
+	for _, set := range sets {
+		if set.MaxAge == 0 && set.MaxCount == 0 && set.MaxBytes == 0 {
+			continue
+		}
+		all, err := s.st.Recordings(ctx, set.StageID)
+		if err != nil {
+			continue
+		}
+		var keep []*Recording // newest first, unpinned and finished
+		for _, r := range all {
+			if !r.Pinned && r.EndedAt != nil {
+				keep = append(keep, r)
+			}
+		}
+		var bytes int64
+		for _, r := range keep {
+			bytes += r.Size
+		}
+		// Walk from the oldest: drop while any limit is exceeded.
+		for i := len(keep) - 1; i >= 0; i-- {
+			r := keep[i]
+			tooOld := set.MaxAge > 0 && now.Sub(*r.EndedAt) > set.MaxAge
+			tooMany := set.MaxCount > 0 && i+1 > set.MaxCount
+			tooBig := set.MaxBytes > 0 && bytes > set.MaxBytes
+			if !tooOld && !tooMany && !tooBig {
+				break
+			}
+			if err := s.Delete(ctx, r.ID); err != nil {
+				s.log.Warn("recording: retention: cannot delete", "recording", r.ID, "err", err)
+				continue
+			}
+			bytes -= r.Size
+			deleted = append(deleted, r.ID)
+			s.log.Info("recording: retention deleted a recording", "recording", r.ID, "stage", r.StageID)
+		}
+	}
+	return deleted
+}
+
+// Usage is the recordings' disk use on this node's view.
+type Usage struct {
+	Recordings int
+	UsedBytes  int64 // recordings (as stored) and clips
+	FreeBytes  int64 // on the disk of the recordings directory; -1 unknown
+	MinFree    int64
+	DiskFull   bool // recording is refused or stopped for lack of space
+}
+
+// Usage sums every recording and clip and reads the free space.
+func (s *Service) Usage(ctx context.Context) (Usage, error) {
+	all, err := s.st.Recordings(ctx, "")
+	if err != nil {
+		return Usage{}, err
+	}
+	u := Usage{Recordings: len(all), FreeBytes: -1, MinFree: s.cfg.MinFreeBytes}
+	for _, r := range all {
+		u.UsedBytes += r.Size
+	}
+	if ents, err := os.ReadDir(filepath.Join(s.cfg.Dir, "clips")); err == nil {
+		for _, e := range ents {
+			if fi, err := e.Info(); err == nil {
+				u.UsedBytes += fi.Size()
+			}
+		}
+	}
+	if free, ok := freeBytes(s.cfg.Dir); ok {
+		u.FreeBytes = free
+	}
+	ok, _ := s.diskOK()
+	u.DiskFull = !ok
+	return u, nil
+}

@@ -1,0 +1,97 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/recording"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestRecordingsStoreContract runs the recordings store contract on every
+// engine: recordings round-trip (open and closed), newest first per stage;
+// clips; settings with an unset enabled; one claim per job key.
+func TestRecordingsStoreContract(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			st := eng.Open(t).Recordings()
+			ctx := context.Background()
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			older := &recording.Recording{ID: identity.NewID(), StageID: "s1", Title: "one", StartedAt: now.Add(-time.Hour),
+				NodeID: "n1", LeaseUntil: now}
+			newer := &recording.Recording{ID: identity.NewID(), StageID: "s1", Title: "two", StartedAt: now}
+			other := &recording.Recording{ID: identity.NewID(), StageID: "s2", StartedAt: now}
+			for _, r := range []*recording.Recording{older, newer, other} {
+				if err := st.CreateRecording(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			end := now.Add(-30 * time.Minute)
+			older.EndedAt, older.Duration, older.Size, older.Pinned, older.Title = &end, 1800*time.Second, 12345, true, "renamed"
+			if err := st.UpdateRecording(ctx, older); err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.Recording(ctx, older.ID)
+			if err != nil || got.EndedAt == nil || !got.EndedAt.Equal(end) || got.Duration != older.Duration || got.Size != 12345 ||
+				!got.Pinned || got.Title != "renamed" || got.NodeID != "n1" || !got.LeaseUntil.Equal(now) {
+				t.Fatalf("round trip: %+v %v", got, err)
+			}
+			list, err := st.Recordings(ctx, "s1")
+			if err != nil || len(list) != 2 || list[0].ID != newer.ID {
+				t.Fatalf("list: %v %v", list, err)
+			}
+			open, err := st.OpenRecordings(ctx)
+			if err != nil || len(open) != 2 {
+				t.Fatalf("open: %d %v", len(open), err)
+			}
+			if err := st.DeleteRecording(ctx, newer.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Recording(ctx, newer.ID); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("deleted: %v", err)
+			}
+			if err := st.UpdateRecording(ctx, newer); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("update of a deleted one: %v", err)
+			}
+			c := &recording.Clip{ID: identity.NewID(), StageID: "s1", RecordingID: older.ID, Title: "c", Offset: 5 * time.Second,
+				Duration: 5 * time.Second, Size: 99, CreatedBy: "a", CreatedAt: now}
+			if err := st.CreateClip(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			if gc, err := st.Clip(ctx, c.ID); err != nil || gc.Offset != c.Offset || gc.Size != 99 {
+				t.Fatalf("clip: %+v %v", gc, err)
+			}
+			if cs, _ := st.Clips(ctx, "s1"); len(cs) != 1 {
+				t.Fatalf("clips: %d", len(cs))
+			}
+			if s, err := st.RecordingSettings(ctx, "s1"); err != nil || s.Enabled != nil || s.MaxCount != 0 {
+				t.Fatalf("default settings: %+v %v", s, err)
+			}
+			yes := true
+			if err := st.SetRecordingSettings(ctx, &recording.StageSettings{StageID: "s1", Enabled: &yes, MaxAge: time.Hour, MaxCount: 3, MaxBytes: 1 << 40}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SetRecordingSettings(ctx, &recording.StageSettings{StageID: "s2"}); err != nil {
+				t.Fatal(err)
+			}
+			s, err := st.RecordingSettings(ctx, "s1")
+			if err != nil || s.Enabled == nil || !*s.Enabled || s.MaxAge != time.Hour || s.MaxCount != 3 || s.MaxBytes != 1<<40 {
+				t.Fatalf("settings: %+v %v", s, err)
+			}
+			if all, _ := st.AllRecordingSettings(ctx); len(all) != 2 || all[1].Enabled != nil {
+				t.Fatalf("all settings: %+v", all)
+			}
+			for i, want := range []bool{true, false} {
+				if ok, err := st.ClaimJob(ctx, "retention:1", now); err != nil || ok != want {
+					t.Fatalf("claim %d: %v %v", i, ok, err)
+				}
+			}
+		})
+	}
+}

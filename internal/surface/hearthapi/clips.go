@@ -1,0 +1,247 @@
+package hearthapi
+
+import (
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/recording"
+)
+
+type clipJSON struct {
+	ID              string    `json:"id"`
+	StageID         string    `json:"stageId"`
+	RecordingID     string    `json:"recordingId"`
+	Title           string    `json:"title"`
+	OffsetSeconds   float64   `json:"offsetSeconds"`
+	DurationSeconds float64   `json:"durationSeconds"`
+	SizeBytes       int64     `json:"sizeBytes"`
+	CreatedBy       string    `json:"createdBy"`
+	CreatedAt       time.Time `json:"createdAt"`
+	URL             string    `json:"url"`
+}
+
+func clipToJSON(c *recording.Clip) clipJSON {
+	return clipJSON{ID: c.ID, StageID: c.StageID, RecordingID: c.RecordingID, Title: c.Title, OffsetSeconds: c.Offset.Seconds(),
+		DurationSeconds: c.Duration.Seconds(), SizeBytes: c.Size, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt,
+		URL: "/api/clips/" + c.ID + "/file"}
+}
+
+func seconds(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
+
+// clip cuts a clip from a recording (also one being made: a live stage
+// that records) and announces it in the stage's chat.
+func (s *Surface) clip(w http.ResponseWriter, r *http.Request) {
+	rec, who, err := s.recording(r, false)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if who == "" {
+		writeError(w, fault.New(fault.Unauthorized, "sign in to make clips"))
+		return
+	}
+	var body struct {
+		Start *float64 `json:"start"`
+		End   *float64 `json:"end"`
+		Title string   `json:"title"`
+	}
+	if err := decode(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	if body.Start == nil || body.End == nil {
+		writeError(w, fault.New(fault.Invalid, "start and end (seconds from the recording's start) are required"))
+		return
+	}
+	c, err := s.d.Recordings.MakeClip(r.Context(), rec.ID, seconds(*body.Start), seconds(*body.End), body.Title, who)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := clipToJSON(c)
+	if err := s.d.Gate.PostClip(r.Context(), who, c, out.URL); err != nil {
+		s.d.Log.Warn("hearthapi: cannot post the clip in the stage chat", "clip", c.ID, "err", err)
+	}
+	httpserver.WriteJSON(w, http.StatusCreated, out)
+}
+
+// liveClip cuts the last seconds of a live stage.
+func (s *Surface) liveClip(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Stage   string   `json:"stage"`
+		Seconds *float64 `json:"seconds"`
+		Title   string   `json:"title"`
+	}
+	if err := decode(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	if body.Seconds == nil {
+		writeError(w, fault.New(fault.Invalid, "seconds (how much of the live stream, back from now) is required"))
+		return
+	}
+	stage, err := s.stageParam(r, body.Stage)
+	var who string
+	if err == nil {
+		who, err = s.access(r, stage, false)
+	}
+	if err == nil && who == "" {
+		err = fault.New(fault.Unauthorized, "sign in to make clips")
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	c, err := s.d.Recordings.MakeLiveClip(r.Context(), stage, seconds(*body.Seconds), body.Title, who)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := clipToJSON(c)
+	if err := s.d.Gate.PostClip(r.Context(), who, c, out.URL); err != nil {
+		s.d.Log.Warn("hearthapi: cannot post the clip in the stage chat", "clip", c.ID, "err", err)
+	}
+	httpserver.WriteJSON(w, http.StatusCreated, out)
+}
+
+func (s *Surface) clipOf(r *http.Request, manage bool) (*recording.Clip, error) {
+	c, err := s.d.Recordings.GetClip(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.access(r, c.StageID, manage); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (s *Surface) clips(w http.ResponseWriter, r *http.Request) {
+	stage, err := s.stageParam(r, r.URL.Query().Get("stage"))
+	if err == nil {
+		_, err = s.access(r, stage, false)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	list, err := s.d.Recordings.Clips(r.Context(), stage)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]clipJSON, 0, len(list))
+	for _, c := range list {
+		out = append(out, clipToJSON(c))
+	}
+	httpserver.WriteJSON(w, http.StatusOK, out)
+}
+
+func (s *Surface) getClip(w http.ResponseWriter, r *http.Request) {
+	c, err := s.clipOf(r, false)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, clipToJSON(c))
+}
+
+func (s *Surface) clipFile(w http.ResponseWriter, r *http.Request) {
+	c, err := s.clipOf(r, false)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	path, err := s.d.Recordings.ClipFile(r.Context(), c.ID)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		writeError(w, fault.New(fault.NotFound, "clip not found"))
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "video/mp4")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+func (s *Surface) deleteClip(w http.ResponseWriter, r *http.Request) {
+	c, err := s.clipOf(r, true)
+	if err == nil {
+		err = s.d.Recordings.DeleteClip(r.Context(), c.ID)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type settingsJSON struct {
+	StageID       string `json:"stageId"`
+	Enabled       *bool  `json:"enabled"`
+	Recording     bool   `json:"recording"`
+	MaxAgeSeconds int64  `json:"maxAgeSeconds"`
+	MaxCount      int    `json:"maxCount"`
+	MaxBytes      int64  `json:"maxBytes"`
+}
+
+func (s *Surface) settings(w http.ResponseWriter, r *http.Request) {
+	stage, err := s.d.Gate.Stage(r.Context(), r.PathValue("stage"))
+	if err == nil {
+		_, err = s.access(r, stage, true)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeSettings(w, r, stage)
+}
+
+func (s *Surface) writeSettings(w http.ResponseWriter, r *http.Request, stage string) {
+	set, err := s.d.Recordings.Settings(r.Context(), stage)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, settingsJSON{StageID: stage, Enabled: set.Enabled, Recording: s.d.Recordings.Enabled(r.Context(), stage),
+		MaxAgeSeconds: int64(set.MaxAge / time.Second), MaxCount: set.MaxCount, MaxBytes: set.MaxBytes})
+}
+
+func (s *Surface) putSettings(w http.ResponseWriter, r *http.Request) {
+	stage, err := s.d.Gate.Stage(r.Context(), r.PathValue("stage"))
+	if err == nil {
+		_, err = s.access(r, stage, true)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var body settingsJSON
+	if err := decode(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	if body.MaxAgeSeconds < 0 || body.MaxAgeSeconds > 100*365*86400 {
+		writeError(w, fault.New(fault.Invalid, "maxAgeSeconds out of range"))
+		return
+	}
+	set := &recording.StageSettings{StageID: stage, Enabled: body.Enabled, MaxAge: time.Duration(body.MaxAgeSeconds) * time.Second,
+		MaxCount: body.MaxCount, MaxBytes: body.MaxBytes}
+	if err := s.d.Recordings.SetSettings(r.Context(), set); err != nil {
+		writeError(w, err)
+		return
+	}
+	s.writeSettings(w, r, stage)
+}

@@ -1,0 +1,389 @@
+// Package hearthapi is Hearth's own REST API (what none of the three
+// upstream systems has): recordings of broadcasts and clips cut from them.
+// It translates HTTP to the recording domain; who may view or manage a
+// stage is the Gate's to say (community permissions for stage channels,
+// the instance admin for the default stage).
+package hearthapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/recording"
+)
+
+// Access is what a caller may do on a stage.
+type Access struct {
+	View, Manage bool
+}
+
+// Gate resolves stage references and permissions.
+type Gate interface {
+	// Stage turns a reference from a request ("default" or a stage
+	// channel's id) into a stage id.
+	Stage(ctx context.Context, ref string) (string, error)
+	// Access is accountID's ("" anonymous) access to stageID; NotFound when
+	// they may not see it.
+	Access(ctx context.Context, accountID string, admin bool, stageID string) (Access, error)
+	// PostClip announces a clip in the stage's chat (nil error: posted or
+	// nothing to post to).
+	PostClip(ctx context.Context, accountID string, c *recording.Clip, url string) error
+	// Chat lists the messages of a stage's chat between two times, oldest
+	// first (at most limit).
+	Chat(ctx context.Context, stageID string, from, to time.Time, limit int) ([]ChatMessage, error)
+}
+
+// ChatMessage is a chat message replayed with a recording.
+type ChatMessage struct {
+	ID         string    `json:"id"`
+	AuthorName string    `json:"authorName"`
+	Body       string    `json:"body"`
+	At         time.Time `json:"at"`
+	// Offset is seconds from the recording's start.
+	Offset float64 `json:"offsetSeconds"`
+}
+
+// Authenticator checks a Bearer access token.
+type Authenticator func(ctx context.Context, token string) (accountID string, admin bool, err error)
+
+// Router is where routes are registered.
+type Router interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// Deps are the surface's dependencies.
+type Deps struct {
+	Recordings *recording.Service
+	Gate       Gate
+	Auth       Authenticator
+	Log        *slog.Logger
+}
+
+// Surface serves /api/recordings, /api/clips and /api/recording-settings.
+type Surface struct {
+	d Deps
+}
+
+// New builds the surface.
+func New(d Deps) (*Surface, error) {
+	if d.Recordings == nil || d.Gate == nil || d.Auth == nil {
+		return nil, errors.New("hearthapi: recordings, gate and auth are required")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Surface{d: d}, nil
+}
+
+// Register adds the routes.
+func (s *Surface) Register(r Router) {
+	h := func(f http.HandlerFunc) http.Handler { return httpserver.Recover(s.d.Log, writeStatus, f) }
+	r.Handle("GET /api/recordings", h(s.list))
+	r.Handle("GET /api/recordings/{id}", h(s.get))
+	r.Handle("PATCH /api/recordings/{id}", h(s.update))
+	r.Handle("DELETE /api/recordings/{id}", h(s.delete))
+	r.Handle("GET /api/recordings/{id}/download", h(s.download))
+	r.Handle("GET /api/recordings/{id}/hls/{name}", h(s.file))
+	r.Handle("POST /api/recordings/{id}/clips", h(s.clip))
+	r.Handle("GET /api/recordings/{id}/chat", h(s.chat))
+	r.Handle("GET /api/clips", h(s.clips))
+	r.Handle("POST /api/clips", h(s.liveClip))
+	r.Handle("GET /api/clips/{id}", h(s.getClip))
+	r.Handle("GET /api/clips/{id}/file", h(s.clipFile))
+	r.Handle("DELETE /api/clips/{id}", h(s.deleteClip))
+	r.Handle("GET /api/recording-settings/{stage}", h(s.settings))
+	r.Handle("GET /api/recording-usage", h(s.usage))
+	r.Handle("PUT /api/recording-settings/{stage}", h(s.putSettings))
+}
+
+// writeError is the one place domain error kinds become responses:
+// {"message": "..."} with the kind's status.
+func writeError(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	msg := "internal error"
+	switch fault.KindOf(err) {
+	case fault.NotFound:
+		status, msg = http.StatusNotFound, fault.Message(err)
+	case fault.Invalid:
+		status, msg = http.StatusBadRequest, fault.Message(err)
+	case fault.Conflict:
+		status, msg = http.StatusConflict, fault.Message(err)
+	case fault.Unauthorized:
+		status, msg = http.StatusUnauthorized, fault.Message(err)
+	case fault.Forbidden:
+		status, msg = http.StatusForbidden, fault.Message(err)
+	case fault.Unavailable:
+		status, msg = http.StatusServiceUnavailable, fault.Message(err)
+	}
+	writeStatus(w, nil, status, msg)
+}
+
+func writeStatus(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+	httpserver.WriteJSON(w, status, map[string]string{"message": msg})
+}
+
+// caller authenticates an optional Bearer token.
+func (s *Surface) caller(r *http.Request) (string, bool, error) {
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		return "", false, nil
+	}
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || tok == "" {
+		return "", false, fault.New(fault.Unauthorized, "use a Bearer access token")
+	}
+	id, admin, err := s.d.Auth(r.Context(), tok)
+	if err != nil {
+		return "", false, fault.Wrap(fault.Unauthorized, "invalid token", err)
+	}
+	return id, admin, nil
+}
+
+// access authenticates the caller and checks their access to a stage.
+func (s *Surface) access(r *http.Request, stageID string, manage bool) (string, error) {
+	id, admin, err := s.caller(r)
+	if err != nil {
+		return "", err
+	}
+	a, err := s.d.Gate.Access(r.Context(), id, admin, stageID)
+	if err != nil {
+		return "", err
+	}
+	if !a.View {
+		if id == "" {
+			return "", fault.New(fault.Unauthorized, "sign in to see this stage's recordings")
+		}
+		return "", fault.New(fault.NotFound, "recording not found")
+	}
+	if manage && !a.Manage {
+		if id == "" {
+			return "", fault.New(fault.Unauthorized, "sign in to manage recordings")
+		}
+		return "", fault.New(fault.Forbidden, "managing this stage's recordings needs MANAGE_CHANNELS (the default stage: the instance admin)")
+	}
+	return id, nil
+}
+
+func (s *Surface) recording(r *http.Request, manage bool) (*recording.Recording, string, error) {
+	rec, err := s.d.Recordings.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, "", err
+	}
+	who, err := s.access(r, rec.StageID, manage)
+	if err != nil {
+		return nil, "", err
+	}
+	return rec, who, nil
+}
+
+// recordingJSON is a recording on the wire.
+type recordingJSON struct {
+	ID              string     `json:"id"`
+	StageID         string     `json:"stageId"`
+	Title           string     `json:"title"`
+	StartedAt       time.Time  `json:"startedAt"`
+	EndedAt         *time.Time `json:"endedAt"`
+	Recording       bool       `json:"recording"`
+	DurationSeconds float64    `json:"durationSeconds"`
+	SizeBytes       int64      `json:"sizeBytes"`
+	Pinned          bool       `json:"pinned"`
+	PlaylistURL     string     `json:"playlistUrl"`
+	ThumbnailURL    string     `json:"thumbnailUrl"`
+	DownloadURL     string     `json:"downloadUrl"`
+}
+
+func toJSON(r *recording.Recording) recordingJSON {
+	base := "/api/recordings/" + r.ID
+	return recordingJSON{ID: r.ID, StageID: r.StageID, Title: r.Title, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
+		Recording: r.EndedAt == nil, DurationSeconds: r.Duration.Seconds(), SizeBytes: r.Size, Pinned: r.Pinned,
+		PlaylistURL: base + "/hls/" + recording.PlaylistName, ThumbnailURL: base + "/hls/" + recording.ThumbnailName,
+		DownloadURL: base + "/download"}
+}
+
+func (s *Surface) stageParam(r *http.Request, ref string) (string, error) {
+	if ref == "" {
+		return "", fault.New(fault.Invalid, `the stage query parameter is required ("default" or a stage channel id)`)
+	}
+	return s.d.Gate.Stage(r.Context(), ref)
+}
+
+func (s *Surface) list(w http.ResponseWriter, r *http.Request) {
+	stage, err := s.stageParam(r, r.URL.Query().Get("stage"))
+	if err == nil {
+		_, err = s.access(r, stage, false)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	list, err := s.d.Recordings.List(r.Context(), stage)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]recordingJSON, 0, len(list))
+	for _, x := range list {
+		out = append(out, toJSON(x))
+	}
+	httpserver.WriteJSON(w, http.StatusOK, out)
+}
+
+func (s *Surface) get(w http.ResponseWriter, r *http.Request) {
+	rec, _, err := s.recording(r, false)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, toJSON(rec))
+}
+
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fault.Wrap(fault.Invalid, "invalid JSON body: "+err.Error(), err)
+	}
+	return nil
+}
+
+func (s *Surface) update(w http.ResponseWriter, r *http.Request) {
+	rec, _, err := s.recording(r, true)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var body struct {
+		Title  *string `json:"title"`
+		Pinned *bool   `json:"pinned"`
+	}
+	if err := decode(r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	rec, err = s.d.Recordings.Update(r.Context(), rec.ID, body.Title, body.Pinned)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, toJSON(rec))
+}
+
+func (s *Surface) delete(w http.ResponseWriter, r *http.Request) {
+	rec, _, err := s.recording(r, true)
+	if err == nil {
+		err = s.d.Recordings.Delete(r.Context(), rec.ID)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Surface) download(w http.ResponseWriter, r *http.Request) {
+	rec, _, err := s.recording(r, false)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if rec.EndedAt == nil {
+		writeError(w, fault.New(fault.Conflict, "the recording is still being made; download it after the broadcast ends"))
+		return
+	}
+	w.Header().Set("Content-Type", "video/mp4")
+	w.Header().Set("Content-Disposition", `attachment; filename="recording-`+rec.ID+`.mp4"`)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Streamed while ffmpeg remuxes: once bytes are out an error can only
+	// cut the response short.
+	if err := s.d.Recordings.Download(r.Context(), rec.ID, w); err != nil && r.Context().Err() == nil {
+		s.d.Log.Warn("hearthapi: download failed", "recording", rec.ID, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (s *Surface) file(w http.ResponseWriter, r *http.Request) {
+	rec, _, err := s.recording(r, false)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	name := r.PathValue("name")
+	f, mod, err := s.d.Recordings.Open(r.Context(), rec.ID, name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer f.Close()
+	switch {
+	case name == recording.PlaylistName:
+		w.Header().Set("Content-Type", "application/x-mpegURL")
+		if rec.EndedAt == nil {
+			w.Header().Set("Cache-Control", "no-cache, no-store, must-revalidate")
+		} else {
+			w.Header().Set("Cache-Control", "private, max-age=60")
+		}
+	case name == recording.ThumbnailName:
+		w.Header().Set("Content-Type", "image/jpeg")
+		w.Header().Set("Cache-Control", "private, max-age=300")
+	default:
+		w.Header().Set("Content-Type", "video/mp2t")
+		w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, "", mod, f)
+}
+
+// chat replays the stage chat of a recording's time window (at most 1000
+// messages, oldest first), each with its offset into the recording.
+func (s *Surface) chat(w http.ResponseWriter, r *http.Request) {
+	rec, _, err := s.recording(r, false)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	end := rec.StartedAt.Add(rec.Duration)
+	if rec.EndedAt != nil {
+		end = *rec.EndedAt
+	}
+	msgs, err := s.d.Gate.Chat(r.Context(), rec.StageID, rec.StartedAt, end, 1000)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	for i := range msgs {
+		msgs[i].Offset = msgs[i].At.Sub(rec.StartedAt).Seconds()
+	}
+	if msgs == nil {
+		msgs = []ChatMessage{}
+	}
+	httpserver.WriteJSON(w, http.StatusOK, msgs)
+}
+
+// usage is the instance admin's view of the recordings' disk.
+func (s *Surface) usage(w http.ResponseWriter, r *http.Request) {
+	id, admin, err := s.caller(r)
+	if err == nil && id == "" {
+		err = fault.New(fault.Unauthorized, "sign in as the instance admin")
+	} else if err == nil && !admin {
+		err = fault.New(fault.Forbidden, "the recordings' disk usage is the instance admin's")
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	u, err := s.d.Recordings.Usage(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"recordings": u.Recordings, "usedBytes": u.UsedBytes,
+		"freeBytes": u.FreeBytes, "minFreeBytes": u.MinFree, "diskFull": u.DiskFull})
+}
