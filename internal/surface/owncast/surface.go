@@ -16,6 +16,7 @@ import (
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/ratelimit"
+	"github.com/hearth-community/hearth/internal/schedule"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/webhooks"
 )
@@ -43,6 +44,8 @@ type Deps struct {
 	// stage channel's stage under /api/stages/ and /stages/ (stages.go).
 	Stages      StageGate
 	StageURLKey []byte
+	// Schedule, when set, serves scheduled streams (schedule.go).
+	Schedule *schedule.Service
 }
 
 // Surface serves Owncast's API.
@@ -73,6 +76,7 @@ func (s *Surface) Register(h *httpserver.Server) {
 	}
 	s.registerChat(h)
 	s.registerAuth(h)
+	s.registerSchedule(h)
 }
 
 // wrap applies panic recovery in Owncast's error shape.
