@@ -23,6 +23,7 @@ import (
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/rtmp"
+	"github.com/hearth-community/hearth/internal/schedule"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/owncast"
 )
@@ -67,7 +68,11 @@ func newLiveNode(t *testing.T, variants []live.Variant, level int) *liveNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := owncast.New(owncast.Deps{Identity: idn, Live: svc, Log: discard()})
+	sched, err := schedule.New(db.Schedule(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := owncast.New(owncast.Deps{Identity: idn, Live: svc, Log: discard(), Schedule: sched})
 	if err != nil {
 		t.Fatal(err)
 	}

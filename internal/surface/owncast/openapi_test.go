@@ -285,6 +285,20 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(204, "OPTIONS", "/hls/", "", nil)
 	c.do(404, "GET", "/preview.gif", "", nil)
 	c.do(404, "GET", "/thumbnail.jpg", "", nil)
+	// Scheduled streams (schedule_test.go has the story).
+	for _, sc := range []struct {
+		name  string
+		value any
+	}{{"enabled", true}, {"showcountdown", true}, {"chatopenminutes", 5}, {"remindermessage", "soon"}} {
+		c.do(200, "POST", "/api/admin/config/schedule/"+sc.name, "admin", map[string]any{"value": sc.value})
+	}
+	rec := "DTSTART:20300101T100000Z\nRRULE:FREQ=DAILY;COUNT=2"
+	c.do(200, "POST", "/api/admin/schedule/preview", "admin", map[string]any{"recurrence": rec})
+	sched := c.obj(200, "POST", "/api/admin/schedule/event", "admin", map[string]any{"name": "Show", "start": "2030-01-01T10:00:00Z"})
+	c.do(200, "GET", "/api/schedule", "", nil)
+	c.do(200, "GET", "/api/schedule.ics", "", nil)
+	c.do(200, "GET", "/api/admin/schedule", "admin", nil)
+	c.do(200, "POST", "/api/admin/schedule/event/delete", "admin", map[string]any{"id": sched["events"].([]any)[0].(map[string]any)["id"]})
 	// Every operation is exercised but the chat socket (a WebSocket) and
 	// those these harnesses do not wire (x-hearth-needs).
 	for _, op := range tr.Unvisited(doc) {
