@@ -36,6 +36,7 @@ type liveNode struct {
 	live  *live.Service
 	bus   bus.Bus
 	stage string
+	id    *identity.Service
 }
 
 func newLiveNode(t *testing.T, variants []live.Variant, level int) *liveNode {
@@ -87,7 +88,7 @@ func newLiveNode(t *testing.T, variants []live.Variant, level int) *liveNode {
 		go func() { defer wg.Done(); _ = run(ctx) }()
 	}
 	t.Cleanup(func() { cancel(); wg.Wait(); b.Close() })
-	return &liveNode{url: srv.URL(), rtmp: rs.Addr().String(), live: svc, bus: b, stage: stage}
+	return &liveNode{url: srv.URL(), rtmp: rs.Addr().String(), live: svc, bus: b, stage: stage, id: idn}
 }
 
 func (n *liveNode) get(t *testing.T, path string, admin bool) (int, http.Header, []byte) {

@@ -243,6 +243,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "POST", "/api/admin/config/chat/disable", "admin", map[string]any{"value": true})
 	c.do(200, "POST", "/api/admin/config/federation/enable", "admin", map[string]any{"value": false})
 	c.do(200, "POST", "/api/admin/config/adminpass", "admin", map[string]any{"value": "abc123"})
+	c.do(400, "POST", "/api/admin/config/rtmpserverbindaddress", "admin", map[string]any{"value": "0.0.0.0"})
 
 	ln := newLiveNode(t, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}, 2)
 	c = &ocClient{t: t, base: ln.url, http: tr.Client()}
@@ -256,6 +257,12 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "POST", "/api/metrics/playback", "", map[string]any{"bandwidth": 2500.5, "latency": 6, "errors": 1,
 		"downloadDuration": 0.4, "qualityVariantChanges": 0})
 	c.do(400, "POST", "/api/metrics/playback", "", `{"errors":"many"}`)
+	c.do(200, "GET", "/api/admin/viewers/playback", "admin", nil)
+	if _, _, tok, err := ln.id.CreateIntegrationToken(context.Background(), "robot", []string{"HAS_ADMIN_ACCESS"}); err != nil {
+		t.Fatal(err)
+	} else {
+		c.do(200, "GET", "/api/integrations/status", "bearer:"+tok, nil)
+	}
 	c.do(200, "POST", "/api/metrics/cmcd", "", map[string]any{"v": 2, "e": "t", "mtp": 5100, "ltc": 3200, "sid": "s"})
 	c.do(200, "GET", "/api/metrics/cmcd?CMCD="+url.QueryEscape(`e=t,mtp=4800,sid="s"`), "", nil)
 	c.do(400, "POST", "/api/metrics/cmcd", "", map[string]any{})

@@ -77,6 +77,7 @@ func (s *Surface) Register(h *httpserver.Server) {
 	s.registerChat(h)
 	s.registerAuth(h)
 	s.registerSchedule(h)
+	s.register02(h)
 }
 
 // wrap applies panic recovery in Owncast's error shape.
