@@ -164,3 +164,38 @@ func TestScheduleLifecycle(t *testing.T) {
 		})
 	}
 }
+
+func TestMatchingForGoLive(t *testing.T) {
+	t.Parallel()
+	eng := storetest.Engines()[0]
+	ctx := context.Background()
+	at := now
+	s, err := schedule.New(eng.Open(t).Schedule(), nil, func() time.Time { return at })
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := now.Add(2 * time.Hour)
+	if err := s.Save(ctx, schedule.Input{Name: ptr("Show"), Start: &start}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateSettings(ctx, func(st *schedule.Settings) error { st.Enabled, st.ChatOpenMinutes = true, 60; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		at              time.Time
+		match, chatOpen bool
+	}{
+		{now, false, false},                         // two hours early
+		{start.Add(-45 * time.Minute), false, true}, // chat open, too early to be this show
+		{start.Add(-20 * time.Minute), true, true},  // starting soon
+		{start.Add(30 * time.Minute), true, true},   // in progress
+		{start.Add(61 * time.Minute), false, false}, // over
+	} {
+		at = tc.at
+		ev, ok, err := s.Matching(ctx)
+		_, open, _, _ := s.Upcoming(ctx)
+		if err != nil || ok != tc.match || (ok && ev.Name != "Show") || open != tc.chatOpen {
+			t.Errorf("at %s: match %v %v open %v (%v)", tc.at, ok, ev.Name, open, err)
+		}
+	}
+}
