@@ -314,7 +314,7 @@ func (s *Service) expand(ctx context.Context, ser Series, rule *Rule, now time.T
 	}
 	existing := map[int64]Event{}
 	for _, e := range events {
-		if e.SeriesID == ser.ID && e.Start.After(now) {
+		if e.SeriesID == ser.ID && !e.Start.Before(now) {
 			existing[e.Start.Unix()] = e
 		}
 	}

@@ -29,6 +29,9 @@ CREATE TABLE schedule_events (
     status           TEXT NOT NULL
 );
 CREATE INDEX schedule_events_start ON schedule_events (start_at);
+-- One occurrence per series and start, even when two nodes expand a series
+-- at once (the loser's write fails; the next read tops it up).
+CREATE UNIQUE INDEX schedule_events_occurrence ON schedule_events (series_id, start_at) WHERE series_id <> '';
 
 -- +goose Down
 DROP TABLE schedule_events;
