@@ -18,6 +18,7 @@ import (
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/schedule"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/surface/owncast"
 	"github.com/hearth-community/hearth/internal/webhooks"
@@ -76,7 +77,11 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	}
 	a.runners = append(a.runners, hooks.Run)
 	a.webhooks = hooks // RECORDING_READY (wire_recordings.go)
-	golive, err := stagechat.NewGoLive(chat, stagechat.GoLiveConfig{Client: out})
+	sched, err := schedule.New(a.DB.Schedule(), log, nil)
+	if err != nil {
+		return err
+	}
+	golive, err := stagechat.NewGoLive(chat, stagechat.GoLiveConfig{Client: out, Headline: scheduledHeadline(sched, log)})
 	if err != nil {
 		return err
 	}
@@ -128,7 +133,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		}
 		gate = a.stageChannels()
 	}
-	s, err := owncast.New(owncast.Deps{Stages: gate, StageURLKey: urlKey, Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie, Federation: fed, FediverseAuth: fediAuth, Directory: dir,
+	s, err := owncast.New(owncast.Deps{Schedule: sched, Stages: gate, StageURLKey: urlKey, Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie, Federation: fed, FediverseAuth: fediAuth, Directory: dir,
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "hearth (owncast api 0.1.3)",
 			FloodRate: floodRate(a.Config.ChatFloodRate), Logs: logs, MaxConnections: maxChatConnections(), FloodBlock: 10 * time.Second}})
 	if err != nil {
@@ -193,4 +198,19 @@ func maxChatConnections() int {
 		return 0
 	}
 	return int(float64(l.Cur) * 0.7)
+}
+
+// scheduledHeadline names the scheduled event a stream going live belongs
+// to, for the go-live notifications ("" when none matches).
+func scheduledHeadline(sched *schedule.Service, log *slog.Logger) func(context.Context) string {
+	return func(ctx context.Context) string {
+		ev, ok, err := sched.Matching(ctx)
+		if err != nil {
+			log.Warn("scheduled event for go-live", "err", err)
+		}
+		if !ok {
+			return ""
+		}
+		return ev.Name
+	}
 }

@@ -76,6 +76,9 @@ type GoLiveConfig struct {
 	// Client sends Discord webhooks and browser pushes: the SSRF-safe
 	// egress client.
 	Client webpush.Doer
+	// Headline, when set, names what is starting (the scheduled event the
+	// stream belongs to, "" for none); the notifications carry it.
+	Headline func(context.Context) string
 }
 
 // GoLive sends Owncast's go-live notifications: a Discord webhook message
@@ -169,18 +172,25 @@ func (g *GoLive) claimRound(ctx context.Context) (bool, error) {
 // Notify sends the notifications now.
 func (g *GoLive) Notify(ctx context.Context) {
 	set := g.chat.Settings()
+	headline := ""
+	if g.cfg.Headline != nil {
+		headline = g.cfg.Headline(ctx)
+	}
 	if d := set.Notifications.Discord; d.Enabled && d.Webhook != "" {
-		if err := g.discord(ctx, set); err != nil {
+		if err := g.discord(ctx, set, headline); err != nil {
 			g.chat.log.Warn("go-live discord notification", "err", err)
 		}
 	}
 	if set.Notifications.Browser.Enabled {
-		g.browser(ctx, set)
+		g.browser(ctx, set, headline)
 	}
 }
 
-func (g *GoLive) discord(ctx context.Context, set Settings) error {
+func (g *GoLive) discord(ctx context.Context, set Settings, headline string) error {
 	msg := set.Notifications.Discord.GoLiveMessage
+	if headline != "" {
+		msg += "\n" + headline
+	}
 	if set.StreamTitle != "" {
 		msg += "\n" + set.StreamTitle
 	}
@@ -207,7 +217,7 @@ func (g *GoLive) discord(ctx context.Context, set Settings) error {
 	return nil
 }
 
-func (g *GoLive) browser(ctx context.Context, set Settings) {
+func (g *GoLive) browser(ctx context.Context, set Settings, headline string) {
 	keys, err := g.chat.BrowserPushKeys(ctx)
 	if err != nil {
 		g.chat.log.Error("go-live browser push keys", "err", err)
@@ -218,7 +228,11 @@ func (g *GoLive) browser(ctx context.Context, set Settings) {
 		g.chat.log.Error("go-live browser push destinations", "err", err)
 		return
 	}
-	payload, _ := json.Marshal(map[string]string{"title": set.Name, "body": set.Notifications.Browser.GoLiveMessage, "icon": "/logo/external"})
+	body := set.Notifications.Browser.GoLiveMessage
+	if headline != "" {
+		body += "\n" + headline
+	}
+	payload, _ := json.Marshal(map[string]string{"title": set.Name, "body": body, "icon": "/logo/external"})
 	o := webpush.Options{VAPID: keys, TTL: 120 * time.Second, Topic: "owncast-go-live"}
 	if strings.HasPrefix(set.ServerURL, "https://") {
 		o.Subscriber = set.ServerURL

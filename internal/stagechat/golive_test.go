@@ -148,13 +148,21 @@ func TestGoLiveNotifications(t *testing.T) {
 
 	// The 410 subscription was forgotten: the next round (past a short
 	// throttle) reaches only the live one.
-	g3, _ := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Nanosecond, Client: out})
+	// It names the scheduled event the stream belongs to (Headline).
+	g3, _ := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Nanosecond, Client: out,
+		Headline: func(context.Context) string { return "Tuesday build night" }})
 	round = g3.Sent()
 	g3.StreamChanged(true)
 	<-round
 	paths := map[string]int{}
 	for len(hits) > 0 {
-		paths[(<-hits).path]++
+		h := <-hits
+		paths[h.path]++
+		if h.path == "/discord/hook" {
+			if err := json.Unmarshal(h.body, &d); err != nil || d["content"] != "We are live!\nTuesday build night\nBuilding a thing\n\nhttps://stage.example" {
+				t.Fatalf("discord message with a scheduled event %v %v", d, err)
+			}
+		}
 	}
 	if paths["/push/live"] != 1 || paths["/push/gone"] != 0 || paths["/discord/hook"] != 1 {
 		t.Fatalf("second round %v", paths)

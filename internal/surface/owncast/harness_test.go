@@ -22,6 +22,7 @@ import (
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/schedule"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
@@ -130,6 +131,10 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sched, err := schedule.New(db.Schedule(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var surf atomic.Pointer[owncast.Surface]
 	// Federation reaches test peers on loopback (the test-only egress
 	// allowance) and looks up remote accounts over plain http.
@@ -169,7 +174,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if o.directoryURL != "" {
 		go func() { _ = yp.Run(ctx) }()
 	}
-	s, err := owncast.New(owncast.Deps{Identity: idn, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Chats: copts, IndieAuth: indie,
+	s, err := owncast.New(owncast.Deps{Identity: idn, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Chats: copts, IndieAuth: indie, Schedule: sched,
 		Federation: fed, FediverseAuth: fediAuth, Directory: yp})
 	if err != nil {
 		t.Fatal(err)

@@ -111,6 +111,9 @@ func (s *Surface) handleStatus(w http.ResponseWriter, r *http.Request) {
 	if !s.hideViewerCount() && st.ViewerCount > 0 {
 		out["viewerCount"] = st.ViewerCount
 	}
+	if ev := s.scheduledEvent(r.Context()); ev != nil {
+		out["scheduledEvent"] = ev
+	}
 	liveNoCache(w)
 	httpserver.WriteJSON(w, http.StatusOK, out)
 }

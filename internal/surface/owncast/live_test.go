@@ -23,6 +23,7 @@ import (
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/rtmp"
+	"github.com/hearth-community/hearth/internal/schedule"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/owncast"
 )
@@ -35,6 +36,7 @@ type liveNode struct {
 	live  *live.Service
 	bus   bus.Bus
 	stage string
+	id    *identity.Service
 }
 
 func newLiveNode(t *testing.T, variants []live.Variant, level int) *liveNode {
@@ -67,7 +69,11 @@ func newLiveNode(t *testing.T, variants []live.Variant, level int) *liveNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := owncast.New(owncast.Deps{Identity: idn, Live: svc, Log: discard()})
+	sched, err := schedule.New(db.Schedule(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := owncast.New(owncast.Deps{Identity: idn, Live: svc, Log: discard(), Schedule: sched})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +88,7 @@ func newLiveNode(t *testing.T, variants []live.Variant, level int) *liveNode {
 		go func() { defer wg.Done(); _ = run(ctx) }()
 	}
 	t.Cleanup(func() { cancel(); wg.Wait(); b.Close() })
-	return &liveNode{url: srv.URL(), rtmp: rs.Addr().String(), live: svc, bus: b, stage: stage}
+	return &liveNode{url: srv.URL(), rtmp: rs.Addr().String(), live: svc, bus: b, stage: stage, id: idn}
 }
 
 func (n *liveNode) get(t *testing.T, path string, admin bool) (int, http.Header, []byte) {

@@ -247,6 +247,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "POST", "/api/admin/config/chat/disable", "admin", map[string]any{"value": true})
 	c.do(200, "POST", "/api/admin/config/federation/enable", "admin", map[string]any{"value": false})
 	c.do(200, "POST", "/api/admin/config/adminpass", "admin", map[string]any{"value": "abc123"})
+	c.do(400, "POST", "/api/admin/config/rtmpserverbindaddress", "admin", map[string]any{"value": "0.0.0.0"})
 
 	ln := newLiveNode(t, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}, 2)
 	c = &ocClient{t: t, base: ln.url, http: tr.Client()}
@@ -260,6 +261,12 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "POST", "/api/metrics/playback", "", map[string]any{"bandwidth": 2500.5, "latency": 6, "errors": 1,
 		"downloadDuration": 0.4, "qualityVariantChanges": 0})
 	c.do(400, "POST", "/api/metrics/playback", "", `{"errors":"many"}`)
+	c.do(200, "GET", "/api/admin/viewers/playback", "admin", nil)
+	if _, _, tok, err := ln.id.CreateIntegrationToken(context.Background(), "robot", []string{"HAS_ADMIN_ACCESS"}); err != nil {
+		t.Fatal(err)
+	} else {
+		c.do(200, "GET", "/api/integrations/status", "bearer:"+tok, nil)
+	}
 	c.do(200, "POST", "/api/metrics/cmcd", "", map[string]any{"v": 2, "e": "t", "mtp": 5100, "ltc": 3200, "sid": "s"})
 	c.do(200, "GET", "/api/metrics/cmcd?CMCD="+url.QueryEscape(`e=t,mtp=4800,sid="s"`), "", nil)
 	c.do(400, "POST", "/api/metrics/cmcd", "", map[string]any{})
@@ -289,6 +296,20 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(204, "OPTIONS", "/hls/", "", nil)
 	c.do(404, "GET", "/preview.gif", "", nil)
 	c.do(404, "GET", "/thumbnail.jpg", "", nil)
+	// Scheduled streams (schedule_test.go has the story).
+	for _, sc := range []struct {
+		name  string
+		value any
+	}{{"enabled", true}, {"showcountdown", true}, {"chatopenminutes", 5}, {"remindermessage", "soon"}} {
+		c.do(200, "POST", "/api/admin/config/schedule/"+sc.name, "admin", map[string]any{"value": sc.value})
+	}
+	rec := "DTSTART:20300101T100000Z\nRRULE:FREQ=DAILY;COUNT=2"
+	c.do(200, "POST", "/api/admin/schedule/preview", "admin", map[string]any{"recurrence": rec})
+	sched := c.obj(200, "POST", "/api/admin/schedule/event", "admin", map[string]any{"name": "Show", "start": "2030-01-01T10:00:00Z"})
+	c.do(200, "GET", "/api/schedule", "", nil)
+	c.do(200, "GET", "/api/schedule.ics", "", nil)
+	c.do(200, "GET", "/api/admin/schedule", "admin", nil)
+	c.do(200, "POST", "/api/admin/schedule/event/delete", "admin", map[string]any{"id": sched["events"].([]any)[0].(map[string]any)["id"]})
 	// Every operation is exercised but the chat socket (a WebSocket) and
 	// those these harnesses do not wire (x-hearth-needs).
 	for _, op := range tr.Unvisited(doc) {

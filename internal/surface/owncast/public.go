@@ -115,6 +115,7 @@ func (s *Surface) handleWebConfig(w http.ResponseWriter, r *http.Request) {
 		"notifications":             map[string]any{"browser": s.browserNotificationConfig(r.Context(), st)},
 		"federation":                fed,
 		"authentication":            map[string]any{"indieAuthEnabled": st.ServerURL != ""},
+		"schedule":                  s.scheduleConfig(r.Context()),
 	}
 	if st.StreamTitle != "" {
 		out["streamTitle"] = st.StreamTitle

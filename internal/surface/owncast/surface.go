@@ -18,6 +18,7 @@ import (
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/ratelimit"
+	"github.com/hearth-community/hearth/internal/schedule"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/webhooks"
 )
@@ -52,6 +53,8 @@ type Deps struct {
 	FediverseAuth *stagechat.FediverseAuth
 	// Directory, when set, serves /api/admin/yp/reset (directory.go).
 	Directory *directory.Service
+	// Schedule, when set, serves scheduled streams (schedule.go).
+	Schedule *schedule.Service
 }
 
 // Surface serves Owncast's API.
@@ -84,6 +87,8 @@ func (s *Surface) Register(h *httpserver.Server) {
 	s.registerAuth(h)
 	s.registerFederation(h)
 	s.registerDirectory(h)
+	s.registerSchedule(h)
+	s.register02(h)
 }
 
 // wrap applies panic recovery in Owncast's error shape.

@@ -2,6 +2,7 @@
 // (/api/chat/register → accessToken; /ws?accessToken= with newline-batched
 // frames) and the moderator routes. The stage player reads /hls/stream.m3u8.
 import { ApiError, request } from "./http";
+import type { ScheduleConfig, ScheduledEvent } from "./schedule";
 import { ReconnectingSocket } from "./socket.svelte";
 import { api, session } from "./together.svelte";
 
@@ -21,6 +22,8 @@ export interface Status {
   lastConnectTime?: string | null;
   lastDisconnectTime?: string | null;
   serverTime?: string;
+  /** Owncast 0.2: the scheduled event in progress or next (absent when none). */
+  scheduledEvent?: ScheduledEvent;
 }
 
 export interface ExternalAction {
@@ -45,6 +48,8 @@ export interface WebConfig {
   maxSocketPayloadSize?: number;
   /** Owncast 0.2's autoplay setting (absent from 0.1.3 servers). */
   autoplay?: "off" | "always" | "sound-only";
+  /** Owncast 0.2's scheduled streams (absent from 0.1.3 servers). */
+  schedule?: ScheduleConfig;
 }
 
 export interface ChatUser {

@@ -1,0 +1,201 @@
+package schedule_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/schedule"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestParseRuleErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"RRULE:FREQ=WEEKLY", "DTSTART"},
+		{"DTSTART;TZID=America/Los_Angeles:20260301T190000\nRRULE:FREQ=BOGUS", "FREQ"},
+		{"DTSTART;TZID=Mars/Olympus:20260301T190000\nRRULE:FREQ=WEEKLY", "unknown timezone"},
+		{"DTSTART:2026-03-01\nRRULE:FREQ=WEEKLY", "DTSTART"},
+		{"DTSTART:20260301T190000Z", "RRULE"},
+		{"DTSTART:20260301T190000Z\nRRULE:FREQ=WEEKLY;BYDAY=XX", "BYDAY"},
+	} {
+		_, err := schedule.ParseRule(tc.in)
+		if err == nil || !errors.Is(err, fault.Invalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want invalid mentioning %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestRuleKeepsWallTimeAcrossDST(t *testing.T) {
+	t.Parallel()
+	// US clocks change on 2026-03-08: 19:00 Los Angeles is 03:00Z before, 02:00Z after.
+	r, err := schedule.ParseRule("DTSTART;TZID=America/Los_Angeles:20260301T190000\nRRULE:FREQ=WEEKLY;COUNT=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.Between(now.Add(-time.Hour), now.Add(365*24*time.Hour), 10)
+	want := []string{"2026-03-02T03:00:00Z", "2026-03-09T02:00:00Z", "2026-03-16T02:00:00Z"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i := range got {
+		if got[i].UTC().Format(time.RFC3339) != want[i] {
+			t.Errorf("occurrence %d: %s, want %s", i, got[i].UTC().Format(time.RFC3339), want[i])
+		}
+	}
+	r2, _ := schedule.ParseRule("DTSTART:20260131T100000Z\nRRULE:FREQ=MONTHLY;COUNT=3")
+	if got := r2.Between(time.Time{}, now.Add(365*24*time.Hour), 10); len(got) != 3 || got[1].Month() != time.March {
+		t.Errorf("monthly on the 31st skips short months: %v", got)
+	}
+}
+
+func newService(t *testing.T, eng storetest.Engine) *schedule.Service {
+	t.Helper()
+	s, err := schedule.New(eng.Open(t).Schedule(), nil, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestScheduleLifecycle(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := newService(t, eng)
+			start := now.Add(24 * time.Hour)
+			if err := s.Save(ctx, schedule.Input{Name: ptr("One"), Description: ptr("d"), Start: &start, Timezone: ptr("America/New_York"), DurationMinutes: ptr(90)}); err != nil {
+				t.Fatal(err)
+			}
+			// Disabled: the public window is empty and no event is upcoming.
+			if ev, err := s.Public(ctx, time.Time{}, time.Time{}); err != nil || len(ev) != 0 {
+				t.Fatalf("public while disabled %v %v", ev, err)
+			}
+			if err := s.UpdateSettings(ctx, func(st *schedule.Settings) error { st.ChatOpenMinutes = 15; return nil }); !errors.Is(err, fault.Invalid) {
+				t.Fatalf("chat open 15: %v", err)
+			}
+			if err := s.UpdateSettings(ctx, func(st *schedule.Settings) error { st.Enabled, st.ChatOpenMinutes = true, 30; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			rec := "DTSTART;TZID=America/Los_Angeles:20260303T190000\nRRULE:FREQ=WEEKLY"
+			if err := s.Save(ctx, schedule.Input{Name: ptr("Weekly"), Recurrence: &rec, DurationMinutes: ptr(120)}); err != nil {
+				t.Fatal(err)
+			}
+			series, events, err := s.Admin(ctx)
+			if err != nil || len(series) != 1 || len(events) < 4 {
+				t.Fatalf("admin %v %v %v", series, events, err)
+			}
+			one, occ := events[0], events[1]
+			if one.Name != "One" || one.Timezone != "America/New_York" || occ.SeriesID != series[0].ID || occ.Timezone != "America/Los_Angeles" {
+				t.Fatalf("events %+v %+v", one, occ)
+			}
+			ev, open, ok, err := s.Upcoming(ctx)
+			if err != nil || !ok || ev.ID != one.ID || open {
+				t.Fatalf("upcoming %+v %v %v %v", ev, open, ok, err)
+			}
+			// Rejections, each before any write.
+			for _, tc := range []struct {
+				in   schedule.Input
+				want string
+			}{
+				{schedule.Input{Name: ptr("x"), Start: &start, Recurrence: &rec}, "mutually exclusive"},
+				{schedule.Input{Start: &start}, "name is required"},
+				{schedule.Input{Name: ptr("x"), Start: ptr(now.Add(-time.Hour))}, "start must be in the future"},
+				{schedule.Input{Name: ptr("x"), Start: &start, Timezone: ptr("Mars/OlympusMons")}, "unknown timezone"},
+				{schedule.Input{ID: series[0].ID, Name: ptr("x"), Start: &start}, "has no single start"},
+				{schedule.Input{ID: one.ID, Name: ptr("x"), Recurrence: &rec}, "cannot become a recurring series"},
+				{schedule.Input{ID: one.ID, Timezone: ptr("UTC")}, "timezone cannot be changed"},
+				{schedule.Input{ID: one.ID, Name: ptr("bad"), Start: ptr(now.Add(-time.Hour))}, "start must be in the future"},
+			} {
+				if err := s.Save(ctx, tc.in); !errors.Is(err, fault.Invalid) || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%+v: %v, want %q", tc.in, err, tc.want)
+				}
+			}
+			if err := s.Save(ctx, schedule.Input{ID: "nope", Name: ptr("x")}); !errors.Is(err, fault.NotFound) {
+				t.Errorf("unknown id: %v", err)
+			}
+			// Cancel one occurrence, rename the series: the cancelled one stays.
+			if err := s.Delete(ctx, occ.ID, true); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Save(ctx, schedule.Input{ID: series[0].ID, Name: ptr("Renamed")}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Save(ctx, schedule.Input{ID: one.ID, Name: ptr("Kept")}); err != nil {
+				t.Fatal(err)
+			}
+			_, events, _ = s.Admin(ctx)
+			for _, e := range events {
+				switch {
+				case e.ID == occ.ID && (e.Status != schedule.StatusCancelled || e.Name != "Renamed"):
+					t.Errorf("cancelled occurrence %+v", e)
+				case e.ID == one.ID && (e.Name != "Kept" || e.Description != "d" || e.DurationMinutes != 90 || !e.Start.Equal(start)):
+					t.Errorf("one-off lost its details %+v", e)
+				case e.SeriesID != "" && e.ID != occ.ID && (e.Name != "Renamed" || e.Status != schedule.StatusScheduled):
+					t.Errorf("occurrence %+v", e)
+				}
+			}
+			// Deleting the series keeps only its cancelled occurrence.
+			if err := s.Delete(ctx, series[0].ID, false); err != nil {
+				t.Fatal(err)
+			}
+			series, events, _ = s.Admin(ctx)
+			if len(series) != 0 || len(events) != 2 || events[1].ID != occ.ID {
+				t.Fatalf("after delete %v %v", series, events)
+			}
+			if _, err := s.Public(ctx, now, now.Add(-time.Hour)); err == nil || !strings.Contains(err.Error(), "to must be after from") {
+				t.Errorf("inverted window: %v", err)
+			}
+			if _, err := s.Public(ctx, now, now.Add(400*24*time.Hour)); err == nil || !strings.Contains(err.Error(), "too large") {
+				t.Errorf("oversized window: %v", err)
+			}
+			if p, err := s.Preview(rec); err != nil || len(p) != 5 || !p[0].After(now) {
+				t.Errorf("preview %v %v", p, err)
+			}
+		})
+	}
+}
+
+func TestMatchingForGoLive(t *testing.T) {
+	t.Parallel()
+	eng := storetest.Engines()[0]
+	ctx := context.Background()
+	at := now
+	s, err := schedule.New(eng.Open(t).Schedule(), nil, func() time.Time { return at })
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := now.Add(2 * time.Hour)
+	if err := s.Save(ctx, schedule.Input{Name: ptr("Show"), Start: &start}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateSettings(ctx, func(st *schedule.Settings) error { st.Enabled, st.ChatOpenMinutes = true, 60; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		at              time.Time
+		match, chatOpen bool
+	}{
+		{now, false, false},                         // two hours early
+		{start.Add(-45 * time.Minute), false, true}, // chat open, too early to be this show
+		{start.Add(-20 * time.Minute), true, true},  // starting soon
+		{start.Add(30 * time.Minute), true, true},   // in progress
+		{start.Add(61 * time.Minute), false, false}, // over
+	} {
+		at = tc.at
+		ev, ok, err := s.Matching(ctx)
+		_, open, _, _ := s.Upcoming(ctx)
+		if err != nil || ok != tc.match || (ok && ev.Name != "Show") || open != tc.chatOpen {
+			t.Errorf("at %s: match %v %v open %v (%v)", tc.at, ok, ev.Name, open, err)
+		}
+	}
+}
