@@ -35,6 +35,13 @@ func TestBrowserMarkdown(t *testing.T) {
 		p.waitFor("the formatted message", `(() => { const b = `+body+`; return !!b && b.querySelector("strong")?.textContent === "bold" && b.querySelector("p code")?.textContent === "code" && b.querySelector("del")?.textContent === "gone" && b.querySelector("pre code")?.textContent === "fenced <b>" && b.querySelector("blockquote")?.textContent === "quoted" && b.querySelectorAll("ul li").length === 2; })()`, 10*time.Second)
 		p.waitFor("the link, without the closing bracket", `(() => { const a = `+body+`.querySelector("a"); return a.getAttribute("href") === "https://example.com" && a.textContent === "link" && a.rel.includes("noopener"); })()`, 5*time.Second)
 		p.waitFor("raw HTML as text", `(() => { const b = `+body+`; return !b.querySelector("img") && b.textContent.includes("<img src=x onerror=alert(1)>"); })()`, 5*time.Second)
+		// A reply: its tools, shown on focus, do not cover the line that
+		// says what it answers.
+		eval[bool](p, "reply to it", `(() => { const m = [...document.querySelectorAll('[data-testid="message"]')].at(-1); m.querySelector('button[aria-label="Reply"]').click(); return true; })()`)
+		p.do("type the reply", chromedp.SendKeys(chromedp.CSS(`[data-testid="composer"]`), "agreed\r"))
+		reply := `[...document.querySelectorAll('[data-testid="message"]')].find(m => m.querySelector(".reply") && m.textContent.includes("agreed"))`
+		p.waitFor("the reply", `!!`+reply, 10*time.Second)
+		p.waitFor("tools beside the author line, not over the reply line", `(() => { const m = `+reply+`; const b = m.querySelector('button[aria-label="Reply"]'); b.focus(); const t = b.parentElement.getBoundingClientRect(), r = m.querySelector(".reply").getBoundingClientRect(); return getComputedStyle(b.parentElement).opacity === "1" && (t.top >= r.bottom - 1 || t.bottom <= r.top + 1); })()`, 5*time.Second)
 		p.waitFor("no horizontal overflow", `document.documentElement.scrollWidth <= window.innerWidth + 1`, 5*time.Second)
 		p.screenshot("markdown-" + vp.name)
 	}
