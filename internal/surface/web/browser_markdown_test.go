@@ -35,6 +35,9 @@ func TestBrowserMarkdown(t *testing.T) {
 		p.waitFor("the formatted message", `(() => { const b = `+body+`; return !!b && b.querySelector("strong")?.textContent === "bold" && b.querySelector("p code")?.textContent === "code" && b.querySelector("del")?.textContent === "gone" && b.querySelector("pre code")?.textContent === "fenced <b>" && b.querySelector("blockquote")?.textContent === "quoted" && b.querySelectorAll("ul li").length === 2; })()`, 10*time.Second)
 		p.waitFor("the link, without the closing bracket", `(() => { const a = `+body+`.querySelector("a"); return a.getAttribute("href") === "https://example.com" && a.textContent === "link" && a.rel.includes("noopener"); })()`, 5*time.Second)
 		p.waitFor("raw HTML as text", `(() => { const b = `+body+`; return !b.querySelector("img") && b.textContent.includes("<img src=x onerror=alert(1)>"); })()`, 5*time.Second)
+		// Controls are drawn (SVG), not emoji that need an emoji font.
+		p.waitFor("SVG icons on the controls", `!!document.querySelector('[data-testid="pins-toggle"] svg[data-icon="pin"]') && !!document.querySelector('label.attach svg[data-icon="attach"]') && !/\p{Extended_Pictographic}/u.test(document.querySelector('[data-testid="pins-toggle"]').textContent + document.querySelector('label.attach').textContent)`, 5*time.Second)
+		p.waitFor("a drawn channel-kind icon", `!!document.querySelector('svg[data-icon="hash"]')`, 5*time.Second)
 		// A reply: its tools, shown on focus, do not cover the line that
 		// says what it answers. (Headless Chromium reports no hover, so
 		// this checks the touch layout; the floating desktop toolbar's
