@@ -64,6 +64,9 @@ type Service struct {
 	hashing chan struct{}
 	// signin limits password checks (signin.go).
 	signin *signInLimiter
+	// rotated remembers, for refreshGrace, what each refresh token was
+	// just rotated into (tokens.go).
+	rotated rotatedCache
 }
 
 // Tokens is what a sign-in returns.

@@ -112,7 +112,7 @@ func TestPasswordHashPHC(t *testing.T) {
 func TestRegisterLoginRefreshRotation(t *testing.T) {
 	forEngine(t, func(t *testing.T, eng storetest.Engine) {
 		ctx := context.Background()
-		s, rec, _ := newService(t, eng)
+		s, rec, clk := newService(t, eng)
 		a, err := s.Register(ctx, identity.RegisterInput{Username: "alice", Password: "password1", Email: "a@example.org"})
 		if err != nil {
 			t.Fatal(err)
@@ -150,8 +150,10 @@ func TestRegisterLoginRefreshRotation(t *testing.T) {
 		if err != nil || tok2.RefreshToken == tok.RefreshToken {
 			t.Fatalf("refresh: %v", err)
 		}
-		// Reusing the rotated token is theft: the session dies, including
-		// the access token issued from it and the newest refresh token.
+		// Reusing the rotated token after the grace is theft: the session
+		// dies, including the access token issued from it and the newest
+		// refresh token.
+		clk.add(11 * time.Second)
 		if _, _, err := s.Refresh(ctx, tok.RefreshToken); !errors.Is(err, identity.ErrSessionRevoked) {
 			t.Fatalf("reuse: %v", err)
 		}
@@ -375,3 +377,59 @@ func TestHashingIsBounded(t *testing.T) {
 		t.Fatalf("login after release: %v", err)
 	}
 }
+
+// TestRefreshGrace: two tabs refresh with the same token at once; the one
+// that loses the rotation gets the same new pair back instead of revoking
+// the session, within the grace only. After the grace, the same reuse
+// revokes the session.
+func TestRefreshGrace(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		s, rec, clk := newService(t, eng)
+		a, err := s.Register(ctx, identity.RegisterInput{Username: "tabs", Password: "password1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := s.OpenSession(ctx, a, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, first, err := s.Refresh(ctx, tok.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.add(5 * time.Second)
+		who, second, err := s.Refresh(ctx, tok.RefreshToken)
+		if err != nil || who.ID != a.ID {
+			t.Fatalf("second tab within the grace: %v", err)
+		}
+		if *second != *first {
+			t.Fatalf("second tab got another pair: %+v, want %+v", second, first)
+		}
+		if rec.has(identity.Revoked{SessionID: tok.SessionID}) {
+			t.Fatal("the session was revoked")
+		}
+		// The shared pair goes on working.
+		if _, err := s.Authenticate(ctx, first.AccessToken); err != nil {
+			t.Fatalf("shared access token: %v", err)
+		}
+		_, third, err := s.Refresh(ctx, first.RefreshToken)
+		if err != nil {
+			t.Fatalf("rotating the shared refresh token: %v", err)
+		}
+		// Past the grace, presenting a rotated token is reuse again.
+		clk.add(refreshGraceForTest + time.Second)
+		if _, _, err := s.Refresh(ctx, first.RefreshToken); !errors.Is(err, identity.ErrSessionRevoked) {
+			t.Fatalf("reuse after the grace: %v", err)
+		}
+		if _, _, err := s.Refresh(ctx, third.RefreshToken); err == nil {
+			t.Fatal("session should be revoked after reuse")
+		}
+		// A revoked session gets nothing from the grace either.
+		if _, _, err := s.Refresh(ctx, tok.RefreshToken); err == nil {
+			t.Fatal("a revoked session refreshed")
+		}
+	})
+}
+
+const refreshGraceForTest = 10 * time.Second

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -119,9 +120,61 @@ func (s *Service) accessToken(a *Account, sid, tid string) (string, time.Time, e
 	return tok, c.ExpiresAt.Time, err
 }
 
+// refreshGrace is how long a refresh token that was just rotated may be
+// presented again and get the same new pair back instead of revoking the
+// session: two tabs (or a client retrying after a lost response) refresh
+// at once with the same token, and only one of them can win the rotation.
+const refreshGrace = 10 * time.Second
+
+// rotatedCache maps the hash of a just-rotated refresh token to what it was
+// rotated into, for refreshGrace. It is in memory: a retry that lands on
+// another node of a cluster within the grace still counts as reuse.
+type rotatedCache struct {
+	mu sync.Mutex
+	m  map[string]rotation
+}
+
+type rotation struct {
+	account *Account
+	tokens  Tokens
+	until   time.Time
+}
+
+// maxRotations bounds the cache; past it, the oldest grace is dropped first
+// by pruning expired entries, then (a flood) the whole cache.
+const maxRotations = 50_000
+
+func (c *rotatedCache) put(oldHash string, r rotation, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]rotation{}
+	}
+	for k, v := range c.m {
+		if !now.Before(v.until) {
+			delete(c.m, k)
+		}
+	}
+	if len(c.m) >= maxRotations {
+		clear(c.m)
+	}
+	c.m[oldHash] = r
+}
+
+func (c *rotatedCache) get(oldHash string, now time.Time) (rotation, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[oldHash]
+	if !ok || !now.Before(r.until) {
+		return rotation{}, false
+	}
+	return r, true
+}
+
 // Refresh exchanges a refresh token for a new access token and a new refresh
 // token (rotation). Presenting a refresh token that was already rotated is
-// treated as theft: the whole session is revoked.
+// treated as theft: the whole session is revoked, except within
+// refreshGrace of its rotation, when the same new pair is returned again.
 func (s *Service) Refresh(ctx context.Context, raw string) (*Account, *Tokens, error) {
 	c, err := s.parse(raw)
 	if err != nil {
@@ -153,6 +206,9 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Account, *Tokens, e
 		return nil, nil, err
 	}
 	oldHash := HashToken(raw)
+	if r, ok := s.rotated.get(oldHash, now); ok && r.tokens.SessionID == sess.ID {
+		return r.account, &r.tokens, nil
+	}
 	ok, err := s.st.RotateSession(ctx, sess.ID, oldHash, HashToken(next), now, now.Add(s.cfg.RefreshTTL))
 	if err != nil {
 		return nil, nil, err
@@ -171,7 +227,9 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Account, *Tokens, e
 	if err != nil {
 		return nil, nil, err
 	}
-	return a, &Tokens{AccessToken: access, RefreshToken: next, SessionID: sess.ID, AccessExpiry: exp}, nil
+	tok := Tokens{AccessToken: access, RefreshToken: next, SessionID: sess.ID, AccessExpiry: exp}
+	s.rotated.put(oldHash, rotation{account: a, tokens: tok, until: now.Add(refreshGrace)}, now)
+	return a, &tok, nil
 }
 
 // Logout revokes the session a refresh or access token belongs to.

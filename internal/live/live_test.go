@@ -256,3 +256,62 @@ func TestLostBroadcastGetsDisconnectTime(t *testing.T) {
 		t.Fatalf("clean restart moved the disconnect time: %v", got.LastDisconnect)
 	}
 }
+
+// TestEndReachesViewersOnDisconnect: when the publisher leaves, the stage
+// reads offline and the stopped event goes out on the disconnect itself,
+// while the pipeline is still draining; no timer stands between the
+// publisher leaving and viewers learning it. The drain is held open by a
+// hook until the test has checked, so the verdict does not depend on speed.
+func TestEndReachesViewersOnDisconnect(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	s := newService(t, db, live.Config{DefaultStreamKey: "main"})
+	ctx := context.Background()
+	id := s.DefaultStageID()
+	if err := s.SetVariants(ctx, id, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
+		t.Fatal(err)
+	}
+	draining := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	s.SetDrainHook(func() { once.Do(func() { close(draining); <-release }) })
+	stopped := make(chan live.Event, 1)
+	s.Observe(func(e live.Event) {
+		if e.Kind == live.EventStopped {
+			stopped <- e
+		}
+	})
+	pub, err := s.Publish(ctx, rtmp.PublishRequest{App: "live", Name: "main", RemoteAddr: "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Status(ctx, id); !st.Online {
+		t.Fatal("not online while publishing")
+	}
+	closed := make(chan struct{})
+	go func() { pub.Close(nil); close(closed) }()
+	<-draining // the end is under way and held before the drain
+	e := <-stopped
+	if e.Online || e.EndedAt == nil {
+		t.Fatalf("stopped event: %+v", e)
+	}
+	st, err := s.Status(ctx, id)
+	if err != nil || st.Online || st.LastDisconnect == nil {
+		t.Fatalf("status while the pipeline drains: online %v disconnect %v err %v", st.Online, st.LastDisconnect, err)
+	}
+	// The stage stays reserved until the drain is done.
+	if _, err := s.Publish(ctx, rtmp.PublishRequest{App: "live", Name: "main"}); err == nil {
+		t.Fatal("a new publisher started over a draining broadcast")
+	}
+	close(release)
+	<-closed
+	if !s.WaitOffline(id, 10*time.Second) {
+		t.Fatal("broadcast did not end")
+	}
+	next, err := s.Publish(ctx, rtmp.PublishRequest{App: "live", Name: "main"})
+	if err != nil {
+		t.Fatalf("publish after the end: %v", err)
+	}
+	next.Close(nil)
+	s.WaitOffline(id, 10*time.Second)
+}

@@ -69,6 +69,10 @@ type Service struct {
 	pb        *playbackStore
 	ingest    int // the port the RTMP listener is bound to (0: no ingest)
 	recorder  Recorder
+
+	// drainHook, when set (tests only), runs in a broadcast's end after the
+	// stage has gone offline and before the pipeline drains.
+	drainHook func()
 }
 
 // ErrOffline is returned for actions that need a live stream.

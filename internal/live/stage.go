@@ -318,19 +318,20 @@ func (st *stage) begin(ctx context.Context, req rtmp.PublishRequest) (rtmp.Strea
 	return b, nil
 }
 
-// end runs when the publisher has gone.
+// end runs when the publisher has gone. Viewers learn it at once: the
+// stage reads offline and the stopped event goes out on the disconnect
+// itself, before the pipeline drains (an ffmpeg given up to 6 s to finish,
+// the last segments flushed) and before the database writes. The stage stays
+// reserved (st.cur) until the drain is done, so a reconnecting publisher
+// cannot start a pipeline over the old one's output.
 func (st *stage) end(b *broadcast, cause error) {
 	s := st.svc
-	b.pipeline.Close()
-	for _, sg := range b.segs {
-		sg.Flush()
-	}
-	st.origin.End()
+	s.mu.RLock()
+	drain := s.drainHook
+	s.mu.RUnlock()
 	now := s.cfg.Now().UTC()
 	st.mu.Lock()
-	rec := b.rec
-	b.rec = nil
-	st.cur = nil
+	b.running = false // Status reads offline from here on
 	st.lastDisconnect = &now
 	if c := s.cfg.Viewers; c != nil {
 		c.Done(st.broadcastKey())
@@ -338,6 +339,18 @@ func (st *stage) end(b *broadcast, cause error) {
 	peak := st.sessionPeak
 	ended := st.ended
 	st.mu.Unlock()
+	s.log.Info("stream stopped", "stage", st.id, "reason", errString(cause))
+	start := b.started
+	s.publish(st, EventStopped, func(e *Event) { e.StartedAt, e.EndedAt = &start, &now })
+
+	if drain != nil {
+		drain()
+	}
+	b.pipeline.Close()
+	for _, sg := range b.segs {
+		sg.Flush()
+	}
+	st.origin.End()
 	ctx := context.WithoutCancel(s.ctx)
 	if _, err := s.updateStage(ctx, st.id, func(x *Stage) error { x.LastDisconnect = &now; return nil }); err != nil {
 		s.log.Warn("live: cannot record disconnect time", "err", err)
@@ -346,12 +359,16 @@ func (st *stage) end(b *broadcast, cause error) {
 		s.log.Warn("live: cannot record broadcast end", "err", err)
 	}
 	st.savePeak(ctx)
+	// The recorder keeps the stage's last segments (flushed above) before
+	// the recording closes.
+	st.mu.Lock()
+	rec := b.rec
+	b.rec = nil
+	st.cur = nil
+	st.mu.Unlock()
 	if rec != nil {
 		rec.End(now)
 	}
-	s.log.Info("stream stopped", "stage", st.id, "reason", errString(cause))
-	start := b.started
-	s.publish(st, EventStopped, func(e *Event) { e.StartedAt, e.EndedAt = &start, &now })
 	close(ended)
 }
 

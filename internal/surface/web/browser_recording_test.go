@@ -25,12 +25,12 @@ func TestBrowserPlaysARecording(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("no ffmpeg")
 	}
-	port := freePort(t)
 	a, base := startApp(t, func(c *config.Config) {
-		c.RTMPAddr = "127.0.0.1:" + strconv.Itoa(port)
+		c.RTMPAddr = "127.0.0.1:0"
 		c.DefaultStreamKey = "rec-key"
 		c.Recording = true
 	})
+	port := rtmpPort(a)
 	if err := a.Live.SetVariants(t.Context(), a.Live.DefaultStageID(), []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
 		t.Fatal(err)
 	}

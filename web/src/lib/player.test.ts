@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { autostart, type Autoplay } from "./player";
+import { autostart, startup, type Autoplay } from "./player";
 
 /** A fake <video>: play succeeds when the browser would allow it. */
 function fakeVideo(allowSound: boolean, allowMuted: boolean) {
@@ -39,5 +39,27 @@ describe("autostart", () => {
     let blocked = false;
     await autostart(v, "always", () => (blocked = true));
     expect(blocked).toBe(true);
+  });
+});
+
+describe("startup", () => {
+  it("network errors before the first segment are a normal start", () => {
+    const s = startup(3);
+    expect(s.networkError()).toBe("starting");
+    expect(s.networkError()).toBe("starting");
+    expect(s.playing).toBe(false);
+  });
+  it("a start that never produces a segment becomes unreachable", () => {
+    const s = startup(3);
+    s.networkError();
+    s.networkError();
+    expect(s.networkError()).toBe("unreachable");
+  });
+  it("after the first segment a network error is real at once", () => {
+    const s = startup(3);
+    s.networkError();
+    s.fragment();
+    expect(s.playing).toBe(true);
+    expect(s.networkError()).toBe("unreachable");
   });
 });

@@ -9,6 +9,40 @@ const unreachable = "The stream is not reachable; retrying…";
 export interface PlayerView {
   report(message: string): void;
   blocked(): void;
+  /** starting is true from attach until the first segment has loaded. */
+  starting?(on: boolean): void;
+  /** ended: the playlist says the broadcast is over (the page rechecks the
+   * status at once instead of waiting for its next poll). */
+  ended?(): void;
+}
+
+/**
+ * startup tells a normal start from a failure. A stream that has just gone
+ * live has no playlist or segment for a few seconds (the encoder is still
+ * producing the first one), so network errors before the first segment mean
+ * "starting"; only when they go on for maxStartErrors tries (about half a
+ * minute at 3 s apart) is the stream unreachable. After the first segment,
+ * a network error is a real problem at once.
+ */
+export function startup(maxStartErrors = 10) {
+  let playing = false;
+  let errors = 0;
+  return {
+    get playing() {
+      return playing;
+    },
+    /** networkError returns what to show: "starting" or "unreachable". */
+    networkError(): "starting" | "unreachable" {
+      if (playing) return "unreachable";
+      errors++;
+      return errors >= maxStartErrors ? "unreachable" : "starting";
+    },
+    /** fragment records a loaded segment. */
+    fragment(): void {
+      playing = true;
+      errors = 0;
+    },
+  };
 }
 
 /** The stage's autoplay setting (Owncast's `autoplay` in /api/config):
@@ -65,22 +99,32 @@ export function livePlayer(view: PlayerView): LivePlayer {
     source = src;
     retrying = false;
     view.report("");
+    const start = startup();
+    view.starting?.(true);
     const mseOk = typeof window.MediaSource !== "undefined" || "ManagedMediaSource" in window;
+    video.onended = () => view.ended?.();
     if (!mseOk && video.canPlayType("application/vnd.apple.mpegurl")) {
+      // Native HLS reports no segments: the first frame ends "starting".
+      video.addEventListener("loadeddata", () => view.starting?.(false), { once: true });
       video.src = src;
     } else {
       try {
         const { default: Hls } = await import("hls.js");
         if (!Hls.isSupported()) {
-          if (video.canPlayType("application/vnd.apple.mpegurl")) video.src = src;
-          else throw new Error("this browser cannot play HLS");
+          if (video.canPlayType("application/vnd.apple.mpegurl")) {
+            video.addEventListener("loadeddata", () => view.starting?.(false), { once: true });
+            video.src = src;
+          } else throw new Error("this browser cannot play HLS");
         } else {
           const h = new Hls({ liveSyncDurationCount: 3 });
           h.on(Hls.Events.ERROR, (_e: unknown, d: { fatal: boolean; details: string; type: string }) => {
             if (!d.fatal) return;
             if (d.type === "networkError") {
-              retrying = true;
-              view.report(unreachable);
+              if (start.networkError() === "unreachable") {
+                retrying = true;
+                view.starting?.(false);
+                view.report(unreachable);
+              }
               setTimeout(() => h.startLoad(), 3000);
             } else if (d.type === "mediaError") {
               retrying = false;
@@ -91,7 +135,14 @@ export function livePlayer(view: PlayerView): LivePlayer {
               view.report(`Playback failed: ${d.details}`);
             }
           });
+          h.on(Hls.Events.LEVEL_LOADED, (_e: unknown, d: { details?: { live?: boolean } }) => {
+            if (d.details && d.details.live === false) view.ended?.();
+          });
           h.on(Hls.Events.FRAG_LOADED, () => {
+            if (!start.playing) {
+              start.fragment();
+              view.starting?.(false);
+            }
             if (retrying) {
               retrying = false;
               view.report("");
@@ -102,6 +153,7 @@ export function livePlayer(view: PlayerView): LivePlayer {
           hls = h;
         }
       } catch (e) {
+        view.starting?.(false);
         view.report(`Could not load the player: ${(e as Error).message}`);
         return;
       }
@@ -110,6 +162,7 @@ export function livePlayer(view: PlayerView): LivePlayer {
   }
 
   function detach(video: HTMLVideoElement | undefined) {
+    view.starting?.(false);
     hls?.destroy();
     hls = null;
     source = "";

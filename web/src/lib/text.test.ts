@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { colorIndex, highlightParts, messageParts } from "./text";
+import { colorIndex, highlightParts, messageParts, roomTitle } from "./text";
 
 describe("messageParts", () => {
   it("splits mentions and links", () => {
@@ -52,4 +52,17 @@ describe("colorIndex", () => {
     expect(colorIndex("alice")).toBe(colorIndex("alice"));
     for (const n of ["a", "bob", "zz_top"]) expect(colorIndex(n)).toBeLessThan(8);
   });
+});
+
+describe("roomTitle", () => {
+  const cases: [string, string, string | undefined, string][] = [
+    ["title wins", "book-club", "Book club", "Book club"],
+    ["named room without a title", "book-club", "", "book-club"],
+    ["quick room", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", undefined, "Quick room"],
+    ["quick room with a title", "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "Movie night", "Movie night"],
+    ["blank title", "3F2504E0-4F89-41D3-9A0C-0305E82C3301", "  ", "Quick room"],
+  ];
+  for (const [name, room, title, want] of cases) {
+    it(name, () => expect(roomTitle(room, title)).toBe(want));
+  }
 });

@@ -83,3 +83,15 @@ export function timeLabel(iso: string): string {
     ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
     : d.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
 }
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * roomTitle is what a watch room is called on screen: its title, or its
+ * name, except that a quick room's generated name (a UUID) is nobody's idea
+ * of a title, so it reads "Quick room".
+ */
+export function roomTitle(name: string, title?: string | null): string {
+  if (title && title.trim()) return title.trim();
+  return uuid.test(name) ? "Quick room" : name;
+}

@@ -4,6 +4,7 @@
 // the refresh token) and a retry; a 401 from refresh signs the user out.
 import { ApiError, request, type RequestOptions } from "./http";
 import { linkAccount, unlinkAccount } from "./ott.svelte";
+import { refreshShared, tabLock } from "./refresh";
 
 const ACCESS = "together_access_token";
 const REFRESH = "together_refresh_token";
@@ -200,14 +201,30 @@ class Session {
     save(REFRESH, null);
   }
 
-  /** refreshTokens rotates the refresh token once, sharing one in-flight call. */
+  /**
+   * refreshTokens rotates the refresh token once, sharing one in-flight call
+   * in this tab and, through refreshShared, one rotation between tabs.
+   */
   refreshTokens(): Promise<boolean> {
     if (!this.refresh) return Promise.resolve(false);
     if (!this.refreshing) {
       const rt = this.refresh;
-      this.refreshing = request<AuthResponse>("Renewing your session", "/auth/refresh", { method: "POST", body: { refresh_token: rt } })
-        .then((r) => {
+      this.refreshing = refreshShared(rt, {
+        lock: (f) => tabLock("hearth-refresh", f),
+        stored: () => {
+          const access = load(ACCESS);
+          const refresh = load(REFRESH);
+          return access && refresh ? { access, refresh } : null;
+        },
+        rotate: async (token) => {
+          const r = await request<AuthResponse>("Renewing your session", "/auth/refresh", { method: "POST", body: { refresh_token: token } });
           this.setTokens(r);
+          return { access: r.access_token, refresh: r.refresh_token };
+        },
+      })
+        .then((p) => {
+          this.access = p.access;
+          this.refresh = p.refresh;
           return true;
         })
         .catch((e: unknown) => {
@@ -220,9 +237,29 @@ class Session {
     }
     return this.refreshing;
   }
+
+  /** adopt takes the tokens another tab stored (a rotation, a sign-out). */
+  adopt() {
+    const access = load(ACCESS);
+    const refresh = load(REFRESH);
+    if (access === this.access && refresh === this.refresh) return;
+    if (!refresh) {
+      this.clear();
+      return;
+    }
+    this.access = access;
+    this.refresh = refresh;
+  }
 }
 
 export const session = new Session();
+
+// Another tab rotated the tokens or signed out: follow it.
+if (typeof window !== "undefined") {
+  window.addEventListener("storage", (e) => {
+    if (e.key === ACCESS || e.key === REFRESH || e.key === null) session.adopt();
+  });
+}
 
 /** api calls a Together route with the access token, refreshing once on 401. */
 export async function api<T>(what: string, path: string, opts: RequestOptions = {}): Promise<T> {
