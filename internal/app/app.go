@@ -110,10 +110,15 @@ func OpenBus(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog
 	return pb, nil
 }
 
-// NewIdentity builds the identity service on db.
+// NewIdentity builds the identity service on db. On PostgreSQL (the only
+// engine several nodes share) the sign-in limiter's buckets live in the
+// database, so the nodes charge one budget; SQLite keeps them in memory.
 func NewIdentity(ctx context.Context, cfg *config.Config, db *store.DB, pub identity.Publisher, logger *slog.Logger) (*identity.Service, error) {
-	return identity.New(ctx, identity.Config{Secret: cfg.JWTSecret, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL},
-		db.Identity(), pub, logger.With("component", "identity"))
+	icfg := identity.Config{Secret: cfg.JWTSecret, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL}
+	if db.Engine == store.Postgres {
+		icfg.SignInBudget = db.Identity()
+	}
+	return identity.New(ctx, icfg, db.Identity(), pub, logger.With("component", "identity"))
 }
 
 // New builds a node: database, bus, services, surfaces, HTTP listener. On

@@ -40,7 +40,10 @@ func (s *Surface) devResetRateLimit(w http.ResponseWriter, r *http.Request) {
 // devResetLoginLimit empties the caller's address bucket of identity's
 // sign-in limiter (accounts' buckets stay as they are).
 func (s *Surface) devResetLoginLimit(w http.ResponseWriter, r *http.Request) {
-	s.d.Identity.ForgetSignInAddr(s.ip(r))
+	if err := s.d.Identity.ForgetSignInAddr(r.Context(), s.ip(r)); err != nil {
+		s.writeError(w, err)
+		return
+	}
 	writeOK(w, http.StatusOK, nil)
 }
 
