@@ -54,6 +54,10 @@ type App struct {
 	hubs    []*gateway.Hub
 	runners []func(context.Context) error
 	closers []func() error
+	// life is the context of background work started by bus handlers
+	// registered while wiring (lifetime.go): it ends when Run ends.
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 // OpenDB opens and migrates the configured database (used by serve and by
@@ -125,6 +129,7 @@ func NewIdentity(ctx context.Context, cfg *config.Config, db *store.DB, pub iden
 // error everything opened so far is closed.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, err error) {
 	a := &App{Config: cfg, Log: logger}
+	a.startLife(ctx)
 	defer func() {
 		if err != nil {
 			_ = a.Close() // New failed; its error is the one to report
@@ -218,6 +223,7 @@ func (a *App) wire(ctx context.Context) error {
 // Run runs every part until ctx is cancelled or one fails.
 func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
+	defer context.AfterFunc(gctx, a.stopLife)()
 	for _, r := range a.runners {
 		g.Go(func() error { return r(gctx) })
 	}
@@ -226,6 +232,7 @@ func (a *App) Run(ctx context.Context) error {
 
 // Close releases everything in reverse order of opening.
 func (a *App) Close() error {
+	a.stopLife()
 	var errs []error
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		if err := a.closers[i](); err != nil {

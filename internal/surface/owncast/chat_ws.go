@@ -245,7 +245,7 @@ func (s *Surface) encodeMessageEvent(data []byte) ([]byte, bool) {
 		if m.Hidden || m.Deleted {
 			return nil, false
 		}
-		f := s.messageJSON(context.Background(), m, true)
+		f := s.messageJSON(s.d.Life, m, true)
 		b, _ := json.Marshal(f)
 		return b, true
 	case messages.EventVisibility, messages.EventDeleted:
@@ -280,7 +280,7 @@ func (s *Surface) chatTransform(c *client) gateway.Transform {
 				// Disabled on another node: ban this connection's
 				// address here (not on the delivery path).
 				go func() {
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					ctx, cancel := context.WithTimeout(s.d.Life, 10*time.Second)
 					defer cancel()
 					s.banClientIPs(ctx, []*client{c}, ev.User.DisplayName)
 				}()
