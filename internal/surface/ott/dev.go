@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/google/uuid"
-
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -87,8 +85,8 @@ func (s *Surface) devAddFakeUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, err)
 		return
 	}
-	who := watch.Actor{AccountID: a.ID, SessionID: "ott-fake-" + uuid.NewString(), Name: a.Name(), LoggedIn: body.Register}
-	if err := room.Join(who, uuid.NewString()); err != nil {
+	who := watch.Actor{AccountID: a.ID, SessionID: "ott-fake-" + identity.NewID(), Name: a.Name(), LoggedIn: body.Register}
+	if err := room.Join(who, identity.NewID()); err != nil {
 		httpserver.WriteJSON(w, http.StatusOK, map[string]any{"success": false, "error": errBody{Name: "OttException", Message: err.Error()}})
 		return
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/google/uuid"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/gateway"
@@ -25,7 +24,7 @@ func frame(typ string, fields map[string]any) []byte {
 	}
 	fields["type"] = typ
 	if _, ok := fields["id"]; !ok {
-		fields["id"] = uuid.Must(uuid.NewV7()).String()
+		fields["id"] = identity.NewID()
 	}
 	if _, ok := fields["timestamp"]; !ok {
 		fields["timestamp"] = time.Now().UTC()
