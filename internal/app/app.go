@@ -60,6 +60,10 @@ type App struct {
 	hubs    []*gateway.Hub
 	runners []func(context.Context) error
 	closers []func() error
+	// life is the context of background work started by bus handlers
+	// registered while wiring (lifetime.go): it ends when Run ends.
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 // OpenDB opens and migrates the configured database (used by serve and by
@@ -116,16 +120,22 @@ func OpenBus(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog
 	return pb, nil
 }
 
-// NewIdentity builds the identity service on db.
+// NewIdentity builds the identity service on db. On PostgreSQL (the only
+// engine several nodes share) the sign-in limiter's buckets live in the
+// database, so the nodes charge one budget; SQLite keeps them in memory.
 func NewIdentity(ctx context.Context, cfg *config.Config, db *store.DB, pub identity.Publisher, logger *slog.Logger) (*identity.Service, error) {
-	return identity.New(ctx, identity.Config{Secret: cfg.JWTSecret, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL},
-		db.Identity(), pub, logger.With("component", "identity"))
+	icfg := identity.Config{Secret: cfg.JWTSecret, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL}
+	if db.Engine == store.Postgres {
+		icfg.SignInBudget = db.Identity()
+	}
+	return identity.New(ctx, icfg, db.Identity(), pub, logger.With("component", "identity"))
 }
 
 // New builds a node: database, bus, services, surfaces, HTTP listener. On
 // error everything opened so far is closed.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, err error) {
 	a := &App{Config: cfg, Log: logger}
+	a.startLife(ctx)
 	defer func() {
 		if err != nil {
 			_ = a.Close() // New failed; its error is the one to report
@@ -247,6 +257,7 @@ func (a *App) wireRenames() error {
 // Run runs every part until ctx is cancelled or one fails.
 func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
+	defer context.AfterFunc(gctx, a.stopLife)()
 	for _, r := range a.runners {
 		g.Go(func() error { return r(gctx) })
 	}
@@ -255,6 +266,7 @@ func (a *App) Run(ctx context.Context) error {
 
 // Close releases everything in reverse order of opening.
 func (a *App) Close() error {
+	a.stopLife()
 	var errs []error
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		if err := a.closers[i](); err != nil {

@@ -21,7 +21,7 @@ func (a *App) onCommunityEvents(what string, f func(context.Context, *community.
 		if json.Unmarshal(m.Data, &e) != nil {
 			return
 		}
-		f(context.Background(), &e)
+		f(a.lifeCtx(), &e)
 	})
 	if err != nil {
 		return fmt.Errorf("%s: subscribe: %w", what, err)

@@ -54,7 +54,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	chat, err := stagechat.New(ctx, stagechat.Config{Defaults: defaults, Conversation: conversation,
+	chat, err := stagechat.New(ctx, stagechat.Config{Life: a.lifeCtx(), Defaults: defaults, Conversation: conversation,
 		Presence: stagechat.PresenceConfig{Cluster: chatters}}, a.DB.StageChat(), a.Identity, msgs, a.Bus,
 		log.With("component", "stagechat"))
 	if err != nil {
@@ -133,7 +133,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		}
 		gate = a.stageChannels()
 	}
-	s, err := owncast.New(owncast.Deps{Schedule: sched, Stages: gate, StageURLKey: urlKey, Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie, Federation: fed, FediverseAuth: fediAuth, Directory: dir,
+	s, err := owncast.New(owncast.Deps{Life: a.lifeCtx(), Schedule: sched, Stages: gate, StageURLKey: urlKey, Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie, Federation: fed, FediverseAuth: fediAuth, Directory: dir,
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "hearth (owncast api 0.1.3)",
 			FloodRate: floodRate(a.Config.ChatFloodRate), Logs: logs, MaxConnections: maxChatConnections(), FloodBlock: 10 * time.Second}})
 	if err != nil {
@@ -145,7 +145,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	surfaceMu.Unlock()
 	for pattern, h := range map[string]func(bus.Message){
 		stagechat.SettingsTopic: func(bus.Message) {
-			if err := chat.ReloadSettings(context.Background()); err != nil {
+			if err := chat.ReloadSettings(a.lifeCtx()); err != nil {
 				log.Warn("reload stage settings", "err", err)
 			}
 		},
@@ -156,7 +156,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 			if json.Unmarshal(m.Data, &r) != nil || r.AccountID == "" {
 				return
 			}
-			if acct, err := a.Identity.Account(context.Background(), r.AccountID); err == nil && acct.Disabled() {
+			if acct, err := a.Identity.Account(a.lifeCtx(), r.AccountID); err == nil && acct.Disabled() {
 				s.AccountDisabled(r.AccountID)
 			}
 		},

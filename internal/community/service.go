@@ -61,7 +61,7 @@ var (
 	ErrChannelNotFound = fault.New(fault.NotFound, "Channel not found")
 )
 
-func newID() string { return uuid.Must(uuid.NewV7()).String() }
+func newID() string { return identity.NewID() }
 
 func (s *Service) at() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 

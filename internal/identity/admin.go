@@ -28,7 +28,7 @@ func (s *Service) CheckAdminBasic(ctx context.Context, user, pass, addr string) 
 	if err != nil {
 		return nil, err
 	}
-	settle, err := s.signin.begin(accountKey(named, user), addr)
+	settle, err := s.signin.begin(ctx, accountKey(named, user), addr)
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,11 @@ type Config struct {
 	// SignIn limits wrong passwords per account and per client address
 	// (signin.go). Zero means DefaultSignInLimits.
 	SignIn SignInLimits
-	Now    func() time.Time // for tests; time.Now by default
+	// SignInBudget, when set, holds the sign-in buckets where every node
+	// sees them (the database on PostgreSQL); nil keeps them in this
+	// node's memory.
+	SignInBudget SignInBudget
+	Now          func() time.Time // for tests; time.Now by default
 }
 
 // Service is the identity domain service.
@@ -104,13 +108,14 @@ func New(ctx context.Context, cfg Config, st Store, pub Publisher, logger *slog.
 	if cfg.SignIn == (SignInLimits{}) {
 		cfg.SignIn = DefaultSignInLimits
 	}
-	signin, err := newSignInLimiter(cfg.SignIn, cfg.Now)
+	signin, err := newSignInLimiter(cfg.SignIn, cfg.SignInBudget, cfg.Now)
 	if err != nil {
 		return nil, err
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	signin.log = logger
 	s := &Service{st: st, pub: pub, log: logger, cfg: cfg, now: cfg.Now, hashing: make(chan struct{}, max(2, runtime.NumCPU())), signin: signin}
 	secret := cfg.Secret
 	if secret == "" {
@@ -272,7 +277,7 @@ func (s *Service) CheckCredentials(ctx context.Context, login, password, addr st
 	if err != nil {
 		return nil, err
 	}
-	settle, err := s.signin.begin(accountKey(a, login), addr)
+	settle, err := s.signin.begin(ctx, accountKey(a, login), addr)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -40,9 +41,55 @@ import (
 // is the price of stopping guesses spread over many addresses, and sessions
 // already open are untouched.
 //
-// The buckets live in this node's memory (package ratelimit): with N nodes
-// behind a balancer an attacker who reaches every node gets N times the
-// budget. docs/scaling.md says so.
+// The buckets live in this node's memory (package ratelimit) unless
+// Config.SignInBudget is set: app sets it to the database on PostgreSQL, so
+// that every node charges one shared budget and N nodes behind a balancer
+// give an attacker no more guesses than one. SQLite is one node, and keeps
+// the in-memory buckets (no write per attempt).
+
+// SignInBudget is a token-bucket store shared by the nodes of a deployment
+// (the database on PostgreSQL). A bucket of burst tokens refilling one every
+// every is kept as the single instant at which it would be full again ("theoretical
+// arrival time", GCRA), so a charge is one atomic update.
+type SignInBudget interface {
+	// TakeSignIn charges one token to key at now. When the bucket is empty
+	// it charges nothing and returns false and how long until a token is
+	// back.
+	TakeSignIn(ctx context.Context, key string, burst int, every time.Duration, now time.Time) (ok bool, retry time.Duration, err error)
+	// RefundSignIn gives one token back to key (never above burst).
+	RefundSignIn(ctx context.Context, key string, every time.Duration, now time.Time) error
+	// ForgetSignIn empties key's failures.
+	ForgetSignIn(ctx context.Context, key string) error
+}
+
+// memBudget is the one-node budget: two in-memory limiters.
+type memBudget struct {
+	account, addr *ratelimit.Limiter
+}
+
+func (m *memBudget) limiter(key string) *ratelimit.Limiter {
+	if strings.HasPrefix(key, addrPrefix) {
+		return m.addr
+	}
+	return m.account
+}
+
+func (m *memBudget) TakeSignIn(_ context.Context, key string, _ int, _ time.Duration, _ time.Time) (bool, time.Duration, error) {
+	d := m.limiter(key).Allow(key, 1)
+	return d.Allowed, d.RetryAfter, nil
+}
+
+func (m *memBudget) RefundSignIn(_ context.Context, key string, _ time.Duration, _ time.Time) error {
+	m.limiter(key).Refund(key, 1)
+	return nil
+}
+
+func (m *memBudget) ForgetSignIn(_ context.Context, key string) error {
+	m.limiter(key).Forget(key)
+	return nil
+}
+
+const addrPrefix = "addr:"
 
 // SignInLimits is the policy of the sign-in limiter: a burst of failures,
 // then one more failure every Every, per account and per client address.
@@ -60,12 +107,18 @@ type SignInLimits struct {
 var DefaultSignInLimits = SignInLimits{AccountBurst: 10, AccountEvery: 5 * time.Minute, AddrBurst: 30, AddrEvery: time.Minute}
 
 type signInLimiter struct {
-	account, addr *ratelimit.Limiter
+	lim    SignInLimits
+	budget SignInBudget
+	now    func() time.Time
+	log    *slog.Logger
 }
 
-func newSignInLimiter(lim SignInLimits, now func() time.Time) (*signInLimiter, error) {
+func newSignInLimiter(lim SignInLimits, shared SignInBudget, now func() time.Time) (*signInLimiter, error) {
 	if lim.AccountBurst <= 0 || lim.AccountEvery <= 0 || lim.AddrBurst <= 0 || lim.AddrEvery <= 0 {
 		return nil, errors.New("identity: sign-in limits must be positive")
+	}
+	if shared != nil {
+		return &signInLimiter{lim: lim, budget: shared, now: now}, nil
 	}
 	account, err := ratelimit.New(ratelimit.Config{Limit: 1, Interval: lim.AccountEvery, Burst: lim.AccountBurst, Clock: now})
 	if err != nil {
@@ -75,7 +128,7 @@ func newSignInLimiter(lim SignInLimits, now func() time.Time) (*signInLimiter, e
 	if err != nil {
 		return nil, fmt.Errorf("identity: sign-in limiter: %w", err)
 	}
-	return &signInLimiter{account: account, addr: addr}, nil
+	return &signInLimiter{lim: lim, budget: &memBudget{account: account, addr: addr}, now: now}, nil
 }
 
 // errSignInLimited is the message of every refused attempt.
@@ -86,28 +139,46 @@ const signInLimitedMsg = "Too many failed sign-in attempts. Try again later."
 // errBadLogin (the password was right, or nothing was checked) refunds it.
 // An empty addr (a caller with no client, such as a CLI) charges only the
 // account.
-func (l *signInLimiter) begin(accountKey, addr string) (settle func(error), err error) {
-	d := l.account.Allow(accountKey, 1)
-	if !d.Allowed {
-		return nil, limited(d.RetryAfter)
+func (l *signInLimiter) begin(ctx context.Context, accountKey, addr string) (settle func(error), err error) {
+	now := l.now()
+	ok, retry, err := l.budget.TakeSignIn(ctx, accountKey, l.lim.AccountBurst, l.lim.AccountEvery, now)
+	if err != nil {
+		return nil, fmt.Errorf("identity: sign-in budget: %w", err)
+	}
+	if !ok {
+		return nil, limited(retry)
 	}
 	addrKey := ""
 	if addr != "" {
-		addrKey = ratelimit.AddrKey(addr)
-		if da := l.addr.Allow(addrKey, 1); !da.Allowed {
-			l.account.Refund(accountKey, 1)
-			return nil, limited(da.RetryAfter)
+		addrKey = addrPrefix + ratelimit.AddrKey(addr)
+		ok, retry, err := l.budget.TakeSignIn(ctx, addrKey, l.lim.AddrBurst, l.lim.AddrEvery, now)
+		if err == nil && !ok {
+			err = limited(retry)
+		} else if err != nil {
+			err = fmt.Errorf("identity: sign-in budget: %w", err)
+		}
+		if err != nil {
+			l.refund(ctx, accountKey, l.lim.AccountEvery)
+			return nil, err
 		}
 	}
 	return func(err error) {
 		if errors.Is(err, errBadLogin) {
 			return
 		}
-		l.account.Refund(accountKey, 1)
+		l.refund(ctx, accountKey, l.lim.AccountEvery)
 		if addrKey != "" {
-			l.addr.Refund(addrKey, 1)
+			l.refund(ctx, addrKey, l.lim.AddrEvery)
 		}
 	}, nil
+}
+
+// refund gives a token back. A refund that fails leaves the attempt
+// counted as a failure, the safe side; it is logged.
+func (l *signInLimiter) refund(ctx context.Context, key string, every time.Duration) {
+	if err := l.budget.RefundSignIn(context.WithoutCancel(ctx), key, every, l.now()); err != nil && l.log != nil {
+		l.log.Warn("sign-in budget: refund", "err", err)
+	}
 }
 
 func limited(retry time.Duration) error {
@@ -144,7 +215,7 @@ func (s *Service) VerifyPassword(ctx context.Context, accountID, password, addr 
 	if err != nil {
 		return err
 	}
-	settle, err := s.signin.begin(accountKey(a, ""), addr)
+	settle, err := s.signin.begin(ctx, accountKey(a, ""), addr)
 	if err != nil {
 		return err
 	}
@@ -168,7 +239,7 @@ func (s *Service) verifyPassword(ctx context.Context, a *Account, password strin
 }
 
 // ForgetSignInAddr empties the sign-in failures counted against a client
-// address on this node (a development reset; OTT's /api/dev routes).
-func (s *Service) ForgetSignInAddr(addr string) {
-	s.signin.addr.Forget(ratelimit.AddrKey(addr))
+// address (a development reset; OTT's /api/dev routes).
+func (s *Service) ForgetSignInAddr(ctx context.Context, addr string) error {
+	return s.signin.budget.ForgetSignIn(ctx, addrPrefix+ratelimit.AddrKey(addr))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // Publisher is the part of the bus the service needs.
@@ -66,7 +67,7 @@ func (s *Service) SetRules(r Rules) { s.rules = r }
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 // NewID returns a fresh time-ordered message id.
-func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+func NewID() string { return identity.NewID() }
 
 // PostInput is a new message.
 type PostInput struct {

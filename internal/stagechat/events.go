@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // TopicPrefix starts the topic of each stage chat's own events (messages
@@ -53,7 +53,7 @@ func (s *Service) publish(ctx context.Context, e Event) {
 
 func (s *Service) stamp(e *Event) {
 	if e.ID == "" {
-		e.ID = uuid.Must(uuid.NewV7()).String()
+		e.ID = identity.NewID()
 	}
 	if e.At.IsZero() {
 		e.At = s.now().UTC()

@@ -79,6 +79,10 @@ type GoLiveConfig struct {
 	// Headline, when set, names what is starting (the scheduled event the
 	// stream belongs to, "" for none); the notifications carry it.
 	Headline func(context.Context) string
+	// Life is the node's lifetime: a round of notifications, sent on a
+	// timer, takes its context from it, so shutdown cancels a round in
+	// flight. nil: the chat service's Life.
+	Life context.Context
 }
 
 // GoLive sends Owncast's go-live notifications: a Discord webhook message
@@ -106,6 +110,9 @@ func NewGoLive(chat *Service, cfg GoLiveConfig) (*GoLive, error) {
 	}
 	if cfg.Throttle <= 0 {
 		cfg.Throttle = 10 * time.Minute
+	}
+	if cfg.Life == nil {
+		cfg.Life = chat.cfg.Life
 	}
 	return &GoLive{chat: chat, cfg: cfg, sent: make(chan struct{})}, nil
 }
@@ -137,7 +144,7 @@ func (g *GoLive) fire() {
 	g.mu.Lock()
 	g.pending = nil
 	g.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(g.cfg.Life, 2*time.Minute)
 	if ok, err := g.claimRound(ctx); err != nil {
 		g.chat.log.Warn("go-live notifications: throttle", "err", err)
 	} else if ok {

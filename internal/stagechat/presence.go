@@ -166,7 +166,7 @@ func (p *Presence) emit() {
 	joins, parts := p.joins, p.parts
 	p.joins, p.parts, p.flush = nil, nil, nil
 	p.mu.Unlock()
-	ctx := context.Background()
+	ctx := p.svc.cfg.Life
 	announce := p.svc.Settings().ChatJoinMessagesEnabled
 	for _, batch := range []struct {
 		typ   string

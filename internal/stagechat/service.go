@@ -80,6 +80,10 @@ func PostedByStage(m *messages.Message) bool {
 
 // Config tunes the service.
 type Config struct {
+	// Life is the node's lifetime: work done on timers (join and part
+	// announcements) takes its context from it, so shutdown cancels it.
+	// nil: never cancelled (tests).
+	Life context.Context
 	// Conversation is the message-store conversation of the stage's chat.
 	Conversation string
 	// Defaults are the settings of a fresh instance.
@@ -120,6 +124,9 @@ func New(ctx context.Context, cfg Config, st Store, acct Accounts, msgs Messages
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Life == nil {
+		cfg.Life = context.Background()
 	}
 	s := &Service{cfg: cfg, st: st, acct: acct, msgs: msgs, pub: pub, log: logger, now: time.Now, users: map[string]*User{}}
 	sc, err := newSettingsCache(ctx, st, cfg.Defaults)

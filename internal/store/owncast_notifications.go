@@ -4,14 +4,14 @@ import (
 	"context"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // AddNotification registers a destination on a channel (idempotent).
 func (s *StageChat) AddNotification(ctx context.Context, channel, destination string, at time.Time) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO owncast_notifications (id, channel, destination, created_at)
 		VALUES ($1,$2,$3,$4) ON CONFLICT (channel, destination) DO NOTHING`,
-		uuid.Must(uuid.NewV7()).String(), channel, destination, Micros(at))
+		identity.NewID(), channel, destination, Micros(at))
 	return err
 }
 

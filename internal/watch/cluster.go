@@ -8,9 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // Scaling out: a room runs on exactly one node, the one holding its lease
@@ -105,7 +104,7 @@ func (s *Service) EnableCluster(node string, sub Subscriber, leases LeaseStore) 
 		return errors.New("watch: cluster needs a subscriber and a lease store")
 	}
 	if node == "" {
-		node = uuid.NewString()
+		node = identity.NewID()
 	}
 	c := &cluster{node: node, leases: leases, ttl: 10 * time.Second, pending: map[string]chan rpcResp{}, proxies: map[string]*Room{}}
 	cancelReq, err := sub.Subscribe(rpcTopic(node), func(_ string, data []byte) {
@@ -184,7 +183,7 @@ func (s *Service) call(ctx context.Context, r *Room, q rpcReq) (rpcResp, error) 
 
 // callNode runs op on a node and waits for its answer.
 func (s *Service) callNode(ctx context.Context, node string, q rpcReq) (rpcResp, error) {
-	q.ID, q.From = uuid.NewString(), s.cl.node
+	q.ID, q.From = identity.NewID(), s.cl.node
 	ch := make(chan rpcResp, 1)
 	s.cl.mu.Lock()
 	s.cl.pending[q.ID] = ch

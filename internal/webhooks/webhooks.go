@@ -24,9 +24,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // Event types (Owncast's names).
@@ -137,7 +136,7 @@ func (s *Service) Create(ctx context.Context, rawURL string, events []string) (*
 	if _, err := rand.Read(secret); err != nil {
 		return nil, fmt.Errorf("webhooks: secret: %w", err)
 	}
-	w := &Webhook{ID: uuid.Must(uuid.NewV7()).String(), URL: strings.TrimSpace(rawURL), Events: slices.Clone(events),
+	w := &Webhook{ID: identity.NewID(), URL: strings.TrimSpace(rawURL), Events: slices.Clone(events),
 		Secret: hex.EncodeToString(secret), CreatedAt: s.now().UTC()}
 	if err := s.st.CreateWebhook(ctx, w); err != nil {
 		return nil, err

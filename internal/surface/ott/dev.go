@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/google/uuid"
-
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -40,7 +38,10 @@ func (s *Surface) devResetRateLimit(w http.ResponseWriter, r *http.Request) {
 // devResetLoginLimit empties the caller's address bucket of identity's
 // sign-in limiter (accounts' buckets stay as they are).
 func (s *Surface) devResetLoginLimit(w http.ResponseWriter, r *http.Request) {
-	s.d.Identity.ForgetSignInAddr(s.ip(r))
+	if err := s.d.Identity.ForgetSignInAddr(r.Context(), s.ip(r)); err != nil {
+		s.writeError(w, err)
+		return
+	}
 	writeOK(w, http.StatusOK, nil)
 }
 
@@ -84,8 +85,8 @@ func (s *Surface) devAddFakeUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, err)
 		return
 	}
-	who := watch.Actor{AccountID: a.ID, SessionID: "ott-fake-" + uuid.NewString(), Name: a.Name(), LoggedIn: body.Register}
-	if err := room.Join(who, uuid.NewString()); err != nil {
+	who := watch.Actor{AccountID: a.ID, SessionID: "ott-fake-" + identity.NewID(), Name: a.Name(), LoggedIn: body.Register}
+	if err := room.Join(who, identity.NewID()); err != nil {
 		httpserver.WriteJSON(w, http.StatusOK, map[string]any{"success": false, "error": errBody{Name: "OttException", Message: err.Error()}})
 		return
 	}

@@ -13,7 +13,6 @@ import (
 	"unsafe"
 
 	"github.com/coder/websocket"
-	"github.com/google/uuid"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/gateway"
@@ -202,7 +201,7 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 		}
 		return websocket.CloseError{Code: closeUnknown, Reason: "Unknown error"}
 	}
-	sk.p, sk.room, sk.client = p, room, uuid.NewString()
+	sk.p, sk.room, sk.client = p, room, identity.NewID()
 	enc := sk.s.encoderFor(room.Key())
 	mine := watch.ClientTopic(room.Key(), sk.client)
 	node := watch.NodeTopic(room.Key(), sk.s.d.Watch.NodeID())

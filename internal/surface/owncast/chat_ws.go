@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/google/uuid"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/gateway"
@@ -25,7 +24,7 @@ func frame(typ string, fields map[string]any) []byte {
 	}
 	fields["type"] = typ
 	if _, ok := fields["id"]; !ok {
-		fields["id"] = uuid.Must(uuid.NewV7()).String()
+		fields["id"] = identity.NewID()
 	}
 	if _, ok := fields["timestamp"]; !ok {
 		fields["timestamp"] = time.Now().UTC()
@@ -245,7 +244,7 @@ func (s *Surface) encodeMessageEvent(data []byte) ([]byte, bool) {
 		if m.Hidden || m.Deleted {
 			return nil, false
 		}
-		f := s.messageJSON(context.Background(), m, true)
+		f := s.messageJSON(s.d.Life, m, true)
 		b, _ := json.Marshal(f)
 		return b, true
 	case messages.EventVisibility, messages.EventDeleted:
@@ -280,7 +279,7 @@ func (s *Surface) chatTransform(c *client) gateway.Transform {
 				// Disabled on another node: ban this connection's
 				// address here (not on the delivery path).
 				go func() {
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					ctx, cancel := context.WithTimeout(s.d.Life, 10*time.Second)
 					defer cancel()
 					s.banClientIPs(ctx, []*client{c}, ev.User.DisplayName)
 				}()

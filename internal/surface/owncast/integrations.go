@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
 )
@@ -20,7 +18,7 @@ const (
 	scopeAdmin              = "HAS_ADMIN_ACCESS"
 )
 
-func newEventID() string { return uuid.Must(uuid.NewV7()).String() }
+func newEventID() string { return identity.NewID() }
 
 type principalKey struct{}
 

@@ -1,7 +1,6 @@
 package owncast
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"sort"
@@ -49,7 +48,7 @@ func (s *Surface) onLiveEvent(e live.Event) {
 	}
 	online := e.Kind == live.EventStarted
 	if s.d.Chat != nil {
-		s.d.Chat.Presence().SetOnline(context.Background(), online)
+		s.d.Chat.Presence().SetOnline(s.d.Life, online)
 		s.StreamWebhook(online)
 	}
 	if s.d.GoLive != nil {
@@ -120,7 +119,7 @@ func (s *Surface) handleStatus(w http.ResponseWriter, r *http.Request) {
 
 // liveStatusObject is the status object webhooks and /api/yp carry.
 func (s *Surface) liveStatusObject() map[string]any {
-	st, err := s.d.Live.Status(context.Background(), s.stageID())
+	st, err := s.d.Live.Status(s.d.Life, s.stageID())
 	if err != nil {
 		return map[string]any{"online": false}
 	}

@@ -189,18 +189,18 @@ func (s *Surface) prometheusHandler(node prometheus.Gatherer) http.Handler {
 		gauge("owncast_instance_active_chat_client_count", "The number of connected chat clients.", func() float64 {
 			return float64(s.d.Chat.Presence().Connected())
 		})
-		reg.MustRegister(newChatCounts(s.d.Chat, labels))
+		reg.MustRegister(newChatCounts(s.d.Life, s.d.Chat, labels))
 	}
 	if s.d.Live != nil {
 		gauge("owncast_instance_active_viewer_count", "The number of viewers.", func() float64 {
-			st, err := s.d.Live.Status(context.Background(), s.stageID())
+			st, err := s.d.Live.Status(s.d.Life, s.stageID())
 			if err != nil {
 				return 0
 			}
 			return float64(st.ViewerCount)
 		})
 		gauge("owncast_instance_playback_error_count", "Errors reported by players in the last 2-minute window.", func() float64 {
-			m, err := s.d.Live.PlaybackMetrics(context.Background(), s.stageID())
+			m, err := s.d.Live.PlaybackMetrics(s.d.Life, s.stageID())
 			if err != nil {
 				return 0
 			}
@@ -219,12 +219,13 @@ func (s *Surface) prometheusHandler(node prometheus.Gatherer) http.Handler {
 // chatCounts collects Owncast's two stored-chat gauges from one query per
 // scrape.
 type chatCounts struct {
+	life            context.Context
 	chat            *stagechat.Service
 	users, messages *prometheus.Desc
 }
 
-func newChatCounts(chat *stagechat.Service, labels prometheus.Labels) *chatCounts {
-	return &chatCounts{chat: chat,
+func newChatCounts(life context.Context, chat *stagechat.Service, labels prometheus.Labels) *chatCounts {
+	return &chatCounts{life: life, chat: chat,
 		users:    prometheus.NewDesc("owncast_instance_total_chat_users", "The total number of chat users on this Owncast instance.", nil, labels),
 		messages: prometheus.NewDesc("owncast_instance_current_chat_message_count", "The number of chat messages currently saved before cleanup.", nil, labels),
 	}
@@ -236,7 +237,7 @@ func (c *chatCounts) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *chatCounts) Collect(ch chan<- prometheus.Metric) {
-	users, msgs, err := c.chat.Counts(context.Background())
+	users, msgs, err := c.chat.Counts(c.life)
 	if err != nil {
 		return // a scrape without these two beats a failed scrape
 	}

@@ -26,7 +26,11 @@ import (
 // Deps is what the surface needs from the node. Fields are added by the
 // issues that need them.
 type Deps struct {
-	Log      *slog.Logger
+	Log *slog.Logger
+	// Life is the node's lifetime: work the surface does outside a
+	// request (bus and live-event handlers, webhooks, metrics) takes its
+	// context from it, so shutdown cancels it. nil: never cancelled (tests).
+	Life     context.Context
 	Identity *identity.Service
 
 	// Chat, moderation, integrations, webhooks and config (chat*.go and
@@ -71,6 +75,9 @@ func New(d Deps) (*Surface, error) {
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Life == nil {
+		d.Life = context.Background()
 	}
 	s := &Surface{d: d, log: d.Log.With("component", "owncast")}
 	s.chat = newChatState(s)

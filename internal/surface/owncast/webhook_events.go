@@ -49,7 +49,7 @@ func (s *Surface) ChatEventWebhooks(ev stagechat.Event) {
 	if s.d.Webhooks == nil {
 		return
 	}
-	ctx := context.Background()
+	ctx := s.d.Life
 	switch ev.Type {
 	case stagechat.EventJoined, stagechat.EventParted:
 		typ := evJoined
@@ -75,7 +75,7 @@ func (s *Surface) StreamWebhook(online bool) {
 		typ = evStreamStarted
 	}
 	st := s.d.Chat.Settings()
-	s.d.Webhooks.Dispatch(context.Background(), typ, map[string]any{"id": newEventID(), "timestamp": time.Now().UTC(),
+	s.d.Webhooks.Dispatch(s.d.Life, typ, map[string]any{"id": newEventID(), "timestamp": time.Now().UTC(),
 		"name": st.Name, "summary": st.Summary, "streamTitle": st.StreamTitle, "status": s.statusForWebhook()})
 }
 
@@ -98,7 +98,7 @@ func (s *Surface) StageMessageWebhook(data []byte) {
 		stagechat.PostedByStage(m) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(s.d.Life, 10*time.Second)
 	defer cancel()
 	if !s.d.Webhooks.Subscribed(ctx, evChat) {
 		return

@@ -109,7 +109,7 @@ func (s *Surface) createBot(w http.ResponseWriter, r *http.Request, p *identity.
 		s.fail(w, err)
 		return
 	}
-	b := &Bot{ID: uuid.Must(uuid.NewV7()).String(), AccountID: acct.ID, TokenID: tok.ID, Name: *in.Name,
+	b := &Bot{ID: identity.NewID(), AccountID: acct.ID, TokenID: tok.ID, Name: *in.Name,
 		Description: emptyToNil(in.Description), CreatedBy: p.Account.ID, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := s.d.Bots.CreateBot(ctx, b); err != nil {
 		s.fail(w, err)

@@ -222,9 +222,9 @@ func (e *readErrs) Read(p []byte) (int, error) {
 // saveUpload streams one part to <uploads>/<message>/<hex>_<name>, checking
 // size and sniffed type.
 func (s *Surface) saveUpload(messageID string, part *multipart.Part) (*Attachment, error) {
-	id := uuid.Must(uuid.NewV7())
+	id := identity.NewID()
 	name := safeName(part.FileName())
-	stored := hex.EncodeToString(id[:]) + "_" + name
+	stored := strings.ReplaceAll(id, "-", "") + "_" + name // the id's 32 hex digits
 	head := make([]byte, 512)
 	n, err := io.ReadFull(part, head)
 	if n == 0 {
@@ -267,7 +267,7 @@ func (s *Surface) saveUpload(messageID string, part *multipart.Part) (*Attachmen
 		}
 		return nil, err
 	}
-	a := &Attachment{ID: id.String(), MessageID: messageID, Filename: name, StoredName: stored, FileSize: size, MimeType: mime,
+	a := &Attachment{ID: id, MessageID: messageID, Filename: name, StoredName: stored, FileSize: size, MimeType: mime,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if strings.HasPrefix(mime, "image/") {
 		if cfg, _, err := image.DecodeConfig(bytes.NewReader(head)); err == nil {
@@ -454,7 +454,7 @@ func (s *Surface) createEmoji(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, invalid("Emoji image must be PNG, JPEG, GIF or WebP"))
 		return
 	}
-	e := &Emoji{ID: uuid.Must(uuid.NewV7()).String(), CommunityID: id, CreatedBy: p.Account.ID, Name: name, ContentType: ct,
+	e := &Emoji{ID: identity.NewID(), CommunityID: id, CreatedBy: p.Account.ID, Name: name, ContentType: ct,
 		FileSize: int64(len(data)), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := s.uploads.MkdirAll("emojis", 0o750); err != nil {
 		s.fail(w, err)

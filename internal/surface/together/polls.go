@@ -142,14 +142,14 @@ func (s *Surface) createPoll(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, invalid("A poll needs 2-10 options"))
 		return
 	}
-	poll := &Poll{ID: uuid.Must(uuid.NewV7()).String(), MessageID: messages.NewID(), ChannelID: ca.Channel.ID, Question: *in.Question,
+	poll := &Poll{ID: identity.NewID(), MessageID: messages.NewID(), ChannelID: ca.Channel.ID, Question: *in.Question,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	for _, o := range in.Options {
 		if n := utf8.RuneCountInString(strings.TrimSpace(o)); n < 1 || n > 200 {
 			s.fail(w, invalid("Each option must be 1-200 characters"))
 			return
 		}
-		poll.Options = append(poll.Options, PollOption{ID: uuid.Must(uuid.NewV7()).String(), Text: o})
+		poll.Options = append(poll.Options, PollOption{ID: identity.NewID(), Text: o})
 	}
 	if _, err := s.d.Community.CanSend(ctx, p.Account.ID, ca.Channel.ID); err != nil {
 		s.fail(w, err)
@@ -289,7 +289,7 @@ func (s *Surface) createEvent(w http.ResponseWriter, r *http.Request, p *identit
 		return
 	}
 	actor := p.Account.ID
-	ev := &Event{ID: uuid.Must(uuid.NewV7()).String(), CommunityID: ca.Community.ID, ChannelID: ca.Channel.ID, MessageID: messages.NewID(),
+	ev := &Event{ID: identity.NewID(), CommunityID: ca.Community.ID, ChannelID: ca.Channel.ID, MessageID: messages.NewID(),
 		Name: *in.Name, Description: emptyToNil(in.Description), StartsAt: in.StartsAt.UTC().Truncate(time.Microsecond), CreatedBy: &actor,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := s.d.Extras.CreateEvent(ctx, ev); err != nil {
