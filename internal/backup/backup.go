@@ -136,7 +136,7 @@ func snapshot(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return fmt.Errorf("database %s: %w", src, err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if _, err := db.ExecContext(ctx, "VACUUM INTO $1", dst); err != nil {
 		return fmt.Errorf("snapshot of %s: %w", src, err)
 	}
@@ -149,7 +149,7 @@ func check(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	var res string
 	if err := db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res); err != nil {
 		return fmt.Errorf("database %s: %w", path, err)

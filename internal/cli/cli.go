@@ -285,14 +285,14 @@ func setPassword(ctx context.Context, cfg *config.Config, logger *slog.Logger, u
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	var pub identity.Publisher
 	if cfg.Bus != "local" {
 		b, err := app.OpenBus(ctx, cfg, db, logger)
 		if err != nil {
 			return err
 		}
-		defer b.Close()
+		defer func() { _ = b.Close() }()
 		pub = b
 	}
 	ids, err := app.NewIdentity(ctx, cfg, db, pub, logger)

@@ -68,7 +68,7 @@ func (b *Bucket) Open(ctx context.Context, key string) (Object, time.Time, bool,
 	}
 	st, err := obj.Stat()
 	if err != nil {
-		obj.Close()
+		_ = obj.Close()
 		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
 			return nil, time.Time{}, false, nil
 		}

@@ -181,7 +181,7 @@ func (s *Service) MakeClip(ctx context.Context, recordingID string, start, end t
 	if err := os.WriteFile(snap, render(entries, true), 0o640); err != nil {
 		return nil, err
 	}
-	defer os.Remove(snap)
+	defer func() { _ = os.Remove(snap) }()
 	c := &Clip{ID: identity.NewID(), StageID: r.StageID, RecordingID: r.ID, Title: strings.TrimSpace(title), Offset: start,
 		Duration: end - start, CreatedBy: by, CreatedAt: s.cfg.Now().UTC()}
 	if err := s.cut(ctx, snap, c); err != nil {
@@ -263,7 +263,7 @@ func (s *Service) MakeLiveClip(ctx context.Context, stageID string, last time.Du
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 	var entries []entry
 	for i, sg := range segs[first:] {
 		name := fmt.Sprintf("seg-%05d.ts", i)

@@ -94,7 +94,7 @@ func (s *Surface) handleFavicon(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if name := s.d.Chat.Settings().Favicon; name != "" {
 		if root, err := os.OpenRoot(filepath.Join(s.d.Chats.DataDir, logoDir)); err == nil {
-			defer root.Close()
+			defer func() { _ = root.Close() }()
 			if f, err := root.Open(name); err == nil {
 				defer f.Close()
 				head := make([]byte, 8)
