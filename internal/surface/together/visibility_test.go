@@ -1,0 +1,90 @@
+package together_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestGatewayAppliesRESTVisibility pins advisories 17 (socket auth weaker
+// than REST) and 19 (events outside a private team): the gateway applies
+// the same predicate as REST. A member denied VIEW_CHANNEL on a channel is
+// refused its messages over REST and gets none of its message, reaction or
+// typing events; a member who can view it gets each one; a user outside a
+// private server gets none of that server's events. "None" is proved
+// without timing: each socket reads up to a later sentinel event it may see
+// (ROLE_CREATE on a server it shares), events arriving in order.
+func TestGatewayAppliesRESTVisibility(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob, carl, dave := e.register("ann"), e.register("bob"), e.register("carl"), e.register("dave")
+	sid, cid := e.serverWithChannel(ann, "hidden", bob, carl, dave)
+	e.must(200, "PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"user_id": carl.id, "allow": 0, "deny": 1})
+	priv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "P", "is_public": false})
+	psid := priv["id"].(string)
+	pch, _ := e.must(201, "POST", "/servers/"+psid+"/channels", ann.access, map[string]any{"name": "inner", "type": "text"})
+	pcid := pch["id"].(string)
+
+	// REST: the hidden member is refused the channel's messages.
+	if code, _, _ := e.call("GET", "/channels/"+cid+"/messages", carl.access, nil); code != 403 && code != 404 {
+		t.Fatalf("hidden member read messages over REST: %d", code)
+	}
+	if code, _, _ := e.call("GET", "/channels/"+pcid+"/messages", dave.access, nil); code != 403 && code != 404 {
+		t.Fatalf("non-member read a private server's messages over REST: %d", code)
+	}
+
+	socks := map[string]*ws{}
+	for _, u := range []user{ann, bob, carl, dave} {
+		w, _, err := e.dial("token=" + u.access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor("READY")
+		socks[u.name] = w
+	}
+
+	want := []string{"MESSAGE_CREATE", "MESSAGE_UPDATE", "REACTION_ADD", "TYPING_START", "MESSAGE_DELETE"}
+	for _, ch := range []string{cid, pcid} {
+		m, _ := e.must(201, "POST", "/channels/"+ch+"/messages", ann.access, map[string]any{"content": "secret plans"})
+		mid := m["id"].(string)
+		e.must(200, "PATCH", "/messages/"+mid, ann.access, map[string]any{"content": "secret plans, edited"})
+		e.must(204, "PUT", "/channels/"+ch+"/messages/"+mid+"/reactions/%F0%9F%91%8D", ann.access, nil)
+		socks["ann"].send(map[string]any{"op": "TYPING_START", "t": nil, "d": map[string]string{"channel_id": ch}})
+		if ch == cid {
+			// bob can view: he sees the typing (sent by ann) in order.
+			for _, typ := range want[:4] {
+				socks["bob"].waitFor(typ)
+			}
+		}
+		e.must(204, "DELETE", "/messages/"+mid, ann.access, nil)
+		if ch == cid {
+			socks["bob"].waitFor("MESSAGE_DELETE")
+		}
+	}
+	// The sentinel: an event on the shared public server everyone may see.
+	e.must(201, "POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "sentinel"})
+
+	check := func(name string, forbidden ...string) {
+		w := socks[name]
+		for {
+			f, err := w.next()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if f.T == "ROLE_CREATE" {
+				return
+			}
+			for _, id := range forbidden {
+				if strings.Contains(string(f.D), id) {
+					var d any
+					_ = json.Unmarshal(f.D, &d)
+					t.Errorf("%s received %s for %s: %v", name, f.T, id, d)
+				}
+			}
+		}
+	}
+	check("carl", cid, pcid, psid)
+	check("dave", pcid, psid)
+}
