@@ -37,8 +37,12 @@ const (
 )
 
 // skipped are data-directory entries that are not state worth keeping: live
-// HLS segments and thumbnails are rewritten by the next broadcast.
-var skipped = map[string]bool{"hls": true}
+// HLS segments and thumbnails are rewritten by the next broadcast, and the
+// node's id (node-id, which names the node that owns a recording in
+// progress) is made anew by a restored node, so a copy restored beside a
+// running original is never taken for it; the restored node closes the
+// original's open recordings from their files.
+var skipped = map[string]bool{"hls": true, "node-id": true}
 
 // Result says what a backup or restore copied.
 type Result struct {
