@@ -119,10 +119,7 @@ func (s *Surface) clipOf(r *http.Request, manage bool) (*recording.Clip, error) 
 }
 
 func (s *Surface) clips(w http.ResponseWriter, r *http.Request) {
-	stage, err := s.stageParam(r, r.URL.Query().Get("stage"))
-	if err == nil {
-		_, err = s.access(r, stage, false)
-	}
+	stage, err := s.readableStage(r)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -215,11 +215,18 @@ func (s *Surface) stageParam(r *http.Request, ref string) (string, error) {
 	return s.d.Gate.Stage(r.Context(), ref)
 }
 
-func (s *Surface) list(w http.ResponseWriter, r *http.Request) {
+// readableStage is the stage named by the stage query parameter, when the
+// caller may read it.
+func (s *Surface) readableStage(r *http.Request) (string, error) {
 	stage, err := s.stageParam(r, r.URL.Query().Get("stage"))
 	if err == nil {
 		_, err = s.access(r, stage, false)
 	}
+	return stage, err
+}
+
+func (s *Surface) list(w http.ResponseWriter, r *http.Request) {
+	stage, err := s.readableStage(r)
 	if err != nil {
 		writeError(w, err)
 		return
