@@ -185,16 +185,27 @@ func (r *Room) add(c *call) error {
 	return r.settle()
 }
 
-func (r *Room) remove(c *call) error {
-	if err := c.check(PermRemove); err != nil {
-		return err
+// queuedFor is the queue index of the request's video, for a caller with
+// perm: refused without it, BadArgument without a video, VideoNotFound when
+// it is not queued.
+func (r *Room) queuedFor(c *call, perm Permission) (int, error) {
+	if err := c.check(perm); err != nil {
+		return -1, err
 	}
 	if c.req.Video == nil {
-		return BadArgument("video", "missing")
+		return -1, BadArgument("video", "missing")
 	}
 	i := r.queued(*c.req.Video)
 	if i < 0 {
-		return newErr(fault.Invalid, CodeVideoNotFound, "Video not found.")
+		return -1, newErr(fault.Invalid, CodeVideoNotFound, "Video not found.")
+	}
+	return i, nil
+}
+
+func (r *Room) remove(c *call) error {
+	i, err := r.queuedFor(c, PermRemove)
+	if err != nil {
+		return err
 	}
 	v := r.queue[i]
 	r.queue = slices.Delete(r.queue, i, i+1)
@@ -370,15 +381,9 @@ func (r *Room) restoreQueue(c *call) error {
 }
 
 func (r *Room) updateQueueItem(c *call) error {
-	if err := c.check(PermEdit); err != nil {
+	i, err := r.queuedFor(c, PermEdit)
+	if err != nil {
 		return err
-	}
-	if c.req.Video == nil {
-		return BadArgument("video", "missing")
-	}
-	i := r.queued(*c.req.Video)
-	if i < 0 {
-		return newErr(fault.Invalid, CodeVideoNotFound, "Video not found.")
 	}
 	if c.req.Update != nil && c.req.Update.SubtitleURL != nil {
 		if err := validSubtitle(*c.req.Update.SubtitleURL); err != nil {
