@@ -115,20 +115,18 @@ func (g *recordingGate) Access(ctx context.Context, accountID string, admin bool
 	if admin {
 		return hearthapi.Access{View: true, Manage: true}, nil
 	}
-	if accountID == "" || g.a.Community == nil {
+	sc := g.a.stageChannels()
+	if accountID == "" || sc == nil {
 		return hearthapi.Access{}, nil
 	}
-	ca, err := g.a.Community.ChannelAccess(ctx, accountID, stageID)
+	manage, err := sc.Access(ctx, accountID, stageID)
 	if err != nil {
 		if k := fault.KindOf(err); k == fault.NotFound || k == fault.Forbidden {
 			return hearthapi.Access{}, fault.New(fault.NotFound, "recording not found")
 		}
 		return hearthapi.Access{}, err
 	}
-	if !ca.Can(community.PermViewChannel) || ca.Channel.Kind != community.KindStage {
-		return hearthapi.Access{}, fault.New(fault.NotFound, "recording not found")
-	}
-	return hearthapi.Access{View: true, Manage: ca.IsOwner || ca.Has(community.PermManageChannels) || ca.Has(community.PermAdministrator)}, nil
+	return hearthapi.Access{View: true, Manage: manage}, nil
 }
 
 // PostClip posts a clip into its stage channel's chat, as its maker when

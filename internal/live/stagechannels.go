@@ -177,7 +177,7 @@ func (c *StageChannels) StageOf(ctx context.Context, a *identity.Account, channe
 		return "", err
 	}
 	if manage {
-		if !ca.IsOwner && !ca.Has(community.PermManageChannels) && !ca.Has(community.PermAdministrator) {
+		if !canManage(ca) {
 			return "", fault.New(fault.Forbidden, "managing the stage needs MANAGE_CHANNELS")
 		}
 		if stageID == c.live.DefaultStageID() && !a.IsAdmin {
@@ -185,6 +185,22 @@ func (c *StageChannels) StageOf(ctx context.Context, a *identity.Account, channe
 		}
 	}
 	return stageID, nil
+}
+
+// Access is what accountID may do with stage channel channelID: NotFound
+// when they cannot see it (as StageOf), manage for its managers (the owner,
+// MANAGE_CHANNELS or ADMINISTRATOR). The recordings API asks it.
+func (c *StageChannels) Access(ctx context.Context, accountID, channelID string) (manage bool, err error) {
+	ca, err := c.viewable(ctx, accountID, channelID)
+	if err != nil {
+		return false, err
+	}
+	return canManage(ca), nil
+}
+
+// canManage is the one rule for who manages a stage channel's stage.
+func canManage(ca *community.ChannelAccess) bool {
+	return ca.IsOwner || ca.Has(community.PermManageChannels) || ca.Has(community.PermAdministrator)
 }
 
 // viewable is accountID's access to stage channel channelID; NotFound when
