@@ -28,6 +28,7 @@ import (
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/presence"
 	"github.com/hearth-community/hearth/internal/recording"
+	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/watch"
@@ -54,7 +55,10 @@ type App struct {
 	rtmpAddr net.Addr              // the RTMP ingest's bound address (wire_live.go)
 	// Recordings keeps broadcasts (wire_recordings.go).
 	Recordings *recording.Service
-	webhooks   *webhooks.Service
+	// RTC is the WebRTC media plane (wire_voice.go); nil without
+	// --rtc-udp-addr.
+	RTC      *rtc.Plane
+	webhooks *webhooks.Service
 
 	hubMu   sync.Mutex
 	hubs    []*gateway.Hub
@@ -182,6 +186,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	}
 	a.HTTP.Check("database", a.DB)
 	a.HTTP.Check("bus", a.Bus)
+	if err := a.wireRTC(); err != nil {
+		return nil, err
+	}
 	if err := a.wire(ctx); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/hearth-community/hearth/internal/voice"
 )
 
@@ -50,4 +51,30 @@ func (a *App) wireTURN(ctx context.Context) (urls []string, secret string, err e
 	a.closers = append(a.closers, t.Close)
 	a.Log.Info("TURN server listening", "addr", t.Addr().String())
 	return append(urls, t.URLs()...), secret, nil
+}
+
+// wireRTC starts the WebRTC media plane when --rtc-udp-addr is set; a.RTC
+// stays nil without one, and what needs it (the voice SFU, WHIP and WHEP)
+// refuses with an error rather than answering for media that cannot flow.
+func (a *App) wireRTC() error {
+	cfg := a.Config
+	if cfg.RTCUDPAddr == "" {
+		return nil
+	}
+	rc := rtc.Config{UDPAddr: cfg.RTCUDPAddr, TCPAddr: cfg.RTCTCPAddr}
+	for _, s := range cfg.RTCPublicIP {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return fmt.Errorf("rtc: --rtc-public-ip %q: %w", s, err)
+		}
+		rc.PublicIPs = append(rc.PublicIPs, ip)
+	}
+	p, err := rtc.New(rc, a.Log.With("component", "rtc"))
+	if err != nil {
+		return err
+	}
+	a.RTC = p
+	a.closers = append(a.closers, p.Close)
+	a.Log.Info("WebRTC media plane listening", "udp", p.UDPAddr().String(), "tcp", fmt.Sprint(p.TCPAddr()))
+	return nil
 }

@@ -92,7 +92,12 @@ type Config struct {
 	TurnPublicIP     string  `name:"turn-public-ip" env:"HEARTH_TURN_PUBLIC_IP" default:"" help:"The IP voice clients reach this host at, used in the embedded TURN server's URLs and relayed addresses. Empty: --turn-listen's host, which must then be a specific address."`
 	TurnRelayPorts   string  `name:"turn-relay-ports" env:"HEARTH_TURN_RELAY_PORTS" default:"49152-65535" help:"UDP/TCP port range (min-max) of the embedded TURN server's relayed addresses."`
 	TurnPrivatePeers bool    `name:"turn-allow-private-peers" env:"HEARTH_TURN_ALLOW_PRIVATE_PEERS" default:"false" help:"Let the embedded TURN server relay to loopback, private and link-local addresses (a LAN-only instance). Off: a relay into the server's own network would reach services not meant to be public."`
-	GiphyAPIKey      string  `name:"giphy-api-key" env:"HEARTH_GIPHY_API_KEY" default:"" help:"Giphy API key for Together's GIF search (/giphy/search). Empty: GIF search answers 503."`
+	// WebRTC media plane (package rtc): the voice SFU and WebRTC live
+	// (WHIP ingest, WHEP playback) carry media on these sockets.
+	RTCUDPAddr  string   `name:"rtc-udp-addr" env:"HEARTH_RTC_UDP_ADDR" default:":7882" help:"The one UDP host:port all WebRTC media uses (ICE UDP mux): open this port for voice and WebRTC live. Empty: no WebRTC media plane (the voice SFU and WHIP/WHEP are refused; Together's mesh voice still works)."`
+	RTCTCPAddr  string   `name:"rtc-tcp-addr" env:"HEARTH_RTC_TCP_ADDR" default:":7881" help:"ICE-TCP host:port, for WebRTC clients whose network lets only TCP out (TURN over TCP, --turn-listen, is the other way). Empty: no ICE-TCP."`
+	RTCPublicIP []string `name:"rtc-public-ip" env:"HEARTH_RTC_PUBLIC_IP" default:"" sep:"," help:"The IPs WebRTC clients reach this host at (comma separated; a server behind 1:1 NAT or in a container). Empty: the interfaces' own addresses."`
+	GiphyAPIKey string   `name:"giphy-api-key" env:"HEARTH_GIPHY_API_KEY" default:"" help:"Giphy API key for Together's GIF search (/giphy/search). Empty: GIF search answers 503."`
 }
 
 // Validate checks every field and returns an error naming the first bad one.
@@ -193,6 +198,18 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout)
+	}
+	for _, a := range []struct{ flag, v string }{{"--rtc-udp-addr", c.RTCUDPAddr}, {"--rtc-tcp-addr", c.RTCTCPAddr}} {
+		if a.v != "" {
+			if _, _, err := net.SplitHostPort(a.v); err != nil {
+				return fmt.Errorf("%s %q: must be host:port: %w", a.flag, a.v, err)
+			}
+		}
+	}
+	for _, ip := range c.RTCPublicIP {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return fmt.Errorf("--rtc-public-ip %q: must be an IP address", ip)
+		}
 	}
 	if c.TurnListen != "" {
 		if _, _, err := net.SplitHostPort(c.TurnListen); err != nil {

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/pion/logging"
+	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/pion/turn/v5"
 )
 
@@ -83,7 +83,7 @@ func StartTURN(cfg TURNConfig, log *slog.Logger) (*TURN, error) {
 	if err != nil {
 		return nil, err
 	}
-	logs := slogFactory{log}
+	logs := rtc.LoggerFactory(log)
 	permit := func(_ net.Addr, peer net.IP) bool {
 		a, ok := netip.AddrFromSlice(peer)
 		return ok && (cfg.AllowPrivatePeers || publicPeer(a.Unmap()))
@@ -202,34 +202,3 @@ func (t *TURN) Close() error {
 	}
 	return nil
 }
-
-// slogFactory routes pion's logs to slog; pion's trace output is dropped.
-type slogFactory struct{ log *slog.Logger }
-
-func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
-	return slogLogger{f.log.With("scope", scope)}
-}
-
-type slogLogger struct{ log *slog.Logger }
-
-// logf formats only when the level is on: pion calls its loggers on
-// per-request paths.
-func (l slogLogger) logf(level slog.Level, format string, args ...any) {
-	if ctx := context.Background(); l.log.Enabled(ctx, level) {
-		l.log.Log(ctx, level, fmt.Sprintf(format, args...))
-	}
-}
-
-func (l slogLogger) Trace(string)                      {}
-func (l slogLogger) Tracef(string, ...any)             {}
-func (l slogLogger) Debug(msg string)                  { l.log.Debug(msg) }
-func (l slogLogger) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args...) }
-func (l slogLogger) Info(msg string)                   { l.log.Info(msg) }
-func (l slogLogger) Infof(format string, args ...any)  { l.logf(slog.LevelInfo, format, args...) }
-func (l slogLogger) Warn(msg string)                   { l.log.Warn(msg) }
-func (l slogLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelWarn, format, args...) }
-
-// Error and Errorf log at Warn: pion reports a client's bad credentials as
-// errors, which are not the server's.
-func (l slogLogger) Error(msg string)                  { l.log.Warn(msg) }
-func (l slogLogger) Errorf(format string, args ...any) { l.logf(slog.LevelWarn, format, args...) }
