@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,9 +36,14 @@ func (a *App) wireRecordings(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("recordings: %w", err)
 	}
+	peerKey, err := a.recordingPeerKey(ctx, node)
+	if err != nil {
+		return err
+	}
 	svc, err := recording.New(recording.Config{Dir: dir, NodeID: node, DefaultEnabled: cfg.Recording,
 		ReconnectWindow: cfg.RecordingReconnectWindow, MaxClip: cfg.RecordingMaxClip, MinFreeBytes: cfg.RecordingMinFree,
-		FFmpeg: a.Live.FFmpegPath, Live: a.Live, Objects: a.recordingBucket()}, a.DB.Recordings(), a.Log.With("component", "recording"))
+		FFmpeg: a.Live.FFmpegPath, Live: a.Live, Objects: a.recordingBucket(), Peers: nodeURLs{a}, PeerKey: peerKey},
+		a.DB.Recordings(), a.Log.With("component", "recording"))
 	if err != nil {
 		return err
 	}
@@ -71,6 +79,44 @@ func (a *App) wireRecordings(ctx context.Context) error {
 	}
 	api.Register(a.HTTP)
 	return nil
+}
+
+// nodeURLKey is the instance value holding a node's URL for the others.
+func nodeURLKey(node string) string { return "node.url." + node }
+
+// recordingPeerKey returns the cluster's key for signing requests between
+// nodes (made once, kept in the database) and says where this node serves
+// the others (--node-url, else its listen address when it names a host).
+func (a *App) recordingPeerKey(ctx context.Context, node string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st := a.Identity.Store()
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	key, err := st.SetInstanceValueOnce(ctx, "recording.peer_key", hex.EncodeToString(b))
+	if err != nil {
+		return nil, fmt.Errorf("recordings: peer key: %w", err)
+	}
+	self := strings.TrimSuffix(a.Config.NodeURL, "/")
+	if host, _, err := net.SplitHostPort(a.Config.Addr); self == "" && err == nil && host != "" {
+		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+			self = a.HTTP.URL()
+		}
+	}
+	// Empty when it has none now: an old address is not used.
+	if err := st.SetInstanceValue(ctx, nodeURLKey(node), self); err != nil {
+		return nil, fmt.Errorf("recordings: node url: %w", err)
+	}
+	return []byte(key), nil
+}
+
+// nodeURLs is recording.Peers over the instance values.
+type nodeURLs struct{ a *App }
+
+func (n nodeURLs) NodeURL(ctx context.Context, node string) (string, error) {
+	return n.a.Identity.Store().InstanceValue(ctx, nodeURLKey(node))
 }
 
 // nodeID is this node's stable id for recording leases, kept in the data

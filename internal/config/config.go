@@ -25,6 +25,7 @@ type Config struct {
 	Database        string        `name:"database" env:"HEARTH_DATABASE" default:"" help:"SQLite file path, or a postgres:// URL to use PostgreSQL. Empty means <data-dir>/hearth.db."`
 	Bus             string        `name:"bus" env:"HEARTH_BUS" default:"local" help:"Event bus: 'local' (in-process, single node) or a nats:// URL to scale out across nodes."`
 	BusPrefix       string        `name:"bus-prefix" env:"HEARTH_BUS_PREFIX" default:"" help:"Namespace of every bus subject (1-64 letters, digits, '-' or '_'), so deployments sharing one NATS server never see each other's events. Empty: an id made on first start and kept in the database, so every node on one database agrees."`
+	NodeURL         string        `name:"node-url" env:"HEARTH_NODE_URL" default:"" help:"The base URL (http(s)://host:port) at which the other nodes of a cluster reach this node's HTTP listener: without S3, a recording's files stay on the node that made it and the others proxy to it there. Empty: http://<listen address> when --addr names a host, none when it listens on every interface (other nodes then answer 503 for this node's recordings)."`
 	AdminUser       string        `name:"admin-user" env:"HEARTH_ADMIN_USER" default:"admin" help:"Username of the instance admin created on first start."`
 	AdminPassword   string        `name:"admin-password" env:"HEARTH_ADMIN_PASSWORD" default:"" help:"Password for the instance admin created on first start (any length; the operator chooses, e.g. Owncast's default abc123 for its test suite). Empty: a random one is generated and printed once to the log."`
 	JWTSecret       string        `name:"jwt-secret" env:"HEARTH_JWT_SECRET" default:"" help:"Secret (at least 32 characters) that signs access tokens. Empty: one is generated on first start and kept in the database, shared by every node."`
@@ -168,6 +169,9 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.DirectoryURL); c.DirectoryURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
 		return fmt.Errorf("--directory-url %q: must be an http(s) URL", c.DirectoryURL)
+	}
+	if u, err := url.Parse(c.NodeURL); c.NodeURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/")) {
+		return fmt.Errorf("--node-url %q: must be an http(s) URL with no path", c.NodeURL)
 	}
 	if c.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {

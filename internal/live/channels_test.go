@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/hls"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/rtmp"
@@ -108,6 +110,55 @@ func TestChannelStages(t *testing.T) {
 			}
 			if _, err := s.Publish(ctx, rtmp.PublishRequest{App: "live", Name: keys[0].Key}); err == nil {
 				t.Fatal("deleted stage's key still accepted")
+			}
+		})
+	}
+}
+
+// TestEnsureStageConcurrent: a stage channel's stage is asked for at once
+// by the channel-created event and by the first request for its key (or
+// several); every caller gets the stage, and the one runtime this node keeps
+// has its HLS directory intact (a second runtime built for the same stage
+// must not empty the directory under the first). The key request of a
+// just-created channel once answered 500 from this race.
+func TestEnsureStageConcurrent(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			dir := t.TempDir()
+			s := newService(t, db, live.Config{DataDir: dir, DefaultStreamKey: "main-" + identity.NewID()})
+			other := newService(t, db, live.Config{})
+			for i := range 40 {
+				id := identity.NewID()
+				if i%2 == 0 {
+					// Made by another node (or this node's event
+					// handler, a moment ahead): every caller here
+					// finds it stored and builds its runtime at once.
+					if _, err := other.EnsureStage(ctx, id, "Concerts"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var wg sync.WaitGroup
+				errs := make(chan error, 16)
+				for range cap(errs) {
+					wg.Go(func() {
+						_, err := s.EnsureStage(ctx, id, "Concerts")
+						errs <- err
+					})
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					if err != nil {
+						t.Fatalf("ensure stage %s: %v", id, err)
+					}
+				}
+				if _, err := os.Stat(filepath.Join(dir, "hls", id, "0", hls.OfflineName)); err != nil {
+					t.Fatalf("the stage's HLS directory was emptied under it: %v", err)
+				}
 			}
 		})
 	}

@@ -58,8 +58,13 @@ type Service struct {
 	ctx  context.Context // set by Run: background work of broadcasts
 	stop context.CancelFunc
 
-	mu        sync.RWMutex
-	stages    map[string]*stage
+	mu     sync.RWMutex
+	stages map[string]*stage
+	// making serialises building a stage's runtime: a runtime's HLS
+	// origin empties the stage's directory when it is made, so two built
+	// at once for one stage (the channel-created event and the first key
+	// request) emptied each other's directory and one failed.
+	making    sync.Mutex
 	def       *stage
 	settings  Settings
 	uploader  *hls.Uploader
@@ -270,7 +275,16 @@ func (s *Service) stage(id string) (*stage, error) {
 	if ok {
 		return st, nil
 	}
-	// A stage created on another node since this one started.
+	// A stage created on another node since this one started, or just
+	// now by a caller running beside this one: one runtime is built.
+	s.making.Lock()
+	defer s.making.Unlock()
+	s.mu.RLock()
+	st, ok = s.stages[id]
+	s.mu.RUnlock()
+	if ok {
+		return st, nil
+	}
 	stored, err := s.st.Stage(s.ctx, id)
 	if err != nil {
 		if errors.Is(err, fault.NotFound) {
@@ -284,9 +298,6 @@ func (s *Service) stage(id string) (*stage, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cur, ok := s.stages[id]; ok {
-		return cur, nil
-	}
 	s.stages[id] = rt
 	return rt, nil
 }

@@ -164,6 +164,9 @@ func (s *Service) MakeClip(ctx context.Context, recordingID string, start, end t
 	if len(title) > 500 {
 		return nil, fault.New(fault.Invalid, "title too long (at most 500 bytes)")
 	}
+	if !s.HasLocal(r.ID) {
+		return nil, fault.New(fault.Unavailable, "this recording's files are on another node; clips are cut where they are")
+	}
 	entries, err := s.loadEntries(r.ID)
 	if err != nil || len(entries) == 0 {
 		return nil, fault.New(fault.Invalid, "the recording has no video yet")

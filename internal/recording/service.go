@@ -43,6 +43,11 @@ type Config struct {
 	// Objects is the S3 bucket ready recordings are copied to, read at
 	// each use (nil, or a nil result: no S3).
 	Objects func() ObjectStore
+	// Peers finds the node holding a recording's files when neither this
+	// node nor S3 has them (nil: such requests answer 404); PeerKey,
+	// shared by every node, signs the requests between nodes.
+	Peers   Peers
+	PeerKey []byte
 }
 
 // Service is the recordings domain.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -65,6 +66,9 @@ type Deps struct {
 	Gate       Gate
 	Auth       Authenticator
 	Log        *slog.Logger
+	// PeerClient fetches a recording's files from the node holding them
+	// (nil: a client with connect and header timeouts).
+	PeerClient *http.Client
 }
 
 // Surface serves /api/recordings, /api/clips and /api/recording-settings.
@@ -80,6 +84,11 @@ func New(d Deps) (*Surface, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.PeerClient == nil {
+		d.PeerClient = &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			ResponseHeaderTimeout: 30 * time.Second, MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
 	return &Surface{d: d}, nil
 }
 
@@ -92,6 +101,7 @@ func (s *Surface) Register(r Router) {
 	r.Handle("DELETE /api/recordings/{id}", h(s.delete))
 	r.Handle("GET /api/recordings/{id}/download", h(s.download))
 	r.Handle("GET /api/recordings/{id}/hls/{name}", h(s.file))
+	r.Handle("GET /api/recordings/{id}/peer/{name}", h(s.peer))
 	r.Handle("POST /api/recordings/{id}/clips", h(s.clip))
 	r.Handle("GET /api/recordings/{id}/chat", h(s.chat))
 	r.Handle("GET /api/clips", h(s.clips))
@@ -305,6 +315,15 @@ func (s *Surface) download(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fault.New(fault.Conflict, "the recording is still being made; download it after the broadcast ends"))
 		return
 	}
+	if !s.d.Recordings.HasLocal(rec.ID) {
+		// Made on another node that keeps its files: that node remuxes.
+		s.fromPeer(w, r, rec, recording.DownloadName)
+		return
+	}
+	s.sendDownload(w, r, rec)
+}
+
+func (s *Surface) sendDownload(w http.ResponseWriter, r *http.Request, rec *recording.Recording) {
 	w.Header().Set("Content-Type", "video/mp4")
 	w.Header().Set("Content-Disposition", `attachment; filename="recording-`+rec.ID+`.mp4"`)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -324,10 +343,21 @@ func (s *Surface) file(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("name")
 	f, mod, err := s.d.Recordings.Open(r.Context(), rec.ID, name)
+	if errors.Is(err, fault.NotFound) && !s.d.Recordings.HasLocal(rec.ID) {
+		// Neither here nor in S3: the node that made it has it.
+		s.fromPeer(w, r, rec, name)
+		return
+	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	s.sendFile(w, r, rec, name, f, mod)
+}
+
+// sendFile serves a recording's file with its type and caching, and range
+// requests.
+func (s *Surface) sendFile(w http.ResponseWriter, r *http.Request, rec *recording.Recording, name string, f io.ReadSeekCloser, mod time.Time) {
 	defer f.Close()
 	switch {
 	case name == recording.PlaylistName:

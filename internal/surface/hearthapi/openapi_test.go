@@ -156,6 +156,7 @@ func TestOpenAPI(t *testing.T) {
 	do("GET", "/api/recordings/"+id+"/hls/seg-00001.ts", "", nil, 200)
 	do("GET", "/api/recordings/"+id+"/hls/seg-00009.ts", "", nil, 404)
 	do("GET", "/api/recordings/"+id+"/hls/stream.m3u8", "", nil, 404)
+	do("GET", "/api/recordings/"+id+"/peer/index.m3u8?exp=1&sig=00", "", nil, 403) // the nodes' route, unsigned
 	do("POST", "/api/recordings/"+id+"/clips", "", map[string]any{"start": 0, "end": 1}, 401)
 	do("GET", "/api/clips?stage=main", "", nil, 200)
 	do("POST", "/api/clips", "user", map[string]any{"stage": "main", "seconds": 5}, 400) // not live

@@ -116,7 +116,7 @@ func (s *Surface) stageHLS(serve func(http.ResponseWriter, *http.Request, string
 		}
 		stageID, err := s.d.Stages.StageForViewer(r.Context(), id, account)
 		if err != nil {
-			writeError(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		serve(w, r, stageID)
@@ -141,18 +141,18 @@ func (s *Surface) handleStageStatus(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	p, err := s.bearer(r)
 	if err != nil {
-		writeError(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	account := p.Account.ID
 	stageID, err := s.d.Stages.StageOf(r.Context(), p.Account, id, false)
 	if err != nil {
-		writeError(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	st, err := s.d.Live.Status(r.Context(), stageID)
 	if err != nil {
-		writeError(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	exp := time.Now().Add(StageHLSTTL).Truncate(time.Second)
@@ -178,24 +178,24 @@ func (s *Surface) handleStageKey(rotate bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.bearer(r)
 		if err != nil {
-			writeError(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		stageID, err := s.d.Stages.StageOf(r.Context(), p.Account, r.PathValue("id"), true)
 		if err != nil {
-			writeError(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		ctx := r.Context()
 		if rotate {
 			if err := s.d.Live.SetStreamKeys(ctx, stageID, []live.StreamKey{{Key: live.NewStreamKey(), Comment: "Stream key"}}); err != nil {
-				writeError(w, err)
+				s.fail(w, r, err)
 				return
 			}
 		}
 		keys, err := s.d.Live.StreamKeys(ctx, stageID)
 		if err != nil {
-			writeError(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		if len(keys) == 0 {

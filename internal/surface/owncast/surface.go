@@ -110,6 +110,15 @@ func writeResult(w http.ResponseWriter, status int, ok bool, msg string) {
 	httpserver.WriteJSON(w, status, map[string]any{"success": ok, "message": msg})
 }
 
+// fail answers err as writeError does, and logs the errors that become a
+// 500, which the answer does not explain.
+func (s *Surface) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if k := fault.KindOf(err); k == fault.Internal || k == fault.Unavailable {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeError(w, err)
+}
+
 // writeError is the one place domain error kinds become Owncast responses.
 func writeError(w http.ResponseWriter, err error) {
 	switch fault.KindOf(err) {

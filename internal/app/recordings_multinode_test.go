@@ -1,0 +1,125 @@
+package app_test
+
+import (
+	"bytes"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/app"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestRecordingPlaysOnAnotherNode: on PostgreSQL + NATS without S3, a
+// recording made on node A lists on node B, and B serves its playlist,
+// a segment (with a range request) and the MP4 download by proxying to A,
+// which holds the files; A's peer route refuses requests that are not
+// signed with the cluster's key.
+func TestRecordingPlaysOnAnotherNode(t *testing.T) {
+	t.Parallel()
+	for _, b := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(b); err != nil {
+			t.Skip(b + " not installed (.ci/run installs it)")
+		}
+	}
+	if storetest.PostgresURL() == "" || natsURL() == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	dsn := storetest.PostgresDSN(t)
+	streamKey := "node-a-" + identity.NewID()
+	node := func(key string) *app.App {
+		cfg := testConfig(t)
+		cfg.Database, cfg.Bus = dsn, natsURL()
+		cfg.JWTSecret = ""
+		cfg.RTMPAddr = "127.0.0.1:0"
+		cfg.FFmpegPath = "ffmpeg"
+		cfg.Recording = true
+		cfg.StreamKey = key
+		a, _ := start(t, cfg, nil)
+		return a
+	}
+	a, b := node(streamKey), node("")
+	ctx := t.Context()
+	def := a.Live.DefaultStageID()
+	if err := a.Live.SetVariants(ctx, def, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Live.SetLatencyLevel(ctx, def, 0); err != nil {
+		t.Fatal(err)
+	}
+	const secs = 6
+	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc=size=160x90:rate=25", "-f", "lavfi", "-i", "sine=frequency=400:sample_rate=44100",
+		"-t", strconv.Itoa(secs), "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "32k", "-f", "flv", "rtmp://"+a.RTMPAddr().String()+"/live/"+streamKey)
+	if out, err := pub.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	baseA, baseB := a.HTTP.URL(), b.HTTP.URL()
+	var list []struct {
+		ID              string
+		Recording       bool
+		DurationSeconds float64
+		PlaylistURL     string
+		DownloadURL     string
+	}
+	poll(t, "the recording, listed on node B", 60*time.Second, func() bool {
+		return call(t, "GET", baseB+"/api/recordings?stage=default", "", nil, &list) == 200 && len(list) == 1 && !list[0].Recording
+	})
+	r := list[0]
+	get := func(url string, hdr map[string]string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", url, nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res, body
+	}
+	_, plA := get(baseA+r.PlaylistURL, nil)
+	res, plB := get(baseB+r.PlaylistURL, nil)
+	if res.StatusCode != 200 || !bytes.Equal(plA, plB) || !strings.Contains(string(plB), "#EXT-X-ENDLIST") ||
+		res.Header.Get("Content-Type") != "application/x-mpegURL" {
+		t.Fatalf("playlist through node B: %d %q (node A: %q)", res.StatusCode, plB, plA)
+	}
+	seg := baseB + "/api/recordings/" + r.ID + "/hls/seg-00000.ts"
+	if res, body := get(seg, map[string]string{"Range": "bytes=188-375"}); res.StatusCode != 206 || len(body) != 188 || body[0] != 0x47 ||
+		!strings.HasPrefix(res.Header.Get("Content-Range"), "bytes 188-375/") {
+		t.Fatalf("range through node B: %d %d bytes %v", res.StatusCode, len(body), res.Header)
+	}
+	if res, _ := get(baseB+"/api/recordings/"+r.ID+"/hls/seg-99999.ts", nil); res.StatusCode != 404 {
+		t.Fatalf("missing segment through node B: %d", res.StatusCode)
+	}
+	res, mp4 := get(baseB+r.DownloadURL, nil)
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "video/mp4" {
+		t.Fatalf("download through node B: %d %v", res.StatusCode, res.Header)
+	}
+	f := filepath.Join(t.TempDir(), "b.mp4")
+	if err := os.WriteFile(f, mp4, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", f).Output()
+	if d, _ := strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err != nil || math.Abs(d-r.DurationSeconds) > 1.5 {
+		t.Fatalf("download through node B: duration %q (recording %.1f s) %v", out, r.DurationSeconds, err)
+	}
+	// The peer route is the nodes' own: unsigned, forged or expired
+	// requests are refused.
+	for _, q := range []string{"", "?exp=9999999999&sig=00", "?exp=1&sig=00"} {
+		if res, _ := get(baseA+"/api/recordings/"+r.ID+"/peer/"+"index.m3u8"+q, nil); res.StatusCode != 403 {
+			t.Fatalf("peer route %q: %d", q, res.StatusCode)
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package hearthapi
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/recording"
+)
+
+// Without S3, a recording's files stay on the disk of the node that made
+// it. Any other node answers requests for them by proxying to that node:
+// it checks the caller's access itself, then fetches the bytes from the
+// owning node's peer route with a URL signed by the cluster's shared key
+// (the caller's range request passes through unchanged).
+
+// peerHeaders are the request headers passed on to the owning node.
+var peerHeaders = []string{"Range", "If-Range", "If-Modified-Since", "If-None-Match"}
+
+// peerAnswer are the response headers passed back from it.
+var peerAnswer = []string{"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag",
+	"Cache-Control", "Content-Disposition", "X-Content-Type-Options"}
+
+// fromPeer answers with the owning node's answer for rec's file name.
+func (s *Surface) fromPeer(w http.ResponseWriter, r *http.Request, rec *recording.Recording, name string) {
+	u, err := s.d.Recordings.PeerURL(r.Context(), rec, name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u, nil)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	for _, h := range peerHeaders {
+		if v := r.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
+	res, err := s.d.PeerClient.Do(req)
+	if err != nil {
+		s.d.Log.Warn("hearthapi: the node holding a recording did not answer", "recording", rec.ID, "node", rec.NodeID, "err", err)
+		writeError(w, fault.Wrap(fault.Unavailable, "the node holding this recording's files did not answer", err))
+		return
+	}
+	defer res.Body.Close()
+	if res.StatusCode >= 500 {
+		s.d.Log.Warn("hearthapi: the node holding a recording failed", "recording", rec.ID, "node", rec.NodeID, "status", res.StatusCode)
+		writeError(w, fault.New(fault.Unavailable, "the node holding this recording's files failed to serve them"))
+		return
+	}
+	for _, h := range peerAnswer {
+		if v := res.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.WriteHeader(res.StatusCode)
+	if _, err := io.Copy(w, res.Body); err != nil && r.Context().Err() == nil {
+		// The owning node went away mid-answer: cut this one short too.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// peer is GET /api/recordings/{id}/peer/{name}: another node of the
+// cluster fetching a file (or the MP4 download) of a recording this node
+// holds, with a signed URL. Only local files are served, so a request is
+// never passed on again.
+func (s *Surface) peer(w http.ResponseWriter, r *http.Request) {
+	id, name, q := r.PathValue("id"), r.PathValue("name"), r.URL.Query()
+	if !s.d.Recordings.VerifyPeer(id, name, q.Get("exp"), q.Get("sig")) {
+		writeError(w, fault.New(fault.Forbidden, "this route is for the nodes of the cluster"))
+		return
+	}
+	rec, err := s.d.Recordings.Get(r.Context(), id)
+	if err == nil && !s.d.Recordings.HasLocal(id) {
+		err = fault.New(fault.NotFound, "this node does not hold the recording's files")
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if name == recording.DownloadName {
+		if rec.EndedAt == nil {
+			writeError(w, fault.New(fault.Conflict, "the recording is still being made; download it after the broadcast ends"))
+			return
+		}
+		s.sendDownload(w, r, rec)
+		return
+	}
+	f, mod, err := s.d.Recordings.Open(r.Context(), id, name)
+	if err != nil {
+		if !errors.Is(err, fault.NotFound) {
+			s.d.Log.Warn("hearthapi: cannot open a recording's file for a peer", "recording", id, "err", err)
+		}
+		writeError(w, err)
+		return
+	}
+	s.sendFile(w, r, rec, name, f, mod)
+}
