@@ -38,6 +38,14 @@ type Federation struct {
 	Username       string   `json:"username"`
 	GoLiveMessage  string   `json:"goLiveMessage"`
 	BlockedDomains []string `json:"blockedDomains"`
+	// HideFollowersTab (Owncast 0.2's federation/hidefollowers) asks web
+	// clients to hide the public followers tab; the followers stay public
+	// through /api/followers, as in Owncast.
+	HideFollowersTab bool `json:"hideFollowersTab"`
+	// EnableQuotes (Owncast 0.2's federation/enablequotes) would let other
+	// servers quote our posts. Only false is accepted until the federation
+	// domain answers quote requests (see docs/compatibility.md).
+	EnableQuotes bool `json:"enableQuotes"`
 }
 
 // Notifications settings (stored).

@@ -15,6 +15,11 @@ import (
 
 // setter builds a POST /api/admin/config/<name> handler: it reads
 // {"value": T} and applies it to the settings.
+// errQuotesUnsupported refuses federation/enablequotes true: Hearth's
+// federation does not answer quote requests (GoToSocial's QuoteRequest), so
+// the setting could not do what it says.
+var errQuotesUnsupported = fault.New(fault.Invalid, "quote posts are not supported by this server")
+
 func setter[T any](s *Surface, apply func(st *stagechat.Settings, v T) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -189,6 +194,14 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 	cfg("federation/enable", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Federation.Enabled = v })))
 	cfg("federation/private", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Federation.IsPrivate = v })))
 	cfg("federation/showengagement", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Federation.ShowEngagement = v })))
+	cfg("federation/hidefollowers", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.Federation.HideFollowersTab = v })))
+	cfg("federation/enablequotes", setter(s, func(st *stagechat.Settings, v bool) error {
+		if v {
+			return errQuotesUnsupported
+		}
+		st.Federation.EnableQuotes = false
+		return nil
+	}))
 	cfg("federation/username", setter(s, func(st *stagechat.Settings, v string) error {
 		if !federation.ValidUsername(v) {
 			return fault.New(fault.Invalid, "username must be 1 to 30 letters, digits, _ . or -")

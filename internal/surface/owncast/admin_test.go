@@ -168,3 +168,50 @@ func TestPublicFilesAndLogo(t *testing.T) {
 		t.Fatalf("html logo accepted: %d", r.status)
 	}
 }
+
+// TestFederation02Settings: Owncast 0.2's federation/hidefollowers is stored
+// and shown to web clients in /api/config and to the admin in serverconfig;
+// federation/enablequotes accepts only false (Hearth's federation answers no
+// quote requests), and true is Owncast's 400 {success:false}.
+func TestFederation02Settings(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	fedOf := func(path, auth string) map[string]any {
+		var m map[string]any
+		n.do(t, "GET", path, auth, nil).json(t, &m)
+		return m["federation"].(map[string]any)
+	}
+	if f := fedOf("/api/config", ""); f["hideFollowersTab"] != false {
+		t.Fatalf("fresh /api/config federation %v", f)
+	}
+	if f := fedOf("/api/admin/serverconfig", "admin"); f["hideFollowersTab"] != false || f["enableQuotes"] != false {
+		t.Fatalf("fresh serverconfig federation %v", f)
+	}
+	if r := n.do(t, "POST", "/api/admin/config/federation/hidefollowers", "admin", map[string]any{"value": true}); r.status != 200 {
+		t.Fatalf("hidefollowers: %d %s", r.status, r.body)
+	}
+	if f := fedOf("/api/config", ""); f["hideFollowersTab"] != true {
+		t.Fatalf("/api/config federation after hidefollowers %v", f)
+	}
+	if f := fedOf("/api/admin/serverconfig", "admin"); f["hideFollowersTab"] != true {
+		t.Fatalf("serverconfig federation after hidefollowers %v", f)
+	}
+	if r := n.do(t, "POST", "/api/admin/config/federation/hidefollowers", "admin", map[string]any{"value": "yes"}); r.status != 400 {
+		t.Fatalf("hidefollowers with a string: %d", r.status)
+	}
+	if r := n.do(t, "POST", "/api/admin/config/federation/enablequotes", "admin", map[string]any{"value": false}); r.status != 200 {
+		t.Fatalf("enablequotes false: %d %s", r.status, r.body)
+	}
+	r := n.do(t, "POST", "/api/admin/config/federation/enablequotes", "admin", map[string]any{"value": true})
+	var res map[string]any
+	r.json(t, &res)
+	if r.status != 400 || res["success"] != false || !strings.Contains(res["message"].(string), "quote") {
+		t.Fatalf("enablequotes true: %d %s", r.status, r.body)
+	}
+	if f := fedOf("/api/admin/serverconfig", "admin"); f["enableQuotes"] != false {
+		t.Fatalf("serverconfig enableQuotes after a refused true: %v", f)
+	}
+	if r := n.do(t, "POST", "/api/admin/config/federation/enablequotes", "", map[string]any{"value": false}); r.status != 401 {
+		t.Fatalf("enablequotes without credentials: %d", r.status)
+	}
+}

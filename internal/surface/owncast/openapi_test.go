@@ -138,12 +138,14 @@ func TestOpenAPIResponses(t *testing.T) {
 		{"chat/forbiddenusernames", []string{"root"}}, {"chat/suggestedusernames", []string{}},
 		{"federation/username", "quokka"}, {"federation/livemessage", "Live now"}, {"federation/blockdomains", []string{}},
 		{"federation/private", false}, {"federation/showengagement", true},
+		{"federation/hidefollowers", true}, {"federation/enablequotes", false},
 		{"notifications/discord", map[string]any{"enabled": false, "webhook": "", "goLiveMessage": "live"}},
 		{"notifications/browser", map[string]any{"enabled": true, "goLiveMessage": "live"}},
 	} {
 		c.do(200, "POST", "/api/admin/config/"+s.name, "admin", map[string]any{"value": s.value})
 	}
 	c.do(400, "POST", "/api/admin/config/serverurl", "admin", map[string]any{"value": "not a url"})
+	c.do(400, "POST", "/api/admin/config/federation/enablequotes", "admin", map[string]any{"value": true})
 	c.do(400, "POST", "/api/admin/config/name", "admin", "{nope")
 	c.do(200, "GET", "/api/config", "", nil)
 	c.do(200, "GET", "/api/yp", "", nil)

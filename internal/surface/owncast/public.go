@@ -98,7 +98,7 @@ func (s *Surface) handleWebConfig(w http.ResponseWriter, r *http.Request) {
 		}
 		handles = append(handles, m)
 	}
-	fed := map[string]any{"enabled": st.Federation.Enabled}
+	fed := map[string]any{"enabled": st.Federation.Enabled, "hideFollowersTab": st.Federation.HideFollowersTab}
 	if st.Federation.Enabled {
 		if u, err := urlHost(st.ServerURL); err == nil && u != "" {
 			fed["account"] = st.Federation.Username + "@" + u
