@@ -13,13 +13,13 @@ import (
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
-// setter builds a POST /api/admin/config/<name> handler: it reads
-// {"value": T} and applies it to the settings.
 // errQuotesUnsupported refuses federation/enablequotes true: Hearth's
-// federation does not answer quote requests (GoToSocial's QuoteRequest), so
-// the setting could not do what it says.
+// federation does not implement FEP-044f quote consent, so the setting could
+// not do what it says.
 var errQuotesUnsupported = fault.New(fault.Invalid, "quote posts are not supported by this server")
 
+// setter builds a POST /api/admin/config/<name> handler: it reads
+// {"value": T} and applies it to the settings.
 func setter[T any](s *Surface, apply func(st *stagechat.Settings, v T) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req struct {

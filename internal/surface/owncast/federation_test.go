@@ -355,6 +355,13 @@ func TestFederationFollowPostEngage(t *testing.T) {
 	if fl.Total != 1 || fl.Results[0].Link != p.actor() || !strings.HasPrefix(fl.Results[0].Username, "alice@") {
 		t.Fatalf("followers = %+v", fl)
 	}
+	var cfg struct {
+		Federation map[string]any `json:"federation"`
+	}
+	n.do(t, "GET", "/api/config", "", nil).json(t, &cfg)
+	if cfg.Federation["followerCount"] != float64(1) {
+		t.Fatalf("/api/config federation = %v, want followerCount 1", cfg.Federation)
+	}
 	n.do(t, "GET", "/api/admin/followers", "admin", nil).json(t, &fl)
 	if fl.Total != 1 {
 		t.Fatalf("admin followers = %+v", fl)

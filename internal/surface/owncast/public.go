@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
@@ -102,6 +103,14 @@ func (s *Surface) handleWebConfig(w http.ResponseWriter, r *http.Request) {
 	if st.Federation.Enabled {
 		if u, err := urlHost(st.ServerURL); err == nil && u != "" {
 			fed["account"] = st.Federation.Username + "@" + u
+		}
+		// Owncast's web app shows the count on its follow button.
+		if s.d.Federation != nil {
+			if _, total, err := s.d.Federation.Followers(r.Context(), "", federation.Approved, 0, 1); err == nil {
+				fed["followerCount"] = total
+			} else {
+				s.log.Warn("follower count for /api/config", "err", err)
+			}
 		}
 	}
 	out := map[string]any{
