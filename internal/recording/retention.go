@@ -83,6 +83,12 @@ type Usage struct {
 	FreeBytes  int64 // on the disk of the recordings directory; -1 unknown
 	MinFree    int64
 	DiskFull   bool // recording is refused or stopped for lack of space
+	// NearFull: less than twice MinFree is left (recording goes on; the
+	// admin is told before it stops).
+	NearFull bool
+	// LastFull is when this node last refused or stopped a recording for
+	// lack of space (nil: not since it started).
+	LastFull *time.Time
 }
 
 // Usage sums every recording and clip and reads the free space.
@@ -107,5 +113,12 @@ func (s *Service) Usage(ctx context.Context) (Usage, error) {
 	}
 	ok, _ := s.diskOK()
 	u.DiskFull = !ok
+	u.NearFull = !ok || (s.cfg.MinFreeBytes > 0 && u.FreeBytes >= 0 && u.FreeBytes < 2*s.cfg.MinFreeBytes)
+	s.mu.Lock()
+	if !s.lastFull.IsZero() {
+		t := s.lastFull
+		u.LastFull = &t
+	}
+	s.mu.Unlock()
 	return u, nil
 }

@@ -2,6 +2,7 @@ package recording_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,5 +138,40 @@ func TestRecoverOtherNodes(t *testing.T) {
 				t.Fatalf("closed=%v, want %v (%v)", got.EndedAt != nil, tc.closed, err)
 			}
 		})
+	}
+}
+
+// TestDiskFullNotice: a broadcast that starts while the disk has less than
+// the minimum free space is not recorded (the live stream is not the
+// recorder's to stop), and the usage the admin's notice reads says the disk
+// is full and when recording was last refused.
+func TestDiskFullNotice(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	dir := t.TempDir()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	rs, err := recording.New(recording.Config{Dir: dir, DefaultEnabled: true, Now: func() time.Time { return now }},
+		db.Recordings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if u, err := rs.Usage(ctx); err != nil || u.DiskFull || u.NearFull || u.LastFull != nil {
+		t.Fatalf("no minimum: %+v %v", u, err)
+	}
+	full, err := recording.New(recording.Config{Dir: dir, DefaultEnabled: true, MinFreeBytes: math.MaxInt64 / 4,
+		Now: func() time.Time { return now }}, db.Recordings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := full.Usage(ctx); err != nil || u.FreeBytes < 0 {
+		t.Skipf("free space unknown here: %+v %v", u, err)
+	}
+	if sink := full.BroadcastStarted("stage-1", "b1", "title", now); sink != nil {
+		t.Fatal("recorded on a full disk")
+	}
+	u, err := full.Usage(ctx)
+	if err != nil || !u.DiskFull || !u.NearFull || u.LastFull == nil || !u.LastFull.Equal(now) {
+		t.Fatalf("full disk: %+v %v", u, err)
 	}
 }

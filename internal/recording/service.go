@@ -60,6 +60,7 @@ type Service struct {
 	writers   map[string]*writer // open recordings by stage
 	lastEnded map[string]*writer // the last finished recording by stage (reconnects)
 	observers []func(Event)
+	lastFull  time.Time // when recording was last refused or stopped for lack of space
 	thumbs    sync.WaitGroup
 	offloads  sync.WaitGroup
 }
@@ -271,6 +272,7 @@ func (s *Service) BroadcastStarted(stageID, broadcastID, title string, at time.T
 		return nil
 	}
 	if ok, free := s.diskOK(); !ok {
+		s.markFull()
 		s.log.Warn("recording: the disk is full; this broadcast is not recorded (the live stream goes on)",
 			"stage", stageID, "free_bytes", free, "min_free_bytes", s.cfg.MinFreeBytes)
 		return nil
@@ -354,6 +356,7 @@ func (w *writer) Segment(path string, seg hls.Segment) {
 	}
 	if ok, free := s.diskOK(); !ok {
 		w.stopped = true
+		s.markFull()
 		s.log.Warn("recording: the disk is full; recording stops (the live stream goes on)", "recording", w.rec.ID,
 			"free_bytes", free, "min_free_bytes", s.cfg.MinFreeBytes)
 		return
@@ -457,6 +460,15 @@ func sizeOf(dir string, entries []entry) int64 {
 		}
 	}
 	return n
+}
+
+// markFull notes that recording was refused or stopped for lack of space
+// (the admin's notice).
+func (s *Service) markFull() {
+	now := s.cfg.Now().UTC()
+	s.mu.Lock()
+	s.lastFull = now
+	s.mu.Unlock()
 }
 
 // diskOK reports whether the recordings disk has room (unknown: yes).

@@ -422,5 +422,5 @@ func (s *Surface) usage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"recordings": u.Recordings, "usedBytes": u.UsedBytes,
-		"freeBytes": u.FreeBytes, "minFreeBytes": u.MinFree, "diskFull": u.DiskFull})
+		"freeBytes": u.FreeBytes, "minFreeBytes": u.MinFree, "diskFull": u.DiskFull, "nearFull": u.NearFull, "lastDiskFullAt": u.LastFull})
 }
