@@ -22,6 +22,7 @@ import (
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/config"
+	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -55,6 +56,10 @@ type App struct {
 	// Recordings keeps broadcasts (wire_recordings.go).
 	Recordings *recording.Service
 	webhooks   *webhooks.Service
+	// webhookEngine delivers every webhook (wire_webhooks.go), sending with
+	// webhookClient.
+	webhookEngine *webhooks.Engine
+	webhookClient *egress.Client
 
 	hubMu   sync.Mutex
 	hubs    []*gateway.Hub
@@ -218,7 +223,7 @@ func (a *App) wire(ctx context.Context) error {
 		return fmt.Errorf("subscribe revocations: %w", err)
 	}
 	a.closers = append(a.closers, sub.Unsubscribe)
-	for _, w := range []func(context.Context) error{a.wireLive, a.wireTogether, a.wireStages, a.wireOtt, a.wireWatchChannels, a.wireOwncast, a.wireRecordings, a.wireWeb} {
+	for _, w := range []func(context.Context) error{a.wireWebhooks, a.wireLive, a.wireTogether, a.wireStages, a.wireOtt, a.wireWatchChannels, a.wireOwncast, a.wireRecordings, a.wireWeb} {
 		if err := w(ctx); err != nil {
 			return err
 		}

@@ -76,8 +76,10 @@ type Deps struct {
 	// (tests).
 	GiphyAPIKey string
 	GiphyBase   string
-	// Webhooks stores outgoing webhooks (nil, or no Egress: routes 503).
-	Webhooks webhooks.HookStore
+	// Webhooks stores outgoing webhooks; WebhookEngine is the node's one
+	// delivery engine, which sends them (either nil: routes 503).
+	Webhooks      webhooks.HookStore
+	WebhookEngine *webhooks.Engine
 	// Voice stores voice states (nil: voice routes 503).
 	Voice     VoiceStore
 	UploadDir string
@@ -119,7 +121,7 @@ type Surface struct {
 	fileKey []byte   // signs attachment URLs, shared by nodes
 
 	previews previewCache
-	webhooks *webhooks.Hooks // outgoing webhooks (nil without Webhooks or Egress)
+	webhooks *webhooks.Hooks // outgoing webhooks (nil without Webhooks or WebhookEngine)
 	bg       context.Context // background work (deliveries); ends at Close
 	stopBG   context.CancelFunc
 	authRL   *ratelimit.Limiter
@@ -155,17 +157,12 @@ func New(d Deps) (*Surface, error) {
 	}
 	s.bg, s.stopBG = context.WithCancel(context.Background())
 	var err error
-	if d.Webhooks != nil && d.Egress != nil {
-		wlog := s.log.With("component", "together-webhooks")
-		engine, err := webhooks.NewEngine(webhookDelivery, d.Egress, wlog)
-		if err == nil {
-			s.webhooks, err = webhooks.NewHooks(d.Webhooks, d.Community, engine, webhookFormat, wlog)
-		}
-		if err != nil {
+	if d.Webhooks != nil && d.WebhookEngine != nil {
+		if s.webhooks, err = webhooks.NewHooks(d.Webhooks, d.Community, d.WebhookEngine, webhookFormat,
+			s.log.With("component", "together-webhooks")); err != nil {
 			s.stopBG()
 			return nil, fmt.Errorf("together: webhooks: %w", err)
 		}
-		go func() { _ = engine.Run(s.bg) }()
 	}
 	if d.AuthRate > 0 {
 		if s.authRL, err = ratelimit.New(ratelimit.Config{Limit: d.AuthRate, Burst: 5}); err != nil {
