@@ -29,7 +29,7 @@ var (
 		Delays:     []time.Duration{5 * time.Second, 15 * time.Second},
 		Timeout:    10 * time.Second,
 		MaxWaiting: 64,
-		Events: []string{"message.created", "message.updated", "message.deleted", "member.joined", "member.left"},
+		Events:     []string{"message.created", "message.updated", "message.deleted", "member.joined", "member.left"},
 		Encode: func(communityID, event string, data any) ([]byte, error) {
 			return json.Marshal(map[string]any{"event": event, "server_id": communityID, "data": data})
 		},
