@@ -122,6 +122,7 @@ type Surface struct {
 
 	previews previewCache
 	webhooks *webhooks.Hooks // outgoing webhooks (nil without Webhooks or WebhookEngine)
+	bots     *community.Bots // bots' rules (nil without Bots)
 	bg       context.Context // background work (deliveries); ends at Close
 	stopBG   context.CancelFunc
 	authRL   *ratelimit.Limiter
@@ -162,6 +163,12 @@ func New(d Deps) (*Surface, error) {
 			s.log.With("component", "together-webhooks")); err != nil {
 			s.stopBG()
 			return nil, fmt.Errorf("together: webhooks: %w", err)
+		}
+	}
+	if d.Bots != nil {
+		if s.bots, err = community.NewBots(d.Bots, d.Identity); err != nil {
+			s.stopBG()
+			return nil, fmt.Errorf("together: bots: %w", err)
 		}
 	}
 	if d.AuthRate > 0 {
@@ -372,6 +379,7 @@ func statusOf(k fault.Kind) int {
 // fail writes err as Together's {"error": "…"} with the mapped status. A
 // rate-limited error also gets Retry-After, in whole seconds.
 func (s *Surface) fail(w http.ResponseWriter, err error) {
+	err = worded(err)
 	k := fault.KindOf(err)
 	msg := fault.Message(err)
 	if k == fault.RateLimited {
@@ -390,6 +398,35 @@ func (s *Surface) fail(w http.ResponseWriter, err error) {
 		msg = "Internal server error"
 	}
 	writeError(w, statusOf(k), msg)
+}
+
+// ruleTexts word the community's rule errors as Together does (same kind,
+// Together's text).
+var ruleTexts = []struct {
+	err  error
+	text string
+}{
+	{community.ErrPollQuestion, "Question must be 1-500 characters"},
+	{community.ErrPollOptionCount, "A poll needs 2-10 options"},
+	{community.ErrPollOptionText, "Each option must be 1-200 characters"},
+	{community.ErrPollNoSuchOption, "Invalid option_id"},
+	{community.ErrEventName, "Event name must be 1-200 characters"},
+	{community.ErrEventDescription, "description must be at most 2000 characters"},
+	{community.ErrBotsHumansOnly, "Bots cannot manage bots"},
+	{community.ErrBotName, "Bot name must be 1-64 characters"},
+	{community.ErrBotDescription, "description must be at most 512 characters"},
+	{community.ErrBotNotFound, "Bot not found"},
+	{community.ErrBotRevoked, "Bot has been revoked"},
+}
+
+// worded is err in Together's words when it is one of ruleTexts.
+func worded(err error) error {
+	for _, t := range ruleTexts {
+		if errors.Is(err, t.err) {
+			return fault.New(fault.KindOf(t.err), t.text)
+		}
+	}
+	return err
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
