@@ -201,7 +201,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 // node's bus, runs with the node and says goodbye to the other nodes when
 // it closes.
 func (a *App) presenceTracker(namespace string, logger *slog.Logger) (*presence.Tracker, error) {
-	tr, err := presence.New(a.Bus, presence.Config{Namespace: namespace}, logger)
+	tr, err := presence.New(a.Bus, presence.Config{Namespace: namespace, Life: a.lifeCtx()}, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +245,7 @@ func (a *App) wireRenames() error {
 			a.Watch.AccountRenamed(r.AccountID, r.Name)
 		}
 		if a.StageChat != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(a.lifeCtx(), 10*time.Second)
 			defer cancel()
 			if err := a.StageChat.AccountRenamed(ctx, r); err != nil {
 				a.Log.Warn("rename a stage chat user", "account", r.AccountID, "err", err)

@@ -48,6 +48,11 @@ type Subscriber interface {
 
 // Deps is what the surface needs from the node.
 type Deps struct {
+	// Life is the node's life (internal/app/lifetime.go): the surface's
+	// background work (gateway fan-out, presence) takes its context from it
+	// and also ends at Close. Nil: a context that never ends (tests; app
+	// always sets it).
+	Life      context.Context
 	Log       *slog.Logger
 	Identity  *identity.Service
 	Community *community.Service
@@ -123,7 +128,7 @@ type Surface struct {
 	previews previewCache
 	webhooks *webhooks.Hooks // outgoing webhooks (nil without Webhooks or WebhookEngine)
 	bots     *community.Bots // bots' rules (nil without Bots)
-	bg       context.Context // background work (deliveries); ends at Close
+	bg       context.Context // background work: ends with the node's life (Deps.Life) or at Close
 	stopBG   context.CancelFunc
 	authRL   *ratelimit.Limiter
 	botRL    *ratelimit.Limiter
@@ -156,7 +161,10 @@ func New(d Deps) (*Surface, error) {
 	if d.PresenceSweep <= 0 {
 		s.d.PresenceSweep = 15 * time.Second
 	}
-	s.bg, s.stopBG = context.WithCancel(context.Background())
+	if d.Life == nil {
+		d.Life = context.Background()
+	}
+	s.bg, s.stopBG = context.WithCancel(d.Life)
 	var err error
 	if d.Webhooks != nil && d.WebhookEngine != nil {
 		if s.webhooks, err = webhooks.NewHooks(d.Webhooks, d.Community, d.WebhookEngine, webhookFormat,
@@ -199,7 +207,7 @@ func New(d Deps) (*Surface, error) {
 	}
 	// The tracker may report other nodes' counts before New returns:
 	// presenceChanged reads s.pres under presMu.
-	tr, err := presence.New(pb, presence.Config{Namespace: "together", OnChange: s.presenceChanged}, s.log)
+	tr, err := presence.New(pb, presence.Config{Namespace: "together", OnChange: s.presenceChanged, Life: s.bg}, s.log)
 	if err != nil {
 		s.stopBG()
 		return nil, fmt.Errorf("together: presence: %w", err)
