@@ -22,6 +22,7 @@ import (
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/config"
+	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -59,6 +60,10 @@ type App struct {
 	// --rtc-udp-addr.
 	RTC      *rtc.Plane
 	webhooks *webhooks.Service
+	// webhookEngine delivers every webhook (wire_webhooks.go), sending with
+	// webhookClient.
+	webhookEngine *webhooks.Engine
+	webhookClient *egress.Client
 
 	hubMu   sync.Mutex
 	hubs    []*gateway.Hub
@@ -203,7 +208,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 // node's bus, runs with the node and says goodbye to the other nodes when
 // it closes.
 func (a *App) presenceTracker(namespace string, logger *slog.Logger) (*presence.Tracker, error) {
-	tr, err := presence.New(a.Bus, presence.Config{Namespace: namespace}, logger)
+	tr, err := presence.New(a.Bus, presence.Config{Namespace: namespace, Life: a.lifeCtx()}, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +230,7 @@ func (a *App) wire(ctx context.Context) error {
 		return fmt.Errorf("subscribe revocations: %w", err)
 	}
 	a.closers = append(a.closers, sub.Unsubscribe)
-	for _, w := range []func(context.Context) error{a.wireLive, a.wireTogether, a.wireStages, a.wireOtt, a.wireWatchChannels, a.wireOwncast, a.wireRecordings, a.wireWeb} {
+	for _, w := range []func(context.Context) error{a.wireWebhooks, a.wireLive, a.wireTogether, a.wireStages, a.wireOtt, a.wireWatchChannels, a.wireOwncast, a.wireRecordings, a.wireWeb} {
 		if err := w(ctx); err != nil {
 			return err
 		}
@@ -247,7 +252,7 @@ func (a *App) wireRenames() error {
 			a.Watch.AccountRenamed(r.AccountID, r.Name)
 		}
 		if a.StageChat != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(a.lifeCtx(), 10*time.Second)
 			defer cancel()
 			if err := a.StageChat.AccountRenamed(ctx, r); err != nil {
 				a.Log.Warn("rename a stage chat user", "account", r.AccountID, "err", err)

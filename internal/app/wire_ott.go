@@ -38,7 +38,7 @@ func (a *App) wireOtt(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.Watch, err = watch.New(watch.Config{AllowTemp: cfg.OttTemporaryRooms}, a.DB.Watch(), a.Bus, md, log)
+	a.Watch, err = watch.New(watch.Config{AllowTemp: cfg.OttTemporaryRooms, Life: a.lifeCtx()}, a.DB.Watch(), a.Bus, md, log)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (a *App) wireOtt(ctx context.Context) error {
 	}
 	discord := ott.Discord{ClientID: cfg.DiscordClientID, ClientSecret: cfg.DiscordClientSecret, AuthorizeURL: cfg.DiscordAuthorizeURL,
 		TokenURL: cfg.DiscordTokenURL, UserURL: cfg.DiscordUserURL, CallbackURL: cfg.DiscordCallbackURL, HTTP: dc}
-	s, err := ott.New(ott.Deps{Links: a.DB.AccountLinks(), Discord: discord, Log: a.Log, Identity: a.Identity, Watch: a.Watch, Media: md, Sessions: a.DB.OttSessions(),
+	s, err := ott.New(ott.Deps{Life: a.lifeCtx(), Links: a.DB.AccountLinks(), Discord: discord, Log: a.Log, Identity: a.Identity, Watch: a.Watch, Media: md, Sessions: a.DB.OttSessions(),
 		Hub: hub, Limiter: lim, TrustProxy: cfg.TrustProxy, APIKey: cfg.OttAPIKey, InsecureCookies: cfg.OttInsecureCookies, DevRoutes: cfg.OttDevRoutes,
 		Metrics: promhttp.HandlerFor(a.HTTP.Registry(), promhttp.HandlerOpts{Registry: a.HTTP.Registry()})})
 	if err != nil {

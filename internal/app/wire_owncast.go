@@ -71,11 +71,10 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hooks, err := webhooks.New(webhooks.Config{}, a.DB.Webhooks(), out, log.With("component", "webhooks"))
+	hooks, err := webhooks.New(webhooks.Config{}, a.DB.Webhooks(), a.webhookEngine, a.webhookClient, log.With("component", "webhooks"))
 	if err != nil {
 		return err
 	}
-	a.runners = append(a.runners, hooks.Run)
 	a.webhooks = hooks // RECORDING_READY (wire_recordings.go)
 	sched, err := schedule.New(a.DB.Schedule(), log, nil)
 	if err != nil {

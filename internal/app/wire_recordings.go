@@ -58,7 +58,9 @@ func (a *App) wireRecordings(ctx context.Context) error {
 			r := e.Recording
 			// Owncast's envelope {type, eventData}; eventData carries the
 			// event's id, timestamp and type as Owncast's stream events do.
-			hooks.Dispatch(context.Background(), webhooks.RecordingReady, map[string]any{"type": webhooks.RecordingReady,
+			// A recording that becomes ready as the node stops is still
+			// queued (the queue is durable): the node's values, not its end.
+			hooks.Dispatch(context.WithoutCancel(a.lifeCtx()), webhooks.RecordingReady, map[string]any{"type": webhooks.RecordingReady,
 				"id": identity.NewID(), "timestamp": time.Now().UTC(), "recording": map[string]any{
 					"id": r.ID, "stageId": r.StageID, "title": r.Title, "startedAt": r.StartedAt, "endedAt": r.EndedAt,
 					"durationSeconds": r.Duration.Seconds(), "sizeBytes": r.Size,

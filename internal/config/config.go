@@ -61,6 +61,7 @@ type Config struct {
 	YouTubeAPIKey       string   `name:"youtube-api-key" env:"HEARTH_YOUTUBE_API_KEY" default:"" help:"YouTube Data API v3 key for YouTube videos, playlists and search in watch rooms. Empty disables YouTube with a clear error."`
 	PeerTubeInstances   []string `name:"peertube-instances" env:"HEARTH_PEERTUBE_INSTANCES" default:"" sep:"," help:"PeerTube instances (host names, comma separated) whose videos watch rooms may add."`
 	MediaAllowPrivate   bool     `name:"media-allow-private" env:"HEARTH_MEDIA_ALLOW_PRIVATE" default:"false" help:"Let video metadata fetches reach private network addresses (10/8, 192.168/16, ...). Loopback and link-local stay refused."`
+	WebhookAllowAddrs   []string `name:"webhook-allow-addrs" env:"HEARTH_WEBHOOK_ALLOW_ADDRS" default:"" sep:"," help:"IP:port addresses (comma separated) that outgoing webhooks may reach although they are loopback or private, e.g. a bot on the same host. Empty: webhooks reach public addresses only."`
 
 	// Owncast stage chat and page. The instance texts seed a fresh data dir:
 	// once an admin changes any page setting, the stored settings win.
@@ -124,6 +125,11 @@ func (c *Config) Validate() error {
 	}
 	if c.BusPrefix != "" && !busPrefix.MatchString(c.BusPrefix) {
 		return fmt.Errorf("--bus-prefix %q: must be 1-64 letters, digits, '-' or '_'", c.BusPrefix)
+	}
+	for _, a := range c.WebhookAllowAddrs {
+		if _, err := netip.ParseAddrPort(a); err != nil {
+			return fmt.Errorf("--webhook-allow-addrs %q: must be IP:port: %w", a, err)
+		}
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return errors.New("--jwt-secret: must be at least 32 characters")

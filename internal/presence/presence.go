@@ -48,6 +48,11 @@ type Config struct {
 	// (either way). Calls are made one at a time, never with the tracker's
 	// lock held; the callee reads Count for the current state.
 	OnChange func(key string)
+	// Life is the node's life (internal/app/lifetime.go): the tracker's
+	// sends (hello, deltas, snapshots) take their context from it, so
+	// shutdown cancels them; the goodbye at Close keeps its values but not
+	// its end. Nil: a context that never ends (tests).
+	Life context.Context
 }
 
 // Tracker is one node's view of a namespace's presence.
@@ -105,6 +110,9 @@ func New(b bus.Bus, cfg Config, logger *slog.Logger) (*Tracker, error) {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 20 * time.Millisecond
 	}
+	if cfg.Life == nil {
+		cfg.Life = context.Background()
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -115,7 +123,7 @@ func New(b bus.Bus, cfg Config, logger *slog.Logger) (*Tracker, error) {
 		return nil, fmt.Errorf("presence %s: %w", cfg.Namespace, err)
 	}
 	t.sub = sub
-	t.send(context.Background(), wire{Node: cfg.Node, Full: true, Hello: true})
+	t.send(cfg.Life, wire{Node: cfg.Node, Full: true, Hello: true})
 	return t, nil
 }
 
@@ -215,7 +223,7 @@ func (t *Tracker) flush() {
 	}
 	clear(t.dirty)
 	t.mu.Unlock()
-	t.send(context.Background(), wire{Node: t.cfg.Node, Delta: delta})
+	t.send(t.cfg.Life, wire{Node: t.cfg.Node, Delta: delta})
 }
 
 func (t *Tracker) snapshot() wire {
@@ -234,7 +242,7 @@ func (t *Tracker) send(ctx context.Context, w wire) {
 	if err != nil {
 		return
 	}
-	if err := t.bus.Publish(ctx, t.topic, raw); err != nil && !errors.Is(err, bus.ErrClosed) {
+	if err := t.bus.Publish(ctx, t.topic, raw); err != nil && !errors.Is(err, bus.ErrClosed) && ctx.Err() == nil {
 		t.log.Warn("presence: publish failed", "namespace", t.cfg.Namespace, "err", err)
 	}
 }
@@ -278,7 +286,7 @@ func (t *Tracker) receive(m bus.Message) {
 		t.notify(k)
 	}
 	if w.Hello {
-		t.send(context.Background(), t.snapshot())
+		t.send(t.cfg.Life, t.snapshot())
 	}
 }
 
@@ -386,5 +394,5 @@ func (t *Tracker) Close() {
 	}
 	t.mu.Unlock()
 	_ = t.sub.Unsubscribe()
-	t.send(context.Background(), wire{Node: t.cfg.Node, Bye: true})
+	t.send(context.WithoutCancel(t.cfg.Life), wire{Node: t.cfg.Node, Bye: true})
 }

@@ -6,6 +6,8 @@ package store
 
 import (
 	"time"
+
+	"github.com/hearth-community/hearth/internal/community"
 )
 
 // VoiceState is an account's presence in a voice channel, shared by nodes.
@@ -30,17 +32,8 @@ type GoLive struct {
 	StartedAt     time.Time `json:"started_at"`
 }
 
-// Bot is Together's bot record; its account and token live in identity.
-type Bot struct {
-	ID          string
-	AccountID   string
-	TokenID     string
-	Name        string
-	Description *string
-	CreatedBy   string
-	RevokedAt   *time.Time
-	CreatedAt   time.Time
-}
+// Bot is a bot record (community owns it).
+type Bot = community.Bot
 
 // Attachment is a file uploaded to a message.
 type Attachment struct {
@@ -66,34 +59,12 @@ type Emoji struct {
 	CreatedAt   time.Time
 }
 
-// PollOption is one choice of a poll.
-type PollOption struct {
-	ID   string `json:"id"`
-	Text string `json:"text"`
-}
-
-// Poll is a poll attached to a message.
-type Poll struct {
-	ID        string
-	MessageID string
-	ChannelID string
-	Question  string
-	Options   []PollOption
-	CreatedAt time.Time
-}
-
-// Event is a scheduled server event attached to a message.
-type Event struct {
-	ID          string
-	CommunityID string
-	ChannelID   string
-	MessageID   string
-	Name        string
-	Description *string
-	StartsAt    time.Time
-	CreatedBy   *string
-	CreatedAt   time.Time
-}
+// PollOption, Poll and Event are community's polls and scheduled events.
+type (
+	PollOption = community.PollOption
+	Poll       = community.Poll
+	Event      = community.ScheduledEvent
+)
 
 // AuthoredMessage is a message summary for a bot's activity log.
 type AuthoredMessage struct {

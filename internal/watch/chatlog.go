@@ -64,9 +64,9 @@ func (c *chatLog) run(ctx context.Context, sink func() ChatSink, drainTimeout ti
 			for {
 				select {
 				case it := <-q:
-					c.write(context.Background(), sink, it)
+					c.write(context.WithoutCancel(ctx), sink, it) // a message taken is written, shutdown or not
 				case <-ctx.Done():
-					dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+					dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
 					defer cancel()
 					for {
 						select {

@@ -216,7 +216,7 @@ func (s *Service) callNode(ctx context.Context, node string, q rpcReq) (rpcResp,
 }
 
 func (s *Service) callBG(r *Room, q rpcReq) (rpcResp, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
+	ctx, cancel := context.WithTimeout(s.life(), 6*time.Second)
 	defer cancel()
 	return s.call(ctx, r, q)
 }
@@ -249,7 +249,7 @@ func toWire(err error) *wireErr {
 
 // serveRPC runs a call from another node on a room loaded here.
 func (s *Service) serveRPC(q rpcReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.life(), 5*time.Second)
 	defer cancel()
 	resp := rpcResp{ID: q.ID}
 	// Node-wide operations name no room.
@@ -318,7 +318,7 @@ func (s *Service) serveRPC(q rpcReq) {
 
 func (s *Service) reply(q rpcReq, resp rpcResp) {
 	b, _ := json.Marshal(resp)
-	if err := s.pub.Publish(context.Background(), replyTopic(q.From), b); err != nil {
+	if err := s.pub.Publish(s.life(), replyTopic(q.From), b); err != nil {
 		s.log.Warn("rpc reply", "err", err)
 	}
 }
@@ -354,7 +354,7 @@ func (s *Service) releaseLease(key string) {
 	if s.cl == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.lasting(), 5*time.Second)
 	defer cancel()
 	if err := s.cl.leases.ReleaseRoomLease(ctx, key, s.cl.node); err != nil {
 		s.log.Warn("release room lease", "room", key, "err", err)

@@ -231,7 +231,7 @@ func (r *Room) Join(a Actor, clientID string) error {
 		_, err := r.svc.callBG(r, rpcReq{Op: "join", Actor: a, Client: clientID})
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(r.svc.life(), 5*time.Second)
 	err := r.svc.authorize(ctx, r, a)
 	cancel()
 	if err != nil {

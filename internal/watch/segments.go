@@ -55,7 +55,7 @@ func (r *Room) segmentsFollowCurrent() {
 }
 
 func (r *Room) fetchSegments(src SegmentSource, key, videoID string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(r.svc.life(), 15*time.Second)
 	defer cancel()
 	segs, err := src.Segments(ctx, videoID)
 	if err != nil {

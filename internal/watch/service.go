@@ -75,6 +75,12 @@ type Config struct {
 	AllowTemp     bool          // temporary rooms may be created
 	Now           func() time.Time
 	DisableUnload bool
+	// Life is the node's life (internal/app/lifetime.go): background work
+	// (cluster calls, segment fetches, publishes) takes its context from
+	// it, so shutdown cancels it. Saves, unloads and lease releases, which
+	// shutdown itself does, keep its values but not its end. Nil: a
+	// context that never ends (tests).
+	Life context.Context
 }
 
 // Service holds the rooms loaded on this node.
@@ -136,12 +142,22 @@ func New(cfg Config, st Store, pub Publisher, media Resolver, logger *slog.Logge
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Life == nil {
+		cfg.Life = context.Background()
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{cfg: cfg, st: st, pub: pub, media: media, log: logger, now: cfg.Now,
 		rooms: map[string]*Room{}, load: map[string]*loading{}, chats: newChatLog(cfg.ChatWriters, cfg.ChatQueue)}, nil
 }
+
+// life is the context of background work (Config.Life).
+func (s *Service) life() context.Context { return s.cfg.Life }
+
+// lasting is the context of work shutdown itself does (a save, an unload):
+// the node's life's values, not its end.
+func (s *Service) lasting() context.Context { return context.WithoutCancel(s.cfg.Life) }
 
 // SetChatSink sets where room chat is kept besides the live broadcast.
 // Call it before Run: Run's chat writers are what call the sink.
@@ -167,7 +183,7 @@ func (s *Service) publish(topic string, ev Event) {
 		s.log.Error("encode room event", "err", err)
 		return
 	}
-	if err := s.pub.Publish(context.Background(), topic, b); err != nil {
+	if err := s.pub.Publish(s.life(), topic, b); err != nil {
 		s.log.Warn("publish room event", "topic", topic, "err", err)
 	}
 }
@@ -651,7 +667,7 @@ func (s *Service) unload(r *Room, why CloseReason, drop bool) error {
 	if drop || (why == CloseUnloaded && r.temporary) {
 		err = s.dropRow(r.name)
 	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(s.lasting(), 5*time.Second)
 		err = s.st.SaveRoom(ctx, rec)
 		cancel()
 	}
@@ -661,7 +677,7 @@ func (s *Service) unload(r *Room, why CloseReason, drop bool) error {
 
 // dropRow deletes a room's row; one already gone is no error.
 func (s *Service) dropRow(name string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.lasting(), 5*time.Second)
 	defer cancel()
 	if err := s.st.DeleteRoom(ctx, name); err != nil && !errors.Is(err, fault.NotFound) {
 		return fmt.Errorf("watch: delete room: %w", err)
@@ -703,7 +719,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 // Tick runs one room tick on every loaded room.
 func (s *Service) Tick() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.life(), 5*time.Second)
 	s.clusterTick(ctx)
 	cancel()
 	now := s.now()
@@ -726,7 +742,7 @@ func (s *Service) Shutdown() {
 }
 
 func (s *Service) save(rec *Record) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.lasting(), 5*time.Second)
 	defer cancel()
 	if err := s.st.SaveRoom(ctx, rec); err != nil {
 		s.log.Error("save room", "room", rec.Name, "err", err)

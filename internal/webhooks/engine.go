@@ -8,165 +8,297 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
-// Engine is Hearth's one webhook delivery engine: a bounded queue, a pool
-// of workers, retries with backoff and a per-attempt report, every request
-// through the egress client. It knows no payload or signature format: each
-// Delivery brings its body and signs its own requests, so Owncast's
-// webhooks (Service) and Together's share it and keep their wire formats.
+// Engine is Hearth's one webhook delivery engine. Deliveries wait in a
+// durable queue in the database (Queue), so a restart or a crash loses
+// none; every node runs the engine and a delivery is leased by one node at
+// a time, so it is sent once per cluster (at least once: a node that dies
+// between the answer and recording it sends it again). Failed attempts are
+// retried on the kind's delays; every request goes through the egress
+// client.
+//
+// The engine knows no payload or signature format: each Kind (Owncast's
+// webhooks, Together's) signs its own requests when they are sent and
+// hears how every attempt went, so the surfaces keep their wire formats.
 type Engine struct {
 	cfg    EngineConfig
+	q      Queue
 	client Doer
 	log    *slog.Logger
 	now    func() time.Time
+	wake   chan struct{}
 
-	queue chan *Delivery
-	wg    sync.WaitGroup
+	mu    sync.RWMutex
+	kinds map[string]*Kind
 }
 
 // EngineConfig tunes an engine.
 type EngineConfig struct {
-	Workers   int // concurrent deliveries; default 4
-	QueueSize int // pending deliveries before new ones are dropped; default 10000
-	// Delays are the waits before each retry: len(Delays)+1 attempts in
-	// all. When nil, Attempts tries are made, the first retry after
-	// Backoff and each next one after twice the last.
-	Delays   []time.Duration
-	Attempts int           // default 5
-	Backoff  time.Duration // default 2 s
-	Timeout  time.Duration // per request; default 15 s
+	Workers int           // concurrent deliveries per node; default 4
+	Poll    time.Duration // how often the queue is read when nothing woke the engine; default 1 s
+	Lease   time.Duration // how long a node holds a delivery it is sending; default 2 min
 }
 
-// Delivery is one payload for one endpoint.
-type Delivery struct {
-	URL  string
-	Body []byte
+// Queued is one delivery in the queue.
+type Queued struct {
+	ID        string
+	Kind      string // the Kind that signs and hears about it
+	Ref       string // the kind's reference: the webhook it is for
+	URL       string
+	Body      []byte
+	Attempts  int // attempts made so far
+	NextAt    time.Time
+	CreatedAt time.Time
+}
+
+// Queue is the durable delivery queue (internal/store/webhook_queue.go).
+type Queue interface {
+	// AddDelivery stores d unless max (> 0) deliveries of its kind and ref
+	// already wait; it reports whether d was stored.
+	AddDelivery(ctx context.Context, d *Queued, max int) (bool, error)
+	// ClaimDeliveries leases up to n due deliveries of the given kinds
+	// until leaseUntil: due is next_at passed and no unexpired lease.
+	ClaimDeliveries(ctx context.Context, kinds []string, now, leaseUntil time.Time, n int) ([]*Queued, error)
+	// FinishDelivery removes a delivery (sent, or given up on).
+	FinishDelivery(ctx context.Context, id string) error
+	// RetryDelivery records attempts, schedules the next one and releases
+	// the lease.
+	RetryDelivery(ctx context.Context, id string, attempts int, next time.Time) error
+}
+
+// Kind is one family of webhooks on the engine: its retry policy, how its
+// requests are signed and where each attempt is reported.
+type Kind struct {
+	Name string
+	// Delays are the waits before each retry: len(Delays)+1 attempts.
+	Delays []time.Duration
+	// Timeout caps each request; default 15 s.
+	Timeout time.Duration
+	// MaxWaiting caps the deliveries waiting for one Ref (a dead endpoint
+	// cannot grow the queue without bound); more are dropped and reported.
+	// Default 10000.
+	MaxWaiting int
 	// Sign sets the request's headers (besides Content-Type:
-	// application/json) for attempt n, 1-based, sent at t.
-	Sign func(h http.Header, n int, t time.Time)
+	// application/json) for attempt n, 1-based, sent at t. An error with
+	// fault kind NotFound drops the delivery unsent (its webhook is gone);
+	// another error counts as a failed attempt.
+	Sign func(ctx context.Context, d *Queued, h http.Header, n int, t time.Time) error
 	// Report, when set, is called after every attempt with its outcome
 	// (nil on a 2xx answer); final says no retry follows. A delivery
-	// dropped because the queue is full is reported once, as final.
-	Report func(ctx context.Context, n int, err error, final bool)
-
-	attempt int
+	// dropped at Enqueue (the queue full, or the store failing) is
+	// reported once, with n 1 and final.
+	Report func(ctx context.Context, d *Queued, n int, err error, final bool)
 }
 
-// ErrQueueFull is reported for a delivery the engine had no room for.
+// ErrQueueFull is reported for a delivery the queue had no room for.
 var ErrQueueFull = errors.New("webhooks: delivery queue full")
 
-// NewEngine builds an engine; client sends the requests (the egress client).
-func NewEngine(cfg EngineConfig, client Doer, logger *slog.Logger) (*Engine, error) {
-	if client == nil {
-		return nil, errors.New("webhooks: client is required")
+// NewEngine builds an engine over a durable queue; client sends the
+// requests (the egress client). Register the kinds, then Run it.
+func NewEngine(cfg EngineConfig, q Queue, client Doer, logger *slog.Logger) (*Engine, error) {
+	if q == nil || client == nil {
+		return nil, errors.New("webhooks: queue and client are required")
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
 	}
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = 10000
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
 	}
-	if cfg.Attempts <= 0 {
-		cfg.Attempts = 5
-	}
-	if cfg.Delays != nil {
-		cfg.Attempts = len(cfg.Delays) + 1
-	}
-	if cfg.Backoff <= 0 {
-		cfg.Backoff = 2 * time.Second
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 15 * time.Second
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg, client: client, log: logger, now: time.Now, queue: make(chan *Delivery, cfg.QueueSize)}, nil
+	return &Engine{cfg: cfg, q: q, client: client, log: logger, now: time.Now, wake: make(chan struct{}, 1),
+		kinds: map[string]*Kind{}}, nil
 }
 
-// Enqueue queues d for delivery. It never blocks: when the queue is full d
-// is dropped, reported (ErrQueueFull, final) and false is returned.
-func (e *Engine) Enqueue(ctx context.Context, d *Delivery) bool {
-	d.attempt = 1
-	select {
-	case e.queue <- d:
-		return true
-	default:
-		if d.Report != nil {
-			d.Report(ctx, 1, ErrQueueFull, true)
-		}
-		return false
+// Register adds a kind; its deliveries are sent from now on (including
+// those a previous run left in the queue).
+func (e *Engine) Register(k Kind) error {
+	if k.Name == "" || k.Sign == nil {
+		return errors.New("webhooks: a kind needs a name and a signer")
 	}
-}
-
-// Run delivers queued payloads until ctx is cancelled.
-func (e *Engine) Run(ctx context.Context) error {
-	for range e.cfg.Workers {
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case d := <-e.queue:
-					e.deliver(ctx, d)
-				}
-			}
-		}()
+	if k.Timeout <= 0 {
+		k.Timeout = 15 * time.Second
 	}
-	<-ctx.Done()
-	e.wg.Wait()
+	if k.MaxWaiting <= 0 {
+		k.MaxWaiting = 10000
+	}
+	k.Delays = slices.Clone(k.Delays)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, dup := e.kinds[k.Name]; dup {
+		return fmt.Errorf("webhooks: kind %q registered twice", k.Name)
+	}
+	e.kinds[k.Name] = &k
+	e.poke()
 	return nil
 }
 
-// delay is the wait after failed attempt n.
-func (e *Engine) delay(n int) time.Duration {
-	if e.cfg.Delays != nil {
-		return e.cfg.Delays[n-1]
-	}
-	return e.cfg.Backoff << (n - 1)
+func (e *Engine) kind(name string) *Kind {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.kinds[name]
 }
 
-func (e *Engine) deliver(ctx context.Context, d *Delivery) {
-	err := e.send(ctx, d)
-	final := err == nil || d.attempt >= e.cfg.Attempts
-	if d.Report != nil {
-		d.Report(context.WithoutCancel(ctx), d.attempt, err, final)
+func (e *Engine) kindNames() []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	names := make([]string, 0, len(e.kinds))
+	for n := range e.kinds {
+		names = append(names, n)
 	}
-	if final {
-		return
+	slices.Sort(names)
+	return names
+}
+
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
 	}
-	wait := e.delay(d.attempt)
-	d.attempt++
-	time.AfterFunc(wait, func() {
-		if ctx.Err() != nil {
-			return
+}
+
+// Enqueue stores body for url in the queue, for the registered kind, about
+// ref. It does not wait for the delivery. The event has happened, so the
+// write is not cut short when ctx (a request's) is cancelled. When the
+// delivery cannot be stored (the ref's queue is full, or the store fails)
+// it is reported (final) and false is returned.
+func (e *Engine) Enqueue(ctx context.Context, kind, ref, url string, body []byte) bool {
+	ctx = context.WithoutCancel(ctx)
+	k := e.kind(kind)
+	if k == nil {
+		e.log.Error("webhook of an unregistered kind dropped", "kind", kind)
+		return false
+	}
+	now := e.now().UTC()
+	d := &Queued{ID: identity.NewID(), Kind: kind, Ref: ref, URL: url, Body: body, NextAt: now, CreatedAt: now}
+	ok, err := e.q.AddDelivery(ctx, d, k.MaxWaiting)
+	if err == nil && !ok {
+		err = ErrQueueFull
+	}
+	if err != nil {
+		e.log.Warn("webhook delivery not queued", "kind", kind, "ref", ref, "err", err)
+		if k.Report != nil {
+			k.Report(ctx, d, 1, err, true)
 		}
-		select {
-		case e.queue <- d:
-		default:
-			e.log.Warn("webhook queue full; retry dropped", "url", d.URL)
-			if d.Report != nil {
-				d.Report(context.WithoutCancel(ctx), d.attempt, ErrQueueFull, true)
+		return false
+	}
+	e.poke()
+	return true
+}
+
+// Run sends queued deliveries until ctx ends. A send that ctx cuts short is
+// not counted as an attempt: it is put back in the queue, due at once, for
+// the next run (this node's or another's).
+func (e *Engine) Run(ctx context.Context) error {
+	t := time.NewTicker(e.cfg.Poll)
+	defer t.Stop()
+	busy := make(chan struct{}, e.cfg.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		for ctx.Err() == nil {
+			free := cap(busy) - len(busy)
+			if free == 0 {
+				break
+			}
+			ds := e.claim(ctx, free)
+			for _, d := range ds {
+				busy <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer func() { <-busy; wg.Done(); e.poke() }()
+					e.deliver(ctx, d)
+				}()
+			}
+			if len(ds) < free {
+				break
 			}
 		}
-	})
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-e.wake:
+		}
+	}
 }
 
-func (e *Engine) send(ctx context.Context, d *Delivery) error {
-	rctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+func (e *Engine) claim(ctx context.Context, n int) []*Queued {
+	kinds := e.kindNames()
+	if len(kinds) == 0 {
+		return nil
+	}
+	now := e.now().UTC()
+	ds, err := e.q.ClaimDeliveries(ctx, kinds, now, now.Add(e.cfg.Lease), n)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("claim webhook deliveries", "err", err)
+		}
+		return nil
+	}
+	return ds
+}
+
+func (e *Engine) deliver(ctx context.Context, d *Queued) {
+	bg := context.WithoutCancel(ctx)
+	k := e.kind(d.Kind)
+	n := d.Attempts + 1
+	err := e.send(ctx, k, d, n)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Shutdown cut the attempt short: hand it back, due now.
+		if err := e.q.RetryDelivery(bg, d.ID, d.Attempts, e.now().UTC()); err != nil {
+			e.log.Warn("release webhook delivery", "err", err)
+		}
+		return
+	case errors.Is(err, fault.NotFound):
+		// Its webhook was deleted.
+		if err := e.q.FinishDelivery(bg, d.ID); err != nil {
+			e.log.Warn("drop webhook delivery", "err", err)
+		}
+		return
+	}
+	final := err == nil || n > len(k.Delays)
+	if k.Report != nil {
+		k.Report(bg, d, n, err, final)
+	}
+	if final {
+		if err := e.q.FinishDelivery(bg, d.ID); err != nil {
+			e.log.Warn("finish webhook delivery", "err", err)
+		}
+		return
+	}
+	wait := k.Delays[n-1]
+	if err := e.q.RetryDelivery(bg, d.ID, n, e.now().UTC().Add(wait)); err != nil {
+		e.log.Warn("schedule webhook retry", "err", err)
+		return
+	}
+	// Look again when it is due rather than at the next poll.
+	time.AfterFunc(wait, e.poke)
+}
+
+func (e *Engine) send(ctx context.Context, k *Kind, d *Queued, n int) error {
+	rctx, cancel := context.WithTimeout(ctx, k.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if d.Sign != nil {
-		d.Sign(req.Header, d.attempt, e.now())
+	if err := k.Sign(rctx, d, req.Header, n, e.now()); err != nil {
+		return err
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {

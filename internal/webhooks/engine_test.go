@@ -3,16 +3,21 @@ package webhooks_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/store"
+	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
@@ -22,9 +27,31 @@ type report struct {
 	final bool
 }
 
+// clientFor is an egress client allowed to reach srv only.
+func clientFor(t *testing.T, srv *httptest.Server) *egress.Client {
+	t.Helper()
+	u, _ := url.Parse(srv.URL)
+	target := netip.MustParseAddrPort(u.Host)
+	client, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap == target }, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+// runEngine runs e until the test ends.
+func runEngine(t *testing.T, e *webhooks.Engine) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 // TestEngineCarriesEachSurfacesFormat: the one engine sends a delivery's
-// own body and signature headers (here a Together-style one, numbered per
-// attempt), retries on the configured delays, and reports every attempt.
+// own body and the signature headers of its kind (here a Together-style
+// one, numbered per attempt), retries on the kind's delays, and reports
+// every attempt.
 func TestEngineCarriesEachSurfacesFormat(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32
@@ -37,28 +64,26 @@ func TestEngineCarriesEachSurfacesFormat(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	u, _ := url.Parse(srv.URL)
-	target := netip.MustParseAddrPort(u.Host)
-	client, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap == target }, Timeout: 5 * time.Second})
+	e, err := webhooks.NewEngine(webhooks.EngineConfig{}, storetest.OpenSQLite(t).WebhookQueue(), clientFor(t, srv), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := webhooks.NewEngine(webhooks.EngineConfig{Delays: []time.Duration{time.Millisecond, time.Millisecond}}, client, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = e.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-
 	reports := make(chan report, 4)
-	e.Enqueue(ctx, &webhooks.Delivery{URL: srv.URL, Body: []byte(`{"event":"ping"}`),
-		Sign: func(h http.Header, n int, _ time.Time) {
-			h.Set("X-Sig", "sha256=abc")
+	if err := e.Register(webhooks.Kind{Name: "t", Delays: []time.Duration{time.Millisecond, time.Millisecond},
+		Sign: func(_ context.Context, d *webhooks.Queued, h http.Header, n int, _ time.Time) error {
+			h.Set("X-Sig", "sha256="+d.Ref)
 			h.Set("X-Attempt", strconv.Itoa(n))
+			return nil
 		},
-		Report: func(_ context.Context, n int, err error, final bool) { reports <- report{n, err, final} }})
+		Report: func(_ context.Context, _ *webhooks.Queued, n int, err error, final bool) {
+			reports <- report{n, err, final}
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, e)
+	if !e.Enqueue(context.Background(), "t", "abc", srv.URL, []byte(`{"event":"ping"}`)) {
+		t.Fatal("not queued")
+	}
 	for n := 1; n <= 3; n++ {
 		s := <-got
 		if s.sig != "sha256=abc" || s.attempt != strconv.Itoa(n) || s.ctype != "application/json" {
@@ -71,28 +96,140 @@ func TestEngineCarriesEachSurfacesFormat(t *testing.T) {
 	}
 }
 
-// TestEngineReportsDrops: a delivery the queue has no room for is reported
-// once, as final, with ErrQueueFull.
+// TestEngineReportsDrops: a delivery its webhook's queue has no room for
+// is reported once, as final, with ErrQueueFull.
 func TestEngineReportsDrops(t *testing.T) {
 	t.Parallel()
 	client, err := egress.New(egress.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := webhooks.NewEngine(webhooks.EngineConfig{QueueSize: 1}, client, nil) // not running: nothing drains
+	e, err := webhooks.NewEngine(webhooks.EngineConfig{}, storetest.OpenSQLite(t).WebhookQueue(), client, nil) // not running: nothing drains
 	if err != nil {
 		t.Fatal(err)
 	}
 	var rs []report
-	rep := func(_ context.Context, n int, err error, final bool) { rs = append(rs, report{n, err, final}) }
+	if err := e.Register(webhooks.Kind{Name: "t", MaxWaiting: 1,
+		Sign: func(context.Context, *webhooks.Queued, http.Header, int, time.Time) error { return nil },
+		Report: func(_ context.Context, _ *webhooks.Queued, n int, err error, final bool) {
+			rs = append(rs, report{n, err, final})
+		}}); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
-	if !e.Enqueue(ctx, &webhooks.Delivery{URL: "https://example.org/", Report: rep}) {
+	if !e.Enqueue(ctx, "t", "h1", "https://example.org/", nil) {
 		t.Fatal("first delivery dropped")
 	}
-	if e.Enqueue(ctx, &webhooks.Delivery{URL: "https://example.org/", Report: rep}) {
-		t.Fatal("second delivery queued past the queue size")
+	if e.Enqueue(ctx, "t", "h1", "https://example.org/", nil) {
+		t.Fatal("second delivery queued past the limit")
+	}
+	if !e.Enqueue(ctx, "t", "h2", "https://example.org/", nil) {
+		t.Fatal("another webhook's delivery dropped")
 	}
 	if len(rs) != 1 || !errors.Is(rs[0].err, webhooks.ErrQueueFull) || !rs[0].final {
 		t.Fatalf("reports = %+v", rs)
+	}
+}
+
+// TestEngineDeliveryOutlivesItsNode: a delivery queued on a node that stops
+// while the endpoint is still answering (its send cut short) is sent, as a
+// first attempt, by the engine of the next start on the same database.
+func TestEngineDeliveryOutlivesItsNode(t *testing.T) {
+	t.Parallel()
+	first := make(chan struct{})
+	var calls atomic.Int32
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // (the server notices a closed connection once the body is read)
+		if calls.Add(1) == 1 {
+			close(first)
+			<-r.Context().Done() // hold the first node's send until it stops
+			return
+		}
+		got <- r.Header.Get("X-Attempt")
+	}))
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "hearth.db")
+	open := func() *store.DB {
+		db, err := store.Open(context.Background(), path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	kind := webhooks.Kind{Name: "t", Delays: []time.Duration{time.Hour},
+		Sign: func(_ context.Context, _ *webhooks.Queued, h http.Header, n int, _ time.Time) error {
+			h.Set("X-Attempt", strconv.Itoa(n))
+			return nil
+		}}
+	db1 := open()
+	e1, err := webhooks.NewEngine(webhooks.EngineConfig{}, db1.WebhookQueue(), clientFor(t, srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e1.Register(kind); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e1.Run(ctx); close(done) }()
+	e1.Enqueue(ctx, "t", "h", srv.URL, []byte(`{}`))
+	<-first
+	cancel()
+	<-done
+	if err := db1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db2 := open()
+	t.Cleanup(func() { _ = db2.Close() })
+	e2, err := webhooks.NewEngine(webhooks.EngineConfig{}, db2.WebhookQueue(), clientFor(t, srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.Register(kind); err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, e2)
+	if a := <-got; a != "1" {
+		t.Fatalf("delivered as attempt %q, want 1 (the cut-short send is not an attempt)", a)
+	}
+}
+
+// TestEngineDropsDeliveriesOfDeletedWebhooks: a delivery whose webhook is
+// gone when it is sent (its kind's Sign answers NotFound) is dropped
+// unsent and unreported; the next one goes out.
+func TestEngineDropsDeliveriesOfDeletedWebhooks(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.URL.Path }))
+	defer srv.Close()
+	e, err := webhooks.NewEngine(webhooks.EngineConfig{Workers: 1}, storetest.OpenSQLite(t).WebhookQueue(), clientFor(t, srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := make(chan string, 2)
+	if err := e.Register(webhooks.Kind{Name: "t",
+		Sign: func(_ context.Context, d *webhooks.Queued, _ http.Header, _ int, _ time.Time) error {
+			if d.Ref == "gone" {
+				return fault.NotFound
+			}
+			return nil
+		},
+		Report: func(_ context.Context, d *webhooks.Queued, _ int, _ error, _ bool) { reports <- d.Ref }}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	e.Enqueue(ctx, "t", "gone", srv.URL+"/gone", nil)
+	e.Enqueue(ctx, "t", "here", srv.URL+"/here", nil)
+	runEngine(t, e)
+	if p := <-got; p != "/here" {
+		t.Fatalf("sent %s", p)
+	}
+	if r := <-reports; r != "here" {
+		t.Fatalf("reported %s", r)
 	}
 }

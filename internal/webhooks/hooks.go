@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // Hook is a community's outgoing webhook (Together's).
@@ -53,8 +54,16 @@ type Managers interface {
 	CanManageWebhooks(ctx context.Context, actor, communityID string) error
 }
 
-// Format is a surface's wire format for its communities' webhooks.
+// Format is a surface's wire format for its communities' webhooks, and
+// its delivery policy on the engine.
 type Format struct {
+	// Kind names the format's deliveries on the engine (unique per engine).
+	Kind string
+	// Delays are the waits before each retry; Timeout caps each request;
+	// MaxWaiting caps the deliveries waiting per webhook (Kind's fields).
+	Delays     []time.Duration
+	Timeout    time.Duration
+	MaxWaiting int
 	// Events are the event names a hook may subscribe to.
 	Events []string
 	// Encode builds the body of one event.
@@ -77,16 +86,21 @@ type Hooks struct {
 	now    func() time.Time
 }
 
-// NewHooks builds the service; deliveries go through engine (which the
+// NewHooks builds the service and registers f's kind on engine (which the
 // caller runs).
 func NewHooks(st HookStore, mgr Managers, engine *Engine, f Format, logger *slog.Logger) (*Hooks, error) {
-	if st == nil || mgr == nil || engine == nil || f.Encode == nil || f.Sign == nil {
+	if st == nil || mgr == nil || engine == nil || f.Kind == "" || f.Encode == nil || f.Sign == nil {
 		return nil, errors.New("webhooks: hooks need a store, managers, an engine and a format")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Hooks{st: st, mgr: mgr, engine: engine, f: f, log: logger, now: time.Now}, nil
+	h := &Hooks{st: st, mgr: mgr, engine: engine, f: f, log: logger, now: time.Now}
+	if err := engine.Register(Kind{Name: f.Kind, Delays: f.Delays, Timeout: f.Timeout, MaxWaiting: f.MaxWaiting,
+		Sign: h.sign, Report: h.report}); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 var errHookNotFound = fault.New(fault.NotFound, "Webhook not found")
@@ -162,7 +176,7 @@ func (h *Hooks) Create(ctx context.Context, actor, communityID, name, rawURL str
 		return nil, fmt.Errorf("webhooks: secret: %w", err)
 	}
 	now := h.now().UTC().Truncate(time.Microsecond)
-	w := &Hook{ID: uuid.Must(uuid.NewV7()).String(), CommunityID: communityID, CreatedBy: actor, Name: name, URL: rawURL,
+	w := &Hook{ID: identity.NewID(), CommunityID: communityID, CreatedBy: actor, Name: name, URL: rawURL,
 		Secret: hex.EncodeToString(raw), EventTypes: events, Enabled: true, CreatedAt: now, UpdatedAt: now}
 	if err := h.st.CreateWebhook(ctx, w); err != nil {
 		return nil, err
@@ -226,7 +240,7 @@ func (h *Hooks) Delete(ctx context.Context, w *Hook) error {
 }
 
 // Send delivers one body to w whatever it subscribes to (a test event).
-func (h *Hooks) Send(w *Hook, body []byte) { h.deliver(w, body) }
+func (h *Hooks) Send(ctx context.Context, w *Hook, body []byte) { h.deliver(ctx, w, body) }
 
 // Fire sends an event to the community's enabled webhooks that subscribe
 // to it. Call it once per event in the cluster (the node that handled the
@@ -248,24 +262,39 @@ func (h *Hooks) Fire(ctx context.Context, communityID, event string, data any) {
 				return
 			}
 		}
-		h.deliver(w, body)
+		h.deliver(ctx, w, body)
 	}
 }
 
-// deliver queues body for w; the outcome of the last attempt is recorded
-// on w (a dropped delivery counts as a failure).
-func (h *Hooks) deliver(w *Hook, body []byte) {
-	h.engine.Enqueue(context.Background(), &Delivery{URL: w.URL, Body: body,
-		Sign: func(hd http.Header, n int, _ time.Time) { h.f.Sign(hd, w, body, n) },
-		Report: func(ctx context.Context, n int, err error, final bool) {
-			if err != nil {
-				h.log.Info("webhooks: delivery failed", "webhook", w.ID, "attempt", n, "err", err)
-			}
-			if !final {
-				return
-			}
-			if err := h.st.WebhookDelivered(ctx, w.ID, err == nil, h.now().UTC()); err != nil {
-				h.log.Warn("webhooks: record delivery", "err", err)
-			}
-		}})
+// deliver queues body for w in the durable queue; the delivery refers to
+// w by "<community id>/<webhook id>".
+func (h *Hooks) deliver(ctx context.Context, w *Hook, body []byte) {
+	h.engine.Enqueue(ctx, h.f.Kind, w.CommunityID+"/"+w.ID, w.URL, body)
+}
+
+// sign signs a delivery with its webhook as it is now (fault.NotFound when
+// the webhook was deleted: the delivery is dropped).
+func (h *Hooks) sign(ctx context.Context, d *Queued, hd http.Header, n int, _ time.Time) error {
+	communityID, id, _ := strings.Cut(d.Ref, "/")
+	w, err := h.st.Webhook(ctx, communityID, id)
+	if err != nil {
+		return err
+	}
+	h.f.Sign(hd, w, d.Body, n)
+	return nil
+}
+
+// report logs failed attempts and records the outcome of the last one on
+// the webhook (a dropped delivery counts as a failure).
+func (h *Hooks) report(ctx context.Context, d *Queued, n int, err error, final bool) {
+	_, id, _ := strings.Cut(d.Ref, "/")
+	if err != nil {
+		h.log.Info("webhooks: delivery failed", "webhook", id, "attempt", n, "err", err)
+	}
+	if !final {
+		return
+	}
+	if err := h.st.WebhookDelivered(ctx, id, err == nil, h.now().UTC()); err != nil {
+		h.log.Warn("webhooks: record delivery", "err", err)
+	}
 }

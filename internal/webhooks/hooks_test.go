@@ -14,6 +14,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
@@ -101,16 +102,14 @@ func TestHooksRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := webhooks.NewEngine(webhooks.EngineConfig{Delays: []time.Duration{}}, client, nil)
+	engine, err := webhooks.NewEngine(webhooks.EngineConfig{}, storetest.OpenSQLite(t).WebhookQueue(), client, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = engine.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runEngine(t, engine)
+	ctx := context.Background()
 	st := &memHooks{hooks: map[string]*webhooks.Hook{}, delivered: make(chan bool, 1)}
-	f := webhooks.Format{Events: []string{"a.b", "c.d"},
+	f := webhooks.Format{Kind: "test", Events: []string{"a.b", "c.d"},
 		Encode: func(cid, ev string, data any) ([]byte, error) {
 			return []byte(`{"e":"` + ev + `","s":"` + cid + `"}`), nil
 		},

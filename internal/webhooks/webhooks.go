@@ -2,8 +2,9 @@
 // way Owncast does: a JSON POST of {"type": <EVENT>, "eventData": {...}}.
 // Unlike Owncast 0.1.3, every delivery is signed the Owncast 0.3 way
 // (owncast-signature: t=<unix>.s=<hex HMAC-SHA256(secret, "<t>." + body)>),
-// retried with exponential backoff when it fails, and recorded (last used,
-// last error). Every request goes through the SSRF-safe egress client.
+// kept in a durable queue until sent (Engine), retried with exponential
+// backoff when it fails, and recorded (last used, last error). Every
+// request goes through the SSRF-safe egress client.
 package webhooks
 
 import (
@@ -82,13 +83,16 @@ type Doer interface {
 
 // Config tunes delivery.
 type Config struct {
-	Workers   int           // concurrent deliveries; default 4
 	Attempts  int           // tries per delivery; default 5
 	Backoff   time.Duration // first retry delay, doubled each time; default 2 s
-	QueueSize int           // pending deliveries before new ones are dropped; default 10000
+	QueueSize int           // deliveries waiting per webhook before new ones are dropped; default 10000
 }
 
-// Service manages Owncast's webhooks and delivers events through an Engine.
+// OwncastKind is the engine kind of Owncast's webhooks.
+const OwncastKind = "owncast"
+
+// Service manages Owncast's webhooks and delivers events through the
+// Engine (which the caller runs).
 type Service struct {
 	st     Store
 	client Doer
@@ -100,19 +104,30 @@ type Service struct {
 	hooks []*Webhook // cache of subscriptions; nil = stale
 }
 
-// New builds the service.
-func New(cfg Config, st Store, client Doer, logger *slog.Logger) (*Service, error) {
-	if st == nil || client == nil {
-		return nil, errors.New("webhooks: store and client are required")
+// New builds the service and registers its Kind on engine; client checks
+// webhook URLs (the egress client the engine sends with).
+func New(cfg Config, st Store, engine *Engine, client Doer, logger *slog.Logger) (*Service, error) {
+	if st == nil || engine == nil || client == nil {
+		return nil, errors.New("webhooks: store, engine and client are required")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	e, err := NewEngine(EngineConfig{Workers: cfg.Workers, QueueSize: cfg.QueueSize, Attempts: cfg.Attempts, Backoff: cfg.Backoff}, client, logger)
-	if err != nil {
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 5
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 2 * time.Second
+	}
+	delays := make([]time.Duration, cfg.Attempts-1)
+	for i := range delays {
+		delays[i] = cfg.Backoff << i
+	}
+	s := &Service{st: st, client: client, engine: engine, log: logger, now: time.Now}
+	if err := engine.Register(Kind{Name: OwncastKind, Delays: delays, MaxWaiting: cfg.QueueSize, Sign: s.sign, Report: s.report}); err != nil {
 		return nil, err
 	}
-	return &Service{st: st, client: client, engine: e, log: logger, now: time.Now}, nil
+	return s, nil
 }
 
 // Create registers a webhook. The URL must be an absolute http(s) URL the
@@ -180,6 +195,24 @@ func (s *Service) subscriptions(ctx context.Context) ([]*Webhook, error) {
 	return hs, nil
 }
 
+// hook is the webhook with id (fault.NotFound when it is gone), reading
+// the store again when the cache does not have it (another node made it).
+func (s *Service) hook(ctx context.Context, id string) (*Webhook, error) {
+	for range 2 {
+		hs, err := s.subscriptions(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hs {
+			if h.ID == id {
+				return h, nil
+			}
+		}
+		s.invalidate()
+	}
+	return nil, fault.NotFound
+}
+
 // Subscribed reports whether any webhook wants eventType, so callers can
 // skip building (or claiming) an event nobody receives.
 func (s *Service) Subscribed(ctx context.Context, eventType string) bool {
@@ -196,8 +229,9 @@ func (s *Service) Subscribed(ctx context.Context, eventType string) bool {
 	return false
 }
 
-// Dispatch queues eventData for every webhook subscribed to eventType. It
-// never blocks: when the queue is full the delivery is dropped and logged.
+// Dispatch queues eventData for every webhook subscribed to eventType, in
+// the durable queue; it does not wait for the deliveries. When a webhook's
+// queue is full the delivery is dropped and logged.
 func (s *Service) Dispatch(ctx context.Context, eventType string, eventData any) {
 	hs, err := s.subscriptions(ctx)
 	if err != nil {
@@ -215,35 +249,37 @@ func (s *Service) Dispatch(ctx context.Context, eventType string, eventData any)
 				return
 			}
 		}
-		s.engine.Enqueue(ctx, s.delivery(h, eventType, body))
+		s.engine.Enqueue(ctx, OwncastKind, h.ID, h.URL, body)
 	}
 }
 
-// delivery is body for h, signed the Owncast way; every attempt is
-// recorded on the webhook (last used, last error).
-func (s *Service) delivery(h *Webhook, eventType string, body []byte) *Delivery {
-	return &Delivery{URL: h.URL, Body: body,
-		Sign: func(hd http.Header, _ int, t time.Time) { hd.Set(SignatureHeader, Sign(h.Secret, t, body)) },
-		Report: func(ctx context.Context, n int, err error, final bool) {
-			if errors.Is(err, ErrQueueFull) {
-				s.log.Warn("webhook queue full; delivery dropped", "webhook", h.ID, "type", eventType)
-				return
-			}
-			msg := ""
-			if err != nil {
-				msg = err.Error()
-			}
-			if rerr := s.st.RecordDelivery(ctx, h.ID, s.now().UTC(), msg); rerr != nil && !errors.Is(rerr, fault.NotFound) {
-				s.log.Warn("record webhook delivery", "webhook", h.ID, "err", rerr)
-			}
-			if err != nil && final {
-				s.log.Warn("webhook delivery failed; giving up", "webhook", h.ID, "attempts", n, "err", err)
-			}
-		}}
+// sign signs a delivery with its webhook's secret, the Owncast way.
+func (s *Service) sign(ctx context.Context, d *Queued, hd http.Header, _ int, t time.Time) error {
+	h, err := s.hook(ctx, d.Ref)
+	if err != nil {
+		return err
+	}
+	hd.Set(SignatureHeader, Sign(h.Secret, t, d.Body))
+	return nil
 }
 
-// Run delivers queued events until ctx is cancelled.
-func (s *Service) Run(ctx context.Context) error { return s.engine.Run(ctx) }
+// report records every attempt on the webhook (last used, last error).
+func (s *Service) report(ctx context.Context, d *Queued, n int, err error, final bool) {
+	if errors.Is(err, ErrQueueFull) {
+		s.log.Warn("webhook queue full; delivery dropped", "webhook", d.Ref)
+		return
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if rerr := s.st.RecordDelivery(ctx, d.Ref, s.now().UTC(), msg); rerr != nil && !errors.Is(rerr, fault.NotFound) {
+		s.log.Warn("record webhook delivery", "webhook", d.Ref, "err", rerr)
+	}
+	if err != nil && final {
+		s.log.Warn("webhook delivery failed; giving up", "webhook", d.Ref, "attempts", n, "err", err)
+	}
+}
 
 // Sign returns the owncast-signature header value for body at t.
 func Sign(secret string, t time.Time, body []byte) string {

@@ -25,15 +25,17 @@ func newService(t *testing.T, allow func(netip.AddrPort) bool) (*webhooks.Servic
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &webhooksStore{Store: storetest.OpenSQLite(t).Webhooks()}
-	s, err := webhooks.New(webhooks.Config{Backoff: 10 * time.Millisecond, Attempts: 3}, st, client, nil)
+	db := storetest.OpenSQLite(t)
+	st := &webhooksStore{Store: db.Webhooks()}
+	e, err := webhooks.NewEngine(webhooks.EngineConfig{}, db.WebhookQueue(), client, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = s.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	s, err := webhooks.New(webhooks.Config{Backoff: 10 * time.Millisecond, Attempts: 3}, st, e, client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, e)
 	return s, st
 }
 

@@ -253,7 +253,7 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 
 // checkDisabled closes the socket when the account was disabled.
 func (sk *socket) checkDisabled() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(sk.s.d.Life, 5*time.Second)
 	defer cancel()
 	if _, err := sk.s.lookup(ctx, sk.p.token); err != nil && fault.KindOf(err) == fault.Unauthorized {
 		sk.conn.Close(closeKicked, "Account disabled")

@@ -33,6 +33,11 @@ type Previewer interface {
 
 // Deps is what the surface needs from the node.
 type Deps struct {
+	// Life is the node's life (internal/app/lifetime.go): work a request
+	// starts that outlives it (renaming a session's sockets everywhere,
+	// account re-checks) takes its context from it. Nil: a context that
+	// never ends (tests; app always sets it).
+	Life     context.Context
 	Log      *slog.Logger
 	Identity *identity.Service
 	Watch    *watch.Service
@@ -78,6 +83,9 @@ func New(d Deps) (*Surface, error) {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.Life == nil {
+		d.Life = context.Background()
 	}
 	s := &Surface{d: d, log: d.Log.With("component", "ott"), now: d.Now}
 	s.apiKey.Store(&d.APIKey)

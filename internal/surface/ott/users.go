@@ -1,7 +1,6 @@
 package ott
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -105,7 +104,7 @@ func (s *Surface) handleSetUsername(w http.ResponseWriter, r *http.Request) {
 // resyncSession re-sends the user info of every socket of this session,
 // in rooms on every node.
 func (s *Surface) resyncSession(p *principal) {
-	s.d.Watch.RenameSessionEverywhere(context.Background(), p.sessionID(), actor(p))
+	s.d.Watch.RenameSessionEverywhere(s.d.Life, p.sessionID(), actor(p))
 }
 
 // handleLogin answers POST /api/user/login.

@@ -344,7 +344,7 @@ func (s *Surface) onFederationLive(e live.Event) {
 		username = federation.StagePrefix + e.StageID
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(s.d.Life, time.Minute)
 		defer cancel()
 		err := s.d.Federation.GoLive(ctx, username, e.StreamTitle)
 		if err != nil && !(username != "" && fault.KindOf(err) == fault.NotFound) {
@@ -391,7 +391,7 @@ func (s *Surface) FediverseWebhook(e federation.Engagement) {
 	if name == "" {
 		name = e.Username
 	}
-	s.d.Webhooks.Dispatch(context.Background(), e.Type, map[string]any{"id": newEventID(), "timestamp": time.Now().UTC(),
+	s.d.Webhooks.Dispatch(s.d.Life, e.Type, map[string]any{"id": newEventID(), "timestamp": time.Now().UTC(),
 		"type": e.Type, "body": name + " " + e.Body, "image": e.Image, "link": e.ActorIRI, "title": e.Username})
 }
 

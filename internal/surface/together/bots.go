@@ -1,34 +1,21 @@
 package together
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
-	"unicode/utf8"
 
-	"github.com/google/uuid"
-
+	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
-
-	"github.com/hearth-community/hearth/internal/store"
 )
 
-// Bot is Together's bot record; its account and token live in identity.
-type Bot = store.Bot
+// Bot is Together's bot record (community's); its account and token live
+// in identity.
+type Bot = community.Bot
 
 // BotStore persists bot records (internal/store/together_bots.go).
-type BotStore interface {
-	CreateBot(ctx context.Context, b *Bot) error
-	UpdateBot(ctx context.Context, b *Bot) error
-	Bot(ctx context.Context, id string) (*Bot, error)
-	BotsBy(ctx context.Context, accountID string) ([]*Bot, error)
-}
+type BotStore = community.BotStore
 
 type botDTO struct {
 	ID          string     `json:"id"`
@@ -46,36 +33,13 @@ func toBot(b *Bot) botDTO {
 }
 
 func (s *Surface) humansOnly(p *identity.Principal) error {
-	if p.Token != nil || p.Account.Kind == identity.Bot {
-		return fault.New(fault.Forbidden, "Bots cannot manage bots")
+	if err := community.CanManageBots(p); err != nil {
+		return err
 	}
-	if s.d.Bots == nil {
+	if s.bots == nil {
 		return fault.New(fault.Unavailable, "Bots are not available")
 	}
 	return nil
-}
-
-// botUsername is "<slug>-bot-<8 hex>" within 32 characters.
-func botUsername(name string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(name) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
-			b.WriteByte('-')
-		}
-	}
-	slug := strings.Trim(b.String(), "-")
-	if len(slug) > 19 {
-		slug = strings.Trim(slug[:19], "-")
-	}
-	if slug == "" {
-		slug = "bot"
-	}
-	rnd := make([]byte, 4)
-	_, _ = rand.Read(rnd)
-	return slug + "-bot-" + hex.EncodeToString(rnd)
 }
 
 func (s *Surface) createBot(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -95,23 +59,8 @@ func (s *Surface) createBot(w http.ResponseWriter, r *http.Request, p *identity.
 		writeError(w, http.StatusUnprocessableEntity, "name is required")
 		return
 	}
-	if n := utf8.RuneCountInString(strings.TrimSpace(*in.Name)); n < 1 || n > 64 {
-		s.fail(w, invalid("Bot name must be 1-64 characters"))
-		return
-	}
-	if err := checkOpt("description", in.Description, 512); err != nil {
-		s.fail(w, err)
-		return
-	}
-	ctx := r.Context()
-	acct, tok, raw, err := s.d.Identity.CreateBot(ctx, p.Account.ID, botUsername(*in.Name), *in.Name)
+	b, raw, err := s.bots.Create(r.Context(), p.Account.ID, *in.Name, in.Description)
 	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	b := &Bot{ID: identity.NewID(), AccountID: acct.ID, TokenID: tok.ID, Name: *in.Name,
-		Description: emptyToNil(in.Description), CreatedBy: p.Account.ID, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := s.d.Bots.CreateBot(ctx, b); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -123,7 +72,7 @@ func (s *Surface) listBots(w http.ResponseWriter, r *http.Request, p *identity.P
 		s.fail(w, err)
 		return
 	}
-	bots, err := s.d.Bots.BotsBy(r.Context(), p.Account.ID)
+	bots, err := s.bots.Of(r.Context(), p.Account.ID)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -136,16 +85,7 @@ func (s *Surface) myBot(r *http.Request, p *identity.Principal) (*Bot, error) {
 	if err := s.humansOnly(p); err != nil {
 		return nil, err
 	}
-	notFound := fault.New(fault.NotFound, "Bot not found")
-	id := r.PathValue("bot_id")
-	if _, err := uuid.Parse(id); err != nil {
-		return nil, notFound
-	}
-	b, err := s.d.Bots.Bot(r.Context(), id)
-	if errors.Is(err, fault.NotFound) || (err == nil && b.CreatedBy != p.Account.ID) {
-		return nil, notFound
-	}
-	return b, err
+	return s.bots.Get(r.Context(), p.Account.ID, r.PathValue("bot_id"))
 }
 
 func (s *Surface) getBot(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -163,18 +103,9 @@ func (s *Surface) revokeBot(w http.ResponseWriter, r *http.Request, p *identity.
 		s.fail(w, err)
 		return
 	}
-	ctx := r.Context()
-	if b.RevokedAt == nil {
-		if err := s.d.Identity.RevokeToken(ctx, b.TokenID); err != nil && !errors.Is(err, fault.NotFound) {
-			s.fail(w, err)
-			return
-		}
-		now := time.Now().UTC()
-		b.RevokedAt = &now
-		if err := s.d.Bots.UpdateBot(ctx, b); err != nil {
-			s.fail(w, err)
-			return
-		}
+	if err := s.bots.Revoke(r.Context(), b); err != nil {
+		s.fail(w, err)
+		return
 	}
 	noContent(w)
 }
@@ -185,18 +116,8 @@ func (s *Surface) regenerateBot(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, err)
 		return
 	}
-	if b.RevokedAt != nil {
-		s.fail(w, invalid("Bot has been revoked"))
-		return
-	}
-	ctx := r.Context()
-	tok, raw, err := s.d.Identity.RegenerateBotToken(ctx, b.TokenID)
+	raw, err := s.bots.Regenerate(r.Context(), b)
 	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	b.TokenID = tok.ID
-	if err := s.d.Bots.UpdateBot(ctx, b); err != nil {
 		s.fail(w, err)
 		return
 	}

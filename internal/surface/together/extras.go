@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/store"
 )
 
@@ -14,13 +15,13 @@ type Attachment = store.Attachment
 type Emoji = store.Emoji
 
 // PollOption is one choice of a poll.
-type PollOption = store.PollOption
+type PollOption = community.PollOption
 
 // Poll is a poll attached to a message.
-type Poll = store.Poll
+type Poll = community.Poll
 
 // Event is a scheduled server event attached to a message.
-type Event = store.Event
+type Event = community.ScheduledEvent
 
 // ExtrasStore persists attachments, emoji, polls and events
 // (internal/store/together_extras.go).

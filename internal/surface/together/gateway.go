@@ -254,7 +254,7 @@ func (s *Surface) onBus(topic string, data []byte) {
 	if !s.hasClients() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.bg, 5*time.Second)
 	defer cancel()
 	switch {
 	case topic == dispatchTopic:

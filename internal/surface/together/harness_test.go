@@ -24,6 +24,7 @@ import (
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/together"
+	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
 // allowLoopback lets the link-preview test reach its httptest page.
@@ -79,8 +80,12 @@ func newNode(t testing.TB, db *store.DB, b bus.Bus, opts ...func(*together.Deps)
 	if err != nil {
 		t.Fatal(err)
 	}
+	hooks, err := webhooks.NewEngine(webhooks.EngineConfig{}, db.WebhookQueue(), eg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	deps := together.Deps{Log: log, Identity: ident, Community: comm, Messages: msgs, Bus: b, Sub: sub,
-		Hub: hub, Bots: db.TogetherBots(), DBPing: db.Ping, Version: "test", Extras: db.TogetherExtras(), Voice: db.TogetherExtras(), Webhooks: db.TogetherExtras(), UploadDir: t.TempDir(), Egress: eg}
+		Hub: hub, Bots: db.TogetherBots(), DBPing: db.Ping, Version: "test", Extras: db.TogetherExtras(), Voice: db.TogetherExtras(), Webhooks: db.TogetherExtras(), WebhookEngine: hooks, UploadDir: t.TempDir(), Egress: eg}
 	for _, o := range opts {
 		o(&deps)
 	}
@@ -97,11 +102,13 @@ func newNode(t testing.TB, db *store.DB, b bus.Bus, opts ...func(*together.Deps)
 	}
 	srv.OnShutdown(func(ctx context.Context) { _ = hub.Shutdown(ctx) })
 	surf.Register(srv)
-	done := make(chan struct{})
+	done, hooksDone := make(chan struct{}), make(chan struct{})
 	go func() { _ = srv.Run(ctx); close(done) }()
+	go func() { _ = hooks.Run(ctx); close(hooksDone) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
+		<-hooksDone
 		_ = surf.Close()
 		_ = b.Close()
 	})

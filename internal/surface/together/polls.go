@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -134,24 +132,8 @@ func (s *Surface) createPoll(w http.ResponseWriter, r *http.Request, p *identity
 		writeError(w, http.StatusUnprocessableEntity, "question is required")
 		return
 	}
-	if n := utf8.RuneCountInString(strings.TrimSpace(*in.Question)); n < 1 || n > 500 {
-		s.fail(w, invalid("Question must be 1-500 characters"))
-		return
-	}
-	if len(in.Options) < 2 || len(in.Options) > 10 {
-		s.fail(w, invalid("A poll needs 2-10 options"))
-		return
-	}
-	poll := &Poll{ID: identity.NewID(), MessageID: messages.NewID(), ChannelID: ca.Channel.ID, Question: *in.Question,
-		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	for _, o := range in.Options {
-		if n := utf8.RuneCountInString(strings.TrimSpace(o)); n < 1 || n > 200 {
-			s.fail(w, invalid("Each option must be 1-200 characters"))
-			return
-		}
-		poll.Options = append(poll.Options, PollOption{ID: identity.NewID(), Text: o})
-	}
-	if _, err := s.d.Community.CanSend(ctx, p.Account.ID, ca.Channel.ID); err != nil {
+	poll, err := s.d.Community.NewPoll(ctx, p.Account.ID, ca.Channel.ID, *in.Question, in.Options)
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -221,12 +203,8 @@ func (s *Surface) votePoll(w http.ResponseWriter, r *http.Request, p *identity.P
 		writeError(w, http.StatusUnprocessableEntity, "option_id is required")
 		return
 	}
-	ok := false
-	for _, o := range poll.Options {
-		ok = ok || o.ID == *in.OptionID
-	}
-	if !ok {
-		s.fail(w, invalid("Invalid option_id"))
+	if err := poll.CheckVote(*in.OptionID); err != nil {
+		s.fail(w, err)
 		return
 	}
 	if err := s.d.Extras.Vote(ctx, poll.ID, p.Account.ID, *in.OptionID); err != nil {
@@ -276,34 +254,23 @@ func (s *Surface) createEvent(w http.ResponseWriter, r *http.Request, p *identit
 		writeError(w, http.StatusUnprocessableEntity, "name and starts_at are required")
 		return
 	}
-	if n := utf8.RuneCountInString(strings.TrimSpace(*in.Name)); n < 1 || n > 200 {
-		s.fail(w, invalid("Event name must be 1-200 characters"))
-		return
-	}
-	if err := checkOpt("description", in.Description, 2000); err != nil {
+	ev, err := s.d.Community.NewEvent(ctx, p.Account.ID, ca.Community.ID, ca.Channel.ID, *in.Name, in.Description, *in.StartsAt)
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	if _, err := s.d.Community.CanSend(ctx, p.Account.ID, ca.Channel.ID); err != nil {
-		s.fail(w, err)
-		return
-	}
-	actor := p.Account.ID
-	ev := &Event{ID: identity.NewID(), CommunityID: ca.Community.ID, ChannelID: ca.Channel.ID, MessageID: messages.NewID(),
-		Name: *in.Name, Description: emptyToNil(in.Description), StartsAt: in.StartsAt.UTC().Truncate(time.Microsecond), CreatedBy: &actor,
-		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := s.d.Extras.CreateEvent(ctx, ev); err != nil {
 		s.fail(w, err)
 		return
 	}
 	raw, _ := json.Marshal(meta{Event: ev.ID})
 	m, err := s.d.Messages.Post(ctx, messages.PostInput{ID: ev.MessageID, ConversationID: ca.Channel.ID, Kind: messages.KindChannel,
-		AuthorID: actor, Body: "📅 **Event**: " + *in.Name, Meta: string(raw)})
+		AuthorID: p.Account.ID, Body: "📅 **Event**: " + *in.Name, Meta: string(raw)})
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, s.render1(ctx, actor, m))
+	writeJSON(w, http.StatusCreated, s.render1(ctx, p.Account.ID, m))
 }
 
 func (s *Surface) listEvents(w http.ResponseWriter, r *http.Request, p *identity.Principal) {

@@ -120,21 +120,7 @@ func (s *Surface) updateBot(w http.ResponseWriter, r *http.Request, p *identity.
 		s.bad(w, err)
 		return
 	}
-	if in.Name != nil {
-		if n := len([]rune(strings.TrimSpace(*in.Name))); n < 1 || n > 64 {
-			s.fail(w, invalid("Bot name must be 1-64 characters"))
-			return
-		}
-		b.Name = *in.Name
-	}
-	if in.Description != nil {
-		if err := checkOpt("description", in.Description, 512); err != nil {
-			s.fail(w, err)
-			return
-		}
-		b.Description = emptyToNil(in.Description)
-	}
-	if err := s.d.Bots.UpdateBot(r.Context(), b); err != nil {
+	if err := s.bots.Update(r.Context(), b, in.Name, in.Description); err != nil {
 		s.fail(w, err)
 		return
 	}

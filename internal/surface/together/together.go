@@ -48,6 +48,11 @@ type Subscriber interface {
 
 // Deps is what the surface needs from the node.
 type Deps struct {
+	// Life is the node's life (internal/app/lifetime.go): the surface's
+	// background work (gateway fan-out, presence) takes its context from it
+	// and also ends at Close. Nil: a context that never ends (tests; app
+	// always sets it).
+	Life      context.Context
 	Log       *slog.Logger
 	Identity  *identity.Service
 	Community *community.Service
@@ -76,8 +81,10 @@ type Deps struct {
 	// (tests).
 	GiphyAPIKey string
 	GiphyBase   string
-	// Webhooks stores outgoing webhooks (nil, or no Egress: routes 503).
-	Webhooks webhooks.HookStore
+	// Webhooks stores outgoing webhooks; WebhookEngine is the node's one
+	// delivery engine, which sends them (either nil: routes 503).
+	Webhooks      webhooks.HookStore
+	WebhookEngine *webhooks.Engine
 	// Voice stores voice states (nil: voice routes 503).
 	Voice     VoiceStore
 	UploadDir string
@@ -119,8 +126,9 @@ type Surface struct {
 	fileKey []byte   // signs attachment URLs, shared by nodes
 
 	previews previewCache
-	webhooks *webhooks.Hooks // outgoing webhooks (nil without Webhooks or Egress)
-	bg       context.Context // background work (deliveries); ends at Close
+	webhooks *webhooks.Hooks // outgoing webhooks (nil without Webhooks or WebhookEngine)
+	bots     *community.Bots // bots' rules (nil without Bots)
+	bg       context.Context // background work: ends with the node's life (Deps.Life) or at Close
 	stopBG   context.CancelFunc
 	authRL   *ratelimit.Limiter
 	botRL    *ratelimit.Limiter
@@ -153,19 +161,23 @@ func New(d Deps) (*Surface, error) {
 	if d.PresenceSweep <= 0 {
 		s.d.PresenceSweep = 15 * time.Second
 	}
-	s.bg, s.stopBG = context.WithCancel(context.Background())
+	if d.Life == nil {
+		d.Life = context.Background()
+	}
+	s.bg, s.stopBG = context.WithCancel(d.Life)
 	var err error
-	if d.Webhooks != nil && d.Egress != nil {
-		wlog := s.log.With("component", "together-webhooks")
-		engine, err := webhooks.NewEngine(webhookDelivery, d.Egress, wlog)
-		if err == nil {
-			s.webhooks, err = webhooks.NewHooks(d.Webhooks, d.Community, engine, webhookFormat, wlog)
-		}
-		if err != nil {
+	if d.Webhooks != nil && d.WebhookEngine != nil {
+		if s.webhooks, err = webhooks.NewHooks(d.Webhooks, d.Community, d.WebhookEngine, webhookFormat,
+			s.log.With("component", "together-webhooks")); err != nil {
 			s.stopBG()
 			return nil, fmt.Errorf("together: webhooks: %w", err)
 		}
-		go func() { _ = engine.Run(s.bg) }()
+	}
+	if d.Bots != nil {
+		if s.bots, err = community.NewBots(d.Bots, d.Identity); err != nil {
+			s.stopBG()
+			return nil, fmt.Errorf("together: bots: %w", err)
+		}
 	}
 	if d.AuthRate > 0 {
 		if s.authRL, err = ratelimit.New(ratelimit.Config{Limit: d.AuthRate, Burst: 5}); err != nil {
@@ -195,7 +207,7 @@ func New(d Deps) (*Surface, error) {
 	}
 	// The tracker may report other nodes' counts before New returns:
 	// presenceChanged reads s.pres under presMu.
-	tr, err := presence.New(pb, presence.Config{Namespace: "together", OnChange: s.presenceChanged}, s.log)
+	tr, err := presence.New(pb, presence.Config{Namespace: "together", OnChange: s.presenceChanged, Life: s.bg}, s.log)
 	if err != nil {
 		s.stopBG()
 		return nil, fmt.Errorf("together: presence: %w", err)
@@ -375,6 +387,7 @@ func statusOf(k fault.Kind) int {
 // fail writes err as Together's {"error": "…"} with the mapped status. A
 // rate-limited error also gets Retry-After, in whole seconds.
 func (s *Surface) fail(w http.ResponseWriter, err error) {
+	err = worded(err)
 	k := fault.KindOf(err)
 	msg := fault.Message(err)
 	if k == fault.RateLimited {
@@ -393,6 +406,35 @@ func (s *Surface) fail(w http.ResponseWriter, err error) {
 		msg = "Internal server error"
 	}
 	writeError(w, statusOf(k), msg)
+}
+
+// ruleTexts word the community's rule errors as Together does (same kind,
+// Together's text).
+var ruleTexts = []struct {
+	err  error
+	text string
+}{
+	{community.ErrPollQuestion, "Question must be 1-500 characters"},
+	{community.ErrPollOptionCount, "A poll needs 2-10 options"},
+	{community.ErrPollOptionText, "Each option must be 1-200 characters"},
+	{community.ErrPollNoSuchOption, "Invalid option_id"},
+	{community.ErrEventName, "Event name must be 1-200 characters"},
+	{community.ErrEventDescription, "description must be at most 2000 characters"},
+	{community.ErrBotsHumansOnly, "Bots cannot manage bots"},
+	{community.ErrBotName, "Bot name must be 1-64 characters"},
+	{community.ErrBotDescription, "description must be at most 512 characters"},
+	{community.ErrBotNotFound, "Bot not found"},
+	{community.ErrBotRevoked, "Bot has been revoked"},
+}
+
+// worded is err in Together's words when it is one of ruleTexts.
+func worded(err error) error {
+	for _, t := range ruleTexts {
+		if errors.Is(err, t.err) {
+			return fault.New(fault.KindOf(t.err), t.text)
+		}
+	}
+	return err
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

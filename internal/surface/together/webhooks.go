@@ -18,16 +18,18 @@ import (
 // Webhook is a server's outgoing webhook.
 type Webhook = webhooks.Hook
 
-// Webhook delivery, as Together's: up to 3 attempts, 5 s then 15 s apart,
-// 10 s each, on Hearth's one delivery engine (internal/webhooks); at most
-// 64 deliveries wait, more are dropped and counted as failures.
+// webhookFormat is Together's: {"event", "server_id", "data"} bodies,
+// signed X-Together-Signature-256 with the hook's id and attempt; up to 3
+// attempts, 5 s then 15 s apart, 10 s each, on Hearth's one durable
+// delivery engine (internal/webhooks); at most 64 deliveries wait per
+// webhook, more are dropped and counted as failures.
 var (
-	webhookDelivery = webhooks.EngineConfig{Workers: 16, QueueSize: 64, Delays: []time.Duration{5 * time.Second, 15 * time.Second},
-		Timeout: 10 * time.Second}
-	// webhookFormat is Together's: {"event", "server_id", "data"} bodies,
-	// signed X-Together-Signature-256 with the hook's id and attempt.
 	webhookFormat = webhooks.Format{
-		Events: []string{"message.created", "message.updated", "message.deleted", "member.joined", "member.left"},
+		Kind:       "together",
+		Delays:     []time.Duration{5 * time.Second, 15 * time.Second},
+		Timeout:    10 * time.Second,
+		MaxWaiting: 64,
+		Events:     []string{"message.created", "message.updated", "message.deleted", "member.joined", "member.left"},
 		Encode: func(communityID, event string, data any) ([]byte, error) {
 			return json.Marshal(map[string]any{"event": event, "server_id": communityID, "data": data})
 		},
@@ -181,7 +183,7 @@ func (s *Surface) testWebhook(w http.ResponseWriter, r *http.Request, p *identit
 	}
 	body, _ := json.Marshal(map[string]any{"event": "ping", "server_id": wh.CommunityID, "data": map[string]any{
 		"webhook_id": wh.ID, "server_name": c.Name, "message": "This is a test event from Together."}})
-	s.webhooks.Send(wh, body)
+	s.webhooks.Send(r.Context(), wh, body)
 	w.WriteHeader(http.StatusAccepted)
 }
 

@@ -1,0 +1,197 @@
+package community
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+)
+
+// Bot is a bot an account made; its account and token live in identity.
+type Bot struct {
+	ID          string
+	AccountID   string
+	TokenID     string
+	Name        string
+	Description *string
+	CreatedBy   string
+	RevokedAt   *time.Time
+	CreatedAt   time.Time
+}
+
+// BotStore persists bot records (internal/store/together_bots.go). Bot
+// returns fault.NotFound when there is none.
+type BotStore interface {
+	CreateBot(ctx context.Context, b *Bot) error
+	UpdateBot(ctx context.Context, b *Bot) error
+	Bot(ctx context.Context, id string) (*Bot, error)
+	BotsBy(ctx context.Context, accountID string) ([]*Bot, error)
+}
+
+// BotAccounts makes and revokes bots' accounts and tokens
+// (identity.Service).
+type BotAccounts interface {
+	CreateBot(ctx context.Context, ownerID, username, displayName string) (*identity.Account, *identity.Token, string, error)
+	RevokeToken(ctx context.Context, tokenID string) error
+	RegenerateBotToken(ctx context.Context, tokenID string) (*identity.Token, string, error)
+}
+
+// The rules of bots, as errors with fault kinds; a surface words them its
+// own way (errors.Is).
+var (
+	ErrBotsHumansOnly  = fault.New(fault.Forbidden, "only people, signed in without a token, manage bots")
+	ErrBotName         = fault.New(fault.Invalid, "bot name must be 1-64 characters")
+	ErrBotDescription  = fault.New(fault.Invalid, "bot description must be at most 512 characters")
+	ErrBotNotFound     = fault.New(fault.NotFound, "bot not found")
+	ErrBotRevoked      = fault.New(fault.Invalid, "bot has been revoked")
+	errBotStoreMissing = errors.New("community: bots need a store and accounts")
+)
+
+// Bots are accounts' bots: who may manage them, what a valid one is, and
+// their lifecycle (create, revoke, new token). A bot belongs to the account
+// that made it; nobody else sees it.
+type Bots struct {
+	st  BotStore
+	ids BotAccounts
+	now func() time.Time
+}
+
+// NewBots builds the bot rules over a store and the identity service.
+func NewBots(st BotStore, ids BotAccounts) (*Bots, error) {
+	if st == nil || ids == nil {
+		return nil, errBotStoreMissing
+	}
+	return &Bots{st: st, ids: ids, now: time.Now}, nil
+}
+
+// CanManageBots says whether p may manage bots: a person's own session, not a
+// bot and not an API token.
+func CanManageBots(p *identity.Principal) error {
+	if p.Token != nil || p.Account.Kind == identity.Bot {
+		return ErrBotsHumansOnly
+	}
+	return nil
+}
+
+// botUsername is "<slug>-bot-<8 hex>" within 32 characters.
+func botUsername(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+	}
+	slug := strings.Trim(b.String(), "-")
+	if len(slug) > 19 {
+		slug = strings.Trim(slug[:19], "-")
+	}
+	if slug == "" {
+		slug = "bot"
+	}
+	rnd := make([]byte, 4)
+	_, _ = rand.Read(rnd)
+	return slug + "-bot-" + hex.EncodeToString(rnd)
+}
+
+// Create checks and makes a bot for owner (name 1-64 characters,
+// description at most 512; an empty description is none): its account, its
+// token (returned raw, once) and its record.
+func (b *Bots) Create(ctx context.Context, owner, name string, description *string) (*Bot, string, error) {
+	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 64 {
+		return nil, "", ErrBotName
+	}
+	if description != nil && utf8.RuneCountInString(*description) > 512 {
+		return nil, "", ErrBotDescription
+	}
+	acct, tok, raw, err := b.ids.CreateBot(ctx, owner, botUsername(name), name)
+	if err != nil {
+		return nil, "", err
+	}
+	if description != nil && *description == "" {
+		description = nil
+	}
+	bot := &Bot{ID: identity.NewID(), AccountID: acct.ID, TokenID: tok.ID, Name: name, Description: description,
+		CreatedBy: owner, CreatedAt: b.now().UTC().Truncate(time.Microsecond)}
+	if err := b.st.CreateBot(ctx, bot); err != nil {
+		return nil, "", err
+	}
+	return bot, raw, nil
+}
+
+// Of lists owner's bots.
+func (b *Bots) Of(ctx context.Context, owner string) ([]*Bot, error) { return b.st.BotsBy(ctx, owner) }
+
+// Get returns owner's bot id (ErrBotNotFound for another's, or none).
+func (b *Bots) Get(ctx context.Context, owner, id string) (*Bot, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, ErrBotNotFound
+	}
+	bot, err := b.st.Bot(ctx, id)
+	if errors.Is(err, fault.NotFound) || (err == nil && bot.CreatedBy != owner) {
+		return nil, ErrBotNotFound
+	}
+	return bot, err
+}
+
+// Revoke revokes bot's token for good (again: nothing to do).
+func (b *Bots) Revoke(ctx context.Context, bot *Bot) error {
+	if bot.RevokedAt != nil {
+		return nil
+	}
+	if err := b.ids.RevokeToken(ctx, bot.TokenID); err != nil && !errors.Is(err, fault.NotFound) {
+		return err
+	}
+	now := b.now().UTC()
+	bot.RevokedAt = &now
+	return b.st.UpdateBot(ctx, bot)
+}
+
+// Regenerate replaces a live bot's token and returns the new one raw.
+func (b *Bots) Regenerate(ctx context.Context, bot *Bot) (string, error) {
+	if bot.RevokedAt != nil {
+		return "", ErrBotRevoked
+	}
+	tok, raw, err := b.ids.RegenerateBotToken(ctx, bot.TokenID)
+	if err != nil {
+		return "", err
+	}
+	bot.TokenID = tok.ID
+	if err := b.st.UpdateBot(ctx, bot); err != nil {
+		return "", err
+	}
+	return raw, nil
+}
+
+// Update changes a bot's name and description (nil: kept; name 1-64
+// characters, description at most 512, an empty one is none).
+func (b *Bots) Update(ctx context.Context, bot *Bot, name, description *string) error {
+	if name != nil {
+		if n := utf8.RuneCountInString(strings.TrimSpace(*name)); n < 1 || n > 64 {
+			return ErrBotName
+		}
+	}
+	if description != nil && utf8.RuneCountInString(*description) > 512 {
+		return ErrBotDescription
+	}
+	if name != nil {
+		bot.Name = *name
+	}
+	if description != nil {
+		bot.Description = description
+		if *description == "" {
+			bot.Description = nil
+		}
+	}
+	return b.st.UpdateBot(ctx, bot)
+}
