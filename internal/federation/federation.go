@@ -201,13 +201,16 @@ type Config struct {
 
 // Engagement is an inbound follow, like or boost, for chat and webhooks.
 type Engagement struct {
-	Actor    string // local actor username
-	Type     string // FEDIVERSE_ENGAGEMENT_FOLLOW, _LIKE, _REPOST
-	ActorIRI string
-	Name     string
-	Username string
-	Image    string
-	Body     string // Owncast's chat text, e.g. "liked that this stream went live."
+	Actor string // local actor username
+	// StageChannel is the community stage channel whose actor was engaged
+	// ("" for the server actor): the notice belongs in that channel's chat.
+	StageChannel string
+	Type         string // FEDIVERSE_ENGAGEMENT_FOLLOW, _LIKE, _REPOST
+	ActorIRI     string
+	Name         string
+	Username     string
+	Image        string
+	Body         string // Owncast's chat text, e.g. "liked that this stream went live."
 	// Show is the "show engagement" setting: whether it belongs in chat
 	// (webhooks fire either way).
 	Show bool

@@ -147,7 +147,7 @@ func (s *Service) record(ctx context.Context, local *LocalActor, from *remoteAct
 		return err
 	}
 	if s.cfg.OnEngagement != nil {
-		s.cfg.OnEngagement(ctx, Engagement{Actor: local.Username, Type: typ, ActorIRI: from.ID, Name: from.Name,
+		s.cfg.OnEngagement(ctx, Engagement{Actor: local.Username, StageChannel: local.StageChannel, Type: typ, ActorIRI: from.ID, Name: from.Name,
 			Username: from.FullUsername(), Image: from.Image, Body: body, Show: s.Settings().ShowEngagement})
 	}
 	return nil

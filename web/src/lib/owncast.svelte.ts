@@ -69,6 +69,11 @@ export interface ChatEvent {
   user?: ChatUser;
   visible?: boolean;
   oldName?: string;
+  // FEDIVERSE_ENGAGEMENT_* events: the remote account's avatar, actor id
+  // and user@host.
+  image?: string;
+  link?: string;
+  title?: string;
 }
 
 export interface Emoji {
