@@ -2,9 +2,11 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/federation"
 )
@@ -124,5 +126,99 @@ func TestFederationStageChannelEngagementInItsChat(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("bound channel history: %+v", history)
+	}
+}
+
+type featured struct {
+	Servers []struct {
+		ID, IRI, Name, Username, StreamTitle, URL, Actor string
+		IsOnline, Accepted                               bool
+	}
+}
+
+// TestTwoHearthsFederate: two Hearth instances on loopback federate with
+// real HTTP signatures. A's admin makes A follow B by B's address (found
+// through B's /api/config and WebFinger); B verifies A's signed Follow
+// and accepts; A lists B as a featured stream once the Accept arrives.
+// B going live delivers its go-live post to A, which shows B online with
+// the post's text. A stage channel of A follows B too, by account. A's
+// unfollow reaches B as an Undo.
+func TestTwoHearthsFederate(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, fedConfig(t), nil)
+	b, _ := start(t, fedConfig(t), nil)
+	baseA, baseB := federate(t, a), federate(t, b)
+
+	code, body := owncastAdmin(t, baseA, "POST", "/api/admin/federation/servers", map[string]any{"url": baseB})
+	if code != 200 {
+		t.Fatalf("follow B: %d %s", code, body)
+	}
+	list := func(base string, admin bool) featured {
+		var f featured
+		path := "/api/federation/servers"
+		if admin {
+			path = "/api/admin/federation/servers"
+		}
+		_, body := owncastAdmin(t, base, "GET", path, nil)
+		if err := json.Unmarshal(body, &f); err != nil {
+			t.Fatalf("%s: %v %s", path, err, body)
+		}
+		return f
+	}
+	poll(t, "B's Accept", 10*time.Second, func() bool { f := list(baseA, false); return len(f.Servers) == 1 })
+	f := list(baseA, true).Servers[0]
+	actorB := baseB + "/federation/user/streamer"
+	if f.IRI != actorB || !f.Accepted || f.IsOnline || !strings.HasPrefix(f.Username, "streamer@") {
+		t.Fatalf("featured on A = %+v", f)
+	}
+	var followers struct {
+		Total   int
+		Results []struct{ Link string }
+	}
+	_, body = owncastAdmin(t, baseB, "GET", "/api/followers", nil)
+	_ = json.Unmarshal(body, &followers)
+	if followers.Total != 1 || followers.Results[0].Link != baseA+"/federation/user/streamer" {
+		t.Fatalf("B's followers = %s", body)
+	}
+
+	if err := b.Federation.GoLive(context.Background(), "", "B's evening show"); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "B's go-live post on A", 10*time.Second, func() bool { f := list(baseA, false); return f.Servers[0].IsOnline })
+	f = list(baseA, false).Servers[0]
+	if !strings.Contains(f.StreamTitle, "B's evening show") || !strings.HasPrefix(f.URL, baseB+"/federation/") {
+		t.Fatalf("featured after go-live = %+v", f)
+	}
+
+	// A stage channel of A follows B's account.
+	admin := adminLogin(t, baseA)
+	sid := newServer(t, baseA, admin.AccessToken)
+	var ch struct{ ID string }
+	if code := call(t, "POST", baseA+"/servers/"+sid+"/channels", admin.AccessToken, map[string]any{"name": "Relay", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("stage channel: %d", code)
+	}
+	hostB := strings.TrimPrefix(baseB, "http://")
+	if code, body := owncastAdmin(t, baseA, "POST", "/api/admin/federation/servers", map[string]any{"url": "streamer@" + hostB, "stage": ch.ID}); code != 200 {
+		t.Fatalf("stage follows B: %d %s", code, body)
+	}
+	poll(t, "B's Accept of the stage channel", 10*time.Second, func() bool {
+		all := list(baseA, true).Servers
+		return len(all) == 2 && all[0].Accepted && all[1].Accepted
+	})
+	if all := list(baseA, true).Servers; all[0].Actor != federation.StagePrefix+ch.ID {
+		t.Fatalf("admin list = %+v", all)
+	}
+
+	// Unfollow: B receives the Undo.
+	if code, body := owncastAdmin(t, baseA, "DELETE", "/api/admin/federation/servers/"+f.ID, nil); code != 200 {
+		t.Fatalf("unfollow: %d %s", code, body)
+	}
+	poll(t, "B drops A's server actor", 10*time.Second, func() bool {
+		_, body := owncastAdmin(t, baseB, "GET", "/api/followers", nil)
+		_ = json.Unmarshal(body, &followers)
+		return followers.Total == 1 && followers.Results[0].Link == baseA+"/federation/user/"+federation.StagePrefix+ch.ID
+	})
+	if len(list(baseA, false).Servers) != 0 {
+		t.Fatal("the unfollowed server is still featured")
 	}
 }

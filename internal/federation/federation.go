@@ -152,6 +152,8 @@ type Store interface {
 	// unless switched off).
 	StageActorEnabled(ctx context.Context, channelID string) (bool, error)
 	SetStageActorEnabled(ctx context.Context, channelID string, on bool, at time.Time) error
+
+	FollowingStore
 }
 
 // Doer sends outbound requests: the egress client.
@@ -197,6 +199,9 @@ type Config struct {
 	// engagement, once per cluster (the node that took the activity): for
 	// the stage chat's FEDIVERSE_ENGAGEMENT_* events and webhooks.
 	OnEngagement func(ctx context.Context, e Engagement)
+	// LiveWindow is how long a followed server counts as live after its
+	// go-live post (featured streams). Default 4 hours.
+	LiveWindow time.Duration
 }
 
 // Engagement is an inbound follow, like or boost, for chat and webhooks.
@@ -266,6 +271,9 @@ func New(cfg Config, st Store, client Doer, logger *slog.Logger) (*Service, erro
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 2 * time.Second
+	}
+	if cfg.LiveWindow <= 0 {
+		cfg.LiveWindow = 4 * time.Hour
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
