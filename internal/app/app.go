@@ -23,6 +23,7 @@ import (
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -46,8 +47,10 @@ type App struct {
 	HTTP     *httpserver.Server
 	// StageChat is the Owncast stage chat and page settings (wire_owncast.go).
 	StageChat *stagechat.Service
-	Watch     *watch.Service // watch rooms (OpenTogetherTube surface, community watch channels)
-	Live      *liveService   // live streaming: stages, RTMP ingest, HLS (wire_live.go)
+	// Federation is the stage on the fediverse (wire_federation.go).
+	Federation *federation.Service
+	Watch      *watch.Service // watch rooms (OpenTogetherTube surface, community watch channels)
+	Live       *liveService   // live streaming: stages, RTMP ingest, HLS (wire_live.go)
 	// Community and Messages are the community and message services (wire_together.go).
 	Community *community.Service
 	Messages  *messages.Service

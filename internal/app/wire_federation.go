@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
@@ -17,11 +18,17 @@ import (
 // onEngagement is called with each inbound engagement (the surface sets
 // its webhook half once it exists).
 func newFederation(a *App, chat *stagechat.Service, log *slog.Logger, onEngagement func(context.Context, federation.Engagement)) (*federation.Service, error) {
-	out, err := egress.New(egress.Config{Timeout: 15 * time.Second, MaxBodyBytes: 1 << 20})
+	ecfg := egress.Config{Timeout: 15 * time.Second, MaxBodyBytes: 1 << 20}
+	if a.Config.FederationTestLoopback {
+		// Tests: instances on one machine federate over loopback.
+		ecfg.AllowAddr = func(ap netip.AddrPort) bool { return ap.Addr().IsLoopback() }
+	}
+	out, err := egress.New(ecfg)
 	if err != nil {
 		return nil, err
 	}
-	cfg := federation.Config{Settings: chat.FederationSettings, Version: "hearth", OnEngagement: onEngagement}
+	cfg := federation.Config{Settings: chat.FederationSettings, Version: "hearth", OnEngagement: onEngagement,
+		InsecureHTTP: a.Config.FederationTestLoopback}
 	if a.Community != nil && a.Live != nil {
 		// Each stage channel is its own actor (its stage has its id).
 		cfg.StageChannel = func(ctx context.Context, id string) (string, bool) {
@@ -38,6 +45,7 @@ func newFederation(a *App, chat *stagechat.Service, log *slog.Logger, onEngageme
 		return nil, err
 	}
 	a.runners = append(a.runners, fed.Run)
+	a.Federation = fed
 	return fed, nil
 }
 

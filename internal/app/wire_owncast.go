@@ -54,8 +54,14 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	chat, err := stagechat.New(ctx, stagechat.Config{Life: a.lifeCtx(), Defaults: defaults, Conversation: conversation,
-		Presence: stagechat.PresenceConfig{Cluster: chatters}}, a.DB.StageChat(), a.Identity, msgs, a.Bus,
+	chatCfg := stagechat.Config{Life: a.lifeCtx(), Defaults: defaults, Conversation: conversation,
+		Presence: stagechat.PresenceConfig{Cluster: chatters}}
+	if sc := a.stageChannels(); sc != nil {
+		// A stage channel actor's fediverse engagement goes to the
+		// channel's chat, wherever its messages live.
+		chatCfg.ChannelChat = sc.ChatOf
+	}
+	chat, err := stagechat.New(ctx, chatCfg, a.DB.StageChat(), a.Identity, msgs, a.Bus,
 		log.With("component", "stagechat"))
 	if err != nil {
 		return err

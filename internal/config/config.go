@@ -65,13 +65,14 @@ type Config struct {
 
 	// Owncast stage chat and page. The instance texts seed a fresh data dir:
 	// once an admin changes any page setting, the stored settings win.
-	StageName          string   `name:"stage-name" env:"HEARTH_STAGE_NAME" default:"Hearth" help:"Instance name on the stream page and in Owncast's /api/config, until an admin changes it (Owncast's default: New Owncast Server)."`
-	StageSummary       string   `name:"stage-summary" env:"HEARTH_STAGE_SUMMARY" default:"A live stream on Hearth." help:"Instance summary, until an admin changes it."`
-	StagePageContent   string   `name:"stage-page-content" env:"HEARTH_STAGE_PAGE_CONTENT" default:"" help:"Markdown shown below the stream (Owncast's extraPageContent), until an admin changes it."`
-	StageTags          []string `name:"stage-tags" env:"HEARTH_STAGE_TAGS" default:"" sep:"," help:"Instance tags, comma separated, until an admin changes them."`
-	DirectoryURL       string   `name:"directory-url" env:"HEARTH_DIRECTORY_URL" default:"https://directory.owncast.online" help:"The Owncast directory the stage is listed in while the admin's config/directoryenabled is on (pinged every 4 minutes with the server URL). Empty: none, and directoryenabled is refused."`
-	StageSocialHandles []string `name:"stage-social-handles" env:"HEARTH_STAGE_SOCIAL_HANDLES" default:"" sep:"," help:"Social links as platform=url, comma separated (e.g. github=https://github.com/owncast/owncast), until an admin changes them."`
-	ChatFloodRate      float64  `name:"chat-flood-rate" env:"HEARTH_CHAT_FLOOD_RATE" default:"1.5" help:"Chat messages per second one Owncast chat connection may send; a faster sender is muted for 10 s with Owncast's notice (Owncast: 1.5). 0 disables the limit."`
+	StageName              string   `name:"stage-name" env:"HEARTH_STAGE_NAME" default:"Hearth" help:"Instance name on the stream page and in Owncast's /api/config, until an admin changes it (Owncast's default: New Owncast Server)."`
+	StageSummary           string   `name:"stage-summary" env:"HEARTH_STAGE_SUMMARY" default:"A live stream on Hearth." help:"Instance summary, until an admin changes it."`
+	StagePageContent       string   `name:"stage-page-content" env:"HEARTH_STAGE_PAGE_CONTENT" default:"" help:"Markdown shown below the stream (Owncast's extraPageContent), until an admin changes it."`
+	StageTags              []string `name:"stage-tags" env:"HEARTH_STAGE_TAGS" default:"" sep:"," help:"Instance tags, comma separated, until an admin changes them."`
+	DirectoryURL           string   `name:"directory-url" env:"HEARTH_DIRECTORY_URL" default:"https://directory.owncast.online" help:"The Owncast directory the stage is listed in while the admin's config/directoryenabled is on (pinged every 4 minutes with the server URL). Empty: none, and directoryenabled is refused."`
+	FederationTestLoopback bool     `name:"federation-test-loopback" env:"HEARTH_FEDERATION_TEST_LOOPBACK" default:"false" help:"Testing only: let federation reach loopback addresses and look remote accounts up over plain http, so instances on one machine federate. Never set it on a public server."`
+	StageSocialHandles     []string `name:"stage-social-handles" env:"HEARTH_STAGE_SOCIAL_HANDLES" default:"" sep:"," help:"Social links as platform=url, comma separated (e.g. github=https://github.com/owncast/owncast), until an admin changes them."`
+	ChatFloodRate          float64  `name:"chat-flood-rate" env:"HEARTH_CHAT_FLOOD_RATE" default:"1.5" help:"Chat messages per second one Owncast chat connection may send; a faster sender is muted for 10 s with Owncast's notice (Owncast: 1.5). 0 disables the limit."`
 
 	// Live streaming (Owncast-compatible RTMP ingest and HLS).
 	RTMPAddr         string `name:"rtmp-addr" env:"HEARTH_RTMP_ADDR" default:":1935" help:"RTMP ingest listen address (host:port); publishers use rtmp://<host>:<port>/live/<stream key>. Empty disables RTMP ingest."`

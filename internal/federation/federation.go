@@ -152,6 +152,8 @@ type Store interface {
 	// unless switched off).
 	StageActorEnabled(ctx context.Context, channelID string) (bool, error)
 	SetStageActorEnabled(ctx context.Context, channelID string, on bool, at time.Time) error
+
+	FollowingStore
 }
 
 // Doer sends outbound requests: the egress client.
@@ -197,17 +199,23 @@ type Config struct {
 	// engagement, once per cluster (the node that took the activity): for
 	// the stage chat's FEDIVERSE_ENGAGEMENT_* events and webhooks.
 	OnEngagement func(ctx context.Context, e Engagement)
+	// LiveWindow is how long a followed server counts as live after its
+	// go-live post (featured streams). Default 4 hours.
+	LiveWindow time.Duration
 }
 
 // Engagement is an inbound follow, like or boost, for chat and webhooks.
 type Engagement struct {
-	Actor    string // local actor username
-	Type     string // FEDIVERSE_ENGAGEMENT_FOLLOW, _LIKE, _REPOST
-	ActorIRI string
-	Name     string
-	Username string
-	Image    string
-	Body     string // Owncast's chat text, e.g. "liked that this stream went live."
+	Actor string // local actor username
+	// StageChannel is the community stage channel whose actor was engaged
+	// ("" for the server actor): the notice belongs in that channel's chat.
+	StageChannel string
+	Type         string // FEDIVERSE_ENGAGEMENT_FOLLOW, _LIKE, _REPOST
+	ActorIRI     string
+	Name         string
+	Username     string
+	Image        string
+	Body         string // Owncast's chat text, e.g. "liked that this stream went live."
 	// Show is the "show engagement" setting: whether it belongs in chat
 	// (webhooks fire either way).
 	Show bool
@@ -263,6 +271,9 @@ func New(cfg Config, st Store, client Doer, logger *slog.Logger) (*Service, erro
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 2 * time.Second
+	}
+	if cfg.LiveWindow <= 0 {
+		cfg.LiveWindow = 4 * time.Hour
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

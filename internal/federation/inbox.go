@@ -100,7 +100,11 @@ func (s *Service) apply(ctx context.Context, local *LocalActor, from *remoteActo
 		}
 		return nil
 	case "Create":
-		return fault.New(fault.Invalid, "replies are not accepted")
+		// Posts of an actor we follow (featured streams); anyone else's
+		// is a reply, refused.
+		return s.received(ctx, local, from, act)
+	case "Accept", "Reject":
+		return s.accepted(ctx, local, from, act, str(act["type"]) == "Accept")
 	default:
 		return fault.New(fault.Invalid, "unsupported activity type")
 	}
@@ -147,7 +151,7 @@ func (s *Service) record(ctx context.Context, local *LocalActor, from *remoteAct
 		return err
 	}
 	if s.cfg.OnEngagement != nil {
-		s.cfg.OnEngagement(ctx, Engagement{Actor: local.Username, Type: typ, ActorIRI: from.ID, Name: from.Name,
+		s.cfg.OnEngagement(ctx, Engagement{Actor: local.Username, StageChannel: local.StageChannel, Type: typ, ActorIRI: from.ID, Name: from.Name,
 			Username: from.FullUsername(), Image: from.Image, Body: body, Show: s.Settings().ShowEngagement})
 	}
 	return nil

@@ -43,10 +43,17 @@ type engagementMeta struct {
 	Engagement *Engagement `json:"engagement"`
 }
 
-// SendEngagement stores and broadcasts a fediverse engagement notice.
+// SendEngagement stores and broadcasts a fediverse engagement notice in
+// the stage chat.
 func (s *Service) SendEngagement(ctx context.Context, e Engagement, body string) error {
+	return s.sendEngagement(ctx, s.cfg.Conversation, messages.KindStage, e, body)
+}
+
+// sendEngagement posts the notice, as a system message (no author), into
+// a conversation: the stage chat or a stage channel's own.
+func (s *Service) sendEngagement(ctx context.Context, conversation string, kind messages.Kind, e Engagement, body string) error {
 	mt, _ := json.Marshal(engagementMeta{Stage: KindFediverse, Engagement: &e})
-	_, err := s.msgs.Post(ctx, messages.PostInput{ConversationID: s.cfg.Conversation, Kind: messages.KindStage,
+	_, err := s.msgs.Post(ctx, messages.PostInput{ConversationID: conversation, Kind: kind,
 		Body: strings.TrimSpace(body), Meta: string(mt)})
 	return err
 }
@@ -62,18 +69,30 @@ func EngagementOf(m *messages.Message) (Engagement, bool) {
 
 // FederationEngagement is federation's OnEngagement hook: with "show
 // engagement" on, a follow, like or boost of the server actor appears in
-// the stage chat.
+// the stage chat, and one of a stage channel's actor in that channel's
+// chat (the channel's own messages, or the stage chat it is bound to).
 func (s *Service) FederationEngagement(ctx context.Context, e federation.Engagement) {
 	if !e.Show {
 		return
+	}
+	conversation, kind := s.cfg.Conversation, messages.KindStage
+	if e.StageChannel != "" {
+		if s.cfg.ChannelChat == nil {
+			return // no stage channels here
+		}
+		id, stage := s.cfg.ChannelChat(ctx, e.StageChannel)
+		conversation = id
+		if !stage {
+			kind = messages.KindChannel
+		}
 	}
 	name := e.Name
 	if name == "" {
 		name = e.Username
 	}
-	if err := s.SendEngagement(ctx, Engagement{Type: e.Type, Image: e.Image, Link: e.ActorIRI, Title: e.Username},
+	if err := s.sendEngagement(ctx, conversation, kind, Engagement{Type: e.Type, Image: e.Image, Link: e.ActorIRI, Title: e.Username},
 		name+" "+e.Body); err != nil {
-		s.log.Warn("fediverse engagement to chat", "err", err)
+		s.log.Warn("fediverse engagement to chat", "actor", e.Actor, "err", err)
 	}
 }
 

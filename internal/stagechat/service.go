@@ -90,6 +90,12 @@ type Config struct {
 	Defaults Settings
 	// Presence tunes join/part announcements.
 	Presence PresenceConfig
+	// ChannelChat finds where a community stage channel's messages live:
+	// its own conversation (stage false), or the chat of the stage it is
+	// bound to (stage true). A stage channel actor's fediverse engagement
+	// is posted there. nil: no stage channels (their engagement is not
+	// shown in any chat).
+	ChannelChat func(ctx context.Context, channelID string) (conversationID string, stage bool)
 }
 
 // Service is the stage chat domain service.

@@ -297,3 +297,82 @@ func (s *Federation) SetStageActorEnabled(ctx context.Context, channelID string,
 		ON CONFLICT (channel_id) DO UPDATE SET enabled=excluded.enabled, updated_at=excluded.updated_at`, channelID, v, Micros(at))
 	return err
 }
+
+// PutFollowing inserts or replaces a following (one per actor and IRI).
+func (s *Federation) PutFollowing(ctx context.Context, f *federation.Following) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO federation_following
+		(id, actor, iri, inbox, name, username, image, follow_iri, accepted_at, post_iri, post_text, post_url,
+		post_preview, post_at, live_at, created_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)
+		ON CONFLICT (actor, iri) DO UPDATE SET inbox=excluded.inbox, name=excluded.name, username=excluded.username,
+		image=excluded.image, follow_iri=excluded.follow_iri, accepted_at=excluded.accepted_at,
+		post_iri=excluded.post_iri, post_text=excluded.post_text, post_url=excluded.post_url,
+		post_preview=excluded.post_preview, post_at=excluded.post_at, live_at=excluded.live_at`,
+		f.ID, f.Actor, f.IRI, f.Inbox, f.Name, f.Username, f.Image, f.FollowIRI, NullMicros(f.AcceptedAt), f.PostIRI,
+		f.PostText, f.PostURL, f.PostPreview, NullMicros(f.PostAt), NullMicros(f.LiveAt), Micros(f.CreatedAt))
+	return err
+}
+
+const followingCols = `id, actor, iri, inbox, name, username, image, follow_iri, accepted_at, post_iri, post_text,
+	post_url, post_preview, post_at, live_at, created_at`
+
+func scanFollowing(sc interface{ Scan(...any) error }) (*federation.Following, error) {
+	var f federation.Following
+	var acc, postAt, liveAt sql.NullInt64
+	var created int64
+	if err := sc.Scan(&f.ID, &f.Actor, &f.IRI, &f.Inbox, &f.Name, &f.Username, &f.Image, &f.FollowIRI, &acc,
+		&f.PostIRI, &f.PostText, &f.PostURL, &f.PostPreview, &postAt, &liveAt, &created); err != nil {
+		return nil, err
+	}
+	f.AcceptedAt, f.PostAt, f.LiveAt, f.CreatedAt = TimePtr(acc), TimePtr(postAt), TimePtr(liveAt), FromMicros(created)
+	return &f, nil
+}
+
+func (s *Federation) oneFollowing(ctx context.Context, where string, args ...any) (*federation.Following, error) {
+	f, err := scanFollowing(s.db.QueryRowContext(ctx, `SELECT `+followingCols+` FROM federation_following WHERE `+where, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fault.New(fault.NotFound, "no such followed server")
+	}
+	return f, err
+}
+
+// FollowingByID returns a following by our id.
+func (s *Federation) FollowingByID(ctx context.Context, id string) (*federation.Following, error) {
+	return s.oneFollowing(ctx, `id=$1`, id)
+}
+
+// FollowingOf returns a local actor's following of a remote actor.
+func (s *Federation) FollowingOf(ctx context.Context, actor, iri string) (*federation.Following, error) {
+	return s.oneFollowing(ctx, `actor=$1 AND iri=$2`, actor, iri)
+}
+
+// Followings lists a local actor's followings ("" for all), newest first.
+func (s *Federation) Followings(ctx context.Context, actor string) ([]*federation.Following, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+followingCols+` FROM federation_following
+		WHERE $1 = '' OR actor = $1 ORDER BY created_at DESC, id`, actor)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*federation.Following{}
+	for rows.Next() {
+		f, err := scanFollowing(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// DeleteFollowing forgets a following.
+func (s *Federation) DeleteFollowing(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM federation_following WHERE id=$1`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fault.New(fault.NotFound, "no such followed server")
+	}
+	return nil
+}

@@ -255,6 +255,40 @@ func (s *Surface) registerFederation(h *httpserver.Server) {
 		}
 		writeStageActor(w, f, a)
 	})
+	// Owncast 0.2's featured streams: servers this one follows.
+	h.Handle("GET /api/federation/servers", s.wrap(func(w http.ResponseWriter, r *http.Request) {
+		s.writeFollowing(w, r, false)
+	}))
+	s.admin(h, "GET /api/admin/federation/servers", func(w http.ResponseWriter, r *http.Request) {
+		s.writeFollowing(w, r, true)
+	})
+	s.admin(h, "POST /api/admin/federation/servers", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			URL string `json:"url"`
+			// Stage (Hearth's extra) makes a stage channel's actor follow.
+			Stage string `json:"stage"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		username := ""
+		if req.Stage != "" {
+			username = federation.StagePrefix + strings.ToLower(req.Stage)
+		}
+		fl, err := f.Follow(r.Context(), username, req.URL)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		httpserver.WriteJSON(w, http.StatusOK, followingJSON(f, fl, true))
+	})
+	s.admin(h, "DELETE /api/admin/federation/servers/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if err := f.Unfollow(r.Context(), r.PathValue("id")); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeResult(w, http.StatusOK, true, "unfollowed")
+	})
 	s.admin(h, "GET /api/admin/federation/actions", func(w http.ResponseWriter, r *http.Request) {
 		off, lim := paging(r)
 		as, total, err := f.Actions(r.Context(), off, lim)
@@ -268,6 +302,42 @@ func (s *Surface) registerFederation(h *httpserver.Server) {
 		}
 		httpserver.WriteJSON(w, http.StatusOK, map[string]any{"total": total, "results": out})
 	})
+}
+
+// writeFollowing writes the featured streams: the servers the server
+// actor follows that accepted (public), or every actor's followings with
+// their state (admin).
+func (s *Surface) writeFollowing(w http.ResponseWriter, r *http.Request, admin bool) {
+	f := s.d.Federation
+	out := []map[string]any{}
+	if !f.Enabled() && !admin {
+		httpserver.WriteJSON(w, http.StatusOK, map[string]any{"servers": out})
+		return
+	}
+	fs, err := f.Followings(r.Context(), "", admin)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	for _, fl := range fs {
+		if !admin && fl.AcceptedAt == nil {
+			continue
+		}
+		out = append(out, followingJSON(f, fl, admin))
+	}
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"servers": out})
+}
+
+// followingJSON is one featured stream (Owncast 0.2's FederatedServer,
+// with Hearth's post fields).
+func followingJSON(f *federation.Service, fl *federation.Following, admin bool) map[string]any {
+	m := map[string]any{"id": fl.ID, "iri": fl.IRI, "name": fl.Name, "username": fl.Username, "logoUrl": fl.Image,
+		"isOnline": fl.Live(f.Now(), f.LiveWindow()), "streamTitle": fl.PostText, "url": fl.PostURL,
+		"previewUrl": fl.PostPreview, "lastLiveAt": fl.LiveAt, "lastPostAt": fl.PostAt}
+	if admin {
+		m["actor"], m["accepted"], m["createdAt"] = fl.Actor, fl.AcceptedAt != nil, fl.CreatedAt
+	}
+	return m
 }
 
 // writeFollowers writes Owncast's follower list: {total, results} when

@@ -431,6 +431,13 @@ func openAPIFederation(c *ocClient, n *node) {
 	reg := c.obj(200, "POST", "/api/chat/register", "", nil)
 	c.do(400, "POST", "/api/auth/fediverse?accessToken="+url.QueryEscape(reg["accessToken"].(string)), "", map[string]any{"account": "nobody"})
 	c.do(400, "POST", "/api/auth/fediverse/verify", "", map[string]any{"code": "NOPE"})
+	fp := newPeer(c.t, "olive")
+	fl := c.obj(200, "POST", "/api/admin/federation/servers", "admin", map[string]any{"url": fp.actor()})
+	c.do(400, "POST", "/api/admin/federation/servers", "admin", map[string]any{"url": "nobody"})
+	c.do(200, "GET", "/api/federation/servers", "", nil)
+	c.do(200, "GET", "/api/admin/federation/servers", "admin", nil)
+	c.do(404, "DELETE", "/api/admin/federation/servers/0190a0b0-c0d0-7e0f-8000-000000000009", "admin", nil)
+	c.do(200, "DELETE", "/api/admin/federation/servers/"+fl["id"].(string), "admin", nil)
 	c.do(404, "GET", "/api/admin/federation/stages/x", "admin", nil) // the harness wires no stage channels
 	c.do(404, "POST", "/api/admin/federation/stages/x", "admin", map[string]any{"enabled": false})
 	c.do(200, "POST", "/api/admin/yp/reset", "admin", nil)

@@ -2,6 +2,7 @@ package together
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
@@ -173,13 +174,42 @@ type messageDTO struct {
 	PinnedAt         *time.Time `json:"pinned_at"`
 	Poll             any        `json:"poll"`
 	Event            any        `json:"event"`
+	// Fediverse is Hearth's extension on a system message that tells of a
+	// fediverse follow, like or boost of a stage's actor (Owncast's
+	// FEDIVERSE_ENGAGEMENT_* chat events); absent on other messages.
+	Fediverse *fediverseDTO `json:"fediverse,omitempty"`
+}
+
+// fediverseDTO is the engagement an Owncast FEDIVERSE_ENGAGEMENT_* event
+// carries: its type, the remote account's avatar, actor id and user@host.
+type fediverseDTO struct {
+	Type  string `json:"type"`
+	Image string `json:"image"`
+	Link  string `json:"link"`
+	Title string `json:"title"`
 }
 
 func toMessage(m *messages.Message) messageDTO {
 	return messageDTO{ID: m.ID, ChannelID: m.ConversationID, AuthorID: m.AuthorID, Content: m.Body, ReplyTo: m.ReplyTo,
 		MentionUserIDs: m.MentionUserIDs, MentionEveryone: m.MentionEveryone, ThreadID: m.ThreadID,
 		ThreadReplyCount: m.ThreadReplyCount, EditedAt: m.EditedAt, Deleted: m.Deleted, CreatedAt: m.CreatedAt,
-		Pinned: m.Pinned, PinnedBy: m.PinnedBy, PinnedAt: m.PinnedAt}
+		Pinned: m.Pinned, PinnedBy: m.PinnedBy, PinnedAt: m.PinnedAt, Fediverse: fediverseOf(m)}
+}
+
+// fediverseOf reads a fediverse notice's engagement from the message's
+// meta (the stage chat stores it as {"stage":"fediverse","engagement":…}).
+// Only system messages carry one: an author cannot set meta.
+func fediverseOf(m *messages.Message) *fediverseDTO {
+	if m.AuthorID != nil || m.Meta == "" {
+		return nil
+	}
+	var mt struct {
+		Engagement *fediverseDTO `json:"engagement"`
+	}
+	if json.Unmarshal([]byte(m.Meta), &mt) != nil || mt.Engagement == nil || mt.Engagement.Type == "" {
+		return nil
+	}
+	return mt.Engagement
 }
 
 func toMessages(ms []*messages.Message) []messageDTO {

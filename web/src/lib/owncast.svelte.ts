@@ -69,6 +69,11 @@ export interface ChatEvent {
   user?: ChatUser;
   visible?: boolean;
   oldName?: string;
+  // FEDIVERSE_ENGAGEMENT_* events: the remote account's avatar, actor id
+  // and user@host.
+  image?: string;
+  link?: string;
+  title?: string;
 }
 
 export interface Emoji {
@@ -86,7 +91,23 @@ export const owncast = {
   status: () => request<Status>("Loading the stream status", "/api/status"),
   config: () => request<WebConfig>("Loading the stage settings", "/api/config"),
   emoji: () => request<Emoji[]>("Loading emoji", "/api/emoji"),
+  featured: () => request<{ servers: FeaturedServer[] }>("Loading featured streams", "/api/federation/servers"),
 };
+
+/** FeaturedServer is a server this one follows on the fediverse (Owncast
+ * 0.2's featured streams), with its latest post. */
+export interface FeaturedServer {
+  id: string;
+  iri: string;
+  name: string;
+  username: string;
+  logoUrl: string;
+  isOnline: boolean;
+  streamTitle: string;
+  url: string;
+  previewUrl: string;
+  lastLiveAt: string | null;
+}
 
 function stored(): Registration | null {
   try {

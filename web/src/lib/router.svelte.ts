@@ -24,7 +24,7 @@ const routes: [string, string][] = [
   ["embedChatReadwrite", "/embed/chat/readwrite"],
 ];
 
-const adminSections = new Set(["overview", "video", "settings", "chat", "emoji", "webhooks", "tokens", "recordings", "users"]);
+const adminSections = new Set(["overview", "video", "settings", "chat", "emoji", "webhooks", "tokens", "recordings", "users", "featured"]);
 
 export function match(path: string): Match {
   const parts = path.replace(/\/+$/, "").split("/").filter(Boolean);

@@ -61,6 +61,8 @@ export interface Message {
   deleted: boolean;
   created_at: string;
   pinned?: boolean;
+  // Hearth's extension on a fediverse engagement notice (author_id null).
+  fediverse?: { type: string; image: string; link: string; title: string };
 }
 
 export interface Member {

@@ -1,0 +1,224 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/federation"
+)
+
+type fediMessage struct {
+	ID        string  `json:"id"`
+	ChannelID string  `json:"channel_id"`
+	AuthorID  *string `json:"author_id"`
+	Content   string  `json:"content"`
+	Fediverse *struct {
+		Type, Image, Link, Title string
+	} `json:"fediverse"`
+}
+
+// TestFederationStageChannelEngagementInItsChat: a stage channel is its
+// own actor; a Mastodon-like peer follows it, and likes and boosts its
+// go-live post. Each shows in that channel's chat on every surface that
+// shows it: Together's message list and gateway (MESSAGE_CREATE with the
+// fediverse field the web app renders), and not in the default stage's
+// Owncast chat. A stage channel bound to the default stage gets its
+// engagement in that shared chat: Owncast's FEDIVERSE_ENGAGEMENT_FOLLOW
+// event and the channel's Together messages.
+func TestFederationStageChannelEngagementInItsChat(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, fedConfig(t), nil)
+	base := federate(t, a)
+	admin := adminLogin(t, base)
+	sid := newServer(t, base, admin.AccessToken)
+	var own, bound struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", admin.AccessToken, map[string]any{"name": "Concerts", "type": "stage"}, &own); code != 201 {
+		t.Fatalf("stage channel: %d", code)
+	}
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", admin.AccessToken, map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &bound); code != 201 {
+		t.Fatalf("bound stage channel: %d", code)
+	}
+	gw := dialSocket(t, "ws"+strings.TrimPrefix(base, "http")+"/ws?token="+admin.AccessToken)
+	gw.await("READY", func(f map[string]any) bool { return f["t"] == "READY" })
+
+	peer := newMastodon(t, "alice")
+	stageActor := base + "/federation/user/" + federation.StagePrefix + own.ID
+	if code := peer.follow(stageActor); code != 202 {
+		t.Fatalf("follow the stage channel: %d", code)
+	}
+	if acc := peer.next("Accept"); acc["actor"] != stageActor {
+		t.Fatalf("Accept from %v", acc["actor"])
+	}
+	if err := a.Federation.GoLive(context.Background(), federation.StagePrefix+own.ID, "Tonight's concert"); err != nil {
+		t.Fatal(err)
+	}
+	create := peer.next("Create")
+	note, _ := create["object"].(map[string]any)
+	if create["actor"] != stageActor || note == nil || !strings.Contains(note["content"].(string), "Tonight&#39;s concert") {
+		t.Fatalf("go-live post: %v", create)
+	}
+	for _, typ := range []string{"Like", "Announce"} {
+		if code := peer.post(stageActor+"/inbox", map[string]any{"id": peer.actor() + "#" + typ, "type": typ,
+			"actor": peer.actor(), "object": note["id"]}); code != 202 {
+			t.Fatalf("%s: %d", typ, code)
+		}
+	}
+	want := []string{federation.EngagementFollow, federation.EngagementLike, federation.EngagementRepost}
+	for _, typ := range want {
+		f := gw.await("MESSAGE_CREATE "+typ, func(f map[string]any) bool {
+			d, _ := f["d"].(map[string]any)
+			fe, _ := d["fediverse"].(map[string]any)
+			return f["t"] == "MESSAGE_CREATE" && fe["type"] == typ
+		})
+		d := f["d"].(map[string]any)
+		fe := d["fediverse"].(map[string]any)
+		if d["channel_id"] != own.ID || d["author_id"] != nil || fe["link"] != peer.actor() ||
+			!strings.HasPrefix(fe["title"].(string), "alice@") || !strings.HasPrefix(d["content"].(string), "Alice ") {
+			t.Fatalf("gateway %s: %v", typ, d)
+		}
+	}
+	var history []fediMessage
+	if code := call(t, "GET", base+"/channels/"+own.ID+"/messages", admin.AccessToken, nil, &history); code != 200 {
+		t.Fatalf("history: %d", code)
+	}
+	seen := map[string]bool{}
+	for _, m := range history {
+		if m.Fediverse != nil && m.AuthorID == nil && m.Fediverse.Link == peer.actor() {
+			seen[m.Fediverse.Type] = true
+		}
+	}
+	if len(seen) != 3 {
+		t.Fatalf("channel history engagement = %v (%+v)", seen, history)
+	}
+	// Not in the default stage's Owncast chat.
+	var reg struct{ AccessToken string }
+	if code := call(t, "POST", base+"/api/chat/register", "", map[string]string{"displayName": "viewer"}, &reg); code != 200 {
+		t.Fatalf("chat register: %d", code)
+	}
+	var chat []map[string]any
+	call(t, "GET", base+"/api/chat?accessToken="+url.QueryEscape(reg.AccessToken), "", nil, &chat)
+	for _, m := range chat {
+		if typ, _ := m["type"].(string); strings.HasPrefix(typ, "FEDIVERSE_") {
+			t.Fatalf("a stage channel's engagement reached the default stage's chat: %v", m)
+		}
+	}
+
+	// The channel bound to the default stage: its engagement is in the
+	// shared chat, as Owncast's event and as the channel's message.
+	ws := dialSocket(t, "ws"+strings.TrimPrefix(base, "http")+"/ws?accessToken="+reg.AccessToken)
+	boundActor := base + "/federation/user/" + federation.StagePrefix + bound.ID
+	if code := peer.follow(boundActor); code != 202 {
+		t.Fatalf("follow the bound stage channel: %d", code)
+	}
+	ev := ws.await("FEDIVERSE_ENGAGEMENT_FOLLOW", func(f map[string]any) bool { return f["type"] == federation.EngagementFollow })
+	if ev["link"] != peer.actor() || !strings.Contains(ev["body"].(string), "just followed") {
+		t.Fatalf("owncast event: %v", ev)
+	}
+	history = nil
+	call(t, "GET", base+"/channels/"+bound.ID+"/messages", admin.AccessToken, nil, &history)
+	found := false
+	for _, m := range history {
+		found = found || (m.Fediverse != nil && m.Fediverse.Type == federation.EngagementFollow && m.ChannelID == bound.ID)
+	}
+	if !found {
+		t.Fatalf("bound channel history: %+v", history)
+	}
+}
+
+type featured struct {
+	Servers []struct {
+		ID, IRI, Name, Username, StreamTitle, URL, Actor string
+		IsOnline, Accepted                               bool
+	}
+}
+
+// TestTwoHearthsFederate: two Hearth instances on loopback federate with
+// real HTTP signatures. A's admin makes A follow B by B's address (found
+// through B's /api/config and WebFinger); B verifies A's signed Follow
+// and accepts; A lists B as a featured stream once the Accept arrives.
+// B going live delivers its go-live post to A, which shows B online with
+// the post's text. A stage channel of A follows B too, by account. A's
+// unfollow reaches B as an Undo.
+func TestTwoHearthsFederate(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, fedConfig(t), nil)
+	b, _ := start(t, fedConfig(t), nil)
+	baseA, baseB := federate(t, a), federate(t, b)
+
+	code, body := owncastAdmin(t, baseA, "POST", "/api/admin/federation/servers", map[string]any{"url": baseB})
+	if code != 200 {
+		t.Fatalf("follow B: %d %s", code, body)
+	}
+	list := func(base string, admin bool) featured {
+		var f featured
+		path := "/api/federation/servers"
+		if admin {
+			path = "/api/admin/federation/servers"
+		}
+		_, body := owncastAdmin(t, base, "GET", path, nil)
+		if err := json.Unmarshal(body, &f); err != nil {
+			t.Fatalf("%s: %v %s", path, err, body)
+		}
+		return f
+	}
+	poll(t, "B's Accept", 10*time.Second, func() bool { f := list(baseA, false); return len(f.Servers) == 1 })
+	f := list(baseA, true).Servers[0]
+	actorB := baseB + "/federation/user/streamer"
+	if f.IRI != actorB || !f.Accepted || f.IsOnline || !strings.HasPrefix(f.Username, "streamer@") {
+		t.Fatalf("featured on A = %+v", f)
+	}
+	var followers struct {
+		Total   int
+		Results []struct{ Link string }
+	}
+	_, body = owncastAdmin(t, baseB, "GET", "/api/followers", nil)
+	_ = json.Unmarshal(body, &followers)
+	if followers.Total != 1 || followers.Results[0].Link != baseA+"/federation/user/streamer" {
+		t.Fatalf("B's followers = %s", body)
+	}
+
+	if err := b.Federation.GoLive(context.Background(), "", "B's evening show"); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "B's go-live post on A", 10*time.Second, func() bool { f := list(baseA, false); return f.Servers[0].IsOnline })
+	f = list(baseA, false).Servers[0]
+	if !strings.Contains(f.StreamTitle, "B's evening show") || !strings.HasPrefix(f.URL, baseB+"/federation/") {
+		t.Fatalf("featured after go-live = %+v", f)
+	}
+
+	// A stage channel of A follows B's account.
+	admin := adminLogin(t, baseA)
+	sid := newServer(t, baseA, admin.AccessToken)
+	var ch struct{ ID string }
+	if code := call(t, "POST", baseA+"/servers/"+sid+"/channels", admin.AccessToken, map[string]any{"name": "Relay", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("stage channel: %d", code)
+	}
+	hostB := strings.TrimPrefix(baseB, "http://")
+	if code, body := owncastAdmin(t, baseA, "POST", "/api/admin/federation/servers", map[string]any{"url": "streamer@" + hostB, "stage": ch.ID}); code != 200 {
+		t.Fatalf("stage follows B: %d %s", code, body)
+	}
+	poll(t, "B's Accept of the stage channel", 10*time.Second, func() bool {
+		all := list(baseA, true).Servers
+		return len(all) == 2 && all[0].Accepted && all[1].Accepted
+	})
+	if all := list(baseA, true).Servers; all[0].Actor != federation.StagePrefix+ch.ID {
+		t.Fatalf("admin list = %+v", all)
+	}
+
+	// Unfollow: B receives the Undo.
+	if code, body := owncastAdmin(t, baseA, "DELETE", "/api/admin/federation/servers/"+f.ID, nil); code != 200 {
+		t.Fatalf("unfollow: %d %s", code, body)
+	}
+	poll(t, "B drops A's server actor", 10*time.Second, func() bool {
+		_, body := owncastAdmin(t, baseB, "GET", "/api/followers", nil)
+		_ = json.Unmarshal(body, &followers)
+		return followers.Total == 1 && followers.Results[0].Link == baseA+"/federation/user/"+federation.StagePrefix+ch.ID
+	})
+	if len(list(baseA, false).Servers) != 0 {
+		t.Fatal("the unfollowed server is still featured")
+	}
+}
