@@ -200,6 +200,7 @@ func run(o opts) error {
 		fmt.Printf("per idle socket: %.1f KiB (socket only: RSS growth since registration / sockets), %.1f KiB including its registration\n",
 			float64(rss2-rss1)/1024/float64(total), float64(rss2-rss0)/1024/float64(total))
 		fmt.Printf("server threads: %d\n", threads(o.pid))
+		reportLost(st)
 		return nil
 	}
 
@@ -220,6 +221,7 @@ func run(o opts) error {
 	if o.pid > 0 {
 		fmt.Printf("server RSS at the end: %.1f MiB\n", mib(rss(o.pid)))
 	}
+	reportLost(st)
 	return nil
 }
 
@@ -273,6 +275,14 @@ func step(o opts, st *stats, send []*sock, rate float64) result {
 		res.evPerFrame = float64(st.events.Load()) / float64(f)
 	}
 	return res
+}
+
+func reportLost(st *stats) {
+	if n := st.lost.Load(); n > 0 {
+		fmt.Printf("sockets closed by the server or failed during the run: %d (first: %v)\n", n, st.lostWhy.Load())
+	} else {
+		fmt.Println("no socket was closed during the run")
+	}
 }
 
 func cores(r result) string {
@@ -338,6 +348,8 @@ func register(hc *http.Client, base, name string) (string, error) {
 // stats are shared by every socket.
 type stats struct {
 	sockets   atomic.Int64
+	lost      atomic.Int64 // sockets the server closed or that failed
+	lostWhy   atomic.Value // the first such error
 	delivered atomic.Int64 // marked CHAT events read
 	events    atomic.Int64 // event lines read
 	frames    atomic.Int64 // data frames read
@@ -408,15 +420,16 @@ func (h *hist) quantile(q float64) time.Duration {
 // markers. It allocates nothing per frame, so the driver takes as little of
 // the shared machine as it can.
 type sock struct {
-	nc    net.Conn
-	br    *bufio.Reader
-	st    *stats
-	wmu   sync.Mutex
-	wbuf  []byte
-	ready chan struct{}
-	done  chan struct{}
-	err   error
-	seen  bool
+	nc      net.Conn
+	br      *bufio.Reader
+	st      *stats
+	wmu     sync.Mutex
+	wbuf    []byte
+	ready   chan struct{}
+	done    chan struct{}
+	err     error
+	seen    bool
+	closing atomic.Bool
 }
 
 func dial(ctx context.Context, wsURL string, local net.IP, st *stats) (*sock, error) {
@@ -458,6 +471,12 @@ func dial(ctx context.Context, wsURL string, local net.IP, st *stats) (*sock, er
 
 func (s *sock) run() {
 	defer close(s.done)
+	defer func() {
+		if !s.closing.Load() {
+			s.st.lost.Add(1)
+			s.st.lostWhy.CompareAndSwap(nil, fmt.Sprint(s.err))
+		}
+	}()
 	var hdr [14]byte
 	payload := make([]byte, 0, 4<<10)
 	for {
@@ -575,6 +594,7 @@ func (s *sock) write(op byte, payload []byte) error {
 }
 
 func (s *sock) close() {
+	s.closing.Store(true)
 	_ = s.write(0x8, []byte{0x03, 0xe8})
 	_ = s.nc.Close()
 }
