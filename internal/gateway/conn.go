@@ -53,6 +53,7 @@ type Conn struct {
 	sessionID string
 	codec     Codec
 	emit      func(websocket.MessageType, []byte) error
+	runWriter func() // c.writeRun, made once: a go statement on a method value would allocate each time
 	raw       syscall.RawConn // the TCP socket, for direct writes; nil (e.g. TLS): always queue
 
 	// direct-write scratch, used only by the holder of the writing token
@@ -119,6 +120,7 @@ func newConn(h *Hub, opts ConnOptions) *Conn {
 		done:      make(chan struct{}),
 	}
 	c.emit = c.writeFrame
+	c.runWriter = c.writeRun
 	c.demit = c.frameDirect
 	c.writable = sync.NewCond(&c.qmu)
 	return c
@@ -207,9 +209,90 @@ func (c *Conn) send(msg []byte, direct bool) bool {
 	c.qmu.Unlock()
 	c.hub.stats.queued.Add(1)
 	if kick {
-		go c.writeRun()
+		c.hub.flush.schedule(c)
 	}
 	return true
+}
+
+// flushListed runs on a flusher worker for a connection it took off the
+// list (the worker holds the writer's part): everything queued is encoded
+// and offered to the kernel in one non-blocking write. What the kernel does
+// not take, a closing connection, or a socket without a raw descriptor goes
+// to the connection's own writer goroutine; messages queued meanwhile put
+// the connection back on the list.
+func (c *Conn) flushListed() {
+	c.qmu.Lock()
+	if c.closing || c.carry != nil || c.writing || c.raw == nil {
+		c.qmu.Unlock()
+		go c.runWriter()
+		return
+	}
+	batch := c.queue
+	if len(batch) == 0 {
+		c.writer = false
+		c.qmu.Unlock()
+		return
+	}
+	c.queue, c.spare = c.spare, nil
+	c.writing = true
+	c.qmu.Unlock()
+
+	bytes := 0
+	for _, m := range batch {
+		bytes += len(m)
+	}
+	c.frames = getBuf()
+	scratch, err := c.codec.Encode(getBuf(), batch, c.demit)
+	putBuf(scratch)
+	frames := c.frames
+	c.frames = nil
+	n, attempted := 0, false
+	if err == nil {
+		n, attempted, err = c.nc.tryWrite(c.raw, frames)
+	}
+	done := err != nil || (attempted && n == len(frames))
+
+	c.qmu.Lock()
+	c.writing = false
+	c.pendingMsgs -= len(batch)
+	c.pendingBytes -= bytes
+	clear(batch)
+	if cap(batch) <= keepQueueCap {
+		c.spare = batch[:0]
+	}
+	if !done {
+		// The writer goroutine finishes the frames before anything queued
+		// after them.
+		c.carry = frames[n:]
+		c.addPendingLocked(len(c.carry))
+	}
+	handOff := c.carry != nil || c.closing
+	relist := !handOff && err == nil && len(c.queue) > 0
+	if !handOff && !relist {
+		c.writer = false
+	}
+	c.writable.Broadcast()
+	c.qmu.Unlock()
+	if done {
+		putBuf(frames)
+	}
+	if err != nil {
+		c.log.Debug("write failed", "err", err)
+		// Starts the writer goroutine to finish the connection unless this
+		// call kept the writer's part (handOff).
+		c.closeWith(noFrame, "", false)
+	} else if done {
+		c.hub.stats.sent.Add(uint64(len(batch)))
+	} else {
+		// The carry counts as one message when the writer finishes it.
+		c.hub.stats.sent.Add(uint64(len(batch) - 1))
+	}
+	switch {
+	case handOff:
+		go c.runWriter()
+	case relist:
+		c.hub.flush.schedule(c)
+	}
 }
 
 // addPendingLocked counts one more unwritten message of n bytes (queued, or
@@ -270,7 +353,7 @@ func (c *Conn) sendDirect(msg []byte) {
 		c.hub.stats.direct.Add(1)
 	}
 	if kick {
-		go c.writeRun()
+		go c.runWriter()
 	}
 }
 
@@ -335,7 +418,7 @@ func (c *Conn) closeWithHook(code websocket.StatusCode, reason string, drain boo
 	c.cancel()
 	close(c.closingCh)
 	if kick {
-		go c.writeRun()
+		go c.runWriter()
 	}
 	return true
 }

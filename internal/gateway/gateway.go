@@ -236,6 +236,7 @@ type Hub struct {
 	topics map[string]*topic
 
 	stats counters
+	flush flusher
 
 	// onPong, when set (tests only), is called for every pong received.
 	onPong func(*Conn)
