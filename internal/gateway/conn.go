@@ -53,7 +53,7 @@ type Conn struct {
 	sessionID string
 	codec     Codec
 	emit      func(websocket.MessageType, []byte) error
-	runWriter func() // c.writeRun, made once: a go statement on a method value would allocate each time
+	runWriter func()          // c.writeRun, made once: a go statement on a method value would allocate each time
 	raw       syscall.RawConn // the TCP socket, for direct writes; nil (e.g. TLS): always queue
 
 	// direct-write scratch, used only by the holder of the writing token
