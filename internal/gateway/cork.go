@@ -257,8 +257,12 @@ func (hc *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hc.conn = &corkConn{Conn: nc, timeout: hc.writeTimeout}
 	// The library writes only control frames through this writer (at most
 	// 2+4+125 bytes each, flushed one by one); data frames go through the
-	// cork buffer. net/http's 4 KiB writer would sit idle on every socket.
-	brw.Writer = bufio.NewWriterSize(hc.conn, controlWriterSize)
+	// cork buffer. net/http's 4 KiB writer would sit idle on every socket,
+	// and net/http's conn (alive as long as the handler runs) keeps a
+	// pointer to that very Writer: so the small writer is copied into it,
+	// which drops the 4 KiB buffer instead of keeping it for the socket's
+	// life. net/http does not touch its writer after a hijack.
+	*brw.Writer = *bufio.NewWriterSize(hc.conn, controlWriterSize)
 	return hc.conn, brw, nil
 }
 
