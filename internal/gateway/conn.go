@@ -36,13 +36,14 @@ type Handler func(ctx context.Context, typ websocket.MessageType, data []byte) e
 
 // Conn is one accepted WebSocket.
 //
-// The caller's Run reads. A writer goroutine drains the send queue through
-// the Codec while there is something queued, and performs the close
-// handshake; pings run from a timer, on a goroutine that lives only for the
-// round trip. So an idle socket keeps one goroutine, not three (8 KiB of
-// stack each at least). The writer owns the shutdown sequence; Done is
-// closed when it has finished, subscriptions are gone and the socket is
-// closed.
+// The caller's Run reads. Queued messages are written by the hub's flusher
+// (see flusher) in one non-blocking write per batch; a writer goroutine of
+// the connection's own (writeRun) takes over only while the socket cannot
+// take a batch at once, and to perform the close handshake. Pings run from
+// a timer, on a goroutine that lives only for the round trip. So an idle
+// socket keeps one goroutine, and a busy one none more unless its peer
+// reads slowly. The writer owns the shutdown sequence; Done is closed when
+// it has finished, subscriptions are gone and the socket is closed.
 type Conn struct {
 	hub       *Hub
 	id        uint64
@@ -76,7 +77,7 @@ type Conn struct {
 	pinging     sync.WaitGroup // a ping round trip in flight
 
 	qmu          sync.Mutex
-	writer       bool       // the writer goroutine runs (or has finished the connection)
+	writer       bool       // the writer's part is taken: listed on the flusher, or writeRun runs (or has finished the connection)
 	writing      bool       // a writer (direct or the goroutine) owns the socket's data stream
 	writable     *sync.Cond // on qmu: writing went false
 	carry        []byte     // framed bytes a direct write left over; written before the queue
@@ -164,8 +165,8 @@ func (c *Conn) QueueHighWater() (messages, bytes int) {
 // connection is closed with 1008 "slow consumer". A single message larger
 // than SendQueueBytes is dropped (and logged) without closing.
 //
-// Fan-outs use Send: each socket's writer runs in parallel with the others,
-// and a burst queued while a writer is busy goes out in one write.
+// Fan-outs use Send: the flusher's workers write the sockets in parallel,
+// and a burst queued while a socket waits for its write goes out in one.
 func (c *Conn) Send(msg []byte) bool { return c.send(msg, false) }
 
 // Reply is Send for an answer to the peer (a heartbeat acknowledgement, a
