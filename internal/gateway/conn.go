@@ -676,7 +676,10 @@ func (c *Conn) writeBatch(carry []byte, batch [][]byte) error {
 	c.nc.cork()
 	var err error
 	if carry != nil {
-		_, err = c.nc.Write(carry)
+		// Not through Write: carry is the rest of a frame, starting
+		// anywhere in its payload, and Write takes a first byte whose
+		// opcode bits read 0x8 for a close frame.
+		c.nc.appendFramed(carry)
 		putBuf(carry[:0])
 	}
 	if err == nil && len(batch) > 0 {

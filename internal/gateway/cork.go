@@ -116,6 +116,17 @@ func (cc *corkConn) appendFrame(opcode byte, payload []byte) {
 	}
 }
 
+// appendFramed adds bytes that are already framed (the rest of a frame a
+// non-blocking write left over) to the cork buffer. Only the writer calls
+// it, between cork and uncork.
+func (cc *corkConn) appendFramed(p []byte) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if !cc.closed {
+		cc.buf = append(cc.buf, p...)
+	}
+}
+
 // appendWSFrame appends one unmasked, unfragmented frame (RFC 6455 §5.2).
 func appendWSFrame(b []byte, opcode byte, payload []byte) []byte {
 	b = append(b, 0x80|opcode) // FIN

@@ -19,8 +19,12 @@ import (
 // (TLS) is handed to its own writer goroutine, which may block on it; the
 // workers never block on a socket.
 type flusher struct {
-	mu      sync.Mutex
-	list    []*Conn
+	mu sync.Mutex
+	// Sockets are taken in the order they were listed (FIFO), so one
+	// relisted again and again cannot keep others waiting: workers drain
+	// out from next on, and when it is used up, out and in swap.
+	in, out []*Conn
+	next    int
 	workers int
 }
 
@@ -28,9 +32,9 @@ type flusher struct {
 // the caller (kickLocked).
 func (f *flusher) schedule(c *Conn) {
 	f.mu.Lock()
-	f.list = append(f.list, c)
+	f.in = append(f.in, c)
 	// One worker per chunk of listed sockets, up to GOMAXPROCS.
-	start := f.workers < runtime.GOMAXPROCS(0) && f.workers*fanoutChunk < len(f.list)
+	start := f.workers < runtime.GOMAXPROCS(0) && f.workers*fanoutChunk < len(f.in)+len(f.out)-f.next
 	if start {
 		f.workers++
 	}
@@ -44,18 +48,21 @@ func (f *flusher) work() {
 	var chunk [fanoutChunk]*Conn
 	for {
 		f.mu.Lock()
-		k := min(len(f.list), fanoutChunk)
+		if f.next == len(f.out) {
+			f.out, f.in, f.next = f.in, f.out[:0], 0
+			if cap(f.in) > 4096 {
+				f.in = nil
+			}
+		}
+		k := min(len(f.out)-f.next, fanoutChunk)
 		if k == 0 {
 			f.workers--
-			if cap(f.list) > 4096 {
-				f.list = nil
-			}
 			f.mu.Unlock()
 			return
 		}
-		n := copy(chunk[:], f.list[len(f.list)-k:])
-		clear(f.list[len(f.list)-k:])
-		f.list = f.list[:len(f.list)-k]
+		n := copy(chunk[:], f.out[f.next:f.next+k])
+		clear(f.out[f.next : f.next+k])
+		f.next += k
 		f.mu.Unlock()
 		for i, c := range chunk[:n] {
 			c.flushListed()
