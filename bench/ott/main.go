@@ -8,7 +8,8 @@
 //
 // By default it starts a Hearth node in process (SQLite, local bus, rate
 // limits off); -url points it at a running server instead (start that one
-// with --no-ott-rate-limit), and then CPU and memory are the driver's only.
+// with --no-ott-rate-limit), and then CPU and memory are the driver's only;
+// -pid adds the server's CPU per delivery from /proc/<pid>/stat.
 package main
 
 import (
@@ -57,6 +58,7 @@ func run() error {
 	duration := flag.Duration("duration", 30*time.Second, "how long to drive load")
 	interval := flag.Duration("interval", time.Second, "time between actions of each room's driver (seek and chat alternate)")
 	target := flag.String("url", "", "base URL of a running Hearth (empty: start one in process)")
+	pid := flag.Int("pid", 0, "with -url: the server's process id on this machine, for its CPU per delivery (/proc/<pid>/stat)")
 	flag.Parse()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -93,6 +95,7 @@ func run() error {
 	var samples []sample
 	sent := sync.Map{} // op id → time sent
 	var missed atomic.Int64
+	var frames atomic.Int64 // data frames read by every socket while driving
 
 	fmt.Printf("connecting %d rooms × %d clients to %s\n", *rooms, *clients, base)
 	startConnect := time.Now()
@@ -155,6 +158,7 @@ func run() error {
 						return
 					}
 					now := time.Now()
+					frames.Add(1)
 					if j == 0 {
 						continue // the driver's own echo
 					}
@@ -191,6 +195,8 @@ func run() error {
 
 	var ru0 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	srv0 := cpuSeconds(*pid)
+	frames.Store(0)
 	wall0 := time.Now()
 	var op atomic.Int64
 	op.Store(1_000_000)
@@ -238,6 +244,8 @@ func run() error {
 	wall := time.Since(wall0)
 	var ru1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	srvCPU := cpuSeconds(*pid) - srv0
+	nFrames := frames.Load()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	stopRead()
@@ -268,7 +276,34 @@ func run() error {
 	fmt.Printf("cpu=%.2fs over %.1fs wall (%.0f%% of one core) heap-inuse=%.1fMiB sys=%.1fMiB maxrss=%.1fMiB goroutines=%d\n",
 		cpu.Seconds(), wall.Seconds(), 100*cpu.Seconds()/wall.Seconds(), float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20),
 		float64(ru1.Maxrss)/1024, runtime.NumGoroutine())
+	switch {
+	case nFrames == 0:
+	case *target == "":
+		fmt.Printf("deliveries (frames read by all sockets)=%d; CPU per delivery, server and driver in one process: %.1f µs\n",
+			nFrames, cpu.Seconds()*1e6/float64(nFrames))
+	case *pid > 0:
+		fmt.Printf("deliveries (frames read by all sockets)=%d; server CPU %.2fs (%.0f%% of one core), %.1f µs per delivery\n",
+			nFrames, srvCPU, 100*srvCPU/wall.Seconds(), srvCPU*1e6/float64(nFrames))
+	}
 	return nil
+}
+
+// cpuSeconds is a process's user+system CPU time (utime+stime); 0 for pid 0.
+func cpuSeconds(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
 }
 
 func tv(t syscall.Timeval) time.Duration {

@@ -446,6 +446,11 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int, drain time
 	}
 	if pid > 0 {
 		fmt.Printf("server CPU in steady state: %.1f s over %s (%.0f%% of one core)\n", cpuUsed, dur, 100*cpuUsed/dur.Seconds())
+		// Every MESSAGE_CREATE goes to every connected user's socket.
+		if deliveries := sent.Load() * connected.Load(); deliveries > 0 {
+			fmt.Printf("server CPU per delivery: %.1f µs (steady-state CPU / (%d sends × %d sockets); the REST work of all operations is included)\n",
+				cpuUsed*1e6/float64(deliveries), sent.Load(), connected.Load())
+		}
 		fmt.Printf("server peak Go heap in use + stacks (from /metrics) in steady state: %.1f MiB\n", float64(peakHeap.Load())/(1<<20))
 		fmt.Printf("server peak RSS: %.1f MiB overall (sign-ups hash passwords with argon2id), %.1f MiB in steady state\n",
 			float64(peak.Load())/(1<<20), float64(peakSteady.Load())/(1<<20))

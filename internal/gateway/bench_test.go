@@ -125,6 +125,9 @@ func BenchmarkFanoutEnqueue(b *testing.B) {
 			all := make([]*Conn, conns)
 			for i := range all {
 				all[i] = newConn(h, ConnOptions{})
+				// Not started: claim the writer's part so that Send only
+				// queues (no writer or flusher touches these Conns).
+				all[i].writer = true
 				tp.add(&subscription{conn: all[i], active: true, transform: tc.transform})
 			}
 			b.ReportAllocs()

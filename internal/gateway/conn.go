@@ -36,13 +36,14 @@ type Handler func(ctx context.Context, typ websocket.MessageType, data []byte) e
 
 // Conn is one accepted WebSocket.
 //
-// The caller's Run reads. A writer goroutine drains the send queue through
-// the Codec while there is something queued, and performs the close
-// handshake; pings run from a timer, on a goroutine that lives only for the
-// round trip. So an idle socket keeps one goroutine, not three (8 KiB of
-// stack each at least). The writer owns the shutdown sequence; Done is
-// closed when it has finished, subscriptions are gone and the socket is
-// closed.
+// The caller's Run reads. Queued messages are written by the hub's flusher
+// (see flusher) in one non-blocking write per batch; a writer goroutine of
+// the connection's own (writeRun) takes over only while the socket cannot
+// take a batch at once, and to perform the close handshake. Pings run from
+// a timer, on a goroutine that lives only for the round trip. So an idle
+// socket keeps one goroutine, and a busy one none more unless its peer
+// reads slowly. The writer owns the shutdown sequence; Done is closed when
+// it has finished, subscriptions are gone and the socket is closed.
 type Conn struct {
 	hub       *Hub
 	id        uint64
@@ -53,6 +54,7 @@ type Conn struct {
 	sessionID string
 	codec     Codec
 	emit      func(websocket.MessageType, []byte) error
+	runWriter func()          // c.writeRun, made once: a go statement on a method value would allocate each time
 	raw       syscall.RawConn // the TCP socket, for direct writes; nil (e.g. TLS): always queue
 
 	// direct-write scratch, used only by the holder of the writing token
@@ -75,7 +77,7 @@ type Conn struct {
 	pinging     sync.WaitGroup // a ping round trip in flight
 
 	qmu          sync.Mutex
-	writer       bool       // the writer goroutine runs (or has finished the connection)
+	writer       bool       // the writer's part is taken: listed on the flusher, or writeRun runs (or has finished the connection)
 	writing      bool       // a writer (direct or the goroutine) owns the socket's data stream
 	writable     *sync.Cond // on qmu: writing went false
 	carry        []byte     // framed bytes a direct write left over; written before the queue
@@ -119,6 +121,7 @@ func newConn(h *Hub, opts ConnOptions) *Conn {
 		done:      make(chan struct{}),
 	}
 	c.emit = c.writeFrame
+	c.runWriter = c.writeRun
 	c.demit = c.frameDirect
 	c.writable = sync.NewCond(&c.qmu)
 	return c
@@ -162,8 +165,8 @@ func (c *Conn) QueueHighWater() (messages, bytes int) {
 // connection is closed with 1008 "slow consumer". A single message larger
 // than SendQueueBytes is dropped (and logged) without closing.
 //
-// Fan-outs use Send: each socket's writer runs in parallel with the others,
-// and a burst queued while a writer is busy goes out in one write.
+// Fan-outs use Send: the flusher's workers write the sockets in parallel,
+// and a burst queued while a socket waits for its write goes out in one.
 func (c *Conn) Send(msg []byte) bool { return c.send(msg, false) }
 
 // Reply is Send for an answer to the peer (a heartbeat acknowledgement, a
@@ -207,9 +210,90 @@ func (c *Conn) send(msg []byte, direct bool) bool {
 	c.qmu.Unlock()
 	c.hub.stats.queued.Add(1)
 	if kick {
-		go c.writeRun()
+		c.hub.flush.schedule(c)
 	}
 	return true
+}
+
+// flushListed runs on a flusher worker for a connection it took off the
+// list (the worker holds the writer's part): everything queued is encoded
+// and offered to the kernel in one non-blocking write. What the kernel does
+// not take, a closing connection, or a socket without a raw descriptor goes
+// to the connection's own writer goroutine; messages queued meanwhile put
+// the connection back on the list.
+func (c *Conn) flushListed() {
+	c.qmu.Lock()
+	if c.closing || c.carry != nil || c.writing || c.raw == nil {
+		c.qmu.Unlock()
+		go c.runWriter()
+		return
+	}
+	batch := c.queue
+	if len(batch) == 0 {
+		c.writer = false
+		c.qmu.Unlock()
+		return
+	}
+	c.queue, c.spare = c.spare, nil
+	c.writing = true
+	c.qmu.Unlock()
+
+	bytes := 0
+	for _, m := range batch {
+		bytes += len(m)
+	}
+	c.frames = getBuf()
+	scratch, err := c.codec.Encode(getBuf(), batch, c.demit)
+	putBuf(scratch)
+	frames := c.frames
+	c.frames = nil
+	n, attempted := 0, false
+	if err == nil {
+		n, attempted, err = c.nc.tryWrite(c.raw, frames)
+	}
+	done := err != nil || (attempted && n == len(frames))
+
+	c.qmu.Lock()
+	c.writing = false
+	c.pendingMsgs -= len(batch)
+	c.pendingBytes -= bytes
+	clear(batch)
+	if cap(batch) <= keepQueueCap {
+		c.spare = batch[:0]
+	}
+	if !done {
+		// The writer goroutine finishes the frames before anything queued
+		// after them.
+		c.carry = frames[n:]
+		c.addPendingLocked(len(c.carry))
+	}
+	handOff := c.carry != nil || c.closing
+	relist := !handOff && err == nil && len(c.queue) > 0
+	if !handOff && !relist {
+		c.writer = false
+	}
+	c.writable.Broadcast()
+	c.qmu.Unlock()
+	if done {
+		putBuf(frames)
+	}
+	if err != nil {
+		c.log.Debug("write failed", "err", err)
+		// Starts the writer goroutine to finish the connection unless this
+		// call kept the writer's part (handOff).
+		c.closeWith(noFrame, "", false)
+	} else if done {
+		c.hub.stats.sent.Add(uint64(len(batch)))
+	} else {
+		// The carry counts as one message when the writer finishes it.
+		c.hub.stats.sent.Add(uint64(len(batch) - 1))
+	}
+	switch {
+	case handOff:
+		go c.runWriter()
+	case relist:
+		c.hub.flush.schedule(c)
+	}
 }
 
 // addPendingLocked counts one more unwritten message of n bytes (queued, or
@@ -270,7 +354,7 @@ func (c *Conn) sendDirect(msg []byte) {
 		c.hub.stats.direct.Add(1)
 	}
 	if kick {
-		go c.writeRun()
+		go c.runWriter()
 	}
 }
 
@@ -335,7 +419,7 @@ func (c *Conn) closeWithHook(code websocket.StatusCode, reason string, drain boo
 	c.cancel()
 	close(c.closingCh)
 	if kick {
-		go c.writeRun()
+		go c.runWriter()
 	}
 	return true
 }
@@ -592,7 +676,10 @@ func (c *Conn) writeBatch(carry []byte, batch [][]byte) error {
 	c.nc.cork()
 	var err error
 	if carry != nil {
-		_, err = c.nc.Write(carry)
+		// Not through Write: carry is the rest of a frame, starting
+		// anywhere in its payload, and Write takes a first byte whose
+		// opcode bits read 0x8 for a close frame.
+		c.nc.appendFramed(carry)
 		putBuf(carry[:0])
 	}
 	if err == nil && len(batch) > 0 {

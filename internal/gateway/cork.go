@@ -34,6 +34,12 @@ type corkConn struct {
 	deadline time.Time // the write deadline in force
 	pinned   bool      // SetDeadline fixed it; no refresh
 	closed   bool      // a close frame went out; later data frames are dropped
+
+	// tryWrite's arguments and results for rawWrite, under mu
+	rawWrite func(fd uintptr) bool
+	wp       []byte
+	wn       int
+	werr     error
 }
 
 func (cc *corkConn) Write(p []byte) (int, error) {
@@ -69,22 +75,35 @@ func (cc *corkConn) cork() {
 
 // Cork buffers are pooled, not kept per socket: a socket needs one only
 // while its writer is between cork and uncork, and hundreds of idle sockets
-// each keeping the largest batch it ever wrote added up.
-var bufPool sync.Pool
+// each keeping the largest batch it ever wrote added up. The pool holds
+// boxes, and the empty boxes are pooled too, so taking a buffer and giving
+// it back allocates nothing once the pools are warm (putting a bare slice
+// in a sync.Pool would allocate its header every time).
+var bufPool, boxPool sync.Pool
+
+type bufBox struct{ b []byte }
 
 func getBuf() []byte {
-	if b, ok := bufPool.Get().(*[]byte); ok {
-		return (*b)[:0]
+	box, ok := bufPool.Get().(*bufBox)
+	if !ok {
+		return make([]byte, 0, 4<<10)
 	}
-	return make([]byte, 0, 4<<10)
+	b := box.b[:0]
+	box.b = nil
+	boxPool.Put(box)
+	return b
 }
 
 func putBuf(b []byte) {
 	if cap(b) == 0 || cap(b) > keepScratchBytes {
 		return
 	}
-	b = b[:0]
-	bufPool.Put(&b)
+	box, ok := boxPool.Get().(*bufBox)
+	if !ok {
+		box = new(bufBox)
+	}
+	box.b = b[:0]
+	bufPool.Put(box)
 }
 
 // appendFrame adds one data frame to the cork buffer. Only the writer calls
@@ -94,6 +113,17 @@ func (cc *corkConn) appendFrame(opcode byte, payload []byte) {
 	defer cc.mu.Unlock()
 	if !cc.closed {
 		cc.buf = appendWSFrame(cc.buf, opcode, payload)
+	}
+}
+
+// appendFramed adds bytes that are already framed (the rest of a frame a
+// non-blocking write left over) to the cork buffer. Only the writer calls
+// it, between cork and uncork.
+func (cc *corkConn) appendFramed(p []byte) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if !cc.closed {
+		cc.buf = append(cc.buf, p...)
 	}
 }
 
@@ -130,15 +160,14 @@ func (cc *corkConn) tryWrite(rc syscall.RawConn, p []byte) (n int, attempted boo
 	if err := cc.refreshDeadline(); err != nil {
 		return 0, true, err
 	}
-	var werr error
-	if cerr := rc.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), p)
-			if werr != syscall.EINTR {
-				return true
-			}
-		}
-	}); cerr != nil {
+	// The callback is built once per socket (cc.rawWrite) and takes its
+	// arguments from fields under cc.mu: a closure made here would escape
+	// into the RawConn interface and cost an allocation per write.
+	cc.wp = p
+	cerr := rc.Write(cc.rawWriteFn())
+	n, werr := cc.wn, cc.werr
+	cc.wp, cc.werr = nil, nil
+	if cerr != nil {
 		return 0, true, fmt.Errorf("gateway: socket write: %w", cerr)
 	}
 	n = max(n, 0)
@@ -146,6 +175,22 @@ func (cc *corkConn) tryWrite(rc syscall.RawConn, p []byte) (n int, attempted boo
 		return n, true, fmt.Errorf("gateway: socket write: %w", werr)
 	}
 	return n, true, nil
+}
+
+// rawWriteFn returns the socket's non-blocking write callback for
+// RawConn.Write, building it on first use. cc.mu must be held.
+func (cc *corkConn) rawWriteFn() func(fd uintptr) bool {
+	if cc.rawWrite == nil {
+		cc.rawWrite = func(fd uintptr) bool {
+			for {
+				cc.wn, cc.werr = syscall.Write(int(fd), cc.wp)
+				if cc.werr != syscall.EINTR {
+					return true
+				}
+			}
+		}
+	}
+	return cc.rawWrite
 }
 
 // uncork writes what was gathered and returns to direct writes.
@@ -223,8 +268,12 @@ func (hc *hijackCapture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hc.conn = &corkConn{Conn: nc, timeout: hc.writeTimeout}
 	// The library writes only control frames through this writer (at most
 	// 2+4+125 bytes each, flushed one by one); data frames go through the
-	// cork buffer. net/http's 4 KiB writer would sit idle on every socket.
-	brw.Writer = bufio.NewWriterSize(hc.conn, controlWriterSize)
+	// cork buffer. net/http's 4 KiB writer would sit idle on every socket,
+	// and net/http's conn (alive as long as the handler runs) keeps a
+	// pointer to that very Writer: so the small writer is copied into it,
+	// which drops the 4 KiB buffer instead of keeping it for the socket's
+	// life. net/http does not touch its writer after a hijack.
+	*brw.Writer = *bufio.NewWriterSize(hc.conn, controlWriterSize)
 	return hc.conn, brw, nil
 }
 

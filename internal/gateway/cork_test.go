@@ -63,6 +63,29 @@ func TestCorkGathersWrites(t *testing.T) {
 // subscribe, unsubscribe, send directly and close, to let the race detector
 // and the lock ordering (fan-out vs. unsubscribe vs. teardown) be exercised.
 // Every connection must finish closing and every bus subscription must end.
+// TestCarryIsNotTakenForACloseFrame: the rest of a frame that a
+// non-blocking write left over starts anywhere in the payload; a first byte
+// whose low bits read 0x8 ('h' is 0x68) must not count as a close frame,
+// which would drop every data frame after it.
+func TestCarryIsNotTakenForACloseFrame(t *testing.T) {
+	t.Parallel()
+	under := &countingConn{}
+	cc := &corkConn{Conn: under}
+	cc.cork()
+	cc.appendFramed([]byte("hhhh")) // the tail of a frame of h's
+	cc.appendFrame(0x1, []byte("next"))
+	if err := cc.uncork(); err != nil {
+		t.Fatal(err)
+	}
+	want := "hhhh" + string(appendWSFrame(nil, 0x1, []byte("next")))
+	if len(under.writes) != 1 || under.writes[0] != want {
+		t.Fatalf("writes = %q, want [%q]", under.writes, want)
+	}
+	if cc.closed {
+		t.Fatal("a carry starting with 'h' was taken for a close frame")
+	}
+}
+
 func TestConcurrentChurn(t *testing.T) {
 	t.Parallel()
 	bus := newFakeBus()

@@ -5,9 +5,11 @@
 //
 //   - a bounded send queue (messages and bytes): a consumer too slow to keep up
 //     is disconnected with 1008 "slow consumer" instead of growing memory;
-//   - one writer goroutine that drains everything queued and hands the batch
-//     to the surface's Codec, which may merge messages into one frame
-//     (Owncast) or write one frame per message (Together, OTT);
+//   - a writer that drains everything queued and hands the batch to the
+//     surface's Codec, which may merge messages into one frame (Owncast) or
+//     write one frame per message (Together, OTT), in one write: the hub's
+//     flusher workers for a socket that takes it at once, a goroutine of the
+//     socket's own only while its kernel buffer is full or it is closing;
 //   - server pings every PingInterval, closing the socket when no pong arrives
 //     within PongTimeout, and an optional idle timeout on inbound frames;
 //   - topic subscriptions fed from the bus: the Hub subscribes once per topic
@@ -236,6 +238,7 @@ type Hub struct {
 	topics map[string]*topic
 
 	stats counters
+	flush flusher
 
 	// onPong, when set (tests only), is called for every pong received.
 	onPong func(*Conn)

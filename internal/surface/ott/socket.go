@@ -227,8 +227,7 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 	}
 	account := p.account.ID
 	if err := subscribe(identity.RevokedTopic, func(_ string, data []byte) ([]byte, bool) {
-		var rv identity.Revoked
-		if json.Unmarshal(data, &rv) == nil && rv.AccountID == account {
+		if id, ok := sk.s.revoked.accountOf(data); ok && id == account {
 			go sk.checkDisabled()
 		}
 		return nil, false
@@ -286,6 +285,34 @@ type encoder struct {
 	lastLen int
 	out     []byte
 	close   watch.CloseReason
+}
+
+// revokedMemo decodes each identity revocation once per node, not once per
+// subscribed socket: every socket's transform sees the same bus payload.
+type revokedMemo struct {
+	mu      sync.Mutex
+	lastPtr *byte
+	lastLen int
+	account string
+	ok      bool
+}
+
+func (m *revokedMemo) accountOf(data []byte) (string, bool) {
+	if len(data) == 0 {
+		return "", false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if unsafe.SliceData(data) != m.lastPtr || len(data) != m.lastLen {
+		var rv identity.Revoked
+		m.ok = json.Unmarshal(data, &rv) == nil
+		m.account = ""
+		if m.ok {
+			m.account = rv.AccountID
+		}
+		m.lastPtr, m.lastLen = unsafe.SliceData(data), len(data)
+	}
+	return m.account, m.ok
 }
 
 func (s *Surface) encoderFor(key string) *encoder {

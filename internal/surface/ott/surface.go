@@ -70,6 +70,7 @@ type Surface struct {
 	log      *slog.Logger
 	now      func() time.Time
 	encoders sync.Map // room key → *encoder
+	revoked  revokedMemo
 	apiKey   atomic.Pointer[string]
 }
 
