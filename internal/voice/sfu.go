@@ -224,6 +224,26 @@ func (s *SFU) Leave(accountID string) error {
 	return nil
 }
 
+// Leave takes the participant out of its room (a no-op once out).
+func (p *Participant) Leave() error {
+	p.sfu.leave(p, "left")
+	return nil
+}
+
+// Closed reports whether the participant is out of its room.
+func (p *Participant) Closed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// Self is the participant's own mute and deafen.
+func (p *Participant) Self() (mute, deaf bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.selfMute, p.selfDeaf
+}
+
 // Members lists the participants of a channel's room.
 func (s *SFU) Members(channelID string) []ParticipantInfo {
 	s.mu.Lock()
