@@ -75,8 +75,8 @@ type Notice struct {
 
 // TrackInfo describes one published track.
 type TrackInfo struct {
-	AccountID string // publisher; also the subscribe side's stream id
-	TrackID   string // the subscribe side's track id
+	AccountID string // publisher
+	TrackID   string // "<account>:<publisher's track id>": the subscribe side's msid stream and track id
 	Kind      string // "audio" or "video"
 	Source    string // mic, camera, screen
 	Layers    int    // simulcast layers received (1 without simulcast)
@@ -690,7 +690,10 @@ func (p *Participant) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) 
 
 // subscribe adds a down track of t to p's subscribe connection.
 func (p *Participant) subscribe(t *pubTrack) {
-	local, err := webrtc.NewTrackLocalStaticRTP(t.codec, t.id, t.owner.AccountID)
+	// The stream id is the track id too: browsers give remote tracks
+	// random ids but keep the msid's stream id, so that is what a client
+	// matches against the tracks notice ("<account>:<publisher's id>").
+	local, err := webrtc.NewTrackLocalStaticRTP(t.codec, t.id, t.id)
 	if err != nil {
 		p.sfu.log.Warn("voice: down track", "err", err)
 		return

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -227,7 +228,8 @@ func (p *peer) answer(offer string) {
 }
 
 func (p *peer) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	k := streamKey{tr.StreamID(), tr.ID()}
+	from, _, _ := strings.Cut(tr.StreamID(), ":")
+	k := streamKey{from, tr.StreamID()}
 	video := tr.Kind() == webrtc.RTPCodecTypeVideo
 	go func() {
 		buf := make([]byte, 1500)

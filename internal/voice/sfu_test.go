@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hearth-community/hearth/internal/community"
@@ -103,7 +104,7 @@ func TestSFUSimulcastLayers(t *testing.T) {
 	// The thin link says 1 kbit/s: no layer fits, so the lowest is sent.
 	var ssrc uint32
 	for _, tr := range thin.sub.GetReceivers() {
-		if tr.Track() != nil && tr.Track().StreamID() == pub.acct {
+		if tr.Track() != nil && strings.HasPrefix(tr.Track().StreamID(), pub.acct+":") {
 			ssrc = uint32(tr.Track().SSRC())
 		}
 	}

@@ -149,7 +149,7 @@ func TestVoiceSFUOverGateway(t *testing.T) {
 	sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		if _, _, err := tr.ReadRTP(); err == nil {
 			select {
-			case heard <- tr.StreamID():
+			case heard <- strings.Split(tr.StreamID(), ":")[0]:
 			default:
 			}
 		}

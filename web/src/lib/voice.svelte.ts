@@ -139,16 +139,21 @@ export class VoiceCall {
   }
 
   private async joinSFU(): Promise<boolean> {
+    // The server's first subscribe offer can come before "joined": the
+    // subscribe connection must be ready to answer it.
+    this.sub = new RTCPeerConnection({ iceServers: this.ice });
+    this.sub.ontrack = (e) => this.onRemoteTrack(e);
+    this.mode = "sfu";
     try {
       await this.request({ type: "join", channel_id: this.channelId }, "joined");
     } catch (e) {
+      this.sub.close();
+      this.sub = null;
+      this.mode = "";
       if ((e as { status?: number }).status === 503) return false;
       throw e;
     }
-    this.mode = "sfu";
     this.joined = true;
-    this.sub = new RTCPeerConnection({ iceServers: this.ice });
-    this.sub.ontrack = (e) => this.onRemoteTrack(e);
     this.pub = new RTCPeerConnection({ iceServers: this.ice });
     for (const t of this.local?.getAudioTracks() ?? []) {
       this.pub.addTransceiver(t, { direction: "sendonly", streams: [this.local!] });
@@ -200,9 +205,10 @@ export class VoiceCall {
   }
 
   private onRemoteTrack(e: RTCTrackEvent) {
-    const stream = e.streams[0] ?? new MediaStream([e.track]);
-    const user = stream.id;
-    const key = e.track.id;
+    // The server names each stream "<user>:<track>" (the tracks notice's
+    // track_id); remote track ids are random in browsers.
+    const key = e.streams[0]?.id ?? e.track.id;
+    const user = key.split(":")[0];
     this.received.set(key, { track: e.track, stream: new MediaStream([e.track]), user });
     e.track.onended = () => {
       this.received.delete(key);
