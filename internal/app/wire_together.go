@@ -48,7 +48,7 @@ func (a *App) wireTogether(ctx context.Context) error {
 		Sub: busSubscriber(a.Bus), Hub: hub, Bots: a.DB.TogetherBots(), DBPing: a.DB.Ping, Version: "hearth",
 		Extras: a.DB.TogetherExtras(), Voice: a.DB.TogetherExtras(), Webhooks: a.DB.TogetherExtras(), WebhookEngine: a.webhookEngine, UploadDir: filepath.Join(a.Config.DataDir, "uploads"), Egress: out,
 		AuthRate: a.Config.TogetherAuthRate, BotRate: a.Config.TogetherBotRate, TrustProxy: a.Config.TrustProxy, AllowedOrigins: a.Config.AllowedOrigins,
-		TurnURLs: turnURLs, TurnSecret: turnSecret, GiphyAPIKey: a.Config.GiphyAPIKey, StageChats: a.stageChats()})
+		TurnURLs: turnURLs, TurnSecret: turnSecret, GiphyAPIKey: a.Config.GiphyAPIKey, StageChats: a.stageChats(), SFU: a.voiceSFU(comm)})
 	if err != nil {
 		return err
 	}

@@ -78,3 +78,14 @@ func (a *App) wireRTC() error {
 	a.Log.Info("WebRTC media plane listening", "udp", p.UDPAddr().String(), "tcp", fmt.Sprint(p.TCPAddr()))
 	return nil
 }
+
+// voiceSFU is the voice SFU on the media plane; nil without one, and then
+// VOICE_SFU answers an error and the web app stays on the mesh.
+func (a *App) voiceSFU(access voice.Access) *voice.SFU {
+	if a.RTC == nil {
+		return nil
+	}
+	s := voice.NewSFU(a.RTC, access, a.Log.With("component", "sfu"))
+	a.closers = append(a.closers, func() error { s.Close(); return nil })
+	return s
+}

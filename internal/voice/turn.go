@@ -1,6 +1,8 @@
 // Package voice holds what voice channels need besides signalling (which
-// each surface relays itself): an embedded TURN server, so that voice
-// works between peers behind NATs without running coturn next to Hearth.
+// each surface carries itself): the selective forwarding unit (sfu.go,
+// forward.go) that Hearth's web app uses instead of a mesh, and an
+// embedded TURN server, so that voice works between peers behind NATs
+// without running coturn next to Hearth.
 package voice
 
 import (

@@ -17,6 +17,7 @@ import (
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/voice"
 )
 
 // Gateway limits, as Together's server applies them.
@@ -49,6 +50,7 @@ type client struct {
 	conn      *gateway.Conn
 	accountID string
 	username  string
+	sfu       atomic.Pointer[voice.Participant] // this socket's SFU session
 
 	mu     sync.Mutex
 	tokens float64
@@ -128,6 +130,7 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 	})
 	last := s.removeClient(c)
 	s.pres.Done(c.accountID)
+	s.sfuClosed(c)
 	if last {
 		s.leaveVoice(bg, c.accountID)
 		s.presenceChanged(c.accountID)
@@ -528,7 +531,7 @@ func (s *Surface) ready(ctx context.Context, a *identity.Account) (map[string]an
 }
 
 // onFrame handles one client frame: HEARTBEAT, PRESENCE_UPDATE,
-// TYPING_START, VOICE_SIGNAL. Unparseable or over-rate frames are dropped.
+// TYPING_START, VOICE_SIGNAL and Hearth's VOICE_SFU. Unparseable or over-rate frames are dropped.
 func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 	if !c.allow(time.Now()) {
 		return
@@ -570,6 +573,8 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 			"channel_id": in.ChannelID, "timestamp": time.Now().UTC().Format(time.RFC3339Nano)}, ids)
 	case "VOICE_SIGNAL":
 		s.relaySignal(ctx, c, fr.D)
+	case "VOICE_SFU":
+		s.onSFU(ctx, c, fr.D)
 	}
 }
 
@@ -603,7 +608,7 @@ func parseFrame(data []byte) (clientFrame, bool) {
 	}
 	fr := clientFrame{Op: env.Op, D: env.D}
 	switch env.Op {
-	case "HEARTBEAT", "VOICE_SIGNAL":
+	case "HEARTBEAT", "VOICE_SIGNAL", "VOICE_SFU":
 	case "PRESENCE_UPDATE":
 		in := &fr.Presence
 		if json.Unmarshal(env.D, in) != nil {

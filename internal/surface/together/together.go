@@ -33,6 +33,7 @@ import (
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/presence"
 	"github.com/hearth-community/hearth/internal/ratelimit"
+	"github.com/hearth-community/hearth/internal/voice"
 	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
@@ -86,7 +87,10 @@ type Deps struct {
 	Webhooks      webhooks.HookStore
 	WebhookEngine *webhooks.Engine
 	// Voice stores voice states (nil: voice routes 503).
-	Voice     VoiceStore
+	Voice VoiceStore
+	// SFU forwards voice and video for VOICE_SFU clients (nil: the op
+	// answers an error and clients stay on the mesh).
+	SFU       *voice.SFU
 	UploadDir string
 	// Egress fetches link previews (nil: /link-preview answers 503).
 	Egress *egress.Client

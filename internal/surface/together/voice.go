@@ -116,6 +116,7 @@ func (s *Surface) joinVoice(w http.ResponseWriter, r *http.Request, p *identity.
 	}
 	cur := toVoice(v, false)
 	s.broadcastVoice(ctx, ca.Community.ID, cur)
+	s.sfuFollowREST(p.Account.ID, ca.Channel.ID, false, nil, nil)
 	writeJSON(w, http.StatusCreated, cur)
 }
 
@@ -135,6 +136,7 @@ func (s *Surface) leaveVoiceHTTP(w http.ResponseWriter, r *http.Request, p *iden
 		return
 	}
 	s.broadcastVoice(ctx, ca.Community.ID, toVoice(v, true))
+	s.sfuFollowREST(p.Account.ID, ca.Channel.ID, true, nil, nil)
 	noContent(w)
 }
 
@@ -190,6 +192,7 @@ func (s *Surface) updateVoice(w http.ResponseWriter, r *http.Request, p *identit
 	}
 	cur := toVoice(v, false)
 	s.broadcastVoice(ctx, ca.Community.ID, cur)
+	s.sfuFollowREST(p.Account.ID, ca.Channel.ID, false, in.SelfMute, in.SelfDeaf)
 	writeJSON(w, http.StatusOK, cur)
 }
 

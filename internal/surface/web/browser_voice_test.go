@@ -6,19 +6,73 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/hearth-community/hearth/internal/config"
 )
 
-// TestBrowserVoice: two people join a community's voice channel; their
-// browsers connect to each other over WebRTC (signalled through the
-// Together gateway's VOICE_SIGNAL relay) and each receives the other's
-// (fake) microphone.
+// TestBrowserVoice: two people join a community's voice channel on a
+// server without a media plane; their browsers connect to each other over
+// WebRTC (signalled through the Together gateway's VOICE_SIGNAL relay) and
+// each receives the other's (fake) microphone.
 func TestBrowserVoice(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
-	_, base := startApp(t, nil)
+	_, base := startApp(t, func(c *config.Config) { c.RTCUDPAddr = "" }) // no SFU: the mesh
+	erin, finn := voiceChannelPair(t, base)
+
+	erin.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	finn.waitFor("erin in the channel", `document.querySelector(".voice ul")?.textContent.includes("erin_web")`, 10*time.Second)
+	finn.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	for _, p := range []*page{erin, finn} {
+		p.waitFor("a connected peer", `[...document.querySelectorAll('[data-testid="peer-state"]')].some(e => e.textContent === "connected")`, 20*time.Second)
+		p.waitFor("the other's audio", `(() => { const a = document.querySelector('[data-testid="voice-audio"]'); return !!a && a.srcObject && a.srcObject.getAudioTracks().length > 0 && a.srcObject.getAudioTracks()[0].readyState === "live"; })()`, 10*time.Second)
+	}
+	erin.screenshot("voice")
+
+	finn.do("leave voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	erin.waitFor("finn gone", `!document.querySelector(".voice ul")?.textContent.includes("finn_web") && !document.querySelector('[data-testid="voice-audio"]')`, 10*time.Second)
+}
+
+// TestBrowserVoiceSFU: the same two people on a server running the SFU;
+// both turn their (fake) cameras on, and each sees the other's video
+// frames advancing in the grid and hears the other's microphone, all
+// through the server.
+func TestBrowserVoiceSFU(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil) // the test config has a media plane
+	erin, finn := voiceChannelPair(t, base)
+
+	erin.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	erin.waitFor("the SFU controls", `!!document.querySelector('[data-testid="voice-camera"]')`, 15*time.Second)
+	finn.waitFor("erin in the channel", `document.querySelector(".voice ul")?.textContent.includes("erin_web")`, 10*time.Second)
+	finn.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	finn.waitFor("the SFU controls", `!!document.querySelector('[data-testid="voice-camera"]')`, 15*time.Second)
+	for _, p := range []*page{erin, finn} {
+		p.do("turn the camera on", chromedp.Click(chromedp.CSS(`[data-testid="voice-camera"]`)))
+	}
+	for _, p := range []*page{erin, finn} {
+		p.waitFor("the other's audio", `[...document.querySelectorAll('[data-testid="voice-audio"]')].some(a => a.srcObject && a.srcObject.getAudioTracks().some(t => t.readyState === "live"))`, 20*time.Second)
+		p.waitFor("the other's video frames advancing", `(() => {
+			const v = document.querySelector('[data-testid="voice-video"]');
+			if (!v || !v.getVideoPlaybackQuality) return false;
+			const n = v.getVideoPlaybackQuality().totalVideoFrames;
+			if (window.__frames0 === undefined) { if (n > 0) window.__frames0 = n; return false; }
+			return n > window.__frames0 + 5;
+		})()`, 30*time.Second)
+	}
+	erin.screenshot("voice-sfu")
+	finn.do("leave voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	erin.waitFor("finn's video gone", `!document.querySelector('[data-testid="voice-video"]')`, 15*time.Second)
+}
+
+// voiceChannelPair: erin makes a community with a voice channel and
+// invites finn; both end on the voice channel's page, sockets up.
+func voiceChannelPair(t *testing.T, base string) (erin, finn *page) {
+	t.Helper()
 	browser := newBrowser(t)
-	erin := newTab(t, browser, "erin")
-	finn := newTab(t, browser, "finn")
+	erin = newTab(t, browser, "erin")
+	finn = newTab(t, browser, "finn")
 
 	signUp(erin, base, "erin_web", "")
 	erin.do("create a community",
@@ -48,16 +102,5 @@ func TestBrowserVoice(t *testing.T) {
 	for _, p := range []*page{erin, finn} {
 		p.waitFor("the gateway socket", `!document.querySelector('[data-testid="reconnecting"]')`, 10*time.Second)
 	}
-
-	erin.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
-	finn.waitFor("erin in the channel", `document.querySelector(".voice ul")?.textContent.includes("erin_web")`, 10*time.Second)
-	finn.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
-	for _, p := range []*page{erin, finn} {
-		p.waitFor("a connected peer", `[...document.querySelectorAll('[data-testid="peer-state"]')].some(e => e.textContent === "connected")`, 20*time.Second)
-		p.waitFor("the other's audio", `(() => { const a = document.querySelector('[data-testid="voice-audio"]'); return !!a && a.srcObject && a.srcObject.getAudioTracks().length > 0 && a.srcObject.getAudioTracks()[0].readyState === "live"; })()`, 10*time.Second)
-	}
-	erin.screenshot("voice")
-
-	finn.do("leave voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
-	erin.waitFor("finn gone", `!document.querySelector(".voice ul")?.textContent.includes("finn_web") && !document.querySelector('[data-testid="voice-audio"]')`, 10*time.Second)
+	return erin, finn
 }

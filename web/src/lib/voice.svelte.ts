@@ -1,8 +1,12 @@
-// Voice channels the way Together's clients do them: join with
-// POST /channels/:id/voice, then a full mesh of browser-to-browser WebRTC
-// connections, signalled through the gateway's VOICE_SIGNAL relay (the
-// newcomer offers to everyone already there). ICE servers come from
-// /ice-servers (STUN, and Hearth's TURN when configured).
+// Voice channels. When the server runs Hearth's SFU (VOICE_SFU on the
+// gateway), each of us sends audio, camera (simulcast: three layers) and
+// screen share once, on a publish connection we offer, and receives
+// everyone else's on a subscribe connection the server offers; the server
+// says who speaks. Without the SFU (the op answers 503) it falls back to
+// what Together's clients do: join with POST /channels/:id/voice, then a
+// full mesh of browser-to-browser connections signalled through the
+// gateway's VOICE_SIGNAL relay (the newcomer offers to everyone already
+// there). ICE servers come from /ice-servers (STUN, and Hearth's TURN).
 import { api, session } from "./together.svelte";
 import { gateway } from "./gateway.svelte";
 
@@ -12,6 +16,53 @@ export interface VoiceState {
   username?: string;
   self_mute: boolean;
   self_deaf: boolean;
+  self_video?: boolean;
+  self_screen?: boolean;
+}
+
+export interface SFUTrack {
+  user_id: string;
+  track_id: string;
+  kind: "audio" | "video";
+  source: "mic" | "camera" | "screen";
+  layers: number;
+  muted: boolean;
+}
+
+/** One received video: whose, which source, the stream to show. */
+export interface Tile {
+  key: string;
+  user_id: string;
+  source: string;
+  stream: MediaStream;
+}
+
+interface SFUMsg {
+  type: string;
+  sdp?: string;
+  status?: number;
+  message?: string;
+  op?: string;
+  tracks?: SFUTrack[];
+  user_id?: string;
+  speaking?: boolean;
+  reason?: string;
+}
+
+function gathered(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState === "complete") {
+        pc.removeEventListener("icegatheringstatechange", done);
+        resolve();
+      }
+    };
+    pc.addEventListener("icegatheringstatechange", done);
+    // A network with no route for some candidate type can hold gathering
+    // open for long: what we have after 2 s is enough on a LAN or via TURN.
+    setTimeout(() => resolve(), 2000);
+  });
 }
 
 interface Signal {
@@ -29,6 +80,22 @@ export class VoiceCall {
   error = $state<unknown>(null);
   peerStates = $state<Record<string, string>>({});
   remote = $state.raw<Record<string, MediaStream>>({});
+  /** "sfu" once the server's SFU took us; "mesh" on the fallback. */
+  mode = $state<"" | "sfu" | "mesh">("");
+  deafened = $state(false);
+  camera = $state(false);
+  screen = $state(false);
+  speaking = $state<Record<string, boolean>>({});
+  tiles = $state.raw<Tile[]>([]);
+  localVideo = $state.raw<MediaStream | null>(null);
+  private tracks: SFUTrack[] = [];
+  private pub: RTCPeerConnection | null = null;
+  private sub: RTCPeerConnection | null = null;
+  private camTrack: MediaStreamTrack | null = null;
+  private screenTrack: MediaStreamTrack | null = null;
+  private sources: Record<string, string> = {};
+  private waiting: ((m: SFUMsg) => void) | null = null;
+  private received = new Map<string, { track: MediaStreamTrack; stream: MediaStream; user: string }>();
   private peers = new Map<string, RTCPeerConnection>();
   private local: MediaStream | null = null;
   private ice: RTCIceServer[] = [];
@@ -45,7 +112,199 @@ export class VoiceCall {
     this.offs.push(
       gateway.on("VOICE_STATE_UPDATE", (v: VoiceState) => this.onState(v)),
       gateway.on("VOICE_SIGNAL", (s: Signal) => void this.onSignal(s)),
+      gateway.on("VOICE_SFU", (m: SFUMsg) => void this.onSFU(m)),
     );
+  }
+
+  /** Sends one VOICE_SFU request and waits for its reply type (or error). */
+  private request(d: Record<string, unknown>, reply: string): Promise<SFUMsg> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = null;
+        reject(new Error("The voice server did not answer"));
+      }, 10000);
+      this.waiting = (m) => {
+        if (m.type !== reply && !(m.type === "error" && m.op === d.type)) return;
+        clearTimeout(timer);
+        this.waiting = null;
+        if (m.type === "error") reject(Object.assign(new Error(m.message ?? "Voice request refused"), { status: m.status }));
+        else resolve(m);
+      };
+      if (!gateway.send("VOICE_SFU", d)) {
+        clearTimeout(timer);
+        this.waiting = null;
+        reject(new Error("Not connected to the server"));
+      }
+    });
+  }
+
+  private async joinSFU(): Promise<boolean> {
+    // The server's first subscribe offer can come before "joined": the
+    // subscribe connection must be ready to answer it.
+    this.sub = new RTCPeerConnection({ iceServers: this.ice });
+    this.sub.ontrack = (e) => this.onRemoteTrack(e);
+    this.mode = "sfu";
+    try {
+      await this.request({ type: "join", channel_id: this.channelId }, "joined");
+    } catch (e) {
+      this.sub.close();
+      this.sub = null;
+      this.mode = "";
+      if ((e as { status?: number }).status === 503) return false;
+      throw e;
+    }
+    this.joined = true;
+    this.pub = new RTCPeerConnection({ iceServers: this.ice });
+    for (const t of this.local?.getAudioTracks() ?? []) {
+      this.pub.addTransceiver(t, { direction: "sendonly", streams: [this.local!] });
+      this.sources[t.id] = "mic";
+    }
+    await this.publish();
+    return true;
+  }
+
+  /** (Re)offers the publish connection with what we send now. */
+  private async publish() {
+    const pc = this.pub;
+    if (!pc) return;
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    await gathered(pc);
+    const a = await this.request({ type: "publish", sdp: pc.localDescription!.sdp, sources: this.sources }, "answer");
+    await pc.setRemoteDescription({ type: "answer", sdp: a.sdp! });
+  }
+
+  private async onSFU(m: SFUMsg) {
+    this.waiting?.(m);
+    if (this.mode !== "sfu") return;
+    try {
+      switch (m.type) {
+        case "offer": {
+          const pc = this.sub!;
+          await pc.setRemoteDescription({ type: "offer", sdp: m.sdp! });
+          await pc.setLocalDescription(await pc.createAnswer());
+          await gathered(pc);
+          gateway.send("VOICE_SFU", { type: "answer", sdp: pc.localDescription!.sdp });
+          break;
+        }
+        case "tracks":
+          this.tracks = m.tracks ?? [];
+          this.retile();
+          break;
+        case "speaking":
+          this.speaking = { ...this.speaking, [m.user_id!]: !!m.speaking };
+          break;
+        case "closed":
+          if (m.reason !== "left") this.error = new Error(`You were taken out of voice: ${m.reason}`);
+          this.hangUp();
+          break;
+      }
+    } catch (e) {
+      this.error = new Error(`Voice connection failed: ${(e as Error).message}`);
+    }
+  }
+
+  private onRemoteTrack(e: RTCTrackEvent) {
+    // The server names each stream "<user>:<track>" (the tracks notice's
+    // track_id); remote track ids are random in browsers.
+    const key = e.streams[0]?.id ?? e.track.id;
+    const user = key.split(":")[0];
+    this.received.set(key, { track: e.track, stream: new MediaStream([e.track]), user });
+    e.track.onended = () => {
+      this.received.delete(key);
+      this.retile();
+    };
+    this.retile();
+  }
+
+  /** Rebuilds the audio streams and video tiles from what we receive, and
+   * asks for the layer each tile's size wants (small tiles: low). */
+  private retile() {
+    const remote: Record<string, MediaStream> = {};
+    const tiles: Tile[] = [];
+    const live = new Set(this.tracks.map((t) => t.track_id));
+    for (const [key, r] of this.received) {
+      if (!live.has(key) && this.tracks.length > 0) continue;
+      const info = this.tracks.find((t) => t.track_id === key);
+      if (r.track.kind === "audio") remote[key] = r.stream;
+      else tiles.push({ key, user_id: r.user, source: info?.source ?? "camera", stream: r.stream });
+    }
+    this.remote = remote;
+    this.tiles = tiles;
+    const cams = tiles.filter((t) => t.source === "camera").length;
+    for (const t of tiles) {
+      const layer = t.source === "screen" ? 2 : cams > 6 ? 0 : cams > 2 ? 1 : 2;
+      gateway.send("VOICE_SFU", { type: "layer", track_id: t.key, layer });
+    }
+  }
+
+  async toggleCamera() {
+    if (this.mode !== "sfu" || !this.pub) return;
+    try {
+      if (this.camTrack) {
+        const tr = this.pub.getTransceivers().find((t) => t.sender.track === this.camTrack);
+        this.camTrack.stop();
+        if (tr) this.pub.removeTrack(tr.sender);
+        delete this.sources[this.camTrack.id];
+        this.camTrack = null;
+        this.localVideo = null;
+        this.camera = false;
+      } else {
+        const s = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 } });
+        const t = s.getVideoTracks()[0];
+        this.pub.addTransceiver(t, {
+          direction: "sendonly",
+          streams: [s],
+          sendEncodings: [
+            { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+            { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+            { rid: "f", maxBitrate: 1_500_000 },
+          ],
+        });
+        this.sources[t.id] = "camera";
+        this.camTrack = t;
+        this.localVideo = s;
+        this.camera = true;
+      }
+      await this.publish();
+      gateway.send("VOICE_SFU", { type: "state", self_video: this.camera });
+    } catch (e) {
+      this.error = new Error(`Camera: ${(e as Error).message}`);
+    }
+  }
+
+  async toggleScreen() {
+    if (this.mode !== "sfu" || !this.pub) return;
+    try {
+      if (this.screenTrack) {
+        const tr = this.pub.getTransceivers().find((t) => t.sender.track === this.screenTrack);
+        this.screenTrack.stop();
+        if (tr) this.pub.removeTrack(tr.sender);
+        delete this.sources[this.screenTrack.id];
+        this.screenTrack = null;
+        this.screen = false;
+      } else {
+        const s = await navigator.mediaDevices.getDisplayMedia({ video: true });
+        const t = s.getVideoTracks()[0];
+        t.onended = () => {
+          if (this.screenTrack === t) void this.toggleScreen();
+        };
+        this.pub.addTransceiver(t, { direction: "sendonly", streams: [s] });
+        this.sources[t.id] = "screen";
+        this.screenTrack = t;
+        this.screen = true;
+      }
+      await this.publish();
+      gateway.send("VOICE_SFU", { type: "state", self_screen: this.screen });
+    } catch (e) {
+      this.error = new Error(`Screen share: ${(e as Error).message}`);
+    }
+  }
+
+  toggleDeafen() {
+    this.deafened = !this.deafened;
+    if (this.mode === "sfu") gateway.send("VOICE_SFU", { type: "state", self_deaf: this.deafened });
+    else void api("Updating deafen", `/channels/${encodeURIComponent(this.channelId)}/voice`, { method: "PATCH", body: { self_deaf: this.deafened } }).catch(() => null);
   }
 
   async join() {
@@ -59,6 +318,8 @@ export class VoiceCall {
     try {
       const ice = await api<{ iceServers: RTCIceServer[] }>("Loading ICE servers", "/ice-servers");
       this.ice = ice.iceServers ?? [];
+      if (await this.joinSFU()) return;
+      this.mode = "mesh";
       await api("Joining the voice channel", `/channels/${encodeURIComponent(this.channelId)}/voice`, { method: "POST" });
       this.joined = true;
       const list = await api<VoiceState[]>("Loading who is in voice", `/channels/${encodeURIComponent(this.channelId)}/voice`);
@@ -71,6 +332,11 @@ export class VoiceCall {
   }
 
   async leave() {
+    if (this.mode === "sfu") {
+      gateway.send("VOICE_SFU", { type: "leave" });
+      this.hangUp();
+      return;
+    }
     try {
       await api("Leaving the voice channel", `/channels/${encodeURIComponent(this.channelId)}/voice`, { method: "DELETE" });
     } catch (e) {
@@ -82,6 +348,10 @@ export class VoiceCall {
   toggleMute() {
     this.muted = !this.muted;
     for (const t of this.local?.getAudioTracks() ?? []) t.enabled = !this.muted;
+    if (this.mode === "sfu") {
+      gateway.send("VOICE_SFU", { type: "state", self_mute: this.muted });
+      return;
+    }
     void api("Updating mute", `/channels/${encodeURIComponent(this.channelId)}/voice`, { method: "PATCH", body: { self_mute: this.muted } }).catch(() => null);
   }
 
@@ -99,6 +369,19 @@ export class VoiceCall {
     for (const t of this.local?.getTracks() ?? []) t.stop();
     this.local = null;
     this.joined = false;
+    this.pub?.close();
+    this.sub?.close();
+    this.pub = this.sub = null;
+    this.camTrack?.stop();
+    this.screenTrack?.stop();
+    this.camTrack = this.screenTrack = null;
+    this.camera = this.screen = false;
+    this.localVideo = null;
+    this.sources = {};
+    this.received.clear();
+    this.tiles = [];
+    this.speaking = {};
+    this.mode = "";
   }
 
   private onState(v: VoiceState) {
@@ -143,7 +426,7 @@ export class VoiceCall {
   }
 
   private async onSignal(s: Signal) {
-    if (!this.joined || (s.stream_type && s.stream_type !== "voice")) return;
+    if (!this.joined || this.mode !== "mesh" || (s.stream_type && s.stream_type !== "voice")) return;
     try {
       if (s.type === "offer" && s.sdp) {
         const pc = this.peer(s.from_user_id);

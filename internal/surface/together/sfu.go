@@ -1,0 +1,302 @@
+package together
+
+// VOICE_SFU is Hearth's extension op on Together's gateway: the signalling
+// of the voice SFU (internal/voice) for Hearth's web app. Together's own
+// clients never send it and so never receive its dispatches; they keep the
+// mesh (VOICE_SIGNAL) and see SFU participants through VOICE_STATE_UPDATE
+// like anyone else (docs/compatibility.md).
+//
+// Client → server: {"op":"VOICE_SFU","d":{"type":…}} with type
+//
+//	join        {channel_id}                     join the channel's room (sets the voice state)
+//	publish     {sdp, sources: {track_id: mic|camera|screen}} → answer {sdp}
+//	answer      {sdp}                            the answer to the server's offer
+//	state       {self_mute?, self_deaf?, self_video?, self_screen?}
+//	layer       {track_id, layer: 0|1|2}         highest simulcast layer wanted
+//	server_mute {user_id, mute}                  MUTE_MEMBERS
+//	disconnect  {user_id}                        MUTE_MEMBERS (Together has no MOVE_MEMBERS)
+//	leave       {}
+//
+// Server → client: DISPATCH t=VOICE_SFU, d.type one of joined, answer,
+// offer, tracks, participants, speaking, layer, closed, error {op, status,
+// message}.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/voice"
+)
+
+type sfuIn struct {
+	Type       string            `json:"type"`
+	ChannelID  string            `json:"channel_id"`
+	SDP        string            `json:"sdp"`
+	Sources    map[string]string `json:"sources"`
+	SelfMute   *bool             `json:"self_mute"`
+	SelfDeaf   *bool             `json:"self_deaf"`
+	SelfVideo  *bool             `json:"self_video"`
+	SelfScreen *bool             `json:"self_screen"`
+	TrackID    string            `json:"track_id"`
+	Layer      *int              `json:"layer"`
+	UserID     string            `json:"user_id"`
+	Mute       bool              `json:"mute"`
+}
+
+type sfuTrack struct {
+	UserID  string `json:"user_id"`
+	TrackID string `json:"track_id"`
+	Kind    string `json:"kind"`
+	Source  string `json:"source"`
+	Layers  int    `json:"layers"`
+	Muted   bool   `json:"muted"`
+}
+
+type sfuMember struct {
+	UserID     string `json:"user_id"`
+	SelfMute   bool   `json:"self_mute"`
+	SelfDeaf   bool   `json:"self_deaf"`
+	ServerMute bool   `json:"server_mute"`
+	Speaking   bool   `json:"speaking"`
+}
+
+// maxSDP bounds an offer or answer (a browser's is a few kilobytes).
+const maxSDP = 64 << 10
+
+func (s *Surface) sfuReply(c *client, d map[string]any) {
+	c.conn.Reply(frame("VOICE_SFU", d))
+}
+
+func (s *Surface) sfuError(c *client, op string, err error) {
+	k := fault.KindOf(err)
+	msg := fault.Message(err)
+	if k == fault.Internal {
+		s.log.Warn("voice sfu", "op", op, "err", err)
+		msg = "Internal server error"
+	}
+	s.sfuReply(c, map[string]any{"type": "error", "op": op, "status": statusOf(k), "message": msg})
+}
+
+// sfuNotice encodes one SFU notice for the client that joined.
+func sfuNotice(n voice.Notice) map[string]any {
+	d := map[string]any{"type": n.Type}
+	switch n.Type {
+	case "offer":
+		d["sdp"] = n.SDP
+	case "tracks":
+		ts := make([]sfuTrack, len(n.Tracks))
+		for i, t := range n.Tracks {
+			ts[i] = sfuTrack{UserID: t.AccountID, TrackID: t.TrackID, Kind: t.Kind, Source: t.Source, Layers: t.Layers, Muted: t.Muted}
+		}
+		d["tracks"] = ts
+	case "participants":
+		d["participants"] = sfuMembers(n.Participants)
+	case "speaking":
+		d["user_id"], d["speaking"] = n.AccountID, n.Speaking
+	case "layer":
+		d["track_id"], d["layer"] = n.TrackID, n.Layer
+	case "closed":
+		d["reason"] = n.Reason
+	}
+	return d
+}
+
+func sfuMembers(ps []voice.ParticipantInfo) []sfuMember {
+	out := make([]sfuMember, len(ps))
+	for i, p := range ps {
+		out[i] = sfuMember{UserID: p.AccountID, SelfMute: p.SelfMute, SelfDeaf: p.SelfDeaf, ServerMute: p.ServerMute, Speaking: p.Speaking}
+	}
+	return out
+}
+
+// onSFU handles one VOICE_SFU frame.
+func (s *Surface) onSFU(ctx context.Context, c *client, raw json.RawMessage) {
+	var in sfuIn
+	if json.Unmarshal(raw, &in) != nil {
+		s.sfuError(c, "", fault.New(fault.Invalid, "d must be an object"))
+		return
+	}
+	if s.d.SFU == nil {
+		s.sfuError(c, in.Type, fault.New(fault.Unavailable, "The voice SFU is not running on this server (--rtc-udp-addr is not set)"))
+		return
+	}
+	if len(in.SDP) > maxSDP {
+		s.sfuError(c, in.Type, fault.New(fault.Invalid, "sdp is too long"))
+		return
+	}
+	var err error
+	switch in.Type {
+	case "join":
+		err = s.sfuJoin(ctx, c, in.ChannelID)
+	case "leave":
+		err = s.sfuLeave(ctx, c)
+	case "server_mute":
+		err = s.d.SFU.ServerMute(ctx, c.accountID, in.UserID, in.Mute)
+		if err == nil {
+			s.sfuVoiceState(ctx, in.UserID, func(v *VoiceState) { v.ServerMute = in.Mute })
+		}
+	case "disconnect":
+		err = s.d.SFU.Disconnect(ctx, c.accountID, in.UserID)
+		if err == nil {
+			s.dropVoice(ctx, in.UserID)
+		}
+	case "publish", "answer", "state", "layer":
+		p := c.sfu.Load()
+		if p == nil {
+			err = fault.New(fault.NotFound, "Not in a voice channel")
+			break
+		}
+		switch in.Type {
+		case "publish":
+			var answer string
+			if answer, err = p.Publish(ctx, in.SDP, in.Sources); err == nil {
+				s.sfuReply(c, map[string]any{"type": "answer", "sdp": answer})
+			}
+		case "answer":
+			err = p.Answer(in.SDP)
+		case "layer":
+			if in.Layer == nil {
+				err = fault.New(fault.Invalid, "layer is required")
+			} else {
+				err = p.SetLayer(in.TrackID, *in.Layer)
+			}
+		case "state":
+			mute, deaf := p.Self()
+			if in.SelfMute != nil {
+				mute = *in.SelfMute
+			}
+			if in.SelfDeaf != nil {
+				deaf = *in.SelfDeaf
+			}
+			p.SetSelf(mute, deaf)
+			s.sfuVoiceState(ctx, c.accountID, func(v *VoiceState) {
+				v.SelfMute, v.SelfDeaf = mute, deaf
+				if in.SelfVideo != nil {
+					v.SelfVideo = *in.SelfVideo
+				}
+				if in.SelfScreen != nil {
+					v.SelfScreen = *in.SelfScreen
+				}
+			})
+		}
+	default:
+		err = fault.New(fault.Invalid, "unknown VOICE_SFU type")
+	}
+	if err != nil {
+		s.sfuError(c, in.Type, err)
+	}
+}
+
+// sfuJoin joins the room, then records the voice state so every client,
+// Together's included, sees the participant.
+func (s *Surface) sfuJoin(ctx context.Context, c *client, channelID string) error {
+	if s.d.Voice == nil {
+		return fault.New(fault.Unavailable, "Voice is not available")
+	}
+	p, err := s.d.SFU.Join(ctx, c.accountID, channelID, func(n voice.Notice) {
+		if n.Type == "closed" {
+			if cur := c.sfu.Load(); cur != nil && cur.Closed() {
+				c.sfu.CompareAndSwap(cur, nil)
+			}
+		}
+		s.sfuReply(c, sfuNotice(n))
+	})
+	if err != nil {
+		return err
+	}
+	c.sfu.Store(p)
+	ca, err := s.d.Community.ChannelAccess(ctx, c.accountID, channelID)
+	if err != nil {
+		_ = p.Leave()
+		return err
+	}
+	prev, _ := s.d.Voice.Voice(ctx, c.accountID)
+	if prev == nil || prev.ChannelID != channelID {
+		v := &VoiceState{UserID: c.accountID, ChannelID: channelID, CommunityID: ca.Community.ID, Username: c.username,
+			JoinedAt: time.Now().UTC().Truncate(time.Microsecond)}
+		old, err := s.d.Voice.SetVoice(ctx, v)
+		if err != nil {
+			_ = p.Leave()
+			return err
+		}
+		if old != nil && old.ChannelID != v.ChannelID {
+			s.broadcastVoice(ctx, old.CommunityID, toVoice(old, true))
+		}
+		s.broadcastVoice(ctx, ca.Community.ID, toVoice(v, false))
+	}
+	s.sfuReply(c, map[string]any{"type": "joined", "channel_id": channelID, "participants": sfuMembers(s.d.SFU.Members(channelID))})
+	return nil
+}
+
+func (s *Surface) sfuLeave(ctx context.Context, c *client) error {
+	p := c.sfu.Swap(nil)
+	if p == nil {
+		return fault.New(fault.NotFound, "Not in a voice channel")
+	}
+	_ = p.Leave()
+	s.dropVoice(ctx, c.accountID)
+	return nil
+}
+
+// sfuClosed ends a socket's SFU session when the socket closes.
+func (s *Surface) sfuClosed(c *client) {
+	if p := c.sfu.Swap(nil); p != nil {
+		_ = p.Leave()
+	}
+}
+
+// dropVoice removes an account's voice state and announces the leave.
+func (s *Surface) dropVoice(ctx context.Context, accountID string) {
+	if s.d.Voice == nil {
+		return
+	}
+	v, err := s.d.Voice.DeleteVoice(ctx, accountID, "")
+	if err != nil {
+		return
+	}
+	s.broadcastVoice(ctx, v.CommunityID, toVoice(v, true))
+}
+
+// sfuVoiceState applies change to an account's voice state and announces
+// it; no state, nothing to announce.
+func (s *Surface) sfuVoiceState(ctx context.Context, accountID string, change func(v *VoiceState)) {
+	if s.d.Voice == nil {
+		return
+	}
+	v, err := s.d.Voice.Voice(ctx, accountID)
+	if err != nil {
+		return
+	}
+	change(v)
+	if s.d.Voice.UpdateVoice(ctx, v) == nil {
+		s.broadcastVoice(ctx, v.CommunityID, toVoice(v, false))
+	}
+}
+
+// sfuFollowREST keeps the SFU in step with Together's REST voice routes:
+// a PATCH of self_mute/self_deaf reaches the room, and a leave (or a join
+// elsewhere) takes the account out of it.
+func (s *Surface) sfuFollowREST(accountID, channelID string, left bool, mute, deaf *bool) {
+	if s.d.SFU == nil {
+		return
+	}
+	p, err := s.d.SFU.Participant(accountID)
+	if errors.Is(err, fault.NotFound) || err != nil {
+		return
+	}
+	if left || p.ChannelID != channelID {
+		_ = p.Leave()
+		return
+	}
+	m, d := p.Self()
+	if mute != nil {
+		m = *mute
+	}
+	if deaf != nil {
+		d = *deaf
+	}
+	p.SetSelf(m, d)
+}

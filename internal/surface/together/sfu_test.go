@@ -1,0 +1,231 @@
+package together_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/rtc"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/surface/together"
+	"github.com/hearth-community/hearth/internal/voice"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// sfuFrame reads frames until a VOICE_SFU dispatch of type typ arrives.
+func (w *ws) sfuFrame(typ string) map[string]any {
+	w.t.Helper()
+	for {
+		f := w.waitFor("VOICE_SFU")
+		var d map[string]any
+		_ = json.Unmarshal(f.D, &d)
+		if d["type"] == typ {
+			return d
+		}
+		if d["type"] == "error" && typ != "error" {
+			w.t.Fatalf("waiting for %s: %v", typ, d)
+		}
+	}
+}
+
+func (w *ws) sfu(d map[string]any) {
+	w.t.Helper()
+	w.send(map[string]any{"op": "VOICE_SFU", "t": nil, "d": d})
+}
+
+func loopbackAPI() *webrtc.API {
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+}
+
+// TestVoiceSFUOverGateway: Hearth's VOICE_SFU op on Together's gateway
+// carries a whole SFU session over the real WebSocket — join, publish,
+// the server's subscribe offer and its answer, audio from one member
+// reaching another, errors in the op's shape — while a Together client
+// that knows nothing of the op sees the voice states come and go.
+func TestVoiceSFUOverGateway(t *testing.T) {
+	t.Parallel()
+	plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = plane.Close() })
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.SFU = voice.NewSFU(plane, d.Community, nil) })
+	ann, bob, carl := e.register("ann"), e.register("bob"), e.register("carl")
+	sid, _ := e.serverWithChannel(ann, "general", bob, carl)
+	vc, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})
+	vid := vc["id"].(string)
+
+	wa, _, err := e.dial("token=" + ann.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, _, err := e.dial("token=" + bob.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc, _, err := e.dial("token=" + carl.access) // a Together client: mesh only
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []*ws{wa, wb, wc} {
+		w.waitFor("READY")
+	}
+
+	// Errors come back as VOICE_SFU error dispatches with a status.
+	wb.sfu(map[string]any{"type": "publish", "sdp": "v=0"})
+	if d := wb.sfuFrame("error"); d["status"] != float64(404) || d["op"] != "publish" {
+		t.Fatalf("publish before join: %v", d)
+	}
+	wb.sfu(map[string]any{"type": "dance"})
+	if d := wb.sfuFrame("error"); d["status"] != float64(400) {
+		t.Fatalf("unknown type: %v", d)
+	}
+	wb.sfu(map[string]any{"type": "join", "channel_id": "not-a-channel"})
+	if d := wb.sfuFrame("error"); d["status"] != float64(404) {
+		t.Fatalf("join unknown channel: %v", d)
+	}
+
+	// ann joins and publishes a microphone.
+	wa.sfu(map[string]any{"type": "join", "channel_id": vid})
+	wa.sfuFrame("joined")
+	if f := wc.waitFor("VOICE_STATE_UPDATE"); !strings.Contains(string(f.D), `"channel_id":"`+vid+`"`) || !strings.Contains(string(f.D), ann.id) {
+		t.Fatalf("Together client saw %s", f.D)
+	}
+	api := loopbackAPI()
+	pub, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	mic, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.AddTrack(mic); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pub.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pub)
+	if err := pub.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	wa.sfu(map[string]any{"type": "publish", "sdp": pub.LocalDescription().SDP, "sources": map[string]string{"mic": "mic"}})
+	ans := wa.sfuFrame("answer")
+	if err := pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans["sdp"].(string)}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for seq := uint16(0); ; seq++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			_ = mic.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 960}, Payload: make([]byte, 40)})
+		}
+	}()
+
+	// bob joins: the server offers him ann's track; his answer goes back
+	// over the socket and her audio arrives.
+	sub, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	heard := make(chan string, 1)
+	sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		if _, _, err := tr.ReadRTP(); err == nil {
+			select {
+			case heard <- strings.Split(tr.StreamID(), ":")[0]:
+			default:
+			}
+		}
+	})
+	wb.sfu(map[string]any{"type": "join", "channel_id": vid})
+	off := wb.sfuFrame("offer")
+	if err := sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: off["sdp"].(string)}); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := sub.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered = webrtc.GatheringCompletePromise(sub)
+	if err := sub.SetLocalDescription(answer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	wb.sfu(map[string]any{"type": "answer", "sdp": sub.LocalDescription().SDP})
+	select {
+	case from := <-heard:
+		if from != ann.id {
+			t.Fatalf("heard stream %q, want ann's", from)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("bob never heard ann")
+	}
+
+	// A layer for a track bob does not receive is refused; mute reaches
+	// the voice state every client sees.
+	wb.sfu(map[string]any{"type": "layer", "track_id": "nope", "layer": 0})
+	if d := wb.sfuFrame("error"); d["status"] != float64(404) {
+		t.Fatalf("layer for unknown track: %v", d)
+	}
+	wa.sfu(map[string]any{"type": "state", "self_mute": true})
+	for {
+		f := wc.waitFor("VOICE_STATE_UPDATE")
+		if strings.Contains(string(f.D), ann.id) && strings.Contains(string(f.D), `"self_mute":true`) {
+			break
+		}
+	}
+	// bob has no MUTE_MEMBERS.
+	wb.sfu(map[string]any{"type": "server_mute", "user_id": ann.id, "mute": true})
+	if d := wb.sfuFrame("error"); d["status"] != float64(403) {
+		t.Fatalf("server mute without MUTE_MEMBERS: %v", d)
+	}
+	// bob leaves: the Together client sees him go.
+	wb.sfu(map[string]any{"type": "leave"})
+	for {
+		f := wc.waitFor("VOICE_STATE_UPDATE")
+		if strings.Contains(string(f.D), bob.id) && strings.Contains(string(f.D), `"channel_id":null`) {
+			break
+		}
+	}
+	// ann's socket closing ends her session too.
+	_ = wa.c.CloseNow()
+	for {
+		f := wc.waitFor("VOICE_STATE_UPDATE")
+		if strings.Contains(string(f.D), ann.id) && strings.Contains(string(f.D), `"channel_id":null`) {
+			break
+		}
+	}
+}
+
+// Without a media plane the op answers 503 and nothing else changes.
+func TestVoiceSFUUnavailable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann := e.register("ann")
+	w, _, err := e.dial("token=" + ann.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("READY")
+	w.sfu(map[string]any{"type": "join", "channel_id": "x"})
+	if d := w.sfuFrame("error"); d["status"] != float64(503) || !strings.Contains(d["message"].(string), "rtc-udp-addr") {
+		t.Fatalf("no SFU: %v", d)
+	}
+}

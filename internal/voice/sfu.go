@@ -1,0 +1,751 @@
+package voice
+
+// The selective forwarding unit: each participant of a voice channel sends
+// its media once, on a publish peer connection it offers; Hearth forwards
+// every packet, unchanged but for SSRC, payload type, sequence number and
+// timestamp, to every other participant on a subscribe peer connection the
+// server offers. Two connections per participant (LiveKit's split) keep
+// the two directions' negotiations apart, so neither side ever meets glare.
+//
+// The rules live here, not in a surface: who may join (CONNECT), who may
+// send audio (SPEAK) and video (Together has no VIDEO bit: SPEAK), who may
+// mute or disconnect others (MUTE_MEMBERS; Together has no MOVE_MEMBERS).
+// Surfaces carry the offers, answers and notices in their own wire format.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Permission bits the SFU checks. Together has no VIDEO and no
+// MOVE_MEMBERS bit: video needs SPEAK, and disconnecting or moving others
+// needs MUTE_MEMBERS (docs/compatibility.md).
+const (
+	PermConnect     = community.PermConnectVoice
+	PermSpeak       = community.PermSpeak
+	PermVideo       = community.PermSpeak
+	PermMuteMembers = community.PermMuteMembers
+	PermMoveMembers = community.PermMuteMembers
+)
+
+// Track sources a publisher names for its tracks.
+const (
+	SourceMic    = "mic"
+	SourceCamera = "camera"
+	SourceScreen = "screen"
+)
+
+// Peers makes server-side peer connections (*rtc.Plane).
+type Peers interface {
+	NewPeerConnection() (*webrtc.PeerConnection, error)
+}
+
+// Access resolves an account's bits in a channel (*community.Service).
+type Access interface {
+	ChannelAccess(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error)
+}
+
+// Notice is what the SFU tells one participant; the surface encodes it.
+type Notice struct {
+	// Type: "offer" (SDP: answer it with Answer), "tracks" (Tracks: every
+	// track published in the room now), "speaking" (AccountID, Speaking),
+	// "participants" (Participants), "layer" (TrackID, Layer: the layer
+	// now forwarded to this subscriber), "closed" (Reason: the
+	// participant is out of the room).
+	Type         string
+	SDP          string
+	Tracks       []TrackInfo
+	Participants []ParticipantInfo
+	AccountID    string
+	Speaking     bool
+	TrackID      string
+	Layer        int
+	Reason       string
+}
+
+// TrackInfo describes one published track.
+type TrackInfo struct {
+	AccountID string // publisher
+	TrackID   string // "<account>:<publisher's track id>": the subscribe side's msid stream and track id
+	Kind      string // "audio" or "video"
+	Source    string // mic, camera, screen
+	Layers    int    // simulcast layers received (1 without simulcast)
+	Muted     bool
+}
+
+// ParticipantInfo is one participant's state.
+type ParticipantInfo struct {
+	AccountID  string
+	SelfMute   bool
+	SelfDeaf   bool
+	ServerMute bool
+	Speaking   bool
+}
+
+// SFU is the forwarding unit of one node: one room per voice channel.
+type SFU struct {
+	peers  Peers
+	access Access
+	log    *slog.Logger
+
+	mu        sync.Mutex
+	rooms     map[string]*room
+	byAccount map[string]*Participant
+}
+
+// NewSFU makes an SFU on a media plane; access checks permissions.
+func NewSFU(peers Peers, access Access, log *slog.Logger) *SFU {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &SFU{peers: peers, access: access, log: log, rooms: map[string]*room{}, byAccount: map[string]*Participant{}}
+}
+
+type room struct {
+	id      string
+	members map[string]*Participant // by account
+	tracks  []*pubTrack
+}
+
+// Participant is one account's presence in a room.
+type Participant struct {
+	sfu       *SFU
+	AccountID string
+	ChannelID string
+	notify    func(Notice)
+	perms     int64
+
+	pub *webrtc.PeerConnection
+	sub *webrtc.PeerConnection
+
+	mu                   sync.Mutex // guards what follows and the subscribe negotiation
+	closed               bool
+	selfMute             bool
+	selfDeaf             bool
+	serverMute           bool
+	speaking             bool
+	sources              map[string]string // publisher track id → source
+	down                 map[*pubTrack]*downTrack
+	negotiating, pending bool
+	published            map[*webrtc.RTPReceiver]*pubTrack
+
+	notifyMu sync.Mutex // notices go out one at a time, in order
+}
+
+// Join puts accountID in the voice channel's room; a second Join of the
+// same account replaces the first (one voice channel per account, as
+// Together's voice states). notify receives the participant's notices; it
+// must not block for long.
+func (s *SFU) Join(ctx context.Context, accountID, channelID string, notify func(Notice)) (*Participant, error) {
+	ca, err := s.access.ChannelAccess(ctx, accountID, channelID)
+	if err != nil {
+		return nil, err
+	}
+	if ca.Channel.Kind != community.KindVoice && ca.Channel.Kind != community.KindStage {
+		return nil, fault.New(fault.Invalid, "Channel is not a voice channel")
+	}
+	if !ca.Can(community.PermViewChannel) || !ca.Can(PermConnect) {
+		return nil, fault.New(fault.Forbidden, "You do not have permission to join this voice channel")
+	}
+	pub, err := s.peers.NewPeerConnection()
+	if err != nil {
+		return nil, err
+	}
+	sub, err := s.peers.NewPeerConnection()
+	if err != nil {
+		_ = pub.Close()
+		return nil, err
+	}
+	p := &Participant{sfu: s, AccountID: accountID, ChannelID: channelID, notify: notify, perms: ca.Perms,
+		pub: pub, sub: sub, sources: map[string]string{}, down: map[*pubTrack]*downTrack{},
+		published: map[*webrtc.RTPReceiver]*pubTrack{}}
+	pub.OnTrack(p.onTrack)
+	for _, pc := range []*webrtc.PeerConnection{pub, sub} {
+		pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+			if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
+				s.leave(p, "connection "+st.String())
+			}
+		})
+	}
+
+	s.mu.Lock()
+	old := s.byAccount[accountID]
+	s.mu.Unlock()
+	if old != nil {
+		s.leave(old, "replaced")
+	}
+	s.mu.Lock()
+	r := s.rooms[channelID]
+	if r == nil {
+		r = &room{id: channelID, members: map[string]*Participant{}}
+		s.rooms[channelID] = r
+	}
+	r.members[accountID] = p
+	s.byAccount[accountID] = p
+	tracks := append([]*pubTrack(nil), r.tracks...)
+	s.mu.Unlock()
+
+	for _, t := range tracks {
+		p.subscribe(t)
+	}
+	s.broadcastParticipants(channelID)
+	p.send(Notice{Type: "tracks", Tracks: s.trackInfos(channelID)})
+	return p, nil
+}
+
+// Participant returns accountID's participant, NotFound when it is in no
+// room on this node.
+func (s *SFU) Participant(accountID string) (*Participant, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.byAccount[accountID]; p != nil {
+		return p, nil
+	}
+	return nil, fault.New(fault.NotFound, "Not in a voice channel")
+}
+
+// Leave takes accountID out of its room (NotFound when in none).
+func (s *SFU) Leave(accountID string) error {
+	p, err := s.Participant(accountID)
+	if err != nil {
+		return err
+	}
+	s.leave(p, "left")
+	return nil
+}
+
+// Leave takes the participant out of its room (a no-op once out).
+func (p *Participant) Leave() error {
+	p.sfu.leave(p, "left")
+	return nil
+}
+
+// Closed reports whether the participant is out of its room.
+func (p *Participant) Closed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// Self is the participant's own mute and deafen.
+func (p *Participant) Self() (mute, deaf bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.selfMute, p.selfDeaf
+}
+
+// Members lists the participants of a channel's room.
+func (s *SFU) Members(channelID string) []ParticipantInfo {
+	s.mu.Lock()
+	r := s.rooms[channelID]
+	var ps []*Participant
+	if r != nil {
+		for _, p := range r.members {
+			ps = append(ps, p)
+		}
+	}
+	s.mu.Unlock()
+	out := make([]ParticipantInfo, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].AccountID < out[j].AccountID })
+	return out
+}
+
+// Close takes every participant out of every room.
+func (s *SFU) Close() {
+	s.mu.Lock()
+	ps := make([]*Participant, 0, len(s.byAccount))
+	for _, p := range s.byAccount {
+		ps = append(ps, p)
+	}
+	s.mu.Unlock()
+	for _, p := range ps {
+		s.leave(p, "shutdown")
+	}
+}
+
+func (s *SFU) leave(p *Participant, reason string) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
+
+	s.mu.Lock()
+	r := s.rooms[p.ChannelID]
+	var gone []*pubTrack
+	var others []*Participant
+	if r != nil && r.members[p.AccountID] == p {
+		delete(r.members, p.AccountID)
+		kept := r.tracks[:0]
+		for _, t := range r.tracks {
+			if t.owner == p {
+				gone = append(gone, t)
+			} else {
+				kept = append(kept, t)
+			}
+		}
+		r.tracks = kept
+		for _, o := range r.members {
+			others = append(others, o)
+		}
+		if len(r.members) == 0 {
+			delete(s.rooms, p.ChannelID)
+		}
+	}
+	if s.byAccount[p.AccountID] == p {
+		delete(s.byAccount, p.AccountID)
+	}
+	s.mu.Unlock()
+
+	for _, t := range gone {
+		t.stop()
+	}
+	for _, o := range others {
+		for _, t := range gone {
+			o.unsubscribe(t)
+		}
+	}
+	_ = p.pub.Close()
+	_ = p.sub.Close()
+	p.send(Notice{Type: "closed", Reason: reason})
+	if r != nil {
+		s.broadcastParticipants(p.ChannelID)
+		if len(gone) > 0 {
+			s.broadcastTracks(p.ChannelID)
+		}
+	}
+	s.log.Debug("voice participant left", "account", p.AccountID, "channel", p.ChannelID, "reason", reason)
+}
+
+func (s *SFU) roomMembers(channelID string) []*Participant {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[channelID]
+	if r == nil {
+		return nil
+	}
+	out := make([]*Participant, 0, len(r.members))
+	for _, p := range r.members {
+		out = append(out, p)
+	}
+	return out
+}
+
+func (s *SFU) broadcast(channelID string, n Notice) {
+	for _, p := range s.roomMembers(channelID) {
+		p.send(n)
+	}
+}
+
+func (s *SFU) broadcastParticipants(channelID string) {
+	s.broadcast(channelID, Notice{Type: "participants", Participants: s.Members(channelID)})
+}
+
+func (s *SFU) broadcastTracks(channelID string) {
+	s.broadcast(channelID, Notice{Type: "tracks", Tracks: s.trackInfos(channelID)})
+}
+
+func (s *SFU) trackInfos(channelID string) []TrackInfo {
+	s.mu.Lock()
+	r := s.rooms[channelID]
+	var ts []*pubTrack
+	if r != nil {
+		ts = append(ts, r.tracks...)
+	}
+	s.mu.Unlock()
+	out := make([]TrackInfo, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, t.info())
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].AccountID != out[j].AccountID {
+			return out[i].AccountID < out[j].AccountID
+		}
+		return out[i].TrackID < out[j].TrackID
+	})
+	return out
+}
+
+func (p *Participant) send(n Notice) {
+	if p.notify == nil {
+		return
+	}
+	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
+	p.notify(n)
+}
+
+func (p *Participant) info() ParticipantInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return ParticipantInfo{AccountID: p.AccountID, SelfMute: p.selfMute, SelfDeaf: p.selfDeaf, ServerMute: p.serverMute, Speaking: p.speaking}
+}
+
+// Publish applies the participant's offer on its publish connection and
+// returns the answer (ICE candidates included: no trickle). sources names
+// each track id's source (mic, camera, screen); a track it does not name
+// is a mic (audio) or camera (video). Audio needs SPEAK, video VIDEO;
+// without them the whole offer is refused and nothing changes.
+func (p *Participant) Publish(ctx context.Context, offer string, sources map[string]string) (string, error) {
+	parsed := &sdp.SessionDescription{}
+	if err := parsed.UnmarshalString(offer); err != nil {
+		return "", fault.New(fault.Invalid, "sdp is not a session description")
+	}
+	for _, m := range parsed.MediaDescriptions {
+		if !sends(m) {
+			continue
+		}
+		switch m.MediaName.Media {
+		case "audio":
+			if p.perms&PermSpeak != PermSpeak {
+				return "", fault.New(fault.Forbidden, "You do not have permission to speak in this channel")
+			}
+		case "video":
+			if p.perms&PermVideo != PermVideo {
+				return "", fault.New(fault.Forbidden, "You do not have permission to send video in this channel")
+			}
+		}
+	}
+	for id, src := range sources {
+		if src != SourceMic && src != SourceCamera && src != SourceScreen {
+			return "", fault.New(fault.Invalid, "source must be mic, camera or screen")
+		}
+		if len(id) > 256 {
+			return "", fault.New(fault.Invalid, "track id too long")
+		}
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return "", fault.New(fault.NotFound, "Not in a voice channel")
+	}
+	for id, src := range sources {
+		p.sources[id] = src
+	}
+	p.mu.Unlock()
+	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fault.Wrap(fault.Invalid, "offer refused", err)
+	}
+	answer, err := p.pub.CreateAnswer(nil)
+	if err != nil {
+		return "", fault.Wrap(fault.Invalid, "offer refused", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(p.pub)
+	if err := p.pub.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("voice: set local description: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return p.pub.LocalDescription().SDP, nil
+}
+
+// sends reports whether an offer's media section sends (sendrecv or
+// sendonly; sendrecv is the default).
+func sends(m *sdp.MediaDescription) bool {
+	for _, a := range m.Attributes {
+		switch a.Key {
+		case "recvonly", "inactive":
+			return false
+		}
+	}
+	return m.MediaName.Port.Value != 0
+}
+
+// Answer applies the participant's answer to the server's latest offer on
+// the subscribe connection.
+func (p *Participant) Answer(answer string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return fault.New(fault.NotFound, "Not in a voice channel")
+	}
+	if p.sub.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+		return fault.New(fault.Conflict, "No offer is waiting for an answer")
+	}
+	err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
+	p.negotiating = false
+	if err != nil {
+		// Roll the refused offer back and offer afresh, so that one bad
+		// answer does not leave the subscriber without media for good.
+		_ = p.sub.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
+		p.pending = false
+		go p.negotiate()
+		return fault.Wrap(fault.Invalid, "answer refused", err)
+	}
+	if p.pending {
+		p.pending = false
+		go p.negotiate()
+	}
+	return nil
+}
+
+// negotiate sends a fresh subscribe offer, or marks one pending while an
+// offer waits for its answer.
+func (p *Participant) negotiate() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	if p.negotiating {
+		p.pending = true
+		p.mu.Unlock()
+		return
+	}
+	offer, err := p.sub.CreateOffer(nil)
+	if err != nil {
+		p.mu.Unlock()
+		p.sfu.log.Warn("voice: subscribe offer", "err", err)
+		return
+	}
+	gathered := webrtc.GatheringCompletePromise(p.sub)
+	if err := p.sub.SetLocalDescription(offer); err != nil {
+		p.mu.Unlock()
+		p.sfu.log.Warn("voice: subscribe offer", "err", err)
+		return
+	}
+	p.negotiating = true
+	p.mu.Unlock()
+	<-gathered
+	if ld := p.sub.LocalDescription(); ld != nil {
+		p.send(Notice{Type: "offer", SDP: ld.SDP})
+	}
+}
+
+// SetSelf records the participant's own mute and deafen. A self-muted
+// participant's audio is not forwarded; a deafened one is sent none.
+func (p *Participant) SetSelf(mute, deaf bool) {
+	p.mu.Lock()
+	p.selfMute, p.selfDeaf = mute, deaf
+	if mute {
+		p.speaking = false
+	}
+	p.mu.Unlock()
+	p.sfu.broadcastParticipants(p.ChannelID)
+	p.sfu.broadcastTracks(p.ChannelID)
+}
+
+// ServerMute mutes or unmutes target in the actor's room; it needs
+// MUTE_MEMBERS in the channel.
+func (s *SFU) ServerMute(ctx context.Context, actorID, targetID string, mute bool) error {
+	t, err := s.moderate(ctx, actorID, targetID, PermMuteMembers)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.serverMute = mute
+	if mute {
+		t.speaking = false
+	}
+	t.mu.Unlock()
+	s.broadcastParticipants(t.ChannelID)
+	s.broadcastTracks(t.ChannelID)
+	return nil
+}
+
+// Disconnect takes target out of its room; it needs MOVE_MEMBERS.
+func (s *SFU) Disconnect(ctx context.Context, actorID, targetID string) error {
+	t, err := s.moderate(ctx, actorID, targetID, PermMoveMembers)
+	if err != nil {
+		return err
+	}
+	s.leave(t, "disconnected by a moderator")
+	return nil
+}
+
+func (s *SFU) moderate(ctx context.Context, actorID, targetID string, perm int64) (*Participant, error) {
+	t, err := s.Participant(targetID)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := s.access.ChannelAccess(ctx, actorID, t.ChannelID)
+	if err != nil {
+		return nil, err
+	}
+	if !ca.Can(perm) {
+		return nil, fault.New(fault.Forbidden, "Missing required permission")
+	}
+	return t, nil
+}
+
+// SetLayer sets the highest simulcast layer (0 low, 1 medium, 2 high) the
+// participant wants of a track, from its tile size; the forwarded layer
+// is the lower of this and the bandwidth estimate's.
+func (p *Participant) SetLayer(trackID string, layer int) error {
+	if layer < 0 || layer > 2 {
+		return fault.New(fault.Invalid, "layer must be 0, 1 or 2")
+	}
+	p.mu.Lock()
+	var d *downTrack
+	for t, dt := range p.down {
+		if t.id == trackID {
+			d = dt
+		}
+	}
+	p.mu.Unlock()
+	if d == nil {
+		return fault.New(fault.NotFound, "Unknown track")
+	}
+	d.setWanted(layer)
+	return nil
+}
+
+// forwardsTo reports whether p's audio may reach others now.
+func (p *Participant) audioOn() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.selfMute && !p.serverMute
+}
+
+func (p *Participant) deaf() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.selfDeaf
+}
+
+func (p *Participant) setSpeaking(v bool) {
+	p.mu.Lock()
+	if p.speaking == v || (v && (p.selfMute || p.serverMute)) {
+		p.mu.Unlock()
+		return
+	}
+	p.speaking = v
+	p.mu.Unlock()
+	p.sfu.broadcast(p.ChannelID, Notice{Type: "speaking", AccountID: p.AccountID, Speaking: v})
+}
+
+// onTrack handles one incoming track (one simulcast layer of it).
+func (p *Participant) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	kind := tr.Kind().String()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	t := p.published[recv]
+	isNew := t == nil
+	if isNew {
+		src := p.sources[tr.ID()]
+		if src == "" {
+			src = SourceMic
+			if kind == "video" {
+				src = SourceCamera
+			}
+		}
+		// Track ids are the publisher's: prefix the account so two
+		// publishers' ids never meet in one subscriber.
+		t = newPubTrack(p, p.AccountID+":"+tr.ID(), kind, src, tr.Codec().RTPCodecCapability)
+		p.published[recv] = t
+	}
+	p.mu.Unlock()
+
+	level := uint8(0)
+	for _, e := range recv.GetParameters().HeaderExtensions {
+		if e.URI == sdp.AudioLevelURI {
+			level = uint8(e.ID) //nolint:gosec // extension ids are 1-14
+		}
+	}
+	l := t.addLayer(tr, level)
+	if isNew {
+		s := p.sfu
+		s.mu.Lock()
+		r := s.rooms[p.ChannelID]
+		if r == nil || r.members[p.AccountID] != p {
+			s.mu.Unlock()
+			return
+		}
+		r.tracks = append(r.tracks, t)
+		var others []*Participant
+		for _, o := range r.members {
+			if o != p {
+				others = append(others, o)
+			}
+		}
+		s.mu.Unlock()
+		for _, o := range others {
+			o.subscribe(t)
+		}
+	}
+	p.sfu.broadcastTracks(p.ChannelID)
+	go t.read(l)
+}
+
+// subscribe adds a down track of t to p's subscribe connection.
+func (p *Participant) subscribe(t *pubTrack) {
+	// The stream id is the track id too: browsers give remote tracks
+	// random ids but keep the msid's stream id, so that is what a client
+	// matches against the tracks notice ("<account>:<publisher's id>").
+	local, err := webrtc.NewTrackLocalStaticRTP(t.codec, t.id, t.id)
+	if err != nil {
+		p.sfu.log.Warn("voice: down track", "err", err)
+		return
+	}
+	p.mu.Lock()
+	if p.closed || p.down[t] != nil {
+		p.mu.Unlock()
+		return
+	}
+	sender, err := p.sub.AddTrack(local)
+	if err != nil {
+		p.mu.Unlock()
+		p.sfu.log.Warn("voice: add down track", "err", err)
+		return
+	}
+	d := newDownTrack(p, t, local, sender)
+	p.down[t] = d
+	p.mu.Unlock()
+	t.addDown(d)
+	go d.readRTCP()
+	p.negotiate()
+}
+
+func (p *Participant) unsubscribe(t *pubTrack) {
+	p.mu.Lock()
+	d := p.down[t]
+	delete(p.down, t)
+	closed := p.closed
+	if d != nil && !closed {
+		_ = p.sub.RemoveTrack(d.sender)
+	}
+	p.mu.Unlock()
+	if d == nil {
+		return
+	}
+	t.removeDown(d)
+	if !closed {
+		p.negotiate()
+	}
+}
+
+// errClosed: the track or participant is gone.
+var errClosed = errors.New("voice: closed")
+
+func ridRank(rid string) int {
+	switch strings.ToLower(rid) {
+	case "q", "l", "low", "0":
+		return 0
+	case "h", "m", "mid", "1":
+		return 1
+	case "f", "high", "2", "":
+		return 2
+	}
+	return 1
+}

@@ -1,0 +1,423 @@
+package voice_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/rtc"
+	"github.com/hearth-community/hearth/internal/store"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/voice"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// world is a community with a voice channel and a text channel, an SFU on
+// a real media plane, and a pion API for the clients.
+type world struct {
+	t      *testing.T
+	comm   *community.Service
+	sfu    *voice.SFU
+	c      *community.Community
+	voice  string
+	text   string
+	owner  string
+	client *webrtc.API
+	db     *store.DB
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ctx := context.Background()
+	db := storetest.OpenSQLite(t)
+	comm, err := community.New(db.Community(), nil, db.Messages(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, comm: comm, sfu: voice.NewSFU(plane, comm, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))), db: db}
+	t.Cleanup(func() {
+		w.sfu.Close()
+		_ = plane.Close()
+	})
+	w.owner = w.account("owner")
+	w.c, err = comm.Create(ctx, w.owner, community.CreateInput{Name: "voice", IsPublic: true,
+		Channels: []*community.Channel{{Name: "general", Kind: community.KindText}, {Name: "Lounge", Kind: community.KindVoice}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans, err := comm.Channels(ctx, w.owner, w.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range chans {
+		switch ch.Kind {
+		case community.KindVoice:
+			w.voice = ch.ID
+		case community.KindText:
+			w.text = ch.ID
+		}
+	}
+
+	me := &webrtc.MediaEngine{}
+	// Opus and VP8 without RTX: the test client stamps mid and rid on its
+	// packets itself, and pion's RTX would copy the rid onto the repair
+	// stream (browsers send repaired-rid there instead).
+	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	for _, c := range []struct {
+		p    webrtc.RTPCodecParameters
+		kind webrtc.RTPCodecType
+	}{
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+			SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
+			RTCPFeedback: fb}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
+	} {
+		if err := me.RegisterCodec(c.p, c.kind); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		t.Fatal(err)
+	}
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetInterfaceFilter(func(string) bool { return true })
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	w.client = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return w
+}
+
+func (w *world) account(name string) string {
+	w.t.Helper()
+	now := time.Now().UTC()
+	a := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: name, CreatedAt: now, UpdatedAt: now}
+	if err := w.db.Identity().CreateAccount(context.Background(), a); err != nil {
+		w.t.Fatal(err)
+	}
+	return a.ID
+}
+
+func (w *world) member(name string) string {
+	w.t.Helper()
+	id := w.account(name)
+	if _, err := w.comm.Join(context.Background(), id, w.c.ID); err != nil {
+		w.t.Fatal(err)
+	}
+	return id
+}
+
+// streamKey names a received stream: publisher account and track id.
+type streamKey struct{ from, track string }
+
+// peer is a pion client in the room: it publishes what it is told to and
+// counts what it receives.
+type peer struct {
+	w    *world
+	acct string
+	part *voice.Participant
+	pub  *webrtc.PeerConnection
+	sub  *webrtc.PeerConnection
+
+	mu       sync.Mutex
+	got      map[streamKey]int
+	ranks    map[streamKey]int // last simulcast rank seen per video stream
+	tracks   []voice.TrackInfo
+	members  []voice.ParticipantInfo
+	speaking map[string]bool
+	closed   string
+	changed  chan struct{}
+
+	joined    chan struct{} // part is set
+	keyNeeded [3]atomic.Bool
+	stop      chan struct{}
+}
+
+func (w *world) join(ctx context.Context, acct string) *peer {
+	w.t.Helper()
+	p := &peer{w: w, acct: acct, got: map[streamKey]int{}, ranks: map[streamKey]int{}, speaking: map[string]bool{},
+		changed: make(chan struct{}, 1), stop: make(chan struct{}), joined: make(chan struct{})}
+	var err error
+	if p.pub, err = w.client.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		w.t.Fatal(err)
+	}
+	if p.sub, err = w.client.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(p.close)
+	p.sub.OnTrack(p.onTrack)
+	part, err := w.sfu.Join(ctx, acct, w.voice, p.notice)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	p.part = part
+	close(p.joined)
+	return p
+}
+
+func (p *peer) close() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	_ = p.pub.Close()
+	_ = p.sub.Close()
+}
+
+func (p *peer) poke() {
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (p *peer) notice(n voice.Notice) {
+	p.mu.Lock()
+	switch n.Type {
+	case "offer":
+		go p.answer(n.SDP)
+	case "tracks":
+		p.tracks = n.Tracks
+	case "participants":
+		p.members = n.Participants
+	case "speaking":
+		p.speaking[n.AccountID] = n.Speaking
+	case "closed":
+		p.closed = n.Reason
+	}
+	p.mu.Unlock()
+	p.poke()
+}
+
+func (p *peer) answer(offer string) {
+	<-p.joined // Join may send its first offer before it returns
+	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return
+	}
+	ans, err := p.sub.CreateAnswer(nil)
+	if err != nil {
+		return
+	}
+	done := webrtc.GatheringCompletePromise(p.sub)
+	if p.sub.SetLocalDescription(ans) != nil {
+		return
+	}
+	<-done
+	_ = p.part.Answer(p.sub.LocalDescription().SDP)
+}
+
+func (p *peer) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	from, _, _ := strings.Cut(tr.StreamID(), ":")
+	k := streamKey{from, tr.StreamID()}
+	video := tr.Kind() == webrtc.RTPCodecTypeVideo
+	go func() {
+		buf := make([]byte, 1500)
+		var pkt rtp.Packet
+		for {
+			n, _, err := tr.Read(buf)
+			if err != nil {
+				return
+			}
+			if pkt.Unmarshal(buf[:n]) != nil || len(pkt.Payload) == 0 {
+				continue
+			}
+			p.mu.Lock()
+			p.got[k]++
+			if video {
+				p.ranks[k] = int(pkt.Payload[len(pkt.Payload)-1])
+			}
+			p.mu.Unlock()
+			p.poke()
+		}
+	}()
+}
+
+// until waits for cond (read under p.mu) or fails the test at ctx's end.
+func (p *peer) until(ctx context.Context, what string, cond func() bool) {
+	p.w.t.Helper()
+	for {
+		p.mu.Lock()
+		ok := cond()
+		p.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-p.changed:
+		case <-ctx.Done():
+			p.mu.Lock()
+			got, sub := len(p.got), p.sub.SignalingState()
+			p.mu.Unlock()
+			p.w.t.Fatalf("%s: %s never happened (%d streams received, subscribe %s)", p.acct, what, got, sub)
+		}
+	}
+}
+
+// publish offers the given tracks (audio: a mic; video: a simulcast
+// camera with rids q, h, f) and sends synthetic media until the peer
+// closes: Opus-sized audio with a loud audio level, and VP8 frames whose
+// last payload byte is the layer's rank.
+func (p *peer) publish(ctx context.Context, audio, video bool) error {
+	var mic *webrtc.TrackLocalStaticRTP
+	var cams [3]*webrtc.TrackLocalStaticRTP
+	var vidTr *webrtc.RTPTransceiver
+	var audSender, vidSender *webrtc.RTPSender
+	var err error
+	sources := map[string]string{}
+	if audio {
+		if mic, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
+			"mic", p.acct); err != nil {
+			return err
+		}
+		if audSender, err = p.pub.AddTrack(mic); err != nil {
+			return err
+		}
+		sources["mic"] = voice.SourceMic
+	}
+	if video {
+		for i, rid := range []string{"q", "h", "f"} {
+			if cams[i], err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
+				"cam", p.acct, webrtc.WithRTPStreamID(rid)); err != nil {
+				return err
+			}
+		}
+		if vidTr, err = p.pub.AddTransceiverFromTrack(cams[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			return err
+		}
+		vidSender = vidTr.Sender()
+		for _, c := range cams[1:] {
+			if err := vidSender.AddEncoding(c); err != nil {
+				return err
+			}
+		}
+		sources["cam"] = voice.SourceCamera
+	}
+	offer, err := p.pub.CreateOffer(nil)
+	if err != nil {
+		return err
+	}
+	done := webrtc.GatheringCompletePromise(p.pub)
+	if err := p.pub.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	<-done
+	answer, err := p.part.Publish(ctx, p.pub.LocalDescription().SDP, sources)
+	if err != nil {
+		return err
+	}
+	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return err
+	}
+	var levelID, midID, ridID uint8
+	if audSender != nil {
+		for _, e := range audSender.GetParameters().HeaderExtensions {
+			if e.URI == sdp.AudioLevelURI {
+				levelID = uint8(e.ID)
+			}
+		}
+	}
+	if vidSender != nil {
+		for _, e := range vidSender.GetParameters().HeaderExtensions {
+			switch e.URI {
+			case sdp.SDESMidURI:
+				midID = uint8(e.ID)
+			case sdp.SDESRTPStreamIDURI:
+				ridID = uint8(e.ID)
+			}
+		}
+		for i, rid := range []string{"q", "h", "f"} {
+			go func() {
+				for {
+					pkts, _, err := vidSender.ReadSimulcastRTCP(rid)
+					if err != nil {
+						return
+					}
+					for _, pk := range pkts {
+						if _, ok := pk.(*rtcp.PictureLossIndication); ok {
+							p.keyNeeded[i].Store(true)
+						}
+					}
+				}
+			}()
+		}
+	}
+	go p.send(mic, cams, vidTr, levelID, midID, ridID)
+	return nil
+}
+
+func (p *peer) send(mic *webrtc.TrackLocalStaticRTP, cams [3]*webrtc.TrackLocalStaticRTP, vidTr *webrtc.RTPTransceiver, levelID, midID, ridID uint8) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	level, _ := rtp.AudioLevelExtension{Level: 10, Voice: true}.Marshal()
+	var seq uint16
+	for frame := uint32(0); ; frame++ {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		seq++
+		if mic != nil {
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: frame * 960, PayloadType: 111},
+				Payload: make([]byte, 60)}
+			if levelID != 0 {
+				_ = pkt.SetExtension(levelID, level)
+			}
+			_ = mic.WriteRTP(pkt)
+		}
+		if cams[0] == nil {
+			continue
+		}
+		mid := vidTr.Mid()
+		for i, c := range cams {
+			key := frame%30 == 0 || p.keyNeeded[i].Swap(false)
+			hdr := byte(0x01)
+			if key {
+				hdr = 0x00
+			}
+			payload := append([]byte{0x10, hdr, 0x9d, 0x01, 0x2a}, make([]byte, 40*(i+1))...)
+			payload = append(payload, byte(i))
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: frame * 3000, PayloadType: 96, Marker: true},
+				Payload: payload}
+			_ = pkt.SetExtension(midID, []byte(mid))
+			_ = pkt.SetExtension(ridID, []byte(c.RID()))
+			_ = c.WriteRTP(pkt)
+		}
+	}
+}
+
+func (p *peer) count(from, track string) int {
+	return p.got[streamKey{from, from + ":" + track}]
+}
+
+func (p *peer) rank(from, track string) (int, bool) {
+	r, ok := p.ranks[streamKey{from, from + ":" + track}]
+	return r, ok
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

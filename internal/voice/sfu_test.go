@@ -1,0 +1,229 @@
+package voice_test
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/voice"
+	"github.com/pion/rtcp"
+)
+
+// roomSize is how many participants TestSFUForwardsEveryStream puts in
+// one channel and how many of them also publish simulcast video. The
+// default fits a shared 2-core CI box; HEARTH_SFU_PARTICIPANTS=25 and
+// HEARTH_SFU_VIDEO=5 run the full room.
+func roomSize(t *testing.T) (audio, video int) {
+	audio, video = 8, 3
+	if testing.Short() {
+		audio, video = 4, 2
+	}
+	if n, err := strconv.Atoi(os.Getenv("HEARTH_SFU_PARTICIPANTS")); err == nil && n > 1 {
+		audio = n
+	}
+	if n, err := strconv.Atoi(os.Getenv("HEARTH_SFU_VIDEO")); err == nil && n >= 0 {
+		video = min(n, audio)
+	}
+	return audio, video
+}
+
+// Every participant publishes audio, some simulcast video too; every
+// participant receives every other participant's streams, and hears who
+// speaks from the audio-level extension.
+func TestSFUForwardsEveryStream(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := testCtx(t)
+	nA, nV := roomSize(t)
+	peers := make([]*peer, nA)
+	for i := range peers {
+		acct := w.owner
+		if i > 0 {
+			acct = w.member("p" + strconv.Itoa(i))
+		}
+		peers[i] = w.join(ctx, acct)
+		if err := peers[i].publish(ctx, true, i < nV); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	for i, p := range peers {
+		p.until(ctx, "every stream received", func() bool {
+			for j, o := range peers {
+				if i == j {
+					continue
+				}
+				if p.count(o.acct, "mic") < 5 {
+					return false
+				}
+				if j < nV && p.count(o.acct, "cam") < 5 {
+					return false
+				}
+			}
+			return true
+		})
+		p.until(ctx, "speaking seen", func() bool {
+			for j, o := range peers {
+				if i != j && p.speaking[o.acct] {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	if got := len(w.sfu.Members(w.voice)); got != nA {
+		t.Fatalf("members = %d, want %d", got, nA)
+	}
+}
+
+// A subscriber that asks for the low layer (a small tile) gets it while
+// another keeps the high one; a subscriber whose REMB says its link is
+// thin is held to the low layer too.
+func TestSFUSimulcastLayers(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := testCtx(t)
+	pub := w.join(ctx, w.owner)
+	if err := pub.publish(ctx, false, true); err != nil {
+		t.Fatal(err)
+	}
+	small := w.join(ctx, w.member("small"))
+	big := w.join(ctx, w.member("big"))
+	thin := w.join(ctx, w.member("thin"))
+	for _, p := range []*peer{small, big, thin} {
+		p.until(ctx, "high layer", func() bool { r, ok := p.rank(pub.acct, "cam"); return ok && r == 2 })
+	}
+	if err := small.part.SetLayer(pub.acct+":cam", 0); err != nil {
+		t.Fatal(err)
+	}
+	small.until(ctx, "low layer", func() bool { r, _ := small.rank(pub.acct, "cam"); return r == 0 })
+
+	// The thin link says 1 kbit/s: no layer fits, so the lowest is sent.
+	var ssrc uint32
+	for _, tr := range thin.sub.GetReceivers() {
+		if tr.Track() != nil && strings.HasPrefix(tr.Track().StreamID(), pub.acct+":") {
+			ssrc = uint32(tr.Track().SSRC())
+		}
+	}
+	if err := thin.sub.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: 1000, SSRCs: []uint32{ssrc}}}); err != nil {
+		t.Fatal(err)
+	}
+	thin.until(ctx, "low layer on a thin link", func() bool { r, _ := thin.rank(pub.acct, "cam"); return r == 0 })
+
+	// big still gets the high layer: count fresh packets at rank 2.
+	big.mu.Lock()
+	before := big.count(pub.acct, "cam")
+	big.mu.Unlock()
+	big.until(ctx, "high layer kept", func() bool {
+		r, _ := big.rank(pub.acct, "cam")
+		return r == 2 && big.count(pub.acct, "cam") > before+10
+	})
+	if err := small.part.SetLayer("nope", 1); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("unknown track: %v", err)
+	}
+	if err := small.part.SetLayer(pub.acct+":cam", 7); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("bad layer: %v", err)
+	}
+}
+
+// Permissions are the domain's: CONNECT to join, SPEAK to send audio and
+// video, MUTE_MEMBERS to mute or disconnect others.
+func TestSFUPermissions(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := testCtx(t)
+	outsider := w.account("outsider")
+	if _, err := w.sfu.Join(ctx, outsider, w.voice, nil); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("outsider join: %v", err)
+	}
+	if _, err := w.sfu.Join(ctx, w.owner, w.text, nil); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("text channel join: %v", err)
+	}
+	barred, mute := w.member("barred"), w.member("mute")
+	for id, deny := range map[string]int64{barred: community.PermConnectVoice, mute: community.PermSpeak} {
+		if _, err := w.comm.SetOverride(ctx, w.owner, w.voice, &community.Override{AccountID: &id, Deny: deny}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.sfu.Join(ctx, barred, w.voice, nil); !errors.Is(err, fault.Forbidden) {
+		t.Fatalf("join without CONNECT: %v", err)
+	}
+	m := w.join(ctx, mute)
+	if err := m.publish(ctx, true, false); !errors.Is(err, fault.Forbidden) {
+		t.Fatalf("audio without SPEAK: %v", err)
+	}
+	m2 := w.join(ctx, mute) // the refused offer left the first publish connection mid-offer
+	if err := m2.publish(ctx, false, true); !errors.Is(err, fault.Forbidden) {
+		t.Fatalf("video without SPEAK: %v", err)
+	}
+	if _, err := m2.part.Publish(ctx, "not sdp", nil); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("garbage offer: %v", err)
+	}
+
+	plain := w.join(ctx, w.member("plain"))
+	if err := w.sfu.ServerMute(ctx, plain.acct, mute, true); !errors.Is(err, fault.Forbidden) {
+		t.Fatalf("mute without MUTE_MEMBERS: %v", err)
+	}
+	if err := w.sfu.Disconnect(ctx, plain.acct, mute); !errors.Is(err, fault.Forbidden) {
+		t.Fatalf("disconnect without MOVE_MEMBERS: %v", err)
+	}
+	owner := w.join(ctx, w.owner)
+	if err := w.sfu.ServerMute(ctx, owner.acct, plain.acct, true); err != nil {
+		t.Fatal(err)
+	}
+	owner.until(ctx, "server mute seen", func() bool {
+		for _, p := range owner.members {
+			if p.AccountID == plain.acct && p.ServerMute {
+				return true
+			}
+		}
+		return false
+	})
+	if err := w.sfu.Disconnect(ctx, owner.acct, plain.acct); err != nil {
+		t.Fatal(err)
+	}
+	plain.until(ctx, "disconnected", func() bool { return plain.closed != "" })
+	if err := w.sfu.Leave(plain.acct); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("leave after disconnect: %v", err)
+	}
+}
+
+// A publisher whose connections close is taken out of the room, and its
+// tracks out of every subscriber's list.
+func TestSFUVanishedPublisher(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := testCtx(t)
+	gone := w.join(ctx, w.member("gone"))
+	if err := gone.publish(ctx, true, true); err != nil {
+		t.Fatal(err)
+	}
+	stay := w.join(ctx, w.owner)
+	stay.until(ctx, "streams from the publisher", func() bool {
+		return stay.count(gone.acct, "mic") > 3 && stay.count(gone.acct, "cam") > 3
+	})
+	gone.close()
+	stay.until(ctx, "publisher cleaned up", func() bool {
+		for _, tr := range stay.tracks {
+			if tr.AccountID == gone.acct {
+				return false
+			}
+		}
+		for _, p := range stay.members {
+			if p.AccountID == gone.acct {
+				return false
+			}
+		}
+		return true
+	})
+	if ms := w.sfu.Members(w.voice); len(ms) != 1 || ms[0].AccountID != stay.acct {
+		t.Fatalf("members after vanish: %+v", ms)
+	}
+	if _, err := w.sfu.Participant(gone.acct); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("participant after vanish: %v", err)
+	}
+	_ = voice.SourceMic
+}
