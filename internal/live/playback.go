@@ -88,7 +88,8 @@ type StreamHealth struct {
 }
 
 type playerReport struct {
-	ip string
+	ip, userAgent         string
+	firstSeen, lastUpdate time.Time // first and latest report this window
 	PlaybackReport
 }
 
@@ -146,7 +147,12 @@ func (s *Service) ReportPlayback(stageID, ip, userAgent string, r PlaybackReport
 		}
 		ps.perIP[ip]++
 	}
-	ps.cur[id] = playerReport{ip: ip, PlaybackReport: r}
+	now := s.cfg.Now().UTC()
+	first := now
+	if prev, ok := ps.cur[id]; ok {
+		first = prev.firstSeen
+	}
+	ps.cur[id] = playerReport{ip: ip, userAgent: userAgent, firstSeen: first, lastUpdate: now, PlaybackReport: r}
 	return nil
 }
 
@@ -173,8 +179,9 @@ func (s *Service) MergePlayback(stageID, ip, userAgent string, r PlaybackReport)
 			return fault.New(fault.RateLimited, "too many players reporting")
 		}
 		ps.perIP[ip]++
-		cur = playerReport{ip: ip}
+		cur = playerReport{ip: ip, userAgent: userAgent, firstSeen: s.cfg.Now().UTC()}
 	}
+	cur.lastUpdate = s.cfg.Now().UTC()
 	if r.Bandwidth != 0 {
 		cur.Bandwidth = r.Bandwidth
 	}

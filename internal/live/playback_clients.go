@@ -3,11 +3,14 @@ package live
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // PlaybackClient is one player's latest report in the current window.
 type PlaybackClient struct {
-	ViewerID string // MD5(IP + User-Agent), as viewers are counted
+	ViewerID              string // MD5(IP + User-Agent), as viewers are counted
+	IP, UserAgent         string
+	FirstSeen, LastUpdate time.Time // first and latest report in the window
 	PlaybackReport
 }
 
@@ -23,7 +26,7 @@ func (s *Service) PlaybackClients(stageID string) ([]PlaybackClient, error) {
 	out := []PlaybackClient{}
 	if ps := p.stages[stageID]; ps != nil {
 		for id, r := range ps.cur {
-			out = append(out, PlaybackClient{ViewerID: id, PlaybackReport: r.PlaybackReport})
+			out = append(out, PlaybackClient{ViewerID: id, IP: r.ip, UserAgent: r.userAgent, FirstSeen: r.firstSeen, LastUpdate: r.lastUpdate, PlaybackReport: r.PlaybackReport})
 		}
 	}
 	slices.SortFunc(out, func(a, b PlaybackClient) int { return strings.Compare(a.ViewerID, b.ViewerID) })

@@ -29,6 +29,8 @@ const (
 const (
 	// Horizon is how far ahead a series is expanded into occurrences.
 	Horizon = 90 * 24 * time.Hour
+	// PastWindow is how far back the public schedule reaches by default.
+	PastWindow = 7 * 24 * time.Hour
 	// MaxWindow is the widest public window a client may ask for.
 	MaxWindow    = 366 * 24 * time.Hour
 	maxOccur     = 200
@@ -412,13 +414,16 @@ func (s *Service) Preview(recurrence string) ([]time.Time, error) {
 }
 
 // Public returns the events overlapping [from, to) when the feature is on
-// (none when it is off). Zero from: now; zero to: from + Horizon.
+// (none when it is off). As in Owncast's newest API, a zero from is 7 days
+// ago (PastWindow; so the schedule shows what was on recently) and a zero to
+// is Horizon from now.
 func (s *Service) Public(ctx context.Context, from, to time.Time) ([]Event, error) {
+	now := s.now()
 	if from.IsZero() {
-		from = s.now()
+		from = now.Add(-PastWindow)
 	}
 	if to.IsZero() {
-		to = from.Add(Horizon)
+		to = now.Add(Horizon)
 	}
 	if !to.After(from) {
 		return nil, fault.New(fault.Invalid, "to must be after from")

@@ -199,3 +199,39 @@ func TestMatchingForGoLive(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicDefaultWindow: with no from/to, the public schedule reaches 7
+// days back and Horizon ahead of now, as Owncast's newest API documents (a
+// client that asks for nothing still sees what was on this week).
+func TestPublicDefaultWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := storetest.OpenSQLite(t).Schedule()
+	clock := now
+	s, err := schedule.New(st, nil, func() time.Time { return clock })
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := now.Add(time.Hour)
+	if err := s.Save(ctx, schedule.Input{Name: ptr("Past"), Start: &start, Timezone: ptr("UTC"), DurationMinutes: ptr(60)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateSettings(ctx, func(st *schedule.Settings) error { st.Enabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		later time.Duration
+		want  int
+	}{{3 * 24 * time.Hour, 1}, {8 * 24 * time.Hour, 0}} {
+		clock = now.Add(tc.later)
+		ev, err := s.Public(ctx, time.Time{}, time.Time{})
+		if err != nil || len(ev) != tc.want {
+			t.Fatalf("%v after: %v %v, want %d events", tc.later, ev, err, tc.want)
+		}
+	}
+	// Only to given: from is still 7 days back.
+	clock = now.Add(3 * 24 * time.Hour)
+	if ev, err := s.Public(ctx, time.Time{}, clock.Add(time.Hour)); err != nil || len(ev) != 1 {
+		t.Fatalf("to only: %v %v", ev, err)
+	}
+}

@@ -213,3 +213,29 @@ func TestEmojiTraversal(t *testing.T) {
 		t.Fatalf("delete: %d", r.status)
 	}
 }
+
+// TestEmojiDeleteForms: POST /api/admin/emoji/delete takes each name a client
+// sends: the rooted name Owncast's admin sends ("/e1.png", "/img/emoji/e1.png"),
+// the shortcode /api/emoji lists ("e1"), and the file name ("e1.png"). Before,
+// only the file name worked ("/e1.png" was 400, "e1" 404).
+func TestEmojiDeleteForms(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	png := "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+	for _, name := range []string{"/e1.png", "/img/emoji/e1.png", "e1", "e1.png"} {
+		if r := n.do(t, "POST", "/api/admin/emoji/upload", "admin", map[string]any{"name": "e1", "data": png}); r.status != 200 {
+			t.Fatalf("upload: %d %s", r.status, r.body)
+		}
+		if r := n.do(t, "POST", "/api/admin/emoji/delete", "admin", map[string]any{"name": name}); r.status != 200 {
+			t.Fatalf("delete %q: %d %s", name, r.status, r.body)
+		}
+		var list []map[string]string
+		n.do(t, "GET", "/api/emoji", "", nil).json(t, &list)
+		if len(list) != 0 {
+			t.Fatalf("after deleting %q: %v", name, list)
+		}
+	}
+	if r := n.do(t, "POST", "/api/admin/emoji/delete", "admin", map[string]any{"name": "e1"}); r.status != 404 {
+		t.Fatalf("deleting a missing emoji: %d %s", r.status, r.body)
+	}
+}

@@ -2,6 +2,7 @@ package owncast
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/httpserver"
 )
@@ -29,9 +30,13 @@ func (s *Surface) handlePlaybackClients(w http.ResponseWriter, r *http.Request) 
 	}
 	out := make([]map[string]any, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, map[string]any{"clientID": c.ViewerID, "viewerID": c.ViewerID, "playback": map[string]any{
-			"bandwidthKbps": c.Bandwidth, "latencySeconds": c.Latency, "downloadSeconds": c.DownloadDuration,
-			"errorCount": c.Errors, "qualityVariantChanges": c.QualityVariantChanges}})
+		// source and lastUpdate are required by Owncast's newest spec; every
+		// measure Hearth keeps comes from the player's own reports.
+		out = append(out, map[string]any{"clientID": c.ViewerID, "viewerID": c.ViewerID,
+			"firstSeen": c.FirstSeen.Format(time.RFC3339Nano), "userAgent": c.UserAgent, "ipAddress": c.IP,
+			"playback": map[string]any{"source": "client", "lastUpdate": c.LastUpdate.Format(time.RFC3339Nano),
+				"bandwidthKbps": c.Bandwidth, "latencySeconds": c.Latency, "downloadSeconds": c.DownloadDuration,
+				"errorCount": c.Errors, "qualityVariantChanges": c.QualityVariantChanges}})
 	}
 	httpserver.WriteJSON(w, http.StatusOK, out)
 }

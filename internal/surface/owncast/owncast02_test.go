@@ -28,8 +28,13 @@ func TestOwncast02Routes(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("clients %v", got)
 	}
-	pb, _ := json.Marshal(got[0]["playback"])
-	if got[0]["viewerID"] == "" || string(pb) != `{"bandwidthKbps":4200,"downloadSeconds":0.8,"errorCount":1,"latencySeconds":3.5,"qualityVariantChanges":0}` {
+	p := got[0]["playback"].(map[string]any)
+	if p["source"] != "client" || p["lastUpdate"] == "" || got[0]["firstSeen"] == "" || got[0]["ipAddress"] != "127.0.0.1" {
+		t.Fatalf("client %v", got[0])
+	}
+	delete(p, "lastUpdate")
+	pb, _ := json.Marshal(p)
+	if got[0]["viewerID"] == "" || string(pb) != `{"bandwidthKbps":4200,"downloadSeconds":0.8,"errorCount":1,"latencySeconds":3.5,"qualityVariantChanges":0,"source":"client"}` {
 		t.Fatalf("client %v %s", got[0], pb)
 	}
 
