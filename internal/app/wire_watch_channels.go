@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -30,10 +31,37 @@ func WatchRoomName(channelID string) string { return strings.ReplaceAll(channelI
 // follow the channel, and a member who loses sight of the channel (ban,
 // kick, leave, a role or override change) has their room sockets closed on
 // every node.
+//
+// Room access is asked on every join and every room request; the answers
+// are cached (who may view which watch channel) until the next community
+// event that can change them, as live.StageChannels does for stage
+// viewers: onEvent empties the cache on every node before it rechecks the
+// rooms' members, so a ban or an override change is seen at once.
 type watchLinks struct {
 	watch *watch.Service
 	comm  *community.Service
 	log   *slog.Logger
+	// access is comm.ChannelAccess (a test counts the reads).
+	access func(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error)
+
+	mu      sync.Mutex
+	viewers map[[2]string]bool // {account, channel} → may view; only "yes" is kept
+	gen     uint64             // bumped by forget: an answer older than it is not kept
+}
+
+// maxWatchViewers bounds the viewer cache; when full it starts over.
+const maxWatchViewers = 10000
+
+func newWatchLinks(w *watch.Service, comm *community.Service, log *slog.Logger) *watchLinks {
+	return &watchLinks{watch: w, comm: comm, log: log, access: comm.ChannelAccess}
+}
+
+// forget empties the viewer cache: who may view changed.
+func (l *watchLinks) forget() {
+	l.mu.Lock()
+	l.viewers = nil
+	l.gen++
+	l.mu.Unlock()
 }
 
 // wireWatchChannels links watch channels to rooms; it runs after the watch
@@ -42,7 +70,7 @@ func (a *App) wireWatchChannels(context.Context) error {
 	if a.Watch == nil || a.Community == nil {
 		return nil
 	}
-	l := &watchLinks{watch: a.Watch, comm: a.Community, log: a.Log.With("component", "watch-channels")}
+	l := newWatchLinks(a.Watch, a.Community, a.Log.With("component", "watch-channels"))
 	a.Watch.SetChannels(l)
 	return a.onCommunityEvents("watch channels", l.onEvent)
 }
@@ -50,6 +78,12 @@ func (a *App) wireWatchChannels(context.Context) error {
 // onEvent runs on every node; creating and deleting are idempotent
 // (Ensure ends with one room on any node, a second delete finds none).
 func (l *watchLinks) onEvent(ctx context.Context, e *community.Event) {
+	switch e.Type {
+	case community.EvMemberKicked, community.EvMemberBanned, community.EvMemberLeft, community.EvMemberRoleAdded,
+		community.EvMemberRoleRemoved, community.EvRoleUpdated, community.EvRoleDeleted, community.EvOverrideUpdated,
+		community.EvOverrideDeleted, community.EvChannelUpdated, community.EvChannelDeleted, community.EvCommunityDeleted:
+		l.forget() // before the rechecks below, which ask CanViewChannel
+	}
 	watchChannel := e.Channel != nil && e.Channel.Kind == community.KindWatch
 	switch {
 	case e.Type == community.EvChannelCreated && watchChannel:
@@ -110,15 +144,34 @@ func (l *watchLinks) watchChannels(ctx context.Context, communityID string) []st
 
 // CanViewChannel implements watch.Channels: a member who holds VIEW_CHANNEL
 // in the watch channel (bans and kicks remove membership; overrides count).
+// A "yes" is cached until the next community event that can change it.
 func (l *watchLinks) CanViewChannel(ctx context.Context, accountID, channelID string) (bool, error) {
-	ca, err := l.comm.ChannelAccess(ctx, accountID, channelID)
+	key := [2]string{accountID, channelID}
+	l.mu.Lock()
+	ok, gen := l.viewers[key], l.gen
+	l.mu.Unlock()
+	if ok {
+		return true, nil
+	}
+	ca, err := l.access(ctx, accountID, channelID)
 	if errors.Is(err, fault.NotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	return ca.Channel.Kind == community.KindWatch && ca.Can(community.PermViewChannel), nil
+	if ca.Channel.Kind != community.KindWatch || !ca.Can(community.PermViewChannel) {
+		return false, nil
+	}
+	l.mu.Lock()
+	if l.gen == gen {
+		if l.viewers == nil || len(l.viewers) >= maxWatchViewers {
+			l.viewers = map[[2]string]bool{}
+		}
+		l.viewers[key] = true
+	}
+	l.mu.Unlock()
+	return true, nil
 }
 
 // ChannelOfRoom implements watch.Channels: a room named after a watch

@@ -105,11 +105,18 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks, err := webhooks.New(webhooks.Config{Backoff: 10 * time.Millisecond}, db.Webhooks(), out, nil)
+	engine, err := webhooks.NewEngine(webhooks.EngineConfig{}, db.WebhookQueue(), out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = hooks.Run(ctx) }()
+	hooks, err := webhooks.New(webhooks.Config{Backoff: 10 * time.Millisecond}, db.Webhooks(), engine, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooksCtx, stopHooks := context.WithCancel(ctx)
+	hooksDone := make(chan struct{})
+	go func() { _ = engine.Run(hooksCtx); close(hooksDone) }()
+	t.Cleanup(func() { stopHooks(); <-hooksDone })
 	hub, err := gateway.New(gateway.Config{InsecureSkipVerify: true, ReadLimit: 2 * owncast.MaxSocketPayload},
 		gateway.SubscriberFunc(func(p string, h func(string, []byte)) (func() error, error) {
 			s, err := b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })

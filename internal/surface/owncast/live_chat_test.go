@@ -56,7 +56,11 @@ func TestLiveWithChat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks, err := webhooks.New(webhooks.Config{Backoff: 10 * time.Millisecond}, db.Webhooks(), out, nil)
+	engine, err := webhooks.NewEngine(webhooks.EngineConfig{}, db.WebhookQueue(), out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks, err := webhooks.New(webhooks.Config{Backoff: 10 * time.Millisecond}, db.Webhooks(), engine, out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +96,7 @@ func TestLiveWithChat(t *testing.T) {
 	}
 	s.Register(srv)
 	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{srv.Run, rs.Run, svc.Run, hooks.Run} {
+	for _, run := range []func(context.Context) error{srv.Run, rs.Run, svc.Run, engine.Run} {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = run(ctx) }()
 	}

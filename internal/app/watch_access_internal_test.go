@@ -1,0 +1,125 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/watch"
+)
+
+// TestWatchChannelAccessCache: who may open a watch channel's room is read
+// from the community once and then answered from the cache, and a
+// permission change (an override hiding the channel, then a ban) empties
+// the cache through the community event, so the next answer is the new one.
+func TestWatchChannelAccessCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.OpenSQLite(t)
+	b := bus.NewLocal()
+	t.Cleanup(func() { _ = b.Close() })
+	a := &App{Bus: b, Log: slog.New(slog.DiscardHandler)}
+	a.startLife(ctx)
+	t.Cleanup(func() { _ = a.Close() })
+	msgs, err := messages.New(db.Messages(), b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comm, err := community.New(db.Community(), b, msgs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := watch.New(watch.Config{}, db.Watch(), b, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newWatchLinks(w, comm, a.Log)
+	var reads atomic.Int32
+	l.access = func(ctx context.Context, acct, ch string) (*community.ChannelAccess, error) {
+		reads.Add(1)
+		return comm.ChannelAccess(ctx, acct, ch)
+	}
+	w.SetChannels(l)
+	handled := make(chan string, 16)
+	if err := a.onCommunityEvents("test", func(ctx context.Context, e *community.Event) {
+		l.onEvent(ctx, e)
+		handled <- e.Type
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(typ string) {
+		t.Helper()
+		for got := range handled {
+			if got == typ {
+				return
+			}
+		}
+	}
+
+	now := time.Now().UTC()
+	ids := map[string]string{}
+	for _, n := range []string{"owner", "alice"} {
+		acct := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: n, CreatedAt: now, UpdatedAt: now}
+		if err := db.Identity().CreateAccount(ctx, acct); err != nil {
+			t.Fatal(err)
+		}
+		ids[n] = acct.ID
+	}
+	c, err := comm.Create(ctx, ids["owner"], community.CreateInput{Name: "w", IsPublic: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "films"
+	ch, err := comm.CreateChannel(ctx, ids["owner"], c.ID, community.ChannelInput{Name: &name, Kind: community.KindWatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := comm.Join(ctx, ids["alice"], c.ID); err != nil {
+		t.Fatal(err)
+	}
+	can := func() bool {
+		t.Helper()
+		ok, err := l.CanViewChannel(ctx, ids["alice"], ch.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !can() || !can() || !can() {
+		t.Fatal("a member cannot view the watch channel")
+	}
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("%d community reads for three answers, want 1 (the rest from the cache)", n)
+	}
+
+	alice := ids["alice"]
+	o, err := comm.SetOverride(ctx, ids["owner"], ch.ID, &community.Override{AccountID: &alice, Deny: community.PermViewChannel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(community.EvOverrideUpdated)
+	if can() {
+		t.Fatal("an override hiding the channel is not seen")
+	}
+	if err := comm.DeleteOverride(ctx, ids["owner"], ch.ID, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(community.EvOverrideDeleted)
+	if !can() {
+		t.Fatal("the channel is not visible again after the override went")
+	}
+	if err := comm.Ban(ctx, ids["owner"], c.ID, alice, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(community.EvMemberBanned)
+	if can() {
+		t.Fatal("a ban is not seen")
+	}
+}
