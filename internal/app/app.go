@@ -225,7 +225,7 @@ func (a *App) wire(ctx context.Context) error {
 		return fmt.Errorf("subscribe revocations: %w", err)
 	}
 	a.closers = append(a.closers, sub.Unsubscribe)
-	for _, w := range []func(context.Context) error{a.wireLive, a.wireTogether, a.wireStages, a.wireOtt, a.wireWatchChannels, a.wireOwncast, a.wireRecordings, a.wireWeb} {
+	for _, w := range []func(context.Context) error{a.wireLive, a.wireTogether, a.wireStages, a.wireOtt, a.wireWatchChannels, a.wireOwncast, a.wireRecordings, a.wireWebRTCLive, a.wireWeb} {
 		if err := w(ctx); err != nil {
 			return err
 		}

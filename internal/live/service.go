@@ -69,6 +69,8 @@ type Service struct {
 	pb        *playbackStore
 	ingest    int // the port the RTMP listener is bound to (0: no ingest)
 	recorder  Recorder
+	pcs       PeerConnector          // WebRTC live (nil: WHIP/WHEP refused)
+	sessions  map[string]*rtcSession // WHIP and WHEP sessions by id
 
 	// drainHook, when set (tests only), runs in a broadcast's end after the
 	// stage has gone offline and before the pipeline drains.
@@ -342,7 +344,11 @@ func (s *Service) Publish(ctx context.Context, req rtmp.PublishRequest) (rtmp.St
 			return nil, errors.New("invalid stream key")
 		}
 	}
-	return st.begin(ctx, req)
+	var rl *relay
+	if s.peerConnector() != nil {
+		rl = newFLVRelay(st)
+	}
+	return st.beginSource(ctx, req, rl)
 }
 
 // StageSettings returns a stage's stored settings.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -31,6 +30,7 @@ type Viewer struct {
 	UserAgent string
 	FirstSeen time.Time
 	LastSeen  time.Time
+	held      bool // a WebRTC viewer: counted while connected, not pruned
 }
 
 // stage is a stage's runtime state on this node.
@@ -233,7 +233,7 @@ func (st *stage) pruneViewers(now time.Time) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for id, v := range st.viewers {
-		if now.Sub(v.LastSeen) > st.svc.cfg.ViewerTTL {
+		if !v.held && now.Sub(v.LastSeen) > st.svc.cfg.ViewerTTL {
 			delete(st.viewers, id)
 			if c := st.svc.cfg.Viewers; c != nil {
 				c.Done(st.viewerKey())
@@ -278,15 +278,16 @@ func (st *stage) savePeak(ctx context.Context) {
 	}
 }
 
-// begin starts a broadcast for an accepted stream key.
-func (st *stage) begin(ctx context.Context, req rtmp.PublishRequest) (rtmp.Stream, error) {
+// beginSource starts a broadcast for an accepted stream key; rl, when not
+// nil, is its fan-out to WebRTC viewers.
+func (st *stage) beginSource(ctx context.Context, req rtmp.PublishRequest, rl *relay) (rtmp.Stream, error) {
 	s := st.svc
 	st.mu.Lock()
 	if st.cur != nil {
 		st.mu.Unlock()
-		return nil, errors.New("a stream is already live on this stage")
+		return nil, errLive
 	}
-	b := &broadcast{st: st, id: identity.NewID(), req: req, started: s.cfg.Now().UTC()}
+	b := &broadcast{st: st, id: identity.NewID(), req: req, started: s.cfg.Now().UTC(), relay: rl}
 	st.cur = b // reserve the stage while the pipeline starts
 	st.ended = make(chan struct{})
 	st.mu.Unlock()
@@ -346,6 +347,9 @@ func (st *stage) end(b *broadcast, cause error) {
 	if drain != nil {
 		drain()
 	}
+	if b.relay != nil {
+		b.relay.end()
+	}
 	b.pipeline.Close()
 	for _, sg := range b.segs {
 		sg.Flush()
@@ -399,7 +403,8 @@ type broadcast struct {
 	segs     []*hls.Segmenter
 	running  bool // set under st.mu once start has returned
 	rec      RecordingSink
-	recIndex int // the variant rec gets
+	recIndex int    // the variant rec gets
+	relay    *relay // the fan-out to WebRTC viewers (nil: no media plane)
 
 	mu      sync.Mutex
 	details StreamDetails
@@ -627,6 +632,9 @@ func (b *broadcast) Video(ts uint32, data []byte) {
 	}
 	b.mu.Unlock()
 	b.pipeline.Video(ts, data)
+	if b.relay != nil && b.relay.flv {
+		b.relay.flvVideo(ts, data)
+	}
 }
 
 // Audio passes an audio tag on.
@@ -638,6 +646,9 @@ func (b *broadcast) Audio(ts uint32, data []byte) {
 	}
 	b.mu.Unlock()
 	b.pipeline.Audio(ts, data)
+	if b.relay != nil && b.relay.flv {
+		b.relay.flvAudio(ts, data)
+	}
 }
 
 // Close ends the broadcast (the publisher left).

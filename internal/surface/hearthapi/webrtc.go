@@ -1,0 +1,235 @@
+package hearthapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/ratelimit"
+)
+
+// WebRTCLive is the live domain's WebRTC side (live.Service).
+type WebRTCLive interface {
+	WHIP(ctx context.Context, stageID, key, offer, remoteAddr string) (*live.Session, error)
+	WHEP(ctx context.Context, stageID, offer, ip, userAgent string) (*live.Session, error)
+	EndSession(stageID, id string) error
+}
+
+// LiveDeps are the WHIP/WHEP routes' dependencies.
+type LiveDeps struct {
+	Live       WebRTCLive
+	Gate       Gate // stage references and who may watch
+	Auth       Authenticator
+	TrustProxy bool
+	Log        *slog.Logger
+}
+
+// Live serves WHIP ingest (RFC 9725) at /api/whip/{stage} and WHEP
+// playback at /api/whep/{stage}; {stage} is "default" or a stage id.
+type Live struct {
+	d LiveDeps
+}
+
+// NewLive builds the WHIP/WHEP routes.
+func NewLive(d LiveDeps) (*Live, error) {
+	if d.Live == nil || d.Gate == nil || d.Auth == nil {
+		return nil, errors.New("hearthapi: live, gate and auth are required")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Live{d: d}, nil
+}
+
+// maxOffer caps an SDP offer body.
+const maxOffer = 64 << 10
+
+// Register adds the routes.
+func (l *Live) Register(r Router) {
+	h := func(f http.HandlerFunc) http.Handler { return httpserver.Recover(l.d.Log, writeStatus, cors(f)) }
+	r.Handle("OPTIONS /api/whip/{stage}", h(preflight))
+	r.Handle("OPTIONS /api/whep/{stage}", h(preflight))
+	r.Handle("OPTIONS /api/whip/{stage}/{session}", h(preflight))
+	r.Handle("OPTIONS /api/whep/{stage}/{session}", h(preflight))
+	r.Handle("POST /api/whip/{stage}", h(l.whip))
+	r.Handle("POST /api/whep/{stage}", h(l.whep))
+	r.Handle("DELETE /api/whip/{stage}/{session}", h(l.end))
+	r.Handle("DELETE /api/whep/{stage}/{session}", h(l.end))
+	r.Handle("PATCH /api/whip/{stage}/{session}", h(noTrickle))
+	r.Handle("PATCH /api/whep/{stage}/{session}", h(noTrickle))
+}
+
+// cors lets a publisher or player on another origin use the endpoints:
+// they authenticate with a Bearer header, never a cookie, so any origin
+// may call them.
+func cors(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Access-Control-Expose-Headers", "Location, Accept-Patch, Link")
+		next(w, r)
+	}
+}
+
+func preflight(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "POST, DELETE, PATCH, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+	h.Set("Access-Control-Max-Age", "86400")
+	h.Set("Accept-Post", "application/sdp")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// noTrickle answers PATCH: Hearth answers with every candidate gathered and
+// supports neither trickle ICE nor ICE restarts (RFC 9725 §4.3.1: 405).
+func noTrickle(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "DELETE, OPTIONS")
+	writeStatus(w, r, http.StatusMethodNotAllowed, "trickle ICE and ICE restarts are not supported: send an offer with all candidates")
+}
+
+// offer reads an application/sdp body.
+func offer(r *http.Request) (string, error) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/sdp" {
+		return "", errUnsupportedType
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxOffer+1))
+	if err != nil {
+		return "", fault.New(fault.Invalid, "cannot read the offer")
+	}
+	if len(b) > maxOffer {
+		return "", fault.New(fault.Invalid, "the SDP offer is too large")
+	}
+	return string(b), nil
+}
+
+var errUnsupportedType = errors.New("the body must be an SDP offer (Content-Type: application/sdp)")
+
+func (l *Live) stage(r *http.Request) (string, error) {
+	ref := r.PathValue("stage")
+	if ref == "" || len(ref) > 100 {
+		return "", fault.New(fault.NotFound, "stage not found")
+	}
+	return l.d.Gate.Stage(r.Context(), ref)
+}
+
+func (l *Live) whip(w http.ResponseWriter, r *http.Request) {
+	id, err := l.stage(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || key == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="whip"`)
+		writeStatus(w, r, http.StatusUnauthorized, "the stage's stream key is the Bearer token")
+		return
+	}
+	sdp, err := offer(r)
+	if err != nil {
+		l.offerError(w, r, err)
+		return
+	}
+	sess, err := l.d.Live.WHIP(r.Context(), id, key, sdp, ratelimit.ClientIP(r, l.d.TrustProxy))
+	if err != nil {
+		if fault.KindOf(err) == fault.Unauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="whip", error="invalid_token"`)
+		}
+		writeError(w, err)
+		return
+	}
+	answer(w, "/api/whip/"+r.PathValue("stage")+"/"+sess.ID, sess.Answer)
+}
+
+func (l *Live) whep(w http.ResponseWriter, r *http.Request) {
+	id, err := l.stage(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	who, admin, err := l.caller(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	a, err := l.d.Gate.Access(r.Context(), who, admin, id)
+	if fault.KindOf(err) == fault.NotFound {
+		err = fault.New(fault.NotFound, "stage not found")
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if !a.View {
+		if who == "" {
+			writeError(w, fault.New(fault.Unauthorized, "sign in to watch this stage"))
+			return
+		}
+		writeError(w, fault.New(fault.NotFound, "stage not found"))
+		return
+	}
+	sdp, err := offer(r)
+	if err != nil {
+		l.offerError(w, r, err)
+		return
+	}
+	sess, err := l.d.Live.WHEP(r.Context(), id, sdp, ratelimit.ClientIP(r, l.d.TrustProxy), r.UserAgent())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	answer(w, "/api/whep/"+r.PathValue("stage")+"/"+sess.ID, sess.Answer)
+}
+
+func (l *Live) caller(r *http.Request) (string, bool, error) {
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		return "", false, nil
+	}
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || tok == "" {
+		return "", false, fault.New(fault.Unauthorized, "use a Bearer access token")
+	}
+	id, admin, err := l.d.Auth(r.Context(), tok)
+	if err != nil {
+		return "", false, fault.Wrap(fault.Unauthorized, "invalid token", err)
+	}
+	return id, admin, nil
+}
+
+func (l *Live) offerError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errUnsupportedType) {
+		w.Header().Set("Accept-Post", "application/sdp")
+		writeStatus(w, r, http.StatusUnsupportedMediaType, err.Error())
+		return
+	}
+	writeError(w, err)
+}
+
+func answer(w http.ResponseWriter, location, sdp string) {
+	w.Header().Set("Content-Type", "application/sdp")
+	w.Header().Set("Location", location)
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, sdp)
+}
+
+// end is the DELETE on a session's resource URL: the URL (an unguessable
+// id) is the capability, as the WHIP client got it from the 201.
+func (l *Live) end(w http.ResponseWriter, r *http.Request) {
+	id, err := l.stage(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := l.d.Live.EndSession(id, r.PathValue("session")); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
