@@ -22,7 +22,7 @@ var knownExceptions = map[string]string{}
 // TestLayering checks DESIGN.md's layering on every non-test Go file:
 // a domain or adapter package imports no surface and not app; store imports
 // no surface and not config; a surface imports no other surface and not
-// app; the protocol packages (rtmp, hls, transcode, rtc) import no domain.
+// app; the protocol packages (rtmp, hls, transcode, rtc, rtcav) import no domain.
 func TestLayering(t *testing.T) {
 	t.Parallel()
 	root, err := filepath.Abs("../..")
@@ -108,7 +108,7 @@ func wiring(pkg string) bool {
 }
 
 func isProtocol(pkg string) bool {
-	for _, p := range []string{"internal/rtmp", "internal/hls", "internal/transcode", "internal/rtc"} {
+	for _, p := range []string{"internal/rtmp", "internal/hls", "internal/transcode", "internal/rtc", "internal/rtcav"} {
 		if pkg == p || strings.HasPrefix(pkg, p+"/") {
 			return true
 		}

@@ -26,10 +26,18 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 )
 
+// registerDecoders teaches the validator the plain-text bodies Hearth's
+// specs use (SDP offers and answers of WHIP and WHEP), once per process.
+var registerDecoders = sync.OnceFunc(func() {
+	openapi3filter.RegisterBodyDecoder("application/sdp", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("application/trickle-ice-sdpfrag", openapi3filter.PlainBodyDecoder)
+})
+
 // Load reads api/<name> from the module root and fails the test unless it
 // is a valid OpenAPI document.
 func Load(t testing.TB, name string) *openapi3.T {
 	t.Helper()
+	registerDecoders()
 	root, err := moduleRoot()
 	if err != nil {
 		t.Fatal(err)

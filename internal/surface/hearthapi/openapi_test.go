@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/hls"
+	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/openapitest"
 	"github.com/hearth-community/hearth/internal/recording"
 	"github.com/hearth-community/hearth/internal/store/storetest"
@@ -197,5 +199,89 @@ func TestOpenAPI(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 206 || len(b) != 188 || b[0] != 0x47 {
 		t.Fatalf("range: %d %d bytes", res.StatusCode, len(b))
+	}
+}
+
+// fakeLive answers WHIP/WHEP offers without a media plane.
+type fakeLive struct{}
+
+func (fakeLive) WHIP(_ context.Context, stage, key, offer, _ string) (*live.Session, error) {
+	switch {
+	case key != "key":
+		return nil, fault.New(fault.Unauthorized, "invalid stream key")
+	case offer == "busy":
+		return nil, fault.New(fault.Conflict, "a stream is already live on this stage")
+	}
+	return &live.Session{ID: "s1", Answer: "v=0\r\n"}, nil
+}
+
+func (fakeLive) WHEP(_ context.Context, stage, offer, _, _ string) (*live.Session, error) {
+	if offer == "offline" {
+		return nil, fault.New(fault.NotFound, "this stage is not live")
+	}
+	return &live.Session{ID: "s2", Answer: "v=0\r\n"}, nil
+}
+
+func (fakeLive) EndSession(stage, id string) error {
+	if id != "s1" && id != "s2" {
+		return fault.New(fault.NotFound, "no such session")
+	}
+	return nil
+}
+
+// TestOpenAPIWebRTC: the WHIP/WHEP routes answer as api/hearth.yaml says
+// (status codes, Location, application/sdp bodies, the error shape).
+func TestOpenAPIWebRTC(t *testing.T) {
+	t.Parallel()
+	doc := openapitest.Load(t, "hearth.yaml")
+	api, err := hearthapi.NewLive(hearthapi.LiveDeps{Live: fakeLive{}, Gate: gate{}, Auth: func(context.Context, string) (string, bool, error) {
+		return "", false, fault.New(fault.Unauthorized, "bad token")
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	client := openapitest.NewTransport(t, doc, http.DefaultTransport).Client()
+	for _, c := range []struct {
+		method, path, token, ctype, body string
+		want                             int
+		location                         string
+	}{
+		{"OPTIONS", "/api/whip/main", "", "", "", 204, ""},
+		{"POST", "/api/whip/main", "key", "application/sdp", "v=0", 201, "/api/whip/main/s1"},
+		{"POST", "/api/whip/main", "bad", "application/sdp", "v=0", 401, ""},
+		{"POST", "/api/whip/main", "key", "application/sdp", "busy", 409, ""},
+		{"POST", "/api/whip/nope", "key", "application/sdp", "v=0", 404, ""},
+		{"POST", "/api/whip/main", "key", "text/plain", "v=0", 415, ""},
+		{"PATCH", "/api/whip/main/s1", "", "application/trickle-ice-sdpfrag", "a=x", 405, ""},
+		{"DELETE", "/api/whip/main/s1", "", "", "", 200, ""},
+		{"DELETE", "/api/whip/main/s9", "", "", "", 404, ""},
+		{"POST", "/api/whep/main", "", "application/sdp", "v=0", 201, "/api/whep/main/s2"},
+		{"POST", "/api/whep/main", "", "application/sdp", "offline", 404, ""},
+		{"POST", "/api/whep/main", "garbage", "application/sdp", "v=0", 401, ""},
+		{"DELETE", "/api/whep/main/s2", "", "", "", 200, ""},
+	} {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(c.body))
+		if c.ctype != "" {
+			req.Header.Set("Content-Type", c.ctype)
+		}
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		if c.want == 401 || c.want == 415 {
+			req.Header.Set(openapitest.SkipRequestHeader, "1")
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != c.want || res.Header.Get("Location") != c.location {
+			t.Errorf("%s %s: %d %q %s, want %d %q", c.method, c.path, res.StatusCode, res.Header.Get("Location"), b, c.want, c.location)
+		}
 	}
 }
