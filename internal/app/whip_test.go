@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -361,5 +362,77 @@ func TestWHIPWithoutMediaPlane(t *testing.T) {
 		if code != 503 || !strings.Contains(body, "rtc-udp-addr") {
 			t.Errorf("%s: %d %s", p, code, body)
 		}
+	}
+}
+
+// TestWHEPFromRTMP: a stage published over RTMP plays over WHEP: the H.264
+// from the FLV tags is packetized (no video encode) and the AAC is
+// transcoded to Opus once for the stage.
+func TestWHEPFromRTMP(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed (.ci/run installs it)")
+	}
+	cfg := testConfig(t)
+	cfg.FFmpegPath = "ffmpeg"
+	cfg.RTCUDPAddr = "127.0.0.1:0"
+	cfg.RTMPAddr = "127.0.0.1:0"
+	cfg.DefaultStreamKey = "rtmp-key"
+	a, _ := start(t, cfg, nil)
+	base := a.HTTP.URL()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	def := a.Live.DefaultStageID()
+	if err := a.Live.SetVariants(ctx, def, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
+		t.Fatal(err)
+	}
+	pub := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc=size=160x90:rate=25", "-f", "lavfi", "-i", "sine=frequency=400:sample_rate=44100",
+		"-t", "60", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "32k", "-f", "flv", "rtmp://127.0.0.1:"+strconv.Itoa(a.Live.IngestPort())+"/live/rtmp-key")
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = pub.Wait() })
+	var st liveStatus
+	poll(t, "the stage online", 30*time.Second, func() bool {
+		return call(t, "GET", base+"/api/status", "", nil, &st) == 200 && st.Online
+	})
+	viewer := peer(t)
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := viewer.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan string, 2)
+	viewer.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		if _, _, err := tr.ReadRTP(); err == nil {
+			got <- tr.Codec().MimeType
+		}
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+		}
+	})
+	code, hdr, ans := postSDP(t, "POST", base+"/api/whep/default", "", "application/sdp", offerSDP(t, viewer))
+	if code != 201 {
+		t.Fatalf("WHEP: %d %v %s", code, hdr, ans)
+	}
+	if err := viewer.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans}); err != nil {
+		t.Fatal(err)
+	}
+	var mimes []string
+	for len(mimes) < 2 {
+		select {
+		case m := <-got:
+			mimes = append(mimes, m)
+		case <-time.After(hangGuard):
+			t.Fatalf("the WHEP viewer got RTP on %v only", mimes)
+		}
+	}
+	slices.Sort(mimes)
+	if mimes[0] != webrtc.MimeTypeOpus || mimes[1] != webrtc.MimeTypeH264 {
+		t.Fatalf("WHEP tracks: %v", mimes)
 	}
 }
