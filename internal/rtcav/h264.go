@@ -87,7 +87,7 @@ func (h *H264ToFLV) frame(ts uint32, annexB []byte, out []Tag) []Tag {
 		body = binary.BigEndian.AppendUint32(body, uint32(len(n)))
 		body = append(body, n...)
 	}
-	if h.sps == nil || h.pps == nil || len(h.sps) < 4 {
+	if h.sps == nil || h.pps == nil || len(h.sps) < 4 || len(h.sps) > 0xffff || len(h.pps) > 0xffff {
 		return out
 	}
 	if changed || !h.sentHdr {
