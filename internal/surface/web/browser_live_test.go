@@ -81,13 +81,15 @@ func waitOnline(t *testing.T, base string) {
 
 // TestBrowserLiveStage: ffmpeg publishes over RTMP; the /live page shows
 // LIVE with the title and plays the HLS stream (its clock advances); the
-// /embed/video page plays it too.
+// /embed/video page plays it too. The node has no WebRTC media plane, so
+// the player's WHEP attempt is refused (503) and it falls back to HLS.
 func TestBrowserLiveStage(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
 	a, base := startApp(t, func(c *config.Config) {
 		c.RTMPAddr = "127.0.0.1:0"
 		c.DefaultStreamKey = "browser-test-key"
+		c.RTCUDPAddr = "" // no WHEP: the HLS fallback
 	})
 	port := rtmpPort(a)
 	browser := newBrowser(t)
@@ -105,6 +107,9 @@ func TestBrowserLiveStage(t *testing.T) {
 	viewer.waitFor("video playing", `(() => { const v = document.querySelector('[data-testid="stage-video"]'); return v && v.readyState >= 2 && v.currentTime > 1 && !v.paused; })()`, 45*time.Second)
 	t0 := eval[float64](viewer, "read the clock", `document.querySelector('[data-testid="stage-video"]').currentTime`)
 	viewer.waitFor("the clock advancing", `document.querySelector('[data-testid="stage-video"]').currentTime > `+strconv.FormatFloat(t0+1, 'f', 3, 64), 20*time.Second)
+	if eval[bool](viewer, "HLS, not WebRTC", `document.querySelector('[data-testid="stage-video"]').srcObject === null`) != true {
+		t.Fatal("the player plays a MediaStream on a node without WebRTC")
+	}
 	viewer.screenshot("live")
 
 	embed := newTab(t, browser, "embed")

@@ -1,8 +1,13 @@
-// A live HLS player bound to one <video>, shared by the stage page and
-// community stage channels. hls.js is used wherever MediaSource works
+// A live player bound to one <video>, shared by the stage page and
+// community stage channels. WebRTC (WHEP) is tried first when the page
+// gives its endpoint: sub-second, and the server sends the source as is.
+// When WHEP is refused (WebRTC off, the stage live on another node), sends
+// nothing, or fails later, the player falls back to HLS. hls.js is used wherever MediaSource works
 // (Chromium's native HLS is partial); native HLS is the fallback (Safari on
 // iOS). The component keeps the visible state: report shows a playback
 // problem ("" clears it), blocked says autoplay needs a user gesture.
+
+import { playWhep, whepSupported, type WhepSession } from "./whep";
 
 const unreachable = "The stream is not reachable; retrying…";
 
@@ -81,24 +86,65 @@ export async function autostart(video: Playable, mode: Autoplay, blocked: () => 
   blocked();
 }
 
+/** A stage's WHEP endpoint and the token it needs ("" for public stages). */
+export interface Whep {
+  url: string;
+  token?: string;
+}
+
 export interface LivePlayer {
   /** The source attached, or "" when detached. */
   readonly source: string;
-  attach(video: HTMLVideoElement, src: string, autoplay?: Autoplay): Promise<void>;
+  /** "webrtc" or "hls" while attached. */
+  readonly transport: "" | "webrtc" | "hls";
+  attach(video: HTMLVideoElement, src: string, autoplay?: Autoplay, whep?: Whep): Promise<void>;
   detach(video: HTMLVideoElement | undefined): void;
   destroy(): void;
 }
 
 export function livePlayer(view: PlayerView): LivePlayer {
   let hls: { destroy(): void } | null = null;
+  let rtc: WhepSession | null = null;
   let source = "";
+  let transport: "" | "webrtc" | "hls" = "";
   let retrying = false;
 
-  async function attach(video: HTMLVideoElement, src: string, autoplay: Autoplay = "sound-only") {
+  async function attach(video: HTMLVideoElement, src: string, autoplay: Autoplay = "sound-only", whep?: Whep) {
     if (source) return;
     source = src;
     retrying = false;
     view.report("");
+    if (whep && whepSupported()) {
+      view.starting?.(true);
+      try {
+        const s = await playWhep(whep.url, whep.token ?? "");
+        if (source !== src) {
+          s.close(); // detached while connecting
+          return;
+        }
+        rtc = s;
+        transport = "webrtc";
+        s.onfail = () => {
+          // The WebRTC path broke mid-stream: carry on over HLS.
+          rtc = null;
+          video.srcObject = null;
+          void attachHls(video, src, autoplay);
+        };
+        video.onended = () => view.ended?.();
+        video.srcObject = s.stream;
+        video.addEventListener("loadeddata", () => view.starting?.(false), { once: true });
+        await autostart(video, autoplay, () => view.blocked());
+        return;
+      } catch {
+        if (source !== src) return;
+        // Refused or silent: HLS below.
+      }
+    }
+    await attachHls(video, src, autoplay);
+  }
+
+  async function attachHls(video: HTMLVideoElement, src: string, autoplay: Autoplay) {
+    transport = "hls";
     const start = startup();
     view.starting?.(true);
     const mseOk = typeof window.MediaSource !== "undefined" || "ManagedMediaSource" in window;
@@ -165,8 +211,12 @@ export function livePlayer(view: PlayerView): LivePlayer {
     view.starting?.(false);
     hls?.destroy();
     hls = null;
+    rtc?.close();
+    rtc = null;
     source = "";
+    transport = "";
     if (video) {
+      video.srcObject = null;
       video.removeAttribute("src");
       video.load();
     }
@@ -176,11 +226,16 @@ export function livePlayer(view: PlayerView): LivePlayer {
     get source() {
       return source;
     },
+    get transport() {
+      return transport;
+    },
     attach,
     detach,
     destroy() {
       hls?.destroy();
       hls = null;
+      rtc?.close();
+      rtc = null;
     },
   };
 }

@@ -1,0 +1,85 @@
+// WHEP playback: a receive-only RTCPeerConnection whose offer is POSTed to
+// Hearth's /api/whep/{stage}; the answer comes back in the 201 and the
+// session's URL in Location (DELETE ends it). Hearth answers with every
+// candidate, so nothing trickles.
+
+export interface WhepSession {
+  /** The stream to put in video.srcObject. */
+  readonly stream: MediaStream;
+  /** onfail is called once if the connection fails after it started. */
+  onfail: (() => void) | null;
+  close(): void;
+}
+
+/** whepSupported says whether this browser can play WebRTC at all. */
+export function whepSupported(): boolean {
+  return typeof RTCPeerConnection !== "undefined" && typeof MediaStream !== "undefined";
+}
+
+/**
+ * playWhep connects to a WHEP endpoint. It rejects when the server refuses
+ * (not live, another node, no WebRTC: the caller plays HLS instead) or when
+ * no media arrives within timeoutMs.
+ */
+export async function playWhep(url: string, token = "", timeoutMs = 8000): Promise<WhepSession> {
+  const pc = new RTCPeerConnection();
+  const stream = new MediaStream();
+  let location = "";
+  let closed = false;
+  const session: WhepSession = {
+    stream,
+    onfail: null,
+    close() {
+      if (closed) return;
+      closed = true;
+      pc.close();
+      if (location) void fetch(new URL(location, url).toString(), { method: "DELETE", keepalive: true, credentials: "omit" }).catch(() => null);
+    },
+  };
+  try {
+    pc.addTransceiver("video", { direction: "recvonly" });
+    pc.addTransceiver("audio", { direction: "recvonly" });
+    const gotMedia = new Promise<void>((resolve) => {
+      pc.ontrack = (e) => {
+        stream.addTrack(e.track);
+        if (e.track.kind === "video") resolve();
+      };
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc, 2000);
+    const headers: Record<string, string> = { "Content-Type": "application/sdp" };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const res = await fetch(url, { method: "POST", headers, body: pc.localDescription?.sdp ?? "", credentials: "omit" });
+    if (res.status !== 201) throw new Error(`WHEP refused (${res.status})`);
+    location = res.headers.get("Location") ?? "";
+    await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+    await Promise.race([
+      gotMedia,
+      new Promise((_, reject) => setTimeout(() => reject(new Error("no WebRTC media")), timeoutMs)),
+    ]);
+    pc.onconnectionstatechange = () => {
+      if (!closed && (pc.connectionState === "failed" || pc.connectionState === "closed")) {
+        session.close();
+        session.onfail?.();
+      }
+    };
+    return session;
+  } catch (e) {
+    session.close();
+    throw e;
+  }
+}
+
+/** gathered waits for ICE gathering to end (or ms, whichever is first). */
+function gathered(pc: RTCPeerConnection, ms: number): Promise<void> {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+}
