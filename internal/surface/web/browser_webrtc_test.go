@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -33,4 +35,41 @@ func TestBrowserLiveWebRTC(t *testing.T) {
 		t.Fatal("the player fell back to HLS")
 	}
 	viewer.screenshot("live-webrtc")
+}
+
+// TestMeasureWebRTCLatency is a measurement, not a check (it asserts
+// nothing about time): HEARTH_MEASURE_WEBRTC=1 go test -run
+// TestMeasureWebRTCLatency -v ./internal/surface/web/. ffmpeg publishes
+// 320x240@25 over RTMP (x264 zerolatency, 1 s keyframes, AAC); headless
+// Chromium plays /live over WHEP; for 150 frames, requestVideoFrameCallback
+// reports when each frame's last packet arrived (receiveTime) and when it
+// is shown (expectedDisplayTime). The difference is the browser's share
+// (jitter buffer, decode, render); the server forwards each frame in the
+// ingest call that received it and loopback adds ~0.1 ms.
+func TestMeasureWebRTCLatency(t *testing.T) {
+	if os.Getenv("HEARTH_MEASURE_WEBRTC") == "" {
+		t.Skip("a measurement: set HEARTH_MEASURE_WEBRTC=1")
+	}
+	needBrowser(t)
+	a, base := startApp(t, func(c *config.Config) {
+		c.RTMPAddr = "127.0.0.1:0"
+		c.DefaultStreamKey = "browser-test-key"
+	})
+	publish(t, "rtmp://127.0.0.1:"+strconv.Itoa(rtmpPort(a))+"/live/browser-test-key")
+	waitOnline(t, base)
+	viewer := newTab(t, newBrowser(t), "webrtc-latency")
+	viewer.do("open the stage", chromedp.Navigate(base+"/live"))
+	viewer.waitFor("video playing over WebRTC", `(() => { const v = document.querySelector('[data-testid="stage-video"]'); return v && v.srcObject instanceof MediaStream && v.currentTime > 3; })()`, 60*time.Second)
+	js := `new Promise(res => {
+		const v = document.querySelector('[data-testid="stage-video"]'); const out = [];
+		const f = (now, m) => { if (m.receiveTime) out.push(m.expectedDisplayTime - m.receiveTime);
+			if (out.length < 150) v.requestVideoFrameCallback(f); else res(out); };
+		v.requestVideoFrameCallback(f); })`
+	ms := evalWithin[[]float64](viewer, "sample frames", js, 60*time.Second)
+	slices.Sort(ms)
+	t.Logf("receive → display over %d frames: min %.1f ms, median %.1f ms, p90 %.1f ms, max %.1f ms",
+		len(ms), ms[0], ms[len(ms)/2], ms[len(ms)*9/10], ms[len(ms)-1])
+	stats := evalWithin[map[string]float64](viewer, "read the jitter buffer", `(async () => {
+		const v = document.querySelector('[data-testid="stage-video"]'); return {frames: v.getVideoPlaybackQuality().totalVideoFrames, dropped: v.getVideoPlaybackQuality().droppedVideoFrames}; })()`, 30*time.Second)
+	t.Logf("frames %v, dropped %v", stats["frames"], stats["dropped"])
 }
