@@ -247,8 +247,9 @@ func (s *Surface) handleServerConfig(w http.ResponseWriter, r *http.Request) {
 			"name": st.Name, "summary": st.Summary, "welcomeMessage": st.WelcomeMessage, "offlineMessage": st.OfflineMessage,
 			"logo": logoName(st), "extraPageContent": st.ExtraPageContent, "streamTitle": st.StreamTitle, "tags": st.Tags,
 			"socialHandles": handles, "nsfw": st.NSFW, "customStyles": st.CustomStyles, "customJavascript": st.CustomJavascript,
-			"appearanceVariables": st.AppearanceVariables,
+			"appearanceVariables": st.AppearanceVariables, "autoplay": st.AutoplayMode(),
 		},
+		"schedule": s.scheduleConfig(r.Context(), true),
 		// The admin password is stored only as an argon2id hash.
 		"adminPassword":             "",
 		"socketHostOverride":        st.SocketHostOverride,

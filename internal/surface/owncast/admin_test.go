@@ -103,7 +103,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	n.do(t, "GET", "/api/admin/serverconfig", "admin", nil).json(t, &sc)
 	inst := sc["instanceDetails"].(map[string]any)
 	fed := sc["federation"].(map[string]any)
-	if inst["name"] != "Stage One" || inst["extraPageContent"] != "# Hello" || inst["customJavascript"] != "console.log(1)" ||
+	if inst["name"] != "Stage One" || inst["autoplay"] != "always" || inst["extraPageContent"] != "# Hello" || inst["customJavascript"] != "console.log(1)" ||
 		fed["username"] != "live" || fed["isPrivate"] != true || sc["yp"].(map[string]any)["instanceUrl"] != "https://stage.example" ||
 		sc["forbiddenUsernames"].([]any)[0] != "boss" || sc["chatSlurFilterEnabled"] != true || sc["filteredWords"].([]any)[0] != "darn" || sc["notifications"].(map[string]any)["discord"].(map[string]any)["webhook"] != "https://discord.example/x" {
 		t.Fatalf("serverconfig %v", sc)

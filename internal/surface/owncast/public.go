@@ -124,7 +124,7 @@ func (s *Surface) handleWebConfig(w http.ResponseWriter, r *http.Request) {
 		"notifications":             map[string]any{"browser": s.browserNotificationConfig(r.Context(), st)},
 		"federation":                fed,
 		"authentication":            map[string]any{"indieAuthEnabled": st.ServerURL != ""},
-		"schedule":                  s.scheduleConfig(r.Context()),
+		"schedule":                  s.scheduleConfig(r.Context(), false),
 	}
 	if st.StreamTitle != "" {
 		out["streamTitle"] = st.StreamTitle

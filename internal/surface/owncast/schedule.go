@@ -65,8 +65,9 @@ func scheduleSeriesJSON(x schedule.Series) map[string]any {
 		"durationMinutes": x.DurationMinutes, "timezone": x.Timezone, "active": x.Active}
 }
 
-// scheduleConfig is the "schedule" key of /api/config.
-func (s *Surface) scheduleConfig(ctx context.Context) map[string]any {
+// scheduleConfig is the "schedule" key of /api/config; with admin, that of
+// serverconfig, which adds the reminder message (as Owncast's newest spec).
+func (s *Surface) scheduleConfig(ctx context.Context, admin bool) map[string]any {
 	var set schedule.Settings
 	if s.d.Schedule != nil {
 		if v, err := s.d.Schedule.Settings(ctx); err == nil {
@@ -75,7 +76,11 @@ func (s *Surface) scheduleConfig(ctx context.Context) map[string]any {
 			s.log.Warn("schedule settings", "err", err)
 		}
 	}
-	return map[string]any{"enabled": set.Enabled, "showCountdown": set.ShowCountdown, "chatOpenMinutesBefore": set.ChatOpenMinutes}
+	out := map[string]any{"enabled": set.Enabled, "showCountdown": set.ShowCountdown, "chatOpenMinutesBefore": set.ChatOpenMinutes}
+	if admin {
+		out["reminderMessage"] = set.ReminderMessage
+	}
+	return out
 }
 
 // scheduledEvent is /api/status's "scheduledEvent": nil when the feature

@@ -36,6 +36,10 @@ func TestSchedule(t *testing.T) {
 		if sched := c.obj(200, "GET", "/api/config", "", nil)["schedule"]; !jsonEq(sched, map[string]any{"enabled": true, "showCountdown": true, "chatOpenMinutesBefore": 30}) {
 			t.Fatalf("schedule config %v", sched)
 		}
+		// serverconfig carries the same plus the reminder message, as Owncast's newest spec.
+		if sched := c.obj(200, "GET", "/api/admin/serverconfig", "admin", nil)["schedule"]; !jsonEq(sched, map[string]any{"enabled": true, "showCountdown": true, "chatOpenMinutesBefore": 30, "reminderMessage": "Soon!"}) {
+			t.Fatalf("serverconfig schedule %v", sched)
+		}
 	}
 	// The live node (status) has the feature off: no scheduledEvent.
 	if _, ok := ln.obj(200, "GET", "/api/status", "", nil)["scheduledEvent"]; ok {
