@@ -27,7 +27,7 @@ import (
 // world is a community with a voice channel and a text channel, an SFU on
 // a real media plane, and a pion API for the clients.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	comm   *community.Service
 	sfu    *voice.SFU
 	c      *community.Community
@@ -38,7 +38,7 @@ type world struct {
 	db     *store.DB
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.OpenSQLite(t)
@@ -416,7 +416,7 @@ func (p *peer) rank(from, track string) (int, bool) {
 	return r, ok
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	return ctx
