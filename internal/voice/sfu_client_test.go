@@ -149,6 +149,7 @@ type peer struct {
 	changed  chan struct{}
 
 	joined    chan struct{} // part is set
+	camSender *webrtc.RTPSender
 	keyNeeded [3]atomic.Bool
 	stop      chan struct{}
 }
@@ -306,6 +307,7 @@ func (p *peer) publish(ctx context.Context, audio, video bool) error {
 			return err
 		}
 		vidSender = vidTr.Sender()
+		p.camSender = vidSender
 		for _, c := range cams[1:] {
 			if err := vidSender.AddEncoding(c); err != nil {
 				return err
@@ -364,6 +366,28 @@ func (p *peer) publish(ctx context.Context, audio, video bool) error {
 	}
 	go p.send(mic, cams, vidTr, levelID, midID, ridID)
 	return nil
+}
+
+// stopCamera removes the camera and renegotiates, as a browser does when
+// a camera or screen share is turned off.
+func (p *peer) stopCamera(ctx context.Context) error {
+	if err := p.pub.RemoveTrack(p.camSender); err != nil {
+		return err
+	}
+	offer, err := p.pub.CreateOffer(nil)
+	if err != nil {
+		return err
+	}
+	done := webrtc.GatheringCompletePromise(p.pub)
+	if err := p.pub.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	<-done
+	answer, err := p.part.Publish(ctx, p.pub.LocalDescription().SDP, nil)
+	if err != nil {
+		return err
+	}
+	return p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
 }
 
 func (p *peer) send(mic *webrtc.TrackLocalStaticRTP, cams [3]*webrtc.TrackLocalStaticRTP, vidTr *webrtc.RTPTransceiver, levelID, midID, ridID uint8) {
