@@ -513,13 +513,13 @@ func (p *Participant) negotiate() {
 	offer, err := p.sub.CreateOffer(nil)
 	if err != nil {
 		p.mu.Unlock()
-		p.sfu.log.Warn("voice: subscribe offer", "err", err)
+		p.sfu.log.Debug("voice: subscribe offer", "err", err)
 		return
 	}
 	gathered := webrtc.GatheringCompletePromise(p.sub)
 	if err := p.sub.SetLocalDescription(offer); err != nil {
 		p.mu.Unlock()
-		p.sfu.log.Warn("voice: subscribe offer", "err", err)
+		p.sfu.log.Debug("voice: subscribe offer", "err", err)
 		return
 	}
 	p.negotiating = true

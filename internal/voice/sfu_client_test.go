@@ -27,7 +27,7 @@ import (
 // world is a community with a voice channel and a text channel, an SFU on
 // a real media plane, and a pion API for the clients.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	comm   *community.Service
 	sfu    *voice.SFU
 	c      *community.Community
@@ -38,7 +38,7 @@ type world struct {
 	db     *store.DB
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.OpenSQLite(t)
@@ -149,6 +149,7 @@ type peer struct {
 	changed  chan struct{}
 
 	joined    chan struct{} // part is set
+	camSender *webrtc.RTPSender
 	keyNeeded [3]atomic.Bool
 	stop      chan struct{}
 }
@@ -306,6 +307,7 @@ func (p *peer) publish(ctx context.Context, audio, video bool) error {
 			return err
 		}
 		vidSender = vidTr.Sender()
+		p.camSender = vidSender
 		for _, c := range cams[1:] {
 			if err := vidSender.AddEncoding(c); err != nil {
 				return err
@@ -366,6 +368,28 @@ func (p *peer) publish(ctx context.Context, audio, video bool) error {
 	return nil
 }
 
+// stopCamera removes the camera and renegotiates, as a browser does when
+// a camera or screen share is turned off.
+func (p *peer) stopCamera(ctx context.Context) error {
+	if err := p.pub.RemoveTrack(p.camSender); err != nil {
+		return err
+	}
+	offer, err := p.pub.CreateOffer(nil)
+	if err != nil {
+		return err
+	}
+	done := webrtc.GatheringCompletePromise(p.pub)
+	if err := p.pub.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	<-done
+	answer, err := p.part.Publish(ctx, p.pub.LocalDescription().SDP, nil)
+	if err != nil {
+		return err
+	}
+	return p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
+}
+
 func (p *peer) send(mic *webrtc.TrackLocalStaticRTP, cams [3]*webrtc.TrackLocalStaticRTP, vidTr *webrtc.RTPTransceiver, levelID, midID, ridID uint8) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -416,7 +440,7 @@ func (p *peer) rank(from, track string) (int, bool) {
 	return r, ok
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	return ctx

@@ -227,3 +227,30 @@ func TestSFUVanishedPublisher(t *testing.T) {
 	}
 	_ = voice.SourceMic
 }
+
+// A publisher that turns its camera off (renegotiating without it) has
+// the track taken out of every subscriber's list; its audio stays.
+func TestSFUUnpublish(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := testCtx(t)
+	pub := w.join(ctx, w.owner)
+	if err := pub.publish(ctx, true, true); err != nil {
+		t.Fatal(err)
+	}
+	sub := w.join(ctx, w.member("viewer"))
+	sub.until(ctx, "camera and microphone", func() bool {
+		return sub.count(pub.acct, "mic") > 3 && sub.count(pub.acct, "cam") > 3
+	})
+	if err := pub.stopCamera(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sub.until(ctx, "camera gone, microphone kept", func() bool {
+		mic, cam := false, false
+		for _, tr := range sub.tracks {
+			mic = mic || tr.TrackID == pub.acct+":mic"
+			cam = cam || tr.TrackID == pub.acct+":cam"
+		}
+		return mic && !cam
+	})
+}

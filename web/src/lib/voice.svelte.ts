@@ -113,7 +113,34 @@ export class VoiceCall {
       gateway.on("VOICE_STATE_UPDATE", (v: VoiceState) => this.onState(v)),
       gateway.on("VOICE_SIGNAL", (s: Signal) => void this.onSignal(s)),
       gateway.on("VOICE_SFU", (m: SFUMsg) => void this.onSFU(m)),
+      // A new READY is a new socket (a reconnect, perhaps to another node):
+      // the server ended our SFU session with the old one, so join again.
+      gateway.on("READY", () => {
+        if (this.mode === "sfu" && this.joined) void this.rejoin();
+      }),
     );
+  }
+
+  private async rejoin() {
+    this.pub?.close();
+    this.sub?.close();
+    this.pub = this.sub = null;
+    this.camTrack?.stop();
+    this.screenTrack?.stop();
+    this.camTrack = this.screenTrack = null;
+    this.camera = this.screen = false;
+    this.localVideo = null;
+    this.sources = {};
+    this.received.clear();
+    this.tiles = [];
+    this.remote = {};
+    try {
+      if (!(await this.joinSFU())) throw new Error("Voice is no longer available on this server");
+      if (this.muted) gateway.send("VOICE_SFU", { type: "state", self_mute: true });
+    } catch (e) {
+      this.error = e;
+      this.hangUp();
+    }
   }
 
   /** Sends one VOICE_SFU request and waits for its reply type (or error). */
