@@ -79,7 +79,7 @@ func testAppConfig(t *testing.T, edit func(*config.Config)) config.Config {
 	cfg.Bus = "local"
 	cfg.AdminUser = "admin"
 	cfg.AdminPassword = adminPassword
-	cfg.RTMPAddr = "" // tests that publish pick their own port
+	cfg.RTMPAddr = ""                                  // tests that publish pick their own port
 	cfg.RTCUDPAddr, cfg.RTCTCPAddr = "127.0.0.1:0", "" // the media plane on a free port
 	cfg.FFmpegPath = "/usr/bin/ffmpeg"
 	if edit != nil {
