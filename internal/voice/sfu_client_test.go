@@ -2,6 +2,7 @@ package voice_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -269,8 +270,16 @@ func (p *peer) until(ctx context.Context, what string, cond func() bool) {
 		case <-ctx.Done():
 			p.mu.Lock()
 			got, sub := len(p.got), p.sub.SignalingState()
+			var missing []string
+			for _, tr := range p.tracks {
+				if tr.AccountID != p.acct && p.got[streamKey{tr.AccountID, tr.TrackID}] < 5 {
+					missing = append(missing, fmt.Sprintf("%s(%d)", tr.TrackID, p.got[streamKey{tr.AccountID, tr.TrackID}]))
+				}
+			}
+			ntracks := len(p.tracks)
 			p.mu.Unlock()
-			p.w.t.Fatalf("%s: %s never happened (%d streams received, subscribe %s)", p.acct, what, got, sub)
+			p.w.t.Fatalf("%s: %s never happened (%d streams received, %d tracks announced, short: %v; subscribe %s)",
+				p.acct, what, got, ntracks, missing, sub)
 		}
 	}
 }
