@@ -90,6 +90,8 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stopReminders := runScheduleReminders(a.lifeCtx(), sched, chat, golive, log)
+	a.closers = append(a.closers, func() error { stopReminders(); return nil })
 	// Profile pages may be larger than webhook answers.
 	authOut, err := egress.New(egress.Config{Timeout: 15 * time.Second, MaxBodyBytes: 1 << 20})
 	if err != nil {
@@ -218,4 +220,33 @@ func scheduledHeadline(sched *schedule.Service, log *slog.Logger) func(context.C
 		}
 		return ev.Name
 	}
+}
+
+// runScheduleReminders sends the scheduled streams' reminders: every
+// minute, each due reminder goes out through the go-live channels, claimed
+// once per cluster. It runs until life ends; the returned func waits for
+// that.
+func runScheduleReminders(life context.Context, sched *schedule.Service, chat *stagechat.Service, golive *stagechat.GoLive, log *slog.Logger) func() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-life.Done():
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(life, time.Minute)
+			err := sched.SendDueReminders(ctx, chat.ClaimOnce, func(ctx context.Context, r schedule.Reminder) {
+				golive.Remind(ctx, r.Text)
+			})
+			cancel()
+			if err != nil && life.Err() == nil {
+				log.Warn("scheduled stream reminders", "err", err)
+			}
+		}
+	}()
+	return func() { <-done }
 }
