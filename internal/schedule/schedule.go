@@ -561,3 +561,80 @@ func (s *Service) SendDueReminders(ctx context.Context, claim func(context.Conte
 	}
 	return nil
 }
+
+// Lifecycle actions of a scheduled event, as Owncast's SCHEDULED_EVENTS
+// webhook names them.
+const (
+	ActionWarning = "10-minute-warning"
+	ActionStarted = "started"
+	ActionEnded   = "ended"
+)
+
+// Lifecycle is one scheduled event's lifecycle moment, with the key that
+// names it for a once-per-cluster claim.
+type Lifecycle struct {
+	Action string
+	Event  Event
+	Key    string
+}
+
+// lifecycleGrace is how late a lifecycle moment is still announced (a node
+// down at the moment announces it when back, within this).
+const lifecycleGrace = 5 * time.Minute
+
+// DueLifecycle returns the lifecycle moments due now while the feature is
+// on: the 10-minute warning (from 10 minutes before the start until the
+// start), started (from the start, for 5 minutes) and ended (from the end,
+// for 5 minutes), for every scheduled event.
+func (s *Service) DueLifecycle(ctx context.Context) ([]Lifecycle, error) {
+	set, err := s.Settings(ctx)
+	if err != nil || !set.Enabled {
+		return nil, err
+	}
+	now := s.now()
+	events, err := s.Public(ctx, now.Add(-lifecycleGrace), now.Add(11*time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	within := func(at, until time.Time) bool { return !now.Before(at) && now.Before(until) }
+	var out []Lifecycle
+	for _, e := range events {
+		if e.Status != StatusScheduled {
+			continue
+		}
+		for _, m := range []struct {
+			action    string
+			at, until time.Time
+		}{
+			{ActionWarning, e.Start.Add(-10 * time.Minute), e.Start},
+			{ActionStarted, e.Start, e.Start.Add(lifecycleGrace)},
+			{ActionEnded, e.End(), e.End().Add(lifecycleGrace)},
+		} {
+			if within(m.at, m.until) {
+				out = append(out, Lifecycle{Action: m.action, Event: e,
+					Key: "schedule-" + m.action + ":" + e.ID + ":" + e.Start.UTC().Format(time.RFC3339)})
+			}
+		}
+	}
+	return out, nil
+}
+
+// SendDueLifecycle sends each due lifecycle moment whose key the caller
+// wins with claim, through send (the node's loop: the SCHEDULED_EVENTS
+// webhook).
+func (s *Service) SendDueLifecycle(ctx context.Context, claim func(context.Context, string) (bool, error), send func(context.Context, Lifecycle)) error {
+	due, err := s.DueLifecycle(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range due {
+		won, err := claim(ctx, l.Key)
+		if err != nil {
+			return err
+		}
+		if won {
+			send(ctx, l)
+		}
+	}
+	return nil
+}

@@ -298,3 +298,46 @@ func TestRemindersOncePerEvent(t *testing.T) {
 		t.Fatalf("due after start: %v %v", due, err)
 	}
 }
+
+// TestLifecycleOncePerMoment: the 10-minute warning, started and ended go
+// out once each, in order, as the clock passes them; nothing while the
+// feature is off.
+func TestLifecycleOncePerMoment(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := now
+	s, err := schedule.New(storetest.OpenSQLite(t).Schedule(), nil, func() time.Time { return clock })
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := now.Add(time.Hour)
+	if err := s.Save(ctx, schedule.Input{Name: ptr("Show"), Start: &start, Timezone: ptr("UTC"), DurationMinutes: ptr(30)}); err != nil {
+		t.Fatal(err)
+	}
+	claimed := map[string]bool{}
+	claim := func(_ context.Context, k string) (bool, error) {
+		won := !claimed[k]
+		claimed[k] = true
+		return won, nil
+	}
+	var got []string
+	send := func(_ context.Context, l schedule.Lifecycle) { got = append(got, l.Action+" "+l.Event.Name) }
+	for _, at := range []time.Duration{-9, 0, 1, 29, 31, 33, 40} {
+		clock = start.Add(at * time.Minute)
+		if at == -9 { // off: nothing
+			if err := s.SendDueLifecycle(ctx, claim, send); err != nil || len(got) != 0 {
+				t.Fatalf("while off: %v %v", got, err)
+			}
+			if err := s.UpdateSettings(ctx, func(st *schedule.Settings) error { st.Enabled = true; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.SendDueLifecycle(ctx, claim, send); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"10-minute-warning Show", "started Show", "ended Show"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("lifecycle %q, want %q", got, want)
+	}
+}
