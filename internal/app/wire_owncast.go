@@ -90,6 +90,8 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stopReminders := runScheduleReminders(a.lifeCtx(), sched, chat, golive, hooks, log)
+	a.closers = append(a.closers, func() error { stopReminders(); return nil })
 	// Profile pages may be larger than webhook answers.
 	authOut, err := egress.New(egress.Config{Timeout: 15 * time.Second, MaxBodyBytes: 1 << 20})
 	if err != nil {
@@ -218,4 +220,48 @@ func scheduledHeadline(sched *schedule.Service, log *slog.Logger) func(context.C
 		}
 		return ev.Name
 	}
+}
+
+// runScheduleReminders sends the scheduled streams' reminders and
+// lifecycle webhooks: every minute, each due reminder goes out through the
+// go-live channels and each lifecycle moment as a SCHEDULED_EVENTS
+// webhook, each claimed once per cluster. It runs until life ends; the
+// returned func waits for that.
+func runScheduleReminders(life context.Context, sched *schedule.Service, chat *stagechat.Service, golive *stagechat.GoLive, hooks *webhooks.Service, log *slog.Logger) func() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-life.Done():
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(life, time.Minute)
+			err := sched.SendDueReminders(ctx, chat.ClaimOnce, func(ctx context.Context, r schedule.Reminder) {
+				golive.Remind(ctx, r.Text)
+			})
+			if err == nil {
+				err = sched.SendDueLifecycle(ctx, chat.ClaimOnce, func(ctx context.Context, l schedule.Lifecycle) {
+					hooks.Dispatch(ctx, webhooks.ScheduledEvents, scheduledEventData(l, chat.Settings().ServerURL, time.Now()))
+				})
+			}
+			cancel()
+			if err != nil && life.Err() == nil {
+				log.Warn("scheduled stream reminders and webhooks", "err", err)
+			}
+		}
+	}()
+	return func() { <-done }
+}
+
+// scheduledEventData is the eventData of Owncast's SCHEDULED_EVENTS
+// webhook: the action, the event, the server URL and when.
+func scheduledEventData(l schedule.Lifecycle, serverURL string, at time.Time) map[string]any {
+	e := l.Event
+	return map[string]any{"action": l.Action, "serverURL": serverURL, "timestamp": at.UTC(),
+		"event": map[string]any{"id": e.ID, "name": e.Name, "description": e.Description,
+			"startTime": e.Start.UTC(), "durationMinutes": e.DurationMinutes, "timezone": e.Timezone, "status": e.Status}}
 }

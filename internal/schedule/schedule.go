@@ -487,3 +487,154 @@ func (s *Service) Matching(ctx context.Context) (Event, bool, error) {
 	}
 	return ev, true, nil
 }
+
+// Reminder is a reminder due for one event: the text to send and a key
+// that names this occurrence, so a cluster sends it once.
+type Reminder struct {
+	Event Event
+	Text  string
+	Key   string
+}
+
+// reminderGrace is how long after its time a reminder whose time came at
+// the event's start (chat-open lead 0) is still sent.
+const reminderGrace = 5 * time.Minute
+
+// DueReminders returns the reminders due now: when the feature is on and
+// the reminder message is set, one for each scheduled event whose chat has
+// opened (ChatOpenMinutes before the start) and that has not started yet
+// (or, with a lead of 0, started under 5 minutes ago). The text is the
+// message, then the event's name and its start in its own time zone, as
+// Owncast's reminder reads. Calling it again returns the same reminders:
+// the caller claims each Key once.
+func (s *Service) DueReminders(ctx context.Context) ([]Reminder, error) {
+	set, err := s.Settings(ctx)
+	if err != nil || !set.Enabled || strings.TrimSpace(set.ReminderMessage) == "" {
+		return nil, err
+	}
+	now := s.now()
+	lead := time.Duration(set.ChatOpenMinutes) * time.Minute
+	events, err := s.Public(ctx, now.Add(-reminderGrace), now.Add(lead+time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	var out []Reminder
+	for _, e := range events {
+		at := e.Start.Add(-lead)
+		until := e.Start
+		if lead == 0 {
+			until = e.Start.Add(reminderGrace)
+		}
+		if e.Status != StatusScheduled || now.Before(at) || !now.Before(until) {
+			continue
+		}
+		out = append(out, Reminder{Event: e, Text: reminderText(set.ReminderMessage, e),
+			Key: "schedule-reminder:" + e.ID + ":" + e.Start.UTC().Format(time.RFC3339)})
+	}
+	return out, nil
+}
+
+func reminderText(msg string, e Event) string {
+	start := e.Start
+	if loc, err := time.LoadLocation(e.Timezone); err == nil && e.Timezone != "" {
+		start = start.In(loc)
+	}
+	return strings.TrimSpace(msg) + "\n" + e.Name + ": " + start.Format("Monday, January 2 at 3:04 PM MST")
+}
+
+// SendDueReminders sends each due reminder whose key the caller wins with
+// claim (once per cluster: the stage chat's event claims), through send.
+// The node's reminder loop calls it every minute.
+func (s *Service) SendDueReminders(ctx context.Context, claim func(context.Context, string) (bool, error), send func(context.Context, Reminder)) error {
+	due, err := s.DueReminders(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range due {
+		won, err := claim(ctx, r.Key)
+		if err != nil {
+			return err
+		}
+		if won {
+			send(ctx, r)
+		}
+	}
+	return nil
+}
+
+// Lifecycle actions of a scheduled event, as Owncast's SCHEDULED_EVENTS
+// webhook names them.
+const (
+	ActionWarning = "10-minute-warning"
+	ActionStarted = "started"
+	ActionEnded   = "ended"
+)
+
+// Lifecycle is one scheduled event's lifecycle moment, with the key that
+// names it for a once-per-cluster claim.
+type Lifecycle struct {
+	Action string
+	Event  Event
+	Key    string
+}
+
+// lifecycleGrace is how late a lifecycle moment is still announced (a node
+// down at the moment announces it when back, within this).
+const lifecycleGrace = 5 * time.Minute
+
+// DueLifecycle returns the lifecycle moments due now while the feature is
+// on: the 10-minute warning (from 10 minutes before the start until the
+// start), started (from the start, for 5 minutes) and ended (from the end,
+// for 5 minutes), for every scheduled event.
+func (s *Service) DueLifecycle(ctx context.Context) ([]Lifecycle, error) {
+	set, err := s.Settings(ctx)
+	if err != nil || !set.Enabled {
+		return nil, err
+	}
+	now := s.now()
+	events, err := s.Public(ctx, now.Add(-lifecycleGrace), now.Add(11*time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	within := func(at, until time.Time) bool { return !now.Before(at) && now.Before(until) }
+	var out []Lifecycle
+	for _, e := range events {
+		if e.Status != StatusScheduled {
+			continue
+		}
+		for _, m := range []struct {
+			action    string
+			at, until time.Time
+		}{
+			{ActionWarning, e.Start.Add(-10 * time.Minute), e.Start},
+			{ActionStarted, e.Start, e.Start.Add(lifecycleGrace)},
+			{ActionEnded, e.End(), e.End().Add(lifecycleGrace)},
+		} {
+			if within(m.at, m.until) {
+				out = append(out, Lifecycle{Action: m.action, Event: e,
+					Key: "schedule-" + m.action + ":" + e.ID + ":" + e.Start.UTC().Format(time.RFC3339)})
+			}
+		}
+	}
+	return out, nil
+}
+
+// SendDueLifecycle sends each due lifecycle moment whose key the caller
+// wins with claim, through send (the node's loop: the SCHEDULED_EVENTS
+// webhook).
+func (s *Service) SendDueLifecycle(ctx context.Context, claim func(context.Context, string) (bool, error), send func(context.Context, Lifecycle)) error {
+	due, err := s.DueLifecycle(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range due {
+		won, err := claim(ctx, l.Key)
+		if err != nil {
+			return err
+		}
+		if won {
+			send(ctx, l)
+		}
+	}
+	return nil
+}

@@ -235,3 +235,109 @@ func TestPublicDefaultWindow(t *testing.T) {
 		t.Fatalf("to only: %v %v", ev, err)
 	}
 }
+
+// TestRemindersOncePerEvent: the reminder message goes out once per
+// occurrence, when its chat opens, with the event's name and local start;
+// not before, not after the start, not with the feature off or the message
+// empty, and not twice (the claim is shared by every node).
+func TestRemindersOncePerEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := now
+	s, err := schedule.New(storetest.OpenSQLite(t).Schedule(), nil, func() time.Time { return clock })
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := now.Add(2 * time.Hour)
+	if err := s.Save(ctx, schedule.Input{Name: ptr("Show"), Start: &start, Timezone: ptr("America/Los_Angeles"), DurationMinutes: ptr(60)}); err != nil {
+		t.Fatal(err)
+	}
+	claimed := map[string]bool{}
+	claim := func(_ context.Context, k string) (bool, error) {
+		if claimed[k] {
+			return false, nil
+		}
+		claimed[k] = true
+		return true, nil
+	}
+	var sent []string
+	send := func(_ context.Context, r schedule.Reminder) { sent = append(sent, r.Text) }
+	step := func(at time.Time) {
+		t.Helper()
+		clock = at
+		if err := s.SendDueReminders(ctx, claim, send); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set := func(enabled bool, msg string) {
+		t.Helper()
+		if err := s.UpdateSettings(ctx, func(st *schedule.Settings) error {
+			st.Enabled, st.ChatOpenMinutes, st.ReminderMessage = enabled, 30, msg
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(false, "Starting soon!")
+	step(start.Add(-20 * time.Minute)) // feature off
+	set(true, "")
+	step(start.Add(-20 * time.Minute)) // no message
+	set(true, "Starting soon!")
+	step(start.Add(-31 * time.Minute)) // chat not open yet
+	if len(sent) != 0 {
+		t.Fatalf("sent early or while off: %q", sent)
+	}
+	step(start.Add(-29 * time.Minute))
+	step(start.Add(-28 * time.Minute))
+	if len(sent) != 1 || sent[0] != "Starting soon!\nShow: Sunday, March 1 at 6:00 AM PST" {
+		t.Fatalf("reminders %q, want one naming the show in its zone", sent)
+	}
+	// Ignoring the claim, the reminder stops being due once the show starts.
+	clock = start.Add(time.Minute)
+	if due, err := s.DueReminders(ctx); err != nil || len(due) != 0 {
+		t.Fatalf("due after start: %v %v", due, err)
+	}
+}
+
+// TestLifecycleOncePerMoment: the 10-minute warning, started and ended go
+// out once each, in order, as the clock passes them; nothing while the
+// feature is off.
+func TestLifecycleOncePerMoment(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := now
+	s, err := schedule.New(storetest.OpenSQLite(t).Schedule(), nil, func() time.Time { return clock })
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := now.Add(time.Hour)
+	if err := s.Save(ctx, schedule.Input{Name: ptr("Show"), Start: &start, Timezone: ptr("UTC"), DurationMinutes: ptr(30)}); err != nil {
+		t.Fatal(err)
+	}
+	claimed := map[string]bool{}
+	claim := func(_ context.Context, k string) (bool, error) {
+		won := !claimed[k]
+		claimed[k] = true
+		return won, nil
+	}
+	var got []string
+	send := func(_ context.Context, l schedule.Lifecycle) { got = append(got, l.Action+" "+l.Event.Name) }
+	for _, at := range []time.Duration{-9, 0, 1, 29, 31, 33, 40} {
+		clock = start.Add(at * time.Minute)
+		if at == -9 { // off: nothing
+			if err := s.SendDueLifecycle(ctx, claim, send); err != nil || len(got) != 0 {
+				t.Fatalf("while off: %v %v", got, err)
+			}
+			if err := s.UpdateSettings(ctx, func(st *schedule.Settings) error { st.Enabled = true; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.SendDueLifecycle(ctx, claim, send); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"10-minute-warning Show", "started Show", "ended Show"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("lifecycle %q, want %q", got, want)
+	}
+}

@@ -184,23 +184,43 @@ func (g *GoLive) Notify(ctx context.Context) {
 		headline = g.cfg.Headline(ctx)
 	}
 	if d := set.Notifications.Discord; d.Enabled && d.Webhook != "" {
-		if err := g.discord(ctx, set, headline); err != nil {
+		msg := d.GoLiveMessage
+		if headline != "" {
+			msg += "\n" + headline
+		}
+		if set.StreamTitle != "" {
+			msg += "\n" + set.StreamTitle
+		}
+		if err := g.discord(ctx, set, msg); err != nil {
 			g.chat.log.Warn("go-live discord notification", "err", err)
 		}
 	}
 	if set.Notifications.Browser.Enabled {
-		g.browser(ctx, set, headline)
+		body := set.Notifications.Browser.GoLiveMessage
+		if headline != "" {
+			body += "\n" + headline
+		}
+		g.browser(ctx, set, body, "owncast-go-live")
 	}
 }
 
-func (g *GoLive) discord(ctx context.Context, set Settings, headline string) error {
-	msg := set.Notifications.Discord.GoLiveMessage
-	if headline != "" {
-		msg += "\n" + headline
+// Remind sends a scheduled stream's reminder (its text names the event and
+// its start) to the same channels as the go-live notifications, as
+// Owncast's scheduled-event notifications: the Discord webhook and every
+// browser push subscription, each when enabled.
+func (g *GoLive) Remind(ctx context.Context, text string) {
+	set := g.chat.Settings()
+	if d := set.Notifications.Discord; d.Enabled && d.Webhook != "" {
+		if err := g.discord(ctx, set, text); err != nil {
+			g.chat.log.Warn("scheduled stream reminder: discord", "err", err)
+		}
 	}
-	if set.StreamTitle != "" {
-		msg += "\n" + set.StreamTitle
+	if set.Notifications.Browser.Enabled {
+		g.browser(ctx, set, text, "owncast-schedule-reminder")
 	}
+}
+
+func (g *GoLive) discord(ctx context.Context, set Settings, msg string) error {
 	msg = fmt.Sprintf("%s\n\n%s", msg, set.ServerURL)
 	avatar := ""
 	if set.ServerURL != "" {
@@ -224,7 +244,7 @@ func (g *GoLive) discord(ctx context.Context, set Settings, headline string) err
 	return nil
 }
 
-func (g *GoLive) browser(ctx context.Context, set Settings, headline string) {
+func (g *GoLive) browser(ctx context.Context, set Settings, body, topic string) {
 	keys, err := g.chat.BrowserPushKeys(ctx)
 	if err != nil {
 		g.chat.log.Error("go-live browser push keys", "err", err)
@@ -235,12 +255,8 @@ func (g *GoLive) browser(ctx context.Context, set Settings, headline string) {
 		g.chat.log.Error("go-live browser push destinations", "err", err)
 		return
 	}
-	body := set.Notifications.Browser.GoLiveMessage
-	if headline != "" {
-		body += "\n" + headline
-	}
 	payload, _ := json.Marshal(map[string]string{"title": set.Name, "body": body, "icon": "/logo/external"})
-	o := webpush.Options{VAPID: keys, TTL: 120 * time.Second, Topic: "owncast-go-live"}
+	o := webpush.Options{VAPID: keys, TTL: 120 * time.Second, Topic: topic}
 	if strings.HasPrefix(set.ServerURL, "https://") {
 		o.Subscriber = set.ServerURL
 	}

@@ -176,3 +176,60 @@ func TestGoLiveNotifications(t *testing.T) {
 		t.Fatalf("throttled round sent %d", len(hits))
 	}
 }
+
+// TestScheduleReminderNotifications: a scheduled stream's reminder goes to
+// the go-live channels (Discord with the server URL, a browser push under
+// its own topic), as Owncast's scheduled-event notifications.
+func TestScheduleReminderNotifications(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newService(t, stagechat.PresenceConfig{})
+	ctx := context.Background()
+	hits := make(chan hit, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hits <- hit{r.URL.Path, r.Header.Clone(), b}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	target := netip.MustParseAddrPort(u.Host)
+	out, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap == target }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RegisterNotification(ctx, stagechat.ChannelBrowserPush, pushSubscription(t, srv.URL+"/push/a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateSettings(ctx, func(st *stagechat.Settings) error {
+		st.Name, st.ServerURL = "Test Stage", "https://stage.example"
+		st.Notifications.Discord.Enabled, st.Notifications.Discord.Webhook = true, srv.URL+"/discord/hook"
+		st.Notifications.Browser.Enabled = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Client: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Remind(ctx, "Starting soon!\nShow: Sunday, March 1 at 6:00 AM PST")
+	got := map[string]hit{}
+	for len(got) < 2 {
+		select {
+		case h := <-hits:
+			got[h.path] = h
+		default:
+			t.Fatalf("deliveries after the reminder: %v", got)
+		}
+	}
+	var d map[string]string
+	if err := json.Unmarshal(got["/discord/hook"].body, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d["content"] != "Starting soon!\nShow: Sunday, March 1 at 6:00 AM PST\n\nhttps://stage.example" {
+		t.Fatalf("discord reminder %q", d["content"])
+	}
+	if p := got["/push/a"]; p.hdr.Get("Topic") != "owncast-schedule-reminder" || len(p.body) < 86 {
+		t.Fatalf("push reminder %v", p.hdr)
+	}
+}

@@ -45,11 +45,14 @@ const (
 	// RecordingReady is Hearth's: a broadcast's recording is finished and
 	// playable (not an Owncast event; same payload envelope).
 	RecordingReady = "RECORDING_READY"
+	// ScheduledEvents is a scheduled stream's lifecycle (Owncast's
+	// SCHEDULED_EVENTS: action 10-minute-warning, started or ended).
+	ScheduledEvents = "SCHEDULED_EVENTS"
 )
 
 // EventTypes lists every event a webhook may subscribe to.
 var EventTypes = []string{Chat, NameChange, UserJoined, UserParted, VisibilityUpdate, StreamStarted, StreamStopped,
-	StreamTitleUpdated, FediverseFollow, FediverseLike, FediverseRepost, RecordingReady}
+	StreamTitleUpdated, FediverseFollow, FediverseLike, FediverseRepost, RecordingReady, ScheduledEvents}
 
 // SignatureHeader carries the delivery signature.
 const SignatureHeader = "owncast-signature"
