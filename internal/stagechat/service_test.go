@@ -111,25 +111,37 @@ func TestPresenceCoalesces(t *testing.T) {
 	}
 	s.Presence().SetOnline(ctx, true)
 	const n = 2000
+	const window = 50 * time.Millisecond
+	start := time.Now()
 	for i := range n {
 		s.Presence().Connect(&stagechat.User{ID: "u" + string(rune(i)), DisplayName: "user"})
 	}
-	waitFor(t, pub, func() bool { return len(pub.ofType(stagechat.EventJoined)) > 0 })
+	// However slow the machine, one announcement goes out per window the
+	// joins spanned (and one for the window still open at the end): the
+	// bound follows the time the loop took, not a fixed count.
+	windows := int(time.Since(start)/window) + 2
+	covered := func() int {
+		total := 0
+		for _, e := range pub.ofType(stagechat.EventJoined) {
+			total += len(e.Users) + e.Extra
+		}
+		return total
+	}
+	waitFor(t, pub, func() bool {
+		hmu.Lock()
+		defer hmu.Unlock()
+		return covered() == n && hookCount == n
+	})
 	hmu.Lock()
 	defer hmu.Unlock()
 	joined := pub.ofType(stagechat.EventJoined)
-	total := 0
 	for _, e := range joined {
 		if len(e.Users) > 10 {
 			t.Fatalf("announcement names %d users, burst is 10", len(e.Users))
 		}
-		total += len(e.Users) + e.Extra
 	}
-	if len(joined) > 3 || total != n {
-		t.Fatalf("%d announcements covering %d joins; want ≤3 covering %d", len(joined), total, n)
-	}
-	if hookCount != n {
-		t.Fatalf("hook saw %d joins, want %d", hookCount, n)
+	if len(joined) > windows {
+		t.Fatalf("%d announcements for joins spanning %d windows", len(joined), windows)
 	}
 	if s.Presence().Connected() != n+1 {
 		t.Fatalf("connected %d", s.Presence().Connected())
