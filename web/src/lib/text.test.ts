@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { colorIndex, highlightParts, messageParts, roomTitle } from "./text";
+import { colorIndex, counted, highlightParts, messageParts, roomTitle } from "./text";
 
 describe("messageParts", () => {
   it("splits mentions and links", () => {
@@ -65,4 +65,16 @@ describe("roomTitle", () => {
   for (const [name, room, title, want] of cases) {
     it(name, () => expect(roomTitle(room, title)).toBe(want));
   }
+});
+
+describe("counted", () => {
+  it("uses the singular for exactly one", () => {
+    expect(counted(1, "member")).toBe("1 member");
+    expect(counted(1, "reply", "replies")).toBe("1 reply");
+  });
+  it("uses the plural for zero and many", () => {
+    expect(counted(0, "member")).toBe("0 members");
+    expect(counted(2, "member")).toBe("2 members");
+    expect(counted(12, "reply", "replies")).toBe("12 replies");
+  });
 });

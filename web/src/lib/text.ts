@@ -95,3 +95,11 @@ export function roomTitle(name: string, title?: string | null): string {
   if (title && title.trim()) return title.trim();
   return uuid.test(name) ? "Quick room" : name;
 }
+
+/**
+ * counted writes a count with its noun in the right number: "1 member",
+ * "0 members", "2 replies". plural defaults to the noun with an "s".
+ */
+export function counted(n: number, noun: string, plural = noun + "s"): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
