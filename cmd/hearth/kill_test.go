@@ -99,6 +99,7 @@ func TestKill9LeavesAPlayableRecording(t *testing.T) {
 	const key = "kill-nine-stream-key"
 	args := []string{"--addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0", "--admin-password", "adminpassword",
 		"--recording", "--stream-key", key, "--ffmpeg-path", "ffmpeg", "--recording-min-free-bytes", "0"}
+	args = append(args, noFixedPorts...)
 	first := startNode(t, dir, args...)
 	base := "http://" + first.http
 	admin := func(path string, value any) {

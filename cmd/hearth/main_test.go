@@ -37,10 +37,17 @@ func TestMain(m *testing.M) {
 }
 
 // run runs the binary to completion and returns exit code and stderr.
+// noFixedPorts keeps a test's hearth off the WebRTC media plane's fixed
+// default ports (:7882/udp, :7881/tcp), which parallel tests would share.
+var noFixedPorts = []string{"--rtc-udp-addr=127.0.0.1:0", "--rtc-tcp-addr="}
+
 func run(t *testing.T, dir string, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
+	// The media plane's default ports are fixed: tests running side by
+	// side put it on a free port and leave ICE-TCP off.
+	args = append(args, noFixedPorts...)
 	cmd := exec.CommandContext(ctx, hearthBin, args...)
 	cmd.Dir = dir
 	var stderr bytes.Buffer
@@ -91,7 +98,7 @@ var listenAddr = regexp.MustCompile(`addr=("?)([^\s"]+)`)
 // it logs that it listens; it returns the address from that log line.
 func startServer(t *testing.T, dir string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(hearthBin, "--addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0", "--admin-password", "adminpassword")
+	cmd := exec.Command(hearthBin, append([]string{"--addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0", "--admin-password", "adminpassword"}, noFixedPorts...)...)
 	cmd.Dir = dir
 	pr, err := cmd.StderrPipe()
 	if err != nil {
