@@ -305,6 +305,11 @@ func TestLiveEndToEnd(t *testing.T) {
 	if st["online"] != false || st["lastDisconnectTime"] == nil {
 		t.Fatalf("after stop: %v", st)
 	}
+	// The stopped event goes out on the disconnect itself, before the
+	// pipeline drains; the offline clip follows the drain.
+	if !n.live.WaitOffline(n.stage, hangGuard) {
+		t.Fatal("broadcast did not end")
+	}
 	_, _, media = n.get(t, "/hls/0/stream.m3u8", false)
 	if !strings.Contains(string(media), "#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\noffline.ts") {
 		t.Fatalf("offline clip not appended:\n%s", media)
