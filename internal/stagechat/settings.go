@@ -152,6 +152,12 @@ func newSettingsCache(ctx context.Context, st Store, defaults Settings) (*settin
 }
 
 func (c *settingsCache) reload(ctx context.Context) error {
+	// The read is under the lock UpdateSettings writes under: a reload
+	// read before a local update and applied after it put the older
+	// settings back (the admin's directoryenabled lost to the reload of
+	// the setter before it).
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	raw, err := c.st.InstanceValue(ctx, SettingsKey)
 	if err != nil {
 		return err
@@ -160,9 +166,7 @@ func (c *settingsCache) reload(ctx context.Context) error {
 	if err := json.Unmarshal([]byte(raw), &s); err != nil {
 		return err
 	}
-	c.mu.Lock()
 	c.cur = s
-	c.mu.Unlock()
 	return nil
 }
 
