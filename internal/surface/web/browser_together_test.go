@@ -184,12 +184,15 @@ func TestBrowserDirectMessages(t *testing.T) {
 	signIn(alice, base, c.alice, c.channelPath())
 	signIn(bob, base, c.bob, "/dm")
 	bob.waitFor("no conversations yet", `document.querySelector("aside.list")?.textContent.includes("No conversations yet")`, 10*time.Second)
+	// Bob's gateway socket must be up before the conversation is made, or
+	// its event reaches no one (under load the page renders first).
+	bob.waitFor("the gateway socket", `!document.querySelector('[data-testid="reconnecting"]')`, 30*time.Second)
 
 	alice.waitFor("bob in the member list", `!!document.querySelector('aside.members button[aria-label="Message bob"]')`, 10*time.Second)
 	alice.do("message bob", chromedp.Click(chromedp.CSS(`aside.members button[aria-label="Message bob"]`)))
 	alice.waitFor("the conversation", `location.pathname.startsWith("/dm/") && document.querySelector('[data-testid="dm-title"]')?.textContent === "@bob"`, 10*time.Second)
 	dmPath := eval[string](alice, "read the conversation path", `location.pathname`)
-	bob.waitFor("the new conversation, live", `[...document.querySelectorAll('[data-testid="dm-link"]')].some(a => a.textContent.includes("alice"))`, 10*time.Second)
+	bob.waitFor("the new conversation, live", `[...document.querySelectorAll('[data-testid="dm-link"]')].some(a => a.textContent.includes("alice"))`, 30*time.Second)
 
 	alice.do("write to bob", chromedp.SendKeys(chromedp.ID("dm-composer"), "Are you coming on Friday?\r"))
 	alice.waitFor("her message", `[...document.querySelectorAll('[data-testid="dm-message-body"]')].some(b => b.textContent === "Are you coming on Friday?")`, 10*time.Second)
