@@ -151,7 +151,7 @@ func (s *SFU) Join(ctx context.Context, accountID, channelID string, notify func
 	if err != nil {
 		return nil, err
 	}
-	if ca.Channel.Kind != community.KindVoice && ca.Channel.Kind != community.KindStage {
+	if !CallChannel(ca.Channel.Kind) {
 		return nil, fault.New(fault.Invalid, "Channel is not a voice channel")
 	}
 	if !ca.Can(community.PermViewChannel) || !ca.Can(PermConnect) {

@@ -14,8 +14,8 @@ import (
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
-
 	"github.com/hearth-community/hearth/internal/store"
+	"github.com/hearth-community/hearth/internal/voice"
 )
 
 // VoiceState is an account's presence in a voice channel, shared by nodes.
@@ -74,7 +74,7 @@ func (s *Surface) voiceChannel(ctx context.Context, p *identity.Principal, id st
 	if err != nil {
 		return nil, err
 	}
-	if ca.Channel.Kind != community.KindVoice && ca.Channel.Kind != community.KindStage {
+	if !voice.CallChannel(ca.Channel.Kind) {
 		return nil, invalid("Channel is not a voice channel")
 	}
 	return ca, nil
