@@ -18,6 +18,7 @@ export interface VoiceState {
   self_deaf: boolean;
   self_video?: boolean;
   self_screen?: boolean;
+  server_mute?: boolean;
 }
 
 export interface SFUTrack {
@@ -101,7 +102,13 @@ export class VoiceCall {
   private ice: RTCIceServer[] = [];
   private offs: (() => void)[] = [];
 
-  constructor(private readonly channelId: string) {}
+  /** camLayer caps the simulcast layer asked for each camera (0: the
+   * quarter-size layer, for a strip of small tiles); unset, the layer
+   * follows how many cameras share the grid. */
+  constructor(
+    private readonly channelId: string,
+    private readonly opts: { camLayer?: number } = {},
+  ) {}
 
   async load() {
     try {
@@ -260,7 +267,8 @@ export class VoiceCall {
     this.tiles = tiles;
     const cams = tiles.filter((t) => t.source === "camera").length;
     for (const t of tiles) {
-      const layer = t.source === "screen" ? 2 : cams > 6 ? 0 : cams > 2 ? 1 : 2;
+      let layer = t.source === "screen" ? 2 : cams > 6 ? 0 : cams > 2 ? 1 : 2;
+      if (t.source === "camera" && this.opts.camLayer !== undefined) layer = Math.min(layer, this.opts.camLayer);
       gateway.send("VOICE_SFU", { type: "layer", track_id: t.key, layer });
     }
   }
