@@ -11,18 +11,8 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/ratelimit"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
-
-const registrationModeKey = "together.registration_mode"
-
-// registrationMode is open, invite_only or closed (default open).
-func (s *Surface) registrationMode(ctx context.Context) (string, error) {
-	v, err := s.d.Identity.Store().InstanceValue(ctx, registrationModeKey)
-	if errors.Is(err, fault.NotFound) || (err == nil && v == "") {
-		return "open", nil
-	}
-	return v, err
-}
 
 type authResponse struct {
 	AccessToken  string  `json:"access_token"`
@@ -55,31 +45,31 @@ func (s *Surface) register(w http.ResponseWriter, r *http.Request, _ *identity.P
 		Password   *string `json:"password"`
 		InviteCode *string `json:"invite_code"`
 	}
-	if err := decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	ctx := r.Context()
 	switch {
 	case in.Username == nil || in.Password == nil:
-		writeError(w, http.StatusUnprocessableEntity, "username and password are required")
+		rest.WriteError(w, http.StatusUnprocessableEntity, "username and password are required")
 		return
 	case !validTogetherUsername(*in.Username):
-		s.fail(w, invalid("Username must be 2-32 characters: letters, numbers and underscores"))
+		s.fail(w, rest.Invalid("Username must be 2-32 characters: letters, numbers and underscores"))
 		return
 	case len(*in.Password) < 8 || len(*in.Password) > 128:
-		s.fail(w, invalid("Password must be 8-128 characters"))
+		s.fail(w, rest.Invalid("Password must be 8-128 characters"))
 		return
 	}
 	email := ""
 	if in.Email != nil && *in.Email != "" {
 		if _, err := mail.ParseAddress(*in.Email); err != nil || len(*in.Email) > 254 {
-			s.fail(w, invalid("Invalid email address"))
+			s.fail(w, rest.Invalid("Invalid email address"))
 			return
 		}
 		email = *in.Email
 	}
-	mode, err := s.registrationMode(ctx)
+	mode, err := s.admin.RegistrationMode(ctx)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -91,12 +81,12 @@ func (s *Surface) register(w http.ResponseWriter, r *http.Request, _ *identity.P
 		return
 	case "invite_only":
 		if in.InviteCode == nil || *in.InviteCode == "" {
-			s.fail(w, invalid("An invite code is required to register"))
+			s.fail(w, rest.Invalid("An invite code is required to register"))
 			return
 		}
 		inv, _, err := s.d.Community.InviteByCode(ctx, *in.InviteCode)
 		if err != nil {
-			s.fail(w, invalid("Invalid invite code"))
+			s.fail(w, rest.Invalid("Invalid invite code"))
 			return
 		}
 		invite = inv
@@ -132,7 +122,7 @@ func (s *Surface) register(w http.ResponseWriter, r *http.Request, _ *identity.P
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, resp)
+	rest.WriteJSON(w, http.StatusCreated, resp)
 }
 
 func (s *Surface) setStatus(ctx context.Context, accountID, status string) error {
@@ -149,16 +139,16 @@ func (s *Surface) login(w http.ResponseWriter, r *http.Request, _ *identity.Prin
 		Username *string `json:"username"`
 		Password *string `json:"password"`
 	}
-	if err := decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	if in.Username == nil || in.Password == nil {
-		writeError(w, http.StatusUnprocessableEntity, "username and password are required")
+		rest.WriteError(w, http.StatusUnprocessableEntity, "username and password are required")
 		return
 	}
 	if n, m := len(*in.Username), len(*in.Password); n < 1 || n > 128 || m < 1 || m > 128 {
-		s.fail(w, invalid("Username and password must be 1-128 characters"))
+		s.fail(w, rest.Invalid("Username and password must be 1-128 characters"))
 		return
 	}
 	ctx := r.Context()
@@ -176,19 +166,19 @@ func (s *Surface) login(w http.ResponseWriter, r *http.Request, _ *identity.Prin
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	rest.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (s *Surface) refresh(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
 	var in struct {
 		RefreshToken *string `json:"refresh_token"`
 	}
-	if err := decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	if in.RefreshToken == nil {
-		writeError(w, http.StatusUnprocessableEntity, "refresh_token is required")
+		rest.WriteError(w, http.StatusUnprocessableEntity, "refresh_token is required")
 		return
 	}
 	a, t, err := s.d.Identity.Refresh(r.Context(), *in.RefreshToken)
@@ -201,7 +191,7 @@ func (s *Surface) refresh(w http.ResponseWriter, r *http.Request, _ *identity.Pr
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	rest.WriteJSON(w, http.StatusOK, resp)
 }
 
 // logout revokes the caller's session (Hearth addition; Together's client
@@ -213,16 +203,7 @@ func (s *Surface) logout(w http.ResponseWriter, r *http.Request, p *identity.Pri
 			return
 		}
 	}
-	noContent(w)
-}
-
-func (s *Surface) getRegistrationMode(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
-	mode, err := s.registrationMode(r.Context())
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"registration_mode": mode})
+	rest.NoContent(w)
 }
 
 func (s *Surface) me(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -231,7 +212,7 @@ func (s *Surface) me(w http.ResponseWriter, r *http.Request, p *identity.Princip
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, u)
+	rest.WriteJSON(w, http.StatusOK, u)
 }
 
 func checkOpt(field string, v *string, max int) error {
@@ -257,7 +238,7 @@ func (s *Surface) updateMe(w http.ResponseWriter, r *http.Request, p *identity.P
 		CustomStatus *string `json:"custom_status"`
 		Activity     *string `json:"activity"`
 	}
-	if err := decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
@@ -312,11 +293,11 @@ func (s *Surface) updateMe(w http.ResponseWriter, r *http.Request, p *identity.P
 		}
 	}
 	s.publishPresence(ctx, a.ID, prof)
-	writeJSON(w, http.StatusOK, toUser(a, prof))
+	rest.WriteJSON(w, http.StatusOK, toUser(a, prof))
 }
 
 func (s *Surface) getUser(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
-	id, err := pathID(r, "user_id", "User not found")
+	id, err := rest.PathID(r, "user_id", "User not found")
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -335,6 +316,6 @@ func (s *Surface) getUser(w http.ResponseWriter, r *http.Request, _ *identity.Pr
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, publicProfileDTO{ID: u.ID, Username: u.Username, AvatarURL: u.AvatarURL, Status: u.Status,
+	rest.WriteJSON(w, http.StatusOK, publicProfileDTO{ID: u.ID, Username: u.Username, AvatarURL: u.AvatarURL, Status: u.Status,
 		CustomStatus: u.CustomStatus, Activity: u.Activity, Bio: u.Bio, Pronouns: u.Pronouns, CreatedAt: u.CreatedAt})
 }

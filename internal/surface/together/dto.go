@@ -8,6 +8,7 @@ import (
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
 // userDTO is Together's UserDto.
@@ -38,15 +39,8 @@ type publicProfileDTO struct {
 	CreatedAt    time.Time `json:"created_at"`
 }
 
-func optString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 func toUser(a *identity.Account, p *community.Profile) userDTO {
-	return userDTO{ID: a.ID, Username: a.Username, Email: a.Email, AvatarURL: optString(a.AvatarURL), Bio: p.Bio,
+	return userDTO{ID: a.ID, Username: a.Username, Email: a.Email, AvatarURL: rest.OptString(a.AvatarURL), Bio: p.Bio,
 		Pronouns: p.Pronouns, Status: p.Status, CustomStatus: p.CustomStatus, Activity: p.Activity,
 		CreatedAt: a.CreatedAt, IsAdmin: a.IsAdmin}
 }
@@ -213,7 +207,7 @@ func fediverseOf(m *messages.Message) *fediverseDTO {
 }
 
 func toMessages(ms []*messages.Message) []messageDTO {
-	return mapAll(ms, toMessage)
+	return rest.MapAll(ms, toMessage)
 }
 
 // dmMessageDTO is a direct message.

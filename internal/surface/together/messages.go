@@ -14,6 +14,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
 const maxContent = 4000
@@ -33,11 +34,11 @@ func (s *Surface) channelFor(ctx context.Context, p *identity.Principal, channel
 
 func checkContent(c *string) error {
 	if c == nil {
-		return &httpErr{status: http.StatusUnprocessableEntity, msg: "content is required"}
+		return rest.Unprocessable("content is required")
 	}
 	n := utf8.RuneCountInString(*c)
 	if n < 1 || n > maxContent || strings.TrimSpace(*c) == "" {
-		return invalid("Message content must be 1-4000 characters")
+		return rest.Invalid("Message content must be 1-4000 characters")
 	}
 	return nil
 }
@@ -54,7 +55,7 @@ type messageBody struct {
 // written with s.bad.
 func readMessage(r *http.Request) (messageBody, error) {
 	var in messageBody
-	if err := decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, false); err != nil {
 		return in, err
 	}
 	return in, checkContent(in.Content)
@@ -87,7 +88,7 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 	}
 	dto := s.render1(ctx, p.Account.ID, inChannel(m, ca.Channel.ID))
 	s.fireWebhooks(ctx, ca.Community.ID, "message.created", dto)
-	writeJSON(w, http.StatusCreated, dto)
+	rest.WriteJSON(w, http.StatusCreated, dto)
 }
 
 // pageParams reads before (a message uuid) and limit (default 50, 1–100).
@@ -113,12 +114,12 @@ func (s *Surface) listMessages(w http.ResponseWriter, r *http.Request, p *identi
 	conv, _ := s.conversation(ctx, ca.Channel)
 	if before != "" {
 		if _, err := uuid.Parse(before); err != nil {
-			writeJSON(w, http.StatusOK, []messageDTO{})
+			rest.WriteJSON(w, http.StatusOK, []messageDTO{})
 			return
 		}
 		// An unknown cursor (or one from another channel) yields [].
 		if bm, err := s.d.Messages.Get(ctx, before); err != nil || bm.ConversationID != conv {
-			writeJSON(w, http.StatusOK, []messageDTO{})
+			rest.WriteJSON(w, http.StatusOK, []messageDTO{})
 			return
 		}
 	}
@@ -127,7 +128,7 @@ func (s *Surface) listMessages(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, inChannelAll(ms, ca.Channel.ID)))
+	rest.WriteJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, inChannelAll(ms, ca.Channel.ID)))
 }
 
 // messageIn loads a message of a channel the caller may view.
@@ -152,7 +153,7 @@ func (s *Surface) getMessage(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.render1(r.Context(), p.Account.ID, m))
+	rest.WriteJSON(w, http.StatusOK, s.render1(r.Context(), p.Account.ID, m))
 }
 
 // ownMessage loads a channel message by id alone (PATCH/DELETE /messages/:id).
@@ -198,7 +199,7 @@ func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identit
 	}
 	dto := s.render1(ctx, p.Account.ID, m)
 	s.fireWebhooks(ctx, ca.Community.ID, "message.updated", dto)
-	writeJSON(w, http.StatusOK, dto)
+	rest.WriteJSON(w, http.StatusOK, dto)
 }
 
 func (s *Surface) deleteMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -218,7 +219,7 @@ func (s *Surface) deleteMessage(w http.ResponseWriter, r *http.Request, p *ident
 		return
 	}
 	s.fireWebhooks(ctx, ca.Community.ID, "message.deleted", map[string]string{"id": m.ID, "channel_id": m.ConversationID})
-	noContent(w)
+	rest.NoContent(w)
 }
 
 func (s *Surface) listThread(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -230,7 +231,7 @@ func (s *Surface) listThread(w http.ResponseWriter, r *http.Request, p *identity
 	}
 	before, limit := pageParams(r.URL.Query())
 	if _, err := uuid.Parse(before); before != "" && err != nil {
-		writeJSON(w, http.StatusOK, []messageDTO{})
+		rest.WriteJSON(w, http.StatusOK, []messageDTO{})
 		return
 	}
 	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: m.ConversationID, ThreadID: m.ID, Before: before, Limit: limit, Oldest: true})
@@ -238,7 +239,7 @@ func (s *Surface) listThread(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, ms))
+	rest.WriteJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, ms))
 }
 
 func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -263,7 +264,7 @@ func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, s.render1(ctx, p.Account.ID, reply))
+	rest.WriteJSON(w, http.StatusCreated, s.render1(ctx, p.Account.ID, reply))
 }
 
 func (s *Surface) listReactions(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -278,7 +279,7 @@ func (s *Surface) listReactions(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rs)
+	rest.WriteJSON(w, http.StatusOK, rs)
 }
 
 func (s *Surface) react(add bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
@@ -298,7 +299,7 @@ func (s *Surface) react(add bool) func(http.ResponseWriter, *http.Request, *iden
 			s.fail(w, err)
 			return
 		}
-		noContent(w)
+		rest.NoContent(w)
 	}
 }
 
@@ -314,7 +315,7 @@ func (s *Surface) listPins(w http.ResponseWriter, r *http.Request, p *identity.P
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, ms))
+	rest.WriteJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, ms))
 }
 
 func (s *Surface) pin(pinned bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
@@ -341,7 +342,7 @@ func (s *Surface) pin(pinned bool) func(http.ResponseWriter, *http.Request, *ide
 			s.fail(w, err)
 			return
 		}
-		noContent(w)
+		rest.NoContent(w)
 	}
 }
 
@@ -356,7 +357,7 @@ func (s *Surface) ackChannel(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	noContent(w)
+	rest.NoContent(w)
 }
 
 type searchResult struct {
@@ -371,7 +372,7 @@ type searchResult struct {
 }
 
 func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -380,7 +381,7 @@ func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	q := r.URL.Query()
 	text := strings.TrimSpace(q.Get("q"))
 	if n := utf8.RuneCountInString(text); n < 2 || n > 200 {
-		s.fail(w, invalid("Search query must be 2-200 characters"))
+		s.fail(w, rest.Invalid("Search query must be 2-200 characters"))
 		return
 	}
 	chans, err := s.d.Community.Channels(ctx, p.Account.ID, id)
@@ -401,7 +402,7 @@ func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	}
 	before, limit := pageParams(q)
 	if _, err := uuid.Parse(before); before != "" && err != nil {
-		s.fail(w, invalid("Invalid cursor"))
+		s.fail(w, rest.Invalid("Invalid cursor"))
 		return
 	}
 	page, err := s.d.Messages.Search(ctx, messages.SearchQuery{ConversationIDs: ids, Text: text, Before: before, Limit: limit})
@@ -433,19 +434,19 @@ func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	if page.HasMore && len(results) > 0 {
 		next = results[len(results)-1].ID
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": results, "total": page.Total, "has_more": page.HasMore, "next_cursor": next})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"results": results, "total": page.Total, "has_more": page.HasMore, "next_cursor": next})
 }
 
 func (s *Surface) openDM(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	var in struct {
 		UserID *string `json:"user_id"`
 	}
-	if err := decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	if in.UserID == nil {
-		writeError(w, http.StatusUnprocessableEntity, "user_id is required")
+		rest.WriteError(w, http.StatusUnprocessableEntity, "user_id is required")
 		return
 	}
 	ctx := r.Context()
@@ -471,7 +472,7 @@ func (s *Surface) openDM(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, dto)
+	rest.WriteJSON(w, status, dto)
 }
 
 func (s *Surface) listDMs(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -481,7 +482,7 @@ func (s *Surface) listDMs(w http.ResponseWriter, r *http.Request, p *identity.Pr
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	rest.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) dmList(ctx context.Context, accountID string) ([]dmChannelDTO, error) {
@@ -520,7 +521,7 @@ func (s *Surface) postDM(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	if err := s.d.Community.TouchDM(ctx, d.ID); err != nil {
 		s.log.Warn("touch dm", "err", err)
 	}
-	writeJSON(w, http.StatusCreated, toDMMessage(m))
+	rest.WriteJSON(w, http.StatusCreated, toDMMessage(m))
 }
 
 func (s *Surface) listDM(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -532,7 +533,7 @@ func (s *Surface) listDM(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	}
 	before, limit := pageParams(r.URL.Query())
 	if _, err := uuid.Parse(before); before != "" && err != nil {
-		writeJSON(w, http.StatusOK, []dmMessageDTO{})
+		rest.WriteJSON(w, http.StatusOK, []dmMessageDTO{})
 		return
 	}
 	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: d.ID, Before: before, Limit: limit})
@@ -540,8 +541,8 @@ func (s *Surface) listDM(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		s.fail(w, err)
 		return
 	}
-	out := mapAll(ms, toDMMessage)
-	writeJSON(w, http.StatusOK, out)
+	out := rest.MapAll(ms, toDMMessage)
+	rest.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) ackDM(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -555,5 +556,5 @@ func (s *Surface) ackDM(w http.ResponseWriter, r *http.Request, p *identity.Prin
 		s.fail(w, err)
 		return
 	}
-	noContent(w)
+	rest.NoContent(w)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
 // routes is Together's route table (server/src/main.rs), without prefix.
@@ -23,9 +24,9 @@ func (s *Surface) routes() []route {
 		pub("POST", "/auth/login", s.login),
 		pub("POST", "/auth/refresh", s.refresh),
 		auth("POST", "/auth/logout", s.logout),
-		auth("POST", "/auth/forgot-password", s.forgotPassword),
-		pub("POST", "/auth/reset-password", s.resetPassword),
-		pub("GET", "/instance/registration-mode", s.getRegistrationMode),
+		auth("POST", "/auth/forgot-password", s.admin.ForgotPassword),
+		pub("POST", "/auth/reset-password", s.admin.ResetPassword),
+		pub("GET", "/instance/registration-mode", s.admin.GetRegistrationMode),
 
 		auth("GET", "/users/@me", s.me),
 		auth("PATCH", "/users/@me", s.updateMe),
@@ -66,21 +67,21 @@ func (s *Surface) routes() []route {
 		auth("GET", "/servers/{id}/bans", s.listBans),
 		auth("DELETE", "/servers/{id}/bans/{user_id}", s.unban),
 
-		auth("GET", "/servers/{id}/automod", s.getAutomod),
-		auth("PATCH", "/servers/{id}/automod", s.updateAutomod),
-		auth("GET", "/servers/{id}/automod/words", s.listWords),
-		auth("POST", "/servers/{id}/automod/words", s.addWord),
-		auth("DELETE", "/servers/{id}/automod/words/{word}", s.removeWord),
-		auth("GET", "/servers/{id}/automod/logs", s.automodLogs),
-		auth("GET", "/servers/{id}/audit-logs", s.auditLogs),
-		auth("GET", "/servers/{id}/export", s.exportServer),
+		auth("GET", "/servers/{id}/automod", s.moderation.Automod),
+		auth("PATCH", "/servers/{id}/automod", s.moderation.UpdateAutomod),
+		auth("GET", "/servers/{id}/automod/words", s.moderation.Words),
+		auth("POST", "/servers/{id}/automod/words", s.moderation.AddWord),
+		auth("DELETE", "/servers/{id}/automod/words/{word}", s.moderation.RemoveWord),
+		auth("GET", "/servers/{id}/automod/logs", s.moderation.AutomodLogs),
+		auth("GET", "/servers/{id}/audit-logs", s.moderation.AuditLogs),
+		auth("GET", "/servers/{id}/export", s.export.Server),
 
-		auth("GET", "/servers/{id}/webhooks", s.listWebhooks),
-		auth("POST", "/servers/{id}/webhooks", s.createWebhook),
-		auth("GET", "/servers/{id}/webhooks/{webhook_id}", s.getWebhook),
-		auth("PATCH", "/servers/{id}/webhooks/{webhook_id}", s.updateWebhook),
-		auth("DELETE", "/servers/{id}/webhooks/{webhook_id}", s.deleteWebhook),
-		auth("POST", "/servers/{id}/webhooks/{webhook_id}/test", s.testWebhook),
+		auth("GET", "/servers/{id}/webhooks", s.hooks.List),
+		auth("POST", "/servers/{id}/webhooks", s.hooks.Create),
+		auth("GET", "/servers/{id}/webhooks/{webhook_id}", s.hooks.Get),
+		auth("PATCH", "/servers/{id}/webhooks/{webhook_id}", s.hooks.Update),
+		auth("DELETE", "/servers/{id}/webhooks/{webhook_id}", s.hooks.Delete),
+		auth("POST", "/servers/{id}/webhooks/{webhook_id}/test", s.hooks.Test),
 
 		auth("GET", "/servers/{id}/invites", s.listInvites),
 		auth("POST", "/servers/{id}/invites", s.createInvite),
@@ -117,39 +118,39 @@ func (s *Surface) routes() []route {
 		auth("DELETE", "/channels/{channel_id}/go-live", s.stopGoLive),
 		auth("GET", "/channels/{channel_id}/go-live", s.getGoLive),
 		auth("GET", "/ice-servers", s.iceServers),
-		auth("GET", "/link-preview", s.linkPreview),
-		auth("GET", "/giphy/search", s.giphySearch),
+		auth("GET", "/link-preview", s.embeds.LinkPreview),
+		auth("GET", "/giphy/search", s.embeds.GiphySearch),
 
-		auth("POST", "/messages/{message_id}/attachments", s.uploadAttachments),
-		auth("GET", "/messages/{message_id}/attachments", s.listAttachments),
-		pub("GET", "/files/{message_id}/{filepath}", s.serveFile),
-		auth("GET", "/servers/{id}/emojis", s.listEmojis),
-		auth("POST", "/servers/{id}/emojis", s.createEmoji),
-		auth("DELETE", "/servers/{id}/emojis/{emoji_id}", s.deleteEmoji),
-		pub("GET", "/emojis/{emoji_id}", s.serveEmoji),
-		auth("POST", "/channels/{channel_id}/polls", s.createPoll),
-		auth("GET", "/polls/{poll_id}", s.getPoll),
-		auth("POST", "/polls/{poll_id}/vote", s.votePoll),
-		auth("POST", "/channels/{channel_id}/events", s.createEvent),
-		auth("GET", "/servers/{id}/events", s.listEvents),
+		auth("POST", "/messages/{message_id}/attachments", s.files.UploadAttachments),
+		auth("GET", "/messages/{message_id}/attachments", s.files.ListAttachments),
+		pub("GET", "/files/{message_id}/{filepath}", s.files.ServeFile),
+		auth("GET", "/servers/{id}/emojis", s.files.ListEmojis),
+		auth("POST", "/servers/{id}/emojis", s.files.CreateEmoji),
+		auth("DELETE", "/servers/{id}/emojis/{emoji_id}", s.files.DeleteEmoji),
+		pub("GET", "/emojis/{emoji_id}", s.files.ServeEmoji),
+		auth("POST", "/channels/{channel_id}/polls", s.polls.CreatePoll),
+		auth("GET", "/polls/{poll_id}", s.polls.Poll),
+		auth("POST", "/polls/{poll_id}/vote", s.polls.Vote),
+		auth("POST", "/channels/{channel_id}/events", s.polls.CreateEvent),
+		auth("GET", "/servers/{id}/events", s.polls.Events),
 
-		auth("POST", "/bots/connect", s.botConnect),
-		auth("POST", "/bots", s.createBot),
-		auth("GET", "/bots", s.listBots),
-		auth("GET", "/bots/{bot_id}", s.getBot),
-		auth("DELETE", "/bots/{bot_id}", s.revokeBot),
-		auth("PATCH", "/bots/{bot_id}", s.updateBot),
-		auth("GET", "/bots/{bot_id}/logs", s.botLogs),
-		auth("POST", "/bots/{bot_id}/token/regenerate", s.regenerateBot),
+		auth("POST", "/bots/connect", s.bots.Connect),
+		auth("POST", "/bots", s.bots.Create),
+		auth("GET", "/bots", s.bots.List),
+		auth("GET", "/bots/{bot_id}", s.bots.Get),
+		auth("DELETE", "/bots/{bot_id}", s.bots.Revoke),
+		auth("PATCH", "/bots/{bot_id}", s.bots.Update),
+		auth("GET", "/bots/{bot_id}/logs", s.bots.Logs),
+		auth("POST", "/bots/{bot_id}/token/regenerate", s.bots.Regenerate),
 
-		auth("GET", "/admin/stats", s.adminStats),
-		auth("GET", "/admin/settings", s.adminSettings),
-		auth("PATCH", "/admin/settings", s.adminUpdateSettings),
-		auth("GET", "/admin/users", s.adminUsers),
-		auth("PATCH", "/admin/users/{user_id}", s.adminUpdateUser),
-		auth("DELETE", "/admin/users/{user_id}", s.adminDeleteUser),
-		auth("GET", "/admin/servers", s.adminServers),
-		auth("DELETE", "/admin/servers/{server_id}", s.adminDeleteServer),
+		auth("GET", "/admin/stats", s.admin.Stats),
+		auth("GET", "/admin/settings", s.admin.Settings),
+		auth("PATCH", "/admin/settings", s.admin.UpdateSettings),
+		auth("GET", "/admin/users", s.admin.Users),
+		auth("PATCH", "/admin/users/{user_id}", s.admin.UpdateUser),
+		auth("DELETE", "/admin/users/{user_id}", s.admin.DeleteUser),
+		auth("GET", "/admin/servers", s.admin.Servers),
+		auth("DELETE", "/admin/servers/{server_id}", s.admin.DeleteServer),
 	}
 }
 
@@ -165,7 +166,7 @@ func (s *Surface) health(w http.ResponseWriter, r *http.Request, _ *identity.Pri
 			db["status"] = "error"
 		}
 	}
-	writeJSON(w, code, map[string]any{"status": status, "service": "together-server", "version": s.d.Version,
+	rest.WriteJSON(w, code, map[string]any{"status": status, "service": "together-server", "version": s.d.Version,
 		"uptime_secs": int64(time.Since(s.started).Seconds()), "database": db,
 		"connections": map[string]int{"websocket": s.Connections()}})
 }
@@ -179,11 +180,11 @@ func (s *Surface) healthReady(w http.ResponseWriter, r *http.Request, _ *identit
 			code = http.StatusServiceUnavailable
 		}
 	}
-	writeJSON(w, code, map[string]any{"ready": code == http.StatusOK, "checks": map[string]any{"database": check}})
+	rest.WriteJSON(w, code, map[string]any{"ready": code == http.StatusOK, "checks": map[string]any{"database": check}})
 }
 
 func (s *Surface) healthLive(w http.ResponseWriter, _ *http.Request, _ *identity.Principal) {
-	writeJSON(w, http.StatusOK, map[string]bool{"alive": true})
+	rest.WriteJSON(w, http.StatusOK, map[string]bool{"alive": true})
 }
 
 type templateChannel struct {
@@ -231,7 +232,7 @@ func templateByID(id string) *serverTemplate {
 }
 
 func (s *Surface) listTemplates(w http.ResponseWriter, _ *http.Request, _ *identity.Principal) {
-	writeJSON(w, http.StatusOK, builtinTemplates)
+	rest.WriteJSON(w, http.StatusOK, builtinTemplates)
 }
 
 // Patterns lists every REST route as "METHOD /path" (without the /api

@@ -9,9 +9,8 @@ import (
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
-
-func serverID(r *http.Request) (string, error) { return pathID(r, "id", "Server not found") }
 
 func (s *Surface) createServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	var in struct {
@@ -21,12 +20,12 @@ func (s *Surface) createServer(w http.ResponseWriter, r *http.Request, p *identi
 		RequireInvite *bool   `json:"require_invite"`
 		TemplateID    *string `json:"template_id"`
 	}
-	if err := decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	if in.Name == nil {
-		writeError(w, http.StatusUnprocessableEntity, "name is required")
+		rest.WriteError(w, http.StatusUnprocessableEntity, "name is required")
 		return
 	}
 	ci := community.CreateInput{Name: *in.Name, IconURL: emptyToNil(in.IconURL)}
@@ -52,11 +51,11 @@ func (s *Surface) createServer(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, toServer(c))
+	rest.WriteJSON(w, http.StatusCreated, toServer(c))
 }
 
 func toServers(cs []*community.Community) []serverDTO {
-	return mapAll(cs, toServer)
+	return rest.MapAll(cs, toServer)
 }
 
 func (s *Surface) listServers(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -65,7 +64,7 @@ func (s *Surface) listServers(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toServers(cs))
+	rest.WriteJSON(w, http.StatusOK, toServers(cs))
 }
 
 func (s *Surface) browseServers(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
@@ -74,11 +73,11 @@ func (s *Surface) browseServers(w http.ResponseWriter, r *http.Request, _ *ident
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toServers(cs))
+	rest.WriteJSON(w, http.StatusOK, toServers(cs))
 }
 
 func (s *Surface) getServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -88,11 +87,11 @@ func (s *Surface) getServer(w http.ResponseWriter, r *http.Request, p *identity.
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toServer(a.Community))
+	rest.WriteJSON(w, http.StatusOK, toServer(a.Community))
 }
 
 func (s *Surface) updateServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -103,7 +102,7 @@ func (s *Surface) updateServer(w http.ResponseWriter, r *http.Request, p *identi
 		IsPublic      *bool   `json:"is_public"`
 		RequireInvite *bool   `json:"require_invite"`
 	}
-	if err := decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
@@ -114,11 +113,11 @@ func (s *Surface) updateServer(w http.ResponseWriter, r *http.Request, p *identi
 		return
 	}
 	s.audit(r, id, p, "server.update", "server", id, nil)
-	writeJSON(w, http.StatusOK, toServer(c))
+	rest.WriteJSON(w, http.StatusOK, toServer(c))
 }
 
 func (s *Surface) deleteServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -127,11 +126,11 @@ func (s *Surface) deleteServer(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	noContent(w)
+	rest.NoContent(w)
 }
 
 func (s *Surface) joinServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -141,11 +140,11 @@ func (s *Surface) joinServer(w http.ResponseWriter, r *http.Request, p *identity
 		return
 	}
 	s.fireWebhooks(r.Context(), id, "member.joined", map[string]string{"user_id": p.Account.ID, "username": p.Account.Username})
-	writeJSON(w, http.StatusCreated, map[string]string{"message": "Joined server"})
+	rest.WriteJSON(w, http.StatusCreated, map[string]string{"message": "Joined server"})
 }
 
 func (s *Surface) leaveServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -155,7 +154,7 @@ func (s *Surface) leaveServer(w http.ResponseWriter, r *http.Request, p *identit
 		return
 	}
 	s.fireWebhooks(r.Context(), id, "member.left", map[string]string{"user_id": p.Account.ID, "username": p.Account.Username})
-	noContent(w)
+	rest.NoContent(w)
 }
 
 func (s *Surface) members(ctx context.Context, actor, id string) ([]memberDTO, error) {
@@ -173,7 +172,7 @@ func (s *Surface) members(ctx context.Context, actor, id string) ([]memberDTO, e
 	}
 	out := make([]memberDTO, len(ms))
 	for i, m := range ms {
-		d := memberDTO{UserID: m.AccountID, Username: m.Username, AvatarURL: optString(m.AvatarURL), Status: m.Profile.Status,
+		d := memberDTO{UserID: m.AccountID, Username: m.Username, AvatarURL: rest.OptString(m.AvatarURL), Status: m.Profile.Status,
 			CustomStatus: m.Profile.CustomStatus, Nickname: m.Nickname, JoinedAt: m.JoinedAt, Roles: []memberRoleDTO{}}
 		for _, rid := range m.RoleIDs {
 			if r := byID[rid]; r != nil {
@@ -186,7 +185,7 @@ func (s *Surface) members(ctx context.Context, actor, id string) ([]memberDTO, e
 }
 
 func (s *Surface) listMembers(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -231,18 +230,18 @@ type channelInput struct {
 }
 
 func (s *Surface) createChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	var in channelInput
-	if err := decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	if in.Name == nil || in.Type == nil {
-		writeError(w, http.StatusUnprocessableEntity, "name and type are required")
+		rest.WriteError(w, http.StatusUnprocessableEntity, "name and type are required")
 		return
 	}
 	stage, err := s.stageRef(p, in.StageID, *in.Type)
@@ -263,11 +262,11 @@ func (s *Surface) createChannel(w http.ResponseWriter, r *http.Request, p *ident
 		}
 	}
 	s.audit(r, id, p, "channel.create", "channel", ch.ID, map[string]any{"name": ch.Name, "type": ch.Kind})
-	writeJSON(w, http.StatusCreated, toChannel(ch))
+	rest.WriteJSON(w, http.StatusCreated, toChannel(ch))
 }
 
 func (s *Surface) listChannels(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -277,12 +276,12 @@ func (s *Surface) listChannels(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	out := mapAll(chans, toChannel)
-	writeJSON(w, http.StatusOK, out)
+	out := rest.MapAll(chans, toChannel)
+	rest.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) getChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -292,17 +291,17 @@ func (s *Surface) getChannel(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toChannel(ca.Channel))
+	rest.WriteJSON(w, http.StatusOK, toChannel(ca.Channel))
 }
 
 func (s *Surface) updateChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	var in channelInput
-	if err := decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
@@ -324,11 +323,11 @@ func (s *Surface) updateChannel(w http.ResponseWriter, r *http.Request, p *ident
 		}
 	}
 	s.audit(r, id, p, "channel.update", "channel", ch.ID, nil)
-	writeJSON(w, http.StatusOK, toChannel(ch))
+	rest.WriteJSON(w, http.StatusOK, toChannel(ch))
 }
 
 func (s *Surface) deleteChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -338,7 +337,7 @@ func (s *Surface) deleteChannel(w http.ResponseWriter, r *http.Request, p *ident
 		return
 	}
 	s.audit(r, id, p, "channel.delete", "channel", r.PathValue("channel_id"), nil)
-	noContent(w)
+	rest.NoContent(w)
 }
 
 type roleInput struct {
@@ -349,7 +348,7 @@ type roleInput struct {
 }
 
 func (s *Surface) listRoles(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -359,23 +358,23 @@ func (s *Surface) listRoles(w http.ResponseWriter, r *http.Request, p *identity.
 		s.fail(w, err)
 		return
 	}
-	out := mapAll(roles, toRole)
-	writeJSON(w, http.StatusOK, out)
+	out := rest.MapAll(roles, toRole)
+	rest.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) createRole(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	var in roleInput
-	if err := decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	if in.Name == nil {
-		writeError(w, http.StatusUnprocessableEntity, "name is required")
+		rest.WriteError(w, http.StatusUnprocessableEntity, "name is required")
 		return
 	}
 	ro, err := s.d.Community.CreateRole(r.Context(), p.Account.ID, id, community.RoleInput(in))
@@ -384,17 +383,17 @@ func (s *Surface) createRole(w http.ResponseWriter, r *http.Request, p *identity
 		return
 	}
 	s.audit(r, id, p, "role.create", "role", ro.ID, map[string]any{"name": ro.Name})
-	writeJSON(w, http.StatusCreated, toRole(ro))
+	rest.WriteJSON(w, http.StatusCreated, toRole(ro))
 }
 
 func (s *Surface) updateRole(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	var in roleInput
-	if err := decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
@@ -404,11 +403,11 @@ func (s *Surface) updateRole(w http.ResponseWriter, r *http.Request, p *identity
 		return
 	}
 	s.audit(r, id, p, "role.update", "role", ro.ID, nil)
-	writeJSON(w, http.StatusOK, toRole(ro))
+	rest.WriteJSON(w, http.StatusOK, toRole(ro))
 }
 
 func (s *Surface) deleteRole(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -418,12 +417,12 @@ func (s *Surface) deleteRole(w http.ResponseWriter, r *http.Request, p *identity
 		return
 	}
 	s.audit(r, id, p, "role.delete", "role", r.PathValue("role_id"), nil)
-	noContent(w)
+	rest.NoContent(w)
 }
 
 func (s *Surface) memberRole(add bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-		id, err := serverID(r)
+		id, err := rest.ServerID(r)
 		if err != nil {
 			s.fail(w, err)
 			return
@@ -437,7 +436,7 @@ func (s *Surface) memberRole(add bool) func(http.ResponseWriter, *http.Request, 
 			action = "member.role_remove"
 		}
 		s.audit(r, id, p, action, "user", r.PathValue("user_id"), map[string]any{"role_id": r.PathValue("role_id")})
-		noContent(w)
+		rest.NoContent(w)
 	}
 }
 
@@ -447,8 +446,8 @@ func (s *Surface) listOverrides(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, err)
 		return
 	}
-	out := mapAll(ovs, toOverride)
-	writeJSON(w, http.StatusOK, out)
+	out := rest.MapAll(ovs, toOverride)
+	rest.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) putOverride(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -458,7 +457,7 @@ func (s *Surface) putOverride(w http.ResponseWriter, r *http.Request, p *identit
 		Allow  int64   `json:"allow"`
 		Deny   int64   `json:"deny"`
 	}
-	if err := decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
@@ -468,7 +467,7 @@ func (s *Surface) putOverride(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toOverride(o))
+	rest.WriteJSON(w, http.StatusOK, toOverride(o))
 }
 
 func (s *Surface) deleteOverride(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -476,11 +475,11 @@ func (s *Surface) deleteOverride(w http.ResponseWriter, r *http.Request, p *iden
 		s.fail(w, err)
 		return
 	}
-	noContent(w)
+	rest.NoContent(w)
 }
 
 func (s *Surface) createInvite(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -490,7 +489,7 @@ func (s *Surface) createInvite(w http.ResponseWriter, r *http.Request, p *identi
 		ExpiresInHours *int `json:"expires_in_hours"`
 	}
 	if r.ContentLength != 0 {
-		if err := decode(r, &in, false); err != nil {
+		if err := rest.Decode(r, &in, false); err != nil {
 			s.bad(w, err)
 			return
 		}
@@ -506,11 +505,11 @@ func (s *Surface) createInvite(w http.ResponseWriter, r *http.Request, p *identi
 		return
 	}
 	s.audit(r, id, p, "invite.create", "invite", inv.ID, nil)
-	writeJSON(w, http.StatusCreated, toInvite(inv))
+	rest.WriteJSON(w, http.StatusCreated, toInvite(inv))
 }
 
 func (s *Surface) listInvites(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -520,12 +519,12 @@ func (s *Surface) listInvites(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	out := mapAll(invs, toInvite)
-	writeJSON(w, http.StatusOK, out)
+	out := rest.MapAll(invs, toInvite)
+	rest.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) deleteInvite(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -535,7 +534,7 @@ func (s *Surface) deleteInvite(w http.ResponseWriter, r *http.Request, p *identi
 		return
 	}
 	s.audit(r, id, p, "invite.delete", "invite", r.PathValue("invite_id"), nil)
-	noContent(w)
+	rest.NoContent(w)
 }
 
 func (s *Surface) previewInvite(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
@@ -544,7 +543,7 @@ func (s *Surface) previewInvite(w http.ResponseWriter, r *http.Request, _ *ident
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"code": inv.Code, "server_name": c.Name, "server_icon_url": c.IconURL,
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"code": inv.Code, "server_name": c.Name, "server_icon_url": c.IconURL,
 		"member_count": c.MemberCount, "expires_at": inv.ExpiresAt})
 }
 
@@ -555,7 +554,7 @@ func (s *Surface) acceptInvite(w http.ResponseWriter, r *http.Request, p *identi
 		return
 	}
 	s.fireWebhooks(r.Context(), c.ID, "member.joined", map[string]string{"user_id": p.Account.ID, "username": p.Account.Username})
-	writeJSON(w, http.StatusCreated, map[string]string{"message": "Joined server", "server_id": c.ID})
+	rest.WriteJSON(w, http.StatusCreated, map[string]string{"message": "Joined server", "server_id": c.ID})
 }
 
 func (s *Surface) kick(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -570,7 +569,7 @@ func (s *Surface) ban(w http.ResponseWriter, r *http.Request, p *identity.Princi
 // action, an audit entry, 204.
 func (s *Surface) removeMember(w http.ResponseWriter, r *http.Request, p *identity.Principal,
 	act func(ctx context.Context, actor, communityID, target string, reason *string) error, action string) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -579,7 +578,7 @@ func (s *Surface) removeMember(w http.ResponseWriter, r *http.Request, p *identi
 		Reason *string `json:"reason"`
 	}
 	if r.ContentLength != 0 {
-		if err := decode(r, &in, true); err != nil {
+		if err := rest.Decode(r, &in, true); err != nil {
 			s.bad(w, err)
 			return
 		}
@@ -589,11 +588,11 @@ func (s *Surface) removeMember(w http.ResponseWriter, r *http.Request, p *identi
 		return
 	}
 	s.audit(r, id, p, action, "user", r.PathValue("user_id"), map[string]any{"reason": in.Reason})
-	noContent(w)
+	rest.NoContent(w)
 }
 
 func (s *Surface) unban(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -603,11 +602,11 @@ func (s *Surface) unban(w http.ResponseWriter, r *http.Request, p *identity.Prin
 		return
 	}
 	s.audit(r, id, p, "member.unban", "user", r.PathValue("user_id"), nil)
-	noContent(w)
+	rest.NoContent(w)
 }
 
 func (s *Surface) listBans(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -622,12 +621,12 @@ func (s *Surface) listBans(w http.ResponseWriter, r *http.Request, p *identity.P
 		out[i] = map[string]any{"server_id": b.CommunityID, "user_id": b.AccountID, "username": b.Username,
 			"reason": b.Reason, "banned_by": b.BannedBy, "created_at": b.CreatedAt}
 	}
-	writeJSON(w, http.StatusOK, out)
+	rest.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-		id, err := serverID(r)
+		id, err := rest.ServerID(r)
 		if err != nil {
 			s.fail(w, err)
 			return
@@ -638,12 +637,12 @@ func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *id
 			Reason          *string `json:"reason"`
 		}
 		if add {
-			if err := decode(r, &in, true); err != nil {
+			if err := rest.Decode(r, &in, true); err != nil {
 				s.bad(w, err)
 				return
 			}
 			if in.DurationMinutes == nil || *in.DurationMinutes < 1 || *in.DurationMinutes > 10080 {
-				s.fail(w, invalid("duration_minutes must be between 1 and 10080"))
+				s.fail(w, rest.Invalid("duration_minutes must be between 1 and 10080"))
 				return
 			}
 			d = time.Duration(*in.DurationMinutes) * time.Minute
@@ -657,6 +656,6 @@ func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *id
 			action = "member.timeout_remove"
 		}
 		s.audit(r, id, p, action, "user", r.PathValue("user_id"), map[string]any{"duration_minutes": in.DurationMinutes, "reason": in.Reason})
-		noContent(w)
+		rest.NoContent(w)
 	}
 }
