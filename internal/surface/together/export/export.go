@@ -16,7 +16,6 @@ import (
 	"unicode"
 
 	"github.com/hearth-community/hearth/internal/community"
-	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/surface/together/rest"
@@ -121,8 +120,8 @@ func (s *API) Server(w http.ResponseWriter, r *http.Request, p *identity.Princip
 		return
 	}
 	a, err := s.Community.Access(ctx, p.Account.ID, id)
-	if err == nil && !a.IsOwner {
-		err = fault.New(fault.NotFound, "Server not found")
+	if err == nil {
+		err = a.MayExport()
 	}
 	if err != nil {
 		s.Fail(w, err)

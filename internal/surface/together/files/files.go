@@ -229,12 +229,8 @@ func (s *API) UploadAttachments(w http.ResponseWriter, r *http.Request, p *ident
 		s.Fail(w, err)
 		return
 	}
-	if m.AuthorID == nil || *m.AuthorID != p.Account.ID {
-		s.Fail(w, fault.New(fault.Forbidden, "You can only attach files to your own messages"))
-		return
-	}
-	if !ca.Can(community.PermAttachFiles) {
-		s.Fail(w, fault.New(fault.Forbidden, "You do not have permission to attach files"))
+	if err := ca.MayAttach(m.AuthorID); err != nil {
+		s.Fail(w, err)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxFileBytes+64<<10)
@@ -501,8 +497,8 @@ func (s *API) emojiServer(w http.ResponseWriter, r *http.Request, p *identity.Pr
 		s.Fail(w, err)
 		return "", false
 	}
-	if !a.IsOwner && !a.Has(community.PermManageServer) {
-		s.Fail(w, fault.New(fault.Forbidden, "Only the server owner can manage emojis"))
+	if err := a.MayManageEmojis(); err != nil {
+		s.Fail(w, err)
 		return "", false
 	}
 	return id, true

@@ -134,6 +134,13 @@ var ruleTexts = []struct {
 	{community.ErrBotDescription, "description must be at most 512 characters"},
 	{community.ErrBotNotFound, "Bot not found"},
 	{community.ErrBotRevoked, "Bot has been revoked"},
+	{community.ErrEditOthers, "Only the message author can edit it"},
+	{community.ErrDeleteMessage, "Only the message author or server owner can delete it"},
+	{community.ErrReact, "You do not have permission to add reactions"},
+	{community.ErrPin, "You need MANAGE_MESSAGES to pin messages"},
+	{community.ErrAttachOthers, "You can only attach files to your own messages"},
+	{community.ErrAttach, "You do not have permission to attach files"},
+	{community.ErrManageEmojis, "Only the server owner can manage emojis"},
 }
 
 // worded is err in Together's words when it is one of ruleTexts.
