@@ -11,7 +11,6 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/ratelimit"
-	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
 type authResponse struct {
@@ -45,26 +44,26 @@ func (s *Surface) register(w http.ResponseWriter, r *http.Request, _ *identity.P
 		Password   *string `json:"password"`
 		InviteCode *string `json:"invite_code"`
 	}
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	ctx := r.Context()
 	switch {
 	case in.Username == nil || in.Password == nil:
-		rest.WriteError(w, http.StatusUnprocessableEntity, "username and password are required")
+		writeError(w, http.StatusUnprocessableEntity, "username and password are required")
 		return
 	case !validTogetherUsername(*in.Username):
-		s.fail(w, rest.Invalid("Username must be 2-32 characters: letters, numbers and underscores"))
+		s.fail(w, invalid("Username must be 2-32 characters: letters, numbers and underscores"))
 		return
 	case len(*in.Password) < 8 || len(*in.Password) > 128:
-		s.fail(w, rest.Invalid("Password must be 8-128 characters"))
+		s.fail(w, invalid("Password must be 8-128 characters"))
 		return
 	}
 	email := ""
 	if in.Email != nil && *in.Email != "" {
 		if _, err := mail.ParseAddress(*in.Email); err != nil || len(*in.Email) > 254 {
-			s.fail(w, rest.Invalid("Invalid email address"))
+			s.fail(w, invalid("Invalid email address"))
 			return
 		}
 		email = *in.Email
@@ -81,12 +80,12 @@ func (s *Surface) register(w http.ResponseWriter, r *http.Request, _ *identity.P
 		return
 	case "invite_only":
 		if in.InviteCode == nil || *in.InviteCode == "" {
-			s.fail(w, rest.Invalid("An invite code is required to register"))
+			s.fail(w, invalid("An invite code is required to register"))
 			return
 		}
 		inv, _, err := s.d.Community.InviteByCode(ctx, *in.InviteCode)
 		if err != nil {
-			s.fail(w, rest.Invalid("Invalid invite code"))
+			s.fail(w, invalid("Invalid invite code"))
 			return
 		}
 		invite = inv
@@ -122,7 +121,7 @@ func (s *Surface) register(w http.ResponseWriter, r *http.Request, _ *identity.P
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusCreated, resp)
+	writeJSON(w, http.StatusCreated, resp)
 }
 
 func (s *Surface) setStatus(ctx context.Context, accountID, status string) error {
@@ -139,16 +138,16 @@ func (s *Surface) login(w http.ResponseWriter, r *http.Request, _ *identity.Prin
 		Username *string `json:"username"`
 		Password *string `json:"password"`
 	}
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	if in.Username == nil || in.Password == nil {
-		rest.WriteError(w, http.StatusUnprocessableEntity, "username and password are required")
+		writeError(w, http.StatusUnprocessableEntity, "username and password are required")
 		return
 	}
 	if n, m := len(*in.Username), len(*in.Password); n < 1 || n > 128 || m < 1 || m > 128 {
-		s.fail(w, rest.Invalid("Username and password must be 1-128 characters"))
+		s.fail(w, invalid("Username and password must be 1-128 characters"))
 		return
 	}
 	ctx := r.Context()
@@ -166,19 +165,19 @@ func (s *Surface) login(w http.ResponseWriter, r *http.Request, _ *identity.Prin
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Surface) refresh(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
 	var in struct {
 		RefreshToken *string `json:"refresh_token"`
 	}
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	if in.RefreshToken == nil {
-		rest.WriteError(w, http.StatusUnprocessableEntity, "refresh_token is required")
+		writeError(w, http.StatusUnprocessableEntity, "refresh_token is required")
 		return
 	}
 	a, t, err := s.d.Identity.Refresh(r.Context(), *in.RefreshToken)
@@ -191,7 +190,7 @@ func (s *Surface) refresh(w http.ResponseWriter, r *http.Request, _ *identity.Pr
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // logout revokes the caller's session (Hearth addition; Together's client
@@ -203,7 +202,7 @@ func (s *Surface) logout(w http.ResponseWriter, r *http.Request, p *identity.Pri
 			return
 		}
 	}
-	rest.NoContent(w)
+	noContent(w)
 }
 
 func (s *Surface) me(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -212,7 +211,7 @@ func (s *Surface) me(w http.ResponseWriter, r *http.Request, p *identity.Princip
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, u)
+	writeJSON(w, http.StatusOK, u)
 }
 
 func checkOpt(field string, v *string, max int) error {
@@ -238,7 +237,7 @@ func (s *Surface) updateMe(w http.ResponseWriter, r *http.Request, p *identity.P
 		CustomStatus *string `json:"custom_status"`
 		Activity     *string `json:"activity"`
 	}
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
@@ -293,11 +292,11 @@ func (s *Surface) updateMe(w http.ResponseWriter, r *http.Request, p *identity.P
 		}
 	}
 	s.publishPresence(ctx, a.ID, prof)
-	rest.WriteJSON(w, http.StatusOK, toUser(a, prof))
+	writeJSON(w, http.StatusOK, toUser(a, prof))
 }
 
 func (s *Surface) getUser(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
-	id, err := rest.PathID(r, "user_id", "User not found")
+	id, err := pathID(r, "user_id", "User not found")
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -316,6 +315,6 @@ func (s *Surface) getUser(w http.ResponseWriter, r *http.Request, _ *identity.Pr
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, publicProfileDTO{ID: u.ID, Username: u.Username, AvatarURL: u.AvatarURL, Status: u.Status,
+	writeJSON(w, http.StatusOK, publicProfileDTO{ID: u.ID, Username: u.Username, AvatarURL: u.AvatarURL, Status: u.Status,
 		CustomStatus: u.CustomStatus, Activity: u.Activity, Bio: u.Bio, Pronouns: u.Pronouns, CreatedAt: u.CreatedAt})
 }

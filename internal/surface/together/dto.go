@@ -8,7 +8,6 @@ import (
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
-	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
 // userDTO is Together's UserDto.
@@ -40,7 +39,7 @@ type publicProfileDTO struct {
 }
 
 func toUser(a *identity.Account, p *community.Profile) userDTO {
-	return userDTO{ID: a.ID, Username: a.Username, Email: a.Email, AvatarURL: rest.OptString(a.AvatarURL), Bio: p.Bio,
+	return userDTO{ID: a.ID, Username: a.Username, Email: a.Email, AvatarURL: optString(a.AvatarURL), Bio: p.Bio,
 		Pronouns: p.Pronouns, Status: p.Status, CustomStatus: p.CustomStatus, Activity: p.Activity,
 		CreatedAt: a.CreatedAt, IsAdmin: a.IsAdmin}
 }
@@ -207,7 +206,7 @@ func fediverseOf(m *messages.Message) *fediverseDTO {
 }
 
 func toMessages(ms []*messages.Message) []messageDTO {
-	return rest.MapAll(ms, toMessage)
+	return mapAll(ms, toMessage)
 }
 
 // dmMessageDTO is a direct message.
@@ -260,14 +259,4 @@ type inviteDTO struct {
 func toInvite(i *community.Invite) inviteDTO {
 	return inviteDTO{ID: i.ID, ServerID: i.CommunityID, Code: i.Code, CreatedBy: i.CreatedBy, MaxUses: i.MaxUses,
 		Uses: i.Uses, ExpiresAt: i.ExpiresAt, CreatedAt: i.CreatedAt}
-}
-
-// mapAll converts every element with f. The result is never nil, so an empty
-// list encodes as [] as Together sends it, not null.
-func mapAll[T, U any](in []T, f func(T) U) []U {
-	out := make([]U, len(in))
-	for i, v := range in {
-		out[i] = f(v)
-	}
-	return out
 }

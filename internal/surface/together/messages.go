@@ -38,7 +38,7 @@ func checkContent(c *string) error {
 	}
 	n := utf8.RuneCountInString(*c)
 	if n < 1 || n > maxContent || strings.TrimSpace(*c) == "" {
-		return rest.Invalid("Message content must be 1-4000 characters")
+		return invalid("Message content must be 1-4000 characters")
 	}
 	return nil
 }
@@ -55,7 +55,7 @@ type messageBody struct {
 // written with s.bad.
 func readMessage(r *http.Request) (messageBody, error) {
 	var in messageBody
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := decode(r, &in, false); err != nil {
 		return in, err
 	}
 	return in, checkContent(in.Content)
@@ -88,7 +88,7 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 	}
 	dto := s.render1(ctx, p.Account.ID, inChannel(m, ca.Channel.ID))
 	s.fireWebhooks(ctx, ca.Community.ID, "message.created", dto)
-	rest.WriteJSON(w, http.StatusCreated, dto)
+	writeJSON(w, http.StatusCreated, dto)
 }
 
 // pageParams reads before (a message uuid) and limit (default 50, 1–100).
@@ -114,12 +114,12 @@ func (s *Surface) listMessages(w http.ResponseWriter, r *http.Request, p *identi
 	conv, _ := s.conversation(ctx, ca.Channel)
 	if before != "" {
 		if _, err := uuid.Parse(before); err != nil {
-			rest.WriteJSON(w, http.StatusOK, []messageDTO{})
+			writeJSON(w, http.StatusOK, []messageDTO{})
 			return
 		}
 		// An unknown cursor (or one from another channel) yields [].
 		if bm, err := s.d.Messages.Get(ctx, before); err != nil || bm.ConversationID != conv {
-			rest.WriteJSON(w, http.StatusOK, []messageDTO{})
+			writeJSON(w, http.StatusOK, []messageDTO{})
 			return
 		}
 	}
@@ -128,7 +128,7 @@ func (s *Surface) listMessages(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, inChannelAll(ms, ca.Channel.ID)))
+	writeJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, inChannelAll(ms, ca.Channel.ID)))
 }
 
 // messageIn loads a message of a channel the caller may view.
@@ -153,7 +153,7 @@ func (s *Surface) getMessage(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, s.render1(r.Context(), p.Account.ID, m))
+	writeJSON(w, http.StatusOK, s.render1(r.Context(), p.Account.ID, m))
 }
 
 // ownMessage loads a channel message by id alone (PATCH/DELETE /messages/:id).
@@ -195,7 +195,7 @@ func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identit
 	}
 	dto := s.render1(ctx, p.Account.ID, m)
 	s.fireWebhooks(ctx, ca.Community.ID, "message.updated", dto)
-	rest.WriteJSON(w, http.StatusOK, dto)
+	writeJSON(w, http.StatusOK, dto)
 }
 
 func (s *Surface) deleteMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -214,7 +214,7 @@ func (s *Surface) deleteMessage(w http.ResponseWriter, r *http.Request, p *ident
 		return
 	}
 	s.fireWebhooks(ctx, ca.Community.ID, "message.deleted", map[string]string{"id": m.ID, "channel_id": m.ConversationID})
-	rest.NoContent(w)
+	noContent(w)
 }
 
 func (s *Surface) listThread(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -226,7 +226,7 @@ func (s *Surface) listThread(w http.ResponseWriter, r *http.Request, p *identity
 	}
 	before, limit := pageParams(r.URL.Query())
 	if _, err := uuid.Parse(before); before != "" && err != nil {
-		rest.WriteJSON(w, http.StatusOK, []messageDTO{})
+		writeJSON(w, http.StatusOK, []messageDTO{})
 		return
 	}
 	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: m.ConversationID, ThreadID: m.ID, Before: before, Limit: limit, Oldest: true})
@@ -234,7 +234,7 @@ func (s *Surface) listThread(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, ms))
+	writeJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, ms))
 }
 
 func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -259,7 +259,7 @@ func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusCreated, s.render1(ctx, p.Account.ID, reply))
+	writeJSON(w, http.StatusCreated, s.render1(ctx, p.Account.ID, reply))
 }
 
 func (s *Surface) listReactions(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -274,7 +274,7 @@ func (s *Surface) listReactions(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, rs)
+	writeJSON(w, http.StatusOK, rs)
 }
 
 func (s *Surface) react(add bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
@@ -294,7 +294,7 @@ func (s *Surface) react(add bool) func(http.ResponseWriter, *http.Request, *iden
 			s.fail(w, err)
 			return
 		}
-		rest.NoContent(w)
+		noContent(w)
 	}
 }
 
@@ -310,7 +310,7 @@ func (s *Surface) listPins(w http.ResponseWriter, r *http.Request, p *identity.P
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, ms))
+	writeJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, ms))
 }
 
 func (s *Surface) pin(pinned bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
@@ -337,7 +337,7 @@ func (s *Surface) pin(pinned bool) func(http.ResponseWriter, *http.Request, *ide
 			s.fail(w, err)
 			return
 		}
-		rest.NoContent(w)
+		noContent(w)
 	}
 }
 
@@ -352,7 +352,7 @@ func (s *Surface) ackChannel(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	rest.NoContent(w)
+	noContent(w)
 }
 
 type searchResult struct {
@@ -367,7 +367,7 @@ type searchResult struct {
 }
 
 func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -376,7 +376,7 @@ func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	q := r.URL.Query()
 	text := strings.TrimSpace(q.Get("q"))
 	if n := utf8.RuneCountInString(text); n < 2 || n > 200 {
-		s.fail(w, rest.Invalid("Search query must be 2-200 characters"))
+		s.fail(w, invalid("Search query must be 2-200 characters"))
 		return
 	}
 	chans, err := s.d.Community.Channels(ctx, p.Account.ID, id)
@@ -397,7 +397,7 @@ func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	}
 	before, limit := pageParams(q)
 	if _, err := uuid.Parse(before); before != "" && err != nil {
-		s.fail(w, rest.Invalid("Invalid cursor"))
+		s.fail(w, invalid("Invalid cursor"))
 		return
 	}
 	page, err := s.d.Messages.Search(ctx, messages.SearchQuery{ConversationIDs: ids, Text: text, Before: before, Limit: limit})
@@ -429,19 +429,19 @@ func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	if page.HasMore && len(results) > 0 {
 		next = results[len(results)-1].ID
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"results": results, "total": page.Total, "has_more": page.HasMore, "next_cursor": next})
+	writeJSON(w, http.StatusOK, map[string]any{"results": results, "total": page.Total, "has_more": page.HasMore, "next_cursor": next})
 }
 
 func (s *Surface) openDM(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	var in struct {
 		UserID *string `json:"user_id"`
 	}
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	if in.UserID == nil {
-		rest.WriteError(w, http.StatusUnprocessableEntity, "user_id is required")
+		writeError(w, http.StatusUnprocessableEntity, "user_id is required")
 		return
 	}
 	ctx := r.Context()
@@ -467,7 +467,7 @@ func (s *Surface) openDM(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	if created {
 		status = http.StatusCreated
 	}
-	rest.WriteJSON(w, status, dto)
+	writeJSON(w, status, dto)
 }
 
 func (s *Surface) listDMs(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -477,7 +477,7 @@ func (s *Surface) listDMs(w http.ResponseWriter, r *http.Request, p *identity.Pr
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) dmList(ctx context.Context, accountID string) ([]dmChannelDTO, error) {
@@ -516,7 +516,7 @@ func (s *Surface) postDM(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	if err := s.d.Community.TouchDM(ctx, d.ID); err != nil {
 		s.log.Warn("touch dm", "err", err)
 	}
-	rest.WriteJSON(w, http.StatusCreated, toDMMessage(m))
+	writeJSON(w, http.StatusCreated, toDMMessage(m))
 }
 
 func (s *Surface) listDM(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -528,7 +528,7 @@ func (s *Surface) listDM(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	}
 	before, limit := pageParams(r.URL.Query())
 	if _, err := uuid.Parse(before); before != "" && err != nil {
-		rest.WriteJSON(w, http.StatusOK, []dmMessageDTO{})
+		writeJSON(w, http.StatusOK, []dmMessageDTO{})
 		return
 	}
 	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: d.ID, Before: before, Limit: limit})
@@ -536,8 +536,8 @@ func (s *Surface) listDM(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		s.fail(w, err)
 		return
 	}
-	out := rest.MapAll(ms, toDMMessage)
-	rest.WriteJSON(w, http.StatusOK, out)
+	out := mapAll(ms, toDMMessage)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) ackDM(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -551,5 +551,5 @@ func (s *Surface) ackDM(w http.ResponseWriter, r *http.Request, p *identity.Prin
 		s.fail(w, err)
 		return
 	}
-	rest.NoContent(w)
+	noContent(w)
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/identity"
-	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
 // routes is Together's route table (server/src/main.rs), without prefix.
@@ -166,7 +165,7 @@ func (s *Surface) health(w http.ResponseWriter, r *http.Request, _ *identity.Pri
 			db["status"] = "error"
 		}
 	}
-	rest.WriteJSON(w, code, map[string]any{"status": status, "service": "together-server", "version": s.d.Version,
+	writeJSON(w, code, map[string]any{"status": status, "service": "together-server", "version": s.d.Version,
 		"uptime_secs": int64(time.Since(s.started).Seconds()), "database": db,
 		"connections": map[string]int{"websocket": s.Connections()}})
 }
@@ -180,11 +179,11 @@ func (s *Surface) healthReady(w http.ResponseWriter, r *http.Request, _ *identit
 			code = http.StatusServiceUnavailable
 		}
 	}
-	rest.WriteJSON(w, code, map[string]any{"ready": code == http.StatusOK, "checks": map[string]any{"database": check}})
+	writeJSON(w, code, map[string]any{"ready": code == http.StatusOK, "checks": map[string]any{"database": check}})
 }
 
 func (s *Surface) healthLive(w http.ResponseWriter, _ *http.Request, _ *identity.Principal) {
-	rest.WriteJSON(w, http.StatusOK, map[string]bool{"alive": true})
+	writeJSON(w, http.StatusOK, map[string]bool{"alive": true})
 }
 
 type templateChannel struct {
@@ -232,7 +231,7 @@ func templateByID(id string) *serverTemplate {
 }
 
 func (s *Surface) listTemplates(w http.ResponseWriter, _ *http.Request, _ *identity.Principal) {
-	rest.WriteJSON(w, http.StatusOK, builtinTemplates)
+	writeJSON(w, http.StatusOK, builtinTemplates)
 }
 
 // Patterns lists every REST route as "METHOD /path" (without the /api

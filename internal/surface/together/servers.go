@@ -9,7 +9,6 @@ import (
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
-	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
 func (s *Surface) createServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -20,12 +19,12 @@ func (s *Surface) createServer(w http.ResponseWriter, r *http.Request, p *identi
 		RequireInvite *bool   `json:"require_invite"`
 		TemplateID    *string `json:"template_id"`
 	}
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	if in.Name == nil {
-		rest.WriteError(w, http.StatusUnprocessableEntity, "name is required")
+		writeError(w, http.StatusUnprocessableEntity, "name is required")
 		return
 	}
 	ci := community.CreateInput{Name: *in.Name, IconURL: emptyToNil(in.IconURL)}
@@ -51,11 +50,11 @@ func (s *Surface) createServer(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusCreated, toServer(c))
+	writeJSON(w, http.StatusCreated, toServer(c))
 }
 
 func toServers(cs []*community.Community) []serverDTO {
-	return rest.MapAll(cs, toServer)
+	return mapAll(cs, toServer)
 }
 
 func (s *Surface) listServers(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -64,7 +63,7 @@ func (s *Surface) listServers(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, toServers(cs))
+	writeJSON(w, http.StatusOK, toServers(cs))
 }
 
 func (s *Surface) browseServers(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
@@ -73,11 +72,11 @@ func (s *Surface) browseServers(w http.ResponseWriter, r *http.Request, _ *ident
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, toServers(cs))
+	writeJSON(w, http.StatusOK, toServers(cs))
 }
 
 func (s *Surface) getServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -87,11 +86,11 @@ func (s *Surface) getServer(w http.ResponseWriter, r *http.Request, p *identity.
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, toServer(a.Community))
+	writeJSON(w, http.StatusOK, toServer(a.Community))
 }
 
 func (s *Surface) updateServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -102,7 +101,7 @@ func (s *Surface) updateServer(w http.ResponseWriter, r *http.Request, p *identi
 		IsPublic      *bool   `json:"is_public"`
 		RequireInvite *bool   `json:"require_invite"`
 	}
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
@@ -113,11 +112,11 @@ func (s *Surface) updateServer(w http.ResponseWriter, r *http.Request, p *identi
 		return
 	}
 	s.audit(r, id, p, "server.update", "server", id, nil)
-	rest.WriteJSON(w, http.StatusOK, toServer(c))
+	writeJSON(w, http.StatusOK, toServer(c))
 }
 
 func (s *Surface) deleteServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -126,11 +125,11 @@ func (s *Surface) deleteServer(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	rest.NoContent(w)
+	noContent(w)
 }
 
 func (s *Surface) joinServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -140,11 +139,11 @@ func (s *Surface) joinServer(w http.ResponseWriter, r *http.Request, p *identity
 		return
 	}
 	s.fireWebhooks(r.Context(), id, "member.joined", map[string]string{"user_id": p.Account.ID, "username": p.Account.Username})
-	rest.WriteJSON(w, http.StatusCreated, map[string]string{"message": "Joined server"})
+	writeJSON(w, http.StatusCreated, map[string]string{"message": "Joined server"})
 }
 
 func (s *Surface) leaveServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -154,7 +153,7 @@ func (s *Surface) leaveServer(w http.ResponseWriter, r *http.Request, p *identit
 		return
 	}
 	s.fireWebhooks(r.Context(), id, "member.left", map[string]string{"user_id": p.Account.ID, "username": p.Account.Username})
-	rest.NoContent(w)
+	noContent(w)
 }
 
 func (s *Surface) members(ctx context.Context, actor, id string) ([]memberDTO, error) {
@@ -172,7 +171,7 @@ func (s *Surface) members(ctx context.Context, actor, id string) ([]memberDTO, e
 	}
 	out := make([]memberDTO, len(ms))
 	for i, m := range ms {
-		d := memberDTO{UserID: m.AccountID, Username: m.Username, AvatarURL: rest.OptString(m.AvatarURL), Status: m.Profile.Status,
+		d := memberDTO{UserID: m.AccountID, Username: m.Username, AvatarURL: optString(m.AvatarURL), Status: m.Profile.Status,
 			CustomStatus: m.Profile.CustomStatus, Nickname: m.Nickname, JoinedAt: m.JoinedAt, Roles: []memberRoleDTO{}}
 		for _, rid := range m.RoleIDs {
 			if r := byID[rid]; r != nil {
@@ -185,7 +184,7 @@ func (s *Surface) members(ctx context.Context, actor, id string) ([]memberDTO, e
 }
 
 func (s *Surface) listMembers(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -230,18 +229,18 @@ type channelInput struct {
 }
 
 func (s *Surface) createChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	var in channelInput
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	if in.Name == nil || in.Type == nil {
-		rest.WriteError(w, http.StatusUnprocessableEntity, "name and type are required")
+		writeError(w, http.StatusUnprocessableEntity, "name and type are required")
 		return
 	}
 	stage, err := s.stageRef(p, in.StageID, *in.Type)
@@ -262,11 +261,11 @@ func (s *Surface) createChannel(w http.ResponseWriter, r *http.Request, p *ident
 		}
 	}
 	s.audit(r, id, p, "channel.create", "channel", ch.ID, map[string]any{"name": ch.Name, "type": ch.Kind})
-	rest.WriteJSON(w, http.StatusCreated, toChannel(ch))
+	writeJSON(w, http.StatusCreated, toChannel(ch))
 }
 
 func (s *Surface) listChannels(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -276,12 +275,12 @@ func (s *Surface) listChannels(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	out := rest.MapAll(chans, toChannel)
-	rest.WriteJSON(w, http.StatusOK, out)
+	out := mapAll(chans, toChannel)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) getChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -291,17 +290,17 @@ func (s *Surface) getChannel(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, toChannel(ca.Channel))
+	writeJSON(w, http.StatusOK, toChannel(ca.Channel))
 }
 
 func (s *Surface) updateChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	var in channelInput
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
@@ -323,11 +322,11 @@ func (s *Surface) updateChannel(w http.ResponseWriter, r *http.Request, p *ident
 		}
 	}
 	s.audit(r, id, p, "channel.update", "channel", ch.ID, nil)
-	rest.WriteJSON(w, http.StatusOK, toChannel(ch))
+	writeJSON(w, http.StatusOK, toChannel(ch))
 }
 
 func (s *Surface) deleteChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -337,7 +336,7 @@ func (s *Surface) deleteChannel(w http.ResponseWriter, r *http.Request, p *ident
 		return
 	}
 	s.audit(r, id, p, "channel.delete", "channel", r.PathValue("channel_id"), nil)
-	rest.NoContent(w)
+	noContent(w)
 }
 
 type roleInput struct {
@@ -348,7 +347,7 @@ type roleInput struct {
 }
 
 func (s *Surface) listRoles(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -358,23 +357,23 @@ func (s *Surface) listRoles(w http.ResponseWriter, r *http.Request, p *identity.
 		s.fail(w, err)
 		return
 	}
-	out := rest.MapAll(roles, toRole)
-	rest.WriteJSON(w, http.StatusOK, out)
+	out := mapAll(roles, toRole)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) createRole(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	var in roleInput
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
 	if in.Name == nil {
-		rest.WriteError(w, http.StatusUnprocessableEntity, "name is required")
+		writeError(w, http.StatusUnprocessableEntity, "name is required")
 		return
 	}
 	ro, err := s.d.Community.CreateRole(r.Context(), p.Account.ID, id, community.RoleInput(in))
@@ -383,17 +382,17 @@ func (s *Surface) createRole(w http.ResponseWriter, r *http.Request, p *identity
 		return
 	}
 	s.audit(r, id, p, "role.create", "role", ro.ID, map[string]any{"name": ro.Name})
-	rest.WriteJSON(w, http.StatusCreated, toRole(ro))
+	writeJSON(w, http.StatusCreated, toRole(ro))
 }
 
 func (s *Surface) updateRole(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	var in roleInput
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
@@ -403,11 +402,11 @@ func (s *Surface) updateRole(w http.ResponseWriter, r *http.Request, p *identity
 		return
 	}
 	s.audit(r, id, p, "role.update", "role", ro.ID, nil)
-	rest.WriteJSON(w, http.StatusOK, toRole(ro))
+	writeJSON(w, http.StatusOK, toRole(ro))
 }
 
 func (s *Surface) deleteRole(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -417,12 +416,12 @@ func (s *Surface) deleteRole(w http.ResponseWriter, r *http.Request, p *identity
 		return
 	}
 	s.audit(r, id, p, "role.delete", "role", r.PathValue("role_id"), nil)
-	rest.NoContent(w)
+	noContent(w)
 }
 
 func (s *Surface) memberRole(add bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-		id, err := rest.ServerID(r)
+		id, err := serverID(r)
 		if err != nil {
 			s.fail(w, err)
 			return
@@ -436,7 +435,7 @@ func (s *Surface) memberRole(add bool) func(http.ResponseWriter, *http.Request, 
 			action = "member.role_remove"
 		}
 		s.audit(r, id, p, action, "user", r.PathValue("user_id"), map[string]any{"role_id": r.PathValue("role_id")})
-		rest.NoContent(w)
+		noContent(w)
 	}
 }
 
@@ -446,8 +445,8 @@ func (s *Surface) listOverrides(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, err)
 		return
 	}
-	out := rest.MapAll(ovs, toOverride)
-	rest.WriteJSON(w, http.StatusOK, out)
+	out := mapAll(ovs, toOverride)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) putOverride(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -457,7 +456,7 @@ func (s *Surface) putOverride(w http.ResponseWriter, r *http.Request, p *identit
 		Allow  int64   `json:"allow"`
 		Deny   int64   `json:"deny"`
 	}
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
 		return
 	}
@@ -467,7 +466,7 @@ func (s *Surface) putOverride(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, toOverride(o))
+	writeJSON(w, http.StatusOK, toOverride(o))
 }
 
 func (s *Surface) deleteOverride(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -475,11 +474,11 @@ func (s *Surface) deleteOverride(w http.ResponseWriter, r *http.Request, p *iden
 		s.fail(w, err)
 		return
 	}
-	rest.NoContent(w)
+	noContent(w)
 }
 
 func (s *Surface) createInvite(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -489,7 +488,7 @@ func (s *Surface) createInvite(w http.ResponseWriter, r *http.Request, p *identi
 		ExpiresInHours *int `json:"expires_in_hours"`
 	}
 	if r.ContentLength != 0 {
-		if err := rest.Decode(r, &in, false); err != nil {
+		if err := decode(r, &in, false); err != nil {
 			s.bad(w, err)
 			return
 		}
@@ -505,11 +504,11 @@ func (s *Surface) createInvite(w http.ResponseWriter, r *http.Request, p *identi
 		return
 	}
 	s.audit(r, id, p, "invite.create", "invite", inv.ID, nil)
-	rest.WriteJSON(w, http.StatusCreated, toInvite(inv))
+	writeJSON(w, http.StatusCreated, toInvite(inv))
 }
 
 func (s *Surface) listInvites(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -519,12 +518,12 @@ func (s *Surface) listInvites(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	out := rest.MapAll(invs, toInvite)
-	rest.WriteJSON(w, http.StatusOK, out)
+	out := mapAll(invs, toInvite)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) deleteInvite(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -534,7 +533,7 @@ func (s *Surface) deleteInvite(w http.ResponseWriter, r *http.Request, p *identi
 		return
 	}
 	s.audit(r, id, p, "invite.delete", "invite", r.PathValue("invite_id"), nil)
-	rest.NoContent(w)
+	noContent(w)
 }
 
 func (s *Surface) previewInvite(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
@@ -543,7 +542,7 @@ func (s *Surface) previewInvite(w http.ResponseWriter, r *http.Request, _ *ident
 		s.fail(w, err)
 		return
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"code": inv.Code, "server_name": c.Name, "server_icon_url": c.IconURL,
+	writeJSON(w, http.StatusOK, map[string]any{"code": inv.Code, "server_name": c.Name, "server_icon_url": c.IconURL,
 		"member_count": c.MemberCount, "expires_at": inv.ExpiresAt})
 }
 
@@ -554,7 +553,7 @@ func (s *Surface) acceptInvite(w http.ResponseWriter, r *http.Request, p *identi
 		return
 	}
 	s.fireWebhooks(r.Context(), c.ID, "member.joined", map[string]string{"user_id": p.Account.ID, "username": p.Account.Username})
-	rest.WriteJSON(w, http.StatusCreated, map[string]string{"message": "Joined server", "server_id": c.ID})
+	writeJSON(w, http.StatusCreated, map[string]string{"message": "Joined server", "server_id": c.ID})
 }
 
 func (s *Surface) kick(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -569,7 +568,7 @@ func (s *Surface) ban(w http.ResponseWriter, r *http.Request, p *identity.Princi
 // action, an audit entry, 204.
 func (s *Surface) removeMember(w http.ResponseWriter, r *http.Request, p *identity.Principal,
 	act func(ctx context.Context, actor, communityID, target string, reason *string) error, action string) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -578,7 +577,7 @@ func (s *Surface) removeMember(w http.ResponseWriter, r *http.Request, p *identi
 		Reason *string `json:"reason"`
 	}
 	if r.ContentLength != 0 {
-		if err := rest.Decode(r, &in, true); err != nil {
+		if err := decode(r, &in, true); err != nil {
 			s.bad(w, err)
 			return
 		}
@@ -588,11 +587,11 @@ func (s *Surface) removeMember(w http.ResponseWriter, r *http.Request, p *identi
 		return
 	}
 	s.audit(r, id, p, action, "user", r.PathValue("user_id"), map[string]any{"reason": in.Reason})
-	rest.NoContent(w)
+	noContent(w)
 }
 
 func (s *Surface) unban(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -602,11 +601,11 @@ func (s *Surface) unban(w http.ResponseWriter, r *http.Request, p *identity.Prin
 		return
 	}
 	s.audit(r, id, p, "member.unban", "user", r.PathValue("user_id"), nil)
-	rest.NoContent(w)
+	noContent(w)
 }
 
 func (s *Surface) listBans(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := rest.ServerID(r)
+	id, err := serverID(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -621,12 +620,12 @@ func (s *Surface) listBans(w http.ResponseWriter, r *http.Request, p *identity.P
 		out[i] = map[string]any{"server_id": b.CommunityID, "user_id": b.AccountID, "username": b.Username,
 			"reason": b.Reason, "banned_by": b.BannedBy, "created_at": b.CreatedAt}
 	}
-	rest.WriteJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
 	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-		id, err := rest.ServerID(r)
+		id, err := serverID(r)
 		if err != nil {
 			s.fail(w, err)
 			return
@@ -637,12 +636,12 @@ func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *id
 			Reason          *string `json:"reason"`
 		}
 		if add {
-			if err := rest.Decode(r, &in, true); err != nil {
+			if err := decode(r, &in, true); err != nil {
 				s.bad(w, err)
 				return
 			}
 			if in.DurationMinutes == nil || *in.DurationMinutes < 1 || *in.DurationMinutes > 10080 {
-				s.fail(w, rest.Invalid("duration_minutes must be between 1 and 10080"))
+				s.fail(w, invalid("duration_minutes must be between 1 and 10080"))
 				return
 			}
 			d = time.Duration(*in.DurationMinutes) * time.Minute
@@ -656,6 +655,6 @@ func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *id
 			action = "member.timeout_remove"
 		}
 		s.audit(r, id, p, action, "user", r.PathValue("user_id"), map[string]any{"duration_minutes": in.DurationMinutes, "reason": in.Reason})
-		rest.NoContent(w)
+		noContent(w)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
-	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
 // StageChats lets a stage channel keep its messages in a live stage's chat
@@ -82,23 +81,23 @@ func (s *Surface) stageRef(p *identity.Principal, f stageIDField, kind string) (
 		return nil, nil
 	}
 	if s.d.StageChats == nil {
-		return nil, rest.Invalid("stage_id is not supported on this node")
+		return nil, invalid("stage_id is not supported on this node")
 	}
 	if !p.Account.IsAdmin {
 		return nil, fault.New(fault.Forbidden, "Only an instance admin can set stage_id")
 	}
 	if kind != community.KindStage {
-		return nil, rest.Invalid("stage_id is only for stage channels")
+		return nil, invalid("stage_id is only for stage channels")
 	}
 	var ref *string
 	if err := json.Unmarshal(f.raw, &ref); err != nil {
-		return nil, rest.Invalid(`stage_id must be "default" or null`)
+		return nil, invalid(`stage_id must be "default" or null`)
 	}
 	if ref == nil {
 		return new(string), nil
 	}
 	if *ref != "default" {
-		return nil, rest.Invalid(`stage_id must be "default" or null`)
+		return nil, invalid(`stage_id must be "default" or null`)
 	}
 	return ref, nil
 }

@@ -267,7 +267,7 @@ func (s *Surface) Register(h *httpserver.Server) {
 			handler = ratelimit.Middleware(s.authRL, ratelimit.IPKey(s.d.TrustProxy), 1,
 				func(w http.ResponseWriter, _ *http.Request, _ ratelimit.Decision) {
 					setSecurityHeaders(w.Header())
-					rest.WriteError(w, http.StatusTooManyRequests, "Too many requests, please slow down")
+					writeError(w, http.StatusTooManyRequests, "Too many requests, please slow down")
 				})(handler)
 		}
 		handler = s.withCORS(handler)
@@ -314,14 +314,14 @@ func (s *Surface) wrap(rt route) http.Handler {
 		if s.botRL != nil && p.Account.Kind == identity.Bot {
 			if d := s.botRL.Allow(p.Account.ID, 1); !d.Allowed {
 				ratelimit.SetRetryAfter(w.Header(), d)
-				rest.WriteError(w, http.StatusTooManyRequests, fmt.Sprintf("Bot rate limit exceeded. Max %g requests/second.", s.d.BotRate))
+				writeError(w, http.StatusTooManyRequests, fmt.Sprintf("Bot rate limit exceeded. Max %g requests/second.", s.d.BotRate))
 				return
 			}
 		}
 		rt.h(w, r, p)
 	})
 	return httpserver.Recover(s.log, func(w http.ResponseWriter, _ *http.Request, status int, msg string) {
-		rest.WriteError(w, status, msg)
+		writeError(w, status, msg)
 	}, h)
 }
 
@@ -350,10 +350,18 @@ func (s *Surface) audit(r *http.Request, communityID string, p *identity.Princip
 	s.base.Audit(r, communityID, p, action, targetType, targetID, details)
 }
 
-// The names voice.go and sfu.go call (kept so those files need no edit
-// while others work on them); the helpers are rest's.
+// The helpers' short names, used across the package; they are rest's.
 func writeJSON(w http.ResponseWriter, status int, v any) { rest.WriteJSON(w, status, v) }
-func noContent(w http.ResponseWriter)                    { rest.NoContent(w) }
-func decode(r *http.Request, v any, strict bool) error   { return rest.Decode(r, v, strict) }
-func invalid(msg string) error                           { return rest.Invalid(msg) }
-func statusOf(k fault.Kind) int                          { return rest.StatusOf(k) }
+func writeError(w http.ResponseWriter, status int, msg string) {
+	rest.WriteError(w, status, msg)
+}
+func noContent(w http.ResponseWriter)                  { rest.NoContent(w) }
+func decode(r *http.Request, v any, strict bool) error { return rest.Decode(r, v, strict) }
+func invalid(msg string) error                         { return rest.Invalid(msg) }
+func statusOf(k fault.Kind) int                        { return rest.StatusOf(k) }
+func pathID(r *http.Request, name, notFound string) (string, error) {
+	return rest.PathID(r, name, notFound)
+}
+func serverID(r *http.Request) (string, error) { return rest.ServerID(r) }
+func optString(s string) *string               { return rest.OptString(s) }
+func mapAll[T, U any](in []T, f func(T) U) []U { return rest.MapAll(in, f) }
