@@ -69,10 +69,14 @@ func isAuthor(authorID *string, accountID string) bool {
 	return authorID != nil && *authorID == accountID
 }
 
+// CanView reports whether a member with channel bits perms sees the
+// channel (VIEW_CHANNEL); fan-outs that hold every member's bits ask it.
+func CanView(perms int64) bool { return perms&PermViewChannel != 0 }
+
 // MayView: the channel is hidden (ErrChannelNotFound) from a member
 // without VIEW_CHANNEL.
 func (c *ChannelAccess) MayView() error {
-	if !c.Can(PermViewChannel) {
+	if !CanView(c.Perms) {
 		return ErrChannelNotFound
 	}
 	return nil

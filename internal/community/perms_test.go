@@ -59,6 +59,9 @@ func TestMessageRules(t *testing.T) {
 	bare := ca(false, 0, 0)
 	mod := ca(false, community.PermManageMessages, community.PermManageMessages|community.PermViewChannel)
 	owner := ca(true, community.AllPerms, community.AllPerms)
+	if !community.CanView(community.DefaultMemberPerms) || community.CanView(community.AllPerms&^community.PermViewChannel) {
+		t.Error("CanView does not follow VIEW_CHANNEL")
+	}
 	for _, tc := range []struct {
 		name string
 		err  error
