@@ -59,13 +59,14 @@ type Hooks struct {
 // API serves the routes.
 type API struct {
 	*rest.Base
-	store Store        // nil: no polls or events (the routes answer 503)
-	ready func() error // nil when uploads are configured: the routes need them, as in Together
+	store Store        // nil: messages carry no poll or event
+	ready func() error // the routes serve only when it answers nil (uploads configured)
 	hooks Hooks
 }
 
-// New builds the routes on b; ready says whether the routes may serve
-// (Together keeps polls and events with the uploads' extras).
+// New builds the routes on b. The routes serve only while ready answers
+// nil (Hearth keeps polls and events with the uploads' extras, so without
+// uploads they answer its error, 503).
 func New(b *rest.Base, st Store, ready func() error, h Hooks) *API {
 	return &API{Base: b, store: st, ready: ready, hooks: h}
 }
