@@ -3,7 +3,9 @@
 // (/api/servers), and its WebSocket gateway at /ws?token=. It translates
 // Together's wire format (snake_case JSON, {"error": "…"} bodies, string-op
 // gateway envelopes) to calls on the identity, community and messages
-// services and back; it holds no business rules.
+// services and back; it holds no business rules. The route table, auth,
+// the gateway, voice, servers and messages are here; the other route groups
+// are sub-packages built on rest.Base (groups.go).
 package together
 
 import (
