@@ -1,5 +1,7 @@
 package community
 
+import "github.com/hearth-community/hearth/internal/fault"
+
 // ServerPerms is the server-wide permission set of a member: role bits only;
 // the owner and ADMINISTRATOR holders have every bit.
 func ServerPerms(isOwner bool, roleIDs []string, roles map[string]*Role) int64 {
@@ -48,4 +50,97 @@ func ChannelPerms(isOwner bool, accountID string, roleIDs []string, roles map[st
 		base = (base &^ user.Deny) | user.Allow
 	}
 	return base
+}
+
+// The rules on a channel's messages beyond writing them (Post and Edit run
+// CheckPost and CheckEdit), and on a community's emoji and export, as
+// errors with fault kinds; a surface words them its own way (errors.Is).
+var (
+	ErrEditOthers    = fault.New(fault.Forbidden, "only its author edits a message")
+	ErrDeleteMessage = fault.New(fault.Forbidden, "only the author, the owner or MANAGE_MESSAGES may delete a message")
+	ErrReact         = fault.New(fault.Forbidden, "ADD_REACTIONS is needed to react")
+	ErrPin           = fault.New(fault.Forbidden, "MANAGE_MESSAGES is needed to pin or unpin")
+	ErrAttachOthers  = fault.New(fault.Forbidden, "files attach only to one's own messages")
+	ErrAttach        = fault.New(fault.Forbidden, "ATTACH_FILES is needed to attach files")
+	ErrManageEmojis  = fault.New(fault.Forbidden, "only the owner or MANAGE_SERVER manages emojis")
+)
+
+func isAuthor(authorID *string, accountID string) bool {
+	return authorID != nil && *authorID == accountID
+}
+
+// CanView reports whether a member with channel bits perms sees the
+// channel (VIEW_CHANNEL); fan-outs that hold every member's bits ask it.
+func CanView(perms int64) bool { return perms&PermViewChannel != 0 }
+
+// MayView: the channel is hidden (ErrChannelNotFound) from a member
+// without VIEW_CHANNEL.
+func (c *ChannelAccess) MayView() error {
+	if !CanView(c.Perms) {
+		return ErrChannelNotFound
+	}
+	return nil
+}
+
+// MayEdit: only its author edits a message.
+func (c *ChannelAccess) MayEdit(authorID *string) error {
+	if !isAuthor(authorID, c.AccountID) {
+		return ErrEditOthers
+	}
+	return nil
+}
+
+// MayDelete: a message goes by its author, the community's owner, or a
+// holder of MANAGE_MESSAGES in its channel.
+func (c *ChannelAccess) MayDelete(authorID *string) error {
+	if !isAuthor(authorID, c.AccountID) && !c.IsOwner && !c.Can(PermManageMessages) {
+		return ErrDeleteMessage
+	}
+	return nil
+}
+
+// MayReact: adding a reaction needs ADD_REACTIONS (removing one's own
+// does not).
+func (c *ChannelAccess) MayReact(add bool) error {
+	if add && !c.Can(PermAddReactions) {
+		return ErrReact
+	}
+	return nil
+}
+
+// MayPin: pinning and unpinning need MANAGE_MESSAGES in the channel.
+func (c *ChannelAccess) MayPin() error {
+	if !c.Can(PermManageMessages) {
+		return ErrPin
+	}
+	return nil
+}
+
+// MayAttach: files attach to one's own message, with ATTACH_FILES.
+func (c *ChannelAccess) MayAttach(authorID *string) error {
+	if !isAuthor(authorID, c.AccountID) {
+		return ErrAttachOthers
+	}
+	if !c.Can(PermAttachFiles) {
+		return ErrAttach
+	}
+	return nil
+}
+
+// MayManageEmojis: the owner or a holder of MANAGE_SERVER adds and
+// removes a community's emoji.
+func (a *Access) MayManageEmojis() error {
+	if !a.IsOwner && !a.Has(PermManageServer) {
+		return ErrManageEmojis
+	}
+	return nil
+}
+
+// MayExport: only the owner exports a community; to anyone else it is
+// not there (ErrServerNotFound), members included.
+func (a *Access) MayExport() error {
+	if !a.IsOwner {
+		return ErrServerNotFound
+	}
+	return nil
 }

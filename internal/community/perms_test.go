@@ -1,6 +1,7 @@
 package community_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/hearth-community/hearth/internal/community"
@@ -42,5 +43,55 @@ func TestChannelPermsResolution(t *testing.T) {
 	}
 	if got := community.ServerPerms(false, nil, roles); got != 0 {
 		t.Errorf("server perms have no implicit defaults: %d", got)
+	}
+}
+
+// TestMessageRules: who may view, edit, delete, react in, pin in and attach
+// to a channel's messages, and manage or export a community, is decided
+// here, whichever surface asks.
+func TestMessageRules(t *testing.T) {
+	t.Parallel()
+	me, other := "me", "other"
+	ca := func(owner bool, server, channel int64) *community.ChannelAccess {
+		return &community.ChannelAccess{Access: &community.Access{AccountID: me, IsOwner: owner, Perms: server}, Perms: channel}
+	}
+	member := ca(false, community.DefaultMemberPerms, community.DefaultMemberPerms)
+	bare := ca(false, 0, 0)
+	mod := ca(false, community.PermManageMessages, community.PermManageMessages|community.PermViewChannel)
+	owner := ca(true, community.AllPerms, community.AllPerms)
+	if !community.CanView(community.DefaultMemberPerms) || community.CanView(community.AllPerms&^community.PermViewChannel) {
+		t.Error("CanView does not follow VIEW_CHANNEL")
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"member views", member.MayView(), nil},
+		{"no VIEW_CHANNEL", bare.MayView(), community.ErrChannelNotFound},
+		{"author edits", bare.MayEdit(&me), nil},
+		{"owner edits another's", owner.MayEdit(&other), community.ErrEditOthers},
+		{"edit a system message", owner.MayEdit(nil), community.ErrEditOthers},
+		{"author deletes", bare.MayDelete(&me), nil},
+		{"member deletes another's", member.MayDelete(&other), community.ErrDeleteMessage},
+		{"MANAGE_MESSAGES deletes", mod.MayDelete(&other), nil},
+		{"owner deletes", owner.MayDelete(nil), nil},
+		{"member reacts", member.MayReact(true), nil},
+		{"no ADD_REACTIONS", bare.MayReact(true), community.ErrReact},
+		{"remove own reaction", bare.MayReact(false), nil},
+		{"member pins", member.MayPin(), community.ErrPin},
+		{"MANAGE_MESSAGES pins", mod.MayPin(), nil},
+		{"attach to own", member.MayAttach(&me), nil},
+		{"attach to another's", owner.MayAttach(&other), community.ErrAttachOthers},
+		{"no ATTACH_FILES", bare.MayAttach(&me), community.ErrAttach},
+		{"member manages emojis", member.MayManageEmojis(), community.ErrManageEmojis},
+		{"MANAGE_SERVER manages emojis", ca(false, community.PermManageServer, 0).MayManageEmojis(), nil},
+		{"owner manages emojis", owner.MayManageEmojis(), nil},
+		{"member exports", member.MayExport(), community.ErrServerNotFound},
+		{"owner exports", owner.MayExport(), nil},
+	} {
+		if !errors.Is(tc.err, tc.want) || (tc.want == nil) != (tc.err == nil) {
+			t.Errorf("%s: %v, want %v", tc.name, tc.err, tc.want)
+		}
 	}
 }

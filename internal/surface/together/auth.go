@@ -13,17 +13,6 @@ import (
 	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
-const registrationModeKey = "together.registration_mode"
-
-// registrationMode is open, invite_only or closed (default open).
-func (s *Surface) registrationMode(ctx context.Context) (string, error) {
-	v, err := s.d.Identity.Store().InstanceValue(ctx, registrationModeKey)
-	if errors.Is(err, fault.NotFound) || (err == nil && v == "") {
-		return "open", nil
-	}
-	return v, err
-}
-
 type authResponse struct {
 	AccessToken  string  `json:"access_token"`
 	RefreshToken string  `json:"refresh_token"`
@@ -79,7 +68,7 @@ func (s *Surface) register(w http.ResponseWriter, r *http.Request, _ *identity.P
 		}
 		email = *in.Email
 	}
-	mode, err := s.registrationMode(ctx)
+	mode, err := s.admin.RegistrationMode(ctx)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -214,15 +203,6 @@ func (s *Surface) logout(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		}
 	}
 	noContent(w)
-}
-
-func (s *Surface) getRegistrationMode(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
-	mode, err := s.registrationMode(r.Context())
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"registration_mode": mode})
 }
 
 func (s *Surface) me(w http.ResponseWriter, r *http.Request, p *identity.Principal) {

@@ -38,13 +38,6 @@ type publicProfileDTO struct {
 	CreatedAt    time.Time `json:"created_at"`
 }
 
-func optString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 func toUser(a *identity.Account, p *community.Profile) userDTO {
 	return userDTO{ID: a.ID, Username: a.Username, Email: a.Email, AvatarURL: optString(a.AvatarURL), Bio: p.Bio,
 		Pronouns: p.Pronouns, Status: p.Status, CustomStatus: p.CustomStatus, Activity: p.Activity,
@@ -266,14 +259,4 @@ type inviteDTO struct {
 func toInvite(i *community.Invite) inviteDTO {
 	return inviteDTO{ID: i.ID, ServerID: i.CommunityID, Code: i.Code, CreatedBy: i.CreatedBy, MaxUses: i.MaxUses,
 		Uses: i.Uses, ExpiresAt: i.ExpiresAt, CreatedAt: i.CreatedAt}
-}
-
-// mapAll converts every element with f. The result is never nil, so an empty
-// list encodes as [] as Together sends it, not null.
-func mapAll[T, U any](in []T, f func(T) U) []U {
-	out := make([]U, len(in))
-	for i, v := range in {
-		out[i] = f(v)
-	}
-	return out
 }

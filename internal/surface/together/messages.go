@@ -14,6 +14,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
 const maxContent = 4000
@@ -25,15 +26,15 @@ func (s *Surface) channelFor(ctx context.Context, p *identity.Principal, channel
 	if err != nil {
 		return nil, err
 	}
-	if !ca.Can(community.PermViewChannel) {
-		return nil, community.ErrChannelNotFound
+	if err := ca.MayView(); err != nil {
+		return nil, err
 	}
 	return ca, nil
 }
 
 func checkContent(c *string) error {
 	if c == nil {
-		return &httpErr{status: http.StatusUnprocessableEntity, msg: "content is required"}
+		return rest.Unprocessable("content is required")
 	}
 	n := utf8.RuneCountInString(*c)
 	if n < 1 || n > maxContent || strings.TrimSpace(*c) == "" {
@@ -171,10 +172,6 @@ func (s *Surface) ownMessage(ctx context.Context, p *identity.Principal, id stri
 	return ca, m, nil
 }
 
-func isAuthor(m *messages.Message, accountID string) bool {
-	return m.AuthorID != nil && *m.AuthorID == accountID
-}
-
 func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	ctx := r.Context()
 	ca, m, err := s.ownMessage(ctx, p, r.PathValue("message_id"))
@@ -187,8 +184,8 @@ func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.bad(w, err)
 		return
 	}
-	if !isAuthor(m, p.Account.ID) {
-		s.fail(w, fault.New(fault.Forbidden, "Only the message author can edit it"))
+	if err := ca.MayEdit(m.AuthorID); err != nil {
+		s.fail(w, err)
 		return
 	}
 	m, err = s.d.Messages.Edit(ctx, m.ID, *in.Content)
@@ -208,9 +205,8 @@ func (s *Surface) deleteMessage(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, err)
 		return
 	}
-	// The author, the owner, or (Hearth) MANAGE_MESSAGES.
-	if !isAuthor(m, p.Account.ID) && !ca.IsOwner && !ca.Can(community.PermManageMessages) {
-		s.fail(w, fault.New(fault.Forbidden, "Only the message author or server owner can delete it"))
+	if err := ca.MayDelete(m.AuthorID); err != nil {
+		s.fail(w, err)
 		return
 	}
 	if _, err := s.d.Messages.Delete(ctx, m.ID); err != nil {
@@ -289,8 +285,8 @@ func (s *Surface) react(add bool) func(http.ResponseWriter, *http.Request, *iden
 			s.fail(w, err)
 			return
 		}
-		if add && !ca.Can(community.PermAddReactions) {
-			s.fail(w, fault.New(fault.Forbidden, "You do not have permission to add reactions"))
+		if err := ca.MayReact(add); err != nil {
+			s.fail(w, err)
 			return
 		}
 		emoji := r.PathValue("emoji")
@@ -325,8 +321,8 @@ func (s *Surface) pin(pinned bool) func(http.ResponseWriter, *http.Request, *ide
 			s.fail(w, err)
 			return
 		}
-		if !ca.Can(community.PermManageMessages) {
-			s.fail(w, fault.New(fault.Forbidden, "You need MANAGE_MESSAGES to pin messages"))
+		if err := ca.MayPin(); err != nil {
+			s.fail(w, err)
 			return
 		}
 		if m.Pinned == pinned {

@@ -11,8 +11,6 @@ import (
 	"github.com/hearth-community/hearth/internal/identity"
 )
 
-func serverID(r *http.Request) (string, error) { return pathID(r, "id", "Server not found") }
-
 func (s *Surface) createServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	var in struct {
 		Name          *string `json:"name"`

@@ -3,25 +3,20 @@
 // (/api/servers), and its WebSocket gateway at /ws?token=. It translates
 // Together's wire format (snake_case JSON, {"error": "…"} bodies, string-op
 // gateway envelopes) to calls on the identity, community and messages
-// services and back; it holds no business rules.
+// services and back; it holds no business rules. The route table, auth,
+// the gateway, voice, servers and messages are here; the other route groups
+// are sub-packages built on rest.Base (groups.go).
 package together
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
@@ -33,6 +28,15 @@ import (
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/presence"
 	"github.com/hearth-community/hearth/internal/ratelimit"
+	"github.com/hearth-community/hearth/internal/surface/together/admin"
+	"github.com/hearth-community/hearth/internal/surface/together/bots"
+	"github.com/hearth-community/hearth/internal/surface/together/embeds"
+	"github.com/hearth-community/hearth/internal/surface/together/export"
+	"github.com/hearth-community/hearth/internal/surface/together/files"
+	"github.com/hearth-community/hearth/internal/surface/together/hooks"
+	"github.com/hearth-community/hearth/internal/surface/together/moderation"
+	"github.com/hearth-community/hearth/internal/surface/together/polls"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
 	"github.com/hearth-community/hearth/internal/voice"
 	"github.com/hearth-community/hearth/internal/webhooks"
 )
@@ -125,17 +129,24 @@ type Surface struct {
 	mu      sync.Mutex
 	clients map[string]map[*client]struct{} // account id → local gateway connections
 
-	cancel  func() error
-	uploads *os.Root // UploadDir
-	fileKey []byte   // signs attachment URLs, shared by nodes
+	cancel func() error
 
-	previews previewCache
-	webhooks *webhooks.Hooks // outgoing webhooks (nil without Webhooks or WebhookEngine)
-	bots     *community.Bots // bots' rules (nil without Bots)
-	bg       context.Context // background work: ends with the node's life (Deps.Life) or at Close
-	stopBG   context.CancelFunc
-	authRL   *ratelimit.Limiter
-	botRL    *ratelimit.Limiter
+	// base is what every route group shares; the groups are the
+	// sub-packages' (rest, files, embeds, export, admin, moderation,
+	// hooks, polls, bots).
+	base       *rest.Base
+	files      *files.API
+	embeds     *embeds.API
+	export     *export.API
+	admin      *admin.API
+	moderation *moderation.API
+	hooks      *hooks.API
+	polls      *polls.API
+	bots       *bots.API
+	bg         context.Context // background work: ends with the node's life (Deps.Life) or at Close
+	stopBG     context.CancelFunc
+	authRL     *ratelimit.Limiter
+	botRL      *ratelimit.Limiter
 
 	vmu    sync.Mutex
 	vcache map[string]*viewerEntry // channel id → member bits (viewers.go)
@@ -170,18 +181,9 @@ func New(d Deps) (*Surface, error) {
 	}
 	s.bg, s.stopBG = context.WithCancel(d.Life)
 	var err error
-	if d.Webhooks != nil && d.WebhookEngine != nil {
-		if s.webhooks, err = webhooks.NewHooks(d.Webhooks, d.Community, d.WebhookEngine, webhookFormat,
-			s.log.With("component", "together-webhooks")); err != nil {
-			s.stopBG()
-			return nil, fmt.Errorf("together: webhooks: %w", err)
-		}
-	}
-	if d.Bots != nil {
-		if s.bots, err = community.NewBots(d.Bots, d.Identity); err != nil {
-			s.stopBG()
-			return nil, fmt.Errorf("together: bots: %w", err)
-		}
+	if err := s.routeGroups(); err != nil {
+		s.stopBG()
+		return nil, err
 	}
 	if d.AuthRate > 0 {
 		if s.authRL, err = ratelimit.New(ratelimit.Config{Limit: d.AuthRate, Burst: 5}); err != nil {
@@ -192,16 +194,6 @@ func New(d Deps) (*Surface, error) {
 		if s.botRL, err = ratelimit.New(ratelimit.Config{Limit: d.BotRate, Burst: int(max(1, d.BotRate))}); err != nil {
 			return nil, fmt.Errorf("together: bot rate: %w", err)
 		}
-	}
-	if d.UploadDir != "" {
-		if err := os.MkdirAll(d.UploadDir, 0o750); err != nil {
-			return nil, fmt.Errorf("together: uploads: %w", err)
-		}
-		root, err := os.OpenRoot(d.UploadDir)
-		if err != nil {
-			return nil, fmt.Errorf("together: uploads: %w", err)
-		}
-		s.uploads = root
 	}
 	pb := d.PresenceBus
 	if pb == nil {
@@ -229,15 +221,9 @@ func (s *Surface) sinceStart() time.Duration { return time.Since(s.started) }
 // Start loads the file-signing key and subscribes the gateway fan-out to
 // the bus.
 func (s *Surface) Start(ctx context.Context) error {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return err
+	if err := s.files.Start(ctx); err != nil {
+		return fmt.Errorf("together: %w", err)
 	}
-	stored, err := s.d.Identity.Store().SetInstanceValueOnce(ctx, "together.file_key", hex.EncodeToString(key))
-	if err != nil {
-		return fmt.Errorf("together: file key: %w", err)
-	}
-	s.fileKey = []byte(stored)
 	var cancels []func() error
 	for _, p := range []string{messages.TopicPrefix + ">", "community.>", dispatchTopic, identity.RenamedTopic} {
 		c, err := s.d.Sub.Subscribe(p, s.onBus)
@@ -261,9 +247,7 @@ func (s *Surface) Start(ctx context.Context) error {
 // Close stops the fan-out.
 func (s *Surface) Close() error {
 	s.stopBG()
-	if s.uploads != nil {
-		_ = s.uploads.Close()
-	}
+	_ = s.files.Close()
 	if s.cancel != nil {
 		return s.cancel()
 	}
@@ -349,159 +333,37 @@ func setSecurityHeaders(h http.Header) {
 	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 }
 
-var errMissingAuth = fault.New(fault.Unauthorized, "Missing or invalid Authorization header")
+// errMissingAuth is the gateway's answer to a token it cannot use.
+var errMissingAuth = rest.ErrMissingAuth
 
 // authenticate accepts "Bearer <access JWT>" and "Bot <64 hex>".
 func (s *Surface) authenticate(r *http.Request) (*identity.Principal, error) {
-	h := r.Header.Get("Authorization")
-	scheme, raw, ok := strings.Cut(h, " ")
-	if !ok || raw == "" {
-		return nil, errMissingAuth
-	}
-	switch scheme {
-	case "Bearer":
-		return s.d.Identity.Authenticate(r.Context(), raw)
-	case "Bot":
-		return s.d.Identity.AuthenticateToken(r.Context(), identity.BotToken, raw)
-	}
-	return nil, errMissingAuth
+	return s.base.Authenticate(r)
 }
 
-// statusOf is the one mapping from fault kinds to Together's status codes.
-func statusOf(k fault.Kind) int {
-	switch k {
-	case fault.NotFound:
-		return http.StatusNotFound
-	case fault.Invalid:
-		return http.StatusBadRequest
-	case fault.Unauthorized:
-		return http.StatusUnauthorized
-	case fault.Forbidden:
-		return http.StatusForbidden
-	case fault.Conflict:
-		return http.StatusConflict
-	case fault.RateLimited:
-		return http.StatusTooManyRequests
-	case fault.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
+// fail writes err in Together's error shape (rest.Base.Fail).
+func (s *Surface) fail(w http.ResponseWriter, err error) { s.base.Fail(w, err) }
+
+// bad writes a decode error or a domain error (rest.Base.Bad).
+func (s *Surface) bad(w http.ResponseWriter, err error) { s.base.Bad(w, err) }
+
+// audit records an administrative action (rest.Base.Audit).
+func (s *Surface) audit(r *http.Request, communityID string, p *identity.Principal, action, targetType, targetID string, details map[string]any) {
+	s.base.Audit(r, communityID, p, action, targetType, targetID, details)
 }
 
-// fail writes err as Together's {"error": "…"} with the mapped status. A
-// rate-limited error also gets Retry-After, in whole seconds.
-func (s *Surface) fail(w http.ResponseWriter, err error) {
-	err = worded(err)
-	k := fault.KindOf(err)
-	msg := fault.Message(err)
-	if k == fault.RateLimited {
-		var fe *fault.Error
-		if errors.As(err, &fe) {
-			ratelimit.SetRetryAfter(w.Header(), ratelimit.Decision{RetryAfter: fe.RetryAfter})
-		}
-	}
-	if k == fault.Internal {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			// The client went away or the request ran out of time.
-			writeError(w, http.StatusServiceUnavailable, "Request cancelled")
-			return
-		}
-		s.log.Error("internal error", "err", err)
-		msg = "Internal server error"
-	}
-	writeError(w, statusOf(k), msg)
-}
-
-// ruleTexts word the community's rule errors as Together does (same kind,
-// Together's text).
-var ruleTexts = []struct {
-	err  error
-	text string
-}{
-	{community.ErrPollQuestion, "Question must be 1-500 characters"},
-	{community.ErrPollOptionCount, "A poll needs 2-10 options"},
-	{community.ErrPollOptionText, "Each option must be 1-200 characters"},
-	{community.ErrPollNoSuchOption, "Invalid option_id"},
-	{community.ErrEventName, "Event name must be 1-200 characters"},
-	{community.ErrEventDescription, "description must be at most 2000 characters"},
-	{community.ErrBotsHumansOnly, "Bots cannot manage bots"},
-	{community.ErrBotName, "Bot name must be 1-64 characters"},
-	{community.ErrBotDescription, "description must be at most 512 characters"},
-	{community.ErrBotNotFound, "Bot not found"},
-	{community.ErrBotRevoked, "Bot has been revoked"},
-}
-
-// worded is err in Together's words when it is one of ruleTexts.
-func worded(err error) error {
-	for _, t := range ruleTexts {
-		if errors.Is(err, t.err) {
-			return fault.New(fault.KindOf(t.err), t.text)
-		}
-	}
-	return err
-}
-
+// The helpers' short names, used across the package; they are rest's.
+func writeJSON(w http.ResponseWriter, status int, v any) { rest.WriteJSON(w, status, v) }
 func writeError(w http.ResponseWriter, status int, msg string) {
-	httpserver.WriteJSON(w, status, map[string]string{"error": msg})
+	rest.WriteError(w, status, msg)
 }
-
-func writeJSON(w http.ResponseWriter, status int, v any) { httpserver.WriteJSON(w, status, v) }
-
-func noContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
-
-// decode reads a JSON body into v. Malformed JSON is 400, a wrong type 422
-// (as Axum's Json extractor answers), both in Together's error shape.
-func decode(r *http.Request, v any, strict bool) error {
-	dec := json.NewDecoder(r.Body)
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			return &fault.Error{Kind: fault.Invalid, Msg: "Request body too large"}
-		case errors.As(err, &te):
-			return &httpErr{status: http.StatusUnprocessableEntity, msg: "Invalid value for field " + te.Field}
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return &httpErr{status: http.StatusUnprocessableEntity, msg: "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")}
-		case errors.Is(err, io.EOF):
-			return &httpErr{status: http.StatusBadRequest, msg: "Request body is empty"}
-		}
-		return &httpErr{status: http.StatusBadRequest, msg: "Malformed JSON body"}
-	}
-	if dec.More() {
-		return &httpErr{status: http.StatusBadRequest, msg: "Malformed JSON body"}
-	}
-	return nil
-}
-
-// httpErr is a decoding error with its own status (400/422).
-type httpErr struct {
-	status int
-	msg    string
-}
-
-func (e *httpErr) Error() string { return e.msg }
-
-// bad writes a decode error or a domain error.
-func (s *Surface) bad(w http.ResponseWriter, err error) {
-	var he *httpErr
-	if errors.As(err, &he) {
-		writeError(w, he.status, he.msg)
-		return
-	}
-	s.fail(w, err)
-}
-
-func invalid(msg string) error { return fault.New(fault.Invalid, msg) }
-
-// pathID returns a path parameter that must be a UUID; notFound otherwise.
+func noContent(w http.ResponseWriter)                  { rest.NoContent(w) }
+func decode(r *http.Request, v any, strict bool) error { return rest.Decode(r, v, strict) }
+func invalid(msg string) error                         { return rest.Invalid(msg) }
+func statusOf(k fault.Kind) int                        { return rest.StatusOf(k) }
 func pathID(r *http.Request, name, notFound string) (string, error) {
-	v := r.PathValue(name)
-	if _, err := uuid.Parse(v); err != nil {
-		return "", fault.New(fault.NotFound, notFound)
-	}
-	return v, nil
+	return rest.PathID(r, name, notFound)
 }
+func serverID(r *http.Request) (string, error) { return rest.ServerID(r) }
+func optString(s string) *string               { return rest.OptString(s) }
+func mapAll[T, U any](in []T, f func(T) U) []U { return rest.MapAll(in, f) }

@@ -61,5 +61,5 @@ func (s *Surface) forgetCommunity(communityID string) {
 
 // canView reports whether accountID may view the channel per the cache.
 func canView(perms map[string]int64, accountID string) bool {
-	return perms[accountID]&community.PermViewChannel != 0
+	return community.CanView(perms[accountID])
 }

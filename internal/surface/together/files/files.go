@@ -1,9 +1,15 @@
-package together
+// Package files serves Together's files: message attachments (upload,
+// list, and GET /files/{message}/{name} by signed URL or by a caller who
+// may view the message) and a server's custom emoji. Uploads are sniffed
+// against Together's allow-list and stored under the upload directory
+// through os.Root.
+package files
 
 import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -28,7 +34,86 @@ import (
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/store"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
+
+// Attachment is a file uploaded to a message.
+type Attachment = store.Attachment
+
+// Emoji is a community's custom emoji.
+type Emoji = store.Emoji
+
+// Store persists attachments and emoji (internal/store/together_extras.go).
+type Store interface {
+	AddAttachments(ctx context.Context, as []*Attachment, max int) error
+	Attachments(ctx context.Context, messageID string) ([]*Attachment, error)
+	Attachment(ctx context.Context, messageID, storedName string) (*Attachment, error)
+
+	CreateEmoji(ctx context.Context, e *Emoji) error
+	Emojis(ctx context.Context, communityID string) ([]*Emoji, error)
+	Emoji(ctx context.Context, id string) (*Emoji, error)
+	DeleteEmoji(ctx context.Context, communityID, id string) error
+}
+
+// Hooks are what the routes need from the rest of the surface.
+type Hooks struct {
+	// Message loads a live channel message the caller may view, with the
+	// caller's access to its channel (NotFound otherwise).
+	Message func(ctx context.Context, p *identity.Principal, id string) (*community.ChannelAccess, *messages.Message, error)
+	// Broadcast sends a gateway event to every member of a community.
+	Broadcast func(ctx context.Context, communityID, t string, d any)
+}
+
+// API serves the routes.
+type API struct {
+	*rest.Base
+	store   Store    // nil: the routes answer 503
+	uploads *os.Root // the upload directory (nil: the routes answer 503)
+	key     []byte   // signs attachment URLs, shared by nodes (Start)
+	hooks   Hooks
+}
+
+// New builds the routes on b, storing files under dir (created if
+// missing). Without st or dir the routes answer 503.
+func New(b *rest.Base, st Store, dir string, h Hooks) (*API, error) {
+	s := &API{Base: b, store: st, hooks: h}
+	if dir == "" {
+		return s, nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("uploads: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("uploads: %w", err)
+	}
+	s.uploads = root
+	return s, nil
+}
+
+// Start loads the key that signs attachment URLs (one for the cluster).
+func (s *API) Start(ctx context.Context) error {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	stored, err := s.Identity.Store().SetInstanceValueOnce(ctx, "together.file_key", hex.EncodeToString(key))
+	if err != nil {
+		return fmt.Errorf("file key: %w", err)
+	}
+	s.key = []byte(stored)
+	return nil
+}
+
+// Close closes the upload directory.
+func (s *API) Close() error {
+	if s.uploads != nil {
+		return s.uploads.Close()
+	}
+	return nil
+}
 
 // Upload limits, as Together's.
 const (
@@ -90,14 +175,14 @@ func safeName(name string) string {
 }
 
 // sign authorises GET /files/<message>/<stored> until exp.
-func (s *Surface) sign(path string, exp int64) string {
-	m := hmac.New(sha256.New, s.fileKey)
+func (s *API) sign(path string, exp int64) string {
+	m := hmac.New(sha256.New, s.key)
 	fmt.Fprintf(m, "%s\n%d", path, exp)
 	return hex.EncodeToString(m.Sum(nil))
 }
 
 // fileURL is the attachment's relative URL, signed so <img> tags load it.
-func (s *Surface) fileURL(a *Attachment) string {
+func (s *API) fileURL(a *Attachment) string {
 	path := a.MessageID + "/" + a.StoredName
 	exp := time.Now().Add(fileURLTTL).Unix()
 	return "/files/" + path + "?exp=" + strconv.FormatInt(exp, 10) + "&sig=" + s.sign(path, exp)
@@ -115,7 +200,7 @@ type attachmentDTO struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func (s *Surface) toAttachments(as []*Attachment) []attachmentDTO {
+func (s *API) toAttachments(as []*Attachment) []attachmentDTO {
 	out := make([]attachmentDTO, len(as))
 	for i, a := range as {
 		out[i] = attachmentDTO{ID: a.ID, MessageID: a.MessageID, Filename: a.Filename, FileSize: a.FileSize, MimeType: a.MimeType,
@@ -124,36 +209,34 @@ func (s *Surface) toAttachments(as []*Attachment) []attachmentDTO {
 	return out
 }
 
-func (s *Surface) uploadsReady() error {
-	if s.d.Extras == nil || s.uploads == nil {
-		return fault.New(fault.Unavailable, "Uploads are not available")
+// Ready is nil when uploads are configured (a store and a directory), and
+// rest.ErrNoUploads otherwise.
+func (s *API) Ready() error {
+	if s.store == nil || s.uploads == nil {
+		return rest.ErrNoUploads
 	}
 	return nil
 }
 
-func (s *Surface) uploadAttachments(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	if err := s.uploadsReady(); err != nil {
-		s.fail(w, err)
+func (s *API) UploadAttachments(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := s.Ready(); err != nil {
+		s.Fail(w, err)
 		return
 	}
 	ctx := r.Context()
-	ca, m, err := s.ownMessage(ctx, p, r.PathValue("message_id"))
+	ca, m, err := s.hooks.Message(ctx, p, r.PathValue("message_id"))
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	if !isAuthor(m, p.Account.ID) {
-		s.fail(w, fault.New(fault.Forbidden, "You can only attach files to your own messages"))
-		return
-	}
-	if !ca.Can(community.PermAttachFiles) {
-		s.fail(w, fault.New(fault.Forbidden, "You do not have permission to attach files"))
+	if err := ca.MayAttach(m.AuthorID); err != nil {
+		s.Fail(w, err)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxFileBytes+64<<10)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		s.fail(w, invalid("Expected a multipart/form-data body"))
+		s.Fail(w, rest.Invalid("Expected a multipart/form-data body"))
 		return
 	}
 	var saved []*Attachment
@@ -169,37 +252,37 @@ func (s *Surface) uploadAttachments(w http.ResponseWriter, r *http.Request, p *i
 		}
 		if err != nil {
 			cleanup()
-			s.fail(w, invalid("Malformed multipart body or file too large"))
+			s.Fail(w, rest.Invalid("Malformed multipart body or file too large"))
 			return
 		}
 		if part.FormName() != "files" {
 			cleanup()
-			s.fail(w, invalid("Unexpected field "+strconvQuote(part.FormName())+"; files must be sent as 'files'"))
+			s.Fail(w, rest.Invalid("Unexpected field "+strconvQuote(part.FormName())+"; files must be sent as 'files'"))
 			return
 		}
 		if len(saved) >= MaxFilesPerMessage {
 			cleanup()
-			s.fail(w, fault.Newf(fault.Invalid, "A message can have at most %d attachments", MaxFilesPerMessage))
+			s.Fail(w, fault.Newf(fault.Invalid, "A message can have at most %d attachments", MaxFilesPerMessage))
 			return
 		}
 		a, err := s.saveUpload(m.ID, part)
 		if err != nil {
 			cleanup()
-			s.fail(w, err)
+			s.Fail(w, err)
 			return
 		}
 		saved = append(saved, a)
 	}
 	if len(saved) == 0 {
-		s.fail(w, invalid("No files uploaded"))
+		s.Fail(w, rest.Invalid("No files uploaded"))
 		return
 	}
-	if err := s.d.Extras.AddAttachments(ctx, saved, MaxFilesPerMessage); err != nil {
+	if err := s.store.AddAttachments(ctx, saved, MaxFilesPerMessage); err != nil {
 		cleanup()
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, s.toAttachments(saved))
+	rest.WriteJSON(w, http.StatusCreated, s.toAttachments(saved))
 }
 
 func strconvQuote(s string) string { return strconv.Quote(s) }
@@ -221,22 +304,22 @@ func (e *readErrs) Read(p []byte) (int, error) {
 
 // saveUpload streams one part to <uploads>/<message>/<hex>_<name>, checking
 // size and sniffed type.
-func (s *Surface) saveUpload(messageID string, part *multipart.Part) (*Attachment, error) {
+func (s *API) saveUpload(messageID string, part *multipart.Part) (*Attachment, error) {
 	id := identity.NewID()
 	name := safeName(part.FileName())
 	stored := strings.ReplaceAll(id, "-", "") + "_" + name // the id's 32 hex digits
 	head := make([]byte, 512)
 	n, err := io.ReadFull(part, head)
 	if n == 0 {
-		return nil, invalid("Empty files are not allowed")
+		return nil, rest.Invalid("Empty files are not allowed")
 	}
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, invalid("Could not read the upload")
+		return nil, rest.Invalid("Could not read the upload")
 	}
 	head = head[:n]
 	mime := sniff(head)
 	if mime == "" {
-		return nil, invalid("File type not allowed")
+		return nil, rest.Invalid("File type not allowed")
 	}
 	if err := s.uploads.MkdirAll(messageID, 0o750); err != nil {
 		return nil, err
@@ -258,12 +341,12 @@ func (s *Surface) saveUpload(messageID string, part *multipart.Part) (*Attachmen
 		_ = s.uploads.Remove(rel)
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, invalid("File exceeds the 50 MiB limit")
+			return nil, rest.Invalid("File exceeds the 50 MiB limit")
 		}
 		if src.err != nil {
 			// The client's body broke off (a part without its closing
 			// boundary): its fault, not a server error.
-			return nil, invalid("Malformed multipart body or file too large")
+			return nil, rest.Invalid("Malformed multipart body or file too large")
 		}
 		return nil, err
 	}
@@ -282,36 +365,36 @@ func (s *Surface) saveUpload(messageID string, part *multipart.Part) (*Attachmen
 	return a, nil
 }
 
-func (s *Surface) listAttachments(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	if err := s.uploadsReady(); err != nil {
-		s.fail(w, err)
+func (s *API) ListAttachments(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := s.Ready(); err != nil {
+		s.Fail(w, err)
 		return
 	}
-	_, m, err := s.ownMessage(r.Context(), p, r.PathValue("message_id"))
+	_, m, err := s.hooks.Message(r.Context(), p, r.PathValue("message_id"))
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	as, err := s.d.Extras.Attachments(r.Context(), m.ID)
+	as, err := s.store.Attachments(r.Context(), m.ID)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.toAttachments(as))
+	rest.WriteJSON(w, http.StatusOK, s.toAttachments(as))
 }
 
-// serveFile serves an attachment to a valid signature or to a caller who
+// ServeFile serves an attachment to a valid signature or to a caller who
 // may view its message (Authorization header).
-func (s *Surface) serveFile(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
-	if err := s.uploadsReady(); err != nil {
-		s.fail(w, err)
+func (s *API) ServeFile(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
+	if err := s.Ready(); err != nil {
+		s.Fail(w, err)
 		return
 	}
 	ctx := r.Context()
 	mid, stored := r.PathValue("message_id"), r.PathValue("filepath")
 	notFound := fault.New(fault.NotFound, "File not found")
 	if _, err := uuid.Parse(mid); err != nil || !filepath.IsLocal(stored) || strings.ContainsAny(stored, `/\`) {
-		s.fail(w, notFound)
+		s.Fail(w, notFound)
 		return
 	}
 	path := mid + "/" + stored
@@ -319,24 +402,24 @@ func (s *Surface) serveFile(w http.ResponseWriter, r *http.Request, _ *identity.
 	exp, _ := strconv.ParseInt(q.Get("exp"), 10, 64)
 	signed := exp > time.Now().Unix() && hmac.Equal([]byte(q.Get("sig")), []byte(s.sign(path, exp)))
 	if !signed {
-		p, err := s.authenticate(r)
+		p, err := s.Authenticate(r)
 		if err != nil {
-			s.fail(w, err)
+			s.Fail(w, err)
 			return
 		}
-		if _, _, err := s.ownMessage(ctx, p, mid); err != nil {
-			s.fail(w, notFound)
+		if _, _, err := s.hooks.Message(ctx, p, mid); err != nil {
+			s.Fail(w, notFound)
 			return
 		}
 	}
-	a, err := s.d.Extras.Attachment(ctx, mid, stored)
+	a, err := s.store.Attachment(ctx, mid, stored)
 	if err != nil {
-		s.fail(w, notFound)
+		s.Fail(w, notFound)
 		return
 	}
 	f, err := s.uploads.Open(path)
 	if err != nil {
-		s.fail(w, notFound)
+		s.Fail(w, notFound)
 		return
 	}
 	defer f.Close()
@@ -373,55 +456,55 @@ func toEmoji(e *Emoji) emojiDTO {
 		ContentType: e.ContentType, FileSize: e.FileSize, CreatedAt: e.CreatedAt}
 }
 
-func (s *Surface) listEmojis(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	if err := s.uploadsReady(); err != nil {
-		s.fail(w, err)
+func (s *API) ListEmojis(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := s.Ready(); err != nil {
+		s.Fail(w, err)
 		return
 	}
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	if _, err := s.d.Community.Access(r.Context(), p.Account.ID, id); err != nil {
-		s.fail(w, err)
+	if _, err := s.Community.Access(r.Context(), p.Account.ID, id); err != nil {
+		s.Fail(w, err)
 		return
 	}
-	es, err := s.d.Extras.Emojis(r.Context(), id)
+	es, err := s.store.Emojis(r.Context(), id)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	out := mapAll(es, toEmoji)
-	writeJSON(w, http.StatusOK, out)
+	out := rest.MapAll(es, toEmoji)
+	rest.WriteJSON(w, http.StatusOK, out)
 }
 
 // emojiServer is the prologue of the emoji-managing routes: uploads
 // configured, a server the caller may manage emojis in (owner or
 // MANAGE_SERVER). It writes the error and returns ok=false otherwise.
-func (s *Surface) emojiServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) (id string, ok bool) {
-	if err := s.uploadsReady(); err != nil {
-		s.fail(w, err)
+func (s *API) emojiServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) (id string, ok bool) {
+	if err := s.Ready(); err != nil {
+		s.Fail(w, err)
 		return "", false
 	}
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return "", false
 	}
-	a, err := s.d.Community.Access(r.Context(), p.Account.ID, id)
+	a, err := s.Community.Access(r.Context(), p.Account.ID, id)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return "", false
 	}
-	if !a.IsOwner && !a.Has(community.PermManageServer) {
-		s.fail(w, fault.New(fault.Forbidden, "Only the server owner can manage emojis"))
+	if err := a.MayManageEmojis(); err != nil {
+		s.Fail(w, err)
 		return "", false
 	}
 	return id, true
 }
 
-func (s *Surface) createEmoji(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	id, ok := s.emojiServer(w, r, p)
 	if !ok {
 		return
@@ -429,90 +512,90 @@ func (s *Surface) createEmoji(w http.ResponseWriter, r *http.Request, p *identit
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, MaxEmojiBytes+16<<10)
 	if err := r.ParseMultipartForm(MaxEmojiBytes + 16<<10); err != nil {
-		s.fail(w, invalid("Expected a multipart body with 'name' and 'image' (at most 256 KiB)"))
+		s.Fail(w, rest.Invalid("Expected a multipart body with 'name' and 'image' (at most 256 KiB)"))
 		return
 	}
 	defer func() { _ = r.MultipartForm.RemoveAll() }()
 	name := r.FormValue("name")
 	if !emojiName.MatchString(name) {
-		s.fail(w, invalid("Emoji name must be 1-32 characters: a-z, 0-9, '_' or '-'"))
+		s.Fail(w, rest.Invalid("Emoji name must be 1-32 characters: a-z, 0-9, '_' or '-'"))
 		return
 	}
 	f, hdr, err := r.FormFile("image")
 	if err != nil {
-		s.fail(w, invalid("image is required"))
+		s.Fail(w, rest.Invalid("image is required"))
 		return
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxEmojiBytes+1))
 	if err != nil || hdr.Size > MaxEmojiBytes || len(data) > MaxEmojiBytes {
-		s.fail(w, invalid("Emoji image must be at most 256 KiB"))
+		s.Fail(w, rest.Invalid("Emoji image must be at most 256 KiB"))
 		return
 	}
 	ct := sniff(data)
 	if !strings.HasPrefix(ct, "image/") || len(data) == 0 {
-		s.fail(w, invalid("Emoji image must be PNG, JPEG, GIF or WebP"))
+		s.Fail(w, rest.Invalid("Emoji image must be PNG, JPEG, GIF or WebP"))
 		return
 	}
 	e := &Emoji{ID: identity.NewID(), CommunityID: id, CreatedBy: p.Account.ID, Name: name, ContentType: ct,
 		FileSize: int64(len(data)), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := s.uploads.MkdirAll("emojis", 0o750); err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
 	if err := s.uploads.WriteFile("emojis/"+e.ID, data, 0o640); err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	if err := s.d.Extras.CreateEmoji(ctx, e); err != nil {
+	if err := s.store.CreateEmoji(ctx, e); err != nil {
 		_ = s.uploads.Remove("emojis/" + e.ID)
 		if errors.Is(err, fault.Conflict) {
 			err = fault.New(fault.Conflict, "An emoji with that name already exists")
 		}
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	s.broadcastServer(ctx, id, "CUSTOM_EMOJI_CREATE", map[string]string{"server_id": id, "emoji_id": e.ID})
-	writeJSON(w, http.StatusCreated, toEmoji(e))
+	s.hooks.Broadcast(ctx, id, "CUSTOM_EMOJI_CREATE", map[string]string{"server_id": id, "emoji_id": e.ID})
+	rest.WriteJSON(w, http.StatusCreated, toEmoji(e))
 }
 
-func (s *Surface) deleteEmoji(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+func (s *API) DeleteEmoji(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	id, ok := s.emojiServer(w, r, p)
 	if !ok {
 		return
 	}
 	ctx := r.Context()
 	eid := r.PathValue("emoji_id")
-	if err := s.d.Extras.DeleteEmoji(ctx, id, eid); err != nil {
+	if err := s.store.DeleteEmoji(ctx, id, eid); err != nil {
 		if errors.Is(err, fault.NotFound) {
 			err = fault.New(fault.NotFound, "Emoji not found")
 		}
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
 	_ = s.uploads.Remove("emojis/" + eid)
-	s.broadcastServer(ctx, id, "CUSTOM_EMOJI_DELETE", map[string]string{"server_id": id, "emoji_id": eid})
-	noContent(w)
+	s.hooks.Broadcast(ctx, id, "CUSTOM_EMOJI_DELETE", map[string]string{"server_id": id, "emoji_id": eid})
+	rest.NoContent(w)
 }
 
-func (s *Surface) serveEmoji(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
-	if err := s.uploadsReady(); err != nil {
-		s.fail(w, err)
+func (s *API) ServeEmoji(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
+	if err := s.Ready(); err != nil {
+		s.Fail(w, err)
 		return
 	}
 	id := r.PathValue("emoji_id")
 	if _, err := uuid.Parse(id); err != nil {
-		s.fail(w, fault.New(fault.NotFound, "Emoji not found"))
+		s.Fail(w, fault.New(fault.NotFound, "Emoji not found"))
 		return
 	}
-	e, err := s.d.Extras.Emoji(r.Context(), id)
+	e, err := s.store.Emoji(r.Context(), id)
 	if err != nil {
-		s.fail(w, fault.New(fault.NotFound, "Emoji not found"))
+		s.Fail(w, fault.New(fault.NotFound, "Emoji not found"))
 		return
 	}
 	data, err := s.uploads.ReadFile("emojis/" + e.ID)
 	if err != nil {
-		s.fail(w, fault.New(fault.NotFound, "Emoji not found"))
+		s.Fail(w, fault.New(fault.NotFound, "Emoji not found"))
 		return
 	}
 	h := w.Header()
@@ -520,17 +603,4 @@ func (s *Surface) serveEmoji(w http.ResponseWriter, r *http.Request, _ *identity
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "public, max-age=86400")
 	_, _ = w.Write(data)
-}
-
-// broadcastServer sends a surface event to every member of a community.
-func (s *Surface) broadcastServer(ctx context.Context, communityID, t string, d any) {
-	ms, err := s.d.Community.Store().Members(ctx, communityID)
-	if err != nil {
-		return
-	}
-	ids := make([]string, len(ms))
-	for i, m := range ms {
-		ids[i] = m.AccountID
-	}
-	s.publishDispatch(ctx, t, d, ids)
 }

@@ -1,4 +1,4 @@
-package together
+package embeds
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
 type linkPreview struct {
@@ -99,36 +100,36 @@ func parsePreview(raw string, body []byte) linkPreview {
 	}
 }
 
-// linkPreview fetches a page through the SSRF-safe egress client.
-func (s *Surface) linkPreview(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
-	if s.d.Egress == nil {
-		s.fail(w, fault.New(fault.Unavailable, "Link previews are not available"))
+// LinkPreview fetches a page through the SSRF-safe egress client.
+func (s *API) LinkPreview(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
+	if s.cfg.Egress == nil {
+		s.Fail(w, fault.New(fault.Unavailable, "Link previews are not available"))
 		return
 	}
 	raw := r.URL.Query().Get("url")
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(raw) > 2048 {
-		s.fail(w, invalid("Invalid URL"))
+		s.Fail(w, rest.Invalid("Invalid URL"))
 		return
 	}
 	s.previews.mu.Lock()
 	e, ok := s.previews.entries[raw]
 	s.previews.mu.Unlock()
 	if ok && time.Now().Before(e.expires) {
-		writeJSON(w, http.StatusOK, e.p)
+		rest.WriteJSON(w, http.StatusOK, e.p)
 		return
 	}
-	resp, err := s.d.Egress.Get(r.Context(), raw)
+	resp, err := s.cfg.Egress.Get(r.Context(), raw)
 	if err != nil {
-		s.fail(w, invalid("Could not fetch URL"))
+		s.Fail(w, rest.Invalid("Could not fetch URL"))
 		return
 	}
 	if resp.StatusCode >= 400 {
-		s.fail(w, invalid("URL returned an error"))
+		s.Fail(w, rest.Invalid("URL returned an error"))
 		return
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" && !strings.Contains(ct, "html") {
-		s.fail(w, invalid("URL is not an HTML page"))
+		s.Fail(w, rest.Invalid("URL is not an HTML page"))
 		return
 	}
 	p := parsePreview(raw, resp.Body)
@@ -138,5 +139,5 @@ func (s *Surface) linkPreview(w http.ResponseWriter, r *http.Request, _ *identit
 	}
 	s.previews.entries[raw] = previewEntry{p: p, expires: time.Now().Add(previewTTL)}
 	s.previews.mu.Unlock()
-	writeJSON(w, http.StatusOK, p)
+	rest.WriteJSON(w, http.StatusOK, p)
 }

@@ -1,4 +1,4 @@
-package together
+package embeds
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
 type gifResult struct {
@@ -19,37 +20,37 @@ type gifResult struct {
 	Height     int    `json:"height"`
 }
 
-// giphySearch proxies Giphy's search (rating g, limit ≤ 25, default 15)
+// GiphySearch proxies Giphy's search (rating g, limit ≤ 25, default 15)
 // through the egress client, in Together's result shape.
-func (s *Surface) giphySearch(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
-	if s.d.GiphyAPIKey == "" || s.d.Egress == nil {
-		s.fail(w, fault.New(fault.Unavailable, "GIF search is not configured"))
+func (s *API) GiphySearch(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
+	if s.cfg.GiphyAPIKey == "" || s.cfg.Egress == nil {
+		s.Fail(w, fault.New(fault.Unavailable, "GIF search is not configured"))
 		return
 	}
 	q := r.URL.Query()
 	text := strings.TrimSpace(q.Get("q"))
 	if text == "" || len(text) > 200 {
-		s.fail(w, invalid("q must be 1-200 characters"))
+		s.Fail(w, rest.Invalid("q must be 1-200 characters"))
 		return
 	}
 	limit := 15
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			s.fail(w, invalid("limit must be a number"))
+			s.Fail(w, rest.Invalid("limit must be a number"))
 			return
 		}
 		limit = min(n, 25)
 	}
-	base := s.d.GiphyBase
+	base := s.cfg.GiphyBase
 	if base == "" {
 		base = "https://api.giphy.com"
 	}
-	u := base + "/v1/gifs/search?" + url.Values{"api_key": {s.d.GiphyAPIKey}, "q": {text},
+	u := base + "/v1/gifs/search?" + url.Values{"api_key": {s.cfg.GiphyAPIKey}, "q": {text},
 		"limit": {strconv.Itoa(limit)}, "rating": {"g"}}.Encode()
-	resp, err := s.d.Egress.Get(r.Context(), u)
+	resp, err := s.cfg.Egress.Get(r.Context(), u)
 	if err != nil || resp.StatusCode != http.StatusOK {
-		s.fail(w, fault.New(fault.Unavailable, "GIF search is unavailable"))
+		s.Fail(w, fault.New(fault.Unavailable, "GIF search is unavailable"))
 		return
 	}
 	type image struct {
@@ -67,7 +68,7 @@ func (s *Surface) giphySearch(w http.ResponseWriter, r *http.Request, _ *identit
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(resp.Body, &body); err != nil {
-		s.fail(w, fault.New(fault.Unavailable, "GIF search is unavailable"))
+		s.Fail(w, fault.New(fault.Unavailable, "GIF search is unavailable"))
 		return
 	}
 	out := []gifResult{}
@@ -83,5 +84,5 @@ func (s *Surface) giphySearch(w http.ResponseWriter, r *http.Request, _ *identit
 		g.Height, _ = strconv.Atoi(d.Images.Original.Height)
 		out = append(out, g)
 	}
-	writeJSON(w, http.StatusOK, out)
+	rest.WriteJSON(w, http.StatusOK, out)
 }

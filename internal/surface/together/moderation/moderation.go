@@ -1,7 +1,10 @@
-package together
+// Package moderation serves Together's server moderation settings and
+// logs: automod settings and the word filter (/servers/{id}/automod…) and
+// the audit log (/servers/{id}/audit-logs). The rules (who may, what the
+// filter does to a message) are community's; this package words them.
+package moderation
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -9,8 +12,14 @@ import (
 
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/identity"
-	"github.com/hearth-community/hearth/internal/ratelimit"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
+
+// API serves the routes.
+type API struct{ *rest.Base }
+
+// New builds the routes on b.
+func New(b *rest.Base) *API { return &API{Base: b} }
 
 // automodDTO is a server's automod settings on the wire.
 type automodDTO struct {
@@ -67,24 +76,24 @@ func toWord(w *community.WordFilter) wordDTO             { return wordDTO(*w) }
 func toAutomodLog(l *community.AutomodLog) automodLogDTO { return automodLogDTO(*l) }
 func toAudit(l *community.AuditLog) auditDTO             { return auditDTO(*l) }
 
-func (s *Surface) getAutomod(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+func (s *API) Automod(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := rest.ServerID(r)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	c, err := s.d.Community.Automod(r.Context(), p.Account.ID, id)
+	c, err := s.Community.Automod(r.Context(), p.Account.ID, id)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, automodDTO(*c))
+	rest.WriteJSON(w, http.StatusOK, automodDTO(*c))
 }
 
-func (s *Surface) updateAutomod(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+func (s *API) UpdateAutomod(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := rest.ServerID(r)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
 	var in struct {
@@ -98,127 +107,104 @@ func (s *Surface) updateAutomod(w http.ResponseWriter, r *http.Request, p *ident
 		WordFilterAction  *string `json:"word_filter_action"`
 		TimeoutMinutes    *int    `json:"timeout_minutes"`
 	}
-	if err := s.d.Community.CanModerate(r.Context(), p.Account.ID, id, "manage automod"); err != nil {
-		s.fail(w, err)
+	if err := s.Community.CanModerate(r.Context(), p.Account.ID, id, "manage automod"); err != nil {
+		s.Fail(w, err)
 		return
 	}
-	if err := decode(r, &in, false); err != nil {
-		s.bad(w, err)
+	if err := rest.Decode(r, &in, false); err != nil {
+		s.Bad(w, err)
 		return
 	}
-	c, err := s.d.Community.UpdateAutomod(r.Context(), p.Account.ID, id, community.AutomodPatch{Enabled: in.Enabled,
+	c, err := s.Community.UpdateAutomod(r.Context(), p.Account.ID, id, community.AutomodPatch{Enabled: in.Enabled,
 		SpamEnabled: in.SpamEnabled, DuplicateEnabled: in.DuplicateEnabled, WordFilterEnabled: in.WordFilterEnabled,
 		SpamMaxMessages: in.SpamMaxMessages, SpamWindowSecs: in.SpamWindowSecs, TimeoutMinutes: in.TimeoutMinutes,
 		SpamAction: in.SpamAction, WordFilterAction: in.WordFilterAction})
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	s.audit(r, id, p, "automod.update", "server", id, nil)
-	writeJSON(w, http.StatusOK, automodDTO(*c))
+	s.Audit(r, id, p, "automod.update", "server", id, nil)
+	rest.WriteJSON(w, http.StatusOK, automodDTO(*c))
 }
 
-func (s *Surface) listWords(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+func (s *API) Words(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := rest.ServerID(r)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	ws, err := s.d.Community.Words(r.Context(), p.Account.ID, id)
+	ws, err := s.Community.Words(r.Context(), p.Account.ID, id)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, mapAll(ws, toWord))
+	rest.WriteJSON(w, http.StatusOK, rest.MapAll(ws, toWord))
 }
 
-func (s *Surface) addWord(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+func (s *API) AddWord(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := rest.ServerID(r)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	if err := s.d.Community.CanModerate(r.Context(), p.Account.ID, id, "manage automod"); err != nil {
-		s.fail(w, err)
+	if err := s.Community.CanModerate(r.Context(), p.Account.ID, id, "manage automod"); err != nil {
+		s.Fail(w, err)
 		return
 	}
 	var in struct {
 		Word *string `json:"word"`
 	}
-	if err := decode(r, &in, false); err != nil {
-		s.bad(w, err)
+	if err := rest.Decode(r, &in, false); err != nil {
+		s.Bad(w, err)
 		return
 	}
 	if in.Word == nil {
-		writeError(w, http.StatusUnprocessableEntity, "word is required")
+		rest.WriteError(w, http.StatusUnprocessableEntity, "word is required")
 		return
 	}
-	saved, err := s.d.Community.AddWord(r.Context(), p.Account.ID, id, *in.Word)
+	saved, err := s.Community.AddWord(r.Context(), p.Account.ID, id, *in.Word)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, toWord(saved))
+	rest.WriteJSON(w, http.StatusCreated, toWord(saved))
 }
 
-func (s *Surface) removeWord(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+func (s *API) RemoveWord(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := rest.ServerID(r)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	if err := s.d.Community.RemoveWord(r.Context(), p.Account.ID, id, r.PathValue("word")); err != nil {
-		s.fail(w, err)
+	if err := s.Community.RemoveWord(r.Context(), p.Account.ID, id, r.PathValue("word")); err != nil {
+		s.Fail(w, err)
 		return
 	}
-	noContent(w)
+	rest.NoContent(w)
 }
 
-func (s *Surface) automodLogs(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+func (s *API) AutomodLogs(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := rest.ServerID(r)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	ls, err := s.d.Community.AutomodLogs(r.Context(), p.Account.ID, id)
+	ls, err := s.Community.AutomodLogs(r.Context(), p.Account.ID, id)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, mapAll(ls, toAutomodLog))
+	rest.WriteJSON(w, http.StatusOK, rest.MapAll(ls, toAutomodLog))
 }
 
-// audit records an administrative action; failures are logged, not fatal.
-func (s *Surface) audit(r *http.Request, communityID string, p *identity.Principal, action, targetType, targetID string, details map[string]any) {
-	raw := []byte("{}")
-	if details != nil {
-		raw, _ = json.Marshal(details)
-	}
-	actor := p.Account.ID
-	ip := ratelimit.ClientIP(r, s.d.TrustProxy)
-	l := &community.AuditLog{CommunityID: communityID, ActorID: &actor, Action: action, Details: raw}
-	if targetType != "" {
-		l.TargetType = &targetType
-	}
-	if targetID != "" {
-		l.TargetID = &targetID
-	}
-	if ip != "" {
-		l.IPAddress = &ip
-	}
-	if err := s.d.Community.Audit(context.WithoutCancel(r.Context()), l); err != nil {
-		s.log.Warn("audit log", "err", err)
-	}
-}
-
-func (s *Surface) auditLogs(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
+func (s *API) AuditLogs(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := rest.ServerID(r)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	if err := s.d.Community.CanModerate(r.Context(), p.Account.ID, id, "view the audit log"); err != nil {
-		s.fail(w, err)
+	if err := s.Community.CanModerate(r.Context(), p.Account.ID, id, "view the audit log"); err != nil {
+		s.Fail(w, err)
 		return
 	}
 	q := r.URL.Query()
@@ -226,7 +212,7 @@ func (s *Surface) auditLogs(w http.ResponseWriter, r *http.Request, p *identity.
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			s.fail(w, invalid("limit must be a number"))
+			s.Fail(w, rest.Invalid("limit must be a number"))
 			return
 		}
 		aq.Limit = min(max(n, 1), 100)
@@ -234,15 +220,15 @@ func (s *Surface) auditLogs(w http.ResponseWriter, r *http.Request, p *identity.
 	if v := q.Get("before"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			s.fail(w, invalid("before must be an RFC 3339 timestamp"))
+			s.Fail(w, rest.Invalid("before must be an RFC 3339 timestamp"))
 			return
 		}
 		aq.Before = &t
 	}
-	ls, err := s.d.Community.AuditLogs(r.Context(), p.Account.ID, id, aq)
+	ls, err := s.Community.AuditLogs(r.Context(), p.Account.ID, id, aq)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, mapAll(ls, toAudit))
+	rest.WriteJSON(w, http.StatusOK, rest.MapAll(ls, toAudit))
 }

@@ -1,4 +1,7 @@
-package together
+// Package hooks serves Together's outgoing webhooks: the
+// /servers/{id}/webhooks routes and Together's payload and signature
+// (format), delivered by the node's one engine (internal/webhooks).
+package hooks
 
 import (
 	"context"
@@ -12,19 +15,20 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
 	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
 // Webhook is a server's outgoing webhook.
 type Webhook = webhooks.Hook
 
-// webhookFormat is Together's: {"event", "server_id", "data"} bodies,
+// format is Together's: {"event", "server_id", "data"} bodies,
 // signed X-Together-Signature-256 with the hook's id and attempt; up to 3
 // attempts, 5 s then 15 s apart, 10 s each, on Hearth's one durable
 // delivery engine (internal/webhooks); at most 64 deliveries wait per
 // webhook, more are dropped and counted as failures.
 var (
-	webhookFormat = webhooks.Format{
+	format = webhooks.Format{
 		Kind:       "together",
 		Delays:     []time.Duration{5 * time.Second, 15 * time.Second},
 		Timeout:    10 * time.Second,
@@ -40,6 +44,27 @@ var (
 		},
 	}
 )
+
+// API serves the routes and fires the events.
+type API struct {
+	*rest.Base
+	hooks *webhooks.Hooks // nil without a store or an engine: routes 503, Fire does nothing
+}
+
+// New builds the routes on b; without store or engine the routes answer
+// 503 and Fire sends nothing.
+func New(b *rest.Base, store webhooks.HookStore, engine *webhooks.Engine) (*API, error) {
+	s := &API{Base: b}
+	if store == nil || engine == nil {
+		return s, nil
+	}
+	h, err := webhooks.NewHooks(store, b.Community, engine, format, b.Log.With("component", "together-webhooks"))
+	if err != nil {
+		return nil, err
+	}
+	s.hooks = h
+	return s, nil
+}
 
 type webhookDTO struct {
 	ID               string     `json:"id"`
@@ -62,36 +87,36 @@ func toWebhook(w *Webhook) webhookDTO {
 
 // webhookServer returns the server id of a webhook route the caller may
 // manage.
-func (s *Surface) webhookServer(r *http.Request, p *identity.Principal) (string, error) {
-	if s.webhooks == nil {
+func (s *API) webhookServer(r *http.Request, p *identity.Principal) (string, error) {
+	if s.hooks == nil {
 		return "", fault.New(fault.Unavailable, "Webhooks are not available")
 	}
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
 		return "", err
 	}
-	return id, s.webhooks.CanManage(r.Context(), p.Account.ID, id)
+	return id, s.hooks.CanManage(r.Context(), p.Account.ID, id)
 }
 
-func (s *Surface) listWebhooks(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+func (s *API) List(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	id, err := s.webhookServer(r, p)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	ws, err := s.webhooks.List(r.Context(), p.Account.ID, id)
+	ws, err := s.hooks.List(r.Context(), p.Account.ID, id)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	out := mapAll(ws, toWebhook)
-	writeJSON(w, http.StatusOK, map[string]any{"webhooks": out})
+	out := rest.MapAll(ws, toWebhook)
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"webhooks": out})
 }
 
-func (s *Surface) createWebhook(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+func (s *API) Create(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	id, err := s.webhookServer(r, p)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
 	var in struct {
@@ -99,44 +124,44 @@ func (s *Surface) createWebhook(w http.ResponseWriter, r *http.Request, p *ident
 		URL        *string  `json:"url"`
 		EventTypes []string `json:"event_types"`
 	}
-	if err := decode(r, &in, false); err != nil {
-		s.bad(w, err)
+	if err := rest.Decode(r, &in, false); err != nil {
+		s.Bad(w, err)
 		return
 	}
 	if in.Name == nil || in.URL == nil || in.EventTypes == nil {
-		writeError(w, http.StatusUnprocessableEntity, "name, url and event_types are required")
+		rest.WriteError(w, http.StatusUnprocessableEntity, "name, url and event_types are required")
 		return
 	}
-	wh, err := s.webhooks.Create(r.Context(), p.Account.ID, id, *in.Name, *in.URL, in.EventTypes)
+	wh, err := s.hooks.Create(r.Context(), p.Account.ID, id, *in.Name, *in.URL, in.EventTypes)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	s.audit(r, id, p, "webhook.create", "webhook", wh.ID, map[string]any{"name": wh.Name})
-	writeJSON(w, http.StatusCreated, map[string]any{"webhook": toWebhook(wh), "secret": wh.Secret})
+	s.Audit(r, id, p, "webhook.create", "webhook", wh.ID, map[string]any{"name": wh.Name})
+	rest.WriteJSON(w, http.StatusCreated, map[string]any{"webhook": toWebhook(wh), "secret": wh.Secret})
 }
 
-func (s *Surface) webhookOf(r *http.Request, p *identity.Principal) (*Webhook, error) {
+func (s *API) webhookOf(r *http.Request, p *identity.Principal) (*Webhook, error) {
 	id, err := s.webhookServer(r, p)
 	if err != nil {
 		return nil, err
 	}
-	return s.webhooks.Get(r.Context(), p.Account.ID, id, r.PathValue("webhook_id"))
+	return s.hooks.Get(r.Context(), p.Account.ID, id, r.PathValue("webhook_id"))
 }
 
-func (s *Surface) getWebhook(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+func (s *API) Get(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	wh, err := s.webhookOf(r, p)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toWebhook(wh))
+	rest.WriteJSON(w, http.StatusOK, toWebhook(wh))
 }
 
-func (s *Surface) updateWebhook(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+func (s *API) Update(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	wh, err := s.webhookOf(r, p)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
 	var in struct {
@@ -145,54 +170,54 @@ func (s *Surface) updateWebhook(w http.ResponseWriter, r *http.Request, p *ident
 		EventTypes []string `json:"event_types"`
 		Enabled    *bool    `json:"enabled"`
 	}
-	if err := decode(r, &in, false); err != nil {
-		s.bad(w, err)
+	if err := rest.Decode(r, &in, false); err != nil {
+		s.Bad(w, err)
 		return
 	}
-	if err := s.webhooks.Update(r.Context(), wh, webhooks.HookPatch{Name: in.Name, URL: in.URL, EventTypes: in.EventTypes, Enabled: in.Enabled}); err != nil {
-		s.fail(w, err)
+	if err := s.hooks.Update(r.Context(), wh, webhooks.HookPatch{Name: in.Name, URL: in.URL, EventTypes: in.EventTypes, Enabled: in.Enabled}); err != nil {
+		s.Fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toWebhook(wh))
+	rest.WriteJSON(w, http.StatusOK, toWebhook(wh))
 }
 
-func (s *Surface) deleteWebhook(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+func (s *API) Delete(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	wh, err := s.webhookOf(r, p)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	if err := s.webhooks.Delete(r.Context(), wh); err != nil {
-		s.fail(w, err)
+	if err := s.hooks.Delete(r.Context(), wh); err != nil {
+		s.Fail(w, err)
 		return
 	}
-	s.audit(r, wh.CommunityID, p, "webhook.delete", "webhook", wh.ID, nil)
-	noContent(w)
+	s.Audit(r, wh.CommunityID, p, "webhook.delete", "webhook", wh.ID, nil)
+	rest.NoContent(w)
 }
 
-func (s *Surface) testWebhook(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+func (s *API) Test(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	wh, err := s.webhookOf(r, p)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	c, err := s.d.Community.Store().Community(r.Context(), wh.CommunityID)
+	c, err := s.Community.Store().Community(r.Context(), wh.CommunityID)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
 	body, _ := json.Marshal(map[string]any{"event": "ping", "server_id": wh.CommunityID, "data": map[string]any{
 		"webhook_id": wh.ID, "server_name": c.Name, "message": "This is a test event from Together."}})
-	s.webhooks.Send(r.Context(), wh, body)
+	s.hooks.Send(r.Context(), wh, body)
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// fireWebhooks sends an event to the server's webhooks that subscribe to
+// Fire sends an event to the server's webhooks that subscribe to
 // it. It is called by the node that handled the request, so each event is
 // delivered once however many nodes run.
-func (s *Surface) fireWebhooks(ctx context.Context, communityID, event string, data any) {
-	if s.webhooks != nil {
-		s.webhooks.Fire(ctx, communityID, event, data)
+func (s *API) Fire(ctx context.Context, communityID, event string, data any) {
+	if s.hooks != nil {
+		s.hooks.Fire(ctx, communityID, event, data)
 	}
 }
 

@@ -1,4 +1,7 @@
-package together
+// Package export serves Together's GET /servers/{id}/export: a ZIP of a
+// server's settings, members, roles and messages, and the caller's DMs, in
+// Together's export-only shapes (export.rs).
+package export
 
 import (
 	"archive/zip"
@@ -13,10 +16,16 @@ import (
 	"unicode"
 
 	"github.com/hearth-community/hearth/internal/community"
-	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
+
+// API serves the export route.
+type API struct{ *rest.Base }
+
+// New builds the route on b.
+func New(b *rest.Base) *API { return &API{Base: b} }
 
 // slug is Together's to_slug: letters, digits and '-' stay, every other
 // character becomes '_', and the result is lower-cased. The output never
@@ -97,33 +106,33 @@ func marshalExport(v any, pretty bool) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// exportServer is Together's GET /servers/:id/export (owner only; anyone
+// Server is Together's GET /servers/:id/export (owner only; anyone
 // else, members included, gets 404 "Server not found"). The ZIP holds
 // <slug>-export/ with server.json, channels.json, members.json and
 // roles.json (pretty JSON), messages/<channel-slug>-<id>.jsonl per text
 // channel with messages, and dm_messages/<partner-slug>-<id>.jsonl for the
 // caller's own DMs, one compact JSON object per line, oldest first.
-func (s *Surface) exportServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+func (s *API) Server(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	ctx := r.Context()
-	id, err := serverID(r)
+	id, err := rest.ServerID(r)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	a, err := s.d.Community.Access(ctx, p.Account.ID, id)
-	if err == nil && !a.IsOwner {
-		err = fault.New(fault.NotFound, "Server not found")
+	a, err := s.Community.Access(ctx, p.Account.ID, id)
+	if err == nil {
+		err = a.MayExport()
 	}
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
 	archive, err := s.buildExport(ctx, p.Account.ID, a.Community.ID)
 	if err != nil {
-		s.fail(w, err)
+		s.Fail(w, err)
 		return
 	}
-	s.audit(r, a.Community.ID, p, "server.export", "server", a.Community.ID, nil)
+	s.Audit(r, a.Community.ID, p, "server.export", "server", a.Community.ID, nil)
 	name := slug(a.Community.Name) + "-export-" + time.Now().UTC().Format("20060102") + ".zip"
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
@@ -131,8 +140,8 @@ func (s *Surface) exportServer(w http.ResponseWriter, r *http.Request, p *identi
 	_, _ = w.Write(archive)
 }
 
-func (s *Surface) buildExport(ctx context.Context, callerID, communityID string) ([]byte, error) {
-	st := s.d.Community.Store()
+func (s *API) buildExport(ctx context.Context, callerID, communityID string) ([]byte, error) {
+	st := s.Community.Store()
 	c, err := st.Community(ctx, communityID)
 	if err != nil {
 		return nil, err
@@ -200,7 +209,7 @@ func (s *Surface) buildExport(ctx context.Context, callerID, communityID string)
 		}
 		n, ok := names[*id]
 		if !ok {
-			if acc, err := s.d.Identity.Account(ctx, *id); err == nil {
+			if acc, err := s.Identity.Account(ctx, *id); err == nil {
 				n = &acc.Username
 			}
 			names[*id] = n
@@ -269,12 +278,12 @@ func addLines(add func(string, []byte) error, name string, ms []*messages.Messag
 
 // allMessages returns a conversation's messages oldest first, thread
 // replies included and deleted ones left out.
-func (s *Surface) allMessages(ctx context.Context, conversationID string) ([]*messages.Message, error) {
+func (s *API) allMessages(ctx context.Context, conversationID string) ([]*messages.Message, error) {
 	const page = 500
 	var all []*messages.Message
 	before := ""
 	for {
-		ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: conversationID, Before: before, Limit: page,
+		ms, err := s.Messages.List(ctx, messages.ListQuery{ConversationID: conversationID, Before: before, Limit: page,
 			WithThreads: true, IncludeHidden: true})
 		if err != nil {
 			return nil, err

@@ -1,0 +1,317 @@
+// Package admin serves Together's instance administration: the
+// /admin/* routes (Bearer, admin accounts only), the registration mode
+// they set and /instance/registration-mode reads, and the admin-minted
+// password resets (/auth/forgot-password, /auth/reset-password).
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/surface/together/rest"
+)
+
+// API serves the routes.
+type API struct {
+	*rest.Base
+	started     time.Time
+	connections func() int
+}
+
+// New builds the routes on b; started is when the surface started and
+// connections counts its gateway sockets (both for /admin/stats).
+func New(b *rest.Base, started time.Time, connections func() int) *API {
+	return &API{Base: b, started: started, connections: connections}
+}
+
+// RequireAdmin refuses a caller who is not an instance admin.
+func RequireAdmin(p *identity.Principal) error {
+	if !p.Account.IsAdmin {
+		return fault.New(fault.Forbidden, "Admin access required")
+	}
+	return nil
+}
+
+func paging(r *http.Request) (page, perPage int) {
+	page, perPage = 1, 50
+	if n, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil && n > 1 {
+		page = n
+	}
+	if n, err := strconv.Atoi(r.URL.Query().Get("per_page")); err == nil {
+		perPage = min(max(n, 1), 100)
+	}
+	return page, perPage
+}
+
+func (s *API) Stats(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := RequireAdmin(p); err != nil {
+		s.Fail(w, err)
+		return
+	}
+	ctx := r.Context()
+	users, err := s.Identity.Store().CountAccounts(ctx, "")
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	servers, err := s.Community.Store().CountCommunities(ctx)
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"total_users": users, "total_servers": servers,
+		"active_ws_connections": s.connections(), "uptime_secs": int64(time.Since(s.started).Seconds())})
+}
+
+func (s *API) Settings(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := RequireAdmin(p); err != nil {
+		s.Fail(w, err)
+		return
+	}
+	s.GetRegistrationMode(w, r, p)
+}
+
+func (s *API) UpdateSettings(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := RequireAdmin(p); err != nil {
+		s.Fail(w, err)
+		return
+	}
+	var in struct {
+		RegistrationMode *string `json:"registration_mode"`
+	}
+	if err := rest.Decode(r, &in, false); err != nil {
+		s.Bad(w, err)
+		return
+	}
+	if in.RegistrationMode != nil {
+		switch *in.RegistrationMode {
+		case "open", "invite_only", "closed":
+		default:
+			s.Fail(w, rest.Invalid("registration_mode must be open, invite_only or closed"))
+			return
+		}
+		if err := s.Identity.Store().SetInstanceValue(r.Context(), registrationModeKey, *in.RegistrationMode); err != nil {
+			s.Fail(w, err)
+			return
+		}
+	}
+	s.GetRegistrationMode(w, r, p)
+}
+
+type adminUserDTO struct {
+	ID          string  `json:"id"`
+	Username    string  `json:"username"`
+	Email       *string `json:"email"`
+	AvatarURL   *string `json:"avatar_url"`
+	Status      string  `json:"status"`
+	IsAdmin     bool    `json:"is_admin"`
+	Disabled    bool    `json:"disabled"`
+	DisabledAt  any     `json:"disabled_at"`
+	CreatedAt   any     `json:"created_at"`
+	ServerCount int     `json:"server_count"`
+}
+
+func (s *API) Users(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := RequireAdmin(p); err != nil {
+		s.Fail(w, err)
+		return
+	}
+	ctx := r.Context()
+	page, perPage := paging(r)
+	search := strings.ToLower(r.URL.Query().Get("search"))
+	all, err := s.Identity.Store().ListAccounts(ctx, identity.Registered, 10000, 0)
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	var match []*identity.Account
+	for _, a := range all {
+		if search == "" || strings.Contains(strings.ToLower(a.Username), search) || (a.Email != nil && strings.Contains(*a.Email, search)) {
+			match = append(match, a)
+		}
+	}
+	users := []adminUserDTO{}
+	for i := (page - 1) * perPage; i < len(match) && i < page*perPage; i++ {
+		a := match[i]
+		prof, err := s.Community.Profile(ctx, a.ID)
+		if err != nil {
+			s.Fail(w, err)
+			return
+		}
+		cs, err := s.Community.Store().CommunitiesOf(ctx, a.ID)
+		if err != nil {
+			s.Fail(w, err)
+			return
+		}
+		users = append(users, adminUserDTO{ID: a.ID, Username: a.Username, Email: a.Email, AvatarURL: rest.OptString(a.AvatarURL),
+			Status: prof.Status, IsAdmin: a.IsAdmin, Disabled: a.Disabled(), DisabledAt: a.DisabledAt, CreatedAt: a.CreatedAt,
+			ServerCount: len(cs)})
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"users": users, "total": len(match), "page": page, "per_page": perPage})
+}
+
+func (s *API) UpdateUser(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := RequireAdmin(p); err != nil {
+		s.Fail(w, err)
+		return
+	}
+	id, err := rest.PathID(r, "user_id", "User not found")
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	var in struct {
+		IsAdmin  *bool `json:"is_admin"`
+		Disabled *bool `json:"disabled"`
+	}
+	if err := rest.Decode(r, &in, false); err != nil {
+		s.Bad(w, err)
+		return
+	}
+	if id == p.Account.ID && in.IsAdmin != nil && !*in.IsAdmin {
+		s.Fail(w, rest.Invalid("Cannot demote yourself from admin"))
+		return
+	}
+	if id == p.Account.ID && in.Disabled != nil && *in.Disabled {
+		s.Fail(w, rest.Invalid("Cannot disable yourself"))
+		return
+	}
+	ctx := r.Context()
+	if (in.IsAdmin != nil && !*in.IsAdmin) || (in.Disabled != nil && *in.Disabled) {
+		last, err := s.Identity.RemovesLastAdmin(ctx, id)
+		if err == nil && last {
+			err = identity.ErrLastAdmin
+		}
+		if err != nil {
+			s.Fail(w, err)
+			return
+		}
+	}
+	if err := s.applyAdminUpdate(ctx, id, in.IsAdmin, in.Disabled); err != nil {
+		s.Fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *API) applyAdminUpdate(ctx context.Context, id string, isAdmin, disabled *bool) error {
+	a, err := s.Identity.Account(ctx, id)
+	if errors.Is(err, fault.NotFound) {
+		return fault.New(fault.NotFound, "User not found")
+	}
+	if err != nil {
+		return err
+	}
+	if isAdmin != nil && a.IsAdmin != *isAdmin {
+		a.IsAdmin = *isAdmin
+		if err := s.Identity.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+	}
+	if disabled != nil {
+		if _, err := s.Identity.SetDisabled(ctx, id, *disabled); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteUser is Together's DELETE /admin/users/:user_id: the account
+// goes, its messages stay without an author (MessageDto author_id null).
+func (s *API) DeleteUser(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := RequireAdmin(p); err != nil {
+		s.Fail(w, err)
+		return
+	}
+	id, err := rest.PathID(r, "user_id", "User not found")
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	if id == p.Account.ID {
+		s.Fail(w, rest.Invalid("Cannot delete yourself"))
+		return
+	}
+	err = s.Identity.DeleteAccount(r.Context(), id)
+	if errors.Is(err, fault.NotFound) {
+		err = fault.New(fault.NotFound, "User not found")
+	}
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	rest.NoContent(w)
+}
+
+func (s *API) Servers(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := RequireAdmin(p); err != nil {
+		s.Fail(w, err)
+		return
+	}
+	ctx := r.Context()
+	page, perPage := paging(r)
+	cs, err := s.Community.Store().AllCommunities(ctx, perPage, (page-1)*perPage)
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	total, err := s.Community.Store().CountCommunities(ctx)
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	out := make([]map[string]any, len(cs))
+	for i, c := range cs {
+		owner := ""
+		if a, err := s.Identity.Account(ctx, c.OwnerID); err == nil {
+			owner = a.Username
+		}
+		chans, _ := s.Community.Store().Channels(ctx, c.ID)
+		out[i] = map[string]any{"id": c.ID, "name": c.Name, "owner_id": c.OwnerID, "owner_username": owner, "icon_url": c.IconURL,
+			"is_public": c.IsPublic, "created_at": c.CreatedAt, "member_count": c.MemberCount, "channel_count": len(chans)}
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"servers": out, "total": total, "page": page, "per_page": perPage})
+}
+
+func (s *API) DeleteServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if err := RequireAdmin(p); err != nil {
+		s.Fail(w, err)
+		return
+	}
+	id, err := rest.PathID(r, "server_id", "Server not found")
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	if err := s.Community.Delete(r.Context(), p.Account.ID, id, true); err != nil {
+		s.Fail(w, err)
+		return
+	}
+	rest.NoContent(w)
+}
+
+const registrationModeKey = "together.registration_mode"
+
+// RegistrationMode is open, invite_only or closed (default open).
+func (s *API) RegistrationMode(ctx context.Context) (string, error) {
+	v, err := s.Identity.Store().InstanceValue(ctx, registrationModeKey)
+	if errors.Is(err, fault.NotFound) || (err == nil && v == "") {
+		return "open", nil
+	}
+	return v, err
+}
+
+func (s *API) GetRegistrationMode(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
+	mode, err := s.RegistrationMode(r.Context())
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]string{"registration_mode": mode})
+}
