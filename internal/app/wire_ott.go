@@ -95,6 +95,10 @@ func (a *App) wireOtt(ctx context.Context) error {
 // watchSubscriber adapts the bus to watch.Subscriber.
 type watchSubscriber struct{ b bus.Bus }
 
+func (w watchSubscriber) Publish(ctx context.Context, topic string, data []byte) error {
+	return w.b.Publish(ctx, topic, data)
+}
+
 func (w watchSubscriber) Subscribe(p string, h func(string, []byte)) (func() error, error) {
 	s, err := w.b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })
 	if err != nil {

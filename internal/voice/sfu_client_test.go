@@ -41,8 +41,13 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
+	return newWorldOn(t, storetest.OpenSQLite(t))
+}
+
+// newWorldOn is newWorld on a given database.
+func newWorldOn(t testing.TB, db *store.DB) *world {
+	t.Helper()
 	ctx := context.Background()
-	db := storetest.OpenSQLite(t)
 	comm, err := community.New(db.Community(), nil, db.Messages(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -157,6 +162,12 @@ type peer struct {
 
 func (w *world) join(ctx context.Context, acct string) *peer {
 	w.t.Helper()
+	return w.joinOn(ctx, w.sfu, acct)
+}
+
+// joinOn joins through a given SFU (a node of a cluster).
+func (w *world) joinOn(ctx context.Context, sfu *voice.SFU, acct string) *peer {
+	w.t.Helper()
 	p := &peer{w: w, acct: acct, got: map[streamKey]int{}, ranks: map[streamKey]int{}, speaking: map[string]bool{},
 		changed: make(chan struct{}, 1), stop: make(chan struct{}), joined: make(chan struct{})}
 	var err error
@@ -168,7 +179,7 @@ func (w *world) join(ctx context.Context, acct string) *peer {
 	}
 	w.t.Cleanup(p.close)
 	p.sub.OnTrack(p.onTrack)
-	part, err := w.sfu.Join(ctx, acct, w.voice, p.notice)
+	part, err := sfu.Join(ctx, acct, w.voice, p.notice)
 	if err != nil {
 		w.t.Fatal(err)
 	}
