@@ -50,6 +50,13 @@ type Peers interface {
 	NewPeerConnection() (*webrtc.PeerConnection, error)
 }
 
+// Estimating is a Peers whose connections report a send-side bandwidth
+// estimate from the remote's TWCC feedback (*rtc.Plane): bits per second.
+// With it, each subscriber's video layers follow its own link's estimate.
+type Estimating interface {
+	NewPeerConnectionBWE() (*webrtc.PeerConnection, func() int, error)
+}
+
 // Access resolves an account's bits in a channel (*community.Service).
 type Access interface {
 	ChannelAccess(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error)
@@ -129,6 +136,7 @@ type Participant struct {
 
 	pub *webrtc.PeerConnection
 	sub *webrtc.PeerConnection
+	bwe func() int // the subscribe connection's estimate (bits/s); nil without one
 
 	// remote: a proxy whose room runs on another node (no peer
 	// connections here); origin: a participant here serving another
@@ -203,13 +211,19 @@ func (s *SFU) joinLocal(ca *community.ChannelAccess, accountID, channelID string
 	if err != nil {
 		return nil, err
 	}
-	sub, err := s.peers.NewPeerConnection()
+	var sub *webrtc.PeerConnection
+	var bwe func() int
+	if ep, ok := s.peers.(Estimating); ok {
+		sub, bwe, err = ep.NewPeerConnectionBWE()
+	} else {
+		sub, err = s.peers.NewPeerConnection()
+	}
 	if err != nil {
 		_ = pub.Close()
 		return nil, err
 	}
 	p := &Participant{sfu: s, AccountID: accountID, ChannelID: channelID, notify: notify, perms: ca.Perms,
-		pub: pub, sub: sub, sources: map[string]string{}, down: map[*pubTrack]*downTrack{},
+		pub: pub, sub: sub, bwe: bwe, sources: map[string]string{}, down: map[*pubTrack]*downTrack{},
 		published: map[*webrtc.RTPReceiver]*pubTrack{}, origin: origin}
 	pub.OnTrack(p.onTrack)
 	for _, pc := range []*webrtc.PeerConnection{pub, sub} {
