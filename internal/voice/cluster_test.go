@@ -85,7 +85,8 @@ func udpPort(a net.Addr) string { return strconv.Itoa(a.(*net.UDPAddr).Port) }
 // TestSFUClusterTwoNodes: two nodes on one PostgreSQL and one NATS. A
 // client signalling through node B joins the room that runs on node A
 // (the first to claim the channel): its SDP answer names A's media port,
-// and A's SFU forwards media both ways between it and a client of A. When
+// and A's SFU forwards media both ways between it and a client of A;
+// moderation asked on B is decided on A. When
 // A dies (no shutdown, its lease left to lapse), B tells its client the
 // room moved; both clients join again through B, the room starts there
 // and media flows again.
@@ -122,6 +123,23 @@ func TestSFUClusterTwoNodes(t *testing.T) {
 	pb.until(ctx, "alice's audio through A", func() bool { return pb.count(alice, "mic") >= 10 })
 	pa.until(ctx, "bob's audio through A", func() bool { return pa.count(bob, "mic") >= 10 })
 	pb.until(ctx, "speaking notice over the bus", func() bool { return pb.speaking[alice] })
+
+	// Moderation asked on B reaches the room on A: alice (the owner, with
+	// MUTE_MEMBERS) server-mutes bob through B's proxy of him.
+	if err := nodeB.sfu.ServerMute(ctx, alice, bob, true); err != nil {
+		t.Fatal(err)
+	}
+	pb.until(ctx, "bob's server mute, decided on A, announced through B", func() bool {
+		for _, m := range pb.members {
+			if m.AccountID == bob && m.ServerMute {
+				return true
+			}
+		}
+		return false
+	})
+	if err := nodeB.sfu.ServerMute(ctx, bob, alice, true); err == nil {
+		t.Fatal("bob, without MUTE_MEMBERS, muted alice through B")
+	}
 
 	killed := time.Now()
 	nodeA.kill()
