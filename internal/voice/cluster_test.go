@@ -42,7 +42,7 @@ type sfuNode struct {
 	kill  func() // a crash: no Close, no lease released
 }
 
-func (w *world) node(t *testing.T, prefix string) *sfuNode {
+func (w *world) node(t testing.TB, prefix string) *sfuNode {
 	t.Helper()
 	plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0"}, nil)
 	if err != nil {

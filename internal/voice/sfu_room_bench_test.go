@@ -2,10 +2,16 @@ package voice_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
 	"runtime"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/voice"
 )
 
 // BenchmarkSFURoom: a room of n participants of whom five talk (publish
@@ -84,12 +90,31 @@ func BenchmarkSFURoom(b *testing.B) {
 // request to the first packet of the room's audio arriving at it: Join,
 // the server's subscribe offer, the client's answer, ICE and DTLS on
 // loopback, and the first forwarded packet. One op is one join; a
-// talker keeps sending 50 packets/s throughout.
+// talker keeps sending 50 packets/s throughout. "node" joins on the
+// room's node; "other-node" (PostgreSQL and NATS) joins through a second
+// node, whose requests cross the bus to the room's.
 func BenchmarkSFUJoinToFirstAudio(b *testing.B) {
-	w := newWorld(b)
+	b.Run("node", func(b *testing.B) {
+		w := newWorld(b)
+		benchJoin(b, w, w.sfu, w.sfu)
+	})
+	b.Run("other-node", func(b *testing.B) {
+		if storetest.PostgresURL() == "" || os.Getenv("HEARTH_TEST_NATS_URL") == "" {
+			b.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+		}
+		w := newWorldOn(b, storetest.OpenPostgres(b))
+		r := make([]byte, 6)
+		_, _ = rand.Read(r)
+		prefix := "sfub" + hex.EncodeToString(r)
+		a, o := w.node(b, prefix), w.node(b, prefix)
+		benchJoin(b, w, a.sfu, o.sfu)
+	})
+}
+
+func benchJoin(b *testing.B, w *world, room, via *voice.SFU) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	talker := w.join(ctx, w.owner)
+	talker := w.joinOn(ctx, room, w.owner)
 	if err := talker.publish(ctx, true, false); err != nil {
 		b.Fatal(err)
 	}
@@ -101,7 +126,7 @@ func BenchmarkSFUJoinToFirstAudio(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		t0 := time.Now()
-		p := w.join(ctx, accts[i])
+		p := w.joinOn(ctx, via, accts[i])
 		p.until(ctx, "the first audio packet", func() bool { return p.count(talker.acct, "mic") >= 1 })
 		worst = max(worst, time.Since(t0))
 		b.StopTimer()
