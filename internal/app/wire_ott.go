@@ -92,7 +92,7 @@ func (a *App) wireOtt(ctx context.Context) error {
 	return nil
 }
 
-// watchSubscriber adapts the bus to watch.Subscriber.
+// watchSubscriber adapts the bus to watch.Subscriber and voice.Bus.
 type watchSubscriber struct{ b bus.Bus }
 
 func (w watchSubscriber) Publish(ctx context.Context, topic string, data []byte) error {
