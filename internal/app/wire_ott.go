@@ -92,8 +92,12 @@ func (a *App) wireOtt(ctx context.Context) error {
 	return nil
 }
 
-// watchSubscriber adapts the bus to watch.Subscriber.
+// watchSubscriber adapts the bus to watch.Subscriber and voice.Bus.
 type watchSubscriber struct{ b bus.Bus }
+
+func (w watchSubscriber) Publish(ctx context.Context, topic string, data []byte) error {
+	return w.b.Publish(ctx, topic, data)
+}
 
 func (w watchSubscriber) Subscribe(p string, h func(string, []byte)) (func() error, error) {
 	s, err := w.b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })

@@ -86,6 +86,13 @@ func (a *App) voiceSFU(access voice.Access) *voice.SFU {
 		return nil
 	}
 	s := voice.NewSFU(a.RTC, access, a.Log.With("component", "sfu"))
+	// A channel's room runs on the node holding its lease in the database;
+	// other nodes reach it over the bus. Same code path with one node.
+	if err := s.EnableCluster(voice.ClusterConfig{Bus: watchSubscriber{a.Bus}, Leases: a.DB.VoiceLeases(), Life: a.lifeCtx()}); err != nil {
+		a.Log.Error("voice SFU: cluster", "err", err)
+		return nil
+	}
+	a.runners = append(a.runners, s.Run)
 	a.closers = append(a.closers, func() error { s.Close(); return nil })
 	return s
 }

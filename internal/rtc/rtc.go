@@ -12,9 +12,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -41,10 +44,18 @@ type Plane struct {
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
 	log    *slog.Logger
+
+	pcMu    sync.Mutex            // one connection made at a time, so that
+	lastBWE cc.BandwidthEstimator // the estimator the build hands out is its own
 }
 
+// initialBWE is the send-side estimate a connection starts from (bits per
+// second), before the remote's first TWCC feedback.
+const initialBWE = 2_000_000
+
 // New binds the sockets and builds the API: Opus, VP8, VP9, H.264 and AV1
-// with NACK, RTCP reports, TWCC, the simulcast header extensions (mid,
+// with NACK, RTCP reports, TWCC (feedback on what it receives, and a
+// send-side bandwidth estimate from the feedback on what it sends), the simulcast header extensions (mid,
 // rid, repaired rid) and the audio-level extension (RFC 6464), so that a
 // forwarding unit can see who speaks without decoding.
 func New(cfg Config, log *slog.Logger) (*Plane, error) {
@@ -107,6 +118,25 @@ func New(cfg Config, log *slog.Logger) (*Plane, error) {
 		_ = p.Close()
 		return nil, fmt.Errorf("rtc: interceptors: %w", err)
 	}
+	// Send-side bandwidth estimation from the remote's TWCC feedback
+	// (Google congestion control: delay gradient and loss), without its
+	// pacer: a forwarding unit sends what it receives, and chooses layers
+	// from the estimate instead. The header extension interceptor, added
+	// last, stamps the transport-wide sequence numbers the estimator reads.
+	bwe, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(initialBWE), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
+			gcc.WithLoggerFactory(logs))
+	})
+	if err != nil {
+		_ = p.Close()
+		return nil, fmt.Errorf("rtc: bandwidth estimator: %w", err)
+	}
+	bwe.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { p.lastBWE = e })
+	ir.Add(bwe)
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, ir); err != nil {
+		_ = p.Close()
+		return nil, fmt.Errorf("rtc: TWCC sender: %w", err)
+	}
 	p.api = webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir))
 	return p, nil
 }
@@ -118,11 +148,26 @@ func (p *Plane) API() *webrtc.API { return p.api }
 // sockets. ICE servers are not needed on the server side: the server's own
 // candidates are host candidates on the mux (clients bring TURN).
 func (p *Plane) NewPeerConnection() (*webrtc.PeerConnection, error) {
+	pc, _, err := p.NewPeerConnectionBWE()
+	return pc, err
+}
+
+// NewPeerConnectionBWE is NewPeerConnection and the connection's send-side
+// bandwidth estimate: bits per second the path to the remote carries now,
+// from its TWCC feedback on what this connection sends.
+func (p *Plane) NewPeerConnectionBWE() (*webrtc.PeerConnection, func() int, error) {
+	p.pcMu.Lock()
+	defer p.pcMu.Unlock()
+	p.lastBWE = nil
 	pc, err := p.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
-		return nil, fmt.Errorf("rtc: new peer connection: %w", err)
+		return nil, nil, fmt.Errorf("rtc: new peer connection: %w", err)
 	}
-	return pc, nil
+	est := p.lastBWE
+	if est == nil {
+		return pc, nil, nil
+	}
+	return pc, est.GetTargetBitrate, nil
 }
 
 // UDPAddr is the bound media UDP address.

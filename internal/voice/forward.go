@@ -8,6 +8,13 @@ package voice
 // are recognised from the payload descriptor alone, speaking from the
 // audio-level header extension (RFC 6464).
 //
+// Layer choice: the lowest of the subscriber's wish (tile size), the loss
+// its receiver reports show, its REMB, and the send-side bandwidth
+// estimate of its subscribe connection (TWCC feedback through Google
+// congestion control, internal/rtc): what the estimate leaves after the
+// audio it receives is shared between its video tracks, and each gets the
+// highest layer whose measured rate fits one and a half times its share.
+//
 // RTCP: each subscriber's NACKs are answered from that subscriber's own
 // send buffer by the NACK responder interceptor, so its loss never reaches
 // the publisher; the publisher's own uplink loss is repaired by the NACK
@@ -38,6 +45,12 @@ const (
 	lossDown    = 25 // ~10 %
 	lossUp      = 5  // ~2 %
 	goodReports = 5
+	// bweHold: after the bandwidth estimate last forced a step down (or
+	// allowed a step up), how long before one layer up is tried. The
+	// estimate cannot show room above what is sent (GCC grows to at most
+	// 1.5 times the received rate), so going up is a probe: a link that
+	// cannot carry it brings the estimate, and the layer, back down.
+	bweHold = 5 * time.Second
 )
 
 type layer struct {
@@ -298,6 +311,8 @@ type downTrack struct {
 	wanted  int // subscriber's choice (tile size)
 	capLoss int // receiver-report estimate
 	capREMB int // REMB estimate
+	capBWE  int // TWCC send-side estimate
+	bweAt   time.Time
 	good    int // loss-free reports in a row
 	current *layer
 	started bool
@@ -315,10 +330,10 @@ func newDownTrack(p *Participant, t *pubTrack, local *webrtc.TrackLocalStaticRTP
 	if clock == 0 {
 		clock = 90000
 	}
-	return &downTrack{p: p, t: t, local: local, sender: sender, clock: clock, wanted: 2, capLoss: 2, capREMB: 2}
+	return &downTrack{p: p, t: t, local: local, sender: sender, clock: clock, wanted: 2, capLoss: 2, capREMB: 2, capBWE: 2}
 }
 
-func (d *downTrack) limit() int { return min(d.wanted, d.capLoss, d.capREMB) }
+func (d *downTrack) limit() int { return min(d.wanted, d.capLoss, d.capREMB, d.capBWE) }
 
 func (d *downTrack) setWanted(layer int) {
 	d.mu.Lock()
@@ -413,7 +428,78 @@ func (d *downTrack) readRTCP() {
 				d.onREMB(int64(x.Bitrate))
 			}
 		}
+		d.onBWE(time.Now())
 	}
+}
+
+// onBWE applies the subscribe connection's bandwidth estimate: at once
+// when it no longer fits the layer allowed, one layer up after bweHold.
+func (d *downTrack) onBWE(now time.Time) {
+	if d.t.kind != "video" || d.p.bwe == nil {
+		return
+	}
+	// Headroom of half again: GCC answers any overuse with 0.85 times the
+	// received rate, so on a link that carries what is sent (a busy host's
+	// jitter read as overuse) the share stays above 1/1.5 of the layer's
+	// rate and the layer holds; a real bottleneck takes the estimate far
+	// below it.
+	share := d.p.videoShare(int64(d.p.bwe()))
+	fit, ok := d.t.fits(share * 3 / 2)
+	if !ok {
+		return // the layers' rates are not measured yet
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case fit < d.capBWE:
+		d.capBWE, d.bweAt = fit, now
+	case d.capBWE < 2 && now.Sub(d.bweAt) >= bweHold:
+		d.capBWE, d.bweAt = d.capBWE+1, now
+	}
+}
+
+// fits is the highest rank whose measured rate is at most bps (0 when
+// none is); ok is false while a live layer has no measured rate.
+func (t *pubTrack) fits(bps int64) (rank int, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, l := range t.layers {
+		if l.ended.Load() {
+			continue
+		}
+		rate := l.rate.Load()
+		if rate == 0 {
+			return 0, false
+		}
+		if rate <= bps && l.rank > rank {
+			rank = l.rank
+		}
+	}
+	return rank, true
+}
+
+// videoShare is one video track's share of estimate bps: what the audio
+// this participant receives leaves, split between its video tracks.
+func (p *Participant) videoShare(bps int64) int64 {
+	p.mu.Lock()
+	var audio []*pubTrack
+	videos := 0
+	for t := range p.down {
+		if t.kind == "audio" {
+			audio = append(audio, t)
+		} else {
+			videos++
+		}
+	}
+	p.mu.Unlock()
+	for _, t := range audio {
+		t.mu.Lock()
+		for _, l := range t.layers {
+			bps -= l.rate.Load()
+		}
+		t.mu.Unlock()
+	}
+	return bps / int64(max(videos, 1))
 }
 
 func (d *downTrack) onLoss(fraction uint8) {

@@ -50,6 +50,13 @@ type Peers interface {
 	NewPeerConnection() (*webrtc.PeerConnection, error)
 }
 
+// Estimating is a Peers whose connections report a send-side bandwidth
+// estimate from the remote's TWCC feedback (*rtc.Plane): bits per second.
+// With it, each subscriber's video layers follow its own link's estimate.
+type Estimating interface {
+	NewPeerConnectionBWE() (*webrtc.PeerConnection, func() int, error)
+}
+
 // Access resolves an account's bits in a channel (*community.Service).
 type Access interface {
 	ChannelAccess(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error)
@@ -98,9 +105,11 @@ type SFU struct {
 	access Access
 	log    *slog.Logger
 
+	cl *cluster // nil: one node
+
 	mu        sync.Mutex
 	rooms     map[string]*room
-	byAccount map[string]*Participant
+	byAccount map[string]*Participant // this node's participants and proxies
 }
 
 // NewSFU makes an SFU on a media plane; access checks permissions.
@@ -127,6 +136,13 @@ type Participant struct {
 
 	pub *webrtc.PeerConnection
 	sub *webrtc.PeerConnection
+	bwe func() int // the subscribe connection's estimate (bits/s); nil without one
+
+	// remote: a proxy whose room runs on another node (no peer
+	// connections here); origin: a participant here serving another
+	// node's client (cluster.go).
+	remote, origin *link
+	members        []ParticipantInfo // a proxy's room, from the owner's notices
 
 	mu                   sync.Mutex // guards what follows and the subscribe negotiation
 	closed               bool
@@ -146,7 +162,35 @@ type Participant struct {
 // same account replaces the first (one voice channel per account, as
 // Together's voice states). notify receives the participant's notices; it
 // must not block for long.
+//
+// With a cluster (EnableCluster), the room runs on the node holding the
+// channel's lease; on any other node the participant is a proxy whose
+// calls go to that node over the bus.
 func (s *SFU) Join(ctx context.Context, accountID, channelID string, notify func(Notice)) (*Participant, error) {
+	ca, err := s.check(ctx, accountID, channelID)
+	if err != nil {
+		return nil, err
+	}
+	if s.cl != nil {
+		s.cl.mu.Lock()
+		closing := s.cl.closing
+		s.cl.mu.Unlock()
+		if closing {
+			return nil, fault.New(fault.Unavailable, "This server is shutting down; join again")
+		}
+		owner, err := s.claim(ctx, channelID)
+		if err != nil {
+			return nil, err
+		}
+		if owner != s.cl.node {
+			return s.joinRemote(ctx, owner, accountID, channelID, notify)
+		}
+	}
+	return s.joinLocal(ca, accountID, channelID, notify, nil)
+}
+
+// check is the join rule: a voice (or stage) channel, VIEW and CONNECT.
+func (s *SFU) check(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error) {
 	ca, err := s.access.ChannelAccess(ctx, accountID, channelID)
 	if err != nil {
 		return nil, err
@@ -157,18 +201,30 @@ func (s *SFU) Join(ctx context.Context, accountID, channelID string, notify func
 	if !ca.Can(community.PermViewChannel) || !ca.Can(PermConnect) {
 		return nil, fault.New(fault.Forbidden, "You do not have permission to join this voice channel")
 	}
+	return ca, nil
+}
+
+// joinLocal puts the participant in the room on this node; origin is set
+// when its client is on another node.
+func (s *SFU) joinLocal(ca *community.ChannelAccess, accountID, channelID string, notify func(Notice), origin *link) (*Participant, error) {
 	pub, err := s.peers.NewPeerConnection()
 	if err != nil {
 		return nil, err
 	}
-	sub, err := s.peers.NewPeerConnection()
+	var sub *webrtc.PeerConnection
+	var bwe func() int
+	if ep, ok := s.peers.(Estimating); ok {
+		sub, bwe, err = ep.NewPeerConnectionBWE()
+	} else {
+		sub, err = s.peers.NewPeerConnection()
+	}
 	if err != nil {
 		_ = pub.Close()
 		return nil, err
 	}
 	p := &Participant{sfu: s, AccountID: accountID, ChannelID: channelID, notify: notify, perms: ca.Perms,
-		pub: pub, sub: sub, sources: map[string]string{}, down: map[*pubTrack]*downTrack{},
-		published: map[*webrtc.RTPReceiver]*pubTrack{}}
+		pub: pub, sub: sub, bwe: bwe, sources: map[string]string{}, down: map[*pubTrack]*downTrack{},
+		published: map[*webrtc.RTPReceiver]*pubTrack{}, origin: origin}
 	pub.OnTrack(p.onTrack)
 	for _, pc := range []*webrtc.PeerConnection{pub, sub} {
 		pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -194,6 +250,11 @@ func (s *SFU) Join(ctx context.Context, accountID, channelID string, notify func
 	s.byAccount[accountID] = p
 	tracks := append([]*pubTrack(nil), r.tracks...)
 	s.mu.Unlock()
+	if origin != nil {
+		s.cl.mu.Lock()
+		s.cl.remotes[origin.session] = p
+		s.cl.mu.Unlock()
+	}
 
 	for _, t := range tracks {
 		p.subscribe(t)
@@ -255,6 +316,18 @@ func (s *SFU) Members(channelID string) []ParticipantInfo {
 		}
 	}
 	s.mu.Unlock()
+	if r == nil && s.cl != nil {
+		// A room on another node: what its owner last told a proxy here.
+		s.cl.mu.Lock()
+		defer s.cl.mu.Unlock()
+		for _, p := range s.cl.proxies {
+			if p.ChannelID == channelID {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				return append([]ParticipantInfo{}, p.members...)
+			}
+		}
+	}
 	out := make([]ParticipantInfo, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, p.info())
@@ -263,8 +336,12 @@ func (s *SFU) Members(channelID string) []ParticipantInfo {
 	return out
 }
 
-// Close takes every participant out of every room.
+// Close takes every participant out of every room. With a cluster it
+// first gives up this node's leases, so that the participants of other
+// nodes' clients (told "moved") join again on a node that stays.
 func (s *SFU) Close() {
+	s.closeCluster()
+	defer s.stopCluster()
 	s.mu.Lock()
 	ps := make([]*Participant, 0, len(s.byAccount))
 	for _, p := range s.byAccount {
@@ -272,11 +349,19 @@ func (s *SFU) Close() {
 	}
 	s.mu.Unlock()
 	for _, p := range ps {
-		s.leave(p, "shutdown")
+		reason := "shutdown"
+		if p.origin != nil {
+			reason = ReasonMoved
+		}
+		s.leave(p, reason)
 	}
 }
 
 func (s *SFU) leave(p *Participant, reason string) {
+	if p.remote != nil {
+		s.leaveProxy(p, reason, true)
+		return
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -289,6 +374,7 @@ func (s *SFU) leave(p *Participant, reason string) {
 	r := s.rooms[p.ChannelID]
 	var gone []*pubTrack
 	var others []*Participant
+	empty := false
 	if r != nil && r.members[p.AccountID] == p {
 		delete(r.members, p.AccountID)
 		kept := r.tracks[:0]
@@ -305,12 +391,14 @@ func (s *SFU) leave(p *Participant, reason string) {
 		}
 		if len(r.members) == 0 {
 			delete(s.rooms, p.ChannelID)
+			empty = true
 		}
 	}
-	if s.byAccount[p.AccountID] == p {
-		delete(s.byAccount, p.AccountID)
-	}
 	s.mu.Unlock()
+	s.forget(p)
+	if empty && s.cl != nil {
+		go s.release(p.ChannelID)
+	}
 
 	for _, t := range gone {
 		t.stop()
@@ -402,6 +490,10 @@ func (p *Participant) info() ParticipantInfo {
 // is a mic (audio) or camera (video). Audio needs SPEAK, video VIDEO;
 // without them the whole offer is refused and nothing changes.
 func (p *Participant) Publish(ctx context.Context, offer string, sources map[string]string) (string, error) {
+	if p.remote != nil {
+		r, err := p.proxyCall(ctx, rpcReq{Op: "publish", SDP: offer, Sources: sources})
+		return r.SDP, err
+	}
 	parsed := &sdp.SessionDescription{}
 	if err := parsed.UnmarshalString(offer); err != nil {
 		return "", fault.New(fault.Invalid, "sdp is not a session description")
@@ -472,6 +564,12 @@ func sends(m *sdp.MediaDescription) bool {
 // Answer applies the participant's answer to the server's latest offer on
 // the subscribe connection.
 func (p *Participant) Answer(answer string) error {
+	if p.remote != nil {
+		ctx, cancel := p.bgCtx()
+		defer cancel()
+		_, err := p.proxyCall(ctx, rpcReq{Op: "answer", SDP: answer})
+		return err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -539,6 +637,14 @@ func (p *Participant) SetSelf(mute, deaf bool) {
 		p.speaking = false
 	}
 	p.mu.Unlock()
+	if p.remote != nil {
+		ctx, cancel := p.bgCtx()
+		defer cancel()
+		if _, err := p.proxyCall(ctx, rpcReq{Op: "self", Mute: mute, Deaf: deaf}); err != nil {
+			p.sfu.log.Warn("voice: self mute on the room's node", "err", err)
+		}
+		return
+	}
 	p.sfu.broadcastParticipants(p.ChannelID)
 	p.sfu.broadcastTracks(p.ChannelID)
 }
@@ -546,6 +652,10 @@ func (p *Participant) SetSelf(mute, deaf bool) {
 // ServerMute mutes or unmutes target in the actor's room; it needs
 // MUTE_MEMBERS in the channel.
 func (s *SFU) ServerMute(ctx context.Context, actorID, targetID string, mute bool) error {
+	if node := s.moderationNode(actorID, targetID); node != "" {
+		_, err := s.call(ctx, node, rpcReq{Op: "mute", Account: actorID, Target: targetID, Mute: mute})
+		return err
+	}
 	t, err := s.moderate(ctx, actorID, targetID, PermMuteMembers)
 	if err != nil {
 		return err
@@ -563,12 +673,37 @@ func (s *SFU) ServerMute(ctx context.Context, actorID, targetID string, mute boo
 
 // Disconnect takes target out of its room; it needs MOVE_MEMBERS.
 func (s *SFU) Disconnect(ctx context.Context, actorID, targetID string) error {
+	if node := s.moderationNode(actorID, targetID); node != "" {
+		_, err := s.call(ctx, node, rpcReq{Op: "disconnect", Account: actorID, Target: targetID})
+		return err
+	}
 	t, err := s.moderate(ctx, actorID, targetID, PermMoveMembers)
 	if err != nil {
 		return err
 	}
 	s.leave(t, "disconnected by a moderator")
 	return nil
+}
+
+// moderationNode is the node a moderation runs on when it is not this
+// one: the room's node of the target's proxy here, else of the actor's
+// (a moderator in the same room reaches every participant there).
+func (s *SFU) moderationNode(actorID, targetID string) string {
+	if s.cl == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, a := s.byAccount[targetID], s.byAccount[actorID]
+	switch {
+	case t != nil && t.remote == nil:
+		return ""
+	case t != nil:
+		return t.remote.node
+	case a != nil && a.remote != nil:
+		return a.remote.node
+	}
+	return ""
 }
 
 func (s *SFU) moderate(ctx context.Context, actorID, targetID string, perm int64) (*Participant, error) {
@@ -592,6 +727,12 @@ func (s *SFU) moderate(ctx context.Context, actorID, targetID string, perm int64
 func (p *Participant) SetLayer(trackID string, layer int) error {
 	if layer < 0 || layer > 2 {
 		return fault.New(fault.Invalid, "layer must be 0, 1 or 2")
+	}
+	if p.remote != nil {
+		ctx, cancel := p.bgCtx()
+		defer cancel()
+		_, err := p.proxyCall(ctx, rpcReq{Op: "layer", TrackID: trackID, Layer: layer})
+		return err
 	}
 	p.mu.Lock()
 	var d *downTrack

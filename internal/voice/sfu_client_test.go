@@ -41,8 +41,13 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
+	return newWorldOn(t, storetest.OpenSQLite(t))
+}
+
+// newWorldOn is newWorld on a given database.
+func newWorldOn(t testing.TB, db *store.DB) *world {
+	t.Helper()
 	ctx := context.Background()
-	db := storetest.OpenSQLite(t)
 	comm, err := community.New(db.Community(), nil, db.Messages(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +80,14 @@ func newWorld(t testing.TB) *world {
 		}
 	}
 
+	w.client = clientAPI(t, nil)
+	return w
+}
+
+// clientAPI is the pion API of the test clients; first, when set, is the
+// innermost interceptor (closest to the network: a throttle).
+func clientAPI(t testing.TB, first interceptor.Factory) *webrtc.API {
+	t.Helper()
 	me := &webrtc.MediaEngine{}
 	// Opus and VP8 without RTX: the test client stamps mid and rid on its
 	// packets itself, and pion's RTX would copy the rid onto the repair
@@ -97,6 +110,9 @@ func newWorld(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	ir := &interceptor.Registry{}
+	if first != nil {
+		ir.Add(first)
+	}
 	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +121,7 @@ func newWorld(t testing.TB) *world {
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetInterfaceFilter(func(string) bool { return true })
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	w.client = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return w
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 }
 
 func (w *world) account(name string) string {
@@ -153,22 +168,36 @@ type peer struct {
 	camSender *webrtc.RTPSender
 	keyNeeded [3]atomic.Bool
 	stop      chan struct{}
+	// layerBytes: each simulcast layer's payload size (0: 40, 80, 120)
+	layerBytes [3]int
 }
 
 func (w *world) join(ctx context.Context, acct string) *peer {
 	w.t.Helper()
+	return w.joinOn(ctx, w.sfu, acct)
+}
+
+// joinOn joins through a given SFU (a node of a cluster).
+func (w *world) joinOn(ctx context.Context, sfu *voice.SFU, acct string) *peer {
+	w.t.Helper()
+	return w.joinWith(ctx, sfu, w.client, acct)
+}
+
+// joinWith joins through a given SFU with a given client API.
+func (w *world) joinWith(ctx context.Context, sfu *voice.SFU, api *webrtc.API, acct string) *peer {
+	w.t.Helper()
 	p := &peer{w: w, acct: acct, got: map[streamKey]int{}, ranks: map[streamKey]int{}, speaking: map[string]bool{},
 		changed: make(chan struct{}, 1), stop: make(chan struct{}), joined: make(chan struct{})}
 	var err error
-	if p.pub, err = w.client.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if p.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		w.t.Fatal(err)
 	}
-	if p.sub, err = w.client.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if p.sub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		w.t.Fatal(err)
 	}
 	w.t.Cleanup(p.close)
 	p.sub.OnTrack(p.onTrack)
-	part, err := w.sfu.Join(ctx, acct, w.voice, p.notice)
+	part, err := sfu.Join(ctx, acct, w.voice, p.notice)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -429,7 +458,11 @@ func (p *peer) send(mic *webrtc.TrackLocalStaticRTP, cams [3]*webrtc.TrackLocalS
 			if key {
 				hdr = 0x00
 			}
-			payload := append([]byte{0x10, hdr, 0x9d, 0x01, 0x2a}, make([]byte, 40*(i+1))...)
+			size := 40 * (i + 1)
+			if p.layerBytes[i] > 0 {
+				size = p.layerBytes[i]
+			}
+			payload := append([]byte{0x10, hdr, 0x9d, 0x01, 0x2a}, make([]byte, size)...)
 			payload = append(payload, byte(i))
 			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: frame * 3000, PayloadType: 96, Marker: true},
 				Payload: payload}

@@ -229,6 +229,12 @@ export class VoiceCall {
           this.speaking = { ...this.speaking, [m.user_id!]: !!m.speaking };
           break;
         case "closed":
+          // "moved": the node running the room went away (or handed it
+          // over); joining again starts the room on a node that is up.
+          if (m.reason === "moved" && this.mode === "sfu" && this.joined) {
+            void this.rejoin();
+            break;
+          }
           if (m.reason !== "left") this.error = new Error(`You were taken out of voice: ${m.reason}`);
           this.hangUp();
           break;

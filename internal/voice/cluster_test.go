@@ -1,0 +1,172 @@
+package voice_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/rtc"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/voice"
+)
+
+// busAdapter adapts the bus to voice.Bus.
+type busAdapter struct{ b bus.Bus }
+
+func (a busAdapter) Publish(ctx context.Context, topic string, data []byte) error {
+	return a.b.Publish(ctx, topic, data)
+}
+
+func (a busAdapter) Subscribe(p string, h func(string, []byte)) (func() error, error) {
+	s, err := a.b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })
+	if err != nil {
+		return nil, err
+	}
+	return s.Unsubscribe, nil
+}
+
+// sfuNode is one node of a cluster: its own media plane, NATS connection
+// and SFU, on the world's database.
+type sfuNode struct {
+	sfu   *voice.SFU
+	plane *rtc.Plane
+	kill  func() // a crash: no Close, no lease released
+}
+
+func (w *world) node(t testing.TB, prefix string) *sfuNode {
+	t.Helper()
+	plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb, err := bus.NewNATS(context.Background(), os.Getenv("HEARTH_TEST_NATS_URL"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := bus.WithPrefix(nb, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := voice.NewSFU(plane, w.comm, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err := s.EnableCluster(voice.ClusterConfig{Bus: busAdapter{pb}, Leases: w.db.VoiceLeases(), Life: ctx}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	var once sync.Once
+	n := &sfuNode{sfu: s, plane: plane}
+	n.kill = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			_ = nb.Close()
+			_ = plane.Close()
+		})
+	}
+	t.Cleanup(func() {
+		n.kill()
+		s.Close()
+	})
+	return n
+}
+
+func udpPort(a net.Addr) string { return strconv.Itoa(a.(*net.UDPAddr).Port) }
+
+// TestSFUClusterTwoNodes: two nodes on one PostgreSQL and one NATS. A
+// client signalling through node B joins the room that runs on node A
+// (the first to claim the channel): its SDP answer names A's media port,
+// and A's SFU forwards media both ways between it and a client of A;
+// moderation asked on B is decided on A. When
+// A dies (no shutdown, its lease left to lapse), B tells its client the
+// room moved; both clients join again through B, the room starts there
+// and media flows again.
+func TestSFUClusterTwoNodes(t *testing.T) {
+	t.Parallel()
+	if storetest.PostgresURL() == "" || os.Getenv("HEARTH_TEST_NATS_URL") == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	w := newWorldOn(t, storetest.OpenPostgres(t))
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "sfu" + hex.EncodeToString(b)
+	nodeA, nodeB := w.node(t, prefix), w.node(t, prefix)
+	ctx := testCtx(t)
+	alice, bob := w.owner, w.member("bob")
+
+	pa := w.joinOn(ctx, nodeA.sfu, alice)
+	pb := w.joinOn(ctx, nodeB.sfu, bob)
+	if got := nodeB.sfu.Members(w.voice); len(got) != 2 {
+		t.Fatalf("members seen on B: %+v", got)
+	}
+	if err := pa.publish(ctx, true, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := pb.publish(ctx, true, false); err != nil {
+		t.Fatal(err)
+	}
+	answer := pb.pub.RemoteDescription().SDP
+	if !strings.Contains(answer, " "+udpPort(nodeA.plane.UDPAddr())+" typ host") ||
+		strings.Contains(answer, " "+udpPort(nodeB.plane.UDPAddr())+" typ host") {
+		t.Fatalf("bob's answer through B should carry A's media port %s, not B's %s:\n%s",
+			udpPort(nodeA.plane.UDPAddr()), udpPort(nodeB.plane.UDPAddr()), answer)
+	}
+	pb.until(ctx, "alice's audio through A", func() bool { return pb.count(alice, "mic") >= 10 })
+	pa.until(ctx, "bob's audio through A", func() bool { return pa.count(bob, "mic") >= 10 })
+	pb.until(ctx, "speaking notice over the bus", func() bool { return pb.speaking[alice] })
+
+	// Moderation asked on B reaches the room on A: alice (the owner, with
+	// MUTE_MEMBERS) server-mutes bob through B's proxy of him.
+	if err := nodeB.sfu.ServerMute(ctx, alice, bob, true); err != nil {
+		t.Fatal(err)
+	}
+	pb.until(ctx, "bob's server mute, decided on A, announced through B", func() bool {
+		for _, m := range pb.members {
+			if m.AccountID == bob && m.ServerMute {
+				return true
+			}
+		}
+		return false
+	})
+	if err := nodeB.sfu.ServerMute(ctx, bob, alice, true); err == nil {
+		t.Fatal("bob, without MUTE_MEMBERS, muted alice through B")
+	}
+
+	killed := time.Now()
+	nodeA.kill()
+	pb.until(ctx, "bob told the room moved", func() bool { return pb.closed == voice.ReasonMoved })
+	told := time.Since(killed)
+	if _, err := nodeB.sfu.Participant(bob); err == nil {
+		t.Fatal("bob's proxy on B outlived the move")
+	}
+
+	// Both join again through B (alice's socket went down with A).
+	pb2 := w.joinOn(ctx, nodeB.sfu, bob)
+	pa2 := w.joinOn(ctx, nodeB.sfu, alice)
+	if err := pa2.publish(ctx, true, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := pb2.publish(ctx, true, false); err != nil {
+		t.Fatal(err)
+	}
+	if answer := pb2.pub.RemoteDescription().SDP; !strings.Contains(answer, " "+udpPort(nodeB.plane.UDPAddr())+" typ host") {
+		t.Fatalf("after the move bob's answer should carry B's media port:\n%s", answer)
+	}
+	pb2.until(ctx, "alice's audio through B", func() bool { return pb2.count(alice, "mic") >= 1 })
+	heard := time.Since(killed)
+	pa2.until(ctx, "bob's audio through B", func() bool { return pa2.count(bob, "mic") >= 10 })
+	owner, err := w.db.VoiceLeases().VoiceLeaseOwner(ctx, w.voice, time.Now())
+	if err != nil || owner != nodeB.sfu.NodeID() {
+		t.Fatalf("lease owner %q (%v), want B %q", owner, err, nodeB.sfu.NodeID())
+	}
+	t.Logf("A killed: bob told to rejoin after %v, hears alice through B after %v", told.Round(time.Millisecond), heard.Round(time.Millisecond))
+}
