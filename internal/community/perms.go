@@ -63,6 +63,8 @@ var (
 	ErrAttachOthers  = fault.New(fault.Forbidden, "files attach only to one's own messages")
 	ErrAttach        = fault.New(fault.Forbidden, "ATTACH_FILES is needed to attach files")
 	ErrManageEmojis  = fault.New(fault.Forbidden, "only the owner or MANAGE_SERVER manages emojis")
+	ErrConnectVoice  = fault.New(fault.Forbidden, "CONNECT_VOICE is needed to join a call")
+	ErrStopGoLive    = fault.New(fault.Forbidden, "only the broadcaster or MUTE_MEMBERS stops a Go Live session")
 )
 
 func isAuthor(authorID *string, accountID string) bool {
@@ -123,6 +125,24 @@ func (c *ChannelAccess) MayAttach(authorID *string) error {
 	}
 	if !c.Can(PermAttachFiles) {
 		return ErrAttach
+	}
+	return nil
+}
+
+// MayConnectVoice: joining a channel's call (voice, stage or watch
+// channel, mesh or SFU) needs CONNECT_VOICE.
+func (c *ChannelAccess) MayConnectVoice() error {
+	if !c.Can(PermConnectVoice) {
+		return ErrConnectVoice
+	}
+	return nil
+}
+
+// MayStopGoLive: a Go Live session is stopped by its broadcaster or by a
+// holder of MUTE_MEMBERS in the channel.
+func (c *ChannelAccess) MayStopGoLive(broadcasterID string) error {
+	if broadcasterID != c.AccountID && !c.Can(PermMuteMembers) {
+		return ErrStopGoLive
 	}
 	return nil
 }

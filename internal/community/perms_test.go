@@ -89,6 +89,11 @@ func TestMessageRules(t *testing.T) {
 		{"owner manages emojis", owner.MayManageEmojis(), nil},
 		{"member exports", member.MayExport(), community.ErrServerNotFound},
 		{"owner exports", owner.MayExport(), nil},
+		{"member joins a call", member.MayConnectVoice(), nil},
+		{"no CONNECT_VOICE", bare.MayConnectVoice(), community.ErrConnectVoice},
+		{"broadcaster stops Go Live", bare.MayStopGoLive(me), nil},
+		{"member stops another's Go Live", member.MayStopGoLive(other), community.ErrStopGoLive},
+		{"MUTE_MEMBERS stops another's Go Live", ca(false, 0, community.PermMuteMembers).MayStopGoLive(other), nil},
 	} {
 		if !errors.Is(tc.err, tc.want) || (tc.want == nil) != (tc.err == nil) {
 			t.Errorf("%s: %v, want %v", tc.name, tc.err, tc.want)

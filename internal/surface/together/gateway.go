@@ -556,7 +556,7 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 	case "TYPING_START":
 		in := fr.Typing
 		ca, err := s.d.Community.ChannelAccess(ctx, c.accountID, in.ChannelID)
-		if err != nil || !ca.Can(community.PermViewChannel) {
+		if err != nil || ca.MayView() != nil {
 			return
 		}
 		viewers, err := s.viewers(ctx, in.ChannelID)

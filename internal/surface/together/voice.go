@@ -100,7 +100,7 @@ func (s *Surface) joinVoice(w http.ResponseWriter, r *http.Request, p *identity.
 		s.fail(w, err)
 		return
 	}
-	if !ca.Can(community.PermConnectVoice) {
+	if ca.MayConnectVoice() != nil {
 		s.fail(w, fault.New(fault.Forbidden, "You do not have permission to join this voice channel"))
 		return
 	}
@@ -303,7 +303,7 @@ func (s *Surface) stopGoLive(w http.ResponseWriter, r *http.Request, p *identity
 		return
 	}
 	g, err := s.d.Voice.GoLive(ctx, ca.Channel.ID)
-	if err == nil && g.BroadcasterID != p.Account.ID && !ca.Can(community.PermMuteMembers) {
+	if err == nil && ca.MayStopGoLive(g.BroadcasterID) != nil {
 		s.fail(w, fault.New(fault.Forbidden, "Only the broadcaster can stop this session"))
 		return
 	}
