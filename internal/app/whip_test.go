@@ -21,6 +21,8 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/h264reader"
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 
+	"github.com/hearth-community/hearth/internal/app"
+	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/live"
 )
 
@@ -209,23 +211,9 @@ type liveStatus struct {
 // ends it. Bad keys, bad offers and a second publisher are refused.
 func TestWHIPAndWHEP(t *testing.T) {
 	t.Parallel()
-	for _, b := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(b); err != nil {
-			t.Skip(b + " not installed (.ci/run installs it)")
-		}
-	}
-	cfg := testConfig(t)
-	cfg.FFmpegPath = "ffmpeg"
-	cfg.RTCUDPAddr = "127.0.0.1:0"
-	cfg.DefaultStreamKey = "whip-key"
-	a, _ := start(t, cfg, nil)
-	base := a.HTTP.URL()
+	a, base := liveNode(t, nil)
 	ctx := context.Background()
-	def := a.Live.DefaultStageID()
-	if err := a.Live.SetVariants(ctx, def, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Live.SetLatencyLevel(ctx, def, 0); err != nil {
+	if err := a.Live.SetLatencyLevel(ctx, a.Live.DefaultStageID(), 0); err != nil {
 		t.Fatal(err)
 	}
 	h264, opus := testMedia(t)
@@ -244,10 +232,10 @@ func TestWHIPAndWHEP(t *testing.T) {
 	}{
 		{"no bearer", "/api/whip/default", "", "application/sdp", offer, 401},
 		{"bad bearer", "/api/whip/default", "nope", "application/sdp", offer, 401},
-		{"not sdp", "/api/whip/default", "whip-key", "application/json", "{}", 415},
-		{"garbage sdp", "/api/whip/default", "whip-key", "application/sdp", "hello", 400},
-		{"no H.264", "/api/whip/default", "whip-key", "application/sdp", vp8Offer, 400},
-		{"unknown stage", "/api/whip/nope", "whip-key", "application/sdp", offer, 404},
+		{"not sdp", "/api/whip/default", "live-key", "application/json", "{}", 415},
+		{"garbage sdp", "/api/whip/default", "live-key", "application/sdp", "hello", 400},
+		{"no H.264", "/api/whip/default", "live-key", "application/sdp", vp8Offer, 400},
+		{"unknown stage", "/api/whip/nope", "live-key", "application/sdp", offer, 404},
 		{"whep offline", "/api/whep/default", "", "application/sdp", offer, 404},
 	} {
 		if code, _, body := postSDP(t, "POST", base+c.url, c.token, c.ctype, c.body); code != c.want {
@@ -255,7 +243,7 @@ func TestWHIPAndWHEP(t *testing.T) {
 		}
 	}
 
-	code, hdr, ans := postSDP(t, "POST", base+"/api/whip/default", "whip-key", "application/sdp", offer)
+	code, hdr, ans := postSDP(t, "POST", base+"/api/whip/default", "live-key", "application/sdp", offer)
 	if code != 201 || hdr.Get("Content-Type") != "application/sdp" || !strings.HasPrefix(hdr.Get("Location"), "/api/whip/default/") {
 		t.Fatalf("WHIP: %d %v %s", code, hdr, ans)
 	}
@@ -275,51 +263,15 @@ func TestWHIPAndWHEP(t *testing.T) {
 	})
 	// A second publisher, and PATCH (no trickle).
 	pc2, _, _ := publisher(t, true)
-	if code, _, body := postSDP(t, "POST", base+"/api/whip/default", "whip-key", "application/sdp", offerSDP(t, pc2)); code != 409 {
+	if code, _, body := postSDP(t, "POST", base+"/api/whip/default", "live-key", "application/sdp", offerSDP(t, pc2)); code != 409 {
 		t.Errorf("second publisher: %d %s", code, body)
 	}
-	if code, _, _ := postSDP(t, "PATCH", base+resource, "whip-key", "application/trickle-ice-sdpfrag", "a=end-of-candidates"); code != 405 {
+	if code, _, _ := postSDP(t, "PATCH", base+resource, "live-key", "application/trickle-ice-sdpfrag", "a=end-of-candidates"); code != 405 {
 		t.Errorf("PATCH: %d", code)
 	}
 
 	// A WHEP viewer receives both tracks.
-	viewer := peer(t)
-	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-		if _, err := viewer.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got := make(chan string, 2)
-	viewer.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		if _, _, err := tr.ReadRTP(); err == nil {
-			got <- tr.Codec().MimeType
-		}
-		for {
-			if _, _, err := tr.ReadRTP(); err != nil {
-				return
-			}
-		}
-	})
-	code, hdr, ans = postSDP(t, "POST", base+"/api/whep/default", "", "application/sdp", offerSDP(t, viewer))
-	if code != 201 || !strings.HasPrefix(hdr.Get("Location"), "/api/whep/default/") {
-		t.Fatalf("WHEP: %d %v %s", code, hdr, ans)
-	}
-	if err := viewer.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans}); err != nil {
-		t.Fatal(err)
-	}
-	var mimes []string
-	for len(mimes) < 2 {
-		select {
-		case m := <-got:
-			mimes = append(mimes, m)
-		case <-time.After(hangGuard):
-			t.Fatalf("the WHEP viewer got RTP on %v only", mimes)
-		}
-	}
-	slices.Sort(mimes)
-	if mimes[0] != webrtc.MimeTypeOpus || mimes[1] != webrtc.MimeTypeH264 {
-		t.Fatalf("WHEP tracks: %v", mimes)
-	}
+	watchWHEP(t, base, peer(t))
 	poll(t, "the WebRTC viewer counted", 30*time.Second, func() bool {
 		return call(t, "GET", base+"/api/status", "", nil, &st) == 200 && st.ViewerCount >= 1
 	})
@@ -370,35 +322,102 @@ func TestWHIPWithoutMediaPlane(t *testing.T) {
 // transcoded to Opus once for the stage.
 func TestWHEPFromRTMP(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed (.ci/run installs it)")
+	a, base := liveNode(t, nil)
+	publishRTMP(t, a)
+	watchWHEP(t, base, peer(t))
+}
+
+// TestWHEPThroughTURNOverTCP: a WHEP viewer whose network lets only TCP
+// out (relay-only ICE, the embedded TURN server's TCP URL alone) reaches
+// the stage's media through TURN over TCP and receives RTP on both tracks.
+func TestWHEPThroughTURNOverTCP(t *testing.T) {
+	t.Parallel()
+	a, base := liveNode(t, func(cfg *config.Config) {
+		cfg.TurnListen, cfg.TurnRelayPorts, cfg.TurnPrivatePeers = "127.0.0.1:0", "40000-49999", true
+	})
+	publishRTMP(t, a)
+	var servers []webrtc.ICEServer
+	for _, s := range turnServers(t, base, register(t, base, "viewer").AccessToken) {
+		if strings.HasSuffix(s.URLs, "?transport=tcp") {
+			servers = append(servers, webrtc.ICEServer{URLs: []string{s.URLs}, Username: s.Username, Credential: s.Credential})
+		}
+	}
+	if len(servers) != 1 {
+		t.Fatalf("no TCP TURN URL among the ICE servers")
+	}
+	viewer, err := webrtc.NewPeerConnection(webrtc.Configuration{ICEServers: servers, ICETransportPolicy: webrtc.ICETransportPolicyRelay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = viewer.Close() })
+	watchWHEP(t, base, viewer)
+
+	pair, err := viewer.GetReceivers()[0].Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local.Typ != webrtc.ICECandidateTypeRelay {
+		t.Fatalf("selected pair %v %v, want a relayed local candidate", pair, err)
+	}
+	var relayed []string
+	for _, s := range viewer.GetStats() {
+		if c, ok := s.(webrtc.ICECandidateStats); ok && c.Type == webrtc.StatsTypeLocalCandidate && c.CandidateType == webrtc.ICECandidateTypeRelay {
+			relayed = append(relayed, c.RelayProtocol)
+		}
+	}
+	if len(relayed) == 0 || slices.ContainsFunc(relayed, func(p string) bool { return p != "tcp" }) {
+		t.Fatalf("relayed candidates reach TURN over %v, want tcp only", relayed)
+	}
+}
+
+// liveNode starts a node with the WebRTC media plane on loopback, ffmpeg,
+// RTMP ingest and "live-key" as the default stage's stream key; the stage
+// passes video and audio through to HLS. mod adjusts the config first.
+func liveNode(t *testing.T, mod func(*config.Config)) (*app.App, string) {
+	t.Helper()
+	for _, b := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(b); err != nil {
+			t.Skip(b + " not installed (.ci/run installs it)")
+		}
 	}
 	cfg := testConfig(t)
 	cfg.FFmpegPath = "ffmpeg"
 	cfg.RTCUDPAddr = "127.0.0.1:0"
 	cfg.RTMPAddr = "127.0.0.1:0"
-	cfg.DefaultStreamKey = "rtmp-key"
+	cfg.DefaultStreamKey = "live-key"
+	if mod != nil {
+		mod(&cfg)
+	}
 	a, _ := start(t, cfg, nil)
-	base := a.HTTP.URL()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	def := a.Live.DefaultStageID()
-	if err := a.Live.SetVariants(ctx, def, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
+	if err := a.Live.SetVariants(context.Background(), a.Live.DefaultStageID(), []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
 		t.Fatal(err)
 	}
+	return a, a.HTTP.URL()
+}
+
+// publishRTMP publishes 60 s of ffmpeg's test pattern and a tone (H.264,
+// AAC) to the default stage of a liveNode over RTMP, and waits until the
+// stage is online.
+func publishRTMP(t *testing.T, a *app.App) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	pub := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc=size=160x90:rate=25", "-f", "lavfi", "-i", "sine=frequency=400:sample_rate=44100",
 		"-t", "60", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "32k", "-f", "flv", "rtmp://127.0.0.1:"+strconv.Itoa(a.Live.IngestPort())+"/live/rtmp-key")
+		"-c:a", "aac", "-b:a", "32k", "-f", "flv", "rtmp://127.0.0.1:"+strconv.Itoa(a.Live.IngestPort())+"/live/live-key")
 	if err := pub.Start(); err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); _ = pub.Wait() })
 	var st liveStatus
 	poll(t, "the stage online", 30*time.Second, func() bool {
-		return call(t, "GET", base+"/api/status", "", nil, &st) == 200 && st.Online
+		return call(t, "GET", a.HTTP.URL()+"/api/status", "", nil, &st) == 200 && st.Online
 	})
-	viewer := peer(t)
+}
+
+// watchWHEP plays the default stage over WHEP with viewer (a pion peer
+// that receives video and audio) and waits for RTP on both tracks, H.264
+// and Opus. It returns the session's resource path.
+func watchWHEP(t *testing.T, base string, viewer *webrtc.PeerConnection) string {
+	t.Helper()
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		if _, err := viewer.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 			t.Fatal(err)
@@ -416,7 +435,7 @@ func TestWHEPFromRTMP(t *testing.T) {
 		}
 	})
 	code, hdr, ans := postSDP(t, "POST", base+"/api/whep/default", "", "application/sdp", offerSDP(t, viewer))
-	if code != 201 {
+	if code != 201 || !strings.HasPrefix(hdr.Get("Location"), "/api/whep/default/") {
 		t.Fatalf("WHEP: %d %v %s", code, hdr, ans)
 	}
 	if err := viewer.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans}); err != nil {
@@ -428,11 +447,12 @@ func TestWHEPFromRTMP(t *testing.T) {
 		case m := <-got:
 			mimes = append(mimes, m)
 		case <-time.After(hangGuard):
-			t.Fatalf("the WHEP viewer got RTP on %v only", mimes)
+			t.Fatalf("the WHEP viewer got RTP on %v only (ICE %s)", mimes, viewer.ICEConnectionState())
 		}
 	}
 	slices.Sort(mimes)
 	if mimes[0] != webrtc.MimeTypeOpus || mimes[1] != webrtc.MimeTypeH264 {
 		t.Fatalf("WHEP tracks: %v", mimes)
 	}
+	return hdr.Get("Location")
 }

@@ -26,6 +26,13 @@ type PeerConnector interface {
 	NewPeerConnection() (*webrtc.PeerConnection, error)
 }
 
+// sendBatcher is a media plane that sends a fan-out's packets together
+// (rtc.Plane: one sendmmsg for many viewers instead of one sendto each).
+type sendBatcher interface {
+	BeginBatch()
+	EndBatch()
+}
+
 // ErrNoWebRTC refuses WHIP and WHEP on a node without a media plane.
 var ErrNoWebRTC = fault.New(fault.Unavailable, "WebRTC live is not enabled on this server (it needs --rtc-udp-addr)")
 
@@ -510,8 +517,9 @@ type relay struct {
 	artp     *webrtc.TrackLocalStaticRTP
 	vsample  *webrtc.TrackLocalStaticSample
 	asample  *webrtc.TrackLocalStaticSample
-	keyframe func() // asks the source for a keyframe (nil: cannot)
-	flv      bool   // fed with FLV tags (an RTMP source)
+	keyframe func()      // asks the source for a keyframe (nil: cannot)
+	flv      bool        // fed with FLV tags (an RTMP source)
+	sends    sendBatcher // nil: the plane cannot batch
 
 	mu       sync.Mutex
 	viewers  map[string]*rtcSession
@@ -530,7 +538,7 @@ type relay struct {
 // newRelay makes the fan-out of a WHIP source (forwarding RTP with the
 // publisher's codecs). It returns nil when the tracks cannot be made.
 func newRelay(st *stage, vcap, acap webrtc.RTPCodecCapability, keyframe func()) *relay {
-	r := &relay{st: st, keyframe: keyframe, viewers: map[string]*rtcSession{}}
+	r := &relay{st: st, keyframe: keyframe, viewers: map[string]*rtcSession{}, sends: batcherOf(st)}
 	v, err := webrtc.NewTrackLocalStaticRTP(vcap, "video", "hearth-"+st.id)
 	if err != nil {
 		return nil
@@ -548,7 +556,7 @@ func newRelay(st *stage, vcap, acap webrtc.RTPCodecCapability, keyframe func()) 
 
 // newFLVRelay makes the fan-out of an RTMP source.
 func newFLVRelay(st *stage) *relay {
-	r := &relay{st: st, viewers: map[string]*rtcSession{}, flv: true}
+	r := &relay{st: st, viewers: map[string]*rtcSession{}, flv: true, sends: batcherOf(st)}
 	v, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", "hearth-"+st.id)
 	if err != nil {
@@ -563,15 +571,42 @@ func newFLVRelay(st *stage) *relay {
 	return r
 }
 
+// batcherOf is the stage's media plane when it can batch sends.
+func batcherOf(st *stage) sendBatcher {
+	if st.svc == nil {
+		return nil
+	}
+	b, _ := st.svc.peerConnector().(sendBatcher)
+	return b
+}
+
+// forwardVideo and forwardAudio send a WHIP publisher's packet to every
+// viewer, in one batch of sends.
 func (r *relay) forwardVideo(p *rtp.Packet) {
 	if r.vrtp != nil {
+		r.beginBatch()
 		_ = r.vrtp.WriteRTP(p)
+		r.endBatch()
 	}
 }
 
 func (r *relay) forwardAudio(p *rtp.Packet) {
 	if r.artp != nil {
+		r.beginBatch()
 		_ = r.artp.WriteRTP(p)
+		r.endBatch()
+	}
+}
+
+func (r *relay) beginBatch() {
+	if r.sends != nil {
+		r.sends.BeginBatch()
+	}
+}
+
+func (r *relay) endBatch() {
+	if r.sends != nil {
+		r.sends.EndBatch()
 	}
 }
 
@@ -591,7 +626,9 @@ func (r *relay) flvVideo(ts uint32, tag []byte) {
 	if len(r.viewers) == 0 {
 		return
 	}
+	r.beginBatch() // the frame's packets to every viewer
 	_ = r.vsample.WriteSample(mediaSample(frame, d))
+	r.endBatch()
 }
 
 // flvAudio passes an RTMP source's AAC to the Opus transcoder once a
@@ -608,7 +645,9 @@ func (r *relay) flvAudio(ts uint32, tag []byte) {
 	if r.opus == nil {
 		s := r.st.svc
 		o, err := rtcav.StartAACToOpus(s.ctx, s.Settings().FFmpegPath, s.log.With("component", "whep-audio", "stage", r.st.id), func(pkt []byte) {
+			r.beginBatch()
 			_ = r.asample.WriteSample(mediaSample(pkt, rtcav.OpusFrameMS*time.Millisecond))
+			r.endBatch()
 		})
 		if err != nil {
 			r.opusFail = true

@@ -39,7 +39,7 @@ type Config struct {
 // with New and Close it at shutdown.
 type Plane struct {
 	api    *webrtc.API
-	udp    net.PacketConn
+	udp    *batchConn
 	tcp    net.Listener
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
@@ -63,13 +63,17 @@ func New(cfg Config, log *slog.Logger) (*Plane, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &Plane{log: log}
-	udp, err := net.ListenPacket("udp", cfg.UDPAddr)
+	ua, err := net.ResolveUDPAddr("udp", cfg.UDPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("rtc: UDP address %q: %w", cfg.UDPAddr, err)
+	}
+	udp, err := net.ListenUDP("udp", ua)
 	if err != nil {
 		return nil, fmt.Errorf("rtc: listen UDP %q: %w", cfg.UDPAddr, err)
 	}
-	p.udp = udp
+	p.udp = newBatchConn(udp)
 	logs := LoggerFactory(log)
-	p.udpMux = webrtc.NewICEUDPMux(logs.NewLogger("ice-udp"), udp)
+	p.udpMux = webrtc.NewICEUDPMux(logs.NewLogger("ice-udp"), p.udp)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if cfg.TCPAddr != "" {
 		tcp, err := net.Listen("tcp", cfg.TCPAddr)
@@ -169,6 +173,17 @@ func (p *Plane) NewPeerConnectionBWE() (*webrtc.PeerConnection, func() int, erro
 	}
 	return pc, est.GetTargetBitrate, nil
 }
+
+// BeginBatch opens a batch of sends on the UDP socket: until the matching
+// EndBatch, packets any peer connection of the plane writes over UDP are
+// queued and then sent together, one sendmmsg per up to 128 packets
+// (Linux; elsewhere both are no-ops). A fan-out wraps its writes of one
+// packet (or frame) to every viewer in one batch. Every BeginBatch must
+// be followed by EndBatch, soon: queued packets wait for it.
+func (p *Plane) BeginBatch() { p.udp.begin() }
+
+// EndBatch closes a batch and sends what is queued.
+func (p *Plane) EndBatch() { p.udp.end() }
 
 // UDPAddr is the bound media UDP address.
 func (p *Plane) UDPAddr() net.Addr { return p.udp.LocalAddr() }
