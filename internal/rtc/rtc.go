@@ -18,6 +18,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -38,7 +39,8 @@ type Config struct {
 // Plane is a running media plane. Its zero value is not usable; make one
 // with New and Close it at shutdown.
 type Plane struct {
-	api    *webrtc.API
+	api    *webrtc.API // connections with a send-side bandwidth estimate (SFU subscribers)
+	plain  *webrtc.API // connections without one: receivers, and single-layer fan-outs (WHEP)
 	udp    *batchConn
 	tcp    net.Listener
 	udpMux ice.UDPMux
@@ -108,41 +110,55 @@ func New(cfg Config, log *slog.Logger) (*Plane, error) {
 		}
 	}
 
+	if p.api, err = p.build(se, logs, true); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+	if p.plain, err = p.build(se, logs, false); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// build makes one API on the plane's setting engine: the codecs, the
+// audio-level extension and the default interceptors; with bwe, also the
+// send-side bandwidth estimator and the TWCC sequence numbers it reads.
+// Connections that never choose what to send by the path's capacity (a
+// publisher's, a WHEP viewer's single layer) leave the estimator out: it
+// costs a feedback round per packet and decides nothing there.
+func (p *Plane) build(se webrtc.SettingEngine, logs logging.LoggerFactory, bwe bool) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
-		_ = p.Close()
 		return nil, fmt.Errorf("rtc: codecs: %w", err)
 	}
 	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
-		_ = p.Close()
 		return nil, fmt.Errorf("rtc: audio level extension: %w", err)
 	}
 	ir := &interceptor.Registry{}
 	if err := webrtc.RegisterDefaultInterceptorsWithOptions(me, ir, webrtc.WithInterceptorLoggerFactory(logs)); err != nil {
-		_ = p.Close()
 		return nil, fmt.Errorf("rtc: interceptors: %w", err)
 	}
-	// Send-side bandwidth estimation from the remote's TWCC feedback
-	// (Google congestion control: delay gradient and loss), without its
-	// pacer: a forwarding unit sends what it receives, and chooses layers
-	// from the estimate instead. The header extension interceptor, added
-	// last, stamps the transport-wide sequence numbers the estimator reads.
-	bwe, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-		return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(initialBWE), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
-			gcc.WithLoggerFactory(logs))
-	})
-	if err != nil {
-		_ = p.Close()
-		return nil, fmt.Errorf("rtc: bandwidth estimator: %w", err)
+	if bwe {
+		// Send-side bandwidth estimation from the remote's TWCC feedback
+		// (Google congestion control: delay gradient and loss), without its
+		// pacer: a forwarding unit sends what it receives, and chooses layers
+		// from the estimate instead. The header extension interceptor, added
+		// last, stamps the transport-wide sequence numbers the estimator reads.
+		est, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+			return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(initialBWE), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
+				gcc.WithLoggerFactory(logs))
+		})
+		if err != nil {
+			return nil, fmt.Errorf("rtc: bandwidth estimator: %w", err)
+		}
+		est.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { p.lastBWE = e })
+		ir.Add(est)
+		if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, ir); err != nil {
+			return nil, fmt.Errorf("rtc: TWCC sender: %w", err)
+		}
 	}
-	bwe.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { p.lastBWE = e })
-	ir.Add(bwe)
-	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, ir); err != nil {
-		_ = p.Close()
-		return nil, fmt.Errorf("rtc: TWCC sender: %w", err)
-	}
-	p.api = webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir))
-	return p, nil
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir)), nil
 }
 
 // API is the pion API peer connections are made from.
@@ -151,9 +167,13 @@ func (p *Plane) API() *webrtc.API { return p.api }
 // NewPeerConnection makes a server-side peer connection on the plane's
 // sockets. ICE servers are not needed on the server side: the server's own
 // candidates are host candidates on the mux (clients bring TURN).
+// It has no send-side bandwidth estimate (NewPeerConnectionBWE has).
 func (p *Plane) NewPeerConnection() (*webrtc.PeerConnection, error) {
-	pc, _, err := p.NewPeerConnectionBWE()
-	return pc, err
+	pc, err := p.plain.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("rtc: new peer connection: %w", err)
+	}
+	return pc, nil
 }
 
 // NewPeerConnectionBWE is NewPeerConnection and the connection's send-side
