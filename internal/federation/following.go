@@ -112,7 +112,7 @@ func (s *Service) Follow(ctx context.Context, username, target string) (*Followi
 	}
 	follow := map[string]any{"@context": ContextAS, "id": f.FollowIRI, "type": "Follow",
 		"actor": s.actorIRI(st, local.Username), "object": remote.ID}
-	if err := s.enqueue(ctx, st, local.Username, follow, []string{remote.Inbox}); err != nil {
+	if err := s.enqueue(ctx, follow, []string{remote.Inbox}); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -138,7 +138,7 @@ func (s *Service) Unfollow(ctx context.Context, id string) error {
 	self := s.actorIRI(st, f.Actor)
 	undo := map[string]any{"@context": ContextAS, "id": s.objectIRI(st, uuid.NewString()), "type": "Undo", "actor": self,
 		"object": map[string]any{"id": f.FollowIRI, "type": "Follow", "actor": self, "object": f.IRI}}
-	return s.enqueue(ctx, st, f.Actor, undo, []string{f.Inbox})
+	return s.enqueue(ctx, undo, []string{f.Inbox})
 }
 
 // Followings lists what a local actor follows ("" for the server actor's;
