@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // Following is a remote actor that a local actor follows: Owncast 0.2's
@@ -101,7 +102,7 @@ func (s *Service) Follow(ctx context.Context, username, target string) (*Followi
 		if len(all) >= maxFollowing {
 			return nil, fault.New(fault.Invalid, "this actor follows too many others already")
 		}
-		f = &Following{ID: uuid.NewString(), Actor: local.Username, IRI: remote.ID, CreatedAt: now}
+		f = &Following{ID: identity.NewID(), Actor: local.Username, IRI: remote.ID, CreatedAt: now}
 	case err != nil:
 		return nil, err
 	}
