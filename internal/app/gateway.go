@@ -20,6 +20,9 @@ func (a *App) NewHub(cfg gateway.Config, name string) (*gateway.Hub, error) {
 	if len(cfg.OriginPatterns) == 0 && !cfg.InsecureSkipVerify {
 		cfg.OriginPatterns = a.Config.AllowedOrigins
 	}
+	if cfg.Life == nil {
+		cfg.Life = a.lifeCtx()
+	}
 	h, err := gateway.New(cfg, busSubscriber(a.Bus), a.Log.With("surface", name))
 	if err != nil {
 		return nil, err

@@ -71,7 +71,7 @@ func TestOneIdentityAcrossSurfaces(t *testing.T) {
 		if r.AccountID != alice.User.ID || r.Name != "Rosie" || r.OldName != "Alice Liddell" {
 			t.Fatalf("rename announced = %+v", r)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("a signed-in NAME_CHANGE did not rename the account")
 	}
 	if acct, err := a.Identity.Account(context.Background(), alice.User.ID); err != nil || acct.Name() != "Rosie" {

@@ -13,8 +13,9 @@ import (
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
-// newFederation builds the fediverse service over the stage settings and
-// adds its delivery loop to the runners.
+// newFederation builds the fediverse service over the stage settings; its
+// deliveries are a kind on the node's one webhook engine (wireWebhooks),
+// sent through federation's own egress client.
 // onEngagement is called with each inbound engagement (the surface sets
 // its webhook half once it exists).
 func newFederation(a *App, chat *stagechat.Service, log *slog.Logger, onEngagement func(context.Context, federation.Engagement)) (*federation.Service, error) {
@@ -39,12 +40,10 @@ func newFederation(a *App, chat *stagechat.Service, log *slog.Logger, onEngageme
 			return ch.Name, true
 		}
 	}
-	fed, err := federation.New(cfg,
-		a.DB.Federation(), out, log)
+	fed, err := federation.New(cfg, a.DB.Federation(), a.webhookEngine, out, log)
 	if err != nil {
 		return nil, err
 	}
-	a.runners = append(a.runners, fed.Run)
 	a.Federation = fed
 	return fed, nil
 }

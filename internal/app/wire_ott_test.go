@@ -201,7 +201,7 @@ func TestWatchChannelRoomObeysTheCommunity(t *testing.T) {
 		if code := call(t, "POST", base+"/api/room/"+name+"/queue", tok, map[string]string{"service": "direct", "id": "https://example.com/a.mp4"}, nil); code != 404 {
 			t.Errorf("%s: queue %d, want 404", who, code)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 		if code := ottSocketRefused(ctx, t, base, name, tok); code != 4002 {
 			t.Errorf("%s: socket closed with %d, want 4002 (room not found)", who, code)
 		}

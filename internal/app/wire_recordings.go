@@ -42,7 +42,7 @@ func (a *App) wireRecordings(ctx context.Context) error {
 	}
 	svc, err := recording.New(recording.Config{Dir: dir, NodeID: node, DefaultEnabled: cfg.Recording,
 		ReconnectWindow: cfg.RecordingReconnectWindow, MaxClip: cfg.RecordingMaxClip, MinFreeBytes: cfg.RecordingMinFree,
-		FFmpeg: a.Live.FFmpegPath, Live: a.Live, Objects: a.recordingBucket(), Peers: nodeURLs{a}, PeerKey: peerKey},
+		FFmpeg: a.Live.FFmpegPath, Live: a.Live, Objects: a.recordingBucket(), Peers: nodeURLs{a}, PeerKey: peerKey, Life: a.lifeCtx()},
 		a.DB.Recordings(), a.Log.With("component", "recording"))
 	if err != nil {
 		return err

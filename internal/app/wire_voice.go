@@ -44,7 +44,7 @@ func (a *App) wireTURN(ctx context.Context) (urls []string, secret string, err e
 			return nil, "", fmt.Errorf("turn: --turn-public-ip: %w", err)
 		}
 	}
-	t, err := voice.StartTURN(tc, a.Log.With("component", "turn"))
+	t, err := voice.StartTURN(ctx, tc, a.Log.With("component", "turn"))
 	if err != nil {
 		return nil, "", err
 	}

@@ -18,9 +18,10 @@
 //     Plain JSON keeps the wire byte-for-byte under our control.
 //
 // Every outbound fetch (actor documents, WebFinger for remote follow) and
-// delivery goes through the SSRF-safe egress client. Deliveries are durable
-// (a database queue), retried with backoff, claimed by one node at a time,
-// and bounded per inbox.
+// delivery goes through the SSRF-safe egress client. Deliveries ride the
+// one durable delivery queue (internal/webhooks.Engine) as their own kind,
+// signed with HTTP signatures when sent, retried with backoff, claimed by
+// one node at a time, and bounded per inbox (the newest kept).
 package federation
 
 import (
@@ -39,6 +40,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
 // Settings is what federation reads from the instance settings on every
@@ -106,17 +108,6 @@ type Action struct {
 	CreatedAt time.Time
 }
 
-// Delivery is one queued signed POST.
-type Delivery struct {
-	ID        string
-	Inbox     string
-	KeyID     string
-	Body      []byte
-	Attempts  int
-	NextAt    time.Time
-	CreatedAt time.Time
-}
-
 // Store persists federation state. Lookups that match nothing return
 // fault.NotFound.
 type Store interface {
@@ -140,14 +131,6 @@ type Store interface {
 	AddAction(ctx context.Context, a *Action) error
 	Actions(ctx context.Context, offset, limit int) ([]*Action, int, error)
 
-	// Enqueue adds deliveries; for each inbox, the oldest rows past
-	// perInbox are dropped so a dead inbox cannot grow the queue.
-	Enqueue(ctx context.Context, ds []*Delivery, perInbox int) error
-	// Claim leases up to n due deliveries until leaseUntil.
-	Claim(ctx context.Context, now, leaseUntil time.Time, n int) ([]*Delivery, error)
-	DeliveryDone(ctx context.Context, id string) error
-	DeliveryRetry(ctx context.Context, id string, attempts int, next time.Time) error
-
 	// StageActorEnabled reports whether a stage channel's actor is on (on
 	// unless switched off).
 	StageActorEnabled(ctx context.Context, channelID string) (bool, error)
@@ -161,6 +144,16 @@ type Doer interface {
 	Do(req *http.Request) (*http.Response, error)
 	CheckURL(raw string) (*url.URL, error)
 }
+
+// Deliveries is the one durable delivery queue (webhooks.Engine): the
+// service registers its kind on it and queues its signed POSTs there.
+type Deliveries interface {
+	Register(k webhooks.Kind) error
+	Enqueue(ctx context.Context, kind, ref, url string, body []byte) bool
+}
+
+// DeliveryKind is the name federation's deliveries have on the queue.
+const DeliveryKind = "federation"
 
 // Config tunes the service. Zero values take the defaults.
 type Config struct {
@@ -176,17 +169,12 @@ type Config struct {
 	// KeyCacheTTL is how long a fetched actor key is trusted before it is
 	// fetched again. Default 1 hour.
 	KeyCacheTTL time.Duration
-	// Attempts, Backoff, PerInbox and Workers tune delivery: tries per
-	// delivery (default 8), the first retry delay doubled each time
-	// (default 30 s), rows kept per inbox (default 500), concurrent sends
-	// (default 4).
+	// Attempts, Backoff and PerInbox tune delivery: tries per delivery
+	// (default 8), the first retry delay doubled each time, at most 6 h
+	// (default 30 s), deliveries kept per inbox, the newest (default 500).
 	Attempts int
 	Backoff  time.Duration
 	PerInbox int
-	Workers  int
-	// Poll is how often the queue is checked when nothing woke it.
-	// Default 2 s.
-	Poll time.Duration
 	// StageChannel, when set, makes each stage channel its own actor
 	// (Hearth's several stages), named StagePrefix + the channel id: it
 	// returns the channel's name, ok false when channelID is not a stage
@@ -232,6 +220,7 @@ const (
 type Service struct {
 	cfg    Config
 	st     Store
+	q      Deliveries
 	client Doer
 	log    *slog.Logger
 	now    func() time.Time
@@ -240,13 +229,13 @@ type Service struct {
 	key   *rsa.PrivateKey
 
 	keys *keyCache
-	wake chan struct{}
 }
 
-// New builds the service.
-func New(cfg Config, st Store, client Doer, logger *slog.Logger) (*Service, error) {
-	if st == nil || client == nil || cfg.Settings == nil {
-		return nil, errors.New("federation: store, client and settings are required")
+// New builds the service and registers its deliveries' kind on q, to be
+// sent through client (the engine running q sends them).
+func New(cfg Config, st Store, q Deliveries, client Doer, logger *slog.Logger) (*Service, error) {
+	if st == nil || q == nil || client == nil || cfg.Settings == nil {
+		return nil, errors.New("federation: store, delivery queue, client and settings are required")
 	}
 	if cfg.DateWindow <= 0 {
 		cfg.DateWindow = time.Hour
@@ -266,21 +255,17 @@ func New(cfg Config, st Store, client Doer, logger *slog.Logger) (*Service, erro
 	if cfg.PerInbox <= 0 {
 		cfg.PerInbox = 500
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 4
-	}
-	if cfg.Poll <= 0 {
-		cfg.Poll = 2 * time.Second
-	}
 	if cfg.LiveWindow <= 0 {
 		cfg.LiveWindow = 4 * time.Hour
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, st: st, client: client, log: logger.With("component", "federation"), now: time.Now,
-		wake: make(chan struct{}, 1)}
+	s := &Service{cfg: cfg, st: st, q: q, client: client, log: logger.With("component", "federation"), now: time.Now}
 	s.keys = newKeyCache(s)
+	if err := q.Register(s.deliveryKind()); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -2,7 +2,9 @@ package federation_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,10 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-fed/httpsig"
+
 	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
 // inbox counts the activities POSTed to it.
@@ -42,9 +47,20 @@ func newInbox(t *testing.T) *inbox {
 	return in
 }
 
-func newService(t *testing.T, db *store.DB, cfg federation.Config) *federation.Service {
+// node is one node's federation service and the delivery engine it
+// queues on.
+type node struct {
+	*federation.Service
+	engine *webhooks.Engine
+}
+
+func newService(t *testing.T, db *store.DB, cfg federation.Config) node {
 	t.Helper()
 	out, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap.Addr().IsLoopback() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := webhooks.NewEngine(webhooks.EngineConfig{Poll: 10 * time.Millisecond}, db.WebhookQueue(), out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,12 +69,11 @@ func newService(t *testing.T, db *store.DB, cfg federation.Config) *federation.S
 			return federation.Settings{Enabled: true, Username: "streamer", ServerURL: "https://stage.example", Name: "Stage"}
 		}
 	}
-	cfg.Poll = 10 * time.Millisecond
-	s, err := federation.New(cfg, db.Federation(), out, nil)
+	s, err := federation.New(cfg, db.Federation(), e, out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return node{s, e}
 }
 
 func addFollower(t *testing.T, db *store.DB, iri, inbox string) {
@@ -70,10 +85,11 @@ func addFollower(t *testing.T, db *store.DB, iri, inbox string) {
 	}
 }
 
-func run(t *testing.T, s *federation.Service) (stop func()) {
+// run runs the node's delivery engine.
+func run(t *testing.T, n node) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { _ = s.Run(ctx); close(done) }()
+	go func() { _ = n.engine.Run(ctx); close(done) }()
 	stop = func() { cancel(); <-done }
 	t.Cleanup(stop)
 	return stop
@@ -178,14 +194,14 @@ func TestDeliveryQueueBoundedPerInbox(t *testing.T) {
 				}
 			}
 			now := time.Now().Add(time.Minute)
-			ds, err := db.Federation().Claim(context.Background(), now, now.Add(time.Minute), 100)
+			ds, err := db.WebhookQueue().ClaimDeliveries(context.Background(), []string{federation.DeliveryKind}, now, now.Add(time.Minute), 100)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(ds) != 3 {
 				t.Fatalf("queued for the dead inbox: %d, want 3", len(ds))
 			}
-			again, err := db.Federation().Claim(context.Background(), now, now.Add(time.Minute), 100)
+			again, err := db.WebhookQueue().ClaimDeliveries(context.Background(), []string{federation.DeliveryKind}, now, now.Add(time.Minute), 100)
 			if err != nil || len(again) != 0 {
 				t.Fatalf("claimed twice: %d %v", len(again), err)
 			}
@@ -318,5 +334,100 @@ func TestGoLivePost(t *testing.T) {
 		if public == private {
 			t.Errorf("private=%v: to = %v", private, create.To)
 		}
+	}
+}
+
+// TestDeliveryOnTheWebhookEngine: federation's deliveries ride the one
+// delivery engine as their own kind and keep ActivityPub's wire: the POST
+// is signed (draft-cavage rsa-sha256 over (request-target), host, date and
+// digest) with the actor's key, typed application/activity+json; an inbox
+// answering 5xx is tried again, one answering 4xx is given up on at once.
+func TestDeliveryOnTheWebhookEngine(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	type hit struct {
+		status           int
+		keyID, ctype     string
+		verifyErr        error
+		hasDigest, isAct bool
+	}
+	var s node
+	var mu sync.Mutex
+	answers := map[string][]int{"/flaky": {500, 202}, "/gone": {410, 202}}
+	hits := make(chan hit, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(strings.NewReader(string(b)))
+		h := hit{ctype: r.Header.Get("Content-Type"), hasDigest: r.Header.Get("Digest") != "", isAct: json.Valid(b)}
+		v, err := httpsig.NewVerifier(r)
+		if err == nil {
+			h.keyID = v.KeyId()
+			pemText, perr := s.PublicKeyPEM(r.Context())
+			if perr != nil {
+				err = perr
+			} else {
+				blk, _ := pem.Decode([]byte(pemText))
+				pub, perr := x509.ParsePKIXPublicKey(blk.Bytes)
+				if perr != nil {
+					err = perr
+				} else {
+					err = v.Verify(pub, httpsig.RSA_SHA256)
+				}
+			}
+		}
+		h.verifyErr = err
+		mu.Lock()
+		h.status = answers[r.URL.Path][0]
+		answers[r.URL.Path] = answers[r.URL.Path][1:]
+		mu.Unlock()
+		w.WriteHeader(h.status)
+		hits <- h
+	}))
+	defer srv.Close()
+	addFollower(t, db, "https://peer.example/users/a", srv.URL+"/flaky")
+	addFollower(t, db, "https://peer.example/users/b", srv.URL+"/gone")
+	s = newService(t, db, federation.Config{Backoff: time.Millisecond})
+	if err := s.SendPublic(context.Background(), "signed"); err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, s)
+	count := map[int]int{}
+	for range 3 {
+		select {
+		case h := <-hits:
+			if h.verifyErr != nil || h.keyID != "https://stage.example/federation/user/streamer#main-key" ||
+				h.ctype != federation.ContentType || !h.hasDigest || !h.isAct {
+				t.Fatalf("delivery as sent: %+v", h)
+			}
+			count[h.status]++
+		case <-time.After(30 * time.Second):
+			t.Fatalf("deliveries did not arrive: %v", count)
+		}
+	}
+	// The engine records each answer after the inbox sent it: wait for the
+	// queue to empty (the 410 given up on, the 500 sent again).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM webhook_deliveries WHERE kind = $1`,
+			federation.DeliveryKind).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d deliveries still queued", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	if count[500] != 1 || count[202] != 1 || count[410] != 1 {
+		t.Fatalf("answers = %v, want one each of 500, 202, 410", count)
+	}
+	select {
+	case h := <-hits:
+		t.Fatalf("an extra attempt: %+v", h)
+	default:
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // Following is a remote actor that a local actor follows: Owncast 0.2's
@@ -101,7 +102,7 @@ func (s *Service) Follow(ctx context.Context, username, target string) (*Followi
 		if len(all) >= maxFollowing {
 			return nil, fault.New(fault.Invalid, "this actor follows too many others already")
 		}
-		f = &Following{ID: uuid.NewString(), Actor: local.Username, IRI: remote.ID, CreatedAt: now}
+		f = &Following{ID: identity.NewID(), Actor: local.Username, IRI: remote.ID, CreatedAt: now}
 	case err != nil:
 		return nil, err
 	}
@@ -112,7 +113,7 @@ func (s *Service) Follow(ctx context.Context, username, target string) (*Followi
 	}
 	follow := map[string]any{"@context": ContextAS, "id": f.FollowIRI, "type": "Follow",
 		"actor": s.actorIRI(st, local.Username), "object": remote.ID}
-	if err := s.enqueue(ctx, st, local.Username, follow, []string{remote.Inbox}); err != nil {
+	if err := s.enqueue(ctx, follow, []string{remote.Inbox}); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -138,7 +139,7 @@ func (s *Service) Unfollow(ctx context.Context, id string) error {
 	self := s.actorIRI(st, f.Actor)
 	undo := map[string]any{"@context": ContextAS, "id": s.objectIRI(st, uuid.NewString()), "type": "Undo", "actor": self,
 		"object": map[string]any{"id": f.FollowIRI, "type": "Follow", "actor": self, "object": f.IRI}}
-	return s.enqueue(ctx, st, f.Actor, undo, []string{f.Inbox})
+	return s.enqueue(ctx, undo, []string{f.Inbox})
 }
 
 // Followings lists what a local actor follows ("" for the server actor's;

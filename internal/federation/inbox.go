@@ -169,7 +169,7 @@ func (s *Service) sendAccept(ctx context.Context, st Settings, username string, 
 		"actor":    s.actorIRI(st, username),
 		"object":   follow,
 	}
-	return s.enqueue(ctx, st, username, accept, []string{f.Inbox})
+	return s.enqueue(ctx, accept, []string{f.Inbox})
 }
 
 // Followers lists a local actor's followers in a state.

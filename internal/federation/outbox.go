@@ -1,21 +1,20 @@
 package federation
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
 // Post is what a public note says.
@@ -133,7 +132,7 @@ func (s *Service) post(ctx context.Context, st Settings, a *LocalActor, p Post) 
 	if err != nil {
 		return err
 	}
-	return s.enqueue(ctx, st, a.Username, create, inboxes)
+	return s.enqueue(ctx, create, inboxes)
 }
 
 func withContext(m map[string]any) map[string]any {
@@ -170,8 +169,9 @@ func (s *Service) followerInboxes(ctx context.Context, username string) ([]strin
 	}
 }
 
-// enqueue stores one delivery per inbox and wakes the sender.
-func (s *Service) enqueue(ctx context.Context, st Settings, username string, activity any, inboxes []string) error {
+// enqueue queues one delivery of activity per inbox on the delivery queue.
+// Signing waits until each is sent, with the key of the activity's actor.
+func (s *Service) enqueue(ctx context.Context, activity any, inboxes []string) error {
 	if len(inboxes) == 0 {
 		return nil
 	}
@@ -179,129 +179,85 @@ func (s *Service) enqueue(ctx context.Context, st Settings, username string, act
 	if err != nil {
 		return err
 	}
-	now := s.now().UTC()
-	ds := make([]*Delivery, 0, len(inboxes))
 	for _, in := range inboxes {
-		ds = append(ds, &Delivery{ID: uuid.NewString(), Inbox: in, KeyID: s.keyID(st, username), Body: body, NextAt: now, CreatedAt: now})
-	}
-	if err := s.st.Enqueue(ctx, ds, s.cfg.PerInbox); err != nil {
-		return err
-	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
+		if !s.q.Enqueue(ctx, DeliveryKind, in, in, body) {
+			return fmt.Errorf("federation: delivery to %s not queued", in)
+		}
 	}
 	return nil
 }
 
-// Run sends queued deliveries until ctx ends. Every node may run it: a
-// delivery is claimed (leased) by one node at a time, so it is sent once
-// per cluster, and a node that dies mid-send leaves it to be retried when
-// the lease runs out.
-func (s *Service) Run(ctx context.Context) error {
-	t := time.NewTicker(s.cfg.Poll)
-	defer t.Stop()
-	for {
-		s.drain(ctx)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-s.wake:
+// deliveryKind is how the delivery queue sends federation's deliveries:
+// through federation's egress client, signed (draft-cavage) with the key
+// of the activity's actor, retried with doubling delays, and given up on
+// when the inbox refuses for good (a 4xx other than 408 and 429) or its
+// domain is blocked.
+func (s *Service) deliveryKind() webhooks.Kind {
+	delays := make([]time.Duration, 0, s.cfg.Attempts-1)
+	for i := range s.cfg.Attempts - 1 {
+		wait := s.cfg.Backoff << i
+		if wait > 6*time.Hour || wait <= 0 {
+			wait = 6 * time.Hour
 		}
+		delays = append(delays, wait)
+	}
+	return webhooks.Kind{
+		Name:       DeliveryKind,
+		Delays:     delays,
+		Timeout:    15 * time.Second,
+		MaxWaiting: s.cfg.PerInbox,
+		KeepNewest: true,
+		Client:     s.client,
+		Sign:       s.signDelivery,
+		Retry: func(err error) bool {
+			var se *webhooks.StatusError
+			if errors.As(err, &se) {
+				return se.Code == http.StatusTooManyRequests || se.Code == http.StatusRequestTimeout || se.Code >= 500
+			}
+			var pe permanentError
+			return !errors.As(err, &pe)
+		},
+		Report: func(_ context.Context, d *webhooks.Queued, n int, err error, final bool) {
+			switch {
+			case err == nil:
+			case final:
+				s.log.Warn("federation delivery failed; giving up", "inbox", d.URL, "attempts", n, "err", err)
+			default:
+				s.log.Debug("federation delivery failed; will retry", "inbox", d.URL, "attempt", n, "err", err)
+			}
+		},
 	}
 }
 
-// drain sends every due delivery.
-func (s *Service) drain(ctx context.Context) {
-	for ctx.Err() == nil {
-		now := s.now().UTC()
-		ds, err := s.st.Claim(ctx, now, now.Add(2*time.Minute), 32)
-		if err != nil {
-			s.log.Warn("claim deliveries", "err", err)
-			return
-		}
-		if len(ds) == 0 {
-			return
-		}
-		sem := make(chan struct{}, s.cfg.Workers)
-		var wg sync.WaitGroup
-		for _, d := range ds {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				s.deliver(ctx, d)
-			}()
-		}
-		wg.Wait()
-	}
-}
+// permanentError is a delivery that can never be sent (a blocked or
+// unsafe inbox, an activity with no actor).
+type permanentError struct{ why string }
 
-// permanentError is a delivery the remote refused for good (4xx).
-type permanentError struct{ status int }
+func (e permanentError) Error() string { return "federation: " + e.why }
 
-func (e permanentError) Error() string { return fmt.Sprintf("inbox answered %d", e.status) }
-
-func (s *Service) deliver(ctx context.Context, d *Delivery) {
-	err := s.send(ctx, d)
-	bg := context.WithoutCancel(ctx)
-	if err == nil {
-		if err := s.st.DeliveryDone(bg, d.ID); err != nil {
-			s.log.Warn("record delivery", "err", err)
-		}
-		return
+// signDelivery checks the inbox and signs a delivery's POST with the key
+// of its activity's actor.
+func (s *Service) signDelivery(ctx context.Context, d *webhooks.Queued, h http.Header, _ int, _ time.Time) error {
+	if _, err := s.client.CheckURL(d.URL); err != nil {
+		return permanentError{"inbox refused: " + err.Error()}
 	}
-	attempts := d.Attempts + 1
-	if _, perm := err.(permanentError); perm || attempts >= s.cfg.Attempts {
-		s.log.Warn("federation delivery failed; giving up", "inbox", d.Inbox, "attempts", attempts, "err", err)
-		if err := s.st.DeliveryDone(bg, d.ID); err != nil {
-			s.log.Warn("record delivery", "err", err)
-		}
-		return
+	if u, err := url.Parse(d.URL); err != nil || blocked(s.Settings(), u.Hostname()) {
+		return permanentError{"inbox domain blocked"}
 	}
-	wait := s.cfg.Backoff << (attempts - 1)
-	if wait > 6*time.Hour || wait <= 0 {
-		wait = 6 * time.Hour
+	var act struct {
+		Actor string `json:"actor"`
 	}
-	s.log.Debug("federation delivery failed; will retry", "inbox", d.Inbox, "in", wait, "err", err)
-	if err := s.st.DeliveryRetry(bg, d.ID, attempts, s.now().UTC().Add(wait)); err != nil {
-		s.log.Warn("record delivery retry", "err", err)
+	if err := json.Unmarshal(d.Body, &act); err != nil || act.Actor == "" {
+		return permanentError{"activity has no actor"}
 	}
-}
-
-func (s *Service) send(ctx context.Context, d *Delivery) error {
-	if _, err := s.client.CheckURL(d.Inbox); err != nil {
-		return permanentError{status: 0}
-	}
-	if u, err := url.Parse(d.Inbox); err != nil || blocked(s.Settings(), u.Hostname()) {
-		return permanentError{status: 0}
-	}
-	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, d.Inbox, bytes.NewReader(d.Body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, nil)
 	if err != nil {
-		return permanentError{}
+		return permanentError{"bad inbox URL"}
 	}
-	req.Header.Set("Content-Type", ContentType)
-	req.Header.Set("Accept", ContentType)
-	if err := s.sign(ctx, req, d.KeyID, d.Body); err != nil {
-		return err
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return nil
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
-		return fmt.Errorf("inbox answered %d", resp.StatusCode)
-	default:
-		return permanentError{status: resp.StatusCode}
-	}
+	req.Header = h
+	h.Set("Content-Type", ContentType)
+	h.Set("Accept", ContentType)
+	return s.sign(ctx, req, act.Actor+"#main-key", d.Body)
 }
 
 // ProfileChanged sends an Update of the server actor to its followers
@@ -329,7 +285,7 @@ func (s *Service) ProfileChanged(ctx context.Context) error {
 		"to":       []string{Public},
 		"object":   actor,
 	}
-	return s.enqueue(ctx, st, st.Username, update, inboxes)
+	return s.enqueue(ctx, update, inboxes)
 }
 
 // ProfileKey is a digest of what followers see of the server actor: when

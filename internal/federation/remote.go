@@ -111,5 +111,5 @@ func (s *Service) SendDirect(ctx context.Context, account, text string) error {
 	}
 	create := map[string]any{"@context": ContextAS, "id": s.objectIRI(st, uuid.NewString()), "type": "Create",
 		"actor": self, "published": now, "to": []string{actorIRI}, "cc": []string{}, "object": note}
-	return s.enqueue(ctx, st, st.Username, create, []string{a.Inbox})
+	return s.enqueue(ctx, create, []string{a.Inbox})
 }

@@ -492,6 +492,9 @@ func (c *Conn) readLoop(onMessage Handler) error {
 			}
 			c.qmu.Unlock()
 		}
+		// Detached: the library closes the socket outright when a read's
+		// context ends; a read ends when the connection is closed (by
+		// either side, the idle deadline, or the hub at shutdown).
 		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
 			return c.readFailed(err)

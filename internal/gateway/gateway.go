@@ -70,6 +70,11 @@ var ErrShutdown = errors.New("gateway: hub shut down")
 // Config tunes a Hub. Zero fields take the Default* values; negative values
 // are rejected by New.
 type Config struct {
+	// Life is the node's life: every connection's context (the one its
+	// handler's work gets) derives from it, so shutdown cancels that work
+	// even before the sockets are closed. nil: context.Background() (tests);
+	// Close cancels them either way.
+	Life context.Context
 	// OriginPatterns lists extra host patterns (path.Match syntax, matched
 	// case-insensitively against the Origin host, or against scheme://host
 	// when the pattern contains "://") allowed to open sockets. The request's
@@ -256,7 +261,11 @@ func New(cfg Config, sub Subscriber, logger *slog.Logger) (*Hub, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	base, stop := context.WithCancel(context.Background())
+	life := cfg.Life
+	if life == nil {
+		life = context.Background()
+	}
+	base, stop := context.WithCancel(life)
 	return &Hub{
 		cfg:       cfg.withDefaults(),
 		sub:       sub,

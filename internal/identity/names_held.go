@@ -32,11 +32,10 @@ var ErrNameTaken = fault.New(fault.Conflict, "That name belongs to another accou
 // when no account holds it. A guest on any surface may not take such a
 // name.
 //
-// Display names are compared as given: the display-name sanitiser (when
-// it lands in identity) should be applied to name here and to every name
-// stored, so that look-alike spellings compare equal.
+// name is cleaned by the one display-name rule (CleanName) first, as every
+// stored name is, so a spelling that differs only in markup compares equal.
 func (s *Service) NameHolder(ctx context.Context, name string) (*Account, error) {
-	name = strings.TrimSpace(name)
+	name = strings.TrimSpace(CleanName(name, MaxDisplayNameLength))
 	if name == "" {
 		return nil, fault.New(fault.NotFound, "no account holds that name")
 	}

@@ -65,8 +65,9 @@ func TestNamesHeldByAccounts(t *testing.T) {
 			{"ALICE", "", false},
 			{" alice liddell ", "", false},
 			{"alice liddell", guest.ID, false},
-			{"Alice", alice.ID, true}, // its own
-			{"Wanderer", "", true},    // a guest holds no name
+			{"<b>Alice</b>", "", false}, // markup is not a new name
+			{"Alice", alice.ID, true},   // its own
+			{"Wanderer", "", true},      // a guest holds no name
 			{guest.Username, "", true},
 			{"bob", "", true},
 		} {

@@ -24,7 +24,7 @@ var errNotFound = fault.New(fault.NotFound, "recording not found")
 
 // makeThumbnail takes the first frame of a recording's first segment.
 func (s *Service) makeThumbnail(id, segment string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(s.cfg.Life, 20*time.Second)
 	defer cancel()
 	out := filepath.Join(s.dirOf(id), ThumbnailName)
 	tmp := out + ".tmp"

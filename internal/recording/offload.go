@@ -27,7 +27,9 @@ func (s *Service) objects() ObjectStore {
 
 // offload copies a ready recording to the bucket (segments first, the
 // playlist last, so a listed playlist's segments are there), in the
-// background; the local files stay and are served first.
+// background; the local files stay and are served first. Shutdown cancels
+// a copy in flight (it would hold the node up to 30 minutes); the local
+// files are still served.
 func (s *Service) offload(id string) {
 	obj := s.objects()
 	if obj == nil {
@@ -36,7 +38,7 @@ func (s *Service) offload(id string) {
 	s.offloads.Add(1)
 	go func() {
 		defer s.offloads.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		ctx, cancel := context.WithTimeout(s.cfg.Life, 30*time.Minute)
 		defer cancel()
 		entries, err := s.loadEntries(id)
 		if err != nil {
@@ -101,7 +103,7 @@ func (s *Service) removeObjects(id string) {
 	if obj == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(s.cfg.Life, 5*time.Minute)
 	defer cancel()
 	if err := obj.RemovePrefix(ctx, id); err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Warn("recording: cannot delete the S3 objects", "recording", id, "err", err)

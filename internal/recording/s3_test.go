@@ -100,3 +100,57 @@ func TestS3Offload(t *testing.T) {
 		t.Fatalf("objects left after delete: %v %v", objs, err)
 	}
 }
+
+// blockingObjects is a bucket whose uploads wait for their context to end.
+type blockingObjects struct{ started chan struct{} }
+
+func (b blockingObjects) PutFile(ctx context.Context, _, _, _ string) error {
+	select {
+	case b.started <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (blockingObjects) Open(context.Context, string) (hls.Object, time.Time, bool, error) {
+	return nil, time.Time{}, false, nil
+}
+
+func (blockingObjects) RemovePrefix(context.Context, string) error { return nil }
+
+// TestOffloadEndsAtShutdown: an S3 copy in flight takes its context from
+// the node's life, so shutdown cancels it instead of holding the node for
+// up to the copy's 30 minutes.
+func TestOffloadEndsAtShutdown(t *testing.T) {
+	t.Parallel()
+	life, end := context.WithCancel(context.Background())
+	defer end()
+	obj := blockingObjects{started: make(chan struct{}, 1)}
+	db := storetest.OpenSQLite(t)
+	a, err := recording.New(recording.Config{Dir: t.TempDir(), NodeID: "a", DefaultEnabled: true, FFmpeg: func() string { return "false" },
+		Objects: func() recording.ObjectStore { return obj }, Life: life}, db.Recordings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := a.BroadcastStarted("stage", "b1", "Night", time.Now())
+	src := filepath.Join(t.TempDir(), "live.ts")
+	if err := os.WriteFile(src, bytes.Repeat([]byte{0x47, 1, 2, 3}, 47*20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sink.Segment(src, hls.Segment{Duration: 2 * time.Second})
+	sink.End(time.Now())
+	select {
+	case <-obj.started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the offload did not start")
+	}
+	end()
+	done := make(chan struct{})
+	go func() { a.WaitOffloads(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the offload outlived the node's life")
+	}
+}

@@ -48,6 +48,11 @@ type Config struct {
 	// shared by every node, signs the requests between nodes.
 	Peers   Peers
 	PeerKey []byte
+	// Life is the node's life: background work (thumbnails, S3 offloads
+	// and removals, the store writes a broadcast's start makes) takes its
+	// context from it, so shutdown cancels it. nil: context.Background()
+	// (tests; app always sets it).
+	Life context.Context
 }
 
 // Service is the recordings domain.
@@ -99,6 +104,9 @@ func New(cfg Config, st Store, log *slog.Logger) (*Service, error) {
 	}
 	if cfg.NodeID == "" {
 		cfg.NodeID = identity.NewID()
+	}
+	if cfg.Life == nil {
+		cfg.Life = context.Background()
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "clips"), 0o750); err != nil {
 		return nil, fmt.Errorf("recording: %w", err)
@@ -267,7 +275,7 @@ func (s *Service) SetSettings(ctx context.Context, set *StageSettings) error {
 
 // BroadcastStarted implements live.Recorder.
 func (s *Service) BroadcastStarted(stageID, broadcastID, title string, at time.Time) live.RecordingSink {
-	ctx := context.Background()
+	ctx := s.cfg.Life
 	if !s.Enabled(ctx, stageID) {
 		return nil
 	}
@@ -402,7 +410,9 @@ func (w *writer) End(at time.Time) {
 	if err := writeFileAtomic(filepath.Join(w.dir, PlaylistName), render(entries, true)); err != nil {
 		s.log.Warn("recording: cannot finish the playlist", "recording", w.rec.ID, "err", err)
 	}
-	ctx := context.Background()
+	// Broadcasts end at shutdown too: recording the end keeps the life's
+	// values but not its end, or the recording would stay open.
+	ctx := context.WithoutCancel(s.cfg.Life)
 	w.mu.Lock()
 	end := at.UTC()
 	w.rec.EndedAt = &end

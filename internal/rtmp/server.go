@@ -300,7 +300,7 @@ func (ss *session) handle(ctx context.Context, m *Message) error {
 			ss.stream.Video(m.Timestamp, m.Payload)
 		}
 	case TypeAggregate:
-		return ss.aggregate(m)
+		return ss.aggregate(ctx, m)
 	case TypeDataAMF0, TypeDataAMF3:
 		p := m.Payload
 		if m.Type == TypeDataAMF3 && len(p) > 0 {
@@ -326,7 +326,7 @@ func (ss *session) handle(ctx context.Context, m *Message) error {
 }
 
 // aggregate splits an aggregate message into its FLV-tag-shaped parts.
-func (ss *session) aggregate(m *Message) error {
+func (ss *session) aggregate(ctx context.Context, m *Message) error {
 	p := m.Payload
 	var base uint32
 	first := true
@@ -343,7 +343,7 @@ func (ss *session) aggregate(m *Message) error {
 		sub := &Message{CSID: m.CSID, Type: typ, StreamID: m.StreamID, Timestamp: m.Timestamp + ts - base,
 			Payload: append([]byte(nil), p[11:11+size]...)}
 		if typ == TypeAudio || typ == TypeVideo || typ == TypeDataAMF0 {
-			if err := ss.handle(context.Background(), sub); err != nil {
+			if err := ss.handle(ctx, sub); err != nil {
 				return err
 			}
 		}

@@ -14,9 +14,8 @@ import (
 	"time"
 	_ "time/tzdata" // zones load on hosts without a zoneinfo database
 
-	"github.com/google/uuid"
-
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // Event statuses.
@@ -220,7 +219,7 @@ func (s *Service) create(ctx context.Context, in Input, zone *time.Location, rul
 	if in.Description != nil {
 		desc = *in.Description
 	}
-	id := uuid.Must(uuid.NewV7()).String()
+	id := identity.NewID()
 	if rule != nil {
 		if zone != nil && zone.String() != rule.Zone.String() {
 			return fault.New(fault.Invalid, "timezone must match the recurrence's TZID")
@@ -324,7 +323,7 @@ func (s *Service) expand(ctx context.Context, ser Series, rule *Rule, now time.T
 		e, ok := existing[t.Unix()]
 		delete(existing, t.Unix())
 		if !ok {
-			e = Event{ID: uuid.Must(uuid.NewV7()).String(), SeriesID: ser.ID, Start: t.UTC(), Status: StatusScheduled}
+			e = Event{ID: identity.NewID(), SeriesID: ser.ID, Start: t.UTC(), Status: StatusScheduled}
 		}
 		e.Name, e.Description, e.DurationMinutes, e.Timezone = ser.Name, ser.Description, ser.DurationMinutes, ser.Timezone
 		if err := s.st.SaveScheduleEvent(ctx, e); err != nil {

@@ -220,62 +220,6 @@ func (s *Federation) Actions(ctx context.Context, offset, limit int) ([]*federat
 	return out, total, rows.Err()
 }
 
-// Enqueue adds deliveries and trims each inbox's queue to perInbox rows,
-// dropping the oldest.
-func (s *Federation) Enqueue(ctx context.Context, ds []*federation.Delivery, perInbox int) error {
-	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		for _, d := range ds {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO federation_deliveries (id, inbox, key_id, body, attempts, next_at, created_at)
-				VALUES ($1,$2,$3,$4,0,$5,$6)`, d.ID, d.Inbox, d.KeyID, string(d.Body), Micros(d.NextAt), Micros(d.CreatedAt)); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM federation_deliveries WHERE inbox=$1 AND id NOT IN
-				(SELECT id FROM federation_deliveries WHERE inbox=$1 ORDER BY created_at DESC, id DESC LIMIT $2)`, d.Inbox, perInbox); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// Claim leases up to n due deliveries: a row is due when next_at has passed
-// and no node holds an unexpired lease on it.
-func (s *Federation) Claim(ctx context.Context, now, leaseUntil time.Time, n int) ([]*federation.Delivery, error) {
-	rows, err := s.db.QueryContext(ctx, `UPDATE federation_deliveries SET claimed_until=$2
-		WHERE id IN (SELECT id FROM federation_deliveries WHERE next_at <= $1 AND claimed_until <= $1
-		ORDER BY next_at LIMIT $3) AND claimed_until <= $1
-		RETURNING id, inbox, key_id, body, attempts, next_at, created_at`, Micros(now), Micros(leaseUntil), n)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*federation.Delivery
-	for rows.Next() {
-		var d federation.Delivery
-		var body string
-		var next, created int64
-		if err := rows.Scan(&d.ID, &d.Inbox, &d.KeyID, &body, &d.Attempts, &next, &created); err != nil {
-			return nil, err
-		}
-		d.Body, d.NextAt, d.CreatedAt = []byte(body), FromMicros(next), FromMicros(created)
-		out = append(out, &d)
-	}
-	return out, rows.Err()
-}
-
-// DeliveryDone removes a delivery (sent, or given up on).
-func (s *Federation) DeliveryDone(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM federation_deliveries WHERE id=$1`, id)
-	return err
-}
-
-// DeliveryRetry schedules another attempt and releases the lease.
-func (s *Federation) DeliveryRetry(ctx context.Context, id string, attempts int, next time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE federation_deliveries SET attempts=$2, next_at=$3, claimed_until=0 WHERE id=$1`,
-		id, attempts, Micros(next))
-	return err
-}
-
 // StageActorEnabled reports whether a stage channel's actor is on (no row:
 // on).
 func (s *Federation) StageActorEnabled(ctx context.Context, channelID string) (bool, error) {

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,10 +22,26 @@ func (db *DB) WebhookQueue() *WebhookQueue { return &WebhookQueue{db: db} }
 var _ webhooks.Queue = (*WebhookQueue)(nil)
 
 // AddDelivery stores d unless max (> 0) deliveries of its kind and ref
-// already wait (one statement, so the count and the insert agree).
-func (s *WebhookQueue) AddDelivery(ctx context.Context, d *webhooks.Queued, max int) (bool, error) {
+// already wait (one statement, so the count and the insert agree). With
+// keepNewest it stores d and drops the oldest of its kind and ref past max,
+// in one transaction.
+func (s *WebhookQueue) AddDelivery(ctx context.Context, d *webhooks.Queued, max int, keepNewest bool) (bool, error) {
 	if max <= 0 {
 		max = int(^uint32(0) >> 1)
+	}
+	if keepNewest {
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, kind, ref, url, body, attempts, next_at, created_at)
+				VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+				d.ID, d.Kind, d.Ref, d.URL, string(d.Body), d.Attempts, Micros(d.NextAt), Micros(d.CreatedAt)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE kind=$1 AND ref=$2 AND id NOT IN
+				(SELECT id FROM webhook_deliveries WHERE kind=$1 AND ref=$2 ORDER BY created_at DESC, id DESC LIMIT $3)`,
+				d.Kind, d.Ref, max)
+			return err
+		})
+		return err == nil, err
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, kind, ref, url, body, attempts, next_at, created_at)
 		SELECT $1,$2,$3,$4,$5,$6,$7,$8

@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/webhooks"
 )
@@ -24,7 +26,7 @@ func TestWebhookQueue(t *testing.T) {
 			add := func(id, kind, ref string, max int) bool {
 				t.Helper()
 				ok, err := q.AddDelivery(ctx, &webhooks.Queued{ID: id, Kind: kind, Ref: ref, URL: "https://example.org/" + id,
-					Body: []byte(`{"n":"` + id + `"}`), NextAt: t0, CreatedAt: t0}, max)
+					Body: []byte(`{"n":"` + id + `"}`), NextAt: t0, CreatedAt: t0}, max, false)
 				if err != nil {
 					t.Fatalf("add %s: %v", id, err)
 				}
@@ -74,6 +76,93 @@ func TestWebhookQueue(t *testing.T) {
 			ds, err = q.ClaimDeliveries(ctx, []string{"owncast"}, t0.Add(2*time.Hour), t0.Add(3*time.Hour), 10)
 			if err != nil || len(ds) != 1 || ds[0].ID != "a" {
 				t.Fatalf("expired lease = %v %v", ds, err)
+			}
+		})
+	}
+}
+
+// TestWebhookQueueKeepNewest: a kind that keeps the newest deliveries
+// (federation's, per inbox) always stores the new one and drops the oldest
+// of the same kind and ref past the limit, on both engines.
+func TestWebhookQueueKeepNewest(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			q := eng.Open(t).WebhookQueue()
+			ctx := context.Background()
+			t0 := time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)
+			for i, id := range []string{"a", "b", "c", "d"} {
+				at := t0.Add(time.Duration(i) * time.Second)
+				ok, err := q.AddDelivery(ctx, &webhooks.Queued{ID: id, Kind: "federation", Ref: "inbox1", URL: "https://example.org/inbox",
+					Body: []byte(`{}`), NextAt: at, CreatedAt: at}, 2, true)
+				if err != nil || !ok {
+					t.Fatalf("add %s = %v %v", id, ok, err)
+				}
+			}
+			if ok, err := q.AddDelivery(ctx, &webhooks.Queued{ID: "x", Kind: "federation", Ref: "inbox2", URL: "https://example.org/inbox2",
+				Body: []byte(`{}`), NextAt: t0, CreatedAt: t0}, 2, true); err != nil || !ok {
+				t.Fatalf("add to another ref = %v %v", ok, err)
+			}
+			ds, err := q.ClaimDeliveries(ctx, []string{"federation"}, t0.Add(time.Minute), t0.Add(time.Hour), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, d := range ds {
+				ids = append(ids, d.ID)
+			}
+			if strings.Join(ids, ",") != "x,c,d" {
+				t.Fatalf("kept %v, want x,c,d (the newest two of inbox1 and inbox2's one)", ids)
+			}
+		})
+	}
+}
+
+// TestMigrationMovesFederationDeliveries: deliveries an older Hearth left
+// in federation's own queue move onto the one delivery queue (kind
+// federation, ref and URL the inbox, attempts and due time kept), and the
+// old table is dropped, on both engines.
+func TestMigrationMovesFederationDeliveries(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			t0 := time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)
+			if _, err := db.ExecContext(ctx, `CREATE TABLE federation_deliveries (
+				id TEXT PRIMARY KEY, inbox TEXT NOT NULL, key_id TEXT NOT NULL, body TEXT NOT NULL,
+				attempts INTEGER NOT NULL DEFAULT 0, next_at BIGINT NOT NULL, claimed_until BIGINT NOT NULL DEFAULT 0,
+				created_at BIGINT NOT NULL)`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO federation_deliveries (id, inbox, key_id, body, attempts, next_at, claimed_until, created_at)
+				VALUES ('d1', 'https://peer.example/inbox', 'https://stage.example/federation/user/streamer#main-key', '{"id":"1"}', 3, $1, $2, $3),
+				       ('d2', 'https://other.example/inbox', 'https://stage.example/federation/user/streamer#main-key', '{"id":"2"}', 0, $3, 0, $3)`,
+				store.Micros(t0.Add(time.Minute)), store.Micros(t0.Add(time.Hour)), store.Micros(t0)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `DELETE FROM goose_db_version WHERE version_id = 910`); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			ds, err := db.WebhookQueue().ClaimDeliveries(ctx, []string{"federation"}, t0.Add(time.Minute), t0.Add(time.Hour), 10)
+			if err != nil || len(ds) != 2 {
+				t.Fatalf("moved deliveries = %v %v", ds, err)
+			}
+			if d := ds[0]; d.ID != "d2" || d.Ref != "https://other.example/inbox" || d.URL != d.Ref || string(d.Body) != `{"id":"2"}` ||
+				d.Attempts != 0 || !d.NextAt.Equal(t0) || !d.CreatedAt.Equal(t0) {
+				t.Fatalf("moved %+v", d)
+			}
+			if d := ds[1]; d.ID != "d1" || d.Ref != "https://peer.example/inbox" || d.Attempts != 3 || !d.NextAt.Equal(t0.Add(time.Minute)) {
+				t.Fatalf("moved %+v (a lease an older node held is released)", d)
+			}
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM federation_deliveries`).Scan(&n); err == nil {
+				t.Fatal("federation_deliveries still exists")
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package voice
 
 import (
+	"context"
 	"errors"
 	"net"
 	"strconv"
@@ -35,7 +36,7 @@ func TestListenBothRetries(t *testing.T) {
 				}
 				return nil
 			}}
-			udp, tcp, port, err := listenBoth(lc, "127.0.0.1", tc.listen)
+			udp, tcp, port, err := listenBoth(context.Background(), lc, "127.0.0.1", tc.listen)
 			if tc.wantFail {
 				if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
 					t.Fatalf("err = %v, want EADDRINUSE after %d tries", err, bindAttempts)

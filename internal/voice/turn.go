@@ -55,8 +55,9 @@ type TURN struct {
 	public netip.AddrPort
 }
 
-// StartTURN listens and serves until Close.
-func StartTURN(cfg TURNConfig, log *slog.Logger) (*TURN, error) {
+// StartTURN listens and serves until Close; ctx bounds only the binding of
+// its listeners (the server itself runs until Close).
+func StartTURN(ctx context.Context, cfg TURNConfig, log *slog.Logger) (*TURN, error) {
 	if len(cfg.Secret) < 32 {
 		return nil, errors.New("voice: the TURN secret must be at least 32 characters")
 	}
@@ -81,7 +82,7 @@ func StartTURN(cfg TURNConfig, log *slog.Logger) (*TURN, error) {
 	if cfg.MinPort == 0 || cfg.MaxPort < cfg.MinPort {
 		return nil, fmt.Errorf("voice: TURN relay ports %d-%d: not a range", cfg.MinPort, cfg.MaxPort)
 	}
-	udp, tcp, port, err := listenBoth(&net.ListenConfig{}, host, cfg.Listen)
+	udp, tcp, port, err := listenBoth(ctx, &net.ListenConfig{}, host, cfg.Listen)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +133,7 @@ const bindAttempts = 16
 // same number; when that number is already taken for TCP (another process
 // holds it), it closes the UDP socket and lets the OS pick again, up to
 // bindAttempts times.
-func listenBoth(lc *net.ListenConfig, host, listen string) (net.PacketConn, net.Listener, int, error) {
+func listenBoth(ctx context.Context, lc *net.ListenConfig, host, listen string) (net.PacketConn, net.Listener, int, error) {
 	_, p, err := net.SplitHostPort(listen)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("voice: TURN listen address %q: %w", listen, err)
@@ -143,12 +144,12 @@ func listenBoth(lc *net.ListenConfig, host, listen string) (net.PacketConn, net.
 	}
 	var last error
 	for range attempts {
-		udp, err := lc.ListenPacket(context.Background(), "udp", listen)
+		udp, err := lc.ListenPacket(ctx, "udp", listen)
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("voice: TURN: %w", err)
 		}
 		port := udp.LocalAddr().(*net.UDPAddr).Port
-		tcp, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		tcp, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err == nil {
 			return udp, tcp, port, nil
 		}

@@ -2,6 +2,7 @@ package voice_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -18,7 +19,7 @@ const secret = "0123456789abcdef0123456789abcdef"
 
 func startTURN(t *testing.T, allowPrivate bool) *voice.TURN {
 	t.Helper()
-	srv, err := voice.StartTURN(voice.TURNConfig{Listen: "127.0.0.1:0", Secret: secret, MinPort: 40000, MaxPort: 49999,
+	srv, err := voice.StartTURN(context.Background(), voice.TURNConfig{Listen: "127.0.0.1:0", Secret: secret, MinPort: 40000, MaxPort: 49999,
 		AllowPrivatePeers: allowPrivate}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +154,7 @@ func TestTURNRefuses(t *testing.T) {
 // released one frees its place, and other users are not affected.
 func TestTURNQuota(t *testing.T) {
 	t.Parallel()
-	srv, err := voice.StartTURN(voice.TURNConfig{Listen: "127.0.0.1:0", Secret: secret, MaxAllocations: 1}, slog.New(slog.DiscardHandler))
+	srv, err := voice.StartTURN(context.Background(), voice.TURNConfig{Listen: "127.0.0.1:0", Secret: secret, MaxAllocations: 1}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,13 +195,13 @@ func TestStartTURNRejects(t *testing.T) {
 		{"bad address", voice.TURNConfig{Listen: "nope", Secret: secret}},
 		{"bad ports", voice.TURNConfig{Listen: "127.0.0.1:0", Secret: secret, MinPort: 5000, MaxPort: 4000}},
 	} {
-		if s, err := voice.StartTURN(c.cfg, log); err == nil {
+		if s, err := voice.StartTURN(context.Background(), c.cfg, log); err == nil {
 			_ = s.Close()
 			t.Errorf("%s: started", c.name)
 		}
 	}
 	// A wildcard listener with a public IP starts and advertises that IP.
-	s, err := voice.StartTURN(voice.TURNConfig{Listen: "127.0.0.1:0", Secret: secret, PublicIP: netip.MustParseAddr("203.0.113.7")}, log)
+	s, err := voice.StartTURN(context.Background(), voice.TURNConfig{Listen: "127.0.0.1:0", Secret: secret, PublicIP: netip.MustParseAddr("203.0.113.7")}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,8 +25,9 @@ import (
 // client.
 //
 // The engine knows no payload or signature format: each Kind (Owncast's
-// webhooks, Together's) signs its own requests when they are sent and
-// hears how every attempt went, so the surfaces keep their wire formats.
+// webhooks, Together's, federation's ActivityPub deliveries) signs its own
+// requests when they are sent and hears how every attempt went, so each
+// keeps its wire format.
 type Engine struct {
 	cfg    EngineConfig
 	q      Queue
@@ -61,8 +62,10 @@ type Queued struct {
 // Queue is the durable delivery queue (internal/store/webhook_queue.go).
 type Queue interface {
 	// AddDelivery stores d unless max (> 0) deliveries of its kind and ref
-	// already wait; it reports whether d was stored.
-	AddDelivery(ctx context.Context, d *Queued, max int) (bool, error)
+	// already wait; it reports whether d was stored. With keepNewest, d is
+	// always stored and the oldest deliveries of its kind and ref past max
+	// are dropped instead.
+	AddDelivery(ctx context.Context, d *Queued, max int, keepNewest bool) (bool, error)
 	// ClaimDeliveries leases up to n due deliveries of the given kinds
 	// until leaseUntil: due is next_at passed and no unexpired lease.
 	ClaimDeliveries(ctx context.Context, kinds []string, now, leaseUntil time.Time, n int) ([]*Queued, error)
@@ -85,17 +88,32 @@ type Kind struct {
 	// cannot grow the queue without bound); more are dropped and reported.
 	// Default 10000.
 	MaxWaiting int
+	// KeepNewest drops the oldest waiting deliveries for the Ref past
+	// MaxWaiting instead of the new one (a feed, where the latest matters).
+	KeepNewest bool
+	// Client, when set, sends this kind's requests instead of the engine's
+	// client (a kind with its own egress rules).
+	Client Doer
 	// Sign sets the request's headers (besides Content-Type:
 	// application/json) for attempt n, 1-based, sent at t. An error with
 	// fault kind NotFound drops the delivery unsent (its webhook is gone);
 	// another error counts as a failed attempt.
 	Sign func(ctx context.Context, d *Queued, h http.Header, n int, t time.Time) error
+	// Retry, when set, says whether a failed attempt may be retried
+	// (default: every failure is, until the delays run out). A non-2xx
+	// answer is a *StatusError.
+	Retry func(err error) bool
 	// Report, when set, is called after every attempt with its outcome
 	// (nil on a 2xx answer); final says no retry follows. A delivery
 	// dropped at Enqueue (the queue full, or the store failing) is
 	// reported once, with n 1 and final.
 	Report func(ctx context.Context, d *Queued, n int, err error, final bool)
 }
+
+// StatusError is an attempt the endpoint answered with a non-2xx status.
+type StatusError struct{ Code int }
+
+func (e *StatusError) Error() string { return fmt.Sprintf("webhook endpoint answered %d", e.Code) }
 
 // ErrQueueFull is reported for a delivery the queue had no room for.
 var ErrQueueFull = errors.New("webhooks: delivery queue full")
@@ -183,7 +201,7 @@ func (e *Engine) Enqueue(ctx context.Context, kind, ref, url string, body []byte
 	}
 	now := e.now().UTC()
 	d := &Queued{ID: identity.NewID(), Kind: kind, Ref: ref, URL: url, Body: body, NextAt: now, CreatedAt: now}
-	ok, err := e.q.AddDelivery(ctx, d, k.MaxWaiting)
+	ok, err := e.q.AddDelivery(ctx, d, k.MaxWaiting, k.KeepNewest)
 	if err == nil && !ok {
 		err = ErrQueueFull
 	}
@@ -270,7 +288,7 @@ func (e *Engine) deliver(ctx context.Context, d *Queued) {
 		}
 		return
 	}
-	final := err == nil || n > len(k.Delays)
+	final := err == nil || n > len(k.Delays) || (k.Retry != nil && !k.Retry(err))
 	if k.Report != nil {
 		k.Report(bg, d, n, err, final)
 	}
@@ -300,14 +318,18 @@ func (e *Engine) send(ctx context.Context, k *Kind, d *Queued, n int) error {
 	if err := k.Sign(rctx, d, req.Header, n, e.now()); err != nil {
 		return err
 	}
-	resp, err := e.client.Do(req)
+	client := e.client
+	if k.Client != nil {
+		client = k.Client
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("webhook endpoint answered %d", resp.StatusCode)
+		return &StatusError{Code: resp.StatusCode}
 	}
 	return nil
 }

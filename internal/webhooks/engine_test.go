@@ -233,3 +233,48 @@ func TestEngineDropsDeliveriesOfDeletedWebhooks(t *testing.T) {
 		t.Fatalf("reported %s", r)
 	}
 }
+
+// TestEngineKindClientAndRetry: a kind's own client sends its requests
+// (the engine's refuses this endpoint), and its Retry gives up on an
+// answer it calls final although delays remain.
+func TestEngineKindClientAndRetry(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusGone)
+	}))
+	defer srv.Close()
+	refuseAll, err := egress.New(egress.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := webhooks.NewEngine(webhooks.EngineConfig{}, storetest.OpenSQLite(t).WebhookQueue(), refuseAll, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := make(chan report, 4)
+	if err := e.Register(webhooks.Kind{Name: "ap", Delays: []time.Duration{time.Millisecond, time.Millisecond}, Client: clientFor(t, srv),
+		Sign: func(context.Context, *webhooks.Queued, http.Header, int, time.Time) error { return nil },
+		Retry: func(err error) bool {
+			var se *webhooks.StatusError
+			return !errors.As(err, &se) || se.Code >= 500
+		},
+		Report: func(_ context.Context, _ *webhooks.Queued, n int, err error, final bool) {
+			reports <- report{n, err, final}
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, e)
+	if !e.Enqueue(context.Background(), "ap", "inbox", srv.URL, []byte(`{}`)) {
+		t.Fatal("not queued")
+	}
+	select {
+	case r := <-reports:
+		var se *webhooks.StatusError
+		if r.n != 1 || !r.final || !errors.As(r.err, &se) || se.Code != http.StatusGone {
+			t.Fatalf("report = %+v", r)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no attempt reported")
+	}
+}

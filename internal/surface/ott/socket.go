@@ -70,11 +70,11 @@ func (s *Surface) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	if !socketRoomName.MatchString(name) {
 		conn.Close(closeInvalidURL, "Invalid connection url")
-		_ = conn.Run(context.Background(), func(context.Context, websocket.MessageType, []byte) error { return nil })
+		_ = conn.Run(r.Context(), nil)
 		return
 	}
 	sk := &socket{s: s, conn: conn, name: name}
-	err = conn.Run(context.Background(), func(ctx context.Context, _ websocket.MessageType, data []byte) error {
+	err = conn.Run(r.Context(), func(ctx context.Context, _ websocket.MessageType, data []byte) error {
 		return sk.onMessage(ctx, data, func(pattern string, tr func(string, []byte) ([]byte, bool)) error {
 			return conn.Subscribe(pattern, tr)
 		})

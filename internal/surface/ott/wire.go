@@ -334,79 +334,55 @@ func nonNilSlice[T any](s []T) []T {
 	return s
 }
 
+// syncFields maps each sync field to its OTT key and value.
+var syncFields = []struct {
+	field watch.Fields
+	key   string
+	value func(*watch.Sync) any
+}{
+	{watch.FieldName, "name", func(s *watch.Sync) any { return s.Name }},
+	{watch.FieldTitle, "title", func(s *watch.Sync) any { return s.Title }},
+	{watch.FieldDescription, "description", func(s *watch.Sync) any { return s.Description }},
+	{watch.FieldTemporary, "isTemporary", func(s *watch.Sync) any { return s.Temporary }},
+	{watch.FieldVisibility, "visibility", func(s *watch.Sync) any { return s.Visibility }},
+	{watch.FieldQueueMode, "queueMode", func(s *watch.Sync) any { return s.QueueMode }},
+	{watch.FieldCurrent, "currentSource", func(s *watch.Sync) any { return videoOut(s.Current) }},
+	{watch.FieldQueue, "queue", func(s *watch.Sync) any { return nonNilSlice(videosOut(s.Queue)) }},
+	{watch.FieldPlaying, "isPlaying", func(s *watch.Sync) any { return s.Playing }},
+	{watch.FieldPosition, "playbackPosition", func(s *watch.Sync) any { return s.Position }},
+	{watch.FieldSpeed, "playbackSpeed", func(s *watch.Sync) any { return s.Speed }},
+	{watch.FieldGrants, "grants", func(s *watch.Sync) any { return grantsOut(s.Grants) }},
+	{watch.FieldHasOwner, "hasOwner", func(s *watch.Sync) any { return s.HasOwner }},
+	{watch.FieldVoteCounts, "voteCounts", func(s *watch.Sync) any {
+		vc := make([][2]any, 0, len(s.VoteCounts))
+		for _, c := range s.VoteCounts {
+			vc = append(vc, [2]any{c.Video, c.Count})
+		}
+		return vc
+	}},
+	{watch.FieldSegments, "videoSegments", func(s *watch.Sync) any {
+		segs := make([]wireSegment, len(s.Segments))
+		for i, sg := range s.Segments {
+			segs[i] = wireSegment(sg)
+		}
+		return segs
+	}},
+	{watch.FieldAutoSkip, "autoSkipSegmentCategories", func(s *watch.Sync) any { return nonNilSlice(s.AutoSkip) }},
+	{watch.FieldPrevQueue, "prevQueue", func(s *watch.Sync) any { return videosOut(s.PrevQueue) }},
+	{watch.FieldRestore, "restoreQueueBehavior", func(s *watch.Sync) any { return s.Restore }},
+	{watch.FieldVoteSkip, "enableVoteSkip", func(s *watch.Sync) any { return s.VoteSkip }},
+	{watch.FieldSkipVotes, "votesToSkip", func(s *watch.Sync) any { return nonNilSlice(s.SkipVotes) }},
+}
+
 // syncOut is OTT's sync message for the fields the sync holds, with
 // serverTime in milliseconds; keys go out in alphabetical order.
 func syncOut(s *watch.Sync) ([]byte, error) {
 	m := make(map[string]any, s.Fields.Len()+2)
 	m["action"] = "sync"
-	f := s.Fields
-	if f.Has(watch.FieldName) {
-		m["name"] = s.Name
-	}
-	if f.Has(watch.FieldTitle) {
-		m["title"] = s.Title
-	}
-	if f.Has(watch.FieldDescription) {
-		m["description"] = s.Description
-	}
-	if f.Has(watch.FieldTemporary) {
-		m["isTemporary"] = s.Temporary
-	}
-	if f.Has(watch.FieldVisibility) {
-		m["visibility"] = s.Visibility
-	}
-	if f.Has(watch.FieldQueueMode) {
-		m["queueMode"] = s.QueueMode
-	}
-	if f.Has(watch.FieldCurrent) {
-		m["currentSource"] = videoOut(s.Current)
-	}
-	if f.Has(watch.FieldQueue) {
-		m["queue"] = nonNilSlice(videosOut(s.Queue))
-	}
-	if f.Has(watch.FieldPlaying) {
-		m["isPlaying"] = s.Playing
-	}
-	if f.Has(watch.FieldPosition) {
-		m["playbackPosition"] = s.Position
-	}
-	if f.Has(watch.FieldSpeed) {
-		m["playbackSpeed"] = s.Speed
-	}
-	if f.Has(watch.FieldGrants) {
-		m["grants"] = grantsOut(s.Grants)
-	}
-	if f.Has(watch.FieldHasOwner) {
-		m["hasOwner"] = s.HasOwner
-	}
-	if f.Has(watch.FieldVoteCounts) {
-		vc := make([][2]any, 0, len(s.VoteCounts))
-		for _, c := range s.VoteCounts {
-			vc = append(vc, [2]any{c.Video, c.Count})
+	for _, sf := range syncFields {
+		if s.Fields.Has(sf.field) {
+			m[sf.key] = sf.value(s)
 		}
-		m["voteCounts"] = vc
-	}
-	if f.Has(watch.FieldSegments) {
-		segs := make([]wireSegment, len(s.Segments))
-		for i, sg := range s.Segments {
-			segs[i] = wireSegment(sg)
-		}
-		m["videoSegments"] = segs
-	}
-	if f.Has(watch.FieldAutoSkip) {
-		m["autoSkipSegmentCategories"] = nonNilSlice(s.AutoSkip)
-	}
-	if f.Has(watch.FieldPrevQueue) {
-		m["prevQueue"] = videosOut(s.PrevQueue)
-	}
-	if f.Has(watch.FieldRestore) {
-		m["restoreQueueBehavior"] = s.Restore
-	}
-	if f.Has(watch.FieldVoteSkip) {
-		m["enableVoteSkip"] = s.VoteSkip
-	}
-	if f.Has(watch.FieldSkipVotes) {
-		m["votesToSkip"] = nonNilSlice(s.SkipVotes)
 	}
 	m["serverTime"] = s.ServerTime.UnixMilli()
 	return json.Marshal(m)

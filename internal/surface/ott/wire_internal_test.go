@@ -85,3 +85,32 @@ func TestWireSettings(t *testing.T) {
 		t.Fatalf("unreadable settings: %v", err)
 	}
 }
+
+// TestSyncFieldsCoverEveryField: every field a sync can hold has one OTT
+// key, so a full sync writes them all.
+func TestSyncFieldsCoverEveryField(t *testing.T) {
+	t.Parallel()
+	var covered watch.Fields
+	keys := map[string]bool{}
+	for _, sf := range syncFields {
+		if covered.Has(sf.field) || keys[sf.key] {
+			t.Fatalf("field %b or key %q twice", sf.field, sf.key)
+		}
+		covered |= sf.field
+		keys[sf.key] = true
+	}
+	if covered != watch.AllFields {
+		t.Fatalf("covered %b, want %b", covered, watch.AllFields)
+	}
+	b, err := syncOut(&watch.Sync{Fields: watch.AllFields})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != len(syncFields)+2 {
+		t.Fatalf("a full sync has %d keys, want %d", len(m), len(syncFields)+2)
+	}
+}

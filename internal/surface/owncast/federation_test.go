@@ -1,13 +1,10 @@
 package owncast_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,6 +20,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/federation"
+	"github.com/hearth-community/hearth/internal/federation/fedtest"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
@@ -146,178 +144,28 @@ func TestFederationDiscoveryEnabled(t *testing.T) {
 	}
 }
 
-// peer is a fediverse account on a test server, playing Mastodon with a
-// real HTTP-signature library: it serves its actor document, signs what
-// it posts, and verifies what Hearth delivers to its inbox.
-type peer struct {
-	t    *testing.T
-	srv  *httptest.Server
-	name string
+// peer is the shared fediverse test peer (fedtest: a Mastodon-like account
+// with real HTTP signatures), with this file's short forms.
+type peer struct{ *fedtest.Peer }
 
-	mu       sync.Mutex
-	key      *rsa.PrivateKey
-	received []map[string]any
-	got      chan map[string]any
-	fail     int // answer 500 to this many deliveries
-	verifyOK int // deliveries whose signature verified
-	pad      int // bytes of padding in the actor document
-	hearth   func() string
-}
+// signOpts bends how a peer signs (the security cases).
+type signOpts = fedtest.SignOpts
 
-func newPeer(t *testing.T, name string) *peer {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &peer{t: t, name: name, key: k, got: make(chan map[string]any, 64)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /users/"+name, func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		pub, _ := x509.MarshalPKIXPublicKey(&p.key.PublicKey)
-		p.mu.Unlock()
-		w.Header().Set("Content-Type", "application/activity+json")
-		p.mu.Lock()
-		pad := strings.Repeat(" ", p.pad)
-		p.mu.Unlock()
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"summary":  pad,
-			"@context": []string{"https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"},
-			"id":       p.actor(), "type": "Person", "preferredUsername": name, "name": strings.ToUpper(name),
-			"inbox": p.actor() + "/inbox", "endpoints": map[string]any{"sharedInbox": p.srv.URL + "/inbox"},
-			"icon": map[string]any{"type": "Image", "url": p.srv.URL + "/avatar.png"},
-			"publicKey": map[string]any{"id": p.actor() + "#main-key", "owner": p.actor(),
-				"publicKeyPem": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))},
-		})
-	})
-	mux.HandleFunc("POST /inbox", p.inbox)
-	mux.HandleFunc("POST /users/"+name+"/inbox", p.inbox)
-	mux.HandleFunc("GET /.well-known/webfinger", func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(map[string]any{"subject": r.URL.Query().Get("resource"), "links": []any{
-			map[string]any{"rel": "self", "type": "application/activity+json", "href": p.actor()},
-			map[string]any{"rel": "http://ostatus.org/schema/1.0/subscribe", "template": p.srv.URL + "/authorize_interaction?uri={uri}"},
-		}})
-	})
-	p.srv = httptest.NewServer(mux)
-	t.Cleanup(p.srv.Close)
-	return p
-}
+func newPeer(t *testing.T, name string) *peer { return &peer{fedtest.NewPeer(t, name)} }
 
-func (p *peer) actor() string { return p.srv.URL + "/users/" + p.name }
-
-// inbox verifies Hearth's signature against the key its actor publishes.
-func (p *peer) inbox(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	v, err := httpsig.NewVerifier(r)
-	if err != nil {
-		http.Error(w, "unsigned", 401)
-		return
-	}
-	kreq, _ := http.NewRequest("GET", v.KeyId(), nil)
-	kreq.Header.Set("Accept", "application/activity+json")
-	kres, err := http.DefaultClient.Do(kreq)
-	if err != nil {
-		http.Error(w, "key", 401)
-		return
-	}
-	var actor struct {
-		PublicKey struct{ PublicKeyPem string }
-	}
-	_ = json.NewDecoder(kres.Body).Decode(&actor)
-	kres.Body.Close()
-	b, _ := pem.Decode([]byte(actor.PublicKey.PublicKeyPem))
-	if b == nil {
-		http.Error(w, "key", 401)
-		return
-	}
-	pub, err := x509.ParsePKIXPublicKey(b.Bytes)
-	if err != nil || v.Verify(pub, httpsig.RSA_SHA256) != nil {
-		http.Error(w, "bad signature", 401)
-		return
-	}
-	p.mu.Lock()
-	if p.fail > 0 {
-		p.fail--
-		p.mu.Unlock()
-		http.Error(w, "try later", 500)
-		return
-	}
-	p.verifyOK++
-	var act map[string]any
-	_ = json.Unmarshal(body, &act)
-	p.received = append(p.received, act)
-	p.mu.Unlock()
-	p.got <- act
-	w.WriteHeader(202)
-}
+func (p *peer) actor() string { return p.Actor() }
 
 // next waits for the next delivery.
-func (p *peer) next(t *testing.T) map[string]any {
-	t.Helper()
-	select {
-	case a := <-p.got:
-		return a
-	case <-time.After(30 * time.Second):
-		t.Fatal("no delivery reached the peer")
-		return nil
-	}
-}
-
-type signOpts struct {
-	date     time.Time
-	key      *rsa.PrivateKey
-	headers  []string
-	digest   string // overrides the Digest header
-	unsigned bool
-}
+func (p *peer) next(t *testing.T) map[string]any { return p.Next(t) }
 
 // post signs an activity and posts it to a Hearth inbox.
-func (p *peer) post(t *testing.T, inbox string, act map[string]any, o signOpts) reply {
+func (p *peer) post(t *testing.T, inbox string, act map[string]any, o fedtest.SignOpts) reply {
 	t.Helper()
-	body, _ := json.Marshal(act)
-	req, _ := http.NewRequest("POST", inbox, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/activity+json")
-	if o.date.IsZero() {
-		o.date = time.Now()
-	}
-	req.Header.Set("Date", o.date.UTC().Format(http.TimeFormat))
-	u, _ := url.Parse(inbox)
-	req.Header.Set("Host", u.Host)
-	if !o.unsigned {
-		if o.headers == nil {
-			o.headers = []string{httpsig.RequestTarget, "host", "date", "digest"}
-		}
-		k := o.key
-		if k == nil {
-			p.mu.Lock()
-			k = p.key
-			p.mu.Unlock()
-		}
-		signer, _, err := httpsig.NewSigner([]httpsig.Algorithm{httpsig.RSA_SHA256}, httpsig.DigestSha256, o.headers, httpsig.Signature, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := signer.SignRequest(k, p.actor()+"#main-key", req, body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if o.digest != "" {
-		req.Header.Set("Digest", o.digest)
-	}
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	rb, _ := io.ReadAll(res.Body)
-	return reply{status: res.StatusCode, header: res.Header, body: rb}
+	r := p.Post(t, inbox, act, o)
+	return reply{status: r.Status, header: r.Header, body: r.Body}
 }
 
-func (p *peer) follow(n *node) map[string]any {
-	return map[string]any{"@context": "https://www.w3.org/ns/activitystreams", "id": p.actor() + "#follow-" + time.Now().Format(time.RFC3339Nano),
-		"type": "Follow", "actor": p.actor(), "object": n.url + "/federation/user/streamer"}
-}
+func (p *peer) follow(n *node) map[string]any { return p.Follow(n.url + "/federation/user/streamer") }
 
 func inboxOf(n *node) string { return n.url + "/federation/user/streamer/inbox" }
 
@@ -343,7 +191,7 @@ func TestFederationFollowPostEngage(t *testing.T) {
 	enableFederation(t, n, false)
 	p := newPeer(t, "alice")
 
-	if r := p.post(t, inboxOf(n), p.follow(n), signOpts{}); r.status != 202 {
+	if r := p.post(t, inboxOf(n), p.follow(n), fedtest.SignOpts{}); r.status != 202 {
 		t.Fatalf("follow: %d %s", r.status, r.body)
 	}
 	acc := p.next(t)
@@ -391,7 +239,7 @@ func TestFederationFollowPostEngage(t *testing.T) {
 
 	for _, typ := range []string{"Like", "Announce"} {
 		act := map[string]any{"id": p.actor() + "#" + typ, "type": typ, "actor": p.actor(), "object": note["id"]}
-		if r := p.post(t, inboxOf(n), act, signOpts{}); r.status != 202 {
+		if r := p.post(t, inboxOf(n), act, fedtest.SignOpts{}); r.status != 202 {
 			t.Fatalf("%s: %d %s", typ, r.status, r.body)
 		}
 	}
@@ -430,7 +278,7 @@ func TestFederationFollowPostEngage(t *testing.T) {
 
 	undo := map[string]any{"id": p.actor() + "#undo", "type": "Undo", "actor": p.actor(),
 		"object": map[string]any{"type": "Follow", "actor": p.actor(), "object": n.url + "/federation/user/streamer"}}
-	if r := p.post(t, inboxOf(n), undo, signOpts{}); r.status != 202 {
+	if r := p.post(t, inboxOf(n), undo, fedtest.SignOpts{}); r.status != 202 {
 		t.Fatalf("undo: %d %s", r.status, r.body)
 	}
 	n.do(t, "GET", "/api/followers", "", nil).json(t, &fl)
@@ -445,7 +293,7 @@ func TestFederationPrivateModeApproval(t *testing.T) {
 	enableFederation(t, n, true)
 	p, q := newPeer(t, "bob"), newPeer(t, "carol")
 	for _, x := range []*peer{p, q} {
-		if r := x.post(t, inboxOf(n), x.follow(n), signOpts{}); r.status != 202 {
+		if r := x.post(t, inboxOf(n), x.follow(n), fedtest.SignOpts{}); r.status != 202 {
 			t.Fatalf("follow: %d %s", r.status, r.body)
 		}
 	}
@@ -473,7 +321,7 @@ func TestFederationPrivateModeApproval(t *testing.T) {
 	if len(blocked) != 1 || blocked[0].Link != q.actor() {
 		t.Fatalf("blocked = %+v", blocked)
 	}
-	if r := q.post(t, inboxOf(n), q.follow(n), signOpts{}); r.status != 403 {
+	if r := q.post(t, inboxOf(n), q.follow(n), fedtest.SignOpts{}); r.status != 403 {
 		t.Fatalf("a rejected follower following again: %d, want 403", r.status)
 	}
 	if r := n.do(t, "POST", "/api/admin/followers/approve", "admin", map[string]any{"actorIRI": "https://nobody.example/x", "approved": true}); r.status != 404 {
@@ -507,18 +355,18 @@ func TestFederationInboundSecurity(t *testing.T) {
 		o    signOpts
 		want int
 	}{
-		{"unsigned", p.follow(n), signOpts{unsigned: true}, 401},
-		{"signed by a key the actor does not publish", p.follow(n), signOpts{key: stranger}, 401},
-		{"date too old (replay)", p.follow(n), signOpts{date: time.Now().Add(-3 * time.Hour)}, 401},
-		{"date in the future", p.follow(n), signOpts{date: time.Now().Add(3 * time.Hour)}, 401},
-		{"digest does not match body", p.follow(n), signOpts{digest: "SHA-256=AAAA"}, 401},
-		{"digest not signed", p.follow(n), signOpts{headers: []string{httpsig.RequestTarget, "host", "date"}}, 401},
-		{"actor is not the signer", forged, signOpts{}, 403},
-		{"body too large", big, signOpts{}, 400},
+		{"unsigned", p.follow(n), fedtest.SignOpts{Unsigned: true}, 401},
+		{"signed by a key the actor does not publish", p.follow(n), fedtest.SignOpts{Key: stranger}, 401},
+		{"date too old (replay)", p.follow(n), fedtest.SignOpts{Date: time.Now().Add(-3 * time.Hour)}, 401},
+		{"date in the future", p.follow(n), fedtest.SignOpts{Date: time.Now().Add(3 * time.Hour)}, 401},
+		{"digest does not match body", p.follow(n), fedtest.SignOpts{Digest: "SHA-256=AAAA"}, 401},
+		{"digest not signed", p.follow(n), fedtest.SignOpts{Headers: []string{httpsig.RequestTarget, "host", "date"}}, 401},
+		{"actor is not the signer", forged, fedtest.SignOpts{}, 403},
+		{"body too large", big, fedtest.SignOpts{}, 400},
 		{"follow for someone else", map[string]any{"id": p.actor() + "#f2", "type": "Follow", "actor": p.actor(),
-			"object": "https://elsewhere.example/users/x"}, signOpts{}, 400},
+			"object": "https://elsewhere.example/users/x"}, fedtest.SignOpts{}, 400},
 		{"create is refused", map[string]any{"id": p.actor() + "#c", "type": "Create", "actor": p.actor(),
-			"object": map[string]any{"type": "Note"}}, signOpts{}, 400},
+			"object": map[string]any{"type": "Note"}}, fedtest.SignOpts{}, 400},
 	} {
 		if r := p.post(t, inboxOf(n), c.act, c.o); r.status != c.want {
 			t.Errorf("%s: %d %s, want %d", c.name, r.status, r.body, c.want)
@@ -536,11 +384,11 @@ func TestFederationBlockedDomainRefused(t *testing.T) {
 	n := newNode(t, nodeOpts{})
 	enableFederation(t, n, false)
 	p := newPeer(t, "spam")
-	host, _, _ := strings.Cut(strings.TrimPrefix(p.srv.URL, "http://"), ":")
+	host, _, _ := strings.Cut(strings.TrimPrefix(p.URL(), "http://"), ":")
 	if r := n.do(t, "POST", "/api/admin/config/federation/blockdomains", "admin", map[string]any{"value": []string{host}}); r.status != 200 {
 		t.Fatal(r.status)
 	}
-	if r := p.post(t, inboxOf(n), p.follow(n), signOpts{}); r.status != 403 {
+	if r := p.post(t, inboxOf(n), p.follow(n), fedtest.SignOpts{}); r.status != 403 {
 		t.Fatalf("blocked domain: %d %s", r.status, r.body)
 	}
 }
@@ -553,7 +401,7 @@ func TestFederationKeyRotation(t *testing.T) {
 	n := newNode(t, nodeOpts{})
 	enableFederation(t, n, false)
 	p := newPeer(t, "rotator")
-	if r := p.post(t, inboxOf(n), p.follow(n), signOpts{}); r.status != 202 {
+	if r := p.post(t, inboxOf(n), p.follow(n), fedtest.SignOpts{}); r.status != 202 {
 		t.Fatalf("follow: %d %s", r.status, r.body)
 	}
 	p.next(t)
@@ -561,11 +409,9 @@ func TestFederationKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.mu.Lock()
-	p.key = k
-	p.mu.Unlock()
+	p.SetKey(k)
 	undo := map[string]any{"id": p.actor() + "#undo", "type": "Undo", "actor": p.actor(), "object": map[string]any{"type": "Follow"}}
-	if r := p.post(t, inboxOf(n), undo, signOpts{}); r.status != 202 {
+	if r := p.post(t, inboxOf(n), undo, fedtest.SignOpts{}); r.status != 202 {
 		t.Fatalf("after rotation: %d %s", r.status, r.body)
 	}
 }
@@ -577,10 +423,8 @@ func TestFederationDeliveryRetried(t *testing.T) {
 	n := newNode(t, nodeOpts{})
 	enableFederation(t, n, false)
 	p := newPeer(t, "flaky")
-	p.mu.Lock()
-	p.fail = 2
-	p.mu.Unlock()
-	if r := p.post(t, inboxOf(n), p.follow(n), signOpts{}); r.status != 202 {
+	p.FailNext(2)
+	if r := p.post(t, inboxOf(n), p.follow(n), fedtest.SignOpts{}); r.status != 202 {
 		t.Fatalf("follow: %d %s", r.status, r.body)
 	}
 	if a := p.next(t); a["type"] != "Accept" {
@@ -593,14 +437,14 @@ func TestFederationRemoteFollow(t *testing.T) {
 	n := newNode(t, nodeOpts{})
 	enableFederation(t, n, false)
 	p := newPeer(t, "dave")
-	host := strings.TrimPrefix(p.srv.URL, "http://")
+	host := strings.TrimPrefix(p.URL(), "http://")
 	var out struct{ RedirectURL string }
 	r := n.do(t, "POST", "/api/remotefollow", "", map[string]any{"account": "dave@" + host})
 	if r.status != 200 {
 		t.Fatalf("remotefollow: %d %s", r.status, r.body)
 	}
 	r.json(t, &out)
-	if out.RedirectURL != p.srv.URL+"/authorize_interaction?uri="+url.QueryEscape(n.url+"/federation/user/streamer") {
+	if out.RedirectURL != p.URL()+"/authorize_interaction?uri="+url.QueryEscape(n.url+"/federation/user/streamer") {
 		t.Fatalf("redirectUrl = %q", out.RedirectURL)
 	}
 	if r := n.do(t, "POST", "/api/remotefollow", "", map[string]any{"account": "nohost"}); r.status != 400 {
@@ -635,7 +479,7 @@ func TestFederationShowEngagementOff(t *testing.T) {
 		t.Fatal(r.status)
 	}
 	p := newPeer(t, "quiet")
-	if r := p.post(t, inboxOf(n), p.follow(n), signOpts{}); r.status != 202 {
+	if r := p.post(t, inboxOf(n), p.follow(n), fedtest.SignOpts{}); r.status != 202 {
 		t.Fatalf("follow: %d %s", r.status, r.body)
 	}
 	var actions struct{ Total int }
@@ -661,7 +505,7 @@ func TestFederationProfileUpdate(t *testing.T) {
 	n := newNode(t, nodeOpts{})
 	enableFederation(t, n, false)
 	p := newPeer(t, "erin")
-	if r := p.post(t, inboxOf(n), p.follow(n), signOpts{}); r.status != 202 {
+	if r := p.post(t, inboxOf(n), p.follow(n), fedtest.SignOpts{}); r.status != 202 {
 		t.Fatalf("follow: %d %s", r.status, r.body)
 	}
 	p.next(t) // Accept
@@ -698,7 +542,7 @@ func TestFederationEngagementWebhook(t *testing.T) {
 		t.Fatalf("webhook: %d %s", r.status, r.body)
 	}
 	p := newPeer(t, "hooked")
-	if r := p.post(t, inboxOf(n), p.follow(n), signOpts{}); r.status != 202 {
+	if r := p.post(t, inboxOf(n), p.follow(n), fedtest.SignOpts{}); r.status != 202 {
 		t.Fatalf("follow: %d %s", r.status, r.body)
 	}
 	select {
@@ -722,7 +566,7 @@ func TestFederationChatSignIn(t *testing.T) {
 	p := newPeer(t, "frank")
 	var who registration
 	n.do(t, "POST", "/api/chat/register", "", map[string]any{"displayName": "frank"}).json(t, &who)
-	account := "frank@" + strings.TrimPrefix(p.srv.URL, "http://")
+	account := "frank@" + strings.TrimPrefix(p.URL(), "http://")
 	if r := n.do(t, "POST", "/api/auth/fediverse?accessToken="+url.QueryEscape(who.AccessToken), "", map[string]any{"account": account}); r.status != 200 {
 		t.Fatalf("start: %d %s", r.status, r.body)
 	}
@@ -788,7 +632,7 @@ func TestFederationTwoNodes(t *testing.T) {
 		t.Fatal("the two nodes publish different keys")
 	}
 	p := newPeer(t, "grace")
-	if r := p.post(t, inboxOf(a), p.follow(a), signOpts{}); r.status != 202 {
+	if r := p.post(t, inboxOf(a), p.follow(a), fedtest.SignOpts{}); r.status != 202 {
 		t.Fatalf("follow: %d %s", r.status, r.body)
 	}
 	p.next(t) // Accept
@@ -826,10 +670,8 @@ func TestFederationOversizedActorDocumentRefused(t *testing.T) {
 	n := newNode(t, nodeOpts{})
 	enableFederation(t, n, false)
 	p := newPeer(t, "huge")
-	p.mu.Lock()
-	p.pad = 300 << 10
-	p.mu.Unlock()
-	if r := p.post(t, inboxOf(n), p.follow(n), signOpts{}); r.status != 401 {
+	p.PadActor(300 << 10)
+	if r := p.post(t, inboxOf(n), p.follow(n), fedtest.SignOpts{}); r.status != 401 {
 		t.Fatalf("oversized actor document: %d %s", r.status, r.body)
 	}
 }

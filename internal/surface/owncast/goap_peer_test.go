@@ -116,7 +116,7 @@ func TestFederationGoAPPeer(t *testing.T) {
 	// Fediverse sign-in to chat: the code arrives as a direct note.
 	var who registration
 	n.do(t, "POST", "/api/chat/register", "", map[string]any{"displayName": "gopher"}).json(t, &who)
-	account := "gopher@" + strings.TrimPrefix(p.srv.URL, "http://")
+	account := "gopher@" + strings.TrimPrefix(p.URL(), "http://")
 	if r := n.do(t, "POST", "/api/auth/fediverse?accessToken="+url.QueryEscape(who.AccessToken), "", map[string]any{"account": account}); r.status != 200 {
 		t.Fatalf("sign-in start: %d %s", r.status, r.body)
 	}

@@ -149,8 +149,15 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Federation's deliveries get an engine of their own here (the node
+	// runs one for every kind), so o.noFederationRunner can leave them
+	// unsent while webhooks go out.
+	fedEngine, err := webhooks.NewEngine(webhooks.EngineConfig{Poll: 20 * time.Millisecond}, db.WebhookQueue(), fedOut, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fed, err := federation.New(federation.Config{Settings: chat.FederationSettings, Version: "test", InsecureHTTP: true,
-		Backoff: time.Millisecond, Poll: 20 * time.Millisecond, OnEngagement: func(ctx context.Context, e federation.Engagement) {
+		Backoff: time.Millisecond, OnEngagement: func(ctx context.Context, e federation.Engagement) {
 			chat.FederationEngagement(ctx, e)
 			if sf := surf.Load(); sf != nil {
 				sf.FediverseWebhook(e)
@@ -158,12 +165,15 @@ func newNode(t testing.TB, o nodeOpts) *node {
 			if o.engagement != nil {
 				o.engagement(ctx, e)
 			}
-		}}, db.Federation(), fedOut, nil)
+		}}, db.Federation(), fedEngine, fedOut, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !o.noFederationRunner {
-		go func() { _ = fed.Run(ctx) }()
+		fedCtx, stopFed := context.WithCancel(ctx)
+		fedDone := make(chan struct{})
+		go func() { _ = fedEngine.Run(fedCtx); close(fedDone) }()
+		t.Cleanup(func() { stopFed(); <-fedDone })
 	}
 	fediAuth, err := stagechat.NewFediverseAuth(chat, db.StageChat(), fed)
 	if err != nil {

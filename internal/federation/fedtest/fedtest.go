@@ -1,0 +1,249 @@
+// Package fedtest is a fediverse peer for tests: an account on an httptest
+// server playing Mastodon with a real HTTP-signature library
+// (go-fed/httpsig). It serves its actor document and WebFinger, signs what
+// it posts, and checks the signature of everything delivered to its inbox
+// against the key the sender's actor publishes.
+package fedtest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-fed/httpsig"
+)
+
+// Wait is how long Next and NextOfType wait for a delivery.
+const Wait = 2 * time.Minute
+
+// Peer is one fediverse account on its own test server.
+type Peer struct {
+	srv  *httptest.Server
+	name string
+	got  chan map[string]any
+
+	mu   sync.Mutex
+	key  *rsa.PrivateKey
+	fail int // answer 500 to this many deliveries
+	pad  int // bytes of padding in the actor document
+}
+
+// NewPeer starts a peer with the account name; it stops with the test.
+func NewPeer(t testing.TB, name string) *Peer {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Peer{name: name, key: k, got: make(chan map[string]any, 64)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users/"+name, p.actorDoc)
+	mux.HandleFunc("POST /inbox", p.inbox)
+	mux.HandleFunc("POST /users/"+name+"/inbox", p.inbox)
+	mux.HandleFunc("GET /.well-known/webfinger", func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"subject": r.URL.Query().Get("resource"), "links": []any{
+			map[string]any{"rel": "self", "type": "application/activity+json", "href": p.Actor()},
+			map[string]any{"rel": "http://ostatus.org/schema/1.0/subscribe", "template": p.srv.URL + "/authorize_interaction?uri={uri}"},
+		}})
+	})
+	p.srv = httptest.NewServer(mux)
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// URL is the peer server's base URL (http://host:port).
+func (p *Peer) URL() string { return p.srv.URL }
+
+// Actor is the account's actor IRI.
+func (p *Peer) Actor() string { return p.srv.URL + "/users/" + p.name }
+
+// SetKey replaces the account's key (a key rotation): its actor document
+// publishes the new one from now on.
+func (p *Peer) SetKey(k *rsa.PrivateKey) {
+	p.mu.Lock()
+	p.key = k
+	p.mu.Unlock()
+}
+
+// FailNext makes the inbox answer 500 to the next n signed deliveries.
+func (p *Peer) FailNext(n int) {
+	p.mu.Lock()
+	p.fail = n
+	p.mu.Unlock()
+}
+
+// PadActor adds n bytes of padding to the actor document.
+func (p *Peer) PadActor(n int) {
+	p.mu.Lock()
+	p.pad = n
+	p.mu.Unlock()
+}
+
+func (p *Peer) actorDoc(w http.ResponseWriter, _ *http.Request) {
+	p.mu.Lock()
+	pub, _ := x509.MarshalPKIXPublicKey(&p.key.PublicKey)
+	pad := strings.Repeat(" ", p.pad)
+	p.mu.Unlock()
+	w.Header().Set("Content-Type", "application/activity+json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"summary":  pad,
+		"@context": []string{"https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"},
+		"id":       p.Actor(), "type": "Person", "preferredUsername": p.name, "name": strings.ToUpper(p.name[:1]) + p.name[1:],
+		"inbox": p.Actor() + "/inbox", "endpoints": map[string]any{"sharedInbox": p.srv.URL + "/inbox"},
+		"icon": map[string]any{"type": "Image", "url": p.srv.URL + "/avatar.png"},
+		"publicKey": map[string]any{"id": p.Actor() + "#main-key", "owner": p.Actor(),
+			"publicKeyPem": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))},
+	})
+}
+
+// inbox verifies the sender's signature against the key its actor
+// publishes, then takes the activity (or answers 500 when told to fail).
+func (p *Peer) inbox(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	v, err := httpsig.NewVerifier(r)
+	if err != nil {
+		http.Error(w, "unsigned", http.StatusUnauthorized)
+		return
+	}
+	kreq, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, v.KeyId(), nil)
+	kreq.Header.Set("Accept", "application/activity+json")
+	kres, err := http.DefaultClient.Do(kreq)
+	if err != nil {
+		http.Error(w, "key", http.StatusUnauthorized)
+		return
+	}
+	var actor struct {
+		PublicKey struct{ PublicKeyPem string }
+	}
+	_ = json.NewDecoder(kres.Body).Decode(&actor)
+	_ = kres.Body.Close()
+	b, _ := pem.Decode([]byte(actor.PublicKey.PublicKeyPem))
+	if b == nil {
+		http.Error(w, "key", http.StatusUnauthorized)
+		return
+	}
+	pub, err := x509.ParsePKIXPublicKey(b.Bytes)
+	if err != nil || v.Verify(pub, httpsig.RSA_SHA256) != nil {
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	p.mu.Lock()
+	if p.fail > 0 {
+		p.fail--
+		p.mu.Unlock()
+		http.Error(w, "try later", http.StatusInternalServerError)
+		return
+	}
+	p.mu.Unlock()
+	var act map[string]any
+	_ = json.Unmarshal(body, &act)
+	p.got <- act
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// Next waits for the next activity delivered to the peer.
+func (p *Peer) Next(t testing.TB) map[string]any {
+	t.Helper()
+	select {
+	case a := <-p.got:
+		return a
+	case <-time.After(Wait):
+		t.Fatalf("no delivery reached %s", p.name)
+		return nil
+	}
+}
+
+// NextOfType waits for the next delivered activity of a type, skipping
+// others.
+func (p *Peer) NextOfType(t testing.TB, typ string) map[string]any {
+	t.Helper()
+	deadline := time.After(Wait)
+	for {
+		select {
+		case a := <-p.got:
+			if a["type"] == typ {
+				return a
+			}
+		case <-deadline:
+			t.Fatalf("no %s reached %s", typ, p.name)
+			return nil
+		}
+	}
+}
+
+// SignOpts bends how Post signs (the security cases).
+type SignOpts struct {
+	Date     time.Time       // the Date header; zero: now
+	Key      *rsa.PrivateKey // sign with another key
+	Headers  []string        // the signed headers; nil: (request-target) host date digest
+	Digest   string          // overrides the Digest header
+	Unsigned bool
+}
+
+// Reply is an inbox's answer.
+type Reply struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Post signs an activity as the account and posts it to an inbox.
+func (p *Peer) Post(t testing.TB, inbox string, act map[string]any, o SignOpts) Reply {
+	t.Helper()
+	body, _ := json.Marshal(act)
+	req, _ := http.NewRequest(http.MethodPost, inbox, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/activity+json")
+	if o.Date.IsZero() {
+		o.Date = time.Now()
+	}
+	req.Header.Set("Date", o.Date.UTC().Format(http.TimeFormat))
+	u, _ := url.Parse(inbox)
+	req.Header.Set("Host", u.Host)
+	if !o.Unsigned {
+		if o.Headers == nil {
+			o.Headers = []string{httpsig.RequestTarget, "host", "date", "digest"}
+		}
+		k := o.Key
+		if k == nil {
+			p.mu.Lock()
+			k = p.key
+			p.mu.Unlock()
+		}
+		signer, _, err := httpsig.NewSigner([]httpsig.Algorithm{httpsig.RSA_SHA256}, httpsig.DigestSha256, o.Headers, httpsig.Signature, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := signer.SignRequest(k, p.Actor()+"#main-key", req, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.Digest != "" {
+		req.Header.Set("Digest", o.Digest)
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	rb, _ := io.ReadAll(res.Body)
+	return Reply{Status: res.StatusCode, Header: res.Header, Body: rb}
+}
+
+// Follow is a Follow of object (an actor IRI) by the account, with a
+// fresh id.
+func (p *Peer) Follow(object string) map[string]any {
+	return map[string]any{"@context": "https://www.w3.org/ns/activitystreams", "id": p.Actor() + "#follow-" + time.Now().Format(time.RFC3339Nano),
+		"type": "Follow", "actor": p.Actor(), "object": object}
+}
