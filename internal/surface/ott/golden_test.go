@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 
@@ -42,7 +41,7 @@ func TestGoldenWire(t *testing.T) {
 	read := func(w *wsClient, stop func(string) bool) {
 		t.Helper()
 		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 			_, b, err := w.c.Read(ctx)
 			cancel()
 			if err != nil {
