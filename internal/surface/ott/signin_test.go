@@ -3,6 +3,8 @@ package ott_test
 import (
 	"strconv"
 	"testing"
+
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // TestLoginBruteForceLimited: wrong passwords on /api/user/login reach
@@ -75,4 +77,71 @@ func loginUntil429(t *testing.T, try func() resp, fail int) resp {
 	}
 	t.Fatal("50 wrong passwords and no 429")
 	return resp{}
+}
+
+// TestLoginWithAccessToken: Hearth's extension of /api/user/login links a
+// watch-room token to the account of a live sign-in session's access token
+// (what Hearth's web app sends when it signs in from stored tokens, without
+// the password). Bad, revoked and bot tokens answer 401 and leave the
+// session a guest.
+func TestLoginWithAccessToken(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	ctx := t.Context()
+	if r := h.do("POST", "/api/user/register", h.grant(), map[string]any{"username": "carol", "password": "Passw0rdLong"}); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	carol, toks, err := h.id.Login(ctx, "carol", "Passw0rdLong", "test", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, botRaw, err := h.id.CreateBot(ctx, carol.ID, "carolbot", "Carol's bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	botP, err := h.id.AuthenticateToken(ctx, identity.BotToken, botRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	botAccess, _, err := h.id.ExchangeBotToken(ctx, botP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, revoked, err := h.id.Login(ctx, "carol", "Passw0rdLong", "test", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.id.Logout(ctx, revoked.SessionID); err != nil {
+		t.Fatal(err)
+	}
+
+	tok := h.grant()
+	guest := func(what string) {
+		t.Helper()
+		if r := h.do("GET", "/api/user", tok, nil); r.status != 200 || r.body["loggedIn"] != false {
+			t.Fatalf("%s: the session is not a guest: %d %s", what, r.status, r.raw)
+		}
+	}
+	for _, c := range []struct{ name, token string }{
+		{"garbage", "not-a-token"},
+		{"refresh token", toks.RefreshToken},
+		{"revoked session", revoked.AccessToken},
+		{"bot", botAccess},
+	} {
+		if r := h.do("POST", "/api/user/login", tok, map[string]any{"accessToken": c.token}); r.status != 401 || r.body["success"] != false {
+			t.Fatalf("%s: %d %s, want 401", c.name, r.status, r.raw)
+		}
+		guest(c.name)
+	}
+
+	r := h.do("POST", "/api/user/login", tok, map[string]any{"accessToken": toks.AccessToken})
+	if r.status != 200 || r.body["success"] != true {
+		t.Fatalf("link: %d %s", r.status, r.raw)
+	}
+	if u, _ := r.body["user"].(map[string]any); u["username"] != "carol" {
+		t.Fatalf("link answered %s", r.raw)
+	}
+	if r := h.do("GET", "/api/user", tok, nil); r.status != 200 || r.body["loggedIn"] != true || r.body["username"] != "carol" {
+		t.Fatalf("after linking: %d %s", r.status, r.raw)
+	}
 }

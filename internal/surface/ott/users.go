@@ -115,9 +115,18 @@ func (s *Surface) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Email    string `json:"email"`
 		Username string `json:"username"`
 		Password string `json:"password"`
+		// AccessToken is Hearth's extension: a signed-in account's access
+		// token (Together's) instead of a password, so a client that signed
+		// in once (Hearth's web app restoring stored tokens) links its
+		// watch-room token to the same account without the password.
+		AccessToken string `json:"accessToken"`
 	}
 	if err := decode(r, &body); err != nil {
 		s.writeError(w, err)
+		return
+	}
+	if body.AccessToken != "" {
+		s.loginWithAccessToken(w, r, p, body.AccessToken)
 		return
 	}
 	login := body.User
@@ -153,6 +162,33 @@ func (s *Surface) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.resyncSession(p)
 	writeOK(w, http.StatusOK, map[string]any{"user": userShape(a)})
+}
+
+// loginWithAccessToken points the session at the account an access token
+// of a live sign-in session belongs to. Bot and integration tokens, guests
+// and revoked or expired tokens are refused with 401, and the session stays
+// as it was.
+func (s *Surface) loginWithAccessToken(w http.ResponseWriter, r *http.Request, p *principal, token string) {
+	pr, err := s.d.Identity.Authenticate(r.Context(), token)
+	if err != nil {
+		switch fault.KindOf(err) {
+		case fault.Unauthorized, fault.Forbidden:
+			messageOnly(w, http.StatusUnauthorized, "The access token is not valid.")
+		default:
+			s.writeError(w, err)
+		}
+		return
+	}
+	if pr.SessionID == "" || pr.Account.Kind != identity.Registered {
+		messageOnly(w, http.StatusUnauthorized, "Only a signed-in account's access token can log in.")
+		return
+	}
+	if err := s.setAccount(r.Context(), p, pr.Account); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	s.resyncSession(p)
+	writeOK(w, http.StatusOK, map[string]any{"user": userShape(pr.Account)})
 }
 
 func userShape(a *identity.Account) map[string]any {

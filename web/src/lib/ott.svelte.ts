@@ -57,6 +57,14 @@ export const Req = { Playback: 2, Skip: 3, Seek: 4, Add: 5, Remove: 6, Order: 7,
 export const roleNames: Record<number, string> = { [-1]: "Owner", 0: "Guest", 1: "Member", 2: "Trusted", 3: "Moderator", 4: "Admin" };
 
 let tokenPromise: Promise<string> | null = null;
+let onNewToken: ((t: string) => Promise<void>) | null = null;
+
+/** whenNewToken sets what runs when the server hands out a new token (the
+ * stored one was missing or expired): the signed-in account links it before
+ * any room request uses it. */
+export function whenNewToken(f: (t: string) => Promise<void>) {
+  onNewToken = f;
+}
 
 /** token grants (or re-validates) this browser's OTT token. */
 export function token(): Promise<string> {
@@ -65,8 +73,9 @@ export function token(): Promise<string> {
     tokenPromise = request<{ token: string }>("Getting a watch-room token", "/api/auth/grant", {
       headers: stored ? { Authorization: `Bearer ${stored}` } : {},
     })
-      .then((r) => {
+      .then(async (r) => {
         localStorage.setItem(TOKEN, r.token);
+        if (r.token !== stored && onNewToken) await onNewToken(r.token).catch(() => undefined);
         return r.token;
       })
       .catch((e) => {
@@ -114,14 +123,16 @@ export const ottApi = {
   logout: () => ott<unknown>("Signing out of watch rooms", "/api/user/logout", { method: "POST" }),
 };
 
-/** linkAccount signs this browser's watch-room token in as the same Hearth
- * account (OTT keeps its own session); failures leave the guest session. */
-export async function linkAccount(user: string, password: string) {
-  try {
-    await ottApi.login(user, password);
-  } catch {
-    /* watch rooms still work as a guest */
-  }
+/** linkAccess signs a watch-room token (this browser's by default) in as the
+ * account whose access token is given (Hearth's extension of OTT's login; OTT
+ * keeps its own session). A 401 means the access token was refused. */
+export async function linkAccess(access: string, t?: string) {
+  const ottToken = t ?? (await token());
+  await request<unknown>("Signing in to watch rooms", "/api/user/login", {
+    method: "POST",
+    body: { accessToken: access },
+    headers: { Authorization: `Bearer ${ottToken}` },
+  });
 }
 
 export async function unlinkAccount() {

@@ -3,7 +3,7 @@
 // under Together's own keys; any 401 triggers one /auth/refresh (rotating
 // the refresh token) and a retry; a 401 from refresh signs the user out.
 import { ApiError, request, type RequestOptions } from "./http";
-import { linkAccount, unlinkAccount } from "./ott.svelte";
+import { linkAccess, token as ottToken, unlinkAccount, whenNewToken } from "./ott.svelte";
 import { refreshShared, tabLock } from "./refresh";
 
 const ACCESS = "together_access_token";
@@ -277,10 +277,40 @@ export async function api<T>(what: string, path: string, opts: RequestOptions = 
   }
 }
 
+/** linked is the watch-room token last linked to the signed-in account. */
+let linked: string | null = null;
+
+/**
+ * linkWatchRooms signs this browser's watch-room token in as the signed-in
+ * account with its access token, on every way of becoming signed in (the
+ * form, sign-up, tokens restored from storage) and whenever the watch-room
+ * token is replaced: a community's watch room is hidden from a guest. An
+ * expired access token is refreshed once; other failures leave the guest.
+ */
+async function linkWatchRooms(t?: string) {
+  if (!session.access) return;
+  try {
+    const ott = t ?? (await ottToken());
+    if (linked === ott) return;
+    try {
+      await linkAccess(session.access, ott);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 401 && (await session.refreshTokens()) && session.access)) throw e;
+      await linkAccess(session.access, ott);
+    }
+    linked = ott;
+  } catch {
+    /* watch rooms still work as a guest */
+  }
+}
+
+whenNewToken((t) => linkWatchRooms(t));
+
 export async function restoreSession() {
   try {
     if (session.access || session.refresh) {
       session.user = await api<User>("Loading your account", "/users/@me");
+      await linkWatchRooms();
     }
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) session.clear();
@@ -295,12 +325,14 @@ export async function register(username: string, password: string, email?: strin
   if (email) body.email = email;
   if (invite_code) body.invite_code = invite_code;
   session.setTokens(await request<AuthResponse>("Creating your account", "/auth/register", { method: "POST", body }));
-  await linkAccount(username, password);
+  linked = null;
+  await linkWatchRooms();
 }
 
 export async function login(username: string, password: string) {
   session.setTokens(await request<AuthResponse>("Signing in", "/auth/login", { method: "POST", body: { username, password } }));
-  await linkAccount(username, password);
+  linked = null;
+  await linkWatchRooms();
 }
 
 /** logout ends the session on the server (its refresh token stops
@@ -311,6 +343,7 @@ export async function logout() {
     await request("Signing out", "/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${access}` } }).catch(() => null);
   }
   session.clear();
+  linked = null;
   await unlinkAccount();
 }
 
