@@ -25,6 +25,7 @@ func (s *Surface) routes() []route {
 		auth("POST", "/auth/logout", s.logout),
 		auth("POST", "/auth/forgot-password", s.forgotPassword),
 		pub("POST", "/auth/reset-password", s.resetPassword),
+		auth("POST", "/auth/change-password", s.changePassword),
 		pub("GET", "/instance/registration-mode", s.getRegistrationMode),
 
 		auth("GET", "/users/@me", s.me),
@@ -148,6 +149,7 @@ func (s *Surface) routes() []route {
 		auth("GET", "/admin/users", s.adminUsers),
 		auth("PATCH", "/admin/users/{user_id}", s.adminUpdateUser),
 		auth("DELETE", "/admin/users/{user_id}", s.adminDeleteUser),
+		auth("PUT", "/admin/users/{user_id}/password", s.adminSetPassword),
 		auth("GET", "/admin/servers", s.adminServers),
 		auth("DELETE", "/admin/servers/{server_id}", s.adminDeleteServer),
 	}
