@@ -447,3 +447,39 @@ func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 func (s *Service) ListTokens(ctx context.Context, kind TokenKind) ([]*Token, error) {
 	return s.st.ListTokens(ctx, kind)
 }
+
+// AdminSession reports whether raw is an access token of a live session of
+// a live instance admin, whether or not the token itself has expired: the
+// web app's admin pages open for it without a Basic prompt (the page is the
+// app's shell; every admin call is authorised on its own). A session that
+// was signed out, expired, or revoked by a change of password no longer
+// counts, nor does a token whose signature or type is wrong.
+func (s *Service) AdminSession(ctx context.Context, raw string) (*Account, error) {
+	var c claims
+	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return s.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithoutClaimsValidation())
+	if err != nil || c.TokenType != typeAccess || c.SessionID == "" {
+		return nil, ErrInvalidToken
+	}
+	sess, err := s.st.SessionByID(ctx, c.SessionID)
+	if errors.Is(err, fault.NotFound) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sess.RevokedAt != nil || sess.AccountID != c.Subject || !s.now().Before(sess.ExpiresAt) {
+		return nil, ErrInvalidToken
+	}
+	a, err := s.st.AccountByID(ctx, c.Subject)
+	if errors.Is(err, fault.NotFound) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.Disabled() || !a.IsAdmin {
+		return nil, fault.New(fault.Forbidden, "not an instance admin")
+	}
+	return a, nil
+}

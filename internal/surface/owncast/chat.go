@@ -179,9 +179,12 @@ func (s *Surface) registerChat(h *httpserver.Server) {
 	h.HandleWhen("OPTIONS /api/admin/{path...}", IsOwncastAdminRequest, s.requireAdmin(func(http.ResponseWriter, *http.Request) {}))
 }
 
-// admin registers an Owncast admin route on a path Together shares.
+// admin registers an Owncast admin route on a path Together shares. It is
+// the path's fallback: Together's handler takes the Bearer requests of the
+// paths it has; every other request (Basic, none, or a Bearer on a path
+// Together lacks) is Owncast's.
 func (s *Surface) admin(h *httpserver.Server, pattern string, f http.HandlerFunc) {
-	h.HandleWhen(pattern, IsOwncastAdminRequest, s.requireAdmin(f))
+	h.HandleWhen(pattern, nil, s.requireAdmin(f))
 }
 
 func hasAccessTokenQuery(r *http.Request) bool { return r.URL.Query().Has("accessToken") }
