@@ -432,6 +432,41 @@ func TestRefreshGrace(t *testing.T) {
 	})
 }
 
+// TestRefreshGraceSameClient: the grace is for the client that rotated
+// the token; another client presenting it within the grace is reuse, and
+// the session is revoked.
+func TestRefreshGraceSameClient(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		s, rec, clk := newService(t, eng)
+		a, err := s.Register(ctx, identity.RegisterInput{Username: "tabs", Password: "password1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := s.OpenSession(ctx, a, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, first, err := s.RefreshFrom(ctx, tok.RefreshToken, "firefox|10.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.add(2 * time.Second)
+		if _, again, err := s.RefreshFrom(ctx, tok.RefreshToken, "firefox|10.0.0.1"); err != nil || *again != *first {
+			t.Fatalf("the same client within the grace: %v", err)
+		}
+		if _, _, err := s.RefreshFrom(ctx, tok.RefreshToken, "curl|203.0.113.9"); !errors.Is(err, identity.ErrSessionRevoked) {
+			t.Fatalf("another client within the grace: %v, want reuse", err)
+		}
+		if !rec.has(identity.Revoked{SessionID: tok.SessionID}) {
+			t.Fatal("the session was not revoked")
+		}
+		if _, _, err := s.RefreshFrom(ctx, first.RefreshToken, "firefox|10.0.0.1"); err == nil {
+			t.Fatal("the revoked session refreshed")
+		}
+	})
+}
+
 const refreshGraceForTest = 10 * time.Second
 
 // TestAdminSession: the admin page's session check takes an instance
