@@ -2,11 +2,14 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 )
 
@@ -169,4 +172,75 @@ func TestBrowserChannelTitle(t *testing.T) {
 		p.waitFor("no horizontal overflow", `document.documentElement.scrollWidth <= window.innerWidth + 1`, 5*time.Second)
 		p.screenshot("channel-title-" + vp.name)
 	}
+}
+
+// TestBrowserAdminSignInFromThe401: a browser with no session and no Basic
+// credentials opening /admin/ gets the 401 page, whose link signs in to the
+// app; signed in as the instance admin, the admin opens on that session
+// (and opens again on a fresh page load, with no Basic credentials).
+// Desktop and a 390×844 phone.
+func TestBrowserAdminSignInFromThe401(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil)
+	browser := newBrowser(t)
+	for _, vp := range viewports {
+		p := newTab(t, browser, "admin401-"+vp.name)
+		p.do("viewport", chromedp.EmulateViewport(vp.w, vp.h))
+		cancelBasicPrompts(p)
+		p.do("open the admin", chromedp.Navigate(base+"/admin/"))
+		p.waitFor("the 401 page's sign-in link", `!!document.querySelector('a[href="/login?next=%2Fadmin%2F"]')`, 30*time.Second)
+		p.do("follow it", chromedp.Click(chromedp.CSS(`a[href="/login?next=%2Fadmin%2F"]`)))
+		fill(p, "#login-username", "admin")
+		fill(p, "#login-password", adminPassword)
+		p.do("sign in", chromedp.Click(chromedp.CSS(`form button[type="submit"]`)))
+		p.waitFor("the admin overview on the app's session", `!!document.querySelector('[data-testid="admin-online"]')`, 30*time.Second)
+		p.do("load the admin afresh", chromedp.Navigate(base+"/admin/users"))
+		p.waitFor("the users tab", `!!document.querySelector('[data-testid="set-password"]')`, 30*time.Second)
+		p.waitFor("no horizontal overflow", `document.documentElement.scrollWidth <= window.innerWidth + 1`, 5*time.Second)
+	}
+}
+
+// cancelBasicPrompts answers every Basic challenge of the admin pages in
+// p as a person cancelling the browser's prompt does (headless Chromium
+// otherwise fails the load), so the 401 page shows.
+func cancelBasicPrompts(p *page) {
+	p.t.Helper()
+	events := make(chan any, 64)
+	if err := chromedp.Listen(p.ctx, func(ev any) {
+		switch ev.(type) {
+		case *fetch.EventRequestPaused, *fetch.EventAuthRequired:
+			select {
+			case events <- ev:
+			default:
+			}
+		}
+	}); err != nil {
+		p.t.Fatalf("listen: %v", err)
+	}
+	go func() {
+		for ev := range events {
+			var act chromedp.Action[chromedp.Void]
+			switch e := ev.(type) {
+			case *fetch.EventRequestPaused:
+				act = chromedp.Action[chromedp.Void](func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+					_, err := cdp.Call(ctx, tg, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
+					return chromedp.Void{}, err
+				})
+			case *fetch.EventAuthRequired:
+				act = chromedp.Action[chromedp.Void](func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+					_, err := cdp.Call(ctx, tg, fetch.ContinueWithAuth, fetch.ContinueWithAuthParams{RequestID: e.RequestID,
+						AuthChallengeResponse: &fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseCancelAuth}})
+					return chromedp.Void{}, err
+				})
+			}
+			_ = chromedp.Do(p.ctx, act) // the tab may be closing
+		}
+	}()
+	on := true
+	p.do("intercept the admin pages' challenges", chromedp.Action[chromedp.Void](func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{HandleAuthRequests: &on,
+			Patterns: []*fetch.RequestPattern{{URLPattern: "*/admin/*"}}})
+		return chromedp.Void{}, err
+	}))
 }

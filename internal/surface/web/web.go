@@ -15,6 +15,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"mime"
@@ -253,13 +254,25 @@ func (s *Surface) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+identity.AdminRealm+`"`)
-		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		// What the browser shows when the prompt is cancelled: the way in
+		// with the app's own sign-in (after it, /admin opens on that session).
+		s.setSecurityHeaders(w, r.URL.Path)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, adminUnauthorized)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	s.setSecurityHeaders(w, r.URL.Path)
 	s.serveIndex(w, r)
 }
+
+// adminUnauthorized is the body of the admin pages' 401.
+const adminUnauthorized = `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
+	`<meta name="viewport" content="width=device-width, initial-scale=1"><title>Unauthorized · Hearth admin</title></head>` +
+	`<body><h1>Unauthorized</h1><p>The admin is for the instance admin. ` +
+	`<a href="/login?next=%2Fadmin%2F">Sign in to Hearth</a> with the admin account and it opens, ` +
+	`or reload this page and give the admin's user name and password.</p></body></html>`
 
 func (s *Surface) serveFile(w http.ResponseWriter, r *http.Request, name string) bool {
 	f, err := s.files.Open(name)
