@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 )
@@ -75,6 +76,36 @@ func TestAdminAppSession(t *testing.T) {
 			t.Errorf("admin page with %s: %d %q, want 401 with Hearth's challenge", name, code, ch)
 		}
 	}
+	// The browser's Basic sign-in becomes an app session (Users then
+	// works with no second sign-in).
+	req, _ = http.NewRequest("POST", base+"/api/admin/session", nil)
+	req.SetBasicAuth("admin", "adminpassword")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pair struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&pair)
+	_ = res.Body.Close()
+	if res.StatusCode != 200 || pair.RefreshToken == "" {
+		t.Fatalf("admin session from Basic: %d %+v", res.StatusCode, pair)
+	}
+	if code := call(t, "GET", base+"/api/admin/users", pair.AccessToken, nil, &users); code != 200 {
+		t.Fatalf("Together's admin users with the exchanged session: %d", code)
+	}
+	req, _ = http.NewRequest("POST", base+"/api/admin/session", nil)
+	req.SetBasicAuth("admin", "wrong-password")
+	if res, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != 401 {
+		t.Fatalf("admin session with a wrong password: %d", res.StatusCode)
+	}
+
 	// Signing out ends it.
 	if code := call(t, "POST", base+"/auth/logout", admin.AccessToken, nil, nil); code/100 != 2 {
 		t.Fatalf("logout: %d", code)

@@ -206,6 +206,14 @@ func TestBrowserAdminSignInFromThe401(t *testing.T) {
 // otherwise fails the load), so the 401 page shows.
 func cancelBasicPrompts(p *page) {
 	p.t.Helper()
+	answerBasicPrompts(p, fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseCancelAuth})
+}
+
+// answerBasicPrompts answers every Basic challenge under an admin path
+// (the pages and /api/admin/) in p as a person at the browser's prompt
+// does: cancel, or user name and password.
+func answerBasicPrompts(p *page, answer fetch.AuthChallengeResponse) {
+	p.t.Helper()
 	events := make(chan any, 64)
 	if err := chromedp.Listen(p.ctx, func(ev any) {
 		switch ev.(type) {
@@ -230,7 +238,7 @@ func cancelBasicPrompts(p *page) {
 			case *fetch.EventAuthRequired:
 				act = chromedp.Action[chromedp.Void](func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 					_, err := cdp.Call(ctx, tg, fetch.ContinueWithAuth, fetch.ContinueWithAuthParams{RequestID: e.RequestID,
-						AuthChallengeResponse: &fetch.AuthChallengeResponse{Response: fetch.AuthChallengeResponseResponseCancelAuth}})
+						AuthChallengeResponse: &answer})
 					return chromedp.Void{}, err
 				})
 			}

@@ -4,7 +4,7 @@
 // admin's username, and the admin password). The Basic
 // credentials live in sessionStorage only (gone when the tab closes).
 import { request, type RequestOptions } from "./http";
-import { api, session } from "./together.svelte";
+import { api, session, useTokens } from "./together.svelte";
 
 const KEY = "hearth_admin_basic";
 
@@ -74,4 +74,15 @@ export function ocSet(what: string, name: string, value: unknown) {
 
 export function tg<T>(what: string, path: string, opts: RequestOptions = {}): Promise<T> {
   return api<T>(what, `/api/admin/${path}`, opts);
+}
+
+/** adoptAdminSession turns the admin's Basic sign-in (the browser's prompt
+ * or the form) into the app's own session for the same account, so the
+ * parts that run on the app's session (Users, Recordings) need no second
+ * sign-in. */
+export async function adoptAdminSession(): Promise<void> {
+  if (session.signedIn) return;
+  const auth: RequestOptions = adminAuth.basic ? { headers: { Authorization: `Basic ${adminAuth.basic}` } } : { credentials: "include" };
+  const t = await request<{ access_token: string; refresh_token: string }>("Opening your admin session", "/api/admin/session", { method: "POST", ...auth });
+  await useTokens(t.access_token, t.refresh_token);
 }

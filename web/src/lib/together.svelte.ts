@@ -320,6 +320,13 @@ export async function login(username: string, password: string) {
   await linkAccount(username, password);
 }
 
+/** useTokens makes a pair the server handed out another way (the admin's
+ * Basic sign-in, exchanged) this app's session. */
+export async function useTokens(access_token: string, refresh_token: string) {
+  session.setTokens({ access_token, refresh_token, user: null as unknown as User });
+  session.user = await api<User>("Loading your account", "/users/@me");
+}
+
 /** changePassword changes the signed-in account's password; the server
  * signs out every session and answers a fresh one for this tab. */
 export async function changePassword(current_password: string, new_password: string) {
