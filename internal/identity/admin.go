@@ -12,6 +12,13 @@ import (
 // Basic auth.
 const OwncastAdminUser = "admin"
 
+// AdminRealm is the realm of every admin Basic challenge (Owncast's admin
+// API and the web app's /admin pages). It is Hearth's own: no Owncast client
+// reads the realm (they send Basic up front), and it must be one string
+// for all of them, since a browser keeps Basic credentials per realm and
+// the admin pages rely on it sending the same ones to the admin API.
+const AdminRealm = "Hearth admin"
+
 // CheckAdminBasic is the one rule for admin Basic credentials (Owncast's
 // admin API and Hearth's admin UI): either an instance admin's own username
 // and password, or user "admin" with the password of any live instance

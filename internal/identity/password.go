@@ -108,3 +108,28 @@ func (s *Service) checkPassword(ctx context.Context, password, phc string) (bool
 	defer release()
 	return CheckPassword(password, phc), nil
 }
+
+// ChangePassword is an account holder changing their own password: the
+// current one is checked under the sign-in limits (a wrong one is
+// fault.Forbidden, so a client does not take it for an expired token), the
+// new one replaces it, every session of the account is signed out, and a
+// fresh session is opened for the caller, who stays signed in.
+func (s *Service) ChangePassword(ctx context.Context, accountID, current, next, addr, userAgent string) (*Tokens, error) {
+	if n := len(next); n < 8 || n > 128 {
+		return nil, fault.New(fault.Invalid, "password must be 8-128 characters")
+	}
+	if err := s.VerifyPassword(ctx, accountID, current, addr); err != nil {
+		if fault.KindOf(err) == fault.Unauthorized {
+			return nil, fault.New(fault.Forbidden, "Current password is incorrect")
+		}
+		return nil, err
+	}
+	if err := s.SetPassword(ctx, accountID, next); err != nil {
+		return nil, err
+	}
+	a, err := s.st.AccountByID(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return s.OpenSession(ctx, a, userAgent)
+}

@@ -432,4 +432,100 @@ func TestRefreshGrace(t *testing.T) {
 	})
 }
 
+// TestRefreshGraceSameClient: the grace is for the client that rotated
+// the token; another client presenting it within the grace is reuse, and
+// the session is revoked.
+func TestRefreshGraceSameClient(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		s, rec, clk := newService(t, eng)
+		a, err := s.Register(ctx, identity.RegisterInput{Username: "tabs", Password: "password1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := s.OpenSession(ctx, a, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, first, err := s.RefreshFrom(ctx, tok.RefreshToken, "firefox|10.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.add(2 * time.Second)
+		if _, again, err := s.RefreshFrom(ctx, tok.RefreshToken, "firefox|10.0.0.1"); err != nil || *again != *first {
+			t.Fatalf("the same client within the grace: %v", err)
+		}
+		if _, _, err := s.RefreshFrom(ctx, tok.RefreshToken, "curl|203.0.113.9"); !errors.Is(err, identity.ErrSessionRevoked) {
+			t.Fatalf("another client within the grace: %v, want reuse", err)
+		}
+		if !rec.has(identity.Revoked{SessionID: tok.SessionID}) {
+			t.Fatal("the session was not revoked")
+		}
+		if _, _, err := s.RefreshFrom(ctx, first.RefreshToken, "firefox|10.0.0.1"); err == nil {
+			t.Fatal("the revoked session refreshed")
+		}
+	})
+}
+
 const refreshGraceForTest = 10 * time.Second
+
+// TestAdminSession: the admin page's session check takes an instance
+// admin's access token while its session lives, even once the token has
+// expired; not a non-admin's, not a refresh token, not after sign-out or a
+// change of password.
+func TestAdminSession(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		s, _, clk := newService(t, eng)
+		if _, _, err := s.EnsureAdmin(ctx, "boss", "password1"); err != nil {
+			t.Fatal(err)
+		}
+		boss, err := s.AccountByUsername(ctx, "boss")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ann, err := s.Register(ctx, identity.RegisterInput{Username: "ann", Password: "password1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := s.OpenSession(ctx, boss, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		annTok, err := s.OpenSession(ctx, ann, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, err := s.AdminSession(ctx, tok.AccessToken); err != nil || a.ID != boss.ID {
+			t.Fatalf("admin's live session: %v", err)
+		}
+		clk.add(time.Hour) // the access token has expired; the session lives
+		if _, err := s.Authenticate(ctx, tok.AccessToken); err == nil {
+			t.Fatal("the access token should have expired")
+		}
+		if _, err := s.AdminSession(ctx, tok.AccessToken); err != nil {
+			t.Fatalf("admin's session with an expired access token: %v", err)
+		}
+		for name, raw := range map[string]string{"non-admin": annTok.AccessToken, "refresh token": tok.RefreshToken, "garbage": "a.b.c"} {
+			if _, err := s.AdminSession(ctx, raw); err == nil {
+				t.Errorf("%s passed", name)
+			}
+		}
+		if err := s.Logout(ctx, tok.SessionID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AdminSession(ctx, tok.AccessToken); err == nil {
+			t.Fatal("a signed-out session passed")
+		}
+		tok2, err := s.OpenSession(ctx, boss, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ChangePassword(ctx, boss.ID, "password1", "password2", "", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AdminSession(ctx, tok2.AccessToken); err == nil {
+			t.Fatal("a session from before the change of password passed")
+		}
+	})
+}

@@ -138,6 +138,7 @@ type rotation struct {
 	account *Account
 	tokens  Tokens
 	until   time.Time
+	client  string // who rotated it (RefreshFrom's client)
 }
 
 // maxRotations bounds the cache; past it, the oldest grace is dropped first
@@ -171,11 +172,19 @@ func (c *rotatedCache) get(oldHash string, now time.Time) (rotation, bool) {
 	return r, true
 }
 
-// Refresh exchanges a refresh token for a new access token and a new refresh
-// token (rotation). Presenting a refresh token that was already rotated is
-// treated as theft: the whole session is revoked, except within
-// refreshGrace of its rotation, when the same new pair is returned again.
+// Refresh is RefreshFrom for a client that says nothing about itself.
 func (s *Service) Refresh(ctx context.Context, raw string) (*Account, *Tokens, error) {
+	return s.RefreshFrom(ctx, raw, "")
+}
+
+// RefreshFrom exchanges a refresh token for a new access token and a new
+// refresh token (rotation). Presenting a refresh token that was already
+// rotated is treated as theft: the whole session is revoked, except within
+// refreshGrace of its rotation by the same client (client: what the surface
+// knows of the caller, its user agent and address), when the same new pair
+// is returned again. Another client presenting it within the grace is
+// reuse, as after it.
+func (s *Service) RefreshFrom(ctx context.Context, raw, client string) (*Account, *Tokens, error) {
 	c, err := s.parse(raw)
 	if err != nil {
 		return nil, nil, err
@@ -206,7 +215,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Account, *Tokens, e
 		return nil, nil, err
 	}
 	oldHash := HashToken(raw)
-	if r, ok := s.rotated.get(oldHash, now); ok && r.tokens.SessionID == sess.ID {
+	if r, ok := s.rotated.get(oldHash, now); ok && r.tokens.SessionID == sess.ID && r.client == client {
 		return r.account, &r.tokens, nil
 	}
 	ok, err := s.st.RotateSession(ctx, sess.ID, oldHash, HashToken(next), now, now.Add(s.cfg.RefreshTTL))
@@ -228,7 +237,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (*Account, *Tokens, e
 		return nil, nil, err
 	}
 	tok := Tokens{AccessToken: access, RefreshToken: next, SessionID: sess.ID, AccessExpiry: exp}
-	s.rotated.put(oldHash, rotation{account: a, tokens: tok, until: now.Add(refreshGrace)}, now)
+	s.rotated.put(oldHash, rotation{account: a, tokens: tok, until: now.Add(refreshGrace), client: client}, now)
 	return a, &tok, nil
 }
 
@@ -446,4 +455,40 @@ func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 // ListTokens lists tokens of a kind, revoked ones included.
 func (s *Service) ListTokens(ctx context.Context, kind TokenKind) ([]*Token, error) {
 	return s.st.ListTokens(ctx, kind)
+}
+
+// AdminSession reports whether raw is an access token of a live session of
+// a live instance admin, whether or not the token itself has expired: the
+// web app's admin pages open for it without a Basic prompt (the page is the
+// app's shell; every admin call is authorised on its own). A session that
+// was signed out, expired, or revoked by a change of password no longer
+// counts, nor does a token whose signature or type is wrong.
+func (s *Service) AdminSession(ctx context.Context, raw string) (*Account, error) {
+	var c claims
+	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return s.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithoutClaimsValidation())
+	if err != nil || c.TokenType != typeAccess || c.SessionID == "" {
+		return nil, ErrInvalidToken
+	}
+	sess, err := s.st.SessionByID(ctx, c.SessionID)
+	if errors.Is(err, fault.NotFound) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sess.RevokedAt != nil || sess.AccountID != c.Subject || !s.now().Before(sess.ExpiresAt) {
+		return nil, ErrInvalidToken
+	}
+	a, err := s.st.AccountByID(ctx, c.Subject)
+	if errors.Is(err, fault.NotFound) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.Disabled() || !a.IsAdmin {
+		return nil, fault.New(fault.Forbidden, "not an instance admin")
+	}
+	return a, nil
 }

@@ -175,13 +175,17 @@ func (s *Surface) registerChat(h *httpserver.Server) {
 	s.registerAdminChat(h)
 	s.registerAdminConfig(h)
 	s.registerAdminWebhooks(h)
+	s.admin(h, "POST /api/admin/session", s.handleAdminSession)
 	// Owncast answers every admin preflight with 204 and no CORS grant.
 	h.HandleWhen("OPTIONS /api/admin/{path...}", IsOwncastAdminRequest, s.requireAdmin(func(http.ResponseWriter, *http.Request) {}))
 }
 
-// admin registers an Owncast admin route on a path Together shares.
+// admin registers an Owncast admin route on a path Together shares. It is
+// the path's fallback: Together's handler takes the Bearer requests of the
+// paths it has; every other request (Basic, none, or a Bearer on a path
+// Together lacks) is Owncast's.
 func (s *Surface) admin(h *httpserver.Server, pattern string, f http.HandlerFunc) {
-	h.HandleWhen(pattern, IsOwncastAdminRequest, s.requireAdmin(f))
+	h.HandleWhen(pattern, nil, s.requireAdmin(f))
 }
 
 func hasAccessTokenQuery(r *http.Request) bool { return r.URL.Query().Has("accessToken") }
@@ -191,4 +195,25 @@ func corsPreflight(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 	w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAdminSession is Hearth's POST /api/admin/session: the admin who
+// got in with Basic credentials (the browser's prompt) gets a session of
+// the web app for the same account, so the admin pages that run on the
+// app's session (users, recordings) work with that one sign-in. The
+// answer carries Together's token names; the web app stores them as its
+// own session.
+func (s *Surface) handleAdminSession(w http.ResponseWriter, r *http.Request) {
+	a := adminAccount(r)
+	if a == nil {
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		return
+	}
+	t, err := s.d.Identity.OpenSession(r.Context(), a, r.UserAgent())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpserver.WriteJSON(w, http.StatusOK, map[string]string{"access_token": t.AccessToken, "refresh_token": t.RefreshToken})
 }

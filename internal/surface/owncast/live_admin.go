@@ -22,11 +22,9 @@ import (
 )
 
 // registerLiveAdmin adds the stream parts of Owncast's admin API. They
-// share /api/admin/* with Together: Basic auth (or OPTIONS) selects ours.
+// share /api/admin/* with Together: what Together does not take is ours (chat.go's admin).
 func (s *Surface) registerLiveAdmin(h *httpserver.Server) {
-	adm := func(pattern string, f http.HandlerFunc) {
-		h.HandleWhen(pattern, IsOwncastAdminRequest, s.requireAdmin(f))
-	}
+	adm := func(pattern string, f http.HandlerFunc) { s.admin(h, pattern, f) }
 	adm("GET /api/admin/status", s.handleAdminStatus)
 	adm("POST /api/admin/disconnect", s.handleDisconnect)
 	adm("GET /api/admin/viewersOverTime", s.handleViewersOverTime)

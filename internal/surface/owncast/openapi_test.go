@@ -195,6 +195,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		map[string]any{"name": "robot", "scopes": []string{"CAN_SEND_MESSAGES", "CAN_SEND_SYSTEM_MESSAGES", "HAS_ADMIN_ACCESS"}})
 	bearer := "bearer:" + tok["accessToken"].(string)
 	c.do(200, "GET", "/api/admin/accesstokens", "admin", nil)
+	c.do(200, "POST", "/api/admin/session", "admin", nil)
 	c.do(204, "OPTIONS", "/api/integrations/anything", "", nil)
 	c.do(200, "POST", "/api/integrations/chat/send", bearer, map[string]string{"body": "hello from a bot"})
 	c.do(200, "POST", "/api/integrations/chat/system", bearer, map[string]string{"body": "system notice"})

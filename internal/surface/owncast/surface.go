@@ -162,11 +162,24 @@ func IsOwncastAdminRequest(r *http.Request) bool {
 
 // requireAdmin is Owncast's admin Basic auth: user "admin" (or the Hearth
 // admin's own username) and the admin account's password; the account must
-// be an instance admin.
+// be an instance admin. Hearth's own web app may instead send its session's
+// Bearer access token, when that session is an instance admin's (one
+// sign-in for the admin: the app's).
 func (s *Surface) requireAdmin(next http.HandlerFunc) http.Handler {
 	return s.wrap(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
 			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			// No Basic challenge here: the client did not use Basic, and
+			// a browser must not answer a session's 401 with a prompt.
+			p, err := s.d.Identity.Authenticate(r.Context(), tok)
+			if err != nil || !p.Account.IsAdmin || p.Token != nil {
+				http.Error(w, "Unauthorized", http.StatusUnauthorized)
+				return
+			}
+			next(w, r.WithContext(context.WithValue(r.Context(), adminKey, p.Account)))
 			return
 		}
 		user, pass, ok := r.BasicAuth()
@@ -192,7 +205,7 @@ func (s *Surface) requireAdmin(next http.HandlerFunc) http.Handler {
 			s.chat.admins.remember(user, pass, acct)
 		}
 		if acct == nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="Owncast Authenticated Request"`)
+			w.Header().Set("WWW-Authenticate", `Basic realm="`+identity.AdminRealm+`"`)
 			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return
 		}

@@ -180,7 +180,10 @@ func (s *Surface) refresh(w http.ResponseWriter, r *http.Request, _ *identity.Pr
 		writeError(w, http.StatusUnprocessableEntity, "refresh_token is required")
 		return
 	}
-	a, t, err := s.d.Identity.Refresh(r.Context(), *in.RefreshToken)
+	// The grace for a repeat is for the same client: two tabs of one
+	// browser, or a retry; anyone else presenting a rotated token is reuse.
+	client := r.UserAgent() + "|" + ratelimit.ClientIP(r, s.d.TrustProxy)
+	a, t, err := s.d.Identity.RefreshFrom(r.Context(), *in.RefreshToken, client)
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -15,6 +15,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"mime"
@@ -62,7 +63,17 @@ type Deps struct {
 // AdminChecker is what the web surface needs from identity.
 type AdminChecker interface {
 	CheckAdminBasic(ctx context.Context, user, pass, addr string) (*identity.Account, error)
+	// AdminSession accepts an access token of a live session of an
+	// instance admin, expired or not (identity.Service.AdminSession).
+	AdminSession(ctx context.Context, token string) (*identity.Account, error)
 }
+
+// AdminCookie is the cookie the web app sets, on the /admin path only, to
+// the access token of its signed-in session, so that an admin signed in to
+// the app opens /admin/ without a second sign-in at the Basic prompt. It
+// opens only the app's shell (the same bytes as /): every admin call is
+// authorised on its own.
+const AdminCookie = "hearth_admin"
 
 // Surface serves the web app.
 type Surface struct {
@@ -98,6 +109,11 @@ func New(d Deps) (*Surface, error) {
 		admin = func(r *http.Request) error {
 			user, pass, ok := r.BasicAuth()
 			if !ok {
+				if c, err := r.Cookie(AdminCookie); err == nil && c.Value != "" && len(c.Value) <= 4096 {
+					if _, err := d.Admins.AdminSession(r.Context(), c.Value); err == nil {
+						return nil
+					}
+				}
 				return fault.New(fault.Unauthorized, "Basic credentials required")
 			}
 			_, err := d.Admins.CheckAdminBasic(r.Context(), user, pass, ratelimit.ClientIP(r, d.TrustProxy))
@@ -222,8 +238,9 @@ func (s *Surface) serve(w http.ResponseWriter, r *http.Request) {
 	s.serveIndex(w, r)
 }
 
-// serveAdmin serves the app to the instance admin only: without Basic
-// credentials the browser gets Owncast's challenge and asks for them.
+// serveAdmin serves the app to the instance admin only: an admin's app
+// session (AdminCookie) or Basic credentials; without either the browser
+// gets the Basic challenge and asks for them.
 func (s *Surface) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	if err := s.admin(r); err != nil {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -236,14 +253,26 @@ func (s *Surface) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "Too Many Requests", http.StatusTooManyRequests)
 			return
 		}
-		w.Header().Set("WWW-Authenticate", `Basic realm="Owncast Authenticated Request"`)
-		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		w.Header().Set("WWW-Authenticate", `Basic realm="`+identity.AdminRealm+`"`)
+		// What the browser shows when the prompt is cancelled: the way in
+		// with the app's own sign-in (after it, /admin opens on that session).
+		s.setSecurityHeaders(w, r.URL.Path)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, adminUnauthorized)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	s.setSecurityHeaders(w, r.URL.Path)
 	s.serveIndex(w, r)
 }
+
+// adminUnauthorized is the body of the admin pages' 401.
+const adminUnauthorized = `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
+	`<meta name="viewport" content="width=device-width, initial-scale=1"><title>Unauthorized · Hearth admin</title></head>` +
+	`<body><h1>Unauthorized</h1><p>The admin is for the instance admin. ` +
+	`<a href="/login?next=%2Fadmin%2F">Sign in to Hearth</a> with the admin account and it opens, ` +
+	`or reload this page and give the admin's user name and password.</p></body></html>`
 
 func (s *Surface) serveFile(w http.ResponseWriter, r *http.Request, name string) bool {
 	f, err := s.files.Open(name)

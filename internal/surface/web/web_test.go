@@ -30,6 +30,14 @@ func (fakeAdmins) CheckAdminBasic(_ context.Context, u, p, _ string) (*identity.
 	return nil, fault.New(fault.Unauthorized, "no")
 }
 
+// AdminSession accepts the token "admin-session" only.
+func (fakeAdmins) AdminSession(_ context.Context, tok string) (*identity.Account, error) {
+	if tok == "admin-session" {
+		return &identity.Account{ID: "admin", IsAdmin: true}, nil
+	}
+	return nil, fault.New(fault.Unauthorized, "no")
+}
+
 func testMux(t *testing.T) *http.ServeMux {
 	t.Helper()
 	files := fstest.MapFS{
@@ -60,7 +68,7 @@ func TestServe(t *testing.T) {
 		{"root is the app", "GET", "/", 200, "<title>Hearth</title>", map[string]string{"Cache-Control": "no-cache", "Content-Type": "text/html; charset=utf-8"}},
 		{"client route falls back to index", "GET", "/c/abc/def", 200, "<title>Hearth</title>", nil},
 		{"admin redirects to admin/", "GET", "/admin", 301, "", map[string]string{"Location": "/admin/"}},
-		{"admin UI asks for Basic auth", "GET", "/admin/", 401, "Unauthorized", map[string]string{"WWW-Authenticate": `Basic realm="Owncast Authenticated Request"`}},
+		{"admin UI asks for Basic auth", "GET", "/admin/", 401, "Unauthorized", map[string]string{"WWW-Authenticate": `Basic realm="Hearth admin"`}},
 		{"admin section asks for Basic auth", "GET", "/admin/chat/messages", 401, "", nil},
 		{"embed video", "GET", "/embed/video", 200, "<title>Hearth</title>", map[string]string{"Content-Security-Policy": "frame-ancestors *"}},
 		{"embed readwrite chat", "GET", "/embed/chat/readwrite", 200, "<title>Hearth</title>", nil},
@@ -276,5 +284,43 @@ func TestEmbeddedBuild(t *testing.T) {
 	}
 	if strings.Contains(html, "style=") || strings.Contains(html, "<style") {
 		t.Fatalf("index.html has inline styles: %s", html)
+	}
+}
+
+// TestAdminPageSession: /admin/ opens for an admin's app session (the
+// hearth_admin cookie) without Basic credentials; a cookie that is not an
+// admin's live session gets the Basic challenge, as no cookie does.
+func TestAdminPageSession(t *testing.T) {
+	t.Parallel()
+	mux := testMux(t)
+	for _, c := range []struct {
+		name, cookie string
+		status       int
+	}{
+		{"admin session", "admin-session", 200},
+		{"other token", "someone-else", 401},
+		{"empty", "", 401},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest("GET", "http://hearth.test/admin/users", nil)
+			if c.cookie != "" {
+				req.AddCookie(&http.Cookie{Name: AdminCookie, Value: c.cookie})
+			}
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			if rec.Code != c.status {
+				t.Fatalf("status %d, want %d", rec.Code, c.status)
+			}
+			if c.status == 200 && !strings.Contains(rec.Body.String(), "<title>Hearth</title>") {
+				t.Fatalf("body %q is not the app", rec.Body.String())
+			}
+			if c.status == 401 && rec.Header().Get("WWW-Authenticate") != `Basic realm="Hearth admin"` {
+				t.Fatalf("challenge %q", rec.Header().Get("WWW-Authenticate"))
+			}
+			if c.status == 401 && !strings.Contains(rec.Body.String(), `href="/login?next=%2Fadmin%2F"`) {
+				t.Fatalf("the 401 page does not lead to the app's sign-in: %q", rec.Body.String())
+			}
+		})
 	}
 }

@@ -175,6 +175,20 @@ function save(key: string, v: string | null) {
   }
 }
 
+// The admin pages (/admin/*) are loaded by the browser itself, which sends
+// no Bearer token: the session's access token also goes into a cookie that
+// only /admin paths receive, so an admin signed in here opens them with no
+// Basic prompt. The server takes it there for a live admin session only.
+const ADMIN_COOKIE = "hearth_admin";
+function adminCookie(token: string | null) {
+  try {
+    const secure = location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = `${ADMIN_COOKIE}=${token ?? ""}; Path=/admin; Max-Age=${token ? 30 * 86400 : 0}; SameSite=Strict${secure}`;
+  } catch {
+    /* no document (tests) */
+  }
+}
+
 class Session {
   access = $state<string | null>(load(ACCESS));
   refresh = $state<string | null>(load(REFRESH));
@@ -193,6 +207,7 @@ class Session {
     this.user = r.user;
     save(ACCESS, r.access_token);
     save(REFRESH, r.refresh_token);
+    adminCookie(r.access_token);
   }
 
   clear() {
@@ -201,6 +216,7 @@ class Session {
     this.user = null;
     save(ACCESS, null);
     save(REFRESH, null);
+    adminCookie(null);
   }
 
   /**
@@ -311,6 +327,7 @@ export async function restoreSession() {
     if (session.access || session.refresh) {
       session.user = await api<User>("Loading your account", "/users/@me");
       await linkWatchRooms();
+      adminCookie(session.access); // (a session stored before the cookie existed)
     }
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) session.clear();
@@ -333,6 +350,19 @@ export async function login(username: string, password: string) {
   session.setTokens(await request<AuthResponse>("Signing in", "/auth/login", { method: "POST", body: { username, password } }));
   linked = null;
   await linkWatchRooms();
+}
+
+/** useTokens makes a pair the server handed out another way (the admin's
+ * Basic sign-in, exchanged) this app's session. */
+export async function useTokens(access_token: string, refresh_token: string) {
+  session.setTokens({ access_token, refresh_token, user: null as unknown as User });
+  session.user = await api<User>("Loading your account", "/users/@me");
+}
+
+/** changePassword changes the signed-in account's password; the server
+ * signs out every session and answers a fresh one for this tab. */
+export async function changePassword(current_password: string, new_password: string) {
+  session.setTokens(await api<AuthResponse>("Changing your password", "/auth/change-password", { method: "POST", body: { current_password, new_password } }));
 }
 
 /** logout ends the session on the server (its refresh token stops
