@@ -25,6 +25,7 @@ func (s *Surface) routes() []route {
 		auth("POST", "/auth/logout", s.logout),
 		auth("POST", "/auth/forgot-password", s.admin.ForgotPassword),
 		pub("POST", "/auth/reset-password", s.admin.ResetPassword),
+		auth("POST", "/auth/change-password", s.changePassword),
 		pub("GET", "/instance/registration-mode", s.admin.GetRegistrationMode),
 
 		auth("GET", "/users/@me", s.me),
@@ -148,6 +149,7 @@ func (s *Surface) routes() []route {
 		auth("GET", "/admin/users", s.admin.Users),
 		auth("PATCH", "/admin/users/{user_id}", s.admin.UpdateUser),
 		auth("DELETE", "/admin/users/{user_id}", s.admin.DeleteUser),
+		auth("PUT", "/admin/users/{user_id}/password", s.adminSetPassword),
 		auth("GET", "/admin/servers", s.admin.Servers),
 		auth("DELETE", "/admin/servers/{server_id}", s.admin.DeleteServer),
 	}
