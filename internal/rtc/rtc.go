@@ -18,6 +18,9 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -136,7 +139,7 @@ func (p *Plane) build(se webrtc.SettingEngine, logs logging.LoggerFactory, bwe b
 		return nil, fmt.Errorf("rtc: audio level extension: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptorsWithOptions(me, ir, webrtc.WithInterceptorLoggerFactory(logs)); err != nil {
+	if err := defaultInterceptors(me, ir, logs, !bwe); err != nil {
 		return nil, fmt.Errorf("rtc: interceptors: %w", err)
 	}
 	if bwe {
@@ -159,6 +162,31 @@ func (p *Plane) build(se webrtc.SettingEngine, logs logging.LoggerFactory, bwe b
 		}
 	}
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir)), nil
+}
+
+// defaultInterceptors registers pion's default interceptors (NACK
+// generator and responder, RTCP sender and receiver reports, the simulcast
+// header extensions, TWCC feedback for what the remote sends), and its
+// statistics interceptor only when withStats is set. The statistics
+// interceptor feeds PeerConnection.GetStats, which no server-side code
+// reads, and costs a header copy (an allocation) and a lock for every
+// packet sent: on an SFU subscriber's connection, every forwarded packet.
+func defaultInterceptors(me *webrtc.MediaEngine, ir *interceptor.Registry, logs logging.LoggerFactory, withStats bool) error {
+	if !withStats {
+		if err := webrtc.ConfigureNackWithOptions(me, ir, []nack.GeneratorOption{nack.WithGeneratorLoggerFactory(logs)},
+			nack.WithResponderLoggerFactory(logs)); err != nil {
+			return err
+		}
+		if err := webrtc.ConfigureRTCPReportsWithOptions(ir, []report.ReceiverOption{report.WithReceiverLoggerFactory(logs)},
+			report.WithSenderLoggerFactory(logs)); err != nil {
+			return err
+		}
+		if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
+			return err
+		}
+		return webrtc.ConfigureTWCCSenderWithOptions(me, ir, twcc.WithLoggerFactory(logs))
+	}
+	return webrtc.RegisterDefaultInterceptorsWithOptions(me, ir, webrtc.WithInterceptorLoggerFactory(logs))
 }
 
 // API is the pion API peer connections are made from.

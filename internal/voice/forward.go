@@ -221,9 +221,7 @@ func (t *pubTrack) read(l *layer) {
 		} else {
 			key = isKeyframe(t.codec.MimeType, pkt.Payload)
 		}
-		for _, d := range *t.downs.Load() {
-			d.write(l, &pkt, key)
-		}
+		t.fanout(l, &pkt, key)
 	}
 	l.ended.Store(true)
 	t.mu.Lock()
@@ -234,6 +232,34 @@ func (t *pubTrack) read(l *layer) {
 	t.mu.Unlock()
 	if all {
 		t.owner.sfu.unpublish(t)
+	}
+}
+
+// fanout sends one incoming packet to every subscriber of the track, in
+// one batch of sends on the media plane (one sendmmsg for the whole
+// fan-out instead of one sendto per subscriber). The deferred EndBatch
+// closes the batch on every path, a panic in a write included.
+//
+// Batches are plane-wide and may overlap: each publisher's layer reads on
+// its own goroutine, and so does every WHEP relay on the same plane. The
+// plane counts open batches; while any is open, every UDP write of any
+// connection (another fan-out, RTCP, STUN) joins the one queue, and each
+// EndBatch sends the whole queue, so a packet waits at most until the end
+// of the first batch to close after it was written, never for every
+// overlapping batch to close. Two fan-outs running at once therefore share
+// sendmmsg calls rather than delay each other.
+func (t *pubTrack) fanout(l *layer, pkt *rtp.Packet, key bool) {
+	downs := *t.downs.Load()
+	if len(downs) == 0 {
+		return
+	}
+	if b := t.owner.sfu.sends; b != nil && len(downs) > 1 {
+		b.BeginBatch()
+		defer b.EndBatch()
+	}
+	now := time.Now() // one clock read per packet, not per subscriber
+	for _, d := range downs {
+		d.write(l, pkt, key, now)
 	}
 }
 
@@ -346,9 +372,10 @@ func (d *downTrack) setWanted(layer int) {
 	}
 }
 
-// write forwards pkt from layer l if l is the layer this subscriber gets;
-// a switch to another layer waits for that layer's keyframe.
-func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool) {
+// write forwards pkt, received at now, from layer l if l is the layer
+// this subscriber gets; a switch to another layer waits for that layer's
+// keyframe.
+func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool, now time.Time) {
 	d.mu.Lock()
 	if d.t.kind == "audio" && d.p.deaf() {
 		d.resync = true
@@ -371,11 +398,12 @@ func (d *downTrack) write(l *layer, pkt *rtp.Packet, key bool) {
 			return
 		}
 		d.current, d.resync, switched = l, true, l
-	} else if target := d.t.pick(d.limit()); target != l && d.t.kind == "video" {
-		// Keep forwarding l until the target's keyframe arrives.
-		defer d.t.keyframe(target)
+	} else if d.t.kind == "video" { // audio has one layer: nothing to pick per packet
+		if target := d.t.pick(d.limit()); target != l {
+			// Keep forwarding l until the target's keyframe arrives.
+			defer d.t.keyframe(target)
+		}
 	}
-	now := time.Now()
 	if d.resync {
 		if d.started {
 			d.seqOff = pkt.SequenceNumber - (d.lastSeq + 1)

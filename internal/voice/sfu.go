@@ -57,6 +57,14 @@ type Estimating interface {
 	NewPeerConnectionBWE() (*webrtc.PeerConnection, func() int, error)
 }
 
+// sendBatcher is a media plane that sends a fan-out's packets together
+// (*rtc.Plane: BeginBatch queues the plane's UDP writes, EndBatch sends
+// them with one sendmmsg).
+type sendBatcher interface {
+	BeginBatch()
+	EndBatch()
+}
+
 // Access resolves an account's bits in a channel (*community.Service).
 type Access interface {
 	ChannelAccess(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error)
@@ -102,6 +110,7 @@ type ParticipantInfo struct {
 // SFU is the forwarding unit of one node: one room per voice channel.
 type SFU struct {
 	peers  Peers
+	sends  sendBatcher // nil: the plane cannot batch sends
 	access Access
 	log    *slog.Logger
 
@@ -117,7 +126,8 @@ func NewSFU(peers Peers, access Access, log *slog.Logger) *SFU {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &SFU{peers: peers, access: access, log: log, rooms: map[string]*room{}, byAccount: map[string]*Participant{}}
+	sends, _ := peers.(sendBatcher)
+	return &SFU{peers: peers, sends: sends, access: access, log: log, rooms: map[string]*room{}, byAccount: map[string]*Participant{}}
 }
 
 type room struct {

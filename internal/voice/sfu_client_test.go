@@ -37,7 +37,17 @@ type world struct {
 	owner  string
 	client *webrtc.API
 	db     *store.DB
+	plane  *countingPlane
 }
+
+// countingPlane is the media plane with its batches of sends counted.
+type countingPlane struct {
+	*rtc.Plane
+	begins, ends atomic.Int64
+}
+
+func (c *countingPlane) BeginBatch() { c.begins.Add(1); c.Plane.BeginBatch() }
+func (c *countingPlane) EndBatch()   { c.ends.Add(1); c.Plane.EndBatch() }
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
@@ -56,7 +66,8 @@ func newWorldOn(t testing.TB, db *store.DB) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, comm: comm, sfu: voice.NewSFU(plane, comm, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))), db: db}
+	counted := &countingPlane{Plane: plane}
+	w := &world{t: t, comm: comm, plane: counted, sfu: voice.NewSFU(counted, comm, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))), db: db}
 	t.Cleanup(func() {
 		w.sfu.Close()
 		_ = plane.Close()
