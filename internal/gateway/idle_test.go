@@ -1,0 +1,254 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// serveServer is a Hub behind httptest whose handler calls Serve and
+// returns, as the surfaces do: the socket then lives on without the
+// handler's goroutine.
+func serveServer(t testing.TB, cfg Config, closed chan<- error) (*Hub, *httptest.Server, chan *Conn) {
+	t.Helper()
+	hub, err := New(cfg, nopSubscriber, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan *Conn, 1<<16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := hub.Accept(w, r, ConnOptions{})
+		if err != nil {
+			return
+		}
+		conns <- c
+		_ = c.Serve(context.Background(), func(_ context.Context, _ websocket.MessageType, data []byte) error {
+			c.Send(data)
+			return nil
+		}, func(err error) {
+			if closed != nil {
+				closed <- err
+			}
+		})
+	}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), guard)
+		defer cancel()
+		if err := hub.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		srv.Close()
+	})
+	return hub, srv, conns
+}
+
+// TestServeWithoutHandlerGoroutine: the handler returns right after Serve;
+// the socket still echoes, answers pings, is pinged, and closes cleanly,
+// and between frames it holds no buffer and no reading goroutine.
+func TestServeWithoutHandlerGoroutine(t *testing.T) {
+	t.Parallel()
+	closed := make(chan error, 1)
+	pongs := make(chan struct{}, 16)
+	hub, srv, conns := serveServer(t, Config{PingInterval: 200 * time.Millisecond}, closed)
+	hub.onPong = func(*Conn) {
+		select {
+		case pongs <- struct{}{}:
+		default:
+		}
+	}
+	client := dialRaw(t, srv)
+	c := <-conns
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	// The client answers the server's pings only while it reads.
+	go func() {
+		for i := 0; i < 3; i++ {
+			if err := client.Write(ctx, websocket.MessageText, []byte(fmt.Sprint("hello ", i))); err != nil {
+				return
+			}
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		if got, want := readText(t, client), fmt.Sprint("hello ", i); got != want {
+			t.Fatalf("echo %d = %q, want %q", i, got, want)
+		}
+	}
+	readCtx, stopRead := context.WithCancel(ctx)
+	go func() { _, _, _ = client.Read(readCtx) }() // reads, and so sees pongs and answers pings
+	if err := client.Ping(ctx); err != nil {
+		t.Fatalf("client ping: %v", err)
+	}
+	select {
+	case <-pongs:
+	case <-time.After(guard):
+		t.Fatal("no pong for the server's ping")
+	}
+	stopRead()
+	if runtime.GOOS == "linux" {
+		deadline := time.Now().Add(guard)
+		for {
+			c.rd.mu.Lock()
+			idle := c.rd.polled && !c.rd.busy && c.rd.partial == nil
+			c.rd.mu.Unlock()
+			c.qmu.Lock()
+			idle = idle && !c.writer && c.wf.b == nil && c.ctrl.b == nil && c.carry == nil
+			c.qmu.Unlock()
+			if idle {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the idle socket still holds a reader or a buffer")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	c.Close(websocket.StatusNormalClosure, "bye")
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("onClose(%v), want nil", err)
+		}
+	case <-time.After(guard):
+		t.Fatal("onClose not called")
+	}
+	waitDone(t, c)
+}
+
+// TestServeHandshakeBytes: frames sent in the same packet as the upgrade
+// request (before any readiness is announced) are read.
+func TestServeHandshakeBytes(t *testing.T) {
+	t.Parallel()
+	_, srv, _ := serveServer(t, Config{}, nil)
+	addr := srv.Listener.Addr().String()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// A masked text frame "hi" (mask 1,2,3,4) right behind the request.
+	frame := []byte{0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}
+	req := fmt.Sprintf("GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", addr)
+	if _, err := nc.Write(append([]byte(req), frame...)); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(guard))
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	got := make([]byte, 4)
+	if _, err := readFull(br, got); err != nil {
+		t.Fatalf("read echo: %v", err)
+	}
+	if string(got) != "\x81\x02hi" {
+		t.Fatalf("echo = %q, want a text frame \"hi\"", got)
+	}
+}
+
+func readFull(br *bufio.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := br.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// BenchmarkIdleSockets reports the memory one idle socket costs the
+// process (server side and the in-process client's bare TCP socket): heap
+// in use plus goroutine stacks, after a GC, divided by the sockets. "serve"
+// is the handler returning after Serve (the surfaces); "run" keeps the
+// handler's goroutine parked in Run.
+func BenchmarkIdleSockets(b *testing.B) {
+	const n = 2000
+	for _, mode := range []string{"serve", "run"} {
+		b.Run(mode, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				perSocket := idleSocketsCost(b, n, mode == "run")
+				b.ReportMetric(perSocket, "B/socket")
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+func idleSocketsCost(b *testing.B, n int, run bool) float64 {
+	hub, err := New(Config{}, nopSubscriber, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var accepted sync.WaitGroup
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := hub.Accept(w, r, ConnOptions{})
+		if err != nil {
+			return
+		}
+		if run {
+			accepted.Done()
+			_ = c.Run(context.Background(), nil)
+			return
+		}
+		_ = c.Serve(context.Background(), nil, nil)
+		accepted.Done()
+	}))
+	defer srv.Close()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), guard)
+		defer cancel()
+		_ = hub.Shutdown(ctx)
+	}()
+	measure := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse + ms.StackInuse
+	}
+	addr := srv.Listener.Addr().String()
+	req := []byte(fmt.Sprintf("GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", addr))
+	before := measure()
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, nc := range conns {
+			_ = nc.Close()
+		}
+	}()
+	resp := make([]byte, 4096)
+	for range n {
+		accepted.Add(1)
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, nc)
+		if _, err := nc.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		_ = nc.SetReadDeadline(time.Now().Add(guard))
+		// The 101 response fits one read on loopback.
+		if _, err := nc.Read(resp); err != nil {
+			b.Fatal(err)
+		}
+	}
+	accepted.Wait()
+	time.Sleep(100 * time.Millisecond) // let handlers return
+	after := measure()
+	return float64(int64(after)-int64(before)) / float64(n)
+}
