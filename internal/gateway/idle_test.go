@@ -252,3 +252,56 @@ func idleSocketsCost(b *testing.B, n int, run bool) float64 {
 	after := measure()
 	return float64(int64(after)-int64(before)) / float64(n)
 }
+
+// TestServeOverTLS: a socket without a descriptor of its own (TLS, where
+// hearth terminates it) is read on a goroutine instead of the poller, with
+// the same framing, echo and close.
+func TestServeOverTLS(t *testing.T) {
+	t.Parallel()
+	hub, err := New(Config{}, nopSubscriber, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := hub.Accept(w, r, ConnOptions{})
+		if err != nil {
+			return
+		}
+		if c.raw != nil {
+			t.Error("a TLS socket got a raw descriptor")
+		}
+		_ = c.Serve(context.Background(), func(_ context.Context, _ websocket.MessageType, data []byte) error {
+			c.Send(data)
+			return nil
+		}, func(err error) { closed <- err })
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	client, _, err := websocket.Dial(ctx, "wss"+srv.URL[len("https"):], &websocket.DialOptions{HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer client.CloseNow()
+	for i := range 3 {
+		msg := fmt.Sprint("tls ", i)
+		if err := client.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if got := readText(t, client); got != msg {
+			t.Fatalf("echo = %q, want %q", got, msg)
+		}
+	}
+	if err := client.Close(websocket.StatusNormalClosure, ""); err != nil {
+		t.Fatalf("client close: %v", err)
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("onClose(%v), want nil", err)
+		}
+	case <-time.After(guard):
+		t.Fatal("onClose not called")
+	}
+}
