@@ -305,3 +305,147 @@ func TestServeOverTLS(t *testing.T) {
 		t.Fatal("onClose not called")
 	}
 }
+
+// rawUpgrade opens a socket to srv with a hand-written upgrade request,
+// offering protos, and returns it with a reader positioned after the 101.
+func rawUpgrade(t *testing.T, srv *httptest.Server, protos string) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
+	addr := srv.Listener.Addr().String()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	extra := ""
+	if protos != "" {
+		extra = "Sec-WebSocket-Protocol: " + protos + "\r\n"
+	}
+	fmt.Fprintf(nc, "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n", addr, extra)
+	_ = nc.SetDeadline(time.Now().Add(guard))
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	return nc, br, resp
+}
+
+// maskedFrame builds a client frame (masked with 1,2,3,4).
+func maskedFrame(first byte, payload string) []byte {
+	mask := [4]byte{1, 2, 3, 4}
+	b := []byte{first, 0x80 | byte(len(payload)), 1, 2, 3, 4}
+	for i := range len(payload) {
+		b = append(b, payload[i]^mask[i%4])
+	}
+	return b
+}
+
+// TestFramingEdges: a fragmented message with a ping between its
+// fragments is answered with a pong and echoed whole; an unmasked client
+// frame fails the connection with 1002.
+func TestFramingEdges(t *testing.T) {
+	t.Parallel()
+	_, srv, _ := serveServer(t, Config{}, nil)
+	nc, br, _ := rawUpgrade(t, srv, "")
+	var out []byte
+	out = append(out, maskedFrame(0x01, "hel")...) // text, not final
+	out = append(out, maskedFrame(0x89, "p")...)   // ping
+	out = append(out, maskedFrame(0x80, "lo")...)  // continuation, final
+	if _, err := nc.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	want := "\x8a\x01p" + "\x81\x05hello"
+	got := make([]byte, len(want))
+	if _, err := readFull(br, got); err != nil || string(got) != want {
+		t.Fatalf("got %q (%v), want pong then echo %q", got, err, want)
+	}
+	if _, err := nc.Write([]byte{0x81, 0x02, 'h', 'i'}); err != nil { // unmasked
+		t.Fatal(err)
+	}
+	hdr := make([]byte, 4)
+	if _, err := readFull(br, hdr); err != nil {
+		t.Fatalf("no close frame: %v", err)
+	}
+	if hdr[0] != 0x88 || int(hdr[2])<<8|int(hdr[3]) != 1002 {
+		t.Fatalf("got % x, want a close frame with 1002", hdr)
+	}
+}
+
+// TestSubprotocolNegotiation: the first of the server's subprotocols that
+// the client offers wins, in the client's spelling; none offered, none
+// chosen.
+func TestSubprotocolNegotiation(t *testing.T) {
+	t.Parallel()
+	hub, err := New(Config{}, nopSubscriber, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := hub.Accept(w, r, ConnOptions{Subprotocols: []string{"v2", "v1"}})
+		if err != nil {
+			return
+		}
+		got <- c.Subprotocol()
+		_ = c.Serve(context.Background(), nil, nil)
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct{ offer, want string }{
+		{"v1, V2", "V2"},
+		{"v1", "v1"},
+		{"other", ""},
+		{"", ""},
+	} {
+		_, _, resp := rawUpgrade(t, srv, tc.offer)
+		if h := resp.Header.Get("Sec-WebSocket-Protocol"); h != tc.want {
+			t.Errorf("offer %q: header %q, want %q", tc.offer, h, tc.want)
+		}
+		if p := <-got; p != tc.want {
+			t.Errorf("offer %q: Subprotocol() = %q, want %q", tc.offer, p, tc.want)
+		}
+	}
+}
+
+// TestHandshakeRefusals: requests that are not a valid upgrade get the
+// statuses coder/websocket gave them (clients and the surfaces' tests rely
+// on them), and no socket.
+func TestHandshakeRefusals(t *testing.T) {
+	t.Parallel()
+	_, srv, conns := serveServer(t, Config{}, nil)
+	ws := map[string]string{"Upgrade": "websocket", "Connection": "Upgrade",
+		"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}
+	for _, tc := range []struct {
+		name   string
+		method string
+		edit   func(h http.Header)
+		want   int
+	}{
+		{"plain GET", http.MethodGet, func(h http.Header) { h.Del("Upgrade"); h.Del("Connection") }, http.StatusUpgradeRequired},
+		{"POST", http.MethodPost, func(http.Header) {}, http.StatusMethodNotAllowed},
+		{"version 12", http.MethodGet, func(h http.Header) { h.Set("Sec-WebSocket-Version", "12") }, http.StatusBadRequest},
+		{"no key", http.MethodGet, func(h http.Header) { h.Del("Sec-WebSocket-Key") }, http.StatusBadRequest},
+	} {
+		req, err := http.NewRequest(tc.method, srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range ws {
+			req.Header.Set(k, v)
+		}
+		tc.edit(req.Header)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+	}
+	select {
+	case <-conns:
+		t.Fatal("a refused request produced a socket")
+	default:
+	}
+}
