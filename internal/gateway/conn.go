@@ -73,12 +73,11 @@ type Conn struct {
 	wdeadline time.Time   // the write deadline in force
 	pinned    atomic.Bool // the close handshake fixed the deadlines; no refresh
 
-	ctx       context.Context
-	cancel    context.CancelFunc
-	closingCh chan struct{}
-	done      chan struct{}
-	peerDone  chan struct{} // closed when the peer's close frame arrived or the read side ended
-	running   atomic.Bool
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
+	peerDone chan struct{} // closed when the peer's close frame arrived or the read side ended
+	running  atomic.Bool
 
 	pingMu      sync.Mutex
 	pingTimer   *time.Timer
@@ -115,8 +114,9 @@ type Conn struct {
 	stopCtx func() bool
 	runErr  error // set by the reader before it ends
 
-	// guarded by hub.subMu
-	subs       map[string]*subscription
+	// guarded by hub.subMu; a slice, not a map: a connection has a few
+	// patterns, and an empty map costs an idle socket a few hundred bytes
+	subs       []connSub
 	subsClosed bool
 }
 
@@ -141,7 +141,6 @@ func newConn(h *Hub, opts ConnOptions) *Conn {
 		maxBytes:  h.cfg.SendQueueBytes,
 		ctx:       ctx,
 		cancel:    cancel,
-		closingCh: make(chan struct{}),
 		done:      make(chan struct{}),
 		peerDone:  make(chan struct{}),
 		served:    make(chan struct{}),
@@ -480,7 +479,6 @@ func (c *Conn) closeWithHook(code websocket.StatusCode, reason string, drain boo
 		started()
 	}
 	c.cancel()
-	close(c.closingCh)
 	if kick {
 		go c.runWriter()
 	}
@@ -559,7 +557,9 @@ func (c *Conn) Serve(ctx context.Context, onMessage Handler, onClose func(error)
 		return errors.New("gateway: Run or Serve called more than once")
 	}
 	c.onClose = onClose
-	c.stopCtx = context.AfterFunc(ctx, func() { c.Close(websocket.StatusGoingAway, "") })
+	if ctx.Done() != nil { // the surfaces pass contexts that never end: nothing to watch
+		c.stopCtx = context.AfterFunc(ctx, func() { c.Close(websocket.StatusGoingAway, "") })
+	}
 	if c.idle > 0 {
 		c.lastData.Store(time.Now().UnixNano())
 		c.pingMu.Lock()
