@@ -19,8 +19,13 @@
 //   - an account and session tag, so Hub.CloseAccount and Hub.CloseSession can
 //     close every socket of a disabled account or a revoked token at once.
 //
-// A surface's handler calls Hub.Accept, then Conn.Run with its inbound message
-// handler; Run returns once the connection is fully closed.
+// A surface's handler calls Hub.Accept, then Conn.Serve with its inbound
+// message handler and an onClose callback, and returns: reads are driven by
+// the process's poller (epoll), so an idle socket keeps no goroutine and no
+// buffer. Conn.Run is Serve that waits until the connection is fully closed.
+// The upgrade and the frames are the gateway's own, through
+// github.com/gobwas/ws; coder/websocket provides only the status and message
+// types of this API.
 package gateway
 
 import (
