@@ -3,11 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -16,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 )
 
 // noFrame marks a close that sends no close frame (the peer already closed,
@@ -36,51 +34,65 @@ type Handler func(ctx context.Context, typ websocket.MessageType, data []byte) e
 
 // Conn is one accepted WebSocket.
 //
-// The caller's Run reads. Queued messages are written by the hub's flusher
-// (see flusher) in one non-blocking write per batch; a writer goroutine of
-// the connection's own (writeRun) takes over only while the socket cannot
-// take a batch at once, and to perform the close handshake. Pings run from
-// a timer, on a goroutine that lives only for the round trip. So an idle
-// socket keeps one goroutine, and a busy one none more unless its peer
-// reads slowly. The writer owns the shutdown sequence; Done is closed when
-// it has finished, subscriptions are gone and the socket is closed.
+// An idle connection holds no goroutine and no buffer. Reads are driven by
+// readiness: the socket's descriptor is watched by the process's poller
+// (epoll, see poller_linux.go), and a goroutine lives only while there are
+// bytes to read, framing them through the WebSocket library with a pooled
+// buffer; only the rest of a frame that has not fully arrived is kept
+// between reads. (A socket without a descriptor, such as TLS, falls back
+// to a reader goroutine of its own.) Queued messages are written by the
+// hub's flusher (see flusher) in one non-blocking write per batch; a writer
+// goroutine of the connection's own (writeRun) takes over only while the
+// socket cannot take a batch at once, and to perform the close handshake.
+// Pings and the idle timeout run from timers. The writer owns the shutdown
+// sequence; Done is closed when it has finished, subscriptions are gone and
+// the socket is closed.
 type Conn struct {
-	hub       *Hub
-	id        uint64
-	log       *slog.Logger
-	ws        *websocket.Conn
-	nc        *corkConn
-	accountID string
-	sessionID string
-	codec     Codec
-	emit      func(websocket.MessageType, []byte) error
-	runWriter func()          // c.writeRun, made once: a go statement on a method value would allocate each time
-	raw       syscall.RawConn // the TCP socket, for direct writes; nil (e.g. TLS): always queue
+	hub         *Hub
+	id          uint64
+	log         *slog.Logger
+	nc          net.Conn
+	accountID   string
+	sessionID   string
+	subprotocol string
+	codec       Codec
+	emit        func(websocket.MessageType, []byte) error
+	runWriter   func()          // c.writeRun, made once: a go statement on a method value would allocate each time
+	raw         syscall.RawConn // the TCP socket, for direct writes and reads; nil (e.g. TLS): always queue, read on a goroutine
+	idle        time.Duration
+	maxMsgs     int
+	maxBytes    int
 
-	// direct-write scratch, used only by the holder of the writing token
-	one      [1][]byte
-	frames   []byte
-	demit    func(websocket.MessageType, []byte) error
-	idle     time.Duration
-	maxMsgs  int
-	maxBytes int
+	// write scratch, used only by the holder of the writing token
+	one       [1][]byte
+	wf        frameBuf
+	rawWrite  func(fd uintptr) bool
+	wp        []byte
+	wn        int
+	werr      error
+	wdeadline time.Time   // the write deadline in force
+	pinned    atomic.Bool // the close handshake fixed the deadlines; no refresh
 
-	ctx       context.Context
-	cancel    context.CancelFunc
-	closingCh chan struct{}
-	done      chan struct{}
-	running   atomic.Bool
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
+	peerDone chan struct{} // closed when the peer's close frame arrived or the read side ended
+	running  atomic.Bool
 
 	pingMu      sync.Mutex
 	pingTimer   *time.Timer
+	idleTimer   *time.Timer
+	lastData    atomic.Int64 // unix nanoseconds of the last data frame read
+	awaitPong   bool
 	pingStopped bool
-	pinging     sync.WaitGroup // a ping round trip in flight
 
 	qmu          sync.Mutex
 	writer       bool       // the writer's part is taken: listed on the flusher, or writeRun runs (or has finished the connection)
 	writing      bool       // a writer (direct or the goroutine) owns the socket's data stream
 	writable     *sync.Cond // on qmu: writing went false
 	carry        []byte     // framed bytes a direct write left over; written before the queue
+	ctrl         frameBuf   // control frames (pong, ping, a close reply) waiting for the writer; written after carry
+	closeSent    bool       // a close frame is queued or written; no data frame follows it
 	queue        [][]byte
 	spare        [][]byte
 	pendingMsgs  int // queued + being written
@@ -91,8 +103,20 @@ type Conn struct {
 	closeCode    websocket.StatusCode
 	closeReason  string
 
-	// guarded by hub.subMu
-	subs       map[string]*subscription
+	// read side
+	rd reader
+
+	// ends counts down the two halves (reader, writer) still running; the
+	// last one to finish calls onClose and closes served.
+	ends    atomic.Int32
+	onClose func(error)
+	served  chan struct{}
+	stopCtx func() bool
+	runErr  error // set by the reader before it ends
+
+	// guarded by hub.subMu; a slice, not a map: a connection has a few
+	// patterns, and an empty map costs an idle socket a few hundred bytes
+	subs       []connSub
 	subsClosed bool
 }
 
@@ -117,12 +141,14 @@ func newConn(h *Hub, opts ConnOptions) *Conn {
 		maxBytes:  h.cfg.SendQueueBytes,
 		ctx:       ctx,
 		cancel:    cancel,
-		closingCh: make(chan struct{}),
 		done:      make(chan struct{}),
+		peerDone:  make(chan struct{}),
+		served:    make(chan struct{}),
 	}
-	c.emit = c.writeFrame
+	c.ends.Store(2)
+	c.emit = c.frameData
 	c.runWriter = c.writeRun
-	c.demit = c.frameDirect
+	c.rawWrite = c.rawWriteFn
 	c.writable = sync.NewCond(&c.qmu)
 	return c
 }
@@ -143,7 +169,7 @@ func (c *Conn) AccountID() string { return c.accountID }
 func (c *Conn) SessionID() string { return c.sessionID }
 
 // Subprotocol returns the negotiated subprotocol ("" for none).
-func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
+func (c *Conn) Subprotocol() string { return c.subprotocol }
 
 // Context is cancelled when the connection starts closing.
 func (c *Conn) Context() context.Context { return c.ctx }
@@ -189,7 +215,7 @@ func (c *Conn) send(msg []byte, direct bool) bool {
 		c.log.Warn("message larger than the send queue dropped", "bytes", len(msg), "limit", c.maxBytes)
 		return false
 	}
-	if direct && c.raw != nil && !c.writing && len(c.queue) == 0 && c.carry == nil {
+	if direct && c.raw != nil && !c.writing && len(c.queue) == 0 && c.carry == nil && c.ctrl.b == nil {
 		c.writing = true
 		c.qmu.Unlock()
 		c.hub.stats.queued.Add(1)
@@ -216,11 +242,11 @@ func (c *Conn) send(msg []byte, direct bool) bool {
 }
 
 // flushListed runs on a flusher worker for a connection it took off the
-// list (the worker holds the writer's part): everything queued is encoded
-// and offered to the kernel in one non-blocking write. What the kernel does
-// not take, a closing connection, or a socket without a raw descriptor goes
-// to the connection's own writer goroutine; messages queued meanwhile put
-// the connection back on the list.
+// list (the worker holds the writer's part): pending control frames and
+// everything queued are framed and offered to the kernel in one
+// non-blocking write. What the kernel does not take, a closing connection,
+// or a socket without a raw descriptor goes to the connection's own writer
+// goroutine; messages queued meanwhile put the connection back on the list.
 func (c *Conn) flushListed() {
 	c.qmu.Lock()
 	if c.closing || c.carry != nil || c.writing || c.raw == nil {
@@ -229,7 +255,8 @@ func (c *Conn) flushListed() {
 		return
 	}
 	batch := c.queue
-	if len(batch) == 0 {
+	ctrl := c.ctrl.take()
+	if len(batch) == 0 && ctrl == nil {
 		c.writer = false
 		c.qmu.Unlock()
 		return
@@ -242,16 +269,23 @@ func (c *Conn) flushListed() {
 	for _, m := range batch {
 		bytes += len(m)
 	}
-	c.frames = getBuf()
-	scratch, err := c.codec.Encode(getBuf(), batch, c.demit)
-	putBuf(scratch)
-	frames := c.frames
-	c.frames = nil
-	n, attempted := 0, false
-	if err == nil {
-		n, attempted, err = c.nc.tryWrite(c.raw, frames)
+	var err error
+	if ctrl != nil {
+		c.wf.b = ctrl
+	} else {
+		c.wf.b = getBuf()
 	}
-	done := err != nil || (attempted && n == len(frames))
+	if len(batch) > 0 {
+		var scratch []byte
+		scratch, err = c.codec.Encode(getBuf(), batch, c.emit)
+		putBuf(scratch)
+	}
+	frames := c.wf.take()
+	n := 0
+	if err == nil {
+		n, err = c.tryWrite(frames)
+	}
+	done := err != nil || n == len(frames)
 
 	c.qmu.Lock()
 	c.writing = false
@@ -268,7 +302,7 @@ func (c *Conn) flushListed() {
 		c.addPendingLocked(len(c.carry))
 	}
 	handOff := c.carry != nil || c.closing
-	relist := !handOff && err == nil && len(c.queue) > 0
+	relist := !handOff && err == nil && (len(c.queue) > 0 || c.ctrl.b != nil)
 	if !handOff && !relist {
 		c.writer = false
 	}
@@ -284,7 +318,7 @@ func (c *Conn) flushListed() {
 		c.closeWith(noFrame, "", false)
 	} else if done {
 		c.hub.stats.sent.Add(uint64(len(batch)))
-	} else {
+	} else if len(batch) > 0 {
 		// The carry counts as one message when the writer finishes it.
 		c.hub.stats.sent.Add(uint64(len(batch) - 1))
 	}
@@ -319,17 +353,16 @@ func (c *Conn) kickLocked() bool {
 // token back.
 func (c *Conn) sendDirect(msg []byte) {
 	c.one[0] = msg
-	c.frames = getBuf()
-	scratch, err := c.codec.Encode(getBuf(), c.one[:], c.demit)
+	c.wf.b = getBuf()
+	scratch, err := c.codec.Encode(getBuf(), c.one[:], c.emit)
 	putBuf(scratch)
 	c.one[0] = nil
-	frames := c.frames
-	c.frames = nil
-	n, attempted := 0, false
+	frames := c.wf.take()
+	n := 0
 	if err == nil {
-		n, attempted, err = c.nc.tryWrite(c.raw, frames)
+		n, err = c.tryWrite(frames)
 	}
-	done := err != nil || (attempted && n == len(frames))
+	done := err != nil || n == len(frames)
 	c.qmu.Lock()
 	c.writing = false
 	if !done {
@@ -337,7 +370,7 @@ func (c *Conn) sendDirect(msg []byte) {
 		c.carry = frames[n:]
 		c.addPendingLocked(len(c.carry))
 	}
-	kick := (len(c.queue) > 0 || c.carry != nil) && c.kickLocked()
+	kick := (len(c.queue) > 0 || c.carry != nil || c.ctrl.b != nil) && c.kickLocked()
 	c.writable.Broadcast()
 	c.qmu.Unlock()
 	if done {
@@ -358,11 +391,32 @@ func (c *Conn) sendDirect(msg []byte) {
 	}
 }
 
-// frameDirect is the codec's emit for a direct write.
-func (c *Conn) frameDirect(typ websocket.MessageType, p []byte) error {
-	c.frames = appendWSFrame(c.frames, opcodeOf(typ), p)
+// frameData is the codec's emit: one data frame into the write scratch.
+// Only the holder of the writing token calls it.
+func (c *Conn) frameData(typ websocket.MessageType, p []byte) error {
+	c.wf.frame(opcodeOf(typ), p)
 	c.countFrame(p)
 	return nil
+}
+
+// sendControl queues a control frame for the writer, ahead of queued data.
+// A close frame is the last frame: nothing is framed after it.
+func (c *Conn) sendControl(op ws.OpCode, payload []byte) bool {
+	c.qmu.Lock()
+	if c.closeSent {
+		c.qmu.Unlock()
+		return false
+	}
+	if op == ws.OpClose {
+		c.closeSent = true
+	}
+	c.ctrl.frame(op, payload)
+	kick := c.kickLocked()
+	c.qmu.Unlock()
+	if kick {
+		c.hub.flush.schedule(c)
+	}
+	return true
 }
 
 func (c *Conn) countFrame(p []byte) {
@@ -370,11 +424,11 @@ func (c *Conn) countFrame(p []byte) {
 	c.hub.stats.bytes.Add(uint64(len(p)))
 }
 
-func opcodeOf(typ websocket.MessageType) byte {
+func opcodeOf(typ websocket.MessageType) ws.OpCode {
 	if typ == websocket.MessageBinary {
-		return 0x2
+		return ws.OpBinary
 	}
-	return 0x1
+	return ws.OpText
 }
 
 // Close starts closing the connection: what is already queued is written,
@@ -389,14 +443,22 @@ func (c *Conn) Close(code websocket.StatusCode, reason string) {
 // says whether queued messages are still written. It reports whether this
 // call started the close.
 func (c *Conn) closeWith(code websocket.StatusCode, reason string, drain bool) bool {
-	return c.closeWithHook(code, reason, drain, nil)
+	return c.closeWithHook(code, reason, drain, nil, nil)
 }
 
-func (c *Conn) closeWithHook(code websocket.StatusCode, reason string, drain bool, started func()) bool {
+// closeWithHook is closeWith that also runs started (if this call starts
+// the close) before anyone can observe the close, and queues reply (a
+// close frame's payload answering the peer's) in the same step, so no data
+// frame can slip in after it.
+func (c *Conn) closeWithHook(code websocket.StatusCode, reason string, drain bool, started func(), reply []byte) bool {
 	if code != noFrame && !wireCode(code) {
 		code = websocket.StatusInternalError
 	}
 	c.qmu.Lock()
+	if reply != nil && !c.closeSent && !c.closing {
+		c.closeSent = true
+		c.ctrl.frame(ws.OpClose, reply)
+	}
 	if c.closing {
 		c.qmu.Unlock()
 		return false
@@ -417,7 +479,6 @@ func (c *Conn) closeWithHook(code websocket.StatusCode, reason string, drain boo
 		started()
 	}
 	c.cancel()
-	close(c.closingCh)
 	if kick {
 		go c.runWriter()
 	}
@@ -428,13 +489,19 @@ func (c *Conn) closeWithHook(code websocket.StatusCode, reason string, drain boo
 // bumps counter before anyone can observe the close (tests read Stats after
 // Done).
 func (c *Conn) closeCounted(code websocket.StatusCode, reason string, counter *atomic.Uint64) bool {
-	return c.closeWithHook(code, reason, false, func() { counter.Add(1) })
+	return c.closeWithHook(code, reason, false, func() { counter.Add(1) }, nil)
 }
 
 // forceClose cuts the socket off without a handshake; the writer then
 // finishes quickly.
 func (c *Conn) forceClose() {
 	c.closeWith(noFrame, "", false)
+	c.closeSocket()
+}
+
+// closeSocket stops watching the socket and closes it. Idempotent.
+func (c *Conn) closeSocket() {
+	c.rd.stop(c)
 	_ = c.nc.Close()
 }
 
@@ -461,145 +528,129 @@ func truncateReason(s string) string {
 	return s[:cut]
 }
 
-// Run reads frames until the connection closes, calling onMessage for each
-// data message (ReadLimit applies; a nil onMessage discards them). Pongs and
-// close frames are only processed while Run reads, so Run must be called,
-// even on a connection that is being closed right after Accept. If ctx is
-// cancelled the connection is closed with 1001. Run returns after the
-// connection is fully closed: nil when it was closed by either side in an
-// orderly way or by the Hub (Close, CloseAccount, Shutdown, slow consumer,
-// timeouts), the handler's error wrapped if it returned one, else the read
-// error wrapped.
+// Run is Serve that waits: it returns after the connection is fully closed
+// and its reading has ended, with what Serve would pass to onClose. The
+// calling goroutine is parked meanwhile; a surface that keeps many idle
+// sockets uses Serve instead.
 func (c *Conn) Run(ctx context.Context, onMessage Handler) error {
-	if !c.running.CompareAndSwap(false, true) {
-		return errors.New("gateway: Run called more than once")
+	var err error
+	if serr := c.Serve(ctx, onMessage, func(e error) { err = e }); serr != nil {
+		return serr
 	}
-	stop := context.AfterFunc(ctx, func() { c.Close(websocket.StatusGoingAway, "") })
-	defer stop()
-	err := c.readLoop(onMessage)
-	<-c.done
+	<-c.served
 	return err
 }
 
-func (c *Conn) readLoop(onMessage Handler) error {
-	for {
-		if c.idle > 0 {
-			// Under qmu so a deadline set here never overrides the close
-			// handshake's deadline, which the writer sets after closing.
-			c.qmu.Lock()
-			if !c.closing {
-				_ = c.nc.SetReadDeadline(time.Now().Add(c.idle))
-			}
-			c.qmu.Unlock()
+// Serve starts reading frames and returns at once. onMessage is called for
+// each data message (ReadLimit applies; a nil onMessage discards them), one
+// at a time, on a goroutine that lives only while the socket has bytes to
+// read. Pongs and close frames are only processed once Serve has been
+// called, so it must be called, even on a connection that is being closed
+// right after Accept. If ctx is cancelled the connection is closed with
+// 1001. onClose (if not nil) is called once, after the connection is fully
+// closed and its reading has ended: with nil when it was closed by either
+// side in an orderly way or by the Hub (Close, CloseAccount, Shutdown, slow
+// consumer, timeouts), the handler's error wrapped if it returned one, else
+// the read error wrapped.
+func (c *Conn) Serve(ctx context.Context, onMessage Handler, onClose func(error)) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return errors.New("gateway: Run or Serve called more than once")
+	}
+	c.onClose = onClose
+	if ctx.Done() != nil { // the surfaces pass contexts that never end: nothing to watch
+		c.stopCtx = context.AfterFunc(ctx, func() { c.Close(websocket.StatusGoingAway, "") })
+	}
+	if c.idle > 0 {
+		c.lastData.Store(time.Now().UnixNano())
+		c.pingMu.Lock()
+		if !c.pingStopped {
+			c.idleTimer = time.AfterFunc(c.idle, c.idleCheck)
 		}
-		// Detached: the library closes the socket outright when a read's
-		// context ends; a read ends when the connection is closed (by
-		// either side, the idle deadline, or the hub at shutdown).
-		typ, data, err := c.ws.Read(context.Background())
-		if err != nil {
-			return c.readFailed(err)
+		c.pingMu.Unlock()
+	}
+	c.rd.start(c, onMessage)
+	return nil
+}
+
+// endOne marks one half (reader or writer) finished; the last one calls
+// onClose.
+func (c *Conn) endOne() {
+	if c.ends.Add(-1) != 0 {
+		return
+	}
+	if c.stopCtx != nil {
+		c.stopCtx()
+	}
+	if c.onClose != nil {
+		c.onClose(c.runErr)
+	}
+	close(c.served)
+}
+
+// idleCheck runs on the idle timer: close the socket if no data frame came
+// for the idle timeout, else wait for the rest of it.
+func (c *Conn) idleCheck() {
+	since := time.Duration(time.Now().UnixNano() - c.lastData.Load())
+	if since < c.idle {
+		c.pingMu.Lock()
+		if !c.pingStopped {
+			c.idleTimer.Reset(c.idle - since)
 		}
-		if onMessage == nil {
-			continue
-		}
-		if err := onMessage(c.ctx, typ, data); err != nil {
-			code, reason := websocket.StatusInternalError, "internal error"
-			var ce websocket.CloseError
-			if errors.As(err, &ce) {
-				code, reason = ce.Code, ce.Reason
-			}
-			c.closeWith(code, reason, true)
-			return fmt.Errorf("gateway: message handler: %w", err)
-		}
+		c.pingMu.Unlock()
+		return
+	}
+	if c.closeCounted(StatusIdleTimeout, ReasonIdleTimeout, &c.hub.stats.idleTimeouts) {
+		c.log.Debug("idle timeout", "after", c.idle)
 	}
 }
 
-func (c *Conn) readFailed(err error) error {
-	c.qmu.Lock()
-	closing := c.closing
-	c.qmu.Unlock()
-	switch {
-	case closing:
-		// Our own close is under way; the writer finishes it.
-		return nil
-	case websocket.CloseStatus(err) != -1:
-		// The peer sent a close frame, which the library already answered.
-		c.closeWith(noFrame, "", false)
-		return nil
-	case c.idle > 0 && errors.Is(err, os.ErrDeadlineExceeded):
-		if c.closeCounted(StatusIdleTimeout, ReasonIdleTimeout, &c.hub.stats.idleTimeouts) {
-			c.log.Debug("idle timeout", "after", c.idle)
-		}
-		return nil
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
-		c.closeWith(noFrame, "", false)
-		return nil
-	default:
-		// Protocol errors and oversized messages were answered with a close
-		// frame by the library already.
-		c.closeWith(noFrame, "", false)
-		return fmt.Errorf("gateway: read: %w", err)
+func (c *Conn) pongReceived() {
+	c.pingMu.Lock()
+	if c.awaitPong && !c.pingStopped {
+		c.awaitPong = false
+		c.pingTimer.Reset(c.hub.cfg.PingInterval)
 	}
-}
-
-func (c *Conn) pongReceived(context.Context, []byte) {
+	c.pingMu.Unlock()
 	if f := c.hub.onPong; f != nil {
 		f(c)
 	}
 }
 
-// ping runs on the ping timer's goroutine: one round trip, then the timer
-// is armed for the next.
+var pingPayload = []byte("hearth")
+
+// ping runs on the ping timer: it queues a ping and arms the timer for the
+// pong's deadline; if the timer fires again before the pong came, the
+// socket is closed with 1008 "ping timeout".
 func (c *Conn) ping() {
 	c.pingMu.Lock()
 	if c.pingStopped {
 		c.pingMu.Unlock()
 		return
 	}
-	c.pinging.Add(1)
-	c.pingMu.Unlock()
-	defer c.pinging.Done()
-	select {
-	case <-c.closingCh:
-		return
-	default:
-	}
-	// Not derived from c.ctx: the library closes the socket outright
-	// when a context ends mid-write, which would cut a graceful close.
-	ctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.PongTimeout)
-	err := c.ws.Ping(ctx)
-	cancel()
-	if err == nil {
-		c.pingMu.Lock()
-		if !c.pingStopped {
-			c.pingTimer.Reset(c.hub.cfg.PingInterval)
-		}
+	if c.awaitPong {
 		c.pingMu.Unlock()
-		return
-	}
-	select {
-	case <-c.closingCh:
-		return
-	default:
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
 		if c.closeCounted(StatusPingTimeout, ReasonPingTimeout, &c.hub.stats.pingTimeouts) {
 			c.log.Debug("ping timeout", "after", c.hub.cfg.PongTimeout)
 		}
 		return
 	}
-	c.closeWith(noFrame, "", false)
+	c.awaitPong = true
+	c.pingTimer.Reset(c.hub.cfg.PongTimeout)
+	c.pingMu.Unlock()
+	c.sendControl(ws.OpPing, pingPayload)
 }
 
-// stopPings stops the ping timer and waits for a round trip in flight.
+// stopPings stops the ping and idle timers.
 func (c *Conn) stopPings() {
 	c.pingMu.Lock()
 	c.pingStopped = true
 	if c.pingTimer != nil {
 		c.pingTimer.Stop()
 	}
+	if c.idleTimer != nil {
+		c.idleTimer.Stop()
+	}
 	c.pingMu.Unlock()
-	c.pinging.Wait()
 }
 
 // writeRun is the writer goroutine. It runs only while there is something
@@ -618,7 +669,7 @@ func (c *Conn) writeRun() {
 			c.teardown()
 			return
 		}
-		if len(c.queue) == 0 && c.carry == nil {
+		if len(c.queue) == 0 && c.carry == nil && c.ctrl.b == nil {
 			c.writer = false
 			c.qmu.Unlock()
 			return
@@ -627,9 +678,10 @@ func (c *Conn) writeRun() {
 	}
 }
 
-// flush writes everything queued, batch by batch, until the queue is empty;
-// a direct write's leftover goes first. It waits for a direct write in
-// flight (one non-blocking syscall) to give the token back.
+// flush writes everything pending, batch by batch, until nothing is left:
+// a direct write's leftover first, then control frames, then the queue. It
+// waits for a direct write in flight (one non-blocking syscall) to give
+// the token back.
 func (c *Conn) flush() error {
 	for {
 		c.qmu.Lock()
@@ -637,12 +689,14 @@ func (c *Conn) flush() error {
 			c.writable.Wait()
 		}
 		carry := c.carry
-		if len(c.queue) == 0 && carry == nil {
+		if len(c.queue) == 0 && carry == nil && c.ctrl.b == nil {
 			c.qmu.Unlock()
 			return nil
 		}
 		batch := c.queue
 		c.queue, c.spare, c.carry = c.spare, nil, nil
+		ctrl := c.ctrl.take()
+		afterClose := c.closeSent
 		c.writing = true
 		c.qmu.Unlock()
 
@@ -650,11 +704,29 @@ func (c *Conn) flush() error {
 		for _, m := range batch {
 			n += len(m)
 		}
-		err := c.writeBatch(carry, batch)
 		msgs := len(batch)
 		if carry != nil {
 			msgs++
 		}
+		// Not framed again: carry is the rest of a frame, starting
+		// anywhere in its payload.
+		frames := getBuf()
+		frames = append(frames, carry...)
+		putBuf(carry[:0])
+		frames = append(frames, ctrl...)
+		putBuf(ctrl)
+		var err error
+		if len(batch) > 0 && !afterClose {
+			c.wf.b = frames
+			var scratch []byte
+			scratch, err = c.codec.Encode(getBuf(), batch, c.emit)
+			putBuf(scratch)
+			frames = c.wf.take()
+		}
+		if err == nil {
+			err = c.writeAll(frames)
+		}
+		putBuf(frames)
 
 		c.qmu.Lock()
 		c.writing = false
@@ -664,48 +736,13 @@ func (c *Conn) flush() error {
 		if cap(batch) <= keepQueueCap {
 			c.spare = batch[:0]
 		}
+		c.writable.Broadcast()
 		c.qmu.Unlock()
 		if err != nil {
 			return err
 		}
 		c.hub.stats.sent.Add(uint64(msgs))
 	}
-}
-
-// writeBatch writes carry (framed bytes) and then batch through the codec.
-func (c *Conn) writeBatch(carry []byte, batch [][]byte) error {
-	// The frames are gathered in the cork buffer and written in one
-	// syscall at uncork, under a write deadline corkConn keeps fresh.
-	c.nc.cork()
-	var err error
-	if carry != nil {
-		// Not through Write: carry is the rest of a frame, starting
-		// anywhere in its payload, and Write takes a first byte whose
-		// opcode bits read 0x8 for a close frame.
-		c.nc.appendFramed(carry)
-		putBuf(carry[:0])
-	}
-	if err == nil && len(batch) > 0 {
-		var buf []byte
-		buf, err = c.codec.Encode(getBuf(), batch, c.emit)
-		putBuf(buf)
-	}
-	if uerr := c.nc.uncork(); err == nil && uerr != nil {
-		err = uerr
-	}
-	if err != nil {
-		return fmt.Errorf("gateway: encode batch: %w", err)
-	}
-	return nil
-}
-
-// writeFrame frames one data message into the cork buffer. Data frames do
-// not go through the WebSocket library's writer: it would copy each through
-// its own buffer and lock, per frame, only to reach the same socket.
-func (c *Conn) writeFrame(typ websocket.MessageType, p []byte) error {
-	c.nc.appendFrame(opcodeOf(typ), p)
-	c.countFrame(p)
-	return nil
 }
 
 // finish runs on the writer after closing began: write what is left (the
@@ -716,7 +753,8 @@ func (c *Conn) finish() {
 	code, reason := c.closeCode, c.closeReason
 	c.qmu.Unlock()
 	// Without drain the queue is already empty, but the rest of a frame a
-	// direct write began must still go out before a close frame.
+	// direct write began, and a close frame answering the peer's, must
+	// still go out.
 	if err := c.flush(); err != nil {
 		c.log.Debug("write failed while draining", "err", err)
 		return
@@ -724,16 +762,37 @@ func (c *Conn) finish() {
 	if code == noFrame {
 		return
 	}
+	c.qmu.Lock()
+	sent := c.closeSent
+	c.closeSent = true
+	c.qmu.Unlock()
+	if sent {
+		// The peer closed first and was answered.
+		return
+	}
+	c.pinned.Store(true)
 	_ = c.nc.SetDeadline(time.Now().Add(c.hub.cfg.CloseTimeout))
-	if err := c.ws.Close(code, reason); err != nil {
+	var f frameBuf
+	f.frame(ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
+	err := c.writeAll(f.b)
+	putBuf(f.b)
+	if err != nil {
 		c.log.Debug("close handshake incomplete", "code", int(code), "err", err)
+		return
+	}
+	t := time.NewTimer(c.hub.cfg.CloseTimeout)
+	defer t.Stop()
+	select {
+	case <-c.peerDone:
+	case <-t.C:
+		c.log.Debug("close handshake incomplete", "code", int(code), "err", "no close frame from the peer")
 	}
 }
 
 // teardown releases everything once the writer is done.
 func (c *Conn) teardown() {
-	_ = c.ws.CloseNow()
 	c.stopPings()
+	c.closeSocket()
 	c.hub.unsubscribeAll(c)
 	c.hub.unregister(c)
 	c.qmu.Lock()
@@ -741,6 +800,7 @@ func (c *Conn) teardown() {
 	c.qmu.Unlock()
 	c.cancel()
 	close(c.done)
+	c.endOne()
 }
 
 // fanoutChunk is how many sockets one goroutine of SendAll writes to, and

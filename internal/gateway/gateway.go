@@ -19,23 +19,32 @@
 //   - an account and session tag, so Hub.CloseAccount and Hub.CloseSession can
 //     close every socket of a disabled account or a revoked token at once.
 //
-// A surface's handler calls Hub.Accept, then Conn.Run with its inbound message
-// handler; Run returns once the connection is fully closed.
+// A surface's handler calls Hub.Accept, then Conn.Serve with its inbound
+// message handler and an onClose callback, and returns: reads are driven by
+// the process's poller (epoll), so an idle socket keeps no goroutine and no
+// buffer. Conn.Run is Serve that waits until the connection is fully closed.
+// The upgrade and the frames are the gateway's own, through
+// github.com/gobwas/ws; coder/websocket provides only the status and message
+// types of this API.
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -318,26 +327,30 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts ConnOptions) (
 		return nil, errors.New("gateway: accept: response writer cannot be hijacked")
 	}
 
-	c := newConn(h, opts)
-	hc := &hijackCapture{ResponseWriter: w, writeTimeout: h.cfg.WriteTimeout}
-	ws, err := websocket.Accept(hc, r, &websocket.AcceptOptions{
-		Subprotocols:       opts.Subprotocols,
-		InsecureSkipVerify: h.cfg.InsecureSkipVerify,
-		OriginPatterns:     h.cfg.OriginPatterns,
-		OnPongReceived:     c.pongReceived,
-	})
+	proto, status, herr := h.checkHandshake(w, r, opts.Subprotocols)
+	if herr != nil {
+		http.Error(w, herr.Error(), status)
+		return nil, fmt.Errorf("gateway: accept: %w", herr)
+	}
+	up := ws.HTTPUpgrader{}
+	if proto != "" {
+		up.Protocol = func(p string) bool { return p == proto }
+	}
+	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
-		c.cancel()
+		if nc != nil {
+			_ = nc.Close()
+		}
 		return nil, fmt.Errorf("gateway: accept: %w", err)
 	}
-	if hc.conn == nil {
-		c.cancel()
-		_ = ws.CloseNow()
-		return nil, errors.New("gateway: accept: connection was not hijacked through the gateway")
+	c := newConn(h, opts)
+	c.nc, c.subprotocol = nc, proto
+	if n := rw.Reader.Buffered(); n > 0 {
+		// The client's first frames came with the handshake.
+		b, _ := rw.Reader.Peek(n)
+		c.rd.partial = bytes.Clone(b)
 	}
-	ws.SetReadLimit(h.cfg.ReadLimit)
-	c.ws, c.nc = ws, hc.conn
-	if sc, ok := hc.conn.Conn.(syscall.Conn); ok {
+	if sc, ok := nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.raw = rc
 		}
@@ -345,12 +358,95 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts ConnOptions) (
 
 	if !h.register(c) {
 		c.cancel()
-		_ = c.nc.SetDeadline(time.Now().Add(h.cfg.CloseTimeout))
-		_ = ws.Close(websocket.StatusGoingAway, ReasonGoingAway)
+		_ = nc.SetDeadline(time.Now().Add(h.cfg.CloseTimeout))
+		var f frameBuf
+		f.frame(ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(websocket.StatusGoingAway), ReasonGoingAway))
+		_, _ = nc.Write(f.b)
+		_ = nc.Close()
 		return nil, ErrShutdown
 	}
 	c.start()
 	return c, nil
+}
+
+// checkHandshake validates the upgrade request as coder/websocket did
+// before (426 without the upgrade headers, 405 for another method, 400
+// for a bad version or key, 403 for a refused Origin) and picks the
+// subprotocol: the first of ours the client offers.
+func (h *Hub) checkHandshake(w http.ResponseWriter, r *http.Request, protos []string) (string, int, error) {
+	if !headerHasToken(r.Header, "Connection", "upgrade") {
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Upgrade", "websocket")
+		return "", http.StatusUpgradeRequired, fmt.Errorf("WebSocket protocol violation: Connection header %q does not contain Upgrade", r.Header.Get("Connection"))
+	}
+	if !headerHasToken(r.Header, "Upgrade", "websocket") {
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Upgrade", "websocket")
+		return "", http.StatusUpgradeRequired, fmt.Errorf("WebSocket protocol violation: Upgrade header %q does not contain websocket", r.Header.Get("Upgrade"))
+	}
+	if r.Method != http.MethodGet {
+		return "", http.StatusMethodNotAllowed, fmt.Errorf("WebSocket protocol violation: handshake request method is not GET but %q", r.Method)
+	}
+	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		return "", http.StatusBadRequest, fmt.Errorf("unsupported WebSocket protocol version (only 13 is supported): %q", v)
+	}
+	if key := r.Header.Get("Sec-WebSocket-Key"); len(key) != 24 {
+		return "", http.StatusBadRequest, errors.New("WebSocket protocol violation: invalid Sec-WebSocket-Key")
+	}
+	if err := h.checkOrigin(r); err != nil {
+		return "", http.StatusForbidden, err
+	}
+	for _, p := range protos {
+		for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+			for _, cp := range strings.Split(v, ",") {
+				if cp = strings.TrimSpace(cp); strings.EqualFold(p, cp) {
+					return cp, 0, nil
+				}
+			}
+		}
+	}
+	return "", 0, nil
+}
+
+// checkOrigin allows a request without Origin, one from the request's own
+// host, and one matching OriginPatterns (all when InsecureSkipVerify).
+func (h *Hub) checkOrigin(r *http.Request) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" || h.cfg.InsecureSkipVerify {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return fmt.Errorf("failed to parse Origin header %q: %w", origin, err)
+	}
+	if strings.EqualFold(r.Host, u.Host) {
+		return nil
+	}
+	for _, pat := range h.cfg.OriginPatterns {
+		target := u.Host
+		if strings.Contains(pat, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, _ := path.Match(strings.ToLower(pat), strings.ToLower(target)); ok {
+			return nil
+		}
+	}
+	if u.Host == "" {
+		return fmt.Errorf("request Origin %q is not a valid URL with a host", origin)
+	}
+	return fmt.Errorf("request Origin %q is not authorized for Host %q", u.Host, r.Host)
+}
+
+func headerHasToken(hd http.Header, name, token string) bool {
+	for _, v := range hd.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (h *Hub) register(c *Conn) bool {
@@ -482,5 +578,20 @@ func (h *Hub) Stats() Stats {
 		PingTimeouts:    s.pingTimeouts.Load(),
 		IdleTimeouts:    s.idleTimeouts.Load(),
 		DirectWrites:    s.direct.Load(),
+	}
+}
+
+// canHijack reports whether w (or a writer it wraps) can be hijacked, as
+// the upgrade requires.
+func canHijack(w http.ResponseWriter) bool {
+	for {
+		switch t := w.(type) {
+		case http.Hijacker:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return false
+		}
 	}
 }

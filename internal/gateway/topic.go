@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -98,7 +99,7 @@ func (c *Conn) Subscribe(pattern string, transform Transform) error {
 	if c.subsClosed {
 		return ErrClosed
 	}
-	if s := c.subs[pattern]; s != nil {
+	if s := c.subFor(pattern); s != nil {
 		s.mu.Lock()
 		s.transform = transform
 		s.mu.Unlock()
@@ -117,10 +118,23 @@ func (c *Conn) Subscribe(pattern string, transform Transform) error {
 	}
 	s := &subscription{conn: c, active: true, transform: transform}
 	t.add(s)
-	if c.subs == nil {
-		c.subs = make(map[string]*subscription)
+	c.subs = append(c.subs, connSub{pattern, s})
+	return nil
+}
+
+// connSub is one of a connection's subscriptions.
+type connSub struct {
+	pattern string
+	sub     *subscription
+}
+
+// subFor returns c's subscription to pattern, or nil. h.subMu must be held.
+func (c *Conn) subFor(pattern string) *subscription {
+	for _, cs := range c.subs {
+		if cs.pattern == pattern {
+			return cs.sub
+		}
 	}
-	c.subs[pattern] = s
 	return nil
 }
 
@@ -132,11 +146,12 @@ func (c *Conn) Unsubscribe(pattern string) error {
 	h := c.hub
 	h.subMu.Lock()
 	defer h.subMu.Unlock()
-	s := c.subs[pattern]
-	if s == nil {
+	i := slices.IndexFunc(c.subs, func(cs connSub) bool { return cs.pattern == pattern })
+	if i < 0 {
 		return nil
 	}
-	delete(c.subs, pattern)
+	s := c.subs[i].sub
+	c.subs = slices.Delete(c.subs, i, i+1)
 	return h.dropLocked(pattern, s)
 }
 
@@ -145,9 +160,9 @@ func (h *Hub) unsubscribeAll(c *Conn) {
 	h.subMu.Lock()
 	defer h.subMu.Unlock()
 	c.subsClosed = true
-	for pattern, s := range c.subs {
-		if err := h.dropLocked(pattern, s); err != nil {
-			c.log.Warn("bus unsubscribe failed", "pattern", pattern, "err", err)
+	for _, cs := range c.subs {
+		if err := h.dropLocked(cs.pattern, cs.sub); err != nil {
+			c.log.Warn("bus unsubscribe failed", "pattern", cs.pattern, "err", err)
 		}
 	}
 	c.subs = nil

@@ -68,23 +68,25 @@ func (s *Surface) serveSocket(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("room socket upgrade failed", "err", err)
 		return
 	}
+	// Serve returns at once: an idle room socket keeps no goroutine.
 	if !socketRoomName.MatchString(name) {
 		conn.Close(closeInvalidURL, "Invalid connection url")
-		_ = conn.Run(r.Context(), nil)
+		_ = conn.Serve(context.Background(), nil, nil)
 		return
 	}
 	sk := &socket{s: s, conn: conn, name: name}
-	err = conn.Run(r.Context(), func(ctx context.Context, _ websocket.MessageType, data []byte) error {
+	_ = conn.Serve(context.Background(), func(ctx context.Context, _ websocket.MessageType, data []byte) error {
 		return sk.onMessage(ctx, data, func(pattern string, tr func(string, []byte) ([]byte, bool)) error {
 			return conn.Subscribe(pattern, tr)
 		})
+	}, func(err error) {
+		if sk.room != nil {
+			sk.room.Leave(sk.client)
+		}
+		if err != nil {
+			s.log.Debug("room socket ended", "err", err)
+		}
 	})
-	if sk.room != nil {
-		sk.room.Leave(sk.client)
-	}
-	if err != nil {
-		s.log.Debug("room socket ended", "err", err)
-	}
 }
 
 type subscribeFunc func(pattern string, tr func(string, []byte) ([]byte, bool)) error

@@ -68,6 +68,8 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	// Serve returns at once: an idle chat socket keeps no goroutine; what
+	// the handler would defer runs in onClose.
 	switch {
 	case authErr != nil:
 		if fault.KindOf(authErr) == fault.Unauthorized || errors.Is(authErr, fault.NotFound) {
@@ -76,18 +78,17 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 		} else {
 			conn.Close(websocket.StatusInternalError, "internal error")
 		}
-		_ = conn.Run(r.Context(), nil)
+		_ = conn.Serve(context.Background(), nil, nil)
 		return
 	case u.Disabled():
 		conn.Send(frame(evUserDisabled, map[string]any{"user": nil}))
 		conn.Close(websocket.StatusPolicyViolation, "user disabled")
-		_ = conn.Run(r.Context(), nil)
+		_ = conn.Serve(context.Background(), nil, nil)
 		return
 	}
 	c := &client{id: s.chat.nextID.Add(1), conn: conn, ip: ip, userAgent: r.UserAgent(), connectedAt: time.Now().UTC()}
 	c.user.Store(u)
 	s.chat.add(c)
-	defer s.chat.remove(c)
 	if err := conn.Subscribe(messages.Topic(s.d.Chat.Conversation()), s.messageTransform()); err != nil {
 		conn.Close(websocket.StatusInternalError, "subscribe failed")
 	}
@@ -97,21 +98,26 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 	conn.Send(s.userInfo(u))
 	pres := s.d.Chat.Presence()
 	pres.Connect(u)
-	defer func() { pres.Disconnect(c.user.Load()) }()
-	if welcome := s.d.Chat.Settings().WelcomeMessage; welcome != "" {
-		t := time.AfterFunc(s.d.Chats.WelcomeDelay, func() {
+	var welcome *time.Timer
+	if msg := s.d.Chat.Settings().WelcomeMessage; msg != "" {
+		welcome = time.AfterFunc(s.d.Chats.WelcomeDelay, func() {
 			set := s.d.Chat.Settings()
 			if set.WelcomeMessage != "" {
 				conn.Send(frame(evSystem, map[string]any{"body": s.chat.render.Chat(set.WelcomeMessage),
 					"user": map[string]any{"displayName": set.Name}}))
 			}
 		})
-		defer t.Stop()
 	}
 	flood := stagechat.NewFlood(s.d.Chats.FloodRate, s.d.Chats.FloodBlock)
-	_ = conn.Run(r.Context(), func(ctx context.Context, typ websocket.MessageType, data []byte) error {
+	_ = conn.Serve(context.Background(), func(ctx context.Context, typ websocket.MessageType, data []byte) error {
 		s.onChatFrame(ctx, c, flood, data)
 		return nil
+	}, func(error) {
+		if welcome != nil {
+			welcome.Stop()
+		}
+		pres.Disconnect(c.user.Load())
+		s.chat.remove(c)
 	})
 }
 

@@ -124,17 +124,21 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.sendReady(c, frame("READY", ready))
 	}
-	_ = conn.Run(ctx, func(ctx context.Context, typ websocket.MessageType, data []byte) error {
+	// Serve returns at once (an idle gateway socket keeps no goroutine):
+	// the request's context, which ends with this handler, must not close
+	// it.
+	_ = conn.Serve(bg, func(ctx context.Context, typ websocket.MessageType, data []byte) error {
 		s.onFrame(ctx, c, data)
 		return nil
+	}, func(error) {
+		last := s.removeClient(c)
+		s.pres.Done(c.accountID)
+		s.sfuClosed(c)
+		if last {
+			s.leaveVoice(bg, c.accountID)
+			s.presenceChanged(c.accountID)
+		}
 	})
-	last := s.removeClient(c)
-	s.pres.Done(c.accountID)
-	s.sfuClosed(c)
-	if last {
-		s.leaveVoice(bg, c.accountID)
-		s.presenceChanged(c.accountID)
-	}
 }
 
 func (s *Surface) addClient(c *client) bool {

@@ -27,65 +27,10 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestCorkGathersWrites(t *testing.T) {
-	t.Parallel()
-	under := &countingConn{}
-	cc := &corkConn{Conn: under}
-	if _, err := cc.Write([]byte("direct")); err != nil {
-		t.Fatal(err)
-	}
-	cc.cork()
-	for _, s := range []string{"a", "b", "c"} {
-		if _, err := cc.Write([]byte(s)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := cc.uncork(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cc.uncork(); err != nil { // nothing gathered: no write
-		t.Fatal(err)
-	}
-	if _, err := cc.Write([]byte("after")); err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"direct", "abc", "after"}
-	if fmt.Sprint(under.writes) != fmt.Sprint(want) {
-		t.Fatalf("writes = %q, want %q", under.writes, want)
-	}
-	// The cork buffer goes back to the pool: an idle socket holds none.
-	if cc.buf != nil {
-		t.Fatalf("idle socket keeps a %d-byte cork buffer", cap(cc.buf))
-	}
-}
-
 // TestConcurrentChurn publishes on several topics while connections
 // subscribe, unsubscribe, send directly and close, to let the race detector
 // and the lock ordering (fan-out vs. unsubscribe vs. teardown) be exercised.
 // Every connection must finish closing and every bus subscription must end.
-// TestCarryIsNotTakenForACloseFrame: the rest of a frame that a
-// non-blocking write left over starts anywhere in the payload; a first byte
-// whose low bits read 0x8 ('h' is 0x68) must not count as a close frame,
-// which would drop every data frame after it.
-func TestCarryIsNotTakenForACloseFrame(t *testing.T) {
-	t.Parallel()
-	under := &countingConn{}
-	cc := &corkConn{Conn: under}
-	cc.cork()
-	cc.appendFramed([]byte("hhhh")) // the tail of a frame of h's
-	cc.appendFrame(0x1, []byte("next"))
-	if err := cc.uncork(); err != nil {
-		t.Fatal(err)
-	}
-	want := "hhhh" + string(appendWSFrame(nil, 0x1, []byte("next")))
-	if len(under.writes) != 1 || under.writes[0] != want {
-		t.Fatalf("writes = %q, want [%q]", under.writes, want)
-	}
-	if cc.closed {
-		t.Fatal("a carry starting with 'h' was taken for a close frame")
-	}
-}
-
 func TestConcurrentChurn(t *testing.T) {
 	t.Parallel()
 	bus := newFakeBus()
@@ -209,14 +154,9 @@ func (c *deadlineConn) SetWriteDeadline(time.Time) error {
 func TestWriteDeadlineRefreshedLazily(t *testing.T) {
 	t.Parallel()
 	under := &deadlineConn{}
-	cc := &corkConn{Conn: under, timeout: time.Hour}
-	for range 100 {
-		cc.cork()
-		cc.appendFrame(0x1, []byte("x"))
-		if err := cc.uncork(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cc.Write([]byte{0x8a, 0}); err != nil { // a pong
+	c := &Conn{hub: &Hub{cfg: Config{WriteTimeout: time.Hour}}, nc: under}
+	for range 200 {
+		if err := c.writeAll([]byte("x")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -224,8 +164,8 @@ func TestWriteDeadlineRefreshedLazily(t *testing.T) {
 		t.Fatalf("%d deadline changes for %d writes, want 1 for 200", under.deadlines, len(under.writes))
 	}
 	// Past half the timeout, the next write moves the deadline again.
-	cc.deadline = time.Now().Add(time.Hour/2 - time.Second)
-	if _, err := cc.Write([]byte{0x8a, 0}); err != nil {
+	c.wdeadline = time.Now().Add(time.Hour/2 - time.Second)
+	if err := c.writeAll([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	if under.deadlines != 2 {

@@ -1,0 +1,145 @@
+package gateway
+
+import (
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// Frame buffers are pooled, not kept per socket: a socket needs one only
+// while a batch is being framed and written, or while a frame is being
+// read. The pool holds boxes, and the empty boxes are pooled too, so taking
+// a buffer and giving it back allocates nothing once the pools are warm
+// (putting a bare slice in a sync.Pool would allocate its header every time).
+var bufPool, boxPool sync.Pool
+
+type bufBox struct{ b []byte }
+
+func getBuf() []byte {
+	box, ok := bufPool.Get().(*bufBox)
+	if !ok {
+		return make([]byte, 0, 4<<10)
+	}
+	b := box.b[:0]
+	box.b = nil
+	boxPool.Put(box)
+	return b
+}
+
+func putBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > keepScratchBytes {
+		return
+	}
+	box, ok := boxPool.Get().(*bufBox)
+	if !ok {
+		box = new(bufBox)
+	}
+	box.b = b[:0]
+	bufPool.Put(box)
+}
+
+// frameBuf gathers frames for one write. The headers are written by the
+// WebSocket library (ws.WriteHeaderBuffer) into hdr and appended through
+// Write, so framing allocates nothing.
+type frameBuf struct {
+	b   []byte
+	hdr [ws.MaxHeaderSize]byte
+}
+
+func (f *frameBuf) Write(p []byte) (int, error) {
+	f.b = append(f.b, p...)
+	return len(p), nil
+}
+
+// frame appends one unmasked, unfragmented frame (servers do not mask).
+func (f *frameBuf) frame(op ws.OpCode, payload []byte) {
+	if f.b == nil {
+		f.b = getBuf()
+	}
+	// WriteHeaderBuffer fails only for a buffer under 14 bytes or a length
+	// over 2^63, neither of which can happen here.
+	_ = ws.WriteHeaderBuffer(f, ws.Header{Fin: true, OpCode: op, Length: int64(len(payload))}, f.hdr[:])
+	f.b = append(f.b, payload...)
+}
+
+// take returns the gathered frames and leaves f empty.
+func (f *frameBuf) take() []byte {
+	b := f.b
+	f.b = nil
+	return b
+}
+
+// tryWrite hands p to the kernel without waiting: one non-blocking write(2)
+// on the socket's descriptor. It reports how much the kernel took; the rest
+// is the caller's to write later, in order. Only the holder of the writing
+// token calls it.
+func (c *Conn) tryWrite(p []byte) (int, error) {
+	// The descriptor refuses even a non-blocking write once its deadline
+	// has passed.
+	if err := c.refreshDeadline(); err != nil {
+		return 0, err
+	}
+	// The callback is built once per socket (c.rawWrite) and takes its
+	// arguments from fields the token guards: a closure made here would
+	// escape into the RawConn interface and cost an allocation per write.
+	c.wp = p
+	cerr := c.raw.Write(c.rawWrite)
+	n, werr := c.wn, c.werr
+	c.wp, c.werr = nil, nil
+	if cerr != nil {
+		return 0, fmt.Errorf("gateway: socket write: %w", cerr)
+	}
+	n = max(n, 0)
+	if werr != nil && werr != syscall.EAGAIN { // EAGAIN: the socket is full; the rest waits
+		return n, fmt.Errorf("gateway: socket write: %w", werr)
+	}
+	return n, nil
+}
+
+func (c *Conn) rawWriteFn(fd uintptr) bool {
+	for {
+		c.wn, c.werr = syscall.Write(int(fd), c.wp)
+		if c.werr != syscall.EINTR {
+			return true
+		}
+	}
+}
+
+// writeAll writes p whole, blocking under the write deadline. Only the
+// holder of the writing token calls it.
+func (c *Conn) writeAll(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if err := c.refreshDeadline(); err != nil {
+		return err
+	}
+	if _, err := c.nc.Write(p); err != nil {
+		return fmt.Errorf("gateway: socket write: %w", err)
+	}
+	return nil
+}
+
+// refreshDeadline moves the write deadline to WriteTimeout from now when
+// less than half of it is left, so a write never blocks much longer than
+// WriteTimeout and a quiet socket never meets a stale deadline; that costs
+// a clock read per write instead of two deadline changes per batch. Only
+// the holder of the writing token calls it.
+func (c *Conn) refreshDeadline() error {
+	timeout := c.hub.cfg.WriteTimeout
+	if timeout <= 0 || c.pinned.Load() {
+		return nil
+	}
+	now := time.Now()
+	if c.wdeadline.Sub(now) >= timeout/2 {
+		return nil
+	}
+	c.wdeadline = now.Add(timeout)
+	if err := c.nc.SetWriteDeadline(c.wdeadline); err != nil {
+		return fmt.Errorf("gateway: set write deadline: %w", err)
+	}
+	return nil
+}
