@@ -40,16 +40,16 @@ func TestWatchChannelAccessCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newWatchLinks(w, comm, a.Log)
+	l := watch.NewCommunityChannels(w, comm, a.Log)
 	var reads atomic.Int32
-	l.access = func(ctx context.Context, acct, ch string) (*community.ChannelAccess, error) {
+	l.Access = func(ctx context.Context, acct, ch string) (*community.ChannelAccess, error) {
 		reads.Add(1)
 		return comm.ChannelAccess(ctx, acct, ch)
 	}
 	w.SetChannels(l)
 	handled := make(chan string, 16)
 	if err := a.onCommunityEvents("test", func(ctx context.Context, e *community.Event) {
-		l.onEvent(ctx, e)
+		l.OnCommunityEvent(ctx, e)
 		handled <- e.Type
 	}); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/watch"
@@ -325,7 +324,7 @@ func newWatchChannel(t *testing.T, base, token, sid, name string) (id, room stri
 	if code := call(t, "POST", base+"/servers/"+sid+"/channels", token, map[string]string{"name": name, "type": "watch"}, &ch); code != 201 {
 		t.Fatalf("create watch channel %q: %d", name, code)
 	}
-	return ch.ID, app.WatchRoomName(ch.ID)
+	return ch.ID, watch.RoomName(ch.ID)
 }
 
 // TestOttDiscordWiring: the --discord-* flags reach OTT's surface: the
