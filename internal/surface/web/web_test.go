@@ -207,7 +207,8 @@ func TestAdminAuth(t *testing.T) {
 				if tt.status == 200 && !strings.Contains(rec.Body.String(), "<title>Hearth</title>") {
 					t.Fatalf("%s: not the app: %q", p, rec.Body.String())
 				}
-				if tt.status == 401 && strings.Contains(rec.Body.String(), "<title>") {
+				if tt.status == 401 && (strings.Contains(rec.Body.String(), "<title>Hearth</title>") ||
+					strings.Contains(rec.Body.String(), "<script")) {
 					t.Fatalf("%s: the app leaked without auth", p)
 				}
 			}

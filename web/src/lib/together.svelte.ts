@@ -326,8 +326,8 @@ export async function restoreSession() {
   try {
     if (session.access || session.refresh) {
       session.user = await api<User>("Loading your account", "/users/@me");
-      await linkWatchRooms();
       adminCookie(session.access); // (a session stored before the cookie existed)
+      await linkWatchRooms();
     }
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) session.clear();
