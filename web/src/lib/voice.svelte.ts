@@ -95,7 +95,13 @@ export class VoiceCall {
   private camTrack: MediaStreamTrack | null = null;
   private screenTrack: MediaStreamTrack | null = null;
   private sources: Record<string, string> = {};
-  private waiting: ((m: SFUMsg) => void) | null = null;
+  /** Requests waiting for their reply, oldest first: a reply goes to the
+   * oldest request it answers, so two at once (the microphone's publish
+   * and the camera's) each get their own. */
+  private waiting: ((m: SFUMsg) => boolean)[] = [];
+  /** Publishes run one after another: each is an offer on the same
+   * connection, answered before the next is made. */
+  private publishing: Promise<void> = Promise.resolve();
   private received = new Map<string, { track: MediaStreamTrack; stream: MediaStream; user: string }>();
   private peers = new Map<string, RTCPeerConnection>();
   private local: MediaStream | null = null;
@@ -153,20 +159,25 @@ export class VoiceCall {
   /** Sends one VOICE_SFU request and waits for its reply type (or error). */
   private request(d: Record<string, unknown>, reply: string): Promise<SFUMsg> {
     return new Promise((resolve, reject) => {
+      const drop = () => {
+        this.waiting = this.waiting.filter((w) => w !== waiter);
+      };
       const timer = setTimeout(() => {
-        this.waiting = null;
+        drop();
         reject(new Error("The voice server did not answer"));
       }, 10000);
-      this.waiting = (m) => {
-        if (m.type !== reply && !(m.type === "error" && m.op === d.type)) return;
+      const waiter = (m: SFUMsg) => {
+        if (m.type !== reply && !(m.type === "error" && m.op === d.type)) return false;
         clearTimeout(timer);
-        this.waiting = null;
+        drop();
         if (m.type === "error") reject(Object.assign(new Error(m.message ?? "Voice request refused"), { status: m.status }));
         else resolve(m);
+        return true;
       };
+      this.waiting = [...this.waiting, waiter];
       if (!gateway.send("VOICE_SFU", d)) {
         clearTimeout(timer);
-        this.waiting = null;
+        drop();
         reject(new Error("Not connected to the server"));
       }
     });
@@ -198,7 +209,13 @@ export class VoiceCall {
   }
 
   /** (Re)offers the publish connection with what we send now. */
-  private async publish() {
+  private publish(): Promise<void> {
+    const run = this.publishing.then(() => this.publishNow());
+    this.publishing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async publishNow() {
     const pc = this.pub;
     if (!pc) return;
     const offer = await pc.createOffer();
@@ -209,7 +226,7 @@ export class VoiceCall {
   }
 
   private async onSFU(m: SFUMsg) {
-    this.waiting?.(m);
+    for (const w of this.waiting) if (w(m)) break;
     if (this.mode !== "sfu") return;
     try {
       switch (m.type) {
