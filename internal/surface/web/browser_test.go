@@ -169,7 +169,7 @@ func TestBrowserCommunityChat(t *testing.T) {
 	alice.do("name a watch channel", chromedp.SendKeys(chromedp.ID("ch-name"), "movie-night"))
 	eval[bool](alice, "choose the watch kind", `(() => { const k = document.getElementById("ch-kind"); k.value = "watch"; return k.dispatchEvent(new Event("change", { bubbles: true })); })()`)
 	alice.do("add the watch channel", chromedp.Click(chromedp.CSS(`form.add button[type="submit"]`)))
-	alice.waitFor("the watch room in the channel", `document.querySelector('[data-testid="room-title"]')?.textContent === "movie-night" && !!document.querySelector('[data-testid="play-toggle"]')`, 15*time.Second)
+	alice.waitFor("the watch room in the channel", `document.querySelector('[data-testid="room-title"]')?.textContent === "movie-night" && !!document.querySelector('[data-testid="play-toggle"]')`, 45*time.Second)
 
 	// The same account in a watch room: signing in to Hearth also signed
 	// this browser's watch-room token in, so the room knows Alice by name.
