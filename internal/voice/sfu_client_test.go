@@ -169,6 +169,7 @@ type peer struct {
 	mu       sync.Mutex
 	got      map[streamKey]int
 	ranks    map[streamKey]int // last simulcast rank seen per video stream
+	top      map[streamKey]int // highest simulcast rank seen per video stream
 	tracks   []voice.TrackInfo
 	members  []voice.ParticipantInfo
 	speaking map[string]bool
@@ -197,7 +198,7 @@ func (w *world) joinOn(ctx context.Context, sfu *voice.SFU, acct string) *peer {
 // joinWith joins through a given SFU with a given client API.
 func (w *world) joinWith(ctx context.Context, sfu *voice.SFU, api *webrtc.API, acct string) *peer {
 	w.t.Helper()
-	p := &peer{w: w, acct: acct, got: map[streamKey]int{}, ranks: map[streamKey]int{}, speaking: map[string]bool{},
+	p := &peer{w: w, acct: acct, got: map[streamKey]int{}, ranks: map[streamKey]int{}, top: map[streamKey]int{}, speaking: map[string]bool{},
 		changed: make(chan struct{}, 1), stop: make(chan struct{}), joined: make(chan struct{})}
 	var err error
 	if p.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
@@ -287,7 +288,11 @@ func (p *peer) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			p.mu.Lock()
 			p.got[k]++
 			if video {
-				p.ranks[k] = int(pkt.Payload[len(pkt.Payload)-1])
+				r := int(pkt.Payload[len(pkt.Payload)-1])
+				p.ranks[k] = r
+				if t, ok := p.top[k]; !ok || r > t {
+					p.top[k] = r
+				}
 			}
 			p.mu.Unlock()
 			p.poke()
@@ -490,6 +495,12 @@ func (p *peer) count(from, track string) int {
 
 func (p *peer) rank(from, track string) (int, bool) {
 	r, ok := p.ranks[streamKey{from, from + ":" + track}]
+	return r, ok
+}
+
+// topRank is the highest rank from's track has had on this peer.
+func (p *peer) topRank(from, track string) (int, bool) {
+	r, ok := p.top[streamKey{from, from + ":" + track}]
 	return r, ok
 }
 

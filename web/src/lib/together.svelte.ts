@@ -293,8 +293,21 @@ export async function api<T>(what: string, path: string, opts: RequestOptions = 
   }
 }
 
-/** linked is the watch-room token last linked to the signed-in account. */
+/** linked is the watch-room token last linked to the signed-in account;
+ * linking is the link in flight. */
 let linked: string | null = null;
+let linking: Promise<void> | null = null;
+
+/**
+ * watchRoomsLinked waits for the watch-room token's link to the signed-in
+ * account, starting it again when no link holds (one that failed on a
+ * slow moment is retried): a page that finds a community's watch room
+ * missing asks it before deciding the room is not there.
+ */
+export async function watchRoomsLinked() {
+  if (linking) await linking;
+  if (session.access && linked !== (await ottToken())) await linkWatchRooms();
+}
 
 /**
  * linkWatchRooms signs this browser's watch-room token in as the signed-in
@@ -303,7 +316,15 @@ let linked: string | null = null;
  * token is replaced: a community's watch room is hidden from a guest. An
  * expired access token is refreshed once; other failures leave the guest.
  */
-async function linkWatchRooms(t?: string) {
+function linkWatchRooms(t?: string): Promise<void> {
+  const p = linkOnce(t).finally(() => {
+    if (linking === p) linking = null;
+  });
+  linking = p;
+  return p;
+}
+
+async function linkOnce(t?: string) {
   if (!session.access) return;
   try {
     const ott = t ?? (await ottToken());
