@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/hearth-community/hearth/internal/fault"
@@ -174,9 +176,25 @@ func (c *settingsCache) reload(ctx context.Context) error {
 func (s *Service) Settings() Settings {
 	s.settings.mu.Lock()
 	defer s.settings.mu.Unlock()
-	b, _ := json.Marshal(s.settings.cur)
-	var out Settings
-	_ = json.Unmarshal(b, &out)
+	return s.settings.cur.clone()
+}
+
+// clone copies the settings deeply: the caller may change the copy's
+// slices and maps without touching the cached settings. It is read on
+// every chat connect and message, so it copies by hand rather than
+// through a JSON round trip (which cost 18 % of the server's CPU while
+// chat sockets connected; TestSettingsCloneSharesNothing checks that
+// every reference field is copied).
+func (s Settings) clone() Settings {
+	out := s
+	out.Tags = slices.Clone(s.Tags)
+	out.SocialHandles = slices.Clone(s.SocialHandles)
+	out.AppearanceVariables = maps.Clone(s.AppearanceVariables)
+	out.ExternalActions = slices.Clone(s.ExternalActions)
+	out.FilteredWords = slices.Clone(s.FilteredWords)
+	out.ForbiddenUsernames = slices.Clone(s.ForbiddenUsernames)
+	out.SuggestedUsernames = slices.Clone(s.SuggestedUsernames)
+	out.Federation.BlockedDomains = slices.Clone(s.Federation.BlockedDomains)
 	return out
 }
 
@@ -186,9 +204,7 @@ func (s *Service) UpdateSettings(ctx context.Context, f func(*Settings) error) e
 	c := s.settings
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b, _ := json.Marshal(c.cur)
-	var next Settings
-	_ = json.Unmarshal(b, &next)
+	next := c.cur.clone()
 	if err := f(&next); err != nil {
 		return err
 	}
