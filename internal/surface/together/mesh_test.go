@@ -1,14 +1,19 @@
 package together_test
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/json"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/rtc"
+	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/together"
 	"github.com/hearth-community/hearth/internal/voice"
@@ -469,4 +474,86 @@ func TestVoiceMeshBridgeNoSpeak(t *testing.T) {
 			t.Fatalf("dave (no SPEAK) was heard (%v) or published (%v)", heard, listed)
 		}
 	}
+}
+
+// sfuBus adapts the bus to voice.Bus.
+type sfuBus struct{ b bus.Bus }
+
+func (a sfuBus) Publish(ctx context.Context, topic string, data []byte) error {
+	return a.b.Publish(ctx, topic, data)
+}
+
+func (a sfuBus) Subscribe(p string, h func(string, []byte)) (func() error, error) {
+	s, err := a.b.Subscribe(p, func(m bus.Message) { h(m.Topic, m.Data) })
+	if err != nil {
+		return nil, err
+	}
+	return s.Unsubscribe, nil
+}
+
+// TestVoiceMeshBridgeAcrossNodes: the room runs on node 1 (ann's web app
+// joined there first); bob's web app and carl's Together client are on
+// node 2. carl's offers, candidates and leave travel to node 1 over the
+// bus, node 1's answers come back to his socket, and everyone hears
+// everyone.
+func TestVoiceMeshBridgeAcrossNodes(t *testing.T) {
+	t.Parallel()
+	natsURL := os.Getenv("HEARTH_TEST_NATS_URL")
+	if natsURL == "" || storetest.PostgresURL() == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	ctx := context.Background()
+	dsn := storetest.PostgresDSN(t)
+	prefix := "t" + strings.ReplaceAll(rand.Text(), "=", "")
+	var nodes []*env
+	for i := range 2 {
+		db, err := store.Open(ctx, dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if i == 0 {
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		nb, err := bus.NewNATS(ctx, natsURL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := bus.WithPrefix(nb, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		life, stop := context.WithCancel(ctx)
+		nodes = append(nodes, newNode(t, db, b, func(d *together.Deps) {
+			s := voice.NewSFU(plane, d.Community, nil)
+			if err := s.EnableCluster(voice.ClusterConfig{Bus: sfuBus{b}, Leases: db.VoiceLeases(), Life: life}); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { _ = s.Run(life); close(done) }()
+			t.Cleanup(func() { s.Close(); stop(); <-done; _ = plane.Close() })
+			d.SFU = s
+		}))
+	}
+	n1, n2 := nodes[0], nodes[1]
+	ann, bob, carl := n1.register("ann"), n1.register("bob"), n1.register("carl")
+	sid, _ := n1.serverWithChannel(ann, "general", bob, carl)
+	vc, _ := n1.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})
+	vid := vc["id"].(string)
+
+	a := joinSFU(t, n1, ann, vid)
+	b := joinSFU(t, n2, bob, vid)
+	c := joinMesh(t, n2, carl, vid)
+	c.wait("carl hears ann and bob", c.hears(ann.id, bob.id))
+	a.wait("ann hears bob and carl", a.hears(bob.id, carl.id))
+	b.wait("bob hears ann and carl", b.hears(ann.id, carl.id))
+
+	n2.must(204, "DELETE", "/channels/"+vid+"/voice", carl.access, nil)
+	a.wait("carl out of ann's participants and tracks", func() bool { return !has(a.members, carl.id) && !has(a.tracks, carl.id) })
 }
