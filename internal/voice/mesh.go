@@ -616,41 +616,49 @@ func (p *Participant) closeMesh() {
 // client in p's channel (Together's rule: the newcomer offers).
 func (s *SFU) offerMesh(p *Participant) {
 	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
-	defer cancel()
 	ids, err := s.mesh.Peers(ctx, p.ChannelID)
+	cancel()
 	if err != nil {
 		s.log.Debug("voice: mesh peers", "err", err)
 		return
 	}
 	for _, id := range ids {
-		if id == p.AccountID || p.Closed() {
-			continue
+		if id != p.AccountID && !p.Closed() {
+			s.offerMeshTo(p, id)
 		}
-		s.mu.Lock()
-		var m *Participant
-		if r := s.rooms[p.ChannelID]; r != nil {
-			m = r.members[id]
+	}
+}
+
+// offerMeshTo offers the newcomer p's bridge to account id if it is a
+// mesh client (in the channel's voice, not an SFU participant).
+func (s *SFU) offerMeshTo(p *Participant, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), rpcTimeout)
+	defer cancel()
+	s.mu.Lock()
+	var m *Participant
+	if r := s.rooms[p.ChannelID]; r != nil {
+		m = r.members[id]
+	}
+	s.mu.Unlock()
+	if m != nil && m.mesh == nil {
+		return // an SFU participant
+	}
+	if m == nil {
+		var err error
+		if m, err = s.joinMesh(ctx, id, p.ChannelID); err != nil {
+			s.log.Debug("voice: mesh join", "account", id, "err", err)
+			return
 		}
-		s.mu.Unlock()
-		if m != nil && m.mesh == nil {
-			continue // an SFU participant
-		}
-		if m == nil {
-			if m, err = s.joinMesh(ctx, id, p.ChannelID); err != nil {
-				s.log.Debug("voice: mesh join", "account", id, "err", err)
-				continue
-			}
-		}
-		if m.bridgeFor(p.AccountID) != nil {
-			continue
-		}
-		b, err := m.bridgeTo(p)
-		if err != nil {
-			s.log.Debug("voice: mesh bridge", "account", id, "err", err)
-			continue
-		}
-		if err := b.offer(ctx); err != nil {
-			s.log.Debug("voice: mesh offer", "account", id, "err", err)
-		}
+	}
+	if m.bridgeFor(p.AccountID) != nil {
+		return
+	}
+	b, err := m.bridgeTo(p)
+	if err != nil {
+		s.log.Debug("voice: mesh bridge", "account", id, "err", err)
+		return
+	}
+	if err := b.offer(ctx); err != nil {
+		s.log.Debug("voice: mesh offer", "account", id, "err", err)
 	}
 }

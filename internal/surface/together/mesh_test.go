@@ -28,13 +28,14 @@ type watched struct {
 	t       *testing.T
 	mu      sync.Mutex
 	heard   map[string]bool
+	packets map[string]int // audio packets received, by sender
 	members []string
 	tracks  []string
 	changed chan struct{}
 }
 
 func newWatched(t *testing.T) *watched {
-	return &watched{t: t, heard: map[string]bool{}, changed: make(chan struct{}, 1)}
+	return &watched{t: t, heard: map[string]bool{}, packets: map[string]int{}, changed: make(chan struct{}, 1)}
 }
 
 func (w *watched) update(f func()) {
@@ -129,8 +130,12 @@ func joinSFU(t *testing.T, e *env, u user, channelID string) *sfuClient {
 	}
 	t.Cleanup(func() { _ = c.pub.Close(); _ = c.sub.Close() })
 	c.sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		if _, _, err := tr.ReadRTP(); err == nil {
-			c.update(func() { c.heard[strings.Split(tr.StreamID(), ":")[0]] = true })
+		from := strings.Split(tr.StreamID(), ":")[0]
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+			c.update(func() { c.heard[from] = true; c.packets[from]++ })
 		}
 	})
 	if _, err := c.pub.AddTrack(newMic(t, u.id)); err != nil {
@@ -429,7 +434,9 @@ func TestVoiceMeshBridgeMeshJoinsLast(t *testing.T) {
 // TestVoiceMeshBridgeMeshJoinsFirst: a Together client is in the channel
 // first; each web-app participant that joins has the server offer to it
 // on the participant's behalf (Together's newcomer-offers rule), and
-// everyone hears everyone; the mesh client's socket closing cleans up.
+// everyone hears everyone; when the SFU participant whose bridge carried
+// the mesh client's audio leaves, another bridge carries it; the mesh
+// client's socket closing cleans up.
 func TestVoiceMeshBridgeMeshJoinsFirst(t *testing.T) {
 	t.Parallel()
 	e, vid, us := meshEnv(t)
@@ -442,6 +449,15 @@ func TestVoiceMeshBridgeMeshJoinsFirst(t *testing.T) {
 	c.wait("carl hears bob", c.hears(bob.id))
 	b.wait("bob hears ann and carl", b.hears(ann.id, carl.id))
 	a.wait("ann hears bob", a.hears(bob.id))
+
+	// carl's audio entered the room through ann's bridge (the first);
+	// when ann leaves, bob's bridge takes over and bob keeps hearing him.
+	a.w.sfu(map[string]any{"type": "leave"})
+	b.wait("ann out of bob's participants", func() bool { return !has(b.members, ann.id) })
+	b.mu.Lock()
+	n := b.packets[carl.id]
+	b.mu.Unlock()
+	b.wait("bob keeps hearing carl", func() bool { return b.packets[carl.id] >= n+50 })
 
 	_ = c.w.c.CloseNow()
 	b.wait("carl out of bob's participants and tracks", func() bool { return !has(b.members, carl.id) && !has(b.tracks, carl.id) })
