@@ -107,6 +107,8 @@ type rpcReq struct {
 	Layer    int               `json:"layer,omitempty"`
 	Target   string            `json:"target,omitempty"`
 	Sessions []string          `json:"sessions,omitempty"`
+	Sig      string            `json:"sig,omitempty"`  // mesh: the signal's type
+	Cand     string            `json:"cand,omitempty"` // mesh: its candidate
 }
 
 type wireErr struct {
@@ -120,6 +122,7 @@ type rpcResp struct {
 	Err     *wireErr          `json:"err,omitempty"`
 	SDP     string            `json:"sdp,omitempty"`
 	Members []ParticipantInfo `json:"members,omitempty"`
+	Handled bool              `json:"handled,omitempty"`
 }
 
 type noticeMsg struct {
@@ -553,6 +556,13 @@ func (s *SFU) serveOp(ctx context.Context, q rpcReq, resp *rpcResp) error {
 		return s.ServerMute(ctx, q.Account, q.Target, q.Mute)
 	case "disconnect":
 		return s.Disconnect(ctx, q.Account, q.Target)
+	case "mesh":
+		var err error
+		resp.Handled, err = s.meshSignal(ctx, q.Account, q.Channel, q.Target, MeshSignal{Type: q.Sig, SDP: q.SDP, Candidate: q.Cand})
+		return err
+	case "meshleave":
+		s.meshLeave(q.Account, q.Channel)
+		return nil
 	}
 	if p == nil || p.origin.node != q.From {
 		if q.Op == "leave" {

@@ -116,6 +116,9 @@ type SFU struct {
 
 	cl *cluster // nil: one node
 
+	mesh  *MeshConfig                             // nil: mesh offers are not answered (EnableMesh)
+	early map[[2]string][]webrtc.ICECandidateInit // mesh candidates before their offer; guarded by mu
+
 	mu        sync.Mutex
 	rooms     map[string]*room
 	byAccount map[string]*Participant // this node's participants and proxies
@@ -153,6 +156,9 @@ type Participant struct {
 	// node's client (cluster.go).
 	remote, origin *link
 	members        []ParticipantInfo // a proxy's room, from the owner's notices
+	// mesh: a Together mesh client bridged into the room (mesh.go): no
+	// pub or sub connection, one bridge per SFU participant.
+	mesh *meshState
 
 	mu                   sync.Mutex // guards what follows and the subscribe negotiation
 	closed               bool
@@ -271,6 +277,9 @@ func (s *SFU) joinLocal(ca *community.ChannelAccess, accountID, channelID string
 	}
 	s.broadcastParticipants(channelID)
 	p.send(Notice{Type: "tracks", Tracks: s.trackInfos(channelID)})
+	if s.mesh != nil {
+		go s.offerMesh(p)
+	}
 	return p, nil
 }
 
@@ -417,9 +426,16 @@ func (s *SFU) leave(p *Participant, reason string) {
 		for _, t := range gone {
 			o.unsubscribe(t)
 		}
+		if b := o.bridgeFor(p.AccountID); b != nil {
+			o.dropBridge(b)
+		}
 	}
-	_ = p.pub.Close()
-	_ = p.sub.Close()
+	if p.mesh != nil {
+		p.closeMesh()
+	} else {
+		_ = p.pub.Close()
+		_ = p.sub.Close()
+	}
 	p.send(Notice{Type: "closed", Reason: reason})
 	if r != nil {
 		s.broadcastParticipants(p.ChannelID)
@@ -841,6 +857,10 @@ func (p *Participant) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) 
 
 // subscribe adds a down track of t to p's subscribe connection.
 func (p *Participant) subscribe(t *pubTrack) {
+	if p.mesh != nil {
+		p.meshSubscribe(t)
+		return
+	}
 	// The stream id is the track id too: browsers give remote tracks
 	// random ids but keep the msid's stream id, so that is what a client
 	// matches against the tracks notice ("<account>:<publisher's id>").
@@ -869,6 +889,10 @@ func (p *Participant) subscribe(t *pubTrack) {
 }
 
 func (p *Participant) unsubscribe(t *pubTrack) {
+	if p.mesh != nil {
+		p.meshUnsubscribe(t)
+		return
+	}
 	p.mu.Lock()
 	d := p.down[t]
 	delete(p.down, t)

@@ -213,6 +213,9 @@ func New(d Deps) (*Surface, error) {
 	s.presMu.Unlock()
 	go func() { _ = s.pres.Run(s.bg) }()
 	go s.sweepPresence(s.bg)
+	if d.SFU != nil && d.Voice != nil {
+		d.SFU.EnableMesh(voice.MeshConfig{Peers: s.voicePeers, Send: s.sendMeshSignal})
+	}
 	return s, nil
 }
 

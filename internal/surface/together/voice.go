@@ -113,6 +113,7 @@ func (s *Surface) joinVoice(w http.ResponseWriter, r *http.Request, p *identity.
 	}
 	if prev != nil && prev.ChannelID != v.ChannelID {
 		s.broadcastVoice(ctx, prev.CommunityID, toVoice(prev, true))
+		s.meshLeft(ctx, p.Account.ID, prev.ChannelID)
 	}
 	cur := toVoice(v, false)
 	s.broadcastVoice(ctx, ca.Community.ID, cur)
@@ -137,6 +138,7 @@ func (s *Surface) leaveVoiceHTTP(w http.ResponseWriter, r *http.Request, p *iden
 	}
 	s.broadcastVoice(ctx, ca.Community.ID, toVoice(v, true))
 	s.sfuFollowREST(p.Account.ID, ca.Channel.ID, true, nil, nil)
+	s.meshLeft(ctx, p.Account.ID, ca.Channel.ID)
 	noContent(w)
 }
 
@@ -150,6 +152,41 @@ func (s *Surface) leaveVoice(ctx context.Context, accountID string) {
 		return
 	}
 	s.broadcastVoice(ctx, v.CommunityID, toVoice(v, true))
+	s.meshLeft(ctx, accountID, v.ChannelID)
+}
+
+// meshLeft ends the SFU's bridges for a mesh client that left a channel.
+func (s *Surface) meshLeft(ctx context.Context, accountID, channelID string) {
+	if s.d.SFU != nil {
+		s.d.SFU.MeshLeave(ctx, accountID, channelID)
+	}
+}
+
+// voicePeers lists the accounts in a channel's voice, for the SFU's mesh
+// bridge.
+func (s *Surface) voicePeers(ctx context.Context, channelID string) ([]string, error) {
+	vs, err := s.d.Voice.VoiceIn(ctx, channelID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		ids[i] = v.UserID
+	}
+	return ids, nil
+}
+
+// sendMeshSignal delivers the SFU's mesh signal (made on an SFU
+// participant's behalf) as Together's VOICE_SIGNAL dispatch, on any node.
+func (s *Surface) sendMeshSignal(ctx context.Context, to, from string, sig voice.MeshSignal) {
+	d := map[string]any{"from_user_id": from, "type": sig.Type, "sdp": nil, "candidate": nil, "stream_type": "voice"}
+	if sig.SDP != "" {
+		d["sdp"] = sig.SDP
+	}
+	if sig.Candidate != "" {
+		d["candidate"] = sig.Candidate
+	}
+	s.publishDispatch(ctx, "VOICE_SIGNAL", d, []string{to})
 }
 
 func (s *Surface) updateVoice(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -241,6 +278,24 @@ func (s *Surface) relaySignal(ctx context.Context, c *client, raw json.RawMessag
 	to, err := s.d.Voice.Voice(ctx, in.ToUserID)
 	if err != nil || to.ChannelID != from.ChannelID {
 		return
+	}
+	// A mesh signal for an SFU participant is the SFU's to answer (its
+	// web app speaks no mesh); Go Live's connections stay peer to peer.
+	if s.d.SFU != nil && (in.StreamType == nil || *in.StreamType == "voice") && (in.SDP == nil || len(*in.SDP) <= maxSDP) {
+		sig := voice.MeshSignal{Type: in.Type}
+		if in.SDP != nil {
+			sig.SDP = *in.SDP
+		}
+		if in.Candidate != nil {
+			sig.Candidate = *in.Candidate
+		}
+		handled, err := s.d.SFU.MeshSignal(ctx, c.accountID, from.ChannelID, in.ToUserID, sig)
+		if err != nil {
+			s.log.Debug("voice mesh bridge", "type", in.Type, "err", err)
+		}
+		if handled {
+			return
+		}
 	}
 	s.publishDispatch(ctx, "VOICE_SIGNAL", map[string]any{"from_user_id": c.accountID, "type": in.Type, "sdp": in.SDP,
 		"candidate": in.Candidate, "stream_type": in.StreamType}, []string{in.ToUserID})
