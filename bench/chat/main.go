@@ -146,6 +146,7 @@ func run(o opts) error {
 	total := o.listeners + senders
 	socks := make([]*sock, total)
 	t1 := time.Now()
+	connCPU0, connSelf0 := cpuSeconds(o.pid), cpuSeconds(os.Getpid())
 	sem := make(chan struct{}, o.conc)
 	var wg sync.WaitGroup
 	var dialErr atomic.Value
@@ -182,6 +183,12 @@ func run(o opts) error {
 	}
 	fmt.Printf("connected %d sockets (each authenticated, CONNECTED_USER_INFO received) in %s; %d connect+register in %s\n",
 		total, connTime.Round(time.Millisecond), total, (regTime + connTime).Round(time.Millisecond))
+	if o.pid > 0 {
+		// CPU per connect does not depend on how busy the machine is, the
+		// connect time does.
+		fmt.Printf("server CPU while connecting: %.2f s, %.0f µs per socket (upgrade, auth, subscribe, CONNECTED_USER_INFO); driver %.2f s\n",
+			cpuSeconds(o.pid)-connCPU0, (cpuSeconds(o.pid)-connCPU0)*1e6/float64(total), cpuSeconds(os.Getpid())-connSelf0)
+	}
 	defer func() {
 		for _, s := range socks {
 			if s != nil {
