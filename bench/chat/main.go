@@ -8,8 +8,10 @@
 //
 //	-mode fanout  N listeners; senders post -rate messages/s for -duration;
 //	              every socket's send→receive latency (the sender's clock
-//	              time is in the body), deliveries/s, events per frame and,
-//	              with -pid, the server's CPU per delivery.
+//	              time is in the body), deliveries/s, events per frame, the
+//	              driver's own CPU (drv-cores: what it took from a machine it
+//	              shares with the server) and, with -pid, the server's CPU
+//	              per delivery.
 //	-mode steps   the same at each rate of -rates in turn, stopping after the
 //	              first step whose p99 passes -p99-limit or that delivers
 //	              under 95 % of what was sent: the stepped maximum throughput.
@@ -144,6 +146,7 @@ func run(o opts) error {
 	total := o.listeners + senders
 	socks := make([]*sock, total)
 	t1 := time.Now()
+	connCPU0, connSelf0 := cpuSeconds(o.pid), cpuSeconds(os.Getpid())
 	sem := make(chan struct{}, o.conc)
 	var wg sync.WaitGroup
 	var dialErr atomic.Value
@@ -180,6 +183,12 @@ func run(o opts) error {
 	}
 	fmt.Printf("connected %d sockets (each authenticated, CONNECTED_USER_INFO received) in %s; %d connect+register in %s\n",
 		total, connTime.Round(time.Millisecond), total, (regTime + connTime).Round(time.Millisecond))
+	if o.pid > 0 {
+		// CPU per connect does not depend on how busy the machine is, the
+		// connect time does.
+		fmt.Printf("server CPU while connecting: %.2f s, %.0f µs per socket (upgrade, auth, subscribe, CONNECTED_USER_INFO); driver %.2f s\n",
+			cpuSeconds(o.pid)-connCPU0, (cpuSeconds(o.pid)-connCPU0)*1e6/float64(total), cpuSeconds(os.Getpid())-connSelf0)
+	}
 	defer func() {
 		for _, s := range socks {
 			if s != nil {
@@ -207,12 +216,12 @@ func run(o opts) error {
 	send := socks[o.listeners:]
 	// Let join notices and the like pass before measuring.
 	time.Sleep(time.Second)
-	fmt.Printf("%-9s %10s %12s %9s %9s %9s %9s %12s %10s %10s %s\n", "msgs/s", "sent", "delivered", "deliv%", "p50", "p99", "max", "deliveries/s", "ev/frame", "srv-cores", "srv-µs/delivery")
+	fmt.Printf("%-9s %10s %12s %9s %9s %9s %9s %12s %10s %10s %10s %s\n", "msgs/s", "sent", "delivered", "deliv%", "p50", "p99", "max", "deliveries/s", "ev/frame", "srv-cores", "drv-cores", "srv-µs/delivery")
 	for _, r := range rates {
 		res := step(o, st, send, r)
-		fmt.Printf("%-9.0f %10d %12d %8.2f%% %9s %9s %9s %12.0f %10.2f %10s %s\n", r, res.sent, res.delivered,
+		fmt.Printf("%-9.0f %10d %12d %8.2f%% %9s %9s %9s %12.0f %10.2f %10s %10.2f %s\n", r, res.sent, res.delivered,
 			100*float64(res.delivered)/math.Max(1, float64(res.sent*int64(total))), ms(res.p50), ms(res.p99), ms(res.max),
-			float64(res.delivered)/res.wall.Seconds(), res.evPerFrame, cores(res), perDelivery(res))
+			float64(res.delivered)/res.wall.Seconds(), res.evPerFrame, cores(res), res.driverCPU/res.wall.Seconds(), perDelivery(res))
 		if o.mode == "steps" && (res.p99 > o.p99Limit || float64(res.delivered) < 0.95*float64(res.sent*int64(total))) {
 			fmt.Printf("stopped: p99 over %s or under 95 %% delivered at %.0f msgs/s\n", o.p99Limit, r)
 			break
@@ -231,6 +240,7 @@ type result struct {
 	wall            time.Duration
 	evPerFrame      float64
 	cpu             float64 // server CPU seconds; <0 when unknown
+	driverCPU       float64 // this driver's own CPU seconds over the step
 }
 
 // step drives rate messages/s for o.duration, then waits up to 5 s for
@@ -238,6 +248,7 @@ type result struct {
 func step(o opts, st *stats, send []*sock, rate float64) result {
 	st.reset()
 	cpu0 := cpuSeconds(o.pid)
+	self0 := cpuSeconds(os.Getpid())
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / rate)
 	var sent int64
@@ -266,7 +277,7 @@ func step(o opts, st *stats, send []*sock, rate float64) result {
 		time.Sleep(5 * time.Millisecond)
 	}
 	wall := time.Since(start)
-	res := result{sent: sent, delivered: st.delivered.Load(), wall: wall, cpu: -1}
+	res := result{sent: sent, delivered: st.delivered.Load(), wall: wall, cpu: -1, driverCPU: cpuSeconds(os.Getpid()) - self0}
 	if o.pid > 0 {
 		res.cpu = cpuSeconds(o.pid) - cpu0
 	}
