@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -223,8 +224,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-		if r.Body != nil && r.ContentLength != 0 && !isUpload(r) {
-			r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBodyBytes)
+		if r.Body != nil && r.ContentLength != 0 {
+			// Every body is capped here, whatever its Content-Type claims:
+			// the routes that take larger uploads raise their own request's
+			// cap with SetBodyLimit before reading.
+			orig := r.Body
+			r.Body = http.MaxBytesReader(sw, orig, s.cfg.MaxBodyBytes)
+			r = r.WithContext(context.WithValue(r.Context(), rawBodyKey{}, &rawBody{rc: orig}))
 		}
 		defer func() {
 			if p := recover(); p != nil {
@@ -249,11 +255,24 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// isUpload reports whether the request is a multipart upload, which has its
-// own (larger) limit enforced by the handler.
-func isUpload(r *http.Request) bool {
-	ct := r.Header.Get("Content-Type")
-	return len(ct) >= 19 && ct[:19] == "multipart/form-data"
+type rawBodyKey struct{}
+
+// rawBody is a request's body before the server-wide cap.
+type rawBody struct{ rc io.ReadCloser }
+
+// SetBodyLimit replaces the server-wide body cap of r (--max-body-bytes)
+// with n bytes, for the upload routes whose own limit differs from it. It
+// must be called before anything reads r.Body. The cap is the route's, not
+// the client's: a Content-Type header does not lift it.
+func SetBodyLimit(w http.ResponseWriter, r *http.Request, n int64) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	if raw, ok := r.Context().Value(rawBodyKey{}).(*rawBody); ok {
+		r.Body = http.MaxBytesReader(w, raw.rc, n)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, n)
 }
 
 // Recover wraps a surface's handlers so a panic becomes a 500 in that
