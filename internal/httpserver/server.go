@@ -37,6 +37,13 @@ type Config struct {
 	// TLS, when set, makes the listener serve HTTPS (built-in ACME: see
 	// acme.go). nil: plain HTTP (the usual case behind a reverse proxy).
 	TLS *tls.Config
+	// MaxConnsPerIP bounds the connections (WebSockets included) one remote
+	// IP may hold open at once; further ones are refused at accept. 0: no
+	// bound (behind a reverse proxy every connection comes from the proxy).
+	MaxConnsPerIP int
+	// BodyReadTimeout is how long one read of a request body may wait for
+	// the client (DefaultBodyReadTimeout when zero).
+	BodyReadTimeout time.Duration
 }
 
 // Server is the shared HTTP server.
@@ -53,6 +60,7 @@ type Server struct {
 	mu       sync.Mutex
 	shutdown []func(context.Context)
 	shared   map[string]*shared
+	limit    *ipLimitListener
 }
 
 // New binds the listen address (so a taken port fails at start) and returns
@@ -68,10 +76,18 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
+	if cfg.BodyReadTimeout <= 0 {
+		cfg.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	var limit *ipLimitListener
+	if cfg.MaxConnsPerIP > 0 {
+		limit = newIPLimitListener(ln, cfg.MaxConnsPerIP, cfg.TLS == nil)
+		ln = limit
+	}
 	if cfg.TLS != nil {
 		ln = tls.NewListener(ln, cfg.TLS)
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: logger, ln: ln, reg: prometheus.NewRegistry(), checks: map[string]Checker{}}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: logger, ln: ln, limit: limit, reg: prometheus.NewRegistry(), checks: map[string]Checker{}}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hearth_http_requests_total", Help: "HTTP requests by route pattern and status."}, []string{"pattern", "code"})
 	s.dur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hearth_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
@@ -228,9 +244,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			// Every body is capped here, whatever its Content-Type claims:
 			// the routes that take larger uploads raise their own request's
 			// cap with SetBodyLimit before reading.
-			orig := r.Body
-			r.Body = http.MaxBytesReader(sw, orig, s.cfg.MaxBodyBytes)
-			r = r.WithContext(context.WithValue(r.Context(), rawBodyKey{}, &rawBody{rc: orig}))
+			body := &deadlineBody{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: s.cfg.BodyReadTimeout}
+			defer body.handlerDone()
+			r.Body = http.MaxBytesReader(sw, body, s.cfg.MaxBodyBytes)
+			r = r.WithContext(context.WithValue(r.Context(), rawBodyKey{}, &rawBody{rc: body}))
 		}
 		defer func() {
 			if p := recover(); p != nil {
