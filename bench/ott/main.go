@@ -77,7 +77,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		if _, err := p.Parse([]string{"--addr=127.0.0.1:0", "--data-dir=" + dir, "--no-ott-rate-limit", "--admin-password=benchmark-admin", "--log-level=error", "--rtmp-addr="}); err != nil {
+		if _, err := p.Parse([]string{"--addr=127.0.0.1:0", "--data-dir=" + dir, "--no-ott-rate-limit", "--max-conns-per-ip=0", "--admin-password=benchmark-admin", "--log-level=error", "--rtmp-addr="}); err != nil {
 			return err
 		}
 		a, err := app.New(ctx, cli.Config, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))

@@ -188,7 +188,12 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 			a.runners = append(a.runners, func(ctx context.Context) error { return acm.RunHTTP(ctx, cfg.TLSHTTPAddr, acmeLog) })
 		}
 	}
-	if a.HTTP, err = httpserver.New(httpserver.Config{Addr: cfg.Addr, MaxBodyBytes: cfg.MaxBodyBytes, ShutdownTimeout: cfg.ShutdownTimeout, TLS: tlsConfig},
+	perIP := cfg.MaxConnsPerIP
+	if cfg.TrustProxy {
+		perIP = 0 // every connection comes from the proxy
+	}
+	if a.HTTP, err = httpserver.New(httpserver.Config{Addr: cfg.Addr, MaxBodyBytes: cfg.MaxBodyBytes, ShutdownTimeout: cfg.ShutdownTimeout, TLS: tlsConfig,
+		MaxConnsPerIP: perIP},
 		logger.With("component", "http")); err != nil {
 		return nil, err
 	}

@@ -34,6 +34,7 @@ type Config struct {
 	LogLevel        string        `name:"log-level" env:"HEARTH_LOG_LEVEL" default:"info" help:"Log level: debug, info, warn or error."`
 	LogFormat       string        `name:"log-format" env:"HEARTH_LOG_FORMAT" default:"text" help:"Log format: text or json."`
 	MaxBodyBytes    int64         `name:"max-body-bytes" env:"HEARTH_MAX_BODY_BYTES" default:"1048576" help:"Largest request body accepted by JSON endpoints, in bytes (uploads have their own limits)."`
+	MaxConnsPerIP   int           `name:"max-conns-per-ip" env:"HEARTH_MAX_CONNS_PER_IP" default:"256" help:"Most connections one client IP may hold open at once on --addr (HTTP, WebSockets, streams); further ones are answered 503 and closed. 0: no bound (for load tests from one machine). Not applied with --trust-proxy, where every connection comes from the proxy: bound them there."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"HEARTH_SHUTDOWN_TIMEOUT" default:"10s" help:"How long a graceful shutdown waits for in-flight requests and sockets."`
 	AllowedOrigins  []string      `name:"allowed-origins" env:"HEARTH_ALLOWED_ORIGINS" default:"" sep:"," help:"Extra Origin host patterns allowed to open WebSockets and to call Together's REST API cross-origin (comma separated, e.g. 'app.example.com,*.example.org', 'localhost:5173'). Same-origin is always allowed."`
 	TLSDomain       []string      `name:"tls-domain" env:"HEARTH_TLS_DOMAIN" default:"" sep:"," help:"Serve HTTPS on --addr with certificates from an ACME CA (Let's Encrypt) for these domain names (comma separated), for a single binary with no reverse proxy. Set --addr :443; the names must resolve to this host. Certificates are kept in <data-dir>/acme. Empty: plain HTTP."`
@@ -170,6 +171,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("--max-body-bytes %d: must be at least 1024", c.MaxBodyBytes)
+	}
+	if c.MaxConnsPerIP < 0 {
+		return fmt.Errorf("--max-conns-per-ip %d: must not be negative", c.MaxConnsPerIP)
 	}
 	if c.GCPercent < 0 {
 		return fmt.Errorf("--gc-percent %d: must not be negative", c.GCPercent)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -36,6 +37,13 @@ type Config struct {
 	// TLS, when set, makes the listener serve HTTPS (built-in ACME: see
 	// acme.go). nil: plain HTTP (the usual case behind a reverse proxy).
 	TLS *tls.Config
+	// MaxConnsPerIP bounds the connections (WebSockets included) one remote
+	// IP may hold open at once; further ones are refused at accept. 0: no
+	// bound (behind a reverse proxy every connection comes from the proxy).
+	MaxConnsPerIP int
+	// BodyReadTimeout is how long one read of a request body may wait for
+	// the client (DefaultBodyReadTimeout when zero).
+	BodyReadTimeout time.Duration
 }
 
 // Server is the shared HTTP server.
@@ -52,6 +60,7 @@ type Server struct {
 	mu       sync.Mutex
 	shutdown []func(context.Context)
 	shared   map[string]*shared
+	limit    *ipLimitListener
 }
 
 // New binds the listen address (so a taken port fails at start) and returns
@@ -67,10 +76,18 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
+	if cfg.BodyReadTimeout <= 0 {
+		cfg.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	var limit *ipLimitListener
+	if cfg.MaxConnsPerIP > 0 {
+		limit = newIPLimitListener(ln, cfg.MaxConnsPerIP, cfg.TLS == nil)
+		ln = limit
+	}
 	if cfg.TLS != nil {
 		ln = tls.NewListener(ln, cfg.TLS)
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: logger, ln: ln, reg: prometheus.NewRegistry(), checks: map[string]Checker{}}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: logger, ln: ln, limit: limit, reg: prometheus.NewRegistry(), checks: map[string]Checker{}}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hearth_http_requests_total", Help: "HTTP requests by route pattern and status."}, []string{"pattern", "code"})
 	s.dur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hearth_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
@@ -223,8 +240,14 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-		if r.Body != nil && r.ContentLength != 0 && !isUpload(r) {
-			r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBodyBytes)
+		if r.Body != nil && r.ContentLength != 0 {
+			// Every body is capped here, whatever its Content-Type claims:
+			// the routes that take larger uploads raise their own request's
+			// cap with SetBodyLimit before reading.
+			body := &deadlineBody{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: s.cfg.BodyReadTimeout}
+			defer body.handlerDone()
+			r.Body = http.MaxBytesReader(sw, body, s.cfg.MaxBodyBytes)
+			r = r.WithContext(context.WithValue(r.Context(), rawBodyKey{}, &rawBody{rc: body}))
 		}
 		defer func() {
 			if p := recover(); p != nil {
@@ -249,11 +272,24 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// isUpload reports whether the request is a multipart upload, which has its
-// own (larger) limit enforced by the handler.
-func isUpload(r *http.Request) bool {
-	ct := r.Header.Get("Content-Type")
-	return len(ct) >= 19 && ct[:19] == "multipart/form-data"
+type rawBodyKey struct{}
+
+// rawBody is a request's body before the server-wide cap.
+type rawBody struct{ rc io.ReadCloser }
+
+// SetBodyLimit replaces the server-wide body cap of r (--max-body-bytes)
+// with n bytes, for the upload routes whose own limit differs from it. It
+// must be called before anything reads r.Body. The cap is the route's, not
+// the client's: a Content-Type header does not lift it.
+func SetBodyLimit(w http.ResponseWriter, r *http.Request, n int64) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	if raw, ok := r.Context().Value(rawBodyKey{}).(*rawBody); ok {
+		r.Body = http.MaxBytesReader(w, raw.rc, n)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, n)
 }
 
 // Recover wraps a surface's handlers so a panic becomes a 500 in that

@@ -145,3 +145,49 @@ func TestListeningLine(t *testing.T) {
 		s.ln.Close()
 	}
 }
+
+// TestBodyCapIgnoresContentType: the server-wide body cap holds whatever
+// Content-Type the client claims (a "multipart/form-data" header once lifted
+// it from every JSON route), and only a route that calls SetBodyLimit reads
+// more.
+func TestBodyCapIgnoresContentType(t *testing.T) {
+	t.Parallel()
+	read := func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				w.WriteHeader(http.StatusRequestEntityTooLarge)
+				return
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+	url := newTestServer(t, func(s *Server) {
+		s.HandleFunc("POST /json", read)
+		s.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
+			SetBodyLimit(w, r, 4096)
+			read(w, r)
+		})
+	})
+	for _, tc := range []struct {
+		path, ctype string
+		size, want  int
+	}{
+		{"/json", "application/json", 1025, 413},
+		{"/json", "multipart/form-data; boundary=x", 1025, 413},
+		{"/json", "Multipart/Form-Data; boundary=x", 1025, 413},
+		{"/json", "multipart/form-data; boundary=x", 1024, 204},
+		{"/upload", "multipart/form-data; boundary=x", 4096, 204},
+		{"/upload", "application/json", 4096, 204},
+		{"/upload", "multipart/form-data; boundary=x", 4097, 413},
+	} {
+		res, err := http.Post(url+tc.path, tc.ctype, strings.NewReader(strings.Repeat("x", tc.size)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Errorf("%s %q, %d bytes: %d, want %d", tc.path, tc.ctype, tc.size, res.StatusCode, tc.want)
+		}
+	}
+}

@@ -294,41 +294,12 @@ func (s *Messages) Reactions(ctx context.Context, messageID, viewerID string) ([
 // Search runs a full-text query: FTS5 on SQLite, tsvector on PostgreSQL,
 // both over the folded text. Results are newest first.
 func (s *Messages) Search(ctx context.Context, q messages.SearchQuery, terms []string) ([]*messages.Message, []float64, int, error) {
-	args := []any{}
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + itoa(len(args))
-	}
-	var match, rank, from string
-	if s.db.Engine == SQLite {
-		quoted := make([]string, len(terms))
-		for i, t := range terms {
-			quoted[i] = `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
-		}
-		from = `messages JOIN messages_fts ON messages_fts.rowid = messages.seq`
-		match = `messages_fts MATCH ` + arg(strings.Join(quoted, " "))
-		rank = `-bm25(messages_fts)`
-	} else {
-		from = `messages`
-		tq := `plainto_tsquery('simple', ` + arg(strings.Join(terms, " ")) + `)`
-		match = `search_tsv @@ ` + tq
-		rank = `ts_rank_cd(search_tsv, ` + tq + `)`
-	}
-	in := make([]string, len(q.ConversationIDs))
-	for i, c := range q.ConversationIDs {
-		in[i] = arg(c)
-	}
-	where := match + ` AND messages.conversation_id IN (` + strings.Join(in, ",") + `) AND NOT messages.deleted AND NOT messages.hidden`
+	countSQL, pageSQL, args := searchSQL(s.db.Engine, q, terms)
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+from+` WHERE `+where, args...).Scan(&total); err != nil {
+	if err := s.db.QueryRowContext(ctx, countSQL, args[:len(args)-searchPageArgs(q)]...).Scan(&total); err != nil {
 		return nil, nil, 0, err
 	}
-	if q.Before != "" {
-		where += ` AND messages.id < ` + arg(q.Before)
-	}
-	cols := qualify("messages.", messageCols)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+`, `+rank+` FROM `+from+` WHERE `+where+
-		` ORDER BY messages.id DESC LIMIT `+arg(q.Limit), args...)
+	rows, err := s.db.QueryContext(ctx, pageSQL, args...)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -395,4 +366,63 @@ func (s *Messages) DeleteConversation(ctx context.Context, conversationID string
 		_, err := tx.ExecContext(ctx, `DELETE FROM read_states WHERE conversation_id=$1`, conversationID)
 		return err
 	})
+}
+
+// searchPageArgs is how many of searchSQL's arguments only the page query
+// takes (the cursor and the limit, last).
+func searchPageArgs(q messages.SearchQuery) int {
+	if q.Before != "" {
+		return 2
+	}
+	return 1
+}
+
+// searchSQL builds Search's count and page queries; the count query takes
+// the arguments but the last searchPageArgs.
+func searchSQL(engine Engine, q messages.SearchQuery, terms []string) (countSQL, pageSQL string, args []any) {
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + itoa(len(args))
+	}
+	var match, rank, from string
+	if engine == SQLite {
+		quoted := make([]string, len(terms))
+		for i, t := range terms {
+			quoted[i] = `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
+		}
+		from = `messages JOIN messages_fts ON messages_fts.rowid = messages.seq`
+		match = `messages_fts MATCH ` + arg(strings.Join(quoted, " "))
+		rank = `-bm25(messages_fts)`
+	} else {
+		from = `messages`
+		tq := `plainto_tsquery('simple', ` + arg(strings.Join(terms, " ")) + `)`
+		match = `search_tsv @@ ` + tq
+		rank = `ts_rank_cd(search_tsv, ` + tq + `)`
+	}
+	in := make([]string, len(q.ConversationIDs))
+	for i, c := range q.ConversationIDs {
+		in[i] = arg(c)
+	}
+	where := match + ` AND messages.conversation_id IN (` + strings.Join(in, ",") + `) AND NOT messages.deleted AND NOT messages.hidden`
+	countSQL = `SELECT COUNT(*) FROM ` + from + ` WHERE ` + where
+	order := `messages.id DESC`
+	if engine == SQLite {
+		// The full-text index drives, newest row first, and the page stops
+		// at its limit: ordering by id made SQLite rank (bm25) and sort
+		// every match before taking the page, 1.5 s for a word in each of
+		// 131,000 messages against 20 ms this way. Row order is insert
+		// order, as id order is (UUIDv7); the cursor is an id, so a page
+		// starts below the row of the first id at or above it.
+		from = `messages_fts CROSS JOIN messages ON messages.seq = messages_fts.rowid`
+		order = `messages_fts.rowid DESC`
+		if q.Before != "" {
+			where += ` AND messages_fts.rowid < COALESCE((SELECT seq FROM messages WHERE id >= ` + arg(q.Before) +
+				` ORDER BY id LIMIT 1), 9223372036854775807)`
+		}
+	} else if q.Before != "" {
+		where += ` AND messages.id < ` + arg(q.Before)
+	}
+	pageSQL = `SELECT ` + qualify("messages.", messageCols) + `, ` + rank + ` FROM ` + from + ` WHERE ` + where +
+		` ORDER BY ` + order + ` LIMIT ` + arg(q.Limit)
+	return countSQL, pageSQL, args
 }

@@ -227,6 +227,36 @@ func TestMessagesStoreContract(t *testing.T) {
 			if log.topics[0] != "messages."+conv {
 				t.Errorf("topic %s", log.topics[0])
 			}
+			// Search pages walk every match once, newest first, by cursor.
+			var walk []string
+			for i := range 5 {
+				m, err := svc.Post(ctx, messages.PostInput{ConversationID: other, Kind: messages.KindChannel, AuthorID: bob,
+					Body: fmt.Sprintf("walker %d", i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				walk = append([]string{m.ID}, walk...)
+			}
+			var got []string
+			for before := ""; ; {
+				p, err := svc.Search(ctx, messages.SearchQuery{ConversationIDs: []string{conv, other}, Text: "walker", Limit: 2, Before: before})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Total != 5 {
+					t.Fatalf("walker total %d", p.Total)
+				}
+				for _, h := range p.Hits {
+					got = append(got, h.Message.ID)
+				}
+				if !p.HasMore || len(got) > 5 {
+					break
+				}
+				before = got[len(got)-1]
+			}
+			if fmt.Sprint(got) != fmt.Sprint(walk) {
+				t.Errorf("search pages: %v, want %v", got, walk)
+			}
 			if err := svc.DeleteConversation(ctx, conv); err != nil {
 				t.Fatal(err)
 			}

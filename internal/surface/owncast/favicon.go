@@ -36,7 +36,7 @@ func (s *Surface) registerFavicon(h *httpserver.Server) {
 // setFavicon is POST /api/admin/config/favicon: a multipart form with the
 // image in the field "favicon".
 func (s *Surface) setFavicon(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFavicon+64<<10)
+	httpserver.SetBodyLimit(w, r, maxFavicon+64<<10)
 	f, _, err := r.FormFile("favicon")
 	if err != nil {
 		var tooBig *http.MaxBytesError

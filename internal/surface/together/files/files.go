@@ -33,6 +33,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/store"
@@ -233,7 +234,7 @@ func (s *API) UploadAttachments(w http.ResponseWriter, r *http.Request, p *ident
 		s.Fail(w, err)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxFileBytes+64<<10)
+	httpserver.SetBodyLimit(w, r, MaxFileBytes+64<<10)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		s.Fail(w, rest.Invalid("Expected a multipart/form-data body"))
@@ -510,7 +511,7 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 		return
 	}
 	ctx := r.Context()
-	r.Body = http.MaxBytesReader(w, r.Body, MaxEmojiBytes+16<<10)
+	httpserver.SetBodyLimit(w, r, MaxEmojiBytes+16<<10)
 	if err := r.ParseMultipartForm(MaxEmojiBytes + 16<<10); err != nil {
 		s.Fail(w, rest.Invalid("Expected a multipart body with 'name' and 'image' (at most 256 KiB)"))
 		return

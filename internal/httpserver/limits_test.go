@@ -1,0 +1,190 @@
+package httpserver
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func startServer(t *testing.T, cfg Config, setup func(s *Server)) *Server {
+	t.Helper()
+	cfg.Addr, cfg.ShutdownTimeout = "127.0.0.1:0", time.Second
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 1024
+	}
+	s, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(s)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return s
+}
+
+// waitFor polls cond until it holds; the minute is "it never happened",
+// not a speed requirement.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("%s never happened", what)
+		}
+	}
+}
+
+// TestConnsPerIP: one address holds at most MaxConnsPerIP connections
+// (idle, unfinished requests or upgraded sockets alike); the next is
+// answered 503 and closed, and a slot frees when a connection closes.
+func TestConnsPerIP(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, Config{MaxConnsPerIP: 3}, func(s *Server) {
+		s.HandleFunc("GET /hijack", func(w http.ResponseWriter, r *http.Request) {
+			c, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+			_ = brw.Flush()
+			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
+		})
+	})
+	addr := s.Addr().String()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	var held []net.Conn
+	// One upgraded socket, one idle connection, one unfinished header.
+	ws := dial()
+	io.WriteString(ws, "GET /hijack HTTP/1.1\r\nHost: x\r\n\r\n")
+	if line, err := bufio.NewReader(ws).ReadString('\n'); err != nil || !strings.Contains(line, "101") {
+		t.Fatalf("upgrade: %q %v", line, err)
+	}
+	held = append(held, ws, dial(), dial())
+	io.WriteString(held[2], "GET / HTTP/1.1\r\n")
+	waitFor(t, "three connections counted", func() bool { return s.limit.open("127.0.0.1") == 3 })
+
+	extra := dial()
+	b, _ := io.ReadAll(extra)
+	if !strings.HasPrefix(string(b), "HTTP/1.1 503") || !strings.Contains(string(b), "too many open connections") {
+		t.Fatalf("fourth connection: %q, want a 503 and close", b)
+	}
+	held[0].Close()
+	waitFor(t, "the closed socket's slot freed", func() bool { return s.limit.open("127.0.0.1") == 2 })
+	res, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get(s.URL() + "/healthz")
+	if err != nil {
+		t.Fatalf("after a slot freed: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("after a slot freed: %d", res.StatusCode)
+	}
+}
+
+// TestSlowBody: a client that sends a request's headers and then stops
+// sending the body it announced loses its connection once one read has
+// waited BodyReadTimeout; a handler that takes its time between reads is
+// not cut off.
+func TestSlowBody(t *testing.T) {
+	t.Parallel()
+	readErr := make(chan error, 1)
+	s := startServer(t, Config{BodyReadTimeout: 100 * time.Millisecond}, func(s *Server) {
+		s.HandleFunc("POST /read", func(w http.ResponseWriter, r *http.Request) {
+			_, err := io.ReadAll(r.Body)
+			readErr <- err
+			if err != nil {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		})
+		s.HandleFunc("POST /refuse", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusTooManyRequests) // answers without reading the body
+		})
+		s.HandleFunc("POST /slow-handler", func(w http.ResponseWriter, r *http.Request) {
+			buf := make([]byte, 2)
+			if _, err := io.ReadFull(r.Body, buf); err != nil {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			time.Sleep(300 * time.Millisecond) // work between reads, past the read timeout
+			if _, err := io.ReadAll(r.Body); err != nil {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		})
+	})
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+	select {
+	case err := <-readErr:
+		if err == nil {
+			t.Fatal("a body that never came was read without error")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a stalled body held its handler (it never gave up)")
+	}
+	answered := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(c); answered <- string(b) }()
+	select {
+	case b := <-answered:
+		if !strings.HasPrefix(b, "HTTP/1.1 400") {
+			t.Fatalf("stalled body: %q, want the handler's 400 and a close", b)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("after its read timed out, the stalled request was never answered and closed")
+	}
+
+	// A handler that answers without reading: net/http then reads the rest
+	// of the announced body before answering; that read is bounded too.
+	c2, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	io.WriteString(c2, "POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+	got := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(c2); got <- string(b) }()
+	select {
+	case b := <-got:
+		if !strings.HasPrefix(b, "HTTP/1.1 429") {
+			t.Fatalf("refused request with a stalled body: %q", b)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a refused request with a stalled body was never answered and closed")
+	}
+
+	res, err := http.Post(s.URL()+"/slow-handler", "application/json", strings.NewReader("{}{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent {
+		t.Fatalf("slow handler with a prompt client: %d", res.StatusCode)
+	}
+}
