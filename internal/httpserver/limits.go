@@ -14,19 +14,26 @@ const DefaultBodyReadTimeout = 30 * time.Second
 
 // ipLimitListener closes connections beyond max open ones per remote IP,
 // so one address cannot take every file descriptor of the process with idle
-// connections, unfinished requests or idle WebSockets (a hijacked
-// connection is counted until it is closed).
+// keep-alive connections or unfinished requests. A connection stops counting
+// once it is hijacked (a WebSocket upgrade: each surface bounds its own
+// sockets, and an idle one costs a few KiB, see docs/performance.md), and
+// loopback is not bounded (a reverse proxy or load tool on the same host
+// without --trust-proxy: every connection would share one address).
 type ipLimitListener struct {
 	net.Listener
 	max   int
 	plain bool // no TLS above: a refused client is told why
+	// bounded says whether an address is counted: all but loopback
+	// (tests count loopback too).
+	bounded func(net.IP) bool
 
 	mu    sync.Mutex
 	perIP map[string]int
 }
 
 func newIPLimitListener(ln net.Listener, max int, plain bool) *ipLimitListener {
-	return &ipLimitListener{Listener: ln, max: max, plain: plain, perIP: map[string]int{}}
+	return &ipLimitListener{Listener: ln, max: max, plain: plain, perIP: map[string]int{},
+		bounded: func(ip net.IP) bool { return !ip.IsLoopback() }}
 }
 
 // refusal is written, unencrypted, to a connection refused for its
@@ -39,6 +46,9 @@ func (l *ipLimitListener) Accept() (net.Conn, error) {
 		c, err := l.Listener.Accept()
 		if err != nil {
 			return nil, err
+		}
+		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok && !l.bounded(a.IP) {
+			return c, nil
 		}
 		ip := remoteIP(c)
 		l.mu.Lock()
@@ -70,6 +80,21 @@ func (l *ipLimitListener) open(ip string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.perIP[ip]
+}
+
+// stopCounting releases a hijacked connection's place in its address's
+// count (http.Server.ConnState; the connection may be TLS over a counted
+// one).
+func stopCounting(c net.Conn, state http.ConnState) {
+	if state != http.StateHijacked {
+		return
+	}
+	if t, ok := c.(interface{ NetConn() net.Conn }); ok {
+		c = t.NetConn()
+	}
+	if cc, ok := c.(*countedConn); ok {
+		cc.once.Do(cc.release)
+	}
 }
 
 func remoteIP(c net.Conn) string {

@@ -49,11 +49,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // TestConnsPerIP: one address holds at most MaxConnsPerIP connections
-// (idle, unfinished requests or upgraded sockets alike); the next is
-// answered 503 and closed, and a slot frees when a connection closes.
+// that are idle or in a request; the next is answered 503 and closed, a
+// slot frees when a connection closes, and an upgraded socket stops
+// counting at its upgrade.
 func TestConnsPerIP(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, Config{MaxConnsPerIP: 3}, func(s *Server) {
+		s.limit.bounded = func(net.IP) bool { return true } // count loopback here
 		s.HandleFunc("GET /hijack", func(w http.ResponseWriter, r *http.Request) {
 			c, brw, err := http.NewResponseController(w).Hijack()
 			if err != nil {
@@ -73,14 +75,17 @@ func TestConnsPerIP(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	var held []net.Conn
-	// One upgraded socket, one idle connection, one unfinished header.
-	ws := dial()
-	io.WriteString(ws, "GET /hijack HTTP/1.1\r\nHost: x\r\n\r\n")
-	if line, err := bufio.NewReader(ws).ReadString('\n'); err != nil || !strings.Contains(line, "101") {
-		t.Fatalf("upgrade: %q %v", line, err)
+	// Two upgraded sockets: counted only until their upgrade.
+	for range 2 {
+		ws := dial()
+		io.WriteString(ws, "GET /hijack HTTP/1.1\r\nHost: x\r\n\r\n")
+		if line, err := bufio.NewReader(ws).ReadString('\n'); err != nil || !strings.Contains(line, "101") {
+			t.Fatalf("upgrade: %q %v", line, err)
+		}
 	}
-	held = append(held, ws, dial(), dial())
+	waitFor(t, "upgraded sockets uncounted", func() bool { return s.limit.open("127.0.0.1") == 0 })
+	// Two idle connections and one unfinished header.
+	held := []net.Conn{dial(), dial(), dial()}
 	io.WriteString(held[2], "GET / HTTP/1.1\r\n")
 	waitFor(t, "three connections counted", func() bool { return s.limit.open("127.0.0.1") == 3 })
 
@@ -90,7 +95,7 @@ func TestConnsPerIP(t *testing.T) {
 		t.Fatalf("fourth connection: %q, want a 503 and close", b)
 	}
 	held[0].Close()
-	waitFor(t, "the closed socket's slot freed", func() bool { return s.limit.open("127.0.0.1") == 2 })
+	waitFor(t, "the closed connection's slot freed", func() bool { return s.limit.open("127.0.0.1") == 2 })
 	res, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get(s.URL() + "/healthz")
 	if err != nil {
 		t.Fatalf("after a slot freed: %v", err)
@@ -98,6 +103,31 @@ func TestConnsPerIP(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 {
 		t.Fatalf("after a slot freed: %d", res.StatusCode)
+	}
+}
+
+// TestConnsPerIPSparesLoopback: loopback (a proxy or load tool on the same
+// host) is not bounded by default.
+func TestConnsPerIPSparesLoopback(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, Config{MaxConnsPerIP: 1}, nil)
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	held := []net.Conn{}
+	for range 3 {
+		h, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		held = append(held, h)
+	}
+	res, err := c.Get(s.URL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || s.limit.open("127.0.0.1") != 0 {
+		t.Fatalf("loopback beside %d idle connections: %d, counted %d", len(held), res.StatusCode, s.limit.open("127.0.0.1"))
 	}
 }
 

@@ -99,6 +99,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		Handler:           s.middleware(s.mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		ConnState:         stopCounting,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
