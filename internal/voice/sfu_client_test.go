@@ -57,12 +57,18 @@ func newWorld(t testing.TB) *world {
 // newWorldOn is newWorld on a given database.
 func newWorldOn(t testing.TB, db *store.DB) *world {
 	t.Helper()
+	return newWorldPlane(t, db, rtc.Config{UDPAddr: "127.0.0.1:0"})
+}
+
+// newWorldPlane is newWorld on a given database and media plane config.
+func newWorldPlane(t testing.TB, db *store.DB, cfg rtc.Config) *world {
+	t.Helper()
 	ctx := context.Background()
 	comm, err := community.New(db.Community(), nil, db.Messages(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0"}, nil)
+	plane, err := rtc.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
