@@ -7,12 +7,14 @@
 package rtc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -37,6 +39,13 @@ type Config struct {
 	// PublicIPs replace the host candidates' addresses (a server behind
 	// 1:1 NAT, or a container). Empty: the interfaces' own addresses.
 	PublicIPs []netip.Addr
+	// Patience, when set, is how long a connection may take to come up or
+	// stay silent before it counts as failed, in place of pion's clocks (a
+	// candidate pair dropped after 7 unanswered checks, about 1.4 s; failed
+	// after 25 s without traffic; a DTLS handshake abandoned after 30 s).
+	// For tests that run a crowd of connections in one starved process;
+	// servers keep pion's.
+	Patience time.Duration
 }
 
 // Plane is a running media plane. Its zero value is not usable; make one
@@ -100,6 +109,13 @@ func New(cfg Config, log *slog.Logger) (*Plane, error) {
 	se.SetNetworkTypes(networks)
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if cfg.Patience > 0 {
+		se.SetICEMaxBindingRequests(uint16(min(cfg.Patience/(200*time.Millisecond), 60000))) //nolint:gosec // bounded above
+		se.SetICETimeouts(cfg.Patience, cfg.Patience, 2*time.Second)
+		se.SetDTLSConnectContextMaker(func() (context.Context, func()) {
+			return context.WithTimeout(context.Background(), cfg.Patience)
+		})
+	}
 	if len(cfg.PublicIPs) > 0 {
 		ips := make([]string, len(cfg.PublicIPs))
 		for i, a := range cfg.PublicIPs {

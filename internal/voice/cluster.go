@@ -360,6 +360,57 @@ func (s *SFU) stopCluster() {
 	}
 }
 
+// errOwnerGone: the node a join was sent to stopped holding the room's
+// lease before it answered (it died).
+var errOwnerGone = fault.New(fault.Unavailable, "The voice channel's server stopped; join again")
+
+// joinOwner joins through a proxy when another node holds channelID's
+// lease, or reports that the lease is this node's (here: join locally). A
+// join sent in the seconds after the room's node died, before its lease
+// lapsed, does not fail: the wait for that node's answer ends when the
+// lease lapses (or changes hands), and the claim is tried again, so the
+// room starts here or the join goes to the new owner. A node that answers
+// "moved" (it is shutting down or lost the lease) is retried the same way.
+func (s *SFU) joinOwner(ctx context.Context, accountID, channelID string, notify func(Notice)) (p *Participant, here bool, err error) {
+	giveUp := time.Now().Add(2*leaseTTL + rpcTimeout)
+	for {
+		owner, err := s.claim(ctx, channelID)
+		if err != nil {
+			return nil, false, err
+		}
+		if owner == s.cl.node {
+			return nil, true, nil
+		}
+		p, err := s.joinRemote(ctx, owner, accountID, channelID, notify)
+		if err == nil || (!errors.Is(err, errOwnerGone) && !errors.Is(err, errMoved)) || time.Now().After(giveUp) {
+			return p, false, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false, err
+		case <-time.After(watchEvery):
+		}
+	}
+}
+
+// watchLease cancels a call to owner (with errOwnerGone) once owner no
+// longer holds channelID's lease, until ctx ends.
+func (s *SFU) watchLease(ctx context.Context, cancel context.CancelCauseFunc, channelID, owner string) {
+	tick := time.NewTicker(watchEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if o, err := s.cl.leases.VoiceLeaseOwner(ctx, channelID, now); err == nil && o != owner {
+				cancel(errOwnerGone)
+				return
+			}
+		}
+	}
+}
+
 // joinRemote joins through a proxy: the room runs on owner.
 func (s *SFU) joinRemote(ctx context.Context, owner, accountID, channelID string, notify func(Notice)) (*Participant, error) {
 	p := &Participant{sfu: s, AccountID: accountID, ChannelID: channelID, notify: notify,
@@ -378,7 +429,13 @@ func (s *SFU) joinRemote(ctx context.Context, owner, accountID, channelID string
 	s.cl.mu.Lock()
 	s.cl.proxies[p.remote.session] = p
 	s.cl.mu.Unlock()
-	resp, err := s.call(ctx, owner, rpcReq{Op: "join", Session: p.remote.session, Account: accountID, Channel: channelID})
+	callCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go s.watchLease(callCtx, cancel, channelID, owner)
+	resp, err := s.call(callCtx, owner, rpcReq{Op: "join", Session: p.remote.session, Account: accountID, Channel: channelID})
+	if err != nil && errors.Is(context.Cause(callCtx), errOwnerGone) {
+		err = errOwnerGone
+	}
 	if err != nil {
 		p.mu.Lock()
 		p.closed = true

@@ -194,12 +194,9 @@ func (s *SFU) Join(ctx context.Context, accountID, channelID string, notify func
 		if closing {
 			return nil, fault.New(fault.Unavailable, "This server is shutting down; join again")
 		}
-		owner, err := s.claim(ctx, channelID)
-		if err != nil {
-			return nil, err
-		}
-		if owner != s.cl.node {
-			return s.joinRemote(ctx, owner, accountID, channelID, notify)
+		p, here, err := s.joinOwner(ctx, accountID, channelID, notify)
+		if !here {
+			return p, err
 		}
 	}
 	return s.joinLocal(ca, accountID, channelID, notify, nil)

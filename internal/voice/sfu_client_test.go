@@ -57,12 +57,18 @@ func newWorld(t testing.TB) *world {
 // newWorldOn is newWorld on a given database.
 func newWorldOn(t testing.TB, db *store.DB) *world {
 	t.Helper()
+	return newWorldPlane(t, db, rtc.Config{UDPAddr: "127.0.0.1:0"})
+}
+
+// newWorldPlane is newWorld on a given database and media plane config.
+func newWorldPlane(t testing.TB, db *store.DB, cfg rtc.Config) *world {
+	t.Helper()
 	ctx := context.Background()
 	comm, err := community.New(db.Community(), nil, db.Messages(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0"}, nil)
+	plane, err := rtc.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +188,10 @@ type peer struct {
 	stop      chan struct{}
 	// layerBytes: each simulcast layer's payload size (0: 40, 80, 120)
 	layerBytes [3]int
+	// media, when set, is sent instead of synthetic packets, at pace
+	// (media_files_test.go)
+	media *mediaFiles
+	pace  time.Duration
 }
 
 func (w *world) join(ctx context.Context, acct string) *peer {
@@ -209,6 +219,9 @@ func (w *world) joinWith(ctx context.Context, sfu *voice.SFU, api *webrtc.API, a
 	}
 	w.t.Cleanup(p.close)
 	p.sub.OnTrack(p.onTrack)
+	// until may wait for a connection state
+	p.pub.OnConnectionStateChange(func(webrtc.PeerConnectionState) { p.poke() })
+	p.sub.OnConnectionStateChange(func(webrtc.PeerConnectionState) { p.poke() })
 	part, err := sfu.Join(ctx, acct, w.voice, p.notice)
 	if err != nil {
 		w.t.Fatal(err)
@@ -321,10 +334,10 @@ func (p *peer) until(ctx context.Context, what string, cond func() bool) {
 					missing = append(missing, fmt.Sprintf("%s(%d)", tr.TrackID, p.got[streamKey{tr.AccountID, tr.TrackID}]))
 				}
 			}
-			ntracks := len(p.tracks)
+			ntracks, closed := len(p.tracks), p.closed
 			p.mu.Unlock()
-			p.w.t.Fatalf("%s: %s never happened (%d streams received, %d tracks announced, short: %v; subscribe %s)",
-				p.acct, what, got, ntracks, missing, sub)
+			p.w.t.Fatalf("%s: %s never happened (%d streams received, %d tracks announced, short: %v; subscribe %s, %s; publish %s; closed %q)",
+				p.acct, what, got, ntracks, missing, sub, p.sub.ConnectionState(), p.pub.ConnectionState(), closed)
 		}
 	}
 }
@@ -418,7 +431,11 @@ func (p *peer) publish(ctx context.Context, audio, video bool) error {
 			}()
 		}
 	}
-	go p.send(mic, cams, vidTr, levelID, midID, ridID)
+	if p.media != nil {
+		go p.sendFiles(mic, cams, vidTr, levelID, midID, ridID)
+	} else {
+		go p.send(mic, cams, vidTr, levelID, midID, ridID)
+	}
 	return nil
 }
 
