@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -144,24 +145,24 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 func (s *Surface) addClient(c *client) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	set := s.clients[c.accountID]
-	if set == nil {
-		set = map[*client]struct{}{}
-		s.clients[c.accountID] = set
-	}
-	set[c] = struct{}{}
-	return len(set) == 1
+	s.clients[c.accountID] = append(s.clients[c.accountID], c)
+	return len(s.clients[c.accountID]) == 1
 }
 
 func (s *Surface) removeClient(c *client) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	set := s.clients[c.accountID]
-	delete(set, c)
+	if i := slices.Index(set, c); i >= 0 {
+		set[i] = set[len(set)-1]
+		set[len(set)-1] = nil
+		set = set[:len(set)-1]
+	}
 	if len(set) == 0 {
 		delete(s.clients, c.accountID)
 		return true
 	}
+	s.clients[c.accountID] = set
 	return false
 }
 
@@ -189,11 +190,15 @@ func (s *Surface) sendTo(msg []byte, want func(accountID string) bool) {
 	if msg == nil {
 		return
 	}
+	box, _ := connsPool.Get().(*[]*gateway.Conn)
+	if box == nil {
+		box = new([]*gateway.Conn)
+	}
+	conns := (*box)[:0]
 	s.mu.Lock()
-	var conns []*gateway.Conn
 	for acct, set := range s.clients {
 		if want(acct) {
-			for c := range set {
+			for _, c := range set {
 				if c.ready.Load() {
 					conns = append(conns, c.conn)
 				}
@@ -202,7 +207,14 @@ func (s *Surface) sendTo(msg []byte, want func(accountID string) bool) {
 	}
 	s.mu.Unlock()
 	gateway.SendAll(conns, msg)
+	clear(conns)
+	*box = conns[:0]
+	connsPool.Put(box)
 }
+
+// connsPool holds sendTo's recipient lists, so a dispatch does not grow a
+// new slice to the number of sockets each time.
+var connsPool sync.Pool
 
 // sendReady writes READY and marks c ready under s.mu, which sendTo holds
 // while it picks recipients: an event is either picked after READY went
