@@ -114,7 +114,10 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 	c := &client{conn: conn, accountID: p.Account.ID, username: p.Account.Username}
 	first := s.addClient(c)
 	s.pres.Add(c.accountID)
-	bg := context.WithoutCancel(ctx)
+	// Not derived from the request's context: an idle socket would keep the
+	// request's and the HTTP connection's contexts (with their done
+	// channels and values, several hundred bytes) for its whole life.
+	bg := context.WithoutCancel(s.bg)
 	if first {
 		s.goOnline(c.accountID) // before READY, which then shows the account online
 	}
