@@ -86,14 +86,14 @@ type Conn struct {
 	pingStopped bool
 
 	qmu          sync.Mutex
-	writer       bool       // the writer's part is taken: listed on the flusher, or writeRun runs (or has finished the connection)
-	writing      bool       // a writer (direct or the goroutine) owns the socket's data stream
-	writable     *sync.Cond // on qmu: writing went false
-	carry        []byte     // framed bytes a direct write left over; written before the queue
-	ctrl         frameBuf   // control frames (pong, ping, a close reply) waiting for the writer; written after carry
-	closeSent    bool       // a close frame is queued or written; no data frame follows it
-	queue        [][]byte   // from queuePool while non-empty or being written; nil when idle
-	pendingMsgs  int        // queued + being written
+	writer       bool      // the writer's part is taken: listed on the flusher, or writeRun runs (or has finished the connection)
+	writing      bool      // a writer (direct or the goroutine) owns the socket's data stream
+	writable     sync.Cond // on qmu: writing went false (a value: one allocation less per socket)
+	carry        []byte    // framed bytes a direct write left over; written before the queue
+	ctrl         frameBuf  // control frames (pong, ping, a close reply) waiting for the writer; written after carry
+	closeSent    bool      // a close frame is queued or written; no data frame follows it
+	queue        [][]byte  // from queuePool while non-empty or being written; nil when idle
+	pendingMsgs  int       // queued + being written
 	pendingBytes int
 	hwMsgs       int
 	hwBytes      int
@@ -146,7 +146,7 @@ func newConn(h *Hub, opts ConnOptions) *Conn {
 	c.emit = c.frameData
 	c.runWriter = c.writeRun
 	c.rawWrite = c.rawWriteFn
-	c.writable = sync.NewCond(&c.qmu)
+	c.writable.L = &c.qmu
 	return c
 }
 
