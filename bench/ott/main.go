@@ -59,7 +59,15 @@ func run() error {
 	interval := flag.Duration("interval", time.Second, "time between actions of each room's driver (seek and chat alternate)")
 	target := flag.String("url", "", "base URL of a running Hearth (empty: start one in process)")
 	pid := flag.Int("pid", 0, "with -url: the server's process id on this machine, for its CPU per delivery (/proc/<pid>/stat)")
+	idle := flag.Bool("idle", false, "with -url and -pid: join -rooms × -clients sockets (each authenticated and in its room), hold them -settle, and report the server's RSS growth per socket; no load")
+	settle := flag.Duration("settle", 10*time.Second, "idle: wait this long after the last join before reading the server's RSS")
 	flag.Parse()
+	if *idle {
+		if *target == "" || *pid <= 0 {
+			return errors.New("-idle needs -url and -pid")
+		}
+		return runIdle(*target, *pid, *rooms, *clients, *settle)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

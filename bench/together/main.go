@@ -175,7 +175,17 @@ func main() {
 	lagSample := flag.Int("lag-sample", 50, "how many users' sockets record delivery lag")
 	pid := flag.Int("pid", 0, "server pid, to sample its RSS")
 	drain := flag.Duration("drain", 100*time.Millisecond, "the sockets that do not measure read what has arrived once per this interval (0: every frame as it comes, through a full WebSocket client)")
+	idle := flag.Int("idle", 0, "idle mode: open this many gateway sockets (spread over -vus users, all members of one server with four text channels), wait for READY on each, hold them -settle and report the server's RSS growth per socket; no REST load")
+	settle := flag.Duration("settle", 10*time.Second, "idle: wait this long after the last READY before reading the server's RSS")
+	localIPs := flag.Int("local-ips", 1, "idle: dial from 127.0.0.1…127.0.0.N in turn (past one loopback address's ephemeral ports)")
 	flag.Parse()
+	if *idle > 0 {
+		if err := runIdle(*base, *vus, *idle, *pid, *settle, *localIPs); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*base, *vus, *dur, *lagSample, *pid, *drain); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -187,32 +197,11 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int, drain time
 	hc := &http.Client{Transport: tr, Timeout: 180 * time.Second}
 	rec := &recorder{samples: map[string][]time.Duration{}, errors: map[string]int{}}
 	run := strconv.FormatInt(time.Now().Unix()%1e6, 10)
-	admin := &client{base: base, http: hc}
-	out, err := admin.do("POST", "/auth/register", map[string]string{"username": "lt_admin_" + run, "password": "LoadTest123!"}, 201)
+	admin, sid, cids, err := setupServer(hc, base, run)
 	if err != nil {
 		return err
 	}
-	admin.token = out["access_token"].(string)
-	srv, err := admin.do("POST", "/servers", map[string]any{"name": "LT " + run, "is_public": true}, 201)
-	if err != nil {
-		return err
-	}
-	sid := srv["id"].(string)
-	ch, err := admin.do("POST", "/servers/"+sid+"/channels", map[string]any{"name": "general", "type": "text"}, 201)
-	if err != nil {
-		return err
-	}
-	cid := ch["id"].(string)
-	// Together's test-http.js spreads reads and sends over the server's
-	// channels (general plus gaming, voice-text and off-topic).
-	cids := []string{cid}
-	for _, name := range []string{"gaming", "voice-text", "off-topic"} {
-		c, err := admin.do("POST", "/servers/"+sid+"/channels", map[string]any{"name": name, "type": "text"}, 201)
-		if err != nil {
-			return err
-		}
-		cids = append(cids, c["id"].(string))
-	}
+	cid := cids[0]
 	for i := range 50 {
 		if _, err := admin.do("POST", "/channels/"+cid+"/messages", map[string]any{"content": fmt.Sprintf("seed %d", i)}, 201); err != nil {
 			return err

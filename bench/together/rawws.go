@@ -34,14 +34,24 @@ type rawSocket struct {
 	payload []byte
 	frames  *atomic.Int64 // every data frame read, across sockets
 	closed  atomic.Bool
+	ready   chan struct{} // if set: closed at the first data frame (READY)
 }
 
 func dialRaw(ctx context.Context, wsURL string, frames *atomic.Int64) (*rawSocket, error) {
+	return dialRawFrom(ctx, wsURL, nil, 64<<10, frames)
+}
+
+// dialRawFrom is dialRaw from the local address local (nil: any), with
+// bufSize bytes of read buffer.
+func dialRawFrom(ctx context.Context, wsURL string, local net.IP, bufSize int, frames *atomic.Int64) (*rawSocket, error) {
 	u, err := url.Parse(wsURL)
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
+	d := net.Dialer{Timeout: 30 * time.Second}
+	if local != nil {
+		d.LocalAddr = &net.TCPAddr{IP: local}
+	}
 	nc, err := d.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
 		return nil, err
@@ -54,7 +64,7 @@ func dialRaw(ctx context.Context, wsURL string, frames *atomic.Int64) (*rawSocke
 		nc.Close()
 		return nil, err
 	}
-	br := bufio.NewReaderSize(nc, 64<<10)
+	br := bufio.NewReaderSize(nc, bufSize)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		nc.Close()
@@ -64,7 +74,7 @@ func dialRaw(ctx context.Context, wsURL string, frames *atomic.Int64) (*rawSocke
 		nc.Close()
 		return nil, fmt.Errorf("ws upgrade: %s", resp.Status)
 	}
-	return &rawSocket{nc: nc, br: br, buf: make([]byte, 64<<10), frames: frames}, nil
+	return &rawSocket{nc: nc, br: br, buf: make([]byte, bufSize), frames: frames}, nil
 }
 
 // run drains the socket until ctx ends or the connection fails.
@@ -172,7 +182,10 @@ func (s *rawSocket) frameDone() error {
 		s.ping = false
 		return s.send(0xA, s.payload)
 	}
-	s.frames.Add(1)
+	if s.frames.Add(1); s.ready != nil {
+		close(s.ready)
+		s.ready = nil
+	}
 	return nil
 }
 

@@ -50,7 +50,6 @@ type Handler func(ctx context.Context, typ websocket.MessageType, data []byte) e
 type Conn struct {
 	hub         *Hub
 	id          uint64
-	log         *slog.Logger
 	nc          net.Conn
 	accountID   string
 	sessionID   string
@@ -87,15 +86,14 @@ type Conn struct {
 	pingStopped bool
 
 	qmu          sync.Mutex
-	writer       bool       // the writer's part is taken: listed on the flusher, or writeRun runs (or has finished the connection)
-	writing      bool       // a writer (direct or the goroutine) owns the socket's data stream
-	writable     *sync.Cond // on qmu: writing went false
-	carry        []byte     // framed bytes a direct write left over; written before the queue
-	ctrl         frameBuf   // control frames (pong, ping, a close reply) waiting for the writer; written after carry
-	closeSent    bool       // a close frame is queued or written; no data frame follows it
-	queue        [][]byte
-	spare        [][]byte
-	pendingMsgs  int // queued + being written
+	writer       bool      // the writer's part is taken: listed on the flusher, or writeRun runs (or has finished the connection)
+	writing      bool      // a writer (direct or the goroutine) owns the socket's data stream
+	writable     sync.Cond // on qmu: writing went false (a value: one allocation less per socket)
+	carry        []byte    // framed bytes a direct write left over; written before the queue
+	ctrl         frameBuf  // control frames (pong, ping, a close reply) waiting for the writer; written after carry
+	closeSent    bool      // a close frame is queued or written; no data frame follows it
+	queue        [][]byte  // from queuePool while non-empty or being written; nil when idle
+	pendingMsgs  int       // queued + being written
 	pendingBytes int
 	hwMsgs       int
 	hwBytes      int
@@ -132,7 +130,6 @@ func newConn(h *Hub, opts ConnOptions) *Conn {
 	ctx, cancel := context.WithCancel(h.base)
 	c := &Conn{
 		hub:       h,
-		log:       h.log,
 		accountID: opts.AccountID,
 		sessionID: opts.SessionID,
 		codec:     codec,
@@ -149,7 +146,7 @@ func newConn(h *Hub, opts ConnOptions) *Conn {
 	c.emit = c.frameData
 	c.runWriter = c.writeRun
 	c.rawWrite = c.rawWriteFn
-	c.writable = sync.NewCond(&c.qmu)
+	c.writable.L = &c.qmu
 	return c
 }
 
@@ -158,6 +155,10 @@ func (c *Conn) start() {
 	c.pingTimer = time.AfterFunc(c.hub.cfg.PingInterval, c.ping)
 	c.pingMu.Unlock()
 }
+
+// logger tags the hub's logger with the connection. It is made when a
+// line is logged, not kept: a logger per idle socket costs ~200 bytes.
+func (c *Conn) logger() *slog.Logger { return c.hub.log.With("conn", c.id) }
 
 // ID is unique among the Hub's connections (for logs).
 func (c *Conn) ID() uint64 { return c.id }
@@ -212,7 +213,7 @@ func (c *Conn) send(msg []byte, direct bool) bool {
 	if len(msg) > c.maxBytes {
 		c.qmu.Unlock()
 		c.hub.stats.oversize.Add(1)
-		c.log.Warn("message larger than the send queue dropped", "bytes", len(msg), "limit", c.maxBytes)
+		c.logger().Warn("message larger than the send queue dropped", "bytes", len(msg), "limit", c.maxBytes)
 		return false
 	}
 	if direct && c.raw != nil && !c.writing && len(c.queue) == 0 && c.carry == nil && c.ctrl.b == nil {
@@ -226,9 +227,12 @@ func (c *Conn) send(msg []byte, direct bool) bool {
 		msgs, bytes := c.pendingMsgs, c.pendingBytes
 		c.qmu.Unlock()
 		if c.closeCounted(StatusSlowConsumer, ReasonSlowConsumer, &c.hub.stats.slow) {
-			c.log.Info("slow consumer disconnected", "account", c.accountID, "pending_messages", msgs, "pending_bytes", bytes)
+			c.logger().Info("slow consumer disconnected", "account", c.accountID, "pending_messages", msgs, "pending_bytes", bytes)
 		}
 		return false
+	}
+	if c.queue == nil {
+		c.queue = getQueue()
 	}
 	c.queue = append(c.queue, msg)
 	c.addPendingLocked(len(msg))
@@ -261,7 +265,7 @@ func (c *Conn) flushListed() {
 		c.qmu.Unlock()
 		return
 	}
-	c.queue, c.spare = c.spare, nil
+	c.queue = nil
 	c.writing = true
 	c.qmu.Unlock()
 
@@ -291,10 +295,7 @@ func (c *Conn) flushListed() {
 	c.writing = false
 	c.pendingMsgs -= len(batch)
 	c.pendingBytes -= bytes
-	clear(batch)
-	if cap(batch) <= keepQueueCap {
-		c.spare = batch[:0]
-	}
+	putQueue(batch)
 	if !done {
 		// The writer goroutine finishes the frames before anything queued
 		// after them.
@@ -312,7 +313,7 @@ func (c *Conn) flushListed() {
 		putBuf(frames)
 	}
 	if err != nil {
-		c.log.Debug("write failed", "err", err)
+		c.logger().Debug("write failed", "err", err)
 		// Starts the writer goroutine to finish the connection unless this
 		// call kept the writer's part (handOff).
 		c.closeWith(noFrame, "", false)
@@ -378,7 +379,7 @@ func (c *Conn) sendDirect(msg []byte) {
 	}
 	switch {
 	case err != nil:
-		c.log.Debug("write failed", "err", err)
+		c.logger().Debug("write failed", "err", err)
 		// Closing needs the writer goroutine to finish the connection: the
 		// close starts one unless this call already claimed it (kick).
 		c.closeWith(noFrame, "", false)
@@ -470,7 +471,7 @@ func (c *Conn) closeWithHook(code websocket.StatusCode, reason string, drain boo
 			c.pendingBytes -= len(m)
 		}
 		c.pendingMsgs -= len(c.queue)
-		clear(c.queue)
+		putQueue(c.queue)
 		c.queue = nil
 	}
 	kick := c.kickLocked()
@@ -600,7 +601,7 @@ func (c *Conn) idleCheck() {
 		return
 	}
 	if c.closeCounted(StatusIdleTimeout, ReasonIdleTimeout, &c.hub.stats.idleTimeouts) {
-		c.log.Debug("idle timeout", "after", c.idle)
+		c.logger().Debug("idle timeout", "after", c.idle)
 	}
 }
 
@@ -630,7 +631,7 @@ func (c *Conn) ping() {
 	if c.awaitPong {
 		c.pingMu.Unlock()
 		if c.closeCounted(StatusPingTimeout, ReasonPingTimeout, &c.hub.stats.pingTimeouts) {
-			c.log.Debug("ping timeout", "after", c.hub.cfg.PongTimeout)
+			c.logger().Debug("ping timeout", "after", c.hub.cfg.PongTimeout)
 		}
 		return
 	}
@@ -659,7 +660,7 @@ func (c *Conn) stopPings() {
 func (c *Conn) writeRun() {
 	for {
 		if err := c.flush(); err != nil {
-			c.log.Debug("write failed", "err", err)
+			c.logger().Debug("write failed", "err", err)
 			c.closeWith(noFrame, "", false)
 		}
 		c.qmu.Lock()
@@ -694,7 +695,7 @@ func (c *Conn) flush() error {
 			return nil
 		}
 		batch := c.queue
-		c.queue, c.spare, c.carry = c.spare, nil, nil
+		c.queue, c.carry = nil, nil
 		ctrl := c.ctrl.take()
 		afterClose := c.closeSent
 		c.writing = true
@@ -732,10 +733,7 @@ func (c *Conn) flush() error {
 		c.writing = false
 		c.pendingMsgs -= msgs
 		c.pendingBytes -= n
-		clear(batch)
-		if cap(batch) <= keepQueueCap {
-			c.spare = batch[:0]
-		}
+		putQueue(batch)
 		c.writable.Broadcast()
 		c.qmu.Unlock()
 		if err != nil {
@@ -756,7 +754,7 @@ func (c *Conn) finish() {
 	// direct write began, and a close frame answering the peer's, must
 	// still go out.
 	if err := c.flush(); err != nil {
-		c.log.Debug("write failed while draining", "err", err)
+		c.logger().Debug("write failed while draining", "err", err)
 		return
 	}
 	if code == noFrame {
@@ -777,7 +775,7 @@ func (c *Conn) finish() {
 	err := c.writeAll(f.b)
 	putBuf(f.b)
 	if err != nil {
-		c.log.Debug("close handshake incomplete", "code", int(code), "err", err)
+		c.logger().Debug("close handshake incomplete", "code", int(code), "err", err)
 		return
 	}
 	t := time.NewTimer(c.hub.cfg.CloseTimeout)
@@ -785,7 +783,7 @@ func (c *Conn) finish() {
 	select {
 	case <-c.peerDone:
 	case <-t.C:
-		c.log.Debug("close handshake incomplete", "code", int(code), "err", "no close frame from the peer")
+		c.logger().Debug("close handshake incomplete", "code", int(code), "err", "no close frame from the peer")
 	}
 }
 
@@ -796,7 +794,8 @@ func (c *Conn) teardown() {
 	c.hub.unsubscribeAll(c)
 	c.hub.unregister(c)
 	c.qmu.Lock()
-	c.queue, c.spare = nil, nil
+	putQueue(c.queue)
+	c.queue = nil
 	c.qmu.Unlock()
 	c.cancel()
 	close(c.done)

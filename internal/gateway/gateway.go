@@ -37,6 +37,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -243,8 +244,8 @@ type Hub struct {
 	closed    bool
 	nextID    uint64
 	conns     map[*Conn]struct{}
-	byAccount map[string]map[*Conn]struct{}
-	bySession map[string]map[*Conn]struct{}
+	byAccount map[string][]*Conn // a slice, not a set: an account has a few sockets, and a map each costs an idle socket ~300 bytes
+	bySession map[string][]*Conn
 
 	// subMu serialises subscription changes (and so calls to sub.Subscribe
 	// and cancel); fan-out never takes it.
@@ -282,8 +283,8 @@ func New(cfg Config, sub Subscriber, logger *slog.Logger) (*Hub, error) {
 		base:      base,
 		stop:      stop,
 		conns:     make(map[*Conn]struct{}),
-		byAccount: make(map[string]map[*Conn]struct{}),
-		bySession: make(map[string]map[*Conn]struct{}),
+		byAccount: make(map[string][]*Conn),
+		bySession: make(map[string][]*Conn),
 		topics:    make(map[string]*topic),
 	}, nil
 }
@@ -457,7 +458,6 @@ func (h *Hub) register(c *Conn) bool {
 	}
 	h.nextID++
 	c.id = h.nextID
-	c.log = h.log.With("conn", c.id)
 	h.conns[c] = struct{}{}
 	addIndex(h.byAccount, c.accountID, c)
 	addIndex(h.bySession, c.sessionID, c)
@@ -478,25 +478,26 @@ func (h *Hub) unregister(c *Conn) {
 	h.stats.connections.Add(-1)
 }
 
-func addIndex(idx map[string]map[*Conn]struct{}, key string, c *Conn) {
+func addIndex(idx map[string][]*Conn, key string, c *Conn) {
 	if key == "" {
 		return
 	}
-	set := idx[key]
-	if set == nil {
-		set = make(map[*Conn]struct{})
-		idx[key] = set
-	}
-	set[c] = struct{}{}
+	idx[key] = append(idx[key], c)
 }
 
-func removeIndex(idx map[string]map[*Conn]struct{}, key string, c *Conn) {
-	if set := idx[key]; set != nil {
-		delete(set, c)
-		if len(set) == 0 {
-			delete(idx, key)
-		}
+func removeIndex(idx map[string][]*Conn, key string, c *Conn) {
+	set := idx[key]
+	i := slices.Index(set, c)
+	if i < 0 {
+		return
 	}
+	if len(set) == 1 {
+		delete(idx, key)
+		return
+	}
+	set[i] = set[len(set)-1]
+	set[len(set)-1] = nil
+	idx[key] = set[:len(set)-1]
 }
 
 // CloseAccount closes every live socket tagged with accountID with the given
@@ -512,15 +513,12 @@ func (h *Hub) CloseSession(sessionID string, code websocket.StatusCode, reason s
 	return h.closeIndexed(h.bySession, sessionID, code, reason)
 }
 
-func (h *Hub) closeIndexed(idx map[string]map[*Conn]struct{}, key string, code websocket.StatusCode, reason string) int {
+func (h *Hub) closeIndexed(idx map[string][]*Conn, key string, code websocket.StatusCode, reason string) int {
 	if key == "" {
 		return 0
 	}
 	h.mu.Lock()
-	conns := make([]*Conn, 0, len(idx[key]))
-	for c := range idx[key] {
-		conns = append(conns, c)
-	}
+	conns := slices.Clone(idx[key])
 	h.mu.Unlock()
 	n := 0
 	for _, c := range conns {

@@ -162,7 +162,7 @@ func (h *Hub) unsubscribeAll(c *Conn) {
 	c.subsClosed = true
 	for _, cs := range c.subs {
 		if err := h.dropLocked(cs.pattern, cs.sub); err != nil {
-			c.log.Warn("bus unsubscribe failed", "pattern", cs.pattern, "err", err)
+			c.logger().Warn("bus unsubscribe failed", "pattern", cs.pattern, "err", err)
 		}
 	}
 	c.subs = nil

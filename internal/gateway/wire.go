@@ -41,6 +41,39 @@ func putBuf(b []byte) {
 	bufPool.Put(box)
 }
 
+// Send queues come from a pool too: a connection holds one only while it
+// has messages queued or being written, so an idle socket keeps none, and
+// a busy one takes and gives back the same few without allocating.
+var queuePool, queueBoxPool sync.Pool
+
+type queueBox struct{ q [][]byte }
+
+func getQueue() [][]byte {
+	box, ok := queuePool.Get().(*queueBox)
+	if !ok {
+		return make([][]byte, 0, 16)
+	}
+	q := box.q[:0]
+	box.q = nil
+	queueBoxPool.Put(box)
+	return q
+}
+
+// putQueue gives q back (its messages are dropped; q must not be used
+// afterwards). A queue that grew past keepQueueCap is left to the collector.
+func putQueue(q [][]byte) {
+	if cap(q) == 0 || cap(q) > keepQueueCap {
+		return
+	}
+	clear(q)
+	box, ok := queueBoxPool.Get().(*queueBox)
+	if !ok {
+		box = new(queueBox)
+	}
+	box.q = q[:0]
+	queuePool.Put(box)
+}
+
 // frameBuf gathers frames for one write. The headers are written by the
 // WebSocket library (ws.WriteHeaderBuffer) into hdr and appended through
 // Write, so framing allocates nothing.

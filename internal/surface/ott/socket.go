@@ -43,14 +43,18 @@ type clientMsg struct {
 	Request json.RawMessage `json:"request"`
 }
 
-// socket is one room connection.
+// socket is one room connection. It keeps what its requests need (the
+// acting user and the token's hash), not the principal: the token alone is
+// 684 bytes, the session and account records several hundred more, and an
+// idle socket should cost a few KiB in all.
 type socket struct {
-	s      *Surface
-	conn   connSender
-	name   string
-	p      *principal
-	room   *watch.Room
-	client string
+	s         *Surface
+	conn      connSender
+	name      string
+	tokenHash string
+	actor     watch.Actor
+	room      *watch.Room
+	client    string
 }
 
 // connSender is the part of gateway.Conn a socket uses.
@@ -116,12 +120,12 @@ func (sk *socket) onMessage(ctx context.Context, data []byte, subscribe subscrib
 		return websocket.CloseError{Code: code, Reason: "kicked by request"}
 	case "notify":
 		if m.Message == "usernameChanged" {
-			p, err := sk.s.lookup(ctx, sk.p.token)
+			p, err := sk.s.lookupHash(ctx, sk.tokenHash)
 			if err != nil {
 				return websocket.CloseError{Code: closeMissingToken, Reason: "Missing token"}
 			}
-			sk.p = p
-			sk.room.RenameSession(p.sessionID(), actor(p))
+			sk.actor = actor(p)
+			sk.room.RenameSession(sk.actor.SessionID, sk.actor)
 		}
 		return nil
 	case "req":
@@ -168,7 +172,7 @@ func (sk *socket) request(ctx context.Context, req watch.Request) error {
 		sk.notice("Join and leave requests are sent by the server.")
 		return nil
 	}
-	return sk.refused(req, sk.s.d.Watch.Handle(ctx, sk.room, actor(sk.p), sk.client, req))
+	return sk.refused(req, sk.s.d.Watch.Handle(ctx, sk.room, sk.actor, sk.client, req))
 }
 
 // refused answers a request the room refused: a notice to this client, or
@@ -203,21 +207,11 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 		}
 		return websocket.CloseError{Code: closeUnknown, Reason: "Unknown error"}
 	}
-	sk.p, sk.room, sk.client = p, room, identity.NewID()
+	sk.tokenHash, sk.actor, sk.room, sk.client = p.sess.TokenHash, actor(p), room, identity.NewID()
+	// The room's topic strings are the encoder's, made once per room: the
+	// socket keeps only its client id.
 	enc := sk.s.encoderFor(room.Key())
-	mine := watch.ClientTopic(room.Key(), sk.client)
-	node := watch.NodeTopic(room.Key(), sk.s.d.Watch.NodeID())
-	if err := subscribe(watch.RoomPattern(room.Key()), func(topic string, data []byte) ([]byte, bool) {
-		if topic != mine && topic != node && !strings.HasSuffix(topic, ".all") {
-			return nil, false
-		}
-		out, close := enc.encode(data)
-		if close != "" {
-			sk.closeFor(close)
-			return nil, false
-		}
-		return out, out != nil
-	}); err != nil {
+	if err := subscribe(enc.pattern, sk.roomTransform(enc)); err != nil {
 		return websocket.CloseError{Code: closeUnknown, Reason: "Unknown error"}
 	}
 	ann := sk.s.encoderFor("")
@@ -236,7 +230,7 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 	}); err != nil {
 		return websocket.CloseError{Code: closeUnknown, Reason: "Unknown error"}
 	}
-	if err := room.Join(actor(p), sk.client); err != nil {
+	if err := room.Join(sk.actor, sk.client); err != nil {
 		sk.room = nil
 		switch {
 		case watch.CodeOf(err) == watch.CodeBanned:
@@ -252,11 +246,31 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 	return nil
 }
 
+// roomTransform picks, out of every event of the room on the bus, those for
+// this socket (the room's, this node's, its own) and gives the bytes its
+// room's encoder made once for all sockets: nothing is allocated per
+// delivery (BenchmarkRoomTransform).
+func (sk *socket) roomTransform(enc *encoder) func(topic string, data []byte) ([]byte, bool) {
+	client := sk.client
+	return func(topic string, data []byte) ([]byte, bool) {
+		mine := len(topic) == len(enc.clientPrefix)+len(client) && strings.HasPrefix(topic, enc.clientPrefix) && strings.HasSuffix(topic, client)
+		if !mine && topic != enc.node && !strings.HasSuffix(topic, ".all") {
+			return nil, false
+		}
+		out, close := enc.encode(data)
+		if close != "" {
+			sk.closeFor(close)
+			return nil, false
+		}
+		return out, out != nil
+	}
+}
+
 // checkDisabled closes the socket when the account was disabled.
 func (sk *socket) checkDisabled() {
 	ctx, cancel := context.WithTimeout(sk.s.d.Life, 5*time.Second)
 	defer cancel()
-	if _, err := sk.s.lookup(ctx, sk.p.token); err != nil && fault.KindOf(err) == fault.Unauthorized {
+	if _, err := sk.s.lookupHash(ctx, sk.tokenHash); err != nil && fault.KindOf(err) == fault.Unauthorized {
 		sk.conn.Close(closeKicked, "Account disabled")
 	}
 }
@@ -282,6 +296,9 @@ func (sk *socket) closeFor(why watch.CloseReason) {
 // this node sees the same event bytes one after another on the bus
 // subscription's goroutine, so the last encoding is kept and reused.
 type encoder struct {
+	// a room's topics (empty for the announcements' encoder)
+	pattern, node, clientPrefix string
+
 	mu      sync.Mutex
 	lastPtr *byte
 	lastLen int
@@ -318,7 +335,14 @@ func (m *revokedMemo) accountOf(data []byte) (string, bool) {
 }
 
 func (s *Surface) encoderFor(key string) *encoder {
-	v, _ := s.encoders.LoadOrStore(key, &encoder{})
+	if v, ok := s.encoders.Load(key); ok {
+		return v.(*encoder)
+	}
+	e := &encoder{}
+	if key != "" {
+		e.pattern, e.node, e.clientPrefix = watch.RoomPattern(key), watch.NodeTopic(key, s.d.Watch.NodeID()), watch.ClientTopic(key, "")
+	}
+	v, _ := s.encoders.LoadOrStore(key, e)
 	return v.(*encoder)
 }
 

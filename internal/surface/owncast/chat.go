@@ -3,6 +3,7 @@ package owncast
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,7 +61,7 @@ type chatState struct {
 
 	mu      sync.RWMutex
 	clients map[uint64]*client
-	byUser  map[string]map[uint64]*client
+	byUser  map[string][]*client // a slice, not a set: a user has a few sockets, and a map each costs an idle socket ~300 bytes
 }
 
 // client is one chat socket.
@@ -77,7 +78,7 @@ type client struct {
 }
 
 func newChatState(s *Surface) *chatState {
-	cs := &chatState{s: s, clients: map[uint64]*client{}, byUser: map[string]map[uint64]*client{}, admins: newAdminVerified()}
+	cs := &chatState{s: s, clients: map[uint64]*client{}, byUser: map[string][]*client{}, admins: newAdminVerified()}
 	var lookup stagechat.EmojiLookup
 	if s.d.Emoji != nil {
 		lookup = s.d.Emoji.Lookup
@@ -103,10 +104,7 @@ func (cs *chatState) add(c *client) {
 	defer cs.mu.Unlock()
 	cs.clients[c.id] = c
 	uid := c.user.Load().ID
-	if cs.byUser[uid] == nil {
-		cs.byUser[uid] = map[uint64]*client{}
-	}
-	cs.byUser[uid][c.id] = c
+	cs.byUser[uid] = append(cs.byUser[uid], c)
 }
 
 func (cs *chatState) remove(c *client) {
@@ -114,9 +112,16 @@ func (cs *chatState) remove(c *client) {
 	defer cs.mu.Unlock()
 	delete(cs.clients, c.id)
 	uid := c.user.Load().ID
-	delete(cs.byUser[uid], c.id)
-	if len(cs.byUser[uid]) == 0 {
+	set := cs.byUser[uid]
+	if i := slices.Index(set, c); i >= 0 {
+		set[i] = set[len(set)-1]
+		set[len(set)-1] = nil
+		set = set[:len(set)-1]
+	}
+	if len(set) == 0 {
 		delete(cs.byUser, uid)
+	} else {
+		cs.byUser[uid] = set
 	}
 }
 
@@ -139,11 +144,7 @@ func (cs *chatState) list() []*client {
 func (cs *chatState) ofUser(id string) []*client {
 	cs.mu.RLock()
 	defer cs.mu.RUnlock()
-	out := make([]*client, 0, len(cs.byUser[id]))
-	for _, c := range cs.byUser[id] {
-		out = append(out, c)
-	}
-	return out
+	return slices.Clone(cs.byUser[id])
 }
 
 func (cs *chatState) get(id uint64) *client {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -113,7 +114,10 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 	c := &client{conn: conn, accountID: p.Account.ID, username: p.Account.Username}
 	first := s.addClient(c)
 	s.pres.Add(c.accountID)
-	bg := context.WithoutCancel(ctx)
+	// Not derived from the request's context: an idle socket would keep the
+	// request's and the HTTP connection's contexts (with their done
+	// channels and values, several hundred bytes) for its whole life.
+	bg := context.WithoutCancel(s.bg)
 	if first {
 		s.goOnline(c.accountID) // before READY, which then shows the account online
 	}
@@ -144,24 +148,24 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 func (s *Surface) addClient(c *client) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	set := s.clients[c.accountID]
-	if set == nil {
-		set = map[*client]struct{}{}
-		s.clients[c.accountID] = set
-	}
-	set[c] = struct{}{}
-	return len(set) == 1
+	s.clients[c.accountID] = append(s.clients[c.accountID], c)
+	return len(s.clients[c.accountID]) == 1
 }
 
 func (s *Surface) removeClient(c *client) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	set := s.clients[c.accountID]
-	delete(set, c)
+	if i := slices.Index(set, c); i >= 0 {
+		set[i] = set[len(set)-1]
+		set[len(set)-1] = nil
+		set = set[:len(set)-1]
+	}
 	if len(set) == 0 {
 		delete(s.clients, c.accountID)
 		return true
 	}
+	s.clients[c.accountID] = set
 	return false
 }
 
@@ -189,11 +193,15 @@ func (s *Surface) sendTo(msg []byte, want func(accountID string) bool) {
 	if msg == nil {
 		return
 	}
+	box, _ := connsPool.Get().(*[]*gateway.Conn)
+	if box == nil {
+		box = new([]*gateway.Conn)
+	}
+	conns := (*box)[:0]
 	s.mu.Lock()
-	var conns []*gateway.Conn
 	for acct, set := range s.clients {
 		if want(acct) {
-			for c := range set {
+			for _, c := range set {
 				if c.ready.Load() {
 					conns = append(conns, c.conn)
 				}
@@ -202,7 +210,14 @@ func (s *Surface) sendTo(msg []byte, want func(accountID string) bool) {
 	}
 	s.mu.Unlock()
 	gateway.SendAll(conns, msg)
+	clear(conns)
+	*box = conns[:0]
+	connsPool.Put(box)
 }
+
+// connsPool holds sendTo's recipient lists, so a dispatch does not grow a
+// new slice to the number of sockets each time.
+var connsPool sync.Pool
 
 // sendReady writes READY and marks c ready under s.mu, which sendTo holds
 // while it picks recipients: an event is either picked after READY went
