@@ -28,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/fault"
 )
 
@@ -78,9 +79,10 @@ type cluster struct {
 	life   context.Context
 	cancel func() error
 
+	pending bus.Pending[rpcResp]
+
 	mu      sync.Mutex
 	closing bool
-	pending map[string]chan rpcResp
 	proxies map[string]*Participant // by session: this node's clients in rooms on other nodes
 	remotes map[string]*Participant // by session: other nodes' clients in rooms here
 }
@@ -150,7 +152,7 @@ func (s *SFU) EnableCluster(cfg ClusterConfig) error {
 		cfg.Life = context.Background()
 	}
 	c := &cluster{node: cfg.Node, bus: cfg.Bus, leases: cfg.Leases, life: cfg.Life,
-		pending: map[string]chan rpcResp{}, proxies: map[string]*Participant{}, remotes: map[string]*Participant{}}
+		proxies: map[string]*Participant{}, remotes: map[string]*Participant{}}
 	var cancels []func() error
 	sub := func(topic string, h func([]byte)) error {
 		cancel, err := cfg.Bus.Subscribe(topic, func(_ string, data []byte) { h(data) })
@@ -169,15 +171,8 @@ func (s *SFU) EnableCluster(cfg ClusterConfig) error {
 		}),
 		sub(replyTopic(c.node), func(data []byte) {
 			var p rpcResp
-			if json.Unmarshal(data, &p) != nil {
-				return
-			}
-			c.mu.Lock()
-			ch := c.pending[p.ID]
-			delete(c.pending, p.ID)
-			c.mu.Unlock()
-			if ch != nil {
-				ch <- p
+			if json.Unmarshal(data, &p) == nil {
+				c.pending.Deliver(p.ID, p)
 			}
 		}),
 		// One subscription for every notice: the bus keeps one
@@ -533,35 +528,21 @@ func (p *Participant) bgCtx() (context.Context, context.CancelFunc) {
 // call runs q on node and waits for its answer.
 func (s *SFU) call(ctx context.Context, node string, q rpcReq) (rpcResp, error) {
 	q.ID, q.From = rand.Text(), s.cl.node
-	ch := make(chan rpcResp, 1)
-	s.cl.mu.Lock()
-	s.cl.pending[q.ID] = ch
-	s.cl.mu.Unlock()
-	defer func() {
-		s.cl.mu.Lock()
-		delete(s.cl.pending, q.ID)
-		s.cl.mu.Unlock()
-	}()
 	b, _ := json.Marshal(q)
-	if err := s.cl.bus.Publish(ctx, rpcTopic(node), b); err != nil {
+	r, err := s.cl.pending.Call(ctx, q.ID, rpcTimeout, func() error { return s.cl.bus.Publish(ctx, rpcTopic(node), b) })
+	switch {
+	case errors.Is(err, bus.ErrNotSent):
 		return rpcResp{}, fault.Wrap(fault.Unavailable, "The voice channel's server cannot be reached", err)
-	}
-	t := time.NewTimer(rpcTimeout)
-	defer t.Stop()
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			if r.Err.Moved {
-				return r, errMoved
-			}
-			return r, fault.New(r.Err.Kind, r.Err.Msg)
-		}
-		return r, nil
-	case <-t.C:
+	case errors.Is(err, bus.ErrNoReply):
 		return rpcResp{}, fault.New(fault.Unavailable, "The voice channel's server did not answer")
-	case <-ctx.Done():
-		return rpcResp{}, ctx.Err()
+	case err != nil:
+		return rpcResp{}, err
+	case r.Err != nil && r.Err.Moved:
+		return r, errMoved
+	case r.Err != nil:
+		return r, fault.New(r.Err.Kind, r.Err.Msg)
 	}
+	return r, nil
 }
 
 // serveRPC runs another node's request.

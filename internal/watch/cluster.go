@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 )
@@ -46,8 +47,9 @@ type cluster struct {
 	ttl    time.Duration
 	cancel func() error
 
+	pending bus.Pending[rpcResp]
+
 	mu      sync.Mutex
-	pending map[string]chan rpcResp
 	proxies map[string]*Room
 }
 
@@ -106,7 +108,7 @@ func (s *Service) EnableCluster(node string, sub Subscriber, leases LeaseStore) 
 	if node == "" {
 		node = identity.NewID()
 	}
-	c := &cluster{node: node, leases: leases, ttl: 10 * time.Second, pending: map[string]chan rpcResp{}, proxies: map[string]*Room{}}
+	c := &cluster{node: node, leases: leases, ttl: 10 * time.Second, proxies: map[string]*Room{}}
 	cancelReq, err := sub.Subscribe(rpcTopic(node), func(_ string, data []byte) {
 		var q rpcReq
 		if json.Unmarshal(data, &q) == nil {
@@ -118,15 +120,8 @@ func (s *Service) EnableCluster(node string, sub Subscriber, leases LeaseStore) 
 	}
 	cancelRep, err := sub.Subscribe(replyTopic(node), func(_ string, data []byte) {
 		var p rpcResp
-		if json.Unmarshal(data, &p) != nil {
-			return
-		}
-		c.mu.Lock()
-		ch := c.pending[p.ID]
-		delete(c.pending, p.ID)
-		c.mu.Unlock()
-		if ch != nil {
-			ch <- p
+		if json.Unmarshal(data, &p) == nil {
+			c.pending.Deliver(p.ID, p)
 		}
 	})
 	if err != nil {
@@ -184,35 +179,21 @@ func (s *Service) call(ctx context.Context, r *Room, q rpcReq) (rpcResp, error) 
 // callNode runs op on a node and waits for its answer.
 func (s *Service) callNode(ctx context.Context, node string, q rpcReq) (rpcResp, error) {
 	q.ID, q.From = identity.NewID(), s.cl.node
-	ch := make(chan rpcResp, 1)
-	s.cl.mu.Lock()
-	s.cl.pending[q.ID] = ch
-	s.cl.mu.Unlock()
-	defer func() {
-		s.cl.mu.Lock()
-		delete(s.cl.pending, q.ID)
-		s.cl.mu.Unlock()
-	}()
 	b, _ := json.Marshal(q)
-	if err := s.pub.Publish(ctx, rpcTopic(node), b); err != nil {
+	p, err := s.cl.pending.Call(ctx, q.ID, 5*time.Second, func() error { return s.pub.Publish(ctx, rpcTopic(node), b) })
+	switch {
+	case errors.Is(err, bus.ErrNotSent):
 		return rpcResp{}, fault.Wrap(fault.Unavailable, "the room's node cannot be reached", err)
-	}
-	t := time.NewTimer(5 * time.Second)
-	defer t.Stop()
-	select {
-	case p := <-ch:
-		if p.Err != nil {
-			if p.Err.Moved {
-				return p, errMoved
-			}
-			return p, p.Err.err()
-		}
-		return p, nil
-	case <-t.C:
+	case errors.Is(err, bus.ErrNoReply):
 		return rpcResp{}, fault.New(fault.Unavailable, "the room's node did not answer")
-	case <-ctx.Done():
-		return rpcResp{}, ctx.Err()
+	case err != nil:
+		return rpcResp{}, err
+	case p.Err != nil && p.Err.Moved:
+		return p, errMoved
+	case p.Err != nil:
+		return p, p.Err.err()
 	}
+	return p, nil
 }
 
 func (s *Service) callBG(r *Room, q rpcReq) (rpcResp, error) {

@@ -221,7 +221,14 @@ func (s *Surface) writeHistory(w http.ResponseWriter, r *http.Request, moderatio
 	}
 	out := make([]map[string]any, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, s.messageJSON(r.Context(), m, false))
+		j := s.messageJSON(r.Context(), m, false)
+		if u, _ := j["user"].(*userJSON); moderation && (stagechat.KindOf(m) != stagechat.KindChat || u == nil) {
+			// Owncast's moderation history joins each message to its
+			// user: system messages, actions and fediverse events (no
+			// user), and messages of deleted users, are not in it.
+			continue
+		}
+		out = append(out, j)
 	}
 	if moderation {
 		// Owncast's moderation history is newest first.

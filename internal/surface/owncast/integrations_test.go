@@ -169,3 +169,51 @@ func TestAccessTokenListingOmitsUnderivable(t *testing.T) {
 		t.Fatalf("delete by id: %d %s", r.status, r.body)
 	}
 }
+
+// TestModerationHistoryOnlyUserMessages: Owncast's moderation history
+// (/api/admin/chat/messages, /api/integrations/chat) joins each message to
+// its user, so system messages and actions (no user) are not in it, and
+// every entry carries a user with an id. Owncast's own suite reads
+// `obj.user.id` of every entry (004_chatusers), which threw on a
+// CHAT_ACTION an integration had posted earlier in the run.
+func TestModerationHistoryOnlyUserMessages(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	var tok map[string]any
+	n.do(t, "POST", "/api/admin/accesstokens/create", "admin", map[string]any{"name": "Bot",
+		"scopes": []string{"CAN_SEND_SYSTEM_MESSAGES", "CAN_SEND_MESSAGES", "HAS_ADMIN_ACCESS"}}).json(t, &tok)
+	raw, _ := tok["accessToken"].(string)
+	viewer := n.register(t, "viewer")
+	c := n.dial(t, viewer.AccessToken)
+	c.await("CONNECTED_USER_INFO", nil)
+	for _, p := range []struct{ path, event string }{
+		{"/api/integrations/chat/system", "SYSTEM"},
+		{"/api/integrations/chat/action", "CHAT_ACTION"},
+		{"/api/integrations/chat/send", "CHAT"},
+	} {
+		if r := n.do(t, "POST", p.path, "Bearer "+raw, map[string]string{"body": "from " + p.path}); r.status != 200 {
+			t.Fatalf("%s: %d %s", p.path, r.status, r.body)
+		}
+		c.await(p.event, nil)
+	}
+	c.send(map[string]any{"type": "CHAT", "body": "viewer says hi"})
+	c.await("CHAT", func(ev map[string]any) bool { return ev["body"] == "<p>viewer says hi</p>" })
+
+	for _, src := range []struct{ path, auth string }{
+		{"/api/admin/chat/messages", "admin"},
+		{"/api/integrations/chat", "Bearer " + raw},
+	} {
+		var hist []map[string]any
+		r := n.do(t, "GET", src.path, src.auth, nil)
+		r.json(t, &hist)
+		if r.status != 200 || len(hist) != 2 {
+			t.Fatalf("%s: %d, want the 2 user messages: %s", src.path, r.status, r.body)
+		}
+		for _, m := range hist {
+			u, _ := m["user"].(map[string]any)
+			if m["type"] != "CHAT" || u == nil || u["id"] == nil || u["id"] == "" {
+				t.Fatalf("%s: entry without a user: %v", src.path, m)
+			}
+		}
+	}
+}

@@ -28,7 +28,7 @@ export HEARTH_STAGE_PAGE_CONTENT="# Welcome to Owncast!
 <video id=\"video\" controls preload=\"metadata\" style=\"width: 60vw; max-width: 600px; min-width: 200px;\" poster=\"https://videos.owncast.online/t/xaJ3xNn9Y6pWTdB25m9ai3\">
   <source src=\"https://assets.owncast.tv/video/owncast-embed.mp4\" type=\"video/mp4\" />
 </video>"
-"$BIN" --addr 127.0.0.1:$PORT --rtmp-addr 127.0.0.1:$RPORT --data-dir "$D" --admin-password abc123 \
+"$BIN" --addr 127.0.0.1:$PORT --rtmp-addr 127.0.0.1:$RPORT --rtc-udp-addr 127.0.0.1:0 --rtc-tcp-addr 127.0.0.1:0 --data-dir "$D" --admin-password abc123 \
   --stream-key abc123 --default-stream-key abc123 --log-level warn > "$D/server.log" 2>&1 &
 SP=$!
 for _ in $(seq 50); do curl -sf -o /dev/null http://127.0.0.1:$PORT/api/config && break; sleep 0.2; done
