@@ -61,9 +61,19 @@ func TestSponsorBlockAutoSkip(t *testing.T) {
 			t.Fatalf("request %d: %v", req.Type, err)
 		}
 	}
+	// held keeps the events tick read that were not its own: a sync the
+	// segment fetch (its own goroutine) published while tick drained.
+	var held []Event
 	// waitSync reads events until a sync carrying f arrives.
 	waitSync := func(f Fields) *Sync {
 		t.Helper()
+		for len(held) > 0 {
+			ev := held[0]
+			held = held[1:]
+			if ev.Type == EvSync && ev.Sync.Fields.Has(f) {
+				return ev.Sync
+			}
+		}
 		timeout := time.After(hangGuard)
 		for {
 			select {
@@ -90,6 +100,8 @@ func TestSponsorBlockAutoSkip(t *testing.T) {
 			case ev := <-pub:
 				if ev.Type == EvCustom {
 					out = append(out, ev.Text)
+				} else {
+					held = append(held, ev)
 				}
 			default:
 				return out
