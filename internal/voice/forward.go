@@ -20,6 +20,22 @@ package voice
 // the publisher; the publisher's own uplink loss is repaired by the NACK
 // generator on the publish connection. PLI and FIR from subscribers go to
 // the publisher, at most one per layer per pliInterval (coalesced).
+//
+// Locks on the forwarding path (issue 16): a packet read from a layer
+// goes to every subscriber without waiting on negotiation, joins, leaves
+// or signalling. The publisher's mute and each subscriber's deafen are
+// bits of Participant.flags (an atomic), speaking detection sets its bit
+// with a compare-and-swap, and a track's layers and subscribers are
+// copy-on-write slices behind atomic pointers; Participant.mu (held
+// across pion's CreateOffer, SetLocalDescription and SetRemoteDescription
+// in negotiate and Answer, and by AddTrack/RemoveTrack in subscribe and
+// unsubscribe) and pubTrack.mu (only layer additions) are off the path.
+// What it still takes: downTrack.mu, the one subscriber's forwarding
+// state, held elsewhere only for short bookkeeping (layer wish, loss and
+// estimate caps), never across a pion call but its own WriteRTP; pion's
+// own locks inside WriteRTP and the interceptors; and, when speaking
+// changes or a video layer switches, SFU.mu for the member list and each
+// recipient's notifyMu while its notice is queued on its connection.
 
 import (
 	"sync"
