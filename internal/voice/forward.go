@@ -20,6 +20,22 @@ package voice
 // the publisher; the publisher's own uplink loss is repaired by the NACK
 // generator on the publish connection. PLI and FIR from subscribers go to
 // the publisher, at most one per layer per pliInterval (coalesced).
+//
+// Locks on the forwarding path (issue 16): a packet read from a layer
+// goes to every subscriber without waiting on negotiation, joins, leaves
+// or signalling. The publisher's mute and each subscriber's deafen are
+// bits of Participant.flags (an atomic), speaking detection sets its bit
+// with a compare-and-swap, and a track's layers and subscribers are
+// copy-on-write slices behind atomic pointers; Participant.mu (held
+// across pion's CreateOffer, SetLocalDescription and SetRemoteDescription
+// in negotiate and Answer, and by AddTrack/RemoveTrack in subscribe and
+// unsubscribe) and pubTrack.mu (only layer additions) are off the path.
+// What it still takes: downTrack.mu, the one subscriber's forwarding
+// state, held elsewhere only for short bookkeeping (layer wish, loss and
+// estimate caps), never across a pion call but its own WriteRTP; pion's
+// own locks inside WriteRTP and the interceptors; and, when speaking
+// changes or a video layer switches, SFU.mu for the member list and each
+// recipient's notifyMu while its notice is queued on its connection.
 
 import (
 	"sync"
@@ -72,9 +88,13 @@ type pubTrack struct {
 	source string
 	codec  webrtc.RTPCodecCapability
 
+	// layers, by rank, low first: an immutable slice replaced whole
+	// (copy on write, under mu) when a layer arrives, so that the
+	// forwarding path reads it without a lock.
 	mu     sync.Mutex
-	layers []*layer // by rank, low first
+	layers atomic.Pointer[[]*layer]
 
+	// downs: the subscribers, copy on write as layers.
 	downs   atomic.Pointer[[]*downTrack]
 	stopped atomic.Bool
 }
@@ -82,13 +102,12 @@ type pubTrack struct {
 func newPubTrack(owner *Participant, id, kind, source string, codec webrtc.RTPCodecCapability) *pubTrack {
 	t := &pubTrack{owner: owner, id: id, kind: kind, source: source, codec: codec}
 	t.downs.Store(&[]*downTrack{})
+	t.layers.Store(&[]*layer{})
 	return t
 }
 
 func (t *pubTrack) info() TrackInfo {
-	t.mu.Lock()
-	n := len(t.layers)
-	t.mu.Unlock()
+	n := len(*t.layers.Load())
 	muted := false
 	if t.kind == "audio" {
 		muted = !t.owner.audioOn()
@@ -100,23 +119,22 @@ func (t *pubTrack) addLayer(tr *webrtc.TrackRemote, levelExt uint8) *layer {
 	l := &layer{rank: ridRank(tr.RID()), rid: tr.RID(), tr: tr, ssrc: uint32(tr.SSRC()), levelExt: levelExt}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	old := *t.layers.Load()
 	i := 0
-	for i < len(t.layers) && t.layers[i].rank <= l.rank {
+	for i < len(old) && old[i].rank <= l.rank {
 		i++
 	}
-	t.layers = append(t.layers, nil)
-	copy(t.layers[i+1:], t.layers[i:])
-	t.layers[i] = l
+	next := make([]*layer, 0, len(old)+1)
+	next = append(append(append(next, old[:i]...), l), old[i:]...)
+	t.layers.Store(&next)
 	return l
 }
 
 // pick is the layer to forward to a subscriber allowed up to rank max:
 // the highest live layer at or under it, else the lowest live one.
 func (t *pubTrack) pick(max int) *layer {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	var best, low *layer
-	for _, l := range t.layers {
+	for _, l := range *t.layers.Load() {
 		if l.ended.Load() {
 			continue
 		}
@@ -135,10 +153,8 @@ func (t *pubTrack) pick(max int) *layer {
 
 // rankFor is the highest rank whose measured rate fits bps (0 if none).
 func (t *pubTrack) rankFor(bps int64) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	r := 0
-	for _, l := range t.layers {
+	for _, l := range *t.layers.Load() {
 		if rate := l.rate.Load(); rate > 0 && rate <= bps && l.rank > r {
 			r = l.rank
 		}
@@ -224,12 +240,10 @@ func (t *pubTrack) read(l *layer) {
 		t.fanout(l, &pkt, key)
 	}
 	l.ended.Store(true)
-	t.mu.Lock()
 	all := true
-	for _, x := range t.layers {
+	for _, x := range *t.layers.Load() {
 		all = all && x.ended.Load()
 	}
-	t.mu.Unlock()
 	if all {
 		t.owner.sfu.unpublish(t)
 	}
@@ -489,9 +503,7 @@ func (d *downTrack) onBWE(now time.Time) {
 // fits is the highest rank whose measured rate is at most bps (0 when
 // none is); ok is false while a live layer has no measured rate.
 func (t *pubTrack) fits(bps int64) (rank int, ok bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, l := range t.layers {
+	for _, l := range *t.layers.Load() {
 		if l.ended.Load() {
 			continue
 		}
@@ -521,11 +533,9 @@ func (p *Participant) videoShare(bps int64) int64 {
 	}
 	p.mu.Unlock()
 	for _, t := range audio {
-		t.mu.Lock()
-		for _, l := range t.layers {
+		for _, l := range *t.layers.Load() {
 			bps -= l.rate.Load()
 		}
-		t.mu.Unlock()
 	}
 	return bps / int64(max(videos, 1))
 }

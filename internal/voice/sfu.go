@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
@@ -160,12 +161,14 @@ type Participant struct {
 	// pub or sub connection, one bridge per SFU participant.
 	mesh *meshState
 
+	// flags: self mute, self deaf, server mute and speaking (flag*
+	// bits), read by the forwarding path on every packet: an atomic, so
+	// that no packet waits on mu, which negotiation holds across pion's
+	// CreateOffer and SetRemoteDescription.
+	flags atomic.Uint32
+
 	mu                   sync.Mutex // guards what follows and the subscribe negotiation
 	closed               bool
-	selfMute             bool
-	selfDeaf             bool
-	serverMute           bool
-	speaking             bool
 	sources              map[string]string // publisher track id → source
 	down                 map[*pubTrack]*downTrack
 	negotiating, pending bool
@@ -316,9 +319,8 @@ func (p *Participant) Closed() bool {
 
 // Self is the participant's own mute and deafen.
 func (p *Participant) Self() (mute, deaf bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.selfMute, p.selfDeaf
+	f := p.flags.Load()
+	return f&flagSelfMute != 0, f&flagSelfDeaf != 0
 }
 
 // Members lists the participants of a channel's room.
@@ -502,9 +504,9 @@ func (p *Participant) send(n Notice) {
 }
 
 func (p *Participant) info() ParticipantInfo {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return ParticipantInfo{AccountID: p.AccountID, SelfMute: p.selfMute, SelfDeaf: p.selfDeaf, ServerMute: p.serverMute, Speaking: p.speaking}
+	f := p.flags.Load()
+	return ParticipantInfo{AccountID: p.AccountID, SelfMute: f&flagSelfMute != 0, SelfDeaf: f&flagSelfDeaf != 0,
+		ServerMute: f&flagServerMute != 0, Speaking: f&flagSpeaking != 0}
 }
 
 // Publish applies the participant's offer on its publish connection and
@@ -654,12 +656,14 @@ func (p *Participant) negotiate() {
 // SetSelf records the participant's own mute and deafen. A self-muted
 // participant's audio is not forwarded; a deafened one is sent none.
 func (p *Participant) SetSelf(mute, deaf bool) {
-	p.mu.Lock()
-	p.selfMute, p.selfDeaf = mute, deaf
-	if mute {
-		p.speaking = false
-	}
-	p.mu.Unlock()
+	p.updateFlags(func(f uint32) uint32 {
+		f = setFlag(f, flagSelfMute, mute)
+		f = setFlag(f, flagSelfDeaf, deaf)
+		if mute {
+			f &^= flagSpeaking
+		}
+		return f
+	})
 	if p.remote != nil {
 		ctx, cancel := p.bgCtx()
 		defer cancel()
@@ -683,12 +687,13 @@ func (s *SFU) ServerMute(ctx context.Context, actorID, targetID string, mute boo
 	if err != nil {
 		return err
 	}
-	t.mu.Lock()
-	t.serverMute = mute
-	if mute {
-		t.speaking = false
-	}
-	t.mu.Unlock()
+	t.updateFlags(func(f uint32) uint32 {
+		f = setFlag(f, flagServerMute, mute)
+		if mute {
+			f &^= flagSpeaking
+		}
+		return f
+	})
 	s.broadcastParticipants(t.ChannelID)
 	s.broadcastTracks(t.ChannelID)
 	return nil
@@ -772,27 +777,54 @@ func (p *Participant) SetLayer(trackID string, layer int) error {
 	return nil
 }
 
-// forwardsTo reports whether p's audio may reach others now.
-func (p *Participant) audioOn() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return !p.selfMute && !p.serverMute
-}
+// Participant.flags bits.
+const (
+	flagSelfMute uint32 = 1 << iota
+	flagSelfDeaf
+	flagServerMute
+	flagSpeaking
+)
 
-func (p *Participant) deaf() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.selfDeaf
-}
-
-func (p *Participant) setSpeaking(v bool) {
-	p.mu.Lock()
-	if p.speaking == v || (v && (p.selfMute || p.serverMute)) {
-		p.mu.Unlock()
-		return
+func setFlag(f, bit uint32, on bool) uint32 {
+	if on {
+		return f | bit
 	}
-	p.speaking = v
-	p.mu.Unlock()
+	return f &^ bit
+}
+
+// updateFlags applies change to the participant's flags atomically.
+func (p *Participant) updateFlags(change func(uint32) uint32) {
+	for {
+		old := p.flags.Load()
+		if p.flags.CompareAndSwap(old, change(old)) {
+			return
+		}
+	}
+}
+
+// audioOn reports whether p's audio may reach others now (no lock: the
+// forwarding path asks on every packet).
+func (p *Participant) audioOn() bool {
+	return p.flags.Load()&(flagSelfMute|flagServerMute) == 0
+}
+
+// deaf reports whether p is sent no audio (no lock, as audioOn).
+func (p *Participant) deaf() bool {
+	return p.flags.Load()&flagSelfDeaf != 0
+}
+
+// setSpeaking records p's speaking from its audio levels (no lock: it
+// runs on the forwarding path) and tells the room when it changes.
+func (p *Participant) setSpeaking(v bool) {
+	for {
+		old := p.flags.Load()
+		if (old&flagSpeaking != 0) == v || (v && old&(flagSelfMute|flagServerMute) != 0) {
+			return
+		}
+		if p.flags.CompareAndSwap(old, setFlag(old, flagSpeaking, v)) {
+			break
+		}
+	}
 	p.sfu.broadcast(p.ChannelID, Notice{Type: "speaking", AccountID: p.AccountID, Speaking: v})
 }
 
