@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/together"
@@ -321,7 +322,10 @@ func TestBotsAndAdmin(t *testing.T) {
 // bot within a second get 429 in Together's error shape.
 func TestRateLimits(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.AuthRate = 0.001; d.BotRate = 3 })
+	frozen := time.Now() // no refill however slowly the requests run
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) {
+		d.AuthRate, d.BotRate, d.RateClock = 0.001, 3, func() time.Time { return frozen }
+	})
 	ann := e.register("ann") // 1 of the burst of 5
 	for range 4 {
 		e.must(401, "POST", "/auth/login", "", map[string]string{"username": "ann", "password": "wrongpass1"})

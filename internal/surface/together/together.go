@@ -100,8 +100,11 @@ type Deps struct {
 	Egress *egress.Client
 	// AuthRate is /auth/* requests per second per client IP (burst 5);
 	// BotRate requests per second per bot. Zero disables each.
-	AuthRate   float64
-	BotRate    float64
+	AuthRate float64
+	BotRate  float64
+	// RateClock is the rate limits' clock (nil: time.Now; a test freezes it
+	// so its verdict does not depend on how fast its requests run).
+	RateClock  func() time.Time
 	TrustProxy bool
 	// DBPing reports database health for /health.
 	DBPing  func(ctx context.Context) error
@@ -186,12 +189,12 @@ func New(d Deps) (*Surface, error) {
 		return nil, err
 	}
 	if d.AuthRate > 0 {
-		if s.authRL, err = ratelimit.New(ratelimit.Config{Limit: d.AuthRate, Burst: 5}); err != nil {
+		if s.authRL, err = ratelimit.New(ratelimit.Config{Limit: d.AuthRate, Burst: 5, Clock: d.RateClock}); err != nil {
 			return nil, fmt.Errorf("together: auth rate: %w", err)
 		}
 	}
 	if d.BotRate > 0 {
-		if s.botRL, err = ratelimit.New(ratelimit.Config{Limit: d.BotRate, Burst: int(max(1, d.BotRate))}); err != nil {
+		if s.botRL, err = ratelimit.New(ratelimit.Config{Limit: d.BotRate, Burst: int(max(1, d.BotRate)), Clock: d.RateClock}); err != nil {
 			return nil, fmt.Errorf("together: bot rate: %w", err)
 		}
 	}
