@@ -59,6 +59,9 @@ func (s *Surface) communityMemberIDs(ctx context.Context, communityID string) ([
 // before. It also drops the cached member lists of those communities only:
 // the account's status shows in them and in no other.
 func (s *Surface) sendToCoMembers(ctx context.Context, accountID string, msg []byte) {
+	if msg == nil && !s.hasMemberLists() {
+		return // no socket and no cached list here (a list being built is not cached)
+	}
 	comms, err := s.d.Community.Store().CommunitiesOf(ctx, accountID)
 	if err != nil {
 		return
@@ -132,4 +135,17 @@ func (s *Surface) forgetMemberLists(comms []*community.Community) {
 	for _, c := range comms {
 		delete(s.mcache, c.ID)
 	}
+}
+
+// hasMemberLists reports whether any member list is cached; when none is,
+// it still bumps the generation, so a list being built now is not cached
+// with the status from before this update.
+func (s *Surface) hasMemberLists() bool {
+	s.vmu.Lock()
+	defer s.vmu.Unlock()
+	if len(s.mcache) == 0 {
+		s.mgen++
+		return false
+	}
+	return true
 }
