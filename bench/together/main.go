@@ -92,15 +92,33 @@ func (c *client) do(method, path string, body any, want int) (map[string]any, er
 	return out, nil
 }
 
+// busyRetries is how often a sign-up or login the server answered 429 or
+// 503 (its bounded password hashing was full) is tried again (-signin-retries).
+var busyRetries = 0
+
+// rampFor is -ramp.
+var rampFor = 30 * time.Second
+
 func (c *client) timed(rec *recorder, op, method, path string, body any, want int) (map[string]any, error) {
 	start := time.Now()
 	out, err := c.do(method, path, body, want)
+	for try := 0; err != nil && try < busyRetries && (op == "register" || op == "login") && busy(err); try++ {
+		time.Sleep(time.Duration(500+rand.IntN(1500)) * time.Millisecond)
+		start = time.Now()
+		out, err = c.do(method, path, body, want)
+	}
 	if err != nil {
 		rec.fail(op)
 		return nil, err
 	}
 	rec.add(op, time.Since(start))
 	return out, nil
+}
+
+// busy reports whether err is the server's 429 or 503 answer.
+func busy(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, ": 429 ") || strings.Contains(m, ": 503 ")
 }
 
 func pct(ds []time.Duration, p float64) time.Duration {
@@ -177,6 +195,8 @@ func main() {
 	drain := flag.Duration("drain", 100*time.Millisecond, "the sockets that do not measure read what has arrived once per this interval (0: every frame as it comes, through a full WebSocket client)")
 	idle := flag.Int("idle", 0, "idle mode: open this many gateway sockets (spread over -vus users, all members of one server with four text channels), wait for READY on each, hold them -settle and report the server's RSS growth per socket; no REST load")
 	settle := flag.Duration("settle", 10*time.Second, "idle: wait this long after the last READY before reading the server's RSS")
+	flag.DurationVar(&rampFor, "ramp", 30*time.Second, "spread the users' sign-ups over this long (Together's k6 ramp: 30 s)")
+	flag.IntVar(&busyRetries, "signin-retries", 0, "try a sign-up or login the server answered 429 or 503 (bounded password hashing full) again this many times, after 0.5–2 s; the retried attempt's time is what is recorded")
 	localIPs := flag.Int("local-ips", 1, "idle: dial from 127.0.0.1…127.0.0.N in turn (past one loopback address's ephemeral ports)")
 	flag.Parse()
 	if *idle > 0 {
@@ -270,7 +290,7 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int, drain time
 					setup.Done()
 				}
 			}()
-			time.Sleep(time.Duration(v) * 30 * time.Second / time.Duration(vus)) // ramp
+			time.Sleep(time.Duration(v) * rampFor / time.Duration(vus)) // ramp
 			c := &client{base: base, http: hc}
 			name := fmt.Sprintf("lt_%s_%d", run, v)
 			if _, err := c.timed(rec, "register", "POST", "/auth/register", map[string]string{"username": name, "password": "LoadPass99!"}, 201); err != nil {

@@ -1,7 +1,6 @@
 package together
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -42,7 +41,10 @@ type envelope struct {
 type dispatch struct {
 	T          string          `json:"t"`
 	D          json.RawMessage `json:"d"`
-	Recipients []string        `json:"recipients"`
+	Recipients []string        `json:"recipients,omitempty"`
+	// Of, when set, names the account whose co-members receive the event
+	// (PRESENCE_UPDATE): each node finds its own (presence_fanout.go).
+	Of string `json:"of,omitempty"`
 }
 
 // client is one local gateway connection.
@@ -270,8 +272,9 @@ func (s *Surface) onBus(topic string, data []byte) {
 		s.forgetMembers() // an account renamed on any surface shows in member lists
 		return
 	}
-	if topic == dispatchTopic && bytes.Contains(data, []byte(`"PRESENCE_UPDATE"`)) {
-		s.forgetMembers() // statuses and profiles show in member lists
+	if topic == dispatchTopic {
+		s.onDispatch(data)
+		return
 	}
 	if !s.hasClients() {
 		return
@@ -279,14 +282,6 @@ func (s *Surface) onBus(topic string, data []byte) {
 	ctx, cancel := context.WithTimeout(s.bg, 5*time.Second)
 	defer cancel()
 	switch {
-	case topic == dispatchTopic:
-		var d dispatch
-		if json.Unmarshal(data, &d) != nil {
-			return
-		}
-		t := d.T
-		msg, _ := json.Marshal(envelope{Op: "DISPATCH", T: &t, D: d.D})
-		s.sendTo(msg, setOf(d.Recipients))
 	case strings.HasPrefix(topic, messages.TopicPrefix):
 		var e messages.Event
 		if json.Unmarshal(data, &e) != nil || e.Message == nil {
@@ -312,6 +307,33 @@ func (s *Surface) onBus(topic string, data []byte) {
 		}
 		s.onCommunityEvent(ctx, &e)
 	}
+}
+
+// onDispatch delivers a surface-originated event to its local recipients:
+// those it names, or, for a presence update (Of set), the account's
+// co-members, whose cached member lists it drops even with no socket here
+// so the status is read afresh.
+func (s *Surface) onDispatch(data []byte) {
+	var d dispatch
+	if json.Unmarshal(data, &d) != nil {
+		return
+	}
+	t := d.T
+	if d.Of != "" {
+		ctx, cancel := context.WithTimeout(s.bg, 5*time.Second)
+		defer cancel()
+		var msg []byte
+		if s.hasClients() {
+			msg, _ = json.Marshal(envelope{Op: "DISPATCH", T: &t, D: d.D})
+		}
+		s.sendToCoMembers(ctx, d.Of, msg)
+		return
+	}
+	if !s.hasClients() {
+		return
+	}
+	msg, _ := json.Marshal(envelope{Op: "DISPATCH", T: &t, D: d.D})
+	s.sendTo(msg, setOf(d.Recipients))
 }
 
 func (s *Surface) onMessageEvent(ctx context.Context, e *messages.Event) {
@@ -651,16 +673,27 @@ func parseFrame(data []byte) (clientFrame, bool) {
 	return fr, true
 }
 
+// publishPresence announces an account's presence to its co-members on
+// every node; the bus message names the account, and each node finds the
+// recipients among its own sockets (presence_fanout.go).
 func (s *Surface) publishPresence(ctx context.Context, accountID string, p *community.Profile) {
-	ids, err := s.d.Community.CoMembers(ctx, accountID)
+	raw, err := json.Marshal(presenceOut{UserID: accountID, Status: p.Status, CustomStatus: p.CustomStatus, Activity: p.Activity})
 	if err != nil {
 		return
 	}
-	if len(ids) == 0 {
-		ids = []string{accountID}
+	data, _ := json.Marshal(dispatch{T: "PRESENCE_UPDATE", D: raw, Of: accountID})
+	if err := s.d.Bus.Publish(ctx, dispatchTopic, data); err != nil {
+		s.log.Warn("publish presence", "err", err)
 	}
-	s.publishDispatch(ctx, "PRESENCE_UPDATE", map[string]any{"user_id": accountID, "status": p.Status,
-		"custom_status": p.CustomStatus, "activity": p.Activity}, ids)
+}
+
+// presenceOut is PRESENCE_UPDATE's data, in the key order
+// map[string]any gave it (sorted).
+type presenceOut struct {
+	Activity     *string `json:"activity"`
+	CustomStatus *string `json:"custom_status"`
+	Status       string  `json:"status"`
+	UserID       string  `json:"user_id"`
 }
 
 // goOnline marks an account online when its first connection anywhere in

@@ -10,8 +10,8 @@ import (
 // of the server's CPU under Together's k6 mix. Lists of memberCacheMin or
 // more members are therefore kept, encoded, for up to memberCacheTTL. Any
 // community event (joins, leaves, roles, nicknames — on any node, through
-// the bus) drops that community's list, and any presence or profile change
-// drops them all; the TTL bounds what an event lost on the bus could leave
+// the bus) drops that community's list, a presence or profile change drops
+// the lists of the account's communities, and a rename drops them all; the TTL bounds what an event lost on the bus could leave
 // stale. Smaller lists are cheap and always read fresh.
 const (
 	memberCacheMin = 100
@@ -28,7 +28,7 @@ type memberEntry struct {
 func (s *Surface) memberGen() uint64 {
 	s.vmu.Lock()
 	defer s.vmu.Unlock()
-	return s.vgen
+	return s.mgen
 }
 
 func (s *Surface) cachedMembers(communityID string) []byte {
@@ -43,7 +43,7 @@ func (s *Surface) cachedMembers(communityID string) []byte {
 func (s *Surface) cacheMembers(communityID string, gen uint64, body []byte) {
 	s.vmu.Lock()
 	defer s.vmu.Unlock()
-	if s.vgen != gen {
+	if s.mgen != gen {
 		return
 	}
 	if len(s.mcache) > 1000 {
@@ -52,12 +52,12 @@ func (s *Surface) cacheMembers(communityID string, gen uint64, body []byte) {
 	s.mcache[communityID] = &memberEntry{body: body, expires: time.Now().Add(memberCacheTTL)}
 }
 
-// forgetMembers drops every cached member list (a presence or profile
-// change may show in any of them).
+// forgetMembers drops every cached member list (a rename may show in any
+// of them).
 func (s *Surface) forgetMembers() {
 	s.vmu.Lock()
 	defer s.vmu.Unlock()
-	s.vgen++
+	s.mgen++
 	clear(s.mcache)
 }
 

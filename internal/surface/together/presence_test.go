@@ -2,6 +2,8 @@ package together_test
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,5 +47,61 @@ func TestPresenceSweepClearsStaleOnline(t *testing.T) {
 	}
 	if s := status(live); s != "online" {
 		t.Fatalf("an account connected to the other node was swept: %q", s)
+	}
+}
+
+// TestPresenceReachesCoMembersOnce: a presence update reaches every
+// account sharing a community with its sender, the sender included, once
+// even when they share two, and nobody else. Each observer then announces
+// its own presence, which follows anything sent to it before on the same
+// bus subscription, so "once" and "never" are read without waiting.
+func TestPresenceReachesCoMembersOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob, cat := e.register("ann"), e.register("bob"), e.register("cat")
+	e.serverWithChannel(ann, "one", bob)
+	e.serverWithChannel(ann, "two", bob)
+	open := func(u user) *ws {
+		w, _, err := e.dial("token=" + u.access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor("READY")
+		return w
+	}
+	wb, wc := open(bob), open(cat)
+	wa := open(ann)
+	wa.send(map[string]any{"op": "PRESENCE_UPDATE", "d": map[string]any{"status": "dnd", "custom_status": "mark-1"}})
+	isMark := func(f frame, id string) bool {
+		var d struct {
+			UserID       string  `json:"user_id"`
+			Status       string  `json:"status"`
+			CustomStatus *string `json:"custom_status"`
+		}
+		return f.T == "PRESENCE_UPDATE" && json.Unmarshal(f.D, &d) == nil && d.UserID == id &&
+			d.Status == "dnd" && d.CustomStatus != nil && *d.CustomStatus == "mark-1"
+	}
+	for !isMark(wa.waitFor("PRESENCE_UPDATE"), ann.id) {
+	}
+	// count reads w's frames until its own account's "away" update, counting
+	// ann's marked update on the way.
+	count := func(w *ws, u user) int {
+		w.send(map[string]any{"op": "PRESENCE_UPDATE", "d": map[string]any{"status": "away"}})
+		n := 0
+		for {
+			f := w.waitFor("PRESENCE_UPDATE")
+			if isMark(f, ann.id) {
+				n++
+			}
+			if strings.Contains(string(f.D), `"`+u.id+`"`) && strings.Contains(string(f.D), `"away"`) {
+				return n
+			}
+		}
+	}
+	if n := count(wb, bob); n != 1 {
+		t.Fatalf("bob, in both of ann's servers, got her update %d times", n)
+	}
+	if n := count(wc, cat); n != 0 {
+		t.Fatalf("cat, in none of ann's servers, got her update %d times", n)
 	}
 }

@@ -152,9 +152,11 @@ type Surface struct {
 	botRL      *ratelimit.Limiter
 
 	vmu    sync.Mutex
-	vcache map[string]*viewerEntry // channel id → member bits (viewers.go)
-	vgen   uint64                  // bumped by every community event
-	mcache map[string]*memberEntry // community id → encoded member list (members_cache.go)
+	vcache map[string]*viewerEntry   // channel id → member bits (viewers.go)
+	vgen   uint64                    // bumped by every community event
+	mcache map[string]*memberEntry   // community id → encoded member list (members_cache.go)
+	mgen   uint64                    // bumped by every change that may show in a member list
+	ccache map[string]*comemberEntry // community id → member ids, for presence fan-out (presence_fanout.go)
 
 	readySent func() // tests: runs between writing READY and marking the client ready
 }
@@ -169,7 +171,7 @@ func New(d Deps) (*Surface, error) {
 	}
 	s := &Surface{d: d, log: d.Log.With("component", "together"), started: time.Now(),
 		clients: map[string][]*client{},
-		vcache:  map[string]*viewerEntry{}, mcache: map[string]*memberEntry{}}
+		vcache:  map[string]*viewerEntry{}, mcache: map[string]*memberEntry{}, ccache: map[string]*comemberEntry{}}
 	if d.IdleTimeout <= 0 {
 		s.d.IdleTimeout = IdleTimeout
 	}

@@ -51,7 +51,9 @@ func (s *Surface) forgetCommunity(communityID string) {
 	s.vmu.Lock()
 	defer s.vmu.Unlock()
 	s.vgen++
+	s.mgen++
 	delete(s.mcache, communityID)
+	delete(s.ccache, communityID)
 	for id, e := range s.vcache {
 		if e.communityID == communityID {
 			delete(s.vcache, id)
