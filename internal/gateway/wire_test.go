@@ -179,9 +179,18 @@ func TestWriteDeadlineRefreshedLazily(t *testing.T) {
 // socket, so all three paths (direct, a frame's leftover, the queue) run,
 // with Send and Reply interleaved; every message must arrive whole and in
 // order, with a close frame after the last.
+//
+// The client reads nothing until every message is handed over, so the
+// writer stays blocked on the full socket for as long as building and
+// sending the 800 messages takes, and then for as long as the client needs
+// to read about 28 MB. On a loaded machine that passed the default
+// WriteTimeout (10 s) and CloseTimeout (2 s) and the socket was cut
+// mid-frame ("unexpected EOF"); those limits are not what this test is
+// about, so here they only catch a write that never completes.
 func TestDirectWritesKeepOrder(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, serverOpts{cfg: Config{SendQueueMessages: 1 << 20, SendQueueBytes: 256 << 20}})
+	ts := newTestServer(t, serverOpts{cfg: Config{SendQueueMessages: 1 << 20, SendQueueBytes: 256 << 20,
+		WriteTimeout: guard, CloseTimeout: guard}})
 	client := ts.dial(t, "", nil)
 	sc := ts.accepted(t)
 	const n = 800
