@@ -343,7 +343,7 @@ func TestPing(t *testing.T) {
 		// keep the socket, and a loaded machine may take longer than the
 		// other case's 200 ms to carry a ping and its pong.
 		answered := cfg
-		answered.PongTimeout = 30 * time.Second
+		answered.PongTimeout = guard
 		ts := newTestServer(t, serverOpts{cfg: answered, onPong: func(*Conn) {
 			select {
 			case pongs <- struct{}{}:
@@ -375,7 +375,11 @@ func TestPing(t *testing.T) {
 func TestPingAfterWriteDeadline(t *testing.T) {
 	t.Parallel()
 	pongs := make(chan struct{}, 64)
-	ts := newTestServer(t, serverOpts{cfg: Config{PingInterval: 20 * time.Millisecond, PongTimeout: 200 * time.Millisecond,
+	// The pong deadline is the hang guard: with 200 ms a loaded machine that
+	// carried a ping and its pong more slowly closed the socket with "ping
+	// timeout", which this test read as the bug. A ping written after a stale
+	// write deadline still fails at once and closes the socket.
+	ts := newTestServer(t, serverOpts{cfg: Config{PingInterval: 20 * time.Millisecond, PongTimeout: guard,
 		WriteTimeout: 30 * time.Millisecond, CloseTimeout: 200 * time.Millisecond}, onPong: func(*Conn) {
 		select {
 		case pongs <- struct{}{}:
