@@ -230,12 +230,20 @@ func TestSlowConsumer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			written := make(chan struct{}, 1)
+			// A client that reads late must get the 1008 close frame
+			// however long draining what was in flight takes it; 300 ms
+			// is only for the clients that never read, where it bounds
+			// how long the dropped socket lingers.
+			closeTimeout := 300 * time.Millisecond
+			if tt.readsLate {
+				closeTimeout = guard
+			}
 			ts := newTestServer(t, serverOpts{
 				cfg: Config{
 					SendQueueMessages: maxMsgs,
 					SendQueueBytes:    maxBytes,
 					WriteTimeout:      tt.writeTimeout,
-					CloseTimeout:      300 * time.Millisecond,
+					CloseTimeout:      closeTimeout,
 				},
 				conn: func(*http.Request) ConnOptions { return ConnOptions{Codec: writeNotifier{written}} },
 			})
@@ -343,7 +351,7 @@ func TestPing(t *testing.T) {
 		// keep the socket, and a loaded machine may take longer than the
 		// other case's 200 ms to carry a ping and its pong.
 		answered := cfg
-		answered.PongTimeout = 30 * time.Second
+		answered.PongTimeout = guard
 		ts := newTestServer(t, serverOpts{cfg: answered, onPong: func(*Conn) {
 			select {
 			case pongs <- struct{}{}:
@@ -375,7 +383,11 @@ func TestPing(t *testing.T) {
 func TestPingAfterWriteDeadline(t *testing.T) {
 	t.Parallel()
 	pongs := make(chan struct{}, 64)
-	ts := newTestServer(t, serverOpts{cfg: Config{PingInterval: 20 * time.Millisecond, PongTimeout: 200 * time.Millisecond,
+	// The pong deadline is the hang guard: with 200 ms a loaded machine that
+	// carried a ping and its pong more slowly closed the socket with "ping
+	// timeout", which this test read as the bug. A ping written after a stale
+	// write deadline still fails at once and closes the socket.
+	ts := newTestServer(t, serverOpts{cfg: Config{PingInterval: 20 * time.Millisecond, PongTimeout: guard,
 		WriteTimeout: 30 * time.Millisecond, CloseTimeout: 200 * time.Millisecond}, onPong: func(*Conn) {
 		select {
 		case pongs <- struct{}{}:

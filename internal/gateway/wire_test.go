@@ -179,9 +179,18 @@ func TestWriteDeadlineRefreshedLazily(t *testing.T) {
 // socket, so all three paths (direct, a frame's leftover, the queue) run,
 // with Send and Reply interleaved; every message must arrive whole and in
 // order, with a close frame after the last.
+//
+// The client reads nothing until every message is handed over, so the
+// writer stays blocked on the full socket for as long as building and
+// sending the 800 messages takes, and then for as long as the client needs
+// to read about 28 MB. On a loaded machine that passed the default
+// WriteTimeout (10 s) and CloseTimeout (2 s) and the socket was cut
+// mid-frame ("unexpected EOF"); those limits are not what this test is
+// about, so here they only catch a write that never completes.
 func TestDirectWritesKeepOrder(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, serverOpts{cfg: Config{SendQueueMessages: 1 << 20, SendQueueBytes: 256 << 20}})
+	ts := newTestServer(t, serverOpts{cfg: Config{SendQueueMessages: 1 << 20, SendQueueBytes: 256 << 20,
+		WriteTimeout: guard, CloseTimeout: guard}})
 	client := ts.dial(t, "", nil)
 	sc := ts.accepted(t)
 	const n = 800
@@ -230,19 +239,26 @@ func TestDirectWritesKeepOrder(t *testing.T) {
 // WriteTimeout after its last queued write.
 func TestDirectWriteAfterWriteDeadline(t *testing.T) {
 	t.Parallel()
-	// Pings go through corkConn.Write, which sets a deadline.
-	ts := newTestServer(t, serverOpts{cfg: Config{WriteTimeout: 40 * time.Millisecond, CloseTimeout: 200 * time.Millisecond,
-		PingInterval: 10 * time.Millisecond, PongTimeout: time.Second}})
+	// Pings go through corkConn.Write, which sets a deadline; the client
+	// answers the one ping sent while it sleeps on its next read. The sleep
+	// only has to outlast WriteTimeout, which is a lower bound a slow machine
+	// cannot break. WriteTimeout must not itself trip: a goroutine parked
+	// between setting the deadline and writing for more than half of it
+	// fails the write, which 40 ms did under load, as did the 1 s pong
+	// deadline while the client slept and read late.
+	const writeTimeout = 2 * time.Second
+	ts := newTestServer(t, serverOpts{cfg: Config{WriteTimeout: writeTimeout, CloseTimeout: guard,
+		PingInterval: 10 * time.Millisecond, PongTimeout: guard}})
 	client := ts.dial(t, "", nil)
 	sc := ts.accepted(t)
-	for i := range 4 {
+	for i := range 3 {
 		if !sc.Reply([]byte(fmt.Sprint("m", i))) {
 			t.Fatalf("Reply %d refused", i)
 		}
 		if got := readText(t, client); got != fmt.Sprint("m", i) {
 			t.Fatalf("got %q", got)
 		}
-		time.Sleep(60 * time.Millisecond) // past the deadline set by the last write
+		time.Sleep(writeTimeout + writeTimeout/4) // past the deadline set by the last write
 	}
 	if st := ts.hub.Stats(); st.DirectWrites == 0 {
 		t.Fatal("no direct write happened")
@@ -251,9 +267,15 @@ func TestDirectWriteAfterWriteDeadline(t *testing.T) {
 
 // TestSendAllKeepsOrder: a fan-out large enough to be split across helper
 // goroutines still delivers every message to every socket, in order.
+//
+// The clients read only after all 300 have connected and every message is
+// sent; on a loaded machine that took past the default ping interval (30 s)
+// plus pong deadline (15 s), and the sockets dialled first were closed with
+// "ping timeout" before their messages were read. Pings are not what this
+// test is about, so none is sent within the hang guard.
 func TestSendAllKeepsOrder(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, serverOpts{})
+	ts := newTestServer(t, serverOpts{cfg: Config{PingInterval: guard, PongTimeout: guard}})
 	const sockets, msgs = 300, 10
 	clients := make([]*websocket.Conn, sockets)
 	conns := make([]*Conn, sockets)
