@@ -66,6 +66,13 @@ const (
 	watchEvery  = 500 * time.Millisecond
 	keepTimeout = 6 * time.Second
 	rpcTimeout  = 5 * time.Second
+	// joinTimeout bounds a join's wait for the owner's answer. A join is
+	// watched by watchLease, which ends the wait as soon as the owner stops
+	// holding the lease (it died), so this only bounds an owner that is
+	// alive, renewing its lease, and slow to set up the connection (a
+	// loaded machine): rpcTimeout there refused joins a live room would
+	// have taken.
+	joinTimeout = 30 * time.Second
 )
 
 // ReasonMoved is the closed notice's reason when the room moved to another
@@ -427,7 +434,8 @@ func (s *SFU) joinRemote(ctx context.Context, owner, accountID, channelID string
 	callCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go s.watchLease(callCtx, cancel, channelID, owner)
-	resp, err := s.call(callCtx, owner, rpcReq{Op: "join", Session: p.remote.session, Account: accountID, Channel: channelID})
+	resp, err := s.callWithin(callCtx, owner, rpcReq{Op: "join", Session: p.remote.session, Account: accountID, Channel: channelID},
+		joinTimeout)
 	if err != nil && errors.Is(context.Cause(callCtx), errOwnerGone) {
 		err = errOwnerGone
 	}
@@ -527,9 +535,14 @@ func (p *Participant) bgCtx() (context.Context, context.CancelFunc) {
 
 // call runs q on node and waits for its answer.
 func (s *SFU) call(ctx context.Context, node string, q rpcReq) (rpcResp, error) {
+	return s.callWithin(ctx, node, q, rpcTimeout)
+}
+
+// callWithin is call with its own bound on the wait for the answer.
+func (s *SFU) callWithin(ctx context.Context, node string, q rpcReq, timeout time.Duration) (rpcResp, error) {
 	q.ID, q.From = rand.Text(), s.cl.node
 	b, _ := json.Marshal(q)
-	r, err := s.cl.pending.Call(ctx, q.ID, rpcTimeout, func() error { return s.cl.bus.Publish(ctx, rpcTopic(node), b) })
+	r, err := s.cl.pending.Call(ctx, q.ID, timeout, func() error { return s.cl.bus.Publish(ctx, rpcTopic(node), b) })
 	switch {
 	case errors.Is(err, bus.ErrNotSent):
 		return rpcResp{}, fault.Wrap(fault.Unavailable, "The voice channel's server cannot be reached", err)
