@@ -53,8 +53,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/hearth-community/hearth/bench/internal/procstat"
 )
 
 func main() {
@@ -97,7 +98,7 @@ type opts struct {
 const marker = "bcT"
 
 func run(o opts) error {
-	raiseFDLimit()
+	procstat.RaiseFDLimit()
 	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.conc}}
 	var rates []float64
 	switch o.mode {
@@ -123,7 +124,7 @@ func run(o opts) error {
 	fmt.Printf("server %s  mode %s  listeners %d  senders %d  driver on this machine (pid %d)\n", o.base, o.mode, o.listeners, senders, os.Getpid())
 
 	st := &stats{}
-	rss0 := rss(o.pid)
+	rss0 := procstat.RSS(o.pid)
 
 	// Register.
 	nUsers := o.listeners + senders
@@ -136,7 +137,7 @@ func run(o opts) error {
 		return err
 	}
 	regTime := time.Since(t0)
-	rss1 := rss(o.pid)
+	rss1 := procstat.RSS(o.pid)
 	fmt.Printf("registered %d chat users in %s\n", nUsers, regTime.Round(time.Millisecond))
 
 	// Connect: a socket counts once its CONNECTED_USER_INFO has arrived
@@ -146,7 +147,7 @@ func run(o opts) error {
 	total := o.listeners + senders
 	socks := make([]*sock, total)
 	t1 := time.Now()
-	connCPU0, connSelf0 := cpuSeconds(o.pid), cpuSeconds(os.Getpid())
+	connCPU0, connSelf0 := procstat.CPUSeconds(o.pid), procstat.CPUSeconds(os.Getpid())
 	sem := make(chan struct{}, o.conc)
 	var wg sync.WaitGroup
 	var dialErr atomic.Value
@@ -187,7 +188,7 @@ func run(o opts) error {
 		// CPU per connect does not depend on how busy the machine is, the
 		// connect time does.
 		fmt.Printf("server CPU while connecting: %.2f s, %.0f µs per socket (upgrade, auth, subscribe, CONNECTED_USER_INFO); driver %.2f s\n",
-			cpuSeconds(o.pid)-connCPU0, (cpuSeconds(o.pid)-connCPU0)*1e6/float64(total), cpuSeconds(os.Getpid())-connSelf0)
+			procstat.CPUSeconds(o.pid)-connCPU0, (procstat.CPUSeconds(o.pid)-connCPU0)*1e6/float64(total), procstat.CPUSeconds(os.Getpid())-connSelf0)
 	}
 	defer func() {
 		for _, s := range socks {
@@ -203,12 +204,12 @@ func run(o opts) error {
 			fmt.Println("no -pid: server memory not measured")
 			return nil
 		}
-		rss2 := rss(o.pid)
+		rss2 := procstat.RSS(o.pid)
 		fmt.Printf("server RSS: %.1f MiB before, %.1f MiB after registering, %.1f MiB with %d idle sockets %s later\n",
-			mib(rss0), mib(rss1), mib(rss2), total, o.settle)
+			procstat.MiB(rss0), procstat.MiB(rss1), procstat.MiB(rss2), total, o.settle)
 		fmt.Printf("per idle socket: %.1f KiB (socket only: RSS growth since registration / sockets), %.1f KiB including its registration\n",
 			float64(rss2-rss1)/1024/float64(total), float64(rss2-rss0)/1024/float64(total))
-		fmt.Printf("server threads: %d\n", threads(o.pid))
+		fmt.Printf("server threads: %d\n", procstat.Threads(o.pid))
 		reportLost(st)
 		return nil
 	}
@@ -228,7 +229,7 @@ func run(o opts) error {
 		}
 	}
 	if o.pid > 0 {
-		fmt.Printf("server RSS at the end: %.1f MiB\n", mib(rss(o.pid)))
+		fmt.Printf("server RSS at the end: %.1f MiB\n", procstat.MiB(procstat.RSS(o.pid)))
 	}
 	reportLost(st)
 	return nil
@@ -247,8 +248,8 @@ type result struct {
 // the last deliveries.
 func step(o opts, st *stats, send []*sock, rate float64) result {
 	st.reset()
-	cpu0 := cpuSeconds(o.pid)
-	self0 := cpuSeconds(os.Getpid())
+	cpu0 := procstat.CPUSeconds(o.pid)
+	self0 := procstat.CPUSeconds(os.Getpid())
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / rate)
 	var sent int64
@@ -277,9 +278,9 @@ func step(o opts, st *stats, send []*sock, rate float64) result {
 		time.Sleep(5 * time.Millisecond)
 	}
 	wall := time.Since(start)
-	res := result{sent: sent, delivered: st.delivered.Load(), wall: wall, cpu: -1, driverCPU: cpuSeconds(os.Getpid()) - self0}
+	res := result{sent: sent, delivered: st.delivered.Load(), wall: wall, cpu: -1, driverCPU: procstat.CPUSeconds(os.Getpid()) - self0}
 	if o.pid > 0 {
-		res.cpu = cpuSeconds(o.pid) - cpu0
+		res.cpu = procstat.CPUSeconds(o.pid) - cpu0
 	}
 	res.p50, res.p99, res.max = st.hist.quantile(0.5), st.hist.quantile(0.99), st.hist.quantile(1)
 	if f := st.frames.Load(); f > 0 {
@@ -311,8 +312,6 @@ func perDelivery(r result) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
-func mib(b int64) float64       { return float64(b) / (1 << 20) }
-
 func registerAll(hc *http.Client, base string, n, conc int) ([]string, error) {
 	tokens := make([]string, n)
 	sem := make(chan struct{}, conc)
@@ -608,61 +607,4 @@ func (s *sock) close() {
 	s.closing.Store(true)
 	_ = s.write(0x8, []byte{0x03, 0xe8})
 	_ = s.nc.Close()
-}
-
-func rss(pid int) int64 {
-	if pid <= 0 {
-		return 0
-	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for l := range strings.SplitSeq(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
-func threads(pid int) int {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for l := range strings.SplitSeq(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
-	}
-	return 0
-}
-
-// cpuSeconds is a process's user+system CPU time (utime+stime).
-func cpuSeconds(pid int) float64 {
-	if pid <= 0 {
-		return 0
-	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
-}
-
-func raiseFDLimit() {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
 }

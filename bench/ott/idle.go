@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/hearth-community/hearth/bench/internal/procstat"
 )
 
 // runIdle measures what an idle room socket costs the server: it creates
@@ -22,11 +21,11 @@ import (
 // settle, divides the RSS growth by the sockets. Each socket keeps a reader
 // (it answers the server's pings and takes the room's user-list events).
 func runIdle(base string, pid, rooms, clients int, settle time.Duration) error {
-	raiseFDLimit()
+	procstat.RaiseFDLimit()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
-	rss0 := rss(pid)
+	rss0 := procstat.RSS(pid)
 	names := make([]string, rooms)
 	tokens := make([][]string, rooms)
 	sem := make(chan struct{}, 32)
@@ -63,7 +62,7 @@ func runIdle(base string, pid, rooms, clients int, settle time.Duration) error {
 	}
 	fmt.Printf("created %d rooms and granted %d tokens in %s\n", rooms, rooms*clients, time.Since(t0).Round(time.Millisecond))
 	time.Sleep(2 * time.Second)
-	rss1 := rss(pid)
+	rss1 := procstat.RSS(pid)
 
 	var mu sync.Mutex
 	var conns []*websocket.Conn
@@ -108,35 +107,10 @@ func runIdle(base string, pid, rooms, clients int, settle time.Duration) error {
 	}
 	fmt.Printf("joined %d sockets (auth answered, \"you\" received) in %s\n", len(conns), time.Since(t1).Round(time.Millisecond))
 	time.Sleep(settle)
-	rss2 := rss(pid)
+	rss2 := procstat.RSS(pid)
 	fmt.Printf("server RSS: %.1f MiB before, %.1f MiB with %d rooms and %d tokens, %.1f MiB with %d idle room sockets %s later (%d sockets lost)\n",
-		mib(rss0), mib(rss1), rooms, rooms*clients, mib(rss2), len(conns), settle, lost.Load())
+		procstat.MiB(rss0), procstat.MiB(rss1), rooms, rooms*clients, procstat.MiB(rss2), len(conns), settle, lost.Load())
 	fmt.Printf("per idle room socket: %.1f KiB (RSS growth since the rooms and tokens / sockets)\n",
 		float64(rss2-rss1)/1024/float64(len(conns)))
 	return nil
-}
-
-func mib(b int64) float64 { return float64(b) / (1 << 20) }
-
-func rss(pid int) int64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			kb, _ := strconv.ParseInt(f[0], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-func raiseFDLimit() {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
 }

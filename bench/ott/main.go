@@ -36,6 +36,7 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/coder/websocket"
 
+	"github.com/hearth-community/hearth/bench/internal/procstat"
 	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/config"
 )
@@ -203,7 +204,7 @@ func run() error {
 
 	var ru0 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	srv0 := cpuSeconds(*pid)
+	srv0 := procstat.CPUSeconds(*pid)
 	frames.Store(0)
 	wall0 := time.Now()
 	var op atomic.Int64
@@ -252,7 +253,7 @@ func run() error {
 	wall := time.Since(wall0)
 	var ru1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	srvCPU := cpuSeconds(*pid) - srv0
+	srvCPU := procstat.CPUSeconds(*pid) - srv0
 	nFrames := frames.Load()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -294,24 +295,6 @@ func run() error {
 			nFrames, srvCPU, 100*srvCPU/wall.Seconds(), srvCPU*1e6/float64(nFrames))
 	}
 	return nil
-}
-
-// cpuSeconds is a process's user+system CPU time (utime+stime); 0 for pid 0.
-func cpuSeconds(pid int) float64 {
-	if pid <= 0 {
-		return 0
-	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
 }
 
 func tv(t syscall.Timeval) time.Duration {

@@ -10,8 +10,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/hearth-community/hearth/bench/internal/procstat"
 )
 
 // runIdle measures what an idle, authenticated and subscribed gateway
@@ -23,7 +24,7 @@ import (
 // sockets, is the cost of one socket. The sockets read what arrives once a
 // second and send a HEARTBEAT every 30 s, as an idle client does.
 func runIdle(base string, users, sockets, pid int, settle time.Duration, localIPs int) error {
-	raiseFDLimit()
+	procstat.RaiseFDLimit()
 	users = max(1, min(users, sockets))
 	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	run := strconv.FormatInt(time.Now().Unix()%1e6, 10)
@@ -31,7 +32,7 @@ func runIdle(base string, users, sockets, pid int, settle time.Duration, localIP
 	if err != nil {
 		return err
 	}
-	rss0 := rss(pid)
+	rss0 := procstat.RSS(pid)
 	tokens := make([]string, users)
 	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
@@ -63,7 +64,7 @@ func runIdle(base string, users, sockets, pid int, settle time.Duration, localIP
 	}
 	fmt.Printf("registered and joined %d users in %s\n", users, time.Since(t0).Round(time.Millisecond))
 	time.Sleep(2 * time.Second)
-	rss1, heap1 := rss(pid), liveHeap(hc, base)
+	rss1, heap1 := procstat.RSS(pid), liveHeap(hc, base)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -124,27 +125,17 @@ func runIdle(base string, users, sockets, pid int, settle time.Duration, localIP
 	// over 2 s), so the figure is what idle sockets keep.
 	quiet := time.Now()
 	for time.Since(quiet) < 5*time.Minute {
-		c0 := cpuSeconds(pid)
+		c0 := procstat.CPUSeconds(pid)
 		time.Sleep(2 * time.Second)
-		if cpuSeconds(pid)-c0 < 0.1 {
+		if procstat.CPUSeconds(pid)-c0 < 0.1 {
 			break
 		}
 	}
 	fmt.Printf("server quiet %s after settle\n", time.Since(quiet).Round(time.Second))
-	rss2, heap2 := rss(pid), liveHeap(hc, base)
+	rss2, heap2 := procstat.RSS(pid), liveHeap(hc, base)
 	fmt.Printf("server RSS: %.1f MiB before the users, %.1f MiB with %d users registered and joined, %.1f MiB with %d idle sockets %s after the last READY\n",
-		mib(rss0), mib(rss1), users, mib(rss2), sockets, time.Since(lastReady).Round(time.Second))
+		procstat.MiB(rss0), procstat.MiB(rss1), users, procstat.MiB(rss2), sockets, time.Since(lastReady).Round(time.Second))
 	fmt.Printf("per idle gateway socket: %.1f KiB (RSS growth since the users were set up / sockets); Go heap in use + stacks (/metrics): %.1f KiB\n",
 		float64(rss2-rss1)/1024/float64(sockets), float64(heap2-heap1)/1024/float64(sockets))
 	return nil
-}
-
-func mib(b int64) float64 { return float64(b) / (1 << 20) }
-
-func raiseFDLimit() {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
 }

@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/hearth-community/hearth/bench/internal/procstat"
 )
 
 type recorder struct {
@@ -128,21 +130,6 @@ func pct(ds []time.Duration, p float64) time.Duration {
 	return ds[min(len(ds)-1, int(float64(len(ds))*p))]
 }
 
-func rss(pid int) int64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			f := strings.Fields(l)
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
 // liveHeap reads go_memstats_heap_inuse_bytes + stack_inuse_bytes from
 // the server's Prometheus endpoint.
 func liveHeap(hc *http.Client, base string) int64 {
@@ -169,21 +156,6 @@ func liveHeap(hc *http.Client, base string) int64 {
 		}
 	}
 	return int64(total)
-}
-
-// cpuSeconds is the user+system CPU time a process has used.
-func cpuSeconds(pid int) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
 }
 
 func main() {
@@ -242,7 +214,7 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int, drain time
 				case <-stopRSS:
 					return
 				case <-t.C:
-					v := rss(pid)
+					v := procstat.RSS(pid)
 					if v > peak.Load() {
 						peak.Store(v)
 					}
@@ -274,7 +246,7 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int, drain time
 		setup.Wait()
 		end = time.Now().Add(dur)
 		if pid > 0 {
-			cpuStart.Store(math.Float64bits(cpuSeconds(pid)))
+			cpuStart.Store(math.Float64bits(procstat.CPUSeconds(pid)))
 		}
 		steady.Store(true)
 		close(startSteady)
@@ -430,7 +402,7 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int, drain time
 	wg.Wait()
 	cpuUsed := 0.0
 	if pid > 0 {
-		cpuUsed = cpuSeconds(pid) - math.Float64frombits(cpuStart.Load())
+		cpuUsed = procstat.CPUSeconds(pid) - math.Float64frombits(cpuStart.Load())
 	}
 	cancel()
 	close(stopRSS)
