@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 )
 
 // countingConn records each Write that reaches the "socket".
@@ -295,5 +296,34 @@ func TestSendAllKeepsOrder(t *testing.T) {
 	}
 	if st := ts.hub.Stats(); st.MessagesSent != sockets*msgs || st.DirectWrites == 0 {
 		t.Fatalf("stats = %+v, want %d sent, some directly", st, sockets*msgs)
+	}
+}
+
+// TestAppendFrameHeader checks the hand-appended frame header against the
+// WebSocket library's own header writer and reader at every length-encoding
+// boundary (7-bit, 16-bit, 64-bit) and for each opcode the gateway sends.
+func TestAppendFrameHeader(t *testing.T) {
+	t.Parallel()
+	ops := []ws.OpCode{ws.OpText, ws.OpBinary, ws.OpClose, ws.OpPing, ws.OpPong}
+	lengths := []int{0, 1, 125, 126, 127, 0xfffe, 0xffff, 0x10000, 1 << 20, 1<<31 + 5}
+	for _, op := range ops {
+		for _, n := range lengths {
+			t.Run(fmt.Sprintf("op=%d/n=%d", op, n), func(t *testing.T) {
+				t.Parallel()
+				h := ws.Header{Fin: true, OpCode: op, Length: int64(n)}
+				var want bytes.Buffer
+				if err := ws.WriteHeader(&want, h); err != nil {
+					t.Fatal(err)
+				}
+				got := appendFrameHeader([]byte("x"), op, n)
+				if !bytes.Equal(got[1:], want.Bytes()) || got[0] != 'x' {
+					t.Fatalf("header % x, want % x (after the prefix)", got[1:], want.Bytes())
+				}
+				back, err := ws.ReadHeader(bytes.NewReader(got[1:]))
+				if err != nil || back != h {
+					t.Fatalf("read back %+v, %v; want %+v", back, err, h)
+				}
+			})
+		}
 	}
 }
