@@ -271,6 +271,34 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*User, error)
 	return s.st.User(ctx, id)
 }
 
+// Admit is a chat socket's connect check: IPBanned and Authenticate in one
+// store query. banned refuses the socket whatever the token; otherwise u
+// and authErr are what Authenticate returns (ErrBadToken for no such token,
+// fault.NotFound for a token whose chat user is gone). err is a failure to
+// check at all.
+func (s *Service) Admit(ctx context.Context, ip, token string) (banned bool, u *User, authErr, err error) {
+	addr := ""
+	if a, perr := netip.ParseAddr(ip); perr == nil {
+		addr = a.Unmap().String()
+	}
+	hash := ""
+	if token != "" && len(token) <= 256 {
+		hash = identity.HashToken(token)
+	}
+	banned, account, u, err := s.st.ChatAdmit(ctx, hash, addr)
+	switch {
+	case err != nil:
+		return false, nil, nil, err
+	case banned:
+		return true, nil, nil, nil
+	case hash == "" || account == "":
+		return false, nil, ErrBadToken, nil
+	case u == nil:
+		return false, nil, fault.NotFound, nil
+	}
+	return false, u, nil, nil
+}
+
 // User returns a chat user by id.
 func (s *Service) User(ctx context.Context, id string) (*User, error) { return s.st.User(ctx, id) }
 

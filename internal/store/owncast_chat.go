@@ -171,6 +171,43 @@ func (s *StageChat) ChatTokenAccount(ctx context.Context, hash string) (string, 
 	return id, err
 }
 
+// ChatAdmit is the chat socket's connect check in one query instead of
+// three (IPBanned, ChatTokenAccount, User): whether ip is banned, and the
+// chat user of the token whose hash is given. account is the token's
+// account ("" for no such token); u is nil when the token has no chat user.
+func (s *StageChat) ChatAdmit(ctx context.Context, hash, ip string) (banned bool, account string, u *stagechat.User, err error) {
+	var tokAccount sql.NullString
+	var hasUser bool
+	row := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM owncast_ip_bans WHERE ip=$2), t.account_id,
+		u.account_id IS NOT NULL AND a.id IS NOT NULL,
+		COALESCE(u.account_id, ''), COALESCE(u.display_name, ''), COALESCE(u.display_color, 0),
+		COALESCE(u.previous_names, ''), u.name_changed_at, COALESCE(u.scopes, ''), u.authenticated_at,
+		COALESCE(u.created_at, 0), a.disabled_at, COALESCE(a.kind, '')
+		FROM (SELECT 1 AS one) one
+		LEFT JOIN owncast_chat_tokens t ON t.token_hash=$1
+		LEFT JOIN owncast_chat_users u ON u.account_id = t.account_id
+		LEFT JOIN accounts a ON a.id = u.account_id`, hash, ip)
+	cu, err := scanChatUser(prefixScanner{row: row, pre: []any{&banned, &tokAccount, &hasUser}})
+	if err != nil {
+		return false, "", nil, err
+	}
+	if !hasUser {
+		cu = nil
+	}
+	return banned, tokAccount.String, cu, nil
+}
+
+// prefixScanner scans a row's leading columns into pre and the rest into
+// the caller's destinations (to reuse scanChatUser behind other columns).
+type prefixScanner struct {
+	row interface{ Scan(...any) error }
+	pre []any
+}
+
+func (p prefixScanner) Scan(dest ...any) error {
+	return p.row.Scan(append(p.pre[:len(p.pre):len(p.pre)], dest...)...)
+}
+
 // AddIPBan bans an address (idempotent).
 func (s *StageChat) AddIPBan(ctx context.Context, b stagechat.IPBan) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO owncast_ip_bans (ip, notes, created_at) VALUES ($1,$2,$3)

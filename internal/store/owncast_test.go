@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -120,6 +121,17 @@ func TestOwncastStoresContract(t *testing.T) {
 			if _, err := st.ChatTokenAccount(ctx, "h2"); !errors.Is(err, fault.NotFound) {
 				t.Fatalf("missing token %v", err)
 			}
+			wantUser, err := st.User(ctx, g.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if banned, acct, u, err := st.ChatAdmit(ctx, "h1", "::1"); err != nil || banned || acct != g.ID ||
+				!reflect.DeepEqual(u, wantUser) {
+				t.Fatalf("admit %v %q %+v %v, want the user %+v", banned, acct, u, err, wantUser)
+			}
+			if banned, acct, u, err := st.ChatAdmit(ctx, "h2", "::1"); err != nil || banned || acct != "" || u != nil {
+				t.Fatalf("admit with no such token %v %q %+v %v", banned, acct, u, err)
+			}
 			for range 2 { // idempotent
 				if err := st.AddIPBan(ctx, stagechat.IPBan{IP: "::1", Notes: "n", CreatedAt: now}); err != nil {
 					t.Fatal(err)
@@ -127,6 +139,12 @@ func TestOwncastStoresContract(t *testing.T) {
 			}
 			if b, _ := st.IPBans(ctx); len(b) != 1 || b[0].IP != "::1" {
 				t.Fatalf("bans %+v", b)
+			}
+			if banned, _, _, err := st.ChatAdmit(ctx, "h2", "::1"); err != nil || !banned {
+				t.Fatalf("admit from a banned address: banned %v, %v", banned, err)
+			}
+			if banned, acct, _, err := st.ChatAdmit(ctx, "h1", "::2"); err != nil || banned || acct != g.ID {
+				t.Fatalf("admit from another address: banned %v, %q, %v", banned, acct, err)
 			}
 			if ok, _ := st.IPBanned(ctx, "::1"); !ok {
 				t.Fatal("not banned")

@@ -52,7 +52,9 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := s.clientIP(r)
-	if banned, err := s.d.Chat.IPBanned(r.Context(), ip); err != nil {
+	// The IP ban and the token are checked in one store query.
+	banned, u, authErr, err := s.d.Chat.Admit(r.Context(), ip, r.URL.Query().Get("accessToken"))
+	if err != nil {
 		writeError(w, err)
 		return
 	} else if banned {
@@ -63,7 +65,6 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "ERROR_MAX_CONNECTIONS_EXCEEDED", http.StatusServiceUnavailable)
 		return
 	}
-	u, authErr := s.d.Chat.Authenticate(r.Context(), r.URL.Query().Get("accessToken"))
 	conn, err := s.d.Hub.Accept(w, r, gateway.ConnOptions{Codec: gateway.NewlineBatch{MaxFrameBytes: 64 << 10}})
 	if err != nil {
 		return
