@@ -218,3 +218,56 @@ func TestChatNamesCarryNoMarkup(t *testing.T) {
 	}
 	c.await("CONNECTED_USER_INFO", func(e map[string]any) bool { return e["user"].(map[string]any)["displayName"] == "evil one" })
 }
+
+// TestSocketAdmission covers the chat socket's connect check (the IP ban,
+// the token and its chat user, read in one store query): every revocation
+// refuses the next connect, and lifting it admits the same token again.
+func TestSocketAdmission(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	ok, disabled, gone := n.register(t, "ok"), n.register(t, "disabled"), n.register(t, "gone")
+	upgrade := func(token string) int {
+		return n.do(t, "GET", "/ws?accessToken="+token, "", nil, "Connection", "Upgrade", "Upgrade", "websocket",
+			"Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==").status
+	}
+	isUser := func(id string) func(map[string]any) bool {
+		return func(e map[string]any) bool { u, _ := e["user"].(map[string]any); return u["id"] == id }
+	}
+	n.dial(t, ok.AccessToken).await("CONNECTED_USER_INFO", isUser(ok.ID))
+
+	// Disabled (while not connected, so no address is banned with it).
+	if r := n.do(t, "POST", "/api/admin/chat/users/setenabled", "admin", map[string]any{"userId": disabled.ID, "enabled": false}); r.status != 200 {
+		t.Fatalf("disable: %d %s", r.status, r.body)
+	}
+	c := n.dial(t, disabled.AccessToken)
+	c.await("ERROR_USER_DISABLED", nil)
+	c.awaitClosed()
+	if r := n.do(t, "POST", "/api/admin/chat/users/setenabled", "admin", map[string]any{"userId": disabled.ID, "enabled": true}); r.status != 200 {
+		t.Fatalf("enable: %d %s", r.status, r.body)
+	}
+	n.dial(t, disabled.AccessToken).await("CONNECTED_USER_INFO", isUser(disabled.ID))
+
+	// Deleted: the token leads nowhere.
+	if r := n.do(t, "POST", "/api/admin/users/delete", "admin", map[string]any{"userId": gone.ID}); r.status != 200 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	c = n.dial(t, gone.AccessToken)
+	c.await("ERROR_NEEDS_REGISTRATION", nil)
+	c.awaitClosed()
+
+	// Banned address: refused before the upgrade whatever the token.
+	for _, ip := range []string{"127.0.0.1", "::1"} {
+		if r := n.do(t, "POST", "/api/admin/chat/users/ipbans/create", "admin", map[string]any{"value": ip}); r.status != 200 {
+			t.Fatalf("ban %s: %d", ip, r.status)
+		}
+	}
+	for _, tok := range []string{ok.AccessToken, "not-a-token", "", gone.AccessToken} {
+		if st := upgrade(tok); st != 403 {
+			t.Errorf("banned address, token %q: status %d, want 403", tok, st)
+		}
+	}
+	for _, ip := range []string{"127.0.0.1", "::1"} {
+		n.do(t, "POST", "/api/admin/chat/users/ipbans/remove", "admin", map[string]any{"value": ip})
+	}
+	n.dial(t, ok.AccessToken).await("CONNECTED_USER_INFO", isUser(ok.ID))
+}
