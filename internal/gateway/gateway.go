@@ -23,9 +23,11 @@
 // message handler and an onClose callback, and returns: reads are driven by
 // the process's poller (epoll), so an idle socket keeps no goroutine and no
 // buffer. Conn.Run is Serve that waits until the connection is fully closed.
-// The upgrade and the frames are the gateway's own, through
-// github.com/gobwas/ws; coder/websocket provides only the status and message
-// types of this API.
+// The upgrade and the frames are the gateway's own: the handshake and every
+// frame read go through github.com/gobwas/ws, and the headers of the frames
+// the gateway writes are appended by hand into its own pooled write buffer,
+// which it writes to the socket itself (no library writer sits under it);
+// coder/websocket provides only the status and message types of this API.
 package gateway
 
 import (
