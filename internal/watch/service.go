@@ -102,6 +102,7 @@ type Service struct {
 	media Resolver
 	chat  ChatSink
 	chats *chatLog
+	saves saver
 	log   *slog.Logger
 
 	segments SegmentSource
@@ -454,10 +455,7 @@ func (s *Service) handleResolved(ctx context.Context, r *Room, a Actor, clientID
 	// told they succeeded; playback (position moves anyway) and chat are not.
 	switch req.Type {
 	case ReqAdd, ReqRemove, ReqOrder, ReqVote, ReqShuffle, ReqPlayNow, ReqUndo, ReqRestoreQueue, ReqUpdateQueueItem, ReqSkip:
-		if r.saveTimer != nil {
-			r.saveTimer.Stop()
-			r.saveTimer = nil
-		}
+		r.savePending = false // this save keeps the change
 		s.saveNow(r)
 	}
 	return nil
@@ -672,9 +670,7 @@ func (s *Service) unload(r *Room, why CloseReason, drop bool) error {
 	if r.syncTimer != nil {
 		r.syncTimer.Stop()
 	}
-	if r.saveTimer != nil {
-		r.saveTimer.Stop()
-	}
+	r.savePending = false
 	r.publish(Event{Type: EvClose, Close: why})
 	r.mu.Unlock()
 	var err error
