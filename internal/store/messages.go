@@ -77,7 +77,7 @@ func splitIDs(s string) []string {
 
 // InsertMessage stores m and bumps its thread root's reply count.
 func (s *Messages) InsertMessage(ctx context.Context, m *messages.Message, searchText string) error {
-	return s.db.InTx(ctx, func(tx *sql.Tx) error { return insertMessage(ctx, tx, m, searchText) })
+	return s.db.InTx(ctx, func(tx *sql.Tx) error { return s.insertMessage(ctx, tx, m, searchText) })
 }
 
 // InsertMessages stores ms (searchTexts[i] is ms[i]'s) in one transaction:
@@ -88,7 +88,7 @@ func (s *Messages) InsertMessages(ctx context.Context, ms []*messages.Message, s
 	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		for i, m := range ms {
-			if err := insertMessage(ctx, tx, m, searchTexts[i]); err != nil {
+			if err := s.insertMessage(ctx, tx, m, searchTexts[i]); err != nil {
 				return err
 			}
 		}
@@ -96,8 +96,8 @@ func (s *Messages) InsertMessages(ctx context.Context, ms []*messages.Message, s
 	})
 }
 
-func insertMessage(ctx context.Context, tx *sql.Tx, m *messages.Message, searchText string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO messages (id, conversation_id, conversation_kind, author_id, body,
+func (s *Messages) insertMessage(ctx context.Context, tx *sql.Tx, m *messages.Message, searchText string) error {
+	_, err := s.db.txExec(ctx, tx, `INSERT INTO messages (id, conversation_id, conversation_kind, author_id, body,
 		search_text, reply_to, thread_id, mention_user_ids, mention_everyone, hidden, meta, created_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
 		m.ID, m.ConversationID, string(m.Kind), nullString(m.AuthorID), m.Body, searchText, nullString(m.ReplyTo),
@@ -106,7 +106,7 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m *messages.Message, searchT
 		return conflictOr(err)
 	}
 	if m.ThreadID != nil {
-		_, err = tx.ExecContext(ctx, `UPDATE messages SET thread_reply_count = thread_reply_count + 1 WHERE id=$1`, *m.ThreadID)
+		_, err = s.db.txExec(ctx, tx, `UPDATE messages SET thread_reply_count = thread_reply_count + 1 WHERE id=$1`, *m.ThreadID)
 	}
 	return err
 }
@@ -221,7 +221,7 @@ func (s *Messages) DeleteMessage(ctx context.Context, id string) error {
 			return err
 		}
 		if thread.Valid {
-			_, err = tx.ExecContext(ctx, `UPDATE messages SET thread_reply_count = thread_reply_count - 1
+			_, err = s.db.txExec(ctx, tx, `UPDATE messages SET thread_reply_count = thread_reply_count - 1
 				WHERE id=$1 AND thread_reply_count > 0`, thread.String)
 		}
 		return err

@@ -68,7 +68,7 @@ func (s *Watch) RoomByName(ctx context.Context, name string) (*watch.Record, err
 
 // SaveRoom stores every mutable field of r.
 func (s *Watch) SaveRoom(ctx context.Context, r *watch.Record) error {
-	return saveRoom(ctx, s.db, r)
+	return saveRoom(ctx, s.db.ExecContext, r)
 }
 
 // SaveRooms updates several rooms in one transaction: all or none (the
@@ -76,7 +76,9 @@ func (s *Watch) SaveRoom(ctx context.Context, r *watch.Record) error {
 func (s *Watch) SaveRooms(ctx context.Context, rs []*watch.Record) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		for _, r := range rs {
-			if err := saveRoom(ctx, tx, r); err != nil {
+			if err := saveRoom(ctx, func(ctx context.Context, q string, args ...any) (sql.Result, error) {
+				return s.db.txExec(ctx, tx, q, args...)
+			}, r); err != nil {
 				return fmt.Errorf("save room %q: %w", r.Name, err)
 			}
 		}
@@ -84,10 +86,8 @@ func (s *Watch) SaveRooms(ctx context.Context, rs []*watch.Record) error {
 	})
 }
 
-func saveRoom(ctx context.Context, db interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}, r *watch.Record) error {
-	res, err := db.ExecContext(ctx, `UPDATE watch_rooms SET title=$2, description=$3, visibility=$4, queue_mode=$5,
+func saveRoom(ctx context.Context, exec func(ctx context.Context, q string, args ...any) (sql.Result, error), r *watch.Record) error {
+	res, err := exec(ctx, `UPDATE watch_rooms SET title=$2, description=$3, visibility=$4, queue_mode=$5,
 		owner_id=$6, settings=$7, state=$8, updated_at=$9 WHERE name_key=$1`,
 		strings.ToLower(r.Name), r.Title, r.Description, string(r.Visibility), string(r.QueueMode), nullID(r.OwnerID),
 		jsonText(r.Settings), jsonText(r.State), Micros(r.UpdatedAt))
