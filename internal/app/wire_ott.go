@@ -49,10 +49,14 @@ func (a *App) wireOtt(ctx context.Context) error {
 	// search) besides the live broadcast to the room.
 	if a.Messages != nil {
 		msgs := a.Messages
-		a.Watch.SetChatSink(func(ctx context.Context, room string, who watch.Actor, text string) {
-			if _, err := msgs.Post(ctx, messages.PostInput{ConversationID: watch.ConversationID(room), Kind: messages.KindWatch,
-				AuthorID: who.AccountID, Body: text}); err != nil {
-				log.Warn("store room chat", "room", room, "err", err)
+		a.Watch.SetChatSink(func(ctx context.Context, batch []watch.RoomChat) {
+			ins := make([]messages.PostInput, len(batch))
+			for i, c := range batch {
+				ins[i] = messages.PostInput{ConversationID: watch.ConversationID(c.Room), Kind: messages.KindWatch,
+					AuthorID: c.Actor.AccountID, Body: c.Text}
+			}
+			if _, err := msgs.PostBatch(ctx, ins); err != nil {
+				log.Warn("store room chat", "messages", len(batch), "err", err)
 			}
 		})
 	}

@@ -192,6 +192,9 @@ type Unread struct {
 // nothing return fault.NotFound.
 type Store interface {
 	InsertMessage(ctx context.Context, m *Message, searchText string) error
+	// InsertMessages stores ms in one transaction (all or none);
+	// searchTexts[i] is ms[i]'s.
+	InsertMessages(ctx context.Context, ms []*Message, searchTexts []string) error
 	Message(ctx context.Context, id string) (*Message, error)
 	ListMessages(ctx context.Context, q ListQuery) ([]*Message, error)
 	// EditMessage replaces a live message's body; mentions, when not nil,

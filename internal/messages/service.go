@@ -96,6 +96,57 @@ type PostInput struct {
 // must name live messages of the same conversation; a thread root may not
 // itself be a thread reply.
 func (s *Service) Post(ctx context.Context, in PostInput) (*Message, error) {
+	m, err := s.prepare(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.InsertMessage(ctx, m, Fold(m.Body)); err != nil {
+		return nil, err
+	}
+	s.publish(ctx, EventCreated, m, nil)
+	return m, nil
+}
+
+// PostBatch posts several messages as Post does each, their inserts in one
+// transaction (a commit per batch, not per message: room chat is kept this
+// way). It returns the messages stored, in order, and the errors of those
+// that were not (errors.Join). If the batch's transaction fails, each
+// message is inserted on its own, so one bad message loses no other.
+func (s *Service) PostBatch(ctx context.Context, ins []PostInput) ([]*Message, error) {
+	ms := make([]*Message, 0, len(ins))
+	texts := make([]string, 0, len(ins))
+	var errs []error
+	for _, in := range ins {
+		m, err := s.prepare(ctx, in)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ms = append(ms, m)
+		texts = append(texts, Fold(m.Body))
+	}
+	if len(ms) == 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := s.st.InsertMessages(ctx, ms, texts); err != nil {
+		kept := ms[:0]
+		for i, m := range ms {
+			if err := s.st.InsertMessage(ctx, m, texts[i]); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			kept = append(kept, m)
+		}
+		ms = kept
+	}
+	for _, m := range ms {
+		s.publish(ctx, EventCreated, m, nil)
+	}
+	return ms, errors.Join(errs...)
+}
+
+// prepare checks in and builds the message Post stores.
+func (s *Service) prepare(ctx context.Context, in PostInput) (*Message, error) {
 	if in.ConversationID == "" || !in.Kind.Valid() {
 		return nil, fault.New(fault.Invalid, "conversation required")
 	}
@@ -148,10 +199,6 @@ func (s *Service) Post(ctx context.Context, in PostInput) (*Message, error) {
 		id := ref.id
 		*ref.dst = &id
 	}
-	if err := s.st.InsertMessage(ctx, m, Fold(m.Body)); err != nil {
-		return nil, err
-	}
-	s.publish(ctx, EventCreated, m, nil)
 	return m, nil
 }
 

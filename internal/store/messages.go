@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -76,20 +77,38 @@ func splitIDs(s string) []string {
 
 // InsertMessage stores m and bumps its thread root's reply count.
 func (s *Messages) InsertMessage(ctx context.Context, m *messages.Message, searchText string) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error { return s.insertMessage(ctx, tx, m, searchText) })
+}
+
+// InsertMessages stores ms (searchTexts[i] is ms[i]'s) in one transaction:
+// all or none. Room chat is kept this way, a batch per commit.
+func (s *Messages) InsertMessages(ctx context.Context, ms []*messages.Message, searchTexts []string) error {
+	if len(ms) != len(searchTexts) {
+		return fmt.Errorf("insert messages: %d messages, %d search texts", len(ms), len(searchTexts))
+	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO messages (id, conversation_id, conversation_kind, author_id, body,
-			search_text, reply_to, thread_id, mention_user_ids, mention_everyone, hidden, meta, created_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
-			m.ID, m.ConversationID, string(m.Kind), nullString(m.AuthorID), m.Body, searchText, nullString(m.ReplyTo),
-			nullString(m.ThreadID), joinIDs(m.MentionUserIDs), m.MentionEveryone, m.Hidden, m.Meta, Micros(m.CreatedAt))
-		if err != nil {
-			return conflictOr(err)
+		for i, m := range ms {
+			if err := s.insertMessage(ctx, tx, m, searchTexts[i]); err != nil {
+				return err
+			}
 		}
-		if m.ThreadID != nil {
-			_, err = tx.ExecContext(ctx, `UPDATE messages SET thread_reply_count = thread_reply_count + 1 WHERE id=$1`, *m.ThreadID)
-		}
-		return err
+		return nil
 	})
+}
+
+func (s *Messages) insertMessage(ctx context.Context, tx *sql.Tx, m *messages.Message, searchText string) error {
+	_, err := s.db.txExec(ctx, tx, `INSERT INTO messages (id, conversation_id, conversation_kind, author_id, body,
+		search_text, reply_to, thread_id, mention_user_ids, mention_everyone, hidden, meta, created_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)`,
+		m.ID, m.ConversationID, string(m.Kind), nullString(m.AuthorID), m.Body, searchText, nullString(m.ReplyTo),
+		nullString(m.ThreadID), joinIDs(m.MentionUserIDs), m.MentionEveryone, m.Hidden, m.Meta, Micros(m.CreatedAt))
+	if err != nil {
+		return conflictOr(err)
+	}
+	if m.ThreadID != nil {
+		_, err = s.db.txExec(ctx, tx, `UPDATE messages SET thread_reply_count = thread_reply_count + 1 WHERE id=$1`, *m.ThreadID)
+	}
+	return err
 }
 
 // Message returns one message.
@@ -202,7 +221,7 @@ func (s *Messages) DeleteMessage(ctx context.Context, id string) error {
 			return err
 		}
 		if thread.Valid {
-			_, err = tx.ExecContext(ctx, `UPDATE messages SET thread_reply_count = thread_reply_count - 1
+			_, err = s.db.txExec(ctx, tx, `UPDATE messages SET thread_reply_count = thread_reply_count - 1
 				WHERE id=$1 AND thread_reply_count > 0`, thread.String)
 		}
 		return err

@@ -87,3 +87,16 @@ func (db *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Resul
 	}
 	return db.DB.ExecContext(ctx, q, args...)
 }
+
+// txExec runs q inside tx through the statement cache where there is one:
+// the cached statement is reused on tx's connection (database/sql prepares
+// it once per pooled connection), where tx.ExecContext would parse and plan
+// q again on every call. Batches (room chat, room saves) run this way.
+func (db *DB) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if st := db.stmt(ctx, q); st != nil {
+		ts := tx.StmtContext(ctx, st)
+		defer func() { _ = ts.Close() }()
+		return ts.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, q, args...)
+}

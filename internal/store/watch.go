@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -17,7 +18,10 @@ type Watch struct{ db *DB }
 // Watch returns the watch-room store.
 func (db *DB) Watch() *Watch { return &Watch{db: db} }
 
-var _ watch.Store = (*Watch)(nil)
+var (
+	_ watch.Store      = (*Watch)(nil)
+	_ watch.RoomsSaver = (*Watch)(nil)
+)
 
 const roomCols = `name, title, description, visibility, queue_mode, is_temporary, owner_id, settings, state, created_at, updated_at`
 
@@ -64,7 +68,26 @@ func (s *Watch) RoomByName(ctx context.Context, name string) (*watch.Record, err
 
 // SaveRoom stores every mutable field of r.
 func (s *Watch) SaveRoom(ctx context.Context, r *watch.Record) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE watch_rooms SET title=$2, description=$3, visibility=$4, queue_mode=$5,
+	return saveRoom(ctx, s.db.ExecContext, r)
+}
+
+// SaveRooms updates several rooms in one transaction: all or none (the
+// watch service keeps the rooms changed within one save delay this way).
+func (s *Watch) SaveRooms(ctx context.Context, rs []*watch.Record) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		for _, r := range rs {
+			if err := saveRoom(ctx, func(ctx context.Context, q string, args ...any) (sql.Result, error) {
+				return s.db.txExec(ctx, tx, q, args...)
+			}, r); err != nil {
+				return fmt.Errorf("save room %q: %w", r.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+func saveRoom(ctx context.Context, exec func(ctx context.Context, q string, args ...any) (sql.Result, error), r *watch.Record) error {
+	res, err := exec(ctx, `UPDATE watch_rooms SET title=$2, description=$3, visibility=$4, queue_mode=$5,
 		owner_id=$6, settings=$7, state=$8, updated_at=$9 WHERE name_key=$1`,
 		strings.ToLower(r.Name), r.Title, r.Description, string(r.Visibility), string(r.QueueMode), nullID(r.OwnerID),
 		jsonText(r.Settings), jsonText(r.State), Micros(r.UpdatedAt))

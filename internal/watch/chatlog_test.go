@@ -15,17 +15,21 @@ type blockingSink struct {
 	entered chan struct{} // one value per call that started
 	release chan struct{}
 	got     map[string][]string
+	calls   []int // messages per call
 }
 
 func newBlockingSink() *blockingSink {
 	return &blockingSink{entered: make(chan struct{}, 1000), release: make(chan struct{}), got: map[string][]string{}}
 }
 
-func (b *blockingSink) sink(_ context.Context, room string, _ Actor, text string) {
+func (b *blockingSink) sink(_ context.Context, batch []RoomChat) {
 	b.entered <- struct{}{}
 	<-b.release
 	b.mu.Lock()
-	b.got[room] = append(b.got[room], text)
+	b.calls = append(b.calls, len(batch))
+	for _, c := range batch {
+		b.got[c.Room] = append(b.got[c.Room], c.Text)
+	}
 	b.mu.Unlock()
 }
 
@@ -38,7 +42,8 @@ func (b *blockingSink) kept(room string) []string {
 // TestChatSinkIsBoundedWhenStoreFallsBehind: while the message store is
 // stuck, room chat is still broadcast and accepted at once, at most one
 // write per writer is in flight, at most ChatQueue messages wait, the rest
-// are counted as dropped, and what is kept is in the room's order.
+// are counted as dropped, and what is kept is in the room's order. What
+// waited is kept in one call (one transaction), not one call per message.
 func TestChatSinkIsBoundedWhenStoreFallsBehind(t *testing.T) {
 	t.Parallel()
 	const queue, sent = 4, 20
@@ -90,9 +95,7 @@ func TestChatSinkIsBoundedWhenStoreFallsBehind(t *testing.T) {
 	}
 	close(bs.release)
 	want := []string{"m0", "m1", "m2", "m3", "m4"}
-	for range want[1:] {
-		<-bs.entered
-	}
+	<-bs.entered // m1…m4, queued while m0 was written
 	// Stop Run: the writer returns only after what was queued is written,
 	// so nothing more can arrive after this.
 	cancel()
@@ -105,6 +108,12 @@ func TestChatSinkIsBoundedWhenStoreFallsBehind(t *testing.T) {
 	}
 	if n := len(bs.entered); n != 0 {
 		t.Fatalf("%d more sink calls than the queue could hold", n)
+	}
+	bs.mu.Lock()
+	calls := append([]int(nil), bs.calls...)
+	bs.mu.Unlock()
+	if len(calls) != 2 || calls[1] != queue {
+		t.Fatalf("sink calls of %v messages, want [1 %d]: what queued behind a write is kept in one batch", calls, queue)
 	}
 }
 

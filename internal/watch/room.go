@@ -63,7 +63,7 @@ type Room struct {
 	members     []*member
 	dirty       Fields
 	syncTimer   *time.Timer
-	saveTimer   *time.Timer
+	savePending bool // listed for the service's next batched save
 	lastSeen    time.Time
 	createdAt   time.Time
 	unloaded    bool
@@ -496,23 +496,13 @@ func (r *Room) update() {
 	}
 }
 
-// changed schedules a save of the room's storable state.
+// changed schedules a save of the room's storable state (batched with the
+// other rooms' by the service's saver).
 func (r *Room) changed() {
-	if r.saveTimer == nil && !r.unloaded {
-		r.saveTimer = time.AfterFunc(r.svc.cfg.SaveDelay, r.saveLater)
+	if !r.savePending && !r.unloaded {
+		r.savePending = true
+		r.svc.queueSave(r)
 	}
-}
-
-func (r *Room) saveLater() {
-	r.mu.Lock()
-	r.saveTimer = nil
-	if r.unloaded {
-		r.mu.Unlock()
-		return
-	}
-	rec := r.recordLocked()
-	r.mu.Unlock()
-	r.svc.save(rec)
 }
 
 func validSubtitle(u string) error {

@@ -59,8 +59,18 @@ type Resolver interface {
 	ResolveURL(ctx context.Context, url string) ([]Video, error)
 }
 
-// ChatSink receives room chat (e.g. to keep it as a Hearth conversation).
-type ChatSink func(ctx context.Context, room string, a Actor, text string)
+// RoomChat is one room chat message to keep.
+type RoomChat struct {
+	Room  string
+	Actor Actor
+	Text  string
+}
+
+// ChatSink keeps room chat (e.g. as a Hearth conversation). Each call gets
+// what one writer had queued (at most ChatBatch messages), a room's in the
+// order they were broadcast, so a store can keep them in one transaction;
+// batch is reused after the call returns.
+type ChatSink func(ctx context.Context, batch []RoomChat)
 
 // Config tunes the service; zero fields take defaults.
 type Config struct {
@@ -72,6 +82,7 @@ type Config struct {
 	MaxChatBytes  int           // 4096
 	ChatWriters   int           // writers keeping room chat in the ChatSink (4)
 	ChatQueue     int           // messages each chat writer may have waiting (1024)
+	ChatLinger    time.Duration // how long a chat writer waits for more messages to keep in one batch (50ms; negative: none)
 	AllowTemp     bool          // temporary rooms may be created
 	Now           func() time.Time
 	DisableUnload bool
@@ -91,6 +102,7 @@ type Service struct {
 	media Resolver
 	chat  ChatSink
 	chats *chatLog
+	saves saver
 	log   *slog.Logger
 
 	segments SegmentSource
@@ -139,6 +151,9 @@ func New(cfg Config, st Store, pub Publisher, media Resolver, logger *slog.Logge
 	if cfg.ChatQueue <= 0 {
 		cfg.ChatQueue = 1024
 	}
+	if cfg.ChatLinger == 0 {
+		cfg.ChatLinger = 50 * time.Millisecond
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -168,7 +183,7 @@ func (s *Service) SetChatSink(c ChatSink) { s.chat = c }
 func (s *Service) ChatDropped() int64 { return s.chats.dropped.Load() }
 
 func (s *Service) chatPosted(r *Room, a Actor, text string) {
-	if s.chat == nil || s.chats.enqueue(chatItem{room: r.name, a: a, text: text}) {
+	if s.chat == nil || s.chats.enqueue(RoomChat{Room: r.name, Actor: a, Text: text}) {
 		return
 	}
 	now := s.now().UnixNano()
@@ -440,10 +455,7 @@ func (s *Service) handleResolved(ctx context.Context, r *Room, a Actor, clientID
 	// told they succeeded; playback (position moves anyway) and chat are not.
 	switch req.Type {
 	case ReqAdd, ReqRemove, ReqOrder, ReqVote, ReqShuffle, ReqPlayNow, ReqUndo, ReqRestoreQueue, ReqUpdateQueueItem, ReqSkip:
-		if r.saveTimer != nil {
-			r.saveTimer.Stop()
-			r.saveTimer = nil
-		}
+		r.savePending = false // this save keeps the change
 		s.saveNow(r)
 	}
 	return nil
@@ -658,9 +670,7 @@ func (s *Service) unload(r *Room, why CloseReason, drop bool) error {
 	if r.syncTimer != nil {
 		r.syncTimer.Stop()
 	}
-	if r.saveTimer != nil {
-		r.saveTimer.Stop()
-	}
+	r.savePending = false
 	r.publish(Event{Type: EvClose, Close: why})
 	r.mu.Unlock()
 	var err error
@@ -693,7 +703,7 @@ func (s *Service) Run(ctx context.Context) error {
 	chatsDone := make(chan struct{})
 	go func() {
 		defer close(chatsDone)
-		s.chats.run(ctx, func() ChatSink { return s.chat }, 5*time.Second)
+		s.chats.run(ctx, func() ChatSink { return s.chat }, s.cfg.ChatLinger, 5*time.Second)
 	}()
 	defer func() { <-chatsDone }()
 	t := time.NewTicker(s.cfg.TickInterval)
