@@ -323,4 +323,3 @@ func releaseStartupMemory() {
 	runtime.GC()
 	debug.FreeOSMemory()
 }
-
