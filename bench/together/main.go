@@ -22,10 +22,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,6 +44,28 @@ type recorder struct {
 	mu      sync.Mutex
 	samples map[string][]time.Duration
 	errors  map[string]int
+	// first and last are the first and the last error of each op, with the
+	// time the failed attempt took, printed after the run: how an op failed
+	// says which side to look at.
+	first, last map[string]string
+}
+
+// failed counts an error of op, keeping the first and the last.
+func (r *recorder) failed(op string, err error, took time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errors[op]++
+	msg := fmt.Sprintf("after %s: %v", took.Round(time.Millisecond), err)
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	if r.first == nil {
+		r.first, r.last = map[string]string{}, map[string]string{}
+	}
+	if _, ok := r.first[op]; !ok {
+		r.first[op] = msg
+	}
+	r.last[op] = msg
 }
 
 func (r *recorder) add(op string, d time.Duration) {
@@ -110,7 +134,7 @@ func (c *client) timed(rec *recorder, op, method, path string, body any, want in
 		out, err = c.do(method, path, body, want)
 	}
 	if err != nil {
-		rec.fail(op)
+		rec.failed(op, err, time.Since(start))
 		return nil, err
 	}
 	rec.add(op, time.Since(start))
@@ -423,6 +447,12 @@ func run(base string, vus int, dur time.Duration, lagSample, pid int, drain time
 	for op, n := range rec.errors {
 		if _, ok := rec.samples[op]; !ok {
 			fmt.Printf("%-16s %8d %10s %10s %10s %7d\n", op, 0, "-", "-", "-", n)
+		}
+	}
+	for _, op := range slices.Sorted(maps.Keys(rec.first)) {
+		fmt.Printf("%s: first error %s\n", op, rec.first[op])
+		if rec.errors[op] > 1 {
+			fmt.Printf("%s: last error %s\n", op, rec.last[op])
 		}
 	}
 	if pid > 0 {

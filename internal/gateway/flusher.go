@@ -26,6 +26,34 @@ type flusher struct {
 	in, out []*Conn
 	next    int
 	workers int
+	// listed and taken count, since the start, the sockets put on the list
+	// and those workers took off it; SendAll waits on progress (with
+	// waiters > 0) for taken to reach what was listed before its message.
+	listed, taken uint64
+	progress      sync.Cond
+	waiters       int
+}
+
+// mark returns how many sockets have been listed so far.
+func (f *flusher) mark() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.listed
+}
+
+// waitTaken waits until workers have taken every socket listed before
+// mark: written, or handed to its own writer.
+func (f *flusher) waitTaken(mark uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.progress.L == nil {
+		f.progress.L = &f.mu
+	}
+	for f.taken < mark {
+		f.waiters++
+		f.progress.Wait()
+		f.waiters--
+	}
 }
 
 // schedule lists c for writing. c's writer flag must have been claimed by
@@ -33,6 +61,7 @@ type flusher struct {
 func (f *flusher) schedule(c *Conn) {
 	f.mu.Lock()
 	f.in = append(f.in, c)
+	f.listed++
 	// One worker per chunk of listed sockets, up to GOMAXPROCS.
 	start := f.workers < runtime.GOMAXPROCS(0) && f.workers*fanoutChunk < len(f.in)+len(f.out)-f.next
 	if start {
@@ -63,6 +92,10 @@ func (f *flusher) work() {
 		n := copy(chunk[:], f.out[f.next:f.next+k])
 		clear(f.out[f.next : f.next+k])
 		f.next += k
+		f.taken += uint64(k)
+		if f.waiters > 0 {
+			f.progress.Broadcast()
+		}
 		f.mu.Unlock()
 		for i, c := range chunk[:n] {
 			c.flushListed()

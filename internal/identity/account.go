@@ -123,6 +123,9 @@ type Store interface {
 
 	CreateSession(ctx context.Context, s *Session) error
 	SessionByID(ctx context.Context, id string) (*Session, error)
+	// SessionAccount is SessionByID and AccountByID of its account in one
+	// query; fault.NotFound when either is missing.
+	SessionAccount(ctx context.Context, sessionID string) (*Account, *Session, error)
 	// RotateSession swaps the refresh hash from oldHash to newHash if and
 	// only if oldHash is current and the session is live; it reports
 	// whether the swap happened (compare-and-set).

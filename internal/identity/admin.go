@@ -35,7 +35,7 @@ func (s *Service) CheckAdminBasic(ctx context.Context, user, pass, addr string) 
 	if err != nil {
 		return nil, err
 	}
-	settle, err := s.signin.begin(ctx, accountKey(named, user), addr)
+	ctx, settle, err := s.beginAttempt(ctx, accountKey(named, user), addr)
 	if err != nil {
 		return nil, err
 	}

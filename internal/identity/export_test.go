@@ -11,3 +11,6 @@ func HoldHashSlots(s *Service) (release func()) {
 		}
 	}
 }
+
+// HashSlotWaiters is how many callers wait for an argon2id slot.
+func HashSlotWaiters(s *Service) int { return int(s.slotWaiters.Load()) }

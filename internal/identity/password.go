@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 
@@ -82,12 +84,49 @@ func CheckPassword(password, phc string) bool {
 // Argon2.Memory (9 MiB by default), so an unbounded burst of sign-ins from
 // any surface would exhaust memory (500 at once ≈ 4.5 GiB). Callers beyond the
 // bound wait for a slot or give up with their context (fault.Unavailable).
+//
+// A sign-in attempt takes its slot before it is charged to the sign-in
+// limits (beginAttempt) and holds it through the check; the checks under it
+// see slotHeld in their context and take no second slot.
 func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
+	if ctx.Value(slotHeld{}) != nil {
+		return func() {}, nil
+	}
+	s.slotWaiters.Add(1)
+	defer s.slotWaiters.Add(-1)
 	select {
 	case s.hashing <- struct{}{}:
-		return func() { <-s.hashing }, nil
+		return s.releaseSlot, nil
 	case <-ctx.Done():
 		return nil, fault.Wrap(fault.Unavailable, "Server busy, try again", ctx.Err())
+	}
+}
+
+// releaseAfter is how long the hashing slots must have stayed empty before
+// argon2id's memory goes back to the OS.
+const releaseAfter = 2 * time.Second
+
+// releaseSlot frees a hashing slot. The last one out, with nobody waiting,
+// schedules hashingDone.
+func (s *Service) releaseSlot() {
+	<-s.hashing
+	if len(s.hashing) == 0 && s.slotWaiters.Load() == 0 && s.freeArmed.CompareAndSwap(false, true) {
+		time.AfterFunc(releaseAfter, s.hashingDone)
+	}
+}
+
+// hashingDone returns the heap that a burst of password hashing left free
+// to the OS once no hash has run for releaseAfter. Each argon2id hash
+// allocates Argon2.Memory (9 MiB) at once; after a sign-in storm the
+// collector keeps those pages for its next cycles and the background
+// scavenger gives them back over minutes, so a server that had 1,000
+// sign-ups kept their memory in its RSS through the steady state. One
+// forced collection per storm (at most one per releaseAfter) costs
+// milliseconds.
+func (s *Service) hashingDone() {
+	s.freeArmed.Store(false)
+	if len(s.hashing) == 0 && s.slotWaiters.Load() == 0 {
+		debug.FreeOSMemory()
 	}
 }
 
@@ -133,3 +172,6 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, current, next, 
 	}
 	return s.OpenSession(ctx, a, userAgent)
 }
+
+// slotHeld marks a context whose caller holds a hashing slot.
+type slotHeld struct{}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -64,8 +65,12 @@ type Service struct {
 	secret []byte
 	cfg    Config
 	now    func() time.Time
-	// hashing bounds concurrent argon2id work (password.go).
-	hashing chan struct{}
+	// hashing bounds concurrent argon2id work (password.go); slotWaiters
+	// counts the callers waiting for a slot, and freeArmed says a return of
+	// argon2id's memory to the OS is scheduled (password.go, hashingDone).
+	hashing     chan struct{}
+	slotWaiters atomic.Int32
+	freeArmed   atomic.Bool
 	// signin limits password checks (signin.go).
 	signin *signInLimiter
 	// rotated remembers, for refreshGrace, what each refresh token was
@@ -277,7 +282,7 @@ func (s *Service) CheckCredentials(ctx context.Context, login, password, addr st
 	if err != nil {
 		return nil, err
 	}
-	settle, err := s.signin.begin(ctx, accountKey(a, login), addr)
+	ctx, settle, err := s.beginAttempt(ctx, accountKey(a, login), addr)
 	if err != nil {
 		return nil, err
 	}

@@ -233,6 +233,44 @@ func TestSignInLimitConcurrent(t *testing.T) {
 	})
 }
 
+// TestSignInCrowdOfRightPasswords: more people than the address's burst
+// sign in at once from one address (an office behind one NAT, a load test
+// on loopback), every password right. Each must get in: an attempt is
+// charged only once it holds a hashing slot, so the attempts charged and
+// not yet refunded are never more than the slots. Charged while they
+// queued for the slots, the crowd emptied the address's bucket and all but
+// the first AddrBurst were refused "Too many failed sign-in attempts".
+func TestSignInCrowdOfRightPasswords(t *testing.T) {
+	forBudgets(t, func(t *testing.T, b budgetKind) {
+		ctx := context.Background()
+		s, _ := newLimited(t, b, identity.SignInLimits{AccountBurst: 3, AccountEvery: time.Hour, AddrBurst: 2, AddrEvery: time.Hour})
+		names := []string{"ann", "bob", "cat", "dan", "eve"}
+		release := identity.HoldHashSlots(s)
+		errs := make(chan error, len(names))
+		for _, n := range names {
+			go func() {
+				_, err := s.CheckCredentials(ctx, n, n+"-password", "192.0.2.1")
+				errs <- err
+			}()
+		}
+		// Every sign-in waits for a slot; none may have been turned away.
+		for identity.HashSlotWaiters(s) < len(names) {
+			select {
+			case err := <-errs:
+				release()
+				t.Fatalf("a sign-in ended while every hashing slot was held: %v", err)
+			case <-time.After(time.Millisecond):
+			}
+		}
+		release()
+		for range names {
+			if err := <-errs; err != nil {
+				t.Fatalf("right password refused: %v", err)
+			}
+		}
+	})
+}
+
 // TestSignInBudgetSharedByNodes: two nodes on one PostgreSQL database (two
 // connection pools, two services, as app builds them on PostgreSQL) charge
 // one budget: wrong passwords spread over both run out at the same total as

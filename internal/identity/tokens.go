@@ -261,6 +261,17 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*Principal, err
 	if c.TokenType != typeAccess {
 		return nil, ErrWrongTokenType
 	}
+	if c.SessionID != "" {
+		// The common case, a live session of a live account, in one query;
+		// anything else takes the steps below, which decide which error.
+		a, sess, err := s.st.SessionAccount(ctx, c.SessionID)
+		if err == nil && a.ID == c.Subject && !a.Disabled() && sess.RevokedAt == nil {
+			return &Principal{Account: a, SessionID: c.SessionID}, nil
+		}
+		if err != nil && !errors.Is(err, fault.NotFound) {
+			return nil, err
+		}
+	}
 	a, err := s.st.AccountByID(ctx, c.Subject)
 	if errors.Is(err, fault.NotFound) {
 		return nil, ErrInvalidToken

@@ -201,6 +201,35 @@ func (s *Identity) SessionByID(ctx context.Context, id string) (*identity.Sessio
 	return &x, nil
 }
 
+// accountColsA is accountCols for the accounts table named a in a join.
+const accountColsA = `a.id, a.kind, a.username, a.display_name, COALESCE(a.email_typed, a.email), a.password_hash, a.avatar_url, a.is_admin, a.disabled_at, a.created_by, a.created_at, a.updated_at`
+
+// SessionAccount looks a session and the account it belongs to up in one
+// query, as every request signed with an access token needs both;
+// fault.NotFound when either is missing.
+func (s *Identity) SessionAccount(ctx context.Context, id string) (*identity.Account, *identity.Session, error) {
+	var x identity.Session
+	var c, l, e int64
+	var r sql.NullInt64
+	row := s.db.QueryRowContext(ctx, `SELECT `+accountColsA+`, s.id, s.account_id, s.refresh_hash, s.user_agent, s.created_at, s.last_used_at, s.expires_at, s.revoked_at
+		FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id=$1`, id)
+	a, err := scanAccount(joinedRow{row, []any{&x.ID, &x.AccountID, &x.RefreshHash, &x.UserAgent, &c, &l, &e, &r}})
+	if err != nil {
+		return nil, nil, err
+	}
+	x.CreatedAt, x.LastUsedAt, x.ExpiresAt, x.RevokedAt = FromMicros(c), FromMicros(l), FromMicros(e), TimePtr(r)
+	return a, &x, nil
+}
+
+// joinedRow scans a row whose first columns are one scanner's (scanAccount)
+// and the rest into more.
+type joinedRow struct {
+	row  *sql.Row
+	more []any
+}
+
+func (j joinedRow) Scan(dest ...any) error { return j.row.Scan(append(dest, j.more...)...) }
+
 // RotateSession compare-and-sets the refresh hash.
 func (s *Identity) RotateSession(ctx context.Context, id, oldHash, newHash string, now, expires time.Time) (bool, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE sessions SET refresh_hash=$3, last_used_at=$4, expires_at=$5

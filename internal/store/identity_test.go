@@ -71,6 +71,19 @@ func TestIdentityStoreContract(t *testing.T) {
 			if err := st.CreateSession(ctx, s); err != nil {
 				t.Fatal(err)
 			}
+			// SessionAccount: the session and its account in one query,
+			// every field as the two lookups give them.
+			ga, gs, err := st.SessionAccount(ctx, s.ID)
+			wantA, _ := st.AccountByID(ctx, a.ID)
+			wantS, _ := st.SessionByID(ctx, s.ID)
+			if err != nil || ga.ID != a.ID || ga.Username != wantA.Username || *ga.Email != *wantA.Email || ga.PasswordHash != wantA.PasswordHash ||
+				ga.IsAdmin != wantA.IsAdmin || !ga.Disabled() || !ga.CreatedAt.Equal(wantA.CreatedAt) || !ga.UpdatedAt.Equal(wantA.UpdatedAt) ||
+				gs.ID != s.ID || gs.AccountID != a.ID || gs.RefreshHash != wantS.RefreshHash || !gs.ExpiresAt.Equal(wantS.ExpiresAt) || gs.RevokedAt != nil {
+				t.Fatalf("session account: %+v %+v %v; want %+v %+v", ga, gs, err, wantA, wantS)
+			}
+			if _, _, err := st.SessionAccount(ctx, identity.NewID()); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("session account of a missing session: %v", err)
+			}
 			if ok, err := st.RotateSession(ctx, s.ID, "h1", "h2", now, now.Add(time.Hour)); !ok || err != nil {
 				t.Fatalf("rotate: %v %v", ok, err)
 			}
@@ -79,6 +92,9 @@ func TestIdentityStoreContract(t *testing.T) {
 			}
 			if err := st.RevokeAccountSessions(ctx, a.ID, now); err != nil {
 				t.Fatal(err)
+			}
+			if _, gs, err := st.SessionAccount(ctx, s.ID); err != nil || gs.RevokedAt == nil {
+				t.Fatalf("session account of a revoked session: %+v %v", gs, err)
 			}
 			if ok, _ := st.RotateSession(ctx, s.ID, "h2", "h4", now, now.Add(time.Hour)); ok {
 				t.Fatal("rotation of a revoked session must fail")
