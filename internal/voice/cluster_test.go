@@ -116,6 +116,21 @@ func (w *world) node(t testing.TB, prefix string) *sfuNode {
 	return n
 }
 
+// twoNodes makes a world on PostgreSQL and two nodes of one cluster on
+// it, sharing one NATS server under a prefix of the test's own. It skips
+// the test without HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL.
+func twoNodes(t testing.TB) (w *world, a, b *sfuNode) {
+	t.Helper()
+	if storetest.PostgresURL() == "" || os.Getenv("HEARTH_TEST_NATS_URL") == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	w = newWorldOn(t, storetest.OpenPostgres(t))
+	r := make([]byte, 6)
+	_, _ = rand.Read(r)
+	prefix := "sfu" + hex.EncodeToString(r)
+	return w, w.node(t, prefix), w.node(t, prefix)
+}
+
 func udpPort(a net.Addr) string { return strconv.Itoa(a.(*net.UDPAddr).Port) }
 
 // TestSFUClusterTwoNodes: two nodes on one PostgreSQL and one NATS. A
@@ -128,14 +143,7 @@ func udpPort(a net.Addr) string { return strconv.Itoa(a.(*net.UDPAddr).Port) }
 // and media flows again.
 func TestSFUClusterTwoNodes(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || os.Getenv("HEARTH_TEST_NATS_URL") == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	w := newWorldOn(t, storetest.OpenPostgres(t))
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "sfu" + hex.EncodeToString(b)
-	nodeA, nodeB := w.node(t, prefix), w.node(t, prefix)
+	w, nodeA, nodeB := twoNodes(t)
 	ctx := testCtx(t)
 	alice, bob := w.owner, w.member("bob")
 
@@ -214,14 +222,7 @@ func TestSFUClusterTwoNodes(t *testing.T) {
 // media port, and it hears a participant who joined after it).
 func TestSFUClusterJoinRightAfterOwnerDies(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || os.Getenv("HEARTH_TEST_NATS_URL") == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	w := newWorldOn(t, storetest.OpenPostgres(t))
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "sfu" + hex.EncodeToString(b)
-	nodeA, nodeB := w.node(t, prefix), w.node(t, prefix)
+	w, nodeA, nodeB := twoNodes(t)
 	ctx := testCtx(t)
 	alice, carol := w.owner, w.member("carol")
 
