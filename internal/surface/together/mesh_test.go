@@ -495,6 +495,31 @@ func TestVoiceMeshBridgeNoSpeak(t *testing.T) {
 	}
 }
 
+// TestVoiceMeshBridgeSkipsRESTOnly: an SFU participant joining a channel
+// offers a bridge only to the mesh clients that have a gateway socket: ann
+// joined the voice channel through REST alone (no socket to receive an
+// offer, nor to answer one) and is passed over, while carl, who joined
+// after her, is bridged and hears bob. The newcomer's offers go out in
+// join order, one after another, so when carl is in bob's participants
+// ann's turn is over; before, she was bridged too, and stayed in the room
+// for the 30 s the bridge waited for her answer.
+func TestVoiceMeshBridgeSkipsRESTOnly(t *testing.T) {
+	t.Parallel()
+	e, vid, us := meshEnv(t)
+	ann, bob, carl := us[0], us[1], us[2]
+	e.must(201, "POST", "/channels/"+vid+"/voice", ann.access, nil)
+	c := joinMesh(t, e, carl, vid)
+	b := joinSFU(t, e, bob, vid)
+	c.wait("carl hears bob", c.hears(bob.id))
+	b.wait("carl in bob's participants", func() bool { return has(b.members, carl.id) })
+	b.mu.Lock()
+	members := append([]string(nil), b.members...)
+	b.mu.Unlock()
+	if has(members, ann.id) {
+		t.Fatalf("ann, in the channel through REST only, was bridged: bob's participants %v", members)
+	}
+}
+
 // sfuBus adapts the bus to voice.Bus.
 type sfuBus struct{ b bus.Bus }
 

@@ -14,8 +14,8 @@ import (
 )
 
 // twoNodes runs the surface twice, as two nodes of a cluster on one
-// PostgreSQL database and one NATS server (its topics under a prefix of
-// this test's own); wire, if not nil, adds what a test needs to each
+// PostgreSQL database and one NATS server (its topics, presence's too,
+// under a prefix of this test's own); wire, if not nil, adds what a test needs to each
 // node's dependencies, given that node's database and bus. It skips the
 // test without HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL.
 func twoNodes(t *testing.T, wire func(d *together.Deps, db *store.DB, b bus.Bus)) (n1, n2 *env) {
@@ -47,11 +47,12 @@ func twoNodes(t *testing.T, wire func(d *together.Deps, db *store.DB, b bus.Bus)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var opts []func(*together.Deps)
-		if wire != nil {
-			opts = append(opts, func(d *together.Deps) { wire(d, db, b) })
-		}
-		nodes = append(nodes, newNode(t, db, b, opts...))
+		nodes = append(nodes, newNode(t, db, b, func(d *together.Deps) {
+			d.PresenceBus = b // as the app wires it: who has a socket is known cluster-wide
+			if wire != nil {
+				wire(d, db, b)
+			}
+		}))
 	}
 	return nodes[0], nodes[1]
 }
