@@ -331,15 +331,8 @@ func TestMeshSignalAcrossNodesSlowOwner(t *testing.T) {
 	mu.Lock()
 	meshes = []*meshPeer{mc}
 	mu.Unlock()
-	pc := mc.pc(alice)
-	o, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.SetLocalDescription(o); err != nil {
-		t.Fatal(err)
-	}
-	handled, err := nodeB.sfu.MeshSignal(ctx, carol, w.voice, alice, voice.MeshSignal{Type: "offer", SDP: o.SDP})
+	offer := mc.localOffer(alice)
+	handled, err := nodeB.sfu.MeshSignal(ctx, carol, w.voice, alice, voice.MeshSignal{Type: "offer", SDP: offer})
 	close(slow.open)
 	if err != nil || !handled {
 		t.Fatalf("offer through B: handled %v, err %v; want handled by A's room", handled, err)

@@ -138,6 +138,12 @@ func (m *meshPeer) pc(id string) *webrtc.PeerConnection {
 
 // offer is the newcomer's offer to an SFU participant.
 func (m *meshPeer) offer(to string) {
+	m.signal(to, voice.MeshSignal{Type: "offer", SDP: m.localOffer(to)})
+}
+
+// localOffer makes the offer of the connection to account to and returns
+// its SDP, not yet sent.
+func (m *meshPeer) localOffer(to string) string {
 	pc := m.pc(to)
 	o, err := pc.CreateOffer(nil)
 	if err != nil {
@@ -146,7 +152,7 @@ func (m *meshPeer) offer(to string) {
 	if err := pc.SetLocalDescription(o); err != nil {
 		m.w.t.Fatal(err)
 	}
-	m.signal(to, voice.MeshSignal{Type: "offer", SDP: o.SDP})
+	return o.SDP
 }
 
 func (m *meshPeer) onSignal(from string, sig voice.MeshSignal) {
