@@ -235,34 +235,55 @@ func TestDirectWritesKeepOrder(t *testing.T) {
 }
 
 // TestDirectWriteAfterWriteDeadline: direct writes keep the socket's write
-// deadline fresh too. The descriptor refuses every write once it has
-// passed, and a socket that only ever took direct writes was cut one
-// WriteTimeout after its last queued write.
+// deadline fresh too. The descriptor refuses even a non-blocking write once
+// its deadline has passed, and a socket whose last blocking write (the
+// writer goroutine's, which sets the deadline) lay more than WriteTimeout
+// back was cut at its next direct write.
+//
+// The test puts the socket in that state at once instead of waiting
+// WriteTimeout out: holding the writing token, as a writer does, it moves
+// the deadline in force (the descriptor's and the one the connection
+// remembers) into the past. Pings, which would refresh the deadline
+// themselves, are not sent within the hang guard, and WriteTimeout is the
+// hang guard, so nothing here depends on the machine's speed.
 func TestDirectWriteAfterWriteDeadline(t *testing.T) {
 	t.Parallel()
-	// Pings go through corkConn.Write, which sets a deadline; the client
-	// answers the one ping sent while it sleeps on its next read. The sleep
-	// only has to outlast WriteTimeout, which is a lower bound a slow machine
-	// cannot break. WriteTimeout must not itself trip: a goroutine parked
-	// between setting the deadline and writing for more than half of it
-	// fails the write, which 40 ms did under load, as did the 1 s pong
-	// deadline while the client slept and read late.
-	const writeTimeout = 2 * time.Second
-	ts := newTestServer(t, serverOpts{cfg: Config{WriteTimeout: writeTimeout, CloseTimeout: guard,
-		PingInterval: 10 * time.Millisecond, PongTimeout: guard}})
+	ts := newTestServer(t, serverOpts{cfg: Config{WriteTimeout: guard, PingInterval: guard, PongTimeout: guard}})
 	client := ts.dial(t, "", nil)
 	sc := ts.accepted(t)
-	for i := range 3 {
-		if !sc.Reply([]byte(fmt.Sprint("m", i))) {
-			t.Fatalf("Reply %d refused", i)
-		}
-		if got := readText(t, client); got != fmt.Sprint("m", i) {
-			t.Fatalf("got %q", got)
-		}
-		time.Sleep(writeTimeout + writeTimeout/4) // past the deadline set by the last write
+	if !sc.Reply([]byte("m0")) {
+		t.Fatal("Reply refused")
 	}
-	if st := ts.hub.Stats(); st.DirectWrites == 0 {
-		t.Fatal("no direct write happened")
+	if got := readText(t, client); got != "m0" {
+		t.Fatalf("got %q", got)
+	}
+
+	sc.qmu.Lock()
+	for sc.writing {
+		sc.writable.Wait()
+	}
+	sc.writing = true
+	sc.qmu.Unlock()
+	past := time.Now().Add(-time.Second)
+	sc.wdeadline = past
+	err := sc.nc.SetWriteDeadline(past)
+	sc.qmu.Lock()
+	sc.writing = false
+	sc.writable.Broadcast()
+	sc.qmu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	direct := ts.hub.Stats().DirectWrites
+	if !sc.Reply([]byte("m1")) {
+		t.Fatal("Reply after the deadline refused")
+	}
+	if got := readText(t, client); got != "m1" {
+		t.Fatalf("got %q", got)
+	}
+	if ts.hub.Stats().DirectWrites == direct {
+		t.Fatal("the reply after the deadline was not written directly")
 	}
 }
 

@@ -608,9 +608,8 @@ func (s *SFU) serveOp(ctx context.Context, q rpcReq, resp *rpcResp) error {
 	case "disconnect":
 		return s.Disconnect(ctx, q.Account, q.Target)
 	case "mesh":
-		var err error
-		resp.Handled, err = s.meshSignal(ctx, q.Account, q.Channel, q.Target, MeshSignal{Type: q.Sig, SDP: q.SDP, Candidate: q.Cand})
-		return err
+		s.serveMesh(q, resp)
+		return nil
 	case "meshleave":
 		s.meshLeave(q.Account, q.Channel)
 		return nil

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/voice"
@@ -78,6 +79,13 @@ type sfuNode struct {
 
 func (w *world) node(t testing.TB, prefix string) *sfuNode {
 	t.Helper()
+	return w.nodeWith(t, prefix, w.comm, nil)
+}
+
+// nodeWith is node with its own access checks and, if mesh is not nil,
+// mesh signalling.
+func (w *world) nodeWith(t testing.TB, prefix string, access voice.Access, mesh *voice.MeshConfig) *sfuNode {
+	t.Helper()
 	plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +99,10 @@ func (w *world) node(t testing.TB, prefix string) *sfuNode {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := voice.NewSFU(plane, w.comm, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	s := voice.NewSFU(plane, access, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if mesh != nil {
+		s.EnableMesh(*mesh)
+	}
 	leases := &killableLeases{LeaseStore: w.db.VoiceLeases()}
 	if err := s.EnableCluster(voice.ClusterConfig{Bus: busAdapter{pb}, Leases: leases, Life: ctx}); err != nil {
 		t.Fatal(err)
@@ -116,6 +127,29 @@ func (w *world) node(t testing.TB, prefix string) *sfuNode {
 	return n
 }
 
+// twoNodes makes a world on PostgreSQL and two nodes of one cluster on
+// it, sharing one NATS server under a prefix of the test's own. It skips
+// the test without HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL.
+func twoNodes(t testing.TB) (w *world, a, b *sfuNode) {
+	t.Helper()
+	w, prefix := clusterWorld(t)
+	return w, w.node(t, prefix), w.node(t, prefix)
+}
+
+// clusterWorld makes a world on PostgreSQL and a bus prefix of the test's
+// own for its nodes; it skips the test without HEARTH_TEST_POSTGRES_URL
+// and HEARTH_TEST_NATS_URL.
+func clusterWorld(t testing.TB) (*world, string) {
+	t.Helper()
+	if storetest.PostgresURL() == "" || os.Getenv("HEARTH_TEST_NATS_URL") == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	w := newWorldOn(t, storetest.OpenPostgres(t))
+	r := make([]byte, 6)
+	_, _ = rand.Read(r)
+	return w, "sfu" + hex.EncodeToString(r)
+}
+
 func udpPort(a net.Addr) string { return strconv.Itoa(a.(*net.UDPAddr).Port) }
 
 // TestSFUClusterTwoNodes: two nodes on one PostgreSQL and one NATS. A
@@ -128,14 +162,7 @@ func udpPort(a net.Addr) string { return strconv.Itoa(a.(*net.UDPAddr).Port) }
 // and media flows again.
 func TestSFUClusterTwoNodes(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || os.Getenv("HEARTH_TEST_NATS_URL") == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	w := newWorldOn(t, storetest.OpenPostgres(t))
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "sfu" + hex.EncodeToString(b)
-	nodeA, nodeB := w.node(t, prefix), w.node(t, prefix)
+	w, nodeA, nodeB := twoNodes(t)
 	ctx := testCtx(t)
 	alice, bob := w.owner, w.member("bob")
 
@@ -214,14 +241,7 @@ func TestSFUClusterTwoNodes(t *testing.T) {
 // media port, and it hears a participant who joined after it).
 func TestSFUClusterJoinRightAfterOwnerDies(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || os.Getenv("HEARTH_TEST_NATS_URL") == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	w := newWorldOn(t, storetest.OpenPostgres(t))
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "sfu" + hex.EncodeToString(b)
-	nodeA, nodeB := w.node(t, prefix), w.node(t, prefix)
+	w, nodeA, nodeB := twoNodes(t)
 	ctx := testCtx(t)
 	alice, carol := w.owner, w.member("carol")
 
@@ -260,4 +280,63 @@ func TestSFUClusterJoinRightAfterOwnerDies(t *testing.T) {
 	pc.until(ctx, "alice's audio on B", func() bool { return pc.count(alice, "mic") >= 5 })
 	t.Logf("A killed; A's lease live at the join: %v; carol's join through B returned after %v",
 		live == nodeA.sfu.NodeID(), joined.Round(time.Millisecond))
+}
+
+// slowAccess holds one account's access checks until open is closed: a
+// room's node slow to decide (a loaded database).
+type slowAccess struct {
+	voice.Access
+	account string
+	open    chan struct{}
+}
+
+func (a *slowAccess) ChannelAccess(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error) {
+	if accountID == a.account {
+		select {
+		case <-a.open:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return a.Access.ChannelAccess(ctx, accountID, channelID)
+}
+
+// TestMeshSignalAcrossNodesSlowOwner: a Together mesh client on node B
+// offers to an SFU participant of a room on node A while A is slow to
+// handle it (the client's access check waits). B learns at once that A's
+// room takes the offer, and A's answer, made once its check is done,
+// still reaches the client: everything waited for here comes only after
+// MeshSignal returned. It was lost when A's work was bound by the
+// caller's rpcTimeout: B gave up (handled false, the offer relayed to a
+// web app that ignores it), A's check ran out with the call, and the
+// client, which offers once, never heard the room.
+func TestMeshSignalAcrossNodesSlowOwner(t *testing.T) {
+	t.Parallel()
+	w, prefix := clusterWorld(t)
+	carol := w.member("carol")
+	var mu sync.Mutex
+	var meshes []*meshPeer
+	mesh := meshConfig(func() []*meshPeer { mu.Lock(); defer mu.Unlock(); return meshes })
+	slow := &slowAccess{Access: w.comm, account: carol, open: make(chan struct{})}
+	nodeA, nodeB := w.nodeWith(t, prefix, slow, &mesh), w.nodeWith(t, prefix, w.comm, &mesh)
+	ctx := testCtx(t)
+	alice := w.owner
+	pa := w.joinOn(ctx, nodeA.sfu, alice)
+	if err := pa.publish(ctx, true, false); err != nil {
+		t.Fatal(err)
+	}
+
+	mc := w.newMeshPeer(carol)
+	mc.via = nodeB.sfu
+	mu.Lock()
+	meshes = []*meshPeer{mc}
+	mu.Unlock()
+	offer := mc.localOffer(alice)
+	handled, err := nodeB.sfu.MeshSignal(ctx, carol, w.voice, alice, voice.MeshSignal{Type: "offer", SDP: offer})
+	close(slow.open)
+	if err != nil || !handled {
+		t.Fatalf("offer through B: handled %v, err %v; want handled by A's room", handled, err)
+	}
+	mc.until(ctx, "carol hears alice through A's bridge", func() bool { return mc.got[alice] >= 5 })
+	pa.until(ctx, "alice hears carol", func() bool { return pa.count(carol, "mic") >= 5 })
 }

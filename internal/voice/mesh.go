@@ -158,14 +158,45 @@ func (s *SFU) meshLeave(accountID, channelID string) {
 	}
 }
 
-func (s *SFU) meshSignal(ctx context.Context, from, channelID, to string, sig MeshSignal) (bool, error) {
+// meshRoute finds the participants of a mesh signal from account from to
+// account to in channelID's room here; ok is false when the room is not
+// to handle it: to is not an SFU participant here, or from is one.
+func (s *SFU) meshRoute(from, channelID, to string) (m, target *Participant, ok bool) {
 	s.mu.Lock()
-	var target, m *Participant
 	if r := s.rooms[channelID]; r != nil {
 		target, m = r.members[to], r.members[from]
 	}
 	s.mu.Unlock()
 	if target == nil || target.mesh != nil || (m != nil && m.mesh == nil) {
+		return nil, nil, false
+	}
+	return m, target, true
+}
+
+// serveMesh runs another node's mesh signal for a room here. The caller
+// is answered at once with whether the room handles it, and the work
+// (access checks, the bridge, ICE gathering, the answer) runs after, bound
+// by bridgeConnect rather than by the caller's wait: under load it can
+// outlast rpcTimeout, and a signal cut off there was lost for good (the
+// mesh client offers once and waits for the answer).
+func (s *SFU) serveMesh(q rpcReq, resp *rpcResp) {
+	if _, _, ok := s.meshRoute(q.Account, q.Channel, q.Target); !ok {
+		return
+	}
+	resp.Handled = true
+	go func() {
+		ctx, cancel := context.WithTimeout(s.cl.life, bridgeConnect)
+		defer cancel()
+		sig := MeshSignal{Type: q.Sig, SDP: q.SDP, Candidate: q.Cand}
+		if _, err := s.meshSignal(ctx, q.Account, q.Channel, q.Target, sig); err != nil {
+			s.log.Debug("voice: mesh signal from another node", "type", q.Sig, "err", err)
+		}
+	}()
+}
+
+func (s *SFU) meshSignal(ctx context.Context, from, channelID, to string, sig MeshSignal) (bool, error) {
+	m, target, ok := s.meshRoute(from, channelID, to)
+	if !ok {
 		return false, nil
 	}
 	switch sig.Type {
@@ -199,13 +230,27 @@ func (s *SFU) meshSignal(ctx context.Context, from, channelID, to string, sig Me
 			return true, nil
 		}
 		// The offer is still on its way (signals may cross nodes out of
-		// order): keep the candidate for the bridge it makes.
+		// order): keep the candidate for the bridge it makes. That bridge
+		// may have taken the candidates kept so far since it was looked
+		// for: then the candidate is this call's to hand over.
 		s.mu.Lock()
 		k := [2]string{from, to}
 		if q := s.early[k]; len(q) < maxEarly && (q != nil || len(s.early) < maxEarlyPairs) {
 			s.early[k] = append(q, c)
 		}
 		s.mu.Unlock()
+		if m == nil {
+			m, _, _ = s.meshRoute(from, channelID, to)
+		}
+		if b := m.bridgeFor(to); b != nil {
+			s.mu.Lock()
+			late := s.early[k]
+			delete(s.early, k)
+			s.mu.Unlock()
+			for _, c := range late {
+				b.addCandidate(c)
+			}
+		}
 	}
 	return true, nil
 }

@@ -19,6 +19,7 @@ import (
 // answers applied (the shape of Together's useWebRTC, in pion).
 type meshPeer struct {
 	w    *world
+	via  *voice.SFU // the SFU its signals go through; nil: the world's
 	acct string
 	mic  *webrtc.TrackLocalStaticRTP
 	stop chan struct{}
@@ -31,7 +32,12 @@ type meshPeer struct {
 
 // enableMesh routes the SFU's mesh signals to the world's mesh peers.
 func (w *world) enableMesh(peers func() []*meshPeer) {
-	w.sfu.EnableMesh(voice.MeshConfig{
+	w.sfu.EnableMesh(meshConfig(peers))
+}
+
+// meshConfig routes an SFU's mesh signals to the given mesh peers.
+func meshConfig(peers func() []*meshPeer) voice.MeshConfig {
+	return voice.MeshConfig{
 		Peers: func(context.Context, string) ([]string, error) {
 			var ids []string
 			for _, m := range peers() {
@@ -46,7 +52,7 @@ func (w *world) enableMesh(peers func() []*meshPeer) {
 				}
 			}
 		},
-	})
+	}
 }
 
 func (w *world) newMeshPeer(acct string) *meshPeer {
@@ -84,7 +90,11 @@ func (w *world) newMeshPeer(acct string) *meshPeer {
 func (m *meshPeer) signal(to string, sig voice.MeshSignal) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := m.w.sfu.MeshSignal(ctx, m.acct, m.w.voice, to, sig); err != nil {
+	via := m.via
+	if via == nil {
+		via = m.w.sfu
+	}
+	if _, err := via.MeshSignal(ctx, m.acct, m.w.voice, to, sig); err != nil {
 		m.w.t.Errorf("mesh signal %s: %v", sig.Type, err)
 	}
 }
@@ -128,6 +138,12 @@ func (m *meshPeer) pc(id string) *webrtc.PeerConnection {
 
 // offer is the newcomer's offer to an SFU participant.
 func (m *meshPeer) offer(to string) {
+	m.signal(to, voice.MeshSignal{Type: "offer", SDP: m.localOffer(to)})
+}
+
+// localOffer makes the offer of the connection to account to and returns
+// its SDP, not yet sent.
+func (m *meshPeer) localOffer(to string) string {
 	pc := m.pc(to)
 	o, err := pc.CreateOffer(nil)
 	if err != nil {
@@ -136,7 +152,7 @@ func (m *meshPeer) offer(to string) {
 	if err := pc.SetLocalDescription(o); err != nil {
 		m.w.t.Fatal(err)
 	}
-	m.signal(to, voice.MeshSignal{Type: "offer", SDP: o.SDP})
+	return o.SDP
 }
 
 func (m *meshPeer) onSignal(from string, sig voice.MeshSignal) {

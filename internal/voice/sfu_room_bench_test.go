@@ -2,15 +2,11 @@ package voice_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"runtime"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/voice"
 )
 
@@ -99,14 +95,7 @@ func BenchmarkSFUJoinToFirstAudio(b *testing.B) {
 		benchJoin(b, w, w.sfu, w.sfu)
 	})
 	b.Run("other-node", func(b *testing.B) {
-		if storetest.PostgresURL() == "" || os.Getenv("HEARTH_TEST_NATS_URL") == "" {
-			b.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-		}
-		w := newWorldOn(b, storetest.OpenPostgres(b))
-		r := make([]byte, 6)
-		_, _ = rand.Read(r)
-		prefix := "sfub" + hex.EncodeToString(r)
-		a, o := w.node(b, prefix), w.node(b, prefix)
+		w, a, o := twoNodes(b)
 		benchJoin(b, w, a.sfu, o.sfu)
 	})
 }

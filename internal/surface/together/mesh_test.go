@@ -2,9 +2,7 @@ package together_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -104,6 +102,18 @@ func newMic(t *testing.T, id string) *webrtc.TrackLocalStaticRTP {
 	return mic
 }
 
+// voiceSocket is where a voice client of either kind starts: u's gateway
+// socket on e, past READY, and an empty record of what it has seen.
+func voiceSocket(t *testing.T, e *env, u user) (*ws, *watched) {
+	t.Helper()
+	w, _, err := e.dial("token=" + u.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("READY")
+	return w, newWatched(t)
+}
+
 // sfuClient is Hearth's web app in a voice channel: VOICE_SFU join, a
 // published microphone, the server's subscribe offers answered.
 type sfuClient struct {
@@ -116,12 +126,9 @@ type sfuClient struct {
 func joinSFU(t *testing.T, e *env, u user, channelID string) *sfuClient {
 	t.Helper()
 	api := loopbackAPI()
-	w, _, err := e.dial("token=" + u.access)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.waitFor("READY")
-	c := &sfuClient{watched: newWatched(t), w: w}
+	w, seen := voiceSocket(t, e, u)
+	c := &sfuClient{watched: seen, w: w}
+	var err error
 	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
 	}
@@ -241,12 +248,8 @@ type meshClient struct {
 
 func joinMesh(t *testing.T, e *env, u user, channelID string) *meshClient {
 	t.Helper()
-	w, _, err := e.dial("token=" + u.access)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.waitFor("READY")
-	m := &meshClient{watched: newWatched(t), e: e, u: u, channel: channelID, w: w, api: loopbackAPI(),
+	w, seen := voiceSocket(t, e, u)
+	m := &meshClient{watched: seen, e: e, u: u, channel: channelID, w: w, api: loopbackAPI(),
 		mic: newMic(t, u.id), peers: map[string]*webrtc.PeerConnection{}}
 	t.Cleanup(func() {
 		m.pmu.Lock()
@@ -492,6 +495,31 @@ func TestVoiceMeshBridgeNoSpeak(t *testing.T) {
 	}
 }
 
+// TestVoiceMeshBridgeSkipsRESTOnly: an SFU participant joining a channel
+// offers a bridge only to the mesh clients that have a gateway socket: ann
+// joined the voice channel through REST alone (no socket to receive an
+// offer, nor to answer one) and is passed over, while carl, who joined
+// after her, is bridged and hears bob. The newcomer's offers go out in
+// join order, one after another, so when carl is in bob's participants
+// ann's turn is over; before, she was bridged too, and stayed in the room
+// for the 30 s the bridge waited for her answer.
+func TestVoiceMeshBridgeSkipsRESTOnly(t *testing.T) {
+	t.Parallel()
+	e, vid, us := meshEnv(t)
+	ann, bob, carl := us[0], us[1], us[2]
+	e.must(201, "POST", "/channels/"+vid+"/voice", ann.access, nil)
+	c := joinMesh(t, e, carl, vid)
+	b := joinSFU(t, e, bob, vid)
+	c.wait("carl hears bob", c.hears(bob.id))
+	b.wait("carl in bob's participants", func() bool { return has(b.members, carl.id) })
+	b.mu.Lock()
+	members := append([]string(nil), b.members...)
+	b.mu.Unlock()
+	if has(members, ann.id) {
+		t.Fatalf("ann, in the channel through REST only, was bridged: bob's participants %v", members)
+	}
+}
+
 // sfuBus adapts the bus to voice.Bus.
 type sfuBus struct{ b bus.Bus }
 
@@ -514,50 +542,21 @@ func (a sfuBus) Subscribe(p string, h func(string, []byte)) (func() error, error
 // everyone.
 func TestVoiceMeshBridgeAcrossNodes(t *testing.T) {
 	t.Parallel()
-	natsURL := os.Getenv("HEARTH_TEST_NATS_URL")
-	if natsURL == "" || storetest.PostgresURL() == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	ctx := context.Background()
-	dsn := storetest.PostgresDSN(t)
-	prefix := "t" + strings.ReplaceAll(rand.Text(), "=", "")
-	var nodes []*env
-	for i := range 2 {
-		db, err := store.Open(ctx, dsn, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if i == 0 {
-			if err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		nb, err := bus.NewNATS(ctx, natsURL, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := bus.WithPrefix(nb, prefix)
-		if err != nil {
-			t.Fatal(err)
-		}
+	n1, n2 := twoNodes(t, func(d *together.Deps, db *store.DB, b bus.Bus) {
 		plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		life, stop := context.WithCancel(ctx)
-		nodes = append(nodes, newNode(t, db, b, func(d *together.Deps) {
-			s := voice.NewSFU(plane, d.Community, nil)
-			if err := s.EnableCluster(voice.ClusterConfig{Bus: sfuBus{b}, Leases: db.VoiceLeases(), Life: life}); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan struct{})
-			go func() { _ = s.Run(life); close(done) }()
-			t.Cleanup(func() { s.Close(); stop(); <-done; _ = plane.Close() })
-			d.SFU = s
-		}))
-	}
-	n1, n2 := nodes[0], nodes[1]
+		life, stop := context.WithCancel(context.Background())
+		s := voice.NewSFU(plane, d.Community, nil)
+		if err := s.EnableCluster(voice.ClusterConfig{Bus: sfuBus{b}, Leases: db.VoiceLeases(), Life: life}); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { _ = s.Run(life); close(done) }()
+		t.Cleanup(func() { s.Close(); stop(); <-done; _ = plane.Close() })
+		d.SFU = s
+	})
 	ann, bob, carl := n1.register("ann"), n1.register("bob"), n1.register("carl")
 	sid, _ := n1.serverWithChannel(ann, "general", bob, carl)
 	vc, _ := n1.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})

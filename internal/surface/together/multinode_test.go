@@ -2,6 +2,7 @@ package together_test
 
 import (
 	"context"
+	"crypto/rand"
 	"os"
 	"strings"
 	"testing"
@@ -9,19 +10,23 @@ import (
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/surface/together"
 )
 
-// TestTwoNodes runs two nodes on one PostgreSQL and one NATS: a message
-// posted through node 1 reaches a socket on node 2, and a permission change
-// made on node 1 filters node 2's deliveries.
-func TestTwoNodes(t *testing.T) {
-	t.Parallel()
+// twoNodes runs the surface twice, as two nodes of a cluster on one
+// PostgreSQL database and one NATS server (its topics, presence's too,
+// under a prefix of this test's own); wire, if not nil, adds what a test needs to each
+// node's dependencies, given that node's database and bus. It skips the
+// test without HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL.
+func twoNodes(t *testing.T, wire func(d *together.Deps, db *store.DB, b bus.Bus)) (n1, n2 *env) {
+	t.Helper()
 	natsURL := os.Getenv("HEARTH_TEST_NATS_URL")
 	if natsURL == "" || storetest.PostgresURL() == "" {
 		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
 	}
 	ctx := context.Background()
 	dsn := storetest.PostgresDSN(t)
+	prefix := "t" + strings.ReplaceAll(rand.Text(), "=", "")
 	var nodes []*env
 	for i := range 2 {
 		db, err := store.Open(ctx, dsn, nil)
@@ -34,13 +39,30 @@ func TestTwoNodes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		b, err := bus.NewNATS(ctx, natsURL, nil)
+		nb, err := bus.NewNATS(ctx, natsURL, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		nodes = append(nodes, newNode(t, db, b))
+		b, err := bus.WithPrefix(nb, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, newNode(t, db, b, func(d *together.Deps) {
+			d.PresenceBus = b // as the app wires it: who has a socket is known cluster-wide
+			if wire != nil {
+				wire(d, db, b)
+			}
+		}))
 	}
-	n1, n2 := nodes[0], nodes[1]
+	return nodes[0], nodes[1]
+}
+
+// TestTwoNodes runs two nodes on one PostgreSQL and one NATS: a message
+// posted through node 1 reaches a socket on node 2, and a permission change
+// made on node 1 filters node 2's deliveries.
+func TestTwoNodes(t *testing.T) {
+	t.Parallel()
+	n1, n2 := twoNodes(t, nil)
 	ann, bob := n1.register("ann"), n2.register("bob")
 	srv, _ := n1.must(201, "POST", "/servers", ann.access, map[string]any{"name": "N", "is_public": true})
 	sid := srv["id"].(string)

@@ -162,16 +162,20 @@ func (s *Surface) meshLeft(ctx context.Context, accountID, channelID string) {
 	}
 }
 
-// voicePeers lists the accounts in a channel's voice, for the SFU's mesh
-// bridge.
+// voicePeers lists the accounts in a channel's voice that have a gateway
+// socket on some node, for the SFU's mesh bridge. One that joined through
+// REST alone has nowhere to receive an offer: the bridge offered to it
+// waited bridgeConnect for an answer nobody could send.
 func (s *Surface) voicePeers(ctx context.Context, channelID string) ([]string, error) {
 	vs, err := s.d.Voice.VoiceIn(ctx, channelID)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(vs))
-	for i, v := range vs {
-		ids[i] = v.UserID
+	ids := make([]string, 0, len(vs))
+	for _, v := range vs {
+		if s.pres.Count(v.UserID) > 0 {
+			ids = append(ids, v.UserID)
+		}
 	}
 	return ids, nil
 }
