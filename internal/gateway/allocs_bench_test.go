@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"io"
-	"net/http"
 	"runtime"
 	"sync"
 	"testing"
-	"time"
 )
 
 // BenchmarkFanoutAllocs reports heap allocations per delivery on the
@@ -42,12 +40,7 @@ func BenchmarkFanoutAllocs(b *testing.B) {
 		{"together/direct-send", MessagePerFrame{}, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			bus := newFakeBus()
-			ts := newTestServer(b, serverOpts{
-				sub:  bus,
-				cfg:  Config{SendQueueMessages: 1024, PingInterval: time.Hour},
-				conn: func(*http.Request) ConnOptions { return ConnOptions{Codec: tc.codec} },
-			})
+			bus, ts := newFanoutServer(b, tc.codec)
 			var wg sync.WaitGroup
 			servers := make([]*Conn, 0, conns)
 			for range conns {

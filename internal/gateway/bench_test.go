@@ -25,6 +25,19 @@ func benchEnvelope(_ string, data []byte) ([]byte, bool) {
 	return append(out, '}'), true
 }
 
+// newFanoutServer is the fan-out benchmarks' server: a Hub subscribed to
+// the returned in-test bus, every socket with codec, queues of 1,024
+// messages and no pings.
+func newFanoutServer(b *testing.B, codec Codec) (*fakeBus, *testServer) {
+	b.Helper()
+	bus := newFakeBus()
+	return bus, newTestServer(b, serverOpts{
+		sub:  bus,
+		cfg:  Config{SendQueueMessages: 1024, PingInterval: time.Hour},
+		conn: func(*http.Request) ConnOptions { return ConnOptions{Codec: codec} },
+	})
+}
+
 // BenchmarkFanout measures delivering bus events to 1,000 subscribed sockets
 // end to end.
 //
@@ -61,12 +74,7 @@ func BenchmarkFanout(b *testing.B) {
 		{"raw/passthrough/burst=16", true, nil, MessagePerFrame{}, 16},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			bus := newFakeBus()
-			ts := newTestServer(b, serverOpts{
-				sub:  bus,
-				cfg:  Config{SendQueueMessages: 1024, PingInterval: time.Hour},
-				conn: func(*http.Request) ConnOptions { return ConnOptions{Codec: tc.codec} },
-			})
+			bus, ts := newFanoutServer(b, tc.codec)
 			var wg sync.WaitGroup
 			ctx, cancel := context.WithCancel(context.Background())
 			b.Cleanup(cancel)

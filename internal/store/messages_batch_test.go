@@ -21,11 +21,7 @@ func TestPostBatch(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := context.Background()
-			log := &eventLog{}
-			svc, err := messages.New(db.Messages(), log, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, log := newMessageService(t, db)
 			ann := newAccount(t, db, "ann")
 			conv := identity.NewID()
 			in := func(body string) messages.PostInput {

@@ -62,6 +62,18 @@ func ids(ms []*messages.Message) []string {
 	return out
 }
 
+// newMessageService is the messages service over db's message store, with
+// the log of the events it publishes.
+func newMessageService(t *testing.T, db *store.DB) (*messages.Service, *eventLog) {
+	t.Helper()
+	log := &eventLog{}
+	svc, err := messages.New(db.Messages(), log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, log
+}
+
 // TestMessagesStoreContract runs the message store contract on every engine.
 func TestMessagesStoreContract(t *testing.T) {
 	t.Parallel()
@@ -70,11 +82,7 @@ func TestMessagesStoreContract(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := context.Background()
-			log := &eventLog{}
-			svc, err := messages.New(db.Messages(), log, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, log := newMessageService(t, db)
 			ann, bob := newAccount(t, db, "ann"), newAccount(t, db, "bob")
 			conv, other := identity.NewID(), identity.NewID()
 			var posted []*messages.Message
