@@ -591,22 +591,8 @@ func (p *Participant) meshSource(b *bridge, tr *webrtc.TrackRemote, level uint8)
 	t := ms.track
 	p.mu.Unlock()
 	if isNew {
-		s.mu.Lock()
-		r := s.rooms[p.ChannelID]
-		if r == nil || r.members[p.AccountID] != p {
-			s.mu.Unlock()
+		if !s.addRoomTrack(p, t) {
 			return nil, nil
-		}
-		r.tracks = append(r.tracks, t)
-		var others []*Participant
-		for _, o := range r.members {
-			if o != p {
-				others = append(others, o)
-			}
-		}
-		s.mu.Unlock()
-		for _, o := range others {
-			o.subscribe(t)
 		}
 		s.broadcastTracks(p.ChannelID)
 	}

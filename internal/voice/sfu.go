@@ -860,25 +860,8 @@ func (p *Participant) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) 
 		}
 	}
 	l := t.addLayer(tr, level)
-	if isNew {
-		s := p.sfu
-		s.mu.Lock()
-		r := s.rooms[p.ChannelID]
-		if r == nil || r.members[p.AccountID] != p {
-			s.mu.Unlock()
-			return
-		}
-		r.tracks = append(r.tracks, t)
-		var others []*Participant
-		for _, o := range r.members {
-			if o != p {
-				others = append(others, o)
-			}
-		}
-		s.mu.Unlock()
-		for _, o := range others {
-			o.subscribe(t)
-		}
+	if isNew && !p.sfu.addRoomTrack(p, t) {
+		return
 	}
 	p.sfu.broadcastTracks(p.ChannelID)
 	go t.read(l)
@@ -952,4 +935,27 @@ func ridRank(rid string) int {
 		return 2
 	}
 	return 1
+}
+
+// addRoomTrack adds p's new track t to p's room and subscribes every other
+// member to it; false (nothing done) when p has left the room.
+func (s *SFU) addRoomTrack(p *Participant, t *pubTrack) bool {
+	s.mu.Lock()
+	r := s.rooms[p.ChannelID]
+	if r == nil || r.members[p.AccountID] != p {
+		s.mu.Unlock()
+		return false
+	}
+	r.tracks = append(r.tracks, t)
+	var others []*Participant
+	for _, o := range r.members {
+		if o != p {
+			others = append(others, o)
+		}
+	}
+	s.mu.Unlock()
+	for _, o := range others {
+		o.subscribe(t)
+	}
+	return true
 }

@@ -195,21 +195,25 @@ func (s *Surface) sendTo(msg []byte, want func(accountID string) bool) {
 	if msg == nil {
 		return
 	}
+	s.sendCollected(msg, func(conns []*gateway.Conn) []*gateway.Conn {
+		for acct, set := range s.clients {
+			if want(acct) {
+				conns = appendReady(conns, set)
+			}
+		}
+		return conns
+	})
+}
+
+// sendCollected sends msg to the connections collect appends (under s.mu)
+// to a pooled list, so a dispatch does not grow a new slice each time.
+func (s *Surface) sendCollected(msg []byte, collect func([]*gateway.Conn) []*gateway.Conn) {
 	box, _ := connsPool.Get().(*[]*gateway.Conn)
 	if box == nil {
 		box = new([]*gateway.Conn)
 	}
-	conns := (*box)[:0]
 	s.mu.Lock()
-	for acct, set := range s.clients {
-		if want(acct) {
-			for _, c := range set {
-				if c.ready.Load() {
-					conns = append(conns, c.conn)
-				}
-			}
-		}
-	}
+	conns := collect((*box)[:0])
 	s.mu.Unlock()
 	gateway.SendAll(conns, msg)
 	clear(conns)
@@ -217,7 +221,17 @@ func (s *Surface) sendTo(msg []byte, want func(accountID string) bool) {
 	connsPool.Put(box)
 }
 
-// connsPool holds sendTo's recipient lists, so a dispatch does not grow a
+// appendReady appends the connections of set that have had READY.
+func appendReady(conns []*gateway.Conn, set []*client) []*gateway.Conn {
+	for _, c := range set {
+		if c.ready.Load() {
+			conns = append(conns, c.conn)
+		}
+	}
+	return conns
+}
+
+// connsPool holds sendCollected's recipient lists, so a dispatch does not grow a
 // new slice to the number of sockets each time.
 var connsPool sync.Pool
 

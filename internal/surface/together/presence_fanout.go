@@ -92,36 +92,24 @@ func (s *Surface) sendToLists(msg []byte, lists [][]string) {
 	if len(lists) > 1 {
 		seen = map[string]struct{}{}
 	}
-	box, _ := connsPool.Get().(*[]*gateway.Conn)
-	if box == nil {
-		box = new([]*gateway.Conn)
-	}
-	conns := (*box)[:0]
-	s.mu.Lock()
-	for _, ids := range lists {
-		for _, id := range ids {
-			set := s.clients[id]
-			if len(set) == 0 {
-				continue
-			}
-			if seen != nil {
-				if _, ok := seen[id]; ok {
+	s.sendCollected(msg, func(conns []*gateway.Conn) []*gateway.Conn {
+		for _, ids := range lists {
+			for _, id := range ids {
+				set := s.clients[id]
+				if len(set) == 0 {
 					continue
 				}
-				seen[id] = struct{}{}
-			}
-			for _, c := range set {
-				if c.ready.Load() {
-					conns = append(conns, c.conn)
+				if seen != nil {
+					if _, ok := seen[id]; ok {
+						continue
+					}
+					seen[id] = struct{}{}
 				}
+				conns = appendReady(conns, set)
 			}
 		}
-	}
-	s.mu.Unlock()
-	gateway.SendAll(conns, msg)
-	clear(conns)
-	*box = conns[:0]
-	connsPool.Put(box)
+		return conns
+	})
 }
 
 // forgetMemberLists drops the cached member lists of the given communities.
