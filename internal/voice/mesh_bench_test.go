@@ -207,14 +207,9 @@ func BenchmarkSFUMeshBridge(b *testing.B) {
 				w.enableMesh(func() []*meshPeer { mu.Lock(); defer mu.Unlock(); return meshes })
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				defer cancel()
-				peers := make([]*peer, k)
-				for i := range peers {
-					acct := w.owner
-					if i > 0 {
-						acct = w.member("p" + strconv.Itoa(i))
-					}
-					peers[i] = w.join(ctx, acct)
-					if err := peers[i].publish(ctx, true, false); err != nil {
+				peers := w.joinN(ctx, k)
+				for _, p := range peers {
+					if err := p.publish(ctx, true, false); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,6 +193,19 @@ type peer struct {
 	// (media_files_test.go)
 	media *mediaFiles
 	pace  time.Duration
+}
+
+// joinN joins n peers, one after another: the owner, then members p1, p2….
+func (w *world) joinN(ctx context.Context, n int) []*peer {
+	peers := make([]*peer, n)
+	for i := range peers {
+		acct := w.owner
+		if i > 0 {
+			acct = w.member("p" + strconv.Itoa(i))
+		}
+		peers[i] = w.join(ctx, acct)
+	}
+	return peers
 }
 
 func (w *world) join(ctx context.Context, acct string) *peer {

@@ -24,14 +24,7 @@ func BenchmarkSFURoom(b *testing.B) {
 			w := newWorld(b)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			peers := make([]*peer, n)
-			for i := range peers {
-				acct := w.owner
-				if i > 0 {
-					acct = w.member("p" + strconv.Itoa(i))
-				}
-				peers[i] = w.join(ctx, acct)
-			}
+			peers := w.joinN(ctx, n)
 			for _, p := range peers[:talkers] {
 				if err := p.publish(ctx, true, false); err != nil {
 					b.Fatal(err)
