@@ -189,3 +189,92 @@ func TestCommunityStoreContract(t *testing.T) {
 		})
 	}
 }
+
+// TestMemberCountFollowsMembership: a community's member_count is kept by
+// the database, not counted on read, so it must follow every way a member
+// comes and goes (join, leave, an account deleted with its memberships),
+// and the migration that introduced it must count the members an older
+// Hearth left, on both engines.
+func TestMemberCountFollowsMembership(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			svc, err := community.New(db.Community(), nil, db.Messages(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			owner, ann, bob := newAccount(t, db, "owner"), newAccount(t, db, "ann"), newAccount(t, db, "bob")
+			c, err := svc.Create(ctx, owner, community.CreateInput{Name: "Count", IsPublic: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := svc.Create(ctx, ann, community.CreateInput{Name: "Other", IsPublic: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := func(step string, id string, want int) {
+				t.Helper()
+				got, err := db.Community().Community(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.MemberCount != want {
+					t.Errorf("%s: member_count %d, want %d", step, got.MemberCount, want)
+				}
+				cs, err := db.Community().CommunitiesOf(ctx, owner)
+				if err != nil || (id == c.ID && (len(cs) != 1 || cs[0].MemberCount != want)) {
+					t.Errorf("%s: server list %v %v", step, cs, err)
+				}
+			}
+			count("created", c.ID, 1)
+			for _, a := range []string{ann, bob} {
+				if _, err := svc.Join(ctx, a, c.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			count("two joined", c.ID, 3)
+			count("the other community", other.ID, 1)
+			if _, err := svc.Join(ctx, ann, c.ID); err == nil {
+				t.Fatal("second join accepted")
+			}
+			count("a refused second join", c.ID, 3)
+			if err := db.Community().RemoveMember(ctx, c.ID, ann); err != nil {
+				t.Fatal(err)
+			}
+			count("left", c.ID, 2)
+			if err := db.Identity().DeleteAccount(ctx, bob); err != nil {
+				t.Fatal(err)
+			}
+			count("member's account deleted", c.ID, 1)
+
+			// An older database: no column, no triggers, members joined.
+			dave := newAccount(t, db, "dave")
+			if err := db.Community().AddMember(ctx, c.ID, dave, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			down := []string{`DROP TRIGGER community_members_count_ad`, `DROP TRIGGER community_members_count_ai`,
+				`ALTER TABLE communities DROP COLUMN member_count`}
+			if eng.Name == "postgres" {
+				down = []string{`DROP TRIGGER community_members_count ON community_members`, `DROP FUNCTION community_members_count()`,
+					`ALTER TABLE communities DROP COLUMN member_count`}
+			}
+			for _, q := range append(down, `DELETE FROM goose_db_version WHERE version_id = 1700`) {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatal(q, err)
+				}
+			}
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			count("migrated", c.ID, 2)
+			erin := newAccount(t, db, "erin")
+			if err := db.Community().AddMember(ctx, c.ID, erin, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			count("joined after the migration", c.ID, 3)
+		})
+	}
+}
