@@ -109,38 +109,39 @@ func (s *Service) Access(ctx context.Context, accountID, communityID string) (*A
 	if _, err := uuid.Parse(communityID); err != nil {
 		return nil, ErrServerNotFound
 	}
-	c, err := s.st.Community(ctx, communityID)
+	st, err := s.st.MemberStanding(ctx, communityID, accountID)
 	if errors.Is(err, fault.NotFound) {
 		return nil, ErrServerNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	ok, err := s.st.IsMember(ctx, communityID, accountID)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+	if !st.Member {
 		return nil, ErrServerNotFound
 	}
-	return s.accessFor(ctx, c, accountID)
+	return accessOf(st, accountID), nil
 }
 
+// accessFor loads accountID's bits in c (another member's, for checks of
+// who may act on whom).
 func (s *Service) accessFor(ctx context.Context, c *Community, accountID string) (*Access, error) {
-	roleIDs, err := s.st.MemberRoleIDs(ctx, c.ID, accountID)
+	st, err := s.st.MemberStanding(ctx, c.ID, accountID)
 	if err != nil {
 		return nil, err
 	}
-	roles, err := s.st.Roles(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	a := &Access{Community: c, AccountID: accountID, IsOwner: c.OwnerID == accountID, RoleIDs: roleIDs, Roles: map[string]*Role{}}
-	for _, r := range roles {
+	st.Community = c
+	return accessOf(st, accountID), nil
+}
+
+func accessOf(st *Standing, accountID string) *Access {
+	c := st.Community
+	a := &Access{Community: c, AccountID: accountID, IsOwner: c.OwnerID == accountID, RoleIDs: st.RoleIDs,
+		Roles: make(map[string]*Role, len(st.Roles))}
+	for _, r := range st.Roles {
 		a.Roles[r.ID] = r
 	}
-	a.Perms = ServerPerms(a.IsOwner, roleIDs, a.Roles)
-	return a, nil
+	a.Perms = ServerPerms(a.IsOwner, a.RoleIDs, a.Roles)
+	return a
 }
 
 // Require returns Forbidden unless the server-wide bits include p.
@@ -167,22 +168,18 @@ func (s *Service) ChannelAccess(ctx context.Context, accountID, channelID string
 	if _, err := uuid.Parse(channelID); err != nil {
 		return nil, ErrChannelNotFound
 	}
-	ch, err := s.st.Channel(ctx, channelID)
+	st, err := s.st.ChannelStanding(ctx, channelID, accountID)
 	if errors.Is(err, fault.NotFound) {
 		return nil, ErrChannelNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.Access(ctx, accountID, ch.CommunityID)
-	if err != nil {
+	if !st.Member {
 		return nil, ErrChannelNotFound
 	}
-	ovs, err := s.st.Overrides(ctx, ch.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &ChannelAccess{Access: a, Channel: ch, Perms: ChannelPerms(a.IsOwner, accountID, a.RoleIDs, a.Roles, ovs)}, nil
+	a := accessOf(st, accountID)
+	return &ChannelAccess{Access: a, Channel: st.Channel, Perms: ChannelPerms(a.IsOwner, accountID, a.RoleIDs, a.Roles, st.Overrides)}, nil
 }
 
 // ChannelViewers returns, for every member, their bits in the channel

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -113,6 +114,105 @@ func (s *Community) DeleteCommunity(ctx context.Context, id string) error {
 // Community returns one community.
 func (s *Community) Community(ctx context.Context, id string) (*community.Community, error) {
 	return scanCommunity(s.db.QueryRowContext(ctx, `SELECT `+communityCols+` FROM communities c WHERE c.id=$1`, id))
+}
+
+// MemberStanding reads a community, whether accountID is a member, and the
+// community's roles marked with those accountID holds: two queries.
+func (s *Community) MemberStanding(ctx context.Context, communityID, accountID string) (*community.Standing, error) {
+	var st community.Standing
+	c, err := scanCommunity(scanFunc(func(d ...any) error {
+		return s.db.QueryRowContext(ctx, `SELECT `+communityCols+`,
+			EXISTS (SELECT 1 FROM community_members m WHERE m.community_id = c.id AND m.account_id = $2)
+			FROM communities c WHERE c.id = $1`, communityID, accountID).Scan(append(d, &st.Member)...)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	st.Community = c
+	return &st, s.heldRoles(ctx, &st, accountID)
+}
+
+// ChannelStanding reads a channel, its community, whether accountID is a
+// member and the channel's overrides in one query (a row per override),
+// then the community's roles marked with those accountID holds.
+func (s *Community) ChannelStanding(ctx context.Context, channelID, accountID string) (*community.Standing, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+qualify("ch.", channelCols)+`, `+communityCols+`,
+		EXISTS (SELECT 1 FROM community_members m WHERE m.community_id = c.id AND m.account_id = $2),
+		o.id, o.role_id, o.account_id, o.allow_bits, o.deny_bits
+		FROM channels ch JOIN communities c ON c.id = ch.community_id
+		LEFT JOIN channel_overrides o ON o.channel_id = ch.id
+		WHERE ch.id = $1 ORDER BY o.id`, channelID, accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	st := community.Standing{Overrides: []*community.Override{}}
+	for rows.Next() {
+		var oid, role, acct sql.NullString
+		var allow, deny sql.NullInt64
+		ch, c, err := scanJoined(rows, scanChannel, scanCommunity, &st.Member, &oid, &role, &acct, &allow, &deny)
+		if err != nil {
+			return nil, err
+		}
+		st.Channel, st.Community = ch, c
+		if oid.Valid {
+			st.Overrides = append(st.Overrides, &community.Override{ID: oid.String, ChannelID: ch.ID, RoleID: strPtr(role),
+				AccountID: strPtr(acct), Allow: allow.Int64, Deny: deny.Int64})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if st.Channel == nil {
+		return nil, fault.NotFound
+	}
+	return &st, s.heldRoles(ctx, &st, accountID)
+}
+
+// heldRoles fills st's roles (as Roles lists them) and the ids of those
+// accountID holds.
+func (s *Community) heldRoles(ctx context.Context, st *community.Standing, accountID string) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+qualify("r.", roleCols)+`,
+		EXISTS (SELECT 1 FROM member_roles mr WHERE mr.community_id = r.community_id AND mr.account_id = $2 AND mr.role_id = r.id)
+		FROM roles r WHERE r.community_id = $1 ORDER BY r.position DESC, r.created_at`, st.Community.ID, accountID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	st.Roles, st.RoleIDs = []*community.Role{}, []string{}
+	for rows.Next() {
+		var held bool
+		r, err := scanRole(scanFunc(func(d ...any) error { return rows.Scan(append(d, &held)...) }))
+		if err != nil {
+			return err
+		}
+		st.Roles = append(st.Roles, r)
+		if held {
+			st.RoleIDs = append(st.RoleIDs, r.ID)
+		}
+	}
+	return rows.Err()
+}
+
+// scanFunc is a scanner made of a function: it lets a scan function
+// (scanRole, scanCommunity) read its columns from a row that has more.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// scanJoined scans one row whose columns are a's, then b's, then more,
+// with a's and b's own scan functions (each finishes its value once the
+// row is scanned).
+func scanJoined[A, B any](row scanner, a func(scanner) (A, error), b func(scanner) (B, error), more ...any) (A, B, error) {
+	var bv B
+	av, err := a(scanFunc(func(da ...any) error {
+		var err error
+		bv, err = b(scanFunc(func(db ...any) error {
+			return row.Scan(slices.Concat(da, db, more)...)
+		}))
+		return err
+	}))
+	return av, bv, err
 }
 
 // CommunitiesOf lists the communities accountID belongs to.
