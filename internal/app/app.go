@@ -70,6 +70,7 @@ type App struct {
 
 	hubMu   sync.Mutex
 	hubs    []*gateway.Hub
+	sockets *gateway.Sockets // the node's socket budget, shared by its hubs (gateway.go)
 	runners []func(context.Context) error
 	closers []func() error
 	// life is the context of background work started by bus handlers

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"syscall"
 
 	"github.com/coder/websocket"
 
@@ -23,6 +24,13 @@ func (a *App) NewHub(cfg gateway.Config, name string) (*gateway.Hub, error) {
 	if cfg.Life == nil {
 		cfg.Life = a.lifeCtx()
 	}
+	a.hubMu.Lock()
+	if a.sockets == nil {
+		a.sockets = gateway.NewSockets(socketBudget())
+		a.Log.Info("socket budget", "max", a.sockets.Max())
+	}
+	cfg.Sockets = a.sockets
+	a.hubMu.Unlock()
 	h, err := gateway.New(cfg, busSubscriber(a.Bus), a.Log.With("surface", name))
 	if err != nil {
 		return nil, err
@@ -32,6 +40,22 @@ func (a *App) NewHub(cfg gateway.Config, name string) (*gateway.Hub, error) {
 	a.hubMu.Unlock()
 	a.HTTP.OnShutdown(func(ctx context.Context) { _ = h.Shutdown(ctx) })
 	return h, nil
+}
+
+// socketBudget is how many WebSockets the node's hubs hold at once: the
+// open-file limit (Go raises the soft limit to the hard one at start) less
+// a tenth of it, and at least 256, for the database, files, HTTP requests
+// and ffmpeg's pipes. 0 (no bound) when the limit cannot be read.
+func socketBudget() int {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur == 0 || l.Cur > 1<<40 {
+		return 0
+	}
+	return socketsWithin(int(l.Cur))
+}
+
+func socketsWithin(limit int) int {
+	return max(limit-max(limit/10, 256), 1)
 }
 
 func busSubscriber(b bus.Bus) gateway.Subscriber {

@@ -116,6 +116,9 @@ type Config struct {
 	// the connection as a slow consumer.
 	SendQueueMessages int
 	SendQueueBytes    int
+	// Sockets, when set, is a budget of open sockets this hub shares with
+	// others (sockets.go): Accept refuses with 503 once it is spent.
+	Sockets *Sockets
 }
 
 func (c Config) withDefaults() Config {
@@ -216,6 +219,7 @@ type Stats struct {
 	Connections     int64  // open now
 	Topics          int64  // bus subscriptions held now
 	Accepted        uint64 // sockets upgraded
+	Refused         uint64 // sockets refused because the Sockets budget was spent
 	MessagesQueued  uint64 // messages accepted by Send
 	MessagesSent    uint64 // messages written to sockets
 	DirectWrites    uint64 // of those, written whole by Reply itself (no writer wake-up)
@@ -229,7 +233,8 @@ type Stats struct {
 
 type counters struct {
 	connections, topics                        atomic.Int64
-	accepted, queued, sent, direct, frames     atomic.Uint64
+	accepted, refused, queued, sent, direct    atomic.Uint64
+	frames                                     atomic.Uint64
 	bytes                                      atomic.Uint64
 	slow, oversize, pingTimeouts, idleTimeouts atomic.Uint64
 }
@@ -335,12 +340,19 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts ConnOptions) (
 		http.Error(w, herr.Error(), status)
 		return nil, fmt.Errorf("gateway: accept: %w", herr)
 	}
+	if !h.cfg.Sockets.take() {
+		h.stats.refused.Add(1)
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "too many open sockets on this server, try again later", http.StatusServiceUnavailable)
+		return nil, ErrTooManySockets
+	}
 	up := ws.HTTPUpgrader{}
 	if proto != "" {
 		up.Protocol = func(p string) bool { return p == proto }
 	}
 	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
+		h.cfg.Sockets.put()
 		if nc != nil {
 			_ = nc.Close()
 		}
@@ -360,6 +372,7 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts ConnOptions) (
 	}
 
 	if !h.register(c) {
+		h.cfg.Sockets.put()
 		c.cancel()
 		_ = nc.SetDeadline(time.Now().Add(h.cfg.CloseTimeout))
 		var f frameBuf
@@ -478,6 +491,7 @@ func (h *Hub) unregister(c *Conn) {
 	removeIndex(h.byAccount, c.accountID, c)
 	removeIndex(h.bySession, c.sessionID, c)
 	h.stats.connections.Add(-1)
+	h.cfg.Sockets.put()
 }
 
 func addIndex(idx map[string][]*Conn, key string, c *Conn) {
@@ -569,6 +583,7 @@ func (h *Hub) Stats() Stats {
 		Connections:     s.connections.Load(),
 		Topics:          s.topics.Load(),
 		Accepted:        s.accepted.Load(),
+		Refused:         s.refused.Load(),
 		MessagesQueued:  s.queued.Load(),
 		MessagesSent:    s.sent.Load(),
 		FramesSent:      s.frames.Load(),
