@@ -8,3 +8,23 @@ func HoldNegotiation(p *Participant) (release func()) {
 	p.mu.Lock()
 	return p.mu.Unlock
 }
+
+// WhileBridging runs f in the window of bridgeTo between making a mesh
+// bridge's connection and registering the bridge, with the SFU
+// participant the bridge stands for.
+func WhileBridging(s *SFU, f func(target string)) { s.bridging = f }
+
+// PublishesMic reports whether account publishes a microphone in the
+// channel's room.
+func PublishesMic(s *SFU, channelID, account string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.rooms[channelID]; r != nil {
+		for _, t := range r.tracks {
+			if t.owner.AccountID == account && t.source == SourceMic {
+				return true
+			}
+		}
+	}
+	return false
+}

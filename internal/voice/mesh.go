@@ -305,17 +305,9 @@ func (p *Participant) bridgeTo(target *Participant) (*bridge, error) {
 		return b, nil
 	}
 	codec := opusCodec
-	var mics []*pubTrack
-	s.mu.Lock()
-	if r := s.rooms[p.ChannelID]; r != nil {
-		for _, t := range r.tracks {
-			if t.owner == target && t.kind == "audio" && t.source == SourceMic {
-				mics = append(mics, t)
-				codec = t.codec
-			}
-		}
+	if mics := s.micsOf(target); len(mics) > 0 {
+		codec = mics[0].codec
 	}
-	s.mu.Unlock()
 	pc, err := s.peers.NewPeerConnection()
 	if err != nil {
 		return nil, err
@@ -338,6 +330,9 @@ func (p *Participant) bridgeTo(target *Participant) (*bridge, error) {
 			p.dropBridge(b)
 		}
 	})
+	if s.bridging != nil {
+		s.bridging(target.AccountID)
+	}
 	p.mu.Lock()
 	if cur := p.mesh.bridges[target.AccountID]; cur != nil || p.closed || len(p.mesh.bridges) >= maxBridges {
 		closed, full := p.closed, len(p.mesh.bridges) >= maxBridges
@@ -377,10 +372,31 @@ func (p *Participant) bridgeTo(target *Participant) (*bridge, error) {
 			}
 		}
 	}()
-	for _, t := range mics {
+	// The target's microphones are read again now that the bridge is in
+	// p.mesh.bridges: one published while the connection was being made
+	// was added to the room when meshSubscribe could not find the bridge
+	// yet, so only this look finds it (meshSubscribe skips a track it
+	// already has). Taking them before the bridge existed lost such a
+	// track, and the mesh client never heard that talker.
+	for _, t := range s.micsOf(target) {
 		p.meshSubscribe(t)
 	}
 	return b, nil
+}
+
+// micsOf lists the microphone tracks target publishes in its room.
+func (s *SFU) micsOf(target *Participant) []*pubTrack {
+	var mics []*pubTrack
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.rooms[target.ChannelID]; r != nil {
+		for _, t := range r.tracks {
+			if t.owner == target && t.kind == "audio" && t.source == SourceMic {
+				mics = append(mics, t)
+			}
+		}
+	}
+	return mics
 }
 
 // dropBridge closes one bridge; a mesh participant left with none is out

@@ -3,6 +3,7 @@ package voice_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"runtime"
 	"strconv"
 	"sync"
@@ -184,7 +185,10 @@ func (m *meshPeer) until(ctx context.Context, what string, cond func() bool) {
 		select {
 		case <-m.changed:
 		case <-ctx.Done():
-			m.w.t.Fatalf("%s never happened", what)
+			m.mu.Lock()
+			got := maps.Clone(m.got)
+			m.mu.Unlock()
+			m.w.t.Fatalf("%s never happened (audio packets received, by peer: %v)", what, got)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package voice_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/voice"
@@ -72,4 +73,58 @@ func TestMeshBridgeBothWays(t *testing.T) {
 	for _, p := range []*peer{ann, bob} {
 		p.until(ctx, "carl heard", func() bool { return p.count(mp.acct, "mic") >= 5 })
 	}
+}
+
+// TestMeshBridgeTalkerPublishesWhileBridging: an SFU newcomer that
+// publishes its microphone while the server is still making its bridge to
+// a mesh client is heard by that client. The track joined the room when
+// the bridge was not yet registered, so the room could not subscribe the
+// mesh client; the bridge had listed the newcomer's microphones before
+// and found none, and the mesh client never heard that talker.
+func TestMeshBridgeTalkerPublishesWhileBridging(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	var mp *meshPeer
+	ready := make(chan struct{})
+	w.enableMesh(func() []*meshPeer {
+		select {
+		case <-ready:
+			return []*meshPeer{mp}
+		default:
+			return nil
+		}
+	})
+	ctx := testCtx(t)
+	ann := w.join(ctx, w.owner)
+	if err := ann.publish(ctx, true, false); err != nil {
+		t.Fatal(err)
+	}
+	mp = w.newMeshPeer(w.member("carl"))
+	close(ready)
+	mp.offer(ann.acct)
+	mp.until(ctx, "carl hears ann", func() bool { return mp.got[ann.acct] >= 5 })
+
+	bobAcct := w.member("bob")
+	joined := make(chan *peer, 1)
+	published := make(chan error, 1)
+	voice.WhileBridging(w.sfu, func(target string) {
+		if target != bobAcct {
+			return
+		}
+		bob := <-joined
+		err := bob.publish(ctx, true, false)
+		for err == nil && !voice.PublishesMic(w.sfu, w.voice, bobAcct) {
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		published <- err
+	})
+	joined <- w.join(ctx, bobAcct)
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+	mp.until(ctx, "carl hears bob, who published while his bridge was made", func() bool { return mp.got[bobAcct] >= 5 })
 }

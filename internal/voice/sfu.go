@@ -123,6 +123,10 @@ type SFU struct {
 	mu        sync.Mutex
 	rooms     map[string]*room
 	byAccount map[string]*Participant // this node's participants and proxies
+
+	// bridging, when set (tests only, export_test.go), runs in bridgeTo
+	// between making a bridge's connection and registering the bridge.
+	bridging func(target string)
 }
 
 // NewSFU makes an SFU on a media plane; access checks permissions.
