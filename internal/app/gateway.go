@@ -5,6 +5,7 @@ import (
 	"syscall"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/gateway"
@@ -28,6 +29,7 @@ func (a *App) NewHub(cfg gateway.Config, name string) (*gateway.Hub, error) {
 	if a.sockets == nil {
 		a.sockets = gateway.NewSockets(socketBudget())
 		a.Log.Info("socket budget", "max", a.sockets.Max())
+		a.registerSocketMetrics()
 	}
 	cfg.Sockets = a.sockets
 	a.hubMu.Unlock()
@@ -40,6 +42,27 @@ func (a *App) NewHub(cfg gateway.Config, name string) (*gateway.Hub, error) {
 	a.hubMu.Unlock()
 	a.HTTP.OnShutdown(func(ctx context.Context) { _ = h.Shutdown(ctx) })
 	return h, nil
+}
+
+// registerSocketMetrics puts the socket budget on /metrics: how many
+// sockets are open, the budget, and how many were refused for it.
+func (a *App) registerSocketMetrics() {
+	reg := a.HTTP.Registry()
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hearth_sockets_open",
+			Help: "WebSockets open on this node, every surface together."}, func() float64 { return float64(a.sockets.Open()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hearth_sockets_max",
+			Help: "The node's socket budget (0: none); past it upgrades are refused with 503."}, func() float64 { return float64(a.sockets.Max()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hearth_sockets_refused_total",
+			Help: "WebSocket upgrades refused because the socket budget was spent."}, func() float64 {
+			a.hubMu.Lock()
+			defer a.hubMu.Unlock()
+			var n uint64
+			for _, h := range a.hubs {
+				n += h.Stats().Refused
+			}
+			return float64(n)
+		}))
 }
 
 // socketBudget is how many WebSockets the node's hubs hold at once: the

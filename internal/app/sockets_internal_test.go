@@ -41,6 +41,24 @@ func TestHubsShareOneSocketBudget(t *testing.T) {
 			t.Errorf("hub %d has its own socket budget", i)
 		}
 	}
+	mfs, err := a.HTTP.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			metrics[mf.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	if metrics["hearth_sockets_max"] != float64(a.sockets.Max()) {
+		t.Errorf("/metrics: hearth_sockets_max %v, want %d", metrics["hearth_sockets_max"], a.sockets.Max())
+	}
+	for _, name := range []string{"hearth_sockets_open", "hearth_sockets_refused_total"} {
+		if v, ok := metrics[name]; !ok || v != 0 {
+			t.Errorf("/metrics: %s = %v (present %v), want 0", name, v, ok)
+		}
+	}
 	for limit, want := range map[int]int{1024: 768, 20000: 18000, 1 << 20: 943719, 100: 1} {
 		if got := socketsWithin(limit); got != want {
 			t.Errorf("socketsWithin(%d) = %d, want %d", limit, got, want)
