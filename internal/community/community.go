@@ -227,6 +227,9 @@ type Standing struct {
 	Roles     []*Role
 	RoleIDs   []string
 	Overrides []*Override // ChannelStanding only
+	// TimeoutUntil is the end of the account's timeout in the community,
+	// nil when none (ChannelStanding only).
+	TimeoutUntil *time.Time
 }
 
 // Store is what the service needs from persistence. Lookups that match

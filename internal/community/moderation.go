@@ -130,9 +130,7 @@ func (s *Service) CanSend(ctx context.Context, accountID, channelID string) (*Ch
 	if !ca.Can(PermSendMessages) {
 		return nil, ErrCannotSend
 	}
-	if to, err := s.TimedOut(ctx, ca.Community.ID, accountID); err != nil {
-		return nil, err
-	} else if to {
+	if ca.TimeoutUntil != nil && s.now().Before(*ca.TimeoutUntil) {
 		return nil, ErrTimedOut
 	}
 	return ca, nil

@@ -157,6 +157,9 @@ type ChannelAccess struct {
 	*Access
 	Channel *Channel
 	Perms   int64 // channel bits
+	// TimeoutUntil is the end of the account's timeout in the community,
+	// nil when none; read with the bits, so a send needs no query of its own.
+	TimeoutUntil *time.Time
 }
 
 // Can reports whether the channel bits include p.
@@ -179,7 +182,8 @@ func (s *Service) ChannelAccess(ctx context.Context, accountID, channelID string
 		return nil, ErrChannelNotFound
 	}
 	a := accessOf(st, accountID)
-	return &ChannelAccess{Access: a, Channel: st.Channel, Perms: ChannelPerms(a.IsOwner, accountID, a.RoleIDs, a.Roles, st.Overrides)}, nil
+	return &ChannelAccess{Access: a, Channel: st.Channel, Perms: ChannelPerms(a.IsOwner, accountID, a.RoleIDs, a.Roles, st.Overrides),
+		TimeoutUntil: st.TimeoutUntil}, nil
 }
 
 // ChannelViewers returns, for every member, their bits in the channel

@@ -133,11 +133,13 @@ func (s *Community) MemberStanding(ctx context.Context, communityID, accountID s
 }
 
 // ChannelStanding reads a channel, its community, whether accountID is a
-// member and the channel's overrides in one query (a row per override),
+// member, the end of its timeout and the channel's overrides in one query
+// (a row per override),
 // then the community's roles marked with those accountID holds.
 func (s *Community) ChannelStanding(ctx context.Context, channelID, accountID string) (*community.Standing, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+qualify("ch.", channelCols)+`, `+communityCols+`,
 		EXISTS (SELECT 1 FROM community_members m WHERE m.community_id = c.id AND m.account_id = $2),
+		(SELECT t.until FROM member_timeouts t WHERE t.community_id = c.id AND t.account_id = $2),
 		o.id, o.role_id, o.account_id, o.allow_bits, o.deny_bits
 		FROM channels ch JOIN communities c ON c.id = ch.community_id
 		LEFT JOIN channel_overrides o ON o.channel_id = ch.id
@@ -149,12 +151,12 @@ func (s *Community) ChannelStanding(ctx context.Context, channelID, accountID st
 	st := community.Standing{Overrides: []*community.Override{}}
 	for rows.Next() {
 		var oid, role, acct sql.NullString
-		var allow, deny sql.NullInt64
-		ch, c, err := scanJoined(rows, scanChannel, scanCommunity, &st.Member, &oid, &role, &acct, &allow, &deny)
+		var allow, deny, until sql.NullInt64
+		ch, c, err := scanJoined(rows, scanChannel, scanCommunity, &st.Member, &until, &oid, &role, &acct, &allow, &deny)
 		if err != nil {
 			return nil, err
 		}
-		st.Channel, st.Community = ch, c
+		st.Channel, st.Community, st.TimeoutUntil = ch, c, TimePtr(until)
 		if oid.Valid {
 			st.Overrides = append(st.Overrides, &community.Override{ID: oid.String, ChannelID: ch.ID, RoleID: strPtr(role),
 				AccountID: strPtr(acct), Allow: allow.Int64, Deny: deny.Int64})

@@ -146,11 +146,17 @@ func TestCommunityStoreContract(t *testing.T) {
 			if to, _ := svc.TimedOut(ctx, c.ID, bob); !to {
 				t.Error("bob should be timed out")
 			}
+			if _, err := svc.CanSend(ctx, bob, chans[0].ID); !errors.Is(err, community.ErrTimedOut) {
+				t.Errorf("timed-out member sends: %v", err)
+			}
 			if err := svc.Timeout(ctx, owner, c.ID, bob, 0, nil); err != nil {
 				t.Fatal(err)
 			}
 			if to, _ := svc.TimedOut(ctx, c.ID, bob); to {
 				t.Error("timeout lifted")
+			}
+			if _, err := svc.CanSend(ctx, bob, chans[0].ID); err != nil {
+				t.Errorf("member sends once the timeout is lifted: %v", err)
 			}
 			// DMs.
 			d, created, err := svc.OpenDM(ctx, ann, bob)
