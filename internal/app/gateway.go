@@ -54,27 +54,29 @@ func (a *App) registerSocketMetrics() {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hearth_sockets_max",
 			Help: "The node's socket budget (0: none); past it upgrades are refused with 503."}, func() float64 { return float64(a.sockets.Max()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "hearth_sockets_refused_total",
-			Help: "WebSocket upgrades refused because the socket budget was spent."}, func() float64 {
-			a.hubMu.Lock()
-			defer a.hubMu.Unlock()
-			var n uint64
-			for _, h := range a.hubs {
-				n += h.Stats().Refused
-			}
-			return float64(n)
-		}))
+			Help: "WebSocket upgrades refused because the socket budget was spent."}, func() float64 { return float64(a.sockets.Refused()) }))
+}
+
+// openFileLimit is the process's open-file limit (Go raises the soft
+// limit to the hard one at start); 0 when it cannot be read or is
+// unlimited.
+func openFileLimit() int {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur > 1<<40 {
+		return 0
+	}
+	return int(l.Cur)
 }
 
 // socketBudget is how many WebSockets the node's hubs hold at once: the
-// open-file limit (Go raises the soft limit to the hard one at start) less
-// a tenth of it, and at least 256, for the database, files, HTTP requests
-// and ffmpeg's pipes. 0 (no bound) when the limit cannot be read.
+// open-file limit less a tenth of it, and at least 256, for the database,
+// files, HTTP requests and ffmpeg's pipes. 0 (no bound) when the limit is
+// unknown.
 func socketBudget() int {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur == 0 || l.Cur > 1<<40 {
-		return 0
+	if limit := openFileLimit(); limit > 0 {
+		return socketsWithin(limit)
 	}
-	return socketsWithin(int(l.Cur))
+	return 0
 }
 
 func socketsWithin(limit int) int {

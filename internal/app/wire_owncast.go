@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/bus"
@@ -200,11 +199,7 @@ func floodRate(r float64) float64 {
 
 // maxChatConnections is Owncast's cap: 70 % of the open-file limit.
 func maxChatConnections() int {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur == 0 {
-		return 0
-	}
-	return int(float64(l.Cur) * 0.7)
+	return int(float64(openFileLimit()) * 0.7)
 }
 
 // scheduledHeadline names the scheduled event a stream going live belongs

@@ -219,7 +219,6 @@ type Stats struct {
 	Connections     int64  // open now
 	Topics          int64  // bus subscriptions held now
 	Accepted        uint64 // sockets upgraded
-	Refused         uint64 // sockets refused because the Sockets budget was spent
 	MessagesQueued  uint64 // messages accepted by Send
 	MessagesSent    uint64 // messages written to sockets
 	DirectWrites    uint64 // of those, written whole by Reply itself (no writer wake-up)
@@ -233,8 +232,7 @@ type Stats struct {
 
 type counters struct {
 	connections, topics                        atomic.Int64
-	accepted, refused, queued, sent, direct    atomic.Uint64
-	frames                                     atomic.Uint64
+	accepted, queued, sent, direct, frames     atomic.Uint64
 	bytes                                      atomic.Uint64
 	slow, oversize, pingTimeouts, idleTimeouts atomic.Uint64
 }
@@ -341,7 +339,6 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts ConnOptions) (
 		return nil, fmt.Errorf("gateway: accept: %w", herr)
 	}
 	if !h.cfg.Sockets.take() {
-		h.stats.refused.Add(1)
 		w.Header().Set("Retry-After", "10")
 		http.Error(w, "too many open sockets on this server, try again later", http.StatusServiceUnavailable)
 		return nil, ErrTooManySockets
@@ -583,7 +580,6 @@ func (h *Hub) Stats() Stats {
 		Connections:     s.connections.Load(),
 		Topics:          s.topics.Load(),
 		Accepted:        s.accepted.Load(),
-		Refused:         s.refused.Load(),
 		MessagesQueued:  s.queued.Load(),
 		MessagesSent:    s.sent.Load(),
 		FramesSent:      s.frames.Load(),

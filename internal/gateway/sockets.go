@@ -19,8 +19,9 @@ var ErrTooManySockets = errors.New("gateway: too many open sockets")
 // rest for everything else. A nil *Sockets, or one with max ≤ 0, bounds
 // nothing.
 type Sockets struct {
-	max  int64
-	open atomic.Int64
+	max     int64
+	open    atomic.Int64
+	refused atomic.Uint64
 }
 
 // NewSockets is a budget of max sockets.
@@ -42,13 +43,22 @@ func (s *Sockets) Open() int {
 	return int(s.open.Load())
 }
 
-// take holds a place; false when the budget is spent.
+// Refused is how many sockets were refused because the budget was spent.
+func (s *Sockets) Refused() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.refused.Load()
+}
+
+// take holds a place; false (counted as refused) when the budget is spent.
 func (s *Sockets) take() bool {
 	if s == nil || s.max <= 0 {
 		return true
 	}
 	if s.open.Add(1) > s.max {
 		s.open.Add(-1)
+		s.refused.Add(1)
 		return false
 	}
 	return true

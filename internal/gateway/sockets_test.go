@@ -39,7 +39,7 @@ func TestSocketsBudgetSharedByHubs(t *testing.T) {
 	}
 	refused(a)
 	refused(b)
-	if got := a.hub.Stats().Refused + b.hub.Stats().Refused; got != 2 {
+	if got := budget.Refused(); got != 2 {
 		t.Errorf("refused %d, want 2", got)
 	}
 	_ = a1.Close(websocket.StatusNormalClosure, "")
