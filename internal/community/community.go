@@ -255,7 +255,9 @@ type Store interface {
 	RemoveMember(ctx context.Context, communityID, accountID string) error
 	IsMember(ctx context.Context, communityID, accountID string) (bool, error)
 	Members(ctx context.Context, communityID string) ([]*Member, error)
-	MemberRoleIDs(ctx context.Context, communityID, accountID string) ([]string, error)
+	// HeldRoles lists a community's roles (as Roles) and the ids of those
+	// accountID holds.
+	HeldRoles(ctx context.Context, communityID, accountID string) (roles []*Role, held []string, err error)
 	CoMembers(ctx context.Context, accountID string) ([]string, error)
 
 	CreateChannel(ctx context.Context, ch *Channel) error
@@ -290,7 +292,6 @@ type Store interface {
 	IsBanned(ctx context.Context, communityID, accountID string) (bool, error)
 	Bans(ctx context.Context, communityID string) ([]*Ban, error)
 	SetTimeout(ctx context.Context, communityID, accountID string, until *time.Time) error
-	TimeoutUntil(ctx context.Context, communityID, accountID string) (*time.Time, error)
 
 	DMChannel(ctx context.Context, id string) (*DMChannel, error)
 	DMChannelBetween(ctx context.Context, a, b string) (*DMChannel, error)

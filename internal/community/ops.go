@@ -696,15 +696,6 @@ func (s *Service) Timeout(ctx context.Context, actor, communityID, target string
 	return nil
 }
 
-// TimedOut reports whether accountID is muted in the community now.
-func (s *Service) TimedOut(ctx context.Context, communityID, accountID string) (bool, error) {
-	until, err := s.st.TimeoutUntil(ctx, communityID, accountID)
-	if err != nil || until == nil {
-		return false, err
-	}
-	return s.now().Before(*until), nil
-}
-
 // OpenDM returns the DM channel between actor and other, creating it
 // (created=true) when there is none.
 func (s *Service) OpenDM(ctx context.Context, actor, other string) (*DMChannel, bool, error) {

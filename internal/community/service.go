@@ -123,14 +123,13 @@ func (s *Service) Access(ctx context.Context, accountID, communityID string) (*A
 }
 
 // accessFor loads accountID's bits in c (another member's, for checks of
-// who may act on whom).
+// who may act on whom); c is already read, so only the roles are.
 func (s *Service) accessFor(ctx context.Context, c *Community, accountID string) (*Access, error) {
-	st, err := s.st.MemberStanding(ctx, c.ID, accountID)
+	roles, held, err := s.st.HeldRoles(ctx, c.ID, accountID)
 	if err != nil {
 		return nil, err
 	}
-	st.Community = c
-	return accessOf(st, accountID), nil
+	return accessOf(&Standing{Community: c, Roles: roles, RoleIDs: held}, accountID), nil
 }
 
 func accessOf(st *Standing, accountID string) *Access {

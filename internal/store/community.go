@@ -129,13 +129,14 @@ func (s *Community) MemberStanding(ctx context.Context, communityID, accountID s
 		return nil, err
 	}
 	st.Community = c
-	return &st, s.heldRoles(ctx, &st, accountID)
+	st.Roles, st.RoleIDs, err = s.HeldRoles(ctx, c.ID, accountID)
+	return &st, err
 }
 
 // ChannelStanding reads a channel, its community, whether accountID is a
 // member, the end of its timeout and the channel's overrides in one query
-// (a row per override),
-// then the community's roles marked with those accountID holds.
+// (a row per override), then the community's roles marked with those
+// accountID holds.
 func (s *Community) ChannelStanding(ctx context.Context, channelID, accountID string) (*community.Standing, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+qualify("ch.", channelCols)+`, `+communityCols+`,
 		EXISTS (SELECT 1 FROM community_members m WHERE m.community_id = c.id AND m.account_id = $2),
@@ -168,32 +169,33 @@ func (s *Community) ChannelStanding(ctx context.Context, channelID, accountID st
 	if st.Channel == nil {
 		return nil, fault.NotFound
 	}
-	return &st, s.heldRoles(ctx, &st, accountID)
+	st.Roles, st.RoleIDs, err = s.HeldRoles(ctx, st.Community.ID, accountID)
+	return &st, err
 }
 
-// heldRoles fills st's roles (as Roles lists them) and the ids of those
-// accountID holds.
-func (s *Community) heldRoles(ctx context.Context, st *community.Standing, accountID string) error {
+// HeldRoles lists a community's roles (as Roles does) and the ids of those
+// accountID holds, in one query.
+func (s *Community) HeldRoles(ctx context.Context, communityID, accountID string) (roles []*community.Role, held []string, err error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+qualify("r.", roleCols)+`,
 		EXISTS (SELECT 1 FROM member_roles mr WHERE mr.community_id = r.community_id AND mr.account_id = $2 AND mr.role_id = r.id)
-		FROM roles r WHERE r.community_id = $1 ORDER BY r.position DESC, r.created_at`, st.Community.ID, accountID)
+		FROM roles r WHERE r.community_id = $1 ORDER BY r.position DESC, r.created_at`, communityID, accountID)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer rows.Close()
-	st.Roles, st.RoleIDs = []*community.Role{}, []string{}
+	roles, held = []*community.Role{}, []string{}
 	for rows.Next() {
-		var held bool
-		r, err := scanRole(scanFunc(func(d ...any) error { return rows.Scan(append(d, &held)...) }))
+		var holds bool
+		r, err := scanRole(scanFunc(func(d ...any) error { return rows.Scan(append(d, &holds)...) }))
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		st.Roles = append(st.Roles, r)
-		if held {
-			st.RoleIDs = append(st.RoleIDs, r.ID)
+		roles = append(roles, r)
+		if holds {
+			held = append(held, r.ID)
 		}
 	}
-	return rows.Err()
+	return roles, held, rows.Err()
 }
 
 // scanFunc is a scanner made of a function: it lets a scan function
@@ -309,12 +311,6 @@ func (s *Community) Members(ctx context.Context, communityID string) ([]*communi
 		}
 	}
 	return members, rrows.Err()
-}
-
-// MemberRoleIDs lists a member's role ids.
-func (s *Community) MemberRoleIDs(ctx context.Context, communityID, accountID string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT role_id FROM member_roles WHERE community_id=$1 AND account_id=$2`, communityID, accountID)
-	return collect(rows, err, scanString)
 }
 
 // CoMembers lists every account sharing a community with accountID.
@@ -634,21 +630,6 @@ func (s *Community) SetTimeout(ctx context.Context, communityID, accountID strin
 	_, err := s.db.ExecContext(ctx, `INSERT INTO member_timeouts (community_id, account_id, until) VALUES ($1,$2,$3)
 		ON CONFLICT (community_id, account_id) DO UPDATE SET until = excluded.until`, communityID, accountID, Micros(*until))
 	return err
-}
-
-// TimeoutUntil returns the end of a member's timeout, nil when none.
-func (s *Community) TimeoutUntil(ctx context.Context, communityID, accountID string) (*time.Time, error) {
-	var until int64
-	err := s.db.QueryRowContext(ctx, `SELECT until FROM member_timeouts WHERE community_id=$1 AND account_id=$2`,
-		communityID, accountID).Scan(&until)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	t := FromMicros(until)
-	return &t, nil
 }
 
 const dmCols = `id, member_a, member_b, created_at, last_message_at`

@@ -18,10 +18,7 @@ func BenchmarkChannelAccess(b *testing.B) {
 		for _, n := range []int{10, 1000} {
 			db := eng.Open(b)
 			ctx := context.Background()
-			svc, err := community.New(db.Community(), nil, db.Messages(), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			svc := newCommunityService(b, db)
 			owner := newAccount(b, db, "owner")
 			c, err := svc.Create(ctx, owner, community.CreateInput{Name: "Bench", IsPublic: true,
 				Channels: []*community.Channel{{Name: "general", Kind: community.KindText}}})

@@ -8,8 +8,20 @@ import (
 
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
+
+// newCommunityService is the community service over db's store, with no
+// bus or event sink.
+func newCommunityService(t testing.TB, db *store.DB) *community.Service {
+	t.Helper()
+	svc, err := community.New(db.Community(), nil, db.Messages(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
 
 // TestCommunityStoreContract runs the community rules and store on every engine.
 func TestCommunityStoreContract(t *testing.T) {
@@ -19,10 +31,7 @@ func TestCommunityStoreContract(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := context.Background()
-			svc, err := community.New(db.Community(), nil, db.Messages(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc := newCommunityService(t, db)
 			owner, ann, bob := newAccount(t, db, "owner"), newAccount(t, db, "ann"), newAccount(t, db, "bob")
 			general := "general"
 			c, err := svc.Create(ctx, owner, community.CreateInput{Name: "Hearth", IsPublic: true,
@@ -143,20 +152,14 @@ func TestCommunityStoreContract(t *testing.T) {
 			if err := svc.Timeout(ctx, owner, c.ID, bob, time.Hour, nil); err != nil {
 				t.Fatal(err)
 			}
-			if to, _ := svc.TimedOut(ctx, c.ID, bob); !to {
-				t.Error("bob should be timed out")
-			}
 			if _, err := svc.CanSend(ctx, bob, chans[0].ID); !errors.Is(err, community.ErrTimedOut) {
-				t.Errorf("timed-out member sends: %v", err)
+				t.Errorf("bob should be timed out: %v", err)
 			}
 			if err := svc.Timeout(ctx, owner, c.ID, bob, 0, nil); err != nil {
 				t.Fatal(err)
 			}
-			if to, _ := svc.TimedOut(ctx, c.ID, bob); to {
-				t.Error("timeout lifted")
-			}
 			if _, err := svc.CanSend(ctx, bob, chans[0].ID); err != nil {
-				t.Errorf("member sends once the timeout is lifted: %v", err)
+				t.Errorf("timeout lifted, but bob still cannot send: %v", err)
 			}
 			// DMs.
 			d, created, err := svc.OpenDM(ctx, ann, bob)
@@ -208,10 +211,7 @@ func TestMemberCountFollowsMembership(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := context.Background()
-			svc, err := community.New(db.Community(), nil, db.Messages(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc := newCommunityService(t, db)
 			owner, ann, bob := newAccount(t, db, "owner"), newAccount(t, db, "ann"), newAccount(t, db, "bob")
 			c, err := svc.Create(ctx, owner, community.CreateInput{Name: "Count", IsPublic: true})
 			if err != nil {
