@@ -18,13 +18,10 @@ func WhileBridging(s *SFU, f func(target string)) { s.bridging = f }
 // channel's room.
 func PublishesMic(s *SFU, channelID, account string) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var p *Participant
 	if r := s.rooms[channelID]; r != nil {
-		for _, t := range r.tracks {
-			if t.owner.AccountID == account && t.source == SourceMic {
-				return true
-			}
-		}
+		p = r.members[account]
 	}
-	return false
+	s.mu.Unlock()
+	return p != nil && len(s.micsOf(p)) > 0
 }

@@ -1,6 +1,7 @@
 package voice_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -40,12 +41,11 @@ func TestMeshSignalRules(t *testing.T) {
 	}
 }
 
-// TestMeshBridgeBothWays: a mesh client (driven through MeshSignal as
-// Together's client signals) in a room with two SFU talkers hears both
-// and is heard by both; one joined before it (it offers), one after (the
-// server offers for the newcomer).
-func TestMeshBridgeBothWays(t *testing.T) {
-	t.Parallel()
+// meshCarlHearsAnn is a room with one SFU talker, ann (the channel's
+// owner), and a mesh client, carl, who has offered to ann: the SFU sends
+// mesh signals to carl only once he exists.
+func meshCarlHearsAnn(t *testing.T) (*world, context.Context, *peer, *meshPeer) {
+	t.Helper()
 	w := newWorld(t)
 	var mp *meshPeer
 	ready := make(chan struct{})
@@ -65,6 +65,16 @@ func TestMeshBridgeBothWays(t *testing.T) {
 	mp = w.newMeshPeer(w.member("carl"))
 	close(ready)
 	mp.offer(ann.acct)
+	return w, ctx, ann, mp
+}
+
+// TestMeshBridgeBothWays: a mesh client (driven through MeshSignal as
+// Together's client signals) in a room with two SFU talkers hears both
+// and is heard by both; one joined before it (it offers), one after (the
+// server offers for the newcomer).
+func TestMeshBridgeBothWays(t *testing.T) {
+	t.Parallel()
+	w, ctx, ann, mp := meshCarlHearsAnn(t)
 	bob := w.join(ctx, w.member("bob"))
 	if err := bob.publish(ctx, true, false); err != nil {
 		t.Fatal(err)
@@ -83,25 +93,7 @@ func TestMeshBridgeBothWays(t *testing.T) {
 // and found none, and the mesh client never heard that talker.
 func TestMeshBridgeTalkerPublishesWhileBridging(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	var mp *meshPeer
-	ready := make(chan struct{})
-	w.enableMesh(func() []*meshPeer {
-		select {
-		case <-ready:
-			return []*meshPeer{mp}
-		default:
-			return nil
-		}
-	})
-	ctx := testCtx(t)
-	ann := w.join(ctx, w.owner)
-	if err := ann.publish(ctx, true, false); err != nil {
-		t.Fatal(err)
-	}
-	mp = w.newMeshPeer(w.member("carl"))
-	close(ready)
-	mp.offer(ann.acct)
+	w, ctx, ann, mp := meshCarlHearsAnn(t)
 	mp.until(ctx, "carl hears ann", func() bool { return mp.got[ann.acct] >= 5 })
 
 	bobAcct := w.member("bob")
