@@ -245,14 +245,27 @@ func eval[T any](p *page, what, js string) T {
 
 func evalWithin[T any](p *page, what, js string, timeout time.Duration) T {
 	p.t.Helper()
-	// timeout is how long it usually takes at most; only a hang fails.
-	ctx, cancel := context.WithTimeout(p.ctx, max(timeout, hangGuard))
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	v, err := evalErr[T](p, js, timeout)
 	if err != nil {
 		p.t.Fatalf("%s: %s: %v", p.name, what, err)
 	}
 	return v
+}
+
+// evalErr is evalWithin's evaluation, returning its error.
+func evalErr[T any](p *page, js string, timeout time.Duration) (T, error) {
+	// timeout is how long it usually takes at most; only a hang fails.
+	ctx, cancel := context.WithTimeout(p.ctx, max(timeout, hangGuard))
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+}
+
+// navigatedAway reports whether an evaluation failed because the page
+// navigated while it ran (its document, and so the promise, is gone).
+func navigatedAway(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Inspected target navigated or closed") || strings.Contains(msg, "Execution context was destroyed") ||
+		strings.Contains(msg, "Cannot find context with specified id")
 }
 
 // waitFor polls a JavaScript condition in the page until it is true (a
@@ -271,8 +284,22 @@ func (p *page) waitFor(what, cond string, timeout time.Duration) {
 		}
 		return false;
 	})()`, timeout.Milliseconds(), cond)
-	if !evalWithin[bool](p, what, js, timeout+10*time.Second) {
-		p.t.Fatalf("%s: timed out waiting for %s (%s)\npage text: %s\nmedia: %s", p.name, what, cond, p.text(), p.media())
+	// A wait that began on the document a click is leaving (a link's page
+	// load) dies with that document; it starts again on the new one.
+	deadline := time.Now().Add(timeout + 10*time.Second)
+	for {
+		ok, err := evalErr[bool](p, js, time.Until(deadline))
+		if err != nil && navigatedAway(err) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond) // a closed tab fails at once: do not spin
+			continue
+		}
+		if err != nil {
+			p.t.Fatalf("%s: %s: %v", p.name, what, err)
+		}
+		if !ok {
+			p.t.Fatalf("%s: timed out waiting for %s (%s)\npage text: %s\nmedia: %s", p.name, what, cond, p.text(), p.media())
+		}
+		return
 	}
 }
 
