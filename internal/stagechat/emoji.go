@@ -31,6 +31,14 @@ type Emoji struct {
 
 var emojiTypes = map[string]string{"image/png": ".png", "image/gif": ".gif", "image/jpeg": ".jpg", "image/webp": ".webp"}
 
+// ImageExt is the file extension of an uploaded image (emoji, the stage
+// logo), from the type sniffed from its bytes: PNG, GIF, JPEG or WebP.
+// Anything else, SVG included, is not an image here.
+func ImageExt(data []byte) (string, bool) {
+	ext, ok := emojiTypes[http.DetectContentType(data)]
+	return ext, ok
+}
+
 // EmojiDir is the custom emoji directory. Every file access goes through
 // os.Root, so a name can never leave the directory.
 type EmojiDir struct {
@@ -135,7 +143,7 @@ func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
 	if len(data) == 0 || len(data) > MaxEmojiBytes {
 		return Emoji{}, fault.Newf(fault.Invalid, "emoji image must be 1 byte to %d KiB", MaxEmojiBytes>>10)
 	}
-	ext, ok := emojiTypes[http.DetectContentType(data)]
+	ext, ok := ImageExt(data)
 	if !ok {
 		return Emoji{}, fault.New(fault.Invalid, "emoji must be a PNG, GIF, JPEG or WebP image")
 	}

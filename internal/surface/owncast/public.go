@@ -316,16 +316,8 @@ func (s *Surface) setLogo(w http.ResponseWriter, r *http.Request) {
 	}
 	var ext string
 	if err == nil {
-		switch http.DetectContentType(data) {
-		case "image/png":
-			ext = ".png"
-		case "image/jpeg":
-			ext = ".jpg"
-		case "image/gif":
-			ext = ".gif"
-		case "image/webp":
-			ext = ".webp"
-		default:
+		var ok bool
+		if ext, ok = stagechat.ImageExt(data); !ok {
 			err = fault.New(fault.Invalid, "logo must be a PNG, JPEG, GIF or WebP image")
 		}
 	}
