@@ -76,6 +76,7 @@ type Service struct {
 	recorder  Recorder
 	pcs       PeerConnector          // WebRTC live (nil: WHIP/WHEP refused)
 	sessions  map[string]*rtcSession // WHIP and WHEP sessions by id
+	whep      whepBudget             // WHEP sessions per address and connecting
 
 	// drainHook, when set (tests only), runs in a broadcast's end after the
 	// stage has gone offline and before the pipeline drains.

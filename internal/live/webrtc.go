@@ -746,8 +746,13 @@ func (s *Service) WHEP(ctx context.Context, stageID, offer, ip, userAgent string
 		}
 		return nil, fault.New(fault.NotFound, "this stage is not live")
 	}
+	slot, err := s.whep.take(ip)
+	if err != nil {
+		return nil, err
+	}
 	pc, err := pcs.NewPeerConnection()
 	if err != nil {
+		slot.release()
 		return nil, fault.Wrap(fault.Unavailable, "cannot make a WebRTC peer connection", err)
 	}
 	var senders []*webrtc.RTPSender
@@ -766,29 +771,35 @@ func (s *Service) WHEP(ctx context.Context, stageID, offer, ip, userAgent string
 	})
 	if err != nil {
 		_ = pc.Close()
+		slot.release()
 		return nil, err
 	}
 	x := &rtcSession{id: newSessionID(), stageID: st.id, pc: pc}
-	rl.mu.Lock()
-	if rl.ended {
-		rl.mu.Unlock()
-		_ = pc.Close()
-		return nil, fault.New(fault.NotFound, "this stage is not live")
-	}
-	rl.viewers[x.id] = x
-	rl.mu.Unlock()
 	viewerID := "webrtc-" + x.id
 	var connected sync.Once
+	// Everything the session holds is released by its close, which the
+	// broadcast's end may call as soon as it is among the relay's viewers.
 	x.onClose = func(error) {
 		s.dropSession(x.id)
 		rl.mu.Lock()
 		delete(rl.viewers, x.id)
 		rl.mu.Unlock()
 		st.dropHeldViewer(viewerID)
+		slot.release()
 	}
+	s.addSession(x)
+	rl.mu.Lock()
+	if rl.ended {
+		rl.mu.Unlock()
+		x.close(nil)
+		return nil, fault.New(fault.NotFound, "this stage is not live")
+	}
+	rl.viewers[x.id] = x
+	rl.mu.Unlock()
 	pc.OnConnectionStateChange(func(c webrtc.PeerConnectionState) {
 		switch c {
 		case webrtc.PeerConnectionStateConnected:
+			slot.markConnected()
 			connected.Do(func() {
 				st.holdViewer(viewerID, ip, userAgent)
 				rl.requestKeyframe()
@@ -813,7 +824,6 @@ func (s *Service) WHEP(ctx context.Context, stageID, offer, ip, userAgent string
 			}
 		}()
 	}
-	s.addSession(x)
 	time.AfterFunc(connectTimeout, func() {
 		if pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
 			x.close(nil)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/recording"
 )
 
@@ -132,6 +133,14 @@ func writeError(w http.ResponseWriter, err error) {
 		status, msg = http.StatusForbidden, fault.Message(err)
 	case fault.Unavailable:
 		status, msg = http.StatusServiceUnavailable, fault.Message(err)
+	case fault.RateLimited:
+		status, msg = http.StatusTooManyRequests, fault.Message(err)
+	}
+	// A refusal that says when to come back (a full WebRTC budget, a
+	// rate limit) says so in Retry-After.
+	var fe *fault.Error
+	if errors.As(err, &fe) && fe.RetryAfter > 0 {
+		ratelimit.SetRetryAfter(w.Header(), ratelimit.Decision{RetryAfter: fe.RetryAfter})
 	}
 	writeStatus(w, nil, status, msg)
 }
