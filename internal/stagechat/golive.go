@@ -83,7 +83,16 @@ type GoLiveConfig struct {
 	// timer, takes its context from it, so shutdown cancels a round in
 	// flight. nil: the chat service's Life.
 	Life context.Context
+	// PushTimeout bounds one browser push (default 10 s).
+	PushTimeout time.Duration
 }
+
+// pushWorkers is how many browser pushes of a round are in flight at once.
+// Any chat user may register a subscription, on any push service: one whose
+// service never answers holds a worker for PushTimeout, where sending them
+// one after another let a few such subscriptions ahead of everyone else's
+// use up the round's two minutes.
+const pushWorkers = 16
 
 // GoLive sends Owncast's go-live notifications: a Discord webhook message
 // and a browser push to every registered subscription.
@@ -113,6 +122,9 @@ func NewGoLive(chat *Service, cfg GoLiveConfig) (*GoLive, error) {
 	}
 	if cfg.Life == nil {
 		cfg.Life = chat.cfg.Life
+	}
+	if cfg.PushTimeout <= 0 {
+		cfg.PushTimeout = 10 * time.Second
 	}
 	return &GoLive{chat: chat, cfg: cfg, sent: make(chan struct{})}, nil
 }
@@ -260,18 +272,37 @@ func (g *GoLive) browser(ctx context.Context, set Settings, body, topic string) 
 	if strings.HasPrefix(set.ServerURL, "https://") {
 		o.Subscriber = set.ServerURL
 	}
-	for _, d := range dests {
-		sub, err := webpush.ParseSubscription([]byte(d))
-		if err == nil {
-			err = webpush.Send(ctx, g.cfg.Client, sub, payload, o)
-		}
-		switch {
-		case errors.Is(err, webpush.ErrGone), errors.Is(err, webpush.ErrBadSubscription):
-			if err := g.chat.st.RemoveNotification(ctx, ChannelBrowserPush, d); err != nil {
-				g.chat.log.Warn("forget push subscription", "err", err)
+	queue := make(chan string)
+	var wg sync.WaitGroup
+	for range min(pushWorkers, len(dests)) {
+		wg.Go(func() {
+			for d := range queue {
+				g.push(ctx, d, payload, o)
 			}
-		case err != nil:
-			g.chat.log.Warn("go-live browser push", "err", err)
+		})
+	}
+	for _, d := range dests {
+		queue <- d
+	}
+	close(queue)
+	wg.Wait()
+}
+
+// push sends one browser push, within PushTimeout, and forgets a
+// subscription its push service says is gone.
+func (g *GoLive) push(ctx context.Context, d string, payload []byte, o webpush.Options) {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.PushTimeout)
+	defer cancel()
+	sub, err := webpush.ParseSubscription([]byte(d))
+	if err == nil {
+		err = webpush.Send(ctx, g.cfg.Client, sub, payload, o)
+	}
+	switch {
+	case errors.Is(err, webpush.ErrGone), errors.Is(err, webpush.ErrBadSubscription):
+		if err := g.chat.st.RemoveNotification(ctx, ChannelBrowserPush, d); err != nil {
+			g.chat.log.Warn("forget push subscription", "err", err)
 		}
+	case err != nil:
+		g.chat.log.Warn("go-live browser push", "err", err)
 	}
 }

@@ -12,7 +12,9 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,5 +233,75 @@ func TestScheduleReminderNotifications(t *testing.T) {
 	}
 	if p := got["/push/a"]; p.hdr.Get("Topic") != "owncast-schedule-reminder" || len(p.body) < 86 {
 		t.Fatalf("push reminder %v", p.hdr)
+	}
+}
+
+// TestGoLivePushesNotHeldByHangingServices: subscriptions whose push
+// service never answers (any chat user may register one, on any host) do
+// not hold back the others: a subscription registered after fifteen of
+// them gets its push while all fifteen are still waiting. Sent one after
+// another, it waited for each of them to time out in turn.
+func TestGoLivePushesNotHeldByHangingServices(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newService(t, stagechat.PresenceConfig{})
+	ctx := context.Background()
+	release := make(chan struct{})
+	hanging := make(chan struct{}, 64)
+	good := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/hang/") {
+			hanging <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		good <- struct{}{}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(srv.Close)
+	t.Cleanup(unblock) // before srv.Close, which waits for its handlers
+	u, _ := url.Parse(srv.URL)
+	target := netip.MustParseAddrPort(u.Host)
+	out, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap == target }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 15 {
+		if err := s.RegisterNotification(ctx, stagechat.ChannelBrowserPush, pushSubscription(t, srv.URL+"/hang/"+strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RegisterNotification(ctx, stagechat.ChannelBrowserPush, pushSubscription(t, srv.URL+"/push/late")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateSettings(ctx, func(st *stagechat.Settings) error {
+		st.Name, st.Notifications.Browser.Enabled, st.Notifications.Browser.GoLiveMessage = "Test Stage", true, "live"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A push that waited for the hanging ones would come after 15 of these.
+	g, err := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Hour, Client: out,
+		PushTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	round := g.Sent()
+	g.StreamChanged(true)
+	select {
+	case <-good:
+	case <-time.After(hangGuard):
+		t.Fatalf("the push registered last never went out while %d pushes hung", len(hanging))
+	}
+	// The hanging services answer at last, and the round ends.
+	unblock()
+	select {
+	case <-round:
+	case <-time.After(hangGuard):
+		t.Fatal("the round did not end once every push service had answered")
 	}
 }

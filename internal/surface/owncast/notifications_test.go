@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"testing"
 )
 
@@ -73,5 +74,38 @@ func TestNotificationRegister(t *testing.T) {
 	dests, err := n.db.StageChat().NotificationDestinations(t.Context(), "BROWSER_PUSH_NOTIFICATION")
 	if err != nil || len(dests) != 1 || dests[0] != string(sub) {
 		t.Fatalf("stored %v %v", dests, err)
+	}
+}
+
+// TestNotificationRegisterBoundedPerAddress: every stored subscription is
+// a push in each go-live round, to a host the registrant chose, and a chat
+// user costs nothing, so one address may register ten an hour; the
+// eleventh is refused with 429 and Retry-After and is not stored.
+func TestNotificationRegisterBoundedPerAddress(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	user := n.register(t, "subscriber")
+	sub := func(i int) string {
+		ua, _ := ecdh.P256().GenerateKey(rand.Reader)
+		b, _ := json.Marshal(map[string]any{"endpoint": "https://push.example/" + strconv.Itoa(i), "keys": map[string]string{
+			"p256dh": base64.RawURLEncoding.EncodeToString(ua.PublicKey().Bytes()), "auth": base64.RawURLEncoding.EncodeToString(make([]byte, 16))}})
+		return string(b)
+	}
+	for i := range 10 {
+		if r := n.do(t, "POST", "/api/notifications/register?accessToken="+user.AccessToken, "",
+			map[string]any{"channel": "BROWSER_PUSH_NOTIFICATION", "destination": sub(i)}); r.status != 200 {
+			t.Fatalf("registration %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	r := n.do(t, "POST", "/api/notifications/register?accessToken="+user.AccessToken, "",
+		map[string]any{"channel": "BROWSER_PUSH_NOTIFICATION", "destination": sub(10)})
+	var res map[string]any
+	r.json(t, &res)
+	if r.status != 429 || r.header.Get("Retry-After") == "" || res["success"] != false || res["message"] == "" {
+		t.Fatalf("11th registration: %d Retry-After=%q %s", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	dests, err := n.db.StageChat().NotificationDestinations(t.Context(), "BROWSER_PUSH_NOTIFICATION")
+	if err != nil || len(dests) != 10 {
+		t.Fatalf("stored %d subscriptions (%v), want 10", len(dests), err)
 	}
 }

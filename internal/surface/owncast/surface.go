@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/directory"
 	"github.com/hearth-community/hearth/internal/fault"
@@ -66,7 +67,18 @@ type Surface struct {
 	d    Deps
 	log  *slog.Logger
 	chat *chatState
+	// notifyRL bounds browser push registrations per address (see
+	// handleNotificationRegister).
+	notifyRL *ratelimit.Limiter
 }
+
+// Browser push registrations an address may make: a browser registers
+// once; each one stored is a push in every go-live round, to a host of
+// the registrant's choosing.
+const (
+	notifyRegistrations = 10
+	notifyPer           = time.Hour
+)
 
 // New builds the surface.
 func New(d Deps) (*Surface, error) {
@@ -80,6 +92,11 @@ func New(d Deps) (*Surface, error) {
 		d.Life = context.Background()
 	}
 	s := &Surface{d: d, log: d.Log.With("component", "owncast")}
+	rl, err := ratelimit.New(ratelimit.Config{Limit: notifyRegistrations, Interval: notifyPer, Burst: notifyRegistrations})
+	if err != nil {
+		return nil, err
+	}
+	s.notifyRL = rl
 	s.chat = newChatState(s)
 	return s, nil
 }
