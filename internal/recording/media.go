@@ -133,6 +133,11 @@ func (s *Service) Download(ctx context.Context, id string, w io.Writer) error {
 	if _, err := s.Get(ctx, id); err != nil {
 		return err
 	}
+	release, err := s.startJob(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	pl := filepath.Join(s.dirOf(id), PlaylistName)
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, s.cfg.FFmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin",
@@ -196,6 +201,11 @@ func (s *Service) MakeClip(ctx context.Context, recordingID string, start, end t
 // cut writes c's MP4 from a playlist (stream copy from the keyframe at or
 // before c.Offset) and stores the clip.
 func (s *Service) cut(ctx context.Context, playlist string, c *Clip) error {
+	release, err := s.startJob(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	out := s.clipPath(c.ID)
 	tmp := out + ".tmp"
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)

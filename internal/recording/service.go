@@ -48,6 +48,11 @@ type Config struct {
 	// shared by every node, signs the requests between nodes.
 	Peers   Peers
 	PeerKey []byte
+	// MaxJobs bounds the ffmpeg jobs requests start at once on this node
+	// (a download's remux, a clip's cut; default max(4, 2 × cores)), and
+	// JobWait how long a request waits for one (default 15 s).
+	MaxJobs int
+	JobWait time.Duration
 	// Life is the node's life: background work (thumbnails, S3 offloads
 	// and removals, the store writes a broadcast's start makes) takes its
 	// context from it, so shutdown cancels it. nil: context.Background()
@@ -57,9 +62,10 @@ type Config struct {
 
 // Service is the recordings domain.
 type Service struct {
-	cfg Config
-	st  Store
-	log *slog.Logger
+	cfg  Config
+	st   Store
+	log  *slog.Logger
+	jobs chan struct{} // slots of request-driven ffmpeg jobs (jobs.go)
 
 	mu        sync.Mutex
 	writers   map[string]*writer // open recordings by stage
@@ -108,10 +114,17 @@ func New(cfg Config, st Store, log *slog.Logger) (*Service, error) {
 	if cfg.Life == nil {
 		cfg.Life = context.Background()
 	}
+	if cfg.MaxJobs <= 0 {
+		cfg.MaxJobs = defaultMaxJobs()
+	}
+	if cfg.JobWait <= 0 {
+		cfg.JobWait = 15 * time.Second
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "clips"), 0o750); err != nil {
 		return nil, fmt.Errorf("recording: %w", err)
 	}
-	return &Service{cfg: cfg, st: st, log: log, writers: map[string]*writer{}, lastEnded: map[string]*writer{}}, nil
+	return &Service{cfg: cfg, st: st, log: log, writers: map[string]*writer{}, lastEnded: map[string]*writer{},
+		jobs: make(chan struct{}, cfg.MaxJobs)}, nil
 }
 
 // Observe registers f for every recording event on this node.

@@ -339,6 +339,15 @@ func (s *Surface) sendDownload(w http.ResponseWriter, r *http.Request, rec *reco
 	// Streamed while ffmpeg remuxes: once bytes are out an error can only
 	// cut the response short.
 	if err := s.d.Recordings.Download(r.Context(), rec.ID, w); err != nil && r.Context().Err() == nil {
+		if fault.KindOf(err) == fault.Unavailable {
+			// Every remux slot stayed taken: refused before a byte was
+			// sent, so the answer can still say so (503, Retry-After).
+			for _, h := range []string{"Content-Type", "Content-Disposition", "X-Content-Type-Options"} {
+				w.Header().Del(h)
+			}
+			writeError(w, err)
+			return
+		}
 		s.d.Log.Warn("hearthapi: download failed", "recording", rec.ID, "err", err)
 		panic(http.ErrAbortHandler)
 	}

@@ -1,0 +1,46 @@
+package recording
+
+import (
+	"context"
+	"runtime"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// A download's remux and a clip's cut each run an ffmpeg for as long as
+// the request lasts, and a public stage's recordings may be downloaded
+// without an account: unbounded, one client opening downloads side by side
+// started one ffmpeg (tens of MiB) each until the node ran out of memory.
+// These jobs share a node-wide number of slots; a request waits a little
+// for one, then is refused as unavailable with a Retry-After.
+
+// defaultMaxJobs is the slots when Config.MaxJobs is unset: the jobs copy
+// streams (no encode), so a few per core.
+func defaultMaxJobs() int { return max(4, 2*runtime.NumCPU()) }
+
+// errBusy is the refusal when every slot stayed taken for JobWait.
+func errBusy(wait time.Duration) error {
+	return &fault.Error{Kind: fault.Unavailable, RetryAfter: wait,
+		Msg: "the server is busy with other downloads and clips; try again shortly"}
+}
+
+// startJob takes a slot for one ffmpeg job, waiting up to JobWait; the
+// caller runs the returned release when the job is over.
+func (s *Service) startJob(ctx context.Context) (release func(), err error) {
+	select {
+	case s.jobs <- struct{}{}:
+		return func() { <-s.jobs }, nil
+	default:
+	}
+	t := time.NewTimer(s.cfg.JobWait)
+	defer t.Stop()
+	select {
+	case s.jobs <- struct{}{}:
+		return func() { <-s.jobs }, nil
+	case <-t.C:
+		return nil, errBusy(s.cfg.JobWait)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

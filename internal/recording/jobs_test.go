@@ -1,0 +1,85 @@
+package recording_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/recording"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestDownloadsShareBoundedJobSlots: a download runs an ffmpeg for as long
+// as it lasts and a public stage's recordings need no account, so
+// downloads share the node's job slots. With one slot held by a download
+// still running, another waits JobWait and is refused as unavailable with
+// a Retry-After, starting no ffmpeg; once the first ends, the slot serves
+// the next. The ffmpeg here is a stand-in script that records each start
+// and runs until the test lets it finish, so which call holds the slot is
+// never a matter of timing.
+func TestDownloadsShareBoundedJobSlots(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "ffmpeg")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nmktemp "+dir+"/started.XXXXXX >/dev/null\nwhile [ ! -e "+dir+"/release ]; do sleep 0.02; done\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	started := func() int {
+		m, _ := filepath.Glob(filepath.Join(dir, "started.*"))
+		return len(m)
+	}
+	db := storetest.OpenSQLite(t)
+	rs, err := recording.New(recording.Config{Dir: filepath.Join(dir, "recordings"), MaxJobs: 1, JobWait: 50 * time.Millisecond,
+		FFmpeg: func() string { return script }}, db.Recordings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now().UTC()
+	rec := &recording.Recording{ID: identity.NewID(), StageID: "s1", StartedAt: now.Add(-time.Minute), EndedAt: &now}
+	if err := db.Recordings().CreateRecording(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan error, 1)
+	go func() { first <- rs.Download(ctx, rec.ID, io.Discard) }()
+	waitFor(t, "the first download's ffmpeg to start", func() bool { return started() == 1 })
+	release := func() {
+		if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o600); err != nil && !os.IsExist(err) {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(release) // no stand-in ffmpeg outlives the test
+	second := make(chan error, 1)
+	go func() { second <- rs.Download(ctx, rec.ID, io.Discard) }()
+	var err2 error
+	for done := false; !done; {
+		select {
+		case err2 = <-second:
+			done = true
+		case <-time.After(10 * time.Millisecond):
+			if started() > 1 {
+				t.Fatal("a second download started its own ffmpeg while the only slot was held")
+			}
+		}
+	}
+	var fe *fault.Error
+	if !errors.As(err2, &fe) || fe.Kind != fault.Unavailable || fe.RetryAfter <= 0 {
+		t.Fatalf("a second download while the slot is held: %v, want unavailable with a Retry-After", err2)
+	}
+	release()
+	if err := <-first; err != nil {
+		t.Fatalf("first download: %v", err)
+	}
+	if err := rs.Download(ctx, rec.ID, io.Discard); err != nil {
+		t.Fatalf("a download after the slot came back: %v", err)
+	}
+	if n := started(); n != 2 {
+		t.Fatalf("%d ffmpeg processes started, want 2", n)
+	}
+}
