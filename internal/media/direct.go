@@ -14,6 +14,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/watch"
 )
@@ -38,6 +39,14 @@ func (s *Service) directInfo(ctx context.Context, raw string) (watch.Video, erro
 		}
 		return watch.Video{}, mediaErr(CodeInvalidVideoID, "%q is an invalid direct video ID.", raw)
 	}
+	// A probe holds up to ProbeBytes and an ffprobe: previewAdd takes up
+	// to 50 URLs a request, so probes take turns instead of each request
+	// starting its own at once.
+	release, err := s.probeTurn(ctx)
+	if err != nil {
+		return watch.Video{}, err
+	}
+	defer release()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return watch.Video{}, fetchErr(raw, err)
@@ -78,6 +87,26 @@ func (s *Service) directInfo(ctx context.Context, raw string) (watch.Video, erro
 	}
 	return watch.Video{Service: "direct", ID: u.String(), Title: title, Description: "Full Link: " + u.String(),
 		Length: length, Mime: mt}, nil
+}
+
+// probeTurn waits up to ProbeWait for a turn to probe a direct file; the
+// caller runs release when done.
+func (s *Service) probeTurn(ctx context.Context) (release func(), err error) {
+	select {
+	case s.probes <- struct{}{}:
+		return func() { <-s.probes }, nil
+	default:
+	}
+	t := time.NewTimer(s.cfg.ProbeWait)
+	defer t.Stop()
+	select {
+	case s.probes <- struct{}{}:
+		return func() { <-s.probes }, nil
+	case <-t.C:
+		return nil, mediaErr(CodeProbeTimeout, "The server is busy reading other video files. Please try again in a moment.")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 type probeOut struct {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -99,7 +100,13 @@ type Config struct {
 	FFprobe             string        // default "ffprobe"
 	ProbeBytes          int64         // bytes of a direct file fed to ffprobe (8 MiB)
 	ProbeTimeout        time.Duration // 10s
-	Now                 func() time.Time
+	// MaxProbes bounds the direct files probed at once on this node (each
+	// holds up to ProbeBytes in memory and an ffprobe; default max(4,
+	// 2 × cores)); ProbeWait is how long a request waits for a turn
+	// (default ProbeTimeout).
+	MaxProbes int
+	ProbeWait time.Duration
+	Now       func() time.Time
 }
 
 // Service resolves videos. It implements watch.Resolver.
@@ -109,6 +116,8 @@ type Service struct {
 	probe Fetcher // for direct files: large cap, read only ProbeBytes
 	cache Cache
 	log   *slog.Logger
+	// probes are the turns of direct-file probes (direct.go).
+	probes chan struct{}
 }
 
 var _ watch.Resolver = (*Service)(nil)
@@ -139,13 +148,19 @@ func New(cfg Config, fetch, probe Fetcher, cache Cache, logger *slog.Logger) (*S
 	if cfg.ProbeTimeout <= 0 {
 		cfg.ProbeTimeout = 10 * time.Second
 	}
+	if cfg.MaxProbes <= 0 {
+		cfg.MaxProbes = max(4, 2*runtime.NumCPU())
+	}
+	if cfg.ProbeWait <= 0 {
+		cfg.ProbeWait = cfg.ProbeTimeout
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, fetch: fetch, probe: probe, cache: cache, log: logger}, nil
+	return &Service{cfg: cfg, fetch: fetch, probe: probe, cache: cache, log: logger, probes: make(chan struct{}, cfg.MaxProbes)}, nil
 }
 
 // Services lists the supported service ids.

@@ -1,0 +1,84 @@
+package media_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/media"
+)
+
+// TestDirectProbesTakeTurns: probing a direct file holds up to ProbeBytes
+// and an ffprobe, and previewAdd takes up to 50 URLs a request, so probes
+// take turns. With the one turn held by a probe whose file is still
+// arriving, another waits ProbeWait and is refused (OTT's
+// FfprobeTimeoutError) without fetching anything; once the first is done,
+// the next probe runs. The held file is released by the test, so no
+// timing decides who holds the turn.
+func TestDirectProbesTakeTurns(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	var clipHits atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/held.webm", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "video/webm")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = w.Write(clip)
+	})
+	mux.HandleFunc("/clip.webm", func(w http.ResponseWriter, r *http.Request) {
+		clipHits.Add(1)
+		http.ServeContent(w, r, "clip.webm", time.Time{}, strings.NewReader(string(clip)))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	var once atomic.Bool
+	unblock := func() {
+		if once.CompareAndSwap(false, true) {
+			close(release)
+		}
+	}
+	t.Cleanup(unblock) // before srv.Close, which waits for the handler
+	ap := netip.MustParseAddrPort(strings.TrimPrefix(srv.URL, "http://"))
+	fetch, err := egress.New(egress.Config{AllowAddr: func(a netip.AddrPort) bool { return a == ap }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := media.New(media.Config{ProbeBytes: 1 << 20, MaxProbes: 1, ProbeWait: 50 * time.Millisecond, ProbeTimeout: time.Minute},
+		fetch, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	first := make(chan error, 1)
+	go func() { _, err := svc.ResolveURL(ctx, srv.URL+"/held.webm"); first <- err }()
+	<-entered
+	if _, err := svc.ResolveURL(ctx, srv.URL+"/clip.webm"); code(err) != media.CodeProbeTimeout {
+		t.Fatalf("a probe while the only turn is held: %v (code %q), want %q", err, code(err), media.CodeProbeTimeout)
+	}
+	if n := clipHits.Load(); n != 0 {
+		t.Fatalf("the refused probe fetched its file %d times", n)
+	}
+	unblock()
+	if err := <-first; err != nil {
+		t.Fatalf("the held probe: %v", err)
+	}
+	vs, err := svc.ResolveURL(ctx, srv.URL+"/clip.webm")
+	if err != nil || len(vs) != 1 || vs[0].Length < 2 {
+		t.Fatalf("a probe once the turn is free: %v %s", err, fmt.Sprint(vs))
+	}
+}
