@@ -45,7 +45,8 @@ func (s *Surface) routeGroups() error {
 		Dispatch: s.publishDispatch, Render: func(ctx context.Context, viewer string, m *messages.Message) any {
 			return s.render1(ctx, viewer, m)
 		}})
-	s.embeds = embeds.New(s.base, embeds.Config{Egress: d.Egress, GiphyAPIKey: d.GiphyAPIKey, GiphyBase: d.GiphyBase})
+	s.embeds = embeds.New(s.base, embeds.Config{Egress: d.Egress, GiphyAPIKey: d.GiphyAPIKey, GiphyBase: d.GiphyBase,
+		MaxFetches: d.MaxLinkFetches, FetchWait: d.LinkFetchWait})
 	s.export = export.New(s.base)
 	s.admin = admin.New(s.base, s.started, s.Connections)
 	s.moderation = moderation.New(s.base)

@@ -86,6 +86,11 @@ type Deps struct {
 	// (tests).
 	GiphyAPIKey string
 	GiphyBase   string
+	// MaxLinkFetches bounds the link-preview and GIF-search fetches made
+	// at once (default 16), LinkFetchWait how long a request waits for a
+	// turn (5 s).
+	MaxLinkFetches int
+	LinkFetchWait  time.Duration
 	// Webhooks stores outgoing webhooks; WebhookEngine is the node's one
 	// delivery engine, which sends them (either nil: routes 503).
 	Webhooks      webhooks.HookStore

@@ -4,7 +4,11 @@
 package embeds
 
 import (
+	"context"
+	"time"
+
 	"github.com/hearth-community/hearth/internal/egress"
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
@@ -16,6 +20,10 @@ type Config struct {
 	// (tests).
 	GiphyAPIKey string
 	GiphyBase   string
+	// MaxFetches bounds the fetches both routes make at once on this node
+	// (default 16), FetchWait how long a request waits for a turn (5 s).
+	MaxFetches int
+	FetchWait  time.Duration
 }
 
 // API serves the routes.
@@ -23,7 +31,41 @@ type API struct {
 	*rest.Base
 	cfg      Config
 	previews previewCache
+	// fetches are the turns of outside fetches: a fetch holds up to the
+	// egress body cap (5 MiB) while the far end sends it, and any member
+	// may ask for previews of pages they choose, as many at once as they
+	// like.
+	fetches chan struct{}
 }
 
 // New builds the routes on b.
-func New(b *rest.Base, cfg Config) *API { return &API{Base: b, cfg: cfg} }
+func New(b *rest.Base, cfg Config) *API {
+	if cfg.MaxFetches <= 0 {
+		cfg.MaxFetches = 16
+	}
+	if cfg.FetchWait <= 0 {
+		cfg.FetchWait = 5 * time.Second
+	}
+	return &API{Base: b, cfg: cfg, fetches: make(chan struct{}, cfg.MaxFetches)}
+}
+
+// fetchTurn waits up to FetchWait for a turn to fetch; the caller runs
+// release when the fetch is read.
+func (s *API) fetchTurn(ctx context.Context) (release func(), err error) {
+	select {
+	case s.fetches <- struct{}{}:
+		return func() { <-s.fetches }, nil
+	default:
+	}
+	t := time.NewTimer(s.cfg.FetchWait)
+	defer t.Stop()
+	select {
+	case s.fetches <- struct{}{}:
+		return func() { <-s.fetches }, nil
+	case <-t.C:
+		return nil, &fault.Error{Kind: fault.Unavailable, RetryAfter: s.cfg.FetchWait,
+			Msg: "The server is busy fetching other pages; try again shortly"}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

@@ -48,6 +48,12 @@ func (s *API) GiphySearch(w http.ResponseWriter, r *http.Request, _ *identity.Pr
 	}
 	u := base + "/v1/gifs/search?" + url.Values{"api_key": {s.cfg.GiphyAPIKey}, "q": {text},
 		"limit": {strconv.Itoa(limit)}, "rating": {"g"}}.Encode()
+	release, err := s.fetchTurn(r.Context())
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	defer release()
 	resp, err := s.cfg.Egress.Get(r.Context(), u)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		s.Fail(w, fault.New(fault.Unavailable, "GIF search is unavailable"))

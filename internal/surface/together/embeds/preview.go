@@ -119,6 +119,12 @@ func (s *API) LinkPreview(w http.ResponseWriter, r *http.Request, _ *identity.Pr
 		rest.WriteJSON(w, http.StatusOK, e.p)
 		return
 	}
+	release, err := s.fetchTurn(r.Context())
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	defer release()
 	resp, err := s.cfg.Egress.Get(r.Context(), raw)
 	if err != nil {
 		s.Fail(w, rest.Invalid("Could not fetch URL"))

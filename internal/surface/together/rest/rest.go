@@ -84,14 +84,15 @@ func StatusOf(k fault.Kind) int {
 }
 
 // Fail writes err as Together's {"error": "…"} with the mapped status. A
-// rate-limited error also gets Retry-After, in whole seconds.
+// rate-limited error also gets Retry-After, in whole seconds, and so does
+// an unavailable one that says when to come back.
 func (b *Base) Fail(w http.ResponseWriter, err error) {
 	err = worded(err)
 	k := fault.KindOf(err)
 	msg := fault.Message(err)
-	if k == fault.RateLimited {
+	if k == fault.RateLimited || k == fault.Unavailable {
 		var fe *fault.Error
-		if errors.As(err, &fe) {
+		if errors.As(err, &fe) && (k == fault.RateLimited || fe.RetryAfter > 0) {
 			ratelimit.SetRetryAfter(w.Header(), ratelimit.Decision{RetryAfter: fe.RetryAfter})
 		}
 	}
