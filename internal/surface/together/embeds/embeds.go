@@ -32,7 +32,7 @@ type API struct {
 	cfg      Config
 	previews previewCache
 	// fetches are the turns of outside fetches: a fetch holds up to the
-	// egress body cap (5 MiB) while the far end sends it, and any member
+	// egress body cap (1 MiB in app) while the far end sends it, and any member
 	// may ask for previews of pages they choose, as many at once as they
 	// like.
 	fetches chan struct{}
