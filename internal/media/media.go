@@ -120,6 +120,37 @@ type Service struct {
 	probes chan struct{}
 }
 
+// maxFetches is how many metadata fetches (manifests, oEmbed, the video
+// APIs) run at once on a node: each keeps up to the egress body cap
+// (5 MiB) in memory, and previewAdd takes 50 URLs a request.
+const maxFetches = 16
+
+// turnFetcher makes fetch take turns (Get reads the whole body, so the
+// turn covers it). Do is not used for metadata and is passed through.
+type turnFetcher struct {
+	Fetcher
+	turns chan struct{}
+	wait  time.Duration
+}
+
+func (f *turnFetcher) Get(ctx context.Context, rawURL string) (*egress.Response, error) {
+	select {
+	case f.turns <- struct{}{}:
+	default:
+		t := time.NewTimer(f.wait)
+		defer t.Stop()
+		select {
+		case f.turns <- struct{}{}:
+		case <-t.C:
+			return nil, mediaErr(CodeUpstream, "The server is busy fetching other videos' details. Please try again in a moment.")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	defer func() { <-f.turns }()
+	return f.Fetcher.Get(ctx, rawURL)
+}
+
 var _ watch.Resolver = (*Service)(nil)
 
 // New builds the service. probe may be nil (then fetch is used).
@@ -160,6 +191,9 @@ func New(cfg Config, fetch, probe Fetcher, cache Cache, logger *slog.Logger) (*S
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// probe (when it is fetch itself) stays unwrapped: a direct probe
+	// holds a probe turn while it reads.
+	fetch = &turnFetcher{Fetcher: fetch, turns: make(chan struct{}, maxFetches), wait: cfg.ProbeWait}
 	return &Service{cfg: cfg, fetch: fetch, probe: probe, cache: cache, log: logger, probes: make(chan struct{}, cfg.MaxProbes)}, nil
 }
 

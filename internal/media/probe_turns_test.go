@@ -3,6 +3,7 @@ package media_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -80,5 +81,74 @@ func TestDirectProbesTakeTurns(t *testing.T) {
 	vs, err := svc.ResolveURL(ctx, srv.URL+"/clip.webm")
 	if err != nil || len(vs) != 1 || vs[0].Length < 2 {
 		t.Fatalf("a probe once the turn is free: %v %s", err, fmt.Sprint(vs))
+	}
+}
+
+// TestMetadataFetchesTakeTurns: manifests (and the other metadata
+// fetches) are read whole, up to the egress cap, so they take turns too:
+// with all 16 turns held by manifests still arriving, another waits
+// ProbeWait and is refused without a fetch; released, it is read.
+func TestMetadataFetchesTakeTurns(t *testing.T) {
+	t.Parallel()
+	const turns = 16
+	release := make(chan struct{})
+	entered := make(chan struct{}, turns)
+	var otherHits atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/held/", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, mediaPl)
+	})
+	mux.HandleFunc("/other.m3u8", func(w http.ResponseWriter, r *http.Request) {
+		otherHits.Add(1)
+		_, _ = io.WriteString(w, mediaPl)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	var once atomic.Bool
+	unblock := func() {
+		if once.CompareAndSwap(false, true) {
+			close(release)
+		}
+	}
+	t.Cleanup(unblock)
+	ap := netip.MustParseAddrPort(strings.TrimPrefix(srv.URL, "http://"))
+	fetch, err := egress.New(egress.Config{AllowAddr: func(a netip.AddrPort) bool { return a == ap }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := media.New(media.Config{ProbeWait: 50 * time.Millisecond}, fetch, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	held := make(chan error, turns)
+	for i := range turns {
+		go func() { _, err := svc.ResolveURL(ctx, fmt.Sprintf("%s/held/%d.m3u8", srv.URL, i)); held <- err }()
+	}
+	for range turns {
+		<-entered
+	}
+	if _, err := svc.ResolveURL(ctx, srv.URL+"/other.m3u8"); code(err) != media.CodeUpstream {
+		t.Fatalf("a manifest while every turn is held: %v (code %q), want %q", err, code(err), media.CodeUpstream)
+	}
+	if n := otherHits.Load(); n != 0 {
+		t.Fatalf("the refused fetch reached the server %d times", n)
+	}
+	unblock()
+	for range turns {
+		if err := <-held; err != nil {
+			t.Fatalf("a held manifest: %v", err)
+		}
+	}
+	if vs, err := svc.ResolveURL(ctx, srv.URL+"/other.m3u8"); err != nil || len(vs) != 1 {
+		t.Fatalf("a manifest once the turns are free: %v %v", err, vs)
 	}
 }
