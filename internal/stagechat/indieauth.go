@@ -183,28 +183,8 @@ func (a *IndieAuth) authorizationEndpoint(ctx context.Context, me *url.URL) (*ur
 		}
 	}
 	if href == "" {
-		doc, err := html.Parse(io.LimitReader(resp.Body, maxAuthPage))
-		if err != nil {
-			return nil, fault.New(fault.Invalid, "unable to parse html at remote auth host")
-		}
-		for n := range doc.Descendants() {
-			if n.Type != html.ElementNode || n.Data != "link" {
-				continue
-			}
-			var rel, h string
-			for _, at := range n.Attr {
-				switch at.Key {
-				case "rel":
-					rel = at.Val
-				case "href":
-					h = at.Val
-				}
-			}
-			for f := range strings.FieldsSeq(rel) {
-				if f == "authorization_endpoint" && h != "" {
-					href = h
-				}
-			}
+		if href, err = authEndpointInPage(io.LimitReader(resp.Body, maxAuthPage)); err != nil {
+			return nil, err
 		}
 	}
 	if href == "" {
@@ -215,6 +195,60 @@ func (a *IndieAuth) authorizationEndpoint(ctx context.Context, me *url.URL) (*ur
 		return nil, fault.New(fault.Invalid, "unable to parse authorization endpoint")
 	}
 	return ep, nil
+}
+
+// authEndpointInPage is the href of the page's last <link
+// rel="authorization_endpoint">, "" when there is none. It reads tokens and
+// builds no document: a 1 MiB page of tiny elements parses into tens of MiB
+// of nodes, and any chat user may name the page.
+func authEndpointInPage(page io.Reader) (string, error) {
+	var href string
+	z := html.NewTokenizer(page)
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			if !errors.Is(z.Err(), io.EOF) {
+				return "", fault.New(fault.Invalid, "unable to parse html at remote auth host")
+			}
+			return href, nil
+		case html.StartTagToken, html.SelfClosingTagToken:
+			if !isLinkTag(z.Raw()) {
+				continue // TagName would allocate for every tag
+			}
+			if _, hasAttr := z.TagName(); !hasAttr {
+				continue
+			}
+			var rel, h string
+			for more := true; more; {
+				var k, v []byte
+				k, v, more = z.TagAttr()
+				switch string(k) {
+				case "rel":
+					rel = string(v)
+				case "href":
+					h = string(v)
+				}
+			}
+			for f := range strings.FieldsSeq(rel) {
+				if f == "authorization_endpoint" && h != "" {
+					href = h
+				}
+			}
+		}
+	}
+}
+
+// isLinkTag reports whether a start tag's raw bytes open a <link> element
+// (the name in any case, then white space, "/" or ">").
+func isLinkTag(raw []byte) bool {
+	if len(raw) < 6 || raw[0] != '<' || !strings.EqualFold(string(raw[1:5]), "link") {
+		return false
+	}
+	switch raw[5] {
+	case ' ', '\t', '\n', '\f', '\r', '/', '>':
+		return true
+	}
+	return false
 }
 
 // Callback completes a sign-in: the code is redeemed at the authorization
