@@ -14,8 +14,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/watch"
 )
 
@@ -92,21 +92,11 @@ func (s *Service) directInfo(ctx context.Context, raw string) (watch.Video, erro
 // probeTurn waits up to ProbeWait for a turn to probe a direct file; the
 // caller runs release when done.
 func (s *Service) probeTurn(ctx context.Context) (release func(), err error) {
-	select {
-	case s.probes <- struct{}{}:
-		return func() { <-s.probes }, nil
-	default:
-	}
-	t := time.NewTimer(s.cfg.ProbeWait)
-	defer t.Stop()
-	select {
-	case s.probes <- struct{}{}:
-		return func() { <-s.probes }, nil
-	case <-t.C:
+	release, err = s.probes.Take(ctx)
+	if errors.Is(err, ratelimit.ErrNoTurn) {
 		return nil, mediaErr(CodeProbeTimeout, "The server is busy reading other video files. Please try again in a moment.")
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
+	return release, err
 }
 
 type probeOut struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/watch"
 )
 
@@ -117,7 +118,7 @@ type Service struct {
 	cache Cache
 	log   *slog.Logger
 	// probes are the turns of direct-file probes (direct.go).
-	probes chan struct{}
+	probes *ratelimit.Turns
 }
 
 // maxFetches is how many metadata fetches (manifests, oEmbed, the video
@@ -129,25 +130,17 @@ const maxFetches = 16
 // turn covers it). Do is not used for metadata and is passed through.
 type turnFetcher struct {
 	Fetcher
-	turns chan struct{}
-	wait  time.Duration
+	turns *ratelimit.Turns
 }
 
 func (f *turnFetcher) Get(ctx context.Context, rawURL string) (*egress.Response, error) {
-	select {
-	case f.turns <- struct{}{}:
-	default:
-		t := time.NewTimer(f.wait)
-		defer t.Stop()
-		select {
-		case f.turns <- struct{}{}:
-		case <-t.C:
-			return nil, mediaErr(CodeUpstream, "The server is busy fetching other videos' details. Please try again in a moment.")
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	release, err := f.turns.Take(ctx)
+	if errors.Is(err, ratelimit.ErrNoTurn) {
+		return nil, mediaErr(CodeUpstream, "The server is busy fetching other videos' details. Please try again in a moment.")
+	} else if err != nil {
+		return nil, err
 	}
-	defer func() { <-f.turns }()
+	defer release()
 	return f.Fetcher.Get(ctx, rawURL)
 }
 
@@ -193,8 +186,9 @@ func New(cfg Config, fetch, probe Fetcher, cache Cache, logger *slog.Logger) (*S
 	}
 	// probe (when it is fetch itself) stays unwrapped: a direct probe
 	// holds a probe turn while it reads.
-	fetch = &turnFetcher{Fetcher: fetch, turns: make(chan struct{}, maxFetches), wait: cfg.ProbeWait}
-	return &Service{cfg: cfg, fetch: fetch, probe: probe, cache: cache, log: logger, probes: make(chan struct{}, cfg.MaxProbes)}, nil
+	fetch = &turnFetcher{Fetcher: fetch, turns: ratelimit.NewTurns(maxFetches, cfg.ProbeWait)}
+	return &Service{cfg: cfg, fetch: fetch, probe: probe, cache: cache, log: logger,
+		probes: ratelimit.NewTurns(cfg.MaxProbes, cfg.ProbeWait)}, nil
 }
 
 // Services lists the supported service ids.

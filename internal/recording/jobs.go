@@ -2,10 +2,12 @@ package recording
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 // A download's remux and a clip's cut each run an ffmpeg for as long as
@@ -28,19 +30,9 @@ func errBusy(wait time.Duration) error {
 // startJob takes a slot for one ffmpeg job, waiting up to JobWait; the
 // caller runs the returned release when the job is over.
 func (s *Service) startJob(ctx context.Context) (release func(), err error) {
-	select {
-	case s.jobs <- struct{}{}:
-		return func() { <-s.jobs }, nil
-	default:
-	}
-	t := time.NewTimer(s.cfg.JobWait)
-	defer t.Stop()
-	select {
-	case s.jobs <- struct{}{}:
-		return func() { <-s.jobs }, nil
-	case <-t.C:
+	release, err = s.jobs.Take(ctx)
+	if errors.Is(err, ratelimit.ErrNoTurn) {
 		return nil, errBusy(s.cfg.JobWait)
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
+	return release, err
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hearth-community/hearth/internal/hls"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 // Config tunes the service.
@@ -65,7 +66,7 @@ type Service struct {
 	cfg  Config
 	st   Store
 	log  *slog.Logger
-	jobs chan struct{} // slots of request-driven ffmpeg jobs (jobs.go)
+	jobs *ratelimit.Turns // slots of request-driven ffmpeg jobs (jobs.go)
 
 	mu        sync.Mutex
 	writers   map[string]*writer // open recordings by stage
@@ -124,7 +125,7 @@ func New(cfg Config, st Store, log *slog.Logger) (*Service, error) {
 		return nil, fmt.Errorf("recording: %w", err)
 	}
 	return &Service{cfg: cfg, st: st, log: log, writers: map[string]*writer{}, lastEnded: map[string]*writer{},
-		jobs: make(chan struct{}, cfg.MaxJobs)}, nil
+		jobs: ratelimit.NewTurns(cfg.MaxJobs, cfg.JobWait)}, nil
 }
 
 // Observe registers f for every recording event on this node.

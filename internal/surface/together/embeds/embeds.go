@@ -5,10 +5,12 @@ package embeds
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
@@ -35,7 +37,7 @@ type API struct {
 	// egress body cap (1 MiB in app) while the far end sends it, and any member
 	// may ask for previews of pages they choose, as many at once as they
 	// like.
-	fetches chan struct{}
+	fetches *ratelimit.Turns
 }
 
 // New builds the routes on b.
@@ -46,26 +48,16 @@ func New(b *rest.Base, cfg Config) *API {
 	if cfg.FetchWait <= 0 {
 		cfg.FetchWait = 5 * time.Second
 	}
-	return &API{Base: b, cfg: cfg, fetches: make(chan struct{}, cfg.MaxFetches)}
+	return &API{Base: b, cfg: cfg, fetches: ratelimit.NewTurns(cfg.MaxFetches, cfg.FetchWait)}
 }
 
 // fetchTurn waits up to FetchWait for a turn to fetch; the caller runs
 // release when the fetch is read.
 func (s *API) fetchTurn(ctx context.Context) (release func(), err error) {
-	select {
-	case s.fetches <- struct{}{}:
-		return func() { <-s.fetches }, nil
-	default:
-	}
-	t := time.NewTimer(s.cfg.FetchWait)
-	defer t.Stop()
-	select {
-	case s.fetches <- struct{}{}:
-		return func() { <-s.fetches }, nil
-	case <-t.C:
+	release, err = s.fetches.Take(ctx)
+	if errors.Is(err, ratelimit.ErrNoTurn) {
 		return nil, &fault.Error{Kind: fault.Unavailable, RetryAfter: s.cfg.FetchWait,
 			Msg: "The server is busy fetching other pages; try again shortly"}
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
+	return release, err
 }
