@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -31,16 +30,7 @@ func TestWHEPSessionsBoundedPerAddress(t *testing.T) {
 	offer := offerSDP(t, v) // never answered: every session stays connecting
 	post := func(from string) (int, http.Header, string) {
 		t.Helper()
-		req, _ := http.NewRequest("POST", base+"/api/whep/default", strings.NewReader(offer))
-		req.Header.Set("Content-Type", "application/sdp")
-		req.Header.Set("X-Forwarded-For", from)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, res.Header, string(b)
+		return postSDP(t, "POST", base+"/api/whep/default", "", "application/sdp", offer, "X-Forwarded-For", from)
 	}
 	var first string
 	for i := range 32 {

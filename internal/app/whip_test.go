@@ -60,8 +60,9 @@ func offerSDP(t *testing.T, pc *webrtc.PeerConnection) string {
 	return pc.LocalDescription().SDP
 }
 
-// postSDP sends an offer the WHIP/WHEP way.
-func postSDP(t *testing.T, method, url, token, ctype, body string) (int, http.Header, string) {
+// postSDP sends an offer the WHIP/WHEP way; hdr adds header name, value
+// pairs.
+func postSDP(t *testing.T, method, url, token, ctype, body string, hdr ...string) (int, http.Header, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if ctype != "" {
@@ -69,6 +70,9 @@ func postSDP(t *testing.T, method, url, token, ctype, body string) (int, http.He
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
