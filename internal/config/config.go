@@ -90,6 +90,7 @@ type Config struct {
 	// Together surface (communities, chat, voice signalling).
 	TogetherAuthRate float64 `name:"together-auth-rate" env:"HEARTH_TOGETHER_AUTH_RATE" default:"2" help:"Together sign-in requests (/auth/*) per second per client IP, burst 5 (Together's production limit). 0 disables the limit."`
 	TogetherBotRate  float64 `name:"together-bot-rate" env:"HEARTH_TOGETHER_BOT_RATE" default:"50" help:"Together API requests per second per bot (Together: 50). 0 disables the limit."`
+	UploadMinFree    int64   `name:"upload-min-free-bytes" env:"HEARTH_UPLOAD_MIN_FREE_BYTES" default:"1073741824" help:"Together attachment and emoji uploads are refused (507) while the disk holding the data directory's uploads has less free space than this. 0: no check."`
 	TurnURL          string  `name:"turn-url" env:"HEARTH_TURN_URL" default:"" help:"An external TURN server's URL handed to voice clients by /ice-servers (e.g. turn:turn.example.org:3478). Needs --turn-secret."`
 	TurnSecret       string  `name:"turn-secret" env:"HEARTH_TURN_SECRET" default:"" help:"Shared secret (at least 32 characters) for TURN REST credentials (coturn use-auth-secret). Empty with --turn-listen: one is generated and shared by every node."`
 	TurnListen       string  `name:"turn-listen" env:"HEARTH_TURN_LISTEN" default:"" help:"Run Hearth's own TURN server on this host:port, UDP and TCP (e.g. :3478); /ice-servers then hands out its address with REST credentials. Empty: no embedded TURN."`

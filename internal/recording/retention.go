@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/hearth-community/hearth/internal/disk"
 )
 
 // retentionOnce applies retention if this node is the first in the
@@ -108,7 +110,7 @@ func (s *Service) Usage(ctx context.Context) (Usage, error) {
 			}
 		}
 	}
-	if free, ok := freeBytes(s.cfg.Dir); ok {
+	if free, ok := disk.Free(s.cfg.Dir); ok {
 		u.FreeBytes = free
 	}
 	ok, _ := s.diskOK()

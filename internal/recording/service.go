@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hearth-community/hearth/internal/disk"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/hls"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -500,7 +501,7 @@ func (s *Service) diskOK() (bool, int64) {
 	if s.cfg.MinFreeBytes <= 0 {
 		return true, 0
 	}
-	free, ok := freeBytes(s.cfg.Dir)
+	free, ok := disk.Free(s.cfg.Dir)
 	if !ok {
 		return true, 0
 	}

@@ -74,10 +74,27 @@ func (s *TogetherExtras) Attachments(ctx context.Context, messageID string) ([]*
 	return collect(rows, err, scanAttachment)
 }
 
-// Attachment finds one attachment by its stored name.
+// Attachment finds one attachment of a message that is not deleted, by
+// its stored name.
 func (s *TogetherExtras) Attachment(ctx context.Context, messageID, storedName string) (*Attachment, error) {
-	return scanAttachment(s.db.QueryRowContext(ctx, `SELECT `+attachmentCols+` FROM together_attachments WHERE message_id=$1 AND stored_name=$2`,
+	return scanAttachment(s.db.QueryRowContext(ctx, `SELECT `+attachmentCols+` FROM together_attachments
+		WHERE message_id=$1 AND stored_name=$2 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id=$1 AND m.deleted)`,
 		messageID, storedName))
+}
+
+// DropAttachments removes a message's attachment rows and returns them
+// (their files are the caller's to remove).
+func (s *TogetherExtras) DropAttachments(ctx context.Context, messageID string) ([]*Attachment, error) {
+	rows, err := s.db.QueryContext(ctx, `DELETE FROM together_attachments WHERE message_id=$1 RETURNING `+attachmentCols, messageID)
+	return collect(rows, err, scanAttachment)
+}
+
+// DropDeletedAttachments removes up to n attachment rows of deleted
+// messages and returns them.
+func (s *TogetherExtras) DropDeletedAttachments(ctx context.Context, n int) ([]*Attachment, error) {
+	rows, err := s.db.QueryContext(ctx, `DELETE FROM together_attachments WHERE id IN (SELECT a.id FROM together_attachments a
+		JOIN messages m ON m.id = a.message_id WHERE m.deleted LIMIT $1) RETURNING `+attachmentCols, n)
+	return collect(rows, err, scanAttachment)
 }
 
 const emojiCols = `id, community_id, created_by, name, content_type, file_size, created_at`

@@ -213,6 +213,10 @@ func (s *Surface) deleteMessage(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, err)
 		return
 	}
+	if err := s.files.Purge(ctx, m.ID); err != nil {
+		// The hourly sweep takes what is left; the files are not served.
+		s.log.Warn("remove a deleted message's attachments", "message", m.ID, "err", err)
+	}
 	s.fireWebhooks(ctx, ca.Community.ID, "message.deleted", map[string]string{"id": m.ID, "channel_id": m.ConversationID})
 	noContent(w)
 }

@@ -101,6 +101,12 @@ type Deps struct {
 	// answers an error and clients stay on the mesh).
 	SFU       *voice.SFU
 	UploadDir string
+	// UploadMinFree: attachment and emoji uploads are refused (507) while
+	// the disk holding UploadDir has less free space than this (0: no
+	// check). UploadSweep is how often the node reclaims the files of
+	// deleted messages and uploads no row names (default 1 h).
+	UploadMinFree int64
+	UploadSweep   time.Duration
 	// Egress fetches link previews (nil: /link-preview answers 503).
 	Egress *egress.Client
 	// AuthRate is /auth/* requests per second per client IP (burst 5);
@@ -183,6 +189,9 @@ func New(d Deps) (*Surface, error) {
 	if d.OfflineGrace <= 0 {
 		s.d.OfflineGrace = 2 * time.Second
 	}
+	if d.UploadSweep <= 0 {
+		s.d.UploadSweep = time.Hour
+	}
 	if d.PresenceSweep <= 0 {
 		s.d.PresenceSweep = 15 * time.Second
 	}
@@ -248,6 +257,7 @@ func (s *Surface) Start(ctx context.Context) error {
 		}
 		cancels = append(cancels, c)
 	}
+	go s.sweepUploads(s.bg)
 	s.cancel = func() error {
 		for _, c := range cancels {
 			_ = c()
@@ -380,3 +390,24 @@ func pathID(r *http.Request, name, notFound string) (string, error) {
 func serverID(r *http.Request) (string, error) { return rest.ServerID(r) }
 func optString(s string) *string               { return rest.OptString(s) }
 func mapAll[T, U any](in []T, f func(T) U) []U { return rest.MapAll(in, f) }
+
+// sweepUploads reclaims the upload directory a minute after start and
+// every UploadSweep after that (files.API.Sweep).
+func (s *Surface) sweepUploads(ctx context.Context) {
+	next := min(time.Minute, s.d.UploadSweep)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(next):
+		}
+		next = s.d.UploadSweep
+		n, err := s.files.Sweep(ctx, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("upload sweep failed", "removed", n, "err", err)
+		case n > 0:
+			s.log.Info("upload sweep", "removed", n)
+		}
+	}
+}

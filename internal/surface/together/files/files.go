@@ -19,6 +19,7 @@ import (
 	_ "image/jpeg" // DecodeConfig for JPEG attachments
 	_ "image/png"  // DecodeConfig for PNG attachments
 	"io"
+	"io/fs"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -32,6 +33,7 @@ import (
 	_ "golang.org/x/image/webp" // DecodeConfig for WebP attachments
 
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/disk"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -51,6 +53,8 @@ type Store interface {
 	AddAttachments(ctx context.Context, as []*Attachment, max int) error
 	Attachments(ctx context.Context, messageID string) ([]*Attachment, error)
 	Attachment(ctx context.Context, messageID, storedName string) (*Attachment, error)
+	DropAttachments(ctx context.Context, messageID string) ([]*Attachment, error)
+	DropDeletedAttachments(ctx context.Context, n int) ([]*Attachment, error)
 
 	CreateEmoji(ctx context.Context, e *Emoji) error
 	Emojis(ctx context.Context, communityID string) ([]*Emoji, error)
@@ -67,31 +71,55 @@ type Hooks struct {
 	Broadcast func(ctx context.Context, communityID, t string, d any)
 }
 
+// Config says where files go.
+type Config struct {
+	// Dir is the upload directory, created if missing ("": the routes
+	// answer 503).
+	Dir string
+	// MinFreeBytes: uploads are refused (507) while the disk holding Dir
+	// has less free space than this. 0: no check.
+	MinFreeBytes int64
+}
+
 // API serves the routes.
 type API struct {
 	*rest.Base
 	store   Store    // nil: the routes answer 503
 	uploads *os.Root // the upload directory (nil: the routes answer 503)
-	key     []byte   // signs attachment URLs, shared by nodes (Start)
+	cfg     Config
+	key     []byte // signs attachment URLs, shared by nodes (Start)
 	hooks   Hooks
 }
 
-// New builds the routes on b, storing files under dir (created if
-// missing). Without st or dir the routes answer 503.
-func New(b *rest.Base, st Store, dir string, h Hooks) (*API, error) {
-	s := &API{Base: b, store: st, hooks: h}
-	if dir == "" {
+// New builds the routes on b, storing files under cfg.Dir. Without st or
+// a directory the routes answer 503.
+func New(b *rest.Base, st Store, cfg Config, h Hooks) (*API, error) {
+	s := &API{Base: b, store: st, cfg: cfg, hooks: h}
+	if cfg.Dir == "" {
 		return s, nil
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("uploads: %w", err)
 	}
-	root, err := os.OpenRoot(dir)
+	root, err := os.OpenRoot(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("uploads: %w", err)
 	}
 	s.uploads = root
 	return s, nil
+}
+
+// errDiskFull refuses an upload while the upload disk is short of space.
+var errDiskFull = &rest.StatusError{Status: http.StatusInsufficientStorage, Msg: "The server is out of storage space for uploads"}
+
+// roomFor reports whether the upload disk has at least MinFreeBytes left
+// (unknown: yes).
+func (s *API) roomFor() bool {
+	if s.cfg.MinFreeBytes <= 0 {
+		return true
+	}
+	free, ok := disk.Free(s.cfg.Dir)
+	return !ok || free >= s.cfg.MinFreeBytes
 }
 
 // Start loads the key that signs attachment URLs (one for the cluster).
@@ -266,6 +294,11 @@ func (s *API) UploadAttachments(w http.ResponseWriter, r *http.Request, p *ident
 			s.Fail(w, fault.Newf(fault.Invalid, "A message can have at most %d attachments", MaxFilesPerMessage))
 			return
 		}
+		if !s.roomFor() {
+			cleanup()
+			s.Bad(w, errDiskFull)
+			return
+		}
 		a, err := s.saveUpload(m.ID, part)
 		if err != nil {
 			cleanup()
@@ -327,6 +360,12 @@ func (s *API) saveUpload(messageID string, part *multipart.Part) (*Attachment, e
 	}
 	rel := messageID + "/" + stored
 	f, err := s.uploads.OpenFile(rel, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Sweep removed the message's empty directory in between.
+		if err = s.uploads.MkdirAll(messageID, 0o750); err == nil {
+			f, err = s.uploads.OpenFile(rel, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -511,6 +550,10 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 		return
 	}
 	ctx := r.Context()
+	if !s.roomFor() {
+		s.Bad(w, errDiskFull)
+		return
+	}
 	httpserver.SetBodyLimit(w, r, MaxEmojiBytes+16<<10)
 	if err := r.ParseMultipartForm(MaxEmojiBytes + 16<<10); err != nil {
 		s.Fail(w, rest.Invalid("Expected a multipart body with 'name' and 'image' (at most 256 KiB)"))

@@ -1,0 +1,89 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/store"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestAttachmentsOfDeletedMessages: a deleted message's attachments are
+// not found by stored name, and the drops return exactly the rows they
+// remove, on every engine.
+func TestAttachmentsOfDeletedMessages(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			svc, _ := newMessageService(t, db)
+			ann := newAccount(t, db, "ann")
+			conv := identity.NewID()
+			x := db.TogetherExtras()
+			post := func(files ...string) string {
+				m, err := svc.Post(ctx, messages.PostInput{ConversationID: conv, Kind: messages.KindChannel, AuthorID: ann, Body: "files"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var as []*store.Attachment
+				for _, f := range files {
+					as = append(as, &store.Attachment{ID: identity.NewID(), MessageID: m.ID, Filename: f, StoredName: f,
+						FileSize: 1, MimeType: "text/plain", CreatedAt: time.Now().UTC().Truncate(time.Microsecond)})
+				}
+				if err := x.AddAttachments(ctx, as, 10); err != nil {
+					t.Fatal(err)
+				}
+				return m.ID
+			}
+			live, purged := post("a.txt"), post("b.txt", "c.txt")
+			moderated := make([]string, 3)
+			for i := range moderated {
+				moderated[i] = post("d.txt")
+			}
+			for _, id := range append([]string{purged}, moderated...) {
+				if _, err := svc.Delete(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := x.Attachment(ctx, purged, "b.txt"); !errors.Is(err, fault.NotFound) {
+				t.Errorf("attachment of a deleted message: %v, want not found", err)
+			}
+			if a, err := x.Attachment(ctx, live, "a.txt"); err != nil || a.Filename != "a.txt" {
+				t.Errorf("live attachment: %v %v", a, err)
+			}
+			got, err := x.DropAttachments(ctx, purged)
+			if err != nil || len(got) != 2 || got[0].MessageID != purged {
+				t.Fatalf("DropAttachments: %v %v", got, err)
+			}
+			var swept int
+			for {
+				got, err := x.DropDeletedAttachments(ctx, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range got {
+					if a.StoredName != "d.txt" {
+						t.Errorf("dropped %s/%s, which no deleted message held", a.MessageID, a.StoredName)
+					}
+				}
+				swept += len(got)
+				if len(got) < 2 {
+					break
+				}
+			}
+			if swept != len(moderated) {
+				t.Errorf("DropDeletedAttachments dropped %d, want %d", swept, len(moderated))
+			}
+			if as, err := x.Attachments(ctx, live); err != nil || len(as) != 1 {
+				t.Errorf("the live message's attachments: %v %v", as, err)
+			}
+		})
+	}
+}
