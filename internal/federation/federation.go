@@ -101,10 +101,14 @@ type OutboxItem struct {
 
 // Action is an inbound engagement activity.
 type Action struct {
-	IRI       string
-	Actor     string // local actor
-	ActorIRI  string
-	Type      string // FEDIVERSE_ENGAGEMENT_FOLLOW, _LIKE, _REPOST
+	IRI      string
+	Actor    string // local actor
+	ActorIRI string
+	Type     string // FEDIVERSE_ENGAGEMENT_FOLLOW, _LIKE, _REPOST
+	// Object is what was engaged with (the post liked or boosted, the
+	// local actor followed): an actor's engagement of one type with one
+	// object is recorded once ("" for rows from before).
+	Object    string
 	CreatedAt time.Time
 }
 
@@ -127,7 +131,8 @@ type Store interface {
 	OutboxItem(ctx context.Context, id string) (*OutboxItem, error)
 	Outbox(ctx context.Context, actor string, offset, limit int) ([]*OutboxItem, int, error)
 
-	// AddAction records an action; a repeated IRI is a fault.Conflict.
+	// AddAction records an action; a repeated IRI, or a repeated actor,
+	// type and object, is a fault.Conflict.
 	AddAction(ctx context.Context, a *Action) error
 	Actions(ctx context.Context, offset, limit int) ([]*Action, int, error)
 

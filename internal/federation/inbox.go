@@ -76,7 +76,7 @@ func (s *Service) apply(ctx context.Context, local *LocalActor, from *remoteActo
 		if str(act["type"]) == "Announce" {
 			typ, body = EngagementRepost, "shared this stream with their followers."
 		}
-		return s.record(ctx, local, from, str(act["id"]), typ, body)
+		return s.record(ctx, local, from, str(act["id"]), obj, typ, body)
 	case "Update":
 		obj, _ := act["object"].(map[string]any)
 		if obj == nil || idOf(obj) != from.ID {
@@ -135,17 +135,18 @@ func (s *Service) follow(ctx context.Context, st Settings, local *LocalActor, fr
 			return err
 		}
 	}
-	return s.record(ctx, local, from, f.RequestIRI, EngagementFollow, "just followed!")
+	return s.record(ctx, local, from, f.RequestIRI, s.actorIRI(st, local.Username), EngagementFollow, "just followed!")
 }
 
-// record stores an engagement action once and tells the listener.
-func (s *Service) record(ctx context.Context, local *LocalActor, from *remoteActor, iri, typ, body string) error {
+// record stores an engagement action once per activity and once per
+// remote actor, type and object, and tells the listener about the first.
+func (s *Service) record(ctx context.Context, local *LocalActor, from *remoteActor, iri, object, typ, body string) error {
 	if iri == "" {
 		iri = from.ID + "#" + typ + "-" + uuid.NewString()
 	}
-	err := s.st.AddAction(ctx, &Action{IRI: iri, Actor: local.Username, ActorIRI: from.ID, Type: typ, CreatedAt: s.now().UTC()})
+	err := s.st.AddAction(ctx, &Action{IRI: iri, Actor: local.Username, ActorIRI: from.ID, Type: typ, Object: object, CreatedAt: s.now().UTC()})
 	if errors.Is(err, fault.Conflict) {
-		return nil // a redelivery
+		return nil // a redelivery, or the same engagement again
 	}
 	if err != nil {
 		return err

@@ -188,10 +188,11 @@ func (s *Federation) Outbox(ctx context.Context, actor string, offset, limit int
 	return out, total, rows.Err()
 }
 
-// AddAction records an inbound action; a repeated IRI is a conflict.
+// AddAction records an inbound action; a repeated IRI, or a repeated
+// actor, type and object, is a conflict.
 func (s *Federation) AddAction(ctx context.Context, a *federation.Action) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO federation_actions (iri, actor, actor_iri, type, created_at) VALUES ($1,$2,$3,$4,$5)`,
-		a.IRI, a.Actor, a.ActorIRI, a.Type, Micros(a.CreatedAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO federation_actions (iri, actor, actor_iri, type, object, created_at) VALUES ($1,$2,$3,$4,$5,$6)`,
+		a.IRI, a.Actor, a.ActorIRI, a.Type, a.Object, Micros(a.CreatedAt))
 	return conflictOr(err)
 }
 

@@ -237,10 +237,16 @@ func TestFederationFollowPostEngage(t *testing.T) {
 		t.Fatalf("stored note: %d %s", r.status, r.body)
 	}
 
+	// Each engagement is sent twice under different activity ids: the
+	// second is accepted and not recorded again (Owncast keys them by
+	// actor, type and object), so a server cannot replay one actor's like
+	// into chat.
 	for _, typ := range []string{"Like", "Announce"} {
-		act := map[string]any{"id": p.actor() + "#" + typ, "type": typ, "actor": p.actor(), "object": note["id"]}
-		if r := p.post(t, inboxOf(n), act, fedtest.SignOpts{}); r.status != 202 {
-			t.Fatalf("%s: %d %s", typ, r.status, r.body)
+		for _, id := range []string{"#" + typ, "#" + typ + "-again"} {
+			act := map[string]any{"id": p.actor() + id, "type": typ, "actor": p.actor(), "object": note["id"]}
+			if r := p.post(t, inboxOf(n), act, fedtest.SignOpts{}); r.status != 202 {
+				t.Fatalf("%s: %d %s", typ, r.status, r.body)
+			}
 		}
 	}
 	var actions struct {
@@ -284,6 +290,23 @@ func TestFederationFollowPostEngage(t *testing.T) {
 	n.do(t, "GET", "/api/followers", "", nil).json(t, &fl)
 	if fl.Total != 0 {
 		t.Fatalf("after undo followers = %+v", fl)
+	}
+	// Following again makes a follower again, without a second
+	// engagement.
+	again := p.follow(n)
+	again["id"] = p.actor() + "#follow-again"
+	if r := p.post(t, inboxOf(n), again, fedtest.SignOpts{}); r.status != 202 {
+		t.Fatalf("follow again: %d %s", r.status, r.body)
+	}
+	if acc := p.next(t); acc["type"] != "Accept" {
+		t.Fatalf("expected Accept, got %v", acc)
+	}
+	n.do(t, "GET", "/api/followers", "", nil).json(t, &fl)
+	n.do(t, "GET", "/api/admin/federation/actions", "admin", nil).json(t, &actions)
+	mu.Lock()
+	defer mu.Unlock()
+	if fl.Total != 1 || actions.Total != 3 || len(events) != 3 {
+		t.Errorf("after following again: followers %d, actions %d, engagement events %v", fl.Total, actions.Total, events)
 	}
 }
 
