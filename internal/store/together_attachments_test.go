@@ -34,7 +34,7 @@ func TestAttachmentsOfDeletedMessages(t *testing.T) {
 				}
 				var as []*store.Attachment
 				for _, f := range files {
-					as = append(as, &store.Attachment{ID: identity.NewID(), MessageID: m.ID, Filename: f, StoredName: f,
+					as = append(as, &store.Attachment{ID: identity.NewID(), MessageID: m.ID, UploaderID: ann, Filename: f, StoredName: f,
 						FileSize: 1, MimeType: "text/plain", CreatedAt: time.Now().UTC().Truncate(time.Microsecond)})
 				}
 				if err := x.AddAttachments(ctx, as, 10); err != nil {
@@ -57,6 +57,10 @@ func TestAttachmentsOfDeletedMessages(t *testing.T) {
 			}
 			if a, err := x.Attachment(ctx, live, "a.txt"); err != nil || a.Filename != "a.txt" {
 				t.Errorf("live attachment: %v %v", a, err)
+			}
+			// Six files of one byte, all ann's, counted until dropped.
+			if n, err := x.UploadedBytes(ctx, ann); err != nil || n != 6 {
+				t.Errorf("UploadedBytes = %d, %v; want 6", n, err)
 			}
 			got, err := x.DropAttachments(ctx, purged)
 			if err != nil || len(got) != 2 || got[0].MessageID != purged {
@@ -81,8 +85,46 @@ func TestAttachmentsOfDeletedMessages(t *testing.T) {
 			if swept != len(moderated) {
 				t.Errorf("DropDeletedAttachments dropped %d, want %d", swept, len(moderated))
 			}
-			if as, err := x.Attachments(ctx, live); err != nil || len(as) != 1 {
+			if as, err := x.Attachments(ctx, live); err != nil || len(as) != 1 || as[0].UploaderID != ann {
 				t.Errorf("the live message's attachments: %v %v", as, err)
+			}
+			if n, err := x.UploadedBytes(ctx, ann); err != nil || n != 1 {
+				t.Errorf("UploadedBytes after the drops = %d, %v; want 1", n, err)
+			}
+		})
+	}
+}
+
+// TestMigrationCreditsUploads: attachments kept before uploads had an
+// uploader count toward their message author's quota, on both engines.
+func TestMigrationCreditsUploads(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			svc, _ := newMessageService(t, db)
+			ann := newAccount(t, db, "ann")
+			m, err := svc.Post(ctx, messages.PostInput{ConversationID: identity.NewID(), Kind: messages.KindChannel, AuthorID: ann, Body: "old"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{`DROP INDEX together_attachments_uploader`, `ALTER TABLE together_attachments DROP COLUMN uploader_id`,
+				`DELETE FROM goose_db_version WHERE version_id = 1900`} {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO together_attachments (id, message_id, filename, stored_name, file_size, mime_type, created_at)
+				VALUES ($1, $2, 'a.txt', 'a.txt', 1234, 'text/plain', 0)`, identity.NewID(), m.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := db.TogetherExtras().UploadedBytes(ctx, ann); err != nil || n != 1234 {
+				t.Errorf("UploadedBytes after the migration = %d, %v; want 1234", n, err)
 			}
 		})
 	}

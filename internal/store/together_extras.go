@@ -45,8 +45,8 @@ func (s *TogetherExtras) AddAttachments(ctx context.Context, as []*Attachment, m
 			return fault.Newf(fault.Invalid, "A message can have at most %d attachments", max)
 		}
 		for _, a := range as {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO together_attachments (id, message_id, filename, stored_name, file_size,
-				mime_type, width, height, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, a.ID, a.MessageID, a.Filename,
+			if _, err := tx.ExecContext(ctx, `INSERT INTO together_attachments (id, message_id, uploader_id, filename, stored_name, file_size,
+				mime_type, width, height, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, a.ID, a.MessageID, a.UploaderID, a.Filename,
 				a.StoredName, a.FileSize, a.MimeType, nullInt(a.Width), nullInt(a.Height), Micros(a.CreatedAt)); err != nil {
 				return err
 			}
@@ -55,13 +55,13 @@ func (s *TogetherExtras) AddAttachments(ctx context.Context, as []*Attachment, m
 	})
 }
 
-const attachmentCols = `id, message_id, filename, stored_name, file_size, mime_type, width, height, created_at`
+const attachmentCols = `id, message_id, uploader_id, filename, stored_name, file_size, mime_type, width, height, created_at`
 
 func scanAttachment(row scanner) (*Attachment, error) {
 	var a Attachment
 	var w, h sql.NullInt64
 	var created int64
-	if err := row.Scan(&a.ID, &a.MessageID, &a.Filename, &a.StoredName, &a.FileSize, &a.MimeType, &w, &h, &created); err != nil {
+	if err := row.Scan(&a.ID, &a.MessageID, &a.UploaderID, &a.Filename, &a.StoredName, &a.FileSize, &a.MimeType, &w, &h, &created); err != nil {
 		return nil, noRows(err)
 	}
 	a.Width, a.Height, a.CreatedAt = intPtr(w), intPtr(h), FromMicros(created)
@@ -80,6 +80,14 @@ func (s *TogetherExtras) Attachment(ctx context.Context, messageID, storedName s
 	return scanAttachment(s.db.QueryRowContext(ctx, `SELECT `+attachmentCols+` FROM together_attachments
 		WHERE message_id=$1 AND stored_name=$2 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id=$1 AND m.deleted)`,
 		messageID, storedName))
+}
+
+// UploadedBytes is the size of every attachment an account uploaded that
+// is still kept.
+func (s *TogetherExtras) UploadedBytes(ctx context.Context, accountID string) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(file_size), 0) FROM together_attachments WHERE uploader_id=$1`, accountID).Scan(&n)
+	return n, err
 }
 
 // DropAttachments removes a message's attachment rows and returns them

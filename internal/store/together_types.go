@@ -39,6 +39,7 @@ type Bot = community.Bot
 type Attachment struct {
 	ID         string
 	MessageID  string
+	UploaderID string // the account that uploaded it ("" for none)
 	Filename   string
 	StoredName string
 	FileSize   int64

@@ -107,6 +107,9 @@ type Deps struct {
 	// deleted messages and uploads no row names (default 1 h).
 	UploadMinFree int64
 	UploadSweep   time.Duration
+	// UploadQuota is how much an account's kept attachments may hold in
+	// all (507 past it; instance admins have none). 0: no quota.
+	UploadQuota int64
 	// Egress fetches link previews (nil: /link-preview answers 503).
 	Egress *egress.Client
 	// AuthRate is /auth/* requests per second per client IP (burst 5);

@@ -166,3 +166,58 @@ func TestUploadsRefusedWhenDiskShort(t *testing.T) {
 		t.Errorf("a refused upload left %d entries in the upload directory", len(ents))
 	}
 }
+
+// TestUploadQuota: an account's kept attachments stop at
+// --upload-quota-bytes (507, nothing of the refused request kept),
+// deleting a message frees its share, and an instance admin has none.
+func TestUploadQuota(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	img := pngBytes(t, 2, 2)
+	quota := int64(2*len(img) + len(img)/2) // two files and a half
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.UploadDir, d.UploadQuota = dir, quota })
+	ann, root := e.register("ann"), e.register("root")
+	_, cid := e.serverWithChannel(ann, "files", root)
+	post := func(u user) string {
+		m, _ := e.must(201, "POST", "/channels/"+cid+"/messages", u.access, map[string]any{"content": "with files"})
+		return m["id"].(string)
+	}
+	first, second := post(ann), post(ann)
+	if code, body := e.upload("/messages/"+first+"/attachments", ann.access, []part{{"files", "a.png", img}}); code != 201 {
+		t.Fatalf("first upload: %d %s", code, body)
+	}
+	// The second file of this request crosses the quota: the whole
+	// request is refused and its first file is not kept.
+	code, body := e.upload("/messages/"+second+"/attachments", ann.access, []part{{"files", "b.png", img}, {"files", "c.png", img}})
+	if code != 507 || !strings.Contains(body, "Upload quota") {
+		t.Fatalf("past the quota: %d %s", code, body)
+	}
+	if _, list := e.must(200, "GET", "/messages/"+second+"/attachments", ann.access, nil); len(list) != 0 {
+		t.Errorf("a refused request kept %d attachments", len(list))
+	}
+	if code, body := e.upload("/messages/"+second+"/attachments", ann.access, []part{{"files", "b.png", img}}); code != 201 {
+		t.Fatalf("within the quota: %d %s", code, body)
+	}
+	if code, _ := e.upload("/messages/"+second+"/attachments", ann.access, []part{{"files", "c.png", img}}); code != 507 {
+		t.Errorf("a file larger than what is left: %d, want 507", code)
+	}
+	e.must(204, "DELETE", "/messages/"+first, ann.access, nil)
+	if code, body := e.upload("/messages/"+second+"/attachments", ann.access, []part{{"files", "c.png", img}}); code != 201 {
+		t.Errorf("after deleting a message: %d %s", code, body)
+	}
+	// An instance admin has no quota.
+	acct, err := e.ident.Account(context.Background(), root.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct.IsAdmin = true
+	if err := e.ident.UpdateAccount(context.Background(), acct); err != nil {
+		t.Fatal(err)
+	}
+	mid := post(root)
+	for i := range 4 {
+		if code, body := e.upload("/messages/"+mid+"/attachments", root.access, []part{{"files", "r.png", img}}); code != 201 {
+			t.Fatalf("admin upload %d: %d %s", i, code, body)
+		}
+	}
+}

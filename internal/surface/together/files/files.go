@@ -54,6 +54,7 @@ type Store interface {
 	Attachments(ctx context.Context, messageID string) ([]*Attachment, error)
 	Attachment(ctx context.Context, messageID, storedName string) (*Attachment, error)
 	DropAttachments(ctx context.Context, messageID string) ([]*Attachment, error)
+	UploadedBytes(ctx context.Context, accountID string) (int64, error)
 	DropDeletedAttachments(ctx context.Context, n int) ([]*Attachment, error)
 
 	CreateEmoji(ctx context.Context, e *Emoji) error
@@ -79,6 +80,9 @@ type Config struct {
 	// MinFreeBytes: uploads are refused (507) while the disk holding Dir
 	// has less free space than this. 0: no check.
 	MinFreeBytes int64
+	// QuotaBytes is how much an account's kept attachments may hold in
+	// all (507 past it; instance admins have none). 0: no quota.
+	QuotaBytes int64
 }
 
 // API serves the routes.
@@ -111,6 +115,12 @@ func New(b *rest.Base, st Store, cfg Config, h Hooks) (*API, error) {
 
 // errDiskFull refuses an upload while the upload disk is short of space.
 var errDiskFull = &rest.StatusError{Status: http.StatusInsufficientStorage, Msg: "The server is out of storage space for uploads"}
+
+// quotaError refuses an upload past the account's quota.
+func (s *API) quotaError() error {
+	return &rest.StatusError{Status: http.StatusInsufficientStorage,
+		Msg: fmt.Sprintf("Upload quota of %d MiB used up: delete messages with attachments to free space", s.cfg.QuotaBytes>>20)}
+}
 
 // roomFor reports whether the upload disk has at least MinFreeBytes left
 // (unknown: yes).
@@ -262,6 +272,15 @@ func (s *API) UploadAttachments(w http.ResponseWriter, r *http.Request, p *ident
 		s.Fail(w, err)
 		return
 	}
+	left := int64(-1) // what the caller may still upload; -1: no quota
+	if s.cfg.QuotaBytes > 0 && !p.Account.IsAdmin {
+		used, err := s.store.UploadedBytes(ctx, p.Account.ID)
+		if err != nil {
+			s.Fail(w, err)
+			return
+		}
+		left = s.cfg.QuotaBytes - used
+	}
 	httpserver.SetBodyLimit(w, r, MaxFileBytes+64<<10)
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -299,11 +318,27 @@ func (s *API) UploadAttachments(w http.ResponseWriter, r *http.Request, p *ident
 			s.Bad(w, errDiskFull)
 			return
 		}
-		a, err := s.saveUpload(m.ID, part)
+		max := int64(MaxFileBytes)
+		if left >= 0 {
+			max = min(max, left)
+		}
+		if max <= 0 {
+			cleanup()
+			s.Bad(w, s.quotaError())
+			return
+		}
+		a, err := s.saveUpload(m.ID, part, max)
+		if errors.Is(err, errPastMax) {
+			err = s.quotaError()
+		}
 		if err != nil {
 			cleanup()
-			s.Fail(w, err)
+			s.Bad(w, err)
 			return
+		}
+		a.UploaderID = p.Account.ID
+		if left >= 0 {
+			left -= a.FileSize
 		}
 		saved = append(saved, a)
 	}
@@ -336,9 +371,14 @@ func (e *readErrs) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// errPastMax: a file was larger than the quota left, not than
+// MaxFileBytes.
+var errPastMax = errors.New("past the quota")
+
 // saveUpload streams one part to <uploads>/<message>/<hex>_<name>, checking
-// size and sniffed type.
-func (s *API) saveUpload(messageID string, part *multipart.Part) (*Attachment, error) {
+// its size (at most max, no more than MaxFileBytes: errPastMax when max
+// is the smaller and the file is larger) and sniffed type.
+func (s *API) saveUpload(messageID string, part *multipart.Part, max int64) (*Attachment, error) {
 	id := identity.NewID()
 	name := safeName(part.FileName())
 	stored := strings.ReplaceAll(id, "-", "") + "_" + name // the id's 32 hex digits
@@ -370,11 +410,14 @@ func (s *API) saveUpload(messageID string, part *multipart.Part) (*Attachment, e
 		return nil, err
 	}
 	src := &readErrs{r: part}
-	size, err := io.Copy(f, io.LimitReader(io.MultiReader(bytes.NewReader(head), src), MaxFileBytes+1))
+	size, err := io.Copy(f, io.LimitReader(io.MultiReader(bytes.NewReader(head), src), max+1))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && size > MaxFileBytes {
+	switch {
+	case err == nil && size > max && max < MaxFileBytes:
+		err = errPastMax
+	case err == nil && size > max:
 		err = fault.New(fault.Invalid, "File exceeds the 50 MiB limit")
 	}
 	if err != nil {

@@ -82,7 +82,7 @@ func FuzzAttachmentUpload(f *testing.F) {
 			if p.FormName() != "files" {
 				return // the handler refuses the request here
 			}
-			a, err := s.saveUpload("m1", p)
+			a, err := s.saveUpload("m1", p, MaxFileBytes)
 			if err != nil {
 				if !errors.Is(err, fault.Invalid) {
 					t.Fatalf("upload %q: %v, want an invalid-input error", body, err)
