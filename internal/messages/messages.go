@@ -205,7 +205,10 @@ type Store interface {
 	SetPinned(ctx context.Context, id string, pinned bool, by *string, at time.Time) error
 	PinnedMessages(ctx context.Context, conversationID string) ([]*Message, error)
 	// AddReaction/RemoveReaction report whether anything changed.
-	AddReaction(ctx context.Context, messageID, accountID, emoji string, at time.Time) (bool, error)
+	// AddReaction records a reaction; false when it already existed,
+	// ErrReactionKinds when the emoji is new to a message that already
+	// carries maxKinds different ones.
+	AddReaction(ctx context.Context, messageID, accountID, emoji string, at time.Time, maxKinds int) (bool, error)
 	RemoveReaction(ctx context.Context, messageID, accountID, emoji string) (bool, error)
 	Reactions(ctx context.Context, messageID, viewerID string) ([]ReactionCount, error)
 	// Search matches the folded terms (all must match) in searchable

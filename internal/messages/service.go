@@ -27,6 +27,15 @@ const MaxBody = 16000
 // MaxEmoji is the longest reaction emoji, in bytes.
 const MaxEmoji = 64
 
+// MaxReactionKinds is how many different emoji one message may carry (as
+// Discord): a reaction with one more is refused, one that joins an emoji
+// already there never is. Without it a member could pile thousands of
+// distinct "emoji" onto a message that every viewer then loads.
+const MaxReactionKinds = 20
+
+// ErrReactionKinds refuses a reaction past MaxReactionKinds.
+var ErrReactionKinds = fault.Newf(fault.Invalid, "Maximum number of reactions reached (%d)", MaxReactionKinds)
+
 // Rules are the rules of writing into a domain's conversations (community
 // channels: community.Service). Post and Edit consult them for every
 // caller, so no surface repeats them.
@@ -330,7 +339,7 @@ func (s *Service) React(ctx context.Context, m *Message, accountID, emoji string
 	var err error
 	typ := EventReactionAdd
 	if add {
-		changed, err = s.st.AddReaction(ctx, m.ID, accountID, emoji, s.now().UTC())
+		changed, err = s.st.AddReaction(ctx, m.ID, accountID, emoji, s.now().UTC(), MaxReactionKinds)
 	} else {
 		typ = EventReactionRemove
 		changed, err = s.st.RemoveReaction(ctx, m.ID, accountID, emoji)

@@ -266,15 +266,27 @@ func (s *Messages) PinnedMessages(ctx context.Context, conversationID string) ([
 		ORDER BY pinned_at DESC, id DESC`, conversationID)
 }
 
-// AddReaction records a reaction; false when it already existed.
-func (s *Messages) AddReaction(ctx context.Context, messageID, accountID, emoji string, at time.Time) (bool, error) {
+// AddReaction records a reaction; false when it already existed, and
+// messages.ErrReactionKinds when its emoji would be the message's
+// maxKinds+1th different one.
+func (s *Messages) AddReaction(ctx context.Context, messageID, accountID, emoji string, at time.Time, maxKinds int) (bool, error) {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO message_reactions (message_id, account_id, emoji, created_at)
-		VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING`, messageID, accountID, emoji, Micros(at))
+		SELECT $1,$2,$3,$4 WHERE EXISTS (SELECT 1 FROM message_reactions WHERE message_id=$1 AND emoji=$3)
+			OR (SELECT COUNT(DISTINCT emoji) FROM message_reactions WHERE message_id=$1) < $5
+		ON CONFLICT DO NOTHING`, messageID, accountID, emoji, Micros(at), maxKinds)
 	if err != nil {
 		return false, err
 	}
-	n, err := res.RowsAffected()
-	return n > 0, err
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return n > 0, err
+	}
+	var one int
+	err = s.db.QueryRowContext(ctx, `SELECT 1 FROM message_reactions WHERE message_id=$1 AND account_id=$2 AND emoji=$3`,
+		messageID, accountID, emoji).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, messages.ErrReactionKinds
+	}
+	return false, err
 }
 
 // RemoveReaction deletes a reaction; false when there was none.

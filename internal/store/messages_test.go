@@ -274,3 +274,46 @@ func TestMessagesStoreContract(t *testing.T) {
 		})
 	}
 }
+
+// TestReactionKindsBounded: a message carries at most
+// messages.MaxReactionKinds different emoji; joining one already there,
+// or making room by removing one, still works, on every engine.
+func TestReactionKindsBounded(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			svc, _ := newMessageService(t, db)
+			ann, bob := newAccount(t, db, "ann"), newAccount(t, db, "bob")
+			m, err := svc.Post(ctx, messages.PostInput{ConversationID: identity.NewID(), Kind: messages.KindChannel, AuthorID: ann, Body: "react"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range messages.MaxReactionKinds {
+				if ch, err := svc.React(ctx, m, ann, fmt.Sprintf("e%d", i), true); err != nil || !ch {
+					t.Fatalf("emoji %d: %v %v", i, ch, err)
+				}
+			}
+			if _, err := svc.React(ctx, m, bob, "one-more", true); !errors.Is(err, messages.ErrReactionKinds) {
+				t.Fatalf("a new emoji past the bound: %v, want ErrReactionKinds", err)
+			}
+			if ch, err := svc.React(ctx, m, bob, "e3", true); err != nil || !ch {
+				t.Fatalf("joining an emoji already there: %v %v", ch, err)
+			}
+			if ch, err := svc.React(ctx, m, ann, "e3", true); err != nil || ch {
+				t.Fatalf("a repeat: %v %v, want no change and no error", ch, err)
+			}
+			if _, err := svc.React(ctx, m, ann, "e0", false); err != nil {
+				t.Fatal(err)
+			}
+			if ch, err := svc.React(ctx, m, bob, "one-more", true); err != nil || !ch {
+				t.Fatalf("a new emoji once one left: %v %v", ch, err)
+			}
+			if rs, err := svc.Reactions(ctx, m.ID, bob); err != nil || len(rs) != messages.MaxReactionKinds {
+				t.Fatalf("reactions = %d %v, want %d kinds", len(rs), err, messages.MaxReactionKinds)
+			}
+		})
+	}
+}
