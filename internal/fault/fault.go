@@ -99,3 +99,9 @@ func Message(err error) string {
 	}
 	return KindOf(err).Error()
 }
+
+// ErrNUL refuses text holding a NUL character, which PostgreSQL cannot
+// store in a text column: the store refuses it on PostgreSQL whatever the
+// field, and the domains check it first where it is common (message bodies,
+// reactions) so both engines answer alike.
+var ErrNUL = New(Invalid, "Text must not contain NUL characters")

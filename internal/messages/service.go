@@ -165,6 +165,9 @@ func (s *Service) prepare(ctx context.Context, in PostInput) (*Message, error) {
 	if utf8.RuneCountInString(in.Body) > MaxBody || !utf8.ValidString(in.Body) {
 		return nil, fault.New(fault.Invalid, "Message content is too long")
 	}
+	if strings.IndexByte(in.Body, 0) >= 0 {
+		return nil, fault.ErrNUL
+	}
 	if in.ID == "" {
 		in.ID = NewID()
 	} else if _, err := uuid.Parse(in.ID); err != nil {
@@ -240,6 +243,9 @@ func (s *Service) Edit(ctx context.Context, id, body string) (*Message, error) {
 	}
 	if utf8.RuneCountInString(body) > MaxBody || !utf8.ValidString(body) {
 		return nil, fault.New(fault.Invalid, "Message content is too long")
+	}
+	if strings.IndexByte(body, 0) >= 0 {
+		return nil, fault.ErrNUL
 	}
 	var mentions *Mentions
 	if s.rules != nil {
@@ -332,7 +338,7 @@ func (s *Service) Pinned(ctx context.Context, conversationID string) ([]*Message
 // React adds (add=true) or removes a reaction; it reports whether anything
 // changed and publishes an event when it did.
 func (s *Service) React(ctx context.Context, m *Message, accountID, emoji string, add bool) (bool, error) {
-	if emoji == "" || len(emoji) > MaxEmoji || !utf8.ValidString(emoji) {
+	if emoji == "" || len(emoji) > MaxEmoji || !utf8.ValidString(emoji) || strings.IndexByte(emoji, 0) >= 0 {
 		return false, fault.New(fault.Invalid, "Invalid emoji")
 	}
 	var changed bool

@@ -26,8 +26,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
@@ -139,10 +140,11 @@ func openPostgres(ctx context.Context, dsn string, logger *slog.Logger) (*DB, er
 		return nil, errors.New("database: invalid PostgreSQL URL")
 	}
 	shown := u.Redacted()
-	sqldb, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("database %s: %w", shown, err)
+		return nil, fmt.Errorf("database %s: %s", shown, oneLine(err))
 	}
+	sqldb := sql.OpenDB(nulFreeConnector{stdlib.GetConnector(*cfg)})
 	sqldb.SetMaxOpenConns(20)
 	sqldb.SetMaxIdleConns(20) // see openSQLite: pgx's statement cache is per connection
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)

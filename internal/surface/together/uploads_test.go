@@ -221,3 +221,24 @@ func TestUploadQuota(t *testing.T) {
 		}
 	}
 }
+
+// TestNULInTextRefused: a message or reaction holding a NUL character is
+// a 400 in Together's error shape (PostgreSQL cannot store one, and SQLite
+// now refuses it alike), not a 500.
+func TestNULInTextRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann := e.register("ann")
+	_, cid := e.serverWithChannel(ann, "nul")
+	if code, body, _ := e.call("POST", "/channels/"+cid+"/messages", ann.access, `{"content":"a\u0000b"}`); code != 400 ||
+		body["error"] != "Text must not contain NUL characters" {
+		t.Errorf("message with NUL: %d %v", code, body)
+	}
+	m, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": "fine"})
+	if code, body, _ := e.call("PATCH", "/messages/"+m["id"].(string), ann.access, `{"content":"c\u0000d"}`); code != 400 {
+		t.Errorf("edit with NUL: %d %v", code, body)
+	}
+	if code, body, _ := e.call("PUT", "/channels/"+cid+"/messages/"+m["id"].(string)+"/reactions/x%00", ann.access, nil); code != 400 {
+		t.Errorf("reaction with NUL: %d %v", code, body)
+	}
+}
