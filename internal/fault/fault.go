@@ -105,3 +105,8 @@ func Message(err error) string {
 // field, and the domains check it first where it is common (message bodies,
 // reactions) so both engines answer alike.
 var ErrNUL = New(Invalid, "Text must not contain NUL characters")
+
+// ErrNotUTF8 refuses text that is not valid UTF-8, which PostgreSQL
+// cannot store either (a path or query parameter can carry any bytes; JSON
+// bodies cannot).
+var ErrNotUTF8 = New(Invalid, "Text must be valid UTF-8")

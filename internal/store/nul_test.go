@@ -51,6 +51,10 @@ func TestNULRefused(t *testing.T) {
 			if eng.Name == "postgres" && !errors.Is(err, fault.ErrNUL) {
 				t.Errorf("PostgreSQL query parameter with NUL: %v, want ErrNUL", err)
 			}
+			err = db.QueryRowContext(ctx, `SELECT $1`, "not \xff UTF-8").Scan(&got)
+			if eng.Name == "postgres" && !errors.Is(err, fault.ErrNotUTF8) {
+				t.Errorf("PostgreSQL query parameter that is not UTF-8: %v, want ErrNotUTF8", err)
+			}
 		})
 	}
 }

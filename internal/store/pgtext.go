@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -11,10 +12,11 @@ import (
 )
 
 // nulFreeConnector hands out PostgreSQL connections that refuse text
-// parameters holding a NUL with fault.ErrNUL, a bad request, before they
-// reach the server. PostgreSQL cannot store NUL in a text column ("invalid
-// byte sequence for encoding UTF8: 0x00"), so without it a room title or a
-// bio with "\u0000" in it was a 500 on PostgreSQL where SQLite stored it.
+// parameters holding a NUL (fault.ErrNUL) or bytes that are not UTF-8
+// (fault.ErrNotUTF8), bad requests, before they reach the server.
+// PostgreSQL cannot store either in a text column ("invalid byte sequence
+// for encoding UTF8"), so without it a room title with "\u0000" in it, or
+// a search for "%ff", was a 500 on PostgreSQL where SQLite stored it.
 type nulFreeConnector struct{ driver.Connector }
 
 func (c nulFreeConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -47,6 +49,9 @@ func (c *nulFreeConn) CheckNamedValue(nv *driver.NamedValue) error {
 	}
 	if strings.IndexByte(s, 0) >= 0 {
 		return fault.ErrNUL
+	}
+	if !utf8.ValidString(s) {
+		return fault.ErrNotUTF8
 	}
 	return c.Conn.CheckNamedValue(nv)
 }
