@@ -11,6 +11,14 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 )
 
+// MaxPosition is the highest position a channel or role may be given, far
+// above any real list and far enough below the database's 32-bit integers
+// that the next channel (the highest position plus one) still fits: a
+// position past them was a PostgreSQL error (500) where SQLite stored it.
+const MaxPosition = 1_000_000
+
+var errPosition = fault.Newf(fault.Invalid, "position must be between 0 and %d", MaxPosition)
+
 // canManageChannels: the owner, or (Hearth, unlike Together) MANAGE_CHANNELS.
 func canManageChannels(a *Access) error {
 	if a.IsOwner || a.Has(PermManageChannels) {
@@ -79,8 +87,8 @@ func applyChannel(ch *Channel, in ChannelInput) error {
 		}
 	}
 	if in.Position != nil {
-		if *in.Position < 0 {
-			return fault.New(fault.Invalid, "position must be >= 0")
+		if *in.Position < 0 || *in.Position > MaxPosition {
+			return errPosition
 		}
 		ch.Position = *in.Position
 	}
@@ -231,8 +239,8 @@ func applyRole(r *Role, in RoleInput) error {
 		r.Color = in.Color
 	}
 	if in.Position != nil {
-		if *in.Position < 0 {
-			return fault.New(fault.Invalid, "position must be >= 0")
+		if *in.Position < 0 || *in.Position > MaxPosition {
+			return errPosition
 		}
 		r.Position = *in.Position
 	}
