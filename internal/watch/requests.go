@@ -641,8 +641,8 @@ func (r *Room) applySettings(a Actor, role Role, in *Settings) error {
 		}
 	}
 	if s.Description != nil {
-		if len(*s.Description) > 4096 {
-			return BadArgument("description", "too long")
+		if err := validDescription(*s.Description); err != nil {
+			return err
 		}
 		if err := check(PermSetDescription); err != nil {
 			return err

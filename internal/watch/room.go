@@ -519,6 +519,22 @@ func validTitle(t string, max int) error {
 	if strings.ContainsAny(t, "\r\n") {
 		return BadArgument("title", "must not contain newlines")
 	}
+	if strings.IndexByte(t, 0) >= 0 {
+		return BadArgument("title", "must not contain NUL characters")
+	}
+	return nil
+}
+
+// validDescription bounds a room description. A NUL is refused on every
+// engine: PostgreSQL cannot store one, and a room whose description held
+// one could no longer be saved there (its later changes lost).
+func validDescription(d string) error {
+	if len(d) > 4096 {
+		return BadArgument("description", "too long")
+	}
+	if strings.IndexByte(d, 0) >= 0 {
+		return BadArgument("description", "must not contain NUL characters")
+	}
 	return nil
 }
 

@@ -265,6 +265,9 @@ func (s *Service) create(ctx context.Context, in CreateInput, generated bool) (*
 	if err := validTitle(in.Title, 255); err != nil {
 		return nil, err
 	}
+	if err := validDescription(in.Description); err != nil {
+		return nil, err
+	}
 	if in.Visibility == "" {
 		in.Visibility = Public
 	}

@@ -119,6 +119,10 @@ func TestRoomsREST(t *testing.T) {
 				{"bad chars", map[string]any{"name": "a b c"}, 400, "BadApiArgumentException", "name"},
 				{"missing name", map[string]any{}, 400, "BadApiArgumentException", "name"},
 				{"bad visibility", map[string]any{"name": "vis-room", "visibility": "secret"}, 400, "BadApiArgumentException", "visibility"},
+				// A NUL is refused on both engines: PostgreSQL cannot store
+				// one, and a room holding one could no longer be saved there.
+				{"NUL in title", map[string]any{"name": "nul-title", "title": "a\x00b"}, 400, "BadApiArgumentException", "title"},
+				{"NUL in description", map[string]any{"name": "nul-desc", "description": "a\x00b"}, 400, "BadApiArgumentException", "description"},
 			}
 			for _, tc := range tests {
 				r := h.do("POST", "/api/room/create", tok, tc.body)
@@ -126,6 +130,9 @@ func TestRoomsREST(t *testing.T) {
 				if r.status != tc.status || r.errName() != tc.errName || (tc.arg != "" && e["arg"] != tc.arg) {
 					t.Errorf("%s: %d %s", tc.name, r.status, r.raw)
 				}
+			}
+			if r := h.do("PATCH", "/api/room/FilmNight", tok, map[string]any{"description": "d\x00d"}); r.status != 400 || r.errName() != "BadApiArgumentException" {
+				t.Errorf("NUL in a new description: %d %s", r.status, r.raw)
 			}
 			g := h.do("POST", "/api/room/generate", tok, map[string]any{"autoSkipSegmentCategories": []string{"intro"}})
 			gen, _ := g.body["room"].(string)
