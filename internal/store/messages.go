@@ -270,18 +270,42 @@ func (s *Messages) PinnedMessages(ctx context.Context, conversationID string) ([
 // messages.ErrReactionKinds when its emoji would be the message's
 // maxKinds+1th different one.
 func (s *Messages) AddReaction(ctx context.Context, messageID, accountID, emoji string, at time.Time, maxKinds int) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO message_reactions (message_id, account_id, emoji, created_at)
+	const add = `INSERT INTO message_reactions (message_id, account_id, emoji, created_at)
 		SELECT $1,$2,$3,$4 WHERE EXISTS (SELECT 1 FROM message_reactions WHERE message_id=$1 AND emoji=$3)
 			OR (SELECT COUNT(DISTINCT emoji) FROM message_reactions WHERE message_id=$1) < $5
-		ON CONFLICT DO NOTHING`, messageID, accountID, emoji, Micros(at), maxKinds)
-	if err != nil {
-		return false, err
+		ON CONFLICT DO NOTHING`
+	var n int64
+	if s.db.Engine == Postgres {
+		// SQLite runs one writer at a time, so the count above is exact;
+		// PostgreSQL's concurrent inserts would each see the count before
+		// the others (40 at once left 30 kinds): hold the message's row.
+		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `SELECT 1 FROM messages WHERE id=$1 FOR UPDATE`, messageID); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, add, messageID, accountID, emoji, Micros(at), maxKinds)
+			if err == nil {
+				n, err = res.RowsAffected()
+			}
+			return err
+		})
+		if err != nil {
+			return false, err
+		}
+	} else {
+		res, err := s.db.ExecContext(ctx, add, messageID, accountID, emoji, Micros(at), maxKinds)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		if err != nil {
+			return false, err
+		}
 	}
-	if n, err := res.RowsAffected(); err != nil || n > 0 {
-		return n > 0, err
+	if n > 0 {
+		return true, nil
 	}
 	var one int
-	err = s.db.QueryRowContext(ctx, `SELECT 1 FROM message_reactions WHERE message_id=$1 AND account_id=$2 AND emoji=$3`,
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM message_reactions WHERE message_id=$1 AND account_id=$2 AND emoji=$3`,
 		messageID, accountID, emoji).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, messages.ErrReactionKinds

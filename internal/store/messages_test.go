@@ -317,3 +317,46 @@ func TestReactionKindsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestReactionKindsBoundedConcurrently: new emoji added all at once still
+// stop at messages.MaxReactionKinds (PostgreSQL's concurrent inserts each
+// saw the count before the others: 40 at once left 30 kinds).
+func TestReactionKindsBoundedConcurrently(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			svc, _ := newMessageService(t, db)
+			ann := newAccount(t, db, "ann")
+			m, err := svc.Post(ctx, messages.PostInput{ConversationID: identity.NewID(), Kind: messages.KindChannel, AuthorID: ann, Body: "react"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 2 * messages.MaxReactionKinds
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			start := make(chan struct{})
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					if _, err := svc.React(ctx, m, ann, fmt.Sprintf("e%d", i), true); err != nil && !errors.Is(err, messages.ErrReactionKinds) {
+						errs <- err
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if rs, err := svc.Reactions(ctx, m.ID, ann); err != nil || len(rs) != messages.MaxReactionKinds {
+				t.Fatalf("kinds after %d at once = %d %v, want %d", n, len(rs), err, messages.MaxReactionKinds)
+			}
+		})
+	}
+}
