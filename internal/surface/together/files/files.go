@@ -118,8 +118,12 @@ var errDiskFull = &rest.StatusError{Status: http.StatusInsufficientStorage, Msg:
 
 // quotaError refuses an upload past the account's quota.
 func (s *API) quotaError() error {
+	size := fmt.Sprintf("%d bytes", s.cfg.QuotaBytes)
+	if s.cfg.QuotaBytes >= 1<<20 {
+		size = fmt.Sprintf("%d MiB", s.cfg.QuotaBytes>>20)
+	}
 	return &rest.StatusError{Status: http.StatusInsufficientStorage,
-		Msg: fmt.Sprintf("Upload quota of %d MiB used up: delete messages with attachments to free space", s.cfg.QuotaBytes>>20)}
+		Msg: "Upload quota of " + size + " used up: delete messages with attachments to free space"}
 }
 
 // roomFor reports whether the upload disk has at least MinFreeBytes left
