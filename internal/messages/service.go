@@ -154,19 +154,28 @@ func (s *Service) PostBatch(ctx context.Context, ins []PostInput) ([]*Message, e
 	return ms, errors.Join(errs...)
 }
 
+// checkBody is the rule of a body, posted or edited: not blank, at most
+// MaxBody characters of UTF-8, and no NUL (PostgreSQL cannot store one).
+func checkBody(body string) error {
+	if strings.TrimSpace(body) == "" {
+		return fault.New(fault.Invalid, "Message content cannot be empty")
+	}
+	if utf8.RuneCountInString(body) > MaxBody || !utf8.ValidString(body) {
+		return fault.New(fault.Invalid, "Message content is too long")
+	}
+	if strings.IndexByte(body, 0) >= 0 {
+		return fault.ErrNUL
+	}
+	return nil
+}
+
 // prepare checks in and builds the message Post stores.
 func (s *Service) prepare(ctx context.Context, in PostInput) (*Message, error) {
 	if in.ConversationID == "" || !in.Kind.Valid() {
 		return nil, fault.New(fault.Invalid, "conversation required")
 	}
-	if strings.TrimSpace(in.Body) == "" {
-		return nil, fault.New(fault.Invalid, "Message content cannot be empty")
-	}
-	if utf8.RuneCountInString(in.Body) > MaxBody || !utf8.ValidString(in.Body) {
-		return nil, fault.New(fault.Invalid, "Message content is too long")
-	}
-	if strings.IndexByte(in.Body, 0) >= 0 {
-		return nil, fault.ErrNUL
+	if err := checkBody(in.Body); err != nil {
+		return nil, err
 	}
 	if in.ID == "" {
 		in.ID = NewID()
@@ -238,14 +247,8 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]*Message, error) {
 // Edit replaces a message's body and sets EditedAt. The rules (SetRules)
 // see the edit first and give the new body's mentions.
 func (s *Service) Edit(ctx context.Context, id, body string) (*Message, error) {
-	if strings.TrimSpace(body) == "" {
-		return nil, fault.New(fault.Invalid, "Message content cannot be empty")
-	}
-	if utf8.RuneCountInString(body) > MaxBody || !utf8.ValidString(body) {
-		return nil, fault.New(fault.Invalid, "Message content is too long")
-	}
-	if strings.IndexByte(body, 0) >= 0 {
-		return nil, fault.ErrNUL
+	if err := checkBody(body); err != nil {
+		return nil, err
 	}
 	var mentions *Mentions
 	if s.rules != nil {
