@@ -78,47 +78,62 @@ func (s *API) Sweep(ctx context.Context, now time.Time) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return removed, err
 		}
-		if !d.IsDir() {
-			continue
-		}
-		name := d.Name()
-		entries, err := fs.ReadDir(s.uploads.FS(), name)
-		if err != nil {
-			continue
-		}
-		if name == "emojis" {
-			for _, e := range entries {
-				if _, err := uuid.Parse(e.Name()); err != nil || !old(e) {
-					continue
-				}
-				if _, err := s.store.Emoji(ctx, e.Name()); errors.Is(err, fault.NotFound) && s.uploads.Remove("emojis/"+e.Name()) == nil {
-					removed++
-				}
-			}
-			continue
-		}
-		if _, err := uuid.Parse(name); err != nil {
-			continue // not a message's directory
-		}
-		as, err := s.store.Attachments(ctx, name)
-		if err != nil {
-			continue
-		}
-		known := make(map[string]bool, len(as))
-		for _, a := range as {
-			known[a.StoredName] = true
-		}
-		left := 0
-		for _, e := range entries {
-			if known[e.Name()] || !old(e) || s.uploads.Remove(name+"/"+e.Name()) != nil {
-				left++
-				continue
-			}
-			removed++
-		}
-		if left == 0 && old(d) {
-			_ = s.uploads.Remove(name)
+		switch {
+		case !d.IsDir():
+		case d.Name() == "emojis":
+			removed += s.sweepEmoji(ctx, old)
+		case uuid.Validate(d.Name()) == nil: // a message's directory
+			removed += s.sweepMessageDir(ctx, d, old)
 		}
 	}
 	return removed, nil
+}
+
+// sweepEmoji removes the emoji images, older than SweepGrace, whose emoji
+// is gone.
+func (s *API) sweepEmoji(ctx context.Context, old func(fs.DirEntry) bool) (removed int) {
+	entries, err := fs.ReadDir(s.uploads.FS(), "emojis")
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		if uuid.Validate(e.Name()) != nil || !old(e) {
+			continue
+		}
+		if _, err := s.store.Emoji(ctx, e.Name()); errors.Is(err, fault.NotFound) && s.uploads.Remove("emojis/"+e.Name()) == nil {
+			removed++
+		}
+	}
+	return removed
+}
+
+// sweepMessageDir removes the files of a message's directory, older than
+// SweepGrace, that no attachment row names, then the directory once it is
+// empty and old.
+func (s *API) sweepMessageDir(ctx context.Context, d fs.DirEntry, old func(fs.DirEntry) bool) (removed int) {
+	name := d.Name()
+	entries, err := fs.ReadDir(s.uploads.FS(), name)
+	if err != nil {
+		return 0
+	}
+	as, err := s.store.Attachments(ctx, name)
+	if err != nil {
+		return 0
+	}
+	known := make(map[string]bool, len(as))
+	for _, a := range as {
+		known[a.StoredName] = true
+	}
+	left := 0
+	for _, e := range entries {
+		if known[e.Name()] || !old(e) || s.uploads.Remove(name+"/"+e.Name()) != nil {
+			left++
+			continue
+		}
+		removed++
+	}
+	if left == 0 && old(d) {
+		_ = s.uploads.Remove(name)
+	}
+	return removed
 }
