@@ -293,6 +293,9 @@ func (s *Messages) AddReaction(ctx context.Context, messageID, accountID, emoji 
 			return false, err
 		}
 	} else {
+		// Not in a transaction on SQLite: a deferred one that reads first
+		// meets SQLITE_BUSY when it upgrades to write beside another
+		// writer, where this one statement takes the write lock at once.
 		res, err := s.db.ExecContext(ctx, add, messageID, accountID, emoji, Micros(at), maxKinds)
 		if err == nil {
 			n, err = res.RowsAffected()

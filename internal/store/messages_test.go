@@ -74,6 +74,19 @@ func newMessageService(t *testing.T, db *store.DB) (*messages.Service, *eventLog
 	return svc, log
 }
 
+// annsMessage is the message service over db, a new account "ann" and a
+// channel message of hers.
+func annsMessage(t *testing.T, db *store.DB) (*messages.Service, string, *messages.Message) {
+	t.Helper()
+	svc, _ := newMessageService(t, db)
+	ann := newAccount(t, db, "ann")
+	m, err := svc.Post(context.Background(), messages.PostInput{ConversationID: identity.NewID(), Kind: messages.KindChannel, AuthorID: ann, Body: "a message"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, ann, m
+}
+
 // TestMessagesStoreContract runs the message store contract on every engine.
 func TestMessagesStoreContract(t *testing.T) {
 	t.Parallel()
@@ -285,12 +298,8 @@ func TestReactionKindsBounded(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := context.Background()
-			svc, _ := newMessageService(t, db)
-			ann, bob := newAccount(t, db, "ann"), newAccount(t, db, "bob")
-			m, err := svc.Post(ctx, messages.PostInput{ConversationID: identity.NewID(), Kind: messages.KindChannel, AuthorID: ann, Body: "react"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, ann, m := annsMessage(t, db)
+			bob := newAccount(t, db, "bob")
 			for i := range messages.MaxReactionKinds {
 				if ch, err := svc.React(ctx, m, ann, fmt.Sprintf("e%d", i), true); err != nil || !ch {
 					t.Fatalf("emoji %d: %v %v", i, ch, err)
@@ -328,12 +337,7 @@ func TestReactionKindsBoundedConcurrently(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := context.Background()
-			svc, _ := newMessageService(t, db)
-			ann := newAccount(t, db, "ann")
-			m, err := svc.Post(ctx, messages.PostInput{ConversationID: identity.NewID(), Kind: messages.KindChannel, AuthorID: ann, Body: "react"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc, ann, m := annsMessage(t, db)
 			const n = 2 * messages.MaxReactionKinds
 			var wg sync.WaitGroup
 			errs := make(chan error, n)

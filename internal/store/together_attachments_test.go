@@ -104,12 +104,7 @@ func TestMigrationCreditsUploads(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := context.Background()
-			svc, _ := newMessageService(t, db)
-			ann := newAccount(t, db, "ann")
-			m, err := svc.Post(ctx, messages.PostInput{ConversationID: identity.NewID(), Kind: messages.KindChannel, AuthorID: ann, Body: "old"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, ann, m := annsMessage(t, db)
 			for _, q := range []string{`DROP INDEX together_attachments_uploader`, `ALTER TABLE together_attachments DROP COLUMN uploader_id`,
 				`DELETE FROM goose_db_version WHERE version_id = 1900`} {
 				if _, err := db.ExecContext(ctx, q); err != nil {
