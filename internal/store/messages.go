@@ -280,7 +280,7 @@ func (s *Messages) AddReaction(ctx context.Context, messageID, accountID, emoji 
 		// PostgreSQL's concurrent inserts would each see the count before
 		// the others (40 at once left 30 kinds): hold the message's row.
 		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, `SELECT 1 FROM messages WHERE id=$1 FOR UPDATE`, messageID); err != nil {
+			if err := s.db.lockRow(ctx, tx, "messages", messageID); err != nil {
 				return err
 			}
 			res, err := tx.ExecContext(ctx, add, messageID, accountID, emoji, Micros(at), maxKinds)

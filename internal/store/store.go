@@ -253,6 +253,20 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// lockRow holds the row of table with id until tx ends, on PostgreSQL, so
+// a count of its children taken next stays true until tx inserts one
+// (concurrent inserts would each see the count before the others'). On
+// SQLite it does nothing: its transactions take the write lock at BEGIN
+// (_txlock=immediate), so they already run one at a time. table is one
+// of the schema's names, never input.
+func (db *DB) lockRow(ctx context.Context, tx *sql.Tx, table, id string) error {
+	if db.Engine != Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT 1 FROM `+table+` WHERE id=$1 FOR UPDATE`, id)
+	return err
+}
+
 // Ping checks the database answers (for /healthz).
 func (db *DB) Ping(ctx context.Context) error { return db.PingContext(ctx) }
 

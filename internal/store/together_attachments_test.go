@@ -3,9 +3,12 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
@@ -123,4 +126,70 @@ func TestMigrationCreditsUploads(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEmojiPerCommunityBounded: a community keeps at most max custom
+// emoji even when they are created all at once, and they count toward
+// their creator's uploads, on both engines.
+func TestEmojiPerCommunityBounded(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			owner := newAccount(t, db, "owner")
+			c, err := newCommunityService(t, db).Create(ctx, owner, community.CreateInput{Name: "Emoji"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := db.TogetherExtras()
+			const max, n = 5, 20
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			start := make(chan struct{})
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					e := &store.Emoji{ID: identity.NewID(), CommunityID: c.ID, CreatedBy: owner, Name: fmt.Sprintf("e%d", i),
+						ContentType: "image/png", FileSize: 100, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+					if err := x.CreateEmoji(ctx, e, max); err != nil && !errors.Is(err, fault.Invalid) {
+						errs <- err
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if es, err := x.Emojis(ctx, c.ID); err != nil || len(es) != max {
+				t.Fatalf("emoji after %d at once = %d %v, want %d", n, len(es), err, max)
+			}
+			if got, err := x.UploadedBytes(ctx, owner); err != nil || got != max*100 {
+				t.Errorf("UploadedBytes = %d, %v; want %d", got, err, max*100)
+			}
+			// One more is refused; after a delete there is room again.
+			e := &store.Emoji{ID: identity.NewID(), CommunityID: c.ID, CreatedBy: owner, Name: "late", ContentType: "image/png", FileSize: 1}
+			if err := x.CreateEmoji(ctx, e, max); !errors.Is(err, fault.Invalid) {
+				t.Errorf("emoji past the bound: %v, want invalid", err)
+			}
+			if err := x.DeleteEmoji(ctx, c.ID, firstEmoji(t, x, c.ID)); err != nil {
+				t.Fatal(err)
+			}
+			if err := x.CreateEmoji(ctx, e, max); err != nil {
+				t.Errorf("an emoji after a delete: %v", err)
+			}
+		})
+	}
+}
+
+func firstEmoji(t *testing.T, x *store.TogetherExtras, communityID string) string {
+	t.Helper()
+	es, err := x.Emojis(context.Background(), communityID)
+	if err != nil || len(es) == 0 {
+		t.Fatalf("emoji: %v %v", es, err)
+	}
+	return es[0].ID
 }

@@ -37,6 +37,9 @@ func (s *TogetherExtras) AddAttachments(ctx context.Context, as []*Attachment, m
 		return nil
 	}
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.db.lockRow(ctx, tx, "messages", as[0].MessageID); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM together_attachments WHERE message_id=$1`, as[0].MessageID).Scan(&n); err != nil {
 			return err
@@ -82,11 +85,12 @@ func (s *TogetherExtras) Attachment(ctx context.Context, messageID, storedName s
 		messageID, storedName))
 }
 
-// UploadedBytes is the size of every attachment an account uploaded that
-// is still kept.
+// UploadedBytes is the size of every attachment and custom emoji an
+// account uploaded that is still kept.
 func (s *TogetherExtras) UploadedBytes(ctx context.Context, accountID string) (int64, error) {
 	var n int64
-	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(file_size), 0) FROM together_attachments WHERE uploader_id=$1`, accountID).Scan(&n)
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT COALESCE(SUM(file_size), 0) FROM together_attachments WHERE uploader_id=$1)
+		+ (SELECT COALESCE(SUM(file_size), 0) FROM together_emojis WHERE created_by=$1)`, accountID).Scan(&n)
 	return n, err
 }
 
@@ -117,11 +121,24 @@ func scanEmoji(row scanner) (*Emoji, error) {
 	return &e, nil
 }
 
-// CreateEmoji inserts an emoji; Conflict when the name is taken.
-func (s *TogetherExtras) CreateEmoji(ctx context.Context, e *Emoji) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO together_emojis (`+emojiCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
-		e.ID, e.CommunityID, e.CreatedBy, e.Name, e.ContentType, e.FileSize, Micros(e.CreatedAt))
-	return conflictOr(err)
+// CreateEmoji inserts an emoji; Conflict when the name is taken, Invalid
+// when the community already has max.
+func (s *TogetherExtras) CreateEmoji(ctx context.Context, e *Emoji, max int) error {
+	return conflictOr(s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.db.lockRow(ctx, tx, "communities", e.CommunityID); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM together_emojis WHERE community_id=$1`, e.CommunityID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= max {
+			return fault.Newf(fault.Invalid, "Servers may not have more than %d custom emojis", max)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO together_emojis (`+emojiCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+			e.ID, e.CommunityID, e.CreatedBy, e.Name, e.ContentType, e.FileSize, Micros(e.CreatedAt))
+		return err
+	}))
 }
 
 // Emojis lists a community's emoji by name.

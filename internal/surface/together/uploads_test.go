@@ -2,6 +2,7 @@ package together_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -177,7 +178,7 @@ func TestUploadQuota(t *testing.T) {
 	quota := int64(2*len(img) + len(img)/2) // two files and a half
 	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.UploadDir, d.UploadQuota = dir, quota })
 	ann, root := e.register("ann"), e.register("root")
-	_, cid := e.serverWithChannel(ann, "files", root)
+	sid, cid := e.serverWithChannel(ann, "files", root)
 	post := func(u user) string {
 		m, _ := e.must(201, "POST", "/channels/"+cid+"/messages", u.access, map[string]any{"content": "with files"})
 		return m["id"].(string)
@@ -201,9 +202,24 @@ func TestUploadQuota(t *testing.T) {
 	if code, _ := e.upload("/messages/"+second+"/attachments", ann.access, []part{{"files", "c.png", img}}); code != 507 {
 		t.Errorf("a file larger than what is left: %d, want 507", code)
 	}
+	// Custom emoji count too: none fits now, and one kept takes the room
+	// of an attachment until it is deleted.
+	emoji := []part{{"name", "", []byte("wave")}, {"image", "w.png", img}}
+	if code, body := e.upload("/servers/"+sid+"/emojis", ann.access, emoji); code != 507 || !strings.Contains(body, "Upload quota") {
+		t.Fatalf("an emoji past the quota: %d %s", code, body)
+	}
 	e.must(204, "DELETE", "/messages/"+first, ann.access, nil)
+	code, body = e.upload("/servers/"+sid+"/emojis", ann.access, emoji)
+	if code != 201 {
+		t.Fatalf("an emoji within the quota: %d %s", code, body)
+	}
+	emojiID := body[strings.Index(body, `"id":"`)+6:][:36]
+	if code, _ := e.upload("/messages/"+second+"/attachments", ann.access, []part{{"files", "c.png", img}}); code != 507 {
+		t.Errorf("an upload the emoji left no room for: %d, want 507", code)
+	}
+	e.must(204, "DELETE", "/servers/"+sid+"/emojis/"+emojiID, ann.access, nil)
 	if code, body := e.upload("/messages/"+second+"/attachments", ann.access, []part{{"files", "c.png", img}}); code != 201 {
-		t.Errorf("after deleting a message: %d %s", code, body)
+		t.Errorf("after deleting a message and the emoji: %d %s", code, body)
 	}
 	// An instance admin has no quota.
 	acct, err := e.ident.Account(context.Background(), root.id)
@@ -219,6 +235,37 @@ func TestUploadQuota(t *testing.T) {
 		if code, body := e.upload("/messages/"+mid+"/attachments", root.access, []part{{"files", "r.png", img}}); code != 201 {
 			t.Fatalf("admin upload %d: %d %s", i, code, body)
 		}
+	}
+}
+
+// TestEmojiPerServerBounded: a server keeps at most 50 custom emoji, as
+// Together: the 51st is a 400 with Together's message, and deleting one
+// makes room.
+func TestEmojiPerServerBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.UploadDir = t.TempDir() })
+	ann := e.register("ann")
+	sid, _ := e.serverWithChannel(ann, "emoji")
+	img := pngBytes(t, 2, 2)
+	create := func(name string) (int, string) {
+		return e.upload("/servers/"+sid+"/emojis", ann.access, []part{{"name", "", []byte(name)}, {"image", "e.png", img}})
+	}
+	var first string
+	for i := range files.MaxEmojisPerServer {
+		code, body := create(fmt.Sprintf("e%d", i))
+		if code != 201 {
+			t.Fatalf("emoji %d: %d %s", i, code, body)
+		}
+		if i == 0 {
+			first = body[strings.Index(body, `"id":"`)+6:][:36]
+		}
+	}
+	if code, body := create("late"); code != 400 || !strings.Contains(body, "Servers may not have more than 50 custom emojis") {
+		t.Fatalf("emoji past the bound: %d %s", code, body)
+	}
+	e.must(204, "DELETE", "/servers/"+sid+"/emojis/"+first, ann.access, nil)
+	if code, body := create("late"); code != 201 {
+		t.Errorf("after a delete: %d %s", code, body)
 	}
 }
 

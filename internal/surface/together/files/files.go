@@ -57,7 +57,7 @@ type Store interface {
 	UploadedBytes(ctx context.Context, accountID string) (int64, error)
 	DropDeletedAttachments(ctx context.Context, n int) ([]*Attachment, error)
 
-	CreateEmoji(ctx context.Context, e *Emoji) error
+	CreateEmoji(ctx context.Context, e *Emoji, max int) error
 	Emojis(ctx context.Context, communityID string) ([]*Emoji, error)
 	Emoji(ctx context.Context, id string) (*Emoji, error)
 	DeleteEmoji(ctx context.Context, communityID, id string) error
@@ -80,8 +80,9 @@ type Config struct {
 	// MinFreeBytes: uploads are refused (507) while the disk holding Dir
 	// has less free space than this. 0: no check.
 	MinFreeBytes int64
-	// QuotaBytes is how much an account's kept attachments may hold in
-	// all (507 past it; instance admins have none). 0: no quota.
+	// QuotaBytes is how much an account's kept attachments and custom
+	// emoji may hold in all (507 past it; instance admins have none).
+	// 0: no quota.
 	QuotaBytes int64
 }
 
@@ -123,7 +124,7 @@ func (s *API) quotaError() error {
 		size = fmt.Sprintf("%d MiB", s.cfg.QuotaBytes>>20)
 	}
 	return &rest.StatusError{Status: http.StatusInsufficientStorage,
-		Msg: "Upload quota of " + size + " used up: delete messages with attachments to free space"}
+		Msg: "Upload quota of " + size + " used up: delete messages with attachments or custom emoji to free space"}
 }
 
 // roomFor reports whether the upload disk has at least MinFreeBytes left
@@ -163,6 +164,7 @@ const (
 	MaxFileBytes       = 50 << 20
 	MaxFilesPerMessage = 10
 	MaxEmojiBytes      = 256 << 10
+	MaxEmojisPerServer = 50 // as Together
 	fileURLTTL         = time.Hour
 )
 
@@ -628,6 +630,17 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 		s.Fail(w, rest.Invalid("Emoji image must be PNG, JPEG, GIF or WebP"))
 		return
 	}
+	if s.cfg.QuotaBytes > 0 && !p.Account.IsAdmin {
+		used, err := s.store.UploadedBytes(ctx, p.Account.ID)
+		if err != nil {
+			s.Fail(w, err)
+			return
+		}
+		if used+int64(len(data)) > s.cfg.QuotaBytes {
+			s.Bad(w, s.quotaError())
+			return
+		}
+	}
 	e := &Emoji{ID: identity.NewID(), CommunityID: id, CreatedBy: p.Account.ID, Name: name, ContentType: ct,
 		FileSize: int64(len(data)), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := s.uploads.MkdirAll("emojis", 0o750); err != nil {
@@ -638,7 +651,7 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 		s.Fail(w, err)
 		return
 	}
-	if err := s.store.CreateEmoji(ctx, e); err != nil {
+	if err := s.store.CreateEmoji(ctx, e, MaxEmojisPerServer); err != nil {
 		_ = s.uploads.Remove("emojis/" + e.ID)
 		if errors.Is(err, fault.Conflict) {
 			err = fault.New(fault.Conflict, "An emoji with that name already exists")
