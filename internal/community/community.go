@@ -242,7 +242,10 @@ type Store interface {
 	MemberStanding(ctx context.Context, communityID, accountID string) (*Standing, error)
 	ChannelStanding(ctx context.Context, channelID, accountID string) (*Standing, error)
 
-	CreateCommunity(ctx context.Context, c *Community, channels []*Channel) error
+	// CreateCommunity, AddMember, CreateChannel and CreateRole refuse
+	// (ErrTooManyServers, ErrTooManyChannels, ErrTooManyRoles) what would
+	// pass max, exactly even when requests run side by side.
+	CreateCommunity(ctx context.Context, c *Community, channels []*Channel, maxJoined int) error
 	UpdateCommunity(ctx context.Context, c *Community) error
 	DeleteCommunity(ctx context.Context, id string) error
 	Community(ctx context.Context, id string) (*Community, error)
@@ -251,7 +254,7 @@ type Store interface {
 	AllCommunities(ctx context.Context, limit, offset int) ([]*Community, error)
 	CountCommunities(ctx context.Context) (int, error)
 
-	AddMember(ctx context.Context, communityID, accountID string, at time.Time) error
+	AddMember(ctx context.Context, communityID, accountID string, at time.Time, maxJoined int) error
 	RemoveMember(ctx context.Context, communityID, accountID string) error
 	IsMember(ctx context.Context, communityID, accountID string) (bool, error)
 	Members(ctx context.Context, communityID string) ([]*Member, error)
@@ -260,14 +263,14 @@ type Store interface {
 	HeldRoles(ctx context.Context, communityID, accountID string) (roles []*Role, held []string, err error)
 	CoMembers(ctx context.Context, accountID string) ([]string, error)
 
-	CreateChannel(ctx context.Context, ch *Channel) error
+	CreateChannel(ctx context.Context, ch *Channel, max int) error
 	UpdateChannel(ctx context.Context, ch *Channel) error
 	DeleteChannel(ctx context.Context, id string) error
 	Channel(ctx context.Context, id string) (*Channel, error)
 	Channels(ctx context.Context, communityID string) ([]*Channel, error)
 	MaxChannelPosition(ctx context.Context, communityID string) (int, error)
 
-	CreateRole(ctx context.Context, r *Role) error
+	CreateRole(ctx context.Context, r *Role, max int) error
 	UpdateRole(ctx context.Context, r *Role) error
 	DeleteRole(ctx context.Context, id string) error
 	Role(ctx context.Context, id string) (*Role, error)

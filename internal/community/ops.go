@@ -63,7 +63,7 @@ func (s *Service) CreateChannel(ctx context.Context, actor, communityID string, 
 		return nil, err
 	}
 	ch.Position = max + 1
-	if err := s.st.CreateChannel(ctx, ch); err != nil {
+	if err := s.st.CreateChannel(ctx, ch, MaxChannels); err != nil {
 		return nil, err
 	}
 	s.publish(ctx, Topic(communityID), Event{Type: EvChannelCreated, CommunityID: communityID, ActorID: actor, Channel: ch})
@@ -212,7 +212,7 @@ func (s *Service) CreateRole(ctx context.Context, actor, communityID string, in 
 	if err := a.mayCreateRole(r); err != nil {
 		return nil, err
 	}
-	if err := s.st.CreateRole(ctx, r); err != nil {
+	if err := s.st.CreateRole(ctx, r, MaxRoles); err != nil {
 		return nil, err
 	}
 	s.publish(ctx, Topic(communityID), Event{Type: EvRoleCreated, CommunityID: communityID, ActorID: actor, Role: r})

@@ -61,6 +61,24 @@ var (
 	ErrChannelNotFound = fault.New(fault.NotFound, "Channel not found")
 )
 
+// Bounds on what one account joins and one community holds, Discord's
+// (its higher tier for servers; bots have none). Every member's READY carries each of its
+// servers' channels, roles and overrides, so without them one account
+// could make every gateway connect of its members (or its own, over and
+// over) cost thousands of queries.
+const (
+	MaxServersJoined = 200
+	MaxChannels      = 500
+	MaxRoles         = 250
+)
+
+// Errors past the bounds (400 on every surface).
+var (
+	ErrTooManyServers  = fault.Newf(fault.Invalid, "Maximum number of servers reached (%d)", MaxServersJoined)
+	ErrTooManyChannels = fault.Newf(fault.Invalid, "Maximum number of channels reached (%d)", MaxChannels)
+	ErrTooManyRoles    = fault.Newf(fault.Invalid, "Maximum number of server roles reached (%d)", MaxRoles)
+)
+
 func newID() string { return identity.NewID() }
 
 func (s *Service) at() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -255,7 +273,7 @@ func (s *Service) Create(ctx context.Context, actor string, in CreateInput) (*Co
 			ch.Position = i
 		}
 	}
-	if err := s.st.CreateCommunity(ctx, c, in.Channels); err != nil {
+	if err := s.st.CreateCommunity(ctx, c, in.Channels, MaxServersJoined); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -376,7 +394,7 @@ func (s *Service) addMember(ctx context.Context, c *Community, actor string) err
 	} else if banned {
 		return fault.New(fault.Forbidden, "You are banned from this server")
 	}
-	if err := s.st.AddMember(ctx, c.ID, actor, s.at()); err != nil {
+	if err := s.st.AddMember(ctx, c.ID, actor, s.at(), MaxServersJoined); err != nil {
 		if errors.Is(err, fault.Conflict) {
 			return fault.New(fault.Conflict, "Already a member of this server")
 		}

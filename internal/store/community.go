@@ -71,9 +71,13 @@ func scanString(r scanner) (string, error) {
 	return v, r.Scan(&v)
 }
 
-// CreateCommunity inserts c, its owner as first member, and channels.
-func (s *Community) CreateCommunity(ctx context.Context, c *community.Community, channels []*community.Channel) error {
+// CreateCommunity inserts c, its owner as first member, and channels;
+// ErrTooManyServers when the owner is already in maxJoined.
+func (s *Community) CreateCommunity(ctx context.Context, c *community.Community, channels []*community.Channel, maxJoined int) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.roomToJoin(ctx, tx, c.OwnerID, maxJoined); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO communities (id, name, owner_id, icon_url, is_public, require_invite, created_at, updated_at)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, c.ID, c.Name, c.OwnerID, nullString(c.IconURL), c.IsPublic, c.RequireInvite,
 			Micros(c.CreatedAt), Micros(c.UpdatedAt)); err != nil {
@@ -246,11 +250,25 @@ func (s *Community) CountCommunities(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// AddMember adds a member; Conflict when already one.
-func (s *Community) AddMember(ctx context.Context, communityID, accountID string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO community_members (community_id, account_id, joined_at) VALUES ($1,$2,$3)`,
-		communityID, accountID, Micros(at))
-	return conflictOr(err)
+// AddMember adds a member; Conflict when already one, ErrTooManyServers
+// when the account is already in maxJoined.
+func (s *Community) AddMember(ctx context.Context, communityID, accountID string, at time.Time, maxJoined int) error {
+	return conflictOr(s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.roomToJoin(ctx, tx, accountID, maxJoined); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO community_members (community_id, account_id, joined_at) VALUES ($1,$2,$3)`,
+			communityID, accountID, Micros(at))
+		return err
+	}))
+}
+
+// roomToJoin is ErrTooManyServers when accountID is in max communities,
+// holding the account's row until tx ends (lockRow). Bots have no bound
+// (as on Discord): one bot serves every server that adds it.
+func (s *Community) roomToJoin(ctx context.Context, tx *sql.Tx, accountID string, max int) error {
+	return s.db.underBound(ctx, tx, "accounts", accountID, `SELECT COUNT(*) FROM community_members WHERE account_id=$1
+		AND NOT EXISTS (SELECT 1 FROM accounts WHERE id=$1 AND kind='bot')`, max, community.ErrTooManyServers)
 }
 
 // RemoveMember removes a member (and their roles, by cascade).
@@ -343,9 +361,16 @@ func insertChannel(ctx context.Context, e execer, ch *community.Channel) error {
 	return conflictOr(err)
 }
 
-// CreateChannel inserts a channel.
-func (s *Community) CreateChannel(ctx context.Context, ch *community.Channel) error {
-	return insertChannel(ctx, s.db, ch)
+// CreateChannel inserts a channel; ErrTooManyChannels when its community
+// already has max.
+func (s *Community) CreateChannel(ctx context.Context, ch *community.Channel, max int) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.db.underBound(ctx, tx, "communities", ch.CommunityID, `SELECT COUNT(*) FROM channels WHERE community_id=$1`, max,
+			community.ErrTooManyChannels); err != nil {
+			return err
+		}
+		return insertChannel(ctx, tx, ch)
+	})
 }
 
 // UpdateChannel stores the mutable fields.
@@ -401,11 +426,18 @@ func scanRole(row scanner) (*community.Role, error) {
 	return &r, nil
 }
 
-// CreateRole inserts a role.
-func (s *Community) CreateRole(ctx context.Context, r *community.Role) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO roles (`+roleCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
-		r.ID, r.CommunityID, r.Name, r.Permissions, nullString(r.Color), r.Position, Micros(r.CreatedAt))
-	return conflictOr(err)
+// CreateRole inserts a role; ErrTooManyRoles when its community already
+// has max.
+func (s *Community) CreateRole(ctx context.Context, r *community.Role, max int) error {
+	return conflictOr(s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.db.underBound(ctx, tx, "communities", r.CommunityID, `SELECT COUNT(*) FROM roles WHERE community_id=$1`, max,
+			community.ErrTooManyRoles); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO roles (`+roleCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
+			r.ID, r.CommunityID, r.Name, r.Permissions, nullString(r.Color), r.Position, Micros(r.CreatedAt))
+		return err
+	}))
 }
 
 // UpdateRole stores the mutable fields.

@@ -3,11 +3,14 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
@@ -258,7 +261,7 @@ func TestMemberCountFollowsMembership(t *testing.T) {
 
 			// An older database: no column, no triggers, members joined.
 			dave := newAccount(t, db, "dave")
-			if err := db.Community().AddMember(ctx, c.ID, dave, time.Now()); err != nil {
+			if err := db.Community().AddMember(ctx, c.ID, dave, time.Now(), community.MaxServersJoined); err != nil {
 				t.Fatal(err)
 			}
 			down := []string{`DROP TRIGGER community_members_count_ad`, `DROP TRIGGER community_members_count_ai`,
@@ -277,10 +280,87 @@ func TestMemberCountFollowsMembership(t *testing.T) {
 			}
 			count("migrated", c.ID, 2)
 			erin := newAccount(t, db, "erin")
-			if err := db.Community().AddMember(ctx, c.ID, erin, time.Now()); err != nil {
+			if err := db.Community().AddMember(ctx, c.ID, erin, time.Now(), community.MaxServersJoined); err != nil {
 				t.Fatal(err)
 			}
 			count("joined after the migration", c.ID, 3)
+		})
+	}
+}
+
+// TestCountBoundsHoldConcurrently: channels, roles and memberships
+// created all at once stop at the bound the store is given, on both
+// engines (PostgreSQL's concurrent inserts would each count before the
+// others' without the parent row held).
+func TestCountBoundsHoldConcurrently(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			svc := newCommunityService(t, db)
+			owner, ann := newAccount(t, db, "owner"), newAccount(t, db, "ann")
+			c, err := svc.Create(ctx, owner, community.CreateInput{Name: "Bounds", IsPublic: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			others := make([]*community.Community, 12)
+			for i := range others {
+				if others[i], err = svc.Create(ctx, owner, community.CreateInput{Name: fmt.Sprint("o", i), IsPublic: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const max, n = 4, 12
+			st := db.Community()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			all := func(what string, create func(i int) error, want error) {
+				t.Helper()
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				errs := make(chan error, n)
+				for i := range n {
+					wg.Go(func() {
+						<-start
+						if err := create(i); err != nil && !errors.Is(err, want) {
+							errs <- err
+						}
+					})
+				}
+				close(start)
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					t.Errorf("%s: %v", what, err)
+				}
+			}
+			all("channels", func(i int) error {
+				return st.CreateChannel(ctx, &community.Channel{ID: identity.NewID(), CommunityID: c.ID, Name: fmt.Sprint("c", i),
+					Kind: community.KindText, Position: i, CreatedAt: now}, max)
+			}, community.ErrTooManyChannels)
+			all("roles", func(i int) error {
+				return st.CreateRole(ctx, &community.Role{ID: identity.NewID(), CommunityID: c.ID, Name: fmt.Sprint("r", i), CreatedAt: now}, max)
+			}, community.ErrTooManyRoles)
+			all("joins", func(i int) error { return st.AddMember(ctx, others[i].ID, ann, now, max) }, community.ErrTooManyServers)
+			if chans, err := st.Channels(ctx, c.ID); err != nil || len(chans) != max {
+				t.Errorf("channels after %d at once: %d %v, want %d", n, len(chans), err, max)
+			}
+			if roles, err := st.Roles(ctx, c.ID); err != nil || len(roles) != max {
+				t.Errorf("roles after %d at once: %d %v, want %d", n, len(roles), err, max)
+			}
+			if joined, err := st.CommunitiesOf(ctx, ann); err != nil || len(joined) != max {
+				t.Errorf("servers joined after %d at once: %d %v, want %d", n, len(joined), err, max)
+			}
+			// A bot has no bound.
+			bot := &identity.Account{ID: identity.NewID(), Kind: identity.Bot, Username: "bot", CreatedAt: now, UpdatedAt: now}
+			if err := db.Identity().CreateAccount(ctx, bot); err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range others {
+				if err := st.AddMember(ctx, o.ID, bot.ID, now, max); err != nil {
+					t.Fatalf("a bot joining past the bound: %v", err)
+				}
+			}
 		})
 	}
 }

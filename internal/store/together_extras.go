@@ -125,15 +125,9 @@ func scanEmoji(row scanner) (*Emoji, error) {
 // when the community already has max.
 func (s *TogetherExtras) CreateEmoji(ctx context.Context, e *Emoji, max int) error {
 	return conflictOr(s.db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := s.db.lockRow(ctx, tx, "communities", e.CommunityID); err != nil {
+		if err := s.db.underBound(ctx, tx, "communities", e.CommunityID, `SELECT COUNT(*) FROM together_emojis WHERE community_id=$1`, max,
+			fault.Newf(fault.Invalid, "Servers may not have more than %d custom emojis", max)); err != nil {
 			return err
-		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM together_emojis WHERE community_id=$1`, e.CommunityID).Scan(&n); err != nil {
-			return err
-		}
-		if n >= max {
-			return fault.Newf(fault.Invalid, "Servers may not have more than %d custom emojis", max)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO together_emojis (`+emojiCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
 			e.ID, e.CommunityID, e.CreatedBy, e.Name, e.ContentType, e.FileSize, Micros(e.CreatedAt))
