@@ -10,9 +10,10 @@ import (
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
-// TestCountsBounded: a community stops at MaxChannels channels and
-// MaxRoles roles, and an account at MaxServersJoined servers, created or
-// joined; leaving one makes room again.
+// TestCountsBounded: a community stops at MaxChannels channels, MaxRoles
+// roles and MaxFilteredWords filtered words (adding one already there
+// still answers it), and an account at MaxServersJoined servers, created
+// or joined; leaving one makes room again.
 func TestCountsBounded(t *testing.T) {
 	t.Parallel()
 	for _, eng := range storetest.Engines() {
@@ -47,6 +48,19 @@ func TestCountsBounded(t *testing.T) {
 			}
 			if _, err := w.svc.CreateRole(ctx, owner, w.c.ID, community.RoleInput{Name: ptr("late")}); !errors.Is(err, community.ErrTooManyRoles) {
 				t.Errorf("role past the bound: %v", err)
+			}
+
+			w.svc.SetModeration(db.TogetherExtras())
+			for i := range community.MaxFilteredWords {
+				if _, err := w.svc.AddWord(ctx, owner, w.c.ID, fmt.Sprint("w", i)); err != nil {
+					t.Fatalf("word %d: %v", i, err)
+				}
+			}
+			if _, err := w.svc.AddWord(ctx, owner, w.c.ID, "late"); !errors.Is(err, community.ErrTooManyWords) {
+				t.Errorf("word past the bound: %v", err)
+			}
+			if wf, err := w.svc.AddWord(ctx, owner, w.c.ID, "W7"); err != nil || wf.Word != "w7" {
+				t.Errorf("a word already there, at the bound: %+v %v", wf, err)
 			}
 
 			// plain is in the ladder already.

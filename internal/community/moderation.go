@@ -76,7 +76,9 @@ type ModerationStore interface {
 	AutomodConfig(ctx context.Context, communityID string) (*AutomodConfig, error)
 	SaveAutomodConfig(ctx context.Context, c *AutomodConfig) error
 	Words(ctx context.Context, communityID string) ([]*WordFilter, error)
-	AddWord(ctx context.Context, w *WordFilter) (*WordFilter, error)
+	// AddWord adds w, or returns the word already there;
+	// ErrTooManyWords when the community filters max others.
+	AddWord(ctx context.Context, w *WordFilter, max int) (*WordFilter, error)
 	RemoveWord(ctx context.Context, communityID, word string) error
 	AddAutomodLog(ctx context.Context, l *AutomodLog) error
 	AutomodLogs(ctx context.Context, communityID string, limit int) ([]*AutomodLog, error)
@@ -407,10 +409,14 @@ func (s *Service) AddWord(ctx context.Context, actor, communityID, word string) 
 		return nil, err
 	}
 	word = strings.ToLower(strings.TrimSpace(word))
-	if word == "" || utf8.RuneCountInString(word) > 100 {
+	if word == "" {
 		return nil, fault.New(fault.Invalid, "word cannot be empty")
 	}
-	return s.mod.AddWord(ctx, &WordFilter{ID: newID(), CommunityID: communityID, Word: word, CreatedBy: &actor, CreatedAt: s.at()})
+	if utf8.RuneCountInString(word) > 100 {
+		return nil, fault.New(fault.Invalid, "word must be at most 100 characters")
+	}
+	return s.mod.AddWord(ctx, &WordFilter{ID: newID(), CommunityID: communityID, Word: word, CreatedBy: &actor, CreatedAt: s.at()},
+		MaxFilteredWords)
 }
 
 // RemoveWord removes a word from the word filter (owner only).

@@ -72,11 +72,16 @@ const (
 	MaxRoles         = 250
 )
 
+// MaxFilteredWords bounds a community's automod word filter (as Owncast's
+// chat filter): every message posted there is checked against each word.
+const MaxFilteredWords = 1000
+
 // Errors past the bounds (400 on every surface).
 var (
 	ErrTooManyServers  = fault.Newf(fault.Invalid, "Maximum number of servers reached (%d)", MaxServersJoined)
 	ErrTooManyChannels = fault.Newf(fault.Invalid, "Maximum number of channels reached (%d)", MaxChannels)
 	ErrTooManyRoles    = fault.Newf(fault.Invalid, "Maximum number of server roles reached (%d)", MaxRoles)
+	ErrTooManyWords    = fault.Newf(fault.Invalid, "A server may filter at most %d words", MaxFilteredWords)
 )
 
 func newID() string { return identity.NewID() }

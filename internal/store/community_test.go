@@ -288,8 +288,9 @@ func TestMemberCountFollowsMembership(t *testing.T) {
 	}
 }
 
-// TestCountBoundsHoldConcurrently: channels, roles and memberships
-// created all at once stop at the bound the store is given, on both
+// TestCountBoundsHoldConcurrently: channels, roles, memberships and
+// filtered words (some of them the same word twice) created all at once
+// stop at the bound the store is given, on both
 // engines (PostgreSQL's concurrent inserts would each count before the
 // others' without the parent row held).
 func TestCountBoundsHoldConcurrently(t *testing.T) {
@@ -342,6 +343,14 @@ func TestCountBoundsHoldConcurrently(t *testing.T) {
 				return st.CreateRole(ctx, &community.Role{ID: identity.NewID(), CommunityID: c.ID, Name: fmt.Sprint("r", i), CreatedAt: now}, max)
 			}, community.ErrTooManyRoles)
 			all("joins", func(i int) error { return st.AddMember(ctx, others[i].ID, ann, now, max) }, community.ErrTooManyServers)
+			x := db.TogetherExtras()
+			all("words", func(i int) error {
+				_, err := x.AddWord(ctx, &community.WordFilter{ID: identity.NewID(), CommunityID: c.ID, Word: fmt.Sprint("w", i%(max+2)), CreatedAt: now}, max)
+				return err
+			}, community.ErrTooManyWords)
+			if words, err := x.Words(ctx, c.ID); err != nil || len(words) != max {
+				t.Errorf("words after %d at once: %d %v, want %d", n, len(words), err, max)
+			}
 			if chans, err := st.Channels(ctx, c.ID); err != nil || len(chans) != max {
 				t.Errorf("channels after %d at once: %d %v, want %d", n, len(chans), err, max)
 			}

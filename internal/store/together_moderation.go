@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
 )
 
 var _ community.ModerationStore = (*TogetherExtras)(nil)
@@ -59,14 +61,31 @@ func (s *TogetherExtras) Words(ctx context.Context, communityID string) ([]*comm
 }
 
 // AddWord adds a word (idempotent) and returns the stored row.
-func (s *TogetherExtras) AddWord(ctx context.Context, w *community.WordFilter) (*community.WordFilter, error) {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO together_automod_words (id, community_id, word, created_by, created_at)
-		VALUES ($1,$2,$3,$4,$5) ON CONFLICT (community_id, word) DO NOTHING`, w.ID, w.CommunityID, w.Word, nullString(w.CreatedBy),
-		Micros(w.CreatedAt)); err != nil {
-		return nil, err
-	}
-	return scanWord(s.db.QueryRowContext(ctx, `SELECT id, community_id, word, created_by, created_at FROM together_automod_words
-		WHERE community_id=$1 AND word=$2`, w.CommunityID, w.Word))
+func (s *TogetherExtras) AddWord(ctx context.Context, w *community.WordFilter, max int) (*community.WordFilter, error) {
+	var out *community.WordFilter
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		find := func() (err error) {
+			out, err = scanWord(tx.QueryRowContext(ctx, `SELECT id, community_id, word, created_by, created_at FROM together_automod_words
+				WHERE community_id=$1 AND word=$2`, w.CommunityID, w.Word))
+			return err
+		}
+		if err := s.db.lockRow(ctx, tx, "communities", w.CommunityID); err != nil {
+			return err
+		}
+		if err := find(); !errors.Is(err, fault.NotFound) {
+			return err // there already, or failed
+		}
+		if err := s.db.underBound(ctx, tx, "communities", w.CommunityID, `SELECT COUNT(*) FROM together_automod_words WHERE community_id=$1`,
+			max, community.ErrTooManyWords); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO together_automod_words (id, community_id, word, created_by, created_at)
+			VALUES ($1,$2,$3,$4,$5)`, w.ID, w.CommunityID, w.Word, nullString(w.CreatedBy), Micros(w.CreatedAt)); err != nil {
+			return err
+		}
+		return find()
+	})
+	return out, err
 }
 
 // RemoveWord deletes a word; removing an absent word succeeds.
