@@ -48,6 +48,17 @@ type Config struct {
 	Patience time.Duration
 }
 
+// Patient makes connections built with se wait up to d to come up, and
+// through silences, in place of pion's clocks (Config.Patience): for tests,
+// whose clients and servers share a starved process.
+func Patient(se *webrtc.SettingEngine, d time.Duration) {
+	se.SetICEMaxBindingRequests(uint16(min(d/(200*time.Millisecond), 60000))) //nolint:gosec // bounded above
+	se.SetICETimeouts(d, d, 2*time.Second)
+	se.SetDTLSConnectContextMaker(func() (context.Context, func()) {
+		return context.WithTimeout(context.Background(), d)
+	})
+}
+
 // Plane is a running media plane. Its zero value is not usable; make one
 // with New and Close it at shutdown.
 type Plane struct {
@@ -110,11 +121,7 @@ func New(cfg Config, log *slog.Logger) (*Plane, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if cfg.Patience > 0 {
-		se.SetICEMaxBindingRequests(uint16(min(cfg.Patience/(200*time.Millisecond), 60000))) //nolint:gosec // bounded above
-		se.SetICETimeouts(cfg.Patience, cfg.Patience, 2*time.Second)
-		se.SetDTLSConnectContextMaker(func() (context.Context, func()) {
-			return context.WithTimeout(context.Background(), cfg.Patience)
-		})
+		Patient(&se, cfg.Patience)
 	}
 	if len(cfg.PublicIPs) > 0 {
 		ips := make([]string, len(cfg.PublicIPs))

@@ -2,7 +2,6 @@ package voice_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
@@ -219,10 +219,6 @@ func leanClientAPI(t testing.TB) *webrtc.API {
 	// and failed after 25 s, and a DTLS handshake after 30 s: clocks a
 	// starved process under -race overruns. These clients wait for as long
 	// as the test may run instead; the server keeps its own settings.
-	se.SetICEMaxBindingRequests(10000)
-	se.SetICETimeouts(time.Hour, time.Hour, 2*time.Second)
-	se.SetDTLSConnectContextMaker(func() (context.Context, func()) {
-		return context.WithTimeout(context.Background(), time.Hour)
-	})
+	rtc.Patient(&se, time.Hour)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 }

@@ -389,7 +389,7 @@ func (m *meshClient) read() {
 
 func meshEnv(t *testing.T) (*env, string, []user) {
 	t.Helper()
-	plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0"}, nil)
+	plane, err := rtc.New(patientPlane, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -543,7 +543,7 @@ func (a sfuBus) Subscribe(p string, h func(string, []byte)) (func() error, error
 func TestVoiceMeshBridgeAcrossNodes(t *testing.T) {
 	t.Parallel()
 	n1, n2 := twoNodes(t, func(d *together.Deps, db *store.DB, b bus.Bus) {
-		plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0"}, nil)
+		plane, err := rtc.New(patientPlane, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,10 +34,18 @@ func (w *ws) sfu(d map[string]any) {
 	w.send(map[string]any{"op": "VOICE_SFU", "t": nil, "d": d})
 }
 
+// patientPlane is the tests' media plane: on loopback, and waiting for
+// connections as long as a test may run (rtc.Patient), as the clients of
+// loopbackAPI do. With pion's own clocks a check left unanswered for
+// 1.4 s by a starved process (-race, every package's tests at once) failed
+// a connection for good, and the test waited out its hang guard.
+var patientPlane = rtc.Config{UDPAddr: "127.0.0.1:0", Patience: time.Hour}
+
 func loopbackAPI() *webrtc.API {
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	rtc.Patient(&se, time.Hour)
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }
 
@@ -48,7 +56,7 @@ func loopbackAPI() *webrtc.API {
 // that knows nothing of the op sees the voice states come and go.
 func TestVoiceSFUOverGateway(t *testing.T) {
 	t.Parallel()
-	plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0"}, nil)
+	plane, err := rtc.New(patientPlane, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 // channel gets the op's 403; a text channel is still refused with 400.
 func TestVoiceSFUWatchChannel(t *testing.T) {
 	t.Parallel()
-	plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0"}, nil)
+	plane, err := rtc.New(patientPlane, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
