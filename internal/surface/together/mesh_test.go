@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,11 +30,12 @@ type watched struct {
 	packets map[string]int // audio packets received, by sender
 	members []string
 	tracks  []string
+	up      map[string]bool // a mesh client's connection to each peer is connected
 	changed chan struct{}
 }
 
 func newWatched(t *testing.T) *watched {
-	return &watched{t: t, heard: map[string]bool{}, packets: map[string]int{}, changed: make(chan struct{}, 1)}
+	return &watched{t: t, heard: map[string]bool{}, packets: map[string]int{}, up: map[string]bool{}, changed: make(chan struct{}, 1)}
 }
 
 func (w *watched) update(f func()) {
@@ -303,6 +305,9 @@ func (m *meshClient) peer(id string) *webrtc.PeerConnection {
 		return nil
 	}
 	m.peers[id] = pc
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		m.update(func() { m.up[id] = st == webrtc.PeerConnectionStateConnected })
+	})
 	if _, err := pc.AddTrack(m.mic); err != nil {
 		m.t.Error(err)
 	}
@@ -387,14 +392,15 @@ func (m *meshClient) read() {
 	}
 }
 
-func meshEnv(t *testing.T) (*env, string, []user) {
+func meshEnv(t *testing.T, opts ...func(*together.Deps)) (*env, string, []user) {
 	t.Helper()
 	plane, err := rtc.New(patientPlane, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = plane.Close() })
-	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.SFU = voice.NewSFU(plane, d.Community, nil) })
+	opts = append([]func(*together.Deps){func(d *together.Deps) { d.SFU = voice.NewSFU(plane, d.Community, nil) }}, opts...)
+	e := newEnv(t, storetest.Engines()[0], opts...)
 	ann, bob, carl, dave := e.register("ann"), e.register("bob"), e.register("carl"), e.register("dave")
 	sid, _ := e.serverWithChannel(ann, "general", bob, carl, dave)
 	vc, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})
@@ -518,6 +524,61 @@ func TestVoiceMeshBridgeSkipsRESTOnly(t *testing.T) {
 	if has(members, ann.id) {
 		t.Fatalf("ann, in the channel through REST only, was bridged: bob's participants %v", members)
 	}
+}
+
+// heldVoice holds every voice state stored while held is set until release
+// is closed.
+type heldVoice struct {
+	together.VoiceStore
+	held    atomic.Bool
+	release chan struct{}
+}
+
+func (h *heldVoice) SetVoice(ctx context.Context, v *together.VoiceState) (*together.VoiceState, error) {
+	if h.held.Load() {
+		<-h.release
+	}
+	return h.VoiceStore.SetVoice(ctx, v)
+}
+
+// TestVoiceMeshBridgeBeforeVoiceState: an SFU participant's bridge offers
+// to the mesh clients as soon as it is in the room, before its voice
+// state is stored, and a mesh client's answer and candidates that arrive
+// in that gap still reach the bridge. Here bob's voice state is held
+// until carl's connection to bob's bridge is up; the answer used to be
+// dropped (no voice state for bob), so the connection never came up and
+// carl never heard bob. Seen in CI-like load, where the gap is long.
+func TestVoiceMeshBridgeBeforeVoiceState(t *testing.T) {
+	t.Parallel()
+	hv := &heldVoice{release: make(chan struct{})}
+	e, vid, us := meshEnv(t, func(d *together.Deps) { hv.VoiceStore, d.Voice = d.Voice, hv })
+	bob, carl := us[1], us[2]
+	c := joinMesh(t, e, carl, vid)
+	hv.held.Store(true)
+	var upFirst atomic.Bool
+	go func() {
+		defer close(hv.release)
+		deadline := time.After(hangGuard)
+		for {
+			c.mu.Lock()
+			up := c.up[bob.id]
+			c.mu.Unlock()
+			if up {
+				upFirst.Store(true)
+				return
+			}
+			select {
+			case <-c.changed:
+			case <-deadline:
+				return
+			}
+		}
+	}()
+	joinSFU(t, e, bob, vid) // returns once bob's voice state is stored
+	if !upFirst.Load() {
+		t.Fatal("carl's connection to bob's bridge never came up while bob's voice state was being stored")
+	}
+	c.wait("carl hears bob", c.hears(bob.id))
 }
 
 // sfuBus adapts the bus to voice.Bus.

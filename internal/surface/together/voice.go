@@ -279,12 +279,12 @@ func (s *Surface) relaySignal(ctx context.Context, c *client, raw json.RawMessag
 	if err != nil {
 		return
 	}
-	to, err := s.d.Voice.Voice(ctx, in.ToUserID)
-	if err != nil || to.ChannelID != from.ChannelID {
-		return
-	}
 	// A mesh signal for an SFU participant is the SFU's to answer (its
 	// web app speaks no mesh); Go Live's connections stay peer to peer.
+	// The SFU routes it by its room's members, not by voice states: an SFU
+	// participant's bridges offer as soon as it joins the room, before its
+	// voice state is stored, and a quick answer used to be dropped here
+	// for want of it (the bridge then never connected).
 	if s.d.SFU != nil && (in.StreamType == nil || *in.StreamType == "voice") && (in.SDP == nil || len(*in.SDP) <= maxSDP) {
 		sig := voice.MeshSignal{Type: in.Type}
 		if in.SDP != nil {
@@ -300,6 +300,10 @@ func (s *Surface) relaySignal(ctx context.Context, c *client, raw json.RawMessag
 		if handled {
 			return
 		}
+	}
+	to, err := s.d.Voice.Voice(ctx, in.ToUserID)
+	if err != nil || to.ChannelID != from.ChannelID {
+		return
 	}
 	s.publishDispatch(ctx, "VOICE_SIGNAL", map[string]any{"from_user_id": c.accountID, "type": in.Type, "sdp": in.SDP,
 		"candidate": in.Candidate, "stream_type": in.StreamType}, []string{in.ToUserID})
