@@ -60,7 +60,8 @@ func (s *TogetherExtras) Words(ctx context.Context, communityID string) ([]*comm
 	return collect(rows, err, scanWord)
 }
 
-// AddWord adds a word (idempotent) and returns the stored row.
+// AddWord adds a word (idempotent) and returns the stored row;
+// ErrTooManyWords when the community filters max others already.
 func (s *TogetherExtras) AddWord(ctx context.Context, w *community.WordFilter, max int) (*community.WordFilter, error) {
 	var out *community.WordFilter
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
