@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -315,36 +314,16 @@ func TestCountBoundsHoldConcurrently(t *testing.T) {
 			const max, n = 4, 12
 			st := db.Community()
 			now := time.Now().UTC().Truncate(time.Microsecond)
-			all := func(what string, create func(i int) error, want error) {
-				t.Helper()
-				var wg sync.WaitGroup
-				start := make(chan struct{})
-				errs := make(chan error, n)
-				for i := range n {
-					wg.Go(func() {
-						<-start
-						if err := create(i); err != nil && !errors.Is(err, want) {
-							errs <- err
-						}
-					})
-				}
-				close(start)
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					t.Errorf("%s: %v", what, err)
-				}
-			}
-			all("channels", func(i int) error {
+			atOnce(t, "channels", n, func(i int) error {
 				return st.CreateChannel(ctx, &community.Channel{ID: identity.NewID(), CommunityID: c.ID, Name: fmt.Sprint("c", i),
 					Kind: community.KindText, Position: i, CreatedAt: now}, max)
 			}, community.ErrTooManyChannels)
-			all("roles", func(i int) error {
+			atOnce(t, "roles", n, func(i int) error {
 				return st.CreateRole(ctx, &community.Role{ID: identity.NewID(), CommunityID: c.ID, Name: fmt.Sprint("r", i), CreatedAt: now}, max)
 			}, community.ErrTooManyRoles)
-			all("joins", func(i int) error { return st.AddMember(ctx, others[i].ID, ann, now, max) }, community.ErrTooManyServers)
+			atOnce(t, "joins", n, func(i int) error { return st.AddMember(ctx, others[i].ID, ann, now, max) }, community.ErrTooManyServers)
 			x := db.TogetherExtras()
-			all("words", func(i int) error {
+			atOnce(t, "words", n, func(i int) error {
 				_, err := x.AddWord(ctx, &community.WordFilter{ID: identity.NewID(), CommunityID: c.ID, Word: fmt.Sprint("w", i%(max+2)), CreatedAt: now}, max)
 				return err
 			}, community.ErrTooManyWords)

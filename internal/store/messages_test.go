@@ -87,6 +87,29 @@ func annsMessage(t *testing.T, db *store.DB) (*messages.Service, string, *messag
 	return svc, ann, m
 }
 
+// atOnce runs create(0) … create(n-1) side by side, released together, and
+// fails the test for any error but want (the bound refusing some of them).
+func atOnce(t *testing.T, what string, n int, create func(i int) error, want error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			if err := create(i); err != nil && !errors.Is(err, want) {
+				errs <- err
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("%s: %v", what, err)
+	}
+}
+
 // TestMessagesStoreContract runs the message store contract on every engine.
 func TestMessagesStoreContract(t *testing.T) {
 	t.Parallel()
@@ -339,25 +362,10 @@ func TestReactionKindsBoundedConcurrently(t *testing.T) {
 			ctx := context.Background()
 			svc, ann, m := annsMessage(t, db)
 			const n = 2 * messages.MaxReactionKinds
-			var wg sync.WaitGroup
-			errs := make(chan error, n)
-			start := make(chan struct{})
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					if _, err := svc.React(ctx, m, ann, fmt.Sprintf("e%d", i), true); err != nil && !errors.Is(err, messages.ErrReactionKinds) {
-						errs <- err
-					}
-				}()
-			}
-			close(start)
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
+			atOnce(t, "reactions", n, func(i int) error {
+				_, err := svc.React(ctx, m, ann, fmt.Sprintf("e%d", i), true)
+				return err
+			}, messages.ErrReactionKinds)
 			if rs, err := svc.Reactions(ctx, m.ID, ann); err != nil || len(rs) != messages.MaxReactionKinds {
 				t.Fatalf("kinds after %d at once = %d %v, want %d", n, len(rs), err, messages.MaxReactionKinds)
 			}

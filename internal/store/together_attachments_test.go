@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -145,25 +144,10 @@ func TestEmojiPerCommunityBounded(t *testing.T) {
 			}
 			x := db.TogetherExtras()
 			const max, n = 5, 20
-			var wg sync.WaitGroup
-			errs := make(chan error, n)
-			start := make(chan struct{})
-			for i := range n {
-				wg.Go(func() {
-					<-start
-					e := &store.Emoji{ID: identity.NewID(), CommunityID: c.ID, CreatedBy: owner, Name: fmt.Sprintf("e%d", i),
-						ContentType: "image/png", FileSize: 100, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-					if err := x.CreateEmoji(ctx, e, max); err != nil && !errors.Is(err, fault.Invalid) {
-						errs <- err
-					}
-				})
-			}
-			close(start)
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
+			atOnce(t, "emoji", n, func(i int) error {
+				return x.CreateEmoji(ctx, &store.Emoji{ID: identity.NewID(), CommunityID: c.ID, CreatedBy: owner, Name: fmt.Sprintf("e%d", i),
+					ContentType: "image/png", FileSize: 100, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}, max)
+			}, fault.Invalid)
 			if es, err := x.Emojis(ctx, c.ID); err != nil || len(es) != max {
 				t.Fatalf("emoji after %d at once = %d %v, want %d", n, len(es), err, max)
 			}
