@@ -127,6 +127,20 @@ func (s *API) quotaError() error {
 		Msg: "Upload quota of " + size + " used up: delete messages with attachments or custom emoji to free space"}
 }
 
+// quotaLeft is what p may still upload (attachments and custom emoji
+// together), -1 when p has no quota (none configured, or an instance
+// admin).
+func (s *API) quotaLeft(ctx context.Context, p *identity.Principal) (int64, error) {
+	if s.cfg.QuotaBytes <= 0 || p.Account.IsAdmin {
+		return -1, nil
+	}
+	used, err := s.store.UploadedBytes(ctx, p.Account.ID)
+	if err != nil {
+		return 0, err
+	}
+	return s.cfg.QuotaBytes - used, nil
+}
+
 // roomFor reports whether the upload disk has at least MinFreeBytes left
 // (unknown: yes).
 func (s *API) roomFor() bool {
@@ -278,14 +292,10 @@ func (s *API) UploadAttachments(w http.ResponseWriter, r *http.Request, p *ident
 		s.Fail(w, err)
 		return
 	}
-	left := int64(-1) // what the caller may still upload; -1: no quota
-	if s.cfg.QuotaBytes > 0 && !p.Account.IsAdmin {
-		used, err := s.store.UploadedBytes(ctx, p.Account.ID)
-		if err != nil {
-			s.Fail(w, err)
-			return
-		}
-		left = s.cfg.QuotaBytes - used
+	left, err := s.quotaLeft(ctx, p)
+	if err != nil {
+		s.Fail(w, err)
+		return
 	}
 	httpserver.SetBodyLimit(w, r, MaxFileBytes+64<<10)
 	mr, err := r.MultipartReader()
@@ -630,16 +640,12 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 		s.Fail(w, rest.Invalid("Emoji image must be PNG, JPEG, GIF or WebP"))
 		return
 	}
-	if s.cfg.QuotaBytes > 0 && !p.Account.IsAdmin {
-		used, err := s.store.UploadedBytes(ctx, p.Account.ID)
-		if err != nil {
-			s.Fail(w, err)
-			return
-		}
-		if used+int64(len(data)) > s.cfg.QuotaBytes {
-			s.Bad(w, s.quotaError())
-			return
-		}
+	if left, err := s.quotaLeft(ctx, p); err != nil {
+		s.Fail(w, err)
+		return
+	} else if left >= 0 && int64(len(data)) > left {
+		s.Bad(w, s.quotaError())
+		return
 	}
 	e := &Emoji{ID: identity.NewID(), CommunityID: id, CreatedBy: p.Account.ID, Name: name, ContentType: ct,
 		FileSize: int64(len(data)), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
