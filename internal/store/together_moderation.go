@@ -70,15 +70,19 @@ func (s *TogetherExtras) AddWord(ctx context.Context, w *community.WordFilter, m
 				WHERE community_id=$1 AND word=$2`, w.CommunityID, w.Word))
 			return err
 		}
-		if err := s.db.lockRow(ctx, tx, "communities", w.CommunityID); err != nil {
-			return err
+		// The bound is read (and the community's row held) first, so a
+		// word added beside this one is found; a word already there is
+		// answered even at the bound.
+		full := s.db.underBound(ctx, tx, "communities", w.CommunityID, `SELECT COUNT(*) FROM together_automod_words WHERE community_id=$1`,
+			max, community.ErrTooManyWords)
+		if full != nil && !errors.Is(full, community.ErrTooManyWords) {
+			return full
 		}
 		if err := find(); !errors.Is(err, fault.NotFound) {
 			return err // there already, or failed
 		}
-		if err := s.db.underBound(ctx, tx, "communities", w.CommunityID, `SELECT COUNT(*) FROM together_automod_words WHERE community_id=$1`,
-			max, community.ErrTooManyWords); err != nil {
-			return err
+		if full != nil {
+			return full
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO together_automod_words (id, community_id, word, created_by, created_at)
 			VALUES ($1,$2,$3,$4,$5)`, w.ID, w.CommunityID, w.Word, nullString(w.CreatedBy), Micros(w.CreatedAt)); err != nil {
