@@ -125,6 +125,29 @@ type sfuClient struct {
 	sub *webrtc.PeerConnection
 }
 
+// answerOffer answers a subscribe offer on pc. It reports false when pc
+// cannot answer, as when the test's cleanup closed it while the offer was in
+// flight: the description is then nil, and reading it would panic.
+func answerOffer(pc *webrtc.PeerConnection, offer string) (string, bool) {
+	if pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}) != nil {
+		return "", false
+	}
+	a, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", false
+	}
+	g := webrtc.GatheringCompletePromise(pc)
+	if pc.SetLocalDescription(a) != nil {
+		return "", false
+	}
+	<-g
+	local := pc.LocalDescription()
+	if local == nil {
+		return "", false
+	}
+	return local.SDP, true
+}
+
 func joinSFU(t *testing.T, e *env, u user, channelID string) *sfuClient {
 	t.Helper()
 	api := loopbackAPI()
@@ -174,17 +197,11 @@ func joinSFU(t *testing.T, e *env, u user, channelID string) *sfuClient {
 			case "answer":
 				answers <- d.SDP
 			case "offer":
-				if c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: d.SDP}) != nil {
-					continue
+				sdp, ok := answerOffer(c.sub, d.SDP)
+				if !ok {
+					continue // the test ended and closed the connection while the offer was in flight
 				}
-				a, err := c.sub.CreateAnswer(nil)
-				if err != nil {
-					continue
-				}
-				g := webrtc.GatheringCompletePromise(c.sub)
-				_ = c.sub.SetLocalDescription(a)
-				<-g
-				raw, _ := json.Marshal(map[string]any{"op": "VOICE_SFU", "t": nil, "d": map[string]any{"type": "answer", "sdp": c.sub.LocalDescription().SDP}})
+				raw, _ := json.Marshal(map[string]any{"op": "VOICE_SFU", "t": nil, "d": map[string]any{"type": "answer", "sdp": sdp}})
 				_ = w.c.Write(t.Context(), websocket.MessageText, raw)
 			case "participants":
 				c.update(func() {
