@@ -12,6 +12,7 @@ import (
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
 // newCommunityService is the community service over db's store, with no
@@ -327,6 +328,13 @@ func TestCountBoundsHoldConcurrently(t *testing.T) {
 				_, err := x.AddWord(ctx, &community.WordFilter{ID: identity.NewID(), CommunityID: c.ID, Word: fmt.Sprint("w", i%(max+2)), CreatedAt: now}, max)
 				return err
 			}, community.ErrTooManyWords)
+			atOnce(t, "webhooks", n, func(i int) error {
+				return x.CreateWebhook(ctx, &webhooks.Hook{ID: identity.NewID(), CommunityID: c.ID, CreatedBy: owner, Name: fmt.Sprint("h", i),
+					URL: "https://example.com/h", Secret: "s", EventTypes: []string{}, Enabled: true, CreatedAt: now, UpdatedAt: now}, max)
+			}, webhooks.ErrTooManyHooks)
+			if hooks, err := x.Webhooks(ctx, c.ID); err != nil || len(hooks) != max {
+				t.Errorf("webhooks after %d at once: %d %v, want %d", n, len(hooks), err, max)
+			}
 			if words, err := x.Words(ctx, c.ID); err != nil || len(words) != max {
 				t.Errorf("words after %d at once: %d %v, want %d", n, len(words), err, max)
 			}

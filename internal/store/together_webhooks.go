@@ -30,16 +30,24 @@ func scanWebhook(row scanner) (*webhooks.Hook, error) {
 	return &w, nil
 }
 
-// CreateWebhook inserts a webhook.
-func (s *TogetherExtras) CreateWebhook(ctx context.Context, w *webhooks.Hook) error {
+// CreateWebhook inserts a webhook, or answers webhooks.ErrTooManyHooks
+// when its community has max already (underBound: the count holds on
+// PostgreSQL against creates at the same moment).
+func (s *TogetherExtras) CreateWebhook(ctx context.Context, w *webhooks.Hook, max int) error {
 	events, err := json.Marshal(w.EventTypes)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO together_webhooks (`+webhookCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
-		w.ID, w.CommunityID, w.CreatedBy, w.Name, w.URL, w.Secret, string(events), w.Enabled, w.DeliveryFailures,
-		NullMicros(w.LastUsedAt), Micros(w.CreatedAt), Micros(w.UpdatedAt))
-	return err
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.db.underBound(ctx, tx, "communities", w.CommunityID, `SELECT COUNT(*) FROM together_webhooks WHERE community_id=$1`, max,
+			webhooks.ErrTooManyHooks); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO together_webhooks (`+webhookCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+			w.ID, w.CommunityID, w.CreatedBy, w.Name, w.URL, w.Secret, string(events), w.Enabled, w.DeliveryFailures,
+			NullMicros(w.LastUsedAt), Micros(w.CreatedAt), Micros(w.UpdatedAt))
+		return err
+	})
 }
 
 // UpdateWebhook stores name, url, events and enabled.

@@ -40,7 +40,9 @@ type Hook struct {
 // (internal/store/together_webhooks.go). Lookups that match nothing return
 // fault.NotFound.
 type HookStore interface {
-	CreateWebhook(ctx context.Context, w *Hook) error
+	// CreateWebhook inserts w, or answers ErrTooManyHooks when its
+	// community has max already; the count and insert are one transaction.
+	CreateWebhook(ctx context.Context, w *Hook, max int) error
 	UpdateWebhook(ctx context.Context, w *Hook) error
 	DeleteWebhook(ctx context.Context, communityID, id string) error
 	Webhook(ctx context.Context, communityID, id string) (*Hook, error)
@@ -74,6 +76,9 @@ type Format struct {
 
 // MaxHooks is how many webhooks a community may have.
 const MaxHooks = 10
+
+// ErrTooManyHooks answers a create past MaxHooks (Together's wording).
+var ErrTooManyHooks = fault.Newf(fault.Invalid, "Servers are limited to %d webhooks", MaxHooks)
 
 // Hooks are communities' outgoing webhooks: who manages them, what a valid
 // one is, and delivery of events on an Engine in the surface's Format.
@@ -164,13 +169,6 @@ func (h *Hooks) Create(ctx context.Context, actor, communityID, name, rawURL str
 	if err := h.checkEvents(events); err != nil {
 		return nil, err
 	}
-	existing, err := h.st.Webhooks(ctx, communityID)
-	if err != nil {
-		return nil, err
-	}
-	if len(existing) >= MaxHooks {
-		return nil, fault.Newf(fault.Invalid, "Servers are limited to %d webhooks", MaxHooks)
-	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, fmt.Errorf("webhooks: secret: %w", err)
@@ -178,7 +176,7 @@ func (h *Hooks) Create(ctx context.Context, actor, communityID, name, rawURL str
 	now := h.now().UTC().Truncate(time.Microsecond)
 	w := &Hook{ID: identity.NewID(), CommunityID: communityID, CreatedBy: actor, Name: name, URL: rawURL,
 		Secret: hex.EncodeToString(raw), EventTypes: events, Enabled: true, CreatedAt: now, UpdatedAt: now}
-	if err := h.st.CreateWebhook(ctx, w); err != nil {
+	if err := h.st.CreateWebhook(ctx, w, MaxHooks); err != nil {
 		return nil, err
 	}
 	return w, nil

@@ -25,16 +25,29 @@ type memHooks struct {
 	delivered chan bool
 }
 
-func (m *memHooks) CreateWebhook(_ context.Context, w *webhooks.Hook) error {
+func (m *memHooks) CreateWebhook(_ context.Context, w *webhooks.Hook, max int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	n := 0
+	for _, h := range m.hooks {
+		if h.CommunityID == w.CommunityID {
+			n++
+		}
+	}
+	if n >= max {
+		return webhooks.ErrTooManyHooks
+	}
 	c := *w
 	m.hooks[w.ID] = &c
 	return nil
 }
 
-func (m *memHooks) UpdateWebhook(ctx context.Context, w *webhooks.Hook) error {
-	return m.CreateWebhook(ctx, w)
+func (m *memHooks) UpdateWebhook(_ context.Context, w *webhooks.Hook) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := *w
+	m.hooks[w.ID] = &c
+	return nil
 }
 
 func (m *memHooks) DeleteWebhook(_ context.Context, _, id string) error {
