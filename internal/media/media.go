@@ -49,24 +49,34 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Msg }
 
-// Unwrap exposes the cause.
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap exposes a fault.Error of the code's kind and the message, so
+// fault.KindOf and fault.Message read it as the user's error it is (a
+// room socket refuses it with a notice, where an internal error closes
+// the socket), then the cause.
+func (e *Error) Unwrap() []error {
+	f := &fault.Error{Kind: e.kind(), Msg: e.Msg}
+	if e.Err == nil {
+		return []error{f}
+	}
+	return []error{f, e.Err}
+}
 
 // Is maps codes to fault kinds.
 func (e *Error) Is(target error) bool {
 	k, ok := target.(fault.Kind)
-	if !ok {
-		return false
-	}
+	return ok && k == e.kind()
+}
+
+func (e *Error) kind() fault.Kind {
 	switch e.Code {
 	case CodeVideoNotFound:
-		return k == fault.NotFound
+		return fault.NotFound
 	case CodeFeatureDisabled:
-		return k == fault.Forbidden
+		return fault.Forbidden
 	case CodeUpstream, CodeOutOfQuota:
-		return k == fault.Unavailable
+		return fault.Unavailable
 	}
-	return k == fault.Invalid
+	return fault.Invalid
 }
 
 func mediaErr(c Code, format string, args ...any) error {

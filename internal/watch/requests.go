@@ -174,6 +174,9 @@ func (r *Room) add(c *call) error {
 		}
 		added = append(added, v)
 	}
+	if err := r.roomFor(len(added)); err != nil {
+		return err
+	}
 	r.queue = append(r.queue, added...)
 	r.markDirty(FieldQueue)
 	r.changed()
@@ -320,6 +323,11 @@ func (r *Room) playNow(c *call) error {
 		if len(c.videos) == 0 {
 			return BadArgument("video", "missing")
 		}
+		if r.current != nil {
+			if err := r.roomFor(1); err != nil { // the current video goes back to the queue
+				return err
+			}
+		}
 		v = c.videos[0]
 	}
 	if r.current != nil {
@@ -368,7 +376,7 @@ func (r *Room) restoreQueue(c *call) error {
 	}
 	if c.req.Discard == nil || !*c.req.Discard {
 		for _, v := range r.prevQueue {
-			if !r.isQueuedOrCurrent(VideoRef{Service: v.Service, ID: v.ID}) {
+			if r.roomFor(1) == nil && !r.isQueuedOrCurrent(VideoRef{Service: v.Service, ID: v.ID}) {
 				r.queue = append(r.queue, v)
 			}
 		}
@@ -529,6 +537,9 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 			return BadArgument("event", "missing video")
 		}
 		if r.current != nil {
+			if err := r.roomFor(1); err != nil {
+				return err
+			}
 			r.queue = slices.Insert(r.queue, 0, *r.current)
 		}
 		v := *add.Video
@@ -562,6 +573,9 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 		}
 		if r.isQueuedOrCurrent(VideoRef{Service: add.Video.Service, ID: add.Video.ID}) {
 			return newErr(fault.Invalid, CodeVideoAlreadyQueued, "Video(s) are already in the queue")
+		}
+		if err := r.roomFor(1); err != nil {
+			return err
 		}
 		i := min(max(*add.QueueIdx, 0), len(r.queue))
 		r.queue = slices.Insert(r.queue, i, *add.Video)

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -413,6 +414,25 @@ func (r *Room) Custom(clientID, text string, d time.Duration) {
 
 func (r *Room) queued(ref VideoRef) int {
 	return slices.IndexFunc(r.queue, func(v Video) bool { return v.Same(ref) })
+}
+
+// MaxQueue is how many videos a room's queue holds, and MaxAdd how many
+// one request adds. OTT bounds neither, and a queue travels whole in each
+// sync and save; an add's metadata is fetched per video.
+const (
+	MaxQueue = 1000
+	MaxAdd   = 100
+)
+
+// ErrQueueFull refuses what would take a queue past MaxQueue.
+var ErrQueueFull = newErr(fault.Invalid, CodeInvalid, fmt.Sprintf("The queue is full: a room holds at most %d videos.", MaxQueue))
+
+// roomFor answers ErrQueueFull unless the queue has room for n more.
+func (r *Room) roomFor(n int) error {
+	if len(r.queue)+n > MaxQueue {
+		return ErrQueueFull
+	}
+	return nil
 }
 
 func (r *Room) isQueuedOrCurrent(ref VideoRef) bool {

@@ -558,3 +558,82 @@ func TestDeleteIsNotUndoneByAGet(t *testing.T) {
 		t.Fatalf("%d rooms still loaded", n)
 	}
 }
+
+// TestQueueBounded: a room's queue holds MaxQueue videos and an add names
+// at most MaxAdd, whatever path would grow it (add, play now, the undo of
+// a remove or a skip), so no one can grow a queue that every sync and save
+// carries whole.
+func TestQueueBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("bounded", "")
+	a := anon("a")
+	if err := r.Join(a, "c"); err != nil {
+		t.Fatal(err)
+	}
+	batch := func(from, n int) []VideoRef {
+		out := make([]VideoRef, n)
+		for i := range out {
+			out[i] = *ref(itoa(from + i))
+		}
+		return out
+	}
+	if err := e.do(r, a, "c", Request{Type: ReqAdd, Videos: batch(0, MaxAdd+1)}); CodeOf(err) != CodeBadArgument {
+		t.Fatalf("an add of %d videos: %v", MaxAdd+1, err)
+	}
+	next := 0
+	for next <= 2*MaxQueue {
+		err := e.do(r, a, "c", Request{Type: ReqAdd, Videos: batch(next, MaxAdd)})
+		if err != nil {
+			if !errors.Is(err, ErrQueueFull) {
+				t.Fatalf("filling the queue: %v", err)
+			}
+			break
+		}
+		next += MaxAdd
+	}
+	for next <= 2*MaxQueue { // the last videos go in one at a time, up to the bound
+		if err := e.do(r, a, "c", Request{Type: ReqAdd, Video: ref(itoa(next))}); err != nil {
+			if !errors.Is(err, ErrQueueFull) {
+				t.Fatal(err)
+			}
+			break
+		}
+		next++
+	}
+	full := func(what string) {
+		t.Helper()
+		if s := r.Snapshot(); len(s.Queue) != MaxQueue || s.Current == nil {
+			t.Fatalf("%s: queue of %d, current %v; want %d and one playing", what, len(s.Queue), s.Current, MaxQueue)
+		}
+	}
+	full("filled")
+	if err := e.do(r, a, "c", Request{Type: ReqPlayNow, Video: ref("new")}); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("play now of a new video on a full queue: %v", err)
+	}
+	event := func(typ RequestType) *EventRecord {
+		for _, p := range e.rec.take() {
+			if p.ev.Type == EvEvent && p.ev.Event.Request.Type == typ {
+				return p.ev.Event
+			}
+		}
+		t.Fatalf("no event for request %d", typ)
+		return nil
+	}
+	e.rec.take()
+	e.must(r, a, "c", Request{Type: ReqRemove, Video: ref("5")})
+	removed := event(ReqRemove)
+	e.must(r, a, "c", Request{Type: ReqAdd, Video: ref("refill")})
+	if err := e.do(r, a, "c", Request{Type: ReqUndo, Event: removed}); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("undoing a remove into a full queue: %v", err)
+	}
+	full("after the undone remove")
+	e.rec.take()
+	e.must(r, a, "c", Request{Type: ReqSkip})
+	skipped := event(ReqSkip)
+	e.must(r, a, "c", Request{Type: ReqAdd, Video: ref("refill 2")})
+	if err := e.do(r, a, "c", Request{Type: ReqUndo, Event: skipped}); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("undoing a skip into a full queue: %v", err)
+	}
+	full("after the undone skip")
+}

@@ -328,14 +328,12 @@ func (s *Surface) handleAddToQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := watch.Request{Type: watch.ReqAdd}
-	points := 5
 	switch {
 	case body.Videos != nil:
 		if len(body.Videos) == 0 || len(body.Videos) > 100 {
 			s.writeError(w, watch.BadArgument("videos", "must hold 1 to 100 videos"))
 			return
 		}
-		points = 3 * len(body.Videos)
 		for _, v := range body.Videos {
 			if err := v.valid(); err != nil {
 				s.writeError(w, err)
@@ -353,7 +351,7 @@ func (s *Surface) handleAddToQueue(w http.ResponseWriter, r *http.Request) {
 		v := watch.VideoRef(body.videoBody)
 		req.Video = &v
 	}
-	if !s.charge(w, r, points) {
+	if !s.charge(w, r, addCost(req)) {
 		return
 	}
 	room, ok := s.room(w, r)
@@ -365,6 +363,18 @@ func (s *Surface) handleAddToQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeOK(w, http.StatusOK, nil)
+}
+
+// addCost is what an add costs from the caller's bucket (OTT's: 3 points
+// a video for a list, 5 for one video or a URL); 0 for other requests.
+func addCost(req watch.Request) int {
+	switch {
+	case req.Type != watch.ReqAdd:
+		return 0
+	case req.Videos != nil:
+		return 3 * len(req.Videos)
+	}
+	return 5
 }
 
 // clientOf is the caller's socket in the room if any ("" otherwise), so

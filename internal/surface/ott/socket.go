@@ -52,6 +52,7 @@ type socket struct {
 	conn      connSender
 	name      string
 	tokenHash string
+	ip        string // the rate-limit key of the upgrade request (an add costs what it does over REST)
 	actor     watch.Actor
 	room      *watch.Room
 	client    string
@@ -78,7 +79,7 @@ func (s *Surface) serveSocket(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Serve(context.Background(), nil, nil)
 		return
 	}
-	sk := &socket{s: s, conn: conn, name: name}
+	sk := &socket{s: s, conn: conn, name: name, ip: s.ip(r)}
 	_ = conn.Serve(context.Background(), func(ctx context.Context, _ websocket.MessageType, data []byte) error {
 		return sk.onMessage(ctx, data, func(pattern string, tr func(string, []byte) ([]byte, bool)) error {
 			return conn.Subscribe(pattern, tr)
@@ -170,6 +171,12 @@ func (sk *socket) notice(text string) {
 func (sk *socket) request(ctx context.Context, req watch.Request) error {
 	if req.Type == watch.ReqJoin || req.Type == watch.ReqLeave {
 		sk.notice("Join and leave requests are sent by the server.")
+		return nil
+	}
+	// An add fetches each video's metadata, as over REST, so it costs the
+	// same points from the same bucket (OTT charges only its REST route).
+	if points := addCost(req); points > 0 && !sk.s.d.Limiter.Allow(sk.ip, points).Allowed {
+		sk.notice("Too many requests.")
 		return nil
 	}
 	return sk.refused(req, sk.s.d.Watch.Handle(ctx, sk.room, sk.actor, sk.client, req))

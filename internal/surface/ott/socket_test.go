@@ -1,6 +1,8 @@
 package ott_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
@@ -241,5 +243,52 @@ func TestSocketRolesKickAndClaim(t *testing.T) {
 	// Claiming an owned room fails with BadApiArgument(claim).
 	if r := h.do("PATCH", "/api/room/roleroom", member, map[string]any{"claim": true}); r.errName() != "BadApiArgumentException" {
 		t.Fatalf("claim owned: %s", r.raw)
+	}
+}
+
+// TestSocketAddsPayTheRateLimit: an add over the room socket costs the
+// points it costs over REST, from the same bucket, so a socket cannot add
+// (and have the node fetch metadata for) videos without bound; and a video
+// whose metadata cannot be had is refused with a notice, the socket kept.
+func TestSocketAddsPayTheRateLimit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{rateLimit: true})
+	tok := h.grant()
+	h.createRoom(tok, "paid", nil)
+	a, _ := h.join("paid", tok)
+	videos := make([]map[string]any, 100) // 300 points each time
+	for i := range videos {
+		videos[i] = map[string]any{"service": "direct", "id": fmt.Sprintf("http://127.0.0.1:1/%d.mp4", i)}
+	}
+	refused := 0
+	for i := 0; i < 5 && refused == 0; i++ {
+		a.req(watch.ReqAdd, map[string]any{"videos": videos})
+		n := a.until("eventcustom")
+		if n["text"] == "Too many requests." {
+			refused = i + 1
+		} else if !strings.Contains(n["text"].(string), "points at an address Hearth does not fetch from") {
+			// A video the node may not fetch is the user's error: a notice,
+			// not the close for an internal one ("Unknown error", 4000).
+			t.Fatalf("add %d: %v", i, n)
+		}
+	}
+	if refused == 0 || refused > 4 {
+		t.Fatalf("five adds of 100 videos over the socket: refused at %d, want by the 4th of a 1000-point bucket", refused)
+	}
+	if r := h.do("POST", "/api/room/paid/queue", tok, map[string]any{"videos": videos}); r.status != 429 {
+		t.Fatalf("REST add after the socket spent the bucket: %d %s", r.status, r.raw)
+	}
+	// Past the bound of one add, refused whoever pays.
+	many := make([]map[string]any, watch.MaxAdd+1)
+	for i := range many {
+		many[i] = videos[0]
+	}
+	b := newHarness(t, opts{})
+	tb := b.grant()
+	b.createRoom(tb, "free", nil)
+	c, _ := b.join("free", tb)
+	c.req(watch.ReqAdd, map[string]any{"videos": many})
+	if n := c.until("eventcustom"); !strings.Contains(n["text"].(string), "must hold 1 to 100 videos") {
+		t.Fatalf("an add of %d videos over the socket: %v", len(many), n)
 	}
 }
