@@ -5,14 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 // TestCountsBounded: a community stops at MaxChannels channels, MaxRoles
-// roles and MaxFilteredWords filtered words (adding one already there
-// still answers it), and an account at MaxServersJoined servers, created
+// roles, MaxFilteredWords filtered words (adding one already there
+// still answers it) and MaxInvites working invites, and an account at MaxServersJoined servers, created
 // or joined; leaving one makes room again.
 func TestCountsBounded(t *testing.T) {
 	t.Parallel()
@@ -61,6 +63,32 @@ func TestCountsBounded(t *testing.T) {
 			}
 			if wf, err := w.svc.AddWord(ctx, owner, w.c.ID, "W7"); err != nil || wf.Word != "w7" {
 				t.Errorf("a word already there, at the bound: %+v %v", wf, err)
+			}
+
+			// Invites count while they work: one used up frees its place.
+			one := 1
+			for i := range community.MaxInvites - 1 {
+				if _, err := w.svc.CreateInvite(ctx, owner, w.c.ID, nil, nil); err != nil {
+					t.Fatalf("invite %d: %v", i, err)
+				}
+			}
+			single, err := w.svc.CreateInvite(ctx, owner, w.c.ID, &one, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.svc.CreateInvite(ctx, owner, w.c.ID, nil, nil); !errors.Is(err, community.ErrTooManyInvites) {
+				t.Errorf("invite past the bound: %v", err)
+			}
+			now := time.Now().UTC()
+			newcomer := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: "newcomer", CreatedAt: now, UpdatedAt: now}
+			if err := db.Identity().CreateAccount(ctx, newcomer); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.svc.AcceptInvite(ctx, newcomer.ID, single.Code); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.svc.CreateInvite(ctx, owner, w.c.ID, nil, nil); err != nil {
+				t.Errorf("an invite once one was used up: %v", err)
 			}
 
 			// plain is in the ladder already.

@@ -283,7 +283,9 @@ type Store interface {
 	Overrides(ctx context.Context, channelID string) ([]*Override, error)
 	OverridesOfCommunity(ctx context.Context, communityID string) ([]*Override, error)
 
-	CreateInvite(ctx context.Context, inv *Invite) error
+	// CreateInvite refuses (ErrTooManyInvites) a community's invite past
+	// max that still work, exactly even when requests run side by side.
+	CreateInvite(ctx context.Context, inv *Invite, max int) error
 	InviteByCode(ctx context.Context, code string) (*Invite, error)
 	Invites(ctx context.Context, communityID string) ([]*Invite, error)
 	DeleteInvite(ctx context.Context, communityID, id string) error

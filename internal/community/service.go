@@ -70,6 +70,9 @@ const (
 	MaxServersJoined = 200
 	MaxChannels      = 500
 	MaxRoles         = 250
+	// MaxInvites counts invites that still work (not expired, uses left):
+	// each is a row, and the list is answered whole.
+	MaxInvites = 1000
 )
 
 // MaxFilteredWords bounds a community's automod word filter (as Owncast's
@@ -82,6 +85,7 @@ var (
 	ErrTooManyChannels = fault.Newf(fault.Invalid, "Maximum number of channels reached (%d)", MaxChannels)
 	ErrTooManyRoles    = fault.Newf(fault.Invalid, "Maximum number of server roles reached (%d)", MaxRoles)
 	ErrTooManyWords    = fault.Newf(fault.Invalid, "A server may filter at most %d words", MaxFilteredWords)
+	ErrTooManyInvites  = fault.Newf(fault.Invalid, "Maximum number of invites reached (%d)", MaxInvites)
 )
 
 func newID() string { return identity.NewID() }

@@ -557,15 +557,23 @@ func scanInvite(row scanner) (*community.Invite, error) {
 	return &inv, nil
 }
 
-// CreateInvite inserts an invite.
-func (s *Community) CreateInvite(ctx context.Context, inv *community.Invite) error {
+// CreateInvite inserts an invite; ErrTooManyInvites when its community
+// has max that still work (not expired at inv.CreatedAt, uses left).
+func (s *Community) CreateInvite(ctx context.Context, inv *community.Invite, max int) error {
 	var maxUses sql.NullInt64
 	if inv.MaxUses != nil {
 		maxUses = sql.NullInt64{Int64: int64(*inv.MaxUses), Valid: true}
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO invites (`+inviteCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-		inv.ID, inv.CommunityID, inv.Code, inv.CreatedBy, maxUses, inv.Uses, NullMicros(inv.ExpiresAt), Micros(inv.CreatedAt))
-	return conflictOr(err)
+	return conflictOr(s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.db.underBound(ctx, tx, "communities", inv.CommunityID, `SELECT COUNT(*) FROM invites WHERE community_id=$1
+			AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)`, max,
+			community.ErrTooManyInvites, Micros(inv.CreatedAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO invites (`+inviteCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+			inv.ID, inv.CommunityID, inv.Code, inv.CreatedBy, maxUses, inv.Uses, NullMicros(inv.ExpiresAt), Micros(inv.CreatedAt))
+		return err
+	}))
 }
 
 // InviteByCode looks an invite up by its code.

@@ -328,6 +328,12 @@ func TestCountBoundsHoldConcurrently(t *testing.T) {
 				_, err := x.AddWord(ctx, &community.WordFilter{ID: identity.NewID(), CommunityID: c.ID, Word: fmt.Sprint("w", i%(max+2)), CreatedAt: now}, max)
 				return err
 			}, community.ErrTooManyWords)
+			atOnce(t, "invites", n, func(i int) error {
+				return st.CreateInvite(ctx, &community.Invite{ID: identity.NewID(), CommunityID: c.ID, Code: fmt.Sprint("code", i), CreatedBy: owner, CreatedAt: now}, max)
+			}, community.ErrTooManyInvites)
+			if invs, err := st.Invites(ctx, c.ID); err != nil || len(invs) != max {
+				t.Errorf("invites after %d at once: %d %v, want %d", n, len(invs), err, max)
+			}
 			atOnce(t, "webhooks", n, func(i int) error {
 				return x.CreateWebhook(ctx, &webhooks.Hook{ID: identity.NewID(), CommunityID: c.ID, CreatedBy: owner, Name: fmt.Sprint("h", i),
 					URL: "https://example.com/h", Secret: "s", EventTypes: []string{}, Enabled: true, CreatedAt: now, UpdatedAt: now}, max)

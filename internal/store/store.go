@@ -268,14 +268,14 @@ func (db *DB) lockRow(ctx context.Context, tx *sql.Tx, table, id string) error {
 }
 
 // underBound holds the row of table with id (lockRow) and answers full
-// when count, a query of that row's children taking id as $1, has
-// reached max already: the count stays true until tx inserts.
-func (db *DB) underBound(ctx context.Context, tx *sql.Tx, table, id, count string, max int, full error) error {
+// when count, a query of that row's children taking id as $1 (and args
+// as $2…), has reached max already: the count stays true until tx inserts.
+func (db *DB) underBound(ctx context.Context, tx *sql.Tx, table, id, count string, max int, full error, args ...any) error {
 	if err := db.lockRow(ctx, tx, table, id); err != nil {
 		return err
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, count, id).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, count, append([]any{id}, args...)...).Scan(&n); err != nil {
 		return err
 	}
 	if n >= max {
