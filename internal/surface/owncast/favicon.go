@@ -2,12 +2,16 @@ package owncast
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/stagechat"
@@ -33,25 +37,56 @@ func (s *Surface) registerFavicon(h *httpserver.Server) {
 	s.admin(h, "DELETE /api/admin/config/favicon", s.resetFavicon)
 }
 
-// setFavicon is POST /api/admin/config/favicon: a multipart form with the
-// image in the field "favicon".
+// maxFaviconBody is Owncast's body limit for the upload: 200 KB of image
+// as base64 in JSON, with room to spare.
+const maxFaviconBody = 300 << 10
+
+// setFavicon is POST /api/admin/config/favicon. Owncast's current form is
+// JSON {"value": "data:image/png;base64,…"}, the type named by the data
+// URL; its first form, a multipart field "favicon", is still taken. Either
+// way the bytes must also be a PNG or an ICO (they are served as what they
+// are sniffed to be).
 func (s *Surface) setFavicon(w http.ResponseWriter, r *http.Request) {
-	httpserver.SetBodyLimit(w, r, maxFavicon+64<<10)
-	f, _, err := r.FormFile("favicon")
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+	httpserver.SetBodyLimit(w, r, maxFaviconBody)
+	var data []byte
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+		var ok bool
+		if data, ok = faviconPart(w, r); !ok {
+			return
+		}
+	} else {
+		var req struct {
+			Value any `json:"value"`
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
 			writeResult(w, http.StatusBadRequest, false, "file too large, max 200KB")
 			return
 		}
-		writeResult(w, http.StatusBadRequest, false, "no file provided")
-		return
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFavicon+1))
-	if err != nil {
-		writeResult(w, http.StatusBadRequest, false, "no file provided")
-		return
+		if json.Unmarshal(body, &req) != nil {
+			writeResult(w, http.StatusBadRequest, false, "unable to parse new value")
+			return
+		}
+		v, isString := req.Value.(string)
+		if !isString || v == "" {
+			writeResult(w, http.StatusBadRequest, false, "unable to find image data")
+			return
+		}
+		mediaType, b64, found := strings.Cut(strings.TrimPrefix(v, "data:"), ";base64,")
+		if !strings.HasPrefix(v, "data:") || !found {
+			writeResult(w, http.StatusBadRequest, false, "image data must be a base64 data URL")
+			return
+		}
+		switch strings.ToLower(mediaType) {
+		case "image/png", "image/x-icon", "image/vnd.microsoft.icon":
+		default:
+			writeResult(w, http.StatusBadRequest, false, "favicon must be PNG or ICO format")
+			return
+		}
+		if data, err = base64.StdEncoding.DecodeString(strings.TrimSpace(b64)); err != nil {
+			writeResult(w, http.StatusBadRequest, false, "image data must be a base64 data URL")
+			return
+		}
 	}
 	if len(data) > maxFavicon {
 		writeResult(w, http.StatusBadRequest, false, "file too large, max 200KB")
@@ -79,19 +114,43 @@ func (s *Surface) setFavicon(w http.ResponseWriter, r *http.Request) {
 	writeResult(w, http.StatusOK, true, "favicon updated")
 }
 
-// resetFavicon is DELETE /api/admin/config/favicon: back to none.
+// faviconPart reads the multipart field "favicon" (at most maxFavicon+1
+// bytes, so a larger one is seen as too large), answering the refusal
+// itself.
+func faviconPart(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	f, _, err := r.FormFile("favicon")
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeResult(w, http.StatusBadRequest, false, "file too large, max 200KB")
+			return nil, false
+		}
+		writeResult(w, http.StatusBadRequest, false, "no file provided")
+		return nil, false
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFavicon+1))
+	if err != nil {
+		writeResult(w, http.StatusBadRequest, false, "no file provided")
+		return nil, false
+	}
+	return data, true
+}
+
+// resetFavicon is DELETE /api/admin/config/favicon: back to the default.
 func (s *Surface) resetFavicon(w http.ResponseWriter, r *http.Request) {
 	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error { st.Favicon = ""; return nil }); err != nil {
 		writeError(w, err)
 		return
 	}
-	writeResult(w, http.StatusOK, true, "favicon reset")
+	writeResult(w, http.StatusOK, true, "favicon reset to default")
 }
 
-// handleFavicon is GET /favicon.ico: the uploaded favicon, or a 404 when
-// none is set (the web app's own icon is /favicon.svg).
+// handleFavicon is GET /favicon.ico: the uploaded favicon, or the default
+// (the default logo, a PNG) when none is set, as Owncast serves its own.
 func (s *Surface) handleFavicon(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-cache")
 	if name := s.d.Chat.Settings().Favicon; name != "" {
 		if root, err := os.OpenRoot(filepath.Join(s.d.Chats.DataDir, logoDir)); err == nil {
 			defer func() { _ = root.Close() }()
@@ -103,7 +162,6 @@ func (s *Surface) handleFavicon(w http.ResponseWriter, r *http.Request) {
 				st, serr := f.Stat()
 				if _, err := f.Seek(0, io.SeekStart); ok && serr == nil && err == nil {
 					w.Header().Set("Content-Type", ct)
-					w.Header().Set("Cache-Control", "no-cache")
 					http.ServeContent(w, r, "", st.ModTime(), f)
 					return
 				}
@@ -112,5 +170,6 @@ func (s *Surface) handleFavicon(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	httpserver.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
+	w.Header().Set("Content-Type", "image/png")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(defaultLogo))
 }

@@ -2,16 +2,18 @@ package owncast_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"testing"
 )
 
-// TestFavicon follows Owncast 0.2's favicon suite: PNG and ICO uploads
-// are served at /favicon.ico, JPEG, oversized and missing files are 400,
-// no credentials 401; before any upload and after a reset /favicon.ico is
-// a 404, not the web app's HTML.
+// TestFavicon follows Owncast's favicon suite, in both of its forms (a
+// multipart field, and the current JSON data URL): PNG and ICO uploads are
+// served at /favicon.ico, JPEG, oversized and missing files are 400, no
+// credentials 401; before any upload and after a reset /favicon.ico is the
+// default PNG, not the web app's HTML.
 func TestFavicon(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, nodeOpts{})
@@ -44,9 +46,14 @@ func TestFavicon(t *testing.T) {
 		}
 		return resp.StatusCode, out
 	}
-	if r := n.do(t, "GET", "/favicon.ico", "", nil); r.status != 404 || r.header.Get("Content-Type") != "application/json; charset=utf-8" {
-		t.Fatalf("favicon before upload: %d %s", r.status, r.header.Get("Content-Type"))
+	isDefault := func(when string) {
+		t.Helper()
+		r := n.do(t, "GET", "/favicon.ico", "", nil)
+		if r.status != 200 || r.header.Get("Content-Type") != "image/png" || !bytes.HasPrefix(r.body, []byte("\x89PNG")) {
+			t.Fatalf("favicon %s: %d %s", when, r.status, r.header.Get("Content-Type"))
+		}
 	}
+	isDefault("before upload")
 	for _, tc := range []struct {
 		name string
 		auth bool
@@ -73,10 +80,42 @@ func TestFavicon(t *testing.T) {
 			}
 		}
 	}
-	if r := n.do(t, "DELETE", "/api/admin/config/favicon", "admin", nil); r.status != 200 {
+	if r := n.do(t, "DELETE", "/api/admin/config/favicon", "admin", nil); r.status != 200 || !bytes.Contains(r.body, []byte(`"favicon reset to default"`)) {
 		t.Fatalf("reset: %d %s", r.status, r.body)
 	}
-	if r := n.do(t, "GET", "/favicon.ico", "", nil); r.status != 404 {
-		t.Fatalf("favicon after reset: %d", r.status)
+	isDefault("after reset")
+
+	// Owncast's current form: {"value": a data URL}, typed by the URL.
+	dataURL := func(mime string, b []byte) map[string]any {
+		return map[string]any{"value": "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b)}
+	}
+	for _, tc := range []struct {
+		name string
+		body any
+		code int
+		msg  string
+		ct   string
+		data []byte
+	}{
+		{"png", dataURL("image/png", png), 200, "favicon updated", "image/png", png},
+		{"ico", dataURL("image/x-icon", ico), 200, "favicon updated", "image/x-icon", ico},
+		{"png named a jpeg", dataURL("image/jpeg", png), 400, "favicon must be PNG or ICO format", "", nil},
+		{"jpeg named a png", dataURL("image/png", jpeg), 400, "favicon must be PNG or ICO format", "", nil},
+		{"oversized", dataURL("image/png", bytes.Repeat([]byte{0x42}, 210<<10)), 400, "file too large, max 200KB", "", nil},
+		{"no value", map[string]any{}, 400, "unable to find image data", "", nil},
+		{"not a data URL", map[string]any{"value": "iVBORw0KGgo="}, 400, "image data must be a base64 data URL", "", nil},
+	} {
+		r := n.do(t, "POST", "/api/admin/config/favicon", "admin", tc.body)
+		var out map[string]any
+		r.json(t, &out)
+		if r.status != tc.code || out["message"] != tc.msg || out["success"] != (tc.code == 200) {
+			t.Fatalf("JSON %s: %d %s", tc.name, r.status, r.body)
+		}
+		if tc.ct != "" {
+			g := n.do(t, "GET", "/favicon.ico", "", nil)
+			if g.status != 200 || g.header.Get("Content-Type") != tc.ct || !bytes.Equal(g.body, tc.data) {
+				t.Fatalf("JSON %s: GET /favicon.ico %d %s", tc.name, g.status, g.header.Get("Content-Type"))
+			}
+		}
 	}
 }
