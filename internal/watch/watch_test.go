@@ -636,4 +636,9 @@ func TestQueueBounded(t *testing.T) {
 		t.Fatalf("undoing a skip into a full queue: %v", err)
 	}
 	full("after the undone skip")
+	r.mu.Lock()
+	r.prevQueue = []Video{{Service: "direct", ID: "prev 1"}, {Service: "direct", ID: "prev 2"}}
+	r.mu.Unlock()
+	e.must(r, a, "c", Request{Type: ReqRestoreQueue})
+	full("after restoring a previous queue")
 }
