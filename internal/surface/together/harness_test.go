@@ -118,6 +118,19 @@ func newNode(t testing.TB, db *store.DB, b bus.Bus, opts ...func(*together.Deps)
 // call sends a request; body may be a string (sent raw) or a value (JSON).
 func (e *env) call(method, path, auth string, body any) (int, map[string]any, []any) {
 	e.t.Helper()
+	code, obj, arr, _ := e.request(method, path, auth, body)
+	return code, obj, arr
+}
+
+// callH is call answering the response's header in place of an array body.
+func (e *env) callH(method, path, auth string, body any) (int, map[string]any, http.Header) {
+	e.t.Helper()
+	code, obj, _, hdr := e.request(method, path, auth, body)
+	return code, obj, hdr
+}
+
+func (e *env) request(method, path, auth string, body any) (int, map[string]any, []any, http.Header) {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -154,7 +167,7 @@ func (e *env) call(method, path, auth string, body any) (int, map[string]any, []
 	} else {
 		_ = json.Unmarshal(raw, &obj)
 	}
-	return resp.StatusCode, obj, arr
+	return resp.StatusCode, obj, arr, resp.Header
 }
 
 // must calls and fails the test unless the status is want.

@@ -345,6 +345,43 @@ func TestRateLimits(t *testing.T) {
 	}
 }
 
+// TestMessageRate: an account's messages share one bucket (MessageRate,
+// burst five times that) across channel posts, thread replies, DMs and polls;
+// past it 429 in Together's shape with Retry-After, while reads go on and
+// another account and a bot are not held back by it.
+func TestMessageRate(t *testing.T) {
+	t.Parallel()
+	frozen := time.Now() // no refill however slowly the requests run
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) {
+		d.MessageRate, d.RateClock = 0.8, func() time.Time { return frozen } // a burst of 4
+	})
+	ann, bob := e.register("ann"), e.register("bob")
+	srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "A", "is_public": true})
+	sid := srv["id"].(string)
+	e.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
+	ch, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "g", "type": "text"})
+	cid := ch["id"].(string)
+	dm, _ := e.must(201, "POST", "/dm-channels", ann.access, map[string]any{"user_id": bob.id})
+	first, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": "one"})
+	e.must(201, "POST", "/channels/"+cid+"/messages/"+first["id"].(string)+"/thread", ann.access, map[string]any{"content": "two"})
+	e.must(201, "POST", "/dm-channels/"+dm["id"].(string)+"/messages", ann.access, map[string]any{"content": "three"})
+	e.must(201, "POST", "/channels/"+cid+"/polls", ann.access, map[string]any{"question": "four?", "options": []string{"a", "b"}})
+	for _, path := range []string{"/channels/" + cid + "/messages", "/dm-channels/" + dm["id"].(string) + "/messages"} {
+		code, obj, hdr := e.callH("POST", path, ann.access, map[string]any{"content": "five"})
+		if code != 429 || obj["error"] != "You are sending messages too quickly. Max 0.8 messages/second." || hdr.Get("Retry-After") == "" {
+			t.Fatalf("past the burst, %s: %d %v %v", path, code, obj, hdr)
+		}
+	}
+	e.must(200, "GET", "/channels/"+cid+"/messages", ann.access, nil)
+	e.must(201, "POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": "bob's own bucket"})
+	bot, _ := e.must(201, "POST", "/bots", ann.access, map[string]any{"name": "b"})
+	tok := "Bot " + bot["token"].(string)
+	e.must(201, "POST", "/servers/"+sid+"/join", tok, nil)
+	for i := range 6 {
+		e.must(201, "POST", "/channels/"+cid+"/messages", tok, map[string]any{"content": fmt.Sprint("bot ", i)})
+	}
+}
+
 // TestAutomodAndAuditLog: word filters block messages and apply their
 // action; duplicates are refused; the owner sees both logs.
 func TestAutomodAndAuditLog(t *testing.T) {

@@ -113,9 +113,12 @@ type Deps struct {
 	// Egress fetches link previews (nil: /link-preview answers 503).
 	Egress *egress.Client
 	// AuthRate is /auth/* requests per second per client IP (burst 5);
-	// BotRate requests per second per bot. Zero disables each.
-	AuthRate float64
-	BotRate  float64
+	// BotRate requests per second per bot; MessageRate messages (posts,
+	// thread replies, DMs, polls, events) per second per account that is
+	// not a bot (burst five times that, so a seeding burst of 50 passes at 10). Zero disables each.
+	AuthRate    float64
+	BotRate     float64
+	MessageRate float64
 	// RateClock is the rate limits' clock (nil: time.Now; a test freezes it
 	// so its verdict does not depend on how fast its requests run).
 	RateClock  func() time.Time
@@ -164,6 +167,7 @@ type Surface struct {
 	stopBG     context.CancelFunc
 	authRL     *ratelimit.Limiter
 	botRL      *ratelimit.Limiter
+	msgRL      *ratelimit.Limiter // humans' messages (MessageRate)
 
 	vmu    sync.Mutex
 	vcache map[string]*viewerEntry   // channel id → member bits (viewers.go)
@@ -215,6 +219,11 @@ func New(d Deps) (*Surface, error) {
 	if d.BotRate > 0 {
 		if s.botRL, err = ratelimit.New(ratelimit.Config{Limit: d.BotRate, Burst: int(max(1, d.BotRate)), Clock: d.RateClock}); err != nil {
 			return nil, fmt.Errorf("together: bot rate: %w", err)
+		}
+	}
+	if d.MessageRate > 0 {
+		if s.msgRL, err = ratelimit.New(ratelimit.Config{Limit: d.MessageRate, Burst: int(max(1, 5*d.MessageRate)), Clock: d.RateClock}); err != nil {
+			return nil, fmt.Errorf("together: message rate: %w", err)
 		}
 	}
 	pb := d.PresenceBus
@@ -285,6 +294,24 @@ type route struct {
 	method, path string
 	h            func(w http.ResponseWriter, r *http.Request, p *identity.Principal)
 	public       bool
+}
+
+// paced charges a message-creating route to its caller's message bucket
+// (MessageRate). Together applies its production limit of 10 requests a
+// second per address to every route; Hearth does not (load tools run many
+// accounts from one address), so a human account's messages are bounded
+// here instead. Bots have their own limit on every request.
+func (s *Surface) paced(h func(http.ResponseWriter, *http.Request, *identity.Principal)) func(http.ResponseWriter, *http.Request, *identity.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+		if s.msgRL != nil && p.Account.Kind != identity.Bot {
+			if d := s.msgRL.Allow(p.Account.ID, 1); !d.Allowed {
+				ratelimit.SetRetryAfter(w.Header(), d)
+				writeError(w, http.StatusTooManyRequests, fmt.Sprintf("You are sending messages too quickly. Max %g messages/second.", s.d.MessageRate))
+				return
+			}
+		}
+		h(w, r, p)
+	}
 }
 
 // Register adds every route, bare and under /api/.
