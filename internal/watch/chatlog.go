@@ -27,6 +27,7 @@ const ChatBatch = 128
 type chatLog struct {
 	queues   []chan RoomChat
 	dropped  atomic.Int64
+	unkept   atomic.Int64 // past Config.ChatKeepRate
 	lastWarn atomic.Int64 // unix nanos of the last "dropped" warning
 }
 

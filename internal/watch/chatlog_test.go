@@ -128,3 +128,64 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// TestChatKeptAtARate: past ChatKeepRate (burst ten times that) an
+// account's room chat is still broadcast at once but no longer kept, and
+// counted; another account's is kept as before.
+func TestChatKeptAtARate(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} // no refill
+	st, rec := &memStore{rooms: map[string]Record{}}, &recorder{}
+	svc, err := New(Config{AllowTemp: true, SyncDelay: time.Hour, SaveDelay: time.Hour, Now: clock.Now, ChatKeepRate: 1}, st, rec, fakeMedia{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	kept := map[string]int{}
+	svc.SetChatSink(func(_ context.Context, batch []RoomChat) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range batch {
+			kept[c.Actor.AccountID]++
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- svc.Run(ctx) }()
+	r, err := svc.Create(ctx, CreateInput{Name: "spam", OwnerID: "owner"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spammer, other := registered("spammer"), registered("other")
+	for _, a := range []Actor{spammer, other} {
+		if err := r.Join(a, "c-"+a.AccountID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const sent = 15
+	for i := range sent {
+		if err := svc.Handle(ctx, r, spammer, "c-spammer", Request{Type: ReqChat, Text: ptr("m" + strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if err := svc.Handle(ctx, r, other, "c-other", Request{Type: ReqChat, Text: ptr("hi")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel() // Run returns once what was queued is written
+	if err := <-runDone; err != nil {
+		t.Fatal(err)
+	}
+	broadcast := 0
+	for _, p := range rec.take() {
+		if p.ev.Type == EvChat {
+			broadcast++
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if broadcast != sent+2 || kept["spammer"] != 10 || kept["other"] != 2 || svc.ChatUnkept() != sent-10 {
+		t.Fatalf("broadcast %d (want %d), kept %v (want spammer 10, other 2), unkept %d (want %d)", broadcast, sent+2, kept, svc.ChatUnkept(), sent-10)
+	}
+}

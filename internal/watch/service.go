@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 // Record is a room as stored. Settings and State are JSON owned by this
@@ -83,6 +84,11 @@ type Config struct {
 	ChatWriters   int           // writers keeping room chat in the ChatSink (4)
 	ChatQueue     int           // messages each chat writer may have waiting (1024)
 	ChatLinger    time.Duration // how long a chat writer waits for more messages to keep in one batch (50ms; negative: none)
+	// ChatKeepRate is how many room chat messages of one account are kept
+	// a second, burst ten times that (5; negative: no bound). Past it a
+	// message is still broadcast to the room, but not kept: chat is live
+	// first (OTT keeps none), and one guest token must not fill the disk.
+	ChatKeepRate float64
 	AllowTemp     bool          // temporary rooms may be created
 	Now           func() time.Time
 	DisableUnload bool
@@ -102,6 +108,7 @@ type Service struct {
 	media Resolver
 	chat  ChatSink
 	chats *chatLog
+	keep  *ratelimit.Limiter // ChatKeepRate per account; nil: no bound
 	saves saver
 	log   *slog.Logger
 
@@ -154,6 +161,9 @@ func New(cfg Config, st Store, pub Publisher, media Resolver, logger *slog.Logge
 	if cfg.ChatLinger == 0 {
 		cfg.ChatLinger = 50 * time.Millisecond
 	}
+	if cfg.ChatKeepRate == 0 {
+		cfg.ChatKeepRate = 5
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -163,7 +173,14 @@ func New(cfg Config, st Store, pub Publisher, media Resolver, logger *slog.Logge
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, st: st, pub: pub, media: media, log: logger, now: cfg.Now,
+	var keep *ratelimit.Limiter
+	if cfg.ChatKeepRate > 0 {
+		var err error
+		if keep, err = ratelimit.New(ratelimit.Config{Limit: cfg.ChatKeepRate, Burst: int(max(1, 10*cfg.ChatKeepRate)), Clock: cfg.Now}); err != nil {
+			return nil, fmt.Errorf("watch: chat keep rate: %w", err)
+		}
+	}
+	return &Service{cfg: cfg, st: st, pub: pub, media: media, log: logger, now: cfg.Now, keep: keep,
 		rooms: map[string]*Room{}, load: map[string]*loading{}, chats: newChatLog(cfg.ChatWriters, cfg.ChatQueue)}, nil
 }
 
@@ -182,8 +199,19 @@ func (s *Service) SetChatSink(c ChatSink) { s.chat = c }
 // the ChatSink because it had fallen too far behind.
 func (s *Service) ChatDropped() int64 { return s.chats.dropped.Load() }
 
+// ChatUnkept is how many chat messages were broadcast but not kept because
+// their author was past ChatKeepRate.
+func (s *Service) ChatUnkept() int64 { return s.chats.unkept.Load() }
+
 func (s *Service) chatPosted(r *Room, a Actor, text string) {
-	if s.chat == nil || s.chats.enqueue(RoomChat{Room: r.name, Actor: a, Text: text}) {
+	if s.chat == nil {
+		return
+	}
+	if s.keep != nil && !s.keep.Allow(a.AccountID, 1).Allowed {
+		s.chats.unkept.Add(1)
+		return
+	}
+	if s.chats.enqueue(RoomChat{Room: r.name, Actor: a, Text: text}) {
 		return
 	}
 	now := s.now().UnixNano()
