@@ -75,21 +75,21 @@ type ChatSink func(ctx context.Context, batch []RoomChat)
 
 // Config tunes the service; zero fields take defaults.
 type Config struct {
-	SyncDelay     time.Duration // debounce of sync deltas (50ms)
-	SaveDelay     time.Duration // debounce of state saves (1s)
-	TickInterval  time.Duration // room tick (1s)
-	UnloadAfter   time.Duration // idle time before an empty room unloads (300s)
-	TemporaryTTL  time.Duration // how long a stored temporary room outlives its last save (2h)
-	MaxChatBytes  int           // 4096
-	ChatWriters   int           // writers keeping room chat in the ChatSink (4)
-	ChatQueue     int           // messages each chat writer may have waiting (1024)
-	ChatLinger    time.Duration // how long a chat writer waits for more messages to keep in one batch (50ms; negative: none)
+	SyncDelay    time.Duration // debounce of sync deltas (50ms)
+	SaveDelay    time.Duration // debounce of state saves (1s)
+	TickInterval time.Duration // room tick (1s)
+	UnloadAfter  time.Duration // idle time before an empty room unloads (300s)
+	TemporaryTTL time.Duration // how long a stored temporary room outlives its last save (2h)
+	MaxChatBytes int           // 4096
+	ChatWriters  int           // writers keeping room chat in the ChatSink (4)
+	ChatQueue    int           // messages each chat writer may have waiting (1024)
+	ChatLinger   time.Duration // how long a chat writer waits for more messages to keep in one batch (50ms; negative: none)
 	// ChatKeepRate is how many room chat messages of one account are kept
 	// a second, burst ten times that (5; negative: no bound). Past it a
 	// message is still broadcast to the room, but not kept: chat is live
 	// first (OTT keeps none), and one guest token must not fill the disk.
-	ChatKeepRate float64
-	AllowTemp     bool          // temporary rooms may be created
+	ChatKeepRate  float64
+	AllowTemp     bool // temporary rooms may be created
 	Now           func() time.Time
 	DisableUnload bool
 	// Life is the node's life (internal/app/lifetime.go): background work
