@@ -83,3 +83,80 @@ func TestDownloadsShareBoundedJobSlots(t *testing.T) {
 		t.Fatalf("%d ffmpeg processes started, want 2", n)
 	}
 }
+
+// TestClipsBoundedPerAccount: a clip is a file kept until someone deletes
+// it, so one account cuts at most ClipsPerHour an hour (429 with a
+// Retry-After past it, cutting nothing) while another still may; and no
+// clip is cut while the recordings disk is below MinFreeBytes. The ffmpeg
+// is a stand-in that writes its output file, so no media is needed.
+func TestClipsBoundedPerAccount(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "ffmpeg")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nmktemp "+dir+"/started.XXXXXX >/dev/null\nfor a; do last=$a; done\necho clip > \"$last\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	started := func() int {
+		m, _ := filepath.Glob(filepath.Join(dir, "started.*"))
+		return len(m)
+	}
+	frozen := time.Now() // no refill
+	db := storetest.OpenSQLite(t)
+	cfg := recording.Config{Dir: filepath.Join(dir, "recordings"), ClipsPerHour: 2, Now: func() time.Time { return frozen },
+		FFmpeg: func() string { return script }}
+	rs, err := recording.New(cfg, db.Recordings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := frozen.UTC()
+	rec := &recording.Recording{ID: identity.NewID(), StageID: "s1", StartedAt: now.Add(-time.Minute), EndedAt: &now}
+	if err := db.Recordings().CreateRecording(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	rd := filepath.Join(cfg.Dir, rec.ID)
+	if err := os.MkdirAll(rd, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rd, "seg-00000.ts"), []byte("segment"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rd, recording.PlaylistName), []byte("#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\nseg-00000.ts\n#EXT-X-ENDLIST\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	clip := func(by string) error {
+		_, err := rs.MakeClip(ctx, rec.ID, time.Second, 3*time.Second, "", by)
+		return err
+	}
+	for i := range 2 {
+		if err := clip("alice"); err != nil {
+			t.Fatalf("clip %d: %v", i, err)
+		}
+	}
+	var fe *fault.Error
+	if err := clip("alice"); !errors.As(err, &fe) || fe.Kind != fault.RateLimited || fe.RetryAfter <= 0 {
+		t.Fatalf("alice's third clip within the hour: %v, want rate limited with a Retry-After", err)
+	}
+	if n := started(); n != 2 {
+		t.Fatalf("%d ffmpeg runs, want 2: a refused clip must cut nothing", n)
+	}
+	if err := clip("bob"); err != nil {
+		t.Fatalf("bob's first clip: %v", err)
+	}
+	if clips, err := rs.Clips(ctx, "s1"); err != nil || len(clips) != 3 {
+		t.Fatalf("clips: %d %v, want 3", len(clips), err)
+	}
+
+	// A disk below MinFreeBytes (more than any disk holds) takes no clip.
+	cfg.MinFreeBytes = 1 << 62
+	full, err := recording.New(cfg, db.Recordings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := full.MakeClip(ctx, rec.ID, time.Second, 3*time.Second, "", "carol"); fault.KindOf(err) != fault.Unavailable {
+		t.Fatalf("a clip on a full disk: %v, want unavailable", err)
+	}
+	if n := started(); n != 3 {
+		t.Fatalf("%d ffmpeg runs, want 3: a clip on a full disk must cut nothing", n)
+	}
+}

@@ -201,6 +201,14 @@ func (s *Service) MakeClip(ctx context.Context, recordingID string, start, end t
 // cut writes c's MP4 from a playlist (stream copy from the keyframe at or
 // before c.Offset) and stores the clip.
 func (s *Service) cut(ctx context.Context, playlist string, c *Clip) error {
+	if ok, _ := s.diskOK(); !ok {
+		return fault.New(fault.Unavailable, "the recordings disk is nearly full: no clips until space is freed")
+	}
+	if s.clips != nil && c.CreatedBy != "" {
+		if d := s.clips.Allow(c.CreatedBy, 1); !d.Allowed {
+			return &fault.Error{Kind: fault.RateLimited, Msg: fmt.Sprintf("at most %d clips an hour; try again later", s.cfg.ClipsPerHour), RetryAfter: d.RetryAfter}
+		}
+	}
 	release, err := s.startJob(ctx)
 	if err != nil {
 		return err

@@ -32,6 +32,9 @@ type Config struct {
 	// on the stage ended continues its recording.
 	ReconnectWindow time.Duration
 	MaxClip         time.Duration // the longest clip
+	// ClipsPerHour bounds the clips one account cuts (default 30, burst
+	// as many; negative: no bound): a clip is a file kept until deleted.
+	ClipsPerHour int
 	// MinFreeBytes: recording stops (the live stream goes on) when the
 	// disk holding Dir has less free space.
 	MinFreeBytes   int64
@@ -64,10 +67,11 @@ type Config struct {
 
 // Service is the recordings domain.
 type Service struct {
-	cfg  Config
-	st   Store
-	log  *slog.Logger
-	jobs *ratelimit.Turns // slots of request-driven ffmpeg jobs (jobs.go)
+	cfg   Config
+	st    Store
+	log   *slog.Logger
+	jobs  *ratelimit.Turns   // slots of request-driven ffmpeg jobs (jobs.go)
+	clips *ratelimit.Limiter // ClipsPerHour per account; nil: no bound
 
 	mu        sync.Mutex
 	writers   map[string]*writer // open recordings by stage
@@ -122,11 +126,21 @@ func New(cfg Config, st Store, log *slog.Logger) (*Service, error) {
 	if cfg.JobWait <= 0 {
 		cfg.JobWait = 15 * time.Second
 	}
+	if cfg.ClipsPerHour == 0 {
+		cfg.ClipsPerHour = 30
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "clips"), 0o750); err != nil {
 		return nil, fmt.Errorf("recording: %w", err)
 	}
+	var clips *ratelimit.Limiter
+	if cfg.ClipsPerHour > 0 {
+		var err error
+		if clips, err = ratelimit.New(ratelimit.Config{Limit: float64(cfg.ClipsPerHour), Interval: time.Hour, Burst: cfg.ClipsPerHour, Clock: cfg.Now}); err != nil {
+			return nil, fmt.Errorf("recording: clips per hour: %w", err)
+		}
+	}
 	return &Service{cfg: cfg, st: st, log: log, writers: map[string]*writer{}, lastEnded: map[string]*writer{},
-		jobs: ratelimit.NewTurns(cfg.MaxJobs, cfg.JobWait)}, nil
+		jobs: ratelimit.NewTurns(cfg.MaxJobs, cfg.JobWait), clips: clips}, nil
 }
 
 // Observe registers f for every recording event on this node.
