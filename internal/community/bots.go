@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -52,7 +53,18 @@ var (
 	ErrBotDescription  = fault.New(fault.Invalid, "bot description must be at most 512 characters")
 	ErrBotNotFound     = fault.New(fault.NotFound, "bot not found")
 	ErrBotRevoked      = fault.New(fault.Invalid, "bot has been revoked")
+	ErrTooManyBots     = fault.Newf(fault.Invalid, "Maximum number of bots reached (%d)", MaxBots)
 	errBotStoreMissing = errors.New("community: bots need a store and accounts")
+)
+
+// MaxBots is how many bots (not revoked) one account may have, as
+// Discord's 25 applications, and MaxBotsEver how many it may have made in
+// all (a revoked bot stays listed, with its account). A bot is an account
+// with no server bound and a rate limit of its own, so without them one
+// account could make any number.
+const (
+	MaxBots     = 25
+	MaxBotsEver = 4 * MaxBots
 )
 
 // Bots are accounts' bots: who may manage them, what a valid one is, and
@@ -62,6 +74,10 @@ type Bots struct {
 	st  BotStore
 	ids BotAccounts
 	now func() time.Time
+	// creating makes a count and the creation it allows one step on this
+	// node (creations are rare; across nodes the bound is soft by at most
+	// one per other node).
+	creating sync.Mutex
 }
 
 // NewBots builds the bot rules over a store and the identity service.
@@ -113,6 +129,21 @@ func (b *Bots) Create(ctx context.Context, owner, name string, description *stri
 	}
 	if description != nil && utf8.RuneCountInString(*description) > 512 {
 		return nil, "", ErrBotDescription
+	}
+	b.creating.Lock()
+	defer b.creating.Unlock()
+	mine, err := b.st.BotsBy(ctx, owner)
+	if err != nil {
+		return nil, "", err
+	}
+	live := 0
+	for _, o := range mine {
+		if o.RevokedAt == nil {
+			live++
+		}
+	}
+	if live >= MaxBots || len(mine) >= MaxBotsEver {
+		return nil, "", ErrTooManyBots
 	}
 	acct, tok, raw, err := b.ids.CreateBot(ctx, owner, botUsername(name), name)
 	if err != nil {

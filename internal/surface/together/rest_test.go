@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/together"
 )
@@ -259,6 +260,35 @@ func TestCommunityFlow(t *testing.T) {
 
 // TestBotsAndAdmin covers bot tokens on REST and /bots/connect, and the
 // Bearer-only instance admin routes.
+// TestBotsBounded: an account keeps at most MaxBots bots that are not
+// revoked (400 past it, Discord's wording); revoking one makes room, and
+// at most MaxBotsEver may be made in all, revoked ones included.
+func TestBotsBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann := e.register("ann")
+	var ids []string
+	for i := range community.MaxBots {
+		obj, _ := e.must(201, "POST", "/bots", ann.access, map[string]any{"name": fmt.Sprint("b", i)})
+		ids = append(ids, obj["bot"].(map[string]any)["id"].(string))
+	}
+	if code, obj, _ := e.call("POST", "/bots", ann.access, map[string]any{"name": "late"}); code != 400 || obj["error"] != "Maximum number of bots reached (25)" {
+		t.Fatalf("bot past the bound: %d %v", code, obj)
+	}
+	e.must(201, "POST", "/bots", e.register("bob").access, map[string]any{"name": "bob's"})
+	made := community.MaxBots
+	for made < community.MaxBotsEver {
+		e.must(204, "DELETE", "/bots/"+ids[0], ann.access, nil)
+		obj, _ := e.must(201, "POST", "/bots", ann.access, map[string]any{"name": fmt.Sprint("again", made)})
+		ids = append(ids[1:], obj["bot"].(map[string]any)["id"].(string))
+		made++
+	}
+	e.must(204, "DELETE", "/bots/"+ids[0], ann.access, nil)
+	if code, obj, _ := e.call("POST", "/bots", ann.access, map[string]any{"name": "one too many"}); code != 400 || obj["error"] != "Maximum number of bots reached (25)" {
+		t.Fatalf("bot past %d made in all: %d %v", community.MaxBotsEver, code, obj)
+	}
+}
+
 func TestBotsAndAdmin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storetest.Engines()[0])
