@@ -121,7 +121,9 @@ type Store interface {
 	// ErrOwnsCommunities if it owns a community, fault.NotFound if unknown.
 	DeleteAccount(ctx context.Context, id string) error
 
-	CreateSession(ctx context.Context, s *Session) error
+	// CreateSession inserts s and deletes the account's sessions beyond
+	// its newest keep (MaxSessions).
+	CreateSession(ctx context.Context, s *Session, keep int) error
 	SessionByID(ctx context.Context, id string) (*Session, error)
 	// SessionAccount is SessionByID and AccountByID of its account in one
 	// query; fault.NotFound when either is missing.

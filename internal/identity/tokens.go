@@ -69,8 +69,13 @@ func (s *Service) newClaims(a *Account, typ, sid, tid string, ttl time.Duration)
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl))}}, nil
 }
 
+// MaxSessions is how many sessions an account keeps: signing in once more
+// signs the oldest out. Each sign-in is a row, kept until this bound (there
+// is no sweep), so without it every sign-in of an account grew the table.
+const MaxSessions = 100
+
 // OpenSession starts a session for an authenticated account and returns its
-// first access and refresh tokens.
+// first access and refresh tokens; past MaxSessions the oldest goes.
 func (s *Service) OpenSession(ctx context.Context, a *Account, userAgent string) (*Tokens, error) {
 	if a.Disabled() {
 		return nil, ErrAccountDisabled
@@ -83,7 +88,7 @@ func (s *Service) OpenSession(ctx context.Context, a *Account, userAgent string)
 		return nil, err
 	}
 	sess.RefreshHash = HashToken(refresh)
-	if err := s.st.CreateSession(ctx, sess); err != nil {
+	if err := s.st.CreateSession(ctx, sess, MaxSessions); err != nil {
 		return nil, err
 	}
 	access, exp, err := s.accessToken(a, sess.ID, "")

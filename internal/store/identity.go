@@ -177,11 +177,22 @@ func (s *Identity) Admins(ctx context.Context) ([]*identity.Account, error) {
 
 const sessionCols = `id, account_id, refresh_hash, user_agent, created_at, last_used_at, expires_at, revoked_at`
 
-// CreateSession inserts a session.
-func (s *Identity) CreateSession(ctx context.Context, x *identity.Session) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-		x.ID, x.AccountID, x.RefreshHash, x.UserAgent, Micros(x.CreatedAt), Micros(x.LastUsedAt), Micros(x.ExpiresAt), NullMicros(x.RevokedAt))
-	return conflictOr(err)
+// CreateSession inserts a session and deletes the account's sessions
+// beyond its newest keep (live, expired or revoked alike; the oldest live
+// ones are signed out), in one transaction.
+func (s *Identity) CreateSession(ctx context.Context, x *identity.Session, keep int) error {
+	return conflictOr(s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.db.lockRow(ctx, tx, "accounts", x.AccountID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+			x.ID, x.AccountID, x.RefreshHash, x.UserAgent, Micros(x.CreatedAt), Micros(x.LastUsedAt), Micros(x.ExpiresAt), NullMicros(x.RevokedAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id=$1 AND id NOT IN
+			(SELECT id FROM sessions WHERE account_id=$1 ORDER BY created_at DESC, id DESC LIMIT $2)`, x.AccountID, keep)
+		return err
+	}))
 }
 
 // SessionByID looks a session up.

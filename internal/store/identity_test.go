@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -68,7 +69,7 @@ func TestIdentityStoreContract(t *testing.T) {
 			}
 
 			s := &identity.Session{ID: identity.NewID(), AccountID: a.ID, RefreshHash: "h1", CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
-			if err := st.CreateSession(ctx, s); err != nil {
+			if err := st.CreateSession(ctx, s, 3); err != nil {
 				t.Fatal(err)
 			}
 			// SessionAccount: the session and its account in one query,
@@ -98,6 +99,26 @@ func TestIdentityStoreContract(t *testing.T) {
 			}
 			if ok, _ := st.RotateSession(ctx, s.ID, "h2", "h4", now, now.Add(time.Hour)); ok {
 				t.Fatal("rotation of a revoked session must fail")
+			}
+
+			// An account keeps its newest sessions: three more with a
+			// bound of 3 leave those three, and s (revoked, the oldest) goes.
+			var newest []string
+			for i := range 3 {
+				at := now.Add(time.Duration(i+1) * time.Second)
+				x := &identity.Session{ID: identity.NewID(), AccountID: a.ID, RefreshHash: fmt.Sprint("n", i), CreatedAt: at, LastUsedAt: at, ExpiresAt: at.Add(time.Hour)}
+				if err := st.CreateSession(ctx, x, 3); err != nil {
+					t.Fatal(err)
+				}
+				newest = append(newest, x.ID)
+			}
+			if _, err := st.SessionByID(ctx, s.ID); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("the oldest session past the bound: %v, want it gone", err)
+			}
+			for _, id := range newest {
+				if _, err := st.SessionByID(ctx, id); err != nil {
+					t.Fatalf("a session within the bound: %v", err)
+				}
 			}
 
 			tok := &identity.Token{ID: identity.NewID(), AccountID: a.ID, Kind: identity.IntegrationToken, Name: "bot",
