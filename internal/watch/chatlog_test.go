@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -131,12 +132,15 @@ func equalStrings(a, b []string) bool {
 
 // TestChatKeptAtARate: past ChatKeepRate (burst ten times that) an
 // account's room chat is still broadcast at once but no longer kept, and
-// counted; another account's is kept as before.
+// counted, while another account's is kept as before; and past
+// ChatKeepRoomRate a room keeps no more, however many fresh accounts (a
+// guest token is free) share the sending.
 func TestChatKeptAtARate(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} // no refill
 	st, rec := &memStore{rooms: map[string]Record{}}, &recorder{}
-	svc, err := New(Config{AllowTemp: true, SyncDelay: time.Hour, SaveDelay: time.Hour, Now: clock.Now, ChatKeepRate: 1}, st, rec, fakeMedia{}, nil)
+	svc, err := New(Config{AllowTemp: true, SyncDelay: time.Hour, SaveDelay: time.Hour, Now: clock.Now, ChatKeepRate: 1, ChatKeepRoomRate: 2},
+		st, rec, fakeMedia{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,22 +160,22 @@ func TestChatKeptAtARate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spammer, other := registered("spammer"), registered("other")
-	for _, a := range []Actor{spammer, other} {
+	say := func(a Actor, n int) {
+		t.Helper()
 		if err := r.Join(a, "c-"+a.AccountID); err != nil {
 			t.Fatal(err)
 		}
-	}
-	const sent = 15
-	for i := range sent {
-		if err := svc.Handle(ctx, r, spammer, "c-spammer", Request{Type: ReqChat, Text: ptr("m" + strconv.Itoa(i))}); err != nil {
-			t.Fatal(err)
+		for i := range n {
+			if err := svc.Handle(ctx, r, a, "c-"+a.AccountID, Request{Type: ReqChat, Text: ptr("m" + strconv.Itoa(i))}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	for range 2 {
-		if err := svc.Handle(ctx, r, other, "c-other", Request{Type: ReqChat, Text: ptr("hi")}); err != nil {
-			t.Fatal(err)
-		}
+	say(registered("spammer"), 15) // 10 kept (the account's burst)
+	say(registered("other"), 2)    // 2 kept: the room has kept 12 of its 20
+	const fresh = 20
+	for i := range fresh {
+		say(anon("fresh"+strconv.Itoa(i)), 1) // the room's last 8 places
 	}
 	cancel() // Run returns once what was queued is written
 	if err := <-runDone; err != nil {
@@ -185,7 +189,15 @@ func TestChatKeptAtARate(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if broadcast != sent+2 || kept["spammer"] != 10 || kept["other"] != 2 || svc.ChatUnkept() != sent-10 {
-		t.Fatalf("broadcast %d (want %d), kept %v (want spammer 10, other 2), unkept %d (want %d)", broadcast, sent+2, kept, svc.ChatUnkept(), sent-10)
+	freshKept := 0
+	for id, n := range kept {
+		if strings.HasPrefix(id, "fresh") {
+			freshKept += n
+		}
+	}
+	sent := 15 + 2 + fresh
+	if broadcast != sent || kept["spammer"] != 10 || kept["other"] != 2 || freshKept != 8 || svc.ChatUnkept() != int64(sent-20) {
+		t.Fatalf("broadcast %d (want %d), kept %v (want spammer 10, other 2, fresh 8 in all), unkept %d (want %d)",
+			broadcast, sent, kept, svc.ChatUnkept(), sent-20)
 	}
 }

@@ -85,13 +85,16 @@ type Config struct {
 	ChatQueue    int           // messages each chat writer may have waiting (1024)
 	ChatLinger   time.Duration // how long a chat writer waits for more messages to keep in one batch (50ms; negative: none)
 	// ChatKeepRate is how many room chat messages of one account are kept
-	// a second, burst ten times that (5; negative: no bound). Past it a
-	// message is still broadcast to the room, but not kept: chat is live
-	// first (OTT keeps none), and one guest token must not fill the disk.
-	ChatKeepRate  float64
-	AllowTemp     bool // temporary rooms may be created
-	Now           func() time.Time
-	DisableUnload bool
+	// a second, and ChatKeepRoomRate of one room, each with a burst ten
+	// times that (5 and 20; negative: no bound). Past either a message is
+	// still broadcast to the room, but not kept: chat is live first (OTT
+	// keeps none), and neither one guest token nor a crowd of fresh ones
+	// (a token is free) may fill the disk.
+	ChatKeepRate     float64
+	ChatKeepRoomRate float64
+	AllowTemp        bool // temporary rooms may be created
+	Now              func() time.Time
+	DisableUnload    bool
 	// Life is the node's life (internal/app/lifetime.go): background work
 	// (cluster calls, segment fetches, publishes) takes its context from
 	// it, so shutdown cancels it. Saves, unloads and lease releases, which
@@ -102,15 +105,16 @@ type Config struct {
 
 // Service holds the rooms loaded on this node.
 type Service struct {
-	cfg   Config
-	st    Store
-	pub   Publisher
-	media Resolver
-	chat  ChatSink
-	chats *chatLog
-	keep  *ratelimit.Limiter // ChatKeepRate per account; nil: no bound
-	saves saver
-	log   *slog.Logger
+	cfg      Config
+	st       Store
+	pub      Publisher
+	media    Resolver
+	chat     ChatSink
+	chats    *chatLog
+	keep     *ratelimit.Limiter // ChatKeepRate per account; nil: no bound
+	keepRoom *ratelimit.Limiter // ChatKeepRoomRate per room; nil: no bound
+	saves    saver
+	log      *slog.Logger
 
 	segments SegmentSource
 	channels Channels
@@ -164,6 +168,9 @@ func New(cfg Config, st Store, pub Publisher, media Resolver, logger *slog.Logge
 	if cfg.ChatKeepRate == 0 {
 		cfg.ChatKeepRate = 5
 	}
+	if cfg.ChatKeepRoomRate == 0 {
+		cfg.ChatKeepRoomRate = 20
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -173,15 +180,29 @@ func New(cfg Config, st Store, pub Publisher, media Resolver, logger *slog.Logge
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	var keep *ratelimit.Limiter
-	if cfg.ChatKeepRate > 0 {
-		var err error
-		if keep, err = ratelimit.New(ratelimit.Config{Limit: cfg.ChatKeepRate, Burst: int(max(1, 10*cfg.ChatKeepRate)), Clock: cfg.Now}); err != nil {
-			return nil, fmt.Errorf("watch: chat keep rate: %w", err)
-		}
+	keep, err := keepLimiter(cfg.ChatKeepRate, cfg.Now)
+	if err != nil {
+		return nil, err
 	}
-	return &Service{cfg: cfg, st: st, pub: pub, media: media, log: logger, now: cfg.Now, keep: keep,
+	keepRoom, err := keepLimiter(cfg.ChatKeepRoomRate, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, st: st, pub: pub, media: media, log: logger, now: cfg.Now, keep: keep, keepRoom: keepRoom,
 		rooms: map[string]*Room{}, load: map[string]*loading{}, chats: newChatLog(cfg.ChatWriters, cfg.ChatQueue)}, nil
+}
+
+// keepLimiter is a chat keep rate's limiter (burst ten times the rate);
+// nil for no bound.
+func keepLimiter(rate float64, now func() time.Time) (*ratelimit.Limiter, error) {
+	if rate <= 0 {
+		return nil, nil
+	}
+	l, err := ratelimit.New(ratelimit.Config{Limit: rate, Burst: int(max(1, 10*rate)), Clock: now})
+	if err != nil {
+		return nil, fmt.Errorf("watch: chat keep rate: %w", err)
+	}
+	return l, nil
 }
 
 // life is the context of background work (Config.Life).
@@ -207,7 +228,7 @@ func (s *Service) chatPosted(r *Room, a Actor, text string) {
 	if s.chat == nil {
 		return
 	}
-	if s.keep != nil && !s.keep.Allow(a.AccountID, 1).Allowed {
+	if (s.keep != nil && !s.keep.Allow(a.AccountID, 1).Allowed) || (s.keepRoom != nil && !s.keepRoom.Allow(r.name, 1).Allowed) {
 		s.chats.unkept.Add(1)
 		return
 	}
