@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -22,7 +23,7 @@ func FuzzClientFrame(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out := &sink{}
-		sk := &socket{conn: out, name: "room"}
+		sk := &socket{s: &Surface{now: time.Now}, conn: out, name: "room"}
 		err := sk.onMessage(context.Background(), data, nil)
 		var ce websocket.CloseError
 		if err != nil && !asClose(err, &ce) {

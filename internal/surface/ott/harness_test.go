@@ -84,6 +84,7 @@ type harness struct {
 }
 
 type opts struct {
+	now       func() time.Time // the surface's clock (nil: time.Now)
 	db        func(testing.TB) *store.DB
 	rateLimit bool
 	syncDelay time.Duration
@@ -205,7 +206,7 @@ func newHarness(t testing.TB, o opts) *harness {
 	}
 	s, err := ott.New(ott.Deps{Log: logger, Identity: ids, Watch: ws, Media: md, Sessions: db.OttSessions(), Hub: hub,
 		Limiter: lim, APIKey: testAPIKey, Metrics: http.NotFoundHandler(), DevRoutes: o.dev, Links: db.AccountLinks(),
-		Discord: discord, InsecureCookies: o.discord != nil})
+		Discord: discord, InsecureCookies: o.discord != nil, Now: o.now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,15 @@ const (
 	customNoticeSeconds                      = 5
 )
 
+// A room socket takes framesPerSec frames a second, burst framesBurst;
+// past it frames are dropped (one notice per run of them). Each request
+// fans out to the whole room, so one socket must not send without bound;
+// OTT's own chatty-users load sends 20 a second per socket.
+const (
+	framesPerSec = 50
+	framesBurst  = 100
+)
+
 var socketRoomName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 
 type clientMsg struct {
@@ -56,6 +65,28 @@ type socket struct {
 	actor     watch.Actor
 	room      *watch.Room
 	client    string
+	// The frame bucket (framesPerSec): tokens left, as of last (unix
+	// nanoseconds); dropping while over it. Frames of one socket are
+	// handled one at a time.
+	tokens   float32
+	dropping bool
+	last     int64
+}
+
+// allow takes a frame from the bucket.
+func (sk *socket) allow(now time.Time) bool {
+	t := now.UnixNano()
+	if sk.last == 0 {
+		sk.tokens = framesBurst
+	} else if t > sk.last {
+		sk.tokens = min(framesBurst, sk.tokens+float32(float64(t-sk.last)/float64(time.Second)*framesPerSec))
+	}
+	sk.last = t
+	if sk.tokens < 1 {
+		return false
+	}
+	sk.tokens--
+	return true
 }
 
 // connSender is the part of gateway.Conn a socket uses.
@@ -97,6 +128,14 @@ func (s *Surface) serveSocket(w http.ResponseWriter, r *http.Request) {
 type subscribeFunc func(pattern string, tr func(string, []byte) ([]byte, bool)) error
 
 func (sk *socket) onMessage(ctx context.Context, data []byte, subscribe subscribeFunc) error {
+	if !sk.allow(sk.s.now()) {
+		if !sk.dropping {
+			sk.dropping = true
+			sk.notice("Too many messages: Hearth takes 50 a second from one connection.")
+		}
+		return nil
+	}
+	sk.dropping = false
 	var m clientMsg
 	if err := json.Unmarshal(data, &m); err != nil {
 		sk.notice("Hearth could not read that message: it is not valid JSON.")

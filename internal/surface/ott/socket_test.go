@@ -3,7 +3,9 @@ package ott_test
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -290,5 +292,54 @@ func TestSocketAddsPayTheRateLimit(t *testing.T) {
 	c.req(watch.ReqAdd, map[string]any{"videos": many})
 	if n := c.until("eventcustom"); !strings.Contains(n["text"].(string), "must hold 1 to 100 videos") {
 		t.Fatalf("an add of %d videos over the socket: %v", len(many), n)
+	}
+}
+
+// TestSocketFramesBounded: a room socket takes a burst of 100 frames, then
+// 50 a second; frames past it are dropped with one notice per run, and the
+// socket goes on once the bucket has refilled. The surface's clock stands
+// still until the test moves it, so no timing decides the verdict.
+func TestSocketFramesBounded(t *testing.T) {
+	t.Parallel()
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	h := newHarness(t, opts{now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	tok := h.grant()
+	h.createRoom(tok, "flood", nil)
+	a, _ := h.join("flood", tok)
+	const sent = 110
+	for i := range sent {
+		a.req(watch.ReqChat, map[string]any{"text": fmt.Sprint("m", i)})
+	}
+	notices, chats := 0, 0
+	for notices == 0 {
+		m := a.next()
+		switch m["action"] {
+		case "eventcustom":
+			if !strings.Contains(m["text"].(string), "Too many messages") {
+				t.Fatalf("notice: %v", m)
+			}
+			notices++
+		case "chat":
+			chats++
+		}
+	}
+	clock.Add(int64(10 * time.Second))
+	a.req(watch.ReqChat, map[string]any{"text": "after the pause"})
+	for {
+		m := a.next()
+		if m["action"] == "eventcustom" {
+			t.Fatalf("a second notice: %v", m)
+		}
+		if m["action"] != "chat" {
+			continue
+		}
+		if m["text"] == "after the pause" {
+			break
+		}
+		chats++
+	}
+	if chats != 100-1 { // the join's first frame (auth) took one
+		t.Fatalf("%d of %d chat frames went through, want the burst of 100 less the auth frame", chats, sent)
 	}
 }
