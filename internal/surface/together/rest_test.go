@@ -386,11 +386,7 @@ func TestMessageRate(t *testing.T) {
 		d.MessageRate, d.RateClock = 0.8, func() time.Time { return frozen } // a burst of 4
 	})
 	ann, bob := e.register("ann"), e.register("bob")
-	srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "A", "is_public": true})
-	sid := srv["id"].(string)
-	e.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
-	ch, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "g", "type": "text"})
-	cid := ch["id"].(string)
+	sid, cid := e.serverWithChannel(ann, "g", bob)
 	dm, _ := e.must(201, "POST", "/dm-channels", ann.access, map[string]any{"user_id": bob.id})
 	first, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": "one"})
 	e.must(201, "POST", "/channels/"+cid+"/messages/"+first["id"].(string)+"/thread", ann.access, map[string]any{"content": "two"})

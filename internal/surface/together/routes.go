@@ -15,6 +15,10 @@ func (s *Surface) routes() []route {
 	auth := func(method, path string, h func(http.ResponseWriter, *http.Request, *identity.Principal)) route {
 		return route{method: method, path: path, h: h}
 	}
+	// message is an auth route that creates a message (Deps.MessageRate).
+	message := func(method, path string, h func(http.ResponseWriter, *http.Request, *identity.Principal)) route {
+		return route{method: method, path: path, h: h, message: true}
+	}
 	return []route{
 		pub("GET", "/health", s.health),
 		pub("GET", "/health/ready", s.healthReady),
@@ -89,13 +93,13 @@ func (s *Surface) routes() []route {
 		auth("GET", "/invites/{code}", s.previewInvite),
 		auth("POST", "/invites/{code}/accept", s.acceptInvite),
 
-		auth("POST", "/channels/{channel_id}/messages", s.paced(s.postMessage)),
+		message("POST", "/channels/{channel_id}/messages", s.postMessage),
 		auth("GET", "/channels/{channel_id}/messages", s.listMessages),
 		auth("GET", "/channels/{channel_id}/messages/{message_id}", s.getMessage),
 		auth("PATCH", "/messages/{message_id}", s.editMessage),
 		auth("DELETE", "/messages/{message_id}", s.deleteMessage),
 		auth("GET", "/channels/{channel_id}/messages/{message_id}/thread", s.listThread),
-		auth("POST", "/channels/{channel_id}/messages/{message_id}/thread", s.paced(s.postThread)),
+		message("POST", "/channels/{channel_id}/messages/{message_id}/thread", s.postThread),
 		auth("GET", "/channels/{channel_id}/messages/{message_id}/reactions", s.listReactions),
 		auth("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}", s.react(true)),
 		auth("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}", s.react(false)),
@@ -106,7 +110,7 @@ func (s *Surface) routes() []route {
 
 		auth("POST", "/dm-channels", s.openDM),
 		auth("GET", "/dm-channels", s.listDMs),
-		auth("POST", "/dm-channels/{id}/messages", s.paced(s.postDM)),
+		message("POST", "/dm-channels/{id}/messages", s.postDM),
 		auth("GET", "/dm-channels/{id}/messages", s.listDM),
 		auth("POST", "/dm-channels/{id}/ack", s.ackDM),
 
@@ -128,10 +132,10 @@ func (s *Surface) routes() []route {
 		auth("POST", "/servers/{id}/emojis", s.files.CreateEmoji),
 		auth("DELETE", "/servers/{id}/emojis/{emoji_id}", s.files.DeleteEmoji),
 		pub("GET", "/emojis/{emoji_id}", s.files.ServeEmoji),
-		auth("POST", "/channels/{channel_id}/polls", s.paced(s.polls.CreatePoll)),
+		message("POST", "/channels/{channel_id}/polls", s.polls.CreatePoll),
 		auth("GET", "/polls/{poll_id}", s.polls.Poll),
 		auth("POST", "/polls/{poll_id}/vote", s.polls.Vote),
-		auth("POST", "/channels/{channel_id}/events", s.paced(s.polls.CreateEvent)),
+		message("POST", "/channels/{channel_id}/events", s.polls.CreateEvent),
 		auth("GET", "/servers/{id}/events", s.polls.Events),
 
 		auth("POST", "/bots/connect", s.bots.Connect),

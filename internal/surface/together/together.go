@@ -294,24 +294,32 @@ type route struct {
 	method, path string
 	h            func(w http.ResponseWriter, r *http.Request, p *identity.Principal)
 	public       bool
+	message      bool // creates a message: a person's request is paced (MessageRate)
 }
 
-// paced charges a message-creating route to its caller's message bucket
-// (MessageRate). Together applies its production limit of 10 requests a
-// second per address to every route; Hearth does not (load tools run many
-// accounts from one address), so a human account's messages are bounded
-// here instead. Bots have their own limit on every request.
-func (s *Surface) paced(h func(http.ResponseWriter, *http.Request, *identity.Principal)) func(http.ResponseWriter, *http.Request, *identity.Principal) {
-	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-		if s.msgRL != nil && p.Account.Kind != identity.Bot {
-			if d := s.msgRL.Allow(p.Account.ID, 1); !d.Allowed {
-				ratelimit.SetRetryAfter(w.Header(), d)
-				writeError(w, http.StatusTooManyRequests, fmt.Sprintf("You are sending messages too quickly. Max %g messages/second.", s.d.MessageRate))
-				return
-			}
+// admit charges p's request to its bucket, answering 429 when it is empty:
+// a bot's every request (BotRate); a person's requests that create a
+// message (MessageRate). Together applies its production limit of 10
+// requests a second per address to every route; Hearth does not (load
+// tools run many accounts from one address), so a person's messages are
+// bounded here instead.
+func (s *Surface) admit(w http.ResponseWriter, rt route, p *identity.Principal) bool {
+	l, rate, refusal := s.botRL, s.d.BotRate, "Bot rate limit exceeded. Max %g requests/second."
+	if p.Account.Kind != identity.Bot {
+		if !rt.message {
+			return true
 		}
-		h(w, r, p)
+		l, rate, refusal = s.msgRL, s.d.MessageRate, "You are sending messages too quickly. Max %g messages/second."
 	}
+	if l == nil {
+		return true
+	}
+	d := l.Allow(p.Account.ID, 1)
+	if !d.Allowed {
+		ratelimit.SetRetryAfter(w.Header(), d)
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf(refusal, rate))
+	}
+	return d.Allowed
 }
 
 // Register adds every route, bare and under /api/.
@@ -366,12 +374,8 @@ func (s *Surface) wrap(rt route) http.Handler {
 			s.fail(w, err)
 			return
 		}
-		if s.botRL != nil && p.Account.Kind == identity.Bot {
-			if d := s.botRL.Allow(p.Account.ID, 1); !d.Allowed {
-				ratelimit.SetRetryAfter(w.Header(), d)
-				writeError(w, http.StatusTooManyRequests, fmt.Sprintf("Bot rate limit exceeded. Max %g requests/second.", s.d.BotRate))
-				return
-			}
+		if !s.admit(w, rt, p) {
+			return
 		}
 		rt.h(w, r, p)
 	})
