@@ -183,6 +183,22 @@ func (e *env) must(r *Room, a Actor, client string, req Request) {
 	}
 }
 
+// event takes what was published and returns the last event record of a
+// request of typ in it, failing the test when there is none.
+func (e *env) event(typ RequestType) *EventRecord {
+	e.t.Helper()
+	var last *EventRecord
+	for _, p := range e.rec.take() {
+		if p.ev.Type == EvEvent && p.ev.Event.Request.Type == typ {
+			last = p.ev.Event
+		}
+	}
+	if last == nil {
+		e.t.Fatalf("no event for request %d", typ)
+	}
+	return last
+}
+
 // flush publishes the pending sync delta now and returns it.
 func (e *env) flush(r *Room) *Sync {
 	r.flushSync()

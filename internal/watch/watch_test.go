@@ -371,13 +371,8 @@ func TestUndoAndPlayNow(t *testing.T) {
 	e.clock.Add(5 * time.Second)
 	e.rec.take()
 	e.must(r, a, "c", Request{Type: ReqSkip})
-	var skipEv *EventRecord
-	for _, p := range e.rec.take() {
-		if p.ev.Type == EvEvent && p.ev.Event.Request.Type == ReqSkip {
-			skipEv = p.ev.Event
-		}
-	}
-	if skipEv == nil || skipEv.Additional.Video.ID != "1" || *skipEv.Additional.PrevPosition != 5 {
+	skipEv := e.event(ReqSkip)
+	if skipEv.Additional.Video.ID != "1" || *skipEv.Additional.PrevPosition != 5 {
 		t.Fatalf("skip event: %+v", skipEv)
 	}
 	e.must(r, a, "c", Request{Type: ReqUndo, Event: skipEv})
@@ -386,13 +381,7 @@ func TestUndoAndPlayNow(t *testing.T) {
 		t.Fatalf("undo skip: %+v %+v", s.Current, s.Queue)
 	}
 	e.must(r, a, "c", Request{Type: ReqRemove, Video: ref("3")})
-	var rmEv *EventRecord
-	for _, p := range e.rec.take() {
-		if p.ev.Type == EvEvent && p.ev.Event.Request.Type == ReqRemove {
-			rmEv = p.ev.Event
-		}
-	}
-	e.must(r, a, "c", Request{Type: ReqUndo, Event: rmEv})
+	e.must(r, a, "c", Request{Type: ReqUndo, Event: e.event(ReqRemove)})
 	if s := r.Snapshot(); len(s.Queue) != 2 || s.Queue[1].ID != "3" {
 		t.Fatalf("undo remove: %+v", s.Queue)
 	}
@@ -611,18 +600,9 @@ func TestQueueBounded(t *testing.T) {
 	if err := e.do(r, a, "c", Request{Type: ReqPlayNow, Video: ref("new")}); !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("play now of a new video on a full queue: %v", err)
 	}
-	event := func(typ RequestType) *EventRecord {
-		for _, p := range e.rec.take() {
-			if p.ev.Type == EvEvent && p.ev.Event.Request.Type == typ {
-				return p.ev.Event
-			}
-		}
-		t.Fatalf("no event for request %d", typ)
-		return nil
-	}
 	e.rec.take()
 	e.must(r, a, "c", Request{Type: ReqRemove, Video: ref("5")})
-	removed := event(ReqRemove)
+	removed := e.event(ReqRemove)
 	e.must(r, a, "c", Request{Type: ReqAdd, Video: ref("refill")})
 	if err := e.do(r, a, "c", Request{Type: ReqUndo, Event: removed}); !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("undoing a remove into a full queue: %v", err)
@@ -630,7 +610,7 @@ func TestQueueBounded(t *testing.T) {
 	full("after the undone remove")
 	e.rec.take()
 	e.must(r, a, "c", Request{Type: ReqSkip})
-	skipped := event(ReqSkip)
+	skipped := e.event(ReqSkip)
 	e.must(r, a, "c", Request{Type: ReqAdd, Video: ref("refill 2")})
 	if err := e.do(r, a, "c", Request{Type: ReqUndo, Event: skipped}); !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("undoing a skip into a full queue: %v", err)
