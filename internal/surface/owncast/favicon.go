@@ -72,8 +72,8 @@ func (s *Surface) setFavicon(w http.ResponseWriter, r *http.Request) {
 			writeResult(w, http.StatusBadRequest, false, "unable to find image data")
 			return
 		}
-		mediaType, b64, found := strings.Cut(strings.TrimPrefix(v, "data:"), ";base64,")
-		if !strings.HasPrefix(v, "data:") || !found {
+		mediaType, b64, ok := cutDataURI(v)
+		if !ok {
 			writeResult(w, http.StatusBadRequest, false, "image data must be a base64 data URL")
 			return
 		}

@@ -214,11 +214,19 @@ type emojiRequest struct {
 	Data string `json:"data"`
 }
 
+// cutDataURI cuts "data:<media type>;base64,<text>" into its media type
+// and base64 text; ok is false when v is not such a URL.
+func cutDataURI(v string) (mediaType, b64 string, ok bool) {
+	rest, isURL := strings.CutPrefix(v, "data:")
+	mediaType, b64, found := strings.Cut(rest, ";base64,")
+	return mediaType, b64, isURL && found
+}
+
 // decodeDataURI accepts "data:<type>;base64,<data>" or bare base64.
 func decodeDataURI(v string) ([]byte, error) {
-	if rest, ok := strings.CutPrefix(v, "data:"); ok {
-		_, b64, found := strings.Cut(rest, ";base64,")
-		if !found {
+	if strings.HasPrefix(v, "data:") {
+		_, b64, ok := cutDataURI(v)
+		if !ok {
 			return nil, fault.New(fault.Invalid, "data must be base64")
 		}
 		v = b64
