@@ -17,6 +17,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/watch"
 )
 
@@ -65,28 +66,10 @@ type socket struct {
 	actor     watch.Actor
 	room      *watch.Room
 	client    string
-	// The frame bucket (framesPerSec): tokens left, as of last (unix
-	// nanoseconds); dropping while over it. Frames of one socket are
-	// handled one at a time.
-	tokens   float32
+	// frames is the socket's bucket (framesPerSec), dropping whether it
+	// is over it; frames of one socket are handled one at a time.
+	frames   ratelimit.Bucket
 	dropping bool
-	last     int64
-}
-
-// allow takes a frame from the bucket.
-func (sk *socket) allow(now time.Time) bool {
-	t := now.UnixNano()
-	if sk.last == 0 {
-		sk.tokens = framesBurst
-	} else if t > sk.last {
-		sk.tokens = min(framesBurst, sk.tokens+float32(float64(t-sk.last)/float64(time.Second)*framesPerSec))
-	}
-	sk.last = t
-	if sk.tokens < 1 {
-		return false
-	}
-	sk.tokens--
-	return true
 }
 
 // connSender is the part of gateway.Conn a socket uses.
@@ -128,7 +111,7 @@ func (s *Surface) serveSocket(w http.ResponseWriter, r *http.Request) {
 type subscribeFunc func(pattern string, tr func(string, []byte) ([]byte, bool)) error
 
 func (sk *socket) onMessage(ctx context.Context, data []byte, subscribe subscribeFunc) error {
-	if !sk.allow(sk.s.now()) {
+	if !sk.frames.Allow(sk.s.now(), framesPerSec, framesBurst) {
 		if !sk.dropping {
 			sk.dropping = true
 			sk.notice("Too many messages: Hearth takes 50 a second from one connection.")

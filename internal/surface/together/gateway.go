@@ -17,6 +17,7 @@ import (
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/voice"
 )
 
@@ -56,24 +57,14 @@ type client struct {
 	sfu       atomic.Pointer[voice.Participant] // this socket's SFU session
 
 	mu     sync.Mutex
-	tokens float64
-	last   time.Time
+	frames ratelimit.Bucket // FramesPerSec
 }
 
 // allow is a 20 frames/s token bucket; excess frames are dropped.
 func (c *client) allow(now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.last.IsZero() {
-		c.tokens, c.last = FramesPerSec, now
-	}
-	c.tokens = min(FramesPerSec, c.tokens+now.Sub(c.last).Seconds()*FramesPerSec)
-	c.last = now
-	if c.tokens < 1 {
-		return false
-	}
-	c.tokens--
-	return true
+	return c.frames.Allow(now, FramesPerSec, FramesPerSec)
 }
 
 func frame(t string, d any) []byte {
