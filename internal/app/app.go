@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hearth-community/hearth/internal/backup"
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/config"
@@ -82,6 +83,9 @@ type App struct {
 // OpenDB opens and migrates the configured database (used by serve and by
 // the CLI's one-shot commands).
 func OpenDB(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*store.DB, error) {
+	if err := backup.Unfinished(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	dsn := cfg.DatabaseDSN()
 	if !config.IsPostgres(dsn) {
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {

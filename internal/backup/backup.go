@@ -8,7 +8,14 @@
 //
 //	hearth.db      the database snapshot
 //	files/...      the data directory's files, same layout
-//	MANIFEST       what wrote it and when (for a human; restore does not need it)
+//	MANIFEST       what wrote it and when; written last, so a backup without
+//	               one did not finish and restore refuses it
+//
+// A restore is staged: everything is copied under the data directory's
+// .restore-partial folder first and moved into place at the end, so a
+// restore cut short (kill -9, a full disk) leaves that folder behind. A
+// node refuses to start on a data directory that holds it, and the next
+// restore into the directory clears what the cut one left and starts over.
 package backup
 
 import (
@@ -34,7 +41,23 @@ const (
 	dbName   = "hearth.db"
 	filesDir = "files"
 	manifest = "MANIFEST"
+	// partial is the staging folder of a restore in progress, in the data
+	// directory (so its moves never cross a file system, a mounted volume
+	// included); partialSuffix names a database file staged outside it.
+	partial       = ".restore-partial"
+	partialSuffix = ".restore-partial"
+	// manifestHead opens every MANIFEST this package writes.
+	manifestHead = "hearth backup\n"
 )
+
+// Unfinished says whether dataDir holds what an unfinished restore left,
+// with an error that names the fix; a node must not start on it.
+func Unfinished(dataDir string) error {
+	if _, err := os.Stat(filepath.Join(dataDir, partial)); err == nil {
+		return fault.New(fault.Conflict, fmt.Sprintf("a restore into %s did not finish: run 'hearth restore' again with the same --data-dir (it clears what the cut restore left and starts over)", dataDir))
+	}
+	return nil
+}
 
 // skipped are data-directory entries that are not state worth keeping: live
 // HLS segments and thumbnails are rewritten by the next broadcast, and the
@@ -123,9 +146,17 @@ func backup(ctx context.Context, cfg *config.Config, dir, version string, filesO
 	if filesOnly {
 		what = "files only (the database is PostgreSQL: use pg_dump)"
 	}
-	m := fmt.Sprintf("hearth backup\nversion: %s\ncreated: %s\ncontents: %s\nfiles: %d (%d bytes)\n",
+	m := fmt.Sprintf(manifestHead+"version: %s\ncreated: %s\ncontents: %s\nfiles: %d (%d bytes)\n",
 		version, time.Now().UTC().Format(time.RFC3339), what, res.Files, res.Bytes)
-	if err := os.WriteFile(filepath.Join(out, manifest), []byte(m), 0o600); err != nil {
+	// The manifest is written last, synced, and only once the rest is on
+	// disk: its presence is what tells restore the backup is whole.
+	if err := syncDirs(out); err != nil {
+		return nil, err
+	}
+	if err := writeSynced(filepath.Join(out, manifest), []byte(m)); err != nil {
+		return nil, err
+	}
+	if err := syncDirs(out); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -167,6 +198,9 @@ func check(ctx context.Context, path string) error {
 // Restore puts a backup written by Backup into cfg's data directory, which
 // must be empty (or not exist), as must the database file. A PostgreSQL
 // node restores only the files; its database comes back with pg_restore.
+// A backup without its MANIFEST did not finish and is refused. The copy is
+// staged (see the package comment): if an earlier restore into the same
+// data directory was cut short, what it left is removed first.
 func Restore(ctx context.Context, cfg *config.Config, dir string) (*Result, error) {
 	in, err := filepath.Abs(dir)
 	if err != nil {
@@ -175,12 +209,12 @@ func Restore(ctx context.Context, cfg *config.Config, dir string) (*Result, erro
 	if st, err := os.Stat(in); err != nil || !st.IsDir() {
 		return nil, fault.New(fault.NotFound, fmt.Sprintf("backup directory %s does not exist", dir))
 	}
+	if b, err := os.ReadFile(filepath.Join(in, manifest)); err != nil || !strings.HasPrefix(string(b), manifestHead) {
+		return nil, fault.New(fault.Invalid, fmt.Sprintf("backup %s has no MANIFEST: the backup did not finish (or this is not a hearth backup); take a new one", dir))
+	}
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, err
-	}
-	if err := emptyDir(dataDir); err != nil {
-		return nil, fault.New(fault.Conflict, fmt.Sprintf("restore refuses to overwrite: %v; restore into a new, empty --data-dir", err))
 	}
 	res := &Result{}
 	snap := filepath.Join(in, dbName)
@@ -193,35 +227,151 @@ func Restore(ctx context.Context, cfg *config.Config, dir string) (*Result, erro
 	case !config.IsPostgres(dsn) && !hasDB:
 		return nil, fault.New(fault.Invalid, fmt.Sprintf("backup %s holds no %s (a files-only backup of a PostgreSQL node?)", dir, dbName))
 	}
+	var dst string // the database file, when the backup has one
 	if hasDB {
-		if err := check(ctx, snap); err != nil {
+		if dst, err = filepath.Abs(dsn); err != nil {
 			return nil, err
 		}
-		dst, err := filepath.Abs(dsn)
-		if err != nil {
+	}
+	stage := filepath.Join(dataDir, partial)
+	if _, err := os.Stat(stage); err == nil {
+		// A cut restore: everything in the data directory (and the database
+		// file, which is moved into place before the stage is removed) is
+		// what it wrote, since it started on an empty directory.
+		if err := clearCut(dataDir, dst); err != nil {
 			return nil, err
 		}
+	}
+	if err := emptyDir(dataDir); err != nil {
+		return nil, fault.New(fault.Conflict, fmt.Sprintf("restore refuses to overwrite: %v; restore into a new, empty --data-dir", err))
+	}
+	if dst != "" {
 		if _, err := os.Stat(dst); err == nil {
 			return nil, fault.New(fault.Conflict, fmt.Sprintf("database %s already exists: restore refuses to overwrite it", dst))
 		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		if err := check(ctx, snap); err != nil {
 			return nil, err
 		}
-		if err := copyFile(snap, dst, 0o600); err != nil {
+	}
+	if err := os.MkdirAll(stage, 0o750); err != nil {
+		return nil, err
+	}
+	if err := syncDirs(dataDir, filepath.Dir(dataDir)); err != nil {
+		return nil, err
+	}
+	// The database goes into the stage when it lives in the data directory
+	// (the default), else beside its final name.
+	var dbStaged string
+	if dst != "" {
+		if within(dst, dataDir) {
+			rel, err := filepath.Rel(dataDir, dst)
+			if err != nil {
+				return nil, err
+			}
+			dbStaged = filepath.Join(stage, rel)
+		} else {
+			dbStaged = dst + partialSuffix
+			_ = os.Remove(dbStaged)
+		}
+		if err := os.MkdirAll(filepath.Dir(dbStaged), 0o750); err != nil {
+			return nil, err
+		}
+		if err := copyFile(snap, dbStaged, 0o600); err != nil {
 			return nil, err
 		}
 		res.Database = dst
 	}
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
-		return nil, err
-	}
 	files := filepath.Join(in, filesDir)
 	if _, err := os.Stat(files); err == nil {
-		if err := copyTree(ctx, files, dataDir, nil, res); err != nil {
+		if err := copyTree(ctx, files, stage, func(_ string, top bool, name string) bool {
+			return top && name == partial
+		}, res); err != nil {
 			return nil, err
 		}
 	}
+	if dst != "" && !within(dst, dataDir) {
+		if err := os.Rename(dbStaged, dst); err != nil {
+			return nil, err
+		}
+		if err := syncDirs(filepath.Dir(dst)); err != nil {
+			return nil, err
+		}
+	}
+	ents, err := os.ReadDir(stage)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		if err := os.Rename(filepath.Join(stage, e.Name()), filepath.Join(dataDir, e.Name())); err != nil {
+			return nil, err
+		}
+	}
+	if err := syncDirs(dataDir); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(stage); err != nil {
+		return nil, err
+	}
+	if err := syncDirs(dataDir); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// clearCut removes what a cut restore left: every entry of dataDir and the
+// database file dst (with its staged copy), if given.
+func clearCut(dataDir, dst string) error {
+	ents, err := os.ReadDir(dataDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dataDir, e.Name())); err != nil {
+			return fmt.Errorf("clearing the restore that did not finish: %w", err)
+		}
+	}
+	if dst != "" && !within(dst, dataDir) {
+		for _, p := range []string{dst, dst + partialSuffix} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("clearing the restore that did not finish: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// writeSynced writes a new file and syncs it.
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncDirs syncs directories, so the entries created or renamed in them
+// survive a crash of the machine, not only of the process.
+func syncDirs(dirs ...string) error {
+	for _, d := range dirs {
+		f, err := os.Open(d)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // emptyDir accepts a directory that does not exist or has no entries.

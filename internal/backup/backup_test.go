@@ -139,3 +139,107 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("restore of a missing backup: err = %v, want not found", err)
 	}
 }
+
+// TestCutBackupAndRestore covers what a kill -9 leaves: a backup without its
+// MANIFEST is refused, and a restore cut short leaves a data directory a
+// node refuses to start on, which the next restore clears and redoes.
+func TestCutBackupAndRestore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := nodeConfig(t.TempDir())
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := a.Identity.Register(ctx, identity.RegisterInput{Username: "ada", Password: "correct horse battery"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "uploads"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, "uploads", "photo.png"), []byte("whole file"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	bdir := filepath.Join(t.TempDir(), "backup")
+	if _, err := backup.Backup(ctx, &cfg, bdir, "test"); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if b, err := os.ReadFile(filepath.Join(bdir, "MANIFEST")); err != nil || !strings.HasPrefix(string(b), "hearth backup\n") {
+		t.Fatalf("MANIFEST = %q, %v", b, err)
+	}
+
+	// A backup cut before its MANIFEST: refused, and nothing is written.
+	cut := filepath.Join(t.TempDir(), "cut")
+	if err := os.CopyFS(cut, os.DirFS(bdir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(cut, "MANIFEST")); err != nil {
+		t.Fatal(err)
+	}
+	fresh := nodeConfig(filepath.Join(t.TempDir(), "fresh"))
+	if _, err := backup.Restore(ctx, &fresh, cut); fault.KindOf(err) != fault.Invalid || !strings.Contains(err.Error(), "MANIFEST") {
+		t.Errorf("restore of a backup without MANIFEST: err = %v, want invalid naming the MANIFEST", err)
+	}
+	if _, err := os.Stat(fresh.DataDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused restore wrote %s (err = %v)", fresh.DataDir, err)
+	}
+
+	for _, outside := range []bool{false, true} {
+		dst := nodeConfig(filepath.Join(t.TempDir(), "restored"))
+		dbFile := filepath.Join(dst.DataDir, "hearth.db")
+		if outside {
+			dbFile = filepath.Join(t.TempDir(), "elsewhere", "node.db")
+			dst.Database = dbFile
+			if err := os.MkdirAll(filepath.Dir(dbFile), 0o750); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// What a restore killed while moving into place leaves: its stage
+		// with a cut database, a file already moved, and (database outside
+		// the data directory) the database already renamed into place.
+		stage := filepath.Join(dst.DataDir, ".restore-partial")
+		if err := os.MkdirAll(filepath.Join(stage, "cut-leftover"), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(stage, "hearth.db"), []byte("SQLite format 3\x00cut"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dst.DataDir, "uploads"), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst.DataDir, "uploads", "photo.png"), []byte("whole"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if outside {
+			if err := os.WriteFile(dbFile, []byte("SQLite format 3\x00cut"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := app.New(ctx, dst, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "did not finish") {
+			t.Fatalf("outside=%v: start on a cut restore: err = %v, want a refusal naming it", outside, err)
+		}
+		if _, err := backup.Restore(ctx, &dst, bdir); err != nil {
+			t.Fatalf("outside=%v: restore over a cut restore: %v", outside, err)
+		}
+		if _, err := os.Stat(stage); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("outside=%v: the stage is still there after a restore (err = %v)", outside, err)
+		}
+		if _, err := os.Stat(filepath.Join(dst.DataDir, "cut-leftover")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("outside=%v: the cut restore's leftovers survived (err = %v)", outside, err)
+		}
+		if got, err := os.ReadFile(filepath.Join(dst.DataDir, "uploads", "photo.png")); err != nil || string(got) != "whole file" {
+			t.Errorf("outside=%v: restored upload = %q, %v", outside, got, err)
+		}
+		b, err := app.New(ctx, dst, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("outside=%v: start on the redone restore: %v", outside, err)
+		}
+		got, err := b.Identity.CheckCredentials(ctx, "ada", "correct horse battery", "127.0.0.1")
+		b.Close()
+		if err != nil || got.ID != acc.ID {
+			t.Errorf("outside=%v: sign in on the restored node: %v, %v", outside, got, err)
+		}
+	}
+}
