@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // Bounds on the ICE-TCP listener (Config.MaxTCPConns, MaxTCPConnsPerAddr).
@@ -19,10 +20,12 @@ const (
 
 // limitListener closes connections past max open ones in all, or past
 // perAddr from one address (an IPv6 address counts by its /64, which one
-// host is routinely given whole).
+// host is routinely given whole), and, with idle set, a connection that
+// sends nothing for that long.
 type limitListener struct {
 	net.Listener
 	max, perAddr int
+	idle         time.Duration
 
 	mu     sync.Mutex
 	open   int
@@ -31,6 +34,18 @@ type limitListener struct {
 
 func newLimitListener(ln net.Listener, max, perAddr int) *limitListener {
 	return &limitListener{Listener: ln, max: max, perAddr: perAddr, byAddr: map[netip.Addr]int{}}
+}
+
+// LimitListener bounds the connections ln accepts: at most max open at
+// once, at most perAddr from one address (an IPv6 /64 counting as one),
+// the rest closed as they arrive; with idle > 0, a read that waits longer
+// than idle for the peer fails (its reader then closes the connection).
+// For listeners of protocols that need no account before they hold a
+// connection (ICE-TCP here, the embedded TURN server's TCP port).
+func LimitListener(ln net.Listener, max, perAddr int, idle time.Duration) net.Listener {
+	l := newLimitListener(ln, max, perAddr)
+	l.idle = idle
+	return l
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -58,7 +73,7 @@ func (l *limitListener) admit(c net.Conn) net.Conn {
 	l.open++
 	l.byAddr[key]++
 	l.mu.Unlock()
-	return &limitedConn{Conn: c, release: func() { l.release(key) }}
+	return &limitedConn{Conn: c, idle: l.idle, release: func() { l.release(key) }}
 }
 
 func (l *limitListener) release(key netip.Addr) {
@@ -90,8 +105,16 @@ func addrKey(a net.Addr) netip.Addr {
 
 type limitedConn struct {
 	net.Conn
+	idle    time.Duration
 	once    sync.Once
 	release func()
+}
+
+func (c *limitedConn) Read(p []byte) (int, error) {
+	if c.idle > 0 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	}
+	return c.Conn.Read(p)
 }
 
 func (c *limitedConn) Close() error {

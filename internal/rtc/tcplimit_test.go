@@ -106,3 +106,22 @@ func TestPlaneBoundsICETCP(t *testing.T) {
 		t.Fatalf("the first connection was closed too: %v", err)
 	}
 }
+
+// TestLimitListenerIdle shows LimitListener's idle bound: a read on a
+// connection whose peer sends nothing fails once idle has passed (the
+// protocol's reader then closes it), where it would otherwise wait for
+// good.
+func TestLimitListenerIdle(t *testing.T) {
+	t.Parallel()
+	l := LimitListener(nil, 4, 4, 10*time.Millisecond).(*limitListener)
+	c, peer := conn("198.51.100.1")
+	t.Cleanup(func() { _ = peer.Close() })
+	got := l.admit(c)
+	if got == nil {
+		t.Fatal("refused")
+	}
+	t.Cleanup(func() { _ = got.Close() })
+	if _, err := got.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read from a silent peer: %v, want a deadline error", err)
+	}
+}
