@@ -61,8 +61,16 @@ func (a *App) wireOtt(ctx context.Context) error {
 		})
 	}
 	// Rooms run on one node each (a lease in the database); other nodes
-	// proxy to it over the bus. Same code path with one node.
-	if err := a.Watch.EnableCluster("", watchSubscriber{a.Bus}, a.DB.Watch()); err != nil {
+	// proxy to it over the bus. Same code path with one node. The node's id
+	// is the data directory's (as for recordings), so a node restarted after
+	// a crash knows the leases it still holds as its own and loads those
+	// rooms at once, instead of proxying to its dead self (each request a
+	// 5 s wait and an error) until the leases expire.
+	node, err := nodeID(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("ott: %w", err)
+	}
+	if err := a.Watch.EnableCluster(node, watchSubscriber{a.Bus}, a.DB.Watch()); err != nil {
 		return err
 	}
 	a.runners = append(a.runners, a.Watch.Run)

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
@@ -195,6 +196,12 @@ type Config struct {
 	// LiveWindow is how long a followed server counts as live after its
 	// go-live post (featured streams). Default 4 hours.
 	LiveWindow time.Duration
+	// MaxFetches bounds the remote documents fetched at once (signers'
+	// keys of inbound activities, actors, WebFinger): a fetch waits up to
+	// FetchWait for a turn, then is refused as rate limited. Defaults 16
+	// and 5 s.
+	MaxFetches int
+	FetchWait  time.Duration
 }
 
 // Engagement is an inbound follow, like or boost, for chat and webhooks.
@@ -233,7 +240,8 @@ type Service struct {
 	keyMu sync.Mutex
 	key   *rsa.PrivateKey
 
-	keys *keyCache
+	keys    *keyCache
+	fetches *ratelimit.Turns
 }
 
 // New builds the service and registers its deliveries' kind on q, to be
@@ -263,11 +271,18 @@ func New(cfg Config, st Store, q Deliveries, client Doer, logger *slog.Logger) (
 	if cfg.LiveWindow <= 0 {
 		cfg.LiveWindow = 4 * time.Hour
 	}
+	if cfg.MaxFetches <= 0 {
+		cfg.MaxFetches = 16
+	}
+	if cfg.FetchWait <= 0 {
+		cfg.FetchWait = 5 * time.Second
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg, st: st, q: q, client: client, log: logger.With("component", "federation"), now: time.Now}
 	s.keys = newKeyCache(s)
+	s.fetches = ratelimit.NewTurns(cfg.MaxFetches, cfg.FetchWait)
 	if err := q.Register(s.deliveryKind()); err != nil {
 		return nil, err
 	}

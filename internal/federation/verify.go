@@ -21,6 +21,7 @@ import (
 	"github.com/go-fed/httpsig"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 // Limits on what strangers can make us read.
@@ -99,6 +100,17 @@ func (s *Service) fetchJSON(ctx context.Context, raw string, limit int64) (map[s
 	if _, err := s.client.CheckURL(raw); err != nil {
 		return nil, fault.Wrap(fault.Invalid, "cannot fetch "+raw, err)
 	}
+	// Fetches take turns: an inbound activity needs no account, and each
+	// fresh key id in one made us fetch (up to 256 KiB, for up to 10 s).
+	release, err := s.fetches.Take(ctx)
+	if errors.Is(err, ratelimit.ErrNoTurn) {
+		return nil, &fault.Error{Kind: fault.RateLimited, RetryAfter: s.cfg.FetchWait,
+			Msg: "busy fetching other documents; try again shortly"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, raw, nil)
@@ -324,6 +336,9 @@ func (s *Service) verifyRequest(ctx context.Context, r *http.Request) (*verified
 		return nil, errBadSignature
 	}
 	a, err := s.keys.get(ctx, keyID, false)
+	if fault.KindOf(err) == fault.RateLimited {
+		return nil, err
+	}
 	if err != nil {
 		s.log.Debug("fetch signer", "key", keyID, "err", err)
 		return nil, fault.Wrap(fault.Unauthorized, "cannot fetch the signer's key", err)

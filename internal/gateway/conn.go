@@ -91,6 +91,7 @@ type Conn struct {
 	writable     sync.Cond // on qmu: writing went false (a value: one allocation less per socket)
 	carry        []byte    // framed bytes a direct write left over; written before the queue
 	ctrl         frameBuf  // control frames (pong, ping, a close reply) waiting for the writer; written after carry
+	pongAt       int       // 1 + the offset in ctrl of the pong waiting there; 0: none
 	closeSent    bool      // a close frame is queued or written; no data frame follows it
 	queue        [][]byte  // from queuePool while non-empty or being written; nil when idle
 	pendingMsgs  int       // queued + being written
@@ -259,7 +260,7 @@ func (c *Conn) flushListed() {
 		return
 	}
 	batch := c.queue
-	ctrl := c.ctrl.take()
+	ctrl := c.takeCtrlLocked()
 	if len(batch) == 0 && ctrl == nil {
 		c.writer = false
 		c.qmu.Unlock()
@@ -411,6 +412,17 @@ func (c *Conn) sendControl(op ws.OpCode, payload []byte) bool {
 	if op == ws.OpClose {
 		c.closeSent = true
 	}
+	if op == ws.OpPong {
+		// Only the latest ping is answered (RFC 6455 §5.5.3 allows it): a
+		// peer that sends pings and reads nothing cannot make us hold a
+		// pong per ping while the writer waits on its socket.
+		if c.pongAt > 0 {
+			start := c.pongAt - 1
+			end := start + 2 + int(c.ctrl.b[start+1]&0x7f)
+			c.ctrl.b = append(c.ctrl.b[:start], c.ctrl.b[end:]...)
+		}
+		c.pongAt = len(c.ctrl.b) + 1
+	}
 	c.ctrl.frame(op, payload)
 	kick := c.kickLocked()
 	c.qmu.Unlock()
@@ -418,6 +430,13 @@ func (c *Conn) sendControl(op ws.OpCode, payload []byte) bool {
 		c.hub.flush.schedule(c)
 	}
 	return true
+}
+
+// takeCtrlLocked returns the control frames waiting for the writer and
+// leaves none. c.qmu must be held.
+func (c *Conn) takeCtrlLocked() []byte {
+	c.pongAt = 0
+	return c.ctrl.take()
 }
 
 func (c *Conn) countFrame(p []byte) {
@@ -696,7 +715,7 @@ func (c *Conn) flush() error {
 		}
 		batch := c.queue
 		c.queue, c.carry = nil, nil
-		ctrl := c.ctrl.take()
+		ctrl := c.takeCtrlLocked()
 		afterClose := c.closeSent
 		c.writing = true
 		c.qmu.Unlock()

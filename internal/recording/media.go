@@ -128,10 +128,18 @@ func (s *Service) File(ctx context.Context, id, name string) (string, error) {
 
 // Download writes a recording as a fragmented MP4 to w while ffmpeg remuxes
 // it (stream copy, nothing held in memory). Once bytes have been written an
-// error can only cut the response short.
+// error can only cut the response short; a NotFound (no such recording, or
+// one without a segment) or Unavailable (no ffmpeg slot) error comes before
+// any byte.
 func (s *Service) Download(ctx context.Context, id string, w io.Writer) error {
 	if _, err := s.Get(ctx, id); err != nil {
 		return err
+	}
+	if entries, _ := s.loadEntries(id); len(entries) == 0 {
+		// A broadcast that ended (or a node that was killed) before the
+		// first segment: ffmpeg would fail on the empty playlist after the
+		// answer had begun, cutting it off with nothing said.
+		return fault.New(fault.NotFound, "the recording has no video")
 	}
 	release, err := s.startJob(ctx)
 	if err != nil {

@@ -2,12 +2,15 @@ package recording
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/disk"
+	"github.com/hearth-community/hearth/internal/fault"
 )
 
 // retentionOnce applies retention if this node is the first in the
@@ -123,4 +126,59 @@ func (s *Service) Usage(ctx context.Context) (Usage, error) {
 	}
 	s.mu.Unlock()
 	return u, nil
+}
+
+// leftoverGrace is how old a clip's partial file or scratch directory must
+// be before SweepLeftovers takes it: a cut runs at most 2 minutes, so a
+// younger one may be a cut still under way (this node's or, on a shared
+// disk, another's).
+const leftoverGrace = 10 * time.Minute
+
+// SweepLeftovers removes what clip cuts cut off by a crash left on this
+// node's disk, once older than leftoverGrace: partial MP4s (clips/*.tmp),
+// finished MP4s whose clip was never stored (clips/<id>.mp4 without a row)
+// and the scratch directories of live clips (live-clip-*). Nothing lists
+// or serves them, but they held the disk and counted in Usage for good.
+// It reports how many it removed.
+func (s *Service) SweepLeftovers(ctx context.Context) int {
+	now := s.cfg.Now()
+	old := func(e os.DirEntry) bool {
+		info, err := e.Info()
+		return err == nil && now.Sub(info.ModTime()) > leftoverGrace
+	}
+	removed := 0
+	clips := filepath.Join(s.cfg.Dir, "clips")
+	ents, _ := os.ReadDir(clips)
+	for _, e := range ents {
+		if ctx.Err() != nil {
+			return removed
+		}
+		name := e.Name()
+		if !e.Type().IsRegular() || !old(e) {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(name, ".tmp"):
+		case strings.HasSuffix(name, ".mp4") && validID(strings.TrimSuffix(name, ".mp4")):
+			if _, err := s.st.Clip(ctx, strings.TrimSuffix(name, ".mp4")); !errors.Is(err, fault.NotFound) {
+				continue // a clip's file, or the store cannot tell
+			}
+		default:
+			continue
+		}
+		if os.Remove(filepath.Join(clips, name)) == nil {
+			removed++
+		}
+	}
+	ents, _ = os.ReadDir(s.cfg.Dir)
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "live-clip-") && old(e) &&
+			os.RemoveAll(filepath.Join(s.cfg.Dir, e.Name())) == nil {
+			removed++
+		}
+	}
+	if removed > 0 {
+		s.log.Info("recording: removed what interrupted clip cuts left", "files", removed)
+	}
+	return removed
 }

@@ -159,8 +159,9 @@ func (s *Service) notify(e Event) {
 	}
 }
 
-// Run closes lost recordings, then renews this node's leases and applies
-// retention (once per cluster per period) until ctx ends.
+// Run closes lost recordings, then renews this node's leases, applies
+// retention (once per cluster per period) and removes what interrupted
+// clip cuts left (SweepLeftovers) until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	s.Recover(ctx)
 	lease := time.NewTicker(s.cfg.Lease / 3)
@@ -168,6 +169,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer lease.Stop()
 	defer ret.Stop()
 	s.retentionOnce(ctx)
+	s.SweepLeftovers(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -179,6 +181,7 @@ func (s *Service) Run(ctx context.Context) error {
 			s.Recover(ctx)
 		case <-ret.C:
 			s.retentionOnce(ctx)
+			s.SweepLeftovers(ctx)
 		}
 	}
 }

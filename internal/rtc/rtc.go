@@ -36,6 +36,11 @@ type Config struct {
 	// TCPAddr is the host:port of the ICE-TCP listener (RFC 6544 passive
 	// candidates). Empty: no ICE-TCP.
 	TCPAddr string
+	// MaxTCPConns and MaxTCPConnsPerAddr bound the ICE-TCP connections open
+	// at once, in all and from one address (an IPv6 /64); a connection past
+	// either is closed at once. Zero: DefaultMaxTCPConns,
+	// DefaultMaxTCPConnsPerAddr.
+	MaxTCPConns, MaxTCPConnsPerAddr int
 	// PublicIPs replace the host candidates' addresses (a server behind
 	// 1:1 NAT, or a container). Empty: the interfaces' own addresses.
 	PublicIPs []netip.Addr
@@ -106,8 +111,14 @@ func New(cfg Config, log *slog.Logger) (*Plane, error) {
 			_ = p.Close()
 			return nil, fmt.Errorf("rtc: listen TCP %q: %w", cfg.TCPAddr, err)
 		}
-		p.tcp = tcp
-		p.tcpMux = webrtc.NewICETCPMux(logs.NewLogger("ice-tcp"), tcp, 64)
+		if cfg.MaxTCPConns <= 0 {
+			cfg.MaxTCPConns = DefaultMaxTCPConns
+		}
+		if cfg.MaxTCPConnsPerAddr <= 0 {
+			cfg.MaxTCPConnsPerAddr = DefaultMaxTCPConnsPerAddr
+		}
+		p.tcp = newLimitListener(tcp, cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr)
+		p.tcpMux = webrtc.NewICETCPMux(logs.NewLogger("ice-tcp"), p.tcp, 64)
 		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}
 

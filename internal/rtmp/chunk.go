@@ -225,9 +225,6 @@ func (c *ChunkReader) readChunk() (*Message, error) {
 	if st.length > MaxMessageSize {
 		return nil, fmt.Errorf("%w: message of %d bytes exceeds the %d limit", ErrProtocol, st.length, MaxMessageSize)
 	}
-	if newMessage && st.length > 0 {
-		st.buf = make([]byte, 0, st.length)
-	}
 	n := st.length - uint32(len(st.buf))
 	if n > c.chunkSize {
 		n = c.chunkSize
@@ -235,12 +232,21 @@ func (c *ChunkReader) readChunk() (*Message, error) {
 	if c.buffered+int(n) > maxBuffered {
 		return nil, fmt.Errorf("%w: too much partial data buffered", ErrProtocol)
 	}
-	start := len(st.buf)
-	st.buf = st.buf[:start+int(n)]
-	if err := c.read(st.buf[start:]); err != nil {
-		return nil, err
+	// The buffer grows with what arrives, a piece at a time: a header's
+	// length (up to MaxMessageSize) and a chunk size (up to MaxChunkSize)
+	// are only the peer's word, and reserving them up front let a few bytes
+	// of headers hold 64 × 8 MiB.
+	for left := int(n); left > 0; {
+		k := min(left, readPiece)
+		st.buf = growMessage(st.buf, k, int(st.length))
+		start := len(st.buf)
+		st.buf = st.buf[:start+k]
+		if err := c.read(st.buf[start:]); err != nil {
+			return nil, err
+		}
+		c.buffered += k
+		left -= k
 	}
-	c.buffered += int(n)
 	if uint32(len(st.buf)) < st.length {
 		return nil, nil
 	}
@@ -248,6 +254,22 @@ func (c *ChunkReader) readChunk() (*Message, error) {
 	m := &Message{CSID: csid, Type: st.typ, StreamID: st.streamID, Timestamp: st.timestamp, Payload: st.buf}
 	st.buf = nil
 	return m, nil
+}
+
+// readPiece is the most a message buffer grows by before the bytes for
+// it have arrived.
+const readPiece = 64 << 10
+
+// growMessage makes room in buf for k more bytes of a message of length
+// bytes: its capacity doubles, up to the message's length, so a message
+// is copied at most about once more as it grows.
+func growMessage(buf []byte, k, length int) []byte {
+	if cap(buf)-len(buf) >= k {
+		return buf
+	}
+	nb := make([]byte, len(buf), min(length, max(2*cap(buf), len(buf)+k)))
+	copy(nb, buf)
+	return nb
 }
 
 func be24(b []byte) uint32 { return uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2]) }

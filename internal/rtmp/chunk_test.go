@@ -264,3 +264,32 @@ func BenchmarkChunkReader(b *testing.B) {
 		}
 	}
 }
+
+// TestChunkReaderReservesOnlyWhatArrives shows that a message's declared
+// length reserves nothing: 64 chunk streams each announcing a message of
+// MaxMessageSize and sending one chunk used to make the reader allocate
+// 64 × 8 MiB for a few kilobytes of input. What it holds now follows the
+// bytes that arrived.
+func TestChunkReaderReservesOnlyWhatArrives(t *testing.T) {
+	t.Parallel()
+	var c chunks
+	for csid := uint32(4); csid < 4+maxChunkStreams; csid++ {
+		c.fmt0(csid, 0, MaxMessageSize, TypeVideo, 1).fill(DefaultChunkSize, 0)
+	}
+	r := NewChunkReader(bytes.NewReader(c.b))
+	for {
+		if _, err := r.ReadMessage(); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	held := 0
+	for _, st := range r.streams {
+		held += cap(st.buf)
+	}
+	if limit := 2 * len(c.b); held > limit {
+		t.Fatalf("%d bytes of input reserved %d bytes of message buffers; want at most %d", len(c.b), held, limit)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
 )
@@ -57,6 +58,7 @@ func OpenEmojiDir(dir string) (*EmojiDir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stagechat: emoji dir: %w", err)
 	}
+	RemoveTemps(r, time.Now().Add(time.Second)) // writes a crash cut off
 	return &EmojiDir{root: r}, nil
 }
 
@@ -151,14 +153,9 @@ func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
 	if _, err := cleanName(file); err != nil {
 		return Emoji{}, err
 	}
-	f, err := d.root.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return Emoji{}, fmt.Errorf("stagechat: write emoji: %w", err)
-	}
-	_, werr := f.Write(data)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
+	// Never written in place: a crash mid-write would leave a cut image
+	// listed and served as the emoji.
+	werr := WriteFileAtomic(d.root, file, data)
 	d.invalidate()
 	if werr != nil {
 		return Emoji{}, fmt.Errorf("stagechat: write emoji: %w", werr)

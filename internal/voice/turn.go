@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/pion/turn/v5"
@@ -46,7 +47,23 @@ type TURNConfig struct {
 	// Reached. 0: 64 (a voice channel in a full mesh needs one or two per
 	// peer).
 	MaxAllocations int
+	// MaxTCPConnsPerAddr bounds the TCP connections one address (an IPv6
+	// /64) holds open on the TURN port; more are closed as they arrive. 0:
+	// DefaultTURNTCPConnsPerAddr.
+	MaxTCPConnsPerAddr int
 }
+
+// Bounds on the TURN port's TCP side, where a connection needs no
+// credentials to be held (pion/turn sets no deadline of its own): at most
+// DefaultTURNTCPConnsPerAddr per address (a crowd behind one NAT, each a
+// connection per relayed peer), TURNTCPConns in all, each closed after
+// TURNTCPIdle without a byte (a live allocation carries ICE consent checks
+// every few seconds, and a refresh within its lifetime).
+const (
+	DefaultTURNTCPConnsPerAddr = 256
+	TURNTCPConns               = 4096
+	TURNTCPIdle                = 2 * time.Minute
+)
 
 // TURN is a running TURN server (pion/turn) with UDP and TCP listeners,
 // which it closes on Close.
@@ -86,6 +103,10 @@ func StartTURN(ctx context.Context, cfg TURNConfig, log *slog.Logger) (*TURN, er
 	if err != nil {
 		return nil, err
 	}
+	if cfg.MaxTCPConnsPerAddr <= 0 {
+		cfg.MaxTCPConnsPerAddr = DefaultTURNTCPConnsPerAddr
+	}
+	tcp = rtc.LimitListener(tcp, TURNTCPConns, cfg.MaxTCPConnsPerAddr, TURNTCPIdle)
 	logs := rtc.LoggerFactory(log)
 	permit := func(_ net.Addr, peer net.IP) bool {
 		a, ok := netip.AddrFromSlice(peer)

@@ -3,9 +3,12 @@ package voice_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +211,36 @@ func TestStartTURNRejects(t *testing.T) {
 	defer s.Close()
 	if s.Addr().Addr().String() != "203.0.113.7" {
 		t.Fatalf("advertised %s", s.Addr())
+	}
+}
+
+// TestTURNTCPConnectionsBounded shows the TURN port's TCP side bounds what
+// one address holds: pion/turn keeps a TCP connection that never
+// authenticates for good, so with one allowed per address a second from
+// loopback is closed at once while the first stays open.
+func TestTURNTCPConnectionsBounded(t *testing.T) {
+	t.Parallel()
+	srv, err := voice.StartTURN(context.Background(), voice.TURNConfig{Listen: "127.0.0.1:0", Secret: secret, MaxTCPConnsPerAddr: 1},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	first, second := dial(), dial()
+	_ = second.SetReadDeadline(time.Now().Add(hangGuard))
+	if _, err := second.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("a second TCP connection from one address: read %v, want it closed", err)
+	}
+	_ = first.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	if _, err := first.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the first connection was closed too: %v", err)
 	}
 }

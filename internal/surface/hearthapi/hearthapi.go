@@ -339,9 +339,10 @@ func (s *Surface) sendDownload(w http.ResponseWriter, r *http.Request, rec *reco
 	// Streamed while ffmpeg remuxes: once bytes are out an error can only
 	// cut the response short.
 	if err := s.d.Recordings.Download(r.Context(), rec.ID, w); err != nil && r.Context().Err() == nil {
-		if fault.KindOf(err) == fault.Unavailable {
-			// Every remux slot stayed taken: refused before a byte was
-			// sent, so the answer can still say so (503, Retry-After).
+		if k := fault.KindOf(err); k == fault.Unavailable || k == fault.NotFound {
+			// Every remux slot stayed taken (503, Retry-After), or the
+			// recording has no segment (404): refused before a byte was
+			// sent, so the answer can still say so.
 			for _, h := range []string{"Content-Type", "Content-Disposition", "X-Content-Type-Options"} {
 				w.Header().Del(h)
 			}

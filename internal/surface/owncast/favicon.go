@@ -97,13 +97,8 @@ func (s *Surface) setFavicon(w http.ResponseWriter, r *http.Request) {
 		writeResult(w, http.StatusBadRequest, false, "favicon must be PNG or ICO format")
 		return
 	}
-	dir := filepath.Join(s.d.Chats.DataDir, logoDir)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		writeError(w, err)
-		return
-	}
 	name := "favicon" + ext
-	if err := os.WriteFile(filepath.Join(dir, name), data, 0o640); err != nil {
+	if err := s.writeLogoFile(name, data); err != nil {
 		writeError(w, err)
 		return
 	}

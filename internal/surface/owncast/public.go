@@ -333,13 +333,8 @@ func (s *Surface) setLogo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	dir := filepath.Join(s.d.Chats.DataDir, logoDir)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		writeError(w, err)
-		return
-	}
 	name := "logo" + ext
-	if err := os.WriteFile(filepath.Join(dir, name), data, 0o640); err != nil {
+	if err := s.writeLogoFile(name, data); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -348,6 +343,24 @@ func (s *Surface) setLogo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeResult(w, http.StatusOK, true, "changed")
+}
+
+// writeLogoFile stores the logo or the favicon under the logo directory,
+// never in place: a crash mid-write would leave a cut image served as the
+// logo. Temporary files an earlier crash left (older than an hour, so no
+// write under way) are removed first.
+func (s *Surface) writeLogoFile(name string, data []byte) error {
+	dir := filepath.Join(s.d.Chats.DataDir, logoDir)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = root.Close() }()
+	stagechat.RemoveTemps(root, time.Now().Add(-time.Hour))
+	return stagechat.WriteFileAtomic(root, name, data)
 }
 
 // handleLogo is GET /logo: the uploaded logo or a generated default.

@@ -1,0 +1,92 @@
+package recording_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/recording"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestSweepLeftovers: a node killed while it cut clips leaves a partial
+// MP4 (clips/<id>.mp4.tmp), an MP4 whose clip row was never written and a
+// live clip's scratch directory. Nothing served them, but they held the
+// disk and counted in the admin's usage for good. Once older than a cut
+// can run they are removed; stored clips, recordings and files still
+// being written stay. The crash state is written directly.
+func TestSweepLeftovers(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	db := storetest.OpenSQLite(t)
+	dir := t.TempDir()
+	svc, err := recording.New(recording.Config{Dir: dir, Now: func() time.Time { return now }}, db.Recordings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const (
+		kept    = "0190c4e0-0000-7000-8000-000000000001"
+		orphan  = "0190c4e0-0000-7000-8000-000000000002"
+		partial = "0190c4e0-0000-7000-8000-000000000003"
+		young   = "0190c4e0-0000-7000-8000-000000000004"
+		rec     = "0190c4e0-0000-7000-8000-000000000005"
+	)
+	if err := db.Recordings().CreateClip(ctx, &recording.Clip{ID: kept, StageID: "s1", Duration: time.Second, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	write := func(rel string, age time.Duration) {
+		t.Helper()
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, make([]byte, 1000), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		at := now.Add(-age)
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(filepath.Dir(p), at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("clips/"+kept+".mp4", time.Hour)
+	write("clips/"+orphan+".mp4", time.Hour)          // renamed, killed before the row
+	write("clips/"+partial+".mp4.tmp", time.Hour)     // ffmpeg cut off
+	write("clips/"+young+".mp4.tmp", time.Minute)     // a cut under way
+	write("live-clip-123456/seg-00000.ts", time.Hour) // a live clip's scratch
+	write(rec+"/seg-00000.ts", time.Hour)             // a recording's files
+	before, err := svc.Usage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := svc.SweepLeftovers(ctx); n != 3 {
+		t.Errorf("removed %d, want 3", n)
+	}
+	var left []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			left = append(left, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	slices.Sort(left)
+	want := []string{rec + "/seg-00000.ts", "clips/" + kept + ".mp4", "clips/" + young + ".mp4.tmp"}
+	slices.Sort(want)
+	if !slices.Equal(left, want) {
+		t.Fatalf("left %v, want %v", left, want)
+	}
+	after, err := svc.Usage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.UsedBytes-after.UsedBytes != 2000 {
+		t.Errorf("usage %d -> %d: the leftovers' 2000 bytes should be gone", before.UsedBytes, after.UsedBytes)
+	}
+}
