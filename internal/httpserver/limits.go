@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 // DefaultBodyReadTimeout is how long one read of a request body may wait
@@ -18,7 +20,10 @@ const DefaultBodyReadTimeout = 30 * time.Second
 // once it is hijacked (a WebSocket upgrade: each surface bounds its own
 // sockets, and an idle one costs a few KiB, see docs/performance.md), and
 // loopback is not bounded (a reverse proxy or load tool on the same host
-// without --trust-proxy: every connection would share one address).
+// without --trust-proxy: every connection would share one address). An
+// IPv6 client counts by its /64, as the rate limits do: one subscriber
+// normally holds the whole prefix and could otherwise open max connections
+// from each of its addresses.
 type ipLimitListener struct {
 	net.Listener
 	max   int
@@ -50,7 +55,7 @@ func (l *ipLimitListener) Accept() (net.Conn, error) {
 		if a, ok := c.RemoteAddr().(*net.TCPAddr); ok && !l.bounded(a.IP) {
 			return c, nil
 		}
-		ip := remoteIP(c)
+		ip := ratelimit.AddrKey(remoteIP(c))
 		l.mu.Lock()
 		if l.perIP[ip] >= l.max {
 			l.mu.Unlock()
@@ -75,11 +80,11 @@ func (l *ipLimitListener) release(ip string) {
 	}
 }
 
-// open is how many connections ip holds (tests).
+// open is how many connections ip's address (or /64) holds (tests).
 func (l *ipLimitListener) open(ip string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.perIP[ip]
+	return l.perIP[ratelimit.AddrKey(ip)]
 }
 
 // stopCounting releases a hijacked connection's place in its address's

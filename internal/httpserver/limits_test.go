@@ -218,3 +218,56 @@ func TestSlowBody(t *testing.T) {
 		t.Fatalf("slow handler with a prompt client: %d", res.StatusCode)
 	}
 }
+
+// fakeListener hands out one end of a pipe per queued remote address.
+type fakeListener struct {
+	addrs chan net.Addr
+}
+
+func (f *fakeListener) Accept() (net.Conn, error) {
+	a, ok := <-f.addrs
+	if !ok {
+		return nil, net.ErrClosed
+	}
+	c, peer := net.Pipe()
+	go func() { _, _ = io.Copy(io.Discard, peer) }()
+	return remoteConn{Conn: c, remote: a}, nil
+}
+func (f *fakeListener) Close() error   { return nil }
+func (f *fakeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv6loopback} }
+
+type remoteConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c remoteConn) RemoteAddr() net.Addr { return c.remote }
+
+// TestConnsPerIPCountsIPv6Prefix: the addresses of one IPv6 /64 share one
+// count, so a client cannot multiply the bound by rotating through its
+// prefix; another /64 and an IPv4 client keep their own.
+func TestConnsPerIPCountsIPv6Prefix(t *testing.T) {
+	t.Parallel()
+	fl := &fakeListener{addrs: make(chan net.Addr, 8)}
+	l := newIPLimitListener(fl, 2, true)
+	for _, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3", "2001:db8:1:3::1", "192.0.2.7"} {
+		fl.addrs <- &net.TCPAddr{IP: net.ParseIP(ip), Port: 40000}
+	}
+	close(fl.addrs)
+	var got []string
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+		got = append(got, c.RemoteAddr().String())
+	}
+	want := []string{"[2001:db8:1:2::1]:40000", "[2001:db8:1:2::2]:40000", "[2001:db8:1:3::1]:40000", "192.0.2.7:40000"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("accepted %v, want %v (the third address of 2001:db8:1:2::/64 refused)", got, want)
+	}
+	if n := l.open("2001:db8:1:2:abcd::9"); n != 2 {
+		t.Errorf("2001:db8:1:2::/64 counted %d, want 2", n)
+	}
+}
