@@ -330,8 +330,10 @@ func (s *Surface) pin(pinned bool) func(http.ResponseWriter, *http.Request, *ide
 			return
 		}
 		if m.Pinned == pinned {
+			// As Together: a pin of a pinned message is an idempotent 204
+			// with no event; an unpin of one not pinned is a 404.
 			if pinned {
-				s.fail(w, fault.New(fault.Conflict, "Message is already pinned"))
+				noContent(w)
 			} else {
 				s.fail(w, fault.New(fault.NotFound, "Message is not pinned"))
 			}
