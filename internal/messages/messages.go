@@ -202,7 +202,9 @@ type Store interface {
 	EditMessage(ctx context.Context, id, body, searchText string, at time.Time, mentions *Mentions) error
 	DeleteMessage(ctx context.Context, id string) error
 	SetHidden(ctx context.Context, ids []string, hidden bool) ([]string, error)
-	SetPinned(ctx context.Context, id string, pinned bool, by *string, at time.Time) error
+	// SetPinned refuses a new pin with ErrTooManyPins when the message's
+	// conversation already holds max pinned messages.
+	SetPinned(ctx context.Context, id string, pinned bool, by *string, at time.Time, max int) error
 	PinnedMessages(ctx context.Context, conversationID string) ([]*Message, error)
 	// AddReaction/RemoveReaction report whether anything changed.
 	// AddReaction records a reaction; false when it already existed,

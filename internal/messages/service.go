@@ -33,6 +33,13 @@ const MaxEmoji = 64
 // distinct "emoji" onto a message that every viewer then loads.
 const MaxReactionKinds = 20
 
+// MaxPins is how many pinned messages one conversation may hold (Discord's
+// bound; Together has none, and lists every pin in one answer).
+const MaxPins = 250
+
+// ErrTooManyPins refuses a pin past MaxPins.
+var ErrTooManyPins = fault.Newf(fault.Invalid, "Maximum number of pins reached (%d)", MaxPins)
+
 // ErrReactionKinds refuses a reaction past MaxReactionKinds.
 var ErrReactionKinds = fault.Newf(fault.Invalid, "Maximum number of reactions reached (%d)", MaxReactionKinds)
 
@@ -315,7 +322,7 @@ func (s *Service) Pin(ctx context.Context, id, by string, pinned bool) (*Message
 	if pinned {
 		byp = &by
 	}
-	if err := s.st.SetPinned(ctx, id, pinned, byp, s.now().UTC()); err != nil {
+	if err := s.st.SetPinned(ctx, id, pinned, byp, s.now().UTC(), MaxPins); err != nil {
 		if errors.Is(err, fault.NotFound) {
 			return nil, fault.New(fault.NotFound, "Message not found")
 		}

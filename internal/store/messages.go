@@ -246,18 +246,46 @@ func (s *Messages) SetHidden(ctx context.Context, ids []string, hidden bool) ([]
 	return changed, err
 }
 
-// SetPinned pins or unpins a live message.
-func (s *Messages) SetPinned(ctx context.Context, id string, pinned bool, by *string, at time.Time) error {
-	var when sql.NullInt64
-	if pinned {
-		when = sql.NullInt64{Int64: Micros(at), Valid: true}
+// SetPinned pins or unpins a live message. A pin of a message not yet
+// pinned is refused with messages.ErrTooManyPins when its conversation
+// already holds max pinned messages (PostgreSQL takes a lock on the
+// conversation first, so concurrent pins cannot pass the bound together).
+func (s *Messages) SetPinned(ctx context.Context, id string, pinned bool, by *string, at time.Time, max int) error {
+	if !pinned {
+		res, err := s.db.ExecContext(ctx, `UPDATE messages SET pinned=FALSE, pinned_by=NULL, pinned_at=NULL WHERE id=$1 AND NOT deleted`, id)
+		if err != nil {
+			return err
+		}
+		return expectOne(res)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE messages SET pinned=$2, pinned_by=$3, pinned_at=$4 WHERE id=$1 AND NOT deleted`,
-		id, pinned, nullString(by), when)
-	if err != nil {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		var conv string
+		var was bool
+		err := tx.QueryRowContext(ctx, `SELECT conversation_id, pinned FROM messages WHERE id=$1 AND NOT deleted`, id).Scan(&conv, &was)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fault.NotFound
+		}
+		if err != nil {
+			return err
+		}
+		if !was {
+			if s.db.Engine == Postgres {
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('pins:' || $1))`, conv); err != nil {
+					return err
+				}
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE conversation_id=$1 AND pinned AND NOT deleted`, conv).Scan(&n); err != nil {
+				return err
+			}
+			if n >= max {
+				return messages.ErrTooManyPins
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE messages SET pinned=TRUE, pinned_by=$2, pinned_at=$3 WHERE id=$1`,
+			id, nullString(by), sql.NullInt64{Int64: Micros(at), Valid: true})
 		return err
-	}
-	return expectOne(res)
+	})
 }
 
 // PinnedMessages lists pinned live messages, most recently pinned first.

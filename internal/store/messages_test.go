@@ -372,3 +372,67 @@ func TestReactionKindsBoundedConcurrently(t *testing.T) {
 		})
 	}
 }
+
+// TestPinsBounded: a conversation holds at most max pinned messages, on
+// every engine and when pins arrive all at once; a re-pin, an unpin and a
+// deleted pin behave as the bound expects.
+func TestPinsBounded(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			svc, _ := newMessageService(t, db)
+			ann := newAccount(t, db, "ann")
+			st := db.Messages()
+			post := func(conv string, n int) []*messages.Message {
+				var out []*messages.Message
+				for i := range n {
+					m, err := svc.Post(ctx, messages.PostInput{ConversationID: conv, Kind: messages.KindChannel, AuthorID: ann, Body: fmt.Sprintf("m%d", i)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, m)
+				}
+				return out
+			}
+			const max = 3
+			pin := func(m *messages.Message) error { return st.SetPinned(ctx, m.ID, true, &ann, time.Now(), max) }
+			conv := identity.NewID()
+			ms := post(conv, 6)
+			for _, m := range ms[:max] {
+				if err := pin(m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := pin(ms[max]); !errors.Is(err, messages.ErrTooManyPins) {
+				t.Fatalf("a pin past the bound: %v, want ErrTooManyPins", err)
+			}
+			if err := pin(ms[0]); err != nil {
+				t.Fatalf("re-pinning a pinned message at the bound: %v", err)
+			}
+			if err := st.SetPinned(ctx, ms[1].ID, false, nil, time.Now(), max); err != nil {
+				t.Fatal(err)
+			}
+			if err := pin(ms[max]); err != nil {
+				t.Fatalf("a pin once one was unpinned: %v", err)
+			}
+			if _, err := svc.Delete(ctx, ms[2].ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := pin(ms[max+1]); err != nil {
+				t.Fatalf("a pin once a pinned message was deleted: %v", err)
+			}
+			if err := pin(&messages.Message{ID: identity.NewID()}); !errors.Is(err, fault.NotFound) {
+				t.Errorf("pinning a missing message: %v, want not found", err)
+			}
+			// Another conversation has its own bound; all at once, it holds.
+			many := post(identity.NewID(), 4*max)
+			atOnce(t, "pins", len(many), func(i int) error { return pin(many[i]) }, messages.ErrTooManyPins)
+			if pins, err := svc.Pinned(ctx, many[0].ConversationID); err != nil || len(pins) != max {
+				t.Fatalf("pins after %d at once = %d %v, want %d", len(many), len(pins), err, max)
+			}
+		})
+	}
+}
