@@ -46,6 +46,18 @@ func TestDownloadsShareBoundedJobSlots(t *testing.T) {
 	if err := db.Recordings().CreateRecording(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
+	// One segment on disk: a recording without one is refused before any
+	// ffmpeg starts.
+	recDir := filepath.Join(dir, "recordings", rec.ID)
+	if err := os.MkdirAll(recDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(recDir, recording.PlaylistName), []byte("#EXTM3U\n#EXTINF:2.0,\nseg-00000.ts\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(recDir, "seg-00000.ts"), []byte("not really a segment"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	first := make(chan error, 1)
 	go func() { first <- rs.Download(ctx, rec.ID, io.Discard) }()
 	waitFor(t, "the first download's ffmpeg to start", func() bool { return started() == 1 })
