@@ -565,6 +565,9 @@ func (s *Service) Claim(ctx context.Context, r *Room, a Actor) error {
 	if r.channel != "" {
 		return errChannelManaged("ownership")
 	}
+	if r.banned(a) {
+		return ErrBanned
+	}
 	if r.ownerID != "" {
 		return BadArgument("claim", "Room already has an owner.")
 	}
@@ -598,6 +601,9 @@ func (s *Service) Kick(ctx context.Context, r *Room, a Actor, clientID string, b
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.banned(a) {
+		return ErrBanned
+	}
 	why := CloseKicked
 	if ban {
 		why = CloseBanned
