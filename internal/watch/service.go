@@ -498,6 +498,11 @@ func (s *Service) handleResolved(ctx context.Context, r *Room, a Actor, clientID
 	if err := s.authorize(ctx, r, a); err != nil {
 		return err
 	}
+	if req.Type == ReqChat {
+		if err := s.maySend(ctx, r, a); err != nil {
+			return err
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.handle(a, clientID, req, videos); err != nil {
