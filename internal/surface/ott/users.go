@@ -404,9 +404,10 @@ func (s *Surface) handlePatchAccount(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if body.NewPassword != nil {
-		// SetPassword signs out the account's Hearth sessions elsewhere;
-		// this OTT token stays signed in, as on OpenTogetherTube.
-		if err := s.d.Identity.SetPassword(ctx, p.account.ID, *body.NewPassword); err != nil {
+		// SetPassword signs out every session of the account, Hearth's and
+		// every OTT token signed in to it; this OTT token stays signed in,
+		// as on OpenTogetherTube.
+		if err := s.d.Identity.SetPasswordKeeping(ctx, p.account.ID, *body.NewPassword, p.sess.TokenHash); err != nil {
 			s.writeError(w, err)
 			return
 		}
