@@ -237,3 +237,15 @@ func TestPasswordChangeSignsOutOtherTokens(t *testing.T) {
 		t.Fatal("a disabled account's token is still signed in")
 	}
 }
+
+// TestLogoutWithTheAPIKeyAlone: the admin apikey lets a request through the
+// token check without a token; logging out then has no session and answers
+// OTT's "Not logged in." 400, not a server error.
+func TestLogoutWithTheAPIKeyAlone(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	r := h.do("POST", "/api/user/logout", "", nil, "apikey", testAPIKey)
+	if e, _ := r.body["error"].(map[string]any); r.status != 400 || e["message"] != "Not logged in." {
+		t.Fatalf("logout with the apikey and no token: %d %s", r.status, r.raw)
+	}
+}

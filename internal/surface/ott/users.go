@@ -203,7 +203,7 @@ func userShape(a *identity.Account) map[string]any {
 // again, under a new random name.
 func (s *Surface) handleLogout(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
-	if !p.loggedIn() {
+	if p == nil || !p.loggedIn() { // nil: the admin apikey without a token
 		messageOnly(w, http.StatusBadRequest, "Not logged in.")
 		return
 	}
