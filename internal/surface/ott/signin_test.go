@@ -238,14 +238,25 @@ func TestPasswordChangeSignsOutOtherTokens(t *testing.T) {
 	}
 }
 
-// TestLogoutWithTheAPIKeyAlone: the admin apikey lets a request through the
-// token check without a token; logging out then has no session and answers
-// OTT's "Not logged in." 400, not a server error.
-func TestLogoutWithTheAPIKeyAlone(t *testing.T) {
+// TestSessionRoutesWithTheAPIKeyAlone: the admin apikey lets a request
+// through the token check without a token; the routes that act on the
+// caller's session then have none and answer MissingToken (400), not a
+// server error.
+func TestSessionRoutesWithTheAPIKeyAlone(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, opts{})
-	r := h.do("POST", "/api/user/logout", "", nil, "apikey", testAPIKey)
-	if e, _ := r.body["error"].(map[string]any); r.status != 400 || e["message"] != "Not logged in." {
-		t.Fatalf("logout with the apikey and no token: %d %s", r.status, r.raw)
+	for _, c := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/api/user/logout", nil},
+		{"/api/user", map[string]any{"username": "someone"}},
+		{"/api/user/login", map[string]any{"user": "nobody", "password": "Passw0rdLong"}},
+		{"/api/user/register", map[string]any{"username": "keyonly", "password": "Passw0rdLong"}},
+	} {
+		r := h.do("POST", c.path, "", c.body, "apikey", testAPIKey)
+		if r.status != 400 || r.errName() != "MissingToken" {
+			t.Errorf("%s with the apikey and no token: %d %s", c.path, r.status, r.raw)
+		}
 	}
 }
