@@ -9,6 +9,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/store/storetest"
@@ -121,5 +122,100 @@ func TestWatchChannelAccessCache(t *testing.T) {
 	waitFor(community.EvMemberBanned)
 	if can() {
 		t.Fatal("a ban is not seen")
+	}
+}
+
+// TestWatchChannelChatFollowsSendMessages: chat in a watch channel's room
+// follows the community's rule for posting in the channel, with the real
+// community service: a member denied SEND_MESSAGES by an override, or timed
+// out, may not chat there, and may again once the override goes; the cache
+// sees each change through the community event.
+func TestWatchChannelChatFollowsSendMessages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.OpenSQLite(t)
+	b := bus.NewLocal()
+	t.Cleanup(func() { _ = b.Close() })
+	a := &App{Bus: b, Log: slog.New(slog.DiscardHandler)}
+	a.startLife(ctx)
+	t.Cleanup(func() { _ = a.Close() })
+	msgs, err := messages.New(db.Messages(), b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comm, err := community.New(db.Community(), b, msgs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := watch.New(watch.Config{}, db.Watch(), b, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := watch.NewCommunityChannels(w, comm, a.Log)
+	w.SetChannels(l)
+	handled := make(chan string, 16)
+	if err := a.onCommunityEvents("test", func(ctx context.Context, e *community.Event) {
+		l.OnCommunityEvent(ctx, e)
+		handled <- e.Type
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(typ string) {
+		t.Helper()
+		for got := range handled {
+			if got == typ {
+				return
+			}
+		}
+	}
+	now := time.Now().UTC()
+	ids := map[string]string{}
+	for _, n := range []string{"owner", "alice"} {
+		acct := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: n, CreatedAt: now, UpdatedAt: now}
+		if err := db.Identity().CreateAccount(ctx, acct); err != nil {
+			t.Fatal(err)
+		}
+		ids[n] = acct.ID
+	}
+	c, err := comm.Create(ctx, ids["owner"], community.CreateInput{Name: "w", IsPublic: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "films"
+	ch, err := comm.CreateChannel(ctx, ids["owner"], c.ID, community.ChannelInput{Name: &name, Kind: community.KindWatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := comm.Join(ctx, ids["alice"], c.ID); err != nil {
+		t.Fatal(err)
+	}
+	alice := ids["alice"]
+	if err := l.MaySend(ctx, alice, ch.ID); err != nil {
+		t.Fatalf("a member may not chat: %v", err)
+	}
+	o, err := comm.SetOverride(ctx, ids["owner"], ch.ID, &community.Override{AccountID: &alice, Deny: community.PermSendMessages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(community.EvOverrideUpdated)
+	if err := l.MaySend(ctx, alice, ch.ID); fault.KindOf(err) != fault.Forbidden {
+		t.Fatalf("denied SEND_MESSAGES: %v, want Forbidden", err)
+	}
+	if ok, err := l.CanViewChannel(ctx, alice, ch.ID); err != nil || !ok {
+		t.Fatalf("denying SEND_MESSAGES hid the room: %v %v", ok, err)
+	}
+	if err := comm.DeleteOverride(ctx, ids["owner"], ch.ID, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(community.EvOverrideDeleted)
+	if err := l.MaySend(ctx, alice, ch.ID); err != nil {
+		t.Fatalf("after the override went: %v", err)
+	}
+	if err := comm.Timeout(ctx, ids["owner"], c.ID, alice, time.Hour, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(community.EvMemberTimeout)
+	if err := l.MaySend(ctx, alice, ch.ID); fault.KindOf(err) != fault.Forbidden {
+		t.Fatalf("timed out: %v, want Forbidden", err)
 	}
 }

@@ -92,6 +92,12 @@ func (a *App) voiceSFU(access voice.Access) *voice.SFU {
 		a.Log.Error("voice SFU: cluster", "err", err)
 		return nil
 	}
+	// A ban, kick or leave, or a role or override change, takes those who
+	// may no longer be in a call out of it, on the node running the room.
+	if err := a.onCommunityEvents("voice SFU", s.OnCommunityEvent); err != nil {
+		a.Log.Error("voice SFU: community events", "err", err)
+		return nil
+	}
 	a.runners = append(a.runners, s.Run)
 	a.closers = append(a.closers, func() error { s.Close(); return nil })
 	return s

@@ -133,7 +133,10 @@ type Store interface {
 	// whether the swap happened (compare-and-set).
 	RotateSession(ctx context.Context, id, oldHash, newHash string, now, expires time.Time) (bool, error)
 	RevokeSession(ctx context.Context, id string, now time.Time) error
-	RevokeAccountSessions(ctx context.Context, accountID string, now time.Time) error
+	// RevokeAccountSessions revokes the account's sessions and signs out
+	// the OpenTogetherTube tokens signed in to it, but the one whose hash
+	// is keepOTT ("": none).
+	RevokeAccountSessions(ctx context.Context, accountID string, now time.Time, keepOTT string) error
 
 	CreateToken(ctx context.Context, t *Token) error
 	TokenByHash(ctx context.Context, hash string) (*Token, error)

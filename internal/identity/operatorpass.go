@@ -27,7 +27,7 @@ func (s *Service) SetOperatorPassword(ctx context.Context, accountID, password s
 	if err := s.UpdateAccount(ctx, a); err != nil {
 		return err
 	}
-	if err := s.st.RevokeAccountSessions(ctx, accountID, s.now()); err != nil {
+	if err := s.st.RevokeAccountSessions(ctx, accountID, s.now(), ""); err != nil {
 		return err
 	}
 	s.announce(ctx, Revoked{AccountID: accountID})

@@ -327,8 +327,16 @@ func (s *Service) Login(ctx context.Context, login, password, userAgent, addr st
 	return a, t, nil
 }
 
-// SetPassword replaces an account's password and signs out its sessions.
+// SetPassword replaces an account's password and signs out its sessions,
+// OpenTogetherTube tokens signed in to it included.
 func (s *Service) SetPassword(ctx context.Context, accountID, password string) error {
+	return s.SetPasswordKeeping(ctx, accountID, password, "")
+}
+
+// SetPasswordKeeping is SetPassword made through one OpenTogetherTube token
+// (keepOTT, the hash of the token): that token stays signed in, as on
+// OpenTogetherTube; every other session is signed out.
+func (s *Service) SetPasswordKeeping(ctx context.Context, accountID, password, keepOTT string) error {
 	if n := len(password); n < 8 || n > 128 {
 		return fault.New(fault.Invalid, "password must be 8-128 characters")
 	}
@@ -342,7 +350,7 @@ func (s *Service) SetPassword(ctx context.Context, accountID, password string) e
 	if err := s.UpdateAccount(ctx, a); err != nil {
 		return err
 	}
-	if err := s.st.RevokeAccountSessions(ctx, accountID, s.now()); err != nil {
+	if err := s.st.RevokeAccountSessions(ctx, accountID, s.now(), keepOTT); err != nil {
 		return err
 	}
 	s.announce(ctx, Revoked{AccountID: accountID})
@@ -369,7 +377,7 @@ func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bo
 		return nil, err
 	}
 	if disabled {
-		if err := s.st.RevokeAccountSessions(ctx, accountID, s.now()); err != nil {
+		if err := s.st.RevokeAccountSessions(ctx, accountID, s.now(), ""); err != nil {
 			return nil, err
 		}
 		s.announce(ctx, Revoked{AccountID: accountID})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
@@ -101,6 +102,45 @@ func (c *StageChannels) OnCommunityEvent(ctx context.Context, e *community.Event
 	case community.EvCommunityDeleted:
 		c.forgetViewers()
 		c.Sweep(ctx)
+	}
+	switch e.Type {
+	case community.EvMemberKicked, community.EvMemberBanned, community.EvMemberLeft, community.EvMemberRoleAdded,
+		community.EvMemberRoleRemoved, community.EvRoleUpdated, community.EvRoleDeleted, community.EvOverrideUpdated,
+		community.EvOverrideDeleted, community.EvChannelUpdated, community.EvChannelDeleted, community.EvCommunityDeleted:
+		c.recheckWebRTC(ctx, e.AccountID)
+	}
+}
+
+// webrtcViewers is the live service's WHEP sessions (live.Service).
+type webrtcViewers interface {
+	ViewerSessions() []ViewerSession
+	EndSession(stageID, id string) error
+}
+
+var _ webrtcViewers = (*Service)(nil)
+
+// recheckWebRTC ends the WHEP sessions on this node (of accountID, or of
+// everyone when "") watching a stage channel the viewer may no longer
+// view: a WebRTC session is checked once, when it starts, where HLS asks
+// on every request. The default stage is public and is not rechecked.
+func (c *StageChannels) recheckWebRTC(ctx context.Context, accountID string) {
+	w, ok := c.live.(webrtcViewers)
+	if !ok {
+		return
+	}
+	def := c.live.DefaultStageID()
+	for _, v := range w.ViewerSessions() {
+		if v.StageID == def || (accountID != "" && v.AccountID != accountID) {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := c.viewable(cctx, v.AccountID, v.StageID)
+		cancel()
+		if errors.Is(err, fault.NotFound) {
+			_ = w.EndSession(v.StageID, v.ID)
+		} else if err != nil {
+			c.log.Warn("recheck a WebRTC viewer", "stage", v.StageID, "err", err)
+		}
 	}
 }
 

@@ -19,6 +19,8 @@ type fakeStages struct {
 	stages  map[string]bool
 	binding map[string]string // channel → stage
 	deleted []string
+	viewers []live.ViewerSession // WHEP sessions of signed-in viewers
+	ended   []string
 }
 
 func newFakeStages() *fakeStages {
@@ -87,6 +89,25 @@ func (f *fakeStages) Stages(context.Context) ([]*live.Stage, error) {
 }
 
 func (f *fakeStages) DefaultStageID() string { return f.def }
+
+func (f *fakeStages) ViewerSessions() []live.ViewerSession {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]live.ViewerSession(nil), f.viewers...)
+}
+
+func (f *fakeStages) EndSession(stage, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, v := range f.viewers {
+		if v.ID == id && v.StageID == stage {
+			f.viewers = append(f.viewers[:i], f.viewers[i+1:]...)
+			f.ended = append(f.ended, id)
+			return nil
+		}
+	}
+	return fault.New(fault.NotFound, "no such session")
+}
 
 func (f *fakeStages) has(id string) bool {
 	f.mu.Lock()
@@ -326,5 +347,35 @@ func TestStageChannelsLifecycle(t *testing.T) {
 	}
 	if !f.stages.has(def) {
 		t.Fatal("sweep deleted the default stage")
+	}
+}
+
+// TestStageChannelsViewerLosesWebRTC: a WHEP session is checked when it
+// starts only, so a community event that changes who may view a stage
+// channel ends the WebRTC sessions of the viewers who lost it (a ban, a
+// kick, a hiding override), on every node; others, and the default stage's
+// (public) viewers, keep watching.
+func TestStageChannelsViewerLosesWebRTC(t *testing.T) {
+	t.Parallel()
+	for _, ev := range []string{community.EvMemberBanned, community.EvMemberKicked, community.EvMemberLeft,
+		community.EvOverrideUpdated, community.EvMemberRoleRemoved, community.EvRoleUpdated} {
+		t.Run(ev, func(t *testing.T) {
+			t.Parallel()
+			f := newStageFixture(t)
+			ctx := context.Background()
+			gone, stays := identity.NewID(), identity.NewID()
+			for _, a := range []string{gone, stays} {
+				f.member(a, 0, community.PermViewChannel, false)
+			}
+			f.stages.viewers = []live.ViewerSession{{ID: "s-gone", StageID: f.ch.ID, AccountID: gone},
+				{ID: "s-stays", StageID: f.ch.ID, AccountID: stays}, {ID: "s-default", StageID: f.stages.def, AccountID: gone}}
+			f.comm.set(gone, nil) // banned: no longer a member
+			f.sc.OnCommunityEvent(ctx, &community.Event{Type: ev, CommunityID: f.ch.CommunityID, AccountID: gone})
+			f.stages.mu.Lock()
+			defer f.stages.mu.Unlock()
+			if len(f.stages.ended) != 1 || f.stages.ended[0] != "s-gone" {
+				t.Fatalf("after %s: ended %v, want the session of the viewer who lost the channel", ev, f.stages.ended)
+			}
+		})
 	}
 }

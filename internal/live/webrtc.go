@@ -71,6 +71,7 @@ type Session struct {
 type rtcSession struct {
 	id      string
 	stageID string
+	viewer  string // the signed-in WHEP viewer's account ("" anonymous, and for WHIP)
 	pc      *webrtc.PeerConnection
 	once    sync.Once
 	onClose func(error)
@@ -715,10 +716,30 @@ func (r *relay) end() {
 	}
 }
 
+// ViewerSession is a signed-in viewer's WHEP session on this node.
+type ViewerSession struct {
+	ID, StageID, AccountID string
+}
+
+// ViewerSessions lists this node's WHEP sessions of signed-in viewers, for
+// the stage-channel rules to recheck when who may view changes.
+func (s *Service) ViewerSessions() []ViewerSession {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []ViewerSession
+	for _, x := range s.sessions {
+		if x.viewer != "" {
+			out = append(out, ViewerSession{ID: x.id, StageID: x.stageID, AccountID: x.viewer})
+		}
+	}
+	return out
+}
+
 // WHEP answers a WebRTC viewer's offer for a live stage (the WHEP draft):
 // the viewer is bound to the stage's one fan-out and counted as a viewer
-// until it leaves.
-func (s *Service) WHEP(ctx context.Context, stageID, offer, ip, userAgent string) (*Session, error) {
+// until it leaves. viewer is the signed-in account watching ("" for
+// none), so its session can be ended when it may no longer view.
+func (s *Service) WHEP(ctx context.Context, stageID, offer, ip, userAgent, viewer string) (*Session, error) {
 	pcs := s.peerConnector()
 	if pcs == nil {
 		return nil, ErrNoWebRTC
@@ -774,7 +795,7 @@ func (s *Service) WHEP(ctx context.Context, stageID, offer, ip, userAgent string
 		slot.release()
 		return nil, err
 	}
-	x := &rtcSession{id: newSessionID(), stageID: st.id, pc: pc}
+	x := &rtcSession{id: newSessionID(), stageID: st.id, viewer: viewer, pc: pc}
 	viewerID := "webrtc-" + x.id
 	var connected sync.Once
 	// Everything the session holds is released by its close, which the

@@ -258,10 +258,20 @@ func (s *Identity) RevokeSession(ctx context.Context, id string, now time.Time) 
 	return err
 }
 
-// RevokeAccountSessions revokes every live session of an account.
-func (s *Identity) RevokeAccountSessions(ctx context.Context, accountID string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET revoked_at=$2 WHERE account_id=$1 AND revoked_at IS NULL`, accountID, Micros(now))
-	return err
+// RevokeAccountSessions revokes every live session of an account, and signs
+// out every OpenTogetherTube token signed in to it but the one whose hash
+// is keepOTT: each acts as its own guest again (as after OTT's logout), so
+// a token that was signed in before a password change does not outlive it.
+func (s *Identity) RevokeAccountSessions(ctx context.Context, accountID string, now time.Time, keepOTT string) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at=$2 WHERE account_id=$1 AND revoked_at IS NULL`,
+			accountID, Micros(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE ott_sessions SET account_id=guest_id WHERE account_id=$1 AND guest_id<>$1 AND token_hash<>$2`,
+			accountID, keepOTT)
+		return err
+	})
 }
 
 const tokenCols = `id, account_id, kind, name, token_hash, scopes, created_at, last_used_at, revoked_at`

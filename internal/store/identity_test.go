@@ -91,7 +91,7 @@ func TestIdentityStoreContract(t *testing.T) {
 			if ok, _ := st.RotateSession(ctx, s.ID, "h1", "h3", now, now.Add(time.Hour)); ok {
 				t.Fatal("rotation with a stale hash must fail")
 			}
-			if err := st.RevokeAccountSessions(ctx, a.ID, now); err != nil {
+			if err := st.RevokeAccountSessions(ctx, a.ID, now, ""); err != nil {
 				t.Fatal(err)
 			}
 			if _, gs, err := st.SessionAccount(ctx, s.ID); err != nil || gs.RevokedAt == nil {

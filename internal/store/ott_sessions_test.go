@@ -55,3 +55,59 @@ func TestOttSessionStoreContract(t *testing.T) {
 		})
 	}
 }
+
+// TestRevokeAccountSessionsSignsOutOttTokens: revoking an account's
+// sessions (a password change, a disable) also signs out every OTT token
+// signed in to it, each back to its own guest, but the one it is told to
+// keep; other accounts' tokens, and tokens that are their own guest, stay.
+func TestRevokeAccountSessionsSignsOutOttTokens(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			var accts []*identity.Account
+			for _, n := range []string{"g1", "g2", "g3", "g4"} {
+				accts = append(accts, &identity.Account{ID: identity.NewID(), Kind: identity.Guest, Username: "guest-" + n, CreatedAt: now, UpdatedAt: now})
+			}
+			user := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: "user-y", CreatedAt: now, UpdatedAt: now}
+			other := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: "user-z", CreatedAt: now, UpdatedAt: now}
+			for _, a := range append(accts, user, other) {
+				if err := db.Identity().CreateAccount(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st := db.OttSessions()
+			sess := map[string]*store.OTTSession{
+				"stolen": {TokenHash: "stolen", AccountID: user.ID, GuestID: accts[0].ID},
+				"kept":   {TokenHash: "kept", AccountID: user.ID, GuestID: accts[1].ID},
+				"other":  {TokenHash: "other", AccountID: other.ID, GuestID: accts[2].ID},
+				"guest":  {TokenHash: "guest", AccountID: accts[3].ID, GuestID: accts[3].ID},
+			}
+			for _, s := range sess {
+				s.CreatedAt, s.ExpiresAt = now, now.Add(time.Hour)
+				if err := st.CreateOttSession(ctx, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Identity().RevokeAccountSessions(ctx, user.ID, now, "kept"); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"stolen": accts[0].ID, "kept": user.ID, "other": other.ID, "guest": accts[3].ID}
+			for h, acct := range want {
+				got, err := st.OttSessionByHash(ctx, h)
+				if err != nil || got.AccountID != acct {
+					t.Errorf("%s: %+v %v, want account %s", h, got, err, acct)
+				}
+			}
+			if err := db.Identity().RevokeAccountSessions(ctx, user.ID, now, ""); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := st.OttSessionByHash(ctx, "kept"); err != nil || got.AccountID != accts[1].ID {
+				t.Errorf("kept, revoked again keeping none: %+v %v", got, err)
+			}
+		})
+	}
+}

@@ -262,9 +262,11 @@ func (s *SFU) joinMesh(ctx context.Context, accountID, channelID string) (*Parti
 	if err != nil {
 		return nil, err
 	}
-	p := &Participant{sfu: s, AccountID: accountID, ChannelID: channelID, perms: ca.Perms,
+	p := &Participant{sfu: s, AccountID: accountID, ChannelID: channelID,
 		mesh:    &meshState{bridges: map[string]*bridge{}},
 		sources: map[string]string{}, down: map[*pubTrack]*downTrack{}, published: map[*webrtc.RTPReceiver]*pubTrack{}}
+	p.perms.Store(ca.Perms)
+	p.community = ca.Community.ID
 	s.mu.Lock()
 	r := s.rooms[channelID]
 	if r == nil {
@@ -587,7 +589,7 @@ func (p *Participant) meshSource(b *bridge, tr *webrtc.TrackRemote, level uint8)
 	s := p.sfu
 	p.mu.Lock()
 	ms := p.mesh
-	if p.closed || p.perms&PermSpeak != PermSpeak || (ms.src != nil && ms.src != b) || ms.bridges[b.peer] != b {
+	if p.closed || p.perms.Load()&PermSpeak != PermSpeak || (ms.src != nil && ms.src != b) || ms.bridges[b.peer] != b {
 		p.mu.Unlock()
 		return nil, nil
 	}

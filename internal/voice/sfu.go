@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
@@ -149,8 +150,11 @@ type Participant struct {
 	sfu       *SFU
 	AccountID string
 	ChannelID string
+	community string // the channel's community, for community events
 	notify    func(Notice)
-	perms     int64
+	// perms are the account's bits in the channel, read at join and again
+	// by Recheck when the community changes them.
+	perms atomic.Int64
 
 	pub *webrtc.PeerConnection
 	sub *webrtc.PeerConnection
@@ -242,9 +246,11 @@ func (s *SFU) joinLocal(ca *community.ChannelAccess, accountID, channelID string
 		_ = pub.Close()
 		return nil, err
 	}
-	p := &Participant{sfu: s, AccountID: accountID, ChannelID: channelID, notify: notify, perms: ca.Perms,
+	p := &Participant{sfu: s, AccountID: accountID, ChannelID: channelID, notify: notify,
 		pub: pub, sub: sub, bwe: bwe, sources: map[string]string{}, down: map[*pubTrack]*downTrack{},
 		published: map[*webrtc.RTPReceiver]*pubTrack{}, origin: origin}
+	p.perms.Store(ca.Perms)
+	p.community = ca.Community.ID
 	pub.OnTrack(p.onTrack)
 	for _, pc := range []*webrtc.PeerConnection{pub, sub} {
 		pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -285,6 +291,72 @@ func (s *SFU) joinLocal(ca *community.ChannelAccess, accountID, channelID string
 		go s.offerMesh(p)
 	}
 	return p, nil
+}
+
+// Recheck removes from the rooms this node runs the participants (of
+// accountID, or every account when "") in channelIDs (every room when nil)
+// who may no longer be in the call: banned, kicked or gone from the
+// community, or denied VIEW_CHANNEL or CONNECT by a role or override
+// change. Those who stay get their bits refreshed, so SPEAK taken away
+// refuses their next publish. Every node runs it for the rooms it runs
+// (community events reach every node); a removed participant gets a
+// "closed" notice wherever its client is.
+func (s *SFU) Recheck(ctx context.Context, channelIDs []string, accountID string) {
+	want := make(map[string]bool, len(channelIDs))
+	for _, id := range channelIDs {
+		want[id] = true
+	}
+	s.recheck(ctx, func(p *Participant) bool {
+		return (channelIDs == nil || want[p.ChannelID]) && (accountID == "" || p.AccountID == accountID)
+	})
+}
+
+// OnCommunityEvent rechecks the participants a community event may have
+// taken out of a call (Recheck); every node runs it for every community
+// event.
+func (s *SFU) OnCommunityEvent(ctx context.Context, e *community.Event) {
+	inCommunity := func(p *Participant) bool { return p.community == e.CommunityID }
+	switch e.Type {
+	case community.EvMemberKicked, community.EvMemberBanned, community.EvMemberLeft, community.EvMemberRoleAdded,
+		community.EvMemberRoleRemoved:
+		s.recheck(ctx, func(p *Participant) bool { return inCommunity(p) && p.AccountID == e.AccountID })
+	case community.EvRoleUpdated, community.EvRoleDeleted, community.EvCommunityDeleted:
+		s.recheck(ctx, inCommunity)
+	case community.EvOverrideUpdated, community.EvOverrideDeleted:
+		if e.Override != nil {
+			s.Recheck(ctx, []string{e.Override.ChannelID}, "")
+		}
+	case community.EvChannelUpdated, community.EvChannelDeleted:
+		if e.Channel != nil {
+			s.Recheck(ctx, []string{e.Channel.ID}, "")
+		}
+	}
+}
+
+func (s *SFU) recheck(ctx context.Context, match func(*Participant) bool) {
+	s.mu.Lock()
+	var ps []*Participant
+	for _, r := range s.rooms {
+		for _, p := range r.members {
+			if p.remote == nil && match(p) {
+				ps = append(ps, p)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range ps {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ca, err := s.check(cctx, p.AccountID, p.ChannelID)
+		cancel()
+		switch k := fault.KindOf(err); {
+		case err == nil:
+			p.perms.Store(ca.Perms)
+		case k == fault.NotFound || k == fault.Forbidden:
+			s.leave(p, "removed: no longer allowed in this channel")
+		default:
+			s.log.Warn("recheck a voice participant", "account", p.AccountID, "channel", p.ChannelID, "err", err)
+		}
+	}
 }
 
 // Participant returns accountID's participant, NotFound when it is in no
@@ -533,11 +605,11 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 		}
 		switch m.MediaName.Media {
 		case "audio":
-			if p.perms&PermSpeak != PermSpeak {
+			if p.perms.Load()&PermSpeak != PermSpeak {
 				return "", fault.New(fault.Forbidden, "You do not have permission to speak in this channel")
 			}
 		case "video":
-			if p.perms&PermVideo != PermVideo {
+			if p.perms.Load()&PermVideo != PermVideo {
 				return "", fault.New(fault.Forbidden, "You do not have permission to send video in this channel")
 			}
 		}

@@ -310,3 +310,65 @@ func TestSFUUnpublish(t *testing.T) {
 		return mic && !cam
 	})
 }
+
+// A participant who may no longer be in the call (banned, kicked, gone
+// from the community, CONNECT denied after joining) is taken out of the
+// room when the community's event arrives, and told so; one who lost SPEAK stays but may publish no
+// audio; everyone else is untouched.
+func TestSFURecheckRemovesThoseWhoLostTheChannel(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := testCtx(t)
+	banned, kicked, left, barred, hushed, stays := w.member("banned"), w.member("kicked"), w.member("left"),
+		w.member("barred"), w.member("hushed"), w.member("stays")
+	peers := map[string]*peer{}
+	for _, id := range []string{banned, kicked, left, barred, hushed, stays} {
+		peers[id] = w.join(ctx, id)
+	}
+	if err := w.comm.Ban(ctx, w.owner, w.c.ID, banned, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.comm.Kick(ctx, w.owner, w.c.ID, kicked, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.comm.Leave(ctx, left, w.c.ID); err != nil {
+		t.Fatal(err)
+	}
+	for id, deny := range map[string]int64{barred: community.PermConnectVoice, hushed: community.PermSpeak} {
+		if _, err := w.comm.SetOverride(ctx, w.owner, w.voice, &community.Override{AccountID: &id, Deny: deny}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Before the recheck nothing is enforced on those already in the call.
+	if got := len(w.sfu.Members(w.voice)); got != 6 {
+		t.Fatalf("members before the recheck: %d", got)
+	}
+	// The events the community published reach the SFU (every node's).
+	for typ, id := range map[string]string{community.EvMemberBanned: banned, community.EvMemberKicked: kicked, community.EvMemberLeft: left} {
+		w.sfu.OnCommunityEvent(ctx, &community.Event{Type: typ, CommunityID: w.c.ID, AccountID: id})
+	}
+	for _, id := range []string{barred, hushed} {
+		w.sfu.OnCommunityEvent(ctx, &community.Event{Type: community.EvOverrideUpdated, CommunityID: w.c.ID,
+			Override: &community.Override{ChannelID: w.voice, AccountID: &id}})
+	}
+	for _, id := range []string{banned, kicked, left, barred} {
+		p := peers[id]
+		p.until(ctx, "told it was removed", func() bool { return p.closed != "" })
+		if err := w.sfu.Leave(id); !errors.Is(err, fault.NotFound) {
+			t.Fatalf("still in the room after the recheck: %v", err)
+		}
+	}
+	members := map[string]bool{}
+	for _, m := range w.sfu.Members(w.voice) {
+		members[m.AccountID] = true
+	}
+	if len(members) != 2 || !members[hushed] || !members[stays] {
+		t.Fatalf("members after the recheck: %v", members)
+	}
+	if err := peers[hushed].publish(ctx, true, false); !errors.Is(err, fault.Forbidden) {
+		t.Fatalf("audio after SPEAK was denied: %v", err)
+	}
+	if err := peers[stays].publish(ctx, true, false); err != nil {
+		t.Fatalf("an untouched member's audio: %v", err)
+	}
+}

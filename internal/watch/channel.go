@@ -22,6 +22,10 @@ type Channels interface {
 	// (membership, bans, VIEW_CHANNEL overrides); false, nil for an unknown
 	// channel or a non-member.
 	CanViewChannel(ctx context.Context, accountID, channelID string) (bool, error)
+	// MaySend reports whether accountID may chat in channelID's room as it
+	// may post in the channel (SEND_MESSAGES, not timed out): nil, or a
+	// Forbidden error saying why.
+	MaySend(ctx context.Context, accountID, channelID string) error
 	// ChannelOfRoom returns the channel a room stored without a link backs
 	// and the channel's name, or "" when it backs none: rooms made before
 	// the link was stored are linked when they are loaded.
@@ -103,6 +107,32 @@ func (s *Service) authorize(ctx context.Context, r *Room, a Actor) error {
 	}
 	if !ok {
 		return ErrRoomNotFound
+	}
+	return nil
+}
+
+// maySend refuses chat in a channel's room from an account that may not
+// post in the channel (SEND_MESSAGES denied, or timed out), as the
+// channel's own messages are refused: room chat is the channel's chat by
+// another surface. Rooms of no channel follow their grants alone.
+func (s *Service) maySend(ctx context.Context, r *Room, a Actor) error {
+	if a.System {
+		return nil
+	}
+	r.mu.Lock()
+	ch := r.channel
+	r.mu.Unlock()
+	if ch == "" {
+		return nil
+	}
+	if s.channels == nil {
+		return ErrRoomNotFound
+	}
+	if err := s.channels.MaySend(ctx, a.AccountID, ch); err != nil {
+		if fault.KindOf(err) == fault.Forbidden {
+			return newErr(fault.Forbidden, CodePermissionDenied, "Permission denied: "+fault.Message(err))
+		}
+		return err
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"testing"
+
+	"github.com/hearth-community/hearth/internal/fault"
 )
 
 // fakeChannels is a community with one set of viewers per channel and a
@@ -13,6 +15,7 @@ type fakeChannels struct {
 	mu      sync.Mutex
 	viewers map[string]map[string]bool // channel → account → can view
 	rooms   map[string][2]string       // room name → {channel, title}
+	mute    map[string]map[string]bool // channel → account → may not send
 	asked   int
 }
 
@@ -21,6 +24,15 @@ func (f *fakeChannels) CanViewChannel(_ context.Context, account, channel string
 	defer f.mu.Unlock()
 	f.asked++
 	return f.viewers[channel][account], nil
+}
+
+func (f *fakeChannels) MaySend(_ context.Context, account, channel string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mute[channel][account] {
+		return fault.New(fault.Forbidden, "You do not have permission to send messages in this channel")
+	}
+	return nil
 }
 
 func (f *fakeChannels) ChannelOfRoom(_ context.Context, name string) (string, string, error) {
@@ -42,7 +54,7 @@ func (f *fakeChannels) set(channel, account string, ok bool) {
 func newChannelEnv(t *testing.T) (*env, *fakeChannels) {
 	t.Helper()
 	e := newEnv(t)
-	fc := &fakeChannels{viewers: map[string]map[string]bool{}, rooms: map[string][2]string{}}
+	fc := &fakeChannels{viewers: map[string]map[string]bool{}, rooms: map[string][2]string{}, mute: map[string]map[string]bool{}}
 	e.svc.SetChannels(fc)
 	fc.set("chan-1", "member", true)
 	return e, fc
@@ -252,4 +264,43 @@ func TestCreatingAChannelsRoomLinksIt(t *testing.T) {
 	if _, err := e.svc.Open(context.Background(), "chanroom", registered("stranger")); !errors.Is(err, ErrRoomNotFound) {
 		t.Fatalf("its creator, not a member, opened it: %v", err)
 	}
+}
+
+// Room chat in a channel's room is the channel's chat: a member who may
+// see the channel but not post in it (SEND_MESSAGES denied, timed out)
+// watches, queues and plays, but its chat is refused and reaches no one.
+func TestChannelRoomChatNeedsSendMessages(t *testing.T) {
+	t.Parallel()
+	e, fc := newChannelEnv(t)
+	fc.set("chan-1", "muted", true)
+	fc.mu.Lock()
+	fc.mute["chan-1"] = map[string]bool{"muted": true}
+	fc.mu.Unlock()
+	r := e.channelRoom("chatroom", "chan-1")
+	plain := e.room("plainchat", "owner")
+	muted, member := registered("muted"), registered("member")
+	for _, x := range []struct {
+		r *Room
+		a Actor
+		c string
+	}{{r, muted, "mu"}, {r, member, "me"}, {plain, muted, "pm"}} {
+		if err := x.r.Join(x.a, x.c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.rec.take()
+	err := e.do(r, muted, "mu", Request{Type: ReqChat, Text: ptr("hello")})
+	if CodeOf(err) != CodePermissionDenied || !errors.Is(err, fault.Forbidden) {
+		t.Fatalf("chat by a member who may not send: %v", err)
+	}
+	for _, p := range e.rec.take() {
+		if p.ev.Type == EvChat {
+			t.Fatalf("the refused chat was broadcast: %+v", p.ev.Chat)
+		}
+	}
+	// The rest of the room stays open to it, and others chat.
+	e.must(r, muted, "mu", Request{Type: ReqPlayback, State: ptr(true)})
+	e.must(r, member, "me", Request{Type: ReqChat, Text: ptr("hi")})
+	// A room of no channel follows its grants alone.
+	e.must(plain, muted, "pm", Request{Type: ReqChat, Text: ptr("hi")})
 }

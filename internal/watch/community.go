@@ -43,9 +43,13 @@ type CommunityChannels struct {
 	// Access reads a member's access to a channel: comm.ChannelAccess
 	// unless replaced before use (a test counts the reads).
 	Access func(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error)
+	// CanSend is the community's rule for posting in a channel:
+	// comm.CanSend unless replaced before use.
+	CanSend func(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error)
 
 	mu      sync.Mutex
 	viewers map[[2]string]bool // {account, channel} → may view; only "yes" is kept
+	senders map[[2]string]bool // {account, channel} → may chat; only "yes" is kept
 	gen     uint64             // bumped by forget: an answer older than it is not kept
 }
 
@@ -59,13 +63,14 @@ func NewCommunityChannels(w *Service, comm *community.Service, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &CommunityChannels{watch: w, comm: comm, log: log, Access: comm.ChannelAccess}
+	return &CommunityChannels{watch: w, comm: comm, log: log, Access: comm.ChannelAccess, CanSend: comm.CanSend}
 }
 
 // forget empties the viewer cache: who may view changed.
 func (l *CommunityChannels) forget() {
 	l.mu.Lock()
 	l.viewers = nil
+	l.senders = nil
 	l.gen++
 	l.mu.Unlock()
 }
@@ -76,7 +81,8 @@ func (l *CommunityChannels) OnCommunityEvent(ctx context.Context, e *community.E
 	switch e.Type {
 	case community.EvMemberKicked, community.EvMemberBanned, community.EvMemberLeft, community.EvMemberRoleAdded,
 		community.EvMemberRoleRemoved, community.EvRoleUpdated, community.EvRoleDeleted, community.EvOverrideUpdated,
-		community.EvOverrideDeleted, community.EvChannelUpdated, community.EvChannelDeleted, community.EvCommunityDeleted:
+		community.EvOverrideDeleted, community.EvChannelUpdated, community.EvChannelDeleted, community.EvCommunityDeleted,
+		community.EvMemberTimeout, community.EvMemberTimeoutEnded:
 		l.forget() // before the rechecks below, which ask CanViewChannel
 	}
 	watchChannel := e.Channel != nil && e.Channel.Kind == community.KindWatch
@@ -167,6 +173,39 @@ func (l *CommunityChannels) CanViewChannel(ctx context.Context, accountID, chann
 	}
 	l.mu.Unlock()
 	return true, nil
+}
+
+// MaySend implements Channels: the community's own rule for posting in
+// the channel (community.Service.CanSend). A "yes" is cached as viewers
+// are, until the next community event that can change it (a timeout
+// included); a timeout that runs out is asked again.
+func (l *CommunityChannels) MaySend(ctx context.Context, accountID, channelID string) error {
+	key := [2]string{accountID, channelID}
+	l.mu.Lock()
+	ok, gen := l.senders[key], l.gen
+	l.mu.Unlock()
+	if ok {
+		return nil
+	}
+	if l.CanSend == nil {
+		return fault.New(fault.Forbidden, "You do not have permission to send messages in this channel")
+	}
+	ca, err := l.CanSend(ctx, accountID, channelID)
+	if err != nil {
+		return err
+	}
+	if ca.TimeoutUntil != nil {
+		return nil // allowed now (a timeout that ended), not remembered
+	}
+	l.mu.Lock()
+	if l.gen == gen {
+		if l.senders == nil || len(l.senders) >= maxWatchViewers {
+			l.senders = map[[2]string]bool{}
+		}
+		l.senders[key] = true
+	}
+	l.mu.Unlock()
+	return nil
 }
 
 // ChannelOfRoom implements Channels: a room named after a watch

@@ -72,4 +72,7 @@ func BadArgument(arg, reason string) error {
 // ErrRoomNotFound is returned for a room that does not exist.
 var ErrRoomNotFound = newErr(fault.NotFound, CodeRoomNotFound, "Room not found")
 
+// ErrBanned refuses an account barred from the room.
+var ErrBanned = newErr(fault.Forbidden, CodeBanned, "You are banned from this room.")
+
 func isNotFound(err error) bool { return errors.Is(err, fault.NotFound) }

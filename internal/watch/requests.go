@@ -24,6 +24,12 @@ func (r *Room) handle(a Actor, clientID string, req Request, videos []Video) err
 		c.ui = UserInfo{ID: clientID, Name: a.Name, IsLoggedIn: a.LoggedIn, Status: "none", Role: r.roleOf(a)}
 	}
 	c.role = r.roleOf(c.a)
+	// A ban bars the account from acting in the room by any path: its
+	// sockets are closed and cannot rejoin, and its token's REST requests
+	// (queue, settings, undo) are refused the same way.
+	if r.banned(c.a) {
+		return ErrBanned
+	}
 	if req.Type == ReqJoin || req.Type == ReqLeave {
 		return BadArgument("type", "join and leave are sent by the server")
 	}

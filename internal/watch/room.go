@@ -100,6 +100,10 @@ func (r *Room) roleOf(a Actor) Role {
 	return RoleUnregistered
 }
 
+// banned reports whether a's account is barred from the room (a kick with
+// ban). Caller holds r.mu.
+func (r *Room) banned(a Actor) bool { return a.AccountID != "" && r.bans[a.AccountID] }
+
 func (r *Room) info(m *member) UserInfo {
 	st := m.status
 	if st == "" {
@@ -243,8 +247,8 @@ func (r *Room) Join(a Actor, clientID string) error {
 	if r.unloaded {
 		return ErrRoomNotFound
 	}
-	if a.AccountID != "" && r.bans[a.AccountID] {
-		return newErr(fault.Forbidden, CodeBanned, "You are banned from this room.")
+	if r.banned(a) {
+		return ErrBanned
 	}
 	m := &member{Actor: a, clientID: clientID, status: "none"}
 	r.publishTo(clientID, Event{Type: EvSync, Sync: r.syncOf(AllFields)})

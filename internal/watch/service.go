@@ -498,6 +498,11 @@ func (s *Service) handleResolved(ctx context.Context, r *Room, a Actor, clientID
 	if err := s.authorize(ctx, r, a); err != nil {
 		return err
 	}
+	if req.Type == ReqChat {
+		if err := s.maySend(ctx, r, a); err != nil {
+			return err
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.handle(a, clientID, req, videos); err != nil {
@@ -565,6 +570,9 @@ func (s *Service) Claim(ctx context.Context, r *Room, a Actor) error {
 	if r.channel != "" {
 		return errChannelManaged("ownership")
 	}
+	if r.banned(a) {
+		return ErrBanned
+	}
 	if r.ownerID != "" {
 		return BadArgument("claim", "Room already has an owner.")
 	}
@@ -598,6 +606,9 @@ func (s *Service) Kick(ctx context.Context, r *Room, a Actor, clientID string, b
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.banned(a) {
+		return ErrBanned
+	}
 	why := CloseKicked
 	if ban {
 		why = CloseBanned

@@ -622,3 +622,68 @@ func TestQueueBounded(t *testing.T) {
 	e.must(r, a, "c", Request{Type: ReqRestoreQueue})
 	full("after restoring a previous queue")
 }
+
+// A ban bars the account from the room by every path, not only from
+// joining: its token's requests without a socket (OTT's REST routes send
+// none) are refused, and it cannot claim or kick.
+func TestBannedAccountCannotActWithoutASocket(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	owner, banned, other := registered("owner"), registered("banned"), registered("other")
+	r := e.room("banroom", owner.AccountID)
+	for _, x := range []struct {
+		a Actor
+		c string
+	}{{owner, "o"}, {banned, "b"}, {other, "x"}} {
+		if err := r.Join(x.a, x.c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.must(r, owner, "o", Request{Type: ReqAdd, Video: &VideoRef{Service: "direct", ID: "v1"}})
+	e.must(r, owner, "o", Request{Type: ReqAdd, Video: &VideoRef{Service: "direct", ID: "v2"}})
+	e.must(r, owner, "o", Request{Type: ReqKick, ClientID: "b", Ban: ptr(true)})
+	r.Leave("b") // the ban closed the socket
+	before := r.Snapshot()
+	title := "taken over"
+	for name, req := range map[string]Request{
+		"settings": {Type: ReqApplySettings, Settings: &Settings{Title: &title}},
+		"add":      {Type: ReqAdd, Video: &VideoRef{Service: "direct", ID: "v3"}},
+		"remove":   {Type: ReqRemove, Video: &VideoRef{Service: "direct", ID: "v1"}},
+		"edit":     {Type: ReqUpdateQueueItem, Video: &VideoRef{Service: "direct", ID: "v1"}},
+		"chat":     {Type: ReqChat, Text: ptr("still here")},
+		"skip":     {Type: ReqSkip},
+		"kick":     {Type: ReqKick, ClientID: "x"},
+	} {
+		if err := e.do(r, banned, "", req); CodeOf(err) != Code("banned") || !errors.Is(err, fault.Forbidden) {
+			t.Errorf("%s by the banned account: %v, want the ban", name, err)
+		}
+	}
+	if err := e.svc.Kick(context.Background(), r, banned, "x", false); CodeOf(err) != Code("banned") {
+		t.Errorf("kick through the service: %v, want the ban", err)
+	}
+	after := r.Snapshot()
+	if after.Title != before.Title || len(after.Queue) != len(before.Queue) {
+		t.Fatalf("the banned account changed the room: title %q queue %d", after.Title, len(after.Queue))
+	}
+	if err := r.Join(banned, "b2"); CodeOf(err) != Code("banned") {
+		t.Fatalf("rejoin: %v", err)
+	}
+	// Others are unaffected.
+	e.must(r, other, "x", Request{Type: ReqChat, Text: ptr("hi")})
+
+	// An ownerless room cannot be claimed by an account banned from it.
+	free := e.room("freeroom", "")
+	e.must(free, owner, "", Request{Type: ReqAdd, Video: &VideoRef{Service: "direct", ID: "v1"}})
+	if err := free.Join(banned, "fb"); err != nil {
+		t.Fatal(err)
+	}
+	free.mu.Lock()
+	free.bans = map[string]bool{banned.AccountID: true}
+	free.mu.Unlock()
+	if err := e.svc.Claim(context.Background(), free, banned); CodeOf(err) != Code("banned") {
+		t.Fatalf("claim by a banned account: %v", err)
+	}
+	if free.Snapshot().HasOwner {
+		t.Fatal("the banned account owns the room")
+	}
+}

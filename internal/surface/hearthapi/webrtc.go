@@ -18,7 +18,7 @@ import (
 // WebRTCLive is the live domain's WebRTC side (live.Service).
 type WebRTCLive interface {
 	WHIP(ctx context.Context, stageID, key, offer, remoteAddr string) (*live.Session, error)
-	WHEP(ctx context.Context, stageID, offer, ip, userAgent string) (*live.Session, error)
+	WHEP(ctx context.Context, stageID, offer, ip, userAgent, viewer string) (*live.Session, error)
 	EndSession(stageID, id string) error
 }
 
@@ -179,7 +179,7 @@ func (l *Live) whep(w http.ResponseWriter, r *http.Request) {
 		l.offerError(w, r, err)
 		return
 	}
-	sess, err := l.d.Live.WHEP(r.Context(), id, sdp, ratelimit.ClientIP(r, l.d.TrustProxy), r.UserAgent())
+	sess, err := l.d.Live.WHEP(r.Context(), id, sdp, ratelimit.ClientIP(r, l.d.TrustProxy), r.UserAgent(), who)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -4,7 +4,10 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/coder/websocket"
+
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/watch"
 )
 
 // TestLoginBruteForceLimited: wrong passwords on /api/user/login reach
@@ -143,5 +146,117 @@ func TestLoginWithAccessToken(t *testing.T) {
 	}
 	if r := h.do("GET", "/api/user", tok, nil); r.status != 200 || r.body["loggedIn"] != true || r.body["username"] != "carol" {
 		t.Fatalf("after linking: %d %s", r.status, r.raw)
+	}
+}
+
+// TestPasswordChangeSignsOutOtherTokens: a password change signs out every
+// OTT token signed in to the account (each acts as its guest again, as
+// after OTT's logout) and closes their room sockets with 1001, so a token
+// taken before the change does not outlive it; the token that changed the
+// password over OTT stays signed in, as on OpenTogetherTube. A password
+// set elsewhere (Together's change-password, the admin) signs out all of
+// them.
+func TestPasswordChangeSignsOutOtherTokens(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	ctx := t.Context()
+	mine := h.grant()
+	if r := h.do("POST", "/api/user/register", mine, map[string]any{"username": "dora", "password": "Passw0rdLong"}); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	login := func(pw string) string {
+		t.Helper()
+		tok := h.grant()
+		if r := h.do("POST", "/api/user/login", tok, map[string]any{"user": "dora", "password": pw}); r.status != 200 {
+			t.Fatalf("login: %d %s", r.status, r.raw)
+		}
+		return tok
+	}
+	loggedIn := func(tok string) bool {
+		t.Helper()
+		r := h.do("GET", "/api/user", tok, nil)
+		if r.status != 200 {
+			t.Fatalf("user: %d %s", r.status, r.raw)
+		}
+		return r.body["loggedIn"] == true
+	}
+	stolen := login("Passw0rdLong")
+	h.createRoom(mine, "pwroom", nil)
+	ws, _ := h.join("pwroom", stolen)
+	own, _ := h.join("pwroom", mine)
+
+	r := h.do("PATCH", "/api/user/account", mine, map[string]any{"currentPassword": "Passw0rdLong", "newPassword": "NewPassw0rd1"})
+	if r.status != 200 {
+		t.Fatalf("change: %d %s", r.status, r.raw)
+	}
+	if loggedIn(stolen) {
+		t.Fatal("a token signed in before the password change is still signed in")
+	}
+	if r := h.do("GET", "/api/user/account", stolen, nil); r.status == 200 {
+		t.Fatalf("the old token still reads the account: %s", r.raw)
+	}
+	if code := ws.closeCode(); code != websocket.StatusGoingAway {
+		t.Fatalf("the old token's room socket: close %d, want 1001", code)
+	}
+	if !loggedIn(mine) {
+		t.Fatal("the token that changed the password was signed out")
+	}
+	// The changer's own socket stays.
+	own.req(watch.ReqChat, map[string]any{"text": "still here"})
+	own.until("chat")
+
+	// A password set by another surface signs out every token.
+	other := login("NewPassw0rd1")
+	acct, err := h.id.Store().AccountByUsername(ctx, "dora")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.id.SetPassword(ctx, acct.ID, "ThirdPassw0rd"); err != nil {
+		t.Fatal(err)
+	}
+	if loggedIn(other) || loggedIn(mine) {
+		t.Fatal("a token outlived a password set elsewhere")
+	}
+	if code := own.closeCode(); code != websocket.StatusGoingAway {
+		t.Fatalf("room socket after a password set elsewhere: close %d, want 1001", code)
+	}
+	// A signed-out token can sign in again with the new password.
+	if r := h.do("POST", "/api/user/login", other, map[string]any{"user": "dora", "password": "ThirdPassw0rd"}); r.status != 200 || !loggedIn(other) {
+		t.Fatalf("login again: %d %s", r.status, r.raw)
+	}
+	// Disabling the account closes its sockets as a kick (4005) and signs
+	// its tokens out.
+	again, _ := h.join("pwroom", other)
+	if _, err := h.id.SetDisabled(ctx, acct.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if code := again.closeCode(); code != 4005 {
+		t.Fatalf("room socket of a disabled account: close %d, want 4005", code)
+	}
+	if loggedIn(other) {
+		t.Fatal("a disabled account's token is still signed in")
+	}
+}
+
+// TestSessionRoutesWithTheAPIKeyAlone: the admin apikey lets a request
+// through the token check without a token; the routes that act on the
+// caller's session then have none and answer MissingToken (400), not a
+// server error.
+func TestSessionRoutesWithTheAPIKeyAlone(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	for _, c := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/api/user/logout", nil},
+		{"/api/user", map[string]any{"username": "someone"}},
+		{"/api/user/login", map[string]any{"user": "nobody", "password": "Passw0rdLong"}},
+		{"/api/user/register", map[string]any{"username": "keyonly", "password": "Passw0rdLong"}},
+	} {
+		r := h.do("POST", c.path, "", c.body, "apikey", testAPIKey)
+		if r.status != 400 || r.errName() != "MissingToken" {
+			t.Errorf("%s with the apikey and no token: %d %s", c.path, r.status, r.raw)
+		}
 	}
 }

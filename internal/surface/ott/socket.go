@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -64,8 +65,11 @@ type socket struct {
 	tokenHash string
 	ip        string // the rate-limit key of the upgrade request (an add costs what it does over REST)
 	actor     watch.Actor
-	room      *watch.Room
-	client    string
+	// account is the account the socket acts as (actor's), read by the
+	// revocation check on another goroutine.
+	account atomic.Pointer[string]
+	room    *watch.Room
+	client  string
 	// frames is the socket's bucket (framesPerSec), dropping whether it
 	// is over it; frames of one socket are handled one at a time.
 	frames   ratelimit.Bucket
@@ -148,6 +152,7 @@ func (sk *socket) onMessage(ctx context.Context, data []byte, subscribe subscrib
 				return websocket.CloseError{Code: closeMissingToken, Reason: "Missing token"}
 			}
 			sk.actor = actor(p)
+			sk.setAccount(p.account.ID)
 			sk.room.RenameSession(sk.actor.SessionID, sk.actor)
 		}
 		return nil
@@ -250,10 +255,10 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 	}); err != nil {
 		return websocket.CloseError{Code: closeUnknown, Reason: "Unknown error"}
 	}
-	account := p.account.ID
+	sk.setAccount(p.account.ID)
 	if err := subscribe(identity.RevokedTopic, func(_ string, data []byte) ([]byte, bool) {
-		if id, ok := sk.s.revoked.accountOf(data); ok && id == account {
-			go sk.checkDisabled()
+		if id, ok := sk.s.revoked.accountOf(data); ok && id == *sk.account.Load() {
+			go sk.checkRevoked(id)
 		}
 		return nil, false
 	}); err != nil {
@@ -295,12 +300,25 @@ func (sk *socket) roomTransform(enc *encoder) func(topic string, data []byte) ([
 	}
 }
 
-// checkDisabled closes the socket when the account was disabled.
-func (sk *socket) checkDisabled() {
+func (sk *socket) setAccount(id string) { sk.account.Store(&id) }
+
+// checkRevoked runs when the account the socket acts as was revoked: a
+// disabled account's socket is closed as a kick; one whose token no longer
+// acts as that account (a password change signed it out) is closed as
+// "going away", so the client reconnects as whoever its token is now.
+func (sk *socket) checkRevoked(account string) {
 	ctx, cancel := context.WithTimeout(sk.s.d.Life, 5*time.Second)
 	defer cancel()
-	if _, err := sk.s.lookupHash(ctx, sk.tokenHash); err != nil && fault.KindOf(err) == fault.Unauthorized {
+	if a, err := sk.s.d.Identity.Account(ctx, account); (err == nil && a.Disabled()) || errors.Is(err, fault.NotFound) {
 		sk.conn.Close(closeKicked, "Account disabled")
+		return
+	}
+	p, err := sk.s.lookupHash(ctx, sk.tokenHash)
+	switch {
+	case err != nil && fault.KindOf(err) == fault.Unauthorized:
+		sk.conn.Close(closeKicked, "Account disabled")
+	case err == nil && p.account.ID != account:
+		sk.conn.Close(closeAway, "Signed out; reconnect")
 	}
 }
 

@@ -51,6 +51,16 @@ func (s *Surface) handleGetUser(w http.ResponseWriter, r *http.Request) {
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"loggedIn": false, "username": displayName(p.account)})
 }
 
+// hasSession refuses a request that needs the caller's token when it has
+// none: the admin apikey lets a request past the token check without one.
+func (s *Surface) hasSession(w http.ResponseWriter, p *principal) bool {
+	if p == nil {
+		s.writeError(w, ottErr(http.StatusBadRequest, "MissingToken", "Missing auth token. Get a token from /api/auth/grant first."))
+		return false
+	}
+	return true
+}
+
 func messageOnly(w http.ResponseWriter, status int, msg string) {
 	httpserver.WriteJSON(w, status, map[string]any{"success": false, "error": map[string]any{"message": msg}})
 }
@@ -59,6 +69,9 @@ func messageOnly(w http.ResponseWriter, status int, msg string) {
 // the session's account (anonymous or signed in) changes.
 func (s *Surface) handleSetUsername(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
+	if !s.hasSession(w, p) {
+		return
+	}
 	var body struct {
 		Username *string `json:"username"`
 	}
@@ -110,6 +123,9 @@ func (s *Surface) resyncSession(p *principal) {
 // handleLogin answers POST /api/user/login.
 func (s *Surface) handleLogin(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
+	if !s.hasSession(w, p) {
+		return
+	}
 	var body struct {
 		User     string `json:"user"`
 		Email    string `json:"email"`
@@ -203,6 +219,9 @@ func userShape(a *identity.Account) map[string]any {
 // again, under a new random name.
 func (s *Surface) handleLogout(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
+	if !s.hasSession(w, p) {
+		return
+	}
 	if !p.loggedIn() {
 		messageOnly(w, http.StatusBadRequest, "Not logged in.")
 		return
@@ -263,6 +282,9 @@ func validPassword(pw string) bool {
 // in on this token at once.
 func (s *Surface) handleRegister(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
+	if !s.hasSession(w, p) {
+		return
+	}
 	var body struct {
 		Email    string `json:"email"`
 		Username string `json:"username"`
@@ -404,9 +426,10 @@ func (s *Surface) handlePatchAccount(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if body.NewPassword != nil {
-		// SetPassword signs out the account's Hearth sessions elsewhere;
-		// this OTT token stays signed in, as on OpenTogetherTube.
-		if err := s.d.Identity.SetPassword(ctx, p.account.ID, *body.NewPassword); err != nil {
+		// SetPassword signs out every session of the account, Hearth's and
+		// every OTT token signed in to it; this OTT token stays signed in,
+		// as on OpenTogetherTube.
+		if err := s.d.Identity.SetPasswordKeeping(ctx, p.account.ID, *body.NewPassword, p.sess.TokenHash); err != nil {
 			s.writeError(w, err)
 			return
 		}

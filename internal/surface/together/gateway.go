@@ -437,10 +437,13 @@ func (s *Surface) onCommunityEvent(ctx context.Context, e *community.Event) {
 		}
 		t, d = "MEMBER_JOIN", map[string]string{"server_id": sid, "user_id": e.AccountID, "username": name}
 	case community.EvMemberLeft:
+		s.dropVoiceIn(ctx, e.AccountID, sid)
 		t, d = "MEMBER_LEAVE", map[string]string{"server_id": sid, "user_id": e.AccountID}
 	case community.EvMemberKicked:
+		s.dropVoiceIn(ctx, e.AccountID, sid)
 		t, d = "MEMBER_KICK", map[string]any{"server_id": sid, "user_id": e.AccountID, "actor_id": e.ActorID, "reason": e.Reason}
 	case community.EvMemberBanned:
+		s.dropVoiceIn(ctx, e.AccountID, sid)
 		t, d = "MEMBER_BAN", map[string]any{"server_id": sid, "user_id": e.AccountID, "actor_id": e.ActorID, "reason": e.Reason}
 	case community.EvMemberUnbanned:
 		t, d = "MEMBER_UNBAN", map[string]any{"server_id": sid, "user_id": e.AccountID, "actor_id": e.ActorID}

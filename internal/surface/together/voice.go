@@ -155,6 +155,26 @@ func (s *Surface) leaveVoice(ctx context.Context, accountID string) {
 	s.meshLeft(ctx, accountID, v.ChannelID)
 }
 
+// dropVoiceIn takes an account that is no longer a member (it left, or was
+// kicked or banned) out of its call in that community: its voice state goes
+// and every member sees it leave. Every node runs it for the event; the one
+// whose delete finds the state announces it. (The SFU takes it out of the
+// room itself, voice.SFU.OnCommunityEvent.)
+func (s *Surface) dropVoiceIn(ctx context.Context, accountID, communityID string) {
+	if s.d.Voice == nil || accountID == "" {
+		return
+	}
+	v, err := s.d.Voice.Voice(ctx, accountID)
+	if err != nil || v.CommunityID != communityID {
+		return
+	}
+	if v, err = s.d.Voice.DeleteVoice(ctx, accountID, v.ChannelID); err != nil {
+		return
+	}
+	s.broadcastVoice(ctx, communityID, toVoice(v, true))
+	s.meshLeft(ctx, accountID, v.ChannelID)
+}
+
 // meshLeft ends the SFU's bridges for a mesh client that left a channel.
 func (s *Surface) meshLeft(ctx context.Context, accountID, channelID string) {
 	if s.d.SFU != nil {
