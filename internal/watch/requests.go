@@ -142,6 +142,7 @@ func (r *Room) skip(c *call) error {
 	prev := *r.current
 	pos := r.clock.Position(c.now)
 	r.dequeueNext()
+	r.rememberUndo(prev, pos)
 	c.event(Additional{Video: &prev, PrevPosition: &pos})
 	return r.settle()
 }
@@ -218,6 +219,7 @@ func (r *Room) remove(c *call) error {
 	}
 	v := r.queue[i]
 	r.queue = slices.Delete(r.queue, i, i+1)
+	r.rememberUndo(v, 0)
 	r.markDirty(FieldQueue)
 	r.changed()
 	c.event(Additional{Video: &v, QueueIdx: &i})
@@ -518,6 +520,52 @@ func (r *Room) kick(a Actor, role Role, clientID string, why CloseReason) error 
 	return nil
 }
 
+// maxUndoable is how many skipped or removed videos a room remembers for
+// undo.
+const maxUndoable = 32
+
+// undone is a video a skip or a remove took out, and where a skip left it.
+type undone struct {
+	video Video
+	pos   float64
+}
+
+// errNothingToUndo refuses an undo naming a video no recent skip or
+// remove of this room took out.
+var errNothingToUndo = BadArgument("event", "no recent skip or remove of this video to undo")
+
+// rememberUndo records a video a skip (at pos) or a remove took out.
+func (r *Room) rememberUndo(v Video, pos float64) {
+	if len(r.undoable) >= maxUndoable {
+		r.undoable = slices.Delete(r.undoable, 0, 1)
+	}
+	r.undoable = append(r.undoable, undone{video: v, pos: pos})
+}
+
+// undoableFor is the index in r.undoable of the newest record of v, or -1.
+func (r *Room) undoableFor(v *Video) int {
+	ref := VideoRef{Service: v.Service, ID: v.ID}
+	for i := len(r.undoable) - 1; i >= 0; i-- {
+		if r.undoable[i].video.Same(ref) {
+			return i
+		}
+	}
+	return -1
+}
+
+// takeUndo removes and returns record i: an event is undone once.
+func (r *Room) takeUndo(i int) undone {
+	u := r.undoable[i]
+	r.undoable = slices.Delete(r.undoable, i, i+1)
+	return u
+}
+
+// undo reverts a seek, skip, add or remove that the client names by the
+// event record it was sent. A skip's or remove's video comes back as the
+// room recorded it (with the position the skip left), not as the client
+// sent it: the record is the client's to echo, so trusting it would let a
+// caller allowed to skip play any video, with any title and URL, without
+// the metadata fetch an add makes.
 func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 	ev := req.Event
 	if ev == nil {
@@ -542,15 +590,19 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 		if add.Video == nil || add.PrevPosition == nil {
 			return BadArgument("event", "missing video")
 		}
+		u := r.undoableFor(add.Video)
+		if u < 0 {
+			return errNothingToUndo
+		}
 		if r.current != nil {
 			if err := r.roomFor(1); err != nil {
 				return err
 			}
 			r.queue = slices.Insert(r.queue, 0, *r.current)
 		}
-		v := *add.Video
-		r.current = &v
-		r.clock.Seek(*add.PrevPosition, now)
+		was := r.takeUndo(u)
+		r.current = &was.video
+		r.clock.Seek(was.pos, now)
 		r.markDirty(FieldCurrent | FieldQueue | FieldPosition)
 	case ReqAdd:
 		if err := r.grants.Check(role, PermRemove); err != nil {
@@ -580,11 +632,15 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 		if r.isQueuedOrCurrent(VideoRef{Service: add.Video.Service, ID: add.Video.ID}) {
 			return newErr(fault.Invalid, CodeVideoAlreadyQueued, "Video(s) are already in the queue")
 		}
+		u := r.undoableFor(add.Video)
+		if u < 0 {
+			return errNothingToUndo
+		}
 		if err := r.roomFor(1); err != nil {
 			return err
 		}
 		i := min(max(*add.QueueIdx, 0), len(r.queue))
-		r.queue = slices.Insert(r.queue, i, *add.Video)
+		r.queue = slices.Insert(r.queue, i, r.takeUndo(u).video)
 		r.markDirty(FieldQueue)
 	default:
 		return nil

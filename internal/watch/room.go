@@ -59,6 +59,10 @@ type Room struct {
 	current     *Video
 	clock       Clock
 	prevQueue   []Video
+	// undoable are the videos recent skips and removes took out, with the
+	// position a skip left (newest last, at most maxUndoable): an undo
+	// puts back the room's own copy, never the video a client sends.
+	undoable    []undone
 	votes       map[string]map[string]bool // video key → account ids
 	skipVotes   map[string]string          // account id → client id
 	members     []*member

@@ -687,3 +687,66 @@ func TestBannedAccountCannotActWithoutASocket(t *testing.T) {
 		t.Fatal("the banned account owns the room")
 	}
 }
+
+// TestUndoTrustsOnlyTheRoom: an undo of a skip or a remove brings back the
+// room's own copy of the video (and the skip's own position), once; an
+// undo naming a video no skip or remove took out, or a forged copy of one
+// that was, plays nothing the client made up.
+func TestUndoTrustsOnlyTheRoom(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("undo-forged", "")
+	a := anon("a")
+	if err := r.Join(a, "c"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(r, a, "c", Request{Type: ReqAdd, Videos: []VideoRef{*ref("1"), *ref("2"), *ref("3")}})
+	e.must(r, a, "c", Request{Type: ReqPlayback, State: ptr(true)})
+	e.clock.Add(5 * time.Second)
+	e.rec.take()
+	e.must(r, a, "c", Request{Type: ReqSkip})
+	skipEv := e.event(ReqSkip)
+	want := *skipEv.Additional.Video
+
+	// Never taken out: refused, nothing changes.
+	invented := *skipEv
+	invented.Additional.Video = &Video{Service: "direct", ID: "https://attacker.example/x.mp4", Title: "made up"}
+	if err := e.do(r, a, "c", Request{Type: ReqUndo, Event: &invented}); CodeOf(err) != CodeBadArgument {
+		t.Fatalf("undo of a skip that never was: %v, want a bad argument", err)
+	}
+	if s := r.Snapshot(); s.Current == nil || s.Current.ID != "2" {
+		t.Fatalf("a refused undo changed the room: current %+v", s.Current)
+	}
+	// The skipped video, forged: the room's copy and position come back.
+	forged := *skipEv
+	fv := want
+	fv.Title, fv.SrcURL, fv.Thumbnail = "forged title", "https://attacker.example/x.mp4", "javascript:alert(1)"
+	forged.Additional.Video = &fv
+	forged.Additional.PrevPosition = ptr(999.0)
+	e.must(r, a, "c", Request{Type: ReqUndo, Event: &forged})
+	s := r.Snapshot()
+	if s.Current == nil || s.Current.Title != want.Title || s.Current.SrcURL != want.SrcURL || s.Current.Thumbnail != want.Thumbnail {
+		t.Fatalf("undone skip plays %+v, want the room's own %+v", s.Current, want)
+	}
+	r.mu.Lock()
+	p := r.clock.Position(r.now())
+	r.mu.Unlock()
+	if p < 4.9 || p > 5.1 {
+		t.Errorf("undone skip at %v, want the skip's own 5", p)
+	}
+	// Once only.
+	if err := e.do(r, a, "c", Request{Type: ReqUndo, Event: skipEv}); CodeOf(err) != CodeBadArgument {
+		t.Fatalf("a second undo of one skip: %v, want a bad argument", err)
+	}
+	// A remove, forged likewise.
+	e.must(r, a, "c", Request{Type: ReqRemove, Video: ref("3")})
+	rmEv := e.event(ReqRemove)
+	rv := *rmEv.Additional.Video
+	rv.Title = "forged title"
+	rmEv.Additional.Video = &rv
+	e.must(r, a, "c", Request{Type: ReqUndo, Event: rmEv})
+	s = r.Snapshot()
+	if n := len(s.Queue); n == 0 || s.Queue[n-1].ID != "3" || s.Queue[n-1].Title == "forged title" {
+		t.Fatalf("undone remove: %+v", s.Queue)
+	}
+}
