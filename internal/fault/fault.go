@@ -110,3 +110,9 @@ var ErrNUL = New(Invalid, "Text must not contain NUL characters")
 // cannot store either (a path or query parameter can carry any bytes; JSON
 // bodies cannot).
 var ErrNotUTF8 = New(Invalid, "Text must be valid UTF-8")
+
+// ErrTooLong refuses a value larger than the database can keep where it
+// is stored (PostgreSQL's program_limit_exceeded: an indexed text past
+// the index row size, ~2.7 KB to 8 KB of incompressible text), a value no
+// domain bounds below that.
+var ErrTooLong = New(Invalid, "Text is too long")

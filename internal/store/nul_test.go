@@ -2,12 +2,15 @@ package store_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/federation"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
@@ -47,6 +50,47 @@ func TestNULRefused(t *testing.T) {
 			err = db.QueryRowContext(ctx, `SELECT $1`, "not \xff UTF-8").Scan(&got)
 			if eng.Name == "postgres" && !errors.Is(err, fault.ErrNotUTF8) {
 				t.Errorf("PostgreSQL query parameter that is not UTF-8: %v, want ErrNotUTF8", err)
+			}
+		})
+	}
+}
+
+// TestTooLongRefused: a value past PostgreSQL's index row size (an account
+// link's subject of 10 KB that does not compress) is a bad request
+// (fault.ErrTooLong) there, through Exec and through INSERT … RETURNING,
+// rather than a server error; SQLite keeps it.
+func TestTooLongRefused(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			now := time.Now().UTC()
+			a := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: "ann", CreatedAt: now, UpdatedAt: now}
+			if err := db.Identity().CreateAccount(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			long := make([]byte, 7500)
+			if _, err := rand.Read(long); err != nil {
+				t.Fatal(err)
+			}
+			subject := base64.StdEncoding.EncodeToString(long) // 10,000 bytes
+			err := db.AccountLinks().LinkAccount(ctx, "discord", subject, a.ID, now)
+			if eng.Name == "postgres" {
+				if !errors.Is(err, fault.ErrTooLong) || fault.KindOf(err) != fault.Invalid {
+					t.Errorf("a 10 KB link subject: %v, want ErrTooLong", err)
+				}
+			} else if err != nil {
+				t.Errorf("a 10 KB link subject: %v", err)
+			}
+			var got string
+			err = db.QueryRowContext(ctx, `INSERT INTO account_links (provider, subject, account_id, created_at)
+				VALUES ('other', $1, $2, 0) RETURNING provider`, subject, a.ID).Scan(&got)
+			if eng.Name == "postgres" && !errors.Is(err, fault.ErrTooLong) {
+				t.Errorf("INSERT … RETURNING a 10 KB subject: %v, want ErrTooLong", err)
+			} else if eng.Name != "postgres" && err != nil {
+				t.Errorf("INSERT … RETURNING a 10 KB subject: %v", err)
 			}
 		})
 	}

@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/hearth-community/hearth/internal/fault"
@@ -28,8 +30,37 @@ func (c nulFreeConnector) Connect(ctx context.Context) (driver.Conn, error) {
 }
 
 // nulFreeConn is pgx's connection (every method of it, promoted) with
-// the argument check database/sql runs for each parameter.
+// the argument check database/sql runs for each parameter, and with a
+// value too large for where it is stored answered as bad input
+// (fault.ErrTooLong) rather than as a server error: PostgreSQL refuses an
+// index entry past its row size ("index row requires 10024 bytes, maximum
+// size is 8191"), which SQLite has no bound for, so a long value in an
+// indexed column no domain bounds (an account link's subject, say) was a
+// 500 on PostgreSQL only.
 type nulFreeConn struct{ *stdlib.Conn }
+
+func (c *nulFreeConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	r, err := c.Conn.ExecContext(ctx, query, args)
+	return r, tooLong(err)
+}
+
+// QueryContext covers INSERT … RETURNING too: pgx's stdlib reads the
+// first row before it returns, so a refused write fails here.
+func (c *nulFreeConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	r, err := c.Conn.QueryContext(ctx, query, args)
+	return r, tooLong(err)
+}
+
+// tooLong maps PostgreSQL's program_limit_exceeded (SQLSTATE 54000, a
+// value past an index row, a tsvector or a string's limit) to
+// fault.ErrTooLong; any other error is returned as it is.
+func tooLong(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "54000" {
+		return fault.ErrTooLong
+	}
+	return err
+}
 
 func (c *nulFreeConn) CheckNamedValue(nv *driver.NamedValue) error {
 	v := nv.Value

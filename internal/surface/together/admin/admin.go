@@ -38,10 +38,15 @@ func RequireAdmin(p *identity.Principal) error {
 	return nil
 }
 
+// maxPage bounds ?page= so that the offset (page-1)*perPage can neither
+// overflow (a negative index panicked, and PostgreSQL refused a negative
+// OFFSET) nor name rows no list has: any page past the last is empty.
+const maxPage = 1_000_000
+
 func paging(r *http.Request) (page, perPage int) {
 	page, perPage = 1, 50
 	if n, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil && n > 1 {
-		page = n
+		page = min(n, maxPage)
 	}
 	if n, err := strconv.Atoi(r.URL.Query().Get("per_page")); err == nil {
 		perPage = min(max(n, 1), 100)
