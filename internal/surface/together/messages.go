@@ -294,8 +294,15 @@ func (s *Surface) react(add bool) func(http.ResponseWriter, *http.Request, *iden
 			return
 		}
 		emoji := r.PathValue("emoji")
-		if _, err := s.d.Messages.React(ctx, m, p.Account.ID, emoji, add); err != nil {
+		changed, err := s.d.Messages.React(ctx, m, p.Account.ID, emoji, add)
+		if err != nil {
 			s.fail(w, err)
+			return
+		}
+		if !add && !changed {
+			// As Together: adding a reaction twice is a 204, removing one
+			// that is not there a 404.
+			s.fail(w, fault.New(fault.NotFound, "Reaction not found"))
 			return
 		}
 		noContent(w)

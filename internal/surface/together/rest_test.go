@@ -197,6 +197,12 @@ func TestCommunityFlow(t *testing.T) {
 			if fmt.Sprint(rs) != "[map[count:2 emoji:👍 me:true]]" {
 				t.Errorf("reactions %v", rs)
 			}
+			// As Together: removing a reaction one has not made is a 404.
+			e.must(204, "DELETE", "/channels/"+cid+"/messages/"+ids[3]+"/reactions/"+emoji, bob.access, nil)
+			if code, obj, _ := e.call("DELETE", "/channels/"+cid+"/messages/"+ids[3]+"/reactions/"+emoji, bob.access, nil); code != 404 || obj["error"] != "Reaction not found" {
+				t.Errorf("removing a missing reaction: %d %v", code, obj)
+			}
+			e.must(204, "PUT", "/channels/"+cid+"/messages/"+ids[3]+"/reactions/"+emoji, bob.access, nil)
 			e.must(403, "POST", "/channels/"+cid+"/messages/"+ids[3]+"/pin", bob.access, nil)
 			e.must(204, "POST", "/channels/"+cid+"/messages/"+ids[3]+"/pin", ann.access, nil)
 			// As Together: pinning a pinned message is an idempotent 204.
