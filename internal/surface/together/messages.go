@@ -233,7 +233,9 @@ func (s *Surface) listThread(w http.ResponseWriter, r *http.Request, p *identity
 		writeJSON(w, http.StatusOK, []messageDTO{})
 		return
 	}
-	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: m.ConversationID, ThreadID: m.ID, Before: before, Limit: limit, Oldest: true})
+	// As Together, a thread reads oldest first from its first reply, and
+	// the cursor (named before) pages forwards: the replies after it.
+	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: m.ConversationID, ThreadID: m.ID, After: before, Limit: limit, Oldest: true, FromStart: true})
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -189,6 +189,23 @@ func TestCommunityFlow(t *testing.T) {
 			if len(th) != 1 || root["thread_reply_count"] != 1.0 {
 				t.Errorf("thread %d count %v", len(th), root["thread_reply_count"])
 			}
+			// As Together, a thread lists from its first reply, and the
+			// cursor (before) pages forwards.
+			for _, c := range []string{"t2", "t3"} {
+				e.must(201, "POST", "/channels/"+cid+"/messages/"+ids[3]+"/thread", bob.access, map[string]any{"content": c})
+			}
+			page := func(q string) (out []string, last string) {
+				_, l := e.must(200, "GET", "/channels/"+cid+"/messages/"+ids[3]+"/thread"+q, ann.access, nil)
+				for _, m := range l {
+					out, last = append(out, m.(map[string]any)["content"].(string)), m.(map[string]any)["id"].(string)
+				}
+				return out, last
+			}
+			p1, cur := page("?limit=2")
+			p2, _ := page("?limit=2&before=" + cur)
+			if fmt.Sprint(p1, p2) != "[in thread t2] [t3]" {
+				t.Errorf("thread pages %v %v", p1, p2)
+			}
 			// Reactions and pins.
 			emoji := url.PathEscape("👍")
 			e.must(204, "PUT", "/channels/"+cid+"/messages/"+ids[3]+"/reactions/"+emoji, bob.access, nil)
