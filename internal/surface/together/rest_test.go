@@ -128,6 +128,28 @@ func TestCommunityFlow(t *testing.T) {
 				t.Fatalf("non-member: %d %v", code, obj)
 			}
 			e.must(404, "GET", "/servers/not-a-uuid", bob.access, nil)
+			// Templates are Together's: Gaming makes its five channels; an
+			// unknown template is a 400.
+			_, tmpls := e.must(200, "GET", "/server-templates", bob.access, nil)
+			var gaming string
+			for _, tm := range tmpls {
+				if tm := tm.(map[string]any); tm["name"] == "Gaming" {
+					gaming = tm["id"].(string)
+				}
+			}
+			gs, _ := e.must(201, "POST", "/servers", bob.access, map[string]any{"name": "G", "template_id": gaming})
+			_, gch := e.must(200, "GET", "/servers/"+gs["id"].(string)+"/channels", bob.access, nil)
+			var names []string
+			for _, c := range gch {
+				names = append(names, c.(map[string]any)["type"].(string)+":"+c.(map[string]any)["name"].(string))
+			}
+			if got := strings.Join(names, ","); got != "text:announcements,text:general,text:gaming-chat,voice:General,voice:Gaming" {
+				t.Errorf("Gaming template channels %s", got)
+			}
+			e.must(204, "DELETE", "/servers/"+gs["id"].(string), bob.access, nil)
+			if code, obj, _ := e.call("POST", "/servers", bob.access, map[string]any{"name": "T", "template_id": "0190a000-0000-7000-8000-000000000000"}); code != 400 || obj["error"] != "Template not found" {
+				t.Errorf("unknown template: %d %v", code, obj)
+			}
 			_, browse := e.must(200, "GET", "/servers/browse", bob.access, nil)
 			if len(browse) != 1 {
 				t.Fatalf("browse %v", browse)

@@ -37,7 +37,7 @@ func (s *Surface) createServer(w http.ResponseWriter, r *http.Request, p *identi
 	if in.TemplateID != nil {
 		t := templateByID(*in.TemplateID)
 		if t == nil {
-			s.fail(w, fault.New(fault.NotFound, "Template not found"))
+			s.fail(w, fault.New(fault.Invalid, "Template not found")) // 400, as Together
 			return
 		}
 		for _, ch := range t.Channels {
