@@ -227,8 +227,8 @@ func applyRole(r *Role, in RoleInput) error {
 		r.Name = *in.Name
 	}
 	if in.Permissions != nil {
-		if *in.Permissions < 0 {
-			return fault.New(fault.Invalid, "permissions must be >= 0")
+		if *in.Permissions < 0 || *in.Permissions > PermBits {
+			return fault.New(fault.Invalid, "Permissions must be between 0 and 32767")
 		}
 		r.Permissions = *in.Permissions
 	}

@@ -261,6 +261,13 @@ func TestCommunityFlow(t *testing.T) {
 			// Roles and overrides: hide the channel from bob.
 			role, _ := e.must(201, "POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "muted", "permissions": 0})
 			e.must(403, "POST", "/servers/"+sid+"/roles", bob.access, map[string]any{"name": "x"})
+			// As Together: permissions lie within the defined bits (0..32767).
+			for _, bad := range []int64{-1, 32768, 99999} {
+				if code, obj, _ := e.call("POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "x", "permissions": bad}); code != 400 || obj["error"] != "Permissions must be between 0 and 32767" {
+					t.Errorf("role permissions %d: %d %v", bad, code, obj)
+				}
+				e.must(400, "PATCH", "/servers/"+sid+"/roles/"+role["id"].(string), ann.access, map[string]any{"permissions": bad})
+			}
 			e.must(204, "PUT", "/servers/"+sid+"/members/"+bob.id+"/roles/"+role["id"].(string), ann.access, nil)
 			e.must(200, "PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"role_id": role["id"], "allow": 0, "deny": 1})
 			e.must(404, "GET", "/channels/"+cid+"/messages", bob.access, nil)
