@@ -301,6 +301,14 @@ func TestCommunityFlow(t *testing.T) {
 			e.must(403, "POST", "/servers/"+sid+"/members/"+carl.id+"/kick", bob.access, nil)
 			e.must(422, "POST", "/servers/"+sid+"/members/"+carl.id+"/kick", ann.access, map[string]any{"reason": "x", "extra": 1})
 			e.must(404, "POST", "/servers/"+sid+"/members/"+sid+"/ban", ann.access, nil) // no such account
+			// As Together, a timeout answers itself (its AutomodTimeout).
+			to, _ := e.must(200, "POST", "/servers/"+sid+"/members/"+carl.id+"/timeout", ann.access, map[string]any{"duration_minutes": 30, "reason": "cool off"})
+			exp, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(to["expires_at"]))
+			if keys(to) != "created_at,created_by,expires_at,reason,server_id,user_id" || to["user_id"] != carl.id || to["server_id"] != sid ||
+				to["created_by"] != ann.id || to["reason"] != "cool off" || time.Until(exp) < 29*time.Minute {
+				t.Errorf("timeout %v", to)
+			}
+			e.must(204, "DELETE", "/servers/"+sid+"/members/"+carl.id+"/timeout", ann.access, nil)
 			e.must(204, "POST", "/servers/"+sid+"/members/"+carl.id+"/ban", ann.access, map[string]any{"reason": "spam"})
 			e.must(403, "POST", "/servers/"+sid+"/join", carl.access, nil)
 			e.must(400, "DELETE", "/servers/"+sid+"/leave", ann.access, nil)
