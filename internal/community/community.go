@@ -40,6 +40,11 @@ const (
 
 	// DefaultMemberPerms is what every member has in every channel (123).
 	DefaultMemberPerms = PermViewChannel | PermSendMessages | PermAttachFiles | PermAddReactions | PermConnectVoice | PermSpeak
+	// PermBits is every defined bit; a role's permissions must lie within
+	// 0..PermBits (Together's bound, 32767).
+	PermBits = PermViewChannel | PermSendMessages | PermManageMessages | PermAttachFiles | PermAddReactions |
+		PermConnectVoice | PermSpeak | PermMuteMembers | PermKickMembers | PermBanMembers | PermManageChannels |
+		PermManageRoles | PermManageServer | PermAdministrator | PermCreateInvites
 	// AllPerms is what the owner and administrators have.
 	AllPerms int64 = 1<<63 - 1
 )

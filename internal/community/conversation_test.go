@@ -74,7 +74,7 @@ func newChat(t *testing.T, e storetest.Engine) *chat {
 	if _, err := comm.SetOverride(ctx, ch.acct["owner"], ch.channel, &community.Override{AccountID: &bob, Deny: community.PermSendMessages}); err != nil {
 		t.Fatal(err)
 	}
-	if err := comm.Timeout(ctx, ch.acct["owner"], ch.c.ID, ch.acct["muted"], time.Hour, nil); err != nil {
+	if _, err := comm.Timeout(ctx, ch.acct["owner"], ch.c.ID, ch.acct["muted"], time.Hour, nil); err != nil {
 		t.Fatal(err)
 	}
 	return ch

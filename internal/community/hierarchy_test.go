@@ -441,7 +441,8 @@ func TestModerationHierarchy(t *testing.T) {
 	}
 	timeout := func(actor, target string, d time.Duration) func(w *world) error {
 		return func(w *world) error {
-			return w.svc.Timeout(context.Background(), w.acct[actor], w.c.ID, w.acct[target], d, nil)
+			_, err := w.svc.Timeout(context.Background(), w.acct[actor], w.c.ID, w.acct[target], d, nil)
+			return err
 		}
 	}
 	for _, eng := range storetest.Engines() {

@@ -227,8 +227,8 @@ func applyRole(r *Role, in RoleInput) error {
 		r.Name = *in.Name
 	}
 	if in.Permissions != nil {
-		if *in.Permissions < 0 {
-			return fault.New(fault.Invalid, "permissions must be >= 0")
+		if *in.Permissions < 0 || *in.Permissions > PermBits {
+			return fault.New(fault.Invalid, "Permissions must be between 0 and 32767")
 		}
 		r.Permissions = *in.Permissions
 	}
@@ -678,30 +678,31 @@ func (s *Service) Bans(ctx context.Context, actor, communityID string) ([]*Ban, 
 	return s.st.Bans(ctx, communityID)
 }
 
-// Timeout mutes a member for d (MUTE_MEMBERS); d == 0 lifts it.
-func (s *Service) Timeout(ctx context.Context, actor, communityID, target string, d time.Duration, reason *string) error {
+// Timeout mutes a member for d (MUTE_MEMBERS) and returns when it ends;
+// d == 0 lifts it (nil).
+func (s *Service) Timeout(ctx context.Context, actor, communityID, target string, d time.Duration, reason *string) (*time.Time, error) {
 	if _, err := s.moderate(ctx, actor, communityID, target, PermMuteMembers); err != nil {
-		return err
+		return nil, err
 	}
 	if ok, err := s.st.IsMember(ctx, communityID, target); err != nil {
-		return err
+		return nil, err
 	} else if !ok {
-		return fault.New(fault.NotFound, "Member not found")
+		return nil, fault.New(fault.NotFound, "Member not found")
 	}
 	var until *time.Time
 	typ := EvMemberTimeoutEnded
 	if d > 0 {
 		if d > 7*24*time.Hour {
-			return fault.New(fault.Invalid, "duration_minutes must be between 1 and 10080")
+			return nil, fault.New(fault.Invalid, "duration_minutes must be between 1 and 10080")
 		}
 		t := s.at().Add(d)
 		until, typ = &t, EvMemberTimeout
 	}
 	if err := s.st.SetTimeout(ctx, communityID, target, until); err != nil {
-		return err
+		return nil, err
 	}
 	s.publish(ctx, Topic(communityID), Event{Type: typ, CommunityID: communityID, ActorID: actor, AccountID: target, Until: until, Reason: reason})
-	return nil
+	return until, nil
 }
 
 // OpenDM returns the DM channel between actor and other, creating it

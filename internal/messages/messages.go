@@ -156,6 +156,10 @@ type ListQuery struct {
 	WithThreads bool
 	// Oldest returns the page oldest first (for chat backlogs).
 	Oldest bool
+	// FromStart, with Oldest, reads forwards from the first message (or
+	// from After) instead of taking the newest page: Together's thread
+	// listing.
+	FromStart bool
 }
 
 // SearchQuery is a full-text search over some conversations.

@@ -152,13 +152,13 @@ func TestCommunityStoreContract(t *testing.T) {
 				t.Errorf("unknown code: %v", err)
 			}
 			// Timeouts.
-			if err := svc.Timeout(ctx, owner, c.ID, bob, time.Hour, nil); err != nil {
+			if _, err := svc.Timeout(ctx, owner, c.ID, bob, time.Hour, nil); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := svc.CanSend(ctx, bob, chans[0].ID); !errors.Is(err, community.ErrTimedOut) {
 				t.Errorf("bob should be timed out: %v", err)
 			}
-			if err := svc.Timeout(ctx, owner, c.ID, bob, 0, nil); err != nil {
+			if _, err := svc.Timeout(ctx, owner, c.ID, bob, 0, nil); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := svc.CanSend(ctx, bob, chans[0].ID); err != nil {

@@ -144,8 +144,9 @@ func (s *Messages) ListMessages(ctx context.Context, q messages.ListQuery) ([]*m
 		sb.WriteString(` AND id > ` + arg(q.After))
 	}
 	// Oldest-first pages taken from the newest end (a chat backlog) need
-	// the newest rows, reversed; an After cursor reads forwards.
-	desc := !(q.Oldest && q.After != "")
+	// the newest rows, reversed; an After cursor or FromStart reads
+	// forwards.
+	desc := !(q.Oldest && (q.After != "" || q.FromStart))
 	if desc {
 		sb.WriteString(` ORDER BY id DESC`)
 	} else {

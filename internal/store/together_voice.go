@@ -23,7 +23,9 @@ func scanVoice(row scanner) (*VoiceState, error) {
 }
 
 // SetVoice stores an account's voice state, replacing any other, and
-// returns the one it replaced (nil when none).
+// returns the one it replaced (nil when none). As Together, a moderator's
+// server_mute and server_deaf stay with the account across the switch: v
+// takes them from the state it replaces.
 func (s *TogetherExtras) SetVoice(ctx context.Context, v *VoiceState) (*VoiceState, error) {
 	var prev *VoiceState
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -32,6 +34,9 @@ func (s *TogetherExtras) SetVoice(ctx context.Context, v *VoiceState) (*VoiceSta
 			return err
 		}
 		prev = p
+		if p != nil {
+			v.ServerMute, v.ServerDeaf = p.ServerMute, p.ServerDeaf
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO together_voice_states (`+voiceCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
 			ON CONFLICT (account_id) DO UPDATE SET channel_id=excluded.channel_id, community_id=excluded.community_id,
 			username=excluded.username, self_mute=excluded.self_mute, self_deaf=excluded.self_deaf, self_video=excluded.self_video,
@@ -71,6 +76,13 @@ func (s *TogetherExtras) DeleteVoice(ctx context.Context, accountID, channelID s
 func (s *TogetherExtras) VoiceIn(ctx context.Context, channelID string) ([]*VoiceState, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+voiceCols+` FROM together_voice_states WHERE channel_id=$1 ORDER BY joined_at`, channelID)
 	return collect(rows, err, scanVoice)
+}
+
+// SetVoiceServerMute stores a moderator's server_mute of an account's
+// voice state and returns the state (fault.NotFound when it has none).
+func (s *TogetherExtras) SetVoiceServerMute(ctx context.Context, accountID string, mute bool) (*VoiceState, error) {
+	return scanVoice(s.db.QueryRowContext(ctx, `UPDATE together_voice_states SET server_mute=$2 WHERE account_id=$1
+		RETURNING `+voiceCols, accountID, mute))
 }
 
 // UpdateVoice stores the self_* flags of an existing state.

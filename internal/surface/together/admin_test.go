@@ -102,6 +102,10 @@ func TestAdminUpdateUserLastAdmin(t *testing.T) {
 			e.must(200, "PATCH", path(ann.id), root, map[string]any{"is_admin": true})
 			e.must(200, "PATCH", path(rootID), ann.access, map[string]any{"disabled": true}) // two active admins
 			e.must(403, "GET", "/users/@me", root, nil)                                      // "Account is disabled"
+			// As Together, a disabled account has no public profile.
+			if code, obj, _ := e.call("GET", "/users/"+rootID, ann.access, nil); code != 404 || obj["error"] != "User not found" {
+				t.Errorf("profile of a disabled account: %d %v", code, obj)
+			}
 
 			for _, c := range []struct {
 				name, id string
@@ -121,6 +125,7 @@ func TestAdminUpdateUserLastAdmin(t *testing.T) {
 				}
 			}
 			e.must(200, "PATCH", path(rootID), ann.access, map[string]any{"disabled": false})
+			e.must(200, "GET", "/users/"+rootID, ann.access, nil)
 			e.must(200, "PATCH", path(rootID), ann.access, map[string]any{"is_admin": false})
 			e.must(200, "POST", "/auth/login", "", map[string]string{"username": "root", "password": "password123"})
 		})

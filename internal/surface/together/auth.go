@@ -306,7 +306,8 @@ func (s *Surface) getUser(w http.ResponseWriter, r *http.Request, _ *identity.Pr
 	}
 	ctx := r.Context()
 	a, err := s.d.Identity.Account(ctx, id)
-	if errors.Is(err, fault.NotFound) {
+	if errors.Is(err, fault.NotFound) || (err == nil && a.Disabled()) {
+		// As Together, a disabled account has no public profile.
 		err = fault.New(fault.NotFound, "User not found")
 	}
 	if err != nil {

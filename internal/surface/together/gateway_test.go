@@ -161,6 +161,7 @@ func TestGateway(t *testing.T) {
 	e.must(201, "POST", "/channels/"+vid+"/voice", bob.access, nil)
 	e.must(400, "POST", "/channels/"+cid+"/voice", bob.access, nil) // a text channel
 	e.must(422, "PATCH", "/channels/"+vid+"/voice", bob.access, map[string]any{"self_mute": true, "volume": 3})
+	e.must(400, "PATCH", "/channels/"+vid+"/voice", bob.access, map[string]any{}) // as Together: nothing to change
 	if v, _ := e.must(200, "PATCH", "/channels/"+vid+"/voice", bob.access, map[string]any{"self_mute": true}); v["self_mute"] != true || v["username"] != "bob" {
 		t.Errorf("voice patch %v", v)
 	}

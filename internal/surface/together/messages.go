@@ -233,7 +233,9 @@ func (s *Surface) listThread(w http.ResponseWriter, r *http.Request, p *identity
 		writeJSON(w, http.StatusOK, []messageDTO{})
 		return
 	}
-	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: m.ConversationID, ThreadID: m.ID, Before: before, Limit: limit, Oldest: true})
+	// As Together, a thread reads oldest first from its first reply, and
+	// the cursor (named before) pages forwards: the replies after it.
+	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: m.ConversationID, ThreadID: m.ID, After: before, Limit: limit, Oldest: true, FromStart: true})
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -294,8 +296,15 @@ func (s *Surface) react(add bool) func(http.ResponseWriter, *http.Request, *iden
 			return
 		}
 		emoji := r.PathValue("emoji")
-		if _, err := s.d.Messages.React(ctx, m, p.Account.ID, emoji, add); err != nil {
+		changed, err := s.d.Messages.React(ctx, m, p.Account.ID, emoji, add)
+		if err != nil {
 			s.fail(w, err)
+			return
+		}
+		if !add && !changed {
+			// As Together: adding a reaction twice is a 204, removing one
+			// that is not there a 404.
+			s.fail(w, fault.New(fault.NotFound, "Reaction not found"))
 			return
 		}
 		noContent(w)

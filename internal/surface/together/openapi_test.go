@@ -342,7 +342,7 @@ func (c *oapi) flow(prefix string) {
 	do(403, "POST", "/channels/"+cid+"/messages", bob, map[string]any{"content": "a platypus!"})
 	do(200, "GET", "/servers/"+sid+"/automod/logs", ann, nil)
 	do(204, "DELETE", "/servers/"+sid+"/automod/words/platypus", ann, nil)
-	do(204, "POST", "/servers/"+sid+"/members/"+bobID+"/timeout", ann, map[string]any{"duration_minutes": 5, "reason": "cool off"})
+	do(200, "POST", "/servers/"+sid+"/members/"+bobID+"/timeout", ann, map[string]any{"duration_minutes": 5, "reason": "cool off"})
 	do(204, "DELETE", "/servers/"+sid+"/members/"+bobID+"/timeout", ann, nil)
 	do(204, "POST", "/servers/"+sid+"/members/"+catID+"/kick", ann, map[string]any{"reason": "bye"})
 	do(204, "POST", "/servers/"+sid+"/members/"+bobID+"/ban", ann, map[string]any{"reason": "rude"})

@@ -128,6 +128,28 @@ func TestCommunityFlow(t *testing.T) {
 				t.Fatalf("non-member: %d %v", code, obj)
 			}
 			e.must(404, "GET", "/servers/not-a-uuid", bob.access, nil)
+			// Templates are Together's: Gaming makes its five channels; an
+			// unknown template is a 400.
+			_, tmpls := e.must(200, "GET", "/server-templates", bob.access, nil)
+			var gaming string
+			for _, tm := range tmpls {
+				if tm := tm.(map[string]any); tm["name"] == "Gaming" {
+					gaming = tm["id"].(string)
+				}
+			}
+			gs, _ := e.must(201, "POST", "/servers", bob.access, map[string]any{"name": "G", "template_id": gaming})
+			_, gch := e.must(200, "GET", "/servers/"+gs["id"].(string)+"/channels", bob.access, nil)
+			var names []string
+			for _, c := range gch {
+				names = append(names, c.(map[string]any)["type"].(string)+":"+c.(map[string]any)["name"].(string))
+			}
+			if got := strings.Join(names, ","); got != "text:announcements,text:general,text:gaming-chat,voice:General,voice:Gaming" {
+				t.Errorf("Gaming template channels %s", got)
+			}
+			e.must(204, "DELETE", "/servers/"+gs["id"].(string), bob.access, nil)
+			if code, obj, _ := e.call("POST", "/servers", bob.access, map[string]any{"name": "T", "template_id": "0190a000-0000-7000-8000-000000000000"}); code != 400 || obj["error"] != "Template not found" {
+				t.Errorf("unknown template: %d %v", code, obj)
+			}
 			_, browse := e.must(200, "GET", "/servers/browse", bob.access, nil)
 			if len(browse) != 1 {
 				t.Fatalf("browse %v", browse)
@@ -189,6 +211,23 @@ func TestCommunityFlow(t *testing.T) {
 			if len(th) != 1 || root["thread_reply_count"] != 1.0 {
 				t.Errorf("thread %d count %v", len(th), root["thread_reply_count"])
 			}
+			// As Together, a thread lists from its first reply, and the
+			// cursor (before) pages forwards.
+			for _, c := range []string{"t2", "t3"} {
+				e.must(201, "POST", "/channels/"+cid+"/messages/"+ids[3]+"/thread", bob.access, map[string]any{"content": c})
+			}
+			page := func(q string) (out []string, last string) {
+				_, l := e.must(200, "GET", "/channels/"+cid+"/messages/"+ids[3]+"/thread"+q, ann.access, nil)
+				for _, m := range l {
+					out, last = append(out, m.(map[string]any)["content"].(string)), m.(map[string]any)["id"].(string)
+				}
+				return out, last
+			}
+			p1, cur := page("?limit=2")
+			p2, _ := page("?limit=2&before=" + cur)
+			if fmt.Sprint(p1, p2) != "[in thread t2] [t3]" {
+				t.Errorf("thread pages %v %v", p1, p2)
+			}
 			// Reactions and pins.
 			emoji := url.PathEscape("👍")
 			e.must(204, "PUT", "/channels/"+cid+"/messages/"+ids[3]+"/reactions/"+emoji, bob.access, nil)
@@ -197,6 +236,12 @@ func TestCommunityFlow(t *testing.T) {
 			if fmt.Sprint(rs) != "[map[count:2 emoji:👍 me:true]]" {
 				t.Errorf("reactions %v", rs)
 			}
+			// As Together: removing a reaction one has not made is a 404.
+			e.must(204, "DELETE", "/channels/"+cid+"/messages/"+ids[3]+"/reactions/"+emoji, bob.access, nil)
+			if code, obj, _ := e.call("DELETE", "/channels/"+cid+"/messages/"+ids[3]+"/reactions/"+emoji, bob.access, nil); code != 404 || obj["error"] != "Reaction not found" {
+				t.Errorf("removing a missing reaction: %d %v", code, obj)
+			}
+			e.must(204, "PUT", "/channels/"+cid+"/messages/"+ids[3]+"/reactions/"+emoji, bob.access, nil)
 			e.must(403, "POST", "/channels/"+cid+"/messages/"+ids[3]+"/pin", bob.access, nil)
 			e.must(204, "POST", "/channels/"+cid+"/messages/"+ids[3]+"/pin", ann.access, nil)
 			// As Together: pinning a pinned message is an idempotent 204.
@@ -216,6 +261,13 @@ func TestCommunityFlow(t *testing.T) {
 			// Roles and overrides: hide the channel from bob.
 			role, _ := e.must(201, "POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "muted", "permissions": 0})
 			e.must(403, "POST", "/servers/"+sid+"/roles", bob.access, map[string]any{"name": "x"})
+			// As Together: permissions lie within the defined bits (0..32767).
+			for _, bad := range []int64{-1, 32768, 99999} {
+				if code, obj, _ := e.call("POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "x", "permissions": bad}); code != 400 || obj["error"] != "Permissions must be between 0 and 32767" {
+					t.Errorf("role permissions %d: %d %v", bad, code, obj)
+				}
+				e.must(400, "PATCH", "/servers/"+sid+"/roles/"+role["id"].(string), ann.access, map[string]any{"permissions": bad})
+			}
 			e.must(204, "PUT", "/servers/"+sid+"/members/"+bob.id+"/roles/"+role["id"].(string), ann.access, nil)
 			e.must(200, "PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"role_id": role["id"], "allow": 0, "deny": 1})
 			e.must(404, "GET", "/channels/"+cid+"/messages", bob.access, nil)
@@ -249,6 +301,14 @@ func TestCommunityFlow(t *testing.T) {
 			e.must(403, "POST", "/servers/"+sid+"/members/"+carl.id+"/kick", bob.access, nil)
 			e.must(422, "POST", "/servers/"+sid+"/members/"+carl.id+"/kick", ann.access, map[string]any{"reason": "x", "extra": 1})
 			e.must(404, "POST", "/servers/"+sid+"/members/"+sid+"/ban", ann.access, nil) // no such account
+			// As Together, a timeout answers itself (its AutomodTimeout).
+			to, _ := e.must(200, "POST", "/servers/"+sid+"/members/"+carl.id+"/timeout", ann.access, map[string]any{"duration_minutes": 30, "reason": "cool off"})
+			exp, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(to["expires_at"]))
+			if keys(to) != "created_at,created_by,expires_at,reason,server_id,user_id" || to["user_id"] != carl.id || to["server_id"] != sid ||
+				to["created_by"] != ann.id || to["reason"] != "cool off" || time.Until(exp) < 29*time.Minute {
+				t.Errorf("timeout %v", to)
+			}
+			e.must(204, "DELETE", "/servers/"+sid+"/members/"+carl.id+"/timeout", ann.access, nil)
 			e.must(204, "POST", "/servers/"+sid+"/members/"+carl.id+"/ban", ann.access, map[string]any{"reason": "spam"})
 			e.must(403, "POST", "/servers/"+sid+"/join", carl.access, nil)
 			e.must(400, "DELETE", "/servers/"+sid+"/leave", ann.access, nil)

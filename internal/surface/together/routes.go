@@ -211,20 +211,22 @@ type serverTemplate struct {
 
 var builtinEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// builtinTemplates are Hearth's three built-in server templates.
+// builtinTemplates are Together's three built-in server templates (the
+// same channels, categories and positions), with fixed ids, in Together's
+// order (by name).
 var builtinTemplates = []serverTemplate{
-	{ID: "00000000-0000-4000-8000-000000000001", Name: "Gaming", Description: "Text and voice channels for a gaming group",
-		Category: "gaming", IsBuiltin: true, CreatedAt: builtinEpoch, Channels: []templateChannel{
-			{"general", "text", "Text Channels", 0}, {"looking-for-group", "text", "Text Channels", 1},
-			{"clips", "text", "Text Channels", 2}, {"Lobby", "voice", "Voice Channels", 3}, {"Squad", "voice", "Voice Channels", 4}}},
-	{ID: "00000000-0000-4000-8000-000000000002", Name: "Study Group", Description: "Channels for studying together",
-		Category: "education", IsBuiltin: true, CreatedAt: builtinEpoch, Channels: []templateChannel{
-			{"general", "text", "Text Channels", 0}, {"resources", "text", "Text Channels", 1},
-			{"homework-help", "text", "Text Channels", 2}, {"Study Room", "voice", "Voice Channels", 3}}},
 	{ID: "00000000-0000-4000-8000-000000000003", Name: "Community", Description: "Announcements, chat and events for a community",
 		Category: "community", IsBuiltin: true, CreatedAt: builtinEpoch, Channels: []templateChannel{
 			{"announcements", "text", "Information", 0}, {"rules", "text", "Information", 1},
-			{"general", "text", "Text Channels", 2}, {"off-topic", "text", "Text Channels", 3}, {"Hangout", "voice", "Voice Channels", 4}}},
+			{"general", "text", "Text Channels", 2}, {"off-topic", "text", "Text Channels", 3}, {"General", "voice", "Voice Channels", 4}}},
+	{ID: "00000000-0000-4000-8000-000000000001", Name: "Gaming", Description: "Text and voice channels for a gaming group",
+		Category: "gaming", IsBuiltin: true, CreatedAt: builtinEpoch, Channels: []templateChannel{
+			{"announcements", "text", "Information", 0}, {"general", "text", "Text Channels", 1},
+			{"gaming-chat", "text", "Text Channels", 2}, {"General", "voice", "Voice Channels", 3}, {"Gaming", "voice", "Voice Channels", 4}}},
+	{ID: "00000000-0000-4000-8000-000000000002", Name: "Study Group", Description: "Channels for studying together",
+		Category: "study", IsBuiltin: true, CreatedAt: builtinEpoch, Channels: []templateChannel{
+			{"announcements", "text", "Information", 0}, {"resources", "text", "Text Channels", 1},
+			{"homework-help", "text", "Text Channels", 2}, {"Study Room", "voice", "Voice Channels", 3}}},
 }
 
 func templateByID(id string) *serverTemplate {

@@ -37,7 +37,7 @@ func (s *Surface) createServer(w http.ResponseWriter, r *http.Request, p *identi
 	if in.TemplateID != nil {
 		t := templateByID(*in.TemplateID)
 		if t == nil {
-			s.fail(w, fault.New(fault.NotFound, "Template not found"))
+			s.fail(w, fault.New(fault.Invalid, "Template not found")) // 400, as Together
 			return
 		}
 		for _, ch := range t.Channels {
@@ -646,7 +646,8 @@ func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *id
 			}
 			d = time.Duration(*in.DurationMinutes) * time.Minute
 		}
-		if err := s.d.Community.Timeout(r.Context(), p.Account.ID, id, r.PathValue("user_id"), d, in.Reason); err != nil {
+		until, err := s.d.Community.Timeout(r.Context(), p.Account.ID, id, r.PathValue("user_id"), d, in.Reason)
+		if err != nil {
 			s.fail(w, err)
 			return
 		}
@@ -655,6 +656,22 @@ func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *id
 			action = "member.timeout_remove"
 		}
 		s.audit(r, id, p, action, "user", r.PathValue("user_id"), map[string]any{"duration_minutes": in.DurationMinutes, "reason": in.Reason})
-		noContent(w)
+		if !add || until == nil {
+			noContent(w)
+			return
+		}
+		// As Together, setting a timeout answers the timeout.
+		writeJSON(w, http.StatusOK, timeoutDTO{UserID: r.PathValue("user_id"), ServerID: id, ExpiresAt: *until,
+			Reason: in.Reason, CreatedBy: &p.Account.ID, CreatedAt: until.Add(-d)})
 	}
+}
+
+// timeoutDTO is Together's AutomodTimeout, the answer to setting a timeout.
+type timeoutDTO struct {
+	UserID    string    `json:"user_id"`
+	ServerID  string    `json:"server_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Reason    *string   `json:"reason"`
+	CreatedBy *string   `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
 }

@@ -136,7 +136,7 @@ func (s *Surface) onSFU(ctx context.Context, c *client, raw json.RawMessage) {
 	case "server_mute":
 		err = s.d.SFU.ServerMute(ctx, c.accountID, in.UserID, in.Mute)
 		if err == nil {
-			s.sfuVoiceState(ctx, in.UserID, func(v *VoiceState) { v.ServerMute = in.Mute })
+			s.sfuServerMute(ctx, in.UserID, in.Mute)
 		}
 	case "disconnect":
 		err = s.d.SFU.Disconnect(ctx, c.accountID, in.UserID)
@@ -272,6 +272,17 @@ func (s *Surface) sfuVoiceState(ctx context.Context, accountID string, change fu
 	}
 	change(v)
 	if s.d.Voice.UpdateVoice(ctx, v) == nil {
+		s.broadcastVoice(ctx, v.CommunityID, toVoice(v, false))
+	}
+}
+
+// sfuServerMute stores a moderator's mute in the account's voice state
+// (kept across channel switches) and tells the community.
+func (s *Surface) sfuServerMute(ctx context.Context, accountID string, mute bool) {
+	if s.d.Voice == nil {
+		return
+	}
+	if v, err := s.d.Voice.SetVoiceServerMute(ctx, accountID, mute); err == nil {
 		s.broadcastVoice(ctx, v.CommunityID, toVoice(v, false))
 	}
 }

@@ -190,6 +190,24 @@ func TestVoiceSFUOverGateway(t *testing.T) {
 	if d := wb.sfuFrame("error"); d["status"] != float64(403) {
 		t.Fatalf("server mute without MUTE_MEMBERS: %v", d)
 	}
+	// ann (the owner) server-mutes bob: it is stored in his voice state,
+	// and, as Together, it stays when he joins again.
+	wa.sfu(map[string]any{"type": "server_mute", "user_id": bob.id, "mute": true})
+	for {
+		f := wc.waitFor("VOICE_STATE_UPDATE")
+		if strings.Contains(string(f.D), bob.id) && strings.Contains(string(f.D), `"server_mute":true`) {
+			break
+		}
+	}
+	_, vs := e.must(200, "GET", "/channels/"+vid+"/voice", carl.access, nil)
+	for _, v := range vs {
+		if v := v.(map[string]any); v["user_id"] == bob.id && v["server_mute"] != true {
+			t.Errorf("bob's stored voice state %v", v)
+		}
+	}
+	if v, _ := e.must(201, "POST", "/channels/"+vid+"/voice", bob.access, nil); v["server_mute"] != true {
+		t.Errorf("rejoining cleared the server mute: %v", v)
+	}
 	// bob leaves: the Together client sees him go.
 	wb.sfu(map[string]any{"type": "leave"})
 	for {

@@ -28,6 +28,8 @@ type VoiceStore interface {
 	DeleteVoice(ctx context.Context, accountID, channelID string) (*VoiceState, error)
 	VoiceIn(ctx context.Context, channelID string) ([]*VoiceState, error)
 	UpdateVoice(ctx context.Context, v *VoiceState) error
+	// SetVoiceServerMute stores a moderator's mute of the account's state.
+	SetVoiceServerMute(ctx context.Context, accountID string, mute bool) (*VoiceState, error)
 
 	// Go-live sessions, one per voice channel, shared by every node.
 	// StartGoLive returns fault.Conflict when the channel has one; GoLive
@@ -228,6 +230,10 @@ func (s *Surface) updateVoice(w http.ResponseWriter, r *http.Request, p *identit
 	}
 	if err := decode(r, &in, true); err != nil {
 		s.bad(w, err)
+		return
+	}
+	if in.SelfMute == nil && in.SelfDeaf == nil && in.SelfVideo == nil && in.SelfScreen == nil {
+		s.fail(w, invalid("At least one field (self_mute, self_deaf, self_video, or self_screen) must be provided"))
 		return
 	}
 	v, err := s.d.Voice.Voice(ctx, p.Account.ID)
