@@ -500,8 +500,27 @@ func TestKeepaliveUnload(t *testing.T) {
 	if pq := p2.FullSync().PrevQueue; len(pq) != 1 {
 		t.Fatalf("prevQueue: %+v", pq)
 	}
-	e.must(p2, anon("z"), "", Request{Type: ReqRestoreQueue})
-	if s := p2.Snapshot(); s.Current == nil || s.Current.ID != "x" {
+	// Nobody answered the prompt and the room unloads with nothing queued:
+	// the unload's (empty) queue replaces the old prevQueue, as OTT does.
+	e.clock.Add(301 * time.Second)
+	e.svc.Tick()
+	p3, err := e.svc.Get(context.Background(), "permroom")
+	if err != nil || p3 == p2 {
+		t.Fatalf("permanent room should reload fresh again: %v", err)
+	}
+	if pq := p3.FullSync().PrevQueue; pq != nil {
+		t.Fatalf("prevQueue after an empty unload: %+v, want none", pq)
+	}
+	// A queue left at unload is offered, and restored, as before.
+	e.must(p3, registered("owner"), "", Request{Type: ReqAdd, Video: ref("x")})
+	e.clock.Add(301 * time.Second)
+	e.svc.Tick()
+	p4, err := e.svc.Get(context.Background(), "permroom")
+	if err != nil || p4 == p3 {
+		t.Fatalf("permanent room should reload fresh a third time: %v", err)
+	}
+	e.must(p4, anon("z"), "", Request{Type: ReqRestoreQueue})
+	if s := p4.Snapshot(); s.Current == nil || s.Current.ID != "x" {
 		t.Fatalf("restore: %+v", s)
 	}
 }
