@@ -49,6 +49,7 @@ type fixture struct {
 	srv      *httptest.Server
 	svc      *media.Service
 	ytCalls  atomic.Int64
+	ytLists  atomic.Int64 // playlistItems and channels requests
 	peerHost string
 }
 
@@ -88,7 +89,17 @@ func newFixture(t testing.TB, ytKey string, cache media.Cache) *fixture {
 		fmt.Fprintf(w, `{"items":[%s]}`, strings.Join(items, ","))
 	})
 	mux.HandleFunc("/yt/playlistItems", func(w http.ResponseWriter, r *http.Request) {
+		f.ytLists.Add(1)
+		if strings.HasPrefix(r.URL.Query().Get("playlistId"), "RD") { // a mix: the API does not list it
+			w.WriteHeader(404)
+			fmt.Fprint(w, `{"error":{"code":404,"errors":[{"reason":"playlistNotFound"}]}}`)
+			return
+		}
 		fmt.Fprint(w, `{"items":[{"snippet":{"resourceId":{"videoId":"aaaaaaaaaaa"}}},{"snippet":{"resourceId":{"videoId":"bbbbbbbbbbb"}}}]}`)
+	})
+	mux.HandleFunc("/yt/channels", func(w http.ResponseWriter, r *http.Request) {
+		f.ytLists.Add(1)
+		fmt.Fprint(w, `{"items":[{"contentDetails":{"relatedPlaylists":{"uploads":"UUchannel"}}}]}`)
 	})
 	mux.HandleFunc("/yt/search", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("q") == "quota" {
@@ -221,6 +232,58 @@ func TestYouTubeWithKeyAndCache(t *testing.T) {
 				t.Fatalf("several URLs: %+v %v", pv, err)
 			}
 		})
+	}
+}
+
+// TestYouTubeURLShapes: which YouTube links are a video, a list or none,
+// as OTT's YouTube adapter reads them (services/youtube.spec.ts).
+func TestYouTubeURLShapes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "k3y", nil)
+	ctx := context.Background()
+	for _, in := range []string{
+		"https://example.com", "https://youtube.com", "https://youtube.com/lkjsads", "https://youtu.be",
+		"https://www.youtube.com/c/", "https://www.youtube.com/channel/", "https://www.youtube.com/watch",
+		"https://www.youtube.com/playlist", "https://youtube.com/@",
+	} {
+		if _, err := f.svc.Preview(ctx, in, ""); code(err) != media.CodeUnsupportedService {
+			t.Errorf("%s: %v, want UnsupportedServiceException", in, err)
+		}
+	}
+	if n := f.ytCalls.Load() + f.ytLists.Load(); n != 0 {
+		t.Errorf("links of no supported shape asked YouTube %d times", n)
+	}
+	for _, tc := range []struct{ in, id string }{
+		{"https://youtube.com/watch?v=dQw4w9WgXcQ", "dQw4w9WgXcQ"},
+		{"https://youtu.be/dQw4w9WgXcQ", "dQw4w9WgXcQ"},
+		{"https://youtube.com/shorts/R5i-cktCTb4?feature=share", "R5i-cktCTb4"},
+		{"https://studio.youtube.com/video/DMfu0KiqWnk/edit", "DMfu0KiqWnk"},
+		{"https://www.youtube.com/live/l3XUssSglXk", "l3XUssSglXk"},
+		// Lists only their owner sees: the video alone.
+		{"https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=WL", "dQw4w9WgXcQ"},
+		{"https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=LL", "dQw4w9WgXcQ"},
+		// A mix the API cannot list: the video alone, not an error.
+		{"https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=RDdQw4w9WgXcQ", "dQw4w9WgXcQ"},
+	} {
+		pv, err := f.svc.Preview(ctx, tc.in, "")
+		if err != nil || len(pv.Result) != 1 || pv.Result[0].ID != tc.id {
+			t.Errorf("%s: %+v %v, want the video %s", tc.in, pv, err, tc.id)
+		}
+	}
+	for _, tc := range []struct{ in, hl string }{
+		{"https://youtu.be/bbbbbbbbbbb?list=PL4d83g68ij3l45kj6345hFaEHvzLovtb", "bbbbbbbbbbb"},
+		{"https://www.youtube.com/watch?v=aaaaaaaaaaa&list=PL1", "aaaaaaaaaaa"},
+		// Not among the items read: still highlighted, fetched on its own.
+		{"https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=PL1", "dQw4w9WgXcQ"},
+		{"https://www.youtube.com/playlist?list=PL1", ""},
+		{"https://youtube.com/@handle", ""},
+		{"https://youtube.com/@handle.foo", ""},
+		{"https://www.youtube.com/channel/UC981g23981g298", ""},
+	} {
+		pv, err := f.svc.Preview(ctx, tc.in, "")
+		if err != nil || len(pv.Result) != 2 || (tc.hl == "") != (pv.Highlighted == nil) || (pv.Highlighted != nil && pv.Highlighted.ID != tc.hl) {
+			t.Errorf("%s: %+v %v, want the list, highlighted %q", tc.in, pv, err, tc.hl)
+		}
 	}
 }
 
