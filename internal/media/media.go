@@ -348,7 +348,11 @@ func (s *Service) match(u *url.URL) string {
 	return ""
 }
 
-var directExts = []string{".mp4", ".webm", ".mkv", ".mov", ".m4v", ".ogv", ".ogg", ".mp3", ".m4a", ".flac", ".wav", ".opus"}
+// directExts are the endings of direct links: OTT's (mp3, mp4, mp4v, mpg4,
+// webm, flv, mkv, avi, wmv, qt, mov, ogv, m4v, h261-h264, ogg) and the
+// audio files browsers play (m4a, flac, wav, opus).
+var directExts = []string{".mp4", ".mp4v", ".mpg4", ".webm", ".flv", ".mkv", ".avi", ".wmv", ".qt", ".mov", ".ogv", ".m4v",
+	".h261", ".h262", ".h263", ".h264", ".ogg", ".mp3", ".m4a", ".flac", ".wav", ".opus"}
 
 // Info returns one video's metadata.
 func (s *Service) Info(ctx context.Context, service, id string) (watch.Video, error) {

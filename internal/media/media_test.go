@@ -21,7 +21,7 @@ import (
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
-var clip []byte
+var clip, titled []byte
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "media-fixtures")
@@ -35,6 +35,15 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	clip, _ = os.ReadFile(out)
+	// 2.5 s, with a title in its metadata.
+	out = filepath.Join(dir, "titled.webm")
+	cmd = exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=2.5:size=32x24:rate=10", "-c:v", "libvpx",
+		"-metadata", "title=Foo: The Movie", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintln(os.Stderr, "ffmpeg:", err, string(b))
+		os.Exit(1)
+	}
+	titled, _ = os.ReadFile(out)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -59,6 +68,16 @@ func newFixture(t testing.TB, ytKey string, cache media.Cache) *fixture {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/clip.webm", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "clip.webm", time.Time{}, strings.NewReader(string(clip)))
+	})
+	mux.HandleFunc("/films/Foo%20Bar.webm", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "clip.webm", time.Time{}, strings.NewReader(string(clip)))
+	})
+	mux.HandleFunc("/titled.webm", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "titled.webm", time.Time{}, strings.NewReader(string(titled)))
+	})
+	mux.HandleFunc("/old.flv", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		fmt.Fprint(w, "FLV\x01")
 	})
 	mux.HandleFunc("/page.mp4", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
@@ -232,6 +251,37 @@ func TestYouTubeWithKeyAndCache(t *testing.T) {
 				t.Fatalf("several URLs: %+v %v", pv, err)
 			}
 		})
+	}
+}
+
+// TestDirectFiles: a direct file as OTT's direct adapter describes it
+// (services/direct.spec.ts): its title from the file's metadata, else its
+// name without the extension; its length in whole seconds, rounded up;
+// links OTT takes as direct but browsers cannot play refused by type.
+func TestDirectFiles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "", nil)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		path, title string
+		length      float64
+	}{
+		{"/titled.webm", "Foo: The Movie", 3},
+		{"/clip.webm", "clip", 3},
+		{"/films/Foo%20Bar.webm", "Foo Bar", 3},
+	} {
+		vs, err := f.svc.ResolveURL(ctx, f.srv.URL+tc.path)
+		if err != nil || len(vs) != 1 || vs[0].Title != tc.title || vs[0].Length != tc.length || vs[0].ID != f.srv.URL+tc.path {
+			t.Errorf("%s: %+v %v, want title %q length %v", tc.path, vs, err, tc.title, tc.length)
+		}
+	}
+	if _, err := f.svc.ResolveURL(ctx, f.srv.URL+"/old.flv"); code(err) != media.CodeUnsupportedMime {
+		t.Errorf("flv: %v, want UnsupportedMimeTypeException", err)
+	}
+	for _, ext := range []string{"jpg", "png", "pdf", "zip", "mp3v"} {
+		if _, err := f.svc.ResolveURL(ctx, "https://example.com/test."+ext); code(err) != media.CodeUnsupportedService {
+			t.Errorf("%s: %v, want UnsupportedServiceException", ext, err)
+		}
 	}
 }
 
