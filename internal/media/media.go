@@ -302,8 +302,8 @@ func (s *Service) resolve(ctx context.Context, u *url.URL, service string) ([]wa
 		return s.youtubeURL(ctx, u)
 	case "vimeo":
 		id, ok := vimeoID(u)
-		if !ok {
-			return nil, nil, mediaErr(CodeInvalidVideoID, "%q is not a valid vimeo URL.", u.String())
+		if !ok { // OTT's vimeo adapter handles only links to a video
+			return nil, nil, mediaErr(CodeUnsupportedService, "%q is not a valid URL for any supported service.", u.String())
 		}
 		v, err := s.Info(ctx, "vimeo", id)
 		return one(v, err)
@@ -331,7 +331,7 @@ func (s *Service) match(u *url.URL) string {
 	switch {
 	case host == "youtube.com" || host == "m.youtube.com" || host == "youtu.be" || host == "music.youtube.com" || host == "studio.youtube.com":
 		return "youtube"
-	case host == "vimeo.com":
+	case host == "vimeo.com" || strings.HasSuffix(host, ".vimeo.com"):
 		return "vimeo"
 	case contains(s.cfg.PeerTubeInstances, host) && (strings.HasPrefix(p, "/w/") || strings.HasPrefix(p, "/videos/watch/")):
 		return "peertube"

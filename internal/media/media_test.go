@@ -285,6 +285,26 @@ func TestDirectFiles(t *testing.T) {
 	}
 }
 
+// TestVimeoURLShapes: OTT's vimeo adapter handles links to a video on
+// vimeo.com or its subdomains; any other is UnsupportedServiceException
+// (services/vimeo.spec.ts).
+func TestVimeoURLShapes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "", nil)
+	ctx := context.Background()
+	for _, in := range []string{"https://vimeo.com/123456", "https://www.vimeo.com/123456", "https://player.vimeo.com/video/123456"} {
+		if vs, err := f.svc.ResolveURL(ctx, in); err != nil || len(vs) != 1 || vs[0].ID != "123456" || vs[0].Service != "vimeo" {
+			t.Errorf("%s: %+v %v", in, vs, err)
+		}
+	}
+	for _, in := range []string{"https://example.com", "https://vimeo.com", "https://vimeo.com/lkjsads",
+		"https://evilvimeo.com/283918572", "https://vimeo.com.evil.com/283918572"} {
+		if _, err := f.svc.ResolveURL(ctx, in); code(err) != media.CodeUnsupportedService {
+			t.Errorf("%s: %v, want UnsupportedServiceException", in, err)
+		}
+	}
+}
+
 // TestYouTubeURLShapes: which YouTube links are a video, a list or none,
 // as OTT's YouTube adapter reads them (services/youtube.spec.ts).
 func TestYouTubeURLShapes(t *testing.T) {
