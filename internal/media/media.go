@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -333,7 +334,7 @@ func (s *Service) match(u *url.URL) string {
 		return "youtube"
 	case host == "vimeo.com" || strings.HasSuffix(host, ".vimeo.com"):
 		return "vimeo"
-	case contains(s.cfg.PeerTubeInstances, host) && (strings.HasPrefix(p, "/w/") || strings.HasPrefix(p, "/videos/watch/")):
+	case contains(s.cfg.PeerTubeInstances, host) && peertubeWatch.MatchString(u.Path):
 		return "peertube"
 	case strings.HasSuffix(p, ".m3u8") || strings.HasSuffix(p, ".m3u"):
 		return "hls"
@@ -351,6 +352,9 @@ func (s *Service) match(u *url.URL) string {
 // directExts are the endings of direct links: OTT's (mp3, mp4, mp4v, mpg4,
 // webm, flv, mkv, avi, wmv, qt, mov, ogv, m4v, h261-h264, ogg) and the
 // audio files browsers play (m4a, flac, wav, opus).
+// peertubeWatch is the path of a PeerTube watch link that names a video.
+var peertubeWatch = regexp.MustCompile(`^/(?:w|videos/watch)/[A-Za-z0-9_-]+`)
+
 var directExts = []string{".mp4", ".mp4v", ".mpg4", ".webm", ".flv", ".mkv", ".avi", ".wmv", ".qt", ".mov", ".ogv", ".m4v",
 	".h261", ".h262", ".h263", ".h264", ".ogg", ".mp3", ".m4a", ".flac", ".wav", ".opus"}
 
@@ -368,6 +372,11 @@ func (s *Service) Info(ctx context.Context, service, id string) (watch.Video, er
 	case "dash":
 		return s.dashInfo(ctx, id)
 	case "peertube":
+		// OTT's peertube ids are "<host>:<video id>"; Hearth also takes
+		// the watch link itself.
+		if i := strings.LastIndexByte(id, ':'); i > 0 && !strings.Contains(id, "/") {
+			id = "https://" + id[:i] + "/w/" + id[i+1:]
+		}
 		u, err := url.Parse(id)
 		if err != nil || u.Host == "" {
 			return watch.Video{}, mediaErr(CodeInvalidVideoID, "%q is an invalid peertube video ID.", id)

@@ -305,6 +305,31 @@ func TestVimeoURLShapes(t *testing.T) {
 	}
 }
 
+// TestPeerTubeURLShapes: a PeerTube link names a video on an allowed
+// instance; OTT's "<host>:<id>" ids are read too (services/peertube.spec.ts).
+func TestPeerTubeURLShapes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "", nil)
+	ctx := context.Background()
+	host := strings.TrimPrefix(f.srv.URL, "http://")
+	for _, in := range []string{"http://" + host + "/", "http://" + host + "/w/", "https://example.com/w/abc"} {
+		if _, err := f.svc.ResolveURL(ctx, in); code(err) != media.CodeUnsupportedService {
+			t.Errorf("%s: %v, want UnsupportedServiceException", in, err)
+		}
+	}
+	if _, err := f.svc.Info(ctx, "peertube", ""); code(err) != media.CodeInvalidVideoID {
+		t.Errorf("empty id: %v, want InvalidVideoIdException", err)
+	}
+	// OTT's id form reaches the instance (over https, which the fixture
+	// does not speak: an upstream error, not a refused id).
+	if _, err := f.svc.Info(ctx, "peertube", host+":abc-123"); code(err) != media.CodeUpstream {
+		t.Errorf("host:id: %v (%q), want the instance asked", err, code(err))
+	}
+	if _, err := f.svc.Info(ctx, "peertube", "example.com:abc-123"); code(err) != media.CodeUnsupportedService {
+		t.Errorf("host:id of an instance not allowed: %v", err)
+	}
+}
+
 // TestYouTubeURLShapes: which YouTube links are a video, a list or none,
 // as OTT's YouTube adapter reads them (services/youtube.spec.ts).
 func TestYouTubeURLShapes(t *testing.T) {
