@@ -92,6 +92,9 @@ func newFixture(t testing.TB, ytKey string, cache media.Cache) *fixture {
 	mux.HandleFunc("/show/variant/low.m3u8", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, mediaPl) })
 	mux.HandleFunc("/live.m3u8", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, livePl) })
 	mux.HandleFunc("/film.mpd", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, mpd) })
+	mux.HandleFunc("/rep.mpd", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT3S"><Period><AdaptationSet><Representation id="1"></Representation><Representation id="2"><Title>foo</Title></Representation></AdaptationSet></Period></MPD>`)
+	})
 	mux.HandleFunc("/yt/videos", func(w http.ResponseWriter, r *http.Request) {
 		f.ytCalls.Add(1)
 		if r.URL.Query().Get("key") != ytKey {
@@ -182,6 +185,7 @@ func TestResolveSources(t *testing.T) {
 		{"hls master → variant", u + "/show/master.m3u8", "hls", u + "/show/master.m3u8", 24.5, ""},
 		{"hls live has no length", u + "/live.m3u8", "hls", u + "/live.m3u8", 0, ""},
 		{"dash", u + "/film.mpd", "dash", u + "/film.mpd", 63.5, ""},
+		{"dash titled on a representation", u + "/rep.mpd", "dash", u + "/rep.mpd", 3, ""},
 		{"vimeo via oembed", "https://vimeo.com/123456", "vimeo", "123456", 95, ""},
 		{"peertube as hls", "http://" + strings.TrimPrefix(u, "http://") + "/w/abc-123", "hls", u + "/show/master.m3u8", 61, ""},
 		{"youtube without a key", "https://youtu.be/dQw4w9WgXcQ", "", "", 0, media.CodeFeatureDisabled},
@@ -208,6 +212,12 @@ func TestResolveSources(t *testing.T) {
 				t.Fatalf("got %+v", v)
 			}
 		})
+	}
+	// A DASH title: ProgramInformation's, else a representation's (as OTT).
+	for path, want := range map[string]string{"/film.mpd": "Dash Film", "/rep.mpd": "foo"} {
+		if vs, err := f.svc.ResolveURL(ctx, u+path); err != nil || vs[0].Title != want || vs[0].Description != "Full Link: "+u+path {
+			t.Errorf("%s title: %+v %v, want %q", path, vs, err, want)
+		}
 	}
 	if _, err := f.svc.Info(ctx, "youtube", "bad id"); code(err) != media.CodeInvalidVideoID {
 		t.Fatalf("bad youtube id: %v", err)
