@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -20,9 +21,14 @@ import (
 )
 
 var extMime = map[string]string{
-	".mp4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm", ".mkv": "video/x-matroska",
-	".mov": "video/quicktime", ".ogv": "video/ogg", ".ogg": "audio/ogg", ".mp3": "audio/mpeg",
-	".m4a": "audio/mp4", ".flac": "audio/flac", ".wav": "audio/wav", ".opus": "audio/ogg",
+	".mp4": "video/mp4", ".mp4v": "video/mp4", ".mpg4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm",
+	".mkv": "video/x-matroska", ".mov": "video/quicktime", ".qt": "video/quicktime", ".ogv": "video/ogg",
+	".ogg": "audio/ogg", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".flac": "audio/flac", ".wav": "audio/wav",
+	".opus": "audio/ogg",
+	// Links OTT takes as direct whose files browsers do not play: they are
+	// refused by type (UnsupportedMimeTypeException), not as unknown links.
+	".flv": "video/x-flv", ".avi": "video/x-msvideo", ".wmv": "video/x-ms-wmv", ".h261": "video/h261",
+	".h262": "video/h262", ".h263": "video/h263", ".h264": "video/h264",
 }
 
 var playableMime = map[string]bool{"video/mp4": true, "video/webm": true, "video/ogg": true, "audio/ogg": true,
@@ -77,16 +83,23 @@ func (s *Service) directInfo(ctx context.Context, raw string) (watch.Video, erro
 	if err != nil {
 		return watch.Video{}, fetchErr(raw, err)
 	}
-	length, err := s.ffprobe(ctx, data)
+	length, title, err := s.ffprobe(ctx, data)
 	if err != nil {
 		return watch.Video{}, err
 	}
-	title := path.Base(u.Path)
-	if t, err := url.PathUnescape(title); err == nil {
-		title = t
+	if title == "" {
+		// As OTT: the file's name without its extension.
+		title = path.Base(u.Path)
+		if t, err := url.PathUnescape(title); err == nil {
+			title = t
+		}
+		if base := strings.TrimSuffix(title, path.Ext(title)); base != "" {
+			title = base
+		}
 	}
+	// OTT gives a direct file's length in whole seconds, rounded up.
 	return watch.Video{Service: "direct", ID: u.String(), Title: title, Description: "Full Link: " + u.String(),
-		Length: length, Mime: mt}, nil
+		Length: math.Ceil(length), Mime: mt}, nil
 }
 
 // probeTurn waits up to ProbeWait for a turn to probe a direct file; the
@@ -101,7 +114,8 @@ func (s *Service) probeTurn(ctx context.Context) (release func(), err error) {
 
 type probeOut struct {
 	Format struct {
-		Duration string `json:"duration"`
+		Duration string            `json:"duration"`
+		Tags     map[string]string `json:"tags"`
 	} `json:"format"`
 	Streams []struct {
 		CodecType string `json:"codec_type"`
@@ -109,10 +123,11 @@ type probeOut struct {
 	} `json:"streams"`
 }
 
-// ffprobe returns the duration of the media in data. ffprobe reads only
+// ffprobe returns the duration of the media in data and the title its
+// metadata names ("" when none). ffprobe reads only
 // stdin ("pipe:0") and is started without a shell; the protocol whitelist
 // stops it from opening anything else a crafted file might reference.
-func (s *Service) ffprobe(ctx context.Context, data []byte) (float64, error) {
+func (s *Service) ffprobe(ctx context.Context, data []byte) (float64, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ProbeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.cfg.FFprobe, "-v", "error", "-protocol_whitelist", "pipe",
@@ -122,11 +137,11 @@ func (s *Service) ffprobe(ctx context.Context, data []byte) (float64, error) {
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	err := cmd.Run()
 	if ctx.Err() == context.DeadlineExceeded {
-		return 0, mediaErr(CodeProbeTimeout, "The provided direct file took too long to probe for metadata. Please try another file.")
+		return 0, "", mediaErr(CodeProbeTimeout, "The provided direct file took too long to probe for metadata. Please try another file.")
 	}
 	var ee *exec.Error
 	if errors.As(err, &ee) {
-		return 0, &Error{Code: CodeFeatureDisabled, Msg: "Sorry, this feature is disabled: ffprobe is not installed.", Err: err}
+		return 0, "", &Error{Code: CodeFeatureDisabled, Msg: "Sorry, this feature is disabled: ffprobe is not installed.", Err: err}
 	}
 	var p probeOut
 	if jerr := json.Unmarshal(out.Bytes(), &p); jerr != nil && err == nil {
@@ -142,9 +157,13 @@ func (s *Service) ffprobe(ctx context.Context, data []byte) (float64, error) {
 	}
 	if d <= 0 {
 		s.log.Debug("ffprobe found no duration", "err", err, "stderr", truncate(stderr.String(), 300))
-		return 0, mediaErr(CodeMissingMetadata, "The video provided is missing metadata required to let playback work correctly (probably length). For best results, reencode the video as an mp4.")
+		return 0, "", mediaErr(CodeMissingMetadata, "The video provided is missing metadata required to let playback work correctly (probably length). For best results, reencode the video as an mp4.")
 	}
-	return d, nil
+	title, ok := p.Format.Tags["title"]
+	if !ok {
+		title = p.Format.Tags["TITLE"] // Matroska's tags are upper case
+	}
+	return d, strings.TrimSpace(title), nil
 }
 
 func truncate(s string, n int) string {

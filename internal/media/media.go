@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -302,8 +303,8 @@ func (s *Service) resolve(ctx context.Context, u *url.URL, service string) ([]wa
 		return s.youtubeURL(ctx, u)
 	case "vimeo":
 		id, ok := vimeoID(u)
-		if !ok {
-			return nil, nil, mediaErr(CodeInvalidVideoID, "%q is not a valid vimeo URL.", u.String())
+		if !ok { // OTT's vimeo adapter handles only links to a video
+			return nil, nil, mediaErr(CodeUnsupportedService, "%q is not a valid URL for any supported service.", u.String())
 		}
 		v, err := s.Info(ctx, "vimeo", id)
 		return one(v, err)
@@ -331,9 +332,9 @@ func (s *Service) match(u *url.URL) string {
 	switch {
 	case host == "youtube.com" || host == "m.youtube.com" || host == "youtu.be" || host == "music.youtube.com" || host == "studio.youtube.com":
 		return "youtube"
-	case host == "vimeo.com":
+	case host == "vimeo.com" || strings.HasSuffix(host, ".vimeo.com"):
 		return "vimeo"
-	case contains(s.cfg.PeerTubeInstances, host) && (strings.HasPrefix(p, "/w/") || strings.HasPrefix(p, "/videos/watch/")):
+	case contains(s.cfg.PeerTubeInstances, host) && peertubeWatch.MatchString(u.Path):
 		return "peertube"
 	case strings.HasSuffix(p, ".m3u8") || strings.HasSuffix(p, ".m3u"):
 		return "hls"
@@ -348,7 +349,14 @@ func (s *Service) match(u *url.URL) string {
 	return ""
 }
 
-var directExts = []string{".mp4", ".webm", ".mkv", ".mov", ".m4v", ".ogv", ".ogg", ".mp3", ".m4a", ".flac", ".wav", ".opus"}
+// directExts are the endings of direct links: OTT's (mp3, mp4, mp4v, mpg4,
+// webm, flv, mkv, avi, wmv, qt, mov, ogv, m4v, h261-h264, ogg) and the
+// audio files browsers play (m4a, flac, wav, opus).
+// peertubeWatch is the path of a PeerTube watch link that names a video.
+var peertubeWatch = regexp.MustCompile(`^/(?:w|videos/watch)/[A-Za-z0-9_-]+`)
+
+var directExts = []string{".mp4", ".mp4v", ".mpg4", ".webm", ".flv", ".mkv", ".avi", ".wmv", ".qt", ".mov", ".ogv", ".m4v",
+	".h261", ".h262", ".h263", ".h264", ".ogg", ".mp3", ".m4a", ".flac", ".wav", ".opus"}
 
 // Info returns one video's metadata.
 func (s *Service) Info(ctx context.Context, service, id string) (watch.Video, error) {
@@ -364,6 +372,11 @@ func (s *Service) Info(ctx context.Context, service, id string) (watch.Video, er
 	case "dash":
 		return s.dashInfo(ctx, id)
 	case "peertube":
+		// OTT's peertube ids are "<host>:<video id>"; Hearth also takes
+		// the watch link itself.
+		if i := strings.LastIndexByte(id, ':'); i > 0 && !strings.Contains(id, "/") {
+			id = "https://" + id[:i] + "/w/" + id[i+1:]
+		}
 		u, err := url.Parse(id)
 		if err != nil || u.Host == "" {
 			return watch.Video{}, mediaErr(CodeInvalidVideoID, "%q is an invalid peertube video ID.", id)

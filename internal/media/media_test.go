@@ -21,7 +21,7 @@ import (
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
-var clip []byte
+var clip, titled []byte
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "media-fixtures")
@@ -35,6 +35,15 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	clip, _ = os.ReadFile(out)
+	// 2.5 s, with a title in its metadata.
+	out = filepath.Join(dir, "titled.webm")
+	cmd = exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=2.5:size=32x24:rate=10", "-c:v", "libvpx",
+		"-metadata", "title=Foo: The Movie", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintln(os.Stderr, "ffmpeg:", err, string(b))
+		os.Exit(1)
+	}
+	titled, _ = os.ReadFile(out)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -49,6 +58,7 @@ type fixture struct {
 	srv      *httptest.Server
 	svc      *media.Service
 	ytCalls  atomic.Int64
+	ytLists  atomic.Int64 // playlistItems and channels requests
 	peerHost string
 }
 
@@ -58,6 +68,16 @@ func newFixture(t testing.TB, ytKey string, cache media.Cache) *fixture {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/clip.webm", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "clip.webm", time.Time{}, strings.NewReader(string(clip)))
+	})
+	mux.HandleFunc("/films/Foo%20Bar.webm", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "clip.webm", time.Time{}, strings.NewReader(string(clip)))
+	})
+	mux.HandleFunc("/titled.webm", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "titled.webm", time.Time{}, strings.NewReader(string(titled)))
+	})
+	mux.HandleFunc("/old.flv", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		fmt.Fprint(w, "FLV\x01")
 	})
 	mux.HandleFunc("/page.mp4", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
@@ -72,6 +92,9 @@ func newFixture(t testing.TB, ytKey string, cache media.Cache) *fixture {
 	mux.HandleFunc("/show/variant/low.m3u8", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, mediaPl) })
 	mux.HandleFunc("/live.m3u8", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, livePl) })
 	mux.HandleFunc("/film.mpd", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, mpd) })
+	mux.HandleFunc("/rep.mpd", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT3S"><Period><AdaptationSet><Representation id="1"></Representation><Representation id="2"><Title>foo</Title></Representation></AdaptationSet></Period></MPD>`)
+	})
 	mux.HandleFunc("/yt/videos", func(w http.ResponseWriter, r *http.Request) {
 		f.ytCalls.Add(1)
 		if r.URL.Query().Get("key") != ytKey {
@@ -88,7 +111,17 @@ func newFixture(t testing.TB, ytKey string, cache media.Cache) *fixture {
 		fmt.Fprintf(w, `{"items":[%s]}`, strings.Join(items, ","))
 	})
 	mux.HandleFunc("/yt/playlistItems", func(w http.ResponseWriter, r *http.Request) {
+		f.ytLists.Add(1)
+		if strings.HasPrefix(r.URL.Query().Get("playlistId"), "RD") { // a mix: the API does not list it
+			w.WriteHeader(404)
+			fmt.Fprint(w, `{"error":{"code":404,"errors":[{"reason":"playlistNotFound"}]}}`)
+			return
+		}
 		fmt.Fprint(w, `{"items":[{"snippet":{"resourceId":{"videoId":"aaaaaaaaaaa"}}},{"snippet":{"resourceId":{"videoId":"bbbbbbbbbbb"}}}]}`)
+	})
+	mux.HandleFunc("/yt/channels", func(w http.ResponseWriter, r *http.Request) {
+		f.ytLists.Add(1)
+		fmt.Fprint(w, `{"items":[{"contentDetails":{"relatedPlaylists":{"uploads":"UUchannel"}}}]}`)
 	})
 	mux.HandleFunc("/yt/search", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("q") == "quota" {
@@ -152,6 +185,7 @@ func TestResolveSources(t *testing.T) {
 		{"hls master → variant", u + "/show/master.m3u8", "hls", u + "/show/master.m3u8", 24.5, ""},
 		{"hls live has no length", u + "/live.m3u8", "hls", u + "/live.m3u8", 0, ""},
 		{"dash", u + "/film.mpd", "dash", u + "/film.mpd", 63.5, ""},
+		{"dash titled on a representation", u + "/rep.mpd", "dash", u + "/rep.mpd", 3, ""},
 		{"vimeo via oembed", "https://vimeo.com/123456", "vimeo", "123456", 95, ""},
 		{"peertube as hls", "http://" + strings.TrimPrefix(u, "http://") + "/w/abc-123", "hls", u + "/show/master.m3u8", 61, ""},
 		{"youtube without a key", "https://youtu.be/dQw4w9WgXcQ", "", "", 0, media.CodeFeatureDisabled},
@@ -178,6 +212,12 @@ func TestResolveSources(t *testing.T) {
 				t.Fatalf("got %+v", v)
 			}
 		})
+	}
+	// A DASH title: ProgramInformation's, else a representation's (as OTT).
+	for path, want := range map[string]string{"/film.mpd": "Dash Film", "/rep.mpd": "foo"} {
+		if vs, err := f.svc.ResolveURL(ctx, u+path); err != nil || vs[0].Title != want || vs[0].Description != "Full Link: "+u+path {
+			t.Errorf("%s title: %+v %v, want %q", path, vs, err, want)
+		}
 	}
 	if _, err := f.svc.Info(ctx, "youtube", "bad id"); code(err) != media.CodeInvalidVideoID {
 		t.Fatalf("bad youtube id: %v", err)
@@ -221,6 +261,134 @@ func TestYouTubeWithKeyAndCache(t *testing.T) {
 				t.Fatalf("several URLs: %+v %v", pv, err)
 			}
 		})
+	}
+}
+
+// TestDirectFiles: a direct file as OTT's direct adapter describes it
+// (services/direct.spec.ts): its title from the file's metadata, else its
+// name without the extension; its length in whole seconds, rounded up;
+// links OTT takes as direct but browsers cannot play refused by type.
+func TestDirectFiles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "", nil)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		path, title string
+		length      float64
+	}{
+		{"/titled.webm", "Foo: The Movie", 3},
+		{"/clip.webm", "clip", 3},
+		{"/films/Foo%20Bar.webm", "Foo Bar", 3},
+	} {
+		vs, err := f.svc.ResolveURL(ctx, f.srv.URL+tc.path)
+		if err != nil || len(vs) != 1 || vs[0].Title != tc.title || vs[0].Length != tc.length || vs[0].ID != f.srv.URL+tc.path {
+			t.Errorf("%s: %+v %v, want title %q length %v", tc.path, vs, err, tc.title, tc.length)
+		}
+	}
+	if _, err := f.svc.ResolveURL(ctx, f.srv.URL+"/old.flv"); code(err) != media.CodeUnsupportedMime {
+		t.Errorf("flv: %v, want UnsupportedMimeTypeException", err)
+	}
+	for _, ext := range []string{"jpg", "png", "pdf", "zip", "mp3v"} {
+		if _, err := f.svc.ResolveURL(ctx, "https://example.com/test."+ext); code(err) != media.CodeUnsupportedService {
+			t.Errorf("%s: %v, want UnsupportedServiceException", ext, err)
+		}
+	}
+}
+
+// TestVimeoURLShapes: OTT's vimeo adapter handles links to a video on
+// vimeo.com or its subdomains; any other is UnsupportedServiceException
+// (services/vimeo.spec.ts).
+func TestVimeoURLShapes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "", nil)
+	ctx := context.Background()
+	for _, in := range []string{"https://vimeo.com/123456", "https://www.vimeo.com/123456", "https://player.vimeo.com/video/123456"} {
+		if vs, err := f.svc.ResolveURL(ctx, in); err != nil || len(vs) != 1 || vs[0].ID != "123456" || vs[0].Service != "vimeo" {
+			t.Errorf("%s: %+v %v", in, vs, err)
+		}
+	}
+	for _, in := range []string{"https://example.com", "https://vimeo.com", "https://vimeo.com/lkjsads",
+		"https://evilvimeo.com/283918572", "https://vimeo.com.evil.com/283918572"} {
+		if _, err := f.svc.ResolveURL(ctx, in); code(err) != media.CodeUnsupportedService {
+			t.Errorf("%s: %v, want UnsupportedServiceException", in, err)
+		}
+	}
+}
+
+// TestPeerTubeURLShapes: a PeerTube link names a video on an allowed
+// instance; OTT's "<host>:<id>" ids are read too (services/peertube.spec.ts).
+func TestPeerTubeURLShapes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "", nil)
+	ctx := context.Background()
+	host := strings.TrimPrefix(f.srv.URL, "http://")
+	for _, in := range []string{"http://" + host + "/", "http://" + host + "/w/", "https://example.com/w/abc"} {
+		if _, err := f.svc.ResolveURL(ctx, in); code(err) != media.CodeUnsupportedService {
+			t.Errorf("%s: %v, want UnsupportedServiceException", in, err)
+		}
+	}
+	if _, err := f.svc.Info(ctx, "peertube", ""); code(err) != media.CodeInvalidVideoID {
+		t.Errorf("empty id: %v, want InvalidVideoIdException", err)
+	}
+	// OTT's id form reaches the instance (over https, which the fixture
+	// does not speak: an upstream error, not a refused id).
+	if _, err := f.svc.Info(ctx, "peertube", host+":abc-123"); code(err) != media.CodeUpstream {
+		t.Errorf("host:id: %v (%q), want the instance asked", err, code(err))
+	}
+	if _, err := f.svc.Info(ctx, "peertube", "example.com:abc-123"); code(err) != media.CodeUnsupportedService {
+		t.Errorf("host:id of an instance not allowed: %v", err)
+	}
+}
+
+// TestYouTubeURLShapes: which YouTube links are a video, a list or none,
+// as OTT's YouTube adapter reads them (services/youtube.spec.ts).
+func TestYouTubeURLShapes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "k3y", nil)
+	ctx := context.Background()
+	for _, in := range []string{
+		"https://example.com", "https://youtube.com", "https://youtube.com/lkjsads", "https://youtu.be",
+		"https://www.youtube.com/c/", "https://www.youtube.com/channel/", "https://www.youtube.com/watch",
+		"https://www.youtube.com/playlist", "https://youtube.com/@",
+	} {
+		if _, err := f.svc.Preview(ctx, in, ""); code(err) != media.CodeUnsupportedService {
+			t.Errorf("%s: %v, want UnsupportedServiceException", in, err)
+		}
+	}
+	if n := f.ytCalls.Load() + f.ytLists.Load(); n != 0 {
+		t.Errorf("links of no supported shape asked YouTube %d times", n)
+	}
+	for _, tc := range []struct{ in, id string }{
+		{"https://youtube.com/watch?v=dQw4w9WgXcQ", "dQw4w9WgXcQ"},
+		{"https://youtu.be/dQw4w9WgXcQ", "dQw4w9WgXcQ"},
+		{"https://youtube.com/shorts/R5i-cktCTb4?feature=share", "R5i-cktCTb4"},
+		{"https://studio.youtube.com/video/DMfu0KiqWnk/edit", "DMfu0KiqWnk"},
+		{"https://www.youtube.com/live/l3XUssSglXk", "l3XUssSglXk"},
+		// Lists only their owner sees: the video alone.
+		{"https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=WL", "dQw4w9WgXcQ"},
+		{"https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=LL", "dQw4w9WgXcQ"},
+		// A mix the API cannot list: the video alone, not an error.
+		{"https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=RDdQw4w9WgXcQ", "dQw4w9WgXcQ"},
+	} {
+		pv, err := f.svc.Preview(ctx, tc.in, "")
+		if err != nil || len(pv.Result) != 1 || pv.Result[0].ID != tc.id {
+			t.Errorf("%s: %+v %v, want the video %s", tc.in, pv, err, tc.id)
+		}
+	}
+	for _, tc := range []struct{ in, hl string }{
+		{"https://youtu.be/bbbbbbbbbbb?list=PL4d83g68ij3l45kj6345hFaEHvzLovtb", "bbbbbbbbbbb"},
+		{"https://www.youtube.com/watch?v=aaaaaaaaaaa&list=PL1", "aaaaaaaaaaa"},
+		// Not among the items read: still highlighted, fetched on its own.
+		{"https://www.youtube.com/watch?v=dQw4w9WgXcQ&list=PL1", "dQw4w9WgXcQ"},
+		{"https://www.youtube.com/playlist?list=PL1", ""},
+		{"https://youtube.com/@handle", ""},
+		{"https://youtube.com/@handle.foo", ""},
+		{"https://www.youtube.com/channel/UC981g23981g298", ""},
+	} {
+		pv, err := f.svc.Preview(ctx, tc.in, "")
+		if err != nil || len(pv.Result) != 2 || (tc.hl == "") != (pv.Highlighted == nil) || (pv.Highlighted != nil && pv.Highlighted.ID != tc.hl) {
+			t.Errorf("%s: %+v %v, want the list, highlighted %q", tc.in, pv, err, tc.hl)
+		}
 	}
 }
 

@@ -21,7 +21,7 @@ func (s *Service) hlsInfo(ctx context.Context, raw string) (watch.Video, error) 
 	if err != nil || u.Host == "" {
 		return watch.Video{}, errorf(CodeInvalidVideoID, "%q is an invalid hls video ID.", raw)
 	}
-	v := watch.Video{Service: "hls", ID: raw, HLSURL: raw, Mime: "application/x-mpegURL", Title: path.Base(u.Path)}
+	v := watch.Video{Service: "hls", ID: raw, HLSURL: raw, Mime: "application/x-mpegURL", Title: path.Base(u.Path), Description: "Full Link: " + raw}
 	cur := u
 	for hop := 0; hop < 2; hop++ {
 		resp, err := s.fetch.Get(ctx, cur.String())
@@ -69,6 +69,8 @@ type mpd struct {
 	Duration string `xml:"mediaPresentationDuration,attr"`
 	Type     string `xml:"type,attr"`
 	Title    string `xml:"ProgramInformation>Title"`
+	// Titles given on representations, OTT's second place to look.
+	RepTitles []string `xml:"Period>AdaptationSet>Representation>Title"`
 }
 
 var isoDur = regexp.MustCompile(`^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$`)
@@ -111,9 +113,17 @@ func (s *Service) dashInfo(ctx context.Context, raw string) (watch.Video, error)
 	if err := dec.Decode(&m); err != nil {
 		return watch.Video{}, errorf(CodeMissingMetadata, "The DASH manifest could not be read.")
 	}
-	v := watch.Video{Service: "dash", ID: raw, DashURL: raw, Mime: "application/dash+xml", Title: path.Base(u.Path)}
+	v := watch.Video{Service: "dash", ID: raw, DashURL: raw, Mime: "application/dash+xml", Title: path.Base(u.Path),
+		Description: "Full Link: " + raw}
 	if m.Title != "" {
 		v.Title = m.Title
+	} else {
+		for _, t := range m.RepTitles {
+			if t != "" {
+				v.Title = t
+				break
+			}
+		}
 	}
 	if m.Type != "dynamic" {
 		d, ok := parseISODuration(m.Duration)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -184,25 +185,40 @@ func (s *Service) ytVideos(ctx context.Context, ids []string) ([]watch.Video, er
 	return out, nil
 }
 
+// ytPrivateLists are playlists only their owner can read (liked videos,
+// watch later): a link naming one is a link to its video alone.
+var ytPrivateLists = []string{"LL", "WL"}
+
 // youtubeURL resolves a YouTube link: a video, a playlist (with the v=
-// video highlighted) or a channel's uploads.
+// video highlighted) or a channel's uploads. Links of no shape OTT's
+// YouTube adapter handles (no video id, no list, a bare /@) are
+// UnsupportedServiceException, before any request to YouTube.
 func (s *Service) youtubeURL(ctx context.Context, u *url.URL) ([]watch.Video, *watch.Video, error) {
 	host := strings.TrimPrefix(strings.ToLower(u.Hostname()), "www.")
 	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
 	q := u.Query()
 	var videoID, listID string
+	unsupported := errorf(CodeUnsupportedService, "%q is not a valid URL for any supported service.", u.String())
 	switch {
 	case host == "youtu.be":
-		videoID = segs[0]
+		videoID, listID = segs[0], q.Get("list")
+		if videoID == "" {
+			return nil, nil, unsupported
+		}
 	case host == "studio.youtube.com" && len(segs) >= 2 && segs[0] == "video":
 		videoID = segs[1]
 	case segs[0] == "watch":
 		videoID, listID = q.Get("v"), q.Get("list")
+		if videoID == "" {
+			return nil, nil, unsupported
+		}
 	case segs[0] == "playlist":
-		listID = q.Get("list")
+		if listID = q.Get("list"); listID == "" {
+			return nil, nil, unsupported
+		}
 	case (segs[0] == "shorts" || segs[0] == "live") && len(segs) >= 2:
 		videoID = segs[1]
-	case segs[0] == "channel" || segs[0] == "user" || segs[0] == "c" || strings.HasPrefix(segs[0], "@"):
+	case ((segs[0] == "channel" || segs[0] == "user" || segs[0] == "c") && len(segs) >= 2 && segs[1] != "") || len(segs[0]) > 1 && segs[0][0] == '@':
 		if err := s.youtubeEnabled(); err != nil {
 			return nil, nil, err
 		}
@@ -213,7 +229,10 @@ func (s *Service) youtubeURL(ctx context.Context, u *url.URL) ([]watch.Video, *w
 		vs, err := s.ytPlaylist(ctx, uploads)
 		return vs, nil, err
 	default:
-		return nil, nil, errorf(CodeUnsupportedService, "%q is not a valid URL for any supported service.", u.String())
+		return nil, nil, unsupported
+	}
+	if slices.Contains(ytPrivateLists, listID) {
+		listID = ""
 	}
 	if listID != "" {
 		if err := s.youtubeEnabled(); err != nil {
@@ -221,7 +240,13 @@ func (s *Service) youtubeURL(ctx context.Context, u *url.URL) ([]watch.Video, *w
 		}
 		vs, err := s.ytPlaylist(ctx, listID)
 		if err != nil {
-			return nil, nil, err
+			if videoID == "" || ctx.Err() != nil {
+				return nil, nil, err
+			}
+			// A video link naming a list YouTube will not show (a mix,
+			// a private list) is a link to the video, as on OTT.
+			v, err := s.youtubeInfo(ctx, videoID)
+			return one(v, err)
 		}
 		var hl *watch.Video
 		for i := range vs {
@@ -229,6 +254,13 @@ func (s *Service) youtubeURL(ctx context.Context, u *url.URL) ([]watch.Video, *w
 				vs[i].Highlight = true
 				h := vs[i]
 				hl = &h
+			}
+		}
+		if hl == nil && videoID != "" {
+			// The video is past the items read: highlighted on its own.
+			if v, err := s.youtubeInfo(ctx, videoID); err == nil {
+				v.Highlight = true
+				hl = &v
 			}
 		}
 		return vs, hl, nil

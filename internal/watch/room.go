@@ -450,6 +450,11 @@ func (r *Room) isQueuedOrCurrent(ref VideoRef) bool {
 // dequeueNext advances the queue according to the queue mode.
 func (r *Room) dequeueNext() {
 	now := r.now()
+	// Every dequeue ends the vote to skip, a dj-mode restart too (as OTT).
+	if len(r.skipVotes) > 0 {
+		clear(r.skipVotes)
+		r.markDirty(FieldSkipVotes)
+	}
 	if r.queueMode == QueueDJ && r.current != nil {
 		v := r.current.trimmed()
 		r.current = &v
@@ -478,10 +483,6 @@ func (r *Room) dequeueNext() {
 	if r.clock.speed() != 1 {
 		r.clock.SetSpeed(1, now)
 		r.markDirty(FieldSpeed)
-	}
-	if len(r.skipVotes) > 0 {
-		clear(r.skipVotes)
-		r.markDirty(FieldSkipVotes)
 	}
 	r.changed()
 }

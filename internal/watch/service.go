@@ -717,9 +717,11 @@ func (s *Service) unload(r *Room, why CloseReason, drop bool) error {
 			c.StartAt = &pos
 			prev = append(prev, c)
 		}
-		prev = append(prev, r.queue...)
-		if len(prev) > 0 {
-			r.prevQueue = prev
+		// What was queued at this unload replaces an older prevQueue nobody
+		// restored; nothing queued leaves none (as OTT's onBeforeUnload).
+		r.prevQueue = append(prev, r.queue...)
+		if len(r.prevQueue) == 0 {
+			r.prevQueue = nil
 		}
 		r.queue, r.current = nil, nil
 		r.clock = Clock{Speed: 1, Since: r.now()}

@@ -290,6 +290,38 @@ func TestVoteSkip(t *testing.T) {
 	if s := r.Snapshot(); s.Current.ID != "2" {
 		t.Fatalf("should have skipped: %+v", s.Current)
 	}
+	r.mu.Lock()
+	n := len(r.skipVotes)
+	r.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("votes after the skip: %d, want 0", n)
+	}
+
+	// In dj mode a skip restarts the video; the votes that made it go too
+	// (OTT clears votesToSkip on every dequeue), so one more vote is not
+	// a second skip.
+	e.must(r, a, "a0", Request{Type: ReqApplySettings, Settings: settings(t, `{"queueMode":"dj"}`)})
+	e.must(r, a, "a0", Request{Type: ReqPlayback, State: ptr(true)})
+	e.clock.Add(10 * time.Second)
+	e.must(r, a, "a0", Request{Type: ReqSkip})
+	e.must(r, b, "b2", Request{Type: ReqSkip})
+	r.mu.Lock()
+	pos, n := r.clock.Position(e.clock.Now()), len(r.skipVotes)
+	r.mu.Unlock()
+	if s := r.Snapshot(); s.Current.ID != "2" || pos != 0 || n != 0 {
+		t.Fatalf("dj vote skip: current %+v position %v votes %d; want 2 restarted, no votes", s.Current, pos, n)
+	}
+	if sync := e.flush(r); sync == nil || !sync.Fields.Has(FieldSkipVotes) || len(sync.SkipVotes) != 0 {
+		t.Fatalf("dj vote skip sync: %+v", sync)
+	}
+	e.clock.Add(10 * time.Second)
+	e.must(r, c, "c3", Request{Type: ReqSkip})
+	r.mu.Lock()
+	pos = r.clock.Position(e.clock.Now())
+	r.mu.Unlock()
+	if pos != 10 {
+		t.Fatalf("one vote after a dj skip restarted the video (position %v)", pos)
+	}
 }
 
 func TestPermissionChecks(t *testing.T) {
@@ -468,8 +500,27 @@ func TestKeepaliveUnload(t *testing.T) {
 	if pq := p2.FullSync().PrevQueue; len(pq) != 1 {
 		t.Fatalf("prevQueue: %+v", pq)
 	}
-	e.must(p2, anon("z"), "", Request{Type: ReqRestoreQueue})
-	if s := p2.Snapshot(); s.Current == nil || s.Current.ID != "x" {
+	// Nobody answered the prompt and the room unloads with nothing queued:
+	// the unload's (empty) queue replaces the old prevQueue, as OTT does.
+	e.clock.Add(301 * time.Second)
+	e.svc.Tick()
+	p3, err := e.svc.Get(context.Background(), "permroom")
+	if err != nil || p3 == p2 {
+		t.Fatalf("permanent room should reload fresh again: %v", err)
+	}
+	if pq := p3.FullSync().PrevQueue; pq != nil {
+		t.Fatalf("prevQueue after an empty unload: %+v, want none", pq)
+	}
+	// A queue left at unload is offered, and restored, as before.
+	e.must(p3, registered("owner"), "", Request{Type: ReqAdd, Video: ref("x")})
+	e.clock.Add(301 * time.Second)
+	e.svc.Tick()
+	p4, err := e.svc.Get(context.Background(), "permroom")
+	if err != nil || p4 == p3 {
+		t.Fatalf("permanent room should reload fresh a third time: %v", err)
+	}
+	e.must(p4, anon("z"), "", Request{Type: ReqRestoreQueue})
+	if s := p4.Snapshot(); s.Current == nil || s.Current.ID != "x" {
 		t.Fatalf("restore: %+v", s)
 	}
 }

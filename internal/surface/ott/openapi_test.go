@@ -84,6 +84,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	expect(t, h, 400, "DELETE", "/api/room/filmnight/queue", tok, clip2)
 	expect(t, h, 200, "POST", "/api/announce", tok, map[string]any{"text": "Maintenance at noon"}, key...)
 	expect(t, h, 400, "POST", "/api/announce", tok, map[string]any{"text": "no key"})
+	expect(t, h, 400, "POST", "/api/room/create", tok, map[string]any{"name": "ab"})
 	expect(t, h, 200, "GET", "/api/data/previewAdd?input="+h.fixture("clip4.mp4"), "", nil)
 	expect(t, h, 400, "GET", "/api/data/previewAdd", "", nil)
 

@@ -106,6 +106,8 @@ func TestRoomsREST(t *testing.T) {
 			h := newHarness(t, opts{db: eng.Open})
 			tok := h.grant()
 			h.createRoom(tok, "FilmNight", map[string]any{"title": "Films", "isTemporary": false})
+			// OTT checks these bodies with zod schemas: every refused field
+			// is a 400 ZodValidationError (its details name the field).
 			tests := []struct {
 				name    string
 				body    map[string]any
@@ -114,25 +116,41 @@ func TestRoomsREST(t *testing.T) {
 				arg     string
 			}{
 				{"taken, any case", map[string]any{"name": "filmnight"}, 400, "RoomNameTakenException", ""},
-				{"reserved", map[string]any{"name": "list"}, 400, "BadApiArgumentException", "name"},
-				{"too short", map[string]any{"name": "ab"}, 400, "BadApiArgumentException", "name"},
-				{"bad chars", map[string]any{"name": "a b c"}, 400, "BadApiArgumentException", "name"},
-				{"missing name", map[string]any{}, 400, "BadApiArgumentException", "name"},
-				{"bad visibility", map[string]any{"name": "vis-room", "visibility": "secret"}, 400, "BadApiArgumentException", "visibility"},
+				{"reserved", map[string]any{"name": "list"}, 400, "ZodValidationError", "name"},
+				{"too short", map[string]any{"name": "ab"}, 400, "ZodValidationError", "name"},
+				{"too long", map[string]any{"name": strings.Repeat("ab", 17)}, 400, "ZodValidationError", "name"},
+				{"bad chars", map[string]any{"name": "a b c"}, 400, "ZodValidationError", "name"},
+				{"bad char", map[string]any{"name": "abc<"}, 400, "ZodValidationError", "name"},
+				{"missing name", map[string]any{}, 400, "ZodValidationError", "name"},
+				{"bad visibility", map[string]any{"name": "vis-room", "visibility": "secret"}, 400, "ZodValidationError", "visibility"},
+				{"long title", map[string]any{"name": "long-title", "title": strings.Repeat("a", 256)}, 400, "ZodValidationError", "title"},
+				{"newline in title", map[string]any{"name": "nl-title", "title": "Title with\r\nnewline"}, 400, "ZodValidationError", "title"},
+				{"bad category", map[string]any{"name": "cat-room", "autoSkipSegmentCategories": []string{"invalid"}}, 400, "ZodValidationError", "autoSkipSegmentCategories"},
 				// A NUL is refused on both engines: PostgreSQL cannot store
 				// one, and a room holding one could no longer be saved there.
-				{"NUL in title", map[string]any{"name": "nul-title", "title": "a\x00b"}, 400, "BadApiArgumentException", "title"},
-				{"NUL in description", map[string]any{"name": "nul-desc", "description": "a\x00b"}, 400, "BadApiArgumentException", "description"},
+				{"NUL in title", map[string]any{"name": "nul-title", "title": "a\x00b"}, 400, "ZodValidationError", "title"},
+				{"NUL in description", map[string]any{"name": "nul-desc", "description": "a\x00b"}, 400, "ZodValidationError", "description"},
 			}
 			for _, tc := range tests {
 				r := h.do("POST", "/api/room/create", tok, tc.body)
-				e, _ := r.body["error"].(map[string]any)
-				if r.status != tc.status || r.errName() != tc.errName || (tc.arg != "" && e["arg"] != tc.arg) {
+				if r.status != tc.status || r.errName() != tc.errName || (tc.arg != "" && zodPath(r) != tc.arg) {
 					t.Errorf("%s: %d %s", tc.name, r.status, r.raw)
 				}
 			}
-			if r := h.do("PATCH", "/api/room/FilmNight", tok, map[string]any{"description": "d\x00d"}); r.status != 400 || r.errName() != "BadApiArgumentException" {
-				t.Errorf("NUL in a new description: %d %s", r.status, r.raw)
+			for _, body := range []map[string]any{
+				{"description": "d\x00d"},
+				{"title": strings.Repeat("a", 255)},
+				{"title": "Title with\nnewline"},
+				{"autoSkipSegmentCategories": []string{"invalid", "intro"}},
+				{"visibility": "secret"},
+				{"claim": "yes"},
+			} {
+				if r := h.do("PATCH", "/api/room/FilmNight", tok, body); r.status != 400 || r.errName() != "ZodValidationError" {
+					t.Errorf("PATCH %v: %d %s", body, r.status, r.raw)
+				}
+			}
+			if r := h.do("POST", "/api/room/generate", tok, map[string]any{"autoSkipSegmentCategories": []string{"bogus"}}); r.status != 400 || r.errName() != "ZodValidationError" {
+				t.Errorf("generate with a bad category: %d %s", r.status, r.raw)
 			}
 			g := h.do("POST", "/api/room/generate", tok, map[string]any{"autoSkipSegmentCategories": []string{"intro"}})
 			gen, _ := g.body["room"].(string)
@@ -164,7 +182,7 @@ func TestRoomsREST(t *testing.T) {
 			if r := h.do("PATCH", "/api/room/filmnight", tok, map[string]any{"title": "New", "queueMode": "vote"}); r.status != 200 {
 				t.Fatalf("patch: %d %s", r.status, r.raw)
 			}
-			if r := h.do("PATCH", "/api/room/filmnight", tok, map[string]any{"bogus": 1}); r.status != 400 || r.errName() != "BadApiArgumentException" {
+			if r := h.do("PATCH", "/api/room/filmnight", tok, map[string]any{"bogus": 1}); r.status != 400 || r.errName() != "ZodValidationError" {
 				t.Fatalf("strict patch: %d %s", r.status, r.raw)
 			}
 			if r := h.do("PATCH", "/api/room/filmnight", tok, map[string]any{"grants": [][2]int{{3, 0}}}); r.errName() != "PermissionDeniedException" {
@@ -177,8 +195,17 @@ func TestRoomsREST(t *testing.T) {
 			if !strings.HasPrefix(string(list.raw), "[") || !strings.Contains(string(list.raw), `"title":"New"`) {
 				t.Fatalf("list: %s", list.raw)
 			}
-			if r := h.do("GET", "/api/room/list", "", nil, "apikey", "wrong"); r.status != 400 || string(r.raw) != `{"error":"apikey is invalid","success":false}`+"\n" {
-				t.Fatalf("bad apikey on list: %d %q", r.status, r.raw)
+			// OTT's token middleware refuses a wrong apikey before any route
+			// with its plain exception: name "Error".
+			for _, path := range []string{"/api/room/list", "/api/user", "/api/announce"} {
+				method := "GET"
+				if path == "/api/announce" {
+					method = "POST"
+				}
+				if r := h.do(method, path, "", nil, "apikey", "wrong"); r.status != 400 ||
+					string(r.raw) != `{"error":{"name":"Error","message":"apikey is invalid"},"success":false}`+"\n" {
+					t.Fatalf("bad apikey on %s: %d %q", path, r.status, r.raw)
+				}
 			}
 			// Queue over REST without a socket; vote needs one.
 			if r := h.do("POST", "/api/room/filmnight/queue", tok, map[string]any{"service": "direct", "id": h.fixture("clip1.mp4")}); r.status != 200 {
@@ -192,6 +219,22 @@ func TestRoomsREST(t *testing.T) {
 			}
 			if r := h.do("POST", "/api/room/filmnight/vote", tok, map[string]any{"service": "direct", "id": h.fixture("clip1.mp4")}); r.errName() != "ClientNotFoundInRoomException" {
 				t.Fatalf("vote without socket: %s", r.raw)
+			}
+			// Video bodies: service is one of OTT's services, id a string.
+			for _, tc := range []struct {
+				method, path string
+				body         map[string]any
+			}{
+				{"POST", "/api/room/filmnight/vote", map[string]any{"service": "nosuch", "id": "x"}},
+				{"DELETE", "/api/room/filmnight/vote", map[string]any{"id": "x"}},
+				{"POST", "/api/room/filmnight/queue", map[string]any{"service": "nosuch", "id": "x"}},
+				{"POST", "/api/room/filmnight/queue", map[string]any{"videos": []map[string]any{{"service": "direct"}}}},
+				{"DELETE", "/api/room/filmnight/queue", map[string]any{"service": "direct"}},
+				{"PATCH", "/api/room/filmnight/queue", map[string]any{"service": "direct", "id": "x", "subtitleUrl": 123}},
+			} {
+				if r := h.do(tc.method, tc.path, tok, tc.body); r.status != 400 || r.errName() != "ZodValidationError" {
+					t.Errorf("%s %s %v: %d %s", tc.method, tc.path, tc.body, r.status, r.raw)
+				}
 			}
 			if r := h.do("DELETE", "/api/room/filmnight/queue", tok, map[string]any{"service": "direct", "id": "nope"}); r.errName() != "VideoNotFoundException" {
 				t.Fatalf("remove missing: %s", r.raw)
@@ -208,6 +251,21 @@ func TestRoomsREST(t *testing.T) {
 			}
 		})
 	}
+}
+
+// zodPath is the field a ZodValidationError names.
+func zodPath(r resp) string {
+	e, _ := r.body["error"].(map[string]any)
+	d, _ := e["details"].([]any)
+	if len(d) == 0 {
+		return ""
+	}
+	p, _ := d[0].(map[string]any)["path"].([]any)
+	if len(p) == 0 {
+		return ""
+	}
+	s, _ := p[0].(string)
+	return s
 }
 
 func TestRateLimitReaches429(t *testing.T) {
@@ -369,5 +427,39 @@ func TestOttRenameToAnAccountsName(t *testing.T) {
 	}
 	if r := h.do("POST", "/api/user", h.grant(), map[string]any{"username": "Somebody New"}); r.status != 200 {
 		t.Fatalf("guest rename to a free name: %d %s", r.status, r.raw)
+	}
+}
+
+// TestAnnounceAnswers: OTT's POST /api/announce answers, word for word.
+func TestAnnounceAnswers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	tests := []struct {
+		name   string
+		hdr    []string
+		body   map[string]any
+		status int
+		raw    string
+	}{
+		{"sent", []string{"apikey", testAPIKey}, map[string]any{"text": "test announcement"}, 200, `{"success":true}`},
+		{"no apikey", nil, map[string]any{"text": "x"}, 400, `{"error":{"name":"MissingApiKey","message":"apikey was not supplied"},"success":false}`},
+		{"wrong apikey", []string{"apikey", "wrong key"}, map[string]any{"text": "x"}, 400, `{"error":{"name":"Error","message":"apikey is invalid"},"success":false}`},
+	}
+	for _, tc := range tests {
+		r := h.do("POST", "/api/announce", tok, tc.body, tc.hdr...)
+		if r.status != tc.status || strings.TrimSpace(string(r.raw)) != tc.raw {
+			t.Errorf("%s: %d %s", tc.name, r.status, r.raw)
+		}
+	}
+	r := h.do("POST", "/api/announce", tok, map[string]any{}, "apikey", testAPIKey)
+	if e, _ := r.body["error"].(map[string]any); r.status != 400 || r.errName() != "BadApiArgumentException" || e["arg"] != "text" || e["reason"] != "missing" {
+		t.Errorf("no text: %d %s", r.status, r.raw)
+	}
+	// A publish that fails (the bus is gone) is OTT's own 500.
+	_ = h.bus.Close()
+	r = h.do("POST", "/api/announce", tok, map[string]any{"text": "x"}, "apikey", testAPIKey)
+	if r.status != 500 || strings.TrimSpace(string(r.raw)) != `{"error":{"name":"Unknown","message":"Unknown, check logs"},"success":false}` {
+		t.Errorf("publish fails: %d %s", r.status, r.raw)
 	}
 }

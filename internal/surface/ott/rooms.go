@@ -3,6 +3,7 @@ package ott
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
@@ -58,7 +59,7 @@ func (s *Surface) handleGenerate(w http.ResponseWriter, r *http.Request) {
 	}
 	room, err := s.d.Watch.Generate(r.Context(), ownerOf(principalOf(r)), body.AutoSkipSegmentCategories)
 	if err != nil {
-		s.writeError(w, err)
+		s.writeError(w, schemaErr(err))
 		return
 	}
 	writeOK(w, http.StatusCreated, map[string]any{"room": room.Name()})
@@ -80,7 +81,7 @@ func (s *Surface) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body.Name == nil {
-		s.writeError(w, watch.BadArgument("name", "missing"))
+		s.writeError(w, schemaErr(watch.BadArgument("name", "Required")))
 		return
 	}
 	temp := body.IsTemporary == nil || *body.IsTemporary
@@ -95,7 +96,7 @@ func (s *Surface) handleCreate(w http.ResponseWriter, r *http.Request) {
 		Temporary: temp, Visibility: body.Visibility, QueueMode: body.QueueMode, AutoSkip: body.AutoSkipSegmentCategories,
 		OwnerID: ownerOf(principalOf(r))})
 	if err != nil {
-		s.writeError(w, err)
+		s.writeError(w, schemaErr(err))
 		return
 	}
 	writeOK(w, http.StatusCreated, nil)
@@ -147,7 +148,7 @@ func (s *Surface) handlePatchRoom(w http.ResponseWriter, r *http.Request) {
 	if c, ok := raw["claim"]; ok {
 		var claim bool
 		if json.Unmarshal(c, &claim) != nil || len(raw) != 1 {
-			s.writeError(w, watch.BadArgument("claim", "must be true"))
+			s.writeError(w, schemaErr(watch.BadArgument("claim", "Expected boolean")))
 			return
 		}
 		if claim {
@@ -166,11 +167,11 @@ func (s *Surface) handlePatchRoom(w http.ResponseWriter, r *http.Request) {
 	b, _ := json.Marshal(raw)
 	settings, err := parseSettings(b)
 	if err != nil {
-		s.writeError(w, err)
+		s.writeError(w, schemaErr(err))
 		return
 	}
 	if err := s.d.Watch.ApplySettings(r.Context(), room, actor(p), settings); err != nil {
-		s.writeError(w, err)
+		s.writeError(w, schemaErr(err))
 		return
 	}
 	writeOK(w, http.StatusOK, nil)
@@ -279,12 +280,21 @@ type videoBody struct {
 	SubtitleURL string `json:"subtitleUrl,omitempty"`
 }
 
+// ottServices are the service names OTT's request schemas accept
+// (ALL_VIDEO_SERVICES); any other is a ZodValidationError there.
+var ottServices = []string{"youtube", "vimeo", "direct", "hls", "dash", "tubi", "reddit", "googledrive", "peertube",
+	"pluto", "invidious", "odysee"}
+
+// valid checks a video body as OTT's schemas do; a refusal is a
+// ZodValidationError.
 func (b *videoBody) valid() error {
-	if b.Service == "" {
-		return watch.BadArgument("service", "missing")
-	}
-	if b.ID == "" {
-		return watch.BadArgument("id", "missing")
+	switch {
+	case b.Service == "":
+		return schemaErr(watch.BadArgument("service", "Required"))
+	case !slices.Contains(ottServices, b.Service):
+		return schemaErr(watch.BadArgument("service", "Invalid enum value"))
+	case b.ID == "":
+		return schemaErr(watch.BadArgument("id", "Required"))
 	}
 	return nil
 }
@@ -331,7 +341,7 @@ func (s *Surface) handleAddToQueue(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case body.Videos != nil:
 		if len(body.Videos) == 0 || len(body.Videos) > 100 {
-			s.writeError(w, watch.BadArgument("videos", "must hold 1 to 100 videos"))
+			s.writeError(w, schemaErr(watch.BadArgument("videos", "must hold 1 to 100 videos")))
 			return
 		}
 		for _, v := range body.Videos {
@@ -459,12 +469,9 @@ func (s *Surface) handleOwnedRooms(w http.ResponseWriter, r *http.Request) {
 
 // handleAnnounce answers POST /api/announce {text} (admin apikey).
 func (s *Surface) handleAnnounce(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("apikey") == "" {
-		writeFail(w, http.StatusBadRequest, errBody{Name: "MissingApiKey", Message: "This endpoint requires an API key."})
-		return
-	}
-	if !isAdmin(r) {
-		writeFail(w, http.StatusBadRequest, errBody{Name: "InvalidApiKey", Message: "API key is invalid."})
+	// A wrong key never gets here: the token middleware refuses it.
+	if r.Header.Get("apikey") == "" || !isAdmin(r) {
+		writeFail(w, http.StatusBadRequest, errBody{Name: "MissingApiKey", Message: "apikey was not supplied"})
 		return
 	}
 	var body struct {
@@ -479,7 +486,9 @@ func (s *Surface) handleAnnounce(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.d.Watch.Announce(r.Context(), body.Text); err != nil {
-		s.writeError(w, err)
+		// OTT's announce route has its own answer for a failed publish.
+		s.log.Error("announce", "err", err)
+		writeFail(w, http.StatusInternalServerError, errBody{Name: "Unknown", Message: "Unknown, check logs"})
 		return
 	}
 	writeOK(w, http.StatusOK, nil)

@@ -153,6 +153,34 @@ type errBody struct {
 	Arg     string `json:"arg,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	Fields  any    `json:"fields,omitempty"`
+	// Details are a ZodValidationError's issues.
+	Details []zodIssue `json:"details,omitempty"`
+}
+
+// zodIssue is one issue of a ZodValidationError (zod's shape: code,
+// message and the path of the offending field).
+type zodIssue struct {
+	Code    string   `json:"code"`
+	Message string   `json:"message"`
+	Path    []string `json:"path"`
+}
+
+// schemaErr answers a refused argument of a request OTT checks with its
+// zod schemas (room create, generate and settings, queue and vote bodies)
+// as OTT does: 400 ZodValidationError, whose message names the field.
+// Other errors pass through unchanged.
+func schemaErr(err error) error {
+	var we *watch.Error
+	if !errors.As(err, &we) || we.Code != watch.CodeBadArgument {
+		return err
+	}
+	reason := we.Reason
+	if reason == "" {
+		reason = we.Msg
+	}
+	return &apiError{status: http.StatusBadRequest, body: errBody{Name: "ZodValidationError",
+		Message: "Validation error: " + reason + ` at "` + we.Arg + `"`,
+		Details: []zodIssue{{Code: "custom", Message: reason, Path: []string{we.Arg}}}}}
 }
 
 func writeOK(w http.ResponseWriter, status int, fields map[string]any) {
@@ -318,11 +346,14 @@ func (s *Surface) auth(next http.HandlerFunc) http.Handler {
 	return s.wrap(func(w http.ResponseWriter, r *http.Request) {
 		if key := r.Header.Get("apikey"); key != "" {
 			if !s.apiKeyOK(key) {
-				if r.URL.Path == "/api/room/list" {
-					httpserver.WriteJSON(w, http.StatusBadRequest, map[string]any{"success": false, "error": "apikey is invalid"})
-					return
+				// OTT's middleware answers with the name of the plain
+				// exception it throws ("Error"), before any route (the room
+				// list's own string-shaped answer is never reached there).
+				msg := "apikey is invalid"
+				if *s.apiKey.Load() == "" {
+					msg = "apikey is not set"
 				}
-				writeFail(w, http.StatusBadRequest, errBody{Name: "InvalidApiKey", Message: "API key is invalid."})
+				writeFail(w, http.StatusBadRequest, errBody{Name: "Error", Message: msg})
 				return
 			}
 			ctx := context.WithValue(r.Context(), adminKey, true)
