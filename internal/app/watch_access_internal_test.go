@@ -211,7 +211,7 @@ func TestWatchChannelChatFollowsSendMessages(t *testing.T) {
 	if err := l.MaySend(ctx, alice, ch.ID); err != nil {
 		t.Fatalf("after the override went: %v", err)
 	}
-	if err := comm.Timeout(ctx, ids["owner"], c.ID, alice, time.Hour, nil); err != nil {
+	if _, err := comm.Timeout(ctx, ids["owner"], c.ID, alice, time.Hour, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(community.EvMemberTimeout)
