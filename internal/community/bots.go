@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -50,6 +51,9 @@ type BotAccounts interface {
 var (
 	ErrBotsHumansOnly  = fault.New(fault.Forbidden, "only people, signed in without a token, manage bots")
 	ErrBotName         = fault.New(fault.Invalid, "bot name must be 1-64 characters")
+	ErrBotNameAlnum    = fault.New(fault.Invalid, "bot name must hold a letter or digit")
+	ErrBotGone         = fault.New(fault.NotFound, "bot not found or already revoked")
+	ErrBotRevokedEdit  = fault.New(fault.Invalid, "a revoked bot cannot be changed")
 	ErrBotDescription  = fault.New(fault.Invalid, "bot description must be at most 512 characters")
 	ErrBotNotFound     = fault.New(fault.NotFound, "bot not found")
 	ErrBotRevoked      = fault.New(fault.Invalid, "bot has been revoked")
@@ -97,6 +101,20 @@ func CanManageBots(p *identity.Principal) error {
 	return nil
 }
 
+// checkBotName is Together's rule: 1-64 characters once trimmed, at least
+// one of them a letter or digit (a name of only punctuation, "!!!", is
+// refused).
+func checkBotName(name string) error {
+	name = strings.TrimSpace(name)
+	if n := utf8.RuneCountInString(name); n < 1 || n > 64 {
+		return ErrBotName
+	}
+	if !strings.ContainsFunc(name, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+		return ErrBotNameAlnum
+	}
+	return nil
+}
+
 // botUsername is "<slug>-bot-<8 hex>" within 32 characters.
 func botUsername(name string) string {
 	var b strings.Builder
@@ -124,8 +142,8 @@ func botUsername(name string) string {
 // description at most 512; an empty description is none): its account, its
 // token (returned raw, once) and its record.
 func (b *Bots) Create(ctx context.Context, owner, name string, description *string) (*Bot, string, error) {
-	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 64 {
-		return nil, "", ErrBotName
+	if err := checkBotName(name); err != nil {
+		return nil, "", err
 	}
 	if description != nil && utf8.RuneCountInString(*description) > 512 {
 		return nil, "", ErrBotDescription
@@ -175,10 +193,11 @@ func (b *Bots) Get(ctx context.Context, owner, id string) (*Bot, error) {
 	return bot, err
 }
 
-// Revoke revokes bot's token for good (again: nothing to do).
+// Revoke revokes bot's token for good; a bot already revoked is
+// ErrBotGone (Together's 404).
 func (b *Bots) Revoke(ctx context.Context, bot *Bot) error {
 	if bot.RevokedAt != nil {
-		return nil
+		return ErrBotGone
 	}
 	if err := b.ids.RevokeToken(ctx, bot.TokenID); err != nil && !errors.Is(err, fault.NotFound) {
 		return err
@@ -204,12 +223,15 @@ func (b *Bots) Regenerate(ctx context.Context, bot *Bot) (string, error) {
 	return raw, nil
 }
 
-// Update changes a bot's name and description (nil: kept; name 1-64
-// characters, description at most 512, an empty one is none).
+// Update changes a live bot's name and description (nil: kept; the name as
+// for Create, description at most 512, an empty one is none).
 func (b *Bots) Update(ctx context.Context, bot *Bot, name, description *string) error {
+	if bot.RevokedAt != nil {
+		return ErrBotRevokedEdit
+	}
 	if name != nil {
-		if n := utf8.RuneCountInString(strings.TrimSpace(*name)); n < 1 || n > 64 {
-			return ErrBotName
+		if err := checkBotName(*name); err != nil {
+			return err
 		}
 	}
 	if description != nil && utf8.RuneCountInString(*description) > 512 {

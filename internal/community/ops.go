@@ -17,6 +17,10 @@ import (
 // position past them was a PostgreSQL error (500) where SQLite stored it.
 const MaxPosition = 1_000_000
 
+// ErrNotBanned is Unban's answer when the account was not banned (nothing
+// changed, nothing is published).
+var ErrNotBanned = fault.New(fault.NotFound, "Ban not found")
+
 var errPosition = fault.Newf(fault.Invalid, "position must be between 0 and %d", MaxPosition)
 
 // canManageChannels: the owner, or (Hearth, unlike Together) MANAGE_CHANNELS.
@@ -391,6 +395,10 @@ func (s *Service) SetOverride(ctx context.Context, actor, channelID string, o *O
 	if o.Allow < 0 || o.Deny < 0 {
 		return nil, fault.New(fault.Invalid, "allow and deny must be >= 0")
 	}
+	if o.Allow&o.Deny != 0 {
+		// A bit both allowed and denied means nothing clear (Together: 400).
+		return nil, fault.New(fault.Invalid, "allow and deny must not have overlapping bits")
+	}
 	o.ChannelID = channelID
 	if !ca.IsOwner {
 		// The override it replaces must be the actor's to remove, and the
@@ -658,7 +666,7 @@ func (s *Service) Unban(ctx context.Context, actor, communityID, target string) 
 	}
 	if err := s.st.RemoveBan(ctx, communityID, target); err != nil {
 		if errors.Is(err, fault.NotFound) {
-			return fault.New(fault.NotFound, "Ban not found")
+			return ErrNotBanned
 		}
 		return err
 	}

@@ -94,6 +94,17 @@ func (s *TogetherExtras) UploadedBytes(ctx context.Context, accountID string) (i
 	return n, err
 }
 
+// InstanceTotals counts the instance's channels, its Together messages
+// (channel and DM, deleted ones too, as Together counts its table) and the
+// bytes of kept attachments and custom emoji, for /admin/stats.
+func (s *TogetherExtras) InstanceTotals(ctx context.Context) (channels, msgs, storageBytes int64, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM channels),
+		(SELECT COUNT(*) FROM messages WHERE conversation_kind IN ('channel', 'dm')),
+		(SELECT COALESCE(SUM(file_size), 0) FROM together_attachments) + (SELECT COALESCE(SUM(file_size), 0) FROM together_emojis)`).
+		Scan(&channels, &msgs, &storageBytes)
+	return channels, msgs, storageBytes, err
+}
+
 // DropAttachments removes a message's attachment rows and returns them
 // (their files are the caller's to remove).
 func (s *TogetherExtras) DropAttachments(ctx context.Context, messageID string) ([]*Attachment, error) {

@@ -180,6 +180,11 @@ func (s *Surface) refresh(w http.ResponseWriter, r *http.Request, _ *identity.Pr
 		writeError(w, http.StatusUnprocessableEntity, "refresh_token is required")
 		return
 	}
+	// Together validates the token's length (1-2048) before reading it: 400.
+	if n := len(*in.RefreshToken); n == 0 || n > 2048 {
+		s.fail(w, invalid("refresh_token must be 1-2048 characters"))
+		return
+	}
 	// The grace for a repeat is for the same client: two tabs of one
 	// browser, or a retry; anyone else presenting a rotated token is reuse.
 	client := r.UserAgent() + "|" + ratelimit.ClientIP(r, s.d.TrustProxy)

@@ -2,6 +2,7 @@ package together
 
 import (
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/surface/together/admin"
 	"github.com/hearth-community/hearth/internal/surface/together/bots"
 	"github.com/hearth-community/hearth/internal/surface/together/files"
 	"github.com/hearth-community/hearth/internal/surface/together/polls"
@@ -14,6 +15,7 @@ type ExtrasStore interface {
 	files.Store
 	polls.Store
 	bots.LogStore
+	admin.TotalsStore
 }
 
 // BotStore persists bot records (internal/store/together_bots.go).

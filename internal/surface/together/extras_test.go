@@ -141,6 +141,11 @@ func TestAttachmentsEmojiPollsEvents(t *testing.T) {
 	if code, _ := e.upload("/servers/"+sid+"/emojis", ann.access, []part{{"name", "", []byte("Bad Name")}, {"image", "p.png", img}}); code != 400 {
 		t.Errorf("bad emoji name: %d", code)
 	}
+	// A taken name is Together's 400, not 409.
+	if code, body := e.upload("/servers/"+sid+"/emojis", ann.access, []part{{"name", "", []byte("party_parrot")}, {"image", "p.png", img}}); code != 400 ||
+		!strings.Contains(body, "An emoji named 'party_parrot' already exists in this server") {
+		t.Errorf("taken emoji name: %d %s", code, body)
+	}
 	_, emojis := e.must(200, "GET", "/servers/"+sid+"/emojis", bob.access, nil)
 	if len(emojis) != 1 {
 		t.Fatalf("emojis %v", emojis)
@@ -267,6 +272,7 @@ func TestGiphy(t *testing.T) {
 	off := newEnv(t, storetest.Engines()[0])
 	u := off.register("ann")
 	off.must(503, "GET", "/giphy/search?q=cat", u.access, nil)
+	off.must(400, "GET", "/giphy/search", u.access, nil) // Together checks q before its key
 	on := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.GiphyAPIKey = "k"; d.GiphyBase = fake.URL })
 	v := on.register("bob")
 	on.must(400, "GET", "/giphy/search?q=", v.access, nil)

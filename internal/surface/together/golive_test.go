@@ -25,6 +25,14 @@ func TestGoLiveAcrossNodes(t *testing.T) {
 			vc, _ := n1.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})
 			path := "/channels/" + vc["id"].(string) + "/go-live"
 
+			// As Together: only someone in the channel's call goes live.
+			if code, obj, _ := n1.call("POST", path, bob.access, map[string]any{}); code != 400 || obj["error"] != "You must be in the voice channel to go live" {
+				t.Errorf("not in the call: %d %v", code, obj)
+			}
+			n1.must(201, "POST", "/channels/"+vc["id"].(string)+"/voice", bob.access, map[string]any{})
+			n1.must(201, "POST", "/channels/"+vc["id"].(string)+"/voice", ann.access, map[string]any{})
+			n1.must(201, "POST", path, bob.access, map[string]any{"quality": "480p"})
+			// Starting again replaces one's own session (Together: 201).
 			started, _ := n1.must(201, "POST", path, bob.access, map[string]any{"quality": "1080p"})
 			got, _ := n2.must(200, "GET", path, ann.access, nil)
 			if got["broadcaster_id"] != bob.id || got["quality"] != "1080p" || got["started_at"] != started["started_at"] {
@@ -35,7 +43,7 @@ func TestGoLiveAcrossNodes(t *testing.T) {
 				status             int
 				msg                string
 			}{
-				{"second broadcaster", "POST", ann.access, 409, "Someone is already live in this channel"},
+				{"second broadcaster", "POST", ann.access, 400, "Another user is already broadcasting in this channel"},
 				{"stop by a plain member", "DELETE", carl.access, 403, "Only the broadcaster can stop this session"},
 			} {
 				if code, obj, _ := n2.call(c.method, path, c.auth, map[string]any{}); code != c.status || obj["error"] != c.msg {

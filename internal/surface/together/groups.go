@@ -48,7 +48,11 @@ func (s *Surface) routeGroups() error {
 	s.embeds = embeds.New(s.base, embeds.Config{Egress: d.Egress, GiphyAPIKey: d.GiphyAPIKey, GiphyBase: d.GiphyBase,
 		MaxFetches: d.MaxLinkFetches, FetchWait: d.LinkFetchWait})
 	s.export = export.New(s.base)
-	s.admin = admin.New(s.base, s.started, s.Connections)
+	var totals admin.TotalsStore
+	if d.Extras != nil {
+		totals = d.Extras
+	}
+	s.admin = admin.New(s.base, s.started, s.Connections, d.DBPing, totals)
 	s.moderation = moderation.New(s.base)
 	return nil
 }

@@ -162,7 +162,7 @@ func TestCommunityFlow(t *testing.T) {
 			}
 			cid := ch["id"].(string)
 			e.must(403, "POST", "/servers/"+sid+"/channels", bob.access, map[string]any{"name": "x", "type": "text"})
-			e.must(400, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "x", "type": "carrier-pigeon"})
+			e.must(422, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "x", "type": "carrier-pigeon"})
 			e.must(400, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": strings.Repeat("x", 101), "type": "text"})
 			// Messages: 17 fields, mentions, newest first, cursor.
 			m1, _ := e.must(201, "POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": "hello @ann and @everyone"})
@@ -271,6 +271,17 @@ func TestCommunityFlow(t *testing.T) {
 			e.must(204, "PUT", "/servers/"+sid+"/members/"+bob.id+"/roles/"+role["id"].(string), ann.access, nil)
 			e.must(200, "PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"role_id": role["id"], "allow": 0, "deny": 1})
 			e.must(404, "GET", "/channels/"+cid+"/messages", bob.access, nil)
+			// A bit both allowed and denied is refused (Together's 400) and
+			// leaves the override as it was.
+			if code, obj, _ := e.call("PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"role_id": role["id"], "allow": 1, "deny": 1}); code != 400 ||
+				obj["error"] != "allow and deny must not have overlapping bits" {
+				t.Errorf("overlapping override: %d %v", code, obj)
+			}
+			e.must(404, "GET", "/channels/"+cid+"/messages", bob.access, nil)
+			// A channel type Together does not know: 422 (its enum).
+			e.must(422, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "bad", "type": "invalid"})
+			// Unbanning someone not banned succeeds silently, as Together.
+			e.must(204, "DELETE", "/servers/"+sid+"/bans/"+bob.id, ann.access, nil)
 			_, members := e.must(200, "GET", "/servers/"+sid+"/members", ann.access, nil)
 			if len(members) != 2 {
 				t.Errorf("members %v", members)
@@ -380,6 +391,23 @@ func TestBotsAndAdmin(t *testing.T) {
 	}
 	e.must(204, "DELETE", "/bots/"+bot["id"].(string), ann.access, nil)
 	e.must(401, "GET", "/users/@me", "Bot "+tok, nil)
+	// As Together: revoking twice is 404, a revoked bot cannot be renamed,
+	// and a name needs a letter or digit.
+	for _, c := range []struct {
+		name, method, path string
+		body               any
+		status             int
+		msg                string
+	}{
+		{"revoke again", "DELETE", "/bots/" + bot["id"].(string), nil, 404, "Bot not found or already revoked"},
+		{"rename revoked", "PATCH", "/bots/" + bot["id"].(string), map[string]any{"name": "Updated"}, 400, "Cannot update a revoked bot"},
+		{"punctuation only", "POST", "/bots", map[string]any{"name": "!!!"}, 400, "Bot name must contain at least one alphanumeric character"},
+		{"blank", "POST", "/bots", map[string]any{"name": "   "}, 400, "Bot name must be 1-64 characters"},
+	} {
+		if code, obj, _ := e.call(c.method, c.path, ann.access, c.body); code != c.status || obj["error"] != c.msg {
+			t.Errorf("%s: %d %v, want %d %q", c.name, code, obj, c.status, c.msg)
+		}
+	}
 
 	e.must(403, "GET", "/api/admin/stats", ann.access, nil)
 	e.must(404, "GET", "/admin/stats", ann.access, nil) // bare /admin is the web UI's
@@ -388,8 +416,16 @@ func TestBotsAndAdmin(t *testing.T) {
 	}
 	root := obj2(e, "root")
 	st, _ := e.must(200, "GET", "/api/admin/stats", root, nil)
-	if st["total_users"] == nil {
-		t.Errorf("stats %v", st)
+	// Every field of Together's AdminStatsResponse: its admin page formats
+	// each one (total_messages.toLocaleString()).
+	for _, k := range []string{"total_users", "total_servers", "total_messages", "total_channels", "active_ws_connections",
+		"uptime_secs", "db_latency_ms", "storage_bytes"} {
+		if _, ok := st[k].(float64); !ok {
+			t.Errorf("stats %s: %v", k, st)
+		}
+	}
+	if st["total_channels"] != 1.0 || st["total_messages"] != 1.0 {
+		t.Errorf("stats counts %v", st)
 	}
 	e.must(200, "PATCH", "/api/admin/settings", root, map[string]any{"registration_mode": "closed"})
 	if code, obj, _ := e.call("POST", "/auth/register", "", map[string]string{"username": "late", "password": "password123"}); code != 403 ||
@@ -398,10 +434,14 @@ func TestBotsAndAdmin(t *testing.T) {
 	}
 	e.must(403, "POST", "/auth/forgot-password", ann.access, map[string]any{"email": "ann@example.org"})
 	e.must(404, "POST", "/auth/forgot-password", root, map[string]any{"email": "nobody@example.org"})
+	e.must(400, "POST", "/auth/forgot-password", root, map[string]any{"email": "not-an-email"})
 	rt, _ := e.must(200, "POST", "/auth/forgot-password", root, map[string]any{"email": "ann@example.org"})
-	e.must(400, "POST", "/auth/reset-password", "", map[string]any{"token": "bogus", "new_password": "newpassword1"})
+	// Together: a bad, used or expired token is 401; a short password 400.
+	e.must(401, "POST", "/auth/reset-password", "", map[string]any{"token": "bogus", "new_password": "newpassword1"})
+	e.must(400, "POST", "/auth/reset-password", "", map[string]any{"token": "bogus", "new_password": "short"})
 	e.must(200, "POST", "/auth/reset-password", "", map[string]any{"token": rt["token"], "new_password": "newpassword1"})
-	e.must(400, "POST", "/auth/reset-password", "", map[string]any{"token": rt["token"], "new_password": "newpassword2"})
+	e.must(401, "POST", "/auth/reset-password", "", map[string]any{"token": rt["token"], "new_password": "newpassword2"})
+	e.must(400, "POST", "/auth/refresh", "", map[string]any{"refresh_token": ""})
 	e.must(401, "GET", "/users/@me", ann.access, nil) // sessions revoked by the reset
 	e.must(200, "POST", "/auth/login", "", map[string]string{"username": "ann", "password": "newpassword1"})
 	users, _ := e.must(200, "GET", "/api/admin/users?per_page=1", root, nil)
@@ -515,15 +555,40 @@ func TestAutomodAndAuditLog(t *testing.T) {
 				t.Errorf("automod logs %v", logs)
 			}
 			e.must(204, "DELETE", "/servers/"+sid+"/automod/words/heck", ann.access, nil)
-			_, audit := e.must(200, "GET", "/servers/"+sid+"/audit-logs?action=channel.create", ann.access, nil)
+			_, audit := e.must(200, "GET", "/servers/"+sid+"/audit-logs?action=channel_create", ann.access, nil)
 			if len(audit) != 1 || audit[0].(map[string]any)["target_id"] != cid || audit[0].(map[string]any)["actor_id"] != ann.id {
 				t.Errorf("audit %v", audit)
 			}
 			_, all := e.must(200, "GET", "/servers/"+sid+"/audit-logs?limit=1", ann.access, nil)
-			if len(all) != 1 || all[0].(map[string]any)["action"] != "automod.update" {
+			if len(all) != 1 || all[0].(map[string]any)["action"] != "automod_update" {
 				t.Errorf("audit newest %v", all)
 			}
 			e.must(403, "GET", "/servers/"+sid+"/audit-logs", bob.access, nil)
+			// Together's action names (snake_case; its client filters by
+			// them) and details.
+			e.must(200, "PATCH", "/servers/"+sid, ann.access, map[string]any{"is_public": true})
+			tmp, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "tmp", "type": "voice"})
+			ov, _ := e.must(200, "PUT", "/channels/"+tmp["id"].(string)+"/overrides", ann.access, map[string]any{"user_id": bob.id, "allow": 0, "deny": 1})
+			e.must(200, "PATCH", "/servers/"+sid+"/channels/"+tmp["id"].(string), ann.access, map[string]any{"name": "renamed", "topic": "news"})
+			e.must(204, "DELETE", "/servers/"+sid+"/channels/"+tmp["id"].(string), ann.access, nil)
+			for action, want := range map[string]string{
+				"server_create":           "server map[name:A]",
+				"server_update":           "server map[icon_url:<nil> is_public:true name:A]",
+				"channel_create":          "channel map[name:tmp type:voice]",
+				"channel_update":          "channel map[category:<nil> name:renamed position:1 topic:news]",
+				"channel_delete":          "channel map[name:renamed]",
+				"channel_override_update": "channel map[allow:0 deny:1 override_id:" + ov["id"].(string) + " role_id:<nil> user_id:" + bob.id + "]",
+			} {
+				_, ls := e.must(200, "GET", "/servers/"+sid+"/audit-logs?action="+action, ann.access, nil)
+				if len(ls) == 0 {
+					t.Errorf("%s: %v", action, ls)
+					continue
+				}
+				l := ls[0].(map[string]any)
+				if got := fmt.Sprint(l["target_type"], " ", l["details"]); l["action"] != action || got != want {
+					t.Errorf("%s: %v, want %s", action, l, want)
+				}
+			}
 			e.must(404, "GET", "/servers/"+sid+"/export", bob.access, nil)
 			req, _ := http.NewRequest("GET", e.url+"/servers/"+sid+"/export", nil)
 			req.Header.Set("Authorization", "Bearer "+ann.access)

@@ -3,6 +3,7 @@ package together
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -50,6 +51,7 @@ func (s *Surface) createServer(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
+	s.audit(r, c.ID, p, "server_create", "server", c.ID, map[string]any{"name": c.Name})
 	writeJSON(w, http.StatusCreated, toServer(c))
 }
 
@@ -111,7 +113,7 @@ func (s *Surface) updateServer(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	s.audit(r, id, p, "server.update", "server", id, nil)
+	s.audit(r, id, p, "server_update", "server", id, map[string]any{"name": c.Name, "icon_url": c.IconURL, "is_public": c.IsPublic})
 	writeJSON(w, http.StatusOK, toServer(c))
 }
 
@@ -243,6 +245,11 @@ func (s *Surface) createChannel(w http.ResponseWriter, r *http.Request, p *ident
 		writeError(w, http.StatusUnprocessableEntity, "name and type are required")
 		return
 	}
+	if !community.ValidKind(*in.Type) {
+		// Together's type is an enum its JSON extractor refuses: 422.
+		writeError(w, http.StatusUnprocessableEntity, "type must be one of text, voice, watch, stage")
+		return
+	}
 	stage, err := s.stageRef(p, in.StageID, *in.Type)
 	if err != nil {
 		s.fail(w, err)
@@ -260,7 +267,7 @@ func (s *Surface) createChannel(w http.ResponseWriter, r *http.Request, p *ident
 			return
 		}
 	}
-	s.audit(r, id, p, "channel.create", "channel", ch.ID, map[string]any{"name": ch.Name, "type": ch.Kind})
+	s.audit(r, id, p, "channel_create", "channel", ch.ID, map[string]any{"name": ch.Name, "type": ch.Kind})
 	writeJSON(w, http.StatusCreated, toChannel(ch))
 }
 
@@ -321,7 +328,8 @@ func (s *Surface) updateChannel(w http.ResponseWriter, r *http.Request, p *ident
 			return
 		}
 	}
-	s.audit(r, id, p, "channel.update", "channel", ch.ID, nil)
+	s.audit(r, id, p, "channel_update", "channel", ch.ID, map[string]any{"name": ch.Name, "topic": ch.Topic,
+		"category": ch.Category, "position": ch.Position})
 	writeJSON(w, http.StatusOK, toChannel(ch))
 }
 
@@ -331,11 +339,15 @@ func (s *Surface) deleteChannel(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, err)
 		return
 	}
+	details := map[string]any{}
+	if ch, err := s.d.Community.Store().Channel(r.Context(), r.PathValue("channel_id")); err == nil && ch.CommunityID == id {
+		details["name"] = ch.Name
+	}
 	if err := s.d.Community.DeleteChannel(r.Context(), p.Account.ID, id, r.PathValue("channel_id")); err != nil {
 		s.fail(w, err)
 		return
 	}
-	s.audit(r, id, p, "channel.delete", "channel", r.PathValue("channel_id"), nil)
+	s.audit(r, id, p, "channel_delete", "channel", r.PathValue("channel_id"), details)
 	noContent(w)
 }
 
@@ -381,7 +393,7 @@ func (s *Surface) createRole(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	s.audit(r, id, p, "role.create", "role", ro.ID, map[string]any{"name": ro.Name})
+	s.audit(r, id, p, "role_create", "role", ro.ID, map[string]any{"name": ro.Name, "permissions": ro.Permissions})
 	writeJSON(w, http.StatusCreated, toRole(ro))
 }
 
@@ -401,7 +413,7 @@ func (s *Surface) updateRole(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	s.audit(r, id, p, "role.update", "role", ro.ID, nil)
+	s.audit(r, id, p, "role_update", "role", ro.ID, map[string]any{"name": ro.Name, "permissions": ro.Permissions})
 	writeJSON(w, http.StatusOK, toRole(ro))
 }
 
@@ -411,11 +423,15 @@ func (s *Surface) deleteRole(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
+	details := map[string]any{}
+	if ro, err := s.d.Community.Store().Role(r.Context(), r.PathValue("role_id")); err == nil && ro.CommunityID == id {
+		details["name"] = ro.Name
+	}
 	if err := s.d.Community.DeleteRole(r.Context(), p.Account.ID, id, r.PathValue("role_id")); err != nil {
 		s.fail(w, err)
 		return
 	}
-	s.audit(r, id, p, "role.delete", "role", r.PathValue("role_id"), nil)
+	s.audit(r, id, p, "role_delete", "role", r.PathValue("role_id"), details)
 	noContent(w)
 }
 
@@ -430,9 +446,9 @@ func (s *Surface) memberRole(add bool) func(http.ResponseWriter, *http.Request, 
 			s.fail(w, err)
 			return
 		}
-		action := "member.role_add"
+		action := "member_role_add"
 		if !add {
-			action = "member.role_remove"
+			action = "member_role_remove"
 		}
 		s.audit(r, id, p, action, "user", r.PathValue("user_id"), map[string]any{"role_id": r.PathValue("role_id")})
 		noContent(w)
@@ -466,6 +482,10 @@ func (s *Surface) putOverride(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
+	if ch, err := s.d.Community.Store().Channel(r.Context(), o.ChannelID); err == nil {
+		s.audit(r, ch.CommunityID, p, "channel_override_update", "channel", ch.ID, map[string]any{"override_id": o.ID,
+			"role_id": o.RoleID, "user_id": o.AccountID, "allow": o.Allow, "deny": o.Deny})
+	}
 	writeJSON(w, http.StatusOK, toOverride(o))
 }
 
@@ -473,6 +493,9 @@ func (s *Surface) deleteOverride(w http.ResponseWriter, r *http.Request, p *iden
 	if err := s.d.Community.DeleteOverride(r.Context(), p.Account.ID, r.PathValue("channel_id"), r.PathValue("override_id")); err != nil {
 		s.fail(w, err)
 		return
+	}
+	if ch, err := s.d.Community.Store().Channel(r.Context(), r.PathValue("channel_id")); err == nil {
+		s.audit(r, ch.CommunityID, p, "channel_override_delete", "channel", ch.ID, map[string]any{"override_id": r.PathValue("override_id")})
 	}
 	noContent(w)
 }
@@ -503,7 +526,7 @@ func (s *Surface) createInvite(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	s.audit(r, id, p, "invite.create", "invite", inv.ID, nil)
+	s.audit(r, id, p, "invite_create", "invite", inv.ID, map[string]any{"code": inv.Code, "max_uses": inv.MaxUses})
 	writeJSON(w, http.StatusCreated, toInvite(inv))
 }
 
@@ -532,7 +555,7 @@ func (s *Surface) deleteInvite(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	s.audit(r, id, p, "invite.delete", "invite", r.PathValue("invite_id"), nil)
+	s.audit(r, id, p, "invite_revoke", "invite", r.PathValue("invite_id"), nil)
 	noContent(w)
 }
 
@@ -557,11 +580,11 @@ func (s *Surface) acceptInvite(w http.ResponseWriter, r *http.Request, p *identi
 }
 
 func (s *Surface) kick(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	s.removeMember(w, r, p, s.d.Community.Kick, "member.kick")
+	s.removeMember(w, r, p, s.d.Community.Kick, "member_kick")
 }
 
 func (s *Surface) ban(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	s.removeMember(w, r, p, s.d.Community.Ban, "member.ban")
+	s.removeMember(w, r, p, s.d.Community.Ban, "member_ban")
 }
 
 // removeMember serves kick and ban: an optional {"reason"} body, the domain
@@ -596,11 +619,17 @@ func (s *Surface) unban(w http.ResponseWriter, r *http.Request, p *identity.Prin
 		s.fail(w, err)
 		return
 	}
-	if err := s.d.Community.Unban(r.Context(), p.Account.ID, id, r.PathValue("user_id")); err != nil {
+	err = s.d.Community.Unban(r.Context(), p.Account.ID, id, r.PathValue("user_id"))
+	if errors.Is(err, community.ErrNotBanned) {
+		// Together's unban succeeds silently when there was no ban.
+		noContent(w)
+		return
+	}
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	s.audit(r, id, p, "member.unban", "user", r.PathValue("user_id"), nil)
+	s.audit(r, id, p, "member_unban", "user", r.PathValue("user_id"), nil)
 	noContent(w)
 }
 
@@ -651,9 +680,9 @@ func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *id
 			s.fail(w, err)
 			return
 		}
-		action := "member.timeout"
+		action := "member_timeout"
 		if !add {
-			action = "member.timeout_remove"
+			action = "member_timeout_remove"
 		}
 		s.audit(r, id, p, action, "user", r.PathValue("user_id"), map[string]any{"duration_minutes": in.DurationMinutes, "reason": in.Reason})
 		if !add || until == nil {

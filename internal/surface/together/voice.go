@@ -351,6 +351,14 @@ func (s *Surface) startGoLive(w http.ResponseWriter, r *http.Request, p *identit
 			return
 		}
 	}
+	// As Together: only someone in the channel's call may go live in it.
+	if v, err := s.d.Voice.Voice(ctx, p.Account.ID); errors.Is(err, fault.NotFound) || (err == nil && v.ChannelID != ca.Channel.ID) {
+		s.fail(w, invalid("You must be in the voice channel to go live"))
+		return
+	} else if err != nil {
+		s.fail(w, err)
+		return
+	}
 	q := "720p"
 	if in.Quality != nil {
 		q = *in.Quality
@@ -360,8 +368,18 @@ func (s *Surface) startGoLive(w http.ResponseWriter, r *http.Request, p *identit
 		return
 	}
 	g := &GoLive{BroadcasterID: p.Account.ID, Quality: q, StartedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := s.d.Voice.StartGoLive(ctx, ca.Channel.ID, g); errors.Is(err, fault.Conflict) {
-		s.fail(w, fault.New(fault.Conflict, "Someone is already live in this channel"))
+	err = s.d.Voice.StartGoLive(ctx, ca.Channel.ID, g)
+	if errors.Is(err, fault.Conflict) {
+		// The broadcaster starting again replaces their session (a new
+		// quality); anyone else is refused with Together's 400.
+		if cur, gerr := s.d.Voice.GoLive(ctx, ca.Channel.ID); gerr == nil && cur.BroadcasterID == p.Account.ID {
+			if err = s.d.Voice.StopGoLive(ctx, ca.Channel.ID, p.Account.ID); err == nil || errors.Is(err, fault.NotFound) {
+				err = s.d.Voice.StartGoLive(ctx, ca.Channel.ID, g)
+			}
+		}
+	}
+	if errors.Is(err, fault.Conflict) {
+		s.fail(w, invalid("Another user is already broadcasting in this channel"))
 		return
 	} else if err != nil {
 		s.fail(w, err)

@@ -17,17 +17,27 @@ import (
 	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
+// TotalsStore counts what /admin/stats reports besides accounts and
+// servers (internal/store/together_extras.go).
+type TotalsStore interface {
+	InstanceTotals(ctx context.Context) (channels, messages, storageBytes int64, err error)
+}
+
 // API serves the routes.
 type API struct {
 	*rest.Base
 	started     time.Time
 	connections func() int
+	ping        func(context.Context) error
+	totals      TotalsStore
 }
 
-// New builds the routes on b; started is when the surface started and
-// connections counts its gateway sockets (both for /admin/stats).
-func New(b *rest.Base, started time.Time, connections func() int) *API {
-	return &API{Base: b, started: started, connections: connections}
+// New builds the routes on b; started is when the surface started,
+// connections counts its gateway sockets, ping reaches the database and
+// totals counts channels, messages and stored bytes (all for /admin/stats;
+// ping may be nil).
+func New(b *rest.Base, started time.Time, connections func() int, ping func(context.Context) error, totals TotalsStore) *API {
+	return &API{Base: b, started: started, connections: connections, ping: ping, totals: totals}
 }
 
 // RequireAdmin refuses a caller who is not an instance admin.
@@ -70,8 +80,27 @@ func (s *API) Stats(w http.ResponseWriter, r *http.Request, p *identity.Principa
 		s.Fail(w, err)
 		return
 	}
+	if s.totals == nil {
+		s.Fail(w, rest.ErrNoUploads)
+		return
+	}
+	channels, msgs, storage, err := s.totals.InstanceTotals(ctx)
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	// Together's fields, all of them: its admin page formats each one.
+	start := time.Now()
+	if s.ping != nil {
+		if err := s.ping(ctx); err != nil {
+			s.Fail(w, err)
+			return
+		}
+	}
+	latency := float64(time.Since(start).Microseconds()) / 1000
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"total_users": users, "total_servers": servers,
-		"active_ws_connections": s.connections(), "uptime_secs": int64(time.Since(s.started).Seconds())})
+		"total_messages": msgs, "total_channels": channels, "active_ws_connections": s.connections(),
+		"uptime_secs": int64(time.Since(s.started).Seconds()), "db_latency_ms": latency, "storage_bytes": storage})
 }
 
 func (s *API) Settings(w http.ResponseWriter, r *http.Request, p *identity.Principal) {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/mail"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,11 @@ func (s *API) ForgotPassword(w http.ResponseWriter, r *http.Request, p *identity
 	}
 	if in.Email == nil {
 		rest.WriteError(w, http.StatusUnprocessableEntity, "email is required")
+		return
+	}
+	// Together validates the address (400) before looking it up (404).
+	if _, err := mail.ParseAddress(strings.TrimSpace(*in.Email)); err != nil || len(*in.Email) > 254 {
+		s.Fail(w, rest.Invalid("Invalid email address"))
 		return
 	}
 	ctx := r.Context()
@@ -78,7 +84,8 @@ func (s *API) ResetPassword(w http.ResponseWriter, r *http.Request, _ *identity.
 		return
 	}
 	ctx := r.Context()
-	bad := rest.Invalid("Invalid or expired reset token")
+	// An unknown, used or expired token is Together's 401 (AppError::Auth).
+	bad := fault.New(fault.Unauthorized, "Invalid or expired reset token")
 	if *in.Token == "" || len(*in.Token) > 128 {
 		s.Fail(w, bad)
 		return

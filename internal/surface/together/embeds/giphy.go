@@ -23,10 +23,8 @@ type gifResult struct {
 // GiphySearch proxies Giphy's search (rating g, limit ≤ 25, default 15)
 // through the egress client, in Together's result shape.
 func (s *API) GiphySearch(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
-	if s.cfg.GiphyAPIKey == "" || s.cfg.Egress == nil {
-		s.Fail(w, fault.New(fault.Unavailable, "GIF search is not configured"))
-		return
-	}
+	// The query is checked first: Together refuses a request without q
+	// (400) before it looks for its API key.
 	q := r.URL.Query()
 	text := strings.TrimSpace(q.Get("q"))
 	if text == "" || len(text) > 200 {
@@ -41,6 +39,10 @@ func (s *API) GiphySearch(w http.ResponseWriter, r *http.Request, _ *identity.Pr
 			return
 		}
 		limit = min(n, 25)
+	}
+	if s.cfg.GiphyAPIKey == "" || s.cfg.Egress == nil {
+		s.Fail(w, fault.New(fault.Unavailable, "GIF search is not configured"))
+		return
 	}
 	base := s.cfg.GiphyBase
 	if base == "" {

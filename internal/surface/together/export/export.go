@@ -132,7 +132,7 @@ func (s *API) Server(w http.ResponseWriter, r *http.Request, p *identity.Princip
 		s.Fail(w, err)
 		return
 	}
-	s.Audit(r, a.Community.ID, p, "server.export", "server", a.Community.ID, nil)
+	s.Audit(r, a.Community.ID, p, "server_export", "server", a.Community.ID, nil)
 	name := slug(a.Community.Name) + "-export-" + time.Now().UTC().Format("20060102") + ".zip"
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)

@@ -660,7 +660,8 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 	if err := s.store.CreateEmoji(ctx, e, MaxEmojisPerServer); err != nil {
 		_ = s.uploads.Remove("emojis/" + e.ID)
 		if errors.Is(err, fault.Conflict) {
-			err = fault.New(fault.Conflict, "An emoji with that name already exists")
+			// Together answers a taken name with 400, not 409.
+			err = fault.Newf(fault.Invalid, "An emoji named '%s' already exists in this server", e.Name)
 		}
 		s.Fail(w, err)
 		return

@@ -137,7 +137,7 @@ func (s *API) Create(w http.ResponseWriter, r *http.Request, p *identity.Princip
 		s.Fail(w, err)
 		return
 	}
-	s.Audit(r, id, p, "webhook.create", "webhook", wh.ID, map[string]any{"name": wh.Name})
+	s.Audit(r, id, p, "webhook_create", "webhook", wh.ID, map[string]any{"name": wh.Name})
 	rest.WriteJSON(w, http.StatusCreated, map[string]any{"webhook": toWebhook(wh), "secret": wh.Secret})
 }
 
@@ -191,7 +191,7 @@ func (s *API) Delete(w http.ResponseWriter, r *http.Request, p *identity.Princip
 		s.Fail(w, err)
 		return
 	}
-	s.Audit(r, wh.CommunityID, p, "webhook.delete", "webhook", wh.ID, nil)
+	s.Audit(r, wh.CommunityID, p, "webhook_delete", "webhook", wh.ID, nil)
 	rest.NoContent(w)
 }
 

@@ -123,7 +123,7 @@ func (s *API) UpdateAutomod(w http.ResponseWriter, r *http.Request, p *identity.
 		s.Fail(w, err)
 		return
 	}
-	s.Audit(r, id, p, "automod.update", "server", id, nil)
+	s.Audit(r, id, p, "automod_update", "server", id, nil)
 	rest.WriteJSON(w, http.StatusOK, automodDTO(*c))
 }
 
