@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/hearth-community/hearth/internal/config"
 )
 
 // account is a Together account made over REST (faster than the sign-up
@@ -122,9 +125,9 @@ func msgJS(text string) string {
 func TestBrowserThreads(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
-	_, base := startApp(t, nil)
+	_, base := startApp(t, func(cfg *config.Config) { cfg.TogetherMessageRate = 0 })
 	c := newCommunity(t, base)
-	c.post(t, c.alice, "Which book next month?")
+	parentID := c.post(t, c.alice, "Which book next month?")
 	browser := newBrowser(t)
 	alice := newTab(t, browser, "alice")
 	bob := newTab(t, browser, "bob")
@@ -154,9 +157,17 @@ func TestBrowserThreads(t *testing.T) {
 	alice.waitFor("the count under the message", parent+`?.querySelector('[data-testid="thread-count"]')?.textContent === "2 replies"`, 10*time.Second)
 	alice.screenshot("thread")
 
-	// The count survives a reload (it comes from the server).
+	// The count survives a reload (it comes from the server), and a thread
+	// longer than one page (Together's 100) opens whole, to its last reply.
+	for i := range 101 {
+		together(t, base, "POST", "/channels/"+c.channel+"/messages/"+parentID+"/thread", c.alice.Access, map[string]string{"content": fmt.Sprint("more ", i)}, nil)
+	}
 	bob.do("reload", chromedp.Navigate(base+c.channelPath()))
-	bob.waitFor("the count after reload", parent+`?.querySelector('[data-testid="thread-count"]')?.textContent === "2 replies"`, 15*time.Second)
+	bob.waitFor("the count after reload", parent+`?.querySelector('[data-testid="thread-count"]')?.textContent === "103 replies"`, 15*time.Second)
+	bob.do("open the long thread", chromedp.Click(chromedp.CSS(`[data-testid="thread-count"]`)))
+	bob.waitFor("all 103 replies, the last included", `document.querySelectorAll('[data-testid="thread-reply"]').length === 103 && [...document.querySelectorAll('[data-testid="thread-reply"]')].at(-1).textContent.includes("more 100")`, 15*time.Second)
+	bob.do("close the long thread", chromedp.Click(chromedp.CSS(`button[aria-label="Close thread"]`)))
+	bob.waitFor("the long thread closed", `!document.querySelector('[data-testid="thread"]')`, 10*time.Second)
 
 	// Phone width: the thread covers the channel, fits the screen and closes.
 	bob.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
@@ -165,7 +176,7 @@ func TestBrowserThreads(t *testing.T) {
 	// phone layout, then click the element itself.
 	bob.waitFor("the phone layout", `window.innerWidth <= 400 && !!document.querySelector('[data-testid="thread-count"]')`, 10*time.Second)
 	eval[bool](bob, "open the thread", `(() => { document.querySelector('[data-testid="thread-count"]').click(); return true; })()`)
-	bob.waitFor("the thread on screen", `(() => { const r = document.querySelector('[data-testid="thread"]')?.getBoundingClientRect(); return !!r && r.left >= 0 && r.right <= window.innerWidth + 1 && document.documentElement.scrollWidth <= window.innerWidth + 1 && document.querySelectorAll('[data-testid="thread-reply"]').length === 2; })()`, 10*time.Second)
+	bob.waitFor("the thread on screen", `(() => { const r = document.querySelector('[data-testid="thread"]')?.getBoundingClientRect(); return !!r && r.left >= 0 && r.right <= window.innerWidth + 1 && document.documentElement.scrollWidth <= window.innerWidth + 1 && document.querySelectorAll('[data-testid="thread-reply"]').length === 103; })()`, 10*time.Second)
 	bob.do("close it", chromedp.Click(chromedp.CSS(`button[aria-label="Close thread"]`)))
 	bob.waitFor("the thread closed", `!document.querySelector('[data-testid="thread"]')`, 10*time.Second)
 }

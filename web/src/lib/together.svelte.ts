@@ -424,7 +424,18 @@ export const together = {
     api<unknown>(on ? "Adding the reaction" : "Removing the reaction", `/channels/${enc(cid)}/messages/${enc(mid)}/reactions/${enc(emoji)}`, {
       method: on ? "PUT" : "DELETE",
     }),
-  thread: (cid: string, mid: string) => api<Message[]>("Loading the thread", `/channels/${enc(cid)}/messages/${enc(mid)}/thread?limit=100`),
+  // A thread lists from its first reply, 100 at a time, and `before` pages
+  // forward (Together's cursor): read page after page, up to 5,000 replies.
+  thread: async (cid: string, mid: string) => {
+    const out: Message[] = [];
+    for (let page = 0; page < 50; page++) {
+      const from = out.length ? `&before=${enc(out[out.length - 1].id)}` : "";
+      const got = await api<Message[]>("Loading the thread", `/channels/${enc(cid)}/messages/${enc(mid)}/thread?limit=100${from}`);
+      out.push(...got);
+      if (got.length < 100) break;
+    }
+    return out;
+  },
   replyInThread: (cid: string, mid: string, content: string) =>
     api<Message>("Replying in the thread", `/channels/${enc(cid)}/messages/${enc(mid)}/thread`, { method: "POST", body: { content } }),
   pinned: (cid: string) => api<Message[]>("Loading pinned messages", `/channels/${enc(cid)}/pinned-messages`),
