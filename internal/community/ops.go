@@ -392,12 +392,16 @@ func (s *Service) SetOverride(ctx context.Context, actor, channelID string, o *O
 			return nil, fault.New(fault.NotFound, "Member not found")
 		}
 	}
-	if o.Allow < 0 || o.Deny < 0 {
-		return nil, fault.New(fault.Invalid, "allow and deny must be >= 0")
-	}
+	// Together's checks, in its order: no bit both allowed and denied, then
+	// each within the defined bits (0..32767).
 	if o.Allow&o.Deny != 0 {
-		// A bit both allowed and denied means nothing clear (Together: 400).
 		return nil, fault.New(fault.Invalid, "allow and deny must not have overlapping bits")
+	}
+	if o.Allow < 0 || o.Allow > PermBits {
+		return nil, fault.New(fault.Invalid, "allow must be between 0 and 32767")
+	}
+	if o.Deny < 0 || o.Deny > PermBits {
+		return nil, fault.New(fault.Invalid, "deny must be between 0 and 32767")
 	}
 	o.ChannelID = channelID
 	if !ca.IsOwner {

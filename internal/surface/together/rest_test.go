@@ -269,6 +269,15 @@ func TestCommunityFlow(t *testing.T) {
 				e.must(400, "PATCH", "/servers/"+sid+"/roles/"+role["id"].(string), ann.access, map[string]any{"permissions": bad})
 			}
 			e.must(204, "PUT", "/servers/"+sid+"/members/"+bob.id+"/roles/"+role["id"].(string), ann.access, nil)
+			// As Together: override bits lie within 0..32767 too.
+			for _, bad := range []struct {
+				allow, deny int64
+				want        string
+			}{{32768, 0, "allow must be between 0 and 32767"}, {-1, 0, "allow must be between 0 and 32767"}, {0, 99999, "deny must be between 0 and 32767"}} {
+				if code, obj, _ := e.call("PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"role_id": role["id"], "allow": bad.allow, "deny": bad.deny}); code != 400 || obj["error"] != bad.want {
+					t.Errorf("override allow %d deny %d: %d %v, want 400 %q", bad.allow, bad.deny, code, obj, bad.want)
+				}
+			}
 			e.must(200, "PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"role_id": role["id"], "allow": 0, "deny": 1})
 			e.must(404, "GET", "/channels/"+cid+"/messages", bob.access, nil)
 			// A bit both allowed and denied is refused (Together's 400) and
