@@ -80,6 +80,15 @@ func TestServer(t *testing.T) {
 		s.HandleWhen("GET /shared", nil, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "fallback") }))
 		s.HandleWhen("GET /shared", func(r *http.Request) bool { return r.Header.Get("X-B") != "" },
 			http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "B") }))
+		// Owned: the owner answers what nothing matched, unless a fallback
+		// is registered for the pattern.
+		s.HandleOwned("GET /owned", func(r *http.Request) bool { return r.URL.Query().Has("a") },
+			http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "owner") }))
+		s.HandleOwned("GET /owned-shared", func(r *http.Request) bool { return r.URL.Query().Has("a") },
+			http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "owner") }))
+		s.HandleWhen("GET /owned-shared", nil, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "fallback") }))
+		s.HandleWhen("GET /matched-only", func(r *http.Request) bool { return r.URL.Query().Has("a") },
+			http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "A") }))
 	})
 
 	if code, body := get(t, url+"/healthz", nil); code != 200 || !strings.Contains(body, `"database":"ok"`) {
@@ -116,6 +125,14 @@ func TestServer(t *testing.T) {
 	}{{"?a=1", nil, "A"}, {"", map[string]string{"X-B": "1"}, "B"}, {"", nil, "fallback"}} {
 		if _, body := get(t, url+"/shared"+tc.q, tc.hdr); body != tc.want {
 			t.Fatalf("shared %q: %s, want %s", tc.q, body, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		path, want string
+		code       int
+	}{{"/owned?a=1", "owner", 200}, {"/owned", "owner", 200}, {"/owned-shared?a=1", "owner", 200}, {"/owned-shared", "fallback", 200}, {"/matched-only", "404 page not found\n", 404}} {
+		if code, body := get(t, url+tc.path, nil); code != tc.code || body != tc.want {
+			t.Fatalf("%s: %d %q, want %d %q", tc.path, code, body, tc.code, tc.want)
 		}
 	}
 	if code, body := get(t, url+"/metrics", nil); code != 200 || !strings.Contains(body, `hearth_http_requests_total{code="500",pattern="GET /boom"} 1`) {

@@ -16,6 +16,7 @@ import (
 type candidate struct {
 	match func(*http.Request) bool
 	h     http.Handler
+	owner bool // serves what nothing matched when there is no fallback
 }
 
 type shared struct {
@@ -27,13 +28,16 @@ func (d *shared) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.mu.RLock()
 	cands := d.cands
 	d.mu.RUnlock()
-	var fallback http.Handler
+	var fallback, owner http.Handler
 	for _, c := range cands {
 		if c.match == nil {
 			if fallback == nil {
 				fallback = c.h
 			}
 			continue
+		}
+		if c.owner && owner == nil {
+			owner = c.h
 		}
 		if c.match(r) {
 			c.h.ServeHTTP(w, r)
@@ -44,6 +48,10 @@ func (d *shared) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fallback.ServeHTTP(w, r)
 		return
 	}
+	if owner != nil {
+		owner.ServeHTTP(w, r)
+		return
+	}
 	http.NotFound(w, r)
 }
 
@@ -51,6 +59,19 @@ func (d *shared) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // returns true (nil match: the fallback). Several surfaces may register the
 // same pattern this way; see docs/compatibility.md for each shared path.
 func (s *Server) HandleWhen(pattern string, match func(*http.Request) bool, h http.Handler) {
+	s.handleWhen(pattern, candidate{match: match, h: h})
+}
+
+// HandleOwned is HandleWhen for a path whose surface also answers the
+// requests match refuses when no other surface registered a fallback for
+// the pattern: Together's instance-admin routes take Bearer requests under
+// /api/admin/, and where Owncast has no route of the same pattern a
+// request without one gets Together's 401, not a bare 404.
+func (s *Server) HandleOwned(pattern string, match func(*http.Request) bool, h http.Handler) {
+	s.handleWhen(pattern, candidate{match: match, h: h, owner: true})
+}
+
+func (s *Server) handleWhen(pattern string, c candidate) {
 	s.mu.Lock()
 	if s.shared == nil {
 		s.shared = map[string]*shared{}
@@ -62,7 +83,7 @@ func (s *Server) HandleWhen(pattern string, match func(*http.Request) bool, h ht
 	}
 	s.mu.Unlock()
 	d.mu.Lock()
-	d.cands = append(d.cands, candidate{match: match, h: h})
+	d.cands = append(d.cands, c)
 	d.mu.Unlock()
 	if !ok {
 		s.mux.Handle(pattern, d)

@@ -419,6 +419,11 @@ func TestBotsAndAdmin(t *testing.T) {
 	}
 
 	e.must(403, "GET", "/api/admin/stats", ann.access, nil)
+	// No credentials: Together's 401 in its error shape, not a bare 404
+	// (Owncast, which shares /api/admin/, has no such route).
+	if code, obj, _ := e.call("GET", "/api/admin/stats", "", nil); code != 401 || obj["error"] == nil {
+		t.Errorf("GET /api/admin/stats without credentials: %d %v, want 401 with an error", code, obj)
+	}
 	e.must(404, "GET", "/admin/stats", ann.access, nil) // bare /admin is the web UI's
 	if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
 		t.Fatal(err)

@@ -337,8 +337,9 @@ func (s *Surface) Register(h *httpserver.Server) {
 		for _, prefix := range []string{"", "/api"} {
 			pattern := rt.method + " " + prefix + rt.path
 			if prefix == "/api" && strings.HasPrefix(rt.path, "/admin/") {
-				// Owncast owns Basic-auth /api/admin/*; ours are Bearer.
-				h.HandleWhen(pattern, hasBearer, handler)
+				// Owncast owns Basic-auth /api/admin/*; ours are Bearer,
+				// and where Owncast has no such route ours answer all.
+				h.HandleOwned(pattern, hasBearer, handler)
 				continue
 			}
 			if prefix == "" && strings.HasPrefix(rt.path, "/admin/") {
