@@ -447,7 +447,12 @@ func TestBotsAndAdmin(t *testing.T) {
 		t.Errorf("closed registration: %d %v", code, obj)
 	}
 	e.must(403, "POST", "/auth/forgot-password", ann.access, map[string]any{"email": "ann@example.org"})
-	e.must(404, "POST", "/auth/forgot-password", root, map[string]any{"email": "nobody@example.org"})
+	// As Together: the body is checked before the caller is.
+	e.must(400, "POST", "/auth/forgot-password", ann.access, map[string]any{"email": "not-an-email"})
+	e.must(422, "POST", "/auth/forgot-password", ann.access, map[string]any{})
+	if nf, _ := e.must(404, "POST", "/auth/forgot-password", root, map[string]any{"email": "nobody@example.org"}); nf["error"] != "No user found with email: nobody@example.org" {
+		t.Errorf("forgot-password of an unknown address: %v", nf)
+	}
 	e.must(400, "POST", "/auth/forgot-password", root, map[string]any{"email": "not-an-email"})
 	rt, _ := e.must(200, "POST", "/auth/forgot-password", root, map[string]any{"email": "ann@example.org"})
 	// Together: a bad, used or expired token is 401; a short password 400.

@@ -22,10 +22,8 @@ func resetKey(token string) string { return "together.reset." + identity.HashTok
 // ForgotPassword lets the instance admin mint a one-hour reset token for an
 // account (Together sends no email: the admin hands the token over).
 func (s *API) ForgotPassword(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	if err := RequireAdmin(p); err != nil {
-		s.Fail(w, err)
-		return
-	}
+	// Together reads and validates the body (422, 400) before it checks
+	// the caller is an admin (403), then looks the address up (404).
 	var in struct {
 		Email *string `json:"email"`
 	}
@@ -42,10 +40,14 @@ func (s *API) ForgotPassword(w http.ResponseWriter, r *http.Request, p *identity
 		s.Fail(w, rest.Invalid("Invalid email address"))
 		return
 	}
+	if err := RequireAdmin(p); err != nil {
+		s.Fail(w, err)
+		return
+	}
 	ctx := r.Context()
 	a, err := s.Identity.Store().AccountByEmail(ctx, strings.TrimSpace(*in.Email))
 	if errors.Is(err, fault.NotFound) {
-		err = fault.New(fault.NotFound, "No user with that email")
+		err = fault.New(fault.NotFound, "No user found with email: "+strings.TrimSpace(*in.Email))
 	}
 	if err != nil {
 		s.Fail(w, err)
