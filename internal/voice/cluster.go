@@ -632,6 +632,9 @@ func (s *SFU) serveOp(ctx context.Context, q rpcReq, resp *rpcResp) error {
 	case "self":
 		p.SetSelf(q.Mute, q.Deaf)
 		return nil
+	case "keepmute":
+		p.KeepServerMute()
+		return nil
 	case "layer":
 		return p.SetLayer(q.TrackID, q.Layer)
 	}

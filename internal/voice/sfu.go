@@ -752,6 +752,23 @@ func (p *Participant) SetSelf(mute, deaf bool) {
 	p.sfu.broadcastTracks(p.ChannelID)
 }
 
+// KeepServerMute applies a moderator's mute that the account carries from
+// its stored voice state (as Together, a server mute stays with the
+// account across channels) to the participant it has just become.
+func (p *Participant) KeepServerMute() {
+	p.updateFlags(func(f uint32) uint32 { return setFlag(f, flagServerMute, true) &^ flagSpeaking })
+	if p.remote != nil {
+		ctx, cancel := p.bgCtx()
+		defer cancel()
+		if _, err := p.proxyCall(ctx, rpcReq{Op: "keepmute"}); err != nil {
+			p.sfu.log.Warn("voice: server mute on the room's node", "err", err)
+		}
+		return
+	}
+	p.sfu.broadcastParticipants(p.ChannelID)
+	p.sfu.broadcastTracks(p.ChannelID)
+}
+
 // ServerMute mutes or unmutes target in the actor's room; it needs
 // MUTE_MEMBERS in the channel.
 func (s *SFU) ServerMute(ctx context.Context, actorID, targetID string, mute bool) error {

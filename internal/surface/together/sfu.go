@@ -214,6 +214,11 @@ func (s *Surface) sfuJoin(ctx context.Context, c *client, channelID string) erro
 		return err
 	}
 	prev, _ := s.d.Voice.Voice(ctx, c.accountID)
+	if prev != nil && prev.ServerMute {
+		// A moderator's mute stays with the account (Together keeps it
+		// across a switch), so it holds in the new room too.
+		p.KeepServerMute()
+	}
 	if prev == nil || prev.ChannelID != channelID {
 		v := &VoiceState{UserID: c.accountID, ChannelID: channelID, CommunityID: ca.Community.ID, Username: c.username,
 			JoinedAt: time.Now().UTC().Truncate(time.Microsecond)}

@@ -208,6 +208,19 @@ func TestVoiceSFUOverGateway(t *testing.T) {
 	if v, _ := e.must(201, "POST", "/channels/"+vid+"/voice", bob.access, nil); v["server_mute"] != true {
 		t.Errorf("rejoining cleared the server mute: %v", v)
 	}
+	// It holds in the SFU room of another channel he moves to as well.
+	vc2, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Den", "type": "voice"})
+	wb.sfu(map[string]any{"type": "join", "channel_id": vc2["id"]})
+	joined := wb.sfuFrame("joined")
+	muted := false
+	for _, m := range joined["participants"].([]any) {
+		if m := m.(map[string]any); m["user_id"] == bob.id {
+			muted = m["server_mute"] == true
+		}
+	}
+	if !muted {
+		t.Errorf("bob's server mute did not follow him into another channel's room: %v", joined)
+	}
 	// bob leaves: the Together client sees him go.
 	wb.sfu(map[string]any{"type": "leave"})
 	for {
