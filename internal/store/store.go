@@ -100,11 +100,7 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, err
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		lf.Close()
-		return nil, fmt.Errorf("database %s: %w", path, err)
-	}
+	sqldb := sql.OpenDB(sqliteConnector{dsn: "file:" + path + "?" + q.Encode()})
 	// As many idle connections as open ones: database/sql keeps only two by
 	// default, so under concurrency the others were closed and reopened, and
 	// every new SQLite connection parses the whole schema again and loses
