@@ -204,6 +204,12 @@ func (r *Room) add(c *call) error {
 		}
 	}
 	if len(added) == 1 && c.req.Video != nil {
+		// One video added (not a list) means the room moved on: OTT
+		// drops the previous queue, and its client its restore banner.
+		if r.prevQueue != nil {
+			r.prevQueue = nil
+			r.markDirty(FieldPrevQueue)
+		}
 		c.event(Additional{Video: &added[0]})
 	} else {
 		c.event(Additional{Videos: added})

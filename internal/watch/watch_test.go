@@ -847,3 +847,46 @@ func TestAddByURLEchoesVideos(t *testing.T) {
 		t.Fatalf("undo of a list url add left %+v", s.Queue)
 	}
 }
+
+// TestSingleAddDismissesPrevQueue: as in OTT, adding one video (by id or
+// by url) dismisses the previous queue, so OTT's client hides its restore
+// banner; adding a list leaves it offered, as OTT does.
+func TestSingleAddDismissesPrevQueue(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("dismiss", "")
+	a := anon("a")
+	if err := r.Join(a, "c"); err != nil {
+		t.Fatal(err)
+	}
+	seed := func() {
+		r.mu.Lock()
+		r.prevQueue = []Video{{Service: "direct", ID: "prev"}}
+		r.mu.Unlock()
+	}
+	seed()
+	e.must(r, a, "c", Request{Type: ReqAdd, Videos: []VideoRef{*ref("l1"), *ref("l2")}})
+	if pq := r.FullSync().PrevQueue; len(pq) != 1 {
+		t.Fatalf("a list add dismissed prevQueue: %+v", pq)
+	}
+	e.rec.take()
+	e.must(r, a, "c", Request{Type: ReqAdd, Video: ref("one")})
+	if pq := r.FullSync().PrevQueue; pq != nil {
+		t.Fatalf("prevQueue after a single add: %+v, want none", pq)
+	}
+	r.flushSync()
+	var synced bool
+	for _, p := range e.rec.take() {
+		if p.ev.Type == EvSync && p.ev.Sync.Fields.Has(FieldPrevQueue) && p.ev.Sync.PrevQueue == nil {
+			synced = true
+		}
+	}
+	if !synced {
+		t.Fatal("no sync told clients the previous queue is gone")
+	}
+	seed()
+	e.must(r, a, "c", Request{Type: ReqAdd, URL: "https://media.example/b.mp4"})
+	if pq := r.FullSync().PrevQueue; pq != nil {
+		t.Fatalf("prevQueue after a url add: %+v, want none", pq)
+	}
+}
