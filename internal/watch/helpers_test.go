@@ -135,6 +135,9 @@ func (fakeMedia) Info(_ context.Context, service, id string) (Video, error) {
 }
 
 func (fakeMedia) ResolveURL(_ context.Context, url string) ([]Video, error) {
+	if strings.HasSuffix(url, "/list") {
+		return []Video{{Service: "direct", ID: url + "/1", Title: "one", Length: 10}, {Service: "direct", ID: url + "/2", Title: "two", Length: 10}}, nil
+	}
 	return []Video{{Service: "direct", ID: url, Title: "direct", Length: 10}}, nil
 }
 

@@ -181,13 +181,35 @@ func (r *Room) add(c *call) error {
 		}
 		added = append(added, v)
 	}
+	if len(added) == 0 {
+		return newErr(fault.Invalid, CodeVideoAlreadyQueued, "Video(s) are already in the queue")
+	}
 	if err := r.roomFor(len(added)); err != nil {
 		return err
 	}
 	r.queue = append(r.queue, added...)
 	r.markDirty(FieldQueue)
 	r.changed()
+	if c.req.URL != "" && c.req.Video == nil && len(c.req.Videos) == 0 {
+		// As OTT does, the event names what the url stood for: its client
+		// titles the toast from it and undo removes request.video(s).
+		refs := make([]VideoRef, len(added))
+		for i, v := range added {
+			refs[i] = VideoRef{Service: v.Service, ID: v.ID}
+		}
+		if len(refs) == 1 {
+			c.req.Video = &refs[0]
+		} else {
+			c.req.Videos = refs
+		}
+	}
 	if len(added) == 1 && c.req.Video != nil {
+		// One video added (not a list) means the room moved on: OTT
+		// drops the previous queue, and its client its restore banner.
+		if r.prevQueue != nil {
+			r.prevQueue = nil
+			r.markDirty(FieldPrevQueue)
+		}
 		c.event(Additional{Video: &added[0]})
 	} else {
 		c.event(Additional{Videos: added})

@@ -801,3 +801,92 @@ func TestUndoTrustsOnlyTheRoom(t *testing.T) {
 		t.Fatalf("undone remove: %+v", s.Queue)
 	}
 }
+
+// TestAddByURLEchoesVideos: an AddRequest naming a url is echoed as OTT
+// echoes it: the request gains the video it stood for ({service, id}, or
+// the list's videos) and additional holds the video, so OTT's client shows
+// "added <title>" and its undo (which reads request.video) removes it. A
+// URL add that echoed only the url was answered "undone" while nothing was.
+func TestAddByURLEchoesVideos(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("byurl", "")
+	a := anon("a")
+	if err := r.Join(a, "c"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(r, a, "c", Request{Type: ReqAdd, Video: ref("first")})
+	e.rec.take()
+	const u = "https://media.example/a.mp4"
+	e.must(r, a, "c", Request{Type: ReqAdd, URL: u})
+	ev := e.event(ReqAdd)
+	if ev.Request.URL != u || ev.Request.Video == nil || *ev.Request.Video != (VideoRef{Service: "direct", ID: u}) || ev.Request.Videos != nil {
+		t.Fatalf("url add request echoed as %+v", ev.Request)
+	}
+	if ev.Additional.Video == nil || ev.Additional.Video.Title != "direct" || ev.Additional.Videos != nil {
+		t.Fatalf("url add additional: %+v", ev.Additional)
+	}
+	e.must(r, a, "c", Request{Type: ReqUndo, Event: ev})
+	if s := r.Snapshot(); len(s.Queue) != 0 {
+		t.Fatalf("undo of a url add left %+v", s.Queue)
+	}
+
+	e.must(r, a, "c", Request{Type: ReqAdd, URL: "https://media.example/list"})
+	ev = e.event(ReqAdd)
+	if ev.Request.Video != nil || len(ev.Request.Videos) != 2 || ev.Request.Videos[1].ID != "https://media.example/list/2" || len(ev.Additional.Videos) != 2 {
+		t.Fatalf("list url add echoed as %+v / %+v", ev.Request, ev.Additional)
+	}
+	if s := r.Snapshot(); len(s.Queue) != 2 {
+		t.Fatalf("list add queued %+v", s.Queue)
+	}
+	if err := e.do(r, a, "c", Request{Type: ReqAdd, URL: "https://media.example/list"}); CodeOf(err) != CodeVideoAlreadyQueued {
+		t.Fatalf("a list whose videos are all queued: %v, want VideoAlreadyQueued", err)
+	}
+	e.must(r, a, "c", Request{Type: ReqUndo, Event: ev})
+	if s := r.Snapshot(); len(s.Queue) != 0 {
+		t.Fatalf("undo of a list url add left %+v", s.Queue)
+	}
+}
+
+// TestSingleAddDismissesPrevQueue: as in OTT, adding one video (by id or
+// by url) dismisses the previous queue, so OTT's client hides its restore
+// banner; adding a list leaves it offered, as OTT does.
+func TestSingleAddDismissesPrevQueue(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("dismiss", "")
+	a := anon("a")
+	if err := r.Join(a, "c"); err != nil {
+		t.Fatal(err)
+	}
+	seed := func() {
+		r.mu.Lock()
+		r.prevQueue = []Video{{Service: "direct", ID: "prev"}}
+		r.mu.Unlock()
+	}
+	seed()
+	e.must(r, a, "c", Request{Type: ReqAdd, Videos: []VideoRef{*ref("l1"), *ref("l2")}})
+	if pq := r.FullSync().PrevQueue; len(pq) != 1 {
+		t.Fatalf("a list add dismissed prevQueue: %+v", pq)
+	}
+	e.rec.take()
+	e.must(r, a, "c", Request{Type: ReqAdd, Video: ref("one")})
+	if pq := r.FullSync().PrevQueue; pq != nil {
+		t.Fatalf("prevQueue after a single add: %+v, want none", pq)
+	}
+	r.flushSync()
+	var synced bool
+	for _, p := range e.rec.take() {
+		if p.ev.Type == EvSync && p.ev.Sync.Fields.Has(FieldPrevQueue) && p.ev.Sync.PrevQueue == nil {
+			synced = true
+		}
+	}
+	if !synced {
+		t.Fatal("no sync told clients the previous queue is gone")
+	}
+	seed()
+	e.must(r, a, "c", Request{Type: ReqAdd, URL: "https://media.example/b.mp4"})
+	if pq := r.FullSync().PrevQueue; pq != nil {
+		t.Fatalf("prevQueue after a url add: %+v, want none", pq)
+	}
+}

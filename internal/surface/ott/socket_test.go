@@ -349,3 +349,36 @@ func TestSocketFramesBounded(t *testing.T) {
 		t.Errorf("m99, past the burst of %d frames (auth included), went through", 100)
 	}
 }
+
+// TestSocketURLAddEventIsUndoable: an AddRequest by url over the socket is
+// echoed as OTT echoes it (request.video, additional.video with the
+// title, which OTT's client puts in its toast), and that event, posted
+// back as OTT's client does ({data:{event}}), undoes the add.
+func TestSocketURLAddEventIsUndoable(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	h.createRoom(tok, "byurl", nil)
+	c, _ := h.join("byurl", tok)
+	if r := h.do("POST", "/api/room/byurl/queue", tok, map[string]any{"service": "direct", "id": h.fixture("clip1.mp4")}); r.status != 200 {
+		t.Fatalf("first add: %d %s", r.status, r.raw)
+	}
+	u := h.fixture("clip2.mp4")
+	c.req(watch.ReqAdd, map[string]any{"url": u})
+	ev := c.until("event", func(m map[string]any) bool {
+		rq := m["request"].(map[string]any)
+		return rq["type"] == float64(watch.ReqAdd) && rq["url"] == u
+	})
+	video, _ := ev["request"].(map[string]any)["video"].(map[string]any)
+	if video["service"] != "direct" || video["id"] != u {
+		t.Fatalf("url add echoed without its video: %v", ev)
+	}
+	if av, _ := ev["additional"].(map[string]any)["video"].(map[string]any); av["title"] != "clip2" {
+		t.Fatalf("url add's additional.video: %v", ev)
+	}
+	c.until("sync", has("queue"), func(m map[string]any) bool { return len(m["queue"].([]any)) == 1 })
+	if r := h.do("POST", "/api/room/byurl/undo", tok, map[string]any{"data": map[string]any{"event": ev}}); r.status != 200 {
+		t.Fatalf("undo: %d %s", r.status, r.raw)
+	}
+	c.until("sync", has("queue"), func(m map[string]any) bool { return len(m["queue"].([]any)) == 0 })
+}

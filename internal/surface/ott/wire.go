@@ -99,9 +99,13 @@ func refsOut(rs []watch.VideoRef) []wireVideoRef {
 	return out
 }
 
+// wireUserUpdateInfo is OTT's ClientInfo (JoinRequest and UpdateUser):
+// the display name is "username" there, as OTT sends it for a guest. OTT
+// names a signed-in user by its numeric user_id instead, which Hearth's
+// accounts do not have, so the name is sent for everyone.
 type wireUserUpdateInfo struct {
 	ID     string `json:"id,omitempty"`
-	Name   string `json:"name,omitempty"`
+	Name   string `json:"username,omitempty"`
 	Status string `json:"status,omitempty"`
 }
 

@@ -20,7 +20,7 @@ func TestWireEventRoundTrip(t *testing.T) {
 		`{"request":{"type":6,"video":{"service":"direct","id":"a"}},` + user + `,"additional":{"video":{"service":"direct","id":"a"},"queueIdx":0}}`,
 		`{"request":{"type":1},` + user + `,"additional":{"user":{"id":"c1","name":"ann","isLoggedIn":true,"status":"ready","role":2}}}`,
 		`{"request":{"type":19,"video":{"service":"direct","id":"a"},"update":{"subtitleUrl":"a.vtt"}},` + user + `,"additional":{}}`,
-		`{"request":{"type":0,"info":{"id":"c1","name":"ann","status":"none"}},` + user + `,"additional":{}}`,
+		`{"request":{"type":0,"info":{"id":"c1","username":"ann","status":"none"}},` + user + `,"additional":{}}`,
 		`{"request":{"type":8,"targetClientId":"c2","role":3},` + user + `,"additional":{}}`,
 		`{"request":{"type":18,"clientId":"c2","ban":true},` + user + `,"additional":{}}`,
 	} {
@@ -112,5 +112,42 @@ func TestSyncFieldsCoverEveryField(t *testing.T) {
 	}
 	if len(m) != len(syncFields)+2 {
 		t.Fatalf("a full sync has %d keys, want %d", len(m), len(syncFields)+2)
+	}
+}
+
+// TestWireJoinInfoIsClientInfo: the JoinRequest an event echoes carries
+// OTT's ClientInfo ({id, username?, user_id?, status?}); the display name
+// goes under "username", the key OTT's server sends and its types declare,
+// not under a key the client does not know.
+func TestWireJoinInfoIsClientInfo(t *testing.T) {
+	t.Parallel()
+	rec := watch.EventRecord{Request: watch.Request{Type: watch.ReqJoin, Info: &watch.UserUpdateInfo{ID: "c1", Name: "ann", Status: "none"}},
+		User: watch.UserInfo{ID: "c1", Name: "ann", Status: "none"}}
+	b, _ := json.Marshal(eventRecordOut(rec))
+	var got struct {
+		Request struct {
+			Info map[string]any `json:"info"`
+		} `json:"request"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]bool{"id": true, "username": true, "user_id": true, "status": true}
+	for k := range got.Request.Info {
+		if !allowed[k] {
+			t.Errorf("join info has key %q, which OTT's ClientInfo does not declare: %s", k, b)
+		}
+	}
+	if got.Request.Info["username"] != "ann" || got.Request.Info["id"] != "c1" {
+		t.Errorf("join info = %v, want id c1 and username ann", got.Request.Info)
+	}
+	// A client's UpdateUser request names the user the same way.
+	var w wireRequest
+	if err := json.Unmarshal([]byte(`{"type":10,"info":{"id":"c1","username":"bob","status":"ready"}}`), &w); err != nil {
+		t.Fatal(err)
+	}
+	r, err := w.request()
+	if err != nil || r.Info == nil || r.Info.Name != "bob" || r.Info.Status != "ready" {
+		t.Errorf("UpdateUser info read as %+v, %v", r.Info, err)
 	}
 }
