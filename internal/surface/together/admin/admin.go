@@ -21,6 +21,20 @@ import (
 // servers (internal/store/together_extras.go).
 type TotalsStore interface {
 	InstanceTotals(ctx context.Context) (channels, messages, storageBytes int64, err error)
+	// MessageCountsByAuthor and MessageCountsByCommunity count channel
+	// messages per account and per server, for the admin lists.
+	MessageCountsByAuthor(ctx context.Context, accountIDs []string) (map[string]int64, error)
+	MessageCountsByCommunity(ctx context.Context, communityIDs []string) (map[string]int64, error)
+}
+
+// messageCounts runs count over ids; without a totals store every count is
+// 0 (the field is still sent: Together's admin pages format it).
+func (s *API) messageCounts(ctx context.Context, ids []string,
+	count func(TotalsStore, context.Context, []string) (map[string]int64, error)) (map[string]int64, error) {
+	if s.totals == nil {
+		return map[string]int64{}, nil
+	}
+	return count(s.totals, ctx, ids)
 }
 
 // API serves the routes.
@@ -149,6 +163,9 @@ type adminUserDTO struct {
 	DisabledAt  any     `json:"disabled_at"`
 	CreatedAt   any     `json:"created_at"`
 	ServerCount int     `json:"server_count"`
+	// MessageCount is Together's: its admin page formats it, and fails
+	// without it.
+	MessageCount int64 `json:"message_count"`
 }
 
 func (s *API) Users(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -170,9 +187,21 @@ func (s *API) Users(w http.ResponseWriter, r *http.Request, p *identity.Principa
 			match = append(match, a)
 		}
 	}
-	users := []adminUserDTO{}
+	var pageOf []*identity.Account
 	for i := (page - 1) * perPage; i < len(match) && i < page*perPage; i++ {
-		a := match[i]
+		pageOf = append(pageOf, match[i])
+	}
+	ids := make([]string, len(pageOf))
+	for i, a := range pageOf {
+		ids[i] = a.ID
+	}
+	counts, err := s.messageCounts(ctx, ids, TotalsStore.MessageCountsByAuthor)
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	users := []adminUserDTO{}
+	for _, a := range pageOf {
 		prof, err := s.Community.Profile(ctx, a.ID)
 		if err != nil {
 			s.Fail(w, err)
@@ -185,7 +214,7 @@ func (s *API) Users(w http.ResponseWriter, r *http.Request, p *identity.Principa
 		}
 		users = append(users, adminUserDTO{ID: a.ID, Username: a.Username, Email: a.Email, AvatarURL: rest.OptString(a.AvatarURL),
 			Status: prof.Status, IsAdmin: a.IsAdmin, Disabled: a.Disabled(), DisabledAt: a.DisabledAt, CreatedAt: a.CreatedAt,
-			ServerCount: len(cs)})
+			ServerCount: len(cs), MessageCount: counts[a.ID]})
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"users": users, "total": len(match), "page": page, "per_page": perPage})
 }
@@ -300,6 +329,15 @@ func (s *API) Servers(w http.ResponseWriter, r *http.Request, p *identity.Princi
 		s.Fail(w, err)
 		return
 	}
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	counts, err := s.messageCounts(ctx, ids, TotalsStore.MessageCountsByCommunity)
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
 	out := make([]map[string]any, len(cs))
 	for i, c := range cs {
 		owner := ""
@@ -308,7 +346,8 @@ func (s *API) Servers(w http.ResponseWriter, r *http.Request, p *identity.Princi
 		}
 		chans, _ := s.Community.Store().Channels(ctx, c.ID)
 		out[i] = map[string]any{"id": c.ID, "name": c.Name, "owner_id": c.OwnerID, "owner_username": owner, "icon_url": c.IconURL,
-			"is_public": c.IsPublic, "created_at": c.CreatedAt, "member_count": c.MemberCount, "channel_count": len(chans)}
+			"is_public": c.IsPublic, "created_at": c.CreatedAt, "member_count": c.MemberCount, "channel_count": len(chans),
+			"message_count": counts[c.ID]}
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"servers": out, "total": total, "page": page, "per_page": perPage})
 }
