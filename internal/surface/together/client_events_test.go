@@ -41,3 +41,23 @@ func TestCustomEmojiCreateCarriesTheEmoji(t *testing.T) {
 		}
 	}
 }
+
+// TestMembersCarryActivity: Together's web client reads MemberDto.activity
+// to show what each member is doing in the member list; it is there, null
+// when unset.
+func TestMembersCarryActivity(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob := e.register("ann"), e.register("bob")
+	sid, _ := e.serverWithChannel(ann, "general", bob)
+	e.must(200, "PATCH", "/users/@me", ann.access, map[string]any{"activity": "Playing chess"})
+	_, list := e.must(200, "GET", "/servers/"+sid+"/members", bob.access, nil)
+	want := map[string]any{ann.id: "Playing chess", bob.id: nil}
+	for _, m := range list {
+		m := m.(map[string]any)
+		v, ok := m["activity"]
+		if !ok || v != want[m["user_id"].(string)] {
+			t.Errorf("member %s: activity %v (present %v), want %v", m["username"], v, ok, want[m["user_id"].(string)])
+		}
+	}
+}

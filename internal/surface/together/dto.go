@@ -122,13 +122,16 @@ type memberRoleDTO struct {
 	Position int     `json:"position"`
 }
 
-// memberDTO is a member with their roles.
+// memberDTO is a member with their roles. Activity is not in Together's
+// MemberDto, but its web client's type declares it and its member list
+// shows it.
 type memberDTO struct {
 	UserID       string          `json:"user_id"`
 	Username     string          `json:"username"`
 	AvatarURL    *string         `json:"avatar_url"`
 	Status       string          `json:"status"`
 	CustomStatus *string         `json:"custom_status"`
+	Activity     *string         `json:"activity"`
 	Nickname     *string         `json:"nickname"`
 	JoinedAt     time.Time       `json:"joined_at"`
 	Roles        []memberRoleDTO `json:"roles"`
