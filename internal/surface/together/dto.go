@@ -70,18 +70,6 @@ func toServer(c *community.Community) serverDTO {
 		RequireInvite: c.RequireInvite, MemberCount: c.MemberCount, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
 
-// readyServerDTO is the raw server row READY carries (no member_count).
-type readyServerDTO struct {
-	ID            string    `json:"id"`
-	Name          string    `json:"name"`
-	OwnerID       string    `json:"owner_id"`
-	IconURL       *string   `json:"icon_url"`
-	IsPublic      bool      `json:"is_public"`
-	RequireInvite bool      `json:"require_invite"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-}
-
 // channelDTO is Together's Channel.
 type channelDTO struct {
 	ID        string    `json:"id"`
