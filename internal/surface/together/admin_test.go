@@ -2,6 +2,7 @@ package together_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
@@ -203,5 +204,46 @@ func TestAdminListsCountMessages(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAdminSettingsRow: /admin/settings answers Together's InstanceSettings
+// row (id, registration_mode, updated_at, updated_by), the shape its web
+// client types it as: updated_by null and updated_at stable until a change,
+// then the admin who changed it and when.
+func TestAdminSettingsRow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
+		t.Fatal(err)
+	}
+	root := obj2(e, "root")
+	me, _ := e.must(200, "GET", "/users/@me", root, nil)
+	first, _ := e.must(200, "GET", "/api/admin/settings", root, nil)
+	if first["id"] != 1.0 || first["registration_mode"] != "open" || first["updated_by"] != nil {
+		t.Fatalf("settings before any change: %v", first)
+	}
+	if v, ok := first["updated_by"]; !ok || v != nil {
+		t.Errorf("updated_by must be present and null: %v", first)
+	}
+	at, err := time.Parse(time.RFC3339Nano, first["updated_at"].(string))
+	if err != nil {
+		t.Fatalf("updated_at %v: %v", first["updated_at"], err)
+	}
+	again, _ := e.must(200, "GET", "/api/admin/settings", root, nil)
+	if again["updated_at"] != first["updated_at"] {
+		t.Errorf("updated_at moved without a change: %v then %v", first["updated_at"], again["updated_at"])
+	}
+	changed, _ := e.must(200, "PATCH", "/api/admin/settings", root, map[string]any{"registration_mode": "invite_only"})
+	if changed["id"] != 1.0 || changed["registration_mode"] != "invite_only" || changed["updated_by"] != me["id"] {
+		t.Fatalf("settings after a change: %v", changed)
+	}
+	if at2, err := time.Parse(time.RFC3339Nano, changed["updated_at"].(string)); err != nil || at2.Before(at) {
+		t.Errorf("updated_at after a change %v, first %v", changed["updated_at"], at)
+	}
+	// The public route stays Together's one field.
+	pub, _ := e.must(200, "GET", "/api/instance/registration-mode", "", nil)
+	if len(pub) != 1 || pub["registration_mode"] != "invite_only" {
+		t.Errorf("public registration mode %v", pub)
 	}
 }

@@ -122,7 +122,36 @@ func (s *API) Settings(w http.ResponseWriter, r *http.Request, p *identity.Princ
 		s.Fail(w, err)
 		return
 	}
-	s.GetRegistrationMode(w, r, p)
+	s.writeSettings(w, r)
+}
+
+// settingsUpdatedKey holds "<unix micros> <account id>" of the last change
+// to the registration mode (the id empty before any).
+const settingsUpdatedKey = "together.settings_updated"
+
+// writeSettings answers Together's InstanceSettings row: its one id (1),
+// the registration mode, and when and by whom it was last changed (before
+// any change, the first time the settings were read, by nobody).
+func (s *API) writeSettings(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	mode, err := s.RegistrationMode(ctx)
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	meta, err := s.Identity.Store().SetInstanceValueOnce(ctx, settingsUpdatedKey, strconv.FormatInt(time.Now().UnixMicro(), 10)+" ")
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	at, by, _ := strings.Cut(meta, " ")
+	micros, _ := strconv.ParseInt(at, 10, 64)
+	var updatedBy *string
+	if by != "" {
+		updatedBy = &by
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"id": 1, "registration_mode": mode,
+		"updated_at": time.UnixMicro(micros).UTC(), "updated_by": updatedBy})
 }
 
 func (s *API) UpdateSettings(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -148,8 +177,13 @@ func (s *API) UpdateSettings(w http.ResponseWriter, r *http.Request, p *identity
 			s.Fail(w, err)
 			return
 		}
+		stamp := strconv.FormatInt(time.Now().UnixMicro(), 10) + " " + p.Account.ID
+		if err := s.Identity.Store().SetInstanceValue(r.Context(), settingsUpdatedKey, stamp); err != nil {
+			s.Fail(w, err)
+			return
+		}
 	}
-	s.GetRegistrationMode(w, r, p)
+	s.writeSettings(w, r)
 }
 
 type adminUserDTO struct {
