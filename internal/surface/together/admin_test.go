@@ -2,6 +2,7 @@ package together_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
@@ -158,5 +159,91 @@ func TestAdminPagingBounded(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAdminListsCountMessages: /admin/users and /admin/servers carry
+// Together's message_count (its admin pages call toLocaleString on it and
+// fail without it): channel messages per author, deleted ones included and
+// DMs not, and messages per server.
+func TestAdminListsCountMessages(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
+				t.Fatal(err)
+			}
+			root := obj2(e, "root")
+			ann, bob := e.register("ann"), e.register("bob")
+			sid, cid := e.serverWithChannel(ann, "general", bob)
+			other, _ := e.must(201, "POST", "/servers", bob.access, map[string]any{"name": "Quiet"})
+			for _, s := range []string{"one", "two"} {
+				e.must(201, "POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": s})
+			}
+			gone, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": "three"})
+			e.must(204, "DELETE", "/messages/"+gone["id"].(string), ann.access, nil)
+			dm, _ := e.must(201, "POST", "/dm-channels", bob.access, map[string]any{"user_id": ann.id})
+			e.must(201, "POST", "/dm-channels/"+dm["id"].(string)+"/messages", bob.access, map[string]any{"content": "psst"})
+
+			users, _ := e.must(200, "GET", "/api/admin/users?per_page=100", root, nil)
+			want := map[string]float64{"root": 0, "ann": 1, "bob": 2}
+			for _, u := range users["users"].([]any) {
+				u := u.(map[string]any)
+				if n, ok := u["message_count"].(float64); !ok || n != want[u["username"].(string)] {
+					t.Errorf("%s: message_count %v, want %v", u["username"], u["message_count"], want[u["username"].(string)])
+				}
+			}
+			servers, _ := e.must(200, "GET", "/api/admin/servers?per_page=100", root, nil)
+			wantS := map[string]float64{sid: 3, other["id"].(string): 0}
+			for _, s := range servers["servers"].([]any) {
+				s := s.(map[string]any)
+				if n, ok := s["message_count"].(float64); !ok || n != wantS[s["id"].(string)] {
+					t.Errorf("server %s: message_count %v, want %v", s["name"], s["message_count"], wantS[s["id"].(string)])
+				}
+			}
+		})
+	}
+}
+
+// TestAdminSettingsRow: /admin/settings answers Together's InstanceSettings
+// row (id, registration_mode, updated_at, updated_by), the shape its web
+// client types it as: updated_by null and updated_at stable until a change,
+// then the admin who changed it and when.
+func TestAdminSettingsRow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
+		t.Fatal(err)
+	}
+	root := obj2(e, "root")
+	me, _ := e.must(200, "GET", "/users/@me", root, nil)
+	first, _ := e.must(200, "GET", "/api/admin/settings", root, nil)
+	if first["id"] != 1.0 || first["registration_mode"] != "open" || first["updated_by"] != nil {
+		t.Fatalf("settings before any change: %v", first)
+	}
+	if v, ok := first["updated_by"]; !ok || v != nil {
+		t.Errorf("updated_by must be present and null: %v", first)
+	}
+	at, err := time.Parse(time.RFC3339Nano, first["updated_at"].(string))
+	if err != nil {
+		t.Fatalf("updated_at %v: %v", first["updated_at"], err)
+	}
+	again, _ := e.must(200, "GET", "/api/admin/settings", root, nil)
+	if again["updated_at"] != first["updated_at"] {
+		t.Errorf("updated_at moved without a change: %v then %v", first["updated_at"], again["updated_at"])
+	}
+	changed, _ := e.must(200, "PATCH", "/api/admin/settings", root, map[string]any{"registration_mode": "invite_only"})
+	if changed["id"] != 1.0 || changed["registration_mode"] != "invite_only" || changed["updated_by"] != me["id"] {
+		t.Fatalf("settings after a change: %v", changed)
+	}
+	if at2, err := time.Parse(time.RFC3339Nano, changed["updated_at"].(string)); err != nil || at2.Before(at) {
+		t.Errorf("updated_at after a change %v, first %v", changed["updated_at"], at)
+	}
+	// The public route stays Together's one field.
+	pub, _ := e.must(200, "GET", "/api/instance/registration-mode", "", nil)
+	if len(pub) != 1 || pub["registration_mode"] != "invite_only" {
+		t.Errorf("public registration mode %v", pub)
 	}
 }

@@ -70,18 +70,6 @@ func toServer(c *community.Community) serverDTO {
 		RequireInvite: c.RequireInvite, MemberCount: c.MemberCount, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
 
-// readyServerDTO is the raw server row READY carries (no member_count).
-type readyServerDTO struct {
-	ID            string    `json:"id"`
-	Name          string    `json:"name"`
-	OwnerID       string    `json:"owner_id"`
-	IconURL       *string   `json:"icon_url"`
-	IsPublic      bool      `json:"is_public"`
-	RequireInvite bool      `json:"require_invite"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-}
-
 // channelDTO is Together's Channel.
 type channelDTO struct {
 	ID        string    `json:"id"`
@@ -122,13 +110,16 @@ type memberRoleDTO struct {
 	Position int     `json:"position"`
 }
 
-// memberDTO is a member with their roles.
+// memberDTO is a member with their roles. Activity is not in Together's
+// MemberDto, but its web client's type declares it and its member list
+// shows it.
 type memberDTO struct {
 	UserID       string          `json:"user_id"`
 	Username     string          `json:"username"`
 	AvatarURL    *string         `json:"avatar_url"`
 	Status       string          `json:"status"`
 	CustomStatus *string         `json:"custom_status"`
+	Activity     *string         `json:"activity"`
 	Nickname     *string         `json:"nickname"`
 	JoinedAt     time.Time       `json:"joined_at"`
 	Roles        []memberRoleDTO `json:"roles"`

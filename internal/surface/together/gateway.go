@@ -513,13 +513,16 @@ func (s *Surface) ready(ctx context.Context, a *identity.Account) (map[string]an
 	if err != nil {
 		return nil, err
 	}
-	servers := make([]readyServerDTO, len(cs))
+	servers := make([]serverDTO, len(cs))
 	roles := map[string][]roleDTO{}
 	overrides := map[string][]overrideDTO{}
 	var convs []string
 	for i, c := range cs {
-		servers[i] = readyServerDTO{ID: c.ID, Name: c.Name, OwnerID: c.OwnerID, IconURL: c.IconURL, IsPublic: c.IsPublic,
-			RequireInvite: c.RequireInvite, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		// Together's READY carries its raw server rows, without
+		// member_count; its web client takes them as ServerDtos (which
+		// have it) and shows the count in server settings, so Hearth sends
+		// the whole ServerDto.
+		servers[i] = toServer(c)
 		rs, err := s.d.Community.Store().Roles(ctx, c.ID)
 		if err != nil {
 			return nil, err

@@ -174,7 +174,7 @@ func (s *Surface) members(ctx context.Context, actor, id string) ([]memberDTO, e
 	out := make([]memberDTO, len(ms))
 	for i, m := range ms {
 		d := memberDTO{UserID: m.AccountID, Username: m.Username, AvatarURL: optString(m.AvatarURL), Status: m.Profile.Status,
-			CustomStatus: m.Profile.CustomStatus, Nickname: m.Nickname, JoinedAt: m.JoinedAt, Roles: []memberRoleDTO{}}
+			CustomStatus: m.Profile.CustomStatus, Activity: m.Profile.Activity, Nickname: m.Nickname, JoinedAt: m.JoinedAt, Roles: []memberRoleDTO{}}
 		for _, rid := range m.RoleIDs {
 			if r := byID[rid]; r != nil {
 				d.Roles = append(d.Roles, memberRoleDTO{ID: r.ID, Name: r.Name, Color: r.Color, Position: r.Position})

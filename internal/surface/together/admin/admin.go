@@ -21,6 +21,20 @@ import (
 // servers (internal/store/together_extras.go).
 type TotalsStore interface {
 	InstanceTotals(ctx context.Context) (channels, messages, storageBytes int64, err error)
+	// MessageCountsByAuthor and MessageCountsByCommunity count channel
+	// messages per account and per server, for the admin lists.
+	MessageCountsByAuthor(ctx context.Context, accountIDs []string) (map[string]int64, error)
+	MessageCountsByCommunity(ctx context.Context, communityIDs []string) (map[string]int64, error)
+}
+
+// messageCounts runs count over ids; without a totals store every count is
+// 0 (the field is still sent: Together's admin pages format it).
+func (s *API) messageCounts(ctx context.Context, ids []string,
+	count func(TotalsStore, context.Context, []string) (map[string]int64, error)) (map[string]int64, error) {
+	if s.totals == nil {
+		return map[string]int64{}, nil
+	}
+	return count(s.totals, ctx, ids)
 }
 
 // API serves the routes.
@@ -108,7 +122,36 @@ func (s *API) Settings(w http.ResponseWriter, r *http.Request, p *identity.Princ
 		s.Fail(w, err)
 		return
 	}
-	s.GetRegistrationMode(w, r, p)
+	s.writeSettings(w, r)
+}
+
+// settingsUpdatedKey holds "<unix micros> <account id>" of the last change
+// to the registration mode (the id empty before any).
+const settingsUpdatedKey = "together.settings_updated"
+
+// writeSettings answers Together's InstanceSettings row: its one id (1),
+// the registration mode, and when and by whom it was last changed (before
+// any change, the first time the settings were read, by nobody).
+func (s *API) writeSettings(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	mode, err := s.RegistrationMode(ctx)
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	meta, err := s.Identity.Store().SetInstanceValueOnce(ctx, settingsUpdatedKey, strconv.FormatInt(time.Now().UnixMicro(), 10)+" ")
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	at, by, _ := strings.Cut(meta, " ")
+	micros, _ := strconv.ParseInt(at, 10, 64)
+	var updatedBy *string
+	if by != "" {
+		updatedBy = &by
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"id": 1, "registration_mode": mode,
+		"updated_at": time.UnixMicro(micros).UTC(), "updated_by": updatedBy})
 }
 
 func (s *API) UpdateSettings(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -134,8 +177,13 @@ func (s *API) UpdateSettings(w http.ResponseWriter, r *http.Request, p *identity
 			s.Fail(w, err)
 			return
 		}
+		stamp := strconv.FormatInt(time.Now().UnixMicro(), 10) + " " + p.Account.ID
+		if err := s.Identity.Store().SetInstanceValue(r.Context(), settingsUpdatedKey, stamp); err != nil {
+			s.Fail(w, err)
+			return
+		}
 	}
-	s.GetRegistrationMode(w, r, p)
+	s.writeSettings(w, r)
 }
 
 type adminUserDTO struct {
@@ -149,6 +197,9 @@ type adminUserDTO struct {
 	DisabledAt  any     `json:"disabled_at"`
 	CreatedAt   any     `json:"created_at"`
 	ServerCount int     `json:"server_count"`
+	// MessageCount is Together's: its admin page formats it, and fails
+	// without it.
+	MessageCount int64 `json:"message_count"`
 }
 
 func (s *API) Users(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -170,9 +221,21 @@ func (s *API) Users(w http.ResponseWriter, r *http.Request, p *identity.Principa
 			match = append(match, a)
 		}
 	}
-	users := []adminUserDTO{}
+	var pageOf []*identity.Account
 	for i := (page - 1) * perPage; i < len(match) && i < page*perPage; i++ {
-		a := match[i]
+		pageOf = append(pageOf, match[i])
+	}
+	ids := make([]string, len(pageOf))
+	for i, a := range pageOf {
+		ids[i] = a.ID
+	}
+	counts, err := s.messageCounts(ctx, ids, TotalsStore.MessageCountsByAuthor)
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	users := []adminUserDTO{}
+	for _, a := range pageOf {
 		prof, err := s.Community.Profile(ctx, a.ID)
 		if err != nil {
 			s.Fail(w, err)
@@ -185,7 +248,7 @@ func (s *API) Users(w http.ResponseWriter, r *http.Request, p *identity.Principa
 		}
 		users = append(users, adminUserDTO{ID: a.ID, Username: a.Username, Email: a.Email, AvatarURL: rest.OptString(a.AvatarURL),
 			Status: prof.Status, IsAdmin: a.IsAdmin, Disabled: a.Disabled(), DisabledAt: a.DisabledAt, CreatedAt: a.CreatedAt,
-			ServerCount: len(cs)})
+			ServerCount: len(cs), MessageCount: counts[a.ID]})
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"users": users, "total": len(match), "page": page, "per_page": perPage})
 }
@@ -300,6 +363,15 @@ func (s *API) Servers(w http.ResponseWriter, r *http.Request, p *identity.Princi
 		s.Fail(w, err)
 		return
 	}
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	counts, err := s.messageCounts(ctx, ids, TotalsStore.MessageCountsByCommunity)
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
 	out := make([]map[string]any, len(cs))
 	for i, c := range cs {
 		owner := ""
@@ -308,7 +380,8 @@ func (s *API) Servers(w http.ResponseWriter, r *http.Request, p *identity.Princi
 		}
 		chans, _ := s.Community.Store().Channels(ctx, c.ID)
 		out[i] = map[string]any{"id": c.ID, "name": c.Name, "owner_id": c.OwnerID, "owner_username": owner, "icon_url": c.IconURL,
-			"is_public": c.IsPublic, "created_at": c.CreatedAt, "member_count": c.MemberCount, "channel_count": len(chans)}
+			"is_public": c.IsPublic, "created_at": c.CreatedAt, "member_count": c.MemberCount, "channel_count": len(chans),
+			"message_count": counts[c.ID]}
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"servers": out, "total": total, "page": page, "per_page": perPage})
 }

@@ -666,8 +666,11 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 		s.Fail(w, err)
 		return
 	}
-	s.hooks.Broadcast(ctx, id, "CUSTOM_EMOJI_CREATE", map[string]string{"server_id": id, "emoji_id": e.ID})
-	rest.WriteJSON(w, http.StatusCreated, toEmoji(e))
+	// Together broadcasts the CustomEmojiDto itself: its web client adds the
+	// payload to the emoji picker as it stands.
+	dto := toEmoji(e)
+	s.hooks.Broadcast(ctx, id, "CUSTOM_EMOJI_CREATE", dto)
+	rest.WriteJSON(w, http.StatusCreated, dto)
 }
 
 func (s *API) DeleteEmoji(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
