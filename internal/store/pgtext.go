@@ -63,21 +63,7 @@ func tooLong(err error) error {
 }
 
 func (c *nulFreeConn) CheckNamedValue(nv *driver.NamedValue) error {
-	v := nv.Value
-	if vr, ok := v.(driver.Valuer); ok {
-		if vv, err := vr.Value(); err == nil {
-			v = vv
-		}
-	}
-	var s string
-	switch x := v.(type) {
-	case string:
-		s = x
-	case *string:
-		if x != nil {
-			s = *x
-		}
-	}
+	s := textOf(nv)
 	if strings.IndexByte(s, 0) >= 0 {
 		return fault.ErrNUL
 	}
@@ -85,4 +71,24 @@ func (c *nulFreeConn) CheckNamedValue(nv *driver.NamedValue) error {
 		return fault.ErrNotUTF8
 	}
 	return c.Conn.CheckNamedValue(nv)
+}
+
+// textOf is the text a parameter carries (a string, a *string or a
+// Valuer's string), or "" for any other value.
+func textOf(nv *driver.NamedValue) string {
+	v := nv.Value
+	if vr, ok := v.(driver.Valuer); ok {
+		if vv, err := vr.Value(); err == nil {
+			v = vv
+		}
+	}
+	switch x := v.(type) {
+	case string:
+		return x
+	case *string:
+		if x != nil {
+			return *x
+		}
+	}
+	return ""
 }

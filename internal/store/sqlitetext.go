@@ -48,22 +48,7 @@ type nulFreeSQLite struct{ sqliteConn }
 // CheckNamedValue refuses a string (or a Valuer's string) holding a NUL
 // and leaves every value to database/sql's default conversion.
 func (nulFreeSQLite) CheckNamedValue(nv *driver.NamedValue) error {
-	v := nv.Value
-	if vr, ok := v.(driver.Valuer); ok {
-		if vv, err := vr.Value(); err == nil {
-			v = vv
-		}
-	}
-	var s string
-	switch x := v.(type) {
-	case string:
-		s = x
-	case *string:
-		if x != nil {
-			s = *x
-		}
-	}
-	if strings.IndexByte(s, 0) >= 0 {
+	if strings.IndexByte(textOf(nv), 0) >= 0 {
 		return fault.ErrNUL
 	}
 	return driver.ErrSkip

@@ -84,17 +84,23 @@ func (r *Room) Channel() string {
 	return r.channel
 }
 
+// channelRule is the community channel whose rules a's request to r
+// follows: "" for Hearth itself (a.System) and for a room of no channel.
+func channelRule(r *Room, a Actor) string {
+	if a.System {
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.channel
+}
+
 // authorize refuses a who cannot see the channel the room belongs to with
 // ErrRoomNotFound, so a private room's existence does not leak. Rooms of no
 // channel admit everyone (OpenTogetherTube's rules apply), and so does
 // Hearth itself. It must run on the node that runs r.
 func (s *Service) authorize(ctx context.Context, r *Room, a Actor) error {
-	if a.System {
-		return nil
-	}
-	r.mu.Lock()
-	ch := r.channel
-	r.mu.Unlock()
+	ch := channelRule(r, a)
 	if ch == "" {
 		return nil
 	}
@@ -116,12 +122,7 @@ func (s *Service) authorize(ctx context.Context, r *Room, a Actor) error {
 // channel's own messages are refused: room chat is the channel's chat by
 // another surface. Rooms of no channel follow their grants alone.
 func (s *Service) maySend(ctx context.Context, r *Room, a Actor) error {
-	if a.System {
-		return nil
-	}
-	r.mu.Lock()
-	ch := r.channel
-	r.mu.Unlock()
+	ch := channelRule(r, a)
 	if ch == "" {
 		return nil
 	}
