@@ -116,6 +116,32 @@ func TestSecondOpenIsRefused(t *testing.T) {
 	}
 }
 
+// TestOpenWaitsForALockJustReleased: a node reopening its database right
+// after closing it (a restart in place) gets the lock even while a copy of
+// the old descriptor lingers for a moment (a forked child before its exec,
+// simulated by holding the lock until just after the second open began).
+func TestOpenWaitsForALockJustReleased(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "hearth.db")
+	db, err := store.Open(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	go func() {
+		db2, err := store.Open(context.Background(), path, nil)
+		if err == nil {
+			db2.Close()
+		}
+		opened <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the second open is trying by now, or starts after the close: both must succeed
+	db.Close()
+	if err := <-opened; err != nil {
+		t.Fatalf("open right after the holder closed: %v", err)
+	}
+}
+
 func TestPostgresDownIsOneLineError(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)

@@ -87,7 +87,7 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, err
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockWithin(lf, lockWait); err != nil {
 		lf.Close()
 		return nil, fmt.Errorf("database %s is locked by another process (is another hearth running on this data directory?)", path)
 	}
@@ -120,6 +120,25 @@ func openSQLite(ctx context.Context, path string, logger *slog.Logger) (*DB, err
 		return nil, fmt.Errorf("database %s: could not enable WAL mode (got %q)", path, mode)
 	}
 	return &DB{DB: sqldb, Engine: SQLite, lock: lf, log: logger, stmts: &stmtCache{stmts: map[string]*sql.Stmt{}}}, nil
+}
+
+// lockWait is how long a node waits for the database's lock before it
+// gives up: the lock of a process that just closed the database can
+// outlive the close for a moment when a child process (ffmpeg) was forked
+// while the lock's descriptor was open (the child holds a copy until its
+// exec closes it), so a restart in place must not fail on the first try.
+const lockWait = 3 * time.Second
+
+// lockWithin takes an exclusive flock on f, trying again for up to wait.
+func lockWithin(f *os.File, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func sqliteErr(err error) error {
