@@ -354,8 +354,13 @@ func (s *Identity) InstanceValue(ctx context.Context, key string) (string, error
 	return v, err
 }
 
-// SetInstanceValueOnce stores value unless key exists; returns the stored value.
+// SetInstanceValueOnce stores value unless key exists; returns the stored
+// value. A key already stored is only read, so callers on a read path (the
+// Together admin settings) take no write lock.
 func (s *Identity) SetInstanceValueOnce(ctx context.Context, key, value string) (string, error) {
+	if v, err := s.InstanceValue(ctx, key); !errors.Is(err, fault.NotFound) {
+		return v, err
+	}
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO instance_kv (key, value) VALUES ($1,$2) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
 		return "", err
 	}
