@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/httpserver"
@@ -235,6 +237,24 @@ func adminAccount(r *http.Request) *identity.Account {
 	return a
 }
 
+// adminPasswordEcho is serverconfig's adminPassword: Owncast 0.2 answers
+// the bcrypt hash it stores, and its API suite checks it with
+// bcrypt.compare. Hearth stores an argon2id hash only, so it answers a
+// bcrypt hash of the password this very request was verified with (Basic
+// auth), which tells the caller nothing it did not send; a request signed
+// in by session token, or a password past bcrypt's 72 bytes, gets "".
+func adminPasswordEcho(r *http.Request) string {
+	pass, _ := r.Context().Value(adminPassKey).(string)
+	if pass == "" {
+		return ""
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.DefaultCost)
+	if err != nil {
+		return ""
+	}
+	return string(h)
+}
+
 // handleServerConfig is GET /api/admin/serverconfig.
 func (s *Surface) handleServerConfig(w http.ResponseWriter, r *http.Request) {
 	st := s.d.Chat.Settings()
@@ -249,9 +269,8 @@ func (s *Surface) handleServerConfig(w http.ResponseWriter, r *http.Request) {
 			"socialHandles": handles, "nsfw": st.NSFW, "customStyles": st.CustomStyles, "customJavascript": st.CustomJavascript,
 			"appearanceVariables": st.AppearanceVariables, "autoplay": st.AutoplayMode(),
 		},
-		"schedule": s.scheduleConfig(r.Context(), true),
-		// The admin password is stored only as an argon2id hash.
-		"adminPassword":             "",
+		"schedule":                  s.scheduleConfig(r.Context(), true),
+		"adminPassword":             adminPasswordEcho(r),
 		"socketHostOverride":        st.SocketHostOverride,
 		"yp":                        st.Directory,
 		"federation":                st.Federation,

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // TestAdminAuthAndCORS covers research perf.md §6.2 item 6: admin responses
@@ -129,8 +131,15 @@ func TestConfigRoundTrip(t *testing.T) {
 	if r := n.do(t, "GET", "/api/admin/serverconfig", "admin", nil); r.status != 401 {
 		t.Fatalf("old password still accepted: %d", r.status)
 	}
-	if r := n.do(t, "GET", "/api/admin/serverconfig", "basic:n3w-pass", nil); r.status != 200 || strings.Contains(string(r.body), "n3w-pass") {
+	r = n.do(t, "GET", "/api/admin/serverconfig", "basic:n3w-pass", nil)
+	if r.status != 200 || strings.Contains(string(r.body), "n3w-pass") {
 		t.Fatalf("new password: %d", r.status)
+	}
+	// adminPassword is a bcrypt hash of the password the request was
+	// verified with, as Owncast 0.2 answers (its suite bcrypt.compares it).
+	r.json(t, &sc)
+	if err := bcrypt.CompareHashAndPassword([]byte(sc["adminPassword"].(string)), []byte("n3w-pass")); err != nil {
+		t.Fatalf("adminPassword %q is not the new password's bcrypt hash: %v", sc["adminPassword"], err)
 	}
 }
 

@@ -160,7 +160,12 @@ func writeError(w http.ResponseWriter, err error) {
 
 type ctxKey int
 
-const adminKey ctxKey = iota
+const (
+	adminKey ctxKey = iota
+	// adminPassKey holds the password a Basic-auth admin request was
+	// verified with (serverconfig echoes its bcrypt hash).
+	adminPassKey
+)
 
 // isBasic reports whether a request carries Basic auth: Owncast's admin
 // scheme. /api/admin/* requests with it are Owncast's; with a Bearer token
@@ -226,6 +231,7 @@ func (s *Surface) requireAdmin(next http.HandlerFunc) http.Handler {
 			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), adminKey, acct)))
+		ctx := context.WithValue(r.Context(), adminKey, acct)
+		next(w, r.WithContext(context.WithValue(ctx, adminPassKey, pass)))
 	})
 }
