@@ -341,10 +341,10 @@ func (s *Service) ListUsers(ctx context.Context, q UserQuery) ([]*User, int, err
 	switch q.Status {
 	case "":
 		q.Status = UserStatusAll
-	case UserStatusAll, UserStatusActive, UserStatusBots, UserStatusAuthenticated:
+	case UserStatusAll, UserStatusActive, UserStatusBots, UserStatusAuthenticated, UserStatusModerators, UserStatusBanned:
 	default:
-		return nil, 0, fault.Newf(fault.Invalid, "status must be %s, %s, %s or %s", UserStatusAll, UserStatusActive,
-			UserStatusBots, UserStatusAuthenticated)
+		return nil, 0, fault.Newf(fault.Invalid, "status must be %s, %s, %s, %s, %s or %s", UserStatusAll, UserStatusActive,
+			UserStatusBots, UserStatusAuthenticated, UserStatusModerators, UserStatusBanned)
 	}
 	if q.Offset < 0 || q.Limit < 0 {
 		return nil, 0, fault.New(fault.Invalid, "offset and limit must not be negative")

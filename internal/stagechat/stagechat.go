@@ -74,6 +74,8 @@ const (
 	UserStatusActive        = "active" // not disabled
 	UserStatusBots          = "bots"
 	UserStatusAuthenticated = "authenticated"
+	UserStatusModerators    = "moderators"
+	UserStatusBanned        = "banned" // disabled
 )
 
 // MaxUserPage is the largest page of the admin user list.

@@ -123,6 +123,12 @@ func (s *StageChat) ListUsers(ctx context.Context, q stagechat.UserQuery) ([]*st
 		conds = append(conds, `a.kind IN ('bot','integration')`)
 	case stagechat.UserStatusAuthenticated:
 		conds = append(conds, `u.authenticated_at IS NOT NULL`)
+	case stagechat.UserStatusModerators:
+		// A parameter, not a literal: the query is built with Sprintf.
+		args = append(args, "%,MODERATOR,%")
+		conds = append(conds, fmt.Sprintf(`(',' || u.scopes || ',') LIKE $%d`, len(args)))
+	case stagechat.UserStatusBanned:
+		conds = append(conds, `a.disabled_at IS NOT NULL`)
 	}
 	where := ""
 	if len(conds) > 0 {

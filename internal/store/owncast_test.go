@@ -75,6 +75,9 @@ func TestOwncastStoresContract(t *testing.T) {
 				{stagechat.UserQuery{Limit: 10, Status: stagechat.UserStatusBots}, 1, bot.ID},
 				{stagechat.UserQuery{Limit: 10, Status: stagechat.UserStatusActive}, 2, bot.ID},
 				{stagechat.UserQuery{Limit: 10, Status: stagechat.UserStatusAuthenticated}, 0, ""},
+				{stagechat.UserQuery{Limit: 10, Status: stagechat.UserStatusModerators}, 1, g.ID},
+				{stagechat.UserQuery{Limit: 10, Search: "bot", Status: stagechat.UserStatusModerators}, 0, ""},
+				{stagechat.UserQuery{Limit: 10, Status: stagechat.UserStatusBanned}, 0, ""},
 				{stagechat.UserQuery{Limit: 1, Offset: 1, Status: stagechat.UserStatusAll}, 2, g.ID},
 			} {
 				us, total, err := st.ListUsers(ctx, c.q)

@@ -77,11 +77,22 @@ func TestAdminUsers(t *testing.T) {
 	if r := n.do(t, "GET", "/api/admin/users", "", nil); r.status != 401 {
 		t.Fatalf("no credentials: %d", r.status)
 	}
-	// Moderators and disabled users come from their own routes.
+	// Moderators and disabled users come from their own routes, and from
+	// ?status=moderators and ?status=banned (one version of Owncast's
+	// 012_usermanagement filters the list so).
 	n.do(t, "POST", "/api/admin/chat/users/setmoderator", "admin", map[string]any{"userId": me.ID, "isModerator": true})
+	if p := list("?status=moderators&search=quokka"); p.Total != 1 || !p.has(me.ID) {
+		t.Fatalf("moderators: %+v", p)
+	}
+	if p := list("?status=banned&search=quokka"); p.Total != 0 {
+		t.Fatalf("banned lists an active user: %+v", p)
+	}
 	n.do(t, "POST", "/api/admin/chat/users/setenabled", "admin", map[string]any{"userId": me.ID, "enabled": false})
 	if p := list("?status=active"); p.Total != 3 || p.has(me.ID) {
 		t.Fatalf("active excludes the disabled user: %+v", p)
+	}
+	if p := list("?status=banned"); p.Total != 1 || !p.has(me.ID) {
+		t.Fatalf("banned: %+v", p)
 	}
 	r := n.do(t, "POST", "/api/admin/users/delete", "admin", map[string]any{"userId": me.ID})
 	var res map[string]any
