@@ -192,6 +192,7 @@ func newHarness(t testing.TB, o opts) *harness {
 	if !o.rateLimit {
 		rl = ratelimit.Config{Limit: 1 << 30, Interval: time.Second, Burst: 1 << 30}
 	}
+	rl.Clock = o.now // nil: time.Now
 	lim, err := ratelimit.New(rl)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
@@ -461,5 +462,46 @@ func TestAnnounceAnswers(t *testing.T) {
 	r = h.do("POST", "/api/announce", tok, map[string]any{"text": "x"}, "apikey", testAPIKey)
 	if r.status != 500 || strings.TrimSpace(string(r.raw)) != `{"error":{"name":"Unknown","message":"Unknown, check logs"},"success":false}` {
 		t.Errorf("publish fails: %d %s", r.status, r.raw)
+	}
+}
+
+// TestRefusedRequestsCostNoPoints: as OTT's handlers do, the room routes
+// check their body's schema, and the account routes the sign-in, before
+// taking rate-limit points, so a refused request costs nothing: with the
+// bucket empty they still answer their 400 or 401, never 429, and an
+// accepted one is refused with the 429. The limiter's clock stands still.
+func TestRefusedRequestsCostNoPoints(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	h := newHarness(t, opts{rateLimit: true, now: func() time.Time { return now }})
+	tok := h.grant()
+	for i := range 5 { // 5 × 200 points: the bucket is empty
+		if r := h.do("POST", "/api/room/create", tok, map[string]any{"name": fmt.Sprintf("perm-%d", i), "isTemporary": false}); r.status != 201 {
+			t.Fatalf("create %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	for _, tc := range []struct {
+		method, path string
+		body         map[string]any
+		status       int
+		name         string
+	}{
+		{"POST", "/api/room/create", map[string]any{"name": "ab"}, 400, "ZodValidationError"},
+		{"POST", "/api/room/create", map[string]any{"name": "fine-name", "title": "a\nb"}, 400, "ZodValidationError"},
+		{"POST", "/api/room/generate", map[string]any{"autoSkipSegmentCategories": []string{"bogus"}}, 400, "ZodValidationError"},
+		{"POST", "/api/room/perm-0/queue", map[string]any{"service": "nosuch", "id": "x"}, 400, "ZodValidationError"},
+		{"PATCH", "/api/room/perm-0/queue", map[string]any{"service": "direct", "id": "x", "subtitleUrl": 123}, 400, "ZodValidationError"},
+		{"DELETE", "/api/room/perm-0/queue", map[string]any{"service": "direct"}, 400, "ZodValidationError"},
+		{"GET", "/api/user/account", nil, 401, "Unauthorized"},
+		{"PATCH", "/api/user/account", map[string]any{"email": "a@example.org"}, 401, "Unauthorized"},
+		{"DELETE", "/api/user/account/discord", nil, 401, "Unauthorized"},
+		// Accepted requests find the bucket empty.
+		{"DELETE", "/api/room/perm-0/queue", map[string]any{"service": "direct", "id": "x"}, 429, "TooManyRequests"},
+		{"PATCH", "/api/room/perm-0/queue", map[string]any{"service": "direct", "id": "x"}, 429, "TooManyRequests"},
+		{"POST", "/api/room/create", map[string]any{"name": "fine-name"}, 429, "TooManyRequests"},
+	} {
+		if r := h.do(tc.method, tc.path, tok, tc.body); r.status != tc.status || r.errName() != tc.name {
+			t.Errorf("%s %s %v: %d %s, want %d %s", tc.method, tc.path, tc.body, r.status, r.raw, tc.status, tc.name)
+		}
 	}
 }

@@ -54,6 +54,10 @@ func (s *Surface) handleGenerate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, err)
 		return
 	}
+	if err := s.d.Watch.CheckGenerate(body.AutoSkipSegmentCategories); err != nil {
+		s.writeError(w, schemaErr(err))
+		return
+	}
 	if !s.charge(w, r, 50) {
 		return
 	}
@@ -85,6 +89,14 @@ func (s *Surface) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	temp := body.IsTemporary == nil || *body.IsTemporary
+	in := watch.CreateInput{Name: *body.Name, Title: body.Title, Description: body.Description,
+		Temporary: temp, Visibility: body.Visibility, QueueMode: body.QueueMode, AutoSkip: body.AutoSkipSegmentCategories,
+		OwnerID: ownerOf(principalOf(r))}
+	// OTT checks the body's schema before taking points.
+	if err := s.d.Watch.CheckCreate(in); err != nil {
+		s.writeError(w, schemaErr(err))
+		return
+	}
 	points := 50
 	if !temp {
 		points = 200
@@ -92,9 +104,7 @@ func (s *Surface) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if !s.charge(w, r, points) {
 		return
 	}
-	_, err := s.d.Watch.Create(r.Context(), watch.CreateInput{Name: *body.Name, Title: body.Title, Description: body.Description,
-		Temporary: temp, Visibility: body.Visibility, QueueMode: body.QueueMode, AutoSkip: body.AutoSkipSegmentCategories,
-		OwnerID: ownerOf(principalOf(r))})
+	_, err := s.d.Watch.Create(r.Context(), in)
 	if err != nil {
 		s.writeError(w, schemaErr(err))
 		return
@@ -412,6 +422,9 @@ func (s *Surface) handleUpdateQueueItem(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, err)
 		return
 	}
+	if !s.charge(w, r, 5) {
+		return
+	}
 	room, ok := s.room(w, r)
 	if !ok {
 		return
@@ -434,6 +447,9 @@ func (s *Surface) handleRemoveFromQueue(w http.ResponseWriter, r *http.Request) 
 	}
 	if err := body.valid(); err != nil {
 		s.writeError(w, err)
+		return
+	}
+	if !s.charge(w, r, 5) {
 		return
 	}
 	room, ok := s.room(w, r)
