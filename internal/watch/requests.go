@@ -344,7 +344,14 @@ func (r *Room) playNow(c *call) error {
 		if err := c.check(PermOrder); err != nil {
 			return err
 		}
+		// A subtitleUrl sent with it applies to the queued video too.
+		if err := validSubtitle(c.req.Video.SubtitleURL); err != nil {
+			return err
+		}
 		v = r.queue[i]
+		if c.req.Video.SubtitleURL != "" {
+			v.SubtitleURL = c.req.Video.SubtitleURL
+		}
 		r.queue = slices.Delete(r.queue, i, i+1)
 	} else {
 		if err := c.check(PermAdd); err != nil {
@@ -367,11 +374,8 @@ func (r *Room) playNow(c *call) error {
 		r.queue = slices.Insert(r.queue, 0, cur)
 	}
 	r.current = &v
+	// The speed stays, as in OTT: only the queue moving on resets it.
 	r.clock.Seek(0, c.now)
-	if r.clock.speed() != 1 {
-		r.clock.SetSpeed(1, c.now)
-		r.markDirty(FieldSpeed)
-	}
 	r.markDirty(FieldCurrent | FieldQueue | FieldPosition)
 	r.changed()
 	return r.settle()

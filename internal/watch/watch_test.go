@@ -890,3 +890,52 @@ func TestSingleAddDismissesPrevQueue(t *testing.T) {
 		t.Fatalf("prevQueue after a url add: %+v, want none", pq)
 	}
 }
+
+// TestPlayNowAsOTT: as OTT's playNow, playing a video now keeps the room's
+// playback speed (only the queue moving on resets it), and a subtitleUrl
+// sent with it is applied whether the video is fetched or taken from the
+// queue (checked for .vtt either way).
+func TestPlayNowAsOTT(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("playnow", "")
+	a := anon("a")
+	if err := r.Join(a, "c"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(r, a, "c", Request{Type: ReqAdd, Videos: []VideoRef{*ref("1"), *ref("2"), *ref("3")}})
+	e.must(r, a, "c", Request{Type: ReqPlaybackSpeed, Speed: ptr(1.5)})
+	speed := func() float64 {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.clock.speed()
+	}
+	bad := VideoRef{Service: "direct", ID: "2", SubtitleURL: "https://example.com/subs.srt"}
+	if err := e.do(r, a, "c", Request{Type: ReqPlayNow, Video: &bad}); CodeOf(err) != CodeUnsupportedSubtitle {
+		t.Fatalf("queued video with a .srt subtitle: %v", err)
+	}
+	if s := r.Snapshot(); s.Current.ID != "1" || len(s.Queue) != 2 {
+		t.Fatalf("a refused play-now changed the room: %+v %+v", s.Current, s.Queue)
+	}
+	queued := VideoRef{Service: "direct", ID: "2", SubtitleURL: "https://example.com/subs.vtt"}
+	e.must(r, a, "c", Request{Type: ReqPlayNow, Video: &queued})
+	if s := r.Snapshot(); s.Current.ID != "2" || s.Current.SubtitleURL != queued.SubtitleURL {
+		t.Fatalf("play now of a queued video: %+v", s.Current)
+	}
+	if got := speed(); got != 1.5 {
+		t.Fatalf("speed after play now of a queued video: %v, want 1.5", got)
+	}
+	fresh := VideoRef{Service: "direct", ID: "new", SubtitleURL: "https://example.com/new.vtt"}
+	e.must(r, a, "c", Request{Type: ReqPlayNow, Video: &fresh})
+	if s := r.Snapshot(); s.Current.ID != "new" || s.Current.SubtitleURL != fresh.SubtitleURL {
+		t.Fatalf("play now of a new video: %+v", s.Current)
+	}
+	if got := speed(); got != 1.5 {
+		t.Fatalf("speed after play now of a new video: %v, want 1.5", got)
+	}
+	// Without a subtitleUrl, a queued video keeps the one it has.
+	e.must(r, a, "c", Request{Type: ReqPlayNow, Video: ref("2")})
+	if s := r.Snapshot(); s.Current.ID != "2" || s.Current.SubtitleURL != queued.SubtitleURL {
+		t.Fatalf("play now without a subtitle: %+v", s.Current)
+	}
+}
