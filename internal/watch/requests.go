@@ -168,6 +168,10 @@ func (r *Room) add(c *call) error {
 		return err
 	}
 	if len(c.videos) == 0 {
+		if c.req.Videos != nil && c.req.Video == nil && c.req.URL == "" {
+			// An empty list adds nothing: OTT answers this.
+			return newErr(fault.Invalid, CodeVideoAlreadyQueued, "Video(s) are already in the queue")
+		}
 		return BadArgument("video", "missing")
 	}
 	added := make([]Video, 0, len(c.videos))

@@ -560,7 +560,7 @@ func (s *Service) resolveAdd(ctx context.Context, req Request) ([]Video, error) 
 		refs = append([]VideoRef{*req.Video}, refs...)
 	}
 	if len(refs) > MaxAdd {
-		return nil, BadArgument("videos", fmt.Sprintf("must hold 1 to %d videos", MaxAdd))
+		return nil, BadArgument("videos", fmt.Sprintf("must hold at most %d videos", MaxAdd))
 	}
 	for _, ref := range refs {
 		if err := validSubtitle(ref.SubtitleURL); err != nil {

@@ -505,3 +505,47 @@ func TestRefusedRequestsCostNoPoints(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueBodiesAsOTT: POST /api/room/:name/queue reads its body as OTT's
+// schema does, a union tried in order (a list, one video, a link), so an
+// empty list is accepted and answered VideoAlreadyQueued (nothing added),
+// and a body with both a video and a url adds the video; a subtitleUrl must
+// be a URL (ZodValidationError otherwise), on add and on PATCH.
+func TestQueueBodiesAsOTT(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	h.createRoom(tok, "bodies", nil)
+	r := h.do("POST", "/api/room/bodies/queue", tok, map[string]any{"videos": []any{}})
+	if e, _ := r.body["error"].(map[string]any); r.status != 400 || r.errName() != "VideoAlreadyQueuedException" || e["message"] != "Video(s) are already in the queue" {
+		t.Fatalf("empty list: %d %s", r.status, r.raw)
+	}
+	// The first video added plays; the next waits in the queue.
+	if r := h.do("POST", "/api/room/bodies/queue", tok, map[string]any{"service": "direct", "id": h.fixture("clip2.mp4")}); r.status != 200 {
+		t.Fatalf("add: %d %s", r.status, r.raw)
+	}
+	clip := h.fixture("clip3.mp4")
+	if r := h.do("POST", "/api/room/bodies/queue", tok, map[string]any{"service": "direct", "id": clip, "url": "https://example.invalid/other.mp4"}); r.status != 200 {
+		t.Fatalf("video and url: %d %s", r.status, r.raw)
+	}
+	room := h.do("GET", "/api/room/bodies", tok, nil)
+	if q, _ := room.body["queue"].([]any); len(q) != 1 || q[0].(map[string]any)["id"] != clip {
+		t.Fatalf("video and url added %s, want the video", room.raw)
+	}
+	for _, tc := range []struct {
+		method string
+		body   map[string]any
+	}{
+		{"POST", map[string]any{"service": "direct", "id": h.fixture("clip4.mp4"), "subtitleUrl": "subs.vtt"}},
+		{"POST", map[string]any{"videos": []map[string]any{{"service": "direct", "id": h.fixture("clip4.mp4"), "subtitleUrl": "subs.vtt"}}}},
+		{"PATCH", map[string]any{"service": "direct", "id": clip, "subtitleUrl": "subs.vtt"}},
+		{"PATCH", map[string]any{"service": "direct", "id": clip, "subtitleUrl": ""}},
+	} {
+		if r := h.do(tc.method, "/api/room/bodies/queue", tok, tc.body); r.status != 400 || r.errName() != "ZodValidationError" {
+			t.Errorf("%s %v: %d %s", tc.method, tc.body, r.status, r.raw)
+		}
+	}
+	if r := h.do("PATCH", "/api/room/bodies/queue", tok, map[string]any{"service": "direct", "id": clip, "subtitleUrl": "https://example.org/subs.vtt"}); r.status != 200 {
+		t.Fatalf("PATCH with a subtitle: %d %s", r.status, r.raw)
+	}
+}

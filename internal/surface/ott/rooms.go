@@ -3,6 +3,7 @@ package ott
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 
 	"github.com/hearth-community/hearth/internal/fault"
@@ -306,6 +307,15 @@ func (b *videoBody) valid() error {
 	case b.ID == "":
 		return schemaErr(watch.BadArgument("id", "Required"))
 	}
+	return validSubtitleURL(b.SubtitleURL)
+}
+
+// validSubtitleURL checks a subtitleUrl as OTT's schema does (a URL, when
+// given); whether it is WebVTT the room checks.
+func validSubtitleURL(s string) error {
+	if u, err := url.Parse(s); s != "" && (err != nil || u.Scheme == "") {
+		return schemaErr(watch.BadArgument("subtitleUrl", "Invalid url"))
+	}
 	return nil
 }
 
@@ -347,13 +357,17 @@ func (s *Surface) handleAddToQueue(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, err)
 		return
 	}
+	// OTT's schema is a union tried in this order: a list, one video,
+	// a link. An empty list passes it (the room then answers
+	// VideoAlreadyQueued: nothing was added).
 	req := watch.Request{Type: watch.ReqAdd}
 	switch {
 	case body.Videos != nil:
-		if len(body.Videos) == 0 || len(body.Videos) > 100 {
-			s.writeError(w, schemaErr(watch.BadArgument("videos", "must hold 1 to 100 videos")))
+		if len(body.Videos) > watch.MaxAdd {
+			s.writeError(w, schemaErr(watch.BadArgument("videos", "must hold at most 100 videos")))
 			return
 		}
+		req.Videos = make([]watch.VideoRef, 0, len(body.Videos))
 		for _, v := range body.Videos {
 			if err := v.valid(); err != nil {
 				s.writeError(w, err)
@@ -361,15 +375,14 @@ func (s *Surface) handleAddToQueue(w http.ResponseWriter, r *http.Request) {
 			}
 			req.Videos = append(req.Videos, watch.VideoRef(v))
 		}
+	case body.videoBody.valid() == nil:
+		v := watch.VideoRef(body.videoBody)
+		req.Video = &v
 	case body.URL != "":
 		req.URL = body.URL
 	default:
-		if err := body.videoBody.valid(); err != nil {
-			s.writeError(w, err)
-			return
-		}
-		v := watch.VideoRef(body.videoBody)
-		req.Video = &v
+		s.writeError(w, body.videoBody.valid())
+		return
 	}
 	if !s.charge(w, r, addCost(req)) {
 		return
@@ -420,6 +433,10 @@ func (s *Surface) handleUpdateQueueItem(w http.ResponseWriter, r *http.Request) 
 	}
 	if err := body.videoBody.valid(); err != nil {
 		s.writeError(w, err)
+		return
+	}
+	if body.SubtitleURL != nil && (*body.SubtitleURL == "" || validSubtitleURL(*body.SubtitleURL) != nil) {
+		s.writeError(w, schemaErr(watch.BadArgument("subtitleUrl", "Invalid url")))
 		return
 	}
 	if !s.charge(w, r, 5) {
