@@ -78,8 +78,14 @@ var handlers = [...]func(*Room, *call) error{
 // check refuses the request when the caller's role lacks p.
 func (c *call) check(p Permission) error { return c.room.grants.Check(c.role, p) }
 
-// event publishes the request as an event record, with add for undo.
+// event publishes the request as an event record, with add for undo. A
+// request from no connection in the room (REST by a token that has not
+// joined) publishes none, as in OTT, whose events name the connection that
+// made them: the change itself still reaches everyone in the next sync.
 func (c *call) event(add Additional) {
+	if c.clientID == "" {
+		return
+	}
 	c.room.publish(Event{Type: EvEvent, Event: &EventRecord{Request: c.req, User: c.ui, Additional: add}})
 }
 

@@ -939,3 +939,36 @@ func TestPlayNowAsOTT(t *testing.T) {
 		t.Fatalf("play now without a subtitle: %+v", s.Current)
 	}
 }
+
+// TestRequestFromOutsideRoomPublishesNoEvent: a request from no connection
+// in the room (OTT's REST routes, for a token that has not joined) changes
+// the room as the caller's role allows, and, as in OTT, publishes no event;
+// the change reaches the room in its sync.
+func TestRequestFromOutsideRoomPublishesNoEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("outside", "")
+	member, outsider := anon("m"), anon("o")
+	if err := r.Join(member, "c"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(r, member, "c", Request{Type: ReqAdd, Video: ref("1")})
+	e.rec.take()
+	e.must(r, outsider, "", Request{Type: ReqAdd, Video: ref("2")})
+	e.must(r, outsider, "", Request{Type: ReqAdd, Videos: []VideoRef{*ref("3"), *ref("4")}})
+	e.must(r, outsider, "", Request{Type: ReqUpdateQueueItem, Video: ref("3"), Update: &QueueItemUpdate{SubtitleURL: ptr("https://example.org/s.vtt")}})
+	e.must(r, outsider, "", Request{Type: ReqRemove, Video: ref("4")})
+	for _, p := range e.rec.take() {
+		if p.ev.Type == EvEvent {
+			t.Fatalf("a request from outside the room published an event: %+v", p.ev.Event)
+		}
+	}
+	if s := e.flush(r); s == nil || len(s.Queue) != 2 || s.Queue[0].ID != "2" || s.Queue[1].ID != "3" {
+		t.Fatalf("sync after requests from outside: %+v", s)
+	}
+	// A member's request still publishes its event.
+	e.must(r, member, "c", Request{Type: ReqRemove, Video: ref("3")})
+	if ev := e.event(ReqRemove); ev.User.ID != "c" {
+		t.Fatalf("member's event: %+v", ev)
+	}
+}
