@@ -699,6 +699,41 @@ type Settings struct {
 	VoteSkip *bool
 }
 
+// CheckSettings reports what applySettings would refuse in the values of
+// in alone (a title, description, visibility, queue mode, categories or
+// restore behaviour out of bounds), whatever room they are for: a surface
+// checks a body before looking the room up, as OTT parses its schema first.
+func CheckSettings(in *Settings) error {
+	if in == nil {
+		return BadArgument("settings", "missing")
+	}
+	if in.Title != nil {
+		if err := validTitle(*in.Title, 254); err != nil {
+			return err
+		}
+	}
+	if in.Description != nil {
+		if err := validDescription(*in.Description); err != nil {
+			return err
+		}
+	}
+	if in.Visibility != nil && !in.Visibility.Valid() {
+		return BadArgument("visibility", "must be public, unlisted or private")
+	}
+	if in.QueueMode != nil && !in.QueueMode.Valid() {
+		return BadArgument("queueMode", "must be manual, vote, loop or dj")
+	}
+	if in.AutoSkip != nil {
+		if _, err := normaliseCategories(*in.AutoSkip); err != nil {
+			return err
+		}
+	}
+	if in.Restore != nil && (*in.Restore < RestoreNever || *in.Restore > RestoreAlways) {
+		return BadArgument("restoreQueueBehavior", "must be 0, 1 or 2")
+	}
+	return nil
+}
+
 func (r *Room) applySettings(a Actor, role Role, in *Settings) error {
 	if in == nil {
 		return BadArgument("settings", "missing")

@@ -549,3 +549,39 @@ func TestQueueBodiesAsOTT(t *testing.T) {
 		t.Fatalf("PATCH with a subtitle: %d %s", r.status, r.raw)
 	}
 }
+
+// TestPatchRoomBodyFirst: PATCH /api/room/:name checks its body before the
+// room, as OTT parses its schema first (a bad body is a ZodValidationError
+// even for a room that does not exist), and reads it as OTT's union: strict
+// settings, else {claim: boolean}, other keys beside a claim ignored.
+func TestPatchRoomBodyFirst(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	h.createRoom(tok, "patchme", nil)
+	for _, body := range []map[string]any{
+		{"title": "a\nb"},
+		{"title": strings.Repeat("a", 255)},
+		{"autoSkipSegmentCategories": []string{"bogus"}},
+		{"queueMode": "bogus"},
+		{"restoreQueueBehavior": 7},
+		{"claim": nil},
+		{"claim": "yes"},
+	} {
+		for _, room := range []string{"patchme", "nosuchroom"} {
+			if r := h.do("PATCH", "/api/room/"+room, tok, body); r.status != 400 || r.errName() != "ZodValidationError" {
+				t.Errorf("PATCH %s %v: %d %s, want 400 ZodValidationError", room, body, r.status, r.raw)
+			}
+		}
+	}
+	if r := h.do("PATCH", "/api/room/nosuchroom", tok, map[string]any{"title": "fine"}); r.status != 404 || r.errName() != "RoomNotFoundException" {
+		t.Errorf("PATCH a missing room: %d %s", r.status, r.raw)
+	}
+	// A claim beside other keys is a claim (a guest's: 401).
+	if r := h.do("PATCH", "/api/room/patchme", tok, map[string]any{"claim": true, "title": "ignored"}); r.status != 401 {
+		t.Errorf("claim with a title: %d %s, want 401", r.status, r.raw)
+	}
+	if r := h.do("GET", "/api/room/patchme", tok, nil); r.body["title"] != "" {
+		t.Errorf("the title beside a claim was applied: %s", r.raw)
+	}
+}

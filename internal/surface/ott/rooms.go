@@ -1,6 +1,7 @@
 package ott
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -145,24 +146,41 @@ func (s *Surface) handleGetRoom(w http.ResponseWriter, r *http.Request) {
 }
 
 // handlePatchRoom answers PATCH /api/room/{name}: a claim or settings.
+// As OTT, the body is checked before the room is looked up, and read as its
+// schema union: strict settings, else {claim: boolean} (other keys beside a
+// claim are ignored).
 func (s *Surface) handlePatchRoom(w http.ResponseWriter, r *http.Request) {
 	var raw map[string]json.RawMessage
 	if err := decode(r, &raw); err != nil {
 		s.writeError(w, err)
 		return
 	}
+	b, _ := json.Marshal(raw)
+	settings, err := parseSettings(b)
+	if err == nil {
+		err = watch.CheckSettings(settings)
+	}
+	var claim *bool
+	if err != nil {
+		c, ok := raw["claim"]
+		switch string(bytes.TrimSpace(c)) {
+		case "true", "false":
+			claim = new(string(bytes.TrimSpace(c)) == "true")
+		default:
+			if ok {
+				err = watch.BadArgument("claim", "Expected boolean")
+			}
+			s.writeError(w, schemaErr(err))
+			return
+		}
+	}
 	room, ok := s.room(w, r)
 	if !ok {
 		return
 	}
 	p := principalOf(r)
-	if c, ok := raw["claim"]; ok {
-		var claim bool
-		if json.Unmarshal(c, &claim) != nil || len(raw) != 1 {
-			s.writeError(w, schemaErr(watch.BadArgument("claim", "Expected boolean")))
-			return
-		}
-		if claim {
+	if claim != nil {
+		if *claim {
 			if p == nil || !p.loggedIn() {
 				messageOnly(w, http.StatusUnauthorized, "Must be logged in to claim room ownership.")
 				return
@@ -173,12 +191,6 @@ func (s *Surface) handlePatchRoom(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		writeOK(w, http.StatusOK, nil)
-		return
-	}
-	b, _ := json.Marshal(raw)
-	settings, err := parseSettings(b)
-	if err != nil {
-		s.writeError(w, schemaErr(err))
 		return
 	}
 	if err := s.d.Watch.ApplySettings(r.Context(), room, actor(p), settings); err != nil {
