@@ -305,7 +305,7 @@ func (s *Service) create(ctx context.Context, in CreateInput, generated bool) (*
 		}
 	}
 	if in.Temporary && !s.cfg.AllowTemp {
-		return nil, newErr(fault.Forbidden, CodeFeatureDisabled, "Temporary rooms are disabled.")
+		return nil, errTempDisabled
 	}
 	if err := checkFields(in); err != nil {
 		return nil, err
@@ -364,10 +364,16 @@ func (s *Service) CheckCreate(in CreateInput) error {
 	return checkFields(in)
 }
 
-// CheckGenerate is CheckCreate for Generate's one field.
+// CheckGenerate is CheckCreate for Generate, which also needs temporary
+// rooms allowed (OTT checks that first).
 func (s *Service) CheckGenerate(autoSkip *[]string) error {
+	if !s.cfg.AllowTemp {
+		return errTempDisabled
+	}
 	return checkFields(CreateInput{AutoSkip: autoSkip})
 }
+
+var errTempDisabled = newErr(fault.Forbidden, CodeFeatureDisabled, "Temporary rooms are disabled.")
 
 func checkName(name string) error {
 	if ValidName(name) {

@@ -504,6 +504,20 @@ func TestRefusedRequestsCostNoPoints(t *testing.T) {
 			t.Errorf("%s %s %v: %d %s, want %d %s", tc.method, tc.path, tc.body, r.status, r.raw, tc.status, tc.name)
 		}
 	}
+	// With temporary rooms off, generate is refused before any points are
+	// taken (OTT checks the feature first).
+	off := newHarness(t, opts{rateLimit: true, noTemp: true, now: func() time.Time { return now }})
+	otok := off.grant()
+	for i := range 21 { // 21 × 50 points: past the bucket if generate were charged
+		if r := off.do("POST", "/api/room/generate", otok, nil); r.status != 403 || r.errName() != "FeatureDisabledException" {
+			t.Fatalf("generate %d with temporary rooms off: %d %s", i, r.status, r.raw)
+		}
+	}
+	for i := range 5 {
+		if r := off.do("POST", "/api/room/create", otok, map[string]any{"name": fmt.Sprintf("off-%d", i), "isTemporary": false}); r.status != 201 {
+			t.Fatalf("create %d after refused generates: %d %s", i, r.status, r.raw)
+		}
+	}
 }
 
 // TestQueueBodiesAsOTT: POST /api/room/:name/queue reads its body as OTT's
