@@ -39,6 +39,29 @@ func (r *Room) handle(a Actor, clientID string, req Request, videos []Video) err
 	return handlers[req.Type](r, c)
 }
 
+// precheckAdd answers, under mu, what an add would be refused for before
+// its videos are fetched: the room gone, the caller banned or without the
+// permission, or the one video it names already queued or playing. add
+// checks all of it again with the videos in hand.
+func (r *Room) precheckAdd(a Actor, clientID string, req Request) error {
+	if r.unloaded {
+		return ErrRoomNotFound
+	}
+	if m := r.memberByClient(clientID); m != nil {
+		a = m.Actor
+	}
+	if r.banned(a) {
+		return ErrBanned
+	}
+	if err := r.grants.Check(r.roleOf(a), PermAdd); err != nil {
+		return err
+	}
+	if req.Video != nil && req.URL == "" && len(req.Videos) == 0 && r.isQueuedOrCurrent(*req.Video) {
+		return newErr(fault.Invalid, CodeVideoAlreadyQueued, "Video(s) are already in the queue")
+	}
+	return nil
+}
+
 // call is one request being handled: who asks, through which connection,
 // with what role, and when.
 type call struct {

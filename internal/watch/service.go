@@ -512,6 +512,20 @@ func (s *Service) Handle(ctx context.Context, r *Room, a Actor, clientID string,
 	var err error
 	switch req.Type {
 	case ReqAdd:
+		if r.remote == "" {
+			// As OTT, the permission and an already queued video are
+			// answered before any metadata is fetched (a YouTube
+			// lookup spends API quota).
+			if err := s.authorize(ctx, r, a); err != nil {
+				return err
+			}
+			r.mu.Lock()
+			err = r.precheckAdd(a, clientID, req)
+			r.mu.Unlock()
+			if err != nil {
+				return err
+			}
+		}
 		videos, err = s.resolveAdd(ctx, req)
 	case ReqPlayNow:
 		if req.Video != nil {

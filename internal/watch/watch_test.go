@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -970,5 +971,62 @@ func TestRequestFromOutsideRoomPublishesNoEvent(t *testing.T) {
 	e.must(r, member, "c", Request{Type: ReqRemove, Video: ref("3")})
 	if ev := e.event(ReqRemove); ev.User.ID != "c" {
 		t.Fatalf("member's event: %+v", ev)
+	}
+}
+
+// countingMedia is fakeMedia counting its Info calls.
+type countingMedia struct {
+	fakeMedia
+	calls atomic.Int64
+}
+
+func (m *countingMedia) Info(ctx context.Context, service, id string) (Video, error) {
+	m.calls.Add(1)
+	return m.fakeMedia.Info(ctx, service, id)
+}
+
+// TestAddRefusedBeforeFetching: as OTT's addToQueue, an add the caller may
+// not make, or of a video already queued or playing, is answered before any
+// metadata is fetched (a YouTube lookup spends the instance's API quota).
+func TestAddRefusedBeforeFetching(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := &countingMedia{}
+	svc, err := New(Config{AllowTemp: true, Now: e.clock.Now, SyncDelay: time.Hour, SaveDelay: time.Hour}, e.st, e.rec, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	owner, guest := registered("o"), anon("g")
+	r := e.room("prefetch", owner.AccountID)
+	for _, x := range []struct {
+		a Actor
+		c string
+	}{{owner, "o"}, {guest, "g"}} {
+		if err := r.Join(x.a, x.c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.must(r, guest, "g", Request{Type: ReqAdd, Video: ref("1")})
+	e.must(r, guest, "g", Request{Type: ReqAdd, Video: ref("2")})
+	if n := m.calls.Load(); n != 2 {
+		t.Fatalf("%d fetches for two adds", n)
+	}
+	for _, id := range []string{"1", "2"} { // playing, queued
+		if err := e.do(r, guest, "g", Request{Type: ReqAdd, Video: ref(id)}); CodeOf(err) != CodeVideoAlreadyQueued {
+			t.Fatalf("add of %s again: %v", id, err)
+		}
+	}
+	// Unregistered users may no longer add.
+	e.must(r, owner, "o", Request{Type: ReqApplySettings, Settings: settings(t, `{"grants":[[0,`+
+		itoa(int(DefaultGrants().Mask(0)&^PermAdd))+`]]}`)})
+	if err := e.do(r, guest, "g", Request{Type: ReqAdd, Video: ref("missing")}); CodeOf(err) != CodePermissionDenied {
+		t.Fatalf("add without the permission: %v", err)
+	}
+	if err := e.do(r, guest, "", Request{Type: ReqAdd, Videos: []VideoRef{*ref("3"), *ref("4")}}); CodeOf(err) != CodePermissionDenied {
+		t.Fatalf("list add without the permission: %v", err)
+	}
+	if n := m.calls.Load(); n != 2 {
+		t.Fatalf("refused adds fetched metadata: %d fetches, want 2", n)
 	}
 }
