@@ -62,6 +62,30 @@ func (r *Room) precheckAdd(a Actor, clientID string, req Request) error {
 	return nil
 }
 
+// precheckPlayNow is precheckAdd for a play-now, in OTT's order: the
+// play-now permission, then (for a video neither playing nor queued, which
+// must be fetched) the add permission. held reports a video already in the
+// room, which needs no fetch.
+func (r *Room) precheckPlayNow(a Actor, clientID string, v VideoRef) (held bool, err error) {
+	if r.unloaded {
+		return false, ErrRoomNotFound
+	}
+	if m := r.memberByClient(clientID); m != nil {
+		a = m.Actor
+	}
+	if r.banned(a) {
+		return false, ErrBanned
+	}
+	role := r.roleOf(a)
+	if err := r.grants.Check(role, PermPlayNow); err != nil {
+		return false, err
+	}
+	if r.queued(v) >= 0 || (r.current != nil && r.current.Same(v)) {
+		return true, nil
+	}
+	return false, r.grants.Check(role, PermAdd)
+}
+
 // call is one request being handled: who asks, through which connection,
 // with what role, and when.
 type call struct {

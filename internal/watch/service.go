@@ -531,9 +531,15 @@ func (s *Service) Handle(ctx context.Context, r *Room, a Actor, clientID string,
 		if req.Video != nil {
 			queued := false
 			if r.remote == "" {
+				if err := s.authorize(ctx, r, a); err != nil {
+					return err
+				}
 				r.mu.Lock()
-				queued = r.queued(*req.Video) >= 0 || (r.current != nil && r.current.Same(*req.Video))
+				queued, err = r.precheckPlayNow(a, clientID, *req.Video)
 				r.mu.Unlock()
+				if err != nil {
+					return err
+				}
 			}
 			if !queued {
 				videos, err = s.resolveAdd(ctx, Request{Video: req.Video})

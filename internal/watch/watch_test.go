@@ -1026,7 +1026,16 @@ func TestAddRefusedBeforeFetching(t *testing.T) {
 	if err := e.do(r, guest, "", Request{Type: ReqAdd, Videos: []VideoRef{*ref("3"), *ref("4")}}); CodeOf(err) != CodePermissionDenied {
 		t.Fatalf("list add without the permission: %v", err)
 	}
+	// A play-now of a video not in the room needs the add permission too.
+	if err := e.do(r, guest, "g", Request{Type: ReqPlayNow, Video: ref("missing")}); CodeOf(err) != CodePermissionDenied {
+		t.Fatalf("play now of a new video without the add permission: %v", err)
+	}
 	if n := m.calls.Load(); n != 2 {
 		t.Fatalf("refused adds fetched metadata: %d fetches, want 2", n)
+	}
+	// Of a queued one it needs only ordering (no fetch).
+	e.must(r, guest, "g", Request{Type: ReqPlayNow, Video: ref("2")})
+	if s := r.Snapshot(); s.Current.ID != "2" || m.calls.Load() != 2 {
+		t.Fatalf("play now of a queued video: %+v, %d fetches", s.Current, m.calls.Load())
 	}
 }
