@@ -219,8 +219,12 @@ func TestResolveSources(t *testing.T) {
 			t.Errorf("%s title: %+v %v, want %q", path, vs, err, want)
 		}
 	}
-	if _, err := f.svc.Info(ctx, "youtube", "bad id"); code(err) != media.CodeInvalidVideoID {
-		t.Fatalf("bad youtube id: %v", err)
+	// OTT's id rule: [A-Za-z0-9_-]+ (Hearth: at most 64); anything else
+	// never reaches the API.
+	for _, id := range []string{"bad id", "", "a,b", "a/b", "a%2Fb", "a?b", "a&b", strings.Repeat("a", 65)} {
+		if _, err := f.svc.Info(ctx, "youtube", id); code(err) != media.CodeInvalidVideoID {
+			t.Errorf("youtube id %q: %v, want InvalidVideoIdException", id, err)
+		}
 	}
 	if _, err := f.svc.Info(ctx, "tubi", "x"); code(err) != media.CodeUnsupportedService || !errors.Is(err, fault.Invalid) {
 		t.Fatalf("unknown service: %v", err)
@@ -361,6 +365,11 @@ func TestYouTubeURLShapes(t *testing.T) {
 	for _, tc := range []struct{ in, id string }{
 		{"https://youtube.com/watch?v=dQw4w9WgXcQ", "dQw4w9WgXcQ"},
 		{"https://youtu.be/dQw4w9WgXcQ", "dQw4w9WgXcQ"},
+		// OTT's own test ids: any length of [A-Za-z0-9_-] is an id there.
+		{"https://youtube.com/watch?v=3kw2_89ym31W", "3kw2_89ym31W"},
+		{"https://www.youtube.com/watch?v=3kw2_89ym31W", "3kw2_89ym31W"},
+		{"https://youtu.be/3kw2_89ym31W", "3kw2_89ym31W"},
+		{"https://www.youtube.com/watch?v=%203kw2_89ym31W%20", "3kw2_89ym31W"},
 		{"https://youtube.com/shorts/R5i-cktCTb4?feature=share", "R5i-cktCTb4"},
 		{"https://studio.youtube.com/video/DMfu0KiqWnk/edit", "DMfu0KiqWnk"},
 		{"https://www.youtube.com/live/l3XUssSglXk", "l3XUssSglXk"},

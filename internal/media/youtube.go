@@ -14,7 +14,11 @@ import (
 	"github.com/hearth-community/hearth/internal/watch"
 )
 
-var ytID = regexp.MustCompile(`^[A-Za-z0-9_-]{11}$`)
+// ytID is a YouTube video id as OTT's YouTube adapter takes it: letters,
+// digits, '_' and '-' (any length there; at most 64 here). Nothing else can
+// reach a YouTube or SponsorBlock request, and no id can name two (ids
+// are joined with commas).
+var ytID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 func (s *Service) youtubeEnabled() error {
 	if s.cfg.YouTubeAPIKey == "" {
@@ -208,7 +212,7 @@ func (s *Service) youtubeURL(ctx context.Context, u *url.URL) ([]watch.Video, *w
 	case host == "studio.youtube.com" && len(segs) >= 2 && segs[0] == "video":
 		videoID = segs[1]
 	case segs[0] == "watch":
-		videoID, listID = q.Get("v"), q.Get("list")
+		videoID, listID = strings.TrimSpace(q.Get("v")), q.Get("list")
 		if videoID == "" {
 			return nil, nil, unsupported
 		}

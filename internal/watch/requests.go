@@ -39,6 +39,53 @@ func (r *Room) handle(a Actor, clientID string, req Request, videos []Video) err
 	return handlers[req.Type](r, c)
 }
 
+// precheckAdd answers, under mu, what an add would be refused for before
+// its videos are fetched: the room gone, the caller banned or without the
+// permission, or the one video it names already queued or playing. add
+// checks all of it again with the videos in hand.
+func (r *Room) precheckAdd(a Actor, clientID string, req Request) error {
+	if r.unloaded {
+		return ErrRoomNotFound
+	}
+	if m := r.memberByClient(clientID); m != nil {
+		a = m.Actor
+	}
+	if r.banned(a) {
+		return ErrBanned
+	}
+	if err := r.grants.Check(r.roleOf(a), PermAdd); err != nil {
+		return err
+	}
+	if req.Video != nil && req.URL == "" && len(req.Videos) == 0 && r.isQueuedOrCurrent(*req.Video) {
+		return newErr(fault.Invalid, CodeVideoAlreadyQueued, "Video(s) are already in the queue")
+	}
+	return nil
+}
+
+// precheckPlayNow is precheckAdd for a play-now, in OTT's order: the
+// play-now permission, then (for a video neither playing nor queued, which
+// must be fetched) the add permission. held reports a video already in the
+// room, which needs no fetch.
+func (r *Room) precheckPlayNow(a Actor, clientID string, v VideoRef) (held bool, err error) {
+	if r.unloaded {
+		return false, ErrRoomNotFound
+	}
+	if m := r.memberByClient(clientID); m != nil {
+		a = m.Actor
+	}
+	if r.banned(a) {
+		return false, ErrBanned
+	}
+	role := r.roleOf(a)
+	if err := r.grants.Check(role, PermPlayNow); err != nil {
+		return false, err
+	}
+	if r.queued(v) >= 0 || (r.current != nil && r.current.Same(v)) {
+		return true, nil
+	}
+	return false, r.grants.Check(role, PermAdd)
+}
+
 // call is one request being handled: who asks, through which connection,
 // with what role, and when.
 type call struct {
@@ -78,8 +125,14 @@ var handlers = [...]func(*Room, *call) error{
 // check refuses the request when the caller's role lacks p.
 func (c *call) check(p Permission) error { return c.room.grants.Check(c.role, p) }
 
-// event publishes the request as an event record, with add for undo.
+// event publishes the request as an event record, with add for undo. A
+// request from no connection in the room (REST by a token that has not
+// joined) publishes none, as in OTT, whose events name the connection that
+// made them: the change itself still reaches everyone in the next sync.
 func (c *call) event(add Additional) {
+	if c.clientID == "" {
+		return
+	}
 	c.room.publish(Event{Type: EvEvent, Event: &EventRecord{Request: c.req, User: c.ui, Additional: add}})
 }
 
@@ -168,6 +221,10 @@ func (r *Room) add(c *call) error {
 		return err
 	}
 	if len(c.videos) == 0 {
+		if c.req.Videos != nil && c.req.Video == nil && c.req.URL == "" {
+			// An empty list adds nothing: OTT answers this.
+			return newErr(fault.Invalid, CodeVideoAlreadyQueued, "Video(s) are already in the queue")
+		}
 		return BadArgument("video", "missing")
 	}
 	added := make([]Video, 0, len(c.videos))
@@ -344,7 +401,14 @@ func (r *Room) playNow(c *call) error {
 		if err := c.check(PermOrder); err != nil {
 			return err
 		}
+		// A subtitleUrl sent with it applies to the queued video too.
+		if err := validSubtitle(c.req.Video.SubtitleURL); err != nil {
+			return err
+		}
 		v = r.queue[i]
+		if c.req.Video.SubtitleURL != "" {
+			v.SubtitleURL = c.req.Video.SubtitleURL
+		}
 		r.queue = slices.Delete(r.queue, i, i+1)
 	} else {
 		if err := c.check(PermAdd); err != nil {
@@ -367,11 +431,8 @@ func (r *Room) playNow(c *call) error {
 		r.queue = slices.Insert(r.queue, 0, cur)
 	}
 	r.current = &v
+	// The speed stays, as in OTT: only the queue moving on resets it.
 	r.clock.Seek(0, c.now)
-	if r.clock.speed() != 1 {
-		r.clock.SetSpeed(1, c.now)
-		r.markDirty(FieldSpeed)
-	}
 	r.markDirty(FieldCurrent | FieldQueue | FieldPosition)
 	r.changed()
 	return r.settle()
@@ -683,6 +744,41 @@ type Settings struct {
 	AutoSkip *[]string // SponsorBlock categories skipped automatically
 	Restore  *int      // RestoreNever, RestorePrompt or RestoreAlways
 	VoteSkip *bool
+}
+
+// CheckSettings reports what applySettings would refuse in the values of
+// in alone (a title, description, visibility, queue mode, categories or
+// restore behaviour out of bounds), whatever room they are for: a surface
+// checks a body before looking the room up, as OTT parses its schema first.
+func CheckSettings(in *Settings) error {
+	if in == nil {
+		return BadArgument("settings", "missing")
+	}
+	if in.Title != nil {
+		if err := validTitle(*in.Title, 254); err != nil {
+			return err
+		}
+	}
+	if in.Description != nil {
+		if err := validDescription(*in.Description); err != nil {
+			return err
+		}
+	}
+	if in.Visibility != nil && !in.Visibility.Valid() {
+		return BadArgument("visibility", "must be public, unlisted or private")
+	}
+	if in.QueueMode != nil && !in.QueueMode.Valid() {
+		return BadArgument("queueMode", "must be manual, vote, loop or dj")
+	}
+	if in.AutoSkip != nil {
+		if _, err := normaliseCategories(*in.AutoSkip); err != nil {
+			return err
+		}
+	}
+	if in.Restore != nil && (*in.Restore < RestoreNever || *in.Restore > RestoreAlways) {
+		return BadArgument("restoreQueueBehavior", "must be 0, 1 or 2")
+	}
+	return nil
 }
 
 func (r *Room) applySettings(a Actor, role Role, in *Settings) error {

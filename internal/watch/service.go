@@ -288,14 +288,10 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Room, error) {
 }
 
 func (s *Service) create(ctx context.Context, in CreateInput, generated bool) (*Room, error) {
-	if !generated && !ValidName(in.Name) {
-		if slices.Contains(reservedNames, strings.ToLower(in.Name)) {
-			return nil, BadArgument("name", "not allowed (reserved)")
+	if !generated {
+		if err := checkName(in.Name); err != nil {
+			return nil, err
 		}
-		if len(in.Name) < 3 || len(in.Name) > 32 {
-			return nil, BadArgument("name", "not in range (between 3 and 32 characters)")
-		}
-		return nil, BadArgument("name", "not allowed (invalid characters)")
 	}
 	if !generated && in.Channel == "" && s.channels != nil {
 		// A client creating the room of a channel (the web app does, for a
@@ -309,32 +305,20 @@ func (s *Service) create(ctx context.Context, in CreateInput, generated bool) (*
 		}
 	}
 	if in.Temporary && !s.cfg.AllowTemp {
-		return nil, newErr(fault.Forbidden, CodeFeatureDisabled, "Temporary rooms are disabled.")
+		return nil, errTempDisabled
 	}
-	if err := validTitle(in.Title, 255); err != nil {
-		return nil, err
-	}
-	if err := validDescription(in.Description); err != nil {
+	if err := checkFields(in); err != nil {
 		return nil, err
 	}
 	if in.Visibility == "" {
 		in.Visibility = Public
 	}
-	if !in.Visibility.Valid() {
-		return nil, BadArgument("visibility", "must be public, unlisted or private")
-	}
 	if in.QueueMode == "" {
 		in.QueueMode = QueueManual
 	}
-	if !in.QueueMode.Valid() {
-		return nil, BadArgument("queueMode", "must be manual, vote, loop or dj")
-	}
 	autoSkip := slices.Clone(SegmentCategories)
 	if in.AutoSkip != nil {
-		var err error
-		if autoSkip, err = normaliseCategories(*in.AutoSkip); err != nil {
-			return nil, err
-		}
+		autoSkip, _ = normaliseCategories(*in.AutoSkip) // checked above
 	}
 	key := strings.ToLower(in.Name)
 	s.mu.Lock()
@@ -367,6 +351,64 @@ func (s *Service) create(ctx context.Context, in CreateInput, generated bool) (*
 	}
 	s.rooms[key] = r
 	return r, nil
+}
+
+// CheckCreate reports what Create would refuse in the fields of in alone
+// (name, title, description, visibility, queue mode, categories), touching
+// nothing: a surface checks a body before charging for it, as OTT's routes
+// check their schema before taking rate-limit points.
+func (s *Service) CheckCreate(in CreateInput) error {
+	if err := checkName(in.Name); err != nil {
+		return err
+	}
+	return checkFields(in)
+}
+
+// CheckGenerate is CheckCreate for Generate, which also needs temporary
+// rooms allowed (OTT checks that first).
+func (s *Service) CheckGenerate(autoSkip *[]string) error {
+	if !s.cfg.AllowTemp {
+		return errTempDisabled
+	}
+	return checkFields(CreateInput{AutoSkip: autoSkip})
+}
+
+var errTempDisabled = newErr(fault.Forbidden, CodeFeatureDisabled, "Temporary rooms are disabled.")
+
+func checkName(name string) error {
+	if ValidName(name) {
+		return nil
+	}
+	if slices.Contains(reservedNames, strings.ToLower(name)) {
+		return BadArgument("name", "not allowed (reserved)")
+	}
+	if len(name) < 3 || len(name) > 32 {
+		return BadArgument("name", "not in range (between 3 and 32 characters)")
+	}
+	return BadArgument("name", "not allowed (invalid characters)")
+}
+
+// checkFields checks a new room's fields other than its name; empty
+// visibility and queue mode take their defaults.
+func checkFields(in CreateInput) error {
+	if err := validTitle(in.Title, 255); err != nil {
+		return err
+	}
+	if err := validDescription(in.Description); err != nil {
+		return err
+	}
+	if in.Visibility != "" && !in.Visibility.Valid() {
+		return BadArgument("visibility", "must be public, unlisted or private")
+	}
+	if in.QueueMode != "" && !in.QueueMode.Valid() {
+		return BadArgument("queueMode", "must be manual, vote, loop or dj")
+	}
+	if in.AutoSkip != nil {
+		if _, err := normaliseCategories(*in.AutoSkip); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func nameTaken(name string) error {
@@ -470,14 +512,34 @@ func (s *Service) Handle(ctx context.Context, r *Room, a Actor, clientID string,
 	var err error
 	switch req.Type {
 	case ReqAdd:
+		if r.remote == "" {
+			// As OTT, the permission and an already queued video are
+			// answered before any metadata is fetched (a YouTube
+			// lookup spends API quota).
+			if err := s.authorize(ctx, r, a); err != nil {
+				return err
+			}
+			r.mu.Lock()
+			err = r.precheckAdd(a, clientID, req)
+			r.mu.Unlock()
+			if err != nil {
+				return err
+			}
+		}
 		videos, err = s.resolveAdd(ctx, req)
 	case ReqPlayNow:
 		if req.Video != nil {
 			queued := false
 			if r.remote == "" {
+				if err := s.authorize(ctx, r, a); err != nil {
+					return err
+				}
 				r.mu.Lock()
-				queued = r.queued(*req.Video) >= 0 || (r.current != nil && r.current.Same(*req.Video))
+				queued, err = r.precheckPlayNow(a, clientID, *req.Video)
 				r.mu.Unlock()
+				if err != nil {
+					return err
+				}
 			}
 			if !queued {
 				videos, err = s.resolveAdd(ctx, Request{Video: req.Video})
@@ -524,7 +586,7 @@ func (s *Service) resolveAdd(ctx context.Context, req Request) ([]Video, error) 
 		refs = append([]VideoRef{*req.Video}, refs...)
 	}
 	if len(refs) > MaxAdd {
-		return nil, BadArgument("videos", fmt.Sprintf("must hold 1 to %d videos", MaxAdd))
+		return nil, BadArgument("videos", fmt.Sprintf("must hold at most %d videos", MaxAdd))
 	}
 	for _, ref := range refs {
 		if err := validSubtitle(ref.SubtitleURL); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -888,5 +889,153 @@ func TestSingleAddDismissesPrevQueue(t *testing.T) {
 	e.must(r, a, "c", Request{Type: ReqAdd, URL: "https://media.example/b.mp4"})
 	if pq := r.FullSync().PrevQueue; pq != nil {
 		t.Fatalf("prevQueue after a url add: %+v, want none", pq)
+	}
+}
+
+// TestPlayNowAsOTT: as OTT's playNow, playing a video now keeps the room's
+// playback speed (only the queue moving on resets it), and a subtitleUrl
+// sent with it is applied whether the video is fetched or taken from the
+// queue (checked for .vtt either way).
+func TestPlayNowAsOTT(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("playnow", "")
+	a := anon("a")
+	if err := r.Join(a, "c"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(r, a, "c", Request{Type: ReqAdd, Videos: []VideoRef{*ref("1"), *ref("2"), *ref("3")}})
+	e.must(r, a, "c", Request{Type: ReqPlaybackSpeed, Speed: ptr(1.5)})
+	speed := func() float64 {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.clock.speed()
+	}
+	bad := VideoRef{Service: "direct", ID: "2", SubtitleURL: "https://example.com/subs.srt"}
+	if err := e.do(r, a, "c", Request{Type: ReqPlayNow, Video: &bad}); CodeOf(err) != CodeUnsupportedSubtitle {
+		t.Fatalf("queued video with a .srt subtitle: %v", err)
+	}
+	if s := r.Snapshot(); s.Current.ID != "1" || len(s.Queue) != 2 {
+		t.Fatalf("a refused play-now changed the room: %+v %+v", s.Current, s.Queue)
+	}
+	queued := VideoRef{Service: "direct", ID: "2", SubtitleURL: "https://example.com/subs.vtt"}
+	e.must(r, a, "c", Request{Type: ReqPlayNow, Video: &queued})
+	if s := r.Snapshot(); s.Current.ID != "2" || s.Current.SubtitleURL != queued.SubtitleURL {
+		t.Fatalf("play now of a queued video: %+v", s.Current)
+	}
+	if got := speed(); got != 1.5 {
+		t.Fatalf("speed after play now of a queued video: %v, want 1.5", got)
+	}
+	fresh := VideoRef{Service: "direct", ID: "new", SubtitleURL: "https://example.com/new.vtt"}
+	e.must(r, a, "c", Request{Type: ReqPlayNow, Video: &fresh})
+	if s := r.Snapshot(); s.Current.ID != "new" || s.Current.SubtitleURL != fresh.SubtitleURL {
+		t.Fatalf("play now of a new video: %+v", s.Current)
+	}
+	if got := speed(); got != 1.5 {
+		t.Fatalf("speed after play now of a new video: %v, want 1.5", got)
+	}
+	// Without a subtitleUrl, a queued video keeps the one it has.
+	e.must(r, a, "c", Request{Type: ReqPlayNow, Video: ref("2")})
+	if s := r.Snapshot(); s.Current.ID != "2" || s.Current.SubtitleURL != queued.SubtitleURL {
+		t.Fatalf("play now without a subtitle: %+v", s.Current)
+	}
+}
+
+// TestRequestFromOutsideRoomPublishesNoEvent: a request from no connection
+// in the room (OTT's REST routes, for a token that has not joined) changes
+// the room as the caller's role allows, and, as in OTT, publishes no event;
+// the change reaches the room in its sync.
+func TestRequestFromOutsideRoomPublishesNoEvent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("outside", "")
+	member, outsider := anon("m"), anon("o")
+	if err := r.Join(member, "c"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(r, member, "c", Request{Type: ReqAdd, Video: ref("1")})
+	e.rec.take()
+	e.must(r, outsider, "", Request{Type: ReqAdd, Video: ref("2")})
+	e.must(r, outsider, "", Request{Type: ReqAdd, Videos: []VideoRef{*ref("3"), *ref("4")}})
+	e.must(r, outsider, "", Request{Type: ReqUpdateQueueItem, Video: ref("3"), Update: &QueueItemUpdate{SubtitleURL: ptr("https://example.org/s.vtt")}})
+	e.must(r, outsider, "", Request{Type: ReqRemove, Video: ref("4")})
+	for _, p := range e.rec.take() {
+		if p.ev.Type == EvEvent {
+			t.Fatalf("a request from outside the room published an event: %+v", p.ev.Event)
+		}
+	}
+	if s := e.flush(r); s == nil || len(s.Queue) != 2 || s.Queue[0].ID != "2" || s.Queue[1].ID != "3" {
+		t.Fatalf("sync after requests from outside: %+v", s)
+	}
+	// A member's request still publishes its event.
+	e.must(r, member, "c", Request{Type: ReqRemove, Video: ref("3")})
+	if ev := e.event(ReqRemove); ev.User.ID != "c" {
+		t.Fatalf("member's event: %+v", ev)
+	}
+}
+
+// countingMedia is fakeMedia counting its Info calls.
+type countingMedia struct {
+	fakeMedia
+	calls atomic.Int64
+}
+
+func (m *countingMedia) Info(ctx context.Context, service, id string) (Video, error) {
+	m.calls.Add(1)
+	return m.fakeMedia.Info(ctx, service, id)
+}
+
+// TestAddRefusedBeforeFetching: as OTT's addToQueue, an add the caller may
+// not make, or of a video already queued or playing, is answered before any
+// metadata is fetched (a YouTube lookup spends the instance's API quota).
+func TestAddRefusedBeforeFetching(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := &countingMedia{}
+	svc, err := New(Config{AllowTemp: true, Now: e.clock.Now, SyncDelay: time.Hour, SaveDelay: time.Hour}, e.st, e.rec, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	owner, guest := registered("o"), anon("g")
+	r := e.room("prefetch", owner.AccountID)
+	for _, x := range []struct {
+		a Actor
+		c string
+	}{{owner, "o"}, {guest, "g"}} {
+		if err := r.Join(x.a, x.c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.must(r, guest, "g", Request{Type: ReqAdd, Video: ref("1")})
+	e.must(r, guest, "g", Request{Type: ReqAdd, Video: ref("2")})
+	if n := m.calls.Load(); n != 2 {
+		t.Fatalf("%d fetches for two adds", n)
+	}
+	for _, id := range []string{"1", "2"} { // playing, queued
+		if err := e.do(r, guest, "g", Request{Type: ReqAdd, Video: ref(id)}); CodeOf(err) != CodeVideoAlreadyQueued {
+			t.Fatalf("add of %s again: %v", id, err)
+		}
+	}
+	// Unregistered users may no longer add.
+	e.must(r, owner, "o", Request{Type: ReqApplySettings, Settings: settings(t, `{"grants":[[0,`+
+		itoa(int(DefaultGrants().Mask(0)&^PermAdd))+`]]}`)})
+	if err := e.do(r, guest, "g", Request{Type: ReqAdd, Video: ref("missing")}); CodeOf(err) != CodePermissionDenied {
+		t.Fatalf("add without the permission: %v", err)
+	}
+	if err := e.do(r, guest, "", Request{Type: ReqAdd, Videos: []VideoRef{*ref("3"), *ref("4")}}); CodeOf(err) != CodePermissionDenied {
+		t.Fatalf("list add without the permission: %v", err)
+	}
+	// A play-now of a video not in the room needs the add permission too.
+	if err := e.do(r, guest, "g", Request{Type: ReqPlayNow, Video: ref("missing")}); CodeOf(err) != CodePermissionDenied {
+		t.Fatalf("play now of a new video without the add permission: %v", err)
+	}
+	if n := m.calls.Load(); n != 2 {
+		t.Fatalf("refused adds fetched metadata: %d fetches, want 2", n)
+	}
+	// Of a queued one it needs only ordering (no fetch).
+	e.must(r, guest, "g", Request{Type: ReqPlayNow, Video: ref("2")})
+	if s := r.Snapshot(); s.Current.ID != "2" || m.calls.Load() != 2 {
+		t.Fatalf("play now of a queued video: %+v, %d fetches", s.Current, m.calls.Load())
 	}
 }

@@ -104,6 +104,8 @@ type opts struct {
 	discord *ott.Discord
 	// dev serves the development routes (/api/dev/*).
 	dev bool
+	// noTemp turns temporary rooms off (OTT's room.enable_create_temporary).
+	noTemp bool
 }
 
 func newHarness(t testing.TB, o opts) *harness {
@@ -160,7 +162,7 @@ func newHarness(t testing.TB, o opts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, err := watch.New(watch.Config{AllowTemp: true, SyncDelay: o.syncDelay}, db.Watch(), b, md, logger)
+	ws, err := watch.New(watch.Config{AllowTemp: !o.noTemp, SyncDelay: o.syncDelay}, db.Watch(), b, md, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +194,7 @@ func newHarness(t testing.TB, o opts) *harness {
 	if !o.rateLimit {
 		rl = ratelimit.Config{Limit: 1 << 30, Interval: time.Second, Burst: 1 << 30}
 	}
+	rl.Clock = o.now // nil: time.Now
 	lim, err := ratelimit.New(rl)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
@@ -461,5 +462,140 @@ func TestAnnounceAnswers(t *testing.T) {
 	r = h.do("POST", "/api/announce", tok, map[string]any{"text": "x"}, "apikey", testAPIKey)
 	if r.status != 500 || strings.TrimSpace(string(r.raw)) != `{"error":{"name":"Unknown","message":"Unknown, check logs"},"success":false}` {
 		t.Errorf("publish fails: %d %s", r.status, r.raw)
+	}
+}
+
+// TestRefusedRequestsCostNoPoints: as OTT's handlers do, the room routes
+// check their body's schema, and the account routes the sign-in, before
+// taking rate-limit points, so a refused request costs nothing: with the
+// bucket empty they still answer their 400 or 401, never 429, and an
+// accepted one is refused with the 429. The limiter's clock stands still.
+func TestRefusedRequestsCostNoPoints(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	h := newHarness(t, opts{rateLimit: true, now: func() time.Time { return now }})
+	tok := h.grant()
+	for i := range 5 { // 5 × 200 points: the bucket is empty
+		if r := h.do("POST", "/api/room/create", tok, map[string]any{"name": fmt.Sprintf("perm-%d", i), "isTemporary": false}); r.status != 201 {
+			t.Fatalf("create %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	for _, tc := range []struct {
+		method, path string
+		body         map[string]any
+		status       int
+		name         string
+	}{
+		{"POST", "/api/room/create", map[string]any{"name": "ab"}, 400, "ZodValidationError"},
+		{"POST", "/api/room/create", map[string]any{"name": "fine-name", "title": "a\nb"}, 400, "ZodValidationError"},
+		{"POST", "/api/room/generate", map[string]any{"autoSkipSegmentCategories": []string{"bogus"}}, 400, "ZodValidationError"},
+		{"POST", "/api/room/perm-0/queue", map[string]any{"service": "nosuch", "id": "x"}, 400, "ZodValidationError"},
+		{"PATCH", "/api/room/perm-0/queue", map[string]any{"service": "direct", "id": "x", "subtitleUrl": 123}, 400, "ZodValidationError"},
+		{"DELETE", "/api/room/perm-0/queue", map[string]any{"service": "direct"}, 400, "ZodValidationError"},
+		{"GET", "/api/user/account", nil, 401, "Unauthorized"},
+		{"PATCH", "/api/user/account", map[string]any{"email": "a@example.org"}, 401, "Unauthorized"},
+		{"DELETE", "/api/user/account/discord", nil, 401, "Unauthorized"},
+		// Accepted requests find the bucket empty.
+		{"DELETE", "/api/room/perm-0/queue", map[string]any{"service": "direct", "id": "x"}, 429, "TooManyRequests"},
+		{"PATCH", "/api/room/perm-0/queue", map[string]any{"service": "direct", "id": "x"}, 429, "TooManyRequests"},
+		{"POST", "/api/room/create", map[string]any{"name": "fine-name"}, 429, "TooManyRequests"},
+	} {
+		if r := h.do(tc.method, tc.path, tok, tc.body); r.status != tc.status || r.errName() != tc.name {
+			t.Errorf("%s %s %v: %d %s, want %d %s", tc.method, tc.path, tc.body, r.status, r.raw, tc.status, tc.name)
+		}
+	}
+	// With temporary rooms off, generate is refused before any points are
+	// taken (OTT checks the feature first).
+	off := newHarness(t, opts{rateLimit: true, noTemp: true, now: func() time.Time { return now }})
+	otok := off.grant()
+	for i := range 21 { // 21 × 50 points: past the bucket if generate were charged
+		if r := off.do("POST", "/api/room/generate", otok, nil); r.status != 403 || r.errName() != "FeatureDisabledException" {
+			t.Fatalf("generate %d with temporary rooms off: %d %s", i, r.status, r.raw)
+		}
+	}
+	for i := range 5 {
+		if r := off.do("POST", "/api/room/create", otok, map[string]any{"name": fmt.Sprintf("off-%d", i), "isTemporary": false}); r.status != 201 {
+			t.Fatalf("create %d after refused generates: %d %s", i, r.status, r.raw)
+		}
+	}
+}
+
+// TestQueueBodiesAsOTT: POST /api/room/:name/queue reads its body as OTT's
+// schema does, a union tried in order (a list, one video, a link), so an
+// empty list is accepted and answered VideoAlreadyQueued (nothing added),
+// and a body with both a video and a url adds the video; a subtitleUrl must
+// be a URL (ZodValidationError otherwise), on add and on PATCH.
+func TestQueueBodiesAsOTT(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	h.createRoom(tok, "bodies", nil)
+	r := h.do("POST", "/api/room/bodies/queue", tok, map[string]any{"videos": []any{}})
+	if e, _ := r.body["error"].(map[string]any); r.status != 400 || r.errName() != "VideoAlreadyQueuedException" || e["message"] != "Video(s) are already in the queue" {
+		t.Fatalf("empty list: %d %s", r.status, r.raw)
+	}
+	// The first video added plays; the next waits in the queue.
+	if r := h.do("POST", "/api/room/bodies/queue", tok, map[string]any{"service": "direct", "id": h.fixture("clip2.mp4")}); r.status != 200 {
+		t.Fatalf("add: %d %s", r.status, r.raw)
+	}
+	clip := h.fixture("clip3.mp4")
+	if r := h.do("POST", "/api/room/bodies/queue", tok, map[string]any{"service": "direct", "id": clip, "url": "https://example.invalid/other.mp4"}); r.status != 200 {
+		t.Fatalf("video and url: %d %s", r.status, r.raw)
+	}
+	room := h.do("GET", "/api/room/bodies", tok, nil)
+	if q, _ := room.body["queue"].([]any); len(q) != 1 || q[0].(map[string]any)["id"] != clip {
+		t.Fatalf("video and url added %s, want the video", room.raw)
+	}
+	for _, tc := range []struct {
+		method string
+		body   map[string]any
+	}{
+		{"POST", map[string]any{"service": "direct", "id": h.fixture("clip4.mp4"), "subtitleUrl": "subs.vtt"}},
+		{"POST", map[string]any{"videos": []map[string]any{{"service": "direct", "id": h.fixture("clip4.mp4"), "subtitleUrl": "subs.vtt"}}}},
+		{"PATCH", map[string]any{"service": "direct", "id": clip, "subtitleUrl": "subs.vtt"}},
+		{"PATCH", map[string]any{"service": "direct", "id": clip, "subtitleUrl": ""}},
+	} {
+		if r := h.do(tc.method, "/api/room/bodies/queue", tok, tc.body); r.status != 400 || r.errName() != "ZodValidationError" {
+			t.Errorf("%s %v: %d %s", tc.method, tc.body, r.status, r.raw)
+		}
+	}
+	if r := h.do("PATCH", "/api/room/bodies/queue", tok, map[string]any{"service": "direct", "id": clip, "subtitleUrl": "https://example.org/subs.vtt"}); r.status != 200 {
+		t.Fatalf("PATCH with a subtitle: %d %s", r.status, r.raw)
+	}
+}
+
+// TestPatchRoomBodyFirst: PATCH /api/room/:name checks its body before the
+// room, as OTT parses its schema first (a bad body is a ZodValidationError
+// even for a room that does not exist), and reads it as OTT's union: strict
+// settings, else {claim: boolean}, other keys beside a claim ignored.
+func TestPatchRoomBodyFirst(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	h.createRoom(tok, "patchme", nil)
+	for _, body := range []map[string]any{
+		{"title": "a\nb"},
+		{"title": strings.Repeat("a", 255)},
+		{"autoSkipSegmentCategories": []string{"bogus"}},
+		{"queueMode": "bogus"},
+		{"restoreQueueBehavior": 7},
+		{"claim": nil},
+		{"claim": "yes"},
+	} {
+		for _, room := range []string{"patchme", "nosuchroom"} {
+			if r := h.do("PATCH", "/api/room/"+room, tok, body); r.status != 400 || r.errName() != "ZodValidationError" {
+				t.Errorf("PATCH %s %v: %d %s, want 400 ZodValidationError", room, body, r.status, r.raw)
+			}
+		}
+	}
+	if r := h.do("PATCH", "/api/room/nosuchroom", tok, map[string]any{"title": "fine"}); r.status != 404 || r.errName() != "RoomNotFoundException" {
+		t.Errorf("PATCH a missing room: %d %s", r.status, r.raw)
+	}
+	// A claim beside other keys is a claim (a guest's: 401).
+	if r := h.do("PATCH", "/api/room/patchme", tok, map[string]any{"claim": true, "title": "ignored"}); r.status != 401 {
+		t.Errorf("claim with a title: %d %s, want 401", r.status, r.raw)
+	}
+	if r := h.do("GET", "/api/room/patchme", tok, nil); r.body["title"] != "" {
+		t.Errorf("the title beside a claim was applied: %s", r.raw)
 	}
 }

@@ -1,8 +1,10 @@
 package ott
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 
 	"github.com/hearth-community/hearth/internal/fault"
@@ -54,6 +56,10 @@ func (s *Surface) handleGenerate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, err)
 		return
 	}
+	if err := s.d.Watch.CheckGenerate(body.AutoSkipSegmentCategories); err != nil {
+		s.writeError(w, schemaErr(err))
+		return
+	}
 	if !s.charge(w, r, 50) {
 		return
 	}
@@ -85,6 +91,14 @@ func (s *Surface) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	temp := body.IsTemporary == nil || *body.IsTemporary
+	in := watch.CreateInput{Name: *body.Name, Title: body.Title, Description: body.Description,
+		Temporary: temp, Visibility: body.Visibility, QueueMode: body.QueueMode, AutoSkip: body.AutoSkipSegmentCategories,
+		OwnerID: ownerOf(principalOf(r))}
+	// OTT checks the body's schema before taking points.
+	if err := s.d.Watch.CheckCreate(in); err != nil {
+		s.writeError(w, schemaErr(err))
+		return
+	}
 	points := 50
 	if !temp {
 		points = 200
@@ -92,9 +106,7 @@ func (s *Surface) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if !s.charge(w, r, points) {
 		return
 	}
-	_, err := s.d.Watch.Create(r.Context(), watch.CreateInput{Name: *body.Name, Title: body.Title, Description: body.Description,
-		Temporary: temp, Visibility: body.Visibility, QueueMode: body.QueueMode, AutoSkip: body.AutoSkipSegmentCategories,
-		OwnerID: ownerOf(principalOf(r))})
+	_, err := s.d.Watch.Create(r.Context(), in)
 	if err != nil {
 		s.writeError(w, schemaErr(err))
 		return
@@ -134,24 +146,41 @@ func (s *Surface) handleGetRoom(w http.ResponseWriter, r *http.Request) {
 }
 
 // handlePatchRoom answers PATCH /api/room/{name}: a claim or settings.
+// As OTT, the body is checked before the room is looked up, and read as its
+// schema union: strict settings, else {claim: boolean} (other keys beside a
+// claim are ignored).
 func (s *Surface) handlePatchRoom(w http.ResponseWriter, r *http.Request) {
 	var raw map[string]json.RawMessage
 	if err := decode(r, &raw); err != nil {
 		s.writeError(w, err)
 		return
 	}
+	b, _ := json.Marshal(raw)
+	settings, err := parseSettings(b)
+	if err == nil {
+		err = watch.CheckSettings(settings)
+	}
+	var claim *bool
+	if err != nil {
+		c, ok := raw["claim"]
+		switch string(bytes.TrimSpace(c)) {
+		case "true", "false":
+			claim = new(string(bytes.TrimSpace(c)) == "true")
+		default:
+			if ok {
+				err = watch.BadArgument("claim", "Expected boolean")
+			}
+			s.writeError(w, schemaErr(err))
+			return
+		}
+	}
 	room, ok := s.room(w, r)
 	if !ok {
 		return
 	}
 	p := principalOf(r)
-	if c, ok := raw["claim"]; ok {
-		var claim bool
-		if json.Unmarshal(c, &claim) != nil || len(raw) != 1 {
-			s.writeError(w, schemaErr(watch.BadArgument("claim", "Expected boolean")))
-			return
-		}
-		if claim {
+	if claim != nil {
+		if *claim {
 			if p == nil || !p.loggedIn() {
 				messageOnly(w, http.StatusUnauthorized, "Must be logged in to claim room ownership.")
 				return
@@ -162,12 +191,6 @@ func (s *Surface) handlePatchRoom(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		writeOK(w, http.StatusOK, nil)
-		return
-	}
-	b, _ := json.Marshal(raw)
-	settings, err := parseSettings(b)
-	if err != nil {
-		s.writeError(w, schemaErr(err))
 		return
 	}
 	if err := s.d.Watch.ApplySettings(r.Context(), room, actor(p), settings); err != nil {
@@ -296,6 +319,15 @@ func (b *videoBody) valid() error {
 	case b.ID == "":
 		return schemaErr(watch.BadArgument("id", "Required"))
 	}
+	return validSubtitleURL(b.SubtitleURL)
+}
+
+// validSubtitleURL checks a subtitleUrl as OTT's schema does (a URL, when
+// given); whether it is WebVTT the room checks.
+func validSubtitleURL(s string) error {
+	if u, err := url.Parse(s); s != "" && (err != nil || u.Scheme == "") {
+		return schemaErr(watch.BadArgument("subtitleUrl", "Invalid url"))
+	}
 	return nil
 }
 
@@ -337,13 +369,17 @@ func (s *Surface) handleAddToQueue(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, err)
 		return
 	}
+	// OTT's schema is a union tried in this order: a list, one video,
+	// a link. An empty list passes it (the room then answers
+	// VideoAlreadyQueued: nothing was added).
 	req := watch.Request{Type: watch.ReqAdd}
 	switch {
 	case body.Videos != nil:
-		if len(body.Videos) == 0 || len(body.Videos) > 100 {
-			s.writeError(w, schemaErr(watch.BadArgument("videos", "must hold 1 to 100 videos")))
+		if len(body.Videos) > watch.MaxAdd {
+			s.writeError(w, schemaErr(watch.BadArgument("videos", "must hold at most 100 videos")))
 			return
 		}
+		req.Videos = make([]watch.VideoRef, 0, len(body.Videos))
 		for _, v := range body.Videos {
 			if err := v.valid(); err != nil {
 				s.writeError(w, err)
@@ -351,15 +387,14 @@ func (s *Surface) handleAddToQueue(w http.ResponseWriter, r *http.Request) {
 			}
 			req.Videos = append(req.Videos, watch.VideoRef(v))
 		}
+	case body.videoBody.valid() == nil:
+		v := watch.VideoRef(body.videoBody)
+		req.Video = &v
 	case body.URL != "":
 		req.URL = body.URL
 	default:
-		if err := body.videoBody.valid(); err != nil {
-			s.writeError(w, err)
-			return
-		}
-		v := watch.VideoRef(body.videoBody)
-		req.Video = &v
+		s.writeError(w, body.videoBody.valid())
+		return
 	}
 	if !s.charge(w, r, addCost(req)) {
 		return
@@ -412,6 +447,13 @@ func (s *Surface) handleUpdateQueueItem(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, err)
 		return
 	}
+	if body.SubtitleURL != nil && (*body.SubtitleURL == "" || validSubtitleURL(*body.SubtitleURL) != nil) {
+		s.writeError(w, schemaErr(watch.BadArgument("subtitleUrl", "Invalid url")))
+		return
+	}
+	if !s.charge(w, r, 5) {
+		return
+	}
 	room, ok := s.room(w, r)
 	if !ok {
 		return
@@ -434,6 +476,9 @@ func (s *Surface) handleRemoveFromQueue(w http.ResponseWriter, r *http.Request) 
 	}
 	if err := body.valid(); err != nil {
 		s.writeError(w, err)
+		return
+	}
+	if !s.charge(w, r, 5) {
 		return
 	}
 	room, ok := s.room(w, r)

@@ -290,7 +290,7 @@ func TestSocketAddsPayTheRateLimit(t *testing.T) {
 	b.createRoom(tb, "free", nil)
 	c, _ := b.join("free", tb)
 	c.req(watch.ReqAdd, map[string]any{"videos": many})
-	if n := c.until("eventcustom"); !strings.Contains(n["text"].(string), "must hold 1 to 100 videos") {
+	if n := c.until("eventcustom"); !strings.Contains(n["text"].(string), "must hold at most 100 videos") {
 		t.Fatalf("an add of %d videos over the socket: %v", len(many), n)
 	}
 }

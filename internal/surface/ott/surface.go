@@ -110,9 +110,12 @@ func (s *Surface) Register(h *httpserver.Server) {
 	h.Handle("POST /api/user/register", s.auth(s.cost(100, s.handleRegister)))
 	h.Handle("POST /api/user/recover/start", s.auth(s.cost(100, s.handleRecoverDisabled)))
 	h.Handle("POST /api/user/recover/verify", s.auth(s.cost(10, s.handleRecoverDisabled)))
-	h.Handle("GET /api/user/account", s.auth(s.cost(1, s.handleGetAccount)))
-	h.Handle("PATCH /api/user/account", s.auth(s.cost(10, s.handlePatchAccount)))
-	h.Handle("DELETE /api/user/account/discord", s.auth(s.cost(10, s.handleUnlinkDiscord)))
+	// The account routes charge after the sign-in check, the queue routes
+	// after the body's schema check, as OTT's handlers do: a refused request
+	// costs nothing.
+	h.Handle("GET /api/user/account", s.auth(s.handleGetAccount))
+	h.Handle("PATCH /api/user/account", s.auth(s.handlePatchAccount))
+	h.Handle("DELETE /api/user/account/discord", s.auth(s.handleUnlinkDiscord))
 	h.Handle("GET /api/user/owned-rooms", s.auth(s.handleOwnedRooms))
 
 	h.Handle("GET /api/room/list", s.auth(s.handleRoomList))
@@ -133,8 +136,8 @@ func (s *Surface) Register(h *httpserver.Server) {
 	h.Handle("POST /api/room/{name}/vote", s.auth(s.handleVote(true)))
 	h.Handle("DELETE /api/room/{name}/vote", s.auth(s.handleVote(false)))
 	h.Handle("POST /api/room/{name}/queue", s.auth(s.handleAddToQueue))
-	h.Handle("PATCH /api/room/{name}/queue", s.auth(s.cost(5, s.handleUpdateQueueItem)))
-	h.Handle("DELETE /api/room/{name}/queue", s.auth(s.cost(5, s.handleRemoveFromQueue)))
+	h.Handle("PATCH /api/room/{name}/queue", s.auth(s.handleUpdateQueueItem))
+	h.Handle("DELETE /api/room/{name}/queue", s.auth(s.handleRemoveFromQueue))
 	h.Handle("POST /api/announce", s.auth(s.handleAnnounce))
 	if s.d.DevRoutes {
 		s.registerDev(h)

@@ -354,6 +354,9 @@ func (s *Surface) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 	if !s.requireLogin(w, p) {
 		return
 	}
+	if !s.charge(w, r, 1) {
+		return
+	}
 	var email any
 	if p.account.Email != nil {
 		email = *p.account.Email
@@ -366,6 +369,9 @@ func (s *Surface) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 func (s *Surface) handlePatchAccount(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
 	if !s.requireLogin(w, p) {
+		return
+	}
+	if !s.charge(w, r, 10) {
 		return
 	}
 	var body struct {
@@ -442,6 +448,9 @@ func (s *Surface) handlePatchAccount(w http.ResponseWriter, r *http.Request) {
 func (s *Surface) handleUnlinkDiscord(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
 	if !s.requireLogin(w, p) {
+		return
+	}
+	if !s.charge(w, r, 10) {
 		return
 	}
 	if !s.discordLinked(r.Context(), p.account.ID) {
