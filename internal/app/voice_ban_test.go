@@ -87,3 +87,108 @@ func TestBanTakesAMemberOutOfTheCall(t *testing.T) {
 		t.Fatalf("voice states after the ban and kick: %s, want the owner's alone", got)
 	}
 }
+
+// TestLosingConnectLeavesTheCall: a member in a call who loses CONNECT
+// there (a role denied it by the channel's override is given to them, or
+// an override denies it to them alone) is taken out of the SFU room, and
+// its voice state goes with it, announced as a leave (VOICE_STATE_UPDATE
+// with no channel), so it no longer shows in the channel's voice states; a
+// member in the call through REST alone (Together's mesh) leaves the same
+// way, and a member left alone is untouched.
+func TestLosingConnectLeavesTheCall(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.RTCUDPAddr, cfg.RTCTCPAddr = "127.0.0.1:0", ""
+	a, _ := start(t, cfg, nil)
+	base := a.HTTP.URL()
+	owner := register(t, base, "connowner")
+	bob, kim, dan, eve := register(t, base, "connbob"), register(t, base, "connkim"), register(t, base, "conndan"), register(t, base, "conneve")
+	sid := newServer(t, base, owner.AccessToken)
+	for _, l := range []login{bob, kim, dan, eve} {
+		if code := call(t, "POST", base+"/servers/"+sid+"/join", l.AccessToken, nil, nil); code != 200 && code != 201 {
+			t.Fatalf("join: %d", code)
+		}
+	}
+	var vc, benched struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", owner.AccessToken, map[string]string{"name": "Lounge", "type": "voice"}, &vc); code != 201 {
+		t.Fatalf("voice channel: %d", code)
+	}
+	if code := call(t, "POST", base+"/servers/"+sid+"/roles", owner.AccessToken, map[string]any{"name": "benched", "permissions": 0}, &benched); code != 201 {
+		t.Fatalf("role: %d", code)
+	}
+	deny := func(key, id string) {
+		t.Helper()
+		if code := call(t, "PUT", base+"/channels/"+vc.ID+"/overrides", owner.AccessToken, map[string]any{key: id, "allow": 0, "deny": 32}, nil); code != 200 && code != 201 {
+			t.Fatalf("override denying CONNECT to %s %s: %d", key, id, code)
+		}
+	}
+	deny("role_id", benched.ID) // no one has the role yet
+
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	wo, wb, wk, we := dialSFU(ctx, t, base, owner.AccessToken), dialSFU(ctx, t, base, bob.AccessToken),
+		dialSFU(ctx, t, base, kim.AccessToken), dialSFU(ctx, t, base, eve.AccessToken)
+	for _, w := range []*sfuSocket{wo, wb, wk, we} {
+		w.send(map[string]any{"type": "join", "channel_id": vc.ID})
+		w.await("joined")
+	}
+	if code := call(t, "POST", base+"/channels/"+vc.ID+"/voice", dan.AccessToken, nil, nil); code != 201 {
+		t.Fatalf("dan joins over REST: %d", code)
+	}
+	inCall := func() string {
+		t.Helper()
+		var states []struct {
+			UserID string `json:"user_id"`
+		}
+		if code := call(t, "GET", base+"/channels/"+vc.ID+"/voice", owner.AccessToken, nil, &states); code != 200 {
+			t.Fatalf("voice states: %d", code)
+		}
+		var ids []string
+		for _, s := range states {
+			ids = append(ids, s.UserID)
+		}
+		return strings.Join(ids, ",")
+	}
+	for _, l := range []login{bob, kim, dan, eve} {
+		if got := inCall(); !strings.Contains(got, l.User.ID) {
+			t.Fatalf("voice states before: %s, want %s there", got, l.User.ID)
+		}
+	}
+
+	// gone reads the owner's socket until the account's voice state has
+	// left and, when it was in the SFU room, the participant list no
+	// longer has it, in whichever order they come.
+	gone := func(id string, sfu bool) {
+		t.Helper()
+		left, dropped := false, !sfu
+		for !left || !dropped {
+			f := wo.frame()
+			var d map[string]any
+			_ = json.Unmarshal(f.D, &d)
+			switch {
+			case f.T == "VOICE_STATE_UPDATE" && d["user_id"] == id && d["channel_id"] == nil:
+				left = true
+			case f.T == "VOICE_SFU" && d["type"] == "participants":
+				b, _ := json.Marshal(d["participants"])
+				dropped = !strings.Contains(string(b), id)
+			}
+		}
+	}
+	// The role path: bob is given the role the channel denies CONNECT.
+	if code := call(t, "PUT", base+"/servers/"+sid+"/members/"+bob.User.ID+"/roles/"+benched.ID, owner.AccessToken, nil, nil); code != 200 && code != 204 {
+		t.Fatalf("give bob the role: %d", code)
+	}
+	wb.await("closed")
+	gone(bob.User.ID, true)
+	// The override path: an override denies kim alone, then dan (REST).
+	deny("user_id", kim.User.ID)
+	wk.await("closed")
+	gone(kim.User.ID, true)
+	deny("user_id", dan.User.ID)
+	gone(dan.User.ID, false)
+
+	want := owner.User.ID + "," + eve.User.ID
+	if got := inCall(); got != want {
+		t.Fatalf("voice states after: %s, want the owner's and eve's (%s)", got, want)
+	}
+}

@@ -190,7 +190,7 @@ func TestWatchChannelChatFollowsSendMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice := ids["alice"]
-	if err := l.MaySend(ctx, alice, ch.ID); err != nil {
+	if err := l.MaySend(ctx, alice, ch.ID, "", ""); err != nil {
 		t.Fatalf("a member may not chat: %v", err)
 	}
 	o, err := comm.SetOverride(ctx, ids["owner"], ch.ID, &community.Override{AccountID: &alice, Deny: community.PermSendMessages})
@@ -198,7 +198,7 @@ func TestWatchChannelChatFollowsSendMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(community.EvOverrideUpdated)
-	if err := l.MaySend(ctx, alice, ch.ID); fault.KindOf(err) != fault.Forbidden {
+	if err := l.MaySend(ctx, alice, ch.ID, "", ""); fault.KindOf(err) != fault.Forbidden {
 		t.Fatalf("denied SEND_MESSAGES: %v, want Forbidden", err)
 	}
 	if ok, err := l.CanViewChannel(ctx, alice, ch.ID); err != nil || !ok {
@@ -208,14 +208,14 @@ func TestWatchChannelChatFollowsSendMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(community.EvOverrideDeleted)
-	if err := l.MaySend(ctx, alice, ch.ID); err != nil {
+	if err := l.MaySend(ctx, alice, ch.ID, "", ""); err != nil {
 		t.Fatalf("after the override went: %v", err)
 	}
 	if _, err := comm.Timeout(ctx, ids["owner"], c.ID, alice, time.Hour, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(community.EvMemberTimeout)
-	if err := l.MaySend(ctx, alice, ch.ID); fault.KindOf(err) != fault.Forbidden {
+	if err := l.MaySend(ctx, alice, ch.ID, "", ""); fault.KindOf(err) != fault.Forbidden {
 		t.Fatalf("timed out: %v, want Forbidden", err)
 	}
 }

@@ -82,9 +82,10 @@ type ModerationStore interface {
 	RemoveWord(ctx context.Context, communityID, word string) error
 	AddAutomodLog(ctx context.Context, l *AutomodLog) error
 	AutomodLogs(ctx context.Context, communityID string, limit int) ([]*AutomodLog, error)
-	// CountRecent counts the author's live messages in a channel since a
-	// time, only those with exactly body when body is not nil.
-	CountRecent(ctx context.Context, channelID, authorID string, since time.Time, body *string) (int, error)
+	// CountRecent counts the author's live messages in a conversation (a
+	// channel, or a watch room's chat) since a time, only those with
+	// exactly body when body is not nil.
+	CountRecent(ctx context.Context, conversationID, authorID string, since time.Time, body *string) (int, error)
 	AddAudit(ctx context.Context, l *AuditLog) error
 	AuditLogs(ctx context.Context, communityID string, q AuditQuery) ([]*AuditLog, error)
 }
@@ -161,7 +162,7 @@ func (s *Service) CheckPost(ctx context.Context, in *messages.PostInput) error {
 	if in.Meta != "" {
 		return nil
 	}
-	if err := s.automod(ctx, ca, in.AuthorID, in.Body); err != nil {
+	if err := s.automod(ctx, ca, in.AuthorID, in.Body, ca.Channel.ID); err != nil {
 		return err
 	}
 	in.MentionUserIDs, in.MentionEveryone = s.mentions(ctx, ca.Community.ID, in.Body)
@@ -219,10 +220,21 @@ func (s *Service) mentions(ctx context.Context, communityID, content string) ([]
 	return ids, everyone
 }
 
+// CheckChat is automod for a line of chat said in a channel through
+// something other than its messages (a watch channel's room chat): ca is
+// the author's access, as CanSend answered it, and conversationID where
+// that chat is kept, in which duplicates and spam are counted. The word
+// filter, duplicate and spam rules and their actions (timeout, kick, ban,
+// the log and AUTOMOD_ACTION) are those of a message posted in the
+// channel; Forbidden (ErrWordFilter, ErrDuplicate, ErrSpam) when blocked.
+func (s *Service) CheckChat(ctx context.Context, ca *ChannelAccess, conversationID, text string) error {
+	return s.automod(ctx, ca, ca.AccountID, text, conversationID)
+}
+
 // automod checks a message about to be posted (word filter, duplicates,
-// spam) and returns Forbidden when it is blocked, after applying the
-// configured action.
-func (s *Service) automod(ctx context.Context, ca *ChannelAccess, authorID, content string) error {
+// spam, counted among the author's messages in countIn) and returns
+// Forbidden when it is blocked, after applying the configured action.
+func (s *Service) automod(ctx context.Context, ca *ChannelAccess, authorID, content, countIn string) error {
 	if s.mod == nil || ca.IsOwner {
 		return nil
 	}
@@ -247,7 +259,7 @@ func (s *Service) automod(ctx context.Context, ca *ChannelAccess, authorID, cont
 		}
 	}
 	if c.DuplicateEnabled {
-		n, err := s.mod.CountRecent(ctx, ca.Channel.ID, authorID, s.now().Add(-30*time.Second), &content)
+		n, err := s.mod.CountRecent(ctx, countIn, authorID, s.now().Add(-30*time.Second), &content)
 		if err != nil {
 			return err
 		}
@@ -257,7 +269,7 @@ func (s *Service) automod(ctx context.Context, ca *ChannelAccess, authorID, cont
 		}
 	}
 	if c.SpamEnabled {
-		n, err := s.mod.CountRecent(ctx, ca.Channel.ID, authorID, s.now().Add(-time.Duration(c.SpamWindowSecs)*time.Second), nil)
+		n, err := s.mod.CountRecent(ctx, countIn, authorID, s.now().Add(-time.Duration(c.SpamWindowSecs)*time.Second), nil)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -22,6 +23,21 @@ const MaxPosition = 1_000_000
 var ErrNotBanned = fault.New(fault.NotFound, "Ban not found")
 
 var errPosition = fault.Newf(fault.Invalid, "position must be between 0 and %d", MaxPosition)
+
+// MaxReason bounds a kick, ban or timeout reason (characters), as
+// Discord's audit-log reason; Together has no bound, and a reason is kept
+// in the ban list and the audit log.
+const MaxReason = 512
+
+// ErrReasonTooLong refuses a longer reason.
+var ErrReasonTooLong = fault.Newf(fault.Invalid, "reason must be at most %d characters", MaxReason)
+
+func checkReason(reason *string) error {
+	if reason != nil && len(*reason) > MaxReason && utf8.RuneCountInString(*reason) > MaxReason {
+		return ErrReasonTooLong
+	}
+	return nil
+}
 
 // canManageChannels: the owner, or (Hearth, unlike Together) MANAGE_CHANNELS.
 func canManageChannels(a *Access) error {
@@ -624,6 +640,9 @@ func (s *Service) moderate(ctx context.Context, actor, communityID, target strin
 
 // Kick removes a member (KICK_MEMBERS).
 func (s *Service) Kick(ctx context.Context, actor, communityID, target string, reason *string) error {
+	if err := checkReason(reason); err != nil {
+		return err
+	}
 	if _, err := s.moderate(ctx, actor, communityID, target, PermKickMembers); err != nil {
 		return err
 	}
@@ -640,6 +659,9 @@ func (s *Service) Kick(ctx context.Context, actor, communityID, target string, r
 
 // Ban removes a member and keeps them out (BAN_MEMBERS).
 func (s *Service) Ban(ctx context.Context, actor, communityID, target string, reason *string) error {
+	if err := checkReason(reason); err != nil {
+		return err
+	}
 	if _, err := uuid.Parse(target); err != nil {
 		return fault.New(fault.NotFound, "User not found")
 	}
@@ -693,6 +715,9 @@ func (s *Service) Bans(ctx context.Context, actor, communityID string) ([]*Ban, 
 // Timeout mutes a member for d (MUTE_MEMBERS) and returns when it ends;
 // d == 0 lifts it (nil).
 func (s *Service) Timeout(ctx context.Context, actor, communityID, target string, d time.Duration, reason *string) (*time.Time, error) {
+	if err := checkReason(reason); err != nil {
+		return nil, err
+	}
 	if _, err := s.moderate(ctx, actor, communityID, target, PermMuteMembers); err != nil {
 		return nil, err
 	}

@@ -22,10 +22,12 @@ type Channels interface {
 	// (membership, bans, VIEW_CHANNEL overrides); false, nil for an unknown
 	// channel or a non-member.
 	CanViewChannel(ctx context.Context, accountID, channelID string) (bool, error)
-	// MaySend reports whether accountID may chat in channelID's room as it
-	// may post in the channel (SEND_MESSAGES, not timed out): nil, or a
-	// Forbidden error saying why.
-	MaySend(ctx context.Context, accountID, channelID string) error
+	// MaySend reports whether accountID may say text in channelID's room
+	// as it may post it in the channel (SEND_MESSAGES, not timed out, and
+	// the community's automod, counting duplicates and spam among the
+	// room's chat kept as conversationID; "" text: the permission alone):
+	// nil, or a Forbidden error saying why.
+	MaySend(ctx context.Context, accountID, channelID, conversationID, text string) error
 	// ChannelOfRoom returns the channel a room stored without a link backs
 	// and the channel's name, or "" when it backs none: rooms made before
 	// the link was stored are linked when they are loaded.
@@ -118,10 +120,11 @@ func (s *Service) authorize(ctx context.Context, r *Room, a Actor) error {
 }
 
 // maySend refuses chat in a channel's room from an account that may not
-// post in the channel (SEND_MESSAGES denied, or timed out), as the
-// channel's own messages are refused: room chat is the channel's chat by
-// another surface. Rooms of no channel follow their grants alone.
-func (s *Service) maySend(ctx context.Context, r *Room, a Actor) error {
+// post in the channel (SEND_MESSAGES denied, or timed out), and text the
+// community's automod blocks (and acts on), as the channel's own messages
+// are refused: room chat is the channel's chat by another surface. Rooms
+// of no channel follow their grants alone.
+func (s *Service) maySend(ctx context.Context, r *Room, a Actor, text string) error {
 	ch := channelRule(r, a)
 	if ch == "" {
 		return nil
@@ -129,7 +132,7 @@ func (s *Service) maySend(ctx context.Context, r *Room, a Actor) error {
 	if s.channels == nil {
 		return ErrRoomNotFound
 	}
-	if err := s.channels.MaySend(ctx, a.AccountID, ch); err != nil {
+	if err := s.channels.MaySend(ctx, a.AccountID, ch, ConversationID(r.name), text); err != nil {
 		if fault.KindOf(err) == fault.Forbidden {
 			return newErr(fault.Forbidden, CodePermissionDenied, "Permission denied: "+fault.Message(err))
 		}

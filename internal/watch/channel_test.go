@@ -26,7 +26,7 @@ func (f *fakeChannels) CanViewChannel(_ context.Context, account, channel string
 	return f.viewers[channel][account], nil
 }
 
-func (f *fakeChannels) MaySend(_ context.Context, account, channel string) error {
+func (f *fakeChannels) MaySend(_ context.Context, account, channel, _, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.mute[channel][account] {

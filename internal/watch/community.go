@@ -48,9 +48,9 @@ type CommunityChannels struct {
 	CanSend func(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error)
 
 	mu      sync.Mutex
-	viewers map[[2]string]bool // {account, channel} → may view; only "yes" is kept
-	senders map[[2]string]bool // {account, channel} → may chat; only "yes" is kept
-	gen     uint64             // bumped by forget: an answer older than it is not kept
+	viewers map[[2]string]bool                     // {account, channel} → may view; only "yes" is kept
+	senders map[[2]string]*community.ChannelAccess // {account, channel} → its access, when it may chat; only "yes" is kept
+	gen     uint64                                 // bumped by forget: an answer older than it is not kept
 }
 
 // maxWatchViewers bounds the viewer cache; when full it starts over.
@@ -176,36 +176,40 @@ func (l *CommunityChannels) CanViewChannel(ctx context.Context, accountID, chann
 }
 
 // MaySend implements Channels: the community's own rule for posting in
-// the channel (community.Service.CanSend). A "yes" is cached as viewers
-// are, until the next community event that can change it (a timeout
-// included); a timeout that runs out is asked again.
-func (l *CommunityChannels) MaySend(ctx context.Context, accountID, channelID string) error {
+// the channel (community.Service.CanSend), then its automod on the text
+// (community.Service.CheckChat, asked for every line: what it blocks
+// depends on the words, and it may act). A "yes" of the first is cached
+// as viewers are, until the next community event that can change it (a
+// timeout included); a timeout that runs out is asked again.
+func (l *CommunityChannels) MaySend(ctx context.Context, accountID, channelID, conversationID, text string) error {
 	key := [2]string{accountID, channelID}
 	l.mu.Lock()
-	ok, gen := l.senders[key], l.gen
+	ca, gen := l.senders[key], l.gen
 	l.mu.Unlock()
-	if ok {
+	if ca == nil {
+		if l.CanSend == nil {
+			return fault.New(fault.Forbidden, "You do not have permission to send messages in this channel")
+		}
+		var err error
+		if ca, err = l.CanSend(ctx, accountID, channelID); err != nil {
+			return err
+		}
+		// A timeout that ended allows it now, but is not remembered.
+		if ca.TimeoutUntil == nil {
+			l.mu.Lock()
+			if l.gen == gen {
+				if l.senders == nil || len(l.senders) >= maxWatchViewers {
+					l.senders = map[[2]string]*community.ChannelAccess{}
+				}
+				l.senders[key] = ca
+			}
+			l.mu.Unlock()
+		}
+	}
+	if text == "" {
 		return nil
 	}
-	if l.CanSend == nil {
-		return fault.New(fault.Forbidden, "You do not have permission to send messages in this channel")
-	}
-	ca, err := l.CanSend(ctx, accountID, channelID)
-	if err != nil {
-		return err
-	}
-	if ca.TimeoutUntil != nil {
-		return nil // allowed now (a timeout that ended), not remembered
-	}
-	l.mu.Lock()
-	if l.gen == gen {
-		if l.senders == nil || len(l.senders) >= maxWatchViewers {
-			l.senders = map[[2]string]bool{}
-		}
-		l.senders[key] = true
-	}
-	l.mu.Unlock()
-	return nil
+	return l.comm.CheckChat(ctx, ca, conversationID, text)
 }
 
 // ChannelOfRoom implements Channels: a room named after a watch

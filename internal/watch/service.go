@@ -561,7 +561,13 @@ func (s *Service) handleResolved(ctx context.Context, r *Room, a Actor, clientID
 		return err
 	}
 	if req.Type == ReqChat {
-		if err := s.maySend(ctx, r, a); err != nil {
+		// Automod sees only text the room would say: a line refused
+		// anyway (empty, too long) is refused for that, not acted on.
+		text := ""
+		if req.Text != nil && len(*req.Text) <= s.cfg.MaxChatBytes {
+			text = *req.Text
+		}
+		if err := s.maySend(ctx, r, a, text); err != nil {
 			return err
 		}
 	}

@@ -415,6 +415,7 @@ func (s *Surface) sendToViewers(ctx context.Context, channelID string, msg []byt
 
 func (s *Surface) onCommunityEvent(ctx context.Context, e *community.Event) {
 	sid := e.CommunityID
+	s.recheckVoiceOn(ctx, e)
 	var t string
 	var d any
 	switch e.Type {

@@ -177,6 +177,74 @@ func (s *Surface) dropVoiceIn(ctx context.Context, accountID, communityID string
 	s.meshLeft(ctx, accountID, v.ChannelID)
 }
 
+// recheckVoiceOn drops the voice states a community event may have made
+// wrong: a role, member role, override or channel change that leaves a
+// member in a call without VIEW_CHANNEL or CONNECT (the SFU takes it out
+// of the room itself, voice.SFU.OnCommunityEvent, and a mesh client is
+// told by the leave). Bans, kicks and departures are dropVoiceIn's.
+func (s *Surface) recheckVoiceOn(ctx context.Context, e *community.Event) {
+	if s.d.Voice == nil {
+		return
+	}
+	switch e.Type {
+	case community.EvMemberRoleAdded, community.EvMemberRoleRemoved:
+		if v, err := s.d.Voice.Voice(ctx, e.AccountID); err == nil && v.CommunityID == e.CommunityID {
+			s.recheckVoice(ctx, []*VoiceState{v})
+		}
+	case community.EvRoleUpdated, community.EvRoleDeleted:
+		chans, err := s.d.Community.Store().Channels(ctx, e.CommunityID)
+		if err != nil {
+			s.log.Warn("voice recheck: channels", "community", e.CommunityID, "err", err)
+			return
+		}
+		for _, ch := range chans {
+			if voice.CallChannel(ch.Kind) {
+				s.recheckVoiceIn(ctx, ch.ID)
+			}
+		}
+	case community.EvOverrideUpdated, community.EvOverrideDeleted:
+		if e.Override != nil {
+			s.recheckVoiceIn(ctx, e.Override.ChannelID)
+		}
+	case community.EvChannelUpdated, community.EvChannelDeleted:
+		if e.Channel != nil {
+			s.recheckVoiceIn(ctx, e.Channel.ID)
+		}
+	}
+}
+
+func (s *Surface) recheckVoiceIn(ctx context.Context, channelID string) {
+	vs, err := s.d.Voice.VoiceIn(ctx, channelID)
+	if err != nil {
+		s.log.Warn("voice recheck: voice states", "channel", channelID, "err", err)
+		return
+	}
+	s.recheckVoice(ctx, vs)
+}
+
+// recheckVoice drops, and announces as a leave, each of vs whose account
+// may no longer be in its channel's call: VIEW_CHANNEL and CONNECT, the
+// rule of joining (voice.SFU's and joinVoice's). Every node runs it for
+// the event; the one whose delete finds the state announces it.
+func (s *Surface) recheckVoice(ctx context.Context, vs []*VoiceState) {
+	for _, v := range vs {
+		ca, err := s.d.Community.ChannelAccess(ctx, v.UserID, v.ChannelID)
+		switch k := fault.KindOf(err); {
+		case err == nil && ca.Can(community.PermViewChannel) && ca.MayConnectVoice() == nil:
+			continue
+		case err != nil && k != fault.NotFound && k != fault.Forbidden:
+			s.log.Warn("voice recheck", "account", v.UserID, "channel", v.ChannelID, "err", err)
+			continue
+		}
+		gone, err := s.d.Voice.DeleteVoice(ctx, v.UserID, v.ChannelID)
+		if err != nil {
+			continue
+		}
+		s.broadcastVoice(ctx, gone.CommunityID, toVoice(gone, true))
+		s.meshLeft(ctx, v.UserID, v.ChannelID)
+	}
+}
+
 // meshLeft ends the SFU's bridges for a mesh client that left a channel.
 func (s *Surface) meshLeft(ctx context.Context, accountID, channelID string) {
 	if s.d.SFU != nil {
