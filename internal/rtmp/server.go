@@ -72,6 +72,13 @@ type Server struct {
 // Limits on connections that have not (yet) published.
 const (
 	maxConnsPerIP = 8 // one address cannot take every slot
+	// Until a publish is accepted (the stream key is only checked then),
+	// a connection has no business sending anything but commands of a few
+	// hundred bytes (connect, releaseStream, FCPublish, createStream,
+	// publish) and protocol control, so it may hold at most this much:
+	// one message's length and all unfinished messages together.
+	unauthMaxMessage  = 64 << 10
+	unauthMaxBuffered = 128 << 10
 )
 
 func remoteIP(c net.Conn) string {
@@ -201,6 +208,7 @@ func (s *Server) serve(ctx context.Context, c net.Conn) {
 	}
 	_ = c.SetDeadline(time.Time{})
 	ss := &session{s: s, c: c, r: NewChunkReader(c), w: NewChunkWriter(c), log: log}
+	ss.r.SetLimits(unauthMaxMessage, unauthMaxBuffered) // lifted once a publish is accepted
 	err := ss.loop(ctx)
 	if ss.stream != nil {
 		ss.stream.Close(err)
@@ -225,14 +233,24 @@ func (ss *session) loop(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if ss.stream == nil && time.Since(start) > ss.s.cfg.PublishTimeout {
+		unpublished := ss.stream == nil
+		if unpublished && time.Since(start) > ss.s.cfg.PublishTimeout {
 			return fmt.Errorf("%w: no publish within %s", ErrProtocol, ss.s.cfg.PublishTimeout)
 		}
-		_ = ss.c.SetReadDeadline(time.Now().Add(ss.s.cfg.ReadTimeout))
+		deadline := time.Now().Add(ss.s.cfg.ReadTimeout)
+		if publishBy := start.Add(ss.s.cfg.PublishTimeout); unpublished && publishBy.Before(deadline) {
+			// A message that never ends must not keep an unpublished
+			// connection past PublishTimeout a byte at a time.
+			deadline = publishBy
+		}
+		_ = ss.c.SetReadDeadline(deadline)
 		m, err := ss.r.ReadMessage()
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
+				if unpublished && time.Since(start) >= ss.s.cfg.PublishTimeout {
+					return fmt.Errorf("%w: no publish within %s", ErrProtocol, ss.s.cfg.PublishTimeout)
+				}
 				return errStall
 			}
 			if errors.Is(err, net.ErrClosed) || isEOF(err) {
@@ -449,6 +467,7 @@ func (ss *session) publish(ctx context.Context, m *Message, vals []any) error {
 		return nil
 	}
 	ss.stream = st
+	ss.r.SetLimits(MaxMessageSize, maxBuffered) // the key was good: media may follow
 	ss.log.Info("rtmp publish started", "app", app)
 	begin := &Message{CSID: protocolCSID, Type: TypeUserControl, Payload: []byte{0, 0, 0, 0, 0, byte(m.StreamID)}}
 	if err := ss.send(begin); err != nil {

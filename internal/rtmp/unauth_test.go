@@ -1,0 +1,157 @@
+package rtmp
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"testing"
+	"time"
+)
+
+// closedBeforeAnswer sends connect and reads until the server answers it
+// (false) or closes the connection (true). A write that fails because
+// the server already closed counts as closed.
+func closedBeforeAnswer(t *testing.T, cl *Client) bool {
+	t.Helper()
+	if err := cl.command(3, 0, "connect", 1.0, Object{"app": "live"}); err != nil {
+		return true
+	}
+	_ = cl.c.SetReadDeadline(time.Now().Add(hangGuard))
+	for {
+		m, err := cl.r.ReadMessage()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("the server neither answered nor closed")
+			}
+			return true
+		}
+		if m.Type == TypeSetChunkSize && len(m.Payload) >= 4 {
+			if err := cl.r.SetChunkSize(binary.BigEndian.Uint32(m.Payload)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if m.Type == TypeCommandAMF0 {
+			if vals, _ := DecodeAMF0(m.Payload); len(vals) > 0 && vals[0] == "_result" {
+				return false
+			}
+		}
+	}
+}
+
+// TestUnpublishedConnectionHoldsLittle: before a publish is accepted (the
+// handshake needs no stream key) a connection may not make the server
+// hold more than a few command messages' worth: a message announced
+// larger than 64 KiB, or unfinished messages past 128 KiB together, close
+// it. It used to be able to hold 64 MiB (60 chunk streams × 1 MiB, on 32
+// connections: 2.2 GB of RSS).
+func TestUnpublishedConnectionHoldsLittle(t *testing.T) {
+	t.Parallel()
+	// A stall is never taken for a close here.
+	s := startServer(t, newRecorder(), Config{ReadTimeout: 10 * hangGuard})
+	cases := []struct {
+		name string
+		raw  func() []byte
+	}{
+		{"a large message announced", func() []byte {
+			var c chunks
+			return c.fmt0(6, 0, 1<<20, TypeVideo, 1).fill(32<<10, 0x17).b // its first chunk
+		}},
+		{"small messages left unfinished", func() []byte {
+			var c chunks
+			for csid := uint32(4); csid < 9; csid++ { // 5 × 32 KiB held
+				c.fmt0(csid, 0, 60<<10, TypeVideo, 1).fill(32<<10, 0x17)
+			}
+			return c.b
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cl, err := Dial(context.Background(), s.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			if err := cl.SetChunkSize(32 << 10); err != nil {
+				t.Fatal(err)
+			}
+			_ = cl.c.SetWriteDeadline(time.Now().Add(hangGuard))
+			if _, err := cl.c.Write(tc.raw()); err == nil && !closedBeforeAnswer(t, cl) {
+				t.Fatal("the connection kept its unfinished messages and was answered")
+			}
+		})
+	}
+	// Commands as publishers send them are still answered.
+	cl, err := Dial(context.Background(), s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if closedBeforeAnswer(t, cl) {
+		t.Fatal("a plain connect was refused")
+	}
+}
+
+// TestPublisherSendsLargeMessages: once the key is accepted the limits of
+// an unpublished connection are lifted, so a keyframe of a megabyte
+// arrives whole.
+func TestPublisherSendsLargeMessages(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder()
+	s := startServer(t, rec, Config{})
+	cl, err := Dial(context.Background(), s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Publish("live", "good"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.SetChunkSize(4096); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.WriteMedia(TypeVideo, 0, bytes.Repeat([]byte{0x17}, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Unpublish(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-rec.closed:
+		if err != nil {
+			t.Fatalf("stream closed with %v", err)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("stream not closed")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.video != 1 || len(rec.keyTS) != 1 {
+		t.Fatalf("got %d video messages", rec.video)
+	}
+}
+
+// TestUnfinishedMessageEndsAtPublishTimeout: a connection that never
+// publishes is closed at PublishTimeout even in the middle of a message
+// (the read deadline used to be ReadTimeout from the message's start).
+func TestUnfinishedMessageEndsAtPublishTimeout(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, newRecorder(), Config{PublishTimeout: 200 * time.Millisecond, ReadTimeout: 10 * hangGuard})
+	cl, err := Dial(context.Background(), s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var c chunks
+	if _, err := cl.c.Write(c.fmt0(6, 0, 100, TypeVideo, 1).fill(10, 0).b); err != nil {
+		t.Fatal(err)
+	}
+	_ = cl.c.SetReadDeadline(time.Now().Add(hangGuard))
+	_, err = cl.c.Read(make([]byte, 1))
+	var ne net.Error
+	if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+		t.Fatalf("unpublished connection still open: %v", err)
+	}
+}
