@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,11 +82,28 @@ const (
 	unauthMaxBuffered = 128 << 10
 )
 
-func remoteIP(c net.Conn) string {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
+// remoteIP is what a connection counts under for maxConnsPerIP: its IPv4
+// address, or its IPv6 address's /64 (one subscriber normally holds a
+// whole /64 and could otherwise take every slot alone), as the HTTP
+// listener, the rate limits and the ICE-TCP port count.
+func remoteIP(c net.Conn) string { return addrKey(c.RemoteAddr()) }
+
+func addrKey(a net.Addr) string {
+	var ip netip.Addr
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip, _ = netip.AddrFromSlice(ta.IP)
+	} else if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		ip = ap.Addr()
+	} else {
+		return a.String()
 	}
-	return c.RemoteAddr().String()
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
 }
 
 // NewServer binds cfg.Addr (so a taken port fails at start), or takes

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -153,5 +154,25 @@ func TestUnfinishedMessageEndsAtPublishTimeout(t *testing.T) {
 	var ne net.Error
 	if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
 		t.Fatalf("unpublished connection still open: %v", err)
+	}
+}
+
+// TestConnectionsCountByIPv6Prefix: the per-address bound counts an IPv6
+// client by its /64, so a host cannot take every slot by dialling from 32
+// of its addresses; IPv4 addresses (and IPv4-mapped ones) count alone.
+func TestConnectionsCountByIPv6Prefix(t *testing.T) {
+	t.Parallel()
+	key := func(s string) string { return addrKey(net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s))) }
+	if a, b := key("[2001:db8:1:2::1]:5000"), key("[2001:db8:1:2:ffff::9]:6000"); a != b {
+		t.Fatalf("one /64 counted as %q and %q", a, b)
+	}
+	if a, b := key("[2001:db8:1:2::1]:5000"), key("[2001:db8:1:3::1]:5000"); a == b {
+		t.Fatalf("two /64s counted as one: %q", a)
+	}
+	if a, b := key("192.0.2.1:5000"), key("[::ffff:192.0.2.1]:6000"); a != b || a != "192.0.2.1" {
+		t.Fatalf("IPv4 counted as %q and %q", a, b)
+	}
+	if a, b := key("192.0.2.1:5000"), key("192.0.2.2:5000"); a == b {
+		t.Fatal("two IPv4 addresses counted as one")
 	}
 }
