@@ -65,7 +65,7 @@ type Server struct {
 	sem   chan struct{}
 
 	mu    sync.Mutex
-	conns map[net.Conn]struct{}
+	conns map[net.Conn]*connInfo
 	perIP map[string]int
 	wg    sync.WaitGroup
 }
@@ -135,7 +135,7 @@ func NewServer(cfg Config, h Handler, logger *slog.Logger) (*Server, error) {
 		}
 	}
 	return &Server{cfg: cfg, h: h, log: logger, ln: ln, epoch: time.Now(), sem: make(chan struct{}, cfg.MaxConns),
-		conns: map[net.Conn]struct{}{}, perIP: map[string]int{}}, nil
+		conns: map[net.Conn]*connInfo{}, perIP: map[string]int{}}, nil
 }
 
 // Addr is the bound address.
@@ -170,25 +170,32 @@ func (s *Server) Run(ctx context.Context) error {
 		select {
 		case s.sem <- struct{}{}:
 		default:
-			s.log.Warn("rtmp connection refused: too many connections", "remote", c.RemoteAddr().String())
-			c.Close()
-			continue
+			if !s.evictUnpublished() {
+				s.log.Warn("rtmp connection refused: too many connections", "remote", c.RemoteAddr().String())
+				c.Close()
+				continue
+			}
+			// The evicted connection's slot is this one's now.
 		}
+		info := &connInfo{start: time.Now()}
 		s.mu.Lock()
-		s.conns[c] = struct{}{}
+		s.conns[c] = info
 		s.perIP[ip]++
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer func() { <-s.sem }()
-			s.serve(ctx, c)
+			s.serve(ctx, c, info)
 			s.mu.Lock()
 			delete(s.conns, c)
 			if s.perIP[ip]--; s.perIP[ip] <= 0 {
 				delete(s.perIP, ip)
 			}
+			slotGiven := info.evicted
 			s.mu.Unlock()
+			if !slotGiven {
+				<-s.sem
+			}
 		}()
 	}
 	s.mu.Lock()
@@ -198,6 +205,43 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	return err
+}
+
+// connInfo is what the server knows of a connection for eviction.
+type connInfo struct {
+	start     time.Time
+	publishes bool // it has reached publish: never evicted
+	evicted   bool // closed to make room; its slot went to a newcomer
+}
+
+// evictUnpublished closes the oldest connection that has not reached
+// publish, when every slot is taken, and reports whether it did; the
+// caller takes its slot. Holding a slot needs no stream key (only publish
+// checks one), so without this a few addresses could hold every slot with
+// connections that never publish, renewing them every PublishTimeout,
+// and keep every publisher out. Oldest first: a publisher that connects
+// is only closed after every connection older than it, so keeping it out
+// takes a flood of new connections, not a few idle ones.
+func (s *Server) evictUnpublished() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var victim net.Conn
+	var oldest *connInfo
+	for c, info := range s.conns {
+		if info.publishes || info.evicted {
+			continue
+		}
+		if oldest == nil || info.start.Before(oldest.start) {
+			victim, oldest = c, info
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	oldest.evicted = true
+	victim.Close()
+	s.log.Info("rtmp connection closed to make room: it had not published", "remote", victim.RemoteAddr().String())
+	return true
 }
 
 // session is one connection's state.
@@ -213,9 +257,10 @@ type session struct {
 	stream    Stream
 	streamID  uint32
 	closed    bool
+	info      *connInfo
 }
 
-func (s *Server) serve(ctx context.Context, c net.Conn) {
+func (s *Server) serve(ctx context.Context, c net.Conn, info *connInfo) {
 	remote := c.RemoteAddr().String()
 	log := s.log.With("remote", remote)
 	defer c.Close()
@@ -225,7 +270,7 @@ func (s *Server) serve(ctx context.Context, c net.Conn) {
 		return
 	}
 	_ = c.SetDeadline(time.Time{})
-	ss := &session{s: s, c: c, r: NewChunkReader(c), w: NewChunkWriter(c), log: log}
+	ss := &session{s: s, c: c, r: NewChunkReader(c), w: NewChunkWriter(c), log: log, info: info}
 	ss.r.SetLimits(unauthMaxMessage, unauthMaxBuffered) // lifted once a publish is accepted
 	err := ss.loop(ctx)
 	if ss.stream != nil {
@@ -476,6 +521,9 @@ func (ss *session) publish(ctx context.Context, m *Message, vals []any) error {
 	if i := strings.IndexByte(app, '?'); i >= 0 {
 		app = app[:i]
 	}
+	ss.s.mu.Lock()
+	ss.info.publishes = true // a refused key closes the connection anyway
+	ss.s.mu.Unlock()
 	req := PublishRequest{App: app, Name: name, RemoteAddr: ss.c.RemoteAddr().String(), Disconnect: func() { ss.c.Close() }}
 	st, err := ss.s.h.Publish(ctx, req)
 	if err != nil {

@@ -176,3 +176,77 @@ func TestConnectionsCountByIPv6Prefix(t *testing.T) {
 		t.Fatal("two IPv4 addresses counted as one")
 	}
 }
+
+// closedByServer reports whether the server closed c (a read error that
+// is not a timeout); the deadline only stops a hang.
+func closedByServer(c net.Conn) bool {
+	_ = c.SetReadDeadline(time.Now().Add(hangGuard))
+	buf := make([]byte, 4096)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			var ne net.Error
+			return !(errors.As(err, &ne) && ne.Timeout())
+		}
+	}
+}
+
+// TestUnpublishedConnectionsMakeRoom: when every slot is taken, a new
+// connection closes the oldest one that has not published and takes its
+// slot, so connections that never publish (no stream key is needed to
+// hold one) cannot keep a publisher out; publishers are never closed.
+// Before, the newcomer was refused: 32 idle connections from 4 addresses,
+// renewed every 30 s, kept every publisher out.
+func TestUnpublishedConnectionsMakeRoom(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder()
+	s := startServer(t, rec, Config{MaxConns: 2, ReadTimeout: 10 * hangGuard})
+	addr := s.Addr().String()
+	idle := func() net.Conn {
+		cl, err := Dial(context.Background(), addr) // handshaken: surely registered
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cl.Close() })
+		return cl.c
+	}
+	a, b := idle(), idle()
+	pub, err := Dial(context.Background(), addr)
+	if err != nil {
+		t.Fatalf("a publisher could not connect while idle connections held every slot: %v", err)
+	}
+	defer pub.Close()
+	if err := pub.Publish("live", "good"); err != nil {
+		t.Fatalf("publish while idle connections held every slot: %v", err)
+	}
+	if !closedByServer(a) {
+		t.Fatal("the oldest idle connection was not closed")
+	}
+	// The slots: the publisher and b. Newcomers now close b, then each other.
+	d := idle()
+	if !closedByServer(b) {
+		t.Fatal("the idle connection was not closed")
+	}
+	idle()
+	if !closedByServer(d) {
+		t.Fatal("the older newcomer was not closed")
+	}
+	if err := pub.WriteMedia(TypeVideo, 0, []byte{0x17, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Unpublish(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-rec.closed:
+		if err != nil {
+			t.Fatalf("the publisher was cut: %v", err)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("stream not closed")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.video != 1 {
+		t.Fatalf("publisher's video: %d", rec.video)
+	}
+}
