@@ -14,6 +14,10 @@ import (
 // for the client's next bytes when Config.BodyReadTimeout is zero.
 const DefaultBodyReadTimeout = 30 * time.Second
 
+// DefaultWriteTimeout is how long one write of a response may wait for
+// the client to take its bytes when Config.WriteTimeout is zero.
+const DefaultWriteTimeout = 30 * time.Second
+
 // ipLimitListener closes connections beyond max open ones per remote IP,
 // so one address cannot take every file descriptor of the process with idle
 // keep-alive connections or unfinished requests. A connection stops counting

@@ -5,6 +5,7 @@
 package httpserver
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -44,6 +45,9 @@ type Config struct {
 	// BodyReadTimeout is how long one read of a request body may wait for
 	// the client (DefaultBodyReadTimeout when zero).
 	BodyReadTimeout time.Duration
+	// WriteTimeout is how long one write of a response may wait for the
+	// client to take it (DefaultWriteTimeout when zero).
+	WriteTimeout time.Duration
 }
 
 // Server is the shared HTTP server.
@@ -78,6 +82,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	if cfg.BodyReadTimeout <= 0 {
 		cfg.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
 	}
 	var limit *ipLimitListener
 	if cfg.MaxConnsPerIP > 0 {
@@ -213,11 +220,51 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// statusWriter records the status code for logs and metrics.
+// statusWriter records the status code for logs and metrics. The
+// server's outermost one also bounds each write (writeTimeout set): the
+// connection's write deadline is moved to writeTimeout from now before
+// every write and flush, so a client that stops reading a response (an
+// HLS segment, a recording download) makes the handler's write fail
+// instead of holding it, its connection and what it holds (an ffmpeg,
+// megabytes of kernel send buffer) for good, while a response that keeps
+// moving, however long, is never cut.
 type statusWriter struct {
 	http.ResponseWriter
-	code  int
-	wrote bool
+	code         int
+	wrote        bool
+	rc           *http.ResponseController
+	writeTimeout time.Duration
+	hijacked     bool // the connection is a WebSocket's now: its deadlines are not ours
+}
+
+func (w *statusWriter) extend() {
+	if w.writeTimeout > 0 && !w.hijacked {
+		_ = w.rc.SetWriteDeadline(time.Now().Add(w.writeTimeout))
+	}
+}
+
+// FlushError flushes within the write deadline (http.ResponseController
+// finds it before Unwrap).
+func (w *statusWriter) FlushError() error {
+	w.extend()
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Flush is FlushError for callers that assert http.Flusher.
+func (w *statusWriter) Flush() { _ = w.FlushError() }
+
+// hijackWriter is the statusWriter of a connection that can be hijacked
+// (HTTP/1): it notes the hijack, after which the write deadline is left to
+// the socket's owner. HTTP/2 writers stay plain statusWriters, so they do
+// not claim to be http.Hijackers.
+type hijackWriter struct{ *statusWriter }
+
+func (w hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return c, rw, err
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -231,6 +278,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if !w.wrote {
 		w.code, w.wrote = http.StatusOK, true
 	}
+	w.extend()
 	return w.ResponseWriter.Write(b)
 }
 
@@ -240,7 +288,16 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK, rc: http.NewResponseController(w), writeTimeout: s.cfg.WriteTimeout}
+		// What net/http still sends once the handler is done (the rest of
+		// its buffer, the last chunk) gets a deadline of its own, however
+		// long the handler was quiet; net/http clears it after that, and a
+		// hijack clears it too.
+		defer sw.extend()
+		var rw http.ResponseWriter = sw
+		if _, ok := w.(http.Hijacker); ok {
+			rw = hijackWriter{sw}
+		}
 		if r.Body != nil && r.ContentLength != 0 {
 			// Every body is capped here, whatever its Content-Type claims:
 			// the routes that take larger uploads raise their own request's
@@ -269,7 +326,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.dur.WithLabelValues(pattern).Observe(el.Seconds())
 			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "pattern", pattern, "status", sw.code, "dur", el)
 		}()
-		next.ServeHTTP(sw, r)
+		next.ServeHTTP(rw, r)
 	})
 }
 

@@ -70,11 +70,13 @@ type chunkState struct {
 
 // ChunkReader reassembles messages from a chunk stream.
 type ChunkReader struct {
-	r         *bufio.Reader
-	chunkSize uint32
-	streams   map[uint32]*chunkState
-	buffered  int
-	hdr       [chunkHeaderMax]byte
+	r          *bufio.Reader
+	chunkSize  uint32
+	streams    map[uint32]*chunkState
+	buffered   int
+	maxMessage uint32 // largest message accepted (SetLimits)
+	maxBuf     int    // most bytes held in partial messages (SetLimits)
+	hdr        [chunkHeaderMax]byte
 	// BytesRead counts every byte consumed, for window acknowledgements.
 	BytesRead uint64
 }
@@ -85,7 +87,18 @@ func NewChunkReader(r io.Reader) *ChunkReader {
 	if !ok {
 		br = bufio.NewReaderSize(r, 64<<10)
 	}
-	return &ChunkReader{r: br, chunkSize: DefaultChunkSize, streams: map[uint32]*chunkState{}}
+	return &ChunkReader{r: br, chunkSize: DefaultChunkSize, streams: map[uint32]*chunkState{},
+		maxMessage: MaxMessageSize, maxBuf: maxBuffered}
+}
+
+// SetLimits bounds the length of one message and the bytes held in
+// unfinished messages across all chunk streams (defaults MaxMessageSize
+// and 64 MiB; values above those are lowered to them). A message past
+// either is a protocol error. The server keeps them small until a publish
+// is accepted, when only command messages are legitimate.
+func (c *ChunkReader) SetLimits(message, buffered int) {
+	c.maxMessage = uint32(min(max(message, 1), MaxMessageSize))
+	c.maxBuf = min(max(buffered, 1), maxBuffered)
 }
 
 // SetChunkSize applies a peer's SetChunkSize.
@@ -222,14 +235,14 @@ func (c *ChunkReader) readChunk() (*Message, error) {
 		}
 	}
 	st.started = true
-	if st.length > MaxMessageSize {
-		return nil, fmt.Errorf("%w: message of %d bytes exceeds the %d limit", ErrProtocol, st.length, MaxMessageSize)
+	if st.length > c.maxMessage {
+		return nil, fmt.Errorf("%w: message of %d bytes exceeds the %d limit", ErrProtocol, st.length, c.maxMessage)
 	}
 	n := st.length - uint32(len(st.buf))
 	if n > c.chunkSize {
 		n = c.chunkSize
 	}
-	if c.buffered+int(n) > maxBuffered {
+	if c.buffered+int(n) > c.maxBuf {
 		return nil, fmt.Errorf("%w: too much partial data buffered", ErrProtocol)
 	}
 	// The buffer grows with what arrives, a piece at a time: a header's

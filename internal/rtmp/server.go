@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"syscall"
@@ -64,7 +65,7 @@ type Server struct {
 	sem   chan struct{}
 
 	mu    sync.Mutex
-	conns map[net.Conn]struct{}
+	conns map[net.Conn]*connInfo
 	perIP map[string]int
 	wg    sync.WaitGroup
 }
@@ -72,13 +73,37 @@ type Server struct {
 // Limits on connections that have not (yet) published.
 const (
 	maxConnsPerIP = 8 // one address cannot take every slot
+	// Until a publish is accepted (the stream key is only checked then),
+	// a connection has no business sending anything but commands of a few
+	// hundred bytes (connect, releaseStream, FCPublish, createStream,
+	// publish) and protocol control, so it may hold at most this much:
+	// one message's length and all unfinished messages together.
+	unauthMaxMessage  = 64 << 10
+	unauthMaxBuffered = 128 << 10
 )
 
-func remoteIP(c net.Conn) string {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
+// remoteIP is what a connection counts under for maxConnsPerIP: its IPv4
+// address, or its IPv6 address's /64 (one subscriber normally holds a
+// whole /64 and could otherwise take every slot alone), as the HTTP
+// listener, the rate limits and the ICE-TCP port count.
+func remoteIP(c net.Conn) string { return addrKey(c.RemoteAddr()) }
+
+func addrKey(a net.Addr) string {
+	var ip netip.Addr
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip, _ = netip.AddrFromSlice(ta.IP)
+	} else if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		ip = ap.Addr()
+	} else {
+		return a.String()
 	}
-	return c.RemoteAddr().String()
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
 }
 
 // NewServer binds cfg.Addr (so a taken port fails at start), or takes
@@ -110,7 +135,7 @@ func NewServer(cfg Config, h Handler, logger *slog.Logger) (*Server, error) {
 		}
 	}
 	return &Server{cfg: cfg, h: h, log: logger, ln: ln, epoch: time.Now(), sem: make(chan struct{}, cfg.MaxConns),
-		conns: map[net.Conn]struct{}{}, perIP: map[string]int{}}, nil
+		conns: map[net.Conn]*connInfo{}, perIP: map[string]int{}}, nil
 }
 
 // Addr is the bound address.
@@ -145,25 +170,32 @@ func (s *Server) Run(ctx context.Context) error {
 		select {
 		case s.sem <- struct{}{}:
 		default:
-			s.log.Warn("rtmp connection refused: too many connections", "remote", c.RemoteAddr().String())
-			c.Close()
-			continue
+			if !s.evictUnpublished() {
+				s.log.Warn("rtmp connection refused: too many connections", "remote", c.RemoteAddr().String())
+				c.Close()
+				continue
+			}
+			// The evicted connection's slot is this one's now.
 		}
+		info := &connInfo{start: time.Now()}
 		s.mu.Lock()
-		s.conns[c] = struct{}{}
+		s.conns[c] = info
 		s.perIP[ip]++
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer func() { <-s.sem }()
-			s.serve(ctx, c)
+			s.serve(ctx, c, info)
 			s.mu.Lock()
 			delete(s.conns, c)
 			if s.perIP[ip]--; s.perIP[ip] <= 0 {
 				delete(s.perIP, ip)
 			}
+			slotGiven := info.evicted
 			s.mu.Unlock()
+			if !slotGiven {
+				<-s.sem
+			}
 		}()
 	}
 	s.mu.Lock()
@@ -173,6 +205,43 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	return err
+}
+
+// connInfo is what the server knows of a connection for eviction.
+type connInfo struct {
+	start     time.Time
+	publishes bool // it has reached publish: never evicted
+	evicted   bool // closed to make room; its slot went to a newcomer
+}
+
+// evictUnpublished closes the oldest connection that has not reached
+// publish, when every slot is taken, and reports whether it did; the
+// caller takes its slot. Holding a slot needs no stream key (only publish
+// checks one), so without this a few addresses could hold every slot with
+// connections that never publish, renewing them every PublishTimeout,
+// and keep every publisher out. Oldest first: a publisher that connects
+// is only closed after every connection older than it, so keeping it out
+// takes a flood of new connections, not a few idle ones.
+func (s *Server) evictUnpublished() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var victim net.Conn
+	var oldest *connInfo
+	for c, info := range s.conns {
+		if info.publishes || info.evicted {
+			continue
+		}
+		if oldest == nil || info.start.Before(oldest.start) {
+			victim, oldest = c, info
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	oldest.evicted = true
+	victim.Close()
+	s.log.Info("rtmp connection closed to make room: it had not published", "remote", victim.RemoteAddr().String())
+	return true
 }
 
 // session is one connection's state.
@@ -188,9 +257,10 @@ type session struct {
 	stream    Stream
 	streamID  uint32
 	closed    bool
+	info      *connInfo
 }
 
-func (s *Server) serve(ctx context.Context, c net.Conn) {
+func (s *Server) serve(ctx context.Context, c net.Conn, info *connInfo) {
 	remote := c.RemoteAddr().String()
 	log := s.log.With("remote", remote)
 	defer c.Close()
@@ -200,7 +270,8 @@ func (s *Server) serve(ctx context.Context, c net.Conn) {
 		return
 	}
 	_ = c.SetDeadline(time.Time{})
-	ss := &session{s: s, c: c, r: NewChunkReader(c), w: NewChunkWriter(c), log: log}
+	ss := &session{s: s, c: c, r: NewChunkReader(c), w: NewChunkWriter(c), log: log, info: info}
+	ss.r.SetLimits(unauthMaxMessage, unauthMaxBuffered) // lifted once a publish is accepted
 	err := ss.loop(ctx)
 	if ss.stream != nil {
 		ss.stream.Close(err)
@@ -225,14 +296,24 @@ func (ss *session) loop(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if ss.stream == nil && time.Since(start) > ss.s.cfg.PublishTimeout {
+		unpublished := ss.stream == nil
+		if unpublished && time.Since(start) > ss.s.cfg.PublishTimeout {
 			return fmt.Errorf("%w: no publish within %s", ErrProtocol, ss.s.cfg.PublishTimeout)
 		}
-		_ = ss.c.SetReadDeadline(time.Now().Add(ss.s.cfg.ReadTimeout))
+		deadline := time.Now().Add(ss.s.cfg.ReadTimeout)
+		if publishBy := start.Add(ss.s.cfg.PublishTimeout); unpublished && publishBy.Before(deadline) {
+			// A message that never ends must not keep an unpublished
+			// connection past PublishTimeout a byte at a time.
+			deadline = publishBy
+		}
+		_ = ss.c.SetReadDeadline(deadline)
 		m, err := ss.r.ReadMessage()
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
+				if unpublished && time.Since(start) >= ss.s.cfg.PublishTimeout {
+					return fmt.Errorf("%w: no publish within %s", ErrProtocol, ss.s.cfg.PublishTimeout)
+				}
 				return errStall
 			}
 			if errors.Is(err, net.ErrClosed) || isEOF(err) {
@@ -440,6 +521,9 @@ func (ss *session) publish(ctx context.Context, m *Message, vals []any) error {
 	if i := strings.IndexByte(app, '?'); i >= 0 {
 		app = app[:i]
 	}
+	ss.s.mu.Lock()
+	ss.info.publishes = true // a refused key closes the connection anyway
+	ss.s.mu.Unlock()
 	req := PublishRequest{App: app, Name: name, RemoteAddr: ss.c.RemoteAddr().String(), Disconnect: func() { ss.c.Close() }}
 	st, err := ss.s.h.Publish(ctx, req)
 	if err != nil {
@@ -449,6 +533,7 @@ func (ss *session) publish(ctx context.Context, m *Message, vals []any) error {
 		return nil
 	}
 	ss.stream = st
+	ss.r.SetLimits(MaxMessageSize, maxBuffered) // the key was good: media may follow
 	ss.log.Info("rtmp publish started", "app", app)
 	begin := &Message{CSID: protocolCSID, Type: TypeUserControl, Payload: []byte{0, 0, 0, 0, 0, byte(m.StreamID)}}
 	if err := ss.send(begin); err != nil {
