@@ -16,12 +16,22 @@ import (
 	"github.com/hearth-community/hearth/internal/watch"
 )
 
-// TestWatchChannelAccessCache: who may open a watch channel's room is read
-// from the community once and then answered from the cache, and a
-// permission change (an override hiding the channel, then a ban) empties
-// the cache through the community event, so the next answer is the new one.
-func TestWatchChannelAccessCache(t *testing.T) {
-	t.Parallel()
+// watchChannelFixture is a community with a watch channel "films" that
+// alice has joined, over one SQLite store and a local bus, with the real
+// community and watch services; the access list's cache follows the
+// community's events, and waitFor blocks until an event of a type has been
+// handled. access, when set, replaces the list's community read.
+type watchChannelFixture struct {
+	comm    *community.Service
+	l       *watch.CommunityChannels
+	ids     map[string]string // account ids: owner, alice
+	c       *community.Community
+	ch      *community.Channel
+	handled chan string
+}
+
+func newWatchChannelFixture(t *testing.T, access func(ctx context.Context, acct, ch string) (*community.ChannelAccess, error)) *watchChannelFixture {
+	t.Helper()
 	ctx := context.Background()
 	db := storetest.OpenSQLite(t)
 	b := bus.NewLocal()
@@ -41,50 +51,61 @@ func TestWatchChannelAccessCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := watch.NewCommunityChannels(w, comm, a.Log)
-	var reads atomic.Int32
-	l.Access = func(ctx context.Context, acct, ch string) (*community.ChannelAccess, error) {
-		reads.Add(1)
-		return comm.ChannelAccess(ctx, acct, ch)
+	f := &watchChannelFixture{comm: comm, l: watch.NewCommunityChannels(w, comm, a.Log), ids: map[string]string{}, handled: make(chan string, 16)}
+	if access != nil {
+		f.l.Access = access
 	}
-	w.SetChannels(l)
-	handled := make(chan string, 16)
+	w.SetChannels(f.l)
 	if err := a.onCommunityEvents("test", func(ctx context.Context, e *community.Event) {
-		l.OnCommunityEvent(ctx, e)
-		handled <- e.Type
+		f.l.OnCommunityEvent(ctx, e)
+		f.handled <- e.Type
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor := func(typ string) {
-		t.Helper()
-		for got := range handled {
-			if got == typ {
-				return
-			}
-		}
-	}
-
 	now := time.Now().UTC()
-	ids := map[string]string{}
 	for _, n := range []string{"owner", "alice"} {
 		acct := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: n, CreatedAt: now, UpdatedAt: now}
 		if err := db.Identity().CreateAccount(ctx, acct); err != nil {
 			t.Fatal(err)
 		}
-		ids[n] = acct.ID
+		f.ids[n] = acct.ID
 	}
-	c, err := comm.Create(ctx, ids["owner"], community.CreateInput{Name: "w", IsPublic: true})
-	if err != nil {
+	if f.c, err = comm.Create(ctx, f.ids["owner"], community.CreateInput{Name: "w", IsPublic: true}); err != nil {
 		t.Fatal(err)
 	}
 	name := "films"
-	ch, err := comm.CreateChannel(ctx, ids["owner"], c.ID, community.ChannelInput{Name: &name, Kind: community.KindWatch})
-	if err != nil {
+	if f.ch, err = comm.CreateChannel(ctx, f.ids["owner"], f.c.ID, community.ChannelInput{Name: &name, Kind: community.KindWatch}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := comm.Join(ctx, ids["alice"], c.ID); err != nil {
+	if _, err := comm.Join(ctx, f.ids["alice"], f.c.ID); err != nil {
 		t.Fatal(err)
 	}
+	return f
+}
+
+// waitFor blocks until a community event of type typ has been handled.
+func (f *watchChannelFixture) waitFor(typ string) {
+	for got := range f.handled {
+		if got == typ {
+			return
+		}
+	}
+}
+
+// TestWatchChannelAccessCache: who may open a watch channel's room is read
+// from the community once and then answered from the cache, and a
+// permission change (an override hiding the channel, then a ban) empties
+// the cache through the community event, so the next answer is the new one.
+func TestWatchChannelAccessCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var reads atomic.Int32
+	var f *watchChannelFixture
+	f = newWatchChannelFixture(t, func(ctx context.Context, acct, ch string) (*community.ChannelAccess, error) {
+		reads.Add(1)
+		return f.comm.ChannelAccess(ctx, acct, ch)
+	})
+	comm, l, ids, c, ch, waitFor := f.comm, f.l, f.ids, f.c, f.ch, f.waitFor
 	can := func() bool {
 		t.Helper()
 		ok, err := l.CanViewChannel(ctx, ids["alice"], ch.ID)
@@ -133,62 +154,8 @@ func TestWatchChannelAccessCache(t *testing.T) {
 func TestWatchChannelChatFollowsSendMessages(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := storetest.OpenSQLite(t)
-	b := bus.NewLocal()
-	t.Cleanup(func() { _ = b.Close() })
-	a := &App{Bus: b, Log: slog.New(slog.DiscardHandler)}
-	a.startLife(ctx)
-	t.Cleanup(func() { _ = a.Close() })
-	msgs, err := messages.New(db.Messages(), b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	comm, err := community.New(db.Community(), b, msgs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := watch.New(watch.Config{}, db.Watch(), b, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := watch.NewCommunityChannels(w, comm, a.Log)
-	w.SetChannels(l)
-	handled := make(chan string, 16)
-	if err := a.onCommunityEvents("test", func(ctx context.Context, e *community.Event) {
-		l.OnCommunityEvent(ctx, e)
-		handled <- e.Type
-	}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor := func(typ string) {
-		t.Helper()
-		for got := range handled {
-			if got == typ {
-				return
-			}
-		}
-	}
-	now := time.Now().UTC()
-	ids := map[string]string{}
-	for _, n := range []string{"owner", "alice"} {
-		acct := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: n, CreatedAt: now, UpdatedAt: now}
-		if err := db.Identity().CreateAccount(ctx, acct); err != nil {
-			t.Fatal(err)
-		}
-		ids[n] = acct.ID
-	}
-	c, err := comm.Create(ctx, ids["owner"], community.CreateInput{Name: "w", IsPublic: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "films"
-	ch, err := comm.CreateChannel(ctx, ids["owner"], c.ID, community.ChannelInput{Name: &name, Kind: community.KindWatch})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := comm.Join(ctx, ids["alice"], c.ID); err != nil {
-		t.Fatal(err)
-	}
+	f := newWatchChannelFixture(t, nil)
+	comm, l, ids, c, ch, waitFor := f.comm, f.l, f.ids, f.c, f.ch, f.waitFor
 	alice := ids["alice"]
 	if err := l.MaySend(ctx, alice, ch.ID, "", ""); err != nil {
 		t.Fatalf("a member may not chat: %v", err)
