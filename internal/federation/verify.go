@@ -162,10 +162,17 @@ func (s *Service) fetchActorForKey(ctx context.Context, keyID string) (*remoteAc
 		if doc, err = s.fetchJSON(ctx, owner, maxActorDoc); err != nil {
 			return nil, err
 		}
+		docURL = owner
 	}
 	a := parseActor(doc)
 	if a.ID == "" || a.Inbox == "" {
 		return nil, errors.New("federation: remote actor has no id or inbox")
+	}
+	// A document speaks only for an actor of the server it came from
+	// (the key's own, or its owner's): otherwise any server could publish
+	// a key "owned" by another server's actor and act as that actor.
+	if !sameOrigin(a.ID, docURL) {
+		return nil, errors.New("federation: the actor's id is not on the server of its document")
 	}
 	// The key must be the actor's own: listed on the actor with this id
 	// and owned by it.
@@ -184,6 +191,22 @@ func (s *Service) fetchActorForKey(ctx context.Context, keyID string) (*remoteAc
 	return nil, errors.New("federation: the actor does not publish this key")
 }
 
+// sameOrigin reports whether a and b are http(s) URLs of one scheme, host
+// and port.
+func sameOrigin(a, b string) bool {
+	ua, err := url.Parse(a)
+	if err != nil {
+		return false
+	}
+	ub, err := url.Parse(b)
+	if err != nil {
+		return false
+	}
+	scheme := strings.ToLower(ua.Scheme)
+	return (scheme == "https" || scheme == "http") && scheme == strings.ToLower(ub.Scheme) &&
+		ua.Host != "" && strings.EqualFold(ua.Host, ub.Host) && ua.User == nil
+}
+
 func parseActor(doc map[string]any) *remoteActor {
 	a := &remoteActor{ID: str(doc["id"]), Inbox: str(doc["inbox"]), Name: str(doc["name"]),
 		Username: str(doc["preferredUsername"])}
@@ -200,6 +223,11 @@ func parseActor(doc map[string]any) *remoteActor {
 		if a.Image != "" {
 			break
 		}
+	}
+	// The avatar is a link in clients' markup (Owncast's follower list
+	// and chat): only a web URL is kept.
+	if u, err := url.Parse(a.Image); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		a.Image = ""
 	}
 	return a
 }

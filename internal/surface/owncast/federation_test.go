@@ -402,6 +402,35 @@ func TestFederationInboundSecurity(t *testing.T) {
 	}
 }
 
+// TestFederationActorIsWhereItsKeyIs: an actor document may only speak for
+// an actor on its own server. One that claims another server's actor id
+// (its key's owner too) could otherwise follow, like, undo or post as that
+// actor, take over its follower row and get round a domain block; and a
+// "javascript:" id would be a link in Owncast's follower list.
+func TestFederationActorIsWhereItsKeyIs(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	enableFederation(t, n, false)
+	mallory, victim := newPeer(t, "mallory"), newPeer(t, "victim")
+	for _, id := range []string{victim.actor(), "javascript:alert(document.domain)//", "https://victim.example/users/victim"} {
+		mallory.Claim(id)
+		f := mallory.follow(n)
+		f["actor"] = id
+		if r := mallory.post(t, inboxOf(n), f, fedtest.SignOpts{}); r.status < 400 {
+			t.Errorf("claiming %q: %d %s", id, r.status, r.body)
+		}
+	}
+	var fl followerList
+	n.do(t, "GET", "/api/admin/followers", "admin", nil).json(t, &fl)
+	if fl.Total != 0 {
+		t.Fatalf("an impersonated actor became a follower: %+v", fl)
+	}
+	// The real one still follows.
+	if r := victim.post(t, inboxOf(n), victim.follow(n), fedtest.SignOpts{}); r.status != 202 {
+		t.Fatalf("victim's own follow: %d %s", r.status, r.body)
+	}
+}
+
 func TestFederationBlockedDomainRefused(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, nodeOpts{})
