@@ -21,6 +21,7 @@ import (
 	"github.com/go-fed/httpsig"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
@@ -208,8 +209,11 @@ func sameOrigin(a, b string) bool {
 }
 
 func parseActor(doc map[string]any) *remoteActor {
-	a := &remoteActor{ID: str(doc["id"]), Inbox: str(doc["inbox"]), Name: str(doc["name"]),
-		Username: str(doc["preferredUsername"])}
+	// Names are a stranger's text: the rule every display name follows
+	// (no markup, control or bidi characters, 64 characters).
+	a := &remoteActor{ID: str(doc["id"]), Inbox: str(doc["inbox"]),
+		Name:     identity.CleanName(str(doc["name"]), identity.MaxDisplayNameLength),
+		Username: identity.CleanName(str(doc["preferredUsername"]), identity.MaxDisplayNameLength)}
 	if ep, ok := doc["endpoints"].(map[string]any); ok {
 		a.SharedInbox = str(ep["sharedInbox"])
 	}

@@ -40,6 +40,9 @@ type Peer struct {
 	// claim, when set, is the actor id (and key owner) the actor document
 	// claims in place of its own URL: an impersonation attempt.
 	claim string
+	// display, when set, is the actor document's name (else the account
+	// name, capitalised).
+	display string
 }
 
 // NewPeer starts a peer with the account name; it stops with the test.
@@ -94,6 +97,13 @@ func (p *Peer) Claim(id string) {
 	p.mu.Unlock()
 }
 
+// SetName sets the name the actor document gives.
+func (p *Peer) SetName(name string) {
+	p.mu.Lock()
+	p.display = name
+	p.mu.Unlock()
+}
+
 // PadActor adds n bytes of padding to the actor document.
 func (p *Peer) PadActor(n int) {
 	p.mu.Lock()
@@ -109,12 +119,16 @@ func (p *Peer) actorDoc(w http.ResponseWriter, _ *http.Request) {
 	if p.claim != "" {
 		id = p.claim
 	}
+	display := strings.ToUpper(p.name[:1]) + p.name[1:]
+	if p.display != "" {
+		display = p.display
+	}
 	p.mu.Unlock()
 	w.Header().Set("Content-Type", "application/activity+json")
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"summary":  pad,
 		"@context": []string{"https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"},
-		"id":       id, "type": "Person", "preferredUsername": p.name, "name": strings.ToUpper(p.name[:1]) + p.name[1:],
+		"id":       id, "type": "Person", "preferredUsername": p.name, "name": display,
 		"inbox": p.Actor() + "/inbox", "endpoints": map[string]any{"sharedInbox": p.srv.URL + "/inbox"},
 		"icon": map[string]any{"type": "Image", "url": p.srv.URL + "/avatar.png"},
 		"publicKey": map[string]any{"id": p.Actor() + "#main-key", "owner": id,

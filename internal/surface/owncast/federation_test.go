@@ -431,6 +431,49 @@ func TestFederationActorIsWhereItsKeyIs(t *testing.T) {
 	}
 }
 
+// TestFederationNamesAreText: a remote actor's name is a stranger's text.
+// It becomes the follower's name under the rule every display name follows
+// (identity.CleanName: no markup, control or bidi characters, 64
+// characters), and in the chat notice it is text, not Markdown: a name
+// cannot put a link, an image or emphasis into the stage chat.
+func TestFederationNamesAreText(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	enableFederation(t, n, false)
+	p := newPeer(t, "spammer")
+	p.SetName("[Free prize](https://phish.example/) **now** <b>x</b>\u202e " + strings.Repeat("y", 5000))
+	if r := p.post(t, inboxOf(n), p.follow(n), fedtest.SignOpts{}); r.status != 202 {
+		t.Fatalf("follow: %d %s", r.status, r.body)
+	}
+	var fl followerList
+	n.do(t, "GET", "/api/admin/followers", "admin", nil).json(t, &fl)
+	if fl.Total != 1 {
+		t.Fatalf("followers = %+v", fl)
+	}
+	if name := fl.Results[0].Name; len([]rune(name)) > 64 || strings.ContainsAny(name, "<>\u202e") {
+		t.Errorf("follower name %.200q (%d characters)", name, len([]rune(name)))
+	}
+	reg := n.do(t, "POST", "/api/chat/register", "", map[string]any{"displayName": "viewer"})
+	var who registration
+	reg.json(t, &who)
+	var history []map[string]any
+	n.do(t, "GET", "/api/chat?accessToken="+url.QueryEscape(who.AccessToken), "", nil).json(t, &history)
+	found := false
+	for _, m := range history {
+		if typ, _ := m["type"].(string); !strings.HasPrefix(typ, "FEDIVERSE_ENGAGEMENT_") {
+			continue
+		}
+		found = true
+		body, _ := m["body"].(string)
+		if strings.Contains(body, "<a") || strings.Contains(body, "<strong") || strings.Contains(body, "<b>") || len(body) > 1000 {
+			t.Errorf("engagement body carries the name as markup: %.300q", body)
+		}
+	}
+	if !found {
+		t.Fatalf("no engagement notice in %v", history)
+	}
+}
+
 func TestFederationBlockedDomainRefused(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, nodeOpts{})
