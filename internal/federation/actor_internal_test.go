@@ -42,3 +42,26 @@ func TestSameOrigin(t *testing.T) {
 		}
 	}
 }
+
+func TestOurHost(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		host, server string
+		want         bool
+	}{
+		{"hearth.example", "https://hearth.example", true},
+		{"Hearth.Example:443", "https://hearth.example", true},
+		{"hearth.example", "https://hearth.example:443", true},
+		{"127.0.0.1:8080", "http://127.0.0.1:8080", true},
+		{"hearth.example:80", "http://hearth.example", true},
+		{"other.example", "https://hearth.example", false},
+		{"hearth.example:8443", "https://hearth.example", false},
+		{"hearth.example:80", "https://hearth.example", false},
+		{"", "https://hearth.example", false},
+		{"hearth.example", "", false},
+	} {
+		if got := ourHost(c.host, c.server); got != c.want {
+			t.Errorf("ourHost(%q, %q) = %v", c.host, c.server, got)
+		}
+	}
+}

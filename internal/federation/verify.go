@@ -192,6 +192,23 @@ func (s *Service) fetchActorForKey(ctx context.Context, keyID string) (*remoteAc
 	return nil, errors.New("federation: the actor does not publish this key")
 }
 
+// ourHost reports whether host (a request's Host) names the server at
+// serverURL; a default port may be written or left out.
+func ourHost(host, serverURL string) bool {
+	u, err := url.Parse(serverURL)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	norm := func(h, scheme string) string {
+		h = strings.ToLower(strings.TrimSuffix(h, "."))
+		if p := ":" + map[string]string{"https": "443", "http": "80"}[scheme]; p != ":" {
+			h = strings.TrimSuffix(h, p)
+		}
+		return h
+	}
+	return host != "" && norm(host, u.Scheme) == norm(u.Host, u.Scheme)
+}
+
 // sameOrigin reports whether a and b are http(s) URLs of one scheme, host
 // and port.
 func sameOrigin(a, b string) bool {
@@ -354,6 +371,12 @@ func (s *Service) verifyRequest(ctx context.Context, r *http.Request) (*verified
 	}
 	if !digestMatches(r.Header.Get("Digest"), body) {
 		return nil, errDigest
+	}
+	// The signature covers the Host it was made for; it must be ours, or
+	// a request signed for another server's inbox at the same path could
+	// be replayed here.
+	if !ourHost(r.Host, s.Settings().ServerURL) {
+		return nil, errBadSignature
 	}
 	keyID := params["keyid"]
 	ku, err := url.Parse(keyID)

@@ -218,6 +218,9 @@ type SignOpts struct {
 	Headers  []string        // the signed headers; nil: (request-target) host date digest
 	Digest   string          // overrides the Digest header
 	Unsigned bool
+	// Host, when set, is the Host the request is signed for and carries
+	// (a request meant for another server, replayed).
+	Host string
 }
 
 // Reply is an inbox's answer.
@@ -239,6 +242,10 @@ func (p *Peer) Post(t testing.TB, inbox string, act map[string]any, o SignOpts) 
 	req.Header.Set("Date", o.Date.UTC().Format(http.TimeFormat))
 	u, _ := url.Parse(inbox)
 	req.Header.Set("Host", u.Host)
+	if o.Host != "" {
+		req.Host = o.Host
+		req.Header.Set("Host", o.Host)
+	}
 	if !o.Unsigned {
 		if o.Headers == nil {
 			o.Headers = []string{httpsig.RequestTarget, "host", "date", "digest"}

@@ -385,6 +385,9 @@ func TestFederationInboundSecurity(t *testing.T) {
 		{"digest does not match body", p.follow(n), fedtest.SignOpts{Digest: "SHA-256=AAAA"}, 401},
 		{"digest not signed", p.follow(n), fedtest.SignOpts{Headers: []string{httpsig.RequestTarget, "host", "date"}}, 401},
 		{"actor is not the signer", forged, fedtest.SignOpts{}, 403},
+		// Signed for another server's inbox at the same path and replayed
+		// here within the Date window.
+		{"signed for another host", p.follow(n), fedtest.SignOpts{Host: "other.example"}, 401},
 		{"body too large", big, fedtest.SignOpts{}, 400},
 		{"follow for someone else", map[string]any{"id": p.actor() + "#f2", "type": "Follow", "actor": p.actor(),
 			"object": "https://elsewhere.example/users/x"}, fedtest.SignOpts{}, 400},
