@@ -477,6 +477,36 @@ func TestFederationNamesAreText(t *testing.T) {
 	}
 }
 
+// TestFederationUndoNamesItsFollow: an Undo of a Follow of another actor
+// (a server's delivery that is not about us) leaves the follower here.
+func TestFederationUndoNamesItsFollow(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	enableFederation(t, n, false)
+	p := newPeer(t, "alice")
+	if r := p.post(t, inboxOf(n), p.follow(n), fedtest.SignOpts{}); r.status != 202 {
+		t.Fatalf("follow: %d %s", r.status, r.body)
+	}
+	undo := map[string]any{"id": p.actor() + "#undo-other", "type": "Undo", "actor": p.actor(),
+		"object": map[string]any{"type": "Follow", "actor": p.actor(), "object": "https://elsewhere.example/users/x"}}
+	if r := p.post(t, inboxOf(n), undo, fedtest.SignOpts{}); r.status >= 300 {
+		t.Fatalf("undo of another follow: %d %s", r.status, r.body)
+	}
+	var fl followerList
+	n.do(t, "GET", "/api/admin/followers", "admin", nil).json(t, &fl)
+	if fl.Total != 1 {
+		t.Fatalf("an undo of another follow removed the follower: %+v", fl)
+	}
+	undo["id"], undo["object"].(map[string]any)["object"] = p.actor()+"#undo", n.url+"/federation/user/streamer"
+	if r := p.post(t, inboxOf(n), undo, fedtest.SignOpts{}); r.status >= 300 {
+		t.Fatalf("undo: %d %s", r.status, r.body)
+	}
+	n.do(t, "GET", "/api/admin/followers", "admin", nil).json(t, &fl)
+	if fl.Total != 0 {
+		t.Fatalf("the undo of our follow left it: %+v", fl)
+	}
+}
+
 func TestFederationBlockedDomainRefused(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, nodeOpts{})
