@@ -56,6 +56,9 @@ func (s *Service) apply(ctx context.Context, local *LocalActor, from *remoteActo
 			return errActorMismatch
 		}
 		if innerType == "Follow" || innerType == "" {
+			if o := idOf(inner["object"]); inner != nil && o != "" && o != self {
+				return nil // the undo of a follow of someone else
+			}
 			err := s.st.DeleteFollower(ctx, local.Username, from.ID)
 			if errors.Is(err, fault.NotFound) {
 				return nil

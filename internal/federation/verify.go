@@ -21,6 +21,7 @@ import (
 	"github.com/go-fed/httpsig"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
@@ -162,10 +163,17 @@ func (s *Service) fetchActorForKey(ctx context.Context, keyID string) (*remoteAc
 		if doc, err = s.fetchJSON(ctx, owner, maxActorDoc); err != nil {
 			return nil, err
 		}
+		docURL = owner
 	}
 	a := parseActor(doc)
 	if a.ID == "" || a.Inbox == "" {
 		return nil, errors.New("federation: remote actor has no id or inbox")
+	}
+	// A document speaks only for an actor of the server it came from
+	// (the key's own, or its owner's): otherwise any server could publish
+	// a key "owned" by another server's actor and act as that actor.
+	if !sameOrigin(a.ID, docURL) {
+		return nil, errors.New("federation: the actor's id is not on the server of its document")
 	}
 	// The key must be the actor's own: listed on the actor with this id
 	// and owned by it.
@@ -184,9 +192,45 @@ func (s *Service) fetchActorForKey(ctx context.Context, keyID string) (*remoteAc
 	return nil, errors.New("federation: the actor does not publish this key")
 }
 
+// ourHost reports whether host (a request's Host) names the server at
+// serverURL; a default port may be written or left out.
+func ourHost(host, serverURL string) bool {
+	u, err := url.Parse(serverURL)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	norm := func(h, scheme string) string {
+		h = strings.ToLower(strings.TrimSuffix(h, "."))
+		if p := ":" + map[string]string{"https": "443", "http": "80"}[scheme]; p != ":" {
+			h = strings.TrimSuffix(h, p)
+		}
+		return h
+	}
+	return host != "" && norm(host, u.Scheme) == norm(u.Host, u.Scheme)
+}
+
+// sameOrigin reports whether a and b are http(s) URLs of one scheme, host
+// and port.
+func sameOrigin(a, b string) bool {
+	ua, err := url.Parse(a)
+	if err != nil {
+		return false
+	}
+	ub, err := url.Parse(b)
+	if err != nil {
+		return false
+	}
+	scheme := strings.ToLower(ua.Scheme)
+	return (scheme == "https" || scheme == "http") && scheme == strings.ToLower(ub.Scheme) &&
+		ua.Host != "" && strings.EqualFold(ua.Host, ub.Host) && ua.User == nil
+}
+
 func parseActor(doc map[string]any) *remoteActor {
-	a := &remoteActor{ID: str(doc["id"]), Inbox: str(doc["inbox"]), Name: str(doc["name"]),
-		Username: str(doc["preferredUsername"])}
+	// Names are a stranger's text: the rule every display name follows
+	// (no markup, control or bidi characters, 64 characters).
+	a := &remoteActor{ID: str(doc["id"]), Inbox: str(doc["inbox"]),
+		Name:     identity.CleanName(str(doc["name"]), identity.MaxDisplayNameLength),
+		Username: identity.CleanName(str(doc["preferredUsername"]), identity.MaxDisplayNameLength)}
 	if ep, ok := doc["endpoints"].(map[string]any); ok {
 		a.SharedInbox = str(ep["sharedInbox"])
 	}
@@ -200,6 +244,11 @@ func parseActor(doc map[string]any) *remoteActor {
 		if a.Image != "" {
 			break
 		}
+	}
+	// The avatar is a link in clients' markup (Owncast's follower list
+	// and chat): only a web URL is kept.
+	if u, err := url.Parse(a.Image); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		a.Image = ""
 	}
 	return a
 }
@@ -322,6 +371,12 @@ func (s *Service) verifyRequest(ctx context.Context, r *http.Request) (*verified
 	}
 	if !digestMatches(r.Header.Get("Digest"), body) {
 		return nil, errDigest
+	}
+	// The signature covers the Host it was made for; it must be ours, or
+	// a request signed for another server's inbox at the same path could
+	// be replayed here.
+	if !ourHost(r.Host, s.Settings().ServerURL) {
+		return nil, errBadSignature
 	}
 	keyID := params["keyid"]
 	ku, err := url.Parse(keyID)

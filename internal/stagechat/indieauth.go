@@ -308,7 +308,7 @@ func (a *IndieAuth) Callback(ctx context.Context, state, code string) error {
 			return err
 		}
 		if u, err := a.chat.User(ctx, owner); err == nil && u.DisplayName != r.DisplayName {
-			a.chat.Action(ctx, fmt.Sprintf("**%s** is now authenticated as **%s**", r.DisplayName, u.DisplayName))
+			a.chat.Action(ctx, fmt.Sprintf("**%s** is now authenticated as **%s**", MarkdownText(r.DisplayName), MarkdownText(u.DisplayName)))
 		}
 		return nil
 	case err == nil:

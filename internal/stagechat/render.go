@@ -163,3 +163,18 @@ func (r *emojiRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 		return ast.WalkSkipChildren, nil
 	})
 }
+
+// MarkdownText escapes s for a Markdown notice that quotes it (a chat
+// user's name in "X has been removed from chat."): every ASCII punctuation
+// character gets a backslash, so a name shows as the text it is and cannot
+// make a link, an image or emphasis in everyone's chat.
+func MarkdownText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x80 && strings.ContainsRune("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

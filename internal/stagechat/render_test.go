@@ -175,3 +175,22 @@ func TestCheckChatHTML(t *testing.T) {
 		})
 	}
 }
+
+// TestMarkdownText: a quoted name renders as exactly its text, whatever
+// Markdown or HTML it spells.
+func TestMarkdownText(t *testing.T) {
+	t.Parallel()
+	r := NewRenderer(func(string) (string, bool) { return "/img/emoji/x.png", true })
+	for name, want := range map[string]string{
+		"Bob_Smith":                    "Bob_Smith",
+		"[prize](https://phish.io)*x*": "[prize](https://phish.io)*x*",
+		"![i](https://a.io/i.png)":     "![i](https://a.io/i.png)",
+		"https://phish.io :smile: # h": "https://phish.io :smile: # h",
+		"`code` ~~s~~ \\*":             "`code` ~~s~~ \\*",
+	} {
+		got := r.Chat("**" + MarkdownText(name) + "** left")
+		if got != "<p><strong>"+html.EscapeString(want)+"</strong> left</p>" {
+			t.Errorf("%q rendered %q", name, got)
+		}
+	}
+}

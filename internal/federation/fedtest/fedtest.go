@@ -37,6 +37,12 @@ type Peer struct {
 	key  *rsa.PrivateKey
 	fail int // answer 500 to this many deliveries
 	pad  int // bytes of padding in the actor document
+	// claim, when set, is the actor id (and key owner) the actor document
+	// claims in place of its own URL: an impersonation attempt.
+	claim string
+	// display, when set, is the actor document's name (else the account
+	// name, capitalised).
+	display string
 }
 
 // NewPeer starts a peer with the account name; it stops with the test.
@@ -83,6 +89,21 @@ func (p *Peer) FailNext(n int) {
 	p.mu.Unlock()
 }
 
+// Claim makes the actor document claim the actor id id (its key's owner
+// too) while the key stays on this peer's server.
+func (p *Peer) Claim(id string) {
+	p.mu.Lock()
+	p.claim = id
+	p.mu.Unlock()
+}
+
+// SetName sets the name the actor document gives.
+func (p *Peer) SetName(name string) {
+	p.mu.Lock()
+	p.display = name
+	p.mu.Unlock()
+}
+
 // PadActor adds n bytes of padding to the actor document.
 func (p *Peer) PadActor(n int) {
 	p.mu.Lock()
@@ -94,15 +115,23 @@ func (p *Peer) actorDoc(w http.ResponseWriter, _ *http.Request) {
 	p.mu.Lock()
 	pub, _ := x509.MarshalPKIXPublicKey(&p.key.PublicKey)
 	pad := strings.Repeat(" ", p.pad)
+	id := p.Actor()
+	if p.claim != "" {
+		id = p.claim
+	}
+	display := strings.ToUpper(p.name[:1]) + p.name[1:]
+	if p.display != "" {
+		display = p.display
+	}
 	p.mu.Unlock()
 	w.Header().Set("Content-Type", "application/activity+json")
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"summary":  pad,
 		"@context": []string{"https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"},
-		"id":       p.Actor(), "type": "Person", "preferredUsername": p.name, "name": strings.ToUpper(p.name[:1]) + p.name[1:],
+		"id":       id, "type": "Person", "preferredUsername": p.name, "name": display,
 		"inbox": p.Actor() + "/inbox", "endpoints": map[string]any{"sharedInbox": p.srv.URL + "/inbox"},
 		"icon": map[string]any{"type": "Image", "url": p.srv.URL + "/avatar.png"},
-		"publicKey": map[string]any{"id": p.Actor() + "#main-key", "owner": p.Actor(),
+		"publicKey": map[string]any{"id": p.Actor() + "#main-key", "owner": id,
 			"publicKeyPem": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))},
 	})
 }
@@ -189,6 +218,9 @@ type SignOpts struct {
 	Headers  []string        // the signed headers; nil: (request-target) host date digest
 	Digest   string          // overrides the Digest header
 	Unsigned bool
+	// Host, when set, is the Host the request is signed for and carries
+	// (a request meant for another server, replayed).
+	Host string
 }
 
 // Reply is an inbox's answer.
@@ -210,6 +242,10 @@ func (p *Peer) Post(t testing.TB, inbox string, act map[string]any, o SignOpts) 
 	req.Header.Set("Date", o.Date.UTC().Format(http.TimeFormat))
 	u, _ := url.Parse(inbox)
 	req.Header.Set("Host", u.Host)
+	if o.Host != "" {
+		req.Host = o.Host
+		req.Header.Set("Host", o.Host)
+	}
 	if !o.Unsigned {
 		if o.Headers == nil {
 			o.Headers = []string{httpsig.RequestTarget, "host", "date", "digest"}

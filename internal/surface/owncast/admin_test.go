@@ -1,6 +1,9 @@
 package owncast_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -222,5 +225,57 @@ func TestFederation02Settings(t *testing.T) {
 	}
 	if r := n.do(t, "POST", "/api/admin/config/federation/enablequotes", "", map[string]any{"value": false}); r.status != 401 {
 		t.Fatalf("enablequotes without credentials: %d", r.status)
+	}
+}
+
+// TestAdminRefusesCrossSiteWrites: a browser sends cached Basic
+// credentials again with a form another site submits (text/plain needs no
+// preflight), so an admin change from a cross-origin page is refused;
+// scripts and the admin's own pages are not.
+func TestAdminRefusesCrossSiteWrites(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	title := func() string {
+		r := n.do(t, "GET", "/api/admin/serverconfig", "admin", nil, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+		if r.status != 200 {
+			t.Fatalf("serverconfig: %d %s", r.status, r.body)
+		}
+		var c struct {
+			InstanceDetails struct {
+				StreamTitle string `json:"streamTitle"`
+			} `json:"instanceDetails"`
+		}
+		if err := json.Unmarshal(r.body, &c); err != nil {
+			t.Fatal(err)
+		}
+		return c.InstanceDetails.StreamTitle
+	}
+	for _, hdr := range [][]string{
+		{"Content-Type", "text/plain", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"},
+		{"Content-Type", "text/plain", "Origin", "https://sub.evil.example", "Sec-Fetch-Site", "same-site"},
+		{"Content-Type", "text/plain", "Origin", "https://evil.example"}, // a browser without Sec-Fetch-Site
+		{"Content-Type", "application/x-www-form-urlencoded", "Origin", "null"},
+	} {
+		r := n.do(t, "POST", "/api/admin/config/streamtitle", "admin", `{"value":"pwned"}`, hdr...)
+		if r.status != http.StatusForbidden || !strings.Contains(string(r.body), `"success":false`) {
+			t.Fatalf("cross-site %v: %d %s", hdr, r.status, r.body)
+		}
+		if got := title(); got == "pwned" {
+			t.Fatalf("cross-site %v changed the stream title", hdr)
+		}
+	}
+	for i, hdr := range [][]string{
+		nil, // a script: no Origin, no Sec-Fetch-Site
+		{"Origin", n.url, "Sec-Fetch-Site", "same-origin"},
+		{"Origin", n.url},
+	} {
+		want := fmt.Sprintf("title %d", i)
+		r := n.do(t, "POST", "/api/admin/config/streamtitle", "admin", map[string]string{"value": want}, hdr...)
+		if r.status != 200 {
+			t.Fatalf("same-origin %v: %d %s", hdr, r.status, r.body)
+		}
+		if got := title(); got != want {
+			t.Fatalf("same-origin %v: title %q", hdr, got)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
 	"io"
 	"net/http"
 	"strings"
@@ -81,6 +82,10 @@ func (s *Surface) messageJSON(ctx context.Context, m *messages.Message, withVisi
 	case stagechat.KindAction:
 		out["type"] = evAction
 	case stagechat.KindFediverse:
+		// The notice names a remote actor, whose name is a stranger's
+		// text: it is shown as text, never read as Markdown (a name
+		// could otherwise put a link or an image in the chat).
+		out["body"] = "<p>" + html.EscapeString(m.Body) + "</p>"
 		fediverseJSON(out, m)
 	default:
 		out["type"] = evChat

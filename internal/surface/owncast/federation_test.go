@@ -385,6 +385,9 @@ func TestFederationInboundSecurity(t *testing.T) {
 		{"digest does not match body", p.follow(n), fedtest.SignOpts{Digest: "SHA-256=AAAA"}, 401},
 		{"digest not signed", p.follow(n), fedtest.SignOpts{Headers: []string{httpsig.RequestTarget, "host", "date"}}, 401},
 		{"actor is not the signer", forged, fedtest.SignOpts{}, 403},
+		// Signed for another server's inbox at the same path and replayed
+		// here within the Date window.
+		{"signed for another host", p.follow(n), fedtest.SignOpts{Host: "other.example"}, 401},
 		{"body too large", big, fedtest.SignOpts{}, 400},
 		{"follow for someone else", map[string]any{"id": p.actor() + "#f2", "type": "Follow", "actor": p.actor(),
 			"object": "https://elsewhere.example/users/x"}, fedtest.SignOpts{}, 400},
@@ -399,6 +402,108 @@ func TestFederationInboundSecurity(t *testing.T) {
 	n.do(t, "GET", "/api/admin/followers", "admin", nil).json(t, &fl)
 	if fl.Total != 0 {
 		t.Fatalf("a refused activity made a follower: %+v", fl)
+	}
+}
+
+// TestFederationActorIsWhereItsKeyIs: an actor document may only speak for
+// an actor on its own server. One that claims another server's actor id
+// (its key's owner too) could otherwise follow, like, undo or post as that
+// actor, take over its follower row and get round a domain block; and a
+// "javascript:" id would be a link in Owncast's follower list.
+func TestFederationActorIsWhereItsKeyIs(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	enableFederation(t, n, false)
+	mallory, victim := newPeer(t, "mallory"), newPeer(t, "victim")
+	for _, id := range []string{victim.actor(), "javascript:alert(document.domain)//", "https://victim.example/users/victim"} {
+		mallory.Claim(id)
+		f := mallory.follow(n)
+		f["actor"] = id
+		if r := mallory.post(t, inboxOf(n), f, fedtest.SignOpts{}); r.status < 400 {
+			t.Errorf("claiming %q: %d %s", id, r.status, r.body)
+		}
+	}
+	var fl followerList
+	n.do(t, "GET", "/api/admin/followers", "admin", nil).json(t, &fl)
+	if fl.Total != 0 {
+		t.Fatalf("an impersonated actor became a follower: %+v", fl)
+	}
+	// The real one still follows.
+	if r := victim.post(t, inboxOf(n), victim.follow(n), fedtest.SignOpts{}); r.status != 202 {
+		t.Fatalf("victim's own follow: %d %s", r.status, r.body)
+	}
+}
+
+// TestFederationNamesAreText: a remote actor's name is a stranger's text.
+// It becomes the follower's name under the rule every display name follows
+// (identity.CleanName: no markup, control or bidi characters, 64
+// characters), and in the chat notice it is text, not Markdown: a name
+// cannot put a link, an image or emphasis into the stage chat.
+func TestFederationNamesAreText(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	enableFederation(t, n, false)
+	p := newPeer(t, "spammer")
+	p.SetName("[Free prize](https://phish.example/) **now** <b>x</b>\u202e " + strings.Repeat("y", 5000))
+	if r := p.post(t, inboxOf(n), p.follow(n), fedtest.SignOpts{}); r.status != 202 {
+		t.Fatalf("follow: %d %s", r.status, r.body)
+	}
+	var fl followerList
+	n.do(t, "GET", "/api/admin/followers", "admin", nil).json(t, &fl)
+	if fl.Total != 1 {
+		t.Fatalf("followers = %+v", fl)
+	}
+	if name := fl.Results[0].Name; len([]rune(name)) > 64 || strings.ContainsAny(name, "<>\u202e") {
+		t.Errorf("follower name %.200q (%d characters)", name, len([]rune(name)))
+	}
+	reg := n.do(t, "POST", "/api/chat/register", "", map[string]any{"displayName": "viewer"})
+	var who registration
+	reg.json(t, &who)
+	var history []map[string]any
+	n.do(t, "GET", "/api/chat?accessToken="+url.QueryEscape(who.AccessToken), "", nil).json(t, &history)
+	found := false
+	for _, m := range history {
+		if typ, _ := m["type"].(string); !strings.HasPrefix(typ, "FEDIVERSE_ENGAGEMENT_") {
+			continue
+		}
+		found = true
+		body, _ := m["body"].(string)
+		if strings.Contains(body, "<a") || strings.Contains(body, "<strong") || strings.Contains(body, "<b>") || len(body) > 1000 {
+			t.Errorf("engagement body carries the name as markup: %.300q", body)
+		}
+	}
+	if !found {
+		t.Fatalf("no engagement notice in %v", history)
+	}
+}
+
+// TestFederationUndoNamesItsFollow: an Undo of a Follow of another actor
+// (a server's delivery that is not about us) leaves the follower here.
+func TestFederationUndoNamesItsFollow(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	enableFederation(t, n, false)
+	p := newPeer(t, "alice")
+	if r := p.post(t, inboxOf(n), p.follow(n), fedtest.SignOpts{}); r.status != 202 {
+		t.Fatalf("follow: %d %s", r.status, r.body)
+	}
+	undo := map[string]any{"id": p.actor() + "#undo-other", "type": "Undo", "actor": p.actor(),
+		"object": map[string]any{"type": "Follow", "actor": p.actor(), "object": "https://elsewhere.example/users/x"}}
+	if r := p.post(t, inboxOf(n), undo, fedtest.SignOpts{}); r.status >= 300 {
+		t.Fatalf("undo of another follow: %d %s", r.status, r.body)
+	}
+	var fl followerList
+	n.do(t, "GET", "/api/admin/followers", "admin", nil).json(t, &fl)
+	if fl.Total != 1 {
+		t.Fatalf("an undo of another follow removed the follower: %+v", fl)
+	}
+	undo["id"], undo["object"].(map[string]any)["object"] = p.actor()+"#undo", n.url+"/federation/user/streamer"
+	if r := p.post(t, inboxOf(n), undo, fedtest.SignOpts{}); r.status >= 300 {
+		t.Fatalf("undo: %d %s", r.status, r.body)
+	}
+	n.do(t, "GET", "/api/admin/followers", "admin", nil).json(t, &fl)
+	if fl.Total != 0 {
+		t.Fatalf("the undo of our follow left it: %+v", fl)
 	}
 }
 

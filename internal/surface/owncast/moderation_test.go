@@ -239,3 +239,24 @@ func TestEmojiDeleteForms(t *testing.T) {
 		t.Fatalf("deleting a missing emoji: %d %s", r.status, r.body)
 	}
 }
+
+// TestNamesInNoticesAreText: a chat name is any guest's text, and notices
+// that quote it go to everyone as rendered Markdown; the name stays text
+// there (no link, image or emphasis of the guest's making).
+func TestNamesInNoticesAreText(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	const name = "[prize](https://phish.io)*x*"
+	spam, watcher := n.register(t, name), n.register(t, "watcher")
+	wc := n.dial(t, watcher.AccessToken)
+	wc.await("CONNECTED_USER_INFO", nil)
+	if r := n.do(t, "POST", "/api/admin/chat/users/setenabled", "admin", map[string]any{"userId": spam.ID, "enabled": false}); r.status != 200 {
+		t.Fatalf("disable: %d %s", r.status, r.body)
+	}
+	a := wc.await("CHAT_ACTION", nil)
+	body, _ := a["body"].(string)
+	if !strings.Contains(body, "removed from chat") || strings.Contains(body, "<a") || strings.Contains(body, "<em") ||
+		!strings.Contains(body, "[prize](https://phish.io)*x*") {
+		t.Fatalf("removal notice %q", body)
+	}
+}

@@ -182,6 +182,11 @@ func IsOwncastAdminRequest(r *http.Request) bool {
 	return isBasic(r) || r.Method == http.MethodOptions || r.Header.Get("Authorization") == ""
 }
 
+// adminCSRF tells a browser's cross-origin request from a same-origin one
+// (Sec-Fetch-Site, else Origin against Host); requests that carry neither
+// (scripts, Owncast's tools) pass, as do GET, HEAD and OPTIONS.
+var adminCSRF = http.NewCrossOriginProtection()
+
 // requireAdmin is Owncast's admin Basic auth: user "admin" (or the Hearth
 // admin's own username) and the admin account's password; the account must
 // be an instance admin. Hearth's own web app may instead send its session's
@@ -202,6 +207,15 @@ func (s *Surface) requireAdmin(next http.HandlerFunc) http.Handler {
 				return
 			}
 			next(w, r.WithContext(context.WithValue(r.Context(), adminKey, p.Account)))
+			return
+		}
+		// Basic credentials are ambient: a browser that signed in at the
+		// admin's prompt sends them again to any page of the realm, also
+		// on a form another site submits. A cross-origin request that
+		// changes something (a "simple" text/plain POST needs no
+		// preflight) is refused before the credentials are looked at.
+		if err := adminCSRF.Check(r); err != nil {
+			writeResult(w, http.StatusForbidden, false, "cross-origin admin requests are refused")
 			return
 		}
 		user, pass, ok := r.BasicAuth()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -251,4 +252,24 @@ func answerBasicPrompts(p *page, answer fetch.AuthChallengeResponse) {
 			Patterns: []*fetch.RequestPattern{{URLPattern: "*/admin/*"}}})
 		return chromedp.Void{}, err
 	}))
+}
+
+// TestBrowserSignInStaysOnThisSite: a sign-in link's next parameter that
+// the URL parser reads as another host (a backslash, a tab after the first
+// slash) leaves the browser on this site once signed in.
+func TestBrowserSignInStaysOnThisSite(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil)
+	browser := newBrowser(t)
+	for i, next := range []string{"/%5Cevil.invalid/x", "/%09/evil.invalid/x"} {
+		p := newTab(t, browser, fmt.Sprintf("next-%d", i))
+		p.do("open the sign-in page", chromedp.Navigate(base+"/login?next="+next))
+		eval[bool](p, "forget any session", `localStorage.clear(), true`)
+		p.do("reload", chromedp.Navigate(base+"/login?next="+next))
+		fill(p, "#login-username", "admin")
+		fill(p, "#login-password", adminPassword)
+		p.do("sign in", chromedp.Click(chromedp.CSS(`form button[type="submit"]`)))
+		p.waitFor("home, on this site", fmt.Sprintf(`location.origin === %q && location.pathname === "/" && !!document.querySelector('[data-testid="me-link"]')`, base), 30*time.Second)
+	}
 }
