@@ -27,6 +27,8 @@ type VoiceStore interface {
 	Voice(ctx context.Context, accountID string) (*VoiceState, error)
 	DeleteVoice(ctx context.Context, accountID, channelID string) (*VoiceState, error)
 	VoiceIn(ctx context.Context, channelID string) ([]*VoiceState, error)
+	// VoiceAccounts lists the accounts with a voice state in any channel.
+	VoiceAccounts(ctx context.Context) ([]string, error)
 	UpdateVoice(ctx context.Context, v *VoiceState) error
 	// SetVoiceServerMute stores a moderator's mute of the account's state.
 	SetVoiceServerMute(ctx context.Context, accountID string, mute bool) (*VoiceState, error)
