@@ -756,8 +756,11 @@ func (s *Surface) presenceChanged(accountID string) {
 			// (or the next start) learn it only here: without this the
 			// member stayed in the channel's voice states for good.
 			// Every node may run it; the one whose delete finds the
-			// state announces the leave.
+			// state announces the leave. Likewise its go-live sessions.
 			s.leaveVoice(s.bg, accountID)
+			if s.d.Voice != nil {
+				s.endGoLive(s.bg, accountID)
+			}
 		}
 	})
 }
@@ -779,8 +782,9 @@ func (s *Surface) sweepPresence(ctx context.Context) {
 		}
 		return
 	}
-	// Voice states too: an account in a call when its node died may be
-	// stored offline (invisible) and so not among the above.
+	// Voice states and go-live sessions too: an account in a call when
+	// its node died may be stored offline (invisible), so not among the
+	// above.
 	if s.d.Voice != nil {
 		voiced, err := s.d.Voice.VoiceAccounts(ctx)
 		if err != nil {

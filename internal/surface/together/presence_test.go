@@ -140,6 +140,12 @@ func TestVoiceStateOfCrashedNodeCleared(t *testing.T) {
 	if _, err := db.Community().SetPresence(ctx, ghost.id, true, false); err != nil {
 		t.Fatal(err)
 	}
+	// The ghost was also going live: nobody else could, until a moderator
+	// stopped it.
+	if err := db.TogetherExtras().StartGoLive(ctx, vid, &together.GoLive{BroadcasterID: ghost.id, Quality: "720p",
+		StartedAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+		t.Fatal(err)
+	}
 
 	second := newNode(t, db, b, func(d *together.Deps) {
 		d.PresenceBus, d.PresenceSweep, d.OfflineGrace = b, 50*time.Millisecond, time.Millisecond
@@ -162,14 +168,24 @@ func TestVoiceStateOfCrashedNodeCleared(t *testing.T) {
 	if ids := inCall(); ids[0] != ann.id {
 		t.Fatalf("in the call: %v, want only ann (connected to the first node)", ids)
 	}
-	// The members saw the leaves.
-	for left := map[string]bool{}; len(left) < 2; {
+	// The members saw the leaves and the end of the go-live session.
+	stopped := false
+	for left := map[string]bool{}; len(left) < 2 || !stopped; {
 		var d struct {
-			UserID    string  `json:"user_id"`
-			ChannelID *string `json:"channel_id"`
+			UserID        string  `json:"user_id"`
+			ChannelID     *string `json:"channel_id"`
+			BroadcasterID string  `json:"broadcaster_id"`
 		}
-		if f := w.waitFor("VOICE_STATE_UPDATE"); json.Unmarshal(f.D, &d) == nil && d.ChannelID == nil {
+		f := w.waitFor("")
+		if (f.T != "VOICE_STATE_UPDATE" && f.T != "GO_LIVE_STOP") || json.Unmarshal(f.D, &d) != nil {
+			continue
+		}
+		switch {
+		case f.T == "GO_LIVE_STOP" && d.BroadcasterID == ghost.id:
+			stopped = true
+		case f.T == "VOICE_STATE_UPDATE" && d.ChannelID == nil:
 			left[d.UserID] = true
 		}
 	}
+	second.must(404, "GET", "/channels/"+vid+"/go-live", ann.access, nil)
 }
