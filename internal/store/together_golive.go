@@ -44,3 +44,13 @@ func (s *TogetherExtras) StopGoLive(ctx context.Context, channelID, broadcasterI
 	}
 	return expectOne(res)
 }
+
+// GoLiveBy lists the channels where accountID broadcasts a go-live session.
+func (s *TogetherExtras) GoLiveBy(ctx context.Context, accountID string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT channel_id FROM together_go_live WHERE broadcaster_id=$1`, accountID)
+	return collect(rows, err, func(row scanner) (string, error) {
+		var id string
+		err := row.Scan(&id)
+		return id, err
+	})
+}

@@ -78,6 +78,18 @@ func (s *TogetherExtras) VoiceIn(ctx context.Context, channelID string) ([]*Voic
 	return collect(rows, err, scanVoice)
 }
 
+// VoiceAccounts lists the accounts that have a voice state, in any
+// channel, or broadcast a go-live session.
+func (s *TogetherExtras) VoiceAccounts(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT account_id FROM together_voice_states
+		UNION SELECT broadcaster_id FROM together_go_live`)
+	return collect(rows, err, func(row scanner) (string, error) {
+		var id string
+		err := row.Scan(&id)
+		return id, err
+	})
+}
+
 // SetVoiceServerMute stores a moderator's server_mute of an account's
 // voice state and returns the state (fault.NotFound when it has none).
 func (s *TogetherExtras) SetVoiceServerMute(ctx context.Context, accountID string, mute bool) (*VoiceState, error) {

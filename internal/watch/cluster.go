@@ -98,6 +98,8 @@ func replyTopic(node string) string { return "watch.node." + node + ".reply" }
 
 var errMoved = errors.New("watch: room moved to another node")
 
+var errNoAnswer = fault.New(fault.Unavailable, "the room's node did not answer")
+
 // EnableCluster makes the service share rooms with other nodes: node is
 // this node's id (empty: a random one), sub and leases come from the bus
 // and the store.
@@ -165,15 +167,91 @@ func (s *Service) claim(ctx context.Context, key string) (*Room, bool, error) {
 	return p, false, nil
 }
 
-// call runs op on the room's owner node.
+// call runs op on the room's owner node. When the owner does not answer
+// and its lease then lapses (it died: a kill -9 leaves its leases to run
+// out), the op runs where the room runs next, on this node as a fresh Get
+// would load it, instead of failing: before, every request for the room
+// answered 500 after its 5 s wait until the lease ran out.
 func (s *Service) call(ctx context.Context, r *Room, q rpcReq) (rpcResp, error) {
 	q.Room = r.key
+	if failsOver(q.Op) && s.retired(r) {
+		// A caller holding the proxy from before the move (one request
+		// makes several calls) goes where the room runs now.
+		return s.rerun(ctx, r, q)
+	}
 	p, err := s.callNode(ctx, r.remote, q)
 	if err != nil && p.Err != nil && p.Err.Moved {
 		s.dropProxy(r)
 		return p, errMoved
 	}
+	if errors.Is(err, errNoAnswer) && failsOver(q.Op) && s.ownerGone(ctx, r) {
+		// As clusterTick: our sockets in the dead node's room reconnect,
+		// told before the room may load here (they would be told twice).
+		if s.dropProxy(r) {
+			s.publish(NodeTopic(r.key, s.cl.node), Event{Type: EvClose, Close: CloseShutdown})
+		}
+		return s.rerun(ctx, r, q)
+	}
 	return p, err
+}
+
+// rerun runs q where the room of the retired proxy r runs now: here,
+// loading it as Get does, or on another node.
+func (s *Service) rerun(ctx context.Context, r *Room, q rpcReq) (rpcResp, error) {
+	nr, err := s.Get(ctx, r.key)
+	switch {
+	case err != nil:
+		return rpcResp{}, err
+	case nr.remote == "":
+		resp := s.runOp(ctx, nr, q)
+		if resp.Err != nil {
+			return resp, resp.Err.err()
+		}
+		return resp, nil
+	case nr == r:
+		return rpcResp{}, errNoAnswer
+	}
+	return s.callNode(ctx, nr.remote, q)
+}
+
+// retired reports whether the proxy r no longer stands for its room here.
+func (s *Service) retired(r *Room) bool {
+	s.cl.mu.Lock()
+	defer s.cl.mu.Unlock()
+	return s.cl.proxies[r.key] != r
+}
+
+// failsOver reports whether op may run on the room's next node when its
+// node died: a request and the reads it makes. A socket's own ops (join,
+// leave, a notice, a rename, a kick naming one) are not: its socket
+// reconnects (clusterTick) and starts over.
+func failsOver(op string) bool {
+	switch op {
+	case "handle", "access", "snapshot", "fullsync", "users", "len", "bysession", "claim", "delete":
+		return true
+	}
+	return false
+}
+
+// ownerGone waits, at most one lease term and while ctx lasts, for the
+// node behind the proxy r to lose the room's lease, and reports whether
+// it did.
+func (s *Service) ownerGone(ctx context.Context, r *Room) bool {
+	deadline := time.Now().Add(s.cl.ttl)
+	for {
+		owner, err := s.cl.leases.RoomLeaseOwner(ctx, r.key, s.now())
+		if err == nil && owner != r.remote {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // callNode runs op on a node and waits for its answer.
@@ -185,7 +263,7 @@ func (s *Service) callNode(ctx context.Context, node string, q rpcReq) (rpcResp,
 	case errors.Is(err, bus.ErrNotSent):
 		return rpcResp{}, fault.Wrap(fault.Unavailable, "the room's node cannot be reached", err)
 	case errors.Is(err, bus.ErrNoReply):
-		return rpcResp{}, fault.New(fault.Unavailable, "the room's node did not answer")
+		return rpcResp{}, errNoAnswer
 	case err != nil:
 		return rpcResp{}, err
 	case p.Err != nil && p.Err.Moved:
@@ -202,12 +280,15 @@ func (s *Service) callBG(r *Room, q rpcReq) (rpcResp, error) {
 	return s.call(ctx, r, q)
 }
 
-func (s *Service) dropProxy(r *Room) {
+// dropProxy forgets the proxy r, reporting whether it was still current.
+func (s *Service) dropProxy(r *Room) bool {
 	s.cl.mu.Lock()
+	defer s.cl.mu.Unlock()
 	if s.cl.proxies[r.key] == r {
 		delete(s.cl.proxies, r.key)
+		return true
 	}
-	s.cl.mu.Unlock()
+	return false
 }
 
 func (e *wireErr) err() error {
@@ -255,46 +336,54 @@ func (s *Service) serveRPC(q rpcReq) {
 	case r.remote != "":
 		resp.Err = &wireErr{Kind: fault.Unavailable, Msg: "moved", Moved: true}
 	default:
-		switch q.Op {
-		case "join":
-			err = r.Join(q.Actor, q.Client)
-		case "access":
-			err = s.authorize(ctx, r, q.Actor)
-		case "leave":
-			r.Leave(q.Client)
-		case "handle":
-			if q.Req != nil {
-				err = s.handleResolved(ctx, r, q.Actor, q.Client, *q.Req, q.Videos)
-			}
-		case "snapshot":
-			snap := r.Snapshot()
-			resp.Snap = &snap
-		case "fullsync":
-			resp.Sync = r.FullSync()
-		case "users":
-			resp.Users = r.Users()
-		case "len":
-			resp.Len = r.Len()
-		case "bysession":
-			resp.Client, resp.OK = r.ClientBySession(q.Session)
-		case "rename":
-			r.RenameSession(q.Session, q.Actor)
-		case "claim":
-			err = s.Claim(ctx, r, q.Actor)
-		case "kick":
-			err = s.Kick(ctx, r, q.Actor, q.Client, q.Ban)
-		case "delete":
-			err = s.Delete(ctx, r, q.Actor)
-		case "unload":
-			s.Unload(r, q.Why)
-		case "custom":
-			r.Custom(q.Client, q.Text, time.Duration(q.Dur))
-		default:
-			err = BadArgument("op", "unknown")
-		}
-		resp.Err = toWire(err)
+		resp = s.runOp(ctx, r, q)
 	}
 	s.reply(q, resp)
+}
+
+// runOp runs a room op on r, a room this node runs.
+func (s *Service) runOp(ctx context.Context, r *Room, q rpcReq) rpcResp {
+	resp := rpcResp{ID: q.ID}
+	var err error
+	switch q.Op {
+	case "join":
+		err = r.Join(q.Actor, q.Client)
+	case "access":
+		err = s.authorize(ctx, r, q.Actor)
+	case "leave":
+		r.Leave(q.Client)
+	case "handle":
+		if q.Req != nil {
+			err = s.handleResolved(ctx, r, q.Actor, q.Client, *q.Req, q.Videos)
+		}
+	case "snapshot":
+		snap := r.Snapshot()
+		resp.Snap = &snap
+	case "fullsync":
+		resp.Sync = r.FullSync()
+	case "users":
+		resp.Users = r.Users()
+	case "len":
+		resp.Len = r.Len()
+	case "bysession":
+		resp.Client, resp.OK = r.ClientBySession(q.Session)
+	case "rename":
+		r.RenameSession(q.Session, q.Actor)
+	case "claim":
+		err = s.Claim(ctx, r, q.Actor)
+	case "kick":
+		err = s.Kick(ctx, r, q.Actor, q.Client, q.Ban)
+	case "delete":
+		err = s.Delete(ctx, r, q.Actor)
+	case "unload":
+		s.Unload(r, q.Why)
+	case "custom":
+		r.Custom(q.Client, q.Text, time.Duration(q.Dur))
+	default:
+		err = BadArgument("op", "unknown")
+	}
+	resp.Err = toWire(err)
+	return resp
 }
 
 func (s *Service) reply(q rpcReq, resp rpcResp) {

@@ -1,10 +1,12 @@
 package ott_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/watch"
@@ -171,6 +173,42 @@ func TestRenameAcrossNodes(t *testing.T) {
 				v, ok := m["update"].(map[string]any)["value"].(map[string]any)
 				return ok && v["id"] == bID && v["name"] == "renamed_on_two"
 			})
+		})
+	}
+}
+
+// TestRequestWhileRoomNodeDies: a room's node killed (kill -9) leaves its
+// lease to run out. A request for the room on another node in that time
+// found no answer and, before, failed with 500 until the lease lapsed;
+// now it waits for the lapse, takes the room and succeeds, with the
+// room's saved queue. The dead node is a lease written for a node that
+// does not exist, lapsing within seconds.
+func TestRequestWhileRoomNodeDies(t *testing.T) {
+	t.Parallel()
+	for name, nodes := range clusters(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			n1, n2 := nodes(t)
+			ta, tb := n1.grant(), n2.grant()
+			n1.createRoom(ta, "crashed", map[string]any{"isTemporary": false})
+			for _, clip := range []string{"clip1.mp4", "clip2.mp4"} { // the first plays, the second is queued
+				if r := n1.do("POST", "/api/room/crashed/queue", ta, map[string]any{"service": "direct", "id": n1.fixture(clip)}); r.status != 200 {
+					t.Fatalf("queue on node 1: %s", r.raw)
+				}
+			}
+			n1.watch.Shutdown() // saves the room and hands back its lease
+			now := time.Now()
+			if owner, err := n1.db.Watch().ClaimRoomLease(context.Background(), "crashed", "dead-node", now, now.Add(3*time.Second)); err != nil || owner != "dead-node" {
+				t.Fatalf("lease: %q %v", owner, err)
+			}
+			if r := n2.do("POST", "/api/room/crashed/queue", tb, map[string]any{"service": "direct", "id": n2.fixture("clip3.mp4")}); r.status != 200 {
+				t.Fatalf("queue on node 2 while the room's node is dead: %d %s", r.status, r.raw)
+			}
+			r := n2.do("GET", "/api/room/crashed", tb, nil)
+			q, _ := r.body["queue"].([]any)
+			if r.status != 200 || len(q) != 2 {
+				t.Fatalf("room after the move: %d %s", r.status, r.raw)
+			}
 		})
 	}
 }

@@ -745,9 +745,23 @@ func (s *Surface) presenceChanged(accountID string) {
 	s.presMu.Unlock()
 	time.AfterFunc(s.d.OfflineGrace, func() {
 		s.presMu.Lock()
-		defer s.presMu.Unlock()
-		if s.bg.Err() == nil && s.pres.Count(accountID) == 0 {
+		gone := s.bg.Err() == nil && s.pres.Count(accountID) == 0
+		if gone {
 			s.setPresence(accountID, false, false)
+		}
+		s.presMu.Unlock()
+		if gone {
+			// An account connected nowhere is in no call. Its node drops
+			// the voice state when the last socket there closes; a node
+			// killed with its sockets open never does, and the survivors
+			// (or the next start) learn it only here: without this the
+			// member stayed in the channel's voice states for good.
+			// Every node may run it; the one whose delete finds the
+			// state announces the leave. Likewise its go-live sessions.
+			s.leaveVoice(s.bg, accountID)
+			if s.d.Voice != nil {
+				s.endGoLive(s.bg, accountID)
+			}
 		}
 	})
 }
@@ -769,7 +783,20 @@ func (s *Surface) sweepPresence(ctx context.Context) {
 		}
 		return
 	}
-	for _, id := range ids {
+	// Voice states and go-live sessions too: an account in a call when
+	// its node died may be stored offline (invisible), so not among the
+	// above.
+	if s.d.Voice != nil {
+		voiced, err := s.d.Voice.VoiceAccounts(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("voice sweep failed", "err", err)
+			}
+		}
+		ids = append(ids, voiced...)
+	}
+	slices.Sort(ids)
+	for _, id := range slices.Compact(ids) {
 		if s.pres.Count(id) == 0 {
 			s.presenceChanged(id)
 		}

@@ -105,3 +105,87 @@ func TestPresenceReachesCoMembersOnce(t *testing.T) {
 		t.Fatalf("cat, in none of ann's servers, got her update %d times", n)
 	}
 }
+
+// TestVoiceStateOfCrashedNodeCleared: a node killed with sockets open
+// never drops its members' voice states (that happens when the last
+// socket there closes). A node that learns they are connected nowhere
+// (the survivors when the dead node goes silent, or the next start's
+// sweep) takes them out of the call, whether they were stored online or
+// offline, and leaves alone a member connected to a running node.
+func TestVoiceStateOfCrashedNodeCleared(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	b := bus.NewLocal()
+	first := newNode(t, db, b, func(d *together.Deps) { d.PresenceBus = b })
+	ann, ghost, quiet := first.register("ann"), first.register("ghost"), first.register("quiet")
+	sid, _ := first.serverWithChannel(ann, "talk", ghost, quiet)
+	vc, _ := first.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})
+	vid := vc["id"].(string)
+	w, _, err := first.dial("token=" + ann.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("READY")
+	first.must(201, "POST", "/channels/"+vid+"/voice", ann.access, nil)
+
+	// What a kill leaves: two members in the call with no socket anywhere,
+	// one stored online, one stored offline (invisible).
+	ctx := context.Background()
+	for _, u := range []user{ghost, quiet} {
+		if _, err := db.TogetherExtras().SetVoice(ctx, &together.VoiceState{UserID: u.id, ChannelID: vid, CommunityID: sid,
+			Username: u.name, JoinedAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Community().SetPresence(ctx, ghost.id, true, false); err != nil {
+		t.Fatal(err)
+	}
+	// The ghost was also going live: nobody else could, until a moderator
+	// stopped it.
+	if err := db.TogetherExtras().StartGoLive(ctx, vid, &together.GoLive{BroadcasterID: ghost.id, Quality: "720p",
+		StartedAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+		t.Fatal(err)
+	}
+
+	second := newNode(t, db, b, func(d *together.Deps) {
+		d.PresenceBus, d.PresenceSweep, d.OfflineGrace = b, 50*time.Millisecond, time.Millisecond
+	})
+	inCall := func() []string {
+		_, arr := second.must(200, "GET", "/channels/"+vid+"/voice", ann.access, nil)
+		var ids []string
+		for _, v := range arr {
+			ids = append(ids, v.(map[string]any)["user_id"].(string))
+		}
+		return ids
+	}
+	deadline := time.Now().Add(hangGuard)
+	for ids := inCall(); len(ids) != 1; ids = inCall() {
+		if time.Now().After(deadline) {
+			t.Fatalf("voice states of members connected nowhere were never cleared: %v", ids)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ids := inCall(); ids[0] != ann.id {
+		t.Fatalf("in the call: %v, want only ann (connected to the first node)", ids)
+	}
+	// The members saw the leaves and the end of the go-live session.
+	stopped := false
+	for left := map[string]bool{}; len(left) < 2 || !stopped; {
+		var d struct {
+			UserID        string  `json:"user_id"`
+			ChannelID     *string `json:"channel_id"`
+			BroadcasterID string  `json:"broadcaster_id"`
+		}
+		f := w.waitFor("")
+		if (f.T != "VOICE_STATE_UPDATE" && f.T != "GO_LIVE_STOP") || json.Unmarshal(f.D, &d) != nil {
+			continue
+		}
+		switch {
+		case f.T == "GO_LIVE_STOP" && d.BroadcasterID == ghost.id:
+			stopped = true
+		case f.T == "VOICE_STATE_UPDATE" && d.ChannelID == nil:
+			left[d.UserID] = true
+		}
+	}
+	second.must(404, "GET", "/channels/"+vid+"/go-live", ann.access, nil)
+}

@@ -27,6 +27,9 @@ type VoiceStore interface {
 	Voice(ctx context.Context, accountID string) (*VoiceState, error)
 	DeleteVoice(ctx context.Context, accountID, channelID string) (*VoiceState, error)
 	VoiceIn(ctx context.Context, channelID string) ([]*VoiceState, error)
+	// VoiceAccounts lists the accounts with a voice state in any channel
+	// or a go-live session.
+	VoiceAccounts(ctx context.Context) ([]string, error)
 	UpdateVoice(ctx context.Context, v *VoiceState) error
 	// SetVoiceServerMute stores a moderator's mute of the account's state.
 	SetVoiceServerMute(ctx context.Context, accountID string, mute bool) (*VoiceState, error)
@@ -38,6 +41,8 @@ type VoiceStore interface {
 	StartGoLive(ctx context.Context, channelID string, g *GoLive) error
 	GoLive(ctx context.Context, channelID string) (*GoLive, error)
 	StopGoLive(ctx context.Context, channelID, broadcasterID string) error
+	// GoLiveBy lists the channels where the account broadcasts.
+	GoLiveBy(ctx context.Context, accountID string) ([]string, error)
 }
 
 // voiceStateDTO is Together's VoiceStateDto plus username; a leave has
@@ -155,6 +160,26 @@ func (s *Surface) leaveVoice(ctx context.Context, accountID string) {
 	}
 	s.broadcastVoice(ctx, v.CommunityID, toVoice(v, true))
 	s.meshLeft(ctx, accountID, v.ChannelID)
+}
+
+// endGoLive stops the go-live sessions of an account connected nowhere
+// (its node died with its sockets): the session stayed for good, and
+// nobody else could go live in the channel until a moderator stopped it.
+func (s *Surface) endGoLive(ctx context.Context, accountID string) {
+	chs, err := s.d.Voice.GoLiveBy(ctx, accountID)
+	if err != nil {
+		return
+	}
+	for _, id := range chs {
+		if s.d.Voice.StopGoLive(ctx, id, accountID) != nil {
+			continue // another node stopped it first
+		}
+		ch, err := s.d.Community.Store().Channel(ctx, id)
+		if err != nil {
+			continue
+		}
+		s.broadcastLiveIn(ctx, ch.CommunityID, "GO_LIVE_STOP", map[string]any{"channel_id": id, "broadcaster_id": accountID})
+	}
 }
 
 // dropVoiceIn takes an account that is no longer a member (it left, or was
@@ -459,7 +484,11 @@ func (s *Surface) startGoLive(w http.ResponseWriter, r *http.Request, p *identit
 }
 
 func (s *Surface) broadcastLive(ctx context.Context, ca *community.ChannelAccess, t string, d any) {
-	ms, err := s.d.Community.Store().Members(ctx, ca.Community.ID)
+	s.broadcastLiveIn(ctx, ca.Community.ID, t, d)
+}
+
+func (s *Surface) broadcastLiveIn(ctx context.Context, communityID, t string, d any) {
+	ms, err := s.d.Community.Store().Members(ctx, communityID)
 	if err != nil {
 		return
 	}
