@@ -36,43 +36,12 @@ func TestBanTakesAMemberOutOfTheCall(t *testing.T) {
 		w.send(map[string]any{"type": "join", "channel_id": vc.ID})
 		w.await("joined")
 	}
-	inCall := func() string {
-		t.Helper()
-		var states []struct {
-			UserID string `json:"user_id"`
-		}
-		if code := call(t, "GET", base+"/channels/"+vc.ID+"/voice", owner.AccessToken, nil, &states); code != 200 {
-			t.Fatalf("voice states: %d", code)
-		}
-		var ids []string
-		for _, s := range states {
-			ids = append(ids, s.UserID)
-		}
-		return strings.Join(ids, ",")
-	}
+	inCall := func() string { return voiceStateIDs(t, base, owner.AccessToken, vc.ID) }
 	if got := inCall(); !strings.Contains(got, bob.User.ID) || !strings.Contains(got, kim.User.ID) {
 		t.Fatalf("voice states before: %s", got)
 	}
 
-	// gone reads the owner's socket until the account's voice state has
-	// left (VOICE_STATE_UPDATE with no channel) and the SFU's participant
-	// list no longer has it, in whichever order they come.
-	gone := func(id string) {
-		t.Helper()
-		left, dropped := false, false
-		for !left || !dropped {
-			f := wo.frame()
-			var d map[string]any
-			_ = json.Unmarshal(f.D, &d)
-			switch {
-			case f.T == "VOICE_STATE_UPDATE" && d["user_id"] == id && d["channel_id"] == nil:
-				left = true
-			case f.T == "VOICE_SFU" && d["type"] == "participants":
-				b, _ := json.Marshal(d["participants"])
-				dropped = !strings.Contains(string(b), id)
-			}
-		}
-	}
+	gone := func(id string) { t.Helper(); awaitLeftCall(t, wo, id, true) }
 	if code := call(t, "POST", base+"/servers/"+sid+"/members/"+bob.User.ID+"/ban", owner.AccessToken, map[string]any{}, nil); code != 200 && code != 204 {
 		t.Fatalf("ban: %d", code)
 	}
@@ -135,45 +104,14 @@ func TestLosingConnectLeavesTheCall(t *testing.T) {
 	if code := call(t, "POST", base+"/channels/"+vc.ID+"/voice", dan.AccessToken, nil, nil); code != 201 {
 		t.Fatalf("dan joins over REST: %d", code)
 	}
-	inCall := func() string {
-		t.Helper()
-		var states []struct {
-			UserID string `json:"user_id"`
-		}
-		if code := call(t, "GET", base+"/channels/"+vc.ID+"/voice", owner.AccessToken, nil, &states); code != 200 {
-			t.Fatalf("voice states: %d", code)
-		}
-		var ids []string
-		for _, s := range states {
-			ids = append(ids, s.UserID)
-		}
-		return strings.Join(ids, ",")
-	}
+	inCall := func() string { return voiceStateIDs(t, base, owner.AccessToken, vc.ID) }
 	for _, l := range []login{bob, kim, dan, eve} {
 		if got := inCall(); !strings.Contains(got, l.User.ID) {
 			t.Fatalf("voice states before: %s, want %s there", got, l.User.ID)
 		}
 	}
 
-	// gone reads the owner's socket until the account's voice state has
-	// left and, when it was in the SFU room, the participant list no
-	// longer has it, in whichever order they come.
-	gone := func(id string, sfu bool) {
-		t.Helper()
-		left, dropped := false, !sfu
-		for !left || !dropped {
-			f := wo.frame()
-			var d map[string]any
-			_ = json.Unmarshal(f.D, &d)
-			switch {
-			case f.T == "VOICE_STATE_UPDATE" && d["user_id"] == id && d["channel_id"] == nil:
-				left = true
-			case f.T == "VOICE_SFU" && d["type"] == "participants":
-				b, _ := json.Marshal(d["participants"])
-				dropped = !strings.Contains(string(b), id)
-			}
-		}
-	}
+	gone := func(id string, sfu bool) { t.Helper(); awaitLeftCall(t, wo, id, sfu) }
 	// The role path: bob is given the role the channel denies CONNECT.
 	if code := call(t, "PUT", base+"/servers/"+sid+"/members/"+bob.User.ID+"/roles/"+benched.ID, owner.AccessToken, nil, nil); code != 200 && code != 204 {
 		t.Fatalf("give bob the role: %d", code)
@@ -190,5 +128,43 @@ func TestLosingConnectLeavesTheCall(t *testing.T) {
 	want := owner.User.ID + "," + eve.User.ID
 	if got := inCall(); got != want {
 		t.Fatalf("voice states after: %s, want the owner's and eve's (%s)", got, want)
+	}
+}
+
+// voiceStateIDs lists the accounts in a voice channel's voice states, as
+// tok sees them, comma separated.
+func voiceStateIDs(t *testing.T, base, tok, channelID string) string {
+	t.Helper()
+	var states []struct {
+		UserID string `json:"user_id"`
+	}
+	if code := call(t, "GET", base+"/channels/"+channelID+"/voice", tok, nil, &states); code != 200 {
+		t.Fatalf("voice states: %d", code)
+	}
+	var ids []string
+	for _, s := range states {
+		ids = append(ids, s.UserID)
+	}
+	return strings.Join(ids, ",")
+}
+
+// awaitLeftCall reads w until the account's voice state has left
+// (VOICE_STATE_UPDATE with no channel) and, when it was in the SFU room
+// (sfu), the SFU's participant list no longer has it, in whichever order
+// they come.
+func awaitLeftCall(t *testing.T, w *sfuSocket, id string, sfu bool) {
+	t.Helper()
+	left, dropped := false, !sfu
+	for !left || !dropped {
+		f := w.frame()
+		var d map[string]any
+		_ = json.Unmarshal(f.D, &d)
+		switch {
+		case f.T == "VOICE_STATE_UPDATE" && d["user_id"] == id && d["channel_id"] == nil:
+			left = true
+		case f.T == "VOICE_SFU" && d["type"] == "participants":
+			b, _ := json.Marshal(d["participants"])
+			dropped = !strings.Contains(string(b), id)
+		}
 	}
 }
