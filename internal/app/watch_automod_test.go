@@ -95,7 +95,7 @@ func TestWatchChannelChatFollowsAutomod(t *testing.T) {
 	// The action: bob is timed out (the community says so on its own
 	// route), and the automod log has the entry, with the channel.
 	var e struct{ Error string }
-	if code := call(t, "POST", base+"/channels/"+text.ID+"/messages", bob.AccessToken, map[string]string{"content": "hi"}, &e); code != 403 || e.Error != "You are timed out in this server" {
+	if code := call(t, "POST", base+"/channels/"+text.ID+"/messages", bob.AccessToken, map[string]string{"content": "hi"}, &e); code != 403 || e.Error != "User is timed out" {
 		t.Fatalf("bob posting after the filtered line: %d %q, want 403 timed out", code, e.Error)
 	}
 	var logs []struct {

@@ -129,7 +129,7 @@ func TestPostEnforcesChannelRules(t *testing.T) {
 				}},
 				{"no SEND_MESSAGES", func(t *testing.T, ch *chat) {
 					_, err := ch.post("bob", "hello")
-					wantRefused(t, err, fault.Forbidden, "You do not have permission to send messages in this channel")
+					wantRefused(t, err, fault.Forbidden, "You don't have permission to send messages in this channel")
 				}},
 				{"not a member", func(t *testing.T, ch *chat) {
 					_, err := ch.post("outsider", "hello")
@@ -137,7 +137,7 @@ func TestPostEnforcesChannelRules(t *testing.T) {
 				}},
 				{"timed out", func(t *testing.T, ch *chat) {
 					_, err := ch.post("muted", "hello")
-					wantRefused(t, err, fault.Forbidden, "You are timed out in this server")
+					wantRefused(t, err, fault.Forbidden, "User is timed out")
 				}},
 				{"timeout over", func(t *testing.T, ch *chat) {
 					ch.comm.SetClock(func() time.Time { return now.Add(2 * time.Hour) })
@@ -155,7 +155,7 @@ func TestPostEnforcesChannelRules(t *testing.T) {
 					}
 					// The action: alice is now timed out.
 					_, err = ch.post("alice", "sorry")
-					wantRefused(t, err, fault.Forbidden, "You are timed out in this server")
+					wantRefused(t, err, fault.Forbidden, "User is timed out")
 				}},
 				{"owner is exempt from automod", func(t *testing.T, ch *chat) {
 					ch.automod(community.AutomodPatch{WordFilterEnabled: yes()}, "heck")
@@ -222,12 +222,12 @@ func TestPostEnforcesChannelRules(t *testing.T) {
 					}
 					_, err = ch.msgs.Post(context.Background(), messages.PostInput{ConversationID: ch.channel, Kind: messages.KindChannel,
 						AuthorID: ch.acct["bob"], Body: "reply", ThreadID: root.ID})
-					wantRefused(t, err, fault.Forbidden, "You do not have permission to send messages in this channel")
+					wantRefused(t, err, fault.Forbidden, "You don't have permission to send messages in this channel")
 				}},
 				{"a stage chat posted through a channel", func(t *testing.T, ch *chat) {
 					_, err := ch.msgs.Post(context.Background(), messages.PostInput{ConversationID: identity.NewID(), Kind: messages.KindStage,
 						AuthorID: ch.acct["bob"], Body: "hello", ViaChannel: ch.channel})
-					wantRefused(t, err, fault.Forbidden, "You do not have permission to send messages in this channel")
+					wantRefused(t, err, fault.Forbidden, "You don't have permission to send messages in this channel")
 				}},
 				{"polls and events: permission only", func(t *testing.T, ch *chat) {
 					ch.automod(community.AutomodPatch{WordFilterEnabled: yes()}, "poll")
@@ -237,7 +237,7 @@ func TestPostEnforcesChannelRules(t *testing.T) {
 					}
 					_, err := ch.msgs.Post(context.Background(), messages.PostInput{ConversationID: ch.channel, Kind: messages.KindChannel,
 						AuthorID: ch.acct["bob"], Body: "📊 **Poll**: x", Meta: `{"poll":"p"}`})
-					wantRefused(t, err, fault.Forbidden, "You do not have permission to send messages in this channel")
+					wantRefused(t, err, fault.Forbidden, "You don't have permission to send messages in this channel")
 				}},
 				{"system messages and other conversations", func(t *testing.T, ch *chat) {
 					if _, err := ch.msgs.Post(context.Background(), messages.PostInput{ConversationID: ch.channel, Kind: messages.KindChannel,

@@ -107,8 +107,8 @@ func (s *Service) SetModeration(st ModerationStore) { s.mod = st }
 
 // Errors of the send rules, with the messages Together shows.
 var (
-	ErrCannotSend  = fault.New(fault.Forbidden, "You do not have permission to send messages in this channel")
-	ErrTimedOut    = fault.New(fault.Forbidden, "You are timed out in this server")
+	ErrCannotSend  = fault.New(fault.Forbidden, "You don't have permission to send messages in this channel")
+	ErrTimedOut    = fault.New(fault.Forbidden, "User is timed out")
 	ErrWordFilter  = fault.New(fault.Forbidden, "Message blocked by word filter")
 	ErrDuplicate   = fault.New(fault.Forbidden, "Duplicate message blocked")
 	ErrSpam        = fault.New(fault.Forbidden, "Slow down: message blocked as spam")

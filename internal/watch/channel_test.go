@@ -30,7 +30,7 @@ func (f *fakeChannels) MaySend(_ context.Context, account, channel, _, _ string)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.mute[channel][account] {
-		return fault.New(fault.Forbidden, "You do not have permission to send messages in this channel")
+		return fault.New(fault.Forbidden, "You don't have permission to send messages in this channel")
 	}
 	return nil
 }

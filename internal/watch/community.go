@@ -188,7 +188,7 @@ func (l *CommunityChannels) MaySend(ctx context.Context, accountID, channelID, c
 	l.mu.Unlock()
 	if ca == nil {
 		if l.CanSend == nil {
-			return fault.New(fault.Forbidden, "You do not have permission to send messages in this channel")
+			return fault.New(fault.Forbidden, "You don't have permission to send messages in this channel")
 		}
 		var err error
 		if ca, err = l.CanSend(ctx, accountID, channelID); err != nil {

@@ -566,8 +566,9 @@ func TestAutomodAndAuditLog(t *testing.T) {
 				t.Errorf("word filter: %d %v", code, obj)
 			}
 			// The action (timeout) now blocks bob entirely.
-			if code, _, _ := e.call("POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": "fine words"}); code != 403 {
-				t.Errorf("timed out member posted: %d", code)
+			if code, obj, _ := e.call("POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": "fine words"}); code != 403 ||
+				obj["error"] != "User is timed out" {
+				t.Errorf("timed out member posted: %d %v", code, obj)
 			}
 			_, logs := e.must(200, "GET", "/servers/"+sid+"/automod/logs", ann.access, nil)
 			if len(logs) != 2 {
