@@ -58,6 +58,17 @@ func TestGoLiveAcrossNodes(t *testing.T) {
 			}
 			n1.must(404, "DELETE", path, bob.access, nil)
 			n2.must(201, "POST", path, ann.access, nil) // the channel is free again
+
+			// A broadcaster who leaves the call ends the broadcast (Together
+			// keeps it, and nobody else could go live there), seen on both
+			// nodes; the channel is free for someone in the call.
+			n1.must(204, "DELETE", "/channels/"+vc["id"].(string)+"/voice", ann.access, nil)
+			for _, n := range []*env{n1, n2} {
+				if code, obj, _ := n.call("GET", path, bob.access, nil); code != 404 || obj["error"] != "No active Go Live session" {
+					t.Errorf("after the broadcaster left the call: %d %v", code, obj)
+				}
+			}
+			n2.must(201, "POST", path, bob.access, nil)
 		})
 	}
 }

@@ -228,7 +228,7 @@ func (s *Surface) sfuJoin(ctx context.Context, c *client, channelID string) erro
 			return err
 		}
 		if old != nil && old.ChannelID != v.ChannelID {
-			s.broadcastVoice(ctx, old.CommunityID, toVoice(old, true))
+			s.voiceLeft(ctx, old)
 		}
 		s.broadcastVoice(ctx, ca.Community.ID, toVoice(v, false))
 	}
@@ -262,7 +262,7 @@ func (s *Surface) dropVoice(ctx context.Context, accountID string) {
 	if err != nil {
 		return
 	}
-	s.broadcastVoice(ctx, v.CommunityID, toVoice(v, true))
+	s.voiceLeft(ctx, v)
 }
 
 // sfuVoiceState applies change to an account's voice state and announces

@@ -119,7 +119,7 @@ func (s *Surface) joinVoice(w http.ResponseWriter, r *http.Request, p *identity.
 		return
 	}
 	if prev != nil && prev.ChannelID != v.ChannelID {
-		s.broadcastVoice(ctx, prev.CommunityID, toVoice(prev, true))
+		s.voiceLeft(ctx, prev)
 		s.meshLeft(ctx, p.Account.ID, prev.ChannelID)
 	}
 	cur := toVoice(v, false)
@@ -143,7 +143,7 @@ func (s *Surface) leaveVoiceHTTP(w http.ResponseWriter, r *http.Request, p *iden
 		s.fail(w, err)
 		return
 	}
-	s.broadcastVoice(ctx, ca.Community.ID, toVoice(v, true))
+	s.voiceLeft(ctx, v)
 	s.sfuFollowREST(p.Account.ID, ca.Channel.ID, true, nil, nil)
 	s.meshLeft(ctx, p.Account.ID, ca.Channel.ID)
 	noContent(w)
@@ -158,8 +158,20 @@ func (s *Surface) leaveVoice(ctx context.Context, accountID string) {
 	if err != nil {
 		return
 	}
-	s.broadcastVoice(ctx, v.CommunityID, toVoice(v, true))
+	s.voiceLeft(ctx, v)
 	s.meshLeft(ctx, accountID, v.ChannelID)
+}
+
+// voiceLeft announces a voice state that was deleted: every member sees
+// the leave, and a go-live the account held in that channel ends with it.
+// (Together leaves it running; since only someone in the channel may go
+// live, nobody could start another there until the broadcaster came back
+// and stopped it.)
+func (s *Surface) voiceLeft(ctx context.Context, v *VoiceState) {
+	s.broadcastVoice(ctx, v.CommunityID, toVoice(v, true))
+	if s.d.Voice.StopGoLive(ctx, v.ChannelID, v.UserID) == nil {
+		s.broadcastLiveIn(ctx, v.CommunityID, "GO_LIVE_STOP", map[string]any{"channel_id": v.ChannelID, "broadcaster_id": v.UserID})
+	}
 }
 
 // endGoLive stops the go-live sessions of an account connected nowhere
@@ -198,7 +210,7 @@ func (s *Surface) dropVoiceIn(ctx context.Context, accountID, communityID string
 	if v, err = s.d.Voice.DeleteVoice(ctx, accountID, v.ChannelID); err != nil {
 		return
 	}
-	s.broadcastVoice(ctx, communityID, toVoice(v, true))
+	s.voiceLeft(ctx, v)
 	s.meshLeft(ctx, accountID, v.ChannelID)
 }
 
@@ -265,7 +277,7 @@ func (s *Surface) recheckVoice(ctx context.Context, vs []*VoiceState) {
 		if err != nil {
 			continue
 		}
-		s.broadcastVoice(ctx, gone.CommunityID, toVoice(gone, true))
+		s.voiceLeft(ctx, gone)
 		s.meshLeft(ctx, v.UserID, v.ChannelID)
 	}
 }
