@@ -239,8 +239,15 @@ func runScheduleReminders(life context.Context, sched *schedule.Service, chat *s
 				golive.Remind(ctx, r.Text)
 			})
 			if err == nil {
-				err = sched.SendDueLifecycle(ctx, chat.ClaimOnce, func(ctx context.Context, l schedule.Lifecycle) {
-					hooks.Dispatch(ctx, webhooks.ScheduledEvents, scheduledEventData(l, chat.Settings().ServerURL, time.Now()))
+				// The claim is taken with the deliveries, in one transaction
+				// (DispatchOnce): a node that dies between them leaves the
+				// moment unclaimed, and the next round (any node's, within the
+				// moment's grace) sends it.
+				err = sched.SendDueLifecycle(ctx, claimWithSend, func(ctx context.Context, l schedule.Lifecycle) {
+					if _, err := hooks.DispatchOnce(ctx, l.Key, webhooks.ScheduledEvents,
+						scheduledEventData(l, chat.Settings().ServerURL, time.Now())); err != nil && life.Err() == nil {
+						log.Warn("scheduled stream webhook", "key", l.Key, "err", err)
+					}
 				})
 			}
 			cancel()
@@ -251,6 +258,10 @@ func runScheduleReminders(life context.Context, sched *schedule.Service, chat *s
 	}()
 	return func() { <-done }
 }
+
+// claimWithSend is the claim of a schedule moment whose send claims it
+// itself (atomically with what it sends): every due moment goes to send.
+func claimWithSend(context.Context, string) (bool, error) { return true, nil }
 
 // scheduledEventData is the eventData of Owncast's SCHEDULED_EVENTS
 // webhook: the action, the event, the server URL and when.

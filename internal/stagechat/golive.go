@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -105,9 +106,14 @@ type GoLive struct {
 	sent    chan struct{} // closed and replaced after each round (tests)
 }
 
-// goLiveLastKey is the instance value holding when the last round of
-// go-live notifications went out, on any node (RFC 3339).
+// goLiveLastKey is the instance value that held when the last round of
+// go-live notifications went out (RFC 3339), before the rounds' claims
+// recorded it; it is read, never written.
 const goLiveLastKey = "owncast.golive.last"
+
+// goLiveClaimPrefix starts the claim key of a round of go-live
+// notifications (followed by the previous round's time, in microseconds).
+const goLiveClaimPrefix = "golive:"
 
 // NewGoLive builds the notifier.
 func NewGoLive(chat *Service, cfg GoLiveConfig) (*GoLive, error) {
@@ -171,21 +177,30 @@ func (g *GoLive) fire() {
 
 // claimRound reports whether a round may go out now: none went out, on any
 // node, within the throttle (a stream that moves to another node does not
-// notify twice). The claim is keyed by the previous round's time, so of the
-// nodes that read the same last round exactly one moves it on.
+// notify twice). The round's claim is its record: the last round is the
+// latest go-live claim, and the claim is keyed by it, so of the nodes that
+// read the same last round exactly one moves it on. (The record was once a
+// separate write after the claim: a node killed between the two left the
+// claim of the last round taken and the record unmoved, and no round went
+// out, on any node, until the claim was pruned a day or more later.)
 func (g *GoLive) claimRound(ctx context.Context) (bool, error) {
 	now := g.chat.now().UTC()
-	last, err := g.chat.st.InstanceValue(ctx, goLiveLastKey)
-	if err != nil && !errors.Is(err, fault.NotFound) {
+	last, err := g.chat.st.LastEventClaim(ctx, goLiveClaimPrefix)
+	if err != nil {
 		return false, err
 	}
-	if t, err := time.Parse(time.RFC3339Nano, last); err == nil && now.Sub(t) < g.cfg.Throttle {
+	// A round recorded the old way (before an upgrade) counts too.
+	if v, err := g.chat.st.InstanceValue(ctx, goLiveLastKey); err == nil {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.After(last) {
+			last = t
+		}
+	} else if !errors.Is(err, fault.NotFound) {
+		return false, err
+	}
+	if !last.IsZero() && now.Sub(last) < g.cfg.Throttle {
 		return false, nil
 	}
-	if won, err := g.chat.ClaimOnce(ctx, "golive:"+last); err != nil || !won {
-		return false, err
-	}
-	return true, g.chat.st.SetInstanceValue(ctx, goLiveLastKey, now.Format(time.RFC3339Nano))
+	return g.chat.ClaimOnce(ctx, goLiveClaimPrefix+strconv.FormatInt(last.UnixMicro(), 10))
 }
 
 // Notify sends the notifications now.

@@ -305,3 +305,54 @@ func TestGoLivePushesNotHeldByHangingServices(t *testing.T) {
 		t.Fatal("the round did not end once every push service had answered")
 	}
 }
+
+// TestGoLiveRoundAfterClaimerDied: a node killed just after claiming a
+// round of go-live notifications (its claim stored, nothing else) does not
+// stop later rounds: the next stream start past the throttle notifies.
+// Before, the last round was a separate record written after the claim, so
+// the dead node left the claim taken and the record unmoved, and every
+// later round on every node lost that claim until it was pruned (a day or
+// more).
+func TestGoLiveRoundAfterClaimerDied(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newService(t, stagechat.PresenceConfig{})
+	ctx := context.Background()
+	hits := make(chan hit, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hits <- hit{r.URL.Path, r.Header.Clone(), b}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	target := netip.MustParseAddrPort(u.Host)
+	out, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap == target }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateSettings(ctx, func(st *stagechat.Settings) error {
+		st.Notifications.Discord.Enabled, st.Notifications.Discord.Webhook = true, srv.URL+"/discord/hook"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The dead node's claim of the first round.
+	if won, err := s.ClaimOnce(ctx, "golive:"); err != nil || !won {
+		t.Fatalf("dead node's claim: %v %v", won, err)
+	}
+	g, err := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Nanosecond, Client: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	round := g.Sent()
+	g.StreamChanged(true)
+	<-round
+	select {
+	case h := <-hits:
+		if h.path != "/discord/hook" {
+			t.Fatalf("delivery to %s", h.path)
+		}
+	default:
+		t.Fatal("no go-live notification after a node died holding the last round's claim")
+	}
+}

@@ -115,6 +115,9 @@ type Store interface {
 	// any node); PruneEventClaims forgets claims older than before.
 	ClaimEvent(ctx context.Context, key string, at time.Time) (bool, error)
 	PruneEventClaims(ctx context.Context, before time.Time) error
+	// LastEventClaim returns when the latest claim of a key starting with
+	// prefix was made (zero: none).
+	LastEventClaim(ctx context.Context, prefix string) (time.Time, error)
 	// SetInstanceValueOnce stores value unless key exists and returns the
 	// stored value (keys generated once for every node).
 	SetInstanceValueOnce(ctx context.Context, key, value string) (string, error)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"time"
 )
 
@@ -21,4 +22,15 @@ func (s *StageChat) ClaimEvent(ctx context.Context, key string, at time.Time) (b
 func (s *StageChat) PruneEventClaims(ctx context.Context, before time.Time) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM owncast_event_claims WHERE claimed_at < $1`, Micros(before))
 	return err
+}
+
+// LastEventClaim returns when the latest claim of a key starting with
+// prefix (which holds no % or _) was made, zero when there is none.
+func (s *StageChat) LastEventClaim(ctx context.Context, prefix string) (time.Time, error) {
+	var at sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(claimed_at) FROM owncast_event_claims WHERE event_key LIKE $1`,
+		prefix+"%").Scan(&at); err != nil || !at.Valid {
+		return time.Time{}, err
+	}
+	return FromMicros(at.Int64), nil
 }

@@ -52,6 +52,17 @@ func TestOwncastEventClaims(t *testing.T) {
 			if ok, _ := st.ClaimEvent(ctx, "chat-webhook:m1", now); ok {
 				t.Fatal("a recent claim was pruned")
 			}
+			// The latest claim of a prefix (the go-live rounds' record).
+			later := now.Add(time.Minute).Truncate(time.Microsecond)
+			if ok, _ := st.ClaimEvent(ctx, "golive:1", later); !ok {
+				t.Fatal("claim golive:1")
+			}
+			if at, err := st.LastEventClaim(ctx, "golive:"); err != nil || !at.Equal(later) {
+				t.Fatalf("last golive claim = %v %v, want %v", at, err, later)
+			}
+			if at, err := st.LastEventClaim(ctx, "nothing:"); err != nil || !at.IsZero() {
+				t.Fatalf("last claim of an unused prefix = %v %v", at, err)
+			}
 		})
 	}
 }

@@ -14,7 +14,13 @@ import (
 
 // WebhookQueue implements webhooks.Queue: the durable queue of the one
 // webhook delivery engine.
-type WebhookQueue struct{ db *DB }
+type WebhookQueue struct {
+	db *DB
+	// afterClaim, when set (tests: export_test.go), runs in
+	// AddDeliveriesOnce's transaction between the claim and the deliveries:
+	// an error there is a node dying at that point.
+	afterClaim func() error
+}
 
 // WebhookQueue returns the webhook delivery queue.
 func (db *DB) WebhookQueue() *WebhookQueue { return &WebhookQueue{db: db} }
@@ -26,24 +32,35 @@ var _ webhooks.Queue = (*WebhookQueue)(nil)
 // keepNewest it stores d and drops the oldest of its kind and ref past max,
 // in one transaction.
 func (s *WebhookQueue) AddDelivery(ctx context.Context, d *webhooks.Queued, max int, keepNewest bool) (bool, error) {
+	if keepNewest {
+		var ok bool
+		err := s.db.InTx(ctx, func(tx *sql.Tx) (err error) {
+			ok, err = addDelivery(ctx, tx, d, max, keepNewest)
+			return err
+		})
+		return ok, err
+	}
+	return addDelivery(ctx, s.db, d, max, keepNewest)
+}
+
+// addDelivery is AddDelivery on ex (with keepNewest, ex must be a
+// transaction: the insert and the trim are two statements).
+func addDelivery(ctx context.Context, ex execer, d *webhooks.Queued, max int, keepNewest bool) (bool, error) {
 	if max <= 0 {
 		max = int(^uint32(0) >> 1)
 	}
 	if keepNewest {
-		err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, kind, ref, url, body, attempts, next_at, created_at)
-				VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-				d.ID, d.Kind, d.Ref, d.URL, string(d.Body), d.Attempts, Micros(d.NextAt), Micros(d.CreatedAt)); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE kind=$1 AND ref=$2 AND id NOT IN
-				(SELECT id FROM webhook_deliveries WHERE kind=$1 AND ref=$2 ORDER BY created_at DESC, id DESC LIMIT $3)`,
-				d.Kind, d.Ref, max)
-			return err
-		})
+		if _, err := ex.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, kind, ref, url, body, attempts, next_at, created_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+			d.ID, d.Kind, d.Ref, d.URL, string(d.Body), d.Attempts, Micros(d.NextAt), Micros(d.CreatedAt)); err != nil {
+			return false, err
+		}
+		_, err := ex.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE kind=$1 AND ref=$2 AND id NOT IN
+			(SELECT id FROM webhook_deliveries WHERE kind=$1 AND ref=$2 ORDER BY created_at DESC, id DESC LIMIT $3)`,
+			d.Kind, d.Ref, max)
 		return err == nil, err
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, kind, ref, url, body, attempts, next_at, created_at)
+	res, err := ex.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, kind, ref, url, body, attempts, next_at, created_at)
 		SELECT $1,$2,$3,$4,$5,$6,$7,$8
 		WHERE (SELECT COUNT(*) FROM webhook_deliveries WHERE kind=$2 AND ref=$3) < $9`,
 		d.ID, d.Kind, d.Ref, d.URL, string(d.Body), d.Attempts, Micros(d.NextAt), Micros(d.CreatedAt), max)
@@ -52,6 +69,48 @@ func (s *WebhookQueue) AddDelivery(ctx context.Context, d *webhooks.Queued, max 
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// AddDeliveriesOnce claims the event named key (the claims of
+// owncast_event_claims, which StageChat.ClaimEvent takes too) and stores ds
+// as AddDelivery would, in one transaction: a node killed, or failing,
+// anywhere before the commit leaves neither the claim nor a delivery, so
+// another node (or the next try) still claims the event and queues it. It
+// reports false, storing nothing, when key was claimed before; stored says
+// which of ds were stored (a full queue refuses one).
+func (s *WebhookQueue) AddDeliveriesOnce(ctx context.Context, key string, at time.Time, ds []*webhooks.Queued, max int, keepNewest bool) (claimed bool, stored []bool, err error) {
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		claimed, stored = false, make([]bool, len(ds))
+		res, err := tx.ExecContext(ctx, `INSERT INTO owncast_event_claims (event_key, claimed_at) VALUES ($1,$2)
+			ON CONFLICT (event_key) DO NOTHING`, key, Micros(at))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return err // claimed before: nothing to store
+		}
+		if s.afterClaim != nil {
+			if err := s.afterClaim(); err != nil {
+				return err
+			}
+		}
+		for i, d := range ds {
+			if stored[i], err = addDelivery(ctx, tx, d, max, keepNewest); err != nil {
+				return err
+			}
+		}
+		claimed = true
+		return nil
+	})
+	if err != nil {
+		return false, nil, err
+	}
+	return claimed, stored, nil
+}
+
+// PruneEventClaims forgets event claims made before before.
+func (s *WebhookQueue) PruneEventClaims(ctx context.Context, before time.Time) error {
+	return s.db.StageChat().PruneEventClaims(ctx, before)
 }
 
 // ClaimDeliveries leases up to n due deliveries of the given kinds and

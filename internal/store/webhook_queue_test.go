@@ -2,7 +2,11 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,6 +167,70 @@ func TestMigrationMovesFederationDeliveries(t *testing.T) {
 			var n int
 			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM federation_deliveries`).Scan(&n); err == nil {
 				t.Fatal("federation_deliveries still exists")
+			}
+		})
+	}
+}
+
+// TestEventClaimAndDeliveriesAreOneTransaction: an event's claim and its
+// deliveries are stored together or not at all, on both engines. A node
+// that dies between the two (the crash point inside the transaction)
+// leaves the event unclaimed and nothing queued, so the next node (or the
+// restarted one) claims it and queues its deliveries; a claimed event is
+// not queued again, and of many nodes claiming one event at once exactly
+// one queues it.
+func TestEventClaimAndDeliveriesAreOneTransaction(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			q := db.WebhookQueue()
+			ctx := context.Background()
+			t0 := time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)
+			deliveries := func(prefix string) []*webhooks.Queued {
+				var ds []*webhooks.Queued
+				for _, ref := range []string{"h1", "h2"} {
+					ds = append(ds, &webhooks.Queued{ID: prefix + ref, Kind: "owncast", Ref: ref, URL: "https://example.org/" + ref,
+						Body: []byte(`{"type":"CHAT"}`), NextAt: t0, CreatedAt: t0})
+				}
+				return ds
+			}
+			died := errors.New("killed between the claim and the queue")
+			dying := store.CrashAfterClaim(q, func() error { return died })
+			if claimed, _, err := dying.AddDeliveriesOnce(ctx, "chat-webhook:m1", t0, deliveries("dead-"), 0, false); !errors.Is(err, died) || claimed {
+				t.Fatalf("dying node: claimed %v, err %v", claimed, err)
+			}
+			claimed, stored, err := q.AddDeliveriesOnce(ctx, "chat-webhook:m1", t0, deliveries("live-"), 0, false)
+			if err != nil || !claimed || len(stored) != 2 || !stored[0] || !stored[1] {
+				t.Fatalf("the next node could not claim the event: claimed %v, stored %v, err %v", claimed, stored, err)
+			}
+			if claimed, _, err := q.AddDeliveriesOnce(ctx, "chat-webhook:m1", t0, deliveries("again-"), 0, false); err != nil || claimed {
+				t.Fatalf("a claimed event was claimed again: %v %v", claimed, err)
+			}
+			ds, err := q.ClaimDeliveries(ctx, []string{"owncast"}, t0, t0.Add(time.Minute), 10)
+			if err != nil || len(ds) != 2 || ds[0].ID != "live-h1" || ds[1].ID != "live-h2" {
+				t.Fatalf("queued = %v %v", ds, err)
+			}
+
+			// Many nodes at once: one claim, one set of deliveries.
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					claimed, _, err := q.AddDeliveriesOnce(ctx, "chat-webhook:m2", t0, deliveries(fmt.Sprintf("n%d-", i)), 0, false)
+					if err != nil {
+						t.Error(err)
+					}
+					if claimed {
+						wins.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			ds, err = q.ClaimDeliveries(ctx, []string{"owncast"}, t0, t0.Add(time.Minute), 100)
+			if wins.Load() != 1 || err != nil || len(ds) != 2 {
+				t.Fatalf("%d claims won, %d deliveries queued (%v), want 1 and 2", wins.Load(), len(ds), err)
 			}
 		})
 	}

@@ -154,17 +154,34 @@ func (s *Service) claim(ctx context.Context, key string) (*Room, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("watch: claim room: %w", err)
 	}
-	if owner == s.cl.node {
-		return nil, true, nil
-	}
 	s.cl.mu.Lock()
-	defer s.cl.mu.Unlock()
-	if p, ok := s.cl.proxies[key]; ok && p.remote == owner {
-		return p, false, nil
+	old := s.cl.proxies[key]
+	var p *Room
+	switch {
+	case old != nil && old.remote == owner:
+		s.cl.mu.Unlock()
+		return old, false, nil
+	case owner == s.cl.node:
+		delete(s.cl.proxies, key)
+	default:
+		p = &Room{svc: s, key: key, name: key, remote: owner}
+		s.cl.proxies[key] = p
 	}
-	p := &Room{svc: s, key: key, name: key, remote: owner}
-	s.cl.proxies[key] = p
-	return p, false, nil
+	s.cl.mu.Unlock()
+	if old != nil {
+		// The room left the node our proxy named (before the lease check
+		// noticed): the sockets attached to the proxy reconnect, told
+		// before the room may load here.
+		s.tellReconnect(key)
+	}
+	return p, p == nil, nil
+}
+
+// tellReconnect tells this node's sockets in the room key to reconnect
+// (1001) and join it wherever it runs now: the proxy they were attached to
+// was retired.
+func (s *Service) tellReconnect(key string) {
+	s.publish(NodeTopic(key, s.cl.node), Event{Type: EvClose, Close: CloseShutdown})
 }
 
 // call runs op on the room's owner node. When the owner does not answer
@@ -181,14 +198,22 @@ func (s *Service) call(ctx context.Context, r *Room, q rpcReq) (rpcResp, error) 
 	}
 	p, err := s.callNode(ctx, r.remote, q)
 	if err != nil && p.Err != nil && p.Err.Moved {
-		s.dropProxy(r)
+		// The node no longer runs the room (it restarted and another node
+		// took it): as clusterTick, our sockets attached to the proxy
+		// reconnect, and a request runs where the room runs now.
+		if s.dropProxy(r) {
+			s.tellReconnect(r.key)
+		}
+		if failsOver(q.Op) {
+			return s.rerun(ctx, r, q)
+		}
 		return p, errMoved
 	}
 	if errors.Is(err, errNoAnswer) && failsOver(q.Op) && s.ownerGone(ctx, r) {
 		// As clusterTick: our sockets in the dead node's room reconnect,
 		// told before the room may load here (they would be told twice).
 		if s.dropProxy(r) {
-			s.publish(NodeTopic(r.key, s.cl.node), Event{Type: EvClose, Close: CloseShutdown})
+			s.tellReconnect(r.key)
 		}
 		return s.rerun(ctx, r, q)
 	}
@@ -414,9 +439,11 @@ func (s *Service) clusterTick(ctx context.Context) {
 		if err != nil || owner == p.remote {
 			continue
 		}
-		s.dropProxy(p)
-		// Our sockets in that room reconnect and re-join wherever it runs now.
-		s.publish(NodeTopic(p.key, s.cl.node), Event{Type: EvClose, Close: CloseShutdown})
+		// Our sockets in that room reconnect and re-join wherever it runs
+		// now (unless a call or a claim retired the proxy and told them).
+		if s.dropProxy(p) {
+			s.tellReconnect(p.key)
+		}
 	}
 }
 

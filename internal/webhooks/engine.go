@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
@@ -38,6 +39,8 @@ type Engine struct {
 
 	mu    sync.RWMutex
 	kinds map[string]*Kind
+
+	onceCalls atomic.Uint64 // EnqueueOnce calls, to prune claims now and then
 }
 
 // EngineConfig tunes an engine.
@@ -69,6 +72,15 @@ type Queue interface {
 	// ClaimDeliveries leases up to n due deliveries of the given kinds
 	// until leaseUntil: due is next_at passed and no unexpired lease.
 	ClaimDeliveries(ctx context.Context, kinds []string, now, leaseUntil time.Time, n int) ([]*Queued, error)
+	// AddDeliveriesOnce claims the event named key, once per cluster, and
+	// stores ds (each as AddDelivery would) in one transaction: nothing is
+	// stored, and claimed is false, when key was claimed before; a failure
+	// (or a crash) before the commit leaves neither the claim nor a
+	// delivery, so the event can still be claimed. stored says which of ds
+	// were stored.
+	AddDeliveriesOnce(ctx context.Context, key string, at time.Time, ds []*Queued, max int, keepNewest bool) (claimed bool, stored []bool, err error)
+	// PruneEventClaims forgets claims made before before.
+	PruneEventClaims(ctx context.Context, before time.Time) error
 	// FinishDelivery removes a delivery (sent, or given up on).
 	FinishDelivery(ctx context.Context, id string) error
 	// RetryDelivery records attempts, schedules the next one and releases
@@ -214,6 +226,63 @@ func (e *Engine) Enqueue(ctx context.Context, kind, ref, url string, body []byte
 	}
 	e.poke()
 	return true
+}
+
+// Target is one delivery of an event: its kind's reference, URL and body.
+type Target struct {
+	Ref  string
+	URL  string
+	Body []byte
+}
+
+// claimRetention is how long an event's claim is remembered: far longer
+// than the event takes to reach every node.
+const claimRetention = 24 * time.Hour
+
+// EnqueueOnce queues the deliveries of an event that every node sees (a
+// bus event) on the one node that claims key first. The claim and the
+// deliveries are stored in one transaction, so there is no moment where
+// the event is claimed but not queued: a node killed (or failing) before
+// the commit leaves the event unclaimed for another node, or a later try,
+// and once committed the queue delivers at least once. It reports whether
+// this call claimed the event; a claim with no targets is still recorded.
+// An error means nothing was stored (the event is not claimed either).
+// Deliveries the kind's queue has no room for are reported (final), as by
+// Enqueue.
+func (e *Engine) EnqueueOnce(ctx context.Context, key, kind string, ts []Target) (bool, error) {
+	ctx = context.WithoutCancel(ctx)
+	k := e.kind(kind)
+	if k == nil {
+		return false, fmt.Errorf("webhooks: kind %q is not registered", kind)
+	}
+	now := e.now().UTC()
+	ds := make([]*Queued, len(ts))
+	for i, t := range ts {
+		ds[i] = &Queued{ID: identity.NewID(), Kind: kind, Ref: t.Ref, URL: t.URL, Body: t.Body, NextAt: now, CreatedAt: now}
+	}
+	claimed, stored, err := e.q.AddDeliveriesOnce(ctx, key, now, ds, k.MaxWaiting, k.KeepNewest)
+	if err != nil {
+		return false, err
+	}
+	if e.onceCalls.Add(1)%256 == 0 {
+		if err := e.q.PruneEventClaims(ctx, now.Add(-claimRetention)); err != nil {
+			e.log.Warn("prune event claims", "err", err)
+		}
+	}
+	if !claimed {
+		return false, nil
+	}
+	for i, d := range ds {
+		if stored[i] {
+			continue
+		}
+		e.log.Warn("webhook delivery not queued", "kind", kind, "ref", d.Ref, "err", ErrQueueFull)
+		if k.Report != nil {
+			k.Report(ctx, d, 1, ErrQueueFull, true)
+		}
+	}
+	e.poke()
+	return true, nil
 }
 
 // Run sends queued deliveries until ctx ends. A send that ctx cuts short is

@@ -236,24 +236,51 @@ func (s *Service) Subscribed(ctx context.Context, eventType string) bool {
 // the durable queue; it does not wait for the deliveries. When a webhook's
 // queue is full the delivery is dropped and logged.
 func (s *Service) Dispatch(ctx context.Context, eventType string, eventData any) {
-	hs, err := s.subscriptions(ctx)
+	ts, err := s.targets(ctx, eventType, eventData)
 	if err != nil {
-		s.log.Error("load webhooks", "err", err)
+		s.log.Error("webhook event", "type", eventType, "err", err)
 		return
 	}
+	for _, t := range ts {
+		s.engine.Enqueue(ctx, OwncastKind, t.Ref, t.URL, t.Body)
+	}
+}
+
+// DispatchOnce is Dispatch for an event every node sees (a bus event, a
+// moment each node's timer finds due): the node that claims key first
+// queues it, the claim and the deliveries in one transaction
+// (Engine.EnqueueOnce), so the event is delivered once and a node dying
+// between the claim and the queue cannot lose it. It reports whether this
+// call claimed the event; on an error nothing is claimed.
+func (s *Service) DispatchOnce(ctx context.Context, key, eventType string, eventData any) (bool, error) {
+	ts, err := s.targets(ctx, eventType, eventData)
+	if err != nil {
+		return false, err
+	}
+	return s.engine.EnqueueOnce(ctx, key, OwncastKind, ts)
+}
+
+// targets are the deliveries of an event: one per webhook subscribed to
+// eventType.
+func (s *Service) targets(ctx context.Context, eventType string, eventData any) ([]Target, error) {
+	hs, err := s.subscriptions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load webhooks: %w", err)
+	}
 	var body []byte
+	var ts []Target
 	for _, h := range hs {
 		if !slices.Contains(h.Events, eventType) {
 			continue
 		}
 		if body == nil {
 			if body, err = json.Marshal(map[string]any{"type": eventType, "eventData": eventData}); err != nil {
-				s.log.Error("encode webhook event", "type", eventType, "err", err)
-				return
+				return nil, fmt.Errorf("encode webhook event: %w", err)
 			}
 		}
-		s.engine.Enqueue(ctx, OwncastKind, h.ID, h.URL, body)
+		ts = append(ts, Target{Ref: h.ID, URL: h.URL, Body: body})
 	}
+	return ts, nil
 }
 
 // sign signs a delivery with its webhook's secret, the Owncast way.

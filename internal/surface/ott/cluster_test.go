@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/watch"
 )
@@ -86,17 +87,37 @@ func twoNodes(t *testing.T, n1, n2 *harness) {
 // database and the in-process bus, and (when configured) one PostgreSQL
 // database with each node on its own NATS connection.
 func clusters(t *testing.T) map[string]func(t *testing.T) (*harness, *harness) {
-	out := map[string]func(t *testing.T) (*harness, *harness){
-		"sqlite-local": func(t *testing.T) (*harness, *harness) {
-			n1 := newHarness(t, opts{})
-			return n1, newHarness(t, opts{peer: n1})
-		},
+	out := map[string]func(t *testing.T) (*harness, *harness){}
+	for name, build := range clustersOf(t, 2, opts{}) {
+		out[name] = func(t *testing.T) (*harness, *harness) {
+			ns := build(t)
+			return ns[0], ns[1]
+		}
+	}
+	return out
+}
+
+// clustersOf are the setups of clusters with n nodes, each built with o.
+func clustersOf(t *testing.T, n int, o opts) map[string]func(t *testing.T) []*harness {
+	build := func(t *testing.T, o opts) []*harness {
+		first := newHarness(t, o)
+		ns := []*harness{first}
+		for len(ns) < n {
+			p := o
+			p.peer = first
+			ns = append(ns, newHarness(t, p))
+		}
+		return ns
+	}
+	out := map[string]func(t *testing.T) []*harness{
+		"sqlite-local": func(t *testing.T) []*harness { return build(t, o) },
 	}
 	pg, nats := storetest.PostgresURL(), os.Getenv("HEARTH_TEST_NATS_URL")
 	if pg != "" && nats != "" {
-		out["postgres-nats"] = func(t *testing.T) (*harness, *harness) {
-			n1 := newHarness(t, opts{db: storetest.OpenPostgres, nats: nats})
-			return n1, newHarness(t, opts{peer: n1, nats: nats})
+		out["postgres-nats"] = func(t *testing.T) []*harness {
+			p := o
+			p.db, p.nats = storetest.OpenPostgres, nats
+			return build(t, p)
 		}
 	}
 	return out
@@ -209,6 +230,94 @@ func TestRequestWhileRoomNodeDies(t *testing.T) {
 			if r.status != 200 || len(q) != 2 {
 				t.Fatalf("room after the move: %d %s", r.status, r.raw)
 			}
+		})
+	}
+}
+
+// TestRoomMovedRetiresTheProxy: a node's proxy for a room names a node
+// that no longer runs it (it restarted, and a third node took the room)
+// before the lease check notices. The node's sockets in the room were
+// attached to nothing once the proxy was dropped, and never told: now,
+// whether a call through the old proxy hears "moved" or a new request
+// finds the lease on another node, they are told to reconnect (1001), as
+// when the lease lapses, and the request runs where the room runs now.
+// The lease check is kept from running (a long tick); the sockets are a
+// listener on the node's topic of the room, which each socket listens on.
+func TestRoomMovedRetiresTheProxy(t *testing.T) {
+	t.Parallel()
+	for name, build := range clustersOf(t, 3, opts{tick: time.Hour}) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ns := build(t)
+			n1, n2, n3 := ns[0], ns[1], ns[2]
+			ctx := context.Background()
+			ta, tb := n1.grant(), n2.grant()
+			for _, room := range []string{"drift", "drift2"} {
+				n1.createRoom(ta, room, map[string]any{"isTemporary": false})
+			}
+			n1.watch.Shutdown() // saved, leases handed back
+			leases := n1.db.Watch()
+			reconnects := func(room string) chan watch.Event {
+				got := make(chan watch.Event, 4)
+				sub, err := n2.bus.Subscribe(watch.NodeTopic(room, n2.watch.NodeID()), func(m bus.Message) {
+					if ev, err := watch.DecodeEvent(m.Data); err == nil {
+						got <- ev
+					}
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = sub.Unsubscribe() })
+				return got
+			}
+			// Node 2's proxy for each room names node 1 ...
+			proxies := map[string]*watch.Room{}
+			for _, room := range []string{"drift", "drift2"} {
+				now := time.Now()
+				if owner, err := leases.ClaimRoomLease(ctx, room, n1.watch.NodeID(), now, now.Add(time.Hour)); err != nil || owner != n1.watch.NodeID() {
+					t.Fatalf("lease for node 1: %q %v", owner, err)
+				}
+				r, err := n2.watch.Get(ctx, room)
+				if err != nil {
+					t.Fatal(err)
+				}
+				proxies[room] = r
+				// ... and the room moves to node 3 while node 1 runs it no more.
+				if err := leases.ReleaseRoomLease(ctx, room, n1.watch.NodeID()); err != nil {
+					t.Fatal(err)
+				}
+				if owner, err := leases.ClaimRoomLease(ctx, room, n3.watch.NodeID(), now, now.Add(time.Hour)); err != nil || owner != n3.watch.NodeID() {
+					t.Fatalf("lease for node 3: %q %v", owner, err)
+				}
+			}
+			awaitReconnect := func(room string, got chan watch.Event) {
+				t.Helper()
+				select {
+				case ev := <-got:
+					if ev.Type != watch.EvClose || ev.Close != watch.CloseShutdown {
+						t.Fatalf("%s: sockets got %+v, want a reconnect", room, ev)
+					}
+				case <-time.After(hangGuard):
+					t.Fatalf("%s: the sockets on node 2 were not told to reconnect", room)
+				}
+			}
+
+			// A call through the old proxy: node 1 answers "moved".
+			got := reconnects("drift")
+			if snap, err := proxies["drift"].Describe(ctx); err != nil || snap.Name != "drift" {
+				t.Fatalf("state through the moved proxy: %+v %v", snap, err)
+			}
+			awaitReconnect("drift", got)
+			if owner, _ := leases.RoomLeaseOwner(ctx, "drift", time.Now()); owner != n3.watch.NodeID() {
+				t.Fatalf("drift's lease moved to %q", owner)
+			}
+
+			// A new request on node 2 finds the lease on node 3.
+			got = reconnects("drift2")
+			if r := n2.do("GET", "/api/room/drift2", tb, nil); r.status != 200 || r.body["name"] != "drift2" {
+				t.Fatalf("GET drift2 on node 2: %d %s", r.status, r.raw)
+			}
+			awaitReconnect("drift2", got)
 		})
 	}
 }

@@ -106,6 +106,9 @@ type opts struct {
 	dev bool
 	// noTemp turns temporary rooms off (OTT's room.enable_create_temporary).
 	noTemp bool
+	// tick is the watch service's tick (default 1 s); a long one keeps
+	// the lease check from running during a test.
+	tick time.Duration
 }
 
 func newHarness(t testing.TB, o opts) *harness {
@@ -162,7 +165,7 @@ func newHarness(t testing.TB, o opts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, err := watch.New(watch.Config{AllowTemp: !o.noTemp, SyncDelay: o.syncDelay}, db.Watch(), b, md, logger)
+	ws, err := watch.New(watch.Config{AllowTemp: !o.noTemp, SyncDelay: o.syncDelay, TickInterval: o.tick}, db.Watch(), b, md, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,7 @@ type node struct {
 	id      *identity.Service
 	hooks   *webhooks.Service
 	fed     *federation.Service
+	surface *owncast.Surface
 	dataDir string
 }
 
@@ -61,6 +62,8 @@ type nodeOpts struct {
 	noFederationRunner bool
 	// directoryURL, when set, runs the Owncast directory pinger against it.
 	directoryURL string
+	// webhookQueue, when set, wraps the webhook engine's queue.
+	webhookQueue func(webhooks.Queue) webhooks.Queue
 }
 
 func newNode(t testing.TB, o nodeOpts) *node {
@@ -105,7 +108,11 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := webhooks.NewEngine(webhooks.EngineConfig{}, db.WebhookQueue(), out, nil)
+	var queue webhooks.Queue = db.WebhookQueue()
+	if o.webhookQueue != nil {
+		queue = o.webhookQueue(queue)
+	}
+	engine, err := webhooks.NewEngine(webhooks.EngineConfig{}, queue, out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +241,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		_ = hub.Shutdown(sctx)
 		<-done
 	})
-	return &node{url: srv.URL(), db: db, msgs: msgs, chat: chat, id: idn, hooks: hooks, fed: fed, dataDir: dir}
+	return &node{url: srv.URL(), db: db, msgs: msgs, chat: chat, id: idn, hooks: hooks, fed: fed, surface: s, dataDir: dir}
 }
 
 type reply struct {

@@ -3,6 +3,7 @@ package owncast_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -145,5 +146,59 @@ func TestStageChatWebhookFromOtherSurfaces(t *testing.T) {
 		if _, has := ed["clientId"]; has {
 			t.Fatalf("foreign CHAT carries a clientId: %s", d.raw)
 		}
+	}
+}
+
+// deadQueue is the webhook queue of a node that dies as it writes to it:
+// every write fails having stored nothing.
+type deadQueue struct{ webhooks.Queue }
+
+var errDied = errors.New("node died")
+
+func (deadQueue) AddDelivery(context.Context, *webhooks.Queued, int, bool) (bool, error) {
+	return false, errDied
+}
+
+func (deadQueue) AddDeliveriesOnce(context.Context, string, time.Time, []*webhooks.Queued, int, bool) (bool, []bool, error) {
+	return false, nil, errDied
+}
+
+// TestStageChatWebhookSurvivesTheClaimingNode: the node that first takes up
+// a message another surface posted, and dies before its CHAT webhook is in
+// the queue, leaves it to the next node that sees the message, which
+// queues and sends it. (The claim was once taken in a statement of its
+// own, before the queue: the dead node held it and nobody sent the
+// webhook.) The nodes see the message one after the other, not on the bus,
+// so the dying one is first.
+func TestStageChatWebhookSurvivesTheClaimingNode(t *testing.T) {
+	t.Parallel()
+	hookURL, allow, got := receiver(t)
+	db := storetest.OpenSQLite(t)
+	conv := "stage-test-" + identity.NewID()
+	opts := nodeOpts{db: db, bus: bus.NewLocal(), conversation: conv, allow: allow}
+	t.Cleanup(func() { opts.bus.Close() })
+	dying := opts
+	dying.webhookQueue = func(q webhooks.Queue) webhooks.Queue { return deadQueue{q} }
+	a, b := newNode(t, dying), newNode(t, opts)
+	if r := b.do(t, "POST", "/api/admin/webhooks/create", "admin", map[string]any{"url": hookURL + "/in", "events": []string{"CHAT"}}); r.status != 200 {
+		t.Fatalf("create webhook: %d %s", r.status, r.body)
+	}
+	ctx := context.Background()
+	acct, err := b.id.Register(ctx, identity.RegisterInput{Username: "togetherfan", Password: "password1", DisplayName: "Together Fan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	author := acct.ID
+	m := &messages.Message{ID: identity.NewID(), ConversationID: conv, Kind: messages.KindStage, AuthorID: &author,
+		Body: "hello from Together", CreatedAt: time.Now().UTC()}
+	ev, err := json.Marshal(messages.Event{Type: messages.EventCreated, Message: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.surface.StageMessageWebhook(ev) // dies before the webhook is queued
+	b.surface.StageMessageWebhook(ev)
+	d := next(t, got)
+	if d.Type != "CHAT" || d.EventData["id"] != m.ID || d.EventData["rawBody"] != "hello from Together" {
+		t.Fatalf("delivery %s", d.raw)
 	}
 }

@@ -83,8 +83,9 @@ func (s *Surface) StreamWebhook(online bool) {
 // bus topic messages.Topic(Chat.Conversation())) into a CHAT webhook when
 // another surface posted it: the Together API or the web UI writing into a
 // stage channel. Owncast's own routes send theirs directly, with the client
-// id. Every node sees the event; the node that wins the claim delivers it,
-// so each message is delivered once.
+// id. Every node sees the event; the node that wins the claim queues it,
+// the claim and the queue in one transaction, so each message is delivered
+// once and a node that dies before queueing it leaves it to another.
 func (s *Surface) StageMessageWebhook(data []byte) {
 	if s.d.Webhooks == nil {
 		return
@@ -103,12 +104,6 @@ func (s *Surface) StageMessageWebhook(data []byte) {
 	if !s.d.Webhooks.Subscribed(ctx, evChat) {
 		return
 	}
-	if ok, err := s.d.Chat.ClaimOnce(ctx, "chat-webhook:"+m.ID); err != nil || !ok {
-		if err != nil {
-			s.log.Warn("claim chat webhook", "message", m.ID, "err", err)
-		}
-		return
-	}
 	u, err := s.d.Chat.CachedUser(ctx, *m.AuthorID)
 	if errors.Is(err, fault.NotFound) {
 		var a *identity.Account
@@ -120,5 +115,9 @@ func (s *Surface) StageMessageWebhook(data []byte) {
 		s.log.Warn("chat webhook author", "message", m.ID, "err", err)
 		return
 	}
-	s.d.Webhooks.Dispatch(ctx, evChat, s.chatWebhookData(ctx, m, u, 0))
+	// The claim and the deliveries are one transaction: a node that dies,
+	// or fails, before they are stored leaves the message to another node.
+	if _, err := s.d.Webhooks.DispatchOnce(ctx, "chat-webhook:"+m.ID, evChat, s.chatWebhookData(ctx, m, u, 0)); err != nil {
+		s.log.Warn("queue chat webhook", "message", m.ID, "err", err)
+	}
 }
