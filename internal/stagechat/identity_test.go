@@ -64,6 +64,22 @@ func TestOneIdentity(t *testing.T) {
 	if n := len(pub.ofType(stagechat.EventNameChange)); n != 1 {
 		t.Fatalf("%d NAME_CHANGE events for one rename, want 1", n)
 	}
+	// A node that claimed a rename and was killed before it saved it: the
+	// node hearing the same event still saves the name (its announcement
+	// went with the dead node).
+	if _, err := idn.Rename(ctx, alice.ID, "Alice Liddell"); err != nil {
+		t.Fatal(err)
+	}
+	ev = identity.Renamed{ID: identity.NewID(), AccountID: alice.ID, Name: "Alice Liddell", OldName: "Alice Pleasance"}
+	if first, err := s.ClaimOnce(ctx, "identity.renamed:"+ev.ID); err != nil || !first {
+		t.Fatalf("the dead node's claim: %v %v", first, err)
+	}
+	if err := s.AccountRenamed(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.CachedUser(ctx, alice.ID); got.DisplayName != "Alice Liddell" {
+		t.Fatalf("chat name after a rename whose claimer died = %q", got.DisplayName)
+	}
 
 	// Renamed in chat: the account follows.
 	cur, _ := s.User(ctx, alice.ID)

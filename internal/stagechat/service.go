@@ -234,11 +234,18 @@ func (s *Service) AccountRenamed(ctx context.Context, r identity.Renamed) error 
 	if u.DisplayName == name {
 		return nil
 	}
+	// Every node saves the new name (the same row, from the same rename),
+	// and then one announces it: a node killed between the two leaves the
+	// name saved, unannounced, where a claim taken first lost the rename.
+	nu, err := s.saveRename(ctx, u, name)
+	if err != nil {
+		return err
+	}
 	if first, err := s.ClaimOnce(ctx, "identity.renamed:"+r.ID); err != nil || !first {
 		return err
 	}
-	_, err = s.rename(ctx, u, name)
-	return err
+	s.publish(ctx, Event{Type: EventNameChange, User: nu, OldName: u.DisplayName})
+	return nil
 }
 
 // UserForAccount returns the chat user of an account, creating its chat
@@ -519,17 +526,26 @@ func (s *Service) ChangeName(ctx context.Context, u *User, newName string) (*Use
 
 // rename stores u's new name and announces it.
 func (s *Service) rename(ctx context.Context, u *User, newName string) (*User, error) {
-	old := u.DisplayName
+	nu, err := s.saveRename(ctx, u, newName)
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, Event{Type: EventNameChange, User: nu, OldName: u.DisplayName})
+	return nu, nil
+}
+
+// saveRename stores u under newName, its old name kept among the previous
+// ones, without announcing it.
+func (s *Service) saveRename(ctx context.Context, u *User, newName string) (*User, error) {
 	nu := *u
 	nu.DisplayName = newName
-	nu.PreviousNames = append(append([]string(nil), u.PreviousNames...), old)
+	nu.PreviousNames = append(append([]string(nil), u.PreviousNames...), u.DisplayName)
 	at := s.now().UTC()
 	nu.NameChangedAt = &at
 	if err := s.st.SaveUser(ctx, &nu); err != nil {
 		return nil, err
 	}
 	s.Forget(u.ID)
-	s.publish(ctx, Event{Type: EventNameChange, User: &nu, OldName: old})
 	return &nu, nil
 }
 
