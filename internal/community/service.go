@@ -79,6 +79,15 @@ const (
 // chat filter): every message posted there is checked against each word.
 const MaxFilteredWords = 1000
 
+// MaxDMChannels bounds the DM channels an account may be in when it opens
+// a new one (reopening one it has always works), as Discord bounds an
+// account's relationships at 1,000: any account, a free Owncast chat user
+// or OTT guest included, can be a DM's other side, and every READY and DM
+// list carries each channel with its recipient. The list answers the most
+// recently active MaxDMChannels, so DMs others opened to an account do
+// not grow its READY either.
+const MaxDMChannels = 1000
+
 // Errors past the bounds (400 on every surface).
 var (
 	ErrTooManyServers  = fault.Newf(fault.Invalid, "Maximum number of servers reached (%d)", MaxServersJoined)
@@ -86,6 +95,7 @@ var (
 	ErrTooManyRoles    = fault.Newf(fault.Invalid, "Maximum number of server roles reached (%d)", MaxRoles)
 	ErrTooManyWords    = fault.Newf(fault.Invalid, "A server may filter at most %d words", MaxFilteredWords)
 	ErrTooManyInvites  = fault.Newf(fault.Invalid, "Maximum number of invites reached (%d)", MaxInvites)
+	ErrTooManyDMs      = fault.Newf(fault.Invalid, "Maximum number of DM channels reached (%d)", MaxDMChannels)
 )
 
 func newID() string { return identity.NewID() }
