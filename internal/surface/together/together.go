@@ -294,7 +294,7 @@ type route struct {
 	method, path string
 	h            func(w http.ResponseWriter, r *http.Request, p *identity.Principal)
 	public       bool
-	message      bool // creates a message: a person's request is paced (MessageRate)
+	message      bool // creates, edits or reacts to a message (each an event to every member): a person's request is paced (MessageRate)
 }
 
 // admit charges p's request to its bucket, answering 429 when it is empty:
