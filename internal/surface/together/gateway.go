@@ -26,6 +26,12 @@ const (
 	IdleTimeout   = 300 * time.Second
 	MaxFrameBytes = 16 << 10
 	FramesPerSec  = 20
+	// PresenceUpdates bounds the PRESENCE_UPDATE frames an account's
+	// sockets on a node act on, together, per minute (Discord paces them too):
+	// each is a profile write and an event to everyone who shares a
+	// server with it, and sockets per account have no bound of their own.
+	// The rest are dropped, as over-rate frames are.
+	PresenceUpdates = 5
 )
 
 // dispatchTopic carries surface-originated events (typing, presence, voice)
@@ -597,6 +603,9 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 	case "HEARTBEAT":
 		c.conn.Reply(heartbeatAck)
 	case "PRESENCE_UPDATE":
+		if !s.presRL.Allow(c.accountID, 1).Allowed {
+			return
+		}
 		in := fr.Presence
 		p, err := s.d.Community.Profile(ctx, c.accountID)
 		if err != nil {

@@ -3,6 +3,7 @@ package together_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +189,70 @@ func TestVoiceStateOfCrashedNodeCleared(t *testing.T) {
 		}
 	}
 	second.must(404, "GET", "/channels/"+vid+"/go-live", ann.access, nil)
+}
+
+// TestPresenceUpdatesPaced: an account's sockets together act on
+// PresenceUpdates PRESENCE_UPDATE frames a minute (each a profile write
+// and an event to everyone sharing a server); the rest are dropped, so a
+// second socket does not add to the budget.
+func TestPresenceUpdatesPaced(t *testing.T) {
+	t.Parallel()
+	frozen := time.Now() // no refill however slowly the frames run
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.RateClock = func() time.Time { return frozen } })
+	ann, bob := e.register("ann"), e.register("bob")
+	_, cid := e.serverWithChannel(ann, "g", bob)
+	open := func(u user) *ws {
+		w, _, err := e.dial("token=" + u.access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor("READY")
+		return w
+	}
+	wb := open(bob)
+	one, two := open(ann), open(ann)
+	// seen reads bob's frames until ann's update marked until (or, with
+	// until "", ann's TYPING_START), returning the marks of ann's updates.
+	seen := func(until string) []string {
+		var marks []string
+		for {
+			f := wb.waitFor("")
+			var d struct {
+				UserID       string  `json:"user_id"`
+				CustomStatus *string `json:"custom_status"`
+			}
+			if json.Unmarshal(f.D, &d) != nil || d.UserID != ann.id {
+				continue
+			}
+			if f.T == "TYPING_START" && until == "" {
+				return marks
+			}
+			if f.T == "PRESENCE_UPDATE" && d.CustomStatus != nil {
+				marks = append(marks, *d.CustomStatus)
+				if *d.CustomStatus == until {
+					return marks
+				}
+			}
+		}
+	}
+	update := func(w *ws, i int) {
+		w.send(map[string]any{"op": "PRESENCE_UPDATE", "d": map[string]any{"status": "dnd", "custom_status": fmt.Sprint("p", i)}})
+	}
+	for i := range 3 {
+		update(one, i)
+	}
+	if got := seen("p2"); len(got) != 3 {
+		t.Fatalf("first socket's updates: %v", got)
+	}
+	for i := 3; i < together.PresenceUpdates+3; i++ {
+		update(two, i)
+	}
+	two.send(map[string]any{"op": "TYPING_START", "d": map[string]string{"channel_id": cid}})
+	want := []string{}
+	for i := 3; i < together.PresenceUpdates; i++ {
+		want = append(want, fmt.Sprint("p", i))
+	}
+	if got := seen(""); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("second socket's updates reaching bob: %v, want %v", got, want)
+	}
 }

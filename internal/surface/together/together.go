@@ -168,6 +168,7 @@ type Surface struct {
 	authRL     *ratelimit.Limiter
 	botRL      *ratelimit.Limiter
 	msgRL      *ratelimit.Limiter // humans' messages (MessageRate)
+	presRL     *ratelimit.Limiter // PRESENCE_UPDATE per account (PresenceUpdates a minute)
 
 	vmu    sync.Mutex
 	vcache map[string]*viewerEntry   // channel id → member bits (viewers.go)
@@ -225,6 +226,10 @@ func New(d Deps) (*Surface, error) {
 		if s.msgRL, err = ratelimit.New(ratelimit.Config{Limit: d.MessageRate, Burst: int(max(1, 5*d.MessageRate)), Clock: d.RateClock}); err != nil {
 			return nil, fmt.Errorf("together: message rate: %w", err)
 		}
+	}
+	if s.presRL, err = ratelimit.New(ratelimit.Config{Limit: PresenceUpdates, Interval: time.Minute, Burst: PresenceUpdates,
+		Clock: d.RateClock}); err != nil {
+		return nil, fmt.Errorf("together: presence rate: %w", err)
 	}
 	pb := d.PresenceBus
 	if pb == nil {
