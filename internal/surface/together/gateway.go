@@ -32,6 +32,11 @@ const (
 	// server with it, and sockets per account have no bound of their own.
 	// The rest are dropped, as over-rate frames are.
 	PresenceUpdates = 5
+	// TypingPerSec bounds the TYPING_START frames an account's sockets on a
+	// node act on, together (burst five times that): each looks up the
+	// channel's viewers and is an event to each (a client sends one every
+	// few seconds while its user types).
+	TypingPerSec = 2
 )
 
 // dispatchTopic carries surface-originated events (typing, presence, voice)
@@ -616,6 +621,9 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 			s.publishPresence(ctx, c.accountID, p)
 		}
 	case "TYPING_START":
+		if !s.typingRL.Allow(c.accountID, 1).Allowed {
+			return
+		}
 		in := fr.Typing
 		ca, err := s.d.Community.ChannelAccess(ctx, c.accountID, in.ChannelID)
 		if err != nil || ca.MayView() != nil {

@@ -256,3 +256,61 @@ func TestPresenceUpdatesPaced(t *testing.T) {
 		t.Errorf("second socket's updates reaching bob: %v, want %v", got, want)
 	}
 }
+
+// TestTypingPaced: an account's sockets together act on 5*TypingPerSec
+// TYPING_START frames at once (each a viewers lookup and an event to
+// each viewer); the rest are dropped, a second socket adding nothing.
+func TestTypingPaced(t *testing.T) {
+	t.Parallel()
+	frozen := time.Now() // no refill however slowly the frames run
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.RateClock = func() time.Time { return frozen } })
+	ann, bob := e.register("ann"), e.register("bob")
+	_, cid := e.serverWithChannel(ann, "g", bob)
+	open := func(u user) *ws {
+		w, _, err := e.dial("token=" + u.access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor("READY")
+		return w
+	}
+	wb := open(bob)
+	one, two := open(ann), open(ann)
+	typing := func(w *ws, n int) {
+		for range n {
+			w.send(map[string]any{"op": "TYPING_START", "d": map[string]string{"channel_id": cid}})
+		}
+	}
+	// count reads bob's frames until ann's update marked mark (sent on
+	// the same socket after the typing, so it arrives after any of it),
+	// counting ann's typing on the way.
+	count := func(w *ws, mark string) int {
+		w.send(map[string]any{"op": "PRESENCE_UPDATE", "d": map[string]any{"status": "online", "custom_status": mark}})
+		n := 0
+		for {
+			f := wb.waitFor("")
+			var d struct {
+				UserID       string  `json:"user_id"`
+				CustomStatus *string `json:"custom_status"`
+			}
+			if json.Unmarshal(f.D, &d) != nil || d.UserID != ann.id {
+				continue
+			}
+			if f.T == "TYPING_START" {
+				n++
+			}
+			if f.T == "PRESENCE_UPDATE" && d.CustomStatus != nil && *d.CustomStatus == mark {
+				return n
+			}
+		}
+	}
+	burst := 5 * together.TypingPerSec
+	typing(one, burst-1)
+	if got := count(one, "a"); got != burst-1 {
+		t.Fatalf("first socket's typing: %d, want %d", got, burst-1)
+	}
+	typing(two, 4)
+	if got := count(two, "b"); got != 1 {
+		t.Errorf("second socket's typing reaching bob: %d, want 1 (the bucket's last)", got)
+	}
+}

@@ -169,6 +169,7 @@ type Surface struct {
 	botRL      *ratelimit.Limiter
 	msgRL      *ratelimit.Limiter // humans' messages (MessageRate)
 	presRL     *ratelimit.Limiter // PRESENCE_UPDATE per account (PresenceUpdates a minute)
+	typingRL   *ratelimit.Limiter // TYPING_START per account (TypingPerSec)
 
 	vmu    sync.Mutex
 	vcache map[string]*viewerEntry   // channel id → member bits (viewers.go)
@@ -230,6 +231,9 @@ func New(d Deps) (*Surface, error) {
 	if s.presRL, err = ratelimit.New(ratelimit.Config{Limit: PresenceUpdates, Interval: time.Minute, Burst: PresenceUpdates,
 		Clock: d.RateClock}); err != nil {
 		return nil, fmt.Errorf("together: presence rate: %w", err)
+	}
+	if s.typingRL, err = ratelimit.New(ratelimit.Config{Limit: TypingPerSec, Burst: 5 * TypingPerSec, Clock: d.RateClock}); err != nil {
+		return nil, fmt.Errorf("together: typing rate: %w", err)
 	}
 	pb := d.PresenceBus
 	if pb == nil {
