@@ -172,3 +172,54 @@ func TestDMChannelsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestOverridesBounded: a channel holds MaxOverrides permission overrides;
+// a new target past it is refused, replacing one already there still
+// works, and removing one makes room.
+func TestOverridesBounded(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			w := newWorld(t, db)
+			ctx := context.Background()
+			owner := w.acct["owner"]
+			newRole := func(i int) string {
+				r, err := w.svc.CreateRole(ctx, owner, w.c.ID, community.RoleInput{Name: ptr(fmt.Sprint("o", i))})
+				if err != nil {
+					t.Fatalf("role %d: %v", i, err)
+				}
+				return r.ID
+			}
+			have, err := db.Community().Overrides(ctx, w.channel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var first *community.Override
+			for i := len(have); i < community.MaxOverrides; i++ {
+				id := newRole(i)
+				o, err := w.svc.SetOverride(ctx, owner, w.channel, &community.Override{RoleID: &id, Allow: community.PermSendMessages})
+				if err != nil {
+					t.Fatalf("override %d: %v", i, err)
+				}
+				if first == nil {
+					first = o
+				}
+			}
+			late := newRole(-1)
+			if _, err := w.svc.SetOverride(ctx, owner, w.channel, &community.Override{RoleID: &late}); !errors.Is(err, community.ErrTooManyOverrides) {
+				t.Fatalf("override past the bound: %v", err)
+			}
+			if _, err := w.svc.SetOverride(ctx, owner, w.channel, &community.Override{RoleID: first.RoleID, Deny: community.PermSendMessages}); err != nil {
+				t.Errorf("replacing an override at the bound: %v", err)
+			}
+			if err := w.svc.DeleteOverride(ctx, owner, w.channel, first.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.svc.SetOverride(ctx, owner, w.channel, &community.Override{RoleID: &late}); err != nil {
+				t.Errorf("an override once one was removed: %v", err)
+			}
+		})
+	}
+}

@@ -283,7 +283,9 @@ type Store interface {
 	AddMemberRole(ctx context.Context, communityID, accountID, roleID string) error
 	RemoveMemberRole(ctx context.Context, communityID, accountID, roleID string) error
 
-	UpsertOverride(ctx context.Context, o *Override) (*Override, error)
+	// UpsertOverride creates or replaces o's target's override; a new
+	// target past max on the channel is ErrTooManyOverrides.
+	UpsertOverride(ctx context.Context, o *Override, max int) (*Override, error)
 	DeleteOverride(ctx context.Context, channelID, id string) error
 	Overrides(ctx context.Context, channelID string) ([]*Override, error)
 	OverridesOfCommunity(ctx context.Context, communityID string) ([]*Override, error)

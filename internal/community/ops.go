@@ -439,7 +439,7 @@ func (s *Service) SetOverride(ctx context.Context, actor, channelID string, o *O
 		}
 	}
 	o.ID = newID()
-	saved, err := s.st.UpsertOverride(ctx, o)
+	saved, err := s.st.UpsertOverride(ctx, o, MaxOverrides)
 	if err != nil {
 		return nil, err
 	}

@@ -88,14 +88,21 @@ const MaxFilteredWords = 1000
 // not grow its READY either.
 const MaxDMChannels = 1000
 
+// MaxOverrides bounds a channel's permission overrides (roles and members
+// together; replacing one's target always works): every member's READY
+// carries each of its servers' overrides, every permission check on the
+// channel reads them, and a member's override outlives its membership.
+const MaxOverrides = 100
+
 // Errors past the bounds (400 on every surface).
 var (
-	ErrTooManyServers  = fault.Newf(fault.Invalid, "Maximum number of servers reached (%d)", MaxServersJoined)
-	ErrTooManyChannels = fault.Newf(fault.Invalid, "Maximum number of channels reached (%d)", MaxChannels)
-	ErrTooManyRoles    = fault.Newf(fault.Invalid, "Maximum number of server roles reached (%d)", MaxRoles)
-	ErrTooManyWords    = fault.Newf(fault.Invalid, "A server may filter at most %d words", MaxFilteredWords)
-	ErrTooManyInvites  = fault.Newf(fault.Invalid, "Maximum number of invites reached (%d)", MaxInvites)
-	ErrTooManyDMs      = fault.Newf(fault.Invalid, "Maximum number of DM channels reached (%d)", MaxDMChannels)
+	ErrTooManyServers   = fault.Newf(fault.Invalid, "Maximum number of servers reached (%d)", MaxServersJoined)
+	ErrTooManyChannels  = fault.Newf(fault.Invalid, "Maximum number of channels reached (%d)", MaxChannels)
+	ErrTooManyRoles     = fault.Newf(fault.Invalid, "Maximum number of server roles reached (%d)", MaxRoles)
+	ErrTooManyWords     = fault.Newf(fault.Invalid, "A server may filter at most %d words", MaxFilteredWords)
+	ErrTooManyInvites   = fault.Newf(fault.Invalid, "Maximum number of invites reached (%d)", MaxInvites)
+	ErrTooManyOverrides = fault.Newf(fault.Invalid, "Maximum number of permission overwrites reached (%d)", MaxOverrides)
+	ErrTooManyDMs       = fault.Newf(fault.Invalid, "Maximum number of DM channels reached (%d)", MaxDMChannels)
 )
 
 func newID() string { return identity.NewID() }

@@ -500,17 +500,27 @@ func scanOverride(row scanner) (*community.Override, error) {
 }
 
 // UpsertOverride creates or replaces the override for o's target and
-// returns the stored row (keeping the existing id on replace).
-func (s *Community) UpsertOverride(ctx context.Context, o *community.Override) (*community.Override, error) {
+// returns the stored row (keeping the existing id on replace). A new target
+// on a channel that already has max overrides is ErrTooManyOverrides; the
+// count and the insert hold the channel's row (underBound).
+func (s *Community) UpsertOverride(ctx context.Context, o *community.Override, max int) (*community.Override, error) {
 	target := "r:"
 	if o.RoleID != nil {
 		target += *o.RoleID
 	} else {
 		target = "u:" + *o.AccountID
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO channel_overrides (`+overrideCols+`, target) VALUES ($1,$2,$3,$4,$5,$6,$7)
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.db.underBound(ctx, tx, "channels", o.ChannelID, `SELECT COUNT(*) FROM channel_overrides
+			WHERE channel_id=$1 AND NOT EXISTS (SELECT 1 FROM channel_overrides WHERE channel_id=$1 AND target=$2)`,
+			max, community.ErrTooManyOverrides, target); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO channel_overrides (`+overrideCols+`, target) VALUES ($1,$2,$3,$4,$5,$6,$7)
 		ON CONFLICT (channel_id, target) DO UPDATE SET allow_bits = excluded.allow_bits, deny_bits = excluded.deny_bits`,
-		o.ID, o.ChannelID, nullString(o.RoleID), nullString(o.AccountID), o.Allow, o.Deny, target)
+			o.ID, o.ChannelID, nullString(o.RoleID), nullString(o.AccountID), o.Allow, o.Deny, target)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -337,6 +337,17 @@ func TestCountBoundsHoldConcurrently(t *testing.T) {
 			if dms, err := st.DMChannelsOf(ctx, ann, 0); err != nil || len(dms) != max {
 				t.Errorf("DM channels after %d at once: %d %v, want %d", n, len(dms), err, max)
 			}
+			chans, err := st.Channels(ctx, c.ID)
+			if err != nil || len(chans) == 0 {
+				t.Fatalf("channels: %v %v", chans, err)
+			}
+			atOnce(t, "overrides", n, func(i int) error {
+				_, err := st.UpsertOverride(ctx, &community.Override{ID: identity.NewID(), ChannelID: chans[0].ID, AccountID: &peers[i]}, max)
+				return err
+			}, community.ErrTooManyOverrides)
+			if ovs, err := st.Overrides(ctx, chans[0].ID); err != nil || len(ovs) != max {
+				t.Errorf("overrides after %d at once: %d %v, want %d", n, len(ovs), err, max)
+			}
 			x := db.TogetherExtras()
 			atOnce(t, "words", n, func(i int) error {
 				_, err := x.AddWord(ctx, &community.WordFilter{ID: identity.NewID(), CommunityID: c.ID, Word: fmt.Sprint("w", i%(max+2)), CreatedAt: now}, max)
