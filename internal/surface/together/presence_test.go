@@ -314,3 +314,22 @@ func TestTypingPaced(t *testing.T) {
 		t.Errorf("second socket's typing reaching bob: %d, want 1 (the bucket's last)", got)
 	}
 }
+
+// TestGatewaySocketsPerAccount: an account holds SocketsPerAccount gateway
+// sockets on a node; the next is answered 429, another account's is not.
+func TestGatewaySocketsPerAccount(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob := e.register("ann"), e.register("bob")
+	for i := range together.SocketsPerAccount {
+		if _, _, err := e.dial("token=" + ann.access); err != nil {
+			t.Fatalf("socket %d: %v", i, err)
+		}
+	}
+	if _, resp, err := e.dial("token=" + ann.access); err == nil || resp == nil || resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("socket past the bound: %v %v, want 429 with Retry-After", resp, err)
+	}
+	if _, _, err := e.dial("token=" + bob.access); err != nil {
+		t.Fatalf("another account's socket: %v", err)
+	}
+}
