@@ -117,3 +117,109 @@ func TestCountsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestDMChannelsBounded: an account opens DM channels up to MaxDMChannels
+// (with any account, a free chat user's included); past it a new one is
+// refused while reopening one it has still works, and one another
+// account opens to it still works (only the opener's count is checked).
+// Its list answers the MaxDMChannels most recently active.
+func TestDMChannelsBounded(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			w := newWorld(t, db)
+			ctx := context.Background()
+			plain := w.acct["plain"]
+			newAcct := func(name string) string {
+				now := time.Now().UTC()
+				a := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: name, CreatedAt: now, UpdatedAt: now}
+				if err := db.Identity().CreateAccount(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+				return a.ID
+			}
+			var first string
+			for i := range community.MaxDMChannels {
+				other := newAcct(fmt.Sprint("dm", i))
+				if i == 0 {
+					first = other
+				}
+				if _, created, err := w.svc.OpenDM(ctx, plain, other); err != nil || !created {
+					t.Fatalf("DM %d: %v %v", i, created, err)
+				}
+			}
+			late := newAcct("late")
+			if _, _, err := w.svc.OpenDM(ctx, plain, late); !errors.Is(err, community.ErrTooManyDMs) {
+				t.Fatalf("DM past the bound: %v", err)
+			}
+			if _, created, err := w.svc.OpenDM(ctx, plain, first); err != nil || created {
+				t.Errorf("reopening a DM at the bound: %v %v", created, err)
+			}
+			// late opens one to plain: late's count is checked, not plain's.
+			d, created, err := w.svc.OpenDM(ctx, late, plain)
+			if err != nil || !created {
+				t.Fatalf("a DM opened to an account at the bound: %v %v", created, err)
+			}
+			dms, err := w.svc.DMs(ctx, plain)
+			if err != nil || len(dms) != community.MaxDMChannels {
+				t.Fatalf("DM list: %d %v, want %d", len(dms), err, community.MaxDMChannels)
+			}
+			if dms[0].ID != d.ID {
+				t.Errorf("DM list starts with %s, want the newest %s", dms[0].ID, d.ID)
+			}
+		})
+	}
+}
+
+// TestOverridesBounded: a channel holds MaxOverrides permission overrides;
+// a new target past it is refused, replacing one already there still
+// works, and removing one makes room.
+func TestOverridesBounded(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			w := newWorld(t, db)
+			ctx := context.Background()
+			owner := w.acct["owner"]
+			newRole := func(i int) string {
+				r, err := w.svc.CreateRole(ctx, owner, w.c.ID, community.RoleInput{Name: ptr(fmt.Sprint("o", i))})
+				if err != nil {
+					t.Fatalf("role %d: %v", i, err)
+				}
+				return r.ID
+			}
+			have, err := db.Community().Overrides(ctx, w.channel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var first *community.Override
+			for i := len(have); i < community.MaxOverrides; i++ {
+				id := newRole(i)
+				o, err := w.svc.SetOverride(ctx, owner, w.channel, &community.Override{RoleID: &id, Allow: community.PermSendMessages})
+				if err != nil {
+					t.Fatalf("override %d: %v", i, err)
+				}
+				if first == nil {
+					first = o
+				}
+			}
+			late := newRole(-1)
+			if _, err := w.svc.SetOverride(ctx, owner, w.channel, &community.Override{RoleID: &late}); !errors.Is(err, community.ErrTooManyOverrides) {
+				t.Fatalf("override past the bound: %v", err)
+			}
+			if _, err := w.svc.SetOverride(ctx, owner, w.channel, &community.Override{RoleID: first.RoleID, Deny: community.PermSendMessages}); err != nil {
+				t.Errorf("replacing an override at the bound: %v", err)
+			}
+			if err := w.svc.DeleteOverride(ctx, owner, w.channel, first.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.svc.SetOverride(ctx, owner, w.channel, &community.Override{RoleID: &late}); err != nil {
+				t.Errorf("an override once one was removed: %v", err)
+			}
+		})
+	}
+}

@@ -283,7 +283,9 @@ type Store interface {
 	AddMemberRole(ctx context.Context, communityID, accountID, roleID string) error
 	RemoveMemberRole(ctx context.Context, communityID, accountID, roleID string) error
 
-	UpsertOverride(ctx context.Context, o *Override) (*Override, error)
+	// UpsertOverride creates or replaces o's target's override; a new
+	// target past max on the channel is ErrTooManyOverrides.
+	UpsertOverride(ctx context.Context, o *Override, max int) (*Override, error)
 	DeleteOverride(ctx context.Context, channelID, id string) error
 	Overrides(ctx context.Context, channelID string) ([]*Override, error)
 	OverridesOfCommunity(ctx context.Context, communityID string) ([]*Override, error)
@@ -305,8 +307,12 @@ type Store interface {
 
 	DMChannel(ctx context.Context, id string) (*DMChannel, error)
 	DMChannelBetween(ctx context.Context, a, b string) (*DMChannel, error)
-	CreateDMChannel(ctx context.Context, d *DMChannel) error
-	DMChannelsOf(ctx context.Context, accountID string) ([]*DMChannel, error)
+	// CreateDMChannel inserts d unless opener is already in max DM
+	// channels (ErrTooManyDMs).
+	CreateDMChannel(ctx context.Context, d *DMChannel, opener string, max int) error
+	// DMChannelsOf lists an account's DM channels, most recently active
+	// first: at most limit of them (every one when limit <= 0).
+	DMChannelsOf(ctx context.Context, accountID string, limit int) ([]*DMChannel, error)
 	TouchDMChannel(ctx context.Context, id string, at time.Time) error
 
 	Profile(ctx context.Context, accountID string) (*Profile, error)

@@ -439,7 +439,7 @@ func (s *Service) SetOverride(ctx context.Context, actor, channelID string, o *O
 		}
 	}
 	o.ID = newID()
-	saved, err := s.st.UpsertOverride(ctx, o)
+	saved, err := s.st.UpsertOverride(ctx, o, MaxOverrides)
 	if err != nil {
 		return nil, err
 	}
@@ -760,7 +760,7 @@ func (s *Service) OpenDM(ctx context.Context, actor, other string) (*DMChannel, 
 		a, b = b, a
 	}
 	d = &DMChannel{ID: newID(), Members: [2]string{a, b}, CreatedAt: s.at()}
-	if err := s.st.CreateDMChannel(ctx, d); err != nil {
+	if err := s.st.CreateDMChannel(ctx, d, actor, MaxDMChannels); err != nil {
 		if errors.Is(err, fault.Conflict) {
 			d, err = s.st.DMChannelBetween(ctx, actor, other)
 			return d, false, err
@@ -786,7 +786,7 @@ func (s *Service) DM(ctx context.Context, actor, id string) (*DMChannel, error) 
 
 // DMs lists actor's DM channels, most recently active first.
 func (s *Service) DMs(ctx context.Context, actor string) ([]*DMChannel, error) {
-	return s.st.DMChannelsOf(ctx, actor)
+	return s.st.DMChannelsOf(ctx, actor, MaxDMChannels)
 }
 
 // TouchDM records activity in a DM channel.

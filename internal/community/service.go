@@ -79,13 +79,30 @@ const (
 // chat filter): every message posted there is checked against each word.
 const MaxFilteredWords = 1000
 
+// MaxDMChannels bounds the DM channels an account may be in when it opens
+// a new one (reopening one it has always works), as Discord bounds an
+// account's relationships at 1,000: any account, a free Owncast chat user
+// or OTT guest included, can be a DM's other side, and every READY and DM
+// list carries each channel with its recipient. The list answers the most
+// recently active MaxDMChannels, so DMs others opened to an account do
+// not grow its READY either.
+const MaxDMChannels = 1000
+
+// MaxOverrides bounds a channel's permission overrides (roles and members
+// together; replacing one's target always works): every member's READY
+// carries each of its servers' overrides, every permission check on the
+// channel reads them, and a member's override outlives its membership.
+const MaxOverrides = 100
+
 // Errors past the bounds (400 on every surface).
 var (
-	ErrTooManyServers  = fault.Newf(fault.Invalid, "Maximum number of servers reached (%d)", MaxServersJoined)
-	ErrTooManyChannels = fault.Newf(fault.Invalid, "Maximum number of channels reached (%d)", MaxChannels)
-	ErrTooManyRoles    = fault.Newf(fault.Invalid, "Maximum number of server roles reached (%d)", MaxRoles)
-	ErrTooManyWords    = fault.Newf(fault.Invalid, "A server may filter at most %d words", MaxFilteredWords)
-	ErrTooManyInvites  = fault.Newf(fault.Invalid, "Maximum number of invites reached (%d)", MaxInvites)
+	ErrTooManyServers   = fault.Newf(fault.Invalid, "Maximum number of servers reached (%d)", MaxServersJoined)
+	ErrTooManyChannels  = fault.Newf(fault.Invalid, "Maximum number of channels reached (%d)", MaxChannels)
+	ErrTooManyRoles     = fault.Newf(fault.Invalid, "Maximum number of server roles reached (%d)", MaxRoles)
+	ErrTooManyWords     = fault.Newf(fault.Invalid, "A server may filter at most %d words", MaxFilteredWords)
+	ErrTooManyInvites   = fault.Newf(fault.Invalid, "Maximum number of invites reached (%d)", MaxInvites)
+	ErrTooManyOverrides = fault.Newf(fault.Invalid, "Maximum number of permission overwrites reached (%d)", MaxOverrides)
+	ErrTooManyDMs       = fault.Newf(fault.Invalid, "Maximum number of DM channels reached (%d)", MaxDMChannels)
 )
 
 func newID() string { return identity.NewID() }

@@ -175,6 +175,16 @@ func (s *Service) fetchActorForKey(ctx context.Context, keyID string) (*remoteAc
 	if !sameOrigin(a.ID, docURL) {
 		return nil, errors.New("federation: the actor's id is not on the server of its document")
 	}
+	// What we send the actor goes to its own server: an inbox elsewhere
+	// would let any server have this node post, once per actor it makes
+	// up, to a host of its choosing (a follow's Accept, then every post
+	// to followers). A shared inbox elsewhere is not used.
+	if !sameOrigin(a.Inbox, a.ID) {
+		return nil, errors.New("federation: the actor's inbox is not on its server")
+	}
+	if a.SharedInbox != "" && !sameOrigin(a.SharedInbox, a.ID) {
+		a.SharedInbox = ""
+	}
 	// The key must be the actor's own: listed on the actor with this id
 	// and owned by it.
 	for _, k := range list(doc["publicKey"]) {

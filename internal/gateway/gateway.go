@@ -251,6 +251,7 @@ type Hub struct {
 	conns     map[*Conn]struct{}
 	byAccount map[string][]*Conn // a slice, not a set: an account has a few sockets, and a map each costs an idle socket ~300 bytes
 	bySession map[string][]*Conn
+	accepting map[string]int // per account, upgrades under way (ConnOptions.MaxPerAccount)
 
 	// subMu serialises subscription changes (and so calls to sub.Subscribe
 	// and cancel); fan-out never takes it.
@@ -290,6 +291,7 @@ func New(cfg Config, sub Subscriber, logger *slog.Logger) (*Hub, error) {
 		conns:     make(map[*Conn]struct{}),
 		byAccount: make(map[string][]*Conn),
 		bySession: make(map[string][]*Conn),
+		accepting: make(map[string]int),
 		topics:    make(map[string]*topic),
 	}, nil
 }
@@ -310,7 +312,15 @@ type ConnOptions struct {
 	IdleTimeout time.Duration
 	// Subprotocols are negotiated with the client (first match wins).
 	Subprotocols []string
+	// MaxPerAccount, when positive (and AccountID set), bounds the sockets
+	// AccountID holds on this hub, open or being accepted: past it Accept
+	// answers 429 with Retry-After (ErrTooManyForAccount).
+	MaxPerAccount int
 }
+
+// ErrTooManyForAccount is returned by Accept when the account already holds
+// ConnOptions.MaxPerAccount sockets on the hub.
+var ErrTooManyForAccount = errors.New("gateway: too many sockets for this account")
 
 // Accept upgrades the request to a WebSocket. On failure it has already
 // written an HTTP error response (403 for a refused Origin, 503 after
@@ -337,6 +347,28 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts ConnOptions) (
 	if herr != nil {
 		http.Error(w, herr.Error(), status)
 		return nil, fmt.Errorf("gateway: accept: %w", herr)
+	}
+	if id := opts.AccountID; opts.MaxPerAccount > 0 && id != "" {
+		h.mu.Lock()
+		full := len(h.byAccount[id])+h.accepting[id] >= opts.MaxPerAccount
+		if !full {
+			h.accepting[id]++
+		}
+		h.mu.Unlock()
+		if full {
+			w.Header().Set("Retry-After", "10")
+			http.Error(w, "too many open sockets for this account", http.StatusTooManyRequests)
+			return nil, ErrTooManyForAccount
+		}
+		// Released when Accept returns: by then the socket is in
+		// byAccount or gone.
+		defer func() {
+			h.mu.Lock()
+			if h.accepting[id]--; h.accepting[id] <= 0 {
+				delete(h.accepting, id)
+			}
+			h.mu.Unlock()
+		}()
 	}
 	if !h.cfg.Sockets.take() {
 		w.Header().Set("Retry-After", "10")

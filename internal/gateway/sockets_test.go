@@ -55,3 +55,39 @@ func TestSocketsBudgetSharedByHubs(t *testing.T) {
 	a.accepted(t)
 	refused(b)
 }
+
+// TestSocketsBoundedPerAccount: with ConnOptions.MaxPerAccount an account
+// holds that many sockets on the hub; the next is answered 429 with
+// Retry-After, another account is not affected, and a closed socket
+// gives its place back.
+func TestSocketsBoundedPerAccount(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, serverOpts{conn: func(r *http.Request) ConnOptions {
+		return ConnOptions{AccountID: r.URL.Query().Get("a"), MaxPerAccount: 2}
+	}})
+	a1 := ts.dial(t, "/?a=ann", nil)
+	s1 := ts.accepted(t)
+	ts.dial(t, "/?a=ann", nil)
+	ts.accepted(t)
+	refused := func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), guard)
+		defer cancel()
+		c, resp, err := websocket.Dial(ctx, ts.url+"/?a=ann", nil)
+		if err == nil {
+			_ = c.CloseNow()
+			t.Fatal("a socket past the account's bound was accepted")
+		}
+		if resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("past the bound: %v %v, want 429 with Retry-After", resp, err)
+		}
+	}
+	refused()
+	ts.dial(t, "/?a=bob", nil)
+	ts.accepted(t)
+	_ = a1.Close(websocket.StatusNormalClosure, "")
+	waitDone(t, s1) // unregistered, so its place is back
+	ts.dial(t, "/?a=ann", nil)
+	ts.accepted(t)
+	refused()
+}

@@ -21,6 +21,11 @@ import (
 	"github.com/hearth-community/hearth/internal/webpush"
 )
 
+// MaxPreviousNames bounds the earlier names a chat user keeps (the newest;
+// Owncast keeps every one): the list is stored in the user's row, rewritten
+// on each rename, and sent with the user in every event that carries it.
+const MaxPreviousNames = 20
+
 // Limits and defaults (Owncast's values).
 const (
 	MaxNameLength     = 30
@@ -539,7 +544,8 @@ func (s *Service) rename(ctx context.Context, u *User, newName string) (*User, e
 func (s *Service) saveRename(ctx context.Context, u *User, newName string) (*User, error) {
 	nu := *u
 	nu.DisplayName = newName
-	nu.PreviousNames = append(append([]string(nil), u.PreviousNames...), u.DisplayName)
+	prev := append(append([]string(nil), u.PreviousNames...), u.DisplayName)
+	nu.PreviousNames = prev[max(0, len(prev)-MaxPreviousNames):]
 	at := s.now().UTC()
 	nu.NameChangedAt = &at
 	if err := s.st.SaveUser(ctx, &nu); err != nil {

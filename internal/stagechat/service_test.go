@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -323,5 +324,35 @@ func TestRequireAuthentication(t *testing.T) {
 	set(false)
 	if _, err := s.Send(ctx, guest, "hello"); err != nil {
 		t.Fatalf("guest with the rule off: %v", err)
+	}
+}
+
+// TestPreviousNamesBounded: a chat user keeps its MaxPreviousNames newest
+// earlier names, stored and in the user it gets back.
+func TestPreviousNamesBounded(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newService(t, stagechat.PresenceConfig{})
+	ctx := context.Background()
+	u, _, err := s.Register(ctx, "n0", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := stagechat.MaxPreviousNames + 5
+	for i := 1; i <= n; i++ {
+		if u, _, err = s.ChangeName(ctx, u, fmt.Sprint("n", i)); err != nil {
+			t.Fatalf("rename %d: %v", i, err)
+		}
+	}
+	want := []string{}
+	for i := n - stagechat.MaxPreviousNames; i < n; i++ {
+		want = append(want, fmt.Sprint("n", i))
+	}
+	if fmt.Sprint(u.PreviousNames) != fmt.Sprint(want) {
+		t.Errorf("previous names %v, want %v", u.PreviousNames, want)
+	}
+	s.Forget(u.ID)
+	stored, err := s.User(ctx, u.ID)
+	if err != nil || fmt.Sprint(stored.PreviousNames) != fmt.Sprint(want) {
+		t.Errorf("stored previous names %v %v, want %v", stored.PreviousNames, err, want)
 	}
 }

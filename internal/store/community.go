@@ -500,17 +500,27 @@ func scanOverride(row scanner) (*community.Override, error) {
 }
 
 // UpsertOverride creates or replaces the override for o's target and
-// returns the stored row (keeping the existing id on replace).
-func (s *Community) UpsertOverride(ctx context.Context, o *community.Override) (*community.Override, error) {
+// returns the stored row (keeping the existing id on replace). A new target
+// on a channel that already has max overrides is ErrTooManyOverrides; the
+// count and the insert hold the channel's row (underBound).
+func (s *Community) UpsertOverride(ctx context.Context, o *community.Override, max int) (*community.Override, error) {
 	target := "r:"
 	if o.RoleID != nil {
 		target += *o.RoleID
 	} else {
 		target = "u:" + *o.AccountID
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO channel_overrides (`+overrideCols+`, target) VALUES ($1,$2,$3,$4,$5,$6,$7)
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.db.underBound(ctx, tx, "channels", o.ChannelID, `SELECT COUNT(*) FROM channel_overrides
+			WHERE channel_id=$1 AND NOT EXISTS (SELECT 1 FROM channel_overrides WHERE channel_id=$1 AND target=$2)`,
+			max, community.ErrTooManyOverrides, target); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO channel_overrides (`+overrideCols+`, target) VALUES ($1,$2,$3,$4,$5,$6,$7)
 		ON CONFLICT (channel_id, target) DO UPDATE SET allow_bits = excluded.allow_bits, deny_bits = excluded.deny_bits`,
-		o.ID, o.ChannelID, nullString(o.RoleID), nullString(o.AccountID), o.Allow, o.Deny, target)
+			o.ID, o.ChannelID, nullString(o.RoleID), nullString(o.AccountID), o.Allow, o.Deny, target)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -698,17 +708,32 @@ func (s *Community) DMChannelBetween(ctx context.Context, a, b string) (*communi
 	return scanDM(s.db.QueryRowContext(ctx, `SELECT `+dmCols+` FROM dm_channels WHERE member_a=$1 AND member_b=$2`, a, b))
 }
 
-// CreateDMChannel inserts a DM channel (Members sorted).
-func (s *Community) CreateDMChannel(ctx context.Context, d *community.DMChannel) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO dm_channels (`+dmCols+`) VALUES ($1,$2,$3,$4,$5)`,
-		d.ID, d.Members[0], d.Members[1], Micros(d.CreatedAt), NullMicros(d.LastMessageAt))
-	return conflictOr(err)
+// CreateDMChannel inserts a DM channel (Members sorted); ErrTooManyDMs
+// when opener is already in max, holding opener's row until the insert
+// (underBound) so DMs opened at once stop there too.
+func (s *Community) CreateDMChannel(ctx context.Context, d *community.DMChannel, opener string, max int) error {
+	return conflictOr(s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.db.underBound(ctx, tx, "accounts", opener, `SELECT COUNT(*) FROM dm_channels WHERE member_a=$1 OR member_b=$1`,
+			max, community.ErrTooManyDMs); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO dm_channels (`+dmCols+`) VALUES ($1,$2,$3,$4,$5)`,
+			d.ID, d.Members[0], d.Members[1], Micros(d.CreatedAt), NullMicros(d.LastMessageAt))
+		return err
+	}))
 }
 
-// DMChannelsOf lists an account's DM channels, most recently active first.
-func (s *Community) DMChannelsOf(ctx context.Context, accountID string) ([]*community.DMChannel, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+dmCols+` FROM dm_channels WHERE member_a=$1 OR member_b=$1
-		ORDER BY COALESCE(last_message_at, created_at) DESC`, accountID)
+// DMChannelsOf lists an account's DM channels, most recently active first:
+// at most limit (every one when limit <= 0).
+func (s *Community) DMChannelsOf(ctx context.Context, accountID string, limit int) ([]*community.DMChannel, error) {
+	q := `SELECT ` + dmCols + ` FROM dm_channels WHERE member_a=$1 OR member_b=$1
+		ORDER BY COALESCE(last_message_at, created_at) DESC, id DESC`
+	args := []any{accountID}
+	if limit > 0 {
+		q += ` LIMIT $2`
+		args = append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	return collect(rows, err, scanDM)
 }
 

@@ -323,6 +323,31 @@ func TestCountBoundsHoldConcurrently(t *testing.T) {
 				return st.CreateRole(ctx, &community.Role{ID: identity.NewID(), CommunityID: c.ID, Name: fmt.Sprint("r", i), CreatedAt: now}, max)
 			}, community.ErrTooManyRoles)
 			atOnce(t, "joins", n, func(i int) error { return st.AddMember(ctx, others[i].ID, ann, now, max) }, community.ErrTooManyServers)
+			peers := make([]string, n)
+			for i := range peers {
+				peers[i] = newAccount(t, db, fmt.Sprint("peer", i))
+			}
+			atOnce(t, "dms", n, func(i int) error {
+				a, b := ann, peers[i]
+				if b < a {
+					a, b = b, a
+				}
+				return st.CreateDMChannel(ctx, &community.DMChannel{ID: identity.NewID(), Members: [2]string{a, b}, CreatedAt: now}, ann, max)
+			}, community.ErrTooManyDMs)
+			if dms, err := st.DMChannelsOf(ctx, ann, 0); err != nil || len(dms) != max {
+				t.Errorf("DM channels after %d at once: %d %v, want %d", n, len(dms), err, max)
+			}
+			chans, err := st.Channels(ctx, c.ID)
+			if err != nil || len(chans) == 0 {
+				t.Fatalf("channels: %v %v", chans, err)
+			}
+			atOnce(t, "overrides", n, func(i int) error {
+				_, err := st.UpsertOverride(ctx, &community.Override{ID: identity.NewID(), ChannelID: chans[0].ID, AccountID: &peers[i]}, max)
+				return err
+			}, community.ErrTooManyOverrides)
+			if ovs, err := st.Overrides(ctx, chans[0].ID); err != nil || len(ovs) != max {
+				t.Errorf("overrides after %d at once: %d %v, want %d", n, len(ovs), err, max)
+			}
 			x := db.TogetherExtras()
 			atOnce(t, "words", n, func(i int) error {
 				_, err := x.AddWord(ctx, &community.WordFilter{ID: identity.NewID(), CommunityID: c.ID, Word: fmt.Sprint("w", i%(max+2)), CreatedAt: now}, max)

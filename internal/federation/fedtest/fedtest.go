@@ -43,6 +43,9 @@ type Peer struct {
 	// display, when set, is the actor document's name (else the account
 	// name, capitalised).
 	display string
+	// inboxURL and sharedURL, when set, are the inboxes the actor document
+	// gives in place of the peer's own.
+	inboxURL, sharedURL string
 }
 
 // NewPeer starts a peer with the account name; it stops with the test.
@@ -104,6 +107,14 @@ func (p *Peer) SetName(name string) {
 	p.mu.Unlock()
 }
 
+// SetInboxes sets the inbox and shared inbox the actor document gives
+// ("" keeps the peer's own).
+func (p *Peer) SetInboxes(inbox, shared string) {
+	p.mu.Lock()
+	p.inboxURL, p.sharedURL = inbox, shared
+	p.mu.Unlock()
+}
+
 // PadActor adds n bytes of padding to the actor document.
 func (p *Peer) PadActor(n int) {
 	p.mu.Lock()
@@ -123,13 +134,20 @@ func (p *Peer) actorDoc(w http.ResponseWriter, _ *http.Request) {
 	if p.display != "" {
 		display = p.display
 	}
+	inbox, shared := p.Actor()+"/inbox", p.srv.URL+"/inbox"
+	if p.inboxURL != "" {
+		inbox = p.inboxURL
+	}
+	if p.sharedURL != "" {
+		shared = p.sharedURL
+	}
 	p.mu.Unlock()
 	w.Header().Set("Content-Type", "application/activity+json")
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"summary":  pad,
 		"@context": []string{"https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"},
 		"id":       id, "type": "Person", "preferredUsername": p.name, "name": display,
-		"inbox": p.Actor() + "/inbox", "endpoints": map[string]any{"sharedInbox": p.srv.URL + "/inbox"},
+		"inbox": inbox, "endpoints": map[string]any{"sharedInbox": shared},
 		"icon": map[string]any{"type": "Image", "url": p.srv.URL + "/avatar.png"},
 		"publicKey": map[string]any{"id": p.Actor() + "#main-key", "owner": id,
 			"publicKeyPem": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))},

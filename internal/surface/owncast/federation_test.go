@@ -423,6 +423,13 @@ func TestFederationActorIsWhereItsKeyIs(t *testing.T) {
 			t.Errorf("claiming %q: %d %s", id, r.status, r.body)
 		}
 	}
+	// Nor may it have this node send to another server: an inbox there is
+	// refused.
+	mallory.Claim("")
+	mallory.SetInboxes(victim.actor()+"/inbox", "")
+	if r := mallory.post(t, inboxOf(n), mallory.follow(n), fedtest.SignOpts{}); r.status < 400 {
+		t.Errorf("an inbox on another server: %d %s", r.status, r.body)
+	}
 	var fl followerList
 	n.do(t, "GET", "/api/admin/followers", "admin", nil).json(t, &fl)
 	if fl.Total != 0 {

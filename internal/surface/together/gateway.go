@@ -26,6 +26,22 @@ const (
 	IdleTimeout   = 300 * time.Second
 	MaxFrameBytes = 16 << 10
 	FramesPerSec  = 20
+	// PresenceUpdates bounds the PRESENCE_UPDATE frames an account's
+	// sockets on a node act on, together, per minute (Discord paces them too):
+	// each is a profile write and an event to everyone who shares a
+	// server with it, and sockets per account have no bound of their own.
+	// The rest are dropped, as over-rate frames are.
+	PresenceUpdates = 5
+	// TypingPerSec bounds the TYPING_START frames an account's sockets on a
+	// node act on, together (burst five times that): each looks up the
+	// channel's viewers and is an event to each (a client sends one every
+	// few seconds while its user types).
+	TypingPerSec = 2
+	// SocketsPerAccount bounds the gateway sockets one account holds on a
+	// node (429 past it): the node's sockets share one budget, which one
+	// account could otherwise take whole. Tabs and devices need a few;
+	// bench/together's idle mode opens 100 per user.
+	SocketsPerAccount = 100
 )
 
 // dispatchTopic carries surface-originated events (typing, presence, voice)
@@ -98,7 +114,7 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 	if sid == "" && p.Token != nil {
 		sid = p.Token.ID
 	}
-	conn, err := s.d.Hub.Accept(w, r, gateway.ConnOptions{AccountID: p.Account.ID, SessionID: sid, IdleTimeout: s.d.IdleTimeout})
+	conn, err := s.d.Hub.Accept(w, r, gateway.ConnOptions{AccountID: p.Account.ID, SessionID: sid, IdleTimeout: s.d.IdleTimeout, MaxPerAccount: SocketsPerAccount})
 	if err != nil {
 		return
 	}
@@ -597,6 +613,9 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 	case "HEARTBEAT":
 		c.conn.Reply(heartbeatAck)
 	case "PRESENCE_UPDATE":
+		if !s.presRL.Allow(c.accountID, 1).Allowed {
+			return
+		}
 		in := fr.Presence
 		p, err := s.d.Community.Profile(ctx, c.accountID)
 		if err != nil {
@@ -607,6 +626,9 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 			s.publishPresence(ctx, c.accountID, p)
 		}
 	case "TYPING_START":
+		if !s.typingRL.Allow(c.accountID, 1).Allowed {
+			return
+		}
 		in := fr.Typing
 		ca, err := s.d.Community.ChannelAccess(ctx, c.accountID, in.ChannelID)
 		if err != nil || ca.MayView() != nil {

@@ -3,6 +3,7 @@ package together_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +189,147 @@ func TestVoiceStateOfCrashedNodeCleared(t *testing.T) {
 		}
 	}
 	second.must(404, "GET", "/channels/"+vid+"/go-live", ann.access, nil)
+}
+
+// TestPresenceUpdatesPaced: an account's sockets together act on
+// PresenceUpdates PRESENCE_UPDATE frames a minute (each a profile write
+// and an event to everyone sharing a server); the rest are dropped, so a
+// second socket does not add to the budget.
+func TestPresenceUpdatesPaced(t *testing.T) {
+	t.Parallel()
+	frozen := time.Now() // no refill however slowly the frames run
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.RateClock = func() time.Time { return frozen } })
+	ann, bob := e.register("ann"), e.register("bob")
+	_, cid := e.serverWithChannel(ann, "g", bob)
+	open := func(u user) *ws {
+		w, _, err := e.dial("token=" + u.access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor("READY")
+		return w
+	}
+	wb := open(bob)
+	one, two := open(ann), open(ann)
+	// seen reads bob's frames until ann's update marked until (or, with
+	// until "", ann's TYPING_START), returning the marks of ann's updates.
+	seen := func(until string) []string {
+		var marks []string
+		for {
+			f := wb.waitFor("")
+			var d struct {
+				UserID       string  `json:"user_id"`
+				CustomStatus *string `json:"custom_status"`
+			}
+			if json.Unmarshal(f.D, &d) != nil || d.UserID != ann.id {
+				continue
+			}
+			if f.T == "TYPING_START" && until == "" {
+				return marks
+			}
+			if f.T == "PRESENCE_UPDATE" && d.CustomStatus != nil {
+				marks = append(marks, *d.CustomStatus)
+				if *d.CustomStatus == until {
+					return marks
+				}
+			}
+		}
+	}
+	update := func(w *ws, i int) {
+		w.send(map[string]any{"op": "PRESENCE_UPDATE", "d": map[string]any{"status": "dnd", "custom_status": fmt.Sprint("p", i)}})
+	}
+	for i := range 3 {
+		update(one, i)
+	}
+	if got := seen("p2"); len(got) != 3 {
+		t.Fatalf("first socket's updates: %v", got)
+	}
+	for i := 3; i < together.PresenceUpdates+3; i++ {
+		update(two, i)
+	}
+	two.send(map[string]any{"op": "TYPING_START", "d": map[string]string{"channel_id": cid}})
+	want := []string{}
+	for i := 3; i < together.PresenceUpdates; i++ {
+		want = append(want, fmt.Sprint("p", i))
+	}
+	if got := seen(""); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("second socket's updates reaching bob: %v, want %v", got, want)
+	}
+}
+
+// TestTypingPaced: an account's sockets together act on 5*TypingPerSec
+// TYPING_START frames at once (each a viewers lookup and an event to
+// each viewer); the rest are dropped, a second socket adding nothing.
+func TestTypingPaced(t *testing.T) {
+	t.Parallel()
+	frozen := time.Now() // no refill however slowly the frames run
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.RateClock = func() time.Time { return frozen } })
+	ann, bob := e.register("ann"), e.register("bob")
+	_, cid := e.serverWithChannel(ann, "g", bob)
+	open := func(u user) *ws {
+		w, _, err := e.dial("token=" + u.access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor("READY")
+		return w
+	}
+	wb := open(bob)
+	one, two := open(ann), open(ann)
+	typing := func(w *ws, n int) {
+		for range n {
+			w.send(map[string]any{"op": "TYPING_START", "d": map[string]string{"channel_id": cid}})
+		}
+	}
+	// count reads bob's frames until ann's update marked mark (sent on
+	// the same socket after the typing, so it arrives after any of it),
+	// counting ann's typing on the way.
+	count := func(w *ws, mark string) int {
+		w.send(map[string]any{"op": "PRESENCE_UPDATE", "d": map[string]any{"status": "online", "custom_status": mark}})
+		n := 0
+		for {
+			f := wb.waitFor("")
+			var d struct {
+				UserID       string  `json:"user_id"`
+				CustomStatus *string `json:"custom_status"`
+			}
+			if json.Unmarshal(f.D, &d) != nil || d.UserID != ann.id {
+				continue
+			}
+			if f.T == "TYPING_START" {
+				n++
+			}
+			if f.T == "PRESENCE_UPDATE" && d.CustomStatus != nil && *d.CustomStatus == mark {
+				return n
+			}
+		}
+	}
+	burst := 5 * together.TypingPerSec
+	typing(one, burst-1)
+	if got := count(one, "a"); got != burst-1 {
+		t.Fatalf("first socket's typing: %d, want %d", got, burst-1)
+	}
+	typing(two, 4)
+	if got := count(two, "b"); got != 1 {
+		t.Errorf("second socket's typing reaching bob: %d, want 1 (the bucket's last)", got)
+	}
+}
+
+// TestGatewaySocketsPerAccount: an account holds SocketsPerAccount gateway
+// sockets on a node; the next is answered 429, another account's is not.
+func TestGatewaySocketsPerAccount(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob := e.register("ann"), e.register("bob")
+	for i := range together.SocketsPerAccount {
+		if _, _, err := e.dial("token=" + ann.access); err != nil {
+			t.Fatalf("socket %d: %v", i, err)
+		}
+	}
+	if _, resp, err := e.dial("token=" + ann.access); err == nil || resp == nil || resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("socket past the bound: %v %v, want 429 with Retry-After", resp, err)
+	}
+	if _, _, err := e.dial("token=" + bob.access); err != nil {
+		t.Fatalf("another account's socket: %v", err)
+	}
 }

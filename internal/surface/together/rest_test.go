@@ -529,6 +529,35 @@ func TestMessageRate(t *testing.T) {
 	}
 }
 
+// TestEditsAndReactionsPaced: an edit and a reaction added or removed each
+// reach every member as an event, so they pay the same per-account bucket
+// as posts (one account toggled a reaction 1,250 times a second before).
+func TestEditsAndReactionsPaced(t *testing.T) {
+	t.Parallel()
+	frozen := time.Now() // no refill however slowly the requests run
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) {
+		d.MessageRate, d.RateClock = 0.8, func() time.Time { return frozen } // a burst of 4
+	})
+	ann, bob := e.register("ann"), e.register("bob")
+	_, cid := e.serverWithChannel(ann, "g", bob)
+	m, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": "one"})
+	mid := m["id"].(string)
+	react := "/channels/" + cid + "/messages/" + mid + "/reactions/%F0%9F%91%8D"
+	e.must(200, "PATCH", "/messages/"+mid, ann.access, map[string]any{"content": "two"})
+	e.must(204, "PUT", react, ann.access, nil)
+	e.must(204, "DELETE", react, ann.access, nil)
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{{"PATCH", "/messages/" + mid, map[string]any{"content": "three"}}, {"PUT", react, nil}, {"DELETE", react, nil}} {
+		code, obj, hdr := e.callH(c.method, c.path, ann.access, c.body)
+		if code != 429 || obj["error"] != "You are sending messages too quickly. Max 0.8 messages/second." || hdr.Get("Retry-After") == "" {
+			t.Fatalf("past the burst, %s %s: %d %v %v", c.method, c.path, code, obj, hdr)
+		}
+	}
+	e.must(204, "PUT", react, bob.access, nil)
+}
+
 // TestAutomodAndAuditLog: word filters block messages and apply their
 // action; duplicates are refused; the owner sees both logs.
 func TestAutomodAndAuditLog(t *testing.T) {

@@ -168,6 +168,8 @@ type Surface struct {
 	authRL     *ratelimit.Limiter
 	botRL      *ratelimit.Limiter
 	msgRL      *ratelimit.Limiter // humans' messages (MessageRate)
+	presRL     *ratelimit.Limiter // PRESENCE_UPDATE per account (PresenceUpdates a minute)
+	typingRL   *ratelimit.Limiter // TYPING_START per account (TypingPerSec)
 
 	vmu    sync.Mutex
 	vcache map[string]*viewerEntry   // channel id → member bits (viewers.go)
@@ -225,6 +227,13 @@ func New(d Deps) (*Surface, error) {
 		if s.msgRL, err = ratelimit.New(ratelimit.Config{Limit: d.MessageRate, Burst: int(max(1, 5*d.MessageRate)), Clock: d.RateClock}); err != nil {
 			return nil, fmt.Errorf("together: message rate: %w", err)
 		}
+	}
+	if s.presRL, err = ratelimit.New(ratelimit.Config{Limit: PresenceUpdates, Interval: time.Minute, Burst: PresenceUpdates,
+		Clock: d.RateClock}); err != nil {
+		return nil, fmt.Errorf("together: presence rate: %w", err)
+	}
+	if s.typingRL, err = ratelimit.New(ratelimit.Config{Limit: TypingPerSec, Burst: 5 * TypingPerSec, Clock: d.RateClock}); err != nil {
+		return nil, fmt.Errorf("together: typing rate: %w", err)
 	}
 	pb := d.PresenceBus
 	if pb == nil {
@@ -294,7 +303,7 @@ type route struct {
 	method, path string
 	h            func(w http.ResponseWriter, r *http.Request, p *identity.Principal)
 	public       bool
-	message      bool // creates a message: a person's request is paced (MessageRate)
+	message      bool // creates, edits or reacts to a message (each an event to every member): a person's request is paced (MessageRate)
 }
 
 // admit charges p's request to its bucket, answering 429 when it is empty:

@@ -231,7 +231,7 @@ func (s *API) buildExport(ctx context.Context, callerID, communityID string) ([]
 			return nil, err
 		}
 	}
-	dms, err := st.DMChannelsOf(ctx, callerID)
+	dms, err := st.DMChannelsOf(ctx, callerID, 0)
 	if err != nil {
 		return nil, err
 	}
