@@ -37,9 +37,9 @@ const (
 	// channel's viewers and is an event to each (a client sends one every
 	// few seconds while its user types).
 	TypingPerSec = 2
-	// SocketsPerAccount bounds the gateway sockets one account holds on a
-	// node (429 past it): the node's sockets share one budget, which one
-	// account could otherwise take whole. Tabs and devices need a few;
+	// SocketsPerAccount is the default of Deps.SocketsPerAccount (the
+	// flag's): the node's sockets share one budget, which one account
+	// could otherwise take whole. Tabs and devices need a few;
 	// bench/together's idle mode opens 100 per user.
 	SocketsPerAccount = 100
 )
@@ -114,7 +114,7 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 	if sid == "" && p.Token != nil {
 		sid = p.Token.ID
 	}
-	conn, err := s.d.Hub.Accept(w, r, gateway.ConnOptions{AccountID: p.Account.ID, SessionID: sid, IdleTimeout: s.d.IdleTimeout, MaxPerAccount: SocketsPerAccount})
+	conn, err := s.d.Hub.Accept(w, r, gateway.ConnOptions{AccountID: p.Account.ID, SessionID: sid, IdleTimeout: s.d.IdleTimeout, MaxPerAccount: s.d.SocketsPerAccount})
 	if err != nil {
 		return
 	}

@@ -319,7 +319,7 @@ func TestTypingPaced(t *testing.T) {
 // sockets on a node; the next is answered 429, another account's is not.
 func TestGatewaySocketsPerAccount(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, storetest.Engines()[0])
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.SocketsPerAccount = together.SocketsPerAccount })
 	ann, bob := e.register("ann"), e.register("bob")
 	for i := range together.SocketsPerAccount {
 		if _, _, err := e.dial("token=" + ann.access); err != nil {

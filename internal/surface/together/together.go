@@ -119,6 +119,9 @@ type Deps struct {
 	AuthRate    float64
 	BotRate     float64
 	MessageRate float64
+	// SocketsPerAccount bounds the gateway sockets one account holds on a
+	// node (429 past it; --together-sockets-per-account); 0: no bound.
+	SocketsPerAccount int
 	// RateClock is the rate limits' clock (nil: time.Now; a test freezes it
 	// so its verdict does not depend on how fast its requests run).
 	RateClock  func() time.Time
