@@ -613,18 +613,7 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 	case "HEARTBEAT":
 		c.conn.Reply(heartbeatAck)
 	case "PRESENCE_UPDATE":
-		if !s.presRL.Allow(c.accountID, 1).Allowed {
-			return
-		}
-		in := fr.Presence
-		p, err := s.d.Community.Profile(ctx, c.accountID)
-		if err != nil {
-			return
-		}
-		p.Status, p.CustomStatus, p.Activity = in.Status, emptyToNil(in.CustomStatus), emptyToNil(in.Activity)
-		if s.d.Community.SaveProfile(ctx, p) == nil {
-			s.publishPresence(ctx, c.accountID, p)
-		}
+		s.presenceUpdate(c.accountID, fr.Presence)
 	case "TYPING_START":
 		if !s.typingRL.Allow(c.accountID, 1).Allowed {
 			return
@@ -650,6 +639,69 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 		s.relaySignal(ctx, c, fr.D)
 	case "VOICE_SFU":
 		s.onSFU(ctx, c, fr.D)
+	}
+}
+
+// presenceUpdate applies an account's PRESENCE_UPDATE within its pace
+// (PresenceUpdates a minute across its sockets on this node). One past the
+// pace is not dropped but held, replacing any held before it, and applied
+// when the pace allows: the account's last word is always its presence,
+// however fast its client clicked, and the writes and events stay paced.
+func (s *Surface) presenceUpdate(accountID string, in presenceIn) {
+	s.heldMu.Lock()
+	if _, waiting := s.presHeld[accountID]; waiting {
+		s.presHeld[accountID] = in
+		s.heldMu.Unlock()
+		return
+	}
+	if !s.presRL.Allow(accountID, 1).Allowed {
+		if s.presHeld == nil {
+			s.presHeld = map[string]presenceIn{}
+		}
+		s.presHeld[accountID] = in
+		s.heldMu.Unlock()
+		time.AfterFunc(heldPresenceRetry, func() { s.applyHeldPresence(accountID) })
+		return
+	}
+	s.heldMu.Unlock()
+	s.applyPresence(s.bg, accountID, in)
+}
+
+// heldPresenceRetry is how often a held PRESENCE_UPDATE asks the pace
+// again (one bucket check a second per account holding one).
+const heldPresenceRetry = time.Second
+
+// applyHeldPresence applies the presence held for an account, or holds it
+// again while the pace still refuses it.
+func (s *Surface) applyHeldPresence(accountID string) {
+	if s.bg.Err() != nil {
+		return
+	}
+	s.heldMu.Lock()
+	in, ok := s.presHeld[accountID]
+	if !ok {
+		s.heldMu.Unlock()
+		return
+	}
+	if !s.presRL.Allow(accountID, 1).Allowed {
+		s.heldMu.Unlock()
+		time.AfterFunc(heldPresenceRetry, func() { s.applyHeldPresence(accountID) })
+		return
+	}
+	delete(s.presHeld, accountID)
+	s.heldMu.Unlock()
+	s.applyPresence(s.bg, accountID, in)
+}
+
+// applyPresence stores an account's presence and announces it.
+func (s *Surface) applyPresence(ctx context.Context, accountID string, in presenceIn) {
+	p, err := s.d.Community.Profile(ctx, accountID)
+	if err != nil {
+		return
+	}
+	p.Status, p.CustomStatus, p.Activity = in.Status, emptyToNil(in.CustomStatus), emptyToNil(in.Activity)
+	if s.d.Community.SaveProfile(ctx, p) == nil {
+		s.publishPresence(ctx, accountID, p)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,8 +198,11 @@ func TestVoiceStateOfCrashedNodeCleared(t *testing.T) {
 // second socket does not add to the budget.
 func TestPresenceUpdatesPaced(t *testing.T) {
 	t.Parallel()
-	frozen := time.Now() // no refill however slowly the frames run
-	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.RateClock = func() time.Time { return frozen } })
+	// No refill however slowly the frames run, until the test moves the
+	// clock on.
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.RateClock = func() time.Time { return time.Unix(0, clock.Load()) } })
 	ann, bob := e.register("ann"), e.register("bob")
 	_, cid := e.serverWithChannel(ann, "g", bob)
 	open := func(u user) *ws {
@@ -255,6 +259,16 @@ func TestPresenceUpdatesPaced(t *testing.T) {
 	if got := seen(""); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("second socket's updates reaching bob: %v, want %v", got, want)
 	}
+	// The updates past the pace were held, each replacing the one before:
+	// once the pace allows, the last of them is applied, and only it.
+	last := fmt.Sprint("p", together.PresenceUpdates+2)
+	clock.Add(int64(time.Minute))
+	if got := seen(last); len(got) != 1 {
+		t.Errorf("held updates reaching bob once the pace allowed: %v, want only %s", got, last)
+	}
+	if me, _ := e.must(200, "GET", "/users/@me", ann.access, nil); me["custom_status"] != last {
+		t.Errorf("ann's stored custom status %v, want %s", me["custom_status"], last)
+	}
 }
 
 // TestTypingPaced: an account's sockets together act on 5*TypingPerSec
@@ -262,8 +276,11 @@ func TestPresenceUpdatesPaced(t *testing.T) {
 // each viewer); the rest are dropped, a second socket adding nothing.
 func TestTypingPaced(t *testing.T) {
 	t.Parallel()
-	frozen := time.Now() // no refill however slowly the frames run
-	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.RateClock = func() time.Time { return frozen } })
+	// No refill however slowly the frames run, until the test moves the
+	// clock on.
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.RateClock = func() time.Time { return time.Unix(0, clock.Load()) } })
 	ann, bob := e.register("ann"), e.register("bob")
 	_, cid := e.serverWithChannel(ann, "g", bob)
 	open := func(u user) *ws {

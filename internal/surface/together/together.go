@@ -147,10 +147,14 @@ type Surface struct {
 	log     *slog.Logger
 	started time.Time
 
-	presMu  sync.Mutex        // orders presence transitions (gateway.go)
-	pres    *presence.Tracker // gateway connections per account, cluster-wide
-	mu      sync.Mutex
-	clients map[string][]*client // account id → local gateway connections (a slice: an account has a few, and a set each costs an idle socket ~300 bytes)
+	presMu sync.Mutex        // orders presence transitions (gateway.go)
+	pres   *presence.Tracker // gateway connections per account, cluster-wide
+	// heldMu guards presHeld: the PRESENCE_UPDATE held per account until
+	// its pace allows it (presenceUpdate).
+	heldMu   sync.Mutex
+	presHeld map[string]presenceIn
+	mu       sync.Mutex
+	clients  map[string][]*client // account id → local gateway connections (a slice: an account has a few, and a set each costs an idle socket ~300 bytes)
 
 	cancel func() error
 
