@@ -93,7 +93,11 @@ func (s *Surface) handleUserDetails(w http.ResponseWriter, r *http.Request) {
 	}
 	clients := []map[string]any{}
 	for _, c := range s.chat.ofUser(id) {
-		clients = append(clients, s.clientJSON(c, false))
+		// Moderators and integrations see a connection without its
+		// address, as on Owncast: a viewer's IP is the admin's alone.
+		cj := s.clientJSON(c, false)
+		delete(cj, "ipAddress")
+		clients = append(clients, cj)
 	}
 	ms, err := s.d.Chat.MessagesFrom(r.Context(), id)
 	if err != nil {
