@@ -2,10 +2,12 @@ package owncast
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/netip"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
@@ -50,6 +52,18 @@ func (s *Surface) handleSetEnabled(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if !req.Enabled && adminAccount(r) == nil {
+		// A chat user is its Hearth account, and disabling it disables the
+		// account everywhere: a moderator may not do that to an instance
+		// admin (on Owncast the admin is no chat user a moderator can reach).
+		if a, err := s.d.Identity.Account(r.Context(), req.UserID); err == nil && a.IsAdmin {
+			writeResult(w, http.StatusForbidden, false, "an instance admin cannot be removed from chat by a moderator")
+			return
+		} else if err != nil && !errors.Is(err, fault.NotFound) {
+			writeError(w, err)
+			return
+		}
 	}
 	if !req.Enabled {
 		// Owncast bans the addresses the user is connected from. This
