@@ -9,6 +9,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
@@ -53,15 +54,23 @@ func (s *Surface) handleSetEnabled(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if !req.Enabled && adminAccount(r) == nil {
-		// A chat user is its Hearth account, and disabling it disables the
-		// account everywhere: a moderator may not do that to an instance
-		// admin (on Owncast the admin is no chat user a moderator can reach).
-		if a, err := s.d.Identity.Account(r.Context(), req.UserID); err == nil && a.IsAdmin {
+	if adminAccount(r) == nil {
+		// A chat user is its Hearth account, and its enabled state is the
+		// account's on every surface: a moderator may not disable an
+		// instance admin (on Owncast the admin is no chat user a moderator
+		// can reach), nor re-enable a signed-up account, which the admin
+		// may have disabled anywhere; guests are the moderator's to restore.
+		a, err := s.d.Identity.Account(r.Context(), req.UserID)
+		switch {
+		case err != nil && !errors.Is(err, fault.NotFound):
+			writeError(w, err)
+			return
+		case err != nil:
+		case !req.Enabled && a.IsAdmin:
 			writeResult(w, http.StatusForbidden, false, "an instance admin cannot be removed from chat by a moderator")
 			return
-		} else if err != nil && !errors.Is(err, fault.NotFound) {
-			writeError(w, err)
+		case req.Enabled && a.Disabled() && a.Kind != identity.Guest:
+			writeResult(w, http.StatusForbidden, false, "only the admin can re-enable a Hearth account")
 			return
 		}
 	}

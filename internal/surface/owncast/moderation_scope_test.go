@@ -3,6 +3,7 @@ package owncast_test
 import (
 	"testing"
 
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
 )
 
@@ -10,8 +11,9 @@ import (
 // stage chat only. A moderator's (or an integration's) hide naming a
 // message of another conversation in the same store (a community channel,
 // a DM, a watch room) leaves it as it was, while the stage chat's own
-// message is hidden; and a moderator cannot disable an instance admin (a
-// chat user is its account: that would lock the admin out everywhere).
+// message is hidden; a moderator cannot disable an instance admin (a chat
+// user is its account: that would lock the admin out everywhere), nor
+// re-enable a signed-up account the admin disabled.
 func TestChatModerationStaysInTheStageChat(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, nodeOpts{})
@@ -66,8 +68,33 @@ func TestChatModerationStaysInTheStageChat(t *testing.T) {
 	if r := n.do(t, "GET", "/api/admin/serverconfig", "admin", nil); r.status != 200 {
 		t.Fatalf("the admin after a moderator's try: %d", r.status)
 	}
-	// Another chat user is still the moderator's to remove.
+	// Another chat user is still the moderator's to remove, and a guest the
+	// moderator's to restore.
 	if r := n.do(t, "POST", "/api/chat/users/setenabled?accessToken="+mod.AccessToken, "", map[string]any{"userId": author.ID, "enabled": false}); r.status != 200 {
 		t.Fatalf("a moderator disabling a chat user: %d %s", r.status, r.body)
+	}
+	if r := n.do(t, "POST", "/api/chat/users/setenabled?accessToken="+mod.AccessToken, "", map[string]any{"userId": author.ID, "enabled": true}); r.status != 200 {
+		t.Fatalf("a moderator re-enabling a guest: %d %s", r.status, r.body)
+	}
+
+	// A signed-up account the admin disabled (here through identity, as
+	// Together's admin API does) stays disabled whatever a moderator says.
+	fan, err := n.id.Register(ctx, identity.RegisterInput{Username: "fan", Password: "password1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := n.id.OpenSession(ctx, fan, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.do(t, "POST", "/api/chat/register", "bearer:"+fs.AccessToken, map[string]any{})
+	if _, err := n.id.SetDisabled(ctx, fan.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if r := n.do(t, "POST", "/api/chat/users/setenabled?accessToken="+mod.AccessToken, "", map[string]any{"userId": fan.ID, "enabled": true}); r.status != 403 {
+		t.Fatalf("a moderator re-enabling an account the admin disabled: %d %s", r.status, r.body)
+	}
+	if a, err := n.id.Account(ctx, fan.ID); err != nil || !a.Disabled() {
+		t.Fatalf("the account after a moderator's re-enable: %+v %v", a, err)
 	}
 }
