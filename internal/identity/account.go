@@ -137,6 +137,10 @@ type Store interface {
 	// the OpenTogetherTube tokens signed in to it, but the one whose hash
 	// is keepOTT ("": none).
 	RevokeAccountSessions(ctx context.Context, accountID string, now time.Time, keepOTT string) error
+	// SignOutChatTokens deletes the Owncast chat tokens that act as the
+	// account (its stage chat registrations), so a token taken before a
+	// password change does not outlive it.
+	SignOutChatTokens(ctx context.Context, accountID string) error
 
 	CreateToken(ctx context.Context, t *Token) error
 	TokenByHash(ctx context.Context, hash string) (*Token, error)

@@ -30,6 +30,9 @@ func (s *Service) SetOperatorPassword(ctx context.Context, accountID, password s
 	if err := s.st.RevokeAccountSessions(ctx, accountID, s.now(), ""); err != nil {
 		return err
 	}
+	if err := s.st.SignOutChatTokens(ctx, accountID); err != nil {
+		return err
+	}
 	s.announce(ctx, Revoked{AccountID: accountID})
 	return nil
 }

@@ -328,7 +328,8 @@ func (s *Service) Login(ctx context.Context, login, password, userAgent, addr st
 }
 
 // SetPassword replaces an account's password and signs out its sessions,
-// OpenTogetherTube tokens signed in to it included.
+// OpenTogetherTube tokens signed in to it and its Owncast chat tokens
+// included.
 func (s *Service) SetPassword(ctx context.Context, accountID, password string) error {
 	return s.SetPasswordKeeping(ctx, accountID, password, "")
 }
@@ -351,6 +352,9 @@ func (s *Service) SetPasswordKeeping(ctx context.Context, accountID, password, k
 		return err
 	}
 	if err := s.st.RevokeAccountSessions(ctx, accountID, s.now(), keepOTT); err != nil {
+		return err
+	}
+	if err := s.st.SignOutChatTokens(ctx, accountID); err != nil {
 		return err
 	}
 	s.announce(ctx, Revoked{AccountID: accountID})

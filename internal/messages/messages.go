@@ -21,7 +21,7 @@
 //	page, _ := svc.List(ctx, messages.ListQuery{ConversationID: id, Before: cursorID, Limit: 50})
 //	svc.Edit(ctx, msgID, "new body")        // sets EditedAt
 //	svc.Delete(ctx, msgID)                  // soft delete
-//	svc.SetHidden(ctx, []string{msgID}, true) // moderation: hide / unhide
+//	svc.SetHidden(ctx, convID, []string{msgID}, true) // moderation: hide / unhide
 //	svc.Pin / Unpin / React / Unreact / Reactions / Search / MarkRead / Unread
 //
 // Message ids are UUIDv7 (time ordered), so "before <id>" is the cursor for
@@ -205,7 +205,9 @@ type Store interface {
 	// replace its mentions too.
 	EditMessage(ctx context.Context, id, body, searchText string, at time.Time, mentions *Mentions) error
 	DeleteMessage(ctx context.Context, id string) error
-	SetHidden(ctx context.Context, ids []string, hidden bool) ([]string, error)
+	// SetHidden changes only the messages among ids that are in the
+	// conversation, and reports the ids it changed.
+	SetHidden(ctx context.Context, conversationID string, ids []string, hidden bool) ([]string, error)
 	// SetPinned refuses a new pin with ErrTooManyPins when the message's
 	// conversation already holds max pinned messages.
 	SetPinned(ctx context.Context, id string, pinned bool, by *string, at time.Time, max int) error

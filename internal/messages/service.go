@@ -297,10 +297,11 @@ func (s *Service) Delete(ctx context.Context, id string) (*Message, error) {
 	return m, nil
 }
 
-// SetHidden hides or shows messages (moderation) and publishes a visibility
-// event for each one that changed.
-func (s *Service) SetHidden(ctx context.Context, ids []string, hidden bool) ([]*Message, error) {
-	changed, err := s.st.SetHidden(ctx, ids, hidden)
+// SetHidden hides or shows messages of one conversation (moderation) and
+// publishes a visibility event for each one that changed; ids of messages
+// in any other conversation change nothing.
+func (s *Service) SetHidden(ctx context.Context, conversationID string, ids []string, hidden bool) ([]*Message, error) {
+	changed, err := s.st.SetHidden(ctx, conversationID, ids, hidden)
 	if err != nil {
 		return nil, err
 	}

@@ -493,7 +493,9 @@ func (s *Service) SetVisibility(ctx context.Context, ids []string, visible bool)
 	if len(ids) > ModerationLimit {
 		return fault.New(fault.Invalid, "too many ids")
 	}
-	_, err := s.msgs.SetHidden(ctx, ids, !visible)
+	// Only this chat's messages: an id from a community channel, a DM or a
+	// watch room (same message store) changes nothing.
+	_, err := s.msgs.SetHidden(ctx, s.cfg.Conversation, ids, !visible)
 	return err
 }
 
@@ -622,7 +624,7 @@ func (s *Service) SetEnabled(ctx context.Context, userID string, enabled bool) e
 		}
 	}
 	if len(ids) > 0 {
-		if _, err := s.msgs.SetHidden(ctx, ids, true); err != nil {
+		if _, err := s.msgs.SetHidden(ctx, s.cfg.Conversation, ids, true); err != nil {
 			return err
 		}
 	}

@@ -144,7 +144,7 @@ type Accounts interface {
 type Messages interface {
 	Post(ctx context.Context, in messages.PostInput) (*messages.Message, error)
 	List(ctx context.Context, q messages.ListQuery) ([]*messages.Message, error)
-	SetHidden(ctx context.Context, ids []string, hidden bool) ([]*messages.Message, error)
+	SetHidden(ctx context.Context, conversationID string, ids []string, hidden bool) ([]*messages.Message, error)
 }
 
 // Publisher is the part of the bus the chat needs.

@@ -274,6 +274,14 @@ func (s *Identity) RevokeAccountSessions(ctx context.Context, accountID string, 
 	})
 }
 
+// SignOutChatTokens deletes every Owncast chat token that acts as the
+// account: a browser that still holds one registers again (the web app
+// does on the 401), one taken before a password change is dead.
+func (s *Identity) SignOutChatTokens(ctx context.Context, accountID string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM owncast_chat_tokens WHERE account_id=$1`, accountID)
+	return err
+}
+
 const tokenCols = `id, account_id, kind, name, token_hash, scopes, created_at, last_used_at, revoked_at`
 
 func scanToken(row interface{ Scan(...any) error }) (*identity.Token, error) {

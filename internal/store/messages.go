@@ -229,12 +229,14 @@ func (s *Messages) DeleteMessage(ctx context.Context, id string) error {
 	})
 }
 
-// SetHidden sets the hidden flag and returns the ids that changed.
-func (s *Messages) SetHidden(ctx context.Context, ids []string, hidden bool) ([]string, error) {
+// SetHidden sets the hidden flag of the messages among ids that are in
+// conversationID and returns the ids that changed.
+func (s *Messages) SetHidden(ctx context.Context, conversationID string, ids []string, hidden bool) ([]string, error) {
 	changed := []string{}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		for _, id := range ids {
-			res, err := tx.ExecContext(ctx, `UPDATE messages SET hidden=$2 WHERE id=$1 AND hidden<>$2`, id, hidden)
+			res, err := tx.ExecContext(ctx, `UPDATE messages SET hidden=$2 WHERE id=$1 AND hidden<>$2 AND conversation_id=$3`,
+				id, hidden, conversationID)
 			if err != nil {
 				return err
 			}

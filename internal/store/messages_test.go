@@ -197,10 +197,10 @@ func TestMessagesStoreContract(t *testing.T) {
 			if _, err := svc.Edit(ctx, posted[3].ID, "zombie"); !errors.Is(err, fault.NotFound) {
 				t.Errorf("edit deleted: %v", err)
 			}
-			if ch, err := svc.SetHidden(ctx, []string{posted[2].ID}, true); err != nil || len(ch) != 1 || !ch[0].Hidden {
+			if ch, err := svc.SetHidden(ctx, conv, []string{posted[2].ID}, true); err != nil || len(ch) != 1 || !ch[0].Hidden {
 				t.Fatalf("hide: %v", err)
 			}
-			if ch, _ := svc.SetHidden(ctx, []string{posted[2].ID}, true); len(ch) != 0 {
+			if ch, _ := svc.SetHidden(ctx, conv, []string{posted[2].ID}, true); len(ch) != 0 {
 				t.Errorf("hiding twice changed %d", len(ch))
 			}
 			vis, _ := svc.List(ctx, messages.ListQuery{ConversationID: conv, Limit: 10})

@@ -99,7 +99,7 @@ func TestOwncastStoresContract(t *testing.T) {
 				}
 				posted = append(posted, m.ID)
 			}
-			if _, err := msgs.SetHidden(ctx, posted[:1], true); err != nil {
+			if _, err := msgs.SetHidden(ctx, "stage:x", posted[:1], true); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := msgs.Delete(ctx, posted[1]); err != nil {

@@ -75,6 +75,10 @@ type client struct {
 	user        atomic.Pointer[stagechat.User]
 	disabled    atomic.Bool
 	ipBanned    atomic.Bool // its address was banned when its user was disabled
+	// token is the access token the socket was opened with, looked up
+	// again when its account's sessions are revoked (a password change
+	// deletes the account's chat tokens: the socket then closes).
+	token string
 }
 
 func newChatState(s *Surface) *chatState {

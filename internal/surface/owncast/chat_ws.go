@@ -1,6 +1,7 @@
 package owncast
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,13 +88,17 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Serve(context.Background(), nil, nil)
 		return
 	}
-	c := &client{id: s.chat.nextID.Add(1), conn: conn, ip: ip, userAgent: r.UserAgent(), connectedAt: time.Now().UTC()}
+	c := &client{id: s.chat.nextID.Add(1), conn: conn, ip: ip, userAgent: r.UserAgent(), connectedAt: time.Now().UTC(),
+		token: r.URL.Query().Get("accessToken")}
 	c.user.Store(u)
 	s.chat.add(c)
 	if err := conn.Subscribe(messages.Topic(s.d.Chat.Conversation()), s.messageTransform()); err != nil {
 		conn.Close(websocket.StatusInternalError, "subscribe failed")
 	}
 	if err := conn.Subscribe(s.d.Chat.Topic(), s.chatTransform(c)); err != nil {
+		conn.Close(websocket.StatusInternalError, "subscribe failed")
+	}
+	if err := conn.Subscribe(identity.RevokedTopic, s.revokedTransform(c)); err != nil {
 		conn.Close(websocket.StatusInternalError, "subscribe failed")
 	}
 	conn.Send(s.userInfo(u))
@@ -120,6 +125,35 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 		pres.Disconnect(c.user.Load())
 		s.chat.remove(c)
 	})
+}
+
+// revokedTransform watches the identity revocations for the socket's
+// account: when its sessions are revoked (a password change, which also
+// deletes its chat tokens), the socket's token is looked up again and a
+// socket whose token no longer acts as that user is told to register again
+// and closed, as one opened with an unknown token is.
+func (s *Surface) revokedTransform(c *client) func(string, []byte) ([]byte, bool) {
+	return func(_ string, data []byte) ([]byte, bool) {
+		id := c.user.Load().ID
+		if !bytes.Contains(data, []byte(`"account_id":"`+id+`"`)) {
+			return nil, false
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			u, err := s.d.Chat.Authenticate(ctx, c.token)
+			if err == nil && u.ID == c.user.Load().ID {
+				return
+			}
+			if err != nil && !errors.Is(err, stagechat.ErrBadToken) && !errors.Is(err, fault.NotFound) {
+				s.log.Warn("chat socket: token check after a revocation", "err", err)
+				return
+			}
+			c.conn.Send(frame(evNeedsRegister, nil))
+			c.conn.Close(websocket.StatusPolicyViolation, "needs registration")
+		}()
+		return nil, false
+	}
 }
 
 type inbound struct {

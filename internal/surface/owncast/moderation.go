@@ -2,11 +2,14 @@ package owncast
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/netip"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
@@ -51,6 +54,26 @@ func (s *Surface) handleSetEnabled(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if adminAccount(r) == nil {
+		// A chat user is its Hearth account, and its enabled state is the
+		// account's on every surface: a moderator may not disable an
+		// instance admin (on Owncast the admin is no chat user a moderator
+		// can reach), nor re-enable a signed-up account, which the admin
+		// may have disabled anywhere; guests are the moderator's to restore.
+		a, err := s.d.Identity.Account(r.Context(), req.UserID)
+		switch {
+		case err != nil && !errors.Is(err, fault.NotFound):
+			writeError(w, err)
+			return
+		case err != nil:
+		case !req.Enabled && a.IsAdmin:
+			writeResult(w, http.StatusForbidden, false, "an instance admin cannot be removed from chat by a moderator")
+			return
+		case req.Enabled && a.Disabled() && a.Kind != identity.Guest:
+			writeResult(w, http.StatusForbidden, false, "only the admin can re-enable a Hearth account")
+			return
+		}
+	}
 	if !req.Enabled {
 		// Owncast bans the addresses the user is connected from. This
 		// node's connections are banned before the answer; other nodes
@@ -93,7 +116,11 @@ func (s *Surface) handleUserDetails(w http.ResponseWriter, r *http.Request) {
 	}
 	clients := []map[string]any{}
 	for _, c := range s.chat.ofUser(id) {
-		clients = append(clients, s.clientJSON(c, false))
+		// Moderators and integrations see a connection without its
+		// address, as on Owncast: a viewer's IP is the admin's alone.
+		cj := s.clientJSON(c, false)
+		delete(cj, "ipAddress")
+		clients = append(clients, cj)
 	}
 	ms, err := s.d.Chat.MessagesFrom(r.Context(), id)
 	if err != nil {
