@@ -56,10 +56,12 @@ func (s *Surface) handleSetEnabled(w http.ResponseWriter, r *http.Request) {
 	}
 	if adminAccount(r) == nil {
 		// A chat user is its Hearth account, and its enabled state is the
-		// account's on every surface: a moderator may not disable an
-		// instance admin (on Owncast the admin is no chat user a moderator
-		// can reach), nor re-enable a signed-up account, which the admin
-		// may have disabled anywhere; guests are the moderator's to restore.
+		// account's on every surface: a stage chat moderator may remove and
+		// restore guests (every Owncast chat user is one), but neither
+		// disable a signed-up account (that would lock its owner out of
+		// every community and room) nor re-enable one, which the admin may
+		// have disabled anywhere. Those are the admin's; a moderator can
+		// still hide the account's messages and ban its address.
 		a, err := s.d.Identity.Account(r.Context(), req.UserID)
 		switch {
 		case err != nil && !errors.Is(err, fault.NotFound):
@@ -68,6 +70,9 @@ func (s *Surface) handleSetEnabled(w http.ResponseWriter, r *http.Request) {
 		case err != nil:
 		case !req.Enabled && a.IsAdmin:
 			writeResult(w, http.StatusForbidden, false, "an instance admin cannot be removed from chat by a moderator")
+			return
+		case !req.Enabled && a.Kind != identity.Guest:
+			writeResult(w, http.StatusForbidden, false, "only the admin can remove a Hearth account from chat")
 			return
 		case req.Enabled && a.Disabled() && a.Kind != identity.Guest:
 			writeResult(w, http.StatusForbidden, false, "only the admin can re-enable a Hearth account")

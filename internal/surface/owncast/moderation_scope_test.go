@@ -11,9 +11,9 @@ import (
 // stage chat only. A moderator's (or an integration's) hide naming a
 // message of another conversation in the same store (a community channel,
 // a DM, a watch room) leaves it as it was, while the stage chat's own
-// message is hidden; a moderator cannot disable an instance admin (a chat
-// user is its account: that would lock the admin out everywhere), nor
-// re-enable a signed-up account the admin disabled.
+// message is hidden; a moderator cannot disable an instance admin or any
+// signed-up account (a chat user is its account: that would lock it out
+// everywhere), nor re-enable a signed-up account the admin disabled.
 func TestChatModerationStaysInTheStageChat(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, nodeOpts{})
@@ -88,6 +88,14 @@ func TestChatModerationStaysInTheStageChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.do(t, "POST", "/api/chat/register", "bearer:"+fs.AccessToken, map[string]any{})
+	// Nor is it the moderator's to disable: that would lock its owner out
+	// of every community and room.
+	if r := n.do(t, "POST", "/api/chat/users/setenabled?accessToken="+mod.AccessToken, "", map[string]any{"userId": fan.ID, "enabled": false}); r.status != 403 {
+		t.Fatalf("a moderator disabling a signed-up account: %d %s", r.status, r.body)
+	}
+	if a, err := n.id.Account(ctx, fan.ID); err != nil || a.Disabled() {
+		t.Fatalf("the account after a moderator's disable: %+v %v", a, err)
+	}
 	if _, err := n.id.SetDisabled(ctx, fan.ID, true); err != nil {
 		t.Fatal(err)
 	}
