@@ -76,8 +76,12 @@ func TestBrowserWatchCameras(t *testing.T) {
 
 		bob.do("mute", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-mute"]`)))
 		alice.waitFor("bob shown muted", `document.querySelector('[data-testid="watch-tile"][data-user=`+jsString(c.bob.ID)+`]')?.textContent.includes("muted")`, 20*time.Second)
+		// The toggle is disabled while a join is still settling; a click
+		// then would be lost.
+		bob.waitFor("bob's call settled", `!document.querySelector('[data-testid="watch-call-toggle"]').disabled`, 20*time.Second)
 		bob.do("leave the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
 		alice.waitFor("bob's tile gone", `!document.querySelector('[data-testid="watch-tile"][data-user=`+jsString(c.bob.ID)+`]')`, 20*time.Second)
+		alice.waitFor("alice's call settled", `!document.querySelector('[data-testid="watch-call-toggle"]').disabled`, 20*time.Second)
 		alice.do("leave the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
 		alice.waitFor("out of the call", `!document.querySelector('[data-testid="watch-call-camera"]')`, 20*time.Second)
 	}

@@ -117,21 +117,29 @@ export class VoiceCall {
   ) {}
 
   async load() {
-    try {
-      this.participants = await api<VoiceState[]>("Loading who is in voice", `/channels/${encodeURIComponent(this.channelId)}/voice`);
-    } catch (e) {
-      this.error = e;
-    }
+    await this.reload();
     this.offs.push(
       gateway.on("VOICE_STATE_UPDATE", (v: VoiceState) => this.onState(v)),
       gateway.on("VOICE_SIGNAL", (s: Signal) => void this.onSignal(s)),
       gateway.on("VOICE_SFU", (m: SFUMsg) => void this.onSFU(m)),
       // A new READY is a new socket (a reconnect, perhaps to another node):
       // the server ended our SFU session with the old one, so join again.
+      // Its VOICE_STATE_UPDATEs missed while the socket was down (a
+      // member who left then) are read again from the server.
       gateway.on("READY", () => {
+        void this.reload();
         if (this.mode === "sfu" && this.joined) void this.rejoin();
       }),
     );
+  }
+
+  /** reload reads who is in the channel's voice now. */
+  private async reload() {
+    try {
+      this.participants = await api<VoiceState[]>("Loading who is in voice", `/channels/${encodeURIComponent(this.channelId)}/voice`);
+    } catch (e) {
+      this.error = e;
+    }
   }
 
   private async rejoin() {
