@@ -23,6 +23,27 @@ import (
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
+// notifyReceiver is a notification service recording each request it
+// takes (hits, buffered n) and answering status(path), with the egress
+// client allowed to reach it and nothing else.
+func notifyReceiver(t *testing.T, n int, status func(path string) int) (chan hit, *httptest.Server, *egress.Client) {
+	t.Helper()
+	hits := make(chan hit, n)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hits <- hit{r.URL.Path, r.Header.Clone(), b}
+		w.WriteHeader(status(r.URL.Path))
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	target := netip.MustParseAddrPort(u.Host)
+	out, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap == target }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits, srv, out
+}
+
 type hit struct {
 	path string
 	hdr  http.Header
@@ -53,26 +74,16 @@ func TestGoLiveNotifications(t *testing.T) {
 	t.Parallel()
 	s, _, _ := newService(t, stagechat.PresenceConfig{})
 	ctx := context.Background()
-	hits := make(chan hit, 16)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		hits <- hit{r.URL.Path, r.Header.Clone(), b}
+	hits, srv, out := notifyReceiver(t, 16, func(path string) int {
 		switch {
-		case strings.HasSuffix(r.URL.Path, "/gone"):
-			w.WriteHeader(http.StatusGone)
-		case strings.HasPrefix(r.URL.Path, "/push/"):
-			w.WriteHeader(http.StatusCreated)
+		case strings.HasSuffix(path, "/gone"):
+			return http.StatusGone
+		case strings.HasPrefix(path, "/push/"):
+			return http.StatusCreated
 		default:
-			w.WriteHeader(http.StatusNoContent)
+			return http.StatusNoContent
 		}
-	}))
-	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	target := netip.MustParseAddrPort(u.Host)
-	out, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap == target }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 
 	// Registration: only browser push, only usable subscriptions.
 	for _, tc := range []struct{ channel, dest string }{
@@ -186,19 +197,7 @@ func TestScheduleReminderNotifications(t *testing.T) {
 	t.Parallel()
 	s, _, _ := newService(t, stagechat.PresenceConfig{})
 	ctx := context.Background()
-	hits := make(chan hit, 4)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		hits <- hit{r.URL.Path, r.Header.Clone(), b}
-		w.WriteHeader(http.StatusCreated)
-	}))
-	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	target := netip.MustParseAddrPort(u.Host)
-	out, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap == target }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	hits, srv, out := notifyReceiver(t, 4, func(string) int { return http.StatusCreated })
 	if err := s.RegisterNotification(ctx, stagechat.ChannelBrowserPush, pushSubscription(t, srv.URL+"/push/a")); err != nil {
 		t.Fatal(err)
 	}
@@ -317,19 +316,7 @@ func TestGoLiveRoundAfterClaimerDied(t *testing.T) {
 	t.Parallel()
 	s, _, _ := newService(t, stagechat.PresenceConfig{})
 	ctx := context.Background()
-	hits := make(chan hit, 4)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		hits <- hit{r.URL.Path, r.Header.Clone(), b}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	target := netip.MustParseAddrPort(u.Host)
-	out, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap == target }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	hits, srv, out := notifyReceiver(t, 4, func(string) int { return http.StatusNoContent })
 	if err := s.UpdateSettings(ctx, func(st *stagechat.Settings) error {
 		st.Notifications.Discord.Enabled, st.Notifications.Discord.Webhook = true, srv.URL+"/discord/hook"
 		return nil
