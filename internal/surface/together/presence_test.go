@@ -192,29 +192,47 @@ func TestVoiceStateOfCrashedNodeCleared(t *testing.T) {
 	second.must(404, "GET", "/channels/"+vid+"/go-live", ann.access, nil)
 }
 
-// TestPresenceUpdatesPaced: an account's sockets together act on
-// PresenceUpdates PRESENCE_UPDATE frames a minute (each a profile write
-// and an event to everyone sharing a server); the rest are dropped, so a
-// second socket does not add to the budget.
-func TestPresenceUpdatesPaced(t *testing.T) {
-	t.Parallel()
-	// No refill however slowly the frames run, until the test moves the
-	// clock on.
-	var clock atomic.Int64
-	clock.Store(time.Now().UnixNano())
-	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.RateClock = func() time.Time { return time.Unix(0, clock.Load()) } })
-	ann, bob := e.register("ann"), e.register("bob")
-	_, cid := e.serverWithChannel(ann, "g", bob)
+// pacing is ann on two sockets and bob on one, members of one server with
+// a channel cid, under a rate clock that stands still (no refill however
+// slowly the frames run) until the test moves it on.
+type pacing struct {
+	e            *env
+	clock        *atomic.Int64
+	ann          user
+	cid          string
+	wb, one, two *ws
+}
+
+func newPacing(t *testing.T) *pacing {
+	t.Helper()
+	f := &pacing{clock: new(atomic.Int64)}
+	f.clock.Store(time.Now().UnixNano())
+	f.e = newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.RateClock = func() time.Time { return time.Unix(0, f.clock.Load()) } })
+	var bob user
+	f.ann, bob = f.e.register("ann"), f.e.register("bob")
+	_, f.cid = f.e.serverWithChannel(f.ann, "g", bob)
 	open := func(u user) *ws {
-		w, _, err := e.dial("token=" + u.access)
+		w, _, err := f.e.dial("token=" + u.access)
 		if err != nil {
 			t.Fatal(err)
 		}
 		w.waitFor("READY")
 		return w
 	}
-	wb := open(bob)
-	one, two := open(ann), open(ann)
+	f.wb = open(bob)
+	f.one, f.two = open(f.ann), open(f.ann)
+	return f
+}
+
+// TestPresenceUpdatesPaced: an account's sockets together act on
+// PresenceUpdates PRESENCE_UPDATE frames a minute (each a profile write
+// and an event to everyone sharing a server), so a second socket does not
+// add to the budget; the updates past it are held, each replacing the one
+// before, and the last is applied once the pace allows.
+func TestPresenceUpdatesPaced(t *testing.T) {
+	t.Parallel()
+	f := newPacing(t)
+	clock, e, ann, cid, wb, one, two := f.clock, f.e, f.ann, f.cid, f.wb, f.one, f.two
 	// seen reads bob's frames until ann's update marked until (or, with
 	// until "", ann's TYPING_START), returning the marks of ann's updates.
 	seen := func(until string) []string {
@@ -276,23 +294,8 @@ func TestPresenceUpdatesPaced(t *testing.T) {
 // each viewer); the rest are dropped, a second socket adding nothing.
 func TestTypingPaced(t *testing.T) {
 	t.Parallel()
-	// No refill however slowly the frames run, until the test moves the
-	// clock on.
-	var clock atomic.Int64
-	clock.Store(time.Now().UnixNano())
-	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.RateClock = func() time.Time { return time.Unix(0, clock.Load()) } })
-	ann, bob := e.register("ann"), e.register("bob")
-	_, cid := e.serverWithChannel(ann, "g", bob)
-	open := func(u user) *ws {
-		w, _, err := e.dial("token=" + u.access)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.waitFor("READY")
-		return w
-	}
-	wb := open(bob)
-	one, two := open(ann), open(ann)
+	f := newPacing(t)
+	ann, cid, wb, one, two := f.ann, f.cid, f.wb, f.one, f.two
 	typing := func(w *ws, n int) {
 		for range n {
 			w.send(map[string]any{"op": "TYPING_START", "d": map[string]string{"channel_id": cid}})
