@@ -599,3 +599,35 @@ func TestPatchRoomBodyFirst(t *testing.T) {
 		t.Errorf("the title beside a claim was applied: %s", r.raw)
 	}
 }
+
+// TestTypeErrorsNameTheField: a JSON value of the wrong type is worded as
+// OTT's zod schemas word it, at the field it is in (it was a Go decoder
+// message at "settings", or no field at all), and an unknown settings key
+// names the key.
+func TestTypeErrorsNameTheField(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	for _, tc := range []struct {
+		method, path string
+		body         map[string]any
+		field, msg   string
+	}{
+		{"PATCH", "/api/room/nosuchroom", map[string]any{"title": 5}, "title", "Expected string, received number"},
+		{"PATCH", "/api/room/nosuchroom", map[string]any{"enableVoteSkip": "yes"}, "enableVoteSkip", "Expected boolean, received string"},
+		{"PATCH", "/api/room/nosuchroom", map[string]any{"autoSkipSegmentCategories": "intro"}, "autoSkipSegmentCategories", "Expected array, received string"},
+		{"PATCH", "/api/room/nosuchroom", map[string]any{"bogus": 1}, "", "Unrecognized key(s) in object: 'bogus'"},
+		{"POST", "/api/room/create", map[string]any{"name": 5}, "name", "Expected string, received number"},
+		{"POST", "/api/room/create", map[string]any{"name": "typed-room", "isTemporary": "no"}, "isTemporary", "Expected boolean, received string"},
+	} {
+		r := h.do(tc.method, tc.path, tok, tc.body)
+		want := "Validation error: " + tc.msg
+		if tc.field != "" {
+			want += ` at "` + tc.field + `"`
+		}
+		e, _ := r.body["error"].(map[string]any)
+		if r.status != 400 || r.errName() != "ZodValidationError" || e["message"] != want || zodPath(r) != tc.field {
+			t.Errorf("%s %s %v: %d %s, want 400 %q at %q", tc.method, tc.path, tc.body, r.status, r.raw, want, tc.field)
+		}
+	}
+}

@@ -181,9 +181,21 @@ func schemaErr(err error) error {
 	if reason == "" {
 		reason = we.Msg
 	}
-	return &apiError{status: http.StatusBadRequest, body: errBody{Name: "ZodValidationError",
-		Message: "Validation error: " + reason + ` at "` + we.Arg + `"`,
-		Details: []zodIssue{{Code: "custom", Message: reason, Path: []string{we.Arg}}}}}
+	return zodErr("custom", we.Arg, reason)
+}
+
+// zodErr is a 400 ZodValidationError of one issue, worded as
+// zod-validation-error words it: the issue's message, then the field's
+// path (none for an issue about the whole object).
+func zodErr(code, field, msg string) error {
+	path := []string{}
+	full := "Validation error: " + msg
+	if field != "" {
+		path = strings.Split(field, ".")
+		full += ` at "` + field + `"`
+	}
+	return &apiError{status: http.StatusBadRequest, body: errBody{Name: "ZodValidationError", Message: full,
+		Details: []zodIssue{{Code: code, Message: msg, Path: path}}}}
 }
 
 func writeOK(w http.ResponseWriter, status int, fields map[string]any) {
@@ -457,6 +469,9 @@ func decode(r *http.Request, v any) error {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return ottErr(http.StatusRequestEntityTooLarge, "PayloadTooLarge", "Request body too large.")
+		}
+		if field, msg, ok := typeMismatch(err); ok {
+			return zodErr("invalid_type", field, msg)
 		}
 		return &apiError{status: 400, body: errBody{Name: "ZodValidationError", Message: "Validation error: invalid JSON body"}}
 	}

@@ -3,6 +3,10 @@ package ott
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"reflect"
+	"strconv"
+	"strings"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/watch"
@@ -294,7 +298,7 @@ func parseSettings(b []byte) (*watch.Settings, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
-		return nil, watch.BadArgument("settings", err.Error())
+		return nil, settingsDecodeErr(err)
 	}
 	s := &watch.Settings{Title: w.Title, Description: w.Description, Visibility: w.Visibility, QueueMode: w.QueueMode,
 		AutoSkip: w.AutoSkipSegmentCategories, Restore: w.RestoreQueueBehavior, VoteSkip: w.EnableVoteSkip}
@@ -306,6 +310,56 @@ func parseSettings(b []byte) (*watch.Settings, error) {
 		s.Grants = p
 	}
 	return s, nil
+}
+
+// settingsDecodeErr words a settings object that does not decode as
+// OTT's strict zod schema does: a value of the wrong type names its field
+// ("Expected string, received number" at "title"), an unknown key is
+// "Unrecognized key(s) in object: 'k'" at the object itself.
+func settingsDecodeErr(err error) error {
+	if field, msg, ok := typeMismatch(err); ok {
+		return watch.BadArgument(field, msg)
+	}
+	if k, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		k, _ = strconv.Unquote(k)
+		return watch.BadArgument("", "Unrecognized key(s) in object: '"+k+"'")
+	}
+	return watch.BadArgument("settings", "Expected object")
+}
+
+// typeMismatch reads a JSON value of the wrong type as zod words it: the
+// field's path and "Expected <type>, received <type>".
+func typeMismatch(err error) (field, msg string, ok bool) {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Field == "" || te.Type == nil {
+		return "", "", false
+	}
+	received, _, _ := strings.Cut(te.Value, " ") // "number 1e400" → "number"
+	if received == "bool" {
+		received = "boolean"
+	}
+	return te.Field, "Expected " + zodType(te.Type) + ", received " + received, true
+}
+
+// zodType is zod's name for the JSON type a Go type decodes from.
+func zodType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8,
+		reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "number"
+	}
+	return t.Kind().String()
 }
 
 // grantsRoles is the order in which OTT lists grants: roles 0..4, then
