@@ -170,16 +170,17 @@ func newToken() (string, error) {
 }
 
 // Register creates a chat user and its access token. With signedIn set the
-// chat user is that account, named as the account is (one identity on
-// every surface); otherwise a guest account is created. A guest's
+// chat user is its account, named as the account is (one identity on
+// every surface), and the token lasts as long as signedIn's session (signing
+// that session out deletes it); otherwise a guest account is created. A guest's
 // requested name (body, else forwardedName) is used when allowed and free
 // (no chat user has it and no account holds it), else a generated one, as
 // Owncast does for a taken name.
-func (s *Service) Register(ctx context.Context, requested, forwardedName string, signedIn *identity.Account) (*User, string, error) {
+func (s *Service) Register(ctx context.Context, requested, forwardedName string, signedIn *identity.Principal) (*User, string, error) {
 	var acct *identity.Account
-	var name string
+	var name, session string
 	if signedIn != nil {
-		acct, name = signedIn, identity.CleanName(signedIn.Name(), MaxNameLength)
+		acct, session, name = signedIn.Account, signedIn.SessionID, identity.CleanName(signedIn.Account.Name(), MaxNameLength)
 	} else {
 		name = identity.CleanName(requested, MaxNameLength)
 		if name == "" {
@@ -217,7 +218,7 @@ func (s *Service) Register(ctx context.Context, requested, forwardedName string,
 	if err != nil {
 		return nil, "", err
 	}
-	if err := s.st.CreateChatToken(ctx, identity.HashToken(tok), acct.ID, s.now().UTC()); err != nil {
+	if err := s.st.CreateChatToken(ctx, identity.HashToken(tok), acct.ID, session, s.now().UTC()); err != nil {
 		return nil, "", err
 	}
 	return u, tok, nil
@@ -286,9 +287,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*User, error)
 // Admit is a chat socket's connect check: IPBanned and Authenticate in one
 // store query. banned refuses the socket whatever the token; otherwise u
 // and authErr are what Authenticate returns (ErrBadToken for no such token,
-// fault.NotFound for a token whose chat user is gone). err is a failure to
+// fault.NotFound for a token whose chat user is gone), and session is the
+// session the token was taken with ("" for a guest's). err is a failure to
 // check at all.
-func (s *Service) Admit(ctx context.Context, ip, token string) (banned bool, u *User, authErr, err error) {
+func (s *Service) Admit(ctx context.Context, ip, token string) (banned bool, u *User, session string, authErr, err error) {
 	addr := ""
 	if a, perr := netip.ParseAddr(ip); perr == nil {
 		addr = a.Unmap().String()
@@ -297,18 +299,18 @@ func (s *Service) Admit(ctx context.Context, ip, token string) (banned bool, u *
 	if token != "" && len(token) <= 256 {
 		hash = identity.HashToken(token)
 	}
-	banned, account, u, err := s.st.ChatAdmit(ctx, hash, addr)
+	banned, account, session, u, err := s.st.ChatAdmit(ctx, hash, addr)
 	switch {
 	case err != nil:
-		return false, nil, nil, err
+		return false, nil, "", nil, err
 	case banned:
-		return true, nil, nil, nil
+		return true, nil, "", nil, nil
 	case hash == "" || account == "":
-		return false, nil, ErrBadToken, nil
+		return false, nil, "", ErrBadToken, nil
 	case u == nil:
-		return false, nil, fault.NotFound, nil
+		return false, nil, "", fault.NotFound, nil
 	}
-	return false, u, nil, nil
+	return false, u, session, nil, nil
 }
 
 // User returns a chat user by id.

@@ -290,7 +290,7 @@ func TestRequireAuthentication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed, _, err := s.Register(ctx, "Signed", "", acct)
+	signed, _, err := s.Register(ctx, "Signed", "", &identity.Principal{Account: acct})
 	if err != nil || signed.AuthenticatedAt == nil {
 		t.Fatalf("signed-in registration %+v %v", signed, err)
 	}

@@ -95,12 +95,12 @@ type Store interface {
 	// ListUsers returns one page of the users q selects and how many it
 	// selects in all.
 	ListUsers(ctx context.Context, q UserQuery) ([]*User, int, error)
-	CreateChatToken(ctx context.Context, hash, accountID string, at time.Time) error
+	CreateChatToken(ctx context.Context, hash, accountID, sessionID string, at time.Time) error
 	ChatTokenAccount(ctx context.Context, hash string) (string, error)
 	// ChatAdmit is IPBanned, ChatTokenAccount and User in one query (a
 	// chat socket's connect): account is "" for no such token, u nil for a
 	// token whose account has no chat user.
-	ChatAdmit(ctx context.Context, hash, ip string) (banned bool, account string, u *User, err error)
+	ChatAdmit(ctx context.Context, hash, ip string) (banned bool, account, session string, u *User, err error)
 	AddIPBan(ctx context.Context, b IPBan) error
 	RemoveIPBan(ctx context.Context, ip string) error
 	IPBans(ctx context.Context) ([]IPBan, error)

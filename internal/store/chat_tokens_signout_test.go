@@ -29,7 +29,7 @@ func TestSignOutChatTokens(t *testing.T) {
 				}
 			}
 			for h, a := range map[string]string{"u1": user.ID, "u2": user.ID, "o1": other.ID} {
-				if err := db.StageChat().CreateChatToken(ctx, h, a, now); err != nil {
+				if err := db.StageChat().CreateChatToken(ctx, h, a, "", now); err != nil {
 					t.Fatal(err)
 				}
 			}

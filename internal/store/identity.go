@@ -253,9 +253,15 @@ func (s *Identity) RotateSession(ctx context.Context, id, oldHash, newHash strin
 }
 
 // RevokeSession marks a session revoked.
+// The Owncast chat tokens taken with the session go with it.
 func (s *Identity) RevokeSession(ctx context.Context, id string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET revoked_at=$2 WHERE id=$1 AND revoked_at IS NULL`, id, Micros(now))
-	return err
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at=$2 WHERE id=$1 AND revoked_at IS NULL`, id, Micros(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM owncast_chat_tokens WHERE session_id=$1`, id)
+		return err
+	})
 }
 
 // RevokeAccountSessions revokes every live session of an account, and signs

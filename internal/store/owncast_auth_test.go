@@ -62,7 +62,7 @@ func TestOwncastAuthStore(t *testing.T) {
 			if _, err := st.AuthAccount(ctx, stagechat.ProviderIndieAuth, "' OR 1=1--"); !errors.Is(err, fault.NotFound) {
 				t.Fatalf("unknown identity: %v", err)
 			}
-			if err := st.CreateChatToken(ctx, "tokhash", accts[1], now); err != nil {
+			if err := st.CreateChatToken(ctx, "tokhash", accts[1], "", now); err != nil {
 				t.Fatal(err)
 			}
 			if err := st.SetChatTokenAccount(ctx, "tokhash", accts[0]); err != nil {

@@ -160,10 +160,11 @@ func (s *StageChat) ListUsers(ctx context.Context, q stagechat.UserQuery) ([]*st
 	return out, total, rows.Err()
 }
 
-// CreateChatToken stores a chat token's hash.
-func (s *StageChat) CreateChatToken(ctx context.Context, hash, accountID string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO owncast_chat_tokens (token_hash, account_id, created_at) VALUES ($1,$2,$3)`,
-		hash, accountID, Micros(at))
+// CreateChatToken stores a chat token's hash; sessionID is the session it
+// was taken with ("" for none: a guest's).
+func (s *StageChat) CreateChatToken(ctx context.Context, hash, accountID, sessionID string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO owncast_chat_tokens (token_hash, account_id, session_id, created_at) VALUES ($1,$2,$3,$4)`,
+		hash, accountID, sql.NullString{String: sessionID, Valid: sessionID != ""}, Micros(at))
 	return conflictOr(err)
 }
 
@@ -180,11 +181,12 @@ func (s *StageChat) ChatTokenAccount(ctx context.Context, hash string) (string, 
 // ChatAdmit is the chat socket's connect check in one query instead of
 // three (IPBanned, ChatTokenAccount, User): whether ip is banned, and the
 // chat user of the token whose hash is given. account is the token's
-// account ("" for no such token); u is nil when the token has no chat user.
-func (s *StageChat) ChatAdmit(ctx context.Context, hash, ip string) (banned bool, account string, u *stagechat.User, err error) {
-	var tokAccount sql.NullString
+// account ("" for no such token) and session the session it was taken with
+// ("" for none); u is nil when the token has no chat user.
+func (s *StageChat) ChatAdmit(ctx context.Context, hash, ip string) (banned bool, account, session string, u *stagechat.User, err error) {
+	var tokAccount, tokSession sql.NullString
 	var hasUser bool
-	row := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM owncast_ip_bans WHERE ip=$2), t.account_id,
+	row := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM owncast_ip_bans WHERE ip=$2), t.account_id, t.session_id,
 		u.account_id IS NOT NULL AND a.id IS NOT NULL,
 		COALESCE(u.account_id, ''), COALESCE(u.display_name, ''), COALESCE(u.display_color, 0),
 		COALESCE(u.previous_names, ''), u.name_changed_at, COALESCE(u.scopes, ''), u.authenticated_at,
@@ -193,14 +195,14 @@ func (s *StageChat) ChatAdmit(ctx context.Context, hash, ip string) (banned bool
 		LEFT JOIN owncast_chat_tokens t ON t.token_hash=$1
 		LEFT JOIN owncast_chat_users u ON u.account_id = t.account_id
 		LEFT JOIN accounts a ON a.id = u.account_id`, hash, ip)
-	cu, err := scanChatUser(prefixScanner{row: row, pre: []any{&banned, &tokAccount, &hasUser}})
+	cu, err := scanChatUser(prefixScanner{row: row, pre: []any{&banned, &tokAccount, &tokSession, &hasUser}})
 	if err != nil {
-		return false, "", nil, err
+		return false, "", "", nil, err
 	}
 	if !hasUser {
 		cu = nil
 	}
-	return banned, tokAccount.String, cu, nil
+	return banned, tokAccount.String, tokSession.String, cu, nil
 }
 
 // prefixScanner scans a row's leading columns into pre and the rest into

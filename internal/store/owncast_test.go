@@ -115,7 +115,7 @@ func TestOwncastStoresContract(t *testing.T) {
 			if dis, _ := st.Users(ctx, stagechat.DisabledUsers); len(dis) != 1 || dis[0].DisabledAt == nil {
 				t.Fatalf("disabled %+v", dis)
 			}
-			if err := st.CreateChatToken(ctx, "h1", g.ID, now); err != nil {
+			if err := st.CreateChatToken(ctx, "h1", g.ID, "", now); err != nil {
 				t.Fatal(err)
 			}
 			if id, err := st.ChatTokenAccount(ctx, "h1"); err != nil || id != g.ID {
@@ -128,11 +128,11 @@ func TestOwncastStoresContract(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if banned, acct, u, err := st.ChatAdmit(ctx, "h1", "::1"); err != nil || banned || acct != g.ID ||
+			if banned, acct, _, u, err := st.ChatAdmit(ctx, "h1", "::1"); err != nil || banned || acct != g.ID ||
 				!reflect.DeepEqual(u, wantUser) {
 				t.Fatalf("admit %v %q %+v %v, want the user %+v", banned, acct, u, err, wantUser)
 			}
-			if banned, acct, u, err := st.ChatAdmit(ctx, "h2", "::1"); err != nil || banned || acct != "" || u != nil {
+			if banned, acct, _, u, err := st.ChatAdmit(ctx, "h2", "::1"); err != nil || banned || acct != "" || u != nil {
 				t.Fatalf("admit with no such token %v %q %+v %v", banned, acct, u, err)
 			}
 			for range 2 { // idempotent
@@ -143,10 +143,10 @@ func TestOwncastStoresContract(t *testing.T) {
 			if b, _ := st.IPBans(ctx); len(b) != 1 || b[0].IP != "::1" {
 				t.Fatalf("bans %+v", b)
 			}
-			if banned, _, _, err := st.ChatAdmit(ctx, "h2", "::1"); err != nil || !banned {
+			if banned, _, _, _, err := st.ChatAdmit(ctx, "h2", "::1"); err != nil || !banned {
 				t.Fatalf("admit from a banned address: banned %v, %v", banned, err)
 			}
-			if banned, acct, _, err := st.ChatAdmit(ctx, "h1", "::2"); err != nil || banned || acct != g.ID {
+			if banned, acct, _, _, err := st.ChatAdmit(ctx, "h1", "::2"); err != nil || banned || acct != g.ID {
 				t.Fatalf("admit from another address: banned %v, %q, %v", banned, acct, err)
 			}
 			if ok, _ := st.IPBanned(ctx, "::1"); !ok {

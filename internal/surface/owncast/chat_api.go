@@ -148,10 +148,10 @@ func (s *Surface) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	// A Hearth account signed in with a Together access token chats as
 	// itself; anyone else gets a guest account.
-	var signedIn *identity.Account
+	var signedIn *identity.Principal
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		if p, err := s.d.Identity.Authenticate(r.Context(), tok); err == nil {
-			signedIn = p.Account
+			signedIn = p
 		}
 	}
 	u, tok, err := s.d.Chat.Register(r.Context(), req.DisplayName, r.Header.Get("X-Forwarded-User"), signedIn)

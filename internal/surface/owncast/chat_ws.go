@@ -54,7 +54,7 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := s.clientIP(r)
 	// The IP ban and the token are checked in one store query.
-	banned, u, authErr, err := s.d.Chat.Admit(r.Context(), ip, r.URL.Query().Get("accessToken"))
+	banned, u, session, authErr, err := s.d.Chat.Admit(r.Context(), ip, r.URL.Query().Get("accessToken"))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -66,7 +66,10 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "ERROR_MAX_CONNECTIONS_EXCEEDED", http.StatusServiceUnavailable)
 		return
 	}
-	conn, err := s.d.Hub.Accept(w, r, gateway.ConnOptions{Codec: gateway.NewlineBatch{MaxFrameBytes: 64 << 10}})
+	// A signed-in account's token is tagged with the session it was taken
+	// with: signing that session out closes the socket (the token is gone,
+	// so the client's reconnect is told to register again).
+	conn, err := s.d.Hub.Accept(w, r, gateway.ConnOptions{SessionID: session, Codec: gateway.NewlineBatch{MaxFrameBytes: 64 << 10}})
 	if err != nil {
 		return
 	}

@@ -250,7 +250,11 @@ export class StageChat {
         this.me = ev.user ?? null;
         return;
       case "ERROR_NEEDS_REGISTRATION":
-        localStorage.removeItem(CHAT);
+        // This browser's registration is dead (for a signed-in account: a
+        // password change or a sign-out of its session): the reconnect
+        // registers again. The key is this account's, not the guests'.
+        localStorage.removeItem(chatKey());
+        this.reg = null;
         return;
       case "ERROR_USER_DISABLED":
         this.disabled = "You have been removed from this chat.";

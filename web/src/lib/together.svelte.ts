@@ -390,9 +390,14 @@ export async function changePassword(current_password: string, new_password: str
  * working), then forgets it here. */
 export async function logout() {
   const access = session.access;
+  const id = session.user?.id;
   if (access) {
     await request("Signing out", "/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${access}` } }).catch(() => null);
   }
+  // The stage chat registration this session took (lib/owncast's
+  // "owncast_chat:<account id>"): the server deleted its token with the
+  // session.
+  if (id) localStorage.removeItem(`owncast_chat:${id}`);
   session.clear();
   linked = null;
   await unlinkAccount();
