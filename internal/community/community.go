@@ -158,6 +158,25 @@ func (d *DMChannel) Other(accountID string) string {
 	return d.Members[0]
 }
 
+// DMListing is a DM channel as its member's list shows it: with the other
+// participant, read in the same query as the channel.
+type DMListing struct {
+	DMChannel
+	Recipient DMRecipient
+}
+
+// DMRecipient is the other participant of a listed DM channel: the public
+// fields of their account and their profile (the default offline profile
+// when they have none stored).
+type DMRecipient struct {
+	AccountID string
+	Username  string
+	AvatarURL string
+	IsAdmin   bool
+	CreatedAt time.Time
+	Profile   Profile
+}
+
 // Profile is the social part of an account: presence and self-description.
 type Profile struct {
 	AccountID    string
@@ -313,6 +332,9 @@ type Store interface {
 	// DMChannelsOf lists an account's DM channels, most recently active
 	// first: at most limit of them (every one when limit <= 0).
 	DMChannelsOf(ctx context.Context, accountID string, limit int) ([]*DMChannel, error)
+	// DMListingsOf is DMChannelsOf with each channel's other participant,
+	// in a number of queries that does not grow with the channels.
+	DMListingsOf(ctx context.Context, accountID string, limit int) ([]*DMListing, error)
 	TouchDMChannel(ctx context.Context, id string, at time.Time) error
 
 	Profile(ctx context.Context, accountID string) (*Profile, error)

@@ -789,6 +789,12 @@ func (s *Service) DMs(ctx context.Context, actor string) ([]*DMChannel, error) {
 	return s.st.DMChannelsOf(ctx, actor, MaxDMChannels)
 }
 
+// DMListings lists actor's DM channels as DMs does, each with its other
+// participant (one query, however many channels).
+func (s *Service) DMListings(ctx context.Context, actor string) ([]*DMListing, error) {
+	return s.st.DMListingsOf(ctx, actor, MaxDMChannels)
+}
+
 // TouchDM records activity in a DM channel.
 func (s *Service) TouchDM(ctx context.Context, id string) error {
 	return s.st.TouchDMChannel(ctx, id, s.at())

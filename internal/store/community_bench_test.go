@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
@@ -51,5 +53,54 @@ func BenchmarkChannelAccess(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkDMListings reads the list of an account in
+// community.MaxDMChannels (1,000) DM channels with every recipient, on every
+// engine, two ways: "lookups" as the Together surface did until DMListingsOf
+// (the channels, then each recipient's account and profile: 2,001 queries),
+// "joined" with DMListingsOf (one query).
+func BenchmarkDMListings(b *testing.B) {
+	for _, eng := range storetest.Engines() {
+		db := eng.Open(b)
+		ctx := context.Background()
+		svc := newCommunityService(b, db)
+		owner := newAccount(b, db, "owner")
+		start := time.Now().UTC().Add(-time.Hour)
+		for i := range community.MaxDMChannels {
+			peer := newAccount(b, db, fmt.Sprintf("p%d", i))
+			m := [2]string{owner, peer}
+			if m[1] < m[0] {
+				m[0], m[1] = m[1], m[0]
+			}
+			if err := db.Community().CreateDMChannel(ctx, &community.DMChannel{ID: identity.NewID(), Members: m,
+				CreatedAt: start.Add(time.Duration(i) * time.Millisecond)}, owner, community.MaxDMChannels); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(eng.Name+"/lookups", func(b *testing.B) {
+			for b.Loop() {
+				ds, err := svc.DMs(ctx, owner)
+				if err != nil || len(ds) != community.MaxDMChannels {
+					b.Fatal(len(ds), err)
+				}
+				for _, d := range ds {
+					if _, err := db.Identity().AccountByID(ctx, d.Other(owner)); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := svc.Profile(ctx, d.Other(owner)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+		b.Run(eng.Name+"/joined", func(b *testing.B) {
+			for b.Loop() {
+				if ls, err := svc.DMListings(ctx, owner); err != nil || len(ls) != community.MaxDMChannels {
+					b.Fatal(len(ls), err)
+				}
+			}
+		})
 	}
 }

@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
@@ -64,4 +69,53 @@ func BenchmarkListMessages(b *testing.B) {
 	for b.Loop() {
 		e.must(200, "GET", "/channels/"+cid+"/messages?limit=50", owner.access, nil)
 	}
+}
+
+// BenchmarkDMChannels measures GET /dm-channels (the list READY also
+// carries) for an account in community.MaxDMChannels (1,000) DM channels,
+// on every engine. The accounts and channels are seeded in the store
+// directly; the request goes through HTTP, and the client only counts the
+// channels in the 400 kB answer (decoding it would weigh in the figure).
+func BenchmarkDMChannels(b *testing.B) {
+	for _, eng := range storetest.Engines() {
+		b.Run(eng.Name, func(b *testing.B) {
+			db := eng.Open(b)
+			e := newNode(b, db, bus.NewLocal())
+			owner := e.register("owner")
+			seedDMs(b, db, owner.id, "dm", community.MaxDMChannels)
+			b.ResetTimer()
+			for b.Loop() {
+				code, body := rawCall(b, e, "GET", "/dm-channels", owner.access, nil)
+				if n := bytes.Count(body, []byte(`"recipient":`)); code != 200 || n != community.MaxDMChannels {
+					b.Fatalf("%d: %d DM channels, want %d", code, n, community.MaxDMChannels)
+				}
+			}
+		})
+	}
+}
+
+// seedDMs stores n accounts named prefix0… and a DM channel between each
+// of them and owner, the newest channel first in owner's list; it returns
+// the accounts' ids in the order they were made.
+func seedDMs(t testing.TB, db *store.DB, owner, prefix string, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	start := time.Now().UTC().Add(-time.Hour)
+	ids := make([]string, n)
+	for i := range n {
+		at := start.Add(time.Duration(i) * time.Millisecond)
+		a := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: fmt.Sprintf("%s%d", prefix, i), CreatedAt: at, UpdatedAt: at}
+		if err := db.Identity().CreateAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		m := [2]string{owner, a.ID}
+		if m[1] < m[0] {
+			m[0], m[1] = m[1], m[0]
+		}
+		if err := db.Community().CreateDMChannel(ctx, &community.DMChannel{ID: identity.NewID(), Members: m, CreatedAt: at}, owner, n); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = a.ID
+	}
+	return ids
 }

@@ -235,6 +235,15 @@ func (s *Surface) dmDTO(ctx context.Context, d *community.DMChannel, viewer stri
 	return dmChannelDTO{ID: d.ID, Recipient: u, CreatedAt: d.CreatedAt, LastMessageAt: d.LastMessageAt}, nil
 }
 
+// dmListingDTO is dmDTO for a channel of a list, whose recipient the store
+// read with it (toUser on the recipient's public fields: no email).
+func dmListingDTO(l *community.DMListing) dmChannelDTO {
+	r := &l.Recipient
+	u := toUser(&identity.Account{ID: r.AccountID, Username: r.Username, AvatarURL: r.AvatarURL, IsAdmin: r.IsAdmin,
+		CreatedAt: r.CreatedAt}, &r.Profile)
+	return dmChannelDTO{ID: l.ID, Recipient: u, CreatedAt: l.CreatedAt, LastMessageAt: l.LastMessageAt}
+}
+
 // inviteDTO is a server invite.
 type inviteDTO struct {
 	ID        string     `json:"id"`

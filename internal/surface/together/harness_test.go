@@ -48,10 +48,17 @@ func newEnv(t testing.TB, eng storetest.Engine, opts ...func(*together.Deps)) *e
 // share them).
 func newNode(t testing.TB, db *store.DB, b bus.Bus, opts ...func(*together.Deps)) *env {
 	t.Helper()
+	return newNodeOver(t, db, b, db.Identity(), db.Community(), opts...)
+}
+
+// newNodeOver is newNode with the identity and community services over the
+// given stores: db's own, or wrappers of them that a test watches.
+func newNodeOver(t testing.TB, db *store.DB, b bus.Bus, idStore identity.Store, commStore community.Store, opts ...func(*together.Deps)) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
 	ident, err := identity.New(ctx, identity.Config{Secret: strings.Repeat("s", 40),
-		Argon2: identity.Argon2Params{Memory: 1024, Time: 1, Threads: 1}}, db.Identity(), b, log)
+		Argon2: identity.Argon2Params{Memory: 1024, Time: 1, Threads: 1}}, idStore, b, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +66,7 @@ func newNode(t testing.TB, db *store.DB, b bus.Bus, opts ...func(*together.Deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	comm, err := community.New(db.Community(), b, msgs, log)
+	comm, err := community.New(commStore, b, msgs, log)
 	if err != nil {
 		t.Fatal(err)
 	}
