@@ -85,10 +85,14 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	golive, err := stagechat.NewGoLive(chat, stagechat.GoLiveConfig{Client: out, Headline: scheduledHeadline(sched, log)})
+	// Go-live notifications and reminders wait in the webhooks' durable
+	// queue and are sent by workers of their own (golive.Run).
+	golive, err := stagechat.NewGoLive(chat, stagechat.GoLiveConfig{Client: out, Queue: a.DB.WebhookQueue(),
+		Headline: scheduledHeadline(sched, log)})
 	if err != nil {
 		return err
 	}
+	a.runners = append(a.runners, golive.Run)
 	stopReminders := runScheduleReminders(a.lifeCtx(), sched, chat, golive, hooks, log)
 	a.closers = append(a.closers, func() error { stopReminders(); return nil })
 	// Profile pages may be larger than webhook answers.
@@ -235,14 +239,17 @@ func runScheduleReminders(life context.Context, sched *schedule.Service, chat *s
 			case <-t.C:
 			}
 			ctx, cancel := context.WithTimeout(life, time.Minute)
-			err := sched.SendDueReminders(ctx, chat.ClaimOnce, func(ctx context.Context, r schedule.Reminder) {
-				golive.Remind(ctx, r.Text)
+			// Each claim is taken with its deliveries, in one transaction
+			// (Remind, DispatchOnce): a node that dies between them leaves
+			// the reminder or moment unclaimed, and the next round (any
+			// node's, within its grace) queues it; once queued, any node
+			// sends it.
+			err := sched.SendDueReminders(ctx, claimWithSend, func(ctx context.Context, r schedule.Reminder) {
+				if _, err := golive.Remind(ctx, r.Key, r.Text); err != nil && life.Err() == nil {
+					log.Warn("scheduled stream reminder", "key", r.Key, "err", err)
+				}
 			})
 			if err == nil {
-				// The claim is taken with the deliveries, in one transaction
-				// (DispatchOnce): a node that dies between them leaves the
-				// moment unclaimed, and the next round (any node's, within the
-				// moment's grace) sends it.
 				err = sched.SendDueLifecycle(ctx, claimWithSend, func(ctx context.Context, l schedule.Lifecycle) {
 					if _, err := hooks.DispatchOnce(ctx, l.Key, webhooks.ScheduledEvents,
 						scheduledEventData(l, chat.Settings().ServerURL, time.Now())); err != nil && life.Err() == nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/stagechat"
+	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 // notifyReceiver is a notification service recording each request it
@@ -50,6 +51,44 @@ type hit struct {
 	body []byte
 }
 
+// nextHits waits for n requests to reach the receiver and returns them by
+// path (the notifications are sent from the queue, after the round).
+func nextHits(t *testing.T, hits <-chan hit, n int) map[string]hit {
+	t.Helper()
+	got := map[string]hit{}
+	for range n {
+		select {
+		case h := <-hits:
+			got[h.path] = h
+		case <-time.After(hangGuard):
+			t.Fatalf("%d of %d notifications arrived: %v", len(got), n, got)
+		}
+	}
+	return got
+}
+
+// runGoLive runs g's sender until the test ends.
+func runGoLive(t *testing.T, g *stagechat.GoLive) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = g.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// eventually polls cond until it holds (a generous deadline only catches
+// a hang).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // pushSubscription is what a browser registers: its own key pair and auth
 // secret, and an endpoint on the given push service.
 func pushSubscription(t *testing.T, endpoint string) string {
@@ -72,7 +111,8 @@ func pushSubscription(t *testing.T, endpoint string) string {
 // node or another, sends nothing.
 func TestGoLiveNotifications(t *testing.T) {
 	t.Parallel()
-	s, _, _ := newService(t, stagechat.PresenceConfig{})
+	db := storetest.OpenSQLite(t)
+	s, _, _ := newServiceOn(t, db, stagechat.PresenceConfig{})
 	ctx := context.Background()
 	hits, srv, out := notifyReceiver(t, 16, func(path string) int {
 		switch {
@@ -116,22 +156,16 @@ func TestGoLiveNotifications(t *testing.T) {
 		t.Fatalf("keys %v", err)
 	}
 
-	g, err := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Hour, Client: out})
+	g, err := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Hour, Client: out,
+		Queue: db.WebhookQueue()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	runGoLive(t, g)
 	round := g.Sent()
 	g.StreamChanged(true)
 	<-round
-	got := map[string]hit{}
-	for len(got) < 3 {
-		select {
-		case h := <-hits:
-			got[h.path] = h
-		default:
-			t.Fatalf("deliveries after the round: %v", got)
-		}
-	}
+	got := nextHits(t, hits, 3)
 	var d map[string]string
 	if err := json.Unmarshal(got["/discord/hook"].body, &d); err != nil {
 		t.Fatal(err)
@@ -148,28 +182,31 @@ func TestGoLiveNotifications(t *testing.T) {
 	if _, ok := got["/push/gone"]; !ok {
 		t.Fatal("no push to the expiring subscription")
 	}
+	// The 410 subscription is forgotten (after its answer).
+	eventually(t, "the gone subscription forgotten", func() bool {
+		ds, err := db.StageChat().NotificationDestinations(ctx, stagechat.ChannelBrowserPush)
+		return err == nil && len(ds) == 1 && ds[0] == live
+	})
 
 	// The throttle holds across nodes: another node's notifier (same
-	// store) within it sends nothing, as for a stream that moved there.
-	g2, _ := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Hour, Client: out})
+	// store) within it queues nothing, as for a stream that moved there.
+	g2, _ := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Hour, Client: out,
+		Queue: db.WebhookQueue()})
 	round = g2.Sent()
 	g2.StreamChanged(true)
 	<-round
-	if len(hits) != 0 {
-		t.Fatalf("another node's round within the throttle sent %d", len(hits))
-	}
 
-	// The 410 subscription was forgotten: the next round (past a short
-	// throttle) reaches only the live one.
-	// It names the scheduled event the stream belongs to (Headline).
+	// The next round (past a short throttle) reaches only the live
+	// subscription, and it names the scheduled event the stream belongs
+	// to (Headline). Had the throttled round queued anything, it would be
+	// sent before this one's, and counted here.
 	g3, _ := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Nanosecond, Client: out,
-		Headline: func(context.Context) string { return "Tuesday build night" }})
+		Queue: db.WebhookQueue(), Headline: func(context.Context) string { return "Tuesday build night" }})
 	round = g3.Sent()
 	g3.StreamChanged(true)
 	<-round
 	paths := map[string]int{}
-	for len(hits) > 0 {
-		h := <-hits
+	for _, h := range nextHitsList(t, hits, 2) {
 		paths[h.path]++
 		if h.path == "/discord/hook" {
 			if err := json.Unmarshal(h.body, &d); err != nil || d["content"] != "We are live!\nTuesday build night\nBuilding a thing\n\nhttps://stage.example" {
@@ -185,17 +222,43 @@ func TestGoLiveNotifications(t *testing.T) {
 	g2.StreamChanged(false)
 	g2.StreamChanged(true)
 	<-round
-	if len(hits) != 0 {
-		t.Fatalf("throttled round sent %d", len(hits))
+	// Nothing is queued behind it: a reminder queued after the throttled
+	// round is the next thing the receiver sees.
+	if won, err := g.Remind(ctx, "schedule-reminder:test", "soon"); err != nil || !won {
+		t.Fatalf("remind: %v %v", won, err)
 	}
+	for _, h := range nextHitsList(t, hits, 2) {
+		if h.path == "/discord/hook" {
+			if err := json.Unmarshal(h.body, &d); err != nil || d["content"] != "soon\n\nhttps://stage.example" {
+				t.Fatalf("after a throttled round, discord got %v %v", d, err)
+			}
+		}
+	}
+}
+
+// nextHitsList waits for n requests to reach the receiver, in order.
+func nextHitsList(t *testing.T, hits <-chan hit, n int) []hit {
+	t.Helper()
+	var got []hit
+	for range n {
+		select {
+		case h := <-hits:
+			got = append(got, h)
+		case <-time.After(hangGuard):
+			t.Fatalf("%d of %d notifications arrived", len(got), n)
+		}
+	}
+	return got
 }
 
 // TestScheduleReminderNotifications: a scheduled stream's reminder goes to
 // the go-live channels (Discord with the server URL, a browser push under
-// its own topic), as Owncast's scheduled-event notifications.
+// its own topic), as Owncast's scheduled-event notifications, once per
+// key on any node.
 func TestScheduleReminderNotifications(t *testing.T) {
 	t.Parallel()
-	s, _, _ := newService(t, stagechat.PresenceConfig{})
+	db := storetest.OpenSQLite(t)
+	s, _, _ := newServiceOn(t, db, stagechat.PresenceConfig{})
 	ctx := context.Background()
 	hits, srv, out := notifyReceiver(t, 4, func(string) int { return http.StatusCreated })
 	if err := s.RegisterNotification(ctx, stagechat.ChannelBrowserPush, pushSubscription(t, srv.URL+"/push/a")); err != nil {
@@ -209,20 +272,16 @@ func TestScheduleReminderNotifications(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	g, err := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Client: out})
+	g, err := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Client: out, Queue: db.WebhookQueue()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.Remind(ctx, "Starting soon!\nShow: Sunday, March 1 at 6:00 AM PST")
-	got := map[string]hit{}
-	for len(got) < 2 {
-		select {
-		case h := <-hits:
-			got[h.path] = h
-		default:
-			t.Fatalf("deliveries after the reminder: %v", got)
-		}
+	runGoLive(t, g)
+	const key = "schedule-reminder:e1:2026-03-01T14:00:00Z"
+	if won, err := g.Remind(ctx, key, "Starting soon!\nShow: Sunday, March 1 at 6:00 AM PST"); err != nil || !won {
+		t.Fatalf("remind: %v %v", won, err)
 	}
+	got := nextHits(t, hits, 2)
 	var d map[string]string
 	if err := json.Unmarshal(got["/discord/hook"].body, &d); err != nil {
 		t.Fatal(err)
@@ -233,6 +292,10 @@ func TestScheduleReminderNotifications(t *testing.T) {
 	if p := got["/push/a"]; p.hdr.Get("Topic") != "owncast-schedule-reminder" || len(p.body) < 86 {
 		t.Fatalf("push reminder %v", p.hdr)
 	}
+	// Another node's loop finds it claimed.
+	if won, err := g.Remind(ctx, key, "Starting soon!"); err != nil || won {
+		t.Fatalf("second remind: %v %v", won, err)
+	}
 }
 
 // TestGoLivePushesNotHeldByHangingServices: subscriptions whose push
@@ -242,7 +305,8 @@ func TestScheduleReminderNotifications(t *testing.T) {
 // another, it waited for each of them to time out in turn.
 func TestGoLivePushesNotHeldByHangingServices(t *testing.T) {
 	t.Parallel()
-	s, _, _ := newService(t, stagechat.PresenceConfig{})
+	db := storetest.OpenSQLite(t)
+	s, _, _ := newServiceOn(t, db, stagechat.PresenceConfig{})
 	ctx := context.Background()
 	release := make(chan struct{})
 	hanging := make(chan struct{}, 64)
@@ -285,24 +349,18 @@ func TestGoLivePushesNotHeldByHangingServices(t *testing.T) {
 	}
 	// A push that waited for the hanging ones would come after 15 of these.
 	g, err := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Hour, Client: out,
-		PushTimeout: time.Hour})
+		PushTimeout: time.Hour, Queue: db.WebhookQueue()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	round := g.Sent()
+	runGoLive(t, g)
 	g.StreamChanged(true)
 	select {
 	case <-good:
 	case <-time.After(hangGuard):
 		t.Fatalf("the push registered last never went out while %d pushes hung", len(hanging))
 	}
-	// The hanging services answer at last, and the round ends.
 	unblock()
-	select {
-	case <-round:
-	case <-time.After(hangGuard):
-		t.Fatal("the round did not end once every push service had answered")
-	}
 }
 
 // TestGoLiveRoundAfterClaimerDied: a node killed just after claiming a
@@ -314,7 +372,8 @@ func TestGoLivePushesNotHeldByHangingServices(t *testing.T) {
 // more).
 func TestGoLiveRoundAfterClaimerDied(t *testing.T) {
 	t.Parallel()
-	s, _, _ := newService(t, stagechat.PresenceConfig{})
+	db := storetest.OpenSQLite(t)
+	s, _, _ := newServiceOn(t, db, stagechat.PresenceConfig{})
 	ctx := context.Background()
 	hits, srv, out := notifyReceiver(t, 4, func(string) int { return http.StatusNoContent })
 	if err := s.UpdateSettings(ctx, func(st *stagechat.Settings) error {
@@ -327,19 +386,194 @@ func TestGoLiveRoundAfterClaimerDied(t *testing.T) {
 	if won, err := s.ClaimOnce(ctx, "golive:"); err != nil || !won {
 		t.Fatalf("dead node's claim: %v %v", won, err)
 	}
-	g, err := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Nanosecond, Client: out})
+	g, err := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Nanosecond, Client: out,
+		Queue: db.WebhookQueue()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	runGoLive(t, g)
 	round := g.Sent()
 	g.StreamChanged(true)
 	<-round
+	if h := nextHitsList(t, hits, 1)[0]; h.path != "/discord/hook" {
+		t.Fatalf("delivery to %s", h.path)
+	}
+}
+
+// hangingDoer answers no request until the request's context ends; each
+// request it takes is signalled on started (without blocking).
+type hangingDoer struct{ started chan struct{} }
+
+func (d hangingDoer) Do(r *http.Request) (*http.Response, error) {
 	select {
-	case h := <-hits:
-		if h.path != "/discord/hook" {
-			t.Fatalf("delivery to %s", h.path)
-		}
+	case d.started <- struct{}{}:
 	default:
-		t.Fatal("no go-live notification after a node died holding the last round's claim")
+	}
+	<-r.Context().Done()
+	return nil, r.Context().Err()
+}
+
+// TestGoLiveRoundSurvivesItsNode: a round of go-live notifications, or a
+// scheduled stream's reminder, claimed by a node that dies before its
+// notifications are sent is sent by another node (at least once): the
+// claim and the notifications are stored in one transaction, in the
+// durable queue, and every node's sender takes up what is due. The dying
+// node either never sends (killed just after the claim) or is shut down
+// while its push services and Discord hang. Before, the claiming node sent
+// the round itself, so its death lost the round for everyone: the next
+// node found it claimed, and the next stream start within the throttle
+// notified nobody. On SQLite and PostgreSQL.
+func TestGoLiveRoundSurvivesItsNode(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		for _, tc := range []struct {
+			name     string
+			reminder bool
+			midSend  bool // the dying node's sender takes the notifications and hangs
+		}{
+			{name: "round, killed after the claim"},
+			{name: "round, stopped mid-send", midSend: true},
+			{name: "reminder, killed after the claim", reminder: true},
+			{name: "reminder, stopped mid-send", reminder: true, midSend: true},
+		} {
+			t.Run(eng.Name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				db := eng.Open(t)
+				ctx := context.Background()
+				hits, srv, out := notifyReceiver(t, 8, func(string) int { return http.StatusCreated })
+				dying, _, _ := newServiceOn(t, db, stagechat.PresenceConfig{})
+				if err := dying.RegisterNotification(ctx, stagechat.ChannelBrowserPush, pushSubscription(t, srv.URL+"/push/a")); err != nil {
+					t.Fatal(err)
+				}
+				if err := dying.UpdateSettings(ctx, func(st *stagechat.Settings) error {
+					st.Name, st.StreamTitle, st.ServerURL = "Test Stage", "Building a thing", "https://stage.example"
+					st.Notifications.Discord.Enabled, st.Notifications.Discord.Webhook = true, srv.URL+"/discord/hook"
+					st.Notifications.Discord.GoLiveMessage = "We are live!"
+					st.Notifications.Browser.Enabled, st.Notifications.Browser.GoLiveMessage = true, "I've gone live!"
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				keys, err := dying.BrowserPushKeys(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+
+				// The dying node: its requests never get an answer.
+				life, kill := context.WithCancel(context.Background())
+				defer kill()
+				doer := hangingDoer{started: make(chan struct{}, 1)}
+				ga, err := stagechat.NewGoLive(dying, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Hour,
+					Client: doer, Queue: db.WebhookQueue(), Life: life})
+				if err != nil {
+					t.Fatal(err)
+				}
+				stopped := make(chan struct{})
+				if tc.midSend {
+					go func() { _ = ga.Run(life); close(stopped) }()
+				} else {
+					close(stopped)
+				}
+				want := "We are live!\nBuilding a thing\n\nhttps://stage.example"
+				if tc.reminder {
+					want = "Starting soon!\n\nhttps://stage.example"
+					if won, err := ga.Remind(ctx, "schedule-reminder:e1", "Starting soon!"); err != nil || !won {
+						t.Fatalf("remind: %v %v", won, err)
+					}
+				} else {
+					round := ga.Sent()
+					ga.StreamChanged(true)
+					<-round
+				}
+				if tc.midSend {
+					<-doer.started
+				}
+				kill()
+				<-stopped
+
+				// Another node (or the same one restarted) sends them.
+				survivor, _, _ := newServiceOn(t, db, stagechat.PresenceConfig{})
+				gb, err := stagechat.NewGoLive(survivor, stagechat.GoLiveConfig{Delay: time.Millisecond, Throttle: time.Hour,
+					Client: out, Queue: db.WebhookQueue()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				runGoLive(t, gb)
+				got := nextHits(t, hits, 2)
+				var d map[string]string
+				if err := json.Unmarshal(got["/discord/hook"].body, &d); err != nil || d["content"] != want ||
+					d["username"] != "Test Stage" || d["avatar_url"] != "https://stage.example/logo" {
+					t.Fatalf("discord message %v %v", d, err)
+				}
+				topic := "owncast-go-live"
+				if tc.reminder {
+					topic = "owncast-schedule-reminder"
+				}
+				p := got["/push/a"]
+				if p.hdr.Get("Content-Encoding") != "aes128gcm" || !strings.HasSuffix(p.hdr.Get("Authorization"), ", k="+keys.PublicKey) ||
+					p.hdr.Get("Topic") != topic || p.hdr.Get("TTL") != "120" || len(p.body) < 86 {
+					t.Fatalf("push %v (%d bytes)", p.hdr, len(p.body))
+				}
+				// The round is still the dying node's: the survivor's own
+				// stream start within the throttle claims none.
+				if !tc.reminder {
+					round := gb.Sent()
+					gb.StreamChanged(true)
+					<-round
+					if won, err := gb.Remind(ctx, "schedule-reminder:after", "after"); err != nil || !won {
+						t.Fatalf("remind: %v %v", won, err)
+					}
+					for _, h := range nextHitsList(t, hits, 2) {
+						if err := json.Unmarshal(h.body, &d); h.path == "/discord/hook" && (err != nil || d["content"] != "after\n\nhttps://stage.example") {
+							t.Fatalf("a second round went out: %s", h.body)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestQueuedDiscordFollowsTheSettings: a Discord notification still
+// queued when the admin replaces the webhook is dropped, not sent to the
+// old one; the next goes to the new one.
+func TestQueuedDiscordFollowsTheSettings(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	s, _, _ := newServiceOn(t, db, stagechat.PresenceConfig{})
+	ctx := context.Background()
+	hits, srv, out := notifyReceiver(t, 8, func(string) int { return http.StatusNoContent })
+	setHook := func(path string) {
+		t.Helper()
+		if err := s.UpdateSettings(ctx, func(st *stagechat.Settings) error {
+			st.Notifications.Discord.Enabled, st.Notifications.Discord.Webhook = true, srv.URL+path
+			st.Notifications.Browser.Enabled = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RegisterNotification(ctx, stagechat.ChannelBrowserPush, pushSubscription(t, srv.URL+"/push/a")); err != nil {
+		t.Fatal(err)
+	}
+	setHook("/discord/old")
+	g, err := stagechat.NewGoLive(s, stagechat.GoLiveConfig{Client: out, Queue: db.WebhookQueue()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if won, err := g.Remind(ctx, "schedule-reminder:1", "one"); err != nil || !won {
+		t.Fatalf("remind: %v %v", won, err)
+	}
+	setHook("/discord/new")
+	runGoLive(t, g)
+	if won, err := g.Remind(ctx, "schedule-reminder:2", "two"); err != nil || !won {
+		t.Fatalf("remind: %v %v", won, err)
+	}
+	paths := map[string]int{}
+	for _, h := range nextHitsList(t, hits, 3) {
+		paths[h.path]++
+	}
+	if paths["/discord/old"] != 0 || paths["/discord/new"] != 1 || paths["/push/a"] != 2 {
+		t.Fatalf("deliveries %v", paths)
 	}
 }

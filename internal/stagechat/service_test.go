@@ -14,6 +14,7 @@ import (
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/stagechat"
+	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
@@ -53,26 +54,29 @@ func (c *capture) ofType(typ string) []stagechat.Event {
 
 func newService(t *testing.T, pc stagechat.PresenceConfig) (*stagechat.Service, *capture, *identity.Service) {
 	t.Helper()
+	return newServiceOn(t, storetest.Engines()[0].Open(t), pc)
+}
+
+// newServiceOn is newService on db: another node on the same database, or
+// another engine.
+func newServiceOn(t *testing.T, db *store.DB, pc stagechat.PresenceConfig) (*stagechat.Service, *capture, *identity.Service) {
+	t.Helper()
 	ctx := context.Background()
-	for _, eng := range storetest.Engines()[:1] {
-		db := eng.Open(t)
-		idn, err := identity.New(ctx, identity.Config{}, db.Identity(), nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs, err := messages.New(db.Messages(), nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub := &capture{got: make(chan struct{}, 1)}
-		s, err := stagechat.New(ctx, stagechat.Config{Defaults: stagechat.DefaultSettings(), Presence: pc}, db.StageChat(), idn, msgs, pub, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Presence().Close)
-		return s, pub, idn
+	idn, err := identity.New(ctx, identity.Config{}, db.Identity(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil, nil, nil
+	msgs, err := messages.New(db.Messages(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &capture{got: make(chan struct{}, 1)}
+	s, err := stagechat.New(ctx, stagechat.Config{Defaults: stagechat.DefaultSettings(), Presence: pc}, db.StageChat(), idn, msgs, pub, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Presence().Close)
+	return s, pub, idn
 }
 
 func waitFor(t *testing.T, pub *capture, cond func() bool) {

@@ -29,6 +29,11 @@ import (
 // webhooks, Together's, federation's ActivityPub deliveries) signs its own
 // requests when they are sent and hears how every attempt went, so each
 // keeps its wire format.
+//
+// An engine sends only the kinds registered on it, so another engine over
+// the same queue, with kinds of its own, is a worker pool of its own: the
+// stage's go-live notifications (stagechat.GoLive) run one, so push
+// services that never answer hold up no webhook, and no webhook a push.
 type Engine struct {
 	cfg    EngineConfig
 	q      Queue
@@ -111,6 +116,12 @@ type Kind struct {
 	// fault kind NotFound drops the delivery unsent (its webhook is gone);
 	// another error counts as a failed attempt.
 	Sign func(ctx context.Context, d *Queued, h http.Header, n int, t time.Time) error
+	// Encode, when set, is used instead of Sign for a kind whose body is
+	// made afresh for each attempt (Web Push encrypts every request with a
+	// new key): it returns the body of attempt n, sent at t, made from the
+	// queued one, and sets the headers as Sign would. Its errors are
+	// Sign's.
+	Encode func(ctx context.Context, d *Queued, h http.Header, n int, t time.Time) ([]byte, error)
 	// Retry, when set, says whether a failed attempt may be retried
 	// (default: every failure is, until the delays run out). A non-2xx
 	// answer is a *StatusError.
@@ -155,7 +166,7 @@ func NewEngine(cfg EngineConfig, q Queue, client Doer, logger *slog.Logger) (*En
 // Register adds a kind; its deliveries are sent from now on (including
 // those a previous run left in the queue).
 func (e *Engine) Register(k Kind) error {
-	if k.Name == "" || k.Sign == nil {
+	if k.Name == "" || (k.Sign == nil && k.Encode == nil) {
 		return errors.New("webhooks: a kind needs a name and a signer")
 	}
 	if k.Timeout <= 0 {
@@ -379,14 +390,23 @@ func (e *Engine) deliver(ctx context.Context, d *Queued) {
 func (e *Engine) send(ctx context.Context, k *Kind, d *Queued, n int) error {
 	rctx, cancel := context.WithTimeout(ctx, k.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	body := d.Body
+	var err error
+	if k.Encode != nil {
+		body, err = k.Encode(rctx, d, h, n, e.now())
+	} else {
+		err = k.Sign(rctx, d, h, n, e.now())
+	}
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if err := k.Sign(rctx, d, req.Header, n, e.now()); err != nil {
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, d.URL, bytes.NewReader(body))
+	if err != nil {
 		return err
 	}
+	req.Header = h
 	client := e.client
 	if k.Client != nil {
 		client = k.Client

@@ -96,6 +96,46 @@ func TestEngineCarriesEachSurfacesFormat(t *testing.T) {
 	}
 }
 
+// TestEngineEncodesEachAttempt: a kind with Encode (Web Push, whose body
+// is encrypted afresh for each request) sends the body Encode makes from
+// the queued one, for each attempt, with its headers.
+func TestEngineEncodesEachAttempt(t *testing.T) {
+	t.Parallel()
+	type seen struct{ body, ctype, enc string }
+	got := make(chan seen, 4)
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{string(b), r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding")}
+		if calls.Add(1) < 2 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	q := storetest.OpenSQLite(t).WebhookQueue()
+	e, err := webhooks.NewEngine(webhooks.EngineConfig{}, q, clientFor(t, srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Register(webhooks.Kind{Name: "push", Delays: []time.Duration{time.Millisecond},
+		Encode: func(_ context.Context, d *webhooks.Queued, h http.Header, n int, _ time.Time) ([]byte, error) {
+			h.Set("Content-Type", "application/octet-stream")
+			h.Set("Content-Encoding", "aes128gcm")
+			return []byte(string(d.Body) + "#" + strconv.Itoa(n)), nil
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.EnqueueOnce(context.Background(), "event-1", "push", []webhooks.Target{{Ref: "s1", URL: srv.URL, Body: []byte("sealed")}}); err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, e)
+	for n := 1; n <= 2; n++ {
+		if s := <-got; s.body != "sealed#"+strconv.Itoa(n) || s.ctype != "application/octet-stream" || s.enc != "aes128gcm" {
+			t.Fatalf("attempt %d = %+v", n, s)
+		}
+	}
+}
+
 // TestEngineReportsDrops: a delivery its webhook's queue has no room for
 // is reported once, as final, with ErrQueueFull.
 func TestEngineReportsDrops(t *testing.T) {

@@ -234,13 +234,33 @@ type Options struct {
 // 410): the caller should forget it.
 var ErrGone = errors.New("webpush: subscription expired or unsubscribed")
 
-// Send encrypts payload and posts it to the subscription's push service.
-func Send(ctx context.Context, client Doer, sub *Subscription, payload []byte, o Options) error {
+// Seal encrypts payload for the subscription and returns the body and
+// every header of its push request (a POST to sub.Endpoint), with a VAPID
+// token signed at now: what Send posts. A caller that posts it itself (a
+// durable queue, sealing each attempt afresh) sends the same request.
+func Seal(sub *Subscription, payload []byte, o Options, now time.Time) ([]byte, http.Header, error) {
 	body, err := Encrypt(sub, payload)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	auth, err := o.VAPID.Authorization(sub.Endpoint, o.Subscriber, time.Now().Add(12*time.Hour))
+	auth, err := o.VAPID.Authorization(sub.Endpoint, o.Subscriber, now.Add(12*time.Hour))
+	if err != nil {
+		return nil, nil, err
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Encoding", "aes128gcm")
+	h.Set("TTL", strconv.Itoa(int(o.TTL/time.Second)))
+	if o.Topic != "" {
+		h.Set("Topic", o.Topic)
+	}
+	h.Set("Authorization", auth)
+	return body, h, nil
+}
+
+// Send encrypts payload and posts it to the subscription's push service.
+func Send(ctx context.Context, client Doer, sub *Subscription, payload []byte, o Options) error {
+	body, h, err := Seal(sub, payload, o, time.Now())
 	if err != nil {
 		return err
 	}
@@ -248,24 +268,25 @@ func Send(ctx context.Context, client Doer, sub *Subscription, payload []byte, o
 	if err != nil {
 		return ErrBadSubscription
 	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Content-Encoding", "aes128gcm")
-	req.Header.Set("TTL", strconv.Itoa(int(o.TTL/time.Second)))
-	if o.Topic != "" {
-		req.Header.Set("Topic", o.Topic)
-	}
-	req.Header.Set("Authorization", auth)
+	req.Header = h
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 16<<10))
+	return StatusErr(resp.StatusCode)
+}
+
+// StatusErr is what a push service's answer with status code means: nil
+// for 2xx, ErrGone for 404 and 410 (forget the subscription), else an
+// error naming the status.
+func StatusErr(code int) error {
 	switch {
-	case resp.StatusCode == http.StatusGone || resp.StatusCode == http.StatusNotFound:
+	case code == http.StatusGone || code == http.StatusNotFound:
 		return ErrGone
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return fmt.Errorf("webpush: push service answered %d", resp.StatusCode)
+	case code < 200 || code > 299:
+		return fmt.Errorf("webpush: push service answered %d", code)
 	}
 	return nil
 }
