@@ -25,6 +25,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
@@ -201,6 +202,13 @@ func (s *Surface) sfuJoin(ctx context.Context, c *client, channelID string) erro
 			if cur := c.sfu.Load(); cur != nil && cur.Closed() {
 				c.sfu.CompareAndSwap(cur, nil)
 			}
+			if strings.HasPrefix(n.Reason, "connection ") {
+				// The media connection failed or closed under the member
+				// (a network change, a closed tab whose socket lingers):
+				// they are out of the call, so out of its voice state too,
+				// unless they are back in the room already.
+				go s.sfuLost(c.accountID, channelID)
+			}
 		}
 		s.sfuReply(c, sfuNotice(n))
 	})
@@ -239,11 +247,38 @@ func (s *Surface) sfuJoin(ctx context.Context, c *client, channelID string) erro
 func (s *Surface) sfuLeave(ctx context.Context, c *client) error {
 	p := c.sfu.Swap(nil)
 	if p == nil {
+		// The room closed this socket's session beneath it (its node shut
+		// down, a moderator, a lost connection) and the client hangs up:
+		// the leave still takes the account out of the call, unless it is
+		// in an SFU room through another socket.
+		if _, err := s.d.SFU.Participant(c.accountID); err == nil {
+			return fault.New(fault.NotFound, "Not in a voice channel")
+		}
+		if v, err := s.d.Voice.DeleteVoice(ctx, c.accountID, ""); err == nil {
+			s.voiceLeft(ctx, v)
+			return nil
+		}
 		return fault.New(fault.NotFound, "Not in a voice channel")
 	}
 	_ = p.Leave()
 	s.dropVoice(ctx, c.accountID)
 	return nil
+}
+
+// sfuLost takes an account whose SFU connection failed out of the voice
+// state of channelID, unless it has joined an SFU room again since.
+func (s *Surface) sfuLost(accountID, channelID string) {
+	if s.d.Voice == nil {
+		return
+	}
+	if _, err := s.d.SFU.Participant(accountID); err == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.bg, 10*time.Second)
+	defer cancel()
+	if v, err := s.d.Voice.DeleteVoice(ctx, accountID, channelID); err == nil {
+		s.voiceLeft(ctx, v)
+	}
 }
 
 // sfuClosed ends a socket's SFU session when the socket closes.

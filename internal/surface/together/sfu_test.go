@@ -2,6 +2,7 @@ package together_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +253,95 @@ func TestVoiceSFUUnavailable(t *testing.T) {
 	w.sfu(map[string]any{"type": "join", "channel_id": "x"})
 	if d := w.sfuFrame("error"); d["status"] != float64(503) || !strings.Contains(d["message"].(string), "rtc-udp-addr") {
 		t.Fatalf("no SFU: %v", d)
+	}
+}
+
+// TestVoiceSFUConnectionLostLeavesTheCall: a member whose SFU session ends
+// beneath their socket is out of the call for everyone, not a ghost in it.
+// ann's media connection never comes up (she closes her side at once, as a
+// network change or a closed tab would leave it): when the server gives up
+// on it she is told "closed" and every client sees her voice state go.
+// bob's session is closed by the room (as at a node's shutdown); his
+// client's leave that follows takes him out of the call (it answered 404
+// and kept him in it).
+func TestVoiceSFUConnectionLostLeavesTheCall(t *testing.T) {
+	t.Parallel()
+	// The server gives up on a silent connection after a second or two.
+	plane, err := rtc.New(rtc.Config{UDPAddr: "127.0.0.1:0", Patience: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = plane.Close() })
+	var sfu *voice.SFU
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { sfu = voice.NewSFU(plane, d.Community, nil); d.SFU = sfu })
+	ann, bob, carl := e.register("ann"), e.register("bob"), e.register("carl")
+	sid, _ := e.serverWithChannel(ann, "general", bob, carl)
+	vc, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})
+	vid := vc["id"].(string)
+	var wa, wb, wc *ws
+	for _, w := range []struct {
+		into  **ws
+		token string
+	}{{&wa, ann.access}, {&wb, bob.access}, {&wc, carl.access}} {
+		c, _, err := e.dial("token=" + w.token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.waitFor("READY")
+		*w.into = c
+	}
+	voiceOf := func(id, channel string) {
+		t.Helper()
+		for {
+			f := wc.waitFor("VOICE_STATE_UPDATE")
+			if strings.Contains(string(f.D), `"user_id":"`+id+`"`) && strings.Contains(string(f.D), `"channel_id":`+channel) {
+				return
+			}
+		}
+	}
+
+	wa.sfu(map[string]any{"type": "join", "channel_id": vid})
+	wa.sfuFrame("joined")
+	voiceOf(ann.id, `"`+vid+`"`)
+	pub, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mic, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.AddTrack(mic); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pub.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pub)
+	if err := pub.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	_ = pub.Close()
+	wa.sfu(map[string]any{"type": "publish", "sdp": pub.LocalDescription().SDP, "sources": map[string]string{"mic": "mic"}})
+	if d := wa.sfuFrame("closed"); !strings.HasPrefix(fmt.Sprint(d["reason"]), "connection ") {
+		t.Fatalf("ann's session closed for %v, want a lost connection", d["reason"])
+	}
+	voiceOf(ann.id, "null")
+
+	wb.sfu(map[string]any{"type": "join", "channel_id": vid})
+	wb.sfuFrame("joined")
+	voiceOf(bob.id, `"`+vid+`"`)
+	if err := sfu.Leave(bob.id); err != nil {
+		t.Fatal(err)
+	}
+	wb.sfuFrame("closed")
+	wb.sfu(map[string]any{"type": "leave"})
+	voiceOf(bob.id, "null")
+	// With nothing left to leave, a leave is still refused.
+	wb.sfu(map[string]any{"type": "leave"})
+	if d := wb.sfuFrame("error"); d["status"] != float64(404) {
+		t.Fatalf("a second leave: %v", d)
 	}
 }
