@@ -604,14 +604,9 @@ func (s *Service) AcceptInvite(ctx context.Context, actor, code string) (*Commun
 	} else if banned {
 		return nil, fault.New(fault.Forbidden, "You are banned from this server")
 	}
-	ok, err := s.st.UseInvite(ctx, inv.ID, s.at())
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fault.New(fault.Invalid, "Invite has expired or reached its maximum uses")
-	}
-	return c, s.addMember(ctx, c, actor)
+	// The use is spent with the join, in one step: accepts sent at once
+	// by one account spend one use, and never more than the invite has.
+	return c, s.addMember(ctx, c, actor, inv.ID)
 }
 
 // moderate checks actor may act on target with perm: not self, not the

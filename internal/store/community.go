@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -251,15 +252,28 @@ func (s *Community) CountCommunities(ctx context.Context) (int, error) {
 }
 
 // AddMember adds a member; Conflict when already one, ErrTooManyServers
-// when the account is already in maxJoined.
-func (s *Community) AddMember(ctx context.Context, communityID, accountID string, at time.Time, maxJoined int) error {
+// when the account is already in maxJoined. With an inviteID it spends one
+// use of that invite in the same transaction, after the member is added
+// (community.ErrInviteUsedUp when it has none left at at, and then no
+// member is added), so a join refused for any reason spends none.
+func (s *Community) AddMember(ctx context.Context, communityID, accountID string, at time.Time, maxJoined int, inviteID string) error {
 	return conflictOr(s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if err := s.roomToJoin(ctx, tx, accountID, maxJoined); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO community_members (community_id, account_id, joined_at) VALUES ($1,$2,$3)`,
-			communityID, accountID, Micros(at))
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO community_members (community_id, account_id, joined_at) VALUES ($1,$2,$3)`,
+			communityID, accountID, Micros(at)); err != nil || inviteID == "" {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE invites SET uses = uses + 1 WHERE id=$1
+			AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)`, inviteID, Micros(at))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, community.ErrInviteUsedUp)
+		}
+		return nil
 	}))
 }
 
@@ -604,17 +618,6 @@ func (s *Community) DeleteInvite(ctx context.Context, communityID, id string) er
 		return err
 	}
 	return expectOne(res)
-}
-
-// UseInvite counts a use when the invite is unexpired and not used up.
-func (s *Community) UseInvite(ctx context.Context, id string, now time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE invites SET uses = uses + 1 WHERE id=$1
-		AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)`, id, Micros(now))
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n > 0, err
 }
 
 // AddBan records a ban; Conflict when one exists, NotFound when the

@@ -96,7 +96,12 @@ func (s *Surface) register(w http.ResponseWriter, r *http.Request, _ *identity.P
 	}
 	a, err := s.d.Identity.Register(ctx, identity.RegisterInput{Username: *in.Username, Email: email, Password: *in.Password})
 	if errors.Is(err, fault.Conflict) {
+		// The name may have been taken since it was looked up (sign-ups
+		// of one name sent at once): say which one is taken now.
 		err = fault.New(fault.Conflict, "Email already registered")
+		if _, e := s.d.Identity.AccountByUsername(ctx, *in.Username); e == nil {
+			err = fault.New(fault.Conflict, "Username already taken")
+		}
 	}
 	if err != nil {
 		s.fail(w, err)

@@ -176,3 +176,156 @@ func TestUploadQuotaHoldsConcurrently(t *testing.T) {
 		})
 	}
 }
+
+// sameRefusal checks that every refused answer of a burst is what one
+// more request sent alone gets: a refusal under load must be the surface's
+// own, never a 500 from a unique constraint.
+func sameRefusal(t *testing.T, what string, as []answer, alone answer) {
+	t.Helper()
+	for _, a := range as {
+		if a.code >= 300 && (a.code != alone.code || a.body != alone.body) {
+			t.Errorf("%s at once: %d %s; alone: %d %s", what, a.code, a.body, alone.code, alone.body)
+			return
+		}
+	}
+}
+
+func one(t *testing.T, req *http.Request) answer {
+	t.Helper()
+	return fire(t, 1, func(int) *http.Request { return req })[0]
+}
+
+// TestUniqueRulesHoldConcurrently: requests that may succeed once, sent
+// all at once, succeed once, and every other one gets the answer a
+// request sent alone gets (never a 500 from the database's unique
+// constraint): a registration of one username, a join of one server, a
+// DM opened with one account, an emoji name, a role given, a reaction, a
+// pin, a ban.
+func TestUniqueRulesHoldConcurrently(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			reg := func(i int) *http.Request {
+				return e.jsonReq("POST", "/auth/register", "", map[string]string{"username": "dup", "password": "password123",
+					"email": fmt.Sprintf("dup%d@example.org", i)})
+			}
+			as := fire(t, racers, reg)
+			if n := tally(t, "register", as, 201, 400, 409); n[201] != 1 {
+				t.Errorf("one username registered %d times at once", n[201])
+			}
+			sameRefusal(t, "register", as, one(t, reg(racers)))
+
+			ann, bob, cat := e.register("ann"), e.register("bob"), e.register("cat")
+			sid, cid := e.serverWithChannel(ann, "race")
+			join := func(int) *http.Request { return e.jsonReq("POST", "/servers/"+sid+"/join", bob.access, nil) }
+			as = fire(t, racers, join)
+			if n := tally(t, "join", as, 201, 400, 409); n[201] != 1 {
+				t.Errorf("one server joined %d times at once", n[201])
+			}
+			sameRefusal(t, "join", as, one(t, join(0)))
+
+			dm := func(int) *http.Request {
+				return e.jsonReq("POST", "/dm-channels", bob.access, map[string]string{"user_id": cat.id})
+			}
+			as = fire(t, racers, dm)
+			tally(t, "open DM", as, 200, 201)
+			ids := map[string]bool{}
+			for _, a := range as {
+				var obj map[string]any
+				_ = json.Unmarshal([]byte(a.body), &obj)
+				ids[fmt.Sprint(obj["id"])] = true
+			}
+			if len(ids) != 1 {
+				t.Errorf("one DM opened at once answered %d channels: %v", len(ids), ids)
+			}
+
+			img := pngBytes(t, 2, 2)
+			emoji := func(int) *http.Request {
+				return e.uploadReq("/servers/"+sid+"/emojis", ann.access, []part{{"name", "", []byte("wave")}, {"image", "w.png", img}})
+			}
+			as = fire(t, racers, emoji)
+			if n := tally(t, "emoji", as, 201, 400); n[201] != 1 {
+				t.Errorf("one emoji name created %d times at once", n[201])
+			}
+			sameRefusal(t, "emoji", as, one(t, emoji(0)))
+
+			role, _ := e.must(201, "POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "r"})
+			give := func(int) *http.Request {
+				return e.jsonReq("PUT", "/servers/"+sid+"/members/"+bob.id+"/roles/"+role["id"].(string), ann.access, nil)
+			}
+			as = fire(t, racers, give)
+			tally(t, "give role", as, 200, 204, 400, 409)
+			sameRefusal(t, "give role", as, one(t, give(0)))
+
+			m, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": "react"})
+			react := func(int) *http.Request {
+				return e.jsonReq("PUT", "/channels/"+cid+"/messages/"+m["id"].(string)+"/reactions/x", bob.access, nil)
+			}
+			as = fire(t, racers, react)
+			tally(t, "react", as, 200, 201, 204)
+
+			pin := func(int) *http.Request {
+				return e.jsonReq("POST", "/channels/"+cid+"/messages/"+m["id"].(string)+"/pin", ann.access, nil)
+			}
+			as = fire(t, racers, pin)
+			tally(t, "pin", as, 200, 201, 204, 400, 409)
+			sameRefusal(t, "pin", as, one(t, pin(0)))
+
+			ban := func(int) *http.Request {
+				return e.jsonReq("POST", "/servers/"+sid+"/members/"+bob.id+"/ban", ann.access, map[string]string{})
+			}
+			as = fire(t, racers, ban)
+			// A ban of someone banned already is a success (as in Together).
+			tally(t, "ban", as, 200, 204)
+			sameRefusal(t, "ban", as, one(t, ban(0)))
+		})
+	}
+}
+
+// TestInviteUsesHoldConcurrently: an invite's max_uses holds when it is
+// accepted all at once, and one account accepting it many times at once
+// joins once and spends one use.
+func TestInviteUsesHoldConcurrently(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			ann := e.register("ann")
+			sid, _ := e.serverWithChannel(ann, "race")
+			invite := func(uses int) string {
+				inv, _ := e.must(201, "POST", "/servers/"+sid+"/invites", ann.access, map[string]any{"max_uses": uses})
+				return inv["code"].(string)
+			}
+			users := make([]user, 16)
+			for i := range users {
+				users[i] = e.register(fmt.Sprintf("u%d", i))
+			}
+			code := invite(3)
+			as := fire(t, len(users), func(i int) *http.Request {
+				return e.jsonReq("POST", "/invites/"+code+"/accept", users[i].access, nil)
+			})
+			if n := tally(t, "accept", as, 200, 201, 400, 404, 410); n[200]+n[201] != 3 {
+				t.Errorf("an invite of 3 uses accepted %d times at once (%v)", n[200]+n[201], n)
+			}
+
+			bob := e.register("bob")
+			code = invite(5)
+			as = fire(t, racers, func(int) *http.Request {
+				return e.jsonReq("POST", "/invites/"+code+"/accept", bob.access, nil)
+			})
+			if n := tally(t, "accept by one", as, 200, 201, 400, 409); n[200]+n[201] != 1 {
+				t.Errorf("one account joined %d times at once", n[200]+n[201])
+			}
+			_, list := e.must(200, "GET", "/servers/"+sid+"/invites", ann.access, nil)
+			for _, x := range list {
+				inv := x.(map[string]any)
+				if inv["code"] == code && inv["uses"] != float64(1) {
+					t.Errorf("one account accepting at once spent %v uses of the invite", inv["uses"])
+				}
+			}
+		})
+	}
+}
