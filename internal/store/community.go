@@ -620,6 +620,26 @@ func (s *Community) DeleteInvite(ctx context.Context, communityID, id string) er
 	return expectOne(res)
 }
 
+// SpendInvite counts one use of an invite when it is unexpired at now and
+// not used up, and reports whether it did: one conditional update, so uses
+// spent side by side never pass max_uses.
+func (s *Community) SpendInvite(ctx context.Context, id string, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE invites SET uses = uses + 1 WHERE id=$1
+		AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)`, id, Micros(now))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// RefundInvite gives back one use SpendInvite counted (for a sign-up that
+// then failed). A deleted invite is no error.
+func (s *Community) RefundInvite(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE invites SET uses = uses - 1 WHERE id=$1 AND uses > 0`, id)
+	return err
+}
+
 // AddBan records a ban; Conflict when one exists, NotFound when the
 // account does not exist.
 func (s *Community) AddBan(ctx context.Context, b *community.Ban) error {

@@ -329,3 +329,52 @@ func TestInviteUsesHoldConcurrently(t *testing.T) {
 		})
 	}
 }
+
+// TestInviteOnlyRegistrationSpendsUses: under invite_only registration an
+// invite admits as many sign-ups as it has uses, sent one after another
+// or all at once (Together: 400 "Invalid or expired invite code" past
+// them), and a sign-up refused for a taken name spends none.
+func TestInviteOnlyRegistrationSpendsUses(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			ann, root := e.register("ann"), e.register("root")
+			acct, err := e.ident.Account(t.Context(), root.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			acct.IsAdmin = true
+			if err := e.ident.UpdateAccount(t.Context(), acct); err != nil {
+				t.Fatal(err)
+			}
+			e.must(200, "PATCH", "/api/admin/settings", obj2(e, "root"), map[string]any{"registration_mode": "invite_only"})
+			sid, _ := e.serverWithChannel(ann, "race")
+			invite := func(uses int) string {
+				inv, _ := e.must(201, "POST", "/servers/"+sid+"/invites", ann.access, map[string]any{"max_uses": uses})
+				return inv["code"].(string)
+			}
+			signUp := func(code, name string) *http.Request {
+				return e.jsonReq("POST", "/auth/register", "", map[string]string{"username": name, "password": "password123",
+					"invite_code": code})
+			}
+			code := invite(1)
+			if a := one(t, signUp(code, "ann")); a.code != 409 {
+				t.Fatalf("a taken name: %d %s", a.code, a.body)
+			}
+			if a := one(t, signUp(code, "first")); a.code != 201 {
+				t.Fatalf("the invite's one use: %d %s", a.code, a.body)
+			}
+			if a := one(t, signUp(code, "second")); a.code != 400 || !strings.Contains(a.body, "Invalid or expired invite code") {
+				t.Errorf("past the invite's uses: %d %s", a.code, a.body)
+			}
+
+			code = invite(3)
+			as := fire(t, racers, func(i int) *http.Request { return signUp(code, fmt.Sprintf("racer%d", i)) })
+			if n := tally(t, "sign-up", as, 201, 400); n[201] != 3 {
+				t.Errorf("an invite of 3 uses admitted %d sign-ups at once", n[201])
+			}
+		})
+	}
+}
