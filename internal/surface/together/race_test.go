@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/together"
 )
@@ -374,6 +375,34 @@ func TestInviteOnlyRegistrationSpendsUses(t *testing.T) {
 			as := fire(t, racers, func(i int) *http.Request { return signUp(code, fmt.Sprintf("racer%d", i)) })
 			if n := tally(t, "sign-up", as, 201, 400); n[201] != 3 {
 				t.Errorf("an invite of 3 uses admitted %d sign-ups at once", n[201])
+			}
+		})
+	}
+}
+
+// TestBotsBoundedConcurrently: bots created all at once by one account
+// stop at community.MaxBots, every other request answered with Together's
+// 400.
+func TestBotsBoundedConcurrently(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			ann := e.register("ann")
+			as := fire(t, racers, func(i int) *http.Request {
+				return e.jsonReq("POST", "/bots", ann.access, map[string]any{"name": fmt.Sprint("b", i)})
+			})
+			n := tally(t, "bots", as, 201, 400)
+			for _, a := range as {
+				if a.code == 400 && !strings.Contains(a.body, "Maximum number of bots reached (25)") {
+					t.Errorf("refused otherwise: %s", a.body)
+				}
+			}
+			obj, _ := e.must(200, "GET", "/bots", ann.access, nil)
+			list, _ := obj["bots"].([]any)
+			if n[201] != community.MaxBots || len(list) != community.MaxBots {
+				t.Errorf("%d bots made at once (%d listed), bound %d", n[201], len(list), community.MaxBots)
 			}
 		})
 	}
