@@ -259,7 +259,8 @@ type Store interface {
 	AllCommunities(ctx context.Context, limit, offset int) ([]*Community, error)
 	CountCommunities(ctx context.Context) (int, error)
 
-	// AddMember adds a member (Conflict when already one); with an
+	// AddMember adds a member (Conflict when already one, ErrBanned when
+	// banned, checked in the same step as the insert); with an
 	// inviteID it spends one use of that invite in the same step
 	// (ErrInviteUsedUp when none is left, and no member is added).
 	AddMember(ctx context.Context, communityID, accountID string, at time.Time, maxJoined int, inviteID string) error
@@ -304,7 +305,10 @@ type Store interface {
 	SpendInvite(ctx context.Context, id string, now time.Time) (bool, error)
 	RefundInvite(ctx context.Context, id string) error
 
-	AddBan(ctx context.Context, b *Ban) error
+	// Ban records a ban (keeping one already there) and removes the
+	// account's membership in one step that a join racing it cannot
+	// slip through (AddMember answers ErrBanned once it is recorded).
+	Ban(ctx context.Context, b *Ban) error
 	RemoveBan(ctx context.Context, communityID, accountID string) error
 	IsBanned(ctx context.Context, communityID, accountID string) (bool, error)
 	Bans(ctx context.Context, communityID string) ([]*Ban, error)

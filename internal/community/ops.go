@@ -639,7 +639,7 @@ func (s *Service) AcceptInvite(ctx context.Context, actor, code string) (*Commun
 	if banned, err := s.st.IsBanned(ctx, c.ID, actor); err != nil {
 		return nil, err
 	} else if banned {
-		return nil, fault.New(fault.Forbidden, "You are banned from this server")
+		return nil, ErrBanned
 	}
 	// The use is spent with the join, in one step: accepts sent at once
 	// by one account spend one use, and never more than the invite has.
@@ -700,12 +700,7 @@ func (s *Service) Ban(ctx context.Context, actor, communityID, target string, re
 	if _, err := s.moderate(ctx, actor, communityID, target, PermBanMembers); err != nil {
 		return err
 	}
-	if err := s.st.AddBan(ctx, &Ban{CommunityID: communityID, AccountID: target, Reason: reason, BannedBy: actor, CreatedAt: s.at()}); err != nil {
-		if !errors.Is(err, fault.Conflict) {
-			return err
-		}
-	}
-	if err := s.st.RemoveMember(ctx, communityID, target); err != nil && !errors.Is(err, fault.NotFound) {
+	if err := s.st.Ban(ctx, &Ban{CommunityID: communityID, AccountID: target, Reason: reason, BannedBy: actor, CreatedAt: s.at()}); err != nil {
 		return err
 	}
 	s.publish(ctx, Topic(communityID), Event{Type: EvMemberBanned, CommunityID: communityID, ActorID: actor, AccountID: target,
@@ -852,10 +847,7 @@ func (s *Service) Enforce(ctx context.Context, communityID, target, action strin
 		}
 		s.publish(ctx, Topic(communityID), Event{Type: EvMemberKicked, CommunityID: communityID, AccountID: target, Reason: r, Recipients: []string{target}})
 	case "ban":
-		if err := s.st.AddBan(ctx, &Ban{CommunityID: communityID, AccountID: target, Reason: r, BannedBy: c.OwnerID, CreatedAt: s.at()}); err != nil && !errors.Is(err, fault.Conflict) {
-			return err
-		}
-		if err := s.st.RemoveMember(ctx, communityID, target); err != nil && !errors.Is(err, fault.NotFound) {
+		if err := s.st.Ban(ctx, &Ban{CommunityID: communityID, AccountID: target, Reason: r, BannedBy: c.OwnerID, CreatedAt: s.at()}); err != nil {
 			return err
 		}
 		s.publish(ctx, Topic(communityID), Event{Type: EvMemberBanned, CommunityID: communityID, AccountID: target, Reason: r, Recipients: []string{target}})

@@ -104,6 +104,7 @@ var (
 	ErrTooManyOverrides = fault.Newf(fault.Invalid, "Maximum number of permission overwrites reached (%d)", MaxOverrides)
 	ErrTooManyDMs       = fault.Newf(fault.Invalid, "Maximum number of DM channels reached (%d)", MaxDMChannels)
 	ErrInviteUsedUp     = fault.New(fault.Invalid, "Invite has expired or reached its maximum uses")
+	ErrBanned           = fault.New(fault.Forbidden, "You are banned from this server")
 )
 
 func newID() string { return identity.NewID() }
@@ -419,7 +420,7 @@ func (s *Service) addMember(ctx context.Context, c *Community, actor, inviteID s
 	if banned, err := s.st.IsBanned(ctx, c.ID, actor); err != nil {
 		return err
 	} else if banned {
-		return fault.New(fault.Forbidden, "You are banned from this server")
+		return ErrBanned
 	}
 	if err := s.st.AddMember(ctx, c.ID, actor, s.at(), MaxServersJoined, inviteID); err != nil {
 		if errors.Is(err, fault.Conflict) {

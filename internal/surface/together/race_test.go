@@ -407,3 +407,35 @@ func TestBotsBoundedConcurrently(t *testing.T) {
 		})
 	}
 }
+
+// TestBanHoldsAgainstConcurrentJoins: a member who sends joins while being
+// banned is not left a member of the server it is banned from.
+func TestBanHoldsAgainstConcurrentJoins(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			ann, bob := e.register("ann"), e.register("bob")
+			sid, _ := e.serverWithChannel(ann, "race", bob)
+			for round := range 8 {
+				as := fire(t, racers, func(i int) *http.Request {
+					if i == racers/2 {
+						return e.jsonReq("POST", "/servers/"+sid+"/members/"+bob.id+"/ban", ann.access, map[string]string{})
+					}
+					return e.jsonReq("POST", "/servers/"+sid+"/join", bob.access, nil)
+				})
+				tally(t, "join or ban", as, 200, 201, 204, 403, 409)
+				_, members := e.must(200, "GET", "/servers/"+sid+"/members", ann.access, nil)
+				for _, m := range members {
+					if m.(map[string]any)["user_id"] == bob.id {
+						t.Fatalf("round %d: a member banned while sending joins is still a member (ban: %d %s)", round,
+							as[racers/2].code, as[racers/2].body)
+					}
+				}
+				e.must(204, "DELETE", "/servers/"+sid+"/bans/"+bob.id, ann.access, nil)
+				e.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
+			}
+		})
+	}
+}
