@@ -2,6 +2,7 @@ package together_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +12,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/coder/websocket"
+
+	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/together"
 )
@@ -437,5 +442,99 @@ func TestBanHoldsAgainstConcurrentJoins(t *testing.T) {
 				e.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
 			}
 		})
+	}
+}
+
+// TestSignOutClosesSocketsOpenedMeanwhile: gateway sockets opened with a
+// session's token while it is signed out are all closed: none is left
+// receiving events. The harness closes a revoked session's sockets as the
+// app does (identity.RevokedTopic → Hub.CloseSession).
+func TestSignOutClosesSocketsOpenedMeanwhile(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			revoked := make(chan struct{}, 1)
+			sub, err := e.bus.Subscribe(identity.RevokedTopic, func(m bus.Message) {
+				var r identity.Revoked
+				if json.Unmarshal(m.Data, &r) == nil && r.SessionID != "" {
+					e.hub.CloseSession(r.SessionID, websocket.StatusPolicyViolation, "session revoked")
+					revoked <- struct{}{}
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = sub.Unsubscribe() })
+			ann, bob := e.register("ann"), e.register("bob")
+			_, cid := e.serverWithChannel(ann, "race", bob)
+			for round := range 6 {
+				signOutRace(t, e, revoked, cid, bob, round)
+			}
+		})
+	}
+}
+
+// signOutRace signs in as ann, opens sockets with the new session's
+// token while signing it out, and fails if any socket then receives an
+// event (bob's post in cid).
+func signOutRace(t *testing.T, e *env, revoked <-chan struct{}, cid string, bob user, round int) {
+	t.Helper()
+	login, _ := e.must(200, "POST", "/auth/login", "", map[string]string{"username": "ann", "password": "password123"})
+	ann := user{access: login["access_token"].(string)}
+	var mu sync.Mutex
+	var conns []*websocket.Conn
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			<-start
+			if i == racers/2 {
+				req := e.jsonReq("POST", "/auth/logout", ann.access, nil)
+				if res, err := http.DefaultClient.Do(req); err == nil {
+					res.Body.Close()
+				}
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+			defer cancel()
+			c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/ws?token="+ann.access, nil)
+			if err != nil {
+				return // refused: signed out already
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	<-revoked
+	t.Cleanup(func() {
+		for _, c := range conns {
+			_ = c.CloseNow()
+		}
+	})
+	// Every socket of the session is closed by now, or was never
+	// registered: an event sent from here on reaches none.
+	e.must(201, "POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": "after sign-out"})
+	left := 0
+	for _, c := range conns {
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+		for {
+			_, data, err := c.Read(ctx)
+			if err != nil {
+				break // closed
+			}
+			if bytes.Contains(data, []byte(`"MESSAGE_CREATE"`)) {
+				left++
+				break
+			}
+		}
+		cancel()
+	}
+	if left > 0 {
+		t.Errorf("round %d: %d of %d sockets opened during sign-out still receive events", round, left, len(conns))
 	}
 }
