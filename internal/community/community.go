@@ -278,7 +278,11 @@ type Store interface {
 	AllCommunities(ctx context.Context, limit, offset int) ([]*Community, error)
 	CountCommunities(ctx context.Context) (int, error)
 
-	AddMember(ctx context.Context, communityID, accountID string, at time.Time, maxJoined int) error
+	// AddMember adds a member (Conflict when already one, ErrBanned when
+	// banned, checked in the same step as the insert); with an
+	// inviteID it spends one use of that invite in the same step
+	// (ErrInviteUsedUp when none is left, and no member is added).
+	AddMember(ctx context.Context, communityID, accountID string, at time.Time, maxJoined int, inviteID string) error
 	RemoveMember(ctx context.Context, communityID, accountID string) error
 	IsMember(ctx context.Context, communityID, accountID string) (bool, error)
 	Members(ctx context.Context, communityID string) ([]*Member, error)
@@ -315,10 +319,15 @@ type Store interface {
 	InviteByCode(ctx context.Context, code string) (*Invite, error)
 	Invites(ctx context.Context, communityID string) ([]*Invite, error)
 	DeleteInvite(ctx context.Context, communityID, id string) error
-	// UseInvite counts one use if the invite is still valid at now.
-	UseInvite(ctx context.Context, id string, now time.Time) (bool, error)
+	// SpendInvite counts one use if the invite is still valid at now,
+	// atomically (false when it is not); RefundInvite gives one back.
+	SpendInvite(ctx context.Context, id string, now time.Time) (bool, error)
+	RefundInvite(ctx context.Context, id string) error
 
-	AddBan(ctx context.Context, b *Ban) error
+	// Ban records a ban (keeping one already there) and removes the
+	// account's membership in one step that a join racing it cannot
+	// slip through (AddMember answers ErrBanned once it is recorded).
+	Ban(ctx context.Context, b *Ban) error
 	RemoveBan(ctx context.Context, communityID, accountID string) error
 	IsBanned(ctx context.Context, communityID, accountID string) (bool, error)
 	Bans(ctx context.Context, communityID string) ([]*Ban, error)

@@ -588,6 +588,43 @@ func (s *Service) InviteByCode(ctx context.Context, code string) (*Invite, *Comm
 	return inv, c, nil
 }
 
+// SpendInvite takes one use of the invite named by code for a sign-up
+// under invite-only registration, before the account exists:
+// ErrInviteUsedUp when it has none left (or has expired), NotFound when
+// there is no such invite. A sign-up that then fails gives it back
+// (RefundInvite); one that succeeds joins with JoinSpent, which spends
+// nothing more. Taking the use first makes sign-ups sent at once stop at
+// the invite's uses.
+func (s *Service) SpendInvite(ctx context.Context, code string) (*Invite, error) {
+	inv, _, err := s.InviteByCode(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.st.SpendInvite(ctx, inv.ID, s.at())
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrInviteUsedUp
+	}
+	return inv, nil
+}
+
+// RefundInvite gives back the use SpendInvite took.
+func (s *Service) RefundInvite(ctx context.Context, inv *Invite) error {
+	return s.st.RefundInvite(ctx, inv.ID)
+}
+
+// JoinSpent joins actor to the community of an invite whose use
+// SpendInvite already took.
+func (s *Service) JoinSpent(ctx context.Context, actor string, inv *Invite) error {
+	c, err := s.st.Community(ctx, inv.CommunityID)
+	if err != nil {
+		return err
+	}
+	return s.addMember(ctx, c, actor, "")
+}
+
 // AcceptInvite joins actor to the invite's community.
 func (s *Service) AcceptInvite(ctx context.Context, actor, code string) (*Community, error) {
 	inv, c, err := s.InviteByCode(ctx, code)
@@ -602,16 +639,11 @@ func (s *Service) AcceptInvite(ctx context.Context, actor, code string) (*Commun
 	if banned, err := s.st.IsBanned(ctx, c.ID, actor); err != nil {
 		return nil, err
 	} else if banned {
-		return nil, fault.New(fault.Forbidden, "You are banned from this server")
+		return nil, ErrBanned
 	}
-	ok, err := s.st.UseInvite(ctx, inv.ID, s.at())
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fault.New(fault.Invalid, "Invite has expired or reached its maximum uses")
-	}
-	return c, s.addMember(ctx, c, actor)
+	// The use is spent with the join, in one step: accepts sent at once
+	// by one account spend one use, and never more than the invite has.
+	return c, s.addMember(ctx, c, actor, inv.ID)
 }
 
 // moderate checks actor may act on target with perm: not self, not the
@@ -668,12 +700,7 @@ func (s *Service) Ban(ctx context.Context, actor, communityID, target string, re
 	if _, err := s.moderate(ctx, actor, communityID, target, PermBanMembers); err != nil {
 		return err
 	}
-	if err := s.st.AddBan(ctx, &Ban{CommunityID: communityID, AccountID: target, Reason: reason, BannedBy: actor, CreatedAt: s.at()}); err != nil {
-		if !errors.Is(err, fault.Conflict) {
-			return err
-		}
-	}
-	if err := s.st.RemoveMember(ctx, communityID, target); err != nil && !errors.Is(err, fault.NotFound) {
+	if err := s.st.Ban(ctx, &Ban{CommunityID: communityID, AccountID: target, Reason: reason, BannedBy: actor, CreatedAt: s.at()}); err != nil {
 		return err
 	}
 	s.publish(ctx, Topic(communityID), Event{Type: EvMemberBanned, CommunityID: communityID, ActorID: actor, AccountID: target,
@@ -826,10 +853,7 @@ func (s *Service) Enforce(ctx context.Context, communityID, target, action strin
 		}
 		s.publish(ctx, Topic(communityID), Event{Type: EvMemberKicked, CommunityID: communityID, AccountID: target, Reason: r, Recipients: []string{target}})
 	case "ban":
-		if err := s.st.AddBan(ctx, &Ban{CommunityID: communityID, AccountID: target, Reason: r, BannedBy: c.OwnerID, CreatedAt: s.at()}); err != nil && !errors.Is(err, fault.Conflict) {
-			return err
-		}
-		if err := s.st.RemoveMember(ctx, communityID, target); err != nil && !errors.Is(err, fault.NotFound) {
+		if err := s.st.Ban(ctx, &Ban{CommunityID: communityID, AccountID: target, Reason: r, BannedBy: c.OwnerID, CreatedAt: s.at()}); err != nil {
 			return err
 		}
 		s.publish(ctx, Topic(communityID), Event{Type: EvMemberBanned, CommunityID: communityID, AccountID: target, Reason: r, Recipients: []string{target}})

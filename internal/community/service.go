@@ -103,6 +103,8 @@ var (
 	ErrTooManyInvites   = fault.Newf(fault.Invalid, "Maximum number of invites reached (%d)", MaxInvites)
 	ErrTooManyOverrides = fault.Newf(fault.Invalid, "Maximum number of permission overwrites reached (%d)", MaxOverrides)
 	ErrTooManyDMs       = fault.Newf(fault.Invalid, "Maximum number of DM channels reached (%d)", MaxDMChannels)
+	ErrInviteUsedUp     = fault.New(fault.Invalid, "Invite has expired or reached its maximum uses")
+	ErrBanned           = fault.New(fault.Forbidden, "You are banned from this server")
 )
 
 func newID() string { return identity.NewID() }
@@ -411,16 +413,16 @@ func (s *Service) Join(ctx context.Context, actor, id string) (*Community, error
 	if c.RequireInvite {
 		return nil, fault.New(fault.Forbidden, "This server requires an invite to join")
 	}
-	return c, s.addMember(ctx, c, actor)
+	return c, s.addMember(ctx, c, actor, "")
 }
 
-func (s *Service) addMember(ctx context.Context, c *Community, actor string) error {
+func (s *Service) addMember(ctx context.Context, c *Community, actor, inviteID string) error {
 	if banned, err := s.st.IsBanned(ctx, c.ID, actor); err != nil {
 		return err
 	} else if banned {
-		return fault.New(fault.Forbidden, "You are banned from this server")
+		return ErrBanned
 	}
-	if err := s.st.AddMember(ctx, c.ID, actor, s.at(), MaxServersJoined); err != nil {
+	if err := s.st.AddMember(ctx, c.ID, actor, s.at(), MaxServersJoined, inviteID); err != nil {
 		if errors.Is(err, fault.Conflict) {
 			return fault.New(fault.Conflict, "Already a member of this server")
 		}

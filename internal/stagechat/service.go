@@ -202,7 +202,12 @@ func (s *Service) Register(ctx context.Context, requested, forwardedName string,
 			at := s.now().UTC()
 			u.AuthenticatedAt = &at
 		}
-		if err := s.st.SaveUser(ctx, u); err != nil {
+		if signedIn != nil {
+			err = s.st.SaveUser(ctx, u)
+		} else {
+			err = s.claimGuestName(ctx, u)
+		}
+		if err != nil {
 			return nil, "", err
 		}
 	} else if err != nil {
@@ -210,7 +215,7 @@ func (s *Service) Register(ctx context.Context, requested, forwardedName string,
 	} else if signedIn != nil && u.DisplayName != name {
 		// The account was renamed (or chatted before under another name):
 		// its chat user takes the account's name.
-		if u, err = s.rename(ctx, u, name); err != nil {
+		if u, err = s.rename(ctx, u, name, false); err != nil {
 			return nil, "", err
 		}
 	}
@@ -222,6 +227,34 @@ func (s *Service) Register(ctx context.Context, requested, forwardedName string,
 		return nil, "", err
 	}
 	return u, tok, nil
+}
+
+// claimGuestName saves a new guest's chat user under the name it was
+// given, which another guest signing up at the same moment may have taken
+// since it was found free: then the guest gets a generated name, as one
+// asking for a taken name does, and its account follows.
+func (s *Service) claimGuestName(ctx context.Context, u *User) error {
+	err := s.st.ClaimName(ctx, u)
+	if !errors.Is(err, ErrNameTaken) {
+		return err
+	}
+	for range 3 {
+		u.DisplayName = s.generateName(ctx)
+		if err = s.st.ClaimName(ctx, u); !errors.Is(err, ErrNameTaken) {
+			break
+		}
+	}
+	if errors.Is(err, ErrNameTaken) {
+		u.DisplayName = phrase() + "-" + fmt.Sprint(randIndex(1_000_000))
+		err = s.st.SaveUser(ctx, u)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := s.acct.Rename(ctx, u.ID, u.DisplayName); err != nil {
+		s.log.Warn("name a guest's account after its chat user", "account", u.ID, "err", err)
+	}
+	return nil
 }
 
 // AccountRenamed gives an account's chat user the account's new name
@@ -243,7 +276,7 @@ func (s *Service) AccountRenamed(ctx context.Context, r identity.Renamed) error 
 	// Every node saves the new name (the same row, from the same rename),
 	// and then one announces it: a node killed between the two leaves the
 	// name saved, unannounced, where a claim taken first lost the rename.
-	nu, err := s.saveRename(ctx, u, name)
+	nu, err := s.saveRename(ctx, u, name, false)
 	if err != nil {
 		return err
 	}
@@ -518,7 +551,7 @@ func (s *Service) ChangeName(ctx context.Context, u *User, newName string) (*Use
 	if !s.nameFree(ctx, newName, u.ID) {
 		return nil, "", ErrNameTaken
 	}
-	nu, err := s.rename(ctx, u, newName)
+	nu, err := s.rename(ctx, u, newName, true)
 	if err != nil {
 		return nil, "", err
 	}
@@ -533,9 +566,10 @@ func (s *Service) ChangeName(ctx context.Context, u *User, newName string) (*Use
 	return nu, u.DisplayName, nil
 }
 
-// rename stores u's new name and announces it.
-func (s *Service) rename(ctx context.Context, u *User, newName string) (*User, error) {
-	nu, err := s.saveRename(ctx, u, newName)
+// rename stores u's new name and announces it; with claim, only if no
+// other chat user has it (ErrNameTaken).
+func (s *Service) rename(ctx context.Context, u *User, newName string, claim bool) (*User, error) {
+	nu, err := s.saveRename(ctx, u, newName, claim)
 	if err != nil {
 		return nil, err
 	}
@@ -544,15 +578,21 @@ func (s *Service) rename(ctx context.Context, u *User, newName string) (*User, e
 }
 
 // saveRename stores u under newName, its old name kept among the previous
-// ones, without announcing it.
-func (s *Service) saveRename(ctx context.Context, u *User, newName string) (*User, error) {
+// ones, without announcing it; with claim, only if no other chat user has
+// newName (ErrNameTaken: a user taking a name by choice; an account's
+// name is its own whoever chats under it).
+func (s *Service) saveRename(ctx context.Context, u *User, newName string, claim bool) (*User, error) {
 	nu := *u
 	nu.DisplayName = newName
 	prev := append(append([]string(nil), u.PreviousNames...), u.DisplayName)
 	nu.PreviousNames = prev[max(0, len(prev)-MaxPreviousNames):]
 	at := s.now().UTC()
 	nu.NameChangedAt = &at
-	if err := s.st.SaveUser(ctx, &nu); err != nil {
+	save := s.st.SaveUser
+	if claim {
+		save = s.st.ClaimName
+	}
+	if err := save(ctx, &nu); err != nil {
 		return nil, err
 	}
 	s.Forget(u.ID)

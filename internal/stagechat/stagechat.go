@@ -86,6 +86,11 @@ const MaxUserPage = 200
 type Store interface {
 	// SaveUser inserts or updates the chat profile of u.ID (an account).
 	SaveUser(ctx context.Context, u *User) error
+	// ClaimName is SaveUser for a name u takes by choice (a guest's
+	// sign-up, a rename): ErrNameTaken when another chat user has it
+	// (ignoring case), looked up and saved in one step, so of the users
+	// taking one name at once only one gets it.
+	ClaimName(ctx context.Context, u *User) error
 	// User returns the chat profile joined with its account (DisabledAt,
 	// IsBot come from the account).
 	User(ctx context.Context, accountID string) (*User, error)

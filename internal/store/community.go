@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -251,15 +252,37 @@ func (s *Community) CountCommunities(ctx context.Context) (int, error) {
 }
 
 // AddMember adds a member; Conflict when already one, ErrTooManyServers
-// when the account is already in maxJoined.
-func (s *Community) AddMember(ctx context.Context, communityID, accountID string, at time.Time, maxJoined int) error {
+// when the account is already in maxJoined, ErrBanned when it is banned
+// (looked at under the account's row, which Ban holds too). With an inviteID it spends one
+// use of that invite in the same transaction, after the member is added
+// (community.ErrInviteUsedUp when it has none left at at, and then no
+// member is added), so a join refused for any reason spends none.
+func (s *Community) AddMember(ctx context.Context, communityID, accountID string, at time.Time, maxJoined int, inviteID string) error {
 	return conflictOr(s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if err := s.roomToJoin(ctx, tx, accountID, maxJoined); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO community_members (community_id, account_id, joined_at) VALUES ($1,$2,$3)`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO community_members (community_id, account_id, joined_at) SELECT $1,$2,$3
+			WHERE NOT EXISTS (SELECT 1 FROM community_bans WHERE community_id=$1 AND account_id=$2)`,
 			communityID, accountID, Micros(at))
-		return err
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, community.ErrBanned)
+		}
+		if inviteID == "" {
+			return nil
+		}
+		res, err = tx.ExecContext(ctx, `UPDATE invites SET uses = uses + 1 WHERE id=$1
+			AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)`, inviteID, Micros(at))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, community.ErrInviteUsedUp)
+		}
+		return nil
 	}))
 }
 
@@ -606,8 +629,10 @@ func (s *Community) DeleteInvite(ctx context.Context, communityID, id string) er
 	return expectOne(res)
 }
 
-// UseInvite counts a use when the invite is unexpired and not used up.
-func (s *Community) UseInvite(ctx context.Context, id string, now time.Time) (bool, error) {
+// SpendInvite counts one use of an invite when it is unexpired at now and
+// not used up, and reports whether it did: one conditional update, so uses
+// spent side by side never pass max_uses.
+func (s *Community) SpendInvite(ctx context.Context, id string, now time.Time) (bool, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE invites SET uses = uses + 1 WHERE id=$1
 		AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)`, id, Micros(now))
 	if err != nil {
@@ -617,15 +642,35 @@ func (s *Community) UseInvite(ctx context.Context, id string, now time.Time) (bo
 	return n > 0, err
 }
 
-// AddBan records a ban; Conflict when one exists, NotFound when the
-// account does not exist.
-func (s *Community) AddBan(ctx context.Context, b *community.Ban) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO community_bans (community_id, account_id, reason, banned_by, created_at)
-		VALUES ($1,$2,$3,$4,$5)`, b.CommunityID, b.AccountID, nullString(b.Reason), b.BannedBy, Micros(b.CreatedAt))
+// RefundInvite gives back one use SpendInvite counted (for a sign-up that
+// then failed). A deleted invite is no error.
+func (s *Community) RefundInvite(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE invites SET uses = uses - 1 WHERE id=$1 AND uses > 0`, id)
+	return err
+}
+
+// Ban records a ban (one already there is kept as it is) and removes the
+// account's membership, in one transaction that holds the account's row on
+// PostgreSQL: the row a join holds while it adds a member (AddMember), so
+// a join racing the ban either lands before it, and is removed, or sees it
+// and is refused. NotFound when the account does not exist.
+func (s *Community) Ban(ctx context.Context, b *community.Ban) error {
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.db.lockRow(ctx, tx, "accounts", b.AccountID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO community_bans (community_id, account_id, reason, banned_by, created_at)
+			VALUES ($1,$2,$3,$4,$5) ON CONFLICT (community_id, account_id) DO NOTHING`,
+			b.CommunityID, b.AccountID, nullString(b.Reason), b.BannedBy, Micros(b.CreatedAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM community_members WHERE community_id=$1 AND account_id=$2`, b.CommunityID, b.AccountID)
+		return err
+	})
 	if isForeignKeyViolation(err) {
 		return fault.New(fault.NotFound, "User not found")
 	}
-	return conflictOr(err)
+	return err
 }
 
 // isForeignKeyViolation reports a reference to a missing row on either engine.

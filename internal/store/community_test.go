@@ -261,7 +261,7 @@ func TestMemberCountFollowsMembership(t *testing.T) {
 
 			// An older database: no column, no triggers, members joined.
 			dave := newAccount(t, db, "dave")
-			if err := db.Community().AddMember(ctx, c.ID, dave, time.Now(), community.MaxServersJoined); err != nil {
+			if err := db.Community().AddMember(ctx, c.ID, dave, time.Now(), community.MaxServersJoined, ""); err != nil {
 				t.Fatal(err)
 			}
 			down := []string{`DROP TRIGGER community_members_count_ad`, `DROP TRIGGER community_members_count_ai`,
@@ -280,7 +280,7 @@ func TestMemberCountFollowsMembership(t *testing.T) {
 			}
 			count("migrated", c.ID, 2)
 			erin := newAccount(t, db, "erin")
-			if err := db.Community().AddMember(ctx, c.ID, erin, time.Now(), community.MaxServersJoined); err != nil {
+			if err := db.Community().AddMember(ctx, c.ID, erin, time.Now(), community.MaxServersJoined, ""); err != nil {
 				t.Fatal(err)
 			}
 			count("joined after the migration", c.ID, 3)
@@ -322,7 +322,7 @@ func TestCountBoundsHoldConcurrently(t *testing.T) {
 			atOnce(t, "roles", n, func(i int) error {
 				return st.CreateRole(ctx, &community.Role{ID: identity.NewID(), CommunityID: c.ID, Name: fmt.Sprint("r", i), CreatedAt: now}, max)
 			}, community.ErrTooManyRoles)
-			atOnce(t, "joins", n, func(i int) error { return st.AddMember(ctx, others[i].ID, ann, now, max) }, community.ErrTooManyServers)
+			atOnce(t, "joins", n, func(i int) error { return st.AddMember(ctx, others[i].ID, ann, now, max, "") }, community.ErrTooManyServers)
 			peers := make([]string, n)
 			for i := range peers {
 				peers[i] = newAccount(t, db, fmt.Sprint("peer", i))
@@ -384,7 +384,7 @@ func TestCountBoundsHoldConcurrently(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, o := range others {
-				if err := st.AddMember(ctx, o.ID, bot.ID, now, max); err != nil {
+				if err := st.AddMember(ctx, o.ID, bot.ID, now, max, ""); err != nil {
 					t.Fatalf("a bot joining past the bound: %v", err)
 				}
 			}

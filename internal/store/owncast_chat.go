@@ -55,18 +55,47 @@ func scanChatUser(row interface{ Scan(...any) error }) (*stagechat.User, error) 
 
 // SaveUser inserts or updates a chat profile.
 func (s *StageChat) SaveUser(ctx context.Context, u *stagechat.User) error {
+	return conflictOr(saveChatUser(ctx, s.db, u))
+}
+
+// ClaimName saves u unless another chat user has its name, ignoring case
+// (stagechat.ErrNameTaken): the look and the write share a transaction,
+// which holds the name on PostgreSQL (an advisory lock on it; SQLite's
+// write transactions run one at a time), so of the users taking one name
+// at once only one gets it.
+func (s *StageChat) ClaimName(ctx context.Context, u *stagechat.User) error {
+	key := strings.ToLower(u.DisplayName)
+	return conflictOr(s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if s.db.Engine == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('chatname:' || $1))`, key); err != nil {
+				return err
+			}
+		}
+		var taken bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM owncast_chat_users WHERE name_key=$1 AND account_id<>$2)`,
+			key, u.ID).Scan(&taken); err != nil {
+			return err
+		}
+		if taken {
+			return stagechat.ErrNameTaken
+		}
+		return saveChatUser(ctx, tx, u)
+	}))
+}
+
+func saveChatUser(ctx context.Context, e execer, u *stagechat.User) error {
 	prev, _ := json.Marshal(u.PreviousNames)
 	if u.PreviousNames == nil {
 		prev = []byte("[]")
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO owncast_chat_users (account_id, display_name, name_key, display_color,
+	_, err := e.ExecContext(ctx, `INSERT INTO owncast_chat_users (account_id, display_name, name_key, display_color,
 		previous_names, name_changed_at, scopes, authenticated_at, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
 		ON CONFLICT (account_id) DO UPDATE SET display_name=excluded.display_name, name_key=excluded.name_key,
 		display_color=excluded.display_color, previous_names=excluded.previous_names,
 		name_changed_at=excluded.name_changed_at, scopes=excluded.scopes, authenticated_at=excluded.authenticated_at`,
 		u.ID, u.DisplayName, strings.ToLower(u.DisplayName), u.DisplayColor, string(prev), NullMicros(u.NameChangedAt),
 		strings.Join(u.Scopes, ","), NullMicros(u.AuthenticatedAt), Micros(u.CreatedAt))
-	return conflictOr(err)
+	return err
 }
 
 // User returns a chat user by account id.

@@ -39,7 +39,7 @@ func TestAttachmentsOfDeletedMessages(t *testing.T) {
 					as = append(as, &store.Attachment{ID: identity.NewID(), MessageID: m.ID, UploaderID: ann, Filename: f, StoredName: f,
 						FileSize: 1, MimeType: "text/plain", CreatedAt: time.Now().UTC().Truncate(time.Microsecond)})
 				}
-				if err := x.AddAttachments(ctx, as, 10); err != nil {
+				if err := x.AddAttachments(ctx, as, 10, 0); err != nil {
 					t.Fatal(err)
 				}
 				return m.ID
@@ -146,7 +146,7 @@ func TestEmojiPerCommunityBounded(t *testing.T) {
 			const max, n = 5, 20
 			atOnce(t, "emoji", n, func(i int) error {
 				return x.CreateEmoji(ctx, &store.Emoji{ID: identity.NewID(), CommunityID: c.ID, CreatedBy: owner, Name: fmt.Sprintf("e%d", i),
-					ContentType: "image/png", FileSize: 100, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}, max)
+					ContentType: "image/png", FileSize: 100, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}, max, 0)
 			}, fault.Invalid)
 			if es, err := x.Emojis(ctx, c.ID); err != nil || len(es) != max {
 				t.Fatalf("emoji after %d at once = %d %v, want %d", n, len(es), err, max)
@@ -156,13 +156,13 @@ func TestEmojiPerCommunityBounded(t *testing.T) {
 			}
 			// One more is refused; after a delete there is room again.
 			e := &store.Emoji{ID: identity.NewID(), CommunityID: c.ID, CreatedBy: owner, Name: "late", ContentType: "image/png", FileSize: 1}
-			if err := x.CreateEmoji(ctx, e, max); !errors.Is(err, fault.Invalid) {
+			if err := x.CreateEmoji(ctx, e, max, 0); !errors.Is(err, fault.Invalid) {
 				t.Errorf("emoji past the bound: %v, want invalid", err)
 			}
 			if err := x.DeleteEmoji(ctx, c.ID, firstEmoji(t, x, c.ID)); err != nil {
 				t.Fatal(err)
 			}
-			if err := x.CreateEmoji(ctx, e, max); err != nil {
+			if err := x.CreateEmoji(ctx, e, max, 0); err != nil {
 				t.Errorf("an emoji after a delete: %v", err)
 			}
 		})

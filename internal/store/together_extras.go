@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -31,8 +32,37 @@ func intPtr(n sql.NullInt64) *int {
 	return &v
 }
 
-// AddAttachments inserts as unless the message would then hold more than max.
-func (s *TogetherExtras) AddAttachments(ctx context.Context, as []*Attachment, max int) error {
+// ErrOverQuota refuses an upload that would take its uploader's kept
+// attachments and custom emoji past the quota the caller gave.
+var ErrOverQuota = errors.New("store: upload quota used up")
+
+// withinQuota holds accountID's row (lockRow) and answers ErrOverQuota
+// when what the account keeps already (UploadedBytes) and add more would
+// pass quota (quota <= 0: none). Held in the transaction that inserts,
+// the sum stays true until it commits, so uploads finishing side by side
+// cannot each pass the quota with the others' bytes unseen. Accounts are
+// the last rows an upload locks (after its message or community).
+func (s *TogetherExtras) withinQuota(ctx context.Context, tx *sql.Tx, accountID string, add, quota int64) error {
+	if quota <= 0 {
+		return nil
+	}
+	if err := s.db.lockRow(ctx, tx, "accounts", accountID); err != nil {
+		return err
+	}
+	var used int64
+	if err := tx.QueryRowContext(ctx, uploadedBytes, accountID).Scan(&used); err != nil {
+		return err
+	}
+	if used+add > quota {
+		return ErrOverQuota
+	}
+	return nil
+}
+
+// AddAttachments inserts as unless the message would then hold more than
+// max (Invalid), or their uploader's kept uploads would pass quota bytes
+// (ErrOverQuota; quota <= 0: none). as share one message and one uploader.
+func (s *TogetherExtras) AddAttachments(ctx context.Context, as []*Attachment, max int, quota int64) error {
 	if len(as) == 0 {
 		return nil
 	}
@@ -46,6 +76,13 @@ func (s *TogetherExtras) AddAttachments(ctx context.Context, as []*Attachment, m
 		}
 		if n+len(as) > max {
 			return fault.Newf(fault.Invalid, "A message can have at most %d attachments", max)
+		}
+		var size int64
+		for _, a := range as {
+			size += a.FileSize
+		}
+		if err := s.withinQuota(ctx, tx, as[0].UploaderID, size, quota); err != nil {
+			return err
 		}
 		for _, a := range as {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO together_attachments (id, message_id, uploader_id, filename, stored_name, file_size,
@@ -85,12 +122,14 @@ func (s *TogetherExtras) Attachment(ctx context.Context, messageID, storedName s
 		messageID, storedName))
 }
 
+const uploadedBytes = `SELECT (SELECT COALESCE(SUM(file_size), 0) FROM together_attachments WHERE uploader_id=$1)
+	+ (SELECT COALESCE(SUM(file_size), 0) FROM together_emojis WHERE created_by=$1)`
+
 // UploadedBytes is the size of every attachment and custom emoji an
 // account uploaded that is still kept.
 func (s *TogetherExtras) UploadedBytes(ctx context.Context, accountID string) (int64, error) {
 	var n int64
-	err := s.db.QueryRowContext(ctx, `SELECT (SELECT COALESCE(SUM(file_size), 0) FROM together_attachments WHERE uploader_id=$1)
-		+ (SELECT COALESCE(SUM(file_size), 0) FROM together_emojis WHERE created_by=$1)`, accountID).Scan(&n)
+	err := s.db.QueryRowContext(ctx, uploadedBytes, accountID).Scan(&n)
 	return n, err
 }
 
@@ -172,11 +211,15 @@ func scanEmoji(row scanner) (*Emoji, error) {
 }
 
 // CreateEmoji inserts an emoji; Conflict when the name is taken, Invalid
-// when the community already has max.
-func (s *TogetherExtras) CreateEmoji(ctx context.Context, e *Emoji, max int) error {
+// when the community already has max, ErrOverQuota when its creator's kept
+// uploads would pass quota bytes (quota <= 0: none).
+func (s *TogetherExtras) CreateEmoji(ctx context.Context, e *Emoji, max int, quota int64) error {
 	return conflictOr(s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if err := s.db.underBound(ctx, tx, "communities", e.CommunityID, `SELECT COUNT(*) FROM together_emojis WHERE community_id=$1`, max,
 			fault.Newf(fault.Invalid, "Servers may not have more than %d custom emojis", max)); err != nil {
+			return err
+		}
+		if err := s.withinQuota(ctx, tx, e.CreatedBy, e.FileSize, quota); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO together_emojis (`+emojiCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,

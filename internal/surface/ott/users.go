@@ -317,7 +317,13 @@ func (s *Surface) handleRegister(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		switch fault.KindOf(err) {
 		case fault.Conflict:
-			writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: "Username or email is already in use.", Fields: []string{"username"}})
+			// Taken since it was looked up above (sign-ups of one name sent
+			// at once): answer as that look-up would now.
+			if _, err := s.d.Identity.AccountByUsername(ctx, body.Username); err == nil || body.Email == "" {
+				writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: "Username is already in use.", Fields: []string{"username"}})
+			} else {
+				writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: msgEmailTaken, Fields: []string{"email"}})
+			}
 		case fault.Invalid:
 			s.writeError(w, ottErr(http.StatusBadRequest, "ValidationError", fault.Message(err)))
 		default:

@@ -83,27 +83,50 @@ func (s *Surface) register(w http.ResponseWriter, r *http.Request, _ *identity.P
 			s.fail(w, invalid("An invite code is required to register"))
 			return
 		}
-		inv, _, err := s.d.Community.InviteByCode(ctx, *in.InviteCode)
-		if err != nil {
+		// The invite's use is taken before the account is made (and given
+		// back if that fails), so sign-ups sent at once stop at its uses.
+		inv, err := s.d.Community.SpendInvite(ctx, *in.InviteCode)
+		switch {
+		case errors.Is(err, community.ErrInviteUsedUp):
+			s.fail(w, invalid("Invalid or expired invite code"))
+			return
+		case errors.Is(err, fault.NotFound):
 			s.fail(w, invalid("Invalid invite code"))
+			return
+		case err != nil:
+			s.fail(w, err)
 			return
 		}
 		invite = inv
 	}
+	created := false
+	defer func() {
+		if invite != nil && !created {
+			if err := s.d.Community.RefundInvite(context.WithoutCancel(ctx), invite); err != nil {
+				s.log.Warn("give back an invite's use", "err", err)
+			}
+		}
+	}()
 	if _, err := s.d.Identity.AccountByUsername(ctx, *in.Username); err == nil {
 		s.fail(w, fault.New(fault.Conflict, "Username already taken"))
 		return
 	}
 	a, err := s.d.Identity.Register(ctx, identity.RegisterInput{Username: *in.Username, Email: email, Password: *in.Password})
 	if errors.Is(err, fault.Conflict) {
+		// The name may have been taken since it was looked up (sign-ups
+		// of one name sent at once): say which one is taken now.
 		err = fault.New(fault.Conflict, "Email already registered")
+		if _, e := s.d.Identity.AccountByUsername(ctx, *in.Username); e == nil {
+			err = fault.New(fault.Conflict, "Username already taken")
+		}
 	}
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
+	created = true
 	if invite != nil {
-		if _, err := s.d.Community.AcceptInvite(ctx, a.ID, invite.Code); err != nil {
+		if err := s.d.Community.JoinSpent(ctx, a.ID, invite); err != nil {
 			s.log.Warn("join on registration", "err", err)
 		}
 	}

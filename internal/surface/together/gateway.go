@@ -97,15 +97,15 @@ var heartbeatAck = []byte(`{"op":"HEARTBEAT_ACK"}`)
 func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	var p *identity.Principal
-	var err error
-	if tok := q.Get("token"); tok != "" {
-		p, err = s.d.Identity.Authenticate(ctx, tok)
-	} else if bt := q.Get("bot_token"); bt != "" {
-		p, err = s.d.Identity.AuthenticateToken(ctx, identity.BotToken, bt)
-	} else {
-		err = errMissingAuth
+	auth := func() (*identity.Principal, error) {
+		if tok := q.Get("token"); tok != "" {
+			return s.d.Identity.Authenticate(ctx, tok)
+		} else if bt := q.Get("bot_token"); bt != "" {
+			return s.d.Identity.AuthenticateToken(ctx, identity.BotToken, bt)
+		}
+		return nil, errMissingAuth
 	}
+	p, err := auth()
 	if err != nil {
 		http.Error(w, "Unauthorized", http.StatusUnauthorized)
 		return
@@ -116,6 +116,16 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	conn, err := s.d.Hub.Accept(w, r, gateway.ConnOptions{AccountID: p.Account.ID, SessionID: sid, IdleTimeout: s.d.IdleTimeout, MaxPerAccount: s.d.SocketsPerAccount})
 	if err != nil {
+		return
+	}
+	// A sign-out, a disabled account or a revoked bot token between the
+	// check above and the socket's registration closed nothing: the
+	// revocation looked for the session's sockets before this one was among
+	// them. So the token is checked again now that it is registered: a
+	// revocation from here on finds the socket, and one before is seen.
+	if _, err := auth(); err != nil {
+		conn.Close(websocket.StatusPolicyViolation, "session revoked")
+		_ = conn.Serve(context.WithoutCancel(s.bg), func(context.Context, websocket.MessageType, []byte) error { return nil }, func(error) {})
 		return
 	}
 	// The connection counts for presence at once, but receives events only

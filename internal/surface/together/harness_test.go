@@ -37,6 +37,8 @@ type env struct {
 	url   string
 	ident *identity.Service
 	surf  *together.Surface
+	bus   bus.Bus
+	hub   *gateway.Hub
 }
 
 func newEnv(t testing.TB, eng storetest.Engine, opts ...func(*together.Deps)) *env {
@@ -119,7 +121,7 @@ func newNodeOver(t testing.TB, db *store.DB, b bus.Bus, idStore identity.Store, 
 		_ = surf.Close()
 		_ = b.Close()
 	})
-	return &env{t: t, url: srv.URL(), ident: ident, surf: surf}
+	return &env{t: t, url: srv.URL(), ident: ident, surf: surf, bus: b, hub: hub}
 }
 
 // call sends a request; body may be a string (sent raw) or a value (JSON).

@@ -50,14 +50,14 @@ type Emoji = store.Emoji
 
 // Store persists attachments and emoji (internal/store/together_extras.go).
 type Store interface {
-	AddAttachments(ctx context.Context, as []*Attachment, max int) error
+	AddAttachments(ctx context.Context, as []*Attachment, max int, quota int64) error
 	Attachments(ctx context.Context, messageID string) ([]*Attachment, error)
 	Attachment(ctx context.Context, messageID, storedName string) (*Attachment, error)
 	DropAttachments(ctx context.Context, messageID string) ([]*Attachment, error)
 	UploadedBytes(ctx context.Context, accountID string) (int64, error)
 	DropDeletedAttachments(ctx context.Context, n int) ([]*Attachment, error)
 
-	CreateEmoji(ctx context.Context, e *Emoji, max int) error
+	CreateEmoji(ctx context.Context, e *Emoji, max int, quota int64) error
 	Emojis(ctx context.Context, communityID string) ([]*Emoji, error)
 	Emoji(ctx context.Context, id string) (*Emoji, error)
 	DeleteEmoji(ctx context.Context, communityID, id string) error
@@ -127,11 +127,22 @@ func (s *API) quotaError() error {
 		Msg: "Upload quota of " + size + " used up: delete messages with attachments or custom emoji to free space"}
 }
 
-// quotaLeft is what p may still upload (attachments and custom emoji
-// together), -1 when p has no quota (none configured, or an instance
-// admin).
-func (s *API) quotaLeft(ctx context.Context, p *identity.Principal) (int64, error) {
+// quota is p's upload quota in bytes, 0 when it has none (none
+// configured, or an instance admin).
+func (s *API) quota(p *identity.Principal) int64 {
 	if s.cfg.QuotaBytes <= 0 || p.Account.IsAdmin {
+		return 0
+	}
+	return s.cfg.QuotaBytes
+}
+
+// quotaLeft is what p may still upload (attachments and custom emoji
+// together), -1 when p has no quota. It is read when a request starts, to
+// stop a file past it as it arrives; the store checks the quota again
+// where it keeps the files (ErrOverQuota), against uploads that finished
+// in between.
+func (s *API) quotaLeft(ctx context.Context, p *identity.Principal) (int64, error) {
+	if s.quota(p) <= 0 {
 		return -1, nil
 	}
 	used, err := s.store.UploadedBytes(ctx, p.Account.ID)
@@ -362,8 +373,12 @@ func (s *API) UploadAttachments(w http.ResponseWriter, r *http.Request, p *ident
 		s.Fail(w, rest.Invalid("No files uploaded"))
 		return
 	}
-	if err := s.store.AddAttachments(ctx, saved, MaxFilesPerMessage); err != nil {
+	if err := s.store.AddAttachments(ctx, saved, MaxFilesPerMessage, s.quota(p)); err != nil {
 		cleanup()
+		if errors.Is(err, store.ErrOverQuota) {
+			s.Bad(w, s.quotaError())
+			return
+		}
 		s.Fail(w, err)
 		return
 	}
@@ -657,8 +672,12 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 		s.Fail(w, err)
 		return
 	}
-	if err := s.store.CreateEmoji(ctx, e, MaxEmojisPerServer); err != nil {
+	if err := s.store.CreateEmoji(ctx, e, MaxEmojisPerServer, s.quota(p)); err != nil {
 		_ = s.uploads.Remove("emojis/" + e.ID)
+		if errors.Is(err, store.ErrOverQuota) {
+			s.Bad(w, s.quotaError())
+			return
+		}
 		if errors.Is(err, fault.Conflict) {
 			// Together answers a taken name with 400, not 409.
 			err = fault.Newf(fault.Invalid, "An emoji named '%s' already exists in this server", e.Name)
