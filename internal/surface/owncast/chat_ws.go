@@ -104,6 +104,20 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 	if err := conn.Subscribe(identity.RevokedTopic, s.revokedTransform(c)); err != nil {
 		conn.Close(websocket.StatusInternalError, "subscribe failed")
 	}
+	// A signed-in account's token signed out (a logout, a password change)
+	// between Admit and the registration above was looked for before this
+	// socket could be found, so it is checked again now: a sign-out before
+	// is seen here, one after finds the socket. (Guests' tokens are never
+	// signed out; they skip the query.)
+	if session != "" {
+		if _, err := s.d.Chat.Authenticate(r.Context(), c.token); errors.Is(err, stagechat.ErrBadToken) || errors.Is(err, fault.NotFound) {
+			s.chat.remove(c)
+			conn.Send(frame(evNeedsRegister, nil))
+			conn.Close(websocket.StatusPolicyViolation, "needs registration")
+			_ = conn.Serve(context.Background(), nil, nil)
+			return
+		}
+	}
 	conn.Send(s.userInfo(u))
 	pres := s.d.Chat.Presence()
 	pres.Connect(u)
