@@ -177,6 +177,20 @@ type DMRecipient struct {
 	Profile   Profile
 }
 
+// CommunityListing is one community of a member's list (READY): the
+// community with its roles (highest position first; RoleIDs those the
+// member holds), its channels (by position) and every override of them (by
+// id), read for all the member's communities at once. From the store,
+// Channels holds every channel; Service.CommunityListings keeps those the
+// member may view.
+type CommunityListing struct {
+	Community *Community
+	Roles     []*Role
+	RoleIDs   []string
+	Channels  []*Channel
+	Overrides []*Override
+}
+
 // Profile is the social part of an account: presence and self-description.
 type Profile struct {
 	AccountID    string
@@ -274,6 +288,10 @@ type Store interface {
 	DeleteCommunity(ctx context.Context, id string) error
 	Community(ctx context.Context, id string) (*Community, error)
 	CommunitiesOf(ctx context.Context, accountID string) ([]*Community, error)
+	// CommunityListingsOf is CommunitiesOf, in its order, with each
+	// community's roles, channels and overrides, in a number of queries
+	// that does not grow with the communities.
+	CommunityListingsOf(ctx context.Context, accountID string) ([]*CommunityListing, error)
 	PublicCommunities(ctx context.Context) ([]*Community, error)
 	AllCommunities(ctx context.Context, limit, offset int) ([]*Community, error)
 	CountCommunities(ctx context.Context) (int, error)

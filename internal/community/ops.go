@@ -130,17 +130,42 @@ func (s *Service) Channels(ctx context.Context, actor, communityID string) ([]*C
 	if err != nil {
 		return nil, err
 	}
+	return viewable(a, chans, ovs), nil
+}
+
+// viewable keeps, in place and in order, the channels of chans that a's
+// account may view, ovs being every override of the community's channels.
+func viewable(a *Access, chans []*Channel, ovs []*Override) []*Channel {
+	if a.Perms == AllPerms {
+		return chans
+	}
 	byChan := map[string][]*Override{}
 	for _, o := range ovs {
 		byChan[o.ChannelID] = append(byChan[o.ChannelID], o)
 	}
 	out := chans[:0]
 	for _, ch := range chans {
-		if ChannelPerms(a.IsOwner, actor, a.RoleIDs, a.Roles, byChan[ch.ID])&PermViewChannel != 0 {
+		if ChannelPerms(a.IsOwner, a.AccountID, a.RoleIDs, a.Roles, byChan[ch.ID])&PermViewChannel != 0 {
 			out = append(out, ch)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// CommunityListings lists the communities actor belongs to, in
+// CommunitiesOf's order, each with its roles, every override of its
+// channels, and the channels actor may view (as Channels answers for each
+// community): a fixed number of queries, however many communities.
+func (s *Service) CommunityListings(ctx context.Context, actor string) ([]*CommunityListing, error) {
+	ls, err := s.st.CommunityListingsOf(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range ls {
+		a := accessOf(&Standing{Community: l.Community, Member: true, Roles: l.Roles, RoleIDs: l.RoleIDs}, actor)
+		l.Channels = viewable(a, l.Channels, l.Overrides)
+	}
+	return ls, nil
 }
 
 // Channel returns one channel of a community.

@@ -66,6 +66,20 @@ func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([
 	return out, rows.Err()
 }
 
+// eachRow is collect for rows that fn files away itself.
+func eachRow(rows *sql.Rows, err error, fn func(scanner) error) error {
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // scanString scans a row of one text column (an id).
 func scanString(r scanner) (string, error) {
 	var v string
@@ -229,6 +243,102 @@ func (s *Community) CommunitiesOf(ctx context.Context, accountID string) ([]*com
 	rows, err := s.db.QueryContext(ctx, `SELECT `+communityCols+` FROM communities c
 		JOIN community_members cm ON cm.community_id = c.id WHERE cm.account_id=$1 ORDER BY cm.joined_at, c.id`, accountID)
 	return collect(rows, err, scanCommunity)
+}
+
+// CommunityListingsOf lists the communities accountID belongs to, in
+// CommunitiesOf's order, each with its roles (as HeldRoles: highest
+// position first, those accountID holds marked), its channels (as
+// Channels) and every override of them (as OverridesOfCommunity). Four
+// queries whatever the count (READY read three to six per community): the
+// communities, then the roles, channels and overrides of all of them,
+// picked by accountID's memberships (ofMemberships), so every text is fixed
+// (no IN list of ids). The queries run apart, not in one transaction
+// (SQLite's take the write lock): a community joined between them is left
+// out, one left between them comes with what was read.
+func (s *Community) CommunityListingsOf(ctx context.Context, accountID string) ([]*community.CommunityListing, error) {
+	cs, err := s.CommunitiesOf(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*community.CommunityListing, len(cs))
+	byID := make(map[string]*community.CommunityListing, len(cs))
+	for i, c := range cs {
+		out[i] = &community.CommunityListing{Community: c, Roles: []*community.Role{}, RoleIDs: []string{},
+			Channels: []*community.Channel{}, Overrides: []*community.Override{}}
+		byID[c.ID] = out[i]
+	}
+	if len(cs) == 0 {
+		return out, nil
+	}
+
+	rows, err := s.db.QueryContext(ctx, `SELECT `+qualify("r.", roleCols)+`,
+		EXISTS (SELECT 1 FROM member_roles mr WHERE mr.community_id = r.community_id AND mr.account_id = $1 AND mr.role_id = r.id)
+		FROM roles r WHERE `+s.ofMemberships("r.community_id")+`
+		ORDER BY r.community_id, r.position DESC, r.created_at, r.id`, accountID)
+	if err := eachRow(rows, err, func(r scanner) error {
+		var holds bool
+		ro, err := scanRole(scanFunc(func(d ...any) error { return r.Scan(append(d, &holds)...) }))
+		if err != nil {
+			return err
+		}
+		if l := byID[ro.CommunityID]; l != nil {
+			l.Roles = append(l.Roles, ro)
+			if holds {
+				l.RoleIDs = append(l.RoleIDs, ro.ID)
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+
+	rows, err = s.db.QueryContext(ctx, `SELECT `+qualify("ch.", channelCols)+`
+		FROM channels ch WHERE `+s.ofMemberships("ch.community_id")+`
+		ORDER BY ch.community_id, ch.position, ch.created_at, ch.id`, accountID)
+	chans, err := collect(rows, err, scanChannel)
+	if err != nil {
+		return nil, err
+	}
+	for _, ch := range chans {
+		if l := byID[ch.CommunityID]; l != nil {
+			l.Channels = append(l.Channels, ch)
+		}
+	}
+
+	rows, err = s.db.QueryContext(ctx, `SELECT `+qualify("o.", overrideCols)+`, ch.community_id
+		FROM channels ch JOIN channel_overrides o ON o.channel_id = ch.id
+		WHERE `+s.ofMemberships("ch.community_id")+` ORDER BY o.id`, accountID)
+	err = eachRow(rows, err, func(r scanner) error {
+		var cid string
+		o, err := scanOverride(scanFunc(func(d ...any) error { return r.Scan(append(d, &cid)...) }))
+		if err != nil {
+			return err
+		}
+		if l := byID[cid]; l != nil {
+			l.Overrides = append(l.Overrides, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ofMemberships is the condition that col names a community of the
+// account $1, one fixed text per engine that looks the rows up by
+// col's index: SQLite runs IN (subquery) as a list of the account's
+// communities searched one by one in the index; PostgreSQL plans IN as a
+// join, which for an account in 200 communities it runs as a hash join
+// over a scan of the whole table (20 ms in a table of 100,000 channels,
+// against 0.7 ms by the index), so there it reads the list first
+// (ARRAY(subquery), an InitPlan) and the index with = ANY.
+func (s *Community) ofMemberships(col string) string {
+	memberships := `SELECT cm.community_id FROM community_members cm WHERE cm.account_id = $1`
+	if s.db.Engine == Postgres {
+		return col + ` = ANY(ARRAY(` + memberships + `))`
+	}
+	return col + ` IN (` + memberships + `)`
 }
 
 // PublicCommunities lists public communities, largest first.

@@ -104,3 +104,98 @@ func BenchmarkDMListings(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCommunityListings reads, on every engine, what READY needs of
+// an account's community.MaxServersJoined (200) communities, each with five
+// channels, three roles (the account holds one) and two overrides (one
+// hiding a channel from the account), two ways: "lookups" as the Together
+// surface did until CommunityListings (per community: the roles, the
+// overrides, and Channels: the standing, the channels and the overrides
+// again, six queries), "joined" with CommunityListings (four queries).
+func BenchmarkCommunityListings(b *testing.B) {
+	for _, eng := range storetest.Engines() {
+		db := eng.Open(b)
+		ctx := context.Background()
+		st := db.Community()
+		svc := newCommunityService(b, db)
+		owner, member := newAccount(b, db, "owner"), newAccount(b, db, "member")
+		start := time.Now().UTC().Add(-time.Hour)
+		for i := range community.MaxServersJoined {
+			at := start.Add(time.Duration(i) * time.Millisecond)
+			c := &community.Community{ID: identity.NewID(), Name: fmt.Sprint("c", i), OwnerID: owner, CreatedAt: at, UpdatedAt: at}
+			var chans []*community.Channel
+			for j, kind := range []string{community.KindText, community.KindText, community.KindText, community.KindVoice, community.KindVoice} {
+				chans = append(chans, &community.Channel{ID: identity.NewID(), CommunityID: c.ID, Name: fmt.Sprint("ch", j),
+					Kind: kind, Position: j, CreatedAt: at})
+			}
+			if err := st.CreateCommunity(ctx, c, chans, community.MaxServersJoined); err != nil {
+				b.Fatal(err)
+			}
+			if err := st.AddMember(ctx, c.ID, member, at, community.MaxServersJoined, ""); err != nil {
+				b.Fatal(err)
+			}
+			var held string
+			for j := range 3 {
+				r := &community.Role{ID: identity.NewID(), CommunityID: c.ID, Name: fmt.Sprint("r", j), Position: j + 1, CreatedAt: at}
+				if err := st.CreateRole(ctx, r, community.MaxRoles); err != nil {
+					b.Fatal(err)
+				}
+				if j == 0 {
+					held = r.ID
+				}
+			}
+			if err := st.AddMemberRole(ctx, c.ID, member, held); err != nil {
+				b.Fatal(err)
+			}
+			for _, o := range []*community.Override{
+				{ID: identity.NewID(), ChannelID: chans[0].ID, RoleID: &held, Allow: community.PermSendMessages},
+				{ID: identity.NewID(), ChannelID: chans[0].ID, AccountID: &member, Deny: community.PermViewChannel},
+			} {
+				if _, err := st.UpsertOverride(ctx, o, community.MaxOverrides); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		const visible = community.MaxServersJoined * 4
+		b.Run(eng.Name+"/lookups", func(b *testing.B) {
+			for b.Loop() {
+				cs, err := st.CommunitiesOf(ctx, member)
+				if err != nil || len(cs) != community.MaxServersJoined {
+					b.Fatal(len(cs), err)
+				}
+				n := 0
+				for _, c := range cs {
+					if _, err := st.Roles(ctx, c.ID); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := st.OverridesOfCommunity(ctx, c.ID); err != nil {
+						b.Fatal(err)
+					}
+					chans, err := svc.Channels(ctx, member, c.ID)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n += len(chans)
+				}
+				if n != visible {
+					b.Fatal(n)
+				}
+			}
+		})
+		b.Run(eng.Name+"/joined", func(b *testing.B) {
+			for b.Loop() {
+				ls, err := svc.CommunityListings(ctx, member)
+				if err != nil || len(ls) != community.MaxServersJoined {
+					b.Fatal(len(ls), err)
+				}
+				n := 0
+				for _, l := range ls {
+					n += len(l.Channels)
+				}
+				if n != visible {
+					b.Fatal(n)
+				}
+			}
+		})
+	}
+}

@@ -94,6 +94,39 @@ func BenchmarkDMChannels(b *testing.B) {
 	}
 }
 
+// BenchmarkReady measures a gateway connect until READY has arrived, for
+// an account in community.MaxServersJoined (200) servers, each with five
+// channels, three roles and two overrides (seedServers), on every engine.
+// Another socket of the account stays open throughout, so no connect is
+// its first (which would announce it online to every co-member, a cost
+// apart from READY); the client only reads READY's frame (about 500 kB).
+func BenchmarkReady(b *testing.B) {
+	for _, eng := range storetest.Engines() {
+		b.Run(eng.Name, func(b *testing.B) {
+			db := eng.Open(b)
+			e := newNode(b, db, bus.NewLocal())
+			owner, member := e.register("owner"), e.register("member")
+			seedServers(b, db, owner.id, member.id, "s", community.MaxServersJoined)
+			keep, _, err := e.dial("token=" + member.access)
+			if err != nil {
+				b.Fatal(err)
+			}
+			keep.waitFor("READY")
+			b.ResetTimer()
+			for b.Loop() {
+				w, _, err := e.dial("token=" + member.access)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if f := w.waitFor("READY"); bytes.Count(f.D, []byte(`"member_count":`)) != community.MaxServersJoined {
+					b.Fatalf("READY without %d servers", community.MaxServersJoined)
+				}
+				_ = w.c.CloseNow()
+			}
+		})
+	}
+}
+
 // seedDMs stores n accounts named prefix0… and a DM channel between each
 // of them and owner, the newest channel first in owner's list; it returns
 // the accounts' ids in the order they were made.

@@ -536,42 +536,34 @@ func (s *Surface) ready(ctx context.Context, a *identity.Account) (map[string]an
 	if err != nil {
 		return nil, err
 	}
-	cs, err := s.d.Community.Store().CommunitiesOf(ctx, a.ID)
+	// Every server with its roles, overrides and the channels a.ID may
+	// view, in four queries however many servers (one to six per server
+	// before, and an account is in up to community.MaxServersJoined).
+	ls, err := s.d.Community.CommunityListings(ctx, a.ID)
 	if err != nil {
 		return nil, err
 	}
-	servers := make([]serverDTO, len(cs))
+	servers := make([]serverDTO, len(ls))
 	roles := map[string][]roleDTO{}
 	overrides := map[string][]overrideDTO{}
 	var convs []string
-	for i, c := range cs {
+	for i, l := range ls {
+		c := l.Community
 		// Together's READY carries its raw server rows, without
 		// member_count; its web client takes them as ServerDtos (which
 		// have it) and shows the count in server settings, so Hearth sends
 		// the whole ServerDto.
 		servers[i] = toServer(c)
-		rs, err := s.d.Community.Store().Roles(ctx, c.ID)
-		if err != nil {
-			return nil, err
-		}
-		list := make([]roleDTO, len(rs))
-		for j, r := range rs {
+		list := make([]roleDTO, len(l.Roles))
+		for j, r := range l.Roles {
 			list[j] = toRole(r)
 		}
 		sort.SliceStable(list, func(x, y int) bool { return list[x].Position > list[y].Position })
 		roles[c.ID] = list
-		ovs, err := s.d.Community.Store().OverridesOfCommunity(ctx, c.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range ovs {
+		for _, o := range l.Overrides {
 			overrides[o.ChannelID] = append(overrides[o.ChannelID], toOverride(o))
 		}
-		chans, err := s.d.Community.Channels(ctx, a.ID, c.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, ch := range chans {
+		for _, ch := range l.Channels {
 			if ch.Kind == community.KindText {
 				convs = append(convs, ch.ID)
 			}
