@@ -418,33 +418,59 @@ func (s *Messages) MarkRead(ctx context.Context, accountID, conversationID strin
 // Unread counts, per conversation, messages by others after the read marker
 // (all of them when there is none) and those mentioning accountID.
 func (s *Messages) Unread(ctx context.Context, accountID string, conversationIDs []string) ([]messages.Unread, error) {
-	args := []any{accountID, "%," + accountID + ",%"}
-	in := make([]string, len(conversationIDs))
-	for i, c := range conversationIDs {
-		args = append(args, c)
-		in[i] = "$" + itoa(len(args))
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT m.conversation_id, COUNT(*),
-		SUM(CASE WHEN m.mention_everyone OR m.mention_user_ids LIKE $2 THEN 1 ELSE 0 END)
-		FROM messages m LEFT JOIN read_states r ON r.account_id = $1 AND r.conversation_id = m.conversation_id
-		WHERE m.conversation_id IN (`+strings.Join(in, ",")+`) AND NOT m.deleted AND NOT m.hidden
-		AND m.thread_id IS NULL AND (m.author_id IS NULL OR m.author_id <> $1)
-		AND (r.last_read_at IS NULL OR m.created_at > r.last_read_at)
-		GROUP BY m.conversation_id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	out := []messages.Unread{}
-	for rows.Next() {
-		var u messages.Unread
-		if err := rows.Scan(&u.ConversationID, &u.Unread, &u.Mentions); err != nil {
+	// unreadChunk conversations a query, the last chunk padded with its
+	// last id (IN is a set: a repeat counts nothing twice): one SQL text
+	// however many conversations READY asks about (a text per length
+	// filled SQLite's statement cache), and never past an engine's limit
+	// on bound parameters (SQLite's 32,766 refused READY for an account
+	// whose servers held that many channels).
+	for start := 0; start < len(conversationIDs); start += unreadChunk {
+		chunk := conversationIDs[start:min(start+unreadChunk, len(conversationIDs))]
+		args := make([]any, 0, 2+unreadChunk)
+		args = append(args, accountID, "%,"+accountID+",%")
+		for i := range unreadChunk {
+			args = append(args, chunk[min(i, len(chunk)-1)])
+		}
+		rows, err := s.db.QueryContext(ctx, unreadSQL, args...)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, u)
+		for rows.Next() {
+			var u messages.Unread
+			if err := rows.Scan(&u.ConversationID, &u.Unread, &u.Mentions); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, u)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
+
+// unreadChunk is how many conversations one Unread query counts.
+const unreadChunk = 100
+
+// unreadSQL counts a chunk's unread messages and mentions: $1 the account,
+// $2 its mention pattern, $3… the chunk's conversations.
+var unreadSQL = func() string {
+	in := make([]string, unreadChunk)
+	for i := range in {
+		in[i] = "$" + itoa(i+3)
+	}
+	return `SELECT m.conversation_id, COUNT(*),
+		SUM(CASE WHEN m.mention_everyone OR m.mention_user_ids LIKE $2 THEN 1 ELSE 0 END)
+		FROM messages m LEFT JOIN read_states r ON r.account_id = $1 AND r.conversation_id = m.conversation_id
+		WHERE m.conversation_id IN (` + strings.Join(in, ",") + `) AND NOT m.deleted AND NOT m.hidden
+		AND m.thread_id IS NULL AND (m.author_id IS NULL OR m.author_id <> $1)
+		AND (r.last_read_at IS NULL OR m.created_at > r.last_read_at)
+		GROUP BY m.conversation_id`
+}()
 
 // DeleteConversation removes a conversation's messages and read markers.
 func (s *Messages) DeleteConversation(ctx context.Context, conversationID string) error {
