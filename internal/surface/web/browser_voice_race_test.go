@@ -142,7 +142,7 @@ func TestBrowserVoiceReadKeepsALeaveMeanwhile(t *testing.T) {
 	alice.waitFor("the read of the voice states answered, held", `window.__voiceHeld > 0`, 20*time.Second)
 
 	// Bob leaves while that answer is held: alice sees the leave.
-	bob.waitFor("bob's call settled", `!document.querySelector('[data-testid="watch-call-toggle"]').disabled`, 20*time.Second)
+	bob.waitFor("bob's call settled", leaveReady, 20*time.Second)
 	bob.do("leave the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
 	for deadline := time.Now().Add(hangGuard); inVoice(t, base, ch.ID, c.bob, c.bob.ID); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
