@@ -68,6 +68,7 @@ func TestBrowserVoiceReconnectReloadsTheCall(t *testing.T) {
 
 	eval[bool](alice, "hold alice's gateway socket", `window.__holdWS()`)
 	alice.waitFor("alice's socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
+	bob.waitFor("bob's call settled", leaveReady, 20*time.Second)
 	bob.do("leave the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
 	var states []struct {
 		UserID string `json:"user_id"`

@@ -29,6 +29,7 @@ func TestBrowserVoice(t *testing.T) {
 	}
 	erin.screenshot("voice")
 
+	finn.waitFor("finn's call settled", voiceLeaveReady, 10*time.Second)
 	finn.do("leave voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
 	erin.waitFor("finn gone", `!document.querySelector(".voice ul")?.textContent.includes("finn_web") && !document.querySelector('[data-testid="voice-audio"]')`, 10*time.Second)
 }
@@ -67,9 +68,15 @@ func TestBrowserVoiceSFU(t *testing.T) {
 		})()`, 90*time.Second)
 	}
 	erin.screenshot("voice-sfu")
+	finn.waitFor("finn's call settled", voiceLeaveReady, 10*time.Second)
 	finn.do("leave voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
 	erin.waitFor("finn's video gone", `!document.querySelector('[data-testid="voice-video"]')`, 15*time.Second)
 }
+
+// voiceLeaveReady: the voice channel's toggle leaves the call when clicked
+// (it is enabled, not settling a join, and we are in the call; a click on
+// "Join voice" after the call ended under us would join again).
+const voiceLeaveReady = `(() => { const b = document.querySelector('[data-testid="voice-toggle"]'); return !!b && !b.disabled && b.textContent.includes("Leave"); })()`
 
 // voiceChannelPair: erin makes a community with a voice channel and
 // invites finn; both end on the voice channel's page, sockets up.

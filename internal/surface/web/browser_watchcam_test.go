@@ -76,16 +76,22 @@ func TestBrowserWatchCameras(t *testing.T) {
 
 		bob.do("mute", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-mute"]`)))
 		alice.waitFor("bob shown muted", `document.querySelector('[data-testid="watch-tile"][data-user=`+jsString(c.bob.ID)+`]')?.textContent.includes("muted")`, 20*time.Second)
-		// The toggle is disabled while a join is still settling; a click
-		// then would be lost.
-		bob.waitFor("bob's call settled", `!document.querySelector('[data-testid="watch-call-toggle"]').disabled`, 20*time.Second)
+		// The toggle is disabled while a join is still settling (a click
+		// then would be lost), and it says "Join call" if the call ended
+		// under us (a click then would join again): wait for an enabled
+		// Leave, and fail on its own wait when the call ended instead.
+		bob.waitFor("bob's call settled", leaveReady, 20*time.Second)
 		bob.do("leave the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
 		alice.waitFor("bob's tile gone", `!document.querySelector('[data-testid="watch-tile"][data-user=`+jsString(c.bob.ID)+`]')`, 20*time.Second)
-		alice.waitFor("alice's call settled", `!document.querySelector('[data-testid="watch-call-toggle"]').disabled`, 20*time.Second)
+		alice.waitFor("alice's call settled", leaveReady, 20*time.Second)
 		alice.do("leave the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
 		alice.waitFor("out of the call", `!document.querySelector('[data-testid="watch-call-camera"]')`, 20*time.Second)
 	}
 }
+
+// leaveReady: the watch call's toggle leaves the call when clicked (it is
+// enabled, and we are in the call).
+const leaveReady = `(() => { const b = document.querySelector('[data-testid="watch-call-toggle"]'); return !!b && !b.disabled && b.textContent.includes("Leave"); })()`
 
 // logIn signs a in with the sign-in form (which also signs the browser's
 // watch-room token in as a, so the community's watch room opens) and

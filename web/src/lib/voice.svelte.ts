@@ -107,6 +107,13 @@ export class VoiceCall {
   private local: MediaStream | null = null;
   private ice: RTCIceServer[] = [];
   private offs: (() => void)[] = [];
+  /** Counts hang-ups: a join still in flight when one happens (a leave
+   * during a rejoin after a reconnect) must not take us back in. */
+  private hungUp = 0;
+  /** The VOICE_STATE_UPDATEs received while the latest read of the voice
+   * states is in flight, replayed on its answer; null when none is. */
+  private since: VoiceState[] | null = null;
+  private reads = 0;
 
   /** camLayer caps the simulcast layer asked for each camera (0: the
    * quarter-size layer, for a strip of small tiles); unset, the layer
@@ -117,7 +124,8 @@ export class VoiceCall {
   ) {}
 
   async load() {
-    await this.reload();
+    // Listen first: an update sent while the states are read is kept and
+    // replayed on them, never lost.
     this.offs.push(
       gateway.on("VOICE_STATE_UPDATE", (v: VoiceState) => this.onState(v)),
       gateway.on("VOICE_SIGNAL", (s: Signal) => void this.onSignal(s)),
@@ -131,14 +139,26 @@ export class VoiceCall {
         if (this.mode === "sfu" && this.joined) void this.rejoin();
       }),
     );
+    await this.reload();
   }
 
-  /** reload reads who is in the channel's voice now. */
+  /** reload reads who is in the channel's voice now. The answer may be
+   * older than an update received while it was on its way (a leave): the
+   * updates received meanwhile are applied again on top of it, and only
+   * the latest read is used. */
   private async reload() {
+    const n = ++this.reads;
+    const since: VoiceState[] = [];
+    this.since = since;
     try {
-      this.participants = await api<VoiceState[]>("Loading who is in voice", `/channels/${encodeURIComponent(this.channelId)}/voice`);
+      const list = await api<VoiceState[]>("Loading who is in voice", `/channels/${encodeURIComponent(this.channelId)}/voice`);
+      if (n !== this.reads) return;
+      this.participants = list;
+      for (const v of since) this.applyState(v);
     } catch (e) {
-      this.error = e;
+      if (n === this.reads) this.error = e;
+    } finally {
+      if (n === this.reads) this.since = null;
     }
   }
 
@@ -191,20 +211,31 @@ export class VoiceCall {
     });
   }
 
-  private async joinSFU(): Promise<boolean> {
+  /** hungUp: this.hungUp when the join began. */
+  private async joinSFU(hungUp = this.hungUp): Promise<boolean> {
+    if (hungUp !== this.hungUp) return true; // left before we asked
     // The server's first subscribe offer can come before "joined": the
     // subscribe connection must be ready to answer it.
-    this.sub = new RTCPeerConnection({ iceServers: this.ice });
-    this.sub.ontrack = (e) => this.onRemoteTrack(e);
+    const sub = new RTCPeerConnection({ iceServers: this.ice });
+    this.sub = sub;
+    sub.ontrack = (e) => this.onRemoteTrack(e);
     this.mode = "sfu";
     try {
       await this.request({ type: "join", channel_id: this.channelId }, "joined");
     } catch (e) {
-      this.sub.close();
+      sub.close();
+      if (hungUp !== this.hungUp) return true; // left meanwhile: nothing to undo
       this.sub = null;
       this.mode = "";
       if ((e as { status?: number }).status === 503) return false;
       throw e;
+    }
+    if (hungUp !== this.hungUp) {
+      // We left while the join was on its way: the leave (sent by leave())
+      // follows the join on the socket, so the server is out of it too;
+      // the call must not start again here.
+      sub.close();
+      return true;
     }
     this.joined = true;
     this.pub = new RTCPeerConnection({ iceServers: this.ice });
@@ -375,8 +406,14 @@ export class VoiceCall {
 
   async join() {
     this.error = null;
+    const hungUp = this.hungUp;
     try {
-      this.local = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+      const local = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+      if (hungUp !== this.hungUp) {
+        local.getTracks().forEach((t) => t.stop()); // the page went meanwhile
+        return;
+      }
+      this.local = local;
     } catch (e) {
       this.error = new Error(`Joining voice needs your microphone: ${(e as Error).message}`);
       return;
@@ -384,7 +421,7 @@ export class VoiceCall {
     try {
       const ice = await api<{ iceServers: RTCIceServer[] }>("Loading ICE servers", "/ice-servers");
       this.ice = ice.iceServers ?? [];
-      if (await this.joinSFU()) return;
+      if (await this.joinSFU(hungUp)) return;
       this.mode = "mesh";
       await api("Joining the voice channel", `/channels/${encodeURIComponent(this.channelId)}/voice`, { method: "POST" });
       this.joined = true;
@@ -422,12 +459,16 @@ export class VoiceCall {
   }
 
   dispose() {
-    if (this.joined) void this.leave();
+    // A join still on its way (mode "sfu" before "joined") is left too:
+    // the leave follows it on the socket.
+    if (this.joined || this.mode === "sfu") void this.leave();
+    else this.hangUp();
     this.offs.forEach((f) => f());
     this.offs = [];
   }
 
   private hangUp() {
+    this.hungUp++;
     for (const pc of this.peers.values()) pc.close();
     this.peers.clear();
     this.peerStates = {};
@@ -451,6 +492,11 @@ export class VoiceCall {
   }
 
   private onState(v: VoiceState) {
+    this.since?.push(v);
+    this.applyState(v);
+  }
+
+  private applyState(v: VoiceState) {
     const others = this.participants.filter((p) => p.user_id !== v.user_id);
     this.participants = v.channel_id === this.channelId ? [...others, v] : others;
     if (v.channel_id !== this.channelId) this.closePeer(v.user_id);

@@ -1,0 +1,199 @@
+package web_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// installScript runs src in p's every new document, before the app.
+func installScript(p *page, what, src string) {
+	p.t.Helper()
+	install := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: src})
+		return chromedp.Void{}, err
+	}
+	p.do(what, install)
+}
+
+// holdVoiceReads lets the test hold the answers to p's reads of a
+// channel's voice states (GET …/channels/<id>/voice): window.__holdVoiceReads(id)
+// makes each later read fetch its answer at once (the server's state then)
+// and keep it from the app until window.__releaseVoiceReads(). Each held
+// answer counts in window.__voiceHeld when it arrived and in
+// window.__voiceRead once the app read its body; what the app does with
+// it then runs in the same task.
+func holdVoiceReads(p *page) {
+	p.t.Helper()
+	installScript(p, "install the voice-read hold", `
+		(() => {
+			const real = window.fetch, waiting = [];
+			let held = "";
+			window.__voiceHeld = 0;
+			window.__voiceRead = 0;
+			window.fetch = async function (input, init) {
+				const url = new URL(String(input instanceof Request ? input.url : input), location.href);
+				const get = !init || !init.method || init.method === "GET";
+				const res = await real.call(this, input, init);
+				if (!held || !get || !url.pathname.endsWith("/channels/" + held + "/voice")) return res;
+				const body = await res.text();
+				window.__voiceHeld++;
+				await new Promise((r) => waiting.push(r));
+				const out = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+				out.text = async () => { window.__voiceRead++; return body; };
+				return out;
+			};
+			window.__holdVoiceReads = (id) => { held = id; return true; };
+			window.__releaseVoiceReads = () => { held = ""; waiting.splice(0).forEach((r) => r()); return true; };
+		})();`)
+}
+
+// holdSends lets the test hold what p sends on its WebSockets, in order:
+// after window.__holdSends(), the first frame with a VOICE_SFU join and
+// every frame after it wait (counted in window.__sendsHeld) until
+// window.__releaseSends() sends them as they came. window.__joinedSeen
+// counts the VOICE_SFU "joined" replies received.
+func holdSends(p *page) {
+	p.t.Helper()
+	installScript(p, "install the send hold", `
+		(() => {
+			const send = WebSocket.prototype.send, queue = [];
+			let armed = false, holding = false;
+			window.__sendsHeld = 0;
+			window.__joinedSeen = 0;
+			WebSocket.prototype.send = function (data) {
+				if (!this.__counting) {
+					this.__counting = true;
+					this.addEventListener("message", (e) => {
+						if (typeof e.data === "string" && e.data.includes('"VOICE_SFU"') && e.data.includes('"type":"joined"')) window.__joinedSeen++;
+					});
+				}
+				if (armed && typeof data === "string" && data.includes('"VOICE_SFU"') && data.includes('"type":"join"')) holding = true;
+				if (!holding) return send.call(this, data);
+				queue.push([this, data]);
+				window.__sendsHeld++;
+			};
+			window.__holdSends = () => { armed = true; return true; };
+			window.__releaseSends = () => {
+				armed = holding = false;
+				queue.splice(0).forEach(([ws, d]) => send.call(ws, d));
+				return true;
+			};
+		})();`)
+}
+
+// inVoice reports whether user is in the channel's voice states, by the
+// server (Together's REST route).
+func inVoice(t *testing.T, base, channel string, as account, user string) bool {
+	t.Helper()
+	var states []struct {
+		UserID string `json:"user_id"`
+	}
+	together(t, base, "GET", "/channels/"+channel+"/voice", as.Access, nil, &states)
+	for _, s := range states {
+		if s.UserID == user {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBrowserVoiceReadKeepsALeaveMeanwhile: a read of the call's voice
+// states (on READY after a reconnect) answered before a member left but
+// received after the leave's VOICE_STATE_UPDATE does not bring the member
+// back: the updates received while a read is in flight are applied again
+// on its answer. Without that, alice kept bob's tile for good.
+func TestBrowserVoiceReadKeepsALeaveMeanwhile(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil)
+	c := newCommunity(t, base)
+	var ch struct {
+		ID string `json:"id"`
+	}
+	together(t, base, "POST", "/servers/"+c.server+"/channels", c.alice.Access, map[string]any{"name": "movie-night", "type": "watch"}, &ch)
+	path := "/c/" + c.server + "/" + ch.ID
+
+	browser := newBrowser(t)
+	alice, bob := newTab(t, browser, "alice"), newTab(t, browser, "bob")
+	holdGatewaySocket(alice)
+	holdVoiceReads(alice)
+	for i, a := range []account{c.alice, c.bob} {
+		p := []*page{alice, bob}[i]
+		logIn(p, base, a, path)
+		p.waitFor("the watch room with its call", `!!document.querySelector('[data-testid="watch-call-toggle"]')`, 20*time.Second)
+		p.do("join the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
+		p.waitFor("in the call", `!!document.querySelector('[data-testid="watch-call-mute"]') && !document.querySelector('[data-testid="watch-call-toggle"]').disabled`, 20*time.Second)
+	}
+	bobTile := `document.querySelector('[data-testid="watch-tile"][data-user=` + jsString(c.bob.ID) + `]')`
+	alice.waitFor("bob's tile", `!!`+bobTile, 20*time.Second)
+
+	// Alice's socket drops and comes back; the read of the voice states
+	// that READY starts is answered (bob still in) and held.
+	eval[bool](alice, "hold alice's gateway socket", `window.__holdWS()`)
+	alice.waitFor("alice's socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
+	eval[bool](alice, "hold alice's voice reads", `window.__holdVoiceReads(`+jsString(ch.ID)+`)`)
+	eval[bool](alice, "release alice's gateway socket", `window.__releaseWS()`)
+	alice.waitFor("alice's socket back", `!document.querySelector('[data-testid="reconnecting"]')`, 30*time.Second)
+	alice.waitFor("the read of the voice states answered, held", `window.__voiceHeld > 0`, 20*time.Second)
+
+	// Bob leaves while that answer is held: alice sees the leave.
+	bob.waitFor("bob's call settled", leaveReady, 20*time.Second)
+	bob.do("leave the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
+	for deadline := time.Now().Add(hangGuard); inVoice(t, base, ch.ID, c.bob, c.bob.ID); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("bob still in the call's voice states after leaving")
+		}
+	}
+	alice.waitFor("bob's tile gone", `!`+bobTile, 20*time.Second)
+
+	// The older answer arrives: bob stays gone. The app applies an answer
+	// in the task that read it, so once it is read a later look sees it.
+	eval[bool](alice, "release alice's voice reads", `window.__releaseVoiceReads()`)
+	alice.waitFor("the held answers read", `window.__voiceRead === window.__voiceHeld`, 20*time.Second)
+	if eval[bool](alice, "look for bob's tile", `new Promise((r) => setTimeout(() => r(!!`+bobTile+`), 0))`) {
+		t.Fatalf("bob's tile is back after the older read of the voice states; page text: %s", alice.text())
+	}
+}
+
+// TestBrowserVoiceLeaveAJoinOnItsWay: a member who goes elsewhere in the
+// app while their join of a call is on its way (sent, not yet answered)
+// leaves it: the leave follows the join on the socket. Without it the
+// server took them in after the page had gone, and everyone saw them in
+// the call for as long as their socket lived.
+func TestBrowserVoiceLeaveAJoinOnItsWay(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil)
+	c := newCommunity(t, base)
+	var ch struct {
+		ID string `json:"id"`
+	}
+	together(t, base, "POST", "/servers/"+c.server+"/channels", c.alice.Access, map[string]any{"name": "movie-night", "type": "watch"}, &ch)
+	path := "/c/" + c.server + "/" + ch.ID
+
+	browser := newBrowser(t)
+	bob := newTab(t, browser, "bob")
+	holdSends(bob)
+	logIn(bob, base, c.bob, path)
+	bob.waitFor("the watch room with its call", `!!document.querySelector('[data-testid="watch-call-toggle"]')`, 20*time.Second)
+
+	eval[bool](bob, "hold bob's sends from his join on", `window.__holdSends()`)
+	bob.do("join the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
+	bob.waitFor("bob's join sent, held", `window.__sendsHeld > 0`, 20*time.Second)
+	general := `a[href=` + jsString("/c/"+c.server+"/"+c.channel) + `]`
+	bob.do("go to the text channel", chromedp.Click(chromedp.CSS(general)))
+	bob.waitFor("the text channel", `location.pathname === `+jsString("/c/"+c.server+"/"+c.channel)+` && !document.querySelector('[data-testid="watch-call"]')`, 20*time.Second)
+
+	eval[bool](bob, "release bob's sends", `window.__releaseSends()`)
+	bob.waitFor("the server's answer to the join", `window.__joinedSeen > 0`, 20*time.Second)
+	for deadline := time.Now().Add(hangGuard); inVoice(t, base, ch.ID, c.alice, c.bob.ID); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("bob is in the call's voice states: he went elsewhere while his join was on its way")
+		}
+	}
+}
