@@ -277,6 +277,13 @@ func (s *Surface) sfuLost(accountID, channelID string) {
 	ctx, cancel := context.WithTimeout(s.bg, 10*time.Second)
 	defer cancel()
 	if v, err := s.d.Voice.DeleteVoice(ctx, accountID, channelID); err == nil {
+		if p, err := s.d.SFU.Participant(accountID); err == nil && p.ChannelID == channelID {
+			// Back in the room between the check above and the delete (its
+			// join saw the old state and set none): keep them in the call.
+			if _, err := s.d.Voice.SetVoice(ctx, v); err == nil {
+				return
+			}
+		}
 		s.voiceLeft(ctx, v)
 	}
 }
