@@ -74,9 +74,9 @@ func twoNodes(t *testing.T, n1, n2 *harness) {
 	if code := a.closeCode(); code != 1001 {
 		t.Fatalf("node 1 socket: close %d, want 1001", code)
 	}
-	b2 := n2.dial("shared")
-	b2.send(map[string]any{"action": "auth", "token": tb})
-	s := b2.until("sync", has("currentSource"))
+	// A client told to reconnect (node 2's stand-in for node 1's room is
+	// retired when node 1 goes) dials again, as OTT's does.
+	s := n2.joinUntil("shared", tb, "sync", has("currentSource"))
 	cur, _ := s["currentSource"].(map[string]any)
 	if cur == nil || cur["id"] != n2.fixture("clip1.mp4") || s["playbackPosition"].(float64) < 1.5 {
 		t.Fatalf("room moved without its state: %v", s)

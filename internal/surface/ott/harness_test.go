@@ -396,6 +396,53 @@ func (w *wsClient) until(action string, pred ...func(map[string]any) bool) map[s
 	}
 }
 
+// untilOrClose is until, but a close ends it with the close code instead
+// of failing the test.
+func (w *wsClient) untilOrClose(action string, pred ...func(map[string]any) bool) (map[string]any, websocket.StatusCode) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	for {
+		_, b, err := w.c.Read(ctx)
+		if err != nil {
+			if code := websocket.CloseStatus(err); code != -1 {
+				return nil, code
+			}
+			w.t.Fatalf("read: %v", err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			w.t.Fatalf("bad frame %s", b)
+		}
+		ok := m["action"] == action
+		for _, p := range pred {
+			ok = ok && p(m)
+		}
+		if ok {
+			return m, 0
+		}
+	}
+}
+
+// joinUntil joins room with token as OTT's client does after a node went
+// away, and reads until a message with the action: a socket the node tells
+// to come back (1001, "Room moved; reconnect" while a stand-in for the gone
+// node's room is retired) dials again, a few times.
+func (h *harness) joinUntil(room, token, action string, pred ...func(map[string]any) bool) map[string]any {
+	h.t.Helper()
+	for try := 1; ; try++ {
+		w := h.dial(room)
+		w.send(map[string]any{"action": "auth", "token": token})
+		m, code := w.untilOrClose(action, pred...)
+		if m != nil {
+			return m
+		}
+		if code != websocket.StatusGoingAway || try == 5 {
+			h.t.Fatalf("join %s, try %d: closed %d waiting for %s", room, try, code, action)
+		}
+	}
+}
+
 // closeCode reads until the socket closes and returns the close code.
 func (w *wsClient) closeCode() websocket.StatusCode {
 	w.t.Helper()
