@@ -60,6 +60,14 @@ func TestLogoutSignsOutTheSessionsChatTokens(t *testing.T) {
 			t.Fatal("the signed-out session's chat socket stayed open")
 		}
 	}
+	// Registering again with the signed-out access token is refused, not
+	// turned into a guest: the page renews its token and asks again.
+	for _, tok := range []string{first.AccessToken, "not-a-token"} {
+		var g struct{ ID string }
+		if code := call(t, "POST", base+"/api/chat/register", tok, map[string]any{}, &g); code != 401 {
+			t.Errorf("chat register with a dead access token: %d (user %q), want 401", code, g.ID)
+		}
+	}
 	again := dialSocket(t, wsBase+"/ws?accessToken="+mine.AccessToken)
 	again.await("ERROR_NEEDS_REGISTRATION", func(f map[string]any) bool { return f["type"] == "ERROR_NEEDS_REGISTRATION" })
 	for name, tok := range map[string]string{"another session's": other.AccessToken, "a guest's": guest.AccessToken} {

@@ -147,12 +147,25 @@ func (s *Surface) handleRegister(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// A Hearth account signed in with a Together access token chats as
-	// itself; anyone else gets a guest account.
+	// itself; anyone else gets a guest account. A token that does not
+	// authenticate (expired, signed out) is refused, not made a guest: the
+	// caller meant the account, and renews its token and asks again.
 	var signedIn *identity.Principal
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		if p, err := s.d.Identity.Authenticate(r.Context(), tok); err == nil {
-			signedIn = p
+		p, err := s.d.Identity.Authenticate(r.Context(), tok)
+		if err != nil {
+			if k := fault.KindOf(err); k == fault.Internal || k == fault.Unavailable {
+				s.fail(w, r, err)
+				return
+			}
+			if fault.KindOf(err) == fault.Forbidden {
+				writeResult(w, http.StatusForbidden, false, fault.Message(err))
+				return
+			}
+			writeResult(w, http.StatusUnauthorized, false, "invalid or expired access token")
+			return
 		}
+		signedIn = p
 	}
 	u, tok, err := s.d.Chat.Register(r.Context(), req.DisplayName, r.Header.Get("X-Forwarded-User"), signedIn)
 	if err != nil {
