@@ -304,3 +304,26 @@ func TestChannelRoomChatNeedsSendMessages(t *testing.T) {
 	// A room of no channel follows its grants alone.
 	e.must(plain, muted, "pm", Request{Type: ReqChat, Text: ptr("hi")})
 }
+
+// TestSignedOutConnectionActsAsItsGuest: a connection whose session signed
+// out (its members renamed to the session's guest) acts as the guest,
+// whatever account the socket looked up when it connected: a channel's
+// room is closed to it, and the account's mute no longer speaks for it.
+func TestSignedOutConnectionActsAsItsGuest(t *testing.T) {
+	t.Parallel()
+	e, _ := newChannelEnv(t)
+	r := e.channelRoom("signout", "chan-1")
+	member := registered("member")
+	if err := r.Join(member, "me"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(r, member, "me", Request{Type: ReqChat, Text: ptr("before")})
+	r.RenameSession(member.SessionID, Actor{AccountID: "guest-of-member", SessionID: member.SessionID, Name: "calm cyan"})
+	// The socket still holds the account it connected as.
+	if err := e.do(r, member, "me", Request{Type: ReqChat, Text: ptr("after")}); !errors.Is(err, ErrRoomNotFound) {
+		t.Fatalf("chat after the sign-out: %v, want room not found", err)
+	}
+	if err := e.do(r, member, "me", Request{Type: ReqPlayback, State: ptr(true)}); !errors.Is(err, ErrRoomNotFound) {
+		t.Fatalf("playback after the sign-out: %v, want room not found", err)
+	}
+}

@@ -125,6 +125,22 @@ func (r *Room) memberByClient(id string) *member {
 	return nil
 }
 
+// actorFor is who a request from clientID acts as: the room's member for
+// that connection, renamed when its session signed in or out, over a (who
+// the caller was when it connected). Requests with no connection (REST)
+// act as a.
+func (r *Room) actorFor(a Actor, clientID string) Actor {
+	if clientID == "" {
+		return a
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m := r.memberByClient(clientID); m != nil {
+		return m.Actor
+	}
+	return a
+}
+
 // --- publishing -----------------------------------------------------------
 
 func (r *Room) publish(ev Event)             { r.svc.publish(RoomTopic(r.key), ev) }

@@ -510,6 +510,9 @@ func (s *Service) Handle(ctx context.Context, r *Room, a Actor, clientID string,
 	// room's lock is taken (and before forwarding to the room's node).
 	var videos []Video
 	var err error
+	if r.remote == "" {
+		a = r.actorFor(a, clientID)
+	}
 	switch req.Type {
 	case ReqAdd:
 		if r.remote == "" {
@@ -557,6 +560,7 @@ func (s *Service) handleResolved(ctx context.Context, r *Room, a Actor, clientID
 		_, err := s.call(ctx, r, rpcReq{Op: "handle", Actor: a, Client: clientID, Req: &req, Videos: videos})
 		return err
 	}
+	a = r.actorFor(a, clientID)
 	if err := s.authorize(ctx, r, a); err != nil {
 		return err
 	}

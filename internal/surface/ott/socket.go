@@ -277,6 +277,27 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 		// The room is moving between nodes: come back shortly.
 		return websocket.CloseError{Code: closeAway, Reason: "Room is moving; reconnect"}
 	}
+	return sk.recheck(ctx, p.account.ID)
+}
+
+// recheck looks the token up again once the socket is in the room: a
+// sign-in or sign-out of the token between the first look-up and the join
+// renamed the session's members before this one was there, and a
+// revocation before the subscription was not heard. The socket then acts
+// as whoever the token is now, as its session's other sockets do; a token
+// that no longer authenticates (its account disabled) closes it as a kick.
+func (sk *socket) recheck(ctx context.Context, account string) error {
+	p, err := sk.s.lookupHash(ctx, sk.tokenHash)
+	switch {
+	case err != nil && fault.KindOf(err) == fault.Unauthorized:
+		return websocket.CloseError{Code: closeKicked, Reason: "Account disabled"}
+	case err != nil:
+		return websocket.CloseError{Code: closeUnknown, Reason: "Unknown error"}
+	case p.account.ID != account:
+		sk.actor = actor(p)
+		sk.setAccount(p.account.ID)
+		sk.room.RenameSession(sk.actor.SessionID, sk.actor)
+	}
 	return nil
 }
 
