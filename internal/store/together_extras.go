@@ -144,45 +144,6 @@ func (s *TogetherExtras) InstanceTotals(ctx context.Context) (channels, msgs, st
 	return channels, msgs, storageBytes, err
 }
 
-// MessageCountsByAuthor counts the channel messages (deleted ones too, as
-// Together counts its table; not DMs) each of accountIDs wrote, for
-// /admin/users. Accounts with none are absent from the map.
-func (s *TogetherExtras) MessageCountsByAuthor(ctx context.Context, accountIDs []string) (map[string]int64, error) {
-	if len(accountIDs) == 0 {
-		return map[string]int64{}, nil
-	}
-	return countsBy(s.db.QueryContext(ctx, `SELECT author_id, COUNT(*) FROM messages
-		WHERE conversation_kind='channel' AND author_id IN (`+placeholders(1, len(accountIDs))+`) GROUP BY author_id`, anys(accountIDs)...))
-}
-
-// MessageCountsByCommunity counts the channel messages (deleted ones too)
-// in each of communityIDs' channels, for /admin/servers. Communities with
-// none are absent from the map.
-func (s *TogetherExtras) MessageCountsByCommunity(ctx context.Context, communityIDs []string) (map[string]int64, error) {
-	if len(communityIDs) == 0 {
-		return map[string]int64{}, nil
-	}
-	return countsBy(s.db.QueryContext(ctx, `SELECT c.community_id, COUNT(*) FROM messages m JOIN channels c ON c.id = m.conversation_id
-		WHERE m.conversation_kind='channel' AND c.community_id IN (`+placeholders(1, len(communityIDs))+`) GROUP BY c.community_id`, anys(communityIDs)...))
-}
-
-func countsBy(rows *sql.Rows, err error) (map[string]int64, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var id string
-		var n int64
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, err
-		}
-		out[id] = n
-	}
-	return out, rows.Err()
-}
-
 // DropAttachments removes a message's attachment rows and returns them
 // (their files are the caller's to remove).
 func (s *TogetherExtras) DropAttachments(ctx context.Context, messageID string) ([]*Attachment, error) {

@@ -1,6 +1,7 @@
 package together_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -245,5 +246,87 @@ func TestAdminSettingsRow(t *testing.T) {
 	pub, _ := e.must(200, "GET", "/api/instance/registration-mode", "", nil)
 	if len(pub) != 1 || pub["registration_mode"] != "invite_only" {
 		t.Errorf("public registration mode %v", pub)
+	}
+}
+
+// TestAdminListsSearchSortAndPage: /admin/users searches usernames and
+// emails (case-insensitive, LIKE wildcards taken literally) and sorts by
+// sort_by (newest first by default, as Together); /admin/servers searches
+// server names, newest first; both page with total counting every match.
+func TestAdminListsSearchSortAndPage(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
+				t.Fatal(err)
+			}
+			root := obj2(e, "root")
+			alex, alx := e.register("alex"), e.register("al_x")
+			e.must(201, "POST", "/auth/register", "", map[string]string{"username": "zed", "password": "password123", "email": "Zed@Mail.Test"})
+			sid, cid := e.serverWithChannel(alx, "general", alex)
+			e.must(201, "POST", "/channels/"+cid+"/messages", alex.access, map[string]any{"content": "one"})
+			e.must(201, "POST", "/channels/"+cid+"/messages", alex.access, map[string]any{"content": "two"})
+			e.must(201, "POST", "/channels/"+cid+"/messages", alx.access, map[string]any{"content": "three"})
+			e.must(201, "POST", "/servers", alex.access, map[string]any{"name": "Alpha_Lounge"})
+			e.must(201, "POST", "/servers", alex.access, map[string]any{"name": "Alphabet"})
+
+			names := func(path, list, field string) ([]string, float64) {
+				t.Helper()
+				obj, _ := e.must(200, "GET", path, root, nil)
+				var out []string
+				for _, x := range obj[list].([]any) {
+					out = append(out, x.(map[string]any)[field].(string))
+				}
+				return out, obj["total"].(float64)
+			}
+			for _, c := range []struct {
+				path  string
+				want  []string
+				total float64
+			}{
+				{"/api/admin/users", []string{"zed", "al_x", "alex", "root"}, 4},
+				{"/api/admin/users?sort_by=username", []string{"al_x", "alex", "root", "zed"}, 4},
+				{"/api/admin/users?sort_by=message_count", []string{"alex", "al_x", "zed", "root"}, 4},
+				{"/api/admin/users?search=AL", []string{"al_x", "alex"}, 2},
+				{"/api/admin/users?search=l_", []string{"al_x"}, 1},
+				{"/api/admin/users?search=%25", nil, 0},
+				{"/api/admin/users?search=mail.TEST", []string{"zed"}, 1},
+				{"/api/admin/users?per_page=1&page=2&sort_by=username", []string{"alex"}, 4},
+				{"/api/admin/users?per_page=2&page=3", nil, 4},
+			} {
+				got, total := names(c.path, "users", "username")
+				if !slices.Equal(got, c.want) || total != c.total {
+					t.Errorf("%s: %v (total %v), want %v (total %v)", c.path, got, total, c.want, c.total)
+				}
+			}
+			for _, c := range []struct {
+				path  string
+				want  []string
+				total float64
+			}{
+				{"/api/admin/servers", []string{"Alphabet", "Alpha_Lounge", "S"}, 3},
+				{"/api/admin/servers?search=alpha", []string{"Alphabet", "Alpha_Lounge"}, 2},
+				{"/api/admin/servers?search=A_L", []string{"Alpha_Lounge"}, 1},
+				{"/api/admin/servers?per_page=1&page=3", []string{"S"}, 3},
+			} {
+				got, total := names(c.path, "servers", "name")
+				if !slices.Equal(got, c.want) || total != c.total {
+					t.Errorf("%s: %v (total %v), want %v (total %v)", c.path, got, total, c.want, c.total)
+				}
+			}
+			servers, _ := e.must(200, "GET", "/api/admin/servers?search=S", root, nil)
+			for _, x := range servers["servers"].([]any) {
+				if s := x.(map[string]any); s["id"] == sid && (s["owner_username"] != "al_x" || s["channel_count"] != float64(1) ||
+					s["member_count"] != float64(2) || s["message_count"] != float64(3)) {
+					t.Errorf("server S: %v", s)
+				}
+			}
+			users, _ := e.must(200, "GET", "/api/admin/users?search=alex", root, nil)
+			if u := users["users"].([]any)[0].(map[string]any); u["server_count"] != float64(3) || u["message_count"] != float64(2) {
+				t.Errorf("alex: %v", u)
+			}
+		})
 	}
 }

@@ -14,27 +14,19 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
 // TotalsStore counts what /admin/stats reports besides accounts and
-// servers (internal/store/together_extras.go).
+// servers, and answers the admin lists with their counts
+// (internal/store/together_extras.go, together_admin.go).
 type TotalsStore interface {
 	InstanceTotals(ctx context.Context) (channels, messages, storageBytes int64, err error)
-	// MessageCountsByAuthor and MessageCountsByCommunity count channel
-	// messages per account and per server, for the admin lists.
-	MessageCountsByAuthor(ctx context.Context, accountIDs []string) (map[string]int64, error)
-	MessageCountsByCommunity(ctx context.Context, communityIDs []string) (map[string]int64, error)
-}
-
-// messageCounts runs count over ids; without a totals store every count is
-// 0 (the field is still sent: Together's admin pages format it).
-func (s *API) messageCounts(ctx context.Context, ids []string,
-	count func(TotalsStore, context.Context, []string) (map[string]int64, error)) (map[string]int64, error) {
-	if s.totals == nil {
-		return map[string]int64{}, nil
-	}
-	return count(s.totals, ctx, ids)
+	// AdminAccounts and AdminCommunities answer one page of /admin/users
+	// and /admin/servers, and how many rows match in all.
+	AdminAccounts(ctx context.Context, search string, sort store.AdminSort, limit, offset int) ([]store.AdminAccount, int, error)
+	AdminCommunities(ctx context.Context, search string, limit, offset int) ([]store.AdminCommunity, int, error)
 }
 
 // API serves the routes.
@@ -207,51 +199,29 @@ func (s *API) Users(w http.ResponseWriter, r *http.Request, p *identity.Principa
 		s.Fail(w, err)
 		return
 	}
-	ctx := r.Context()
+	if s.totals == nil {
+		s.Fail(w, errNoStore)
+		return
+	}
 	page, perPage := paging(r)
-	search := strings.ToLower(r.URL.Query().Get("search"))
-	all, err := s.Identity.Store().ListAccounts(ctx, identity.Registered, 10000, 0)
+	q := r.URL.Query()
+	rows, total, err := s.totals.AdminAccounts(r.Context(), q.Get("search"), store.AdminSort(q.Get("sort_by")), perPage, (page-1)*perPage)
 	if err != nil {
 		s.Fail(w, err)
 		return
 	}
-	var match []*identity.Account
-	for _, a := range all {
-		if search == "" || strings.Contains(strings.ToLower(a.Username), search) || (a.Email != nil && strings.Contains(*a.Email, search)) {
-			match = append(match, a)
-		}
+	users := make([]adminUserDTO, len(rows))
+	for i, row := range rows {
+		a := row.Account
+		users[i] = adminUserDTO{ID: a.ID, Username: a.Username, Email: a.Email, AvatarURL: rest.OptString(a.AvatarURL),
+			Status: row.Status, IsAdmin: a.IsAdmin, Disabled: a.Disabled(), DisabledAt: a.DisabledAt, CreatedAt: a.CreatedAt,
+			ServerCount: row.Servers, MessageCount: row.Messages}
 	}
-	var pageOf []*identity.Account
-	for i := (page - 1) * perPage; i < len(match) && i < page*perPage; i++ {
-		pageOf = append(pageOf, match[i])
-	}
-	ids := make([]string, len(pageOf))
-	for i, a := range pageOf {
-		ids[i] = a.ID
-	}
-	counts, err := s.messageCounts(ctx, ids, TotalsStore.MessageCountsByAuthor)
-	if err != nil {
-		s.Fail(w, err)
-		return
-	}
-	users := []adminUserDTO{}
-	for _, a := range pageOf {
-		prof, err := s.Community.Profile(ctx, a.ID)
-		if err != nil {
-			s.Fail(w, err)
-			return
-		}
-		cs, err := s.Community.Store().CommunitiesOf(ctx, a.ID)
-		if err != nil {
-			s.Fail(w, err)
-			return
-		}
-		users = append(users, adminUserDTO{ID: a.ID, Username: a.Username, Email: a.Email, AvatarURL: rest.OptString(a.AvatarURL),
-			Status: prof.Status, IsAdmin: a.IsAdmin, Disabled: a.Disabled(), DisabledAt: a.DisabledAt, CreatedAt: a.CreatedAt,
-			ServerCount: len(cs), MessageCount: counts[a.ID]})
-	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"users": users, "total": len(match), "page": page, "per_page": perPage})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"users": users, "total": total, "page": page, "per_page": perPage})
 }
+
+// errNoStore answers the admin lists on a surface built without its store.
+var errNoStore = fault.New(fault.Unavailable, "Admin lists are not available")
 
 func (s *API) UpdateUser(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	if err := RequireAdmin(p); err != nil {
@@ -351,37 +321,22 @@ func (s *API) Servers(w http.ResponseWriter, r *http.Request, p *identity.Princi
 		s.Fail(w, err)
 		return
 	}
-	ctx := r.Context()
+	if s.totals == nil {
+		s.Fail(w, errNoStore)
+		return
+	}
 	page, perPage := paging(r)
-	cs, err := s.Community.Store().AllCommunities(ctx, perPage, (page-1)*perPage)
+	rows, total, err := s.totals.AdminCommunities(r.Context(), r.URL.Query().Get("search"), perPage, (page-1)*perPage)
 	if err != nil {
 		s.Fail(w, err)
 		return
 	}
-	total, err := s.Community.Store().CountCommunities(ctx)
-	if err != nil {
-		s.Fail(w, err)
-		return
-	}
-	ids := make([]string, len(cs))
-	for i, c := range cs {
-		ids[i] = c.ID
-	}
-	counts, err := s.messageCounts(ctx, ids, TotalsStore.MessageCountsByCommunity)
-	if err != nil {
-		s.Fail(w, err)
-		return
-	}
-	out := make([]map[string]any, len(cs))
-	for i, c := range cs {
-		owner := ""
-		if a, err := s.Identity.Account(ctx, c.OwnerID); err == nil {
-			owner = a.Username
-		}
-		chans, _ := s.Community.Store().Channels(ctx, c.ID)
-		out[i] = map[string]any{"id": c.ID, "name": c.Name, "owner_id": c.OwnerID, "owner_username": owner, "icon_url": c.IconURL,
-			"is_public": c.IsPublic, "created_at": c.CreatedAt, "member_count": c.MemberCount, "channel_count": len(chans),
-			"message_count": counts[c.ID]}
+	out := make([]map[string]any, len(rows))
+	for i, row := range rows {
+		c := row.Community
+		out[i] = map[string]any{"id": c.ID, "name": c.Name, "owner_id": c.OwnerID, "owner_username": row.OwnerUsername, "icon_url": c.IconURL,
+			"is_public": c.IsPublic, "created_at": c.CreatedAt, "member_count": c.MemberCount, "channel_count": row.Channels,
+			"message_count": row.Messages}
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"servers": out, "total": total, "page": page, "per_page": perPage})
 }
