@@ -17,10 +17,7 @@ func TestAdminDeleteUser(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, eng)
-			if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
-				t.Fatal(err)
-			}
-			root := obj2(e, "root")
+			root := e.rootAdmin()
 			me, _ := e.must(200, "GET", "/users/@me", root, nil)
 			ann, bob := e.register("ann"), e.register("bob")
 			srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "S", "is_public": true})
@@ -92,10 +89,7 @@ func TestAdminUpdateUserLastAdmin(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, eng)
-			if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
-				t.Fatal(err)
-			}
-			root := obj2(e, "root")
+			root := e.rootAdmin()
 			me, _ := e.must(200, "GET", "/users/@me", root, nil)
 			rootID := me["id"].(string)
 			ann := e.register("ann")
@@ -143,10 +137,7 @@ func TestAdminPagingBounded(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, eng)
-			if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
-				t.Fatal(err)
-			}
-			root := obj2(e, "root")
+			root := e.rootAdmin()
 			for _, page := range []string{"9223372036854775807", "4611686018427387904", "1000001", "-9223372036854775808"} {
 				for _, list := range []string{"users", "servers"} {
 					code, obj, _ := e.call("GET", "/api/admin/"+list+"?page="+page+"&per_page=100", root, nil)
@@ -173,10 +164,7 @@ func TestAdminListsCountMessages(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, eng)
-			if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
-				t.Fatal(err)
-			}
-			root := obj2(e, "root")
+			root := e.rootAdmin()
 			ann, bob := e.register("ann"), e.register("bob")
 			sid, cid := e.serverWithChannel(ann, "general", bob)
 			other, _ := e.must(201, "POST", "/servers", bob.access, map[string]any{"name": "Quiet"})
@@ -215,10 +203,7 @@ func TestAdminListsCountMessages(t *testing.T) {
 func TestAdminSettingsRow(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storetest.Engines()[0])
-	if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
-		t.Fatal(err)
-	}
-	root := obj2(e, "root")
+	root := e.rootAdmin()
 	me, _ := e.must(200, "GET", "/users/@me", root, nil)
 	first, _ := e.must(200, "GET", "/api/admin/settings", root, nil)
 	if first["id"] != 1.0 || first["registration_mode"] != "open" || first["updated_by"] != nil {
@@ -259,10 +244,7 @@ func TestAdminListsSearchSortAndPage(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, eng)
-			if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
-				t.Fatal(err)
-			}
-			root := obj2(e, "root")
+			root := e.rootAdmin()
 			alex, alx := e.register("alex"), e.register("al_x")
 			e.must(201, "POST", "/auth/register", "", map[string]string{"username": "zed", "password": "password123", "email": "Zed@Mail.Test"})
 			sid, cid := e.serverWithChannel(alx, "general", alex)

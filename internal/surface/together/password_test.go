@@ -67,10 +67,7 @@ func TestAdminSetPassword(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, eng)
-			if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
-				t.Fatal(err)
-			}
-			root := obj2(e, "root")
+			root := e.rootAdmin()
 			me, _ := e.must(200, "GET", "/users/@me", root, nil)
 			ann, bob := e.register("ann"), e.register("bob")
 			body := map[string]any{"new_password": "password456"}

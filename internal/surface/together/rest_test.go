@@ -105,6 +105,15 @@ func TestAuth(t *testing.T) {
 }
 
 // obj2 logs a user in and returns an access token.
+// rootAdmin makes the instance admin "root" and signs it in.
+func (e *env) rootAdmin() string {
+	e.t.Helper()
+	if _, _, err := e.ident.EnsureAdmin(e.t.Context(), "root", "password123"); err != nil {
+		e.t.Fatal(err)
+	}
+	return obj2(e, "root")
+}
+
 func obj2(e *env, name string) string {
 	obj, _ := e.must(200, "POST", "/auth/login", "", map[string]string{"username": name, "password": "password123"})
 	return obj["access_token"].(string)
@@ -425,10 +434,7 @@ func TestBotsAndAdmin(t *testing.T) {
 		t.Errorf("GET /api/admin/stats without credentials: %d %v, want 401 with an error", code, obj)
 	}
 	e.must(404, "GET", "/admin/stats", ann.access, nil) // bare /admin is the web UI's
-	if _, _, err := e.ident.EnsureAdmin(t.Context(), "root", "password123"); err != nil {
-		t.Fatal(err)
-	}
-	root := obj2(e, "root")
+	root := e.rootAdmin()
 	st, _ := e.must(200, "GET", "/api/admin/stats", root, nil)
 	// Every field of Together's AdminStatsResponse: its admin page formats
 	// each one (total_messages.toLocaleString()).
