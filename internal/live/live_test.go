@@ -98,7 +98,7 @@ func TestSettingsSurviveRestart(t *testing.T) {
 	if err := s.SetLatencyLevel(ctx, id, 5); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpdateSettings(ctx, func(st *live.Settings) error { st.RTMPPort = 1940; return nil }); err != nil {
+	if err := s.UpdateSettings(ctx, func(st *live.Settings) error { st.VideoServingEndpoint = "https://cdn.example.org"; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.UpdateSettings(ctx, func(st *live.Settings) error {
@@ -113,8 +113,8 @@ func TestSettingsSurviveRestart(t *testing.T) {
 	}
 	st, _ := again.StageSettings(ctx, id)
 	keys, _ := again.StreamKeys(ctx, id)
-	if st.LatencyLevel != 5 || again.Settings().RTMPPort != 1940 || keys[0].Key != "abc123" {
-		t.Fatalf("after restart: level %d port %d keys %+v", st.LatencyLevel, again.Settings().RTMPPort, keys)
+	if st.LatencyLevel != 5 || again.Settings().VideoServingEndpoint != "https://cdn.example.org" || keys[0].Key != "abc123" {
+		t.Fatalf("after restart: level %d endpoint %q keys %+v", st.LatencyLevel, again.Settings().VideoServingEndpoint, keys)
 	}
 }
 

@@ -182,7 +182,6 @@ type Broadcaster struct {
 // Settings are the instance-wide video settings.
 type Settings struct {
 	FFmpegPath           string       `json:"ffmpegPath"`
-	RTMPPort             int          `json:"rtmpServerPort"`
 	VideoServingEndpoint string       `json:"videoServingEndpoint"`
 	S3                   hls.S3Config `json:"s3"`
 }

@@ -479,7 +479,7 @@ func (s *Service) SetTitle(ctx context.Context, stageID, title string) error {
 const settingsKey = "video"
 
 func (s *Service) loadSettings(ctx context.Context) error {
-	s.settings = Settings{FFmpegPath: s.cfg.FFmpegPath, RTMPPort: s.cfg.RTMPPort}
+	s.settings = Settings{FFmpegPath: s.cfg.FFmpegPath}
 	raw, err := s.st.Setting(ctx, settingsKey)
 	if errors.Is(err, fault.NotFound) {
 		return nil
@@ -494,8 +494,7 @@ func (s *Service) loadSettings(ctx context.Context) error {
 }
 
 // SetIngestPort records the port the RTMP listener is bound to (what
-// publishers are told to use). The stored Settings.RTMPPort, Owncast's
-// rtmpserverport, never moves the listener and is not advertised.
+// publishers are told to use, and what Owncast's rtmpServerPort reports).
 func (s *Service) SetIngestPort(port int) {
 	s.mu.Lock()
 	s.ingest = port
@@ -556,9 +555,6 @@ func (s *Service) UpdateSettings(ctx context.Context, f func(*Settings) error) e
 	s.mu.RUnlock()
 	if err := f(&next); err != nil {
 		return err
-	}
-	if next.RTMPPort < 0 || next.RTMPPort > 65535 {
-		return fault.New(fault.Invalid, "port out of range")
 	}
 	if err := next.S3.Validate(); err != nil {
 		return fault.Wrap(fault.Invalid, err.Error(), err)

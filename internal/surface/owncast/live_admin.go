@@ -339,7 +339,19 @@ func (s *Surface) handleSetRTMPPort(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fault.New(fault.Invalid, "port must be 1-65535"))
 		return
 	}
-	s.changed(w, s.d.Live.UpdateSettings(r.Context(), func(st *live.Settings) error { st.RTMPPort = port; return nil }))
+	// The RTMP listener is --rtmp-addr, bound at start: a port it is not
+	// on is refused rather than stored with no effect (Owncast moves its
+	// listener at the next start). The listener's own port is accepted,
+	// so a form that saves every field at once still succeeds.
+	switch bound := s.d.Live.IngestPort(); {
+	case bound == 0:
+		writeResult(w, http.StatusBadRequest, false, "RTMP ingest is off on this server (--rtmp-addr is empty); start it with --rtmp-addr :"+strconv.Itoa(port))
+	case port != bound:
+		writeResult(w, http.StatusBadRequest, false, "the RTMP port is set when Hearth starts (--rtmp-addr, now port "+strconv.Itoa(bound)+
+			"); restart it with --rtmp-addr :"+strconv.Itoa(port)+" to move it")
+	default:
+		writeResult(w, http.StatusOK, true, "changed")
+	}
 }
 
 func (s *Surface) handleSetServingEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -372,7 +384,7 @@ func (s *Surface) liveServerConfig(ctx context.Context) map[string]any {
 		"streamKeys":           keys,
 		"streamKeyOverridden":  s.d.Live.TempStreamKeyActive(),
 		"ffmpegPath":           set.FFmpegPath,
-		"rtmpServerPort":       set.RTMPPort,
+		"rtmpServerPort":       s.d.Live.IngestPort(),
 		"videoServingEndpoint": set.VideoServingEndpoint,
 		"videoCodec":           stage.VideoCodec,
 		"supportedCodecs":      live.SupportedCodecs(),

@@ -33,6 +33,7 @@ func (n *liveNode) post(t *testing.T, path, body string) (int, map[string]any) {
 func TestLiveAdminSetters(t *testing.T) {
 	t.Parallel()
 	n := newLiveNode(t, nil, 2)
+	n.live.SetIngestPort(1935) // as wireLive does with its RTMP listener
 	ctx := context.Background()
 	cases := []struct {
 		path, body string
@@ -70,9 +71,12 @@ func TestLiveAdminSetters(t *testing.T) {
 		{"/api/admin/config/s3", `{"value":{"enabled":false}}`, 200, nil},
 		{"/api/admin/config/ffmpegpath", `{"value":"relative/ffmpeg"}`, 400, nil},
 		{"/api/admin/config/ffmpegpath", `{"value":"/bin/sh"}`, 400, nil},
-		{"/api/admin/config/rtmpserverport", `{"value":1936}`, 200, func(t *testing.T) {
-			if n.live.Settings().RTMPPort != 1936 {
-				t.Fatal("port not stored")
+		// The listener's port is set at start (--rtmp-addr): a port it is
+		// not on is refused, not stored with no effect.
+		{"/api/admin/config/rtmpserverport", `{"value":1935}`, 200, nil},
+		{"/api/admin/config/rtmpserverport", `{"value":1936}`, 400, func(t *testing.T) {
+			if n.live.IngestPort() != 1935 {
+				t.Fatal("the listener's port changed")
 			}
 		}},
 		{"/api/admin/config/rtmpserverport", `{"value":70000}`, 400, nil},

@@ -290,7 +290,9 @@ func TestOpenAPIResponses(t *testing.T) {
 			c.do(200, "POST", "/api/admin/config/ffmpegpath", "admin", map[string]any{"value": abs})
 		}
 	}
+	ln.live.SetIngestPort(1935) // as wireLive does with its RTMP listener
 	c.do(200, "POST", "/api/admin/config/rtmpserverport", "admin", map[string]any{"value": 1935})
+	c.do(400, "POST", "/api/admin/config/rtmpserverport", "admin", map[string]any{"value": 1936})
 	c.do(200, "POST", "/api/admin/config/videoservingendpoint", "admin", map[string]any{"value": ""})
 	c.do(400, "POST", "/api/admin/disconnect", "admin", nil)
 	c.do(200, "GET", "/hls/stream.m3u8", "", nil)

@@ -11,8 +11,8 @@ import (
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
-// TestRTMPURLIsTheListener: the advertised RTMP URL names the port the
-// listener is bound to, not the stored rtmpserverport (which moves nothing).
+// TestRTMPURLIsTheListener: the advertised RTMP URL and serverconfig's
+// rtmpServerPort name the port the listener is bound to.
 func TestRTMPURLIsTheListener(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -21,9 +21,6 @@ func TestRTMPURLIsTheListener(t *testing.T) {
 	t.Cleanup(func() { b.Close() })
 	svc, err := live.New(ctx, live.Config{DataDir: t.TempDir(), RTMPPort: 1935, ThumbnailEvery: time.Hour}, db.Live(), b, nil)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.UpdateSettings(ctx, func(st *live.Settings) error { st.RTMPPort = 1936; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	s := &Surface{d: Deps{Live: svc}}
@@ -41,6 +38,10 @@ func TestRTMPURLIsTheListener(t *testing.T) {
 		r.Host = tc.host
 		if got := s.rtmpURL(r); got != tc.want {
 			t.Errorf("listener %d host %s: %s, want %s", tc.port, tc.host, got, tc.want)
+		}
+		// serverconfig (the web app's admin shows it) names the same port.
+		if got := s.liveServerConfig(ctx)["rtmpServerPort"]; got != tc.port {
+			t.Errorf("listener %d: serverconfig rtmpServerPort %v", tc.port, got)
 		}
 	}
 }
