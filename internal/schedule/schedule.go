@@ -76,6 +76,8 @@ type Store interface {
 	SaveScheduleSeries(ctx context.Context, s Series) error
 	DeleteScheduleSeries(ctx context.Context, id string) error
 	ScheduleEvents(ctx context.Context) ([]Event, error)
+	// SaveScheduleEvent inserts or replaces e by id; a second occurrence
+	// of a series at the same start is a fault.Conflict.
 	SaveScheduleEvent(ctx context.Context, e Event) error
 	DeleteScheduleEvent(ctx context.Context, id string) error
 }
@@ -307,7 +309,10 @@ func apply[T any](dst *T, v *T) {
 // expand brings a series' future occurrences in line with its rule:
 // occurrences at the same start keep their id and status (a cancelled one
 // stays cancelled), new starts are added, scheduled ones the rule no
-// longer yields are removed. Past occurrences are left alone.
+// longer yields are removed. Past occurrences are left alone. Another node
+// may expand the same series at once: an occurrence it stored first is
+// left to it (the store refuses a second at the same start, a conflict),
+// and the next expand brings its details in line.
 func (s *Service) expand(ctx context.Context, ser Series, rule *Rule, now time.Time) error {
 	events, err := s.st.ScheduleEvents(ctx)
 	if err != nil {
@@ -326,7 +331,7 @@ func (s *Service) expand(ctx context.Context, ser Series, rule *Rule, now time.T
 			e = Event{ID: identity.NewID(), SeriesID: ser.ID, Start: t.UTC(), Status: StatusScheduled}
 		}
 		e.Name, e.Description, e.DurationMinutes, e.Timezone = ser.Name, ser.Description, ser.DurationMinutes, ser.Timezone
-		if err := s.st.SaveScheduleEvent(ctx, e); err != nil {
+		if err := s.st.SaveScheduleEvent(ctx, e); err != nil && !errors.Is(err, fault.Conflict) {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,6 +161,78 @@ func TestScheduleLifecycle(t *testing.T) {
 			}
 			if p, err := s.Preview(rec); err != nil || len(p) != 5 || !p[0].After(now) {
 				t.Errorf("preview %v %v", p, err)
+			}
+		})
+	}
+}
+
+// sharedStore is a schedule store another node writes too: before each
+// event this node saves, before runs (where the test has the other node
+// act).
+type sharedStore struct {
+	schedule.Store
+	before func(schedule.Event)
+}
+
+func (s sharedStore) SaveScheduleEvent(ctx context.Context, e schedule.Event) error {
+	s.before(e)
+	return s.Store.SaveScheduleEvent(ctx, e)
+}
+
+// TestScheduleOccurrenceConflicts: a series created while another node
+// expands it (its Refresh, as any read of the schedule there runs) is
+// created, with one occurrence per start: the other node stored them
+// first, and this node's write of each was a bare database error, so the
+// admin was answered 500 for a series that was stored. An edit moving an
+// occurrence onto the start of another of its series is a conflict (it
+// was a 500 too).
+func TestScheduleOccurrenceConflicts(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := eng.Open(t).Schedule()
+			other, err := schedule.New(st, nil, func() time.Time { return now })
+			if err != nil {
+				t.Fatal(err)
+			}
+			var once sync.Once
+			s, err := schedule.New(sharedStore{Store: st, before: func(e schedule.Event) {
+				if e.SeriesID != "" {
+					once.Do(func() {
+						if err := other.Refresh(ctx); err != nil {
+							t.Errorf("the other node's refresh: %v", err)
+						}
+					})
+				}
+			}}, nil, func() time.Time { return now })
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := "DTSTART:20260303T190000Z\nRRULE:FREQ=WEEKLY"
+			if err := s.Save(ctx, schedule.Input{Name: ptr("Weekly"), Recurrence: &rec}); err != nil {
+				t.Fatalf("creating a series the other node expands meanwhile: %v", err)
+			}
+			series, events, err := s.Admin(ctx)
+			if err != nil || len(series) != 1 || len(events) < 4 {
+				t.Fatalf("admin %v %v %v", series, events, err)
+			}
+			starts := map[time.Time]bool{}
+			for _, e := range events {
+				if e.SeriesID != series[0].ID || starts[e.Start] {
+					t.Fatalf("events %+v", events)
+				}
+				starts[e.Start] = true
+			}
+
+			first := events[0].Start
+			err = s.Save(ctx, schedule.Input{ID: events[1].ID, Start: &first})
+			if !errors.Is(err, fault.Conflict) {
+				t.Fatalf("moving an occurrence onto another's start: %v, want a conflict", err)
+			}
+			if _, after, _ := s.Admin(ctx); len(after) != len(events) || !after[1].Start.Equal(events[1].Start) {
+				t.Fatalf("after the refused move %+v", after)
 			}
 		})
 	}

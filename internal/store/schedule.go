@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/schedule"
 )
 
@@ -97,12 +98,17 @@ func (s *Schedule) ScheduleEvents(ctx context.Context) ([]schedule.Event, error)
 	return out, rows.Err()
 }
 
-// SaveScheduleEvent inserts or replaces an event.
+// SaveScheduleEvent inserts or replaces an event. An occurrence of a
+// series at the start of another of the same series (schedule_events_occurrence)
+// is a conflict.
 func (s *Schedule) SaveScheduleEvent(ctx context.Context, x schedule.Event) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO schedule_events (id, series_id, name, description, start_at, timezone, duration_minutes, status)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (id) DO UPDATE SET name=excluded.name, description=excluded.description,
 		start_at=excluded.start_at, timezone=excluded.timezone, duration_minutes=excluded.duration_minutes, status=excluded.status`,
 		x.ID, x.SeriesID, x.Name, x.Description, Micros(x.Start), x.Timezone, x.DurationMinutes, x.Status)
+	if IsUniqueViolation(err) {
+		return fault.Wrap(fault.Conflict, "another event of this series starts at the same time", err)
+	}
 	return err
 }
 

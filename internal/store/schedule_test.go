@@ -2,15 +2,19 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/schedule"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 // TestScheduleOneOccurrencePerStart: two nodes expanding a series at once
-// cannot store the same occurrence twice; one-off events may share a start.
+// cannot store the same occurrence twice, nor can an edit move an
+// occurrence onto another's start: either is a conflict (it was a bare
+// database error, a 500). One-off events may share a start.
 func TestScheduleOneOccurrencePerStart(t *testing.T) {
 	t.Parallel()
 	for _, eng := range storetest.Engines() {
@@ -27,11 +31,26 @@ func TestScheduleOneOccurrencePerStart(t *testing.T) {
 					t.Fatalf("%s: %v", e.ID, err)
 				}
 			}
-			if err := st.SaveScheduleEvent(ctx, ev("e", "s1")); err == nil {
-				t.Fatal("a second occurrence of s1 at the same start was stored")
+			if err := st.SaveScheduleEvent(ctx, ev("e", "s1")); !errors.Is(err, fault.Conflict) {
+				t.Fatalf("a second occurrence of s1 at the same start: %v, want a conflict", err)
 			}
-			if got, err := st.ScheduleEvents(ctx); err != nil || len(got) != 4 {
+			later := ev("e", "s2")
+			later.Start = at.Add(time.Hour)
+			if err := st.SaveScheduleEvent(ctx, later); err != nil {
+				t.Fatal(err)
+			}
+			later.Start = at
+			if err := st.SaveScheduleEvent(ctx, later); !errors.Is(err, fault.Conflict) {
+				t.Fatalf("an occurrence of s2 moved onto another's start: %v, want a conflict", err)
+			}
+			got, err := st.ScheduleEvents(ctx)
+			if err != nil || len(got) != 5 {
 				t.Fatalf("events %v %v", got, err)
+			}
+			for _, e := range got {
+				if e.ID == "e" && !e.Start.Equal(at.Add(time.Hour)) {
+					t.Errorf("the refused move was stored: %+v", e)
+				}
 			}
 		})
 	}

@@ -89,6 +89,11 @@ func TestSchedule(t *testing.T) {
 			t.Errorf("%v: %s, want %q", tc.body, b, tc.want)
 		}
 	}
+	// An occurrence moved onto the start of another of its series: a
+	// conflict, in Owncast's error shape (it was a bare 500).
+	if b := cn.do(400, "POST", "/api/admin/schedule/event", "admin", map[string]any{"id": occ[1]["id"], "start": occ[0]["startTime"]}); !strings.Contains(string(b), "another event of this series starts at the same time") {
+		t.Errorf("occurrence moved onto another's start: %s", b)
+	}
 	cn.do(404, "POST", "/api/admin/schedule/event", "admin", map[string]any{"id": "nope", "name": "x"})
 	cn.do(400, "POST", "/api/admin/schedule/event", "admin", "{not json")
 	if p := cn.obj(200, "POST", "/api/admin/schedule/preview", "admin", map[string]any{"recurrence": rec}); len(p["occurrences"].([]any)) != 5 {

@@ -150,17 +150,17 @@ func answerOffer(pc *webrtc.PeerConnection, offer string) (string, bool) {
 
 func joinSFU(t *testing.T, e *env, u user, channelID string) *sfuClient {
 	t.Helper()
-	api := loopbackAPI()
 	w, seen := voiceSocket(t, e, u)
 	c := &sfuClient{watched: seen, w: w}
+	var mic *webrtc.TrackLocalStaticRTP
+	var offer string
+	c.pub, mic, offer = micOffer(t)
+	speak(t, mic)
 	var err error
-	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if c.sub, err = loopbackAPI().NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
 	}
-	if c.sub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.pub.Close(); _ = c.sub.Close() })
+	t.Cleanup(func() { _ = c.sub.Close() })
 	c.sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		from := strings.Split(tr.StreamID(), ":")[0]
 		for {
@@ -170,9 +170,6 @@ func joinSFU(t *testing.T, e *env, u user, channelID string) *sfuClient {
 			c.update(func() { c.heard[from] = true; c.packets[from]++ })
 		}
 	})
-	if _, err := c.pub.AddTrack(newMic(t, u.id)); err != nil {
-		t.Fatal(err)
-	}
 	answers := make(chan string, 1)
 	joined := make(chan struct{})
 	go func() {
@@ -226,16 +223,7 @@ func joinSFU(t *testing.T, e *env, u user, channelID string) *sfuClient {
 	case <-time.After(hangGuard):
 		t.Fatal("never joined")
 	}
-	offer, err := c.pub.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := webrtc.GatheringCompletePromise(c.pub)
-	if err := c.pub.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-g
-	w.sfu(map[string]any{"type": "publish", "sdp": c.pub.LocalDescription().SDP, "sources": map[string]string{"mic": "mic"}})
+	w.sfu(map[string]any{"type": "publish", "sdp": offer, "sources": map[string]string{"mic": "mic"}})
 	select {
 	case a := <-answers:
 		if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: a}); err != nil {

@@ -254,11 +254,10 @@ func (s *Surface) sfuLeave(ctx context.Context, c *client) error {
 		if _, err := s.d.SFU.Participant(c.accountID); err == nil {
 			return fault.New(fault.NotFound, "Not in a voice channel")
 		}
-		if v, err := s.d.Voice.DeleteVoice(ctx, c.accountID, ""); err == nil {
-			s.voiceLeft(ctx, v)
-			return nil
+		if !s.dropVoice(ctx, c.accountID) {
+			return fault.New(fault.NotFound, "Not in a voice channel")
 		}
-		return fault.New(fault.NotFound, "Not in a voice channel")
+		return nil
 	}
 	_ = p.Leave()
 	s.dropVoice(ctx, c.accountID)
@@ -295,16 +294,18 @@ func (s *Surface) sfuClosed(c *client) {
 	}
 }
 
-// dropVoice removes an account's voice state and announces the leave.
-func (s *Surface) dropVoice(ctx context.Context, accountID string) {
+// dropVoice removes an account's voice state and announces the leave. It
+// reports whether there was a state to remove.
+func (s *Surface) dropVoice(ctx context.Context, accountID string) bool {
 	if s.d.Voice == nil {
-		return
+		return false
 	}
 	v, err := s.d.Voice.DeleteVoice(ctx, accountID, "")
 	if err != nil {
-		return
+		return false
 	}
 	s.voiceLeft(ctx, v)
+	return true
 }
 
 // sfuVoiceState applies change to an account's voice state and announces

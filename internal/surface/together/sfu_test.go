@@ -50,6 +50,35 @@ func loopbackAPI() *webrtc.API {
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }
 
+// micOffer is a client about to publish a microphone: a loopback peer
+// connection (closed when the test ends) sending an Opus track, and its
+// offer with every candidate gathered, ready for a VOICE_SFU publish.
+func micOffer(t *testing.T) (*webrtc.PeerConnection, *webrtc.TrackLocalStaticRTP, string) {
+	t.Helper()
+	pub, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	mic, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "mic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.AddTrack(mic); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pub.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pub)
+	if err := pub.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	return pub, mic, pub.LocalDescription().SDP
+}
+
 // TestVoiceSFUOverGateway: Hearth's VOICE_SFU op on Together's gateway
 // carries a whole SFU session over the real WebSocket — join, publish,
 // the server's subscribe offer and its answer, audio from one member
@@ -104,29 +133,8 @@ func TestVoiceSFUOverGateway(t *testing.T) {
 	if f := wc.waitFor("VOICE_STATE_UPDATE"); !strings.Contains(string(f.D), `"channel_id":"`+vid+`"`) || !strings.Contains(string(f.D), ann.id) {
 		t.Fatalf("Together client saw %s", f.D)
 	}
-	api := loopbackAPI()
-	pub, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pub.Close() })
-	mic, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "ann")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pub.AddTrack(mic); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pub.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pub)
-	if err := pub.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	wa.sfu(map[string]any{"type": "publish", "sdp": pub.LocalDescription().SDP, "sources": map[string]string{"mic": "mic"}})
+	pub, mic, offer := micOffer(t)
+	wa.sfu(map[string]any{"type": "publish", "sdp": offer, "sources": map[string]string{"mic": "mic"}})
 	ans := wa.sfuFrame("answer")
 	if err := pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans["sdp"].(string)}); err != nil {
 		t.Fatal(err)
@@ -135,7 +143,7 @@ func TestVoiceSFUOverGateway(t *testing.T) {
 
 	// bob joins: the server offers him ann's track; his answer goes back
 	// over the socket and her audio arrives.
-	sub, err := api.NewPeerConnection(webrtc.Configuration{})
+	sub, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +166,7 @@ func TestVoiceSFUOverGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gathered = webrtc.GatheringCompletePromise(sub)
+	gathered := webrtc.GatheringCompletePromise(sub)
 	if err := sub.SetLocalDescription(answer); err != nil {
 		t.Fatal(err)
 	}
@@ -303,28 +311,9 @@ func TestVoiceSFUConnectionLostLeavesTheCall(t *testing.T) {
 	wa.sfu(map[string]any{"type": "join", "channel_id": vid})
 	wa.sfuFrame("joined")
 	voiceOf(ann.id, `"`+vid+`"`)
-	pub, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mic, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "ann")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pub.AddTrack(mic); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pub.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pub)
-	if err := pub.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
+	pub, _, offer := micOffer(t)
 	_ = pub.Close()
-	wa.sfu(map[string]any{"type": "publish", "sdp": pub.LocalDescription().SDP, "sources": map[string]string{"mic": "mic"}})
+	wa.sfu(map[string]any{"type": "publish", "sdp": offer, "sources": map[string]string{"mic": "mic"}})
 	if d := wa.sfuFrame("closed"); !strings.HasPrefix(fmt.Sprint(d["reason"]), "connection ") {
 		t.Fatalf("ann's session closed for %v, want a lost connection", d["reason"])
 	}

@@ -86,22 +86,6 @@ func holdSends(p *page) {
 		})();`)
 }
 
-// inVoice reports whether user is in the channel's voice states, by the
-// server (Together's REST route).
-func inVoice(t *testing.T, base, channel string, as account, user string) bool {
-	t.Helper()
-	var states []struct {
-		UserID string `json:"user_id"`
-	}
-	together(t, base, "GET", "/channels/"+channel+"/voice", as.Access, nil, &states)
-	for _, s := range states {
-		if s.UserID == user {
-			return true
-		}
-	}
-	return false
-}
-
 // TestBrowserVoiceReadKeepsALeaveMeanwhile: a read of the call's voice
 // states (on READY after a reconnect) answered before a member left but
 // received after the leave's VOICE_STATE_UPDATE does not bring the member
@@ -112,11 +96,7 @@ func TestBrowserVoiceReadKeepsALeaveMeanwhile(t *testing.T) {
 	needBrowser(t)
 	_, base := startApp(t, nil)
 	c := newCommunity(t, base)
-	var ch struct {
-		ID string `json:"id"`
-	}
-	together(t, base, "POST", "/servers/"+c.server+"/channels", c.alice.Access, map[string]any{"name": "movie-night", "type": "watch"}, &ch)
-	path := "/c/" + c.server + "/" + ch.ID
+	chID, path := c.watchChannel(t)
 
 	browser := newBrowser(t)
 	alice, bob := newTab(t, browser, "alice"), newTab(t, browser, "bob")
@@ -125,9 +105,7 @@ func TestBrowserVoiceReadKeepsALeaveMeanwhile(t *testing.T) {
 	for i, a := range []account{c.alice, c.bob} {
 		p := []*page{alice, bob}[i]
 		logIn(p, base, a, path)
-		p.waitFor("the watch room with its call", `!!document.querySelector('[data-testid="watch-call-toggle"]')`, 20*time.Second)
-		p.do("join the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
-		p.waitFor("in the call", `!!document.querySelector('[data-testid="watch-call-mute"]') && !document.querySelector('[data-testid="watch-call-toggle"]').disabled`, 20*time.Second)
+		joinCall(p)
 	}
 	bobTile := `document.querySelector('[data-testid="watch-tile"][data-user=` + jsString(c.bob.ID) + `]')`
 	alice.waitFor("bob's tile", `!!`+bobTile, 20*time.Second)
@@ -136,19 +114,14 @@ func TestBrowserVoiceReadKeepsALeaveMeanwhile(t *testing.T) {
 	// that READY starts is answered (bob still in) and held.
 	eval[bool](alice, "hold alice's gateway socket", `window.__holdWS()`)
 	alice.waitFor("alice's socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
-	eval[bool](alice, "hold alice's voice reads", `window.__holdVoiceReads(`+jsString(ch.ID)+`)`)
+	eval[bool](alice, "hold alice's voice reads", `window.__holdVoiceReads(`+jsString(chID)+`)`)
 	eval[bool](alice, "release alice's gateway socket", `window.__releaseWS()`)
 	alice.waitFor("alice's socket back", `!document.querySelector('[data-testid="reconnecting"]')`, 30*time.Second)
 	alice.waitFor("the read of the voice states answered, held", `window.__voiceHeld > 0`, 20*time.Second)
 
 	// Bob leaves while that answer is held: alice sees the leave.
-	bob.waitFor("bob's call settled", leaveReady, 20*time.Second)
-	bob.do("leave the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
-	for deadline := time.Now().Add(hangGuard); inVoice(t, base, ch.ID, c.bob, c.bob.ID); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("bob still in the call's voice states after leaving")
-		}
-	}
+	leaveCall(bob)
+	untilOutOfCall(t, base, chID, c.bob, c.bob.ID, "bob still in the call's voice states after leaving")
 	alice.waitFor("bob's tile gone", `!`+bobTile, 20*time.Second)
 
 	// The older answer arrives: bob stays gone. The app applies an answer
@@ -170,11 +143,7 @@ func TestBrowserVoiceLeaveAJoinOnItsWay(t *testing.T) {
 	needBrowser(t)
 	_, base := startApp(t, nil)
 	c := newCommunity(t, base)
-	var ch struct {
-		ID string `json:"id"`
-	}
-	together(t, base, "POST", "/servers/"+c.server+"/channels", c.alice.Access, map[string]any{"name": "movie-night", "type": "watch"}, &ch)
-	path := "/c/" + c.server + "/" + ch.ID
+	chID, path := c.watchChannel(t)
 
 	browser := newBrowser(t)
 	bob := newTab(t, browser, "bob")
@@ -191,9 +160,5 @@ func TestBrowserVoiceLeaveAJoinOnItsWay(t *testing.T) {
 
 	eval[bool](bob, "release bob's sends", `window.__releaseSends()`)
 	bob.waitFor("the server's answer to the join", `window.__joinedSeen > 0`, 20*time.Second)
-	for deadline := time.Now().Add(hangGuard); inVoice(t, base, ch.ID, c.alice, c.bob.ID); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("bob is in the call's voice states: he went elsewhere while his join was on its way")
-		}
-	}
+	untilOutOfCall(t, base, chID, c.alice, c.bob.ID, "bob is in the call's voice states: he went elsewhere while his join was on its way")
 }

@@ -45,11 +45,7 @@ func TestBrowserVoiceReconnectReloadsTheCall(t *testing.T) {
 	needBrowser(t)
 	_, base := startApp(t, nil)
 	c := newCommunity(t, base)
-	var ch struct {
-		ID string `json:"id"`
-	}
-	together(t, base, "POST", "/servers/"+c.server+"/channels", c.alice.Access, map[string]any{"name": "movie-night", "type": "watch"}, &ch)
-	path := "/c/" + c.server + "/" + ch.ID
+	chID, path := c.watchChannel(t)
 
 	browser := newBrowser(t)
 	alice, bob := newTab(t, browser, "alice"), newTab(t, browser, "bob")
@@ -57,36 +53,15 @@ func TestBrowserVoiceReconnectReloadsTheCall(t *testing.T) {
 	for i, a := range []account{c.alice, c.bob} {
 		p := []*page{alice, bob}[i]
 		logIn(p, base, a, path)
-		p.waitFor("the watch room with its call", `!!document.querySelector('[data-testid="watch-call-toggle"]')`, 20*time.Second)
-		p.do("join the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
-		// Joined, and done joining: the toggle is disabled until the
-		// microphone's publish is answered, and a click then is lost.
-		p.waitFor("in the call", `!!document.querySelector('[data-testid="watch-call-mute"]') && !document.querySelector('[data-testid="watch-call-toggle"]').disabled`, 20*time.Second)
+		joinCall(p)
 	}
 	bobTile := `document.querySelector('[data-testid="watch-tile"][data-user=` + jsString(c.bob.ID) + `]')`
 	alice.waitFor("bob's tile", `!!`+bobTile, 20*time.Second)
 
 	eval[bool](alice, "hold alice's gateway socket", `window.__holdWS()`)
 	alice.waitFor("alice's socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
-	bob.waitFor("bob's call settled", leaveReady, 20*time.Second)
-	bob.do("leave the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
-	var states []struct {
-		UserID string `json:"user_id"`
-	}
-	bobIn := func() bool {
-		together(t, base, "GET", "/channels/"+ch.ID+"/voice", c.bob.Access, nil, &states)
-		for _, s := range states {
-			if s.UserID == c.bob.ID {
-				return true
-			}
-		}
-		return false
-	}
-	for deadline := time.Now().Add(hangGuard); bobIn(); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("bob still in the call's voice states after leaving: %+v", states)
-		}
-	}
+	leaveCall(bob)
+	untilOutOfCall(t, base, chID, c.bob, c.bob.ID, "bob still in the call's voice states after leaving")
 	eval[bool](alice, "release alice's gateway socket", `window.__releaseWS()`)
 	alice.waitFor("alice's socket back", `!document.querySelector('[data-testid="reconnecting"]')`, 30*time.Second)
 	alice.waitFor("bob's tile gone after the reconnect", `!`+bobTile, 20*time.Second)

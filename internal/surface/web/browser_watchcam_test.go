@@ -19,11 +19,7 @@ func TestBrowserWatchCameras(t *testing.T) {
 	needBrowser(t)
 	_, base := startApp(t, nil) // the test config has a media plane
 	c := newCommunity(t, base)
-	var ch struct {
-		ID string `json:"id"`
-	}
-	together(t, base, "POST", "/servers/"+c.server+"/channels", c.alice.Access, map[string]any{"name": "movie-night", "type": "watch"}, &ch)
-	path := "/c/" + c.server + "/" + ch.ID
+	_, path := c.watchChannel(t)
 
 	browser := newBrowser(t)
 	for _, vp := range []struct {
@@ -76,22 +72,76 @@ func TestBrowserWatchCameras(t *testing.T) {
 
 		bob.do("mute", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-mute"]`)))
 		alice.waitFor("bob shown muted", `document.querySelector('[data-testid="watch-tile"][data-user=`+jsString(c.bob.ID)+`]')?.textContent.includes("muted")`, 20*time.Second)
-		// The toggle is disabled while a join is still settling (a click
-		// then would be lost), and it says "Join call" if the call ended
-		// under us (a click then would join again): wait for an enabled
-		// Leave, and fail on its own wait when the call ended instead.
-		bob.waitFor("bob's call settled", leaveReady, 20*time.Second)
-		bob.do("leave the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
+		leaveCall(bob)
 		alice.waitFor("bob's tile gone", `!document.querySelector('[data-testid="watch-tile"][data-user=`+jsString(c.bob.ID)+`]')`, 20*time.Second)
-		alice.waitFor("alice's call settled", leaveReady, 20*time.Second)
-		alice.do("leave the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
+		leaveCall(alice)
 		alice.waitFor("out of the call", `!document.querySelector('[data-testid="watch-call-camera"]')`, 20*time.Second)
 	}
+}
+
+// watchChannel creates a watch channel in c (alice's) and returns its id
+// and the app's path to it.
+func (c community) watchChannel(t *testing.T) (id, path string) {
+	t.Helper()
+	var ch struct {
+		ID string `json:"id"`
+	}
+	together(t, c.base, "POST", "/servers/"+c.server+"/channels", c.alice.Access, map[string]any{"name": "movie-night", "type": "watch"}, &ch)
+	return ch.ID, "/c/" + c.server + "/" + ch.ID
+}
+
+// joinCall joins the call of the watch room p is on and waits until it is
+// in the call and done joining: the toggle is disabled until the
+// microphone's publish is answered, and a click then is lost.
+func joinCall(p *page) {
+	p.t.Helper()
+	p.waitFor("the watch room with its call", `!!document.querySelector('[data-testid="watch-call-toggle"]')`, 20*time.Second)
+	p.do("join the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
+	p.waitFor("in the call", `!!document.querySelector('[data-testid="watch-call-mute"]') && !document.querySelector('[data-testid="watch-call-toggle"]').disabled`, 20*time.Second)
+}
+
+// leaveCall leaves p's watch call with its toggle. The toggle is disabled
+// while a join is still settling (a click then would be lost), and it says
+// "Join call" if the call ended under us (a click then would join again):
+// it waits for an enabled Leave, and fails on that wait when the call
+// ended instead.
+func leaveCall(p *page) {
+	p.t.Helper()
+	p.waitFor("the call settled", leaveReady, 20*time.Second)
+	p.do("leave the call", chromedp.Click(chromedp.CSS(`[data-testid="watch-call-toggle"]`)))
 }
 
 // leaveReady: the watch call's toggle leaves the call when clicked (it is
 // enabled, and we are in the call).
 const leaveReady = `(() => { const b = document.querySelector('[data-testid="watch-call-toggle"]'); return !!b && !b.disabled && b.textContent.includes("Leave"); })()`
+
+// inVoice reports whether user is in the channel's voice states, by the
+// server (Together's REST route).
+func inVoice(t *testing.T, base, channel string, as account, user string) bool {
+	t.Helper()
+	var states []struct {
+		UserID string `json:"user_id"`
+	}
+	together(t, base, "GET", "/channels/"+channel+"/voice", as.Access, nil, &states)
+	for _, s := range states {
+		if s.UserID == user {
+			return true
+		}
+	}
+	return false
+}
+
+// untilOutOfCall waits until the server no longer lists user in the
+// channel's voice states (inVoice, read as as); past hangGuard the test
+// fails with why.
+func untilOutOfCall(t *testing.T, base, channel string, as account, user, why string) {
+	t.Helper()
+	for deadline := time.Now().Add(hangGuard); inVoice(t, base, channel, as, user); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(why)
+		}
+	}
+}
 
 // logIn signs a in with the sign-in form (which also signs the browser's
 // watch-room token in as a, so the community's watch room opens) and

@@ -1,18 +1,16 @@
 // Owncast's public API: /api/status, /api/config, /api/emoji, the chat
 // (/api/chat/register → accessToken; /ws?accessToken= with newline-batched
 // frames) and the moderator routes. The stage player reads /hls/stream.m3u8.
+import { owncastChatKey } from "./chatkey";
 import { ApiError, request } from "./http";
 import type { ScheduleConfig, ScheduledEvent } from "./schedule";
 import { ReconnectingSocket } from "./socket.svelte";
 import { api, session } from "./together.svelte";
 
-const CHAT = "owncast_chat";
-
-/** chatKey is where this browser keeps its chat registration: one for the
- * guest, one per signed-in account (which chats as itself). */
+/** chatKey is where this browser keeps its chat registration now: the
+ * signed-in account's, else the guest's. */
 function chatKey(): string {
-  const id = session.signedIn ? session.user?.id : undefined;
-  return id ? `${CHAT}:${id}` : CHAT;
+  return owncastChatKey(session.signedIn ? session.user?.id : undefined);
 }
 
 export interface Status {

@@ -2,6 +2,7 @@
 // servers (communities), channels, messages. Tokens live in localStorage
 // under Together's own keys; any 401 triggers one /auth/refresh (rotating
 // the refresh token) and a retry; a 401 from refresh signs the user out.
+import { owncastChatKey } from "./chatkey";
 import { ApiError, request, type RequestOptions } from "./http";
 import { linkAccess, token as ottToken, unlinkAccount, whenNewToken } from "./ott.svelte";
 import { refreshShared, tabLock } from "./refresh";
@@ -394,10 +395,9 @@ export async function logout() {
   if (access) {
     await request("Signing out", "/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${access}` } }).catch(() => null);
   }
-  // The stage chat registration this session took (lib/owncast's
-  // "owncast_chat:<account id>"): the server deleted its token with the
-  // session.
-  if (id) localStorage.removeItem(`owncast_chat:${id}`);
+  // The stage chat registration this session took (lib/owncast): the
+  // server deleted its token with the session.
+  if (id) localStorage.removeItem(owncastChatKey(id));
   session.clear();
   linked = null;
   await unlinkAccount();
