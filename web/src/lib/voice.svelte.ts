@@ -175,10 +175,12 @@ export class VoiceCall {
     this.received.clear();
     this.tiles = [];
     this.remote = {};
+    const hungUp = this.hungUp;
     try {
-      if (!(await this.joinSFU())) throw new Error("Voice is no longer available on this server");
+      if (!(await this.joinSFU(hungUp))) throw new Error("Voice is no longer available on this server");
       if (this.muted) gateway.send("VOICE_SFU", { type: "state", self_mute: true });
     } catch (e) {
+      if (hungUp !== this.hungUp) return; // left meanwhile: that leave told the server
       this.error = e;
       this.hangUp();
     }
@@ -227,7 +229,11 @@ export class VoiceCall {
       if (hungUp !== this.hungUp) return true; // left meanwhile: nothing to undo
       this.sub = null;
       this.mode = "";
-      if ((e as { status?: number }).status === 503) return false;
+      const status = (e as { status?: number }).status;
+      if (status === 503) return false;
+      // No answer is no refusal: the server may take us in yet. A leave
+      // follows the join on the socket and takes us out again.
+      if (status === undefined) gateway.send("VOICE_SFU", { type: "leave" });
       throw e;
     }
     if (hungUp !== this.hungUp) {
@@ -238,12 +244,21 @@ export class VoiceCall {
       return true;
     }
     this.joined = true;
-    this.pub = new RTCPeerConnection({ iceServers: this.ice });
-    for (const t of this.local?.getAudioTracks() ?? []) {
-      this.pub.addTransceiver(t, { direction: "sendonly", streams: [this.local!] });
-      this.sources[t.id] = "mic";
+    try {
+      this.pub = new RTCPeerConnection({ iceServers: this.ice });
+      for (const t of this.local?.getAudioTracks() ?? []) {
+        this.pub.addTransceiver(t, { direction: "sendonly", streams: [this.local!] });
+        this.sources[t.id] = "mic";
+      }
+      await this.publish();
+    } catch (e) {
+      // The server has us in its room and in the channel's voice state
+      // (everyone sees us in the call): tell it we are out, unless we left
+      // meanwhile (that leave was sent then, and a second one could take
+      // out a later join).
+      if (hungUp === this.hungUp) gateway.send("VOICE_SFU", { type: "leave" });
+      throw e;
     }
-    await this.publish();
     return true;
   }
 
@@ -423,15 +438,38 @@ export class VoiceCall {
       this.ice = ice.iceServers ?? [];
       if (await this.joinSFU(hungUp)) return;
       this.mode = "mesh";
-      await api("Joining the voice channel", `/channels/${encodeURIComponent(this.channelId)}/voice`, { method: "POST" });
+      await api("Joining the voice channel", this.voicePath(), { method: "POST" });
+      if (hungUp !== this.hungUp) {
+        // The page went while the join was on its way (dispose hangs up
+        // a call not joined yet): the server took us in after that. This
+        // DELETE goes once the join has landed, so it takes us out again.
+        await api("Leaving the voice channel", this.voicePath(), { method: "DELETE" }).catch(() => null);
+        return;
+      }
       this.joined = true;
-      const list = await api<VoiceState[]>("Loading who is in voice", `/channels/${encodeURIComponent(this.channelId)}/voice`);
+      // From here a leave (dispose too: it leaves a joined call) sends its
+      // DELETE after the join landed: the steps below only stop if one
+      // came.
+      const list = await api<VoiceState[]>("Loading who is in voice", this.voicePath());
+      if (hungUp !== this.hungUp) return;
       this.participants = list;
-      for (const p of list) if (p.user_id !== session.user?.id) await this.offer(p.user_id);
+      for (const p of list) {
+        if (hungUp !== this.hungUp) return;
+        if (p.user_id !== session.user?.id) await this.offer(p.user_id);
+      }
     } catch (e) {
+      if (hungUp !== this.hungUp) return; // left meanwhile: that leave told the server
       this.error = e;
-      this.hangUp();
+      // A mesh join the server took (the POST landed) and a later step
+      // failed: the server has us in voice, so leave it (an SFU join that
+      // failed after "joined" told the server itself).
+      if (this.joined && this.mode === "mesh") await this.leave();
+      else this.hangUp();
     }
+  }
+
+  private voicePath() {
+    return `/channels/${encodeURIComponent(this.channelId)}/voice`;
   }
 
   async leave() {
@@ -441,7 +479,7 @@ export class VoiceCall {
       return;
     }
     try {
-      await api("Leaving the voice channel", `/channels/${encodeURIComponent(this.channelId)}/voice`, { method: "DELETE" });
+      await api("Leaving the voice channel", this.voicePath(), { method: "DELETE" });
     } catch (e) {
       this.error = e;
     }
