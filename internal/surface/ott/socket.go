@@ -277,6 +277,12 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 		// The room is moving between nodes: come back shortly.
 		return websocket.CloseError{Code: closeAway, Reason: "Room is moving; reconnect"}
 	}
+	if !p.loggedIn() {
+		// A guest's token has nothing to be signed out of (a sign-in
+		// meanwhile leaves the socket a guest until the client's
+		// usernameChanged notify, as OTT's own sockets are).
+		return nil
+	}
 	return sk.recheck(ctx, p.account.ID)
 }
 
