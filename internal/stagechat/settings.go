@@ -32,7 +32,7 @@ type ExternalAction struct {
 	OpenExternally bool   `json:"openExternally,omitempty"`
 }
 
-// Federation settings (stored; the protocol is a later issue).
+// Federation is the stage's ActivityPub settings (Owncast's federation config).
 type Federation struct {
 	Enabled        bool     `json:"enabled"`
 	IsPrivate      bool     `json:"isPrivate"`

@@ -140,7 +140,12 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 			return fault.New(fault.Invalid, "too many social handles")
 		}
 		for _, h := range v {
-			if h.URL != "" && !validHTTPURL(h.URL) {
+			// A handle is a link with a platform's icon: one without
+			// either would show as an empty icon or a dead link.
+			if strings.TrimSpace(h.Platform) == "" || h.URL == "" {
+				return fault.New(fault.Invalid, "each social handle needs a platform and a url")
+			}
+			if !validHTTPURL(h.URL) {
 				return fault.New(fault.Invalid, "social handle urls must be http(s) URLs")
 			}
 		}
@@ -152,6 +157,11 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 			return fault.New(fault.Invalid, "too many external actions")
 		}
 		for _, a := range v {
+			// A button opens its url or shows its html: one with neither,
+			// or with no title, would be a blank button that does nothing.
+			if strings.TrimSpace(a.Title) == "" || (a.URL == "" && strings.TrimSpace(a.HTML) == "") {
+				return fault.New(fault.Invalid, "each external action needs a title and a url or html")
+			}
 			if a.URL != "" && !validHTTPURL(a.URL) {
 				return fault.New(fault.Invalid, "external action urls must be http(s) URLs")
 			}

@@ -79,7 +79,12 @@ func TestConfigRoundTrip(t *testing.T) {
 		name  string
 		value any
 	}{{"serverurl", "not.valid.url"}, {"serverurl", "javascript:alert(1)"}, {"nsfw", "yes"}, {"tags", "x"}, {"autoplay", "sometimes"}, {"autoplay", true}, {"chat/filteredwords", []string{"two words"}},
-		{"socialhandles", []map[string]string{{"platform": "x", "url": "javascript:alert(1)"}}}} {
+		{"socialhandles", []map[string]string{{"platform": "x", "url": "javascript:alert(1)"}}},
+		// Blank entries would show as empty icons and buttons that do nothing.
+		{"socialhandles", []map[string]string{{"platform": "github"}}}, {"socialhandles", []map[string]string{{"url": "https://x.example"}}},
+		{"socialhandles", []any{nil}}, {"externalactions", []map[string]any{{"x": 1}}},
+		{"externalactions", []map[string]any{{"title": "Tip"}}}, {"externalactions", []map[string]any{{"url": "https://tip.example"}}},
+		{"externalactions", []map[string]any{{"title": "  ", "html": "<b>hi</b>"}}}, {"streamtitle", nil}} {
 		r := n.do(t, "POST", "/api/admin/config/"+bad.name, "admin", map[string]any{"value": bad.value})
 		var res map[string]any
 		r.json(t, &res)

@@ -139,12 +139,17 @@ func (s *Surface) registerIntegrations(h *httpserver.Server) {
 // setStreamTitle is POST …/config/streamtitle and …/integrations/streamtitle.
 func (s *Surface) setStreamTitle(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Value string `json:"value"`
+		Value *string `json:"value"`
 	}
 	if !readJSON(w, r, &req) {
 		return
 	}
-	title := strings.TrimSpace(req.Value)
+	if req.Value == nil {
+		// A body without a value must not clear the title.
+		writeResult(w, http.StatusBadRequest, false, "unable to parse new value")
+		return
+	}
+	title := strings.TrimSpace(*req.Value)
 	if len([]rune(title)) > 500 {
 		writeResult(w, http.StatusBadRequest, false, "stream title is too long")
 		return
