@@ -97,8 +97,9 @@ export class VoiceCall {
   private sources: Record<string, string> = {};
   /** Requests waiting for their reply, oldest first: a reply goes to the
    * oldest request it answers, so two at once (the microphone's publish
-   * and the camera's) each get their own. */
-  private waiting: ((m: SFUMsg) => boolean)[] = [];
+   * and the camera's) each get their own. A hang-up rejects them all
+   * (hangUp). */
+  private waiting: { take: (m: SFUMsg) => boolean; cancel: () => void }[] = [];
   /** Publishes run one after another: each is an offer on the same
    * connection, answered before the next is made. */
   private publishing: Promise<void> = Promise.resolve();
@@ -178,6 +179,7 @@ export class VoiceCall {
     const hungUp = this.hungUp;
     try {
       if (!(await this.joinSFU(hungUp))) throw new Error("Voice is no longer available on this server");
+      if (hungUp !== this.hungUp) return; // left meanwhile
       if (this.muted) gateway.send("VOICE_SFU", { type: "state", self_mute: true });
     } catch (e) {
       if (hungUp !== this.hungUp) return; // left meanwhile: that leave told the server
@@ -196,13 +198,21 @@ export class VoiceCall {
         drop();
         reject(new Error("The voice server did not answer"));
       }, 10000);
-      const waiter = (m: SFUMsg) => {
-        if (m.type !== reply && !(m.type === "error" && m.op === d.type)) return false;
-        clearTimeout(timer);
-        drop();
-        if (m.type === "error") reject(Object.assign(new Error(m.message ?? "Voice request refused"), { status: m.status }));
-        else resolve(m);
-        return true;
+      const waiter = {
+        take: (m: SFUMsg) => {
+          if (m.type !== reply && !(m.type === "error" && m.op === d.type)) return false;
+          clearTimeout(timer);
+          drop();
+          if (m.type === "error") reject(Object.assign(new Error(m.message ?? "Voice request refused"), { status: m.status }));
+          else resolve(m);
+          return true;
+        },
+        // The call it was for is over: its callers see hungUp changed
+        // and stop quietly.
+        cancel: () => {
+          clearTimeout(timer);
+          reject(new Error("Left the voice channel"));
+        },
       };
       this.waiting = [...this.waiting, waiter];
       if (!gateway.send("VOICE_SFU", d)) {
@@ -280,7 +290,7 @@ export class VoiceCall {
   }
 
   private async onSFU(m: SFUMsg) {
-    for (const w of this.waiting) if (w(m)) break;
+    for (const w of this.waiting) if (w.take(m)) break;
     if (this.mode !== "sfu") return;
     try {
       switch (m.type) {
@@ -352,6 +362,7 @@ export class VoiceCall {
 
   async toggleCamera() {
     if (this.mode !== "sfu" || !this.pub) return;
+    const hungUp = this.hungUp;
     try {
       if (this.camTrack) {
         const tr = this.pub.getTransceivers().find((t) => t.sender.track === this.camTrack);
@@ -381,12 +392,14 @@ export class VoiceCall {
       await this.publish();
       gateway.send("VOICE_SFU", { type: "state", self_video: this.camera });
     } catch (e) {
+      if (hungUp !== this.hungUp) return; // left meanwhile
       this.error = new Error(`Camera: ${(e as Error).message}`);
     }
   }
 
   async toggleScreen() {
     if (this.mode !== "sfu" || !this.pub) return;
+    const hungUp = this.hungUp;
     try {
       if (this.screenTrack) {
         const tr = this.pub.getTransceivers().find((t) => t.sender.track === this.screenTrack);
@@ -409,6 +422,7 @@ export class VoiceCall {
       await this.publish();
       gateway.send("VOICE_SFU", { type: "state", self_screen: this.screen });
     } catch (e) {
+      if (hungUp !== this.hungUp) return; // left meanwhile
       this.error = new Error(`Screen share: ${(e as Error).message}`);
     }
   }
@@ -507,6 +521,12 @@ export class VoiceCall {
 
   private hangUp() {
     this.hungUp++;
+    // A request of the call that ended may never be answered (sent on a
+    // socket that went down): left waiting, it would take the reply meant
+    // for the same request of a later call, which then timed out.
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w.cancel();
     for (const pc of this.peers.values()) pc.close();
     this.peers.clear();
     this.peerStates = {};
