@@ -78,6 +78,9 @@ export class VoiceCall {
   participants = $state<VoiceState[]>([]);
   joined = $state(false);
   muted = $state(false);
+  /** In the call to listen only: the server refused our microphone (no
+   * SPEAK in this channel), so we send nothing and show as muted. */
+  listenOnly = $state(false);
   error = $state<unknown>(null);
   peerStates = $state<Record<string, string>>({});
   remote = $state.raw<Record<string, MediaStream>>({});
@@ -180,7 +183,7 @@ export class VoiceCall {
     try {
       if (!(await this.joinSFU(hungUp))) throw new Error("Voice is no longer available on this server");
       if (hungUp !== this.hungUp) return; // left meanwhile
-      if (this.muted) gateway.send("VOICE_SFU", { type: "state", self_mute: true });
+      if (this.muted && !this.listenOnly) gateway.send("VOICE_SFU", { type: "state", self_mute: true });
     } catch (e) {
       if (hungUp !== this.hungUp) return; // left meanwhile: that leave told the server
       this.error = e;
@@ -260,7 +263,19 @@ export class VoiceCall {
         this.pub.addTransceiver(t, { direction: "sendonly", streams: [this.local!] });
         this.sources[t.id] = "mic";
       }
-      await this.publish();
+      if (this.listenOnly && !this.local) {
+        // The rejoin of a call we listen to (after a reconnect): nothing
+        // to send, still shown muted.
+        gateway.send("VOICE_SFU", { type: "state", self_mute: true });
+      } else {
+        try {
+          await this.publish();
+          this.listenOnly = false;
+        } catch (e) {
+          if ((e as { status?: number }).status !== 403 || hungUp !== this.hungUp) throw e;
+          this.listen();
+        }
+      }
     } catch (e) {
       // The server has us in its room and in the channel's voice state
       // (everyone sees us in the call): tell it we are out, unless we left
@@ -270,6 +285,20 @@ export class VoiceCall {
       throw e;
     }
     return true;
+  }
+
+  /** The server refused our microphone (403: no SPEAK in this channel;
+   * CONNECT let us in): stay in the call to listen, as Discord does, shown
+   * muted, with a publish connection that sends nothing. The subscribe
+   * connection is untouched. */
+  private listen() {
+    this.pub?.close();
+    this.pub = new RTCPeerConnection({ iceServers: this.ice });
+    for (const t of this.local?.getTracks() ?? []) t.stop();
+    this.local = null;
+    this.sources = {};
+    this.listenOnly = true;
+    gateway.send("VOICE_SFU", { type: "state", self_mute: true });
   }
 
   /** (Re)offers the publish connection with what we send now. */
@@ -361,7 +390,7 @@ export class VoiceCall {
   }
 
   async toggleCamera() {
-    if (this.mode !== "sfu" || !this.pub) return;
+    if (this.mode !== "sfu" || !this.pub || this.listenOnly) return;
     const hungUp = this.hungUp;
     try {
       if (this.camTrack) {
@@ -398,7 +427,7 @@ export class VoiceCall {
   }
 
   async toggleScreen() {
-    if (this.mode !== "sfu" || !this.pub) return;
+    if (this.mode !== "sfu" || !this.pub || this.listenOnly) return;
     const hungUp = this.hungUp;
     try {
       if (this.screenTrack) {
@@ -501,6 +530,7 @@ export class VoiceCall {
   }
 
   toggleMute() {
+    if (this.listenOnly) return; // nothing sent to unmute
     this.muted = !this.muted;
     for (const t of this.local?.getAudioTracks() ?? []) t.enabled = !this.muted;
     if (this.mode === "sfu") {
@@ -534,6 +564,7 @@ export class VoiceCall {
     for (const t of this.local?.getTracks() ?? []) t.stop();
     this.local = null;
     this.joined = false;
+    this.listenOnly = false;
     this.pub?.close();
     this.sub?.close();
     this.pub = this.sub = null;
