@@ -40,6 +40,9 @@ export interface Tile {
 
 interface SFUMsg {
   type: string;
+  /** The session (the socket's join, numbered from 1) a notice or a
+   * join's reply is for. */
+  session?: number;
   sdp?: string;
   status?: number;
   message?: string;
@@ -73,6 +76,11 @@ interface Signal {
   candidate: string | null;
   stream_type?: string | null;
 }
+
+/** The VOICE_SFU joins sent on the gateway's socket (whichever call sent
+ * them): the server numbers each socket's joins from 1, and tags each
+ * session's notices with its number. */
+const joins = { socket: -1, sent: 0 };
 
 export class VoiceCall {
   participants = $state<VoiceState[]>([]);
@@ -114,6 +122,10 @@ export class VoiceCall {
   /** Counts hang-ups: a join still in flight when one happens (a leave
    * during a rejoin after a reconnect) must not take us back in. */
   private hungUp = 0;
+  /** The SFU session of the latest join (joins.sent when it was sent):
+   * notices of another (a call left, whose late "closed" or offer comes
+   * after this join was sent) are not ours. */
+  private session = 0;
   /** The VOICE_STATE_UPDATEs received while the latest read of the voice
    * states is in flight, replayed on its answer; null when none is. */
   private since: VoiceState[] | null = null;
@@ -201,9 +213,11 @@ export class VoiceCall {
         drop();
         reject(new Error("The voice server did not answer"));
       }, 10000);
+      let session = 0;
       const waiter = {
         take: (m: SFUMsg) => {
           if (m.type !== reply && !(m.type === "error" && m.op === d.type)) return false;
+          if (session && m.session !== undefined && m.session !== session) return false; // another join's
           clearTimeout(timer);
           drop();
           if (m.type === "error") reject(Object.assign(new Error(m.message ?? "Voice request refused"), { status: m.status }));
@@ -218,10 +232,16 @@ export class VoiceCall {
         },
       };
       this.waiting = [...this.waiting, waiter];
+      if (d.type === "join" && joins.socket !== gateway.opens) {
+        joins.socket = gateway.opens;
+        joins.sent = 0;
+      }
       if (!gateway.send("VOICE_SFU", d)) {
         clearTimeout(timer);
         drop();
         reject(new Error("Not connected to the server"));
+      } else if (d.type === "join") {
+        session = this.session = ++joins.sent;
       }
     });
   }
@@ -321,6 +341,7 @@ export class VoiceCall {
   private async onSFU(m: SFUMsg) {
     for (const w of this.waiting) if (w.take(m)) break;
     if (this.mode !== "sfu") return;
+    if (m.session !== undefined && m.session !== this.session) return; // a call we left
     try {
       switch (m.type) {
         case "offer": {
