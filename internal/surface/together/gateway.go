@@ -71,6 +71,7 @@ type client struct {
 	accountID string
 	username  string
 	sfu       atomic.Pointer[voice.Participant] // this socket's SFU session
+	sfuJoins  atomic.Int64                      // VOICE_SFU joins received on this socket: the sessions' numbers
 
 	mu     sync.Mutex
 	frames ratelimit.Bucket // FramesPerSec

@@ -19,12 +19,17 @@ package together
 //
 // Server → client: DISPATCH t=VOICE_SFU, d.type one of joined, answer,
 // offer, tracks, participants, speaking, layer, closed, error {op, status,
-// message}.
+// message}. Each join on a socket starts a session numbered from 1 on that
+// socket; its notices and the join's reply (joined, or error with op join)
+// carry the number as session, so a client that left a call and joined
+// again tells the notices of the call it left (a late closed, an offer)
+// from those of the new one.
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -72,13 +77,18 @@ func (s *Surface) sfuReply(c *client, d map[string]any) {
 }
 
 func (s *Surface) sfuError(c *client, op string, err error) {
+	s.sfuReply(c, sfuErrorReply(op, err, s.log))
+}
+
+// sfuErrorReply is the error reply to a VOICE_SFU request of type op.
+func sfuErrorReply(op string, err error, log *slog.Logger) map[string]any {
 	k := fault.KindOf(err)
 	msg := fault.Message(err)
 	if k == fault.Internal {
-		s.log.Warn("voice sfu", "op", op, "err", err)
+		log.Warn("voice sfu", "op", op, "err", err)
 		msg = "Internal server error"
 	}
-	s.sfuReply(c, map[string]any{"type": "error", "op": op, "status": statusOf(k), "message": msg})
+	return map[string]any{"type": "error", "op": op, "status": statusOf(k), "message": msg}
 }
 
 // sfuNotice encodes one SFU notice for the client that joined.
@@ -120,8 +130,16 @@ func (s *Surface) onSFU(ctx context.Context, c *client, raw json.RawMessage) {
 		s.sfuError(c, "", fault.New(fault.Invalid, "d must be an object"))
 		return
 	}
+	var session int64
+	if in.Type == "join" {
+		session = c.sfuJoins.Add(1)
+	}
 	if s.d.SFU == nil {
-		s.sfuError(c, in.Type, fault.New(fault.Unavailable, "The voice SFU is not running on this server (--rtc-udp-addr is not set)"))
+		d := sfuErrorReply(in.Type, fault.New(fault.Unavailable, "The voice SFU is not running on this server (--rtc-udp-addr is not set)"), s.log)
+		if session != 0 {
+			d["session"] = session
+		}
+		s.sfuReply(c, d)
 		return
 	}
 	if len(in.SDP) > maxSDP {
@@ -131,7 +149,12 @@ func (s *Surface) onSFU(ctx context.Context, c *client, raw json.RawMessage) {
 	var err error
 	switch in.Type {
 	case "join":
-		err = s.sfuJoin(ctx, c, in.ChannelID)
+		if err := s.sfuJoin(ctx, c, in.ChannelID, session); err != nil {
+			d := sfuErrorReply("join", err, s.log)
+			d["session"] = session
+			s.sfuReply(c, d)
+		}
+		return
 	case "leave":
 		err = s.sfuLeave(ctx, c)
 	case "server_mute":
@@ -193,7 +216,7 @@ func (s *Surface) onSFU(ctx context.Context, c *client, raw json.RawMessage) {
 
 // sfuJoin joins the room, then records the voice state so every client,
 // Together's included, sees the participant.
-func (s *Surface) sfuJoin(ctx context.Context, c *client, channelID string) error {
+func (s *Surface) sfuJoin(ctx context.Context, c *client, channelID string, session int64) error {
 	if s.d.Voice == nil {
 		return fault.New(fault.Unavailable, "Voice is not available")
 	}
@@ -210,7 +233,9 @@ func (s *Surface) sfuJoin(ctx context.Context, c *client, channelID string) erro
 				go s.sfuLost(c.accountID, channelID)
 			}
 		}
-		s.sfuReply(c, sfuNotice(n))
+		d := sfuNotice(n)
+		d["session"] = session
+		s.sfuReply(c, d)
 	})
 	if err != nil {
 		return err
@@ -240,7 +265,7 @@ func (s *Surface) sfuJoin(ctx context.Context, c *client, channelID string) erro
 		}
 		s.broadcastVoice(ctx, ca.Community.ID, toVoice(v, false))
 	}
-	s.sfuReply(c, map[string]any{"type": "joined", "channel_id": channelID, "participants": sfuMembers(s.d.SFU.Members(channelID))})
+	s.sfuReply(c, map[string]any{"type": "joined", "session": session, "channel_id": channelID, "participants": sfuMembers(s.d.SFU.Members(channelID))})
 	return nil
 }
 

@@ -81,24 +81,53 @@ func waitOutOfVoice(t *testing.T, base, channel string, as account, user, why st
 	}
 }
 
-// TestBrowserVoiceRefusedPublishLeaves: a member who may join a voice
-// channel but not speak in it has the SFU refuse their microphone's
-// publish after it took them into the room (and the channel's voice
-// state). The app fails the join and tells the server it left: without
-// that, everyone saw them in the call for as long as their socket lived.
-func TestBrowserVoiceRefusedPublishLeaves(t *testing.T) {
+// TestBrowserVoiceListenOnly: a member who may join a voice channel but
+// not speak in it (an override denying SPEAK) joins to listen, as on
+// Discord: the SFU refuses their microphone's publish (it still does), and
+// the app stays in the call without it, shown muted, receiving the others'
+// audio. Before, the refused publish failed the join and took them out.
+func TestBrowserVoiceListenOnly(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
 	_, base := startApp(t, nil) // the test config has a media plane
 	c, ch, bob := voiceRoom(t, base, nil)
 	together(t, base, "PUT", "/channels/"+ch+"/overrides", c.alice.Access, map[string]any{"user_id": c.bob.ID, "deny": domain.PermSpeak}, nil)
 
+	alice := newTab(t, newBrowser(t), "alice")
+	logIn(alice, base, c.alice, "/c/"+c.server+"/"+ch)
+	alice.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	alice.waitFor("alice in the call", voiceLeaveReady, 30*time.Second)
+
 	bob.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
-	// Only a participant's publish is refused for want of SPEAK: the
-	// server had taken bob into the room and the voice state.
-	bob.waitFor("the refused publish", `document.querySelector('[role="alert"]')?.textContent.includes("permission to speak")`, 30*time.Second)
-	waitOutOfVoice(t, base, ch, c.alice, c.bob.ID, "bob is in the channel's voice states after his join failed")
-	bob.waitFor("the join button back", `(() => { const b = document.querySelector('[data-testid="voice-toggle"]'); return !!b && !b.disabled && b.textContent.includes("Join"); })()`, 20*time.Second)
+	bob.waitFor("bob's join settled", `(`+voiceLeaveReady+`) || !!document.querySelector('[role="alert"]')`, 30*time.Second)
+	if msg := eval[string](bob, "read the alert", `document.querySelector('[role="alert"]')?.textContent ?? ""`); msg != "" {
+		t.Fatalf("bob's join failed: %s", msg)
+	}
+	bob.waitFor("listening only", `!!document.querySelector('[data-testid="voice-listen-only"]') && !document.querySelector('[data-testid="voice-mute"]')`, 10*time.Second)
+	bob.waitFor("alice's audio", `[...document.querySelectorAll('[data-testid="voice-audio"]')].some(a => a.srcObject && a.srcObject.getAudioTracks().some(t => t.readyState === "live"))`, 30*time.Second)
+
+	// The server has bob in the call, muted, and the others see it.
+	for deadline := time.Now().Add(hangGuard); ; time.Sleep(100 * time.Millisecond) {
+		var states []struct {
+			UserID   string `json:"user_id"`
+			SelfMute bool   `json:"self_mute"`
+		}
+		together(t, base, "GET", "/channels/"+ch+"/voice", c.alice.Access, nil, &states)
+		muted := false
+		for _, s := range states {
+			muted = muted || (s.UserID == c.bob.ID && s.SelfMute)
+		}
+		if muted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bob is not in the channel's voice states, muted: %+v", states)
+		}
+	}
+	alice.waitFor("bob shown muted", `[...document.querySelectorAll('[data-testid="voice-participant"]')].some(li => li.textContent.includes(`+jsString(c.bob.Name)+`) && li.textContent.includes("muted"))`, 20*time.Second)
+	if bob.text() == "" || eval[bool](bob, "look for an alert", `!!document.querySelector('[role="alert"]')`) {
+		t.Fatalf("bob's page shows an error: %s", bob.text())
+	}
 }
 
 // TestBrowserVoiceUnansweredJoinLeaves: a VOICE_SFU join the server does

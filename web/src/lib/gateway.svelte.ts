@@ -21,6 +21,9 @@ class Gateway {
   dmUnread = $state<Record<string, number>>({});
   /** readyCount increases on every READY: pages refetch when it changes. */
   readyCount = $state(0);
+  /** opens counts the sockets opened: what was sent on one socket is
+   * answered on it or never. */
+  opens = 0;
   socket: ReconnectingSocket | null = null;
   private listeners = new Map<string, Set<Listener>>();
   private heartbeat: ReturnType<typeof setInterval> | null = null;
@@ -38,6 +41,7 @@ class Gateway {
         return `${proto}//${location.host}/ws?token=${encodeURIComponent(session.access)}`;
       },
       onOpen: (ws) => {
+        this.opens++;
         if (this.heartbeat) clearInterval(this.heartbeat);
         this.heartbeat = setInterval(() => {
           if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ op: "HEARTBEAT", t: null, d: null }));

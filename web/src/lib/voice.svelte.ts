@@ -40,6 +40,9 @@ export interface Tile {
 
 interface SFUMsg {
   type: string;
+  /** The session (the socket's join, numbered from 1) a notice or a
+   * join's reply is for. */
+  session?: number;
   sdp?: string;
   status?: number;
   message?: string;
@@ -74,10 +77,18 @@ interface Signal {
   stream_type?: string | null;
 }
 
+/** The VOICE_SFU joins sent on the gateway's socket (whichever call sent
+ * them): the server numbers each socket's joins from 1, and tags each
+ * session's notices with its number. */
+const joins = { socket: -1, sent: 0 };
+
 export class VoiceCall {
   participants = $state<VoiceState[]>([]);
   joined = $state(false);
   muted = $state(false);
+  /** In the call to listen only: the server refused our microphone (no
+   * SPEAK in this channel), so we send nothing and show as muted. */
+  listenOnly = $state(false);
   error = $state<unknown>(null);
   peerStates = $state<Record<string, string>>({});
   remote = $state.raw<Record<string, MediaStream>>({});
@@ -97,8 +108,9 @@ export class VoiceCall {
   private sources: Record<string, string> = {};
   /** Requests waiting for their reply, oldest first: a reply goes to the
    * oldest request it answers, so two at once (the microphone's publish
-   * and the camera's) each get their own. */
-  private waiting: ((m: SFUMsg) => boolean)[] = [];
+   * and the camera's) each get their own. A hang-up rejects them all
+   * (hangUp). */
+  private waiting: { take: (m: SFUMsg) => boolean; cancel: () => void }[] = [];
   /** Publishes run one after another: each is an offer on the same
    * connection, answered before the next is made. */
   private publishing: Promise<void> = Promise.resolve();
@@ -110,6 +122,10 @@ export class VoiceCall {
   /** Counts hang-ups: a join still in flight when one happens (a leave
    * during a rejoin after a reconnect) must not take us back in. */
   private hungUp = 0;
+  /** The SFU session of the latest join (joins.sent when it was sent):
+   * notices of another (a call left, whose late "closed" or offer comes
+   * after this join was sent) are not ours. */
+  private session = 0;
   /** The VOICE_STATE_UPDATEs received while the latest read of the voice
    * states is in flight, replayed on its answer; null when none is. */
   private since: VoiceState[] | null = null;
@@ -178,7 +194,8 @@ export class VoiceCall {
     const hungUp = this.hungUp;
     try {
       if (!(await this.joinSFU(hungUp))) throw new Error("Voice is no longer available on this server");
-      if (this.muted) gateway.send("VOICE_SFU", { type: "state", self_mute: true });
+      if (hungUp !== this.hungUp) return; // left meanwhile
+      if (this.muted && !this.listenOnly) gateway.send("VOICE_SFU", { type: "state", self_mute: true });
     } catch (e) {
       if (hungUp !== this.hungUp) return; // left meanwhile: that leave told the server
       this.error = e;
@@ -196,19 +213,35 @@ export class VoiceCall {
         drop();
         reject(new Error("The voice server did not answer"));
       }, 10000);
-      const waiter = (m: SFUMsg) => {
-        if (m.type !== reply && !(m.type === "error" && m.op === d.type)) return false;
-        clearTimeout(timer);
-        drop();
-        if (m.type === "error") reject(Object.assign(new Error(m.message ?? "Voice request refused"), { status: m.status }));
-        else resolve(m);
-        return true;
+      let session = 0;
+      const waiter = {
+        take: (m: SFUMsg) => {
+          if (m.type !== reply && !(m.type === "error" && m.op === d.type)) return false;
+          if (session && m.session !== undefined && m.session !== session) return false; // another join's
+          clearTimeout(timer);
+          drop();
+          if (m.type === "error") reject(Object.assign(new Error(m.message ?? "Voice request refused"), { status: m.status }));
+          else resolve(m);
+          return true;
+        },
+        // The call it was for is over: its callers see hungUp changed
+        // and stop quietly.
+        cancel: () => {
+          clearTimeout(timer);
+          reject(new Error("Left the voice channel"));
+        },
       };
       this.waiting = [...this.waiting, waiter];
+      if (d.type === "join" && joins.socket !== gateway.opens) {
+        joins.socket = gateway.opens;
+        joins.sent = 0;
+      }
       if (!gateway.send("VOICE_SFU", d)) {
         clearTimeout(timer);
         drop();
         reject(new Error("Not connected to the server"));
+      } else if (d.type === "join") {
+        session = this.session = ++joins.sent;
       }
     });
   }
@@ -250,7 +283,19 @@ export class VoiceCall {
         this.pub.addTransceiver(t, { direction: "sendonly", streams: [this.local!] });
         this.sources[t.id] = "mic";
       }
-      await this.publish();
+      if (this.listenOnly && !this.local) {
+        // The rejoin of a call we listen to (after a reconnect): nothing
+        // to send, still shown muted.
+        gateway.send("VOICE_SFU", { type: "state", self_mute: true });
+      } else {
+        try {
+          await this.publish();
+          this.listenOnly = false;
+        } catch (e) {
+          if ((e as { status?: number }).status !== 403 || hungUp !== this.hungUp) throw e;
+          this.listen();
+        }
+      }
     } catch (e) {
       // The server has us in its room and in the channel's voice state
       // (everyone sees us in the call): tell it we are out, unless we left
@@ -260,6 +305,20 @@ export class VoiceCall {
       throw e;
     }
     return true;
+  }
+
+  /** The server refused our microphone (403: no SPEAK in this channel;
+   * CONNECT let us in): stay in the call to listen, as Discord does, shown
+   * muted, with a publish connection that sends nothing. The subscribe
+   * connection is untouched. */
+  private listen() {
+    this.pub?.close();
+    this.pub = new RTCPeerConnection({ iceServers: this.ice });
+    for (const t of this.local?.getTracks() ?? []) t.stop();
+    this.local = null;
+    this.sources = {};
+    this.listenOnly = true;
+    gateway.send("VOICE_SFU", { type: "state", self_mute: true });
   }
 
   /** (Re)offers the publish connection with what we send now. */
@@ -280,8 +339,9 @@ export class VoiceCall {
   }
 
   private async onSFU(m: SFUMsg) {
-    for (const w of this.waiting) if (w(m)) break;
+    for (const w of this.waiting) if (w.take(m)) break;
     if (this.mode !== "sfu") return;
+    if (m.session !== undefined && m.session !== this.session) return; // a call we left
     try {
       switch (m.type) {
         case "offer": {
@@ -351,7 +411,8 @@ export class VoiceCall {
   }
 
   async toggleCamera() {
-    if (this.mode !== "sfu" || !this.pub) return;
+    if (this.mode !== "sfu" || !this.pub || this.listenOnly) return;
+    const hungUp = this.hungUp;
     try {
       if (this.camTrack) {
         const tr = this.pub.getTransceivers().find((t) => t.sender.track === this.camTrack);
@@ -381,12 +442,14 @@ export class VoiceCall {
       await this.publish();
       gateway.send("VOICE_SFU", { type: "state", self_video: this.camera });
     } catch (e) {
+      if (hungUp !== this.hungUp) return; // left meanwhile
       this.error = new Error(`Camera: ${(e as Error).message}`);
     }
   }
 
   async toggleScreen() {
-    if (this.mode !== "sfu" || !this.pub) return;
+    if (this.mode !== "sfu" || !this.pub || this.listenOnly) return;
+    const hungUp = this.hungUp;
     try {
       if (this.screenTrack) {
         const tr = this.pub.getTransceivers().find((t) => t.sender.track === this.screenTrack);
@@ -409,6 +472,7 @@ export class VoiceCall {
       await this.publish();
       gateway.send("VOICE_SFU", { type: "state", self_screen: this.screen });
     } catch (e) {
+      if (hungUp !== this.hungUp) return; // left meanwhile
       this.error = new Error(`Screen share: ${(e as Error).message}`);
     }
   }
@@ -487,6 +551,7 @@ export class VoiceCall {
   }
 
   toggleMute() {
+    if (this.listenOnly) return; // nothing sent to unmute
     this.muted = !this.muted;
     for (const t of this.local?.getAudioTracks() ?? []) t.enabled = !this.muted;
     if (this.mode === "sfu") {
@@ -507,6 +572,12 @@ export class VoiceCall {
 
   private hangUp() {
     this.hungUp++;
+    // A request of the call that ended may never be answered (sent on a
+    // socket that went down): left waiting, it would take the reply meant
+    // for the same request of a later call, which then timed out.
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w.cancel();
     for (const pc of this.peers.values()) pc.close();
     this.peers.clear();
     this.peerStates = {};
@@ -514,6 +585,7 @@ export class VoiceCall {
     for (const t of this.local?.getTracks() ?? []) t.stop();
     this.local = null;
     this.joined = false;
+    this.listenOnly = false;
     this.pub?.close();
     this.sub?.close();
     this.pub = this.sub = null;
