@@ -3,6 +3,8 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
@@ -76,5 +78,43 @@ func TestTogetherAdminDeleteClosesSockets(t *testing.T) {
 				t.Fatalf("socket ended with %v (status %d), want a policy-violation close", err, got)
 			}
 		})
+	}
+}
+
+// TestTogetherAdminBare: Together's own deployments (its nginx.conf, its
+// Vite dev server) strip /api/ before a request reaches the server, so its
+// admin dashboard calls /admin/stats, /admin/users, … bare. With a Bearer
+// token those are Together's instance admin; without one /admin/* stays the
+// web UI's admin pages.
+func TestTogetherAdminBare(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, testConfig(t), nil)
+	base := a.HTTP.URL()
+	var admin struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code := call(t, "POST", base+"/auth/login", "", map[string]string{"username": "admin", "password": "adminpassword"}, &admin); code != 200 {
+		t.Fatalf("admin login: %d", code)
+	}
+	var stats map[string]any
+	if code := call(t, "GET", base+"/admin/stats", admin.AccessToken, nil, &stats); code != 200 || stats["total_users"] == nil {
+		t.Fatalf("GET /admin/stats with a Bearer token: %d %v", code, stats)
+	}
+	var users struct{ Users []any }
+	if code := call(t, "GET", base+"/admin/users?search=admin", admin.AccessToken, nil, &users); code != 200 || len(users.Users) != 1 {
+		t.Fatalf("GET /admin/users: %d %v", code, users)
+	}
+	var set map[string]any
+	if code := call(t, "PATCH", base+"/admin/settings", admin.AccessToken, map[string]string{"registration_mode": "open"}, &set); code != 200 || set["registration_mode"] != "open" {
+		t.Fatalf("PATCH /admin/settings: %d %v", code, set)
+	}
+	// No Bearer token: the web UI's admin page, as before.
+	res, err := http.Get(base + "/admin/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); res.StatusCode != 401 || !strings.HasPrefix(ct, "text/html") {
+		t.Fatalf("GET /admin/stats without a token: %d %s, want the admin UI's 401 page", res.StatusCode, ct)
 	}
 }

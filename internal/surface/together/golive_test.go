@@ -35,7 +35,8 @@ func TestGoLiveAcrossNodes(t *testing.T) {
 			// Starting again replaces one's own session (Together: 201).
 			started, _ := n1.must(201, "POST", path, bob.access, map[string]any{"quality": "1080p"})
 			got, _ := n2.must(200, "GET", path, ann.access, nil)
-			if got["broadcaster_id"] != bob.id || got["quality"] != "1080p" || got["started_at"] != started["started_at"] {
+			if got["broadcaster_id"] != bob.id || got["quality"] != "1080p" || got["started_at"] != started["started_at"] ||
+				got["channel_id"] != vc["id"] { // Together's GET names the channel
 				t.Errorf("session on node 2 %v, started %v", got, started)
 			}
 			for _, c := range []struct {

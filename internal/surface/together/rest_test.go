@@ -433,8 +433,17 @@ func TestBotsAndAdmin(t *testing.T) {
 	if code, obj, _ := e.call("GET", "/api/admin/stats", "", nil); code != 401 || obj["error"] == nil {
 		t.Errorf("GET /api/admin/stats without credentials: %d %v, want 401 with an error", code, obj)
 	}
-	e.must(404, "GET", "/admin/stats", ann.access, nil) // bare /admin is the web UI's
+	// Bare, as Together's nginx.conf and Vite dev server forward its
+	// client's /api/admin/* calls: with a Bearer token they are ours (the
+	// web UI's admin pages take the rest).
+	e.must(403, "GET", "/admin/stats", ann.access, nil)
 	root := e.rootAdmin()
+	for _, p := range []string{"/admin/stats", "/admin/settings", "/admin/users?search=ann", "/admin/servers"} {
+		e.must(200, "GET", p, root, nil)
+	}
+	if set, _ := e.must(200, "PATCH", "/admin/settings", root, map[string]any{"registration_mode": "open"}); set["registration_mode"] != "open" {
+		t.Errorf("PATCH /admin/settings: %v", set)
+	}
 	st, _ := e.must(200, "GET", "/api/admin/stats", root, nil)
 	// Every field of Together's AdminStatsResponse: its admin page formats
 	// each one (total_messages.toLocaleString()).

@@ -359,7 +359,18 @@ func (s *Surface) Register(h *httpserver.Server) {
 				continue
 			}
 			if prefix == "" && strings.HasPrefix(rt.path, "/admin/") {
-				continue // bare /admin/* is the web UI
+				// Bare /admin/* is the web UI's pages, but Together's
+				// own deployments (its nginx.conf, its Vite dev server)
+				// strip /api/ before a request reaches the server, so
+				// its admin dashboard's Bearer calls arrive here. GETs
+				// share the web UI's pattern and are ours only with a
+				// Bearer token; the web UI has no other methods there.
+				if rt.method == "GET" {
+					h.HandleWhen("GET /admin/{path...}", bareAdmin(rt.path), handler)
+				} else {
+					h.Handle(pattern, handler)
+				}
+				continue
 			}
 			h.Handle(pattern, handler)
 		}
@@ -368,6 +379,13 @@ func (s *Surface) Register(h *httpserver.Server) {
 	ws := http.HandlerFunc(s.serveGateway)
 	h.HandleWhen("GET /ws", hasGatewayToken, ws)
 	h.HandleWhen("GET /api/ws", hasGatewayToken, ws)
+}
+
+// bareAdmin recognises a Together instance-admin GET on its bare path:
+// the exact path and a Bearer token, which no page load of the web UI's
+// admin carries.
+func bareAdmin(path string) func(*http.Request) bool {
+	return func(r *http.Request) bool { return r.URL.Path == path && hasBearer(r) }
 }
 
 func hasBearer(r *http.Request) bool {

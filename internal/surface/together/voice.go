@@ -551,7 +551,10 @@ func (s *Surface) getGoLive(w http.ResponseWriter, r *http.Request, p *identity.
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, g)
+	// Together's GET names the channel (its POST answers the bare
+	// session, as ours does).
+	writeJSON(w, http.StatusOK, map[string]any{"channel_id": ca.Channel.ID, "broadcaster_id": g.BroadcasterID,
+		"quality": g.Quality, "started_at": g.StartedAt})
 }
 
 // iceServers answers Together's /ice-servers: public STUN plus TURN REST

@@ -38,6 +38,14 @@ type Router interface {
 	Handle(pattern string, h http.Handler)
 }
 
+// SharedRouter is a Router whose patterns several surfaces may share
+// (httpserver.Server): the admin pages are then the fallback of
+// "GET /admin/{path...}", which Together's bare instance-admin routes share.
+type SharedRouter interface {
+	Router
+	HandleWhen(pattern string, match func(*http.Request) bool, h http.Handler)
+}
+
 // Deps are the surface's dependencies.
 type Deps struct {
 	Log *slog.Logger
@@ -192,7 +200,14 @@ func (s *Surface) Register(r Router) {
 	// Owncast: /admin redirects to /admin/, and every admin page asks for
 	// Basic auth (its API test suite checks both).
 	r.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
-	r.Handle("GET /admin/{path...}", httpserver.Recover(s.log, writeError, http.HandlerFunc(s.serveAdmin)))
+	admin := httpserver.Recover(s.log, writeError, http.HandlerFunc(s.serveAdmin))
+	if sr, ok := r.(SharedRouter); ok {
+		// The fallback of a shared pattern: Together's instance-admin
+		// GETs (/admin/stats, …) take the requests with a Bearer token.
+		sr.HandleWhen("GET /admin/{path...}", nil, admin)
+	} else {
+		r.Handle("GET /admin/{path...}", admin)
+	}
 	r.Handle("GET /embed/video", h)
 	r.Handle("GET /embed/chat/readonly", h)
 	r.Handle("GET /embed/chat/readwrite", h)

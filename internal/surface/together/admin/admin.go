@@ -264,7 +264,11 @@ func (s *API) UpdateUser(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		s.Fail(w, err)
 		return
 	}
-	w.WriteHeader(http.StatusOK)
+	// Together answers 200 with no body, which its own web client's
+	// request() feeds to res.json() (it spares only 204), so its admin
+	// page reported a failure for every change that worked. Same status,
+	// a body it can read.
+	rest.WriteJSON(w, http.StatusOK, map[string]string{"message": "User updated"})
 }
 
 func (s *API) applyAdminUpdate(ctx context.Context, id string, isAdmin, disabled *bool) error {
