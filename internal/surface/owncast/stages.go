@@ -209,8 +209,7 @@ func (s *Surface) handleStageKey(rotate bool) http.HandlerFunc {
 
 // rtmpURL is rtmp://<host>[:port]/live. The host is the one of the public
 // URL setting (Owncast's serverurl) when set, else the one the caller used;
-// the port is the one the RTMP listener is bound to, never the stored
-// rtmpserverport, which moves nothing.
+// the port is the one the RTMP listener is bound to (--rtmp-addr).
 func (s *Surface) rtmpURL(r *http.Request) string {
 	host := r.Host
 	if s.d.Chat != nil {
