@@ -13,7 +13,6 @@ import (
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/hearth-community/hearth/internal/store"
-	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/together"
 	"github.com/hearth-community/hearth/internal/voice"
 	"github.com/pion/rtp"
@@ -399,13 +398,7 @@ func (m *meshClient) read() {
 
 func meshEnv(t *testing.T, opts ...func(*together.Deps)) (*env, string, []user) {
 	t.Helper()
-	plane, err := rtc.New(patientPlane, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = plane.Close() })
-	opts = append([]func(*together.Deps){func(d *together.Deps) { d.SFU = voice.NewSFU(plane, d.Community, nil) }}, opts...)
-	e := newEnv(t, storetest.Engines()[0], opts...)
+	e := newSFUEnv(t, opts...)
 	ann, bob, carl, dave := e.register("ann"), e.register("bob"), e.register("carl"), e.register("dave")
 	sid, _ := e.serverWithChannel(ann, "general", bob, carl, dave)
 	vc, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})

@@ -1,13 +1,6 @@
 package together_test
 
-import (
-	"testing"
-
-	"github.com/hearth-community/hearth/internal/rtc"
-	"github.com/hearth-community/hearth/internal/store/storetest"
-	"github.com/hearth-community/hearth/internal/surface/together"
-	"github.com/hearth-community/hearth/internal/voice"
-)
+import "testing"
 
 // TestVoiceSFUSessionNumbers: each VOICE_SFU join on a socket is a session
 // numbered from 1 on it, refused or not; the join's reply and the session's
@@ -16,12 +9,7 @@ import (
 // call's.
 func TestVoiceSFUSessionNumbers(t *testing.T) {
 	t.Parallel()
-	plane, err := rtc.New(patientPlane, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = plane.Close() })
-	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.SFU = voice.NewSFU(plane, d.Community, nil) })
+	e := newSFUEnv(t)
 	ann, bob := e.register("ann"), e.register("bob")
 	sid, _ := e.serverWithChannel(ann, "general", bob)
 	vc, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})

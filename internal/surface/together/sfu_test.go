@@ -42,6 +42,19 @@ func (w *ws) sfu(d map[string]any) {
 // a connection for good, and the test waited out its hang guard.
 var patientPlane = rtc.Config{UDPAddr: "127.0.0.1:0", Patience: time.Hour}
 
+// newSFUEnv is newEnv (SQLite) with a voice SFU on its own media plane;
+// opts apply after the SFU is set.
+func newSFUEnv(t *testing.T, opts ...func(*together.Deps)) *env {
+	t.Helper()
+	plane, err := rtc.New(patientPlane, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = plane.Close() })
+	opts = append([]func(*together.Deps){func(d *together.Deps) { d.SFU = voice.NewSFU(plane, d.Community, nil) }}, opts...)
+	return newEnv(t, storetest.Engines()[0], opts...)
+}
+
 func loopbackAPI() *webrtc.API {
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
@@ -86,12 +99,7 @@ func micOffer(t *testing.T) (*webrtc.PeerConnection, *webrtc.TrackLocalStaticRTP
 // that knows nothing of the op sees the voice states come and go.
 func TestVoiceSFUOverGateway(t *testing.T) {
 	t.Parallel()
-	plane, err := rtc.New(patientPlane, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = plane.Close() })
-	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.SFU = voice.NewSFU(plane, d.Community, nil) })
+	e := newSFUEnv(t)
 	ann, bob, carl := e.register("ann"), e.register("bob"), e.register("carl")
 	sid, _ := e.serverWithChannel(ann, "general", bob, carl)
 	vc, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})

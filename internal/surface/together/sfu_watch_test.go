@@ -5,10 +5,6 @@ import (
 	"testing"
 
 	"github.com/hearth-community/hearth/internal/community"
-	"github.com/hearth-community/hearth/internal/rtc"
-	"github.com/hearth-community/hearth/internal/store/storetest"
-	"github.com/hearth-community/hearth/internal/surface/together"
-	"github.com/hearth-community/hearth/internal/voice"
 )
 
 // TestVoiceSFUWatchChannel: a watch channel's call over the gateway
@@ -18,12 +14,7 @@ import (
 // channel gets the op's 403; a text channel is still refused with 400.
 func TestVoiceSFUWatchChannel(t *testing.T) {
 	t.Parallel()
-	plane, err := rtc.New(patientPlane, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = plane.Close() })
-	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.SFU = voice.NewSFU(plane, d.Community, nil) })
+	e := newSFUEnv(t)
 	ann, bob, carl := e.register("ann"), e.register("bob"), e.register("carl")
 	sid, text := e.serverWithChannel(ann, "general", bob, carl)
 	wc, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Movie night", "type": "watch"})
