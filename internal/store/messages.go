@@ -433,20 +433,14 @@ func (s *Messages) Unread(ctx context.Context, accountID string, conversationIDs
 			args = append(args, chunk[min(i, len(chunk)-1)])
 		}
 		rows, err := s.db.QueryContext(ctx, unreadSQL, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
+		if err := eachRow(rows, err, func(r scanner) error {
 			var u messages.Unread
-			if err := rows.Scan(&u.ConversationID, &u.Unread, &u.Mentions); err != nil {
-				rows.Close()
-				return nil, err
+			if err := r.Scan(&u.ConversationID, &u.Unread, &u.Mentions); err != nil {
+				return err
 			}
 			out = append(out, u)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
+			return nil
+		}); err != nil {
 			return nil, err
 		}
 	}

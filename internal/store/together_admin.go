@@ -58,27 +58,28 @@ func (s *TogetherExtras) AdminAccounts(ctx context.Context, search string, sort 
 	case "message_count":
 		order = `message_count DESC, a.created_at DESC, a.id DESC`
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT a.id, a.kind, a.username, a.display_name, COALESCE(a.email_typed, a.email),
-		a.password_hash, a.avatar_url, a.is_admin, a.disabled_at, a.created_by, a.created_at, a.updated_at,
+	// The subqueries name their own tables' columns, so accountCols
+	// (unqualified) can only mean the outer accounts row.
+	rows, err := s.db.QueryContext(ctx, `SELECT `+accountCols+`,
 		COALESCE((SELECT p.status FROM profiles p WHERE p.account_id = a.id), 'offline'),
 		(SELECT COUNT(*) FROM community_members cm WHERE cm.account_id = a.id),
 		(SELECT COUNT(*) FROM messages m WHERE m.conversation_kind = 'channel' AND m.author_id = a.id) AS message_count`+
 		where+` ORDER BY `+order+` LIMIT $2 OFFSET $3`, pattern, limit, offset)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
 	out := []AdminAccount{}
-	for rows.Next() {
+	err = eachRow(rows, err, func(row scanner) error {
 		var r AdminAccount
-		acc, err := scanAccount(scanPrefix{rows, []any{&r.Status, &r.Servers, &r.Messages}})
+		acc, err := scanAccount(scanFunc(func(d ...any) error { return row.Scan(append(d, &r.Status, &r.Servers, &r.Messages)...) }))
 		if err != nil {
-			return nil, 0, err
+			return err
 		}
 		r.Account = acc
 		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }
 
 // AdminCommunities answers one page of /admin/servers in two queries: the
@@ -98,28 +99,19 @@ func (s *TogetherExtras) AdminCommunities(ctx context.Context, search string, li
 		(SELECT COUNT(*) FROM messages m JOIN channels ch ON ch.id = m.conversation_id
 			WHERE m.conversation_kind = 'channel' AND ch.community_id = c.id)`+
 		where+` ORDER BY c.created_at DESC, c.id DESC LIMIT $2 OFFSET $3`, pattern, limit, offset)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
 	out := []AdminCommunity{}
-	for rows.Next() {
+	err = eachRow(rows, err, func(row scanner) error {
 		var r AdminCommunity
-		c, err := scanCommunity(scanPrefix{rows, []any{&r.OwnerUsername, &r.Channels, &r.Messages}})
+		c, err := scanCommunity(scanFunc(func(d ...any) error { return row.Scan(append(d, &r.OwnerUsername, &r.Channels, &r.Messages)...) }))
 		if err != nil {
-			return nil, 0, err
+			return err
 		}
 		r.Community = c
 		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, total, rows.Err()
+	return out, total, nil
 }
-
-// scanPrefix lets a row scanner for a table's columns read a row that has
-// more columns after them: they go into rest.
-type scanPrefix struct {
-	row  scanner
-	rest []any
-}
-
-func (p scanPrefix) Scan(dest ...any) error { return p.row.Scan(append(dest, p.rest...)...) }

@@ -29,7 +29,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -76,19 +75,21 @@ func (s *Surface) sfuReply(c *client, d map[string]any) {
 	c.conn.Reply(frame("VOICE_SFU", d))
 }
 
-func (s *Surface) sfuError(c *client, op string, err error) {
-	s.sfuReply(c, sfuErrorReply(op, err, s.log))
-}
+func (s *Surface) sfuError(c *client, op string, err error) { s.sfuSessionError(c, op, err, 0) }
 
-// sfuErrorReply is the error reply to a VOICE_SFU request of type op.
-func sfuErrorReply(op string, err error, log *slog.Logger) map[string]any {
+// sfuSessionError is sfuError carrying the session of a join (0: none).
+func (s *Surface) sfuSessionError(c *client, op string, err error, session int64) {
 	k := fault.KindOf(err)
 	msg := fault.Message(err)
 	if k == fault.Internal {
-		log.Warn("voice sfu", "op", op, "err", err)
+		s.log.Warn("voice sfu", "op", op, "err", err)
 		msg = "Internal server error"
 	}
-	return map[string]any{"type": "error", "op": op, "status": statusOf(k), "message": msg}
+	d := map[string]any{"type": "error", "op": op, "status": statusOf(k), "message": msg}
+	if session != 0 {
+		d["session"] = session
+	}
+	s.sfuReply(c, d)
 }
 
 // sfuNotice encodes one SFU notice for the client that joined.
@@ -135,11 +136,7 @@ func (s *Surface) onSFU(ctx context.Context, c *client, raw json.RawMessage) {
 		session = c.sfuJoins.Add(1)
 	}
 	if s.d.SFU == nil {
-		d := sfuErrorReply(in.Type, fault.New(fault.Unavailable, "The voice SFU is not running on this server (--rtc-udp-addr is not set)"), s.log)
-		if session != 0 {
-			d["session"] = session
-		}
-		s.sfuReply(c, d)
+		s.sfuSessionError(c, in.Type, fault.New(fault.Unavailable, "The voice SFU is not running on this server (--rtc-udp-addr is not set)"), session)
 		return
 	}
 	if len(in.SDP) > maxSDP {
@@ -150,9 +147,7 @@ func (s *Surface) onSFU(ctx context.Context, c *client, raw json.RawMessage) {
 	switch in.Type {
 	case "join":
 		if err := s.sfuJoin(ctx, c, in.ChannelID, session); err != nil {
-			d := sfuErrorReply("join", err, s.log)
-			d["session"] = session
-			s.sfuReply(c, d)
+			s.sfuSessionError(c, "join", err, session)
 		}
 		return
 	case "leave":
