@@ -95,14 +95,11 @@ func TestBrowserVoiceListenOnly(t *testing.T) {
 
 	alice := newTab(t, newBrowser(t), "alice")
 	logIn(alice, base, c.alice, "/c/"+c.server+"/"+ch)
-	alice.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(alice, "join voice")
 	alice.waitFor("alice in the call", voiceLeaveReady, 30*time.Second)
 
-	bob.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
-	bob.waitFor("bob's join settled", `(`+voiceLeaveReady+`) || !!document.querySelector('[role="alert"]')`, 30*time.Second)
-	if msg := eval[string](bob, "read the alert", `document.querySelector('[role="alert"]')?.textContent ?? ""`); msg != "" {
-		t.Fatalf("bob's join failed: %s", msg)
-	}
+	clickVoiceToggle(bob, "join voice")
+	joinSettled(t, bob, 30*time.Second)
 	bob.waitFor("listening only", `!!document.querySelector('[data-testid="voice-listen-only"]') && !document.querySelector('[data-testid="voice-mute"]')`, 10*time.Second)
 	bob.waitFor("alice's audio", `[...document.querySelectorAll('[data-testid="voice-audio"]')].some(a => a.srcObject && a.srcObject.getAudioTracks().some(t => t.readyState === "live"))`, 30*time.Second)
 
@@ -141,7 +138,7 @@ func TestBrowserVoiceUnansweredJoinLeaves(t *testing.T) {
 	c, ch, bob := voiceRoom(t, base, holdSends)
 
 	eval[bool](bob, "hold bob's sends from his join on", `window.__holdSends()`)
-	bob.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(bob, "join voice")
 	bob.waitFor("bob's join sent, held", `window.__sendsHeld > 0`, 20*time.Second)
 	bob.waitFor("the join given up", `document.querySelector('[role="alert"]')?.textContent.includes("did not answer")`, 60*time.Second)
 	eval[bool](bob, "release bob's sends", `window.__releaseSends()`)
@@ -161,7 +158,7 @@ func TestBrowserVoiceMeshJoinLeftOnItsWay(t *testing.T) {
 	c, ch, bob := voiceRoom(t, base, holdVoiceWrites)
 
 	eval[bool](bob, "hold bob's voice joins", `window.__holdVoicePosts(`+jsString(ch)+`)`)
-	bob.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(bob, "join voice")
 	bob.waitFor("bob's join held", `window.__postsHeld > 0`, 20*time.Second)
 	general := `a[href=` + jsString("/c/"+c.server+"/"+c.channel) + `]`
 	bob.do("go to the text channel", chromedp.Click(chromedp.CSS(general)))
@@ -183,7 +180,7 @@ func TestBrowserVoiceMeshFailedJoinLeaves(t *testing.T) {
 	c, ch, bob := voiceRoom(t, base, holdVoiceWrites)
 
 	eval[bool](bob, "refuse bob's reads after a join", `window.__failVoiceReads(`+jsString(ch)+`)`)
-	bob.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(bob, "join voice")
 	bob.waitFor("the join landed, the read refused", `window.__postsDone > 0 && window.__readsFailed > 0`, 20*time.Second)
 	bob.waitFor("the failed join", `(() => { const b = document.querySelector('[data-testid="voice-toggle"]'); return !!b && !b.disabled && b.textContent.includes("Join") && !!document.querySelector('[role="alert"]'); })()`, 20*time.Second)
 	waitOutOfVoice(t, base, ch, c.alice, c.bob.ID, "bob is in the channel's voice states after his join failed")
@@ -230,7 +227,7 @@ func TestBrowserVoiceStaleJoinSendsNoLeave(t *testing.T) {
 	voicePath, textPath := "/c/"+c.server+"/"+ch, "/c/"+c.server+"/"+c.channel
 
 	eval[bool](bob, "drop bob's first publish", `window.__dropPublish()`)
-	bob.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(bob, "join voice")
 	bob.waitFor("the publish dropped", `window.__publishDropped > 0`, 20*time.Second)
 	bob.do("go to the text channel", chromedp.Click(chromedp.CSS(`a[href=`+jsString(textPath)+`]`)))
 	bob.waitFor("the leave sent", `window.__leavesSent === 1 && !document.querySelector('[data-testid="voice-toggle"]')`, 20*time.Second)
@@ -238,7 +235,7 @@ func TestBrowserVoiceStaleJoinSendsNoLeave(t *testing.T) {
 
 	bob.do("back to the voice channel", chromedp.Click(chromedp.CSS(`a[href=`+jsString(voicePath)+`]`)))
 	bob.waitFor("the voice channel", `!!document.querySelector('[data-testid="voice-toggle"]')`, 20*time.Second)
-	bob.do("join voice again", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(bob, "join voice again")
 	bob.waitFor("in the call again", voiceLeaveReady, 30*time.Second)
 
 	// The first join's publish gives up 10 s after it was sent (its timer

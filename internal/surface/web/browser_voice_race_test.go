@@ -94,21 +94,11 @@ func holdSends(p *page) {
 func TestBrowserVoiceReadKeepsALeaveMeanwhile(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
-	_, base := startApp(t, nil)
-	c := newCommunity(t, base)
-	chID, path := c.watchChannel(t)
-
-	browser := newBrowser(t)
-	alice, bob := newTab(t, browser, "alice"), newTab(t, browser, "bob")
-	holdGatewaySocket(alice)
-	holdVoiceReads(alice)
-	for i, a := range []account{c.alice, c.bob} {
-		p := []*page{alice, bob}[i]
-		logIn(p, base, a, path)
-		joinCall(p)
-	}
-	bobTile := `document.querySelector('[data-testid="watch-tile"][data-user=` + jsString(c.bob.ID) + `]')`
-	alice.waitFor("bob's tile", `!!`+bobTile, 20*time.Second)
+	call := newTwoInCall(t, func(alice *page) {
+		holdGatewaySocket(alice)
+		holdVoiceReads(alice)
+	})
+	alice, bob, chID, bobTile := call.alice, call.bob, call.channel, call.bobTile
 
 	// Alice's socket drops and comes back; the read of the voice states
 	// that READY starts is answered (bob still in) and held.
@@ -121,7 +111,7 @@ func TestBrowserVoiceReadKeepsALeaveMeanwhile(t *testing.T) {
 
 	// Bob leaves while that answer is held: alice sees the leave.
 	leaveCall(bob)
-	untilOutOfCall(t, base, chID, c.bob, c.bob.ID, "bob still in the call's voice states after leaving")
+	untilOutOfCall(t, call.base, chID, call.c.bob, call.c.bob.ID, "bob still in the call's voice states after leaving")
 	alice.waitFor("bob's tile gone", `!`+bobTile, 20*time.Second)
 
 	// The older answer arrives: bob stays gone. The app applies an answer

@@ -1,13 +1,8 @@
 package web_test
 
 import (
-	"context"
 	"testing"
 	"time"
-
-	"github.com/chromedp/cdproto/cdp"
-	cdppage "github.com/chromedp/cdproto/page"
-	"github.com/chromedp/chromedp"
 )
 
 // holdGatewaySocket makes p's gateway WebSocket (/ws?token=…) closable
@@ -15,25 +10,53 @@ import (
 // and sends every new one to a closed port until window.__releaseWS().
 func holdGatewaySocket(p *page) {
 	p.t.Helper()
-	install := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: `
-			(() => {
-				const Real = window.WebSocket, open = [];
-				let held = false;
-				window.WebSocket = function (url, protocols) {
-					const gw = String(url).includes("/ws?");
-					const ws = new Real(held && gw ? "ws://127.0.0.1:9/" : url, protocols);
-					if (gw) open.push(ws);
-					return ws;
-				};
-				window.WebSocket.prototype = Real.prototype;
-				for (const k of ["CONNECTING", "OPEN", "CLOSING", "CLOSED"]) window.WebSocket[k] = Real[k];
-				window.__holdWS = () => { held = true; open.splice(0).forEach(ws => ws.close()); return true; };
-				window.__releaseWS = () => { held = false; return true; };
-			})();`})
-		return chromedp.Void{}, err
+	installScript(p, "install the socket hold", `
+		(() => {
+			const Real = window.WebSocket, open = [];
+			let held = false;
+			window.WebSocket = function (url, protocols) {
+				const gw = String(url).includes("/ws?");
+				const ws = new Real(held && gw ? "ws://127.0.0.1:9/" : url, protocols);
+				if (gw) open.push(ws);
+				return ws;
+			};
+			window.WebSocket.prototype = Real.prototype;
+			for (const k of ["CONNECTING", "OPEN", "CLOSING", "CLOSED"]) window.WebSocket[k] = Real[k];
+			window.__holdWS = () => { held = true; open.splice(0).forEach(ws => ws.close()); return true; };
+			window.__releaseWS = () => { held = false; return true; };
+		})();`)
+}
+
+// twoInCall is a watch channel's call that alice and bob (each a tab of
+// one browser) have joined, as alice sees it.
+type twoInCall struct {
+	base, channel string
+	c             community
+	alice, bob    *page
+	// bobTile selects bob's tile on alice's page.
+	bobTile string
+}
+
+// newTwoInCall starts an app and puts alice and bob in a watch channel's
+// call; prepare runs on alice's tab before she signs in (page scripts). It
+// returns once alice sees bob's tile.
+func newTwoInCall(t *testing.T, prepare func(alice *page)) twoInCall {
+	t.Helper()
+	_, base := startApp(t, nil)
+	c := newCommunity(t, base)
+	chID, path := c.watchChannel(t)
+	browser := newBrowser(t)
+	alice, bob := newTab(t, browser, "alice"), newTab(t, browser, "bob")
+	prepare(alice)
+	for i, a := range []account{c.alice, c.bob} {
+		p := []*page{alice, bob}[i]
+		logIn(p, base, a, path)
+		joinCall(p)
 	}
-	p.do("install the socket hold", install)
+	call := twoInCall{base: base, channel: chID, c: c, alice: alice, bob: bob,
+		bobTile: `document.querySelector('[data-testid="watch-tile"][data-user=` + jsString(c.bob.ID) + `]')`}
+	alice.waitFor("bob's tile", `!!`+call.bobTile, 20*time.Second)
+	return call
 }
 
 // TestBrowserVoiceReconnectReloadsTheCall: a member whose gateway socket
@@ -43,26 +66,14 @@ func holdGatewaySocket(p *page) {
 func TestBrowserVoiceReconnectReloadsTheCall(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
-	_, base := startApp(t, nil)
-	c := newCommunity(t, base)
-	chID, path := c.watchChannel(t)
-
-	browser := newBrowser(t)
-	alice, bob := newTab(t, browser, "alice"), newTab(t, browser, "bob")
-	holdGatewaySocket(alice)
-	for i, a := range []account{c.alice, c.bob} {
-		p := []*page{alice, bob}[i]
-		logIn(p, base, a, path)
-		joinCall(p)
-	}
-	bobTile := `document.querySelector('[data-testid="watch-tile"][data-user=` + jsString(c.bob.ID) + `]')`
-	alice.waitFor("bob's tile", `!!`+bobTile, 20*time.Second)
+	call := newTwoInCall(t, holdGatewaySocket)
+	alice, bob := call.alice, call.bob
 
 	eval[bool](alice, "hold alice's gateway socket", `window.__holdWS()`)
 	alice.waitFor("alice's socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
 	leaveCall(bob)
-	untilOutOfCall(t, base, chID, c.bob, c.bob.ID, "bob still in the call's voice states after leaving")
+	untilOutOfCall(t, call.base, call.channel, call.c.bob, call.c.bob.ID, "bob still in the call's voice states after leaving")
 	eval[bool](alice, "release alice's gateway socket", `window.__releaseWS()`)
 	alice.waitFor("alice's socket back", `!document.querySelector('[data-testid="reconnecting"]')`, 30*time.Second)
-	alice.waitFor("bob's tile gone after the reconnect", `!`+bobTile, 20*time.Second)
+	alice.waitFor("bob's tile gone after the reconnect", `!`+call.bobTile, 20*time.Second)
 }

@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
 )
 
 // voiceJoinReady: the voice channel's toggle joins the call when clicked.
@@ -16,13 +14,32 @@ const voiceJoinReady = `(() => { const b = document.querySelector('[data-testid=
 // in the channel's voice states.
 func inCallAgain(t *testing.T, p *page, base, channel string, as account, user string) {
 	t.Helper()
-	p.waitFor("the join settled", `(`+voiceLeaveReady+`) || !!document.querySelector('[role="alert"]')`, 60*time.Second)
-	if msg := eval[string](p, "read the alert", `document.querySelector('[role="alert"]')?.textContent ?? ""`); msg != "" {
-		t.Fatalf("the join again failed: %s", msg)
-	}
+	joinSettled(t, p, 60*time.Second)
 	if !inVoice(t, base, channel, as, user) {
 		t.Fatal("not in the channel's voice states after joining again")
 	}
+}
+
+// inCallRejoinHeld joins bob's call, then drops his gateway socket and
+// lets it back with his sends held: the rejoin READY starts is sent and
+// held (window.__sendsHeld > 0) on the socket that is open now.
+func inCallRejoinHeld(bob *page) {
+	bob.t.Helper()
+	clickVoiceToggle(bob, "join voice")
+	bob.waitFor("in the call", voiceLeaveReady, 30*time.Second)
+	eval[bool](bob, "hold bob's sends from his next join on", `window.__holdSends()`)
+	eval[bool](bob, "hold bob's gateway socket", `window.__holdWS()`)
+	bob.waitFor("bob's socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
+	eval[bool](bob, "release bob's gateway socket", `window.__releaseWS()`)
+	bob.waitFor("the rejoin's join held", `!document.querySelector('[data-testid="reconnecting"]') && window.__sendsHeld > 0`, 30*time.Second)
+}
+
+// leaveVoice clicks the voice toggle's Leave and waits for its Join.
+func leaveVoice(bob *page) {
+	bob.t.Helper()
+	bob.waitFor("the leave button", voiceLeaveReady, 20*time.Second)
+	clickVoiceToggle(bob, "leave voice")
+	bob.waitFor("the join button back", voiceJoinReady, 20*time.Second)
 }
 
 // TestBrowserVoiceLeftRequestTakesNoReply: a member whose join of a call
@@ -40,28 +57,19 @@ func TestBrowserVoiceLeftRequestTakesNoReply(t *testing.T) {
 		holdSends(p)
 	})
 
-	bob.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
-	bob.waitFor("in the call", voiceLeaveReady, 30*time.Second)
-
-	// The socket drops and comes back: READY starts a rejoin, whose join
-	// is held, and the socket drops again with it.
-	eval[bool](bob, "hold bob's sends from his next join on", `window.__holdSends()`)
-	eval[bool](bob, "hold bob's gateway socket", `window.__holdWS()`)
-	bob.waitFor("bob's socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
-	eval[bool](bob, "release bob's gateway socket", `window.__releaseWS()`)
-	bob.waitFor("the rejoin's join held", `!document.querySelector('[data-testid="reconnecting"]') && window.__sendsHeld > 0`, 30*time.Second)
+	// In the call, the socket drops and comes back: READY starts a rejoin,
+	// whose join is held, and the socket drops again with it.
+	inCallRejoinHeld(bob)
 	eval[bool](bob, "close bob's gateway socket again", `window.__holdWS()`)
 	bob.waitFor("bob's socket down again", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
 
 	// Bob leaves; the held join goes to the closed socket (lost); he
 	// joins again on a new one.
-	bob.waitFor("the leave button", voiceLeaveReady, 20*time.Second)
-	bob.do("leave voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
-	bob.waitFor("the join button back", voiceJoinReady, 20*time.Second)
+	leaveVoice(bob)
 	eval[bool](bob, "release bob's sends (the join, to its closed socket)", `window.__releaseSends()`)
 	eval[bool](bob, "release bob's gateway socket", `window.__releaseWS()`)
 	bob.waitFor("bob's socket back", `!document.querySelector('[data-testid="reconnecting"]')`, 30*time.Second)
-	bob.do("join voice again", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(bob, "join voice again")
 	inCallAgain(t, bob, base, ch, c.alice, c.bob.ID)
 }
 
@@ -82,24 +90,15 @@ func TestBrowserVoiceLeftSessionNoticesIgnored(t *testing.T) {
 		holdSends(p)
 	})
 
-	bob.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
-	bob.waitFor("in the call", voiceLeaveReady, 30*time.Second)
-
-	// The socket drops and comes back: READY starts a rejoin, whose join
-	// (and all that follows) is held.
-	eval[bool](bob, "hold bob's sends from his next join on", `window.__holdSends()`)
-	eval[bool](bob, "hold bob's gateway socket", `window.__holdWS()`)
-	bob.waitFor("bob's socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
-	eval[bool](bob, "release bob's gateway socket", `window.__releaseWS()`)
-	bob.waitFor("the rejoin's join held", `!document.querySelector('[data-testid="reconnecting"]') && window.__sendsHeld > 0`, 30*time.Second)
+	// In the call, the socket drops and comes back: READY starts a rejoin,
+	// whose join (and all that follows) is held.
+	inCallRejoinHeld(bob)
 
 	// Bob leaves and joins again: the leave and the new join are held
 	// behind the first join, then all three go in order.
-	bob.waitFor("the leave button", voiceLeaveReady, 20*time.Second)
-	bob.do("leave voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
-	bob.waitFor("the join button back", voiceJoinReady, 20*time.Second)
+	leaveVoice(bob)
 	held := eval[int](bob, "count the frames held", `window.__sendsHeld`)
-	bob.do("join voice again", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(bob, "join voice again")
 	bob.waitFor("the new join held", `window.__sendsHeld > `+strconv.Itoa(held), 20*time.Second)
 	eval[bool](bob, "release bob's sends", `window.__releaseSends()`)
 	inCallAgain(t, bob, base, ch, c.alice, c.bob.ID)

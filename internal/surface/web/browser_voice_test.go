@@ -20,9 +20,9 @@ func TestBrowserVoice(t *testing.T) {
 	_, base := startApp(t, func(c *config.Config) { c.RTCUDPAddr = "" }) // no SFU: the mesh
 	erin, finn := voiceChannelPair(t, base)
 
-	erin.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(erin, "join voice")
 	finn.waitFor("erin in the channel", `document.querySelector(".voice ul")?.textContent.includes("erin_web")`, 10*time.Second)
-	finn.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(finn, "join voice")
 	for _, p := range []*page{erin, finn} {
 		p.waitFor("a connected peer", `[...document.querySelectorAll('[data-testid="peer-state"]')].some(e => e.textContent === "connected")`, 20*time.Second)
 		p.waitFor("the other's audio", `(() => { const a = document.querySelector('[data-testid="voice-audio"]'); return !!a && a.srcObject && a.srcObject.getAudioTracks().length > 0 && a.srcObject.getAudioTracks()[0].readyState === "live"; })()`, 10*time.Second)
@@ -30,7 +30,7 @@ func TestBrowserVoice(t *testing.T) {
 	erin.screenshot("voice")
 
 	finn.waitFor("finn's call settled", voiceLeaveReady, 10*time.Second)
-	finn.do("leave voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(finn, "leave voice")
 	erin.waitFor("finn gone", `!document.querySelector(".voice ul")?.textContent.includes("finn_web") && !document.querySelector('[data-testid="voice-audio"]')`, 10*time.Second)
 }
 
@@ -44,10 +44,10 @@ func TestBrowserVoiceSFU(t *testing.T) {
 	_, base := startApp(t, nil) // the test config has a media plane
 	erin, finn := voiceChannelPair(t, base)
 
-	erin.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(erin, "join voice")
 	erin.waitFor("the SFU controls", `!!document.querySelector('[data-testid="voice-camera"]')`, 15*time.Second)
 	finn.waitFor("erin in the channel", `document.querySelector(".voice ul")?.textContent.includes("erin_web")`, 10*time.Second)
-	finn.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(finn, "join voice")
 	finn.waitFor("the SFU controls", `!!document.querySelector('[data-testid="voice-camera"]')`, 15*time.Second)
 	for _, p := range []*page{erin, finn} {
 		p.do("turn the camera on", chromedp.Click(chromedp.CSS(`[data-testid="voice-camera"]`)))
@@ -69,8 +69,24 @@ func TestBrowserVoiceSFU(t *testing.T) {
 	}
 	erin.screenshot("voice-sfu")
 	finn.waitFor("finn's call settled", voiceLeaveReady, 10*time.Second)
-	finn.do("leave voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(finn, "leave voice")
 	erin.waitFor("finn's video gone", `!document.querySelector('[data-testid="voice-video"]')`, 15*time.Second)
+}
+
+// clickVoiceToggle clicks the voice channel's Join/Leave toggle.
+func clickVoiceToggle(p *page, what string) {
+	p.t.Helper()
+	p.do(what, chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+}
+
+// joinSettled waits until p's join of the voice channel settles, and
+// fails the test if it failed (an alert shows).
+func joinSettled(t *testing.T, p *page, timeout time.Duration) {
+	t.Helper()
+	p.waitFor("the join settled", `(`+voiceLeaveReady+`) || !!document.querySelector('[role="alert"]')`, timeout)
+	if msg := eval[string](p, "read the alert", `document.querySelector('[role="alert"]')?.textContent ?? ""`); msg != "" {
+		t.Fatalf("the join failed: %s", msg)
+	}
 }
 
 // voiceLeaveReady: the voice channel's toggle leaves the call when clicked

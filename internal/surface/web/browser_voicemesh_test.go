@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
 )
 
 // meshScript speaks Together's voice the way its web client does
@@ -80,7 +78,7 @@ func TestBrowserVoiceMixedMesh(t *testing.T) {
 	erin, finn := voiceChannelPair(t, base)
 	cid := eval[string](erin, "read the channel id", `location.pathname.split("/").filter(Boolean).pop()`)
 
-	erin.do("join voice", chromedp.Click(chromedp.CSS(`[data-testid="voice-toggle"]`)))
+	clickVoiceToggle(erin, "join voice")
 	erin.waitFor("the SFU controls", `!!document.querySelector('[data-testid="voice-camera"]')`, 15*time.Second)
 	offered := eval[string](finn, "join as a Together mesh client", strings.Replace(meshScript, "%q", `"`+cid+`"`, 1))
 	if offered == "" || strings.Contains(offered, ",") {
