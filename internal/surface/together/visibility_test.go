@@ -88,3 +88,52 @@ func TestGatewayAppliesRESTVisibility(t *testing.T) {
 	check("carl", cid, pcid, psid)
 	check("dave", pcid, psid)
 }
+
+// TestVoiceEventsFollowChannelVisibility: who joins, mutes, goes live in
+// and leaves a voice channel reaches only the members who can view it
+// (and the caller's own account): a member an override hides the channel
+// from gets none of its VOICE_STATE_UPDATE or GO_LIVE_* events, as GET
+// /channels/:id/voice refuses them. Together sends them to the whole
+// server. "None" is proved with a later sentinel event, as above.
+func TestVoiceEventsFollowChannelVisibility(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob, carl := e.register("ann"), e.register("bob"), e.register("carl")
+	sid, _ := e.serverWithChannel(ann, "general", bob, carl)
+	vc, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Back room", "type": "voice"})
+	vid := vc["id"].(string)
+	e.must(200, "PUT", "/channels/"+vid+"/overrides", ann.access, map[string]any{"user_id": carl.id, "allow": 0, "deny": 1})
+	if code, _, _ := e.call("GET", "/channels/"+vid+"/voice", carl.access, nil); code != 403 && code != 404 {
+		t.Fatalf("hidden member listed the call over REST: %d", code)
+	}
+	socks := map[string]*ws{}
+	for _, u := range []user{ann, carl} {
+		w, _, err := e.dial("token=" + u.access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor("READY")
+		socks[u.name] = w
+	}
+	e.must(201, "POST", "/channels/"+vid+"/voice", bob.access, nil)
+	e.must(200, "PATCH", "/channels/"+vid+"/voice", bob.access, map[string]any{"self_mute": true})
+	e.must(201, "POST", "/channels/"+vid+"/go-live", bob.access, nil)
+	e.must(204, "DELETE", "/channels/"+vid+"/voice", bob.access, nil)
+	// ann (the owner) sees each, in order.
+	for _, typ := range []string{"VOICE_STATE_UPDATE", "VOICE_STATE_UPDATE", "GO_LIVE_START", "VOICE_STATE_UPDATE", "GO_LIVE_STOP"} {
+		socks["ann"].waitFor(typ)
+	}
+	e.must(201, "POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "sentinel"})
+	for {
+		f, err := socks["carl"].next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.T == "ROLE_CREATE" {
+			break
+		}
+		if strings.HasPrefix(f.T, "VOICE_") || strings.HasPrefix(f.T, "GO_LIVE") || strings.Contains(string(f.D), vid) {
+			t.Errorf("carl, hidden from the channel, received %s: %s", f.T, f.D)
+		}
+	}
+}
