@@ -513,8 +513,18 @@ func (s *Surface) onCommunityEvent(ctx context.Context, e *community.Event) {
 			return
 		}
 		a := e.Automod
-		t, d = "AUTOMOD_ACTION", map[string]any{"server_id": sid, "channel_id": a.ChannelID, "user_id": a.UserID,
-			"username": a.Username, "rule_type": a.RuleType, "action_taken": a.ActionTaken, "matched_term": a.MatchedTerm}
+		// The automod log's live entry, for whoever may read the log
+		// (GET /servers/:id/automod/logs: the owner only). It names the
+		// matched term of the owner-only word list, the member and the
+		// channel, which may be hidden from the others.
+		c, err := s.d.Community.Store().Community(ctx, sid)
+		if err != nil {
+			return
+		}
+		s.sendTo(frame("AUTOMOD_ACTION", map[string]any{"server_id": sid, "channel_id": a.ChannelID, "user_id": a.UserID,
+			"username": a.Username, "rule_type": a.RuleType, "action_taken": a.ActionTaken, "matched_term": a.MatchedTerm}),
+			setOf([]string{c.OwnerID}))
+		return
 	case community.EvInviteDeleted:
 		t, d = "INVITE_DELETE", map[string]string{"server_id": sid, "invite_id": e.Invite.ID}
 	default:
