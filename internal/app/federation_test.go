@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -220,5 +221,93 @@ func TestTwoHearthsFederate(t *testing.T) {
 	})
 	if len(list(baseA, false).Servers) != 0 {
 		t.Fatal("the unfollowed server is still featured")
+	}
+}
+
+// fedGet fetches an ActivityPub document and returns its status.
+func fedGet(t *testing.T, url string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Accept", federation.ContentType)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	return res.StatusCode
+}
+
+// TestPrivateStageChannelIsNoActor: a stage channel of an invite-only
+// community is no fediverse actor. Its actor document, WebFinger entry and
+// collections answer 404 (they named the private channel to anyone who
+// had its id), no one outside can follow it, and its go-live posts are not
+// published (they carried the stream title to the public). Once the
+// community is public the channel is an actor; when it turns private
+// again its actor and its earlier posts are gone, its followers kept.
+func TestPrivateStageChannelIsNoActor(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, fedConfig(t), nil)
+	base := federate(t, a)
+	admin := adminLogin(t, base)
+	var srv, ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Private", "is_public": false}, &srv); code != 201 {
+		t.Fatalf("create server: %d", code)
+	}
+	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken, map[string]any{"name": "Secret plans", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("stage channel: %d", code)
+	}
+	user := federation.StagePrefix + ch.ID
+	actor := base + "/federation/user/" + user
+	host := strings.TrimPrefix(base, "http://")
+	private := func(when string) {
+		t.Helper()
+		for _, u := range []string{actor, actor + "/outbox", actor + "/followers",
+			base + "/.well-known/webfinger?resource=" + url.QueryEscape("acct:"+user+"@"+host)} {
+			if code := fedGet(t, u); code != 404 {
+				t.Errorf("%s: GET %s = %d, want 404", when, u, code)
+			}
+		}
+		if err := a.Federation.GoLive(context.Background(), user, "Secret plans revealed"); err == nil {
+			t.Errorf("%s: a private stage channel posted its go-live", when)
+		}
+		var sa map[string]any
+		if code, b := owncastAdmin(t, base, "GET", "/api/admin/federation/stages/"+ch.ID, nil); code != 200 ||
+			json.Unmarshal(b, &sa) != nil || sa["public"] != false || sa["enabled"] != true {
+			t.Errorf("%s: admin view = %d %s", when, code, b)
+		}
+	}
+	private("invite-only")
+	peer := newMastodon(t, "alice")
+	if code := peer.follow(actor); code < 400 {
+		t.Errorf("follow a private stage channel = %d", code)
+	}
+
+	// Public (and open): an actor, followed, posting.
+	if code := call(t, "PATCH", base+"/servers/"+srv.ID, admin.AccessToken, map[string]any{"is_public": true}, nil); code != 200 {
+		t.Fatalf("make public: %d", code)
+	}
+	if code := fedGet(t, actor); code != 200 {
+		t.Fatalf("public stage channel actor = %d", code)
+	}
+	if code := peer.follow(actor); code != 202 {
+		t.Fatalf("follow the public stage channel: %d", code)
+	}
+	peer.next("Accept")
+	if err := a.Federation.GoLive(context.Background(), user, "Open mic"); err != nil {
+		t.Fatal(err)
+	}
+	note, _ := peer.next("Create")["object"].(map[string]any)
+	noteID, _ := note["id"].(string)
+	if code := fedGet(t, noteID); code != 200 {
+		t.Fatalf("public post %s = %d", noteID, code)
+	}
+
+	// Invite-only again: gone, its post too.
+	if code := call(t, "PATCH", base+"/servers/"+srv.ID, admin.AccessToken, map[string]any{"require_invite": true}, nil); code != 200 {
+		t.Fatalf("require invites: %d", code)
+	}
+	private("invites required")
+	if code := fedGet(t, noteID); code != 404 {
+		t.Errorf("a private stage channel's earlier post = %d, want 404", code)
 	}
 }

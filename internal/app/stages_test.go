@@ -498,3 +498,45 @@ func TestStageHLSFollowsTheCommunity(t *testing.T) {
 		t.Fatalf("banned member status: %d, want 404", code)
 	}
 }
+
+// TestStageHLSStopsForADisabledAccount: the instance admin disabling an
+// account (no community event) ends its stage channel playback: the signed
+// HLS URL it got before plays no more although it has not expired (it did,
+// for up to 12 hours), and the status route refuses it.
+func TestStageHLSStopsForADisabledAccount(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, testConfig(t), nil)
+	base := a.HTTP.URL()
+	admin := adminLogin(t, base)
+	alice, bob := register(t, base, "stageowner"), register(t, base, "stageviewer")
+	sid := newServer(t, base, alice.AccessToken)
+	if code := call(t, "POST", base+"/servers/"+sid+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {
+		t.Fatalf("join: %d", code)
+	}
+	var ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "Concerts", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("create stage channel: %d", code)
+	}
+	var st stageStatus
+	if code := call(t, "GET", base+"/api/stages/"+ch.ID+"/status", bob.AccessToken, nil, &st); code != 200 || st.HLSURL == "" {
+		t.Fatalf("member status: %d %+v", code, st)
+	}
+	if code, _, body := get(t, base+st.HLSURL); code != 200 || !strings.HasPrefix(string(body), "#EXTM3U") {
+		t.Fatalf("member plays the stage: %d %s", code, body)
+	}
+	if code := call(t, "PATCH", base+"/api/admin/users/"+bob.User.ID, admin.AccessToken, map[string]any{"disabled": true}, nil); code != 200 {
+		t.Fatalf("disable: %d", code)
+	}
+	poll(t, "the disabled account's HLS refused", 10*time.Second, func() bool {
+		code, _, _ := get(t, base+st.HLSURL)
+		return code == 404
+	})
+	// The owner, still enabled, plays on.
+	var own stageStatus
+	if code := call(t, "GET", base+"/api/stages/"+ch.ID+"/status", alice.AccessToken, nil, &own); code != 200 {
+		t.Fatalf("owner status: %d", code)
+	}
+	if code, _, _ := get(t, base+own.HLSURL); code != 200 {
+		t.Fatalf("owner plays the stage: %d", code)
+	}
+}

@@ -31,13 +31,21 @@ func newFederation(a *App, chat *stagechat.Service, log *slog.Logger, onEngageme
 	cfg := federation.Config{Settings: chat.FederationSettings, Version: "hearth", OnEngagement: onEngagement,
 		InsecureHTTP: a.Config.FederationTestLoopback}
 	if a.Community != nil && a.Live != nil {
-		// Each stage channel is its own actor (its stage has its id).
-		cfg.StageChannel = func(ctx context.Context, id string) (string, bool) {
+		// Each public stage channel is its own actor (its stage has its
+		// id). Public: its community is one anyone may join (public, no
+		// invite needed), where a member with no role sees every channel
+		// (an override hides a channel only from the roles and members it
+		// names). A private community's stage channel is no actor: its
+		// name and stream titles are not published, and it has no
+		// followers outside.
+		cfg.StageChannel = func(ctx context.Context, id string) (federation.StageChannelInfo, bool) {
 			ch, err := a.Community.Store().Channel(ctx, id)
 			if err != nil || ch.Kind != community.KindStage {
-				return "", false
+				return federation.StageChannelInfo{}, false
 			}
-			return ch.Name, true
+			c, err := a.Community.Store().Community(ctx, ch.CommunityID)
+			public := err == nil && c.IsPublic && !c.RequireInvite
+			return federation.StageChannelInfo{Name: ch.Name, Public: public}, true
 		}
 	}
 	fed, err := federation.New(cfg, a.DB.Federation(), a.webhookEngine, out, log)

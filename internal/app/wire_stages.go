@@ -4,9 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/surface/together"
 )
@@ -21,6 +27,24 @@ func (a *App) wireStages(ctx context.Context) error {
 	if err := a.onCommunityEvents("stages", l.OnCommunityEvent); err != nil {
 		return err
 	}
+	// A disabled account stops playing stage channels at once, on every
+	// node (its signed HLS URL and its WebRTC sessions outlive its
+	// sign-in; enabledMembers refuses it from then on).
+	sub, err := a.Bus.Subscribe(identity.RevokedTopic, func(m bus.Message) {
+		var r identity.Revoked
+		if json.Unmarshal(m.Data, &r) != nil || r.AccountID == "" {
+			return
+		}
+		ctx, cancel := context.WithTimeout(a.lifeCtx(), 10*time.Second)
+		defer cancel()
+		if acct, err := a.Identity.Account(ctx, r.AccountID); errors.Is(err, fault.NotFound) || (err == nil && acct.Disabled()) {
+			l.AccountDisabled(ctx, r.AccountID)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("stages: subscribe %s: %w", identity.RevokedTopic, err)
+	}
+	a.closers = append(a.closers, sub.Unsubscribe)
 	// Stages of channels deleted while no node ran go at start.
 	a.runners = append(a.runners, func(ctx context.Context) error {
 		l.Sweep(ctx)
@@ -36,13 +60,30 @@ func (a *App) stageChannels() *live.StageChannels {
 		return nil
 	}
 	if a.stages == nil {
-		sc, err := live.NewStageChannels(a.Live, a.Community, a.Community.Store(), a.Log.With("component", "stages"))
+		sc, err := live.NewStageChannels(a.Live, enabledMembers{a}, a.Community.Store(), a.Log.With("component", "stages"))
 		if err != nil {
 			return nil
 		}
 		a.stages = sc
 	}
 	return a.stages
+}
+
+// enabledMembers is the community service as the stage-channel rules see
+// it: a disabled (or deleted) account is no one's member, so a signed HLS
+// URL, a WebRTC session or the stage routes it got before the admin
+// disabled it play nothing more.
+type enabledMembers struct{ a *App }
+
+func (m enabledMembers) ChannelAccess(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error) {
+	acct, err := m.a.Identity.Account(ctx, accountID)
+	if errors.Is(err, fault.NotFound) || (err == nil && acct.Disabled()) {
+		return nil, community.ErrChannelNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.a.Community.ChannelAccess(ctx, accountID, channelID)
 }
 
 // stageChats is the Together surface's view of it (a nil interface, not

@@ -265,6 +265,35 @@ func (s *Service) ChannelViewers(ctx context.Context, channelID string) (*Channe
 	return ch, out, nil
 }
 
+// MembersWith returns the members whose server-wide bits include p (the
+// owner and ADMINISTRATOR holders always): who may see what a route
+// guarded by Require(p) shows, such as the invites.
+func (s *Service) MembersWith(ctx context.Context, communityID string, p int64) ([]string, error) {
+	c, err := s.st.Community(ctx, communityID)
+	if err != nil {
+		return nil, err
+	}
+	members, err := s.st.Members(ctx, communityID)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := s.st.Roles(ctx, communityID)
+	if err != nil {
+		return nil, err
+	}
+	rm := make(map[string]*Role, len(roles))
+	for _, r := range roles {
+		rm[r.ID] = r
+	}
+	var out []string
+	for _, m := range members {
+		if ServerPerms(c.OwnerID == m.AccountID, m.RoleIDs, rm)&p == p {
+			out = append(out, m.AccountID)
+		}
+	}
+	return out, nil
+}
+
 func checkLen(field, v string, min, max int) error {
 	n := utf8.RuneCountInString(strings.TrimSpace(v))
 	if n < min || utf8.RuneCountInString(v) > max {

@@ -181,11 +181,11 @@ type Config struct {
 	Attempts int
 	Backoff  time.Duration
 	PerInbox int
-	// StageChannel, when set, makes each stage channel its own actor
-	// (Hearth's several stages), named StagePrefix + the channel id: it
-	// returns the channel's name, ok false when channelID is not a stage
-	// channel.
-	StageChannel func(ctx context.Context, channelID string) (name string, ok bool)
+	// StageChannel, when set, makes each public stage channel its own
+	// actor (Hearth's several stages), named StagePrefix + the channel id:
+	// it returns the channel's name and whether it is public, ok false
+	// when channelID is not a stage channel.
+	StageChannel func(ctx context.Context, channelID string) (StageChannelInfo, bool)
 	// InsecureHTTP makes WebFinger look-ups of remote accounts use plain
 	// http (tests, with httptest peers). Never set it in production.
 	InsecureHTTP bool
@@ -202,6 +202,17 @@ type Config struct {
 	// and 5 s.
 	MaxFetches int
 	FetchWait  time.Duration
+}
+
+// StageChannelInfo is what federation knows of a stage channel.
+type StageChannelInfo struct {
+	Name string
+	// Public: anyone may join its community and see it. Only a public
+	// stage channel is an actor: a private one (an invite-only community's)
+	// has no actor document, WebFinger entry, inbox, collections or
+	// go-live posts, so neither its name nor its stream titles are
+	// published and no one outside can follow it.
+	Public bool
 }
 
 // Engagement is an inbound follow, like or boost, for chat and webhooks.

@@ -252,8 +252,8 @@ func TestStageChannelActors(t *testing.T) {
 	t.Parallel()
 	db := storetest.OpenSQLite(t)
 	const ch = "0190a0b0-c0d0-7e0f-8000-000000000001"
-	s := newService(t, db, federation.Config{StageChannel: func(_ context.Context, id string) (string, bool) {
-		return "Music Stage", id == ch
+	s := newService(t, db, federation.Config{StageChannel: func(_ context.Context, id string) (federation.StageChannelInfo, bool) {
+		return federation.StageChannelInfo{Name: "Music Stage", Public: true}, id == ch
 	}})
 	ctx := context.Background()
 	user := federation.StagePrefix + ch

@@ -70,12 +70,13 @@ func (s *Service) Local(ctx context.Context, username string) (*LocalActor, erro
 			HLS: st.ServerURL + "/hls/stream.m3u8", Avatar: st.ServerURL + "/logo/external"}, nil
 	}
 	if id, ok := strings.CutPrefix(strings.ToLower(username), StagePrefix); ok && s.cfg.StageChannel != nil {
-		if name, ok := s.cfg.StageChannel(ctx, id); ok {
+		if info, ok := s.cfg.StageChannel(ctx, id); ok && info.Public {
 			on, err := s.st.StageActorEnabled(ctx, id)
 			if err != nil {
 				return nil, err
 			}
 			if on {
+				name := info.Name
 				return &LocalActor{Username: StagePrefix + id, Name: name, Summary: name + " on " + st.Name,
 					Page: st.ServerURL, HLS: st.ServerURL, Avatar: st.ServerURL + "/logo/external", StageChannel: id}, nil
 			}
@@ -93,6 +94,9 @@ type StageActor struct {
 	ChannelID string
 	Username  string
 	Enabled   bool
+	// Public: the channel is public (StageChannelInfo.Public); a private
+	// one is no actor, enabled or not.
+	Public    bool
 	Followers int
 }
 
@@ -103,7 +107,8 @@ func (s *Service) Stage(ctx context.Context, channelID string) (*StageActor, err
 	if s.cfg.StageChannel == nil {
 		return nil, fault.New(fault.NotFound, "stage channels are not served")
 	}
-	if _, ok := s.cfg.StageChannel(ctx, channelID); !ok {
+	info, ok := s.cfg.StageChannel(ctx, channelID)
+	if !ok {
 		return nil, fault.New(fault.NotFound, "no such stage channel")
 	}
 	on, err := s.st.StageActorEnabled(ctx, channelID)
@@ -114,7 +119,7 @@ func (s *Service) Stage(ctx context.Context, channelID string) (*StageActor, err
 	if err != nil {
 		return nil, err
 	}
-	return &StageActor{ChannelID: channelID, Username: StagePrefix + channelID, Enabled: on, Followers: n}, nil
+	return &StageActor{ChannelID: channelID, Username: StagePrefix + channelID, Enabled: on, Public: info.Public, Followers: n}, nil
 }
 
 // SetStageEnabled switches a stage channel's actor on or off. Off, its
@@ -272,11 +277,18 @@ func (s *Service) OutboxCollection(ctx context.Context, username string) (map[st
 	return collection(s.actorIRI(st, a.Username)+"/outbox", total, items), nil
 }
 
-// Object returns a stored outbox activity by id.
+// Object returns a stored outbox activity by id. A stage channel's post is
+// served while its actor is (not once the channel went private, was
+// switched off or deleted).
 func (s *Service) Object(ctx context.Context, id string) ([]byte, error) {
 	it, err := s.st.OutboxItem(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if strings.HasPrefix(strings.ToLower(it.Actor), StagePrefix) {
+		if _, err := s.Local(ctx, it.Actor); err != nil {
+			return nil, fault.New(fault.NotFound, "not found")
+		}
 	}
 	return it.Value, nil
 }

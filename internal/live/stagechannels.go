@@ -111,6 +111,19 @@ func (c *StageChannels) OnCommunityEvent(ctx context.Context, e *community.Event
 	}
 }
 
+// AccountDisabled ends what a disabled account still holds of stage
+// channels on this node: its cached HLS access (its signed playlist URL
+// stays valid for hours) and its WHEP sessions, both checked against
+// Communities again, which must by then count a disabled account as no
+// one's member. Every node runs it when an account is disabled.
+func (c *StageChannels) AccountDisabled(ctx context.Context, accountID string) {
+	if accountID == "" {
+		return
+	}
+	c.forgetViewers()
+	c.recheckWebRTC(ctx, accountID)
+}
+
 // webrtcViewers is the live service's WHEP sessions (live.Service).
 type webrtcViewers interface {
 	ViewerSessions() []ViewerSession

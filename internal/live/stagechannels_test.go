@@ -379,3 +379,35 @@ func TestStageChannelsViewerLosesWebRTC(t *testing.T) {
 		})
 	}
 }
+
+// TestStageChannelsAccountDisabled: disabling an account is no community
+// event, so AccountDisabled forgets its cached HLS access and ends its
+// WHEP sessions on stage channels (Communities counting it as no member
+// from then on); other viewers, and the default stage's, keep watching.
+func TestStageChannelsAccountDisabled(t *testing.T) {
+	t.Parallel()
+	f := newStageFixture(t)
+	ctx := context.Background()
+	gone, stays := identity.NewID(), identity.NewID()
+	for _, a := range []string{gone, stays} {
+		f.member(a, 0, community.PermViewChannel, false)
+		if _, err := f.sc.StageForViewer(ctx, f.ch.ID, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.stages.viewers = []live.ViewerSession{{ID: "s-gone", StageID: f.ch.ID, AccountID: gone},
+		{ID: "s-stays", StageID: f.ch.ID, AccountID: stays}, {ID: "s-default", StageID: f.stages.def, AccountID: gone}}
+	f.comm.set(gone, nil) // disabled: Communities counts it as no member
+	f.sc.AccountDisabled(ctx, gone)
+	if _, err := f.sc.StageForViewer(ctx, f.ch.ID, gone); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("disabled account's HLS: err = %v, want NotFound", err)
+	}
+	if _, err := f.sc.StageForViewer(ctx, f.ch.ID, stays); err != nil {
+		t.Fatalf("another viewer's HLS: %v", err)
+	}
+	f.stages.mu.Lock()
+	defer f.stages.mu.Unlock()
+	if len(f.stages.ended) != 1 || f.stages.ended[0] != "s-gone" {
+		t.Fatalf("ended %v, want the disabled account's stage channel session", f.stages.ended)
+	}
+}

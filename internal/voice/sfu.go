@@ -367,8 +367,10 @@ func (s *SFU) Participant(accountID string) (*Participant, error) {
 	if p := s.byAccount[accountID]; p != nil {
 		return p, nil
 	}
-	return nil, fault.New(fault.NotFound, "Not in a voice channel")
+	return nil, errNotInCall
 }
+
+var errNotInCall = fault.New(fault.NotFound, "Not in a voice channel")
 
 // Leave takes accountID out of its room (NotFound when in none).
 func (s *SFU) Leave(accountID string) error {
@@ -833,6 +835,13 @@ func (s *SFU) moderate(ctx context.Context, actorID, targetID string, perm int64
 		return nil, err
 	}
 	ca, err := s.access.ChannelAccess(ctx, actorID, t.ChannelID)
+	if fault.KindOf(err) == fault.NotFound || (err == nil && !ca.Can(community.PermViewChannel)) {
+		// Whoever cannot see the target's channel (a stranger, a
+		// moderator it is hidden from) may not act in its call, nor learn
+		// that the target is there: the answer is Participant's for an
+		// account in no call.
+		return nil, errNotInCall
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -372,3 +372,38 @@ func TestSFURecheckRemovesThoseWhoLostTheChannel(t *testing.T) {
 		t.Fatalf("an untouched member's audio: %v", err)
 	}
 }
+
+// TestSFUModerationNeedsTheChannel: muting or disconnecting someone in a
+// call needs seeing its channel. A moderator the channel is hidden from
+// (MUTE_MEMBERS allowed, VIEW_CHANNEL denied there) and a stranger get the
+// answer for an account in no call, so they can neither act in a hidden
+// call nor learn who is in it, and the target stays, unmuted.
+func TestSFUModerationNeedsTheChannel(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := testCtx(t)
+	target := w.join(ctx, w.member("target"))
+	hidden := w.member("hiddenmod")
+	if _, err := w.comm.SetOverride(ctx, w.owner, w.voice, &community.Override{AccountID: &hidden,
+		Allow: community.PermMuteMembers, Deny: community.PermViewChannel}); err != nil {
+		t.Fatal(err)
+	}
+	_, none := w.sfu.Participant(w.account("idle"))
+	for name, actor := range map[string]string{"hidden moderator": hidden, "stranger": w.account("stranger")} {
+		if err := w.sfu.ServerMute(ctx, actor, target.acct, true); !errors.Is(err, fault.NotFound) || err.Error() != none.Error() {
+			t.Errorf("%s mute: %v, want %v", name, err, none)
+		}
+		if err := w.sfu.Disconnect(ctx, actor, target.acct); !errors.Is(err, fault.NotFound) || err.Error() != none.Error() {
+			t.Errorf("%s disconnect: %v, want %v", name, err, none)
+		}
+	}
+	p, err := w.sfu.Participant(target.acct)
+	if err != nil {
+		t.Fatalf("the target left the call: %v", err)
+	}
+	for _, m := range w.sfu.Members(p.ChannelID) {
+		if m.AccountID == target.acct && m.ServerMute {
+			t.Fatal("the target was muted")
+		}
+	}
+}

@@ -471,5 +471,5 @@ func writeStageActor(w http.ResponseWriter, f *federation.Service, a *federation
 		account += "@" + u
 	}
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"channelId": a.ChannelID, "account": account,
-		"enabled": a.Enabled, "followerCount": a.Followers})
+		"enabled": a.Enabled, "public": a.Public, "followerCount": a.Followers})
 }

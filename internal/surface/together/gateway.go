@@ -506,17 +506,38 @@ func (s *Surface) onCommunityEvent(ctx context.Context, e *community.Event) {
 		t, d = "CHANNEL_OVERRIDE_UPDATE", toOverride(e.Override)
 	case community.EvOverrideDeleted:
 		t, d = "CHANNEL_OVERRIDE_DELETE", map[string]string{"channel_id": e.Override.ChannelID, "override_id": e.Override.ID}
-	case community.EvInviteCreated:
+	case community.EvInviteCreated, community.EvInviteDeleted:
+		// Only to those who may list the invites (CREATE_INVITES, as GET
+		// /servers/:id/invites): Together sends every member the code,
+		// which let any member of an invite-only server bring anyone in.
 		t, d = "INVITE_CREATE", toInvite(e.Invite)
+		if e.Type == community.EvInviteDeleted {
+			t, d = "INVITE_DELETE", map[string]string{"server_id": sid, "invite_id": e.Invite.ID}
+		}
+		ids, err := s.d.Community.MembersWith(ctx, sid, community.PermCreateInvites)
+		if err != nil {
+			s.log.Warn("invite event: read who may see invites", "server", sid, "err", err)
+			return
+		}
+		s.sendTo(frame(t, d), setOf(ids))
+		return
 	case community.EvAutomodAction:
 		if e.Automod == nil {
 			return
 		}
 		a := e.Automod
-		t, d = "AUTOMOD_ACTION", map[string]any{"server_id": sid, "channel_id": a.ChannelID, "user_id": a.UserID,
-			"username": a.Username, "rule_type": a.RuleType, "action_taken": a.ActionTaken, "matched_term": a.MatchedTerm}
-	case community.EvInviteDeleted:
-		t, d = "INVITE_DELETE", map[string]string{"server_id": sid, "invite_id": e.Invite.ID}
+		// The automod log's live entry, for whoever may read the log
+		// (GET /servers/:id/automod/logs: the owner only). It names the
+		// matched term of the owner-only word list, the member and the
+		// channel, which may be hidden from the others.
+		c, err := s.d.Community.Store().Community(ctx, sid)
+		if err != nil {
+			return
+		}
+		s.sendTo(frame("AUTOMOD_ACTION", map[string]any{"server_id": sid, "channel_id": a.ChannelID, "user_id": a.UserID,
+			"username": a.Username, "rule_type": a.RuleType, "action_taken": a.ActionTaken, "matched_term": a.MatchedTerm}),
+			setOf([]string{c.OwnerID}))
+		return
 	default:
 		return
 	}

@@ -258,7 +258,7 @@ func (s *Surface) sfuJoin(ctx context.Context, c *client, channelID string, sess
 		if old != nil && old.ChannelID != v.ChannelID {
 			s.voiceLeft(ctx, old)
 		}
-		s.broadcastVoice(ctx, ca.Community.ID, toVoice(v, false))
+		s.broadcastVoice(ctx, v, toVoice(v, false))
 	}
 	s.sfuReply(c, map[string]any{"type": "joined", "session": session, "channel_id": channelID, "participants": sfuMembers(s.d.SFU.Members(channelID))})
 	return nil
@@ -340,7 +340,7 @@ func (s *Surface) sfuVoiceState(ctx context.Context, accountID string, change fu
 	}
 	change(v)
 	if s.d.Voice.UpdateVoice(ctx, v) == nil {
-		s.broadcastVoice(ctx, v.CommunityID, toVoice(v, false))
+		s.broadcastVoice(ctx, v, toVoice(v, false))
 	}
 }
 
@@ -351,7 +351,7 @@ func (s *Surface) sfuServerMute(ctx context.Context, accountID string, mute bool
 		return
 	}
 	if v, err := s.d.Voice.SetVoiceServerMute(ctx, accountID, mute); err == nil {
-		s.broadcastVoice(ctx, v.CommunityID, toVoice(v, false))
+		s.broadcastVoice(ctx, v, toVoice(v, false))
 	}
 }
 

@@ -88,3 +88,106 @@ func TestGatewayAppliesRESTVisibility(t *testing.T) {
 	check("carl", cid, pcid, psid)
 	check("dave", pcid, psid)
 }
+
+// TestVoiceEventsFollowChannelVisibility: who joins, mutes, goes live in
+// and leaves a voice channel reaches only the members who can view it
+// (and the caller's own account): a member an override hides the channel
+// from gets none of its VOICE_STATE_UPDATE or GO_LIVE_* events, as GET
+// /channels/:id/voice refuses them. Together sends them to the whole
+// server. "None" is proved with a later sentinel event, as above.
+func TestVoiceEventsFollowChannelVisibility(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob, carl := e.register("ann"), e.register("bob"), e.register("carl")
+	sid, _ := e.serverWithChannel(ann, "general", bob, carl)
+	vc, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Back room", "type": "voice"})
+	vid := vc["id"].(string)
+	e.must(200, "PUT", "/channels/"+vid+"/overrides", ann.access, map[string]any{"user_id": carl.id, "allow": 0, "deny": 1})
+	if code, _, _ := e.call("GET", "/channels/"+vid+"/voice", carl.access, nil); code != 403 && code != 404 {
+		t.Fatalf("hidden member listed the call over REST: %d", code)
+	}
+	socks := map[string]*ws{}
+	for _, u := range []user{ann, carl} {
+		w, _, err := e.dial("token=" + u.access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.waitFor("READY")
+		socks[u.name] = w
+	}
+	e.must(201, "POST", "/channels/"+vid+"/voice", bob.access, nil)
+	e.must(200, "PATCH", "/channels/"+vid+"/voice", bob.access, map[string]any{"self_mute": true})
+	e.must(201, "POST", "/channels/"+vid+"/go-live", bob.access, nil)
+	e.must(204, "DELETE", "/channels/"+vid+"/voice", bob.access, nil)
+	// ann (the owner) sees each, in order.
+	for _, typ := range []string{"VOICE_STATE_UPDATE", "VOICE_STATE_UPDATE", "GO_LIVE_START", "VOICE_STATE_UPDATE", "GO_LIVE_STOP"} {
+		socks["ann"].waitFor(typ)
+	}
+	e.must(201, "POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "sentinel"})
+	for {
+		f, err := socks["carl"].next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.T == "ROLE_CREATE" {
+			break
+		}
+		if strings.HasPrefix(f.T, "VOICE_") || strings.HasPrefix(f.T, "GO_LIVE") || strings.Contains(string(f.D), vid) {
+			t.Errorf("carl, hidden from the channel, received %s: %s", f.T, f.D)
+		}
+	}
+}
+
+// TestInviteEventsOnlyToThoseWhoMayListInvites: INVITE_CREATE carries the
+// code, and GET /servers/:id/invites needs CREATE_INVITES; Together sends
+// the event to every member, so any member of an invite-only server could
+// bring anyone in. It reaches the owner and a member whose role grants
+// CREATE_INVITES, not a plain member (proved with a later sentinel), on
+// both engines (the recipients are read from the store).
+func TestInviteEventsOnlyToThoseWhoMayListInvites(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			ann, bob, carl := e.register("ann"), e.register("bob"), e.register("carl")
+			sid, _ := e.serverWithChannel(ann, "general", bob, carl)
+			role, _ := e.must(201, "POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "inviters", "permissions": 16384})
+			e.must(204, "PUT", "/servers/"+sid+"/members/"+bob.id+"/roles/"+role["id"].(string), ann.access, nil)
+			if code, _, _ := e.call("GET", "/servers/"+sid+"/invites", carl.access, nil); code != 403 {
+				t.Fatalf("plain member listed invites: %d", code)
+			}
+			socks := map[string]*ws{}
+			for _, u := range []user{ann, bob, carl} {
+				w, _, err := e.dial("token=" + u.access)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.waitFor("READY")
+				socks[u.name] = w
+			}
+			inv, _ := e.must(201, "POST", "/servers/"+sid+"/invites", bob.access, map[string]any{})
+			code := inv["code"].(string)
+			e.must(204, "DELETE", "/servers/"+sid+"/invites/"+inv["id"].(string), ann.access, nil)
+			for _, name := range []string{"ann", "bob"} {
+				if f := socks[name].waitFor("INVITE_CREATE"); !strings.Contains(string(f.D), code) {
+					t.Errorf("%s: INVITE_CREATE %s", name, f.D)
+				}
+				socks[name].waitFor("INVITE_DELETE")
+			}
+			e.must(201, "POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "sentinel"})
+			for {
+				f, err := socks["carl"].next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f.T == "ROLE_CREATE" && strings.Contains(string(f.D), "sentinel") {
+					break
+				}
+				if strings.HasPrefix(f.T, "INVITE_") || strings.Contains(string(f.D), code) {
+					t.Errorf("carl, without CREATE_INVITES, received %s: %s", f.T, f.D)
+				}
+			}
+		})
+	}
+}

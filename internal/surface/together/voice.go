@@ -87,17 +87,37 @@ func (s *Surface) voiceChannel(ctx context.Context, p *identity.Principal, id st
 	return ca, nil
 }
 
-// broadcastVoice sends VOICE_STATE_UPDATE to the community's members.
-func (s *Surface) broadcastVoice(ctx context.Context, communityID string, v voiceStateDTO) {
-	ms, err := s.d.Community.Store().Members(ctx, communityID)
+// broadcastVoice sends VOICE_STATE_UPDATE about v (as d) to the members
+// who can view its channel, and to v's own account. Together sends it to
+// the whole server, which showed who joins, leaves and mutes in a channel
+// hidden from a member (GET /channels/:id/voice refuses them).
+func (s *Surface) broadcastVoice(ctx context.Context, v *VoiceState, d voiceStateDTO) {
+	s.publishDispatch(ctx, "VOICE_STATE_UPDATE", d, s.audience(ctx, v.ChannelID, v.UserID))
+}
+
+// audience is who may hear of a call in channelID: the members who can
+// view it, and also (one's own state, even in a channel one just lost).
+// When the channel's viewers cannot be read, only also.
+func (s *Surface) audience(ctx context.Context, channelID string, also ...string) []string {
+	perms, err := s.viewers(ctx, channelID)
 	if err != nil {
-		return
+		if !errors.Is(err, fault.NotFound) {
+			s.log.Warn("voice event: read the channel's viewers", "channel", channelID, "err", err)
+		}
+		return also
 	}
-	ids := make([]string, len(ms))
-	for i, m := range ms {
-		ids[i] = m.AccountID
+	ids := make([]string, 0, len(perms)+len(also))
+	for id, p := range perms {
+		if community.CanView(p) {
+			ids = append(ids, id)
+		}
 	}
-	s.publishDispatch(ctx, "VOICE_STATE_UPDATE", v, ids)
+	for _, id := range also {
+		if !canView(perms, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 func (s *Surface) joinVoice(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -123,7 +143,7 @@ func (s *Surface) joinVoice(w http.ResponseWriter, r *http.Request, p *identity.
 		s.meshLeft(ctx, p.Account.ID, prev.ChannelID)
 	}
 	cur := toVoice(v, false)
-	s.broadcastVoice(ctx, ca.Community.ID, cur)
+	s.broadcastVoice(ctx, v, cur)
 	s.sfuFollowREST(p.Account.ID, ca.Channel.ID, false, nil, nil)
 	writeJSON(w, http.StatusCreated, cur)
 }
@@ -162,15 +182,15 @@ func (s *Surface) leaveVoice(ctx context.Context, accountID string) {
 	s.meshLeft(ctx, accountID, v.ChannelID)
 }
 
-// voiceLeft announces a voice state that was deleted: every member sees
-// the leave, and a go-live the account held in that channel ends with it.
+// voiceLeft announces a voice state that was deleted: every member who
+// can view its channel sees the leave, and a go-live the account held in that channel ends with it.
 // (Together leaves it running; since only someone in the channel may go
 // live, nobody could start another there until the broadcaster came back
 // and stopped it.)
 func (s *Surface) voiceLeft(ctx context.Context, v *VoiceState) {
-	s.broadcastVoice(ctx, v.CommunityID, toVoice(v, true))
+	s.broadcastVoice(ctx, v, toVoice(v, true))
 	if s.d.Voice.StopGoLive(ctx, v.ChannelID, v.UserID) == nil {
-		s.broadcastLiveIn(ctx, v.CommunityID, "GO_LIVE_STOP", map[string]any{"channel_id": v.ChannelID, "broadcaster_id": v.UserID})
+		s.broadcastLiveIn(ctx, v.ChannelID, "GO_LIVE_STOP", map[string]any{"channel_id": v.ChannelID, "broadcaster_id": v.UserID})
 	}
 }
 
@@ -186,11 +206,7 @@ func (s *Surface) endGoLive(ctx context.Context, accountID string) {
 		if s.d.Voice.StopGoLive(ctx, id, accountID) != nil {
 			continue // another node stopped it first
 		}
-		ch, err := s.d.Community.Store().Channel(ctx, id)
-		if err != nil {
-			continue
-		}
-		s.broadcastLiveIn(ctx, ch.CommunityID, "GO_LIVE_STOP", map[string]any{"channel_id": id, "broadcaster_id": accountID})
+		s.broadcastLiveIn(ctx, id, "GO_LIVE_STOP", map[string]any{"channel_id": id, "broadcaster_id": accountID})
 	}
 }
 
@@ -363,7 +379,7 @@ func (s *Surface) updateVoice(w http.ResponseWriter, r *http.Request, p *identit
 		return
 	}
 	cur := toVoice(v, false)
-	s.broadcastVoice(ctx, ca.Community.ID, cur)
+	s.broadcastVoice(ctx, v, cur)
 	s.sfuFollowREST(p.Account.ID, ca.Channel.ID, false, in.SelfMute, in.SelfDeaf)
 	writeJSON(w, http.StatusOK, cur)
 }
@@ -496,19 +512,11 @@ func (s *Surface) startGoLive(w http.ResponseWriter, r *http.Request, p *identit
 }
 
 func (s *Surface) broadcastLive(ctx context.Context, ca *community.ChannelAccess, t string, d any) {
-	s.broadcastLiveIn(ctx, ca.Community.ID, t, d)
+	s.broadcastLiveIn(ctx, ca.Channel.ID, t, d)
 }
 
-func (s *Surface) broadcastLiveIn(ctx context.Context, communityID, t string, d any) {
-	ms, err := s.d.Community.Store().Members(ctx, communityID)
-	if err != nil {
-		return
-	}
-	ids := make([]string, len(ms))
-	for i, m := range ms {
-		ids[i] = m.AccountID
-	}
-	s.publishDispatch(ctx, t, d, ids)
+func (s *Surface) broadcastLiveIn(ctx context.Context, channelID, t string, d any) {
+	s.publishDispatch(ctx, t, d, s.audience(ctx, channelID))
 }
 
 func (s *Surface) stopGoLive(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
