@@ -2,7 +2,9 @@ package httpserver
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -269,5 +271,48 @@ func TestConnsPerIPCountsIPv6Prefix(t *testing.T) {
 	}
 	if n := l.open("2001:db8:1:2:abcd::9"); n != 2 {
 		t.Errorf("2001:db8:1:2::/64 counted %d, want 2", n)
+	}
+}
+
+func TestManyRangesServeTheWholeFile(t *testing.T) {
+	t.Parallel()
+	file := bytes.Repeat([]byte("0123456789"), 2000)
+	url := newTestServer(t, func(s *Server) {
+		s.HandleFunc("GET /file", func(w http.ResponseWriter, r *http.Request) {
+			http.ServeContent(w, r, "f.txt", time.Time{}, bytes.NewReader(file))
+		})
+	})
+	ranges := func(n int) string {
+		rs := make([]string, n)
+		for i := range rs {
+			rs[i] = fmt.Sprintf("%d-%d", i*2, i*2)
+		}
+		return "bytes=" + strings.Join(rs, ",")
+	}
+	for _, tc := range []struct {
+		n          int
+		wantStatus int
+		wantType   string
+	}{
+		{1, http.StatusPartialContent, "text/plain; charset=utf-8"},
+		{2, http.StatusPartialContent, "multipart/byteranges"},
+		{MaxRanges, http.StatusPartialContent, "multipart/byteranges"},
+		{MaxRanges + 1, http.StatusOK, "text/plain; charset=utf-8"},
+		{5000, http.StatusOK, "text/plain; charset=utf-8"},
+	} {
+		req, _ := http.NewRequest("GET", url+"/file", nil)
+		req.Header.Set("Range", ranges(tc.n))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if ct := res.Header.Get("Content-Type"); res.StatusCode != tc.wantStatus || !strings.HasPrefix(ct, tc.wantType) {
+			t.Errorf("%d ranges: %d %q, want %d %q", tc.n, res.StatusCode, ct, tc.wantStatus, tc.wantType)
+		}
+		if tc.wantStatus == http.StatusOK && !bytes.Equal(body, file) {
+			t.Errorf("%d ranges: %d bytes, want the whole file (%d)", tc.n, len(body), len(file))
+		}
 	}
 }

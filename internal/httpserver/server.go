@@ -298,6 +298,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if _, ok := w.(http.Hijacker); ok {
 			rw = hijackWriter{sw}
 		}
+		dropManyRanges(r)
 		if r.Body != nil && r.ContentLength != 0 {
 			// Every body is capped here, whatever its Content-Type claims:
 			// the routes that take larger uploads raise their own request's

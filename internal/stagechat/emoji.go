@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hearth-community/hearth/internal/fault"
 )
@@ -141,6 +143,12 @@ func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
 	name, err := cleanName(name)
 	if err != nil {
 		return Emoji{}, err
+	}
+	// The name is listed to everyone by GET /api/emoji and shown in emoji
+	// pickers: line breaks, bidi overrides and zero-width characters
+	// there only hide or disguise what the emoji is called.
+	if strings.IndexFunc(name, func(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) || r == utf8.RuneError }) >= 0 {
+		return Emoji{}, fault.New(fault.Invalid, "emoji name must not hold control or invisible formatting characters")
 	}
 	if len(data) == 0 || len(data) > MaxEmojiBytes {
 		return Emoji{}, fault.Newf(fault.Invalid, "emoji image must be 1 byte to %d KiB", MaxEmojiBytes>>10)

@@ -59,3 +59,30 @@ func TestEmojiDeleteNames(t *testing.T) {
 		})
 	}
 }
+
+// TestEmojiNamesAreVisibleText: an emoji's name is listed to everyone, so a
+// name holding line breaks, bidi overrides, zero-width characters or bytes
+// that are not UTF-8 is refused; other names, spaces and accents included,
+// are kept as Owncast keeps them.
+func TestEmojiNamesAreVisibleText(t *testing.T) {
+	t.Parallel()
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89")
+	d, err := stagechat.OpenEmojiDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, name := range []string{"a\r\nb", "tab\there", "\u202egnp", "zero\u200bwidth", "bom\ufeff", "bad\xffutf8"} {
+		if _, err := d.Upload(name, png); !errors.Is(err, fault.Invalid) {
+			t.Errorf("Upload(%q): %v, want bad input", name, err)
+		}
+	}
+	for _, name := range []string{"party parrot", "café", "e-1_x"} {
+		if _, err := d.Upload(name, png); err != nil {
+			t.Errorf("Upload(%q): %v", name, err)
+		}
+	}
+	if l, _ := d.List(); len(l) != 3 {
+		t.Errorf("list: %v", l)
+	}
+}

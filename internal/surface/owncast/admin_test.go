@@ -1,6 +1,7 @@
 package owncast_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -282,5 +283,43 @@ func TestAdminRefusesCrossSiteWrites(t *testing.T) {
 		if got := title(); got != want {
 			t.Fatalf("same-origin %v: title %q", hdr, got)
 		}
+	}
+}
+
+// TestImageUploadsUpToTheirLimits: an emoji (512 KiB) and a logo (2 MiB)
+// arrive as base64 data URLs in JSON, so their bodies are larger than
+// other admin requests; each is taken up to its own limit, and a larger
+// one is refused as too large, not as unparsable.
+func TestImageUploadsUpToTheirLimits(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	dataURL := func(size int) string {
+		img := make([]byte, size)
+		copy(img, "\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR")
+		return "data:image/png;base64," + base64.StdEncoding.EncodeToString(img)
+	}
+	for _, tc := range []struct {
+		path, field string
+		size, want  int
+		wantMsg     string
+	}{
+		{"/api/admin/emoji/upload", "data", 300 << 10, 200, ""},
+		{"/api/admin/emoji/upload", "data", 512 << 10, 200, ""},
+		{"/api/admin/emoji/upload", "data", 900 << 10, 400, "emoji image must be at most 512 KiB"},
+		{"/api/admin/config/logo", "value", 1500 << 10, 200, ""},
+		{"/api/admin/config/logo", "value", 2 << 20, 200, ""},
+		{"/api/admin/config/logo", "value", 3 << 20, 400, "logo must be at most 2 MiB"},
+	} {
+		body := map[string]any{tc.field: dataURL(tc.size), "name": fmt.Sprintf("big%d", tc.size)}
+		r := n.do(t, "POST", tc.path, "admin", body)
+		if r.status != tc.want || !strings.Contains(string(r.body), tc.wantMsg) {
+			t.Errorf("%s, %d KiB: %d %s, want %d %q", tc.path, tc.size>>10, r.status, r.body, tc.want, tc.wantMsg)
+		}
+	}
+	if r := n.do(t, "GET", "/img/emoji/big307200.png", "", nil); r.status != 200 || len(r.body) != 300<<10 {
+		t.Errorf("emoji: %d, %d bytes", r.status, len(r.body))
+	}
+	if r := n.do(t, "GET", "/logo", "", nil); r.status != 200 || len(r.body) != 2<<20 {
+		t.Errorf("logo: %d, %d bytes", r.status, len(r.body))
 	}
 }

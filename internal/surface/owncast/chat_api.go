@@ -111,7 +111,26 @@ func (s *Surface) messageJSON(ctx context.Context, m *messages.Message, withVisi
 // readJSON decodes a request body into v; an unparsable body gets
 // Owncast's 400.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxChatBodyBytes))
+	return readJSONUpTo(w, r, v, maxChatBodyBytes, "unable to parse new value")
+}
+
+// readJSONUpTo is readJSON for a route whose body may be larger than
+// maxChatBodyBytes (an image as a base64 data URL): it raises the request's
+// body cap to max and refuses a larger body with tooLarge, where a cut one
+// would only fail to parse.
+func readJSONUpTo(w http.ResponseWriter, r *http.Request, v any, max int64, tooLarge string) bool {
+	if max > maxChatBodyBytes {
+		httpserver.SetBodyLimit(w, r, max)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err == nil && int64(len(body)) > max {
+		err = &http.MaxBytesError{Limit: max}
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeResult(w, http.StatusBadRequest, false, tooLarge)
+		return false
+	}
 	if err == nil && len(strings.TrimSpace(string(body))) == 0 {
 		err = errors.New("empty body")
 	}

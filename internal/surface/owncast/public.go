@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -238,9 +239,16 @@ func decodeDataURI(v string) ([]byte, error) {
 	return b, nil
 }
 
+// dataURIBody is the body cap of a JSON request carrying an image of at
+// most n bytes as a base64 data URL, with room for the rest of it.
+func dataURIBody(n int64) int64 { return (n+2)/3*4 + 16<<10 }
+
+// maxLogoBytes is the largest stage logo accepted.
+const maxLogoBytes = 2 << 20
+
 func (s *Surface) handleEmojiUpload(w http.ResponseWriter, r *http.Request) {
 	var req emojiRequest
-	if !readJSON(w, r, &req) {
+	if !readJSONUpTo(w, r, &req, dataURIBody(stagechat.MaxEmojiBytes), fmt.Sprintf("emoji image must be at most %d KiB", stagechat.MaxEmojiBytes>>10)) {
 		return
 	}
 	data, err := decodeDataURI(req.Data)
@@ -315,11 +323,11 @@ func (s *Surface) setLogo(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Value string `json:"value"`
 	}
-	if !readJSON(w, r, &req) {
+	if !readJSONUpTo(w, r, &req, dataURIBody(maxLogoBytes), "logo must be at most 2 MiB") {
 		return
 	}
 	data, err := decodeDataURI(req.Value)
-	if err == nil && (len(data) == 0 || len(data) > 2<<20) {
+	if err == nil && (len(data) == 0 || len(data) > maxLogoBytes) {
 		err = fault.New(fault.Invalid, "logo must be at most 2 MiB")
 	}
 	var ext string

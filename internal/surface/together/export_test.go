@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -148,5 +149,64 @@ func TestExportServer(t *testing.T) {
 				t.Errorf("dm line %v %v", d, err)
 			}
 		})
+	}
+}
+
+// TestExportStreamsEveryPage: an export is streamed (no Content-Length:
+// the archive is never whole in memory) and a channel of more messages
+// than the export reads at a time comes out whole, oldest first, thread
+// replies in their place.
+func TestExportStreamsEveryPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann := e.register("ann")
+	sid, cid := e.serverWithChannel(ann, "busy")
+	var want []string
+	for i := range 450 {
+		m, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": fmt.Sprintf("message %d", i)})
+		want = append(want, m["id"].(string))
+		if i == 250 {
+			th, _ := e.must(201, "POST", "/channels/"+cid+"/messages/"+want[0]+"/thread", ann.access, map[string]any{"content": "in a thread"})
+			want = append(want, th["id"].(string))
+		}
+	}
+	req, _ := http.NewRequest("GET", e.url+"/servers/"+sid+"/export", nil)
+	req.Header.Set("Authorization", "Bearer "+ann.access)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ContentLength != -1 {
+		t.Fatalf("export: %d, Content-Length %d (want a streamed 200)", resp.StatusCode, resp.ContentLength)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range zr.File {
+		if !strings.Contains(f.Name, "/messages/busy-") {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			var m struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("line %q: %v", line, err)
+			}
+			got = append(got, m.ID)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("exported %d messages, want %d in order (first %v, want %v)", len(got), len(want), got[:min(3, len(got))], want[:3])
 	}
 }

@@ -289,3 +289,28 @@ func TestNULInTextRefused(t *testing.T) {
 		t.Errorf("reaction with NUL: %d %v", code, body)
 	}
 }
+
+// TestTimedOutMemberAttachesNothing: a timeout stops a member posting
+// files as it stops them posting text; attaching to a message written
+// before the timeout is refused too, and works again once it is lifted.
+func TestTimedOutMemberAttachesNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.UploadDir = dir })
+	ann, bob := e.register("ann"), e.register("bob")
+	sid, cid := e.serverWithChannel(ann, "files", bob)
+	m, _ := e.must(201, "POST", "/channels/"+cid+"/messages", bob.access, map[string]any{"content": "before the timeout"})
+	mid := m["id"].(string)
+	e.must(200, "POST", "/servers/"+sid+"/members/"+bob.id+"/timeout", ann.access, map[string]any{"duration_minutes": 30, "reason": "cool off"})
+	code, body := e.upload("/messages/"+mid+"/attachments", bob.access, []part{{"files", "a.png", pngBytes(t, 2, 2)}})
+	if code != 403 || !strings.Contains(body, "User is timed out") {
+		t.Errorf("timed-out upload: %d %s, want 403 User is timed out", code, body)
+	}
+	if _, list := e.must(200, "GET", "/messages/"+mid+"/attachments", ann.access, nil); len(list) != 0 {
+		t.Errorf("the timed-out member's file was kept: %v", list)
+	}
+	e.must(204, "DELETE", "/servers/"+sid+"/members/"+bob.id+"/timeout", ann.access, nil)
+	if code, body := e.upload("/messages/"+mid+"/attachments", bob.access, []part{{"files", "a.png", pngBytes(t, 2, 2)}}); code != 201 {
+		t.Errorf("upload after the timeout: %d %s", code, body)
+	}
+}

@@ -8,24 +8,30 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
 // API serves the export route.
-type API struct{ *rest.Base }
+type API struct {
+	*rest.Base
+	turns *ratelimit.Turns
+}
 
 // New builds the route on b.
-func New(b *rest.Base) *API { return &API{Base: b} }
+func New(b *rest.Base) *API { return &API{Base: b, turns: ratelimit.NewTurns(exportTurns, exportWait)} }
 
 // slug is Together's to_slug: letters, digits and '-' stay, every other
 // character becomes '_', and the result is lower-cased. The output never
@@ -127,7 +133,16 @@ func (s *API) Server(w http.ResponseWriter, r *http.Request, p *identity.Princip
 		s.Fail(w, err)
 		return
 	}
-	archive, err := s.buildExport(ctx, p.Account.ID, a.Community.ID)
+	release, err := s.turns.Take(ctx)
+	if errors.Is(err, ratelimit.ErrNoTurn) {
+		err = &fault.Error{Kind: fault.Unavailable, RetryAfter: exportWait, Msg: "The server is busy with other exports; try again shortly"}
+	}
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	defer release()
+	ex, err := s.prepare(ctx, p.Account.ID, a.Community.ID)
 	if err != nil {
 		s.Fail(w, err)
 		return
@@ -136,11 +151,43 @@ func (s *API) Server(w http.ResponseWriter, r *http.Request, p *identity.Princip
 	name := slug(a.Community.Name) + "-export-" + time.Now().UTC().Format("20060102") + ".zip"
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	w.Header().Set("Content-Length", strconv.Itoa(len(archive)))
-	_, _ = w.Write(archive)
+	if err := ex.write(ctx, w); err != nil {
+		// Part of the archive is sent: cut the connection, so the client
+		// sees a broken download rather than a short ZIP.
+		if ctx.Err() == nil {
+			s.Log.Warn("together: export cut off", "server", a.Community.ID, "err", err)
+		}
+		panic(http.ErrAbortHandler)
+	}
 }
 
-func (s *API) buildExport(ctx context.Context, callerID, communityID string) ([]byte, error) {
+// Exports take turns: each holds a page of messages and a compressor
+// while it streams, so a node runs a few at once and the rest wait up to
+// exportWait, then get 503.
+const (
+	exportTurns = 4
+	exportWait  = 15 * time.Second
+	exportPage  = 200 // messages read at a time
+)
+
+// export is what an export writes, with its small documents read before
+// the response starts, so a failure there is still an error response.
+type export struct {
+	s      *API
+	dir    string
+	docs   []exportDoc
+	chans  []*community.Channel
+	dms    []*community.DMChannel
+	caller string
+	names  map[string]*string // author id → username; nil once deleted
+}
+
+type exportDoc struct {
+	name string
+	data []byte
+}
+
+func (s *API) prepare(ctx context.Context, callerID, communityID string) (*export, error) {
 	st := s.Community.Store()
 	c, err := st.Community(ctx, communityID)
 	if err != nil {
@@ -159,24 +206,12 @@ func (s *API) buildExport(ctx context.Context, callerID, communityID string) ([]
 		return nil, err
 	}
 	slices.SortStableFunc(roles, func(x, y *community.Role) int { return x.Position - y.Position })
+	dms, err := st.DMChannelsOf(ctx, callerID, 0)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(dms, func(x, y *community.DMChannel) int { return x.CreatedAt.Compare(y.CreatedAt) })
 
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	dir := slug(c.Name) + "-export/"
-	add := func(name string, data []byte) error {
-		f, err := zw.Create(dir + name)
-		if err == nil {
-			_, err = f.Write(data)
-		}
-		return err
-	}
-	addJSON := func(name string, v any) error {
-		b, err := marshalExport(v, true)
-		if err != nil {
-			return err
-		}
-		return add(name, b)
-	}
 	chJSON := make([]exportChannelJSON, len(chans))
 	for i, ch := range chans {
 		chJSON[i] = exportChannelJSON{ID: ch.ID, Name: ch.Name, Type: ch.Kind, Position: ch.Position, Category: ch.Category,
@@ -190,6 +225,7 @@ func (s *API) buildExport(ctx context.Context, callerID, communityID string) ([]
 	for i, ro := range roles {
 		roleJSON[i] = exportRoleJSON{ID: ro.ID, Name: ro.Name, Permissions: ro.Permissions, Color: ro.Color, Position: ro.Position}
 	}
+	ex := &export{s: s, dir: slug(c.Name) + "-export/", chans: chans, dms: dms, caller: callerID, names: map[string]*string{}}
 	for _, f := range []struct {
 		name string
 		v    any
@@ -197,103 +233,99 @@ func (s *API) buildExport(ctx context.Context, callerID, communityID string) ([]
 		{"server.json", exportServerJSON{ID: c.ID, Name: c.Name, OwnerID: c.OwnerID, IconURL: c.IconURL, IsPublic: c.IsPublic, CreatedAt: c.CreatedAt}},
 		{"channels.json", chJSON}, {"members.json", memJSON}, {"roles.json", roleJSON},
 	} {
-		if err := addJSON(f.name, f.v); err != nil {
-			return nil, err
-		}
-	}
-
-	names := map[string]*string{} // author id → username; nil once deleted
-	author := func(id *string) *string {
-		if id == nil {
-			return nil
-		}
-		n, ok := names[*id]
-		if !ok {
-			if acc, err := s.Identity.Account(ctx, *id); err == nil {
-				n = &acc.Username
-			}
-			names[*id] = n
-		}
-		return n
-	}
-	for _, ch := range chans {
-		if ch.Kind != "text" {
-			continue
-		}
-		ms, err := s.allMessages(ctx, ch.ID)
+		b, err := marshalExport(f.v, true)
 		if err != nil {
 			return nil, err
 		}
-		if err := addLines(add, "messages/"+slug(ch.Name)+"-"+ch.ID+".jsonl", ms, func(m *messages.Message) any {
-			return exportMessageJSON{ID: m.ID, AuthorID: m.AuthorID, AuthorUsername: author(m.AuthorID), Content: m.Body,
-				ReplyTo: m.ReplyTo, EditedAt: m.EditedAt, CreatedAt: m.CreatedAt}
-		}); err != nil {
-			return nil, err
-		}
+		ex.docs = append(ex.docs, exportDoc{f.name, b})
 	}
-	dms, err := st.DMChannelsOf(ctx, callerID, 0)
-	if err != nil {
-		return nil, err
-	}
-	slices.SortStableFunc(dms, func(x, y *community.DMChannel) int { return x.CreatedAt.Compare(y.CreatedAt) })
-	for _, dm := range dms {
-		partner := "unknown"
-		other := dm.Other(callerID)
-		if n := author(&other); n != nil {
-			partner = *n
-		}
-		ms, err := s.allMessages(ctx, dm.ID)
-		if err != nil {
-			return nil, err
-		}
-		if err := addLines(add, "dm_messages/"+slug(partner)+"-"+dm.ID+".jsonl", ms, func(m *messages.Message) any {
-			return exportDMMessageJSON{ID: m.ID, AuthorID: m.AuthorID, AuthorUsername: author(m.AuthorID), Content: m.Body, CreatedAt: m.CreatedAt}
-		}); err != nil {
-			return nil, err
-		}
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return ex, nil
 }
 
-// addLines writes one compact JSON line per message; a conversation with
-// no messages gets no file, as in Together.
-func addLines(add func(string, []byte) error, name string, ms []*messages.Message, row func(*messages.Message) any) error {
-	if len(ms) == 0 {
+// author is the username of an author id, looked up once per export.
+func (ex *export) author(ctx context.Context, id *string) *string {
+	if id == nil {
 		return nil
 	}
-	var b bytes.Buffer
-	for _, m := range ms {
-		line, err := marshalExport(row(m), false)
+	n, ok := ex.names[*id]
+	if !ok {
+		if acc, err := ex.s.Identity.Account(ctx, *id); err == nil {
+			n = &acc.Username
+		}
+		ex.names[*id] = n
+	}
+	return n
+}
+
+// write streams the archive to w: the documents, then each conversation's
+// messages page by page, so what an export holds is one page whatever the
+// server's size.
+func (ex *export) write(ctx context.Context, w io.Writer) error {
+	zw := zip.NewWriter(w)
+	for _, d := range ex.docs {
+		f, err := zw.Create(ex.dir + d.name)
+		if err == nil {
+			_, err = f.Write(d.data)
+		}
 		if err != nil {
 			return err
 		}
-		b.Write(line)
-		b.WriteByte('\n')
 	}
-	return add(name, b.Bytes())
+	for _, ch := range ex.chans {
+		if ch.Kind != "text" {
+			continue
+		}
+		if err := ex.lines(ctx, zw, "messages/"+slug(ch.Name)+"-"+ch.ID+".jsonl", ch.ID, func(m *messages.Message) any {
+			return exportMessageJSON{ID: m.ID, AuthorID: m.AuthorID, AuthorUsername: ex.author(ctx, m.AuthorID), Content: m.Body,
+				ReplyTo: m.ReplyTo, EditedAt: m.EditedAt, CreatedAt: m.CreatedAt}
+		}); err != nil {
+			return err
+		}
+	}
+	for _, dm := range ex.dms {
+		partner := "unknown"
+		other := dm.Other(ex.caller)
+		if n := ex.author(ctx, &other); n != nil {
+			partner = *n
+		}
+		if err := ex.lines(ctx, zw, "dm_messages/"+slug(partner)+"-"+dm.ID+".jsonl", dm.ID, func(m *messages.Message) any {
+			return exportDMMessageJSON{ID: m.ID, AuthorID: m.AuthorID, AuthorUsername: ex.author(ctx, m.AuthorID), Content: m.Body, CreatedAt: m.CreatedAt}
+		}); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
 }
 
-// allMessages returns a conversation's messages oldest first, thread
-// replies included and deleted ones left out.
-func (s *API) allMessages(ctx context.Context, conversationID string) ([]*messages.Message, error) {
-	const page = 500
-	var all []*messages.Message
-	before := ""
+// lines writes one compact JSON line per message of a conversation, oldest
+// first, thread replies included and deleted ones left out; a conversation
+// with no messages gets no file, as in Together.
+func (ex *export) lines(ctx context.Context, zw *zip.Writer, name, conversationID string, row func(*messages.Message) any) error {
+	var f io.Writer
+	after := ""
 	for {
-		ms, err := s.Messages.List(ctx, messages.ListQuery{ConversationID: conversationID, Before: before, Limit: page,
-			WithThreads: true, IncludeHidden: true})
+		ms, err := ex.s.Messages.List(ctx, messages.ListQuery{ConversationID: conversationID, After: after, Limit: exportPage,
+			WithThreads: true, IncludeHidden: true, Oldest: true, FromStart: true})
 		if err != nil {
-			return nil, err
+			return err
 		}
-		all = append(all, ms...)
-		if len(ms) < page {
-			break
+		if len(ms) > 0 && f == nil {
+			if f, err = zw.Create(ex.dir + name); err != nil {
+				return err
+			}
 		}
-		before = ms[len(ms)-1].ID
+		for _, m := range ms {
+			line, err := marshalExport(row(m), false)
+			if err != nil {
+				return err
+			}
+			if _, err := f.Write(append(line, '\n')); err != nil {
+				return err
+			}
+		}
+		if len(ms) < exportPage {
+			return nil
+		}
+		after = ms[len(ms)-1].ID
 	}
-	slices.Reverse(all)
-	return all, nil
 }

@@ -303,6 +303,13 @@ func (s *API) UploadAttachments(w http.ResponseWriter, r *http.Request, p *ident
 		s.Fail(w, err)
 		return
 	}
+	// Files are posted content: a member who may not send in the channel
+	// now (no SEND_MESSAGES, or timed out) cannot add them to an older
+	// message of theirs either.
+	if _, err := s.Community.CanSend(ctx, p.Account.ID, ca.Channel.ID); err != nil {
+		s.Fail(w, err)
+		return
+	}
 	left, err := s.quotaLeft(ctx, p)
 	if err != nil {
 		s.Fail(w, err)
