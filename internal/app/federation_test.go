@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/federation"
+	"github.com/hearth-community/hearth/internal/live"
 )
 
 type fediMessage struct {
@@ -309,5 +311,60 @@ func TestPrivateStageChannelIsNoActor(t *testing.T) {
 	private("invites required")
 	if code := fedGet(t, noteID); code != 404 {
 		t.Errorf("a private stage channel's earlier post = %d, want 404", code)
+	}
+}
+
+// TestStageChannelGoLivePostsWhenItsStageStarts: a broadcast to a stage
+// channel's own stage (ffmpeg with the channel's key) posts the channel
+// actor's go-live note to its followers (the server actor, followed too,
+// posts nothing: its stage did not start). Before, only the default stage's start
+// posted: the Owncast surface's live observer stopped at other stages.
+func TestStageChannelGoLivePostsWhenItsStageStarts(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed (.ci/run installs it)")
+	}
+	cfg := fedConfig(t)
+	cfg.RTMPAddr = "127.0.0.1:0"
+	cfg.FFmpegPath = "ffmpeg"
+	a, _ := start(t, cfg, nil)
+	base := federate(t, a)
+	admin := adminLogin(t, base)
+	sid := newServer(t, base, admin.AccessToken)
+	var ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", admin.AccessToken, map[string]any{"name": "Concerts", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("stage channel: %d", code)
+	}
+	stageActor := base + "/federation/user/" + federation.StagePrefix + ch.ID
+	peer := newMastodon(t, "alice")
+	for _, actor := range []string{stageActor, base + "/federation/user/streamer"} {
+		if code := peer.follow(actor); code != 202 {
+			t.Fatalf("follow %s: %d", actor, code)
+		}
+		peer.next("Accept")
+	}
+
+	var key struct{ RTMPURL, StreamKey string }
+	if code := call(t, "GET", base+"/api/stages/"+ch.ID+"/key", admin.AccessToken, nil, &key); code != 200 || key.StreamKey == "" {
+		t.Fatalf("key: %d %+v", code, key)
+	}
+	if err := a.Live.SetVariants(context.Background(), ch.ID, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
+		t.Fatal(err)
+	}
+	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-f", "lavfi", "-i", "sine=frequency=400:sample_rate=44100",
+		"-t", "60", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "64k", "-f", "flv", key.RTMPURL+"/"+key.StreamKey)
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = pub.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = pub.Process.Kill(); <-exited })
+
+	create := peer.next("Create")
+	note, _ := create["object"].(map[string]any)
+	if create["actor"] != stageActor || note == nil || !strings.Contains(note["content"].(string), "gone live") {
+		t.Fatalf("go-live post on the stage's start: %v", create)
 	}
 }

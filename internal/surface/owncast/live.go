@@ -41,8 +41,10 @@ func (s *Surface) registerLive(h *httpserver.Server) {
 }
 
 // onLiveEvent turns the default stage's start/stop into chat presence and
-// Owncast's STREAM_STARTED / STREAM_STOPPED webhooks.
+// Owncast's STREAM_STARTED / STREAM_STOPPED webhooks, and any stage's start
+// into its actor's go-live post (a stage channel is its own actor).
 func (s *Surface) onLiveEvent(e live.Event) {
+	s.onFederationLive(e)
 	if !e.DefaultStage || (e.Kind != live.EventStarted && e.Kind != live.EventStopped) {
 		return
 	}
@@ -54,7 +56,6 @@ func (s *Surface) onLiveEvent(e live.Event) {
 	if s.d.GoLive != nil {
 		s.d.GoLive.StreamChanged(online)
 	}
-	s.onFederationLive(e)
 }
 
 func (s *Surface) stageID() string { return s.d.Live.DefaultStageID() }
