@@ -81,7 +81,10 @@ func (s *Service) OpenSession(ctx context.Context, a *Account, userAgent string)
 		return nil, ErrAccountDisabled
 	}
 	now := s.now().UTC()
-	sess := &Session{ID: NewID(), AccountID: a.ID, UserAgent: truncate(userAgent, 256),
+	// A header may carry bytes that are not UTF-8 (an old client's Latin-1
+	// "café"), which PostgreSQL refuses to store: such a client could not
+	// sign in there (400) while it could on SQLite. They are replaced.
+	sess := &Session{ID: NewID(), AccountID: a.ID, UserAgent: truncate(strings.ToValidUTF8(userAgent, "\uFFFD"), 256),
 		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL)}
 	refresh, err := s.refreshToken(a, sess.ID)
 	if err != nil {

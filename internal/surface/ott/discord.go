@@ -65,10 +65,14 @@ func (s *Surface) discordOn() bool {
 }
 
 // localPath keeps a post-login redirect on this site: a path, never another
-// host ("//evil", "/\evil") or a scheme.
+// host ("//evil") or a scheme. A backslash or a control character anywhere
+// is refused, not only after the first slash: browsers read "\" as "/" and
+// drop tabs and newlines, and http.Redirect cleans the path it is given, so
+// "/./\evil.example" went out as "Location: /\evil.example", which a browser
+// follows to https://evil.example/.
 func localPath(raw string) string {
-	if !strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "//") || strings.HasPrefix(raw, "/\\") ||
-		strings.ContainsAny(raw, "\r\n\t") || len(raw) > 2048 {
+	if !strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "//") || len(raw) > 2048 ||
+		strings.ContainsFunc(raw, func(r rune) bool { return r == '\\' || r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
 	return raw

@@ -308,3 +308,33 @@ func TestDevDiscordLink(t *testing.T) {
 		t.Fatalf("unknown user: %d %s", r.status, r.raw)
 	}
 }
+
+// TestDiscordReturnStaysOnSite: the page a browser returns to after Discord
+// sign-in is a path on this site however the redirect parameter is spelt.
+// http.Redirect cleans the path, so "/./\evil.example" passed the check of
+// its first characters and went out as "/\evil.example", which browsers
+// follow to another host (they read "\" as "/"). Each sign-in completes; the
+// callback's Location is checked as sent, not as Go's client resolves it.
+func TestDiscordReturnStaysOnSite(t *testing.T) {
+	t.Parallel()
+	f := newFakeDiscord(t)
+	h := newHarness(t, opts{discord: f.config(t)})
+	f.allow(t, h.url)
+	f.consentAs("100000000000000001")
+	for _, back := range []string{`/./\evil.example`, `/x/../\evil.example/`, `/.\/evil.example`, "/./\t/evil.example",
+		`/a\b`, "/\x7f/evil.example"} {
+		c := browser(t, h, h.grant())
+		var loc string
+		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if prev := via[len(via)-1]; prev.URL.Path == "/api/auth/discord/callback" {
+				loc = req.Response.Header.Get("Location")
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		navigate(t, c, h, "/api/auth/discord?redirect="+url.QueryEscape(back))
+		if loc != "/" {
+			t.Errorf("redirect=%q: the callback sent the browser to %q, want /", back, loc)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package together_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -307,6 +308,17 @@ func TestAdminListsSearchSortAndPage(t *testing.T) {
 					s["member_count"] != float64(2) || s["message_count"] != float64(3)) {
 					t.Errorf("server S: %v", s)
 				}
+			}
+			// A search longer than anything stored is refused, on each
+			// engine alike: SQLite answered 500 to a LIKE pattern past its
+			// 50,000 bytes ("%_" escaped doubles it). 256 characters pass.
+			long := strings.Repeat("%25_", 20000)
+			for _, list := range []string{"users", "servers"} {
+				obj, _ := e.must(400, "GET", "/api/admin/"+list+"?search="+long, root, nil)
+				if msg, _ := obj["error"].(string); !strings.Contains(msg, "at most 256") {
+					t.Errorf("%s with a 40,000-character search: %v", list, obj)
+				}
+				e.must(200, "GET", "/api/admin/"+list+"?search="+strings.Repeat("%C3%A9", 256), root, nil)
 			}
 			users, _ := e.must(200, "GET", "/api/admin/users?search=alex", root, nil)
 			if u := users["users"].([]any)[0].(map[string]any); u["server_count"] != float64(3) || u["message_count"] != float64(2) {

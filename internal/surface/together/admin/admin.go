@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -68,6 +69,22 @@ func paging(r *http.Request) (page, perPage int) {
 		perPage = min(max(n, 1), 100)
 	}
 	return page, perPage
+}
+
+// maxSearch bounds the search text of /admin/users and /admin/servers
+// (characters): more than any username, email or server name holds. An
+// unbounded one reached SQLite as a LIKE pattern past its 50,000-byte
+// limit ("LIKE or GLOB pattern too complex"), a 500 there and a 200 on
+// PostgreSQL.
+const maxSearch = 256
+
+// search is the request's search text, or a bad request past maxSearch.
+func search(r *http.Request) (string, error) {
+	q := r.URL.Query().Get("search")
+	if utf8.RuneCountInString(q) > maxSearch {
+		return "", rest.Invalid("search must be at most " + strconv.Itoa(maxSearch) + " characters")
+	}
+	return q, nil
 }
 
 func (s *API) Stats(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -205,7 +222,12 @@ func (s *API) Users(w http.ResponseWriter, r *http.Request, p *identity.Principa
 	}
 	page, perPage := paging(r)
 	q := r.URL.Query()
-	rows, total, err := s.totals.AdminAccounts(r.Context(), q.Get("search"), store.AdminSort(q.Get("sort_by")), perPage, (page-1)*perPage)
+	text, err := search(r)
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	rows, total, err := s.totals.AdminAccounts(r.Context(), text, store.AdminSort(q.Get("sort_by")), perPage, (page-1)*perPage)
 	if err != nil {
 		s.Fail(w, err)
 		return
@@ -330,7 +352,12 @@ func (s *API) Servers(w http.ResponseWriter, r *http.Request, p *identity.Princi
 		return
 	}
 	page, perPage := paging(r)
-	rows, total, err := s.totals.AdminCommunities(r.Context(), r.URL.Query().Get("search"), perPage, (page-1)*perPage)
+	text, err := search(r)
+	if err != nil {
+		s.Fail(w, err)
+		return
+	}
+	rows, total, err := s.totals.AdminCommunities(r.Context(), text, perPage, (page-1)*perPage)
 	if err != nil {
 		s.Fail(w, err)
 		return
