@@ -205,7 +205,7 @@ func (s *Service) WHIP(ctx context.Context, stageID, key, offer, remoteAddr stri
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkKey(ctx, st, key); err != nil {
+	if err := s.guardKey(remoteAddr, func() error { return s.checkKey(ctx, st, key) }); err != nil {
 		return nil, err
 	}
 	h264, hasAudio, opus, err := offerCodecs(offer)
@@ -303,6 +303,9 @@ func (s *Service) WHIP(ctx context.Context, stageID, key, offer, remoteAddr stri
 	return &Session{ID: x.id, Answer: ans}, nil
 }
 
+// errInvalidKey refuses a key that is none of the stage's.
+var errInvalidKey = fault.New(fault.Unauthorized, "invalid stream key")
+
 // errLive refuses a second publisher.
 var errLive = fault.New(fault.Conflict, "a stream is already live on this stage")
 
@@ -317,7 +320,7 @@ func (s *Service) checkKey(ctx context.Context, st *stage, key string) error {
 	}
 	id, err := s.st.StageIDByKey(ctx, key)
 	if errors.Is(err, fault.NotFound) || (err == nil && id != st.id) {
-		return fault.New(fault.Unauthorized, "invalid stream key")
+		return errInvalidKey
 	}
 	if err != nil {
 		return fault.Wrap(fault.Unavailable, "cannot check the stream key right now", err)
