@@ -53,6 +53,7 @@ type Conn struct {
 	nc          net.Conn
 	accountID   string
 	sessionID   string
+	addrKey     string // the place held in the hub's Sockets budget (put)
 	subprotocol string
 	codec       Codec
 	emit        func(websocket.MessageType, []byte) error

@@ -370,10 +370,16 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts ConnOptions) (
 			h.mu.Unlock()
 		}()
 	}
-	if !h.cfg.Sockets.take() {
+	addrKey, err := h.cfg.Sockets.take(r)
+	switch {
+	case errors.Is(err, ErrTooManyForAddress):
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "too many open sockets from your address, try again later", http.StatusTooManyRequests)
+		return nil, err
+	case err != nil:
 		w.Header().Set("Retry-After", "10")
 		http.Error(w, "too many open sockets on this server, try again later", http.StatusServiceUnavailable)
-		return nil, ErrTooManySockets
+		return nil, err
 	}
 	up := ws.HTTPUpgrader{}
 	if proto != "" {
@@ -381,14 +387,14 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts ConnOptions) (
 	}
 	nc, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
-		h.cfg.Sockets.put()
+		h.cfg.Sockets.put(addrKey)
 		if nc != nil {
 			_ = nc.Close()
 		}
 		return nil, fmt.Errorf("gateway: accept: %w", err)
 	}
 	c := newConn(h, opts)
-	c.nc, c.subprotocol = nc, proto
+	c.nc, c.subprotocol, c.addrKey = nc, proto, addrKey
 	if n := rw.Reader.Buffered(); n > 0 {
 		// The client's first frames came with the handshake.
 		b, _ := rw.Reader.Peek(n)
@@ -401,7 +407,7 @@ func (h *Hub) Accept(w http.ResponseWriter, r *http.Request, opts ConnOptions) (
 	}
 
 	if !h.register(c) {
-		h.cfg.Sockets.put()
+		h.cfg.Sockets.put(addrKey)
 		c.cancel()
 		_ = nc.SetDeadline(time.Now().Add(h.cfg.CloseTimeout))
 		var f frameBuf
@@ -520,7 +526,7 @@ func (h *Hub) unregister(c *Conn) {
 	removeIndex(h.byAccount, c.accountID, c)
 	removeIndex(h.bySession, c.sessionID, c)
 	h.stats.connections.Add(-1)
-	h.cfg.Sockets.put()
+	h.cfg.Sockets.put(c.addrKey)
 }
 
 func addIndex(idx map[string][]*Conn, key string, c *Conn) {

@@ -272,7 +272,11 @@ func (r *reader) parse(c *Conn, b []byte) (int, bool) {
 		}
 		limit := c.hub.cfg.ReadLimit
 		if h.OpCode.IsData() || h.OpCode == ws.OpContinuation {
-			if int64(len(r.msg))+h.Length > limit {
+			// Compared as what is left of the limit: a continuation may
+			// declare up to 2^63-1 bytes, and adding that to the bytes
+			// already gathered would wrap past the check (and the frame's
+			// length would then size the read buffer).
+			if h.Length > limit-int64(len(r.msg)) {
 				c.runErr = fmt.Errorf("gateway: read: %w (limit %d bytes)", errTooBig, limit)
 				c.closeWith(websocket.StatusMessageTooBig, fmt.Sprintf("read limited at %d bytes", limit), false)
 				return off, false

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"testing"
 
@@ -14,7 +15,7 @@ import (
 // its place back.
 func TestSocketsBudgetSharedByHubs(t *testing.T) {
 	t.Parallel()
-	budget := NewSockets(3)
+	budget := NewSockets(3, false)
 	a := newTestServer(t, serverOpts{cfg: Config{Sockets: budget}})
 	b := newTestServer(t, serverOpts{cfg: Config{Sockets: budget}})
 	a1, a2 := a.dial(t, "/", nil), a.dial(t, "/", nil)
@@ -90,4 +91,96 @@ func TestSocketsBoundedPerAccount(t *testing.T) {
 	ts.dial(t, "/?a=ann", nil)
 	ts.accepted(t)
 	refused()
+}
+
+// TestSocketsBoundedPerAddress: one address holds at most a sixteenth of
+// the shared budget across hubs (an OTT room socket needs no token until
+// its first frame, so nothing else bounds what one client opens); past it
+// an upgrade is answered 429 with Retry-After, whatever X-Forwarded-For
+// says when no proxy is trusted, while another address is unaffected and
+// a closed socket gives its place back. With a trusted proxy the address
+// is the one the proxy appended, and an IPv6 client counts by its /64.
+func TestSocketsBoundedPerAddress(t *testing.T) {
+	t.Parallel()
+	dialFrom := func(t *testing.T, ts *testServer, local string, xff string) (*websocket.Conn, *http.Response, error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), guard)
+		defer cancel()
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+		opts := &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}}
+		if xff != "" {
+			opts.HTTPHeader = http.Header{"X-Forwarded-For": {xff}}
+		}
+		c, resp, err := websocket.Dial(ctx, ts.url+"/", opts)
+		if err == nil {
+			t.Cleanup(func() { _ = c.CloseNow() })
+		}
+		return c, resp, err
+	}
+	refused := func(t *testing.T, resp *http.Response, err error) {
+		t.Helper()
+		if err == nil {
+			t.Fatal("a socket past the address's share was accepted")
+		}
+		if resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("past the share: %v %v, want 429 with Retry-After", resp, err)
+		}
+	}
+	t.Run("peer address", func(t *testing.T) {
+		t.Parallel()
+		budget := NewSockets(32, false) // 2 per address
+		budget.bounded = func(net.IP) bool { return true }
+		a := newTestServer(t, serverOpts{cfg: Config{Sockets: budget}})
+		b := newTestServer(t, serverOpts{cfg: Config{Sockets: budget}})
+		if got := budget.PerAddress(); got != 2 {
+			t.Fatalf("PerAddress %d, want 2", got)
+		}
+		c1, _, err := dialFrom(t, a, "127.0.0.1", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s1 := a.accepted(t)
+		if _, _, err := dialFrom(t, b, "127.0.0.1", ""); err != nil {
+			t.Fatal(err)
+		}
+		b.accepted(t)
+		_, resp, err := dialFrom(t, a, "127.0.0.1", "")
+		refused(t, resp, err)
+		_, resp, err = dialFrom(t, b, "127.0.0.1", "198.51.100.7") // not believed
+		refused(t, resp, err)
+		if _, _, err := dialFrom(t, a, "127.0.0.2", ""); err != nil {
+			t.Fatalf("another address: %v", err)
+		}
+		a.accepted(t)
+		_ = c1.Close(websocket.StatusNormalClosure, "")
+		waitDone(t, s1)
+		if _, _, err := dialFrom(t, b, "127.0.0.1", ""); err != nil {
+			t.Fatalf("after a close: %v", err)
+		}
+		b.accepted(t)
+		_, resp, err = dialFrom(t, b, "127.0.0.1", "")
+		refused(t, resp, err)
+		if got := budget.Refused(); got != 3 {
+			t.Errorf("refused %d, want 3", got)
+		}
+	})
+	t.Run("trusted proxy", func(t *testing.T) {
+		t.Parallel()
+		budget := NewSockets(32, true)
+		ts := newTestServer(t, serverOpts{cfg: Config{Sockets: budget}})
+		for _, xff := range []string{"203.0.113.5", "10.9.9.9, 203.0.113.5", "2001:db8::1", "2001:db8::2"} {
+			if _, _, err := dialFrom(t, ts, "127.0.0.1", xff); err != nil {
+				t.Fatalf("%s: %v", xff, err)
+			}
+			ts.accepted(t)
+		}
+		_, resp, err := dialFrom(t, ts, "127.0.0.1", "203.0.113.5")
+		refused(t, resp, err)
+		_, resp, err = dialFrom(t, ts, "127.0.0.1", "2001:db8::ffff")
+		refused(t, resp, err)
+		if _, _, err := dialFrom(t, ts, "127.0.0.1", "203.0.113.6"); err != nil {
+			t.Fatalf("another address: %v", err)
+		}
+		ts.accepted(t)
+	})
 }

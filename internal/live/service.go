@@ -17,6 +17,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/hls"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/rtmp"
 )
 
@@ -77,6 +78,7 @@ type Service struct {
 	pcs       PeerConnector          // WebRTC live (nil: WHIP/WHEP refused)
 	sessions  map[string]*rtcSession // WHIP and WHEP sessions by id
 	whep      whepBudget             // WHEP sessions per address and connecting
+	keyFails  *ratelimit.Limiter     // wrong stream keys per address (keyguard.go)
 
 	// drainHook, when set (tests only), runs in a broadcast's end after the
 	// stage has gone offline and before the pipeline drains.
@@ -114,6 +116,11 @@ func New(ctx context.Context, cfg Config, st Store, pub Publisher, log *slog.Log
 	}
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Service{cfg: cfg, st: st, pub: pub, log: log, ctx: bctx, stop: cancel, stages: map[string]*stage{}, ingest: cfg.RTMPPort}
+	var err error
+	if s.keyFails, err = newKeyGuard(cfg.Now); err != nil {
+		cancel()
+		return nil, err
+	}
 	if err := s.loadSettings(ctx); err != nil {
 		cancel()
 		return nil, err
@@ -342,19 +349,25 @@ func (s *Service) Publish(ctx context.Context, req rtmp.PublishRequest) (rtmp.St
 		return nil, errors.New("missing stream key")
 	}
 	var st *stage
-	if s.cfg.TempStreamKey != "" && constantTimeEqual(req.Name, s.cfg.TempStreamKey) {
-		st = s.def
-	} else {
+	err := s.guardKey(req.RemoteAddr, func() error {
+		if s.cfg.TempStreamKey != "" && constantTimeEqual(req.Name, s.cfg.TempStreamKey) {
+			st = s.def
+			return nil
+		}
 		id, err := s.st.StageIDByKey(ctx, req.Name)
 		if err != nil {
 			if errors.Is(err, fault.NotFound) {
-				return nil, errors.New("invalid stream key")
+				return errInvalidKey
 			}
-			return nil, fmt.Errorf("cannot check the stream key right now")
+			return fmt.Errorf("cannot check the stream key right now")
 		}
 		if st, err = s.stage(id); err != nil {
-			return nil, errors.New("invalid stream key")
+			return errInvalidKey
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	var rl *relay
 	if s.peerConnector() != nil {

@@ -25,3 +25,10 @@ func PublishesMic(s *SFU, channelID, account string) bool {
 	s.mu.Unlock()
 	return p != nil && len(s.micsOf(p)) > 0
 }
+
+// SourcesKept is how many track sources p keeps for tracks yet to arrive.
+func SourcesKept(p *Participant) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sources)
+}

@@ -587,6 +587,18 @@ func (p *Participant) info() ParticipantInfo {
 		ServerMute: f&flagServerMute != 0, Speaking: f&flagSpeaking != 0}
 }
 
+// Bounds on what one publisher's offers name. Each sending track is
+// forwarded to every other member of the room (a down track, a goroutine
+// and a renegotiation each), and the sources of track ids were kept for the
+// participant's whole stay, merged on every offer: a member with SPEAK
+// could send hundreds of tracks, or grow the map by a frame's worth of ids
+// twenty times a second. A browser sends a microphone, a camera and a
+// screen with its audio.
+const (
+	maxSendingTracks = 16
+	maxSources       = 64
+)
+
 // Publish applies the participant's offer on its publish connection and
 // returns the answer (ICE candidates included: no trickle). sources names
 // each track id's source (mic, camera, screen); a track it does not name
@@ -601,9 +613,13 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 	if err := parsed.UnmarshalString(offer); err != nil {
 		return "", fault.New(fault.Invalid, "sdp is not a session description")
 	}
+	sending := 0
 	for _, m := range parsed.MediaDescriptions {
 		if !sends(m) {
 			continue
+		}
+		if sending++; sending > maxSendingTracks {
+			return "", fault.Newf(fault.Invalid, "an offer may send at most %d tracks", maxSendingTracks)
 		}
 		switch m.MediaName.Media {
 		case "audio":
@@ -615,6 +631,9 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 				return "", fault.New(fault.Forbidden, "You do not have permission to send video in this channel")
 			}
 		}
+	}
+	if len(sources) > maxSources {
+		return "", fault.Newf(fault.Invalid, "at most %d track sources", maxSources)
 	}
 	for id, src := range sources {
 		if src != SourceMic && src != SourceCamera && src != SourceScreen {
@@ -628,6 +647,11 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 	if p.closed {
 		p.mu.Unlock()
 		return "", fault.New(fault.NotFound, "Not in a voice channel")
+	}
+	if len(p.sources)+len(sources) > maxSources {
+		// Only tracks yet to arrive need their source (onTrack keeps it
+		// with the track), so the oldest names can go.
+		clear(p.sources)
 	}
 	for id, src := range sources {
 		p.sources[id] = src
