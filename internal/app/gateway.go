@@ -27,7 +27,7 @@ func (a *App) NewHub(cfg gateway.Config, name string) (*gateway.Hub, error) {
 	}
 	a.hubMu.Lock()
 	if a.sockets == nil {
-		a.sockets = gateway.NewSockets(socketBudget(), a.Config.TrustProxy)
+		a.sockets = gateway.NewSockets(socketBudget(), a.Config.MaxSocketsPerIP, a.Config.TrustProxy)
 		a.Log.Info("socket budget", "max", a.sockets.Max())
 		a.registerSocketMetrics()
 	}

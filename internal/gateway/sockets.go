@@ -54,10 +54,18 @@ type Sockets struct {
 }
 
 // NewSockets is a budget of max sockets, of which one address holds at
-// most max/16 (at least one). trustProxy says whether a request's address
-// is read from X-Forwarded-For (ratelimit.ClientIP).
-func NewSockets(max int, trustProxy bool) *Sockets {
-	return &Sockets{max: int64(max), perAddr: max64(int64(max)/addressShare, 1), trustProxy: trustProxy,
+// most perAddr: 0 means max/16 (at least one), a negative number no bound
+// but the budget (a load tool on another host). trustProxy says whether a
+// request's address is read from X-Forwarded-For (ratelimit.ClientIP).
+func NewSockets(max, perAddr int, trustProxy bool) *Sockets {
+	share := int64(perAddr)
+	switch {
+	case perAddr == 0:
+		share = max64(int64(max)/addressShare, 1)
+	case perAddr < 0 || perAddr > max:
+		share = int64(max)
+	}
+	return &Sockets{max: int64(max), perAddr: share, trustProxy: trustProxy,
 		byAddr: map[string]int64{}, bounded: func(ip net.IP) bool { return !ip.IsLoopback() }}
 }
 

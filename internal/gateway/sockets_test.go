@@ -15,7 +15,7 @@ import (
 // its place back.
 func TestSocketsBudgetSharedByHubs(t *testing.T) {
 	t.Parallel()
-	budget := NewSockets(3, false)
+	budget := NewSockets(3, 0, false)
 	a := newTestServer(t, serverOpts{cfg: Config{Sockets: budget}})
 	b := newTestServer(t, serverOpts{cfg: Config{Sockets: budget}})
 	a1, a2 := a.dial(t, "/", nil), a.dial(t, "/", nil)
@@ -128,7 +128,7 @@ func TestSocketsBoundedPerAddress(t *testing.T) {
 	}
 	t.Run("peer address", func(t *testing.T) {
 		t.Parallel()
-		budget := NewSockets(32, false) // 2 per address
+		budget := NewSockets(32, 0, false) // 2 per address
 		budget.bounded = func(net.IP) bool { return true }
 		a := newTestServer(t, serverOpts{cfg: Config{Sockets: budget}})
 		b := newTestServer(t, serverOpts{cfg: Config{Sockets: budget}})
@@ -166,7 +166,7 @@ func TestSocketsBoundedPerAddress(t *testing.T) {
 	})
 	t.Run("trusted proxy", func(t *testing.T) {
 		t.Parallel()
-		budget := NewSockets(32, true)
+		budget := NewSockets(32, 0, true)
 		ts := newTestServer(t, serverOpts{cfg: Config{Sockets: budget}})
 		for _, xff := range []string{"203.0.113.5", "10.9.9.9, 203.0.113.5", "2001:db8::1", "2001:db8::2"} {
 			if _, _, err := dialFrom(t, ts, "127.0.0.1", xff); err != nil {
@@ -183,4 +183,18 @@ func TestSocketsBoundedPerAddress(t *testing.T) {
 		}
 		ts.accepted(t)
 	})
+}
+
+// TestSocketsPerAddressSetting: --max-sockets-per-ip picks the share (0:
+// a sixteenth of the budget; a negative number or one past the budget:
+// the budget, for a load test from one host).
+func TestSocketsPerAddressSetting(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ max, per, want int }{
+		{18000, 0, 1125}, {18000, 5000, 5000}, {18000, -1, 18000}, {18000, 90000, 18000}, {8, 0, 1},
+	} {
+		if got := NewSockets(c.max, c.per, false).PerAddress(); got != c.want {
+			t.Errorf("NewSockets(%d, %d).PerAddress() = %d, want %d", c.max, c.per, got, c.want)
+		}
+	}
 }
