@@ -304,6 +304,10 @@ func (s *Surface) onBus(topic string, data []byte) {
 		s.forgetMembers() // an account renamed on any surface shows in member lists
 		return
 	}
+	if topic == identity.RevokedTopic {
+		s.onRevoked(data)
+		return
+	}
 	if topic == dispatchTopic {
 		s.onDispatch(data)
 		return

@@ -275,7 +275,7 @@ func (s *Surface) Start(ctx context.Context) error {
 		return fmt.Errorf("together: %w", err)
 	}
 	var cancels []func() error
-	for _, p := range []string{messages.TopicPrefix + ">", "community.>", dispatchTopic, identity.RenamedTopic} {
+	for _, p := range []string{messages.TopicPrefix + ">", "community.>", dispatchTopic, identity.RenamedTopic, identity.RevokedTopic} {
 		c, err := s.d.Sub.Subscribe(p, s.onBus)
 		if err != nil {
 			for _, c := range cancels {

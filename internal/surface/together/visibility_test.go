@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
@@ -189,5 +190,38 @@ func TestInviteEventsOnlyToThoseWhoMayListInvites(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDisabledAccountLeavesItsCall: a member who joined a voice channel
+// over REST and has no gateway socket open is taken out of the call when
+// the instance admin disables the account (the revocation closes sockets,
+// and the last socket's close leaves the call; with none open, nothing
+// did, and the disabled account stayed listed in the call).
+func TestDisabledAccountLeavesItsCall(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob := e.register("ann"), e.register("bob")
+	sid, _ := e.serverWithChannel(ann, "general", bob)
+	vc, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})
+	vid := vc["id"].(string)
+	e.must(201, "POST", "/channels/"+vid+"/voice", bob.access, nil)
+	inCall := func() bool {
+		_, _, states := e.call("GET", "/channels/"+vid+"/voice", ann.access, nil)
+		for _, v := range states {
+			if m, _ := v.(map[string]any); m["user_id"] == bob.id {
+				return true
+			}
+		}
+		return false
+	}
+	if !inCall() {
+		t.Fatal("bob is not in the call after joining")
+	}
+	e.must(200, "PATCH", "/admin/users/"+bob.id, e.rootAdmin(), map[string]any{"disabled": true})
+	for deadline := time.Now().Add(hangGuard); inCall(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the disabled account is still listed in the call")
+		}
 	}
 }

@@ -182,6 +182,25 @@ func (s *Surface) leaveVoice(ctx context.Context, accountID string) {
 	s.meshLeft(ctx, accountID, v.ChannelID)
 }
 
+// onRevoked takes an account whose every session was revoked (disabled,
+// deleted, its password changed or reset) out of its call and ends its
+// go-live. Its sockets close with the revocation, and the last one to
+// close leaves the call, but a member who joined over REST with no socket
+// open had none: a disabled account stayed listed in the call. Every node
+// runs it; the one whose delete finds the state announces the leave.
+func (s *Surface) onRevoked(data []byte) {
+	var r identity.Revoked
+	if json.Unmarshal(data, &r) != nil || r.AccountID == "" || s.d.Voice == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(s.bg, 10*time.Second)
+		defer cancel()
+		s.leaveVoice(ctx, r.AccountID)
+		s.endGoLive(ctx, r.AccountID)
+	}()
+}
+
 // voiceLeft announces a voice state that was deleted: every member who
 // can view its channel sees the leave, and a go-live the account held in that channel ends with it.
 // (Together leaves it running; since only someone in the channel may go
