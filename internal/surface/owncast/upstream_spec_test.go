@@ -2,6 +2,7 @@ package owncast_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -88,4 +89,41 @@ func TestAccessTokenLastUsedAtOmittedUntilUsed(t *testing.T) {
 	if !ok || json.Unmarshal(v, &at) != nil || at == "" {
 		t.Fatalf("after use: lastUsedAt %s (present %v), want a time string", v, ok)
 	}
+}
+
+// TestMetricsRefusalsAreOwncast400: Owncast's spec documents only 200 and 400
+// for its two playback report endpoints (no default), so every refusal,
+// size and rate limits included, must be a 400 with Owncast's body.
+func TestMetricsRefusalsAreOwncast400(t *testing.T) {
+	t.Parallel()
+	n := newLiveNode(t, nil, 2)
+	is400 := func(what string, code int) {
+		t.Helper()
+		if code != 400 {
+			t.Fatalf("%s: %d, want 400", what, code)
+		}
+	}
+	code, _ := n.report(t, "big", `{"x":"`+strings.Repeat("a", 5000)+`"}`)
+	is400("playback over 4 KiB", code)
+	code, _ = n.cmcd(t, "POST", "big", "", `{"e":"`+strings.Repeat("a", 70<<10)+`"}`)
+	is400("cmcd over 64 KiB", code)
+	code, _ = n.cmcd(t, "POST", "batch", "", "["+strings.Repeat(`{"mtp":1},`, 100)+`{"mtp":1}]`)
+	is400("101 cmcd reports", code)
+	// 32 players per address; the 33rd is refused on either endpoint.
+	for i := 0; i < 32; i++ {
+		if code, body := n.report(t, fmt.Sprintf("player-%d", i), `{"errors":0}`); code != 200 {
+			t.Fatalf("player %d: %d %s", i, code, body)
+		}
+	}
+	code, body := n.report(t, "player-33", `{"errors":0}`)
+	is400("33rd player (playback)", code)
+	var res struct {
+		Success *bool  `json:"success"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal([]byte(body), &res) != nil || res.Success == nil || *res.Success || res.Message == "" {
+		t.Fatalf("refusal body %q is not Owncast's {success:false, message}", body)
+	}
+	code, _ = n.cmcd(t, "POST", "player-34", "", `{"mtp":1}`)
+	is400("33rd player (cmcd)", code)
 }
