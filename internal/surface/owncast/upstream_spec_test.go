@@ -127,3 +127,14 @@ func TestMetricsRefusalsAreOwncast400(t *testing.T) {
 	code, _ = n.cmcd(t, "POST", "player-34", "", `{"mtp":1}`)
 	is400("33rd player (cmcd)", code)
 }
+
+// TestSchedulePreflight: Owncast's spec has OPTIONS /api/schedule answer 204
+// (the public schedule is read cross-origin), with no other status.
+func TestSchedulePreflight(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	r := n.do(t, "OPTIONS", "/api/schedule", "", nil, "Origin", "https://example.com", "Access-Control-Request-Method", "GET")
+	if r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(r.header.Get("Access-Control-Allow-Methods"), "GET") {
+		t.Fatalf("preflight: %d %v %s", r.status, r.header, r.body)
+	}
+}
