@@ -1,9 +1,12 @@
 package owncast
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/hearth-community/hearth/internal/fault"
@@ -13,8 +16,19 @@ import (
 )
 
 func webhookJSON(h *webhooks.Webhook) map[string]any {
-	return map[string]any{"id": h.ID, "url": h.URL, "events": h.Events, "timestamp": h.CreatedAt,
+	return map[string]any{"id": ocWebhookID(h.ID), "url": h.URL, "events": h.Events, "timestamp": h.CreatedAt,
 		"lastUsed": h.LastUsedAt, "lastError": h.LastError, "lastErrorAt": h.LastErrorAt, "secret": h.Secret}
+}
+
+// ocWebhookID is the integer id Owncast's API gives a webhook (Owncast numbers
+// them; Hearth's are UUIDs): the first 53 bits of the SHA-256 of the UUID, so
+// it is stable, exact as a JavaScript number, and needs no column of its own.
+func ocWebhookID(id string) int64 {
+	sum := sha256.Sum256([]byte(id))
+	if v := int64(binary.BigEndian.Uint64(sum[:8]) >> 11); v != 0 {
+		return v
+	}
+	return 1
 }
 
 // tokenJSON is an access token as Owncast lists it. Only a token's hash is
@@ -28,7 +42,12 @@ func tokenJSON(t *identity.Token, raw string) map[string]any {
 		scopes = []string{}
 	}
 	out := map[string]any{"id": t.ID, "displayName": t.Name, "scopes": scopes,
-		"createdAt": t.CreatedAt, "lastUsedAt": t.LastUsedAt, "displayColor": 0, "isBot": true, "type": "API"}
+		"createdAt": t.CreatedAt, "displayColor": 0, "isBot": true, "type": "API"}
+	// Owncast leaves lastUsedAt out until the token is used (omitempty); its
+	// spec types it as a string, so null is not an answer.
+	if t.LastUsedAt != nil {
+		out["lastUsedAt"] = t.LastUsedAt
+	}
 	if raw != "" {
 		out["accessToken"] = raw
 	}
@@ -80,6 +99,20 @@ func (s *Surface) registerAdminWebhooks(h *httpserver.Server) {
 		if id == "" || s.d.Webhooks == nil {
 			writeResult(w, http.StatusBadRequest, false, "unable to parse new value")
 			return
+		}
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+			// The integer id webhookJSON gives; the UUID is still taken.
+			hs, err := s.d.Webhooks.List(r.Context())
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			for _, h := range hs {
+				if ocWebhookID(h.ID) == n {
+					id = h.ID
+					break
+				}
+			}
 		}
 		if err := s.d.Webhooks.Delete(r.Context(), id); err != nil {
 			writeError(w, err)

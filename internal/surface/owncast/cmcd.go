@@ -56,7 +56,7 @@ func (s *Surface) handleCMCD(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				writeResult(w, http.StatusRequestEntityTooLarge, false, "cmcd report too large")
+				writeResult(w, http.StatusBadRequest, false, "cmcd report too large")
 				return
 			}
 			writeResult(w, http.StatusBadRequest, false, "unable to read the cmcd report")
@@ -77,7 +77,7 @@ func (s *Surface) handleCMCD(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(reports) > maxCMCDReports {
-		writeResult(w, http.StatusRequestEntityTooLarge, false, "too many cmcd reports in one request")
+		writeResult(w, http.StatusBadRequest, false, "too many cmcd reports in one request")
 		return
 	}
 	var sum live.PlaybackReport
@@ -85,7 +85,7 @@ func (s *Surface) handleCMCD(w http.ResponseWriter, r *http.Request) {
 	for _, m := range reports {
 		rep, ok, err := cmcdReport(m)
 		if err != nil {
-			writeError(w, err)
+			writeReportError(w, err)
 			return
 		}
 		if !ok {
@@ -108,7 +108,7 @@ func (s *Surface) handleCMCD(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.d.Live.MergePlayback(s.stageID(), s.clientIP(r), r.UserAgent(), sum); err != nil {
-		writeError(w, err)
+		writeReportError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)

@@ -313,6 +313,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "POST", "/api/admin/schedule/preview", "admin", map[string]any{"recurrence": rec})
 	sched := c.obj(200, "POST", "/api/admin/schedule/event", "admin", map[string]any{"name": "Show", "start": "2030-01-01T10:00:00Z"})
 	c.do(200, "GET", "/api/schedule", "", nil)
+	c.do(204, "OPTIONS", "/api/schedule", "", nil)
 	c.do(200, "GET", "/api/schedule.ics", "", nil)
 	c.do(200, "GET", "/api/admin/schedule", "admin", nil)
 	c.do(200, "POST", "/api/admin/schedule/event/delete", "admin", map[string]any{"id": sched["events"].([]any)[0].(map[string]any)["id"]})

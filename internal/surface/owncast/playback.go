@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 // maxPlaybackReport caps a player's report body: five numbers.
@@ -29,7 +31,7 @@ func (s *Surface) handlePlaybackReport(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPlaybackReport)).Decode(&body); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeResult(w, http.StatusRequestEntityTooLarge, false, "playback metrics too large")
+			writeResult(w, http.StatusBadRequest, false, "playback metrics too large")
 			return
 		}
 		writeResult(w, http.StatusBadRequest, false, "unable to parse playback metrics: "+err.Error())
@@ -39,10 +41,28 @@ func (s *Surface) handlePlaybackReport(w http.ResponseWriter, r *http.Request) {
 		Bandwidth: body.Bandwidth, Latency: body.Latency, Errors: body.Errors,
 		DownloadDuration: body.DownloadDuration, QualityVariantChanges: body.QualityVariantChanges})
 	if err != nil {
-		writeError(w, err)
+		writeReportError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// writeReportError answers a playback report (0.1.3's or CMCD) that was not
+// kept. Owncast's spec gives those endpoints no answer but 200 and 400, and
+// its API suite fails on any other, so a refusal, the per-address and
+// per-window limits included, is Owncast's 400 (with Retry-After where the
+// limit gives one); only a fault of the server stays a 500.
+func writeReportError(w http.ResponseWriter, err error) {
+	switch fault.KindOf(err) {
+	case fault.Invalid, fault.Conflict, fault.RateLimited:
+		var fe *fault.Error
+		if errors.As(err, &fe) && fe.RetryAfter > 0 {
+			ratelimit.SetRetryAfter(w.Header(), ratelimit.Decision{RetryAfter: fe.RetryAfter})
+		}
+		writeResult(w, http.StatusBadRequest, false, fault.Message(err))
+	default:
+		writeError(w, err)
+	}
 }
 
 func playbackSamplesJSON(ss []live.PlaybackSample) []map[string]any {

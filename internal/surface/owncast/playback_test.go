@@ -59,7 +59,7 @@ func TestPlaybackReportInput(t *testing.T) {
 		{"a string number", `{"bandwidth":"fast"}`, 400},
 		{"a boolean", `{"errors":true}`, 400},
 		{"negative", `{"latency":-4}`, 400},
-		{"too large", `{"x":"` + strings.Repeat("a", 5000) + `"}`, 413},
+		{"too large", `{"x":"` + strings.Repeat("a", 5000) + `"}`, 400},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -20,6 +20,8 @@ func (s *Surface) registerSchedule(h *httpserver.Server) {
 		return
 	}
 	h.Handle("GET /api/schedule", s.wrap(s.handlePublicSchedule))
+	// Owncast's spec has a 204 preflight here (the schedule is read cross-origin).
+	h.Handle("OPTIONS /api/schedule", s.wrap(corsPreflight))
 	h.Handle("GET /api/schedule.ics", s.wrap(s.handleScheduleICS))
 	s.admin(h, "GET /api/admin/schedule", s.handleAdminSchedule)
 	s.admin(h, "POST /api/admin/schedule/event", s.handleScheduleEvent)

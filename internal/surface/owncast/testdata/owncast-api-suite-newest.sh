@@ -9,6 +9,11 @@
 # suite's ocTestStream.sh sends, without its drawtext overlay).
 # PATCH=1 turns the suite's bcrypt.compare of serverconfig.adminPassword into a
 # no-op, to check the rest of 009_configmanagement.
+# OC_SPEC=<Owncast's openapi.yaml> places the spec where the suite's OpenAPI
+# response validator (lib/openapi.js, SPEC_PATH four levels above lib/) reads
+# it: the suite is copied to <scratch>/test/automated/api and the spec to
+# <scratch>/openapi.yaml. The validator runs only where the suite's Jest
+# configuration wires lib/openapi.setup.js (setupFilesAfterEnv).
 set -u
 BIN=$1; PORT=$2; RPORT=$3; shift 3
 SUITE=${OC_SUITE:?set OC_SUITE}
@@ -44,7 +49,12 @@ if [ -z "${NOSTREAM:-}" ]; then
   sleep 3
 fi
 W=$(mktemp -d)
-tar -C "$SUITE" --exclude=node_modules -cf - . | tar -C "$W" -xf -
+if [ -n "${OC_SPEC:-}" ]; then
+  cp "$OC_SPEC" "$W/openapi.yaml"
+  W=$W/test/automated/api
+  mkdir -p "$W"
+fi
+tar -C "$SUITE" --exclude=node_modules --exclude=results -cf - . | tar -C "$W" -xf -
 ln -s "$(cd "$SUITE" && pwd)/node_modules" "$W/node_modules"
 BASE=http://127.0.0.1:$PORT
 find "$W" -maxdepth 2 -name '*.js' -not -path '*/node_modules/*' -print0 | xargs -0 sed -i \
@@ -57,5 +67,5 @@ RC=$?
 [ -n "${ST:-}" ] && kill "$ST" 2>/dev/null
 kill $SP; wait $SP 2>/dev/null
 echo "logs: $D"
-grep -E "✕|✓|Tests:|PASS|FAIL" "$D/jest.log" | grep -vE "✓" 
+grep -E "✕|✓|Tests:|PASS|FAIL|OpenAPI|->" "$D/jest.log" | grep -vE "✓" 
 exit $RC
