@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,17 +41,15 @@ func start(t *testing.T, cfg config.Config, extra func(a *app.App)) (*app.App, f
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	var once bool
-	stop := func() error {
-		if once {
-			return nil
-		}
-		once = true
+	// Every call waits for the one stop: a test that stops the node in a
+	// goroutine must not have its data directory removed (t.TempDir's
+	// cleanup) while the node is still closing.
+	stop := sync.OnceValue(func() error {
 		cancel()
 		err := <-done
 		a.Close()
 		return err
-	}
+	})
 	t.Cleanup(func() { _ = stop() })
 	return a, stop
 }
