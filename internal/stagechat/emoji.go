@@ -1,8 +1,13 @@
 package stagechat
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"image"
+	_ "image/gif"  // DecodeConfig for GIF emoji and logos
+	_ "image/jpeg" // DecodeConfig for JPEG emoji and logos
+	_ "image/png"  // DecodeConfig for PNG emoji and logos
 	"io"
 	"io/fs"
 	"net/http"
@@ -16,6 +21,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	_ "golang.org/x/image/webp" // DecodeConfig for WebP emoji and logos
+
 	"github.com/hearth-community/hearth/internal/fault"
 )
 
@@ -24,6 +31,34 @@ const EmojiURLPrefix = "/img/emoji/"
 
 // MaxEmojiBytes is the largest emoji image accepted.
 const MaxEmojiBytes = 512 << 10
+
+// MaxEmojiSide is the largest width or height, in pixels, an emoji image
+// may declare. The image is never decoded here but in every chat member's
+// browser, inline in each message that uses it: a 512 KiB GIF or PNG can
+// declare 65535×65535 pixels, gigabytes once decoded. Emoji are drawn
+// about 32 pixels high (Discord resizes its own to 128×128), so 1024
+// leaves room for any real emoji and bounds one to 4 MiB decoded.
+const MaxEmojiSide = 1024
+
+// MaxLogoSide is the largest width or height the stage logo (and a PNG
+// favicon) may declare: shown on every page and in link previews, larger
+// than an emoji but still bounded (64 MiB decoded at most).
+const MaxLogoSide = 4096
+
+// CheckImageSize reads the width and height an image declares in its
+// header (its pixels are never decoded) and refuses, as bad input, an
+// image whose header cannot be read or that is wider or taller than max
+// pixels. what names the image in the message ("emoji", "logo").
+func CheckImageSize(what string, data []byte, max int) error {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return fault.Newf(fault.Invalid, "%s image is not readable: its width and height could not be read", what)
+	}
+	if cfg.Width > max || cfg.Height > max {
+		return fault.Newf(fault.Invalid, "%s must be at most %dx%d pixels, not %dx%d", what, max, max, cfg.Width, cfg.Height)
+	}
+	return nil
+}
 
 // Emoji is one custom emoji.
 type Emoji struct {
@@ -138,7 +173,8 @@ func (d *EmojiDir) load() (map[string]Emoji, error) {
 
 // Upload stores an emoji image. The type is sniffed from the bytes (PNG,
 // GIF, JPEG or WebP; SVG and anything else is refused) and the file gets
-// the matching extension.
+// the matching extension. An image declaring more than MaxEmojiSide pixels
+// a side is refused.
 func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
 	name, err := cleanName(name)
 	if err != nil {
@@ -156,6 +192,9 @@ func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
 	ext, ok := ImageExt(data)
 	if !ok {
 		return Emoji{}, fault.New(fault.Invalid, "emoji must be a PNG, GIF, JPEG or WebP image")
+	}
+	if err := CheckImageSize("emoji", data, MaxEmojiSide); err != nil {
+		return Emoji{}, err
 	}
 	file := shortcode(name) + ext
 	if _, err := cleanName(file); err != nil {

@@ -86,3 +86,30 @@ func TestEmojiNamesAreVisibleText(t *testing.T) {
 		t.Errorf("list: %v", l)
 	}
 }
+
+// TestEmojiDeclaredSize: an emoji's declared width and height are bounded
+// (stagechat.MaxEmojiSide) and an image whose header cannot be read is
+// refused: its size is unknown.
+func TestEmojiDeclaredSize(t *testing.T) {
+	t.Parallel()
+	d, err := stagechat.OpenEmojiDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, tc := range []struct {
+		name string
+		data []byte
+		ok   bool
+	}{
+		{"bomb", []byte("GIF89a\xff\xff\xff\xff\x00\x00\x00;"), false},
+		{"wide", []byte("GIF89a\x01\x04\x01\x00\x00\x00\x00;"), false}, // 1025×1
+		{"edge", []byte("GIF89a\x00\x04\x00\x04\x00\x00\x00;"), true},  // 1024×1024
+		{"cut", []byte("GIF89a\x01"), false},
+	} {
+		_, err := d.Upload(tc.name, tc.data)
+		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, fault.Invalid)) {
+			t.Errorf("Upload(%q): %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}

@@ -335,6 +335,8 @@ func (s *Surface) setLogo(w http.ResponseWriter, r *http.Request) {
 		var ok bool
 		if ext, ok = stagechat.ImageExt(data); !ok {
 			err = fault.New(fault.Invalid, "logo must be a PNG, JPEG, GIF or WebP image")
+		} else {
+			err = stagechat.CheckImageSize("logo", data, stagechat.MaxLogoSide)
 		}
 	}
 	if err != nil {

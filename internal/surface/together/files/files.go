@@ -189,6 +189,11 @@ const (
 	MaxFileBytes       = 50 << 20
 	MaxFilesPerMessage = 10
 	MaxEmojiBytes      = 256 << 10
+	// MaxEmojiSide bounds the width and height an emoji may declare: a
+	// 256 KiB GIF can declare 65535×65535 pixels, which every member's
+	// client would then decode. Discord resizes emoji to 128×128; 1024
+	// leaves room for any real one and caps it at 4 MiB decoded.
+	MaxEmojiSide       = 1024
 	MaxEmojisPerServer = 50 // as Together
 	fileURLTTL         = time.Hour
 )
@@ -660,6 +665,15 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 	ct := sniff(data)
 	if !strings.HasPrefix(ct, "image/") || len(data) == 0 {
 		s.Fail(w, rest.Invalid("Emoji image must be PNG, JPEG, GIF or WebP"))
+		return
+	}
+	// The image is never decoded here but in every member's client, inline
+	// in each message: its declared size is what they allocate.
+	if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err != nil {
+		s.Fail(w, rest.Invalid("Emoji image is not readable: its width and height could not be read"))
+		return
+	} else if cfg.Width > MaxEmojiSide || cfg.Height > MaxEmojiSide {
+		s.Fail(w, rest.Invalid(fmt.Sprintf("Emoji image must be at most %dx%d pixels, not %dx%d", MaxEmojiSide, MaxEmojiSide, cfg.Width, cfg.Height)))
 		return
 	}
 	if left, err := s.quotaLeft(ctx, p); err != nil {
