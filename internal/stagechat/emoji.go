@@ -82,6 +82,10 @@ func ImageExt(data []byte) (string, bool) {
 type EmojiDir struct {
 	root *os.Root
 
+	// up is held by an upload from its check for a taken name to its
+	// write, so two uploads of one name cannot both pass the check.
+	up sync.Mutex
+
 	mu    sync.Mutex
 	cache map[string]Emoji // by lower-case shortcode; nil = stale
 }
@@ -174,7 +178,7 @@ func (d *EmojiDir) load() (map[string]Emoji, error) {
 // Upload stores an emoji image. The type is sniffed from the bytes (PNG,
 // GIF, JPEG or WebP; SVG and anything else is refused) and the file gets
 // the matching extension. An image declaring more than MaxEmojiSide pixels
-// a side is refused.
+// a side, and a shortcode already taken, are refused.
 func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
 	name, err := cleanName(name)
 	if err != nil {
@@ -199,6 +203,21 @@ func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
 	file := shortcode(name) + ext
 	if _, err := cleanName(file); err != nil {
 		return Emoji{}, err
+	}
+	d.up.Lock()
+	defer d.up.Unlock()
+	// Owncast refuses a name already taken (400, "An emoji with the name
+	// %q already exists") rather than replacing the image every message
+	// using it shows. Shortcodes are matched without case, as chat does,
+	// so "e1.gif" is taken by "e1.png" too. The listing is read afresh:
+	// a file put in the directory by hand is not in the cache.
+	d.invalidate()
+	m, err := d.load()
+	if err != nil {
+		return Emoji{}, fmt.Errorf("stagechat: list emoji: %w", err)
+	}
+	if old, ok := m[strings.ToLower(shortcode(file))]; ok {
+		return Emoji{}, fault.Newf(fault.Conflict, "An emoji with the name %q already exists", old.File)
 	}
 	// Never written in place: a crash mid-write would leave a cut image
 	// listed and served as the emoji.

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"hash/crc32"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -71,5 +73,42 @@ func TestImageDeclaredSizeBounded(t *testing.T) {
 	}
 	if r := n.do(t, "GET", "/logo", "", nil); string(r.body) != string(pngHeader(4096, 4096)) {
 		t.Errorf("logo is not the last accepted one: %d bytes", len(r.body))
+	}
+}
+
+// TestEmojiUploadRefusesTakenName: as Owncast, an upload under a name
+// already taken is refused (400, "An emoji with the name … already
+// exists") instead of replacing the image that messages already show.
+// Shortcodes match without case, as chat does, so E1.gif is taken by e1.png.
+// Once the emoji is deleted, the name is free again.
+func TestEmojiUploadRefusesTakenName(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	first := pngHeader(8, 8)
+	if r := n.do(t, "POST", "/api/admin/emoji/upload", "admin", map[string]any{"name": "e1", "data": pngURL(first)}); r.status != 200 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	for _, tc := range []struct{ name, data string }{
+		{"e1", pngURL(pngHeader(16, 16))},
+		{"e1.png", pngURL(pngHeader(16, 16))},
+		{"E1.gif", "data:image/gif;base64," + base64.StdEncoding.EncodeToString(gifHeader(16, 16))},
+	} {
+		r := n.do(t, "POST", "/api/admin/emoji/upload", "admin", map[string]any{"name": tc.name, "data": tc.data})
+		if r.status != 400 || string(r.body) != `{"message":"An emoji with the name \"e1.png\" already exists","success":false}`+"\n" {
+			t.Errorf("upload over %q: %d %q", tc.name, r.status, r.body)
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(n.dataDir, "emoji"))
+	if len(ents) != 1 {
+		t.Errorf("emoji directory: %v", ents)
+	}
+	if r := n.do(t, "GET", "/img/emoji/e1.png", "", nil); string(r.body) != string(first) {
+		t.Errorf("the first image was replaced: %d bytes", len(r.body))
+	}
+	if r := n.do(t, "POST", "/api/admin/emoji/delete", "admin", map[string]any{"name": "e1"}); r.status != 200 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if r := n.do(t, "POST", "/api/admin/emoji/upload", "admin", map[string]any{"name": "e1", "data": pngURL(pngHeader(16, 16))}); r.status != 200 {
+		t.Fatalf("upload after delete: %d %s", r.status, r.body)
 	}
 }
