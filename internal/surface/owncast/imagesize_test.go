@@ -112,3 +112,17 @@ func TestEmojiUploadRefusesTakenName(t *testing.T) {
 		t.Fatalf("upload after delete: %d %s", r.status, r.body)
 	}
 }
+
+// TestLogoWithoutImageData: a logo value that holds no image (an empty
+// string, or a data URL with nothing after the comma) is 400 "unable to
+// find image data", Owncast's message, not "logo must be at most 2 MiB".
+func TestLogoWithoutImageData(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	for _, v := range []string{"", "data:image/png;base64,", "   "} {
+		r := n.do(t, "POST", "/api/admin/config/logo", "admin", map[string]any{"value": v})
+		if r.status != 400 || !strings.Contains(string(r.body), `"message":"unable to find image data"`) {
+			t.Errorf("logo %q: %d %s", v, r.status, r.body)
+		}
+	}
+}
