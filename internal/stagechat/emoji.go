@@ -1,13 +1,8 @@
 package stagechat
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/gif"  // DecodeConfig for GIF emoji and logos
-	_ "image/jpeg" // DecodeConfig for JPEG emoji and logos
-	_ "image/png"  // DecodeConfig for PNG emoji and logos
 	"io"
 	"io/fs"
 	"net/http"
@@ -21,9 +16,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	_ "golang.org/x/image/webp" // DecodeConfig for WebP emoji and logos
-
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/imagehdr"
 )
 
 // EmojiURLPrefix is where custom emoji are served.
@@ -45,17 +39,18 @@ const MaxEmojiSide = 1024
 // than an emoji but still bounded (64 MiB decoded at most).
 const MaxLogoSide = 4096
 
-// CheckImageSize reads the width and height an image declares in its
-// header (its pixels are never decoded) and refuses, as bad input, an
-// image whose header cannot be read or that is wider or taller than max
-// pixels. what names the image in the message ("emoji", "logo").
+// CheckImageSize reads the width and height an image declares (its
+// header, and a GIF's frames; its pixels are never decoded) and refuses,
+// as bad input, an image whose header cannot be read or that is wider or
+// taller than max pixels. what names the image in the message ("emoji",
+// "logo").
 func CheckImageSize(what string, data []byte, max int) error {
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	w, h, err := imagehdr.Size(data)
 	if err != nil {
 		return fault.Newf(fault.Invalid, "%s image is not readable: its width and height could not be read", what)
 	}
-	if cfg.Width > max || cfg.Height > max {
-		return fault.Newf(fault.Invalid, "%s must be at most %dx%d pixels, not %dx%d", what, max, max, cfg.Width, cfg.Height)
+	if w > max || h > max {
+		return fault.Newf(fault.Invalid, "%s must be at most %dx%d pixels, not %dx%d", what, max, max, w, h)
 	}
 	return nil
 }

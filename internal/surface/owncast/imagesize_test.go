@@ -31,6 +31,17 @@ func gifHeader(w, h uint16) []byte {
 	return append(b, 0, 0, 0, ';')
 }
 
+// gifFrameBomb is a GIF whose logical screen is 1×1 but whose one frame is
+// w×h: browsers may grow the image to hold the frame.
+func gifFrameBomb(w, h uint16) []byte {
+	le := binary.LittleEndian
+	b := append([]byte("GIF89a"), 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255)
+	b = append(b, 0x2c, 0, 0, 0, 0)
+	b = le.AppendUint16(b, w)
+	b = le.AppendUint16(b, h)
+	return append(b, 0, 2, 2, 0x4c, 0x01, 0, 0x3b)
+}
+
 func pngURL(b []byte) string { return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b) }
 
 // TestImageDeclaredSizeBounded: custom emoji are decoded by every chat
@@ -49,6 +60,7 @@ func TestImageDeclaredSizeBounded(t *testing.T) {
 		msg                      string
 	}{
 		{"/api/admin/emoji/upload", "data", "gifbomb", gifURL(gifHeader(65535, 65535)), 400, `"emoji must be at most 1024x1024 pixels, not 65535x65535"`},
+		{"/api/admin/emoji/upload", "data", "framebomb", gifURL(gifFrameBomb(65535, 65535)), 400, "not 65535x65535"},
 		{"/api/admin/emoji/upload", "data", "pngbomb", pngURL(pngHeader(60000, 60000)), 400, `"emoji must be at most 1024x1024 pixels, not 60000x60000"`},
 		{"/api/admin/emoji/upload", "data", "wide", pngURL(pngHeader(1025, 1)), 400, "not 1025x1"},
 		{"/api/admin/emoji/upload", "data", "tall", gifURL(gifHeader(1, 1025)), 400, "not 1x1025"},

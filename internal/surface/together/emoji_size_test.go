@@ -31,6 +31,17 @@ func gifHeader(w, h uint16) []byte {
 	return append(b, 0, 0, 0, ';')
 }
 
+// gifFrameBomb is a GIF whose logical screen is 1×1 but whose one frame is
+// w×h: browsers may grow the image to hold the frame.
+func gifFrameBomb(w, h uint16) []byte {
+	le := binary.LittleEndian
+	b := append([]byte("GIF89a"), 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255)
+	b = append(b, 0x2c, 0, 0, 0, 0)
+	b = le.AppendUint16(b, w)
+	b = le.AppendUint16(b, h)
+	return append(b, 0, 2, 2, 0x4c, 0x01, 0, 0x3b)
+}
+
 // TestEmojiDeclaredSizeBounded: a custom emoji is never decoded by the
 // server but by every member's client, inline in chat, so the size its
 // header declares is bounded (1024 a side). Before, a 20-byte GIF declaring
@@ -47,6 +58,7 @@ func TestEmojiDeclaredSizeBounded(t *testing.T) {
 		msg  string
 	}{
 		{"gif_bomb", gifHeader(65535, 65535), 400, "Emoji image must be at most 1024x1024 pixels, not 65535x65535"},
+		{"gif_frame_bomb", gifFrameBomb(65535, 65535), 400, "Emoji image must be at most 1024x1024 pixels, not 65535x65535"},
 		{"png_bomb", pngHeader(60000, 60000), 400, "Emoji image must be at most 1024x1024 pixels, not 60000x60000"},
 		{"too_wide", pngHeader(1025, 1), 400, "at most 1024x1024 pixels, not 1025x1"},
 		{"too_tall", pngHeader(1, 1025), 400, "at most 1024x1024 pixels, not 1x1025"},

@@ -37,6 +37,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/imagehdr"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/surface/together/rest"
@@ -669,11 +670,12 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 	}
 	// The image is never decoded here but in every member's client, inline
 	// in each message: its declared size is what they allocate.
-	if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err != nil {
+	// (imagehdr.Size: the header's, and the extent of a GIF's frames.)
+	if iw, ih, err := imagehdr.Size(data); err != nil {
 		s.Fail(w, rest.Invalid("Emoji image is not readable: its width and height could not be read"))
 		return
-	} else if cfg.Width > MaxEmojiSide || cfg.Height > MaxEmojiSide {
-		s.Fail(w, rest.Invalid(fmt.Sprintf("Emoji image must be at most %dx%d pixels, not %dx%d", MaxEmojiSide, MaxEmojiSide, cfg.Width, cfg.Height)))
+	} else if iw > MaxEmojiSide || ih > MaxEmojiSide {
+		s.Fail(w, rest.Invalid(fmt.Sprintf("Emoji image must be at most %dx%d pixels, not %dx%d", MaxEmojiSide, MaxEmojiSide, iw, ih)))
 		return
 	}
 	if left, err := s.quotaLeft(ctx, p); err != nil {
