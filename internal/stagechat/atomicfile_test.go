@@ -11,41 +11,37 @@ import (
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
-// TestEmojiReplaceIsWhole: replacing an emoji never rewrites the file in
-// place, so a process killed mid-write cannot leave a cut image that is
-// listed and served as the emoji. Seen from a reader that opened the old
+// TestReplaceIsWhole: replacing a file (the stage logo, the favicon) never
+// rewrites it in place, so a process killed mid-write cannot leave a cut
+// image that is served as the logo. Seen from a reader that opened the old
 // image before the replace: it still reads the whole old image (in place,
-// it read the new bytes, or a part of them).
-func TestEmojiReplaceIsWhole(t *testing.T) {
+// it read the new bytes, or a part of them). Emoji are not replaced: an
+// upload under a taken name is refused (TestEmojiTakenName).
+func TestReplaceIsWhole(t *testing.T) {
 	t.Parallel()
 	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89")
-	d, err := stagechat.OpenEmojiDir(t.TempDir())
+	root, err := os.OpenRoot(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	defer root.Close()
 	old := append(bytes.Clone(png), bytes.Repeat([]byte{1}, 4096)...)
-	if _, err := d.Upload("e1", old); err != nil {
+	if err := stagechat.WriteFileAtomic(root, "logo.png", old); err != nil {
 		t.Fatal(err)
 	}
-	f, _, err := d.Open("e1.png")
+	f, err := root.Open("logo.png")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := d.Upload("e1", append(bytes.Clone(png), 2)); err != nil {
+	if err := stagechat.WriteFileAtomic(root, "logo.png", append(bytes.Clone(png), 2)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := io.ReadAll(f)
 	if err != nil || !bytes.Equal(got, old) {
 		t.Fatalf("the reader of the old image read %d bytes (want the old %d): %v", len(got), len(old), err)
 	}
-	nf, _, err := d.Open("e1.png")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nf.Close()
-	if got, _ := io.ReadAll(nf); !bytes.Equal(got, append(bytes.Clone(png), 2)) {
+	if got, _ := root.ReadFile("logo.png"); !bytes.Equal(got, append(bytes.Clone(png), 2)) {
 		t.Fatalf("new image: %q", got)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/imagehdr"
 )
 
 // EmojiURLPrefix is where custom emoji are served.
@@ -24,6 +25,35 @@ const EmojiURLPrefix = "/img/emoji/"
 
 // MaxEmojiBytes is the largest emoji image accepted.
 const MaxEmojiBytes = 512 << 10
+
+// MaxEmojiSide is the largest width or height, in pixels, an emoji image
+// may declare. The image is never decoded here but in every chat member's
+// browser, inline in each message that uses it: a 512 KiB GIF or PNG can
+// declare 65535×65535 pixels, gigabytes once decoded. Emoji are drawn
+// about 32 pixels high (Discord resizes its own to 128×128), so 1024
+// leaves room for any real emoji and bounds one to 4 MiB decoded.
+const MaxEmojiSide = 1024
+
+// MaxLogoSide is the largest width or height the stage logo (and a PNG
+// favicon) may declare: shown on every page and in link previews, larger
+// than an emoji but still bounded (64 MiB decoded at most).
+const MaxLogoSide = 4096
+
+// CheckImageSize reads the width and height an image declares (its
+// header, and a GIF's frames; its pixels are never decoded) and refuses,
+// as bad input, an image whose header cannot be read or that is wider or
+// taller than max pixels. what names the image in the message ("emoji",
+// "logo").
+func CheckImageSize(what string, data []byte, max int) error {
+	w, h, err := imagehdr.Size(data)
+	if err != nil {
+		return fault.Newf(fault.Invalid, "%s image is not readable: its width and height could not be read", what)
+	}
+	if w > max || h > max {
+		return fault.Newf(fault.Invalid, "%s must be at most %dx%d pixels, not %dx%d", what, max, max, w, h)
+	}
+	return nil
+}
 
 // Emoji is one custom emoji.
 type Emoji struct {
@@ -46,6 +76,10 @@ func ImageExt(data []byte) (string, bool) {
 // os.Root, so a name can never leave the directory.
 type EmojiDir struct {
 	root *os.Root
+
+	// up is held by an upload from its check for a taken name to its
+	// write, so two uploads of one name cannot both pass the check.
+	up sync.Mutex
 
 	mu    sync.Mutex
 	cache map[string]Emoji // by lower-case shortcode; nil = stale
@@ -138,7 +172,8 @@ func (d *EmojiDir) load() (map[string]Emoji, error) {
 
 // Upload stores an emoji image. The type is sniffed from the bytes (PNG,
 // GIF, JPEG or WebP; SVG and anything else is refused) and the file gets
-// the matching extension.
+// the matching extension. An image declaring more than MaxEmojiSide pixels
+// a side, and a shortcode already taken, are refused.
 func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
 	name, err := cleanName(name)
 	if err != nil {
@@ -157,9 +192,27 @@ func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
 	if !ok {
 		return Emoji{}, fault.New(fault.Invalid, "emoji must be a PNG, GIF, JPEG or WebP image")
 	}
+	if err := CheckImageSize("emoji", data, MaxEmojiSide); err != nil {
+		return Emoji{}, err
+	}
 	file := shortcode(name) + ext
 	if _, err := cleanName(file); err != nil {
 		return Emoji{}, err
+	}
+	d.up.Lock()
+	defer d.up.Unlock()
+	// Owncast refuses a name already taken (400, "An emoji with the name
+	// %q already exists") rather than replacing the image every message
+	// using it shows. Shortcodes are matched without case, as chat does,
+	// so "e1.gif" is taken by "e1.png" too. The listing is read afresh:
+	// a file put in the directory by hand is not in the cache.
+	d.invalidate()
+	m, err := d.load()
+	if err != nil {
+		return Emoji{}, fmt.Errorf("stagechat: list emoji: %w", err)
+	}
+	if old, ok := m[strings.ToLower(shortcode(file))]; ok {
+		return Emoji{}, fault.Newf(fault.Conflict, "An emoji with the name %q already exists", old.File)
 	}
 	// Never written in place: a crash mid-write would leave a cut image
 	// listed and served as the emoji.

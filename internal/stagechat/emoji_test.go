@@ -1,9 +1,11 @@
 package stagechat_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/hearth-community/hearth/internal/fault"
@@ -84,5 +86,84 @@ func TestEmojiNamesAreVisibleText(t *testing.T) {
 	}
 	if l, _ := d.List(); len(l) != 3 {
 		t.Errorf("list: %v", l)
+	}
+}
+
+// TestEmojiTakenName: an upload under a shortcode already taken (in any
+// case, with any extension) is refused as a conflict and the stored image
+// is kept, as Owncast refuses it; two uploads of one new name at once
+// store exactly one.
+func TestEmojiTakenName(t *testing.T) {
+	t.Parallel()
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89")
+	gif := []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+	dir := t.TempDir()
+	d, err := stagechat.OpenEmojiDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Upload("e1", png); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{{"e1", append(bytes.Clone(png), 1)}, {"e1.png", png}, {"E1", gif}, {"/img/emoji/e1.gif", gif}} {
+		_, err := d.Upload(tc.name, tc.data)
+		if !errors.Is(err, fault.Conflict) || fault.Message(err) != `An emoji with the name "e1.png" already exists` {
+			t.Errorf("Upload(%q): %v, want a conflict", tc.name, err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "e1.png")); err != nil || !bytes.Equal(b, png) {
+		t.Errorf("stored image changed: %q %v", b, err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = d.Upload("race", append(bytes.Clone(png), byte(i)))
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if !errors.Is(err, fault.Conflict) {
+			t.Errorf("concurrent upload: %v", err)
+		}
+	}
+	if l, _ := d.List(); ok != 1 || len(l) != 2 {
+		t.Errorf("%d concurrent uploads of one name succeeded; list %v", ok, l)
+	}
+}
+
+// TestEmojiDeclaredSize: an emoji's declared width and height are bounded
+// (stagechat.MaxEmojiSide) and an image whose header cannot be read is
+// refused: its size is unknown.
+func TestEmojiDeclaredSize(t *testing.T) {
+	t.Parallel()
+	d, err := stagechat.OpenEmojiDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, tc := range []struct {
+		name string
+		data []byte
+		ok   bool
+	}{
+		{"bomb", []byte("GIF89a\xff\xff\xff\xff\x00\x00\x00;"), false},
+		{"wide", []byte("GIF89a\x01\x04\x01\x00\x00\x00\x00;"), false}, // 1025×1
+		{"edge", []byte("GIF89a\x00\x04\x00\x04\x00\x00\x00;"), true},  // 1024×1024
+		{"cut", []byte("GIF89a\x01"), false},
+	} {
+		_, err := d.Upload(tc.name, tc.data)
+		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, fault.Invalid)) {
+			t.Errorf("Upload(%q): %v, want ok %v", tc.name, err, tc.ok)
+		}
 	}
 }

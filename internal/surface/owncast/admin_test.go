@@ -300,7 +300,7 @@ func TestImageUploadsUpToTheirLimits(t *testing.T) {
 	n := newNode(t, nodeOpts{})
 	dataURL := func(size int) string {
 		img := make([]byte, size)
-		copy(img, "\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR")
+		copy(img, pngHeader(16, 16))
 		return "data:image/png;base64," + base64.StdEncoding.EncodeToString(img)
 	}
 	for _, tc := range []struct {

@@ -92,10 +92,19 @@ func (s *Surface) setFavicon(w http.ResponseWriter, r *http.Request) {
 		writeResult(w, http.StatusBadRequest, false, "file too large, max 200KB")
 		return
 	}
-	ext, _, ok := faviconType(data)
+	ext, ct, ok := faviconType(data)
 	if !ok {
 		writeResult(w, http.StatusBadRequest, false, "favicon must be PNG or ICO format")
 		return
+	}
+	// Every visitor's browser decodes it: a PNG's declared size is
+	// bounded as the logo's is. (An ICO's own entries are at most 256
+	// pixels a side; one holding a PNG is not looked into.)
+	if ct == "image/png" {
+		if err := stagechat.CheckImageSize("favicon", data, stagechat.MaxLogoSide); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	name := "favicon" + ext
 	if err := s.writeLogoFile(name, data); err != nil {

@@ -167,7 +167,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		var mb bytes.Buffer
 		mw := multipart.NewWriter(&mb)
 		fw, _ := mw.CreateFormFile("favicon", "favicon.png")
-		_, _ = fw.Write([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"))
+		_, _ = fw.Write(pngHeader(1, 1))
 		_ = mw.Close()
 		req, _ := http.NewRequest("POST", c.base+"/api/admin/config/favicon", &mb)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
@@ -181,7 +181,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "GET", "/favicon.ico", "", nil)
 	c.do(200, "DELETE", "/api/admin/config/favicon", "admin", nil)
 	c.do(200, "GET", "/favicon.ico", "", nil) // the default
-	c.do(200, "POST", "/api/admin/config/favicon", "admin", map[string]any{"value": "data:image/png;base64," + base64.StdEncoding.EncodeToString([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"))})
+	c.do(200, "POST", "/api/admin/config/favicon", "admin", map[string]any{"value": "data:image/png;base64," + base64.StdEncoding.EncodeToString(pngHeader(1, 1))})
 	c.do(200, "GET", "/logo/external", "", nil)
 	if err := os.MkdirAll(filepath.Join(n.dataDir, "public"), 0o755); err != nil {
 		t.Fatal(err)

@@ -327,7 +327,12 @@ func (s *Surface) setLogo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data, err := decodeDataURI(req.Value)
-	if err == nil && (len(data) == 0 || len(data) > maxLogoBytes) {
+	switch {
+	case err != nil:
+	case len(data) == 0:
+		// Owncast's message when the value holds no image.
+		err = fault.New(fault.Invalid, "unable to find image data")
+	case len(data) > maxLogoBytes:
 		err = fault.New(fault.Invalid, "logo must be at most 2 MiB")
 	}
 	var ext string
@@ -335,6 +340,8 @@ func (s *Surface) setLogo(w http.ResponseWriter, r *http.Request) {
 		var ok bool
 		if ext, ok = stagechat.ImageExt(data); !ok {
 			err = fault.New(fault.Invalid, "logo must be a PNG, JPEG, GIF or WebP image")
+		} else {
+			err = stagechat.CheckImageSize("logo", data, stagechat.MaxLogoSide)
 		}
 	}
 	if err != nil {

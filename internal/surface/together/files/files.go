@@ -37,6 +37,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/imagehdr"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/surface/together/rest"
@@ -189,6 +190,11 @@ const (
 	MaxFileBytes       = 50 << 20
 	MaxFilesPerMessage = 10
 	MaxEmojiBytes      = 256 << 10
+	// MaxEmojiSide bounds the width and height an emoji may declare: a
+	// 256 KiB GIF can declare 65535×65535 pixels, which every member's
+	// client would then decode. Discord resizes emoji to 128×128; 1024
+	// leaves room for any real one and caps it at 4 MiB decoded.
+	MaxEmojiSide       = 1024
 	MaxEmojisPerServer = 50 // as Together
 	fileURLTTL         = time.Hour
 )
@@ -660,6 +666,16 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 	ct := sniff(data)
 	if !strings.HasPrefix(ct, "image/") || len(data) == 0 {
 		s.Fail(w, rest.Invalid("Emoji image must be PNG, JPEG, GIF or WebP"))
+		return
+	}
+	// The image is never decoded here but in every member's client, inline
+	// in each message: its declared size is what they allocate.
+	// (imagehdr.Size: the header's, and the extent of a GIF's frames.)
+	if iw, ih, err := imagehdr.Size(data); err != nil {
+		s.Fail(w, rest.Invalid("Emoji image is not readable: its width and height could not be read"))
+		return
+	} else if iw > MaxEmojiSide || ih > MaxEmojiSide {
+		s.Fail(w, rest.Invalid(fmt.Sprintf("Emoji image must be at most %dx%d pixels, not %dx%d", MaxEmojiSide, MaxEmojiSide, iw, ih)))
 		return
 	}
 	if left, err := s.quotaLeft(ctx, p); err != nil {

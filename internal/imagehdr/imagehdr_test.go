@@ -1,0 +1,95 @@
+package imagehdr_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/png"
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/imagehdr"
+)
+
+func pngHeader(w, h uint32) []byte {
+	ihdr := []byte("IHDR")
+	ihdr = binary.BigEndian.AppendUint32(ihdr, w)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
+	ihdr = append(ihdr, 8, 6, 0, 0, 0)
+	b := append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0d"), ihdr...)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
+}
+
+// gifWithFrame is a GIF whose logical screen is sw×sh and whose one frame
+// (after a graphic control extension) is fw×fh at left, top.
+func gifWithFrame(sw, sh, left, top, fw, fh uint16) []byte {
+	le := binary.LittleEndian
+	b := []byte("GIF89a")
+	b = le.AppendUint16(b, sw)
+	b = le.AppendUint16(b, sh)
+	b = append(b, 0x80, 0, 0, 0, 0, 0, 255, 255, 255) // 2-colour global table
+	b = append(b, 0x21, 0xf9, 4, 0, 0, 0, 0, 0)       // graphic control extension
+	b = append(b, 0x2c)
+	b = le.AppendUint16(b, left)
+	b = le.AppendUint16(b, top)
+	b = le.AppendUint16(b, fw)
+	b = le.AppendUint16(b, fh)
+	b = append(b, 0, 2, 2, 0x4c, 0x01, 0) // LZW data of one pixel
+	return append(b, 0x3b)
+}
+
+// TestSize: the size is the header's, and for a GIF also the extent of its
+// frames: a 1×1 screen holding a 65535×65535 frame is 65535×65535 to a
+// browser. An unreadable header is an error.
+func TestSize(t *testing.T) {
+	t.Parallel()
+	real := func(enc func(*bytes.Buffer, image.Image) error) []byte {
+		img := image.NewPaletted(image.Rect(0, 0, 3, 2), color.Palette{color.Black, color.White})
+		var b bytes.Buffer
+		if err := enc(&b, img); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		w, h int
+		err  bool
+	}{
+		{"png", real(func(b *bytes.Buffer, m image.Image) error { return png.Encode(b, m) }), 3, 2, false},
+		{"gif", real(func(b *bytes.Buffer, m image.Image) error { return gif.Encode(b, m, nil) }), 3, 2, false},
+		{"png header", pngHeader(60000, 60000), 60000, 60000, false},
+		{"gif frame inside", gifWithFrame(16, 16, 2, 2, 4, 4), 16, 16, false},
+		{"gif frame past the screen", gifWithFrame(1, 1, 0, 0, 65535, 65535), 65535, 65535, false},
+		{"gif frame offset", gifWithFrame(8, 8, 65000, 10, 1, 1), 65001, 11, false},
+		{"gif cut in its frame", gifWithFrame(1, 1, 0, 0, 300, 300)[:39], 300, 300, false},
+		{"cut png", pngHeader(1, 1)[:20], 0, 0, true},
+		{"not an image", []byte("hello"), 0, 0, true},
+	} {
+		w, h, err := imagehdr.Size(tc.data)
+		if w != tc.w || h != tc.h || (err != nil) != tc.err {
+			t.Errorf("%s: %dx%d, %v; want %dx%d, error %v", tc.name, w, h, err, tc.w, tc.h, tc.err)
+		}
+	}
+}
+
+// FuzzImageSize: any bytes give a size or an error, never a panic, and never
+// less than the header declares.
+func FuzzImageSize(f *testing.F) {
+	f.Add(pngHeader(1, 1))
+	f.Add(gifWithFrame(1, 1, 0, 0, 65535, 65535))
+	f.Add([]byte("GIF89a\x01\x00\x01\x00\x87\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w, h, err := imagehdr.Size(data)
+		if err != nil {
+			return
+		}
+		cfg, _, cerr := image.DecodeConfig(bytes.NewReader(data))
+		if cerr != nil || w < cfg.Width || h < cfg.Height {
+			t.Fatalf("Size = %dx%d, header %dx%d (%v)", w, h, cfg.Width, cfg.Height, cerr)
+		}
+	})
+}
