@@ -232,3 +232,61 @@ func TestBrowserAdminDashboard(t *testing.T) {
 		t.Fatalf("/api/emoji after deleting from the admin page: %s", b)
 	}
 }
+
+// TestBrowserAdminLateLoadKeepsTheSection: a section's data that arrives
+// after the admin moved on (the stream keys' config read, held here) does
+// not replace the section now shown. Before, the late answer overwrote the
+// emoji section's data and its page went blank (seen once on a loaded CI
+// machine as TestBrowserAdminDashboard timing out on the emoji list).
+func TestBrowserAdminLateLoadKeepsTheSection(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil)
+	adminPost(t, base, "/api/admin/emoji/upload", map[string]any{"name": "blob",
+		"data": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="})
+	admin := newTab(t, newBrowser(t), "admin")
+	installScript(admin, "install the config-read hold", `
+		(() => {
+			const real = window.fetch, waiting = [];
+			let hold = false;
+			window.__configHeld = 0;
+			window.__configRead = 0;
+			window.fetch = async function (input, init) {
+				const url = new URL(String(input instanceof Request ? input.url : input), location.href);
+				if (!hold || url.pathname !== "/api/admin/serverconfig") return real.call(this, input, init);
+				window.__configHeld++;
+				await new Promise((r) => waiting.push(r));
+				const res = await real.call(this, input, init);
+				const body = await res.text();
+				const out = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+				out.text = async () => { window.__configRead++; return body; };
+				return out;
+			};
+			window.__holdConfig = () => { hold = true; return true; };
+			window.__releaseConfig = () => { hold = false; waiting.splice(0).forEach((r) => r()); return true; };
+		})();`)
+	auth := base64.StdEncoding.EncodeToString([]byte("admin:" + adminPassword))
+	setHeader := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+			return chromedp.Void{}, err
+		}
+		_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": "Basic " + auth}})
+		return chromedp.Void{}, err
+	}
+	admin.do("open admin with credentials", setHeader, chromedp.Navigate(base+"/admin/"))
+	admin.waitFor("the overview", `!!document.querySelector('[data-testid="admin-online"]')`, 20*time.Second)
+
+	eval[bool](admin, "hold the config reads", `window.__holdConfig()`)
+	admin.do("open stream keys", chromedp.Click(chromedp.CSS(`nav.side a[href="/admin/video"]`)))
+	admin.waitFor("the stream keys' config read held", `window.__configHeld > 0`, 20*time.Second)
+	admin.do("open custom emoji", chromedp.Click(chromedp.CSS(`nav.side a[href="/admin/emoji"]`)))
+	admin.waitFor("the emoji listed", `document.querySelector('[data-testid="admin-emoji"]')?.textContent.includes(":blob:")`, 20*time.Second)
+
+	// The held answer arrives: the page reads its body and applies (or
+	// drops) it in the same task, so a later task sees what it did.
+	eval[bool](admin, "release the config read", `window.__releaseConfig()`)
+	admin.waitFor("the late config read", `window.__configRead > 0`, 20*time.Second)
+	if !eval[bool](admin, "look at the emoji list", `new Promise((r) => setTimeout(() => r(!!document.querySelector('[data-testid="admin-emoji"]')?.textContent.includes(":blob:")), 0))`) {
+		t.Fatalf("the emoji section went blank when the stream keys' late config arrived; page: %s", admin.text())
+	}
+}
