@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/hearth-community/hearth/internal/imagehdr/imagehdrtest"
 )
 
 // TestAdminAuthAndCORS covers research perf.md §6.2 item 6: admin responses
@@ -300,7 +302,7 @@ func TestImageUploadsUpToTheirLimits(t *testing.T) {
 	n := newNode(t, nodeOpts{})
 	dataURL := func(size int) string {
 		img := make([]byte, size)
-		copy(img, pngHeader(16, 16))
+		copy(img, imagehdrtest.PNG(16, 16))
 		return "data:image/png;base64," + base64.StdEncoding.EncodeToString(img)
 	}
 	for _, tc := range []struct {

@@ -2,45 +2,13 @@ package owncast_test
 
 import (
 	"encoding/base64"
-	"encoding/binary"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hearth-community/hearth/internal/imagehdr/imagehdrtest"
 )
-
-// pngHeader is the start of a PNG that declares w×h pixels: the signature
-// and its IHDR chunk, all a reader of its size looks at.
-func pngHeader(w, h uint32) []byte {
-	ihdr := make([]byte, 0, 17)
-	ihdr = append(ihdr, "IHDR"...)
-	ihdr = binary.BigEndian.AppendUint32(ihdr, w)
-	ihdr = binary.BigEndian.AppendUint32(ihdr, h)
-	ihdr = append(ihdr, 8, 6, 0, 0, 0) // 8-bit RGBA
-	b := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0d")
-	b = append(b, ihdr...)
-	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
-}
-
-// gifHeader is a GIF whose logical screen declares w×h pixels.
-func gifHeader(w, h uint16) []byte {
-	b := []byte("GIF89a")
-	b = binary.LittleEndian.AppendUint16(b, w)
-	b = binary.LittleEndian.AppendUint16(b, h)
-	return append(b, 0, 0, 0, ';')
-}
-
-// gifFrameBomb is a GIF whose logical screen is 1×1 but whose one frame is
-// w×h: browsers may grow the image to hold the frame.
-func gifFrameBomb(w, h uint16) []byte {
-	le := binary.LittleEndian
-	b := append([]byte("GIF89a"), 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255)
-	b = append(b, 0x2c, 0, 0, 0, 0)
-	b = le.AppendUint16(b, w)
-	b = le.AppendUint16(b, h)
-	return append(b, 0, 2, 2, 0x4c, 0x01, 0, 0x3b)
-}
 
 func pngURL(b []byte) string { return "data:image/png;base64," + base64.StdEncoding.EncodeToString(b) }
 
@@ -59,19 +27,19 @@ func TestImageDeclaredSizeBounded(t *testing.T) {
 		want                     int
 		msg                      string
 	}{
-		{"/api/admin/emoji/upload", "data", "gifbomb", gifURL(gifHeader(65535, 65535)), 400, `"emoji must be at most 1024x1024 pixels, not 65535x65535"`},
-		{"/api/admin/emoji/upload", "data", "framebomb", gifURL(gifFrameBomb(65535, 65535)), 400, "not 65535x65535"},
-		{"/api/admin/emoji/upload", "data", "pngbomb", pngURL(pngHeader(60000, 60000)), 400, `"emoji must be at most 1024x1024 pixels, not 60000x60000"`},
-		{"/api/admin/emoji/upload", "data", "wide", pngURL(pngHeader(1025, 1)), 400, "not 1025x1"},
-		{"/api/admin/emoji/upload", "data", "tall", gifURL(gifHeader(1, 1025)), 400, "not 1x1025"},
-		{"/api/admin/emoji/upload", "data", "cut", pngURL(append(pngHeader(1, 1)[:20], 0xff)), 400, "emoji image is not readable"},
-		{"/api/admin/emoji/upload", "data", "largest", pngURL(pngHeader(1024, 1024)), 200, `"success":true`},
-		{"/api/admin/emoji/upload", "data", "small", gifURL(gifHeader(32, 32)), 200, `"success":true`},
-		{"/api/admin/config/logo", "value", "", pngURL(pngHeader(60000, 60000)), 400, `"logo must be at most 4096x4096 pixels, not 60000x60000"`},
-		{"/api/admin/config/logo", "value", "", gifURL(gifHeader(4097, 16)), 400, "not 4097x16"},
-		{"/api/admin/config/logo", "value", "", pngURL(pngHeader(4096, 4096)), 200, `"success":true`},
-		{"/api/admin/config/favicon", "value", "", pngURL(pngHeader(60000, 60000)), 400, `"favicon must be at most 4096x4096 pixels, not 60000x60000"`},
-		{"/api/admin/config/favicon", "value", "", pngURL(pngHeader(256, 256)), 200, `"success":true`},
+		{"/api/admin/emoji/upload", "data", "gifbomb", gifURL(imagehdrtest.GIF(65535, 65535)), 400, `"emoji must be at most 1024x1024 pixels, not 65535x65535"`},
+		{"/api/admin/emoji/upload", "data", "framebomb", gifURL(imagehdrtest.GIFFrameBomb(65535, 65535)), 400, "not 65535x65535"},
+		{"/api/admin/emoji/upload", "data", "pngbomb", pngURL(imagehdrtest.PNG(60000, 60000)), 400, `"emoji must be at most 1024x1024 pixels, not 60000x60000"`},
+		{"/api/admin/emoji/upload", "data", "wide", pngURL(imagehdrtest.PNG(1025, 1)), 400, "not 1025x1"},
+		{"/api/admin/emoji/upload", "data", "tall", gifURL(imagehdrtest.GIF(1, 1025)), 400, "not 1x1025"},
+		{"/api/admin/emoji/upload", "data", "cut", pngURL(append(imagehdrtest.PNG(1, 1)[:20], 0xff)), 400, "emoji image is not readable"},
+		{"/api/admin/emoji/upload", "data", "largest", pngURL(imagehdrtest.PNG(1024, 1024)), 200, `"success":true`},
+		{"/api/admin/emoji/upload", "data", "small", gifURL(imagehdrtest.GIF(32, 32)), 200, `"success":true`},
+		{"/api/admin/config/logo", "value", "", pngURL(imagehdrtest.PNG(60000, 60000)), 400, `"logo must be at most 4096x4096 pixels, not 60000x60000"`},
+		{"/api/admin/config/logo", "value", "", gifURL(imagehdrtest.GIF(4097, 16)), 400, "not 4097x16"},
+		{"/api/admin/config/logo", "value", "", pngURL(imagehdrtest.PNG(4096, 4096)), 200, `"success":true`},
+		{"/api/admin/config/favicon", "value", "", pngURL(imagehdrtest.PNG(60000, 60000)), 400, `"favicon must be at most 4096x4096 pixels, not 60000x60000"`},
+		{"/api/admin/config/favicon", "value", "", pngURL(imagehdrtest.PNG(256, 256)), 200, `"success":true`},
 	} {
 		r := n.do(t, "POST", tc.path, "admin", map[string]any{"name": tc.name, tc.field: tc.value})
 		if r.status != tc.want || !strings.Contains(string(r.body), tc.msg) {
@@ -83,7 +51,7 @@ func TestImageDeclaredSizeBounded(t *testing.T) {
 	if len(list) != 2 {
 		t.Errorf("emoji stored: %v", list)
 	}
-	if r := n.do(t, "GET", "/logo", "", nil); string(r.body) != string(pngHeader(4096, 4096)) {
+	if r := n.do(t, "GET", "/logo", "", nil); string(r.body) != string(imagehdrtest.PNG(4096, 4096)) {
 		t.Errorf("logo is not the last accepted one: %d bytes", len(r.body))
 	}
 }
@@ -96,14 +64,14 @@ func TestImageDeclaredSizeBounded(t *testing.T) {
 func TestEmojiUploadRefusesTakenName(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, nodeOpts{})
-	first := pngHeader(8, 8)
+	first := imagehdrtest.PNG(8, 8)
 	if r := n.do(t, "POST", "/api/admin/emoji/upload", "admin", map[string]any{"name": "e1", "data": pngURL(first)}); r.status != 200 {
 		t.Fatalf("upload: %d %s", r.status, r.body)
 	}
 	for _, tc := range []struct{ name, data string }{
-		{"e1", pngURL(pngHeader(16, 16))},
-		{"e1.png", pngURL(pngHeader(16, 16))},
-		{"E1.gif", "data:image/gif;base64," + base64.StdEncoding.EncodeToString(gifHeader(16, 16))},
+		{"e1", pngURL(imagehdrtest.PNG(16, 16))},
+		{"e1.png", pngURL(imagehdrtest.PNG(16, 16))},
+		{"E1.gif", "data:image/gif;base64," + base64.StdEncoding.EncodeToString(imagehdrtest.GIF(16, 16))},
 	} {
 		r := n.do(t, "POST", "/api/admin/emoji/upload", "admin", map[string]any{"name": tc.name, "data": tc.data})
 		if r.status != 400 || string(r.body) != `{"message":"An emoji with the name \"e1.png\" already exists","success":false}`+"\n" {
@@ -120,7 +88,7 @@ func TestEmojiUploadRefusesTakenName(t *testing.T) {
 	if r := n.do(t, "POST", "/api/admin/emoji/delete", "admin", map[string]any{"name": "e1"}); r.status != 200 {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
-	if r := n.do(t, "POST", "/api/admin/emoji/upload", "admin", map[string]any{"name": "e1", "data": pngURL(pngHeader(16, 16))}); r.status != 200 {
+	if r := n.do(t, "POST", "/api/admin/emoji/upload", "admin", map[string]any{"name": "e1", "data": pngURL(imagehdrtest.PNG(16, 16))}); r.status != 200 {
 		t.Fatalf("upload after delete: %d %s", r.status, r.body)
 	}
 }

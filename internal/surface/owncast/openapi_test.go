@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hearth-community/hearth/internal/imagehdr/imagehdrtest"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/openapitest"
 )
@@ -167,7 +168,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		var mb bytes.Buffer
 		mw := multipart.NewWriter(&mb)
 		fw, _ := mw.CreateFormFile("favicon", "favicon.png")
-		_, _ = fw.Write(pngHeader(1, 1))
+		_, _ = fw.Write(imagehdrtest.PNG(1, 1))
 		_ = mw.Close()
 		req, _ := http.NewRequest("POST", c.base+"/api/admin/config/favicon", &mb)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
@@ -181,7 +182,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "GET", "/favicon.ico", "", nil)
 	c.do(200, "DELETE", "/api/admin/config/favicon", "admin", nil)
 	c.do(200, "GET", "/favicon.ico", "", nil) // the default
-	c.do(200, "POST", "/api/admin/config/favicon", "admin", map[string]any{"value": "data:image/png;base64," + base64.StdEncoding.EncodeToString(pngHeader(1, 1))})
+	c.do(200, "POST", "/api/admin/config/favicon", "admin", map[string]any{"value": "data:image/png;base64," + base64.StdEncoding.EncodeToString(imagehdrtest.PNG(1, 1))})
 	c.do(200, "GET", "/logo/external", "", nil)
 	if err := os.MkdirAll(filepath.Join(n.dataDir, "public"), 0o755); err != nil {
 		t.Fatal(err)
