@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,51 @@ func TestBrowserRefreshOn401(t *testing.T) {
 	}
 	if got := eval[string](p, "read the refresh token", `localStorage.getItem("together_refresh_token")`); got == refresh {
 		t.Fatal("the refresh token was not rotated")
+	}
+}
+
+// TestBrowserReconnectRefreshesInPlace: after the gateway socket comes
+// back, the home page and a community's page read their lists again with
+// no "Loading" row above what they show. Before, the row showed while the
+// read was on its way and pushed the page down under the pointer: a click
+// on "Join voice" just after a reconnect landed beside the button and did
+// nothing.
+func TestBrowserReconnectRefreshesInPlace(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil)
+	c := newCommunity(t, base)
+	p := newTab(t, newBrowser(t), "bob")
+	holdGatewaySocket(p)
+	holdReads(p)
+
+	// reconnectHeld drops the socket and lets it back with the reads of
+	// path held, then checks that no "Loading" row shows while they are.
+	reconnectHeld := func(path, loading string) {
+		t.Helper()
+		eval[bool](p, "hold the reads of "+path, `window.__holdReads(`+jsString(path)+`)`)
+		held := eval[int](p, "count the reads held", `window.__readsHeld`)
+		eval[bool](p, "drop the gateway socket", `window.__holdWS()`)
+		p.waitFor("the socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
+		eval[bool](p, "let the socket back", `window.__releaseWS()`)
+		p.waitFor("the socket back and the reload held", `!document.querySelector('[data-testid="reconnecting"]') && window.__readsHeld > `+strconv.Itoa(held), 40*time.Second)
+		if text := p.text(); strings.Contains(text, loading) {
+			t.Fatalf("%q shows over the page while it reloads: %s", loading, text)
+		}
+		done := eval[int](p, "count the reads done", `window.__readsDone`)
+		eval[bool](p, "release the reads", `window.__releaseReads()`)
+		p.waitFor("the reload read", `window.__readsDone > `+strconv.Itoa(done), 20*time.Second)
+	}
+
+	signIn(p, base, c.bob, "/")
+	p.waitFor("bob's communities", `document.body.innerText.includes("Garden")`, 20*time.Second)
+	reconnectHeld("/servers", "Loading your communities")
+
+	p.do("open the Garden", chromedp.Navigate(base+c.channelPath()))
+	p.waitFor("the text channel", `!!document.querySelector('[data-testid="composer"]')`, 20*time.Second)
+	p.waitFor("the gateway socket", `!document.querySelector('[data-testid="reconnecting"]')`, 15*time.Second)
+	reconnectHeld("/servers/"+c.server+"/channels", "Loading the community")
+	if !eval[bool](p, "look for the composer", `!!document.querySelector('[data-testid="composer"]')`) {
+		t.Fatalf("the channel is gone after the reload: %s", p.text())
 	}
 }

@@ -360,27 +360,7 @@ func TestBrowserCommunityLateLoadKeepsTheCommunity(t *testing.T) {
 	together(t, base, "POST", "/servers", c.alice.Access, map[string]any{"name": "Attic"}, &other)
 	together(t, base, "POST", "/servers/"+other.ID+"/channels", c.alice.Access, map[string]any{"name": "lobby", "type": "text"}, &lobby)
 	p := newTab(t, newBrowser(t), "alice")
-	installScript(p, "install the channels-read hold", `
-		(() => {
-			const real = window.fetch, waiting = [];
-			let held = "";
-			window.__channelsHeld = 0;
-			window.__channelsRead = 0;
-			window.fetch = async function (input, init) {
-				const url = new URL(String(input instanceof Request ? input.url : input), location.href);
-				if (!held || url.pathname !== "/servers/" + held + "/channels") return real.call(this, input, init);
-				window.__channelsHeld++;
-				await new Promise((r) => waiting.push(r));
-				const res = await real.call(this, input, init);
-				const body = await res.text();
-				const out = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
-				out.text = async () => { window.__channelsRead++; return body; };
-				out.json = async () => { window.__channelsRead++; return JSON.parse(body); };
-				return out;
-			};
-			window.__holdChannels = (id) => { held = id; return true; };
-			window.__releaseChannels = () => { held = ""; waiting.splice(0).forEach((r) => r()); return true; };
-		})();`)
+	holdReads(p)
 	attic := "/c/" + other.ID + "/" + lobby.ID
 	signIn(p, base, c.alice, attic)
 	p.waitFor("the Attic's channels", `!!document.querySelector('a[href=`+jsString(attic)+`]')`, 20*time.Second)
@@ -388,16 +368,45 @@ func TestBrowserCommunityLateLoadKeepsTheCommunity(t *testing.T) {
 	goTo := func(path string) {
 		eval[bool](p, "go to "+path, `(() => { history.pushState(null, "", `+jsString(path)+`); dispatchEvent(new PopStateEvent("popstate")); return true; })()`)
 	}
-	eval[bool](p, "hold the Garden's channels read", `window.__holdChannels(`+jsString(c.server)+`)`)
+	eval[bool](p, "hold the Garden's channels read", `window.__holdReads(`+jsString("/servers/"+c.server+"/channels")+`)`)
 	goTo(c.channelPath())
-	p.waitFor("the Garden's channels read held", `window.__channelsHeld > 0`, 20*time.Second)
+	p.waitFor("the Garden's channels read held", `window.__readsHeld > 0`, 20*time.Second)
 	goTo(attic)
 	p.waitFor("the Attic's channels again", `!!document.querySelector('a[href=`+jsString(attic)+`]')`, 20*time.Second)
 
-	eval[bool](p, "release the Garden's channels read", `window.__releaseChannels()`)
-	p.waitFor("the late read", `window.__channelsRead > 0`, 20*time.Second)
+	eval[bool](p, "release the Garden's channels read", `window.__releaseReads()`)
+	p.waitFor("the late read", `window.__readsDone > 0`, 20*time.Second)
 	misplaced := "/c/" + other.ID + "/" + c.channel
 	if !eval[bool](p, "look at the channel list", `new Promise((r) => setTimeout(() => r(!!document.querySelector('a[href=`+jsString(attic)+`]') && !document.querySelector('a[href=`+jsString(misplaced)+`]')), 0))`) {
 		t.Fatalf("the Garden's late channels replaced the Attic's; page: %s", p.text())
 	}
+}
+
+// holdReads installs, in p's next documents, a hold on the app's reads of
+// one path: window.__holdReads(path) holds each fetch of it from then on
+// (window.__readsHeld counts them), window.__releaseReads() lets them go,
+// and window.__readsDone counts the held answers the app has read.
+func holdReads(p *page) {
+	p.t.Helper()
+	installScript(p, "install the read hold", `
+		(() => {
+			const real = window.fetch, waiting = [];
+			let held = "";
+			window.__readsHeld = 0;
+			window.__readsDone = 0;
+			window.fetch = async function (input, init) {
+				const url = new URL(String(input instanceof Request ? input.url : input), location.href);
+				if (!held || url.pathname !== held) return real.call(this, input, init);
+				window.__readsHeld++;
+				await new Promise((r) => waiting.push(r));
+				const res = await real.call(this, input, init);
+				const body = await res.text();
+				const out = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+				out.text = async () => { window.__readsDone++; return body; };
+				out.json = async () => { window.__readsDone++; return JSON.parse(body); };
+				return out;
+			};
+			window.__holdReads = (path) => { held = path; return true; };
+			window.__releaseReads = () => { held = ""; waiting.splice(0).forEach((r) => r()); return true; };
+		})();`)
 }
