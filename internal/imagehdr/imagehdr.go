@@ -1,15 +1,17 @@
 // Package imagehdr reads the size an uploaded image declares without
 // decoding its pixels, for images the node stores and serves but browsers
-// decode (custom emoji, logos, favicons).
+// decode (custom emoji, logos, favicons, attached images).
 package imagehdr
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"image"
 	_ "image/gif"  // DecodeConfig for GIF
 	_ "image/jpeg" // DecodeConfig for JPEG
 	_ "image/png"  // DecodeConfig for PNG
+	"io"
 
 	_ "golang.org/x/image/webp" // DecodeConfig for WebP
 )
@@ -20,13 +22,23 @@ import (
 // logical screen and browsers may grow the image to hold it. err is non-nil
 // when the header cannot be read.
 func Size(data []byte) (w, h int, err error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	return SizeOf(bytes.NewReader(data))
+}
+
+// SizeOf is Size for an image read from r (a stored upload too large to
+// hold in memory): it reads the header, and a GIF's blocks once more from
+// the start, skipping their data.
+func SizeOf(r io.ReadSeeker) (w, h int, err error) {
+	cfg, format, err := image.DecodeConfig(bufio.NewReader(r))
 	if err != nil {
 		return 0, 0, err
 	}
 	w, h = cfg.Width, cfg.Height
 	if format == "gif" {
-		fw, fh := gifFrames(data)
+		if _, err := r.Seek(0, io.SeekStart); err != nil {
+			return 0, 0, err
+		}
+		fw, fh := gifFrames(bufio.NewReader(r))
 		w, h = max(w, fw), max(h, fh)
 	}
 	return w, h, nil
@@ -35,51 +47,62 @@ func Size(data []byte) (w, h int, err error) {
 // gifFrames walks a GIF's blocks, skipping their data, and returns the
 // largest right and bottom edge of its frames. It stops at the trailer or
 // at the first block it cannot read (where browsers stop too).
-func gifFrames(b []byte) (w, h int) {
-	const screen = 13 // header and logical screen descriptor
-	if len(b) < screen {
+func gifFrames(b *bufio.Reader) (w, h int) {
+	var screen [13]byte // header and logical screen descriptor
+	if _, err := io.ReadFull(b, screen[:]); err != nil {
 		return 0, 0
 	}
-	i := screen
-	if flags := b[10]; flags&0x80 != 0 {
-		i += 3 << (flags&7 + 1) // global colour table
-	}
-	// skip skips data sub-blocks from i; -1 if they run past the end.
-	skip := func(i int) int {
-		for i < len(b) {
-			n := int(b[i])
-			i++
-			if n == 0 {
-				return i
-			}
-			i += n
+	if flags := screen[10]; flags&0x80 != 0 {
+		if _, err := b.Discard(3 << (flags&7 + 1)); err != nil { // global colour table
+			return 0, 0
 		}
-		return -1
 	}
-	for i >= 0 && i < len(b) {
-		switch b[i] {
+	// skip skips data sub-blocks; false if they run past the end.
+	skip := func() bool {
+		for {
+			n, err := b.ReadByte()
+			if err != nil {
+				return false
+			}
+			if n == 0 {
+				return true
+			}
+			if _, err := b.Discard(int(n)); err != nil {
+				return false
+			}
+		}
+	}
+	var d [9]byte
+	for {
+		kind, err := b.ReadByte()
+		if err != nil {
+			return w, h
+		}
+		switch kind {
 		case 0x21: // extension: label, then sub-blocks
-			if i+2 > len(b) {
+			if _, err := b.ReadByte(); err != nil || !skip() {
 				return w, h
 			}
-			i = skip(i + 2)
 		case 0x2c: // image descriptor
-			if i+10 > len(b) {
+			if _, err := io.ReadFull(b, d[:]); err != nil {
 				return w, h
 			}
-			left := int(binary.LittleEndian.Uint16(b[i+1:]))
-			top := int(binary.LittleEndian.Uint16(b[i+3:]))
-			w = max(w, left+int(binary.LittleEndian.Uint16(b[i+5:])))
-			h = max(h, top+int(binary.LittleEndian.Uint16(b[i+7:])))
-			flags := b[i+9]
-			i += 10
+			left := int(binary.LittleEndian.Uint16(d[0:]))
+			top := int(binary.LittleEndian.Uint16(d[2:]))
+			w = max(w, left+int(binary.LittleEndian.Uint16(d[4:])))
+			h = max(h, top+int(binary.LittleEndian.Uint16(d[6:])))
+			flags := d[8]
 			if flags&0x80 != 0 {
-				i += 3 << (flags&7 + 1) // local colour table
+				if _, err := b.Discard(3 << (flags&7 + 1)); err != nil { // local colour table
+					return w, h
+				}
 			}
-			i = skip(i + 1) // LZW minimum code size, then the data
+			// LZW minimum code size, then the data
+			if _, err := b.ReadByte(); err != nil || !skip() {
+				return w, h
+			}
 		default: // 0x3b, the trailer, or something unreadable
 			return w, h
 		}
 	}
-	return w, h
 }

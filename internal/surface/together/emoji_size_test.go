@@ -1,11 +1,13 @@
 package together_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hearth-community/hearth/internal/imagehdr/imagehdrtest"
 	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/surface/together"
 )
 
 // TestEmojiDeclaredSizeBounded: a custom emoji is never decoded by the
@@ -40,5 +42,51 @@ func TestEmojiDeclaredSizeBounded(t *testing.T) {
 	_, list := e.must(200, "GET", "/servers/"+sid+"/emojis", ann.access, nil)
 	if len(list) != 2 {
 		t.Fatalf("stored emoji: %v", list)
+	}
+}
+
+// TestAttachedImageDeclaredSizeBounded: an attached image is decoded inline
+// by every member's client at the size its header declares, so past 16384
+// a side or 100 megapixels it is refused, and nothing of the upload is
+// kept. Before, a 60-byte PNG declaring 60000×60000 (14 GB to decode) was
+// stored and shown to every member.
+func TestAttachedImageDeclaredSizeBounded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e := newEnv(t, storetest.Engines()[0], func(d *together.Deps) { d.UploadDir = dir })
+	ann := e.register("ann")
+	_, cid := e.serverWithChannel(ann, "files")
+	m, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": "pictures"})
+	mid := m["id"].(string)
+	for _, tc := range []struct {
+		name string
+		img  []byte
+		code int
+		msg  string
+	}{
+		{"png_bomb", imagehdrtest.PNG(60000, 60000), 400, `Image \"png_bomb.png\" is 60000x60000 pixels: images may be at most 16384x16384 and 100 megapixels`},
+		{"gif_frame_bomb", imagehdrtest.GIFFrameBomb(65535, 65535), 400, "is 65535x65535 pixels"},
+		{"too_wide", imagehdrtest.PNG(16385, 1), 400, "is 16385x1 pixels"},
+		{"too_many_pixels", imagehdrtest.PNG(10001, 10000), 400, "is 10001x10000 pixels"},
+		{"photo", imagehdrtest.PNG(8000, 6000), 201, `"width":8000`},
+		{"widest", imagehdrtest.PNG(16384, 100), 201, `"height":100`},
+	} {
+		code, body := e.upload("/messages/"+mid+"/attachments", ann.access, []part{{"files", tc.name + ".png", tc.img}})
+		if code != tc.code || !strings.Contains(body, tc.msg) {
+			t.Errorf("%s: %d %s, want %d %q", tc.name, code, body, tc.code, tc.msg)
+		}
+	}
+	// A message's upload with a bomb among good files keeps none of them.
+	code, body := e.upload("/messages/"+mid+"/attachments", ann.access, []part{
+		{"files", "good.png", pngBytes(t, 2, 2)}, {"files", "bomb.png", imagehdrtest.PNG(60000, 60000)}})
+	if code != 400 {
+		t.Errorf("a bomb after a good file: %d %s, want 400", code, body)
+	}
+	if _, list := e.must(200, "GET", "/messages/"+mid+"/attachments", ann.access, nil); len(list) != 2 {
+		t.Errorf("attachments kept: %v, want the photo and the widest", list)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, mid, "*"))
+	if len(files) != 2 {
+		t.Errorf("files on disk: %v, want 2", files)
 	}
 }

@@ -14,10 +14,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/gif"  // DecodeConfig for GIF attachments
-	_ "image/jpeg" // DecodeConfig for JPEG attachments
-	_ "image/png"  // DecodeConfig for PNG attachments
 	"io"
 	"io/fs"
 	"mime/multipart"
@@ -30,7 +26,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	_ "golang.org/x/image/webp" // DecodeConfig for WebP attachments
 
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/disk"
@@ -194,7 +189,12 @@ const (
 	// 256 KiB GIF can declare 65535×65535 pixels, which every member's
 	// client would then decode. Discord resizes emoji to 128×128; 1024
 	// leaves room for any real one and caps it at 4 MiB decoded.
-	MaxEmojiSide       = 1024
+	MaxEmojiSide = 1024
+	// MaxImageSide and MaxImagePixels bound the size an attached image
+	// may declare: members' clients decode it inline (a 100-megapixel
+	// image is 400 MB decoded; a 48-megapixel phone photo fits).
+	MaxImageSide       = 16384
+	MaxImagePixels     = 100_000_000
 	MaxEmojisPerServer = 50 // as Together
 	fileURLTTL         = time.Hour
 )
@@ -480,13 +480,22 @@ func (s *API) saveUpload(messageID string, part *multipart.Part, max int64) (*At
 	a := &Attachment{ID: id, MessageID: messageID, Filename: name, StoredName: stored, FileSize: size, MimeType: mime,
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if strings.HasPrefix(mime, "image/") {
-		if cfg, _, err := image.DecodeConfig(bytes.NewReader(head)); err == nil {
-			a.Width, a.Height = &cfg.Width, &cfg.Height
-		} else if rf, err := s.uploads.Open(rel); err == nil {
-			if cfg, _, err := image.DecodeConfig(rf); err == nil {
-				a.Width, a.Height = &cfg.Width, &cfg.Height
-			}
-			rf.Close()
+		// Every member's client decodes an image inline at the size it
+		// declares (a GIF's frames may reach past its screen): a 50 KiB
+		// PNG can declare 60000×60000 pixels, 14 GB to decode.
+		rf, err := s.uploads.Open(rel)
+		if err != nil {
+			_ = s.uploads.Remove(rel)
+			return nil, err
+		}
+		iw, ih, err := imagehdr.SizeOf(rf)
+		rf.Close()
+		if err == nil && (iw > MaxImageSide || ih > MaxImageSide || int64(iw)*int64(ih) > MaxImagePixels) {
+			_ = s.uploads.Remove(rel)
+			return nil, fault.Newf(fault.Invalid, "Image %q is %dx%d pixels: images may be at most %dx%d and %d megapixels", name, iw, ih, MaxImageSide, MaxImageSide, MaxImagePixels/1_000_000)
+		}
+		if err == nil {
+			a.Width, a.Height = &iw, &ih
 		}
 	}
 	return a, nil
