@@ -65,6 +65,9 @@ func (a *App) stageChannels() *live.StageChannels {
 			return nil
 		}
 		a.stages = sc
+		// A stage channel's key streams only while its holder manages
+		// the channel.
+		a.Live.SetPublishGate(sc)
 	}
 	return a.stages
 }

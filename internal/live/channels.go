@@ -17,9 +17,10 @@ import (
 // to end.
 const defaultEndWait = 10 * time.Second
 
-// EnsureStage returns the stage with this id, creating it (with one random
-// stream key) when missing: a community stage channel's stage has the
-// channel's id. Safe to call from several nodes at once.
+// EnsureStage returns the stage with this id, creating it when missing: a
+// community stage channel's stage has the channel's id. It has no shared
+// key: each of the channel's managers is issued one (HolderStreamKey).
+// Safe to call from several nodes at once.
 func (s *Service) EnsureStage(ctx context.Context, id, name string) (*Stage, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, fault.New(fault.Invalid, "a stage id is a UUID")
@@ -40,7 +41,7 @@ func (s *Service) EnsureStage(ctx context.Context, id, name string) (*Stage, err
 	now := s.cfg.Now().UTC()
 	st := &Stage{ID: id, Name: name, VideoCodec: "libx264", LatencyLevel: DefaultLatencyLevel,
 		Variants: DefaultVariants(), CreatedAt: now, UpdatedAt: now}
-	if err := s.st.CreateStage(ctx, st, []StreamKey{{Key: randomKey(), Comment: "Stream key"}}); err != nil {
+	if err := s.st.CreateStage(ctx, st, nil); err != nil {
 		if !errors.Is(err, fault.Conflict) {
 			return nil, err
 		}

@@ -42,10 +42,33 @@ func TestChannelStages(t *testing.T) {
 			if err != nil || again.ID != chID || again.Name != "Concerts" {
 				t.Fatalf("ensure on another node: %+v %v", again, err)
 			}
-			keys, err := s.StreamKeys(ctx, chID)
-			if err != nil || len(keys) != 1 || len(keys[0].Key) < 20 {
-				t.Fatalf("keys: %+v %v", keys, err)
+			// No shared key: each manager is issued their own.
+			if keys, err := s.StreamKeys(ctx, chID); err != nil || len(keys) != 0 {
+				t.Fatalf("shared keys: %+v %v", keys, err)
 			}
+			holder := identity.NewID()
+			key, err := s.HolderStreamKey(ctx, chID, holder, false)
+			if err != nil || len(key) < 20 {
+				t.Fatalf("held key: %q %v", key, err)
+			}
+			if again, err := other.HolderStreamKey(ctx, chID, holder, false); err != nil || again != key {
+				t.Fatalf("held key read on another node: %q %v, want %q", again, err, key)
+			}
+			if _, err := s.HolderStreamKey(ctx, s.DefaultStageID(), holder, false); !errors.Is(err, fault.Invalid) {
+				t.Fatalf("a held key of the default stage: %v", err)
+			}
+			// A gate that refuses the holder refuses their key.
+			s.SetPublishGate(gateFunc(func(_ context.Context, stageID, accountID string) error {
+				if stageID != chID || accountID != holder {
+					t.Errorf("gate asked about %s %s", stageID, accountID)
+				}
+				return fault.New(fault.Forbidden, "not a manager")
+			}))
+			if _, err := s.Publish(ctx, rtmp.PublishRequest{App: "live", Name: key}); fault.KindOf(err) != fault.Forbidden {
+				t.Fatalf("publish with a refused holder's key: %v", err)
+			}
+			s.SetPublishGate(nil)
+			keys := []live.StreamKey{{Key: key}}
 			if id, err := s.StageForChannel(ctx, chID); err != nil || id != chID {
 				t.Fatalf("own stage: %q %v", id, err)
 			}
@@ -162,4 +185,11 @@ func TestEnsureStageConcurrent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gateFunc is a PublishGate.
+type gateFunc func(ctx context.Context, stageID, accountID string) error
+
+func (f gateFunc) MayPublish(ctx context.Context, stageID, accountID string) error {
+	return f(ctx, stageID, accountID)
 }

@@ -141,6 +141,10 @@ func SupportedCodecs() []string {
 type StreamKey struct {
 	Key     string `json:"key"`
 	Comment string `json:"comment"`
+	// Holder is the account a community stage channel's key is issued to
+	// (publishing with it asks the PublishGate whether they may still);
+	// "" for the default stage's keys, which are the instance admin's.
+	Holder string `json:"-"`
 }
 
 // Stage is a place one publisher streams to.
@@ -203,7 +207,13 @@ type Store interface {
 	UpdateStage(ctx context.Context, st *Stage) error
 	StreamKeys(ctx context.Context, stageID string) ([]StreamKey, error)
 	SetStreamKeys(ctx context.Context, stageID string, keys []StreamKey) error
-	StageIDByKey(ctx context.Context, key string) (string, error)
+	// KeyStage finds the stage a key belongs to and the key's holder.
+	KeyStage(ctx context.Context, key string) (stageID, holder string, err error)
+	// HolderKey is the key of stageID issued to holder (NotFound: none).
+	HolderKey(ctx context.Context, stageID, holder string) (string, error)
+	// SetHolderKey replaces holder's key of stageID (Conflict: another
+	// was set meanwhile, or the key is taken).
+	SetHolderKey(ctx context.Context, stageID, holder, key, comment string) error
 	Setting(ctx context.Context, name string) (string, error)
 	SetSetting(ctx context.Context, name, value string) error
 	StartBroadcast(ctx context.Context, id, stageID string, at time.Time, details string) error

@@ -79,6 +79,7 @@ type Service struct {
 	sessions  map[string]*rtcSession // WHIP and WHEP sessions by id
 	whep      whepBudget             // WHEP sessions per address and connecting
 	keyFails  *ratelimit.Limiter     // wrong stream keys per address (keyguard.go)
+	gate      PublishGate            // who may stream with a held key (holders.go)
 
 	// drainHook, when set (tests only), runs in a broadcast's end after the
 	// stage has gone offline and before the pipeline drains.
@@ -349,12 +350,13 @@ func (s *Service) Publish(ctx context.Context, req rtmp.PublishRequest) (rtmp.St
 		return nil, errors.New("missing stream key")
 	}
 	var st *stage
+	var holder string
 	err := s.guardKey(req.RemoteAddr, func() error {
 		if s.cfg.TempStreamKey != "" && constantTimeEqual(req.Name, s.cfg.TempStreamKey) {
 			st = s.def
 			return nil
 		}
-		id, err := s.st.StageIDByKey(ctx, req.Name)
+		id, h, err := s.st.KeyStage(ctx, req.Name)
 		if err != nil {
 			if errors.Is(err, fault.NotFound) {
 				return errInvalidKey
@@ -364,7 +366,8 @@ func (s *Service) Publish(ctx context.Context, req rtmp.PublishRequest) (rtmp.St
 		if st, err = s.stage(id); err != nil {
 			return errInvalidKey
 		}
-		return nil
+		holder = h
+		return s.mayPublish(ctx, id, h)
 	})
 	if err != nil {
 		return nil, err
@@ -373,7 +376,7 @@ func (s *Service) Publish(ctx context.Context, req rtmp.PublishRequest) (rtmp.St
 	if s.peerConnector() != nil {
 		rl = newFLVRelay(st)
 	}
-	return st.beginSource(ctx, req, rl)
+	return st.beginSource(ctx, req, rl, holder)
 }
 
 // StageSettings returns a stage's stored settings.

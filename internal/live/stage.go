@@ -279,15 +279,16 @@ func (st *stage) savePeak(ctx context.Context) {
 }
 
 // beginSource starts a broadcast for an accepted stream key; rl, when not
-// nil, is its fan-out to WebRTC viewers.
-func (st *stage) beginSource(ctx context.Context, req rtmp.PublishRequest, rl *relay) (rtmp.Stream, error) {
+// nil, is its fan-out to WebRTC viewers; holder is the account the key is
+// issued to ("": an instance key).
+func (st *stage) beginSource(ctx context.Context, req rtmp.PublishRequest, rl *relay, holder string) (rtmp.Stream, error) {
 	s := st.svc
 	st.mu.Lock()
 	if st.cur != nil {
 		st.mu.Unlock()
 		return nil, errLive
 	}
-	b := &broadcast{st: st, id: identity.NewID(), req: req, started: s.cfg.Now().UTC(), relay: rl}
+	b := &broadcast{st: st, id: identity.NewID(), req: req, started: s.cfg.Now().UTC(), relay: rl, holder: holder}
 	st.cur = b // reserve the stage while the pipeline starts
 	st.ended = make(chan struct{})
 	st.mu.Unlock()
@@ -405,6 +406,7 @@ type broadcast struct {
 	rec      RecordingSink
 	recIndex int    // the variant rec gets
 	relay    *relay // the fan-out to WebRTC viewers (nil: no media plane)
+	holder   string // the account the stream key is issued to ("": an instance key)
 
 	mu      sync.Mutex
 	details StreamDetails

@@ -108,20 +108,70 @@ func (c *StageChannels) OnCommunityEvent(ctx context.Context, e *community.Event
 		community.EvMemberRoleRemoved, community.EvRoleUpdated, community.EvRoleDeleted, community.EvOverrideUpdated,
 		community.EvOverrideDeleted, community.EvChannelUpdated, community.EvChannelDeleted, community.EvCommunityDeleted:
 		c.recheckWebRTC(ctx, e.AccountID)
+		c.recheckPublishers(ctx, e.AccountID)
+	}
+}
+
+// MayPublish is the PublishGate of stage channel keys: the key's holder
+// must still manage the channel whose stage it is (a member kicked,
+// banned, demoted or disabled since they read the key streams no more).
+func (c *StageChannels) MayPublish(ctx context.Context, stageID, accountID string) error {
+	ca, err := c.viewable(ctx, accountID, stageID)
+	if err != nil {
+		return err
+	}
+	if !canManage(ca) {
+		return fault.New(fault.Forbidden, "streaming to the stage needs MANAGE_CHANNELS")
+	}
+	return nil
+}
+
+// heldBroadcasts is the live service's broadcasts with held keys.
+type heldBroadcasts interface {
+	HeldBroadcasts() []HeldBroadcast
+	EndHeldBroadcast(stageID, holder string) bool
+}
+
+var _ heldBroadcasts = (*Service)(nil)
+
+// recheckPublishers ends the broadcasts on this node (of accountID's keys,
+// or of every held key when "") whose key's holder may no longer stream:
+// a key is checked when publishing starts, and a broadcast lasts hours.
+func (c *StageChannels) recheckPublishers(ctx context.Context, accountID string) {
+	h, ok := c.live.(heldBroadcasts)
+	if !ok {
+		return
+	}
+	for _, b := range h.HeldBroadcasts() {
+		if accountID != "" && b.Holder != accountID {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := c.MayPublish(cctx, b.StageID, b.Holder)
+		cancel()
+		if k := fault.KindOf(err); err != nil && (k == fault.NotFound || k == fault.Forbidden) {
+			if h.EndHeldBroadcast(b.StageID, b.Holder) {
+				c.log.Info("ended a stage channel's broadcast: its key's holder may no longer stream", "stage", b.StageID, "account", b.Holder)
+			}
+		} else if err != nil {
+			c.log.Warn("recheck a stage channel's publisher", "stage", b.StageID, "err", err)
+		}
 	}
 }
 
 // AccountDisabled ends what a disabled account still holds of stage
 // channels on this node: its cached HLS access (its signed playlist URL
-// stays valid for hours) and its WHEP sessions, both checked against
-// Communities again, which must by then count a disabled account as no
-// one's member. Every node runs it when an account is disabled.
+// stays valid for hours), its WHEP sessions and the broadcasts it streams
+// with a held key, all checked against Communities again, which must by
+// then count a disabled account as no one's member. Every node runs it
+// when an account is disabled.
 func (c *StageChannels) AccountDisabled(ctx context.Context, accountID string) {
 	if accountID == "" {
 		return
 	}
 	c.forgetViewers()
 	c.recheckWebRTC(ctx, accountID)
+	c.recheckPublishers(ctx, accountID)
 }
 
 // webrtcViewers is the live service's WHEP sessions (live.Service).

@@ -213,7 +213,8 @@ func (s *Service) WHIP(ctx context.Context, stageID, key, offer, remoteAddr stri
 	if err != nil {
 		return nil, err
 	}
-	if err := s.guardKey(remoteAddr, func() error { return s.checkKey(ctx, st, key) }); err != nil {
+	var holder string
+	if err := s.guardKey(remoteAddr, func() (err error) { holder, err = s.checkKey(ctx, st, key); return err }); err != nil {
 		return nil, err
 	}
 	h264, hasAudio, opus, err := offerCodecs(offer)
@@ -281,7 +282,7 @@ func (s *Service) WHIP(ctx context.Context, stageID, key, offer, remoteAddr stri
 		s.dropSession(x.id)
 		pub.close(err)
 	}
-	stream, err := st.beginSource(ctx, rtmp.PublishRequest{App: "whip", RemoteAddr: remoteAddr, Disconnect: func() { x.close(errors.New("disconnected by an admin")) }}, rl)
+	stream, err := st.beginSource(ctx, rtmp.PublishRequest{App: "whip", RemoteAddr: remoteAddr, Disconnect: func() { x.close(errors.New("disconnected by an admin")) }}, rl, holder)
 	if err != nil {
 		close(pub.ready)
 		x.close(err)
@@ -318,22 +319,23 @@ var errInvalidKey = fault.New(fault.Unauthorized, "invalid stream key")
 var errLive = fault.New(fault.Conflict, "a stream is already live on this stage")
 
 // checkKey accepts one of the stage's stream keys (or --stream-key on the
-// default stage).
-func (s *Service) checkKey(ctx context.Context, st *stage, key string) error {
+// default stage) whose holder, if it has one, may still stream to it, and
+// returns that holder.
+func (s *Service) checkKey(ctx context.Context, st *stage, key string) (holder string, err error) {
 	if key == "" {
-		return fault.New(fault.Unauthorized, "the stage's stream key is the Bearer token")
+		return "", fault.New(fault.Unauthorized, "the stage's stream key is the Bearer token")
 	}
 	if st.isDefault && s.cfg.TempStreamKey != "" && constantTimeEqual(key, s.cfg.TempStreamKey) {
-		return nil
+		return "", nil
 	}
-	id, err := s.st.StageIDByKey(ctx, key)
+	id, holder, err := s.st.KeyStage(ctx, key)
 	if errors.Is(err, fault.NotFound) || (err == nil && id != st.id) {
-		return errInvalidKey
+		return "", errInvalidKey
 	}
 	if err != nil {
-		return fault.Wrap(fault.Unavailable, "cannot check the stream key right now", err)
+		return "", fault.Wrap(fault.Unavailable, "cannot check the stream key right now", err)
 	}
-	return nil
+	return holder, s.mayPublish(ctx, id, holder)
 }
 
 // busy reports whether a broadcast holds the stage.

@@ -65,8 +65,8 @@ func (l *Live) CreateStage(ctx context.Context, st *live.Stage, keys []live.Stre
 func insertKeys(ctx context.Context, tx *sql.Tx, stageID string, keys []live.StreamKey) error {
 	now := Micros(time.Now())
 	for i, k := range keys {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO live_stream_keys (key, stage_id, comment, position, created_at) VALUES ($1,$2,$3,$4,$5)`,
-			k.Key, stageID, k.Comment, i, now); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO live_stream_keys (key, stage_id, comment, position, created_at, account_id) VALUES ($1,$2,$3,$4,$5,$6)`,
+			k.Key, stageID, k.Comment, i, now, nullID(k.Holder)); err != nil {
 			if IsUniqueViolation(err) {
 				return fault.Wrap(fault.Conflict, "stream key is already in use", err)
 			}
@@ -125,7 +125,7 @@ func (l *Live) UpdateStage(ctx context.Context, st *live.Stage) error {
 
 // StreamKeys lists a stage's keys in the order they were set.
 func (l *Live) StreamKeys(ctx context.Context, stageID string) ([]live.StreamKey, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT key, comment FROM live_stream_keys WHERE stage_id = $1 ORDER BY position, created_at`, stageID)
+	rows, err := l.db.QueryContext(ctx, `SELECT key, comment, COALESCE(account_id, '') FROM live_stream_keys WHERE stage_id = $1 ORDER BY position, created_at`, stageID)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func (l *Live) StreamKeys(ctx context.Context, stageID string) ([]live.StreamKey
 	keys := []live.StreamKey{}
 	for rows.Next() {
 		var k live.StreamKey
-		if err := rows.Scan(&k.Key, &k.Comment); err != nil {
+		if err := rows.Scan(&k.Key, &k.Comment, &k.Holder); err != nil {
 			return nil, err
 		}
 		keys = append(keys, k)
@@ -151,14 +151,40 @@ func (l *Live) SetStreamKeys(ctx context.Context, stageID string, keys []live.St
 	})
 }
 
-// StageIDByKey finds the stage a key belongs to.
-func (l *Live) StageIDByKey(ctx context.Context, key string) (string, error) {
-	var id string
-	err := l.db.QueryRowContext(ctx, `SELECT stage_id FROM live_stream_keys WHERE key = $1`, key).Scan(&id)
+// KeyStage finds the stage a key belongs to and the key's holder ("" for
+// the default stage's keys).
+func (l *Live) KeyStage(ctx context.Context, key string) (stageID, holder string, err error) {
+	err = l.db.QueryRowContext(ctx, `SELECT stage_id, COALESCE(account_id, '') FROM live_stream_keys WHERE key = $1`, key).Scan(&stageID, &holder)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", fault.NotFound
+	}
+	return stageID, holder, err
+}
+
+// HolderKey is the key of stageID issued to holder.
+func (l *Live) HolderKey(ctx context.Context, stageID, holder string) (string, error) {
+	var key string
+	err := l.db.QueryRowContext(ctx, `SELECT key FROM live_stream_keys WHERE stage_id = $1 AND account_id = $2`, stageID, holder).Scan(&key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fault.NotFound
 	}
-	return id, err
+	return key, err
+}
+
+// SetHolderKey replaces holder's key of stageID; the stage's other keys
+// stay. Two at once for one holder: one wins, the other is Conflict.
+func (l *Live) SetHolderKey(ctx context.Context, stageID, holder, key, comment string) error {
+	return l.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM live_stream_keys WHERE stage_id = $1 AND account_id = $2`, stageID, holder); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO live_stream_keys (key, stage_id, comment, position, created_at, account_id) VALUES ($1,$2,$3,0,$4,$5)`,
+			key, stageID, comment, Micros(time.Now()), holder)
+		if IsUniqueViolation(err) {
+			return fault.Wrap(fault.Conflict, "stream key changed meanwhile", err)
+		}
+		return err
+	})
 }
 
 // Setting reads an instance-wide live setting.

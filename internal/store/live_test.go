@@ -50,11 +50,36 @@ func TestLiveStoreContract(t *testing.T) {
 			if all, err := st.Stages(ctx); err != nil || len(all) != 2 || all[0].ID != def.ID || all[1].ID != second.ID {
 				t.Fatalf("stages: %+v %v", all, err)
 			}
-			if id, err := st.StageIDByKey(ctx, "other"); err != nil || id != second.ID {
-				t.Fatalf("by key: %s %v", id, err)
+			if id, holder, err := st.KeyStage(ctx, "other"); err != nil || id != second.ID || holder != "" {
+				t.Fatalf("by key: %s %q %v", id, holder, err)
 			}
-			if _, err := st.StageIDByKey(ctx, "' OR 1=1 --"); !errors.Is(err, fault.NotFound) {
+			if _, _, err := st.KeyStage(ctx, "' OR 1=1 --"); !errors.Is(err, fault.NotFound) {
 				t.Fatalf("unknown key: %v", err)
+			}
+			// Held keys: one per holder and stage, replaced alone.
+			ann, bob := identity.NewID(), identity.NewID()
+			if _, err := st.HolderKey(ctx, second.ID, ann); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("no held key yet: %v", err)
+			}
+			for _, k := range [][2]string{{ann, "ann1"}, {bob, "bob1"}, {ann, "ann2"}} {
+				if err := st.SetHolderKey(ctx, second.ID, k[0], k[1], "Stream key"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := st.SetHolderKey(ctx, second.ID, bob, "ann2", ""); !errors.Is(err, fault.Conflict) {
+				t.Fatalf("another holder's key: %v", err)
+			}
+			if k, err := st.HolderKey(ctx, second.ID, ann); err != nil || k != "ann2" {
+				t.Fatalf("ann's key: %q %v", k, err)
+			}
+			if id, holder, err := st.KeyStage(ctx, "bob1"); err != nil || id != second.ID || holder != bob {
+				t.Fatalf("bob's key (kept through ann's and the failed set): %s %q %v", id, holder, err)
+			}
+			if _, _, err := st.KeyStage(ctx, "ann1"); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("ann's replaced key: %v", err)
+			}
+			if ks, _ := st.StreamKeys(ctx, second.ID); len(ks) != 3 {
+				t.Fatalf("second's keys: %+v", ks)
 			}
 			keys := []live.StreamKey{{Key: "k2", Comment: "b"}, {Key: "k1", Comment: "a"}}
 			if err := st.SetStreamKeys(ctx, def.ID, keys); err != nil {

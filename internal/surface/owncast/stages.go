@@ -187,23 +187,36 @@ func (s *Surface) handleStageKey(rotate bool) http.HandlerFunc {
 			return
 		}
 		ctx := r.Context()
-		if rotate {
-			if err := s.d.Live.SetStreamKeys(ctx, stageID, []live.StreamKey{{Key: live.NewStreamKey(), Comment: "Stream key"}}); err != nil {
+		var key string
+		if stageID != s.d.Live.DefaultStageID() {
+			// A stage channel's own stage: the caller's own key, so that
+			// one who stops managing the channel stops streaming with it.
+			if key, err = s.d.Live.HolderStreamKey(ctx, stageID, p.Account.ID, rotate); err != nil {
 				s.fail(w, r, err)
 				return
 			}
-		}
-		keys, err := s.d.Live.StreamKeys(ctx, stageID)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if len(keys) == 0 {
-			writeError(w, fault.New(fault.NotFound, "the stage has no stream key"))
-			return
+		} else {
+			// A channel bound to the default stage (instance admins
+			// only): Owncast's keys, as its admin sees them.
+			if rotate {
+				if err := s.d.Live.SetStreamKeys(ctx, stageID, []live.StreamKey{{Key: live.NewStreamKey(), Comment: "Stream key"}}); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+			}
+			keys, err := s.d.Live.StreamKeys(ctx, stageID)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			if len(keys) == 0 {
+				writeError(w, fault.New(fault.NotFound, "the stage has no stream key"))
+				return
+			}
+			key = keys[0].Key
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		httpserver.WriteJSON(w, http.StatusOK, stageKey{StageID: stageID, RTMPURL: s.rtmpURL(r), StreamKey: keys[0].Key})
+		httpserver.WriteJSON(w, http.StatusOK, stageKey{StageID: stageID, RTMPURL: s.rtmpURL(r), StreamKey: key})
 	}
 }
 
