@@ -99,6 +99,23 @@ func TestBrowserRefreshOn401(t *testing.T) {
 	}
 }
 
+// reconnectHeld drops p's gateway socket (holdGatewaySocket) once it has
+// had its READY and lets it back with the app's reads of path held
+// (holdReads), and returns when the new socket's READY is in; readsHeld is
+// the count of held reads before.
+func reconnectHeld(p *page, path string) (readsHeld int) {
+	p.t.Helper()
+	p.waitFor("the gateway's READY", `window.__readies > 0`, 30*time.Second)
+	readies := eval[int](p, "count the READYs", `window.__readies`)
+	eval[bool](p, "hold the reads of "+path, `window.__holdReads(`+jsString(path)+`)`)
+	readsHeld = eval[int](p, "count the reads held", `window.__readsHeld`)
+	eval[bool](p, "drop the gateway socket", `window.__holdWS()`)
+	p.waitFor("the socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
+	eval[bool](p, "let the socket back", `window.__releaseWS()`)
+	p.waitFor("the new socket's READY", `window.__readies > `+strconv.Itoa(readies), 40*time.Second)
+	return readsHeld
+}
+
 // TestBrowserReconnectRefreshesInPlace: after the gateway socket comes
 // back, the home page and a community's page read their lists again with
 // no "Loading" row above what they show. Before, the row showed while the
@@ -114,16 +131,13 @@ func TestBrowserReconnectRefreshesInPlace(t *testing.T) {
 	holdGatewaySocket(p)
 	holdReads(p)
 
-	// reconnectHeld drops the socket and lets it back with the reads of
-	// path held, then checks that no "Loading" row shows while they are.
-	reconnectHeld := func(path, loading string) {
+	// reload reconnects with the reads of path held, waits for the page's
+	// reload to ask for it, and checks that no "Loading" row shows while
+	// it is held.
+	reload := func(path, loading string) {
 		t.Helper()
-		eval[bool](p, "hold the reads of "+path, `window.__holdReads(`+jsString(path)+`)`)
-		held := eval[int](p, "count the reads held", `window.__readsHeld`)
-		eval[bool](p, "drop the gateway socket", `window.__holdWS()`)
-		p.waitFor("the socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
-		eval[bool](p, "let the socket back", `window.__releaseWS()`)
-		p.waitFor("the socket back and the reload held", `!document.querySelector('[data-testid="reconnecting"]') && window.__readsHeld > `+strconv.Itoa(held), 40*time.Second)
+		held := reconnectHeld(p, path)
+		p.waitFor("the reload held", `window.__readsHeld > `+strconv.Itoa(held), 20*time.Second)
 		if text := p.text(); strings.Contains(text, loading) {
 			t.Fatalf("%q shows over the page while it reloads: %s", loading, text)
 		}
@@ -134,13 +148,45 @@ func TestBrowserReconnectRefreshesInPlace(t *testing.T) {
 
 	signIn(p, base, c.bob, "/")
 	p.waitFor("bob's communities", `document.body.innerText.includes("Garden")`, 20*time.Second)
-	reconnectHeld("/servers", "Loading your communities")
+	reload("/servers", "Loading your communities")
 
 	p.do("open the Garden", chromedp.Navigate(base+c.channelPath()))
 	p.waitFor("the text channel", `!!document.querySelector('[data-testid="composer"]')`, 20*time.Second)
-	p.waitFor("the gateway socket", `!document.querySelector('[data-testid="reconnecting"]')`, 15*time.Second)
-	reconnectHeld("/servers/"+c.server+"/channels", "Loading the community")
+	reload("/servers/"+c.server+"/channels", "Loading the community")
 	if !eval[bool](p, "look for the composer", `!!document.querySelector('[data-testid="composer"]')`) {
 		t.Fatalf("the channel is gone after the reload: %s", p.text())
 	}
+}
+
+// TestBrowserAdminReconnectKeepsTheForm: the admin's section is not loaded
+// again when the gateway's READY renews the session's user (each socket's
+// READY does). Before, every READY reloaded the section with a "Loading"
+// row above it and cleared its notice: a Save clicked as the socket came
+// back landed beside the button, or its "saved" went away at once.
+func TestBrowserAdminReconnectKeepsTheForm(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, func(c *config.Config) { c.Recording = true })
+	var r struct {
+		Access  string `json:"access_token"`
+		Refresh string `json:"refresh_token"`
+	}
+	together(t, base, "POST", "/auth/login", "", map[string]string{"username": "admin", "password": adminPassword}, &r)
+	admin := account{Name: "admin", Access: r.Access, Refresh: r.Refresh}
+	p := newTab(t, newBrowser(t), "admin")
+	holdGatewaySocket(p)
+	holdReads(p)
+	signIn(p, base, admin, "/")
+	eval[bool](p, "open the recordings tab in-app", `(history.pushState(null, "", "/admin/recordings"), dispatchEvent(new PopStateEvent("popstate")), true)`)
+	p.waitFor("the retention form", `!!document.querySelector('[data-testid="retention-form"]')`, 20*time.Second)
+
+	held := reconnectHeld(p, "/api/recording-usage")
+	// Whatever the READY started has run by the next task.
+	if eval[bool](p, "look for a reload", `new Promise((r) => setTimeout(() => r(window.__readsHeld > `+strconv.Itoa(held)+` || /Loading/.test(document.querySelector("section.body")?.innerText ?? "")), 0))`) {
+		t.Fatalf("the section reloaded on the READY: %s", p.text())
+	}
+	eval[bool](p, "release the reads", `window.__releaseReads()`)
+	p.do("set a count limit", chromedp.SendKeys(chromedp.ID("rec-count"), "3"),
+		chromedp.Click(chromedp.CSS(`[data-testid="retention-form"] button[type="submit"]`)))
+	p.waitFor("saved", `document.querySelector('[role="status"].ok')?.textContent === "Recording settings saved."`, 20*time.Second)
 }
