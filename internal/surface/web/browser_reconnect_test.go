@@ -150,12 +150,30 @@ func TestBrowserReconnectRefreshesInPlace(t *testing.T) {
 	p.waitFor("bob's communities", `document.body.innerText.includes("Garden")`, 20*time.Second)
 	reload("/servers", "Loading your communities")
 
+	// The community is read once per load: a message arriving live takes
+	// no read of it. (A load that started itself again, for ever, read it
+	// some 60 times a second.)
+	channels := "/servers/" + c.server + "/channels"
+	readOnce := func(msg string) {
+		t.Helper()
+		eval[bool](p, "hold the community's reads", `window.__holdReads(`+jsString(channels)+`)`)
+		held := eval[int](p, "count the reads held", `window.__readsHeld`)
+		c.post(t, c.alice, msg)
+		p.waitFor("alice's message, live", msgJS(msg), 20*time.Second)
+		if n := eval[int](p, "count the reads held", `window.__readsHeld`); n != held {
+			t.Fatalf("the community was read %d more times with nothing to reload it", n-held)
+		}
+		eval[bool](p, "release the reads", `window.__releaseReads()`)
+	}
 	p.do("open the Garden", chromedp.Navigate(base+c.channelPath()))
 	p.waitFor("the text channel", `!!document.querySelector('[data-testid="composer"]')`, 20*time.Second)
-	reload("/servers/"+c.server+"/channels", "Loading the community")
+	p.waitFor("the gateway's READY", `window.__readies > 0`, 30*time.Second) // messages reach the page from then on
+	readOnce("after the first load")
+	reload(channels, "Loading the community")
 	if !eval[bool](p, "look for the composer", `!!document.querySelector('[data-testid="composer"]')`) {
 		t.Fatalf("the channel is gone after the reload: %s", p.text())
 	}
+	readOnce("after the reload")
 }
 
 // TestBrowserAdminReconnectKeepsTheForm: the admin's section is not loaded
