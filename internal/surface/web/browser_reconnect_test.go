@@ -174,6 +174,17 @@ func TestBrowserReconnectRefreshesInPlace(t *testing.T) {
 		t.Fatalf("the channel is gone after the reload: %s", p.text())
 	}
 	readOnce("after the reload")
+
+	// The channel's own reload keeps its messages and the start-of-channel
+	// line while its read is on its way (before, the line went and the
+	// list shifted under the pointer).
+	messages := "/channels/" + c.channel + "/messages"
+	held := reconnectHeld(p, messages)
+	p.waitFor("the channel's reload held", `window.__readsHeld > `+strconv.Itoa(held), 20*time.Second)
+	if text := p.text(); !strings.Contains(text, "This is the start of #general") || !strings.Contains(text, "after the reload") {
+		t.Fatalf("the channel's messages went while it reloads: %s", text)
+	}
+	eval[bool](p, "release the reads", `window.__releaseReads()`)
 }
 
 // TestBrowserAdminReconnectKeepsTheForm: the admin's section is not loaded
