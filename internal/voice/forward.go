@@ -210,6 +210,7 @@ func (t *pubTrack) read(l *layer) {
 	var score int
 	var bytes int64
 	window := time.Now()
+	held := false // video held back while its owner may not speak
 	for {
 		n, _, err := l.tr.Read(buf)
 		if err != nil {
@@ -236,6 +237,18 @@ func (t *pubTrack) read(l *layer) {
 			}
 		} else {
 			key = isKeyframe(t.codec.MimeType, pkt.Payload)
+			if !t.owner.videoOn() {
+				held = true
+				continue
+			}
+			if held {
+				// Allowed again: subscribers pick up at a keyframe.
+				if !key {
+					t.keyframe(l)
+					continue
+				}
+				held = false
+			}
 		}
 		t.fanout(l, &pkt, key)
 	}

@@ -250,6 +250,7 @@ func (s *SFU) joinLocal(ca *community.ChannelAccess, accountID, channelID string
 		pub: pub, sub: sub, bwe: bwe, sources: map[string]string{}, down: map[*pubTrack]*downTrack{},
 		published: map[*webrtc.RTPReceiver]*pubTrack{}, origin: origin}
 	p.perms.Store(ca.Perms)
+	p.setMaySpeak(ca.Perms&PermSpeak == PermSpeak)
 	p.community = ca.Community.ID
 	pub.OnTrack(p.onTrack)
 	for _, pc := range []*webrtc.PeerConnection{pub, sub} {
@@ -351,6 +352,13 @@ func (s *SFU) recheck(ctx context.Context, match func(*Participant) bool) {
 		switch k := fault.KindOf(err); {
 		case err == nil:
 			p.perms.Store(ca.Perms)
+			if p.setMaySpeak(ca.Perms&PermSpeak == PermSpeak) {
+				// SPEAK taken away silences what p already sends (not
+				// only its next publish); given back, its video resumes
+				// on a fresh keyframe.
+				s.broadcastParticipants(p.ChannelID)
+				s.broadcastTracks(p.ChannelID)
+			}
 		case k == fault.NotFound || k == fault.Forbidden:
 			s.leave(p, "removed: no longer allowed in this channel")
 		default:
@@ -584,7 +592,7 @@ func (p *Participant) send(n Notice) {
 func (p *Participant) info() ParticipantInfo {
 	f := p.flags.Load()
 	return ParticipantInfo{AccountID: p.AccountID, SelfMute: f&flagSelfMute != 0, SelfDeaf: f&flagSelfDeaf != 0,
-		ServerMute: f&flagServerMute != 0, Speaking: f&flagSpeaking != 0}
+		ServerMute: f&(flagServerMute|flagNoSpeak) != 0, Speaking: f&flagSpeaking != 0}
 }
 
 // Bounds on what one publisher's offers name. Each sending track is
@@ -909,6 +917,11 @@ const (
 	flagSelfDeaf
 	flagServerMute
 	flagSpeaking
+	// flagNoSpeak: the participant lacks SPEAK in the channel now (denied
+	// when joining, or taken away since): nothing it sends is forwarded,
+	// audio or video (PermVideo is PermSpeak), as a moderator's mute does
+	// for audio.
+	flagNoSpeak
 )
 
 func setFlag(f, bit uint32, on bool) uint32 {
@@ -931,7 +944,27 @@ func (p *Participant) updateFlags(change func(uint32) uint32) {
 // audioOn reports whether p's audio may reach others now (no lock: the
 // forwarding path asks on every packet).
 func (p *Participant) audioOn() bool {
-	return p.flags.Load()&(flagSelfMute|flagServerMute) == 0
+	return p.flags.Load()&(flagSelfMute|flagServerMute|flagNoSpeak) == 0
+}
+
+// videoOn reports whether p's video may reach others now (no lock, as
+// audioOn).
+func (p *Participant) videoOn() bool {
+	return p.flags.Load()&flagNoSpeak == 0
+}
+
+// setMaySpeak records whether p has SPEAK in its channel now, and reports
+// whether that changed.
+func (p *Participant) setMaySpeak(ok bool) (changed bool) {
+	p.updateFlags(func(f uint32) uint32 {
+		changed = (f&flagNoSpeak == 0) != ok
+		f = setFlag(f, flagNoSpeak, !ok)
+		if !ok {
+			f &^= flagSpeaking
+		}
+		return f
+	})
+	return changed
 }
 
 // deaf reports whether p is sent no audio (no lock, as audioOn).
@@ -944,7 +977,7 @@ func (p *Participant) deaf() bool {
 func (p *Participant) setSpeaking(v bool) {
 	for {
 		old := p.flags.Load()
-		if (old&flagSpeaking != 0) == v || (v && old&(flagSelfMute|flagServerMute) != 0) {
+		if (old&flagSpeaking != 0) == v || (v && old&(flagSelfMute|flagServerMute|flagNoSpeak) != 0) {
 			return
 		}
 		if p.flags.CompareAndSwap(old, setFlag(old, flagSpeaking, v)) {

@@ -407,3 +407,68 @@ func TestSFUModerationNeedsTheChannel(t *testing.T) {
 		}
 	}
 }
+
+// TestSFUSpeakTakenAwaySilences: a participant whose SPEAK is taken away
+// mid-call (a channel override, seen when the community's event arrives)
+// is silenced at once: neither its microphone nor its camera reaches the
+// others any more, and the room shows it muted. Given SPEAK back, both flow
+// again. Before, only its next publish was refused: what it already sent
+// went on reaching everyone.
+func TestSFUSpeakTakenAwaySilences(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := testCtx(t)
+	hushed, stays := w.member("hushed"), w.member("stays")
+	h := w.join(ctx, hushed)
+	if err := h.publish(ctx, true, true); err != nil {
+		t.Fatal(err)
+	}
+	s := w.join(ctx, stays)
+	if err := s.publish(ctx, true, false); err != nil {
+		t.Fatal(err)
+	}
+	sub := w.join(ctx, w.owner)
+	sub.until(ctx, "both publishers' streams", func() bool {
+		return sub.count(hushed, "mic") > 3 && sub.count(hushed, "cam") > 3 && sub.count(stays, "mic") > 3
+	})
+	override, err := w.comm.SetOverride(ctx, w.owner, w.voice, &community.Override{AccountID: &hushed, Deny: community.PermSpeak})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sfu.OnCommunityEvent(ctx, &community.Event{Type: community.EvOverrideUpdated, CommunityID: w.c.ID,
+		Override: &community.Override{ChannelID: w.voice, AccountID: &hushed}})
+	// read counts what sub got, outside until (which holds sub.mu).
+	read := func(from, track string) int {
+		sub.mu.Lock()
+		defer sub.mu.Unlock()
+		return sub.count(from, track)
+	}
+	// What was on its way when SPEAK went may still land; after a second of
+	// the other member's audio, nothing of the hushed member's does.
+	settle := func() {
+		n := read(stays, "mic")
+		sub.until(ctx, "a second of the other member's audio", func() bool { return sub.count(stays, "mic") >= n+50 })
+	}
+	settle()
+	mic, cam := read(hushed, "mic"), read(hushed, "cam")
+	settle()
+	if m, c := read(hushed, "mic"), read(hushed, "cam"); m != mic || c != cam {
+		t.Fatalf("the hushed member's streams went on: mic %d→%d, camera %d→%d packets", mic, m, cam, c)
+	}
+	sub.until(ctx, "the hushed member shown muted", func() bool {
+		for _, m := range sub.members {
+			if m.AccountID == hushed {
+				return m.ServerMute
+			}
+		}
+		return false
+	})
+	if err := w.comm.DeleteOverride(ctx, w.owner, w.voice, override.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.sfu.OnCommunityEvent(ctx, &community.Event{Type: community.EvOverrideDeleted, CommunityID: w.c.ID,
+		Override: &community.Override{ChannelID: w.voice, AccountID: &hushed}})
+	sub.until(ctx, "the member heard and seen again", func() bool {
+		return sub.count(hushed, "mic") > mic+10 && sub.count(hushed, "cam") > cam+10
+	})
+}
