@@ -91,7 +91,10 @@ func TestBrowserVoiceListenOnly(t *testing.T) {
 	needBrowser(t)
 	_, base := startApp(t, nil) // the test config has a media plane
 	c, ch, bob := voiceRoom(t, base, nil)
-	together(t, base, "PUT", "/channels/"+ch+"/overrides", c.alice.Access, map[string]any{"user_id": c.bob.ID, "deny": domain.PermSpeak}, nil)
+	var override struct {
+		ID string `json:"id"`
+	}
+	together(t, base, "PUT", "/channels/"+ch+"/overrides", c.alice.Access, map[string]any{"user_id": c.bob.ID, "deny": domain.PermSpeak}, &override)
 
 	alice := newTab(t, newBrowser(t), "alice")
 	logIn(alice, base, c.alice, "/c/"+c.server+"/"+ch)
@@ -104,25 +107,37 @@ func TestBrowserVoiceListenOnly(t *testing.T) {
 	bob.waitFor("alice's audio", `[...document.querySelectorAll('[data-testid="voice-audio"]')].some(a => a.srcObject && a.srcObject.getAudioTracks().some(t => t.readyState === "live"))`, 30*time.Second)
 
 	// The server has bob in the call, muted, and the others see it.
-	for deadline := time.Now().Add(hangGuard); ; time.Sleep(100 * time.Millisecond) {
-		var states []struct {
-			UserID   string `json:"user_id"`
-			SelfMute bool   `json:"self_mute"`
-		}
-		together(t, base, "GET", "/channels/"+ch+"/voice", c.alice.Access, nil, &states)
-		muted := false
-		for _, s := range states {
-			muted = muted || (s.UserID == c.bob.ID && s.SelfMute)
-		}
-		if muted {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bob is not in the channel's voice states, muted: %+v", states)
+	bobMuted := func(want bool) {
+		t.Helper()
+		for deadline := time.Now().Add(hangGuard); ; time.Sleep(100 * time.Millisecond) {
+			var states []struct {
+				UserID   string `json:"user_id"`
+				SelfMute bool   `json:"self_mute"`
+			}
+			together(t, base, "GET", "/channels/"+ch+"/voice", c.alice.Access, nil, &states)
+			for _, s := range states {
+				if s.UserID == c.bob.ID && s.SelfMute == want {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("bob is not in the channel's voice states with self_mute %v: %+v", want, states)
+			}
 		}
 	}
+	bobMuted(true)
 	alice.waitFor("bob shown muted", `[...document.querySelectorAll('[data-testid="voice-participant"]')].some(li => li.textContent.includes(`+jsString(c.bob.Name)+`) && li.textContent.includes("muted"))`, 20*time.Second)
 	if bob.text() == "" || eval[bool](bob, "look for an alert", `!!document.querySelector('[role="alert"]')`) {
+		t.Fatalf("bob's page shows an error: %s", bob.text())
+	}
+
+	// SPEAK given back mid-call: bob speaks without leaving, and alice
+	// hears him. Before, he stayed listen-only until he joined again.
+	together(t, base, "DELETE", "/channels/"+ch+"/overrides/"+override.ID, c.alice.Access, nil, nil)
+	bob.waitFor("speaking again", `!document.querySelector('[data-testid="voice-listen-only"]') && !!document.querySelector('[data-testid="voice-mute"]')`, 30*time.Second)
+	bobMuted(false)
+	alice.waitFor("bob's audio", `[...document.querySelectorAll('[data-testid="voice-audio"]')].some(a => a.srcObject && a.srcObject.getAudioTracks().some(t => t.readyState === "live"))`, 30*time.Second)
+	if eval[bool](bob, "look for an alert", `!!document.querySelector('[role="alert"]')`) {
 		t.Fatalf("bob's page shows an error: %s", bob.text())
 	}
 }

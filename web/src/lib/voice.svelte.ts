@@ -51,6 +51,7 @@ interface SFUMsg {
   user_id?: string;
   speaking?: boolean;
   reason?: string;
+  participants?: { user_id: string; server_mute: boolean }[];
 }
 
 function gathered(pc: RTCPeerConnection): Promise<void> {
@@ -321,6 +322,40 @@ export class VoiceCall {
     gateway.send("VOICE_SFU", { type: "state", self_mute: true });
   }
 
+  private upgrading = false;
+
+  /** speakAgain turns a listen-only call into one we speak in (SPEAK
+   * given back mid-call): the microphone, then a publish. If either fails
+   * we stay listening, as before. */
+  private async speakAgain() {
+    if (this.upgrading) return;
+    this.upgrading = true;
+    const hungUp = this.hungUp;
+    try {
+      const local = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+      if (hungUp !== this.hungUp || !this.listenOnly || !this.pub) {
+        local.getTracks().forEach((t) => t.stop());
+        return;
+      }
+      this.local = local;
+      for (const t of local.getAudioTracks()) {
+        this.pub.addTransceiver(t, { direction: "sendonly", streams: [local] });
+        this.sources[t.id] = "mic";
+      }
+      await this.publish();
+      if (hungUp !== this.hungUp) return;
+      this.listenOnly = false;
+      this.muted = false;
+      gateway.send("VOICE_SFU", { type: "state", self_mute: false });
+    } catch (e) {
+      if (hungUp !== this.hungUp) return; // left meanwhile
+      this.listen(); // a fresh, silent publish connection; still muted
+      if ((e as { status?: number }).status !== 403) this.error = new Error(`Microphone: ${(e as Error).message}`);
+    } finally {
+      this.upgrading = false;
+    }
+  }
+
   /** (Re)offers the publish connection with what we send now. */
   private publish(): Promise<void> {
     const run = this.publishing.then(() => this.publishNow());
@@ -359,6 +394,14 @@ export class VoiceCall {
         case "speaking":
           this.speaking = { ...this.speaking, [m.user_id!]: !!m.speaking };
           break;
+        case "participants": {
+          // Listening only, and no longer muted by the server: SPEAK was
+          // given back (without it the server shows us muted), so take
+          // the microphone and speak, without leaving the call.
+          const me = m.participants?.find((p) => p.user_id === session.user?.id);
+          if (me && !me.server_mute && this.listenOnly && this.joined) void this.speakAgain();
+          break;
+        }
         case "closed":
           // "moved": the node running the room went away (or handed it
           // over); joining again starts the room on a node that is up.
