@@ -90,7 +90,14 @@ func TestBrowserVoiceListenOnly(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
 	_, base := startApp(t, nil) // the test config has a media plane
-	c, ch, bob := voiceRoom(t, base, nil)
+	c, ch, bob := voiceRoom(t, base, func(p *page) {
+		installScript(p, "count the microphone requests", `
+			(() => {
+				const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+				window.__micAsked = 0;
+				navigator.mediaDevices.getUserMedia = (c) => { if (c && c.audio) window.__micAsked++; return real(c); };
+			})();`)
+	})
 	var override struct {
 		ID string `json:"id"`
 	}
@@ -129,6 +136,11 @@ func TestBrowserVoiceListenOnly(t *testing.T) {
 	alice.waitFor("bob shown muted", `[...document.querySelectorAll('[data-testid="voice-participant"]')].some(li => li.textContent.includes(`+jsString(c.bob.Name)+`) && li.textContent.includes("muted"))`, 20*time.Second)
 	if bob.text() == "" || eval[bool](bob, "look for an alert", `!!document.querySelector('[role="alert"]')`) {
 		t.Fatalf("bob's page shows an error: %s", bob.text())
+	}
+	// Nothing to speak into: the server showed him muted, so the app never
+	// asked for his microphone (before, every listener was asked first).
+	if n := eval[int](bob, "count the microphone requests", `window.__micAsked`); n != 0 {
+		t.Fatalf("bob, who may not speak, was asked for his microphone %d times", n)
 	}
 
 	// SPEAK given back mid-call: bob speaks without leaving, and alice

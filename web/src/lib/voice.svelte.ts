@@ -256,8 +256,9 @@ export class VoiceCall {
     this.sub = sub;
     sub.ontrack = (e) => this.onRemoteTrack(e);
     this.mode = "sfu";
+    let reply: SFUMsg;
     try {
-      await this.request({ type: "join", channel_id: this.channelId }, "joined");
+      reply = await this.request({ type: "join", channel_id: this.channelId }, "joined");
     } catch (e) {
       sub.close();
       if (hungUp !== this.hungUp) return true; // left meanwhile: nothing to undo
@@ -280,11 +281,31 @@ export class VoiceCall {
     this.joined = true;
     try {
       this.pub = new RTCPeerConnection({ iceServers: this.ice });
+      // The server shows us muted when we may not speak here (no SPEAK, or
+      // a moderator's mute): then we listen, and the microphone is not
+      // even asked for; it is once we are shown unmuted (speakAgain).
+      const me = reply.participants?.find((p) => p.user_id === session.user?.id);
+      const maySpeak = !me?.server_mute;
+      if (maySpeak && !this.local && !this.listenOnly) {
+        let local: MediaStream;
+        try {
+          local = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+        } catch (e) {
+          throw new Error(`Joining voice needs your microphone: ${(e as Error).message}`);
+        }
+        if (hungUp !== this.hungUp) {
+          local.getTracks().forEach((t) => t.stop()); // left meanwhile
+          return true;
+        }
+        this.local = local;
+      }
       for (const t of this.local?.getAudioTracks() ?? []) {
         this.pub.addTransceiver(t, { direction: "sendonly", streams: [this.local!] });
         this.sources[t.id] = "mic";
       }
-      if (this.listenOnly && !this.local) {
+      if (!maySpeak) {
+        this.listen();
+      } else if (this.listenOnly && !this.local) {
         // The rejoin of a call we listen to (after a reconnect): nothing
         // to send, still shown muted.
         gateway.send("VOICE_SFU", { type: "state", self_mute: true });
@@ -530,20 +551,22 @@ export class VoiceCall {
     this.error = null;
     const hungUp = this.hungUp;
     try {
-      const local = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
-      if (hungUp !== this.hungUp) {
-        local.getTracks().forEach((t) => t.stop()); // the page went meanwhile
-        return;
-      }
-      this.local = local;
-    } catch (e) {
-      this.error = new Error(`Joining voice needs your microphone: ${(e as Error).message}`);
-      return;
-    }
-    try {
       const ice = await api<{ iceServers: RTCIceServer[] }>("Loading ICE servers", "/ice-servers");
       this.ice = ice.iceServers ?? [];
+      // Over the SFU the microphone is asked for once the server took us
+      // in and says we may speak (joinSFU); the mesh needs it first.
       if (await this.joinSFU(hungUp)) return;
+      try {
+        const local = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+        if (hungUp !== this.hungUp) {
+          local.getTracks().forEach((t) => t.stop()); // the page went meanwhile
+          return;
+        }
+        this.local = local;
+      } catch (e) {
+        this.error = new Error(`Joining voice needs your microphone: ${(e as Error).message}`);
+        return;
+      }
       this.mode = "mesh";
       await api("Joining the voice channel", this.voicePath(), { method: "POST" });
       if (hungUp !== this.hungUp) {
