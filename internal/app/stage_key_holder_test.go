@@ -14,7 +14,7 @@ import (
 // issued a stream key of their own, and it streams only while they manage
 // the channel. Bob, given MANAGE_CHANNELS, streams with his key; when the
 // role is taken from him his broadcast ends and his key no longer
-// publishes, while the owner's key still does. Before, the channel had one
+// publishes (RTMP or WHIP), while the owner's key still does. Before, the channel had one
 // shared key: a manager who was demoted or kicked went on streaming to the
 // community with the key they had read.
 func TestStageChannelKeyFollowsItsHolder(t *testing.T) {
@@ -25,6 +25,7 @@ func TestStageChannelKeyFollowsItsHolder(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.RTMPAddr = "127.0.0.1:0"
 	cfg.FFmpegPath = "ffmpeg"
+	cfg.RTCUDPAddr = "127.0.0.1:0" // WHIP too
 	a, _ := start(t, cfg, nil)
 	base := a.HTTP.URL()
 	alice, bob := register(t, base, "alice"), register(t, base, "bob")
@@ -97,6 +98,10 @@ func TestStageChannelKeyFollowsItsHolder(t *testing.T) {
 	poll(t, "the stage offline", 30*time.Second, func() bool { return !online() })
 	if err := publish(bobKey.StreamKey, "1").Run(); err == nil {
 		t.Fatal("bob's key published after he stopped managing the channel")
+	}
+	pc, _, _ := publisher(t, true)
+	if code, _, body := postSDP(t, "POST", base+"/api/whip/"+ch.ID, bobKey.StreamKey, "application/sdp", offerSDP(t, pc)); code != 403 {
+		t.Fatalf("bob's key over WHIP after the role was taken: %d %s, want 403", code, body)
 	}
 	if code := call(t, "GET", api+"/key", bob.AccessToken, nil, nil); code != 403 {
 		t.Fatalf("bob reads a key after the role was taken: %d, want 403", code)
