@@ -171,10 +171,26 @@ func newTab(t *testing.T, browser context.Context, name string) *page {
 	}
 	// Record every Content-Security-Policy violation: the app must run
 	// under the strict CSP without tripping it.
+	// window.__readies counts the READYs the gateway's sockets received:
+	// "no reconnecting banner" also holds while the first socket is still
+	// connecting, so what needs the socket waits for a READY (gatewayUp).
 	watchCSP := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 		_, err := cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: `
 			window.__csp = [];
-			document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`})
+			document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI));
+			(() => {
+				const Real = window.WebSocket;
+				window.__readies = 0;
+				window.WebSocket = function (url, protocols) {
+					const ws = new Real(url, protocols);
+					if (String(url).includes("/ws?")) ws.addEventListener("message", (e) => {
+						if (typeof e.data === "string" && e.data.includes('"t":"READY"')) window.__readies++;
+					});
+					return ws;
+				};
+				window.WebSocket.prototype = Real.prototype;
+				for (const k of ["CONNECTING", "OPEN", "CLOSING", "CLOSED"]) window.WebSocket[k] = Real[k];
+			})();`})
 		return chromedp.Void{}, err
 	}
 	if err := chromedp.Do(ctx, watchCSP); err != nil {
@@ -337,4 +353,11 @@ func (p *page) text() string {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// gatewayUp waits until p's gateway socket has had its READY: the socket
+// is open and the server sends it the events of its communities.
+func gatewayUp(p *page) {
+	p.t.Helper()
+	p.waitFor("the gateway socket", `!document.querySelector('[data-testid="reconnecting"]') && window.__readies > 0`, 30*time.Second)
 }

@@ -36,6 +36,9 @@ func TestBrowserReconnect(t *testing.T) {
 	)
 	p.waitFor("the text channel", `!!document.querySelector('[data-testid="composer"]')`, 15*time.Second)
 	p.waitFor("no reconnecting banner", `!document.querySelector('[data-testid="reconnecting"]')`, 10*time.Second)
+	// The socket is open (no banner shows while the first one connects).
+	p.waitFor("the gateway's READY", `window.__readies > 0`, 30*time.Second)
+	readies := eval[int](p, "count the READYs", `window.__readies`)
 
 	stop()
 	p.waitFor("the reconnecting banner", `document.querySelector('[data-testid="reconnecting"]')?.textContent.includes("Reconnecting")`, 15*time.Second)
@@ -44,7 +47,7 @@ func TestBrowserReconnect(t *testing.T) {
 	t.Cleanup(stop2)
 	// Backoff waits at most 30 s between attempts; "Retry now" skips it,
 	// but the page must also get there on its own.
-	p.waitFor("reconnected", `!document.querySelector('[data-testid="reconnecting"]')`, 40*time.Second)
+	p.waitFor("reconnected", `!document.querySelector('[data-testid="reconnecting"]') && window.__readies > `+strconv.Itoa(readies), 40*time.Second)
 
 	// A message posted by another client reaches the page only through the
 	// (re)connected gateway.

@@ -111,7 +111,7 @@ func signIn(p *page, base string, a account, path string) {
 	eval[bool](p, "store the tokens", `(() => { localStorage.setItem("together_access_token", `+jsString(a.Access)+`); localStorage.setItem("together_refresh_token", `+jsString(a.Refresh)+`); return true; })()`)
 	p.do("open "+path, chromedp.Navigate(base+path))
 	p.waitFor("signed in as "+a.Name, `document.querySelector('[data-testid="me-link"]')?.textContent.includes(`+jsString(a.Name)+`)`, 15*time.Second)
-	p.waitFor("the gateway socket", `!document.querySelector('[data-testid="reconnecting"]')`, 10*time.Second)
+	gatewayUp(p)
 }
 
 // msgJS finds the message article whose body is text.

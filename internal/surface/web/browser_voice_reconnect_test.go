@@ -8,23 +8,17 @@ import (
 // holdGatewaySocket makes p's gateway WebSocket (/ws?token=…) closable
 // and its reconnects refusable from the test: window.__holdWS() closes it
 // and sends every new one to a closed port until window.__releaseWS().
-// window.__readies counts the READYs the gateway's sockets received.
+// (window.__readies, which newTab installs, counts the READYs.)
 func holdGatewaySocket(p *page) {
 	p.t.Helper()
 	installScript(p, "install the socket hold", `
 		(() => {
 			const Real = window.WebSocket, open = [];
 			let held = false;
-			window.__readies = 0;
 			window.WebSocket = function (url, protocols) {
 				const gw = String(url).includes("/ws?");
 				const ws = new Real(held && gw ? "ws://127.0.0.1:9/" : url, protocols);
-				if (gw) {
-					open.push(ws);
-					ws.addEventListener("message", (e) => {
-						if (typeof e.data === "string" && e.data.includes('"t":"READY"')) window.__readies++;
-					});
-				}
+				if (gw) open.push(ws);
 				return ws;
 			};
 			window.WebSocket.prototype = Real.prototype;

@@ -157,5 +157,5 @@ func logIn(p *page, base string, a account, path string) {
 	)
 	// The app goes on to path once both sign-ins are done.
 	p.waitFor("signed in as "+a.Name+" on "+path, `document.querySelector('[data-testid="me-link"]')?.textContent.includes(`+jsString(a.Name)+`) && location.pathname === `+jsString(path), 20*time.Second)
-	p.waitFor("the gateway socket", `!document.querySelector('[data-testid="reconnecting"]')`, 15*time.Second)
+	gatewayUp(p)
 }
