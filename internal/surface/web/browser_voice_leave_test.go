@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -274,5 +275,64 @@ func TestBrowserVoiceStaleJoinSendsNoLeave(t *testing.T) {
 	}
 	if !inVoice(t, base, ch, c.alice, c.bob.ID) {
 		t.Fatal("bob is out of the call he joined again")
+	}
+}
+
+// TestBrowserVoiceSpeakAgainAsksOnce: a listener given SPEAK whose
+// microphone cannot be had (refused, or none) is told so once and stays
+// listening; the room's later notices (others joining and leaving) do not
+// ask for the microphone again and again.
+func TestBrowserVoiceSpeakAgainAsksOnce(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil)
+	c, ch, bob := voiceRoom(t, base, func(p *page) {
+		installScript(p, "count and refuse the microphone, count the room's notices", `
+			(() => {
+				const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+				window.__micAsked = 0;
+				window.__denyMic = false;
+				navigator.mediaDevices.getUserMedia = (c) => {
+					if (c && c.audio) window.__micAsked++;
+					return window.__denyMic ? Promise.reject(new DOMException("Permission denied", "NotAllowedError")) : real(c);
+				};
+				window.__participants = 0;
+				const send = WebSocket.prototype.send;
+				WebSocket.prototype.send = function (data) {
+					if (!this.__counted) {
+						this.__counted = true;
+						this.addEventListener("message", (e) => {
+							if (typeof e.data === "string" && e.data.includes('"VOICE_SFU"') && e.data.includes('"type":"participants"')) window.__participants++;
+						});
+					}
+					return send.call(this, data);
+				};
+			})();`)
+	})
+	var override struct {
+		ID string `json:"id"`
+	}
+	together(t, base, "PUT", "/channels/"+ch+"/overrides", c.alice.Access, map[string]any{"user_id": c.bob.ID, "deny": domain.PermSpeak}, &override)
+	clickVoiceToggle(bob, "join voice")
+	joinSettled(t, bob, 30*time.Second)
+	bob.waitFor("listening only", `!!document.querySelector('[data-testid="voice-listen-only"]')`, 10*time.Second)
+
+	eval[bool](bob, "refuse the microphone from now on", `(window.__denyMic = true)`)
+	together(t, base, "DELETE", "/channels/"+ch+"/overrides/"+override.ID, c.alice.Access, nil, nil)
+	bob.waitFor("told the microphone is refused", `window.__micAsked === 1 && document.querySelector('[role="alert"]')?.textContent.includes("Microphone")`, 30*time.Second)
+	if !eval[bool](bob, "look at the call", `!!document.querySelector('[data-testid="voice-listen-only"]')`) {
+		t.Fatalf("bob left the listen-only call: %s", bob.text())
+	}
+
+	// Alice joins and leaves: two notices of the room reach bob.
+	seen := eval[int](bob, "count the room's notices", `window.__participants`)
+	alice := newTab(t, newBrowser(t), "alice")
+	logIn(alice, base, c.alice, "/c/"+c.server+"/"+ch)
+	clickVoiceToggle(alice, "join voice")
+	alice.waitFor("alice in the call", voiceLeaveReady, 30*time.Second)
+	leaveVoice(alice)
+	bob.waitFor("the room's notices", `window.__participants >= `+strconv.Itoa(seen+2), 30*time.Second)
+	if n := eval[int](bob, "count the microphone requests", `window.__micAsked`); n != 1 {
+		t.Fatalf("bob's microphone was asked for %d times, want once", n)
 	}
 }

@@ -344,6 +344,10 @@ export class VoiceCall {
   }
 
   private upgrading = false;
+  /** The microphone could not be had (refused, none) when SPEAK came
+   * back: not asked again on every participants notice, only after the
+   * server shows us muted and unmuted once more. */
+  private micRefused = false;
 
   /** speakAgain turns a listen-only call into one we speak in (SPEAK
    * given back mid-call): the microphone, then a publish. If either fails
@@ -371,7 +375,10 @@ export class VoiceCall {
     } catch (e) {
       if (hungUp !== this.hungUp) return; // left meanwhile
       this.listen(); // a fresh, silent publish connection; still muted
-      if ((e as { status?: number }).status !== 403) this.error = new Error(`Microphone: ${(e as Error).message}`);
+      if ((e as { status?: number }).status !== 403) {
+        this.micRefused = true;
+        this.error = new Error(`Microphone: ${(e as Error).message}`);
+      }
     } finally {
       this.upgrading = false;
     }
@@ -420,7 +427,8 @@ export class VoiceCall {
           // given back (without it the server shows us muted), so take
           // the microphone and speak, without leaving the call.
           const me = m.participants?.find((p) => p.user_id === session.user?.id);
-          if (me && !me.server_mute && this.listenOnly && this.joined) void this.speakAgain();
+          if (me?.server_mute) this.micRefused = false; // muted again: the next unmute may ask again
+          else if (me && this.listenOnly && this.joined && !this.micRefused) void this.speakAgain();
           break;
         }
         case "closed":
@@ -638,6 +646,7 @@ export class VoiceCall {
 
   private hangUp() {
     this.hungUp++;
+    this.micRefused = false;
     // A request of the call that ended may never be answered (sent on a
     // socket that went down): left waiting, it would take the reply meant
     // for the same request of a later call, which then timed out.
