@@ -344,9 +344,10 @@ export class VoiceCall {
   }
 
   private upgrading = false;
-  /** The microphone could not be had (refused, none) when SPEAK came
-   * back: not asked again on every participants notice, only after the
-   * server shows us muted and unmuted once more. */
+  /** Speaking again failed (the microphone refused or missing, or the
+   * publish refused) when SPEAK came back: not tried again on every
+   * participants notice, only after the server shows us muted and unmuted
+   * once more. */
   private micRefused = false;
 
   /** speakAgain turns a listen-only call into one we speak in (SPEAK
@@ -375,10 +376,10 @@ export class VoiceCall {
     } catch (e) {
       if (hungUp !== this.hungUp) return; // left meanwhile
       this.listen(); // a fresh, silent publish connection; still muted
-      if ((e as { status?: number }).status !== 403) {
-        this.micRefused = true;
-        this.error = new Error(`Microphone: ${(e as Error).message}`);
-      }
+      // Not again on the notices that follow (our own self_mute sends
+      // one), whatever failed: a 403 too, from a room whose list is late.
+      this.micRefused = true;
+      if ((e as { status?: number }).status !== 403) this.error = new Error(`Microphone: ${(e as Error).message}`);
     } finally {
       this.upgrading = false;
     }
