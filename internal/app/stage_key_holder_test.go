@@ -19,15 +19,7 @@ import (
 // community with the key they had read.
 func TestStageChannelKeyFollowsItsHolder(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed (.ci/run installs it)")
-	}
-	cfg := testConfig(t)
-	cfg.RTMPAddr = "127.0.0.1:0"
-	cfg.FFmpegPath = "ffmpeg"
-	cfg.RTCUDPAddr = "127.0.0.1:0" // WHIP too
-	a, _ := start(t, cfg, nil)
-	base := a.HTTP.URL()
+	a, base := liveNode(t, nil) // RTMP and WHIP
 	alice, bob := register(t, base, "alice"), register(t, base, "bob")
 	sid := newServer(t, base, alice.AccessToken)
 	if code := call(t, "POST", base+"/servers/"+sid+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/alecthomas/kong"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -360,4 +362,15 @@ func jsString(s string) string {
 func gatewayUp(p *page) {
 	p.t.Helper()
 	p.waitFor("the gateway socket", `!document.querySelector('[data-testid="reconnecting"]') && window.__readies > 0`, 30*time.Second)
+}
+
+// adminBasicAuth makes the tab send the admin's Basic credentials with
+// every request, as a browser answering /admin/'s challenge does.
+func adminBasicAuth(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+	if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+		return chromedp.Void{}, err
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte("admin:" + adminPassword))
+	_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": "Basic " + auth}})
+	return chromedp.Void{}, err
 }

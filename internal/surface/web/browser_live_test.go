@@ -3,7 +3,6 @@ package web_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
@@ -15,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hearth-community/hearth/internal/app"
@@ -195,15 +192,7 @@ func TestBrowserAdminDashboard(t *testing.T) {
 	// The browser answers the challenge with what the user typed into its
 	// login box; here the tab sends the header itself.
 	admin := newTab(t, browser, "admin")
-	auth := base64.StdEncoding.EncodeToString([]byte("admin:" + adminPassword))
-	setHeader := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
-			return chromedp.Void{}, err
-		}
-		_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": "Basic " + auth}})
-		return chromedp.Void{}, err
-	}
-	admin.do("open admin with credentials", setHeader, chromedp.Navigate(base+"/admin"))
+	admin.do("open admin with credentials", adminBasicAuth, chromedp.Navigate(base+"/admin"))
 	admin.waitFor("redirected to /admin/", `location.pathname === "/admin/"`, 10*time.Second)
 	admin.waitFor("the stream state", `document.querySelector('[data-testid="admin-online"]')?.textContent === "Offline"`, 15*time.Second)
 	admin.waitFor("two charts", `document.querySelectorAll('[data-testid="chart"]').length === 2`, 10*time.Second)
@@ -245,47 +234,20 @@ func TestBrowserAdminLateLoadKeepsTheSection(t *testing.T) {
 	adminPost(t, base, "/api/admin/emoji/upload", map[string]any{"name": "blob",
 		"data": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="})
 	admin := newTab(t, newBrowser(t), "admin")
-	installScript(admin, "install the config-read hold", `
-		(() => {
-			const real = window.fetch, waiting = [];
-			let hold = false;
-			window.__configHeld = 0;
-			window.__configRead = 0;
-			window.fetch = async function (input, init) {
-				const url = new URL(String(input instanceof Request ? input.url : input), location.href);
-				if (!hold || url.pathname !== "/api/admin/serverconfig") return real.call(this, input, init);
-				window.__configHeld++;
-				await new Promise((r) => waiting.push(r));
-				const res = await real.call(this, input, init);
-				const body = await res.text();
-				const out = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
-				out.text = async () => { window.__configRead++; return body; };
-				return out;
-			};
-			window.__holdConfig = () => { hold = true; return true; };
-			window.__releaseConfig = () => { hold = false; waiting.splice(0).forEach((r) => r()); return true; };
-		})();`)
-	auth := base64.StdEncoding.EncodeToString([]byte("admin:" + adminPassword))
-	setHeader := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
-			return chromedp.Void{}, err
-		}
-		_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": "Basic " + auth}})
-		return chromedp.Void{}, err
-	}
-	admin.do("open admin with credentials", setHeader, chromedp.Navigate(base+"/admin/"))
+	holdReads(admin)
+	admin.do("open admin with credentials", adminBasicAuth, chromedp.Navigate(base+"/admin/"))
 	admin.waitFor("the overview", `!!document.querySelector('[data-testid="admin-online"]')`, 20*time.Second)
 
-	eval[bool](admin, "hold the config reads", `window.__holdConfig()`)
+	eval[bool](admin, "hold the config reads", `window.__holdReads("/api/admin/serverconfig")`)
 	admin.do("open stream keys", chromedp.Click(chromedp.CSS(`nav.side a[href="/admin/video"]`)))
-	admin.waitFor("the stream keys' config read held", `window.__configHeld > 0`, 20*time.Second)
+	admin.waitFor("the stream keys' config read held", `window.__readsHeld > 0`, 20*time.Second)
 	admin.do("open custom emoji", chromedp.Click(chromedp.CSS(`nav.side a[href="/admin/emoji"]`)))
 	admin.waitFor("the emoji listed", `document.querySelector('[data-testid="admin-emoji"]')?.textContent.includes(":blob:")`, 20*time.Second)
 
 	// The held answer arrives: the page reads its body and applies (or
 	// drops) it in the same task, so a later task sees what it did.
-	eval[bool](admin, "release the config read", `window.__releaseConfig()`)
-	admin.waitFor("the late config read", `window.__configRead > 0`, 20*time.Second)
+	eval[bool](admin, "release the config read", `window.__releaseReads()`)
+	admin.waitFor("the late config read", `window.__readsDone > 0`, 20*time.Second)
 	if !eval[bool](admin, "look at the emoji list", `new Promise((r) => setTimeout(() => r(!!document.querySelector('[data-testid="admin-emoji"]')?.textContent.includes(":blob:")), 0))`) {
 		t.Fatalf("the emoji section went blank when the stream keys' late config arrived; page: %s", admin.text())
 	}

@@ -1,13 +1,9 @@
 package web_test
 
 import (
-	"context"
-	"encoding/base64"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -35,21 +31,13 @@ func TestBrowserPhoneLayout(t *testing.T) {
 	together(t, base, "POST", "/channels/"+ch.ID+"/messages", solo.Access, map[string]any{"content": "a long first message that quotes far wider than a phone column can hold on one line"}, &parent)
 	together(t, base, "POST", "/channels/"+ch.ID+"/messages", solo.Access, map[string]any{"content": "agreed", "reply_to": parent.ID}, nil)
 
-	auth := base64.StdEncoding.EncodeToString([]byte("admin:" + adminPassword))
-	setHeader := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
-			return chromedp.Void{}, err
-		}
-		_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": "Basic " + auth}})
-		return chromedp.Void{}, err
-	}
 	for _, vp := range []struct {
 		name string
 		w, h int64
 	}{{"desktop", 1280, 800}, {"phone", 390, 844}} {
 		p := newTab(t, browser, "layout-"+vp.name)
 		p.do("viewport", chromedp.EmulateViewport(vp.w, vp.h, chromedp.EmulateMobile))
-		p.do("open the video tab", setHeader, chromedp.Navigate(base+"/admin/video"))
+		p.do("open the video tab", adminBasicAuth, chromedp.Navigate(base+"/admin/video"))
 		p.waitFor("the variants table", `!!document.querySelector('[data-testid="variants"] table tbody tr')`, 15*time.Second)
 		p.waitFor("the variants box inside the viewport",
 			`(() => { const r = document.querySelector('[data-testid="variants"]').getBoundingClientRect(); return r.left >= 0 && r.right <= window.innerWidth; })()`, 5*time.Second)
