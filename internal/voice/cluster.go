@@ -131,7 +131,9 @@ type rpcResp struct {
 	Err     *wireErr          `json:"err,omitempty"`
 	SDP     string            `json:"sdp,omitempty"`
 	Members []ParticipantInfo `json:"members,omitempty"`
-	Handled bool              `json:"handled,omitempty"`
+	// MembersVer is Members' version on the room's node (room.ver).
+	MembersVer uint64 `json:"members_ver,omitempty"`
+	Handled    bool   `json:"handled,omitempty"`
 }
 
 type noticeMsg struct {
@@ -446,11 +448,7 @@ func (s *SFU) joinRemote(ctx context.Context, owner, accountID, channelID string
 		s.forget(p)
 		return nil, err
 	}
-	p.mu.Lock()
-	if p.members == nil {
-		p.members = resp.Members
-	}
-	p.mu.Unlock()
+	p.setMembers(resp.Members, resp.MembersVer)
 	return p, nil
 }
 
@@ -509,9 +507,7 @@ func (s *SFU) onRemoteNotice(data []byte) {
 	}
 	switch m.Notice.Type {
 	case "participants":
-		p.mu.Lock()
-		p.members = m.Notice.Participants
-		p.mu.Unlock()
+		p.setMembers(m.Notice.Participants, m.Notice.MembersVer)
 	case "closed":
 		s.leaveProxy(p, m.Notice.Reason, false)
 		return
@@ -666,6 +662,18 @@ func (s *SFU) serveJoin(ctx context.Context, q rpcReq, resp *rpcResp) error {
 	if err != nil {
 		return err
 	}
-	resp.Members = s.Members(p.ChannelID)
+	resp.Members, resp.MembersVer = s.membersOf(p.ChannelID)
 	return nil
+}
+
+// setMembers keeps a list of a proxy's room that the owner told it, unless
+// it already has a newer one: the join's answer and the owner's notices
+// come by different paths (an unversioned list, from an older node, is
+// taken as it comes).
+func (p *Participant) setMembers(ms []ParticipantInfo, ver uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ver == 0 || ver > p.membersVer || p.members == nil {
+		p.members, p.membersVer = ms, ver
+	}
 }

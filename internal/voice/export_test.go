@@ -1,5 +1,7 @@
 package voice
 
+import "encoding/json"
+
 // HoldNegotiation takes the lock a participant's subscribe negotiation
 // holds across pion's CreateOffer and SetRemoteDescription (and that
 // joins, leaves and subscriptions take), as a slow renegotiation would,
@@ -31,4 +33,19 @@ func SourcesKept(p *Participant) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.sources)
+}
+
+// ProxyMembers is the list of its room that a proxy keeps, and the list's
+// version on the room's node.
+func ProxyMembers(p *Participant) ([]ParticipantInfo, uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]ParticipantInfo{}, p.members...), p.membersVer
+}
+
+// DeliverNotice hands proxy p a notice as if its room's node had sent it
+// over the bus.
+func DeliverNotice(s *SFU, p *Participant, n Notice) {
+	b, _ := json.Marshal(noticeMsg{Session: p.remote.session, Notice: n})
+	s.onRemoteNotice(b)
 }

@@ -88,6 +88,8 @@ type Notice struct {
 	TrackID      string
 	Layer        int
 	Reason       string
+	// MembersVer is Participants' version on the room's node (room.ver).
+	MembersVer uint64
 }
 
 // TrackInfo describes one published track.
@@ -143,6 +145,10 @@ type room struct {
 	id      string
 	members map[string]*Participant // by account
 	tracks  []*pubTrack
+	// ver numbers each list of the room's members taken (under SFU.mu),
+	// so a proxy node that hears lists by two paths (the join's answer,
+	// the notices of each of its proxies) keeps the newest.
+	ver uint64
 }
 
 // Participant is one account's presence in a room.
@@ -165,6 +171,7 @@ type Participant struct {
 	// node's client (cluster.go).
 	remote, origin *link
 	members        []ParticipantInfo // a proxy's room, from the owner's notices
+	membersVer     uint64            // the owner's version of members (see room.ver)
 	// mesh: a Together mesh client bridged into the room (mesh.go): no
 	// pub or sub connection, one bridge per SFU participant.
 	mesh *meshState
@@ -411,25 +418,43 @@ func (p *Participant) Self() (mute, deaf bool) {
 
 // Members lists the participants of a channel's room.
 func (s *SFU) Members(channelID string) []ParticipantInfo {
+	out, _ := s.membersOf(channelID)
+	return out
+}
+
+// membersOf is Members with the list's version on the room's node.
+func (s *SFU) membersOf(channelID string) ([]ParticipantInfo, uint64) {
 	s.mu.Lock()
 	r := s.rooms[channelID]
 	var ps []*Participant
+	var ver uint64
 	if r != nil {
 		for _, p := range r.members {
 			ps = append(ps, p)
 		}
+		r.ver++
+		ver = r.ver
 	}
 	s.mu.Unlock()
 	if r == nil && s.cl != nil {
-		// A room on another node: what its owner last told a proxy here.
+		// A room on another node: the newest list its owner told any proxy
+		// here. (Each proxy hears the owner on its own; the list of one
+		// whose notice is late lacks who joined since, the asker too.)
 		s.cl.mu.Lock()
 		defer s.cl.mu.Unlock()
+		var out []ParticipantInfo
 		for _, p := range s.cl.proxies {
-			if p.ChannelID == channelID {
-				p.mu.Lock()
-				defer p.mu.Unlock()
-				return append([]ParticipantInfo{}, p.members...)
+			if p.ChannelID != channelID {
+				continue
 			}
+			p.mu.Lock()
+			if out == nil || p.membersVer > ver {
+				out, ver = append([]ParticipantInfo{}, p.members...), p.membersVer
+			}
+			p.mu.Unlock()
+		}
+		if out != nil {
+			return out, ver
 		}
 	}
 	out := make([]ParticipantInfo, 0, len(ps))
@@ -437,7 +462,7 @@ func (s *SFU) Members(channelID string) []ParticipantInfo {
 		out = append(out, p.info())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].AccountID < out[j].AccountID })
-	return out
+	return out, ver
 }
 
 // Close takes every participant out of every room. With a cluster it
@@ -552,7 +577,8 @@ func (s *SFU) broadcast(channelID string, n Notice) {
 }
 
 func (s *SFU) broadcastParticipants(channelID string) {
-	s.broadcast(channelID, Notice{Type: "participants", Participants: s.Members(channelID)})
+	ms, ver := s.membersOf(channelID)
+	s.broadcast(channelID, Notice{Type: "participants", Participants: ms, MembersVer: ver})
 }
 
 func (s *SFU) broadcastTracks(channelID string) {
