@@ -246,6 +246,10 @@ func crossTenantSweep(t *testing.T, cfg config.Config) {
 	ch["hiddenstage"] = str(must(201, "POST", "/servers/"+sid+"/channels", A.AccessToken, map[string]any{"name": "a-hidden-stage", "type": "stage"}), "id")
 	ch["hiddenvoice"] = str(must(201, "POST", "/servers/"+sid+"/channels", A.AccessToken, map[string]any{"name": "a-hidden-voice", "type": "voice"}), "id")
 	ch["hiddenwatch"] = str(must(201, "POST", "/servers/"+sid+"/channels", A.AccessToken, map[string]any{"name": "a-hidden-watch", "type": "watch"}), "id")
+	// A channel M sees but may not write, react or attach in.
+	ch["readonly"] = str(must(201, "POST", "/servers/"+sid+"/channels", A.AccessToken, map[string]any{"name": "a-readonly", "type": "text"}), "id")
+	must(200, "PUT", "/channels/"+ch["readonly"]+"/overrides", A.AccessToken, map[string]any{"user_id": M.User.ID, "allow": 0, "deny": 2 | 8 | 16})
+	rmsg := str(must(201, "POST", "/channels/"+ch["readonly"]+"/messages", A.AccessToken, map[string]any{"content": "a-readonly-message"}), "id")
 	for _, k := range []string{"hiddenstage", "hiddenvoice", "hiddenwatch"} {
 		must(200, "PUT", "/channels/"+ch[k]+"/overrides", A.AccessToken, map[string]any{"user_id": M.User.ID, "allow": 0, "deny": 1})
 	}
@@ -349,7 +353,8 @@ func crossTenantSweep(t *testing.T, cfg config.Config) {
 		"/api/recordings?stage=" + ch["stage"], "/api/clips?stage=" + ch["stage"],
 		"/api/recordings/" + hrec.ID, "/api/clips/" + hclip.ID, "/api/recording-settings/" + ch["hiddenstage"],
 		"/channels/" + ch["hiddenstage"] + "/overrides",
-		"/channels/" + ch["stage"] + "/messages", "/channels/" + ch["watch"] + "/messages",
+		"/channels/" + ch["stage"] + "/messages", "/channels/" + ch["watch"] + "/messages", "/channels/" + ch["readonly"] + "/messages",
+		"/channels/" + ch["readonly"] + "/messages/" + rmsg + "/thread", "/channels/" + ch["readonly"] + "/messages/" + rmsg + "/reactions",
 	}
 	for _, kind := range []string{"text", "voice", "watch", "stage", "hidden", "hiddenstage", "hiddenvoice", "hiddenwatch"} {
 		snapshot = append(snapshot, "/servers/"+sid+"/channels/"+ch[kind])
@@ -662,6 +667,11 @@ func crossTenantSweep(t *testing.T, cfg config.Config) {
 		{"M replies to a message of a channel hidden from M", "POST", "/channels/" + ch["text"] + "/messages", M.AccessToken, map[string]any{"content": "re", "reply_to": hmsg}, ""},
 		{"B votes in A's poll with an option of another poll", "POST", "/polls/" + hpollID + "/vote", B.AccessToken, map[string]any{"option_id": optionID}, ""},
 		{"B gives X's role to A, no member of X", "PUT", "/servers/" + xid + "/members/" + A.User.ID + "/roles/" + role, B.AccessToken, nil, ""},
+		{"M posts in a channel M may not send in", "POST", "/channels/" + ch["readonly"] + "/messages", M.AccessToken, map[string]any{"content": "x"}, ""},
+		{"M replies in a thread of a channel M may not send in", "POST", "/channels/" + ch["readonly"] + "/messages/" + rmsg + "/thread", M.AccessToken, map[string]any{"content": "x"}, ""},
+		{"M makes a poll in a channel M may not send in", "POST", "/channels/" + ch["readonly"] + "/polls", M.AccessToken, map[string]any{"question": "q", "options": []string{"a", "b"}}, ""},
+		{"M makes an event in a channel M may not send in", "POST", "/channels/" + ch["readonly"] + "/events", M.AccessToken, map[string]any{"name": "e", "starts_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, ""},
+		{"M reacts in a channel M may not react in", "PUT", "/channels/" + ch["readonly"] + "/messages/" + rmsg + "/reactions/" + thumbs, M.AccessToken, nil, ""},
 		{"B searches X for A's messages", "GET", "/servers/" + xid + "/search?q=message", B.AccessToken, nil, "a-message"},
 		{"M searches S for the hidden channel's message", "GET", "/servers/" + sid + "/search?q=message", M.AccessToken, nil, "a-hidden-message"},
 	} {
