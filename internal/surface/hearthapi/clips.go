@@ -34,13 +34,9 @@ func seconds(v float64) time.Duration { return time.Duration(v * float64(time.Se
 // clip cuts a clip from a recording (also one being made: a live stage
 // that records) and announces it in the stage's chat.
 func (s *Surface) clip(w http.ResponseWriter, r *http.Request) {
-	rec, who, err := s.recording(r, false)
+	rec, who, err := s.recording(r, member)
 	if err != nil {
 		writeError(w, err)
-		return
-	}
-	if who == "" {
-		writeError(w, fault.New(fault.Unauthorized, "sign in to make clips"))
 		return
 	}
 	var body struct {
@@ -70,6 +66,11 @@ func (s *Surface) clip(w http.ResponseWriter, r *http.Request) {
 
 // liveClip cuts the last seconds of a live stage.
 func (s *Surface) liveClip(w http.ResponseWriter, r *http.Request) {
+	c, err := s.authenticate(r, member)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	var body struct {
 		Stage   string   `json:"stage"`
 		Seconds *float64 `json:"seconds"`
@@ -84,35 +85,37 @@ func (s *Surface) liveClip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stage, err := s.stageParam(r, body.Stage)
-	var who string
 	if err == nil {
-		who, err = s.access(r, stage, false)
-	}
-	if err == nil && who == "" {
-		err = fault.New(fault.Unauthorized, "sign in to make clips")
+		err = s.access(r, c, stage, false)
 	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	c, err := s.d.Recordings.MakeLiveClip(r.Context(), stage, seconds(*body.Seconds), body.Title, who)
+	clip, err := s.d.Recordings.MakeLiveClip(r.Context(), stage, seconds(*body.Seconds), body.Title, c.id)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	out := clipToJSON(c)
-	if err := s.d.Gate.PostClip(r.Context(), who, c, out.URL); err != nil {
-		s.d.Log.Warn("hearthapi: cannot post the clip in the stage chat", "clip", c.ID, "err", err)
+	out := clipToJSON(clip)
+	if err := s.d.Gate.PostClip(r.Context(), c.id, clip, out.URL); err != nil {
+		s.d.Log.Warn("hearthapi: cannot post the clip in the stage chat", "clip", clip.ID, "err", err)
 	}
 	httpserver.WriteJSON(w, http.StatusCreated, out)
 }
 
-func (s *Surface) clipOf(r *http.Request, manage bool) (*recording.Clip, error) {
+// clipOf is the clip the path names, when the caller may do what n says
+// with it.
+func (s *Surface) clipOf(r *http.Request, n need) (*recording.Clip, error) {
+	caller, err := s.authenticate(r, n)
+	if err != nil {
+		return nil, err
+	}
 	c, err := s.d.Recordings.GetClip(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.access(r, c.StageID, manage); err != nil {
+	if err := s.access(r, caller, c.StageID, n == manage); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -137,7 +140,7 @@ func (s *Surface) clips(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Surface) getClip(w http.ResponseWriter, r *http.Request) {
-	c, err := s.clipOf(r, false)
+	c, err := s.clipOf(r, view)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -146,7 +149,7 @@ func (s *Surface) getClip(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Surface) clipFile(w http.ResponseWriter, r *http.Request) {
-	c, err := s.clipOf(r, false)
+	c, err := s.clipOf(r, view)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -174,7 +177,7 @@ func (s *Surface) clipFile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Surface) deleteClip(w http.ResponseWriter, r *http.Request) {
-	c, err := s.clipOf(r, true)
+	c, err := s.clipOf(r, manage)
 	if err == nil {
 		err = s.d.Recordings.DeleteClip(r.Context(), c.ID)
 	}
@@ -195,9 +198,13 @@ type settingsJSON struct {
 }
 
 func (s *Surface) settings(w http.ResponseWriter, r *http.Request) {
-	stage, err := s.d.Gate.Stage(r.Context(), r.PathValue("stage"))
+	c, err := s.authenticate(r, manage)
+	var stage string
 	if err == nil {
-		_, err = s.access(r, stage, true)
+		stage, err = s.d.Gate.Stage(r.Context(), r.PathValue("stage"))
+	}
+	if err == nil {
+		err = s.access(r, c, stage, true)
 	}
 	if err != nil {
 		writeError(w, err)
@@ -217,9 +224,13 @@ func (s *Surface) writeSettings(w http.ResponseWriter, r *http.Request, stage st
 }
 
 func (s *Surface) putSettings(w http.ResponseWriter, r *http.Request) {
-	stage, err := s.d.Gate.Stage(r.Context(), r.PathValue("stage"))
+	c, err := s.authenticate(r, manage)
+	var stage string
 	if err == nil {
-		_, err = s.access(r, stage, true)
+		stage, err = s.d.Gate.Stage(r.Context(), r.PathValue("stage"))
+	}
+	if err == nil {
+		err = s.access(r, c, stage, true)
 	}
 	if err != nil {
 		writeError(w, err)

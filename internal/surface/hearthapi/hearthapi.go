@@ -166,41 +166,76 @@ func (s *Surface) caller(r *http.Request) (string, bool, error) {
 	return id, admin, nil
 }
 
-// access authenticates the caller and checks their access to a stage.
-func (s *Surface) access(r *http.Request, stageID string, manage bool) (string, error) {
-	id, admin, err := s.caller(r)
-	if err != nil {
-		return "", err
-	}
-	a, err := s.d.Gate.Access(r.Context(), id, admin, stageID)
-	if err != nil {
-		return "", err
-	}
-	if !a.View {
-		if id == "" {
-			return "", fault.New(fault.Unauthorized, "sign in to see this stage's recordings")
-		}
-		return "", fault.New(fault.NotFound, "recording not found")
-	}
-	if manage && !a.Manage {
-		if id == "" {
-			return "", fault.New(fault.Unauthorized, "sign in to manage recordings")
-		}
-		return "", fault.New(fault.Forbidden, "managing this stage's recordings needs MANAGE_CHANNELS (the default stage: the instance admin)")
-	}
-	return id, nil
+// need is what a route asks of its caller.
+type need int
+
+const (
+	view   need = iota // anyone who may see the stage (the default stage: anyone)
+	member             // a signed-in account that may see the stage
+	manage             // a signed-in account that manages the stage
+)
+
+// who is an authenticated caller: an account id ("" for none) and whether
+// it is the instance admin.
+type who struct {
+	id    string
+	admin bool
 }
 
-func (s *Surface) recording(r *http.Request, manage bool) (*recording.Recording, string, error) {
+// authenticate checks the caller before the route looks anything up: a bad
+// token is 401, and so is no token where n needs an account, whatever the
+// path or body names, so an anonymous caller learns nothing of which ids
+// exist.
+func (s *Surface) authenticate(r *http.Request, n need) (who, error) {
+	id, admin, err := s.caller(r)
+	if err != nil {
+		return who{}, err
+	}
+	switch {
+	case id == "" && n == member:
+		return who{}, fault.New(fault.Unauthorized, "sign in to make clips")
+	case id == "" && n == manage:
+		return who{}, fault.New(fault.Unauthorized, "sign in to manage recordings")
+	}
+	return who{id: id, admin: admin}, nil
+}
+
+// access checks an authenticated caller's access to a stage.
+func (s *Surface) access(r *http.Request, c who, stageID string, manage bool) error {
+	a, err := s.d.Gate.Access(r.Context(), c.id, c.admin, stageID)
+	if err != nil {
+		return err
+	}
+	if !a.View {
+		if c.id == "" {
+			return fault.New(fault.Unauthorized, "sign in to see this stage's recordings")
+		}
+		return fault.New(fault.NotFound, "recording not found")
+	}
+	if manage && !a.Manage {
+		if c.id == "" {
+			return fault.New(fault.Unauthorized, "sign in to manage recordings")
+		}
+		return fault.New(fault.Forbidden, "managing this stage's recordings needs MANAGE_CHANNELS (the default stage: the instance admin)")
+	}
+	return nil
+}
+
+// recording is the recording the path names, when the caller may do what n
+// says with it; and the caller's account id.
+func (s *Surface) recording(r *http.Request, n need) (*recording.Recording, string, error) {
+	c, err := s.authenticate(r, n)
+	if err != nil {
+		return nil, "", err
+	}
 	rec, err := s.d.Recordings.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return nil, "", err
 	}
-	who, err := s.access(r, rec.StageID, manage)
-	if err != nil {
+	if err := s.access(r, c, rec.StageID, n == manage); err != nil {
 		return nil, "", err
 	}
-	return rec, who, nil
+	return rec, c.id, nil
 }
 
 // recordingJSON is a recording on the wire.
@@ -237,9 +272,13 @@ func (s *Surface) stageParam(r *http.Request, ref string) (string, error) {
 // readableStage is the stage named by the stage query parameter, when the
 // caller may read it.
 func (s *Surface) readableStage(r *http.Request) (string, error) {
+	c, err := s.authenticate(r, view)
+	if err != nil {
+		return "", err
+	}
 	stage, err := s.stageParam(r, r.URL.Query().Get("stage"))
 	if err == nil {
-		_, err = s.access(r, stage, false)
+		err = s.access(r, c, stage, false)
 	}
 	return stage, err
 }
@@ -263,7 +302,7 @@ func (s *Surface) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Surface) get(w http.ResponseWriter, r *http.Request) {
-	rec, _, err := s.recording(r, false)
+	rec, _, err := s.recording(r, view)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -281,7 +320,7 @@ func decode(r *http.Request, v any) error {
 }
 
 func (s *Surface) update(w http.ResponseWriter, r *http.Request) {
-	rec, _, err := s.recording(r, true)
+	rec, _, err := s.recording(r, manage)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -303,7 +342,7 @@ func (s *Surface) update(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Surface) delete(w http.ResponseWriter, r *http.Request) {
-	rec, _, err := s.recording(r, true)
+	rec, _, err := s.recording(r, manage)
 	if err == nil {
 		err = s.d.Recordings.Delete(r.Context(), rec.ID)
 	}
@@ -315,7 +354,7 @@ func (s *Surface) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Surface) download(w http.ResponseWriter, r *http.Request) {
-	rec, _, err := s.recording(r, false)
+	rec, _, err := s.recording(r, view)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -355,7 +394,7 @@ func (s *Surface) sendDownload(w http.ResponseWriter, r *http.Request, rec *reco
 }
 
 func (s *Surface) file(w http.ResponseWriter, r *http.Request) {
-	rec, _, err := s.recording(r, false)
+	rec, _, err := s.recording(r, view)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -400,7 +439,7 @@ func (s *Surface) sendFile(w http.ResponseWriter, r *http.Request, rec *recordin
 // chat replays the stage chat of a recording's time window (at most 1000
 // messages, oldest first), each with its offset into the recording.
 func (s *Surface) chat(w http.ResponseWriter, r *http.Request) {
-	rec, _, err := s.recording(r, false)
+	rec, _, err := s.recording(r, view)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -376,9 +376,12 @@ func (s *Surface) Register(h *httpserver.Server) {
 		}
 	}
 	s.registerPreflight(h)
+	// The gateway also answers an upgrade that carries no token of either
+	// surface (Together's 401 before the upgrade, as its server refuses a
+	// missing token); Owncast's chat takes /ws only with ?accessToken=.
 	ws := http.HandlerFunc(s.serveGateway)
-	h.HandleWhen("GET /ws", hasGatewayToken, ws)
-	h.HandleWhen("GET /api/ws", hasGatewayToken, ws)
+	h.HandleOwned("GET /ws", hasGatewayToken, ws)
+	h.HandleOwned("GET /api/ws", hasGatewayToken, ws)
 }
 
 // bareAdmin recognises a Together instance-admin GET on its bare path:
