@@ -53,6 +53,20 @@ var sweepOrder = map[string]int{
 	"owncast:setAdminpass":  9,
 }
 
+// sweepRestore gives the settings the sweep itself needs their value
+// again after their operation has been swept.
+var sweepRestore = map[string]func(fx *sweepFixture) any{
+	"/api/admin/config/serverurl":                  func(fx *sweepFixture) any { return fx.base },
+	"/api/admin/config/federation/enable":          func(*sweepFixture) any { return true },
+	"/api/admin/config/federation/private":         func(*sweepFixture) any { return false },
+	"/api/admin/config/chat/disable":               func(*sweepFixture) any { return false },
+	"/api/admin/config/chat/requireauthentication": func(*sweepFixture) any { return false },
+	"/api/admin/config/chat/establishedusermode":   func(*sweepFixture) any { return false },
+	"/api/admin/config/federation/username":        func(*sweepFixture) any { return "streamer" },
+	"/api/admin/config/chat/spamprotectionenabled": func(*sweepFixture) any { return false },
+	"/api/admin/config/chat/slurfilterenabled":     func(*sweepFixture) any { return false },
+}
+
 // sweepFixture holds the credentials and the real objects the sweep's
 // path parameters name.
 type sweepFixture struct {
@@ -71,7 +85,8 @@ type sweepFixture struct {
 // the wrong top-level type, with each declared property of the wrong type,
 // too long, out of range or nested too deep, and far past the body cap;
 // path parameters too long, with traversal, NUL or non-ASCII; query
-// parameters of the wrong type or out of range. No answer may be a 5xx
+// parameters of the wrong type or out of range; a malformed credential.
+// No answer may be a 5xx
 // (but those listed in sweepAllowed5xx), none may hang (the client's
 // timeout), and the node answers after every operation. It runs on SQLite
 // and, with HEARTH_TEST_POSTGRES_URL, on PostgreSQL (and NATS), where the
@@ -255,6 +270,15 @@ func badInputSweep(t *testing.T, cfg config.Config, specs map[string]*openapi3.T
 		for _, v := range p.vs {
 			check(key, o, v)
 		}
+		if good, ok := sweepRestore[o.path]; ok && o.method == "POST" {
+			// The operation may have taken a setting the rest of the sweep
+			// needs (a valid value is part of its bodies): put it back.
+			raw, _ := json.Marshal(map[string]any{"value": good(fx)})
+			v := sweepVariant{name: "restore", url: o.path, ctype: "application/json", body: func() io.Reader { return bytes.NewReader(raw) }}
+			if code, body, err := fx.send(client, o.spec, "POST", v, o.op); err != nil || code != 200 {
+				t.Fatalf("restore %s: %d %v %s", o.path, code, err, body)
+			}
+		}
 		if code, _, err := fx.send(client, "together", "GET", sweepVariant{name: "health", url: "/health"}, nil); err != nil || code != 200 {
 			t.Fatalf("after %s: the node no longer answers: %d %v", key, code, err)
 		}
@@ -279,6 +303,7 @@ type sweepVariant struct {
 	// refuse on its own (NUL, invalid UTF-8, past int32 or int64, long)
 	// run on both.
 	oneEngine bool
+	auth      string // replaces the principal's Authorization
 }
 
 // send makes one request as the most privileged principal op's security
@@ -297,6 +322,9 @@ func (fx *sweepFixture) send(client *http.Client, spec, method string, v sweepVa
 	}
 	if op != nil {
 		fx.authorize(req, spec, op)
+	}
+	if v.auth != "" {
+		req.Header.Set("Authorization", v.auth)
 	}
 	res, err := client.Do(req)
 	if err != nil {
@@ -535,6 +563,7 @@ var (
 		{"word", "x", false}, {"negative", "-1", false}, {"huge", "99999999999999999999", true}, {"float", "1e308", false},
 		{"nan", "NaN", false}, {"long", strings.Repeat("9", 5000), true}, {"nul", "\x00", true}, {"empty", "", false},
 		{"invalid utf8", "\xff\xfe", true}, {"past int32", "2147483648", true},
+		{"max int64", "9223372036854775807", true}, {"min int64", "-9223372036854775808", true},
 	}
 	deepJSON = strings.Repeat("[", 10000) + strings.Repeat("]", 10000)
 	long     = `"` + strings.Repeat("x", 100<<10) + `"`
@@ -710,6 +739,18 @@ func sweepVariants(fx *sweepFixture, spec, method, path string, item *openapi3.P
 			addShape("path "+p.Name+" "+bad.name, withQuery(build(p.Name, bad.raw), baseQuery), baseBody, !bad.engine)
 		}
 	}
+	// Path parameters naming a real object of another kind (a stage
+	// channel for a text channel, a DM for a channel or a server, a
+	// message or an account for anything else).
+	for _, p := range pathParams {
+		for _, kind := range []string{"stage", "dm", "message", "user"} {
+			other := fx.ids[kind]
+			if other == "" || other == fx.sweepPathValue(spec, path, p.Name) {
+				continue
+			}
+			addShape("path "+p.Name+" a "+kind+" id", withQuery(build(p.Name, url.PathEscape(other)), baseQuery), baseBody, false)
+		}
+	}
 	// Query parameters, one at a time; every operation also gets junk
 	// paging parameters it does not declare.
 	for _, q := range queryParams {
@@ -787,6 +828,10 @@ func sweepVariants(fx *sweepFixture, spec, method, path string, item *openapi3.P
 			}
 		}
 	}
+	// A malformed credential in each scheme's header.
+	for _, a := range []string{"Bearer " + strings.Repeat("a.", 2500), "Basic !!!" + strings.Repeat("YWFh", 1000)} {
+		vs = append(vs, sweepVariant{name: "auth " + a[:6], url: u, auth: a, oneEngine: true})
+	}
 	if op.RequestBody != nil {
 		ct := ctype
 		if ct == "" {
@@ -845,7 +890,8 @@ func badValues(name string, s *openapi3.Schema, depth int) []badValue {
 		}
 	case "integer", "number":
 		bad = append(bad[2:], []badValue{{"negative", "-1", false}, {"huge float", "1e308", false}, {"past int64", "9223372036854775808", false},
-			{"below int64", "-9223372036854775809", false}, {"past int32", "2147483648", false}, {"nan", `"NaN"`, true}, {"fraction", "0.5", true}}...)
+			{"below int64", "-9223372036854775809", false}, {"past int32", "2147483648", false},
+			{"max int64", "9223372036854775807", false}, {"min int64", "-9223372036854775808", false}, {"nan", `"NaN"`, true}, {"fraction", "0.5", true}}...)
 	case "boolean":
 		bad = append(bad[:2], bad[3:]...)
 	case "array":
