@@ -780,6 +780,7 @@ func sweepVariants(fx *sweepFixture, spec, method, path string, item *openapi3.P
 			addShape(b.name, u, b.body, true)
 		}
 		if ctype == "multipart/form-data" {
+			vs = append(vs, multipartVariants(u, bodySchema)...)
 			vs = append(vs, sweepVariant{name: "multipart no boundary", url: u, ctype: "multipart/form-data", body: text("{"), oneEngine: true},
 				sweepVariant{name: "multipart junk", url: u, ctype: "multipart/form-data; boundary=x", oneEngine: true,
 					body: text("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../a\"\r\n\r\n\x00\r\n--x")})
@@ -923,4 +924,67 @@ func badValues(name string, s *openapi3.Schema, depth int) []badValue {
 		}
 	}
 	return bad
+}
+
+// multipartVariants are well-formed multipart bodies of bad parts: a file
+// named to climb out of its folder, an empty one, a 20 MB one, more files
+// than allowed, and each text field too long.
+func multipartVariants(u string, s *openapi3.Schema) []sweepVariant {
+	props, _ := map[string]*openapi3.Schema{}, map[string]bool{}
+	schemaProps(s, props, map[string]bool{})
+	var files, fields []string
+	for n, p := range props {
+		if p.Format == "binary" || schemaType(p) == "array" && p.Items != nil && p.Items.Value != nil && p.Items.Value.Format == "binary" {
+			files = append(files, n)
+		} else {
+			fields = append(fields, n)
+		}
+	}
+	slices.Sort(files)
+	slices.Sort(fields)
+	type part struct {
+		field, filename string
+		body            io.Reader
+	}
+	build := func(name string, big bool, parts func() []part) sweepVariant {
+		const boundary = "sweepboundary"
+		return sweepVariant{name: name, url: u, ctype: "multipart/form-data; boundary=" + boundary, big: big, oneEngine: true,
+			body: func() io.Reader {
+				var rs []io.Reader
+				for _, p := range parts() {
+					head := "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + p.field + "\""
+					if p.filename != "" {
+						head += "; filename=\"" + p.filename + "\"\r\nContent-Type: image/png"
+					}
+					rs = append(rs, strings.NewReader(head+"\r\n\r\n"), p.body, strings.NewReader("\r\n"))
+				}
+				rs = append(rs, strings.NewReader("--"+boundary+"--\r\n"))
+				return io.MultiReader(rs...)
+			}}
+	}
+	png := "\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x7f\xff\xff\xff\x7f\xff\xff\xff\x08\x06\x00\x00\x00"
+	var vs []sweepVariant
+	for _, f := range files {
+		vs = append(vs,
+			build("multipart "+f+" traversal", false, func() []part {
+				return []part{{f, "../../../etc/x.png", strings.NewReader(png)}}
+			}),
+			build("multipart "+f+" empty", false, func() []part { return []part{{f, "", strings.NewReader("")}} }),
+			build("multipart "+f+" 20 MB", true, func() []part {
+				return []part{{f, "big.png", io.MultiReader(strings.NewReader(png), io.LimitReader(repeatReader(0), 20<<20))}}
+			}),
+			build("multipart "+f+" 11 files", false, func() []part {
+				var ps []part
+				for i := range 11 {
+					ps = append(ps, part{f, fmt.Sprintf("f%d.png", i), strings.NewReader(png)})
+				}
+				return ps
+			}))
+	}
+	for _, n := range fields {
+		vs = append(vs, build("multipart "+n+" long", false, func() []part {
+			return []part{{n, "", strings.NewReader(strings.Repeat("x", 100<<10))}}
+		}), build("multipart "+n+" nul", false, func() []part { return []part{{n, "", strings.NewReader("a\x00\xff")}} }))
+	}
+	return vs
 }
