@@ -304,6 +304,7 @@ type sweepVariant struct {
 	// run on both.
 	oneEngine bool
 	auth      string // replaces the principal's Authorization
+	upgrade   bool   // a WebSocket upgrade
 }
 
 // send makes one request as the most privileged principal op's security
@@ -326,11 +327,20 @@ func (fx *sweepFixture) send(client *http.Client, spec, method string, v sweepVa
 	if v.auth != "" {
 		req.Header.Set("Authorization", v.auth)
 	}
+	if v.upgrade {
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	}
 	res, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer res.Body.Close()
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		return res.StatusCode, nil, nil // an open socket: nothing more to read
+	}
 	raw, err := io.ReadAll(io.LimitReader(res.Body, 4096))
 	if err != nil && !v.big {
 		return 0, nil, err
@@ -826,6 +836,15 @@ func sweepVariants(fx *sweepFixture, spec, method, path string, item *openapi3.P
 				}
 				m[n] = json.RawMessage(b.raw)
 				addShape("body "+n+" "+b.name, u, wrap(m), b.oneEngine)
+			}
+		}
+	}
+	// The sockets' credentials in the query of a real upgrade.
+	if path == "/ws" {
+		for _, name := range []string{"accessToken", "token", "bot_token"} {
+			for _, bad := range badQueryValues {
+				vs = append(vs, sweepVariant{name: "socket " + name + " " + bad.name, url: withQuery(path, url.Values{name: {bad.val}}),
+					upgrade: true, oneEngine: !bad.engine})
 			}
 		}
 	}
