@@ -848,6 +848,12 @@ func sweepVariants(fx *sweepFixture, spec, method, path string, item *openapi3.P
 			}
 		}
 	}
+	// An OTT room socket is an upgrade of GET /api/room/{name}.
+	if spec == "ott" && method == "GET" && path == "/api/room/{name}" {
+		for _, bad := range badPathValues {
+			vs = append(vs, sweepVariant{name: "socket room " + bad.name, url: build("name", bad.raw), upgrade: true, oneEngine: !bad.engine})
+		}
+	}
 	// A malformed credential in each scheme's header.
 	for _, a := range []string{"Bearer " + strings.Repeat("a.", 2500), "Basic !!!" + strings.Repeat("YWFh", 1000)} {
 		vs = append(vs, sweepVariant{name: "auth " + a[:6], url: u, auth: a, oneEngine: true})
