@@ -85,7 +85,8 @@ type sweepFixture struct {
 // the wrong top-level type, with each declared property of the wrong type,
 // too long, out of range or nested too deep, and far past the body cap;
 // path parameters too long, with traversal, NUL or non-ASCII; query
-// parameters of the wrong type or out of range; a malformed credential.
+// parameters of the wrong type or out of range; a malformed credential,
+// junk cookies and ranges.
 // No answer may be a 5xx
 // (but those listed in sweepAllowed5xx), none may hang (the client's
 // timeout), and the node answers after every operation. It runs on SQLite
@@ -305,6 +306,7 @@ type sweepVariant struct {
 	oneEngine bool
 	auth      string // replaces the principal's Authorization
 	upgrade   bool   // a WebSocket upgrade
+	header    http.Header
 }
 
 // send makes one request as the most privileged principal op's security
@@ -326,6 +328,9 @@ func (fx *sweepFixture) send(client *http.Client, spec, method string, v sweepVa
 	}
 	if v.auth != "" {
 		req.Header.Set("Authorization", v.auth)
+	}
+	for k, vv := range v.header {
+		req.Header[k] = vv
 	}
 	if v.upgrade {
 		req.Header.Set("Connection", "Upgrade")
@@ -852,6 +857,18 @@ func sweepVariants(fx *sweepFixture, spec, method, path string, item *openapi3.P
 	if spec == "ott" && method == "GET" && path == "/api/room/{name}" {
 		for _, bad := range badPathValues {
 			vs = append(vs, sweepVariant{name: "socket room " + bad.name, url: build("name", bad.raw), upgrade: true, oneEngine: !bad.engine})
+		}
+	}
+	// Junk cookies of the names the surfaces read (OTT's token, the admin
+	// session) and, on reads, ranges past any file or in thousands.
+	headers := []http.Header{{"Cookie": {"token=%00%FF; hearth_admin=" + strings.Repeat("a", 4000) + "; token=\"\""}}}
+	if method == "GET" {
+		headers = append(headers, http.Header{"Range": {"bytes=99999999999999999999-"}},
+			http.Header{"Range": {"bytes=" + strings.Repeat("0-1,", 2000) + "0-1"}})
+	}
+	for _, h := range headers {
+		for k := range h {
+			vs = append(vs, sweepVariant{name: "header " + k, url: u, header: h, oneEngine: true})
 		}
 	}
 	// A malformed credential in each scheme's header.
