@@ -126,7 +126,7 @@ func badInputSweep(t *testing.T, cfg config.Config, specs map[string]*openapi3.T
 	a, _ := start(t, cfg, nil)
 	fx := sweepSetup(t, a.HTTP.URL())
 	// A finished recording of the default stage and a clip of it, so the
-	// recording routes reach their input (their files are not there).
+	// recording routes reach their input (a playlist without segments).
 	node, err := os.ReadFile(filepath.Join(cfg.DataDir, "node-id"))
 	if err != nil {
 		t.Fatal(err)
@@ -157,14 +157,13 @@ func badInputSweep(t *testing.T, cfg config.Config, specs map[string]*openapi3.T
 		spec, method, path string
 		item               *openapi3.PathItem
 		op                 *openapi3.Operation
-		doc                *openapi3.T
 		order              int
 	}
 	var ops []sweepOp
 	for spec, doc := range specs {
 		for path, item := range doc.Paths.Map() {
 			for method, op := range item.Operations() {
-				ops = append(ops, sweepOp{spec, method, path, item, op, doc, sweepOrder[spec+":"+op.OperationID]})
+				ops = append(ops, sweepOp{spec, method, path, item, op, sweepOrder[spec+":"+op.OperationID]})
 			}
 		}
 	}
