@@ -31,6 +31,11 @@ func Size(data []byte) (w, h int, err error) {
 func SizeOf(r io.ReadSeeker) (w, h int, err error) {
 	cfg, format, err := image.DecodeConfig(bufio.NewReader(r))
 	if err != nil {
+		// Go's PNG reader refuses an IHDR whose checksum is wrong; a
+		// browser's may not, and decodes the size it declares all the same.
+		if w, h, ok := pngDeclared(r); ok {
+			return w, h, nil
+		}
 		return 0, 0, err
 	}
 	w, h = cfg.Width, cfg.Height
@@ -105,4 +110,16 @@ func gifFrames(b *bufio.Reader) (w, h int) {
 			return w, h
 		}
 	}
+}
+
+// pngDeclared reads the size a PNG's IHDR declares, its checksum unchecked.
+func pngDeclared(r io.ReadSeeker) (w, h int, ok bool) {
+	var b [24]byte
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return 0, 0, false
+	}
+	if _, err := io.ReadFull(r, b[:]); err != nil || string(b[:8]) != "\x89PNG\r\n\x1a\n" || string(b[12:16]) != "IHDR" {
+		return 0, 0, false
+	}
+	return int(binary.BigEndian.Uint32(b[16:])), int(binary.BigEndian.Uint32(b[20:])), true
 }

@@ -21,6 +21,14 @@ func PNG(w, h uint32) []byte {
 	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
 }
 
+// PNGBadCRC is PNG with a wrong checksum on its IHDR: Go's decoder refuses
+// it, a browser's may still read the size it declares.
+func PNGBadCRC(w, h uint32) []byte {
+	b := PNG(w, h)
+	b[len(b)-1] ^= 0xff
+	return b
+}
+
 // GIF is a GIF whose logical screen declares w×h pixels.
 func GIF(w, h uint16) []byte {
 	b := []byte("GIF89a")

@@ -26,6 +26,7 @@ func TestEmojiDeclaredSizeBounded(t *testing.T) {
 		msg  string
 	}{
 		{"gif_bomb", imagehdrtest.GIF(65535, 65535), 400, "Emoji image must be at most 1024x1024 pixels, not 65535x65535"},
+		{"png_bomb_bad_crc", imagehdrtest.PNGBadCRC(60000, 60000), 400, "Emoji image must be at most 1024x1024 pixels, not 60000x60000"},
 		{"gif_frame_bomb", imagehdrtest.GIFFrameBomb(65535, 65535), 400, "Emoji image must be at most 1024x1024 pixels, not 65535x65535"},
 		{"png_bomb", imagehdrtest.PNG(60000, 60000), 400, "Emoji image must be at most 1024x1024 pixels, not 60000x60000"},
 		{"too_wide", imagehdrtest.PNG(1025, 1), 400, "at most 1024x1024 pixels, not 1025x1"},
@@ -65,6 +66,7 @@ func TestAttachedImageDeclaredSizeBounded(t *testing.T) {
 		msg  string
 	}{
 		{"png_bomb", imagehdrtest.PNG(60000, 60000), 400, `Image \"png_bomb.png\" is 60000x60000 pixels: images may be at most 16384x16384 and 100 megapixels`},
+		{"png_bomb_bad_crc", imagehdrtest.PNGBadCRC(60000, 60000), 400, "is 60000x60000 pixels"},
 		{"gif_frame_bomb", imagehdrtest.GIFFrameBomb(65535, 65535), 400, "is 65535x65535 pixels"},
 		{"too_wide", imagehdrtest.PNG(16385, 1), 400, "is 16385x1 pixels"},
 		{"too_many_pixels", imagehdrtest.PNG(10001, 10000), 400, "is 10001x10000 pixels"},
