@@ -67,6 +67,10 @@ func TestAttachedImageDeclaredSizeBounded(t *testing.T) {
 	}{
 		{"png_bomb", imagehdrtest.PNG(60000, 60000), 400, `Image \"png_bomb.png\" is 60000x60000 pixels: images may be at most 16384x16384 and 100 megapixels`},
 		{"png_bomb_bad_crc", imagehdrtest.PNGBadCRC(60000, 60000), 400, "is 60000x60000 pixels"},
+		// Arithmetic coding (SOF9): Go's reader refuses it, libjpeg-turbo
+		// decodes it, so its size goes unread and the image is refused.
+		{"jpeg_arithmetic", append([]byte("\xff\xd8\xff\xc9\x00\x11\x08\xea\x60\xea\x60\x03"), 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 0xff, 0xd9), 400,
+			`Image \"jpeg_arithmetic.png\" is not readable: its width and height could not be read`},
 		{"gif_frame_bomb", imagehdrtest.GIFFrameBomb(65535, 65535), 400, "is 65535x65535 pixels"},
 		{"too_wide", imagehdrtest.PNG(16385, 1), 400, "is 16385x1 pixels"},
 		{"too_many_pixels", imagehdrtest.PNG(10001, 10000), 400, "is 10001x10000 pixels"},

@@ -490,13 +490,17 @@ func (s *API) saveUpload(messageID string, part *multipart.Part, max int64) (*At
 		}
 		iw, ih, err := imagehdr.SizeOf(rf)
 		rf.Close()
-		if err == nil && (iw > MaxImageSide || ih > MaxImageSide || int64(iw)*int64(ih) > MaxImagePixels) {
+		if err != nil {
+			// Unread, its size is unbounded: a browser's decoder may take
+			// what Go's refuses (a JPEG's arithmetic coding, say).
+			_ = s.uploads.Remove(rel)
+			return nil, fault.Newf(fault.Invalid, "Image %q is not readable: its width and height could not be read", name)
+		}
+		if iw > MaxImageSide || ih > MaxImageSide || int64(iw)*int64(ih) > MaxImagePixels {
 			_ = s.uploads.Remove(rel)
 			return nil, fault.Newf(fault.Invalid, "Image %q is %dx%d pixels: images may be at most %dx%d and %d megapixels", name, iw, ih, MaxImageSide, MaxImageSide, MaxImagePixels/1_000_000)
 		}
-		if err == nil {
-			a.Width, a.Height = &iw, &ih
-		}
+		a.Width, a.Height = &iw, &ih
 	}
 	return a, nil
 }
