@@ -461,7 +461,17 @@ func (r *Room) playbackSpeed(c *call) error {
 	return r.settle()
 }
 
+// restoreQueue puts the queue kept aside back (it adds videos: it needs
+// manage-queue.add) or discards it (manage-queue.remove). OTT checks no
+// permission here, so anyone in the room could fill or drop it.
 func (r *Room) restoreQueue(c *call) error {
+	perm := PermAdd
+	if c.req.Discard != nil && *c.req.Discard {
+		perm = PermRemove
+	}
+	if err := c.check(perm); err != nil {
+		return err
+	}
 	if r.prevQueue == nil {
 		return nil
 	}
