@@ -252,7 +252,7 @@ func (s *Service) retired(r *Room) bool {
 // reconnects (clusterTick) and starts over.
 func failsOver(op string) bool {
 	switch op {
-	case "handle", "access", "snapshot", "fullsync", "users", "len", "bysession", "claim", "delete":
+	case "handle", "precheck", "access", "snapshot", "fullsync", "users", "len", "bysession", "claim", "delete":
 		return true
 	}
 	return false
@@ -380,6 +380,10 @@ func (s *Service) runOp(ctx context.Context, r *Room, q rpcReq) rpcResp {
 	case "handle":
 		if q.Req != nil {
 			err = s.handleResolved(ctx, r, q.Actor, q.Client, *q.Req, q.Videos)
+		}
+	case "precheck":
+		if q.Req != nil {
+			resp.OK, err = s.precheck(ctx, r, q.Actor, q.Client, *q.Req)
 		}
 	case "snapshot":
 		snap := r.Snapshot()

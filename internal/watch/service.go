@@ -515,36 +515,20 @@ func (s *Service) Handle(ctx context.Context, r *Room, a Actor, clientID string,
 	}
 	switch req.Type {
 	case ReqAdd:
-		if r.remote == "" {
-			// As OTT, the permission and an already queued video are
-			// answered before any metadata is fetched (a YouTube
-			// lookup spends API quota).
-			if err := s.authorize(ctx, r, a); err != nil {
-				return err
-			}
-			r.mu.Lock()
-			err = r.precheckAdd(a, clientID, req)
-			r.mu.Unlock()
-			if err != nil {
-				return err
-			}
+		// As OTT, the permission and an already queued video are answered
+		// before any metadata is fetched (a YouTube lookup spends API
+		// quota), on whichever node the request arrived at.
+		if _, err := s.precheck(ctx, r, a, clientID, req); err != nil {
+			return err
 		}
 		videos, err = s.resolveAdd(ctx, req)
 	case ReqPlayNow:
 		if req.Video != nil {
-			queued := false
-			if r.remote == "" {
-				if err := s.authorize(ctx, r, a); err != nil {
-					return err
-				}
-				r.mu.Lock()
-				queued, err = r.precheckPlayNow(a, clientID, *req.Video)
-				r.mu.Unlock()
-				if err != nil {
-					return err
-				}
+			held, perr := s.precheck(ctx, r, a, clientID, req)
+			if perr != nil {
+				return perr
 			}
-			if !queued {
+			if !held {
 				videos, err = s.resolveAdd(ctx, Request{Video: req.Video})
 			}
 		}
@@ -553,6 +537,32 @@ func (s *Service) Handle(ctx context.Context, r *Room, a Actor, clientID string,
 		return err
 	}
 	return s.handleResolved(ctx, r, a, clientID, req, videos)
+}
+
+// precheck asks the room's node what an add or a play-now would be refused
+// for before its videos are fetched (precheckAdd, precheckPlayNow); held
+// reports a play-now of a video already in the room, which needs no fetch.
+// A node that does not know the op (an older one, mid-upgrade) leaves the
+// checks to the request itself, as before.
+func (s *Service) precheck(ctx context.Context, r *Room, a Actor, clientID string, req Request) (held bool, err error) {
+	if r.remote != "" {
+		p, err := s.call(ctx, r, rpcReq{Op: "precheck", Actor: a, Client: clientID, Req: &req})
+		var we *Error
+		if errors.As(err, &we) && we.Code == CodeBadArgument && we.Arg == "op" {
+			return false, nil
+		}
+		return p.OK, err
+	}
+	a = r.actorFor(a, clientID)
+	if err := s.authorize(ctx, r, a); err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if req.Type == ReqPlayNow && req.Video != nil {
+		return r.precheckPlayNow(a, clientID, *req.Video)
+	}
+	return false, r.precheckAdd(a, clientID, req)
 }
 
 func (s *Service) handleResolved(ctx context.Context, r *Room, a Actor, clientID string, req Request, videos []Video) error {
