@@ -510,7 +510,7 @@ func TestOwncastScopeSweepSocket(t *testing.T) {
 			seen[b] = ev
 		}
 	}
-	if seen["impersonation"] == nil {
+	if seen["<p>impersonation</p>"] == nil {
 		t.Errorf("the attacker's own CHAT did not arrive (saw %v)", seen)
 	}
 	for b, ev := range seen {
