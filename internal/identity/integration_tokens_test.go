@@ -2,8 +2,10 @@ package identity_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store/storetest"
@@ -66,4 +68,42 @@ func TestIntegrationTokenReadback(t *testing.T) {
 			t.Fatalf("second token %q %v", raw2, err)
 		}
 	})
+}
+
+// TestScopedTokenRefusalLeavesLastUsed: a token asked for a scope it lacks
+// is refused like an unknown one and not marked used; with the scope it is
+// authenticated and marked.
+func TestScopedTokenRefusalLeavesLastUsed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.OpenSQLite(t)
+	s, err := identity.New(ctx, identity.Config{Argon2: fastArgon}, db.Identity(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, raw, err := s.CreateIntegrationToken(ctx, "poster", []string{"CAN_SEND_MESSAGES"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastUsed := func() *time.Time {
+		list, err := s.ListTokens(ctx, identity.IntegrationToken)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("list %v %v", list, err)
+		}
+		return list[0].LastUsedAt
+	}
+	for _, scope := range []string{"HAS_ADMIN_ACCESS", ""} {
+		if _, err := s.AuthenticateScopedToken(ctx, identity.IntegrationToken, raw, scope); !errors.Is(err, identity.ErrInvalidToken) {
+			t.Fatalf("scope %q: %v, want ErrInvalidToken", scope, err)
+		}
+	}
+	if at := lastUsed(); at != nil {
+		t.Fatalf("a refused token was marked used at %v", at)
+	}
+	if _, err := s.AuthenticateScopedToken(ctx, identity.IntegrationToken, raw, "CAN_SEND_MESSAGES"); err != nil {
+		t.Fatal(err)
+	}
+	if lastUsed() == nil {
+		t.Fatal("an allowed call did not mark the token used")
+	}
 }

@@ -323,6 +323,21 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*Principal, err
 
 // AuthenticateToken validates a long-lived bot or integration token.
 func (s *Service) AuthenticateToken(ctx context.Context, kind TokenKind, raw string) (*Principal, error) {
+	return s.authenticateToken(ctx, kind, raw, "")
+}
+
+// AuthenticateScopedToken is AuthenticateToken for a call that needs
+// scope: a token without it is refused like an unknown one and is not
+// marked used (its last-used time tells the admin what it did, and a
+// refused call did nothing).
+func (s *Service) AuthenticateScopedToken(ctx context.Context, kind TokenKind, raw, scope string) (*Principal, error) {
+	if scope == "" {
+		return nil, ErrInvalidToken
+	}
+	return s.authenticateToken(ctx, kind, raw, scope)
+}
+
+func (s *Service) authenticateToken(ctx context.Context, kind TokenKind, raw, scope string) (*Principal, error) {
 	if raw == "" || len(raw) > 256 {
 		return nil, ErrInvalidToken
 	}
@@ -333,7 +348,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, kind TokenKind, raw str
 	if err != nil {
 		return nil, err
 	}
-	if t.Kind != kind || t.RevokedAt != nil {
+	if t.Kind != kind || t.RevokedAt != nil || (scope != "" && !t.HasScope(scope)) {
 		return nil, ErrInvalidToken
 	}
 	a, err := s.st.AccountByID(ctx, t.AccountID)

@@ -37,7 +37,9 @@ func (s *Surface) requireIntegration(scope string, next http.HandlerFunc) http.H
 		if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
 			tok = strings.TrimSpace(auth[7:])
 		}
-		p, err := s.d.Identity.AuthenticateToken(r.Context(), identity.IntegrationToken, tok)
+		// The scope is checked before the token is marked used: a refused
+		// call leaves lastUsedAt as it was, as in Owncast.
+		p, err := s.d.Identity.AuthenticateScopedToken(r.Context(), identity.IntegrationToken, tok, scope)
 		if err != nil || p.Token == nil || !p.Token.HasScope(scope) {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
