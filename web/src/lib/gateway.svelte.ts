@@ -32,10 +32,10 @@ class Gateway {
     if (this.socket) return;
     this.socket = new ReconnectingSocket({
       label: "chat",
-      url: async () => {
+      url: async (signal) => {
         // Make sure the token is good before the upgrade (401 is not
         // visible to a WebSocket): a cheap authenticated call refreshes it.
-        await api<User>("Checking your session", "/users/@me").then((u) => (session.user = u));
+        await api<User>("Checking your session", "/users/@me", { signal }).then((u) => (session.user = u));
         if (!session.access) throw new Error("signed out");
         const proto = location.protocol === "https:" ? "wss:" : "ws:";
         return `${proto}//${location.host}/ws?token=${encodeURIComponent(session.access)}`;

@@ -7,14 +7,20 @@ import { backoffDelay } from "./backoff";
 export type SocketState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
 
 export interface SocketOptions {
-  /** url is called before every attempt (tokens may have been refreshed). */
-  url: () => Promise<string> | string;
+  /** url is called before every attempt (tokens may have been refreshed);
+   * signal ends it when the attempt gives up (CONNECT_TIMEOUT_MS). */
+  url: (signal: AbortSignal) => Promise<string> | string;
   onOpen?: (ws: WebSocket) => void;
   onMessage: (data: string) => void;
   /** onClose may return false to stop reconnecting (e.g. kicked). */
   onClose?: (ev: CloseEvent) => boolean | void;
   label: string;
 }
+
+/** An attempt that has neither opened nor failed by then (a request or a
+ * socket hanging on a dead connection, as after a laptop's sleep) is given
+ * up and the next one scheduled: no attempt may keep the banner for ever. */
+export const CONNECT_TIMEOUT_MS = 15_000;
 
 /** All live sockets, for the app-wide connection banner. */
 export const sockets = $state<{ list: ReconnectingSocket[] }>({ list: [] });
@@ -26,6 +32,9 @@ export class ReconnectingSocket {
   private ws: WebSocket | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  /** runs numbers the attempts: an attempt overtaken by another (Retry
+   * now) drops its result. */
+  private runs = 0;
 
   constructor(private readonly opts: SocketOptions) {}
 
@@ -70,18 +79,33 @@ export class ReconnectingSocket {
   private async connect() {
     if (this.stopped) return;
     this.state = this.attempt === 0 ? "connecting" : "reconnecting";
+    const run = ++this.runs;
     let url: string;
+    const ctl = new AbortController();
+    const guard = setTimeout(() => ctl.abort(), CONNECT_TIMEOUT_MS);
     try {
-      url = await this.opts.url();
+      url = await Promise.race([
+        this.opts.url(ctl.signal),
+        new Promise<never>((_, reject) => ctl.signal.addEventListener("abort", () => reject(new Error("timed out")))),
+      ]);
     } catch (e) {
+      clearTimeout(guard);
+      if (run !== this.runs) return; // a retry started meanwhile
       this.lastError = (e as Error).message;
       this.schedule();
       return;
     }
-    if (this.stopped) return;
+    clearTimeout(guard);
+    if (this.stopped || run !== this.runs) return;
     const ws = new WebSocket(url);
     this.ws = ws;
+    // A socket that neither opens nor fails in time is closed: its close
+    // schedules the next attempt.
+    const opening = setTimeout(() => {
+      if (this.ws === ws && ws.readyState === WebSocket.CONNECTING) ws.close();
+    }, CONNECT_TIMEOUT_MS);
     ws.onopen = () => {
+      clearTimeout(opening);
       if (this.ws !== ws) return;
       this.state = "open";
       this.attempt = 0;
@@ -92,6 +116,7 @@ export class ReconnectingSocket {
       if (this.ws === ws && typeof ev.data === "string") this.opts.onMessage(ev.data);
     };
     ws.onclose = (ev) => {
+      clearTimeout(opening);
       if (this.ws !== ws) return;
       this.ws = null;
       if (this.stopped) return;

@@ -1,0 +1,36 @@
+package web_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestBrowserReconnectGivesUpAHungAttempt: a reconnect attempt whose
+// session check never answers (a request on a dead connection, as after a
+// laptop's sleep) is given up and the next one made, so the socket comes
+// back once the server answers again. Before, the attempt waited on the
+// check for ever and the page stayed "Reconnecting" until reloaded.
+func TestBrowserReconnectGivesUpAHungAttempt(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil)
+	c := newCommunity(t, base)
+	p := newTab(t, newBrowser(t), "bob")
+	holdGatewaySocket(p)
+	holdReads(p)
+	signIn(p, base, c.bob, "/")
+	p.waitFor("the gateway's READY", `window.__readies > 0`, 30*time.Second)
+	readies := eval[int](p, "count the READYs", `window.__readies`)
+
+	eval[bool](p, "hold the session checks", `window.__holdReads("/users/@me")`)
+	held := eval[int](p, "count the reads held", `window.__readsHeld`)
+	eval[bool](p, "drop the gateway socket", `window.__holdWS()`)
+	p.waitFor("the socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
+	eval[bool](p, "let the socket back", `window.__releaseWS()`)
+	p.waitFor("the reconnect's session check", `window.__readsHeld > `+strconv.Itoa(held), 20*time.Second)
+	// The check hangs; the attempt is given up and the next one asks again.
+	p.waitFor("a second session check", `window.__readsHeld > `+strconv.Itoa(held+1), 60*time.Second)
+	eval[bool](p, "let the checks answer", `window.__releaseReads()`)
+	p.waitFor("the new socket's READY", `window.__readies > `+strconv.Itoa(readies), 60*time.Second)
+}
