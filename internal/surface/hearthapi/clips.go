@@ -197,15 +197,21 @@ type settingsJSON struct {
 	MaxBytes      int64  `json:"maxBytes"`
 }
 
-func (s *Surface) settings(w http.ResponseWriter, r *http.Request) {
+// managedStage is the stage the path names, when the caller manages it.
+func (s *Surface) managedStage(r *http.Request) (string, error) {
 	c, err := s.authenticate(r, manage)
-	var stage string
-	if err == nil {
-		stage, err = s.d.Gate.Stage(r.Context(), r.PathValue("stage"))
+	if err != nil {
+		return "", err
 	}
+	stage, err := s.d.Gate.Stage(r.Context(), r.PathValue("stage"))
 	if err == nil {
 		err = s.access(r, c, stage, true)
 	}
+	return stage, err
+}
+
+func (s *Surface) settings(w http.ResponseWriter, r *http.Request) {
+	stage, err := s.managedStage(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -224,14 +230,7 @@ func (s *Surface) writeSettings(w http.ResponseWriter, r *http.Request, stage st
 }
 
 func (s *Surface) putSettings(w http.ResponseWriter, r *http.Request) {
-	c, err := s.authenticate(r, manage)
-	var stage string
-	if err == nil {
-		stage, err = s.d.Gate.Stage(r.Context(), r.PathValue("stage"))
-	}
-	if err == nil {
-		err = s.access(r, c, stage, true)
-	}
+	stage, err := s.managedStage(r)
 	if err != nil {
 		writeError(w, err)
 		return
