@@ -265,8 +265,7 @@ func (s *SFU) joinMesh(ctx context.Context, accountID, channelID string) (*Parti
 	p := &Participant{sfu: s, AccountID: accountID, ChannelID: channelID,
 		mesh:    &meshState{bridges: map[string]*bridge{}},
 		sources: map[string]string{}, down: map[*pubTrack]*downTrack{}, published: map[*webrtc.RTPReceiver]*pubTrack{}}
-	p.perms.Store(ca.Perms)
-	p.setMaySpeak(ca.Perms&PermSpeak == PermSpeak)
+	p.setPerms(ca.Perms)
 	p.community = ca.Community.ID
 	s.mu.Lock()
 	r := s.rooms[channelID]

@@ -256,8 +256,7 @@ func (s *SFU) joinLocal(ca *community.ChannelAccess, accountID, channelID string
 	p := &Participant{sfu: s, AccountID: accountID, ChannelID: channelID, notify: notify,
 		pub: pub, sub: sub, bwe: bwe, sources: map[string]string{}, down: map[*pubTrack]*downTrack{},
 		published: map[*webrtc.RTPReceiver]*pubTrack{}, origin: origin}
-	p.perms.Store(ca.Perms)
-	p.setMaySpeak(ca.Perms&PermSpeak == PermSpeak)
+	p.setPerms(ca.Perms)
 	p.community = ca.Community.ID
 	pub.OnTrack(p.onTrack)
 	for _, pc := range []*webrtc.PeerConnection{pub, sub} {
@@ -358,8 +357,7 @@ func (s *SFU) recheck(ctx context.Context, match func(*Participant) bool) {
 		cancel()
 		switch k := fault.KindOf(err); {
 		case err == nil:
-			p.perms.Store(ca.Perms)
-			if p.setMaySpeak(ca.Perms&PermSpeak == PermSpeak) {
+			if p.setPerms(ca.Perms) {
 				// SPEAK taken away silences what p already sends (not
 				// only its next publish); given back, its video resumes
 				// on a fresh keyframe.
@@ -979,18 +977,20 @@ func (p *Participant) videoOn() bool {
 	return p.flags.Load()&flagNoSpeak == 0
 }
 
-// setMaySpeak records whether p has SPEAK in its channel now, and reports
-// whether that changed.
-func (p *Participant) setMaySpeak(ok bool) (changed bool) {
+// setPerms records p's bits in its channel now, and reports whether that
+// changed whether it may speak.
+func (p *Participant) setPerms(perms int64) (speakChanged bool) {
+	p.perms.Store(perms)
+	ok := perms&PermSpeak == PermSpeak
 	p.updateFlags(func(f uint32) uint32 {
-		changed = (f&flagNoSpeak == 0) != ok
+		speakChanged = (f&flagNoSpeak == 0) != ok
 		f = setFlag(f, flagNoSpeak, !ok)
 		if !ok {
 			f &^= flagSpeaking
 		}
 		return f
 	})
-	return changed
+	return speakChanged
 }
 
 // deaf reports whether p is sent no audio (no lock, as audioOn).
