@@ -266,6 +266,24 @@ func (w *ws) waitFor(t string) frame {
 	}
 }
 
+// waitForEach reads frames until one of each dispatch type in types has
+// arrived, in any order (events on different bus streams, such as a REST
+// call's and a socket's typing, may overtake each other).
+func (w *ws) waitForEach(types ...string) {
+	w.t.Helper()
+	left := map[string]bool{}
+	for _, t := range types {
+		left[t] = true
+	}
+	for len(left) > 0 {
+		f, err := w.next()
+		if err != nil {
+			w.t.Fatalf("waiting for %v: %v", types, err)
+		}
+		delete(left, f.T)
+	}
+}
+
 func (w *ws) send(v any) {
 	w.t.Helper()
 	raw, _ := json.Marshal(v)
