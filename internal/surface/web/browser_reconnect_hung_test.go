@@ -34,3 +34,34 @@ func TestBrowserReconnectGivesUpAHungAttempt(t *testing.T) {
 	eval[bool](p, "let the checks answer", `window.__releaseReads()`)
 	p.waitFor("the new socket's READY", `window.__readies > `+strconv.Itoa(readies), 60*time.Second)
 }
+
+// TestBrowserReconnectAfterABlockedAttempt: a reconnect attempt the
+// browser refuses (here a Content-Security-Policy block: the socket fires
+// error and is closed with no close event, as Chromium does) is followed
+// by the next one. Before, the app waited for a close event that never
+// came and stayed "Reconnecting" for good: a clean-clone CI run here saw
+// it when the test's hold sent an attempt to a port the CSP forbids.
+func TestBrowserReconnectAfterABlockedAttempt(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil)
+	c := newCommunity(t, base)
+	p := newTab(t, newBrowser(t), "bob")
+	holdGatewaySocket(p)
+	signIn(p, base, c.bob, "/")
+	p.waitFor("the gateway's READY", `window.__readies > 0`, 30*time.Second)
+	readies := eval[int](p, "count the READYs", `window.__readies`)
+
+	eval[bool](p, "send held attempts where the CSP forbids", `(() => { window.__heldURL = "ws://127.0.0.1:9/"; return true; })()`)
+	eval[bool](p, "drop the gateway socket", `window.__holdWS()`)
+	// Two attempts refused, each followed by the next.
+	p.waitFor("a third attempt", `/\(attempt [3-9]\)/.test(document.querySelector('[data-testid="reconnecting"]')?.textContent || "")`, 60*time.Second)
+	eval[bool](p, "let the socket back", `window.__releaseWS()`)
+	p.waitFor("the new socket's READY", `window.__readies > `+strconv.Itoa(readies), 60*time.Second)
+	// The violations were the test's own; anything else still fails it.
+	if v := eval[string](p, "read the violations", `(() => {
+		const v = window.__csp.filter(x => x !== "connect-src ws://127.0.0.1:9/");
+		window.__csp = v; return JSON.stringify(v); })()`); v != "[]" {
+		t.Fatalf("Content-Security-Policy violations besides the held attempts: %s", v)
+	}
+}

@@ -7,8 +7,10 @@ import (
 
 // holdGatewaySocket makes p's gateway WebSocket (/ws?token=…) closable
 // and its reconnects refusable from the test: window.__holdWS() closes it
-// and sends every new one to a closed port until window.__releaseWS().
-// (window.__readies, which newTab installs, counts the READYs.)
+// and sends every new one to a same-origin path that is no socket (the
+// handshake fails, as on a lost connection) until window.__releaseWS();
+// a test may set window.__heldURL to send them elsewhere. (window.__readies,
+// which newTab installs, counts the READYs.)
 func holdGatewaySocket(p *page) {
 	p.t.Helper()
 	installScript(p, "install the socket hold", `
@@ -17,7 +19,8 @@ func holdGatewaySocket(p *page) {
 			let held = false;
 			window.WebSocket = function (url, protocols) {
 				const gw = String(url).includes("/ws?");
-				const ws = new Real(held && gw ? "ws://127.0.0.1:9/" : url, protocols);
+				const to = window.__heldURL || location.origin.replace(/^http/, "ws") + "/no-socket-here";
+				const ws = new Real(held && gw ? to : url, protocols);
 				if (gw) open.push(ws);
 				return ws;
 			};

@@ -4,6 +4,10 @@
 // wraps one.
 import { backoffDelay } from "./backoff";
 
+/** How a socket ended: its close event's code and reason, or 1006 for a
+ * socket that failed without one. */
+export type Ended = Pick<CloseEvent, "code" | "reason">;
+
 export type SocketState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
 
 export interface SocketOptions {
@@ -13,7 +17,7 @@ export interface SocketOptions {
   onOpen?: (ws: WebSocket) => void;
   onMessage: (data: string) => void;
   /** onClose may return false to stop reconnecting (e.g. kicked). */
-  onClose?: (ev: CloseEvent) => boolean | void;
+  onClose?: (ev: Ended) => boolean | void;
   label: string;
 }
 
@@ -97,13 +101,33 @@ export class ReconnectingSocket {
     }
     clearTimeout(guard);
     if (this.stopped || run !== this.runs) return;
-    const ws = new WebSocket(url);
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url);
+    } catch (e) {
+      this.lastError = (e as Error).message;
+      this.schedule();
+      return;
+    }
     this.ws = ws;
-    // A socket that neither opens nor fails in time is closed: its close
-    // schedules the next attempt.
+    // A socket that has not opened in time is given up and the next
+    // attempt scheduled, whether or not its close event ever comes.
     const opening = setTimeout(() => {
-      if (this.ws === ws && ws.readyState === WebSocket.CONNECTING) ws.close();
+      if (this.ws !== ws || ws.readyState === WebSocket.OPEN) return;
+      ws.close();
+      this.ended(ws, { code: 1006, reason: "timed out" });
     }, CONNECT_TIMEOUT_MS);
+    // A socket the browser refuses (a Content-Security-Policy or an
+    // extension's block) fires error and is CLOSED with no close event;
+    // one that fails on the network fires close right after error.
+    ws.onerror = () => {
+      setTimeout(() => {
+        if (this.ws === ws && ws.readyState === WebSocket.CLOSED) {
+          clearTimeout(opening);
+          this.ended(ws, { code: 1006, reason: "" });
+        }
+      }, 1000);
+    };
     ws.onopen = () => {
       clearTimeout(opening);
       if (this.ws !== ws) return;
@@ -117,18 +141,24 @@ export class ReconnectingSocket {
     };
     ws.onclose = (ev) => {
       clearTimeout(opening);
-      if (this.ws !== ws) return;
-      this.ws = null;
-      if (this.stopped) return;
-      const again = this.opts.onClose?.(ev);
-      if (again === false) {
-        this.state = "closed";
-        this.lastError = ev.reason || `closed (${ev.code})`;
-        return;
-      }
-      this.lastError = ev.reason || (ev.code === 1006 ? "connection lost" : `closed (${ev.code})`);
-      this.schedule();
+      this.ended(ws, ev);
     };
+  }
+
+  /** ended takes ws's end once: its close event, or its failure when no
+   * close event comes. */
+  private ended(ws: WebSocket, ev: Ended) {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    if (this.stopped) return;
+    const again = this.opts.onClose?.(ev);
+    if (again === false) {
+      this.state = "closed";
+      this.lastError = ev.reason || `closed (${ev.code})`;
+      return;
+    }
+    this.lastError = ev.reason || (ev.code === 1006 ? "connection lost" : `closed (${ev.code})`);
+    this.schedule();
   }
 
   private schedule() {

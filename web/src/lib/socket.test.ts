@@ -1,0 +1,129 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { CONNECT_TIMEOUT_MS, ReconnectingSocket } from "./socket.svelte";
+
+/** A WebSocket the test drives: each instance is kept in made, and how
+ * it ends is up to the test. */
+class FakeSocket {
+  static CONNECTING = 0;
+  static OPEN = 1;
+  static CLOSING = 2;
+  static CLOSED = 3;
+  static made: FakeSocket[] = [];
+  /** refuse makes the constructor throw, as a browser does for a bad URL. */
+  static refuse = false;
+  readyState = FakeSocket.CONNECTING;
+  onopen: (() => void) | null = null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+  onerror: (() => void) | null = null;
+  onmessage: ((ev: { data: string }) => void) | null = null;
+  constructor(readonly url: string) {
+    if (FakeSocket.refuse) throw new SyntaxError("bad URL");
+    FakeSocket.made.push(this);
+  }
+  send() {}
+  /** close as a CONNECTING socket whose close event never comes. */
+  close() {
+    this.readyState = FakeSocket.CLOSED;
+  }
+  open() {
+    this.readyState = FakeSocket.OPEN;
+    this.onopen?.();
+  }
+  /** block is a socket the browser refuses (Content-Security-Policy):
+   * error, CLOSED, and no close event. */
+  block() {
+    this.readyState = FakeSocket.CLOSED;
+    this.onerror?.();
+  }
+  drop(code = 1006) {
+    this.readyState = FakeSocket.CLOSED;
+    this.onerror?.();
+    this.onclose?.({ code, reason: "" });
+  }
+}
+
+describe("ReconnectingSocket", () => {
+  let s: ReconnectingSocket;
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.stubGlobal("WebSocket", FakeSocket);
+    FakeSocket.made = [];
+    FakeSocket.refuse = false;
+    s = new ReconnectingSocket({ url: () => "ws://h/ws", onMessage: () => {}, label: "chat" });
+  });
+  afterEach(() => {
+    s.stop();
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  });
+
+  /** settle lets the attempt's promise and ms of timers run. */
+  const settle = (ms = 0) => vi.advanceTimersByTimeAsync(ms);
+
+  it("opens, and reconnects after a drop", async () => {
+    s.start();
+    await settle();
+    expect(FakeSocket.made).toHaveLength(1);
+    FakeSocket.made[0].open();
+    expect(s.state).toBe("open");
+    FakeSocket.made[0].drop();
+    expect(s.state).toBe("reconnecting");
+    expect(s.lastError).toBe("connection lost");
+    await settle(1300);
+    expect(FakeSocket.made).toHaveLength(2);
+  });
+
+  it("goes on after an attempt the browser refuses with no close event", async () => {
+    s.start();
+    await settle();
+    FakeSocket.made[0].open();
+    FakeSocket.made[0].drop(1005);
+    await settle(1300);
+    expect(FakeSocket.made).toHaveLength(2);
+    FakeSocket.made[1].block();
+    await settle(1000);
+    expect(s.state).toBe("reconnecting");
+    expect(s.attempt).toBe(2);
+    expect(s.lastError).toBe("connection lost");
+    await settle(2600);
+    expect(FakeSocket.made).toHaveLength(3);
+    FakeSocket.made[2].open();
+    expect(s.state).toBe("open");
+  });
+
+  it("goes on after a socket the browser would not make", async () => {
+    s.start();
+    await settle();
+    FakeSocket.made[0].open();
+    FakeSocket.refuse = true;
+    FakeSocket.made[0].drop();
+    await settle(1300);
+    expect(s.state).toBe("reconnecting");
+    expect(s.lastError).toBe("bad URL");
+    FakeSocket.refuse = false;
+    await settle(2600);
+    expect(FakeSocket.made).toHaveLength(2);
+  });
+
+  it("gives up an attempt that never opens, even with no close event", async () => {
+    s.start();
+    await settle();
+    expect(FakeSocket.made).toHaveLength(1);
+    await settle(CONNECT_TIMEOUT_MS);
+    expect(FakeSocket.made[0].readyState).toBe(FakeSocket.CLOSED);
+    expect(s.lastError).toBe("timed out");
+    await settle(1300);
+    expect(FakeSocket.made).toHaveLength(2);
+  });
+
+  it("takes a late close event of a socket given up as nothing", async () => {
+    s.start();
+    await settle();
+    await settle(CONNECT_TIMEOUT_MS + 1300);
+    expect(FakeSocket.made).toHaveLength(2);
+    FakeSocket.made[0].onclose?.({ code: 1006, reason: "" });
+    expect(s.attempt).toBe(1);
+    FakeSocket.made[1].open();
+    expect(s.state).toBe("open");
+  });
+});
