@@ -287,16 +287,13 @@ export class VoiceCall {
       const me = reply.participants?.find((p) => p.user_id === session.user?.id);
       const maySpeak = !me?.server_mute;
       if (maySpeak && !this.local && !this.listenOnly) {
-        let local: MediaStream;
+        let local: MediaStream | null;
         try {
-          local = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+          local = await this.takeMic(() => hungUp === this.hungUp);
         } catch (e) {
           throw new Error(`Joining voice needs your microphone: ${(e as Error).message}`);
         }
-        if (hungUp !== this.hungUp) {
-          local.getTracks().forEach((t) => t.stop()); // left meanwhile
-          return true;
-        }
+        if (!local) return true; // left meanwhile
         this.local = local;
       }
       for (const t of this.local?.getAudioTracks() ?? []) {
@@ -358,14 +355,11 @@ export class VoiceCall {
     this.upgrading = true;
     const hungUp = this.hungUp;
     try {
-      const local = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
-      if (hungUp !== this.hungUp || !this.listenOnly || !this.pub) {
-        local.getTracks().forEach((t) => t.stop());
-        return;
-      }
+      const local = await this.takeMic(() => hungUp === this.hungUp && this.listenOnly && !!this.pub);
+      if (!local) return;
       this.local = local;
       for (const t of local.getAudioTracks()) {
-        this.pub.addTransceiver(t, { direction: "sendonly", streams: [local] });
+        this.pub!.addTransceiver(t, { direction: "sendonly", streams: [local] });
         this.sources[t.id] = "mic";
       }
       await this.publish();
@@ -383,6 +377,16 @@ export class VoiceCall {
     } finally {
       this.upgrading = false;
     }
+  }
+
+  /** takeMic asks for the microphone. If the call is no longer the one
+   * that asked (still() is false once it is answered: left, or changed
+   * meanwhile) it lets the microphone go and returns null. */
+  private async takeMic(still: () => boolean): Promise<MediaStream | null> {
+    const local = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+    if (still()) return local;
+    local.getTracks().forEach((t) => t.stop());
+    return null;
   }
 
   /** (Re)offers the publish connection with what we send now. */
@@ -566,11 +570,8 @@ export class VoiceCall {
       // in and says we may speak (joinSFU); the mesh needs it first.
       if (await this.joinSFU(hungUp)) return;
       try {
-        const local = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
-        if (hungUp !== this.hungUp) {
-          local.getTracks().forEach((t) => t.stop()); // the page went meanwhile
-          return;
-        }
+        const local = await this.takeMic(() => hungUp === this.hungUp);
+        if (!local) return; // the page went meanwhile
         this.local = local;
       } catch (e) {
         this.error = new Error(`Joining voice needs your microphone: ${(e as Error).message}`);
