@@ -9,6 +9,7 @@
 // there). ICE servers come from /ice-servers (STUN, and Hearth's TURN).
 import { api, session } from "./together.svelte";
 import { gateway } from "./gateway.svelte";
+import { gathered } from "./ice";
 
 export interface VoiceState {
   user_id: string;
@@ -52,22 +53,6 @@ interface SFUMsg {
   speaking?: boolean;
   reason?: string;
   participants?: { user_id: string; server_mute: boolean }[];
-}
-
-function gathered(pc: RTCPeerConnection): Promise<void> {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState === "complete") {
-        pc.removeEventListener("icegatheringstatechange", done);
-        resolve();
-      }
-    };
-    pc.addEventListener("icegatheringstatechange", done);
-    // A network with no route for some candidate type can hold gathering
-    // open for long: what we have after 2 s is enough on a LAN or via TURN.
-    setTimeout(() => resolve(), 2000);
-  });
 }
 
 interface Signal {

@@ -2,6 +2,7 @@
 // Hearth's /api/whep/{stage}; the answer comes back in the 201 and the
 // session's URL in Location (DELETE ends it). Hearth answers with every
 // candidate, so nothing trickles.
+import { gathered } from "./ice";
 
 export interface WhepSession {
   /** The stream to put in video.srcObject. */
@@ -46,7 +47,7 @@ export async function playWhep(url: string, token = "", timeoutMs = 8000): Promi
       };
     });
     await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc, 2000);
+    await gathered(pc);
     const headers: Record<string, string> = { "Content-Type": "application/sdp" };
     if (token) headers.Authorization = `Bearer ${token}`;
     const res = await fetch(url, { method: "POST", headers, body: pc.localDescription?.sdp ?? "", credentials: "omit" });
@@ -70,16 +71,3 @@ export async function playWhep(url: string, token = "", timeoutMs = 8000): Promi
   }
 }
 
-/** gathered waits for ICE gathering to end (or ms, whichever is first). */
-function gathered(pc: RTCPeerConnection, ms: number): Promise<void> {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-}
