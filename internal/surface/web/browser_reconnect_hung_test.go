@@ -14,14 +14,10 @@ import (
 func TestBrowserReconnectGivesUpAHungAttempt(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
-	_, base := startApp(t, nil)
-	c := newCommunity(t, base)
-	p := newTab(t, newBrowser(t), "bob")
-	holdGatewaySocket(p)
+	base, c, p := bobHeld(t)
 	holdReads(p)
 	signIn(p, base, c.bob, "/")
-	p.waitFor("the gateway's READY", `window.__readies > 0`, 30*time.Second)
-	readies := eval[int](p, "count the READYs", `window.__readies`)
+	before := readies(p)
 
 	eval[bool](p, "hold the session checks", `window.__holdReads("/users/@me")`)
 	held := eval[int](p, "count the reads held", `window.__readsHeld`)
@@ -32,7 +28,7 @@ func TestBrowserReconnectGivesUpAHungAttempt(t *testing.T) {
 	// The check hangs; the attempt is given up and the next one asks again.
 	p.waitFor("a second session check", `window.__readsHeld > `+strconv.Itoa(held+1), 60*time.Second)
 	eval[bool](p, "let the checks answer", `window.__releaseReads()`)
-	p.waitFor("the new socket's READY", `window.__readies > `+strconv.Itoa(readies), 60*time.Second)
+	p.waitFor("the new socket's READY", `window.__readies > `+strconv.Itoa(before), 60*time.Second)
 }
 
 // TestBrowserReconnectAfterABlockedAttempt: a reconnect attempt the
@@ -44,20 +40,16 @@ func TestBrowserReconnectGivesUpAHungAttempt(t *testing.T) {
 func TestBrowserReconnectAfterABlockedAttempt(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
-	_, base := startApp(t, nil)
-	c := newCommunity(t, base)
-	p := newTab(t, newBrowser(t), "bob")
-	holdGatewaySocket(p)
+	base, c, p := bobHeld(t)
 	signIn(p, base, c.bob, "/")
-	p.waitFor("the gateway's READY", `window.__readies > 0`, 30*time.Second)
-	readies := eval[int](p, "count the READYs", `window.__readies`)
+	before := readies(p)
 
 	eval[bool](p, "send held attempts where the CSP forbids", `(() => { window.__heldURL = "ws://127.0.0.1:9/"; return true; })()`)
 	eval[bool](p, "drop the gateway socket", `window.__holdWS()`)
 	// Two attempts refused, each followed by the next.
 	p.waitFor("a third attempt", `/\(attempt [3-9]\)/.test(document.querySelector('[data-testid="reconnecting"]')?.textContent || "")`, 60*time.Second)
 	eval[bool](p, "let the socket back", `window.__releaseWS()`)
-	p.waitFor("the new socket's READY", `window.__readies > `+strconv.Itoa(readies), 60*time.Second)
+	p.waitFor("the new socket's READY", `window.__readies > `+strconv.Itoa(before), 60*time.Second)
 	// The violations were the test's own; anything else still fails it.
 	if v := eval[string](p, "read the violations", `(() => {
 		const v = window.__csp.filter(x => x !== "connect-src ws://127.0.0.1:9/");

@@ -28,7 +28,7 @@ func TestBrowserReconnectKeepsScrolledPages(t *testing.T) {
 	holdGatewaySocket(p)
 	signIn(p, base, c.bob, c.channelPath())
 	p.waitFor("the newest message", msgJS("m129"), 20*time.Second)
-	p.waitFor("the gateway's READY", `window.__readies > 0`, 30*time.Second)
+	readies(p)
 
 	// Scroll up until the start of the channel shows: every page read.
 	p.waitFor("every page", `(() => {
@@ -44,14 +44,14 @@ func TestBrowserReconnectKeepsScrolledPages(t *testing.T) {
 	before := eval[float64](p, "read m040's place", place)
 
 	// The socket goes; meanwhile alice edits, deletes and posts.
-	readies := eval[int](p, "count the READYs", `window.__readies`)
+	gotReadies := readies(p)
 	eval[bool](p, "drop the gateway socket", `window.__holdWS()`)
 	p.waitFor("the socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
 	together(t, base, "PATCH", "/messages/"+ids[41], c.alice.Access, map[string]string{"content": "m041 edited"}, nil)
 	together(t, base, "DELETE", "/messages/"+ids[42], c.alice.Access, nil, nil)
 	c.post(t, c.alice, "while away")
 	eval[bool](p, "let the socket back", `window.__releaseWS()`)
-	p.waitFor("the new socket's READY", fmt.Sprintf(`window.__readies > %d`, readies), 40*time.Second)
+	p.waitFor("the new socket's READY", fmt.Sprintf(`window.__readies > %d`, gotReadies), 40*time.Second)
 	p.waitFor("the channel read again", msgJS("while away"), 20*time.Second)
 
 	if !eval[bool](p, "look for m000", `!!(`+msgJS("m000")+`)`) {

@@ -37,8 +37,7 @@ func TestBrowserReconnect(t *testing.T) {
 	p.waitFor("the text channel", `!!document.querySelector('[data-testid="composer"]')`, 15*time.Second)
 	p.waitFor("no reconnecting banner", `!document.querySelector('[data-testid="reconnecting"]')`, 10*time.Second)
 	// The socket is open (no banner shows while the first one connects).
-	p.waitFor("the gateway's READY", `window.__readies > 0`, 30*time.Second)
-	readies := eval[int](p, "count the READYs", `window.__readies`)
+	before := readies(p)
 
 	stop()
 	p.waitFor("the reconnecting banner", `document.querySelector('[data-testid="reconnecting"]')?.textContent.includes("Reconnecting")`, 15*time.Second)
@@ -47,7 +46,7 @@ func TestBrowserReconnect(t *testing.T) {
 	t.Cleanup(stop2)
 	// Backoff waits at most 30 s between attempts; "Retry now" skips it,
 	// but the page must also get there on its own.
-	p.waitFor("reconnected", `!document.querySelector('[data-testid="reconnecting"]') && window.__readies > `+strconv.Itoa(readies), 40*time.Second)
+	p.waitFor("reconnected", `!document.querySelector('[data-testid="reconnecting"]') && window.__readies > `+strconv.Itoa(before), 40*time.Second)
 
 	// A message posted by another client reaches the page only through the
 	// (re)connected gateway.
@@ -108,14 +107,13 @@ func TestBrowserRefreshOn401(t *testing.T) {
 // the count of held reads before.
 func reconnectHeld(p *page, path string) (readsHeld int) {
 	p.t.Helper()
-	p.waitFor("the gateway's READY", `window.__readies > 0`, 30*time.Second)
-	readies := eval[int](p, "count the READYs", `window.__readies`)
+	before := readies(p)
 	eval[bool](p, "hold the reads of "+path, `window.__holdReads(`+jsString(path)+`)`)
 	readsHeld = eval[int](p, "count the reads held", `window.__readsHeld`)
 	eval[bool](p, "drop the gateway socket", `window.__holdWS()`)
 	p.waitFor("the socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
 	eval[bool](p, "let the socket back", `window.__releaseWS()`)
-	p.waitFor("the new socket's READY", `window.__readies > `+strconv.Itoa(readies), 40*time.Second)
+	p.waitFor("the new socket's READY", `window.__readies > `+strconv.Itoa(before), 40*time.Second)
 	return readsHeld
 }
 
@@ -128,10 +126,7 @@ func reconnectHeld(p *page, path string) (readsHeld int) {
 func TestBrowserReconnectRefreshesInPlace(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
-	_, base := startApp(t, nil)
-	c := newCommunity(t, base)
-	p := newTab(t, newBrowser(t), "bob")
-	holdGatewaySocket(p)
+	base, c, p := bobHeld(t)
 	holdReads(p)
 
 	// reload reconnects with the reads of path held, waits for the page's

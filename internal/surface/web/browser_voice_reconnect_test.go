@@ -31,6 +31,25 @@ func holdGatewaySocket(p *page) {
 		})();`)
 }
 
+// readies waits for p's gateway's first READY and returns how many READYs
+// p has had.
+func readies(p *page) int {
+	p.t.Helper()
+	p.waitFor("the gateway's READY", `window.__readies > 0`, 30*time.Second)
+	return eval[int](p, "count the READYs", `window.__readies`)
+}
+
+// bobHeld starts an app with a community and opens bob's tab (not signed
+// in) with its gateway socket holdable (holdGatewaySocket).
+func bobHeld(t *testing.T) (base string, c community, p *page) {
+	t.Helper()
+	_, base = startApp(t, nil)
+	c = newCommunity(t, base)
+	p = newTab(t, newBrowser(t), "bob")
+	holdGatewaySocket(p)
+	return base, c, p
+}
+
 // twoInCall is a watch channel's call that alice and bob (each a tab of
 // one browser) have joined, as alice sees it.
 type twoInCall struct {
