@@ -381,12 +381,7 @@ type searchResult struct {
 	Rank           float64 `json:"rank"`
 }
 
-func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	text := strings.TrimSpace(q.Get("q"))

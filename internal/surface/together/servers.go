@@ -77,12 +77,7 @@ func (s *Surface) browseServers(w http.ResponseWriter, r *http.Request, _ *ident
 	writeJSON(w, http.StatusOK, toServers(cs))
 }
 
-func (s *Surface) getServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) getServer(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	a, err := s.d.Community.Access(r.Context(), p.Account.ID, id)
 	if err != nil {
 		s.fail(w, err)
@@ -91,12 +86,7 @@ func (s *Surface) getServer(w http.ResponseWriter, r *http.Request, p *identity.
 	writeJSON(w, http.StatusOK, toServer(a.Community))
 }
 
-func (s *Surface) updateServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) updateServer(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	var in struct {
 		Name          *string `json:"name"`
 		IconURL       *string `json:"icon_url"`
@@ -117,12 +107,7 @@ func (s *Surface) updateServer(w http.ResponseWriter, r *http.Request, p *identi
 	writeJSON(w, http.StatusOK, toServer(c))
 }
 
-func (s *Surface) deleteServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) deleteServer(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	if err := s.d.Community.Delete(r.Context(), p.Account.ID, id, false); err != nil {
 		s.fail(w, err)
 		return
@@ -130,12 +115,7 @@ func (s *Surface) deleteServer(w http.ResponseWriter, r *http.Request, p *identi
 	noContent(w)
 }
 
-func (s *Surface) joinServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) joinServer(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	if _, err := s.d.Community.Join(r.Context(), p.Account.ID, id); err != nil {
 		s.fail(w, err)
 		return
@@ -144,12 +124,7 @@ func (s *Surface) joinServer(w http.ResponseWriter, r *http.Request, p *identity
 	writeJSON(w, http.StatusCreated, map[string]string{"message": "Joined server"})
 }
 
-func (s *Surface) leaveServer(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) leaveServer(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	if err := s.d.Community.Leave(r.Context(), p.Account.ID, id); err != nil {
 		s.fail(w, err)
 		return
@@ -185,12 +160,7 @@ func (s *Surface) members(ctx context.Context, actor, id string) ([]memberDTO, e
 	return out, nil
 }
 
-func (s *Surface) listMembers(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) listMembers(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	ctx := r.Context()
 	if _, err := s.d.Community.Access(ctx, p.Account.ID, id); err != nil {
 		s.fail(w, err)
@@ -230,12 +200,7 @@ type channelInput struct {
 	StageID stageIDField `json:"stage_id"`
 }
 
-func (s *Surface) createChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) createChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	var in channelInput
 	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
@@ -271,12 +236,7 @@ func (s *Surface) createChannel(w http.ResponseWriter, r *http.Request, p *ident
 	writeJSON(w, http.StatusCreated, toChannel(ch))
 }
 
-func (s *Surface) listChannels(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) listChannels(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	chans, err := s.d.Community.Channels(r.Context(), p.Account.ID, id)
 	if err != nil {
 		s.fail(w, err)
@@ -286,12 +246,7 @@ func (s *Surface) listChannels(w http.ResponseWriter, r *http.Request, p *identi
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Surface) getChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) getChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	ca, err := s.d.Community.Channel(r.Context(), p.Account.ID, id, r.PathValue("channel_id"))
 	if err != nil {
 		s.fail(w, err)
@@ -300,12 +255,7 @@ func (s *Surface) getChannel(w http.ResponseWriter, r *http.Request, p *identity
 	writeJSON(w, http.StatusOK, toChannel(ca.Channel))
 }
 
-func (s *Surface) updateChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) updateChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	var in channelInput
 	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
@@ -333,12 +283,7 @@ func (s *Surface) updateChannel(w http.ResponseWriter, r *http.Request, p *ident
 	writeJSON(w, http.StatusOK, toChannel(ch))
 }
 
-func (s *Surface) deleteChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) deleteChannel(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	details := map[string]any{}
 	if ch, err := s.d.Community.Store().Channel(r.Context(), r.PathValue("channel_id")); err == nil && ch.CommunityID == id {
 		details["name"] = ch.Name
@@ -358,12 +303,7 @@ type roleInput struct {
 	Position    *int    `json:"position"`
 }
 
-func (s *Surface) listRoles(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) listRoles(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	roles, err := s.d.Community.Roles(r.Context(), p.Account.ID, id)
 	if err != nil {
 		s.fail(w, err)
@@ -373,12 +313,7 @@ func (s *Surface) listRoles(w http.ResponseWriter, r *http.Request, p *identity.
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Surface) createRole(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) createRole(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	var in roleInput
 	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
@@ -397,12 +332,7 @@ func (s *Surface) createRole(w http.ResponseWriter, r *http.Request, p *identity
 	writeJSON(w, http.StatusCreated, toRole(ro))
 }
 
-func (s *Surface) updateRole(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) updateRole(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	var in roleInput
 	if err := decode(r, &in, false); err != nil {
 		s.bad(w, err)
@@ -417,12 +347,7 @@ func (s *Surface) updateRole(w http.ResponseWriter, r *http.Request, p *identity
 	writeJSON(w, http.StatusOK, toRole(ro))
 }
 
-func (s *Surface) deleteRole(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) deleteRole(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	details := map[string]any{}
 	if ro, err := s.d.Community.Store().Role(r.Context(), r.PathValue("role_id")); err == nil && ro.CommunityID == id {
 		details["name"] = ro.Name
@@ -435,13 +360,8 @@ func (s *Surface) deleteRole(w http.ResponseWriter, r *http.Request, p *identity
 	noContent(w)
 }
 
-func (s *Surface) memberRole(add bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
-	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-		id, err := serverID(r)
-		if err != nil {
-			s.fail(w, err)
-			return
-		}
+func (s *Surface) memberRole(add bool) func(http.ResponseWriter, *http.Request, *identity.Principal, string) {
+	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 		if err := s.d.Community.SetMemberRole(r.Context(), p.Account.ID, id, r.PathValue("user_id"), r.PathValue("role_id"), add); err != nil {
 			s.fail(w, err)
 			return
@@ -500,12 +420,7 @@ func (s *Surface) deleteOverride(w http.ResponseWriter, r *http.Request, p *iden
 	noContent(w)
 }
 
-func (s *Surface) createInvite(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) createInvite(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	var in struct {
 		MaxUses        *int `json:"max_uses"`
 		ExpiresInHours *int `json:"expires_in_hours"`
@@ -530,12 +445,7 @@ func (s *Surface) createInvite(w http.ResponseWriter, r *http.Request, p *identi
 	writeJSON(w, http.StatusCreated, toInvite(inv))
 }
 
-func (s *Surface) listInvites(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) listInvites(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	invs, err := s.d.Community.Invites(r.Context(), p.Account.ID, id)
 	if err != nil {
 		s.fail(w, err)
@@ -545,12 +455,7 @@ func (s *Surface) listInvites(w http.ResponseWriter, r *http.Request, p *identit
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Surface) deleteInvite(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) deleteInvite(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	if err := s.d.Community.DeleteInvite(r.Context(), p.Account.ID, id, r.PathValue("invite_id")); err != nil {
 		s.fail(w, err)
 		return
@@ -579,23 +484,18 @@ func (s *Surface) acceptInvite(w http.ResponseWriter, r *http.Request, p *identi
 	writeJSON(w, http.StatusCreated, map[string]string{"message": "Joined server", "server_id": c.ID})
 }
 
-func (s *Surface) kick(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	s.removeMember(w, r, p, s.d.Community.Kick, "member_kick")
+func (s *Surface) kick(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
+	s.removeMember(w, r, p, id, s.d.Community.Kick, "member_kick")
 }
 
-func (s *Surface) ban(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	s.removeMember(w, r, p, s.d.Community.Ban, "member_ban")
+func (s *Surface) ban(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
+	s.removeMember(w, r, p, id, s.d.Community.Ban, "member_ban")
 }
 
 // removeMember serves kick and ban: an optional {"reason"} body, the domain
 // action, an audit entry, 204.
-func (s *Surface) removeMember(w http.ResponseWriter, r *http.Request, p *identity.Principal,
+func (s *Surface) removeMember(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string,
 	act func(ctx context.Context, actor, communityID, target string, reason *string) error, action string) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
 	var in struct {
 		Reason *string `json:"reason"`
 	}
@@ -613,13 +513,8 @@ func (s *Surface) removeMember(w http.ResponseWriter, r *http.Request, p *identi
 	noContent(w)
 }
 
-func (s *Surface) unban(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	err = s.d.Community.Unban(r.Context(), p.Account.ID, id, r.PathValue("user_id"))
+func (s *Surface) unban(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
+	err := s.d.Community.Unban(r.Context(), p.Account.ID, id, r.PathValue("user_id"))
 	if errors.Is(err, community.ErrNotBanned) {
 		// Together's unban succeeds silently when there was no ban.
 		noContent(w)
@@ -633,12 +528,7 @@ func (s *Surface) unban(w http.ResponseWriter, r *http.Request, p *identity.Prin
 	noContent(w)
 }
 
-func (s *Surface) listBans(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	id, err := serverID(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
+func (s *Surface) listBans(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	bans, err := s.d.Community.Bans(r.Context(), p.Account.ID, id)
 	if err != nil {
 		s.fail(w, err)
@@ -652,13 +542,8 @@ func (s *Surface) listBans(w http.ResponseWriter, r *http.Request, p *identity.P
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *identity.Principal) {
-	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-		id, err := serverID(r)
-		if err != nil {
-			s.fail(w, err)
-			return
-		}
+func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *identity.Principal, string) {
+	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 		var d time.Duration
 		var in struct {
 			DurationMinutes *int    `json:"duration_minutes"`

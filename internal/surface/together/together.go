@@ -460,6 +460,19 @@ func pathID(r *http.Request, name, notFound string) (string, error) {
 	return rest.PathID(r, name, notFound)
 }
 func serverID(r *http.Request) (string, error) { return rest.ServerID(r) }
+
+// inServer serves a /servers/{id}/… route with h, given the server's id;
+// a malformed id is refused before h runs.
+func (s *Surface) inServer(h func(http.ResponseWriter, *http.Request, *identity.Principal, string)) func(http.ResponseWriter, *http.Request, *identity.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+		id, err := serverID(r)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		h(w, r, p, id)
+	}
+}
 func optString(s string) *string               { return rest.OptString(s) }
 func mapAll[T, U any](in []T, f func(T) U) []U { return rest.MapAll(in, f) }
 
