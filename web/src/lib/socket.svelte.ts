@@ -64,7 +64,11 @@ export class ReconnectingSocket {
   reconnectNow() {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.ws?.close();
+    // The socket given up is let go first: its close, when it comes, is
+    // not taken for the new one's and schedules nothing.
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close();
     void this.connect();
   }
 

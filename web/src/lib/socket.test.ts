@@ -116,6 +116,22 @@ describe("ReconnectingSocket", () => {
     expect(FakeSocket.made).toHaveLength(2);
   });
 
+  it("keeps one socket when Retry now interrupts an attempt", async () => {
+    s.start();
+    await settle();
+    expect(FakeSocket.made).toHaveLength(1);
+    s.reconnectNow();
+    // The interrupted attempt's close event arrives while the new one
+    // starts.
+    FakeSocket.made[0].onclose?.({ code: 1006, reason: "" });
+    await settle();
+    expect(FakeSocket.made).toHaveLength(2);
+    FakeSocket.made[1].open();
+    await settle(35_000);
+    expect(FakeSocket.made).toHaveLength(2);
+    expect(s.state).toBe("open");
+  });
+
   it("takes a late close event of a socket given up as nothing", async () => {
     s.start();
     await settle();
