@@ -43,6 +43,12 @@ export interface RequestOptions {
   credentials?: RequestCredentials;
 }
 
+/** A read (GET) whose answer has not begun by then is given up: a request
+ * on a connection that died (as after a laptop's sleep) can otherwise wait
+ * for minutes with the page saying "Loading". Writes are not bounded: the
+ * server may be doing them. */
+export const READ_TIMEOUT_MS = 60_000;
+
 /** request performs one HTTP call and decodes JSON; non-2xx throws ApiError. */
 export async function request<T>(what: string, url: string, opts: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json", ...opts.headers };
@@ -53,12 +59,29 @@ export async function request<T>(what: string, url: string, opts: RequestOptions
   } else if (opts.form) {
     body = opts.form;
   }
+  const method = opts.method ?? "GET";
+  const ctl = new AbortController();
+  const cancel = () => ctl.abort();
+  if (opts.signal?.aborted) cancel();
+  opts.signal?.addEventListener("abort", cancel);
+  let timedOut = false;
+  const timer =
+    method === "GET"
+      ? setTimeout(() => {
+          timedOut = true;
+          ctl.abort();
+        }, READ_TIMEOUT_MS)
+      : undefined;
   let res: Response;
   try {
-    res = await fetch(url, { method: opts.method ?? "GET", headers, body, signal: opts.signal, credentials: opts.credentials ?? "omit" });
+    res = await fetch(url, { method, headers, body, signal: ctl.signal, credentials: opts.credentials ?? "omit" });
   } catch (e) {
+    if (timedOut) throw new ApiError(what, 0, `the server did not answer in ${READ_TIMEOUT_MS / 1000} s`);
     if ((e as Error).name === "AbortError") throw e;
     throw new ApiError(what, 0, "the server could not be reached");
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", cancel);
   }
   const text = await res.text();
   let parsed: unknown = undefined;
