@@ -1,12 +1,15 @@
 package web_test
 
 import (
+	"context"
 	"os"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hearth-community/hearth/internal/config"
@@ -72,4 +75,28 @@ func TestMeasureWebRTCLatency(t *testing.T) {
 	stats := evalWithin[map[string]float64](viewer, "read the jitter buffer", `(async () => {
 		const v = document.querySelector('[data-testid="stage-video"]'); return {frames: v.getVideoPlaybackQuality().totalVideoFrames, dropped: v.getVideoPlaybackQuality().droppedVideoFrames}; })()`, 30*time.Second)
 	t.Logf("frames %v, dropped %v", stats["frames"], stats["dropped"])
+}
+
+// TestBrowserLiveFallsBackWhenTheOfferHangs: a WHEP offer that gets no
+// answer (here held by the browser's request interception, as a proxy
+// that never answers would) is given up and the stage plays over HLS.
+// Before, the page waited on the offer for ever with nothing playing.
+func TestBrowserLiveFallsBackWhenTheOfferHangs(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	a, base := startApp(t, func(c *config.Config) {
+		c.RTMPAddr = "127.0.0.1:0"
+		c.RTCUDPAddr = "127.0.0.1:0"
+		c.DefaultStreamKey = "browser-test-key"
+	})
+	publish(t, "rtmp://127.0.0.1:"+strconv.Itoa(rtmpPort(a))+"/live/browser-test-key")
+	waitOnline(t, base)
+	viewer := newTab(t, newBrowser(t), "viewer")
+	// Paused requests wait until continued; none is.
+	viewer.do("hold the WHEP offers", func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/api/whep/*"}}})
+		return chromedp.Void{}, err
+	})
+	viewer.do("open the stage", chromedp.Navigate(base+"/live"))
+	viewer.waitFor("video playing over HLS", `(() => { const v = document.querySelector('[data-testid="stage-video"]'); return v && !v.srcObject && v.readyState >= 2 && v.currentTime > 0.5; })()`, 60*time.Second)
 }

@@ -19,8 +19,9 @@ export function whepSupported(): boolean {
 
 /**
  * playWhep connects to a WHEP endpoint. It rejects when the server refuses
- * (not live, another node, no WebRTC: the caller plays HLS instead) or when
- * no media arrives within timeoutMs.
+ * (not live, another node, no WebRTC: the caller plays HLS instead), when
+ * the server does not answer the offer within timeoutMs, or when no media
+ * arrives within timeoutMs after that.
  */
 export async function playWhep(url: string, token = "", timeoutMs = 8000): Promise<WhepSession> {
   const pc = new RTCPeerConnection();
@@ -50,7 +51,15 @@ export async function playWhep(url: string, token = "", timeoutMs = 8000): Promi
     await gathered(pc);
     const headers: Record<string, string> = { "Content-Type": "application/sdp" };
     if (token) headers.Authorization = `Bearer ${token}`;
-    const res = await fetch(url, { method: "POST", headers, body: pc.localDescription?.sdp ?? "", credentials: "omit" });
+    // The offer's answer is bounded too: a server that never answers (a
+    // proxy holding the request) must not keep the page from HLS.
+    const res = await fetch(url, {
+      method: "POST",
+      headers,
+      body: pc.localDescription?.sdp ?? "",
+      credentials: "omit",
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     if (res.status !== 201) throw new Error(`WHEP refused (${res.status})`);
     location = res.headers.get("Location") ?? "";
     await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
