@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"strings"
 
 	"github.com/pion/logging"
 )
@@ -24,21 +26,34 @@ type slogLogger struct{ log *slog.Logger }
 // per-packet and per-request paths.
 func (l slogLogger) logf(level slog.Level, format string, args ...any) {
 	if ctx := context.Background(); l.log.Enabled(ctx, level) {
-		l.log.Log(ctx, level, fmt.Sprintf(format, args...))
+		l.put(ctx, level, fmt.Sprintf(format, args...))
 	}
+}
+
+// closedConn is net.ErrClosed's text, which pion's listeners report (as
+// "Error accepting connection: …") when the node closes them on shutdown.
+var closedConn = net.ErrClosed.Error()
+
+// put logs msg at level, or at Debug when it only says a listener or a
+// connection was closed: that is every shutdown, not a fault.
+func (l slogLogger) put(ctx context.Context, level slog.Level, msg string) {
+	if strings.Contains(msg, closedConn) {
+		level = slog.LevelDebug
+	}
+	l.log.Log(ctx, level, msg)
 }
 
 func (l slogLogger) Trace(string)                      {}
 func (l slogLogger) Tracef(string, ...any)             {}
 func (l slogLogger) Debug(msg string)                  { l.log.Debug(msg) }
 func (l slogLogger) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args...) }
-func (l slogLogger) Info(msg string)                   { l.log.Info(msg) }
+func (l slogLogger) Info(msg string)                   { l.put(context.Background(), slog.LevelInfo, msg) }
 func (l slogLogger) Infof(format string, args ...any)  { l.logf(slog.LevelInfo, format, args...) }
-func (l slogLogger) Warn(msg string)                   { l.log.Warn(msg) }
+func (l slogLogger) Warn(msg string)                   { l.put(context.Background(), slog.LevelWarn, msg) }
 func (l slogLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelWarn, format, args...) }
 
 // Error and Errorf log at Warn: pion reports a remote peer's failures
 // (bad credentials, a DTLS handshake cut short) as errors, which are not
 // the server's.
-func (l slogLogger) Error(msg string)                  { l.log.Warn(msg) }
+func (l slogLogger) Error(msg string)                  { l.put(context.Background(), slog.LevelWarn, msg) }
 func (l slogLogger) Errorf(format string, args ...any) { l.logf(slog.LevelWarn, format, args...) }
