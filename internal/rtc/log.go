@@ -34,10 +34,17 @@ func (l slogLogger) logf(level slog.Level, format string, args ...any) {
 // "Error accepting connection: …") when the node closes them on shutdown.
 var closedConn = net.ErrClosed.Error()
 
+// unspecifiedMux is pion's warning, on every start with the default
+// --rtc-udp-addr (:7882), that its UDP mux listens on all addresses; it
+// names an API the operator cannot reach; what it means for them is in
+// docs/operations.md (Ports).
+const unspecifiedMux = "should not listening on unspecified address"
+
 // put logs msg at level, or at Debug when it only says a listener or a
-// connection was closed: that is every shutdown, not a fault.
+// connection was closed (that is every shutdown, not a fault) or is
+// pion's unspecified-address warning.
 func (l slogLogger) put(ctx context.Context, level slog.Level, msg string) {
-	if strings.Contains(msg, closedConn) {
+	if strings.Contains(msg, closedConn) || strings.Contains(msg, unspecifiedMux) {
 		level = slog.LevelDebug
 	}
 	l.log.Log(ctx, level, msg)

@@ -11,8 +11,9 @@ import (
 
 // TestLoggerQuietsClosedListeners: pion's "Error accepting connection: …
 // use of closed network connection" (its TCP mux's listener, closed on
-// every shutdown) logs at Debug, not at Info; other messages keep their
-// level, pion's errors at Warn.
+// every shutdown) and its warning about a UDP mux on all addresses (every
+// default start) log at Debug; other messages keep their level, pion's
+// errors at Warn.
 func TestLoggerQuietsClosedListeners(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
@@ -21,6 +22,7 @@ func TestLoggerQuietsClosedListeners(t *testing.T) {
 	l.Infof("Error accepting connection: %v", closed)
 	l.Errorf("read: %v", closed)
 	l.Info("closed: " + closed.Error())
+	l.Warn("UDPMuxDefault should not listening on unspecified address, use NewMultiUDPMuxFromPort instead")
 	if buf.Len() != 0 {
 		t.Fatalf("a closed listener logged at Info or above: %s", buf.String())
 	}
