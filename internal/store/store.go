@@ -205,6 +205,10 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %s", oneLine(sqliteErr(err)))
 	}
 	for _, r := range res {
+		if r.Source.Path == "" { // a Go migration (cleanNamesMigration)
+			db.log.Info("migration applied", "version", r.Source.Version, "go", true)
+			continue
+		}
 		db.log.Info("migration applied", "version", r.Source.Version, "file", filepath.Base(r.Source.Path))
 	}
 	return nil
