@@ -172,7 +172,12 @@ export class RoomConnection {
         return `${proto}//${location.host}/api/room/${enc(name)}`;
       },
       onOpen: (ws) => {
-        void token().then((t) => ws.send(JSON.stringify({ action: "auth", token: t })));
+        // Without a token the room sends nothing: close, and the next
+        // attempt asks for one again.
+        token().then(
+          (t) => ws.send(JSON.stringify({ action: "auth", token: t })),
+          (e: Error) => ws.close(1000, e.message.slice(0, 100)),
+        );
       },
       onMessage: (d) => this.onMessage(d),
       onClose: (ev) => {
