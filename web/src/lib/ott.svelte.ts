@@ -149,6 +149,14 @@ export interface ChatLine {
   at: number;
 }
 
+/** fitCloseReason cuts s to the 123 bytes of UTF-8 a close frame's reason
+ * may hold (WebSocket.close throws on a longer one). */
+export function fitCloseReason(s: string): string {
+  const utf8 = new TextEncoder();
+  while (utf8.encode(s).length > 123) s = s.slice(0, -1);
+  return s;
+}
+
 /** RoomConnection is one open room: its state, kept current by the socket. */
 export class RoomConnection {
   title = $state("");
@@ -176,7 +184,7 @@ export class RoomConnection {
         // attempt asks for one again.
         token().then(
           (t) => ws.send(JSON.stringify({ action: "auth", token: t })),
-          (e: Error) => ws.close(1000, e.message.slice(0, 100)),
+          (e: Error) => ws.close(1000, fitCloseReason(e.message)),
         );
       },
       onMessage: (d) => this.onMessage(d),
