@@ -36,6 +36,12 @@ func SizeOf(r io.ReadSeeker) (w, h int, err error) {
 		if w, h, ok := pngDeclared(r); ok {
 			return w, h, nil
 		}
+		// Go's JPEG reader takes baseline and progressive frames only; a
+		// browser's also decodes others (arithmetic coding), at the size
+		// their frame header declares.
+		if w, h, ok := jpegDeclared(r); ok {
+			return w, h, nil
+		}
 		return 0, 0, err
 	}
 	w, h = cfg.Width, cfg.Height
@@ -122,4 +128,59 @@ func pngDeclared(r io.ReadSeeker) (w, h int, ok bool) {
 		return 0, 0, false
 	}
 	return int(binary.BigEndian.Uint32(b[16:])), int(binary.BigEndian.Uint32(b[20:])), true
+}
+
+// jpegDeclared reads the size the first frame header of a JPEG declares,
+// whatever its coding (SOF0 to SOF15, and a hierarchical image's DHP): the
+// marker segments before the first scan, skipped by their lengths. A frame
+// whose height is left to a later DNL marker is not read.
+func jpegDeclared(r io.ReadSeeker) (w, h int, ok bool) {
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return 0, 0, false
+	}
+	b := bufio.NewReader(r)
+	var soi [2]byte
+	if _, err := io.ReadFull(b, soi[:]); err != nil || soi != [2]byte{0xff, 0xd8} {
+		return 0, 0, false
+	}
+	for {
+		c, err := b.ReadByte()
+		if err != nil || c != 0xff {
+			return 0, 0, false
+		}
+		m := byte(0xff)
+		for m == 0xff { // fill bytes
+			if m, err = b.ReadByte(); err != nil {
+				return 0, 0, false
+			}
+		}
+		switch {
+		case m == 0x01 || m >= 0xd0 && m <= 0xd8: // TEM, RSTn, SOI: no length
+			continue
+		case m == 0xd9 || m == 0xda: // EOI, or the first scan: no frame
+			return 0, 0, false
+		}
+		var l [2]byte
+		if _, err := io.ReadFull(b, l[:]); err != nil {
+			return 0, 0, false
+		}
+		n := int(binary.BigEndian.Uint16(l[:])) - 2
+		if n < 0 {
+			return 0, 0, false
+		}
+		if m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc || m == 0xde { // SOFn, DHP
+			var f [5]byte // precision, height, width
+			if n < len(f) {
+				return 0, 0, false
+			}
+			if _, err := io.ReadFull(b, f[:]); err != nil {
+				return 0, 0, false
+			}
+			h, w = int(binary.BigEndian.Uint16(f[1:])), int(binary.BigEndian.Uint16(f[3:]))
+			return w, h, w > 0 && h > 0
+		}
+		if _, err := b.Discard(n); err != nil {
+			return 0, 0, false
+		}
+	}
 }

@@ -22,6 +22,15 @@ func pngHeader(w, h uint32) []byte {
 	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(ihdr))
 }
 
+// jpegHeader is a JPEG's start and a frame header of type sof declaring
+// w×h (three components), then its end: enough for a browser to allocate.
+func jpegHeader(sof byte, w, h uint16) []byte {
+	b := []byte{0xff, 0xd8, 0xff, sof, 0x00, 0x11, 0x08}
+	b = binary.BigEndian.AppendUint16(b, h)
+	b = binary.BigEndian.AppendUint16(b, w)
+	return append(b, 3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 0xff, 0xd9)
+}
+
 // badCRC spoils a PNG header's IHDR checksum.
 func badCRC(b []byte) []byte {
 	b[len(b)-1] ^= 0xff
@@ -48,8 +57,8 @@ func gifWithFrame(sw, sh, left, top, fw, fh uint16) []byte {
 
 // TestSize: the size is the header's, and for a GIF also the extent of its
 // frames: a 1×1 screen holding a 65535×65535 frame is 65535×65535 to a
-// browser. A PNG's IHDR declares its size whatever its checksum. An
-// unreadable header is an error.
+// browser. A PNG's IHDR declares its size whatever its checksum, a JPEG's
+// frame header whatever its coding. An unreadable header is an error.
 func TestSize(t *testing.T) {
 	t.Parallel()
 	real := func(enc func(*bytes.Buffer, image.Image) error) []byte {
@@ -74,6 +83,12 @@ func TestSize(t *testing.T) {
 		{"gif frame offset", gifWithFrame(8, 8, 65000, 10, 1, 1), 65001, 11, false},
 		{"gif cut in its frame", gifWithFrame(1, 1, 0, 0, 300, 300)[:39], 300, 300, false},
 		{"png header, its checksum wrong", badCRC(pngHeader(60000, 60000)), 60000, 60000, false},
+		{"jpeg, arithmetic coding", jpegHeader(0xc9, 60000, 60000), 60000, 60000, false},
+		{"jpeg, lossless", jpegHeader(0xc3, 640, 480), 640, 480, false},
+		{"jpeg, arithmetic, after an APP segment", append([]byte("\xff\xd8\xff\xe0\x00\x04ab"), jpegHeader(0xca, 30, 20)[2:]...), 30, 20, false},
+		{"jpeg, height left to a DNL", jpegHeader(0xc9, 640, 0), 0, 0, true},
+		{"jpeg, scan before any frame", []byte("\xff\xd8\xff\xda\x00\x02"), 0, 0, true},
+		{"cut jpeg frame header", jpegHeader(0xc9, 640, 480)[:8], 0, 0, true},
 		{"cut png", pngHeader(1, 1)[:20], 0, 0, true},
 		{"not an image", []byte("hello"), 0, 0, true},
 	} {
@@ -90,6 +105,7 @@ func FuzzImageSize(f *testing.F) {
 	f.Add(pngHeader(1, 1))
 	f.Add(gifWithFrame(1, 1, 0, 0, 65535, 65535))
 	f.Add([]byte("GIF89a\x01\x00\x01\x00\x87\x00\x00"))
+	f.Add(jpegHeader(0xc9, 640, 480))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		w, h, err := imagehdr.Size(data)
 		if err != nil {
@@ -98,8 +114,15 @@ func FuzzImageSize(f *testing.F) {
 		cfg, _, cerr := image.DecodeConfig(bytes.NewReader(data))
 		if cerr != nil {
 			// Only a PNG whose header Go's reader refuses (its checksum):
-			// the size its IHDR declares.
+			// the size its IHDR declares; or a JPEG (a frame Go's reader
+			// does not take): a size, never zero.
 			be := binary.BigEndian
+			if len(data) >= 2 && data[0] == 0xff && data[1] == 0xd8 {
+				if w <= 0 || h <= 0 {
+					t.Fatalf("Size = %dx%d of a JPEG Go's reader refuses (%v)", w, h, cerr)
+				}
+				return
+			}
 			if len(data) < 24 || string(data[:8]) != "\x89PNG\r\n\x1a\n" || string(data[12:16]) != "IHDR" ||
 				w != int(be.Uint32(data[16:])) || h != int(be.Uint32(data[20:])) {
 				t.Fatalf("Size = %dx%d of what Go's reader refuses (%v)", w, h, cerr)

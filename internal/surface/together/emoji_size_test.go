@@ -68,9 +68,14 @@ func TestAttachedImageDeclaredSizeBounded(t *testing.T) {
 		{"png_bomb", imagehdrtest.PNG(60000, 60000), 400, `Image \"png_bomb.png\" is 60000x60000 pixels: images may be at most 16384x16384 and 100 megapixels`},
 		{"png_bomb_bad_crc", imagehdrtest.PNGBadCRC(60000, 60000), 400, "is 60000x60000 pixels"},
 		// Arithmetic coding (SOF9): Go's reader refuses it, libjpeg-turbo
-		// decodes it, so its size goes unread and the image is refused.
-		{"jpeg_arithmetic", append([]byte("\xff\xd8\xff\xc9\x00\x11\x08\xea\x60\xea\x60\x03"), 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 0xff, 0xd9), 400,
-			`Image \"jpeg_arithmetic.png\" is not readable: its width and height could not be read`},
+		// decodes it; its frame header's size is read all the same.
+		{"jpeg_arithmetic_bomb", append([]byte("\xff\xd8\xff\xc9\x00\x11\x08\xea\x60\xea\x60\x03"), 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 0xff, 0xd9), 400,
+			"is 60000x60000 pixels"},
+		{"jpeg_arithmetic", append([]byte("\xff\xd8\xff\xc9\x00\x11\x08\x01\xe0\x02\x80\x03"), 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0, 0xff, 0xd9), 201,
+			`"width":640`},
+		// Nothing to read a size from: refused.
+		{"jpeg_no_frame", []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"), 400,
+			`Image \"jpeg_no_frame.png\" is not readable: its width and height could not be read`},
 		{"gif_frame_bomb", imagehdrtest.GIFFrameBomb(65535, 65535), 400, "is 65535x65535 pixels"},
 		{"too_wide", imagehdrtest.PNG(16385, 1), 400, "is 16385x1 pixels"},
 		{"too_many_pixels", imagehdrtest.PNG(10001, 10000), 400, "is 10001x10000 pixels"},
@@ -88,11 +93,11 @@ func TestAttachedImageDeclaredSizeBounded(t *testing.T) {
 	if code != 400 {
 		t.Errorf("a bomb after a good file: %d %s, want 400", code, body)
 	}
-	if _, list := e.must(200, "GET", "/messages/"+mid+"/attachments", ann.access, nil); len(list) != 2 {
-		t.Errorf("attachments kept: %v, want the photo and the widest", list)
+	if _, list := e.must(200, "GET", "/messages/"+mid+"/attachments", ann.access, nil); len(list) != 3 {
+		t.Errorf("attachments kept: %v, want the arithmetic JPEG, the photo and the widest", list)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, mid, "*"))
-	if len(files) != 2 {
-		t.Errorf("files on disk: %v, want 2", files)
+	if len(files) != 3 {
+		t.Errorf("files on disk: %v, want 3", files)
 	}
 }

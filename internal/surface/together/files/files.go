@@ -492,7 +492,7 @@ func (s *API) saveUpload(messageID string, part *multipart.Part, max int64) (*At
 		rf.Close()
 		if err != nil {
 			// Unread, its size is unbounded: a browser's decoder may take
-			// what Go's refuses (a JPEG's arithmetic coding, say).
+			// what Go's refuses.
 			_ = s.uploads.Remove(rel)
 			return nil, fault.Newf(fault.Invalid, "Image %q is not readable: its width and height could not be read", name)
 		}
