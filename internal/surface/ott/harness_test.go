@@ -109,6 +109,9 @@ type opts struct {
 	// tick is the watch service's tick (default 1 s); a long one keeps
 	// the lease check from running during a test.
 	tick time.Duration
+	// argon hashes passwords with these parameters (nil: the cheapest, so
+	// tests do not wait on hashing).
+	argon *identity.Argon2Params
 }
 
 func newHarness(t testing.TB, o opts) *harness {
@@ -135,7 +138,11 @@ func newHarness(t testing.TB, o opts) *harness {
 		b = nb
 	}
 	logger := slog.New(slog.DiscardHandler)
-	ids, err := identity.New(context.Background(), identity.Config{Argon2: identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}}, db.Identity(), b, logger)
+	argon := identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}
+	if o.argon != nil {
+		argon = *o.argon
+	}
+	ids, err := identity.New(context.Background(), identity.Config{Argon2: argon}, db.Identity(), b, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
