@@ -48,6 +48,9 @@ type Config struct {
 	// WriteTimeout is how long one write of a response may wait for the
 	// client to take it (DefaultWriteTimeout when zero).
 	WriteTimeout time.Duration
+	// Life is the node's life: a write that outlasts its client
+	// (outlastClient) still ends with it. nil: context.Background().
+	Life context.Context
 }
 
 // Server is the shared HTTP server.
@@ -85,6 +88,9 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.Life == nil {
+		cfg.Life = context.Background()
 	}
 	var limit *ipLimitListener
 	if cfg.MaxConnsPerIP > 0 {
@@ -299,6 +305,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			rw = hijackWriter{sw}
 		}
 		dropManyRanges(r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions {
+			ctx, done := outlastClient(r.Context(), s.cfg.Life)
+			defer done()
+			r = r.WithContext(ctx)
+		}
 		if r.Body != nil && r.ContentLength != 0 {
 			// Every body is capped here, whatever its Content-Type claims:
 			// the routes that take larger uploads raise their own request's

@@ -315,53 +315,12 @@ func mediaName(c media.Code) string {
 	return "OttException"
 }
 
-// wrap recovers panics in OTT's error shape, and lets a write outlast its
-// client (outlastClient).
+// wrap recovers panics in OTT's error shape. (A write outlasts its client's
+// hang-up, as on OTT, in every surface: httpserver's outlastClient.)
 func (s *Surface) wrap(f http.HandlerFunc) http.Handler {
 	return httpserver.Recover(s.log, func(w http.ResponseWriter, _ *http.Request, status int, _ string) {
 		writeFail(w, status, errBody{Name: "Unknown", Message: "An unknown error occurred. Try again later."})
-	}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions:
-			f(w, r)
-			return
-		}
-		ctx, done := s.outlastClient(r.Context())
-		defer done()
-		f(w, r.WithContext(ctx))
-	}))
-}
-
-// clientGoneGrace is how long a write goes on after its client hung up.
-const clientGoneGrace = 30 * time.Second
-
-// outlastClient is the context of a write (any method but GET, HEAD and
-// OPTIONS): the client hanging up does not cancel it, as OTT's Express
-// handlers run to their end whatever the client does. OTT's client saves a
-// new password and may leave the page at once; cancelled there, the change
-// was lost, or the password kept with the account's other sessions still
-// signed in. It still ends with the node's life, and clientGoneGrace after
-// the client went. done releases it; call it when the handler returns.
-func (s *Surface) outlastClient(client context.Context) (ctx context.Context, done func()) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(client))
-	stopLife := context.AfterFunc(s.d.Life, cancel)
-	var mu sync.Mutex
-	var grace *time.Timer
-	stopClient := context.AfterFunc(client, func() {
-		mu.Lock()
-		grace = time.AfterFunc(clientGoneGrace, cancel)
-		mu.Unlock()
-	})
-	return ctx, func() {
-		stopClient()
-		stopLife()
-		mu.Lock()
-		if grace != nil {
-			grace.Stop()
-		}
-		mu.Unlock()
-		cancel()
-	}
+	}, f)
 }
 
 // --- token middleware ---------------------------------------------------

@@ -1,0 +1,43 @@
+package httpserver
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// ClientGoneGrace is how long a write goes on after its client hung up.
+const ClientGoneGrace = 30 * time.Second
+
+// outlastClient is the context of a write (any method but GET, HEAD and
+// OPTIONS): the client hanging up does not cancel it. net/http cancels a
+// request's context when its connection closes, so a browser that saved a
+// new password and left the page at once lost the change, or, hanging up
+// between storing the hash and signing out the account's other sessions,
+// kept the new password with those sessions still signed in; the servers
+// Hearth speaks for (OpenTogetherTube's Express, Owncast's and Together's
+// handlers) run a request to its end whatever the client does. The context
+// still ends with life (the node shutting down) and ClientGoneGrace after
+// the client went, and keeps the request's values. done releases it; call
+// it when the handler returns.
+func outlastClient(client, life context.Context) (ctx context.Context, done func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(client))
+	stopLife := context.AfterFunc(life, cancel)
+	var mu sync.Mutex
+	var grace *time.Timer
+	stopClient := context.AfterFunc(client, func() {
+		mu.Lock()
+		grace = time.AfterFunc(ClientGoneGrace, cancel)
+		mu.Unlock()
+	})
+	return ctx, func() {
+		stopClient()
+		stopLife()
+		mu.Lock()
+		if grace != nil {
+			grace.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
