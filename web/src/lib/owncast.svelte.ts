@@ -165,6 +165,9 @@ export class StageChat {
     this.socket = new ReconnectingSocket({
       label: "the stage chat",
       url: async () => {
+        // A reconnect reads the history first: what was said while the
+        // socket was down, and a token the server forgot is replaced.
+        if (this.socket.attempt > 0) await this.history();
         this.reg = await registerChat();
         const proto = location.protocol === "https:" ? "wss:" : "ws:";
         return `${proto}//${location.host}/ws?accessToken=${encodeURIComponent(this.reg.accessToken)}`;
@@ -206,7 +209,12 @@ export class StageChat {
     if (!this.reg) return;
     try {
       const list = await request<ChatEvent[]>("Loading chat history", `/api/chat?accessToken=${encodeURIComponent(this.reg.accessToken)}`);
-      this.messages = list;
+      // Lines older than the history's first stay (the history holds the
+      // latest only); the rest is the server's, so what was hidden or sent
+      // meanwhile shows as it is now.
+      const ids = new Set(list.map((m) => m.id));
+      const first = list.length ? Date.parse(list[0].timestamp) : NaN;
+      this.messages = [...this.messages.filter((m) => !ids.has(m.id) && Date.parse(m.timestamp) < first), ...list];
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {
         // The server forgot us (or we were banned): register again.
