@@ -198,7 +198,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		perIP = 0 // every connection comes from the proxy
 	}
 	if a.HTTP, err = httpserver.New(httpserver.Config{Addr: cfg.Addr, MaxBodyBytes: cfg.MaxBodyBytes, ShutdownTimeout: cfg.ShutdownTimeout, TLS: tlsConfig,
-		MaxConnsPerIP: perIP, Life: a.lifeCtx()},
+		MaxConnsPerIP: perIP},
 		logger.With("component", "http")); err != nil {
 		return nil, err
 	}

@@ -17,8 +17,9 @@ const ClientGoneGrace = 30 * time.Second
 // kept the new password with those sessions still signed in; the servers
 // Hearth speaks for (OpenTogetherTube's Express, Owncast's and Together's
 // handlers) run a request to its end whatever the client does. The context
-// still ends with life (the node shutting down) and ClientGoneGrace after
-// the client went, and keeps the request's values. done releases it; call
+// still ends with life (the server's: once its shutdown has waited for the
+// requests in flight) and ClientGoneGrace after the client went, and keeps
+// the request's values. done releases it; call
 // it when the handler returns.
 func outlastClient(client, life context.Context) (ctx context.Context, done func()) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(client))

@@ -3,6 +3,7 @@ package httpserver
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -11,17 +12,20 @@ import (
 )
 
 // TestWritesOutlastTheirClient: a write's context is not cancelled when its
-// client hangs up, a read's is, and a write's ends with the node's life.
-// Each handler waits for the test's word and reports its context's state
-// then; no timing decides it.
+// client hangs up, a read's is, and a write's ends once the server's
+// shutdown has waited its time for the requests in flight. Each handler
+// waits for the test's word (or its context's end) and reports its
+// context's state then.
 func TestWritesOutlastTheirClient(t *testing.T) {
 	t.Parallel()
-	life, endLife := context.WithCancel(context.Background())
-	defer endLife()
 	started := make(chan string, 4)
 	release := make(chan struct{})
 	states := make(chan string, 4)
-	s := startServer(t, Config{Life: life}, func(s *Server) {
+	s, err := New(Config{Addr: "127.0.0.1:0", ShutdownTimeout: 100 * time.Millisecond}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	func(s *Server) {
 		h := func(w http.ResponseWriter, r *http.Request) {
 			// The body read to its end: net/http watches the connection
 			// for the client's hang-up from then on.
@@ -41,7 +45,11 @@ func TestWritesOutlastTheirClient(t *testing.T) {
 		}
 		s.HandleFunc("GET /x", h)
 		s.HandleFunc("POST /x", h)
-	})
+	}(s)
+	stop, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(stop) }()
 	hangUp := func(method string) {
 		t.Helper()
 		c, err := net.Dial("tcp", s.Addr().String())
@@ -74,11 +82,15 @@ func TestWritesOutlastTheirClient(t *testing.T) {
 		t.Fatalf("a write whose client hung up: %s", got)
 	}
 
-	// The node's life ends: a write in flight is cancelled.
+	// The server shuts down: a write in flight that outlasted its client
+	// is waited for, then cancelled at the shutdown's deadline.
 	hangUp("POST")
-	endLife()
+	cancel()
 	if got := <-states; got != "POST cancelled" {
-		t.Fatalf("a write when the node's life ended: %s", got)
+		t.Fatalf("a write when the server shut down: %s", got)
+	}
+	if err := <-ran; err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }
 

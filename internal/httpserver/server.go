@@ -48,9 +48,6 @@ type Config struct {
 	// WriteTimeout is how long one write of a response may wait for the
 	// client to take it (DefaultWriteTimeout when zero).
 	WriteTimeout time.Duration
-	// Life is the node's life: a write that outlasts its client
-	// (outlastClient) still ends with it. nil: context.Background().
-	Life context.Context
 }
 
 // Server is the shared HTTP server.
@@ -68,6 +65,11 @@ type Server struct {
 	shutdown []func(context.Context)
 	shared   map[string]*shared
 	limit    *ipLimitListener
+	// life ends once Run has shut down (its in-flight requests finished,
+	// or ShutdownTimeout passed): writes that outlast their client
+	// (outlastClient) end with it.
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 // New binds the listen address (so a taken port fails at start) and returns
@@ -89,9 +91,6 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
-	if cfg.Life == nil {
-		cfg.Life = context.Background()
-	}
 	var limit *ipLimitListener
 	if cfg.MaxConnsPerIP > 0 {
 		limit = newIPLimitListener(ln, cfg.MaxConnsPerIP, cfg.TLS == nil)
@@ -101,6 +100,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 		ln = tls.NewListener(ln, cfg.TLS)
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), log: logger, ln: ln, limit: limit, reg: prometheus.NewRegistry(), checks: map[string]Checker{}}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hearth_http_requests_total", Help: "HTTP requests by route pattern and status."}, []string{"pattern", "code"})
 	s.dur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "hearth_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
@@ -171,6 +171,7 @@ func (s *Server) OnShutdown(f func(context.Context)) {
 // to ShutdownTimeout.
 func (s *Server) Run(ctx context.Context) error {
 	s.log.Info(s.listeningLine(), "url", s.URL(), "addr", s.ln.Addr().String())
+	defer s.endLife()
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(s.ln) }()
 	select {
@@ -189,6 +190,7 @@ func (s *Server) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); h(sctx) }()
 	}
 	err := s.srv.Shutdown(sctx)
+	s.endLife() // what still runs past the shutdown's deadline is cancelled
 	wg.Wait()
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("http shutdown: %w", err)
@@ -306,7 +308,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		dropManyRanges(r)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions {
-			ctx, done := outlastClient(r.Context(), s.cfg.Life)
+			ctx, done := outlastClient(r.Context(), s.life)
 			defer done()
 			r = r.WithContext(ctx)
 		}
