@@ -22,13 +22,7 @@ import (
 func TestBrowserLiveWebRTC(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
-	a, base := startApp(t, func(c *config.Config) {
-		c.RTMPAddr = "127.0.0.1:0"
-		c.RTCUDPAddr = "127.0.0.1:0"
-		c.DefaultStreamKey = "browser-test-key"
-	})
-	publish(t, "rtmp://127.0.0.1:"+strconv.Itoa(rtmpPort(a))+"/live/browser-test-key")
-	waitOnline(t, base)
+	base := liveOverWebRTC(t)
 	viewer := newTab(t, newBrowser(t), "webrtc-viewer")
 	viewer.do("open the stage", chromedp.Navigate(base+"/live"))
 	viewer.waitFor("video playing over WebRTC", `(() => { const v = document.querySelector('[data-testid="stage-video"]'); return v && v.srcObject instanceof MediaStream && v.readyState >= 2 && v.currentTime > 0.5 && !v.paused; })()`, 45*time.Second)
@@ -38,6 +32,21 @@ func TestBrowserLiveWebRTC(t *testing.T) {
 		t.Fatal("the player fell back to HLS")
 	}
 	viewer.screenshot("live-webrtc")
+}
+
+// liveOverWebRTC starts an app with the WebRTC media plane on and ffmpeg
+// publishing to its default stage over RTMP, and returns once the stage is
+// online.
+func liveOverWebRTC(t *testing.T) (base string) {
+	t.Helper()
+	a, base := startApp(t, func(c *config.Config) {
+		c.RTMPAddr = "127.0.0.1:0"
+		c.RTCUDPAddr = "127.0.0.1:0"
+		c.DefaultStreamKey = "browser-test-key"
+	})
+	publish(t, "rtmp://127.0.0.1:"+strconv.Itoa(rtmpPort(a))+"/live/browser-test-key")
+	waitOnline(t, base)
+	return base
 }
 
 // TestMeasureWebRTCLatency is a measurement, not a check (it asserts
@@ -84,13 +93,7 @@ func TestMeasureWebRTCLatency(t *testing.T) {
 func TestBrowserLiveFallsBackWhenTheOfferHangs(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
-	a, base := startApp(t, func(c *config.Config) {
-		c.RTMPAddr = "127.0.0.1:0"
-		c.RTCUDPAddr = "127.0.0.1:0"
-		c.DefaultStreamKey = "browser-test-key"
-	})
-	publish(t, "rtmp://127.0.0.1:"+strconv.Itoa(rtmpPort(a))+"/live/browser-test-key")
-	waitOnline(t, base)
+	base := liveOverWebRTC(t)
 	viewer := newTab(t, newBrowser(t), "viewer")
 	// Paused requests wait until continued; none is.
 	viewer.do("hold the WHEP offers", func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {

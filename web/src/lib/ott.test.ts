@@ -1,36 +1,7 @@
 // @vitest-environment jsdom
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FakeSocket } from "./fakesocket";
 import { fitCloseReason, RoomConnection } from "./ott.svelte";
-
-/** A room socket the test drives. */
-class FakeSocket {
-  static CONNECTING = 0;
-  static OPEN = 1;
-  static CLOSING = 2;
-  static CLOSED = 3;
-  static made: FakeSocket[] = [];
-  readyState = FakeSocket.CONNECTING;
-  sent: string[] = [];
-  onopen: (() => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  onmessage: ((ev: { data: string }) => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.made.push(this);
-  }
-  send(d: string) {
-    this.sent.push(d);
-  }
-  close(code = 1005, reason = "") {
-    if (this.readyState === FakeSocket.CLOSED) return;
-    this.readyState = FakeSocket.CLOSED;
-    queueMicrotask(() => this.onclose?.({ code, reason }));
-  }
-  open() {
-    this.readyState = FakeSocket.OPEN;
-    this.onopen?.();
-  }
-}
 
 describe("RoomConnection", () => {
   let grants = 0;
@@ -38,7 +9,7 @@ describe("RoomConnection", () => {
   beforeEach(() => {
     vi.useFakeTimers();
     vi.stubGlobal("WebSocket", FakeSocket);
-    FakeSocket.made = [];
+    FakeSocket.reset();
     localStorage.clear();
     grants = 0;
     vi.stubGlobal("fetch", async (url: string) => {

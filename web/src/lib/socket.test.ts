@@ -1,54 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FakeSocket } from "./fakesocket";
 import { CONNECT_TIMEOUT_MS, ReconnectingSocket } from "./socket.svelte";
-
-/** A WebSocket the test drives: each instance is kept in made, and how
- * it ends is up to the test. */
-class FakeSocket {
-  static CONNECTING = 0;
-  static OPEN = 1;
-  static CLOSING = 2;
-  static CLOSED = 3;
-  static made: FakeSocket[] = [];
-  /** refuse makes the constructor throw, as a browser does for a bad URL. */
-  static refuse = false;
-  readyState = FakeSocket.CONNECTING;
-  onopen: (() => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  onmessage: ((ev: { data: string }) => void) | null = null;
-  constructor(readonly url: string) {
-    if (FakeSocket.refuse) throw new SyntaxError("bad URL");
-    FakeSocket.made.push(this);
-  }
-  send() {}
-  /** close as a CONNECTING socket whose close event never comes. */
-  close() {
-    this.readyState = FakeSocket.CLOSED;
-  }
-  open() {
-    this.readyState = FakeSocket.OPEN;
-    this.onopen?.();
-  }
-  /** block is a socket the browser refuses (Content-Security-Policy):
-   * error, CLOSED, and no close event. */
-  block() {
-    this.readyState = FakeSocket.CLOSED;
-    this.onerror?.();
-  }
-  drop(code = 1006) {
-    this.readyState = FakeSocket.CLOSED;
-    this.onerror?.();
-    this.onclose?.({ code, reason: "" });
-  }
-}
 
 describe("ReconnectingSocket", () => {
   let s: ReconnectingSocket;
   beforeEach(() => {
     vi.useFakeTimers();
     vi.stubGlobal("WebSocket", FakeSocket);
-    FakeSocket.made = [];
-    FakeSocket.refuse = false;
+    FakeSocket.reset();
+    FakeSocket.closeEvents = false; // each test fires the close events it means
     s = new ReconnectingSocket({ url: () => "ws://h/ws", onMessage: () => {}, label: "chat" });
   });
   afterEach(() => {
