@@ -2,7 +2,6 @@ package httpserver
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
@@ -19,26 +18,20 @@ const ClientGoneGrace = 30 * time.Second
 // handlers) run a request to its end whatever the client does. The context
 // still ends with life (the server's: once its shutdown has waited for the
 // requests in flight) and ClientGoneGrace after the client went, and keeps
-// the request's values. done releases it; call
-// it when the handler returns.
+// the request's values. done releases it; call it when the handler returns.
 func outlastClient(client, life context.Context) (ctx context.Context, done func()) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(client))
 	stopLife := context.AfterFunc(life, cancel)
-	var mu sync.Mutex
-	var grace *time.Timer
 	stopClient := context.AfterFunc(client, func() {
-		mu.Lock()
-		grace = time.AfterFunc(ClientGoneGrace, cancel)
-		mu.Unlock()
+		select {
+		case <-ctx.Done(): // the handler returned, or life ended
+		case <-time.After(ClientGoneGrace):
+			cancel()
+		}
 	})
 	return ctx, func() {
 		stopClient()
 		stopLife()
-		mu.Lock()
-		if grace != nil {
-			grace.Stop()
-		}
-		mu.Unlock()
 		cancel()
 	}
 }
