@@ -3,7 +3,7 @@
 // {"action":"auth","token"}). The room's state arrives as `sync` snapshots
 // and deltas; requests go out as {"action":"req","request":{type,…}}.
 import { ApiError, request, type RequestOptions } from "./http";
-import { ReconnectingSocket } from "./socket.svelte";
+import { fitCloseReason, ReconnectingSocket } from "./socket.svelte";
 import { applySync, type RoomClock } from "./sync";
 
 const TOKEN = "ott_token";
@@ -147,14 +147,6 @@ export interface ChatLine {
   from: string;
   text: string;
   at: number;
-}
-
-/** fitCloseReason cuts s to the 123 bytes of UTF-8 a close frame's reason
- * may hold (WebSocket.close throws on a longer one). */
-export function fitCloseReason(s: string): string {
-  const utf8 = new TextEncoder();
-  while (utf8.encode(s).length > 123) s = s.slice(0, -1);
-  return s;
 }
 
 /** RoomConnection is one open room: its state, kept current by the socket. */

@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeSocket } from "./fakesocket";
-import { fitCloseReason, RoomConnection } from "./ott.svelte";
+import { RoomConnection } from "./ott.svelte";
 
 describe("RoomConnection", () => {
   let grants = 0;
@@ -39,15 +39,5 @@ describe("RoomConnection", () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(FakeSocket.made[1].sent).toEqual([JSON.stringify({ action: "auth", token: "t1" })]);
     room.stop();
-  });
-});
-
-describe("fitCloseReason", () => {
-  it("keeps a reason within a close frame's 123 bytes", () => {
-    expect(fitCloseReason("short")).toBe("short");
-    const long = "é".repeat(100); // 200 bytes
-    const cut = fitCloseReason(long);
-    expect(new TextEncoder().encode(cut).length).toBeLessThanOrEqual(123);
-    expect(cut).toBe("é".repeat(61));
   });
 });

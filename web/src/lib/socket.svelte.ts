@@ -26,6 +26,14 @@ export interface SocketOptions {
  * up and the next one scheduled: no attempt may keep the banner for ever. */
 export const CONNECT_TIMEOUT_MS = 15_000;
 
+/** fitCloseReason cuts s to the 123 bytes of UTF-8 a close frame's reason
+ * may hold (WebSocket.close throws on a longer one). */
+export function fitCloseReason(s: string): string {
+  const utf8 = new TextEncoder();
+  while (utf8.encode(s).length > 123) s = s.slice(0, -1);
+  return s;
+}
+
 /** All live sockets, for the app-wide connection banner. */
 export const sockets = $state<{ list: ReconnectingSocket[] }>({ list: [] });
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeSocket } from "./fakesocket";
-import { CONNECT_TIMEOUT_MS, ReconnectingSocket } from "./socket.svelte";
+import { CONNECT_TIMEOUT_MS, fitCloseReason, ReconnectingSocket } from "./socket.svelte";
 
 describe("ReconnectingSocket", () => {
   let s: ReconnectingSocket;
@@ -101,5 +101,15 @@ describe("ReconnectingSocket", () => {
     expect(s.attempt).toBe(1);
     FakeSocket.made[1].open();
     expect(s.state).toBe("open");
+  });
+});
+
+describe("fitCloseReason", () => {
+  it("keeps a reason within a close frame's 123 bytes", () => {
+    expect(fitCloseReason("short")).toBe("short");
+    const long = "é".repeat(100); // 200 bytes
+    const cut = fitCloseReason(long);
+    expect(new TextEncoder().encode(cut).length).toBeLessThanOrEqual(123);
+    expect(cut).toBe("é".repeat(61));
   });
 });
