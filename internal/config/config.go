@@ -96,7 +96,7 @@ type Config struct {
 	UploadMinFree       int64   `name:"upload-min-free-bytes" env:"HEARTH_UPLOAD_MIN_FREE_BYTES" default:"1073741824" help:"Together attachment and emoji uploads are refused (507) while the disk holding the data directory's uploads has less free space than this. 0: no check."`
 	UploadQuota         int64   `name:"upload-quota-bytes" env:"HEARTH_UPLOAD_QUOTA_BYTES" default:"2147483648" help:"How much one account's Together attachments and custom emoji may hold in all (deleting them frees it); past it uploads are refused (507). Instance admins have no quota. 0: no quota."`
 	TurnURL             string  `name:"turn-url" env:"HEARTH_TURN_URL" default:"" help:"An external TURN server's URL handed to voice clients by /ice-servers (e.g. turn:turn.example.org:3478). Needs --turn-secret."`
-	TurnSecret          string  `name:"turn-secret" env:"HEARTH_TURN_SECRET" default:"" help:"Shared secret (at least 32 characters) for TURN REST credentials (coturn use-auth-secret). Empty with --turn-listen: one is generated and shared by every node."`
+	TurnSecret          string  `name:"turn-secret" env:"HEARTH_TURN_SECRET" default:"" help:"Shared secret (at least 32 characters) for TURN REST credentials (coturn use-auth-secret); the external server's with --turn-url, which needs it. Empty with --turn-listen alone: one is generated and shared by every node."`
 	TurnListen          string  `name:"turn-listen" env:"HEARTH_TURN_LISTEN" default:"" help:"Run Hearth's own TURN server on this host:port, UDP and TCP (e.g. :3478); /ice-servers then hands out its address with REST credentials. Empty: no embedded TURN."`
 	TurnPublicIP        string  `name:"turn-public-ip" env:"HEARTH_TURN_PUBLIC_IP" default:"" help:"The IP voice clients reach this host at, used in the embedded TURN server's URLs and relayed addresses. Empty: --turn-listen's host, which must then be a specific address."`
 	TurnRelayPorts      string  `name:"turn-relay-ports" env:"HEARTH_TURN_RELAY_PORTS" default:"49152-65535" help:"UDP/TCP port range (min-max) of the embedded TURN server's relayed addresses."`
@@ -231,12 +231,23 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--rtc-public-ip %q: must be an IP address", ip)
 		}
 	}
+	// /ice-servers hands out TURN only with credentials made from a secret of
+	// 32 characters or more: a shorter one, or an external TURN server
+	// without one, would be left out of every answer without a word.
+	if c.TurnSecret != "" && len(c.TurnSecret) < 32 {
+		return errors.New("--turn-secret: must be at least 32 characters")
+	}
+	if c.TurnURL != "" {
+		if !strings.HasPrefix(c.TurnURL, "turn:") && !strings.HasPrefix(c.TurnURL, "turns:") {
+			return fmt.Errorf("--turn-url %q: must be a turn: or turns: URL", c.TurnURL)
+		}
+		if c.TurnSecret == "" {
+			return errors.New("--turn-url: needs --turn-secret, the external TURN server's shared secret (coturn static-auth-secret)")
+		}
+	}
 	if c.TurnListen != "" {
 		if _, _, err := net.SplitHostPort(c.TurnListen); err != nil {
 			return fmt.Errorf("--turn-listen %q: must be host:port: %w", c.TurnListen, err)
-		}
-		if c.TurnSecret != "" && len(c.TurnSecret) < 32 {
-			return errors.New("--turn-secret: must be at least 32 characters")
 		}
 		if c.TurnPublicIP != "" {
 			if _, err := netip.ParseAddr(c.TurnPublicIP); err != nil {

@@ -45,6 +45,13 @@ func TestValidate(t *testing.T) {
 		{"turn", func(c *Config) { c.TurnListen, c.TurnPublicIP = ":3478", "203.0.113.7" }, ""},
 		{"turn listen", func(c *Config) { c.TurnListen = "3478" }, "--turn-listen"},
 		{"turn secret", func(c *Config) { c.TurnListen, c.TurnSecret = ":3478", "short" }, "--turn-secret"},
+		{"turn url", func(c *Config) { c.TurnURL, c.TurnSecret = "turn:turn.example.org:3478", strings.Repeat("s", 32) }, ""},
+		{"turn url without a secret", func(c *Config) { c.TurnURL = "turn:turn.example.org:3478" }, "--turn-url"},
+		{"turn url and listen share no secret", func(c *Config) {
+			c.TurnURL, c.TurnListen, c.TurnPublicIP = "turn:turn.example.org:3478", ":3478", "203.0.113.7"
+		}, "--turn-url"},
+		{"turn url scheme", func(c *Config) { c.TurnURL, c.TurnSecret = "turn.example.org:3478", strings.Repeat("s", 32) }, "--turn-url"},
+		{"short turn secret for an external server", func(c *Config) { c.TurnURL, c.TurnSecret = "turns:turn.example.org", "short" }, "--turn-secret"},
 		{"turn public ip", func(c *Config) { c.TurnListen, c.TurnPublicIP = ":3478", "turn.example.org" }, "--turn-public-ip"},
 		{"turn ports", func(c *Config) { c.TurnListen, c.TurnRelayPorts = ":3478", "60000-50000" }, "--turn-relay-ports"},
 		{"discord", func(c *Config) { c.DiscordClientID, c.DiscordClientSecret = "id", "secret" }, ""},
