@@ -76,7 +76,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hooks, err := webhooks.New(webhooks.Config{}, a.DB.Webhooks(), a.webhookEngine, a.webhookClient, log.With("component", "webhooks"))
+	hooks, err := webhooks.New(webhooks.Config{Bus: a.Bus}, a.DB.Webhooks(), a.webhookEngine, a.webhookClient, log.With("component", "webhooks"))
 	if err != nil {
 		return err
 	}
@@ -159,6 +159,8 @@ func (a *App) wireOwncast(ctx context.Context) error {
 				log.Warn("reload stage settings", "err", err)
 			}
 		},
+		// A webhook created or deleted on another node.
+		webhooks.ChangedTopic: func(bus.Message) { hooks.Invalidate() },
 		// CHAT webhooks for messages other surfaces post into the stage chat.
 		messages.Topic(chat.Conversation()): func(m bus.Message) { s.StageMessageWebhook(m.Data) },
 		identity.RevokedTopic: func(m bus.Message) {

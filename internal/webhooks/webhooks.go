@@ -84,11 +84,25 @@ type Doer interface {
 	CheckURL(raw string) (*url.URL, error)
 }
 
+// Publisher is the part of the bus the service needs.
+type Publisher interface {
+	Publish(ctx context.Context, topic string, data []byte) error
+}
+
+// ChangedTopic carries "a webhook was created or deleted" notices between
+// nodes. Each node keeps the list of webhooks in memory; a node hearing the
+// notice calls Invalidate, so an event on any node reaches a webhook
+// created on another, and a webhook deleted on another gets no more.
+const ChangedTopic = "webhooks.changed"
+
 // Config tunes delivery.
 type Config struct {
 	Attempts  int           // tries per delivery; default 5
 	Backoff   time.Duration // first retry delay, doubled each time; default 2 s
 	QueueSize int           // deliveries waiting per webhook before new ones are dropped; default 10000
+	// Bus, when set, hears ChangedTopic notices of this node's creates and
+	// deletes (the caller subscribes the other nodes' Invalidate to it).
+	Bus Publisher
 }
 
 // OwncastKind is the engine kind of Owncast's webhooks.
@@ -103,8 +117,10 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 
+	bus   Publisher
 	mu    sync.RWMutex
 	hooks []*Webhook // cache of subscriptions; nil = stale
+	gen   uint64     // bumped by Invalidate: a load begun before it is not cached
 }
 
 // New builds the service and registers its Kind on engine; client checks
@@ -126,7 +142,7 @@ func New(cfg Config, st Store, engine *Engine, client Doer, logger *slog.Logger)
 	for i := range delays {
 		delays[i] = cfg.Backoff << i
 	}
-	s := &Service{st: st, client: client, engine: engine, log: logger, now: time.Now}
+	s := &Service{st: st, client: client, engine: engine, log: logger, now: time.Now, bus: cfg.Bus}
 	if err := engine.Register(Kind{Name: OwncastKind, Delays: delays, MaxWaiting: cfg.QueueSize, Sign: s.sign, Report: s.report}); err != nil {
 		return nil, err
 	}
@@ -159,7 +175,7 @@ func (s *Service) Create(ctx context.Context, rawURL string, events []string) (*
 	if err := s.st.CreateWebhook(ctx, w); err != nil {
 		return nil, err
 	}
-	s.invalidate()
+	s.changed(ctx)
 	return w, nil
 }
 
@@ -171,19 +187,35 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if err := s.st.DeleteWebhook(ctx, id); err != nil {
 		return err
 	}
-	s.invalidate()
+	s.changed(ctx)
 	return nil
 }
 
-func (s *Service) invalidate() {
+// changed drops this node's list of webhooks and tells the other nodes to
+// drop theirs.
+func (s *Service) changed(ctx context.Context) {
+	s.Invalidate()
+	if s.bus == nil {
+		return
+	}
+	if err := s.bus.Publish(context.WithoutCancel(ctx), ChangedTopic, []byte(`{}`)); err != nil {
+		s.log.Warn("publish webhooks change", "err", err)
+	}
+}
+
+// Invalidate drops the in-memory list of webhooks; the next event reads
+// the store. Call it when another node created or deleted a webhook
+// (ChangedTopic).
+func (s *Service) Invalidate() {
 	s.mu.Lock()
 	s.hooks = nil
+	s.gen++
 	s.mu.Unlock()
 }
 
 func (s *Service) subscriptions(ctx context.Context) ([]*Webhook, error) {
 	s.mu.RLock()
-	hs := s.hooks
+	hs, gen := s.hooks, s.gen
 	s.mu.RUnlock()
 	if hs != nil {
 		return hs, nil
@@ -193,7 +225,9 @@ func (s *Service) subscriptions(ctx context.Context) ([]*Webhook, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.hooks = hs
+	if s.gen == gen { // else a change came in during the read: it may be stale
+		s.hooks = hs
+	}
 	s.mu.Unlock()
 	return hs, nil
 }
@@ -211,7 +245,7 @@ func (s *Service) hook(ctx context.Context, id string) (*Webhook, error) {
 				return h, nil
 			}
 		}
-		s.invalidate()
+		s.Invalidate()
 	}
 	return nil, fault.NotFound
 }

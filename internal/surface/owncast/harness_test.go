@@ -116,10 +116,16 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks, err := webhooks.New(webhooks.Config{Backoff: 10 * time.Millisecond}, db.Webhooks(), engine, out, nil)
+	hooks, err := webhooks.New(webhooks.Config{Backoff: 10 * time.Millisecond, Bus: b}, db.Webhooks(), engine, out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As the app wires it: a webhook created or deleted on another node.
+	changed, err := b.Subscribe(webhooks.ChangedTopic, func(bus.Message) { hooks.Invalidate() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { changed.Unsubscribe() })
 	hooksCtx, stopHooks := context.WithCancel(ctx)
 	hooksDone := make(chan struct{})
 	go func() { _ = engine.Run(hooksCtx); close(hooksDone) }()
