@@ -216,3 +216,37 @@ func TestTwoNodesBanStopsStageHLS(t *testing.T) {
 		return code == 404
 	})
 }
+
+// TestRefreshRetryOnAnotherNode: Together's web client refreshes once per
+// request that got a 401, so two refreshes with one refresh token go out at
+// once and, behind a load balancer, reach different nodes. The node that
+// loses the rotation answers with the winner's pair (the grace is kept with
+// the session, not in the rotating node's memory), and the session lives on.
+func TestRefreshRetryOnAnotherNode(t *testing.T) {
+	t.Parallel()
+	urlA, urlB := twoNodes(t)
+	type pair struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	var reg pair
+	if code := call(t, "POST", urlA+"/auth/register", "", map[string]string{"username": "balanced", "password": "password1"}, &reg); code != 201 {
+		t.Fatalf("register on A: %d", code)
+	}
+	var onA, onB pair
+	if code := call(t, "POST", urlA+"/auth/refresh", "", map[string]string{"refresh_token": reg.RefreshToken}, &onA); code != 200 {
+		t.Fatalf("refresh on A: %d", code)
+	}
+	if code := call(t, "POST", urlB+"/auth/refresh", "", map[string]string{"refresh_token": reg.RefreshToken}, &onB); code != 200 {
+		t.Fatalf("the same refresh on B within the grace: %d, want 200", code)
+	}
+	if onB != onA {
+		t.Fatalf("B answered another pair: %+v, want A's %+v", onB, onA)
+	}
+	if code := call(t, "GET", urlB+"/users/@me", onB.AccessToken, nil, nil); code != 200 {
+		t.Fatalf("the pair on B: %d", code)
+	}
+	if code := call(t, "POST", urlB+"/auth/refresh", "", map[string]string{"refresh_token": onB.RefreshToken}, &onB); code != 200 {
+		t.Fatalf("the session goes on: %d", code)
+	}
+}

@@ -67,6 +67,17 @@ type Session struct {
 	RevokedAt   *time.Time
 }
 
+// Rotation is a session's last refresh-token rotation, kept for its
+// grace: a retry of the token it rotated away (From, a hash) by the same
+// client (Client, a hash) before Until gets the pair it was rotated into
+// (Pair, sealed) again, on whichever node the retry lands.
+type Rotation struct {
+	From   string
+	Pair   string
+	Client string
+	Until  time.Time
+}
+
 // TokenKind is the kind of a long-lived token.
 type TokenKind string
 
@@ -130,8 +141,12 @@ type Store interface {
 	SessionAccount(ctx context.Context, sessionID string) (*Account, *Session, error)
 	// RotateSession swaps the refresh hash from oldHash to newHash if and
 	// only if oldHash is current and the session is live; it reports
-	// whether the swap happened (compare-and-set).
-	RotateSession(ctx context.Context, id, oldHash, newHash string, now, expires time.Time) (bool, error)
+	// whether the swap happened (compare-and-set). The swap records r as
+	// the session's last rotation.
+	RotateSession(ctx context.Context, id, oldHash, newHash string, now, expires time.Time, r Rotation) (bool, error)
+	// LastRotation is the last rotation of a session that is live at now
+	// (not revoked, not expired); fault.NotFound otherwise.
+	LastRotation(ctx context.Context, id string, now time.Time) (Rotation, error)
 	RevokeSession(ctx context.Context, id string, now time.Time) error
 	// RevokeAccountSessions revokes the account's sessions and signs out
 	// the OpenTogetherTube tokens signed in to it, but the one whose hash

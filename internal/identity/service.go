@@ -73,9 +73,6 @@ type Service struct {
 	freeArmed   atomic.Bool
 	// signin limits password checks (signin.go).
 	signin *signInLimiter
-	// rotated remembers, for refreshGrace, what each refresh token was
-	// just rotated into (tokens.go).
-	rotated rotatedCache
 }
 
 // Tokens is what a sign-in returns.

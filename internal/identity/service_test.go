@@ -469,6 +469,101 @@ func TestRefreshGraceSameClient(t *testing.T) {
 
 const refreshGraceForTest = 10 * time.Second
 
+// TestRefreshGraceOnAnotherNode: the grace holds across the nodes of a
+// cluster. Together's web client refreshes once per request that got a
+// 401, so several refreshes with one token go out at once, and behind a
+// load balancer they reach different nodes: the one that loses the
+// rotation must hand out the winner's pair, not revoke the session.
+func TestRefreshGraceOnAnotherNode(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		db := eng.Open(t)
+		rec := &recorder{}
+		clk := &clock{t: time.Now()}
+		node := func() *identity.Service {
+			s, err := identity.New(ctx, identity.Config{Argon2: fastArgon, Now: clk.now}, db.Identity(), rec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		a, b := node(), node()
+		acct, err := a.Register(ctx, identity.RegisterInput{Username: "lb", Password: "password1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := a.OpenSession(ctx, acct, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const browser = "firefox|10.0.0.1"
+		_, first, err := a.RefreshFrom(ctx, tok.RefreshToken, browser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.add(3 * time.Second)
+		who, again, err := b.RefreshFrom(ctx, tok.RefreshToken, browser)
+		if err != nil || who.ID != acct.ID || *again != *first {
+			t.Fatalf("the same client on another node within the grace: %+v %v, want %+v", again, err, first)
+		}
+		if rec.has(identity.Revoked{SessionID: tok.SessionID}) {
+			t.Fatal("the session was revoked")
+		}
+		if _, err := b.Authenticate(ctx, again.AccessToken); err != nil {
+			t.Fatalf("the pair from the other node: %v", err)
+		}
+		// The winner's pair rotates on either node; once it has, the
+		// first token's grace is over (the session moved on) and
+		// presenting it is reuse.
+		_, third, err := b.RefreshFrom(ctx, again.RefreshToken, browser)
+		if err != nil {
+			t.Fatalf("rotating the shared pair: %v", err)
+		}
+		if _, _, err := a.RefreshFrom(ctx, tok.RefreshToken, browser); !errors.Is(err, identity.ErrSessionRevoked) {
+			t.Fatalf("a token two rotations old: %v, want reuse", err)
+		}
+		if _, _, err := a.RefreshFrom(ctx, third.RefreshToken, browser); err == nil {
+			t.Fatal("the session should be revoked after reuse")
+		}
+	})
+}
+
+// TestRefreshGraceOtherClientOnAnotherNode: another client presenting a
+// just-rotated token on another node is reuse, as on the same node.
+func TestRefreshGraceOtherClientOnAnotherNode(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		db := eng.Open(t)
+		rec := &recorder{}
+		clk := &clock{t: time.Now()}
+		a, err := identity.New(ctx, identity.Config{Argon2: fastArgon, Now: clk.now}, db.Identity(), rec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := identity.New(ctx, identity.Config{Argon2: fastArgon, Now: clk.now}, db.Identity(), rec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acct, err := a.Register(ctx, identity.RegisterInput{Username: "thief", Password: "password1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := a.OpenSession(ctx, acct, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := a.RefreshFrom(ctx, tok.RefreshToken, "firefox|10.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := b.RefreshFrom(ctx, tok.RefreshToken, "curl|203.0.113.9"); !errors.Is(err, identity.ErrSessionRevoked) {
+			t.Fatalf("another client on another node: %v, want reuse", err)
+		}
+		if !rec.has(identity.Revoked{SessionID: tok.SessionID}) {
+			t.Fatal("the session was not revoked")
+		}
+	})
+}
+
 // TestAdminSession: the admin page's session check takes an instance
 // admin's access token while its session lives, even once the token has
 // expired; not a non-admin's, not a refresh token, not after sign-out or a

@@ -2,10 +2,17 @@ package identity
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -125,59 +132,98 @@ func (s *Service) accessToken(a *Account, sid, tid string) (string, time.Time, e
 		return "", time.Time{}, err
 	}
 	tok, err := s.sign(c)
-	return tok, c.ExpiresAt.Time, err
+	return tok, c.ExpiresAt.UTC(), err
 }
 
 // refreshGrace is how long a refresh token that was just rotated may be
 // presented again and get the same new pair back instead of revoking the
-// session: two tabs (or a client retrying after a lost response) refresh
-// at once with the same token, and only one of them can win the rotation.
+// session: two tabs (or a client retrying after a lost response, or
+// Together's web client, which refreshes once per request that got a 401)
+// refresh at once with the same token, and only one of them can win the
+// rotation. The grace is kept with the session in the database (Rotation),
+// so the retry gets the pair from whichever node of a cluster it reaches.
 const refreshGrace = 10 * time.Second
 
-// rotatedCache maps the hash of a just-rotated refresh token to what it was
-// rotated into, for refreshGrace. It is in memory: a retry that lands on
-// another node of a cluster within the grace still counts as reuse.
-type rotatedCache struct {
-	mu sync.Mutex
-	m  map[string]rotation
+// rotationLabel separates the key that seals a rotation's pair from every
+// other use of the signing secret.
+const rotationLabel = "hearth refresh rotation v1"
+
+// sealedPair is what a rotation keeps of the pair it issued.
+type sealedPair struct {
+	Access  string `json:"a"`
+	Refresh string `json:"r"`
+	Expiry  int64  `json:"e"` // Unix seconds, as the token's exp
 }
 
-type rotation struct {
-	account *Account
-	tokens  Tokens
-	until   time.Time
-	client  string // who rotated it (RefreshFrom's client)
+func (s *Service) rotationAEAD() (cipher.AEAD, error) {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte(rotationLabel))
+	block, err := aes.NewCipher(m.Sum(nil))
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
 
-// maxRotations bounds the cache; past it, the oldest grace is dropped first
-// by pruning expired entries, then (a flood) the whole cache.
-const maxRotations = 50_000
-
-func (c *rotatedCache) put(oldHash string, r rotation, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]rotation{}
+// sealPair encrypts a rotation's pair for the database, bound to the
+// session and to the token it replaced: only a holder of the signing
+// secret can read it, and a sealed pair copied onto another session or
+// rotation does not open.
+func (s *Service) sealPair(t *Tokens, sessionID, fromHash string) (string, error) {
+	aead, err := s.rotationAEAD()
+	if err != nil {
+		return "", err
 	}
-	for k, v := range c.m {
-		if !now.Before(v.until) {
-			delete(c.m, k)
-		}
+	plain, err := json.Marshal(sealedPair{Access: t.AccessToken, Refresh: t.RefreshToken, Expiry: t.AccessExpiry.Unix()})
+	if err != nil {
+		return "", err
 	}
-	if len(c.m) >= maxRotations {
-		clear(c.m)
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
 	}
-	c.m[oldHash] = r
+	return base64.RawStdEncoding.EncodeToString(aead.Seal(nonce, nonce, plain, []byte(sessionID+"|"+fromHash))), nil
 }
 
-func (c *rotatedCache) get(oldHash string, now time.Time) (rotation, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r, ok := c.m[oldHash]
-	if !ok || !now.Before(r.until) {
-		return rotation{}, false
+func (s *Service) openPair(sealed, sessionID, fromHash string) (*Tokens, bool) {
+	aead, err := s.rotationAEAD()
+	if err != nil {
+		return nil, false
 	}
-	return r, true
+	b, err := base64.RawStdEncoding.DecodeString(sealed)
+	if err != nil || len(b) < aead.NonceSize() {
+		return nil, false
+	}
+	plain, err := aead.Open(nil, b[:aead.NonceSize()], b[aead.NonceSize():], []byte(sessionID+"|"+fromHash))
+	if err != nil {
+		return nil, false
+	}
+	var p sealedPair
+	if json.Unmarshal(plain, &p) != nil {
+		return nil, false
+	}
+	return &Tokens{AccessToken: p.Access, RefreshToken: p.Refresh, SessionID: sessionID, AccessExpiry: time.Unix(p.Expiry, 0).UTC()}, true
+}
+
+// withinGrace returns the pair a just-rotated refresh token (oldHash) was
+// rotated into, when the same client presents it again within the grace
+// and the session has not been rotated again since.
+func (s *Service) withinGrace(ctx context.Context, sessionID, oldHash, client string, now time.Time) (*Tokens, error) {
+	r, err := s.st.LastRotation(ctx, sessionID, now)
+	if errors.Is(err, fault.NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.From != oldHash || !now.Before(r.Until) || subtle.ConstantTimeCompare([]byte(r.Client), []byte(HashToken(client))) != 1 {
+		return nil, nil
+	}
+	t, ok := s.openPair(r.Pair, sessionID, oldHash)
+	if !ok {
+		return nil, nil
+	}
+	return t, nil
 }
 
 // Refresh is RefreshFrom for a client that says nothing about itself.
@@ -223,14 +269,28 @@ func (s *Service) RefreshFrom(ctx context.Context, raw, client string) (*Account
 		return nil, nil, err
 	}
 	oldHash := HashToken(raw)
-	if r, ok := s.rotated.get(oldHash, now); ok && r.tokens.SessionID == sess.ID && r.client == client {
-		return r.account, &r.tokens, nil
+	access, exp, err := s.accessToken(a, sess.ID, "")
+	if err != nil {
+		return nil, nil, err
 	}
-	ok, err := s.st.RotateSession(ctx, sess.ID, oldHash, HashToken(next), now, now.Add(s.cfg.RefreshTTL))
+	tok := Tokens{AccessToken: access, RefreshToken: next, SessionID: sess.ID, AccessExpiry: exp}
+	sealed, err := s.sealPair(&tok, sess.ID, oldHash)
+	if err != nil {
+		return nil, nil, err
+	}
+	grace := Rotation{From: oldHash, Pair: sealed, Client: HashToken(client), Until: now.Add(refreshGrace)}
+	ok, err := s.st.RotateSession(ctx, sess.ID, oldHash, HashToken(next), now, now.Add(s.cfg.RefreshTTL), grace)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !ok {
+		again, err := s.withinGrace(ctx, sess.ID, oldHash, client, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		if again != nil {
+			return a, again, nil
+		}
 		// A valid, signed refresh token for a live session that is no
 		// longer current: it was used before. Revoke the session.
 		s.log.Warn("refresh token reuse detected; session revoked", "account", a.ID, "session", sess.ID)
@@ -240,12 +300,6 @@ func (s *Service) RefreshFrom(ctx context.Context, raw, client string) (*Account
 		s.announce(ctx, Revoked{SessionID: sess.ID})
 		return nil, nil, ErrSessionRevoked
 	}
-	access, exp, err := s.accessToken(a, sess.ID, "")
-	if err != nil {
-		return nil, nil, err
-	}
-	tok := Tokens{AccessToken: access, RefreshToken: next, SessionID: sess.ID, AccessExpiry: exp}
-	s.rotated.put(oldHash, rotation{account: a, tokens: tok, until: now.Add(refreshGrace), client: client}, now)
 	return a, &tok, nil
 }
 

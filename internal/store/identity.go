@@ -241,15 +241,37 @@ type joinedRow struct {
 
 func (j joinedRow) Scan(dest ...any) error { return j.row.Scan(append(dest, j.more...)...) }
 
-// RotateSession compare-and-sets the refresh hash.
-func (s *Identity) RotateSession(ctx context.Context, id, oldHash, newHash string, now, expires time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE sessions SET refresh_hash=$3, last_used_at=$4, expires_at=$5
-		WHERE id=$1 AND refresh_hash=$2 AND revoked_at IS NULL AND expires_at > $4`, id, oldHash, newHash, Micros(now), Micros(expires))
+// RotateSession compare-and-sets the refresh hash and records the rotation.
+func (s *Identity) RotateSession(ctx context.Context, id, oldHash, newHash string, now, expires time.Time, r identity.Rotation) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE sessions SET refresh_hash=$3, last_used_at=$4, expires_at=$5,
+		rotated_from=$6, rotated_pair=$7, rotated_client=$8, rotated_until=$9
+		WHERE id=$1 AND refresh_hash=$2 AND revoked_at IS NULL AND expires_at > $4`,
+		id, oldHash, newHash, Micros(now), Micros(expires), r.From, r.Pair, r.Client, Micros(r.Until))
 	if err != nil {
 		return false, err
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// LastRotation reads a live session's last rotation.
+func (s *Identity) LastRotation(ctx context.Context, id string, now time.Time) (identity.Rotation, error) {
+	var r identity.Rotation
+	var from, pair, client sql.NullString
+	var until sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT rotated_from, rotated_pair, rotated_client, rotated_until FROM sessions
+		WHERE id=$1 AND revoked_at IS NULL AND expires_at > $2`, id, Micros(now)).Scan(&from, &pair, &client, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fault.New(fault.NotFound, "session not found")
+	}
+	if err != nil {
+		return r, err
+	}
+	r.From, r.Pair, r.Client = from.String, pair.String, client.String
+	if until.Valid {
+		r.Until = FromMicros(until.Int64)
+	}
+	return r, nil
 }
 
 // RevokeSession marks a session revoked.

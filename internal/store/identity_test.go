@@ -85,11 +85,25 @@ func TestIdentityStoreContract(t *testing.T) {
 			if _, _, err := st.SessionAccount(ctx, identity.NewID()); !errors.Is(err, fault.NotFound) {
 				t.Fatalf("session account of a missing session: %v", err)
 			}
-			if ok, err := st.RotateSession(ctx, s.ID, "h1", "h2", now, now.Add(time.Hour)); !ok || err != nil {
+			if r, err := st.LastRotation(ctx, s.ID, now); err != nil || r != (identity.Rotation{}) {
+				t.Fatalf("a session never rotated: %+v %v", r, err)
+			}
+			rot := identity.Rotation{From: "h1", Pair: "sealed", Client: "c1", Until: now.Add(10 * time.Second).Truncate(time.Microsecond)}
+			if ok, err := st.RotateSession(ctx, s.ID, "h1", "h2", now, now.Add(time.Hour), rot); !ok || err != nil {
 				t.Fatalf("rotate: %v %v", ok, err)
 			}
-			if ok, _ := st.RotateSession(ctx, s.ID, "h1", "h3", now, now.Add(time.Hour)); ok {
+			if r, err := st.LastRotation(ctx, s.ID, now); err != nil || r.From != rot.From || r.Pair != rot.Pair || r.Client != rot.Client || !r.Until.Equal(rot.Until) {
+				t.Fatalf("last rotation: %+v %v, want %+v", r, err, rot)
+			}
+			// A failed compare-and-set records nothing.
+			if ok, _ := st.RotateSession(ctx, s.ID, "h1", "h3", now, now.Add(time.Hour), identity.Rotation{From: "h1", Pair: "other"}); ok {
 				t.Fatal("rotation with a stale hash must fail")
+			}
+			if r, _ := st.LastRotation(ctx, s.ID, now); r.Pair != rot.Pair {
+				t.Fatalf("a failed rotation was recorded: %+v", r)
+			}
+			if _, err := st.LastRotation(ctx, s.ID, now.Add(2*time.Hour)); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("last rotation of an expired session: %v", err)
 			}
 			if err := st.RevokeAccountSessions(ctx, a.ID, now, ""); err != nil {
 				t.Fatal(err)
@@ -97,8 +111,11 @@ func TestIdentityStoreContract(t *testing.T) {
 			if _, gs, err := st.SessionAccount(ctx, s.ID); err != nil || gs.RevokedAt == nil {
 				t.Fatalf("session account of a revoked session: %+v %v", gs, err)
 			}
-			if ok, _ := st.RotateSession(ctx, s.ID, "h2", "h4", now, now.Add(time.Hour)); ok {
+			if ok, _ := st.RotateSession(ctx, s.ID, "h2", "h4", now, now.Add(time.Hour), identity.Rotation{}); ok {
 				t.Fatal("rotation of a revoked session must fail")
+			}
+			if _, err := st.LastRotation(ctx, s.ID, now); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("last rotation of a revoked session: %v", err)
 			}
 
 			// An account keeps its newest sessions: three more with a
