@@ -167,6 +167,9 @@ func (p *Presence) emit() {
 	p.joins, p.parts, p.flush = nil, nil, nil
 	p.mu.Unlock()
 	ctx := p.svc.cfg.Life
+	if p.cfg.Cluster != nil {
+		joins, parts = p.claimed(ctx, "joined", joins), p.claimed(ctx, "parted", parts)
+	}
 	announce := p.svc.Settings().ChatJoinMessagesEnabled
 	for _, batch := range []struct {
 		typ   string
@@ -188,6 +191,31 @@ func (p *Presence) emit() {
 		}
 		p.svc.publishNoHook(ctx, Event{Type: batch.typ, Users: shown, Extra: extra})
 	}
+}
+
+// claimed keeps the users whose join (or part) this node is the first in
+// the cluster to announce. The cluster counts lag by the bus: a user whose
+// last connections on two nodes close within PartDelay of each other is
+// found with none left by both nodes' part timers, and one connecting to
+// two nodes at once is a first connection on both. The same user's real
+// joins (and parts) are at least PartDelay apart (a part waits that long
+// after the last connection closed, and a join after a part needs a new
+// connection), so a claim of the same kind for the user within PartDelay
+// is the other node's announcement of the same one. A claim that fails to
+// be made announces (twice rather than never).
+func (p *Presence) claimed(ctx context.Context, kind string, users []*User) []*User {
+	out := users[:0]
+	for _, u := range users {
+		ok, err := p.svc.claimAgain(ctx, "presence."+kind+":"+p.svc.cfg.Conversation+":"+u.ID, p.cfg.PartDelay)
+		if err != nil {
+			p.svc.log.Warn("presence claim", "kind", kind, "err", err)
+			ok = true
+		}
+		if ok {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // Close stops pending timers.

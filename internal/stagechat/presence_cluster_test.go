@@ -2,12 +2,14 @@ package stagechat_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/presence"
 	"github.com/hearth-community/hearth/internal/stagechat"
+	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 // TestPresenceAcrossNodes: a chat user connected to two nodes is announced
@@ -69,4 +71,96 @@ func TestPresenceAcrossNodes(t *testing.T) {
 	if n := len(pubB.ofType(stagechat.EventJoined)); n != 0 {
 		t.Fatalf("node B announced %d joins for a user already on node A", n)
 	}
+}
+
+// TestPresenceAnnouncedOnceWhenNodesRace: the cluster counts lag by the bus,
+// so a user whose last connections on two nodes close close together is
+// found with none left by both nodes' part timers, and each node would
+// announce (and send USER_PARTED for) the same part; likewise a user
+// connecting to two nodes at once joins on both. On one database the
+// announcement is claimed: one join and one part in the cluster, each heard
+// by one node's webhook hook. A real part and join later are announced
+// again.
+func TestPresenceAnnouncedOnceWhenNodesRace(t *testing.T) {
+	t.Parallel()
+	b := bus.NewLocal()
+	t.Cleanup(func() { b.Close() })
+	tracker := func() *presence.Tracker {
+		tr, err := presence.New(b, presence.Config{Namespace: "stagechat", Batch: time.Millisecond}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(tr.Close)
+		return tr
+	}
+	const partDelay = 200 * time.Millisecond
+	cfg := func(c stagechat.ClusterCounter) stagechat.PresenceConfig {
+		return stagechat.PresenceConfig{Window: 10 * time.Millisecond, PartDelay: partDelay, Cluster: c}
+	}
+	db := storetest.Engines()[0].Open(t)
+	trA, trB := tracker(), tracker()
+	a, pubA, _ := newServiceOn(t, db, cfg(trA))
+	nb, pubB, _ := newServiceOn(t, db, cfg(trB))
+	var mu sync.Mutex
+	hooked := map[string]int{}
+	hook := func(e stagechat.Event) {
+		mu.Lock()
+		hooked[e.Type] += len(e.Users)
+		mu.Unlock()
+	}
+	a.SetHook(hook)
+	nb.SetHook(hook)
+	ctx := context.Background()
+	a.Presence().SetOnline(ctx, true)
+	nb.Presence().SetOnline(ctx, true)
+	u := &stagechat.User{ID: "racer", DisplayName: "racer"}
+	count := func(typ string) int {
+		return len(pubA.ofType(typ)) + len(pubB.ofType(typ))
+	}
+	eventually := func(cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(hangGuard)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatal("condition not met in time")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	settle := func() {
+		// Asserting that a second announcement does not come: both part
+		// timers (partDelay) and windows (10 ms) have long run by then.
+		time.Sleep(3 * partDelay)
+	}
+
+	// Both nodes take the user's first connection before either hears of
+	// the other's.
+	a.Presence().Connect(u)
+	nb.Presence().Connect(u)
+	eventually(func() bool { return count(stagechat.EventJoined) >= 1 })
+	settle()
+	if n := count(stagechat.EventJoined); n != 1 {
+		t.Fatalf("%d joins announced for one user joining two nodes at once, want 1", n)
+	}
+	// Both connections close together: each node's part timer finds none
+	// left in the cluster.
+	a.Presence().Disconnect(u)
+	nb.Presence().Disconnect(u)
+	eventually(func() bool { return count(stagechat.EventParted) >= 1 })
+	settle()
+	if n := count(stagechat.EventParted); n != 1 {
+		t.Fatalf("%d parts announced for one user leaving two nodes, want 1", n)
+	}
+	mu.Lock()
+	joinedHooks, partedHooks := hooked[stagechat.EventJoined], hooked[stagechat.EventParted]
+	mu.Unlock()
+	if joinedHooks != 1 || partedHooks != 1 {
+		t.Fatalf("webhook hook heard %d joins and %d parts, want 1 and 1", joinedHooks, partedHooks)
+	}
+
+	// Coming back later is a new join, and leaving again a new part.
+	a.Presence().Connect(u)
+	eventually(func() bool { return count(stagechat.EventJoined) == 2 })
+	a.Presence().Disconnect(u)
+	eventually(func() bool { return count(stagechat.EventParted) == 2 })
 }

@@ -119,6 +119,9 @@ type Store interface {
 	// ClaimEvent reports whether this call is the first to claim key (on
 	// any node); PruneEventClaims forgets claims older than before.
 	ClaimEvent(ctx context.Context, key string, at time.Time) (bool, error)
+	// ClaimEventAgain is ClaimEvent for a key that recurs: it also wins
+	// when the key's last claim was made at or before since.
+	ClaimEventAgain(ctx context.Context, key string, at, since time.Time) (bool, error)
 	PruneEventClaims(ctx context.Context, before time.Time) error
 	// LastEventClaim returns when the latest claim of a key starting with
 	// prefix was made (zero: none).

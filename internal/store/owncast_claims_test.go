@@ -63,6 +63,35 @@ func TestOwncastEventClaims(t *testing.T) {
 			if at, err := st.LastEventClaim(ctx, "nothing:"); err != nil || !at.IsZero() {
 				t.Fatalf("last claim of an unused prefix = %v %v", at, err)
 			}
+			// A recurring key: won once among concurrent claims, refused
+			// while its last claim is newer than since, won again after.
+			wins.Store(0)
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ok, err := st.ClaimEventAgain(ctx, "presence.parted::u1", now, now.Add(-10*time.Second))
+					if err != nil {
+						t.Error(err)
+					}
+					if ok {
+						wins.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("%d recurring claims won, want 1", wins.Load())
+			}
+			if ok, _ := st.ClaimEventAgain(ctx, "presence.parted::u1", now.Add(5*time.Second), now.Add(-5*time.Second)); ok {
+				t.Fatal("a recurring claim won within its interval")
+			}
+			if ok, err := st.ClaimEventAgain(ctx, "presence.parted::u1", now.Add(10*time.Second), now); !ok || err != nil {
+				t.Fatalf("a recurring claim lost after its interval: %v", err)
+			}
+			if ok, _ := st.ClaimEventAgain(ctx, "presence.parted::u1", now.Add(15*time.Second), now.Add(5*time.Second)); ok {
+				t.Fatal("the renewed claim did not move its time")
+			}
 		})
 	}
 }
