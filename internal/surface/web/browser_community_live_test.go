@@ -40,3 +40,48 @@ func TestBrowserEditByKeyboard(t *testing.T) {
 		t.Fatalf("%d messages after editing by keyboard, want 1 (the typing went out as a new message?)\n%s", n, alice.text())
 	}
 }
+
+// TestBrowserCommunityLive: what the owner changes reaches a member's open
+// community page without a reload. Together sends CHANNEL_CREATE,
+// CHANNEL_OVERRIDE_UPDATE/DELETE and MEMBER_JOIN, but the page listened to
+// none of them: a new channel stayed missing, a channel the member may no
+// longer see stayed open (its messages silently stopped coming), and a
+// newcomer missed the member list until they spoke.
+func TestBrowserCommunityLive(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil)
+	c := newCommunity(t, base)
+	browser := newBrowser(t)
+	bob := newTab(t, browser, "bob")
+	signIn(bob, base, c.bob, c.channelPath())
+	channelLink := func(name string) string {
+		return `[...document.querySelectorAll('aside.channels a')].find(a => a.textContent.trim() === ` + jsString(name) + `)`
+	}
+	bob.waitFor("#general in the list", channelLink("general")+` !== undefined`, 15*time.Second)
+
+	var news struct {
+		ID string `json:"id"`
+	}
+	together(t, base, "POST", "/servers/"+c.server+"/channels", c.alice.Access, map[string]any{"name": "news", "type": "text"}, &news)
+	bob.waitFor("#news, live", channelLink("news")+` !== undefined`, 15*time.Second)
+
+	var ov struct {
+		ID string `json:"id"`
+	}
+	together(t, base, "PUT", "/channels/"+c.channel+"/overrides", c.alice.Access, map[string]any{"user_id": c.bob.ID, "allow": 0, "deny": 1}, &ov)
+	bob.waitFor("#general gone from the list, and bob moved to #news",
+		channelLink("general")+` === undefined && location.pathname === `+jsString("/c/"+c.server+"/"+news.ID), 15*time.Second)
+
+	together(t, base, "DELETE", "/channels/"+c.channel+"/overrides/"+ov.ID, c.alice.Access, nil, nil)
+	bob.waitFor("#general back in the list", channelLink("general")+` !== undefined`, 15*time.Second)
+
+	// Carol joins over REST: no socket of hers announces her presence.
+	carol := register(t, base, "carol")
+	var inv struct {
+		Code string `json:"code"`
+	}
+	together(t, base, "POST", "/servers/"+c.server+"/invites", c.alice.Access, map[string]any{}, &inv)
+	together(t, base, "POST", "/invites/"+inv.Code+"/accept", carol.Access, nil, nil)
+	bob.waitFor("carol in the member list", `document.querySelector('aside.members')?.textContent.includes("carol")`, 15*time.Second)
+}
