@@ -6,6 +6,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	domain "github.com/hearth-community/hearth/internal/community"
 )
 
 // TestBrowserEditByKeyboard: ↑ in an empty composer edits your last
@@ -84,4 +86,30 @@ func TestBrowserCommunityLive(t *testing.T) {
 	together(t, base, "POST", "/servers/"+c.server+"/invites", c.alice.Access, map[string]any{}, &inv)
 	together(t, base, "POST", "/invites/"+inv.Code+"/accept", carol.Access, nil, nil)
 	bob.waitFor("carol in the member list", `document.querySelector('aside.members')?.textContent.includes("carol")`, 15*time.Second)
+}
+
+// TestBrowserVoiceSpeakTakenAway: SPEAK taken away during a call (an
+// override denying it) turns the call into listening only at once, as the
+// user guide says ("losing it mutes you at once"). The server silenced the
+// member, but the page went on showing Mute and Camera, and the member
+// speaking, with its microphone running.
+func TestBrowserVoiceSpeakTakenAway(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	_, base := startApp(t, nil) // the test config has a media plane
+	c, ch, bob := voiceRoom(t, base, nil)
+	clickVoiceToggle(bob, "join voice")
+	joinSettled(t, bob, 30*time.Second)
+	bob.waitFor("speaking in the call", `!!document.querySelector('[data-testid="voice-mute"]') && !document.querySelector('[data-testid="voice-listen-only"]')`, 20*time.Second)
+
+	var override struct {
+		ID string `json:"id"`
+	}
+	together(t, base, "PUT", "/channels/"+ch+"/overrides", c.alice.Access, map[string]any{"user_id": c.bob.ID, "deny": domain.PermSpeak}, &override)
+	bob.waitFor("listening only", `!!document.querySelector('[data-testid="voice-listen-only"]') && !document.querySelector('[data-testid="voice-mute"]')`, 20*time.Second)
+	bob.waitFor("shown muted, not speaking", `[...document.querySelectorAll('[data-testid="voice-participant"]')].some(li => li.textContent.includes("(you)") && li.textContent.includes("muted") && !li.textContent.includes("speaking"))`, 20*time.Second)
+
+	// Given back, the microphone is taken again without leaving the call.
+	together(t, base, "DELETE", "/channels/"+ch+"/overrides/"+override.ID, c.alice.Access, nil, nil)
+	bob.waitFor("speaking again", `!!document.querySelector('[data-testid="voice-mute"]') && !document.querySelector('[data-testid="voice-listen-only"]')`, 20*time.Second)
 }
