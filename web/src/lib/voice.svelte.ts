@@ -52,7 +52,7 @@ interface SFUMsg {
   user_id?: string;
   speaking?: boolean;
   reason?: string;
-  participants?: { user_id: string; server_mute: boolean }[];
+  participants?: { user_id: string; server_mute: boolean; speaking?: boolean }[];
 }
 
 interface Signal {
@@ -325,6 +325,33 @@ export class VoiceCall {
     gateway.send("VOICE_SFU", { type: "state", self_mute: true });
   }
 
+  /** silenced: the server shows us muted while we send (SPEAK taken away
+   * during the call, or a moderator's mute); it already drops what we
+   * send. Stop the microphone, camera and screen (SPEAK covers video: left
+   * on, they would run with no button to stop them) and listen. The
+   * publish connection stays: closing it mid-call ends the call. */
+  private silenced() {
+    const video = this.camera || this.screen;
+    for (const tr of this.pub?.getTransceivers() ?? []) {
+      const t = tr.sender.track;
+      if (!t) continue;
+      t.stop();
+      try {
+        this.pub!.removeTrack(tr.sender);
+      } catch {
+        /* a closed connection: nothing is sent anyway */
+      }
+    }
+    for (const t of this.local?.getTracks() ?? []) t.stop();
+    this.local = null;
+    this.camTrack = this.screenTrack = null;
+    this.camera = this.screen = false;
+    this.localVideo = null;
+    this.sources = {};
+    this.listenOnly = true;
+    gateway.send("VOICE_SFU", video ? { type: "state", self_mute: true, self_video: false, self_screen: false } : { type: "state", self_mute: true });
+  }
+
   private upgrading = false;
   /** Speaking again failed (the microphone refused or missing, or the
    * publish refused) when SPEAK came back: not tried again on every
@@ -416,9 +443,17 @@ export class VoiceCall {
           // Listening only, and no longer muted by the server: SPEAK was
           // given back (without it the server shows us muted), so take
           // the microphone and speak, without leaving the call.
+          // Shown muted by the server while we send: listen (silenced).
+          // Before, the page went on showing Mute and Camera, and us
+          // speaking, with nothing reaching anyone.
           const me = m.participants?.find((p) => p.user_id === session.user?.id);
-          if (me?.server_mute) this.micRefused = false; // muted again: the next unmute may ask again
-          else if (me && this.listenOnly && this.joined && !this.micRefused) void this.speakAgain();
+          if (me?.server_mute) {
+            this.micRefused = false; // muted again: the next unmute may ask again
+            if (this.joined && !this.listenOnly) this.silenced();
+          } else if (me && this.listenOnly && this.joined && !this.micRefused) void this.speakAgain();
+          // Who speaks, as the room has it now (a member silenced stops
+          // speaking with no "speaking" notice of its own).
+          if (m.participants) this.speaking = Object.fromEntries(m.participants.map((p) => [p.user_id, !!p.speaking]));
           break;
         }
         case "closed":

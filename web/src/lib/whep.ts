@@ -35,7 +35,14 @@ export async function playWhep(url: string, token = "", timeoutMs = 8000): Promi
       if (closed) return;
       closed = true;
       pc.close();
-      if (location) void fetch(new URL(location, url).toString(), { method: "DELETE", keepalive: true, credentials: "omit" }).catch(() => null);
+      // The endpoint is a path (/api/whep/<stage>): the session's Location
+      // resolves against the endpoint resolved against the page. Against
+      // the bare path it threw, so the session was never ended and a
+      // connection that failed mid-stream never reached onfail (no HLS).
+      if (location) {
+        const at = new URL(location, new URL(url, globalThis.location.href)).toString();
+        void fetch(at, { method: "DELETE", keepalive: true, credentials: "omit" }).catch(() => null);
+      }
     },
   };
   try {
