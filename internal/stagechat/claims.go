@@ -27,9 +27,9 @@ func (s *Service) ClaimOnce(ctx context.Context, key string) (bool, error) {
 	return ok, nil
 }
 
-// claimAgain is ClaimOnce for an event that recurs under one key: the
-// caller wins when no node has claimed key in the last every.
-func (s *Service) claimAgain(ctx context.Context, key string, every time.Duration) (bool, error) {
-	now := s.now().UTC()
-	return s.st.ClaimEventAgain(ctx, key, now, now.Add(-every))
+// claimAgain is ClaimOnce for an event that recurs under one key, claimed
+// at the time it happened: the caller wins when no node has claimed key
+// for a time after at - every.
+func (s *Service) claimAgain(ctx context.Context, key string, at time.Time, every time.Duration) (bool, error) {
+	return s.st.ClaimEventAgain(ctx, key, at, at.Add(-every))
 }

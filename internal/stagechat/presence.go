@@ -44,7 +44,9 @@ type Presence struct {
 	conns   map[string]int
 	parting map[string]*time.Timer
 	joins   []*User
+	joinAt  []time.Time // when each of joins connected
 	parts   []*User
+	partAt  []time.Time // when each of parts was due (last close + PartDelay)
 	flush   *time.Timer
 	closed  bool
 }
@@ -103,6 +105,7 @@ func (p *Presence) Connect(u *User) bool {
 	}
 	if p.online {
 		p.joins = append(p.joins, u)
+		p.joinAt = append(p.joinAt, p.svc.now().UTC())
 		p.arm()
 	}
 	return true
@@ -123,7 +126,8 @@ func (p *Presence) Disconnect(u *User) {
 		if t, ok := p.parting[u.ID]; ok {
 			t.Stop()
 		}
-		p.parting[u.ID] = time.AfterFunc(p.cfg.PartDelay, func() { p.part(u) })
+		due := p.svc.now().UTC().Add(p.cfg.PartDelay)
+		p.parting[u.ID] = time.AfterFunc(p.cfg.PartDelay, func() { p.part(u, due) })
 		return
 	}
 	p.conns[u.ID]--
@@ -140,7 +144,7 @@ func (p *Presence) Connected() int {
 	return len(p.conns)
 }
 
-func (p *Presence) part(u *User) {
+func (p *Presence) part(u *User, due time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.parting[u.ID]; !ok || p.conns[u.ID] > 0 {
@@ -151,6 +155,7 @@ func (p *Presence) part(u *User) {
 		return // still connected on another node: no part
 	}
 	p.parts = append(p.parts, u)
+	p.partAt = append(p.partAt, due)
 	p.arm()
 }
 
@@ -163,12 +168,12 @@ func (p *Presence) arm() {
 
 func (p *Presence) emit() {
 	p.mu.Lock()
-	joins, parts := p.joins, p.parts
-	p.joins, p.parts, p.flush = nil, nil, nil
+	joins, parts, joinAt, partAt := p.joins, p.parts, p.joinAt, p.partAt
+	p.joins, p.parts, p.joinAt, p.partAt, p.flush = nil, nil, nil, nil, nil
 	p.mu.Unlock()
 	ctx := p.svc.cfg.Life
 	if p.cfg.Cluster != nil {
-		joins, parts = p.claimed(ctx, "joined", joins), p.claimed(ctx, "parted", parts)
+		joins, parts = p.claimed(ctx, "joined", joins, joinAt), p.claimed(ctx, "parted", parts, partAt)
 	}
 	announce := p.svc.Settings().ChatJoinMessagesEnabled
 	for _, batch := range []struct {
@@ -197,16 +202,19 @@ func (p *Presence) emit() {
 // the cluster to announce. The cluster counts lag by the bus: a user whose
 // last connections on two nodes close within PartDelay of each other is
 // found with none left by both nodes' part timers, and one connecting to
-// two nodes at once is a first connection on both. The same user's real
-// joins (and parts) are at least PartDelay apart (a part waits that long
-// after the last connection closed, and a join after a part needs a new
-// connection), so a claim of the same kind for the user within PartDelay
-// is the other node's announcement of the same one. A claim that fails to
-// be made announces (twice rather than never).
-func (p *Presence) claimed(ctx context.Context, kind string, users []*User) []*User {
+// two nodes at once is a first connection on both. Each is claimed at the
+// time it happened (a join when it connected, a part when it fell due), and
+// the same user's real joins (and parts) are at least PartDelay apart (a
+// part falls due PartDelay after the last connection closed, and a join
+// after a part needs a connection made after it fell due), while the two
+// nodes' parts of one leaving fall due less than PartDelay apart, and their
+// joins of one arrival together: a claim of the same kind for the user
+// within PartDelay before is the other node's announcement of the same one.
+// A claim that cannot be made announces (twice rather than never).
+func (p *Presence) claimed(ctx context.Context, kind string, users []*User, at []time.Time) []*User {
 	out := users[:0]
-	for _, u := range users {
-		ok, err := p.svc.claimAgain(ctx, "presence."+kind+":"+p.svc.cfg.Conversation+":"+u.ID, p.cfg.PartDelay)
+	for i, u := range users {
+		ok, err := p.svc.claimAgain(ctx, "presence."+kind+":"+p.svc.cfg.Conversation+":"+u.ID, at[i], p.cfg.PartDelay)
 		if err != nil {
 			p.svc.log.Warn("presence claim", "kind", kind, "err", err)
 			ok = true
