@@ -58,6 +58,11 @@ type App struct {
 
 	stages   *stageChannelsService // stage channels ⇄ live stages (wire_stages.go)
 	rtmpAddr net.Addr              // the RTMP ingest's bound address (wire_live.go)
+	// node is this node's id (the data directory's node-id file) and
+	// peerKey the cluster's key for signing requests between nodes
+	// (recordings' files, live HLS); set by wireLive.
+	node    string
+	peerKey []byte
 	// Recordings keeps broadcasts (wire_recordings.go).
 	Recordings *recording.Service
 	// RTC is the WebRTC media plane (wire_voice.go); nil without
@@ -220,8 +225,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 // presenceTracker counts connections per key across the cluster on the
 // node's bus, runs with the node and says goodbye to the other nodes when
 // it closes.
-func (a *App) presenceTracker(namespace string, logger *slog.Logger) (*presence.Tracker, error) {
-	tr, err := presence.New(a.Bus, presence.Config{Namespace: namespace, Life: a.lifeCtx()}, logger)
+func (a *App) presenceTracker(namespace, node string, logger *slog.Logger) (*presence.Tracker, error) {
+	tr, err := presence.New(a.Bus, presence.Config{Namespace: namespace, Node: node, Life: a.lifeCtx()}, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -29,14 +29,26 @@ func (a *App) wireLive(ctx context.Context) error {
 		a.closers = append(a.closers, func() error { _ = ln.Close(); return nil })
 		port = ln.Addr().(*net.TCPAddr).Port
 	}
+	node, err := nodeID(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("live: %w", err)
+	}
+	peerKey, err := a.clusterPeerKey(ctx, node)
+	if err != nil {
+		return err
+	}
+	a.node, a.peerKey = node, peerKey
 	// Viewer counts are shared between nodes: a viewer is counted by the
-	// node its pings reach.
-	viewers, err := a.presenceTracker("live", a.Log.With("component", "live"))
+	// node its pings reach. The tracker names this node by its node id,
+	// so that the others find where a stage's broadcast runs (the node
+	// counting its broadcast key) and its URL (nodeURLs).
+	viewers, err := a.presenceTracker("live", node, a.Log.With("component", "live"))
 	if err != nil {
 		return fmt.Errorf("live: %w", err)
 	}
 	svc, err := live.New(ctx, live.Config{DataDir: cfg.DataDir, FFmpegPath: cfg.FFmpegPath, RTMPPort: port,
-		TempStreamKey: cfg.StreamKey, DefaultStreamKey: cfg.DefaultStreamKey, Viewers: viewers}, a.DB.Live(), a.Bus, a.Log.With("component", "live"))
+		TempStreamKey: cfg.StreamKey, DefaultStreamKey: cfg.DefaultStreamKey, Viewers: viewers, Peers: nodeURLs{a}, PeerKey: peerKey},
+		a.DB.Live(), a.Bus, a.Log.With("component", "live"))
 	if err != nil {
 		return fmt.Errorf("live: %w", err)
 	}

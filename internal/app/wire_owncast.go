@@ -49,7 +49,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	}
 	// Chat users are counted on every node, so joins and parts are
 	// announced once for the cluster.
-	chatters, err := a.presenceTracker("stagechat", log.With("component", "stagechat"))
+	chatters, err := a.presenceTracker("stagechat", "", log.With("component", "stagechat"))
 	if err != nil {
 		return err
 	}

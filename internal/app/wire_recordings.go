@@ -32,14 +32,7 @@ func (a *App) wireRecordings(ctx context.Context) error {
 	}
 	cfg := a.Config
 	dir := filepath.Join(cfg.DataDir, "recordings")
-	node, err := nodeID(cfg.DataDir)
-	if err != nil {
-		return fmt.Errorf("recordings: %w", err)
-	}
-	peerKey, err := a.recordingPeerKey(ctx, node)
-	if err != nil {
-		return err
-	}
+	node, peerKey := a.node, a.peerKey // wireLive
 	svc, err := recording.New(recording.Config{Dir: dir, NodeID: node, DefaultEnabled: cfg.Recording,
 		ReconnectWindow: cfg.RecordingReconnectWindow, MaxClip: cfg.RecordingMaxClip, MinFreeBytes: cfg.RecordingMinFree,
 		FFmpeg: a.Live.FFmpegPath, Live: a.Live, Objects: a.recordingBucket(), Peers: nodeURLs{a}, PeerKey: peerKey, Life: a.lifeCtx()},
@@ -86,10 +79,11 @@ func (a *App) wireRecordings(ctx context.Context) error {
 // nodeURLKey is the instance value holding a node's URL for the others.
 func nodeURLKey(node string) string { return "node.url." + node }
 
-// recordingPeerKey returns the cluster's key for signing requests between
-// nodes (made once, kept in the database) and says where this node serves
+// clusterPeerKey returns the cluster's key for signing requests between
+// nodes (made once, kept in the database; recordings' files and live HLS
+// sign with it, each in its own domain) and says where this node serves
 // the others (--node-url, else its listen address when it names a host).
-func (a *App) recordingPeerKey(ctx context.Context, node string) ([]byte, error) {
+func (a *App) clusterPeerKey(ctx context.Context, node string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	st := a.Identity.Store()
@@ -99,7 +93,7 @@ func (a *App) recordingPeerKey(ctx context.Context, node string) ([]byte, error)
 	}
 	key, err := st.SetInstanceValueOnce(ctx, "recording.peer_key", hex.EncodeToString(b))
 	if err != nil {
-		return nil, fmt.Errorf("recordings: peer key: %w", err)
+		return nil, fmt.Errorf("peer key: %w", err)
 	}
 	self := strings.TrimSuffix(a.Config.NodeURL, "/")
 	if host, _, err := net.SplitHostPort(a.Config.Addr); self == "" && err == nil && host != "" {
@@ -109,12 +103,12 @@ func (a *App) recordingPeerKey(ctx context.Context, node string) ([]byte, error)
 	}
 	// Empty when it has none now: an old address is not used.
 	if err := st.SetInstanceValue(ctx, nodeURLKey(node), self); err != nil {
-		return nil, fmt.Errorf("recordings: node url: %w", err)
+		return nil, fmt.Errorf("node url: %w", err)
 	}
 	return []byte(key), nil
 }
 
-// nodeURLs is recording.Peers over the instance values.
+// nodeURLs is recording.Peers and live.Peers over the instance values.
 type nodeURLs struct{ a *App }
 
 func (n nodeURLs) NodeURL(ctx context.Context, node string) (string, error) {

@@ -41,6 +41,12 @@ type Config struct {
 	// Viewers counts viewers across the cluster (nil: this node's only).
 	// Each node counts the viewers whose pings reach it.
 	Viewers ViewerCounter
+	// Peers and PeerKey, both set (with Viewers), let another node serve a
+	// broadcast running here without S3: it proxies its HLS requests to
+	// this node with URLs signed by PeerKey, a key every node shares
+	// (peers.go).
+	Peers   Peers
+	PeerKey []byte
 }
 
 // ViewerCounter is a cluster-wide count per key (package presence).
@@ -48,6 +54,9 @@ type ViewerCounter interface {
 	Add(key string)
 	Done(key string)
 	Count(key string) int
+	// Elsewhere names the other nodes counting key, by the ids they are
+	// known by in Peers.
+	Elsewhere(key string) []string
 }
 
 // Service is the live-streaming domain.
@@ -80,6 +89,7 @@ type Service struct {
 	whep      whepBudget             // WHEP sessions per address and connecting
 	keyFails  *ratelimit.Limiter     // wrong stream keys per address (keyguard.go)
 	gate      PublishGate            // who may stream with a held key (holders.go)
+	peerURLs  nodeURLs               // other nodes' URLs, read recently (peers.go)
 
 	// drainHook, when set (tests only), runs in a broadcast's end after the
 	// stage has gone offline and before the pipeline drains.

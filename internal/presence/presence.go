@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -172,6 +173,21 @@ func (t *Tracker) Local(key string) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.local[key]
+}
+
+// Elsewhere names the other nodes that count key (at least one connection
+// there), sorted: where a stage's broadcast runs when it is not on this node.
+func (t *Tracker) Elsewhere(key string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for node, p := range t.remote {
+		if p.counts[key] > 0 {
+			out = append(out, node)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Present is how many keys have at least one connection on some node.

@@ -209,3 +209,33 @@ func TestRejectsEmptyNamespace(t *testing.T) {
 		t.Fatal("New with an empty namespace succeeded")
 	}
 }
+
+// TestElsewhereNamesTheCountingNodes: a node learns which other nodes count
+// a key (where a stage's broadcast runs), by the names they were given.
+func TestElsewhereNamesTheCountingNodes(t *testing.T) {
+	t.Parallel()
+	b := bus.NewLocal()
+	t.Cleanup(func() { b.Close() })
+	mk := func(name string) *Tracker {
+		tr, err := New(b, Config{Namespace: "elsewhere", Node: name, Batch: time.Millisecond}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(tr.Close)
+		return tr
+	}
+	a, other, c := mk("node-a"), mk("node-b"), mk("node-c")
+	a.Add("broadcast.x")
+	c.Add("broadcast.x")
+	eventually(t, "node B to see A and C count the key", func() bool {
+		return fmt.Sprint(other.Elsewhere("broadcast.x")) == "[node-a node-c]"
+	})
+	if got := a.Elsewhere("broadcast.x"); fmt.Sprint(got) != "[node-c]" {
+		t.Fatalf("node A: elsewhere %v, want only node-c (not itself)", got)
+	}
+	a.Done("broadcast.x")
+	eventually(t, "node B to see only C", func() bool { return fmt.Sprint(other.Elsewhere("broadcast.x")) == "[node-c]" })
+	if got := other.Elsewhere("unknown"); len(got) != 0 {
+		t.Fatalf("a key nobody counts: %v", got)
+	}
+}

@@ -34,8 +34,8 @@ func (s *Surface) registerLive(h *httpserver.Server) {
 	h.HandleWhen("GET /api/status", nil, s.wrap(s.handleStatus))
 	h.Handle("GET /api/video/variants", s.wrap(s.handleVariants))
 	h.Handle("GET /api/ping", s.wrap(s.handlePing))
-	h.Handle("GET /thumbnail.jpg", s.wrap(s.handleThumb("thumbnail.jpg", "image/jpeg")))
-	h.Handle("GET /preview.gif", s.wrap(s.handleThumb("preview.gif", "image/gif")))
+	h.Handle("GET /thumbnail.jpg", s.wrap(s.handleThumb("thumbnail.jpg")))
+	h.Handle("GET /preview.gif", s.wrap(s.handleThumb("preview.gif")))
 	s.registerHLS(h)
 	s.registerLiveAdmin(h)
 }
@@ -171,32 +171,49 @@ func (s *Surface) handlePing(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func (s *Surface) handleThumb(name, ctype string) http.HandlerFunc {
+// handleThumb is GET /thumbnail.jpg and /preview.gif: the default stage's
+// latest, made by the node running its broadcast (asked when that is
+// another node and S3 is off).
+func (s *Surface) handleThumb(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := s.d.Live.Thumbnail(s.stageID(), name)
-		if !ok {
-			// Owncast answers with the logo until a thumbnail exists.
-			if s.d.Chat != nil {
+		// Owncast answers with the logo until a thumbnail exists.
+		none := http.NotFound
+		if s.d.Chat != nil {
+			none = func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, "/logo", http.StatusTemporaryRedirect)
-				return
 			}
-			http.NotFound(w, r)
+		}
+		if s.fromIngest(w, r, s.stageID(), name, none) {
 			return
 		}
-		f, err := os.Open(p)
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", ctype)
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		liveNoCache(w)
-		http.ServeContent(w, r, "", fi.ModTime(), f)
+		s.thumbLocal(w, r, s.stageID(), name, none)
 	}
+}
+
+// thumbContentType is each thumbnail name's content type.
+var thumbContentType = map[string]string{"thumbnail.jpg": "image/jpeg", "preview.gif": "image/gif"}
+
+// thumbLocal serves this node's thumbnail (none: there is none yet).
+func (s *Surface) thumbLocal(w http.ResponseWriter, r *http.Request, stageID, name string, none http.HandlerFunc) {
+	ctype, known := thumbContentType[name]
+	p, ok := s.d.Live.Thumbnail(stageID, name)
+	if !known || !ok {
+		none(w, r)
+		return
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	liveNoCache(w)
+	http.ServeContent(w, r, "", fi.ModTime(), f)
 }

@@ -19,6 +19,7 @@ func (s *Surface) registerHLS(h *httpserver.Server) {
 	h.Handle("GET /hls/stream.m3u8", s.wrap(s.handleMaster))
 	h.Handle("GET /hls/{n}/stream.m3u8", s.wrap(s.handleMedia))
 	h.Handle("GET /hls/{n}/{file}", s.wrap(s.handleSegment))
+	h.Handle("GET /hls/peer/{stage}/{name...}", s.wrap(s.handleIngestPeer))
 	h.Handle("OPTIONS /hls/", s.wrap(corsPreflight))
 }
 
@@ -42,32 +43,46 @@ func (s *Surface) handleMaster(w http.ResponseWriter, r *http.Request) {
 	s.serveMaster(w, r, s.stageID())
 }
 
+// serveMaster, serveMedia and serveSegment serve a stage's HLS once the
+// caller's access is checked: from this node, or, while the broadcast runs
+// on another node (no S3), from that one (live_peer.go).
 func (s *Surface) serveMaster(w http.ResponseWriter, r *http.Request, stageID string) {
+	if s.fromIngest(w, r, stageID, "stream.m3u8", nil) {
+		s.countStageViewer(r, stageID)
+		return
+	}
 	o, ok := s.origin(w, stageID)
 	if !ok {
 		return
 	}
 	s.countStageViewer(r, stageID)
+	masterLocal(w, o)
+}
+
+func masterLocal(w http.ResponseWriter, o *hls.Origin) {
 	hlsHeaders(w, hls.PlaylistContentType, hls.PlaylistCache)
 	_, _ = w.Write(o.Master())
 }
 
-func (s *Surface) variant(w http.ResponseWriter, r *http.Request, stageID string) (*hls.Variant, bool) {
+func (s *Surface) variant(w http.ResponseWriter, r *http.Request, stageID, variant string) (*hls.Variant, bool) {
 	o, ok := s.origin(w, stageID)
 	if !ok {
 		return nil, false
 	}
-	n, err := strconv.Atoi(r.PathValue("n"))
-	if err != nil || n < 0 {
-		http.NotFound(w, r)
-		return nil, false
-	}
-	v, ok := o.Variant(n)
+	v, ok := variantOf(o, variant)
 	if !ok {
 		http.NotFound(w, r)
+	}
+	return v, ok
+}
+
+// variantOf is the origin's variant numbered variant ("0", "1", …).
+func variantOf(o *hls.Origin, variant string) (*hls.Variant, bool) {
+	n, err := strconv.Atoi(variant)
+	if err != nil || n < 0 {
 		return nil, false
 	}
-	return v, true
+	return o.Variant(n)
 }
 
 // handleMedia is GET /hls/{n}/stream.m3u8; it counts a viewer too.
@@ -76,11 +91,20 @@ func (s *Surface) handleMedia(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Surface) serveMedia(w http.ResponseWriter, r *http.Request, stageID string) {
-	v, ok := s.variant(w, r, stageID)
+	n := r.PathValue("n")
+	if s.fromIngest(w, r, stageID, n+"/stream.m3u8", nil) {
+		s.countStageViewer(r, stageID)
+		return
+	}
+	v, ok := s.variant(w, r, stageID, n)
 	if !ok {
 		return
 	}
 	s.countStageViewer(r, stageID)
+	mediaLocal(w, r, v)
+}
+
+func mediaLocal(w http.ResponseWriter, r *http.Request, v *hls.Variant) {
 	pl := v.Playlist()
 	// LL-HLS blocking reload: ?_HLS_msn=<seq>[&_HLS_part=<i>] waits until
 	// the playlist lists that segment (part), at most three part-hold-backs.
@@ -110,11 +134,17 @@ func (s *Surface) handleSegment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Surface) serveSegment(w http.ResponseWriter, r *http.Request, stageID string) {
-	v, ok := s.variant(w, r, stageID)
-	if !ok {
+	n, name := r.PathValue("n"), r.PathValue("file")
+	if s.fromIngest(w, r, stageID, n+"/"+name, nil) {
 		return
 	}
-	if name := r.PathValue("file"); hls.IsPartName(name) {
+	if v, ok := s.variant(w, r, stageID, n); ok {
+		segmentLocal(w, r, v, name)
+	}
+}
+
+func segmentLocal(w http.ResponseWriter, r *http.Request, v *hls.Variant, name string) {
+	if hls.IsPartName(name) {
 		// An LL-HLS part, from memory; the preload-hinted one is awaited.
 		ctx, cancel := context.WithTimeout(r.Context(), blockingReloadLimit)
 		defer cancel()
@@ -127,7 +157,7 @@ func (s *Surface) serveSegment(w http.ResponseWriter, r *http.Request, stageID s
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 		return
 	}
-	p, ok := v.SegmentPath(r.PathValue("file"))
+	p, ok := v.SegmentPath(name)
 	if !ok {
 		http.NotFound(w, r)
 		return
@@ -144,7 +174,7 @@ func (s *Surface) serveSegment(w http.ResponseWriter, r *http.Request, stageID s
 		return
 	}
 	cache := hls.SegmentCache
-	if r.PathValue("file") == hls.OfflineName {
+	if name == hls.OfflineName {
 		cache = hls.PlaylistCache
 	}
 	hlsHeaders(w, hls.SegmentContentType, cache)

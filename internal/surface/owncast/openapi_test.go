@@ -301,6 +301,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	c.do(200, "GET", "/hls/0/offline.ts", "", nil)
 	c.do(404, "GET", "/hls/0/seg-1.ts", "", nil)
 	c.do(204, "OPTIONS", "/hls/", "", nil)
+	c.do(403, "GET", "/hls/peer/"+ln.live.DefaultStageID()+"/stream.m3u8?exp=9999999999&sig=00", "", nil) // the nodes' own
 	c.do(404, "GET", "/preview.gif", "", nil)
 	c.do(404, "GET", "/thumbnail.jpg", "", nil)
 	// Scheduled streams (schedule_test.go has the story).

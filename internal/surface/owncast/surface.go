@@ -70,6 +70,10 @@ type Surface struct {
 	// notifyRL bounds browser push registrations per address (see
 	// handleNotificationRegister).
 	notifyRL *ratelimit.Limiter
+	// peerClient and peerSlots fetch (and bound) the HLS of broadcasts
+	// running on another node (live_peer.go).
+	peerClient *http.Client
+	peerSlots  chan struct{}
 }
 
 // Browser push registrations an address may make: a browser registers
@@ -91,7 +95,7 @@ func New(d Deps) (*Surface, error) {
 	if d.Life == nil {
 		d.Life = context.Background()
 	}
-	s := &Surface{d: d, log: d.Log.With("component", "owncast")}
+	s := &Surface{d: d, log: d.Log.With("component", "owncast"), peerClient: newPeerHLSClient(), peerSlots: make(chan struct{}, maxPeerHLS)}
 	rl, err := ratelimit.New(ratelimit.Config{Limit: notifyRegistrations, Interval: notifyPer, Burst: notifyRegistrations})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,225 @@
+package app_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/app"
+	"github.com/hearth-community/hearth/internal/hls"
+	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// publishTo runs ffmpeg publishing a small test stream to url until the
+// test ends.
+func publishTo(t *testing.T, url string) {
+	t.Helper()
+	pub := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc=size=160x90:rate=25", "-f", "lavfi", "-i", "sine=frequency=400:sample_rate=44100",
+		"-t", "120", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "32k", "-f", "flv", url)
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = pub.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = pub.Process.Kill(); <-exited })
+}
+
+// liveSegment is the first media segment a playlist lists ("" if none).
+func liveSegment(pl string) string {
+	for _, l := range strings.Split(pl, "\n") {
+		if strings.HasSuffix(l, ".ts") && l != hls.OfflineName {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestLiveHLSOnAnotherNode: on PostgreSQL + NATS without S3, a stream
+// published to node A plays through node B: B's master playlist, variant
+// playlist and segments are A's (not B's offline clip), LL-HLS parts and
+// blocking reloads pass through, with the local HLS headers; the viewer is
+// counted once, by B. A community stage channel's signed HLS URL plays
+// through B too, with B checking the viewer. A's peer route refuses
+// requests that are not signed with the cluster's key.
+func TestLiveHLSOnAnotherNode(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed (.ci/run installs it)")
+	}
+	if storetest.PostgresURL() == "" || natsURL() == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	dsn := storetest.PostgresDSN(t)
+	streamKey := "node-a-" + identity.NewID()
+	node := func(key string) *app.App {
+		cfg := testConfig(t)
+		cfg.Database, cfg.Bus = dsn, natsURL()
+		cfg.JWTSecret = ""
+		cfg.RTMPAddr = "127.0.0.1:0"
+		cfg.FFmpegPath = "ffmpeg"
+		cfg.StreamKey = key
+		a, _ := start(t, cfg, nil)
+		return a
+	}
+	a, b := node(streamKey), node("")
+	baseA, baseB := a.HTTP.URL(), b.HTTP.URL()
+	ctx := t.Context()
+	def := a.Live.DefaultStageID()
+	if err := a.Live.SetVariants(ctx, def, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Live.SetLatencyLevel(ctx, def, 5); err != nil { // LL-HLS
+		t.Fatal(err)
+	}
+	publishTo(t, "rtmp://"+a.RTMPAddr().String()+"/live/"+streamKey)
+
+	origin, err := a.Live.Origin(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	variantA := func() *hls.Variant {
+		v, ok := origin.Variant(0)
+		if !ok {
+			t.Fatal("no variant 0 on node A")
+		}
+		return v
+	}
+	poll(t, "segments on node A, and node B seeing the stream online", 30*time.Second, func() bool {
+		st, err := b.Live.Status(ctx, def)
+		return err == nil && st.Online && liveSegment(string(variantA().Playlist())) != ""
+	})
+
+	// The variant playlist through B is A's live one.
+	code, hdr, body := get(t, baseB+"/hls/0/stream.m3u8")
+	pl := string(body)
+	seg := liveSegment(pl)
+	if code != 200 || seg == "" || strings.Contains(pl, "#EXT-X-ENDLIST") || !strings.Contains(pl, "#EXT-X-PART:") ||
+		hdr.Get("Content-Type") != hls.PlaylistContentType || hdr.Get("Cache-Control") != hls.PlaylistCache ||
+		hdr.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("variant playlist through node B: %d %v\n%s", code, hdr, pl)
+	}
+	// A segment through B has A's bytes.
+	code, hdr, body = get(t, baseB+"/hls/0/"+seg)
+	path, ok := variantA().SegmentPath(seg)
+	if !ok {
+		t.Fatalf("node A no longer lists %s", seg)
+	}
+	onA, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 200 || !bytes.Equal(body, onA) || hdr.Get("Content-Type") != hls.SegmentContentType ||
+		hdr.Get("Cache-Control") != hls.SegmentCache {
+		t.Fatalf("segment %s through node B: %d %v, %d bytes (%d on node A)", seg, code, hdr, len(body), len(onA))
+	}
+	// The master playlist through B is A's (which changes as A measures
+	// its segments: read until two reads agree).
+	var master string
+	poll(t, "node B's master playlist to be node A's", 10*time.Second, func() bool {
+		_, _, body := get(t, baseB+"/hls/stream.m3u8")
+		master = string(body)
+		return master == string(origin.Master())
+	})
+	if !strings.Contains(master, "CODECS=") {
+		t.Fatalf("master playlist through node B:\n%s", master)
+	}
+	// LL-HLS: a listed part, and a blocking reload for the next segment,
+	// answered by A once it is listed.
+	part := regexp.MustCompile(`#EXT-X-PART:[^\n]*URI="([^"]+)"`).FindAllStringSubmatch(pl, -1)
+	if len(part) == 0 {
+		t.Fatalf("no parts:\n%s", pl)
+	}
+	if code, hdr, body := get(t, baseB+"/hls/0/"+part[len(part)-1][1]); code != 200 && code != 404 ||
+		code == 200 && (len(body) == 0 || len(body)%188 != 0 || hdr.Get("Content-Type") != hls.SegmentContentType) {
+		// A part older than the parts kept in memory is 404 on A too.
+		t.Fatalf("part through node B: %d %v, %d bytes", code, hdr, len(body))
+	}
+	msn, _ := strconv.Atoi(regexp.MustCompile(`#EXT-X-MEDIA-SEQUENCE:(\d+)`).FindStringSubmatch(pl)[1])
+	next := msn + strings.Count(pl, "#EXTINF")
+	code, _, body = get(t, baseB+"/hls/0/stream.m3u8?_HLS_msn="+strconv.Itoa(next)+"&_HLS_part=0")
+	if code != 200 || !strings.Contains(string(body), "-"+strconv.Itoa(next)+".0.ts") {
+		t.Fatalf("blocking reload for %d.0 through node B: %d\n%s", next, code, body)
+	}
+	if code, _, _ := get(t, baseB+"/hls/0/stream.m3u8?_HLS_msn="+strconv.Itoa(next+100)); code != 400 {
+		t.Fatalf("blocking reload too far ahead through node B: %d, want 400", code)
+	}
+	// The thumbnail is the one A made (B made none).
+	poll(t, "node A's thumbnail through node B", 30*time.Second, func() bool {
+		p, ok := a.Live.Thumbnail(def, "thumbnail.jpg")
+		if !ok {
+			return false
+		}
+		onA, err := os.ReadFile(p)
+		code, hdr, body := get(t, baseB+"/thumbnail.jpg")
+		return err == nil && code == 200 && hdr.Get("Content-Type") == "image/jpeg" && bytes.Equal(body, onA)
+	})
+	// The viewer is counted by the node it talks to, and only there.
+	if vs, _ := a.Live.Viewers(def); len(vs) != 0 {
+		t.Fatalf("node A counted the viewer of node B: %+v", vs)
+	}
+	if vs, _ := b.Live.Viewers(def); len(vs) != 1 {
+		t.Fatalf("node B's viewers: %+v", vs)
+	}
+
+	// A stage channel: its member's signed URL, made by B, plays through B;
+	// someone who may not view the channel gets no URL there.
+	alice, bob, eve := register(t, baseA, "alice"), register(t, baseA, "bob"), register(t, baseA, "eve")
+	sid := newServer(t, baseA, alice.AccessToken)
+	if code := call(t, "POST", baseA+"/servers/"+sid+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {
+		t.Fatalf("join: %d", code)
+	}
+	var ch struct{ ID string }
+	if code := call(t, "POST", baseA+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "Concerts", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("create stage channel: %d", code)
+	}
+	var key struct{ RTMPURL, StreamKey string }
+	if code := call(t, "GET", baseA+"/api/stages/"+ch.ID+"/key", alice.AccessToken, nil, &key); code != 200 {
+		t.Fatalf("key: %d", code)
+	}
+	if err := a.Live.SetVariants(ctx, ch.ID, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
+		t.Fatal(err)
+	}
+	publishTo(t, key.RTMPURL+"/"+key.StreamKey)
+	var st stageStatus
+	poll(t, "the stage channel online on node B", 30*time.Second, func() bool {
+		return call(t, "GET", baseB+"/api/stages/"+ch.ID+"/status", bob.AccessToken, nil, &st) == 200 && st.Online
+	})
+	if code := call(t, "GET", baseB+"/api/stages/"+ch.ID+"/status", eve.AccessToken, nil, nil); code != 404 {
+		t.Fatalf("an outsider's status on node B: %d", code)
+	}
+	hlsB := baseB + strings.TrimSuffix(st.HLSURL, "stream.m3u8")
+	poll(t, "a segment of the stage channel through node B", 30*time.Second, func() bool {
+		code, _, body := get(t, hlsB+"0/stream.m3u8")
+		seg = liveSegment(string(body))
+		return code == 200 && seg != ""
+	})
+	if code, _, body := get(t, hlsB+"stream.m3u8"); code != 200 || !strings.Contains(string(body), "CODECS=") {
+		t.Fatalf("stage channel master through node B: %d\n%s", code, body)
+	}
+	if code, hdr, body := get(t, hlsB+"0/"+seg); code != 200 || hdr.Get("Content-Type") != hls.SegmentContentType || len(body) == 0 || body[0] != 0x47 {
+		t.Fatalf("stage channel segment through node B: %d %v", code, hdr)
+	}
+	token := strings.Split(st.HLSURL, "/")[4]
+	if code, _, _ := get(t, baseB+"/stages/"+ch.ID+"/hls/"+token[:len(token)-2]+"AA/0/"+seg); code != 403 {
+		t.Fatalf("a forged stage token on node B: %d", code)
+	}
+
+	// The peer route is the nodes' own: unsigned, forged or expired
+	// requests are refused.
+	for _, q := range []string{"", "?exp=9999999999&sig=00", "?exp=1&sig=00"} {
+		for _, name := range []string{"stream.m3u8", "0/stream.m3u8", "0/" + seg} {
+			if code, _, _ := get(t, baseA+"/hls/peer/"+def+"/"+name+q); code != 403 {
+				t.Fatalf("peer route %s%s: %d", name, q, code)
+			}
+		}
+	}
+}

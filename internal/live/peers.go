@@ -1,0 +1,130 @@
+package live
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// Without S3, a broadcast's HLS (playlists, segments, LL-HLS parts,
+// thumbnails) is only on the node its publisher is connected to. Any other
+// node serves it by proxying to that node: it checks the viewer's access
+// itself, then fetches from the ingest node's peer route with a URL signed
+// by the cluster's shared key, valid for a minute (recordings do the same
+// for their files: internal/recording/peers.go).
+
+// Peers tells where the other nodes of a cluster serve.
+type Peers interface {
+	// NodeURL is the base URL node nodeID serves other nodes at ("" when
+	// it has none).
+	NodeURL(ctx context.Context, nodeID string) (string, error)
+}
+
+// peerTTL bounds how long a signed peer URL is accepted.
+const peerTTL = time.Minute
+
+// peerName is what the peer route serves of a stage: the master playlist,
+// a variant's playlist, segment or part, a thumbnail.
+var peerName = regexp.MustCompile(`^(stream\.m3u8|thumbnail\.jpg|preview\.gif|[0-9]{1,3}/[A-Za-z0-9_-][A-Za-z0-9._-]{0,127})$`)
+
+// IngestPeerURL is the signed URL at which the node running stageID's
+// broadcast serves name (see peerName) to this node, when that node is
+// another one and S3 is off. "" means: serve it here, as before (the
+// broadcast runs here, or nowhere, or S3 serves every node, or the ingest
+// node has no address: docs/scaling.md).
+func (s *Service) IngestPeerURL(ctx context.Context, stageID, name string) (string, error) {
+	c := s.cfg.Viewers
+	if c == nil || s.cfg.Peers == nil || len(s.cfg.PeerKey) == 0 || !peerName.MatchString(name) || s.Settings().S3.Enabled {
+		return "", nil
+	}
+	st, err := s.stage(stageID)
+	if err != nil {
+		return "", err
+	}
+	st.mu.Lock()
+	here := st.cur != nil
+	st.mu.Unlock()
+	if here {
+		return "", nil // running, starting or draining here: this node's output
+	}
+	nodes := c.Elsewhere(st.broadcastKey())
+	if len(nodes) == 0 {
+		return "", nil
+	}
+	base, err := s.nodeURL(ctx, nodes[0])
+	if err != nil {
+		return "", err
+	}
+	if base == "" {
+		return "", nil
+	}
+	exp := strconv.FormatInt(s.cfg.Now().Add(peerTTL).Unix(), 10)
+	q := url.Values{"exp": {exp}, "sig": {s.peerSig(stageID, name, exp)}}
+	return base + "/hls/peer/" + url.PathEscape(stageID) + "/" + name + "?" + q.Encode(), nil
+}
+
+// nodeURLTTL is how long a node's URL is kept after reading it: a node
+// writes its URL at start, and each viewer of a proxied stream asks for
+// it every second or two.
+const nodeURLTTL = 10 * time.Second
+
+// nodeURLs caches Peers' answers (one entry per node of the cluster).
+type nodeURLs struct {
+	mu   sync.Mutex
+	urls map[string]cachedURL
+}
+
+type cachedURL struct {
+	url string
+	at  time.Time
+}
+
+func (s *Service) nodeURL(ctx context.Context, node string) (string, error) {
+	now := s.cfg.Now()
+	c := &s.peerURLs
+	c.mu.Lock()
+	e, ok := c.urls[node]
+	c.mu.Unlock()
+	if ok && now.Sub(e.at) < nodeURLTTL && !now.Before(e.at) {
+		return e.url, nil
+	}
+	u, err := s.cfg.Peers.NodeURL(ctx, node)
+	if err != nil && !errors.Is(err, fault.NotFound) {
+		return "", err
+	}
+	c.mu.Lock()
+	if c.urls == nil || len(c.urls) >= 256 {
+		c.urls = map[string]cachedURL{}
+	}
+	c.urls[node] = cachedURL{url: u, at: now}
+	c.mu.Unlock()
+	return u, nil
+}
+
+// VerifyIngestPeer checks a peer URL's signature and expiry (made by
+// IngestPeerURL on a node of the same cluster).
+func (s *Service) VerifyIngestPeer(stageID, name, exp, sig string) bool {
+	if len(s.cfg.PeerKey) == 0 || !peerName.MatchString(name) {
+		return false
+	}
+	t, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || s.cfg.Now().Unix() > t || t > s.cfg.Now().Add(2*peerTTL).Unix() {
+		return false
+	}
+	return hmac.Equal([]byte(s.peerSig(stageID, name, exp)), []byte(sig))
+}
+
+func (s *Service) peerSig(stageID, name, exp string) string {
+	m := hmac.New(sha256.New, s.cfg.PeerKey)
+	m.Write([]byte("live-peer\n" + stageID + "\n" + name + "\n" + exp))
+	return hex.EncodeToString(m.Sum(nil))
+}
