@@ -624,3 +624,52 @@ func TestAdminSession(t *testing.T) {
 		}
 	})
 }
+
+// TestRefreshGraceConcurrent: a page whose requests all got a 401 at once
+// refreshes once per request, at the same moment, on two nodes; one wins
+// the rotation and every other gets the winner's pair.
+func TestRefreshGraceConcurrent(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		db := eng.Open(t)
+		rec := &recorder{}
+		nodes := make([]*identity.Service, 2)
+		for i := range nodes {
+			s, err := identity.New(ctx, identity.Config{Argon2: fastArgon}, db.Identity(), rec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nodes[i] = s
+		}
+		acct, err := nodes[0].Register(ctx, identity.RegisterInput{Username: "burst", Password: "password1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := nodes[0].OpenSession(ctx, acct, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]*identity.Tokens, 8)
+		errs := make([]error, len(got))
+		var wg sync.WaitGroup
+		for i := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, got[i], errs[i] = nodes[i%2].RefreshFrom(ctx, tok.RefreshToken, "firefox|10.0.0.1")
+			}()
+		}
+		wg.Wait()
+		for i := range got {
+			if errs[i] != nil {
+				t.Fatalf("refresh %d: %v", i, errs[i])
+			}
+			if *got[i] != *got[0] {
+				t.Fatalf("refresh %d got another pair", i)
+			}
+		}
+		if rec.has(identity.Revoked{SessionID: tok.SessionID}) {
+			t.Fatal("the session was revoked")
+		}
+	})
+}
