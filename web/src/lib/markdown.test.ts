@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from "vitest";
-import { renderChatHtml, renderMarkdown, sanitizeHtml } from "./markdown";
+import { renderChatHtml, renderHighlight, renderMarkdown, sanitizeHtml } from "./markdown";
 
 describe("renderMarkdown", () => {
   const cases: [string, string, string][] = [
@@ -108,5 +108,23 @@ describe("sanitizeHtml", () => {
     const f = sanitizeHtml('<iframe src="https://w.example/"></iframe>', { frames: true });
     expect(f).toContain('src="https://w.example/"');
     expect(f).toContain("sandbox=");
+  });
+});
+
+describe("renderHighlight", () => {
+  const cases: [string, string, string][] = [
+    ["formatted, the match marked", "Hello **<mark>bob</mark>**", "<p>Hello <strong><mark>bob</mark></strong></p>"],
+    ["escaped body: html stays text", "&lt;b&gt;<mark>hi</mark>&lt;/b&gt;", "<p>&lt;b&gt;<mark>hi</mark>&lt;/b&gt;</p>"],
+    ["a match across formatting", "<mark>**a** b</mark> c", "<p><strong><mark>a</mark></strong><mark> b</mark> c</p>"],
+    ["a match inside a link's address is not in the href", "[x](https://example.com/<mark>bob</mark>)", '<p><a href="https://example.com/bob" target="_blank" rel="nofollow noreferrer noopener external">x</a></p>'],
+    ["no highlight: plain Markdown", "`**x**`", "<p><code>**x**</code></p>"],
+    ["typed private-use characters are dropped", "a\uE000b\uE001c", "<p>abc</p>"],
+  ];
+  for (const [name, src, want] of cases) {
+    it(name, () => expect(renderHighlight(src)).toBe(want));
+  }
+  it("markup in a match is text", () => {
+    const html = renderHighlight("<mark>&lt;img src=x onerror=alert(1)&gt;</mark>");
+    expect(html).toBe("<p><mark>&lt;img src=x onerror=alert(1)&gt;</mark></p>");
   });
 });

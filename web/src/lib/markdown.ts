@@ -10,11 +10,11 @@
 // message is text, never markup: the source is escaped before any rule runs.
 
 import DOMPurify from "dompurify";
-import { trimURL } from "./text";
+import { highlightParts, trimURL } from "./text";
 
 const tags = [
   "p", "br", "strong", "b", "em", "i", "u", "del", "s", "code", "pre", "blockquote",
-  "ul", "ol", "li", "span", "h1", "h2", "h3", "h4", "hr", "a", "img",
+  "ul", "ol", "li", "span", "h1", "h2", "h3", "h4", "hr", "a", "img", "mark",
 ];
 const attrs = ["href", "title", "src", "alt", "class", "width", "height"];
 const frameAttrs = ["allow", "allowfullscreen"];
@@ -163,4 +163,58 @@ export function renderMarkdown(src: string): string {
  */
 export function renderChatHtml(html: string): string {
   return sanitizeHtml(html);
+}
+
+// Private-use characters that carry a search match's bounds through the
+// Markdown renderer as text; typed ones are dropped first.
+const OPEN = "\uE000";
+const CLOSE = "\uE001";
+const marks = /[\uE000\uE001]/g;
+
+/**
+ * renderHighlight renders a search result as its message is rendered in
+ * the channel (renderMarkdown, so the same sanitising), with the server's
+ * matches (the highlight: the body HTML-escaped, <mark> around matches)
+ * kept as <mark>. The matches ride through the renderer as private-use
+ * characters and become <mark> elements made by DOM calls on the
+ * sanitised tree (never by pasting strings into HTML); in an attribute (a
+ * link's address) they are only removed.
+ */
+export function renderHighlight(highlight: string): string {
+  const src = highlightParts(highlight)
+    .map((p) => (p.kind === "mark" ? OPEN + p.text.replace(marks, "") + CLOSE : p.text.replace(marks, "")))
+    .join("");
+  const tpl = document.createElement("template");
+  tpl.innerHTML = renderMarkdown(src);
+  const root = tpl.content;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
+  const texts: Text[] = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.nodeType === Node.TEXT_NODE) texts.push(n as Text);
+    else for (const a of [...(n as Element).attributes]) if (/[\uE000\uE001]/.test(a.value)) (n as Element).setAttribute(a.name, a.value.replace(marks, ""));
+  }
+  // A match may span elements (**a** b): each piece of text inside it is
+  // marked on its own.
+  let marked = false;
+  for (const t of texts) {
+    const text = t.data;
+    if (!marked && !text.includes(OPEN) && !text.includes(CLOSE)) continue;
+    const frag = document.createDocumentFragment();
+    for (const piece of text.split(/([\uE000\uE001])/)) {
+      if (piece === OPEN) marked = true;
+      else if (piece === CLOSE) marked = false;
+      else if (piece) {
+        const node = document.createTextNode(piece);
+        if (marked) {
+          const m = document.createElement("mark");
+          m.append(node);
+          frag.append(m);
+        } else frag.append(node);
+      }
+    }
+    t.replaceWith(frag);
+  }
+  const box = document.createElement("div");
+  box.append(root);
+  return sanitizeHtml(box.innerHTML);
 }

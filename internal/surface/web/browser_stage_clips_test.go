@@ -1,0 +1,104 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/hearth-community/hearth/internal/config"
+	"github.com/hearth-community/hearth/internal/live"
+)
+
+// TestBrowserStageClipsAndCopy: on a stage channel, a member's clip is
+// announced in the chat with its file's path, which needs the member's
+// token (a plain request answers 401); the app offers Play there, which
+// fetches the MP4 with the token and plays it, and lists the clip under
+// the stage's recordings. The owner's "Copy" of the stream key says
+// "Copied", and where the clipboard refuses, says so with the key shown
+// and selected.
+func TestBrowserStageClipsAndCopy(t *testing.T) {
+	t.Parallel()
+	needBrowser(t)
+	a, base := startApp(t, func(c *config.Config) {
+		c.RTMPAddr = "127.0.0.1:0"
+		c.Recording = true
+	})
+	c := newCommunity(t, base)
+	var ch struct {
+		ID string `json:"id"`
+	}
+	together(t, base, "POST", "/servers/"+c.server+"/channels", c.alice.Access, map[string]any{"name": "concerts", "type": "stage"}, &ch)
+	var key struct {
+		RTMPURL   string `json:"rtmpUrl"`
+		StreamKey string `json:"streamKey"`
+	}
+	together(t, base, "GET", "/api/stages/"+ch.ID+"/key", c.alice.Access, nil, &key)
+	// Passthrough keeps the two shared CPUs for the browser.
+	if err := a.Live.SetVariants(context.Background(), ch.ID, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, key.RTMPURL+"/"+key.StreamKey)
+
+	// Bob clips the last seconds once the stage is live and recording
+	// (polling the server's state after ffmpeg started).
+	var clip struct {
+		ID  string `json:"id"`
+		URL string `json:"url"`
+	}
+	body, _ := json.Marshal(map[string]any{"stage": ch.ID, "seconds": 3, "title": "Encore"})
+	for deadline := time.Now().Add(hangGuard); ; {
+		req, _ := http.NewRequest("POST", base+"/api/clips", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+c.bob.Access)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			if res.StatusCode == http.StatusCreated {
+				err = json.NewDecoder(res.Body).Decode(&clip)
+			}
+			res.Body.Close()
+			if clip.ID != "" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no clip: %v", err)
+		}
+		time.Sleep(250 * time.Millisecond) // polling an external process's state, not synchronising goroutines
+	}
+	if res, err := http.Get(base + clip.URL); err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the clip's file without a token: %v %v, want 401", res.StatusCode, err)
+	} else {
+		res.Body.Close()
+	}
+
+	browser := newBrowser(t)
+	p := newTab(t, browser, "alice")
+	signIn(p, base, c.alice, "/c/"+c.server+"/"+ch.ID)
+
+	// Copy the stream key: refused, then allowed.
+	p.waitFor("the publishing details", `!!document.querySelector('[data-testid="stage-stream-key"]')?.textContent`, 15*time.Second)
+	eval[bool](p, "open them and refuse the clipboard", `(() => {
+		document.querySelector('[data-testid="stage-publish"]').open = true;
+		Object.defineProperty(navigator, "clipboard", { configurable: true, value: { writeText: () => Promise.reject(new DOMException("denied", "NotAllowedError")) } });
+		return true; })()`)
+	p.do("copy the key", chromedp.Click(chromedp.CSS(`[data-testid="stage-copy-key"]`)))
+	p.waitFor("a visible error, the key shown and selected",
+		`(() => { const e = document.querySelector('[data-testid="stage-copy-error"]'); const k = document.querySelector('[data-testid="stage-stream-key"]'); return !!e && e.getClientRects().length > 0 && !k.classList.contains("blur") && String(getSelection()) === k.textContent && !document.querySelector('[data-testid="stage-copied"]'); })()`, 10*time.Second)
+	eval[bool](p, "allow the clipboard", `(() => { Object.defineProperty(navigator, "clipboard", { configurable: true, value: { writeText: (t) => { window.__copied = t; return Promise.resolve(); } } }); return true; })()`)
+	p.do("copy the key again", chromedp.Click(chromedp.CSS(`[data-testid="stage-copy-key"]`)))
+	p.waitFor(`"Copied", the error gone`, `document.querySelector('[data-testid="stage-copied"]')?.textContent === "Copied" && !document.querySelector('[data-testid="stage-copy-error"]') && window.__copied === `+jsString(key.StreamKey), 10*time.Second)
+
+	// The clip in the chat plays.
+	inChat := `document.querySelector('[data-testid="message"] [data-clip=` + jsString(clip.ID) + `]')`
+	p.waitFor("the clip in the chat", `!!`+inChat+`?.querySelector('[data-testid="clip-play"]')`, 15*time.Second)
+	eval[bool](p, "play it", `(() => { `+inChat+`.querySelector('[data-testid="clip-play"]').click(); return true; })()`)
+	p.waitFor("the clip playing", `(() => { const v = `+inChat+`?.querySelector('[data-testid="clip-video"]'); if (v && v.paused) { v.muted = true; v.play().catch(() => {}); } return !!v && v.readyState >= 2 && v.duration > 1 && v.src.startsWith("blob:"); })()`, 30*time.Second)
+	// And it is listed with the stage's recordings.
+	p.waitFor("the clip listed under the recordings", `!!document.querySelector('[data-testid="clips"] [data-clip=`+jsString(clip.ID)+`] [data-testid="clip-download"]')`, 15*time.Second)
+	p.screenshot("stage-clip")
+}
