@@ -101,4 +101,19 @@ func TestBrowserStageClipsAndCopy(t *testing.T) {
 	// And it is listed with the stage's recordings.
 	p.waitFor("the clip listed under the recordings", `!!document.querySelector('[data-testid="clips"] [data-clip=`+jsString(clip.ID)+`] [data-testid="clip-download"]')`, 15*time.Second)
 	p.screenshot("stage-clip")
+
+	// Alice manages the channel: she may delete the clip from the list.
+	listed := `document.querySelector('[data-testid="clips"] [data-clip=` + jsString(clip.ID) + `]')`
+	eval[bool](p, "delete it", `(() => { window.confirm = () => true; `+listed+`.closest('[data-testid="clip-item"]').querySelector('[data-testid="clip-delete"]').click(); return true; })()`)
+	p.waitFor("the clip gone from the list", `!`+listed, 15*time.Second)
+	req, _ := http.NewRequest("GET", base+"/api/clips/"+clip.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+c.alice.Access)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("the deleted clip: %d, want 404", res.StatusCode)
+	}
 }
