@@ -49,12 +49,10 @@ func (s *Surface) registerFederation(h *httpserver.Server) {
 		}
 		httpserver.WriteJSON(w, http.StatusOK, doc)
 	}))
-	// host-meta: Owncast's newest answers 404 (not 405) while disabled.
-	h.Handle("GET /.well-known/host-meta", s.wrap(func(w http.ResponseWriter, r *http.Request) {
-		if !f.Enabled() {
-			writeResult(w, http.StatusNotFound, false, "not found")
-			return
-		}
+	// host-meta answers 405 while disabled like the others, as Owncast's
+	// newest does (its HostMetaController gained the check; earlier ones
+	// answered 404 only for want of a server URL).
+	h.Handle("GET /.well-known/host-meta", on(func(w http.ResponseWriter, r *http.Request) {
 		doc, err := f.HostMeta()
 		if err != nil {
 			writeFedError(w, err)

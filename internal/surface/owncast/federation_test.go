@@ -51,7 +51,7 @@ func TestFederationDisabledAnswers405(t *testing.T) {
 		want int
 	}{
 		{"/.well-known/webfinger", 405},
-		{"/.well-known/host-meta", 404},
+		{"/.well-known/host-meta", 405},
 		{"/.well-known/nodeinfo", 405},
 		{"/.well-known/x-nodeinfo2", 405},
 		{"/nodeinfo/2.0", 405},
