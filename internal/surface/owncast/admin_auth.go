@@ -11,9 +11,9 @@ import (
 	"github.com/hearth-community/hearth/internal/identity"
 )
 
-// adminVerified remembers Basic credentials that verified recently. Owncast's
-// admin clients send Basic auth on every request; checking an argon2id hash
-// each time costs tens of milliseconds of CPU. An entry is keyed by an HMAC
+// adminVerified remembers Basic credentials that verified recently, for
+// the requests the sign-in limits refuse while a stranger is guessing at
+// the admin's name (every other request checks the password). An entry is keyed by an HMAC
 // (random per-process key) of the credentials, lives five minutes, and only
 // counts while the account is still an enabled admin with the same password
 // hash, so a password change or disable takes effect at once.
