@@ -122,4 +122,31 @@ func TestRecordingPlaysOnAnotherNode(t *testing.T) {
 			t.Fatalf("peer route %q: %d", q, res.StatusCode)
 		}
 	}
+
+	// A clip is cut where the files are (node A) and kept there; node B
+	// serves its MP4 to a viewer by fetching it from A.
+	var viewer struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code := call(t, "POST", baseA+"/auth/register", "", map[string]string{"username": "clipper", "password": "password1"}, &viewer); code != 201 {
+		t.Fatalf("register: %d", code)
+	}
+	var clip struct{ ID, URL string }
+	if code := call(t, "POST", baseA+"/api/recordings/"+r.ID+"/clips", viewer.AccessToken, map[string]any{"start": 0, "end": 3, "title": "first seconds"}, &clip); code != 201 || clip.URL == "" {
+		t.Fatalf("clip on node A: %d %+v", code, clip)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + viewer.AccessToken}
+	_, onA := get(baseA+clip.URL, auth)
+	res, onB := get(baseB+clip.URL, auth)
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "video/mp4" || len(onB) == 0 || !bytes.Equal(onA, onB) {
+		t.Fatalf("the clip through node B: %d %v, %d bytes (node A: %d)", res.StatusCode, res.Header, len(onB), len(onA))
+	}
+	if res, body := get(baseB+clip.URL, map[string]string{"Authorization": "Bearer " + viewer.AccessToken, "Range": "bytes=0-7"}); res.StatusCode != 206 || !bytes.Equal(body, onA[:8]) {
+		t.Fatalf("a range of the clip through node B: %d %q", res.StatusCode, body)
+	}
+	for _, q := range []string{"", "?exp=9999999999&sig=00", "?exp=1&sig=00"} {
+		if res, _ := get(baseA+"/api/clips/"+clip.ID+"/peer"+q, nil); res.StatusCode != 403 {
+			t.Fatalf("clip peer route %q: %d", q, res.StatusCode)
+		}
+	}
 }

@@ -222,6 +222,7 @@ func (s *Service) cut(ctx context.Context, playlist string, c *Clip) error {
 		return err
 	}
 	defer release()
+	c.NodeID = s.cfg.NodeID
 	out := s.clipPath(c.ID)
 	tmp := out + ".tmp"
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)

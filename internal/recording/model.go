@@ -37,6 +37,7 @@ type Clip struct {
 	Size        int64
 	CreatedBy   string
 	CreatedAt   time.Time
+	NodeID      string // the node holding its MP4 ("": cut before clips named theirs)
 }
 
 // StageSettings are a stage's recording settings. Enabled nil follows the

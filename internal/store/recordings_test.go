@@ -60,11 +60,11 @@ func TestRecordingsStoreContract(t *testing.T) {
 				t.Fatalf("update of a deleted one: %v", err)
 			}
 			c := &recording.Clip{ID: identity.NewID(), StageID: "s1", RecordingID: older.ID, Title: "c", Offset: 5 * time.Second,
-				Duration: 5 * time.Second, Size: 99, CreatedBy: "a", CreatedAt: now}
+				Duration: 5 * time.Second, Size: 99, CreatedBy: "a", CreatedAt: now, NodeID: "node-a"}
 			if err := st.CreateClip(ctx, c); err != nil {
 				t.Fatal(err)
 			}
-			if gc, err := st.Clip(ctx, c.ID); err != nil || gc.Offset != c.Offset || gc.Size != 99 {
+			if gc, err := st.Clip(ctx, c.ID); err != nil || gc.Offset != c.Offset || gc.Size != 99 || gc.NodeID != "node-a" {
 				t.Fatalf("clip: %+v %v", gc, err)
 			}
 			if cs, _ := st.Clips(ctx, "s1"); len(cs) != 1 {

@@ -148,12 +148,29 @@ func (s *Surface) getClip(w http.ResponseWriter, r *http.Request) {
 	httpserver.WriteJSON(w, http.StatusOK, clipToJSON(c))
 }
 
+// clipFile serves a clip's MP4: from this node's disk, or, when another
+// node of the cluster cut it (clips are not copied to S3), from that node
+// through its peer route after the caller's access was checked here.
 func (s *Surface) clipFile(w http.ResponseWriter, r *http.Request) {
 	c, err := s.clipOf(r, view)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	if !s.d.Recordings.HasLocalClip(c.ID) {
+		u, err := s.d.Recordings.ClipPeerURL(r.Context(), c)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		s.proxyPeer(w, r, u, "clip "+c.ID, c.NodeID)
+		return
+	}
+	s.sendClip(w, r, c)
+}
+
+// sendClip serves a clip's MP4 from this node's disk.
+func (s *Surface) sendClip(w http.ResponseWriter, r *http.Request, c *recording.Clip) {
 	path, err := s.d.Recordings.ClipFile(r.Context(), c.ID)
 	if err != nil {
 		writeError(w, err)

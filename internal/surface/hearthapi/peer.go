@@ -29,6 +29,12 @@ func (s *Surface) fromPeer(w http.ResponseWriter, r *http.Request, rec *recordin
 		writeError(w, err)
 		return
 	}
+	s.proxyPeer(w, r, u, "recording "+rec.ID, rec.NodeID)
+}
+
+// proxyPeer answers with another node's answer at the signed URL u (what:
+// the thing asked for, for the log).
+func (s *Surface) proxyPeer(w http.ResponseWriter, r *http.Request, u, what, node string) {
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u, nil)
 	if err != nil {
 		writeError(w, err)
@@ -41,14 +47,14 @@ func (s *Surface) fromPeer(w http.ResponseWriter, r *http.Request, rec *recordin
 	}
 	res, err := s.d.PeerClient.Do(req)
 	if err != nil {
-		s.d.Log.Warn("hearthapi: the node holding a recording did not answer", "recording", rec.ID, "node", rec.NodeID, "err", err)
-		writeError(w, fault.Wrap(fault.Unavailable, "the node holding this recording's files did not answer", err))
+		s.d.Log.Warn("hearthapi: the node holding a file did not answer", "of", what, "node", node, "err", err)
+		writeError(w, fault.Wrap(fault.Unavailable, "the node holding these files did not answer", err))
 		return
 	}
 	defer res.Body.Close()
 	if res.StatusCode >= 500 {
-		s.d.Log.Warn("hearthapi: the node holding a recording failed", "recording", rec.ID, "node", rec.NodeID, "status", res.StatusCode)
-		writeError(w, fault.New(fault.Unavailable, "the node holding this recording's files failed to serve them"))
+		s.d.Log.Warn("hearthapi: the node holding a file failed", "of", what, "node", node, "status", res.StatusCode)
+		writeError(w, fault.New(fault.Unavailable, "the node holding these files failed to serve them"))
 		return
 	}
 	for _, h := range peerAnswer {
@@ -98,4 +104,24 @@ func (s *Surface) peer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.sendFile(w, r, rec, name, f, mod)
+}
+
+// clipPeer is GET /api/clips/{id}/peer: another node of the cluster
+// fetching the MP4 of a clip this node cut, with a signed URL. Only a local
+// file is served, so a request is never passed on again.
+func (s *Surface) clipPeer(w http.ResponseWriter, r *http.Request) {
+	id, q := r.PathValue("id"), r.URL.Query()
+	if !s.d.Recordings.VerifyClipPeer(id, q.Get("exp"), q.Get("sig")) {
+		writeError(w, fault.New(fault.Forbidden, "this route is for the nodes of the cluster"))
+		return
+	}
+	c, err := s.d.Recordings.GetClip(r.Context(), id)
+	if err == nil && !s.d.Recordings.HasLocalClip(id) {
+		err = fault.New(fault.NotFound, "this node does not hold the clip's file")
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.sendClip(w, r, c)
 }
