@@ -125,6 +125,7 @@ var sweepAllowed = map[string]map[string]string{
 // call, and why.
 var sweepNotSwept = map[string]string{
 	"recordingPeerFile": "between nodes: signed URLs only; an unsigned call is 403 whoever asks (checked below for B and M)",
+	"clipPeerFile":      "between nodes: signed URLs only; an unsigned call is 403 whoever asks (checked below for B and M)",
 }
 
 // TestCrossTenantSweep: owner A's server holds one of every object the
@@ -737,6 +738,9 @@ func crossTenantSweep(t *testing.T, cfg config.Config) {
 	for _, tok := range []string{B.AccessToken, M.AccessToken} {
 		if code, raw := do(htr, "GET", "/api/recordings/"+rec.ID+"/peer/"+recording.PlaylistName+"?exp=1&sig=00", tok, nil); code != 403 {
 			t.Errorf("unsigned peer file: %d %s", code, raw)
+		}
+		if code, raw := do(htr, "GET", "/api/clips/"+clip.ID+"/peer?exp=1&sig=00", tok, nil); code != 403 {
+			t.Errorf("unsigned clip peer file: %d %s", code, raw)
 		}
 	}
 	// An attachment URL is the attachment only with its signature.
