@@ -2,17 +2,14 @@ package live
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/url"
 	"regexp"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/peersign"
 )
 
 // Without S3, a broadcast's HLS (playlists, segments, LL-HLS parts,
@@ -28,9 +25,6 @@ type Peers interface {
 	// it has none).
 	NodeURL(ctx context.Context, nodeID string) (string, error)
 }
-
-// peerTTL bounds how long a signed peer URL is accepted.
-const peerTTL = time.Minute
 
 // peerName is what the peer route serves of a stage: the master playlist,
 // a variant's playlist, segment or part, a thumbnail.
@@ -67,8 +61,7 @@ func (s *Service) IngestPeerURL(ctx context.Context, stageID, name string) (stri
 	if base == "" {
 		return "", nil
 	}
-	exp := strconv.FormatInt(s.cfg.Now().Add(peerTTL).Unix(), 10)
-	q := url.Values{"exp": {exp}, "sig": {s.peerSig(stageID, name, exp)}}
+	q := peersign.Query(s.cfg.PeerKey, livePeer, s.cfg.Now(), stageID, name)
 	return base + "/hls/peer/" + url.PathEscape(stageID) + "/" + name + "?" + q.Encode(), nil
 }
 
@@ -113,18 +106,8 @@ func (s *Service) nodeURL(ctx context.Context, node string) (string, error) {
 // VerifyIngestPeer checks a peer URL's signature and expiry (made by
 // IngestPeerURL on a node of the same cluster).
 func (s *Service) VerifyIngestPeer(stageID, name, exp, sig string) bool {
-	if len(s.cfg.PeerKey) == 0 || !peerName.MatchString(name) {
-		return false
-	}
-	t, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || s.cfg.Now().Unix() > t || t > s.cfg.Now().Add(2*peerTTL).Unix() {
-		return false
-	}
-	return hmac.Equal([]byte(s.peerSig(stageID, name, exp)), []byte(sig))
+	return peerName.MatchString(name) && peersign.Valid(s.cfg.PeerKey, livePeer, s.cfg.Now(), exp, sig, stageID, name)
 }
 
-func (s *Service) peerSig(stageID, name, exp string) string {
-	m := hmac.New(sha256.New, s.cfg.PeerKey)
-	m.Write([]byte("live-peer\n" + stageID + "\n" + name + "\n" + exp))
-	return hex.EncodeToString(m.Sum(nil))
-}
+// livePeer is the signing label of live peer URLs (package peersign).
+const livePeer = "live-peer"

@@ -2,17 +2,13 @@ package recording
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
-	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/peersign"
 )
 
 // Peers tells where the other nodes of a cluster serve: without S3, a
@@ -26,9 +22,6 @@ type Peers interface {
 
 // DownloadName is the peer name of a recording's MP4 download.
 const DownloadName = "download"
-
-// peerTTL bounds how long a signed peer URL is accepted.
-const peerTTL = time.Minute
 
 // HasLocal reports whether this node holds the recording's files.
 func (s *Service) HasLocal(id string) bool {
@@ -57,36 +50,21 @@ func (s *Service) PeerURL(ctx context.Context, r *Recording, name string) (strin
 	if base == "" {
 		return "", fault.New(fault.Unavailable, "the recording's files are on another node, which has no address (--node-url)")
 	}
-	exp := strconv.FormatInt(s.cfg.Now().Add(peerTTL).Unix(), 10)
-	q := url.Values{"exp": {exp}, "sig": {s.peerSig(r.ID, name, exp)}}
+	q := peersign.Query(s.cfg.PeerKey, recordingPeer, s.cfg.Now(), r.ID, name)
 	return base + "/api/recordings/" + r.ID + "/peer/" + url.PathEscape(name) + "?" + q.Encode(), nil
 }
 
 // VerifyPeer checks a peer URL's signature and expiry (made by PeerURL on
 // a node of the same cluster).
 func (s *Service) VerifyPeer(id, name, exp, sig string) bool {
-	if len(s.cfg.PeerKey) == 0 {
-		return false
-	}
-	t, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || s.cfg.Now().Unix() > t || t > s.cfg.Now().Add(2*peerTTL).Unix() {
-		return false
-	}
-	want := s.peerSig(id, name, exp)
-	return hmac.Equal([]byte(want), []byte(sig))
+	return peersign.Valid(s.cfg.PeerKey, recordingPeer, s.cfg.Now(), exp, sig, id, name)
 }
 
-func (s *Service) peerSig(id, name, exp string) string {
-	return s.signPeer("recording-peer", id, name, exp)
-}
-
-// signPeer signs a peer URL; label keeps each kind of peer URL (a
-// recording's file, a clip's) from opening another.
-func (s *Service) signPeer(label, id, name, exp string) string {
-	m := hmac.New(sha256.New, s.cfg.PeerKey)
-	m.Write([]byte(label + "\n" + id + "\n" + name + "\n" + exp))
-	return hex.EncodeToString(m.Sum(nil))
-}
+// The signing labels of the two kinds of peer URL (package peersign).
+const (
+	recordingPeer = "recording-peer"
+	clipPeer      = "clip-peer"
+)
 
 // HasLocalClip reports whether this node holds clip id's MP4.
 func (s *Service) HasLocalClip(id string) bool {
@@ -112,22 +90,14 @@ func (s *Service) ClipPeerURL(ctx context.Context, c *Clip) (string, error) {
 	if base == "" {
 		return "", fault.New(fault.Unavailable, "the clip's file is on another node, which has no address (--node-url)")
 	}
-	exp := strconv.FormatInt(s.cfg.Now().Add(peerTTL).Unix(), 10)
-	q := url.Values{"exp": {exp}, "sig": {s.signPeer("clip-peer", c.ID, "mp4", exp)}}
+	q := peersign.Query(s.cfg.PeerKey, clipPeer, s.cfg.Now(), c.ID, "mp4")
 	return base + "/api/clips/" + c.ID + "/peer?" + q.Encode(), nil
 }
 
 // VerifyClipPeer checks a clip peer URL's signature and expiry (made by
 // ClipPeerURL on a node of the same cluster).
 func (s *Service) VerifyClipPeer(id, exp, sig string) bool {
-	if len(s.cfg.PeerKey) == 0 {
-		return false
-	}
-	t, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || s.cfg.Now().Unix() > t || t > s.cfg.Now().Add(2*peerTTL).Unix() {
-		return false
-	}
-	return hmac.Equal([]byte(s.signPeer("clip-peer", id, "mp4", exp)), []byte(sig))
+	return peersign.Valid(s.cfg.PeerKey, clipPeer, s.cfg.Now(), exp, sig, id, "mp4")
 }
 
 var errClipNotFound = fault.New(fault.NotFound, "clip not found")
