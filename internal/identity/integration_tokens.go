@@ -12,9 +12,13 @@ import (
 const integrationTokenLabel = "hearth integration token v1"
 
 // integrationKey is K = HMAC-SHA256(signing secret, label).
-func (s *Service) integrationKey() []byte {
+func (s *Service) integrationKey() []byte { return s.subkey(integrationTokenLabel) }
+
+// subkey derives the key of one use of the signing secret:
+// HMAC-SHA256(secret, label), a label per use.
+func (s *Service) subkey(label string) []byte {
 	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte(integrationTokenLabel))
+	m.Write([]byte(label))
 	return m.Sum(nil)
 }
 

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -156,9 +154,7 @@ type sealedPair struct {
 }
 
 func (s *Service) rotationAEAD() (cipher.AEAD, error) {
-	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte(rotationLabel))
-	block, err := aes.NewCipher(m.Sum(nil))
+	block, err := aes.NewCipher(s.subkey(rotationLabel))
 	if err != nil {
 		return nil, err
 	}
