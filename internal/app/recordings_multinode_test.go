@@ -23,7 +23,8 @@ import (
 // recording made on node A lists on node B, and B serves its playlist,
 // a segment (with a range request) and the MP4 download by proxying to A,
 // which holds the files; A's peer route refuses requests that are not
-// signed with the cluster's key.
+// signed with the cluster's key. A clip cut on A plays on B, with the
+// viewer's token or a signed URL A handed out.
 func TestRecordingPlaysOnAnotherNode(t *testing.T) {
 	t.Parallel()
 	for _, b := range []string{"ffmpeg", "ffprobe"} {
@@ -143,6 +144,19 @@ func TestRecordingPlaysOnAnotherNode(t *testing.T) {
 	}
 	if res, body := get(baseB+clip.URL, map[string]string{"Authorization": "Bearer " + viewer.AccessToken, "Range": "bytes=0-7"}); res.StatusCode != 206 || !bytes.Equal(body, onA[:8]) {
 		t.Fatalf("a range of the clip through node B: %d %q", res.StatusCode, body)
+	}
+	// A signed URL node A hands out plays (ranges) and downloads on node B
+	// with no token.
+	var signed struct{ URL string }
+	if code := call(t, "GET", baseA+"/api/clips/"+clip.ID+"/file-url", viewer.AccessToken, nil, &signed); code != 200 || signed.URL == "" {
+		t.Fatalf("file-url on node A: %d %+v", code, signed)
+	}
+	if res, body := get(baseB+signed.URL, map[string]string{"Range": "bytes=8-15"}); res.StatusCode != 206 || !bytes.Equal(body, onA[8:16]) {
+		t.Fatalf("a range of the clip through node B with node A's signed URL: %d %q", res.StatusCode, body)
+	}
+	if res, body := get(baseB+signed.URL+"&download=1", nil); res.StatusCode != 200 || !bytes.Equal(body, onA) ||
+		res.Header.Get("Content-Disposition") != `attachment; filename="first seconds.mp4"` {
+		t.Fatalf("the clip's download through node B with node A's signed URL: %d %v", res.StatusCode, res.Header)
 	}
 	for _, q := range []string{"", "?exp=9999999999&sig=00", "?exp=1&sig=00"} {
 		if res, _ := get(baseA+"/api/clips/"+clip.ID+"/peer"+q, nil); res.StatusCode != 403 {

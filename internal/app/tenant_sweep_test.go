@@ -93,6 +93,8 @@ var sweepAllowed = map[string]map[string]string{
 			"recording has no segment)",
 		"getClip":  "call: a viewer of the stage sees its clips",
 		"clipFile": "call: a viewer of the stage plays its clips",
+		"clipFileURL": "call: a viewer of the stage gets a signed URL to play its clips with (each use re-checks " +
+			"that account's access)",
 		// writes a member may make with the default permissions
 		"postMessage":    "SEND_MESSAGES is a default permission",
 		"postThread":     "SEND_MESSAGES is a default permission",

@@ -38,3 +38,25 @@ func TestValid(t *testing.T) {
 		}
 	}
 }
+
+// TestValidFor: a URL made to last longer is taken for its own lifetime,
+// and with its own bound on how far ahead its exp may be.
+func TestValidFor(t *testing.T) {
+	t.Parallel()
+	key, now, ttl := []byte("cluster key"), time.Unix(1_800_000_000, 0), 5*time.Minute
+	q := peersign.QueryFor(key, "kind", now, ttl, "id", "account")
+	exp, sig := q.Get("exp"), q.Get("sig")
+	if !peersign.ValidFor(key, "kind", now.Add(ttl), ttl, exp, sig, "id", "account") {
+		t.Fatal("refused at its expiry")
+	}
+	if peersign.ValidFor(key, "kind", now.Add(ttl+time.Second), ttl, exp, sig, "id", "account") {
+		t.Fatal("taken after its expiry")
+	}
+	if peersign.Valid(key, "kind", now, exp, sig, "id", "account") {
+		t.Fatal("taken as a one-minute URL with an exp five minutes ahead")
+	}
+	far := peersign.QueryFor(key, "kind", now.Add(2*ttl), ttl, "id", "account")
+	if peersign.ValidFor(key, "kind", now, ttl, far.Get("exp"), far.Get("sig"), "id", "account") {
+		t.Fatal("too far ahead: taken")
+	}
+}

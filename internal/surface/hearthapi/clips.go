@@ -1,9 +1,12 @@
 package hearthapi
 
 import (
+	"mime"
 	"net/http"
 	"os"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
@@ -107,18 +110,24 @@ func (s *Surface) liveClip(w http.ResponseWriter, r *http.Request) {
 // clipOf is the clip the path names, when the caller may do what n says
 // with it.
 func (s *Surface) clipOf(r *http.Request, n need) (*recording.Clip, error) {
+	c, _, err := s.clipFor(r, n)
+	return c, err
+}
+
+// clipFor is clipOf, and the caller.
+func (s *Surface) clipFor(r *http.Request, n need) (*recording.Clip, who, error) {
 	caller, err := s.authenticate(r, n)
 	if err != nil {
-		return nil, err
+		return nil, who{}, err
 	}
 	c, err := s.d.Recordings.GetClip(r.Context(), r.PathValue("id"))
 	if err != nil {
-		return nil, err
+		return nil, who{}, err
 	}
 	if err := s.access(r, caller, c.StageID, n == manage); err != nil {
-		return nil, err
+		return nil, who{}, err
 	}
-	return c, nil
+	return c, caller, nil
 }
 
 func (s *Surface) clips(w http.ResponseWriter, r *http.Request) {
@@ -148,14 +157,66 @@ func (s *Surface) getClip(w http.ResponseWriter, r *http.Request) {
 	httpserver.WriteJSON(w, http.StatusOK, clipToJSON(c))
 }
 
-// clipFile serves a clip's MP4: from this node's disk, or, when another
-// node of the cluster cut it (clips are not copied to S3), from that node
-// through its peer route after the caller's access was checked here.
-func (s *Surface) clipFile(w http.ResponseWriter, r *http.Request) {
-	c, err := s.clipOf(r, view)
+// clipURL is GET /api/clips/{id}/file-url: a URL of the clip's MP4 that
+// a <video> element plays and seeks in (range requests) without the
+// caller's access token, for ClipURLTTL. A caller who may no longer see the
+// clip gets none.
+func (s *Surface) clipURL(w http.ResponseWriter, r *http.Request) {
+	c, caller, err := s.clipFor(r, view)
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	u, exp, err := s.d.Recordings.ClipURL(c, caller.id, caller.admin)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"url": u, "expiresAt": exp})
+}
+
+// signedClip is the clip a signed file URL (clipURL) names, when the URL
+// is valid and the account it was made for may still see the clip: each
+// request checks that again, so a member who lost the stage loses the URL
+// too.
+func (s *Surface) signedClip(r *http.Request) (*recording.Clip, error) {
+	id := r.PathValue("id")
+	account, admin, ok := s.d.Recordings.VerifyClipURL(id, r.URL.Query())
+	if !ok {
+		return nil, fault.New(fault.Forbidden, "this clip link has expired or is not valid; ask for a new one (GET /api/clips/{id}/file-url)")
+	}
+	c, err := s.d.Recordings.GetClip(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.access(r, who{id: account, admin: admin}, c.StageID, false); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// clipFile serves a clip's MP4: from this node's disk, or, when another
+// node of the cluster cut it (clips are not copied to S3), from that node
+// through its peer route after the caller's access was checked here. The
+// caller is its token, or a signed URL (clipURL: exp and sig in the query).
+// With download=1 it is sent as an attachment named after the clip.
+func (s *Surface) clipFile(w http.ResponseWriter, r *http.Request) {
+	var (
+		c   *recording.Clip
+		err error
+	)
+	if q := r.URL.Query(); q.Has("sig") || q.Has("exp") {
+		c, err = s.signedClip(r)
+	} else {
+		c, err = s.clipOf(r, view)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if r.URL.Query().Get("download") == "1" {
+		w.Header().Set("Content-Disposition", attachment(c))
 	}
 	if !s.d.Recordings.HasLocalClip(c.ID) {
 		u, err := s.d.Recordings.ClipPeerURL(r.Context(), c)
@@ -191,6 +252,27 @@ func (s *Surface) sendClip(w http.ResponseWriter, r *http.Request, c *recording.
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
 	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// attachment is the Content-Disposition of a clip's MP4 download: named
+// after its title, without what file systems refuse.
+func attachment(c *recording.Clip) string {
+	name := strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || strings.ContainsRune(`<>:"/\|?*`, r) {
+			return ' '
+		}
+		return r
+	}, c.Title)), " ")
+	if r := []rune(name); len(r) > 80 {
+		name = strings.TrimSpace(string(r[:80]))
+	}
+	if name == "" {
+		name = "clip-" + c.ID[:8]
+	}
+	if v := mime.FormatMediaType("attachment", map[string]string{"filename": name + ".mp4"}); v != "" {
+		return v
+	}
+	return `attachment; filename="clip-` + c.ID + `.mp4"`
 }
 
 func (s *Surface) deleteClip(w http.ResponseWriter, r *http.Request) {

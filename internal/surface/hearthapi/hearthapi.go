@@ -109,6 +109,7 @@ func (s *Surface) Register(r Router) {
 	r.Handle("POST /api/clips", h(s.liveClip))
 	r.Handle("GET /api/clips/{id}", h(s.getClip))
 	r.Handle("GET /api/clips/{id}/file", h(s.clipFile))
+	r.Handle("GET /api/clips/{id}/file-url", h(s.clipURL))
 	r.Handle("GET /api/clips/{id}/peer", h(s.clipPeer))
 	r.Handle("DELETE /api/clips/{id}", h(s.deleteClip))
 	r.Handle("GET /api/recording-settings/{stage}", h(s.settings))

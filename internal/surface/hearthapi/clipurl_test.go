@@ -1,0 +1,188 @@
+package hearthapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/openapitest"
+	"github.com/hearth-community/hearth/internal/recording"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/surface/hearthapi"
+)
+
+// losingGate is gate, where an account in lost may no longer see the stage
+// (kicked, or the channel hidden from it).
+type losingGate struct {
+	gate
+	lost sync.Map
+}
+
+func (g *losingGate) Access(ctx context.Context, id string, admin bool, stage string) (hearthapi.Access, error) {
+	if _, ok := g.lost.Load(id); ok {
+		return hearthapi.Access{}, fault.New(fault.NotFound, "recording not found")
+	}
+	return g.gate.Access(ctx, id, admin, stage)
+}
+
+// TestClipFileURL: GET /api/clips/{id}/file-url hands a viewer a URL of the
+// clip's MP4 with no token in it, which serves range requests (206) and a
+// download (Content-Disposition) until it expires; an expired, forged or
+// re-aimed URL (another clip, the nodes' route, another account) is refused
+// with 403 in the API's error shape; a member who lost the stage gets no new
+// URL, and the one already handed out stops serving them.
+func TestClipFileURL(t *testing.T) {
+	t.Parallel()
+	var now atomic.Int64
+	now.Store(time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	dir := t.TempDir()
+	db := storetest.OpenSQLite(t)
+	rs, err := recording.New(recording.Config{Dir: dir, DefaultEnabled: true, FFmpeg: func() string { return "false" },
+		PeerKey: []byte("cluster key"), Now: clock}, db.Recordings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &losingGate{}
+	api, err := hearthapi.New(hearthapi.Deps{Recordings: rs, Gate: g, Auth: func(_ context.Context, tok string) (string, bool, error) {
+		switch tok {
+		case "admin":
+			return "acc-admin", true, nil
+		case "user", "kicked":
+			return "acc-" + tok, false, nil
+		}
+		return "", false, fault.New(fault.Unauthorized, "bad token")
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	// Two clips of a recording, their MP4s where the service keeps them.
+	rec := record(t, rs)
+	mp4 := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	clips := make([]string, 2)
+	for i := range clips {
+		c := &recording.Clip{ID: []string{"0197a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "0197a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c"}[i], StageID: "stage-main",
+			RecordingID: rec, Title: `The "drop": a/b`, Duration: 10 * time.Second, Size: int64(len(mp4)), CreatedBy: "acc-user", CreatedAt: clock()}
+		if err := db.Recordings().CreateClip(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "clips"), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "clips", c.ID+".mp4"), mp4, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		clips[i] = c.ID
+	}
+	doc := openapitest.Load(t, "hearth.yaml")
+	client := openapitest.NewTransport(t, doc, http.DefaultTransport).Client()
+	get := func(path, token string, hdr ...string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, b
+	}
+	type fileURL struct {
+		URL       string    `json:"url"`
+		ExpiresAt time.Time `json:"expiresAt"`
+	}
+	urlOf := func(id, token string) fileURL {
+		t.Helper()
+		res, b := get("/api/clips/"+id+"/file-url", token)
+		var u fileURL
+		if res.StatusCode != 200 || json.Unmarshal(b, &u) != nil || res.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("file-url of %s as %q: %d %v %s", id, token, res.StatusCode, res.Header, b)
+		}
+		return u
+	}
+	refused := func(what, path string, want int) {
+		t.Helper()
+		res, b := get(path, "", "Range", "bytes=0-99")
+		var e struct{ Message string }
+		if res.StatusCode != want || json.Unmarshal(b, &e) != nil || e.Message == "" {
+			t.Errorf("%s: %d %s, want %d with a message", what, res.StatusCode, b, want)
+		}
+	}
+
+	u := urlOf(clips[0], "user")
+	if !strings.HasPrefix(u.URL, "/api/clips/"+clips[0]+"/file?") || strings.Contains(u.URL, "Bearer") || strings.Contains(u.URL, "token") ||
+		!u.ExpiresAt.Equal(clock().Add(recording.ClipURLTTL)) {
+		t.Fatalf("url: %+v", u)
+	}
+	// It plays with range requests, and downloads, with no token.
+	res, b := get(u.URL, "", "Range", "bytes=100-199")
+	if res.StatusCode != 206 || !bytes.Equal(b, mp4[100:200]) || res.Header.Get("Content-Type") != "video/mp4" ||
+		res.Header.Get("Content-Range") != "bytes 100-199/65536" {
+		t.Fatalf("range: %d %v %d bytes", res.StatusCode, res.Header, len(b))
+	}
+	if res, b := get(u.URL, ""); res.StatusCode != 200 || !bytes.Equal(b, mp4) || res.Header.Get("Content-Disposition") != "" {
+		t.Fatalf("whole: %d %v", res.StatusCode, res.Header)
+	}
+	if res, _ := get(u.URL+"&download=1", ""); res.StatusCode != 200 || res.Header.Get("Content-Disposition") != `attachment; filename="The drop a b.mp4"` {
+		t.Fatalf("download: %d %q", res.StatusCode, res.Header.Get("Content-Disposition"))
+	}
+	// The token still works as before.
+	if res, _ := get("/api/clips/"+clips[0]+"/file", "user", "Range", "bytes=0-9"); res.StatusCode != 206 {
+		t.Fatalf("with the token: %d", res.StatusCode)
+	}
+
+	other := urlOf(clips[1], "user")
+	_, q, _ := strings.Cut(u.URL, "?")
+	_, otherQ, _ := strings.Cut(other.URL, "?")
+	refused("another clip's URL", "/api/clips/"+clips[1]+"/file?"+q, 403)
+	refused("a URL aimed at another clip", "/api/clips/"+clips[0]+"/file?"+otherQ, 403)
+	refused("forged", "/api/clips/"+clips[0]+"/file?"+strings.Replace(q, "sig=", "sig=0", 1), 403)
+	refused("another account", "/api/clips/"+clips[0]+"/file?"+strings.Replace(q, "acc-user", "acc-admin", 1), 403)
+	refused("made admin", "/api/clips/"+clips[0]+"/file?"+q+"&admin=1", 403)
+	refused("no sig", "/api/clips/"+clips[0]+"/file?"+strings.Split(q, "&sig=")[0], 403)
+	refused("on the nodes' route", "/api/clips/"+clips[0]+"/peer?"+q, 403)
+
+	// A member who lost the stage gets no URL, and theirs stops serving.
+	k := urlOf(clips[0], "kicked")
+	if res, _ := get(k.URL, "", "Range", "bytes=0-9"); res.StatusCode != 206 {
+		t.Fatalf("before the kick: %d", res.StatusCode)
+	}
+	g.lost.Store("acc-kicked", true)
+	if res, _ := get("/api/clips/"+clips[0]+"/file-url", "kicked"); res.StatusCode != 404 {
+		t.Fatalf("a new URL after the kick: %d", res.StatusCode)
+	}
+	refused("the kicked member's URL", k.URL, 404)
+
+	// Expired: refused; a new one works.
+	now.Add(int64(recording.ClipURLTTL + time.Second))
+	refused("expired", u.URL, 403)
+	if res, _ := get(urlOf(clips[0], "user").URL, "", "Range", "bytes=0-9"); res.StatusCode != 206 {
+		t.Fatalf("a fresh URL: %d", res.StatusCode)
+	}
+	// Unknown clip, bad token.
+	if res, _ := get("/api/clips/0190c4e0-0000-7000-8000-000000000000/file-url", "user"); res.StatusCode != 404 {
+		t.Fatalf("unknown clip: %d", res.StatusCode)
+	}
+}
