@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,8 +19,10 @@ import (
 // TestBrowserStageClipsAndCopy: on a stage channel, a member's clip is
 // announced in the chat with its file's path, which needs the member's
 // token (a plain request answers 401); the app offers Play there, which
-// fetches the MP4 with the token and plays it, and lists the clip under
-// the stage's recordings. The owner's "Copy" of the stream key says
+// asks for a short-lived signed URL of the file and plays it from there
+// (no blob, no token in the URL; it seeks, and a URL that stopped working
+// is renewed), and Download, a signed URL sent as an attachment; the clip
+// is listed under the stage's recordings. The owner's "Copy" of the stream key says
 // "Copied", and where the clipboard refuses, says so with the key shown
 // and selected.
 func TestBrowserStageClipsAndCopy(t *testing.T) {
@@ -97,7 +101,36 @@ func TestBrowserStageClipsAndCopy(t *testing.T) {
 	inChat := `document.querySelector('[data-testid="message"] [data-clip=` + jsString(clip.ID) + `]')`
 	p.waitFor("the clip in the chat", `!!`+inChat+`?.querySelector('[data-testid="clip-play"]')`, 15*time.Second)
 	eval[bool](p, "play it", `(() => { `+inChat+`.querySelector('[data-testid="clip-play"]').click(); return true; })()`)
-	p.waitFor("the clip playing", `(() => { const v = `+inChat+`?.querySelector('[data-testid="clip-video"]'); if (v && v.paused) { v.muted = true; v.play().catch(() => {}); } return !!v && v.readyState >= 2 && v.duration > 1 && v.src.startsWith("blob:"); })()`, 30*time.Second)
+	video := inChat + `?.querySelector('[data-testid="clip-video"]')`
+	p.waitFor("the clip playing", `(() => { const v = `+video+`; if (v && v.paused) { v.muted = true; v.play().catch(() => {}); } return !!v && v.readyState >= 2 && v.duration > 1; })()`, 30*time.Second)
+	// From a signed URL of the file, streamed by the browser (range
+	// requests, seekable), not a blob fetched whole; no token in it.
+	src := eval[string](p, "the player's source", video+`.src`)
+	u, err := url.Parse(src)
+	if err != nil || u.Path != "/api/clips/"+clip.ID+"/file" || u.Query().Get("sig") == "" || u.Query().Get("exp") == "" {
+		t.Fatalf("the clip's source: %q, want its signed file URL", src)
+	}
+	tokens := eval[[]string](p, "the tokens the page holds", `[localStorage.getItem("together_access_token"), localStorage.getItem("together_refresh_token")].filter(Boolean)`)
+	for _, tok := range append(tokens, c.alice.Access, c.alice.Refresh) {
+		if tok != "" && (strings.Contains(src, tok) || strings.Contains(src, url.QueryEscape(tok))) {
+			t.Fatalf("the clip's source %q carries a token", src)
+		}
+	}
+	eval[bool](p, "seek into the clip", `(() => { const v = `+video+`; v.currentTime = v.duration / 2; return true; })()`)
+	p.waitFor("the clip seeked", `(() => { const v = `+video+`; return !v.seeking && v.readyState >= 2 && v.currentTime >= v.duration / 2 - 0.5; })()`, 30*time.Second)
+	// A URL that stopped working (expired while paused) is asked for
+	// again, and the clip plays on.
+	eval[bool](p, "spoil the URL", `(() => { const v = `+video+`; v.src = v.src.replace(/sig=[0-9a-f]/, "sig=x"); return true; })()`)
+	p.waitFor("a fresh URL playing", `(() => { const v = `+video+`; if (v && v.paused) { v.muted = true; v.play().catch(() => {}); } return !!v && v.readyState >= 2 && /[?&]sig=[0-9a-f]{64}(&|$)/.test(v.src); })()`, 30*time.Second)
+	// Download: a signed URL the server sends as an attachment named after
+	// the clip (the chat's player knows only its id).
+	eval[bool](p, "download it", `(() => { window.__downloads = []; HTMLAnchorElement.prototype.click = function () { window.__downloads.push({ href: this.href, name: this.download }); }; `+
+		inChat+`.querySelector('[data-testid="clip-download"]').click(); return true; })()`)
+	p.waitFor("the download link", `window.__downloads.length === 1`, 15*time.Second)
+	dl := eval[string](p, "fetch the download", `(async () => { const d = window.__downloads[0]; const r = await fetch(d.href, { credentials: "omit" }); const b = await r.arrayBuffer(); return [r.status, r.headers.get("content-disposition"), b.byteLength > 0, d.name, new URL(d.href).searchParams.has("sig")].join("|"); })()`)
+	if dl != `200|attachment; filename=Encore.mp4|true||true` {
+		t.Fatalf("the download: %s", dl)
+	}
 	// And it is listed with the stage's recordings.
 	p.waitFor("the clip listed under the recordings", `!!document.querySelector('[data-testid="clips"] [data-clip=`+jsString(clip.ID)+`] [data-testid="clip-download"]')`, 15*time.Second)
 	p.screenshot("stage-clip")

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clipError, clipFileName, clipIds } from "./clips";
+import { clipError, clipFileName, clipIds, downloadURL } from "./clips";
 
 const id = "0197a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
 
@@ -27,4 +27,9 @@ describe("clipError", () => {
   it("401", () => expect(clipError(401)).toMatch(/Sign in/));
   it("404", () => expect(clipError(404)).toMatch(/deleted/));
   it("500", () => expect(clipError(500)).toMatch(/HTTP 500/));
+});
+
+describe("downloadURL", () => {
+  it("a signed URL", () => expect(downloadURL(`/api/clips/${id}/file?exp=1&sig=ab`)).toBe(`/api/clips/${id}/file?exp=1&sig=ab&download=1`));
+  it("no query", () => expect(downloadURL(`/api/clips/${id}/file`)).toBe(`/api/clips/${id}/file?download=1`));
 });

@@ -1,9 +1,9 @@
 // Clips in a chat: the server announces a clip in its stage channel with a
 // line that ends in the clip file's path ("🎬 Title (10 s):
 // /api/clips/<id>/file", internal/app/wire_recordings.go). The file needs
-// the member's access token, so a link would answer 401: the app finds the
-// path in the message and offers Play and Download, which fetch the MP4
-// with the token (ClipPlayer).
+// the member's access, so a link would answer 401: the app finds the path
+// in the message and offers Play and Download, which use a short-lived
+// signed URL of the file the API hands the member (ClipPlayer).
 
 const clipPath = /(?:^|\s)\/api\/clips\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/file(?=$|[\s.,;:!?)])/gi;
 
@@ -29,4 +29,9 @@ export function clipError(status: number): string {
   if (status === 404 || status === 403) return "This clip was deleted, or you cannot see it.";
   if (status === 503) return "The clip is on a server that cannot be reached now; try again later.";
   return `The clip could not be loaded (HTTP ${status}).`;
+}
+
+/** downloadURL is a clip's signed file URL that the server sends as an attachment (Content-Disposition). */
+export function downloadURL(url: string): string {
+  return `${url}${url.includes("?") ? "&" : "?"}download=1`;
 }
