@@ -174,6 +174,16 @@ func TestClipFileURL(t *testing.T) {
 		t.Fatalf("a new URL after the kick: %d", res.StatusCode)
 	}
 	refused("the kicked member's URL", k.URL, 404)
+	if res, _ := get(k.URL+"&download=1", ""); res.StatusCode != 404 || res.Header.Get("Content-Disposition") != "" {
+		t.Fatalf("the kicked member's download: %d %q", res.StatusCode, res.Header.Get("Content-Disposition"))
+	}
+	// A clip whose file is gone: 404, not an attachment.
+	if err := os.Remove(filepath.Join(dir, "clips", clips[1]+".mp4")); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := get(other.URL+"&download=1", ""); res.StatusCode != 404 || res.Header.Get("Content-Disposition") != "" {
+		t.Fatalf("a missing file's download: %d %q", res.StatusCode, res.Header.Get("Content-Disposition"))
+	}
 
 	// Expired: refused; a new one works.
 	now.Add(int64(recording.ClipURLTTL + time.Second))

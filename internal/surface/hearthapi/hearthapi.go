@@ -144,6 +144,9 @@ func writeError(w http.ResponseWriter, err error) {
 	if errors.As(err, &fe) && fe.RetryAfter > 0 {
 		ratelimit.SetRetryAfter(w.Header(), ratelimit.Decision{RetryAfter: fe.RetryAfter})
 	}
+	// An error is never a download (a clip's download=1 sets the header
+	// before the file is found).
+	w.Header().Del("Content-Disposition")
 	writeStatus(w, nil, status, msg)
 }
 

@@ -57,6 +57,9 @@ func (s *Surface) proxyPeer(w http.ResponseWriter, r *http.Request, u, what, nod
 		writeError(w, fault.New(fault.Unavailable, "the node holding these files failed to serve them"))
 		return
 	}
+	if res.StatusCode >= 400 {
+		w.Header().Del("Content-Disposition") // the peer's error, not the file
+	}
 	for _, h := range peerAnswer {
 		if v := res.Header.Get(h); v != "" {
 			w.Header().Set(h, v)
