@@ -116,6 +116,20 @@ func TestRecordingPlaysOnAnotherNode(t *testing.T) {
 	if d, _ := strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err != nil || math.Abs(d-r.DurationSeconds) > 1.5 {
 		t.Fatalf("download through node B: duration %q (recording %.1f s) %v", out, r.DurationSeconds, err)
 	}
+	// A signed download URL node A hands out downloads through node B,
+	// named after the recording there (not the owning node's name).
+	title := "Night set"
+	if _, err := a.Recordings.Update(ctx, r.ID, &title, nil); err != nil {
+		t.Fatal(err)
+	}
+	var signedDL struct{ URL string }
+	if code := call(t, "GET", baseA+"/api/recordings/"+r.ID+"/download-url", "", nil, &signedDL); code != 200 || signedDL.URL == "" {
+		t.Fatalf("download-url on node A: %d %+v", code, signedDL)
+	}
+	if res, body := get(baseB+signedDL.URL, nil); res.StatusCode != 200 || len(body) == 0 ||
+		res.Header.Get("Content-Disposition") != `attachment; filename="Night set.mp4"` {
+		t.Fatalf("the signed download through node B: %d %v, %d bytes", res.StatusCode, res.Header, len(body))
+	}
 	// The peer route is the nodes' own: unsigned, forged or expired
 	// requests are refused.
 	for _, q := range []string{"", "?exp=9999999999&sig=00", "?exp=1&sig=00"} {

@@ -257,22 +257,29 @@ func (s *Surface) sendClip(w http.ResponseWriter, r *http.Request, c *recording.
 // attachment is the Content-Disposition of a clip's MP4 download: named
 // after its title, without what file systems refuse.
 func attachment(c *recording.Clip) string {
+	return namedAttachment(c.Title, "clip-"+c.ID[:8], "clip-"+c.ID)
+}
+
+// namedAttachment is the Content-Disposition of an MP4 download named
+// after title, without what file systems refuse (blank: short; when no
+// header can carry the name: whole).
+func namedAttachment(title, short, whole string) string {
 	name := strings.Join(strings.Fields(strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || strings.ContainsRune(`<>:"/\|?*`, r) {
 			return ' '
 		}
 		return r
-	}, c.Title)), " ")
+	}, title)), " ")
 	if r := []rune(name); len(r) > 80 {
 		name = strings.TrimSpace(string(r[:80]))
 	}
 	if name == "" {
-		name = "clip-" + c.ID[:8]
+		name = short
 	}
 	if v := mime.FormatMediaType("attachment", map[string]string{"filename": name + ".mp4"}); v != "" {
 		return v
 	}
-	return `attachment; filename="clip-` + c.ID + `.mp4"`
+	return `attachment; filename="` + whole + `.mp4"`
 }
 
 func (s *Surface) deleteClip(w http.ResponseWriter, r *http.Request) {

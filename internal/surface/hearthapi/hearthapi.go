@@ -101,6 +101,7 @@ func (s *Surface) Register(r Router) {
 	r.Handle("PATCH /api/recordings/{id}", h(s.update))
 	r.Handle("DELETE /api/recordings/{id}", h(s.delete))
 	r.Handle("GET /api/recordings/{id}/download", h(s.download))
+	r.Handle("GET /api/recordings/{id}/download-url", h(s.downloadURL))
 	r.Handle("GET /api/recordings/{id}/hls/{name}", h(s.file))
 	r.Handle("GET /api/recordings/{id}/peer/{name}", h(s.peer))
 	r.Handle("POST /api/recordings/{id}/clips", h(s.clip))
@@ -356,8 +357,20 @@ func (s *Surface) delete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// download serves a recording's MP4. The caller is its token, or a signed
+// URL (downloadURL: exp and sig in the query), which names the file after
+// the recording's title.
 func (s *Surface) download(w http.ResponseWriter, r *http.Request) {
-	rec, _, err := s.recording(r, view)
+	var (
+		rec *recording.Recording
+		err error
+	)
+	signed := r.URL.Query().Has("sig") || r.URL.Query().Has("exp")
+	if signed {
+		rec, err = s.signedRecording(r)
+	} else {
+		rec, _, err = s.recording(r, view)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -365,6 +378,10 @@ func (s *Surface) download(w http.ResponseWriter, r *http.Request) {
 	if rec.EndedAt == nil {
 		writeError(w, fault.New(fault.Conflict, "the recording is still being made; download it after the broadcast ends"))
 		return
+	}
+	if signed {
+		// Kept over the owning node's name when proxied (proxyPeer).
+		w.Header().Set("Content-Disposition", namedAttachment(rec.Title, "recording-"+rec.ID, "recording-"+rec.ID))
 	}
 	if !s.d.Recordings.HasLocal(rec.ID) {
 		// Made on another node that keeps its files: that node remuxes.
@@ -374,9 +391,61 @@ func (s *Surface) download(w http.ResponseWriter, r *http.Request) {
 	s.sendDownload(w, r, rec)
 }
 
+// downloadURL is GET /api/recordings/{id}/download-url: a URL of the
+// recording's MP4 download that a link follows without the caller's access
+// token, for ClipURLTTL. A caller who may not see the recording gets none,
+// and none is made while it is being recorded.
+func (s *Surface) downloadURL(w http.ResponseWriter, r *http.Request) {
+	caller, err := s.authenticate(r, view)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rec, err := s.d.Recordings.Get(r.Context(), r.PathValue("id"))
+	if err == nil {
+		err = s.access(r, caller, rec.StageID, false)
+	}
+	if err == nil && rec.EndedAt == nil {
+		err = fault.New(fault.Conflict, "the recording is still being made; download it after the broadcast ends")
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	u, exp, err := s.d.Recordings.DownloadURL(rec, caller.id, caller.admin)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"url": u, "expiresAt": exp})
+}
+
+// signedRecording is the recording a signed download URL (downloadURL)
+// names, when the URL is valid and the account it was made for may still
+// see the recording: each request checks that again, so a member who lost
+// the stage loses the URL too.
+func (s *Surface) signedRecording(r *http.Request) (*recording.Recording, error) {
+	id := r.PathValue("id")
+	account, admin, ok := s.d.Recordings.VerifyDownloadURL(id, r.URL.Query())
+	if !ok {
+		return nil, fault.New(fault.Forbidden, "this download link has expired or is not valid; ask for a new one (GET /api/recordings/{id}/download-url)")
+	}
+	rec, err := s.d.Recordings.Get(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.access(r, who{id: account, admin: admin}, rec.StageID, false); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
 func (s *Surface) sendDownload(w http.ResponseWriter, r *http.Request, rec *recording.Recording) {
 	w.Header().Set("Content-Type", "video/mp4")
-	w.Header().Set("Content-Disposition", `attachment; filename="recording-`+rec.ID+`.mp4"`)
+	if w.Header().Get("Content-Disposition") == "" {
+		w.Header().Set("Content-Disposition", `attachment; filename="recording-`+rec.ID+`.mp4"`)
+	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	// Streamed while ffmpeg remuxes: once bytes are out an error can only
 	// cut the response short.

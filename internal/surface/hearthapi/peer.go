@@ -61,6 +61,9 @@ func (s *Surface) proxyPeer(w http.ResponseWriter, r *http.Request, u, what, nod
 		w.Header().Del("Content-Disposition") // the peer's error, not the file
 	}
 	for _, h := range peerAnswer {
+		if h == "Content-Disposition" && w.Header().Get(h) != "" {
+			continue // named here (a signed download URL: after the recording's title)
+		}
 		if v := res.Header.Get(h); v != "" {
 			w.Header().Set(h, v)
 		}

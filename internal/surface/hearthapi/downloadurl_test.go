@@ -1,0 +1,197 @@
+package hearthapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/hls"
+	"github.com/hearth-community/hearth/internal/openapitest"
+	"github.com/hearth-community/hearth/internal/recording"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/surface/hearthapi"
+)
+
+// TestRecordingDownloadURL: GET /api/recordings/{id}/download-url hands a
+// viewer a URL of the recording's MP4 download with no token in it, which
+// ffmpeg remuxes and sends as an attachment named after the recording
+// (a Range request gets the whole file: it is made while it is sent) until
+// it expires; an expired, forged or re-aimed URL (another recording,
+// account or admin flag, a clip's route) is refused with 403 in the API's
+// error shape; a member who lost the stage gets no new URL, and the one
+// already handed out stops serving them. The token still downloads as
+// before, and a recording being made has no URL.
+func TestRecordingDownloadURL(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("no ffmpeg")
+	}
+	var now atomic.Int64
+	now.Store(time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	db := storetest.OpenSQLite(t)
+	rs, err := recording.New(recording.Config{Dir: t.TempDir(), DefaultEnabled: true, FFmpeg: func() string { return "ffmpeg" },
+		PeerKey: []byte("cluster key"), Now: clock}, db.Recordings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &losingGate{}
+	api, err := hearthapi.New(hearthapi.Deps{Recordings: rs, Gate: g, Auth: func(_ context.Context, tok string) (string, bool, error) {
+		switch tok {
+		case "admin":
+			return "acc-admin", true, nil
+		case "user", "kicked":
+			return "acc-" + tok, false, nil
+		}
+		return "", false, fault.New(fault.Unauthorized, "bad token")
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	// A second of real video, one segment of two finished recordings and
+	// of one being made.
+	seg := filepath.Join(t.TempDir(), "seg.ts")
+	if out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10",
+		"-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "10", "-f", "mpegts", seg).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	recordOne := func(broadcast, title string, end bool) string {
+		t.Helper()
+		sink := rs.BroadcastStarted("stage-main", broadcast, title, clock())
+		if sink == nil {
+			t.Fatal("not recording")
+		}
+		sink.Segment(seg, hls.Segment{Duration: time.Second})
+		if end {
+			sink.End(clock())
+		}
+		list, _ := rs.List(context.Background(), "stage-main")
+		for _, r := range list {
+			if r.Title == title {
+				return r.ID
+			}
+		}
+		t.Fatalf("no recording %q", title)
+		return ""
+	}
+	recs := []string{recordOne("b1", `Night: "live"/2`, true), recordOne("b2", "", true)}
+
+	doc := openapitest.Load(t, "hearth.yaml")
+	client := openapitest.NewTransport(t, doc, http.DefaultTransport).Client()
+	get := func(path, token string, hdr ...string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, b
+	}
+	type fileURL struct {
+		URL       string    `json:"url"`
+		ExpiresAt time.Time `json:"expiresAt"`
+	}
+	urlOf := func(id, token string) fileURL {
+		t.Helper()
+		res, b := get("/api/recordings/"+id+"/download-url", token)
+		var u fileURL
+		if res.StatusCode != 200 || json.Unmarshal(b, &u) != nil || res.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("download-url of %s as %q: %d %v %s", id, token, res.StatusCode, res.Header, b)
+		}
+		return u
+	}
+	isMP4 := func(b []byte) bool { return len(b) > 8 && string(b[4:8]) == "ftyp" }
+	refused := func(what, path string, want int) {
+		t.Helper()
+		res, b := get(path, "")
+		var e struct{ Message string }
+		if res.StatusCode != want || json.Unmarshal(b, &e) != nil || e.Message == "" || res.Header.Get("Content-Disposition") != "" {
+			t.Errorf("%s: %d %v %s, want %d with a message", what, res.StatusCode, res.Header, b, want)
+		}
+	}
+
+	u := urlOf(recs[0], "user")
+	if !strings.HasPrefix(u.URL, "/api/recordings/"+recs[0]+"/download?") || strings.Contains(u.URL, "Bearer") || strings.Contains(u.URL, "token") ||
+		!u.ExpiresAt.Equal(clock().Add(recording.ClipURLTTL)) {
+		t.Fatalf("url: %+v", u)
+	}
+	// It downloads with no token, named after the recording; a Range
+	// request gets the whole file too (200, no Accept-Ranges).
+	res, b := get(u.URL, "", "Range", "bytes=100-199")
+	if res.StatusCode != 200 || !isMP4(b) || res.Header.Get("Content-Type") != "video/mp4" || res.Header.Get("Accept-Ranges") != "" ||
+		res.Header.Get("Content-Disposition") != `attachment; filename="Night live 2.mp4"` {
+		t.Fatalf("download: %d %v %d bytes", res.StatusCode, res.Header, len(b))
+	}
+	// Untitled: named after its id.
+	if res, b := get(urlOf(recs[1], "user").URL, ""); res.StatusCode != 200 || !isMP4(b) ||
+		res.Header.Get("Content-Disposition") != "attachment; filename=recording-"+recs[1]+".mp4" {
+		t.Fatalf("untitled: %d %v", res.StatusCode, res.Header)
+	}
+	// The token still downloads as before.
+	if res, b := get("/api/recordings/"+recs[0]+"/download", "user"); res.StatusCode != 200 || !isMP4(b) ||
+		res.Header.Get("Content-Disposition") != `attachment; filename="recording-`+recs[0]+`.mp4"` {
+		t.Fatalf("with the token: %d %v", res.StatusCode, res.Header)
+	}
+
+	other := urlOf(recs[1], "user")
+	_, q, _ := strings.Cut(u.URL, "?")
+	_, otherQ, _ := strings.Cut(other.URL, "?")
+	refused("another recording's URL", "/api/recordings/"+recs[1]+"/download?"+q, 403)
+	refused("a URL aimed at another recording", "/api/recordings/"+recs[0]+"/download?"+otherQ, 403)
+	refused("forged", "/api/recordings/"+recs[0]+"/download?"+strings.Replace(q, "sig=", "sig=0", 1), 403)
+	refused("another account", "/api/recordings/"+recs[0]+"/download?"+strings.Replace(q, "acc-user", "acc-admin", 1), 403)
+	refused("made admin", "/api/recordings/"+recs[0]+"/download?"+q+"&admin=1", 403)
+	refused("no sig", "/api/recordings/"+recs[0]+"/download?"+strings.Split(q, "&sig=")[0], 403)
+	refused("on the nodes' route", "/api/recordings/"+recs[0]+"/peer/"+recording.DownloadName+"?"+q, 403)
+	// A clip's file URL and a recording's download URL open nothing of
+	// each other (their labels differ).
+	refused("on a clip's route", "/api/clips/"+recs[0]+"/file?"+q, 403)
+
+	// A member who lost the stage gets no URL, and theirs stops serving.
+	k := urlOf(recs[0], "kicked")
+	if res, b := get(k.URL, ""); res.StatusCode != 200 || !isMP4(b) {
+		t.Fatalf("before the kick: %d", res.StatusCode)
+	}
+	g.lost.Store("acc-kicked", true)
+	if res, _ := get("/api/recordings/"+recs[0]+"/download-url", "kicked"); res.StatusCode != 404 {
+		t.Fatalf("a new URL after the kick: %d", res.StatusCode)
+	}
+	refused("the kicked member's URL", k.URL, 404)
+
+	// Expired: refused; a new one works.
+	now.Add(int64(recording.ClipURLTTL + time.Second))
+	refused("expired", u.URL, 403)
+	if res, b := get(urlOf(recs[0], "user").URL, ""); res.StatusCode != 200 || !isMP4(b) {
+		t.Fatalf("a fresh URL: %d", res.StatusCode)
+	}
+	// A recording being made has no download yet; unknown, no URL.
+	live := recordOne("b3", "Still on", false)
+	if res, _ := get("/api/recordings/"+live+"/download-url", "user"); res.StatusCode != 409 {
+		t.Fatalf("a recording being made: %d", res.StatusCode)
+	}
+	if res, _ := get("/api/recordings/0190c4e0-0000-7000-8000-000000000000/download-url", "user"); res.StatusCode != 404 {
+		t.Fatalf("unknown recording: %d", res.StatusCode)
+	}
+}
