@@ -18,7 +18,7 @@ import (
 // TestBrowserPlaysARecording: a finished broadcast on the default stage is
 // listed under "Past broadcasts" on /live; clicking it plays it, the
 // player seeks, and the chat of the broadcast is replayed up to the
-// playhead.
+// playhead; Download MP4 downloads it.
 func TestBrowserPlaysARecording(t *testing.T) {
 	t.Parallel()
 	needBrowser(t)
@@ -78,5 +78,14 @@ func TestBrowserPlaysARecording(t *testing.T) {
 	eval[float64](viewer, "seek", `document.querySelector('[data-testid="recording-video"]').currentTime = 8`)
 	viewer.waitFor("the player past the seek point", `document.querySelector('[data-testid="recording-video"]').currentTime >= 8`, 30*time.Second)
 	viewer.waitFor("the replayed chat", `document.querySelector('[data-testid="recording-chat"]')?.textContent.includes("hello from the past")`, 20*time.Second)
+	// An anonymous viewer downloads it too, from a signed URL of the
+	// download (an attachment).
+	eval[bool](viewer, "download it", `(() => { window.__downloads = []; HTMLAnchorElement.prototype.click = function () { window.__downloads.push(this.href); }; `+
+		`document.querySelector('[data-testid="recording-download"]').click(); return true; })()`)
+	viewer.waitFor("the download link", `window.__downloads.length === 1`, 15*time.Second)
+	dl := eval[string](viewer, "fetch the download", `(async () => { const h = window.__downloads[0]; const r = await fetch(h, { credentials: "omit" }); await r.arrayBuffer(); return [r.status, /^attachment; filename=/.test(r.headers.get("content-disposition")), new URL(h).pathname.endsWith("/download"), new URL(h).searchParams.has("sig")].join("|"); })()`)
+	if dl != "200|true|true|true" {
+		t.Fatalf("the download: %s", dl)
+	}
 	viewer.screenshot("recording")
 }
