@@ -1,11 +1,12 @@
 // Package peersign signs and checks the URLs the nodes of a cluster fetch
 // each other's files with when S3 is off (a recording's files, a clip's
 // MP4, a live stage's HLS), and the short-lived URLs a member's browser
-// plays a clip's MP4 at or downloads a recording's MP4 from: a query of exp
-// (Unix seconds) and sig, the hex HMAC-SHA256 under the key every node
-// shares of a label naming the kind of URL, the parts it names (an id, a
-// file name, an account) and exp. The label keeps a signature made for one
-// kind of URL from opening another.
+// plays a clip's MP4 at or downloads a recording's MP4 from, and a private
+// stage channel's HLS path token: a query of exp (Unix seconds) and sig,
+// the hex HMAC-SHA256 under a key every node shares of a label naming the
+// kind of URL, the parts it names (an id, a file name, an account) and exp.
+// The label keeps a signature made for one kind of URL from opening
+// another.
 package peersign
 
 import (

@@ -2,10 +2,7 @@ package owncast
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,6 +14,7 @@ import (
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/peersign"
 )
 
 // StageGate decides who may watch or manage a community stage channel's
@@ -65,51 +63,47 @@ func (s *Surface) registerStages(h *httpserver.Server) {
 	h.Handle("GET /stages/{id}/hls/{token}/{n}/{file}", s.wrap(s.stageHLS(s.serveSegment)))
 }
 
-// stageToken signs a channel id and the viewer's account with an expiry:
-// base64url(expiry ‖ len(account) ‖ account ‖ HMAC-SHA256(key, channel ‖
-// account ‖ expiry)[:16]).
-func (s *Surface) stageToken(channelID, accountID string, exp time.Time) string {
-	b := make([]byte, 8, 8+1+len(accountID)+16)
-	binary.BigEndian.PutUint64(b, uint64(exp.Unix()))
-	b = append(b, byte(len(accountID)))
-	b = append(b, accountID...)
-	return base64.RawURLEncoding.EncodeToString(append(b, s.stageMAC(channelID, accountID, b[:8])...))
+// stageHLSURL is the signing label (package peersign) of a stage
+// channel's HLS path token, so that no other signed URL opens a stage nor
+// a stage's token anything else.
+const stageHLSURL = "stage-hls-url"
+
+// stageToken is the path token of channel channelID's HLS for accountID,
+// made at now, and when it expires (StageHLSTTL later): exp "."
+// base64url(account) "." sig, where exp and sig are peersign's, with the
+// key StageURLKey and the label stageHLSURL, over the channel and account.
+func (s *Surface) stageToken(channelID, accountID string, now time.Time) (string, time.Time) {
+	q := peersign.QueryFor(s.d.StageURLKey, stageHLSURL, now, StageHLSTTL, channelID, accountID)
+	exp, _ := strconv.ParseInt(q.Get("exp"), 10, 64)
+	return q.Get("exp") + "." + stageAccount.EncodeToString([]byte(accountID)) + "." + q.Get("sig"), time.Unix(exp, 0)
 }
 
-func (s *Surface) stageMAC(channelID, accountID string, exp []byte) []byte {
-	m := hmac.New(sha256.New, s.d.StageURLKey)
-	m.Write([]byte(channelID))
-	m.Write([]byte{0})
-	m.Write([]byte(accountID))
-	m.Write(exp)
-	return m.Sum(nil)[:16]
-}
+// stageAccount encodes the account in a stage token: strict, so that a
+// token reads one way only.
+var stageAccount = base64.RawURLEncoding.Strict()
 
-// validStageToken returns the account a valid, unexpired token names.
-func (s *Surface) validStageToken(channelID, token string) (string, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(raw) < 8+1+16 {
+// validStageToken returns the account a token names when it is valid for
+// channelID and has not expired at now.
+func (s *Surface) validStageToken(channelID, token string, now time.Time) (string, bool) {
+	exp, rest, ok := strings.Cut(token, ".")
+	if !ok {
 		return "", false
 	}
-	n := int(raw[8])
-	if len(raw) != 8+1+n+16 {
+	enc, sig, ok := strings.Cut(rest, ".")
+	if !ok {
 		return "", false
 	}
-	exp := time.Unix(int64(binary.BigEndian.Uint64(raw[:8])), 0)
-	if time.Now().After(exp) {
+	account, err := stageAccount.DecodeString(enc)
+	if err != nil || !peersign.ValidFor(s.d.StageURLKey, stageHLSURL, now, StageHLSTTL, exp, sig, channelID, string(account)) {
 		return "", false
 	}
-	account := string(raw[9 : 9+n])
-	if !hmac.Equal(s.stageMAC(channelID, account, raw[:8]), raw[9+n:]) {
-		return "", false
-	}
-	return account, true
+	return string(account), true
 }
 
 func (s *Surface) stageHLS(serve func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		account, ok := s.validStageToken(id, r.PathValue("token"))
+		account, ok := s.validStageToken(id, r.PathValue("token"), time.Now())
 		if !ok {
 			writeResult(w, http.StatusForbidden, false, "this stream link has expired; reload the page")
 			return
@@ -155,10 +149,10 @@ func (s *Surface) handleStageStatus(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	exp := time.Now().Add(StageHLSTTL).Truncate(time.Second)
+	token, exp := s.stageToken(id, account, time.Now())
 	out := stageStatus{StageID: stageID, Default: stageID == s.d.Live.DefaultStageID(), Online: st.Online, ViewerCount: st.ViewerCount,
 		StreamTitle: st.Title, LastConnectTime: st.LastConnect, LastDisconnectTime: st.LastDisconnect,
-		HLSURL: "/stages/" + id + "/hls/" + s.stageToken(id, account, exp) + "/stream.m3u8", HLSURLExpires: exp.UTC()}
+		HLSURL: "/stages/" + id + "/hls/" + token + "/stream.m3u8", HLSURLExpires: exp.UTC()}
 	w.Header().Set("Cache-Control", "no-store")
 	httpserver.WriteJSON(w, http.StatusOK, out)
 }
