@@ -1,6 +1,7 @@
 package hearthapi
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"time"
@@ -86,7 +87,7 @@ func (s *Surface) liveClip(w http.ResponseWriter, r *http.Request) {
 	}
 	stage, err := s.stageParam(r, body.Stage)
 	if err == nil {
-		err = s.access(r, c, stage, false)
+		err = s.access(r, c, stage, false, errStageNotFound)
 	}
 	if err != nil {
 		writeError(w, err)
@@ -112,10 +113,13 @@ func (s *Surface) clipOf(r *http.Request, n need) (*recording.Clip, error) {
 		return nil, err
 	}
 	c, err := s.d.Recordings.GetClip(r.Context(), r.PathValue("id"))
+	if errors.Is(err, fault.NotFound) {
+		err = errClipNotFound
+	}
 	if err != nil {
 		return nil, err
 	}
-	if err := s.access(r, caller, c.StageID, n == manage); err != nil {
+	if err := s.access(r, caller, c.StageID, n == manage, errClipNotFound); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -222,7 +226,7 @@ func (s *Surface) managedStage(r *http.Request) (string, error) {
 	}
 	stage, err := s.d.Gate.Stage(r.Context(), r.PathValue("stage"))
 	if err == nil {
-		err = s.access(r, c, stage, true)
+		err = s.access(r, c, stage, true, errStageNotFound)
 	}
 	return stage, err
 }
