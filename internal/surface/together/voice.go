@@ -623,7 +623,16 @@ func (s *Surface) iceServers(w http.ResponseWriter, r *http.Request, p *identity
 	servers := []ice{{URLs: "stun:stun.l.google.com:19302"}, {URLs: "stun:stun1.l.google.com:19302"}}
 	const ttl = 86400
 	if len(s.d.TurnURLs) > 0 && len(s.d.TurnSecret) >= 32 {
-		user := strconv.FormatInt(time.Now().Add(ttl*time.Second).Unix(), 10) + ":" + p.Account.Username
+		// The name says which account and session (or token) it was made
+		// for, so that the embedded TURN server refuses it once that is
+		// disabled or signed out (Together: the account's username).
+		grant := ""
+		if p.SessionID != "" {
+			grant = "s" + p.SessionID
+		} else if p.Token != nil {
+			grant = "t" + p.Token.ID
+		}
+		user := strconv.FormatInt(time.Now().Add(ttl*time.Second).Unix(), 10) + ":" + voice.TURNName(s.d.TurnSecret, p.Account.ID, grant)
 		mac := hmac.New(sha1.New, []byte(s.d.TurnSecret))
 		mac.Write([]byte(user))
 		cred := base64.StdEncoding.EncodeToString(mac.Sum(nil))
