@@ -21,7 +21,7 @@ import (
 // stage answer whoever may not see them (no token, a stranger, a banned
 // member, a member an override hides the channel from) exactly as an id
 // that does not exist: the same status and body, on every recordings, clips,
-// settings, WHEP and WHIP route. A member who may see them gets them, so the
+// settings, WHEP, WHIP and stage status and key route. A member who may see them gets them, so the
 // comparison is not between two refusals of everyone.
 func TestPrivateStageAnswersAsUnknown(t *testing.T) {
 	t.Parallel()
@@ -135,6 +135,9 @@ func privateStageAnswersAsUnknown(t *testing.T, cfg config.Config) {
 			{"put settings", "PUT", "/api/recording-settings/" + stageID, j, js(map[string]any{"maxCount": 1})},
 			{"live clip", "POST", "/api/clips", j, js(map[string]any{"stage": stageID, "seconds": 5})},
 			{"whep", "POST", "/api/whep/" + stageID, "application/sdp", []byte("v=0\r\n")},
+			{"stage status", "GET", "/api/stages/" + stageID + "/status", "", nil},
+			{"stage key", "GET", "/api/stages/" + stageID + "/key", "", nil},
+			{"new stage key", "POST", "/api/stages/" + stageID + "/key", "", nil},
 		}
 	}
 	real, unknown := routes(rec.ID, clip.ID, stage.ID), routes(identity.NewID(), identity.NewID(), identity.NewID())
