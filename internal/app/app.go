@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -34,6 +35,7 @@ import (
 	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/store"
+	"github.com/hearth-community/hearth/internal/voice"
 	"github.com/hearth-community/hearth/internal/watch"
 	"github.com/hearth-community/hearth/internal/webhooks"
 )
@@ -67,7 +69,10 @@ type App struct {
 	Recordings *recording.Service
 	// RTC is the WebRTC media plane (wire_voice.go); nil without
 	// --rtc-udp-addr.
-	RTC      *rtc.Plane
+	RTC *rtc.Plane
+	// turn is the embedded TURN server (wire_voice.go); nil without
+	// --turn-listen. Set while wiring, read by revocations from the bus.
+	turn     atomic.Pointer[voice.TURN]
 	webhooks *webhooks.Service
 	// webhookEngine delivers every webhook (wire_webhooks.go), sending with
 	// webhookClient.

@@ -95,6 +95,17 @@ func busSubscriber(b bus.Bus) gateway.Subscriber {
 
 // onRevoked closes the sockets a revocation names, on this node.
 func (a *App) onRevoked(r identity.Revoked) {
+	if t := a.turn.Load(); t != nil {
+		// The embedded TURN server asks again at the credential's next use.
+		switch {
+		case r.AccountID != "":
+			t.Forget(r.AccountID, "")
+		case r.SessionID != "":
+			t.Forget("", "s"+r.SessionID)
+		case r.TokenID != "":
+			t.Forget("", "t"+r.TokenID)
+		}
+	}
 	const code = websocket.StatusPolicyViolation
 	a.hubMu.Lock()
 	hubs := a.hubs

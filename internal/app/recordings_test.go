@@ -95,7 +95,7 @@ func TestRecordingsAPI(t *testing.T) {
 		body                     any
 		want                     int
 	}{
-		{"anonymous list", "GET", "/api/recordings?stage=" + ch.ID, "", nil, 401},
+		{"anonymous list", "GET", "/api/recordings?stage=" + ch.ID, "", nil, 404},
 		{"outsider list", "GET", "/api/recordings?stage=" + ch.ID, eve.AccessToken, nil, 404},
 		{"outsider get", "GET", "/api/recordings/" + r.ID, eve.AccessToken, nil, 404},
 		{"no stage", "GET", "/api/recordings", bob.AccessToken, nil, 400},

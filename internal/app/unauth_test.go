@@ -56,7 +56,7 @@ func TestUnauthenticatedReadsRefused(t *testing.T) {
 		{"hearth", "/api/recording-settings/default", "", []int{401}, isHearth},
 		// The default stage's recordings are public by design
 		// (docs/recordings.md); a server's stage is private.
-		{"hearth", "/api/recordings?stage=" + stage.ID, "", []int{401}, isHearth},
+		{"hearth", "/api/recordings?stage=" + stage.ID, "", []int{404}, isHearth}, // as an unknown stage
 		{"hearth", "/api/recording-settings/" + stage.ID, "", []int{401}, isHearth},
 		{"owncast", "/api/stages/" + stage.ID + "/key", "", []int{401}, nil},
 	}

@@ -19,7 +19,7 @@ func TestEmbeddedTURN(t *testing.T) {
 	turns := turnServers(t, base, register(t, base, "alice").AccessToken)
 	udpURL, tcpURL, user, pass := turns[0].URLs, turns[1].URLs, turns[0].Username, turns[0].Credential
 	if !strings.HasSuffix(udpURL, "?transport=udp") || !strings.HasSuffix(tcpURL, "?transport=tcp") ||
-		!strings.HasSuffix(user, ":alice") || turns[1].Username != user {
+		turns[1].Username != user {
 		t.Fatalf("ice servers %+v", turns)
 	}
 	addr := strings.TrimSuffix(strings.TrimPrefix(udpURL, "turn:"), "?transport=udp")
@@ -170,4 +170,62 @@ func turnServers(t *testing.T, base, token string) []iceServer {
 		t.Fatalf("ice servers %+v", ice.IceServers)
 	}
 	return turns
+}
+
+// TestTURNCredentialsEndWithTheirSession: the embedded TURN server refuses
+// a credential from /ice-servers once the session it was handed to signs
+// out, or its account is disabled, though the credential's expiry is a day
+// away; another session of the same account keeps relaying.
+func TestTURNCredentialsEndWithTheirSession(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.TurnListen, cfg.TurnRelayPorts, cfg.TurnPrivatePeers = "127.0.0.1:0", "40000-49999", true
+	a, _ := start(t, cfg, nil)
+	base := a.HTTP.URL()
+	admin := adminLogin(t, base)
+	alice, bob := register(t, base, "alice"), register(t, base, "bob")
+	var again login
+	if code := call(t, "POST", base+"/auth/login", "", map[string]string{"username": "alice", "password": "password1"}, &again); code != 200 {
+		t.Fatalf("second sign-in: %d", code)
+	}
+	allocates := func(s iceServer) error {
+		addr := strings.TrimSuffix(strings.TrimPrefix(s.URLs, "turn:"), "?transport=udp")
+		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		c, err := turn.NewClient(&turn.ClientConfig{TURNServerAddr: addr, STUNServerAddr: addr, Conn: conn,
+			Username: s.Username, Password: s.Credential, Realm: "hearth", RTO: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		relay, err := c.Allocate()
+		if err == nil {
+			_ = relay.Close()
+		}
+		return err
+	}
+	aliceTurn, otherTurn, bobTurn := turnServers(t, base, alice.AccessToken)[0], turnServers(t, base, again.AccessToken)[0],
+		turnServers(t, base, bob.AccessToken)[0]
+	for _, s := range []iceServer{aliceTurn, otherTurn, bobTurn} {
+		if err := allocates(s); err != nil {
+			t.Fatalf("before: %v", err)
+		}
+	}
+	if code := call(t, "POST", base+"/auth/logout", alice.AccessToken, nil, nil); code != 204 {
+		t.Fatalf("logout: %d", code)
+	}
+	poll(t, "the signed-out session's TURN credential refused", time.Second, func() bool { return allocates(aliceTurn) != nil })
+	if err := allocates(otherTurn); err != nil {
+		t.Fatalf("the account's other session: %v", err)
+	}
+	if code := call(t, "PATCH", base+"/api/admin/users/"+bob.User.ID, admin.AccessToken, map[string]any{"disabled": true}, nil); code != 200 {
+		t.Fatalf("disable: %d", code)
+	}
+	poll(t, "the disabled account's TURN credential refused", time.Second, func() bool { return allocates(bobTurn) != nil })
 }

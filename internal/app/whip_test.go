@@ -239,7 +239,7 @@ func TestWHIPAndWHEP(t *testing.T) {
 		{"not sdp", "/api/whip/default", "live-key", "application/json", "{}", 415},
 		{"garbage sdp", "/api/whip/default", "live-key", "application/sdp", "hello", 400},
 		{"no H.264", "/api/whip/default", "live-key", "application/sdp", vp8Offer, 400},
-		{"unknown stage", "/api/whip/nope", "live-key", "application/sdp", offer, 404},
+		{"unknown stage", "/api/whip/nope", "live-key", "application/sdp", offer, 401}, // as a wrong key
 		{"whep offline", "/api/whep/default", "", "application/sdp", offer, 404},
 	} {
 		if code, _, body := postSDP(t, "POST", base+c.url, c.token, c.ctype, c.body); code != c.want {

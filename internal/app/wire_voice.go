@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/hearth-community/hearth/internal/voice"
@@ -44,10 +45,25 @@ func (a *App) wireTURN(ctx context.Context) (urls []string, secret string, err e
 			return nil, "", fmt.Errorf("turn: --turn-public-ip: %w", err)
 		}
 	}
+	// A credential is refused once its account is disabled or deleted, or
+	// its session signed out (or token revoked), not only when it expires.
+	tc.Allow = func(ctx context.Context, account, grant string) bool {
+		var session, token string
+		switch {
+		case strings.HasPrefix(grant, "s"):
+			session = grant[1:]
+		case strings.HasPrefix(grant, "t"):
+			token = grant[1:]
+		case grant != "":
+			return false
+		}
+		return a.Identity.StillValid(ctx, account, session, token)
+	}
 	t, err := voice.StartTURN(ctx, tc, a.Log.With("component", "turn"))
 	if err != nil {
 		return nil, "", err
 	}
+	a.turn.Store(t)
 	a.closers = append(a.closers, t.Close)
 	a.Log.Info("TURN server listening", "addr", t.Addr().String())
 	return append(urls, t.URLs()...), secret, nil

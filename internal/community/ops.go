@@ -417,6 +417,11 @@ func (s *Service) SetOverride(ctx context.Context, actor, channelID string, o *O
 	if err != nil {
 		return nil, err
 	}
+	// A channel the actor cannot see is not found, as on every other
+	// channel route; MANAGE_ROLES is asked only of those who can.
+	if !ca.Can(PermViewChannel) {
+		return nil, ErrChannelNotFound
+	}
 	if err := ca.Access.Require(PermManageRoles); err != nil {
 		return nil, err
 	}
@@ -502,6 +507,9 @@ func (s *Service) DeleteOverride(ctx context.Context, actor, channelID, override
 	ca, err := s.ChannelAccess(ctx, actor, channelID)
 	if err != nil {
 		return err
+	}
+	if !ca.Can(PermViewChannel) {
+		return ErrChannelNotFound
 	}
 	if err := ca.Access.Require(PermManageRoles); err != nil {
 		return err

@@ -65,6 +65,7 @@ var (
 	ErrManageEmojis  = fault.New(fault.Forbidden, "only the owner or MANAGE_SERVER manages emojis")
 	ErrConnectVoice  = fault.New(fault.Forbidden, "CONNECT_VOICE is needed to join a call")
 	ErrStopGoLive    = fault.New(fault.Forbidden, "only the broadcaster or MUTE_MEMBERS stops a Go Live session")
+	ErrGoLive        = fault.New(fault.Forbidden, "You do not have permission to speak in this channel")
 )
 
 func isAuthor(authorID *string, accountID string) bool {
@@ -134,6 +135,16 @@ func (c *ChannelAccess) MayAttach(authorID *string) error {
 func (c *ChannelAccess) MayConnectVoice() error {
 	if !c.Can(PermConnectVoice) {
 		return ErrConnectVoice
+	}
+	return nil
+}
+
+// MayGoLive: streaming to a channel's call (Go Live) needs SPEAK there, as
+// the SFU asks of any audio or video a participant sends (Hearth's rule:
+// Together asks only that the broadcaster be in the call).
+func (c *ChannelAccess) MayGoLive() error {
+	if !c.Can(PermSpeak) {
+		return ErrGoLive
 	}
 	return nil
 }

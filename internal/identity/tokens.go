@@ -371,6 +371,28 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*Principal, err
 	return p, nil
 }
 
+// StillValid reports whether what a principal was authenticated with is
+// still good: its account neither disabled nor deleted, and its session
+// (sessionID) not signed out, or its token (tokenID) not revoked; with
+// neither, the account alone. For credentials handed out for a while (the
+// embedded TURN server's), asked again as they are used. An error reading
+// the store counts as no.
+func (s *Service) StillValid(ctx context.Context, accountID, sessionID, tokenID string) bool {
+	if sessionID != "" {
+		a, sess, err := s.st.SessionAccount(ctx, sessionID)
+		return err == nil && a.ID == accountID && !a.Disabled() && sess.RevokedAt == nil
+	}
+	a, err := s.st.AccountByID(ctx, accountID)
+	if err != nil || a.Disabled() {
+		return false
+	}
+	if tokenID != "" {
+		t, err := s.st.TokenByID(ctx, tokenID)
+		return err == nil && t.RevokedAt == nil && t.AccountID == accountID
+	}
+	return true
+}
+
 // AuthenticateToken validates a long-lived bot or integration token.
 func (s *Service) AuthenticateToken(ctx context.Context, kind TokenKind, raw string) (*Principal, error) {
 	return s.authenticateToken(ctx, kind, raw, "")

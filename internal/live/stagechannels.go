@@ -308,16 +308,23 @@ func canManage(ca *community.ChannelAccess) bool {
 
 // viewable is accountID's access to stage channel channelID; NotFound when
 // they cannot see it (unknown, not a member, banned, hidden by overrides).
+// All of those answer errStageChannelNotFound, so that nobody tells a
+// stage channel hidden from them from an id that names nothing.
 func (c *StageChannels) viewable(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error) {
 	ca, err := c.comm.ChannelAccess(ctx, accountID, channelID)
+	if errors.Is(err, fault.NotFound) {
+		return nil, errStageChannelNotFound
+	}
 	if err != nil {
 		return nil, err
 	}
 	if !ca.Can(community.PermViewChannel) || ca.Channel.Kind != community.KindStage {
-		return nil, fault.New(fault.NotFound, "stage channel not found")
+		return nil, errStageChannelNotFound
 	}
 	return ca, nil
 }
+
+var errStageChannelNotFound = fault.New(fault.NotFound, "stage channel not found")
 
 // StageForViewer returns the stage of a stage channel accountID may still
 // view (the HLS routes ask it on every request: a member banned, kicked or
@@ -332,7 +339,7 @@ func (c *StageChannels) StageForViewer(ctx context.Context, channelID, accountID
 	if ok {
 		got, err := c.chans.Channel(ctx, channelID)
 		if errors.Is(err, fault.NotFound) {
-			return "", fault.New(fault.NotFound, "stage channel not found")
+			return "", errStageChannelNotFound
 		}
 		if err != nil {
 			return "", err

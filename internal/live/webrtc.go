@@ -315,6 +315,17 @@ func (s *Service) WHIP(ctx context.Context, stageID, key, offer, remoteAddr stri
 // errInvalidKey refuses a key that is none of the stage's.
 var errInvalidKey = fault.New(fault.Unauthorized, "invalid stream key")
 
+// RefuseKey is the answer to a stream key offered for a stage that does not
+// exist: a wrong key, counted against the address as one, so that a caller
+// cannot tell a stage that exists from one that does not by the answer (nor
+// by when the address's wrong keys run out).
+func (s *Service) RefuseKey(remoteAddr string) error {
+	if s.peerConnector() == nil {
+		return ErrNoWebRTC // as WHIP answers any stage without a media plane
+	}
+	return s.guardKey(remoteAddr, func() error { return errInvalidKey })
+}
+
 // errLive refuses a second publisher.
 var errLive = fault.New(fault.Conflict, "a stream is already live on this stage")
 

@@ -7,12 +7,16 @@ package voice
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +55,92 @@ type TURNConfig struct {
 	// /64) holds open on the TURN port; more are closed as they arrive. 0:
 	// DefaultTURNTCPConnsPerAddr.
 	MaxTCPConnsPerAddr int
+	// Allow, when set, is asked on every authenticated request (allocate,
+	// refresh, permission, channel bind) whether the account and grant a
+	// credential was made for (TURNName) may still use the relay: an
+	// account disabled or deleted, or a session signed out, is refused
+	// from then on, not when the credential expires. A username Hearth did
+	// not make (no TURNName under Secret) is then refused without asking.
+	// An answer is kept for at most TURNGrantCache, less once Forget names
+	// it.
+	Allow func(ctx context.Context, account, grant string) bool
+}
+
+// TURNGrantCache is how long the embedded server keeps Allow's answer for
+// a credential: the TURN requests of one client come in bursts (a
+// permission and a channel bind per peer), and an account could otherwise
+// make the node query its database at the rate it sends packets.
+const TURNGrantCache = time.Second
+
+// TURNName is the name in the TURN REST username ("<expiry>:<name>") that
+// Hearth hands out: the account, the grant the credential was made for
+// ("s" and a session id, "t" and a token id, or "" for neither) and a MAC
+// of both under the TURN secret, so that the server asks Allow only about
+// names it made. coturn (--turn-url) treats it as any other name.
+func TURNName(secret, account, grant string) string {
+	return account + "." + grant + "." + turnNameMAC(secret, account, grant)
+}
+
+func turnNameMAC(secret, account, grant string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("hearth turn name\x00" + account + "\x00" + grant))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
+}
+
+// parseTURNName is TURNName's inverse; ok only for a name made under secret.
+func parseTURNName(secret, name string) (account, grant string, ok bool) {
+	account, rest, ok1 := strings.Cut(name, ".")
+	grant, mac, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || account == "" {
+		return "", "", false
+	}
+	return account, grant, hmac.Equal([]byte(mac), []byte(turnNameMAC(secret, account, grant)))
+}
+
+// grants keeps Allow's answers for TURNGrantCache.
+type grants struct {
+	allow func(ctx context.Context, account, grant string) bool
+	mu    sync.Mutex
+	seen  map[[2]string]grantAnswer
+}
+
+type grantAnswer struct {
+	ok    bool
+	until time.Time
+}
+
+// maxGrants bounds the answers kept; past it they are all dropped.
+const maxGrants = 4096
+
+func (g *grants) allowed(account, grant string) bool {
+	k, now := [2]string{account, grant}, time.Now()
+	g.mu.Lock()
+	a, hit := g.seen[k]
+	g.mu.Unlock()
+	if hit && now.Before(a.until) {
+		return a.ok
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ok := g.allow(ctx, account, grant)
+	cancel()
+	g.mu.Lock()
+	if len(g.seen) >= maxGrants {
+		clear(g.seen)
+	}
+	g.seen[k] = grantAnswer{ok: ok, until: now.Add(TURNGrantCache)}
+	g.mu.Unlock()
+	return ok
+}
+
+// forget drops the answers about an account, or a grant.
+func (g *grants) forget(account, grant string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for k := range g.seen {
+		if (account != "" && k[0] == account) || (grant != "" && k[1] == grant) {
+			delete(g.seen, k)
+		}
+	}
 }
 
 // Bounds on the TURN port's TCP side, where a connection needs no
@@ -70,6 +160,7 @@ const (
 type TURN struct {
 	srv    *turn.Server
 	public netip.AddrPort
+	grants *grants // nil without TURNConfig.Allow
 }
 
 // StartTURN listens and serves until Close; ctx bounds only the binding of
@@ -124,6 +215,23 @@ func StartTURN(ctx context.Context, cfg TURNConfig, log *slog.Logger) (*TURN, er
 		cfg.MaxAllocations = 64
 	}
 	q := &quota{max: cfg.MaxAllocations, held: map[string]int{}}
+	authh := turn.LongTermTURNRESTAuthHandler(cfg.Secret, logs.NewLogger("turn-auth"))
+	var g *grants
+	if cfg.Allow != nil {
+		g = &grants{allow: cfg.Allow, seen: map[[2]string]grantAnswer{}}
+		rest := authh
+		authh = func(ra *turn.RequestAttributes) (string, []byte, bool) {
+			name, key, ok := rest(ra) // the expiry, and the password's key
+			if !ok {
+				return "", nil, false
+			}
+			account, grant, ok := parseTURNName(cfg.Secret, name)
+			if !ok || !g.allowed(account, grant) {
+				return "", nil, false
+			}
+			return account, key, true // quotas count per account
+		}
+	}
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm:        cfg.Realm,
 		QuotaHandler: q.allow,
@@ -131,7 +239,7 @@ func StartTURN(ctx context.Context, cfg TURNConfig, log *slog.Logger) (*TURN, er
 			OnAllocationCreated: func(_, _ net.Addr, _, user, _ string, _ net.Addr, _ int) { q.add(user, 1) },
 			OnAllocationDeleted: func(_, _ net.Addr, _, user, _ string) { q.add(user, -1) },
 		},
-		AuthHandler:   turn.LongTermTURNRESTAuthHandler(cfg.Secret, logs.NewLogger("turn-auth")),
+		AuthHandler:   authh,
 		LoggerFactory: logs,
 		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: relay(),
 			PermissionHandler: permit}},
@@ -142,7 +250,7 @@ func StartTURN(ctx context.Context, cfg TURNConfig, log *slog.Logger) (*TURN, er
 		_ = tcp.Close()
 		return nil, fmt.Errorf("voice: TURN: %w", err)
 	}
-	return &TURN{srv: srv, public: netip.AddrPortFrom(public, uint16(port))}, nil
+	return &TURN{srv: srv, public: netip.AddrPortFrom(public, uint16(port)), grants: g}, nil
 }
 
 // bindAttempts bounds how often listenBoth retries when the OS's choice of
@@ -214,6 +322,15 @@ func publicPeer(a netip.Addr) bool {
 func (t *TURN) URLs() []string {
 	hp := t.public.String()
 	return []string{"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"}
+}
+
+// Forget drops what the server keeps of Allow's answers about an account,
+// or a session or token, once it was disabled or signed out, so that its
+// next request is asked about at once.
+func (t *TURN) Forget(account, grant string) {
+	if t.grants != nil {
+		t.grants.forget(account, grant)
+	}
 }
 
 // Addr is the address and port clients reach the server at.

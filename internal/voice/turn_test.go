@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -242,5 +243,89 @@ func TestTURNTCPConnectionsBounded(t *testing.T) {
 	_ = first.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
 	if _, err := first.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("the first connection was closed too: %v", err)
+	}
+}
+
+// TestTURNAsksAllow: with Allow set, a credential is good while Allow says
+// its account and grant are (a session not signed out, an account not
+// disabled), and refused from the first request after Forget once Allow
+// says no; a name Hearth did not make (a plain name, one whose MAC does not
+// match, or one claiming another account) is refused without asking Allow.
+// The quota counts per account, whatever the grant.
+func TestTURNAsksAllow(t *testing.T) {
+	t.Parallel()
+	var (
+		mu    sync.Mutex
+		live  = map[string]bool{"acct-a/s1": true, "acct-a/s2": true, "acct-b/": true}
+		asked []string
+	)
+	srv, err := voice.StartTURN(context.Background(), voice.TURNConfig{Listen: "127.0.0.1:0", Secret: secret, MaxAllocations: 2,
+		Allow: func(_ context.Context, account, grant string) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			asked = append(asked, account+"/"+grant)
+			return live[account+"/"+grant]
+		}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	cred := func(name string) (string, string) {
+		u, p, err := turn.GenerateLongTermTURNRESTCredentials(secret, name, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u, p
+	}
+	a1, a1p := cred(voice.TURNName(secret, "acct-a", "s1"))
+	a2, a2p := cred(voice.TURNName(secret, "acct-a", "s2"))
+	b, bp := cred(voice.TURNName(secret, "acct-b", ""))
+	if _, err := allocate(t, srv, udpConn(t), a1, a1p); err != nil {
+		t.Fatalf("a live session: %v", err)
+	}
+	if _, err := allocate(t, srv, udpConn(t), b, bp); err != nil {
+		t.Fatalf("a live account: %v", err)
+	}
+
+	mu.Lock()
+	before := len(asked)
+	mu.Unlock()
+	forged := strings.Replace(voice.TURNName(secret, "acct-a", "s1"), "acct-a", "acct-b", 1)
+	otherSecret := voice.TURNName(strings.Repeat("x", 32), "acct-a", "s1")
+	for _, name := range []string{"alice", forged, otherSecret, "acct-a.s1.", "acct-a"} {
+		u, p := cred(name)
+		if _, err := allocate(t, srv, udpConn(t), u, p); err == nil {
+			t.Errorf("name %q allocated", name)
+		}
+	}
+	mu.Lock()
+	if len(asked) != before {
+		t.Errorf("Allow asked about names it did not make: %v", asked[before:])
+	}
+	mu.Unlock()
+
+	// Signed out: refused from the next request once forgotten.
+	mu.Lock()
+	live["acct-a/s1"] = false
+	mu.Unlock()
+	srv.Forget("", "s1")
+	if _, err := allocate(t, srv, udpConn(t), a1, a1p); err == nil {
+		t.Fatal("a signed-out session's credential allocated")
+	}
+	// The account's other session is untouched; its quota is the
+	// account's (one held by s1 already, so one more).
+	if _, err := allocate(t, srv, udpConn(t), a2, a2p); err != nil {
+		t.Fatalf("the other session: %v", err)
+	}
+	if _, err := allocate(t, srv, udpConn(t), a2, a2p); err == nil {
+		t.Fatal("the account's quota counted per session")
+	}
+	// Disabled: every grant of the account.
+	mu.Lock()
+	live["acct-b/"] = false
+	mu.Unlock()
+	srv.Forget("acct-b", "")
+	if _, err := allocate(t, srv, udpConn(t), b, bp); err == nil {
+		t.Fatal("a disabled account's credential allocated")
 	}
 }

@@ -1,6 +1,7 @@
 package hearthapi
 
 import (
+	"errors"
 	"mime"
 	"net/http"
 	"os"
@@ -89,7 +90,7 @@ func (s *Surface) liveClip(w http.ResponseWriter, r *http.Request) {
 	}
 	stage, err := s.stageParam(r, body.Stage)
 	if err == nil {
-		err = s.access(r, c, stage, false)
+		err = s.access(r, c, stage, false, errStageNotFound)
 	}
 	if err != nil {
 		writeError(w, err)
@@ -121,10 +122,13 @@ func (s *Surface) clipFor(r *http.Request, n need) (*recording.Clip, who, error)
 		return nil, who{}, err
 	}
 	c, err := s.d.Recordings.GetClip(r.Context(), r.PathValue("id"))
+	if errors.Is(err, fault.NotFound) {
+		err = errClipNotFound
+	}
 	if err != nil {
 		return nil, who{}, err
 	}
-	if err := s.access(r, caller, c.StageID, n == manage); err != nil {
+	if err := s.access(r, caller, c.StageID, n == manage, errClipNotFound); err != nil {
 		return nil, who{}, err
 	}
 	return c, caller, nil
@@ -187,10 +191,13 @@ func (s *Surface) signedClip(r *http.Request) (*recording.Clip, error) {
 		return nil, fault.New(fault.Forbidden, "this clip link has expired or is not valid; ask for a new one (GET /api/clips/{id}/file-url)")
 	}
 	c, err := s.d.Recordings.GetClip(r.Context(), id)
+	if errors.Is(err, fault.NotFound) {
+		err = errClipNotFound
+	}
 	if err != nil {
 		return nil, err
 	}
-	if err := s.access(r, who{id: account, admin: admin}, c.StageID, false); err != nil {
+	if err := s.access(r, who{id: account, admin: admin}, c.StageID, false, errClipNotFound); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -311,7 +318,7 @@ func (s *Surface) managedStage(r *http.Request) (string, error) {
 	}
 	stage, err := s.d.Gate.Stage(r.Context(), r.PathValue("stage"))
 	if err == nil {
-		err = s.access(r, c, stage, true)
+		err = s.access(r, c, stage, true, errStageNotFound)
 	}
 	return stage, err
 }

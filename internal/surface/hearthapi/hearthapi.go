@@ -206,17 +206,28 @@ func (s *Surface) authenticate(r *http.Request, n need) (who, error) {
 	return who{id: id, admin: admin}, nil
 }
 
-// access checks an authenticated caller's access to a stage.
-func (s *Surface) access(r *http.Request, c who, stageID string, manage bool) error {
+// What a route answers for an id that names nothing, and for one the
+// caller may not see: the same error, so that no caller (signed in or not)
+// can tell a private stage's recording, clip or stage from a made-up id.
+var (
+	errRecordingNotFound = fault.New(fault.NotFound, "recording not found")
+	errClipNotFound      = fault.New(fault.NotFound, "clip not found")
+	errStageNotFound     = fault.New(fault.NotFound, "stage not found")
+)
+
+// access checks an authenticated caller's access to a stage; hidden is the
+// route's answer for an id that does not exist, given to a caller who may
+// not see the stage.
+func (s *Surface) access(r *http.Request, c who, stageID string, manage bool, hidden error) error {
 	a, err := s.d.Gate.Access(r.Context(), c.id, c.admin, stageID)
 	if err != nil {
+		if errors.Is(err, fault.NotFound) {
+			return hidden
+		}
 		return err
 	}
 	if !a.View {
-		if c.id == "" {
-			return fault.New(fault.Unauthorized, "sign in to see this stage's recordings")
-		}
-		return fault.New(fault.NotFound, "recording not found")
+		return hidden
 	}
 	if manage && !a.Manage {
 		// (authenticate refused a caller without an account already.)
@@ -233,10 +244,13 @@ func (s *Surface) recording(r *http.Request, n need) (*recording.Recording, stri
 		return nil, "", err
 	}
 	rec, err := s.d.Recordings.Get(r.Context(), r.PathValue("id"))
+	if errors.Is(err, fault.NotFound) {
+		err = errRecordingNotFound
+	}
 	if err != nil {
 		return nil, "", err
 	}
-	if err := s.access(r, c, rec.StageID, n == manage); err != nil {
+	if err := s.access(r, c, rec.StageID, n == manage, errRecordingNotFound); err != nil {
 		return nil, "", err
 	}
 	return rec, c.id, nil
@@ -282,7 +296,7 @@ func (s *Surface) readableStage(r *http.Request) (string, error) {
 	}
 	stage, err := s.stageParam(r, r.URL.Query().Get("stage"))
 	if err == nil {
-		err = s.access(r, c, stage, false)
+		err = s.access(r, c, stage, false, errStageNotFound)
 	}
 	return stage, err
 }
@@ -402,8 +416,11 @@ func (s *Surface) downloadURL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec, err := s.d.Recordings.Get(r.Context(), r.PathValue("id"))
+	if errors.Is(err, fault.NotFound) {
+		err = errRecordingNotFound
+	}
 	if err == nil {
-		err = s.access(r, caller, rec.StageID, false)
+		err = s.access(r, caller, rec.StageID, false, errRecordingNotFound)
 	}
 	if err == nil && rec.EndedAt == nil {
 		err = fault.New(fault.Conflict, "the recording is still being made; download it after the broadcast ends")
@@ -432,10 +449,13 @@ func (s *Surface) signedRecording(r *http.Request) (*recording.Recording, error)
 		return nil, fault.New(fault.Forbidden, "this download link has expired or is not valid; ask for a new one (GET /api/recordings/{id}/download-url)")
 	}
 	rec, err := s.d.Recordings.Get(r.Context(), id)
+	if errors.Is(err, fault.NotFound) {
+		err = errRecordingNotFound
+	}
 	if err != nil {
 		return nil, err
 	}
-	if err := s.access(r, who{id: account, admin: admin}, rec.StageID, false); err != nil {
+	if err := s.access(r, who{id: account, admin: admin}, rec.StageID, false, errRecordingNotFound); err != nil {
 		return nil, err
 	}
 	return rec, nil

@@ -223,6 +223,8 @@ func (fakeLive) WHEP(_ context.Context, stage, offer, _, _, _ string) (*live.Ses
 	return &live.Session{ID: "s2", Answer: "v=0\r\n"}, nil
 }
 
+func (fakeLive) RefuseKey(string) error { return fault.New(fault.Unauthorized, "invalid stream key") }
+
 func (fakeLive) EndSession(stage, id string) error {
 	if id != "s1" && id != "s2" {
 		return fault.New(fault.NotFound, "no such session")
@@ -255,7 +257,7 @@ func TestOpenAPIWebRTC(t *testing.T) {
 		{"POST", "/api/whip/main", "key", "application/sdp", "v=0", 201, "/api/whip/main/s1"},
 		{"POST", "/api/whip/main", "bad", "application/sdp", "v=0", 401, ""},
 		{"POST", "/api/whip/main", "key", "application/sdp", "busy", 409, ""},
-		{"POST", "/api/whip/nope", "key", "application/sdp", "v=0", 404, ""},
+		{"POST", "/api/whip/nope", "key", "application/sdp", "v=0", 401, ""}, // a key for no stage is a wrong key
 		{"POST", "/api/whip/main", "key", "text/plain", "v=0", 415, ""},
 		{"PATCH", "/api/whip/main/s1", "", "application/trickle-ice-sdpfrag", "a=x", 405, ""},
 		{"DELETE", "/api/whip/main/s1", "", "", "", 200, ""},

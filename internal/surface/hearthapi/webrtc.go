@@ -19,6 +19,9 @@ import (
 type WebRTCLive interface {
 	WHIP(ctx context.Context, stageID, key, offer, remoteAddr string) (*live.Session, error)
 	WHEP(ctx context.Context, stageID, offer, ip, userAgent, viewer string) (*live.Session, error)
+	// RefuseKey refuses a stream key offered for a stage that does not
+	// exist as it refuses a wrong key.
+	RefuseKey(remoteAddr string) error
 	EndSession(stageID, id string) error
 }
 
@@ -114,17 +117,15 @@ var errUnsupportedType = errors.New("the body must be an SDP offer (Content-Type
 func (l *Live) stage(r *http.Request) (string, error) {
 	ref := r.PathValue("stage")
 	if ref == "" || len(ref) > 100 {
-		return "", fault.New(fault.NotFound, "stage not found")
+		return "", errStageNotFound
 	}
 	return l.d.Gate.Stage(r.Context(), ref)
 }
 
+// whip checks what the request carries (a key, an SDP offer) before the
+// stage it names, and refuses a key for a stage that does not exist as a
+// wrong key: no answer tells which stage ids exist.
 func (l *Live) whip(w http.ResponseWriter, r *http.Request) {
-	id, err := l.stage(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || key == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="whip"`)
@@ -136,7 +137,15 @@ func (l *Live) whip(w http.ResponseWriter, r *http.Request) {
 		l.offerError(w, r, err)
 		return
 	}
-	sess, err := l.d.Live.WHIP(r.Context(), id, key, sdp, ratelimit.ClientIP(r, l.d.TrustProxy))
+	addr := ratelimit.ClientIP(r, l.d.TrustProxy)
+	var sess *live.Session
+	id, err := l.stage(r)
+	if fault.KindOf(err) == fault.NotFound {
+		err = l.d.Live.RefuseKey(addr)
+	}
+	if err == nil {
+		sess, err = l.d.Live.WHIP(r.Context(), id, key, sdp, addr)
+	}
 	if err != nil {
 		if fault.KindOf(err) == fault.Unauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="whip", error="invalid_token"`)
@@ -147,31 +156,26 @@ func (l *Live) whip(w http.ResponseWriter, r *http.Request) {
 	answer(w, "/api/whip/"+r.PathValue("stage")+"/"+sess.ID, sess.Answer)
 }
 
+// whep authenticates the caller before it looks the stage up, and answers a
+// stage the caller may not watch as one that does not exist (signed in or
+// not), as the recordings routes do.
 func (l *Live) whep(w http.ResponseWriter, r *http.Request) {
-	id, err := l.stage(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	who, admin, err := l.caller(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	a, err := l.d.Gate.Access(r.Context(), who, admin, id)
-	if fault.KindOf(err) == fault.NotFound {
-		err = fault.New(fault.NotFound, "stage not found")
-	}
+	id, err := l.stage(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if !a.View {
-		if who == "" {
-			writeError(w, fault.New(fault.Unauthorized, "sign in to watch this stage"))
-			return
-		}
-		writeError(w, fault.New(fault.NotFound, "stage not found"))
+	a, err := l.d.Gate.Access(r.Context(), who, admin, id)
+	if fault.KindOf(err) == fault.NotFound || (err == nil && !a.View) {
+		err = errStageNotFound
+	}
+	if err != nil {
+		writeError(w, err)
 		return
 	}
 	sdp, err := offer(r)

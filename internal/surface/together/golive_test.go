@@ -1,6 +1,7 @@
 package together_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/hearth-community/hearth/internal/bus"
@@ -70,6 +71,92 @@ func TestGoLiveAcrossNodes(t *testing.T) {
 				}
 			}
 			n2.must(201, "POST", path, bob.access, nil)
+		})
+	}
+}
+
+// TestGoLiveNeedsSpeak: Go Live needs SPEAK in the channel (Hearth's rule;
+// Together asks only that the broadcaster be in the call). A member an
+// override or a role denies SPEAK is refused (403, Together's error shape)
+// though in the call, and a running Go Live ends (GO_LIVE_STOP, seen on the
+// other node) when SPEAK is taken away by an override or by a role given,
+// while its broadcaster stays in the call.
+func TestGoLiveNeedsSpeak(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db, b := eng.Open(t), bus.NewLocal()
+			n1, n2 := newNode(t, db, b), newNode(t, db, b)
+			ann, bob := n1.register("ann"), n1.register("bob")
+			srv, _ := n1.must(201, "POST", "/servers", ann.access, map[string]any{"name": "G", "is_public": true})
+			sid := srv["id"].(string)
+			n1.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
+			vc, _ := n1.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})
+			cid := vc["id"].(string)
+			path := "/channels/" + cid + "/go-live"
+			// bob keeps a socket, so that nothing but SPEAK ends his Go
+			// Live (an account connected nowhere is swept from its call).
+			bsock, _, err := n1.dial("token=" + bob.access)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bsock.waitFor("READY")
+			n1.must(201, "POST", "/channels/"+cid+"/voice", bob.access, map[string]any{})
+			sock, _, err := n2.dial("token=" + ann.access)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sock.waitFor("READY")
+			stopped := func(why string) {
+				t.Helper()
+				f := sock.waitFor("GO_LIVE_STOP")
+				var d struct {
+					ChannelID     string `json:"channel_id"`
+					BroadcasterID string `json:"broadcaster_id"`
+				}
+				_ = json.Unmarshal(f.D, &d)
+				if d.ChannelID != cid || d.BroadcasterID != bob.id {
+					t.Fatalf("%s: GO_LIVE_STOP %s", why, f.D)
+				}
+				for _, n := range []*env{n1, n2} {
+					if code, obj, _ := n.call("GET", path, ann.access, nil); code != 404 {
+						t.Fatalf("%s: the session stayed: %d %v", why, code, obj)
+					}
+				}
+				if _, list := n2.must(200, "GET", "/channels/"+cid+"/voice", ann.access, nil); len(list) != 1 {
+					t.Fatalf("%s: the broadcaster left the call: %v", why, list)
+				}
+			}
+
+			// Denied SPEAK by an override: in the call, but refused.
+			deny, _ := n1.must(200, "PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"user_id": bob.id, "allow": 0, "deny": 64})
+			if code, obj, _ := n1.call("POST", path, bob.access, map[string]any{}); code != 403 || obj["error"] != "You do not have permission to speak in this channel" {
+				t.Fatalf("go live without SPEAK: %d %v", code, obj)
+			}
+			n1.must(204, "DELETE", "/channels/"+cid+"/overrides/"+deny["id"].(string), ann.access, nil)
+			n1.must(201, "POST", path, bob.access, map[string]any{})
+			sock.waitFor("GO_LIVE_START")
+
+			// SPEAK taken away by an override ends it.
+			deny, _ = n1.must(200, "PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"user_id": bob.id, "allow": 0, "deny": 64})
+			stopped("override")
+			n1.must(204, "DELETE", "/channels/"+cid+"/overrides/"+deny["id"].(string), ann.access, nil)
+
+			// And by a role given whose override denies it.
+			role, _ := n1.must(201, "POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "hushed"})
+			rid := role["id"].(string)
+			n1.must(200, "PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"role_id": rid, "allow": 0, "deny": 64})
+			n1.must(201, "POST", path, bob.access, map[string]any{})
+			sock.waitFor("GO_LIVE_START")
+			n1.must(204, "PUT", "/servers/"+sid+"/members/"+bob.id+"/roles/"+rid, ann.access, nil)
+			stopped("role")
+			if code, _, _ := n2.call("POST", path, bob.access, map[string]any{}); code != 403 {
+				t.Fatalf("go live with the role: %d", code)
+			}
+			// The owner, who keeps SPEAK, goes live in the same call.
+			n1.must(201, "POST", "/channels/"+cid+"/voice", ann.access, map[string]any{})
+			n2.must(201, "POST", path, ann.access, map[string]any{})
 		})
 	}
 }

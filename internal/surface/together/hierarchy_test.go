@@ -65,3 +65,47 @@ func TestRoleEscalationRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestOverrideRoutesHideHiddenChannels: putting or deleting a channel's
+// permission override answers a caller who cannot see the channel as every
+// other channel route does (404 Channel not found, the same for an override
+// that exists and one that does not), whatever roles they hold; one who can
+// see it but lacks MANAGE_ROLES still gets 403.
+func TestOverrideRoutesHideHiddenChannels(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, mal, pat, vic := e.register("ann"), e.register("mal"), e.register("pat"), e.register("vic")
+	sid, cid := e.serverWithChannel(ann, "secret", mal, pat, vic)
+	mgr, _ := e.must(201, "POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "managers", "permissions": 2048 | 1, "position": 5})
+	e.must(204, "PUT", "/servers/"+sid+"/members/"+mal.id+"/roles/"+mgr["id"].(string), ann.access, nil)
+	// mal manages roles but the channel is hidden from him; pat is plain.
+	hide, _ := e.must(200, "PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"user_id": mal.id, "allow": 0, "deny": 1})
+	vov, _ := e.must(200, "PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"user_id": vic.id, "allow": 0, "deny": 2})
+	if code, _, _ := e.call("GET", "/channels/"+cid+"/messages", mal.access, nil); code != 404 {
+		t.Fatalf("hidden channel's messages answered %d, want 404", code)
+	}
+
+	for _, c := range []struct {
+		name, method, path string
+		body               any
+	}{
+		{"put a member's", "PUT", "/channels/" + cid + "/overrides", map[string]any{"user_id": vic.id, "allow": 0, "deny": 1}},
+		{"put a role's", "PUT", "/channels/" + cid + "/overrides", map[string]any{"role_id": mgr["id"], "allow": 0, "deny": 1}},
+		{"delete one that exists", "DELETE", "/channels/" + cid + "/overrides/" + vov["id"].(string), nil},
+		{"delete his own", "DELETE", "/channels/" + cid + "/overrides/" + hide["id"].(string), nil},
+		{"delete one that does not", "DELETE", "/channels/" + cid + "/overrides/0190b5e0-0000-7000-8000-000000000000", nil},
+	} {
+		code, obj, _ := e.call(c.method, c.path, mal.access, c.body)
+		if code != 404 || obj["error"] != "Channel not found" {
+			t.Errorf("hidden member: %s: %d %v, want 404 Channel not found", c.name, code, obj)
+		}
+		code, obj, _ = e.call(c.method, c.path, pat.access, c.body)
+		if code != 403 {
+			t.Errorf("member who sees it without MANAGE_ROLES: %s: %d %v, want 403", c.name, code, obj)
+		}
+	}
+	_, ovs := e.must(200, "GET", "/channels/"+cid+"/overrides", ann.access, nil)
+	if len(ovs) != 2 {
+		t.Fatalf("overrides changed: %v", ovs)
+	}
+}

@@ -296,13 +296,19 @@ func (s *Surface) recheckVoiceIn(ctx context.Context, channelID string) {
 
 // recheckVoice drops, and announces as a leave, each of vs whose account
 // may no longer be in its channel's call: VIEW_CHANNEL and CONNECT, the
-// rule of joining (voice.SFU's and joinVoice's). Every node runs it for
-// the event; the one whose delete finds the state announces it.
+// rule of joining (voice.SFU's and joinVoice's); and ends the Go Live of
+// one who stays without SPEAK (the rule of starting it), as a stage key
+// follows its holder. Every node runs it for the event; the one whose
+// delete finds the state (or the session) announces it.
 func (s *Surface) recheckVoice(ctx context.Context, vs []*VoiceState) {
+	live := map[string]string{} // channel → its broadcaster ("" none)
 	for _, v := range vs {
 		ca, err := s.d.Community.ChannelAccess(ctx, v.UserID, v.ChannelID)
 		switch k := fault.KindOf(err); {
 		case err == nil && ca.Can(community.PermViewChannel) && ca.MayConnectVoice() == nil:
+			if ca.MayGoLive() != nil {
+				s.stopGoLiveOf(ctx, live, v)
+			}
 			continue
 		case err != nil && k != fault.NotFound && k != fault.Forbidden:
 			s.log.Warn("voice recheck", "account", v.UserID, "channel", v.ChannelID, "err", err)
@@ -315,6 +321,22 @@ func (s *Surface) recheckVoice(ctx context.Context, vs []*VoiceState) {
 		s.voiceLeft(ctx, gone)
 		s.meshLeft(ctx, v.UserID, v.ChannelID)
 	}
+}
+
+// stopGoLiveOf ends v's account's Go Live in v's channel, if it holds it
+// (live caches each channel's broadcaster for one recheck).
+func (s *Surface) stopGoLiveOf(ctx context.Context, live map[string]string, v *VoiceState) {
+	b, ok := live[v.ChannelID]
+	if !ok {
+		if g, err := s.d.Voice.GoLive(ctx, v.ChannelID); err == nil {
+			b = g.BroadcasterID
+		}
+		live[v.ChannelID] = b
+	}
+	if b != v.UserID || s.d.Voice.StopGoLive(ctx, v.ChannelID, v.UserID) != nil {
+		return // not theirs, or another node stopped it first
+	}
+	s.broadcastLiveIn(ctx, v.ChannelID, "GO_LIVE_STOP", map[string]any{"channel_id": v.ChannelID, "broadcaster_id": v.UserID})
 }
 
 // meshLeft ends the SFU's bridges for a mesh client that left a channel.
@@ -499,6 +521,12 @@ func (s *Surface) startGoLive(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
+	// Beyond Together: a member denied SPEAK in the channel (the SFU sends
+	// nothing of theirs) may not stream to it either.
+	if err := ca.MayGoLive(); err != nil {
+		s.fail(w, err)
+		return
+	}
 	q := "720p"
 	if in.Quality != nil {
 		q = *in.Quality
@@ -595,7 +623,16 @@ func (s *Surface) iceServers(w http.ResponseWriter, r *http.Request, p *identity
 	servers := []ice{{URLs: "stun:stun.l.google.com:19302"}, {URLs: "stun:stun1.l.google.com:19302"}}
 	const ttl = 86400
 	if len(s.d.TurnURLs) > 0 && len(s.d.TurnSecret) >= 32 {
-		user := strconv.FormatInt(time.Now().Add(ttl*time.Second).Unix(), 10) + ":" + p.Account.Username
+		// The name says which account and session (or token) it was made
+		// for, so that the embedded TURN server refuses it once that is
+		// disabled or signed out (Together: the account's username).
+		grant := ""
+		if p.SessionID != "" {
+			grant = "s" + p.SessionID
+		} else if p.Token != nil {
+			grant = "t" + p.Token.ID
+		}
+		user := strconv.FormatInt(time.Now().Add(ttl*time.Second).Unix(), 10) + ":" + voice.TURNName(s.d.TurnSecret, p.Account.ID, grant)
 		mac := hmac.New(sha1.New, []byte(s.d.TurnSecret))
 		mac.Write([]byte(user))
 		cred := base64.StdEncoding.EncodeToString(mac.Sum(nil))
