@@ -91,6 +91,8 @@ var sweepAllowed = map[string]map[string]string{
 		"recordingChat": "call: a viewer of the stage replays its chat",
 		"downloadRecording": "call: a viewer of the stage downloads its recordings (answers 404 here: the seeded " +
 			"recording has no segment)",
+		"recordingDownloadURL": "call: a viewer of the stage gets a signed URL to download its recordings with " +
+			"(each use re-checks that account's access)",
 		"getClip":  "call: a viewer of the stage sees its clips",
 		"clipFile": "call: a viewer of the stage plays its clips",
 		"clipFileURL": "call: a viewer of the stage gets a signed URL to play its clips with (each use re-checks " +
