@@ -17,6 +17,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/hearth-community/hearth/internal/rtcav"
 	"github.com/hearth-community/hearth/internal/rtmp"
 )
@@ -137,6 +138,9 @@ func offerCodecs(offer string) (h264, audio, opus bool, err error) {
 	}
 	if len(d.MediaDescriptions) > maxMediaSections {
 		return false, false, false, fault.Newf(fault.Invalid, "the SDP offer has %d media sections; at most %d", len(d.MediaDescriptions), maxMediaSections)
+	}
+	if err := rtc.CheckCandidates(nil, offer); err != nil {
+		return false, false, false, fault.Wrap(fault.Invalid, "the SDP offer names too many ICE candidate addresses", err)
 	}
 	for _, m := range d.MediaDescriptions {
 		for _, a := range m.Attributes {
