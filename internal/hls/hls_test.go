@@ -331,3 +331,40 @@ func TestPartNames(t *testing.T) {
 		}
 	}
 }
+
+// TestOfflineClipNotCopiedPerStage: a new origin (every stage channel has
+// one, and a member may make hundreds) lists the offline clip but writes no
+// copy of it (34 KiB each, 6.5 GB for one account's 100,000 stage
+// channels), and removes a copy an earlier version left; the clip is
+// served from OfflineClip.
+func TestOfflineClipNotCopiedPerStage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "0"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "0", OfflineName), OfflineClip, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	o, err := NewOrigin(OriginConfig{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := o.Variant(0)
+	if !ok || !strings.Contains(string(v.Playlist()), OfflineName) {
+		t.Fatal("the offline playlist does not list the clip")
+	}
+	var files []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 0 {
+		t.Fatalf("files in a new stage's directory: %v, want none", files)
+	}
+	if _, ok := v.SegmentPath(OfflineName); ok {
+		t.Fatal("the offline clip has a file path")
+	}
+}

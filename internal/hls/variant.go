@@ -17,6 +17,9 @@ import (
 )
 
 // OfflineClip is the short black clip players get while a stage is offline.
+// It is served from memory (the surfaces serve OfflineName from it), never
+// copied into a stage's directory: every stage channel has a directory,
+// and any member may make hundreds of them.
 //
 //go:embed offline.ts
 var OfflineClip []byte
@@ -77,9 +80,8 @@ func newVariant(index int, dir string, listSize, keepExtra int, up *Uploader, on
 	}
 	v := &Variant{index: index, dir: dir, listSize: max(listSize, 1), keepExtra: keepExtra, upload: up, onSegment: onSeg, log: log}
 	v.reset()
-	if err := os.WriteFile(filepath.Join(dir, OfflineName), OfflineClip, 0o640); err != nil {
-		return nil, fmt.Errorf("hls: %w", err)
-	}
+	// A copy of the offline clip that an earlier version kept here.
+	_ = os.Remove(filepath.Join(dir, OfflineName))
 	v.mu.Lock()
 	v.offline = true
 	v.render()
@@ -234,11 +236,9 @@ func (v *Variant) Playlist() []byte {
 }
 
 // SegmentPath returns the file of a segment named in a playlist, or false
-// for any other name (so a request can never reach another file).
+// for any other name (so a request can never reach another file). The
+// offline clip (OfflineName) has no file: it is OfflineClip.
 func (v *Variant) SegmentPath(name string) (string, bool) {
-	if name == OfflineName {
-		return filepath.Join(v.dir, OfflineName), true
-	}
 	if !strings.HasPrefix(name, "stream-") || !strings.HasSuffix(name, ".ts") {
 		return "", false
 	}

@@ -111,12 +111,21 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	s.srv = &http.Server{
 		Handler:           s.middleware(s.mux),
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		IdleTimeout:       120 * time.Second,
 		ConnState:         stopCounting,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }
+
+// MaxHeaderBytes bounds a request's line and headers (Go's default is
+// 1 MiB). A request still arriving holds what it has sent until the header
+// timeout: 300 connections each 960 KB into their headers held 354 MB, and
+// one address may keep --max-conns-per-ip of them, again every 10 s. No
+// client of any surface sends more than a few KiB (tokens, cookies, a
+// video URL in a query); past this the answer is 431.
+const MaxHeaderBytes = 64 << 10
 
 // Addr is the bound address (useful with port 0).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }

@@ -3,6 +3,7 @@ package httpserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -205,6 +206,33 @@ func TestBodyCapIgnoresContentType(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode != tc.want {
 			t.Errorf("%s %q, %d bytes: %d, want %d", tc.path, tc.ctype, tc.size, res.StatusCode, tc.want)
+		}
+	}
+}
+
+// TestHeadersBounded: a request's line and headers stop at MaxHeaderBytes
+// (431 past it) instead of Go's 1 MiB, since a request still arriving holds
+// what it has sent until the header timeout, and one address may keep
+// hundreds of them.
+func TestHeadersBounded(t *testing.T) {
+	t.Parallel()
+	url := newTestServer(t, func(s *Server) {
+		s.HandleFunc("GET /x", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	})
+	for _, tc := range []struct {
+		size, want int
+	}{{MaxHeaderBytes / 2, 204}, {2 * MaxHeaderBytes, 431}, {512 << 10, 431}} {
+		req, _ := http.NewRequest("GET", url+"/x", nil)
+		for i := 0; i < tc.size/4096; i++ {
+			req.Header.Set(fmt.Sprintf("X-Pad-%d", i), strings.Repeat("a", 4000))
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Errorf("%d bytes of headers: %d, want %d", tc.size, res.StatusCode, tc.want)
 		}
 	}
 }

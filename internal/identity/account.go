@@ -120,7 +120,7 @@ type Store interface {
 	AccountByUsername(ctx context.Context, username string) (*Account, error)
 	AccountByEmail(ctx context.Context, email string) (*Account, error)
 	// AccountByName finds an account other than a guest whose username or
-	// display name is name, ignoring case.
+	// display name has name's NameKey.
 	AccountByName(ctx context.Context, name string) (*Account, error)
 	ListAccounts(ctx context.Context, kind Kind, limit, offset int) ([]*Account, error)
 	CountAccounts(ctx context.Context, kind Kind) (int, error)

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/hearth-community/hearth/internal/fault"
 )
 
@@ -24,11 +27,23 @@ type Renamed struct {
 	OldName   string `json:"old_name"`
 }
 
+// NameKey is the form in which two names are one name: compatibility
+// normalised (NFKC) and case folded, so that a name differing from another
+// only in case, in how its accents are encoded (a precomposed é or an e and
+// a combining accent) or in compatibility forms (full-width letters,
+// superscripts, ligatures) is the same name. A name is held, and a chat
+// name taken, by its key. The fold is Go's on both engines: SQL's lower()
+// folds only ASCII on SQLite, so no key is made in SQL.
+func NameKey(name string) string {
+	return norm.NFKC.String(cases.Fold().String(norm.NFKC.String(strings.TrimSpace(name))))
+}
+
 // ErrNameTaken refuses a name that another account holds.
 var ErrNameTaken = fault.New(fault.Conflict, "That name belongs to another account.")
 
 // NameHolder returns the account (not a guest) that holds name as its
-// username or display name, ignoring case and surrounding space; NotFound
+// username or display name, by NameKey (case, accent encoding,
+// compatibility forms and surrounding space aside); NotFound
 // when no account holds it. A guest on any surface may not take such a
 // name.
 //

@@ -115,3 +115,35 @@ func TestNamesHeldByAccounts(t *testing.T) {
 		}
 	})
 }
+
+// TestNamesHeldInEverySpelling: a name is held whatever case, accent
+// encoding or compatibility form spells it, on both engines (SQLite's
+// lower() folds only ASCII: a guest took an account's display name "Élise"
+// as typed there, and PostgreSQL refused it).
+func TestNamesHeldInEverySpelling(t *testing.T) {
+	forEngine(t, func(t *testing.T, eng storetest.Engine) {
+		ctx := context.Background()
+		s, err := identity.New(ctx, identity.Config{Argon2: fastArgon, Now: time.Now}, eng.Open(t).Identity(), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Register(ctx, identity.RegisterInput{Username: "alice", Password: "correct horse", DisplayName: "Élise Zoë"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{
+			"Élise Zoë",             // as typed
+			"élise zoë",             // lower case past ASCII
+			"ÉLISE ZOË",             // upper case past ASCII
+			"E\u0301lise Zoe\u0308", // combining accents
+			"ＡＬＩＣＥ",                 // full-width letters
+			"ᴬlice",                 // a modifier letter
+		} {
+			if free, err := s.NameFree(ctx, name, ""); err != nil || free {
+				t.Errorf("NameFree(%q) = %v, %v; want held", name, free, err)
+			}
+		}
+		if free, err := s.NameFree(ctx, "Elise Zoe", ""); err != nil || !free {
+			t.Errorf("NameFree(unaccented) = %v, %v; want free (another name)", free, err)
+		}
+	})
+}

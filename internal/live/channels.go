@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 // defaultEndWait bounds how long deleting a stage waits for its broadcast
@@ -126,8 +127,10 @@ func (st *stage) pruneAll() {
 		if c := st.svc.cfg.Viewers; c != nil {
 			c.Done(st.viewerKey())
 		}
-		if st.perIP[v.IP]--; st.perIP[v.IP] <= 0 {
-			delete(st.perIP, v.IP)
+		if k := ratelimit.AddrKey(v.IP); st.perIP[k] <= 1 {
+			delete(st.perIP, k)
+		} else {
+			st.perIP[k]--
 		}
 	}
 }

@@ -3,6 +3,7 @@ package live_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -314,4 +315,29 @@ func TestEndReachesViewersOnDisconnect(t *testing.T) {
 	}
 	next.Close(nil)
 	s.WaitOffline(id, 10*time.Second)
+}
+
+// TestViewersCountIPv6Prefix: the per-address viewer bound counts an IPv6
+// client by its /64, so a host holding a /64 (the usual assignment) cannot
+// mint viewers by rotating its addresses; the count is given back when
+// those viewers are pruned.
+func TestViewersCountIPv6Prefix(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := newService(t, db, live.Config{Now: c.now, ViewerTTL: 15 * time.Second})
+	id := s.DefaultStageID()
+	for i := range 1000 {
+		s.Touch(id, fmt.Sprintf("2001:db8:7:7::%x", i+1), "agent")
+	}
+	s.Touch(id, "2001:db8:7:8::1", "agent") // another /64
+	if v, _ := s.Viewers(id); len(v) != 32+1 {
+		t.Fatalf("%d viewers after 1,000 addresses of one /64, want 33", len(v))
+	}
+	c.add(20 * time.Second)
+	s.Prune()
+	s.Touch(id, "2001:db8:7:7::ffff", "again")
+	if v, _ := s.Viewers(id); len(v) != 1 {
+		t.Fatalf("per-prefix count not released: %d viewers", len(v))
+	}
 }

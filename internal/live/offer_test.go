@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/rtc"
 )
 
 // TestOfferMediaSectionsBounded: a WHIP or WHEP offer carries a video and
@@ -37,6 +38,31 @@ func TestOfferMediaSectionsBounded(t *testing.T) {
 		}
 		if !errors.Is(err, fault.Invalid) {
 			t.Errorf("%d sections: %v, want invalid", tc.sections, err)
+		}
+	}
+}
+
+// TestOfferCandidatesBounded: a WHEP offer (no account needed) naming more
+// than rtc.MaxRemoteCandidates candidate addresses is refused as bad input
+// before a peer connection is made; one of 900 made the node send 14,400
+// connectivity checks to addresses of the client's choosing.
+func TestOfferCandidatesBounded(t *testing.T) {
+	t.Parallel()
+	offer := func(addrs int) string {
+		var b strings.Builder
+		b.WriteString("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n")
+		b.WriteString("m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=recvonly\r\na=rtpmap:96 H264/90000\r\n")
+		for i := range addrs {
+			fmt.Fprintf(&b, "a=candidate:%d 1 udp %d 127.0.0.1 %d typ host\r\n", i, 2130706431-i, 20000+i)
+		}
+		return b.String()
+	}
+	if _, _, _, err := offerCodecs(offer(rtc.MaxRemoteCandidates)); err != nil {
+		t.Fatalf("%d candidate addresses: %v", rtc.MaxRemoteCandidates, err)
+	}
+	for _, n := range []int{rtc.MaxRemoteCandidates + 1, 900} {
+		if _, _, _, err := offerCodecs(offer(n)); !errors.Is(err, fault.Invalid) {
+			t.Errorf("%d candidate addresses: %v, want invalid", n, err)
 		}
 	}
 }

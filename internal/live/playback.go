@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 // Player-reported playback metrics and the stream-health overview built
@@ -142,10 +143,10 @@ func (s *Service) ReportPlayback(stageID, ip, userAgent string, r PlaybackReport
 	defer p.mu.Unlock()
 	ps := p.stageLocked(stageID)
 	if _, ok := ps.cur[id]; !ok {
-		if len(ps.cur) >= maxReports || ps.perIP[ip] >= maxReportsPerIP {
+		if len(ps.cur) >= maxReports || ps.perIP[ratelimit.AddrKey(ip)] >= maxReportsPerIP {
 			return fault.New(fault.RateLimited, "too many players reporting")
 		}
-		ps.perIP[ip]++
+		ps.perIP[ratelimit.AddrKey(ip)]++
 	}
 	now := s.cfg.Now().UTC()
 	first := now
@@ -175,10 +176,10 @@ func (s *Service) MergePlayback(stageID, ip, userAgent string, r PlaybackReport)
 	ps := p.stageLocked(stageID)
 	cur, ok := ps.cur[id]
 	if !ok {
-		if len(ps.cur) >= maxReports || ps.perIP[ip] >= maxReportsPerIP {
+		if len(ps.cur) >= maxReports || ps.perIP[ratelimit.AddrKey(ip)] >= maxReportsPerIP {
 			return fault.New(fault.RateLimited, "too many players reporting")
 		}
-		ps.perIP[ip]++
+		ps.perIP[ratelimit.AddrKey(ip)]++
 		cur = playerReport{ip: ip, userAgent: userAgent, firstSeen: s.cfg.Now().UTC()}
 	}
 	cur.lastUpdate = s.cfg.Now().UTC()

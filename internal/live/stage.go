@@ -13,6 +13,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/hls"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/rtmp"
 	"github.com/hearth-community/hearth/internal/transcode"
 )
@@ -183,12 +184,12 @@ func (s *Service) Touch(stageID, ip, userAgent string) {
 	if !ok {
 		// The user agent is the client's to choose: cap viewers per address
 		// (a household or NAT has a few browsers, not thousands) and overall.
-		if len(st.viewers) >= maxViewers || st.perIP[ip] >= maxViewersPerIP {
+		if len(st.viewers) >= maxViewers || st.perIP[ratelimit.AddrKey(ip)] >= maxViewersPerIP {
 			return
 		}
 		v = &Viewer{ClientID: id, IP: ip, UserAgent: userAgent, FirstSeen: now}
 		st.viewers[id] = v
-		st.perIP[ip]++
+		st.perIP[ratelimit.AddrKey(ip)]++
 		if c := s.cfg.Viewers; c != nil {
 			c.Add(st.viewerKey())
 		}
@@ -238,8 +239,10 @@ func (st *stage) pruneViewers(now time.Time) {
 			if c := st.svc.cfg.Viewers; c != nil {
 				c.Done(st.viewerKey())
 			}
-			if st.perIP[v.IP]--; st.perIP[v.IP] <= 0 {
-				delete(st.perIP, v.IP)
+			if k := ratelimit.AddrKey(v.IP); st.perIP[k] <= 1 {
+				delete(st.perIP, k)
+			} else {
+				st.perIP[k]--
 			}
 		}
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/ratelimit"
+	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/hearth-community/hearth/internal/rtcav"
 	"github.com/hearth-community/hearth/internal/rtmp"
 )
@@ -137,6 +139,9 @@ func offerCodecs(offer string) (h264, audio, opus bool, err error) {
 	}
 	if len(d.MediaDescriptions) > maxMediaSections {
 		return false, false, false, fault.Newf(fault.Invalid, "the SDP offer has %d media sections; at most %d", len(d.MediaDescriptions), maxMediaSections)
+	}
+	if err := rtc.CheckCandidates(nil, offer); err != nil {
+		return false, false, false, fault.Wrap(fault.Invalid, "the SDP offer names too many ICE candidate addresses", err)
 	}
 	for _, m := range d.MediaDescriptions {
 		for _, a := range m.Attributes {
@@ -890,7 +895,7 @@ func (st *stage) holdViewer(id, ip, userAgent string) {
 		return
 	}
 	st.viewers[id] = &Viewer{ClientID: id, IP: ip, UserAgent: userAgent, FirstSeen: now, LastSeen: now, held: true}
-	st.perIP[ip]++
+	st.perIP[ratelimit.AddrKey(ip)]++
 	if c := st.svc.cfg.Viewers; c != nil {
 		c.Add(st.viewerKey())
 	}
@@ -914,8 +919,10 @@ func (st *stage) dropHeldViewer(id string) {
 	if c := st.svc.cfg.Viewers; c != nil {
 		c.Done(st.viewerKey())
 	}
-	if st.perIP[v.IP]--; st.perIP[v.IP] <= 0 {
-		delete(st.perIP, v.IP)
+	if k := ratelimit.AddrKey(v.IP); st.perIP[k] <= 1 {
+		delete(st.perIP, k)
+	} else {
+		st.perIP[k]--
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 // Bounds on WebRTC viewers' sessions. From its offer on, a WHEP session
@@ -46,6 +47,7 @@ type whepSlot struct {
 // address's bound (it frees as that address's sessions end), 503 while
 // the node has too many sessions connecting.
 func (b *whepBudget) take(ip string) (*whepSlot, error) {
+	ip = ratelimit.AddrKey(ip) // an IPv6 /64 is one address
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.perIP[ip] >= maxWHEPPerIP {
@@ -66,6 +68,7 @@ func (b *whepBudget) take(ip string) (*whepSlot, error) {
 
 // counts is the address's sessions and the node's connecting ones.
 func (b *whepBudget) counts(ip string) (perIP, connecting int) {
+	ip = ratelimit.AddrKey(ip)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.perIP[ip], b.connecting

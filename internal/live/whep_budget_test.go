@@ -65,3 +65,22 @@ func TestWHEPBudget(t *testing.T) {
 		t.Fatalf("all released: %d, %d connecting, %d addresses", n, c, len(b.perIP))
 	}
 }
+
+// TestWHEPBudgetCountsIPv6Prefix: an IPv6 client's sessions count by its
+// /64, as the node's other per-address bounds do: a host holding a /64
+// used to get 32 sessions from each of its addresses.
+func TestWHEPBudgetCountsIPv6Prefix(t *testing.T) {
+	t.Parallel()
+	var b whepBudget
+	for i := range maxWHEPPerIP {
+		if _, err := b.take("2001:db8:5:5::" + strconv.FormatInt(int64(i+1), 16)); err != nil {
+			t.Fatalf("take %d: %v", i, err)
+		}
+	}
+	if _, err := b.take("2001:db8:5:5:ffff::1"); fault.KindOf(err) != fault.RateLimited {
+		t.Fatalf("another address of the same /64: %v, want rate limited", err)
+	}
+	if _, err := b.take("2001:db8:5:6::1"); err != nil {
+		t.Fatalf("another /64: %v", err)
+	}
+}

@@ -721,9 +721,9 @@ func (s *Service) Action(ctx context.Context, body string) {
 }
 
 func (s *Service) nameAllowed(name string) bool {
-	l := strings.ToLower(name)
+	l := identity.NameKey(name)
 	for _, f := range s.Settings().ForbiddenUsernames {
-		if f != "" && strings.ToLower(f) == l {
+		if f != "" && identity.NameKey(f) == l {
 			return false
 		}
 	}

@@ -360,3 +360,39 @@ func TestPreviousNamesBounded(t *testing.T) {
 		t.Errorf("stored previous names %v %v, want %v", stored.PreviousNames, err, want)
 	}
 }
+
+// TestChatNameTakenInEverySpelling: a chat name is taken whatever case,
+// accent encoding or compatibility form spells it, so no one chats under
+// a name that looks like another chat user's; a forbidden name likewise.
+func TestChatNameTakenInEverySpelling(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			s, _, _ := newServiceOn(t, eng.Open(t), stagechat.PresenceConfig{})
+			ctx := context.Background()
+			if a, _, err := s.Register(ctx, "Zoë Admin", "", nil); err != nil || a.DisplayName != "Zoë Admin" {
+				t.Fatalf("register %+v %v", a, err)
+			}
+			b, _, err := s.Register(ctx, "", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"zoë admin", "ZOË ADMIN", "Zoe\u0308 Admin", "Zoë Ａｄｍｉｎ"} {
+				if _, _, err := s.ChangeName(ctx, b, name); !errors.Is(err, stagechat.ErrNameTaken) {
+					t.Errorf("rename to %q: err = %v, want ErrNameTaken", name, err)
+				}
+				c, _, err := s.Register(ctx, name, "", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.DisplayName == name {
+					t.Errorf("register as %q: granted; want a generated name", name)
+				}
+			}
+			if _, _, err := s.ChangeName(ctx, b, "ＳＹＳＴＥＭ"); !errors.Is(err, stagechat.ErrNameForbidden) {
+				t.Errorf("rename to a full-width forbidden name: err = %v, want ErrNameForbidden", err)
+			}
+		})
+	}
+}

@@ -62,11 +62,11 @@ func conflictOr(err error) error {
 // reads return) and lowercased (email, unique: lookups ignore case).
 func (s *Identity) CreateAccount(ctx context.Context, a *identity.Account) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO accounts (id, kind, username, display_name, email, password_hash,
-		avatar_url, is_admin, disabled_at, created_by, created_at, updated_at, username_key, email_typed)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
+		avatar_url, is_admin, disabled_at, created_by, created_at, updated_at, username_key, email_typed, display_name_key)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`,
 		a.ID, a.Kind, a.Username, a.DisplayName, nullString(lowerPtr(a.Email)), a.PasswordHash, a.AvatarURL, a.IsAdmin,
 		NullMicros(a.DisabledAt), nullString(a.CreatedBy), Micros(a.CreatedAt), Micros(a.UpdatedAt), strings.ToLower(a.Username),
-		nullString(a.Email))
+		nullString(a.Email), identity.NameKey(a.DisplayName))
 	return conflictOr(err)
 }
 
@@ -81,9 +81,10 @@ func lowerPtr(p *string) *string {
 // UpdateAccount stores every mutable field of a.
 func (s *Identity) UpdateAccount(ctx context.Context, a *identity.Account) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE accounts SET username=$2, username_key=$3, display_name=$4, email=$5,
-		password_hash=$6, avatar_url=$7, is_admin=$8, disabled_at=$9, updated_at=$10, email_typed=$11 WHERE id=$1`,
+		password_hash=$6, avatar_url=$7, is_admin=$8, disabled_at=$9, updated_at=$10, email_typed=$11,
+		display_name_key=$12 WHERE id=$1`,
 		a.ID, a.Username, strings.ToLower(a.Username), a.DisplayName, nullString(lowerPtr(a.Email)), a.PasswordHash,
-		a.AvatarURL, a.IsAdmin, NullMicros(a.DisabledAt), Micros(a.UpdatedAt), nullString(a.Email))
+		a.AvatarURL, a.IsAdmin, NullMicros(a.DisabledAt), Micros(a.UpdatedAt), nullString(a.Email), identity.NameKey(a.DisplayName))
 	if err != nil {
 		return conflictOr(err)
 	}
@@ -112,11 +113,15 @@ func (s *Identity) AccountByUsername(ctx context.Context, username string) (*ide
 }
 
 // AccountByName finds a non-guest account whose username or display name
-// is name, ignoring case (names of accounts are held on every surface).
+// has name's identity.NameKey (names of accounts are held on every
+// surface). A username is ASCII, so its key is its lower case.
 func (s *Identity) AccountByName(ctx context.Context, name string) (*identity.Account, error) {
-	key := strings.ToLower(name)
+	key := identity.NameKey(name)
+	if key == "" {
+		return nil, fault.NotFound
+	}
 	return scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts
-		WHERE kind <> 'guest' AND (username_key=$1 OR lower(display_name)=$1) ORDER BY created_at, id LIMIT 1`, key))
+		WHERE kind <> 'guest' AND (username_key=$1 OR display_name_key=$1) ORDER BY created_at, id LIMIT 1`, key))
 }
 
 // AccountByEmail looks an account up by email, ignoring case.

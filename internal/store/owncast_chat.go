@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
@@ -58,13 +59,13 @@ func (s *StageChat) SaveUser(ctx context.Context, u *stagechat.User) error {
 	return conflictOr(saveChatUser(ctx, s.db, u))
 }
 
-// ClaimName saves u unless another chat user has its name, ignoring case
-// (stagechat.ErrNameTaken): the look and the write share a transaction,
+// ClaimName saves u unless another chat user has its name's
+// identity.NameKey (stagechat.ErrNameTaken): the look and the write share a transaction,
 // which holds the name on PostgreSQL (an advisory lock on it; SQLite's
 // write transactions run one at a time), so of the users taking one name
 // at once only one gets it.
 func (s *StageChat) ClaimName(ctx context.Context, u *stagechat.User) error {
-	key := strings.ToLower(u.DisplayName)
+	key := identity.NameKey(u.DisplayName)
 	return conflictOr(s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if s.db.Engine == Postgres {
 			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('chatname:' || $1))`, key); err != nil {
@@ -93,7 +94,7 @@ func saveChatUser(ctx context.Context, e execer, u *stagechat.User) error {
 		ON CONFLICT (account_id) DO UPDATE SET display_name=excluded.display_name, name_key=excluded.name_key,
 		display_color=excluded.display_color, previous_names=excluded.previous_names,
 		name_changed_at=excluded.name_changed_at, scopes=excluded.scopes, authenticated_at=excluded.authenticated_at`,
-		u.ID, u.DisplayName, strings.ToLower(u.DisplayName), u.DisplayColor, string(prev), NullMicros(u.NameChangedAt),
+		u.ID, u.DisplayName, identity.NameKey(u.DisplayName), u.DisplayColor, string(prev), NullMicros(u.NameChangedAt),
 		strings.Join(u.Scopes, ","), NullMicros(u.AuthenticatedAt), Micros(u.CreatedAt))
 	return err
 }
@@ -103,10 +104,10 @@ func (s *StageChat) User(ctx context.Context, id string) (*stagechat.User, error
 	return scanChatUser(s.db.QueryRowContext(ctx, `SELECT `+chatUserCols+chatUserFrom+`WHERE u.account_id=$1`, id))
 }
 
-// UserByName finds a chat user by display name (case-insensitive).
+// UserByName finds a chat user by display name (by identity.NameKey).
 func (s *StageChat) UserByName(ctx context.Context, name string) (*stagechat.User, error) {
 	return scanChatUser(s.db.QueryRowContext(ctx, `SELECT `+chatUserCols+chatUserFrom+`WHERE u.name_key=$1 LIMIT 1`,
-		strings.ToLower(name)))
+		identity.NameKey(name)))
 }
 
 // Users lists moderators or disabled users.
@@ -141,7 +142,7 @@ func (s *StageChat) ListUsers(ctx context.Context, q stagechat.UserQuery) ([]*st
 	var conds []string
 	var args []any
 	if q.Search != "" {
-		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(q.Search))
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(identity.NameKey(q.Search))
 		args = append(args, "%"+esc+"%")
 		conds = append(conds, fmt.Sprintf(`u.name_key LIKE $%d ESCAPE '\'`, len(args)))
 	}

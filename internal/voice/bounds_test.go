@@ -3,11 +3,13 @@ package voice_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/hearth-community/hearth/internal/voice"
 )
 
@@ -75,5 +77,58 @@ func TestPublishBounded(t *testing.T) {
 	}
 	if _, err := names.part.Publish(ctx, empty, sources); !errors.Is(err, fault.Invalid) {
 		t.Fatalf("65 sources in one offer: %v, want invalid", err)
+	}
+}
+
+// TestPublishCandidatesBounded: the server's ICE agent sends connectivity
+// checks to every address a client's candidates name, so a publish offer
+// may name at most rtc.MaxRemoteCandidates distinct addresses over the
+// connection's life: an offer past it is refused before pion sees it, and
+// so is a later offer that names new addresses past it; the addresses
+// already named may be named again.
+func TestPublishCandidatesBounded(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := testCtx(t)
+	pc, err := w.client.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "a", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetLocalDescription(o); err != nil {
+		t.Fatal(err)
+	}
+	// The offer with from..to-1 as the ports of extra host candidates.
+	offer := func(from, to int) string {
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			fmt.Fprintf(&b, "a=candidate:%d 1 udp %d 127.0.0.1 %d typ host\r\n", 9000+i, 2130706431-i, 30000+i)
+		}
+		sdp := o.SDP
+		at := strings.Index(sdp, "a=ice-pwd:")
+		at += strings.Index(sdp[at:], "\r\n") + 2
+		return sdp[:at] + b.String() + sdp[at:]
+	}
+	many := w.join(ctx, w.member("many"))
+	if _, err := many.part.Publish(ctx, offer(0, rtc.MaxRemoteCandidates+1), nil); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("%d candidate addresses: %v, want invalid", rtc.MaxRemoteCandidates+1, err)
+	}
+	some := w.join(ctx, w.member("some"))
+	if _, err := some.part.Publish(ctx, offer(0, rtc.MaxRemoteCandidates-4), nil); err != nil {
+		t.Fatalf("%d candidate addresses: %v", rtc.MaxRemoteCandidates-4, err)
+	}
+	if _, err := some.part.Publish(ctx, offer(0, rtc.MaxRemoteCandidates+4), nil); !errors.Is(err, fault.Invalid) {
+		t.Fatalf("a renegotiation naming 8 new addresses past the bound: %v, want invalid", err)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -82,6 +83,7 @@ type bridge struct {
 
 	mu    sync.Mutex // serialises negotiation
 	early []webrtc.ICECandidateInit
+	cands rtc.Candidates // the mesh client's candidate addresses (rtc.MaxRemoteCandidates)
 	timer *time.Timer
 }
 
@@ -439,6 +441,9 @@ func (b *bridge) answer(ctx context.Context, offer string) (string, error) {
 	if err := b.m.checkOffer(offer); err != nil {
 		return "", err
 	}
+	if err := rtc.CheckCandidates(&b.cands, offer); err != nil {
+		return "", fault.Wrap(fault.Invalid, "the offer names too many ICE candidate addresses", err)
+	}
 	if err := b.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fault.Wrap(fault.Invalid, "offer refused", err)
 	}
@@ -504,6 +509,9 @@ func (b *bridge) applyAnswer(answer string) error {
 	if b.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
 		return fault.New(fault.Conflict, "No offer is waiting for an answer")
 	}
+	if err := rtc.CheckCandidates(&b.cands, answer); err != nil {
+		return fault.Wrap(fault.Invalid, "the answer names too many ICE candidate addresses", err)
+	}
 	if err := b.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return fault.Wrap(fault.Invalid, "answer refused", err)
 	}
@@ -520,14 +528,18 @@ func (b *bridge) addCandidate(c webrtc.ICECandidateInit) {
 		}
 		return
 	}
-	_ = b.pc.AddICECandidate(c) // an mDNS or unreachable candidate is no error of ours
+	if b.cands.Add(c.Candidate) {
+		_ = b.pc.AddICECandidate(c) // an mDNS or unreachable candidate is no error of ours
+	}
 }
 
 // flushEarly adds the candidates that came before the remote
 // description; b.mu is held.
 func (b *bridge) flushEarly() {
 	for _, c := range b.early {
-		_ = b.pc.AddICECandidate(c)
+		if b.cands.Add(c.Candidate) {
+			_ = b.pc.AddICECandidate(c)
+		}
 	}
 	b.early = nil
 }

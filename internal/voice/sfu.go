@@ -25,6 +25,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -188,6 +189,9 @@ type Participant struct {
 	down                 map[*pubTrack]*downTrack
 	negotiating, pending bool
 	published            map[*webrtc.RTPReceiver]*pubTrack
+	// pubCands and subCands count the addresses the client's candidates
+	// name on each connection (rtc.MaxRemoteCandidates).
+	pubCands, subCands rtc.Candidates
 
 	notifyMu sync.Mutex // notices go out one at a time, in order
 }
@@ -685,6 +689,10 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 		// with the track), so the oldest names can go.
 		clear(p.sources)
 	}
+	if err := rtc.CheckCandidates(&p.pubCands, offer); err != nil {
+		p.mu.Unlock()
+		return "", fault.Wrap(fault.Invalid, "the offer names too many ICE candidate addresses", err)
+	}
 	for id, src := range sources {
 		p.sources[id] = src
 	}
@@ -737,7 +745,12 @@ func (p *Participant) Answer(answer string) error {
 	if p.sub.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
 		return fault.New(fault.Conflict, "No offer is waiting for an answer")
 	}
-	err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
+	// An answer naming too many candidate addresses is refused as one
+	// pion refuses: rolled back, and a fresh offer made.
+	err := rtc.CheckCandidates(&p.subCands, answer)
+	if err == nil {
+		err = p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
+	}
 	p.negotiating = false
 	if err != nil {
 		// Roll the refused offer back and offer afresh, so that one bad

@@ -30,7 +30,7 @@ func (s *Surface) registerDev(h *httpserver.Server) {
 
 // devResetRateLimit empties the caller's rate-limit bucket.
 func (s *Surface) devResetRateLimit(w http.ResponseWriter, r *http.Request) {
-	s.d.Limiter.Forget(s.ip(r))
+	s.d.Limiter.Forget(s.limitKey(r))
 	s.log.Warn("development route: rate limit reset", "ip", s.ip(r))
 	writeOK(w, http.StatusOK, nil)
 }

@@ -87,7 +87,9 @@ type opts struct {
 	now       func() time.Time // the surface's clock (nil: time.Now)
 	db        func(testing.TB) *store.DB
 	rateLimit bool
-	syncDelay time.Duration
+	// trustProxy takes the client's address from X-Forwarded-For.
+	trustProxy bool
+	syncDelay  time.Duration
 	// spa serves a built web client from this directory on "GET /" (with
 	// the SPA fallback to index.html), on the same origin as the API.
 	spa string
@@ -219,7 +221,7 @@ func newHarness(t testing.TB, o opts) *harness {
 	}
 	s, err := ott.New(ott.Deps{Log: logger, Identity: ids, Watch: ws, Media: md, Sessions: db.OttSessions(), Hub: hub,
 		Limiter: lim, APIKey: testAPIKey, Metrics: http.NotFoundHandler(), DevRoutes: o.dev, Links: db.AccountLinks(),
-		Discord: discord, InsecureCookies: o.discord != nil, Now: o.now})
+		Discord: discord, InsecureCookies: o.discord != nil, Now: o.now, TrustProxy: o.trustProxy})
 	if err != nil {
 		t.Fatal(err)
 	}

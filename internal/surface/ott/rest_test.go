@@ -294,6 +294,31 @@ func TestRateLimitReaches429(t *testing.T) {
 	}
 }
 
+// TestRateLimitCountsIPv6Prefix: OTT's per-address bucket counts an IPv6
+// client by its /64, as the node's other per-address bounds do: a host
+// holding a /64 (the usual assignment) used to get a fresh bucket from
+// each of its addresses.
+func TestRateLimitCountsIPv6Prefix(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{rateLimit: true, trustProxy: true})
+	tok := h.grant()
+	create := func(i int, from string) resp {
+		return h.do("POST", "/api/room/create", tok, map[string]any{"name": fmt.Sprintf("perm-%d", i), "isTemporary": false},
+			"X-Forwarded-For", from)
+	}
+	for i := range 5 { // 200 points each of the 1000-point bucket
+		if r := create(i, fmt.Sprintf("2001:db8:9:9::%x", i+1)); r.status != 201 {
+			t.Fatalf("create %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	if r := create(5, "2001:db8:9:9:ffff::1"); r.status != 429 {
+		t.Fatalf("another address of the same /64: %d %s", r.status, r.raw)
+	}
+	if r := create(6, "2001:db8:9:a::1"); r.status != 201 {
+		t.Fatalf("another /64: %d %s", r.status, r.raw)
+	}
+}
+
 func TestPreviewAdd(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, opts{})

@@ -97,7 +97,7 @@ func (s *Surface) serveSocket(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Serve(context.Background(), nil, nil)
 		return
 	}
-	sk := &socket{s: s, conn: conn, name: name, ip: s.ip(r)}
+	sk := &socket{s: s, conn: conn, name: name, ip: s.limitKey(r)}
 	_ = conn.Serve(context.Background(), func(ctx context.Context, _ websocket.MessageType, data []byte) error {
 		return sk.onMessage(ctx, data, func(pattern string, tr func(string, []byte) ([]byte, bool)) error {
 			return conn.Subscribe(pattern, tr)

@@ -423,10 +423,15 @@ func displayName(a *identity.Account) string { return a.Name() }
 
 func (s *Surface) ip(r *http.Request) string { return ratelimit.ClientIP(r, s.d.TrustProxy) }
 
+// limitKey is the caller's rate-limit bucket: its address, an IPv6 client
+// by its /64 (which one host normally holds whole, and could otherwise
+// rotate through fresh buckets), as the node's other per-address bounds.
+func (s *Surface) limitKey(r *http.Request) string { return ratelimit.AddrKey(s.ip(r)) }
+
 // charge takes points from the caller's bucket, setting the X-RateLimit-*
 // headers; when refused it writes the 429 and returns false.
 func (s *Surface) charge(w http.ResponseWriter, r *http.Request, points int) bool {
-	d := s.d.Limiter.Allow(s.ip(r), points)
+	d := s.d.Limiter.Allow(s.limitKey(r), points)
 	ratelimit.SetHeaders(w.Header(), d)
 	if d.Allowed {
 		return true

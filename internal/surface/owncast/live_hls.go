@@ -157,6 +157,12 @@ func segmentLocal(w http.ResponseWriter, r *http.Request, v *hls.Variant, name s
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 		return
 	}
+	if name == hls.OfflineName {
+		// The offline clip is the same for every stage, from memory.
+		hlsHeaders(w, hls.SegmentContentType, hls.PlaylistCache)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(hls.OfflineClip))
+		return
+	}
 	p, ok := v.SegmentPath(name)
 	if !ok {
 		http.NotFound(w, r)
@@ -173,10 +179,6 @@ func segmentLocal(w http.ResponseWriter, r *http.Request, v *hls.Variant, name s
 		http.NotFound(w, r)
 		return
 	}
-	cache := hls.SegmentCache
-	if name == hls.OfflineName {
-		cache = hls.PlaylistCache
-	}
-	hlsHeaders(w, hls.SegmentContentType, cache)
+	hlsHeaders(w, hls.SegmentContentType, hls.SegmentCache)
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }

@@ -5,13 +5,15 @@ import (
 	"net/http"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
 // handleNotificationRegister is POST /api/notifications/register (user
 // token): {channel: "BROWSER_PUSH_NOTIFICATION", destination: <push
 // subscription JSON>}. Owncast answers 200 with an empty body. An address
-// may register notifyRegistrations an hour (Owncast: no bound), 429 past it.
+// (an IPv6 /64 counting as one) may register notifyRegistrations an hour
+// (Owncast: no bound), 429 past it.
 func (s *Surface) handleNotificationRegister(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Channel     string `json:"channel"`
@@ -20,7 +22,7 @@ func (s *Surface) handleNotificationRegister(w http.ResponseWriter, r *http.Requ
 	if !readJSON(w, r, &req) {
 		return
 	}
-	if d := s.notifyRL.Allow(s.clientIP(r), 1); !d.Allowed {
+	if d := s.notifyRL.Allow(ratelimit.AddrKey(s.clientIP(r)), 1); !d.Allowed {
 		writeError(w, &fault.Error{Kind: fault.RateLimited, RetryAfter: d.RetryAfter,
 			Msg: "too many notification registrations from this address; try again later"})
 		return

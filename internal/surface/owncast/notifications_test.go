@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"testing"
+
+	"github.com/hearth-community/hearth/internal/surface/owncast"
 )
 
 // TestNotificationRegister: Owncast's browser push registration route
@@ -107,5 +110,33 @@ func TestNotificationRegisterBoundedPerAddress(t *testing.T) {
 	dests, err := n.db.StageChat().NotificationDestinations(t.Context(), "BROWSER_PUSH_NOTIFICATION")
 	if err != nil || len(dests) != 10 {
 		t.Fatalf("stored %d subscriptions (%v), want 10", len(dests), err)
+	}
+}
+
+// TestNotificationRegisterCountsIPv6Prefix: the registration bound counts
+// an IPv6 client by its /64, as the node's other per-address bounds do: a
+// host holding a /64 (the usual assignment) used to get ten from each of
+// its addresses.
+func TestNotificationRegisterCountsIPv6Prefix(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{chat: func(o *owncast.ChatOptions) { o.TrustProxy = true }})
+	user := n.register(t, "subscriber")
+	reg := func(i int, from string) reply {
+		ua, _ := ecdh.P256().GenerateKey(rand.Reader)
+		b, _ := json.Marshal(map[string]any{"endpoint": "https://push.example/" + strconv.Itoa(i), "keys": map[string]string{
+			"p256dh": base64.RawURLEncoding.EncodeToString(ua.PublicKey().Bytes()), "auth": base64.RawURLEncoding.EncodeToString(make([]byte, 16))}})
+		return n.do(t, "POST", "/api/notifications/register?accessToken="+user.AccessToken, "",
+			map[string]any{"channel": "BROWSER_PUSH_NOTIFICATION", "destination": string(b)}, "X-Forwarded-For", from)
+	}
+	for i := range 10 {
+		if r := reg(i, fmt.Sprintf("2001:db8:1:2::%x", i+1)); r.status != 200 {
+			t.Fatalf("registration %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	if r := reg(10, "2001:db8:1:2:ffff::1"); r.status != 429 {
+		t.Fatalf("11th registration from the same /64: %d %s", r.status, r.body)
+	}
+	if r := reg(11, "2001:db8:1:3::1"); r.status != 200 {
+		t.Fatalf("from another /64: %d %s", r.status, r.body)
 	}
 }
