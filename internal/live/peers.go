@@ -36,25 +36,17 @@ var peerName = regexp.MustCompile(`^(stream\.m3u8|thumbnail\.jpg|preview\.gif|[0
 // broadcast runs here, or nowhere, or S3 serves every node, or the ingest
 // node has no address: docs/scaling.md).
 func (s *Service) IngestPeerURL(ctx context.Context, stageID, name string) (string, error) {
-	c := s.cfg.Viewers
-	if c == nil || s.cfg.Peers == nil || len(s.cfg.PeerKey) == 0 || !peerName.MatchString(name) || s.Settings().S3.Enabled {
+	if s.cfg.Viewers == nil || s.cfg.Peers == nil || len(s.cfg.PeerKey) == 0 || !peerName.MatchString(name) || s.Settings().S3.Enabled {
 		return "", nil
 	}
-	st, err := s.stage(stageID)
-	if err != nil {
+	if _, err := s.stage(stageID); err != nil {
 		return "", err
 	}
-	st.mu.Lock()
-	here := st.cur != nil
-	st.mu.Unlock()
-	if here {
-		return "", nil // running, starting or draining here: this node's output
-	}
-	nodes := c.Elsewhere(st.broadcastKey())
-	if len(nodes) == 0 {
+	node := s.IngestNode(stageID)
+	if node == "" {
 		return "", nil
 	}
-	base, err := s.nodeURL(ctx, nodes[0])
+	base, err := s.nodeURL(ctx, node)
 	if err != nil {
 		return "", err
 	}
@@ -63,6 +55,27 @@ func (s *Service) IngestPeerURL(ctx context.Context, stageID, name string) (stri
 	}
 	q := peersign.Query(s.cfg.PeerKey, livePeer, s.cfg.Now(), stageID, name)
 	return base + "/hls/peer/" + url.PathEscape(stageID) + "/" + name + "?" + q.Encode(), nil
+}
+
+// IngestNode names the other node running stageID's broadcast: "" when
+// it runs here (or is starting or draining here), nowhere, or the nodes
+// do not count each other's broadcasts.
+func (s *Service) IngestNode(stageID string) string {
+	c := s.cfg.Viewers
+	st, err := s.stage(stageID)
+	if c == nil || err != nil {
+		return ""
+	}
+	st.mu.Lock()
+	here := st.cur != nil
+	st.mu.Unlock()
+	if here {
+		return "" // this node's output
+	}
+	if nodes := c.Elsewhere(st.broadcastKey()); len(nodes) > 0 {
+		return nodes[0]
+	}
+	return ""
 }
 
 // nodeURLTTL is how long a node's URL is kept after reading it: a node

@@ -75,6 +75,10 @@ type Deps struct {
 // Surface serves /api/recordings, /api/clips and /api/recording-settings.
 type Surface struct {
 	d Deps
+	// cutClient and cutSlots forward (and bound) clip cuts to the node
+	// holding a clip's source (cutpeer.go).
+	cutClient *http.Client
+	cutSlots  chan struct{}
 }
 
 // New builds the surface.
@@ -90,7 +94,12 @@ func New(d Deps) (*Surface, error) {
 			ResponseHeaderTimeout: 30 * time.Second, MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	return &Surface{d: d}, nil
+	// A cut answers once the clip is stored: no header timeout, the
+	// request's own (cutTimeout) bounds it.
+	cut := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &Surface{d: d, cutClient: cut, cutSlots: make(chan struct{}, maxCutsForwarded)}, nil
 }
 
 // Register adds the routes.
@@ -107,6 +116,7 @@ func (s *Surface) Register(r Router) {
 	r.Handle("GET /api/recordings/{id}/chat", h(s.chat))
 	r.Handle("GET /api/clips", h(s.clips))
 	r.Handle("POST /api/clips", h(s.liveClip))
+	r.Handle("POST /api/clips/peer", h(s.cutPeer))
 	r.Handle("GET /api/clips/{id}", h(s.getClip))
 	r.Handle("GET /api/clips/{id}/file", h(s.clipFile))
 	r.Handle("GET /api/clips/{id}/peer", h(s.clipPeer))
