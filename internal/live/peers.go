@@ -72,10 +72,61 @@ func (s *Service) IngestNode(stageID string) string {
 	if here {
 		return "" // this node's output
 	}
-	if nodes := c.Elsewhere(st.broadcastKey()); len(nodes) > 0 {
+	if nodes := s.reachable(c.Elsewhere(st.broadcastKey())); len(nodes) > 0 {
 		return nodes[0]
 	}
 	return ""
+}
+
+// A node that crashed keeps its broadcasts counted until the presence
+// tracker forgets it (15 s of silence), and every proxied request for its
+// streams meanwhile waited for a connection that never came. When a
+// request finds a node unreachable (IngestUnreachable), that node is taken
+// for gone until it is heard from again: its stages are offline here and
+// served from this node (the offline playlist) at once. A node that is
+// alive speaks within the tracker's interval (5 s) and is tried again.
+type goneNodes struct {
+	mu sync.Mutex
+	at map[string]time.Time // when a request last found the node unreachable
+}
+
+// IngestUnreachable tells the service that the node running stageID's
+// broadcast could not be reached (nothing listens at its address, or no
+// connection was taken in time).
+func (s *Service) IngestUnreachable(stageID string) {
+	node := s.IngestNode(stageID)
+	if node == "" {
+		return
+	}
+	g := &s.gone
+	g.mu.Lock()
+	if g.at == nil || len(g.at) >= 256 {
+		g.at = map[string]time.Time{}
+	}
+	g.at[node] = time.Now() // the tracker's clock (Heard)
+	g.mu.Unlock()
+	s.log.Warn("live: the node running a stream cannot be reached; its stage is offline here until it is heard from", "stage", stageID, "node", node)
+}
+
+// reachable is nodes less those taken for gone.
+func (s *Service) reachable(nodes []string) []string {
+	g := &s.gone
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.at) == 0 {
+		return nodes
+	}
+	out := nodes[:0:0]
+	for _, n := range nodes {
+		if at, ok := g.at[n]; ok {
+			if !s.cfg.Viewers.Heard(n).After(at) {
+				continue
+			}
+			delete(g.at, n) // heard since: alive
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // nodeURLTTL is how long a node's URL is kept after reading it: a node

@@ -57,6 +57,8 @@ type ViewerCounter interface {
 	// Elsewhere names the other nodes counting key, by the ids they are
 	// known by in Peers.
 	Elsewhere(key string) []string
+	// Heard is when node was last heard from (zero: not known).
+	Heard(node string) time.Time
 }
 
 // Service is the live-streaming domain.
@@ -90,6 +92,7 @@ type Service struct {
 	keyFails  *ratelimit.Limiter     // wrong stream keys per address (keyguard.go)
 	gate      PublishGate            // who may stream with a held key (holders.go)
 	peerURLs  nodeURLs               // other nodes' URLs, read recently (peers.go)
+	gone      goneNodes              // other nodes found unreachable (peers.go)
 
 	// drainHook, when set (tests only), runs in a broadcast's end after the
 	// stage has gone offline and before the pipeline drains.

@@ -3,7 +3,9 @@
 // MP4, a live stage's HLS): a query of exp (Unix seconds) and sig, the hex
 // HMAC-SHA256 under the key every node shares of a label naming the kind
 // of URL, the parts it names (an id, a file name) and exp. The label keeps
-// a signature made for one kind of URL from opening another.
+// a signature made for one kind of URL from opening another. Proxy
+// (proxy.go) is the one bounded client the nodes fetch those URLs with on
+// a client's behalf.
 package peersign
 
 import (
