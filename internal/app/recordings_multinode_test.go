@@ -21,7 +21,8 @@ import (
 // TestRecordingPlaysOnAnotherNode: on PostgreSQL + NATS without S3, a
 // recording made on node A lists on node B, and B serves its playlist,
 // a segment (with a range request) and the MP4 download by proxying to A,
-// which holds the files; a clip asked of B is cut by A (B checks the
+// which holds the files, and the ended stream's thumbnail A made (not an
+// older one of its own); a clip asked of B is cut by A (B checks the
 // caller and forwards the cut) and plays through both; A's peer routes
 // refuse requests that are not signed with the cluster's key.
 func TestRecordingPlaysOnAnotherNode(t *testing.T) {
@@ -52,6 +53,24 @@ func TestRecordingPlaysOnAnotherNode(t *testing.T) {
 		return call(t, "GET", baseB+"/api/recordings?stage=default", "", nil, &list) == 200 && len(list) == 1 && !list[0].Recording
 	})
 	r := list[0]
+	// The stream has ended: node B shows the thumbnail node A made of it,
+	// not one of its own from an older stream.
+	stale := []byte("node B's thumbnail of an older stream")
+	if err := os.MkdirAll(filepath.Join(b.Config.DataDir, "hls", def), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.Config.DataDir, "hls", def, "thumbnail.jpg"), stale, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "node A's thumbnail of the ended stream through node B", 30*time.Second, func() bool {
+		p, ok := a.Live.Thumbnail(def, "thumbnail.jpg")
+		if !ok {
+			return false
+		}
+		onA, err := os.ReadFile(p)
+		code, hdr, body := get(t, baseB+"/thumbnail.jpg")
+		return err == nil && code == 200 && hdr.Get("Content-Type") == "image/jpeg" && bytes.Equal(body, onA)
+	})
 	get := func(url string, hdr map[string]string) (*http.Response, []byte) {
 		req, _ := http.NewRequest("GET", url, nil)
 		for k, v := range hdr {

@@ -32,7 +32,8 @@ var peerName = regexp.MustCompile(`^(stream\.m3u8|thumbnail\.jpg|preview\.gif|[0
 
 // IngestPeerURL is the signed URL at which the node running stageID's
 // broadcast serves name (see peerName) to this node, when that node is
-// another one and S3 is off. "" means: serve it here, as before (the
+// another one and S3 is off; while the stage is offline, a thumbnail's is
+// the node's that made the newest one. "" means: serve it here, as before (the
 // broadcast runs here, or nowhere, or S3 serves every node, or the ingest
 // node has no address: docs/scaling.md).
 func (s *Service) IngestPeerURL(ctx context.Context, stageID, name string) (string, error) {
@@ -42,7 +43,7 @@ func (s *Service) IngestPeerURL(ctx context.Context, stageID, name string) (stri
 	if _, err := s.stage(stageID); err != nil {
 		return "", err
 	}
-	node := s.IngestNode(stageID)
+	node := s.peerNode(ctx, stageID, name)
 	if node == "" {
 		return "", nil
 	}
@@ -90,11 +91,22 @@ type goneNodes struct {
 	at map[string]time.Time // when a request last found the node unreachable
 }
 
-// IngestUnreachable tells the service that the node running stageID's
-// broadcast could not be reached (nothing listens at its address, or no
-// connection was taken in time).
-func (s *Service) IngestUnreachable(stageID string) {
+// peerNode is the other node that serves name of stageID: the one running
+// its broadcast, or for a thumbnail while the stage is offline, the one
+// that made the newest (thumbs.go); "" for this node.
+func (s *Service) peerNode(ctx context.Context, stageID, name string) string {
 	node := s.IngestNode(stageID)
+	if node == "" && (name == thumbName || name == previewName) && !s.runsHere(stageID) {
+		node = s.thumbnailNode(ctx, stageID)
+	}
+	return node
+}
+
+// IngestUnreachable tells the service that the node serving name of
+// stageID (IngestPeerURL) could not be reached (nothing listens at its
+// address, or no connection was taken in time).
+func (s *Service) IngestUnreachable(ctx context.Context, stageID, name string) {
+	node := s.peerNode(ctx, stageID, name)
 	if node == "" {
 		return
 	}

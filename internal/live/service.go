@@ -47,6 +47,9 @@ type Config struct {
 	// (peers.go).
 	Peers   Peers
 	PeerKey []byte
+	// NodeID names this node as Viewers and Peers name the others: the
+	// node holding a stage's newest thumbnail is kept by it (thumbs.go).
+	NodeID string
 }
 
 // ViewerCounter is a cluster-wide count per key (package presence).
@@ -93,6 +96,7 @@ type Service struct {
 	gate      PublishGate            // who may stream with a held key (holders.go)
 	peerURLs  nodeURLs               // other nodes' URLs, read recently (peers.go)
 	gone      goneNodes              // other nodes found unreachable (peers.go)
+	thumbNode thumbNodes             // which node holds each stage's newest thumbnail (thumbs.go)
 
 	// drainHook, when set (tests only), runs in a broadcast's end after the
 	// stage has gone offline and before the pipeline drains.

@@ -162,6 +162,17 @@ func segmentLocal(w http.ResponseWriter, r *http.Request, v *hls.Variant, name s
 		http.NotFound(w, r)
 		return
 	}
+	cache := hls.SegmentCache
+	if name == hls.OfflineName {
+		cache = hls.PlaylistCache
+	}
+	serveFile(w, r, p, func() { hlsHeaders(w, hls.SegmentContentType, cache) })
+}
+
+// serveFile serves the file at p (range and conditional requests), with
+// the headers header sets; a file removed meanwhile (the origin deletes
+// old segments, ffmpeg replaces thumbnails) is a 404.
+func serveFile(w http.ResponseWriter, r *http.Request, p string, header func()) {
 	f, err := os.Open(p)
 	if err != nil {
 		http.NotFound(w, r)
@@ -173,10 +184,6 @@ func segmentLocal(w http.ResponseWriter, r *http.Request, v *hls.Variant, name s
 		http.NotFound(w, r)
 		return
 	}
-	cache := hls.SegmentCache
-	if name == hls.OfflineName {
-		cache = hls.PlaylistCache
-	}
-	hlsHeaders(w, hls.SegmentContentType, cache)
+	header()
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }

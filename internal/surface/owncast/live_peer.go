@@ -72,7 +72,7 @@ func (s *Surface) fromIngest(w http.ResponseWriter, r *http.Request, stageID, na
 				}
 				if peersign.Unreachable(cause) {
 					// Crashed, most likely: offline here until heard from.
-					s.d.Live.IngestUnreachable(stageID)
+					s.d.Live.IngestUnreachable(r.Context(), stageID, name)
 				}
 				writeResult(w, http.StatusBadGateway, false, "the node running this stream did not answer")
 			case peersign.Failed:
