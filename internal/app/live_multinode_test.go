@@ -10,11 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/hls"
-	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
-	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 // publishTo runs ffmpeg publishing a small test stream to url until the
@@ -47,36 +44,16 @@ func liveSegment(pl string) string {
 // published to node A plays through node B: B's master playlist, variant
 // playlist and segments are A's (not B's offline clip), LL-HLS parts and
 // blocking reloads pass through, with the local HLS headers; the viewer is
-// counted once, by B. A community stage channel's signed HLS URL plays
+// counted once, by B. A live clip asked of B is cut by A. A community
+// stage channel's signed HLS URL plays
 // through B too, with B checking the viewer. A's peer route refuses
 // requests that are not signed with the cluster's key.
 func TestLiveHLSOnAnotherNode(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed (.ci/run installs it)")
-	}
-	if storetest.PostgresURL() == "" || natsURL() == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	dsn := storetest.PostgresDSN(t)
-	streamKey := "node-a-" + identity.NewID()
-	node := func(key string) *app.App {
-		cfg := testConfig(t)
-		cfg.Database, cfg.Bus = dsn, natsURL()
-		cfg.JWTSecret = ""
-		cfg.RTMPAddr = "127.0.0.1:0"
-		cfg.FFmpegPath = "ffmpeg"
-		cfg.StreamKey = key
-		a, _ := start(t, cfg, nil)
-		return a
-	}
-	a, b := node(streamKey), node("")
+	a, b, streamKey := twoLiveNodes(t, nil)
 	baseA, baseB := a.HTTP.URL(), b.HTTP.URL()
 	ctx := t.Context()
 	def := a.Live.DefaultStageID()
-	if err := a.Live.SetVariants(ctx, def, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
-		t.Fatal(err)
-	}
 	if err := a.Live.SetLatencyLevel(ctx, def, 5); err != nil { // LL-HLS
 		t.Fatal(err)
 	}
@@ -168,6 +145,20 @@ func TestLiveHLSOnAnotherNode(t *testing.T) {
 	}
 	if vs, _ := b.Live.Viewers(def); len(vs) != 1 {
 		t.Fatalf("node B's viewers: %+v", vs)
+	}
+
+	// A clip of the live stream asked of B is cut by A, which runs the
+	// ingest (B has no segments of it: it was 400, "no stream is live").
+	clipper := register(t, baseA, "clipper")
+	var clip struct{ ID, URL string }
+	if code := call(t, "POST", baseB+"/api/clips", clipper.AccessToken, map[string]any{"stage": "default", "seconds": 2, "title": "live via B"}, &clip); code != 201 || clip.URL == "" {
+		t.Fatalf("a live clip asked of node B: %d %+v", code, clip)
+	}
+	if !a.Recordings.HasLocalClip(clip.ID) || b.Recordings.HasLocalClip(clip.ID) {
+		t.Fatalf("the live clip asked of node B is not on node A alone")
+	}
+	if code := call(t, "GET", baseB+"/api/clips/"+clip.ID, clipper.AccessToken, nil, nil); code != 200 {
+		t.Fatalf("the live clip through node B: %d", code)
 	}
 
 	// A stage channel: its member's signed URL, made by B, plays through B;

@@ -46,14 +46,7 @@ func twoNodes(t *testing.T) (urlA, urlB string) {
 		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
 	}
 	dsn := storetest.PostgresDSN(t)
-	node := func() string {
-		cfg := testConfig(t)
-		cfg.Database, cfg.Bus = dsn, natsURL()
-		cfg.JWTSecret = "" // both nodes must agree on the stored secret
-		a, _ := start(t, cfg, nil)
-		return a.HTTP.URL()
-	}
-	return node(), node()
+	return clusterNode(t, dsn, nil).HTTP.URL(), clusterNode(t, dsn, nil).HTTP.URL()
 }
 
 // TestTwoNodesShareOneCommunity: two nodes on one PostgreSQL and one NATS

@@ -13,47 +13,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearth-community/hearth/internal/app"
+	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/identity"
-	"github.com/hearth-community/hearth/internal/live"
-	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/recording"
 )
 
 // TestRecordingPlaysOnAnotherNode: on PostgreSQL + NATS without S3, a
 // recording made on node A lists on node B, and B serves its playlist,
 // a segment (with a range request) and the MP4 download by proxying to A,
-// which holds the files; A's peer route refuses requests that are not
-// signed with the cluster's key. A clip cut on A plays on B, with the
-// viewer's token or a signed URL A handed out.
+// which holds the files, and the ended stream's thumbnail A made (not an
+// older one of its own); a clip asked of B is cut by A (B checks the
+// caller and forwards the cut) and plays through both, with the viewer's
+// token or a signed URL A handed out; A's peer routes refuse requests
+// that are not signed with the cluster's key.
 func TestRecordingPlaysOnAnotherNode(t *testing.T) {
 	t.Parallel()
-	for _, b := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(b); err != nil {
-			t.Skip(b + " not installed (.ci/run installs it)")
-		}
-	}
-	if storetest.PostgresURL() == "" || natsURL() == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	dsn := storetest.PostgresDSN(t)
-	streamKey := "node-a-" + identity.NewID()
-	node := func(key string) *app.App {
-		cfg := testConfig(t)
-		cfg.Database, cfg.Bus = dsn, natsURL()
-		cfg.JWTSecret = ""
-		cfg.RTMPAddr = "127.0.0.1:0"
-		cfg.FFmpegPath = "ffmpeg"
-		cfg.Recording = true
-		cfg.StreamKey = key
-		a, _ := start(t, cfg, nil)
-		return a
-	}
-	a, b := node(streamKey), node("")
+	a, b, streamKey := twoLiveNodes(t, func(cfg *config.Config) { cfg.Recording = true }, "ffprobe")
 	ctx := t.Context()
 	def := a.Live.DefaultStageID()
-	if err := a.Live.SetVariants(ctx, def, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
-		t.Fatal(err)
-	}
 	if err := a.Live.SetLatencyLevel(ctx, def, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +54,24 @@ func TestRecordingPlaysOnAnotherNode(t *testing.T) {
 		return call(t, "GET", baseB+"/api/recordings?stage=default", "", nil, &list) == 200 && len(list) == 1 && !list[0].Recording
 	})
 	r := list[0]
+	// The stream has ended: node B shows the thumbnail node A made of it,
+	// not one of its own from an older stream.
+	stale := []byte("node B's thumbnail of an older stream")
+	if err := os.MkdirAll(filepath.Join(b.Config.DataDir, "hls", def), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.Config.DataDir, "hls", def, "thumbnail.jpg"), stale, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "node A's thumbnail of the ended stream through node B", 30*time.Second, func() bool {
+		p, ok := a.Live.Thumbnail(def, "thumbnail.jpg")
+		if !ok {
+			return false
+		}
+		onA, err := os.ReadFile(p)
+		code, hdr, body := get(t, baseB+"/thumbnail.jpg")
+		return err == nil && code == 200 && hdr.Get("Content-Type") == "image/jpeg" && bytes.Equal(body, onA)
+	})
 	get := func(url string, hdr map[string]string) (*http.Response, []byte) {
 		req, _ := http.NewRequest("GET", url, nil)
 		for k, v := range hdr {
@@ -176,5 +171,58 @@ func TestRecordingPlaysOnAnotherNode(t *testing.T) {
 		if res, _ := get(baseA+"/api/clips/"+clip.ID+"/peer"+q, nil); res.StatusCode != 403 {
 			t.Fatalf("clip peer route %q: %d", q, res.StatusCode)
 		}
+	}
+
+	// A clip asked of node B is cut by node A, which holds the files (it
+	// was 503 on B); both serve it, and its chat post is B's to make.
+	var fromB struct{ ID, URL string }
+	if code := call(t, "POST", baseB+"/api/recordings/"+r.ID+"/clips", viewer.AccessToken, map[string]any{"start": 1, "end": 4, "title": "via B"}, &fromB); code != 201 || fromB.URL == "" {
+		t.Fatalf("clip asked of node B: %d %+v", code, fromB)
+	}
+	if !a.Recordings.HasLocalClip(fromB.ID) || b.Recordings.HasLocalClip(fromB.ID) {
+		t.Fatalf("the clip asked of node B is not on node A alone")
+	}
+	_, onA = get(baseA+fromB.URL, auth)
+	res, onB = get(baseB+fromB.URL, auth)
+	if res.StatusCode != 200 || len(onA) == 0 || !bytes.Equal(onA, onB) {
+		t.Fatalf("the clip asked of node B: %d, %d bytes (node A: %d)", res.StatusCode, len(onB), len(onA))
+	}
+	// The caller is checked on B: no token, no cut.
+	if code := call(t, "POST", baseB+"/api/recordings/"+r.ID+"/clips", "", map[string]any{"start": 0, "end": 1}, nil); code != 401 {
+		t.Fatalf("anonymous clip on node B: %d", code)
+	}
+	// A's refusal comes back through B as A made it.
+	var refusal struct{ Message string }
+	if code := call(t, "POST", baseB+"/api/recordings/"+r.ID+"/clips", viewer.AccessToken, map[string]any{"start": 500, "end": 510}, &refusal); code != 400 ||
+		!strings.Contains(refusal.Message, "past the recording's end") {
+		t.Fatalf("a clip past the end asked of node B: %d %+v", code, refusal)
+	}
+	// The cut route is the nodes' own: a signed cut runs once (a replay is
+	// 409), a body it was not signed for and an unsigned one are 403.
+	rec, err := a.Recordings.Get(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(u string, body []byte) int {
+		res, err := http.Post(u, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	u, body, err := b.Recordings.CutPeer(ctx, rec.NodeID, recording.CutRequest{ID: fromB.ID, RecordingID: r.ID, Start: 0, End: time.Second, By: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := post(u, body); code != 409 {
+		t.Fatalf("a replayed cut: %d", code)
+	}
+	forged := bytes.Replace(body, []byte(fromB.ID), []byte(identity.NewID()), 1)
+	if code := post(u, forged); code != 403 {
+		t.Fatalf("a cut with a body it was not signed for: %d", code)
+	}
+	if code := post(baseA+"/api/clips/peer", body); code != 403 {
+		t.Fatalf("an unsigned cut: %d", code)
 	}
 }

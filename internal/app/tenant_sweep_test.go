@@ -738,13 +738,16 @@ func crossTenantSweep(t *testing.T, cfg config.Config) {
 		t.Errorf("A's room after the sweep: %d %+v", code, rm)
 	}
 
-	// The peer-file route needs a node's signature, whoever asks.
+	// The peer routes need a node's signature, whoever asks.
 	for _, tok := range []string{B.AccessToken, M.AccessToken} {
 		if code, raw := do(htr, "GET", "/api/recordings/"+rec.ID+"/peer/"+recording.PlaylistName+"?exp=1&sig=00", tok, nil); code != 403 {
 			t.Errorf("unsigned peer file: %d %s", code, raw)
 		}
 		if code, raw := do(htr, "GET", "/api/clips/"+clip.ID+"/peer?exp=1&sig=00", tok, nil); code != 403 {
 			t.Errorf("unsigned clip peer file: %d %s", code, raw)
+		}
+		if code, raw := do(htr, "POST", "/api/clips/peer?exp=1&sig=00", tok, map[string]any{"id": identity.NewID(), "recordingId": rec.ID, "start": 0, "end": 1e9, "by": M.User.ID}); code != 403 {
+			t.Errorf("unsigned clip cut: %d %s", code, raw)
 		}
 	}
 	// An attachment URL is the attachment only with its signature.

@@ -32,29 +32,22 @@ var peerName = regexp.MustCompile(`^(stream\.m3u8|thumbnail\.jpg|preview\.gif|[0
 
 // IngestPeerURL is the signed URL at which the node running stageID's
 // broadcast serves name (see peerName) to this node, when that node is
-// another one and S3 is off. "" means: serve it here, as before (the
+// another one and S3 is off; while the stage is offline, a thumbnail's is
+// the node's that made the newest one. "" means: serve it here, as before (the
 // broadcast runs here, or nowhere, or S3 serves every node, or the ingest
 // node has no address: docs/scaling.md).
 func (s *Service) IngestPeerURL(ctx context.Context, stageID, name string) (string, error) {
-	c := s.cfg.Viewers
-	if c == nil || s.cfg.Peers == nil || len(s.cfg.PeerKey) == 0 || !peerName.MatchString(name) || s.Settings().S3.Enabled {
+	if s.cfg.Viewers == nil || s.cfg.Peers == nil || len(s.cfg.PeerKey) == 0 || !peerName.MatchString(name) || s.Settings().S3.Enabled {
 		return "", nil
 	}
-	st, err := s.stage(stageID)
-	if err != nil {
+	if _, err := s.stage(stageID); err != nil {
 		return "", err
 	}
-	st.mu.Lock()
-	here := st.cur != nil
-	st.mu.Unlock()
-	if here {
-		return "", nil // running, starting or draining here: this node's output
-	}
-	nodes := c.Elsewhere(st.broadcastKey())
-	if len(nodes) == 0 {
+	node := s.peerNode(ctx, stageID, name)
+	if node == "" {
 		return "", nil
 	}
-	base, err := s.nodeURL(ctx, nodes[0])
+	base, err := s.nodeURL(ctx, node)
 	if err != nil {
 		return "", err
 	}
@@ -63,6 +56,89 @@ func (s *Service) IngestPeerURL(ctx context.Context, stageID, name string) (stri
 	}
 	q := peersign.Query(s.cfg.PeerKey, livePeer, s.cfg.Now(), stageID, name)
 	return base + "/hls/peer/" + url.PathEscape(stageID) + "/" + name + "?" + q.Encode(), nil
+}
+
+// IngestNode names the other node running stageID's broadcast: "" when
+// it runs here (or is starting or draining here), nowhere, or the nodes
+// do not count each other's broadcasts.
+func (s *Service) IngestNode(stageID string) string {
+	c := s.cfg.Viewers
+	st, err := s.stage(stageID)
+	if c == nil || err != nil {
+		return ""
+	}
+	st.mu.Lock()
+	here := st.cur != nil
+	st.mu.Unlock()
+	if here {
+		return "" // this node's output
+	}
+	if nodes := s.reachable(c.Elsewhere(st.broadcastKey())); len(nodes) > 0 {
+		return nodes[0]
+	}
+	return ""
+}
+
+// A node that crashed keeps its broadcasts counted until the presence
+// tracker forgets it (15 s of silence), and every proxied request for its
+// streams meanwhile waited for a connection that never came. When a
+// request finds a node unreachable (IngestUnreachable), that node is taken
+// for gone until it is heard from again: its stages are offline here and
+// served from this node (the offline playlist) at once. A node that is
+// alive speaks within the tracker's interval (5 s) and is tried again.
+type goneNodes struct {
+	mu sync.Mutex
+	at map[string]time.Time // when a request last found the node unreachable
+}
+
+// peerNode is the other node that serves name of stageID: the one running
+// its broadcast, or for a thumbnail while the stage is offline, the one
+// that made the newest (thumbs.go); "" for this node.
+func (s *Service) peerNode(ctx context.Context, stageID, name string) string {
+	node := s.IngestNode(stageID)
+	if node == "" && (name == thumbName || name == previewName) && !s.runsHere(stageID) {
+		node = s.thumbnailNode(ctx, stageID)
+	}
+	return node
+}
+
+// IngestUnreachable tells the service that the node serving name of
+// stageID (IngestPeerURL) could not be reached (nothing listens at its
+// address, or no connection was taken in time).
+func (s *Service) IngestUnreachable(ctx context.Context, stageID, name string) {
+	node := s.peerNode(ctx, stageID, name)
+	if node == "" {
+		return
+	}
+	g := &s.gone
+	g.mu.Lock()
+	if g.at == nil || len(g.at) >= 256 {
+		g.at = map[string]time.Time{}
+	}
+	g.at[node] = time.Now() // the tracker's clock (Heard)
+	g.mu.Unlock()
+	s.log.Warn("live: the node running a stream cannot be reached; its stage is offline here until it is heard from", "stage", stageID, "node", node)
+}
+
+// reachable is nodes less those taken for gone.
+func (s *Service) reachable(nodes []string) []string {
+	g := &s.gone
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.at) == 0 {
+		return nodes
+	}
+	out := nodes[:0:0]
+	for _, n := range nodes {
+		if at, ok := g.at[n]; ok {
+			if !s.cfg.Viewers.Heard(n).After(at) {
+				continue
+			}
+			delete(g.at, n) // heard since: alive
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // nodeURLTTL is how long a node's URL is kept after reading it: a node

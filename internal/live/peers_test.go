@@ -31,6 +31,7 @@ func (c *clusterCounter) Elsewhere(k string) []string {
 	defer c.mu.Unlock()
 	return c.others[k]
 }
+func (c *clusterCounter) Heard(string) time.Time { return time.Time{} }
 
 type peerURLs map[string]string
 

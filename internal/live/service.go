@@ -47,6 +47,9 @@ type Config struct {
 	// (peers.go).
 	Peers   Peers
 	PeerKey []byte
+	// NodeID names this node as Viewers and Peers name the others: the
+	// node holding a stage's newest thumbnail is kept by it (thumbs.go).
+	NodeID string
 }
 
 // ViewerCounter is a cluster-wide count per key (package presence).
@@ -57,6 +60,8 @@ type ViewerCounter interface {
 	// Elsewhere names the other nodes counting key, by the ids they are
 	// known by in Peers.
 	Elsewhere(key string) []string
+	// Heard is when node was last heard from (zero: not known).
+	Heard(node string) time.Time
 }
 
 // Service is the live-streaming domain.
@@ -90,6 +95,8 @@ type Service struct {
 	keyFails  *ratelimit.Limiter     // wrong stream keys per address (keyguard.go)
 	gate      PublishGate            // who may stream with a held key (holders.go)
 	peerURLs  nodeURLs               // other nodes' URLs, read recently (peers.go)
+	gone      goneNodes              // other nodes found unreachable (peers.go)
+	thumbNode thumbNodes             // which node holds each stage's newest thumbnail (thumbs.go)
 
 	// drainHook, when set (tests only), runs in a broadcast's end after the
 	// stage has gone offline and before the pipeline drains.

@@ -93,7 +93,10 @@ func (s *Service) Status(ctx context.Context, stageID string) (Status, error) {
 	// A broadcast reserved by begin but still starting its pipeline is not
 	// online yet, and its fields are still being written.
 	if c := s.cfg.Viewers; c != nil && c.Count(st.broadcastKey()) > 0 {
-		out.Online = true // publishing to another node: its details stay there
+		// Publishing to another node (its details stay there), unless
+		// every node counting it is unreachable (peers.go).
+		nodes := c.Elsewhere(st.broadcastKey())
+		out.Online = st.cur != nil || len(nodes) == 0 || len(s.reachable(nodes)) > 0
 	}
 	if b := st.cur; b != nil && b.running {
 		out.Online = true

@@ -6,7 +6,8 @@
 // the hex HMAC-SHA256 under a key every node shares of a label naming the
 // kind of URL, the parts it names (an id, a file name, an account) and exp.
 // The label keeps a signature made for one kind of URL from opening
-// another.
+// another. Proxy (proxy.go) is the one bounded client the nodes fetch
+// those URLs with on a client's behalf.
 package peersign
 
 import (

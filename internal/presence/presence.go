@@ -190,6 +190,17 @@ func (t *Tracker) Elsewhere(key string) []string {
 	return out
 }
 
+// Heard is when node was last heard from (zero when it is not known: it
+// never spoke, stopped or was forgotten).
+func (t *Tracker) Heard(node string) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.remote[node]; p != nil {
+		return p.seen
+	}
+	return time.Time{}
+}
+
 // Present is how many keys have at least one connection on some node.
 func (t *Tracker) Present() int {
 	t.mu.Lock()

@@ -163,8 +163,17 @@ func (s *Service) clipPath(id string) string { return filepath.Join(s.cfg.Dir, "
 
 // MakeClip cuts [start, end) of a recording (also one being made) into an
 // MP4 by stream copy: the cut snaps to the keyframe at or before start.
+// A *CutElsewhere error names the node holding the recording's files,
+// which cuts it (cutpeer.go).
 func (s *Service) MakeClip(ctx context.Context, recordingID string, start, end time.Duration, title, by string) (*Clip, error) {
-	r, err := s.Get(ctx, recordingID)
+	return s.makeClip(ctx, CutRequest{ID: identity.NewID(), RecordingID: recordingID, Start: start, End: end, Title: title, By: by}, true)
+}
+
+// makeClip is MakeClip of cut; forward: a cut of another node's files is
+// a *CutElsewhere (else refused as Unavailable).
+func (s *Service) makeClip(ctx context.Context, cut CutRequest, forward bool) (*Clip, error) {
+	start, end, title := cut.Start, cut.End, cut.Title
+	r, err := s.Get(ctx, cut.RecordingID)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +187,9 @@ func (s *Service) MakeClip(ctx context.Context, recordingID string, start, end t
 		return nil, fault.New(fault.Invalid, "title too long (at most 500 bytes)")
 	}
 	if !s.HasLocal(r.ID) {
+		if forward && s.linked() && r.NodeID != "" && r.NodeID != s.cfg.NodeID {
+			return nil, &CutElsewhere{Node: r.NodeID, Cut: cut}
+		}
 		return nil, fault.New(fault.Unavailable, "this recording's files are on another node; clips are cut where they are")
 	}
 	entries, err := s.loadEntries(r.ID)
@@ -198,8 +210,8 @@ func (s *Service) MakeClip(ctx context.Context, recordingID string, start, end t
 		return nil, err
 	}
 	defer func() { _ = os.Remove(snap) }()
-	c := &Clip{ID: identity.NewID(), StageID: r.StageID, RecordingID: r.ID, Title: strings.TrimSpace(title), Offset: start,
-		Duration: end - start, CreatedBy: by, CreatedAt: s.cfg.Now().UTC()}
+	c := &Clip{ID: cut.ID, StageID: r.StageID, RecordingID: r.ID, Title: strings.TrimSpace(title), Offset: start,
+		Duration: end - start, CreatedBy: cut.By, CreatedAt: s.cfg.Now().UTC()}
 	if err := s.cut(ctx, snap, c); err != nil {
 		return nil, err
 	}
@@ -250,12 +262,23 @@ func (s *Service) cut(ctx context.Context, playlist string, c *Clip) error {
 // LiveSource lists a live stage's recent source segments (live.Service).
 type LiveSource interface {
 	RecentSegments(stageID string) ([]live.LiveSegment, error)
+	// IngestNode names the other node running the stage's broadcast (""
+	// when it runs here or nowhere).
+	IngestNode(stageID string) string
 }
 
 // MakeLiveClip cuts the last `last` of a live stage into a clip: from the
 // recording being made when the stage records, else from the segments the
 // live origin still keeps (the playlist's, a few tens of seconds).
+// A *CutElsewhere error names the node running the stage's ingest, which
+// cuts it (cutpeer.go).
 func (s *Service) MakeLiveClip(ctx context.Context, stageID string, last time.Duration, title, by string) (*Clip, error) {
+	return s.makeLiveClip(ctx, CutRequest{ID: identity.NewID(), Stage: stageID, Last: last, Title: title, By: by}, true)
+}
+
+// makeLiveClip is MakeLiveClip of cut; forward as for makeClip.
+func (s *Service) makeLiveClip(ctx context.Context, cut CutRequest, forward bool) (*Clip, error) {
+	stageID, last, title := cut.Stage, cut.Last, cut.Title
 	if last <= 0 || last > s.cfg.MaxClip {
 		return nil, fault.Newf(fault.Invalid, "a clip is between 0 and %s long", s.cfg.MaxClip)
 	}
@@ -268,13 +291,18 @@ func (s *Service) MakeLiveClip(ctx context.Context, stageID string, last time.Du
 			for _, e := range entries {
 				total += e.dur
 			}
-			return s.MakeClip(ctx, id, max(0, total-last), total, title, by)
+			return s.makeClip(ctx, CutRequest{ID: cut.ID, RecordingID: id, Start: max(0, total-last), End: total, Title: title, By: cut.By}, false)
 		}
 	}
 	if s.cfg.Live == nil {
 		return nil, fault.New(fault.Invalid, "no stream is live")
 	}
 	segs, err := s.cfg.Live.RecentSegments(stageID)
+	if errors.Is(err, live.ErrOffline) && forward && s.linked() {
+		if node := s.cfg.Live.IngestNode(stageID); node != "" {
+			return nil, &CutElsewhere{Node: node, Cut: cut}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -314,8 +342,8 @@ func (s *Service) MakeLiveClip(ctx context.Context, stageID string, last time.Du
 		return nil, err
 	}
 	start := max(0, total-last)
-	c := &Clip{ID: identity.NewID(), StageID: stageID, Title: strings.TrimSpace(title), Offset: start, Duration: total - start,
-		CreatedBy: by, CreatedAt: s.cfg.Now().UTC()}
+	c := &Clip{ID: cut.ID, StageID: stageID, Title: strings.TrimSpace(title), Offset: start, Duration: total - start,
+		CreatedBy: cut.By, CreatedAt: s.cfg.Now().UTC()}
 	if err := s.cut(ctx, pl, c); err != nil {
 		return nil, err
 	}

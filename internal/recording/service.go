@@ -80,6 +80,7 @@ type Service struct {
 	lastFull  time.Time // when recording was last refused or stopped for lack of space
 	thumbs    sync.WaitGroup
 	offloads  sync.WaitGroup
+	cutting   sync.Map // ids of the forwarded cuts running here (CutForPeer)
 }
 
 // Event tells observers that a recording is ready (finished and playable).

@@ -36,7 +36,8 @@ func clipToJSON(c *recording.Clip) clipJSON {
 func seconds(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
 
 // clip cuts a clip from a recording (also one being made: a live stage
-// that records) and announces it in the stage's chat.
+// that records) and announces it in the stage's chat. The node holding
+// the recording's files cuts it (cutpeer.go).
 func (s *Surface) clip(w http.ResponseWriter, r *http.Request) {
 	rec, who, err := s.recording(r, member)
 	if err != nil {
@@ -57,18 +58,19 @@ func (s *Surface) clip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := s.d.Recordings.MakeClip(r.Context(), rec.ID, seconds(*body.Start), seconds(*body.End), body.Title, who)
+	if el := (*recording.CutElsewhere)(nil); errors.As(err, &el) {
+		s.cutElsewhere(w, r, el, who)
+		return
+	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	out := clipToJSON(c)
-	if err := s.d.Gate.PostClip(r.Context(), who, c, out.URL); err != nil {
-		s.d.Log.Warn("hearthapi: cannot post the clip in the stage chat", "clip", c.ID, "err", err)
-	}
-	httpserver.WriteJSON(w, http.StatusCreated, out)
+	s.announce(w, r, who, c)
 }
 
-// liveClip cuts the last seconds of a live stage.
+// liveClip cuts the last seconds of a live stage, on the node running its
+// ingest (cutpeer.go).
 func (s *Surface) liveClip(w http.ResponseWriter, r *http.Request) {
 	c, err := s.authenticate(r, member)
 	if err != nil {
@@ -97,15 +99,15 @@ func (s *Surface) liveClip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	clip, err := s.d.Recordings.MakeLiveClip(r.Context(), stage, seconds(*body.Seconds), body.Title, c.id)
+	if el := (*recording.CutElsewhere)(nil); errors.As(err, &el) {
+		s.cutElsewhere(w, r, el, c.id)
+		return
+	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	out := clipToJSON(clip)
-	if err := s.d.Gate.PostClip(r.Context(), c.id, clip, out.URL); err != nil {
-		s.d.Log.Warn("hearthapi: cannot post the clip in the stage chat", "clip", clip.ID, "err", err)
-	}
-	httpserver.WriteJSON(w, http.StatusCreated, out)
+	s.announce(w, r, c.id, clip)
 }
 
 // clipOf is the clip the path names, when the caller may do what n says

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
+	"github.com/hearth-community/hearth/internal/peersign"
 	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/recording"
 )
@@ -68,13 +69,19 @@ type Deps struct {
 	Auth       Authenticator
 	Log        *slog.Logger
 	// PeerClient fetches a recording's files from the node holding them
-	// (nil: a client with connect and header timeouts).
+	// (nil: peersign.Proxy's, with connect and header timeouts).
 	PeerClient *http.Client
 }
 
 // Surface serves /api/recordings, /api/clips and /api/recording-settings.
 type Surface struct {
 	d Deps
+	// peers fetches (and bounds) files held by other nodes (peer.go).
+	peers *peersign.Proxy
+	// cutClient and cutSlots forward (and bound) clip cuts to the node
+	// holding a clip's source (cutpeer.go).
+	cutClient *http.Client
+	cutSlots  chan struct{}
 }
 
 // New builds the surface.
@@ -85,12 +92,12 @@ func New(d Deps) (*Surface, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	if d.PeerClient == nil {
-		d.PeerClient = &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			ResponseHeaderTimeout: 30 * time.Second, MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
-	return &Surface{d: d}, nil
+	// A cut answers once the clip is stored: no header timeout, the
+	// request's own (cutTimeout) bounds it.
+	cut := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &Surface{d: d, peers: newPeerProxy(d.PeerClient), cutClient: cut, cutSlots: make(chan struct{}, maxCutsForwarded)}, nil
 }
 
 // Register adds the routes.
@@ -108,6 +115,7 @@ func (s *Surface) Register(r Router) {
 	r.Handle("GET /api/recordings/{id}/chat", h(s.chat))
 	r.Handle("GET /api/clips", h(s.clips))
 	r.Handle("POST /api/clips", h(s.liveClip))
+	r.Handle("POST /api/clips/peer", h(s.cutPeer))
 	r.Handle("GET /api/clips/{id}", h(s.getClip))
 	r.Handle("GET /api/clips/{id}/file", h(s.clipFile))
 	r.Handle("GET /api/clips/{id}/file-url", h(s.clipURL))

@@ -2,10 +2,11 @@ package hearthapi
 
 import (
 	"errors"
-	"io"
 	"net/http"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/peersign"
 	"github.com/hearth-community/hearth/internal/recording"
 )
 
@@ -15,12 +16,22 @@ import (
 // owning node's peer route with a URL signed by the cluster's shared key
 // (the caller's range request passes through unchanged).
 
-// peerHeaders are the request headers passed on to the owning node.
-var peerHeaders = []string{"Range", "If-Range", "If-Modified-Since", "If-None-Match"}
+// maxPeerFetches bounds the fetches from other nodes running at once on
+// this node (each may stream a whole recording's MP4); more are answered
+// 503 with Retry-After.
+const maxPeerFetches = 256
 
-// peerAnswer are the response headers passed back from it.
-var peerAnswer = []string{"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag",
-	"Cache-Control", "Content-Disposition", "X-Content-Type-Options"}
+// newPeerProxy is the proxy to the node holding a file: range and
+// conditional requests pass on, the file's headers come back; an answer
+// is bounded by its peer's headers in 30 s and a byte at least every 30 s,
+// not in size (a download is a whole recording).
+func newPeerProxy(c *http.Client) *peersign.Proxy {
+	return peersign.NewProxy(peersign.ProxyConfig{MaxAtOnce: maxPeerFetches, HeaderTimeout: 30 * time.Second, Idle: 30 * time.Second,
+		Client:  c,
+		Request: []string{"Range", "If-Range", "If-Modified-Since", "If-None-Match"},
+		Answer: []string{"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag",
+			"Cache-Control", "Content-Disposition", "X-Content-Type-Options"}})
+}
 
 // fromPeer answers with the owning node's answer for rec's file name.
 func (s *Surface) fromPeer(w http.ResponseWriter, r *http.Request, rec *recording.Recording, name string) {
@@ -35,44 +46,19 @@ func (s *Surface) fromPeer(w http.ResponseWriter, r *http.Request, rec *recordin
 // proxyPeer answers with another node's answer at the signed URL u (what:
 // the thing asked for, for the log).
 func (s *Surface) proxyPeer(w http.ResponseWriter, r *http.Request, u, what, node string) {
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u, nil)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	for _, h := range peerHeaders {
-		if v := r.Header.Get(h); v != "" {
-			req.Header.Set(h, v)
+	s.peers.Serve(w, r, peersign.Fetch{URL: u, Fail: func(w http.ResponseWriter, f peersign.Failure, cause error) {
+		switch f {
+		case peersign.Busy:
+			writeError(w, &fault.Error{Kind: fault.Unavailable, RetryAfter: time.Second,
+				Msg: "too many requests for files on other nodes; try again shortly"})
+		case peersign.NoAnswer:
+			s.d.Log.Warn("hearthapi: the node holding a file did not answer", "of", what, "node", node, "err", cause)
+			writeError(w, fault.Wrap(fault.Unavailable, "the node holding these files did not answer", cause))
+		default:
+			s.d.Log.Warn("hearthapi: the node holding a file failed", "of", what, "node", node, "err", cause)
+			writeError(w, fault.New(fault.Unavailable, "the node holding these files failed to serve them"))
 		}
-	}
-	res, err := s.d.PeerClient.Do(req)
-	if err != nil {
-		s.d.Log.Warn("hearthapi: the node holding a file did not answer", "of", what, "node", node, "err", err)
-		writeError(w, fault.Wrap(fault.Unavailable, "the node holding these files did not answer", err))
-		return
-	}
-	defer res.Body.Close()
-	if res.StatusCode >= 500 {
-		s.d.Log.Warn("hearthapi: the node holding a file failed", "of", what, "node", node, "status", res.StatusCode)
-		writeError(w, fault.New(fault.Unavailable, "the node holding these files failed to serve them"))
-		return
-	}
-	if res.StatusCode >= 400 {
-		w.Header().Del("Content-Disposition") // the peer's error, not the file
-	}
-	for _, h := range peerAnswer {
-		if h == "Content-Disposition" && w.Header().Get(h) != "" {
-			continue // named here (a signed download URL: after the recording's title)
-		}
-		if v := res.Header.Get(h); v != "" {
-			w.Header().Set(h, v)
-		}
-	}
-	w.WriteHeader(res.StatusCode)
-	if _, err := io.Copy(w, res.Body); err != nil && r.Context().Err() == nil {
-		// The owning node went away mid-answer: cut this one short too.
-		panic(http.ErrAbortHandler)
-	}
+	}})
 }
 
 // peer is GET /api/recordings/{id}/peer/{name}: another node of the

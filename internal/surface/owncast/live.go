@@ -2,7 +2,6 @@ package owncast
 
 import (
 	"net/http"
-	"os"
 	"sort"
 	"time"
 
@@ -172,8 +171,9 @@ func (s *Surface) handlePing(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleThumb is GET /thumbnail.jpg and /preview.gif: the default stage's
-// latest, made by the node running its broadcast (asked when that is
-// another node and S3 is off).
+// latest, made by the node running its broadcast, or after it ended by the
+// node that ran it (asked when that is another node and S3 is off:
+// live.Service.IngestPeerURL), so every node shows the same one.
 func (s *Surface) handleThumb(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		// Owncast answers with the logo until a thumbnail exists.
@@ -201,19 +201,9 @@ func (s *Surface) thumbLocal(w http.ResponseWriter, r *http.Request, stageID, na
 		none(w, r)
 		return
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	liveNoCache(w)
-	http.ServeContent(w, r, "", fi.ModTime(), f)
+	serveFile(w, r, p, func() {
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		liveNoCache(w)
+	})
 }

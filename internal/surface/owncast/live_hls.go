@@ -168,6 +168,13 @@ func segmentLocal(w http.ResponseWriter, r *http.Request, v *hls.Variant, name s
 		http.NotFound(w, r)
 		return
 	}
+	serveFile(w, r, p, func() { hlsHeaders(w, hls.SegmentContentType, hls.SegmentCache) })
+}
+
+// serveFile serves the file at p (range and conditional requests), with
+// the headers header sets; a file removed meanwhile (the origin deletes
+// old segments, ffmpeg replaces thumbnails) is a 404.
+func serveFile(w http.ResponseWriter, r *http.Request, p string, header func()) {
 	f, err := os.Open(p)
 	if err != nil {
 		http.NotFound(w, r)
@@ -179,6 +186,6 @@ func segmentLocal(w http.ResponseWriter, r *http.Request, v *hls.Variant, name s
 		http.NotFound(w, r)
 		return
 	}
-	hlsHeaders(w, hls.SegmentContentType, hls.SegmentCache)
+	header()
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }

@@ -1,13 +1,11 @@
 package owncast
 
 import (
-	"context"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hearth-community/hearth/internal/peersign"
 )
 
 // Without S3, a broadcast's HLS is only on the node its publisher is
@@ -22,8 +20,11 @@ import (
 
 // Bounds on proxied HLS requests, per node.
 const (
-	// maxPeerHLS is how many proxied requests run at once; more are
-	// answered 503 with Retry-After, which players retry.
+	// maxPeerHLS is how many fetches from ingest nodes run at once; more
+	// requests are answered 503 with Retry-After, which players retry.
+	// Identical requests arriving together (viewers of one stream asking
+	// for the same playlist, blocking reload, part or segment) share one
+	// fetch, and one slot.
 	maxPeerHLS = 1024
 	// peerHLSTimeout bounds one proxied request: an LL-HLS blocking
 	// reload or part waits up to blockingReloadLimit on the ingest node,
@@ -34,26 +35,16 @@ const (
 	maxPeerBody = 64 << 20
 )
 
-// peerHLSRequest are the request headers passed on to the ingest node,
-// peerHLSQuery the query parameters (LL-HLS blocking reloads).
-var (
-	peerHLSRequest = []string{"Range", "If-Range", "If-Modified-Since", "If-None-Match"}
-	peerHLSQuery   = []string{"_HLS_msn", "_HLS_part"}
-)
-
-// peerHLSAnswer are the response headers passed back: the ingest node's
-// own HLS headers (content type, cache control, CORS).
-var peerHLSAnswer = []string{"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag",
-	"Cache-Control", "Access-Control-Allow-Origin", "X-Content-Type-Options"}
-
-func newPeerHLSClient() *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			TLSHandshakeTimeout: 5 * time.Second, ResponseHeaderTimeout: 10 * time.Second,
-			MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second},
-		// A peer answers itself; a redirect is not followed.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+// newPeerHLS is the proxy to ingest nodes: the request headers passed on,
+// the LL-HLS blocking-reload parameters, and the ingest node's own HLS
+// headers (content type, cache control, CORS) passed back.
+func newPeerHLS(slots int) *peersign.Proxy {
+	return peersign.NewProxy(peersign.ProxyConfig{MaxAtOnce: slots, Timeout: peerHLSTimeout, HeaderTimeout: 10 * time.Second,
+		Idle: peerHLSTimeout, MaxBody: maxPeerBody, ForbiddenFails: true,
+		Request: []string{"Range", "If-Range", "If-Modified-Since", "If-None-Match"},
+		Query:   []string{"_HLS_msn", "_HLS_part"},
+		Answer: []string{"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag",
+			"Cache-Control", "Access-Control-Allow-Origin", "X-Content-Type-Options"}})
 }
 
 // fromIngest answers with the ingest node's answer for the stage's name
@@ -69,70 +60,34 @@ func (s *Surface) fromIngest(w http.ResponseWriter, r *http.Request, stageID, na
 	if u == "" {
 		return false
 	}
-	select {
-	case s.peerSlots <- struct{}{}:
-		defer func() { <-s.peerSlots }()
-	default:
-		w.Header().Set("Retry-After", "1")
-		writeResult(w, http.StatusServiceUnavailable, false, "too many requests for the node running this stream; retry")
-		return true
-	}
-	q := url.Values{}
-	for _, k := range peerHLSQuery {
-		if v := r.URL.Query().Get(k); v != "" {
-			q.Set(k, v)
-		}
-	}
-	if len(q) > 0 {
-		u += "&" + q.Encode()
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), peerHLSTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		s.fail(w, r, err)
-		return true
-	}
-	for _, h := range peerHLSRequest {
-		if v := r.Header.Get(h); v != "" {
-			req.Header.Set(h, v)
-		}
-	}
-	res, err := s.peerClient.Do(req)
-	if err != nil {
-		if r.Context().Err() == nil {
-			s.log.Warn("live: the node running the stream did not answer", "stage", stageID, "err", err)
-		}
-		writeResult(w, http.StatusBadGateway, false, "the node running this stream did not answer")
-		return true
-	}
-	defer res.Body.Close()
-	switch {
-	case res.StatusCode >= 500 || res.StatusCode == http.StatusForbidden:
-		// 403: the nodes do not share the key, or their clocks differ.
-		s.log.Warn("live: the node running the stream failed", "stage", stageID, "status", res.StatusCode)
-		writeResult(w, http.StatusBadGateway, false, "the node running this stream failed to serve it")
-		return true
-	case res.StatusCode == http.StatusNotFound && none != nil:
-		none(w, r)
-		return true
-	case res.ContentLength > maxPeerBody:
-		s.log.Warn("live: an answer from the node running the stream is too large", "stage", stageID, "bytes", res.ContentLength)
-		writeResult(w, http.StatusBadGateway, false, "the node running this stream sent too much")
-		return true
-	}
-	for _, h := range peerHLSAnswer {
-		if v := res.Header.Get(h); v != "" {
-			w.Header().Set(h, v)
-		}
-	}
-	w.WriteHeader(res.StatusCode)
-	n, err := io.Copy(w, io.LimitReader(res.Body, maxPeerBody+1))
-	if (err != nil || n > maxPeerBody) && r.Context().Err() == nil {
-		// The ingest node went away mid-answer, or sent too much: cut this
-		// answer short too.
-		panic(http.ErrAbortHandler)
-	}
+	s.peer.Serve(w, r, peersign.Fetch{URL: u, Key: stageID + "/" + name, NotFound: none,
+		Fail: func(w http.ResponseWriter, f peersign.Failure, cause error) {
+			switch f {
+			case peersign.Busy:
+				w.Header().Set("Retry-After", "1")
+				writeResult(w, http.StatusServiceUnavailable, false, "too many requests for the node running this stream; retry")
+			case peersign.NoAnswer:
+				if cause != nil && r.Context().Err() == nil {
+					s.log.Warn("live: the node running the stream did not answer", "stage", stageID, "err", cause)
+				}
+				if peersign.Unreachable(cause) {
+					// Crashed, most likely: offline here until heard from.
+					s.d.Live.IngestUnreachable(r.Context(), stageID, name)
+				}
+				writeResult(w, http.StatusBadGateway, false, "the node running this stream did not answer")
+			case peersign.Failed:
+				// 403: the nodes do not share the key, or their clocks differ.
+				if cause != nil {
+					s.log.Warn("live: the node running the stream failed", "stage", stageID, "err", cause)
+				}
+				writeResult(w, http.StatusBadGateway, false, "the node running this stream failed to serve it")
+			default:
+				if cause != nil {
+					s.log.Warn("live: an answer from the node running the stream is too large", "stage", stageID, "err", cause)
+				}
+				writeResult(w, http.StatusBadGateway, false, "the node running this stream sent too much")
+			}
+		}})
 	return true
 }
 

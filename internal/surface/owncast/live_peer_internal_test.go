@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,13 +18,48 @@ import (
 )
 
 // remoteIngest is a live.ViewerCounter on which every stage's broadcast
-// runs on node "ingest", and live.Peers naming that node's URL.
-type remoteIngest struct{ url string }
+// runs on node "ingest", last heard from at heard (zero when nil), and
+// live.Peers naming that node's URL.
+type remoteIngest struct {
+	url   string
+	heard *atomic.Int64
+}
 
 func (remoteIngest) Add(string)                {}
 func (remoteIngest) Done(string)               {}
 func (remoteIngest) Count(string) int          { return 1 }
 func (remoteIngest) Elsewhere(string) []string { return []string{"ingest"} }
+func (r remoteIngest) Heard(string) time.Time {
+	if r.heard == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, r.heard.Load())
+}
+
+// proxyingSurface is a surface whose default stage runs on ri's ingest
+// node, proxying with slots fetches at once.
+func proxyingSurface(t *testing.T, ri remoteIngest, slots int) (*Surface, *live.Service) {
+	t.Helper()
+	db := storetest.OpenSQLite(t)
+	b := bus.NewLocal()
+	t.Cleanup(func() { b.Close() })
+	svc, err := live.New(context.Background(), live.Config{DataDir: t.TempDir(), ThumbnailEvery: time.Hour, Viewers: ri, Peers: ri,
+		PeerKey: []byte("0123456789abcdef0123456789abcdef")}, db.Live(), b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Surface{d: Deps{Live: svc}, log: slog.New(slog.DiscardHandler), peer: newPeerHLS(slots)}, svc
+}
+
+// serve runs one of the surface's HLS handlers for target.
+func serve(s *Surface, h func(*Surface, http.ResponseWriter, *http.Request, string), target string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("GET", target, nil)
+	r.SetPathValue("n", "0")
+	r.SetPathValue("file", strings.TrimPrefix(target, "/hls/0/"))
+	w := httptest.NewRecorder()
+	h(s, w, r, s.stageID())
+	return w
+}
 func (r remoteIngest) NodeURL(_ context.Context, node string) (string, error) {
 	if node == "ingest" {
 		return r.url, nil
@@ -41,7 +78,12 @@ func TestProxiedHLSBounded(t *testing.T) {
 	var mu sync.Mutex
 	var got *http.Request
 	status := http.StatusOK
+	held, hold := make(chan struct{}, 1), make(chan struct{})
 	ingest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.URL.Path, "/0/") {
+			held <- struct{}{} // the master playlist: held until the test lets it go
+			<-hold
+		}
 		mu.Lock()
 		got = r.Clone(context.Background())
 		code := status
@@ -51,24 +93,10 @@ func TestProxiedHLSBounded(t *testing.T) {
 		_, _ = w.Write([]byte("#EXTM3U\n"))
 	}))
 	t.Cleanup(ingest.Close)
-
-	db := storetest.OpenSQLite(t)
-	b := bus.NewLocal()
-	t.Cleanup(func() { b.Close() })
-	ri := remoteIngest{url: ingest.URL}
-	svc, err := live.New(context.Background(), live.Config{DataDir: t.TempDir(), ThumbnailEvery: time.Hour, Viewers: ri, Peers: ri,
-		PeerKey: []byte("0123456789abcdef0123456789abcdef")}, db.Live(), b, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Surface{d: Deps{Live: svc}, log: slog.New(slog.DiscardHandler), peerClient: newPeerHLSClient(), peerSlots: make(chan struct{}, 1)}
+	s, svc := proxyingSurface(t, remoteIngest{url: ingest.URL}, 1)
 	stage := svc.DefaultStageID()
 	media := func() *httptest.ResponseRecorder {
-		r := httptest.NewRequest("GET", "/hls/0/stream.m3u8?_HLS_msn=5&_HLS_part=1&other=x", nil)
-		r.SetPathValue("n", "0")
-		w := httptest.NewRecorder()
-		s.serveMedia(w, r, stage)
-		return w
+		return serve(s, (*Surface).serveMedia, "/hls/0/stream.m3u8?_HLS_msn=5&_HLS_part=1&other=x")
 	}
 
 	w := media()
@@ -85,16 +113,122 @@ func TestProxiedHLSBounded(t *testing.T) {
 		t.Fatalf("request to the ingest node: %s", req.URL)
 	}
 
-	s.peerSlots <- struct{}{} // every slot taken
+	// The one slot is taken by a master playlist the ingest node holds.
+	master := make(chan *httptest.ResponseRecorder)
+	go func() {
+		master <- serve(s, func(s *Surface, w http.ResponseWriter, r *http.Request, stage string) { s.serveMaster(w, r, stage) }, "/hls/stream.m3u8")
+	}()
+	<-held
 	if w := media(); w.Code != 503 || w.Header().Get("Retry-After") == "" {
 		t.Fatalf("with no slot left: %d %v", w.Code, w.Header())
 	}
-	<-s.peerSlots
+	close(hold)
+	if w := <-master; w.Code != 200 {
+		t.Fatalf("the held master playlist: %d", w.Code)
+	}
 
 	mu.Lock()
 	status = http.StatusForbidden
 	mu.Unlock()
 	if w := media(); w.Code != 502 || strings.Contains(w.Body.String(), "EXTM3U") {
 		t.Fatalf("refused by the ingest node: %d %q", w.Code, w.Body)
+	}
+}
+
+// TestProxiedHLSShared: viewers asking at once for the same playlist (a
+// blocking reload) or segment of a stream on another node cause one fetch
+// from the ingest node, whose answer each of them gets; a different
+// request is fetched on its own.
+func TestProxiedHLSShared(t *testing.T) {
+	t.Parallel()
+	var fetches atomic.Int64
+	hold := make(chan struct{})
+	ingest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		<-hold
+		hlsHeaders(w, "video/mp2t", "max-age=60")
+		_, _ = w.Write([]byte(r.URL.Path + "?" + r.URL.Query().Get("_HLS_msn")))
+	}))
+	t.Cleanup(ingest.Close)
+	s, svc := proxyingSurface(t, remoteIngest{url: ingest.URL}, 32)
+	stage := svc.DefaultStageID()
+	const viewers = 8
+	type answer struct {
+		target string
+		w      *httptest.ResponseRecorder
+	}
+	out := make(chan answer, 2*viewers+1)
+	var answered atomic.Int64
+	ask := func(h func(*Surface, http.ResponseWriter, *http.Request, string), target string) {
+		go func() {
+			w := serve(s, h, target)
+			answered.Add(1)
+			out <- answer{target, w}
+		}()
+	}
+	for range viewers {
+		ask((*Surface).serveMedia, "/hls/0/stream.m3u8?_HLS_msn=7")
+		ask((*Surface).serveSegment, "/hls/0/seg-3.ts")
+	}
+	// Each viewer's request has reached the ingest node, waits on a fetch
+	// that has, or was answered otherwise (only a hang fails).
+	asked := func(n int) {
+		for s.peer.Waiting()+int(fetches.Load()+answered.Load()) != n {
+			runtime.Gosched()
+		}
+	}
+	asked(2 * viewers)
+	ask((*Surface).serveMedia, "/hls/0/stream.m3u8?_HLS_msn=8") // another blocking reload: its own fetch
+	asked(2*viewers + 1)
+	close(hold)
+	want := map[string]string{
+		"/hls/0/stream.m3u8?_HLS_msn=7": "/hls/peer/" + stage + "/0/stream.m3u8?7",
+		"/hls/0/seg-3.ts":               "/hls/peer/" + stage + "/0/seg-3.ts?",
+		"/hls/0/stream.m3u8?_HLS_msn=8": "/hls/peer/" + stage + "/0/stream.m3u8?8",
+	}
+	for range 2*viewers + 1 {
+		a := <-out
+		if a.w.Code != 200 || a.w.Body.String() != want[a.target] || a.w.Header().Get("Cache-Control") != "max-age=60" {
+			t.Errorf("%s: %d %v %q", a.target, a.w.Code, a.w.Header(), a.w.Body)
+		}
+	}
+	if n := fetches.Load(); n != 3 {
+		t.Fatalf("%d viewers of two requests and one other request: %d fetches from the ingest node, want 3", 2*viewers+1, n)
+	}
+}
+
+// TestProxiedHLSIngestGone: a request that finds the ingest node gone (no
+// one listens at its address: it crashed) is a 502 as before, but then
+// the stage is offline on this node and served from it (its offline
+// playlist) without trying that node again, until the node is heard from.
+func TestProxiedHLSIngestGone(t *testing.T) {
+	t.Parallel()
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close() // its address refuses connections now
+	var heard atomic.Int64
+	s, svc := proxyingSurface(t, remoteIngest{url: dead.URL, heard: &heard}, 4)
+	stage := svc.DefaultStageID()
+	ctx := context.Background()
+	if st, err := svc.Status(ctx, stage); err != nil || !st.Online {
+		t.Fatalf("the stage before: %+v %v", st, err)
+	}
+	if w := serve(s, (*Surface).serveMedia, "/hls/0/stream.m3u8"); w.Code != 502 {
+		t.Fatalf("a playlist from the dead node: %d %q", w.Code, w.Body)
+	}
+	if st, err := svc.Status(ctx, stage); err != nil || st.Online {
+		t.Fatalf("the stage once its node is found gone: online %v %v", st.Online, err)
+	}
+	if u, err := svc.IngestPeerURL(ctx, stage, "0/stream.m3u8"); err != nil || u != "" {
+		t.Fatalf("the dead node is still tried: %q %v", u, err)
+	}
+	if w := serve(s, (*Surface).serveMedia, "/hls/0/stream.m3u8"); w.Code == 502 {
+		t.Fatalf("a playlist after the node was found gone: %d %q", w.Code, w.Body)
+	}
+	heard.Store(time.Now().Add(time.Second).UnixNano()) // the node speaks again
+	if st, err := svc.Status(ctx, stage); err != nil || !st.Online {
+		t.Fatalf("the stage once its node is heard from: online %v %v", st.Online, err)
+	}
+	if u, err := svc.IngestPeerURL(ctx, stage, "0/stream.m3u8"); err != nil || u == "" {
+		t.Fatalf("the node heard from again is not tried: %q %v", u, err)
 	}
 }

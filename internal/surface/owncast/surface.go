@@ -18,6 +18,7 @@ import (
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/peersign"
 	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/schedule"
 	"github.com/hearth-community/hearth/internal/stagechat"
@@ -70,10 +71,9 @@ type Surface struct {
 	// notifyRL bounds browser push registrations per address (see
 	// handleNotificationRegister).
 	notifyRL *ratelimit.Limiter
-	// peerClient and peerSlots fetch (and bound) the HLS of broadcasts
-	// running on another node (live_peer.go).
-	peerClient *http.Client
-	peerSlots  chan struct{}
+	// peer fetches (and bounds) the HLS of broadcasts running on another
+	// node (live_peer.go).
+	peer *peersign.Proxy
 }
 
 // Browser push registrations an address may make: a browser registers
@@ -95,7 +95,7 @@ func New(d Deps) (*Surface, error) {
 	if d.Life == nil {
 		d.Life = context.Background()
 	}
-	s := &Surface{d: d, log: d.Log.With("component", "owncast"), peerClient: newPeerHLSClient(), peerSlots: make(chan struct{}, maxPeerHLS)}
+	s := &Surface{d: d, log: d.Log.With("component", "owncast"), peer: newPeerHLS(maxPeerHLS)}
 	rl, err := ratelimit.New(ratelimit.Config{Limit: notifyRegistrations, Interval: notifyPer, Burst: notifyRegistrations})
 	if err != nil {
 		return nil, err

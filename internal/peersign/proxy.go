@@ -1,0 +1,413 @@
+package peersign
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+)
+
+// Proxy answers a request with another node's answer at a URL signed for
+// it (Query): a recording's file, a clip's MP4, a live stage's HLS. The
+// node the client talks to has checked the client; the proxy passes a few
+// request headers on and a few answer headers back, and bounds what it
+// forwards: fetches at once, the wait for the peer's headers and for each
+// of its bytes, an answer's time and size. Identical concurrent requests
+// may share one fetch (Fetch.Key). How a failure is answered is the
+// surface's (Fetch.Fail), in its own error shape.
+type Proxy struct {
+	cfg     ProxyConfig
+	client  *http.Client
+	slots   chan struct{}
+	memory  *semaphore.Weighted
+	mu      sync.Mutex
+	flights map[string]*flight
+}
+
+// ProxyConfig bounds a Proxy and says what passes through it.
+type ProxyConfig struct {
+	// MaxAtOnce is how many fetches run at once; a request past it fails
+	// Busy at once (not queued). Requests sharing a fetch count once.
+	MaxAtOnce int
+	// Timeout bounds one fetch, its answer's bytes included (0: none, for
+	// answers that stream a whole recording; Idle still applies).
+	Timeout time.Duration
+	// HeaderTimeout bounds the wait for the peer's answer headers
+	// (default 30 s), Idle each wait for its next bytes (default 30 s).
+	HeaderTimeout, Idle time.Duration
+	// MaxBody bounds one answer (0: none). A shared fetch holds its
+	// answer in memory: at most MaxBuffered bytes across shared fetches
+	// (default 256 MiB), past which they fail Busy.
+	MaxBody, MaxBuffered int64
+	// Request and Query are the request headers and query parameters
+	// passed on; Answer the answer headers passed back.
+	Request, Query, Answer []string
+	// ForbiddenFails makes a peer's 403 (the nodes' keys or clocks
+	// disagree) a Failed fetch rather than an answer passed back.
+	ForbiddenFails bool
+	// Client fetches (nil: one with a 5 s connect timeout, following no
+	// redirect: a peer answers itself).
+	Client *http.Client
+}
+
+// Failure is why a proxied request did not get the peer's answer.
+type Failure int
+
+const (
+	// Busy: MaxAtOnce fetches run, or shared answers fill MaxBuffered.
+	Busy Failure = iota + 1
+	// NoAnswer: the peer could not be reached, or did not answer in time.
+	NoAnswer
+	// Failed: the peer answered 5xx (or 403, with ForbiddenFails).
+	Failed
+	// TooLarge: the answer is over MaxBody.
+	TooLarge
+)
+
+// Fetch is one proxied request.
+type Fetch struct {
+	// URL is the signed URL of the peer's answer.
+	URL string
+	// Key, when set, names what URL fetches without its signature: an
+	// identical request (same Key, passed query and headers) arriving
+	// while one is fetched waits for that fetch and gets its answer.
+	Key string
+	// Fail answers the client for f; cause is what went wrong (nil for a
+	// request that shared a fetch: the fetching one has it, to log once).
+	Fail func(w http.ResponseWriter, f Failure, cause error)
+	// NotFound, when set, answers for the peer's 404.
+	NotFound http.HandlerFunc
+}
+
+// NewProxy builds a Proxy.
+func NewProxy(cfg ProxyConfig) *Proxy {
+	if cfg.MaxAtOnce <= 0 {
+		cfg.MaxAtOnce = 1024
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = 30 * time.Second
+	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = 30 * time.Second
+	}
+	if cfg.MaxBuffered <= 0 {
+		cfg.MaxBuffered = 256 << 20
+	}
+	c := cfg.Client
+	if c == nil {
+		c = &http.Client{
+			Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+				TLSHandshakeTimeout: 5 * time.Second, ResponseHeaderTimeout: cfg.HeaderTimeout,
+				MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return &Proxy{cfg: cfg, client: c, slots: make(chan struct{}, cfg.MaxAtOnce), memory: semaphore.NewWeighted(cfg.MaxBuffered),
+		flights: map[string]*flight{}}
+}
+
+// Unreachable reports whether cause (a NoAnswer's) is a failure to
+// connect: nothing listens at the peer's address, or it did not take the
+// connection in time.
+func Unreachable(cause error) bool {
+	var op *net.OpError
+	return errors.As(cause, &op) && op.Op == "dial"
+}
+
+// Serve answers r with the peer's answer for f.
+func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, f Fetch) {
+	u, key := p.target(r, f)
+	if f.Key != "" {
+		p.shared(w, r, f, u, key)
+		return
+	}
+	select {
+	case p.slots <- struct{}{}:
+		defer func() { <-p.slots }()
+	default:
+		f.Fail(w, Busy, nil)
+		return
+	}
+	ctx, cancel := p.context(r.Context())
+	defer cancel()
+	res, err := p.get(ctx, r, u)
+	if err != nil {
+		f.Fail(w, NoAnswer, err)
+		return
+	}
+	defer res.Body.Close()
+	if fail, cause := p.judge(res); fail != 0 {
+		f.Fail(w, fail, cause)
+		return
+	}
+	if res.StatusCode == http.StatusNotFound && f.NotFound != nil {
+		f.NotFound(w, r)
+		return
+	}
+	p.header(w, res.Header, res.StatusCode)
+	w.WriteHeader(res.StatusCode)
+	body := io.Reader(&idleReader{r: res.Body, t: time.AfterFunc(p.cfg.Idle, cancel), d: p.cfg.Idle})
+	if p.cfg.MaxBody > 0 {
+		body = io.LimitReader(body, p.cfg.MaxBody+1)
+	}
+	n, err := io.Copy(w, body)
+	if (err != nil || p.cfg.MaxBody > 0 && n > p.cfg.MaxBody) && r.Context().Err() == nil {
+		// The peer went away mid-answer, stalled, or sent too much: cut
+		// this answer short too.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// target is the URL with the passed query parameters, and the key of
+// what it asks for (f.Key, those parameters and the passed headers).
+func (p *Proxy) target(r *http.Request, f Fetch) (string, string) {
+	q := url.Values{}
+	for _, k := range p.cfg.Query {
+		if v := r.URL.Query().Get(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	u, key := f.URL, f.Key
+	if len(q) > 0 {
+		u += "&" + q.Encode()
+		key += "?" + q.Encode()
+	}
+	for _, h := range p.cfg.Request {
+		if v := r.Header.Get(h); v != "" {
+			key += "\n" + h + ": " + v
+		}
+	}
+	return u, key
+}
+
+func (p *Proxy) context(parent context.Context) (context.Context, context.CancelFunc) {
+	if p.cfg.Timeout > 0 {
+		return context.WithTimeout(parent, p.cfg.Timeout)
+	}
+	return context.WithCancel(parent)
+}
+
+func (p *Proxy) get(ctx context.Context, r *http.Request, u string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range p.cfg.Request {
+		if v := r.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
+	return p.client.Do(req)
+}
+
+// judge is the failure an answer is, if any.
+func (p *Proxy) judge(res *http.Response) (Failure, error) {
+	switch {
+	case res.StatusCode >= 500 || res.StatusCode == http.StatusForbidden && p.cfg.ForbiddenFails:
+		return Failed, &StatusError{Status: res.StatusCode}
+	case p.cfg.MaxBody > 0 && res.ContentLength > p.cfg.MaxBody:
+		return TooLarge, &StatusError{Status: res.StatusCode, Bytes: res.ContentLength}
+	}
+	return 0, nil
+}
+
+// StatusError is the cause of a Failed or TooLarge fetch.
+type StatusError struct {
+	Status int
+	Bytes  int64 // the answer's size, when known (TooLarge)
+}
+
+func (e *StatusError) Error() string {
+	if e.Bytes > 0 {
+		return "peer answer of " + http.StatusText(e.Status) + " too large"
+	}
+	return "peer answered " + http.StatusText(e.Status)
+}
+
+// header passes the peer's answer headers on. A Content-Disposition the
+// handler set already (its own name for the file) is kept, and an error
+// answer carries none: it is not the file.
+func (p *Proxy) header(w http.ResponseWriter, h http.Header, status int) {
+	if status >= 400 {
+		w.Header().Del("Content-Disposition")
+	}
+	for _, k := range p.cfg.Answer {
+		if k == "Content-Disposition" && (status >= 400 || w.Header().Get(k) != "") {
+			continue
+		}
+		if v := h.Get(k); v != "" {
+			w.Header().Set(k, v)
+		}
+	}
+}
+
+// idleReader cancels the fetch (t's function) when the peer sends nothing
+// for d while it is waited for.
+type idleReader struct {
+	r io.Reader
+	t *time.Timer
+	d time.Duration
+}
+
+func (i *idleReader) Read(b []byte) (int, error) {
+	i.t.Reset(i.d)
+	n, err := i.r.Read(b)
+	i.t.Stop()
+	return n, err
+}
+
+// flight is one fetch shared by identical requests: its answer, held in
+// memory until every request sharing it has written it.
+type flight struct {
+	done   chan struct{}
+	joined int // requests waiting on it besides the fetching one
+	fail   Failure
+	status int
+	header http.Header
+	body   []byte
+	// left counts the requests still to write the answer once the fetch
+	// ended (Proxy.mu); the last gives held back to the proxy's memory.
+	left int
+	held int64
+}
+
+func (p *Proxy) shared(w http.ResponseWriter, r *http.Request, f Fetch, u, key string) {
+	p.mu.Lock()
+	fl := p.flights[key]
+	if fl != nil {
+		fl.joined++
+		p.mu.Unlock()
+		select {
+		case <-fl.done:
+		case <-r.Context().Done():
+			p.leave(fl)
+			return
+		}
+		p.answer(w, r, f, fl, nil)
+		return
+	}
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		p.mu.Unlock()
+		f.Fail(w, Busy, nil)
+		return
+	}
+	fl = &flight{done: make(chan struct{})}
+	p.flights[key] = fl
+	p.mu.Unlock()
+
+	// The fetch outlives this request's client: others wait on it.
+	ctx, cancel := p.context(context.WithoutCancel(r.Context()))
+	cause := p.fill(ctx, cancel, r, u, fl)
+	cancel()
+	p.mu.Lock()
+	delete(p.flights, key)
+	fl.left = fl.joined + 1
+	p.mu.Unlock()
+	<-p.slots
+	close(fl.done)
+	p.answer(w, r, f, fl, cause)
+}
+
+// fill fetches u into fl.
+func (p *Proxy) fill(ctx context.Context, cancel context.CancelFunc, r *http.Request, u string, fl *flight) error {
+	res, err := p.get(ctx, r, u)
+	if err != nil {
+		fl.fail = NoAnswer
+		return err
+	}
+	defer res.Body.Close()
+	if fail, cause := p.judge(res); fail != 0 {
+		fl.fail = fail
+		return cause
+	}
+	body := &idleReader{r: res.Body, t: time.AfterFunc(p.cfg.Idle, cancel), d: p.cfg.Idle}
+	// Room for a known length and the read that finds the end.
+	buf := make([]byte, 0, min(max(res.ContentLength+1, 512), 1<<20))
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		// Memory for what the next read may bring, given back if unused.
+		want := int64(cap(buf) - len(buf))
+		if !p.memory.TryAcquire(want) {
+			p.memory.Release(fl.held)
+			fl.held, fl.fail = 0, Busy
+			return nil
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		p.memory.Release(want - int64(n))
+		fl.held += int64(n)
+		if p.cfg.MaxBody > 0 && int64(len(buf)) > p.cfg.MaxBody {
+			p.memory.Release(fl.held)
+			fl.held, fl.fail = 0, TooLarge
+			return &StatusError{Status: res.StatusCode, Bytes: int64(len(buf))}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			p.memory.Release(fl.held)
+			fl.held, fl.fail = 0, NoAnswer
+			return err
+		}
+	}
+	fl.status, fl.body, fl.header = res.StatusCode, buf, http.Header{}
+	for _, k := range p.cfg.Answer {
+		if v := res.Header.Get(k); v != "" {
+			fl.header.Set(k, v)
+		}
+	}
+	return nil
+}
+
+// answer writes fl's outcome for one request sharing it.
+func (p *Proxy) answer(w http.ResponseWriter, r *http.Request, f Fetch, fl *flight, cause error) {
+	defer p.leave(fl)
+	switch {
+	case fl.fail != 0:
+		f.Fail(w, fl.fail, cause)
+	case fl.status == http.StatusNotFound && f.NotFound != nil:
+		f.NotFound(w, r)
+	default:
+		p.header(w, fl.header, fl.status)
+		w.WriteHeader(fl.status)
+		_, _ = w.Write(fl.body)
+	}
+}
+
+// leave is one request done with fl; the last frees its answer.
+func (p *Proxy) leave(fl *flight) {
+	p.mu.Lock()
+	if fl.left == 0 {
+		fl.joined-- // gave up before the fetch ended
+		p.mu.Unlock()
+		return
+	}
+	fl.left--
+	last := fl.left == 0
+	p.mu.Unlock()
+	if last && fl.held > 0 {
+		p.memory.Release(fl.held)
+	}
+}
+
+// Waiting is how many requests wait now on a fetch another request
+// started (Fetch.Key).
+func (p *Proxy) Waiting() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, fl := range p.flights {
+		n += fl.joined
+	}
+	return n
+}

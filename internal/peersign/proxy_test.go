@@ -1,0 +1,49 @@
+package peersign_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/peersign"
+)
+
+// TestProxySharedBounds: a shared fetch holds its answer in memory, within
+// MaxBuffered (past it the fetch fails Busy) and MaxBody (TooLarge); the
+// memory of an answer every request has written is given back, so the
+// next fetch fits again. A fetch alone streams, with the answer headers
+// the config names and no others.
+func TestProxySharedBounds(t *testing.T) {
+	t.Parallel()
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("X-Other", "kept there")
+		_, _ = w.Write([]byte(strings.Repeat("x", len(r.URL.Path)*100)))
+	}))
+	t.Cleanup(peer.Close)
+	p := peersign.NewProxy(peersign.ProxyConfig{MaxAtOnce: 4, MaxBody: 1000, MaxBuffered: 1024, Answer: []string{"Content-Type"}})
+	small := peersign.NewProxy(peersign.ProxyConfig{MaxAtOnce: 4, MaxBuffered: 100})
+	fetch := func(p *peersign.Proxy, path, key string) (*httptest.ResponseRecorder, peersign.Failure) {
+		var failed peersign.Failure
+		w := httptest.NewRecorder()
+		p.Serve(w, httptest.NewRequest("GET", "/", nil), peersign.Fetch{URL: peer.URL + path + "?exp=1&sig=00", Key: key,
+			Fail: func(w http.ResponseWriter, f peersign.Failure, _ error) { failed = f; w.WriteHeader(599) }})
+		return w, failed
+	}
+	for i := range 3 { // the memory of each is given back
+		if w, f := fetch(p, "/abcd", "k"); f != 0 || w.Code != 200 || w.Body.Len() != 500 || w.Header().Get("X-Other") != "" ||
+			w.Header().Get("Content-Type") != "text/plain" {
+			t.Fatalf("shared fetch %d: %d %v %d bytes, failure %d", i, w.Code, w.Header(), w.Body.Len(), f)
+		}
+	}
+	if _, f := fetch(p, "/abcdefghijk", "k2"); f != peersign.TooLarge {
+		t.Fatalf("a shared answer over MaxBody: failure %d", f)
+	}
+	if _, f := fetch(small, "/abcd", "k"); f != peersign.Busy {
+		t.Fatalf("a shared answer over MaxBuffered: failure %d", f)
+	}
+	if w, f := fetch(small, "/abcd", ""); f != 0 || w.Body.Len() != 500 {
+		t.Fatalf("the same answer fetched alone: %d bytes, failure %d", w.Body.Len(), f)
+	}
+}
