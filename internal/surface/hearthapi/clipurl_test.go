@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
-	"github.com/hearth-community/hearth/internal/openapitest"
 	"github.com/hearth-community/hearth/internal/recording"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/hearthapi"
@@ -90,37 +88,10 @@ func TestClipFileURL(t *testing.T) {
 		}
 		clips[i] = c.ID
 	}
-	doc := openapitest.Load(t, "hearth.yaml")
-	client := openapitest.NewTransport(t, doc, http.DefaultTransport).Client()
-	get := func(path, token string, hdr ...string) (*http.Response, []byte) {
-		t.Helper()
-		req, _ := http.NewRequest("GET", srv.URL+path, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		res, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res, b
-	}
-	type fileURL struct {
-		URL       string    `json:"url"`
-		ExpiresAt time.Time `json:"expiresAt"`
-	}
+	get := specGetter(t, srv)
 	urlOf := func(id, token string) fileURL {
 		t.Helper()
-		res, b := get("/api/clips/"+id+"/file-url", token)
-		var u fileURL
-		if res.StatusCode != 200 || json.Unmarshal(b, &u) != nil || res.Header.Get("Cache-Control") != "no-store" {
-			t.Fatalf("file-url of %s as %q: %d %v %s", id, token, res.StatusCode, res.Header, b)
-		}
-		return u
+		return signedURLOf(t, get, "/api/clips/"+id+"/file-url", token)
 	}
 	refused := func(what, path string, want int) {
 		t.Helper()
