@@ -12,6 +12,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/recording"
+	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
@@ -99,10 +100,22 @@ func TestDownloadsShareBoundedJobSlots(t *testing.T) {
 // TestClipsBoundedPerAccount: a clip is a file kept until someone deletes
 // it, so one account cuts at most ClipsPerHour an hour (429 with a
 // Retry-After past it, cutting nothing) while another still may; and no
-// clip is cut while the recordings disk is below MinFreeBytes. The ffmpeg
-// is a stand-in that writes its output file, so no media is needed.
+// clip is cut while the recordings disk is below MinFreeBytes. The budget
+// is the cluster's, kept in the store: a second node sharing the database
+// (and, here, the recording's files) refuses the clip the first one spent.
+// On every engine. The ffmpeg is a stand-in that writes its output file,
+// so no media is needed.
 func TestClipsBoundedPerAccount(t *testing.T) {
 	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			clipsBoundedPerAccount(t, eng.Open(t))
+		})
+	}
+}
+
+func clipsBoundedPerAccount(t *testing.T, db *store.DB) {
 	dir := t.TempDir()
 	script := filepath.Join(dir, "ffmpeg")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\nmktemp "+dir+"/started.XXXXXX >/dev/null\nfor a; do last=$a; done\necho clip > \"$last\"\n"), 0o755); err != nil {
@@ -113,10 +126,15 @@ func TestClipsBoundedPerAccount(t *testing.T) {
 		return len(m)
 	}
 	frozen := time.Now() // no refill
-	db := storetest.OpenSQLite(t)
-	cfg := recording.Config{Dir: filepath.Join(dir, "recordings"), ClipsPerHour: 2, Now: func() time.Time { return frozen },
+	cfg := recording.Config{Dir: filepath.Join(dir, "recordings"), NodeID: "a", ClipsPerHour: 2, Now: func() time.Time { return frozen },
 		FFmpeg: func() string { return script }}
 	rs, err := recording.New(cfg, db.Recordings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgB := cfg
+	cfgB.NodeID = "b"
+	nodeB, err := recording.New(cfgB, db.Recordings(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +166,9 @@ func TestClipsBoundedPerAccount(t *testing.T) {
 	var fe *fault.Error
 	if err := clip("alice"); !errors.As(err, &fe) || fe.Kind != fault.RateLimited || fe.RetryAfter <= 0 {
 		t.Fatalf("alice's third clip within the hour: %v, want rate limited with a Retry-After", err)
+	}
+	if _, err := nodeB.MakeClip(ctx, rec.ID, time.Second, 3*time.Second, "", "alice"); !errors.As(err, &fe) || fe.Kind != fault.RateLimited {
+		t.Fatalf("alice's third clip, cut on another node: %v, want rate limited", err)
 	}
 	if n := started(); n != 2 {
 		t.Fatalf("%d ffmpeg runs, want 2: a refused clip must cut nothing", n)

@@ -224,9 +224,15 @@ func (s *Service) cut(ctx context.Context, playlist string, c *Clip) error {
 	if ok, _ := s.diskOK(); !ok {
 		return fault.New(fault.Unavailable, "the recordings disk is nearly full: no clips until space is freed")
 	}
-	if s.clips != nil && c.CreatedBy != "" {
-		if d := s.clips.Allow(c.CreatedBy, 1); !d.Allowed {
-			return &fault.Error{Kind: fault.RateLimited, Msg: fmt.Sprintf("at most %d clips an hour; try again later", s.cfg.ClipsPerHour), RetryAfter: d.RetryAfter}
+	// The budget is kept in the store, so an account cutting through
+	// several nodes (each cutting where the source is) spends one budget.
+	if n := s.cfg.ClipsPerHour; n > 0 && c.CreatedBy != "" {
+		ok, retry, err := s.st.TakeClip(ctx, c.CreatedBy, n, time.Hour/time.Duration(n), s.cfg.Now())
+		if err != nil {
+			return fmt.Errorf("recording: clip budget: %w", err)
+		}
+		if !ok {
+			return &fault.Error{Kind: fault.RateLimited, Msg: fmt.Sprintf("at most %d clips an hour; try again later", n), RetryAfter: retry}
 		}
 	}
 	release, err := s.startJob(ctx)

@@ -64,6 +64,11 @@ type Store interface {
 	Clip(ctx context.Context, id string) (*Clip, error)
 	Clips(ctx context.Context, stageID string) ([]*Clip, error)
 	DeleteClip(ctx context.Context, id string) error
+	// TakeClip charges one clip to account's budget of burst clips, one
+	// back every every, shared by every node of the deployment. When the
+	// budget is spent it charges nothing and returns false and how long
+	// until a clip is back.
+	TakeClip(ctx context.Context, account string, burst int, every time.Duration, now time.Time) (ok bool, retry time.Duration, err error)
 
 	// RecordingSettings returns a stage's settings (defaults when none).
 	RecordingSettings(ctx context.Context, stageID string) (*StageSettings, error)

@@ -34,6 +34,8 @@ type Config struct {
 	MaxClip         time.Duration // the longest clip
 	// ClipsPerHour bounds the clips one account cuts (default 30, burst
 	// as many; negative: no bound): a clip is a file kept until deleted.
+	// The budget is kept in the store (Store.TakeClip), one per account
+	// for the whole cluster.
 	ClipsPerHour int
 	// MinFreeBytes: recording stops (the live stream goes on) when the
 	// disk holding Dir has less free space.
@@ -67,11 +69,10 @@ type Config struct {
 
 // Service is the recordings domain.
 type Service struct {
-	cfg   Config
-	st    Store
-	log   *slog.Logger
-	jobs  *ratelimit.Turns   // slots of request-driven ffmpeg jobs (jobs.go)
-	clips *ratelimit.Limiter // ClipsPerHour per account; nil: no bound
+	cfg  Config
+	st   Store
+	log  *slog.Logger
+	jobs *ratelimit.Turns // slots of request-driven ffmpeg jobs (jobs.go)
 
 	mu        sync.Mutex
 	writers   map[string]*writer // open recordings by stage
@@ -133,15 +134,8 @@ func New(cfg Config, st Store, log *slog.Logger) (*Service, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "clips"), 0o750); err != nil {
 		return nil, fmt.Errorf("recording: %w", err)
 	}
-	var clips *ratelimit.Limiter
-	if cfg.ClipsPerHour > 0 {
-		var err error
-		if clips, err = ratelimit.New(ratelimit.Config{Limit: float64(cfg.ClipsPerHour), Interval: time.Hour, Burst: cfg.ClipsPerHour, Clock: cfg.Now}); err != nil {
-			return nil, fmt.Errorf("recording: clips per hour: %w", err)
-		}
-	}
 	return &Service{cfg: cfg, st: st, log: log, writers: map[string]*writer{}, lastEnded: map[string]*writer{},
-		jobs: ratelimit.NewTurns(cfg.MaxJobs, cfg.JobWait), clips: clips}, nil
+		jobs: ratelimit.NewTurns(cfg.MaxJobs, cfg.JobWait)}, nil
 }
 
 // Observe registers f for every recording event on this node.

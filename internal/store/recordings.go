@@ -222,3 +222,12 @@ func (s *Recordings) PruneJobClaims(ctx context.Context, before time.Time) error
 	_, err := s.db.ExecContext(ctx, `DELETE FROM recording_job_claims WHERE claimed_at < $1`, Micros(before))
 	return err
 }
+
+// TakeClip charges one clip to account's budget in clip_buckets (burst
+// clips, one back every every), shared by every node; see takeBucket.
+func (s *Recordings) TakeClip(ctx context.Context, account string, burst int, every time.Duration, now time.Time) (bool, time.Duration, error) {
+	if burst <= 0 || every <= 0 {
+		return false, 0, errors.New("store: clip budget: burst and every must be positive")
+	}
+	return takeBucket(ctx, s.db, "clip_buckets", account, burst, every, now)
+}

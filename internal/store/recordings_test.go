@@ -14,7 +14,8 @@ import (
 
 // TestRecordingsStoreContract runs the recordings store contract on every
 // engine: recordings round-trip (open and closed), newest first per stage;
-// clips; settings with an unset enabled; one claim per job key.
+// clips; settings with an unset enabled; one claim per job key; the clip
+// budget.
 func TestRecordingsStoreContract(t *testing.T) {
 	t.Parallel()
 	for _, eng := range storetest.Engines() {
@@ -90,6 +91,22 @@ func TestRecordingsStoreContract(t *testing.T) {
 			for i, want := range []bool{true, false} {
 				if ok, err := st.ClaimJob(ctx, "retention:1", now); err != nil || ok != want {
 					t.Fatalf("claim %d: %v %v", i, ok, err)
+				}
+			}
+			// The clip budget: 2 clips, one back every 30 minutes, per
+			// account; a refusal charges nothing and says when to come back.
+			for i, want := range []bool{true, true, false} {
+				ok, retry, err := st.TakeClip(ctx, "alice", 2, 30*time.Minute, now)
+				if err != nil || ok != want || (!ok && retry != 30*time.Minute) {
+					t.Fatalf("alice's clip %d: %v %v %v", i, ok, retry, err)
+				}
+			}
+			if ok, _, err := st.TakeClip(ctx, "bob", 2, 30*time.Minute, now); err != nil || !ok {
+				t.Fatalf("bob's clip: %v %v", ok, err)
+			}
+			for i, want := range []bool{true, false} {
+				if ok, _, err := st.TakeClip(ctx, "alice", 2, 30*time.Minute, now.Add(30*time.Minute)); err != nil || ok != want {
+					t.Fatalf("alice's clip %d half an hour later: %v %v", i, ok, err)
 				}
 			}
 		})

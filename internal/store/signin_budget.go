@@ -25,8 +25,16 @@ func (s *Identity) TakeSignIn(ctx context.Context, key string, burst int, every 
 	if burst <= 0 || every <= 0 {
 		return false, 0, errors.New("store: sign-in bucket: burst and every must be positive")
 	}
+	return takeBucket(ctx, s.db, "signin_buckets", key, burst, every, now)
+}
+
+// takeBucket charges one token to key's GCRA bucket in table (key TEXT
+// PRIMARY KEY, tat BIGINT): the one atomic charge TakeSignIn describes,
+// shared by every bucket table (signin_buckets, clip_buckets). table is a
+// constant of this package, never input.
+func takeBucket(ctx context.Context, db *DB, table, key string, burst int, every time.Duration, now time.Time) (bool, time.Duration, error) {
 	greatest := "GREATEST"
-	if s.db.Engine == SQLite {
+	if db.Engine == SQLite {
 		greatest = "MAX"
 	}
 	n, ev, window := Micros(now), every.Microseconds(), int64(burst)*every.Microseconds()
@@ -34,26 +42,26 @@ func (s *Identity) TakeSignIn(ctx context.Context, key string, burst int, every 
 	// index on tat makes this cheap, and it is one statement per attempt).
 	// A sweep that fails (two nodes sweeping at once may conflict on
 	// PostgreSQL) is housekeeping only: the charge below still decides.
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM signin_buckets WHERE tat < $1`, n); err != nil && ctx.Err() == nil {
-		s.db.log.Debug("sign-in bucket sweep", "err", err)
+	if _, err := db.ExecContext(ctx, `DELETE FROM `+table+` WHERE tat < $1`, n); err != nil && ctx.Err() == nil {
+		db.log.Debug("bucket sweep", "table", table, "err", err)
 	}
 	var tat int64
-	err := s.db.QueryRowContext(ctx, `INSERT INTO signin_buckets (key, tat) VALUES ($1, CAST($2 AS BIGINT) + CAST($3 AS BIGINT))
-ON CONFLICT (key) DO UPDATE SET tat = `+greatest+`(signin_buckets.tat, CAST($2 AS BIGINT)) + CAST($3 AS BIGINT)
-WHERE `+greatest+`(signin_buckets.tat, CAST($2 AS BIGINT)) + CAST($3 AS BIGINT) - CAST($4 AS BIGINT) <= CAST($2 AS BIGINT)
+	err := db.QueryRowContext(ctx, `INSERT INTO `+table+` (key, tat) VALUES ($1, CAST($2 AS BIGINT) + CAST($3 AS BIGINT))
+ON CONFLICT (key) DO UPDATE SET tat = `+greatest+`(`+table+`.tat, CAST($2 AS BIGINT)) + CAST($3 AS BIGINT)
+WHERE `+greatest+`(`+table+`.tat, CAST($2 AS BIGINT)) + CAST($3 AS BIGINT) - CAST($4 AS BIGINT) <= CAST($2 AS BIGINT)
 RETURNING tat`, key, n, ev, window).Scan(&tat)
 	if err == nil {
 		return true, 0, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return false, 0, fmt.Errorf("store: sign-in bucket: %w", err)
+		return false, 0, fmt.Errorf("store: %s: %w", table, err)
 	}
 	// Refused: how long until one more charge fits.
-	if err := s.db.QueryRowContext(ctx, `SELECT tat FROM signin_buckets WHERE key = $1`, key).Scan(&tat); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT tat FROM `+table+` WHERE key = $1`, key).Scan(&tat); err != nil {
 		if errors.Is(err, sql.ErrNoRows) { // emptied meanwhile
 			return false, every, nil
 		}
-		return false, 0, fmt.Errorf("store: sign-in bucket: %w", err)
+		return false, 0, fmt.Errorf("store: %s: %w", table, err)
 	}
 	return false, time.Duration(max(tat, n)+ev-window-n) * time.Microsecond, nil
 }
