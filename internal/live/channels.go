@@ -57,8 +57,9 @@ func (s *Service) EnsureStage(ctx context.Context, id, name string) (*Stage, err
 	return st, nil
 }
 
-// DeleteStage ends a stage's broadcast, removes the stage with its keys and
-// history, and deletes its HLS output. The default stage cannot be
+// DeleteStage ends a stage's broadcast, removes the stage with its keys,
+// history and the setting naming its thumbnail's node, and deletes its HLS
+// output. The default stage cannot be
 // deleted. Deleting a stage this node no longer knows is not an error, so
 // every node may run it for the same event.
 func (s *Service) DeleteStage(ctx context.Context, id string) error {
@@ -71,6 +72,10 @@ func (s *Service) DeleteStage(ctx context.Context, id string) error {
 	if err := s.st.DeleteStage(ctx, id); err != nil && !errors.Is(err, fault.NotFound) {
 		return err
 	}
+	if err := s.st.DeleteSetting(ctx, thumbNodeKey+id); err != nil {
+		return err
+	}
+	s.thumbNode.forget(id)
 	s.mu.Lock()
 	rt := s.stages[id]
 	delete(s.stages, id)

@@ -112,7 +112,14 @@ func TestChannelStages(t *testing.T) {
 			if err := s.DeleteStage(ctx, s.DefaultStageID()); !errors.Is(err, fault.Invalid) {
 				t.Fatalf("delete default: %v", err)
 			}
-			// Deleting ends the broadcast and removes keys and HLS output.
+			// Deleting ends the broadcast and removes keys, HLS output and
+			// the setting naming the node holding the stage's thumbnail
+			// (written as a node making one does; another stage's stays).
+			for _, id := range []string{chID, s.DefaultStageID()} {
+				if err := db.Live().SetSetting(ctx, "thumbnail.node."+id, "node-a"); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := s.DeleteStage(ctx, chID); err != nil {
 				t.Fatal(err)
 			}
@@ -126,6 +133,12 @@ func TestChannelStages(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(dir, "hls", chID)); !os.IsNotExist(err) {
 				t.Fatalf("HLS dir left: %v", err)
+			}
+			if v, err := db.Live().Setting(ctx, "thumbnail.node."+chID); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("the deleted stage's thumbnail node: %q %v, want none", v, err)
+			}
+			if v, err := db.Live().Setting(ctx, "thumbnail.node."+s.DefaultStageID()); err != nil || v != "node-a" {
+				t.Fatalf("another stage's thumbnail node: %q %v", v, err)
 			}
 			if _, err := s.Status(ctx, chID); !errors.Is(err, fault.NotFound) {
 				t.Fatalf("status of a deleted stage: %v", err)

@@ -216,6 +216,8 @@ type Store interface {
 	SetHolderKey(ctx context.Context, stageID, holder, key, comment string) error
 	Setting(ctx context.Context, name string) (string, error)
 	SetSetting(ctx context.Context, name, value string) error
+	// DeleteSetting removes a setting (none is not an error).
+	DeleteSetting(ctx context.Context, name string) error
 	StartBroadcast(ctx context.Context, id, stageID string, at time.Time, details string) error
 	EndBroadcast(ctx context.Context, id string, at time.Time, peak int) error
 	AddViewerSample(ctx context.Context, stageID string, at time.Time, viewers int) error

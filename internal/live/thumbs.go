@@ -138,6 +138,12 @@ func (c *thumbNodes) put(stageID, node string, now time.Time) {
 	c.nodes[stageID] = cachedURL{url: node, at: now}
 }
 
+func (c *thumbNodes) forget(stageID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.nodes, stageID)
+}
+
 // noteThumbnail records that this node holds stageID's newest thumbnail.
 func (s *Service) noteThumbnail(ctx context.Context, stageID string) {
 	if s.cfg.NodeID == "" || s.cfg.Viewers == nil {

@@ -204,6 +204,12 @@ func (l *Live) SetSetting(ctx context.Context, name, value string) error {
 	return err
 }
 
+// DeleteSetting removes a live setting (none is not an error).
+func (l *Live) DeleteSetting(ctx context.Context, name string) error {
+	_, err := l.db.ExecContext(ctx, `DELETE FROM live_settings WHERE name = $1`, name)
+	return err
+}
+
 // StartBroadcast records a broadcast's start.
 func (l *Live) StartBroadcast(ctx context.Context, id, stageID string, at time.Time, details string) error {
 	_, err := l.db.ExecContext(ctx, `INSERT INTO live_broadcasts (id, stage_id, started_at, details) VALUES ($1,$2,$3,$4)`,
