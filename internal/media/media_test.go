@@ -95,6 +95,10 @@ func newFixture(t testing.TB, ytKey string, cache media.Cache) *fixture {
 	mux.HandleFunc("/rep.mpd", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT3S"><Period><AdaptationSet><Representation id="1"></Representation><Representation id="2"><Title>foo</Title></Representation></AdaptationSet></Period></MPD>`)
 	})
+	mux.HandleFunc("/crowded.mpd", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<MPD type="static" mediaPresentationDuration="PT3S"><Period><AdaptationSet>`+
+			strings.Repeat(`<Representation/>`, 1001)+`</AdaptationSet></Period></MPD>`)
+	})
 	mux.HandleFunc("/yt/videos", func(w http.ResponseWriter, r *http.Request) {
 		f.ytCalls.Add(1)
 		if r.URL.Query().Get("key") != ytKey {
@@ -186,6 +190,7 @@ func TestResolveSources(t *testing.T) {
 		{"hls live has no length", u + "/live.m3u8", "hls", u + "/live.m3u8", 0, ""},
 		{"dash", u + "/film.mpd", "dash", u + "/film.mpd", 63.5, ""},
 		{"dash titled on a representation", u + "/rep.mpd", "dash", u + "/rep.mpd", 3, ""},
+		{"dash with over 1,000 representations", u + "/crowded.mpd", "", "", 0, media.CodeMissingMetadata},
 		{"vimeo via oembed", "https://vimeo.com/123456", "vimeo", "123456", 95, ""},
 		{"peertube as hls", "http://" + strings.TrimPrefix(u, "http://") + "/w/abc-123", "hls", u + "/show/master.m3u8", 61, ""},
 		{"youtube without a key", "https://youtu.be/dQw4w9WgXcQ", "", "", 0, media.CodeFeatureDisabled},

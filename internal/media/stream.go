@@ -3,7 +3,6 @@ package media
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"math"
@@ -110,14 +109,6 @@ func parsePlaylist(b []byte) (playlist, error) {
 	return p, nil
 }
 
-type mpd struct {
-	Duration string `xml:"mediaPresentationDuration,attr"`
-	Type     string `xml:"type,attr"`
-	Title    string `xml:"ProgramInformation>Title"`
-	// Titles given on representations, OTT's second place to look.
-	RepTitles []string `xml:"Period>AdaptationSet>Representation>Title"`
-}
-
 var isoDur = regexp.MustCompile(`^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$`)
 
 // parseISODuration reads an ISO 8601 duration such as PT1H2M3.5S.
@@ -153,22 +144,16 @@ func (s *Service) dashInfo(ctx context.Context, raw string) (watch.Video, error)
 	if resp.StatusCode != 200 {
 		return watch.Video{}, statusErr(resp.StatusCode)
 	}
-	var m mpd
-	dec := xml.NewDecoder(bytes.NewReader(resp.Body))
-	if err := dec.Decode(&m); err != nil {
+	m, err := parseMPD(resp.Body)
+	if err != nil {
 		return watch.Video{}, errorf(CodeMissingMetadata, "The DASH manifest could not be read.")
 	}
 	v := watch.Video{Service: "dash", ID: raw, DashURL: raw, Mime: "application/dash+xml", Title: path.Base(u.Path),
 		Description: "Full Link: " + raw}
 	if m.Title != "" {
 		v.Title = m.Title
-	} else {
-		for _, t := range m.RepTitles {
-			if t != "" {
-				v.Title = t
-				break
-			}
-		}
+	} else if m.RepTitle != "" {
+		v.Title = m.RepTitle
 	}
 	if m.Type != "dynamic" {
 		d, ok := parseISODuration(m.Duration)
