@@ -19,8 +19,10 @@ import (
 // request headers on and a few answer headers back, and bounds what it
 // forwards: fetches at once, the wait for the peer's headers and for each
 // of its bytes, an answer's time and size. Identical concurrent requests
-// may share one fetch (Fetch.Key). How a failure is answered is the
-// surface's (Fetch.Fail), in its own error shape.
+// may share one fetch (Fetch.Key), and an answer that never changes may be
+// kept a few seconds for the identical requests that follow (Fetch.Keep).
+// How a failure is answered is the surface's (Fetch.Fail), in its own
+// error shape.
 type Proxy struct {
 	cfg     ProxyConfig
 	client  *http.Client
@@ -28,7 +30,19 @@ type Proxy struct {
 	memory  *semaphore.Weighted
 	mu      sync.Mutex
 	flights map[string]*flight
+	kept    map[string]keptAnswer // Fetch.Keep's answers, by key
 }
+
+// keptAnswer is a finished shared fetch kept for later identical requests
+// until until; it holds one of fl's references (flight.left).
+type keptAnswer struct {
+	fl    *flight
+	until time.Time
+}
+
+// maxKept bounds how many answers are kept at once (their bytes are
+// within MaxBuffered, and given back when a fetch needs the room).
+const maxKept = 4096
 
 // ProxyConfig bounds a Proxy and says what passes through it.
 type ProxyConfig struct {
@@ -54,6 +68,8 @@ type ProxyConfig struct {
 	// Client fetches (nil: one with a 5 s connect timeout, following no
 	// redirect: a peer answers itself).
 	Client *http.Client
+	// Now is the clock of kept answers (nil: time.Now).
+	Now func() time.Time
 }
 
 // Failure is why a proxied request did not get the peer's answer.
@@ -83,6 +99,12 @@ type Fetch struct {
 	Fail func(w http.ResponseWriter, f Failure, cause error)
 	// NotFound, when set, answers for the peer's 404.
 	NotFound http.HandlerFunc
+	// Keep, with Key, keeps a shared fetch's 200 or 206 answer this long
+	// after it ended, for identical requests arriving later (a file that
+	// never changes, such as a live segment: not a playlist). Kept answers
+	// count within MaxBuffered and are dropped, oldest first, when a fetch
+	// needs their room.
+	Keep time.Duration
 }
 
 // NewProxy builds a Proxy.
@@ -99,6 +121,9 @@ func NewProxy(cfg ProxyConfig) *Proxy {
 	if cfg.MaxBuffered <= 0 {
 		cfg.MaxBuffered = 256 << 20
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	c := cfg.Client
 	if c == nil {
 		c = &http.Client{
@@ -109,7 +134,7 @@ func NewProxy(cfg ProxyConfig) *Proxy {
 		}
 	}
 	return &Proxy{cfg: cfg, client: c, slots: make(chan struct{}, cfg.MaxAtOnce), memory: semaphore.NewWeighted(cfg.MaxBuffered),
-		flights: map[string]*flight{}}
+		flights: map[string]*flight{}, kept: map[string]keptAnswer{}}
 }
 
 // Unreachable reports whether cause (a NoAnswer's) is a failure to
@@ -279,6 +304,18 @@ type flight struct {
 
 func (p *Proxy) shared(w http.ResponseWriter, r *http.Request, f Fetch, u, key string) {
 	p.mu.Lock()
+	if k, ok := p.kept[key]; ok {
+		if p.cfg.Now().Before(k.until) {
+			k.fl.left++ // this request's reference, given back by answer
+			p.mu.Unlock()
+			p.answer(w, r, f, k.fl, nil)
+			return
+		}
+		delete(p.kept, key)
+		p.mu.Unlock()
+		p.leave(k.fl)
+		p.mu.Lock()
+	}
 	fl := p.flights[key]
 	if fl != nil {
 		fl.joined++
@@ -310,10 +347,54 @@ func (p *Proxy) shared(w http.ResponseWriter, r *http.Request, f Fetch, u, key s
 	p.mu.Lock()
 	delete(p.flights, key)
 	fl.left = fl.joined + 1
+	if f.Keep > 0 && fl.fail == 0 && (fl.status == http.StatusOK || fl.status == http.StatusPartialContent) {
+		p.keep(key, fl, f.Keep)
+	}
 	p.mu.Unlock()
 	<-p.slots
 	close(fl.done)
 	p.answer(w, r, f, fl, cause)
+}
+
+// keep (with p.mu held) keeps fl's answer for later requests of key,
+// after dropping the kept answers that are past their time. The kept
+// answer holds one of fl's references.
+func (p *Proxy) keep(key string, fl *flight, d time.Duration) {
+	now := p.cfg.Now()
+	var gone []*flight
+	for k, a := range p.kept {
+		if !now.Before(a.until) {
+			delete(p.kept, k)
+			gone = append(gone, a.fl)
+		}
+	}
+	if len(p.kept) < maxKept {
+		fl.left++
+		p.kept[key] = keptAnswer{fl: fl, until: now.Add(d)}
+	}
+	for _, g := range gone {
+		p.leaveLocked(g)
+	}
+}
+
+// dropKept drops the kept answer that ends first and reports whether there
+// was one, so that a fetch may have its memory.
+func (p *Proxy) dropKept() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	first := ""
+	for k, a := range p.kept {
+		if first == "" || a.until.Before(p.kept[first].until) {
+			first = k
+		}
+	}
+	if first == "" {
+		return false
+	}
+	fl := p.kept[first].fl
+	delete(p.kept, first)
+	p.leaveLocked(fl)
+	return true
 }
 
 // fill fetches u into fl.
@@ -337,7 +418,11 @@ func (p *Proxy) fill(ctx context.Context, cancel context.CancelFunc, r *http.Req
 		}
 		// Memory for what the next read may bring, given back if unused.
 		want := int64(cap(buf) - len(buf))
-		if !p.memory.TryAcquire(want) {
+		ok := p.memory.TryAcquire(want)
+		for !ok && p.dropKept() { // kept answers give way to a fetch
+			ok = p.memory.TryAcquire(want)
+		}
+		if !ok {
 			p.memory.Release(fl.held)
 			fl.held, fl.fail = 0, Busy
 			return nil
@@ -384,18 +469,21 @@ func (p *Proxy) answer(w http.ResponseWriter, r *http.Request, f Fetch, fl *flig
 	}
 }
 
-// leave is one request done with fl; the last frees its answer.
+// leave is one request (or a kept answer) done with fl; the last frees
+// its answer.
 func (p *Proxy) leave(fl *flight) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.leaveLocked(fl)
+}
+
+func (p *Proxy) leaveLocked(fl *flight) {
 	if fl.left == 0 {
 		fl.joined-- // gave up before the fetch ended
-		p.mu.Unlock()
 		return
 	}
 	fl.left--
-	last := fl.left == 0
-	p.mu.Unlock()
-	if last && fl.held > 0 {
+	if fl.left == 0 && fl.held > 0 {
 		p.memory.Release(fl.held)
 	}
 }

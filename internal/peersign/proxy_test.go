@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/peersign"
 )
@@ -45,5 +47,45 @@ func TestProxySharedBounds(t *testing.T) {
 	}
 	if w, f := fetch(small, "/abcd", ""); f != 0 || w.Body.Len() != 500 {
 		t.Fatalf("the same answer fetched alone: %d bytes, failure %d", w.Body.Len(), f)
+	}
+}
+
+// TestProxyKeptAnswersGiveWay: an answer kept for later requests
+// (Fetch.Keep) counts within MaxBuffered, and a fetch that needs its room
+// gets it: the kept answer is dropped (and fetched again when next asked
+// for) rather than the fetch failing Busy. An answer not asked to be kept
+// is fetched for each request.
+func TestProxyKeptAnswersGiveWay(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	fetches := map[string]int{}
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetches[r.URL.Path]++
+		mu.Unlock()
+		_, _ = w.Write([]byte(strings.Repeat("x", len(r.URL.Path)*100)))
+	}))
+	t.Cleanup(peer.Close)
+	now := time.Now()
+	p := peersign.NewProxy(peersign.ProxyConfig{MaxAtOnce: 4, MaxBuffered: 1024, Now: func() time.Time { return now }})
+	fetch := func(path string, keep time.Duration) {
+		t.Helper()
+		var failed peersign.Failure
+		w := httptest.NewRecorder()
+		p.Serve(w, httptest.NewRequest("GET", "/", nil), peersign.Fetch{URL: peer.URL + path + "?exp=1&sig=00", Key: path, Keep: keep,
+			Fail: func(w http.ResponseWriter, f peersign.Failure, _ error) { failed = f; w.WriteHeader(599) }})
+		if failed != 0 || w.Code != 200 || w.Body.Len() != len(path)*100 {
+			t.Fatalf("%s: %d, %d bytes, failure %d", path, w.Code, w.Body.Len(), failed)
+		}
+	}
+	fetch("/abcd", time.Minute)    // 400 bytes kept
+	fetch("/abcd", time.Minute)    // from memory
+	fetch("/abcdefg", time.Minute) // 700 more do not fit beside it: it gives way
+	fetch("/abcd", 0)
+	fetch("/abcd", 0)
+	mu.Lock()
+	defer mu.Unlock()
+	if fetches["/abcd"] != 3 || fetches["/abcdefg"] != 1 {
+		t.Fatalf("fetches %v, want /abcd 3 (once kept, then dropped for /abcdefg's room, then not kept) and /abcdefg 1", fetches)
 	}
 }

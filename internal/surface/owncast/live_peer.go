@@ -33,14 +33,21 @@ const (
 	// maxPeerBody bounds one answer (a segment of a high-bitrate
 	// passthrough stream is a few MB).
 	maxPeerBody = 64 << 20
+	// peerHLSKeep is how long a fetched segment or LL-HLS part (a file
+	// that never changes once listed) is kept after its fetch ended, so
+	// that viewers asking for it over the next seconds, not all at once,
+	// share that fetch too. Playlists are never kept. Kept answers count
+	// within the proxy's 256 MiB of shared answers and give way to fetches.
+	peerHLSKeep = 6 * time.Second
 )
 
 // newPeerHLS is the proxy to ingest nodes: the request headers passed on,
 // the LL-HLS blocking-reload parameters, and the ingest node's own HLS
-// headers (content type, cache control, CORS) passed back.
-func newPeerHLS(slots int) *peersign.Proxy {
+// headers (content type, cache control, CORS) passed back. now is the
+// clock of kept segments (nil: time.Now).
+func newPeerHLS(slots int, now func() time.Time) *peersign.Proxy {
 	return peersign.NewProxy(peersign.ProxyConfig{MaxAtOnce: slots, Timeout: peerHLSTimeout, HeaderTimeout: 10 * time.Second,
-		Idle: peerHLSTimeout, MaxBody: maxPeerBody, ForbiddenFails: true,
+		Idle: peerHLSTimeout, MaxBody: maxPeerBody, ForbiddenFails: true, Now: now,
 		Request: []string{"Range", "If-Range", "If-Modified-Since", "If-None-Match"},
 		Query:   []string{"_HLS_msn", "_HLS_part"},
 		Answer: []string{"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag",
@@ -60,7 +67,11 @@ func (s *Surface) fromIngest(w http.ResponseWriter, r *http.Request, stageID, na
 	if u == "" {
 		return false
 	}
-	s.peer.Serve(w, r, peersign.Fetch{URL: u, Key: stageID + "/" + name, NotFound: none,
+	var keep time.Duration
+	if _, file, ok := strings.Cut(name, "/"); ok && strings.HasSuffix(file, ".ts") {
+		keep = peerHLSKeep // a segment or part, not a playlist or thumbnail
+	}
+	s.peer.Serve(w, r, peersign.Fetch{URL: u, Key: stageID + "/" + name, NotFound: none, Keep: keep,
 		Fail: func(w http.ResponseWriter, f peersign.Failure, cause error) {
 			switch f {
 			case peersign.Busy:

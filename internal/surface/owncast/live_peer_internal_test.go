@@ -39,6 +39,11 @@ func (r remoteIngest) Heard(string) time.Time {
 // proxyingSurface is a surface whose default stage runs on ri's ingest
 // node, proxying with slots fetches at once.
 func proxyingSurface(t *testing.T, ri remoteIngest, slots int) (*Surface, *live.Service) {
+	return proxyingSurfaceAt(t, ri, slots, nil)
+}
+
+// proxyingSurfaceAt is proxyingSurface with now the proxy's clock.
+func proxyingSurfaceAt(t *testing.T, ri remoteIngest, slots int, now func() time.Time) (*Surface, *live.Service) {
 	t.Helper()
 	db := storetest.OpenSQLite(t)
 	b := bus.NewLocal()
@@ -48,7 +53,7 @@ func proxyingSurface(t *testing.T, ri remoteIngest, slots int) (*Surface, *live.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Surface{d: Deps{Live: svc}, log: slog.New(slog.DiscardHandler), peer: newPeerHLS(slots)}, svc
+	return &Surface{d: Deps{Live: svc}, log: slog.New(slog.DiscardHandler), peer: newPeerHLS(slots, now)}, svc
 }
 
 // serve runs one of the surface's HLS handlers for target.
@@ -194,6 +199,57 @@ func TestProxiedHLSShared(t *testing.T) {
 	}
 	if n := fetches.Load(); n != 3 {
 		t.Fatalf("%d viewers of two requests and one other request: %d fetches from the ingest node, want 3", 2*viewers+1, n)
+	}
+}
+
+// TestProxiedHLSKeepsSegments: viewers on another node asking one after
+// another (not at once) for the same segment or LL-HLS part within a few
+// seconds cause one fetch from the ingest node, each getting its answer;
+// once the answer's time is up it is fetched again. Playlists, which
+// change, are fetched for every request, and neither is an error answer
+// kept. The proxy's clock is the test's, so no timing decides it.
+func TestProxiedHLSKeepsSegments(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	fetches := map[string]int{}
+	ingest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetches[r.URL.Path]++
+		mu.Unlock()
+		if strings.Contains(r.URL.Path, "missing") {
+			http.NotFound(w, r)
+			return
+		}
+		hlsHeaders(w, "video/mp2t", "max-age=60")
+		_, _ = w.Write([]byte(r.URL.Path))
+	}))
+	t.Cleanup(ingest.Close)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	s, svc := proxyingSurfaceAt(t, remoteIngest{url: ingest.URL}, 32, func() time.Time { return time.Unix(0, clock.Load()) })
+	peer := "/hls/peer/" + svc.DefaultStageID() + "/0/"
+	const viewers = 10
+	for range viewers {
+		for _, target := range []string{"/hls/0/stream-ab-3.ts", "/hls/0/stream-ab-4.1.ts", "/hls/0/stream-ab-missing.ts"} {
+			w := serve(s, (*Surface).serveSegment, target)
+			if want := peer + strings.TrimPrefix(target, "/hls/0/"); !strings.Contains(target, "missing") &&
+				(w.Code != 200 || w.Body.String() != want || w.Header().Get("Content-Type") != "video/mp2t") {
+				t.Fatalf("%s: %d %v %q", target, w.Code, w.Header(), w.Body)
+			}
+		}
+		if w := serve(s, (*Surface).serveMedia, "/hls/0/stream.m3u8"); w.Code != 200 {
+			t.Fatalf("playlist: %d", w.Code)
+		}
+		clock.Add(int64(peerHLSKeep) / (2 * viewers)) // all within half of the time a segment is kept
+	}
+	clock.Add(int64(peerHLSKeep)) // past it: fetched again
+	serve(s, (*Surface).serveSegment, "/hls/0/stream-ab-3.ts")
+	mu.Lock()
+	defer mu.Unlock()
+	for name, want := range map[string]int{"stream-ab-3.ts": 2, "stream-ab-4.1.ts": 1, "stream-ab-missing.ts": viewers, "stream.m3u8": viewers} {
+		if n := fetches[peer+name]; n != want {
+			t.Errorf("%s: %d fetches from the ingest node for %d viewers, want %d", name, n, viewers, want)
+		}
 	}
 }
 

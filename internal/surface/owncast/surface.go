@@ -95,7 +95,7 @@ func New(d Deps) (*Surface, error) {
 	if d.Life == nil {
 		d.Life = context.Background()
 	}
-	s := &Surface{d: d, log: d.Log.With("component", "owncast"), peer: newPeerHLS(maxPeerHLS)}
+	s := &Surface{d: d, log: d.Log.With("component", "owncast"), peer: newPeerHLS(maxPeerHLS, nil)}
 	rl, err := ratelimit.New(ratelimit.Config{Limit: notifyRegistrations, Interval: notifyPer, Burst: notifyRegistrations})
 	if err != nil {
 		return nil, err
