@@ -1,7 +1,7 @@
 // Clips in a chat: the server announces a clip in its stage channel with a
 // line that ends in the clip file's path ("🎬 Title (10 s):
 // /api/clips/<id>/file", internal/app/wire_recordings.go). The file needs
-// the member's access, so a link would answer 401: the app finds the path
+// the member's access, so a plain link is refused: the app finds the path
 // in the message and offers Play and Download, which use a short-lived
 // signed URL of the file the API hands the member (ClipPlayer).
 
