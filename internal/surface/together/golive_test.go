@@ -160,3 +160,104 @@ func TestGoLiveNeedsSpeak(t *testing.T) {
 		})
 	}
 }
+
+// TestGoLiveSignalsFollowTheBroadcaster: the gateway relays a go_live
+// VOICE_SIGNAL only along the channel's Go Live, as Together's client sends
+// it: offers (and candidates) from the current broadcaster, answers and
+// candidates from a viewer to it. A member in the call who is not live (no
+// session, someone else's session, or their own ended by SPEAK taken away)
+// sends go_live offers, answers and candidates that reach nobody (Together
+// relays any); voice signals between the same members still flow. Each drop
+// is seen as the next relayed frame being the voice signal sent after it.
+func TestGoLiveSignalsFollowTheBroadcaster(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			ann, bob, carl := e.register("ann"), e.register("bob"), e.register("carl")
+			srv, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "G", "is_public": true})
+			sid := srv["id"].(string)
+			e.must(201, "POST", "/servers/"+sid+"/join", bob.access, nil)
+			e.must(201, "POST", "/servers/"+sid+"/join", carl.access, nil)
+			vc, _ := e.must(201, "POST", "/servers/"+sid+"/channels", ann.access, map[string]any{"name": "Lounge", "type": "voice"})
+			cid := vc["id"].(string)
+			socks := map[string]*ws{}
+			for _, u := range []user{ann, bob, carl} {
+				w, _, err := e.dial("token=" + u.access)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.waitFor("READY")
+				socks[u.id] = w
+				e.must(201, "POST", "/channels/"+cid+"/voice", u.access, map[string]any{})
+			}
+			signal := func(from, to user, typ, stream, payload string) {
+				t.Helper()
+				d := map[string]any{"to_user_id": to.id, "type": typ, "stream_type": stream}
+				if typ == "candidate" {
+					d["candidate"] = payload
+				} else {
+					d["sdp"] = payload
+				}
+				socks[from.id].send(map[string]any{"op": "VOICE_SIGNAL", "t": nil, "d": d})
+			}
+			// next returns the next VOICE_SIGNAL to u as from, stream, payload.
+			next := func(u user) (string, string, string) {
+				t.Helper()
+				var d struct {
+					From      string  `json:"from_user_id"`
+					Stream    string  `json:"stream_type"`
+					SDP       *string `json:"sdp"`
+					Candidate *string `json:"candidate"`
+				}
+				_ = json.Unmarshal(socks[u.id].waitFor("VOICE_SIGNAL").D, &d)
+				p := d.SDP
+				if p == nil {
+					p = d.Candidate
+				}
+				if p == nil {
+					return d.From, d.Stream, ""
+				}
+				return d.From, d.Stream, *p
+			}
+			relayed := func(why string, from, to user, typ, payload string) {
+				t.Helper()
+				signal(from, to, typ, "go_live", payload)
+				if f, st, p := next(to); f != from.id || st != "go_live" || p != payload {
+					t.Fatalf("%s: got %s %s %q, want %s's go_live %q", why, f, st, p, from.name, payload)
+				}
+			}
+			dropped := func(why string, from, to user, typ string) {
+				t.Helper()
+				signal(from, to, typ, "go_live", "dropped "+why)
+				signal(from, to, "offer", "voice", "marker "+why)
+				if f, st, p := next(to); f != from.id || st != "voice" || p != "marker "+why {
+					t.Fatalf("%s: relayed %s %s %q before the voice signal", why, f, st, p)
+				}
+			}
+
+			dropped("offer, nobody live", carl, bob, "offer")
+			dropped("candidate, nobody live", carl, bob, "candidate")
+
+			e.must(201, "POST", "/channels/"+cid+"/go-live", bob.access, map[string]any{})
+			// Together's flow: the broadcaster offers to each member after
+			// its POST, each answers and both trickle candidates.
+			relayed("broadcaster's offer", bob, carl, "offer", "v=0 bob")
+			relayed("viewer's answer", carl, bob, "answer", "v=0 carl")
+			relayed("viewer's candidate", carl, bob, "candidate", `{"candidate":"carl"}`)
+			relayed("broadcaster's candidate", bob, carl, "candidate", `{"candidate":"bob"}`)
+			relayed("broadcaster's offer to another", bob, ann, "offer", "v=0 bob")
+			// A member not live reaches nobody over go_live, though someone is.
+			dropped("offer, another live", carl, ann, "offer")
+			dropped("answer not to the broadcaster", carl, ann, "answer")
+			dropped("candidate not to the broadcaster", ann, carl, "candidate")
+
+			// SPEAK taken away ends bob's Go Live, and his offers with it.
+			e.must(200, "PUT", "/channels/"+cid+"/overrides", ann.access, map[string]any{"user_id": bob.id, "allow": 0, "deny": 64})
+			socks[carl.id].waitFor("GO_LIVE_STOP")
+			dropped("offer after the stop", bob, carl, "offer")
+			dropped("answer after the stop", carl, bob, "answer")
+		})
+	}
+}

@@ -493,8 +493,41 @@ func (s *Surface) relaySignal(ctx context.Context, c *client, raw json.RawMessag
 	if err != nil || to.ChannelID != from.ChannelID {
 		return
 	}
+	if in.StreamType != nil && *in.StreamType == "go_live" && !s.goLiveSignalAllowed(ctx, c.accountID, in.ToUserID, from.ChannelID, in.Type) {
+		return
+	}
 	s.publishDispatch(ctx, "VOICE_SIGNAL", map[string]any{"from_user_id": c.accountID, "type": in.Type, "sdp": in.SDP,
 		"candidate": in.Candidate, "stream_type": in.StreamType}, []string{in.ToUserID})
+}
+
+// goLiveSignalAllowed says whether a go_live VOICE_SIGNAL of type typ from
+// one member of channelID's call to another belongs to the channel's Go
+// Live. Its connections run from the broadcaster to each viewer: Together's
+// client offers only as the broadcaster, after its POST /go-live has
+// stored the session, and a viewer answers the offer and trickles its
+// candidates back. So an offer is relayed only from the current
+// broadcaster while it may still go live (SPEAK; the recheck that ends a
+// Go Live follows the community's event, this closes the gap before it),
+// an answer only to the broadcaster, and a candidate only from or to it.
+// Together relays any: a member who never went live, or whose Go Live
+// ended, could otherwise stream to the call peer to peer under its name.
+func (s *Surface) goLiveSignalAllowed(ctx context.Context, from, to, channelID, typ string) bool {
+	g, err := s.d.Voice.GoLive(ctx, channelID)
+	if err != nil {
+		return false
+	}
+	switch typ {
+	case "offer":
+		if g.BroadcasterID != from {
+			return false
+		}
+		ca, err := s.d.Community.ChannelAccess(ctx, from, channelID)
+		return err == nil && ca.MayGoLive() == nil
+	case "answer":
+		return g.BroadcasterID == to
+	default: // candidate
+		return g.BroadcasterID == from || g.BroadcasterID == to
+	}
 }
 
 func (s *Surface) startGoLive(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
