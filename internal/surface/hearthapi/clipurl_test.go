@@ -4,36 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/recording"
-	"github.com/hearth-community/hearth/internal/store/storetest"
-	"github.com/hearth-community/hearth/internal/surface/hearthapi"
 )
 
 // losingGate is gate, where an account in lost may no longer see the stage
 // (kicked, or the channel hidden from it).
-type losingGate struct {
-	gate
-	lost sync.Map
-}
-
-func (g *losingGate) Access(ctx context.Context, id string, admin bool, stage string) (hearthapi.Access, error) {
-	if _, ok := g.lost.Load(id); ok {
-		return hearthapi.Access{}, fault.New(fault.NotFound, "recording not found")
-	}
-	return g.gate.Access(ctx, id, admin, stage)
-}
-
 // TestClipFileURL: GET /api/clips/{id}/file-url hands a viewer a URL of the
 // clip's MP4 with no token in it, which serves range requests (206) and a
 // download (Content-Disposition) until it expires; an expired, forged or
@@ -42,33 +23,9 @@ func (g *losingGate) Access(ctx context.Context, id string, admin bool, stage st
 // URL, and the one already handed out stops serving them.
 func TestClipFileURL(t *testing.T) {
 	t.Parallel()
-	var now atomic.Int64
-	now.Store(time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC).UnixNano())
-	clock := func() time.Time { return time.Unix(0, now.Load()) }
 	dir := t.TempDir()
-	db := storetest.OpenSQLite(t)
-	rs, err := recording.New(recording.Config{Dir: dir, DefaultEnabled: true, FFmpeg: func() string { return "false" },
-		PeerKey: []byte("cluster key"), Now: clock}, db.Recordings(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &losingGate{}
-	api, err := hearthapi.New(hearthapi.Deps{Recordings: rs, Gate: g, Auth: func(_ context.Context, tok string) (string, bool, error) {
-		switch tok {
-		case "admin":
-			return "acc-admin", true, nil
-		case "user", "kicked":
-			return "acc-" + tok, false, nil
-		}
-		return "", false, fault.New(fault.Unauthorized, "bad token")
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	api.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	api := newSignedURLAPI(t, dir, "false")
+	srv, rs, g, clock, now := api.srv, api.rs, api.gate, api.clock, &api.now
 
 	// Two clips of a recording, their MP4s where the service keeps them.
 	rec := record(t, rs)
@@ -77,7 +34,7 @@ func TestClipFileURL(t *testing.T) {
 	for i := range clips {
 		c := &recording.Clip{ID: []string{"0197a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "0197a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c"}[i], StageID: "stage-main",
 			RecordingID: rec, Title: `The "drop": a/b`, Duration: 10 * time.Second, Size: int64(len(mp4)), CreatedBy: "acc-user", CreatedAt: clock()}
-		if err := db.Recordings().CreateClip(context.Background(), c); err != nil {
+		if err := api.db.Recordings().CreateClip(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.MkdirAll(filepath.Join(dir, "clips"), 0o750); err != nil {

@@ -3,20 +3,14 @@ package hearthapi_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/hls"
 	"github.com/hearth-community/hearth/internal/recording"
-	"github.com/hearth-community/hearth/internal/store/storetest"
-	"github.com/hearth-community/hearth/internal/surface/hearthapi"
 )
 
 // TestRecordingDownloadURL: GET /api/recordings/{id}/download-url hands a
@@ -33,32 +27,8 @@ func TestRecordingDownloadURL(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("no ffmpeg")
 	}
-	var now atomic.Int64
-	now.Store(time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC).UnixNano())
-	clock := func() time.Time { return time.Unix(0, now.Load()) }
-	db := storetest.OpenSQLite(t)
-	rs, err := recording.New(recording.Config{Dir: t.TempDir(), DefaultEnabled: true, FFmpeg: func() string { return "ffmpeg" },
-		PeerKey: []byte("cluster key"), Now: clock}, db.Recordings(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &losingGate{}
-	api, err := hearthapi.New(hearthapi.Deps{Recordings: rs, Gate: g, Auth: func(_ context.Context, tok string) (string, bool, error) {
-		switch tok {
-		case "admin":
-			return "acc-admin", true, nil
-		case "user", "kicked":
-			return "acc-" + tok, false, nil
-		}
-		return "", false, fault.New(fault.Unauthorized, "bad token")
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	api.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	api := newSignedURLAPI(t, t.TempDir(), "ffmpeg")
+	srv, rs, g, clock, now := api.srv, api.rs, api.gate, api.clock, &api.now
 
 	// A second of real video, one segment of two finished recordings and
 	// of one being made.

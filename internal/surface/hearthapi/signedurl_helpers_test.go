@@ -1,15 +1,80 @@
 package hearthapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/openapitest"
+	"github.com/hearth-community/hearth/internal/recording"
+	"github.com/hearth-community/hearth/internal/store"
+	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/surface/hearthapi"
 )
+
+// losingGate is gate, except that the accounts in lost have lost their
+// access to every stage since.
+type losingGate struct {
+	gate
+	lost sync.Map
+}
+
+func (g *losingGate) Access(ctx context.Context, id string, admin bool, stage string) (hearthapi.Access, error) {
+	if _, ok := g.lost.Load(id); ok {
+		return hearthapi.Access{}, fault.New(fault.NotFound, "recording not found")
+	}
+	return g.gate.Access(ctx, id, admin, stage)
+}
+
+// signedURLAPI is the recordings API the signed-URL tests run against:
+// SQLite, recordings kept in dir, ffmpeg the binary run, signed with a
+// cluster key, a clock the test moves (now), a losingGate, and the tokens
+// "admin", "user" and "kicked".
+type signedURLAPI struct {
+	srv  *httptest.Server
+	db   *store.DB
+	rs   *recording.Service
+	gate *losingGate
+	now  atomic.Int64
+}
+
+func newSignedURLAPI(t *testing.T, dir, ffmpeg string) *signedURLAPI {
+	a := &signedURLAPI{gate: &losingGate{}}
+	a.now.Store(time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC).UnixNano())
+	db := storetest.OpenSQLite(t)
+	rs, err := recording.New(recording.Config{Dir: dir, DefaultEnabled: true, FFmpeg: func() string { return ffmpeg },
+		PeerKey: []byte("cluster key"), Now: a.clock}, db.Recordings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := hearthapi.New(hearthapi.Deps{Recordings: rs, Gate: a.gate, Auth: func(_ context.Context, tok string) (string, bool, error) {
+		switch tok {
+		case "admin":
+			return "acc-admin", true, nil
+		case "user", "kicked":
+			return "acc-" + tok, false, nil
+		}
+		return "", false, fault.New(fault.Unauthorized, "bad token")
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	a.srv = httptest.NewServer(mux)
+	t.Cleanup(a.srv.Close)
+	a.db, a.rs = db, rs
+	return a
+}
+
+func (a *signedURLAPI) clock() time.Time { return time.Unix(0, a.now.Load()) }
 
 // fileURL is the answer of the routes that hand out a signed file URL
 // (a clip's file-url, a recording's download-url).
