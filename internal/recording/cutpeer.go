@@ -58,12 +58,9 @@ func (s *Service) CutPeer(ctx context.Context, node string, cut CutRequest) (str
 	if s.cfg.Peers == nil || len(s.cfg.PeerKey) == 0 || node == "" || node == s.cfg.NodeID {
 		return "", nil, errors.New("recording: no other node to cut on")
 	}
-	base, err := s.cfg.Peers.NodeURL(ctx, node)
-	if err != nil && !errors.Is(err, fault.NotFound) {
+	base, err := s.nodeBase(ctx, node, "the clip's source is")
+	if err != nil {
 		return "", nil, err
-	}
-	if base == "" {
-		return "", nil, fault.New(fault.Unavailable, "the clip's source is on another node, which has no address (--node-url)")
 	}
 	body, err := json.Marshal(cut)
 	if err != nil {

@@ -43,12 +43,9 @@ func (s *Service) PeerURL(ctx context.Context, r *Recording, name string) (strin
 	if name != DownloadName && name != PlaylistName && name != ThumbnailName && !segName.MatchString(name) {
 		return "", errNotFound
 	}
-	base, err := s.cfg.Peers.NodeURL(ctx, r.NodeID)
-	if err != nil && !errors.Is(err, fault.NotFound) {
+	base, err := s.nodeBase(ctx, r.NodeID, "the recording's files are")
+	if err != nil {
 		return "", err
-	}
-	if base == "" {
-		return "", fault.New(fault.Unavailable, "the recording's files are on another node, which has no address (--node-url)")
 	}
 	q := peersign.Query(s.cfg.PeerKey, recordingPeer, s.cfg.Now(), r.ID, name)
 	return base + "/api/recordings/" + r.ID + "/peer/" + url.PathEscape(name) + "?" + q.Encode(), nil
@@ -83,12 +80,9 @@ func (s *Service) ClipPeerURL(ctx context.Context, c *Clip) (string, error) {
 	if s.cfg.Peers == nil || len(s.cfg.PeerKey) == 0 || c.NodeID == "" || c.NodeID == s.cfg.NodeID {
 		return "", errClipNotFound
 	}
-	base, err := s.cfg.Peers.NodeURL(ctx, c.NodeID)
-	if err != nil && !errors.Is(err, fault.NotFound) {
+	base, err := s.nodeBase(ctx, c.NodeID, "the clip's file is")
+	if err != nil {
 		return "", err
-	}
-	if base == "" {
-		return "", fault.New(fault.Unavailable, "the clip's file is on another node, which has no address (--node-url)")
 	}
 	q := peersign.Query(s.cfg.PeerKey, clipPeer, s.cfg.Now(), c.ID, "mp4")
 	return base + "/api/clips/" + c.ID + "/peer?" + q.Encode(), nil
@@ -101,3 +95,17 @@ func (s *Service) VerifyClipPeer(id, exp, sig string) bool {
 }
 
 var errClipNotFound = fault.New(fault.NotFound, "clip not found")
+
+// nodeBase is the address of node, another node of the cluster holding
+// what (a subject and its verb: "the clip's file is"); Unavailable when
+// that node has no address.
+func (s *Service) nodeBase(ctx context.Context, node, what string) (string, error) {
+	base, err := s.cfg.Peers.NodeURL(ctx, node)
+	if err != nil && !errors.Is(err, fault.NotFound) {
+		return "", err
+	}
+	if base == "" {
+		return "", fault.New(fault.Unavailable, what+" on another node, which has no address (--node-url)")
+	}
+	return base, nil
+}
