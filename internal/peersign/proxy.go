@@ -199,6 +199,9 @@ func (p *Proxy) target(r *http.Request, f Fetch) (string, string) {
 		}
 	}
 	u, key := f.URL, f.Key
+	if r.Method == http.MethodHead {
+		key = "HEAD " + key // an answer without its body
+	}
 	if len(q) > 0 {
 		u += "&" + q.Encode()
 		key += "?" + q.Encode()
@@ -218,8 +221,14 @@ func (p *Proxy) context(parent context.Context) (context.Context, context.Cancel
 	return context.WithCancel(parent)
 }
 
+// get asks the peer for u: a HEAD as a HEAD (its headers, no body to
+// fetch and throw away), anything else as a GET.
 func (p *Proxy) get(ctx context.Context, r *http.Request, u string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	method := http.MethodGet
+	if r.Method == http.MethodHead {
+		method = http.MethodHead
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -89,3 +89,61 @@ func TestProxyKeptAnswersGiveWay(t *testing.T) {
 		t.Fatalf("fetches %v, want /abcd 3 (once kept, then dropped for /abcdefg's room, then not kept) and /abcdefg 1", fetches)
 	}
 }
+
+// TestProxyRangesAndHead: a range request passes on and its 206 (or 416)
+// comes back with its Content-Range; a HEAD is asked of the peer as a
+// HEAD, so the file is not fetched to be thrown away, and a shared HEAD
+// never answers a GET of the same thing with its empty body.
+func TestProxyRangesAndHead(t *testing.T) {
+	t.Parallel()
+	file := strings.Repeat("0123456789", 100)
+	var mu sync.Mutex
+	var methods []string
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		methods = append(methods, r.Method)
+		mu.Unlock()
+		http.ServeContent(w, r, "", time.Unix(1e9, 0), strings.NewReader(file))
+	}))
+	t.Cleanup(peer.Close)
+	p := peersign.NewProxy(peersign.ProxyConfig{MaxAtOnce: 4, Request: []string{"Range"},
+		Answer: []string{"Content-Length", "Content-Range", "Accept-Ranges"}})
+	fetch := func(method, key string, hdr ...string) *httptest.ResponseRecorder {
+		t.Helper()
+		r := httptest.NewRequest(method, "/", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		w := httptest.NewRecorder()
+		p.Serve(w, r, peersign.Fetch{URL: peer.URL + "/f?exp=1&sig=00", Key: key, Keep: time.Minute,
+			Fail: func(w http.ResponseWriter, f peersign.Failure, err error) {
+				t.Errorf("failure %d: %v", f, err)
+				w.WriteHeader(599)
+			}})
+		return w
+	}
+	for _, key := range []string{"", "shared"} {
+		if w := fetch("GET", key, "Range", "bytes=10-19"); w.Code != 206 || w.Body.String() != file[10:20] ||
+			w.Header().Get("Content-Range") != "bytes 10-19/1000" {
+			t.Fatalf("key %q: a range: %d %v %q", key, w.Code, w.Header(), w.Body)
+		}
+		if w := fetch("GET", key, "Range", "bytes=1000-"); w.Code != 416 || w.Header().Get("Content-Range") != "bytes */1000" {
+			t.Fatalf("key %q: a range past the end: %d %v", key, w.Code, w.Header())
+		}
+		mu.Lock()
+		methods = nil
+		mu.Unlock()
+		if w := fetch("HEAD", key); w.Code != 200 || w.Header().Get("Content-Length") != "1000" || w.Header().Get("Accept-Ranges") != "bytes" {
+			t.Fatalf("key %q: HEAD: %d %v", key, w.Code, w.Header())
+		}
+		mu.Lock()
+		got := strings.Join(methods, ",")
+		mu.Unlock()
+		if got != "HEAD" {
+			t.Fatalf("key %q: the peer was asked %q for a HEAD, want HEAD", key, got)
+		}
+		if w := fetch("GET", key); w.Code != 200 || w.Body.String() != file {
+			t.Fatalf("key %q: a GET after a HEAD: %d, %d bytes", key, w.Code, w.Body.Len())
+		}
+	}
+}
