@@ -20,7 +20,7 @@ import (
 
 // TestRecordingPlaysOnAnotherNode: on PostgreSQL + NATS without S3, a
 // recording made on node A lists on node B, and B serves its playlist,
-// a segment (with a range request) and the MP4 download by proxying to A,
+// a segment and the MP4 download (each with a range request) by proxying to A,
 // which holds the files, and the ended stream's thumbnail A made (not an
 // older one of its own); a clip asked of B is cut by A (B checks the
 // caller and forwards the cut) and plays through both, with the viewer's
@@ -100,8 +100,13 @@ func TestRecordingPlaysOnAnotherNode(t *testing.T) {
 		t.Fatalf("missing segment through node B: %d", res.StatusCode)
 	}
 	res, mp4 := get(baseB+r.DownloadURL, nil)
-	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "video/mp4" {
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "video/mp4" || res.Header.Get("Accept-Ranges") != "bytes" {
 		t.Fatalf("download through node B: %d %v", res.StatusCode, res.Header)
+	}
+	// A player seeking in it, or a download resumed, gets its part.
+	if res, part := get(baseB+r.DownloadURL, map[string]string{"Range": "bytes=16-31"}); res.StatusCode != 206 || !bytes.Equal(part, mp4[16:32]) ||
+		res.Header.Get("Content-Range") != "bytes 16-31/"+strconv.Itoa(len(mp4)) {
+		t.Fatalf("a range of the download through node B: %d %v", res.StatusCode, res.Header)
 	}
 	f := filepath.Join(t.TempDir(), "b.mp4")
 	if err := os.WriteFile(f, mp4, 0o600); err != nil {

@@ -10,10 +10,11 @@ import (
 	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
-// A download's remux and a clip's cut each run an ffmpeg for as long as
-// the request lasts, and a public stage's recordings may be downloaded
-// without an account: unbounded, one client opening downloads side by side
-// started one ffmpeg (tens of MiB) each until the node ran out of memory.
+// A download's remux (once per recording: the MP4 is kept) and a clip's
+// cut each run an ffmpeg, and a public stage's recordings may be
+// downloaded without an account: unbounded, clients asking for many
+// recordings side by side started one ffmpeg (tens of MiB) each until the
+// node ran out of memory.
 // These jobs share a node-wide number of slots; a request waits a little
 // for one, then is refused as unavailable with a Retry-After.
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,19 +17,23 @@ import (
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
-// TestDownloadsShareBoundedJobSlots: a download runs an ffmpeg for as long
-// as it lasts and a public stage's recordings need no account, so
-// downloads share the node's job slots. With one slot held by a download
-// still running, another waits JobWait and is refused as unavailable with
-// a Retry-After, starting no ffmpeg; once the first ends, the slot serves
-// the next. The ffmpeg here is a stand-in script that records each start
-// and runs until the test lets it finish, so which call holds the slot is
-// never a matter of timing.
+// TestDownloadsShareBoundedJobSlots: a download's MP4 is remuxed by an
+// ffmpeg and a public stage's recordings need no account, so remuxes share
+// the node's job slots. With one slot held by the remux of one recording,
+// a download of another waits JobWait and is refused as unavailable with a
+// Retry-After, starting no ffmpeg, while a second download of the same
+// recording waits for that remux instead of starting its own; once it
+// ends, both get the same file, the slot serves the other recording, and
+// later downloads open the kept files with no ffmpeg at all. The ffmpeg
+// here is a stand-in script that records each start, runs until the test
+// lets it finish and writes its output file (its last argument), so which
+// call holds the slot is never a matter of timing.
 func TestDownloadsShareBoundedJobSlots(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	script := filepath.Join(dir, "ffmpeg")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nmktemp "+dir+"/started.XXXXXX >/dev/null\nwhile [ ! -e "+dir+"/release ]; do sleep 0.02; done\n"), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nmktemp "+dir+"/started.XXXXXX >/dev/null\n"+
+		"while [ ! -e "+dir+"/release ]; do sleep 0.02; done\nfor a; do out=$a; done\necho \"mp4 of $3\" > \"$out\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	started := func() int {
@@ -43,24 +48,41 @@ func TestDownloadsShareBoundedJobSlots(t *testing.T) {
 	}
 	ctx := context.Background()
 	now := time.Now().UTC()
-	rec := &recording.Recording{ID: identity.NewID(), StageID: "s1", StartedAt: now.Add(-time.Minute), EndedAt: &now}
-	if err := db.Recordings().CreateRecording(ctx, rec); err != nil {
-		t.Fatal(err)
+	// Two finished recordings of one segment each on disk: a recording
+	// without one is refused before any ffmpeg starts.
+	newRecording := func() string {
+		rec := &recording.Recording{ID: identity.NewID(), StageID: "s1", StartedAt: now.Add(-time.Minute), EndedAt: &now}
+		if err := db.Recordings().CreateRecording(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		recDir := filepath.Join(dir, "recordings", rec.ID)
+		if err := os.MkdirAll(recDir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(recDir, recording.PlaylistName), []byte("#EXTM3U\n#EXTINF:2.0,\nseg-00000.ts\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(recDir, "seg-00000.ts"), []byte("not really a segment"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return rec.ID
 	}
-	// One segment on disk: a recording without one is refused before any
-	// ffmpeg starts.
-	recDir := filepath.Join(dir, "recordings", rec.ID)
-	if err := os.MkdirAll(recDir, 0o750); err != nil {
-		t.Fatal(err)
+	one, other := newRecording(), newRecording()
+	download := func(id string) (string, error) {
+		f, err := rs.DownloadFile(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		b, err := io.ReadAll(f)
+		return string(b), err
 	}
-	if err := os.WriteFile(filepath.Join(recDir, recording.PlaylistName), []byte("#EXTM3U\n#EXTINF:2.0,\nseg-00000.ts\n"), 0o600); err != nil {
-		t.Fatal(err)
+	type result struct {
+		body string
+		err  error
 	}
-	if err := os.WriteFile(filepath.Join(recDir, "seg-00000.ts"), []byte("not really a segment"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	first := make(chan error, 1)
-	go func() { first <- rs.Download(ctx, rec.ID, io.Discard) }()
+	first, again := make(chan result, 1), make(chan result, 1)
+	go func() { b, err := download(one); first <- result{b, err} }()
 	waitFor(t, "the first download's ffmpeg to start", func() bool { return started() == 1 })
 	release := func() {
 		if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o600); err != nil && !os.IsExist(err) {
@@ -68,32 +90,48 @@ func TestDownloadsShareBoundedJobSlots(t *testing.T) {
 		}
 	}
 	t.Cleanup(release) // no stand-in ffmpeg outlives the test
-	second := make(chan error, 1)
-	go func() { second <- rs.Download(ctx, rec.ID, io.Discard) }()
-	var err2 error
-	for done := false; !done; {
-		select {
-		case err2 = <-second:
-			done = true
-		case <-time.After(10 * time.Millisecond):
-			if started() > 1 {
-				t.Fatal("a second download started its own ffmpeg while the only slot was held")
-			}
-		}
-	}
+	go func() { b, err := download(one); again <- result{b, err} }()
+	_, err2 := download(other)
 	var fe *fault.Error
 	if !errors.As(err2, &fe) || fe.Kind != fault.Unavailable || fe.RetryAfter <= 0 {
-		t.Fatalf("a second download while the slot is held: %v, want unavailable with a Retry-After", err2)
+		t.Fatalf("another recording's download while the slot is held: %v, want unavailable with a Retry-After", err2)
+	}
+	if n := started(); n != 1 {
+		t.Fatalf("%d ffmpeg processes started while the only slot was held, want 1", n)
 	}
 	release()
-	if err := <-first; err != nil {
-		t.Fatalf("first download: %v", err)
+	r1, r2 := <-first, <-again
+	if r1.err != nil || r2.err != nil || !strings.HasPrefix(r1.body, "mp4 of") || r1.body != r2.body {
+		t.Fatalf("the two downloads of one recording: %+v %+v", r1, r2)
 	}
-	if err := rs.Download(ctx, rec.ID, io.Discard); err != nil {
-		t.Fatalf("a download after the slot came back: %v", err)
+	if b, err := download(other); err != nil || !strings.HasPrefix(b, "mp4 of") {
+		t.Fatalf("a download after the slot came back: %q %v", b, err)
 	}
 	if n := started(); n != 2 {
-		t.Fatalf("%d ffmpeg processes started, want 2", n)
+		t.Fatalf("%d ffmpeg processes started, want 2 (one per recording)", n)
+	}
+	for _, id := range []string{one, other, one} {
+		if b, err := download(id); err != nil || !strings.HasPrefix(b, "mp4 of") {
+			t.Fatalf("a later download of %s: %q %v", id, b, err)
+		}
+	}
+	if n := started(); n != 2 {
+		t.Fatalf("%d ffmpeg processes started, want 2: a made MP4 is kept", n)
+	}
+	// A recording continued after a reconnect has a new playlist: its MP4
+	// is made again, from it.
+	pl := filepath.Join(dir, "recordings", one, recording.PlaylistName)
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(pl, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := download(one); err != nil || !strings.HasPrefix(b, "mp4 of") || started() != 3 {
+		t.Fatalf("a download after the playlist changed: %q %v, %d ffmpeg processes (want 3)", b, err, started())
+	}
+	// The disk usage counts the kept MP4s.
+	u, err := rs.Usage(ctx)
+	if err != nil || u.UsedBytes != 2*int64(len(r1.body)) {
+		t.Fatalf("usage: %+v %v, want the two MP4s' %d bytes", u, err, 2*len(r1.body))
 	}
 }
 

@@ -14,7 +14,8 @@ import (
 
 // TestSweepLeftovers: a node killed while it cut clips leaves a partial
 // MP4 (clips/<id>.mp4.tmp), an MP4 whose clip row was never written and a
-// live clip's scratch directory. Nothing served them, but they held the
+// live clip's scratch directory; one killed while it remuxed a download, a
+// partial MP4 in the recording's directory (download.mp4.tmp-*). Nothing served them, but they held the
 // disk and counted in the admin's usage for good. Once older than a cut
 // can run they are removed; stored clips, recordings and files still
 // being written stay. The crash state is written directly.
@@ -61,12 +62,15 @@ func TestSweepLeftovers(t *testing.T) {
 	write("clips/"+young+".mp4.tmp", time.Minute)     // a cut under way
 	write("live-clip-123456/seg-00000.ts", time.Hour) // a live clip's scratch
 	write(rec+"/seg-00000.ts", time.Hour)             // a recording's files
+	write(rec+"/download.mp4", time.Hour)             // its MP4, made for a download
+	write(rec+"/download.mp4.tmp-a", 2*time.Hour)     // a remux cut off
+	write(rec+"/download.mp4.tmp-b", 20*time.Minute)  // a remux of a long recording under way
 	before, err := svc.Usage(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := svc.SweepLeftovers(ctx); n != 3 {
-		t.Errorf("removed %d, want 3", n)
+	if n := svc.SweepLeftovers(ctx); n != 4 {
+		t.Errorf("removed %d, want 4", n)
 	}
 	var left []string
 	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -77,7 +81,7 @@ func TestSweepLeftovers(t *testing.T) {
 		return nil
 	})
 	slices.Sort(left)
-	want := []string{rec + "/seg-00000.ts", "clips/" + kept + ".mp4", "clips/" + young + ".mp4.tmp"}
+	want := []string{rec + "/seg-00000.ts", rec + "/download.mp4", rec + "/download.mp4.tmp-b", "clips/" + kept + ".mp4", "clips/" + young + ".mp4.tmp"}
 	slices.Sort(want)
 	if !slices.Equal(left, want) {
 		t.Fatalf("left %v, want %v", left, want)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,34 +125,139 @@ func (s *Service) File(ctx context.Context, id, name string) (string, error) {
 	return p, nil
 }
 
-// Download writes a recording as a fragmented MP4 to w while ffmpeg remuxes
-// it (stream copy, nothing held in memory). Once bytes have been written an
-// error can only cut the response short; a NotFound (no such recording, or
-// one without a segment) or Unavailable (no ffmpeg slot) error comes before
-// any byte.
-func (s *Service) Download(ctx context.Context, id string, w io.Writer) error {
-	if _, err := s.Get(ctx, id); err != nil {
-		return err
+// downloadFile is a finished recording's MP4 in its directory, made on its
+// first download (DownloadFile) and kept with the recording's files.
+const downloadFile = "download.mp4"
+
+// DownloadMakeTimeout bounds one remux of a whole recording into its MP4
+// (a stream copy at disk speed), and so how long a first download may
+// wait for its answer.
+const DownloadMakeTimeout = 30 * time.Minute
+
+// making is a remux of a recording's MP4 under way on this node, which
+// other downloads of the same recording wait for.
+type making struct {
+	done chan struct{}
+	err  error
+}
+
+// DownloadFile opens a finished recording's MP4, so that it can be served
+// with range requests. The first download remuxes the recording into it
+// once (ffmpeg stream copy, +faststart, a job slot) and the file is kept
+// beside the segments until the recording is deleted; requests arriving
+// while it is made wait for that one remux. The file carries the mtime of
+// the playlist it was made from, so a recording continued after a
+// reconnect (a new playlist) gets a new MP4. Conflict while the recording
+// is being made; NotFound for an unknown recording, one whose files are
+// not on this node, or one without a segment; Unavailable when no job slot
+// frees in time or the disk is below MinFreeBytes. The caller closes the
+// file.
+func (s *Service) DownloadFile(ctx context.Context, id string) (*os.File, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.EndedAt == nil {
+		return nil, fault.New(fault.Conflict, "the recording is still being made; download it after the broadcast ends")
+	}
+	if !s.HasLocal(id) {
+		return nil, fault.New(fault.NotFound, "this node does not hold the recording's files")
+	}
+	for range 3 {
+		if f := s.openDownload(id); f != nil {
+			return f, nil
+		}
+		s.mu.Lock()
+		m := s.making[id]
+		mine := m == nil
+		if mine {
+			m = &making{done: make(chan struct{})}
+			s.making[id] = m
+		}
+		s.mu.Unlock()
+		if mine {
+			// Made for every request that waits, and kept for the next:
+			// the client that asked first going away does not stop it.
+			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DownloadMakeTimeout)
+			stop := context.AfterFunc(s.cfg.Life, cancel)
+			m.err = s.makeDownload(mctx, id)
+			stop()
+			cancel()
+			s.mu.Lock()
+			delete(s.making, id)
+			s.mu.Unlock()
+			close(m.done)
+		} else {
+			select {
+			case <-m.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if m.err != nil {
+			return nil, m.err
+		}
+	}
+	// Made three times and changed each time: a reconnect keeps changing it.
+	return nil, fault.New(fault.Conflict, "the recording changed while its MP4 was made; try again")
+}
+
+// openDownload opens recording id's MP4 when it was made from its current
+// playlist (nil otherwise).
+func (s *Service) openDownload(id string) *os.File {
+	dir := s.dirOf(id)
+	pl, err := os.Stat(filepath.Join(dir, PlaylistName))
+	if err != nil {
+		return nil
+	}
+	f, err := os.Open(filepath.Join(dir, downloadFile))
+	if err != nil {
+		return nil
+	}
+	if fi, err := f.Stat(); err != nil || !fi.ModTime().Equal(pl.ModTime()) {
+		_ = f.Close()
+		return nil
+	}
+	return f
+}
+
+// makeDownload remuxes recording id's playlist into its MP4: into a file
+// of its own, renamed into place once complete, with the playlist's mtime.
+func (s *Service) makeDownload(ctx context.Context, id string) error {
+	dir := s.dirOf(id)
+	pl := filepath.Join(dir, PlaylistName)
+	info, err := os.Stat(pl)
+	if err != nil {
+		return fault.New(fault.NotFound, "this node does not hold the recording's files")
 	}
 	if entries, _ := s.loadEntries(id); len(entries) == 0 {
 		// A broadcast that ended (or a node that was killed) before the
-		// first segment: ffmpeg would fail on the empty playlist after the
-		// answer had begun, cutting it off with nothing said.
+		// first segment: there is nothing to remux.
 		return fault.New(fault.NotFound, "the recording has no video")
+	}
+	if ok, _ := s.diskOK(); !ok {
+		return fault.New(fault.Unavailable, "the recordings disk is nearly full: no new downloads until space is freed")
 	}
 	release, err := s.startJob(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	pl := filepath.Join(s.dirOf(id), PlaylistName)
+	tmp := filepath.Join(dir, downloadFile+".tmp-"+identity.NewID())
+	defer func() { _ = os.Remove(tmp) }()
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, s.cfg.FFmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin",
+	cmd := exec.CommandContext(ctx, s.cfg.FFmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
 		"-allowed_extensions", "ALL", "-i", pl, "-map", "0:v?", "-map", "0:a?", "-c", "copy", "-bsf:a", "aac_adtstoasc",
-		"-f", "mp4", "-movflags", "frag_keyframe+empty_moov", "pipe:1")
-	cmd.Stdout, cmd.Stderr = w, &stderr
+		"-movflags", "+faststart", "-f", "mp4", tmp)
+	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("recording: remux: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	if err := os.Chtimes(tmp, info.ModTime(), info.ModTime()); err != nil {
+		return fmt.Errorf("recording: remux: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, downloadFile)); err != nil {
+		return fmt.Errorf("recording: remux: %w", err)
 	}
 	return nil
 }

@@ -165,14 +165,11 @@ func TestRecordingOfABroadcast(t *testing.T) {
 	if d := probeDuration(t, pl); math.Abs(d-secs) > 1.5 {
 		t.Fatalf("ffprobe of the playlist: %.2f s, want %d s within a segment", d, secs)
 	}
-	mp4 := filepath.Join(t.TempDir(), "download.mp4")
-	f, err := os.Create(mp4)
+	f, err := r.rec.DownloadFile(ctx, rec.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.rec.Download(ctx, rec.ID, f); err != nil {
-		t.Fatal(err)
-	}
+	mp4 := f.Name()
 	f.Close()
 	if d := probeDuration(t, mp4); math.Abs(d-secs) > 1.5 {
 		t.Fatalf("ffprobe of the download: %.2f s, want %d s within a segment", d, secs)

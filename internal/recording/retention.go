@@ -84,7 +84,7 @@ func (s *Service) ApplyRetention(ctx context.Context) []string {
 // Usage is the recordings' disk use on this node's view.
 type Usage struct {
 	Recordings int
-	UsedBytes  int64 // recordings (as stored) and clips
+	UsedBytes  int64 // recordings (as stored), their download MP4s on this node, and clips
 	FreeBytes  int64 // on the disk of the recordings directory; -1 unknown
 	MinFree    int64
 	DiskFull   bool // recording is refused or stopped for lack of space
@@ -105,6 +105,9 @@ func (s *Service) Usage(ctx context.Context) (Usage, error) {
 	u := Usage{Recordings: len(all), FreeBytes: -1, MinFree: s.cfg.MinFreeBytes}
 	for _, r := range all {
 		u.UsedBytes += r.Size
+		if fi, err := os.Stat(filepath.Join(s.dirOf(r.ID), downloadFile)); err == nil {
+			u.UsedBytes += fi.Size()
+		}
 	}
 	if ents, err := os.ReadDir(filepath.Join(s.cfg.Dir, "clips")); err == nil {
 		for _, e := range ents {
@@ -134,10 +137,11 @@ func (s *Service) Usage(ctx context.Context) (Usage, error) {
 // disk, another's).
 const leftoverGrace = 10 * time.Minute
 
-// SweepLeftovers removes what clip cuts cut off by a crash left on this
-// node's disk, once older than leftoverGrace: partial MP4s (clips/*.tmp),
-// finished MP4s whose clip was never stored (clips/<id>.mp4 without a row)
-// and the scratch directories of live clips (live-clip-*). Nothing lists
+// SweepLeftovers removes what clip cuts and download remuxes cut off by a
+// crash left on this node's disk, once older than leftoverGrace: partial
+// MP4s (clips/*.tmp, <recording>/download.mp4.tmp-*), finished MP4s whose
+// clip was never stored (clips/<id>.mp4 without a row) and the scratch
+// directories of live clips (live-clip-*). Nothing lists
 // or serves them, but they held the disk and counted in Usage for good.
 // It reports how many it removed.
 func (s *Service) SweepLeftovers(ctx context.Context) int {
@@ -175,6 +179,17 @@ func (s *Service) SweepLeftovers(ctx context.Context) int {
 		if e.IsDir() && strings.HasPrefix(e.Name(), "live-clip-") && old(e) &&
 			os.RemoveAll(filepath.Join(s.cfg.Dir, e.Name())) == nil {
 			removed++
+		}
+		if !e.IsDir() || !validID(e.Name()) || ctx.Err() != nil {
+			continue
+		}
+		// A remux runs at most DownloadMakeTimeout; leftoverGrace is less,
+		// so a partial MP4 is taken only once that much older.
+		tmps, _ := filepath.Glob(filepath.Join(s.cfg.Dir, e.Name(), downloadFile+".tmp-*"))
+		for _, p := range tmps {
+			if fi, err := os.Stat(p); err == nil && now.Sub(fi.ModTime()) > DownloadMakeTimeout+leftoverGrace && os.Remove(p) == nil {
+				removed++
+			}
 		}
 	}
 	if removed > 0 {

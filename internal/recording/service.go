@@ -81,7 +81,8 @@ type Service struct {
 	lastFull  time.Time // when recording was last refused or stopped for lack of space
 	thumbs    sync.WaitGroup
 	offloads  sync.WaitGroup
-	cutting   sync.Map // ids of the forwarded cuts running here (CutForPeer)
+	cutting   sync.Map           // ids of the forwarded cuts running here (CutForPeer)
+	making    map[string]*making // the recordings whose MP4 is being made (DownloadFile)
 }
 
 // Event tells observers that a recording is ready (finished and playable).
@@ -135,7 +136,7 @@ func New(cfg Config, st Store, log *slog.Logger) (*Service, error) {
 		return nil, fmt.Errorf("recording: %w", err)
 	}
 	return &Service{cfg: cfg, st: st, log: log, writers: map[string]*writer{}, lastEnded: map[string]*writer{},
-		jobs: ratelimit.NewTurns(cfg.MaxJobs, cfg.JobWait)}, nil
+		making: map[string]*making{}, jobs: ratelimit.NewTurns(cfg.MaxJobs, cfg.JobWait)}, nil
 }
 
 // Observe registers f for every recording event on this node.

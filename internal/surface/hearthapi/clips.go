@@ -233,7 +233,7 @@ func (s *Surface) clipFile(w http.ResponseWriter, r *http.Request) {
 			writeError(w, err)
 			return
 		}
-		s.proxyPeer(w, r, u, "clip "+c.ID, c.NodeID)
+		s.proxyPeer(w, r, s.peers, u, "clip "+c.ID, c.NodeID)
 		return
 	}
 	s.sendClip(w, r, c)
@@ -260,7 +260,7 @@ func (s *Surface) sendClip(w http.ResponseWriter, r *http.Request, c *recording.
 	w.Header().Set("Content-Type", "video/mp4")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
-	http.ServeContent(w, r, "", fi.ModTime(), f)
+	serveContent(w, r, fi.ModTime(), f)
 }
 
 // attachment is the Content-Disposition of a clip's MP4 download: named

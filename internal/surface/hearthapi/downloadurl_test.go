@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,13 +14,13 @@ import (
 
 // TestRecordingDownloadURL: GET /api/recordings/{id}/download-url hands a
 // viewer a URL of the recording's MP4 download with no token in it, which
-// ffmpeg remuxes and sends as an attachment named after the recording
-// (a Range request gets the whole file: it is made while it is sent) until
-// it expires; an expired, forged or re-aimed URL (another recording,
+// sends it as an attachment named after the recording (a Range request
+// gets its part: 206) until it expires; an expired, forged or re-aimed URL (another recording,
 // account or admin flag, a clip's route) is refused with 403 in the API's
 // error shape; a member who lost the stage gets no new URL, and the one
 // already handed out stops serving them. The token still downloads as
-// before, and a recording being made has no URL.
+// before, at the recording's downloadUrl, and a recording being made has
+// no URL and a null downloadUrl.
 func TestRecordingDownloadURL(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
@@ -32,11 +31,7 @@ func TestRecordingDownloadURL(t *testing.T) {
 
 	// A second of real video, one segment of two finished recordings and
 	// of one being made.
-	seg := filepath.Join(t.TempDir(), "seg.ts")
-	if out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10",
-		"-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "10", "-f", "mpegts", seg).CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v %s", err, out)
-	}
+	seg := testSegment(t)
 	recordOne := func(broadcast, title string, end bool) string {
 		t.Helper()
 		sink := rs.BroadcastStarted("stage-main", broadcast, title, clock())
@@ -78,20 +73,29 @@ func TestRecordingDownloadURL(t *testing.T) {
 		!u.ExpiresAt.Equal(clock().Add(recording.ClipURLTTL)) {
 		t.Fatalf("url: %+v", u)
 	}
-	// It downloads with no token, named after the recording; a Range
-	// request gets the whole file too (200, no Accept-Ranges).
-	res, b := get(u.URL, "", "Range", "bytes=100-199")
-	if res.StatusCode != 200 || !isMP4(b) || res.Header.Get("Content-Type") != "video/mp4" || res.Header.Get("Accept-Ranges") != "" ||
+	// It downloads with no token, named after the recording, and a Range
+	// request gets its part.
+	res, b := get(u.URL, "")
+	if res.StatusCode != 200 || !isMP4(b) || res.Header.Get("Content-Type") != "video/mp4" || res.Header.Get("Accept-Ranges") != "bytes" ||
 		res.Header.Get("Content-Disposition") != `attachment; filename="Night live 2.mp4"` {
 		t.Fatalf("download: %d %v %d bytes", res.StatusCode, res.Header, len(b))
+	}
+	if res, part := get(u.URL, "", "Range", "bytes=100-199"); res.StatusCode != 206 || string(part) != string(b[100:200]) ||
+		res.Header.Get("Content-Disposition") != `attachment; filename="Night live 2.mp4"` {
+		t.Fatalf("a range of the download: %d %v %d bytes", res.StatusCode, res.Header, len(part))
 	}
 	// Untitled: named after its id.
 	if res, b := get(urlOf(recs[1], "user").URL, ""); res.StatusCode != 200 || !isMP4(b) ||
 		res.Header.Get("Content-Disposition") != "attachment; filename=recording-"+recs[1]+".mp4" {
 		t.Fatalf("untitled: %d %v", res.StatusCode, res.Header)
 	}
-	// The token still downloads as before.
-	if res, b := get("/api/recordings/"+recs[0]+"/download", "user"); res.StatusCode != 200 || !isMP4(b) ||
+	// The token still downloads as before, at the recording's downloadUrl.
+	var finished struct{ DownloadURL *string }
+	if res, b := get("/api/recordings/"+recs[0], "user"); res.StatusCode != 200 || json.Unmarshal(b, &finished) != nil ||
+		finished.DownloadURL == nil || *finished.DownloadURL != "/api/recordings/"+recs[0]+"/download" {
+		t.Fatalf("a finished recording's downloadUrl: %d %s", res.StatusCode, b)
+	}
+	if res, b := get(*finished.DownloadURL, "user"); res.StatusCode != 200 || !isMP4(b) ||
 		res.Header.Get("Content-Disposition") != `attachment; filename="recording-`+recs[0]+`.mp4"` {
 		t.Fatalf("with the token: %d %v", res.StatusCode, res.Header)
 	}
@@ -131,6 +135,15 @@ func TestRecordingDownloadURL(t *testing.T) {
 	live := recordOne("b3", "Still on", false)
 	if res, _ := get("/api/recordings/"+live+"/download-url", "user"); res.StatusCode != 409 {
 		t.Fatalf("a recording being made: %d", res.StatusCode)
+	}
+	// Nor a downloadUrl (its route answers 409 too).
+	var making map[string]any
+	if res, b := get("/api/recordings/"+live, "user"); res.StatusCode != 200 || json.Unmarshal(b, &making) != nil ||
+		making["downloadUrl"] != nil || making["recording"] != true {
+		t.Fatalf("a recording being made: %d %s, want downloadUrl null", res.StatusCode, b)
+	}
+	if res, _ := get("/api/recordings/"+live+"/download", "user"); res.StatusCode != 409 {
+		t.Fatalf("the download of a recording being made: %d", res.StatusCode)
 	}
 	if res, _ := get("/api/recordings/0190c4e0-0000-7000-8000-000000000000/download-url", "user"); res.StatusCode != 404 {
 		t.Fatalf("unknown recording: %d", res.StatusCode)

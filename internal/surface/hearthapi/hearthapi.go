@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -76,8 +77,10 @@ type Deps struct {
 // Surface serves /api/recordings, /api/clips and /api/recording-settings.
 type Surface struct {
 	d Deps
-	// peers fetches (and bounds) files held by other nodes (peer.go).
-	peers *peersign.Proxy
+	// peers fetches (and bounds) files held by other nodes (peer.go);
+	// peerDownloads their MP4 downloads, whose answer may wait for the
+	// MP4 to be made.
+	peers, peerDownloads *peersign.Proxy
 	// cutClient and cutSlots forward (and bound) clip cuts to the node
 	// holding a clip's source (cutpeer.go).
 	cutClient *http.Client
@@ -97,7 +100,8 @@ func New(d Deps) (*Surface, error) {
 	cut := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &Surface{d: d, peers: newPeerProxy(d.PeerClient), cutClient: cut, cutSlots: make(chan struct{}, maxCutsForwarded)}, nil
+	return &Surface{d: d, peers: newPeerProxy(d.PeerClient, 30*time.Second),
+		peerDownloads: newPeerProxy(d.PeerClient, peerDownloadWait), cutClient: cut, cutSlots: make(chan struct{}, maxCutsForwarded)}, nil
 }
 
 // Register adds the routes.
@@ -146,6 +150,11 @@ func writeError(w http.ResponseWriter, err error) {
 		status, msg = http.StatusServiceUnavailable, fault.Message(err)
 	case fault.RateLimited:
 		status, msg = http.StatusTooManyRequests, fault.Message(err)
+	}
+	// Another node of the cluster failed a request made for the caller.
+	var bg *badGateway
+	if errors.As(err, &bg) {
+		status, msg = http.StatusBadGateway, bg.msg
 	}
 	// A refusal that says when to come back (a full WebRTC budget, a
 	// rate limit) says so in Retry-After.
@@ -277,15 +286,24 @@ type recordingJSON struct {
 	Pinned          bool       `json:"pinned"`
 	PlaylistURL     string     `json:"playlistUrl"`
 	ThumbnailURL    string     `json:"thumbnailUrl"`
-	DownloadURL     string     `json:"downloadUrl"`
+	// DownloadURL is the MP4's route, which the caller follows with the
+	// same credentials as playlistUrl's; null while it is being recorded
+	// (the route answers 409 then). A link that sends no Authorization
+	// header asks download-url for a signed one.
+	DownloadURL *string `json:"downloadUrl"`
 }
 
 func toJSON(r *recording.Recording) recordingJSON {
 	base := "/api/recordings/" + r.ID
+	var download *string
+	if r.EndedAt != nil {
+		u := base + "/download"
+		download = &u
+	}
 	return recordingJSON{ID: r.ID, StageID: r.StageID, Title: r.Title, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
 		Recording: r.EndedAt == nil, DurationSeconds: r.Duration.Seconds(), SizeBytes: r.Size, Pinned: r.Pinned,
 		PlaylistURL: base + "/hls/" + recording.PlaylistName, ThumbnailURL: base + "/hls/" + recording.ThumbnailName,
-		DownloadURL: base + "/download"}
+		DownloadURL: download}
 }
 
 func (s *Surface) stageParam(r *http.Request, ref string) (string, error) {
@@ -469,29 +487,96 @@ func (s *Surface) signedRecording(r *http.Request) (*recording.Recording, error)
 	return rec, nil
 }
 
+// sendDownload serves a recording's MP4 from this node's disk: made once
+// on its first download (recording.Service.DownloadFile), then a file like
+// any other, with its length, range requests (206, 416), conditional
+// requests and HEAD.
 func (s *Surface) sendDownload(w http.ResponseWriter, r *http.Request, rec *recording.Recording) {
+	f, err := s.d.Recordings.DownloadFile(r.Context(), rec.ID)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return // the client went away while it waited
+		}
+		if fault.KindOf(err) == fault.Internal {
+			s.d.Log.Warn("hearthapi: download failed", "recording", rec.ID, "err", err)
+		}
+		writeError(w, err)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	w.Header().Set("Content-Type", "video/mp4")
 	if w.Header().Get("Content-Disposition") == "" {
 		w.Header().Set("Content-Disposition", `attachment; filename="recording-`+rec.ID+`.mp4"`)
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	// Streamed while ffmpeg remuxes: once bytes are out an error can only
-	// cut the response short.
-	if err := s.d.Recordings.Download(r.Context(), rec.ID, w); err != nil && r.Context().Err() == nil {
-		if k := fault.KindOf(err); k == fault.Unavailable || k == fault.NotFound {
-			// Every remux slot stayed taken (503, Retry-After), or the
-			// recording has no segment (404): refused before a byte was
-			// sent, so the answer can still say so.
-			for _, h := range []string{"Content-Type", "Content-Disposition", "X-Content-Type-Options"} {
-				w.Header().Del(h)
-			}
-			writeError(w, err)
-			return
-		}
-		s.d.Log.Warn("hearthapi: download failed", "recording", rec.ID, "err", err)
-		panic(http.ErrAbortHandler)
-	}
+	w.Header().Set("Cache-Control", "private")
+	// A resumed download (If-Range) continues only the same file: one
+	// made again (a recording continued after a reconnect) differs.
+	w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
+	serveContent(w, r, fi.ModTime(), f)
 }
+
+// serveContent is http.ServeContent with its error answers (an
+// unsatisfiable range: 416, a failed precondition: 412) in the API's
+// error shape; a 416 keeps its Content-Range (bytes */size).
+func serveContent(w http.ResponseWriter, r *http.Request, mod time.Time, f io.ReadSeeker) {
+	e := &errorShape{ResponseWriter: w}
+	http.ServeContent(e, r, "", mod, f)
+	if e.status == 0 {
+		return
+	}
+	msg := strings.TrimSpace(string(e.body))
+	switch e.status {
+	case http.StatusRequestedRangeNotSatisfiable:
+		msg = "the range asked for is not within the file (its size is in Content-Range)"
+	case http.StatusPreconditionFailed:
+		msg = "the file does not match the request's preconditions"
+	}
+	w.Header().Del("Content-Disposition")
+	w.Header().Del("ETag")
+	w.Header().Del("Cache-Control")
+	writeStatus(w, r, e.status, msg)
+}
+
+// errorShape holds back an error answer http.ServeContent writes (its
+// status and plain-text body) for serveContent to answer in the API's
+// shape; anything else goes through.
+type errorShape struct {
+	http.ResponseWriter
+	status int
+	body   []byte
+}
+
+func (e *errorShape) WriteHeader(code int) {
+	if code >= 400 && e.status == 0 {
+		e.status = code
+		return
+	}
+	e.ResponseWriter.WriteHeader(code)
+}
+
+func (e *errorShape) Write(b []byte) (int, error) {
+	if e.status != 0 {
+		e.body = append(e.body, b...)
+		return len(b), nil
+	}
+	return e.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps the server's sendfile path for a file's bytes.
+func (e *errorShape) ReadFrom(src io.Reader) (int64, error) {
+	if e.status != 0 {
+		return io.Copy(struct{ io.Writer }{e}, src)
+	}
+	return io.Copy(e.ResponseWriter, src)
+}
+
+func (e *errorShape) Unwrap() http.ResponseWriter { return e.ResponseWriter }
 
 func (s *Surface) file(w http.ResponseWriter, r *http.Request) {
 	rec, _, err := s.recording(r, view)
@@ -533,7 +618,7 @@ func (s *Surface) sendFile(w http.ResponseWriter, r *http.Request, rec *recordin
 		w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, "", mod, f)
+	serveContent(w, r, mod, f)
 }
 
 // chat replays the stage chat of a recording's time window (at most 1000

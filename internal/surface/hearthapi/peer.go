@@ -17,17 +17,24 @@ import (
 // (the caller's range request passes through unchanged).
 
 // maxPeerFetches bounds the fetches from other nodes running at once on
-// this node (each may stream a whole recording's MP4); more are answered
-// 503 with Retry-After.
+// this node, per proxy (files; MP4 downloads, each of which may stream a
+// whole recording); more are answered 503 with Retry-After.
 const maxPeerFetches = 256
 
+// peerDownloadWait bounds the wait for the holding node's answer to an
+// MP4 download: it answers once the MP4 is made, which the first download
+// of a long recording waits for (a job slot, then the remux).
+const peerDownloadWait = recording.DownloadMakeTimeout + time.Minute
+
 // newPeerProxy is the proxy to the node holding a file: range and
-// conditional requests pass on, the file's headers come back; an answer
-// is bounded by its peer's headers in 30 s and a byte at least every 30 s,
-// not in size (a download is a whole recording).
-func newPeerProxy(c *http.Client) *peersign.Proxy {
-	return peersign.NewProxy(peersign.ProxyConfig{MaxAtOnce: maxPeerFetches, HeaderTimeout: 30 * time.Second, Idle: 30 * time.Second,
-		Client:  c,
+// conditional requests (and HEAD) pass on, the file's headers come back;
+// an answer is bounded by its peer's headers in headers and a byte at
+// least every 30 s, not in size (a download is a whole recording). The
+// peer's 403 is a failure, not an answer (proxyPeer): its peer route
+// checks only the nodes' signature, the caller was checked here.
+func newPeerProxy(c *http.Client, headers time.Duration) *peersign.Proxy {
+	return peersign.NewProxy(peersign.ProxyConfig{MaxAtOnce: maxPeerFetches, HeaderTimeout: headers, Idle: 30 * time.Second,
+		Client: c, ForbiddenFails: true,
 		Request: []string{"Range", "If-Range", "If-Modified-Since", "If-None-Match"},
 		Answer: []string{"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag",
 			"Cache-Control", "Content-Disposition", "X-Content-Type-Options"}})
@@ -40,26 +47,56 @@ func (s *Surface) fromPeer(w http.ResponseWriter, r *http.Request, rec *recordin
 		writeError(w, err)
 		return
 	}
-	s.proxyPeer(w, r, u, "recording "+rec.ID, rec.NodeID)
+	p := s.peers
+	if name == recording.DownloadName {
+		p = s.peerDownloads
+	}
+	s.proxyPeer(w, r, p, u, "recording "+rec.ID, rec.NodeID)
 }
 
-// proxyPeer answers with another node's answer at the signed URL u (what:
-// the thing asked for, for the log).
-func (s *Surface) proxyPeer(w http.ResponseWriter, r *http.Request, u, what, node string) {
-	s.peers.Serve(w, r, peersign.Fetch{URL: u, Fail: func(w http.ResponseWriter, f peersign.Failure, cause error) {
-		switch f {
-		case peersign.Busy:
+// proxyPeer answers with another node's answer at the signed URL u,
+// fetched by p (what: the thing asked for, for the log). The caller's
+// access was checked on this node, so what the peer refuses is the nodes'
+// business, never the caller's: its 403 (the nodes' shared key or clocks
+// disagree) and its other 5xx are a 502 here, in the API's error shape,
+// with the cause in this node's log; its 503 (busy: every ffmpeg slot
+// taken) stays a 503 to retry. Its 404 (no such file), 409 and 416 come
+// back as it made them.
+func (s *Surface) proxyPeer(w http.ResponseWriter, r *http.Request, p *peersign.Proxy, u, what, node string) {
+	p.Serve(w, r, peersign.Fetch{URL: u, Fail: func(w http.ResponseWriter, f peersign.Failure, cause error) {
+		var st *peersign.StatusError
+		errors.As(cause, &st)
+		switch {
+		case f == peersign.Busy:
 			writeError(w, &fault.Error{Kind: fault.Unavailable, RetryAfter: time.Second,
 				Msg: "too many requests for files on other nodes; try again shortly"})
-		case peersign.NoAnswer:
+		case f == peersign.NoAnswer:
 			s.d.Log.Warn("hearthapi: the node holding a file did not answer", "of", what, "node", node, "err", cause)
 			writeError(w, fault.Wrap(fault.Unavailable, "the node holding these files did not answer", cause))
+		case f == peersign.Failed && st != nil && st.Status == http.StatusForbidden:
+			s.d.Log.Error("hearthapi: the node holding a file refused this node's signed request: do the nodes share the "+
+				"database's peer key, and do their clocks agree?", "of", what, "node", node)
+			writeError(w, errPeerRefused)
+		case f == peersign.Failed && st != nil && st.Status == http.StatusServiceUnavailable:
+			writeError(w, &fault.Error{Kind: fault.Unavailable, RetryAfter: time.Second,
+				Msg: "the node holding these files is busy; try again shortly"})
 		default:
 			s.d.Log.Warn("hearthapi: the node holding a file failed", "of", what, "node", node, "err", cause)
-			writeError(w, fault.New(fault.Unavailable, "the node holding these files failed to serve them"))
+			writeError(w, &badGateway{msg: "the node holding these files failed to serve them"})
 		}
 	}})
 }
+
+// badGateway is another node of the cluster failing a request this node
+// made for a caller: 502 (writeError), never the caller's fault.
+type badGateway struct{ msg string }
+
+func (e *badGateway) Error() string { return e.msg }
+
+// errPeerRefused: the node holding the files refused this node's signed
+// request (the nodes' keys or clocks disagree).
+var errPeerRefused = &badGateway{msg: "the node holding these files refused this node's request (the cluster's nodes " +
+	"disagree on their shared key or the time); the administrator can see why in the logs"}
 
 // peer is GET /api/recordings/{id}/peer/{name}: another node of the
 // cluster fetching a file (or the MP4 download) of a recording this node

@@ -46,11 +46,18 @@ type signedURLAPI struct {
 }
 
 func newSignedURLAPI(t *testing.T, dir, ffmpeg string) *signedURLAPI {
+	return newSignedURLNode(t, storetest.OpenSQLite(t), dir, ffmpeg, recording.Config{PeerKey: []byte("cluster key")})
+}
+
+// newSignedURLNode is one node of a cluster for the signed-URL tests: the
+// API of newSignedURLAPI over db (which other nodes may share), with the
+// node's id, the nodes' key and how it finds the others taken from node
+// (NodeID, PeerKey, Peers).
+func newSignedURLNode(t *testing.T, db *store.DB, dir, ffmpeg string, node recording.Config) *signedURLAPI {
 	a := &signedURLAPI{gate: &losingGate{}}
 	a.now.Store(time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC).UnixNano())
-	db := storetest.OpenSQLite(t)
 	rs, err := recording.New(recording.Config{Dir: dir, DefaultEnabled: true, FFmpeg: func() string { return ffmpeg },
-		PeerKey: []byte("cluster key"), Now: a.clock}, db.Recordings(), nil)
+		NodeID: node.NodeID, PeerKey: node.PeerKey, Peers: node.Peers, Now: a.clock}, db.Recordings(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
