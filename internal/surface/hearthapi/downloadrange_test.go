@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -64,6 +65,28 @@ func TestRecordingDownloadRanges(t *testing.T) {
 	}
 }
 
+// recordOn records one finished broadcast of seg on node n.
+func recordOn(t *testing.T, n *signedURLAPI, seg, title string) string {
+	t.Helper()
+	sink := n.rs.BroadcastStarted("stage-main", "b-"+title, title, n.clock())
+	if sink == nil {
+		t.Fatal("not recording")
+	}
+	sink.Segment(seg, hls.Segment{Duration: time.Second})
+	sink.End(n.clock())
+	list, err := n.rs.List(t.Context(), "stage-main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range list {
+		if r.Title == title {
+			return r.ID
+		}
+	}
+	t.Fatalf("no recording %q", title)
+	return ""
+}
+
 func downloadRanges(t *testing.T, db *store.DB, seg string) {
 	peers := &nodeURLs{}
 	key := []byte("cluster key")
@@ -76,17 +99,7 @@ func downloadRanges(t *testing.T, db *store.DB, seg string) {
 	stray := node("node-c", []byte("a key of its own"))
 
 	// A finished recording, made on node A.
-	sink := a.rs.BroadcastStarted("stage-main", "b1", "Night set", a.clock())
-	if sink == nil {
-		t.Fatal("not recording")
-	}
-	sink.Segment(seg, hls.Segment{Duration: time.Second})
-	sink.End(a.clock())
-	list, err := a.rs.List(t.Context(), "stage-main")
-	if err != nil || len(list) != 1 {
-		t.Fatalf("recordings: %v %v", list, err)
-	}
-	id := list[0].ID
+	id := recordOn(t, a, seg, "Night set")
 	path := "/api/recordings/" + id + "/download"
 	if b.rs.HasLocal(id) || !a.rs.HasLocal(id) {
 		t.Fatal("the recording's files are not on node A alone")
@@ -169,4 +182,72 @@ func downloadRanges(t *testing.T, db *store.DB, seg string) {
 	if resK.StatusCode != 404 || resU.StatusCode != 404 || !bytes.Equal(hidden, unknown) {
 		t.Fatalf("a caller who may not see it: %d %s, an unknown id: %d %s", resK.StatusCode, hidden, resU.StatusCode, unknown)
 	}
+}
+
+// TestRecordingPeerFailures: what the node holding a recording answers
+// another node's proxied download with, when it is not the file, reaches
+// the caller as the proxying node's own error: its failure (ffmpeg fails)
+// a 502, its refusal for lack of an ffmpeg slot a 503 with Retry-After,
+// both in the API's error shape. The busy node's one slot is held by a
+// stand-in ffmpeg the test releases, so no timing decides it.
+func TestRecordingPeerFailures(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("no ffmpeg")
+	}
+	seg := testSegment(t)
+	db := storetest.OpenSQLite(t)
+	peers := &nodeURLs{}
+	key := []byte("cluster key")
+	scratch := t.TempDir()
+	blocking := filepath.Join(scratch, "ffmpeg")
+	// A remux (its output is download.mp4.tmp-…) waits to be released; a
+	// thumbnail fails at once.
+	if err := os.WriteFile(blocking, []byte("#!/bin/sh\ncase \"$*\" in *download.mp4.tmp*) ;; *) exit 1 ;; esac\n"+
+		"touch "+scratch+"/started\nwhile [ ! -e "+scratch+"/release ]; do sleep 0.02; done\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	release := func() { _ = os.WriteFile(filepath.Join(scratch, "release"), nil, 0o600) }
+	t.Cleanup(release) // no stand-in ffmpeg outlives the test
+	node := func(id, ffmpeg string, jobs int) *signedURLAPI {
+		n := newSignedURLNode(t, db, t.TempDir(), ffmpeg, recording.Config{NodeID: id, PeerKey: key, Peers: peers,
+			MaxJobs: jobs, JobWait: 50 * time.Millisecond})
+		peers.m.Store(id, n.srv.URL)
+		return n
+	}
+	failing, busy, asked := node("node-f", "false", 0), node("node-b", blocking, 1), node("node-p", "ffmpeg", 0)
+	broken := recordOn(t, failing, seg, "broken")
+	held, waiting := recordOn(t, busy, seg, "held"), recordOn(t, busy, seg, "waiting")
+
+	get := specGetter(t, asked.srv)
+	message := func(b []byte) string {
+		var e struct{ Message string }
+		_ = json.Unmarshal(b, &e)
+		return e.Message
+	}
+	if res, b := get("/api/recordings/"+broken+"/download", "user"); res.StatusCode != 502 || message(b) == "" {
+		t.Fatalf("a download the holding node fails: %d %s", res.StatusCode, b)
+	}
+	// The busy node's one slot is taken by a remux of another recording.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if f, err := busy.rs.DownloadFile(context.Background(), held); err == nil {
+			f.Close()
+		}
+	}()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(scratch, "started")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the busy node's remux did not start")
+		}
+	}
+	res, b := get("/api/recordings/"+waiting+"/download", "user")
+	if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" || message(b) == "" {
+		t.Fatalf("a download the holding node is too busy for: %d %v %s", res.StatusCode, res.Header, b)
+	}
+	release()
+	<-done
 }

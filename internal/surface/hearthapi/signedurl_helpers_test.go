@@ -52,12 +52,13 @@ func newSignedURLAPI(t *testing.T, dir, ffmpeg string) *signedURLAPI {
 // newSignedURLNode is one node of a cluster for the signed-URL tests: the
 // API of newSignedURLAPI over db (which other nodes may share), with the
 // node's id, the nodes' key and how it finds the others taken from node
-// (NodeID, PeerKey, Peers).
+// (NodeID, PeerKey, Peers), and its ffmpeg slots too (MaxJobs, JobWait).
 func newSignedURLNode(t *testing.T, db *store.DB, dir, ffmpeg string, node recording.Config) *signedURLAPI {
 	a := &signedURLAPI{gate: &losingGate{}}
 	a.now.Store(time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC).UnixNano())
 	rs, err := recording.New(recording.Config{Dir: dir, DefaultEnabled: true, FFmpeg: func() string { return ffmpeg },
-		NodeID: node.NodeID, PeerKey: node.PeerKey, Peers: node.Peers, Now: a.clock}, db.Recordings(), nil)
+		NodeID: node.NodeID, PeerKey: node.PeerKey, Peers: node.Peers, MaxJobs: node.MaxJobs, JobWait: node.JobWait, Now: a.clock},
+		db.Recordings(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
