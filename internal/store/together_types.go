@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/voice"
 )
 
 // VoiceState is an account's presence in a voice channel, shared by nodes.
@@ -25,12 +26,8 @@ type VoiceState struct {
 	JoinedAt    time.Time
 }
 
-// GoLive is Together's GoLiveSession.
-type GoLive struct {
-	BroadcasterID string    `json:"broadcaster_id"`
-	Quality       string    `json:"quality"`
-	StartedAt     time.Time `json:"started_at"`
-}
+// GoLive is a channel's Go Live session (voice owns it).
+type GoLive = voice.GoLive
 
 // Bot is a bot record (community owns it).
 type Bot = community.Bot

@@ -70,8 +70,15 @@ func toVoice(v *VoiceState, left bool) voiceStateDTO {
 	return d
 }
 
-// GoLive is Together's GoLiveSession.
-type GoLive = store.GoLive
+// GoLive is a channel's Go Live session (Together's GoLiveSession).
+type GoLive = voice.GoLive
+
+// goLiveDTO is Together's GoLiveSession as its POST answers it.
+type goLiveDTO struct {
+	BroadcasterID string    `json:"broadcaster_id"`
+	Quality       string    `json:"quality"`
+	StartedAt     time.Time `json:"started_at"`
+}
 
 func (s *Surface) voiceChannel(ctx context.Context, p *identity.Principal, id string) (*community.ChannelAccess, error) {
 	if s.d.Voice == nil {
@@ -493,41 +500,13 @@ func (s *Surface) relaySignal(ctx context.Context, c *client, raw json.RawMessag
 	if err != nil || to.ChannelID != from.ChannelID {
 		return
 	}
-	if in.StreamType != nil && *in.StreamType == "go_live" && !s.goLiveSignalAllowed(ctx, c.accountID, in.ToUserID, from.ChannelID, in.Type) {
+	// A go_live signal goes only along the channel's current Go Live
+	// (voice.GoLiveRules).
+	if in.StreamType != nil && *in.StreamType == "go_live" && !s.goLive.MayRelaySignal(ctx, from.ChannelID, c.accountID, in.ToUserID, in.Type) {
 		return
 	}
 	s.publishDispatch(ctx, "VOICE_SIGNAL", map[string]any{"from_user_id": c.accountID, "type": in.Type, "sdp": in.SDP,
 		"candidate": in.Candidate, "stream_type": in.StreamType}, []string{in.ToUserID})
-}
-
-// goLiveSignalAllowed says whether a go_live VOICE_SIGNAL of type typ from
-// one member of channelID's call to another belongs to the channel's Go
-// Live. Its connections run from the broadcaster to each viewer: Together's
-// client offers only as the broadcaster, after its POST /go-live has
-// stored the session, and a viewer answers the offer and trickles its
-// candidates back. So an offer is relayed only from the current
-// broadcaster while it may still go live (SPEAK; the recheck that ends a
-// Go Live follows the community's event, this closes the gap before it),
-// an answer only to the broadcaster, and a candidate only from or to it.
-// Together relays any: a member who never went live, or whose Go Live
-// ended, could otherwise stream to the call peer to peer under its name.
-func (s *Surface) goLiveSignalAllowed(ctx context.Context, from, to, channelID, typ string) bool {
-	g, err := s.d.Voice.GoLive(ctx, channelID)
-	if err != nil {
-		return false
-	}
-	switch typ {
-	case "offer":
-		if g.BroadcasterID != from {
-			return false
-		}
-		ca, err := s.d.Community.ChannelAccess(ctx, from, channelID)
-		return err == nil && ca.MayGoLive() == nil
-	case "answer":
-		return g.BroadcasterID == to
-	default: // candidate
-		return g.BroadcasterID == from || g.BroadcasterID == to
-	}
 }
 
 func (s *Surface) startGoLive(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -588,7 +567,7 @@ func (s *Surface) startGoLive(w http.ResponseWriter, r *http.Request, p *identit
 	}
 	s.broadcastLive(ctx, ca, "GO_LIVE_START", map[string]any{"channel_id": ca.Channel.ID, "broadcaster_id": g.BroadcasterID,
 		"quality": g.Quality, "started_at": g.StartedAt})
-	writeJSON(w, http.StatusCreated, g)
+	writeJSON(w, http.StatusCreated, goLiveDTO{BroadcasterID: g.BroadcasterID, Quality: g.Quality, StartedAt: g.StartedAt})
 }
 
 func (s *Surface) broadcastLive(ctx context.Context, ca *community.ChannelAccess, t string, d any) {
