@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
 )
 
 // GoLive is a channel's Go Live session (Together's GoLiveSession): one
@@ -16,17 +19,37 @@ type GoLive struct {
 	StartedAt     time.Time
 }
 
-// GoLiveSessions reads a channel's Go Live session (*store.TogetherExtras):
-// fault.NotFound when it has none.
+// GoLiveSessions keeps the channels' Go Live sessions and reads the voice
+// states (*store.TogetherExtras).
 type GoLiveSessions interface {
+	// Voice returns the account's voice state (fault.NotFound: in no call).
+	Voice(ctx context.Context, accountID string) (*VoiceState, error)
+	// StartGoLive stores a channel's session: fault.Conflict when the
+	// channel has one (the store decides between nodes).
+	StartGoLive(ctx context.Context, channelID string, g *GoLive) error
+	// GoLive returns a channel's session: fault.NotFound when it has none.
 	GoLive(ctx context.Context, channelID string) (*GoLive, error)
+	// StopGoLive ends a channel's session if broadcasterID still holds it
+	// (fault.NotFound otherwise), so a stop never ends a newer one.
+	StopGoLive(ctx context.Context, channelID, broadcasterID string) error
 }
 
+// Go Live's refusals, in Together's words where Together refuses too.
+var (
+	ErrNotInCall    = fault.New(fault.Invalid, "You must be in the voice channel to go live")
+	ErrQuality      = fault.New(fault.Invalid, "quality must be 480p, 720p or 1080p")
+	ErrBroadcasting = fault.New(fault.Conflict, "Another user is already broadcasting in this channel")
+)
+
+// DefaultQuality is a Go Live's quality when its broadcaster names none.
+const DefaultQuality = "720p"
+
 // GoLiveRules holds the rules of a channel's Go Live that every surface
-// relaying its signals follows.
+// starting, stopping or relaying one follows.
 type GoLiveRules struct {
 	sessions GoLiveSessions
 	access   Access
+	now      func() time.Time
 }
 
 // NewGoLiveRules returns the rules over the sessions' store and the
@@ -35,7 +58,67 @@ func NewGoLiveRules(sessions GoLiveSessions, access Access) (*GoLiveRules, error
 	if sessions == nil || access == nil {
 		return nil, errors.New("voice: Go Live rules need the sessions and the channel access")
 	}
-	return &GoLiveRules{sessions: sessions, access: access}, nil
+	return &GoLiveRules{sessions: sessions, access: access, now: time.Now}, nil
+}
+
+// Start makes ca's account the broadcaster of ca's channel at quality
+// (nil: DefaultQuality) and returns the session. As Together, only a member
+// of the channel's call goes live (ErrNotInCall), at 480p, 720p or 1080p
+// (ErrQuality), and one at a time (ErrBroadcasting); starting again
+// replaces one's own session (a new quality). Beyond Together, it needs
+// SPEAK in the channel (community.ErrGoLive): the SFU sends nothing of a
+// member denied it, so that member may not stream to the call either.
+func (r *GoLiveRules) Start(ctx context.Context, ca *community.ChannelAccess, quality *string) (*GoLive, error) {
+	accountID, channelID := ca.AccountID, ca.Channel.ID
+	if v, err := r.sessions.Voice(ctx, accountID); errors.Is(err, fault.NotFound) || (err == nil && v.ChannelID != channelID) {
+		return nil, ErrNotInCall
+	} else if err != nil {
+		return nil, err
+	}
+	if err := ca.MayGoLive(); err != nil {
+		return nil, err
+	}
+	q := DefaultQuality
+	if quality != nil {
+		q = *quality
+	}
+	if q != "480p" && q != "720p" && q != "1080p" {
+		return nil, ErrQuality
+	}
+	g := &GoLive{BroadcasterID: accountID, Quality: q, StartedAt: r.now().UTC().Truncate(time.Microsecond)}
+	err := r.sessions.StartGoLive(ctx, channelID, g)
+	if errors.Is(err, fault.Conflict) {
+		if cur, gerr := r.sessions.GoLive(ctx, channelID); gerr == nil && cur.BroadcasterID == accountID {
+			if err = r.sessions.StopGoLive(ctx, channelID, accountID); err == nil || errors.Is(err, fault.NotFound) {
+				err = r.sessions.StartGoLive(ctx, channelID, g)
+			}
+		}
+	}
+	if errors.Is(err, fault.Conflict) {
+		return nil, ErrBroadcasting
+	}
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Stop ends the Go Live in ca's channel and returns the session it ended:
+// its broadcaster or a holder of MUTE_MEMBERS there stops it
+// (community.ErrStopGoLive otherwise); fault.NotFound when the channel has
+// none, or when it ended meanwhile.
+func (r *GoLiveRules) Stop(ctx context.Context, ca *community.ChannelAccess) (*GoLive, error) {
+	g, err := r.sessions.GoLive(ctx, ca.Channel.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := ca.MayStopGoLive(g.BroadcasterID); err != nil {
+		return nil, err
+	}
+	if err := r.sessions.StopGoLive(ctx, ca.Channel.ID, g.BroadcasterID); err != nil {
+		return nil, err
+	}
+	return g, nil
 }
 
 // MayRelaySignal says whether a Go Live signal of type typ ("offer",

@@ -14,12 +14,11 @@ import (
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
-	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/voice"
 )
 
 // VoiceState is an account's presence in a voice channel, shared by nodes.
-type VoiceState = store.VoiceState
+type VoiceState = voice.VoiceState
 
 // VoiceStore persists voice states (internal/store/together_voice.go).
 type VoiceStore interface {
@@ -525,43 +524,13 @@ func (s *Surface) startGoLive(w http.ResponseWriter, r *http.Request, p *identit
 			return
 		}
 	}
-	// As Together: only someone in the channel's call may go live in it.
-	if v, err := s.d.Voice.Voice(ctx, p.Account.ID); errors.Is(err, fault.NotFound) || (err == nil && v.ChannelID != ca.Channel.ID) {
-		s.fail(w, invalid("You must be in the voice channel to go live"))
-		return
-	} else if err != nil {
-		s.fail(w, err)
-		return
+	// The rules (in the call, SPEAK, the quality, one broadcaster) are
+	// voice.GoLiveRules'; Together answers a second broadcaster 400.
+	g, err := s.goLive.Start(ctx, ca, in.Quality)
+	if fault.KindOf(err) == fault.Conflict {
+		err = invalid(fault.Message(err))
 	}
-	// Beyond Together: a member denied SPEAK in the channel (the SFU sends
-	// nothing of theirs) may not stream to it either.
-	if err := ca.MayGoLive(); err != nil {
-		s.fail(w, err)
-		return
-	}
-	q := "720p"
-	if in.Quality != nil {
-		q = *in.Quality
-	}
-	if q != "480p" && q != "720p" && q != "1080p" {
-		s.fail(w, invalid("quality must be 480p, 720p or 1080p"))
-		return
-	}
-	g := &GoLive{BroadcasterID: p.Account.ID, Quality: q, StartedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	err = s.d.Voice.StartGoLive(ctx, ca.Channel.ID, g)
-	if errors.Is(err, fault.Conflict) {
-		// The broadcaster starting again replaces their session (a new
-		// quality); anyone else is refused with Together's 400.
-		if cur, gerr := s.d.Voice.GoLive(ctx, ca.Channel.ID); gerr == nil && cur.BroadcasterID == p.Account.ID {
-			if err = s.d.Voice.StopGoLive(ctx, ca.Channel.ID, p.Account.ID); err == nil || errors.Is(err, fault.NotFound) {
-				err = s.d.Voice.StartGoLive(ctx, ca.Channel.ID, g)
-			}
-		}
-	}
-	if errors.Is(err, fault.Conflict) {
-		s.fail(w, invalid("Another user is already broadcasting in this channel"))
-		return
-	} else if err != nil {
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -585,15 +554,11 @@ func (s *Surface) stopGoLive(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	g, err := s.d.Voice.GoLive(ctx, ca.Channel.ID)
-	if err == nil && ca.MayStopGoLive(g.BroadcasterID) != nil {
-		s.fail(w, fault.New(fault.Forbidden, "Only the broadcaster can stop this session"))
-		return
-	}
-	if err == nil {
-		err = s.d.Voice.StopGoLive(ctx, ca.Channel.ID, g.BroadcasterID)
-	}
-	if errors.Is(err, fault.NotFound) {
+	g, err := s.goLive.Stop(ctx, ca)
+	switch fault.KindOf(err) {
+	case fault.Forbidden:
+		err = fault.New(fault.Forbidden, "Only the broadcaster can stop this session")
+	case fault.NotFound:
 		err = fault.New(fault.NotFound, "No active Go Live session")
 	}
 	if err != nil {
