@@ -636,6 +636,40 @@ func (s *Service) SetModerator(ctx context.Context, userID string, moderator boo
 	return u, nil
 }
 
+// A chat moderator's limits on removing and restoring chat users
+// (MayModeratorSetEnabled).
+var (
+	ErrModeratorRemovesAdmin   = fault.New(fault.Forbidden, "an instance admin cannot be removed from chat by a moderator")
+	ErrModeratorRemovesAccount = fault.New(fault.Forbidden, "only the admin can remove a Hearth account from chat")
+	ErrModeratorEnablesAccount = fault.New(fault.Forbidden, "only the admin can re-enable a Hearth account")
+)
+
+// MayModeratorSetEnabled says whether a chat moderator who is not the
+// instance admin may set userID's enabled state (SetEnabled). A chat user
+// is its Hearth account, and its enabled state is the account's on every
+// surface: a moderator may remove and restore guests, but neither disable
+// a signed-up account (that would lock its owner out of every community
+// and room) nor the instance admin, nor re-enable a signed-up account,
+// which the admin may have disabled anywhere. Those are the admin's; a
+// moderator can still hide the account's messages and ban its address. A
+// user with no account is the moderator's.
+func (s *Service) MayModeratorSetEnabled(ctx context.Context, userID string, enabled bool) error {
+	a, err := s.acct.Account(ctx, userID)
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return nil
+	case err != nil:
+		return err
+	case !enabled && a.IsAdmin:
+		return ErrModeratorRemovesAdmin
+	case !enabled && a.Kind != identity.Guest:
+		return ErrModeratorRemovesAccount
+	case enabled && a.Disabled() && a.Kind != identity.Guest:
+		return ErrModeratorEnablesAccount
+	}
+	return nil
+}
+
 // SetEnabled disables or re-enables a chat user. Disabling disables the
 // account (every surface), hides the user's messages, and announces it: the
 // user's chat sockets get closed and everyone gets an action notice.

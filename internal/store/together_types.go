@@ -8,29 +8,14 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/voice"
 )
 
-// VoiceState is an account's presence in a voice channel, shared by nodes.
-type VoiceState struct {
-	UserID      string
-	ChannelID   string
-	CommunityID string
-	Username    string
-	SelfMute    bool
-	SelfDeaf    bool
-	SelfVideo   bool
-	SelfScreen  bool
-	ServerMute  bool
-	ServerDeaf  bool
-	JoinedAt    time.Time
-}
+// VoiceState is an account's presence in a voice channel (voice owns it).
+type VoiceState = voice.VoiceState
 
-// GoLive is Together's GoLiveSession.
-type GoLive struct {
-	BroadcasterID string    `json:"broadcaster_id"`
-	Quality       string    `json:"quality"`
-	StartedAt     time.Time `json:"started_at"`
-}
+// GoLive is a channel's Go Live session (voice owns it).
+type GoLive = voice.GoLive
 
 // Bot is a bot record (community owns it).
 type Bot = community.Bot

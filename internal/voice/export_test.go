@@ -1,6 +1,9 @@
 package voice
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // HoldNegotiation takes the lock a participant's subscribe negotiation
 // holds across pion's CreateOffer and SetRemoteDescription (and that
@@ -49,3 +52,6 @@ func DeliverNotice(s *SFU, p *Participant, n Notice) {
 	b, _ := json.Marshal(noticeMsg{Session: p.remote.session, Notice: n})
 	s.onRemoteNotice(b)
 }
+
+// SetGoLiveClock makes r read the time from now.
+func SetGoLiveClock(r *GoLiveRules, now func() time.Time) { r.now = now }

@@ -2,14 +2,12 @@ package owncast
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/netip"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
-	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
@@ -55,27 +53,12 @@ func (s *Surface) handleSetEnabled(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if adminAccount(r) == nil {
-		// A chat user is its Hearth account, and its enabled state is the
-		// account's on every surface: a stage chat moderator may remove and
-		// restore guests (every Owncast chat user is one), but neither
-		// disable a signed-up account (that would lock its owner out of
-		// every community and room) nor re-enable one, which the admin may
-		// have disabled anywhere. Those are the admin's; a moderator can
-		// still hide the account's messages and ban its address.
-		a, err := s.d.Identity.Account(r.Context(), req.UserID)
-		switch {
-		case err != nil && !errors.Is(err, fault.NotFound):
+		// A moderator's limits are the chat's (the admin has none).
+		if err := s.d.Chat.MayModeratorSetEnabled(r.Context(), req.UserID, req.Enabled); fault.KindOf(err) == fault.Forbidden {
+			writeResult(w, http.StatusForbidden, false, fault.Message(err))
+			return
+		} else if err != nil {
 			writeError(w, err)
-			return
-		case err != nil:
-		case !req.Enabled && a.IsAdmin:
-			writeResult(w, http.StatusForbidden, false, "an instance admin cannot be removed from chat by a moderator")
-			return
-		case !req.Enabled && a.Kind != identity.Guest:
-			writeResult(w, http.StatusForbidden, false, "only the admin can remove a Hearth account from chat")
-			return
-		case req.Enabled && a.Disabled() && a.Kind != identity.Guest:
-			writeResult(w, http.StatusForbidden, false, "only the admin can re-enable a Hearth account")
 			return
 		}
 	}

@@ -177,6 +177,7 @@ type Surface struct {
 	msgRL      *ratelimit.Limiter // humans' messages (MessageRate)
 	presRL     *ratelimit.Limiter // PRESENCE_UPDATE per account (PresenceUpdates a minute)
 	typingRL   *ratelimit.Limiter // TYPING_START per account (TypingPerSec)
+	goLive     *voice.GoLiveRules // which go_live signals to relay (nil without Deps.Voice)
 
 	vmu    sync.Mutex
 	vcache map[string]*viewerEntry   // channel id → member bits (viewers.go)
@@ -241,6 +242,12 @@ func New(d Deps) (*Surface, error) {
 	}
 	if s.typingRL, err = ratelimit.New(ratelimit.Config{Limit: TypingPerSec, Burst: 5 * TypingPerSec, Clock: d.RateClock}); err != nil {
 		return nil, fmt.Errorf("together: typing rate: %w", err)
+	}
+	if d.Voice != nil {
+		if s.goLive, err = voice.NewGoLiveRules(d.Voice, d.Community); err != nil {
+			s.stopBG()
+			return nil, fmt.Errorf("together: %w", err)
+		}
 	}
 	pb := d.PresenceBus
 	if pb == nil {

@@ -14,12 +14,11 @@ import (
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
-	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/voice"
 )
 
 // VoiceState is an account's presence in a voice channel, shared by nodes.
-type VoiceState = store.VoiceState
+type VoiceState = voice.VoiceState
 
 // VoiceStore persists voice states (internal/store/together_voice.go).
 type VoiceStore interface {
@@ -70,8 +69,15 @@ func toVoice(v *VoiceState, left bool) voiceStateDTO {
 	return d
 }
 
-// GoLive is Together's GoLiveSession.
-type GoLive = store.GoLive
+// GoLive is a channel's Go Live session (Together's GoLiveSession).
+type GoLive = voice.GoLive
+
+// goLiveDTO is Together's GoLiveSession as its POST answers it.
+type goLiveDTO struct {
+	BroadcasterID string    `json:"broadcaster_id"`
+	Quality       string    `json:"quality"`
+	StartedAt     time.Time `json:"started_at"`
+}
 
 func (s *Surface) voiceChannel(ctx context.Context, p *identity.Principal, id string) (*community.ChannelAccess, error) {
 	if s.d.Voice == nil {
@@ -493,41 +499,13 @@ func (s *Surface) relaySignal(ctx context.Context, c *client, raw json.RawMessag
 	if err != nil || to.ChannelID != from.ChannelID {
 		return
 	}
-	if in.StreamType != nil && *in.StreamType == "go_live" && !s.goLiveSignalAllowed(ctx, c.accountID, in.ToUserID, from.ChannelID, in.Type) {
+	// A go_live signal goes only along the channel's current Go Live
+	// (voice.GoLiveRules).
+	if in.StreamType != nil && *in.StreamType == "go_live" && !s.goLive.MayRelaySignal(ctx, from.ChannelID, c.accountID, in.ToUserID, in.Type) {
 		return
 	}
 	s.publishDispatch(ctx, "VOICE_SIGNAL", map[string]any{"from_user_id": c.accountID, "type": in.Type, "sdp": in.SDP,
 		"candidate": in.Candidate, "stream_type": in.StreamType}, []string{in.ToUserID})
-}
-
-// goLiveSignalAllowed says whether a go_live VOICE_SIGNAL of type typ from
-// one member of channelID's call to another belongs to the channel's Go
-// Live. Its connections run from the broadcaster to each viewer: Together's
-// client offers only as the broadcaster, after its POST /go-live has
-// stored the session, and a viewer answers the offer and trickles its
-// candidates back. So an offer is relayed only from the current
-// broadcaster while it may still go live (SPEAK; the recheck that ends a
-// Go Live follows the community's event, this closes the gap before it),
-// an answer only to the broadcaster, and a candidate only from or to it.
-// Together relays any: a member who never went live, or whose Go Live
-// ended, could otherwise stream to the call peer to peer under its name.
-func (s *Surface) goLiveSignalAllowed(ctx context.Context, from, to, channelID, typ string) bool {
-	g, err := s.d.Voice.GoLive(ctx, channelID)
-	if err != nil {
-		return false
-	}
-	switch typ {
-	case "offer":
-		if g.BroadcasterID != from {
-			return false
-		}
-		ca, err := s.d.Community.ChannelAccess(ctx, from, channelID)
-		return err == nil && ca.MayGoLive() == nil
-	case "answer":
-		return g.BroadcasterID == to
-	default: // candidate
-		return g.BroadcasterID == from || g.BroadcasterID == to
-	}
 }
 
 func (s *Surface) startGoLive(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -546,49 +524,19 @@ func (s *Surface) startGoLive(w http.ResponseWriter, r *http.Request, p *identit
 			return
 		}
 	}
-	// As Together: only someone in the channel's call may go live in it.
-	if v, err := s.d.Voice.Voice(ctx, p.Account.ID); errors.Is(err, fault.NotFound) || (err == nil && v.ChannelID != ca.Channel.ID) {
-		s.fail(w, invalid("You must be in the voice channel to go live"))
-		return
-	} else if err != nil {
-		s.fail(w, err)
-		return
+	// The rules (in the call, SPEAK, the quality, one broadcaster) are
+	// voice.GoLiveRules'; Together answers a second broadcaster 400.
+	g, err := s.goLive.Start(ctx, ca, in.Quality)
+	if fault.KindOf(err) == fault.Conflict {
+		err = invalid(fault.Message(err))
 	}
-	// Beyond Together: a member denied SPEAK in the channel (the SFU sends
-	// nothing of theirs) may not stream to it either.
-	if err := ca.MayGoLive(); err != nil {
-		s.fail(w, err)
-		return
-	}
-	q := "720p"
-	if in.Quality != nil {
-		q = *in.Quality
-	}
-	if q != "480p" && q != "720p" && q != "1080p" {
-		s.fail(w, invalid("quality must be 480p, 720p or 1080p"))
-		return
-	}
-	g := &GoLive{BroadcasterID: p.Account.ID, Quality: q, StartedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	err = s.d.Voice.StartGoLive(ctx, ca.Channel.ID, g)
-	if errors.Is(err, fault.Conflict) {
-		// The broadcaster starting again replaces their session (a new
-		// quality); anyone else is refused with Together's 400.
-		if cur, gerr := s.d.Voice.GoLive(ctx, ca.Channel.ID); gerr == nil && cur.BroadcasterID == p.Account.ID {
-			if err = s.d.Voice.StopGoLive(ctx, ca.Channel.ID, p.Account.ID); err == nil || errors.Is(err, fault.NotFound) {
-				err = s.d.Voice.StartGoLive(ctx, ca.Channel.ID, g)
-			}
-		}
-	}
-	if errors.Is(err, fault.Conflict) {
-		s.fail(w, invalid("Another user is already broadcasting in this channel"))
-		return
-	} else if err != nil {
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
 	s.broadcastLive(ctx, ca, "GO_LIVE_START", map[string]any{"channel_id": ca.Channel.ID, "broadcaster_id": g.BroadcasterID,
 		"quality": g.Quality, "started_at": g.StartedAt})
-	writeJSON(w, http.StatusCreated, g)
+	writeJSON(w, http.StatusCreated, goLiveDTO{BroadcasterID: g.BroadcasterID, Quality: g.Quality, StartedAt: g.StartedAt})
 }
 
 func (s *Surface) broadcastLive(ctx context.Context, ca *community.ChannelAccess, t string, d any) {
@@ -606,15 +554,11 @@ func (s *Surface) stopGoLive(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	g, err := s.d.Voice.GoLive(ctx, ca.Channel.ID)
-	if err == nil && ca.MayStopGoLive(g.BroadcasterID) != nil {
-		s.fail(w, fault.New(fault.Forbidden, "Only the broadcaster can stop this session"))
-		return
-	}
-	if err == nil {
-		err = s.d.Voice.StopGoLive(ctx, ca.Channel.ID, g.BroadcasterID)
-	}
-	if errors.Is(err, fault.NotFound) {
+	g, err := s.goLive.Stop(ctx, ca)
+	switch fault.KindOf(err) {
+	case fault.Forbidden:
+		err = fault.New(fault.Forbidden, "Only the broadcaster can stop this session")
+	case fault.NotFound:
 		err = fault.New(fault.NotFound, "No active Go Live session")
 	}
 	if err != nil {
