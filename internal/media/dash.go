@@ -28,6 +28,14 @@ type mpd struct {
 // manifest is refused (a real one has tens), and past mpdMaxElements
 // elements of any kind (long segment lists) reading stops with what was
 // found by then (the root's duration comes first).
+//
+// encoding/xml's RawToken checks each tag alone, not that an end tag closes
+// the element open, so parseMPD does: a manifest whose tags do not match is
+// refused, as decoding it whole refused it. Nothing
+// rests on that for safety: the manifest's host chooses its title, type and
+// duration whatever it writes, and the bounds above count start tags. What
+// follows a found title, or the 20,000th element, is not read, so a manifest
+// broken only there is taken.
 const (
 	mpdMaxSets     = 1000
 	mpdMaxElements = 20000
@@ -38,8 +46,9 @@ const (
 func parseMPD(b []byte) (mpd, error) {
 	var m mpd
 	dec := xml.NewDecoder(bytes.NewReader(b))
-	var path []string // local names of the open elements below the root
-	root := false
+	var path []string    // local names of the open elements below the root
+	var names []xml.Name // their names as written (prefix and local name)
+	var root *xml.Name
 	inTitle := 0 // depth of the Title being read (0: none)
 	var title strings.Builder
 	sets, reps, elements := 0, 0, 0
@@ -50,8 +59,8 @@ func parseMPD(b []byte) (mpd, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if !root {
-				root = true
+			if root == nil {
+				root = &t.Name
 				for _, a := range t.Attr {
 					switch a.Name.Local {
 					case "mediaPresentationDuration":
@@ -77,7 +86,7 @@ func parseMPD(b []byte) (mpd, error) {
 			if len(path) >= mpdMaxDepth {
 				return m, errors.New("dash manifest: elements nest too deeply")
 			}
-			path = append(path, t.Name.Local)
+			path, names = append(path, t.Name.Local), append(names, t.Name)
 			if inTitle == 0 && (slices.Equal(path, []string{"ProgramInformation", "Title"}) ||
 				(m.RepTitle == "" && slices.Equal(path, []string{"Period", "AdaptationSet", "Representation", "Title"}))) {
 				inTitle = len(path)
@@ -88,7 +97,16 @@ func parseMPD(b []byte) (mpd, error) {
 				title.Write(t)
 			}
 		case xml.EndElement:
-			if len(path) == 0 { // the root's end: all of it is read
+			open := root
+			if len(names) > 0 {
+				open = &names[len(names)-1]
+			}
+			switch {
+			case open == nil:
+				return m, fmt.Errorf("dash manifest: end tag </%s> before the root", tagName(t.Name))
+			case t.Name != *open:
+				return m, fmt.Errorf("dash manifest: element <%s> closed by </%s>", tagName(*open), tagName(t.Name))
+			case len(path) == 0: // the root's end: all of it is read
 				return m, nil
 			}
 			if inTitle == len(path) {
@@ -101,7 +119,16 @@ func parseMPD(b []byte) (mpd, error) {
 					m.RepTitle = title.String()
 				}
 			}
-			path = path[:len(path)-1]
+			path, names = path[:len(path)-1], names[:len(names)-1]
 		}
 	}
+}
+
+// tagName is n as written in a tag: prefix:local (RawToken's Space is the
+// prefix, not a namespace URL).
+func tagName(n xml.Name) string {
+	if n.Space != "" {
+		return n.Space + ":" + n.Local
+	}
+	return n.Local
 }

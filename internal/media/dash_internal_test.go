@@ -105,6 +105,24 @@ func TestMPDReadAsDecodeDid(t *testing.T) {
 			t.Errorf("%q: %+v, want refused", s, m)
 		}
 	}
+	// Tags that do not match, which decoding whole refused too: an end tag
+	// naming another element (or another prefix), or one before the root.
+	for _, s := range []string{
+		`<MPD mediaPresentationDuration="PT1H"><ProgramInformation><Title>t</Wrong></ProgramInformation></MPD>`,
+		`<MPD mediaPresentationDuration="PT1H"><Period></MPD></Period>`,
+		`<MPD mediaPresentationDuration="PT1H"></Other>`,
+		`<x:MPD mediaPresentationDuration="PT1H"></y:MPD>`,
+		`<MPD mediaPresentationDuration="PT1H"><x:Period></y:Period></MPD>`,
+		`</x><MPD mediaPresentationDuration="PT1H"></MPD>`,
+	} {
+		var w whole
+		if err := xml.Unmarshal([]byte(s), &w); err == nil {
+			t.Fatalf("%q: decoding whole read it", s)
+		}
+		if m, err := parseMPD([]byte(s)); err == nil || !strings.Contains(err.Error(), "closed by") && !strings.Contains(err.Error(), "before the root") {
+			t.Errorf("%q: %+v %v, want refused for its tags", s, m, err)
+		}
+	}
 }
 
 // FuzzParseMPD: any bytes a remote host serves as a DASH manifest are read

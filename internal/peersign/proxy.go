@@ -57,7 +57,8 @@ type ProxyConfig struct {
 	HeaderTimeout, Idle time.Duration
 	// MaxBody bounds one answer (0: none). A shared fetch holds its
 	// answer in memory: at most MaxBuffered bytes across shared fetches
-	// (default 256 MiB), past which they fail Busy.
+	// (default 256 MiB), past which they fail Busy. What counts is the
+	// buffers' capacity, a buffer being grown counting with its successor.
 	MaxBody, MaxBuffered int64
 	// Request and Query are the request headers and query parameters
 	// passed on; Answer the answer headers passed back.
@@ -308,7 +309,8 @@ type flight struct {
 	// left counts the requests still to write the answer once the fetch
 	// ended (Proxy.mu); the last gives held back to the proxy's memory.
 	left int
-	held int64
+	held int64 // the capacity of body's buffer, counted in Proxy.memory
+
 }
 
 func (p *Proxy) shared(w http.ResponseWriter, r *http.Request, f Fetch, u, key string) {
@@ -419,27 +421,39 @@ func (p *Proxy) fill(ctx context.Context, cancel context.CancelFunc, r *http.Req
 		return cause
 	}
 	body := &idleReader{r: res.Body, t: time.AfterFunc(p.cfg.Idle, cancel), d: p.cfg.Idle}
-	// Room for a known length and the read that finds the end.
-	buf := make([]byte, 0, min(max(res.ContentLength+1, 512), 1<<20))
+	// The answer's buffer counts within MaxBuffered by its capacity, from
+	// before it is made: room for a known length and the read that finds
+	// the end, grown by doubling (to the known length or MaxBody at most),
+	// the old buffer counting with the new one until copied into it.
+	size := min(max(res.ContentLength+1, 512), 1<<20)
+	if !p.grab(size) {
+		fl.fail = Busy
+		return nil
+	}
+	fl.held = size
+	buf := make([]byte, 0, size)
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		// Memory for what the next read may bring, given back if unused.
-		want := int64(cap(buf) - len(buf))
-		ok := p.memory.TryAcquire(want)
-		for !ok && p.dropKept() { // kept answers give way to a fetch
-			ok = p.memory.TryAcquire(want)
-		}
-		if !ok {
-			p.memory.Release(fl.held)
-			fl.held, fl.fail = 0, Busy
-			return nil
+			next := 2 * int64(cap(buf))
+			if res.ContentLength >= 0 {
+				next = min(next, res.ContentLength+1)
+			}
+			if p.cfg.MaxBody > 0 {
+				next = min(next, p.cfg.MaxBody+1)
+			}
+			next = max(next, int64(cap(buf))+1)
+			if !p.grab(next) {
+				p.memory.Release(fl.held)
+				fl.held, fl.fail = 0, Busy
+				return nil
+			}
+			grown := make([]byte, len(buf), next)
+			copy(grown, buf)
+			p.memory.Release(fl.held) // the old buffer is garbage now
+			buf, fl.held = grown, next
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		p.memory.Release(want - int64(n))
-		fl.held += int64(n)
 		if p.cfg.MaxBody > 0 && int64(len(buf)) > p.cfg.MaxBody {
 			p.memory.Release(fl.held)
 			fl.held, fl.fail = 0, TooLarge
@@ -461,6 +475,16 @@ func (p *Proxy) fill(ctx context.Context, cancel context.CancelFunc, r *http.Req
 		}
 	}
 	return nil
+}
+
+// grab takes n bytes of the proxy's memory, dropping kept answers (they
+// give way to a fetch) while it is short, and reports whether it could.
+func (p *Proxy) grab(n int64) bool {
+	ok := p.memory.TryAcquire(n)
+	for !ok && p.dropKept() {
+		ok = p.memory.TryAcquire(n)
+	}
+	return ok
 }
 
 // answer writes fl's outcome for one request sharing it.

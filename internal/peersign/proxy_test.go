@@ -147,3 +147,56 @@ func TestProxyRangesAndHead(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyCountsBufferCapacity: what counts within MaxBuffered is the
+// capacity of the buffers a shared fetch holds, not the bytes kept in
+// them. An answer of unknown length (chunked) starts in 512 bytes and
+// grows by doubling, the old buffer counting beside the new one while it
+// is copied: 600 bytes need 512 + 1,024 at the growth, so they fit in
+// 1,536 and not in 1,535, and once read they hold 1,024, which is what a
+// kept answer weighs when a later fetch needs room.
+func TestProxyCountsBufferCapacity(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	fetches := map[string]int{}
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetches[r.URL.Path]++
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/chunked": // 600 bytes, no Content-Length
+			_, _ = w.Write([]byte(strings.Repeat("c", 300)))
+			w.(http.Flusher).Flush()
+			_, _ = w.Write([]byte(strings.Repeat("c", 300)))
+		default: // 1,100 bytes with their length: a 1,101-byte buffer
+			w.Header().Set("Content-Length", "1100")
+			_, _ = w.Write([]byte(strings.Repeat("l", 1100)))
+		}
+	}))
+	t.Cleanup(peer.Close)
+	fetch := func(p *peersign.Proxy, path string, keep time.Duration) (int, peersign.Failure) {
+		var failed peersign.Failure
+		w := httptest.NewRecorder()
+		p.Serve(w, httptest.NewRequest("GET", "/", nil), peersign.Fetch{URL: peer.URL + path + "?exp=1&sig=00", Key: path, Keep: keep,
+			Fail: func(w http.ResponseWriter, f peersign.Failure, _ error) { failed = f; w.WriteHeader(599) }})
+		return w.Body.Len(), failed
+	}
+	if n, f := fetch(peersign.NewProxy(peersign.ProxyConfig{MaxBuffered: 1536}), "/chunked", 0); f != 0 || n != 600 {
+		t.Fatalf("600 chunked bytes in 1,536: %d bytes, failure %d", n, f)
+	}
+	if _, f := fetch(peersign.NewProxy(peersign.ProxyConfig{MaxBuffered: 1535}), "/chunked", 0); f != peersign.Busy {
+		t.Fatalf("600 chunked bytes in 1,535 (512 + 1,024 held at the growth): failure %d, want Busy", f)
+	}
+	now := time.Now()
+	p := peersign.NewProxy(peersign.ProxyConfig{MaxBuffered: 2048, Now: func() time.Time { return now }})
+	for _, path := range []string{"/chunked", "/length", "/chunked"} {
+		if _, f := fetch(p, path, time.Minute); f != 0 {
+			t.Fatalf("%s: failure %d", path, f)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fetches["/chunked"] != 4 || fetches["/length"] != 1 {
+		t.Fatalf("fetches %v, want /chunked 4 (the last two: kept in 1,024 bytes, dropped for /length's 1,101, fetched again)", fetches)
+	}
+}

@@ -708,7 +708,8 @@ func (s *Service) SetEnabled(ctx context.Context, userID string, enabled bool) e
 	return nil
 }
 
-// BanIP bans a client address from chat.
+// BanIP bans a client address from chat: for an IPv6 address, every
+// address of its /64 (BanNet). The ban is listed as ip was given.
 func (s *Service) BanIP(ctx context.Context, ip, notes string) error {
 	a, err := netip.ParseAddr(strings.TrimSpace(ip))
 	if err != nil {
@@ -717,7 +718,8 @@ func (s *Service) BanIP(ctx context.Context, ip, notes string) error {
 	return s.st.AddIPBan(ctx, IPBan{IP: a.Unmap().String(), Notes: truncateRunes(notes, 256), CreatedAt: s.now().UTC()})
 }
 
-// UnbanIP lifts a ban.
+// UnbanIP lifts the ban of ip (as listed): other bans of addresses in
+// the same /64 still cover it.
 func (s *Service) UnbanIP(ctx context.Context, ip string) error {
 	a, err := netip.ParseAddr(strings.TrimSpace(ip))
 	if err != nil {
@@ -740,7 +742,8 @@ func (s *Service) Counts(ctx context.Context) (users, messages int, err error) {
 // IPBans lists bans.
 func (s *Service) IPBans(ctx context.Context) ([]IPBan, error) { return s.st.IPBans(ctx) }
 
-// IPBanned reports whether a client address is banned.
+// IPBanned reports whether a client address is banned: it or, for IPv6,
+// an address of its /64 was banned.
 func (s *Service) IPBanned(ctx context.Context, ip string) (bool, error) {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {

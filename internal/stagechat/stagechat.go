@@ -16,6 +16,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 // ModeratorScope is the scope that makes a chat user a moderator.
@@ -41,12 +42,20 @@ func (u *User) IsModerator() bool { return slices.Contains(u.Scopes, ModeratorSc
 // Disabled reports whether the user may not chat.
 func (u *User) Disabled() bool { return u.DisabledAt != nil }
 
-// IPBan is one banned client address.
+// IPBan is one banned client address. IP is the address as banned (and
+// listed); the ban covers BanNet(IP).
 type IPBan struct {
 	IP        string
 	Notes     string
 	CreatedAt time.Time
 }
+
+// BanNet is the network a ban of ip covers, and the one an address is
+// looked up by: an IPv6 address's /64 (one host normally holds a whole
+// /64, so a ban of one address alone is sidestepped by the next), an IPv4
+// address itself. It is ratelimit.AddrKey, the key every per-address bound
+// counts by, and is stored beside each ban.
+func BanNet(ip string) string { return ratelimit.AddrKey(ip) }
 
 // UserFilter selects users for admin lists.
 type UserFilter int
@@ -106,6 +115,9 @@ type Store interface {
 	// chat socket's connect): account is "" for no such token, u nil for a
 	// token whose account has no chat user.
 	ChatAdmit(ctx context.Context, hash, ip string) (banned bool, account, session string, u *User, err error)
+	// AddIPBan keeps b with BanNet(b.IP); IPBanned (and ChatAdmit's
+	// banned) reports whether a ban covers ip's BanNet; RemoveIPBan lifts
+	// the ban of ip exactly as listed.
 	AddIPBan(ctx context.Context, b IPBan) error
 	RemoveIPBan(ctx context.Context, ip string) error
 	IPBans(ctx context.Context) ([]IPBan, error)

@@ -11,7 +11,9 @@ import (
 // DeleteAccount deletes an account in one transaction. Sessions and tokens
 // are deleted and authored messages (channel and DM alike) lose their
 // author explicitly; memberships, roles, reactions, read states, DM
-// channels and profiles go through their ON DELETE CASCADE keys. The owner
+// channels and profiles go through their ON DELETE CASCADE keys; the
+// account's clip budget (clip_buckets, keyed by account id with no foreign
+// key, as every bucket table) goes too, not an hour later. The owner
 // check sits in the same statement as the delete, so a community created
 // concurrently is never cascaded away with its owner.
 func (s *Identity) DeleteAccount(ctx context.Context, id string) error {
@@ -31,6 +33,7 @@ func (s *Identity) DeleteAccount(ctx context.Context, id string) error {
 			`DELETE FROM sessions WHERE account_id=$1`,
 			`DELETE FROM tokens WHERE account_id=$1`,
 			`UPDATE messages SET author_id=NULL WHERE author_id=$1`,
+			`DELETE FROM clip_buckets WHERE key=$1`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return err

@@ -216,7 +216,7 @@ func (s *StageChat) ChatTokenAccount(ctx context.Context, hash string) (string, 
 func (s *StageChat) ChatAdmit(ctx context.Context, hash, ip string) (banned bool, account, session string, u *stagechat.User, err error) {
 	var tokAccount, tokSession sql.NullString
 	var hasUser bool
-	row := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM owncast_ip_bans WHERE ip=$2), t.account_id, t.session_id,
+	row := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM owncast_ip_bans WHERE net=$3 OR ip=$2), t.account_id, t.session_id,
 		u.account_id IS NOT NULL AND a.id IS NOT NULL,
 		COALESCE(u.account_id, ''), COALESCE(u.display_name, ''), COALESCE(u.display_color, 0),
 		COALESCE(u.previous_names, ''), u.name_changed_at, COALESCE(u.scopes, ''), u.authenticated_at,
@@ -224,7 +224,7 @@ func (s *StageChat) ChatAdmit(ctx context.Context, hash, ip string) (banned bool
 		FROM (SELECT 1 AS one) one
 		LEFT JOIN owncast_chat_tokens t ON t.token_hash=$1
 		LEFT JOIN owncast_chat_users u ON u.account_id = t.account_id
-		LEFT JOIN accounts a ON a.id = u.account_id`, hash, ip)
+		LEFT JOIN accounts a ON a.id = u.account_id`, hash, ip, stagechat.BanNet(ip))
 	cu, err := scanChatUser(prefixScanner{row: row, pre: []any{&banned, &tokAccount, &tokSession, &hasUser}})
 	if err != nil {
 		return false, "", "", nil, err
@@ -246,10 +246,10 @@ func (p prefixScanner) Scan(dest ...any) error {
 	return p.row.Scan(append(p.pre[:len(p.pre):len(p.pre)], dest...)...)
 }
 
-// AddIPBan bans an address (idempotent).
+// AddIPBan bans an address, and so its net (idempotent).
 func (s *StageChat) AddIPBan(ctx context.Context, b stagechat.IPBan) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO owncast_ip_bans (ip, notes, created_at) VALUES ($1,$2,$3)
-		ON CONFLICT (ip) DO NOTHING`, b.IP, b.Notes, Micros(b.CreatedAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO owncast_ip_bans (ip, notes, created_at, net) VALUES ($1,$2,$3,$4)
+		ON CONFLICT (ip) DO NOTHING`, b.IP, b.Notes, Micros(b.CreatedAt), stagechat.BanNet(b.IP))
 	return err
 }
 
@@ -288,9 +288,10 @@ func (s *StageChat) Counts(ctx context.Context, conversation string) (users, msg
 	return users, msgs, err
 }
 
-// IPBanned reports whether ip is banned.
+// IPBanned reports whether a ban covers ip: one of ip's net, or (a ban a
+// node without net wrote) of ip itself.
 func (s *StageChat) IPBanned(ctx context.Context, ip string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM owncast_ip_bans WHERE ip=$1`, ip).Scan(&n)
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM owncast_ip_bans WHERE net=$2 OR ip=$1`, ip, stagechat.BanNet(ip)).Scan(&n)
 	return n > 0, err
 }

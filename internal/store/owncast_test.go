@@ -146,17 +146,30 @@ func TestOwncastStoresContract(t *testing.T) {
 			if banned, _, _, _, err := st.ChatAdmit(ctx, "h2", "::1"); err != nil || !banned {
 				t.Fatalf("admit from a banned address: banned %v, %v", banned, err)
 			}
-			if banned, acct, _, _, err := st.ChatAdmit(ctx, "h1", "::2"); err != nil || banned || acct != g.ID {
-				t.Fatalf("admit from another address: banned %v, %q, %v", banned, acct, err)
+			// An IPv6 ban covers its /64, an IPv4 one its address alone.
+			if banned, _, _, _, err := st.ChatAdmit(ctx, "h1", "::2"); err != nil || !banned {
+				t.Fatalf("admit from another address of the banned /64: banned %v, %v", banned, err)
 			}
-			if ok, _ := st.IPBanned(ctx, "::1"); !ok {
-				t.Fatal("not banned")
+			if banned, acct, _, _, err := st.ChatAdmit(ctx, "h1", "0:0:0:1::1"); err != nil || banned || acct != g.ID {
+				t.Fatalf("admit from another /64: banned %v, %q, %v", banned, acct, err)
 			}
-			if err := st.RemoveIPBan(ctx, "::1"); err != nil {
+			if err := st.AddIPBan(ctx, stagechat.IPBan{IP: "192.0.2.1", CreatedAt: now}); err != nil {
 				t.Fatal(err)
 			}
-			if ok, _ := st.IPBanned(ctx, "::1"); ok {
-				t.Fatal("still banned")
+			for ip, want := range map[string]bool{"::1": true, "::1:2:3": true, "0:0:0:1::": false, "192.0.2.1": true, "192.0.2.2": false} {
+				if ok, err := st.IPBanned(ctx, ip); err != nil || ok != want {
+					t.Fatalf("IPBanned(%s) = %v, %v; want %v", ip, ok, err, want)
+				}
+			}
+			for _, ip := range []string{"::1", "192.0.2.1"} {
+				if err := st.RemoveIPBan(ctx, ip); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, ip := range []string{"::1", "::2", "192.0.2.1"} {
+				if ok, _ := st.IPBanned(ctx, ip); ok {
+					t.Fatalf("%s still banned", ip)
+				}
 			}
 
 			wh := db.Webhooks()

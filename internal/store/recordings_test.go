@@ -112,3 +112,40 @@ func TestRecordingsStoreContract(t *testing.T) {
 		})
 	}
 }
+
+// TestDeletedAccountTakesItsClipBudget: deleting an account deletes its
+// clip budget's bucket (clip_buckets) in the same transaction, on every
+// engine, rather than leaving the row until its hour has passed; another
+// account's bucket stays.
+func TestDeletedAccountTakesItsClipBudget(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			now := time.Now().UTC()
+			mk := func(name string) string {
+				a := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: name, CreatedAt: now, UpdatedAt: now}
+				if err := db.Identity().CreateAccount(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+				if ok, _, err := db.Recordings().TakeClip(ctx, a.ID, 1, time.Hour, now); err != nil || !ok {
+					t.Fatalf("%s's clip: %v %v", name, ok, err)
+				}
+				return a.ID
+			}
+			ann, bob := mk("ann"), mk("bob")
+			if err := db.Identity().DeleteAccount(ctx, ann); err != nil {
+				t.Fatal(err)
+			}
+			var left int
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM clip_buckets WHERE key=$1`, ann).Scan(&left); err != nil || left != 0 {
+				t.Fatalf("the deleted account's bucket: %d rows, %v", left, err)
+			}
+			if ok, _, err := db.Recordings().TakeClip(ctx, bob, 1, time.Hour, now); err != nil || ok {
+				t.Fatalf("the other account's spent budget: %v %v, want refused", ok, err)
+			}
+		})
+	}
+}

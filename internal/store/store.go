@@ -187,7 +187,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	dialect := goose.DialectSQLite3
 	// Surfaces add migrations in their own number ranges, so a database may
 	// see a lower version after a higher one.
-	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true), goose.WithGoMigrations(cleanNamesMigration(), nameKeysMigration())}
+	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true), goose.WithGoMigrations(cleanNamesMigration(), nameKeysMigration(), ipBanNetsMigration())}
 	if db.Engine == Postgres {
 		dialect = goose.DialectPostgres
 		locker, err := lock.NewPostgresSessionLocker()
@@ -205,7 +205,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %s", oneLine(sqliteErr(err)))
 	}
 	for _, r := range res {
-		if r.Source.Path == "" { // a Go migration (cleanNamesMigration, nameKeysMigration)
+		if r.Source.Path == "" { // a Go migration (cleanNamesMigration, nameKeysMigration, ipBanNetsMigration)
 			db.log.Info("migration applied", "version", r.Source.Version, "go", true)
 			continue
 		}

@@ -1,10 +1,15 @@
 package owncast_test
 
 import (
+	"context"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/coder/websocket"
 
 	"github.com/hearth-community/hearth/internal/surface/owncast"
 )
@@ -138,6 +143,67 @@ func TestIPBans(t *testing.T) {
 	}
 	if r := n.do(t, "GET", "/api/chat?accessToken="+u.AccessToken, "", nil); r.status != 200 {
 		t.Fatalf("unbanned history: %d", r.status)
+	}
+}
+
+// TestIPBanCoversIPv6Prefix: a ban of an IPv6 address covers its /64
+// (one host normally holds a whole /64, so the next address would walk
+// past a ban of one), for the chat history, the socket and registration,
+// while the ban is listed, and lifted, as the address given; an IPv4 ban
+// covers that address alone. The addresses come through X-Forwarded-For
+// with TrustProxy (this machine may have no routable IPv6).
+func TestIPBanCoversIPv6Prefix(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{chat: func(o *owncast.ChatOptions) { o.TrustProxy = true }})
+	u := n.register(t, "")
+	banned := func(from string) []string {
+		var refused []string
+		if r := n.do(t, "GET", "/api/chat?accessToken="+u.AccessToken, "", nil, "X-Forwarded-For", from); r.status == 401 {
+			refused = append(refused, "history")
+		} else if r.status != 200 {
+			t.Fatalf("history from %s: %d %s", from, r.status, r.body)
+		}
+		ws, res, err := websocket.Dial(context.Background(), strings.Replace(n.url, "http", "ws", 1)+"/ws?accessToken="+u.AccessToken,
+			&websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {from}}})
+		switch {
+		case err == nil:
+			_ = ws.CloseNow()
+		case res != nil && res.StatusCode == 403:
+			refused = append(refused, "socket")
+		default:
+			t.Fatalf("socket from %s: %v", from, err)
+		}
+		if r := n.do(t, "POST", "/api/chat/register", "", nil, "X-Forwarded-For", from); r.status == 401 {
+			refused = append(refused, "register")
+		} else if r.status != 200 {
+			t.Fatalf("register from %s: %d %s", from, r.status, r.body)
+		}
+		return refused
+	}
+	for _, ip := range []string{"2001:db8:1:2::1", "192.0.2.1"} {
+		if r := n.do(t, "POST", "/api/admin/chat/users/ipbans/create", "admin", map[string]any{"value": ip}); r.status != 200 {
+			t.Fatalf("ban %s: %d %s", ip, r.status, r.body)
+		}
+	}
+	var bans []map[string]any
+	n.do(t, "GET", "/api/admin/chat/users/ipbans", "admin", nil).json(t, &bans)
+	if len(bans) != 2 || bans[0]["ipAddress"] != "2001:db8:1:2::1" || bans[1]["ipAddress"] != "192.0.2.1" {
+		t.Fatalf("bans %v, want the two addresses as given", bans)
+	}
+	all := []string{"history", "socket", "register"}
+	for from, want := range map[string][]string{
+		"2001:db8:1:2::1": all, "2001:db8:1:2:ffff:ffff:ffff:ffff": all, "2001:db8:1:2:abcd::9": all,
+		"2001:db8:1:3::1": nil, "192.0.2.1": all, "192.0.2.2": nil,
+	} {
+		if got := banned(from); !slices.Equal(got, want) {
+			t.Errorf("from %s: refused %v, want %v", from, got, want)
+		}
+	}
+	if r := n.do(t, "POST", "/api/admin/chat/users/ipbans/remove", "admin", map[string]any{"value": "2001:db8:1:2::1"}); r.status != 200 {
+		t.Fatalf("unban: %d %s", r.status, r.body)
+	}
+	if got := banned("2001:db8:1:2:abcd::9"); got != nil {
+		t.Errorf("after the ban is lifted: refused %v", got)
 	}
 }
 
