@@ -35,7 +35,8 @@ func (a *App) wireRecordings(ctx context.Context) error {
 	node, peerKey := a.node, a.peerKey // wireLive
 	svc, err := recording.New(recording.Config{Dir: dir, NodeID: node, DefaultEnabled: cfg.Recording,
 		ReconnectWindow: cfg.RecordingReconnectWindow, MaxClip: cfg.RecordingMaxClip, MinFreeBytes: cfg.RecordingMinFree,
-		FFmpeg: a.Live.FFmpegPath, Live: a.Live, Objects: a.recordingBucket(), Peers: nodeURLs{a}, PeerKey: peerKey, Life: a.lifeCtx()},
+		DownloadKeep: cfg.RecordingDownloadKeep,
+		FFmpeg:       a.Live.FFmpegPath, Live: a.Live, Objects: a.recordingBucket(), Peers: nodeURLs{a}, PeerKey: peerKey, Life: a.lifeCtx()},
 		a.DB.Recordings(), a.Log.With("component", "recording"))
 	if err != nil {
 		return err

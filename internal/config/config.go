@@ -87,6 +87,7 @@ type Config struct {
 	RecordingReconnectWindow time.Duration `name:"recording-reconnect-window" env:"HEARTH_RECORDING_RECONNECT_WINDOW" default:"30s" help:"A publisher that comes back this soon after a broadcast ended continues that broadcast's recording. 0: every broadcast is its own recording."`
 	RecordingMaxClip         time.Duration `name:"recording-max-clip" env:"HEARTH_RECORDING_MAX_CLIP" default:"60s" help:"The longest clip viewers may cut from a recording."`
 	RecordingMinFree         int64         `name:"recording-min-free-bytes" env:"HEARTH_RECORDING_MIN_FREE_BYTES" default:"1073741824" help:"Recording stops (with a logged warning; the live stream goes on) when the disk holding the recordings has less free space than this. 0: no check."`
+	RecordingDownloadKeep    time.Duration `name:"recording-download-keep" env:"HEARTH_RECORDING_DOWNLOAD_KEEP" default:"24h" help:"A recording's MP4 download is made on its first download and kept beside it (about the recording's size again on disk): removed once no one downloaded it for this long (the next download makes it again). It also counts in a stage's maxBytes, where MP4s go first."`
 
 	// Together surface (communities, chat, voice signalling).
 	TogetherAuthRate    float64 `name:"together-auth-rate" env:"HEARTH_TOGETHER_AUTH_RATE" default:"2" help:"Together sign-in requests (/auth/*) per second per client IP, burst 5 (Together's production limit). 0 disables the limit."`
@@ -215,6 +216,10 @@ func (c *Config) Validate() error {
 	}
 	if c.ChatFloodRate < 0 || c.ChatFloodRate > 1000 {
 		return fmt.Errorf("--chat-flood-rate %v: must be 0-1000", c.ChatFloodRate)
+	}
+	if c.RecordingDownloadKeep < time.Minute {
+		// A download notes that it was served once a minute at most.
+		return fmt.Errorf("--recording-download-keep %s: must be at least 1m", c.RecordingDownloadKeep)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout)

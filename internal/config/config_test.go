@@ -11,7 +11,8 @@ import (
 func valid() Config {
 	return Config{Addr: ":8080", DataDir: "./data", Bus: "local", AdminUser: "admin", AccessTokenTTL: 15 * time.Minute,
 		RefreshTokenTTL: 168 * time.Hour, LogLevel: "info", LogFormat: "text", MaxBodyBytes: 1 << 20, ShutdownTimeout: 10 * time.Second,
-		TurnRelayPorts: "49152-65535", DiscordAuthorizeURL: "https://discord.com/oauth2/authorize",
+		RecordingDownloadKeep: 24 * time.Hour,
+		TurnRelayPorts:        "49152-65535", DiscordAuthorizeURL: "https://discord.com/oauth2/authorize",
 		DiscordTokenURL: "https://discord.com/api/oauth2/token", DiscordUserURL: "https://discord.com/api/users/@me"}
 }
 
@@ -42,6 +43,7 @@ func TestValidate(t *testing.T) {
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, "--log-format"},
 		{"body", func(c *Config) { c.MaxBodyBytes = 1 }, "--max-body-bytes"},
 		{"gc percent", func(c *Config) { c.GCPercent = -5 }, "--gc-percent"},
+		{"download keep", func(c *Config) { c.RecordingDownloadKeep = 0 }, "--recording-download-keep"},
 		{"turn", func(c *Config) { c.TurnListen, c.TurnPublicIP = ":3478", "203.0.113.7" }, ""},
 		{"turn listen", func(c *Config) { c.TurnListen = "3478" }, "--turn-listen"},
 		{"turn secret", func(c *Config) { c.TurnListen, c.TurnSecret = ":3478", "short" }, "--turn-secret"},

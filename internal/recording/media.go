@@ -126,7 +126,8 @@ func (s *Service) File(ctx context.Context, id, name string) (string, error) {
 }
 
 // downloadFile is a finished recording's MP4 in its directory, made on its
-// first download (DownloadFile) and kept with the recording's files.
+// first download (DownloadFile) and kept while it is downloaded and its
+// stage within maxBytes (SweepDownloads).
 const downloadFile = "download.mp4"
 
 // DownloadMakeTimeout bounds one remux of a whole recording into its MP4
@@ -144,8 +145,10 @@ type making struct {
 // DownloadFile opens a finished recording's MP4, so that it can be served
 // with range requests. The first download remuxes the recording into it
 // once (ffmpeg stream copy, +faststart, a job slot) and the file is kept
-// beside the segments until the recording is deleted; requests arriving
-// while it is made wait for that one remux. The file carries the mtime of
+// beside the segments; requests arriving while it is made wait for that
+// one remux. Each open notes that it was served (markServed), so
+// SweepDownloads removes only MP4s nobody downloads; one it removed is
+// made again. The file carries the mtime of
 // the playlist it was made from, so a recording continued after a
 // reconnect (a new playlist) gets a new MP4. Conflict while the recording
 // is being made; NotFound for an unknown recording, one whose files are
@@ -165,6 +168,7 @@ func (s *Service) DownloadFile(ctx context.Context, id string) (*os.File, error)
 	}
 	for range 3 {
 		if f := s.openDownload(id); f != nil {
+			s.markServed(id, false)
 			return f, nil
 		}
 		s.mu.Lock()
@@ -256,6 +260,8 @@ func (s *Service) makeDownload(ctx context.Context, id string) error {
 	if err := os.Chtimes(tmp, info.ModTime(), info.ModTime()); err != nil {
 		return fmt.Errorf("recording: remux: %w", err)
 	}
+	// Served from now on: a sweep does not take it as an old one.
+	s.markServed(id, true)
 	if err := os.Rename(tmp, filepath.Join(dir, downloadFile)); err != nil {
 		return fmt.Errorf("recording: remux: %w", err)
 	}

@@ -60,6 +60,10 @@ type Config struct {
 	// JobWait how long a request waits for one (default 15 s).
 	MaxJobs int
 	JobWait time.Duration
+	// DownloadKeep: a recording's download MP4 not served for this long
+	// is removed (SweepDownloads; default DefaultDownloadKeep); the next
+	// download makes it again.
+	DownloadKeep time.Duration
 	// Life is the node's life: background work (thumbnails, S3 offloads
 	// and removals, the store writes a broadcast's start makes) takes its
 	// context from it, so shutdown cancels it. nil: context.Background()
@@ -129,6 +133,9 @@ func New(cfg Config, st Store, log *slog.Logger) (*Service, error) {
 	if cfg.JobWait <= 0 {
 		cfg.JobWait = 15 * time.Second
 	}
+	if cfg.DownloadKeep <= 0 {
+		cfg.DownloadKeep = DefaultDownloadKeep
+	}
 	if cfg.ClipsPerHour == 0 {
 		cfg.ClipsPerHour = 30
 	}
@@ -156,8 +163,10 @@ func (s *Service) notify(e Event) {
 }
 
 // Run closes lost recordings, then renews this node's leases, applies
-// retention (once per cluster per period) and removes what interrupted
-// clip cuts left (SweepLeftovers) until ctx ends.
+// retention (once per cluster per period), removes what interrupted
+// clip cuts left (SweepLeftovers) and the download MP4s nobody downloads
+// or the stage's maxBytes has no room for (SweepDownloads, on this node's
+// disk) until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	s.Recover(ctx)
 	lease := time.NewTicker(s.cfg.Lease / 3)
@@ -166,6 +175,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer ret.Stop()
 	s.retentionOnce(ctx)
 	s.SweepLeftovers(ctx)
+	s.SweepDownloads(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -178,6 +188,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ret.C:
 			s.retentionOnce(ctx)
 			s.SweepLeftovers(ctx)
+			s.SweepDownloads(ctx)
 		}
 	}
 }

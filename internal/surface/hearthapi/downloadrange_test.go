@@ -251,3 +251,55 @@ func TestRecordingPeerFailures(t *testing.T) {
 	release()
 	<-done
 }
+
+// TestRecordingDownloadMadeAgain: a recording's MP4 nobody downloaded for
+// a day is removed (recording.Service.SweepDownloads) and the next
+// download makes it again from the same playlist: the same mtime and,
+// most likely, the same size, but not surely the same bytes. Its ETag and
+// Last-Modified name the new file, so a download resumed with If-Range
+// across it starts over (200, the whole new file) rather than splicing
+// the new file's tail onto the old one's head; a resume of the new file
+// is a 206. On every engine.
+func TestRecordingDownloadMadeAgain(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("no ffmpeg")
+	}
+	seg := testSegment(t)
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			a := newSignedURLNode(t, eng.Open(t), t.TempDir(), "ffmpeg", recording.Config{NodeID: "node-a", PeerKey: []byte("cluster key")})
+			id := recordOn(t, a, seg, "Night set")
+			path := "/api/recordings/" + id + "/download"
+			get := specGetter(t, a.srv)
+			res, first := get(path, "user")
+			etag, modified := res.Header.Get("ETag"), res.Header.Get("Last-Modified")
+			if res.StatusCode != 200 || len(first) < 300 || etag == "" {
+				t.Fatalf("the first download: %d %v", res.StatusCode, res.Header)
+			}
+			a.now.Add(int64(25 * time.Hour))
+			if n := a.rs.SweepDownloads(t.Context()); n != 1 {
+				t.Fatalf("the sweep a day on removed %d MP4s, want 1", n)
+			}
+			from := strconv.Itoa(len(first) - 10)
+			res, again := get(path, "user", "Range", "bytes="+from+"-", "If-Range", etag)
+			if res.StatusCode != 200 || len(again) < 300 || string(again[4:8]) != "ftyp" || res.Header.Get("ETag") == etag {
+				t.Fatalf("a download resumed across the MP4 made again: %d %v, %d bytes; want 200, the whole file, a new ETag",
+					res.StatusCode, res.Header, len(again))
+			}
+			if res, part := get(path, "user", "Range", "bytes=0-7", "If-Range", res.Header.Get("ETag")); res.StatusCode != 206 ||
+				!bytes.Equal(part, again[:8]) {
+				t.Fatalf("a resume of the new MP4: %d %v", res.StatusCode, res.Header)
+			}
+			// A Last-Modified is sent once the MP4 is a second old (a
+			// date names a whole second): resumed by it, across the MP4
+			// made again, it starts over too.
+			if modified != "" {
+				if res, _ := get(path, "user", "Range", "bytes=0-7", "If-Range", modified); res.StatusCode != 200 {
+					t.Fatalf("a resume across it by the old Last-Modified (%s): %d %v", modified, res.StatusCode, res.Header)
+				}
+			}
+		})
+	}
+}

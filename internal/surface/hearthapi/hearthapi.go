@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -516,9 +515,11 @@ func (s *Surface) sendDownload(w http.ResponseWriter, r *http.Request, rec *reco
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "private")
 	// A resumed download (If-Range) continues only the same file: one
-	// made again (a recording continued after a reconnect) differs.
-	w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
-	serveContent(w, r, fi.ModTime(), f)
+	// made again (a recording continued after a reconnect, or an MP4 the
+	// sweep removed and a download made anew) differs.
+	etag, modified := recording.DownloadVersion(fi)
+	w.Header().Set("ETag", etag)
+	serveContent(w, r, modified, f)
 }
 
 // serveContent is http.ServeContent with its error answers (an
