@@ -67,9 +67,10 @@ func updateAccountArgs(a *identity.Account) []any {
 
 // UpdateAccount stores every mutable field of a. A write that leaves a an
 // active admin, or that changes an account which is not one, is one
-// statement; one that takes an active admin's role or enables away runs
-// under lockAdmins and is refused with identity.ErrLastAdmin when no other
-// active admin remains.
+// statement (its condition is checked again on the row's latest version, so
+// it never demotes an admin promoted meanwhile); one that demotes or
+// disables an active admin runs under lockAdmins and is refused with
+// identity.ErrLastAdmin when no other active admin remains.
 func (s *Identity) UpdateAccount(ctx context.Context, a *identity.Account) error {
 	args := updateAccountArgs(a)
 	staysActive := a.IsAdmin && a.DisabledAt == nil
