@@ -13,6 +13,10 @@ import (
 var ErrOwnsCommunities = fault.New(fault.Invalid, "Cannot delete a user who owns servers. Transfer ownership first.")
 
 // ErrLastAdmin is returned when a change would leave no active instance admin.
+// The instance always keeps one: the store refuses, with this error, a write
+// that demotes, disables or deletes the last active (not disabled) admin,
+// counting the others in the same transaction as the write, so two admins
+// removing each other at the same moment cannot both succeed.
 var ErrLastAdmin = fault.New(fault.Invalid, "Cannot remove the last active admin")
 
 // DeleteAccount deletes an account for good, in one transaction: its
@@ -31,7 +35,10 @@ func (s *Service) DeleteAccount(ctx context.Context, accountID string) error {
 
 // RemovesLastAdmin reports whether demoting or disabling the account would
 // leave the instance without an active admin: the account is an admin and
-// at most one active (not disabled) admin exists.
+// at most one active (not disabled) admin exists. It is Together's check,
+// which also refuses to demote or disable an already disabled admin while a
+// single active one is left; being a read before the write it is no
+// guarantee under concurrency: the store's write is (ErrLastAdmin).
 func (s *Service) RemovesLastAdmin(ctx context.Context, accountID string) (bool, error) {
 	a, err := s.st.AccountByID(ctx, accountID)
 	if errors.Is(err, fault.NotFound) {
@@ -54,4 +61,38 @@ func (s *Service) RemovesLastAdmin(ctx context.Context, accountID string) (bool,
 		}
 	}
 	return active <= 1, nil
+}
+
+// UpdateAdminState is an instance admin's change to another account: its
+// admin role (isAdmin) and disabled state (disabled), each left alone when
+// nil. Demoting or disabling an admin while at most one active admin exists
+// is refused with ErrLastAdmin (RemovesLastAdmin), and the writes keep the
+// rule atomically whatever runs at the same time. An unknown account is
+// fault.NotFound.
+func (s *Service) UpdateAdminState(ctx context.Context, accountID string, isAdmin, disabled *bool) error {
+	if (isAdmin != nil && !*isAdmin) || (disabled != nil && *disabled) {
+		last, err := s.RemovesLastAdmin(ctx, accountID)
+		if err == nil && last {
+			err = ErrLastAdmin
+		}
+		if err != nil {
+			return err
+		}
+	}
+	a, err := s.st.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if isAdmin != nil && a.IsAdmin != *isAdmin {
+		a.IsAdmin = *isAdmin
+		if err := s.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+	}
+	if disabled != nil {
+		if _, err := s.SetDisabled(ctx, accountID, *disabled); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -360,6 +360,7 @@ func (s *Service) SetPasswordKeeping(ctx context.Context, accountID, password, k
 
 // SetDisabled disables or re-enables an account. Disabling signs out every
 // session and closes every open socket of the account, on every node.
+// Disabling the last active admin is refused (ErrLastAdmin), atomically.
 func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bool) (*Account, error) {
 	a, err := s.st.AccountByID(ctx, accountID)
 	if err != nil {

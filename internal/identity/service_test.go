@@ -344,6 +344,13 @@ func TestCheckAdminBasic(t *testing.T) {
 				t.Errorf("%s/%s: %v, want ok=%v", tc.user, tc.pass, err, tc.ok)
 			}
 		}
+		// The instance keeps an active admin: root is disabled once another exists.
+		if _, err := s.SetDisabled(ctx, root.ID, true); !errors.Is(err, identity.ErrLastAdmin) {
+			t.Fatalf("disable the last admin: %v, want ErrLastAdmin", err)
+		}
+		if _, err := s.Register(ctx, identity.RegisterInput{Username: "deputy", Password: "deputy123", Admin: true, OperatorChosen: true}); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := s.SetDisabled(ctx, root.ID, true); err != nil {
 			t.Fatal(err)
 		}

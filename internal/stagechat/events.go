@@ -21,6 +21,7 @@ const (
 	EventUserDisabled = "user_disabled" // User was disabled: close their sockets
 	EventAction       = "action"        // Body: an unstored action notice for everyone
 	EventStream       = "stream"        // Online: the stream went on or off the air
+	EventIPBanned     = "ip_banned"     // IP was banned by hand: close the sockets the ban covers (BanCovers)
 )
 
 // Event is one chat event.
@@ -34,6 +35,7 @@ type Event struct {
 	OldName string    `json:"old_name,omitempty"`
 	Body    string    `json:"body,omitempty"`
 	Online  bool      `json:"online,omitempty"`
+	IP      string    `json:"ip,omitempty"`
 }
 
 // Hook, when set, is called on the publishing node for every event (webhook

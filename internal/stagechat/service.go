@@ -718,6 +718,19 @@ func (s *Service) BanIP(ctx context.Context, ip, notes string) error {
 	return s.st.AddIPBan(ctx, IPBan{IP: a.Unmap().String(), Notes: truncateRunes(notes, 256), CreatedAt: s.now().UTC()})
 }
 
+// BanIPAndDisconnect is BanIP by hand (Owncast's ipbans/create): the chat
+// sockets already open from an address the ban covers (BanCovers) close
+// too, on every node, when EventIPBanned reaches them. Owncast refuses only
+// new connections; a moderator banning an address expects the person gone.
+func (s *Service) BanIPAndDisconnect(ctx context.Context, ip, notes string) error {
+	if err := s.BanIP(ctx, ip, notes); err != nil {
+		return err
+	}
+	a, _ := netip.ParseAddr(strings.TrimSpace(ip)) // BanIP parsed it
+	s.publishNoHook(ctx, Event{Type: EventIPBanned, IP: a.Unmap().String()})
+	return nil
+}
+
 // UnbanIP lifts the ban of ip (as listed): other bans of addresses in
 // the same /64 still cover it.
 func (s *Service) UnbanIP(ctx context.Context, ip string) error {

@@ -11,6 +11,7 @@ package stagechat
 
 import (
 	"context"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -56,6 +57,20 @@ type IPBan struct {
 // address itself. It is ratelimit.AddrKey, the key every per-address bound
 // counts by, and is stored beside each ban.
 func BanNet(ip string) string { return ratelimit.AddrKey(ip) }
+
+// BanCovers reports whether a ban of ban (an address as banned) covers the
+// client address addr: both are addresses and addr is in BanNet(ban).
+func BanCovers(ban, addr string) bool {
+	b, err := netip.ParseAddr(ban)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	return BanNet(b.Unmap().String()) == BanNet(a.Unmap().String())
+}
 
 // UserFilter selects users for admin lists.
 type UserFilter int

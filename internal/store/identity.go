@@ -78,19 +78,6 @@ func lowerPtr(p *string) *string {
 	return &l
 }
 
-// UpdateAccount stores every mutable field of a.
-func (s *Identity) UpdateAccount(ctx context.Context, a *identity.Account) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE accounts SET username=$2, username_key=$3, display_name=$4, email=$5,
-		password_hash=$6, avatar_url=$7, is_admin=$8, disabled_at=$9, updated_at=$10, email_typed=$11,
-		display_name_key=$12 WHERE id=$1`,
-		a.ID, a.Username, strings.ToLower(a.Username), a.DisplayName, nullString(lowerPtr(a.Email)), a.PasswordHash,
-		a.AvatarURL, a.IsAdmin, NullMicros(a.DisabledAt), Micros(a.UpdatedAt), nullString(a.Email), identity.NameKey(a.DisplayName))
-	if err != nil {
-		return conflictOr(err)
-	}
-	return expectOne(res)
-}
-
 func expectOne(res sql.Result) error {
 	n, err := res.RowsAffected()
 	if err != nil {

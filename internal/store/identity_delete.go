@@ -15,12 +15,16 @@ import (
 // account's clip budget (clip_buckets, keyed by account id with no foreign
 // key, as every bucket table) goes too, not an hour later. The owner
 // check sits in the same statement as the delete, so a community created
-// concurrently is never cascaded away with its owner.
+// concurrently is never cascaded away with its owner. The last active admin
+// is not deleted (identity.ErrLastAdmin), checked under lockAdmins.
 func (s *Identity) DeleteAccount(ctx context.Context, id string) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
-		var exists, owns bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id=$1),
-			EXISTS (SELECT 1 FROM communities WHERE owner_id=$1)`, id).Scan(&exists, &owns); err != nil {
+		exists, active, others, err := s.db.lockAdmins(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		var owns bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM communities WHERE owner_id=$1)`, id).Scan(&owns); err != nil {
 			return err
 		}
 		switch {
@@ -28,6 +32,8 @@ func (s *Identity) DeleteAccount(ctx context.Context, id string) error {
 			return fault.NotFound
 		case owns:
 			return identity.ErrOwnsCommunities
+		case active && others == 0:
+			return identity.ErrLastAdmin
 		}
 		for _, q := range []string{
 			`DELETE FROM sessions WHERE account_id=$1`,

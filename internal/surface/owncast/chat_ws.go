@@ -104,6 +104,20 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 	if err := conn.Subscribe(identity.RevokedTopic, s.revokedTransform(c)); err != nil {
 		conn.Close(websocket.StatusInternalError, "subscribe failed")
 	}
+	// A ban of the address made between Admit and the subscriptions above
+	// announced its EventIPBanned before this socket listened: it is looked
+	// for again now (one made after reaches chatTransform).
+	if banned, err := s.d.Chat.IPBanned(r.Context(), ip); err != nil || banned {
+		s.chat.remove(c)
+		if err != nil {
+			s.log.Error("chat socket: ban check", "err", err)
+			conn.Close(websocket.StatusInternalError, "internal error")
+		} else {
+			conn.Close(websocket.StatusPolicyViolation, "banned")
+		}
+		_ = conn.Serve(context.Background(), nil, nil)
+		return
+	}
 	// A signed-in account's token signed out (a logout, a password change)
 	// between Admit and the registration above was looked for before this
 	// socket could be found, so it is checked again now: a sign-out before
@@ -343,6 +357,11 @@ func (s *Surface) chatTransform(c *client) gateway.Transform {
 				}()
 			}
 			return frame(evUserDisabled, map[string]any{"id": ev.ID, "timestamp": ev.At, "user": nil}), true
+		case stagechat.EventIPBanned:
+			if stagechat.BanCovers(ev.IP, c.ip) {
+				c.conn.Close(websocket.StatusPolicyViolation, "banned")
+			}
+			return nil, false
 		case stagechat.EventUserUpdated:
 			if !mine {
 				return nil, false

@@ -329,6 +329,8 @@ type chatClient struct {
 	ws     *websocket.Conn
 	events chan map[string]any
 	closed chan struct{}
+	// err is why the socket ended, once closed is closed.
+	err error
 }
 
 func (n *node) dial(t testing.TB, token string) *chatClient {
@@ -352,6 +354,7 @@ func (n *node) dialWith(t testing.TB, token string, hdr http.Header) *chatClient
 		for {
 			_, data, err := ws.Read(context.Background())
 			if err != nil {
+				c.err = err
 				return
 			}
 			for _, line := range bytes.Split(data, []byte("\n")) {

@@ -175,7 +175,9 @@ func (s *Surface) registerAdminChat(h *httpserver.Server) {
 		httpserver.WriteJSON(w, http.StatusOK, out)
 	})
 	s.admin(h, "POST /api/admin/chat/users/ipbans/create", s.valueHandler(func(r *http.Request, v string) error {
-		return s.d.Chat.BanIP(r.Context(), v, "manually added")
+		// Unlike Owncast, the sockets already open from the address close
+		// (on every node: chatTransform), not only new ones are refused.
+		return s.d.Chat.BanIPAndDisconnect(r.Context(), v, "manually added")
 	}))
 	s.admin(h, "POST /api/admin/chat/users/ipbans/remove", s.valueHandler(func(r *http.Request, v string) error {
 		return s.d.Chat.UnbanIP(r.Context(), v)

@@ -271,18 +271,11 @@ func (s *API) UpdateUser(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		s.Fail(w, rest.Invalid("Cannot disable yourself"))
 		return
 	}
-	ctx := r.Context()
-	if (in.IsAdmin != nil && !*in.IsAdmin) || (in.Disabled != nil && *in.Disabled) {
-		last, err := s.Identity.RemovesLastAdmin(ctx, id)
-		if err == nil && last {
-			err = identity.ErrLastAdmin
-		}
-		if err != nil {
-			s.Fail(w, err)
-			return
-		}
+	err = s.Identity.UpdateAdminState(r.Context(), id, in.IsAdmin, in.Disabled)
+	if errors.Is(err, fault.NotFound) {
+		err = fault.New(fault.NotFound, "User not found")
 	}
-	if err := s.applyAdminUpdate(ctx, id, in.IsAdmin, in.Disabled); err != nil {
+	if err != nil {
 		s.Fail(w, err)
 		return
 	}
@@ -291,28 +284,6 @@ func (s *API) UpdateUser(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	// page reported a failure for every change that worked. Same status,
 	// a body it can read.
 	rest.WriteJSON(w, http.StatusOK, map[string]string{"message": "User updated"})
-}
-
-func (s *API) applyAdminUpdate(ctx context.Context, id string, isAdmin, disabled *bool) error {
-	a, err := s.Identity.Account(ctx, id)
-	if errors.Is(err, fault.NotFound) {
-		return fault.New(fault.NotFound, "User not found")
-	}
-	if err != nil {
-		return err
-	}
-	if isAdmin != nil && a.IsAdmin != *isAdmin {
-		a.IsAdmin = *isAdmin
-		if err := s.Identity.UpdateAccount(ctx, a); err != nil {
-			return err
-		}
-	}
-	if disabled != nil {
-		if _, err := s.Identity.SetDisabled(ctx, id, *disabled); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // DeleteUser is Together's DELETE /admin/users/:user_id: the account
