@@ -204,23 +204,53 @@ func (s *Service) makeClip(ctx context.Context, cut CutRequest, forward bool) (*
 		return nil, fault.Newf(fault.Invalid, "start is past the recording's end (%.1f s)", total.Seconds())
 	}
 	end = min(end, total)
-	// A snapshot playlist: the recording may still grow while ffmpeg reads.
+	// A snapshot playlist of the segments the clip covers: the recording
+	// may still grow while ffmpeg reads.
+	sub, skip := window(entries, start, end)
 	snap := filepath.Join(s.dirOf(r.ID), "clip-"+identity.NewID()+".m3u8")
-	if err := os.WriteFile(snap, render(entries, true), 0o640); err != nil {
+	if err := os.WriteFile(snap, render(sub, true), 0o640); err != nil {
 		return nil, err
 	}
 	defer func() { _ = os.Remove(snap) }()
 	c := &Clip{ID: cut.ID, StageID: r.StageID, RecordingID: r.ID, Title: strings.TrimSpace(title), Offset: start,
 		Duration: end - start, CreatedBy: cut.By, CreatedAt: s.cfg.Now().UTC()}
-	if err := s.cut(ctx, snap, c); err != nil {
+	if err := s.cut(ctx, snap, skip, c); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
+// window picks the entries that [start, end) covers, and how far into the
+// first of them start is. ffmpeg seeks an HLS playlist by timestamp, and a
+// broadcast continued after a reconnect (a discontinuity) starts its
+// timestamps again, so a seek across one would find nothing and cut an
+// empty MP4: the clip's playlist starts at the segment holding start
+// instead, and the seek stays within it.
+func window(entries []entry, start, end time.Duration) (sub []entry, skip time.Duration) {
+	var at time.Duration
+	first := len(entries)
+	for i, e := range entries {
+		if at+e.dur > start {
+			first = i
+			break
+		}
+		at += e.dur
+	}
+	if first == len(entries) {
+		return entries, start
+	}
+	last := first
+	for pos := at + entries[first].dur; last+1 < len(entries) && pos < end; last++ {
+		pos += entries[last+1].dur
+	}
+	sub = append([]entry(nil), entries[first:last+1]...)
+	sub[0].disc = false
+	return sub, start - at
+}
+
 // cut writes c's MP4 from a playlist (stream copy from the keyframe at or
-// before c.Offset) and stores the clip.
-func (s *Service) cut(ctx context.Context, playlist string, c *Clip) error {
+// before seek into it) and stores the clip.
+func (s *Service) cut(ctx context.Context, playlist string, seek time.Duration, c *Clip) error {
 	if ok, _ := s.diskOK(); !ok {
 		return fault.New(fault.Unavailable, "the recordings disk is nearly full: no clips until space is freed")
 	}
@@ -246,7 +276,7 @@ func (s *Service) cut(ctx context.Context, playlist string, c *Clip) error {
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, s.cfg.FFmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-		"-ss", fmt.Sprintf("%.3f", c.Offset.Seconds()), "-i", playlist, "-t", fmt.Sprintf("%.3f", c.Duration.Seconds()),
+		"-ss", fmt.Sprintf("%.3f", seek.Seconds()), "-i", playlist, "-t", fmt.Sprintf("%.3f", c.Duration.Seconds()),
 		"-map", "0:v?", "-map", "0:a?", "-c", "copy", "-bsf:a", "aac_adtstoasc", "-movflags", "+faststart", "-f", "mp4", tmp)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		_ = os.Remove(tmp)
@@ -344,13 +374,14 @@ func (s *Service) makeLiveClip(ctx context.Context, cut CutRequest, forward bool
 		total += e.dur
 	}
 	pl := filepath.Join(tmp, PlaylistName)
-	if err := os.WriteFile(pl, render(entries, true), 0o640); err != nil {
+	start := max(0, total-last)
+	sub, skip := window(entries, start, total)
+	if err := os.WriteFile(pl, render(sub, true), 0o640); err != nil {
 		return nil, err
 	}
-	start := max(0, total-last)
 	c := &Clip{ID: cut.ID, StageID: stageID, Title: strings.TrimSpace(title), Offset: start, Duration: total - start,
 		CreatedBy: cut.By, CreatedAt: s.cfg.Now().UTC()}
-	if err := s.cut(ctx, pl, c); err != nil {
+	if err := s.cut(ctx, pl, skip, c); err != nil {
 		return nil, err
 	}
 	return c, nil
