@@ -301,6 +301,8 @@ type LiveSource interface {
 	// IngestNode names the other node running the stage's broadcast (""
 	// when it runs here or nowhere).
 	IngestNode(stageID string) string
+	// Stages lists every stage (SweepGoneStages).
+	Stages(ctx context.Context) ([]*live.Stage, error)
 }
 
 // MakeLiveClip cuts the last `last` of a live stage into a clip: from the

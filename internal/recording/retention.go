@@ -28,6 +28,62 @@ func (s *Service) retentionOnce(ctx context.Context) {
 	}
 	_ = s.st.PruneJobClaims(ctx, now.Add(-24*time.Hour))
 	s.ApplyRetention(ctx)
+	s.SweepGoneStages(ctx)
+}
+
+// SweepGoneStages deletes the finished recordings and the clips of stages
+// that no longer exist (a deleted stage channel, or its community): every
+// route answers 404 for them, so no one could list, play or delete them,
+// yet their files held the disk and counted in Usage for good. Only what
+// was made before the stages were listed is taken. It returns how many
+// recordings and clips it deleted.
+func (s *Service) SweepGoneStages(ctx context.Context) (recordings, clips int) {
+	if s.cfg.Live == nil {
+		return 0, 0
+	}
+	listed := s.cfg.Now()
+	stages, err := s.cfg.Live.Stages(ctx)
+	if err != nil || len(stages) == 0 {
+		return 0, 0 // the default stage always exists: an empty list is a failure
+	}
+	known := make(map[string]bool, len(stages))
+	for _, st := range stages {
+		known[st.ID] = true
+	}
+	all, err := s.st.Recordings(ctx, "")
+	if err != nil {
+		s.log.Warn("recording: cannot list recordings to sweep", "err", err)
+		return 0, 0
+	}
+	for _, r := range all {
+		if known[r.StageID] || r.EndedAt == nil || !r.StartedAt.Before(listed) {
+			continue
+		}
+		if err := s.Delete(ctx, r.ID); err != nil {
+			s.log.Warn("recording: cannot delete a deleted stage's recording", "recording", r.ID, "err", err)
+			continue
+		}
+		recordings++
+	}
+	cl, err := s.st.Clips(ctx, "")
+	if err != nil {
+		s.log.Warn("recording: cannot list clips to sweep", "err", err)
+		return recordings, 0
+	}
+	for _, c := range cl {
+		if known[c.StageID] || !c.CreatedAt.Before(listed) {
+			continue
+		}
+		if err := s.DeleteClip(ctx, c.ID); err != nil {
+			s.log.Warn("recording: cannot delete a deleted stage's clip", "clip", c.ID, "err", err)
+			continue
+		}
+		clips++
+	}
+	if recordings+clips > 0 {
+		s.log.Info("recording: deleted the recordings and clips of deleted stages", "recordings", recordings, "clips", clips)
+	}
+	return recordings, clips
 }
 
 // ApplyRetention deletes, per stage with limits, the oldest unpinned
