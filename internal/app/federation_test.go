@@ -64,6 +64,11 @@ func TestFederationStageChannelEngagementInItsChat(t *testing.T) {
 	if create["actor"] != stageActor || note == nil || !strings.Contains(note["content"].(string), "Tonight&#39;s concert") {
 		t.Fatalf("go-live post: %v", create)
 	}
+	// It links to the channel's page, not the server's (where the default
+	// stage, another stream, plays).
+	if page := base + "/c/" + sid + "/" + own.ID; !strings.Contains(note["content"].(string), `href="`+page+`"`) {
+		t.Fatalf("go-live post links elsewhere than %s: %v", page, note["content"])
+	}
 	for _, typ := range []string{"Like", "Announce"} {
 		if code := peer.post(stageActor+"/inbox", map[string]any{"id": peer.actor() + "#" + typ, "type": typ,
 			"actor": peer.actor(), "object": note["id"]}); code != 202 {
