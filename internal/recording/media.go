@@ -248,6 +248,10 @@ func window(entries []entry, start, end time.Duration) (sub []entry, skip time.D
 	return sub, start - at
 }
 
+// minSeek is the least seek into a clip's first segment that cut asks
+// ffmpeg for; a shorter one starts the clip at the segment's start.
+const minSeek = time.Second
+
 // cut writes c's MP4 from a playlist (stream copy from the keyframe at or
 // before seek into it) and stores the clip.
 func (s *Service) cut(ctx context.Context, playlist string, seek time.Duration, c *Clip) error {
@@ -275,9 +279,22 @@ func (s *Service) cut(ctx context.Context, playlist string, seek time.Duration, 
 	tmp := out + ".tmp"
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(cctx, s.cfg.FFmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-		"-ss", fmt.Sprintf("%.3f", seek.Seconds()), "-i", playlist, "-t", fmt.Sprintf("%.3f", c.Duration.Seconds()),
+	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}
+	length := c.Duration
+	if seek < minSeek {
+		// ffmpeg's HLS demuxer drops a stream whose first packet comes
+		// after the seek target (a segment whose audio starts a few ms
+		// before its video: the clip had no video at all), so a seek this
+		// close to the first segment's start (a keyframe) is not made:
+		// the clip starts there, at most minSeek early, and still ends
+		// where it should.
+		length += seek
+	} else {
+		args = append(args, "-ss", fmt.Sprintf("%.3f", seek.Seconds()))
+	}
+	args = append(args, "-i", playlist, "-t", fmt.Sprintf("%.3f", length.Seconds()),
 		"-map", "0:v?", "-map", "0:a?", "-c", "copy", "-bsf:a", "aac_adtstoasc", "-movflags", "+faststart", "-f", "mp4", tmp)
+	cmd := exec.CommandContext(cctx, s.cfg.FFmpeg(), args...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		_ = os.Remove(tmp)
 		return fault.Wrap(fault.Unavailable, "the clip could not be cut", fmt.Errorf("%w: %s", err, b))
