@@ -405,7 +405,7 @@ func (s *Surface) download(w http.ResponseWriter, r *http.Request) {
 		// Kept over the owning node's name when proxied (proxyPeer).
 		w.Header().Set("Content-Disposition", namedAttachment(rec.Title, "recording-"+rec.ID, "recording-"+rec.ID))
 	}
-	if !s.d.Recordings.HasLocal(rec.ID) {
+	if r.Method != http.MethodHead && !s.d.Recordings.HasLocal(rec.ID) {
 		// Made on another node that keeps its files: that node remuxes.
 		s.fromPeer(w, r, rec, recording.DownloadName)
 		return
@@ -475,6 +475,13 @@ func (s *Surface) sendDownload(w http.ResponseWriter, r *http.Request, rec *reco
 		w.Header().Set("Content-Disposition", `attachment; filename="recording-`+rec.ID+`.mp4"`)
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.Method == http.MethodHead {
+		// The headers only: a HEAD (a download manager's or a link
+		// preview's first request) must not run, and hold a slot for, a
+		// whole remux whose bytes would be thrown away.
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	// Streamed while ffmpeg remuxes: once bytes are out an error can only
 	// cut the response short.
 	if err := s.d.Recordings.Download(r.Context(), rec.ID, w); err != nil && r.Context().Err() == nil {
