@@ -193,7 +193,8 @@ const leftoverGrace = 10 * time.Minute
 // SweepLeftovers removes what clip cuts cut off by a crash left on this
 // node's disk, once older than leftoverGrace: partial MP4s (clips/*.tmp),
 // finished MP4s whose clip was never stored (clips/<id>.mp4 without a row)
-// and the scratch directories of live clips (live-clip-*). Nothing lists
+// and the scratch directories of live clips (live-clip-*); and the files
+// of recordings whose row is gone (deleted through another node). Nothing lists
 // or serves them, but they held the disk and counted in Usage for good.
 // It reports how many it removed.
 func (s *Service) SweepLeftovers(ctx context.Context) int {
@@ -228,8 +229,26 @@ func (s *Service) SweepLeftovers(ctx context.Context) int {
 	}
 	ents, _ = os.ReadDir(s.cfg.Dir)
 	for _, e := range ents {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "live-clip-") && old(e) &&
-			os.RemoveAll(filepath.Join(s.cfg.Dir, e.Name())) == nil {
+		if ctx.Err() != nil {
+			return removed
+		}
+		if !e.IsDir() || !old(e) {
+			continue
+		}
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, "live-clip-"):
+		case validID(name):
+			// A recording deleted through another node (or by retention,
+			// which one node runs for the cluster) loses its row there;
+			// its files are this node's to remove.
+			if _, err := s.st.Recording(ctx, name); !errors.Is(err, fault.NotFound) {
+				continue // a recording's files, or the store cannot tell
+			}
+		default:
+			continue
+		}
+		if os.RemoveAll(filepath.Join(s.cfg.Dir, name)) == nil {
 			removed++
 		}
 	}
