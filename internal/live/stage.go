@@ -289,6 +289,14 @@ func (st *stage) savePeak(ctx context.Context) {
 // issued to ("": an instance key).
 func (st *stage) beginSource(ctx context.Context, req rtmp.PublishRequest, rl *relay, holder string) (rtmp.Stream, error) {
 	s := st.svc
+	// One publisher per stage in the cluster: a broadcast another node
+	// runs (its presence count, as IngestNode reads it) refuses this one,
+	// as a local one does. Nodes learn of each other's within the
+	// presence batch, so two publishes to two nodes at the same instant
+	// can still both start.
+	if c := s.cfg.Viewers; c != nil && len(s.reachable(c.Elsewhere(st.broadcastKey()))) > 0 {
+		return nil, errLive
+	}
 	st.mu.Lock()
 	if st.cur != nil {
 		st.mu.Unlock()
