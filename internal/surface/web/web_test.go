@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -210,6 +211,11 @@ func TestAdminAuth(t *testing.T) {
 				if tt.status == 401 && (strings.Contains(rec.Body.String(), "<title>Hearth</title>") ||
 					strings.Contains(rec.Body.String(), "<script")) {
 					t.Fatalf("%s: the app leaked without auth", p)
+				}
+				// Its sign-in link comes back to the page asked for, not
+				// the overview.
+				if next := `href="/login?next=` + url.QueryEscape(p) + `"`; tt.status == 401 && !strings.Contains(rec.Body.String(), next) {
+					t.Fatalf("%s: no %s in %q", p, next, rec.Body.String())
 				}
 			}
 		})
