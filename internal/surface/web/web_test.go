@@ -325,7 +325,7 @@ func TestAdminPageSession(t *testing.T) {
 			if c.status == 401 && rec.Header().Get("WWW-Authenticate") != `Basic realm="Hearth admin"` {
 				t.Fatalf("challenge %q", rec.Header().Get("WWW-Authenticate"))
 			}
-			if c.status == 401 && !strings.Contains(rec.Body.String(), `href="/login?next=%2Fadmin%2F"`) {
+			if c.status == 401 && !strings.Contains(rec.Body.String(), `href="/login?next=%2Fadmin%2Fusers"`) {
 				t.Fatalf("the 401 page does not lead to the app's sign-in: %q", rec.Body.String())
 			}
 		})
