@@ -123,10 +123,32 @@ func (s *Service) Disconnect(stageID string) error {
 	if err != nil {
 		return err
 	}
-	if !st.disconnect() {
+	if st.disconnect() {
+		return nil
+	}
+	if s.IngestNode(stageID) == "" {
 		return ErrOffline
 	}
+	// The broadcast runs on another node: that node drops its publisher
+	// when it hears this (DisconnectLocal, wired to DisconnectTopicPrefix).
+	if err := s.pub.Publish(context.WithoutCancel(s.ctx), DisconnectTopicPrefix+stageID, []byte(stageID)); err != nil {
+		return fault.Wrap(fault.Unavailable, "cannot reach the node running the stream", err)
+	}
 	return nil
+}
+
+// DisconnectTopicPrefix starts the bus topic on which a node asks the
+// others to drop a stage's publisher (the admin's disconnect asked of a
+// node that does not run the broadcast): live.disconnect.<stage id>.
+const DisconnectTopicPrefix = "live.disconnect."
+
+// DisconnectLocal drops the publisher of a stage's broadcast when this
+// node runs it, and does nothing otherwise (a Disconnect asked of another
+// node, heard on DisconnectTopicPrefix).
+func (s *Service) DisconnectLocal(stageID string) {
+	if st, err := s.stage(stageID); err == nil {
+		st.disconnect()
+	}
 }
 
 // WaitOffline waits until a stage's broadcast has fully ended (tests,
