@@ -64,6 +64,11 @@ func TestFederationStageChannelEngagementInItsChat(t *testing.T) {
 	if create["actor"] != stageActor || note == nil || !strings.Contains(note["content"].(string), "Tonight&#39;s concert") {
 		t.Fatalf("go-live post: %v", create)
 	}
+	// It links to the channel's page, not the server's (where the default
+	// stage, another stream, plays).
+	if page := base + "/c/" + sid + "/" + own.ID; !strings.Contains(note["content"].(string), `href="`+page+`"`) {
+		t.Fatalf("go-live post links elsewhere than %s: %v", page, note["content"])
+	}
 	for _, typ := range []string{"Like", "Announce"} {
 		if code := peer.post(stageActor+"/inbox", map[string]any{"id": peer.actor() + "#" + typ, "type": typ,
 			"actor": peer.actor(), "object": note["id"]}); code != 202 {
@@ -366,5 +371,84 @@ func TestStageChannelGoLivePostsWhenItsStageStarts(t *testing.T) {
 	note, _ := create["object"].(map[string]any)
 	if create["actor"] != stageActor || note == nil || !strings.Contains(note["content"].(string), "gone live") {
 		t.Fatalf("go-live post on the stage's start: %v", create)
+	}
+}
+
+// TestPrivateModeStageChannelFollowIsApproved: in private mode a follow
+// waits for the admin's approval, and a stage channel actor's follows are
+// its own, which the server actor's follower routes do not list: it could
+// never be approved. The stage's follower routes list it pending; the
+// admin's approval sends the Accept from the stage's actor and it is a
+// follower; a rejected one is blocked.
+func TestPrivateModeStageChannelFollowIsApproved(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, fedConfig(t), nil)
+	base := federate(t, a)
+	if code, b := owncastAdmin(t, base, "POST", "/api/admin/config/federation/private", map[string]any{"value": true}); code != 200 {
+		t.Fatalf("private mode: %d %s", code, b)
+	}
+	admin := adminLogin(t, base)
+	sid := newServer(t, base, admin.AccessToken)
+	var ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", admin.AccessToken, map[string]any{"name": "Concerts", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("stage channel: %d", code)
+	}
+	stageActor := base + "/federation/user/" + federation.StagePrefix + ch.ID
+	type followers struct {
+		Total   int `json:"total"`
+		Results []struct {
+			Link string `json:"link"`
+		} `json:"results"`
+	}
+	list := func(state string) followers {
+		t.Helper()
+		code, b := owncastAdmin(t, base, "GET", "/api/admin/federation/stages/"+ch.ID+"/followers?state="+state, nil)
+		var f followers
+		if code != 200 || json.Unmarshal(b, &f) != nil {
+			t.Fatalf("%s followers: %d %s", state, code, b)
+		}
+		return f
+	}
+	alice, bob := newMastodon(t, "alice"), newMastodon(t, "bob")
+	for _, p := range []*mastodon{alice, bob} {
+		if code := p.follow(stageActor); code != 202 {
+			t.Fatalf("follow: %d", code)
+		}
+	}
+	if p := list("pending"); p.Total != 2 {
+		t.Fatalf("pending = %+v", p)
+	}
+	if code, b := owncastAdmin(t, base, "POST", "/api/admin/federation/stages/"+ch.ID+"/followers/approve",
+		map[string]any{"actorIRI": alice.actor(), "approved": true}); code != 200 {
+		t.Fatalf("approve: %d %s", code, b)
+	}
+	if acc := alice.next("Accept"); acc["actor"] != stageActor {
+		t.Fatalf("Accept from %v", acc["actor"])
+	}
+	if code, b := owncastAdmin(t, base, "POST", "/api/admin/federation/stages/"+ch.ID+"/followers/approve",
+		map[string]any{"actorIRI": bob.actor(), "approved": false}); code != 200 {
+		t.Fatalf("reject: %d %s", code, b)
+	}
+	if f := list("approved"); f.Total != 1 || f.Results[0].Link != alice.actor() {
+		t.Fatalf("followers = %+v", f)
+	}
+	if f := list("blocked"); f.Total != 1 || f.Results[0].Link != bob.actor() {
+		t.Fatalf("blocked = %+v", f)
+	}
+	if p := list("pending"); p.Total != 0 {
+		t.Fatalf("still pending: %+v", p)
+	}
+	if code, b := owncastAdmin(t, base, "POST", "/api/admin/federation/stages/"+ch.ID+"/followers/remove",
+		map[string]any{"actorIRI": alice.actor()}); code != 200 {
+		t.Fatalf("remove: %d %s", code, b)
+	}
+	if f := list("approved"); f.Total != 0 {
+		t.Fatalf("removed follower still listed: %+v", f)
+	}
+	if code, _ := owncastAdmin(t, base, "GET", "/api/admin/federation/stages/"+ch.ID+"/followers?state=nope", nil); code != 400 {
+		t.Fatalf("unknown state: %d", code)
+	}
+	if code, _ := owncastAdmin(t, base, "GET", "/api/admin/federation/stages/"+sid+"/followers", nil); code != 404 {
+		t.Fatalf("not a stage channel: %d", code)
 	}
 }

@@ -214,3 +214,34 @@ func TestLiveHLSOnAnotherNode(t *testing.T) {
 		}
 	}
 }
+
+// TestDisconnectFromAnotherNode: the admin's disconnect
+// (/api/admin/disconnect) asked of a node that does not run the broadcast
+// answered 400 "no inbound stream connected" while every node reported
+// the stage live, so behind a load balancer the admin could not drop a
+// publisher. The node asked passes it on to the node running the
+// broadcast, which drops it.
+func TestDisconnectFromAnotherNode(t *testing.T) {
+	t.Parallel()
+	a, b, streamKey := twoLiveNodes(t, nil)
+	ctx := t.Context()
+	def := a.Live.DefaultStageID()
+	publishTo(t, "rtmp://"+a.RTMPAddr().String()+"/live/"+streamKey)
+	poll(t, "node B seeing the stream online", 30*time.Second, func() bool {
+		st, err := b.Live.Status(ctx, def)
+		return err == nil && st.Online
+	})
+	if code, body := owncastAdmin(t, b.HTTP.URL(), "POST", "/api/admin/disconnect", nil); code != 200 {
+		t.Fatalf("disconnect through node B: %d %s", code, body)
+	}
+	if !a.Live.WaitOffline(def, hangGuard) {
+		t.Fatal("node A's broadcast did not end")
+	}
+	poll(t, "node B seeing the stream offline", 30*time.Second, func() bool {
+		st, err := b.Live.Status(ctx, def)
+		return err == nil && !st.Online
+	})
+	if code, _ := owncastAdmin(t, b.HTTP.URL(), "POST", "/api/admin/disconnect", nil); code != 400 {
+		t.Fatalf("disconnect with nothing live: %d", code)
+	}
+}

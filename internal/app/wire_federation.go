@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
@@ -45,7 +46,8 @@ func newFederation(a *App, chat *stagechat.Service, log *slog.Logger, onEngageme
 			}
 			c, err := a.Community.Store().Community(ctx, ch.CommunityID)
 			public := err == nil && c.IsPublic && !c.RequireInvite
-			return federation.StageChannelInfo{Name: ch.Name, Public: public}, true
+			return federation.StageChannelInfo{Name: ch.Name, Public: public,
+				Page: "/c/" + url.PathEscape(ch.CommunityID) + "/" + url.PathEscape(ch.ID)}, true
 		}
 	}
 	fed, err := federation.New(cfg, a.DB.Federation(), a.webhookEngine, out, log)

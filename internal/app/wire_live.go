@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 
+	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/rtmp"
 )
@@ -54,6 +56,15 @@ func (a *App) wireLive(ctx context.Context) error {
 		return fmt.Errorf("live: %w", err)
 	}
 	a.Live = svc
+	// The admin's disconnect asked of another node reaches the one running
+	// the broadcast.
+	sub, err := a.Bus.Subscribe(live.DisconnectTopicPrefix+">", func(m bus.Message) {
+		svc.DisconnectLocal(strings.TrimPrefix(m.Topic, live.DisconnectTopicPrefix))
+	})
+	if err != nil {
+		return fmt.Errorf("live: subscribe %s: %w", live.DisconnectTopicPrefix, err)
+	}
+	a.closers = append(a.closers, sub.Unsubscribe)
 	if cfg.RTMPAddr != "" {
 		srv, err := rtmp.NewServer(rtmp.Config{Listener: ln}, svc, a.Log.With("component", "rtmp"))
 		if err != nil {

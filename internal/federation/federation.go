@@ -213,6 +213,10 @@ type StageChannelInfo struct {
 	// go-live posts, so neither its name nor its stream titles are
 	// published and no one outside can follow it.
 	Public bool
+	// Page is the path of the channel's web page on this server
+	// ("/c/<community>/<channel>"), which its go-live posts and actor
+	// link to; "" links to the server's.
+	Page string
 }
 
 // Engagement is an inbound follow, like or boost, for chat and webhooks.

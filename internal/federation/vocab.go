@@ -77,8 +77,12 @@ func (s *Service) Local(ctx context.Context, username string) (*LocalActor, erro
 			}
 			if on {
 				name := info.Name
+				page := st.ServerURL
+				if strings.HasPrefix(info.Page, "/") {
+					page += info.Page
+				}
 				return &LocalActor{Username: StagePrefix + id, Name: name, Summary: name + " on " + st.Name,
-					Page: st.ServerURL, HLS: st.ServerURL, Avatar: st.ServerURL + "/logo/external", StageChannel: id}, nil
+					Page: page, HLS: st.ServerURL, Avatar: st.ServerURL + "/logo/external", StageChannel: id}, nil
 			}
 		}
 	}

@@ -67,6 +67,12 @@ func TestStatusAcrossNodes(t *testing.T) {
 	if st := status(a); !st.Online || st.SessionPeak != 3 {
 		t.Fatalf("publishing node: %+v", st)
 	}
+	// A second publisher, on the other node, is refused as on this one:
+	// two broadcasts of one stage would each start, end and record it.
+	if p2, err := other.Publish(ctx, rtmp.PublishRequest{App: "live", Name: "abc123", RemoteAddr: "127.0.0.1:2"}); err == nil {
+		p2.Close(nil)
+		t.Fatal("a second publisher on another node was let in while the stage is live")
+	}
 	pub.Close(nil)
 	if !a.WaitOffline(id, 5*time.Second) {
 		t.Fatal("broadcast did not end")

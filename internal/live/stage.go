@@ -123,10 +123,32 @@ func (s *Service) Disconnect(stageID string) error {
 	if err != nil {
 		return err
 	}
-	if !st.disconnect() {
+	if st.disconnect() {
+		return nil
+	}
+	if s.IngestNode(stageID) == "" {
 		return ErrOffline
 	}
+	// The broadcast runs on another node: that node drops its publisher
+	// when it hears this (DisconnectLocal, wired to DisconnectTopicPrefix).
+	if err := s.pub.Publish(context.WithoutCancel(s.ctx), DisconnectTopicPrefix+stageID, []byte(stageID)); err != nil {
+		return fault.Wrap(fault.Unavailable, "cannot reach the node running the stream", err)
+	}
 	return nil
+}
+
+// DisconnectTopicPrefix starts the bus topic on which a node asks the
+// others to drop a stage's publisher (the admin's disconnect asked of a
+// node that does not run the broadcast): live.disconnect.<stage id>.
+const DisconnectTopicPrefix = "live.disconnect."
+
+// DisconnectLocal drops the publisher of a stage's broadcast when this
+// node runs it, and does nothing otherwise (a Disconnect asked of another
+// node, heard on DisconnectTopicPrefix).
+func (s *Service) DisconnectLocal(stageID string) {
+	if st, err := s.stage(stageID); err == nil {
+		st.disconnect()
+	}
 }
 
 // WaitOffline waits until a stage's broadcast has fully ended (tests,
@@ -289,6 +311,14 @@ func (st *stage) savePeak(ctx context.Context) {
 // issued to ("": an instance key).
 func (st *stage) beginSource(ctx context.Context, req rtmp.PublishRequest, rl *relay, holder string) (rtmp.Stream, error) {
 	s := st.svc
+	// One publisher per stage in the cluster: a broadcast another node
+	// runs (its presence count, as IngestNode reads it) refuses this one,
+	// as a local one does. Nodes learn of each other's within the
+	// presence batch, so two publishes to two nodes at the same instant
+	// can still both start.
+	if c := s.cfg.Viewers; c != nil && len(s.reachable(c.Elsewhere(st.broadcastKey()))) > 0 {
+		return nil, errLive
+	}
 	st.mu.Lock()
 	if st.cur != nil {
 		st.mu.Unlock()

@@ -15,9 +15,12 @@ import (
 // TestSweepLeftovers: a node killed while it cut clips leaves a partial
 // MP4 (clips/<id>.mp4.tmp), an MP4 whose clip row was never written and a
 // live clip's scratch directory; one killed while it remuxed a download, a
-// partial MP4 in the recording's directory (download.mp4.tmp-*). Nothing served them, but they held the
-// disk and counted in the admin's usage for good. Once older than a cut
-// can run they are removed; stored clips, recordings and files still
+// partial MP4 in the recording's directory (download.mp4.tmp-*); a
+// recording deleted through another node (or by retention, run by one node
+// for the cluster) leaves its files on the node that made it. Nothing
+// served them, but they held the disk (counting in the admin's usage) for
+// good. Once older than a cut can run they are removed; stored clips,
+// recordings and files still
 // being written stay. The crash state is written directly.
 func TestSweepLeftovers(t *testing.T) {
 	t.Parallel()
@@ -35,7 +38,12 @@ func TestSweepLeftovers(t *testing.T) {
 		partial = "0190c4e0-0000-7000-8000-000000000003"
 		young   = "0190c4e0-0000-7000-8000-000000000004"
 		rec     = "0190c4e0-0000-7000-8000-000000000005"
+		gone    = "0190c4e0-0000-7000-8000-000000000006"
+		fresh   = "0190c4e0-0000-7000-8000-000000000007"
 	)
+	if err := db.Recordings().CreateRecording(ctx, &recording.Recording{ID: rec, StageID: "s1", StartedAt: now.Add(-2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.Recordings().CreateClip(ctx, &recording.Clip{ID: kept, StageID: "s1", Duration: time.Second, CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
@@ -65,12 +73,14 @@ func TestSweepLeftovers(t *testing.T) {
 	write(rec+"/download.mp4", time.Hour)             // its MP4, made for a download
 	write(rec+"/download.mp4.tmp-a", 2*time.Hour)     // a remux cut off
 	write(rec+"/download.mp4.tmp-b", 20*time.Minute)  // a remux of a long recording under way
+	write(gone+"/seg-00000.ts", time.Hour)            // deleted through another node
+	write(fresh+"/seg-00000.ts", time.Minute)         // a recording starting (no row yet)
 	before, err := svc.Usage(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := svc.SweepLeftovers(ctx); n != 4 {
-		t.Errorf("removed %d, want 4", n)
+	if n := svc.SweepLeftovers(ctx); n != 5 {
+		t.Errorf("removed %d, want 5", n)
 	}
 	var left []string
 	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -81,7 +91,7 @@ func TestSweepLeftovers(t *testing.T) {
 		return nil
 	})
 	slices.Sort(left)
-	want := []string{rec + "/seg-00000.ts", rec + "/download.mp4", rec + "/download.mp4.tmp-b", "clips/" + kept + ".mp4", "clips/" + young + ".mp4.tmp"}
+	want := []string{rec + "/seg-00000.ts", rec + "/download.mp4", rec + "/download.mp4.tmp-b", fresh + "/seg-00000.ts", "clips/" + kept + ".mp4", "clips/" + young + ".mp4.tmp"}
 	slices.Sort(want)
 	if !slices.Equal(left, want) {
 		t.Fatalf("left %v, want %v", left, want)

@@ -314,23 +314,57 @@ func (s *Service) makeClip(ctx context.Context, cut CutRequest, forward bool) (*
 		return nil, fault.Newf(fault.Invalid, "start is past the recording's end (%.1f s)", total.Seconds())
 	}
 	end = min(end, total)
-	// A snapshot playlist: the recording may still grow while ffmpeg reads.
+	// A snapshot playlist of the segments the clip covers: the recording
+	// may still grow while ffmpeg reads.
+	sub, skip := window(entries, start, end)
 	snap := filepath.Join(s.dirOf(r.ID), "clip-"+identity.NewID()+".m3u8")
-	if err := os.WriteFile(snap, render(entries, true), 0o640); err != nil {
+	if err := os.WriteFile(snap, render(sub, true), 0o640); err != nil {
 		return nil, err
 	}
 	defer func() { _ = os.Remove(snap) }()
 	c := &Clip{ID: cut.ID, StageID: r.StageID, RecordingID: r.ID, Title: strings.TrimSpace(title), Offset: start,
 		Duration: end - start, CreatedBy: cut.By, CreatedAt: s.cfg.Now().UTC()}
-	if err := s.cut(ctx, snap, c); err != nil {
+	if err := s.cut(ctx, snap, skip, c); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
+// window picks the entries that [start, end) covers, and how far into the
+// first of them start is. ffmpeg seeks an HLS playlist by timestamp, and a
+// broadcast continued after a reconnect (a discontinuity) starts its
+// timestamps again, so a seek across one would find nothing and cut an
+// empty MP4: the clip's playlist starts at the segment holding start
+// instead, and the seek stays within it.
+func window(entries []entry, start, end time.Duration) (sub []entry, skip time.Duration) {
+	var at time.Duration
+	first := len(entries)
+	for i, e := range entries {
+		if at+e.dur > start {
+			first = i
+			break
+		}
+		at += e.dur
+	}
+	if first == len(entries) {
+		return entries, start
+	}
+	last := first
+	for pos := at + entries[first].dur; last+1 < len(entries) && pos < end; last++ {
+		pos += entries[last+1].dur
+	}
+	sub = append([]entry(nil), entries[first:last+1]...)
+	sub[0].disc = false
+	return sub, start - at
+}
+
+// minSeek is the least seek into a clip's first segment that cut asks
+// ffmpeg for; a shorter one starts the clip at the segment's start.
+const minSeek = time.Second
+
 // cut writes c's MP4 from a playlist (stream copy from the keyframe at or
-// before c.Offset) and stores the clip.
-func (s *Service) cut(ctx context.Context, playlist string, c *Clip) error {
+// before seek into it) and stores the clip.
+func (s *Service) cut(ctx context.Context, playlist string, seek time.Duration, c *Clip) error {
 	if ok, _ := s.diskOK(); !ok {
 		return fault.New(fault.Unavailable, "the recordings disk is nearly full: no clips until space is freed")
 	}
@@ -355,9 +389,22 @@ func (s *Service) cut(ctx context.Context, playlist string, c *Clip) error {
 	tmp := out + ".tmp"
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(cctx, s.cfg.FFmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-		"-ss", fmt.Sprintf("%.3f", c.Offset.Seconds()), "-i", playlist, "-t", fmt.Sprintf("%.3f", c.Duration.Seconds()),
+	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}
+	length := c.Duration
+	if seek < minSeek {
+		// ffmpeg's HLS demuxer drops a stream whose first packet comes
+		// after the seek target (a segment whose audio starts a few ms
+		// before its video: the clip had no video at all), so a seek this
+		// close to the first segment's start (a keyframe) is not made:
+		// the clip starts there, at most minSeek early, and still ends
+		// where it should.
+		length += seek
+	} else {
+		args = append(args, "-ss", fmt.Sprintf("%.3f", seek.Seconds()))
+	}
+	args = append(args, "-i", playlist, "-t", fmt.Sprintf("%.3f", length.Seconds()),
 		"-map", "0:v?", "-map", "0:a?", "-c", "copy", "-bsf:a", "aac_adtstoasc", "-movflags", "+faststart", "-f", "mp4", tmp)
+	cmd := exec.CommandContext(cctx, s.cfg.FFmpeg(), args...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		_ = os.Remove(tmp)
 		return fault.Wrap(fault.Unavailable, "the clip could not be cut", fmt.Errorf("%w: %s", err, b))
@@ -381,6 +428,8 @@ type LiveSource interface {
 	// IngestNode names the other node running the stage's broadcast (""
 	// when it runs here or nowhere).
 	IngestNode(stageID string) string
+	// Stages lists every stage (SweepGoneStages).
+	Stages(ctx context.Context) ([]*live.Stage, error)
 }
 
 // MakeLiveClip cuts the last `last` of a live stage into a clip: from the
@@ -454,13 +503,14 @@ func (s *Service) makeLiveClip(ctx context.Context, cut CutRequest, forward bool
 		total += e.dur
 	}
 	pl := filepath.Join(tmp, PlaylistName)
-	if err := os.WriteFile(pl, render(entries, true), 0o640); err != nil {
+	start := max(0, total-last)
+	sub, skip := window(entries, start, total)
+	if err := os.WriteFile(pl, render(sub, true), 0o640); err != nil {
 		return nil, err
 	}
-	start := max(0, total-last)
 	c := &Clip{ID: cut.ID, StageID: stageID, Title: strings.TrimSpace(title), Offset: start, Duration: total - start,
 		CreatedBy: cut.By, CreatedAt: s.cfg.Now().UTC()}
-	if err := s.cut(ctx, pl, c); err != nil {
+	if err := s.cut(ctx, pl, skip, c); err != nil {
 		return nil, err
 	}
 	return c, nil

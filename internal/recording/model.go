@@ -62,6 +62,7 @@ type Store interface {
 
 	CreateClip(ctx context.Context, c *Clip) error
 	Clip(ctx context.Context, id string) (*Clip, error)
+	// Clips lists a stage's clips, newest first ("" = all).
 	Clips(ctx context.Context, stageID string) ([]*Clip, error)
 	DeleteClip(ctx context.Context, id string) error
 	// TakeClip charges one clip to account's budget of burst clips, one

@@ -285,11 +285,12 @@ func TestCrashLeavesAPlayableRecording(t *testing.T) {
 }
 
 // TestReconnectContinuesTheRecording: a publisher that comes back within
-// the reconnect window continues the same recording.
+// the reconnect window continues the same recording, and a clip of the
+// part after the reconnect (whose timestamps start again) has its video.
 func TestReconnectContinuesTheRecording(t *testing.T) {
 	t.Parallel()
 	needFFmpeg(t)
-	r := newRig(t, recording.Config{ReconnectWindow: time.Hour}, nil)
+	r := newRig(t, recording.Config{ReconnectWindow: time.Hour, MaxClip: 10 * time.Second}, nil)
 	ctx := context.Background()
 	stage := r.live.DefaultStageID()
 	for range 2 {
@@ -305,6 +306,17 @@ func TestReconnectContinuesTheRecording(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(r.dir, list[0].ID, recording.PlaylistName))
 	if !strings.Contains(string(b), "#EXT-X-DISCONTINUITY") {
 		t.Fatalf("no discontinuity at the reconnect:\n%s", b)
+	}
+	c, err := r.rec.MakeClip(ctx, list[0].ID, 5*time.Second, 7*time.Second, "after the reconnect", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.rec.ClipFile(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := probeDuration(t, f); math.Abs(d-2) > 1.05 {
+		t.Fatalf("clip after the reconnect: %.2f s, want 2 s within one keyframe interval", d)
 	}
 }
 

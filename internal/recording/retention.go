@@ -28,6 +28,62 @@ func (s *Service) retentionOnce(ctx context.Context) {
 	}
 	_ = s.st.PruneJobClaims(ctx, now.Add(-24*time.Hour))
 	s.ApplyRetention(ctx)
+	s.SweepGoneStages(ctx)
+}
+
+// SweepGoneStages deletes the finished recordings and the clips of stages
+// that no longer exist (a deleted stage channel, or its community): every
+// route answers 404 for them, so no one could list, play or delete them,
+// yet their files held the disk and counted in Usage for good. Only what
+// was made before the stages were listed is taken. It returns how many
+// recordings and clips it deleted.
+func (s *Service) SweepGoneStages(ctx context.Context) (recordings, clips int) {
+	if s.cfg.Live == nil {
+		return 0, 0
+	}
+	listed := s.cfg.Now()
+	stages, err := s.cfg.Live.Stages(ctx)
+	if err != nil || len(stages) == 0 {
+		return 0, 0 // the default stage always exists: an empty list is a failure
+	}
+	known := make(map[string]bool, len(stages))
+	for _, st := range stages {
+		known[st.ID] = true
+	}
+	all, err := s.st.Recordings(ctx, "")
+	if err != nil {
+		s.log.Warn("recording: cannot list recordings to sweep", "err", err)
+		return 0, 0
+	}
+	for _, r := range all {
+		if known[r.StageID] || r.EndedAt == nil || !r.StartedAt.Before(listed) {
+			continue
+		}
+		if err := s.Delete(ctx, r.ID); err != nil {
+			s.log.Warn("recording: cannot delete a deleted stage's recording", "recording", r.ID, "err", err)
+			continue
+		}
+		recordings++
+	}
+	cl, err := s.st.Clips(ctx, "")
+	if err != nil {
+		s.log.Warn("recording: cannot list clips to sweep", "err", err)
+		return recordings, 0
+	}
+	for _, c := range cl {
+		if known[c.StageID] || !c.CreatedAt.Before(listed) {
+			continue
+		}
+		if err := s.DeleteClip(ctx, c.ID); err != nil {
+			s.log.Warn("recording: cannot delete a deleted stage's clip", "clip", c.ID, "err", err)
+			continue
+		}
+		clips++
+	}
+	if recordings+clips > 0 {
+		s.log.Info("recording: deleted the recordings and clips of deleted stages", "recordings", recordings, "clips", clips)
+	}
+	return recordings, clips
 }
 
 // ApplyRetention deletes, per stage with limits, the oldest unpinned
@@ -141,7 +197,8 @@ const leftoverGrace = 10 * time.Minute
 // crash left on this node's disk, once older than leftoverGrace: partial
 // MP4s (clips/*.tmp, <recording>/download.mp4.tmp-*), finished MP4s whose
 // clip was never stored (clips/<id>.mp4 without a row) and the scratch
-// directories of live clips (live-clip-*). Nothing lists
+// directories of live clips (live-clip-*); and the files of recordings
+// whose row is gone (deleted through another node). Nothing lists
 // or serves them, but they held the disk and counted in Usage for good.
 // It reports how many it removed.
 func (s *Service) SweepLeftovers(ctx context.Context) int {
@@ -176,16 +233,34 @@ func (s *Service) SweepLeftovers(ctx context.Context) int {
 	}
 	ents, _ = os.ReadDir(s.cfg.Dir)
 	for _, e := range ents {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "live-clip-") && old(e) &&
-			os.RemoveAll(filepath.Join(s.cfg.Dir, e.Name())) == nil {
-			removed++
+		if ctx.Err() != nil {
+			return removed
 		}
-		if !e.IsDir() || !validID(e.Name()) || ctx.Err() != nil {
+		name := e.Name()
+		if !e.IsDir() {
+			continue
+		}
+		if strings.HasPrefix(name, "live-clip-") {
+			if old(e) && os.RemoveAll(filepath.Join(s.cfg.Dir, name)) == nil {
+				removed++
+			}
+			continue
+		}
+		if !validID(name) {
+			continue
+		}
+		// A recording deleted through another node (or by retention,
+		// which one node runs for the cluster) loses its row there; its
+		// files are this node's to remove.
+		if _, err := s.st.Recording(ctx, name); errors.Is(err, fault.NotFound) {
+			if old(e) && os.RemoveAll(filepath.Join(s.cfg.Dir, name)) == nil {
+				removed++
+			}
 			continue
 		}
 		// A remux runs at most DownloadMakeTimeout; leftoverGrace is less,
 		// so a partial MP4 is taken only once that much older.
-		tmps, _ := filepath.Glob(filepath.Join(s.cfg.Dir, e.Name(), downloadFile+".tmp-*"))
+		tmps, _ := filepath.Glob(filepath.Join(s.cfg.Dir, name, downloadFile+".tmp-*"))
 		for _, p := range tmps {
 			if fi, err := os.Stat(p); err == nil && now.Sub(fi.ModTime()) > DownloadMakeTimeout+leftoverGrace && os.Remove(p) == nil {
 				removed++

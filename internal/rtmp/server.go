@@ -292,11 +292,20 @@ var errStall = errors.New("rtmp: publisher stalled")
 
 func (ss *session) loop(ctx context.Context) error {
 	start := time.Now()
+	publishing := false
 	for !ss.closed {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		unpublished := ss.stream == nil
+		if publishing && unpublished {
+			// The publish ended (FCUnpublish; deleteStream follows): the
+			// connection has PublishTimeout again to publish or close,
+			// rather than counting from its start and being dropped at
+			// once as if it had never published.
+			start = time.Now()
+		}
+		publishing = !unpublished
 		if unpublished && time.Since(start) > ss.s.cfg.PublishTimeout {
 			return fmt.Errorf("%w: no publish within %s", ErrProtocol, ss.s.cfg.PublishTimeout)
 		}

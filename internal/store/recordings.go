@@ -127,7 +127,11 @@ func (s *Recordings) Clip(ctx context.Context, id string) (*recording.Clip, erro
 
 // Clips lists a stage's clips, newest first.
 func (s *Recordings) Clips(ctx context.Context, stageID string) ([]*recording.Clip, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+clipCols+` FROM recording_clips WHERE stage_id = $1 ORDER BY created_at DESC, id DESC`, stageID)
+	q, args := `SELECT `+clipCols+` FROM recording_clips ORDER BY created_at DESC, id DESC`, []any(nil)
+	if stageID != "" {
+		q, args = `SELECT `+clipCols+` FROM recording_clips WHERE stage_id = $1 ORDER BY created_at DESC, id DESC`, []any{stageID}
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,13 @@ func TestRecordingsStoreContract(t *testing.T) {
 			if cs, _ := st.Clips(ctx, "s1"); len(cs) != 1 {
 				t.Fatalf("clips: %d", len(cs))
 			}
+			c2 := &recording.Clip{ID: identity.NewID(), StageID: "s2", Duration: time.Second, CreatedAt: now.Add(time.Second)}
+			if err := st.CreateClip(ctx, c2); err != nil {
+				t.Fatal(err)
+			}
+			if cs, _ := st.Clips(ctx, ""); len(cs) != 2 || cs[0].ID != c2.ID {
+				t.Fatalf("every stage's clips, newest first: %+v", cs)
+			}
 			if s, err := st.RecordingSettings(ctx, "s1"); err != nil || s.Enabled != nil || s.MaxCount != 0 {
 				t.Fatalf("default settings: %+v %v", s, err)
 			}

@@ -136,7 +136,7 @@ func (s *Surface) registerFederation(h *httpserver.Server) {
 
 	// Public follower routes.
 	h.Handle("GET /api/followers", s.wrap(func(w http.ResponseWriter, r *http.Request) {
-		s.writeFollowers(w, r, federation.Approved, true)
+		s.writeFollowers(w, r, "", federation.Approved, true)
 	}))
 	h.Handle("POST /api/remotefollow", s.wrap(func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -184,13 +184,13 @@ func (s *Surface) registerFederation(h *httpserver.Server) {
 
 	// Admin.
 	s.admin(h, "GET /api/admin/followers", func(w http.ResponseWriter, r *http.Request) {
-		s.writeFollowers(w, r, federation.Approved, true)
+		s.writeFollowers(w, r, "", federation.Approved, true)
 	})
 	s.admin(h, "GET /api/admin/followers/pending", func(w http.ResponseWriter, r *http.Request) {
-		s.writeFollowers(w, r, federation.Pending, false)
+		s.writeFollowers(w, r, "", federation.Pending, false)
 	})
 	s.admin(h, "GET /api/admin/followers/blocked", func(w http.ResponseWriter, r *http.Request) {
-		s.writeFollowers(w, r, federation.Blocked, false)
+		s.writeFollowers(w, r, "", federation.Blocked, false)
 	})
 	s.admin(h, "POST /api/admin/followers/approve", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -252,6 +252,70 @@ func (s *Surface) registerFederation(h *httpserver.Server) {
 			return
 		}
 		writeStageActor(w, f, a)
+	})
+	// A stage channel actor's followers, as the server actor's above: in
+	// private mode its follows wait here for the admin's approval.
+	stageUser := func(w http.ResponseWriter, r *http.Request) (string, bool) {
+		a, err := f.Stage(r.Context(), r.PathValue("channelId"))
+		if err != nil {
+			writeError(w, err)
+			return "", false
+		}
+		return a.Username, true
+	}
+	s.admin(h, "GET /api/admin/federation/stages/{channelId}/followers", func(w http.ResponseWriter, r *http.Request) {
+		user, ok := stageUser(w, r)
+		if !ok {
+			return
+		}
+		var state federation.FollowerState
+		switch r.URL.Query().Get("state") {
+		case "", "approved":
+			state = federation.Approved
+		case "pending":
+			state = federation.Pending
+		case "blocked":
+			state = federation.Blocked
+		default:
+			writeResult(w, http.StatusBadRequest, false, "state is approved, pending or blocked")
+			return
+		}
+		s.writeFollowers(w, r, user, state, true)
+	})
+	s.admin(h, "POST /api/admin/federation/stages/{channelId}/followers/approve", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ActorIRI string `json:"actorIRI"`
+			Approved bool   `json:"approved"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		user, ok := stageUser(w, r)
+		if !ok {
+			return
+		}
+		if err := f.Approve(r.Context(), user, req.ActorIRI, req.Approved); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeResult(w, http.StatusOK, true, "follower updated")
+	})
+	s.admin(h, "POST /api/admin/federation/stages/{channelId}/followers/remove", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ActorIRI string `json:"actorIRI"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		user, ok := stageUser(w, r)
+		if !ok {
+			return
+		}
+		if err := f.Remove(r.Context(), user, req.ActorIRI); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeResult(w, http.StatusOK, true, "follower removed")
 	})
 	// Owncast 0.2's featured streams: servers this one follows.
 	h.Handle("GET /api/federation/servers", s.wrap(func(w http.ResponseWriter, r *http.Request) {
@@ -340,12 +404,14 @@ func followingJSON(f *federation.Service, fl *federation.Following, admin bool) 
 
 // writeFollowers writes Owncast's follower list: {total, results} when
 // paged, a bare array otherwise.
-func (s *Surface) writeFollowers(w http.ResponseWriter, r *http.Request, state federation.FollowerState, paged bool) {
+// writeFollowers writes a local actor's followers in a state (username
+// "": the server actor's).
+func (s *Surface) writeFollowers(w http.ResponseWriter, r *http.Request, username string, state federation.FollowerState, paged bool) {
 	off, lim := paging(r)
 	if !paged {
 		off, lim = 0, 1000
 	}
-	fs, total, err := s.d.Federation.Followers(r.Context(), "", state, off, lim)
+	fs, total, err := s.d.Federation.Followers(r.Context(), username, state, off, lim)
 	if err != nil {
 		writeError(w, err)
 		return

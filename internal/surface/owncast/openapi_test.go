@@ -447,6 +447,9 @@ func openAPIFederation(c *ocClient, n *node) {
 	c.do(200, "DELETE", "/api/admin/federation/servers/"+fl["id"].(string), "admin", nil)
 	c.do(404, "GET", "/api/admin/federation/stages/x", "admin", nil) // the harness wires no stage channels
 	c.do(404, "POST", "/api/admin/federation/stages/x", "admin", map[string]any{"enabled": false})
+	c.do(404, "GET", "/api/admin/federation/stages/x/followers?state=pending", "admin", nil)
+	c.do(404, "POST", "/api/admin/federation/stages/x/followers/approve", "admin", map[string]any{"actorIRI": "https://x.example/u", "approved": true})
+	c.do(404, "POST", "/api/admin/federation/stages/x/followers/remove", "admin", map[string]any{"actorIRI": "https://x.example/u"})
 	c.do(200, "POST", "/api/admin/yp/reset", "admin", nil)
 	c.do(404, "GET", "/federation/", "", nil)
 	c.do(404, "POST", "/federation/", "", map[string]any{})

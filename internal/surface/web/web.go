@@ -15,11 +15,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"io/fs"
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -274,7 +276,8 @@ func (s *Surface) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		s.setSecurityHeaders(w, r.URL.Path)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = io.WriteString(w, adminUnauthorized)
+		// The sign-in comes back to the admin page asked for.
+		_, _ = io.WriteString(w, strings.Replace(adminUnauthorized, "%2Fadmin%2F", html.EscapeString(url.QueryEscape(r.URL.Path)), 1))
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")

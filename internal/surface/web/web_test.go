@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -211,6 +212,11 @@ func TestAdminAuth(t *testing.T) {
 					strings.Contains(rec.Body.String(), "<script")) {
 					t.Fatalf("%s: the app leaked without auth", p)
 				}
+				// Its sign-in link comes back to the page asked for, not
+				// the overview.
+				if next := `href="/login?next=` + url.QueryEscape(p) + `"`; tt.status == 401 && !strings.Contains(rec.Body.String(), next) {
+					t.Fatalf("%s: no %s in %q", p, next, rec.Body.String())
+				}
 			}
 		})
 	}
@@ -319,7 +325,7 @@ func TestAdminPageSession(t *testing.T) {
 			if c.status == 401 && rec.Header().Get("WWW-Authenticate") != `Basic realm="Hearth admin"` {
 				t.Fatalf("challenge %q", rec.Header().Get("WWW-Authenticate"))
 			}
-			if c.status == 401 && !strings.Contains(rec.Body.String(), `href="/login?next=%2Fadmin%2F"`) {
+			if c.status == 401 && !strings.Contains(rec.Body.String(), `href="/login?next=%2Fadmin%2Fusers"`) {
 				t.Fatalf("the 401 page does not lead to the app's sign-in: %q", rec.Body.String())
 			}
 		})
