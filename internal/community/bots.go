@@ -33,7 +33,15 @@ type Bot struct {
 // returns fault.NotFound when there is none.
 type BotStore interface {
 	CreateBot(ctx context.Context, b *Bot) error
-	UpdateBot(ctx context.Context, b *Bot) error
+	// UpdateBotProfile, SetBotToken and RevokeBot each write only their
+	// columns, so an edit based on an older read never writes back a
+	// token or revocation changed meanwhile. UpdateBotProfile and
+	// SetBotToken change live bots only (false otherwise); SetBotToken
+	// only while the token is still oldID; RevokeBot answers the token
+	// the bot had when it was revoked (ok false: unknown or revoked).
+	UpdateBotProfile(ctx context.Context, b *Bot) (bool, error)
+	SetBotToken(ctx context.Context, id, oldID, tokenID string) (bool, error)
+	RevokeBot(ctx context.Context, id string, at time.Time) (tokenID string, ok bool, err error)
 	Bot(ctx context.Context, id string) (*Bot, error)
 	BotsBy(ctx context.Context, accountID string) ([]*Bot, error)
 }
@@ -199,12 +207,22 @@ func (b *Bots) Revoke(ctx context.Context, bot *Bot) error {
 	if bot.RevokedAt != nil {
 		return ErrBotGone
 	}
-	if err := b.ids.RevokeToken(ctx, bot.TokenID); err != nil && !errors.Is(err, fault.NotFound) {
+	// The row is revoked first and its token as of that write is the one
+	// revoked, so a Regenerate at the same moment either lands before
+	// (its token is the one revoked here) or fails and revokes its own.
+	now := b.now().UTC()
+	tokenID, ok, err := b.st.RevokeBot(ctx, bot.ID, now)
+	if err != nil {
 		return err
 	}
-	now := b.now().UTC()
-	bot.RevokedAt = &now
-	return b.st.UpdateBot(ctx, bot)
+	if !ok {
+		return ErrBotGone
+	}
+	if err := b.ids.RevokeToken(ctx, tokenID); err != nil && !errors.Is(err, fault.NotFound) {
+		return err
+	}
+	bot.TokenID, bot.RevokedAt = tokenID, &now
+	return nil
 }
 
 // Regenerate replaces a live bot's token and returns the new one raw.
@@ -216,10 +234,22 @@ func (b *Bots) Regenerate(ctx context.Context, bot *Bot) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	bot.TokenID = tok.ID
-	if err := b.st.UpdateBot(ctx, bot); err != nil {
+	ok, err := b.st.SetBotToken(ctx, bot.ID, bot.TokenID, tok.ID)
+	if err == nil && !ok {
+		// Revoked or regenerated meanwhile: the new token would be live
+		// with nothing pointing at it, beyond the reach of a revoke.
+		err = ErrBotRevoked
+		if cur, cerr := b.st.Bot(ctx, bot.ID); cerr == nil && cur.RevokedAt == nil {
+			err = fault.New(fault.Conflict, "the bot's token was regenerated at the same time")
+		}
+	}
+	if err != nil {
+		if rerr := b.ids.RevokeToken(context.WithoutCancel(ctx), tok.ID); rerr != nil {
+			return "", errors.Join(err, rerr)
+		}
 		return "", err
 	}
+	bot.TokenID = tok.ID
 	return raw, nil
 }
 
@@ -246,5 +276,9 @@ func (b *Bots) Update(ctx context.Context, bot *Bot, name, description *string) 
 			bot.Description = nil
 		}
 	}
-	return b.st.UpdateBot(ctx, bot)
+	ok, err := b.st.UpdateBotProfile(ctx, bot)
+	if err == nil && !ok {
+		err = ErrBotRevokedEdit // revoked meanwhile
+	}
+	return err
 }

@@ -115,7 +115,20 @@ func (t *Token) HasScope(scope string) bool {
 // break uniqueness return fault.Conflict.
 type Store interface {
 	CreateAccount(ctx context.Context, a *Account) error
-	UpdateAccount(ctx context.Context, a *Account) error
+	// UpdateProfile stores a's profile (username, display name, email,
+	// avatar URL, updated_at) and never its privileged fields: is_admin,
+	// disabled_at and the password hash are written only by SetAdmin,
+	// SetDisabled and SetPasswordHash, so a profile edit based on an older
+	// read cannot undo a demotion, a disable or a password change.
+	UpdateProfile(ctx context.Context, a *Account) error
+	// SetAdmin sets only the admin role; SetDisabled only the disabled
+	// time (nil: enabled). Each refuses, with ErrLastAdmin and atomically,
+	// to demote or disable the last active admin; fault.NotFound for an
+	// unknown account.
+	SetAdmin(ctx context.Context, id string, admin bool, now time.Time) error
+	SetDisabled(ctx context.Context, id string, at *time.Time, now time.Time) error
+	// SetPasswordHash sets only the password hash ("": no password).
+	SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error
 	AccountByID(ctx context.Context, id string) (*Account, error)
 	AccountByUsername(ctx context.Context, username string) (*Account, error)
 	AccountByEmail(ctx context.Context, email string) (*Account, error)

@@ -79,13 +79,11 @@ func (s *Service) UpdateAdminState(ctx context.Context, accountID string, isAdmi
 			return err
 		}
 	}
-	a, err := s.st.AccountByID(ctx, accountID)
-	if err != nil {
+	if _, err := s.st.AccountByID(ctx, accountID); err != nil {
 		return err
 	}
-	if isAdmin != nil && a.IsAdmin != *isAdmin {
-		a.IsAdmin = *isAdmin
-		if err := s.UpdateAccount(ctx, a); err != nil {
+	if isAdmin != nil {
+		if err := s.st.SetAdmin(ctx, accountID, *isAdmin, s.now().UTC()); err != nil {
 			return err
 		}
 	}

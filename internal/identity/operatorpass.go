@@ -21,10 +21,11 @@ func (s *Service) SetOperatorPassword(ctx context.Context, accountID, password s
 	if !a.IsAdmin {
 		return fault.New(fault.Forbidden, "only an instance admin's password can be set this way")
 	}
-	if a.PasswordHash, err = s.hashPassword(ctx, password); err != nil {
+	hash, err := s.hashPassword(ctx, password)
+	if err != nil {
 		return err
 	}
-	if err := s.UpdateAccount(ctx, a); err != nil {
+	if err := s.st.SetPasswordHash(ctx, a.ID, hash, s.now().UTC()); err != nil {
 		return err
 	}
 	if err := s.st.RevokeAccountSessions(ctx, accountID, s.now(), ""); err != nil {

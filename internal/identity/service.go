@@ -188,23 +188,36 @@ type RegisterInput struct {
 	// OperatorChosen lifts the minimum password length: the operator set
 	// this password on the command line (e.g. Owncast's "abc123").
 	OperatorChosen bool
+	// NoPassword creates the account with no password (Password must be
+	// empty): it signs in only through a linked provider (OpenTogetherTube's
+	// Discord sign-in) until a password is set.
+	NoPassword bool
 }
 
-// Register creates a registered account with a password.
+// Register creates a registered account with a password (or, NoPassword,
+// without one).
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*Account, error) {
 	if !ValidUsername(in.Username) {
 		return nil, fault.New(fault.Invalid, "username must be 1-32 letters, digits, '_', '-' or '.'")
 	}
-	if n := len(in.Password); (n < 8 && !in.OperatorChosen) || n == 0 || n > 128 {
+	if in.NoPassword {
+		if in.Password != "" {
+			return nil, fault.New(fault.Invalid, "a password was given for an account without one")
+		}
+	} else if n := len(in.Password); (n < 8 && !in.OperatorChosen) || n == 0 || n > 128 {
 		return nil, fault.New(fault.Invalid, "password must be 8-128 characters")
 	}
 	if utf8.RuneCountInString(in.DisplayName) > MaxDisplayNameLength {
 		return nil, fault.New(fault.Invalid, "display name must be at most 64 characters")
 	}
 	in.DisplayName = CleanName(in.DisplayName, MaxDisplayNameLength)
-	hash, err := s.hashPassword(ctx, in.Password)
-	if err != nil {
-		return nil, err
+	hash := ""
+	if !in.NoPassword {
+		h, err := s.hashPassword(ctx, in.Password)
+		if err != nil {
+			return nil, err
+		}
+		hash = h
 	}
 	now := s.now().UTC()
 	a := &Account{ID: NewID(), Kind: Registered, Username: in.Username, DisplayName: in.DisplayName,
@@ -252,16 +265,18 @@ func (s *Service) AccountByUsername(ctx context.Context, username string) (*Acco
 	return s.st.AccountByUsername(ctx, username)
 }
 
-// UpdateAccount stores profile changes made by a surface. The display name
-// passes CleanName and the avatar URL must be http(s), whichever surface set
-// them.
-func (s *Service) UpdateAccount(ctx context.Context, a *Account) error {
+// UpdateProfile stores profile changes made by a surface: username,
+// display name, email and avatar URL. The display name passes CleanName and
+// the avatar URL must be http(s), whichever surface set them. It never
+// writes a's admin role, disabled state or password hash (Store.UpdateProfile):
+// those change only through SetPassword, SetDisabled and UpdateAdminState.
+func (s *Service) UpdateProfile(ctx context.Context, a *Account) error {
 	if err := CheckURL("avatar_url", a.AvatarURL); err != nil {
 		return err
 	}
 	a.DisplayName = CleanName(a.DisplayName, MaxDisplayNameLength)
 	a.UpdatedAt = s.now().UTC()
-	return s.st.UpdateAccount(ctx, a)
+	return s.st.UpdateProfile(ctx, a)
 }
 
 // Store exposes the store for surfaces that list accounts.
@@ -338,14 +353,14 @@ func (s *Service) SetPasswordKeeping(ctx context.Context, accountID, password, k
 	if n := len(password); n < 8 || n > 128 {
 		return fault.New(fault.Invalid, "password must be 8-128 characters")
 	}
-	a, err := s.st.AccountByID(ctx, accountID)
+	if _, err := s.st.AccountByID(ctx, accountID); err != nil {
+		return err // unknown before the hash is spent
+	}
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return err
 	}
-	if a.PasswordHash, err = s.hashPassword(ctx, password); err != nil {
-		return err
-	}
-	if err := s.UpdateAccount(ctx, a); err != nil {
+	if err := s.st.SetPasswordHash(ctx, accountID, hash, s.now().UTC()); err != nil {
 		return err
 	}
 	if err := s.st.RevokeAccountSessions(ctx, accountID, s.now(), keepOTT); err != nil {
@@ -369,15 +384,16 @@ func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bo
 	if disabled == a.Disabled() {
 		return a, nil
 	}
+	now := s.now().UTC()
 	if disabled {
-		now := s.now().UTC()
 		a.DisabledAt = &now
 	} else {
 		a.DisabledAt = nil
 	}
-	if err := s.UpdateAccount(ctx, a); err != nil {
+	if err := s.st.SetDisabled(ctx, accountID, a.DisabledAt, now); err != nil {
 		return nil, err
 	}
+	a.UpdatedAt = now
 	if disabled {
 		if err := s.st.RevokeAccountSessions(ctx, accountID, s.now(), ""); err != nil {
 			return nil, err

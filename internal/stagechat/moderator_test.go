@@ -27,7 +27,7 @@ func TestModeratorSetEnabledLimits(t *testing.T) {
 	}
 	admin := register("boss")
 	admin.IsAdmin = true
-	if err := idn.UpdateAccount(ctx, admin); err != nil {
+	if err := idn.UpdateAdminState(ctx, admin.ID, &admin.IsAdmin, nil); err != nil {
 		t.Fatal(err)
 	}
 	fan, off := register("fan"), register("off")

@@ -74,16 +74,20 @@ func TestDMListingsOf(t *testing.T) {
 			if err := st.SaveProfile(ctx, &community.Profile{AccountID: peers[25], Status: "online"}); err != nil {
 				t.Fatal(err)
 			}
-			for i, f := range map[int]func(a *identity.Account){
-				6:  func(a *identity.Account) { a.IsAdmin, a.AvatarURL = true, "https://example.org/a.png" },
-				26: func(a *identity.Account) { now := time.Now().UTC(); a.DisabledAt = &now },
-			} {
-				a, err := ids.AccountByID(ctx, peers[i])
+			{
+				now := time.Now().UTC()
+				a, err := ids.AccountByID(ctx, peers[6])
 				if err != nil {
 					t.Fatal(err)
 				}
-				f(a)
-				if err := ids.UpdateAccount(ctx, a); err != nil {
+				a.AvatarURL = "https://example.org/a.png"
+				if err := ids.UpdateProfile(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+				if err := ids.SetAdmin(ctx, peers[6], true, now); err != nil {
+					t.Fatal(err)
+				}
+				if err := ids.SetDisabled(ctx, peers[26], &now, now); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -56,46 +57,82 @@ func (db *DB) lockAdmins(ctx context.Context, tx *sql.Tx, id string) (found, act
 	return found, active, others, rows.Err()
 }
 
-const updateAccountSQL = `UPDATE accounts SET username=$2, username_key=$3, display_name=$4, email=$5,
-		password_hash=$6, avatar_url=$7, is_admin=$8, disabled_at=$9, updated_at=$10, email_typed=$11,
-		display_name_key=$12 WHERE id=$1`
+// The privileged columns of an account (is_admin, disabled_at,
+// password_hash) are written only by SetAdmin, SetDisabled and
+// SetPasswordHash, each of which sets just its column; UpdateProfile never
+// writes them. So a profile edit made from a read taken before an admin
+// demoted or disabled the account, or before its password changed, cannot
+// write the old value back (a lost update that would undo the demotion).
 
-func updateAccountArgs(a *identity.Account) []any {
-	return []any{a.ID, a.Username, strings.ToLower(a.Username), a.DisplayName, nullString(lowerPtr(a.Email)), a.PasswordHash,
-		a.AvatarURL, a.IsAdmin, NullMicros(a.DisabledAt), Micros(a.UpdatedAt), nullString(a.Email), identity.NameKey(a.DisplayName)}
-}
-
-// UpdateAccount stores every mutable field of a. A write that leaves a an
-// active admin, or that changes an account which is not one, is one
-// statement (its condition is checked again on the row's latest version, so
-// it never demotes an admin promoted meanwhile); one that demotes or
-// disables an active admin runs under lockAdmins and is refused with
-// identity.ErrLastAdmin when no other active admin remains.
-func (s *Identity) UpdateAccount(ctx context.Context, a *identity.Account) error {
-	args := updateAccountArgs(a)
-	staysActive := a.IsAdmin && a.DisabledAt == nil
-	res, err := s.db.ExecContext(ctx, updateAccountSQL+` AND ($13 OR NOT `+activeAdmin+`)`, append(args, staysActive)...)
+// UpdateProfile stores a's profile columns: username, display name, email,
+// avatar URL and updated_at. It never writes is_admin, disabled_at or
+// password_hash, whatever a holds.
+func (s *Identity) UpdateProfile(ctx context.Context, a *identity.Account) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE accounts SET username=$2, username_key=$3, display_name=$4, email=$5,
+		avatar_url=$6, updated_at=$7, email_typed=$8, display_name_key=$9 WHERE id=$1`,
+		a.ID, a.Username, strings.ToLower(a.Username), a.DisplayName, nullString(lowerPtr(a.Email)), a.AvatarURL,
+		Micros(a.UpdatedAt), nullString(a.Email), identity.NameKey(a.DisplayName))
 	if err != nil {
 		return conflictOr(err)
+	}
+	return expectOne(res)
+}
+
+// SetPasswordHash replaces the account's password hash ("": none) and
+// nothing else but updated_at; fault.NotFound for an unknown account.
+func (s *Identity) SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE accounts SET password_hash=$2, updated_at=$3 WHERE id=$1`, id, hash, Micros(now))
+	if err != nil {
+		return err
+	}
+	return expectOne(res)
+}
+
+// SetAdmin sets the account's admin role and nothing else but updated_at.
+// Demoting the last active admin is refused with identity.ErrLastAdmin.
+func (s *Identity) SetAdmin(ctx context.Context, id string, admin bool, now time.Time) error {
+	return s.setPrivileged(ctx, id, `is_admin=$2`, admin, now, !admin)
+}
+
+// SetDisabled sets (at) or clears (nil) the account's disabled time and
+// nothing else but updated_at. Disabling the last active admin is refused
+// with identity.ErrLastAdmin.
+func (s *Identity) SetDisabled(ctx context.Context, id string, at *time.Time, now time.Time) error {
+	return s.setPrivileged(ctx, id, `disabled_at=$2`, NullMicros(at), now, at != nil)
+}
+
+// setPrivileged runs UPDATE accounts SET <set>, updated_at=$3 WHERE id=$1
+// with value as $2. A write that cannot remove an active admin (removes
+// false), or that changes an account which is not one, is one statement
+// (its condition is checked again on the row's latest version, so it never
+// removes an admin promoted or re-enabled meanwhile); one that demotes or
+// disables an active admin runs under lockAdmins and is refused with
+// identity.ErrLastAdmin when no other active admin remains.
+func (s *Identity) setPrivileged(ctx context.Context, id, set string, value any, now time.Time, removes bool) error {
+	q := `UPDATE accounts SET ` + set + `, updated_at=$3 WHERE id=$1`
+	args := []any{id, value, Micros(now)}
+	res, err := s.db.ExecContext(ctx, q+` AND ($4 OR NOT `+activeAdmin+`)`, append(args, !removes)...)
+	if err != nil {
+		return err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 1 {
 		return err
 	}
-	// No row: a is unknown, or the write removes an active admin.
-	return conflictOr(s.db.InTx(ctx, func(tx *sql.Tx) error {
-		found, active, others, err := s.db.lockAdmins(ctx, tx, a.ID)
+	// No row: id is unknown, or the write removes an active admin.
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		found, active, others, err := s.db.lockAdmins(ctx, tx, id)
 		switch {
 		case err != nil:
 			return err
 		case !found:
 			return fault.NotFound
-		case active && !staysActive && others == 0:
+		case active && others == 0:
 			return identity.ErrLastAdmin
 		}
-		res, err := tx.ExecContext(ctx, updateAccountSQL, args...)
+		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}
 		return expectOne(res)
-	}))
+	})
 }

@@ -52,9 +52,10 @@ func TestIdentityStoreContract(t *testing.T) {
 			if any, _ := st.AnyAdmin(ctx); any {
 				t.Fatal("no admin yet")
 			}
-			a.IsAdmin = true
-			a.DisabledAt = &now
-			if err := st.UpdateAccount(ctx, a); err != nil {
+			if err := st.SetDisabled(ctx, a.ID, &now, now); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SetAdmin(ctx, a.ID, true, now); err != nil {
 				t.Fatal(err)
 			}
 			if any, _ := st.AnyAdmin(ctx); !any {

@@ -13,7 +13,7 @@ import (
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
-// TestLastActiveAdminKept: UpdateAccount and DeleteAccount refuse, with
+// TestLastActiveAdminKept: SetAdmin, SetDisabled and DeleteAccount refuse, with
 // identity.ErrLastAdmin, to demote, disable or delete the last active
 // admin, also when writes to different admins race, on every engine; a
 // write that keeps an admin active, or touches no active admin, is not
@@ -52,36 +52,42 @@ func TestLastActiveAdminKept(t *testing.T) {
 
 			// One at a time.
 			boss, guest := mk("boss", true), mk("guest", false)
-			guest.DisabledAt = &now
-			if err := st.UpdateAccount(ctx, guest); err != nil {
+			if err := st.SetDisabled(ctx, guest.ID, &now, now); err != nil {
 				t.Fatalf("disable a non-admin: %v", err)
 			}
 			boss.DisplayName = "Boss"
-			if err := st.UpdateAccount(ctx, boss); err != nil {
+			if err := st.UpdateProfile(ctx, boss); err != nil {
 				t.Fatalf("rename the admin: %v", err)
 			}
-			demoted := *boss
-			demoted.IsAdmin = false
-			disabled := *boss
-			disabled.DisabledAt = &now
-			for name, a := range map[string]*identity.Account{"demote": &demoted, "disable": &disabled} {
-				if err := st.UpdateAccount(ctx, a); !errors.Is(err, identity.ErrLastAdmin) {
-					t.Errorf("%s the last admin: %v, want ErrLastAdmin", name, err)
-				}
+			if err := st.SetAdmin(ctx, boss.ID, true, now); err != nil {
+				t.Fatalf("promote the admin again: %v", err)
+			}
+			if err := st.SetDisabled(ctx, boss.ID, nil, now); err != nil {
+				t.Fatalf("enable the enabled admin: %v", err)
+			}
+			if err := st.SetAdmin(ctx, boss.ID, false, now); !errors.Is(err, identity.ErrLastAdmin) {
+				t.Errorf("demote the last admin: %v, want ErrLastAdmin", err)
+			}
+			if err := st.SetDisabled(ctx, boss.ID, &now, now); !errors.Is(err, identity.ErrLastAdmin) {
+				t.Errorf("disable the last admin: %v, want ErrLastAdmin", err)
 			}
 			if err := st.DeleteAccount(ctx, boss.ID); !errors.Is(err, identity.ErrLastAdmin) {
 				t.Errorf("delete the last admin: %v, want ErrLastAdmin", err)
 			}
-			ghost := *boss
-			ghost.ID, ghost.IsAdmin = identity.NewID(), false
-			if err := st.UpdateAccount(ctx, &ghost); !errors.Is(err, fault.NotFound) {
-				t.Errorf("update an unknown account: %v, want not found", err)
+			ghost := identity.NewID()
+			for name, err := range map[string]error{"demote": st.SetAdmin(ctx, ghost, false, now),
+				"disable": st.SetDisabled(ctx, ghost, &now, now), "promote": st.SetAdmin(ctx, ghost, true, now),
+				"profile":  st.UpdateProfile(ctx, &identity.Account{ID: ghost, Username: "ghost"}),
+				"password": st.SetPasswordHash(ctx, ghost, "h", now)} {
+				if !errors.Is(err, fault.NotFound) {
+					t.Errorf("%s an unknown account: %v, want not found", name, err)
+				}
 			}
 			if got, _ := st.AccountByID(ctx, boss.ID); !got.IsAdmin || got.Disabled() || got.DisplayName != "Boss" {
 				t.Fatalf("the refused writes changed the admin: %+v", got)
 			}
 			deputy := mk("deputy", true)
-			if err := st.UpdateAccount(ctx, &demoted); err != nil {
+			if err := st.SetAdmin(ctx, boss.ID, false, now); err != nil {
 				t.Fatalf("demote with another admin: %v", err)
 			}
 			if err := st.DeleteAccount(ctx, deputy.ID); !errors.Is(err, identity.ErrLastAdmin) {
@@ -105,13 +111,9 @@ func TestLastActiveAdminKept(t *testing.T) {
 					<-start
 					switch i % 3 {
 					case 0:
-						c := *a
-						c.IsAdmin = false
-						errs[i] = st.UpdateAccount(ctx, &c)
+						errs[i] = st.SetAdmin(ctx, a.ID, false, now)
 					case 1:
-						c := *a
-						c.DisabledAt = &now
-						errs[i] = st.UpdateAccount(ctx, &c)
+						errs[i] = st.SetDisabled(ctx, a.ID, &now, now)
 					default:
 						errs[i] = st.DeleteAccount(ctx, a.ID)
 					}

@@ -108,8 +108,7 @@ func TestOwncastStoresContract(t *testing.T) {
 			if users, n, err := st.Counts(ctx, "stage:x"); err != nil || users != 2 || n != 2 {
 				t.Fatalf("counts %d users, %d messages, %v", users, n, err)
 			}
-			g.DisabledAt = &now
-			if err := ids.UpdateAccount(ctx, g); err != nil {
+			if err := ids.SetDisabled(ctx, g.ID, &now, now); err != nil {
 				t.Fatal(err)
 			}
 			if dis, _ := st.Users(ctx, stagechat.DisabledUsers); len(dis) != 1 || dis[0].DisabledAt == nil {

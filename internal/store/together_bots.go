@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"time"
 )
 
 // TogetherBots implements the Together surface's BotStore (checked where it is wired).
@@ -32,14 +34,39 @@ func (s *TogetherBots) CreateBot(ctx context.Context, b *Bot) error {
 	return conflictOr(err)
 }
 
-// UpdateBot stores name, description, token and revocation.
-func (s *TogetherBots) UpdateBot(ctx context.Context, b *Bot) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE together_bots SET name=$2, description=$3, token_id=$4, revoked_at=$5 WHERE id=$1`,
-		b.ID, b.Name, nullString(b.Description), b.TokenID, NullMicros(b.RevokedAt))
-	if err != nil {
-		return err
+// UpdateBotProfile stores a live bot's name and description, and never
+// its token or revocation; false when the bot is unknown or revoked.
+func (s *TogetherBots) UpdateBotProfile(ctx context.Context, b *Bot) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE together_bots SET name=$2, description=$3 WHERE id=$1 AND revoked_at IS NULL`,
+		b.ID, b.Name, nullString(b.Description))
+	return oneRow(res, err)
+}
+
+// SetBotToken points a live bot at tokenID if its token is still oldID
+// (compare-and-set); false when it is not, or the bot is revoked.
+func (s *TogetherBots) SetBotToken(ctx context.Context, id, oldID, tokenID string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE together_bots SET token_id=$3 WHERE id=$1 AND token_id=$2 AND revoked_at IS NULL`,
+		id, oldID, tokenID)
+	return oneRow(res, err)
+}
+
+// RevokeBot marks a live bot revoked at at and returns its token's id as
+// of that write (to be revoked); ok false when it is unknown or revoked.
+func (s *TogetherBots) RevokeBot(ctx context.Context, id string, at time.Time) (tokenID string, ok bool, err error) {
+	err = s.db.QueryRowContext(ctx, `UPDATE together_bots SET revoked_at=$2 WHERE id=$1 AND revoked_at IS NULL RETURNING token_id`,
+		id, Micros(at)).Scan(&tokenID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
 	}
-	return expectOne(res)
+	return tokenID, err == nil, err
+}
+
+func oneRow(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // Bot returns one bot.

@@ -157,17 +157,12 @@ func (s *Surface) devCreateSocial(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, err)
 		return
 	}
-	a, err := s.d.Identity.Register(r.Context(), identity.RegisterInput{Username: body.Username, Password: unusablePassword()})
+	a, err := s.d.Identity.Register(r.Context(), identity.RegisterInput{Username: body.Username, NoPassword: true})
 	if err != nil {
 		if fault.KindOf(err) == fault.Conflict {
 			s.writeError(w, ottErr(http.StatusBadRequest, "AlreadyInUse", "Username is already in use."))
 			return
 		}
-		s.writeError(w, err)
-		return
-	}
-	a.PasswordHash = ""
-	if err := s.d.Identity.UpdateAccount(r.Context(), a); err != nil {
 		s.writeError(w, err)
 		return
 	}

@@ -230,7 +230,7 @@ func (s *Surface) discordAccount(ctx context.Context, p *principal, prof *discor
 		if _, err := s.d.Identity.AccountByUsername(ctx, try); err == nil {
 			continue
 		}
-		a, err = s.d.Identity.Register(ctx, identity.RegisterInput{Username: try, Password: unusablePassword()})
+		a, err = s.d.Identity.Register(ctx, identity.RegisterInput{Username: try, NoPassword: true})
 		if err == nil {
 			break
 		}
@@ -240,10 +240,6 @@ func (s *Surface) discordAccount(ctx context.Context, p *principal, prof *discor
 	}
 	if a == nil {
 		return nil, fmt.Errorf("ott: no free username for discord user %s", prof.ID)
-	}
-	a.PasswordHash = "" // signs in only through Discord until a password is set
-	if err := s.d.Identity.UpdateAccount(ctx, a); err != nil {
-		return nil, err
 	}
 	if err := s.d.Links.LinkAccount(ctx, discordProvider, prof.ID, a.ID, s.now()); err != nil {
 		return nil, err

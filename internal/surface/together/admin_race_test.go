@@ -33,7 +33,7 @@ func TestAdminLastAdminRace(t *testing.T) {
 						t.Fatal(err)
 					}
 					a.IsAdmin = true
-					if err := e.ident.UpdateAccount(ctx, a); err != nil {
+					if err := e.ident.UpdateAdminState(ctx, a.ID, &a.IsAdmin, nil); err != nil {
 						t.Fatal(err)
 					}
 				}

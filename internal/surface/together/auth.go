@@ -317,7 +317,7 @@ func (s *Surface) updateMe(w http.ResponseWriter, r *http.Request, p *identity.P
 	a := p.Account
 	if in.AvatarURL != nil {
 		a.AvatarURL = *in.AvatarURL
-		if err := s.d.Identity.UpdateAccount(ctx, a); err != nil {
+		if err := s.d.Identity.UpdateProfile(ctx, a); err != nil {
 			s.fail(w, err)
 			return
 		}

@@ -114,19 +114,18 @@ func TestDMListMatchesEachDM(t *testing.T) {
 				Status: "dnd", CustomStatus: &custom, Activity: &activity}); err != nil {
 				t.Fatal(err)
 			}
-			update := func(id string, f func(a *identity.Account)) {
-				a, err := db.Identity().AccountByID(ctx, id)
+			r2, err := db.Identity().AccountByID(ctx, ids[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			r2.AvatarURL = "https://example.org/r2.png"
+			disabled := time.Now().UTC()
+			for _, err := range []error{db.Identity().UpdateProfile(ctx, r2), db.Identity().SetAdmin(ctx, ids[2], true, disabled),
+				db.Identity().SetDisabled(ctx, ids[3], &disabled, disabled)} {
 				if err != nil {
 					t.Fatal(err)
 				}
-				f(a)
-				if err := db.Identity().UpdateAccount(ctx, a); err != nil {
-					t.Fatal(err)
-				}
 			}
-			update(ids[2], func(a *identity.Account) { a.IsAdmin, a.AvatarURL = true, "https://example.org/r2.png" })
-			disabled := time.Now().UTC()
-			update(ids[3], func(a *identity.Account) { a.DisabledAt = &disabled })
 			if err := db.Identity().DeleteAccount(ctx, ids[4]); err != nil {
 				t.Fatal(err)
 			}

@@ -352,7 +352,7 @@ func TestInviteOnlyRegistrationSpendsUses(t *testing.T) {
 				t.Fatal(err)
 			}
 			acct.IsAdmin = true
-			if err := e.ident.UpdateAccount(t.Context(), acct); err != nil {
+			if err := e.ident.UpdateAdminState(t.Context(), acct.ID, &acct.IsAdmin, nil); err != nil {
 				t.Fatal(err)
 			}
 			e.must(200, "PATCH", "/api/admin/settings", obj2(e, "root"), map[string]any{"registration_mode": "invite_only"})

@@ -227,7 +227,7 @@ func TestUploadQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	acct.IsAdmin = true
-	if err := e.ident.UpdateAccount(context.Background(), acct); err != nil {
+	if err := e.ident.UpdateAdminState(context.Background(), acct.ID, &acct.IsAdmin, nil); err != nil {
 		t.Fatal(err)
 	}
 	mid := post(root)
