@@ -422,7 +422,7 @@ func (s *Surface) download(w http.ResponseWriter, r *http.Request) {
 		// Kept over the owning node's name when proxied (proxyPeer).
 		w.Header().Set("Content-Disposition", namedAttachment(rec.Title, "recording-"+rec.ID, "recording-"+rec.ID))
 	}
-	if r.Method != http.MethodHead && !s.d.Recordings.HasLocal(rec.ID) {
+	if !s.d.Recordings.HasLocal(rec.ID) {
 		// Made on another node that keeps its files: that node remuxes.
 		s.fromPeer(w, r, rec, recording.DownloadName)
 		return
