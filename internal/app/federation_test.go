@@ -452,3 +452,78 @@ func TestPrivateModeStageChannelFollowIsApproved(t *testing.T) {
 		t.Fatalf("not a stage channel: %d", code)
 	}
 }
+
+// TestUndoFollowOfPrivateStageChannel: a follower of a stage channel that
+// unfollows while its community is private is removed (its Undo is
+// answered 202), so that it is not sent go-live posts it would refuse
+// once the channel is public again. Before, the inbox answered 404 (the
+// actor is hidden), which the sender takes as final, and the follower was
+// kept. Anyone else, and any other activity, still gets the 404 an
+// unknown account gets.
+func TestUndoFollowOfPrivateStageChannel(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, fedConfig(t), nil)
+	base := federate(t, a)
+	admin := adminLogin(t, base)
+	var srv, ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Open", "is_public": true}, &srv); code != 201 {
+		t.Fatalf("create server: %d", code)
+	}
+	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken, map[string]any{"name": "Open mic", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("stage channel: %d", code)
+	}
+	actor := base + "/federation/user/" + federation.StagePrefix + ch.ID
+	alice, mallory := newMastodon(t, "alice"), newMastodon(t, "mallory")
+	if code := alice.follow(actor); code != 202 {
+		t.Fatalf("follow: %d", code)
+	}
+	alice.next("Accept")
+	followers := func() float64 {
+		t.Helper()
+		var page struct{ Total float64 }
+		code, b := owncastAdmin(t, base, "GET", "/api/admin/federation/stages/"+ch.ID+"/followers", nil)
+		if code != 200 || json.Unmarshal(b, &page) != nil {
+			t.Fatalf("followers: %d %s", code, b)
+		}
+		return page.Total
+	}
+	if n := followers(); n != 1 {
+		t.Fatalf("followers = %v, want 1", n)
+	}
+	if code := call(t, "PATCH", base+"/servers/"+srv.ID, admin.AccessToken, map[string]any{"require_invite": true}, nil); code != 200 {
+		t.Fatalf("require invites: %d", code)
+	}
+	undo := func(p *mastodon, object string) map[string]any {
+		return map[string]any{"@context": "https://www.w3.org/ns/activitystreams", "id": p.actor() + "#undo-" + object,
+			"type": "Undo", "actor": p.actor(), "object": map[string]any{"type": "Follow", "actor": p.actor(), "object": object}}
+	}
+	// Nothing is revealed to one who does not follow it, nor for other
+	// activities of a follower.
+	if code := mallory.post(actor+"/inbox", undo(mallory, actor)); code != 404 {
+		t.Errorf("a stranger's Undo = %d, want 404", code)
+	}
+	if code := alice.follow(actor); code != 404 {
+		t.Errorf("a follower's Follow of the private channel = %d, want 404", code)
+	}
+	if code := alice.post(actor+"/inbox", undo(alice, base+"/federation/user/streamer")); code != 404 {
+		t.Errorf("an Undo of a follow of another actor = %d, want 404", code)
+	}
+	unknown := base + "/federation/user/" + federation.StagePrefix + "0190aaaa-0000-7000-8000-000000000000"
+	if code := alice.post(unknown+"/inbox", undo(alice, unknown)); code != 404 {
+		t.Errorf("an Undo to an unknown stage actor = %d, want 404", code)
+	}
+	if n := followers(); n != 1 {
+		t.Fatalf("followers after refused activities = %v, want 1", n)
+	}
+	// The follower's own Undo is honoured.
+	if code := alice.post(actor+"/inbox", undo(alice, actor)); code != 202 {
+		t.Fatalf("the follower's Undo while private = %d, want 202", code)
+	}
+	if n := followers(); n != 0 {
+		t.Fatalf("followers after the Undo = %v, want 0", n)
+	}
+	// Again (a redelivery): the follow is gone, so it is unknown again.
+	if code := alice.post(actor+"/inbox", undo(alice, actor)); code != 404 {
+		t.Errorf("a second Undo = %d, want 404", code)
+	}
+}
