@@ -527,3 +527,64 @@ func TestUndoFollowOfPrivateStageChannel(t *testing.T) {
 		t.Errorf("a second Undo = %d, want 404", code)
 	}
 }
+
+// TestStageChannelWebFingerNamesItsStream: a stage channel's WebFinger
+// entry names the channel's own page and stream, never the server's page
+// or the default stage's stream (another stream). A channel bound to the
+// default stage names Owncast's /hls/stream.m3u8 (its stream); one with
+// its own stage, whose playlist is only reachable through per-viewer
+// signed links, names no playlist. Before, every stage channel's
+// alternate link was the server's URL.
+func TestStageChannelWebFingerNamesItsStream(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, fedConfig(t), nil)
+	base := federate(t, a)
+	admin := adminLogin(t, base)
+	var srv, own, bound struct{ ID string }
+	if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Open", "is_public": true}, &srv); code != 201 {
+		t.Fatalf("create server: %d", code)
+	}
+	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken, map[string]any{"name": "Concerts", "type": "stage"}, &own); code != 201 {
+		t.Fatalf("stage channel: %d", code)
+	}
+	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken, map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &bound); code != 201 {
+		t.Fatalf("bound stage channel: %d", code)
+	}
+	host := strings.TrimPrefix(base, "http://")
+	links := func(user string) map[string]string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/.well-known/webfinger?resource="+url.QueryEscape("acct:"+user+"@"+host), nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var doc struct {
+			Links []struct{ Rel, Type, Href string }
+		}
+		if res.StatusCode != 200 || json.NewDecoder(res.Body).Decode(&doc) != nil {
+			t.Fatalf("webfinger %s: %d", user, res.StatusCode)
+		}
+		m := map[string]string{}
+		for _, l := range doc.Links {
+			m[l.Rel+" "+l.Type] = l.Href
+		}
+		return m
+	}
+	const page, hls = "http://webfinger.net/rel/profile-page text/html", "alternate application/x-mpegURL"
+	for _, c := range []struct {
+		name, user, page, hls string
+	}{
+		{"server actor", "streamer", base, base + "/hls/stream.m3u8"},
+		{"own stage", federation.StagePrefix + own.ID, base + "/c/" + srv.ID + "/" + own.ID, ""},
+		{"bound to the default stage", federation.StagePrefix + bound.ID, base + "/c/" + srv.ID + "/" + bound.ID, base + "/hls/stream.m3u8"},
+	} {
+		l := links(c.user)
+		if l[page] != c.page {
+			t.Errorf("%s: profile page = %q, want %q", c.name, l[page], c.page)
+		}
+		if l[hls] != c.hls {
+			t.Errorf("%s: stream = %q, want %q", c.name, l[hls], c.hls)
+		}
+	}
+}
