@@ -588,3 +588,83 @@ func TestStageChannelWebFingerNamesItsStream(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoHearthsUnfollowWhilePrivate: both directions of an unfollow that
+// involves a stage channel whose community turned private. A follows B's
+// stage channel; B's community turns private; A unfollows: B honours the
+// Undo and forgets A (before, B's inbox answered 404, final for A's
+// delivery, and B kept A as a follower). And a stage channel of A that
+// follows B, hidden once A's community is private, cannot sign an Undo B
+// could check (its key is in its hidden actor document), so its unfollow
+// is refused (400) and kept, rather than forgotten here and not there;
+// public again, it unfollows and B forgets it.
+func TestTwoHearthsUnfollowWhilePrivate(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, fedConfig(t), nil)
+	b, _ := start(t, fedConfig(t), nil)
+	baseA, baseB := federate(t, a), federate(t, b)
+	adminA, adminB := adminLogin(t, baseA), adminLogin(t, baseB)
+	stage := func(base, token string) (srv, ch string) {
+		t.Helper()
+		var s, c struct{ ID string }
+		if code := call(t, "POST", base+"/servers", token, map[string]any{"name": "Open", "is_public": true}, &s); code != 201 {
+			t.Fatalf("create server: %d", code)
+		}
+		if code := call(t, "POST", base+"/servers/"+s.ID+"/channels", token, map[string]any{"name": "Stage", "type": "stage"}, &c); code != 201 {
+			t.Fatalf("stage channel: %d", code)
+		}
+		return s.ID, c.ID
+	}
+	srvA, chA := stage(baseA, adminA.AccessToken)
+	srvB, chB := stage(baseB, adminB.AccessToken)
+	stageB := baseB + "/federation/user/" + federation.StagePrefix + chB
+
+	var followA, followStage struct{ ID string }
+	code, body := owncastAdmin(t, baseA, "POST", "/api/admin/federation/servers", map[string]any{"url": stageB})
+	if code != 200 || json.Unmarshal(body, &followA) != nil {
+		t.Fatalf("A follows B's stage channel: %d %s", code, body)
+	}
+	code, body = owncastAdmin(t, baseA, "POST", "/api/admin/federation/servers", map[string]any{"url": baseB, "stage": chA})
+	if code != 200 || json.Unmarshal(body, &followStage) != nil {
+		t.Fatalf("A's stage channel follows B: %d %s", code, body)
+	}
+	followersOf := func(path string) int {
+		t.Helper()
+		var page struct{ Total int }
+		code, body := owncastAdmin(t, baseB, "GET", path, nil)
+		if code != 200 || json.Unmarshal(body, &page) != nil {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+		return page.Total
+	}
+	stageFollowers := func() int { return followersOf("/api/admin/federation/stages/" + chB + "/followers") }
+	serverFollowers := func() int { return followersOf("/api/admin/followers") }
+	poll(t, "B's Accepts", 10*time.Second, func() bool { return stageFollowers() == 1 && serverFollowers() == 1 })
+
+	for _, c := range []struct{ base, token, srv string }{{baseA, adminA.AccessToken, srvA}, {baseB, adminB.AccessToken, srvB}} {
+		if code := call(t, "PATCH", c.base+"/servers/"+c.srv, c.token, map[string]any{"require_invite": true}, nil); code != 200 {
+			t.Fatalf("require invites: %d", code)
+		}
+	}
+	// A's server actor unfollows B's private stage channel: B forgets A.
+	if code, body := owncastAdmin(t, baseA, "DELETE", "/api/admin/federation/servers/"+followA.ID, nil); code != 200 {
+		t.Fatalf("unfollow B's stage channel: %d %s", code, body)
+	}
+	poll(t, "B's private stage channel forgetting A", 10*time.Second, func() bool { return stageFollowers() == 0 })
+
+	// A's private stage channel cannot unfollow B yet.
+	if code, body := owncastAdmin(t, baseA, "DELETE", "/api/admin/federation/servers/"+followStage.ID, nil); code != 400 {
+		t.Fatalf("a hidden stage channel's unfollow = %d %s, want 400", code, body)
+	}
+	var listed struct{ Servers []struct{ ID string } }
+	if _, body := owncastAdmin(t, baseA, "GET", "/api/admin/federation/servers", nil); json.Unmarshal(body, &listed) != nil || len(listed.Servers) != 1 {
+		t.Fatalf("A's followings after the refused unfollow: %s", body)
+	}
+	if code := call(t, "PATCH", baseA+"/servers/"+srvA, adminA.AccessToken, map[string]any{"require_invite": false}, nil); code != 200 {
+		t.Fatalf("open A's community: %d", code)
+	}
+	if code, body := owncastAdmin(t, baseA, "DELETE", "/api/admin/federation/servers/"+followStage.ID, nil); code != 200 {
+		t.Fatalf("the public stage channel's unfollow = %d %s", code, body)
+	}
+	poll(t, "B forgetting A's stage channel", 10*time.Second, func() bool { return serverFollowers() == 0 })
+}
