@@ -452,3 +452,219 @@ func TestPrivateModeStageChannelFollowIsApproved(t *testing.T) {
 		t.Fatalf("not a stage channel: %d", code)
 	}
 }
+
+// TestUndoFollowOfPrivateStageChannel: a follower of a stage channel that
+// unfollows while its community is private is removed (its Undo is
+// answered 202), so that it is not sent go-live posts it would refuse
+// once the channel is public again. Before, the inbox answered 404 (the
+// actor is hidden), which the sender takes as final, and the follower was
+// kept. Anyone else, and any other activity, still gets the 404 an
+// unknown account gets.
+func TestUndoFollowOfPrivateStageChannel(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, fedConfig(t), nil)
+	base := federate(t, a)
+	admin := adminLogin(t, base)
+	var srv, ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Open", "is_public": true}, &srv); code != 201 {
+		t.Fatalf("create server: %d", code)
+	}
+	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken, map[string]any{"name": "Open mic", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("stage channel: %d", code)
+	}
+	actor := base + "/federation/user/" + federation.StagePrefix + ch.ID
+	alice, mallory := newMastodon(t, "alice"), newMastodon(t, "mallory")
+	if code := alice.follow(actor); code != 202 {
+		t.Fatalf("follow: %d", code)
+	}
+	alice.next("Accept")
+	followers := func() float64 {
+		t.Helper()
+		var page struct{ Total float64 }
+		code, b := owncastAdmin(t, base, "GET", "/api/admin/federation/stages/"+ch.ID+"/followers", nil)
+		if code != 200 || json.Unmarshal(b, &page) != nil {
+			t.Fatalf("followers: %d %s", code, b)
+		}
+		return page.Total
+	}
+	if n := followers(); n != 1 {
+		t.Fatalf("followers = %v, want 1", n)
+	}
+	if code := call(t, "PATCH", base+"/servers/"+srv.ID, admin.AccessToken, map[string]any{"require_invite": true}, nil); code != 200 {
+		t.Fatalf("require invites: %d", code)
+	}
+	undo := func(p *mastodon, object string) map[string]any {
+		return map[string]any{"@context": "https://www.w3.org/ns/activitystreams", "id": p.actor() + "#undo-" + object,
+			"type": "Undo", "actor": p.actor(), "object": map[string]any{"type": "Follow", "actor": p.actor(), "object": object}}
+	}
+	// Nothing is revealed to one who does not follow it, nor for other
+	// activities of a follower.
+	if code := mallory.post(actor+"/inbox", undo(mallory, actor)); code != 404 {
+		t.Errorf("a stranger's Undo = %d, want 404", code)
+	}
+	if code := alice.follow(actor); code != 404 {
+		t.Errorf("a follower's Follow of the private channel = %d, want 404", code)
+	}
+	if code := alice.post(actor+"/inbox", undo(alice, base+"/federation/user/streamer")); code != 404 {
+		t.Errorf("an Undo of a follow of another actor = %d, want 404", code)
+	}
+	unknown := base + "/federation/user/" + federation.StagePrefix + "0190aaaa-0000-7000-8000-000000000000"
+	if code := alice.post(unknown+"/inbox", undo(alice, unknown)); code != 404 {
+		t.Errorf("an Undo to an unknown stage actor = %d, want 404", code)
+	}
+	if n := followers(); n != 1 {
+		t.Fatalf("followers after refused activities = %v, want 1", n)
+	}
+	// The follower's own Undo is honoured.
+	if code := alice.post(actor+"/inbox", undo(alice, actor)); code != 202 {
+		t.Fatalf("the follower's Undo while private = %d, want 202", code)
+	}
+	if n := followers(); n != 0 {
+		t.Fatalf("followers after the Undo = %v, want 0", n)
+	}
+	// Again (a redelivery): the follow is gone, so it is unknown again.
+	if code := alice.post(actor+"/inbox", undo(alice, actor)); code != 404 {
+		t.Errorf("a second Undo = %d, want 404", code)
+	}
+}
+
+// TestStageChannelWebFingerNamesItsStream: a stage channel's WebFinger
+// entry names the channel's own page and stream, never the server's page
+// or the default stage's stream (another stream). A channel bound to the
+// default stage names Owncast's /hls/stream.m3u8 (its stream); one with
+// its own stage, whose playlist is only reachable through per-viewer
+// signed links, names no playlist. Before, every stage channel's
+// alternate link was the server's URL.
+func TestStageChannelWebFingerNamesItsStream(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, fedConfig(t), nil)
+	base := federate(t, a)
+	admin := adminLogin(t, base)
+	var srv, own, bound struct{ ID string }
+	if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Open", "is_public": true}, &srv); code != 201 {
+		t.Fatalf("create server: %d", code)
+	}
+	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken, map[string]any{"name": "Concerts", "type": "stage"}, &own); code != 201 {
+		t.Fatalf("stage channel: %d", code)
+	}
+	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken, map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &bound); code != 201 {
+		t.Fatalf("bound stage channel: %d", code)
+	}
+	host := strings.TrimPrefix(base, "http://")
+	links := func(user string) map[string]string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/.well-known/webfinger?resource="+url.QueryEscape("acct:"+user+"@"+host), nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var doc struct {
+			Links []struct{ Rel, Type, Href string }
+		}
+		if res.StatusCode != 200 || json.NewDecoder(res.Body).Decode(&doc) != nil {
+			t.Fatalf("webfinger %s: %d", user, res.StatusCode)
+		}
+		m := map[string]string{}
+		for _, l := range doc.Links {
+			m[l.Rel+" "+l.Type] = l.Href
+		}
+		return m
+	}
+	const page, hls = "http://webfinger.net/rel/profile-page text/html", "alternate application/x-mpegURL"
+	for _, c := range []struct {
+		name, user, page, hls string
+	}{
+		{"server actor", "streamer", base, base + "/hls/stream.m3u8"},
+		{"own stage", federation.StagePrefix + own.ID, base + "/c/" + srv.ID + "/" + own.ID, ""},
+		{"bound to the default stage", federation.StagePrefix + bound.ID, base + "/c/" + srv.ID + "/" + bound.ID, base + "/hls/stream.m3u8"},
+	} {
+		l := links(c.user)
+		if l[page] != c.page {
+			t.Errorf("%s: profile page = %q, want %q", c.name, l[page], c.page)
+		}
+		if l[hls] != c.hls {
+			t.Errorf("%s: stream = %q, want %q", c.name, l[hls], c.hls)
+		}
+	}
+}
+
+// TestTwoHearthsUnfollowWhilePrivate: both directions of an unfollow that
+// involves a stage channel whose community turned private. A follows B's
+// stage channel; B's community turns private; A unfollows: B honours the
+// Undo and forgets A (before, B's inbox answered 404, final for A's
+// delivery, and B kept A as a follower). And a stage channel of A that
+// follows B, hidden once A's community is private, cannot sign an Undo B
+// could check (its key is in its hidden actor document), so its unfollow
+// is refused (400) and kept, rather than forgotten here and not there;
+// public again, it unfollows and B forgets it.
+func TestTwoHearthsUnfollowWhilePrivate(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, fedConfig(t), nil)
+	b, _ := start(t, fedConfig(t), nil)
+	baseA, baseB := federate(t, a), federate(t, b)
+	adminA, adminB := adminLogin(t, baseA), adminLogin(t, baseB)
+	stage := func(base, token string) (srv, ch string) {
+		t.Helper()
+		var s, c struct{ ID string }
+		if code := call(t, "POST", base+"/servers", token, map[string]any{"name": "Open", "is_public": true}, &s); code != 201 {
+			t.Fatalf("create server: %d", code)
+		}
+		if code := call(t, "POST", base+"/servers/"+s.ID+"/channels", token, map[string]any{"name": "Stage", "type": "stage"}, &c); code != 201 {
+			t.Fatalf("stage channel: %d", code)
+		}
+		return s.ID, c.ID
+	}
+	srvA, chA := stage(baseA, adminA.AccessToken)
+	srvB, chB := stage(baseB, adminB.AccessToken)
+	stageB := baseB + "/federation/user/" + federation.StagePrefix + chB
+
+	var followA, followStage struct{ ID string }
+	code, body := owncastAdmin(t, baseA, "POST", "/api/admin/federation/servers", map[string]any{"url": stageB})
+	if code != 200 || json.Unmarshal(body, &followA) != nil {
+		t.Fatalf("A follows B's stage channel: %d %s", code, body)
+	}
+	code, body = owncastAdmin(t, baseA, "POST", "/api/admin/federation/servers", map[string]any{"url": baseB, "stage": chA})
+	if code != 200 || json.Unmarshal(body, &followStage) != nil {
+		t.Fatalf("A's stage channel follows B: %d %s", code, body)
+	}
+	followersOf := func(path string) int {
+		t.Helper()
+		var page struct{ Total int }
+		code, body := owncastAdmin(t, baseB, "GET", path, nil)
+		if code != 200 || json.Unmarshal(body, &page) != nil {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+		return page.Total
+	}
+	stageFollowers := func() int { return followersOf("/api/admin/federation/stages/" + chB + "/followers") }
+	serverFollowers := func() int { return followersOf("/api/admin/followers") }
+	poll(t, "B's Accepts", 10*time.Second, func() bool { return stageFollowers() == 1 && serverFollowers() == 1 })
+
+	for _, c := range []struct{ base, token, srv string }{{baseA, adminA.AccessToken, srvA}, {baseB, adminB.AccessToken, srvB}} {
+		if code := call(t, "PATCH", c.base+"/servers/"+c.srv, c.token, map[string]any{"require_invite": true}, nil); code != 200 {
+			t.Fatalf("require invites: %d", code)
+		}
+	}
+	// A's server actor unfollows B's private stage channel: B forgets A.
+	if code, body := owncastAdmin(t, baseA, "DELETE", "/api/admin/federation/servers/"+followA.ID, nil); code != 200 {
+		t.Fatalf("unfollow B's stage channel: %d %s", code, body)
+	}
+	poll(t, "B's private stage channel forgetting A", 10*time.Second, func() bool { return stageFollowers() == 0 })
+
+	// A's private stage channel cannot unfollow B yet.
+	if code, body := owncastAdmin(t, baseA, "DELETE", "/api/admin/federation/servers/"+followStage.ID, nil); code != 400 {
+		t.Fatalf("a hidden stage channel's unfollow = %d %s, want 400", code, body)
+	}
+	var listed struct{ Servers []struct{ ID string } }
+	if _, body := owncastAdmin(t, baseA, "GET", "/api/admin/federation/servers", nil); json.Unmarshal(body, &listed) != nil || len(listed.Servers) != 1 {
+		t.Fatalf("A's followings after the refused unfollow: %s", body)
+	}
+	if code := call(t, "PATCH", baseA+"/servers/"+srvA, adminA.AccessToken, map[string]any{"require_invite": false}, nil); code != 200 {
+		t.Fatalf("open A's community: %d", code)
+	}
+	if code, body := owncastAdmin(t, baseA, "DELETE", "/api/admin/federation/servers/"+followStage.ID, nil); code != 200 {
+		t.Fatalf("the public stage channel's unfollow = %d %s", code, body)
+	}
+	poll(t, "B forgetting A's stage channel", 10*time.Second, func() bool { return serverFollowers() == 0 })
+}

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"regexp"
@@ -243,5 +244,58 @@ func TestDisconnectFromAnotherNode(t *testing.T) {
 	})
 	if code, _ := owncastAdmin(t, b.HTTP.URL(), "POST", "/api/admin/disconnect", nil); code != 400 {
 		t.Fatalf("disconnect with nothing live: %d", code)
+	}
+}
+
+// TestAdminStatusFromAnotherNode: Owncast's /api/admin/status asked of a
+// node that does not run the broadcast answers the same broadcaster,
+// stream details and output settings as the node running it (it asks that
+// node through the signed peer route). Before, it said online with every
+// detail null, so the admin UI behind a load balancer showed a live
+// stream with no broadcaster.
+func TestAdminStatusFromAnotherNode(t *testing.T) {
+	t.Parallel()
+	a, b, streamKey := twoLiveNodes(t, nil)
+	publishTo(t, "rtmp://"+a.RTMPAddr().String()+"/live/"+streamKey)
+	type adminStatus struct {
+		Online      bool
+		Broadcaster *struct {
+			RemoteAddr    string
+			Time          time.Time
+			StreamDetails struct {
+				Width, Height          int
+				VideoCodec, AudioCodec string
+			}
+		}
+		CurrentBroadcast *struct {
+			OutputSettings []map[string]any
+			LatencyLevel   struct{ Level int }
+		}
+	}
+	status := func(base string) adminStatus {
+		t.Helper()
+		var st adminStatus
+		code, body := owncastAdmin(t, base, "GET", "/api/admin/status", nil)
+		if code != 200 || json.Unmarshal(body, &st) != nil {
+			t.Fatalf("admin status of %s: %d %s", base, code, body)
+		}
+		return st
+	}
+	var onA adminStatus
+	poll(t, "node A knowing the stream's details", 30*time.Second, func() bool {
+		onA = status(a.HTTP.URL())
+		return onA.Broadcaster != nil && onA.Broadcaster.StreamDetails.VideoCodec != "" && onA.Broadcaster.StreamDetails.AudioCodec != ""
+	})
+	poll(t, "node B seeing the stream online", 30*time.Second, func() bool { return status(b.HTTP.URL()).Online })
+	onB := status(b.HTTP.URL())
+	if onB.Broadcaster == nil || onB.CurrentBroadcast == nil || onA.CurrentBroadcast == nil {
+		t.Fatalf("node B's admin status has no broadcast details: %+v", onB)
+	}
+	if *onB.Broadcaster != *onA.Broadcaster {
+		t.Errorf("broadcaster on node B = %+v, on node A %+v", *onB.Broadcaster, *onA.Broadcaster)
+	}
+	if len(onB.CurrentBroadcast.OutputSettings) != len(onA.CurrentBroadcast.OutputSettings) || len(onB.CurrentBroadcast.OutputSettings) == 0 ||
+		onB.CurrentBroadcast.LatencyLevel != onA.CurrentBroadcast.LatencyLevel {
+		t.Errorf("current broadcast on node B = %+v, on node A %+v", *onB.CurrentBroadcast, *onA.CurrentBroadcast)
 	}
 }

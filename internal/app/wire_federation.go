@@ -46,8 +46,15 @@ func newFederation(a *App, chat *stagechat.Service, log *slog.Logger, onEngageme
 			}
 			c, err := a.Community.Store().Community(ctx, ch.CommunityID)
 			public := err == nil && c.IsPublic && !c.RequireInvite
-			return federation.StageChannelInfo{Name: ch.Name, Public: public,
-				Page: "/c/" + url.PathEscape(ch.CommunityID) + "/" + url.PathEscape(ch.ID)}, true
+			info := federation.StageChannelInfo{Name: ch.Name, Public: public,
+				Page: "/c/" + url.PathEscape(ch.CommunityID) + "/" + url.PathEscape(ch.ID)}
+			// Its stream: Owncast's /hls/ when it is bound to the default
+			// stage; its own stage plays only through per-viewer signed
+			// links (/stages/{id}/hls/{token}/…), so it names none.
+			if stage, err := a.Live.StageForChannel(ctx, ch.ID); err == nil && stage == a.Live.DefaultStageID() {
+				info.HLS = "/hls/stream.m3u8"
+			}
+			return info, true
 		}
 	}
 	fed, err := federation.New(cfg, a.DB.Federation(), a.webhookEngine, out, log)

@@ -217,6 +217,13 @@ type StageChannelInfo struct {
 	// ("/c/<community>/<channel>"), which its go-live posts and actor
 	// link to; "" links to the server's.
 	Page string
+	// HLS is the path of the channel's stream's master playlist where
+	// anyone may play it ("/hls/stream.m3u8" for a channel bound to the
+	// default stage), named by its WebFinger entry's alternate link; ""
+	// when it has none open to all (a channel's own stage plays only
+	// through a signed, per-viewer link), and then the entry names none
+	// rather than another stage's stream.
+	HLS string
 }
 
 // Engagement is an inbound follow, like or boost, for chat and webhooks.

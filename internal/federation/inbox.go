@@ -20,6 +20,9 @@ var errActorMismatch = fault.New(fault.Forbidden, "the activity's actor is not t
 // Follow, Undo, Like, Announce, Update and Delete.
 func (s *Service) Inbox(ctx context.Context, username string, r *http.Request) error {
 	local, err := s.Local(ctx, username)
+	if errors.Is(err, fault.NotFound) {
+		return s.hiddenInbox(ctx, username, r, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -38,6 +41,64 @@ func (s *Service) Inbox(ctx context.Context, username string, r *http.Request) e
 		return errBlocked
 	}
 	return s.apply(ctx, local, v.actor, act)
+}
+
+// hiddenInbox takes a POST to the inbox of a stage channel actor that is
+// not served (its community is private, or its actor is switched off):
+// the only activities honoured are an existing follower's own Undo of its
+// Follow and Delete of its account, which remove the follower, so that a
+// server that unfollows while the actor is hidden is not kept as a
+// follower (and sent posts it refuses) once it is public again. Anything
+// else, including a valid activity from an actor that does not follow it,
+// answers notFound as for an unknown account: nothing about the actor is
+// revealed to anyone who does not already follow it.
+func (s *Service) hiddenInbox(ctx context.Context, username string, r *http.Request, notFound error) error {
+	st := s.Settings()
+	id, ok := strings.CutPrefix(strings.ToLower(username), StagePrefix)
+	if !ok || id == "" || st.ServerURL == "" || s.cfg.StageChannel == nil {
+		return notFound
+	}
+	v, err := s.verifyRequest(ctx, r)
+	if fault.KindOf(err) == fault.RateLimited {
+		return err
+	}
+	if err != nil {
+		return notFound
+	}
+	var act map[string]any
+	if json.Unmarshal(v.body, &act) != nil || idOf(act["actor"]) != v.actor.ID {
+		return notFound
+	}
+	if u, err := url.Parse(v.actor.ID); err != nil || blocked(st, u.Hostname()) {
+		return notFound
+	}
+	user, self := StagePrefix+id, s.actorIRI(st, StagePrefix+id)
+	switch str(act["type"]) {
+	case "Undo":
+		inner, _ := act["object"].(map[string]any)
+		if inner == nil || str(inner["type"]) != "Follow" || idOf(inner["actor"]) != v.actor.ID {
+			return notFound
+		}
+		if o := idOf(inner["object"]); o != "" && o != self {
+			return notFound
+		}
+	case "Delete":
+		if idOf(act["object"]) != v.actor.ID {
+			return notFound
+		}
+	default:
+		return notFound
+	}
+	if _, err := s.st.Follower(ctx, user, v.actor.ID); err != nil {
+		if errors.Is(err, fault.NotFound) {
+			return notFound
+		}
+		return err
+	}
+	if err := s.st.DeleteFollower(ctx, user, v.actor.ID); err != nil && !errors.Is(err, fault.NotFound) {
+		return err
+	}
+	return nil
 }
 
 func (s *Service) apply(ctx context.Context, local *LocalActor, from *remoteActor, act map[string]any) error {

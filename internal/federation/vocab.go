@@ -38,7 +38,8 @@ type LocalActor struct {
 	Summary  string
 	// Page is the actor's web page (the server URL, or the stage's page).
 	Page string
-	// HLS is the actor's master playlist (WebFinger's alternate link).
+	// HLS is the actor's master playlist (WebFinger's alternate link; ""
+	// for none).
 	HLS string
 	// Avatar is the profile image URL.
 	Avatar string
@@ -81,8 +82,12 @@ func (s *Service) Local(ctx context.Context, username string) (*LocalActor, erro
 				if strings.HasPrefix(info.Page, "/") {
 					page += info.Page
 				}
+				hls := ""
+				if strings.HasPrefix(info.HLS, "/") {
+					hls = st.ServerURL + info.HLS
+				}
 				return &LocalActor{Username: StagePrefix + id, Name: name, Summary: name + " on " + st.Name,
-					Page: page, HLS: st.ServerURL, Avatar: st.ServerURL + "/logo/external", StageChannel: id}, nil
+					Page: page, HLS: hls, Avatar: st.ServerURL + "/logo/external", StageChannel: id}, nil
 			}
 		}
 	}
@@ -157,15 +162,18 @@ func (s *Service) WebFinger(ctx context.Context, resource string) (map[string]an
 	if err != nil {
 		return nil, err
 	}
+	links := []map[string]any{
+		{"rel": "self", "type": ContentType, "href": s.actorIRI(st, a.Username)},
+		{"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": a.Page},
+		{"rel": "http://webfinger.net/rel/avatar", "type": "image/png", "href": a.Avatar},
+	}
+	if a.HLS != "" {
+		links = append(links, map[string]any{"rel": "alternate", "type": "application/x-mpegURL", "href": a.HLS})
+	}
 	return map[string]any{
 		"subject": "acct:" + a.Username + "@" + u.Host,
 		"aliases": []string{s.actorIRI(st, a.Username)},
-		"links": []map[string]any{
-			{"rel": "self", "type": ContentType, "href": s.actorIRI(st, a.Username)},
-			{"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": a.Page},
-			{"rel": "http://webfinger.net/rel/avatar", "type": "image/png", "href": a.Avatar},
-			{"rel": "alternate", "type": "application/x-mpegURL", "href": a.HLS},
-		},
+		"links":   links,
 	}, nil
 }
 

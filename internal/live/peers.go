@@ -27,8 +27,15 @@ type Peers interface {
 }
 
 // peerName is what the peer route serves of a stage: the master playlist,
-// a variant's playlist, segment or part, a thumbnail.
-var peerName = regexp.MustCompile(`^(stream\.m3u8|thumbnail\.jpg|preview\.gif|[0-9]{1,3}/[A-Za-z0-9_-][A-Za-z0-9._-]{0,127})$`)
+// a variant's playlist, segment or part, a thumbnail; and the broadcast's
+// details (StatusPeerName).
+var peerName = regexp.MustCompile(`^(stream\.m3u8|thumbnail\.jpg|preview\.gif|status\.json|[0-9]{1,3}/[A-Za-z0-9_-][A-Za-z0-9._-]{0,127})$`)
+
+// StatusPeerName is the peer route's name for the details of a broadcast
+// (its broadcaster, stream details, output settings and health, which
+// only the node running it has): the admin's status on another node asks
+// for them (IngestStatusURL).
+const StatusPeerName = "status.json"
 
 // IngestPeerURL is the signed URL at which the node running stageID's
 // broadcast serves name (see peerName) to this node, when that node is
@@ -37,7 +44,22 @@ var peerName = regexp.MustCompile(`^(stream\.m3u8|thumbnail\.jpg|preview\.gif|[0
 // broadcast runs here, or nowhere, or S3 serves every node, or the ingest
 // node has no address: docs/scaling.md).
 func (s *Service) IngestPeerURL(ctx context.Context, stageID, name string) (string, error) {
-	if s.cfg.Viewers == nil || s.cfg.Peers == nil || len(s.cfg.PeerKey) == 0 || !peerName.MatchString(name) || s.Settings().S3.Enabled {
+	if name == StatusPeerName || s.Settings().S3.Enabled {
+		return "", nil
+	}
+	return s.peerURL(ctx, stageID, name)
+}
+
+// IngestStatusURL is the signed URL at which the node running stageID's
+// broadcast, when it is another one, serves the broadcast's details
+// (StatusPeerName), S3 or not; "" when it runs here or nowhere, or that
+// node has no address.
+func (s *Service) IngestStatusURL(ctx context.Context, stageID string) (string, error) {
+	return s.peerURL(ctx, stageID, StatusPeerName)
+}
+
+func (s *Service) peerURL(ctx context.Context, stageID, name string) (string, error) {
+	if s.cfg.Viewers == nil || s.cfg.Peers == nil || len(s.cfg.PeerKey) == 0 || !peerName.MatchString(name) {
 		return "", nil
 	}
 	if _, err := s.stage(stageID); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"github.com/hearth-community/hearth/internal/hls"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/peersign"
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
@@ -84,7 +86,11 @@ func variantsJSON(vs []live.Variant) []map[string]any {
 	return out
 }
 
-// handleAdminStatus is GET /api/admin/status.
+// handleAdminStatus is GET /api/admin/status. In a cluster the
+// broadcast's details (broadcaster, stream details, output settings,
+// health) are only on the node running it: any other node asks that node
+// for them (its peer route, with a signed URL), so every node answers the
+// same.
 func (s *Surface) handleAdminStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := s.d.Live.Status(r.Context(), s.stageID())
 	if err != nil {
@@ -92,23 +98,108 @@ func (s *Surface) handleAdminStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := map[string]any{
-		"broadcaster": nil, "currentBroadcast": nil, "health": nil,
 		"online": st.Online, "streamTitle": s.streamTitle(st), "versionNumber": s.version(),
 		"viewerCount": st.ViewerCount, "overallPeakViewerCount": st.OverallPeak, "sessionPeakViewerCount": st.SessionPeak,
 	}
+	details, err := s.broadcastDetails(r.Context(), s.stageID(), st)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if st.Online && st.Broadcaster == nil {
+		if d := s.ingestDetails(r.Context(), s.stageID()); d != nil {
+			details = d
+		}
+	}
+	for k, v := range details {
+		out[k] = v
+	}
+	liveNoCache(w)
+	httpserver.WriteJSON(w, http.StatusOK, out)
+}
+
+// broadcastDetails is the admin status's details of a broadcast running
+// on this node: broadcaster, currentBroadcast and health (null when it
+// runs elsewhere or nowhere).
+func (s *Surface) broadcastDetails(ctx context.Context, stageID string, st live.Status) (map[string]any, error) {
+	out := map[string]any{"broadcaster": nil, "currentBroadcast": nil, "health": nil}
 	if b := st.Broadcaster; b != nil {
 		out["broadcaster"] = map[string]any{"remoteAddr": b.RemoteAddr, "time": b.Time, "streamDetails": b.Details}
 		out["currentBroadcast"] = map[string]any{"outputSettings": variantsJSON(st.Variants),
 			"latencyLevel": map[string]any{"level": st.LatencyLevel}}
-		h, err := s.d.Live.StreamHealth(r.Context(), s.stageID())
+		h, err := s.d.Live.StreamHealth(ctx, stageID)
 		if err != nil {
-			writeError(w, err)
-			return
+			return nil, err
 		}
 		out["health"] = healthJSON(h)
 	}
+	return out, nil
+}
+
+// Bounds on asking the node running a broadcast for its details.
+const (
+	peerStatusTimeout = 5 * time.Second
+	maxPeerStatus     = 1 << 20
+)
+
+// ingestDetails asks the node running stageID's broadcast, when it is
+// another node, for its details (the peer route's live.StatusPeerName);
+// nil when it runs here or nowhere, or that node did not answer (then the
+// status shows the stage online without them, and the cause is logged).
+func (s *Surface) ingestDetails(ctx context.Context, stageID string) map[string]any {
+	u, err := s.d.Live.IngestStatusURL(ctx, stageID)
+	if err != nil || u == "" {
+		if err != nil {
+			s.log.Warn("live: where the stream runs is not known", "stage", stageID, "err", err)
+		}
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil
+	}
+	res, err := s.peerStatus.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("live: the node running the stream did not answer", "stage", stageID, "err", err)
+			if peersign.Unreachable(err) {
+				s.d.Live.IngestUnreachable(ctx, stageID, live.StatusPeerName)
+			}
+		}
+		return nil
+	}
+	defer res.Body.Close()
+	var d map[string]any
+	if res.StatusCode != http.StatusOK {
+		s.log.Warn("live: the node running the stream failed to give its details", "stage", stageID, "status", res.StatusCode)
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, maxPeerStatus)).Decode(&d); err != nil {
+		s.log.Warn("live: the node running the stream sent unreadable details", "stage", stageID, "err", err)
+		return nil
+	}
+	out := map[string]any{}
+	for _, k := range []string{"broadcaster", "currentBroadcast", "health"} {
+		out[k] = d[k]
+	}
+	return out
+}
+
+// ingestStatus answers the peer route's live.StatusPeerName: this node's
+// details of the stage's broadcast (nulls when it does not run here).
+func (s *Surface) ingestStatus(w http.ResponseWriter, r *http.Request, stageID string) {
+	st, err := s.d.Live.Status(r.Context(), stageID)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	d, err := s.broadcastDetails(r.Context(), stageID, st)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	liveNoCache(w)
-	httpserver.WriteJSON(w, http.StatusOK, out)
+	httpserver.WriteJSON(w, http.StatusOK, d)
 }
 
 // handleDisconnect is POST /api/admin/disconnect.

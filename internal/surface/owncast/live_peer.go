@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/peersign"
 )
 
@@ -109,6 +110,10 @@ func (s *Surface) handleIngestPeer(w http.ResponseWriter, r *http.Request) {
 	stageID, name, q := r.PathValue("stage"), r.PathValue("name"), r.URL.Query()
 	if !s.d.Live.VerifyIngestPeer(stageID, name, q.Get("exp"), q.Get("sig")) {
 		writeResult(w, http.StatusForbidden, false, "this route is for the nodes of the cluster")
+		return
+	}
+	if name == live.StatusPeerName {
+		s.ingestStatus(w, r, stageID)
 		return
 	}
 	if _, ok := thumbContentType[name]; ok {

@@ -74,6 +74,9 @@ type Surface struct {
 	// peer fetches (and bounds) the HLS of broadcasts running on another
 	// node (live_peer.go).
 	peer *peersign.Proxy
+	// peerStatus asks the node running a broadcast for its details (the
+	// admin's status on another node: live_admin.go).
+	peerStatus *http.Client
 }
 
 // Browser push registrations an address may make: a browser registers
@@ -95,7 +98,8 @@ func New(d Deps) (*Surface, error) {
 	if d.Life == nil {
 		d.Life = context.Background()
 	}
-	s := &Surface{d: d, log: d.Log.With("component", "owncast"), peer: newPeerHLS(maxPeerHLS, nil)}
+	s := &Surface{d: d, log: d.Log.With("component", "owncast"), peer: newPeerHLS(maxPeerHLS, nil),
+		peerStatus: &http.Client{Timeout: peerStatusTimeout}}
 	rl, err := ratelimit.New(ratelimit.Config{Limit: notifyRegistrations, Interval: notifyPer, Burst: notifyRegistrations})
 	if err != nil {
 		return nil, err
