@@ -151,6 +151,23 @@ func (g *recordingGate) Stage(ctx context.Context, ref string) (string, error) {
 	return ref, nil
 }
 
+// BoundStage is the stage a stage channel broadcasts on when an instance
+// admin bound it to another (the default stage): the one live streams and
+// records it to (live.Service.StageForChannel).
+func (g *recordingGate) BoundStage(ctx context.Context, ref string) (string, bool, error) {
+	if ref == live.DefaultStageRef {
+		return ref, false, nil
+	}
+	on, err := g.a.Live.StageForChannel(ctx, ref)
+	if err != nil {
+		if k := fault.KindOf(err); k == fault.NotFound || k == fault.Invalid {
+			return ref, false, nil
+		}
+		return "", false, err
+	}
+	return on, on != ref, nil
+}
+
 func (g *recordingGate) Access(ctx context.Context, accountID string, admin bool, stageID string) (hearthapi.Access, error) {
 	if stageID == g.a.Live.DefaultStageID() {
 		return hearthapi.Access{View: true, Manage: admin}, nil
@@ -191,6 +208,35 @@ func (g *recordingGate) PostClip(ctx context.Context, accountID string, c *recor
 	_, err = g.a.Messages.Post(ctx, messages.PostInput{ConversationID: c.StageID, Kind: messages.KindChannel, AuthorID: accountID,
 		Body: body})
 	return err
+}
+
+// clipGone is what a deleted clip's announcement says in place of its link.
+const clipGone = "(clip deleted)"
+
+// UnpostClip edits the message PostClip posted for a deleted clip: its
+// link becomes clipGone (a MESSAGE_UPDATE to every surface), so the chat
+// no longer offers a clip that answers 404. The message is the maker's in
+// the stage's chat, posted once the clip was cut: it is looked for among
+// those of the hour after the clip was made.
+func (g *recordingGate) UnpostClip(ctx context.Context, c *recording.Clip, url string) error {
+	if g.a.Messages == nil || c.StageID == g.a.Live.DefaultStageID() {
+		return nil
+	}
+	from := c.CreatedAt.Add(-time.Minute)
+	ms, err := g.a.Messages.List(ctx, messages.ListQuery{ConversationID: c.StageID, After: timeID(from, false),
+		Before: timeID(c.CreatedAt.Add(time.Hour), true), Limit: 1000, Oldest: true})
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if m.Deleted || m.AuthorID == nil || *m.AuthorID != c.CreatedBy || !strings.Contains(m.Body, url) {
+			continue
+		}
+		if _, err := g.a.Messages.Edit(ctx, m.ID, strings.ReplaceAll(m.Body, url, clipGone)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Chat implements hearthapi.Gate: the stage's conversation between two

@@ -90,10 +90,7 @@ func (s *Surface) liveClip(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fault.New(fault.Invalid, "seconds (how much of the live stream, back from now) is required"))
 		return
 	}
-	stage, err := s.stageParam(r, body.Stage)
-	if err == nil {
-		err = s.access(r, c, stage, false, errStageNotFound)
-	}
+	stage, err := s.stageFor(r, c, body.Stage, false)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -134,6 +131,27 @@ func (s *Surface) clipFor(r *http.Request, n need) (*recording.Clip, who, error)
 		return nil, who{}, err
 	}
 	return c, caller, nil
+}
+
+// ownClip is the clip the path names, when the caller made it (and may
+// still see its stage) or manages its stage. No token is 401 as on the
+// other managing routes; a viewer who neither made nor manages it gets 403.
+func (s *Surface) ownClip(r *http.Request) (*recording.Clip, error) {
+	caller, err := s.authenticate(r, manage)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.d.Recordings.GetClip(r.Context(), r.PathValue("id"))
+	if errors.Is(err, fault.NotFound) {
+		err = errClipNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.access(r, caller, c.StageID, c.CreatedBy != caller.id, errClipNotFound); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func (s *Surface) clips(w http.ResponseWriter, r *http.Request) {
@@ -291,14 +309,22 @@ func namedAttachment(title, short, whole string) string {
 	return `attachment; filename="` + whole + `.mp4"`
 }
 
+// deleteClip deletes a clip: its maker may (it counts against their clip
+// budget, and they may take back what they posted, as with a message),
+// and so may the stage's managers; it then takes the clip's link out of
+// the chat message that announced it, so no one is offered a clip that is
+// gone.
 func (s *Surface) deleteClip(w http.ResponseWriter, r *http.Request) {
-	c, err := s.clipOf(r, manage)
+	c, err := s.ownClip(r)
 	if err == nil {
 		err = s.d.Recordings.DeleteClip(r.Context(), c.ID)
 	}
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if err := s.d.Gate.UnpostClip(r.Context(), c, clipToJSON(c).URL); err != nil {
+		s.d.Log.Warn("hearthapi: cannot take the deleted clip out of the stage chat", "clip", c.ID, "err", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -318,11 +344,7 @@ func (s *Surface) managedStage(r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	stage, err := s.d.Gate.Stage(r.Context(), r.PathValue("stage"))
-	if err == nil {
-		err = s.access(r, c, stage, true, errStageNotFound)
-	}
-	return stage, err
+	return s.stageFor(r, c, r.PathValue("stage"), true)
 }
 
 func (s *Surface) settings(w http.ResponseWriter, r *http.Request) {

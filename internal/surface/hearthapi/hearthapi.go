@@ -33,12 +33,19 @@ type Gate interface {
 	// Stage turns a reference from a request ("default" or a stage
 	// channel's id) into a stage id.
 	Stage(ctx context.Context, ref string) (string, error)
+	// BoundStage is the stage a stage channel broadcasts on when it is
+	// bound to another one (the default stage), and true; ref itself and
+	// false otherwise (any other reference too).
+	BoundStage(ctx context.Context, ref string) (string, bool, error)
 	// Access is accountID's ("" anonymous) access to stageID; NotFound when
 	// they may not see it.
 	Access(ctx context.Context, accountID string, admin bool, stageID string) (Access, error)
 	// PostClip announces a clip in the stage's chat (nil error: posted or
 	// nothing to post to).
 	PostClip(ctx context.Context, accountID string, c *recording.Clip, url string) error
+	// UnpostClip takes a deleted clip's link (url) out of the chat message
+	// that announced it (nil error: done or no such message).
+	UnpostClip(ctx context.Context, c *recording.Clip, url string) error
 	// Chat lists the messages of a stage's chat between two times, oldest
 	// first (at most limit).
 	Chat(ctx context.Context, stageID string, from, to time.Time, limit int) ([]ChatMessage, error)
@@ -305,11 +312,31 @@ func toJSON(r *recording.Recording) recordingJSON {
 		DownloadURL: download}
 }
 
-func (s *Surface) stageParam(r *http.Request, ref string) (string, error) {
+// stageFor is the stage a reference ("default" or a stage channel's id)
+// names, when caller c may see it (and manage it, when manage): the stage
+// the channel broadcasts on, which is the default stage for a channel an
+// instance admin bound to it. The caller must then pass both the channel's
+// check (so a channel hidden from them answers as an unknown id) and the
+// bound stage's (the default stage is the instance admin's to manage).
+func (s *Surface) stageFor(r *http.Request, c who, ref string, manage bool) (string, error) {
 	if ref == "" {
 		return "", fault.New(fault.Invalid, `the stage query parameter is required ("default" or a stage channel id)`)
 	}
-	return s.d.Gate.Stage(r.Context(), ref)
+	on, bound, err := s.d.Gate.BoundStage(r.Context(), ref)
+	if err != nil {
+		return "", err
+	}
+	if bound {
+		if err := s.access(r, c, ref, manage, errStageNotFound); err != nil {
+			return "", err
+		}
+		return on, s.access(r, c, on, manage, errStageNotFound)
+	}
+	stage, err := s.d.Gate.Stage(r.Context(), ref)
+	if err == nil {
+		err = s.access(r, c, stage, manage, errStageNotFound)
+	}
+	return stage, err
 }
 
 // readableStage is the stage named by the stage query parameter, when the
@@ -319,11 +346,7 @@ func (s *Surface) readableStage(r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	stage, err := s.stageParam(r, r.URL.Query().Get("stage"))
-	if err == nil {
-		err = s.access(r, c, stage, false, errStageNotFound)
-	}
-	return stage, err
+	return s.stageFor(r, c, r.URL.Query().Get("stage"), false)
 }
 
 func (s *Surface) list(w http.ResponseWriter, r *http.Request) {

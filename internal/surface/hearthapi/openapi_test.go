@@ -37,7 +37,11 @@ func (gate) Access(_ context.Context, id string, admin bool, stage string) (hear
 	return hearthapi.Access{View: true, Manage: admin}, nil
 }
 
+func (gate) BoundStage(_ context.Context, ref string) (string, bool, error) { return ref, false, nil }
+
 func (gate) PostClip(context.Context, string, *recording.Clip, string) error { return nil }
+
+func (gate) UnpostClip(context.Context, *recording.Clip, string) error { return nil }
 
 func (gate) Chat(_ context.Context, _ string, from, _ time.Time, _ int) ([]hearthapi.ChatMessage, error) {
 	return []hearthapi.ChatMessage{{ID: "m1", AuthorName: "alice", Body: "hi", At: from.Add(time.Second)}}, nil

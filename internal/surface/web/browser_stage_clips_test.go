@@ -137,10 +137,18 @@ func TestBrowserStageClipsAndCopy(t *testing.T) {
 	p.waitFor("the clip listed under the recordings", `!!document.querySelector('[data-testid="clips"] [data-clip=`+jsString(clip.ID)+`] [data-testid="clip-download"]')`, 15*time.Second)
 	p.screenshot("stage-clip")
 
-	// Alice manages the channel: she may delete the clip from the list.
+	// Alice manages the channel: the list offers her Delete on Bob's clip.
 	listed := `document.querySelector('[data-testid="clips"] [data-clip=` + jsString(clip.ID) + `]')`
-	eval[bool](p, "delete it", `(() => { window.confirm = () => true; `+listed+`.closest('[data-testid="clip-item"]').querySelector('[data-testid="clip-delete"]').click(); return true; })()`)
-	p.waitFor("the clip gone from the list", `!`+listed, 15*time.Second)
+	deleteOf := listed + `?.closest('[data-testid="clip-item"]').querySelector('[data-testid="clip-delete"]')`
+	p.waitFor("Delete offered to the manager", `!!`+deleteOf, 15*time.Second)
+
+	// Bob made the clip (it counts against his clip budget): he deletes it
+	// from the list himself.
+	pb := newTab(t, browser, "bob")
+	signIn(pb, base, c.bob, "/c/"+c.server+"/"+ch.ID)
+	pb.waitFor("Delete offered to the clip's maker", `!!`+deleteOf, 20*time.Second)
+	eval[bool](pb, "delete it", `(() => { window.confirm = () => true; `+deleteOf+`.click(); return true; })()`)
+	pb.waitFor("the clip gone from the list", `!`+listed, 15*time.Second)
 	req, _ := http.NewRequest("GET", base+"/api/clips/"+clip.ID, nil)
 	req.Header.Set("Authorization", "Bearer "+c.alice.Access)
 	res, err := http.DefaultClient.Do(req)
@@ -151,4 +159,7 @@ func TestBrowserStageClipsAndCopy(t *testing.T) {
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("the deleted clip: %d, want 404", res.StatusCode)
 	}
+	// The announcement in the chat says the clip was deleted, and offers
+	// no Play any more (a MESSAGE_UPDATE, on the page already open).
+	p.waitFor("the announcement updated", `!`+inChat+` && [...document.querySelectorAll('[data-testid="message"]')].some((m) => m.textContent.includes("Encore") && m.textContent.includes("(clip deleted)"))`, 15*time.Second)
 }
