@@ -422,6 +422,13 @@ func publishRTMP(t *testing.T, a *app.App) {
 // and Opus. It returns the session's resource path.
 func watchWHEP(t *testing.T, base string, viewer *webrtc.PeerConnection) string {
 	t.Helper()
+	return watchWHEPAt(t, base, "default", "", viewer)
+}
+
+// watchWHEPAt is watchWHEP of /api/whep/{stage}, with an access token
+// (token "": none).
+func watchWHEPAt(t *testing.T, base, stage, token string, viewer *webrtc.PeerConnection) string {
+	t.Helper()
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		if _, err := viewer.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 			t.Fatal(err)
@@ -438,8 +445,8 @@ func watchWHEP(t *testing.T, base string, viewer *webrtc.PeerConnection) string 
 			}
 		}
 	})
-	code, hdr, ans := postSDP(t, "POST", base+"/api/whep/default", "", "application/sdp", offerSDP(t, viewer))
-	if code != 201 || !strings.HasPrefix(hdr.Get("Location"), "/api/whep/default/") {
+	code, hdr, ans := postSDP(t, "POST", base+"/api/whep/"+stage, token, "application/sdp", offerSDP(t, viewer))
+	if code != 201 || !strings.HasPrefix(hdr.Get("Location"), "/api/whep/"+stage+"/") {
 		t.Fatalf("WHEP: %d %v %s", code, hdr, ans)
 	}
 	if err := viewer.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans}); err != nil {

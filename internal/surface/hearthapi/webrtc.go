@@ -35,7 +35,8 @@ type LiveDeps struct {
 }
 
 // Live serves WHIP ingest (RFC 9725) at /api/whip/{stage} and WHEP
-// playback at /api/whep/{stage}; {stage} is "default" or a stage id.
+// playback at /api/whep/{stage}; {stage} is "default" or a stage channel's
+// id (one bound to the default stage names the default stage).
 type Live struct {
 	d LiveDeps
 }
@@ -114,12 +115,35 @@ func offer(r *http.Request) (string, error) {
 
 var errUnsupportedType = errors.New("the body must be an SDP offer (Content-Type: application/sdp)")
 
-func (l *Live) stage(r *http.Request) (string, error) {
+// stage is the stage {stage} names ("default" or a stage channel's id): the
+// stage the channel broadcasts on, which for a stage channel an instance
+// admin bound to the default stage is the default stage (as the recordings
+// routes resolve it, stageFor). channel is then the channel's id, whose
+// access WHEP checks before the bound stage's; "" otherwise.
+func (l *Live) stage(r *http.Request) (id, channel string, err error) {
 	ref := r.PathValue("stage")
 	if ref == "" || len(ref) > 100 {
-		return "", errStageNotFound
+		return "", "", errStageNotFound
 	}
-	return l.d.Gate.Stage(r.Context(), ref)
+	on, bound, err := l.d.Gate.BoundStage(r.Context(), ref)
+	if err != nil {
+		return "", "", err
+	}
+	if bound {
+		return on, ref, nil
+	}
+	id, err = l.d.Gate.Stage(r.Context(), ref)
+	return id, "", err
+}
+
+// watchable answers whether who may watch stageID: a stage they may not
+// see is one that does not exist (errStageNotFound).
+func (l *Live) watchable(r *http.Request, who string, admin bool, stageID string) error {
+	a, err := l.d.Gate.Access(r.Context(), who, admin, stageID)
+	if fault.KindOf(err) == fault.NotFound || (err == nil && !a.View) {
+		err = errStageNotFound
+	}
+	return err
 }
 
 // whip checks what the request carries (a key, an SDP offer) before the
@@ -139,7 +163,8 @@ func (l *Live) whip(w http.ResponseWriter, r *http.Request) {
 	}
 	addr := ratelimit.ClientIP(r, l.d.TrustProxy)
 	var sess *live.Session
-	id, err := l.stage(r)
+	// A channel bound to the default stage publishes there, with its key.
+	id, _, err := l.stage(r)
 	if fault.KindOf(err) == fault.NotFound {
 		err = l.d.Live.RefuseKey(addr)
 	}
@@ -158,21 +183,21 @@ func (l *Live) whip(w http.ResponseWriter, r *http.Request) {
 
 // whep authenticates the caller before it looks the stage up, and answers a
 // stage the caller may not watch as one that does not exist (signed in or
-// not), as the recordings routes do.
+// not), as the recordings routes do. A stage channel bound to the default
+// stage plays the default stage, to those who may see the channel (checked
+// first, so a hidden channel answers as an unknown id) and the stage.
 func (l *Live) whep(w http.ResponseWriter, r *http.Request) {
 	who, admin, err := l.caller(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	id, err := l.stage(r)
-	if err != nil {
-		writeError(w, err)
-		return
+	id, channel, err := l.stage(r)
+	if err == nil && channel != "" {
+		err = l.watchable(r, who, admin, channel)
 	}
-	a, err := l.d.Gate.Access(r.Context(), who, admin, id)
-	if fault.KindOf(err) == fault.NotFound || (err == nil && !a.View) {
-		err = errStageNotFound
+	if err == nil {
+		err = l.watchable(r, who, admin, id)
 	}
 	if err != nil {
 		writeError(w, err)
@@ -226,7 +251,7 @@ func answer(w http.ResponseWriter, location, sdp string) {
 // end is the DELETE on a session's resource URL: the URL (an unguessable
 // id) is the capability, as the WHIP client got it from the 201.
 func (l *Live) end(w http.ResponseWriter, r *http.Request) {
-	id, err := l.stage(r)
+	id, _, err := l.stage(r)
 	if err != nil {
 		writeError(w, err)
 		return

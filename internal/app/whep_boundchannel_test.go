@@ -1,0 +1,93 @@
+package app_test
+
+import (
+	"testing"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/hearth-community/hearth/internal/app"
+	"github.com/hearth-community/hearth/internal/config"
+	"github.com/hearth-community/hearth/internal/identity"
+)
+
+// TestWHEPAndWHIPOfBoundStageChannel: a stage channel an instance admin
+// bound to the default stage broadcasts on the default stage, so
+// /api/whep/<channel> plays the default stage's broadcast to a member who
+// may view the channel (and the session's resource URL ends it), and
+// /api/whip/<channel> takes the default stage's key (409 while it is live:
+// the stage is the default one, not the channel's own, unused one). Whoever
+// may not see the channel (no token, a stranger, a member an override hides
+// it from) still gets exactly the unknown id's answer, and so does a wrong
+// WHIP key. Both engines: an id that is no UUID ("nope") is unknown on
+// PostgreSQL too.
+func TestWHEPAndWHIPOfBoundStageChannel(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, cfg config.Config) {
+		a, base := liveNode(t, func(c *config.Config) { c.Database, c.Bus = cfg.Database, cfg.Bus })
+		boundStageChannelWebRTC(t, a, base)
+	})
+}
+
+func boundStageChannelWebRTC(t *testing.T, a *app.App, base string) {
+	admin, bob, eve, hid := adminLogin(t, base), register(t, base, "bob"), register(t, base, "eve"), register(t, base, "hid")
+	var srv struct{ ID string }
+	if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Private"}, &srv); code != 201 {
+		t.Fatalf("create server: %d", code)
+	}
+	var inv struct{ Code string }
+	if code := call(t, "POST", base+"/servers/"+srv.ID+"/invites", admin.AccessToken, map[string]any{}, &inv); code != 201 && code != 200 {
+		t.Fatalf("invite: %d", code)
+	}
+	for _, u := range []login{bob, hid} {
+		if code := call(t, "POST", base+"/invites/"+inv.Code+"/accept", u.AccessToken, nil, nil); code != 200 && code != 201 {
+			t.Fatalf("join: %d", code)
+		}
+	}
+	var ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken,
+		map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &ch); code != 201 {
+		t.Fatalf("bound stage channel: %d", code)
+	}
+	if code := call(t, "PUT", base+"/channels/"+ch.ID+"/overrides", admin.AccessToken, map[string]any{"user_id": hid.User.ID, "allow": 0, "deny": 1}, nil); code != 200 {
+		t.Fatalf("override: %d", code)
+	}
+	publishRTMP(t, a)
+
+	// The channel's viewer plays the default stage's broadcast.
+	resource := watchWHEPAt(t, base, ch.ID, bob.AccessToken, peer(t))
+	if code, _, body := postSDP(t, "DELETE", base+resource, "", "", ""); code != 200 {
+		t.Fatalf("DELETE %s: %d %s", resource, code, body)
+	}
+
+	// Whoever may not see the channel: as an unknown id.
+	v := peer(t)
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := v.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offer := offerSDP(t, v)
+	for _, p := range []struct{ name, token string }{{"no token", ""}, {"stranger", eve.AccessToken}, {"hidden from", hid.AccessToken}} {
+		rc, _, rb := postSDP(t, "POST", base+"/api/whep/"+ch.ID, p.token, "application/sdp", offer)
+		for _, unknown := range []string{identity.NewID(), "nope"} {
+			uc, _, ub := postSDP(t, "POST", base+"/api/whep/"+unknown, p.token, "application/sdp", offer)
+			if rc != uc || rb != ub || rc < 400 || rc >= 500 {
+				t.Errorf("whep, %s: bound channel %d %s, unknown %s %d %s", p.name, rc, rb, unknown, uc, ub)
+			}
+		}
+	}
+
+	// WHIP: the default stage's key names the default stage, live already.
+	pc, _, _ := publisher(t, true)
+	pub := offerSDP(t, pc)
+	if code, _, body := postSDP(t, "POST", base+"/api/whip/"+ch.ID, "live-key", "application/sdp", pub); code != 409 {
+		t.Errorf("whip with the default stage's key: %d %s", code, body)
+	}
+	rc, _, rb := postSDP(t, "POST", base+"/api/whip/"+ch.ID, "wrong-key", "application/sdp", pub)
+	for _, unknown := range []string{identity.NewID(), "nope"} {
+		uc, _, ub := postSDP(t, "POST", base+"/api/whip/"+unknown, "wrong-key", "application/sdp", pub)
+		if rc != uc || rb != ub || rc != 401 {
+			t.Errorf("whip with a wrong key: bound channel %d %s, unknown %s %d %s", rc, rb, unknown, uc, ub)
+		}
+	}
+}
