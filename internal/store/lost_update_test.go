@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
@@ -77,6 +78,100 @@ func TestProfileEditKeepsPrivilegedFields(t *testing.T) {
 			}
 			if again, _ := st.AccountByID(ctx, mole.ID); !again.IsAdmin || again.Disabled() || again.DisplayName != "Mole 2" {
 				t.Fatalf("the stale profile edit undid the re-enable: %+v", again)
+			}
+		})
+	}
+}
+
+// TestRoleEditWritesOnlyItsFields: a role update writes only the fields
+// it names, so a rename made from a read taken before another manager
+// removed a permission does not put the permission back; and it writes
+// nothing when the role's permissions or position are no longer those its
+// edit was checked against, on every engine. UpdateRole wrote name,
+// permissions, colour and position from the caller's copy.
+func TestRoleEditWritesOnlyItsFields(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			st := db.Community()
+			ctx := context.Background()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			owner := newAccount(t, db, "owner")
+			c := &community.Community{ID: identity.NewID(), Name: "C", OwnerID: owner, CreatedAt: now, UpdatedAt: now}
+			if err := st.CreateCommunity(ctx, c, nil, community.MaxServersJoined); err != nil {
+				t.Fatal(err)
+			}
+			red := "#ff0000"
+			mods := &community.Role{ID: identity.NewID(), CommunityID: c.ID, Name: "mods",
+				Permissions: community.PermKickMembers | community.PermBanMembers, Color: &red, Position: 2, CreatedAt: now}
+			if err := st.CreateRole(ctx, mods, community.MaxRoles); err != nil {
+				t.Fatal(err)
+			}
+			read := func() *community.Role {
+				t.Helper()
+				r, err := st.Role(ctx, mods.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+
+			// A rename from the same read as a permission removal, written
+			// after it: the removal stays.
+			a, b := read(), read()
+			cut := *b
+			cut.Permissions = community.PermKickMembers
+			if _, ok, err := st.UpdateRole(ctx, b, &cut, community.RolePermissions); err != nil || !ok {
+				t.Fatalf("remove BAN_MEMBERS: ok %v, err %v", ok, err)
+			}
+			renamed := *a
+			renamed.Name = "moderators"
+			// Its compare is on the fresh row, as the service's retry does;
+			// the write itself comes from the old copy.
+			got, ok, err := st.UpdateRole(ctx, read(), &renamed, community.RoleName)
+			if err != nil || !ok {
+				t.Fatalf("rename: ok %v, err %v", ok, err)
+			}
+			if got.Permissions != community.PermKickMembers || got.Name != "moderators" || got.Color == nil || *got.Color != red ||
+				got.Position != 2 {
+				t.Fatalf("the rename wrote more than the name: %+v", got)
+			}
+			if again := read(); again.Permissions != community.PermKickMembers || again.Name != "moderators" {
+				t.Fatalf("stored role %+v", again)
+			}
+
+			// An edit whose check saw permissions or a position the role
+			// no longer has writes nothing.
+			stale := *a // KICK|BAN at position 2; the role now has KICK only
+			stale.Name = "stale"
+			if got, ok, err := st.UpdateRole(ctx, a, &stale, community.RoleName); err != nil || ok || got != nil {
+				t.Fatalf("an edit checked against old permissions: got %+v, ok %v, err %v", got, ok, err)
+			}
+			cur := read()
+			moved := *cur
+			moved.Position = 7
+			if _, ok, err := st.UpdateRole(ctx, cur, &moved, community.RolePosition); err != nil || !ok {
+				t.Fatalf("move: ok %v, err %v", ok, err)
+			}
+			cur.Name = "stale"
+			if _, ok, err := st.UpdateRole(ctx, read(), cur, community.RoleName|community.RolePosition); err != nil || !ok {
+				t.Fatalf("move back and rename: ok %v, err %v", ok, err)
+			}
+			if _, ok, _ := st.UpdateRole(ctx, &moved, cur, community.RoleName); ok {
+				t.Fatal("an edit checked against an old position was written")
+			}
+			if got := read(); got.Name != "stale" || got.Position != 2 || got.Permissions != community.PermKickMembers {
+				t.Fatalf("stored role %+v", got)
+			}
+
+			// A role that is gone: not ok, no error.
+			if err := st.DeleteRole(ctx, mods.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, err := st.UpdateRole(ctx, cur, cur, community.RoleName); err != nil || ok {
+				t.Fatalf("update of a deleted role: ok %v, err %v", ok, err)
 			}
 		})
 	}
