@@ -110,6 +110,17 @@ type Role struct {
 	CreatedAt   time.Time
 }
 
+// CommunityFields names the fields of a community an update writes.
+type CommunityFields uint8
+
+// The fields of a community an update can write.
+const (
+	CommunityName CommunityFields = 1 << iota
+	CommunityIcon
+	CommunityPublic
+	CommunityRequireInvite
+)
+
 // RoleFields names the fields of a role an update writes.
 type RoleFields uint8
 
@@ -295,7 +306,9 @@ type Store interface {
 	// (ErrTooManyServers, ErrTooManyChannels, ErrTooManyRoles) what would
 	// pass max, exactly even when requests run side by side.
 	CreateCommunity(ctx context.Context, c *Community, channels []*Channel, maxJoined int) error
-	UpdateCommunity(ctx context.Context, c *Community) error
+	// UpdateCommunity writes only c's fields named by f (and its
+	// updated_at).
+	UpdateCommunity(ctx context.Context, c *Community, f CommunityFields) error
 	DeleteCommunity(ctx context.Context, id string) error
 	Community(ctx context.Context, id string) (*Community, error)
 	CommunitiesOf(ctx context.Context, accountID string) ([]*Community, error)

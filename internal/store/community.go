@@ -113,10 +113,29 @@ func (s *Community) CreateCommunity(ctx context.Context, c *community.Community,
 	})
 }
 
-// UpdateCommunity stores the mutable fields.
-func (s *Community) UpdateCommunity(ctx context.Context, c *community.Community) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE communities SET name=$2, icon_url=$3, is_public=$4, require_invite=$5, updated_at=$6 WHERE id=$1`,
-		c.ID, c.Name, nullString(c.IconURL), c.IsPublic, c.RequireInvite, Micros(c.UpdatedAt))
+// UpdateCommunity writes c's columns named by f and its updated_at, and no
+// other: a whole-row write from the caller's read undid a change of
+// is_public or require_invite made after that read.
+func (s *Community) UpdateCommunity(ctx context.Context, c *community.Community, f community.CommunityFields) error {
+	args := []any{c.ID, Micros(c.UpdatedAt)}
+	set := []string{"updated_at=$2"}
+	add := func(col string, v any) {
+		args = append(args, v)
+		set = append(set, fmt.Sprintf("%s=$%d", col, len(args)))
+	}
+	if f&community.CommunityName != 0 {
+		add("name", c.Name)
+	}
+	if f&community.CommunityIcon != 0 {
+		add("icon_url", nullString(c.IconURL))
+	}
+	if f&community.CommunityPublic != 0 {
+		add("is_public", c.IsPublic)
+	}
+	if f&community.CommunityRequireInvite != 0 {
+		add("require_invite", c.RequireInvite)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE communities SET `+strings.Join(set, ", ")+` WHERE id=$1`, args...)
 	if err != nil {
 		return err
 	}

@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
@@ -172,6 +174,57 @@ func TestRoleEditWritesOnlyItsFields(t *testing.T) {
 			}
 			if _, ok, err := st.UpdateRole(ctx, cur, cur, community.RoleName); err != nil || ok {
 				t.Fatalf("update of a deleted role: ok %v, err %v", ok, err)
+			}
+		})
+	}
+}
+
+// TestCommunityEditWritesOnlyItsFields: a community update writes only
+// the fields it names, so a rename made from a read taken before the owner
+// made the community private and invite-only does not make it public and
+// open again, on every engine. UpdateCommunity wrote every field from the
+// caller's copy.
+func TestCommunityEditWritesOnlyItsFields(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			st := db.Community()
+			ctx := context.Background()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			owner := newAccount(t, db, "owner")
+			c := &community.Community{ID: identity.NewID(), Name: "C", OwnerID: owner, IsPublic: true, CreatedAt: now, UpdatedAt: now}
+			if err := st.CreateCommunity(ctx, c, nil, community.MaxServersJoined); err != nil {
+				t.Fatal(err)
+			}
+			read := func() *community.Community {
+				t.Helper()
+				got, err := st.Community(ctx, c.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+			stale, fresh := read(), read()
+			fresh.IsPublic, fresh.RequireInvite = false, true
+			if err := st.UpdateCommunity(ctx, fresh, community.CommunityPublic|community.CommunityRequireInvite); err != nil {
+				t.Fatal(err)
+			}
+			icon := "https://example.org/i.png"
+			stale.Name, stale.IconURL, stale.UpdatedAt = "Renamed", &icon, now.Add(time.Second)
+			if err := st.UpdateCommunity(ctx, stale, community.CommunityName|community.CommunityIcon); err != nil {
+				t.Fatal(err)
+			}
+			got := read()
+			if got.IsPublic || !got.RequireInvite {
+				t.Fatalf("the stale rename undid the owner's change: public %v, require invite %v", got.IsPublic, got.RequireInvite)
+			}
+			if got.Name != "Renamed" || got.IconURL == nil || *got.IconURL != icon || !got.UpdatedAt.Equal(stale.UpdatedAt) {
+				t.Fatalf("the rename was lost: %+v", got)
+			}
+			if err := st.UpdateCommunity(ctx, &community.Community{ID: identity.NewID(), UpdatedAt: now}, community.CommunityName); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("update of an unknown community: %v", err)
 			}
 		})
 	}

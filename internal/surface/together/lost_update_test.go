@@ -179,3 +179,52 @@ func TestRoleRenameDoesNotUndoPermissionChange(t *testing.T) {
 		})
 	}
 }
+
+// heldCommunities holds the next community write once a gate is set.
+type heldCommunities struct {
+	community.Store
+	gate *atomic.Pointer[roleGate]
+}
+
+func (s heldCommunities) UpdateCommunity(ctx context.Context, c *community.Community, f community.CommunityFields) error {
+	if g := s.gate.Swap(nil); g != nil {
+		close(g.reached)
+		<-g.release
+	}
+	return s.Store.UpdateCommunity(ctx, c, f)
+}
+
+// TestServerRenameDoesNotReopenServer: a PATCH /servers/:id renaming the
+// server that read it before another PATCH made it private and
+// invite-only, and writes after, leaves it private and invite-only, on
+// every engine. The update wrote every field from its read.
+func TestServerRenameDoesNotReopenServer(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			held := heldCommunities{Store: db.Community(), gate: &atomic.Pointer[roleGate]{}}
+			e := newNodeOver(t, db, bus.NewLocal(), db.Identity(), held)
+			ann := e.register("ann")
+			sid, _ := e.serverWithChannel(ann, "general")
+			g := &roleGate{reached: make(chan struct{}), release: make(chan struct{})}
+			held.gate.Store(g)
+			done := make(chan int, 1)
+			go func() {
+				code, _, _ := e.call("PATCH", "/servers/"+sid, ann.access, map[string]any{"name": "Renamed"})
+				done <- code
+			}()
+			<-g.reached
+			e.must(200, "PATCH", "/servers/"+sid, ann.access, map[string]any{"is_public": false, "require_invite": true})
+			close(g.release)
+			if code := <-done; code != 200 {
+				t.Fatalf("rename: status %d", code)
+			}
+			got, _ := e.must(200, "GET", "/servers/"+sid, ann.access, nil)
+			if got["is_public"] != false || got["require_invite"] != true || got["name"] != "Renamed" {
+				t.Fatalf("the rename undid the other change, or was lost: %v", got)
+			}
+		})
+	}
+}
