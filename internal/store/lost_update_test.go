@@ -10,6 +10,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
 // TestProfileEditKeepsPrivilegedFields: a profile edit made from a read
@@ -225,6 +226,61 @@ func TestCommunityEditWritesOnlyItsFields(t *testing.T) {
 			}
 			if err := st.UpdateCommunity(ctx, &community.Community{ID: identity.NewID(), UpdatedAt: now}, community.CommunityName); !errors.Is(err, fault.NotFound) {
 				t.Fatalf("update of an unknown community: %v", err)
+			}
+		})
+	}
+}
+
+// TestWebhookEditWritesOnlyItsFields: a webhook update writes only the
+// fields it names, so a rename made from a read taken before another
+// manager disabled the hook and pointed it elsewhere does not enable it
+// again at its old URL, on every engine. UpdateWebhook wrote name, URL,
+// events and enabled from the caller's copy.
+func TestWebhookEditWritesOnlyItsFields(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			st := db.TogetherExtras()
+			ctx := context.Background()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			owner := newAccount(t, db, "owner")
+			c := &community.Community{ID: identity.NewID(), Name: "C", OwnerID: owner, CreatedAt: now, UpdatedAt: now}
+			if err := db.Community().CreateCommunity(ctx, c, nil, community.MaxServersJoined); err != nil {
+				t.Fatal(err)
+			}
+			h := &webhooks.Hook{ID: identity.NewID(), CommunityID: c.ID, CreatedBy: owner, Name: "ci", URL: "https://old.example/h",
+				Secret: "s", EventTypes: []string{"message.create"}, Enabled: true, CreatedAt: now, UpdatedAt: now}
+			if err := st.CreateWebhook(ctx, h, webhooks.MaxHooks); err != nil {
+				t.Fatal(err)
+			}
+			read := func() *webhooks.Hook {
+				t.Helper()
+				got, err := st.Webhook(ctx, c.ID, h.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+			stale, fresh := read(), read()
+			fresh.Enabled, fresh.URL = false, "https://new.example/h"
+			if err := st.UpdateWebhook(ctx, fresh, webhooks.HookEnabled|webhooks.HookURL); err != nil {
+				t.Fatal(err)
+			}
+			stale.Name, stale.EventTypes = "deploys", []string{"member.join"}
+			if err := st.UpdateWebhook(ctx, stale, webhooks.HookName|webhooks.HookEvents); err != nil {
+				t.Fatal(err)
+			}
+			got := read()
+			if got.Enabled || got.URL != "https://new.example/h" {
+				t.Fatalf("the stale edit undid the disable or the new URL: enabled %v, url %q", got.Enabled, got.URL)
+			}
+			if got.Name != "deploys" || len(got.EventTypes) != 1 || got.EventTypes[0] != "member.join" {
+				t.Fatalf("the edit was lost: %+v", got)
+			}
+			if err := st.UpdateWebhook(ctx, &webhooks.Hook{ID: identity.NewID(), UpdatedAt: now}, webhooks.HookName); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("update of an unknown hook: %v", err)
 			}
 		})
 	}
