@@ -110,6 +110,28 @@ type Role struct {
 	CreatedAt   time.Time
 }
 
+// CommunityFields names the fields of a community an update writes.
+type CommunityFields uint8
+
+// The fields of a community an update can write.
+const (
+	CommunityName CommunityFields = 1 << iota
+	CommunityIcon
+	CommunityPublic
+	CommunityRequireInvite
+)
+
+// RoleFields names the fields of a role an update writes.
+type RoleFields uint8
+
+// The fields of a role an update can write.
+const (
+	RoleName RoleFields = 1 << iota
+	RolePermissions
+	RoleColor
+	RolePosition
+)
+
 // Override changes the bits of one role or one member in one channel.
 type Override struct {
 	ID        string
@@ -284,7 +306,9 @@ type Store interface {
 	// (ErrTooManyServers, ErrTooManyChannels, ErrTooManyRoles) what would
 	// pass max, exactly even when requests run side by side.
 	CreateCommunity(ctx context.Context, c *Community, channels []*Channel, maxJoined int) error
-	UpdateCommunity(ctx context.Context, c *Community) error
+	// UpdateCommunity writes only c's fields named by f (and its
+	// updated_at).
+	UpdateCommunity(ctx context.Context, c *Community, f CommunityFields) error
 	DeleteCommunity(ctx context.Context, id string) error
 	Community(ctx context.Context, id string) (*Community, error)
 	CommunitiesOf(ctx context.Context, accountID string) ([]*Community, error)
@@ -317,7 +341,11 @@ type Store interface {
 	MaxChannelPosition(ctx context.Context, communityID string) (int, error)
 
 	CreateRole(ctx context.Context, r *Role, max int) error
-	UpdateRole(ctx context.Context, r *Role) error
+	// UpdateRole writes only r's fields named by f, and only while the
+	// stored role keeps was's permissions and position (compare-and-set),
+	// returning the row as stored; ok false when they changed or the role
+	// is gone.
+	UpdateRole(ctx context.Context, was, r *Role, f RoleFields) (stored *Role, ok bool, err error)
 	DeleteRole(ctx context.Context, id string) error
 	Role(ctx context.Context, id string) (*Role, error)
 	Roles(ctx context.Context, communityID string) ([]*Role, error)

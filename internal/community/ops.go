@@ -309,33 +309,66 @@ func roleOf(a *Access, roleID string) (*Role, error) {
 	return r, nil
 }
 
+// roleTries bounds how often UpdateRole reads again when the role's
+// permissions or position changed between its read and its write.
+const roleTries = 3
+
 // UpdateRole changes a role (MANAGE_ROLES, below the actor's highest role,
-// and only to bits the actor holds).
+// and only to bits the actor holds). It writes only the fields in carries,
+// and only while the role's permissions and position are those it checked
+// (else it reads and checks again): an edit from an older read never puts
+// back a permission another manager removed, nor lands on a role that has
+// since moved above the actor or gained bits the actor lacks.
 func (s *Service) UpdateRole(ctx context.Context, actor, communityID, roleID string, in RoleInput) (*Role, error) {
-	a, err := s.Access(ctx, actor, communityID)
-	if err != nil {
-		return nil, err
+	for range roleTries {
+		a, err := s.Access(ctx, actor, communityID)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.Require(PermManageRoles); err != nil {
+			return nil, err
+		}
+		old, err := roleOf(a, roleID)
+		if err != nil {
+			return nil, err
+		}
+		nu := *old
+		r := &nu
+		if err := applyRole(r, in); err != nil {
+			return nil, err
+		}
+		if err := a.mayUpdateRole(old, r); err != nil {
+			return nil, err
+		}
+		stored, ok, err := s.st.UpdateRole(ctx, old, r, in.fields())
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue // changed since the read: check the new row
+		}
+		s.publish(ctx, Topic(communityID), Event{Type: EvRoleUpdated, CommunityID: communityID, ActorID: actor, Role: stored})
+		return stored, nil
 	}
-	if err := a.Require(PermManageRoles); err != nil {
-		return nil, err
+	return nil, fault.New(fault.Conflict, "Role was changed by another request, try again")
+}
+
+// fields names the fields in carries.
+func (in RoleInput) fields() RoleFields {
+	var f RoleFields
+	if in.Name != nil {
+		f |= RoleName
 	}
-	old, err := roleOf(a, roleID)
-	if err != nil {
-		return nil, err
+	if in.Permissions != nil {
+		f |= RolePermissions
 	}
-	nu := *old
-	r := &nu
-	if err := applyRole(r, in); err != nil {
-		return nil, err
+	if in.Color != nil {
+		f |= RoleColor
 	}
-	if err := a.mayUpdateRole(old, r); err != nil {
-		return nil, err
+	if in.Position != nil {
+		f |= RolePosition
 	}
-	if err := s.st.UpdateRole(ctx, r); err != nil {
-		return nil, err
-	}
-	s.publish(ctx, Topic(communityID), Event{Type: EvRoleUpdated, CommunityID: communityID, ActorID: actor, Role: r})
-	return r, nil
+	return f
 }
 
 // DeleteRole removes a role.

@@ -353,30 +353,33 @@ func (s *Service) Update(ctx context.Context, actor, id string, in UpdateInput) 
 	if !a.IsOwner {
 		return nil, fault.New(fault.Forbidden, "Only the server owner can update it")
 	}
+	// Only the fields sent are written: a rename from a read older than
+	// the owner's other change (is_public, require_invite) keeps it.
 	c := a.Community
+	var f CommunityFields
 	if in.Name != nil {
 		if err := checkLen("name", *in.Name, 1, 100); err != nil {
 			return nil, err
 		}
-		c.Name = *in.Name
+		c.Name, f = *in.Name, f|CommunityName
 	}
 	if in.IconURL != nil {
 		if err := identity.CheckURL("icon_url", *in.IconURL); err != nil {
 			return nil, err
 		}
-		c.IconURL = in.IconURL
+		c.IconURL, f = in.IconURL, f|CommunityIcon
 		if *in.IconURL == "" {
 			c.IconURL = nil
 		}
 	}
 	if in.IsPublic != nil {
-		c.IsPublic = *in.IsPublic
+		c.IsPublic, f = *in.IsPublic, f|CommunityPublic
 	}
 	if in.RequireInvite != nil {
-		c.RequireInvite = *in.RequireInvite
+		c.RequireInvite, f = *in.RequireInvite, f|CommunityRequireInvite
 	}
 	c.UpdatedAt = s.at()
-	if err := s.st.UpdateCommunity(ctx, c); err != nil {
+	if err := s.st.UpdateCommunity(ctx, c, f); err != nil {
 		return nil, err
 	}
 	s.publish(ctx, Topic(c.ID), Event{Type: EvCommunityUpdated, CommunityID: c.ID, ActorID: actor})

@@ -5,7 +5,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -111,10 +113,29 @@ func (s *Community) CreateCommunity(ctx context.Context, c *community.Community,
 	})
 }
 
-// UpdateCommunity stores the mutable fields.
-func (s *Community) UpdateCommunity(ctx context.Context, c *community.Community) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE communities SET name=$2, icon_url=$3, is_public=$4, require_invite=$5, updated_at=$6 WHERE id=$1`,
-		c.ID, c.Name, nullString(c.IconURL), c.IsPublic, c.RequireInvite, Micros(c.UpdatedAt))
+// UpdateCommunity writes c's columns named by f and its updated_at, and no
+// other: a whole-row write from the caller's read undid a change of
+// is_public or require_invite made after that read.
+func (s *Community) UpdateCommunity(ctx context.Context, c *community.Community, f community.CommunityFields) error {
+	args := []any{c.ID, Micros(c.UpdatedAt)}
+	set := []string{"updated_at=$2"}
+	add := func(col string, v any) {
+		args = append(args, v)
+		set = append(set, fmt.Sprintf("%s=$%d", col, len(args)))
+	}
+	if f&community.CommunityName != 0 {
+		add("name", c.Name)
+	}
+	if f&community.CommunityIcon != 0 {
+		add("icon_url", nullString(c.IconURL))
+	}
+	if f&community.CommunityPublic != 0 {
+		add("is_public", c.IsPublic)
+	}
+	if f&community.CommunityRequireInvite != 0 {
+		add("require_invite", c.RequireInvite)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE communities SET `+strings.Join(set, ", ")+` WHERE id=$1`, args...)
 	if err != nil {
 		return err
 	}
@@ -573,14 +594,42 @@ func (s *Community) CreateRole(ctx context.Context, r *community.Role, max int) 
 	}))
 }
 
-// UpdateRole stores the mutable fields.
-func (s *Community) UpdateRole(ctx context.Context, r *community.Role) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE roles SET name=$2, permissions=$3, color=$4, position=$5 WHERE id=$1`,
-		r.ID, r.Name, r.Permissions, nullString(r.Color), r.Position)
-	if err != nil {
-		return err
+// UpdateRole writes r's columns named by f, and no other, if the stored
+// role still has was's permissions and position (the values its edit was
+// checked against), and returns the row as stored; ok false, nothing
+// written, when they changed or the role is gone. A whole-row write from
+// the caller's read put back a permission another manager had just
+// removed.
+func (s *Community) UpdateRole(ctx context.Context, was, r *community.Role, f community.RoleFields) (*community.Role, bool, error) {
+	set := []string{}
+	args := []any{r.ID, was.Permissions, was.Position}
+	add := func(col string, v any) {
+		args = append(args, v)
+		set = append(set, fmt.Sprintf("%s=$%d", col, len(args)))
 	}
-	return expectOne(res)
+	if f&community.RoleName != 0 {
+		add("name", r.Name)
+	}
+	if f&community.RolePermissions != 0 {
+		add("permissions", r.Permissions)
+	}
+	if f&community.RoleColor != 0 {
+		add("color", nullString(r.Color))
+	}
+	if f&community.RolePosition != 0 {
+		add("position", r.Position)
+	}
+	if len(set) == 0 {
+		// Nothing to write: the compare alone, so an empty edit still
+		// answers the row as it is.
+		set = append(set, "name=name")
+	}
+	got, err := scanRole(s.db.QueryRowContext(ctx, `UPDATE roles SET `+strings.Join(set, ", ")+
+		` WHERE id=$1 AND permissions=$2 AND position=$3 RETURNING `+roleCols, args...))
+	if errors.Is(err, fault.NotFound) {
+		return nil, false, nil
+	}
+	return got, err == nil, err
 }
 
 // DeleteRole removes a role (member grants and overrides cascade).

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/webhooks"
@@ -50,14 +52,33 @@ func (s *TogetherExtras) CreateWebhook(ctx context.Context, w *webhooks.Hook, ma
 	})
 }
 
-// UpdateWebhook stores name, url, events and enabled.
-func (s *TogetherExtras) UpdateWebhook(ctx context.Context, w *webhooks.Hook) error {
-	events, err := json.Marshal(w.EventTypes)
-	if err != nil {
-		return err
+// UpdateWebhook writes w's columns named by f and its updated_at, and no
+// other: a whole-row write from the caller's read undid a change made
+// after it (a disable, a new URL).
+func (s *TogetherExtras) UpdateWebhook(ctx context.Context, w *webhooks.Hook, f webhooks.HookFields) error {
+	args := []any{w.ID, Micros(w.UpdatedAt)}
+	set := []string{"updated_at=$2"}
+	add := func(col string, v any) {
+		args = append(args, v)
+		set = append(set, fmt.Sprintf("%s=$%d", col, len(args)))
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE together_webhooks SET name=$2, url=$3, event_types=$4, enabled=$5, updated_at=$6 WHERE id=$1`,
-		w.ID, w.Name, w.URL, string(events), w.Enabled, Micros(w.UpdatedAt))
+	if f&webhooks.HookName != 0 {
+		add("name", w.Name)
+	}
+	if f&webhooks.HookURL != 0 {
+		add("url", w.URL)
+	}
+	if f&webhooks.HookEvents != 0 {
+		events, err := json.Marshal(w.EventTypes)
+		if err != nil {
+			return err
+		}
+		add("event_types", string(events))
+	}
+	if f&webhooks.HookEnabled != 0 {
+		add("enabled", w.Enabled)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE together_webhooks SET `+strings.Join(set, ", ")+` WHERE id=$1`, args...)
 	if err != nil {
 		return err
 	}

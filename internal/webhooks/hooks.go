@@ -36,6 +36,17 @@ type Hook struct {
 	UpdatedAt        time.Time
 }
 
+// HookFields names the fields of a webhook an update writes.
+type HookFields uint8
+
+// The fields of a webhook an update can write.
+const (
+	HookName HookFields = 1 << iota
+	HookURL
+	HookEvents
+	HookEnabled
+)
+
 // HookStore persists communities' webhooks
 // (internal/store/together_webhooks.go). Lookups that match nothing return
 // fault.NotFound.
@@ -43,7 +54,9 @@ type HookStore interface {
 	// CreateWebhook inserts w, or answers ErrTooManyHooks when its
 	// community has max already; the count and insert are one transaction.
 	CreateWebhook(ctx context.Context, w *Hook, max int) error
-	UpdateWebhook(ctx context.Context, w *Hook) error
+	// UpdateWebhook writes only w's fields named by f (and its
+	// updated_at).
+	UpdateWebhook(ctx context.Context, w *Hook, f HookFields) error
 	DeleteWebhook(ctx context.Context, communityID, id string) error
 	Webhook(ctx context.Context, communityID, id string) (*Hook, error)
 	Webhooks(ctx context.Context, communityID string) ([]*Hook, error)
@@ -204,32 +217,35 @@ type HookPatch struct {
 	Enabled    *bool
 }
 
-// Update validates and saves a change to w (from Get).
+// Update validates and saves a change to w (from Get). Only the fields p
+// carries are written: an edit from an older read keeps another manager's
+// change of the others (a disable, a new URL).
 func (h *Hooks) Update(ctx context.Context, w *Hook, p HookPatch) error {
+	var f HookFields
 	if p.Name != nil {
 		name, err := checkName(*p.Name)
 		if err != nil {
 			return err
 		}
-		w.Name = name
+		w.Name, f = name, f|HookName
 	}
 	if p.URL != nil {
 		if err := checkHookURL(*p.URL); err != nil {
 			return err
 		}
-		w.URL = *p.URL
+		w.URL, f = *p.URL, f|HookURL
 	}
 	if p.EventTypes != nil {
 		if err := h.checkEvents(p.EventTypes); err != nil {
 			return err
 		}
-		w.EventTypes = p.EventTypes
+		w.EventTypes, f = p.EventTypes, f|HookEvents
 	}
 	if p.Enabled != nil {
-		w.Enabled = *p.Enabled
+		w.Enabled, f = *p.Enabled, f|HookEnabled
 	}
 	w.UpdatedAt = h.now().UTC().Truncate(time.Microsecond)
-	return h.st.UpdateWebhook(ctx, w)
+	return h.st.UpdateWebhook(ctx, w, f)
 }
 
 // Delete removes w (from Get).

@@ -42,11 +42,26 @@ func (m *memHooks) CreateWebhook(_ context.Context, w *webhooks.Hook, max int) e
 	return nil
 }
 
-func (m *memHooks) UpdateWebhook(_ context.Context, w *webhooks.Hook) error {
+func (m *memHooks) UpdateWebhook(_ context.Context, w *webhooks.Hook, f webhooks.HookFields) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c := *w
-	m.hooks[w.ID] = &c
+	c := m.hooks[w.ID]
+	if c == nil {
+		return fault.NotFound
+	}
+	if f&webhooks.HookName != 0 {
+		c.Name = w.Name
+	}
+	if f&webhooks.HookURL != 0 {
+		c.URL = w.URL
+	}
+	if f&webhooks.HookEvents != 0 {
+		c.EventTypes = w.EventTypes
+	}
+	if f&webhooks.HookEnabled != 0 {
+		c.Enabled = w.Enabled
+	}
+	c.UpdatedAt = w.UpdatedAt
 	return nil
 }
 
@@ -174,5 +189,58 @@ func TestHooksRules(t *testing.T) {
 	}
 	if _, err := hooks.Create(ctx, "admin", "c1", "h", srv.URL, []string{"a.b"}); fault.Message(err) != "Servers are limited to 10 webhooks" {
 		t.Fatalf("11th hook: %v", err)
+	}
+}
+
+// TestHookEditFromOldReadKeepsDisable: Hooks.Update writes only the fields
+// its patch carries, so a rename from a Get taken before another manager
+// disabled the hook and changed its URL keeps both. It handed the whole
+// hook, as read, to the store.
+func TestHookEditFromOldReadKeepsDisable(t *testing.T) {
+	t.Parallel()
+	client, err := egress.New(egress.Config{AllowAddr: func(netip.AddrPort) bool { return false }, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := webhooks.NewEngine(webhooks.EngineConfig{}, storetest.OpenSQLite(t).WebhookQueue(), client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &memHooks{hooks: map[string]*webhooks.Hook{}, delivered: make(chan bool, 1)}
+	f := webhooks.Format{Kind: "test", Events: []string{"a.b", "c.d"},
+		Encode: func(string, string, any) ([]byte, error) { return []byte(`{}`), nil },
+		Sign:   func(http.Header, *webhooks.Hook, []byte, int) {}}
+	hooks, err := webhooks.NewHooks(st, admins{}, engine, f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	h, err := hooks.Create(ctx, "admin", "c1", "ci", "https://old.example/h", []string{"a.b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() *webhooks.Hook {
+		t.Helper()
+		w, err := hooks.Get(ctx, "admin", "c1", h.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	stale, fresh := get(), get()
+	off, to := false, "https://new.example/h"
+	if err := hooks.Update(ctx, fresh, webhooks.HookPatch{Enabled: &off, URL: &to}); err != nil {
+		t.Fatal(err)
+	}
+	name := "deploys"
+	if err := hooks.Update(ctx, stale, webhooks.HookPatch{Name: &name, EventTypes: []string{"c.d"}}); err != nil {
+		t.Fatal(err)
+	}
+	got := get()
+	if got.Enabled || got.URL != to {
+		t.Fatalf("the stale rename undid the disable or the URL: enabled %v, url %q", got.Enabled, got.URL)
+	}
+	if got.Name != name || len(got.EventTypes) != 1 || got.EventTypes[0] != "c.d" {
+		t.Fatalf("the rename was lost: %+v", got)
 	}
 }

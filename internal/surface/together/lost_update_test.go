@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
@@ -78,6 +79,151 @@ func TestOwnProfileEditDoesNotUndoDemotion(t *testing.T) {
 			}
 			if got.AvatarURL != "https://example.org/m.png" {
 				t.Fatalf("the profile edit was lost: avatar %q", got.AvatarURL)
+			}
+		})
+	}
+}
+
+// roleGate holds one role write until the test lets it go.
+type roleGate struct{ reached, release chan struct{} }
+
+// heldRoles holds the next role write once a gate is set: the write then
+// runs with the role as its request read it.
+type heldRoles struct {
+	community.Store
+	gate *atomic.Pointer[roleGate]
+}
+
+func (s heldRoles) UpdateRole(ctx context.Context, was, r *community.Role, f community.RoleFields) (*community.Role, bool, error) {
+	if g := s.gate.Swap(nil); g != nil {
+		close(g.reached)
+		<-g.release
+	}
+	return s.Store.UpdateRole(ctx, was, r, f)
+}
+
+// TestRoleRenameDoesNotUndoPermissionChange: a manager's role rename
+// (PATCH /servers/:id/roles/:role_id with a name only) that read the role
+// before the owner removed one of its permissions, and writes after,
+// leaves the permission removed; one that read it before the owner gave
+// it a bit the manager does not hold is refused as an edit of such a role
+// would be, on every engine. The rename wrote the whole role from its read,
+// putting the removed permission back.
+func TestRoleRenameDoesNotUndoPermissionChange(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			held := heldRoles{Store: db.Community(), gate: &atomic.Pointer[roleGate]{}}
+			e := newNodeOver(t, db, bus.NewLocal(), db.Identity(), held)
+			ann, mal := e.register("ann"), e.register("mal")
+			sid, _ := e.serverWithChannel(ann, "general", mal)
+			roles := "/servers/" + sid + "/roles"
+			mgr, _ := e.must(201, "POST", roles, ann.access, map[string]any{"name": "managers",
+				"permissions": community.PermManageRoles | community.PermKickMembers, "position": 5})
+			e.must(204, "PUT", "/servers/"+sid+"/members/"+mal.id+"/roles/"+mgr["id"].(string), ann.access, nil)
+			mods, _ := e.must(201, "POST", roles, ann.access, map[string]any{"name": "mods",
+				"permissions": community.PermKickMembers, "position": 1})
+			path := roles + "/" + mods["id"].(string)
+
+			// rename has mal rename the role, held between its read and its
+			// write while the owner's change runs; it answers the status.
+			rename := func(name string, meanwhile map[string]any) (int, map[string]any) {
+				t.Helper()
+				g := &roleGate{reached: make(chan struct{}), release: make(chan struct{})}
+				held.gate.Store(g)
+				type answer struct {
+					code int
+					body map[string]any
+				}
+				done := make(chan answer, 1)
+				go func() {
+					code, body, _ := e.call("PATCH", path, mal.access, map[string]any{"name": name})
+					done <- answer{code, body}
+				}()
+				<-g.reached
+				e.must(200, "PATCH", path, ann.access, meanwhile)
+				close(g.release)
+				a := <-done
+				return a.code, a.body
+			}
+			stored := func() map[string]any {
+				t.Helper()
+				_, list := e.must(200, "GET", roles, ann.access, nil)
+				for _, r := range list {
+					if r := r.(map[string]any); r["id"] == mods["id"] {
+						return r
+					}
+				}
+				t.Fatal("role gone")
+				return nil
+			}
+
+			if code, body := rename("moderators", map[string]any{"permissions": 0}); code != 200 {
+				t.Fatalf("rename: status %d %v", code, body)
+			}
+			if r := stored(); r["permissions"] != float64(0) || r["name"] != "moderators" {
+				t.Fatalf("the rename undid the owner's change, or was lost: %v", r)
+			}
+
+			// The owner gives the role BAN_MEMBERS, which mal lacks: mal's
+			// rename, checked against the old bits, is refused.
+			code, body := rename("pwned", map[string]any{"permissions": community.PermBanMembers})
+			if code != 403 || body["error"] != "Cannot edit a role with permissions you do not have" {
+				t.Fatalf("rename of a role that gained a bit mal lacks: status %d %v", code, body)
+			}
+			if r := stored(); r["permissions"] != float64(community.PermBanMembers) || r["name"] != "moderators" {
+				t.Fatalf("role after the refused rename: %v", r)
+			}
+		})
+	}
+}
+
+// heldCommunities holds the next community write once a gate is set.
+type heldCommunities struct {
+	community.Store
+	gate *atomic.Pointer[roleGate]
+}
+
+func (s heldCommunities) UpdateCommunity(ctx context.Context, c *community.Community, f community.CommunityFields) error {
+	if g := s.gate.Swap(nil); g != nil {
+		close(g.reached)
+		<-g.release
+	}
+	return s.Store.UpdateCommunity(ctx, c, f)
+}
+
+// TestServerRenameDoesNotReopenServer: a PATCH /servers/:id renaming the
+// server that read it before another PATCH made it private and
+// invite-only, and writes after, leaves it private and invite-only, on
+// every engine. The update wrote every field from its read.
+func TestServerRenameDoesNotReopenServer(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			held := heldCommunities{Store: db.Community(), gate: &atomic.Pointer[roleGate]{}}
+			e := newNodeOver(t, db, bus.NewLocal(), db.Identity(), held)
+			ann := e.register("ann")
+			sid, _ := e.serverWithChannel(ann, "general")
+			g := &roleGate{reached: make(chan struct{}), release: make(chan struct{})}
+			held.gate.Store(g)
+			done := make(chan int, 1)
+			go func() {
+				code, _, _ := e.call("PATCH", "/servers/"+sid, ann.access, map[string]any{"name": "Renamed"})
+				done <- code
+			}()
+			<-g.reached
+			e.must(200, "PATCH", "/servers/"+sid, ann.access, map[string]any{"is_public": false, "require_invite": true})
+			close(g.release)
+			if code := <-done; code != 200 {
+				t.Fatalf("rename: status %d", code)
+			}
+			got, _ := e.must(200, "GET", "/servers/"+sid, ann.access, nil)
+			if got["is_public"] != false || got["require_invite"] != true || got["name"] != "Renamed" {
+				t.Fatalf("the rename undid the other change, or was lost: %v", got)
 			}
 		})
 	}
