@@ -5,9 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -117,25 +115,21 @@ func (s *Community) CreateCommunity(ctx context.Context, c *community.Community,
 // other: a whole-row write from the caller's read undid a change of
 // is_public or require_invite made after that read.
 func (s *Community) UpdateCommunity(ctx context.Context, c *community.Community, f community.CommunityFields) error {
-	args := []any{c.ID, Micros(c.UpdatedAt)}
-	set := []string{"updated_at=$2"}
-	add := func(col string, v any) {
-		args = append(args, v)
-		set = append(set, fmt.Sprintf("%s=$%d", col, len(args)))
-	}
+	set := setAfter(c.ID)
+	set.add("updated_at", Micros(c.UpdatedAt))
 	if f&community.CommunityName != 0 {
-		add("name", c.Name)
+		set.add("name", c.Name)
 	}
 	if f&community.CommunityIcon != 0 {
-		add("icon_url", nullString(c.IconURL))
+		set.add("icon_url", nullString(c.IconURL))
 	}
 	if f&community.CommunityPublic != 0 {
-		add("is_public", c.IsPublic)
+		set.add("is_public", c.IsPublic)
 	}
 	if f&community.CommunityRequireInvite != 0 {
-		add("require_invite", c.RequireInvite)
+		set.add("require_invite", c.RequireInvite)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE communities SET `+strings.Join(set, ", ")+` WHERE id=$1`, args...)
+	res, err := s.db.ExecContext(ctx, `UPDATE communities SET `+set.clause()+` WHERE id=$1`, set.args...)
 	if err != nil {
 		return err
 	}
@@ -601,31 +595,26 @@ func (s *Community) CreateRole(ctx context.Context, r *community.Role, max int) 
 // the caller's read put back a permission another manager had just
 // removed.
 func (s *Community) UpdateRole(ctx context.Context, was, r *community.Role, f community.RoleFields) (*community.Role, bool, error) {
-	set := []string{}
-	args := []any{r.ID, was.Permissions, was.Position}
-	add := func(col string, v any) {
-		args = append(args, v)
-		set = append(set, fmt.Sprintf("%s=$%d", col, len(args)))
-	}
+	set := setAfter(r.ID, was.Permissions, was.Position)
 	if f&community.RoleName != 0 {
-		add("name", r.Name)
+		set.add("name", r.Name)
 	}
 	if f&community.RolePermissions != 0 {
-		add("permissions", r.Permissions)
+		set.add("permissions", r.Permissions)
 	}
 	if f&community.RoleColor != 0 {
-		add("color", nullString(r.Color))
+		set.add("color", nullString(r.Color))
 	}
 	if f&community.RolePosition != 0 {
-		add("position", r.Position)
+		set.add("position", r.Position)
 	}
-	if len(set) == 0 {
+	if len(set.cols) == 0 {
 		// Nothing to write: the compare alone, so an empty edit still
 		// answers the row as it is.
-		set = append(set, "name=name")
+		set.cols = append(set.cols, "name=name")
 	}
-	got, err := scanRole(s.db.QueryRowContext(ctx, `UPDATE roles SET `+strings.Join(set, ", ")+
-		` WHERE id=$1 AND permissions=$2 AND position=$3 RETURNING `+roleCols, args...))
+	got, err := scanRole(s.db.QueryRowContext(ctx, `UPDATE roles SET `+set.clause()+
+		` WHERE id=$1 AND permissions=$2 AND position=$3 RETURNING `+roleCols, set.args...))
 	if errors.Is(err, fault.NotFound) {
 		return nil, false, nil
 	}

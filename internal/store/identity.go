@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,6 +78,23 @@ func lowerPtr(p *string) *string {
 	l := strings.ToLower(*p)
 	return &l
 }
+
+// setList builds the SET clause of an UPDATE that writes only the columns
+// an edit names: each column is bound to the placeholder after the
+// arguments already given (the WHERE clause's, first).
+type setList struct {
+	cols []string
+	args []any
+}
+
+func setAfter(where ...any) *setList { return &setList{args: where} }
+
+func (l *setList) add(col string, v any) {
+	l.args = append(l.args, v)
+	l.cols = append(l.cols, col+"=$"+strconv.Itoa(len(l.args)))
+}
+
+func (l *setList) clause() string { return strings.Join(l.cols, ", ") }
 
 func expectOne(res sql.Result) error {
 	n, err := res.RowsAffected()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/webhooks"
@@ -56,29 +54,25 @@ func (s *TogetherExtras) CreateWebhook(ctx context.Context, w *webhooks.Hook, ma
 // other: a whole-row write from the caller's read undid a change made
 // after it (a disable, a new URL).
 func (s *TogetherExtras) UpdateWebhook(ctx context.Context, w *webhooks.Hook, f webhooks.HookFields) error {
-	args := []any{w.ID, Micros(w.UpdatedAt)}
-	set := []string{"updated_at=$2"}
-	add := func(col string, v any) {
-		args = append(args, v)
-		set = append(set, fmt.Sprintf("%s=$%d", col, len(args)))
-	}
+	set := setAfter(w.ID)
+	set.add("updated_at", Micros(w.UpdatedAt))
 	if f&webhooks.HookName != 0 {
-		add("name", w.Name)
+		set.add("name", w.Name)
 	}
 	if f&webhooks.HookURL != 0 {
-		add("url", w.URL)
+		set.add("url", w.URL)
 	}
 	if f&webhooks.HookEvents != 0 {
 		events, err := json.Marshal(w.EventTypes)
 		if err != nil {
 			return err
 		}
-		add("event_types", string(events))
+		set.add("event_types", string(events))
 	}
 	if f&webhooks.HookEnabled != 0 {
-		add("enabled", w.Enabled)
+		set.add("enabled", w.Enabled)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE together_webhooks SET `+strings.Join(set, ", ")+` WHERE id=$1`, args...)
+	res, err := s.db.ExecContext(ctx, `UPDATE together_webhooks SET `+set.clause()+` WHERE id=$1`, set.args...)
 	if err != nil {
 		return err
 	}
