@@ -322,21 +322,33 @@ func (s *Surface) stageFor(r *http.Request, c who, ref string, manage bool) (str
 	if ref == "" {
 		return "", fault.New(fault.Invalid, `the stage query parameter is required ("default" or a stage channel id)`)
 	}
-	on, bound, err := s.d.Gate.BoundStage(r.Context(), ref)
+	stage, channel, err := resolveStage(r.Context(), s.d.Gate, ref)
 	if err != nil {
 		return "", err
 	}
-	if bound {
-		if err := s.access(r, c, ref, manage, errStageNotFound); err != nil {
+	if channel != "" {
+		if err := s.access(r, c, channel, manage, errStageNotFound); err != nil {
 			return "", err
 		}
-		return on, s.access(r, c, on, manage, errStageNotFound)
 	}
-	stage, err := s.d.Gate.Stage(r.Context(), ref)
-	if err == nil {
-		err = s.access(r, c, stage, manage, errStageNotFound)
+	return stage, s.access(r, c, stage, manage, errStageNotFound)
+}
+
+// resolveStage is the stage ref ("default" or a stage channel's id) names:
+// for a stage channel an instance admin bound to another stage (the
+// default stage), the stage it broadcasts on, with channel the channel's id
+// (whose access a caller passes before the bound stage's); otherwise
+// Gate.Stage's answer and "".
+func resolveStage(ctx context.Context, g Gate, ref string) (stage, channel string, err error) {
+	on, bound, err := g.BoundStage(ctx, ref)
+	if err != nil {
+		return "", "", err
 	}
-	return stage, err
+	if bound {
+		return on, ref, nil
+	}
+	stage, err = g.Stage(ctx, ref)
+	return stage, "", err
 }
 
 // readableStage is the stage named by the stage query parameter, when the

@@ -125,15 +125,7 @@ func (l *Live) stage(r *http.Request) (id, channel string, err error) {
 	if ref == "" || len(ref) > 100 {
 		return "", "", errStageNotFound
 	}
-	on, bound, err := l.d.Gate.BoundStage(r.Context(), ref)
-	if err != nil {
-		return "", "", err
-	}
-	if bound {
-		return on, ref, nil
-	}
-	id, err = l.d.Gate.Stage(r.Context(), ref)
-	return id, "", err
+	return resolveStage(r.Context(), l.d.Gate, ref)
 }
 
 // watchable answers whether who may watch stageID: a stage they may not
