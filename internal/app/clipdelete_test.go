@@ -11,6 +11,7 @@ import (
 	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/recording"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
@@ -63,9 +64,10 @@ func seedClip(t *testing.T, a *app.App, cfg config.Config, stage, maker string) 
 // TestClipMakerDeletesOwnClip: a clip's maker deletes it (it counts
 // against their clip budget), as do the stage's managers; another viewer
 // is refused (403), someone who may not see the stage gets the unknown id's
-// 404. The chat message that announced a deleted clip no longer links it
-// (MESSAGE_UPDATE to the channel's members), so no one is offered a clip
-// that answers 404.
+// 404. The chat message that announced a deleted clip (the one kept on the
+// clip, however busy the chat) no longer links it (MESSAGE_UPDATE to the
+// channel's members), so no one is offered a clip that answers 404; other
+// messages, the link pasted again included, stay as they are.
 func TestClipMakerDeletesOwnClip(t *testing.T) {
 	t.Parallel()
 	engines(t, func(t *testing.T, cfg config.Config) {
@@ -83,14 +85,36 @@ func TestClipMakerDeletesOwnClip(t *testing.T) {
 			t.Fatalf("stage channel: %d", code)
 		}
 		bobs, cats := seedClip(t, a, cfg, stage.ID, bob.User.ID), seedClip(t, a, cfg, stage.ID, cat.User.ID)
-		// The announcement PostClip makes, then a message of bob's that
-		// only mentions the clip's name.
+		// The announcement PostClip makes and keeps on the clip; before it,
+		// more messages than a look through the chat around the clip's
+		// making would see, and after it bob's own messages that paste the
+		// same link or only mention the clip's name: only the announcement
+		// is edited.
 		link := "/api/clips/" + bobs.ID + "/file"
-		var posted, other struct{ ID string }
-		if code := call(t, "POST", base+"/channels/"+stage.ID+"/messages", bob.AccessToken, map[string]string{"content": "🎬 c (2 s): " + link}, &posted); code != 201 {
-			t.Fatalf("post: %d", code)
+		var crowd []messages.PostInput
+		for range 1001 {
+			crowd = append(crowd, messages.PostInput{ConversationID: stage.ID, Kind: messages.KindChannel, AuthorID: cat.User.ID, Body: "so good"})
 		}
-		if code := call(t, "POST", base+"/channels/"+stage.ID+"/messages", bob.AccessToken, map[string]string{"content": "nice clip"}, &other); code != 201 {
+		if _, err := a.Messages.PostBatch(t.Context(), crowd); err != nil {
+			t.Fatal(err)
+		}
+		var posted, pasted, other struct{ ID string }
+		for _, m := range []struct {
+			body string
+			into *struct{ ID string }
+		}{{"🎬 c (2 s): " + link, &posted}, {"again: " + link, &pasted}, {"nice clip", &other}} {
+			if code := call(t, "POST", base+"/channels/"+stage.ID+"/messages", bob.AccessToken, map[string]string{"content": m.body}, m.into); code != 201 {
+				t.Fatalf("post: %d", code)
+			}
+		}
+		if err := a.Recordings.SetClipMessage(t.Context(), bobs.ID, posted.ID); err != nil {
+			t.Fatal(err)
+		}
+		// cat's clip was cut before clips kept their message: a message of
+		// cat's with its link is left as it is.
+		catsLink := "/api/clips/" + cats.ID + "/file"
+		var catsPost struct{ ID string }
+		if code := call(t, "POST", base+"/channels/"+stage.ID+"/messages", cat.AccessToken, map[string]string{"content": "🎬 c (2 s): " + catsLink}, &catsPost); code != 201 {
 			t.Fatalf("post: %d", code)
 		}
 		gw := dialSocket(t, "ws"+strings.TrimPrefix(base, "http")+"/ws?token="+cat.AccessToken)
@@ -118,22 +142,16 @@ func TestClipMakerDeletesOwnClip(t *testing.T) {
 			}
 		}
 
-		var msgs []struct{ ID, Content string }
-		if code := call(t, "GET", base+"/channels/"+stage.ID+"/messages", cat.AccessToken, nil, &msgs); code != 200 {
-			t.Fatalf("history: %d", code)
-		}
-		edited := false
-		for _, m := range msgs {
-			edited = edited || (m.ID == posted.ID && m.Content == "🎬 c (2 s): (clip deleted)")
-			if strings.Contains(m.Content, link) {
-				t.Fatalf("a message still links the deleted clip: %+v", m)
+		for _, c := range []struct{ id, want string }{
+			{posted.ID, "🎬 c (2 s): (clip deleted)"},
+			{pasted.ID, "again: " + link},
+			{other.ID, "nice clip"},
+			{catsPost.ID, "🎬 c (2 s): " + catsLink},
+		} {
+			var m struct{ Content string }
+			if code := call(t, "GET", base+"/channels/"+stage.ID+"/messages/"+c.id, cat.AccessToken, nil, &m); code != 200 || m.Content != c.want {
+				t.Fatalf("message %s: %d %q, want %q", c.id, code, m.Content, c.want)
 			}
-			if m.ID == other.ID && m.Content != "nice clip" {
-				t.Fatalf("another message changed: %+v", m)
-			}
-		}
-		if !edited {
-			t.Fatalf("the announcement is not marked deleted: %+v", msgs)
 		}
 		up := gw.await("MESSAGE_UPDATE of the announcement", func(f map[string]any) bool {
 			d, _ := f["d"].(map[string]any)

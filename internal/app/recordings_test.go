@@ -19,8 +19,8 @@ import (
 // TestRecordingsAPI: a broadcast on a stage channel of an instance that
 // records becomes a recording its viewers list and play (playlist, range
 // requests on segments, MP4 download) and outsiders cannot see; a member
-// clips it and the clip is posted in the channel; only its manager edits
-// and deletes it.
+// clips it and the clip is posted in the channel (deleting the clip
+// edits that message); only its manager edits and deletes it.
 func TestRecordingsAPI(t *testing.T) {
 	t.Parallel()
 	for _, b := range []string{"ffmpeg", "ffprobe"} {
@@ -172,16 +172,36 @@ func TestRecordingsAPI(t *testing.T) {
 	if res, b := fetch(clip.URL, nil); res.StatusCode != 200 || len(b) == 0 {
 		t.Fatalf("clip file: %d", res.StatusCode)
 	}
-	var msgs []struct{ Content string }
+	var msgs []struct{ ID, Content string }
+	var announced, body string
 	poll(t, "the clip message", 10*time.Second, func() bool {
 		call(t, "GET", base+"/channels/"+ch.ID+"/messages", bob.AccessToken, nil, &msgs)
 		for _, m := range msgs {
 			if strings.Contains(m.Content, clip.URL) && strings.Contains(m.Content, "the drop") {
+				announced, body = m.ID, m.Content
 				return true
 			}
 		}
 		return false
 	})
+	// The clip keeps the message that announced it: deleting the clip
+	// edits that one, not bob's message pasting the same link.
+	if c, err := a.Recordings.GetClip(ctx, clip.ID); err != nil || c.MessageID != announced {
+		t.Fatalf("the clip's message: %+v %v, want %s", c, err, announced)
+	}
+	var pasted struct{ ID string }
+	if code := call(t, "POST", base+"/channels/"+ch.ID+"/messages", bob.AccessToken, map[string]string{"content": "again: " + clip.URL}, &pasted); code != 201 {
+		t.Fatalf("post: %d", code)
+	}
+	if code := call(t, "DELETE", base+"/api/clips/"+clip.ID, bob.AccessToken, nil, nil); code != 204 {
+		t.Fatalf("delete clip: %d", code)
+	}
+	for id, want := range map[string]string{announced: strings.ReplaceAll(body, clip.URL, "(clip deleted)"), pasted.ID: "again: " + clip.URL} {
+		var m struct{ Content string }
+		if code := call(t, "GET", base+"/channels/"+ch.ID+"/messages/"+id, bob.AccessToken, nil, &m); code != 200 || m.Content != want {
+			t.Fatalf("message %s after the clip's delete: %d %q, want %q", id, code, m.Content, want)
+		}
+	}
 	if code := call(t, "DELETE", base+"/api/recordings/"+r.ID, bob.AccessToken, nil, nil); code != 403 {
 		t.Fatalf("member delete: %d", code)
 	}

@@ -190,8 +190,10 @@ func (g *recordingGate) Access(ctx context.Context, accountID string, admin bool
 }
 
 // PostClip posts a clip into its stage channel's chat, as its maker when
-// they may send messages there. The default stage's Owncast chat gets no
-// clip messages (docs/compatibility.md).
+// they may send messages there, and records the message on the clip
+// (Clip.MessageID) so that deleting it edits exactly that message. The
+// default stage's Owncast chat gets no clip messages
+// (docs/compatibility.md).
 func (g *recordingGate) PostClip(ctx context.Context, accountID string, c *recording.Clip, url string) error {
 	if g.a.Messages == nil || g.a.Community == nil || c.StageID == g.a.Live.DefaultStageID() {
 		return nil
@@ -205,8 +207,18 @@ func (g *recordingGate) PostClip(ctx context.Context, accountID string, c *recor
 		title = "a clip"
 	}
 	body := fmt.Sprintf("🎬 %s (%.0f s): %s", title, c.Duration.Seconds(), url)
-	_, err = g.a.Messages.Post(ctx, messages.PostInput{ConversationID: c.StageID, Kind: messages.KindChannel, AuthorID: accountID,
+	m, err := g.a.Messages.Post(ctx, messages.PostInput{ConversationID: c.StageID, Kind: messages.KindChannel, AuthorID: accountID,
 		Body: body})
+	if err != nil {
+		return err
+	}
+	c.MessageID = m.ID
+	err = g.a.Recordings.SetClipMessage(ctx, c.ID, m.ID)
+	if errors.Is(err, fault.NotFound) {
+		// Deleted while it was being announced (its UnpostClip found no
+		// message yet): the link comes out now.
+		return g.unpost(ctx, m.ID, url)
+	}
 	return err
 }
 
@@ -215,28 +227,36 @@ const clipGone = "(clip deleted)"
 
 // UnpostClip edits the message PostClip posted for a deleted clip: its
 // link becomes clipGone (a MESSAGE_UPDATE to every surface), so the chat
-// no longer offers a clip that answers 404. The message is the maker's in
-// the stage's chat, posted once the clip was cut: it is looked for among
-// those of the hour after the clip was made.
+// no longer offers a clip that answers 404. Only that message
+// (Clip.MessageID) is edited: the same link pasted into another message
+// stays. A clip with no message id had no announcement, or was cut before
+// clips kept theirs (store migration 2900): its announcement, if any, is
+// left as it is rather than guessed at among the chat's messages.
 func (g *recordingGate) UnpostClip(ctx context.Context, c *recording.Clip, url string) error {
-	if g.a.Messages == nil || c.StageID == g.a.Live.DefaultStageID() {
+	if g.a.Messages == nil || c.MessageID == "" {
 		return nil
 	}
-	from := c.CreatedAt.Add(-time.Minute)
-	ms, err := g.a.Messages.List(ctx, messages.ListQuery{ConversationID: c.StageID, After: timeID(from, false),
-		Before: timeID(c.CreatedAt.Add(time.Hour), true), Limit: 1000, Oldest: true})
+	return g.unpost(ctx, c.MessageID, url)
+}
+
+// unpost replaces url with clipGone in message id (nothing when the
+// message is gone or no longer has the link).
+func (g *recordingGate) unpost(ctx context.Context, id, url string) error {
+	m, err := g.a.Messages.Get(ctx, id)
+	if errors.Is(err, fault.NotFound) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	for _, m := range ms {
-		if m.Deleted || m.AuthorID == nil || *m.AuthorID != c.CreatedBy || !strings.Contains(m.Body, url) {
-			continue
-		}
-		if _, err := g.a.Messages.Edit(ctx, m.ID, strings.ReplaceAll(m.Body, url, clipGone)); err != nil {
-			return err
-		}
+	if m.Deleted || !strings.Contains(m.Body, url) {
+		return nil
 	}
-	return nil
+	_, err = g.a.Messages.Edit(ctx, m.ID, strings.ReplaceAll(m.Body, url, clipGone))
+	if errors.Is(err, fault.NotFound) {
+		return nil
+	}
+	return err
 }
 
 // Chat implements hearthapi.Gate: the stage's conversation between two

@@ -562,6 +562,15 @@ func (s *Service) ClipFile(ctx context.Context, id string) (string, error) {
 	return s.clipPath(id), nil
 }
 
+// SetClipMessage records the chat message that announced a clip, so
+// deleting the clip edits that message; NotFound when the clip is gone.
+func (s *Service) SetClipMessage(ctx context.Context, id, messageID string) error {
+	if !validID(id) {
+		return fault.New(fault.NotFound, "clip not found")
+	}
+	return s.st.SetClipMessage(ctx, id, messageID)
+}
+
 // DeleteClip removes a clip and its file.
 func (s *Service) DeleteClip(ctx context.Context, id string) error {
 	if _, err := s.GetClip(ctx, id); err != nil {

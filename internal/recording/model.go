@@ -38,6 +38,9 @@ type Clip struct {
 	CreatedBy   string
 	CreatedAt   time.Time
 	NodeID      string // the node holding its MP4 ("": cut before clips named theirs)
+	// MessageID is the chat message that announced it in its stage
+	// channel ("": none was posted, or it was cut before clips kept theirs).
+	MessageID string
 }
 
 // StageSettings are a stage's recording settings. Enabled nil follows the
@@ -64,6 +67,9 @@ type Store interface {
 	Clip(ctx context.Context, id string) (*Clip, error)
 	// Clips lists a stage's clips, newest first ("" = all).
 	Clips(ctx context.Context, stageID string) ([]*Clip, error)
+	// SetClipMessage records the chat message that announced a clip
+	// (NotFound when the clip is gone).
+	SetClipMessage(ctx context.Context, id, messageID string) error
 	DeleteClip(ctx context.Context, id string) error
 	// TakeClip charges one clip to account's budget of burst clips, one
 	// back every every, shared by every node of the deployment. When the

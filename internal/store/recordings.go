@@ -98,12 +98,12 @@ func (s *Recordings) DeleteRecording(ctx context.Context, id string) error {
 	return err
 }
 
-const clipCols = `id, stage_id, recording_id, title, offset_ms, duration_ms, size_bytes, created_by, created_at, node_id`
+const clipCols = `id, stage_id, recording_id, title, offset_ms, duration_ms, size_bytes, created_by, created_at, node_id, message_id`
 
 func scanClip(row interface{ Scan(...any) error }) (*recording.Clip, error) {
 	var c recording.Clip
 	var off, dur, created int64
-	if err := row.Scan(&c.ID, &c.StageID, &c.RecordingID, &c.Title, &off, &dur, &c.Size, &c.CreatedBy, &created, &c.NodeID); err != nil {
+	if err := row.Scan(&c.ID, &c.StageID, &c.RecordingID, &c.Title, &off, &dur, &c.Size, &c.CreatedBy, &created, &c.NodeID, &c.MessageID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fault.New(fault.NotFound, "clip not found")
 		}
@@ -115,8 +115,9 @@ func scanClip(row interface{ Scan(...any) error }) (*recording.Clip, error) {
 
 // CreateClip inserts a clip.
 func (s *Recordings) CreateClip(ctx context.Context, c *recording.Clip) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO recording_clips (`+clipCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
-		c.ID, c.StageID, c.RecordingID, c.Title, c.Offset.Milliseconds(), c.Duration.Milliseconds(), c.Size, c.CreatedBy, Micros(c.CreatedAt), c.NodeID)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO recording_clips (`+clipCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
+		c.ID, c.StageID, c.RecordingID, c.Title, c.Offset.Milliseconds(), c.Duration.Milliseconds(), c.Size, c.CreatedBy, Micros(c.CreatedAt), c.NodeID,
+		c.MessageID)
 	return err
 }
 
@@ -145,6 +146,19 @@ func (s *Recordings) Clips(ctx context.Context, stageID string) ([]*recording.Cl
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// SetClipMessage records the chat message that announced a clip;
+// NotFound when the clip is gone.
+func (s *Recordings) SetClipMessage(ctx context.Context, id, messageID string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE recording_clips SET message_id = $2 WHERE id = $1`, id, messageID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fault.New(fault.NotFound, "clip not found")
+	}
+	return nil
 }
 
 // DeleteClip removes a clip.

@@ -14,7 +14,7 @@ import (
 
 // TestRecordingsStoreContract runs the recordings store contract on every
 // engine: recordings round-trip (open and closed), newest first per stage;
-// clips; settings with an unset enabled; one claim per job key; the clip
+// clips and the message that announced one; settings with an unset enabled; one claim per job key; the clip
 // budget.
 func TestRecordingsStoreContract(t *testing.T) {
 	t.Parallel()
@@ -68,8 +68,19 @@ func TestRecordingsStoreContract(t *testing.T) {
 			if gc, err := st.Clip(ctx, c.ID); err != nil || gc.Offset != c.Offset || gc.Size != 99 || gc.NodeID != "node-a" {
 				t.Fatalf("clip: %+v %v", gc, err)
 			}
-			if cs, _ := st.Clips(ctx, "s1"); len(cs) != 1 {
-				t.Fatalf("clips: %d", len(cs))
+			if cs, _ := st.Clips(ctx, "s1"); len(cs) != 1 || cs[0].MessageID != "" {
+				t.Fatalf("clips: %+v", cs)
+			}
+			// The message that announced it, kept with it.
+			msg := identity.NewID()
+			if err := st.SetClipMessage(ctx, c.ID, msg); err != nil {
+				t.Fatal(err)
+			}
+			if gc, err := st.Clip(ctx, c.ID); err != nil || gc.MessageID != msg {
+				t.Fatalf("clip's message: %+v %v", gc, err)
+			}
+			if err := st.SetClipMessage(ctx, identity.NewID(), msg); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("message of an unknown clip: %v", err)
 			}
 			c2 := &recording.Clip{ID: identity.NewID(), StageID: "s2", Duration: time.Second, CreatedAt: now.Add(time.Second)}
 			if err := st.CreateClip(ctx, c2); err != nil {

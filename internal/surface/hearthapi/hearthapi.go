@@ -40,11 +40,12 @@ type Gate interface {
 	// Access is accountID's ("" anonymous) access to stageID; NotFound when
 	// they may not see it.
 	Access(ctx context.Context, accountID string, admin bool, stageID string) (Access, error)
-	// PostClip announces a clip in the stage's chat (nil error: posted or
+	// PostClip announces a clip in the stage's chat and keeps the message
+	// on the clip (Clip.MessageID) for UnpostClip (nil error: posted or
 	// nothing to post to).
 	PostClip(ctx context.Context, accountID string, c *recording.Clip, url string) error
 	// UnpostClip takes a deleted clip's link (url) out of the chat message
-	// that announced it (nil error: done or no such message).
+	// that announced it, c.MessageID (nil error: done or no such message).
 	UnpostClip(ctx context.Context, c *recording.Clip, url string) error
 	// Chat lists the messages of a stage's chat between two times, oldest
 	// first (at most limit).
