@@ -93,6 +93,13 @@ func (s *Service) dropDownload(id string, seen time.Time) bool {
 // notes were kept) is kept DownloadKeep from now. It reports how many it
 // removed.
 func (s *Service) SweepDownloads(ctx context.Context) int {
+	ents, _ := os.ReadDir(s.cfg.Dir)
+	return s.sweepDownloads(ctx, ents)
+}
+
+// sweepDownloads is SweepDownloads over ents, a listing of the recordings
+// directory (sweepDisk shares one with sweepLeftovers).
+func (s *Service) sweepDownloads(ctx context.Context, ents []os.DirEntry) int {
 	type mp4 struct {
 		id     string
 		size   int64
@@ -101,7 +108,6 @@ func (s *Service) SweepDownloads(ctx context.Context) int {
 	now := s.cfg.Now()
 	removed := 0
 	var kept []mp4
-	ents, _ := os.ReadDir(s.cfg.Dir)
 	for _, e := range ents {
 		if ctx.Err() != nil {
 			return removed

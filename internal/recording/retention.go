@@ -202,6 +202,15 @@ const leftoverGrace = 10 * time.Minute
 // or serves them, but they held the disk and counted in Usage for good.
 // It reports how many it removed.
 func (s *Service) SweepLeftovers(ctx context.Context) int {
+	ents, _ := os.ReadDir(s.cfg.Dir)
+	return s.sweepLeftovers(ctx, ents)
+}
+
+// sweepLeftovers is SweepLeftovers over ents, a listing of the recordings
+// directory (sweepDisk shares one with sweepDownloads). A recording's
+// directory it removes is still in ents; sweepDownloads then finds no MP4
+// there and passes it.
+func (s *Service) sweepLeftovers(ctx context.Context, ents []os.DirEntry) int {
 	now := s.cfg.Now()
 	old := func(e os.DirEntry) bool {
 		info, err := e.Info()
@@ -209,8 +218,8 @@ func (s *Service) SweepLeftovers(ctx context.Context) int {
 	}
 	removed := 0
 	clips := filepath.Join(s.cfg.Dir, "clips")
-	ents, _ := os.ReadDir(clips)
-	for _, e := range ents {
+	clipEnts, _ := os.ReadDir(clips)
+	for _, e := range clipEnts {
 		if ctx.Err() != nil {
 			return removed
 		}
@@ -231,7 +240,6 @@ func (s *Service) SweepLeftovers(ctx context.Context) int {
 			removed++
 		}
 	}
-	ents, _ = os.ReadDir(s.cfg.Dir)
 	for _, e := range ents {
 		if ctx.Err() != nil {
 			return removed

@@ -166,7 +166,7 @@ func (s *Service) notify(e Event) {
 // retention (once per cluster per period), removes what interrupted
 // clip cuts left (SweepLeftovers) and the download MP4s nobody downloads
 // or the stage's maxBytes has no room for (SweepDownloads, on this node's
-// disk) until ctx ends.
+// disk; both in one sweepDisk) until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	s.Recover(ctx)
 	lease := time.NewTicker(s.cfg.Lease / 3)
@@ -174,8 +174,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer lease.Stop()
 	defer ret.Stop()
 	s.retentionOnce(ctx)
-	s.SweepLeftovers(ctx)
-	s.SweepDownloads(ctx)
+	s.sweepDisk(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -187,10 +186,17 @@ func (s *Service) Run(ctx context.Context) error {
 			s.Recover(ctx)
 		case <-ret.C:
 			s.retentionOnce(ctx)
-			s.SweepLeftovers(ctx)
-			s.SweepDownloads(ctx)
+			s.sweepDisk(ctx)
 		}
 	}
+}
+
+// sweepDisk runs SweepLeftovers, then SweepDownloads, over one listing
+// of the recordings directory: each tick walks it once, not once for each.
+func (s *Service) sweepDisk(ctx context.Context) {
+	ents, _ := os.ReadDir(s.cfg.Dir)
+	s.sweepLeftovers(ctx, ents)
+	s.sweepDownloads(ctx, ents)
 }
 
 func (s *Service) renewLeases(ctx context.Context) {
