@@ -30,8 +30,12 @@ type clipJSON struct {
 func clipToJSON(c *recording.Clip) clipJSON {
 	return clipJSON{ID: c.ID, StageID: c.StageID, RecordingID: c.RecordingID, Title: c.Title, OffsetSeconds: c.Offset.Seconds(),
 		DurationSeconds: c.Duration.Seconds(), SizeBytes: c.Size, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt,
-		URL: "/api/clips/" + c.ID + "/file"}
+		URL: clipFileURL(c.ID)}
 }
+
+// clipFileURL is the route of clip id's MP4: the link its JSON and its
+// chat announcement carry.
+func clipFileURL(id string) string { return "/api/clips/" + id + "/file" }
 
 func seconds(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
 
@@ -323,7 +327,7 @@ func (s *Surface) deleteClip(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := s.d.Gate.UnpostClip(r.Context(), c, clipToJSON(c).URL); err != nil {
+	if err := s.d.Gate.UnpostClip(r.Context(), c, clipFileURL(c.ID)); err != nil {
 		s.d.Log.Warn("hearthapi: cannot take the deleted clip out of the stage chat", "clip", c.ID, "err", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
