@@ -8,11 +8,16 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/app"
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/hls"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/rtmp"
 )
 
 // publishTo runs ffmpeg publishing a small test stream to url until the
@@ -297,5 +302,65 @@ func TestAdminStatusFromAnotherNode(t *testing.T) {
 	if len(onB.CurrentBroadcast.OutputSettings) != len(onA.CurrentBroadcast.OutputSettings) || len(onB.CurrentBroadcast.OutputSettings) == 0 ||
 		onB.CurrentBroadcast.LatencyLevel != onA.CurrentBroadcast.LatencyLevel {
 		t.Errorf("current broadcast on node B = %+v, on node A %+v", *onB.CurrentBroadcast, *onA.CurrentBroadcast)
+	}
+}
+
+// TestPublishRaceOnTwoNodes: two encoders publishing one stage to two nodes
+// (PostgreSQL + NATS) at the same instant. Before the stage's publish lease,
+// each node asked only the presence counts, which the other node's
+// broadcast reaches a batch later, so both publishes started: two
+// broadcasts of one stage, each starting, ending and recording it. Now
+// exactly one starts, round after round, and the other is refused as a
+// second publisher.
+func TestPublishRaceOnTwoNodes(t *testing.T) {
+	t.Parallel()
+	a, b, _ := twoLiveNodes(t, nil)
+	ctx := t.Context()
+	def := a.Live.DefaultStageID()
+	key := "race-" + identity.NewID()
+	if err := a.Live.SetStreamKeys(ctx, def, []live.StreamKey{{Key: key}}); err != nil {
+		t.Fatal(err)
+	}
+	offline := func() bool {
+		for _, n := range []*app.App{a, b} {
+			if st, err := n.Live.Status(ctx, def); err != nil || st.Online {
+				return false
+			}
+		}
+		return true
+	}
+	for round := range 5 {
+		poll(t, "both nodes seeing the stage offline", 30*time.Second, offline)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		streams := make([]rtmp.Stream, 2)
+		errs := make([]error, 2)
+		for i, n := range []*app.App{a, b} {
+			wg.Go(func() {
+				<-start
+				streams[i], errs[i] = n.Live.Publish(ctx, rtmp.PublishRequest{App: "live", Name: key, RemoteAddr: "127.0.0.1:" + strconv.Itoa(1000+i)})
+			})
+		}
+		close(start)
+		wg.Wait()
+		started := 0
+		for i, s := range streams {
+			if errs[i] != nil {
+				if k := fault.KindOf(errs[i]); k != fault.Conflict {
+					t.Errorf("round %d: node %d refused with %v (%v), want Conflict", round, i, errs[i], k)
+				}
+				continue
+			}
+			started++
+			s.Close(nil)
+		}
+		for _, n := range []*app.App{a, b} {
+			if !n.Live.WaitOffline(def, hangGuard) {
+				t.Fatalf("round %d: a broadcast did not end", round)
+			}
+		}
+		if started != 1 {
+			t.Fatalf("round %d: %d of two racing publishes started", round, started)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -90,4 +91,65 @@ func boundStageChannelWebRTC(t *testing.T, a *app.App, base string) {
 			t.Errorf("whip with a wrong key: bound channel %d %s, unknown %s %d %s", rc, rb, unknown, uc, ub)
 		}
 	}
+}
+
+// TestWHEPOfBoundStageChannelEndsWhenViewerLosesIt: a WebRTC session is
+// checked when it starts; HLS through a stage channel is checked on every
+// request. A session opened through a channel bound to the default stage
+// was never checked again (its stage, the default one, is public), so a
+// member hidden from the channel kept watching it over WebRTC while the
+// channel's HLS refused them. It is now rechecked against the channel it
+// came through, as a session on a channel's own stage is: the hidden
+// member's ends, another member's goes on.
+func TestWHEPOfBoundStageChannelEndsWhenViewerLosesIt(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, cfg config.Config) {
+		a, base := liveNode(t, func(c *config.Config) { c.Database, c.Bus = cfg.Database, cfg.Bus })
+		admin, bob, carol := adminLogin(t, base), register(t, base, "bob"), register(t, base, "carol")
+		var srv struct{ ID string }
+		if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Private"}, &srv); code != 201 {
+			t.Fatalf("create server: %d", code)
+		}
+		var inv struct{ Code string }
+		if code := call(t, "POST", base+"/servers/"+srv.ID+"/invites", admin.AccessToken, map[string]any{}, &inv); code != 201 && code != 200 {
+			t.Fatalf("invite: %d", code)
+		}
+		for _, u := range []login{bob, carol} {
+			if code := call(t, "POST", base+"/invites/"+inv.Code+"/accept", u.AccessToken, nil, nil); code != 200 && code != 201 {
+				t.Fatalf("join: %d", code)
+			}
+		}
+		var ch struct{ ID string }
+		if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken,
+			map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &ch); code != 201 {
+			t.Fatalf("bound stage channel: %d", code)
+		}
+		publishRTMP(t, a)
+		bobs := watchWHEPAt(t, base, ch.ID, bob.AccessToken, peer(t))
+		carols := watchWHEPAt(t, base, ch.ID, carol.AccessToken, peer(t))
+		watching := func(account string) bool {
+			for _, v := range a.Live.ViewerSessions() {
+				if v.AccountID == account {
+					return true
+				}
+			}
+			return false
+		}
+		if code := call(t, "PUT", base+"/channels/"+ch.ID+"/overrides", admin.AccessToken, map[string]any{"user_id": bob.User.ID, "allow": 0, "deny": 1}, nil); code != 200 {
+			t.Fatalf("override: %d", code)
+		}
+		poll(t, "the hidden member's WebRTC session ending", 10*time.Second, func() bool { return !watching(bob.User.ID) })
+		if st, err := a.Live.Status(t.Context(), a.Live.DefaultStageID()); err != nil || !st.Online {
+			t.Fatalf("the hidden member's WebRTC session lasted until the broadcast ended (%v)", err)
+		}
+		if !watching(carol.User.ID) {
+			t.Fatal("another member's WebRTC session ended")
+		}
+		if code, _, body := postSDP(t, "DELETE", base+bobs, "", "", ""); code != 404 {
+			t.Errorf("DELETE the ended session %s: %d %s", bobs, code, body)
+		}
+		if code, _, body := postSDP(t, "DELETE", base+carols, "", "", ""); code != 200 {
+			t.Errorf("DELETE %s: %d %s", carols, code, body)
+		}
+	})
 }

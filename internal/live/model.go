@@ -229,4 +229,15 @@ type Store interface {
 	ChannelStage(ctx context.Context, channelID string) (string, error)
 	SetChannelStage(ctx context.Context, channelID, stageID string) error
 	ChannelsOfStage(ctx context.Context, stageID string) ([]string, error)
+	// ClaimPublishLease takes (or renews) stageID's publish lease for
+	// node's broadcast session until the given time when it is free,
+	// expired (before now) or node's already, atomically across the
+	// nodes sharing the store; it reports whether node holds it after.
+	ClaimPublishLease(ctx context.Context, stageID, node, session string, now, until time.Time) (bool, error)
+	// RenewPublishLease extends node's lease of stageID for session (or
+	// takes it back once expired, when no one else did); false when the
+	// lease is gone: released, or another node's. It makes no lease.
+	RenewPublishLease(ctx context.Context, stageID, node, session string, now, until time.Time) (bool, error)
+	// ReleasePublishLease drops node's lease of stageID for session.
+	ReleasePublishLease(ctx context.Context, stageID, node, session string) error
 }

@@ -98,9 +98,16 @@ type Service struct {
 	gone      goneNodes              // other nodes found unreachable (peers.go)
 	thumbNode thumbNodes             // which node holds each stage's newest thumbnail (thumbs.go)
 
+	// leaseNode names this node in the stages' publish leases (lease.go):
+	// NodeID, or a random id without one.
+	leaseNode string
+
 	// drainHook, when set (tests only), runs in a broadcast's end after the
 	// stage has gone offline and before the pipeline drains.
 	drainHook func()
+	// leaseHook, when set (tests only), runs in a publish after the stage
+	// is reserved on this node and before its publish lease is claimed.
+	leaseHook func(stageID string)
 }
 
 // ErrOffline is returned for actions that need a live stream.
@@ -133,7 +140,11 @@ func New(ctx context.Context, cfg Config, st Store, pub Publisher, log *slog.Log
 		cfg.FFmpegPath = "ffmpeg"
 	}
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Service{cfg: cfg, st: st, pub: pub, log: log, ctx: bctx, stop: cancel, stages: map[string]*stage{}, ingest: cfg.RTMPPort}
+	s := &Service{cfg: cfg, st: st, pub: pub, log: log, ctx: bctx, stop: cancel, stages: map[string]*stage{}, ingest: cfg.RTMPPort,
+		leaseNode: cfg.NodeID}
+	if s.leaseNode == "" {
+		s.leaseNode = identity.NewID()
+	}
 	var err error
 	if s.keyFails, err = newKeyGuard(cfg.Now); err != nil {
 		cancel()
@@ -228,7 +239,7 @@ func (s *Service) newStage(st *Stage) (*stage, error) {
 // Run does the periodic work (viewer pruning, viewer samples, S3 uploads)
 // until ctx ends, then ends every broadcast.
 func (s *Service) Run(ctx context.Context) error {
-	prune := time.NewTicker(5 * time.Second)
+	prune := time.NewTicker(renewEvery) // prunes viewers, renews publish leases
 	sample := time.NewTicker(s.cfg.SampleEvery)
 	hw := time.NewTicker(2 * time.Minute)
 	pb := time.NewTicker(s.cfg.PlaybackEvery)
@@ -246,8 +257,9 @@ func (s *Service) Run(ctx context.Context) error {
 			s.hardware().sample(s.cfg.Now())
 		case <-pb.C:
 			s.CollectPlayback(ctx)
-		case <-prune.C:
+		case <-prune.C: // every renewEvery
 			s.Prune()
+			s.RenewLeases(ctx)
 		case <-sample.C:
 			for _, st := range s.allStages() {
 				n := st.viewerCount()

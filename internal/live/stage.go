@@ -312,10 +312,11 @@ func (st *stage) savePeak(ctx context.Context) {
 func (st *stage) beginSource(ctx context.Context, req rtmp.PublishRequest, rl *relay, holder string) (rtmp.Stream, error) {
 	s := st.svc
 	// One publisher per stage in the cluster: a broadcast another node
-	// runs (its presence count, as IngestNode reads it) refuses this one,
-	// as a local one does. Nodes learn of each other's within the
-	// presence batch, so two publishes to two nodes at the same instant
-	// can still both start.
+	// runs (its presence count, as IngestNode reads it) refuses this one
+	// at once, as a local one does. Nodes learn of each other's within
+	// the presence batch, so what decides two publishes to two nodes at
+	// the same instant is the stage's publish lease (lease.go), claimed
+	// once this node has reserved the stage for itself.
 	if c := s.cfg.Viewers; c != nil && len(s.reachable(c.Elsewhere(st.broadcastKey()))) > 0 {
 		return nil, errLive
 	}
@@ -328,11 +329,22 @@ func (st *stage) beginSource(ctx context.Context, req rtmp.PublishRequest, rl *r
 	st.cur = b // reserve the stage while the pipeline starts
 	st.ended = make(chan struct{})
 	st.mu.Unlock()
-	if err := b.start(ctx); err != nil {
+	unreserve := func() {
 		st.mu.Lock()
 		st.cur = nil
 		close(st.ended)
 		st.mu.Unlock()
+	}
+	if hook := s.leaseHookOf(); hook != nil {
+		hook(st.id)
+	}
+	if err := s.claimLease(ctx, b); err != nil {
+		unreserve()
+		return nil, err
+	}
+	if err := b.start(ctx); err != nil {
+		s.releaseLease(b)
+		unreserve()
 		s.log.Warn("live: cannot start broadcast", "stage", st.id, "err", err)
 		return nil, fmt.Errorf("cannot start the stream: %s", fault.Message(err))
 	}
@@ -400,6 +412,9 @@ func (st *stage) end(b *broadcast, cause error) {
 		s.log.Warn("live: cannot record broadcast end", "err", err)
 	}
 	st.savePeak(ctx)
+	// Other nodes may take the stage from here; this one only once st.cur
+	// is cleared below.
+	s.releaseLease(b)
 	// The recorder keeps the stage's last segments (flushed above) before
 	// the recording closes.
 	st.mu.Lock()

@@ -185,7 +185,9 @@ var _ webrtcViewers = (*Service)(nil)
 // recheckWebRTC ends the WHEP sessions on this node (of accountID, or of
 // everyone when "") watching a stage channel the viewer may no longer
 // view: a WebRTC session is checked once, when it starts, where HLS asks
-// on every request. The default stage is public and is not rechecked.
+// on every request. A session opened through a channel bound to the
+// default stage is checked against that channel, as that channel's HLS
+// is; one opened on the default stage itself is public and is not.
 func (c *StageChannels) recheckWebRTC(ctx context.Context, accountID string) {
 	w, ok := c.live.(webrtcViewers)
 	if !ok {
@@ -193,11 +195,15 @@ func (c *StageChannels) recheckWebRTC(ctx context.Context, accountID string) {
 	}
 	def := c.live.DefaultStageID()
 	for _, v := range w.ViewerSessions() {
-		if v.StageID == def || (accountID != "" && v.AccountID != accountID) {
+		channel := v.Channel
+		if channel == "" && v.StageID != def {
+			channel = v.StageID // a stage channel's own stage
+		}
+		if channel == "" || (accountID != "" && v.AccountID != accountID) {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := c.viewable(cctx, v.AccountID, v.StageID)
+		_, err := c.viewable(cctx, v.AccountID, channel)
 		cancel()
 		if errors.Is(err, fault.NotFound) {
 			_ = w.EndSession(v.StageID, v.ID)

@@ -3,6 +3,7 @@ package live_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
@@ -353,8 +354,10 @@ func TestStageChannelsLifecycle(t *testing.T) {
 // TestStageChannelsViewerLosesWebRTC: a WHEP session is checked when it
 // starts only, so a community event that changes who may view a stage
 // channel ends the WebRTC sessions of the viewers who lost it (a ban, a
-// kick, a hiding override), on every node; others, and the default stage's
-// (public) viewers, keep watching.
+// kick, a hiding override), on every node, also a session opened through a
+// stage channel bound to the default stage (checked against that channel,
+// as its HLS is); others, and the default stage's (public) viewers, keep
+// watching.
 func TestStageChannelsViewerLosesWebRTC(t *testing.T) {
 	t.Parallel()
 	for _, ev := range []string{community.EvMemberBanned, community.EvMemberKicked, community.EvMemberLeft,
@@ -368,13 +371,16 @@ func TestStageChannelsViewerLosesWebRTC(t *testing.T) {
 				f.member(a, 0, community.PermViewChannel, false)
 			}
 			f.stages.viewers = []live.ViewerSession{{ID: "s-gone", StageID: f.ch.ID, AccountID: gone},
-				{ID: "s-stays", StageID: f.ch.ID, AccountID: stays}, {ID: "s-default", StageID: f.stages.def, AccountID: gone}}
+				{ID: "s-stays", StageID: f.ch.ID, AccountID: stays}, {ID: "s-default", StageID: f.stages.def, AccountID: gone},
+				{ID: "s-bound", StageID: f.stages.def, AccountID: gone, Channel: f.ch.ID},
+				{ID: "s-bound-stays", StageID: f.stages.def, AccountID: stays, Channel: f.ch.ID}}
 			f.comm.set(gone, nil) // banned: no longer a member
 			f.sc.OnCommunityEvent(ctx, &community.Event{Type: ev, CommunityID: f.ch.CommunityID, AccountID: gone})
 			f.stages.mu.Lock()
 			defer f.stages.mu.Unlock()
-			if len(f.stages.ended) != 1 || f.stages.ended[0] != "s-gone" {
-				t.Fatalf("after %s: ended %v, want the session of the viewer who lost the channel", ev, f.stages.ended)
+			if !slices.Equal(f.stages.ended, []string{"s-gone", "s-bound"}) {
+				t.Fatalf("after %s: ended %v, want the sessions of the viewer who lost the channel (its own stage's and "+
+					"the default stage's it came to through the channel)", ev, f.stages.ended)
 			}
 		})
 	}
@@ -396,7 +402,8 @@ func TestStageChannelsAccountDisabled(t *testing.T) {
 		}
 	}
 	f.stages.viewers = []live.ViewerSession{{ID: "s-gone", StageID: f.ch.ID, AccountID: gone},
-		{ID: "s-stays", StageID: f.ch.ID, AccountID: stays}, {ID: "s-default", StageID: f.stages.def, AccountID: gone}}
+		{ID: "s-stays", StageID: f.ch.ID, AccountID: stays}, {ID: "s-default", StageID: f.stages.def, AccountID: gone},
+		{ID: "s-bound", StageID: f.stages.def, AccountID: gone, Channel: f.ch.ID}}
 	f.comm.set(gone, nil) // disabled: Communities counts it as no member
 	f.sc.AccountDisabled(ctx, gone)
 	if _, err := f.sc.StageForViewer(ctx, f.ch.ID, gone); !errors.Is(err, fault.NotFound) {
@@ -407,7 +414,7 @@ func TestStageChannelsAccountDisabled(t *testing.T) {
 	}
 	f.stages.mu.Lock()
 	defer f.stages.mu.Unlock()
-	if len(f.stages.ended) != 1 || f.stages.ended[0] != "s-gone" {
-		t.Fatalf("ended %v, want the disabled account's stage channel session", f.stages.ended)
+	if !slices.Equal(f.stages.ended, []string{"s-gone", "s-bound"}) {
+		t.Fatalf("ended %v, want the disabled account's stage channel sessions", f.stages.ended)
 	}
 }

@@ -79,6 +79,7 @@ type rtcSession struct {
 	id      string
 	stageID string
 	viewer  string // the signed-in WHEP viewer's account ("" anonymous, and for WHIP)
+	channel string // the stage channel a WHEP viewer came through, when bound to another stage
 	pc      *webrtc.PeerConnection
 	once    sync.Once
 	onClose func(error)
@@ -746,8 +747,10 @@ func (r *relay) end() {
 }
 
 // ViewerSession is a signed-in viewer's WHEP session on this node.
+// Channel is the stage channel the viewer came through when that channel
+// is bound to another stage (StageID, the default one); "" otherwise.
 type ViewerSession struct {
-	ID, StageID, AccountID string
+	ID, StageID, AccountID, Channel string
 }
 
 // ViewerSessions lists this node's WHEP sessions of signed-in viewers, for
@@ -758,7 +761,7 @@ func (s *Service) ViewerSessions() []ViewerSession {
 	var out []ViewerSession
 	for _, x := range s.sessions {
 		if x.viewer != "" {
-			out = append(out, ViewerSession{ID: x.id, StageID: x.stageID, AccountID: x.viewer})
+			out = append(out, ViewerSession{ID: x.id, StageID: x.stageID, AccountID: x.viewer, Channel: x.channel})
 		}
 	}
 	return out
@@ -767,8 +770,10 @@ func (s *Service) ViewerSessions() []ViewerSession {
 // WHEP answers a WebRTC viewer's offer for a live stage (the WHEP draft):
 // the viewer is bound to the stage's one fan-out and counted as a viewer
 // until it leaves. viewer is the signed-in account watching ("" for
-// none), so its session can be ended when it may no longer view.
-func (s *Service) WHEP(ctx context.Context, stageID, offer, ip, userAgent, viewer string) (*Session, error) {
+// none), so its session can be ended when it may no longer view; channel
+// is the stage channel it came through when that channel is bound to
+// stageID ("" otherwise), the one whose access it is rechecked against.
+func (s *Service) WHEP(ctx context.Context, stageID, offer, ip, userAgent, viewer, channel string) (*Session, error) {
 	pcs := s.peerConnector()
 	if pcs == nil {
 		return nil, ErrNoWebRTC
@@ -824,7 +829,7 @@ func (s *Service) WHEP(ctx context.Context, stageID, offer, ip, userAgent, viewe
 		slot.release()
 		return nil, err
 	}
-	x := &rtcSession{id: newSessionID(), stageID: st.id, viewer: viewer, pc: pc}
+	x := &rtcSession{id: newSessionID(), stageID: st.id, viewer: viewer, channel: channel, pc: pc}
 	viewerID := "webrtc-" + x.id
 	var connected sync.Once
 	// Everything the session holds is released by its close, which the

@@ -9,8 +9,8 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 )
 
-// DeleteStage removes a stage with its keys, broadcasts, samples and
-// channel bindings. The default stage cannot be deleted; an unknown id is
+// DeleteStage removes a stage with its keys, broadcasts, samples, publish
+// lease and channel bindings. The default stage cannot be deleted; an unknown id is
 // fault.NotFound.
 func (l *Live) DeleteStage(ctx context.Context, id string) error {
 	return l.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -21,6 +21,7 @@ func (l *Live) DeleteStage(ctx context.Context, id string) error {
 			`DELETE FROM live_viewer_samples WHERE stage_id = $1`,
 			`DELETE FROM live_broadcasts WHERE stage_id = $1`,
 			`DELETE FROM live_stream_keys WHERE stage_id = $1`,
+			`DELETE FROM live_publish_leases WHERE stage_id = $1`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return err

@@ -220,7 +220,7 @@ func (fakeLive) WHIP(_ context.Context, stage, key, offer, _ string) (*live.Sess
 	return &live.Session{ID: "s1", Answer: "v=0\r\n"}, nil
 }
 
-func (fakeLive) WHEP(_ context.Context, stage, offer, _, _, _ string) (*live.Session, error) {
+func (fakeLive) WHEP(_ context.Context, stage, offer, _, _, _, _ string) (*live.Session, error) {
 	if offer == "offline" {
 		return nil, fault.New(fault.NotFound, "this stage is not live")
 	}

@@ -18,7 +18,7 @@ import (
 // WebRTCLive is the live domain's WebRTC side (live.Service).
 type WebRTCLive interface {
 	WHIP(ctx context.Context, stageID, key, offer, remoteAddr string) (*live.Session, error)
-	WHEP(ctx context.Context, stageID, offer, ip, userAgent, viewer string) (*live.Session, error)
+	WHEP(ctx context.Context, stageID, offer, ip, userAgent, viewer, channel string) (*live.Session, error)
 	// RefuseKey refuses a stream key offered for a stage that does not
 	// exist as it refuses a wrong key.
 	RefuseKey(remoteAddr string) error
@@ -200,7 +200,7 @@ func (l *Live) whep(w http.ResponseWriter, r *http.Request) {
 		l.offerError(w, r, err)
 		return
 	}
-	sess, err := l.d.Live.WHEP(r.Context(), id, sdp, ratelimit.ClientIP(r, l.d.TrustProxy), r.UserAgent(), who)
+	sess, err := l.d.Live.WHEP(r.Context(), id, sdp, ratelimit.ClientIP(r, l.d.TrustProxy), r.UserAgent(), who, channel)
 	if err != nil {
 		writeError(w, err)
 		return
