@@ -397,6 +397,48 @@ func TestStageChannelBoundToDefaultStage(t *testing.T) {
 	}
 }
 
+// TestStageIDRefusals: stage_id's refusals keep Together's words, and a
+// refused PATCH writes nothing: an admin renaming a text channel with
+// stage_id set was told 400 after the rename was stored (the channel's kind
+// was looked at only once the update was done).
+func TestStageIDRefusals(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, testConfig(t), nil)
+	base := a.HTTP.URL()
+	admin, alice := adminLogin(t, base), register(t, base, "refalice")
+	sid, aliceSid := newServer(t, base, admin.AccessToken), newServer(t, base, alice.AccessToken)
+	var text struct{ ID, Name string }
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", admin.AccessToken, map[string]any{"name": "chat", "type": "text"}, &text); code != 201 {
+		t.Fatalf("text channel: %d", code)
+	}
+	for _, c := range []struct {
+		name, method, path, token string
+		body                      map[string]any
+		code                      int
+		msg                       string
+	}{
+		{"non-admin", "POST", "/servers/" + aliceSid + "/channels", alice.AccessToken, map[string]any{"name": "s", "type": "stage", "stage_id": "default"},
+			403, "Only an instance admin can set stage_id"},
+		{"text channel", "POST", "/servers/" + sid + "/channels", admin.AccessToken, map[string]any{"name": "s", "type": "text", "stage_id": "default"},
+			400, "stage_id is only for stage channels"},
+		{"unknown stage", "POST", "/servers/" + sid + "/channels", admin.AccessToken, map[string]any{"name": "s", "type": "stage", "stage_id": "other"},
+			400, `stage_id must be "default" or null`},
+		{"not a string", "POST", "/servers/" + sid + "/channels", admin.AccessToken, map[string]any{"name": "s", "type": "stage", "stage_id": 5},
+			400, `stage_id must be "default" or null`},
+		{"renaming a text channel", "PATCH", "/servers/" + sid + "/channels/" + text.ID, admin.AccessToken, map[string]any{"name": "renamed", "stage_id": "default"},
+			400, "stage_id is only for stage channels"},
+	} {
+		var e struct{ Error string }
+		if code := call(t, c.method, base+c.path, c.token, c.body, &e); code != c.code || e.Error != c.msg {
+			t.Fatalf("%s: %d %q, want %d %q", c.name, code, e.Error, c.code, c.msg)
+		}
+	}
+	var got struct{ Name string }
+	if code := call(t, "GET", base+"/servers/"+sid+"/channels/"+text.ID, admin.AccessToken, nil, &got); code != 200 || got.Name != "chat" {
+		t.Fatalf("the text channel after the refused PATCH: %d %q, want its name unchanged", code, got.Name)
+	}
+}
+
 // TestStageChannelOnTwoNodes: two nodes on one PostgreSQL and one NATS. A
 // stage channel made through node A has the same stage, key and signed
 // playlist URL on node B; a message posted on A into a channel bound to

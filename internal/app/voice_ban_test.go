@@ -168,3 +168,54 @@ func awaitLeftCall(t *testing.T, w *sfuSocket, id string, sfu bool) {
 		}
 	}
 }
+
+// TestDisabledAccountLeavesItsCallAndGoLive: an account disabled while in
+// a call it joined over REST alone (no socket whose closing would take it
+// out) leaves the call and its Go Live ends: the node's wiring runs the
+// voice domain's rules on the revocation, and the members see the leave
+// and the Go Live's end.
+func TestDisabledAccountLeavesItsCallAndGoLive(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, testConfig(t), nil)
+	base := a.HTTP.URL()
+	admin := adminLogin(t, base)
+	owner, bob := register(t, base, "revowner"), register(t, base, "revbob")
+	sid := newServer(t, base, owner.AccessToken)
+	if code := call(t, "POST", base+"/servers/"+sid+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {
+		t.Fatalf("join: %d", code)
+	}
+	var vc struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", owner.AccessToken, map[string]string{"name": "Lounge", "type": "voice"}, &vc); code != 201 {
+		t.Fatalf("voice channel: %d", code)
+	}
+	if code := call(t, "POST", base+"/channels/"+vc.ID+"/voice", bob.AccessToken, nil, nil); code != 201 {
+		t.Fatalf("bob joins over REST: %d", code)
+	}
+	if code := call(t, "POST", base+"/channels/"+vc.ID+"/go-live", bob.AccessToken, nil, nil); code != 201 {
+		t.Fatalf("bob goes live: %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	wo := dialSFU(ctx, t, base, owner.AccessToken)
+	if code := call(t, "PATCH", base+"/api/admin/users/"+bob.User.ID, admin.AccessToken, map[string]any{"disabled": true}, nil); code != 200 {
+		t.Fatalf("disable: %d", code)
+	}
+	left, stopped := false, false
+	for !left || !stopped {
+		f := wo.frame()
+		var d map[string]any
+		_ = json.Unmarshal(f.D, &d)
+		switch {
+		case f.T == "VOICE_STATE_UPDATE" && d["user_id"] == bob.User.ID && d["channel_id"] == nil:
+			left = true
+		case f.T == "GO_LIVE_STOP" && d["broadcaster_id"] == bob.User.ID && d["channel_id"] == vc.ID:
+			stopped = true
+		}
+	}
+	if got := voiceStateIDs(t, base, owner.AccessToken, vc.ID); got != "" {
+		t.Fatalf("voice states after bob was disabled: %q, want none", got)
+	}
+	if code := call(t, "GET", base+"/channels/"+vc.ID+"/go-live", owner.AccessToken, nil, nil); code != 404 {
+		t.Fatalf("go-live after bob was disabled: %d, want 404", code)
+	}
+}

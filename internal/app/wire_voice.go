@@ -4,10 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
+	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/hearth-community/hearth/internal/voice"
 )
@@ -117,4 +122,41 @@ func (a *App) voiceSFU(access voice.Access) *voice.SFU {
 	a.runners = append(a.runners, s.Run)
 	a.closers = append(a.closers, func() error { s.Close(); return nil })
 	return s
+}
+
+// wireCalls builds the rules of who stays in a call over the shared voice
+// states and runs them on every community event and every revocation this
+// node hears, from any node; the surfaces announce what they end.
+func (a *App) wireCalls(comm *community.Service, sfu *voice.SFU) (*voice.Calls, error) {
+	calls, err := voice.NewCalls(voice.CallsConfig{Store: a.DB.TogetherExtras(), Access: comm, Channels: comm.Store(), SFU: sfu,
+		Log: a.Log.With("component", "voice")})
+	if err != nil {
+		return nil, err
+	}
+	// A member who left or was kicked or banned, or lost VIEW_CHANNEL,
+	// CONNECT or SPEAK, leaves the call or its Go Live.
+	if err := a.onCommunityEvents("voice calls", calls.OnCommunityEvent); err != nil {
+		return nil, err
+	}
+	// An account whose every session was revoked (disabled, deleted, its
+	// password changed or reset) leaves its call and ends its Go Live. Its
+	// sockets close with the revocation, and the last one to close leaves
+	// the call, but a member who joined over REST with no socket open had
+	// none: a disabled account stayed listed in the call.
+	sub, err := a.Bus.Subscribe(identity.RevokedTopic, func(m bus.Message) {
+		var r identity.Revoked
+		if json.Unmarshal(m.Data, &r) != nil || r.AccountID == "" {
+			return
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(a.lifeCtx(), 10*time.Second)
+			defer cancel()
+			calls.Disconnected(ctx, r.AccountID)
+		}()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("voice calls: subscribe %s: %w", identity.RevokedTopic, err)
+	}
+	a.closers = append(a.closers, sub.Unsubscribe)
+	return calls, nil
 }

@@ -398,28 +398,55 @@ func (c *StageChannels) ChannelsOfChat(ctx context.Context, conversationID strin
 	return chans
 }
 
+// Refusals of a stage channel's binding.
+var (
+	ErrBindAdmin = fault.New(fault.Forbidden, "only an instance admin binds a stage channel to a stage")
+	ErrBindKind  = fault.New(fault.Invalid, "only a stage channel is bound to a stage")
+	ErrStageRef  = fault.New(fault.Invalid, "a stage channel is bound to the default stage or to its own")
+)
+
+// MayBindStage checks, before anything is written, that p may bind a
+// channel of kind to ref: DefaultStageRef, or nil for the channel's own
+// stage. Only an instance admin binds (ErrBindAdmin), only a stage channel
+// (ErrBindKind), and only to one of those two (ErrStageRef), in that
+// order.
+func (c *StageChannels) MayBindStage(p *identity.Principal, kind string, ref *string) error {
+	if p == nil || p.Account == nil || !p.Account.IsAdmin {
+		return ErrBindAdmin
+	}
+	if kind != community.KindStage {
+		return ErrBindKind
+	}
+	if ref != nil && *ref != DefaultStageRef {
+		return ErrStageRef
+	}
+	return nil
+}
+
 // BindStage lets an instance admin bind a stage channel to the default
-// stage (DefaultStageRef) or back to its own ("").
+// stage (DefaultStageRef) or back to its own ("" or the channel's id), as
+// MayBindStage allows.
 func (c *StageChannels) BindStage(ctx context.Context, p *identity.Principal, channelID, ref string) error {
 	if p == nil || p.Account == nil || !p.Account.IsAdmin {
-		return fault.New(fault.Forbidden, "only an instance admin can set stage_id")
+		return ErrBindAdmin
 	}
 	ch, err := c.chans.Channel(ctx, channelID)
 	if err != nil {
 		return err
 	}
-	if ch.Kind != community.KindStage {
-		return fault.New(fault.Invalid, "stage_id is only for stage channels")
+	var to *string // the channel's own
+	if ref != "" && ref != channelID {
+		to = &ref
 	}
-	switch ref {
-	case DefaultStageRef:
-		return c.live.BindChannel(ctx, channelID, c.live.DefaultStageID())
-	case "", channelID:
-		if err := c.live.BindChannel(ctx, channelID, ""); err != nil {
-			return err
-		}
-		_, err := c.live.EnsureStage(ctx, channelID, ch.Name)
+	if err := c.MayBindStage(p, ch.Kind, to); err != nil {
 		return err
 	}
-	return fault.New(fault.Invalid, `stage_id must be "default" or null`)
+	if to != nil {
+		return c.live.BindChannel(ctx, channelID, c.live.DefaultStageID())
+	}
+	if err := c.live.BindChannel(ctx, channelID, ""); err != nil {
+		return err
+	}
+	_, err = c.live.EnsureStage(ctx, channelID, ch.Name)
+	return err
 }

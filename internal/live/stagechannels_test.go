@@ -418,3 +418,33 @@ func TestStageChannelsAccountDisabled(t *testing.T) {
 		t.Fatalf("ended %v, want the disabled account's stage channel sessions", f.stages.ended)
 	}
 }
+
+// TestMayBindStage: the rule of binding a stage channel, asked before the
+// channel is created or updated: an instance admin, a stage channel, and
+// the default stage or the channel's own, refused in that order.
+func TestMayBindStage(t *testing.T) {
+	t.Parallel()
+	sc := newStageFixture(t).sc
+	admin := &identity.Principal{Account: &identity.Account{ID: identity.NewID(), IsAdmin: true}}
+	user := &identity.Principal{Account: &identity.Account{ID: identity.NewID()}}
+	def, other := live.DefaultStageRef, "5"
+	for _, c := range []struct {
+		name string
+		p    *identity.Principal
+		kind string
+		ref  *string
+		want error
+	}{
+		{"admin, default", admin, community.KindStage, &def, nil},
+		{"admin, own", admin, community.KindStage, nil, nil},
+		{"no one", nil, community.KindStage, &def, live.ErrBindAdmin},
+		{"a member, on a text channel with a bad ref", user, community.KindText, &other, live.ErrBindAdmin},
+		{"admin, text channel, bad ref", admin, community.KindText, &other, live.ErrBindKind},
+		{"admin, voice channel", admin, community.KindVoice, nil, live.ErrBindKind},
+		{"admin, another stage", admin, community.KindStage, &other, live.ErrStageRef},
+	} {
+		if err := sc.MayBindStage(c.p, c.kind, c.ref); !errors.Is(err, c.want) || (c.want == nil && err != nil) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+}

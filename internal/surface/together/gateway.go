@@ -304,10 +304,6 @@ func (s *Surface) onBus(topic string, data []byte) {
 		s.forgetMembers() // an account renamed on any surface shows in member lists
 		return
 	}
-	if topic == identity.RevokedTopic {
-		s.onRevoked(data)
-		return
-	}
 	if topic == dispatchTopic {
 		s.onDispatch(data)
 		return
@@ -446,7 +442,6 @@ func (s *Surface) sendToViewers(ctx context.Context, channelID string, msg []byt
 
 func (s *Surface) onCommunityEvent(ctx context.Context, e *community.Event) {
 	sid := e.CommunityID
-	s.recheckVoiceOn(ctx, e)
 	var t string
 	var d any
 	switch e.Type {
@@ -469,13 +464,10 @@ func (s *Surface) onCommunityEvent(ctx context.Context, e *community.Event) {
 		}
 		t, d = "MEMBER_JOIN", map[string]string{"server_id": sid, "user_id": e.AccountID, "username": name}
 	case community.EvMemberLeft:
-		s.dropVoiceIn(ctx, e.AccountID, sid)
 		t, d = "MEMBER_LEAVE", map[string]string{"server_id": sid, "user_id": e.AccountID}
 	case community.EvMemberKicked:
-		s.dropVoiceIn(ctx, e.AccountID, sid)
 		t, d = "MEMBER_KICK", map[string]any{"server_id": sid, "user_id": e.AccountID, "actor_id": e.ActorID, "reason": e.Reason}
 	case community.EvMemberBanned:
-		s.dropVoiceIn(ctx, e.AccountID, sid)
 		t, d = "MEMBER_BAN", map[string]any{"server_id": sid, "user_id": e.AccountID, "actor_id": e.ActorID, "reason": e.Reason}
 	case community.EvMemberUnbanned:
 		t, d = "MEMBER_UNBAN", map[string]any{"server_id": sid, "user_id": e.AccountID, "actor_id": e.ActorID}
@@ -859,10 +851,10 @@ func (s *Surface) presenceChanged(accountID string) {
 			// (or the next start) learn it only here: without this the
 			// member stayed in the channel's voice states for good.
 			// Every node may run it; the one whose delete finds the
-			// state announces the leave. Likewise its go-live sessions.
-			s.leaveVoice(s.bg, accountID)
+			// state announces the leave (voice.Calls). Likewise its
+			// go-live sessions.
 			if s.d.Voice != nil {
-				s.endGoLive(s.bg, accountID)
+				s.d.Calls.Disconnected(s.bg, accountID)
 			}
 		}
 	})

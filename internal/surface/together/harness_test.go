@@ -24,6 +24,7 @@ import (
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/surface/together"
+	"github.com/hearth-community/hearth/internal/voice"
 	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
@@ -97,6 +98,9 @@ func newNodeOver(t testing.TB, db *store.DB, b bus.Bus, idStore identity.Store, 
 		Hub: hub, Bots: db.TogetherBots(), DBPing: db.Ping, Version: "test", Extras: db.TogetherExtras(), Voice: db.TogetherExtras(), Webhooks: db.TogetherExtras(), WebhookEngine: hooks, UploadDir: t.TempDir(), Egress: eg}
 	for _, o := range opts {
 		o(&deps)
+	}
+	if deps.Voice != nil && deps.Calls == nil {
+		deps.Calls = wireCalls(t, b, db, comm, commStore, deps.SFU, log)
 	}
 	surf, err := together.New(deps)
 	if err != nil {
@@ -290,4 +294,39 @@ func (w *ws) send(v any) {
 	if err := w.c.Write(context.Background(), websocket.MessageText, raw); err != nil {
 		w.t.Fatal(err)
 	}
+}
+
+// wireCalls runs the call rules on the node's bus as internal/app does:
+// every community event and revocation the node hears.
+func wireCalls(t testing.TB, b bus.Bus, db *store.DB, comm *community.Service, commStore community.Store, sfu *voice.SFU, log *slog.Logger) *voice.Calls {
+	t.Helper()
+	calls, err := voice.NewCalls(voice.CallsConfig{Store: db.TogetherExtras(), Access: comm, Channels: commStore, SFU: sfu, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	life, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	ev, err := b.Subscribe("community.>", func(m bus.Message) {
+		if strings.HasPrefix(m.Topic, "community.dm.") {
+			return
+		}
+		var e community.Event
+		if json.Unmarshal(m.Data, &e) == nil {
+			calls.OnCommunityEvent(life, &e)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv, err := b.Subscribe(identity.RevokedTopic, func(m bus.Message) {
+		var r identity.Revoked
+		if json.Unmarshal(m.Data, &r) == nil && r.AccountID != "" {
+			go calls.Disconnected(life, r.AccountID)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ev.Unsubscribe(); _ = rv.Unsubscribe() })
+	return calls
 }

@@ -261,7 +261,15 @@ func (s *Surface) updateChannel(w http.ResponseWriter, r *http.Request, p *ident
 		s.bad(w, err)
 		return
 	}
-	stage, err := s.stageRef(p, in.StageID, community.KindStage)
+	// stage_id is refused before the update is written, on the kind of
+	// the channel it names (an unknown one is UpdateChannel's to refuse).
+	kind := community.KindStage
+	if in.StageID.set {
+		if ch, err := s.d.Community.Store().Channel(r.Context(), r.PathValue("channel_id")); err == nil && ch.CommunityID == id {
+			kind = ch.Kind
+		}
+	}
+	stage, err := s.stageRef(p, in.StageID, kind)
 	if err != nil {
 		s.fail(w, err)
 		return

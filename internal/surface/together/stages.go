@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"github.com/hearth-community/hearth/internal/community"
-	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
 )
@@ -21,6 +20,9 @@ type StageChats interface {
 	// ChannelsOfChat lists the stage channels whose messages live in a
 	// stage chat.
 	ChannelsOfChat(ctx context.Context, conversationID string) []string
+	// MayBindStage says whether p may bind a channel of kind to ref
+	// ("default", or nil for its own stage), before anything is written.
+	MayBindStage(p *identity.Principal, kind string, ref *string) error
 	// BindStage sets a stage channel's stage: "default" or "" (its own).
 	BindStage(ctx context.Context, p *identity.Principal, channelID, stageID string) error
 }
@@ -73,9 +75,10 @@ func (f *stageIDField) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// stageRef reads the stage_id extension field: absent → nil (no change);
-// null → "" (the channel's own stage); "default". Only instance admins may
-// send it, on stage channels.
+// stageRef reads the stage_id extension field for a channel of kind:
+// absent → nil (no change); null → "" (the channel's own stage); a string
+// → it. Whether p may set it, on such a channel, to that, is the live
+// domain's (StageChats.MayBindStage), asked before anything is written.
 func (s *Surface) stageRef(p *identity.Principal, f stageIDField, kind string) (*string, error) {
 	if !f.set {
 		return nil, nil
@@ -83,21 +86,18 @@ func (s *Surface) stageRef(p *identity.Principal, f stageIDField, kind string) (
 	if s.d.StageChats == nil {
 		return nil, invalid("stage_id is not supported on this node")
 	}
-	if !p.Account.IsAdmin {
-		return nil, fault.New(fault.Forbidden, "Only an instance admin can set stage_id")
-	}
-	if kind != community.KindStage {
-		return nil, invalid("stage_id is only for stage channels")
-	}
 	var ref *string
-	if err := json.Unmarshal(f.raw, &ref); err != nil {
-		return nil, invalid(`stage_id must be "default" or null`)
+	if json.Unmarshal(f.raw, &ref) != nil {
+		// Neither a string nor null (a number, an object): its JSON
+		// text, which names no stage, for the domain to refuse.
+		raw := string(f.raw)
+		ref = &raw
+	}
+	if err := s.d.StageChats.MayBindStage(p, kind, ref); err != nil {
+		return nil, err
 	}
 	if ref == nil {
 		return new(string), nil
-	}
-	if *ref != "default" {
-		return nil, invalid(`stage_id must be "default" or null`)
 	}
 	return ref, nil
 }

@@ -95,8 +95,11 @@ type Deps struct {
 	// delivery engine, which sends them (either nil: routes 503).
 	Webhooks      webhooks.HookStore
 	WebhookEngine *webhooks.Engine
-	// Voice stores voice states (nil: voice routes 503).
+	// Voice stores voice states (nil: voice routes 503); Calls, required
+	// with it, holds the rules of who stays in a call and tells the surface
+	// what they ended, which it announces.
 	Voice VoiceStore
+	Calls *voice.Calls
 	// SFU forwards voice and video for VOICE_SFU clients (nil: the op
 	// answers an error and clients stay on the mesh).
 	SFU       *voice.SFU
@@ -244,6 +247,10 @@ func New(d Deps) (*Surface, error) {
 		return nil, fmt.Errorf("together: typing rate: %w", err)
 	}
 	if d.Voice != nil {
+		if d.Calls == nil {
+			s.stopBG()
+			return nil, errors.New("together: voice states need the call rules (Deps.Calls)")
+		}
 		if s.goLive, err = voice.NewGoLiveRules(d.Voice, d.Community); err != nil {
 			s.stopBG()
 			return nil, fmt.Errorf("together: %w", err)
@@ -270,6 +277,9 @@ func New(d Deps) (*Surface, error) {
 	if d.SFU != nil && d.Voice != nil {
 		d.SFU.EnableMesh(voice.MeshConfig{Peers: s.voicePeers, Send: s.sendMeshSignal})
 	}
+	if d.Calls != nil {
+		d.Calls.Listen(voice.CallNews{Left: s.announceLeft, GoLiveStopped: s.announceGoLiveStop})
+	}
 	return s, nil
 }
 
@@ -282,7 +292,7 @@ func (s *Surface) Start(ctx context.Context) error {
 		return fmt.Errorf("together: %w", err)
 	}
 	var cancels []func() error
-	for _, p := range []string{messages.TopicPrefix + ">", "community.>", dispatchTopic, identity.RenamedTopic, identity.RevokedTopic} {
+	for _, p := range []string{messages.TopicPrefix + ">", "community.>", dispatchTopic, identity.RenamedTopic} {
 		c, err := s.d.Sub.Subscribe(p, s.onBus)
 		if err != nil {
 			for _, c := range cancels {

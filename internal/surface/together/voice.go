@@ -175,174 +175,32 @@ func (s *Surface) leaveVoiceHTTP(w http.ResponseWriter, r *http.Request, p *iden
 	noContent(w)
 }
 
-// leaveVoice drops an account's voice state when its last socket closes.
+// leaveVoice takes an account out of its call when its last socket closes
+// (voice.Calls.Leave, which announces it through announceLeft).
 func (s *Surface) leaveVoice(ctx context.Context, accountID string) {
 	if s.d.Voice == nil {
 		return
 	}
-	v, err := s.d.Voice.DeleteVoice(ctx, accountID, "")
-	if err != nil {
-		return
-	}
-	s.voiceLeft(ctx, v)
-	s.meshLeft(ctx, accountID, v.ChannelID)
+	_, _ = s.d.Calls.Leave(ctx, accountID, "")
 }
 
-// onRevoked takes an account whose every session was revoked (disabled,
-// deleted, its password changed or reset) out of its call and ends its
-// go-live. Its sockets close with the revocation, and the last one to
-// close leaves the call, but a member who joined over REST with no socket
-// open had none: a disabled account stayed listed in the call. Every node
-// runs it; the one whose delete finds the state announces the leave.
-func (s *Surface) onRevoked(data []byte) {
-	var r identity.Revoked
-	if json.Unmarshal(data, &r) != nil || r.AccountID == "" || s.d.Voice == nil {
-		return
-	}
-	go func() {
-		ctx, cancel := context.WithTimeout(s.bg, 10*time.Second)
-		defer cancel()
-		s.leaveVoice(ctx, r.AccountID)
-		s.endGoLive(ctx, r.AccountID)
-	}()
-}
-
-// voiceLeft announces a voice state that was deleted: every member who
-// can view its channel sees the leave, and a go-live the account held in that channel ends with it.
-// (Together leaves it running; since only someone in the channel may go
-// live, nobody could start another there until the broadcaster came back
-// and stopped it.)
+// voiceLeft hands a voice state the surface deleted to the call rules,
+// which announce it (announceLeft) and end the account's go-live in that
+// channel (announceGoLiveStop).
 func (s *Surface) voiceLeft(ctx context.Context, v *VoiceState) {
+	s.d.Calls.Left(ctx, v)
+}
+
+// announceLeft encodes the call rules' news of a voice state that ended as
+// a leave: every member who can view its channel sees it. The rules (who
+// leaves a call when, and which node tells) are voice.Calls'.
+func (s *Surface) announceLeft(ctx context.Context, v *VoiceState) {
 	s.broadcastVoice(ctx, v, toVoice(v, true))
-	if s.d.Voice.StopGoLive(ctx, v.ChannelID, v.UserID) == nil {
-		s.broadcastLiveIn(ctx, v.ChannelID, "GO_LIVE_STOP", map[string]any{"channel_id": v.ChannelID, "broadcaster_id": v.UserID})
-	}
 }
 
-// endGoLive stops the go-live sessions of an account connected nowhere
-// (its node died with its sockets): the session stayed for good, and
-// nobody else could go live in the channel until a moderator stopped it.
-func (s *Surface) endGoLive(ctx context.Context, accountID string) {
-	chs, err := s.d.Voice.GoLiveBy(ctx, accountID)
-	if err != nil {
-		return
-	}
-	for _, id := range chs {
-		if s.d.Voice.StopGoLive(ctx, id, accountID) != nil {
-			continue // another node stopped it first
-		}
-		s.broadcastLiveIn(ctx, id, "GO_LIVE_STOP", map[string]any{"channel_id": id, "broadcaster_id": accountID})
-	}
-}
-
-// dropVoiceIn takes an account that is no longer a member (it left, or was
-// kicked or banned) out of its call in that community: its voice state goes
-// and every member sees it leave. Every node runs it for the event; the one
-// whose delete finds the state announces it. (The SFU takes it out of the
-// room itself, voice.SFU.OnCommunityEvent.)
-func (s *Surface) dropVoiceIn(ctx context.Context, accountID, communityID string) {
-	if s.d.Voice == nil || accountID == "" {
-		return
-	}
-	v, err := s.d.Voice.Voice(ctx, accountID)
-	if err != nil || v.CommunityID != communityID {
-		return
-	}
-	if v, err = s.d.Voice.DeleteVoice(ctx, accountID, v.ChannelID); err != nil {
-		return
-	}
-	s.voiceLeft(ctx, v)
-	s.meshLeft(ctx, accountID, v.ChannelID)
-}
-
-// recheckVoiceOn drops the voice states a community event may have made
-// wrong: a role, member role, override or channel change that leaves a
-// member in a call without VIEW_CHANNEL or CONNECT (the SFU takes it out
-// of the room itself, voice.SFU.OnCommunityEvent, and a mesh client is
-// told by the leave). Bans, kicks and departures are dropVoiceIn's.
-func (s *Surface) recheckVoiceOn(ctx context.Context, e *community.Event) {
-	if s.d.Voice == nil {
-		return
-	}
-	switch e.Type {
-	case community.EvMemberRoleAdded, community.EvMemberRoleRemoved:
-		if v, err := s.d.Voice.Voice(ctx, e.AccountID); err == nil && v.CommunityID == e.CommunityID {
-			s.recheckVoice(ctx, []*VoiceState{v})
-		}
-	case community.EvRoleUpdated, community.EvRoleDeleted:
-		chans, err := s.d.Community.Store().Channels(ctx, e.CommunityID)
-		if err != nil {
-			s.log.Warn("voice recheck: channels", "community", e.CommunityID, "err", err)
-			return
-		}
-		for _, ch := range chans {
-			if voice.CallChannel(ch.Kind) {
-				s.recheckVoiceIn(ctx, ch.ID)
-			}
-		}
-	case community.EvOverrideUpdated, community.EvOverrideDeleted:
-		if e.Override != nil {
-			s.recheckVoiceIn(ctx, e.Override.ChannelID)
-		}
-	case community.EvChannelUpdated, community.EvChannelDeleted:
-		if e.Channel != nil {
-			s.recheckVoiceIn(ctx, e.Channel.ID)
-		}
-	}
-}
-
-func (s *Surface) recheckVoiceIn(ctx context.Context, channelID string) {
-	vs, err := s.d.Voice.VoiceIn(ctx, channelID)
-	if err != nil {
-		s.log.Warn("voice recheck: voice states", "channel", channelID, "err", err)
-		return
-	}
-	s.recheckVoice(ctx, vs)
-}
-
-// recheckVoice drops, and announces as a leave, each of vs whose account
-// may no longer be in its channel's call: VIEW_CHANNEL and CONNECT, the
-// rule of joining (voice.SFU's and joinVoice's); and ends the Go Live of
-// one who stays without SPEAK (the rule of starting it), as a stage key
-// follows its holder. Every node runs it for the event; the one whose
-// delete finds the state (or the session) announces it.
-func (s *Surface) recheckVoice(ctx context.Context, vs []*VoiceState) {
-	live := map[string]string{} // channel → its broadcaster ("" none)
-	for _, v := range vs {
-		ca, err := s.d.Community.ChannelAccess(ctx, v.UserID, v.ChannelID)
-		switch k := fault.KindOf(err); {
-		case err == nil && ca.Can(community.PermViewChannel) && ca.MayConnectVoice() == nil:
-			if ca.MayGoLive() != nil {
-				s.stopGoLiveOf(ctx, live, v)
-			}
-			continue
-		case err != nil && k != fault.NotFound && k != fault.Forbidden:
-			s.log.Warn("voice recheck", "account", v.UserID, "channel", v.ChannelID, "err", err)
-			continue
-		}
-		gone, err := s.d.Voice.DeleteVoice(ctx, v.UserID, v.ChannelID)
-		if err != nil {
-			continue
-		}
-		s.voiceLeft(ctx, gone)
-		s.meshLeft(ctx, v.UserID, v.ChannelID)
-	}
-}
-
-// stopGoLiveOf ends v's account's Go Live in v's channel, if it holds it
-// (live caches each channel's broadcaster for one recheck).
-func (s *Surface) stopGoLiveOf(ctx context.Context, live map[string]string, v *VoiceState) {
-	b, ok := live[v.ChannelID]
-	if !ok {
-		if g, err := s.d.Voice.GoLive(ctx, v.ChannelID); err == nil {
-			b = g.BroadcasterID
-		}
-		live[v.ChannelID] = b
-	}
-	if b != v.UserID || s.d.Voice.StopGoLive(ctx, v.ChannelID, v.UserID) != nil {
-		return // not theirs, or another node stopped it first
-	}
-	s.broadcastLiveIn(ctx, v.ChannelID, "GO_LIVE_STOP", map[string]any{"channel_id": v.ChannelID, "broadcaster_id": v.UserID})
+// announceGoLiveStop encodes the call rules' news of a go-live that ended.
+func (s *Surface) announceGoLiveStop(ctx context.Context, channelID, broadcasterID string) {
+	s.broadcastLiveIn(ctx, channelID, "GO_LIVE_STOP", map[string]any{"channel_id": channelID, "broadcaster_id": broadcasterID})
 }
 
 // meshLeft ends the SFU's bridges for a mesh client that left a channel.

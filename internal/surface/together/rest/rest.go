@@ -23,6 +23,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/ratelimit"
 )
@@ -118,8 +119,8 @@ func (b *Base) Bad(w http.ResponseWriter, err error) {
 	b.Fail(w, err)
 }
 
-// ruleTexts word the community's rule errors as Together does (same kind,
-// Together's text).
+// ruleTexts word the community's rule errors, and live's refusals of a
+// stage channel's binding, as Together does (same kind, Together's text).
 var ruleTexts = []struct {
 	err  error
 	text string
@@ -145,6 +146,9 @@ var ruleTexts = []struct {
 	{community.ErrAttachOthers, "You can only attach files to your own messages"},
 	{community.ErrAttach, "You do not have permission to attach files"},
 	{community.ErrManageEmojis, "Only the server owner can manage emojis"},
+	{live.ErrBindAdmin, "Only an instance admin can set stage_id"},
+	{live.ErrBindKind, "stage_id is only for stage channels"},
+	{live.ErrStageRef, `stage_id must be "default" or null`},
 }
 
 // worded is err in Together's words when it is one of ruleTexts.
