@@ -142,6 +142,13 @@ type Store interface {
 	StageActorEnabled(ctx context.Context, channelID string) (bool, error)
 	SetStageActorEnabled(ctx context.Context, channelID string, on bool, at time.Time) error
 
+	// PutLeaving records that a hidden stage channel actor sent an Undo
+	// to host, until until (replacing an earlier record), and drops the
+	// records expired at now.
+	PutLeaving(ctx context.Context, actor, host string, until, now time.Time) error
+	// Leaving reports whether actor has a record for host unexpired at now.
+	Leaving(ctx context.Context, actor, host string, now time.Time) (bool, error)
+
 	FollowingStore
 }
 
