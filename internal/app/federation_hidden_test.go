@@ -112,3 +112,72 @@ func TestHiddenStageChannelUnfollows(t *testing.T) {
 	r = alice.Fetch(t, unknown)
 	hiddenAsUnknown("alice's fetch of an unknown stage actor", r.Status, strings.TrimSpace(string(r.Body)))
 }
+
+// TestHiddenStageChannelApprovesNoFollow: in private mode, a follow
+// request of a stage channel that then turns private cannot be approved
+// while it is hidden (400, still pending: no one follows a hidden actor,
+// and the requester's server could not check the Accept); rejecting it
+// works, and so does approving once the channel is public again. Before,
+// the approval went through while hidden and sent an Accept that could not
+// be checked.
+func TestHiddenStageChannelApprovesNoFollow(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, fedConfig(t), nil)
+	base := federate(t, a)
+	if code, b := owncastAdmin(t, base, "POST", "/api/admin/config/federation/private", map[string]any{"value": true}); code != 200 {
+		t.Fatalf("private mode: %d %s", code, b)
+	}
+	admin := adminLogin(t, base)
+	var srv, ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Open", "is_public": true}, &srv); code != 201 {
+		t.Fatalf("create server: %d", code)
+	}
+	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken, map[string]any{"name": "Gigs", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("stage channel: %d", code)
+	}
+	actor := base + "/federation/user/" + federation.StagePrefix + ch.ID
+	alice, bob := newMastodon(t, "alice"), newMastodon(t, "bob")
+	for _, p := range []*mastodon{alice, bob} {
+		if code := p.follow(actor); code != 202 {
+			t.Fatalf("follow: %d", code)
+		}
+	}
+	total := func(state string) int {
+		t.Helper()
+		var page struct{ Total int }
+		code, b := owncastAdmin(t, base, "GET", "/api/admin/federation/stages/"+ch.ID+"/followers?state="+state, nil)
+		if code != 200 || json.Unmarshal(b, &page) != nil {
+			t.Fatalf("%s followers: %d %s", state, code, b)
+		}
+		return page.Total
+	}
+	approve := func(p *mastodon, ok bool) int {
+		t.Helper()
+		code, _ := owncastAdmin(t, base, "POST", "/api/admin/federation/stages/"+ch.ID+"/followers/approve",
+			map[string]any{"actorIRI": p.actor(), "approved": ok})
+		return code
+	}
+	setInvite := func(on bool) {
+		t.Helper()
+		if code := call(t, "PATCH", base+"/servers/"+srv.ID, admin.AccessToken, map[string]any{"require_invite": on}, nil); code != 200 {
+			t.Fatalf("require invites %v: %d", on, code)
+		}
+	}
+	setInvite(true)
+	if code := approve(alice, true); code != 400 {
+		t.Errorf("approving while hidden = %d, want 400", code)
+	}
+	if code := approve(bob, false); code != 200 {
+		t.Errorf("rejecting while hidden = %d, want 200", code)
+	}
+	if p, ok, b := total("pending"), total("approved"), total("blocked"); p != 1 || ok != 0 || b != 1 {
+		t.Fatalf("pending %d approved %d blocked %d, want 1 0 1", p, ok, b)
+	}
+	setInvite(false)
+	if code := approve(alice, true); code != 200 {
+		t.Fatalf("approving once public = %d, want 200", code)
+	}
+	if acc := alice.next("Accept"); acc["actor"] != actor {
+		t.Fatalf("Accept from %v", acc["actor"])
+	}
+}
