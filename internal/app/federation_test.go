@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -532,9 +533,12 @@ func TestUndoFollowOfPrivateStageChannel(t *testing.T) {
 // entry names the channel's own page and stream, never the server's page
 // or the default stage's stream (another stream). A channel bound to the
 // default stage names Owncast's /hls/stream.m3u8 (its stream); one with
-// its own stage, whose playlist is only reachable through per-viewer
-// signed links, names no playlist. Before, every stage channel's
-// alternate link was the server's URL.
+// its own stage names that stage's stable address for anyone,
+// /stages/{id}/stream.m3u8, which sends a player (no account, no header)
+// to a signed playlist that plays while the channel is public. Once the
+// community is private, the entry, the address and the link it gave answer
+// as unknown. Before, every stage channel's alternate link was the
+// server's URL, then an own stage's named none.
 func TestStageChannelWebFingerNamesItsStream(t *testing.T) {
 	t.Parallel()
 	a, _ := start(t, fedConfig(t), nil)
@@ -576,7 +580,7 @@ func TestStageChannelWebFingerNamesItsStream(t *testing.T) {
 		name, user, page, hls string
 	}{
 		{"server actor", "streamer", base, base + "/hls/stream.m3u8"},
-		{"own stage", federation.StagePrefix + own.ID, base + "/c/" + srv.ID + "/" + own.ID, ""},
+		{"own stage", federation.StagePrefix + own.ID, base + "/c/" + srv.ID + "/" + own.ID, base + "/stages/" + own.ID + "/stream.m3u8"},
 		{"bound to the default stage", federation.StagePrefix + bound.ID, base + "/c/" + srv.ID + "/" + bound.ID, base + "/hls/stream.m3u8"},
 	} {
 		l := links(c.user)
@@ -586,6 +590,53 @@ func TestStageChannelWebFingerNamesItsStream(t *testing.T) {
 		if l[hls] != c.hls {
 			t.Errorf("%s: stream = %q, want %q", c.name, l[hls], c.hls)
 		}
+	}
+	// The own stage's address plays for anyone: a redirect to a signed
+	// playlist, which answers.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	fetch := func(u string) (int, string, string) {
+		t.Helper()
+		res, err := noRedirect.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header.Get("Location"), strings.TrimSpace(string(b))
+	}
+	entry := base + "/stages/" + own.ID + "/stream.m3u8"
+	code, loc, _ := fetch(entry)
+	if code != http.StatusFound || !strings.HasPrefix(loc, "/stages/"+own.ID+"/hls/") || !strings.HasSuffix(loc, "/stream.m3u8") {
+		t.Fatalf("the own stage's address = %d %q, want 302 to its signed playlist", code, loc)
+	}
+	if code, _, body := fetch(base + loc); code != 200 || !strings.HasPrefix(body, "#EXTM3U") {
+		t.Fatalf("the signed playlist = %d %s", code, body)
+	}
+	// Private: no entry, and the address and its link answer as an
+	// unknown channel's.
+	if code := call(t, "PATCH", base+"/servers/"+srv.ID, admin.AccessToken, map[string]any{"require_invite": true}, nil); code != 200 {
+		t.Fatalf("require invites: %d", code)
+	}
+	req, _ := http.NewRequest("GET", base+"/.well-known/webfinger?resource="+url.QueryEscape("acct:"+federation.StagePrefix+own.ID+"@"+host), nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 {
+		t.Fatalf("a private stage channel's WebFinger = %d, want 404", res.StatusCode)
+	}
+	wantCode, _, wantBody := fetch(base + "/stages/" + srv.ID + "/stream.m3u8") // not a stage channel
+	if wantCode != 404 {
+		t.Fatalf("an unknown channel's address = %d, want 404", wantCode)
+	}
+	// (Each node forgets its cached answers on the community's update
+	// event, which comes after the PATCH's answer.)
+	for _, u := range []string{entry, base + loc} {
+		poll(t, u+" answering as unknown", 10*time.Second, func() bool {
+			code, _, body := fetch(u)
+			return code == wantCode && body == wantBody
+		})
 	}
 }
 

@@ -226,10 +226,10 @@ type StageChannelInfo struct {
 	Page string
 	// HLS is the path of the channel's stream's master playlist where
 	// anyone may play it ("/hls/stream.m3u8" for a channel bound to the
-	// default stage), named by its WebFinger entry's alternate link; ""
-	// when it has none open to all (a channel's own stage plays only
-	// through a signed, per-viewer link), and then the entry names none
-	// rather than another stage's stream.
+	// default stage, "/stages/<channel id>/stream.m3u8" for its own
+	// stage), named by its WebFinger entry's alternate link; "" when it
+	// has none open to all, and then the entry names none rather than
+	// another stage's stream.
 	HLS string
 }
 
