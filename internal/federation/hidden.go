@@ -71,6 +71,21 @@ func (s *Service) hiddenActor(ctx context.Context, username string, r *http.Requ
 	if !hidden {
 		return nil, notFound
 	}
+	// The signer's server must be one it is leaving: asked first, of the
+	// key's host, so that no one else's fetch makes this node fetch a key.
+	// (The signer's actor is on its key's server: verifyFetch checks it.)
+	user := strings.ToLower(username)
+	ku, err := url.Parse(signatureParams(signatureOf(r))["keyid"])
+	if err != nil || ku.Host == "" {
+		return nil, notFound
+	}
+	leaving, err := s.st.Leaving(ctx, user, strings.ToLower(ku.Host), s.now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	if !leaving {
+		return nil, notFound
+	}
 	signer, err := s.verifyFetch(ctx, r)
 	if fault.KindOf(err) == fault.RateLimited {
 		return nil, err
@@ -78,16 +93,7 @@ func (s *Service) hiddenActor(ctx context.Context, username string, r *http.Requ
 	if err != nil {
 		return nil, notFound
 	}
-	u, err := url.Parse(signer.ID)
-	if err != nil || u.Host == "" {
-		return nil, notFound
-	}
-	user := strings.ToLower(username)
-	leaving, err := s.st.Leaving(ctx, user, strings.ToLower(u.Host), s.now().UTC())
-	if err != nil {
-		return nil, err
-	}
-	if !leaving {
+	if u, err := url.Parse(signer.ID); err != nil || !strings.EqualFold(u.Host, ku.Host) {
 		return nil, notFound
 	}
 	pub, err := s.PublicKeyPEM(ctx)

@@ -374,12 +374,7 @@ func (s *Service) verifyFetch(ctx context.Context, r *http.Request) (*remoteActo
 // blocked; and the signature against the key the signer's actor publishes
 // (refetched once when it fails, for rotation).
 func (s *Service) verifySigned(ctx context.Context, r *http.Request, body []byte) (*remoteActor, error) {
-	sigHeader := r.Header.Get("Signature")
-	if sigHeader == "" {
-		if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Signature ") {
-			sigHeader = strings.TrimPrefix(a, "Signature ")
-		}
-	}
+	sigHeader := signatureOf(r)
 	if sigHeader == "" {
 		return nil, errNoSignature
 	}
@@ -440,6 +435,18 @@ func (s *Service) verifySigned(ctx context.Context, r *http.Request, body []byte
 		}
 	}
 	return a, nil
+}
+
+// signatureOf is a request's signature header (Signature, or
+// Authorization: Signature …), "" when it has none.
+func signatureOf(r *http.Request) string {
+	if h := r.Header.Get("Signature"); h != "" {
+		return h
+	}
+	if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Signature ") {
+		return strings.TrimPrefix(a, "Signature ")
+	}
+	return ""
 }
 
 func digestMatches(h string, body []byte) bool {
