@@ -45,14 +45,19 @@ func newFederation(a *App, chat *stagechat.Service, log *slog.Logger, onEngageme
 				return federation.StageChannelInfo{}, false
 			}
 			c, err := a.Community.Store().Community(ctx, ch.CommunityID)
-			public := err == nil && c.IsPublic && !c.RequireInvite
+			public := err == nil && c.OpenToAll()
 			info := federation.StageChannelInfo{Name: ch.Name, Public: public,
 				Page: "/c/" + url.PathEscape(ch.CommunityID) + "/" + url.PathEscape(ch.ID)}
 			// Its stream: Owncast's /hls/ when it is bound to the default
-			// stage; its own stage plays only through per-viewer signed
-			// links (/stages/{id}/hls/{token}/…), so it names none.
-			if stage, err := a.Live.StageForChannel(ctx, ch.ID); err == nil && stage == a.Live.DefaultStageID() {
-				info.HLS = "/hls/stream.m3u8"
+			// stage; its own stage's stable address for anyone
+			// (/stages/{id}/stream.m3u8, which plays while the channel is
+			// open to all). A private channel names none.
+			if stage, err := a.Live.StageForChannel(ctx, ch.ID); err == nil && public {
+				if stage == a.Live.DefaultStageID() {
+					info.HLS = "/hls/stream.m3u8"
+				} else {
+					info.HLS = "/stages/" + url.PathEscape(ch.ID) + "/stream.m3u8"
+				}
 			}
 			return info, true
 		}

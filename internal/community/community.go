@@ -75,6 +75,11 @@ type Community struct {
 	UpdatedAt     time.Time
 }
 
+// OpenToAll reports whether anyone may join c and see its channels: it is
+// public and needs no invite (a member with no role sees every channel;
+// an override hides one only from the roles and members it names).
+func (c *Community) OpenToAll() bool { return c.IsPublic && !c.RequireInvite }
+
 // Channel is a channel of a community.
 type Channel struct {
 	ID          string

@@ -142,6 +142,13 @@ type Store interface {
 	StageActorEnabled(ctx context.Context, channelID string) (bool, error)
 	SetStageActorEnabled(ctx context.Context, channelID string, on bool, at time.Time) error
 
+	// PutLeaving records that a hidden stage channel actor sent an Undo
+	// to host, until until (replacing an earlier record), and drops the
+	// records expired at now.
+	PutLeaving(ctx context.Context, actor, host string, until, now time.Time) error
+	// Leaving reports whether actor has a record for host unexpired at now.
+	Leaving(ctx context.Context, actor, host string, now time.Time) (bool, error)
+
 	FollowingStore
 }
 
@@ -219,10 +226,10 @@ type StageChannelInfo struct {
 	Page string
 	// HLS is the path of the channel's stream's master playlist where
 	// anyone may play it ("/hls/stream.m3u8" for a channel bound to the
-	// default stage), named by its WebFinger entry's alternate link; ""
-	// when it has none open to all (a channel's own stage plays only
-	// through a signed, per-viewer link), and then the entry names none
-	// rather than another stage's stream.
+	// default stage, "/stages/<channel id>/stream.m3u8" for its own
+	// stage), named by its WebFinger entry's alternate link; "" when it
+	// has none open to all, and then the entry names none rather than
+	// another stage's stream.
 	HLS string
 }
 

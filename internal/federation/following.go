@@ -120,7 +120,12 @@ func (s *Service) Follow(ctx context.Context, username, target string) (*Followi
 }
 
 // Unfollow stops following (an Undo of the Follow is delivered) and
-// forgets the remote's posts.
+// forgets the remote's posts. A hidden stage channel actor (its community
+// private, or its actor switched off) unfollows too: its Undo is signed
+// with a key published in its actor document, which answers 404 while
+// hidden, so the remote's server is recorded as one it is leaving, whose
+// signed fetches get its bare key document (hiddenActor) until the Undo's
+// deliveries are over.
 func (s *Service) Unfollow(ctx context.Context, id string) error {
 	if _, err := uuid.Parse(id); err != nil {
 		return fault.New(fault.NotFound, "no such followed server")
@@ -130,49 +135,29 @@ func (s *Service) Unfollow(ctx context.Context, id string) error {
 		return err
 	}
 	st := s.Settings()
-	if err := s.canUndo(ctx, st, f.Actor); err != nil {
-		return err
+	send := st.Enabled && st.ServerURL != ""
+	if send {
+		hidden, err := s.hiddenStage(ctx, f.Actor)
+		if err != nil {
+			return err
+		}
+		if u, perr := url.Parse(f.IRI); hidden && perr == nil && u.Host != "" {
+			now := s.now().UTC()
+			if err := s.st.PutLeaving(ctx, strings.ToLower(f.Actor), strings.ToLower(u.Host), now.Add(s.leaveWindow()), now); err != nil {
+				return err
+			}
+		}
 	}
 	if err := s.st.DeleteFollowing(ctx, id); err != nil {
 		return err
 	}
-	if !st.Enabled || st.ServerURL == "" {
+	if !send {
 		return nil
 	}
 	self := s.actorIRI(st, f.Actor)
 	undo := map[string]any{"@context": ContextAS, "id": s.objectIRI(st, uuid.NewString()), "type": "Undo", "actor": self,
 		"object": map[string]any{"id": f.FollowIRI, "type": "Follow", "actor": self, "object": f.IRI}}
 	return s.enqueue(ctx, undo, []string{f.Inbox})
-}
-
-// errHiddenUnfollow refuses an unfollow by a hidden stage channel actor.
-var errHiddenUnfollow = fault.New(fault.Conflict, "this stage channel's actor is hidden (its community is private, "+
-	"or it is switched off), so the other server cannot check its Undo and would keep it as a follower: "+
-	"make the channel public (or switch its actor on) to unfollow")
-
-// canUndo refuses an unfollow by a stage channel actor that is hidden
-// (its community private, or its actor switched off) while federation is
-// on: its Undo is signed with a key published in its actor document, which
-// answers 404 while hidden, so the other server could not verify it and
-// would keep it as a follower while it was forgotten here. A deleted
-// channel's followings are forgotten (there is nothing left to sign for).
-func (s *Service) canUndo(ctx context.Context, st Settings, actor string) error {
-	if !st.Enabled || st.ServerURL == "" || s.cfg.StageChannel == nil {
-		return nil
-	}
-	id, ok := strings.CutPrefix(strings.ToLower(actor), StagePrefix)
-	if !ok {
-		return nil
-	}
-	if _, exists := s.cfg.StageChannel(ctx, id); !exists {
-		return nil
-	}
-	if _, err := s.Local(ctx, actor); errors.Is(err, fault.NotFound) {
-		return errHiddenUnfollow
-	} else if err != nil {
-		return err
-	}
-	return nil
 }
 
 // Followings lists what a local actor follows ("" for the server actor's;

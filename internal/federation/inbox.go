@@ -245,8 +245,16 @@ func (s *Service) Followers(ctx context.Context, username string, state Follower
 	return s.st.Followers(ctx, username, state, offset, limit)
 }
 
+// errHiddenApprove refuses approving a follow of a hidden stage channel
+// actor.
+var errHiddenApprove = fault.New(fault.Conflict, "this stage channel's actor is hidden (its community is private, "+
+	"or it is switched off), so no one can follow it: approve the request once it is public again")
+
 // Approve approves (sending Accept) or rejects (blocking) a follow request
-// or follower of the server actor.
+// or follower of a local actor (the server actor when username is ""). A
+// hidden stage channel actor approves none (no one follows it while it is
+// hidden, and the other server could not check its Accept); rejecting
+// always works.
 func (s *Service) Approve(ctx context.Context, username, actorIRI string, approved bool) error {
 	st := s.Settings()
 	if username == "" {
@@ -259,6 +267,11 @@ func (s *Service) Approve(ctx context.Context, username, actorIRI string, approv
 	now := s.now().UTC()
 	if !approved {
 		return s.st.SetFollowerState(ctx, username, actorIRI, nil, &now)
+	}
+	if hidden, err := s.hiddenStage(ctx, username); err != nil {
+		return err
+	} else if hidden {
+		return errHiddenApprove
 	}
 	if err := s.st.SetFollowerState(ctx, username, actorIRI, &now, nil); err != nil {
 		return err

@@ -193,17 +193,9 @@ func (s *Service) enqueue(ctx context.Context, activity any, inboxes []string) e
 // when the inbox refuses for good (a 4xx other than 408 and 429) or its
 // domain is blocked.
 func (s *Service) deliveryKind() webhooks.Kind {
-	delays := make([]time.Duration, 0, s.cfg.Attempts-1)
-	for i := range s.cfg.Attempts - 1 {
-		wait := s.cfg.Backoff << i
-		if wait > 6*time.Hour || wait <= 0 {
-			wait = 6 * time.Hour
-		}
-		delays = append(delays, wait)
-	}
 	return webhooks.Kind{
 		Name:       DeliveryKind,
-		Delays:     delays,
+		Delays:     s.deliveryDelays(),
 		Timeout:    15 * time.Second,
 		MaxWaiting: s.cfg.PerInbox,
 		KeepNewest: true,
@@ -227,6 +219,20 @@ func (s *Service) deliveryKind() webhooks.Kind {
 			}
 		},
 	}
+}
+
+// deliveryDelays are the waits before each retry of a delivery: the
+// first retry delay doubled each time, at most 6 hours.
+func (s *Service) deliveryDelays() []time.Duration {
+	delays := make([]time.Duration, 0, s.cfg.Attempts-1)
+	for i := range s.cfg.Attempts - 1 {
+		wait := s.cfg.Backoff << i
+		if wait > 6*time.Hour || wait <= 0 {
+			wait = 6 * time.Hour
+		}
+		delays = append(delays, wait)
+	}
+	return delays
 }
 
 // permanentError is a delivery that can never be sent (a blocked or

@@ -22,9 +22,11 @@ type Communities interface {
 	ChannelAccess(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error)
 }
 
-// ChannelLookup finds a channel by id (community's store).
+// ChannelLookup finds a channel, and a community, by id (community's
+// store).
 type ChannelLookup interface {
 	Channel(ctx context.Context, id string) (*community.Channel, error)
+	Community(ctx context.Context, id string) (*community.Community, error)
 }
 
 // StageLinks is the live stages behind StageChannels.
@@ -84,7 +86,7 @@ func (c *StageChannels) OnCommunityEvent(ctx context.Context, e *community.Event
 	switch e.Type {
 	case community.EvMemberKicked, community.EvMemberBanned, community.EvMemberLeft, community.EvMemberRoleAdded,
 		community.EvMemberRoleRemoved, community.EvRoleUpdated, community.EvRoleDeleted, community.EvOverrideUpdated,
-		community.EvOverrideDeleted, community.EvChannelUpdated:
+		community.EvOverrideDeleted, community.EvChannelUpdated, community.EvCommunityUpdated:
 		c.forgetViewers()
 	}
 	switch e.Type {
@@ -368,6 +370,54 @@ func (c *StageChannels) StageForViewer(ctx context.Context, channelID, accountID
 	}
 	return c.stageOf(ctx, ch)
 }
+
+// PublicStage returns the stage of a stage channel anyone may watch,
+// signed in or not: one whose community is open to all (public, no invite
+// needed), which anyone may join and see (a channel's WebFinger stream
+// link, and anonymous players, use it). NotFound for any other channel,
+// answered as for one that does not exist. Answers are cached with the
+// viewers' (forgotten on the community events that can change them).
+func (c *StageChannels) PublicStage(ctx context.Context, channelID string) (string, error) {
+	key := [2]string{anyone, channelID}
+	c.mu.Lock()
+	ok, gen := c.viewers[key], c.gen
+	c.mu.Unlock()
+	ch, err := c.chans.Channel(ctx, channelID)
+	if errors.Is(err, fault.NotFound) {
+		return "", errStageChannelNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	if ch.Kind != community.KindStage {
+		return "", errStageChannelNotFound
+	}
+	if !ok {
+		cm, err := c.chans.Community(ctx, ch.CommunityID)
+		if errors.Is(err, fault.NotFound) {
+			return "", errStageChannelNotFound
+		}
+		if err != nil {
+			return "", err
+		}
+		if !cm.OpenToAll() {
+			return "", errStageChannelNotFound
+		}
+		c.mu.Lock()
+		if c.gen == gen {
+			if c.viewers == nil || len(c.viewers) >= maxStageViewers {
+				c.viewers = map[[2]string]bool{}
+			}
+			c.viewers[key] = true
+		}
+		c.mu.Unlock()
+	}
+	return c.stageOf(ctx, ch)
+}
+
+// anyone stands for the account in the viewer cache's public answers (no
+// account's id is "*").
+const anyone = "*"
 
 // forgetViewers empties the viewer cache: who may view changed.
 func (c *StageChannels) forgetViewers() {

@@ -120,6 +120,7 @@ func (f *fakeStages) has(id string) bool {
 type fakeCommunity struct {
 	mu     sync.Mutex
 	chans  map[string]*community.Channel
+	comms  map[string]*community.Community
 	access map[[2]string]*community.ChannelAccess // account, channel
 	calls  int
 }
@@ -141,6 +142,15 @@ func (f *fakeCommunity) Channel(_ context.Context, id string) (*community.Channe
 		return ch, nil
 	}
 	return nil, fault.New(fault.NotFound, "Unknown Channel")
+}
+
+func (f *fakeCommunity) Community(_ context.Context, id string) (*community.Community, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.comms[id]; ok {
+		return c, nil
+	}
+	return nil, fault.New(fault.NotFound, "Unknown Guild")
 }
 
 func (f *fakeCommunity) set(account string, ca *community.ChannelAccess) {
@@ -445,6 +455,45 @@ func TestMayBindStage(t *testing.T) {
 	} {
 		if err := sc.MayBindStage(c.p, c.kind, c.ref); !errors.Is(err, c.want) || (c.want == nil && err != nil) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+}
+
+// TestStageChannelsPublicStage: a stage channel of a community open to all
+// (public, no invite needed) plays for anyone, signed in or not; one of a
+// private community, a channel that is not a stage, and an unknown id do
+// not, all answered alike. A cached answer is forgotten when the community
+// changes (it may have turned private).
+func TestStageChannelsPublicStage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newStageFixture(t)
+	open := &community.Community{ID: f.ch.CommunityID, IsPublic: true}
+	text := &community.Channel{ID: identity.NewID(), CommunityID: open.ID, Kind: community.KindText, Name: "general"}
+	f.comm.mu.Lock()
+	f.comm.comms = map[string]*community.Community{open.ID: open}
+	f.comm.chans[text.ID] = text
+	f.comm.mu.Unlock()
+	if got, err := f.sc.PublicStage(ctx, f.ch.ID); err != nil || got != f.ch.ID {
+		t.Fatalf("PublicStage of an open community's stage channel = %q, %v", got, err)
+	}
+	var unknown error
+	if _, unknown = f.sc.PublicStage(ctx, identity.NewID()); !errors.Is(unknown, fault.NotFound) {
+		t.Fatalf("an unknown channel: %v, want NotFound", unknown)
+	}
+	if _, err := f.sc.PublicStage(ctx, text.ID); !errors.Is(err, fault.NotFound) || err.Error() != unknown.Error() {
+		t.Errorf("a text channel: %v, want %v", err, unknown)
+	}
+	for _, c := range []struct {
+		name            string
+		public, invites bool
+	}{{"invite needed", true, true}, {"not public", false, false}} {
+		f.comm.mu.Lock()
+		open.IsPublic, open.RequireInvite = c.public, c.invites
+		f.comm.mu.Unlock()
+		f.sc.OnCommunityEvent(ctx, &community.Event{Type: community.EvCommunityUpdated, CommunityID: open.ID})
+		if _, err := f.sc.PublicStage(ctx, f.ch.ID); !errors.Is(err, fault.NotFound) || err.Error() != unknown.Error() {
+			t.Errorf("%s: %v, want %v", c.name, err, unknown)
 		}
 	}
 }

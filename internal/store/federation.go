@@ -321,3 +321,23 @@ func (s *Federation) DeleteFollowing(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// PutLeaving records that actor sent an Undo to host, until until
+// (replacing an earlier record), and drops the records expired at now.
+func (s *Federation) PutLeaving(ctx context.Context, actor, host string, until, now time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM federation_leaving WHERE until_at < $1`, Micros(now)); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO federation_leaving (actor, host, until_at) VALUES ($1,$2,$3)
+		ON CONFLICT (actor, host) DO UPDATE SET until_at=excluded.until_at`, actor, host, Micros(until))
+	return err
+}
+
+// Leaving reports whether actor has a record for host that has not
+// expired at now.
+func (s *Federation) Leaving(ctx context.Context, actor, host string, now time.Time) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM federation_leaving WHERE actor=$1 AND host=$2 AND until_at >= $3`,
+		actor, host, Micros(now)).Scan(&n)
+	return n > 0, err
+}

@@ -7,6 +7,7 @@ package fedtest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -163,9 +164,8 @@ func (p *Peer) inbox(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unsigned", http.StatusUnauthorized)
 		return
 	}
-	kreq, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, v.KeyId(), nil)
-	kreq.Header.Set("Accept", "application/activity+json")
-	kres, err := http.DefaultClient.Do(kreq)
+	// Fetched every time (no cache), signed as Mastodon signs its fetches.
+	kres, err := p.get(r.Context(), v.KeyId())
 	if err != nil {
 		http.Error(w, "key", http.StatusUnauthorized)
 		return
@@ -197,6 +197,43 @@ func (p *Peer) inbox(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &act)
 	p.got <- act
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// get GETs an ActivityPub document, signed with the account's key over
+// (request-target), host and date, as Mastodon signs its fetches.
+func (p *Peer) get(ctx context.Context, raw string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/activity+json")
+	req.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	req.Header.Set("Host", req.URL.Host)
+	signer, _, err := httpsig.NewSigner([]httpsig.Algorithm{httpsig.RSA_SHA256}, httpsig.DigestSha256,
+		[]string{httpsig.RequestTarget, "host", "date"}, httpsig.Signature, 0)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	k := p.key
+	p.mu.Unlock()
+	if err := signer.SignRequest(k, p.Actor()+"#main-key", req, nil); err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
+}
+
+// Fetch GETs an ActivityPub document as the peer's server does: signed
+// with the account's key.
+func (p *Peer) Fetch(t testing.TB, raw string) Reply {
+	t.Helper()
+	res, err := p.get(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return Reply{Status: res.StatusCode, Header: res.Header, Body: b}
 }
 
 // Next waits for the next activity delivered to the peer.

@@ -85,7 +85,7 @@ func (s *Surface) registerFederation(h *httpserver.Server) {
 			http.Redirect(w, r, "/", http.StatusTemporaryRedirect)
 			return
 		}
-		doc, err := f.Actor(r.Context(), r.PathValue("username"))
+		doc, err := f.ActorDocument(r.Context(), r.PathValue("username"), r)
 		writeFedDoc(w, federation.ContentType, doc, err)
 	}))
 	h.Handle("POST /federation/user/{username}/inbox", on(func(w http.ResponseWriter, r *http.Request) {

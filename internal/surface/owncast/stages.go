@@ -29,6 +29,9 @@ type StageGate interface {
 	// the account, ask it on every request: a member banned, kicked or
 	// hidden from the channel stops playing it).
 	StageForViewer(ctx context.Context, channelID, accountID string) (string, error)
+	// PublicStage returns the stage of a stage channel anyone may watch,
+	// signed in or not (its community open to all); NotFound otherwise.
+	PublicStage(ctx context.Context, channelID string) (string, error)
 }
 
 // bearer authenticates a Hearth access token (Authorization: Bearer).
@@ -58,6 +61,7 @@ func (s *Surface) registerStages(h *httpserver.Server) {
 	h.Handle("GET /api/stages/{id}/status", s.wrap(s.handleStageStatus))
 	h.Handle("GET /api/stages/{id}/key", s.wrap(s.handleStageKey(false)))
 	h.Handle("POST /api/stages/{id}/key", s.wrap(s.handleStageKey(true)))
+	h.Handle("GET /stages/{id}/stream.m3u8", s.wrap(s.handlePublicStageHLS))
 	h.Handle("GET /stages/{id}/hls/{token}/stream.m3u8", s.wrap(s.stageHLS(s.serveMaster)))
 	h.Handle("GET /stages/{id}/hls/{token}/{n}/stream.m3u8", s.wrap(s.stageHLS(s.serveMedia)))
 	h.Handle("GET /stages/{id}/hls/{token}/{n}/{file}", s.wrap(s.stageHLS(s.serveSegment)))
@@ -108,13 +112,40 @@ func (s *Surface) stageHLS(serve func(http.ResponseWriter, *http.Request, string
 			writeResult(w, http.StatusForbidden, false, "this stream link has expired; reload the page")
 			return
 		}
-		stageID, err := s.d.Stages.StageForViewer(r.Context(), id, account)
+		// A token naming no account is anyone's (handlePublicStageHLS):
+		// it plays while the channel is open to all.
+		var stageID string
+		var err error
+		if account == "" {
+			stageID, err = s.d.Stages.PublicStage(r.Context(), id)
+		} else {
+			stageID, err = s.d.Stages.StageForViewer(r.Context(), id, account)
+		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		serve(w, r, stageID)
 	}
+}
+
+// handlePublicStageHLS is GET /stages/{id}/stream.m3u8, the stable
+// address of a stage channel's stream for anyone, signed in or not (its
+// fediverse actor's WebFinger entry names it): for a channel whose
+// community is open to all, a 302 to the master playlist under a signed
+// path naming no account (relative URLs in the playlists keep it), which
+// plays while the channel stays open to all; anything else answers as an
+// unknown channel.
+func (s *Surface) handlePublicStageHLS(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := s.d.Stages.PublicStage(r.Context(), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	token, _ := s.stageToken(id, "", time.Now())
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	http.Redirect(w, r, "/stages/"+url.PathEscape(id)+"/hls/"+token+"/stream.m3u8", http.StatusFound)
 }
 
 // stageStatus is GET /api/stages/{id}/status: Owncast's status fields for
