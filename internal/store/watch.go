@@ -104,8 +104,12 @@ type (
 // the row is that generation's and holds an older version: the one copy
 // running the room writes it, and only its newest encoding lands.
 func saveRoom(ctx context.Context, exec execFunc, queryRow queryRowFunc, r *watch.Record) error {
+	// The owner as the copy knows it, if the account still exists: its
+	// deletion set the row's owner_id NULL (ON DELETE SET NULL), and
+	// writing the old id back broke the foreign key, so every later save
+	// of the room failed.
 	const set = `UPDATE watch_rooms SET title=$2, description=$3, visibility=$4, queue_mode=$5,
-		owner_id=$6, settings=$7, state=$8, updated_at=$9`
+		owner_id=(SELECT id FROM accounts WHERE id=$6), settings=$7, state=$8, updated_at=$9`
 	args := []any{strings.ToLower(r.Name), r.Title, r.Description, string(r.Visibility), string(r.QueueMode), nullID(r.OwnerID),
 		jsonText(r.Settings), jsonText(r.State), Micros(r.UpdatedAt)}
 	if r.Gen == 0 {

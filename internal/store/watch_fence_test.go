@@ -327,3 +327,46 @@ func TestWatchNodeRetiresRoomsWhoseLeaseItLost(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchRoomSavesAfterOwnerDeleted: a loaded room whose owner's account
+// is deleted (its row's owner_id is set NULL) keeps saving, ownerless, on
+// every engine. The save wrote the deleted id back, which the foreign key
+// refuses, so every later save of the room failed and its changes were lost.
+func TestWatchRoomSavesAfterOwnerDeleted(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			u := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: "leaver", CreatedAt: now, UpdatedAt: now}
+			if err := db.Identity().CreateAccount(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			svc, err := watch.New(watch.Config{SaveDelay: time.Hour, SyncDelay: time.Hour, DisableUnload: true},
+				db.Watch(), nopPub{}, oneVideo{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := svc.Create(ctx, watch.CreateInput{Name: "orphan", OwnerID: u.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Identity().DeleteAccount(ctx, u.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.Handle(ctx, r, watch.Actor{AccountID: "guest", Name: "guest"}, "", watch.Request{Type: watch.ReqAdd,
+				Video: &watch.VideoRef{Service: "direct", ID: "after"}}); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := db.Watch().RoomByName(ctx, "orphan")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(rec.State), `"after"`) || rec.OwnerID != "" {
+				t.Fatalf("after the owner's deletion the room's save was lost: owner %q, state %s", rec.OwnerID, rec.State)
+			}
+		})
+	}
+}
