@@ -20,6 +20,14 @@ import (
 // the room's bus topics. When the owner stops renewing (it stopped or
 // died), the lease expires, proxies tell their sockets to reconnect (1001)
 // and the next node to be asked loads the room from the store.
+//
+// The lease alone does not make one writer: a node that stalled past its
+// lease (a long pause, a database outage) still holds its copy when it
+// wakes, while another node runs the room. So the row is fenced too (Store:
+// every load takes a new generation, and a save of an older one is
+// refused): the stale copy's saves change nothing, and the copy is dropped
+// when a save is refused or when lease renewal finds the lease gone
+// (retireLost).
 
 // Subscriber is the part of the bus the cluster needs.
 type Subscriber interface {
