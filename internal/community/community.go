@@ -228,6 +228,20 @@ type Profile struct {
 	Activity     *string
 }
 
+// ProfileFields names the fields of a profile a SaveProfile writes: only
+// those a change carries, so edits made from reads taken before each
+// other's (a bio edit, a PRESENCE_UPDATE, another client's pronouns) keep
+// each other's fields.
+type ProfileFields uint8
+
+const (
+	ProfileBio ProfileFields = 1 << iota
+	ProfilePronouns
+	ProfileStatus
+	ProfileCustomStatus
+	ProfileActivity
+)
+
 // Event is what the service publishes.
 type Event struct {
 	Type        string         `json:"type"`
@@ -398,7 +412,10 @@ type Store interface {
 	TouchDMChannel(ctx context.Context, id string, at time.Time) error
 
 	Profile(ctx context.Context, accountID string) (*Profile, error)
-	SaveProfile(ctx context.Context, p *Profile) error
+	// SaveProfile stores the fields of p that f names: a profile the
+	// account has none of yet is created from p whole (its other fields
+	// as read: the defaults), an existing one gets those fields only.
+	SaveProfile(ctx context.Context, p *Profile, f ProfileFields) error
 	// SetPresence writes a presence transition and reports whether it
 	// changed the stored status: online (clearing the custom status and
 	// activity, as on connect), online only if the account is stored

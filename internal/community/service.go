@@ -497,14 +497,14 @@ func (s *Service) Profile(ctx context.Context, accountID string) (*Profile, erro
 	return p, err
 }
 
-// SaveProfile stores a profile.
-func (s *Service) SaveProfile(ctx context.Context, p *Profile) error {
+// SaveProfile stores the fields of p that f names (Store.SaveProfile).
+func (s *Service) SaveProfile(ctx context.Context, p *Profile, f ProfileFields) error {
 	switch p.Status {
 	case "online", "away", "dnd", "offline":
 	default:
 		return fault.New(fault.Invalid, "status must be online, away, dnd or offline")
 	}
-	return s.st.SaveProfile(ctx, p)
+	return s.st.SaveProfile(ctx, p, f)
 }
 
 // SetPresence records a presence transition (see Store.SetPresence) and

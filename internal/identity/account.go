@@ -110,17 +110,32 @@ func (t *Token) HasScope(scope string) bool {
 	return false
 }
 
+// ProfileFields names the profile columns an UpdateProfile writes: only
+// those a change carries, so two edits of one account made from reads
+// taken before each other's (a rename on one surface, an avatar on
+// another) keep both.
+type ProfileFields uint8
+
+const (
+	ProfileUsername    ProfileFields = 1 << iota // username
+	ProfileDisplayName                           // display name
+	ProfileEmail                                 // email (nil: none)
+	ProfileAvatar                                // avatar URL
+)
+
 // Store is what identity needs from persistence. Lookups that match nothing
 // return an error for which errors.Is(err, fault.NotFound) holds; writes that
 // break uniqueness return fault.Conflict.
 type Store interface {
 	CreateAccount(ctx context.Context, a *Account) error
-	// UpdateProfile stores a's profile (username, display name, email,
-	// avatar URL, updated_at) and never its privileged fields: is_admin,
-	// disabled_at and the password hash are written only by SetAdmin,
-	// SetDisabled and SetPasswordHash, so a profile edit based on an older
-	// read cannot undo a demotion, a disable or a password change.
-	UpdateProfile(ctx context.Context, a *Account) error
+	// UpdateProfile stores the profile fields of a that f names, and
+	// updated_at, and no other column: not the other profile fields, so
+	// an edit based on an older read cannot undo another edit of the
+	// profile, and never the privileged fields: is_admin, disabled_at and
+	// the password hash are written only by SetAdmin, SetDisabled and
+	// SetPasswordHash, so such an edit cannot undo a demotion, a disable
+	// or a password change either.
+	UpdateProfile(ctx context.Context, a *Account, f ProfileFields) error
 	// SetAdmin sets only the admin role; SetDisabled only the disabled
 	// time (nil: enabled). Each refuses, with ErrLastAdmin and atomically,
 	// to demote or disable the last active admin; fault.NotFound for an

@@ -101,7 +101,7 @@ func (s *Service) Rename(ctx context.Context, accountID, name string) (*Account,
 		return a, nil
 	}
 	a.DisplayName = name
-	if err := s.UpdateProfile(ctx, a); err != nil {
+	if err := s.UpdateProfile(ctx, a, ProfileDisplayName); err != nil {
 		return nil, err
 	}
 	if s.pub != nil && old != a.Name() {

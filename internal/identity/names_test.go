@@ -127,7 +127,7 @@ func TestNamesAndURLsCleanedOnEveryPath(t *testing.T) {
 		}
 		got, _ := s.Account(ctx, a.ID)
 		got.DisplayName = "<i>x</i>"
-		if err := s.UpdateProfile(ctx, got); err != nil {
+		if err := s.UpdateProfile(ctx, got, identity.ProfileDisplayName); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ = s.Account(ctx, a.ID); got.DisplayName != "x" {
@@ -135,12 +135,12 @@ func TestNamesAndURLsCleanedOnEveryPath(t *testing.T) {
 		}
 		for _, u := range []string{"javascript:alert(1)", "data:text/html,x", "ftp://example.org/a"} {
 			got.AvatarURL = u
-			if err := s.UpdateProfile(ctx, got); !errors.Is(err, fault.Invalid) {
+			if err := s.UpdateProfile(ctx, got, identity.ProfileAvatar); !errors.Is(err, fault.Invalid) {
 				t.Fatalf("avatar %q: %v, want invalid", u, err)
 			}
 		}
 		got.AvatarURL = "https://example.org/a.png"
-		if err := s.UpdateProfile(ctx, got); err != nil {
+		if err := s.UpdateProfile(ctx, got, identity.ProfileAvatar); err != nil {
 			t.Fatal(err)
 		}
 	})

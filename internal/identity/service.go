@@ -265,18 +265,24 @@ func (s *Service) AccountByUsername(ctx context.Context, username string) (*Acco
 	return s.st.AccountByUsername(ctx, username)
 }
 
-// UpdateProfile stores profile changes made by a surface: username,
-// display name, email and avatar URL. The display name passes CleanName and
-// the avatar URL must be http(s), whichever surface set them. It never
-// writes a's admin role, disabled state or password hash (Store.UpdateProfile):
+// UpdateProfile stores the profile changes a surface made to a, in the
+// fields f names (username, display name, email, avatar URL): a's other
+// fields, as the surface read them, are not written back, so a concurrent
+// edit of another field is kept. The display name passes CleanName and the
+// avatar URL must be http(s), whichever surface set them. It never writes
+// a's admin role, disabled state or password hash (Store.UpdateProfile):
 // those change only through SetPassword, SetDisabled and UpdateAdminState.
-func (s *Service) UpdateProfile(ctx context.Context, a *Account) error {
-	if err := CheckURL("avatar_url", a.AvatarURL); err != nil {
-		return err
+func (s *Service) UpdateProfile(ctx context.Context, a *Account, f ProfileFields) error {
+	if f&ProfileAvatar != 0 {
+		if err := CheckURL("avatar_url", a.AvatarURL); err != nil {
+			return err
+		}
 	}
-	a.DisplayName = CleanName(a.DisplayName, MaxDisplayNameLength)
+	if f&ProfileDisplayName != 0 {
+		a.DisplayName = CleanName(a.DisplayName, MaxDisplayNameLength)
+	}
 	a.UpdatedAt = s.now().UTC()
-	return s.st.UpdateProfile(ctx, a)
+	return s.st.UpdateProfile(ctx, a, f)
 }
 
 // Store exposes the store for surfaces that list accounts.

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -1015,11 +1016,28 @@ func (s *Community) PresentAccounts(ctx context.Context) ([]string, error) {
 	return collect(rows, err, scanString)
 }
 
-// SaveProfile upserts a profile.
-func (s *Community) SaveProfile(ctx context.Context, p *community.Profile) error {
+// SaveProfile upserts a profile, writing to an existing row only the
+// columns f names (community.Store).
+func (s *Community) SaveProfile(ctx context.Context, p *community.Profile, f community.ProfileFields) error {
+	var set []string
+	for _, c := range []struct {
+		f   community.ProfileFields
+		col string
+	}{{community.ProfileBio, "bio"}, {community.ProfilePronouns, "pronouns"}, {community.ProfileStatus, "status"},
+		{community.ProfileCustomStatus, "custom_status"}, {community.ProfileActivity, "activity"}} {
+		if f&c.f != 0 {
+			set = append(set, c.col+"=excluded."+c.col)
+		}
+	}
+	// An existing row gets only the named columns: the others in p are as
+	// the caller read them, maybe before another edit, and writing them
+	// back undid it.
+	conflict := `DO NOTHING`
+	if len(set) > 0 {
+		conflict = `DO UPDATE SET ` + strings.Join(set, ", ")
+	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO profiles (account_id, bio, pronouns, status, custom_status, activity)
-		VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (account_id) DO UPDATE SET bio=excluded.bio, pronouns=excluded.pronouns,
-		status=excluded.status, custom_status=excluded.custom_status, activity=excluded.activity`,
+		VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (account_id) `+conflict,
 		p.AccountID, nullString(p.Bio), nullString(p.Pronouns), p.Status, nullString(p.CustomStatus), nullString(p.Activity))
 	return err
 }

@@ -180,7 +180,7 @@ func TestCommunityStoreContract(t *testing.T) {
 				t.Errorf("self dm: %v", err)
 			}
 			// Profiles and leaving / deleting.
-			if err := svc.SaveProfile(ctx, &community.Profile{AccountID: ann, Status: "dnd", Bio: &reason}); err != nil {
+			if err := svc.SaveProfile(ctx, &community.Profile{AccountID: ann, Status: "dnd", Bio: &reason}, community.ProfileStatus|community.ProfileBio); err != nil {
 				t.Fatal(err)
 			}
 			if p, _ := svc.Profile(ctx, ann); p.Status != "dnd" || *p.Bio != reason {

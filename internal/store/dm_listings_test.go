@@ -68,10 +68,10 @@ func TestDMListingsOf(t *testing.T) {
 
 			bio, pronouns, custom, activity := "bio", "she/her", "busy", "Listening to jazz"
 			if err := st.SaveProfile(ctx, &community.Profile{AccountID: peers[5], Bio: &bio, Pronouns: &pronouns, Status: "away",
-				CustomStatus: &custom, Activity: &activity}); err != nil {
+				CustomStatus: &custom, Activity: &activity}, community.ProfileBio|community.ProfilePronouns|community.ProfileStatus|community.ProfileCustomStatus|community.ProfileActivity); err != nil {
 				t.Fatal(err)
 			}
-			if err := st.SaveProfile(ctx, &community.Profile{AccountID: peers[25], Status: "online"}); err != nil {
+			if err := st.SaveProfile(ctx, &community.Profile{AccountID: peers[25], Status: "online"}, community.ProfileStatus); err != nil {
 				t.Fatal(err)
 			}
 			{
@@ -81,7 +81,7 @@ func TestDMListingsOf(t *testing.T) {
 					t.Fatal(err)
 				}
 				a.AvatarURL = "https://example.org/a.png"
-				if err := ids.UpdateProfile(ctx, a); err != nil {
+				if err := ids.UpdateProfile(ctx, a, identity.ProfileAvatar); err != nil {
 					t.Fatal(err)
 				}
 				if err := ids.SetAdmin(ctx, peers[6], true, now); err != nil {

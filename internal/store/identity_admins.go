@@ -64,14 +64,31 @@ func (db *DB) lockAdmins(ctx context.Context, tx *sql.Tx, id string) (found, act
 // demoted or disabled the account, or before its password changed, cannot
 // write the old value back (a lost update that would undo the demotion).
 
-// UpdateProfile stores a's profile columns: username, display name, email,
-// avatar URL and updated_at. It never writes is_admin, disabled_at or
-// password_hash, whatever a holds.
-func (s *Identity) UpdateProfile(ctx context.Context, a *identity.Account) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE accounts SET username=$2, username_key=$3, display_name=$4, email=$5,
-		avatar_url=$6, updated_at=$7, email_typed=$8, display_name_key=$9 WHERE id=$1`,
-		a.ID, a.Username, strings.ToLower(a.Username), a.DisplayName, nullString(lowerPtr(a.Email)), a.AvatarURL,
-		Micros(a.UpdatedAt), nullString(a.Email), identity.NameKey(a.DisplayName))
+// UpdateProfile stores the profile columns of a that f names (username,
+// display name, email, avatar URL) and updated_at, and no other: not the
+// profile columns f does not name (a's copy of them may be older than the
+// row's, and writing it back undid a concurrent edit: an avatar change
+// undoing a rename), and never is_admin, disabled_at or password_hash,
+// whatever a holds.
+func (s *Identity) UpdateProfile(ctx context.Context, a *identity.Account, f identity.ProfileFields) error {
+	set := setAfter(a.ID)
+	set.add("updated_at", Micros(a.UpdatedAt))
+	if f&identity.ProfileUsername != 0 {
+		set.add("username", a.Username)
+		set.add("username_key", strings.ToLower(a.Username))
+	}
+	if f&identity.ProfileDisplayName != 0 {
+		set.add("display_name", a.DisplayName)
+		set.add("display_name_key", identity.NameKey(a.DisplayName))
+	}
+	if f&identity.ProfileEmail != 0 {
+		set.add("email", nullString(lowerPtr(a.Email)))
+		set.add("email_typed", nullString(a.Email))
+	}
+	if f&identity.ProfileAvatar != 0 {
+		set.add("avatar_url", a.AvatarURL)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE accounts SET `+set.clause()+` WHERE id=$1`, set.args...)
 	if err != nil {
 		return conflictOr(err)
 	}

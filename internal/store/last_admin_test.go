@@ -56,7 +56,7 @@ func TestLastActiveAdminKept(t *testing.T) {
 				t.Fatalf("disable a non-admin: %v", err)
 			}
 			boss.DisplayName = "Boss"
-			if err := st.UpdateProfile(ctx, boss); err != nil {
+			if err := st.UpdateProfile(ctx, boss, identity.ProfileDisplayName); err != nil {
 				t.Fatalf("rename the admin: %v", err)
 			}
 			if err := st.SetAdmin(ctx, boss.ID, true, now); err != nil {
@@ -77,7 +77,7 @@ func TestLastActiveAdminKept(t *testing.T) {
 			ghost := identity.NewID()
 			for name, err := range map[string]error{"demote": st.SetAdmin(ctx, ghost, false, now),
 				"disable": st.SetDisabled(ctx, ghost, &now, now), "promote": st.SetAdmin(ctx, ghost, true, now),
-				"profile":  st.UpdateProfile(ctx, &identity.Account{ID: ghost, Username: "ghost"}),
+				"profile":  st.UpdateProfile(ctx, &identity.Account{ID: ghost, Username: "ghost"}, identity.ProfileUsername),
 				"password": st.SetPasswordHash(ctx, ghost, "h", now)} {
 				if !errors.Is(err, fault.NotFound) {
 					t.Errorf("%s an unknown account: %v, want not found", name, err)

@@ -52,7 +52,7 @@ func TestProfileEditKeepsPrivilegedFields(t *testing.T) {
 				t.Fatal(err)
 			}
 			stale.DisplayName, stale.AvatarURL = "Mole", "https://example.org/m.png"
-			if err := st.UpdateProfile(ctx, stale); err != nil {
+			if err := st.UpdateProfile(ctx, stale, identity.ProfileDisplayName|identity.ProfileAvatar); err != nil {
 				t.Fatal(err)
 			}
 			got, err := st.AccountByID(ctx, mole.ID)
@@ -76,7 +76,7 @@ func TestProfileEditKeepsPrivilegedFields(t *testing.T) {
 				t.Fatal(err)
 			}
 			got.DisplayName = "Mole 2"
-			if err := st.UpdateProfile(ctx, got); err != nil {
+			if err := st.UpdateProfile(ctx, got, identity.ProfileDisplayName); err != nil {
 				t.Fatal(err)
 			}
 			if again, _ := st.AccountByID(ctx, mole.ID); !again.IsAdmin || again.Disabled() || again.DisplayName != "Mole 2" {
@@ -281,6 +281,71 @@ func TestWebhookEditWritesOnlyItsFields(t *testing.T) {
 			}
 			if err := st.UpdateWebhook(ctx, &webhooks.Hook{ID: identity.NewID(), UpdatedAt: now}, webhooks.HookName); !errors.Is(err, fault.NotFound) {
 				t.Fatalf("update of an unknown hook: %v", err)
+			}
+		})
+	}
+}
+
+// TestProfileEditsWriteOnlyTheirFields: profile writes made from reads
+// taken before each other's keep each other's fields, on every engine: a
+// rename and an avatar change of one account, and a bio edit and a
+// presence change of one profile. Each wrote every profile column from its
+// read, so the later write put the earlier one's field back.
+func TestProfileEditsWriteOnlyTheirFields(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			st, cs := db.Identity(), db.Community()
+			ctx := context.Background()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			a := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: "pat", CreatedAt: now, UpdatedAt: now}
+			if err := st.CreateAccount(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			one, err := st.AccountByID(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			two := *one
+			one.DisplayName = "Pat"
+			if err := st.UpdateProfile(ctx, one, identity.ProfileDisplayName); err != nil {
+				t.Fatal(err)
+			}
+			two.AvatarURL = "https://example.org/p.png"
+			if err := st.UpdateProfile(ctx, &two, identity.ProfileAvatar); err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.AccountByID(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.DisplayName != "Pat" || got.AvatarURL != "https://example.org/p.png" || got.Username != "pat" {
+				t.Fatalf("one profile edit undid the other: %+v", got)
+			}
+
+			bio := "hello"
+			if err := cs.SaveProfile(ctx, &community.Profile{AccountID: a.ID, Status: "offline"}, community.ProfileStatus); err != nil {
+				t.Fatal(err)
+			}
+			stale, err := cs.Profile(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cs.SetPresence(ctx, a.ID, true, false); err != nil {
+				t.Fatal(err)
+			}
+			stale.Bio = &bio
+			if err := cs.SaveProfile(ctx, stale, community.ProfileBio); err != nil {
+				t.Fatal(err)
+			}
+			p, err := cs.Profile(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Status != "online" || p.Bio == nil || *p.Bio != "hello" {
+				t.Fatalf("the bio edit undid the presence change, or was lost: status %q, bio %v", p.Status, p.Bio)
 			}
 		})
 	}

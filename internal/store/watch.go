@@ -23,7 +23,8 @@ var (
 	_ watch.RoomsSaver = (*Watch)(nil)
 )
 
-const roomCols = `name, title, description, visibility, queue_mode, is_temporary, owner_id, settings, state, created_at, updated_at`
+const roomCols = `name, title, description, visibility, queue_mode, is_temporary, owner_id, settings, state, created_at, updated_at,
+	gen, version`
 
 func scanRoom(row interface{ Scan(...any) error }) (*watch.Record, error) {
 	var r watch.Record
@@ -31,7 +32,7 @@ func scanRoom(row interface{ Scan(...any) error }) (*watch.Record, error) {
 	var settings, state string
 	var created, updated int64
 	if err := row.Scan(&r.Name, &r.Title, &r.Description, &r.Visibility, &r.QueueMode, &r.IsTemporary, &owner,
-		&settings, &state, &created, &updated); err != nil {
+		&settings, &state, &created, &updated, &r.Gen, &r.Version); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fault.NotFound
 		}
@@ -55,9 +56,9 @@ func jsonText(b []byte) string {
 // CreateRoom inserts a room; a name taken in any letter case is a conflict.
 func (s *Watch) CreateRoom(ctx context.Context, r *watch.Record) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO watch_rooms (`+roomCols+`, name_key)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)`,
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
 		r.Name, r.Title, r.Description, string(r.Visibility), string(r.QueueMode), r.IsTemporary, nullID(r.OwnerID),
-		jsonText(r.Settings), jsonText(r.State), Micros(r.CreatedAt), Micros(r.UpdatedAt), strings.ToLower(r.Name))
+		jsonText(r.Settings), jsonText(r.State), Micros(r.CreatedAt), Micros(r.UpdatedAt), r.Gen, r.Version, strings.ToLower(r.Name))
 	return conflictOr(err)
 }
 
@@ -66,9 +67,17 @@ func (s *Watch) RoomByName(ctx context.Context, name string) (*watch.Record, err
 	return scanRoom(s.db.QueryRowContext(ctx, `SELECT `+roomCols+` FROM watch_rooms WHERE name_key=$1`, strings.ToLower(name)))
 }
 
-// SaveRoom stores every mutable field of r.
+// TakeRoom looks a room up for a copy that will run it, starting a new
+// generation of its row (watch.Store).
+func (s *Watch) TakeRoom(ctx context.Context, name string) (*watch.Record, error) {
+	return scanRoom(s.db.QueryRowContext(ctx, `UPDATE watch_rooms SET gen=gen+1 WHERE name_key=$1 RETURNING `+roomCols,
+		strings.ToLower(name)))
+}
+
+// SaveRoom stores every mutable field of r, fenced by r.Gen and r.Version
+// (watch.Store).
 func (s *Watch) SaveRoom(ctx context.Context, r *watch.Record) error {
-	return saveRoom(ctx, s.db.ExecContext, r)
+	return saveRoom(ctx, s.db.ExecContext, s.db.QueryRowContext, r)
 }
 
 // SaveRooms updates several rooms in one transaction: all or none (the
@@ -78,7 +87,7 @@ func (s *Watch) SaveRooms(ctx context.Context, rs []*watch.Record) error {
 		for _, r := range rs {
 			if err := saveRoom(ctx, func(ctx context.Context, q string, args ...any) (sql.Result, error) {
 				return s.db.txExec(ctx, tx, q, args...)
-			}, r); err != nil {
+			}, tx.QueryRowContext, r); err != nil {
 				return fmt.Errorf("save room %q: %w", r.Name, err)
 			}
 		}
@@ -86,24 +95,78 @@ func (s *Watch) SaveRooms(ctx context.Context, rs []*watch.Record) error {
 	})
 }
 
-func saveRoom(ctx context.Context, exec func(ctx context.Context, q string, args ...any) (sql.Result, error), r *watch.Record) error {
-	res, err := exec(ctx, `UPDATE watch_rooms SET title=$2, description=$3, visibility=$4, queue_mode=$5,
-		owner_id=$6, settings=$7, state=$8, updated_at=$9 WHERE name_key=$1`,
-		strings.ToLower(r.Name), r.Title, r.Description, string(r.Visibility), string(r.QueueMode), nullID(r.OwnerID),
-		jsonText(r.Settings), jsonText(r.State), Micros(r.UpdatedAt))
+type (
+	execFunc     func(ctx context.Context, q string, args ...any) (sql.Result, error)
+	queryRowFunc func(ctx context.Context, q string, args ...any) *sql.Row
+)
+
+// saveRoom writes r whole. With a generation it changes the row only while
+// the row is that generation's and holds an older version: the one copy
+// running the room writes it, and only its newest encoding lands.
+func saveRoom(ctx context.Context, exec execFunc, queryRow queryRowFunc, r *watch.Record) error {
+	// The owner as the copy knows it, if the account still exists: its
+	// deletion set the row's owner_id NULL (ON DELETE SET NULL), and
+	// writing the old id back broke the foreign key, so every later save
+	// of the room failed.
+	const set = `UPDATE watch_rooms SET title=$2, description=$3, visibility=$4, queue_mode=$5,
+		owner_id=(SELECT id FROM accounts WHERE id=$6), settings=$7, state=$8, updated_at=$9`
+	args := []any{strings.ToLower(r.Name), r.Title, r.Description, string(r.Visibility), string(r.QueueMode), nullID(r.OwnerID),
+		jsonText(r.Settings), jsonText(r.State), Micros(r.UpdatedAt)}
+	if r.Gen == 0 {
+		res, err := exec(ctx, set+` WHERE name_key=$1`, args...)
+		if err != nil {
+			return err
+		}
+		return expectOne(res)
+	}
+	res, err := exec(ctx, set+`, version=$11 WHERE name_key=$1 AND gen=$10 AND version < $11`, append(args, r.Gen, r.Version)...)
 	if err != nil {
 		return err
 	}
-	return expectOne(res)
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	// Nothing written: say why.
+	var gen, version int64
+	err = queryRow(ctx, `SELECT gen, version FROM watch_rooms WHERE name_key=$1`, strings.ToLower(r.Name)).Scan(&gen, &version)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fault.NotFound
+	case err != nil:
+		return err
+	case gen != r.Gen:
+		return watch.ErrSuperseded
+	}
+	return nil // this copy's newer save is in already
 }
 
-// DeleteRoom removes a room.
-func (s *Watch) DeleteRoom(ctx context.Context, name string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM watch_rooms WHERE name_key=$1`, strings.ToLower(name))
+// DeleteRoom removes a room if its row is still generation gen's (0:
+// whichever).
+func (s *Watch) DeleteRoom(ctx context.Context, name string, gen int64) error {
+	key := strings.ToLower(name)
+	if gen == 0 {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM watch_rooms WHERE name_key=$1`, key)
+		if err != nil {
+			return err
+		}
+		return expectOne(res)
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM watch_rooms WHERE name_key=$1 AND gen=$2`, key, gen)
 	if err != nil {
 		return err
 	}
-	return expectOne(res)
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	var held int64
+	err = s.db.QueryRowContext(ctx, `SELECT gen FROM watch_rooms WHERE name_key=$1`, key).Scan(&held)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fault.NotFound
+	case err != nil:
+		return err
+	}
+	return watch.ErrSuperseded
 }
 
 // RoomsByOwner lists an account's rooms by name.
@@ -180,10 +243,22 @@ func (s *Watch) ClaimRoomLease(ctx context.Context, key, node string, now, until
 	return owner, err
 }
 
-// RenewRoomLeases extends every lease node holds.
-func (s *Watch) RenewRoomLeases(ctx context.Context, node string, until time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE watch_leases SET expires_at=$2 WHERE node_id=$1`, node, Micros(until))
-	return err
+// RenewRoomLeases extends every lease node holds and returns their keys.
+func (s *Watch) RenewRoomLeases(ctx context.Context, node string, until time.Time) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `UPDATE watch_leases SET expires_at=$2 WHERE node_id=$1 RETURNING name_key`, node, Micros(until))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
 }
 
 // ReleaseRoomLease drops node's lease on key.

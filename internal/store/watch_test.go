@@ -60,10 +60,10 @@ func TestWatchStoreContract(t *testing.T) {
 			if n, err := st.DeleteTemporaryRoomsBefore(ctx, now.Add(-2*time.Hour)); err != nil || n != 1 {
 				t.Fatalf("sweep: %d %v", n, err)
 			}
-			if err := st.DeleteRoom(ctx, "myroom"); err != nil {
+			if err := st.DeleteRoom(ctx, "myroom", 0); err != nil {
 				t.Fatal(err)
 			}
-			if err := st.DeleteRoom(ctx, "myroom"); !errors.Is(err, fault.NotFound) {
+			if err := st.DeleteRoom(ctx, "myroom", 0); !errors.Is(err, fault.NotFound) {
 				t.Fatalf("delete twice: %v", err)
 			}
 

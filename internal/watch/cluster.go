@@ -20,6 +20,14 @@ import (
 // the room's bus topics. When the owner stops renewing (it stopped or
 // died), the lease expires, proxies tell their sockets to reconnect (1001)
 // and the next node to be asked loads the room from the store.
+//
+// The lease alone does not make one writer: a node that stalled past its
+// lease (a long pause, a database outage) still holds its copy when it
+// wakes, while another node runs the room. So the row is fenced too (Store:
+// every load takes a new generation, and a save of an older one is
+// refused): the stale copy's saves change nothing, and the copy is dropped
+// when a save is refused or when lease renewal finds the lease gone
+// (retireLost).
 
 // Subscriber is the part of the bus the cluster needs.
 type Subscriber interface {
@@ -32,7 +40,9 @@ type LeaseStore interface {
 	// if it is free, expired (before now) or already node's, and returns
 	// the node holding it afterwards.
 	ClaimRoomLease(ctx context.Context, key, node string, now, until time.Time) (string, error)
-	RenewRoomLeases(ctx context.Context, node string, until time.Time) error
+	// RenewRoomLeases extends every lease node holds (expired or not: a
+	// lease no other node took is still node's) and returns their keys.
+	RenewRoomLeases(ctx context.Context, node string, until time.Time) ([]string, error)
 	ReleaseRoomLease(ctx context.Context, key, node string) error
 	// RoomLeaseOwner returns the node holding a live lease, or "".
 	RoomLeaseOwner(ctx context.Context, key string, now time.Time) (string, error)
@@ -412,6 +422,11 @@ func (s *Service) runOp(ctx context.Context, r *Room, q rpcReq) rpcResp {
 		err = BadArgument("op", "unknown")
 	}
 	resp.Err = toWire(err)
+	if errors.Is(err, errStale) {
+		// This node's copy was stale and is retired: the caller runs the
+		// op where the room runs now.
+		resp.Err = &wireErr{Kind: fault.Unavailable, Msg: "moved", Moved: true}
+	}
 	return resp
 }
 
@@ -422,15 +437,23 @@ func (s *Service) reply(q rpcReq, resp rpcResp) {
 	}
 }
 
-// clusterTick renews this node's leases and retires proxies whose owner
-// stopped renewing: their sockets are told to reconnect.
+// clusterTick renews this node's leases, retires the rooms loaded here
+// whose lease another node took (this node stalled past the lease term),
+// and retires proxies whose owner stopped renewing: their sockets are told
+// to reconnect.
 func (s *Service) clusterTick(ctx context.Context) {
 	if s.cl == nil {
 		return
 	}
 	now := s.now()
-	if err := s.cl.leases.RenewRoomLeases(ctx, s.cl.node, now.Add(s.cl.ttl)); err != nil {
+	// Every room loaded before the renewal had its lease claimed before
+	// it, so a room missing from the leases renewed lost its lease.
+	local := s.Loaded()
+	held, err := s.cl.leases.RenewRoomLeases(ctx, s.cl.node, now.Add(s.cl.ttl))
+	if err != nil {
 		s.log.Warn("renew room leases", "err", err)
+	} else {
+		s.retireLost(local, held)
 	}
 	s.cl.mu.Lock()
 	proxies := make([]*Room, 0, len(s.cl.proxies))
@@ -448,6 +471,29 @@ func (s *Service) clusterTick(ctx context.Context) {
 		if s.dropProxy(p) {
 			s.tellReconnect(p.key)
 		}
+	}
+}
+
+// retireLost retires the rooms of local whose key is not in held: another
+// node took their lease and runs them (or will on its next request). A
+// room's change not saved yet is written first if the row is still this
+// copy's (the new node has not loaded it yet); after that the fence refuses
+// it, and nothing this node does reaches the row.
+func (s *Service) retireLost(local []*Room, held []string) {
+	keep := make(map[string]bool, len(held))
+	for _, k := range held {
+		keep[k] = true
+	}
+	for _, r := range local {
+		if keep[r.key] {
+			continue
+		}
+		r.mu.Lock()
+		if !r.unloaded {
+			_ = s.save(r.recordLocked())
+			s.retireLocked(r)
+		}
+		r.mu.Unlock()
 	}
 }
 

@@ -18,7 +18,8 @@ func (s *Service) Disconnect(r *Room, clientID string) {
 // SeedPrevQueue writes prev as the stored room's previous queue, so that
 // loading the room offers to restore it. Like OpenTogetherTube's, it is
 // meant for a room that is not loaded (a loaded room overwrites it when it
-// next saves).
+// next saves): the write names no generation, so it neither fences a
+// loaded copy nor is fenced.
 func (s *Service) SeedPrevQueue(ctx context.Context, name string, prev []Video) error {
 	rec, err := s.st.RoomByName(ctx, name)
 	if err != nil {
@@ -44,6 +45,6 @@ func (s *Service) SeedPrevQueue(ctx context.Context, name string, prev []Video) 
 	if rec.State, err = json.Marshal(st); err != nil {
 		return err
 	}
-	rec.UpdatedAt = s.now()
+	rec.UpdatedAt, rec.Gen = s.now(), 0
 	return s.st.SaveRoom(ctx, rec)
 }

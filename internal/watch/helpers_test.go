@@ -41,24 +41,53 @@ func (m *memStore) RoomByName(_ context.Context, name string) (*Record, error) {
 	return &r, nil
 }
 
+func (m *memStore) TakeRoom(_ context.Context, name string) (*Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := strings.ToLower(name)
+	r, ok := m.rooms[k]
+	if !ok {
+		return nil, fault.NotFound
+	}
+	r.Gen++
+	m.rooms[k] = r
+	return &r, nil
+}
+
+// SaveRoom fences as the SQL store does (Record.Gen, Record.Version).
 func (m *memStore) SaveRoom(_ context.Context, r *Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := strings.ToLower(r.Name)
-	if _, ok := m.rooms[k]; !ok {
+	old, ok := m.rooms[k]
+	switch {
+	case !ok:
 		return fault.NotFound
+	case r.Gen == 0:
+		r := *r
+		r.Gen, r.Version = old.Gen, old.Version
+		m.rooms[k] = r
+		return nil
+	case r.Gen != old.Gen:
+		return ErrSuperseded
+	case r.Version <= old.Version:
+		return nil
 	}
 	m.rooms[k] = *r
 	return nil
 }
 
-func (m *memStore) DeleteRoom(_ context.Context, name string) error {
+func (m *memStore) DeleteRoom(_ context.Context, name string, gen int64) error {
 	if m.beforeDelete != nil {
 		m.beforeDelete()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.rooms, strings.ToLower(name))
+	k := strings.ToLower(name)
+	if old, ok := m.rooms[k]; ok && gen != 0 && old.Gen != gen {
+		return ErrSuperseded
+	}
+	delete(m.rooms, k)
 	return nil
 }
 

@@ -71,9 +71,11 @@ func loadVideos(vs []storedVideo) []Video {
 	return out
 }
 
-// recordLocked encodes the room for the store. Caller holds r.mu.
+// recordLocked encodes the room for the store, as its next save (a higher
+// Version than any encoded before). Caller holds r.mu.
 func (r *Room) recordLocked() *Record {
 	now := r.now()
+	r.version++
 	set := storedSettings{Grants: r.grants, UserRoles: r.userRoles, Bans: r.bans, AutoSkip: nonNil(r.autoSkip),
 		Restore: r.restore, VoteSkip: r.voteSkip, Channel: r.channel}
 	st := storedState{Queue: storeVideos(r.queue), Position: r.clock.Position(now), Playing: r.clock.Playing,
@@ -95,13 +97,15 @@ func (r *Room) recordLocked() *Record {
 	stb, _ := json.Marshal(st)
 	return &Record{Name: r.name, Title: r.title, Description: r.description, Visibility: r.visibility,
 		QueueMode: r.queueMode, IsTemporary: r.temporary, OwnerID: r.ownerID, Settings: sb, State: stb,
-		CreatedAt: r.createdAt, UpdatedAt: now}
+		CreatedAt: r.createdAt, UpdatedAt: now, Gen: r.gen, Version: r.version}
 }
 
 // loadRoom builds a room from its stored record, applying the restore
-// behaviour to a previous queue.
+// behaviour to a previous queue. The load starts a new generation of the
+// row: a copy loaded before (elsewhere, or here before an unload) can no
+// longer save.
 func (s *Service) loadRoom(ctx context.Context, key string) (*Room, error) {
-	rec, err := s.st.RoomByName(ctx, key)
+	rec, err := s.st.TakeRoom(ctx, key)
 	if err != nil {
 		if isNotFound(err) {
 			return nil, ErrRoomNotFound
@@ -129,7 +133,7 @@ func (s *Service) loadRoom(ctx context.Context, key string) (*Room, error) {
 		grants: set.Grants, userRoles: set.UserRoles, bans: set.Bans, autoSkip: set.AutoSkip, restore: set.Restore,
 		voteSkip: set.VoteSkip, queue: loadVideos(st.Queue), prevQueue: loadVideos(st.PrevQueue),
 		clock:    Clock{Base: st.Position, Since: now, Speed: st.Speed, Playing: st.Playing && st.Current != nil},
-		lastSeen: now, createdAt: rec.CreatedAt, channel: set.Channel}
+		lastSeen: now, createdAt: rec.CreatedAt, channel: set.Channel, gen: rec.Gen, version: rec.Version}
 	if st.Current != nil {
 		v := Video(*st.Current)
 		r.current = &v

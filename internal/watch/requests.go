@@ -578,8 +578,7 @@ func (r *Room) promote(a Actor, role Role, req Request) error {
 			r.publish(Event{Type: EvUser, User: updated(r.info(m))})
 		}
 	}
-	r.svc.saveNow(r)
-	return nil
+	return r.svc.saveNow(r)
 }
 
 // kick closes a connection (and, for a ban, every connection of the
@@ -606,8 +605,7 @@ func (r *Room) kick(a Actor, role Role, clientID string, why CloseReason) error 
 				r.publishTo(m.clientID, Event{Type: EvClose, Close: CloseBanned})
 			}
 		}
-		r.svc.saveNow(r)
-		return nil
+		return r.svc.saveNow(r)
 	}
 	r.publishTo(clientID, Event{Type: EvClose, Close: why})
 	return nil
@@ -942,8 +940,7 @@ func (r *Room) applySettings(a Actor, role Role, in *Settings) error {
 		}
 	}
 	r.update()
-	r.svc.saveNow(r)
-	return nil
+	return r.svc.saveNow(r)
 }
 
 func normaliseCategories(in []string) ([]string, error) {

@@ -72,6 +72,11 @@ type Room struct {
 	lastSeen    time.Time
 	createdAt   time.Time
 	unloaded    bool
+	superseded  bool // unloaded by retireLocked: a stale copy
+	// gen is the generation of the row this copy runs (Record.Gen): its
+	// saves are refused once the room was loaded again. version is the
+	// last save it encoded (Record.Version).
+	gen, version int64
 
 	// SponsorBlock: the segments of the current video (segFor is its key),
 	// whether they were asked for, and the end of a segment someone seeked

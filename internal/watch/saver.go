@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -45,21 +46,26 @@ func (s *Service) flushSaves() {
 	s.saves.rooms, s.saves.timer = nil, nil
 	s.saves.mu.Unlock()
 	recs := make([]*Record, 0, len(rooms))
+	saved := rooms[:0]
 	for _, r := range rooms {
 		r.mu.Lock()
 		if r.savePending && !r.unloaded {
 			recs = append(recs, r.recordLocked())
+			saved = append(saved, r)
 		}
 		r.savePending = false
 		r.mu.Unlock()
 	}
-	s.saveAll(recs)
+	s.saveAll(saved, recs)
 }
 
-// saveAll writes recs in one transaction where the store can, else (or when
-// that fails: one room's row may be gone) one by one, so one failing row
-// loses no other room's save.
-func (s *Service) saveAll(recs []*Record) {
+// saveAll writes recs, the records of rooms, in one transaction where the
+// store can, else (or when that fails: one room's row may be gone, or its
+// copy stale) one by one, so one failing row loses no other room's save.
+// A room whose copy is stale is retired. The records were encoded before
+// this write, under each room's lock, and a save of the same room may have
+// been written since: the store keeps only the newer (Record.Version).
+func (s *Service) saveAll(rooms []*Room, recs []*Record) {
 	if len(recs) == 0 {
 		return
 	}
@@ -72,7 +78,12 @@ func (s *Service) saveAll(recs []*Record) {
 		}
 		s.log.Warn("save rooms in one transaction; saving one by one", "rooms", len(recs), "err", err)
 	}
-	for _, rec := range recs {
-		s.save(rec)
+	for i, rec := range recs {
+		if errors.Is(s.save(rec), ErrSuperseded) {
+			r := rooms[i]
+			r.mu.Lock()
+			s.retireLocked(r)
+			r.mu.Unlock()
+		}
 	}
 }

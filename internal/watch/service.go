@@ -32,16 +32,48 @@ type Record struct {
 	State       json.RawMessage
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// Gen is the generation of the loaded copy that wrote or may write the
+	// row: every load (TakeRoom) starts a new one, and a save or a delete
+	// naming an older one is refused (ErrSuperseded). Zero in a record to
+	// save writes it whoever loaded the room since (tests, dev seeding).
+	Gen int64
+	// Version orders one copy's saves: a save is kept only when its
+	// version is above the row's, so a save encoded earlier and written
+	// later (the batched saver against a claim's own save) is dropped, as
+	// the later one already holds everything it had.
+	Version int64
 }
+
+// ErrSuperseded is a store's answer to a save or a delete from a copy of a
+// room loaded before the row's current one: another node took the room
+// over (this node's lease ran out while it stalled), or this node loaded
+// it again. The copy is stale; its state must not reach the row.
+var ErrSuperseded = fault.New(fault.Conflict, "watch: the room was loaded again since this copy was")
 
 // Store persists rooms. RoomByName matches names case-insensitively and
 // returns fault.NotFound; CreateRoom returns fault.Conflict for a taken
 // name.
+//
+// Rooms are saved whole (every mutable column), from the one copy that runs
+// the room: the copy on the node holding the room's lease (cluster.go), or
+// the node's only copy unclustered. A node can still hold a copy it no
+// longer runs (it stalled past its lease and another node loaded the room;
+// a save encoded before an unload and written after the next load), so
+// the row is fenced: TakeRoom starts a new generation at every load, and
+// SaveRoom and DeleteRoom with a record's Gen change the row only while it
+// is that generation's, answering ErrSuperseded otherwise. Within one
+// generation SaveRoom keeps only a Version above the row's.
 type Store interface {
 	CreateRoom(ctx context.Context, r *Record) error
 	RoomByName(ctx context.Context, name string) (*Record, error)
+	// TakeRoom is RoomByName for a copy that will run the room: it starts
+	// a new generation of the row (returned in Gen), after which saves of
+	// every copy loaded before are refused.
+	TakeRoom(ctx context.Context, name string) (*Record, error)
 	SaveRoom(ctx context.Context, r *Record) error
-	DeleteRoom(ctx context.Context, name string) error
+	// DeleteRoom removes a room's row if it is still generation gen's (0:
+	// whichever).
+	DeleteRoom(ctx context.Context, name string, gen int64) error
 	RoomsByOwner(ctx context.Context, ownerID string) ([]*Record, error)
 	DeleteTemporaryRoomsBefore(ctx context.Context, t time.Time) (int, error)
 }
@@ -328,9 +360,10 @@ func (s *Service) create(ctx context.Context, in CreateInput, generated bool) (*
 		return nil, nameTaken(in.Name)
 	}
 	now := s.now()
+	// The new row is generation 1, this copy's (a node loading it takes 2).
 	r := &Room{svc: s, key: key, name: in.Name, title: in.Title, description: in.Description, visibility: in.Visibility,
 		queueMode: in.QueueMode, temporary: in.Temporary, ownerID: in.OwnerID, grants: DefaultGrants(),
-		autoSkip: autoSkip, restore: RestorePrompt, clock: Clock{Speed: 1, Since: now}, lastSeen: now, createdAt: now}
+		autoSkip: autoSkip, restore: RestorePrompt, clock: Clock{Speed: 1, Since: now}, lastSeen: now, createdAt: now, gen: 1}
 	if in.Channel != "" {
 		r.conformLocked(in.Channel)
 	}
@@ -595,7 +628,7 @@ func (s *Service) handleResolved(ctx context.Context, r *Room, a Actor, clientID
 	switch req.Type {
 	case ReqAdd, ReqRemove, ReqOrder, ReqVote, ReqShuffle, ReqPlayNow, ReqUndo, ReqRestoreQueue, ReqUpdateQueueItem, ReqSkip:
 		r.savePending = false // this save keeps the change
-		s.saveNow(r)
+		return s.saveNow(r)
 	}
 	return nil
 }
@@ -668,8 +701,7 @@ func (s *Service) Claim(ctx context.Context, r *Room, a Actor) error {
 			r.publish(Event{Type: EvUser, User: updated(r.info(m))})
 		}
 	}
-	s.saveNow(r)
-	return nil
+	return s.saveNow(r)
 }
 
 // ApplySettings changes settings on behalf of a (REST PATCH).
@@ -721,7 +753,12 @@ func (s *Service) Delete(ctx context.Context, r *Room, a Actor) error {
 	if snap.OwnerID != a.AccountID && !a.System {
 		return newErr(fault.Forbidden, CodePermissionDenied, "Permission denied: you are not the owner of this room.")
 	}
-	return s.unload(r, CloseUnloaded, true)
+	if err := s.unload(r, CloseUnloaded, true); errors.Is(err, ErrSuperseded) {
+		return errStale
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // hearth is Hearth itself acting on a room, as its owner.
@@ -785,9 +822,13 @@ func (s *Service) unload(r *Room, why CloseReason, drop bool) error {
 	s.mu.Unlock()
 	r.mu.Lock()
 	if r.unloaded {
+		superseded := r.superseded
 		r.mu.Unlock()
-		if drop {
-			return s.dropRow(r.name)
+		switch {
+		case drop && superseded:
+			return ErrSuperseded // where the room runs now decides
+		case drop:
+			return s.dropRow(r.name, 0)
 		}
 		return nil
 	}
@@ -825,7 +866,9 @@ func (s *Service) unload(r *Room, why CloseReason, drop bool) error {
 	r.mu.Unlock()
 	var err error
 	if drop || (why == CloseUnloaded && r.temporary) {
-		err = s.dropRow(r.name)
+		// Fenced: a stale copy (the room runs elsewhere now) deletes
+		// nothing, as it saves nothing.
+		err = s.dropRow(r.name, rec.Gen)
 	} else {
 		ctx, cancel := context.WithTimeout(s.lasting(), 5*time.Second)
 		err = s.st.SaveRoom(ctx, rec)
@@ -835,11 +878,12 @@ func (s *Service) unload(r *Room, why CloseReason, drop bool) error {
 	return err
 }
 
-// dropRow deletes a room's row; one already gone is no error.
-func (s *Service) dropRow(name string) error {
+// dropRow deletes a room's row if it is still generation gen's (0:
+// whichever); one already gone is no error.
+func (s *Service) dropRow(name string, gen int64) error {
 	ctx, cancel := context.WithTimeout(s.lasting(), 5*time.Second)
 	defer cancel()
-	if err := s.st.DeleteRoom(ctx, name); err != nil && !errors.Is(err, fault.NotFound) {
+	if err := s.st.DeleteRoom(ctx, name, gen); err != nil && !errors.Is(err, fault.NotFound) {
 		return fmt.Errorf("watch: delete room: %w", err)
 	}
 	return nil
@@ -901,18 +945,59 @@ func (s *Service) Shutdown() {
 	}
 }
 
-func (s *Service) save(rec *Record) {
+// save writes one room's record. A store error is logged (the room goes on
+// live; its next save writes the change too), except ErrSuperseded, which
+// is returned for the caller to retire the stale copy.
+func (s *Service) save(rec *Record) error {
 	ctx, cancel := context.WithTimeout(s.lasting(), 5*time.Second)
 	defer cancel()
-	if err := s.st.SaveRoom(ctx, rec); err != nil {
+	err := s.st.SaveRoom(ctx, rec)
+	switch {
+	case errors.Is(err, ErrSuperseded):
+		return err
+	case err != nil:
 		s.log.Error("save room", "room", rec.Name, "err", err)
 	}
+	return nil
 }
 
+// errStale answers a change made on a copy of a room that turned out stale
+// (the room runs elsewhere now): it was not kept, and the client retries
+// where the room runs.
+var errStale = fault.New(fault.Unavailable, "The room moved to another node; try again.")
+
 // saveNow writes the room synchronously (settings, roles, claims: the
-// client is told these succeeded). Caller holds r.mu.
-func (s *Service) saveNow(r *Room) {
-	s.save(r.recordLocked())
+// client is told these succeeded). A stale copy is retired and the change
+// refused (errStale). Caller holds r.mu.
+func (s *Service) saveNow(r *Room) error {
+	if errors.Is(s.save(r.recordLocked()), ErrSuperseded) {
+		s.retireLocked(r)
+		return errStale
+	}
+	return nil
+}
+
+// retireLocked drops a copy of a room whose save was refused as stale
+// (ErrSuperseded: the room was loaded again since, on another node that
+// took it over when this node's lease ran out, or here after an unload),
+// saving nothing: the sockets in it on this node are told to reconnect
+// (1001) and join the room where it runs now. The lease is not this
+// node's any more, so none is released. Caller holds r.mu.
+func (s *Service) retireLocked(r *Room) {
+	if r.unloaded {
+		return
+	}
+	r.unloaded, r.superseded, r.savePending = true, true, false
+	if r.syncTimer != nil {
+		r.syncTimer.Stop()
+	}
+	r.publish(Event{Type: EvClose, Close: CloseShutdown})
+	s.mu.Lock()
+	if s.rooms[r.key] == r {
+		delete(s.rooms, r.key)
+	}
+	s.mu.Unlock()
+	s.log.Warn("room runs elsewhere now: dropped this node's stale copy", "room", r.name)
 }
 
 // ConversationID is the id of a room's chat in the message store.

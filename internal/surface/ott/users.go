@@ -232,7 +232,7 @@ func (s *Surface) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.DisplayName = randomName()
-	if err := s.d.Identity.UpdateProfile(r.Context(), g); err != nil {
+	if err := s.d.Identity.UpdateProfile(r.Context(), g, identity.ProfileDisplayName); err != nil {
 		s.writeError(w, err)
 		return
 	}
@@ -428,7 +428,7 @@ func (s *Surface) handlePatchAccount(w http.ResponseWriter, r *http.Request) {
 		} else {
 			p.account.Email = &e
 		}
-		if err := s.d.Identity.UpdateProfile(ctx, p.account); err != nil {
+		if err := s.d.Identity.UpdateProfile(ctx, p.account, identity.ProfileEmail); err != nil {
 			if errors.Is(err, fault.Conflict) {
 				writeFail(w, http.StatusBadRequest, errBody{Name: "AlreadyInUse", Message: msgEmailTaken, Fields: []string{"email"}})
 				return

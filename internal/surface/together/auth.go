@@ -153,7 +153,7 @@ func (s *Surface) setStatus(ctx context.Context, accountID, status string) error
 		return err
 	}
 	p.Status = status
-	return s.d.Community.SaveProfile(ctx, p)
+	return s.d.Community.SaveProfile(ctx, p, community.ProfileStatus)
 }
 
 func (s *Surface) login(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
@@ -295,32 +295,43 @@ func (s *Surface) updateMe(w http.ResponseWriter, r *http.Request, p *identity.P
 		s.fail(w, err)
 		return
 	}
+	// Only the fields sent are written: the others, as read above, may be
+	// older than the row by then.
+	var f community.ProfileFields
 	if in.Bio != nil {
-		prof.Bio = emptyToNil(in.Bio)
+		prof.Bio, f = emptyToNil(in.Bio), f|community.ProfileBio
 	}
 	if in.Pronouns != nil {
-		prof.Pronouns = emptyToNil(in.Pronouns)
+		prof.Pronouns, f = emptyToNil(in.Pronouns), f|community.ProfilePronouns
 	}
 	if in.CustomStatus != nil {
-		prof.CustomStatus = emptyToNil(in.CustomStatus)
+		prof.CustomStatus, f = emptyToNil(in.CustomStatus), f|community.ProfileCustomStatus
 	}
 	if in.Activity != nil {
-		prof.Activity = emptyToNil(in.Activity)
+		prof.Activity, f = emptyToNil(in.Activity), f|community.ProfileActivity
 	}
 	if in.Status != nil {
-		prof.Status = *in.Status
+		prof.Status, f = *in.Status, f|community.ProfileStatus
 	}
-	if err := s.d.Community.SaveProfile(ctx, prof); err != nil {
+	if err := s.d.Community.SaveProfile(ctx, prof, f); err != nil {
 		s.fail(w, err)
 		return
 	}
 	a := p.Account
 	if in.AvatarURL != nil {
 		a.AvatarURL = *in.AvatarURL
-		if err := s.d.Identity.UpdateProfile(ctx, a); err != nil {
+		if err := s.d.Identity.UpdateProfile(ctx, a, identity.ProfileAvatar); err != nil {
 			s.fail(w, err)
 			return
 		}
+	}
+	// Answer with the rows as stored: an edit of other fields made since
+	// this request read them is in them (and was kept).
+	if fresh, err := s.d.Community.Profile(ctx, a.ID); err == nil {
+		prof = fresh
+	}
+	if fresh, err := s.d.Identity.Account(ctx, a.ID); err == nil {
+		a = fresh
 	}
 	s.publishPresence(ctx, a.ID, prof)
 	writeJSON(w, http.StatusOK, toUser(a, prof))

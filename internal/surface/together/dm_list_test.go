@@ -111,7 +111,7 @@ func TestDMListMatchesEachDM(t *testing.T) {
 
 			bio, pronouns, custom, activity := "likes tea", "they/them", "away for lunch", "Playing chess"
 			if err := db.Community().SaveProfile(ctx, &community.Profile{AccountID: ids[1], Bio: &bio, Pronouns: &pronouns,
-				Status: "dnd", CustomStatus: &custom, Activity: &activity}); err != nil {
+				Status: "dnd", CustomStatus: &custom, Activity: &activity}, community.ProfileBio|community.ProfilePronouns|community.ProfileStatus|community.ProfileCustomStatus|community.ProfileActivity); err != nil {
 				t.Fatal(err)
 			}
 			r2, err := db.Identity().AccountByID(ctx, ids[2])
@@ -120,7 +120,7 @@ func TestDMListMatchesEachDM(t *testing.T) {
 			}
 			r2.AvatarURL = "https://example.org/r2.png"
 			disabled := time.Now().UTC()
-			for _, err := range []error{db.Identity().UpdateProfile(ctx, r2), db.Identity().SetAdmin(ctx, ids[2], true, disabled),
+			for _, err := range []error{db.Identity().UpdateProfile(ctx, r2, identity.ProfileAvatar), db.Identity().SetAdmin(ctx, ids[2], true, disabled),
 				db.Identity().SetDisabled(ctx, ids[3], &disabled, disabled)} {
 				if err != nil {
 					t.Fatal(err)

@@ -720,7 +720,7 @@ func (s *Surface) applyPresence(ctx context.Context, accountID string, in presen
 		return
 	}
 	p.Status, p.CustomStatus, p.Activity = in.Status, emptyToNil(in.CustomStatus), emptyToNil(in.Activity)
-	if s.d.Community.SaveProfile(ctx, p) == nil {
+	if s.d.Community.SaveProfile(ctx, p, community.ProfileStatus|community.ProfileCustomStatus|community.ProfileActivity) == nil {
 		s.publishPresence(ctx, accountID, p)
 	}
 }

@@ -21,12 +21,12 @@ type heldProfiles struct {
 	release chan struct{}
 }
 
-func (s heldProfiles) UpdateProfile(ctx context.Context, a *identity.Account) error {
+func (s heldProfiles) UpdateProfile(ctx context.Context, a *identity.Account, f identity.ProfileFields) error {
 	if s.armed.CompareAndSwap(true, false) {
 		close(s.reached)
 		<-s.release
 	}
-	return s.Store.UpdateProfile(ctx, a)
+	return s.Store.UpdateProfile(ctx, a, f)
 }
 
 // TestOwnProfileEditDoesNotUndoDemotion: a user's PATCH /users/@me that
@@ -224,6 +224,109 @@ func TestServerRenameDoesNotReopenServer(t *testing.T) {
 			got, _ := e.must(200, "GET", "/servers/"+sid, ann.access, nil)
 			if got["is_public"] != false || got["require_invite"] != true || got["name"] != "Renamed" {
 				t.Fatalf("the rename undid the other change, or was lost: %v", got)
+			}
+		})
+	}
+}
+
+// TestAvatarEditDoesNotUndoRename: a PATCH /users/@me setting the avatar,
+// whose request read the account before the user renamed themselves
+// elsewhere (OpenTogetherTube's PUT /api/user, identity.Rename), and
+// writes after, keeps the new name, on every engine. The edit wrote every
+// profile column from its read, putting the old display name back.
+func TestAvatarEditDoesNotUndoRename(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			held := heldProfiles{Store: db.Identity(), armed: &atomic.Bool{}, reached: make(chan struct{}), release: make(chan struct{})}
+			e := newNodeOver(t, db, bus.NewLocal(), held, db.Community())
+			ctx := t.Context()
+			mole := e.register("mole")
+			held.armed.Store(true)
+			edit := make(chan int, 1)
+			go func() {
+				code, _, _ := e.call("PATCH", "/users/@me", mole.access, map[string]any{"avatar_url": "https://example.org/m.png"})
+				edit <- code
+			}()
+			<-held.reached // the edit has read the account and is about to write
+			if _, err := e.ident.Rename(ctx, mole.id, "Renamed Mole"); err != nil {
+				t.Fatal(err)
+			}
+			close(held.release)
+			if code := <-edit; code != 200 {
+				t.Fatalf("PATCH /users/@me: status %d", code)
+			}
+			got, err := e.ident.Account(ctx, mole.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.DisplayName != "Renamed Mole" {
+				t.Fatalf("the avatar edit undid the rename: display name %q", got.DisplayName)
+			}
+			if got.AvatarURL != "https://example.org/m.png" {
+				t.Fatalf("the avatar edit was lost: avatar %q", got.AvatarURL)
+			}
+		})
+	}
+}
+
+// heldProfileRows holds the next profiles-row write once a gate is set.
+type heldProfileRows struct {
+	community.Store
+	gate *atomic.Pointer[roleGate]
+}
+
+func (s heldProfileRows) SaveProfile(ctx context.Context, p *community.Profile, f community.ProfileFields) error {
+	if g := s.gate.Swap(nil); g != nil {
+		close(g.reached)
+		<-g.release
+	}
+	return s.Store.SaveProfile(ctx, p, f)
+}
+
+// TestBioEditDoesNotUndoPronouns: two PATCH /users/@me of one account, one
+// setting the bio and held between its read and its write while the other
+// sets the pronouns, keep both, on every engine. Each wrote the whole
+// profile row from its read, so the later write put the old pronouns back
+// (as a PRESENCE_UPDATE, which writes the same row, could the old bio).
+func TestBioEditDoesNotUndoPronouns(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			held := heldProfileRows{Store: db.Community(), gate: &atomic.Pointer[roleGate]{}}
+			e := newNodeOver(t, db, bus.NewLocal(), db.Identity(), held)
+			ann := e.register("ann")
+			g := &roleGate{reached: make(chan struct{}), release: make(chan struct{})}
+			held.gate.Store(g)
+			type answer struct {
+				code int
+				body map[string]any
+			}
+			done := make(chan answer, 1)
+			go func() {
+				code, body, _ := e.call("PATCH", "/users/@me", ann.access, map[string]any{"bio": "new bio"})
+				done <- answer{code, body}
+			}()
+			<-g.reached
+			e.must(200, "PATCH", "/users/@me", ann.access, map[string]any{"pronouns": "they/them"})
+			close(g.release)
+			a := <-done
+			if a.code != 200 {
+				t.Fatalf("bio edit: status %d", a.code)
+			}
+			if a.body["bio"] != "new bio" || a.body["pronouns"] != "they/them" {
+				t.Errorf("the bio edit answered bio %v, pronouns %v; want the profile as stored", a.body["bio"], a.body["pronouns"])
+			}
+			prof, err := db.Community().Profile(t.Context(), ann.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prof.Bio == nil || *prof.Bio != "new bio" || prof.Pronouns == nil || *prof.Pronouns != "they/them" {
+				t.Fatalf("one profile edit undid the other: bio %v, pronouns %v", prof.Bio, prof.Pronouns)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/bus"
+	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
@@ -59,7 +60,7 @@ func TestLargeMemberListIsCachedAndInvalidated(t *testing.T) {
 		}
 		hidden := fmt.Sprintf("written without an event %d", attempt)
 		prof.CustomStatus = &hidden
-		if err := db.Community().SaveProfile(context.Background(), prof); err != nil {
+		if err := db.Community().SaveProfile(context.Background(), prof, community.ProfileCustomStatus); err != nil {
 			t.Fatal(err)
 		}
 		cached = members()[last.id]["custom_status"] != hidden
