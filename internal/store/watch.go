@@ -187,9 +187,22 @@ func (s *Watch) RoomsByOwner(ctx context.Context, ownerID string) ([]*watch.Reco
 	return out, rows.Err()
 }
 
-// DeleteTemporaryRoomsBefore deletes temporary rooms last saved before t.
+// DeleteTemporaryRoomsBefore deletes the temporary rooms neither saved nor
+// run since t (watch.Store): a room whose lease (watch_leases) was live at
+// t or later is kept, checked in the same statement as the delete. A room
+// loaded for hours saves nothing while its state does not change (one long
+// video playing), but its node renews its lease every tick; the sweep
+// deleted such a room under its users, and every later save of it failed.
+//
+// The row is deleted only while it is still the generation the statement
+// read: on PostgreSQL a node that claims the lease and loads the room
+// (TakeRoom) after the statement began, which the lease check cannot see,
+// changes the generation, so the delete, rechecking the row it waited for,
+// leaves it.
 func (s *Watch) DeleteTemporaryRoomsBefore(ctx context.Context, t time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM watch_rooms WHERE is_temporary AND updated_at < $1`, Micros(t))
+	res, err := s.db.ExecContext(ctx, `DELETE FROM watch_rooms WHERE (name_key, gen) IN (
+		SELECT r.name_key, r.gen FROM watch_rooms r WHERE r.is_temporary AND r.updated_at < $1
+		AND NOT EXISTS (SELECT 1 FROM watch_leases l WHERE l.name_key = r.name_key AND l.expires_at >= $1))`, Micros(t))
 	if err != nil {
 		return 0, err
 	}

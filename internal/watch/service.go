@@ -75,6 +75,11 @@ type Store interface {
 	// whichever).
 	DeleteRoom(ctx context.Context, name string, gen int64) error
 	RoomsByOwner(ctx context.Context, ownerID string) ([]*Record, error)
+	// DeleteTemporaryRoomsBefore deletes the temporary rooms neither saved
+	// nor run since t: a room whose lease (LeaseStore) was live at t or
+	// later stays, whatever its last save, so a loaded room is never swept
+	// under its users. (Every node of the app runs clustered and so holds
+	// a lease for each room it runs, a single node too.)
 	DeleteTemporaryRoomsBefore(ctx context.Context, t time.Time) (int, error)
 }
 
@@ -912,13 +917,21 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-t.C:
 			s.Tick()
 		case <-sweep.C:
-			if n, err := s.st.DeleteTemporaryRoomsBefore(ctx, s.now().Add(-s.cfg.TemporaryTTL)); err != nil {
+			if n, err := s.SweepTemporaryRooms(ctx); err != nil {
 				s.log.Warn("sweep temporary rooms", "err", err)
 			} else if n > 0 {
 				s.log.Info("deleted expired temporary rooms", "count", n)
 			}
 		}
 	}
+}
+
+// SweepTemporaryRooms deletes the stored temporary rooms neither saved nor
+// run for TemporaryTTL (Run does every ten minutes). A room loaded on a
+// live node is kept however long ago it was saved: its node's lease says
+// it runs (Store.DeleteTemporaryRoomsBefore).
+func (s *Service) SweepTemporaryRooms(ctx context.Context) (int, error) {
+	return s.st.DeleteTemporaryRoomsBefore(ctx, s.now().Add(-s.cfg.TemporaryTTL))
 }
 
 // Tick runs one room tick on every loaded room.
