@@ -409,11 +409,11 @@ func (s *Service) runOp(ctx context.Context, r *Room, q rpcReq) rpcResp {
 	case "rename":
 		r.RenameSession(q.Session, q.Actor)
 	case "claim":
-		err = s.Claim(ctx, r, q.Actor)
+		err = s.claimOwner(ctx, r, q.Actor)
 	case "kick":
-		err = s.Kick(ctx, r, q.Actor, q.Client, q.Ban)
+		err = s.kick(ctx, r, q.Actor, q.Client, q.Ban)
 	case "delete":
-		err = s.Delete(ctx, r, q.Actor)
+		err = s.deleteRoom(ctx, r, q.Actor)
 	case "unload":
 		s.Unload(r, q.Why)
 	case "custom":

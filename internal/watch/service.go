@@ -574,7 +574,30 @@ func (s *Service) Handle(ctx context.Context, r *Room, a Actor, clientID string,
 	if err != nil {
 		return err
 	}
-	return s.handleResolved(ctx, r, a, clientID, req, videos)
+	return s.rerunStale(ctx, r, func(r *Room) error { return s.handleResolved(ctx, r, a, clientID, req, videos) })
+}
+
+// rerunStale runs op on r and, when r turned out a stale copy (errStale:
+// the room was loaded again since, by the node that runs it now or here
+// after an unload, and the change was not kept), once more on the room as
+// Get finds it now: loaded again here, or on the node that took it over.
+// The client's change is made where the room runs instead of refused for
+// a move it cannot see (OTT's REST answered it 500). A call through a
+// proxy needs none of this: the room's node answers a stale copy "moved"
+// and call reruns the op (runOp).
+func (s *Service) rerunStale(ctx context.Context, r *Room, op func(*Room) error) error {
+	err := op(r)
+	if !errors.Is(err, errStale) {
+		return err
+	}
+	nr, gerr := s.Get(ctx, r.key)
+	switch {
+	case gerr != nil:
+		return gerr
+	case nr == r:
+		return err
+	}
+	return op(nr)
 }
 
 // precheck asks the room's node what an add or a play-now would be refused
@@ -678,6 +701,10 @@ func (s *Service) resolveAdd(ctx context.Context, req Request) ([]Video, error) 
 
 // Claim makes an account the owner of a room that has none.
 func (s *Service) Claim(ctx context.Context, r *Room, a Actor) error {
+	return s.rerunStale(ctx, r, func(r *Room) error { return s.claimOwner(ctx, r, a) })
+}
+
+func (s *Service) claimOwner(ctx context.Context, r *Room, a Actor) error {
 	if r.remote != "" {
 		_, err := s.call(ctx, r, rpcReq{Op: "claim", Actor: a})
 		return err
@@ -716,6 +743,10 @@ func (s *Service) ApplySettings(ctx context.Context, r *Room, a Actor, settings 
 
 // Kick closes a connection in the room; ban also bars the account.
 func (s *Service) Kick(ctx context.Context, r *Room, a Actor, clientID string, ban bool) error {
+	return s.rerunStale(ctx, r, func(r *Room) error { return s.kick(ctx, r, a, clientID, ban) })
+}
+
+func (s *Service) kick(ctx context.Context, r *Room, a Actor, clientID string, ban bool) error {
 	if r.remote != "" {
 		_, err := s.call(ctx, r, rpcReq{Op: "kick", Actor: a, Client: clientID, Ban: ban})
 		return err
@@ -738,6 +769,10 @@ func (s *Service) Kick(ctx context.Context, r *Room, a Actor, clientID string, b
 // Delete removes a permanent room: only its logged-in owner may (or
 // Hearth itself, a.System).
 func (s *Service) Delete(ctx context.Context, r *Room, a Actor) error {
+	return s.rerunStale(ctx, r, func(r *Room) error { return s.deleteRoom(ctx, r, a) })
+}
+
+func (s *Service) deleteRoom(ctx context.Context, r *Room, a Actor) error {
 	if r.remote != "" {
 		_, err := s.call(ctx, r, rpcReq{Op: "delete", Actor: a})
 		return err

@@ -2,8 +2,12 @@ package ott
 
 import (
 	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 )
 
@@ -36,5 +40,30 @@ func TestRevokedMemoDecodesEachPayload(t *testing.T) {
 		if got != tc.account || ok != tc.ok {
 			t.Errorf("accountOf(%s) = %q, %v; want %q, %v", tc.data, got, ok, tc.account, tc.ok)
 		}
+	}
+}
+
+// TestUnavailableIsRetryable: a change the room's node could not take (the
+// room moved and was not reached again, its node did not answer) is a 503
+// in OTT's error shape with Retry-After, which a client retries, not a 500
+// "unknown error".
+func TestUnavailableIsRetryable(t *testing.T) {
+	t.Parallel()
+	s := &Surface{log: slog.New(slog.DiscardHandler)}
+	w := httptest.NewRecorder()
+	s.writeError(w, fault.New(fault.Unavailable, "The room moved to another node; try again."))
+	var body struct {
+		Success bool `json:"success"`
+		Error   struct {
+			Name    string `json:"name"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || body.Success ||
+		body.Error.Name != "ServiceUnavailable" || body.Error.Message != "The room moved to another node; try again." {
+		t.Fatalf("%d Retry-After %q %s", w.Code, w.Header().Get("Retry-After"), w.Body.Bytes())
 	}
 }

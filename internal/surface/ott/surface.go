@@ -281,6 +281,12 @@ func (s *Surface) writeError(w http.ResponseWriter, err error) {
 	case fault.RateLimited:
 		setRetryAfter(w, err)
 		writeFail(w, http.StatusTooManyRequests, errBody{Name: "TooManyRequests", Message: "Too many requests."})
+	case fault.Unavailable:
+		// Retryable: the room moved to another node and could not be
+		// reached there yet, its node did not answer, the server is busy.
+		// OTT, one process, has no such answer; a 500 said "unknown error".
+		w.Header().Set("Retry-After", "1")
+		writeFail(w, http.StatusServiceUnavailable, errBody{Name: "ServiceUnavailable", Message: fault.Message(err)})
 	default:
 		if !errors.Is(err, context.Canceled) {
 			s.log.Error("request failed", "err", err)
