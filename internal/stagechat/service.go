@@ -446,14 +446,9 @@ func (s *Service) Send(ctx context.Context, u *User, body string) (*messages.Mes
 	if utf8.RuneCountInString(body) > MaxBodyLength {
 		return nil, fault.New(fault.Invalid, "message is too long")
 	}
-	if set.ChatRequireAuthentication && u.AuthenticatedAt == nil && !u.IsModerator() && !u.IsBot {
-		return nil, ErrNotAuthenticated
-	}
-	if set.ChatEstablishedUserMode && !u.IsModerator() && !u.IsBot && s.now().Sub(u.CreatedAt) < EstablishedAge {
-		return nil, ErrNotEstablished
-	}
-	if set.ChatWordFilter {
-		body = censorWords(body, set.FilteredWords)
+	body, err := s.admit(set, u, body)
+	if err != nil {
+		return nil, err
 	}
 	return s.post(ctx, u.ID, body, KindChat)
 }
