@@ -19,18 +19,7 @@ import (
 func TestBoundStageChannelFollowsChatRules(t *testing.T) {
 	t.Parallel()
 	engines(t, func(t *testing.T, cfg config.Config) {
-		a, _ := start(t, cfg, nil)
-		base := a.HTTP.URL()
-		admin, bob := adminLogin(t, base), register(t, base, "bob")
-		srv := newServer(t, base, admin.AccessToken)
-		if code := call(t, "POST", base+"/servers/"+srv+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {
-			t.Fatalf("join: %d", code)
-		}
-		var ch struct{ ID string }
-		if code := call(t, "POST", base+"/servers/"+srv+"/channels", admin.AccessToken,
-			map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &ch); code != 201 {
-			t.Fatalf("bound stage channel: %d", code)
-		}
+		base, _, bob, ch := boundChatChannel(t, cfg)
 		var viewer struct{ AccessToken string }
 		if code := call(t, "POST", base+"/api/chat/register", "", map[string]any{"displayName": "viewer"}, &viewer); code != 200 {
 			t.Fatalf("chat register: %d", code)
@@ -54,7 +43,7 @@ func TestBoundStageChannelFollowsChatRules(t *testing.T) {
 		post := func(content string) (int, string) {
 			t.Helper()
 			var m struct{ Content string }
-			code := call(t, "POST", base+"/channels/"+ch.ID+"/messages", bob.AccessToken, map[string]any{"content": content}, &m)
+			code := call(t, "POST", base+"/channels/"+ch+"/messages", bob.AccessToken, map[string]any{"content": content}, &m)
 			return code, m.Content
 		}
 		set := func(path string, v any) {
@@ -92,6 +81,64 @@ func TestBoundStageChannelFollowsChatRules(t *testing.T) {
 		}
 		if h := history(); strings.Contains(h, "too new to chat") {
 			t.Errorf("a post refused reached the chat: %q", h)
+		}
+	})
+}
+
+// boundChatChannel starts a node with a public server whose stage channel
+// the admin bound to the default stage, and bob a member of it.
+func boundChatChannel(t *testing.T, cfg config.Config) (base string, admin, bob login, channel string) {
+	t.Helper()
+	a, _ := start(t, cfg, nil)
+	base = a.HTTP.URL()
+	admin, bob = adminLogin(t, base), register(t, base, "bob")
+	srv := newServer(t, base, admin.AccessToken)
+	if code := call(t, "POST", base+"/servers/"+srv+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {
+		t.Fatalf("join: %d", code)
+	}
+	var ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+srv+"/channels", admin.AccessToken,
+		map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &ch); code != 201 {
+		t.Fatalf("bound stage channel: %d", code)
+	}
+	return base, admin, bob, ch.ID
+}
+
+// TestBoundStageChannelHidesModeratedMessages: a chat message the stage
+// chat's moderation hid is gone for the Together members of a channel
+// bound to the default stage, as its list and the MESSAGE_DELETE they were
+// sent say: read by id, its reactions and thread, a pin and a reply to it
+// are the unknown message's 404. Before, it was read by id (200, its
+// content), pinned and replied to.
+func TestBoundStageChannelHidesModeratedMessages(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, cfg config.Config) {
+		base, admin, bob, ch := boundChatChannel(t, cfg)
+		var m struct{ ID string }
+		if code := call(t, "POST", base+"/channels/"+ch+"/messages", bob.AccessToken, map[string]any{"content": "to be hidden"}, &m); code != 201 {
+			t.Fatalf("post: %d", code)
+		}
+		if code, b := owncastAdmin(t, base, "POST", "/api/admin/chat/messagevisibility",
+			map[string]any{"idArray": []string{m.ID}, "visible": false}); code != 200 {
+			t.Fatalf("hide: %d %s", code, b)
+		}
+		msg := base + "/channels/" + ch + "/messages/" + m.ID
+		for _, c := range []struct {
+			method, url, token string
+			body               any
+		}{
+			{"GET", msg, bob.AccessToken, nil},
+			{"GET", msg + "/reactions", bob.AccessToken, nil},
+			{"GET", msg + "/thread", bob.AccessToken, nil},
+			{"PUT", msg + "/reactions/%F0%9F%91%8D", bob.AccessToken, nil},
+			{"POST", msg + "/thread", bob.AccessToken, map[string]any{"content": "in its thread"}},
+			{"POST", msg + "/pin", admin.AccessToken, nil},
+			{"POST", base + "/channels/" + ch + "/messages", bob.AccessToken, map[string]any{"content": "a reply", "reply_to": m.ID}},
+		} {
+			var e struct{ Error string }
+			if code := call(t, c.method, c.url, c.token, c.body, &e); code != 404 {
+				t.Errorf("%s %s of a hidden message: %d %q, want 404", c.method, c.url, code, e.Error)
+			}
 		}
 	})
 }

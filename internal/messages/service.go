@@ -116,8 +116,8 @@ type PostInput struct {
 
 // Post stores a message and publishes a created event. A message with an
 // author first passes the rules (SetRules). ReplyTo and ThreadID, when set,
-// must name live messages of the same conversation; a thread root may not
-// itself be a thread reply.
+// must name live messages of the same conversation (neither deleted nor
+// hidden by a moderator); a thread root may not itself be a thread reply.
 func (s *Service) Post(ctx context.Context, in PostInput) (*Message, error) {
 	m, err := s.prepare(ctx, in)
 	if err != nil {
@@ -224,7 +224,7 @@ func (s *Service) prepare(ctx context.Context, in PostInput) (*Message, error) {
 			return nil, fault.New(fault.NotFound, ref.msg)
 		}
 		parent, err := s.st.Message(ctx, ref.id)
-		if errors.Is(err, fault.NotFound) || (err == nil && (parent.Deleted || parent.ConversationID != in.ConversationID)) {
+		if errors.Is(err, fault.NotFound) || (err == nil && (parent.Deleted || parent.Hidden || parent.ConversationID != in.ConversationID)) {
 			return nil, fault.New(fault.NotFound, ref.msg)
 		}
 		if err != nil {
