@@ -10,19 +10,22 @@ import (
 )
 
 // admit applies the chat's rules to a message u sends: chat switched off,
-// a disabled user, the sign-in and established-user modes, then the word
-// filter, which it returns the body through.
-func (s *Service) admit(set Settings, u *User, body string) (string, error) {
+// a disabled user, the sign-in and established-user modes (moderators and
+// the admin's integrations exempt), then the word filter, which it returns
+// the body through.
+func (s *Service) admit(ctx context.Context, set Settings, u *User, body string) (string, error) {
 	if set.ChatDisabled {
 		return "", ErrChatDisabled
 	}
 	if u.Disabled() {
 		return "", ErrUserDisabled
 	}
-	if set.ChatRequireAuthentication && u.AuthenticatedAt == nil && !u.IsModerator() && !u.IsBot {
-		return "", ErrNotAuthenticated
-	}
-	if set.ChatEstablishedUserMode && !u.IsModerator() && !u.IsBot && s.now().Sub(u.CreatedAt) < EstablishedAge {
+	needAuth := set.ChatRequireAuthentication && u.AuthenticatedAt == nil
+	tooNew := set.ChatEstablishedUserMode && s.now().Sub(u.CreatedAt) < EstablishedAge
+	if (needAuth || tooNew) && !u.IsModerator() && !s.integration(ctx, u) {
+		if needAuth {
+			return "", ErrNotAuthenticated
+		}
 		return "", ErrNotEstablished
 	}
 	if set.ChatWordFilter {
@@ -54,7 +57,7 @@ func (s *Service) CheckPost(ctx context.Context, in *messages.PostInput) error {
 	} else if err != nil {
 		return err
 	}
-	body, err := s.admit(s.Settings(), u, in.Body)
+	body, err := s.admit(ctx, s.Settings(), u, in.Body)
 	if err != nil {
 		return err
 	}
@@ -66,4 +69,16 @@ func (s *Service) CheckPost(ctx context.Context, in *messages.PostInput) error {
 // chat, and an edit elsewhere changes no mention.
 func (s *Service) CheckEdit(context.Context, *messages.Message, string) (*messages.Mentions, error) {
 	return nil, nil
+}
+
+// integration reports whether u is an integration token's user: the
+// instance admin made it, and Owncast's integration routes post past the
+// chat's modes. A Together bot, which any account may make for itself, is
+// a bot in the chat too (isBot) but meets the modes as its maker would.
+func (s *Service) integration(ctx context.Context, u *User) bool {
+	if !u.IsBot {
+		return false
+	}
+	a, err := s.acct.Account(ctx, u.ID)
+	return err == nil && a.Kind == identity.Integration
 }

@@ -446,7 +446,7 @@ func (s *Service) Send(ctx context.Context, u *User, body string) (*messages.Mes
 	if utf8.RuneCountInString(body) > MaxBodyLength {
 		return nil, fault.New(fault.Invalid, "message is too long")
 	}
-	body, err := s.admit(set, u, body)
+	body, err := s.admit(ctx, set, u, body)
 	if err != nil {
 		return nil, err
 	}
