@@ -284,6 +284,24 @@ func (s *Identity) LastRotation(ctx context.Context, id string, now time.Time) (
 	return r, nil
 }
 
+// BotsMadeBy lists the ids of the bot accounts creatorID made.
+func (s *Identity) BotsMadeBy(ctx context.Context, creatorID string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM accounts WHERE created_by=$1 AND kind=$2 ORDER BY id`, creatorID, string(identity.Bot))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // RevokeSession marks a session revoked.
 // The Owncast chat tokens taken with the session go with it, and the
 // OpenTogetherTube tokens its access token signed in act as their guests
