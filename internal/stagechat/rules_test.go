@@ -11,10 +11,11 @@ import (
 
 // TestTogetherBotMeetsChatModes: the established-user mode lets the
 // admin's integrations post (Owncast's integration routes pass it), but a
-// Together bot, which any account makes for itself in a moment and can
-// register in the chat with its access token, meets it as a new account
-// does. Before, every bot account was exempt, so a new account's bot
-// chatted where the account could not.
+// Together bot, which any account makes for itself in a moment and which
+// posts into the chat through a stage channel bound to the default stage,
+// meets it as a new account does. Before, every bot account was exempt, so
+// a new account's bot chatted where the account could not. A bot's access
+// token does not register in the chat (ErrNoSession).
 func TestTogetherBotMeetsChatModes(t *testing.T) {
 	t.Parallel()
 	s, _, idn := newService(t, stagechat.PresenceConfig{})
@@ -29,7 +30,13 @@ func TestTogetherBotMeetsChatModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bu, _, err := s.Register(ctx, "", "", &identity.Principal{Account: bot})
+	// A Together bot cannot register in the chat (it has no session to end
+	// with), but it posts there through a bound stage channel, as this
+	// chat user.
+	if _, _, err := s.Register(ctx, "", "", &identity.Principal{Account: bot}); !errors.Is(err, stagechat.ErrNoSession) {
+		t.Fatalf("a bot's access token registered in chat: %v", err)
+	}
+	bu, err := s.UserForAccount(ctx, bot)
 	if err != nil {
 		t.Fatal(err)
 	}
