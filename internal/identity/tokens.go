@@ -594,7 +594,38 @@ func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 		return err
 	}
 	s.announce(ctx, Revoked{TokenID: tokenID})
+	// A bot's revoked token leaves the bot nothing to act with (Active):
+	// what it holds by its account (stage channel keys and playback, its
+	// call) is checked again where the account's revocation is heard.
+	if t, err := s.st.TokenByID(ctx, tokenID); err == nil && t.Kind == BotToken {
+		s.announce(ctx, Revoked{AccountID: t.AccountID})
+	}
 	return nil
+}
+
+// Active reports whether an account may act at all: it exists and is not
+// disabled, and a bot also holds a live token and its maker may act
+// (checkBotMaker). What an account holds beyond its sign-in (a stage
+// channel's stream key, a signed playlist URL) asks it.
+func (s *Service) Active(ctx context.Context, accountID string) (bool, error) {
+	a, err := s.st.AccountByID(ctx, accountID)
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case a.Disabled():
+		return false, nil
+	case a.Kind != Bot:
+		return true, nil
+	}
+	switch err := s.checkBotMaker(ctx, a); {
+	case errors.Is(err, ErrInvalidToken) || errors.Is(err, ErrAccountDisabled):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return s.st.HasLiveToken(ctx, a.ID)
 }
 
 // ListTokens lists tokens of a kind, revoked ones included.

@@ -302,6 +302,13 @@ func (s *Identity) BotsMadeBy(ctx context.Context, creatorID string) ([]string, 
 	return out, rows.Err()
 }
 
+// HasLiveToken reports whether accountID holds a token not revoked.
+func (s *Identity) HasLiveToken(ctx context.Context, accountID string) (bool, error) {
+	var ok bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM tokens WHERE account_id=$1 AND revoked_at IS NULL)`, accountID).Scan(&ok)
+	return ok, err
+}
+
 // RevokeSession marks a session revoked.
 // The Owncast chat tokens taken with the session go with it, and the
 // OpenTogetherTube tokens its access token signed in act as their guests
