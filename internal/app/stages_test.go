@@ -582,3 +582,81 @@ func TestStageHLSStopsForADisabledAccount(t *testing.T) {
 		t.Fatalf("owner plays the stage: %d", code)
 	}
 }
+
+// TestStageHLSStopsForARevokedOrOrphanedBot: a bot member plays a stage
+// channel as any member does, and stops as a disabled account does when
+// it may no longer act: while its maker is disabled (it plays again once
+// the maker is back), and once its maker revokes it. Before, the signed
+// HLS URL a bot got played on after either, since the bot's own account
+// stayed enabled.
+func TestStageHLSStopsForARevokedOrOrphanedBot(t *testing.T) {
+	t.Parallel()
+	a, _ := start(t, testConfig(t), nil)
+	base := a.HTTP.URL()
+	admin := adminLogin(t, base)
+	alice, carol := register(t, base, "botstageowner"), register(t, base, "botmaker")
+	sid := newServer(t, base, alice.AccessToken)
+	var ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+sid+"/channels", alice.AccessToken, map[string]string{"name": "Concerts", "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("create stage channel: %d", code)
+	}
+	var made struct {
+		Bot   struct{ ID string }
+		Token string
+	}
+	if code := call(t, "POST", base+"/bots", carol.AccessToken, map[string]string{"name": "stagebot"}, &made); code != 201 {
+		t.Fatalf("create bot: %d", code)
+	}
+	connect := func() (string, int) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+"/bots/connect", nil)
+		req.Header.Set("Authorization", "Bot "+made.Token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return out.AccessToken, res.StatusCode
+	}
+	bot, code := connect()
+	if code != 200 {
+		t.Fatalf("bot connect: %d", code)
+	}
+	if code := call(t, "POST", base+"/servers/"+sid+"/join", bot, nil, nil); code != 200 && code != 201 {
+		t.Fatalf("bot join: %d", code)
+	}
+	var st stageStatus
+	if code := call(t, "GET", base+"/api/stages/"+ch.ID+"/status", bot, nil, &st); code != 200 || st.HLSURL == "" {
+		t.Fatalf("bot status: %d %+v", code, st)
+	}
+	plays := func() int {
+		t.Helper()
+		code, _, _ := get(t, base+st.HLSURL)
+		return code
+	}
+	if code := plays(); code != 200 {
+		t.Fatalf("the bot plays the stage: %d", code)
+	}
+	if code := call(t, "PATCH", base+"/api/admin/users/"+carol.User.ID, admin.AccessToken, map[string]any{"disabled": true}, nil); code != 200 {
+		t.Fatalf("disable the maker: %d", code)
+	}
+	poll(t, "a disabled maker's bot's HLS refused", 10*time.Second, func() bool { return plays() == 404 })
+	if code := call(t, "PATCH", base+"/api/admin/users/"+carol.User.ID, admin.AccessToken, map[string]any{"disabled": false}, nil); code != 200 {
+		t.Fatalf("enable the maker: %d", code)
+	}
+	if code := plays(); code != 200 {
+		t.Fatalf("the bot of a re-enabled maker plays: %d", code)
+	}
+	var carolAgain login
+	if code := call(t, "POST", base+"/auth/login", "", map[string]string{"username": "botmaker", "password": "password1"}, &carolAgain); code != 200 {
+		t.Fatalf("the maker signs in again: %d", code)
+	}
+	if code := call(t, "DELETE", base+"/bots/"+made.Bot.ID, carolAgain.AccessToken, nil, nil); code != 200 && code != 204 {
+		t.Fatalf("revoke the bot: %d", code)
+	}
+	poll(t, "a revoked bot's HLS refused", 10*time.Second, func() bool { return plays() == 404 })
+}

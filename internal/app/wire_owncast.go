@@ -66,6 +66,10 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		return err
 	}
 	a.StageChat = chat
+	// The chat's rules (switched off, disabled users, sign-in and
+	// established-user modes, the word filter) hold for every writer into
+	// it: a stage channel bound to the default stage posts there too.
+	msgs.AddRules(chat)
 	a.closers = append(a.closers, func() error { chat.Presence().Close(); return nil })
 	emoji, err := stagechat.OpenEmojiDir(filepath.Join(a.Config.DataDir, "emoji"))
 	if err != nil {

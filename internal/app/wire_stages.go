@@ -5,13 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
-	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/surface/together"
@@ -37,7 +35,7 @@ func (a *App) wireStages(ctx context.Context) error {
 		}
 		ctx, cancel := context.WithTimeout(a.lifeCtx(), 10*time.Second)
 		defer cancel()
-		if acct, err := a.Identity.Account(ctx, r.AccountID); errors.Is(err, fault.NotFound) || (err == nil && acct.Disabled()) {
+		if active, err := a.Identity.Active(ctx, r.AccountID); err == nil && !active {
 			l.AccountDisabled(ctx, r.AccountID)
 		}
 	})
@@ -73,18 +71,19 @@ func (a *App) stageChannels() *live.StageChannels {
 }
 
 // enabledMembers is the community service as the stage-channel rules see
-// it: a disabled (or deleted) account is no one's member, so a signed HLS
-// URL, a WebRTC session or the stage routes it got before the admin
-// disabled it play nothing more.
+// it: an account that may not act (disabled or deleted; a bot revoked, or
+// whose maker is disabled or deleted: identity.Active) is no one's member,
+// so a signed HLS URL, a WebRTC session, a held stream key or the stage
+// routes it got before play and stream nothing more.
 type enabledMembers struct{ a *App }
 
 func (m enabledMembers) ChannelAccess(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error) {
-	acct, err := m.a.Identity.Account(ctx, accountID)
-	if errors.Is(err, fault.NotFound) || (err == nil && acct.Disabled()) {
-		return nil, community.ErrChannelNotFound
-	}
+	active, err := m.a.Identity.Active(ctx, accountID)
 	if err != nil {
 		return nil, err
+	}
+	if !active {
+		return nil, community.ErrChannelNotFound
 	}
 	return m.a.Community.ChannelAccess(ctx, accountID, channelID)
 }

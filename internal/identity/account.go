@@ -151,6 +151,10 @@ type Store interface {
 	// display name has name's NameKey.
 	AccountByName(ctx context.Context, name string) (*Account, error)
 	ListAccounts(ctx context.Context, kind Kind, limit, offset int) ([]*Account, error)
+	// BotsMadeBy lists the ids of the bot accounts an account made.
+	BotsMadeBy(ctx context.Context, creatorID string) ([]string, error)
+	// HasLiveToken reports whether an account holds a token not revoked.
+	HasLiveToken(ctx context.Context, accountID string) (bool, error)
 	CountAccounts(ctx context.Context, kind Kind) (int, error)
 	AnyAdmin(ctx context.Context) (bool, error)
 	// Admins lists every instance admin account.

@@ -26,10 +26,16 @@ var ErrLastAdmin = fault.New(fault.Invalid, "Cannot remove the last active admin
 // It returns fault.NotFound for an unknown id and ErrOwnsCommunities when
 // the account still owns a community.
 func (s *Service) DeleteAccount(ctx context.Context, accountID string) error {
+	// Its bots stop with it (checkBotMaker); their sockets are closed too.
+	bots, err := s.st.BotsMadeBy(ctx, accountID)
+	if err != nil {
+		return err
+	}
 	if err := s.st.DeleteAccount(ctx, accountID); err != nil {
 		return err
 	}
 	s.announce(ctx, Revoked{AccountID: accountID})
+	s.announceBots(ctx, bots)
 	return nil
 }
 

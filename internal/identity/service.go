@@ -405,6 +405,11 @@ func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bo
 			return nil, err
 		}
 		s.announce(ctx, Revoked{AccountID: accountID})
+		if bots, err := s.st.BotsMadeBy(ctx, accountID); err != nil {
+			s.log.Warn("list a disabled account's bots", "account", accountID, "err", err)
+		} else {
+			s.announceBots(ctx, bots)
+		}
 	}
 	return a, nil
 }

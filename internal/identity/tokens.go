@@ -364,6 +364,9 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*Principal, err
 		if t.RevokedAt != nil || t.AccountID != a.ID {
 			return nil, ErrInvalidToken
 		}
+		if err := s.checkBotMaker(ctx, a); err != nil {
+			return nil, err
+		}
 		p.Token = t
 	default:
 		return nil, ErrInvalidToken
@@ -388,9 +391,42 @@ func (s *Service) StillValid(ctx context.Context, accountID, sessionID, tokenID 
 	}
 	if tokenID != "" {
 		t, err := s.st.TokenByID(ctx, tokenID)
-		return err == nil && t.RevokedAt == nil && t.AccountID == accountID
+		return err == nil && t.RevokedAt == nil && t.AccountID == accountID && s.checkBotMaker(ctx, a) == nil
 	}
 	return true
+}
+
+// checkBotMaker refuses a bot whose maker was disabled or deleted: a bot
+// acts for the account that made it (Together's POST /bots), so an account
+// the admin disabled or deleted does not go on posting, joining and
+// messaging through its bots. A bot account with no maker is one whose
+// maker was deleted (community.Bots always names one). Other kinds pass.
+func (s *Service) checkBotMaker(ctx context.Context, a *Account) error {
+	if a.Kind != Bot {
+		return nil
+	}
+	if a.CreatedBy == nil {
+		return ErrInvalidToken
+	}
+	maker, err := s.st.AccountByID(ctx, *a.CreatedBy)
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return ErrInvalidToken
+	case err != nil:
+		return err
+	case maker.Disabled():
+		return ErrAccountDisabled
+	}
+	return nil
+}
+
+// announceBots announces the revocation of the bots an account made, so
+// their open sockets close with the maker's (checkBotMaker refuses their
+// next request). ids are read before a delete, which unlinks them.
+func (s *Service) announceBots(ctx context.Context, ids []string) {
+	for _, id := range ids {
+		s.announce(ctx, Revoked{AccountID: id})
+	}
 }
 
 // AuthenticateToken validates a long-lived bot or integration token.
@@ -432,6 +468,9 @@ func (s *Service) authenticateToken(ctx context.Context, kind TokenKind, raw, sc
 	}
 	if a.Disabled() {
 		return nil, ErrAccountDisabled
+	}
+	if err := s.checkBotMaker(ctx, a); err != nil {
+		return nil, err
 	}
 	if err := s.st.TouchToken(ctx, t.ID, s.now()); err != nil {
 		s.log.Warn("touch token", "err", err)
@@ -555,7 +594,38 @@ func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 		return err
 	}
 	s.announce(ctx, Revoked{TokenID: tokenID})
+	// A bot's revoked token leaves the bot nothing to act with (Active):
+	// what it holds by its account (stage channel keys and playback, its
+	// call) is checked again where the account's revocation is heard.
+	if t, err := s.st.TokenByID(ctx, tokenID); err == nil && t.Kind == BotToken {
+		s.announce(ctx, Revoked{AccountID: t.AccountID})
+	}
 	return nil
+}
+
+// Active reports whether an account may act at all: it exists and is not
+// disabled, and a bot also holds a live token and its maker may act
+// (checkBotMaker). What an account holds beyond its sign-in (a stage
+// channel's stream key, a signed playlist URL) asks it.
+func (s *Service) Active(ctx context.Context, accountID string) (bool, error) {
+	a, err := s.st.AccountByID(ctx, accountID)
+	switch {
+	case errors.Is(err, fault.NotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case a.Disabled():
+		return false, nil
+	case a.Kind != Bot:
+		return true, nil
+	}
+	switch err := s.checkBotMaker(ctx, a); {
+	case errors.Is(err, ErrInvalidToken) || errors.Is(err, ErrAccountDisabled):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return s.st.HasLiveToken(ctx, a.ID)
 }
 
 // ListTokens lists tokens of a kind, revoked ones included.

@@ -44,8 +44,10 @@ var ErrTooManyPins = fault.Newf(fault.Invalid, "Maximum number of pins reached (
 var ErrReactionKinds = fault.Newf(fault.Invalid, "Maximum number of reactions reached (%d)", MaxReactionKinds)
 
 // Rules are the rules of writing into a domain's conversations (community
-// channels: community.Service). Post and Edit consult them for every
-// caller, so no surface repeats them.
+// channels: community.Service; a live stage's chat: stagechat.Service).
+// Post and Edit consult every domain's rules for every caller, so no
+// surface repeats them; each domain's rules look only at the conversations
+// they own.
 type Rules interface {
 	// CheckPost runs before a message with an author is stored. It refuses
 	// with an error carrying a fault kind and the message a surface shows,
@@ -60,7 +62,7 @@ type Rules interface {
 type Service struct {
 	st    Store
 	pub   Publisher
-	rules Rules
+	rules []Rules
 	log   *slog.Logger
 	now   func() time.Time
 }
@@ -76,8 +78,12 @@ func New(st Store, pub Publisher, logger *slog.Logger) (*Service, error) {
 	return &Service{st: st, pub: pub, log: logger, now: time.Now}, nil
 }
 
-// SetRules sets the rules Post and Edit enforce (wiring, before use).
-func (s *Service) SetRules(r Rules) { s.rules = r }
+// SetRules sets the rules Post and Edit enforce, each domain's in turn
+// (wiring, before use).
+func (s *Service) SetRules(rs ...Rules) { s.rules = rs }
+
+// AddRules adds a domain's rules to those set (wiring, before use).
+func (s *Service) AddRules(r Rules) { s.rules = append(s.rules, r) }
 
 // SetClock replaces the clock (tests).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
@@ -99,7 +105,8 @@ type PostInput struct {
 	ThreadID       string
 	// ViaChannel is the community channel a message is posted through
 	// when its conversation is not the channel's own (a stage channel
-	// whose messages live in a stage's chat); the channel's rules apply.
+	// whose messages live in a stage's chat); the channel's rules apply,
+	// and the stage chat's.
 	ViaChannel      string
 	MentionUserIDs  []string
 	MentionEveryone bool
@@ -109,8 +116,8 @@ type PostInput struct {
 
 // Post stores a message and publishes a created event. A message with an
 // author first passes the rules (SetRules). ReplyTo and ThreadID, when set,
-// must name live messages of the same conversation; a thread root may not
-// itself be a thread reply.
+// must name live messages of the same conversation (neither deleted nor
+// hidden by a moderator); a thread root may not itself be a thread reply.
 func (s *Service) Post(ctx context.Context, in PostInput) (*Message, error) {
 	m, err := s.prepare(ctx, in)
 	if err != nil {
@@ -189,9 +196,11 @@ func (s *Service) prepare(ctx context.Context, in PostInput) (*Message, error) {
 	} else if _, err := uuid.Parse(in.ID); err != nil {
 		return nil, fault.New(fault.Invalid, "invalid message id")
 	}
-	if s.rules != nil && in.AuthorID != "" {
-		if err := s.rules.CheckPost(ctx, &in); err != nil {
-			return nil, err
+	if in.AuthorID != "" {
+		for _, r := range s.rules {
+			if err := r.CheckPost(ctx, &in); err != nil {
+				return nil, err
+			}
 		}
 	}
 	m := &Message{ID: in.ID, ConversationID: in.ConversationID, Kind: in.Kind, Body: in.Body,
@@ -215,7 +224,7 @@ func (s *Service) prepare(ctx context.Context, in PostInput) (*Message, error) {
 			return nil, fault.New(fault.NotFound, ref.msg)
 		}
 		parent, err := s.st.Message(ctx, ref.id)
-		if errors.Is(err, fault.NotFound) || (err == nil && (parent.Deleted || parent.ConversationID != in.ConversationID)) {
+		if errors.Is(err, fault.NotFound) || (err == nil && (parent.Deleted || parent.Hidden || parent.ConversationID != in.ConversationID)) {
 			return nil, fault.New(fault.NotFound, ref.msg)
 		}
 		if err != nil {
@@ -258,13 +267,19 @@ func (s *Service) Edit(ctx context.Context, id, body string) (*Message, error) {
 		return nil, err
 	}
 	var mentions *Mentions
-	if s.rules != nil {
+	if len(s.rules) > 0 {
 		old, err := s.Get(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		if mentions, err = s.rules.CheckEdit(ctx, old, body); err != nil {
-			return nil, err
+		for _, r := range s.rules {
+			m, err := r.CheckEdit(ctx, old, body)
+			if err != nil {
+				return nil, err
+			}
+			if m != nil {
+				mentions = m
+			}
 		}
 	}
 	if err := s.st.EditMessage(ctx, id, body, Fold(body), s.now().UTC(), mentions); err != nil {

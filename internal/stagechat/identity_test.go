@@ -27,7 +27,7 @@ func TestOneIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	u, _, err := s.Register(ctx, "somebody else", "", &identity.Principal{Account: alice})
+	u, _, err := s.Register(ctx, "somebody else", "", &identity.Principal{Account: alice, SessionID: identity.NewID()})
 	if err != nil {
 		t.Fatal(err)
 	}

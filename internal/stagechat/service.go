@@ -48,7 +48,10 @@ var (
 	ErrNameForbidden    = fault.New(fault.Invalid, "That username is not allowed.")
 	ErrNameTaken        = fault.New(fault.Conflict, "That username is in use.")
 	ErrBadToken         = fault.New(fault.Unauthorized, "unauthorized")
-	ErrNameEmpty        = fault.New(fault.Invalid, "Display name cannot be empty or contain only whitespace.")
+	// ErrNoSession: only a signed-in session's access token registers as
+	// its account (Register).
+	ErrNoSession = fault.New(fault.Unauthorized, "only a signed-in account's access token can register in chat")
+	ErrNameEmpty = fault.New(fault.Invalid, "Display name cannot be empty or contain only whitespace.")
 )
 
 // Message kinds stored in messages.Message.Meta as {"stage":"<kind>"}.
@@ -175,10 +178,16 @@ func newToken() (string, error) {
 // that session out deletes it); otherwise a guest account is created. A guest's
 // requested name (body, else forwardedName) is used when allowed and free
 // (no chat user has it and no account holds it), else a generated one, as
-// Owncast does for a taken name.
+// Owncast does for a taken name. signedIn must be a sign-in session's
+// (ErrNoSession otherwise): a token with no session to end with (a
+// Together bot's access token) would outlive the bot's revocation and its
+// maker's disable; the chat's bots are the admin's integrations.
 func (s *Service) Register(ctx context.Context, requested, forwardedName string, signedIn *identity.Principal) (*User, string, error) {
 	var acct *identity.Account
 	var name, session string
+	if signedIn != nil && signedIn.SessionID == "" {
+		return nil, "", ErrNoSession
+	}
 	if signedIn != nil {
 		acct, session, name = signedIn.Account, signedIn.SessionID, identity.CleanName(signedIn.Account.Name(), MaxNameLength)
 	} else {
@@ -446,14 +455,9 @@ func (s *Service) Send(ctx context.Context, u *User, body string) (*messages.Mes
 	if utf8.RuneCountInString(body) > MaxBodyLength {
 		return nil, fault.New(fault.Invalid, "message is too long")
 	}
-	if set.ChatRequireAuthentication && u.AuthenticatedAt == nil && !u.IsModerator() && !u.IsBot {
-		return nil, ErrNotAuthenticated
-	}
-	if set.ChatEstablishedUserMode && !u.IsModerator() && !u.IsBot && s.now().Sub(u.CreatedAt) < EstablishedAge {
-		return nil, ErrNotEstablished
-	}
-	if set.ChatWordFilter {
-		body = censorWords(body, set.FilteredWords)
+	body, err := s.admit(ctx, set, u, body)
+	if err != nil {
+		return nil, err
 	}
 	return s.post(ctx, u.ID, body, KindChat)
 }

@@ -294,7 +294,7 @@ func TestRequireAuthentication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed, _, err := s.Register(ctx, "Signed", "", &identity.Principal{Account: acct})
+	signed, _, err := s.Register(ctx, "Signed", "", &identity.Principal{Account: acct, SessionID: identity.NewID()})
 	if err != nil || signed.AuthenticatedAt == nil {
 		t.Fatalf("signed-in registration %+v %v", signed, err)
 	}

@@ -284,14 +284,44 @@ func (s *Identity) LastRotation(ctx context.Context, id string, now time.Time) (
 	return r, nil
 }
 
+// BotsMadeBy lists the ids of the bot accounts creatorID made.
+func (s *Identity) BotsMadeBy(ctx context.Context, creatorID string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM accounts WHERE created_by=$1 AND kind=$2 ORDER BY id`, creatorID, string(identity.Bot))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// HasLiveToken reports whether accountID holds a token not revoked.
+func (s *Identity) HasLiveToken(ctx context.Context, accountID string) (bool, error) {
+	var ok bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM tokens WHERE account_id=$1 AND revoked_at IS NULL)`, accountID).Scan(&ok)
+	return ok, err
+}
+
 // RevokeSession marks a session revoked.
-// The Owncast chat tokens taken with the session go with it.
+// The Owncast chat tokens taken with the session go with it, and the
+// OpenTogetherTube tokens its access token signed in act as their guests
+// again (as after OTT's logout).
 func (s *Identity) RevokeSession(ctx context.Context, id string, now time.Time) error {
 	return s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at=$2 WHERE id=$1 AND revoked_at IS NULL`, id, Micros(now)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM owncast_chat_tokens WHERE session_id=$1`, id)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM owncast_chat_tokens WHERE session_id=$1`, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE ott_sessions SET account_id=guest_id, session_id=NULL WHERE session_id=$1`, id)
 		return err
 	})
 }
@@ -306,7 +336,7 @@ func (s *Identity) RevokeAccountSessions(ctx context.Context, accountID string, 
 			accountID, Micros(now)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE ott_sessions SET account_id=guest_id WHERE account_id=$1 AND guest_id<>$1 AND token_hash<>$2`,
+		_, err := tx.ExecContext(ctx, `UPDATE ott_sessions SET account_id=guest_id, session_id=NULL WHERE account_id=$1 AND guest_id<>$1 AND token_hash<>$2`,
 			accountID, keepOTT)
 		return err
 	})

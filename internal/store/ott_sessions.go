@@ -17,8 +17,8 @@ func (db *DB) OttSessions() *OttSessions { return &OttSessions{db: db} }
 
 // CreateOttSession inserts s.
 func (s *OttSessions) CreateOttSession(ctx context.Context, x *OTTSession) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO ott_sessions (token_hash, account_id, guest_id, created_at, expires_at)
-		VALUES ($1,$2,$3,$4,$5)`, x.TokenHash, x.AccountID, x.GuestID, Micros(x.CreatedAt), Micros(x.ExpiresAt))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO ott_sessions (token_hash, account_id, guest_id, session_id, created_at, expires_at)
+		VALUES ($1,$2,$3,$4,$5,$6)`, x.TokenHash, x.AccountID, x.GuestID, sql.NullString{String: x.SessionID, Valid: x.SessionID != ""}, Micros(x.CreatedAt), Micros(x.ExpiresAt))
 	return conflictOr(err)
 }
 
@@ -26,22 +26,25 @@ func (s *OttSessions) CreateOttSession(ctx context.Context, x *OTTSession) error
 func (s *OttSessions) OttSessionByHash(ctx context.Context, hash string) (*OTTSession, error) {
 	var x OTTSession
 	var created, expires int64
-	err := s.db.QueryRowContext(ctx, `SELECT token_hash, account_id, guest_id, created_at, expires_at
-		FROM ott_sessions WHERE token_hash=$1`, hash).Scan(&x.TokenHash, &x.AccountID, &x.GuestID, &created, &expires)
+	var session sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT token_hash, account_id, guest_id, session_id, created_at, expires_at
+		FROM ott_sessions WHERE token_hash=$1`, hash).Scan(&x.TokenHash, &x.AccountID, &x.GuestID, &session, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fault.NotFound
 	}
 	if err != nil {
 		return nil, err
 	}
+	x.SessionID = session.String
 	x.CreatedAt, x.ExpiresAt = FromMicros(created), FromMicros(expires)
 	return &x, nil
 }
 
-// UpdateOttSession stores the session's account and expiry.
+// UpdateOttSession stores the session's account, the Hearth session that
+// signed it in and its expiry.
 func (s *OttSessions) UpdateOttSession(ctx context.Context, x *OTTSession) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE ott_sessions SET account_id=$2, expires_at=$3 WHERE token_hash=$1`,
-		x.TokenHash, x.AccountID, Micros(x.ExpiresAt))
+	res, err := s.db.ExecContext(ctx, `UPDATE ott_sessions SET account_id=$2, session_id=$3, expires_at=$4 WHERE token_hash=$1`,
+		x.TokenHash, x.AccountID, sql.NullString{String: x.SessionID, Valid: x.SessionID != ""}, Micros(x.ExpiresAt))
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,10 @@ type OTTSession struct {
 	TokenHash string
 	AccountID string
 	GuestID   string
+	// SessionID is the Hearth session whose access token signed the token
+	// in to AccountID ("" for a password sign-in or a guest): signing it
+	// out signs the token out (Identity.RevokeSession).
+	SessionID string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }

@@ -24,21 +24,21 @@ func TestRevokedMemoDecodesEachPayload(t *testing.T) {
 	a := enc(identity.Revoked{AccountID: "acct-a"})
 	b := enc(identity.Revoked{AccountID: "acct-b"})
 	for _, tc := range []struct {
-		data    []byte
-		account string
-		ok      bool
+		data             []byte
+		account, session string
+		ok               bool
 	}{
-		{a, "acct-a", true},
-		{a, "acct-a", true}, // the same payload, as every socket's transform sees it
-		{b, "acct-b", true},
-		{enc(identity.Revoked{SessionID: "s1"}), "", true},
-		{[]byte("{not json"), "", false},
-		{nil, "", false},
-		{a, "acct-a", true},
+		{a, "acct-a", "", true},
+		{a, "acct-a", "", true}, // the same payload, as every socket's transform sees it
+		{b, "acct-b", "", true},
+		{enc(identity.Revoked{SessionID: "s1"}), "", "s1", true},
+		{[]byte("{not json"), "", "", false},
+		{nil, "", "", false},
+		{a, "acct-a", "", true},
 	} {
-		got, ok := m.accountOf(tc.data)
-		if got != tc.account || ok != tc.ok {
-			t.Errorf("accountOf(%s) = %q, %v; want %q, %v", tc.data, got, ok, tc.account, tc.ok)
+		got, sess, ok := m.of(tc.data)
+		if got != tc.account || sess != tc.session || ok != tc.ok {
+			t.Errorf("of(%s) = %q, %q, %v; want %q, %q, %v", tc.data, got, sess, ok, tc.account, tc.session, tc.ok)
 		}
 	}
 }

@@ -194,7 +194,15 @@ func (s *Surface) lookupHash(ctx context.Context, hash string) (*principal, erro
 
 // setAccount points the session at an account and refreshes its lifetime.
 func (s *Surface) setAccount(ctx context.Context, p *principal, a *identity.Account) error {
-	p.sess.AccountID = a.ID
+	return s.setAccountVia(ctx, p, a, "")
+}
+
+// setAccountVia is setAccount for a token signed in with the access token
+// of the Hearth session sessionID: signing that session out signs the
+// token out too (store.Identity.RevokeSession), as it ends the session's
+// other credentials.
+func (s *Surface) setAccountVia(ctx context.Context, p *principal, a *identity.Account, sessionID string) error {
+	p.sess.AccountID, p.sess.SessionID = a.ID, sessionID
 	ttl := anonTTL
 	if a.Kind == identity.Registered {
 		ttl = loggedTTL

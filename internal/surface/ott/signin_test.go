@@ -7,6 +7,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/watch"
 )
 
@@ -258,5 +259,79 @@ func TestSessionRoutesWithTheAPIKeyAlone(t *testing.T) {
 		if r.status != 400 || r.errName() != "MissingToken" {
 			t.Errorf("%s with the apikey and no token: %d %s", c.path, r.status, r.raw)
 		}
+	}
+}
+
+// TestLogoutSignsOutLinkedTokens: an OTT token signed in with a Hearth
+// access token (POST /api/user/login {accessToken}) is signed out when that
+// session is (logout, or a refresh token's reuse revoking it): it acts as
+// its guest again and its room socket is closed with 1001, as a password
+// change does. Tokens linked with another session, or signed in with the
+// password, stay. Before, the OTT token acted as the account for its 240
+// days whatever became of the session that signed it in. Both engines.
+func TestLogoutSignsOutLinkedTokens(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, opts{db: eng.Open})
+			ctx := t.Context()
+			pw := h.grant()
+			if r := h.do("POST", "/api/user/register", pw, map[string]any{"username": "lena", "password": "Passw0rdLong"}); r.status != 201 {
+				t.Fatalf("register: %d %s", r.status, r.raw)
+			}
+			link := func() (string, *identity.Tokens) {
+				t.Helper()
+				_, toks, err := h.id.Login(ctx, "lena", "Passw0rdLong", "test", "192.0.2.1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				tok := h.grant()
+				if r := h.do("POST", "/api/user/login", tok, map[string]any{"accessToken": toks.AccessToken}); r.status != 200 {
+					t.Fatalf("link: %d %s", r.status, r.raw)
+				}
+				return tok, toks
+			}
+			loggedIn := func(tok string) bool {
+				t.Helper()
+				r := h.do("GET", "/api/user", tok, nil)
+				if r.status != 200 {
+					t.Fatalf("user: %d %s", r.status, r.raw)
+				}
+				return r.body["loggedIn"] == true
+			}
+			linked, toks := link()
+			other, _ := link()
+			h.createRoom(pw, "linkroom", nil)
+			ws, _ := h.join("linkroom", linked)
+
+			if err := h.id.Logout(ctx, toks.SessionID); err != nil {
+				t.Fatal(err)
+			}
+			if loggedIn(linked) {
+				t.Fatal("a token signed in with a session's access token outlived the session's logout")
+			}
+			if r := h.do("GET", "/api/user/account", linked, nil); r.status == 200 {
+				t.Fatalf("the signed-out token still reads the account: %s", r.raw)
+			}
+			if code := ws.closeCode(); code != websocket.StatusGoingAway {
+				t.Fatalf("the signed-out token's room socket: close %d, want 1001", code)
+			}
+			if !loggedIn(other) || !loggedIn(pw) {
+				t.Fatal("a token of another session, or signed in with the password, was signed out")
+			}
+
+			// A refresh token's reuse revokes its session, and the token goes too.
+			reused, rt := link()
+			if _, _, err := h.id.RefreshFrom(ctx, rt.RefreshToken, "test"); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := h.id.RefreshFrom(ctx, rt.RefreshToken, "another client"); err == nil {
+				t.Fatal("a reused refresh token was taken")
+			}
+			if loggedIn(reused) {
+				t.Fatal("a token outlived its session's revocation for a reused refresh token")
+			}
+		})
 	}
 }

@@ -68,8 +68,11 @@ type socket struct {
 	// account is the account the socket acts as (actor's), read by the
 	// revocation check on another goroutine.
 	account atomic.Pointer[string]
-	room    *watch.Room
-	client  string
+	// linked is the Hearth session whose access token signed the token in
+	// ("" for none): its sign-out, too, sends the socket to checkRevoked.
+	linked atomic.Pointer[string]
+	room   *watch.Room
+	client string
 	// frames is the socket's bucket (framesPerSec), dropping whether it
 	// is over it; frames of one socket are handled one at a time.
 	frames   ratelimit.Bucket
@@ -152,7 +155,7 @@ func (sk *socket) onMessage(ctx context.Context, data []byte, subscribe subscrib
 				return websocket.CloseError{Code: closeMissingToken, Reason: "Missing token"}
 			}
 			sk.actor = actor(p)
-			sk.setAccount(p.account.ID)
+			sk.setAccount(p)
 			sk.room.RenameSession(sk.actor.SessionID, sk.actor)
 		}
 		return nil
@@ -255,10 +258,11 @@ func (sk *socket) auth(ctx context.Context, token string, subscribe subscribeFun
 	}); err != nil {
 		return websocket.CloseError{Code: closeUnknown, Reason: "Unknown error"}
 	}
-	sk.setAccount(p.account.ID)
+	sk.setAccount(p)
 	if err := subscribe(identity.RevokedTopic, func(_ string, data []byte) ([]byte, bool) {
-		if id, ok := sk.s.revoked.accountOf(data); ok && id == *sk.account.Load() {
-			go sk.checkRevoked(id)
+		acct, sess, ok := sk.s.revoked.of(data)
+		if cur := *sk.account.Load(); ok && (acct != "" && acct == cur || sess != "" && sess == *sk.linked.Load()) {
+			go sk.checkRevoked(cur)
 		}
 		return nil, false
 	}); err != nil {
@@ -301,7 +305,7 @@ func (sk *socket) recheck(ctx context.Context, account string) error {
 		return websocket.CloseError{Code: closeUnknown, Reason: "Unknown error"}
 	case p.account.ID != account:
 		sk.actor = actor(p)
-		sk.setAccount(p.account.ID)
+		sk.setAccount(p)
 		sk.room.RenameSession(sk.actor.SessionID, sk.actor)
 	}
 	return nil
@@ -327,7 +331,14 @@ func (sk *socket) roomTransform(enc *encoder) func(topic string, data []byte) ([
 	}
 }
 
-func (sk *socket) setAccount(id string) { sk.account.Store(&id) }
+// setAccount records whom the socket acts as: the account, and the Hearth
+// session whose access token signed its token in ("" for none), whose
+// sign-out signs the token out.
+func (sk *socket) setAccount(p *principal) {
+	id, linked := p.account.ID, p.sess.SessionID
+	sk.account.Store(&id)
+	sk.linked.Store(&linked)
+}
 
 // checkRevoked runs when the account the socket acts as was revoked: a
 // disabled account's socket is closed as a kick; one whose token no longer
@@ -387,25 +398,27 @@ type revokedMemo struct {
 	lastPtr *byte
 	lastLen int
 	account string
+	session string
 	ok      bool
 }
 
-func (m *revokedMemo) accountOf(data []byte) (string, bool) {
+// of returns the account and the session a revocation names.
+func (m *revokedMemo) of(data []byte) (account, session string, ok bool) {
 	if len(data) == 0 {
-		return "", false
+		return "", "", false
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if unsafe.SliceData(data) != m.lastPtr || len(data) != m.lastLen {
 		var rv identity.Revoked
 		m.ok = json.Unmarshal(data, &rv) == nil
-		m.account = ""
+		m.account, m.session = "", ""
 		if m.ok {
-			m.account = rv.AccountID
+			m.account, m.session = rv.AccountID, rv.SessionID
 		}
 		m.lastPtr, m.lastLen = unsafe.SliceData(data), len(data)
 	}
-	return m.account, m.ok
+	return m.account, m.session, m.ok
 }
 
 func (s *Surface) encoderFor(key string) *encoder {

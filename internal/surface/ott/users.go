@@ -199,7 +199,7 @@ func (s *Surface) loginWithAccessToken(w http.ResponseWriter, r *http.Request, p
 		messageOnly(w, http.StatusUnauthorized, "Only a signed-in account's access token can log in.")
 		return
 	}
-	if err := s.setAccount(r.Context(), p, pr.Account); err != nil {
+	if err := s.setAccountVia(r.Context(), p, pr.Account, pr.SessionID); err != nil {
 		s.writeError(w, err)
 		return
 	}

@@ -187,6 +187,11 @@ func (s *Surface) handleRegister(w http.ResponseWriter, r *http.Request) {
 		signedIn = p
 	}
 	u, tok, err := s.d.Chat.Register(r.Context(), req.DisplayName, r.Header.Get("X-Forwarded-User"), signedIn)
+	if errors.Is(err, stagechat.ErrNoSession) {
+		// A bot's access token: refused as a token that does not sign in.
+		writeResult(w, http.StatusUnauthorized, false, fault.Message(err))
+		return
+	}
 	if err != nil {
 		writeError(w, err)
 		return

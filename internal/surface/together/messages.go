@@ -141,7 +141,10 @@ func (s *Surface) messageIn(ctx context.Context, p *identity.Principal, channelI
 	if err != nil {
 		return nil, nil, err
 	}
-	if conv, _ := s.conversation(ctx, ca.Channel); m.ConversationID != conv || m.Deleted {
+	// A message a stage chat's moderator hid (a channel bound to the
+	// default stage reads Owncast's chat) is gone for Together, as the
+	// channel's list and the MESSAGE_DELETE its clients were sent say.
+	if conv, _ := s.conversation(ctx, ca.Channel); m.ConversationID != conv || m.Deleted || m.Hidden {
 		return nil, nil, fault.New(fault.NotFound, "Message not found")
 	}
 	return ca, inChannel(m, ca.Channel.ID), nil
