@@ -13,6 +13,11 @@
 // automod, mentions). Who may read is checked by the owning domain (community,
 // watch, live) before calling in.
 //
+// How long a person's message may be is the conversation's, not the
+// surface's: MaxBodyOf(kind) (channels and DMs 4000 characters, as
+// Together; stage chats 2048, as Owncast), enforced by Post and Edit and
+// refused with a BodyError each surface words its own way.
+//
 // # API
 //
 //	svc, _ := messages.New(db.Messages(), bus, logger)

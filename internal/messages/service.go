@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -20,9 +21,67 @@ type Publisher interface {
 	Publish(ctx context.Context, topic string, data []byte) error
 }
 
-// MaxBody is the longest body the store accepts, in characters; surfaces
-// apply their own (smaller) limits first.
+// MaxBody is the longest body the store accepts, in characters: the bound
+// of a message without an author (system notices, fediverse engagement)
+// and of room chat, which watch bounds in bytes first. A person's message
+// obeys its conversation's limit (MaxBodyOf).
 const MaxBody = 16000
+
+// The longest body, in characters, a person may post into a conversation,
+// by its kind: the limit of the system whose conversation it is, whichever
+// surface the message arrives through.
+const (
+	// MaxChannelBody bounds community channels and DMs (Together's message
+	// content, 1–4000 characters).
+	MaxChannelBody = 4000
+	// MaxStageBody bounds a stage chat (Owncast's chat message: 2048).
+	MaxStageBody = 2048
+)
+
+// MaxBodyOf returns the longest body, in characters, a person may post
+// into a conversation of kind k.
+func MaxBodyOf(k Kind) int {
+	switch k {
+	case KindChannel, KindDM:
+		return MaxChannelBody
+	case KindStage:
+		return MaxStageBody
+	}
+	return MaxBody
+}
+
+// BodyError refuses a body outside its conversation's bounds: blank, or
+// longer than Max characters. It comes wrapped in a fault.Invalid error;
+// surfaces that word the refusal themselves find it with errors.As.
+type BodyError struct {
+	Max   int  // the conversation's limit, in characters
+	Empty bool // blank rather than too long
+}
+
+func (e *BodyError) Error() string {
+	if e.Empty {
+		return "message body is blank"
+	}
+	return fmt.Sprintf("message body is longer than %d characters", e.Max)
+}
+
+// CheckBody is the length rule of a body a person posts or edits into a
+// conversation of kind k: not blank and at most MaxBodyOf(k) characters.
+// Post and Edit enforce it for every caller; a surface may call it first
+// to answer in its own order.
+func CheckBody(k Kind, body string) error {
+	return checkLength(body, MaxBodyOf(k))
+}
+
+func checkLength(body string, max int) error {
+	if strings.TrimSpace(body) == "" {
+		return &fault.Error{Kind: fault.Invalid, Msg: "Message content cannot be empty", Err: &BodyError{Max: max, Empty: true}}
+	}
+	if utf8.RuneCountInString(body) > max {
+		return &fault.Error{Kind: fault.Invalid, Msg: "Message content is too long", Err: &BodyError{Max: max}}
+	}
+	return nil
+}
 
 // MaxEmoji is the longest reaction emoji, in bytes.
 const MaxEmoji = 64
@@ -169,12 +228,12 @@ func (s *Service) PostBatch(ctx context.Context, ins []PostInput) ([]*Message, e
 }
 
 // checkBody is the rule of a body, posted or edited: not blank, at most
-// MaxBody characters of UTF-8, and no NUL (PostgreSQL cannot store one).
-func checkBody(body string) error {
-	if strings.TrimSpace(body) == "" {
-		return fault.New(fault.Invalid, "Message content cannot be empty")
+// max characters of UTF-8, and no NUL (PostgreSQL cannot store one).
+func checkBody(body string, max int) error {
+	if err := checkLength(body, max); err != nil {
+		return err
 	}
-	if utf8.RuneCountInString(body) > MaxBody || !utf8.ValidString(body) {
+	if !utf8.ValidString(body) {
 		return fault.New(fault.Invalid, "Message content is too long")
 	}
 	if strings.IndexByte(body, 0) >= 0 {
@@ -188,7 +247,11 @@ func (s *Service) prepare(ctx context.Context, in PostInput) (*Message, error) {
 	if in.ConversationID == "" || !in.Kind.Valid() {
 		return nil, fault.New(fault.Invalid, "conversation required")
 	}
-	if err := checkBody(in.Body); err != nil {
+	max := MaxBody
+	if in.AuthorID != "" {
+		max = MaxBodyOf(in.Kind)
+	}
+	if err := checkBody(in.Body, max); err != nil {
 		return nil, err
 	}
 	if in.ID == "" {
@@ -260,18 +323,24 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]*Message, error) {
 	return s.st.ListMessages(ctx, q)
 }
 
-// Edit replaces a message's body and sets EditedAt. The rules (SetRules)
-// see the edit first and give the new body's mentions.
+// Edit replaces a message's body and sets EditedAt. A person's message
+// obeys its conversation's limit (MaxBodyOf) as when posted; the rules (SetRules) see the edit
+// next and give the new body's mentions.
 func (s *Service) Edit(ctx context.Context, id, body string) (*Message, error) {
-	if err := checkBody(body); err != nil {
+	if err := checkBody(body, MaxBody); err != nil {
 		return nil, err
+	}
+	old, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if old.AuthorID != nil {
+		if err := CheckBody(old.Kind, body); err != nil {
+			return nil, err
+		}
 	}
 	var mentions *Mentions
 	if len(s.rules) > 0 {
-		old, err := s.Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
 		for _, r := range s.rules {
 			m, err := r.CheckEdit(ctx, old, body)
 			if err != nil {

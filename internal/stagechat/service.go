@@ -29,7 +29,6 @@ const MaxPreviousNames = 20
 // Limits and defaults (Owncast's values).
 const (
 	MaxNameLength     = 30
-	MaxBodyLength     = 2048
 	HistoryLimit      = 50
 	ModerationLimit   = 1000
 	EstablishedAge    = 15 * time.Minute
@@ -452,8 +451,11 @@ func (s *Service) Send(ctx context.Context, u *User, body string) (*messages.Mes
 	if body == "" {
 		return nil, nil
 	}
-	if utf8.RuneCountInString(body) > MaxBodyLength {
-		return nil, fault.New(fault.Invalid, "message is too long")
+	// The stage chat's length rule is the message store's
+	// (messages.MaxStageBody, Owncast's 2048), whoever writes into it; it
+	// is checked here first so that it refuses before the rules below.
+	if err := messages.CheckBody(messages.KindStage, body); err != nil {
+		return nil, err
 	}
 	body, err := s.admit(ctx, set, u, body)
 	if err != nil {

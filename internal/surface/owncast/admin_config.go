@@ -3,13 +3,10 @@ package owncast
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hearth-community/hearth/internal/fault"
-	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/stagechat"
@@ -44,15 +41,14 @@ func setter[T any](s *Surface, apply func(st *stagechat.Settings, v T) error) ht
 	}
 }
 
-func str(max int, f func(*stagechat.Settings, string)) func(*stagechat.Settings, string) error {
-	return func(st *stagechat.Settings, v string) error {
-		v = strings.TrimSpace(v)
-		if len(v) > max {
-			return fault.Newf(fault.Invalid, "value must be at most %d bytes", max)
-		}
-		f(st, v)
-		return nil
-	}
+// text sets a free-text setting (stagechat's bounds).
+func text(which stagechat.TextSetting) func(*stagechat.Settings, string) error {
+	return func(st *stagechat.Settings, v string) error { return st.SetText(which, v) }
+}
+
+// list sets a list setting (stagechat's bounds).
+func list(which stagechat.ListSetting) func(*stagechat.Settings, []string) error {
+	return func(st *stagechat.Settings, v []string) error { return st.SetList(which, v) }
 }
 
 func boolean(f func(*stagechat.Settings, bool)) func(*stagechat.Settings, bool) error {
@@ -62,42 +58,18 @@ func boolean(f func(*stagechat.Settings, bool)) func(*stagechat.Settings, bool) 
 	}
 }
 
-func strList(maxItems, maxLen int, f func(*stagechat.Settings, []string)) func(*stagechat.Settings, []string) error {
-	return func(st *stagechat.Settings, v []string) error {
-		if len(v) > maxItems {
-			return fault.Newf(fault.Invalid, "at most %d entries", maxItems)
-		}
-		out := make([]string, 0, len(v))
-		for _, e := range v {
-			e = strings.TrimSpace(e)
-			if len(e) > maxLen {
-				return fault.Newf(fault.Invalid, "entries must be at most %d bytes", maxLen)
-			}
-			if e != "" {
-				out = append(out, e)
-			}
-		}
-		f(st, out)
-		return nil
-	}
-}
-
-// validHTTPURL is the domain's one rule for stored URLs.
-func validHTTPURL(v string) bool { return identity.ValidHTTPURL(v) }
-
 func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 	cfg := func(name string, f http.HandlerFunc) { s.admin(h, "POST /api/admin/config/"+name, f) }
-	const text, long = 1 << 10, 64 << 10
-	cfg("name", setter(s, str(text, func(st *stagechat.Settings, v string) { st.Name = v })))
-	cfg("serversummary", setter(s, str(long, func(st *stagechat.Settings, v string) { st.Summary = v })))
-	cfg("welcomemessage", setter(s, str(long, func(st *stagechat.Settings, v string) { st.WelcomeMessage = v })))
-	cfg("offlinemessage", setter(s, str(long, func(st *stagechat.Settings, v string) { st.OfflineMessage = v })))
-	cfg("pagecontent", setter(s, str(long, func(st *stagechat.Settings, v string) { st.ExtraPageContent = v })))
+	cfg("name", setter(s, text(stagechat.TextName)))
+	cfg("serversummary", setter(s, text(stagechat.TextSummary)))
+	cfg("welcomemessage", setter(s, text(stagechat.TextWelcome)))
+	cfg("offlinemessage", setter(s, text(stagechat.TextOffline)))
+	cfg("pagecontent", setter(s, text(stagechat.TextPageContent)))
 	cfg("streamtitle", s.setStreamTitle)
-	cfg("tags", setter(s, strList(50, 100, func(st *stagechat.Settings, v []string) { st.Tags = v })))
+	cfg("tags", setter(s, list(stagechat.ListTags)))
 	cfg("nsfw", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.NSFW = v })))
-	cfg("customstyles", setter(s, str(long, func(st *stagechat.Settings, v string) { st.CustomStyles = v })))
-	cfg("customjavascript", setter(s, str(long, func(st *stagechat.Settings, v string) { st.CustomJavascript = v })))
+	cfg("customstyles", setter(s, text(stagechat.TextCustomStyles)))
+	cfg("customjavascript", setter(s, text(stagechat.TextCustomJavascript)))
 	cfg("hideviewercount", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.HideViewerCount = v })))
 	cfg("autoplay", setter(s, func(st *stagechat.Settings, v string) error { return st.SetAutoplay(v) }))
 	cfg("disablesearchindexing", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.DisableSearchIndexing = v })))
@@ -108,67 +80,11 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 		st.Directory.Enabled = v
 		return nil
 	}))
-	cfg("sockethostoverride", setter(s, func(st *stagechat.Settings, v string) error {
-		v = strings.TrimSpace(v)
-		if v != "" {
-			u, err := url.Parse(v)
-			if err != nil || u.Host == "" || (u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https") {
-				return fault.New(fault.Invalid, "socket host override must be a ws(s) or http(s) URL")
-			}
-		}
-		st.SocketHostOverride = v
-		return nil
-	}))
-	cfg("serverurl", setter(s, func(st *stagechat.Settings, v string) error {
-		v = strings.TrimRight(strings.TrimSpace(v), "/")
-		if v != "" && !validHTTPURL(v) {
-			return fault.New(fault.Invalid, "server url must be a valid http or https URL")
-		}
-		st.ServerURL = v
-		st.Directory.InstanceURL = v
-		return nil
-	}))
-	cfg("appearance", setter(s, func(st *stagechat.Settings, v map[string]string) error {
-		if len(v) > 100 {
-			return fault.New(fault.Invalid, "too many appearance variables")
-		}
-		st.AppearanceVariables = v
-		return nil
-	}))
-	cfg("socialhandles", setter(s, func(st *stagechat.Settings, v []stagechat.SocialHandle) error {
-		if len(v) > 50 {
-			return fault.New(fault.Invalid, "too many social handles")
-		}
-		for _, h := range v {
-			// A handle is a link with a platform's icon: one without
-			// either would show as an empty icon or a dead link.
-			if strings.TrimSpace(h.Platform) == "" || h.URL == "" {
-				return fault.New(fault.Invalid, "each social handle needs a platform and a url")
-			}
-			if !validHTTPURL(h.URL) {
-				return fault.New(fault.Invalid, "social handle urls must be http(s) URLs")
-			}
-		}
-		st.SocialHandles = v
-		return nil
-	}))
-	cfg("externalactions", setter(s, func(st *stagechat.Settings, v []stagechat.ExternalAction) error {
-		if len(v) > 50 {
-			return fault.New(fault.Invalid, "too many external actions")
-		}
-		for _, a := range v {
-			// A button opens its url or shows its html: one with neither,
-			// or with no title, would be a blank button that does nothing.
-			if strings.TrimSpace(a.Title) == "" || (a.URL == "" && strings.TrimSpace(a.HTML) == "") {
-				return fault.New(fault.Invalid, "each external action needs a title and a url or html")
-			}
-			if a.URL != "" && !validHTTPURL(a.URL) {
-				return fault.New(fault.Invalid, "external action urls must be http(s) URLs")
-			}
-		}
-		st.ExternalActions = v
-		return nil
-	}))
+	cfg("sockethostoverride", setter(s, func(st *stagechat.Settings, v string) error { return st.SetSocketHostOverride(v) }))
+	cfg("serverurl", setter(s, func(st *stagechat.Settings, v string) error { return st.SetServerURL(v) }))
+	cfg("appearance", setter(s, func(st *stagechat.Settings, v map[string]string) error { return st.SetAppearance(v) }))
+	cfg("socialhandles", setter(s, func(st *stagechat.Settings, v []stagechat.SocialHandle) error { return st.SetSocialHandles(v) }))
+	cfg("externalactions", setter(s, func(st *stagechat.Settings, v []stagechat.ExternalAction) error { return st.SetExternalActions(v) }))
 	cfg("logo", s.setLogo)
 	cfg("favicon", s.setFavicon)
 	cfg("adminpass", func(w http.ResponseWriter, r *http.Request) {
@@ -198,8 +114,8 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 	cfg("chat/requireauthentication", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatRequireAuthentication = v })))
 	cfg("chat/slurfilterenabled", setter(s, boolean(func(st *stagechat.Settings, v bool) { st.ChatWordFilter = v })))
 	cfg("chat/filteredwords", setter(s, func(st *stagechat.Settings, v []string) error { return st.SetFilteredWords(v) }))
-	cfg("chat/forbiddenusernames", setter(s, strList(1000, 100, func(st *stagechat.Settings, v []string) { st.ForbiddenUsernames = v })))
-	cfg("chat/suggestedusernames", setter(s, strList(1000, 100, func(st *stagechat.Settings, v []string) { st.SuggestedUsernames = v })))
+	cfg("chat/forbiddenusernames", setter(s, list(stagechat.ListForbiddenUsernames)))
+	cfg("chat/suggestedusernames", setter(s, list(stagechat.ListSuggestedUsernames)))
 
 	// Federation (internal/federation reads these on every request) and
 	// notifications.
@@ -214,24 +130,10 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 		st.Federation.EnableQuotes = false
 		return nil
 	}))
-	cfg("federation/username", setter(s, func(st *stagechat.Settings, v string) error {
-		if !federation.ValidUsername(v) {
-			return fault.New(fault.Invalid, "username must be 1 to 30 letters, digits, _ . or -")
-		}
-		st.Federation.Username = v
-		return nil
-	}))
-	cfg("federation/livemessage", setter(s, str(text, func(st *stagechat.Settings, v string) { st.Federation.GoLiveMessage = v })))
-	cfg("federation/blockdomains", setter(s, strList(1000, 253, func(st *stagechat.Settings, v []string) { st.Federation.BlockedDomains = v })))
-	cfg("notifications/discord", setter(s, func(st *stagechat.Settings, v json.RawMessage) error {
-		if err := json.Unmarshal(v, &st.Notifications.Discord); err != nil {
-			return fault.Wrap(fault.Invalid, "unable to parse new value", err)
-		}
-		if w := st.Notifications.Discord.Webhook; w != "" && !validHTTPURL(w) {
-			return fault.New(fault.Invalid, "discord webhook must be an http(s) URL")
-		}
-		return nil
-	}))
+	cfg("federation/username", setter(s, func(st *stagechat.Settings, v string) error { return st.SetFederationUsername(v) }))
+	cfg("federation/livemessage", setter(s, text(stagechat.TextGoLiveMessage)))
+	cfg("federation/blockdomains", setter(s, list(stagechat.ListBlockedDomains)))
+	cfg("notifications/discord", setter(s, func(st *stagechat.Settings, v json.RawMessage) error { return st.SetDiscordNotifications(v) }))
 	cfg("notifications/browser", setter(s, func(st *stagechat.Settings, v json.RawMessage) error {
 		if err := json.Unmarshal(v, &st.Notifications.Browser); err != nil {
 			return fault.Wrap(fault.Invalid, "unable to parse new value", err)

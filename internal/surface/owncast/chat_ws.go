@@ -224,7 +224,7 @@ func (s *Surface) onChatFrame(ctx context.Context, c *client, flood *stagechat.F
 			c.conn.Send(s.actionFrame(fault.Message(err)))
 		case err != nil:
 			if fault.KindOf(err) == fault.Invalid {
-				c.conn.Send(s.actionFrame(fault.Message(err)))
+				c.conn.Send(s.actionFrame(fault.Message(worded(err))))
 			}
 		case m != nil:
 			c.messages.Add(1)

@@ -17,21 +17,6 @@ import (
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
-// maxFavicon is Owncast 0.2's favicon limit.
-const maxFavicon = 200 << 10
-
-// faviconType is the extension and content type of an uploaded favicon:
-// PNG or ICO only, as Owncast 0.2.
-func faviconType(data []byte) (ext, ct string, ok bool) {
-	switch {
-	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
-		return ".png", "image/png", true
-	case len(data) >= 6 && bytes.HasPrefix(data, []byte{0, 0, 1, 0}) && (data[4] != 0 || data[5] != 0):
-		return ".ico", "image/x-icon", true
-	}
-	return "", "", false
-}
-
 func (s *Surface) registerFavicon(h *httpserver.Server) {
 	h.Handle("GET /favicon.ico", s.wrap(s.handleFavicon))
 	s.admin(h, "DELETE /api/admin/config/favicon", s.resetFavicon)
@@ -88,23 +73,10 @@ func (s *Surface) setFavicon(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if len(data) > maxFavicon {
-		writeResult(w, http.StatusBadRequest, false, "file too large, max 200KB")
+	ext, err := stagechat.CheckFavicon(data)
+	if err != nil {
+		writeError(w, err)
 		return
-	}
-	ext, ct, ok := faviconType(data)
-	if !ok {
-		writeResult(w, http.StatusBadRequest, false, "favicon must be PNG or ICO format")
-		return
-	}
-	// Every visitor's browser decodes it: a PNG's declared size is
-	// bounded as the logo's is. (An ICO's own entries are at most 256
-	// pixels a side; one holding a PNG is not looked into.)
-	if ct == "image/png" {
-		if err := stagechat.CheckImageSize("favicon", data, stagechat.MaxLogoSide); err != nil {
-			writeError(w, err)
-			return
-		}
 	}
 	name := "favicon" + ext
 	if err := s.writeLogoFile(name, data); err != nil {
@@ -118,9 +90,9 @@ func (s *Surface) setFavicon(w http.ResponseWriter, r *http.Request) {
 	writeResult(w, http.StatusOK, true, "favicon updated")
 }
 
-// faviconPart reads the multipart field "favicon" (at most maxFavicon+1
-// bytes, so a larger one is seen as too large), answering the refusal
-// itself.
+// faviconPart reads the multipart field "favicon" (at most
+// stagechat.MaxFaviconBytes+1 bytes, so a larger one is seen as too
+// large), answering the refusal itself.
 func faviconPart(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	f, _, err := r.FormFile("favicon")
 	if err != nil {
@@ -133,7 +105,7 @@ func faviconPart(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		return nil, false
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFavicon+1))
+	data, err := io.ReadAll(io.LimitReader(f, stagechat.MaxFaviconBytes+1))
 	if err != nil {
 		writeResult(w, http.StatusBadRequest, false, "no file provided")
 		return nil, false
@@ -162,7 +134,7 @@ func (s *Surface) handleFavicon(w http.ResponseWriter, r *http.Request) {
 				defer f.Close()
 				head := make([]byte, 8)
 				n, _ := io.ReadFull(f, head)
-				_, ct, ok := faviconType(head[:n])
+				_, ct, ok := stagechat.FaviconType(head[:n])
 				st, serr := f.Stat()
 				if _, err := f.Seek(0, io.SeekStart); ok && serr == nil && err == nil {
 					w.Header().Set("Content-Type", ct)

@@ -243,9 +243,6 @@ func decodeDataURI(v string) ([]byte, error) {
 // most n bytes as a base64 data URL, with room for the rest of it.
 func dataURIBody(n int64) int64 { return (n+2)/3*4 + 16<<10 }
 
-// maxLogoBytes is the largest stage logo accepted.
-const maxLogoBytes = 2 << 20
-
 func (s *Surface) handleEmojiUpload(w http.ResponseWriter, r *http.Request) {
 	var req emojiRequest
 	if !readJSONUpTo(w, r, &req, dataURIBody(stagechat.MaxEmojiBytes), fmt.Sprintf("emoji image must be at most %d KiB", stagechat.MaxEmojiBytes>>10)) {
@@ -323,26 +320,13 @@ func (s *Surface) setLogo(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Value string `json:"value"`
 	}
-	if !readJSONUpTo(w, r, &req, dataURIBody(maxLogoBytes), "logo must be at most 2 MiB") {
+	if !readJSONUpTo(w, r, &req, dataURIBody(stagechat.MaxLogoBytes), "logo must be at most 2 MiB") {
 		return
 	}
 	data, err := decodeDataURI(req.Value)
-	switch {
-	case err != nil:
-	case len(data) == 0:
-		// Owncast's message when the value holds no image.
-		err = fault.New(fault.Invalid, "unable to find image data")
-	case len(data) > maxLogoBytes:
-		err = fault.New(fault.Invalid, "logo must be at most 2 MiB")
-	}
 	var ext string
 	if err == nil {
-		var ok bool
-		if ext, ok = stagechat.ImageExt(data); !ok {
-			err = fault.New(fault.Invalid, "logo must be a PNG, JPEG, GIF or WebP image")
-		} else {
-			err = stagechat.CheckImageSize("logo", data, stagechat.MaxLogoSide)
-		}
+		ext, err = stagechat.CheckLogo(data)
 	}
 	if err != nil {
 		writeError(w, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/peersign"
 	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/schedule"
@@ -146,6 +147,7 @@ func (s *Surface) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // writeError is the one place domain error kinds become Owncast responses.
 func writeError(w http.ResponseWriter, err error) {
+	err = worded(err)
 	switch fault.KindOf(err) {
 	case fault.NotFound:
 		writeResult(w, http.StatusNotFound, false, fault.Message(err))
@@ -164,6 +166,16 @@ func writeError(w http.ResponseWriter, err error) {
 	default:
 		writeResult(w, http.StatusInternalServerError, false, "internal error")
 	}
+}
+
+// worded is err in Owncast's words where the domain's differ: a chat
+// message past the stage chat's limit (messages.BodyError).
+func worded(err error) error {
+	var be *messages.BodyError
+	if errors.As(err, &be) && !be.Empty {
+		return fault.New(fault.Invalid, "message is too long")
+	}
+	return err
 }
 
 type ctxKey int

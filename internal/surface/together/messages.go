@@ -17,8 +17,6 @@ import (
 	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
-const maxContent = 4000
-
 // channelFor loads the caller's access to a text channel; NotFound unless
 // they may view it.
 func (s *Surface) channelFor(ctx context.Context, p *identity.Principal, channelID string) (*community.ChannelAccess, error) {
@@ -32,15 +30,15 @@ func (s *Surface) channelFor(ctx context.Context, p *identity.Principal, channel
 	return ca, nil
 }
 
-func checkContent(c *string) error {
+// checkContent: content is required (422), and its length is the rule of
+// the conversation it goes into (messages.CheckBody, which Post and Edit
+// enforce anyway): checked here so that a refusal comes before the
+// permission checks, as Together answers. rest.Base words it.
+func checkContent(c *string, kind messages.Kind) error {
 	if c == nil {
 		return rest.Unprocessable("content is required")
 	}
-	n := utf8.RuneCountInString(*c)
-	if n < 1 || n > maxContent || strings.TrimSpace(*c) == "" {
-		return invalid("Message content must be 1-4000 characters")
-	}
-	return nil
+	return messages.CheckBody(kind, *c)
 }
 
 // messageBody is the JSON body of every message-writing route.
@@ -49,16 +47,17 @@ type messageBody struct {
 	ReplyTo *string `json:"reply_to"`
 }
 
-// readMessage decodes and checks a message body (422 when the content is
-// missing, 400 outside 1–4000 characters); the rules of the conversation
-// are the domain's (messages.Service.Post). Every error it returns is
-// written with s.bad.
-func readMessage(r *http.Request) (messageBody, error) {
+// readMessage decodes and checks a message body for a conversation of
+// kind (422 when the content is missing, 400 outside 1–4000 characters in
+// a channel or DM, 1–2048 in a stage chat); the rules of the conversation
+// are the domain's (messages.CheckBody, messages.Service.Post). Every error
+// it returns is written with s.bad.
+func readMessage(r *http.Request, kind messages.Kind) (messageBody, error) {
 	var in messageBody
 	if err := decode(r, &in, false); err != nil {
 		return in, err
 	}
-	return in, checkContent(in.Content)
+	return in, checkContent(in.Content, kind)
 }
 
 func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -68,12 +67,12 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	in, err := readMessage(r)
+	conv, kind := s.conversation(ctx, ca.Channel)
+	in, err := readMessage(r, kind)
 	if err != nil {
 		s.bad(w, err)
 		return
 	}
-	conv, kind := s.conversation(ctx, ca.Channel)
 	pi := messages.PostInput{ConversationID: conv, Kind: kind, AuthorID: p.Account.ID, Body: *in.Content}
 	if kind != messages.KindChannel {
 		pi.ViaChannel = ca.Channel.ID
@@ -182,7 +181,7 @@ func (s *Surface) editMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, err)
 		return
 	}
-	in, err := readMessage(r)
+	in, err := readMessage(r, m.Kind)
 	if err != nil {
 		s.bad(w, err)
 		return
@@ -226,7 +225,7 @@ func (s *Surface) deleteMessage(w http.ResponseWriter, r *http.Request, p *ident
 
 func (s *Surface) listThread(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	ctx := r.Context()
-	_, m, err := s.messageIn(ctx, p, r.PathValue("channel_id"), r.PathValue("message_id"))
+	ca, m, err := s.messageIn(ctx, p, r.PathValue("channel_id"), r.PathValue("message_id"))
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -238,12 +237,13 @@ func (s *Surface) listThread(w http.ResponseWriter, r *http.Request, p *identity
 	}
 	// As Together, a thread reads oldest first from its first reply, and
 	// the cursor (named before) pages forwards: the replies after it.
-	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: m.ConversationID, ThreadID: m.ID, After: before, Limit: limit, Oldest: true, FromStart: true})
+	conv, _ := s.conversation(ctx, ca.Channel)
+	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: conv, ThreadID: m.ID, After: before, Limit: limit, Oldest: true, FromStart: true})
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, ms))
+	writeJSON(w, http.StatusOK, s.render(ctx, p.Account.ID, inChannelAll(ms, ca.Channel.ID)))
 }
 
 func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -253,14 +253,18 @@ func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	in, err := readMessage(r)
+	// A reply is of its root's conversation (a bound stage channel's is a
+	// stage chat: m is shown in the channel, so ask the channel), and obeys
+	// that conversation's rules.
+	conv, kind := s.conversation(ctx, ca.Channel)
+	in, err := readMessage(r, kind)
 	if err != nil {
 		s.bad(w, err)
 		return
 	}
-	pi := messages.PostInput{ConversationID: m.ConversationID, Kind: messages.KindChannel,
+	pi := messages.PostInput{ConversationID: conv, Kind: kind,
 		AuthorID: p.Account.ID, Body: *in.Content, ThreadID: m.ID}
-	if m.ConversationID != ca.Channel.ID {
+	if conv != ca.Channel.ID {
 		pi.ViaChannel = ca.Channel.ID
 	}
 	reply, err := s.d.Messages.Post(ctx, pi)
@@ -268,7 +272,7 @@ func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, s.render1(ctx, p.Account.ID, reply))
+	writeJSON(w, http.StatusCreated, s.render1(ctx, p.Account.ID, inChannel(reply, ca.Channel.ID)))
 }
 
 func (s *Surface) listReactions(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -511,7 +515,7 @@ func (s *Surface) postDM(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		s.fail(w, err)
 		return
 	}
-	in, err := readMessage(r)
+	in, err := readMessage(r, messages.KindDM)
 	if err != nil {
 		s.bad(w, err)
 		return

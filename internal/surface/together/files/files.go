@@ -184,18 +184,15 @@ func (s *API) Close() error {
 const (
 	MaxFileBytes       = 50 << 20
 	MaxFilesPerMessage = 10
-	MaxEmojiBytes      = 256 << 10
-	// MaxEmojiSide bounds the width and height an emoji may declare: a
-	// 256 KiB GIF can declare 65535×65535 pixels, which every member's
-	// client would then decode. Discord resizes emoji to 128×128; 1024
-	// leaves room for any real one and caps it at 4 MiB decoded.
-	MaxEmojiSide = 1024
+	// MaxEmojiBytes caps an emoji upload's reading; the emoji rules are
+	// the community's (community.CheckEmojiImage).
+	MaxEmojiBytes = community.MaxEmojiBytes
 	// MaxImageSide and MaxImagePixels bound the size an attached image
 	// may declare: members' clients decode it inline (a 100-megapixel
 	// image is 400 MB decoded; a 48-megapixel phone photo fits).
 	MaxImageSide       = 16384
 	MaxImagePixels     = 100_000_000
-	MaxEmojisPerServer = 50 // as Together
+	MaxEmojisPerServer = community.MaxEmojisPerCommunity
 	fileURLTTL         = time.Hour
 )
 
@@ -578,8 +575,6 @@ func (s *API) ServeFile(w http.ResponseWriter, r *http.Request, _ *identity.Prin
 
 // --- custom emoji ---
 
-var emojiName = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
-
 type emojiDTO struct {
 	ID          string    `json:"id"`
 	ServerID    string    `json:"server_id"`
@@ -661,8 +656,8 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 	}
 	defer func() { _ = r.MultipartForm.RemoveAll() }()
 	name := r.FormValue("name")
-	if !emojiName.MatchString(name) {
-		s.Fail(w, rest.Invalid("Emoji name must be 1-32 characters: a-z, 0-9, '_' or '-'"))
+	if err := community.CheckEmojiName(name); err != nil {
+		s.Fail(w, err)
 		return
 	}
 	f, hdr, err := r.FormFile("image")
@@ -672,23 +667,13 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxEmojiBytes+1))
-	if err != nil || hdr.Size > MaxEmojiBytes || len(data) > MaxEmojiBytes {
-		s.Fail(w, rest.Invalid("Emoji image must be at most 256 KiB"))
+	if err != nil {
+		s.Fail(w, community.ErrEmojiTooLarge)
 		return
 	}
-	ct := sniff(data)
-	if !strings.HasPrefix(ct, "image/") || len(data) == 0 {
-		s.Fail(w, rest.Invalid("Emoji image must be PNG, JPEG, GIF or WebP"))
-		return
-	}
-	// The image is never decoded here but in every member's client, inline
-	// in each message: its declared size is what they allocate.
-	// (imagehdr.Size: the header's, and the extent of a GIF's frames.)
-	if iw, ih, err := imagehdr.Size(data); err != nil {
-		s.Fail(w, rest.Invalid("Emoji image is not readable: its width and height could not be read"))
-		return
-	} else if iw > MaxEmojiSide || ih > MaxEmojiSide {
-		s.Fail(w, rest.Invalid(fmt.Sprintf("Emoji image must be at most %dx%d pixels, not %dx%d", MaxEmojiSide, MaxEmojiSide, iw, ih)))
+	ct, err := community.CheckEmojiImage(data, hdr.Size)
+	if err != nil {
+		s.Fail(w, err)
 		return
 	}
 	if left, err := s.quotaLeft(ctx, p); err != nil {

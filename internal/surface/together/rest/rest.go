@@ -151,8 +151,13 @@ var ruleTexts = []struct {
 	{live.ErrStageRef, `stage_id must be "default" or null`},
 }
 
-// worded is err in Together's words when it is one of ruleTexts.
+// worded is err in Together's words when it is one of ruleTexts, or a
+// message body outside its conversation's bounds.
 func worded(err error) error {
+	var be *messages.BodyError
+	if errors.As(err, &be) {
+		return fault.Newf(fault.Invalid, "Message content must be 1-%d characters", be.Max)
+	}
 	for _, t := range ruleTexts {
 		if errors.Is(err, t.err) {
 			return fault.New(fault.KindOf(t.err), t.text)

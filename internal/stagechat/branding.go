@@ -1,0 +1,73 @@
+package stagechat
+
+import (
+	"bytes"
+
+	"github.com/hearth-community/hearth/internal/fault"
+)
+
+// The instance's logo and favicon (Owncast 0.2's limits: a 2 MiB logo, a
+// 200 KB favicon; every visitor's browser decodes them, so a PNG's
+// declared size is bounded too, by MaxLogoSide).
+const (
+	MaxLogoBytes    = 2 << 20
+	MaxFaviconBytes = 200 << 10
+)
+
+// Refusals of a logo or favicon, in Owncast's words.
+var (
+	ErrLogoEmpty     = fault.New(fault.Invalid, "unable to find image data")
+	ErrLogoTooLarge  = fault.New(fault.Invalid, "logo must be at most 2 MiB")
+	ErrLogoType      = fault.New(fault.Invalid, "logo must be a PNG, JPEG, GIF or WebP image")
+	ErrFaviconTooBig = fault.New(fault.Invalid, "file too large, max 200KB")
+	ErrFaviconType   = fault.New(fault.Invalid, "favicon must be PNG or ICO format")
+)
+
+// CheckLogo is the rule of the logo: 1 byte to MaxLogoBytes of PNG, JPEG,
+// GIF or WebP (by its bytes), declaring at most MaxLogoSide pixels a
+// side. It returns the image's file extension.
+func CheckLogo(data []byte) (string, error) {
+	switch {
+	case len(data) == 0:
+		return "", ErrLogoEmpty
+	case len(data) > MaxLogoBytes:
+		return "", ErrLogoTooLarge
+	}
+	ext, ok := ImageExt(data)
+	if !ok {
+		return "", ErrLogoType
+	}
+	return ext, CheckImageSize("logo", data, MaxLogoSide)
+}
+
+// FaviconType is the extension and content type of a favicon: PNG or ICO
+// only, as Owncast 0.2, by its bytes.
+func FaviconType(data []byte) (ext, ct string, ok bool) {
+	switch {
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		return ".png", "image/png", true
+	case len(data) >= 6 && bytes.HasPrefix(data, []byte{0, 0, 1, 0}) && (data[4] != 0 || data[5] != 0):
+		return ".ico", "image/x-icon", true
+	}
+	return "", "", false
+}
+
+// CheckFavicon is the rule of the favicon: at most MaxFaviconBytes of PNG
+// or ICO, a PNG declaring at most MaxLogoSide pixels a side (an ICO's own
+// entries are at most 256 pixels a side; one holding a PNG is not looked
+// into). It returns the extension.
+func CheckFavicon(data []byte) (string, error) {
+	if len(data) > MaxFaviconBytes {
+		return "", ErrFaviconTooBig
+	}
+	ext, ct, ok := FaviconType(data)
+	if !ok {
+		return "", ErrFaviconType
+	}
+	if ct == "image/png" {
+		if err := CheckImageSize("favicon", data, MaxLogoSide); err != nil {
+			return "", err
+		}
+	}
+	return ext, nil
+}
