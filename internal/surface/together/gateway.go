@@ -37,6 +37,12 @@ const (
 	// channel's viewers and is an event to each (a client sends one every
 	// few seconds while its user types).
 	TypingPerSec = 2
+	// VoiceStatesPerSec is how many voice-state changes (joins, mute and
+	// video updates, Go Live starts; REST and the SFU's frames alike) an
+	// account makes a second (burst five times that): each is a write and
+	// an event to everyone who may view the channel, and an SFU join a new
+	// peer connection.
+	VoiceStatesPerSec = 5
 	// SocketsPerAccount is the default of Deps.SocketsPerAccount (the
 	// flag's): the node's sockets share one budget, which one account
 	// could otherwise take whole. Tabs and devices need a few;

@@ -19,6 +19,11 @@ func (s *Surface) routes() []route {
 	message := func(method, path string, h func(http.ResponseWriter, *http.Request, *identity.Principal)) route {
 		return route{method: method, path: path, h: h, message: true}
 	}
+	// voice is an auth route that puts its caller in a call or changes
+	// how it is there (VoiceStatesPerSec).
+	voice := func(method, path string, h func(http.ResponseWriter, *http.Request, *identity.Principal)) route {
+		return route{method: method, path: path, h: h, voice: true}
+	}
 	return []route{
 		pub("GET", "/health", s.health),
 		pub("GET", "/health/ready", s.healthReady),
@@ -114,11 +119,11 @@ func (s *Surface) routes() []route {
 		auth("GET", "/dm-channels/{id}/messages", s.listDM),
 		auth("POST", "/dm-channels/{id}/ack", s.ackDM),
 
-		auth("POST", "/channels/{channel_id}/voice", s.joinVoice),
+		voice("POST", "/channels/{channel_id}/voice", s.joinVoice),
 		auth("DELETE", "/channels/{channel_id}/voice", s.leaveVoiceHTTP),
-		auth("PATCH", "/channels/{channel_id}/voice", s.updateVoice),
+		voice("PATCH", "/channels/{channel_id}/voice", s.updateVoice),
 		auth("GET", "/channels/{channel_id}/voice", s.listVoice),
-		auth("POST", "/channels/{channel_id}/go-live", s.startGoLive),
+		voice("POST", "/channels/{channel_id}/go-live", s.startGoLive),
 		auth("DELETE", "/channels/{channel_id}/go-live", s.stopGoLive),
 		auth("GET", "/channels/{channel_id}/go-live", s.getGoLive),
 		auth("GET", "/ice-servers", s.iceServers),

@@ -175,6 +175,7 @@ type Surface struct {
 	authRL     *ratelimit.Limiter
 	botRL      *ratelimit.Limiter
 	msgRL      *ratelimit.Limiter // humans' messages (MessageRate)
+	voiceRL    *ratelimit.Limiter // voice joins and state changes (VoiceStatesPerSec)
 	presRL     *ratelimit.Limiter // PRESENCE_UPDATE per account (PresenceUpdates a minute)
 	typingRL   *ratelimit.Limiter // TYPING_START per account (TypingPerSec)
 	goLive     *voice.GoLiveRules // which go_live signals to relay (nil without Deps.Voice)
@@ -242,6 +243,9 @@ func New(d Deps) (*Surface, error) {
 	}
 	if s.typingRL, err = ratelimit.New(ratelimit.Config{Limit: TypingPerSec, Burst: 5 * TypingPerSec, Clock: d.RateClock}); err != nil {
 		return nil, fmt.Errorf("together: typing rate: %w", err)
+	}
+	if s.voiceRL, err = ratelimit.New(ratelimit.Config{Limit: VoiceStatesPerSec, Burst: 5 * VoiceStatesPerSec, Clock: d.RateClock}); err != nil {
+		return nil, fmt.Errorf("together: voice state rate: %w", err)
 	}
 	if d.Voice != nil {
 		if s.goLive, err = voice.NewGoLiveRules(d.Voice, d.Community); err != nil {
@@ -318,6 +322,7 @@ type route struct {
 	h            func(w http.ResponseWriter, r *http.Request, p *identity.Principal)
 	public       bool
 	message      bool // creates, edits or reacts to a message (each an event to every member): a person's request is paced (MessageRate)
+	voice        bool // joins a call or changes a voice state (each an event to the channel's viewers): paced (VoiceStatesPerSec)
 }
 
 // admit charges p's request to its bucket, answering 429 when it is empty:
@@ -327,6 +332,9 @@ type route struct {
 // tools run many accounts from one address), so a person's messages are
 // bounded here instead.
 func (s *Surface) admit(w http.ResponseWriter, rt route, p *identity.Principal) bool {
+	if rt.voice && !s.voiceAllowed(w, p.Account.ID) {
+		return false
+	}
 	l, rate, refusal := s.botRL, s.d.BotRate, "Bot rate limit exceeded. Max %g requests/second."
 	if p.Account.Kind != identity.Bot {
 		if !rt.message {
@@ -341,6 +349,19 @@ func (s *Surface) admit(w http.ResponseWriter, rt route, p *identity.Principal) 
 	if !d.Allowed {
 		ratelimit.SetRetryAfter(w.Header(), d)
 		writeError(w, http.StatusTooManyRequests, fmt.Sprintf(refusal, rate))
+	}
+	return d.Allowed
+}
+
+// voiceAllowed charges one voice-state change (a join, an update, a Go
+// Live start; over REST or the SFU's socket frames) to the account's
+// bucket, answering 429 when it is empty. Leaving and stopping are never
+// refused: they end what a join started.
+func (s *Surface) voiceAllowed(w http.ResponseWriter, accountID string) bool {
+	d := s.voiceRL.Allow(accountID, 1)
+	if !d.Allowed {
+		ratelimit.SetRetryAfter(w.Header(), d)
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("You are changing voice state too quickly. Max %d changes/second.", VoiceStatesPerSec))
 	}
 	return d.Allowed
 }
