@@ -682,6 +682,16 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 // when the pace allows: the account's last word is always its presence,
 // however fast its client clicked, and the writes and events stay paced.
 func (s *Surface) presenceUpdate(accountID string, in presenceIn) {
+	s.pacePresence(accountID, in, nil)
+}
+
+// pacePresence is presenceUpdate for a presence either still to store
+// (saved nil: a PRESENCE_UPDATE frame) or stored already (saved: the
+// profile PATCH /users/@me wrote), whose announcement alone is then
+// paced: REST profile updates announced it at any rate (900 a second
+// from one account), each an event to everyone sharing a server with it.
+// A held one is stored again when applied, which changes nothing.
+func (s *Surface) pacePresence(accountID string, in presenceIn, saved *community.Profile) {
 	s.heldMu.Lock()
 	if _, waiting := s.presHeld[accountID]; waiting {
 		s.presHeld[accountID] = in
@@ -698,6 +708,10 @@ func (s *Surface) presenceUpdate(accountID string, in presenceIn) {
 		return
 	}
 	s.heldMu.Unlock()
+	if saved != nil {
+		s.publishPresence(s.bg, accountID, saved)
+		return
+	}
 	s.applyPresence(s.bg, accountID, in)
 }
 
