@@ -43,6 +43,13 @@ const (
 	// an event to everyone who may view the channel, and an SFU join a new
 	// peer connection.
 	VoiceStatesPerSec = 5
+	// JoinsPerSec is the app's Deps.JoinRate: how many servers an account
+	// joins a second, by
+	// POST /servers/{id}/join or an invite (burst ten times that): each
+	// join is an event to every member and a webhook delivery, and leaving
+	// again is free, so a join-and-leave loop reached every member of a
+	// public server a thousand times a second. Leaving is never refused.
+	JoinsPerSec = 1
 	// SocketsPerAccount is the default of Deps.SocketsPerAccount (the
 	// flag's): the node's sockets share one budget, which one account
 	// could otherwise take whole. Tabs and devices need a few;

@@ -24,6 +24,10 @@ func (s *Surface) routes() []route {
 	voice := func(method, path string, h func(http.ResponseWriter, *http.Request, *identity.Principal)) route {
 		return route{method: method, path: path, h: h, voice: true}
 	}
+	// join is an auth route that adds its caller to a server (JoinsPerSec).
+	join := func(method, path string, h func(http.ResponseWriter, *http.Request, *identity.Principal)) route {
+		return route{method: method, path: path, h: h, join: true}
+	}
 	return []route{
 		pub("GET", "/health", s.health),
 		pub("GET", "/health/ready", s.healthReady),
@@ -47,7 +51,7 @@ func (s *Surface) routes() []route {
 		auth("GET", "/servers/{id}", s.inServer(s.getServer)),
 		auth("PATCH", "/servers/{id}", s.inServer(s.updateServer)),
 		auth("DELETE", "/servers/{id}", s.inServer(s.deleteServer)),
-		auth("POST", "/servers/{id}/join", s.inServer(s.joinServer)),
+		join("POST", "/servers/{id}/join", s.inServer(s.joinServer)),
 		auth("DELETE", "/servers/{id}/leave", s.inServer(s.leaveServer)),
 		auth("GET", "/servers/{id}/members", s.inServer(s.listMembers)),
 		auth("GET", "/server-templates", s.listTemplates),
@@ -96,7 +100,7 @@ func (s *Surface) routes() []route {
 		auth("POST", "/servers/{id}/invites", s.inServer(s.createInvite)),
 		auth("DELETE", "/servers/{id}/invites/{invite_id}", s.inServer(s.deleteInvite)),
 		auth("GET", "/invites/{code}", s.previewInvite),
-		auth("POST", "/invites/{code}/accept", s.acceptInvite),
+		join("POST", "/invites/{code}/accept", s.acceptInvite),
 
 		message("POST", "/channels/{channel_id}/messages", s.postMessage),
 		auth("GET", "/channels/{channel_id}/messages", s.listMessages),
@@ -139,7 +143,7 @@ func (s *Surface) routes() []route {
 		pub("GET", "/emojis/{emoji_id}", s.files.ServeEmoji),
 		message("POST", "/channels/{channel_id}/polls", s.polls.CreatePoll),
 		auth("GET", "/polls/{poll_id}", s.polls.Poll),
-		auth("POST", "/polls/{poll_id}/vote", s.polls.Vote),
+		message("POST", "/polls/{poll_id}/vote", s.polls.Vote),
 		message("POST", "/channels/{channel_id}/events", s.polls.CreateEvent),
 		auth("GET", "/servers/{id}/events", s.polls.Events),
 

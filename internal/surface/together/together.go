@@ -114,11 +114,15 @@ type Deps struct {
 	Egress *egress.Client
 	// AuthRate is /auth/* requests per second per client IP (burst 5);
 	// BotRate requests per second per bot; MessageRate messages (posts,
-	// thread replies, DMs, polls, events) per second per account that is
+	// thread replies, DMs, polls, events; edits, reactions, poll votes) per second per account that is
 	// not a bot (burst five times that, so a seeding burst of 50 passes at 10). Zero disables each.
 	AuthRate    float64
 	BotRate     float64
 	MessageRate float64
+	// JoinRate is server joins (POST /servers/{id}/join, invite accepts)
+	// per second per account, burst ten times that (the app sets
+	// JoinsPerSec). Zero disables it.
+	JoinRate float64
 	// SocketsPerAccount bounds the gateway sockets one account holds on a
 	// node (429 past it; --together-sockets-per-account); 0: no bound.
 	SocketsPerAccount int
@@ -176,6 +180,7 @@ type Surface struct {
 	botRL      *ratelimit.Limiter
 	msgRL      *ratelimit.Limiter // humans' messages (MessageRate)
 	voiceRL    *ratelimit.Limiter // voice joins and state changes (VoiceStatesPerSec)
+	joinRL     *ratelimit.Limiter // server joins (JoinsPerSec)
 	presRL     *ratelimit.Limiter // PRESENCE_UPDATE per account (PresenceUpdates a minute)
 	typingRL   *ratelimit.Limiter // TYPING_START per account (TypingPerSec)
 	goLive     *voice.GoLiveRules // which go_live signals to relay (nil without Deps.Voice)
@@ -246,6 +251,11 @@ func New(d Deps) (*Surface, error) {
 	}
 	if s.voiceRL, err = ratelimit.New(ratelimit.Config{Limit: VoiceStatesPerSec, Burst: 5 * VoiceStatesPerSec, Clock: d.RateClock}); err != nil {
 		return nil, fmt.Errorf("together: voice state rate: %w", err)
+	}
+	if d.JoinRate > 0 {
+		if s.joinRL, err = ratelimit.New(ratelimit.Config{Limit: d.JoinRate, Burst: int(max(1, 10*d.JoinRate)), Clock: d.RateClock}); err != nil {
+			return nil, fmt.Errorf("together: join rate: %w", err)
+		}
 	}
 	if d.Voice != nil {
 		if s.goLive, err = voice.NewGoLiveRules(d.Voice, d.Community); err != nil {
@@ -323,6 +333,7 @@ type route struct {
 	public       bool
 	message      bool // creates, edits or reacts to a message (each an event to every member): a person's request is paced (MessageRate)
 	voice        bool // joins a call or changes a voice state (each an event to the channel's viewers): paced (VoiceStatesPerSec)
+	join         bool // joins a server (an event to every member, and its webhooks): paced (JoinsPerSec)
 }
 
 // admit charges p's request to its bucket, answering 429 when it is empty:
@@ -334,6 +345,13 @@ type route struct {
 func (s *Surface) admit(w http.ResponseWriter, rt route, p *identity.Principal) bool {
 	if rt.voice && !s.voiceAllowed(w, p.Account.ID) {
 		return false
+	}
+	if rt.join && s.joinRL != nil {
+		if d := s.joinRL.Allow(p.Account.ID, 1); !d.Allowed {
+			ratelimit.SetRetryAfter(w.Header(), d)
+			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("You are joining servers too quickly. Max %g joins/second.", s.d.JoinRate))
+			return false
+		}
 	}
 	l, rate, refusal := s.botRL, s.d.BotRate, "Bot rate limit exceeded. Max %g requests/second."
 	if p.Account.Kind != identity.Bot {
