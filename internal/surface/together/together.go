@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +92,11 @@ type Deps struct {
 	// turn (5 s).
 	MaxLinkFetches int
 	LinkFetchWait  time.Duration
+	// MaxSearches bounds the message searches run at once on this node
+	// (default: the cores, at least 2), SearchWait how long a search waits
+	// for a turn before it is answered 503 (default 5 s).
+	MaxSearches int
+	SearchWait  time.Duration
 	// Webhooks stores outgoing webhooks; WebhookEngine is the node's one
 	// delivery engine, which sends them (either nil: routes 503).
 	Webhooks      webhooks.HookStore
@@ -180,6 +186,7 @@ type Surface struct {
 	botRL      *ratelimit.Limiter
 	msgRL      *ratelimit.Limiter // humans' messages (MessageRate)
 	voiceRL    *ratelimit.Limiter // voice joins and state changes (VoiceStatesPerSec)
+	searches   *ratelimit.Turns   // message searches at once (Deps.MaxSearches)
 	joinRL     *ratelimit.Limiter // server joins (JoinsPerSec)
 	presRL     *ratelimit.Limiter // PRESENCE_UPDATE per account (PresenceUpdates a minute)
 	typingRL   *ratelimit.Limiter // TYPING_START per account (TypingPerSec)
@@ -252,6 +259,13 @@ func New(d Deps) (*Surface, error) {
 	if s.voiceRL, err = ratelimit.New(ratelimit.Config{Limit: VoiceStatesPerSec, Burst: 5 * VoiceStatesPerSec, Clock: d.RateClock}); err != nil {
 		return nil, fmt.Errorf("together: voice state rate: %w", err)
 	}
+	if s.d.MaxSearches <= 0 {
+		s.d.MaxSearches = max(2, runtime.GOMAXPROCS(0))
+	}
+	if s.d.SearchWait <= 0 {
+		s.d.SearchWait = 5 * time.Second
+	}
+	s.searches = ratelimit.NewTurns(s.d.MaxSearches, s.d.SearchWait)
 	if d.JoinRate > 0 {
 		if s.joinRL, err = ratelimit.New(ratelimit.Config{Limit: d.JoinRate, Burst: int(max(1, 10*d.JoinRate)), Clock: d.RateClock}); err != nil {
 			return nil, fmt.Errorf("together: join rate: %w", err)
