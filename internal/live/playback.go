@@ -52,10 +52,19 @@ type PlaybackReport struct {
 	QualityVariantChanges float64
 }
 
+// MaxPlaybackValue bounds each measure of a report. Windows sum errors and
+// quality changes over up to maxReports players, and a median of two is
+// their mean, so values near float64's largest (1.7e308, which JSON
+// carries) added up to +Inf, which no JSON can carry: two anonymous
+// reports left the admin's video metrics an empty 200 for the 300 windows
+// (10 hours) the series keep. A billion (kbps, seconds or a count per
+// report) is far past any real player's.
+const MaxPlaybackValue = 1e9
+
 func (r PlaybackReport) validate() error {
 	for _, v := range []float64{r.Bandwidth, r.Latency, r.DownloadDuration, r.Errors, r.QualityVariantChanges} {
-		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-			return fault.New(fault.Invalid, "playback metrics must be non-negative numbers")
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > MaxPlaybackValue {
+			return fault.New(fault.Invalid, "playback metrics must be non-negative numbers of at most 1e9")
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"testing"
 	"time"
@@ -149,5 +150,52 @@ func TestPlaybackReportsBoundedPerAddress(t *testing.T) {
 	// The next window starts with the per-address budget restored.
 	if err := s.ReportPlayback(id, "10.2.2.2", "ua-extra", live.PlaybackReport{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPlaybackSeriesStayFinite: reports past live.MaxPlaybackValue are
+// refused, so a window's sums and medians stay numbers JSON can carry. Two
+// anonymous reports of 1.7e308 (JSON's largest) summed to +Inf, and the
+// admin's video metrics answered an empty 200 for the 300 windows the
+// series keep.
+func TestPlaybackSeriesStayFinite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)}
+	s := newService(t, storetest.OpenSQLite(t), live.Config{Now: clk.now})
+	id := s.DefaultStageID()
+	huge := live.PlaybackReport{Bandwidth: 1.7e308, Latency: 1.7e308, DownloadDuration: 1.7e308, Errors: 1.7e308,
+		QualityVariantChanges: 1.7e308}
+	most := live.PlaybackReport{Bandwidth: live.MaxPlaybackValue, Latency: live.MaxPlaybackValue,
+		DownloadDuration: live.MaxPlaybackValue, Errors: live.MaxPlaybackValue, QualityVariantChanges: live.MaxPlaybackValue}
+	for _, ua := range []string{"a", "b"} {
+		if err := s.ReportPlayback(id, "10.4.4.4", ua, huge); fault.KindOf(err) != fault.Invalid {
+			t.Errorf("report of 1.7e308: %v, want invalid", err)
+		}
+		if err := s.MergePlayback(id, "10.4.4.5", ua, huge); fault.KindOf(err) != fault.Invalid {
+			t.Errorf("merged report of 1.7e308: %v, want invalid", err)
+		}
+	}
+	for _, ua := range []string{"c", "d", "e"} {
+		if err := s.ReportPlayback(id, "10.4.4.6", ua, most); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if err := s.MergePlayback(id, "10.4.4.7", ua, most); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	clk.add(live.PlaybackEvery)
+	s.CollectPlayback(ctx)
+	m, err := s.PlaybackMetrics(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := json.Marshal(m); err != nil {
+		t.Fatalf("the admin's video metrics cannot be answered: %v", err)
+	}
+	if len(m.Errors) != 1 || m.Errors[0].Value != 12*live.MaxPlaybackValue {
+		t.Fatalf("errors series %+v, want one sample of %v", m.Errors, 12*live.MaxPlaybackValue)
 	}
 }

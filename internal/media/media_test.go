@@ -92,6 +92,10 @@ func newFixture(t testing.TB, ytKey string, cache media.Cache) *fixture {
 	mux.HandleFunc("/show/variant/low.m3u8", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, mediaPl) })
 	mux.HandleFunc("/live.m3u8", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, livePl) })
 	mux.HandleFunc("/film.mpd", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, mpd) })
+	mux.HandleFunc("/endless.mpd", func(w http.ResponseWriter, r *http.Request) {
+		// 1e308 days: each part reads as a float64, their total does not.
+		fmt.Fprintf(w, `<MPD type="static" mediaPresentationDuration="P%sD"></MPD>`, "1"+strings.Repeat("0", 308))
+	})
 	mux.HandleFunc("/rep.mpd", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT3S"><Period><AdaptationSet><Representation id="1"></Representation><Representation id="2"><Title>foo</Title></Representation></AdaptationSet></Period></MPD>`)
 	})
@@ -191,6 +195,7 @@ func TestResolveSources(t *testing.T) {
 		{"dash", u + "/film.mpd", "dash", u + "/film.mpd", 63.5, ""},
 		{"dash titled on a representation", u + "/rep.mpd", "dash", u + "/rep.mpd", 3, ""},
 		{"dash with over 1,000 representations", u + "/crowded.mpd", "", "", 0, media.CodeMissingMetadata},
+		{"dash lasting past any float64", u + "/endless.mpd", "", "", 0, media.CodeMissingMetadata},
 		{"vimeo via oembed", "https://vimeo.com/123456", "vimeo", "123456", 95, ""},
 		{"peertube as hls", "http://" + strings.TrimPrefix(u, "http://") + "/w/abc-123", "hls", u + "/show/master.m3u8", 61, ""},
 		{"youtube without a key", "https://youtu.be/dQw4w9WgXcQ", "", "", 0, media.CodeFeatureDisabled},

@@ -128,6 +128,12 @@ func parseISODuration(s string) (float64, bool) {
 			total += n * f
 		}
 	}
+	// Each part may be a float64 while their total is not (1e308 days):
+	// an infinite length is no length, and no JSON can carry it (the
+	// room's state and every answer naming the video would fail).
+	if math.IsInf(total, 0) {
+		return 0, false
+	}
 	return total, true
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -242,5 +243,55 @@ func TestHookEditFromOldReadKeepsDisable(t *testing.T) {
 	}
 	if got.Name != name || len(got.EventTypes) != 1 || got.EventTypes[0] != "c.d" {
 		t.Fatalf("the rename was lost: %+v", got)
+	}
+}
+
+// TestHookEventsKeptOnce: a hook's event types are kept once each, in the
+// order first given, on create and on update. Every event of a community
+// reads each hook's list, and a list of one name repeated to the body cap
+// (55,000 entries in 1 MiB) was stored as sent: measured on the binary, ten
+// such hooks made 40 message posts take 56 s and 26 s of CPU.
+func TestHookEventsKeptOnce(t *testing.T) {
+	t.Parallel()
+	client, err := egress.New(egress.Config{AllowAddr: func(netip.AddrPort) bool { return false }, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := webhooks.NewEngine(webhooks.EngineConfig{}, storetest.OpenSQLite(t).WebhookQueue(), client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &memHooks{hooks: map[string]*webhooks.Hook{}, delivered: make(chan bool, 1)}
+	f := webhooks.Format{Kind: "test", Events: []string{"a.b", "c.d"},
+		Encode: func(string, string, any) ([]byte, error) { return []byte(`{}`), nil },
+		Sign:   func(http.Header, *webhooks.Hook, []byte, int) {}}
+	hooks, err := webhooks.NewHooks(st, admins{}, engine, f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	many := make([]string, 0, 10_001)
+	for range 5_000 {
+		many = append(many, "c.d", "a.b")
+	}
+	h, err := hooks.Create(ctx, "admin", "c1", "ci", "https://example.org/h", append(many, "c.d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := hooks.Get(ctx, "admin", "c1", h.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(w.EventTypes, ","); got != "c.d,a.b" || strings.Join(h.EventTypes, ",") != got {
+		t.Fatalf("created with %d event types (%.40q), answered %d; want c.d,a.b", len(w.EventTypes), got, len(h.EventTypes))
+	}
+	if err := hooks.Update(ctx, w, webhooks.HookPatch{EventTypes: many[1:]}); err != nil {
+		t.Fatal(err)
+	}
+	if w, err = hooks.Get(ctx, "admin", "c1", h.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(w.EventTypes, ","); got != "a.b,c.d" {
+		t.Fatalf("updated to %d event types (%.40q); want a.b,c.d", len(w.EventTypes), got)
 	}
 }

@@ -333,7 +333,10 @@ func (s *Surface) updateMe(w http.ResponseWriter, r *http.Request, p *identity.P
 	if fresh, err := s.d.Identity.Account(ctx, a.ID); err == nil {
 		a = fresh
 	}
-	s.publishPresence(ctx, a.ID, prof)
+	// Announced within the account's presence pace (PresenceUpdates a
+	// minute, shared with its PRESENCE_UPDATE frames); one past it is held
+	// and announced when the pace allows, the last one always.
+	s.pacePresence(a.ID, presenceIn{Status: prof.Status, CustomStatus: prof.CustomStatus, Activity: prof.Activity}, prof)
 	writeJSON(w, http.StatusOK, toUser(a, prof))
 }
 

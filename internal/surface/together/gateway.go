@@ -37,6 +37,19 @@ const (
 	// channel's viewers and is an event to each (a client sends one every
 	// few seconds while its user types).
 	TypingPerSec = 2
+	// VoiceStatesPerSec is how many voice-state changes (joins, mute and
+	// video updates, Go Live starts; REST and the SFU's frames alike) an
+	// account makes a second (burst five times that): each is a write and
+	// an event to everyone who may view the channel, and an SFU join a new
+	// peer connection.
+	VoiceStatesPerSec = 5
+	// JoinsPerSec is the app's Deps.JoinRate: how many servers an account
+	// joins a second, by
+	// POST /servers/{id}/join or an invite (burst ten times that): each
+	// join is an event to every member and a webhook delivery, and leaving
+	// again is free, so a join-and-leave loop reached every member of a
+	// public server a thousand times a second. Leaving is never refused.
+	JoinsPerSec = 1
 	// SocketsPerAccount is the default of Deps.SocketsPerAccount (the
 	// flag's): the node's sockets share one budget, which one account
 	// could otherwise take whole. Tabs and devices need a few;
@@ -668,6 +681,16 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 // when the pace allows: the account's last word is always its presence,
 // however fast its client clicked, and the writes and events stay paced.
 func (s *Surface) presenceUpdate(accountID string, in presenceIn) {
+	s.pacePresence(accountID, in, nil)
+}
+
+// pacePresence is presenceUpdate for a presence either still to store
+// (saved nil: a PRESENCE_UPDATE frame) or stored already (saved: the
+// profile PATCH /users/@me wrote), whose announcement alone is then
+// paced: REST profile updates announced it at any rate (900 a second
+// from one account), each an event to everyone sharing a server with it.
+// A held one is stored again when applied, which changes nothing.
+func (s *Surface) pacePresence(accountID string, in presenceIn, saved *community.Profile) {
 	s.heldMu.Lock()
 	if _, waiting := s.presHeld[accountID]; waiting {
 		s.presHeld[accountID] = in
@@ -684,6 +707,10 @@ func (s *Surface) presenceUpdate(accountID string, in presenceIn) {
 		return
 	}
 	s.heldMu.Unlock()
+	if saved != nil {
+		s.publishPresence(s.bg, accountID, saved)
+		return
+	}
 	s.applyPresence(s.bg, accountID, in)
 }
 

@@ -2,6 +2,7 @@ package together
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
@@ -417,7 +419,19 @@ func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		s.fail(w, invalid("Invalid cursor"))
 		return
 	}
+	// A search of a large channel costs tens of milliseconds of CPU, and
+	// one member's searches sent side by side held every core (other
+	// members' reads took 3-5 s): searches take turns on the node.
+	release, err := s.searches.Take(ctx)
+	if errors.Is(err, ratelimit.ErrNoTurn) {
+		err = &fault.Error{Kind: fault.Unavailable, RetryAfter: s.d.SearchWait, Msg: "The server is busy with other searches; try again shortly"}
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
 	page, err := s.d.Messages.Search(ctx, messages.SearchQuery{ConversationIDs: ids, Text: text, Before: before, Limit: limit})
+	release()
 	if err != nil {
 		s.fail(w, err)
 		return

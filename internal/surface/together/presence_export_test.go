@@ -11,3 +11,21 @@ import (
 func (s *Surface) PublishPresence(ctx context.Context, accountID, status string, custom *string) {
 	s.publishPresence(ctx, accountID, &community.Profile{Status: status, CustomStatus: custom})
 }
+
+// HoldSearchTurns takes every search turn of the node (as searches under
+// way would) until release runs.
+func (s *Surface) HoldSearchTurns(t interface{ Fatal(...any) }) (release func()) {
+	var held []func()
+	for range s.d.MaxSearches {
+		r, err := s.searches.Take(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, r)
+	}
+	return func() {
+		for _, r := range held {
+			r()
+		}
+	}
+}

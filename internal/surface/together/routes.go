@@ -19,6 +19,15 @@ func (s *Surface) routes() []route {
 	message := func(method, path string, h func(http.ResponseWriter, *http.Request, *identity.Principal)) route {
 		return route{method: method, path: path, h: h, message: true}
 	}
+	// voice is an auth route that puts its caller in a call or changes
+	// how it is there (VoiceStatesPerSec).
+	voice := func(method, path string, h func(http.ResponseWriter, *http.Request, *identity.Principal)) route {
+		return route{method: method, path: path, h: h, voice: true}
+	}
+	// join is an auth route that adds its caller to a server (JoinsPerSec).
+	join := func(method, path string, h func(http.ResponseWriter, *http.Request, *identity.Principal)) route {
+		return route{method: method, path: path, h: h, join: true}
+	}
 	return []route{
 		pub("GET", "/health", s.health),
 		pub("GET", "/health/ready", s.healthReady),
@@ -42,7 +51,7 @@ func (s *Surface) routes() []route {
 		auth("GET", "/servers/{id}", s.inServer(s.getServer)),
 		auth("PATCH", "/servers/{id}", s.inServer(s.updateServer)),
 		auth("DELETE", "/servers/{id}", s.inServer(s.deleteServer)),
-		auth("POST", "/servers/{id}/join", s.inServer(s.joinServer)),
+		join("POST", "/servers/{id}/join", s.inServer(s.joinServer)),
 		auth("DELETE", "/servers/{id}/leave", s.inServer(s.leaveServer)),
 		auth("GET", "/servers/{id}/members", s.inServer(s.listMembers)),
 		auth("GET", "/server-templates", s.listTemplates),
@@ -91,7 +100,7 @@ func (s *Surface) routes() []route {
 		auth("POST", "/servers/{id}/invites", s.inServer(s.createInvite)),
 		auth("DELETE", "/servers/{id}/invites/{invite_id}", s.inServer(s.deleteInvite)),
 		auth("GET", "/invites/{code}", s.previewInvite),
-		auth("POST", "/invites/{code}/accept", s.acceptInvite),
+		join("POST", "/invites/{code}/accept", s.acceptInvite),
 
 		message("POST", "/channels/{channel_id}/messages", s.postMessage),
 		auth("GET", "/channels/{channel_id}/messages", s.listMessages),
@@ -114,11 +123,11 @@ func (s *Surface) routes() []route {
 		auth("GET", "/dm-channels/{id}/messages", s.listDM),
 		auth("POST", "/dm-channels/{id}/ack", s.ackDM),
 
-		auth("POST", "/channels/{channel_id}/voice", s.joinVoice),
+		voice("POST", "/channels/{channel_id}/voice", s.joinVoice),
 		auth("DELETE", "/channels/{channel_id}/voice", s.leaveVoiceHTTP),
-		auth("PATCH", "/channels/{channel_id}/voice", s.updateVoice),
+		voice("PATCH", "/channels/{channel_id}/voice", s.updateVoice),
 		auth("GET", "/channels/{channel_id}/voice", s.listVoice),
-		auth("POST", "/channels/{channel_id}/go-live", s.startGoLive),
+		voice("POST", "/channels/{channel_id}/go-live", s.startGoLive),
 		auth("DELETE", "/channels/{channel_id}/go-live", s.stopGoLive),
 		auth("GET", "/channels/{channel_id}/go-live", s.getGoLive),
 		auth("GET", "/ice-servers", s.iceServers),
@@ -134,7 +143,7 @@ func (s *Surface) routes() []route {
 		pub("GET", "/emojis/{emoji_id}", s.files.ServeEmoji),
 		message("POST", "/channels/{channel_id}/polls", s.polls.CreatePoll),
 		auth("GET", "/polls/{poll_id}", s.polls.Poll),
-		auth("POST", "/polls/{poll_id}/vote", s.polls.Vote),
+		message("POST", "/polls/{poll_id}/vote", s.polls.Vote),
 		message("POST", "/channels/{channel_id}/events", s.polls.CreateEvent),
 		auth("GET", "/servers/{id}/events", s.polls.Events),
 

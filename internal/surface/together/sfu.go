@@ -29,6 +29,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -142,6 +143,16 @@ func (s *Surface) onSFU(ctx context.Context, c *client, raw json.RawMessage) {
 	if len(in.SDP) > maxSDP {
 		s.sfuError(c, in.Type, fault.New(fault.Invalid, "sdp is too long"))
 		return
+	}
+	if in.Type == "join" || in.Type == "state" {
+		// Paced with the REST voice routes (VoiceStatesPerSec): a join is
+		// a peer connection, and each an event to the channel's viewers.
+		if d := s.voiceRL.Allow(c.accountID, 1); !d.Allowed {
+			err := &fault.Error{Kind: fault.RateLimited, RetryAfter: d.RetryAfter,
+				Msg: fmt.Sprintf("You are changing voice state too quickly. Max %d changes/second.", VoiceStatesPerSec)}
+			s.sfuSessionError(c, in.Type, err, session)
+			return
+		}
 	}
 	var err error
 	switch in.Type {

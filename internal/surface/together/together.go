@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +92,11 @@ type Deps struct {
 	// turn (5 s).
 	MaxLinkFetches int
 	LinkFetchWait  time.Duration
+	// MaxSearches bounds the message searches run at once on this node
+	// (default: the cores, at least 2), SearchWait how long a search waits
+	// for a turn before it is answered 503 (default 5 s).
+	MaxSearches int
+	SearchWait  time.Duration
 	// Webhooks stores outgoing webhooks; WebhookEngine is the node's one
 	// delivery engine, which sends them (either nil: routes 503).
 	Webhooks      webhooks.HookStore
@@ -117,11 +123,15 @@ type Deps struct {
 	Egress *egress.Client
 	// AuthRate is /auth/* requests per second per client IP (burst 5);
 	// BotRate requests per second per bot; MessageRate messages (posts,
-	// thread replies, DMs, polls, events) per second per account that is
+	// thread replies, DMs, polls, events; edits, reactions, poll votes) per second per account that is
 	// not a bot (burst five times that, so a seeding burst of 50 passes at 10). Zero disables each.
 	AuthRate    float64
 	BotRate     float64
 	MessageRate float64
+	// JoinRate is server joins (POST /servers/{id}/join, invite accepts)
+	// per second per account, burst ten times that (the app sets
+	// JoinsPerSec). Zero disables it.
+	JoinRate float64
 	// SocketsPerAccount bounds the gateway sockets one account holds on a
 	// node (429 past it; --together-sockets-per-account); 0: no bound.
 	SocketsPerAccount int
@@ -178,6 +188,9 @@ type Surface struct {
 	authRL     *ratelimit.Limiter
 	botRL      *ratelimit.Limiter
 	msgRL      *ratelimit.Limiter // humans' messages (MessageRate)
+	voiceRL    *ratelimit.Limiter // voice joins and state changes (VoiceStatesPerSec)
+	searches   *ratelimit.Turns   // message searches at once (Deps.MaxSearches)
+	joinRL     *ratelimit.Limiter // server joins (JoinsPerSec)
 	presRL     *ratelimit.Limiter // PRESENCE_UPDATE per account (PresenceUpdates a minute)
 	typingRL   *ratelimit.Limiter // TYPING_START per account (TypingPerSec)
 	goLive     *voice.GoLiveRules // which go_live signals to relay (nil without Deps.Voice)
@@ -245,6 +258,21 @@ func New(d Deps) (*Surface, error) {
 	}
 	if s.typingRL, err = ratelimit.New(ratelimit.Config{Limit: TypingPerSec, Burst: 5 * TypingPerSec, Clock: d.RateClock}); err != nil {
 		return nil, fmt.Errorf("together: typing rate: %w", err)
+	}
+	if s.voiceRL, err = ratelimit.New(ratelimit.Config{Limit: VoiceStatesPerSec, Burst: 5 * VoiceStatesPerSec, Clock: d.RateClock}); err != nil {
+		return nil, fmt.Errorf("together: voice state rate: %w", err)
+	}
+	if s.d.MaxSearches <= 0 {
+		s.d.MaxSearches = max(2, runtime.GOMAXPROCS(0))
+	}
+	if s.d.SearchWait <= 0 {
+		s.d.SearchWait = 5 * time.Second
+	}
+	s.searches = ratelimit.NewTurns(s.d.MaxSearches, s.d.SearchWait)
+	if d.JoinRate > 0 {
+		if s.joinRL, err = ratelimit.New(ratelimit.Config{Limit: d.JoinRate, Burst: int(max(1, 10*d.JoinRate)), Clock: d.RateClock}); err != nil {
+			return nil, fmt.Errorf("together: join rate: %w", err)
+		}
 	}
 	if d.Voice != nil {
 		if d.Calls == nil {
@@ -328,6 +356,8 @@ type route struct {
 	h            func(w http.ResponseWriter, r *http.Request, p *identity.Principal)
 	public       bool
 	message      bool // creates, edits or reacts to a message (each an event to every member): a person's request is paced (MessageRate)
+	voice        bool // joins a call or changes a voice state (each an event to the channel's viewers): paced (VoiceStatesPerSec)
+	join         bool // joins a server (an event to every member, and its webhooks): paced (JoinsPerSec)
 }
 
 // admit charges p's request to its bucket, answering 429 when it is empty:
@@ -337,6 +367,16 @@ type route struct {
 // tools run many accounts from one address), so a person's messages are
 // bounded here instead.
 func (s *Surface) admit(w http.ResponseWriter, rt route, p *identity.Principal) bool {
+	if rt.voice && !s.voiceAllowed(w, p.Account.ID) {
+		return false
+	}
+	if rt.join && s.joinRL != nil {
+		if d := s.joinRL.Allow(p.Account.ID, 1); !d.Allowed {
+			ratelimit.SetRetryAfter(w.Header(), d)
+			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("You are joining servers too quickly. Max %g joins/second.", s.d.JoinRate))
+			return false
+		}
+	}
 	l, rate, refusal := s.botRL, s.d.BotRate, "Bot rate limit exceeded. Max %g requests/second."
 	if p.Account.Kind != identity.Bot {
 		if !rt.message {
@@ -351,6 +391,19 @@ func (s *Surface) admit(w http.ResponseWriter, rt route, p *identity.Principal) 
 	if !d.Allowed {
 		ratelimit.SetRetryAfter(w.Header(), d)
 		writeError(w, http.StatusTooManyRequests, fmt.Sprintf(refusal, rate))
+	}
+	return d.Allowed
+}
+
+// voiceAllowed charges one voice-state change (a join, an update, a Go
+// Live start; over REST or the SFU's socket frames) to the account's
+// bucket, answering 429 when it is empty. Leaving and stopping are never
+// refused: they end what a join started.
+func (s *Surface) voiceAllowed(w http.ResponseWriter, accountID string) bool {
+	d := s.voiceRL.Allow(accountID, 1)
+	if !d.Allowed {
+		ratelimit.SetRetryAfter(w.Header(), d)
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("You are changing voice state too quickly. Max %d changes/second.", VoiceStatesPerSec))
 	}
 	return d.Allowed
 }
