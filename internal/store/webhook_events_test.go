@@ -47,7 +47,7 @@ func TestMigrationKeepsWebhookEventsOnce(t *testing.T) {
 				}
 				ids[name] = h.ID
 			}
-			if _, err := db.ExecContext(ctx, `DELETE FROM goose_db_version WHERE version_id = 2950`); err != nil {
+			if _, err := db.ExecContext(ctx, `DELETE FROM goose_db_version WHERE version_id = 2980`); err != nil {
 				t.Fatal(err)
 			}
 			if err := db.Migrate(ctx); err != nil {
