@@ -158,6 +158,9 @@ func writeError(w http.ResponseWriter, err error) {
 	case fault.RateLimited:
 		status, msg = http.StatusTooManyRequests, fault.Message(err)
 	}
+	if errors.Is(err, errBodyTooLarge) {
+		status = http.StatusRequestEntityTooLarge
+	}
 	// Another node of the cluster failed a request made for the caller.
 	var bg *badGateway
 	if errors.As(err, &bg) {
@@ -389,10 +392,21 @@ func (s *Surface) get(w http.ResponseWriter, r *http.Request) {
 	httpserver.WriteJSON(w, http.StatusOK, toJSON(rec))
 }
 
+// maxBody bounds a JSON request body of this API.
+const maxBody = 64 << 10
+
+// errBodyTooLarge is a JSON body past maxBody: 413, not the decoder's
+// "unexpected EOF" at the cut.
+var errBodyTooLarge = fault.New(fault.Invalid, "request body too large (at most 64 KiB)")
+
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	lr := &io.LimitedReader{R: r.Body, N: maxBody + 1}
+	dec := json.NewDecoder(lr)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if lr.N == 0 {
+			return errBodyTooLarge
+		}
 		return fault.Wrap(fault.Invalid, "invalid JSON body: "+err.Error(), err)
 	}
 	return nil
