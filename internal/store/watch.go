@@ -199,15 +199,46 @@ func (s *Watch) RoomsByOwner(ctx context.Context, ownerID string) ([]*watch.Reco
 // (TakeRoom) after the statement began, which the lease check cannot see,
 // changes the generation, so the delete, rechecking the row it waited for,
 // leaves it.
+//
+// A swept room's lease, lapsed before t, goes with it. A node still holding
+// one (it stalled past the TTL with the room loaded: a node renews its
+// leases however long expired) finds it gone at its next renewal and
+// retires its copy as deleted; renewing it, the node ran the room on with
+// nothing stored under it.
 func (s *Watch) DeleteTemporaryRoomsBefore(ctx context.Context, t time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM watch_rooms WHERE (name_key, gen) IN (
-		SELECT r.name_key, r.gen FROM watch_rooms r WHERE r.is_temporary AND r.updated_at < $1
-		AND NOT EXISTS (SELECT 1 FROM watch_leases l WHERE l.name_key = r.name_key AND l.expires_at >= $1))`, Micros(t))
+	var n int
+	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `DELETE FROM watch_rooms WHERE (name_key, gen) IN (
+			SELECT r.name_key, r.gen FROM watch_rooms r WHERE r.is_temporary AND r.updated_at < $1
+			AND NOT EXISTS (SELECT 1 FROM watch_leases l WHERE l.name_key = r.name_key AND l.expires_at >= $1))
+			RETURNING name_key`, Micros(t))
+		if err != nil {
+			return err
+		}
+		var keys []string
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			keys = append(keys, k)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM watch_leases WHERE name_key=$1 AND expires_at < $2`, k, Micros(t)); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return n, nil
 }
 
 // MediaCache implements media.Cache.

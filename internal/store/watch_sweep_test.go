@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,6 +208,79 @@ func TestWatchSweepSparesRoomLoadedMeanwhile(t *testing.T) {
 			}
 			if _, err := st.RoomByName(ctx, "loaded"); err != nil {
 				t.Fatalf("the room node B loaded: %v", err)
+			}
+		})
+	}
+}
+
+// closesPub records the room-wide closes a watch service publishes.
+type closesPub struct {
+	mu     sync.Mutex
+	closes []watch.CloseReason
+}
+
+func (p *closesPub) Publish(_ context.Context, topic string, data []byte) error {
+	ev, err := watch.DecodeEvent(data)
+	if err == nil && ev.Type == watch.EvClose && strings.HasSuffix(topic, ".all") {
+		p.mu.Lock()
+		p.closes = append(p.closes, ev.Close)
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+func (p *closesPub) take() []watch.CloseReason {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.closes
+	p.closes = nil
+	return out
+}
+
+// TestWatchSweptRoomRetiresOnItsStalledNode: a node that stalled past the
+// temporary rooms' TTL with a room loaded (its lease lapsed long ago) finds,
+// once it runs again, that the sweep deleted the room, and drops its copy as
+// a delete does (its sockets told the room is gone), on every engine. The
+// node renewed its lapsed lease and ran the room on with nothing stored
+// under it, and its changes answered success though none was kept.
+func TestWatchSweptRoomRetiresOnItsStalledNode(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			clock := &testClock{t: time.Now().UTC().Truncate(time.Microsecond)}
+			pub := &closesPub{}
+			svc, err := watch.New(watch.Config{Now: clock.Now, AllowTemp: true, SaveDelay: time.Hour, SyncDelay: time.Hour,
+				DisableUnload: true}, db.Watch(), pub, oneVideo{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.EnableCluster("node-1", nopSub{}, db.Watch()); err != nil {
+				t.Fatal(err)
+			}
+			r, err := svc.Generate(ctx, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The node stalls for three hours; another node's sweep runs.
+			clock.Add(3 * time.Hour)
+			if n, err := db.Watch().DeleteTemporaryRoomsBefore(ctx, clock.Now().Add(-2*time.Hour)); err != nil || n != 1 {
+				t.Fatalf("sweep: %d rooms, %v; want the stalled node's room", n, err)
+			}
+			svc.Tick() // the node runs again
+			if l := svc.Loaded(); len(l) != 0 {
+				t.Fatalf("the node still runs %d rooms after the sweep deleted its room", len(l))
+			}
+			if got := pub.take(); len(got) != 1 || got[0] != watch.CloseUnloaded {
+				t.Fatalf("room closes %v, want one CloseUnloaded (the room is gone)", got)
+			}
+			if _, err := svc.Get(ctx, r.Name()); !errors.Is(err, watch.ErrRoomNotFound) {
+				t.Fatalf("Get after: %v, want ErrRoomNotFound", err)
+			}
+			if owner, err := db.Watch().RoomLeaseOwner(ctx, r.Name(), clock.Now()); err != nil || owner != "" {
+				t.Fatalf("lease of the deleted room: %q %v, want none", owner, err)
 			}
 		})
 	}

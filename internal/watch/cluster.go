@@ -478,7 +478,9 @@ func (s *Service) clusterTick(ctx context.Context) {
 // node took their lease and runs them (or will on its next request). A
 // room's change not saved yet is written first if the row is still this
 // copy's (the new node has not loaded it yet); after that the fence refuses
-// it, and nothing this node does reaches the row.
+// it, and nothing this node does reaches the row. A room whose row is gone
+// (the temporary-room sweep deletes a swept room's lapsed lease with it)
+// is retired as deleted.
 func (s *Service) retireLost(local []*Room, held []string) {
 	keep := make(map[string]bool, len(held))
 	for _, k := range held {
@@ -489,8 +491,7 @@ func (s *Service) retireLost(local []*Room, held []string) {
 			continue
 		}
 		r.mu.Lock()
-		if !r.unloaded {
-			_ = s.save(r.recordLocked())
+		if !r.unloaded && !s.retireFor(r, s.save(r.recordLocked())) {
 			s.retireLocked(r)
 		}
 		r.mu.Unlock()

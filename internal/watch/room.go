@@ -72,7 +72,6 @@ type Room struct {
 	lastSeen    time.Time
 	createdAt   time.Time
 	unloaded    bool
-	superseded  bool // unloaded by retireLocked: a stale copy
 	// gen is the generation of the row this copy runs (Record.Gen): its
 	// saves are refused once the room was loaded again. version is the
 	// last save it encoded (Record.Version).

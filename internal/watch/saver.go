@@ -2,7 +2,6 @@ package watch
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 )
@@ -62,9 +61,10 @@ func (s *Service) flushSaves() {
 // saveAll writes recs, the records of rooms, in one transaction where the
 // store can, else (or when that fails: one room's row may be gone, or its
 // copy stale) one by one, so one failing row loses no other room's save.
-// A room whose copy is stale is retired. The records were encoded before
-// this write, under each room's lock, and a save of the same room may have
-// been written since: the store keeps only the newer (Record.Version).
+// A room whose copy is stale, or whose row is gone, is retired. The records
+// were encoded before this write, under each room's lock, and a save of the
+// same room may have been written since: the store keeps only the newer
+// (Record.Version).
 func (s *Service) saveAll(rooms []*Room, recs []*Record) {
 	if len(recs) == 0 {
 		return
@@ -79,10 +79,10 @@ func (s *Service) saveAll(rooms []*Room, recs []*Record) {
 		s.log.Warn("save rooms in one transaction; saving one by one", "rooms", len(recs), "err", err)
 	}
 	for i, rec := range recs {
-		if errors.Is(s.save(rec), ErrSuperseded) {
+		if err := s.save(rec); err != nil {
 			r := rooms[i]
 			r.mu.Lock()
-			s.retireLocked(r)
+			s.retireFor(r, err)
 			r.mu.Unlock()
 		}
 	}

@@ -845,30 +845,17 @@ func (s *Service) Unload(r *Room, why CloseReason) {
 // the name wait until the row is written, and the lease, which other nodes
 // need, is released only after it.
 func (s *Service) unload(r *Room, why CloseReason, drop bool) error {
-	s.mu.Lock()
-	if s.rooms[r.key] == r {
-		delete(s.rooms, r.key)
-		if _, busy := s.load[r.key]; !busy {
-			parked := &loading{done: make(chan struct{}), retry: true}
-			s.load[r.key] = parked
-			defer func() {
-				s.mu.Lock()
-				delete(s.load, r.key)
-				s.mu.Unlock()
-				close(parked.done)
-			}()
-		}
-	}
-	s.mu.Unlock()
+	defer s.evict(r)()
 	r.mu.Lock()
 	if r.unloaded {
-		superseded := r.superseded
 		r.mu.Unlock()
-		switch {
-		case drop && superseded:
-			return ErrSuperseded // where the room runs now decides
-		case drop:
-			return s.dropRow(r.name, 0)
+		if drop {
+			// This copy no longer runs the room (unloaded meanwhile, retired
+			// as stale, or its row deleted): where the room runs now, if it
+			// still exists, decides. Deleting the row whatever its
+			// generation deleted it under the copy another node had loaded
+			// since, which lived on with nothing stored.
+			return ErrSuperseded
 		}
 		return nil
 	}
@@ -913,9 +900,36 @@ func (s *Service) unload(r *Room, why CloseReason, drop bool) error {
 		ctx, cancel := context.WithTimeout(s.lasting(), 5*time.Second)
 		err = s.st.SaveRoom(ctx, rec)
 		cancel()
+		if isNotFound(err) {
+			err = nil // the room was deleted meanwhile: nothing to keep
+		}
 	}
 	s.releaseLease(r.key)
 	return err
+}
+
+// evict removes r from the rooms loaded here and parks the Gets of its
+// name on this node until the returned func runs: the caller writes or
+// deletes the row and releases the lease first, so no Get loads the room
+// again from a row about to change, nor claims a lease about to go.
+func (s *Service) evict(r *Room) (unpark func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms[r.key] != r {
+		return func() {}
+	}
+	delete(s.rooms, r.key)
+	if _, busy := s.load[r.key]; busy {
+		return func() {}
+	}
+	parked := &loading{done: make(chan struct{}), retry: true}
+	s.load[r.key] = parked
+	return func() {
+		s.mu.Lock()
+		delete(s.load, r.key)
+		s.mu.Unlock()
+		close(parked.done)
+	}
 }
 
 // dropRow deletes a room's row if it is still generation gen's (0:
@@ -994,8 +1008,9 @@ func (s *Service) Shutdown() {
 }
 
 // save writes one room's record. A store error is logged (the room goes on
-// live; its next save writes the change too), except ErrSuperseded, which
-// is returned for the caller to retire the stale copy.
+// live; its next save writes the change too), except two, returned for the
+// caller to retire the copy: ErrSuperseded (the copy is stale: retireLocked)
+// and fault.NotFound (the room's row was deleted under it: goneLocked).
 func (s *Service) save(rec *Record) error {
 	ctx, cancel := context.WithTimeout(s.lasting(), 5*time.Second)
 	defer cancel()
@@ -1003,10 +1018,27 @@ func (s *Service) save(rec *Record) error {
 	switch {
 	case errors.Is(err, ErrSuperseded):
 		return err
+	case isNotFound(err):
+		return fault.NotFound
 	case err != nil:
 		s.log.Error("save room", "room", rec.Name, "err", err)
 	}
 	return nil
+}
+
+// retireFor retires r for err, what save answered (ErrSuperseded: a stale
+// copy; fault.NotFound: its row is gone), and reports whether it did.
+// Caller holds r.mu.
+func (s *Service) retireFor(r *Room, err error) bool {
+	switch {
+	case errors.Is(err, ErrSuperseded):
+		s.retireLocked(r)
+	case isNotFound(err):
+		s.goneLocked(r)
+	default:
+		return false
+	}
+	return true
 }
 
 // errStale answers a change made on a copy of a room that turned out stale
@@ -1016,13 +1048,20 @@ var errStale = fault.New(fault.Unavailable, "The room moved to another node; try
 
 // saveNow writes the room synchronously (settings, roles, claims: the
 // client is told these succeeded). A stale copy is retired and the change
-// refused (errStale). Caller holds r.mu.
+// refused (errStale); a copy whose row was deleted (another node or path
+// deleted the room, the temporary-room sweep) is retired as the delete
+// would have and the change refused as for any unknown room
+// (ErrRoomNotFound): it was answered success though nothing was kept.
+// Caller holds r.mu.
 func (s *Service) saveNow(r *Room) error {
-	if errors.Is(s.save(r.recordLocked()), ErrSuperseded) {
-		s.retireLocked(r)
+	err := s.save(r.recordLocked())
+	if !s.retireFor(r, err) {
+		return nil
+	}
+	if errors.Is(err, ErrSuperseded) {
 		return errStale
 	}
-	return nil
+	return ErrRoomNotFound
 }
 
 // retireLocked drops a copy of a room whose save was refused as stale
@@ -1035,7 +1074,7 @@ func (s *Service) retireLocked(r *Room) {
 	if r.unloaded {
 		return
 	}
-	r.unloaded, r.superseded, r.savePending = true, true, false
+	r.unloaded, r.savePending = true, false
 	if r.syncTimer != nil {
 		r.syncTimer.Stop()
 	}
@@ -1046,6 +1085,28 @@ func (s *Service) retireLocked(r *Room) {
 	}
 	s.mu.Unlock()
 	s.log.Warn("room runs elsewhere now: dropped this node's stale copy", "room", r.name)
+}
+
+// goneLocked drops a copy of a room whose row was deleted under it (a
+// save found no row): the room was deleted by another node or path than
+// this copy's own delete (the temporary-room sweep, an unloaded copy's
+// delete, by hand). As a delete does, its sockets on every node are told
+// the room is gone (CloseUnloaded, not to come back), Gets of its name on
+// this node find nothing, and this node's lease of it is released. Caller
+// holds r.mu.
+func (s *Service) goneLocked(r *Room) {
+	if r.unloaded {
+		return
+	}
+	r.unloaded, r.savePending = true, false
+	if r.syncTimer != nil {
+		r.syncTimer.Stop()
+	}
+	r.publish(Event{Type: EvClose, Close: CloseUnloaded})
+	unpark := s.evict(r)
+	s.releaseLease(r.key)
+	unpark()
+	s.log.Warn("room deleted under its loaded copy: dropped the copy", "room", r.name)
 }
 
 // ConversationID is the id of a room's chat in the message store.
