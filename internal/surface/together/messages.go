@@ -14,6 +14,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
 
@@ -74,7 +75,8 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 		return
 	}
 	conv, kind := s.conversation(ctx, ca.Channel)
-	pi := messages.PostInput{ConversationID: conv, Kind: kind, AuthorID: p.Account.ID, Body: *in.Content}
+	pi := messages.PostInput{ConversationID: conv, Kind: kind, AuthorID: p.Account.ID, Body: *in.Content,
+		ClientAddr: ratelimit.ClientIP(r, s.d.TrustProxy)}
 	if kind != messages.KindChannel {
 		pi.ViaChannel = ca.Channel.ID
 	}
@@ -259,7 +261,7 @@ func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity
 		return
 	}
 	pi := messages.PostInput{ConversationID: m.ConversationID, Kind: messages.KindChannel,
-		AuthorID: p.Account.ID, Body: *in.Content, ThreadID: m.ID}
+		AuthorID: p.Account.ID, Body: *in.Content, ThreadID: m.ID, ClientAddr: ratelimit.ClientIP(r, s.d.TrustProxy)}
 	if m.ConversationID != ca.Channel.ID {
 		pi.ViaChannel = ca.Channel.ID
 	}
