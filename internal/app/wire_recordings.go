@@ -36,7 +36,8 @@ func (a *App) wireRecordings(ctx context.Context) error {
 	svc, err := recording.New(recording.Config{Dir: dir, NodeID: node, DefaultEnabled: cfg.Recording,
 		ReconnectWindow: cfg.RecordingReconnectWindow, MaxClip: cfg.RecordingMaxClip, MinFreeBytes: cfg.RecordingMinFree,
 		DownloadKeep: cfg.RecordingDownloadKeep,
-		FFmpeg:       a.Live.FFmpegPath, Live: a.Live, Objects: a.recordingBucket(), Peers: nodeURLs{a}, PeerKey: peerKey, Life: a.lifeCtx()},
+		FFmpeg:       a.Live.FFmpegPath, Live: a.Live, Objects: a.recordingBucket(), Peers: nodeURLs{a}, PeerKey: peerKey, Life: a.lifeCtx(),
+		ClipSwept: (&recordingGate{a: a}).clipSwept},
 		a.DB.Recordings(), a.Log.With("component", "recording"))
 	if err != nil {
 		return err
@@ -237,6 +238,17 @@ func (g *recordingGate) UnpostClip(ctx context.Context, c *recording.Clip, url s
 		return nil
 	}
 	return g.unpost(ctx, c.MessageID, url)
+}
+
+// clipSwept is recording.Config.ClipSwept: a clip of a stage that is gone
+// (SweepGoneStages) is unposted as one deleted through the API is. Its
+// stage went with its channel, and the channel's messages with it, so
+// there is most often nothing left to edit; an announcement still there
+// (the channel's messages could not be removed) no longer links the clip.
+func (g *recordingGate) clipSwept(ctx context.Context, c *recording.Clip) {
+	if err := g.UnpostClip(ctx, c, recording.ClipFilePath(c.ID)); err != nil {
+		g.a.Log.Warn("recording: cannot take a swept clip out of its chat message", "clip", c.ID, "err", err)
+	}
 }
 
 // unpost replaces url with clipGone in message id (nothing when the

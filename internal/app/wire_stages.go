@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/surface/together"
@@ -87,6 +89,26 @@ func (m enabledMembers) ChannelAccess(ctx context.Context, accountID, channelID 
 	}
 	return m.a.Community.ChannelAccess(ctx, accountID, channelID)
 }
+
+// InstanceAdmin is live.InstanceAdmins: an instance admin who may act
+// (identity.Active) watches every stage over WHEP (recordingGate.Access),
+// and the recheck of their sessions on community events keeps them.
+func (m enabledMembers) InstanceAdmin(ctx context.Context, accountID string) (bool, error) {
+	active, err := m.a.Identity.Active(ctx, accountID)
+	if err != nil || !active {
+		return false, err
+	}
+	acct, err := m.a.Identity.Account(ctx, accountID)
+	if errors.Is(err, fault.NotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return acct.IsAdmin, nil
+}
+
+var _ live.InstanceAdmins = enabledMembers{}
 
 // stageChats is the Together surface's view of it (a nil interface, not
 // a nil pointer, when there is none).

@@ -22,6 +22,16 @@ type Communities interface {
 	ChannelAccess(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error)
 }
 
+// InstanceAdmins is what the WebRTC recheck needs from identity, when the
+// Communities given to NewStageChannels has it too: whether an account is
+// an instance admin who may act now (not disabled, not deleted). The WHEP
+// routes let an instance admin watch every stage, a member of the stage
+// channel's community or not, so the recheck of a session keeps the same
+// rule (recheckWebRTC).
+type InstanceAdmins interface {
+	InstanceAdmin(ctx context.Context, accountID string) (bool, error)
+}
+
 // ChannelLookup finds a channel, and a community, by id (community's
 // store).
 type ChannelLookup interface {
@@ -189,7 +199,8 @@ var _ webrtcViewers = (*Service)(nil)
 // view: a WebRTC session is checked once, when it starts, where HLS asks
 // on every request. A session opened through a channel bound to the
 // default stage is checked against that channel, as that channel's HLS
-// is; one opened on the default stage itself is public and is not.
+// is; one opened on the default stage itself is public and is not. An
+// instance admin keeps watching (mayWatch), as the session was opened.
 func (c *StageChannels) recheckWebRTC(ctx context.Context, accountID string) {
 	w, ok := c.live.(webrtcViewers)
 	if !ok {
@@ -205,7 +216,7 @@ func (c *StageChannels) recheckWebRTC(ctx context.Context, accountID string) {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := c.viewable(cctx, v.AccountID, channel)
+		err := c.mayWatch(cctx, v.AccountID, channel)
 		cancel()
 		if errors.Is(err, fault.NotFound) {
 			_ = w.EndSession(v.StageID, v.ID)
@@ -213,6 +224,28 @@ func (c *StageChannels) recheckWebRTC(ctx context.Context, accountID string) {
 			c.log.Warn("recheck a WebRTC viewer", "stage", v.StageID, "err", err)
 		}
 	}
+}
+
+// mayWatch is the rule a WHEP session through stage channel channelID
+// opened under (hearthapi's Gate.Access), asked again: an instance admin
+// watches every stage channel there is, a member of its community or not;
+// anyone else one they may view. NotFound when they may not.
+func (c *StageChannels) mayWatch(ctx context.Context, accountID, channelID string) error {
+	if a, ok := c.comm.(InstanceAdmins); ok {
+		admin, err := a.InstanceAdmin(ctx, accountID)
+		if err != nil {
+			return err
+		}
+		if admin {
+			ch, err := c.chans.Channel(ctx, channelID)
+			if errors.Is(err, fault.NotFound) || (err == nil && ch.Kind != community.KindStage) {
+				return errStageChannelNotFound
+			}
+			return err
+		}
+	}
+	_, err := c.viewable(ctx, accountID, channelID)
+	return err
 }
 
 // drop deletes a stage channel's stage and binding.

@@ -122,7 +122,15 @@ type fakeCommunity struct {
 	chans  map[string]*community.Channel
 	comms  map[string]*community.Community
 	access map[[2]string]*community.ChannelAccess // account, channel
+	admins map[string]bool                        // instance admins who may act
 	calls  int
+}
+
+// InstanceAdmin is live.InstanceAdmins: the accounts in admins.
+func (f *fakeCommunity) InstanceAdmin(_ context.Context, account string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.admins[account], nil
 }
 
 func (f *fakeCommunity) ChannelAccess(_ context.Context, account, channel string) (*community.ChannelAccess, error) {
@@ -393,6 +401,63 @@ func TestStageChannelsViewerLosesWebRTC(t *testing.T) {
 					"the default stage's it came to through the channel)", ev, f.stages.ended)
 			}
 		})
+	}
+}
+
+// TestStageChannelsAdminKeepsWebRTC: the WHEP routes let an instance
+// admin watch any stage channel, a member of its community or not, but the
+// recheck on community events asked only the community, which does not
+// know instance admins, and ended the admin's sessions on the next role or
+// channel change. The recheck now applies the rule the session opened
+// under: the admin keeps watching (on the channel's own stage and through
+// a channel bound to the default stage) while the channel exists, and
+// stops once they are no admin who may act (disabled) or the channel is
+// gone.
+func TestStageChannelsAdminKeepsWebRTC(t *testing.T) {
+	t.Parallel()
+	f := newStageFixture(t)
+	ctx := context.Background()
+	admin, gone := identity.NewID(), identity.NewID()
+	f.comm.admins = map[string]bool{admin: true}
+	f.member(gone, 0, community.PermViewChannel, false)
+	f.stages.viewers = []live.ViewerSession{{ID: "s-admin", StageID: f.ch.ID, AccountID: admin},
+		{ID: "s-admin-bound", StageID: f.stages.def, AccountID: admin, Channel: f.ch.ID},
+		{ID: "s-gone", StageID: f.ch.ID, AccountID: gone}}
+	f.comm.set(gone, nil)
+	ended := func() []string {
+		f.stages.mu.Lock()
+		defer f.stages.mu.Unlock()
+		return slices.Clone(f.stages.ended)
+	}
+	for _, e := range []*community.Event{{Type: community.EvRoleUpdated}, {Type: community.EvOverrideUpdated, AccountID: admin},
+		{Type: community.EvChannelUpdated, Channel: f.ch}} {
+		e.CommunityID = f.ch.CommunityID
+		f.sc.OnCommunityEvent(ctx, e)
+	}
+	if got := ended(); !slices.Equal(got, []string{"s-gone"}) {
+		t.Fatalf("ended %v, want only the member's who lost the channel: the instance admin keeps watching", got)
+	}
+
+	// A disabled admin is no admin who may act, and no member.
+	f.comm.mu.Lock()
+	f.comm.admins[admin] = false
+	f.comm.mu.Unlock()
+	f.sc.AccountDisabled(ctx, admin)
+	if got := ended(); len(got) != 3 {
+		t.Fatalf("ended %v, want the disabled admin's sessions too", got)
+	}
+
+	// The channel gone: an admin's session through it ends.
+	f.comm.mu.Lock()
+	f.comm.admins[admin] = true
+	delete(f.comm.chans, f.ch.ID)
+	f.comm.mu.Unlock()
+	f.stages.mu.Lock()
+	f.stages.viewers = []live.ViewerSession{{ID: "s-admin-bound-2", StageID: f.stages.def, AccountID: admin, Channel: f.ch.ID}}
+	f.stages.mu.Unlock()
+	f.sc.OnCommunityEvent(ctx, &community.Event{Type: community.EvChannelDeleted, CommunityID: f.ch.CommunityID, Channel: f.ch})
+	if got := ended(); len(got) != 4 || got[3] != "s-admin-bound-2" {
+		t.Fatalf("ended %v, want the admin's session through the deleted channel", got)
 	}
 }
 

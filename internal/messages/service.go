@@ -166,7 +166,12 @@ type PostInput struct {
 	// when its conversation is not the channel's own (a stage channel
 	// whose messages live in a stage's chat); the channel's rules apply,
 	// and the stage chat's.
-	ViaChannel      string
+	ViaChannel string
+	// ClientAddr is the network address of the client that sent the post,
+	// as its surface reads it (ratelimit.ClientIP, with the trusted-proxy
+	// setting); "" for a message no client sent. A domain's rules may
+	// refuse an address (a stage chat's IP bans); it is not stored.
+	ClientAddr      string
 	MentionUserIDs  []string
 	MentionEveryone bool
 	Hidden          bool

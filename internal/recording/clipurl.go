@@ -35,8 +35,12 @@ func (s *Service) ClipURL(c *Clip, account string, admin bool) (string, time.Tim
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	return "/api/clips/" + c.ID + "/file?" + q.Encode(), exp, nil
+	return ClipFilePath(c.ID) + "?" + q.Encode(), exp, nil
 }
+
+// ClipFilePath is the path of clip id's MP4 on the recordings API, the
+// link a clip's announcement in the chat carries.
+func ClipFilePath(id string) string { return "/api/clips/" + id + "/file" }
 
 // VerifyClipURL checks the query of a clip file URL made by ClipURL for
 // clip id (on any node of the cluster) and returns the account it was made

@@ -19,7 +19,8 @@ import (
 // they held the disk and counted in the admin's usage for good. The sweep
 // (run with retention) deletes the finished recordings and the clips of
 // stages that are gone, with their files, and leaves those of stages that
-// exist and a recording still being made.
+// exist and a recording still being made. A clip swept that was announced
+// in the chat goes to Config.ClipSwept with its message, to be unposted.
 func TestSweepGoneStages(t *testing.T) {
 	t.Parallel()
 	for _, eng := range storetest.Engines() {
@@ -34,7 +35,10 @@ func TestSweepGoneStages(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := t.TempDir()
-			rs, err := recording.New(recording.Config{Dir: dir, Live: lv}, db.Recordings(), nil)
+			var swept []string // clip and message ids ClipSwept was given
+			rs, err := recording.New(recording.Config{Dir: dir, Live: lv, ClipSwept: func(_ context.Context, c *recording.Clip) {
+				swept = append(swept, c.ID+" "+c.MessageID)
+			}}, db.Recordings(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,12 +81,22 @@ func TestSweepGoneStages(t *testing.T) {
 			openRec, _ := mk(gone, false)
 			keptRec, keptClip := mk(kept, true)
 			defRec, defClip := mk(lv.DefaultStageID(), true)
+			// The gone stage's clip was announced in its chat: the sweep
+			// hands it on (ClipSwept) with its message, to be unposted;
+			// the open recording's clip had no announcement.
+			announced := identity.NewID()
+			if err := rs.SetClipMessage(ctx, goneClip, announced); err != nil {
+				t.Fatal(err)
+			}
 			if err := lv.DeleteStage(ctx, gone); err != nil {
 				t.Fatal(err)
 			}
 			recs, clips := rs.SweepGoneStages(ctx)
 			if recs != 1 || clips != 2 {
 				t.Fatalf("swept %d recordings and %d clips, want 1 and 2", recs, clips)
+			}
+			if want := goneClip + " " + announced; len(swept) != 1 || swept[0] != want {
+				t.Errorf("ClipSwept was given %q, want the announced clip with its message (%q)", swept, want)
 			}
 			for _, id := range []string{goneRec} {
 				if _, err := rs.Get(ctx, id); err == nil {

@@ -571,14 +571,21 @@ func (s *Service) SetClipMessage(ctx context.Context, id, messageID string) erro
 	return s.st.SetClipMessage(ctx, id, messageID)
 }
 
-// DeleteClip removes a clip and its file.
-func (s *Service) DeleteClip(ctx context.Context, id string) error {
-	if _, err := s.GetClip(ctx, id); err != nil {
-		return err
+// DeleteClip removes a clip and its file, and returns the id of the chat
+// message that announced it ("" when none), as the row it deleted held it:
+// a Clip read before may not have it yet, its announcement being saved
+// (SetClipMessage) between that read and the delete.
+func (s *Service) DeleteClip(ctx context.Context, id string) (messageID string, err error) {
+	if !validID(id) {
+		return "", fault.New(fault.NotFound, "clip not found")
 	}
-	if err := s.st.DeleteClip(ctx, id); err != nil {
-		return err
+	messageID, err = s.st.DeleteClip(ctx, id)
+	if errors.Is(err, fault.NotFound) {
+		return "", fault.New(fault.NotFound, "clip not found")
+	}
+	if err != nil {
+		return "", err
 	}
 	_ = os.Remove(s.clipPath(id))
-	return nil
+	return messageID, nil
 }

@@ -70,7 +70,9 @@ type Store interface {
 	// SetClipMessage records the chat message that announced a clip
 	// (NotFound when the clip is gone).
 	SetClipMessage(ctx context.Context, id, messageID string) error
-	DeleteClip(ctx context.Context, id string) error
+	// DeleteClip removes a clip and returns its MessageID as the row
+	// deleted held it (NotFound: no such clip).
+	DeleteClip(ctx context.Context, id string) (messageID string, err error)
 	// TakeClip charges one clip to account's budget of burst clips, one
 	// back every every, shared by every node of the deployment. When the
 	// budget is spent it charges nothing and returns false and how long

@@ -36,7 +36,8 @@ func (s *Service) retentionOnce(ctx context.Context) {
 // route answers 404 for them, so no one could list, play or delete them,
 // yet their files held the disk and counted in Usage for good. Only what
 // was made before the stages were listed is taken. It returns how many
-// recordings and clips it deleted.
+// recordings and clips it deleted. Each clip deleted that had an
+// announcement goes to Config.ClipSwept.
 func (s *Service) SweepGoneStages(ctx context.Context) (recordings, clips int) {
 	if s.cfg.Live == nil {
 		return 0, 0
@@ -74,11 +75,15 @@ func (s *Service) SweepGoneStages(ctx context.Context) (recordings, clips int) {
 		if known[c.StageID] || !c.CreatedAt.Before(listed) {
 			continue
 		}
-		if err := s.DeleteClip(ctx, c.ID); err != nil {
+		msg, err := s.DeleteClip(ctx, c.ID)
+		if err != nil {
 			s.log.Warn("recording: cannot delete a deleted stage's clip", "clip", c.ID, "err", err)
 			continue
 		}
 		clips++
+		if c.MessageID = msg; msg != "" && s.cfg.ClipSwept != nil {
+			s.cfg.ClipSwept(ctx, c)
+		}
 	}
 	if recordings+clips > 0 {
 		s.log.Info("recording: deleted the recordings and clips of deleted stages", "recordings", recordings, "clips", clips)

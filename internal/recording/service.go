@@ -64,6 +64,11 @@ type Config struct {
 	// is removed (SweepDownloads; default DefaultDownloadKeep); the next
 	// download makes it again.
 	DownloadKeep time.Duration
+	// ClipSwept, when set, is given each clip SweepGoneStages deleted
+	// that a chat message announced (Clip.MessageID, as the row deleted
+	// held it), to take the clip's link (ClipFilePath) out of that
+	// message where it is still there.
+	ClipSwept func(ctx context.Context, c *Clip)
 	// Life is the node's life: background work (thumbnails, S3 offloads
 	// and removals, the store writes a broadcast's start makes) takes its
 	// context from it, so shutdown cancels it. nil: context.Background()

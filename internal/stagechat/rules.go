@@ -39,11 +39,24 @@ func (s *Service) admit(ctx context.Context, set Settings, u *User, body string)
 // channel an instance admin bound to the default stage writes into this
 // chat, and meets the rules a chat message meets (chat switched off, a
 // disabled user, sign-in and established-user modes, the word filter), on
-// top of the channel's own. An account that never opened the chat counts
-// as a signed-in chat user as old as its account.
+// top of the channel's own, and, first, the IP bans a chat client's
+// connection meets: a post from an address a ban covers (in.ClientAddr,
+// the IPv6 /64 as on the socket) is refused. An account that never opened
+// the chat counts as a signed-in chat user as old as its account. Every
+// post with an author into the chat's conversation meets them, whatever
+// kind it says it is.
 func (s *Service) CheckPost(ctx context.Context, in *messages.PostInput) error {
-	if in.Kind != messages.KindStage || in.ConversationID != s.cfg.Conversation || in.AuthorID == "" {
+	if in.ConversationID != s.cfg.Conversation || in.AuthorID == "" {
 		return nil
+	}
+	if in.ClientAddr != "" {
+		banned, err := s.IPBanned(ctx, in.ClientAddr)
+		if err != nil {
+			return err
+		}
+		if banned {
+			return ErrIPBanned
+		}
 	}
 	u, err := s.CachedUser(ctx, in.AuthorID)
 	if errors.Is(err, fault.NotFound) {

@@ -47,6 +47,9 @@ var (
 	ErrNameForbidden    = fault.New(fault.Invalid, "That username is not allowed.")
 	ErrNameTaken        = fault.New(fault.Conflict, "That username is in use.")
 	ErrBadToken         = fault.New(fault.Unauthorized, "unauthorized")
+	// ErrIPBanned: a post into the chat from an address an IP ban covers
+	// (CheckPost; the chat's own socket refuses the connection instead).
+	ErrIPBanned = fault.New(fault.Forbidden, "Your address is banned from this chat.")
 	// ErrNoSession: only a signed-in session's access token registers as
 	// its account (Register).
 	ErrNoSession = fault.New(fault.Unauthorized, "only a signed-in account's access token can register in chat")

@@ -161,10 +161,17 @@ func (s *Recordings) SetClipMessage(ctx context.Context, id, messageID string) e
 	return nil
 }
 
-// DeleteClip removes a clip.
-func (s *Recordings) DeleteClip(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM recording_clips WHERE id = $1`, id)
-	return err
+// DeleteClip removes a clip and returns the id of the message that
+// announced it, read from the row it deleted (one statement: a
+// SetClipMessage just before is in it, one just after finds no clip);
+// NotFound when there is no such clip.
+func (s *Recordings) DeleteClip(ctx context.Context, id string) (string, error) {
+	var msg string
+	err := s.db.QueryRowContext(ctx, `DELETE FROM recording_clips WHERE id = $1 RETURNING message_id`, id).Scan(&msg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fault.New(fault.NotFound, "clip not found")
+	}
+	return msg, err
 }
 
 const recSetCols = `stage_id, enabled, max_age_s, max_count, max_bytes`

@@ -82,6 +82,24 @@ func TestRecordingsStoreContract(t *testing.T) {
 			if err := st.SetClipMessage(ctx, identity.NewID(), msg); !errors.Is(err, fault.NotFound) {
 				t.Fatalf("message of an unknown clip: %v", err)
 			}
+			// Deleting a clip tells the message the deleted row held (a
+			// read before may have missed it), and a clip that is not there.
+			cd := &recording.Clip{ID: identity.NewID(), StageID: "s3", Duration: time.Second, CreatedAt: now}
+			if err := st.CreateClip(ctx, cd); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SetClipMessage(ctx, cd.ID, msg); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := st.DeleteClip(ctx, cd.ID); err != nil || got != msg {
+				t.Fatalf("delete a clip: %q %v, want its message %q", got, err, msg)
+			}
+			if _, err := st.Clip(ctx, cd.ID); !errors.Is(err, fault.NotFound) {
+				t.Fatalf("the deleted clip: %v", err)
+			}
+			if got, err := st.DeleteClip(ctx, cd.ID); !errors.Is(err, fault.NotFound) || got != "" {
+				t.Fatalf("delete a clip again: %q %v, want NotFound", got, err)
+			}
 			c2 := &recording.Clip{ID: identity.NewID(), StageID: "s2", Duration: time.Second, CreatedAt: now.Add(time.Second)}
 			if err := st.CreateClip(ctx, c2); err != nil {
 				t.Fatal(err)

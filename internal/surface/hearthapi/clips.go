@@ -35,7 +35,7 @@ func clipToJSON(c *recording.Clip) clipJSON {
 
 // clipFileURL is the route of clip id's MP4: the link its JSON and its
 // chat announcement carry.
-func clipFileURL(id string) string { return "/api/clips/" + id + "/file" }
+func clipFileURL(id string) string { return recording.ClipFilePath(id) }
 
 func seconds(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
 
@@ -321,7 +321,9 @@ func namedAttachment(title, short, whole string) string {
 func (s *Surface) deleteClip(w http.ResponseWriter, r *http.Request) {
 	c, err := s.ownClip(r)
 	if err == nil {
-		err = s.d.Recordings.DeleteClip(r.Context(), c.ID)
+		// The announcement as the row deleted held it: PostClip may have
+		// saved it since ownClip read the clip.
+		c.MessageID, err = s.d.Recordings.DeleteClip(r.Context(), c.ID)
 	}
 	if err != nil {
 		writeError(w, err)

@@ -75,7 +75,8 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 		s.bad(w, err)
 		return
 	}
-	pi := messages.PostInput{ConversationID: conv, Kind: kind, AuthorID: p.Account.ID, Body: *in.Content}
+	pi := messages.PostInput{ConversationID: conv, Kind: kind, AuthorID: p.Account.ID, Body: *in.Content,
+		ClientAddr: ratelimit.ClientIP(r, s.d.TrustProxy)}
 	if kind != messages.KindChannel {
 		pi.ViaChannel = ca.Channel.ID
 	}
@@ -265,7 +266,7 @@ func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity
 		return
 	}
 	pi := messages.PostInput{ConversationID: conv, Kind: kind,
-		AuthorID: p.Account.ID, Body: *in.Content, ThreadID: m.ID}
+		AuthorID: p.Account.ID, Body: *in.Content, ThreadID: m.ID, ClientAddr: ratelimit.ClientIP(r, s.d.TrustProxy)}
 	if conv != ca.Channel.ID {
 		pi.ViaChannel = ca.Channel.ID
 	}
