@@ -53,8 +53,12 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The chat's pace is per account for every writer into it (a chat
+	// socket, the others of the same account, a Together post into a
+	// bound stage channel); the Owncast surface's FloodRate below stays
+	// its per-connection limit, which also paces the socket's other frames.
 	chatCfg := stagechat.Config{Life: a.lifeCtx(), Defaults: defaults, Conversation: conversation,
-		Presence: stagechat.PresenceConfig{Cluster: chatters}}
+		Presence: stagechat.PresenceConfig{Cluster: chatters}, FloodRate: a.Config.ChatFloodRate, FloodBlock: 10 * time.Second}
 	if sc := a.stageChannels(); sc != nil {
 		// A stage channel actor's fediverse engagement goes to the
 		// channel's chat, wherever its messages live.

@@ -51,3 +51,12 @@ func (f *Flood) Check(now time.Time) Verdict {
 	f.next = now.Add(f.Interval)
 	return Allowed
 }
+
+// Hold blocks all input until until (a later block stays): a connection
+// whose account the chat's pace blocked through another writer drops its
+// input as its own limit would.
+func (f *Flood) Hold(until time.Time) {
+	if until.After(f.blocked) {
+		f.blocked = until
+	}
+}

@@ -44,7 +44,13 @@ func (s *Service) admit(ctx context.Context, set Settings, u *User, body string)
 // the IPv6 /64 as on the socket) is refused. An account that never opened
 // the chat counts as a signed-in chat user as old as its account. Every
 // post with an author into the chat's conversation meets them, whatever
-// kind it says it is.
+// kind it says it is. The chat's pace (Config.FloodRate) holds for every
+// such post too, per author account, so an account posting through
+// Together and through several chat sockets at once shares one pace:
+// past it, the post is refused (ErrFlooded, RateLimited) and the account
+// blocked for Config.FloodBlock. The chat's moderators and the admin's
+// integrations are exempt, as on the chat's socket, and there is no pace
+// while the admin has switched spam protection off.
 func (s *Service) CheckPost(ctx context.Context, in *messages.PostInput) error {
 	if in.ConversationID != s.cfg.Conversation || in.AuthorID == "" {
 		return nil
@@ -70,7 +76,13 @@ func (s *Service) CheckPost(ctx context.Context, in *messages.PostInput) error {
 	} else if err != nil {
 		return err
 	}
-	body, err := s.admit(ctx, s.Settings(), u, in.Body)
+	set := s.Settings()
+	if s.pace != nil && set.ChatSpamProtection && !u.IsModerator() && !s.integration(ctx, u) {
+		if err := s.pace.check(in.AuthorID, s.now()); err != nil {
+			return err
+		}
+	}
+	body, err := s.admit(ctx, set, u, in.Body)
 	if err != nil {
 		return err
 	}

@@ -106,6 +106,13 @@ type Config struct {
 	// is posted there. nil: no stage channels (their engagement is not
 	// shown in any chat).
 	ChannelChat func(ctx context.Context, channelID string) (conversationID string, stage bool)
+	// FloodRate is the chat's pace: messages per second one account may
+	// post into the chat, whichever surface it writes through (CheckPost;
+	// Owncast: 1.5, per connection there); a post past it blocks the
+	// account's posts for FloodBlock (Owncast: 10 s; DefaultFloodBlock
+	// when unset). Kept in each node's memory. 0 or less: no pace.
+	FloodRate  float64
+	FloodBlock time.Duration
 }
 
 // Service is the stage chat domain service.
@@ -120,6 +127,7 @@ type Service struct {
 
 	settings *settingsCache
 	presence *Presence
+	pace     *pace // nil: no pace (Config.FloodRate)
 
 	userMu sync.Mutex
 	users  map[string]*User // cache, bounded
@@ -151,6 +159,7 @@ func New(ctx context.Context, cfg Config, st Store, acct Accounts, msgs Messages
 	}
 	s.settings = sc
 	s.presence = newPresence(cfg.Presence, s)
+	s.pace = newPace(cfg.FloodRate, cfg.FloodBlock)
 	return s, nil
 }
 

@@ -219,7 +219,15 @@ func (s *Surface) onChatFrame(ctx context.Context, c *client, flood *stagechat.F
 	switch ev.Type {
 	case evChat:
 		m, err := s.d.Chat.Send(ctx, u, ev.Body)
+		var fe *fault.Error
 		switch {
+		case errors.Is(err, stagechat.ErrFlooded) && errors.As(err, &fe):
+			// The account's pace (every writer into the chat, this
+			// node's other sockets and Together included) is spent:
+			// the socket is told as its own limit tells it, and drops
+			// its input while the account is blocked.
+			c.conn.Send(s.actionFrame(stagechat.FloodNotice))
+			flood.Hold(time.Now().Add(fe.RetryAfter))
 		case errors.Is(err, stagechat.ErrNotEstablished), errors.Is(err, stagechat.ErrNotAuthenticated):
 			c.conn.Send(s.actionFrame(fault.Message(err)))
 		case err != nil:
