@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // onCommunityEvents calls f with every community event (not DM events) this
@@ -25,6 +27,26 @@ func (a *App) onCommunityEvents(what string, f func(context.Context, *community.
 	})
 	if err != nil {
 		return fmt.Errorf("%s: subscribe: %w", what, err)
+	}
+	a.closers = append(a.closers, sub.Unsubscribe)
+	return nil
+}
+
+// onAccountRevoked calls f with the account of every revocation naming one
+// (identity.RevokedTopic, from any node), with 10 s to act, until the app
+// closes.
+func (a *App) onAccountRevoked(what string, f func(ctx context.Context, accountID string)) error {
+	sub, err := a.Bus.Subscribe(identity.RevokedTopic, func(m bus.Message) {
+		var r identity.Revoked
+		if json.Unmarshal(m.Data, &r) != nil || r.AccountID == "" {
+			return
+		}
+		ctx, cancel := context.WithTimeout(a.lifeCtx(), 10*time.Second)
+		defer cancel()
+		f(ctx, r.AccountID)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: subscribe %s: %w", what, identity.RevokedTopic, err)
 	}
 	a.closers = append(a.closers, sub.Unsubscribe)
 	return nil

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/gateway"
-	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/media"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/ratelimit"
@@ -77,20 +75,9 @@ func (a *App) wireOtt(ctx context.Context) error {
 	}
 	// A deleted account stops owning the rooms loaded on every node (the
 	// store has already set their rows' owner NULL).
-	w := a.Watch
-	sub, err := a.Bus.Subscribe(identity.RevokedTopic, func(m bus.Message) {
-		var r identity.Revoked
-		if json.Unmarshal(m.Data, &r) != nil || r.AccountID == "" {
-			return
-		}
-		ctx, cancel := context.WithTimeout(a.lifeCtx(), 10*time.Second)
-		defer cancel()
-		w.AccountGone(ctx, r.AccountID)
-	})
-	if err != nil {
-		return fmt.Errorf("ott: subscribe %s: %w", identity.RevokedTopic, err)
+	if err := a.onAccountRevoked("ott", a.Watch.AccountGone); err != nil {
+		return err
 	}
-	a.closers = append(a.closers, sub.Unsubscribe)
 	a.runners = append(a.runners, a.Watch.Run)
 	hub, err := a.NewHub(gateway.Config{PingInterval: 10 * time.Second, InsecureSkipVerify: true}, "ott")
 	if err != nil {

@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
-	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/surface/together"
 )
@@ -30,21 +27,13 @@ func (a *App) wireStages(ctx context.Context) error {
 	// A disabled account stops playing stage channels at once, on every
 	// node (its signed HLS URL and its WebRTC sessions outlive its
 	// sign-in; enabledMembers refuses it from then on).
-	sub, err := a.Bus.Subscribe(identity.RevokedTopic, func(m bus.Message) {
-		var r identity.Revoked
-		if json.Unmarshal(m.Data, &r) != nil || r.AccountID == "" {
-			return
+	if err := a.onAccountRevoked("stages", func(ctx context.Context, accountID string) {
+		if active, err := a.Identity.Active(ctx, accountID); err == nil && !active {
+			l.AccountDisabled(ctx, accountID)
 		}
-		ctx, cancel := context.WithTimeout(a.lifeCtx(), 10*time.Second)
-		defer cancel()
-		if active, err := a.Identity.Active(ctx, r.AccountID); err == nil && !active {
-			l.AccountDisabled(ctx, r.AccountID)
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("stages: subscribe %s: %w", identity.RevokedTopic, err)
+	}); err != nil {
+		return err
 	}
-	a.closers = append(a.closers, sub.Unsubscribe)
 	// Stages of channels deleted while no node ran go at start.
 	a.runners = append(a.runners, func(ctx context.Context) error {
 		l.Sweep(ctx)

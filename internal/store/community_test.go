@@ -26,6 +26,17 @@ func newCommunityService(t testing.TB, db *store.DB) *community.Service {
 	return svc
 }
 
+// newCommunity creates a private community "C" owned by ownerID.
+func newCommunity(t testing.TB, db *store.DB, ownerID string) *community.Community {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	c := &community.Community{ID: identity.NewID(), Name: "C", OwnerID: ownerID, CreatedAt: now, UpdatedAt: now}
+	if err := db.Community().CreateCommunity(context.Background(), c, nil, community.MaxServersJoined); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestCommunityStoreContract runs the community rules and store on every engine.
 func TestCommunityStoreContract(t *testing.T) {
 	t.Parallel()

@@ -287,19 +287,7 @@ func (s *Identity) LastRotation(ctx context.Context, id string, now time.Time) (
 // BotsMadeBy lists the ids of the bot accounts creatorID made.
 func (s *Identity) BotsMadeBy(ctx context.Context, creatorID string) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id FROM accounts WHERE created_by=$1 AND kind=$2 ORDER BY id`, creatorID, string(identity.Bot))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanString)
 }
 
 // HasLiveToken reports whether accountID holds a token not revoked.

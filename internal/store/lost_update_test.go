@@ -102,10 +102,7 @@ func TestRoleEditWritesOnlyItsFields(t *testing.T) {
 			ctx := context.Background()
 			now := time.Now().UTC().Truncate(time.Microsecond)
 			owner := newAccount(t, db, "owner")
-			c := &community.Community{ID: identity.NewID(), Name: "C", OwnerID: owner, CreatedAt: now, UpdatedAt: now}
-			if err := st.CreateCommunity(ctx, c, nil, community.MaxServersJoined); err != nil {
-				t.Fatal(err)
-			}
+			c := newCommunity(t, db, owner)
 			red := "#ff0000"
 			mods := &community.Role{ID: identity.NewID(), CommunityID: c.ID, Name: "mods",
 				Permissions: community.PermKickMembers | community.PermBanMembers, Color: &red, Position: 2, CreatedAt: now}
@@ -246,10 +243,7 @@ func TestWebhookEditWritesOnlyItsFields(t *testing.T) {
 			ctx := context.Background()
 			now := time.Now().UTC().Truncate(time.Microsecond)
 			owner := newAccount(t, db, "owner")
-			c := &community.Community{ID: identity.NewID(), Name: "C", OwnerID: owner, CreatedAt: now, UpdatedAt: now}
-			if err := db.Community().CreateCommunity(ctx, c, nil, community.MaxServersJoined); err != nil {
-				t.Fatal(err)
-			}
+			c := newCommunity(t, db, owner)
 			h := &webhooks.Hook{ID: identity.NewID(), CommunityID: c.ID, CreatedBy: owner, Name: "ci", URL: "https://old.example/h",
 				Secret: "s", EventTypes: []string{"message.create"}, Enabled: true, CreatedAt: now, UpdatedAt: now}
 			if err := st.CreateWebhook(ctx, h, webhooks.MaxHooks); err != nil {
@@ -299,12 +293,8 @@ func TestProfileEditsWriteOnlyTheirFields(t *testing.T) {
 			db := eng.Open(t)
 			st, cs := db.Identity(), db.Community()
 			ctx := context.Background()
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			a := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: "pat", CreatedAt: now, UpdatedAt: now}
-			if err := st.CreateAccount(ctx, a); err != nil {
-				t.Fatal(err)
-			}
-			one, err := st.AccountByID(ctx, a.ID)
+			pat := newAccount(t, db, "pat")
+			one, err := st.AccountByID(ctx, pat)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -317,7 +307,7 @@ func TestProfileEditsWriteOnlyTheirFields(t *testing.T) {
 			if err := st.UpdateProfile(ctx, &two, identity.ProfileAvatar); err != nil {
 				t.Fatal(err)
 			}
-			got, err := st.AccountByID(ctx, a.ID)
+			got, err := st.AccountByID(ctx, pat)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -326,21 +316,21 @@ func TestProfileEditsWriteOnlyTheirFields(t *testing.T) {
 			}
 
 			bio := "hello"
-			if err := cs.SaveProfile(ctx, &community.Profile{AccountID: a.ID, Status: "offline"}, community.ProfileStatus); err != nil {
+			if err := cs.SaveProfile(ctx, &community.Profile{AccountID: pat, Status: "offline"}, community.ProfileStatus); err != nil {
 				t.Fatal(err)
 			}
-			stale, err := cs.Profile(ctx, a.ID)
+			stale, err := cs.Profile(ctx, pat)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := cs.SetPresence(ctx, a.ID, true, false); err != nil {
+			if _, err := cs.SetPresence(ctx, pat, true, false); err != nil {
 				t.Fatal(err)
 			}
 			stale.Bio = &bio
 			if err := cs.SaveProfile(ctx, stale, community.ProfileBio); err != nil {
 				t.Fatal(err)
 			}
-			p, err := cs.Profile(ctx, a.ID)
+			p, err := cs.Profile(ctx, pat)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,19 +18,7 @@ func (s *StageChat) AddNotification(ctx context.Context, channel, destination st
 // NotificationDestinations lists a channel's destinations, oldest first.
 func (s *StageChat) NotificationDestinations(ctx context.Context, channel string) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT destination FROM owncast_notifications WHERE channel=$1 ORDER BY created_at, id`, channel)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanString)
 }
 
 // RemoveNotification forgets a destination.

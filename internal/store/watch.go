@@ -290,19 +290,7 @@ func (s *Watch) ClaimRoomLease(ctx context.Context, key, node string, now, until
 // RenewRoomLeases extends every lease node holds and returns their keys.
 func (s *Watch) RenewRoomLeases(ctx context.Context, node string, until time.Time) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `UPDATE watch_leases SET expires_at=$2 WHERE node_id=$1 RETURNING name_key`, node, Micros(until))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanString)
 }
 
 // ReleaseRoomLease drops node's lease on key.
@@ -325,17 +313,5 @@ func (s *Watch) RoomLeaseOwner(ctx context.Context, key string, now time.Time) (
 // LeaseNodes returns the nodes holding a live lease.
 func (s *Watch) LeaseNodes(ctx context.Context, now time.Time) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT node_id FROM watch_leases WHERE expires_at >= $1 ORDER BY node_id`, Micros(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanString)
 }

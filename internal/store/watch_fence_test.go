@@ -9,37 +9,10 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
-	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/watch"
 )
-
-// nopSub is a bus that delivers nothing: the nodes in these tests never
-// call each other, they only share the store.
-type nopSub struct{}
-
-func (nopSub) Subscribe(string, func(string, []byte)) (func() error, error) {
-	return func() error { return nil }, nil
-}
-
-// testClock is a settable clock the nodes share.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // TestWatchStaleNodeCannotOverwriteRoom: a node whose lease on a room ran
 // out (it stalled past the lease term: a long pause, a database outage)
@@ -55,22 +28,11 @@ func TestWatchStaleNodeCannotOverwriteRoom(t *testing.T) {
 			db := eng.Open(t)
 			ctx := context.Background()
 			clock := &testClock{t: time.Now().UTC().Truncate(time.Microsecond)}
-			u := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: "claimer",
-				CreatedAt: clock.Now(), UpdatedAt: clock.Now()}
-			if err := db.Identity().CreateAccount(ctx, u); err != nil {
-				t.Fatal(err)
-			}
+			uid := newAccount(t, db, "claimer")
 			node := func(id string) *watch.Service {
 				t.Helper()
-				s, err := watch.New(watch.Config{Now: clock.Now, SaveDelay: time.Hour, SyncDelay: time.Hour, DisableUnload: true},
-					db.Watch(), nopPub{}, oneVideo{}, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := s.EnableCluster(id, nopSub{}, db.Watch()); err != nil {
-					t.Fatal(err)
-				}
-				return s
+				return newWatchNode(t, watch.Config{Now: clock.Now, SaveDelay: time.Hour, SyncDelay: time.Hour, DisableUnload: true},
+					db, nopPub{}, id)
 			}
 			a, b := node("node-a"), node("node-b")
 			ra, err := a.Create(ctx, watch.CreateInput{Name: "fenced"})
@@ -86,7 +48,7 @@ func TestWatchStaleNodeCannotOverwriteRoom(t *testing.T) {
 			if b.NodeID() != "node-b" || len(b.Loaded()) != 1 {
 				t.Fatalf("node B did not take the room over: %d loaded", len(b.Loaded()))
 			}
-			claimer := watch.Actor{AccountID: u.ID, Name: "claimer", LoggedIn: true}
+			claimer := watch.Actor{AccountID: uid, Name: "claimer", LoggedIn: true}
 			if err := b.Claim(ctx, rb, claimer); err != nil {
 				t.Fatal(err)
 			}
@@ -98,8 +60,8 @@ func TestWatchStaleNodeCannotOverwriteRoom(t *testing.T) {
 				}
 				return rec.OwnerID
 			}
-			if got := owner(); got != u.ID {
-				t.Fatalf("owner after B's claim %q, want %q", got, u.ID)
+			if got := owner(); got != uid {
+				t.Fatalf("owner after B's claim %q, want %q", got, uid)
 			}
 
 			// A wakes up: a change on its copy, then its shutdown. The change
@@ -114,12 +76,12 @@ func TestWatchStaleNodeCannotOverwriteRoom(t *testing.T) {
 			if err == nil {
 				t.Errorf("an add on the stale copy answered success; it was never kept")
 			}
-			if got := owner(); got != u.ID {
-				t.Fatalf("node A's stale save undid node B's claim: owner %q, want %q", got, u.ID)
+			if got := owner(); got != uid {
+				t.Fatalf("node A's stale save undid node B's claim: owner %q, want %q", got, uid)
 			}
 			a.Shutdown()
-			if got := owner(); got != u.ID {
-				t.Fatalf("node A's shutdown undid node B's claim: owner %q, want %q", got, u.ID)
+			if got := owner(); got != uid {
+				t.Fatalf("node A's shutdown undid node B's claim: owner %q, want %q", got, uid)
 			}
 			// B's copy still saves.
 			if err := b.Handle(ctx, rb, claimer, "", watch.Request{Type: watch.ReqAdd,
@@ -134,7 +96,7 @@ func TestWatchStaleNodeCannotOverwriteRoom(t *testing.T) {
 			}
 			s := rc.Snapshot()
 			kept := s.Current != nil && s.Current.ID == "kept" || len(s.Queue) == 1 && s.Queue[0].ID == "kept"
-			if s.OwnerID != u.ID || !kept {
+			if s.OwnerID != uid || !kept {
 				t.Fatalf("reloaded: owner %q, current %+v, queue %+v; want B's owner and video", s.OwnerID, s.Current, s.Queue)
 			}
 		})
@@ -173,17 +135,9 @@ func TestWatchLateBatchedSaveKeepsClaim(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := context.Background()
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			u := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: "claimer", CreatedAt: now, UpdatedAt: now}
-			if err := db.Identity().CreateAccount(ctx, u); err != nil {
-				t.Fatal(err)
-			}
+			uid := newAccount(t, db, "claimer")
 			st := &heldSaves{Watch: db.Watch(), entered: make(chan struct{}), release: make(chan struct{}), done: make(chan struct{})}
-			svc, err := watch.New(watch.Config{SaveDelay: time.Millisecond, SyncDelay: time.Hour, DisableUnload: true},
-				st, nopPub{}, oneVideo{}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			svc := newWatch(t, watch.Config{SaveDelay: time.Millisecond, SyncDelay: time.Hour, DisableUnload: true}, st, nopPub{})
 			r, err := svc.Create(ctx, watch.CreateInput{Name: "batched"})
 			if err != nil {
 				t.Fatal(err)
@@ -196,7 +150,7 @@ func TestWatchLateBatchedSaveKeepsClaim(t *testing.T) {
 				t.Fatal(err)
 			}
 			<-st.entered
-			if err := svc.Claim(ctx, r, watch.Actor{AccountID: u.ID, Name: "claimer", LoggedIn: true}); err != nil {
+			if err := svc.Claim(ctx, r, watch.Actor{AccountID: uid, Name: "claimer", LoggedIn: true}); err != nil {
 				t.Fatal(err)
 			}
 			close(st.release)
@@ -205,8 +159,8 @@ func TestWatchLateBatchedSaveKeepsClaim(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rec.OwnerID != u.ID {
-				t.Fatalf("a save encoded before the claim and written after it undid the claim: owner %q, want %q", rec.OwnerID, u.ID)
+			if rec.OwnerID != uid {
+				t.Fatalf("a save encoded before the claim and written after it undid the claim: owner %q, want %q", rec.OwnerID, uid)
 			}
 		})
 	}
@@ -290,14 +244,8 @@ func TestWatchNodeRetiresRoomsWhoseLeaseItLost(t *testing.T) {
 			db := eng.Open(t)
 			ctx := context.Background()
 			clock := &testClock{t: time.Now().UTC().Truncate(time.Microsecond)}
-			a, err := watch.New(watch.Config{Now: clock.Now, SaveDelay: time.Hour, SyncDelay: time.Hour, DisableUnload: true},
-				db.Watch(), nopPub{}, oneVideo{}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := a.EnableCluster("node-a", nopSub{}, db.Watch()); err != nil {
-				t.Fatal(err)
-			}
+			a := newWatchNode(t, watch.Config{Now: clock.Now, SaveDelay: time.Hour, SyncDelay: time.Hour, DisableUnload: true},
+				db, nopPub{}, "node-a")
 			for _, n := range []string{"kept", "other"} {
 				if _, err := a.Create(ctx, watch.CreateInput{Name: n}); err != nil {
 					t.Fatal(err)
@@ -345,21 +293,13 @@ func TestWatchRoomSavesAfterOwnerDeleted(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := context.Background()
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			u := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: "leaver", CreatedAt: now, UpdatedAt: now}
-			if err := db.Identity().CreateAccount(ctx, u); err != nil {
-				t.Fatal(err)
-			}
-			svc, err := watch.New(watch.Config{SaveDelay: time.Hour, SyncDelay: time.Hour, DisableUnload: true},
-				db.Watch(), nopPub{}, oneVideo{}, nil)
+			uid := newAccount(t, db, "leaver")
+			svc := newWatch(t, watch.Config{SaveDelay: time.Hour, SyncDelay: time.Hour, DisableUnload: true}, db.Watch(), nopPub{})
+			r, err := svc.Create(ctx, watch.CreateInput{Name: "orphan", OwnerID: uid})
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := svc.Create(ctx, watch.CreateInput{Name: "orphan", OwnerID: u.ID})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Identity().DeleteAccount(ctx, u.ID); err != nil {
+			if err := db.Identity().DeleteAccount(ctx, uid); err != nil {
 				t.Fatal(err)
 			}
 			if err := svc.Handle(ctx, r, watch.Actor{AccountID: "guest", Name: "guest"}, "", watch.Request{Type: watch.ReqAdd,

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/watch"
 )
@@ -22,41 +21,28 @@ func TestWatchLoadedRoomDropsDeletedOwner(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := context.Background()
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			account := func(name string) *identity.Account {
-				t.Helper()
-				u := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: name, CreatedAt: now, UpdatedAt: now}
-				if err := db.Identity().CreateAccount(ctx, u); err != nil {
-					t.Fatal(err)
-				}
-				return u
-			}
-			owner, next := account("firstowner"), account("nextowner")
-			svc, err := watch.New(watch.Config{SaveDelay: time.Hour, SyncDelay: time.Hour, DisableUnload: true},
-				db.Watch(), nopPub{}, oneVideo{}, nil)
+			owner, next := newAccount(t, db, "firstowner"), newAccount(t, db, "nextowner")
+			svc := newWatch(t, watch.Config{SaveDelay: time.Hour, SyncDelay: time.Hour, DisableUnload: true}, db.Watch(), nopPub{})
+			r, err := svc.Create(ctx, watch.CreateInput{Name: "inherited", OwnerID: owner})
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := svc.Create(ctx, watch.CreateInput{Name: "inherited", OwnerID: owner.ID})
-			if err != nil {
-				t.Fatal(err)
-			}
-			svc.AccountGone(ctx, owner.ID) // signed out or disabled: still the owner
-			if s := r.Snapshot(); s.OwnerID != owner.ID {
+			svc.AccountGone(ctx, owner) // signed out or disabled: still the owner
+			if s := r.Snapshot(); s.OwnerID != owner {
 				t.Fatalf("owner after revoking an existing account: %q", s.OwnerID)
 			}
-			if err := db.Identity().DeleteAccount(ctx, owner.ID); err != nil {
+			if err := db.Identity().DeleteAccount(ctx, owner); err != nil {
 				t.Fatal(err)
 			}
-			svc.AccountGone(ctx, owner.ID)
+			svc.AccountGone(ctx, owner)
 			if s := r.Snapshot(); s.HasOwner || s.OwnerID != "" {
 				t.Fatalf("after the owner's deletion: hasOwner %v, owner %q", s.HasOwner, s.OwnerID)
 			}
-			if err := svc.Claim(ctx, r, watch.Actor{AccountID: next.ID, Name: "next", LoggedIn: true}); err != nil {
+			if err := svc.Claim(ctx, r, watch.Actor{AccountID: next, Name: "next", LoggedIn: true}); err != nil {
 				t.Fatalf("claim after the owner's deletion: %v", err)
 			}
 			rec, err := db.Watch().RoomByName(ctx, "inherited")
-			if err != nil || rec.OwnerID != next.ID {
+			if err != nil || rec.OwnerID != next {
 				t.Fatalf("stored owner %+v %v, want the new claimer", rec, err)
 			}
 		})

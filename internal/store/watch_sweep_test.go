@@ -74,14 +74,8 @@ func TestWatchSweepKeepsLoadedRoom(t *testing.T) {
 			db := eng.Open(t)
 			ctx := context.Background()
 			clock := &testClock{t: time.Now().UTC().Truncate(time.Microsecond)}
-			svc, err := watch.New(watch.Config{Now: clock.Now, AllowTemp: true, SaveDelay: time.Hour, SyncDelay: time.Hour,
-				DisableUnload: true}, db.Watch(), nopPub{}, oneVideo{}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := svc.EnableCluster("node-1", nopSub{}, db.Watch()); err != nil {
-				t.Fatal(err)
-			}
+			svc := newWatchNode(t, watch.Config{Now: clock.Now, AllowTemp: true, SaveDelay: time.Hour, SyncDelay: time.Hour,
+				DisableUnload: true}, db, nopPub{}, "node-1")
 			r, err := svc.Generate(ctx, "", nil)
 			if err != nil {
 				t.Fatal(err)
@@ -252,14 +246,8 @@ func TestWatchSweptRoomRetiresOnItsStalledNode(t *testing.T) {
 			ctx := context.Background()
 			clock := &testClock{t: time.Now().UTC().Truncate(time.Microsecond)}
 			pub := &closesPub{}
-			svc, err := watch.New(watch.Config{Now: clock.Now, AllowTemp: true, SaveDelay: time.Hour, SyncDelay: time.Hour,
-				DisableUnload: true}, db.Watch(), pub, oneVideo{}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := svc.EnableCluster("node-1", nopSub{}, db.Watch()); err != nil {
-				t.Fatal(err)
-			}
+			svc := newWatchNode(t, watch.Config{Now: clock.Now, AllowTemp: true, SaveDelay: time.Hour, SyncDelay: time.Hour,
+				DisableUnload: true}, db, pub, "node-1")
 			r, err := svc.Generate(ctx, "", nil)
 			if err != nil {
 				t.Fatal(err)

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
-	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/watch"
 )
@@ -23,6 +24,54 @@ func (oneVideo) Info(_ context.Context, s, id string) (watch.Video, error) {
 	return watch.Video{Service: s, ID: id, Title: id, Length: 30}, nil
 }
 func (oneVideo) ResolveURL(context.Context, string) ([]watch.Video, error) { return nil, nil }
+
+// nopSub is a bus that delivers nothing: the nodes in these tests never
+// call each other, they only share the store.
+type nopSub struct{}
+
+func (nopSub) Subscribe(string, func(string, []byte)) (func() error, error) {
+	return func() error { return nil }, nil
+}
+
+// testClock is a settable clock the nodes share.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// newWatch is a watch service with cfg over the room store st, publishing
+// to pub, every video resolving (oneVideo).
+func newWatch(t testing.TB, cfg watch.Config, st watch.Store, pub watch.Publisher) *watch.Service {
+	t.Helper()
+	svc, err := watch.New(cfg, st, pub, oneVideo{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// newWatchNode is newWatch over db's room store, run as cluster node id
+// on a bus that delivers nothing (nopSub): the nodes share only the store.
+func newWatchNode(t testing.TB, cfg watch.Config, db *store.DB, pub watch.Publisher, id string) *watch.Service {
+	t.Helper()
+	svc := newWatch(t, cfg, db.Watch(), pub)
+	if err := svc.EnableCluster(id, nopSub{}, db.Watch()); err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
 
 // TestWatchStoreContract runs the room store and a restart of the watch
 // service (queue, votes, settings and grants survive) on every engine.
@@ -68,19 +117,13 @@ func TestWatchStoreContract(t *testing.T) {
 			}
 
 			// A permanent room through the service, across a restart.
-			owner := &identity.Account{ID: identity.NewID(), Kind: identity.Registered, Username: "roomowner", CreatedAt: now, UpdatedAt: now}
-			if err := db.Identity().CreateAccount(ctx, owner); err != nil {
-				t.Fatal(err)
-			}
-			svc, err := watch.New(watch.Config{}, st, nopPub{}, oneVideo{}, nil)
+			owner := newAccount(t, db, "roomowner")
+			svc := newWatch(t, watch.Config{}, st, nopPub{})
+			r, err := svc.Create(ctx, watch.CreateInput{Name: "persist", OwnerID: owner})
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := svc.Create(ctx, watch.CreateInput{Name: "persist", OwnerID: owner.ID})
-			if err != nil {
-				t.Fatal(err)
-			}
-			a := watch.Actor{AccountID: owner.ID, Name: "a", LoggedIn: true}
+			a := watch.Actor{AccountID: owner, Name: "a", LoggedIn: true}
 			if err := r.Join(a, "c1"); err != nil {
 				t.Fatal(err)
 			}
@@ -104,7 +147,7 @@ func TestWatchStoreContract(t *testing.T) {
 			}
 			s := r2.Snapshot()
 			if s.QueueMode != watch.QueueVote || s.Description != "d" || s.Current == nil || s.Current.ID != "1" ||
-				len(s.Queue) != 2 || s.Queue[0].ID != "3" || s.Grants.Mask(0) != 255 || s.OwnerID != owner.ID {
+				len(s.Queue) != 2 || s.Queue[0].ID != "3" || s.Grants.Mask(0) != 255 || s.OwnerID != owner {
 				t.Fatalf("after restart: %+v", s)
 			}
 			full := r2.FullSync()

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 	"github.com/hearth-community/hearth/internal/webhooks"
@@ -26,10 +25,7 @@ func TestMigrationKeepsWebhookEventsOnce(t *testing.T) {
 			ctx := context.Background()
 			now := time.Now().UTC().Truncate(time.Microsecond)
 			owner := newAccount(t, db, "owner")
-			c := &community.Community{ID: identity.NewID(), Name: "C", OwnerID: owner, CreatedAt: now, UpdatedAt: now}
-			if err := db.Community().CreateCommunity(ctx, c, nil, community.MaxServersJoined); err != nil {
-				t.Fatal(err)
-			}
+			c := newCommunity(t, db, owner)
 			var repeated []string
 			for range 3_000 {
 				repeated = append(repeated, "message.create", "member.join")

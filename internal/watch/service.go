@@ -884,12 +884,7 @@ func (s *Service) unload(r *Room, why CloseReason, drop bool) error {
 	r.clock.Playing = wasPlaying && why == CloseShutdown
 	r.clock.Since = r.now()
 	rec := r.recordLocked()
-	r.unloaded = true
-	if r.syncTimer != nil {
-		r.syncTimer.Stop()
-	}
-	r.savePending = false
-	r.publish(Event{Type: EvClose, Close: why})
+	r.closeLocked(why)
 	r.mu.Unlock()
 	var err error
 	if drop || (why == CloseUnloaded && r.temporary) {
@@ -1074,11 +1069,7 @@ func (s *Service) retireLocked(r *Room) {
 	if r.unloaded {
 		return
 	}
-	r.unloaded, r.savePending = true, false
-	if r.syncTimer != nil {
-		r.syncTimer.Stop()
-	}
-	r.publish(Event{Type: EvClose, Close: CloseShutdown})
+	r.closeLocked(CloseShutdown)
 	s.mu.Lock()
 	if s.rooms[r.key] == r {
 		delete(s.rooms, r.key)
@@ -1098,15 +1089,23 @@ func (s *Service) goneLocked(r *Room) {
 	if r.unloaded {
 		return
 	}
-	r.unloaded, r.savePending = true, false
-	if r.syncTimer != nil {
-		r.syncTimer.Stop()
-	}
-	r.publish(Event{Type: EvClose, Close: CloseUnloaded})
+	r.closeLocked(CloseUnloaded)
 	unpark := s.evict(r)
 	s.releaseLease(r.key)
 	unpark()
 	s.log.Warn("room deleted under its loaded copy: dropped the copy", "room", r.name)
+}
+
+// closeLocked ends this copy of the room: it is unloaded with nothing left
+// to save, its sync timer stopped, and its sockets told why (the room-wide
+// close). unload, retireLocked and goneLocked end a copy so. Caller holds
+// r.mu.
+func (r *Room) closeLocked(why CloseReason) {
+	r.unloaded, r.savePending = true, false
+	if r.syncTimer != nil {
+		r.syncTimer.Stop()
+	}
+	r.publish(Event{Type: EvClose, Close: why})
 }
 
 // ConversationID is the id of a room's chat in the message store.

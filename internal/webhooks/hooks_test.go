@@ -193,12 +193,10 @@ func TestHooksRules(t *testing.T) {
 	}
 }
 
-// TestHookEditFromOldReadKeepsDisable: Hooks.Update writes only the fields
-// its patch carries, so a rename from a Get taken before another manager
-// disabled the hook and changed its URL keeps both. It handed the whole
-// hook, as read, to the store.
-func TestHookEditFromOldReadKeepsDisable(t *testing.T) {
-	t.Parallel()
+// offlineHooks is Hooks over an in-memory store for a format of events
+// a.b and c.d, whose engine reaches no address.
+func offlineHooks(t *testing.T) *webhooks.Hooks {
+	t.Helper()
 	client, err := egress.New(egress.Config{AllowAddr: func(netip.AddrPort) bool { return false }, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -215,6 +213,16 @@ func TestHookEditFromOldReadKeepsDisable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return hooks
+}
+
+// TestHookEditFromOldReadKeepsDisable: Hooks.Update writes only the fields
+// its patch carries, so a rename from a Get taken before another manager
+// disabled the hook and changed its URL keeps both. It handed the whole
+// hook, as read, to the store.
+func TestHookEditFromOldReadKeepsDisable(t *testing.T) {
+	t.Parallel()
+	hooks := offlineHooks(t)
 	ctx := context.Background()
 	h, err := hooks.Create(ctx, "admin", "c1", "ci", "https://old.example/h", []string{"a.b"})
 	if err != nil {
@@ -253,22 +261,7 @@ func TestHookEditFromOldReadKeepsDisable(t *testing.T) {
 // such hooks made 40 message posts take 56 s and 26 s of CPU.
 func TestHookEventsKeptOnce(t *testing.T) {
 	t.Parallel()
-	client, err := egress.New(egress.Config{AllowAddr: func(netip.AddrPort) bool { return false }, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := webhooks.NewEngine(webhooks.EngineConfig{}, storetest.OpenSQLite(t).WebhookQueue(), client, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := &memHooks{hooks: map[string]*webhooks.Hook{}, delivered: make(chan bool, 1)}
-	f := webhooks.Format{Kind: "test", Events: []string{"a.b", "c.d"},
-		Encode: func(string, string, any) ([]byte, error) { return []byte(`{}`), nil },
-		Sign:   func(http.Header, *webhooks.Hook, []byte, int) {}}
-	hooks, err := webhooks.NewHooks(st, admins{}, engine, f, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hooks := offlineHooks(t)
 	ctx := context.Background()
 	many := make([]string, 0, 10_001)
 	for range 5_000 {

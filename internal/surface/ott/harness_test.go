@@ -321,6 +321,16 @@ func (h *harness) createRoom(token, name string, extra map[string]any) {
 	}
 }
 
+// loggedIn reports whether token is signed in to an account (GET /api/user).
+func (h *harness) loggedIn(token string) bool {
+	h.t.Helper()
+	r := h.do("GET", "/api/user", token, nil)
+	if r.status != 200 {
+		h.t.Fatalf("user: %d %s", r.status, r.raw)
+	}
+	return r.body["loggedIn"] == true
+}
+
 func (h *harness) fixture(name string) string { return h.fixtures.URL + "/" + name }
 
 // wsClient is a real WebSocket client.

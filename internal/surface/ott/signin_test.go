@@ -173,14 +173,6 @@ func TestPasswordChangeSignsOutOtherTokens(t *testing.T) {
 		}
 		return tok
 	}
-	loggedIn := func(tok string) bool {
-		t.Helper()
-		r := h.do("GET", "/api/user", tok, nil)
-		if r.status != 200 {
-			t.Fatalf("user: %d %s", r.status, r.raw)
-		}
-		return r.body["loggedIn"] == true
-	}
 	stolen := login("Passw0rdLong")
 	h.createRoom(mine, "pwroom", nil)
 	ws, _ := h.join("pwroom", stolen)
@@ -190,7 +182,7 @@ func TestPasswordChangeSignsOutOtherTokens(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("change: %d %s", r.status, r.raw)
 	}
-	if loggedIn(stolen) {
+	if h.loggedIn(stolen) {
 		t.Fatal("a token signed in before the password change is still signed in")
 	}
 	if r := h.do("GET", "/api/user/account", stolen, nil); r.status == 200 {
@@ -199,7 +191,7 @@ func TestPasswordChangeSignsOutOtherTokens(t *testing.T) {
 	if code := ws.closeCode(); code != websocket.StatusGoingAway {
 		t.Fatalf("the old token's room socket: close %d, want 1001", code)
 	}
-	if !loggedIn(mine) {
+	if !h.loggedIn(mine) {
 		t.Fatal("the token that changed the password was signed out")
 	}
 	// The changer's own socket stays.
@@ -215,14 +207,14 @@ func TestPasswordChangeSignsOutOtherTokens(t *testing.T) {
 	if err := h.id.SetPassword(ctx, acct.ID, "ThirdPassw0rd"); err != nil {
 		t.Fatal(err)
 	}
-	if loggedIn(other) || loggedIn(mine) {
+	if h.loggedIn(other) || h.loggedIn(mine) {
 		t.Fatal("a token outlived a password set elsewhere")
 	}
 	if code := own.closeCode(); code != websocket.StatusGoingAway {
 		t.Fatalf("room socket after a password set elsewhere: close %d, want 1001", code)
 	}
 	// A signed-out token can sign in again with the new password.
-	if r := h.do("POST", "/api/user/login", other, map[string]any{"user": "dora", "password": "ThirdPassw0rd"}); r.status != 200 || !loggedIn(other) {
+	if r := h.do("POST", "/api/user/login", other, map[string]any{"user": "dora", "password": "ThirdPassw0rd"}); r.status != 200 || !h.loggedIn(other) {
 		t.Fatalf("login again: %d %s", r.status, r.raw)
 	}
 	// Disabling the account closes its sockets as a kick (4005) and signs
@@ -234,7 +226,7 @@ func TestPasswordChangeSignsOutOtherTokens(t *testing.T) {
 	if code := again.closeCode(); code != 4005 {
 		t.Fatalf("room socket of a disabled account: close %d, want 4005", code)
 	}
-	if loggedIn(other) {
+	if h.loggedIn(other) {
 		t.Fatal("a disabled account's token is still signed in")
 	}
 }
@@ -292,14 +284,6 @@ func TestLogoutSignsOutLinkedTokens(t *testing.T) {
 				}
 				return tok, toks
 			}
-			loggedIn := func(tok string) bool {
-				t.Helper()
-				r := h.do("GET", "/api/user", tok, nil)
-				if r.status != 200 {
-					t.Fatalf("user: %d %s", r.status, r.raw)
-				}
-				return r.body["loggedIn"] == true
-			}
 			linked, toks := link()
 			other, _ := link()
 			h.createRoom(pw, "linkroom", nil)
@@ -308,7 +292,7 @@ func TestLogoutSignsOutLinkedTokens(t *testing.T) {
 			if err := h.id.Logout(ctx, toks.SessionID); err != nil {
 				t.Fatal(err)
 			}
-			if loggedIn(linked) {
+			if h.loggedIn(linked) {
 				t.Fatal("a token signed in with a session's access token outlived the session's logout")
 			}
 			if r := h.do("GET", "/api/user/account", linked, nil); r.status == 200 {
@@ -317,7 +301,7 @@ func TestLogoutSignsOutLinkedTokens(t *testing.T) {
 			if code := ws.closeCode(); code != websocket.StatusGoingAway {
 				t.Fatalf("the signed-out token's room socket: close %d, want 1001", code)
 			}
-			if !loggedIn(other) || !loggedIn(pw) {
+			if !h.loggedIn(other) || !h.loggedIn(pw) {
 				t.Fatal("a token of another session, or signed in with the password, was signed out")
 			}
 
@@ -329,7 +313,7 @@ func TestLogoutSignsOutLinkedTokens(t *testing.T) {
 			if _, _, err := h.id.RefreshFrom(ctx, rt.RefreshToken, "another client"); err == nil {
 				t.Fatal("a reused refresh token was taken")
 			}
-			if loggedIn(reused) {
+			if h.loggedIn(reused) {
 				t.Fatal("a token outlived its session's revocation for a reused refresh token")
 			}
 		})

@@ -2,6 +2,7 @@ package together_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -12,21 +13,81 @@ import (
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
-// heldProfiles holds the next profile write once armed, until the test
-// lets it go: the write then runs with the account as the request read it.
+// writeGate holds one write of a held store, between its request's read
+// and its write, until the test lets it go.
+type writeGate struct{ reached, release chan struct{} }
+
+// hold waits at the gate set in p, if one is: only the next write waits.
+func hold(p *atomic.Pointer[writeGate]) {
+	if g := p.Swap(nil); g != nil {
+		close(g.reached)
+		<-g.release
+	}
+}
+
+// whileHeld makes the request (method, path, token, body) with the next
+// write of the store gated by p held, runs meanwhile while it is held, then
+// lets it go; it answers the request's status (0: no answer) and body.
+func whileHeld(e *env, p *atomic.Pointer[writeGate], method, path, token string, body map[string]any, meanwhile func()) (int, map[string]any) {
+	e.t.Helper()
+	req := e.jsonReq(method, path, token, body)
+	g := &writeGate{reached: make(chan struct{}), release: make(chan struct{})}
+	p.Store(g)
+	type answer struct {
+		code int
+		body map[string]any
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- answer{}
+			return
+		}
+		defer resp.Body.Close()
+		var obj map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&obj)
+		done <- answer{resp.StatusCode, obj}
+	}()
+	<-g.reached // the request has read what it changes and is about to write
+	meanwhile()
+	close(g.release)
+	a := <-done
+	return a.code, a.body
+}
+
+// heldProfiles holds the next account profile write once a gate is set:
+// the write then runs with the account as the request read it.
 type heldProfiles struct {
 	identity.Store
-	armed   *atomic.Bool
-	reached chan struct{}
-	release chan struct{}
+	gate *atomic.Pointer[writeGate]
 }
 
 func (s heldProfiles) UpdateProfile(ctx context.Context, a *identity.Account, f identity.ProfileFields) error {
-	if s.armed.CompareAndSwap(true, false) {
-		close(s.reached)
-		<-s.release
-	}
+	hold(s.gate)
 	return s.Store.UpdateProfile(ctx, a, f)
+}
+
+// heldCommunity holds the next role, server or profile-row write once a
+// gate is set: the write then runs with what its request read.
+type heldCommunity struct {
+	community.Store
+	gate *atomic.Pointer[writeGate]
+}
+
+func (s heldCommunity) UpdateRole(ctx context.Context, was, r *community.Role, f community.RoleFields) (*community.Role, bool, error) {
+	hold(s.gate)
+	return s.Store.UpdateRole(ctx, was, r, f)
+}
+
+func (s heldCommunity) UpdateCommunity(ctx context.Context, c *community.Community, f community.CommunityFields) error {
+	hold(s.gate)
+	return s.Store.UpdateCommunity(ctx, c, f)
+}
+
+func (s heldCommunity) SaveProfile(ctx context.Context, p *community.Profile, f community.ProfileFields) error {
+	hold(s.gate)
+	return s.Store.SaveProfile(ctx, p, f)
 }
 
 // TestOwnProfileEditDoesNotUndoDemotion: a user's PATCH /users/@me that
@@ -40,7 +101,7 @@ func TestOwnProfileEditDoesNotUndoDemotion(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
-			held := heldProfiles{Store: db.Identity(), armed: &atomic.Bool{}, reached: make(chan struct{}), release: make(chan struct{})}
+			held := heldProfiles{Store: db.Identity(), gate: &atomic.Pointer[writeGate]{}}
 			e := newNodeOver(t, db, bus.NewLocal(), held, db.Community())
 			ctx := t.Context()
 			root, mole := e.register("root"), e.register("mole")
@@ -51,22 +112,9 @@ func TestOwnProfileEditDoesNotUndoDemotion(t *testing.T) {
 				}
 			}
 
-			held.armed.Store(true)
-			edit := make(chan int, 1)
-			go func() {
-				resp, err := http.DefaultClient.Do(e.jsonReq("PATCH", "/users/@me", mole.access,
-					map[string]any{"avatar_url": "https://example.org/m.png"}))
-				if err != nil {
-					edit <- 0
-					return
-				}
-				resp.Body.Close()
-				edit <- resp.StatusCode
-			}()
-			<-held.reached // the edit has read the account and is about to write
-			e.must(200, "PATCH", "/api/admin/users/"+mole.id, root.access, map[string]any{"is_admin": false, "disabled": true})
-			close(held.release)
-			if code := <-edit; code != 200 {
+			if code, _ := whileHeld(e, held.gate, "PATCH", "/users/@me", mole.access, map[string]any{"avatar_url": "https://example.org/m.png"}, func() {
+				e.must(200, "PATCH", "/api/admin/users/"+mole.id, root.access, map[string]any{"is_admin": false, "disabled": true})
+			}); code != 200 {
 				t.Fatalf("PATCH /users/@me: status %d", code)
 			}
 
@@ -84,24 +132,6 @@ func TestOwnProfileEditDoesNotUndoDemotion(t *testing.T) {
 	}
 }
 
-// roleGate holds one role write until the test lets it go.
-type roleGate struct{ reached, release chan struct{} }
-
-// heldRoles holds the next role write once a gate is set: the write then
-// runs with the role as its request read it.
-type heldRoles struct {
-	community.Store
-	gate *atomic.Pointer[roleGate]
-}
-
-func (s heldRoles) UpdateRole(ctx context.Context, was, r *community.Role, f community.RoleFields) (*community.Role, bool, error) {
-	if g := s.gate.Swap(nil); g != nil {
-		close(g.reached)
-		<-g.release
-	}
-	return s.Store.UpdateRole(ctx, was, r, f)
-}
-
 // TestRoleRenameDoesNotUndoPermissionChange: a manager's role rename
 // (PATCH /servers/:id/roles/:role_id with a name only) that read the role
 // before the owner removed one of its permissions, and writes after,
@@ -115,7 +145,7 @@ func TestRoleRenameDoesNotUndoPermissionChange(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
-			held := heldRoles{Store: db.Community(), gate: &atomic.Pointer[roleGate]{}}
+			held := heldCommunity{Store: db.Community(), gate: &atomic.Pointer[writeGate]{}}
 			e := newNodeOver(t, db, bus.NewLocal(), db.Identity(), held)
 			ann, mal := e.register("ann"), e.register("mal")
 			sid, _ := e.serverWithChannel(ann, "general", mal)
@@ -131,22 +161,9 @@ func TestRoleRenameDoesNotUndoPermissionChange(t *testing.T) {
 			// write while the owner's change runs; it answers the status.
 			rename := func(name string, meanwhile map[string]any) (int, map[string]any) {
 				t.Helper()
-				g := &roleGate{reached: make(chan struct{}), release: make(chan struct{})}
-				held.gate.Store(g)
-				type answer struct {
-					code int
-					body map[string]any
-				}
-				done := make(chan answer, 1)
-				go func() {
-					code, body, _ := e.call("PATCH", path, mal.access, map[string]any{"name": name})
-					done <- answer{code, body}
-				}()
-				<-g.reached
-				e.must(200, "PATCH", path, ann.access, meanwhile)
-				close(g.release)
-				a := <-done
-				return a.code, a.body
+				return whileHeld(e, held.gate, "PATCH", path, mal.access, map[string]any{"name": name}, func() {
+					e.must(200, "PATCH", path, ann.access, meanwhile)
+				})
 			}
 			stored := func() map[string]any {
 				t.Helper()
@@ -180,20 +197,6 @@ func TestRoleRenameDoesNotUndoPermissionChange(t *testing.T) {
 	}
 }
 
-// heldCommunities holds the next community write once a gate is set.
-type heldCommunities struct {
-	community.Store
-	gate *atomic.Pointer[roleGate]
-}
-
-func (s heldCommunities) UpdateCommunity(ctx context.Context, c *community.Community, f community.CommunityFields) error {
-	if g := s.gate.Swap(nil); g != nil {
-		close(g.reached)
-		<-g.release
-	}
-	return s.Store.UpdateCommunity(ctx, c, f)
-}
-
 // TestServerRenameDoesNotReopenServer: a PATCH /servers/:id renaming the
 // server that read it before another PATCH made it private and
 // invite-only, and writes after, leaves it private and invite-only, on
@@ -204,21 +207,13 @@ func TestServerRenameDoesNotReopenServer(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
-			held := heldCommunities{Store: db.Community(), gate: &atomic.Pointer[roleGate]{}}
+			held := heldCommunity{Store: db.Community(), gate: &atomic.Pointer[writeGate]{}}
 			e := newNodeOver(t, db, bus.NewLocal(), db.Identity(), held)
 			ann := e.register("ann")
 			sid, _ := e.serverWithChannel(ann, "general")
-			g := &roleGate{reached: make(chan struct{}), release: make(chan struct{})}
-			held.gate.Store(g)
-			done := make(chan int, 1)
-			go func() {
-				code, _, _ := e.call("PATCH", "/servers/"+sid, ann.access, map[string]any{"name": "Renamed"})
-				done <- code
-			}()
-			<-g.reached
-			e.must(200, "PATCH", "/servers/"+sid, ann.access, map[string]any{"is_public": false, "require_invite": true})
-			close(g.release)
-			if code := <-done; code != 200 {
+			if code, _ := whileHeld(e, held.gate, "PATCH", "/servers/"+sid, ann.access, map[string]any{"name": "Renamed"}, func() {
+				e.must(200, "PATCH", "/servers/"+sid, ann.access, map[string]any{"is_public": false, "require_invite": true})
+			}); code != 200 {
 				t.Fatalf("rename: status %d", code)
 			}
 			got, _ := e.must(200, "GET", "/servers/"+sid, ann.access, nil)
@@ -240,22 +235,15 @@ func TestAvatarEditDoesNotUndoRename(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
-			held := heldProfiles{Store: db.Identity(), armed: &atomic.Bool{}, reached: make(chan struct{}), release: make(chan struct{})}
+			held := heldProfiles{Store: db.Identity(), gate: &atomic.Pointer[writeGate]{}}
 			e := newNodeOver(t, db, bus.NewLocal(), held, db.Community())
 			ctx := t.Context()
 			mole := e.register("mole")
-			held.armed.Store(true)
-			edit := make(chan int, 1)
-			go func() {
-				code, _, _ := e.call("PATCH", "/users/@me", mole.access, map[string]any{"avatar_url": "https://example.org/m.png"})
-				edit <- code
-			}()
-			<-held.reached // the edit has read the account and is about to write
-			if _, err := e.ident.Rename(ctx, mole.id, "Renamed Mole"); err != nil {
-				t.Fatal(err)
-			}
-			close(held.release)
-			if code := <-edit; code != 200 {
+			if code, _ := whileHeld(e, held.gate, "PATCH", "/users/@me", mole.access, map[string]any{"avatar_url": "https://example.org/m.png"}, func() {
+				if _, err := e.ident.Rename(ctx, mole.id, "Renamed Mole"); err != nil {
+					t.Fatal(err)
+				}
+			}); code != 200 {
 				t.Fatalf("PATCH /users/@me: status %d", code)
 			}
 			got, err := e.ident.Account(ctx, mole.id)
@@ -272,20 +260,6 @@ func TestAvatarEditDoesNotUndoRename(t *testing.T) {
 	}
 }
 
-// heldProfileRows holds the next profiles-row write once a gate is set.
-type heldProfileRows struct {
-	community.Store
-	gate *atomic.Pointer[roleGate]
-}
-
-func (s heldProfileRows) SaveProfile(ctx context.Context, p *community.Profile, f community.ProfileFields) error {
-	if g := s.gate.Swap(nil); g != nil {
-		close(g.reached)
-		<-g.release
-	}
-	return s.Store.SaveProfile(ctx, p, f)
-}
-
 // TestBioEditDoesNotUndoPronouns: two PATCH /users/@me of one account, one
 // setting the bio and held between its read and its write while the other
 // sets the pronouns, keep both, on every engine. Each wrote the whole
@@ -297,29 +271,17 @@ func TestBioEditDoesNotUndoPronouns(t *testing.T) {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
-			held := heldProfileRows{Store: db.Community(), gate: &atomic.Pointer[roleGate]{}}
+			held := heldCommunity{Store: db.Community(), gate: &atomic.Pointer[writeGate]{}}
 			e := newNodeOver(t, db, bus.NewLocal(), db.Identity(), held)
 			ann := e.register("ann")
-			g := &roleGate{reached: make(chan struct{}), release: make(chan struct{})}
-			held.gate.Store(g)
-			type answer struct {
-				code int
-				body map[string]any
+			code, body := whileHeld(e, held.gate, "PATCH", "/users/@me", ann.access, map[string]any{"bio": "new bio"}, func() {
+				e.must(200, "PATCH", "/users/@me", ann.access, map[string]any{"pronouns": "they/them"})
+			})
+			if code != 200 {
+				t.Fatalf("bio edit: status %d", code)
 			}
-			done := make(chan answer, 1)
-			go func() {
-				code, body, _ := e.call("PATCH", "/users/@me", ann.access, map[string]any{"bio": "new bio"})
-				done <- answer{code, body}
-			}()
-			<-g.reached
-			e.must(200, "PATCH", "/users/@me", ann.access, map[string]any{"pronouns": "they/them"})
-			close(g.release)
-			a := <-done
-			if a.code != 200 {
-				t.Fatalf("bio edit: status %d", a.code)
-			}
-			if a.body["bio"] != "new bio" || a.body["pronouns"] != "they/them" {
-				t.Errorf("the bio edit answered bio %v, pronouns %v; want the profile as stored", a.body["bio"], a.body["pronouns"])
+			if body["bio"] != "new bio" || body["pronouns"] != "they/them" {
+				t.Errorf("the bio edit answered bio %v, pronouns %v; want the profile as stored", body["bio"], body["pronouns"])
 			}
 			prof, err := db.Community().Profile(t.Context(), ann.id)
 			if err != nil {

@@ -203,6 +203,31 @@ type pacing struct {
 	wb, one, two *ws
 }
 
+// seen reads bob's frames until ann's update marked until (or, with until
+// "", ann's TYPING_START), returning the marks of ann's updates.
+func (f *pacing) seen(until string) []string {
+	var marks []string
+	for {
+		fr := f.wb.waitFor("")
+		var d struct {
+			UserID       string  `json:"user_id"`
+			CustomStatus *string `json:"custom_status"`
+		}
+		if json.Unmarshal(fr.D, &d) != nil || d.UserID != f.ann.id {
+			continue
+		}
+		if fr.T == "TYPING_START" && until == "" {
+			return marks
+		}
+		if fr.T == "PRESENCE_UPDATE" && d.CustomStatus != nil {
+			marks = append(marks, *d.CustomStatus)
+			if *d.CustomStatus == until {
+				return marks
+			}
+		}
+	}
+}
+
 func newPacing(t *testing.T) *pacing {
 	t.Helper()
 	f := &pacing{clock: new(atomic.Int64)}
@@ -232,38 +257,14 @@ func newPacing(t *testing.T) *pacing {
 func TestPresenceUpdatesPaced(t *testing.T) {
 	t.Parallel()
 	f := newPacing(t)
-	clock, e, ann, cid, wb, one, two := f.clock, f.e, f.ann, f.cid, f.wb, f.one, f.two
-	// seen reads bob's frames until ann's update marked until (or, with
-	// until "", ann's TYPING_START), returning the marks of ann's updates.
-	seen := func(until string) []string {
-		var marks []string
-		for {
-			f := wb.waitFor("")
-			var d struct {
-				UserID       string  `json:"user_id"`
-				CustomStatus *string `json:"custom_status"`
-			}
-			if json.Unmarshal(f.D, &d) != nil || d.UserID != ann.id {
-				continue
-			}
-			if f.T == "TYPING_START" && until == "" {
-				return marks
-			}
-			if f.T == "PRESENCE_UPDATE" && d.CustomStatus != nil {
-				marks = append(marks, *d.CustomStatus)
-				if *d.CustomStatus == until {
-					return marks
-				}
-			}
-		}
-	}
+	clock, e, ann, cid, one, two := f.clock, f.e, f.ann, f.cid, f.one, f.two
 	update := func(w *ws, i int) {
 		w.send(map[string]any{"op": "PRESENCE_UPDATE", "d": map[string]any{"status": "dnd", "custom_status": fmt.Sprint("p", i)}})
 	}
 	for i := range 3 {
 		update(one, i)
 	}
-	if got := seen("p2"); len(got) != 3 {
+	if got := f.seen("p2"); len(got) != 3 {
 		t.Fatalf("first socket's updates: %v", got)
 	}
 	for i := 3; i < together.PresenceUpdates+3; i++ {
@@ -274,14 +275,14 @@ func TestPresenceUpdatesPaced(t *testing.T) {
 	for i := 3; i < together.PresenceUpdates; i++ {
 		want = append(want, fmt.Sprint("p", i))
 	}
-	if got := seen(""); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := f.seen(""); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("second socket's updates reaching bob: %v, want %v", got, want)
 	}
 	// The updates past the pace were held, each replacing the one before:
 	// once the pace allows, the last of them is applied, and only it.
 	last := fmt.Sprint("p", together.PresenceUpdates+2)
 	clock.Add(int64(time.Minute))
-	if got := seen(last); len(got) != 1 {
+	if got := f.seen(last); len(got) != 1 {
 		t.Errorf("held updates reaching bob once the pace allowed: %v, want only %s", got, last)
 	}
 	if me, _ := e.must(200, "GET", "/users/@me", ann.access, nil); me["custom_status"] != last {
@@ -364,29 +365,7 @@ func TestGatewaySocketsPerAccount(t *testing.T) {
 func TestProfileUpdatesPaced(t *testing.T) {
 	t.Parallel()
 	f := newPacing(t)
-	clock, e, ann, cid, wb, two := f.clock, f.e, f.ann, f.cid, f.wb, f.two
-	seen := func(until string) []string {
-		var marks []string
-		for {
-			f := wb.waitFor("")
-			var d struct {
-				UserID       string  `json:"user_id"`
-				CustomStatus *string `json:"custom_status"`
-			}
-			if json.Unmarshal(f.D, &d) != nil || d.UserID != ann.id {
-				continue
-			}
-			if f.T == "TYPING_START" && until == "" {
-				return marks
-			}
-			if f.T == "PRESENCE_UPDATE" && d.CustomStatus != nil {
-				marks = append(marks, *d.CustomStatus)
-				if *d.CustomStatus == until {
-					return marks
-				}
-			}
-		}
-	}
+	clock, e, ann, cid, two := f.clock, f.e, f.ann, f.cid, f.two
 	n := together.PresenceUpdates + 10
 	for i := range n {
 		me, _ := e.must(200, "PATCH", "/users/@me", ann.access, map[string]any{"custom_status": fmt.Sprint("r", i)})
@@ -399,7 +378,7 @@ func TestProfileUpdatesPaced(t *testing.T) {
 	for i := range together.PresenceUpdates {
 		want = append(want, fmt.Sprint("r", i))
 	}
-	if got := seen(""); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := f.seen(""); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("profile updates announced to bob: %v, want %v", got, want)
 	}
 	last := fmt.Sprint("r", n-1)
@@ -407,7 +386,7 @@ func TestProfileUpdatesPaced(t *testing.T) {
 		t.Errorf("ann's stored custom status %v, want %s (stored at once)", me["custom_status"], last)
 	}
 	clock.Add(int64(time.Minute))
-	if got := seen(last); len(got) != 1 {
+	if got := f.seen(last); len(got) != 1 {
 		t.Errorf("held updates announced once the pace allowed: %v, want only %s", got, last)
 	}
 }
