@@ -45,6 +45,22 @@ func (a *App) wireStages(ctx context.Context) error {
 		return fmt.Errorf("stages: subscribe %s: %w", identity.RevokedTopic, err)
 	}
 	a.closers = append(a.closers, sub.Unsubscribe)
+	// A demoted instance admin stops watching, on every node, the stage
+	// channels it watched only as an admin (it stays signed in, and keeps
+	// what its memberships give it).
+	dsub, err := a.Bus.Subscribe(identity.DemotedTopic, func(m bus.Message) {
+		var d identity.Demoted
+		if json.Unmarshal(m.Data, &d) != nil || d.AccountID == "" {
+			return
+		}
+		ctx, cancel := context.WithTimeout(a.lifeCtx(), 10*time.Second)
+		defer cancel()
+		l.AccountDemoted(ctx, d.AccountID)
+	})
+	if err != nil {
+		return fmt.Errorf("stages: subscribe %s: %w", identity.DemotedTopic, err)
+	}
+	a.closers = append(a.closers, dsub.Unsubscribe)
 	// Stages of channels deleted while no node ran go at start.
 	a.runners = append(a.runners, func(ctx context.Context) error {
 		l.Sweep(ctx)
