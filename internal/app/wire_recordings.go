@@ -169,7 +169,18 @@ func (g *recordingGate) BoundStage(ctx context.Context, ref string) (string, boo
 	return on, on != ref, nil
 }
 
+// Access answers for accountID, and as the instance admin only while the
+// account still is one who may act: admin comes from a token read a moment
+// ago, or from a signed file URL made up to recording.ClipURLTTL earlier,
+// which must not outlive a demotion or a disabling.
 func (g *recordingGate) Access(ctx context.Context, accountID string, admin bool, stageID string) (hearthapi.Access, error) {
+	if admin {
+		ok, err := enabledMembers{g.a}.InstanceAdmin(ctx, accountID)
+		if err != nil {
+			return hearthapi.Access{}, err
+		}
+		admin = ok
+	}
 	if stageID == g.a.Live.DefaultStageID() {
 		return hearthapi.Access{View: true, Manage: admin}, nil
 	}

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/hearth-community/hearth/internal/fault"
@@ -69,6 +70,18 @@ func (s *Service) RemovesLastAdmin(ctx context.Context, accountID string) (bool,
 	return active <= 1, nil
 }
 
+// announceDemoted tells every node that accountID is no instance admin
+// any more (DemotedTopic).
+func (s *Service) announceDemoted(ctx context.Context, accountID string) {
+	if s.pub == nil {
+		return
+	}
+	b, _ := json.Marshal(Demoted{AccountID: accountID})
+	if err := s.pub.Publish(context.WithoutCancel(ctx), DemotedTopic, b); err != nil {
+		s.log.Error("publish a demotion", "err", err)
+	}
+}
+
 // UpdateAdminState is an instance admin's change to another account: its
 // admin role (isAdmin) and disabled state (disabled), each left alone when
 // nil. Demoting or disabling an admin while at most one active admin exists
@@ -91,6 +104,12 @@ func (s *Service) UpdateAdminState(ctx context.Context, accountID string, isAdmi
 	if isAdmin != nil {
 		if err := s.st.SetAdmin(ctx, accountID, *isAdmin, s.now().UTC()); err != nil {
 			return err
+		}
+		if !*isAdmin {
+			// Announced whatever the role was before: a recheck of a
+			// non-admin finds nothing to end, and no read can race a
+			// demotion made at the same moment.
+			s.announceDemoted(ctx, accountID)
 		}
 	}
 	if disabled != nil {

@@ -34,6 +34,18 @@ type Revoked struct {
 	TokenID   string `json:"token_id,omitempty"`
 }
 
+// DemotedTopic is the bus topic on which identity announces that an
+// instance admin lost the role while the account stays enabled and signed
+// in: what only an instance admin may hold (a WHEP session on a stage
+// channel of a community they are no member of) is checked again on every
+// node, and their membership access goes on. Payload: Demoted.
+const DemotedTopic = "identity.demoted"
+
+// Demoted is the payload published on DemotedTopic.
+type Demoted struct {
+	AccountID string `json:"account_id"`
+}
+
 // Publisher is the part of the bus identity needs.
 type Publisher interface {
 	Publish(ctx context.Context, topic string, data []byte) error

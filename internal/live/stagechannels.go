@@ -186,6 +186,20 @@ func (c *StageChannels) AccountDisabled(ctx context.Context, accountID string) {
 	c.recheckPublishers(ctx, accountID)
 }
 
+// AccountDemoted ends what accountID held on this node only as an instance
+// admin, once it is one no more (identity.DemotedTopic; the account stays
+// enabled and signed in): its WHEP sessions on stage channels are checked
+// again (mayWatch), so one on a channel of a community it is no member of
+// ends and one it may view as a member goes on, and so are the broadcasts
+// it streams with a held key. Every node runs it on a demotion.
+func (c *StageChannels) AccountDemoted(ctx context.Context, accountID string) {
+	if accountID == "" {
+		return
+	}
+	c.recheckWebRTC(ctx, accountID)
+	c.recheckPublishers(ctx, accountID)
+}
+
 // webrtcViewers is the live service's WHEP sessions (live.Service).
 type webrtcViewers interface {
 	ViewerSessions() []ViewerSession

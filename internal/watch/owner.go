@@ -13,7 +13,8 @@ import (
 // refused as "already has an owner"). Call it on every node when an
 // account is revoked (identity.RevokedTopic: a deletion, but also a
 // disabled account or a sign-out, which keep the row's owner and change
-// nothing here).
+// nothing here). A room whose row it finds missing was deleted elsewhere
+// and is retired as a delete retires it (goneLocked).
 func (s *Service) AccountGone(ctx context.Context, accountID string) {
 	if accountID == "" {
 		return
@@ -26,10 +27,16 @@ func (s *Service) AccountGone(ctx context.Context, accountID string) {
 			continue
 		}
 		rec, err := s.st.RoomByName(ctx, r.name)
+		if isNotFound(err) {
+			// The row is gone (the room was deleted elsewhere): retired
+			// as a save that finds no row retires it.
+			r.mu.Lock()
+			s.goneLocked(r)
+			r.mu.Unlock()
+			continue
+		}
 		if err != nil {
-			if !isNotFound(err) {
-				s.log.Warn("room owner's account revoked: read the room", "room", r.name, "err", err)
-			}
+			s.log.Warn("room owner's account revoked: read the room", "room", r.name, "err", err)
 			continue
 		}
 		if rec.OwnerID != "" {

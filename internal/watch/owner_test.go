@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"testing"
 )
 
@@ -42,5 +43,31 @@ func TestAccountGoneKeepsExistingOwner(t *testing.T) {
 	e.svc.AccountGone(context.Background(), "owner")
 	if s := r.Snapshot(); !s.HasOwner || s.OwnerID != "owner" {
 		t.Fatalf("owner after a revocation of an existing account: %v %q", s.HasOwner, s.OwnerID)
+	}
+}
+
+// TestAccountGoneRetiresDeletedRoom: a loaded room whose row AccountGone
+// finds missing (the room was deleted elsewhere, with or before its
+// owner's account) is retired as a save finding no row retires it: its
+// sockets are told it is gone and a Get finds nothing. It was skipped, and
+// kept serving a room that no longer exists.
+func TestAccountGoneRetiresDeletedRoom(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	r := e.room("deleted", "owner")
+	if err := e.st.DeleteRoom(ctx, "deleted", 0); err != nil {
+		t.Fatal(err)
+	}
+	e.rec.take()
+	e.svc.AccountGone(ctx, "owner")
+	if got := e.closes(r); len(got) != 1 || got[0] != CloseUnloaded {
+		t.Fatalf("room closes %v, want one CloseUnloaded (the room is gone)", got)
+	}
+	if n := len(e.svc.Loaded()); n != 0 {
+		t.Fatalf("%d rooms still loaded", n)
+	}
+	if _, err := e.svc.Get(ctx, "deleted"); !errors.Is(err, ErrRoomNotFound) {
+		t.Fatalf("Get after: %v, want ErrRoomNotFound", err)
 	}
 }
