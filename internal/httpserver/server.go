@@ -233,9 +233,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // WriteJSON writes v as a JSON response with status. A value JSON cannot
 // carry (+Inf, NaN) is answered 500 with a small error body in both
 // shapes the surfaces use: status with an empty body, as before, told the
-// client a broken answer was a success.
+// client a broken answer was a success. Every answer says nosniff: the
+// Owncast and OpenTogetherTube surfaces' JSON (titles, names and chat that
+// strangers write) is never read by a browser as anything but JSON.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	b, err := json.Marshal(v)
 	if err != nil {
 		w.WriteHeader(http.StatusInternalServerError)

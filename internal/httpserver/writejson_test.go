@@ -23,3 +23,16 @@ func TestWriteJSONRefusesWhatJSONCannotCarry(t *testing.T) {
 		t.Fatalf("a plain value answered %d %q %v", rec.Code, rec.Body.String(), rec.Header())
 	}
 }
+
+// TestWriteJSONSaysNosniff: every JSON answer carries nosniff, success or
+// error (the Owncast and OTT surfaces answered without it).
+func TestWriteJSONSaysNosniff(t *testing.T) {
+	t.Parallel()
+	for _, v := range []any{map[string]any{"title": "<script>x</script>"}, math.NaN()} {
+		rec := httptest.NewRecorder()
+		WriteJSON(rec, 200, v)
+		if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Fatalf("WriteJSON(%v): X-Content-Type-Options = %q", v, got)
+		}
+	}
+}

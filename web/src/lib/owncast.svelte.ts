@@ -121,11 +121,15 @@ export function chatName(): string | null {
 }
 
 /** actionURL is an external action's URL with what Owncast appends: the
- * page it was opened from and the viewer's chat name. */
+ * page it was opened from and the viewer's chat name; null unless it is an
+ * http(s) URL (the page opens it with window.open, where a javascript: or
+ * data: URL would run as this origin: the server refuses such actions, and
+ * the page does not rely on that). */
 export function actionURL(action: ExternalAction): string | null {
   if (!action.url) return null;
   try {
     const u = new URL(action.url, location.origin);
+    if (u.protocol !== "https:" && u.protocol !== "http:") return null;
     u.searchParams.append("instance", location.href);
     const name = chatName();
     if (name) u.searchParams.append("username", name);
