@@ -162,7 +162,9 @@ func (s *Surface) registerFederation(h *httpserver.Server) {
 				return
 			}
 			if err := s.d.FediverseAuth.Start(r.Context(), chatUser(r), r.URL.Query().Get("accessToken"), req.Account); err != nil {
-				writeError(w, err)
+				// Too many pending requests is Owncast's 400 (its spec
+				// gives this operation no other refusal but 401), not 429.
+				writeReportError(w, err)
 				return
 			}
 			writeResult(w, http.StatusOK, true, "code sent")

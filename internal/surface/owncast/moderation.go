@@ -106,8 +106,12 @@ func (s *Surface) handleUserDetails(w http.ResponseWriter, r *http.Request) {
 	for _, c := range s.chat.ofUser(id) {
 		// Moderators and integrations see a connection without its
 		// address, as on Owncast: a viewer's IP is the admin's alone.
+		// Owncast's geo here is a country-code string, left out when
+		// unknown; Hearth has no GeoIP database, so it is always left out
+		// (null is not a string to Owncast's spec or its clients).
 		cj := s.clientJSON(c, false)
 		delete(cj, "ipAddress")
+		delete(cj, "geo")
 		clients = append(clients, cj)
 	}
 	ms, err := s.d.Chat.MessagesFrom(r.Context(), id)

@@ -13,7 +13,9 @@ import (
 // token): {channel: "BROWSER_PUSH_NOTIFICATION", destination: <push
 // subscription JSON>}. Owncast answers 200 with an empty body. An address
 // (an IPv6 /64 counting as one) may register notifyRegistrations an hour
-// (Owncast: no bound), 429 past it.
+// (Owncast: no bound); past it the answer is 400 with Retry-After, since
+// Owncast's spec gives this operation no error status but 400 and 401 (and
+// no default), and its API suite's response validator fails on any other.
 func (s *Surface) handleNotificationRegister(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Channel     string `json:"channel"`
@@ -23,7 +25,7 @@ func (s *Surface) handleNotificationRegister(w http.ResponseWriter, r *http.Requ
 		return
 	}
 	if d := s.notifyRL.Allow(ratelimit.AddrKey(s.clientIP(r)), 1); !d.Allowed {
-		writeError(w, &fault.Error{Kind: fault.RateLimited, RetryAfter: d.RetryAfter,
+		writeReportError(w, &fault.Error{Kind: fault.RateLimited, RetryAfter: d.RetryAfter,
 			Msg: "too many notification registrations from this address; try again later"})
 		return
 	}

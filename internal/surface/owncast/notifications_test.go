@@ -83,7 +83,8 @@ func TestNotificationRegister(t *testing.T) {
 // TestNotificationRegisterBoundedPerAddress: every stored subscription is
 // a push in each go-live round, to a host the registrant chose, and a chat
 // user costs nothing, so one address may register ten an hour; the
-// eleventh is refused with 429 and Retry-After and is not stored.
+// eleventh is refused with 400 (the only refusal Owncast's spec gives the
+// operation besides 401) and Retry-After, and is not stored.
 func TestNotificationRegisterBoundedPerAddress(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, nodeOpts{})
@@ -104,7 +105,7 @@ func TestNotificationRegisterBoundedPerAddress(t *testing.T) {
 		map[string]any{"channel": "BROWSER_PUSH_NOTIFICATION", "destination": sub(10)})
 	var res map[string]any
 	r.json(t, &res)
-	if r.status != 429 || r.header.Get("Retry-After") == "" || res["success"] != false || res["message"] == "" {
+	if r.status != 400 || r.header.Get("Retry-After") == "" || res["success"] != false || res["message"] == "" {
 		t.Fatalf("11th registration: %d Retry-After=%q %s", r.status, r.header.Get("Retry-After"), r.body)
 	}
 	dests, err := n.db.StageChat().NotificationDestinations(t.Context(), "BROWSER_PUSH_NOTIFICATION")
@@ -133,7 +134,7 @@ func TestNotificationRegisterCountsIPv6Prefix(t *testing.T) {
 			t.Fatalf("registration %d: %d %s", i+1, r.status, r.body)
 		}
 	}
-	if r := reg(10, "2001:db8:1:2:ffff::1"); r.status != 429 {
+	if r := reg(10, "2001:db8:1:2:ffff::1"); r.status != 400 {
 		t.Fatalf("11th registration from the same /64: %d %s", r.status, r.body)
 	}
 	if r := reg(11, "2001:db8:1:3::1"); r.status != 200 {

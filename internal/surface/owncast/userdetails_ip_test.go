@@ -4,7 +4,8 @@ import "testing"
 
 // TestUserDetailsHideTheAddress: a chat moderator's (and an integration's)
 // view of a user lists that user's connections without their IP address,
-// as Owncast's; the admin's list of clients still has it.
+// as Owncast's; the admin's list of clients still has it. Without a GeoIP
+// database the connections carry no geo (Owncast's is a string, omitted).
 func TestUserDetailsHideTheAddress(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, nodeOpts{})
@@ -34,6 +35,11 @@ func TestUserDetailsHideTheAddress(t *testing.T) {
 		}
 		if ip, ok := det.ConnectedClients[0]["ipAddress"]; ok {
 			t.Fatalf("%s: the viewer's address %v is shown", c.path, ip)
+		}
+		// Owncast's geo here is a country-code string (its spec's type),
+		// left out when unknown; null breaks clients validating against it.
+		if g, ok := det.ConnectedClients[0]["geo"]; ok {
+			t.Fatalf("%s: geo %v is sent; Owncast leaves it out without a country code", c.path, g)
 		}
 	}
 	var clients []map[string]any
