@@ -18,8 +18,9 @@ import (
 // every post into the chat, per author account: a second message inside
 // the interval is refused (RateLimited, ErrFlooded, Retry-After the block)
 // and the account stays blocked until the block ends, whatever writes for
-// it; another account is not held back, a moderator is exempt, and spam
-// protection off lifts it.
+// it; a message a little under the interval (jitter after a socket's own
+// check) is not refused; another account is not held back, a moderator is
+// exempt, and spam protection off lifts it.
 func TestPaceIsPerAccount(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -91,6 +92,15 @@ func TestPaceIsPerAccount(t *testing.T) {
 	advance(6 * time.Second)
 	if err := send(alice); err != nil {
 		t.Errorf("alice after the block: %v", err)
+	}
+	// A message a little under the interval after the last (a socket's
+	// check passed it at the frame's arrival; jitter since) still goes.
+	advance(time.Second - 20*time.Millisecond)
+	if err := send(alice); err != nil {
+		t.Errorf("alice 20 ms under the interval: %v", err)
+	}
+	if err := send(alice); !flooded(err, 10*time.Second) {
+		t.Errorf("alice's next message at once: %v, want ErrFlooded for 10s", err)
 	}
 	if err := s.UpdateSettings(ctx, func(st *stagechat.Settings) error { st.ChatSpamProtection = false; return nil }); err != nil {
 		t.Fatal(err)
