@@ -27,7 +27,9 @@ func (s *Surface) handleIndieAuthStart(w http.ResponseWriter, r *http.Request) {
 	}
 	redirect, err := s.d.IndieAuth.Start(r.Context(), chatUser(r), r.URL.Query().Get("accessToken"), req.AuthHost)
 	if err != nil {
-		writeError(w, err)
+		// Too many pending requests is Owncast's 400 {success:false,
+		// message}, as its other refusals here, not 429.
+		writeReportError(w, err)
 		return
 	}
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"redirect": redirect})
