@@ -190,14 +190,15 @@ func (c *StageChannels) AccountDisabled(ctx context.Context, accountID string) {
 // admin, once it is one no more (identity.DemotedTopic; the account stays
 // enabled and signed in): its WHEP sessions on stage channels are checked
 // again (mayWatch), so one on a channel of a community it is no member of
-// ends and one it may view as a member goes on, and so are the broadcasts
-// it streams with a held key. Every node runs it on a demotion.
+// ends and one it may view as a member goes on. Every node runs it on a
+// demotion. (Its broadcasts need no recheck: holding and using a stage
+// channel's key asks membership and the community's manage permissions,
+// never the instance admin flag.)
 func (c *StageChannels) AccountDemoted(ctx context.Context, accountID string) {
 	if accountID == "" {
 		return
 	}
 	c.recheckWebRTC(ctx, accountID)
-	c.recheckPublishers(ctx, accountID)
 }
 
 // webrtcViewers is the live service's WHEP sessions (live.Service).
