@@ -3,7 +3,9 @@
 package gateway
 
 import (
+	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,8 +17,19 @@ import (
 // socket when it has read what was there. Sockets are known by a key, not
 // by descriptor, so an event for a socket that has since closed is never
 // taken for another that reuses its descriptor.
+//
+// The epoll descriptor is itself watched by the runtime's netpoller (an
+// epoll instance is readable while it has events): the loop parks as a
+// goroutine reading a socket does, rather than blocking its thread in
+// epoll_wait. A goroutine blocked in a system call keeps its P until the
+// runtime's monitor takes it back, and the read turns the loop had just
+// started wait behind it; on a busy machine that was tens to hundreds of
+// milliseconds between a frame's arrival and its handling, while a plain
+// HTTP request (read through the netpoller) was served at once.
 type poller struct {
 	epfd  int
+	file  *os.File // epfd under the runtime's netpoller; nil: blocking waits
+	raw   syscall.RawConn
 	mu    sync.Mutex
 	next  uint64
 	conns map[uint64]*Conn
@@ -36,6 +49,7 @@ func getPoller() *poller {
 			return
 		}
 		p := &poller{epfd: fd, conns: make(map[uint64]*Conn)}
+		p.file, p.raw = netpolled(fd)
 		thePoller.p = p
 		go p.loop()
 	})
@@ -83,13 +97,61 @@ func (p *poller) del(key uint64, fd int) {
 	}
 }
 
+// netpolled puts the epoll descriptor under the runtime's netpoller, or
+// returns nils where that cannot be done (the loop then blocks in
+// epoll_wait). The file is kept for the life of the process: dropping it
+// would let its finalizer close the descriptor.
+func netpolled(fd int) (*os.File, syscall.RawConn) {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, nil
+	}
+	f := os.NewFile(uintptr(fd), "gateway-epoll")
+	if f == nil {
+		return nil, nil
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, nil
+	}
+	return f, rc
+}
+
+// wait returns the ready events, waiting for one (0 after an interrupted
+// or failed wait).
+func (p *poller) wait(events []unix.EpollEvent) int {
+	if p.raw == nil {
+		n, err := unix.EpollWait(p.epfd, events, -1)
+		if err != nil {
+			return 0 // EINTR
+		}
+		return n
+	}
+	var n int
+	var werr error
+	err := p.raw.Read(func(fd uintptr) bool {
+		for {
+			n, werr = unix.EpollWait(int(fd), events, 0)
+			if werr != unix.EINTR {
+				return werr != nil || n > 0
+			}
+		}
+	})
+	if err != nil {
+		// The runtime does not poll it after all: block in epoll_wait
+		// from now on.
+		p.raw = nil
+		return 0
+	}
+	if werr != nil {
+		return 0
+	}
+	return n
+}
+
 func (p *poller) loop() {
 	var events [256]unix.EpollEvent
 	for {
-		n, err := unix.EpollWait(p.epfd, events[:], -1)
-		if err != nil {
-			continue // EINTR
-		}
+		n := p.wait(events[:])
 		for i := range events[:n] {
 			key := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
 			p.mu.Lock()
