@@ -65,11 +65,28 @@ func (s *TogetherExtras) DeleteVoice(ctx context.Context, accountID, channelID s
 		if channelID != "" && v.ChannelID != channelID {
 			return fault.NotFound
 		}
+		// Only the delete that removes the row read reports it: on
+		// PostgreSQL two callers may both read it, the second's delete then
+		// waits for the first and removes nothing (each node would announce
+		// the leave).
+		res, err := tx.ExecContext(ctx, `DELETE FROM together_voice_states WHERE account_id=$1 AND channel_id=$2`, accountID, v.ChannelID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fault.NotFound
+		}
 		out = v
-		_, err = tx.ExecContext(ctx, `DELETE FROM together_voice_states WHERE account_id=$1`, accountID)
-		return err
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // VoiceIn lists the voice states of a channel, by join time.
