@@ -176,40 +176,25 @@ func TestBoundStageChannelRecordings(t *testing.T) {
 		a, _ := start(t, cfg, nil)
 		base := a.HTTP.URL()
 		admin, ann, eve := adminLogin(t, base), register(t, base, "ann"), register(t, base, "eve")
-		var srv struct{ ID string }
-		if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Private"}, &srv); code != 201 {
-			t.Fatalf("create server: %d", code)
-		}
-		var inv struct{ Code string }
-		if code := call(t, "POST", base+"/servers/"+srv.ID+"/invites", admin.AccessToken, map[string]any{}, &inv); code != 201 && code != 200 {
-			t.Fatalf("invite: %d", code)
-		}
-		if code := call(t, "POST", base+"/invites/"+inv.Code+"/accept", ann.AccessToken, nil, nil); code != 200 && code != 201 {
-			t.Fatalf("join: %d", code)
-		}
-		var ch struct{ ID string }
-		if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken,
-			map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &ch); code != 201 {
-			t.Fatalf("bound stage channel: %d", code)
-		}
+		_, chID := privateBoundStageChannel(t, base, admin, ann)
 		def := a.Live.DefaultStageID()
 		clip := seedClip(t, a, cfg, def, ann.User.ID)
 
 		var recs []struct{ ID, StageID string }
-		if code := call(t, "GET", base+"/api/recordings?stage="+ch.ID, ann.AccessToken, nil, &recs); code != 200 || len(recs) != 1 ||
+		if code := call(t, "GET", base+"/api/recordings?stage="+chID, ann.AccessToken, nil, &recs); code != 200 || len(recs) != 1 ||
 			recs[0].ID != clip.RecordingID || recs[0].StageID != def {
 			t.Fatalf("recordings of the bound channel: %d %+v", code, recs)
 		}
 		var clips []struct{ ID string }
-		if code := call(t, "GET", base+"/api/clips?stage="+ch.ID, ann.AccessToken, nil, &clips); code != 200 || len(clips) != 1 || clips[0].ID != clip.ID {
+		if code := call(t, "GET", base+"/api/clips?stage="+chID, ann.AccessToken, nil, &clips); code != 200 || len(clips) != 1 || clips[0].ID != clip.ID {
 			t.Fatalf("clips of the bound channel: %d %+v", code, clips)
 		}
 		var set struct{ StageID string }
-		if code := call(t, "GET", base+"/api/recording-settings/"+ch.ID, admin.AccessToken, nil, &set); code != 200 || set.StageID != def {
+		if code := call(t, "GET", base+"/api/recording-settings/"+chID, admin.AccessToken, nil, &set); code != 200 || set.StageID != def {
 			t.Fatalf("settings of the bound channel: %d %+v", code, set)
 		}
 		on := true
-		if code := call(t, "PUT", base+"/api/recording-settings/"+ch.ID, admin.AccessToken, map[string]any{"enabled": on}, &set); code != 200 || set.StageID != def {
+		if code := call(t, "PUT", base+"/api/recording-settings/"+chID, admin.AccessToken, map[string]any{"enabled": on}, &set); code != 200 || set.StageID != def {
 			t.Fatalf("put settings of the bound channel: %d %+v", code, set)
 		}
 		var defSet struct{ Enabled *bool }
@@ -217,13 +202,13 @@ func TestBoundStageChannelRecordings(t *testing.T) {
 			t.Fatalf("the default stage's settings: %d %+v", code, defSet)
 		}
 		// The channel's viewer does not manage the default stage.
-		if code := call(t, "GET", base+"/api/recording-settings/"+ch.ID, ann.AccessToken, nil, nil); code != 403 {
+		if code := call(t, "GET", base+"/api/recording-settings/"+chID, ann.AccessToken, nil, nil); code != 403 {
 			t.Fatalf("settings by a viewer: %d", code)
 		}
 		// Whoever may not see the channel: as an unknown id.
 		for _, p := range []string{"/api/recordings?stage=", "/api/clips?stage=", "/api/recording-settings/"} {
 			for _, tok := range []string{"", eve.AccessToken} {
-				rc := call(t, "GET", base+p+ch.ID, tok, nil, nil)
+				rc := call(t, "GET", base+p+chID, tok, nil, nil)
 				uc := call(t, "GET", base+p+identity.NewID(), tok, nil, nil)
 				if rc != uc || rc < 400 || rc >= 500 {
 					t.Fatalf("%s signed in %v: bound channel %d, unknown %d", p, tok != "", rc, uc)

@@ -36,17 +36,32 @@ func (a *App) onCommunityEvents(what string, f func(context.Context, *community.
 // (identity.RevokedTopic, from any node), with 10 s to act, until the app
 // closes.
 func (a *App) onAccountRevoked(what string, f func(ctx context.Context, accountID string)) error {
-	sub, err := a.Bus.Subscribe(identity.RevokedTopic, func(m bus.Message) {
-		var r identity.Revoked
-		if json.Unmarshal(m.Data, &r) != nil || r.AccountID == "" {
+	return a.onAccountEvent(what, identity.RevokedTopic, f)
+}
+
+// onAccountDemoted calls f with every instance admin demoted on any node
+// (identity.DemotedTopic), with 10 s to act, until the app closes.
+func (a *App) onAccountDemoted(what string, f func(ctx context.Context, accountID string)) error {
+	return a.onAccountEvent(what, identity.DemotedTopic, f)
+}
+
+// onAccountEvent subscribes f to an identity topic whose payload names the
+// account in "account_id" (identity.Revoked, identity.Demoted); payloads
+// naming none are skipped.
+func (a *App) onAccountEvent(what, topic string, f func(ctx context.Context, accountID string)) error {
+	sub, err := a.Bus.Subscribe(topic, func(m bus.Message) {
+		var e struct {
+			AccountID string `json:"account_id"`
+		}
+		if json.Unmarshal(m.Data, &e) != nil || e.AccountID == "" {
 			return
 		}
 		ctx, cancel := context.WithTimeout(a.lifeCtx(), 10*time.Second)
 		defer cancel()
-		f(ctx, r.AccountID)
+		f(ctx, e.AccountID)
 	})
 	if err != nil {
-		return fmt.Errorf("%s: subscribe %s: %w", what, identity.RevokedTopic, err)
+		return fmt.Errorf("%s: subscribe %s: %w", what, topic, err)
 	}
 	a.closers = append(a.closers, sub.Unsubscribe)
 	return nil

@@ -24,24 +24,18 @@ func TestHiddenStageChannelUnfollows(t *testing.T) {
 	a, _ := start(t, fedConfig(t), nil)
 	base := federate(t, a)
 	admin := adminLogin(t, base)
-	var srv, ch struct{ ID string }
-	if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Open", "is_public": true}, &srv); code != 201 {
-		t.Fatalf("create server: %d", code)
-	}
-	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken, map[string]any{"name": "Secret gigs", "type": "stage"}, &ch); code != 201 {
-		t.Fatalf("stage channel: %d", code)
-	}
-	actor := base + "/federation/user/" + federation.StagePrefix + ch.ID
+	srvID, chID := openStageChannel(t, base, admin.AccessToken, "Secret gigs")
+	actor := base + "/federation/user/" + federation.StagePrefix + chID
 	alice, mallory := newMastodon(t, "alice"), newMastodon(t, "mallory")
 	var following struct{ ID string }
-	code, body := owncastAdmin(t, base, "POST", "/api/admin/federation/servers", map[string]any{"url": alice.actor(), "stage": ch.ID})
+	code, body := owncastAdmin(t, base, "POST", "/api/admin/federation/servers", map[string]any{"url": alice.actor(), "stage": chID})
 	if code != 200 || json.Unmarshal(body, &following) != nil {
 		t.Fatalf("the stage channel follows alice: %d %s", code, body)
 	}
 	if f := alice.next("Follow"); f["actor"] != actor {
 		t.Fatalf("Follow from %v, want %s", f["actor"], actor)
 	}
-	if code := call(t, "PATCH", base+"/servers/"+srv.ID, admin.AccessToken, map[string]any{"require_invite": true}, nil); code != 200 {
+	if code := call(t, "PATCH", base+"/servers/"+srvID, admin.AccessToken, map[string]any{"require_invite": true}, nil); code != 200 {
 		t.Fatalf("require invites: %d", code)
 	}
 	unknown := base + "/federation/user/" + federation.StagePrefix + "0190aaaa-0000-7000-8000-000000000000"
@@ -72,7 +66,7 @@ func TestHiddenStageChannelUnfollows(t *testing.T) {
 	hiddenAsUnknown("alice's signed fetch before the unfollow", r.Status, strings.TrimSpace(string(r.Body)))
 
 	// It cannot follow anyone while hidden.
-	if code, body := owncastAdmin(t, base, "POST", "/api/admin/federation/servers", map[string]any{"url": mallory.actor(), "stage": ch.ID}); code < 400 {
+	if code, body := owncastAdmin(t, base, "POST", "/api/admin/federation/servers", map[string]any{"url": mallory.actor(), "stage": chID}); code < 400 {
 		t.Errorf("a hidden stage channel's follow = %d %s, want refused", code, body)
 	}
 
@@ -128,14 +122,8 @@ func TestHiddenStageChannelApprovesNoFollow(t *testing.T) {
 		t.Fatalf("private mode: %d %s", code, b)
 	}
 	admin := adminLogin(t, base)
-	var srv, ch struct{ ID string }
-	if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Open", "is_public": true}, &srv); code != 201 {
-		t.Fatalf("create server: %d", code)
-	}
-	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken, map[string]any{"name": "Gigs", "type": "stage"}, &ch); code != 201 {
-		t.Fatalf("stage channel: %d", code)
-	}
-	actor := base + "/federation/user/" + federation.StagePrefix + ch.ID
+	srvID, chID := openStageChannel(t, base, admin.AccessToken, "Gigs")
+	actor := base + "/federation/user/" + federation.StagePrefix + chID
 	alice, bob := newMastodon(t, "alice"), newMastodon(t, "bob")
 	for _, p := range []*mastodon{alice, bob} {
 		if code := p.follow(actor); code != 202 {
@@ -145,7 +133,7 @@ func TestHiddenStageChannelApprovesNoFollow(t *testing.T) {
 	total := func(state string) int {
 		t.Helper()
 		var page struct{ Total int }
-		code, b := owncastAdmin(t, base, "GET", "/api/admin/federation/stages/"+ch.ID+"/followers?state="+state, nil)
+		code, b := owncastAdmin(t, base, "GET", "/api/admin/federation/stages/"+chID+"/followers?state="+state, nil)
 		if code != 200 || json.Unmarshal(b, &page) != nil {
 			t.Fatalf("%s followers: %d %s", state, code, b)
 		}
@@ -153,13 +141,13 @@ func TestHiddenStageChannelApprovesNoFollow(t *testing.T) {
 	}
 	approve := func(p *mastodon, ok bool) int {
 		t.Helper()
-		code, _ := owncastAdmin(t, base, "POST", "/api/admin/federation/stages/"+ch.ID+"/followers/approve",
+		code, _ := owncastAdmin(t, base, "POST", "/api/admin/federation/stages/"+chID+"/followers/approve",
 			map[string]any{"actorIRI": p.actor(), "approved": ok})
 		return code
 	}
 	setInvite := func(on bool) {
 		t.Helper()
-		if code := call(t, "PATCH", base+"/servers/"+srv.ID, admin.AccessToken, map[string]any{"require_invite": on}, nil); code != 200 {
+		if code := call(t, "PATCH", base+"/servers/"+srvID, admin.AccessToken, map[string]any{"require_invite": on}, nil); code != 200 {
 			t.Fatalf("require invites %v: %d", on, code)
 		}
 	}

@@ -466,14 +466,8 @@ func TestUndoFollowOfPrivateStageChannel(t *testing.T) {
 	a, _ := start(t, fedConfig(t), nil)
 	base := federate(t, a)
 	admin := adminLogin(t, base)
-	var srv, ch struct{ ID string }
-	if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Open", "is_public": true}, &srv); code != 201 {
-		t.Fatalf("create server: %d", code)
-	}
-	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken, map[string]any{"name": "Open mic", "type": "stage"}, &ch); code != 201 {
-		t.Fatalf("stage channel: %d", code)
-	}
-	actor := base + "/federation/user/" + federation.StagePrefix + ch.ID
+	srvID, chID := openStageChannel(t, base, admin.AccessToken, "Open mic")
+	actor := base + "/federation/user/" + federation.StagePrefix + chID
 	alice, mallory := newMastodon(t, "alice"), newMastodon(t, "mallory")
 	if code := alice.follow(actor); code != 202 {
 		t.Fatalf("follow: %d", code)
@@ -482,7 +476,7 @@ func TestUndoFollowOfPrivateStageChannel(t *testing.T) {
 	followers := func() float64 {
 		t.Helper()
 		var page struct{ Total float64 }
-		code, b := owncastAdmin(t, base, "GET", "/api/admin/federation/stages/"+ch.ID+"/followers", nil)
+		code, b := owncastAdmin(t, base, "GET", "/api/admin/federation/stages/"+chID+"/followers", nil)
 		if code != 200 || json.Unmarshal(b, &page) != nil {
 			t.Fatalf("followers: %d %s", code, b)
 		}
@@ -491,7 +485,7 @@ func TestUndoFollowOfPrivateStageChannel(t *testing.T) {
 	if n := followers(); n != 1 {
 		t.Fatalf("followers = %v, want 1", n)
 	}
-	if code := call(t, "PATCH", base+"/servers/"+srv.ID, admin.AccessToken, map[string]any{"require_invite": true}, nil); code != 200 {
+	if code := call(t, "PATCH", base+"/servers/"+srvID, admin.AccessToken, map[string]any{"require_invite": true}, nil); code != 200 {
 		t.Fatalf("require invites: %d", code)
 	}
 	undo := func(p *mastodon, object string) map[string]any {
@@ -544,14 +538,9 @@ func TestStageChannelWebFingerNamesItsStream(t *testing.T) {
 	a, _ := start(t, fedConfig(t), nil)
 	base := federate(t, a)
 	admin := adminLogin(t, base)
-	var srv, own, bound struct{ ID string }
-	if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Open", "is_public": true}, &srv); code != 201 {
-		t.Fatalf("create server: %d", code)
-	}
-	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken, map[string]any{"name": "Concerts", "type": "stage"}, &own); code != 201 {
-		t.Fatalf("stage channel: %d", code)
-	}
-	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken, map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &bound); code != 201 {
+	srvID, ownID := openStageChannel(t, base, admin.AccessToken, "Concerts")
+	var bound struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+srvID+"/channels", admin.AccessToken, map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &bound); code != 201 {
 		t.Fatalf("bound stage channel: %d", code)
 	}
 	host := strings.TrimPrefix(base, "http://")
@@ -580,8 +569,8 @@ func TestStageChannelWebFingerNamesItsStream(t *testing.T) {
 		name, user, page, hls string
 	}{
 		{"server actor", "streamer", base, base + "/hls/stream.m3u8"},
-		{"own stage", federation.StagePrefix + own.ID, base + "/c/" + srv.ID + "/" + own.ID, base + "/stages/" + own.ID + "/stream.m3u8"},
-		{"bound to the default stage", federation.StagePrefix + bound.ID, base + "/c/" + srv.ID + "/" + bound.ID, base + "/hls/stream.m3u8"},
+		{"own stage", federation.StagePrefix + ownID, base + "/c/" + srvID + "/" + ownID, base + "/stages/" + ownID + "/stream.m3u8"},
+		{"bound to the default stage", federation.StagePrefix + bound.ID, base + "/c/" + srvID + "/" + bound.ID, base + "/hls/stream.m3u8"},
 	} {
 		l := links(c.user)
 		if l[page] != c.page {
@@ -604,9 +593,9 @@ func TestStageChannelWebFingerNamesItsStream(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, res.Header.Get("Location"), strings.TrimSpace(string(b))
 	}
-	entry := base + "/stages/" + own.ID + "/stream.m3u8"
+	entry := base + "/stages/" + ownID + "/stream.m3u8"
 	code, loc, _ := fetch(entry)
-	if code != http.StatusFound || !strings.HasPrefix(loc, "/stages/"+own.ID+"/hls/") || !strings.HasSuffix(loc, "/stream.m3u8") {
+	if code != http.StatusFound || !strings.HasPrefix(loc, "/stages/"+ownID+"/hls/") || !strings.HasSuffix(loc, "/stream.m3u8") {
 		t.Fatalf("the own stage's address = %d %q, want 302 to its signed playlist", code, loc)
 	}
 	if code, _, body := fetch(base + loc); code != 200 || !strings.HasPrefix(body, "#EXTM3U") {
@@ -614,10 +603,10 @@ func TestStageChannelWebFingerNamesItsStream(t *testing.T) {
 	}
 	// Private: no entry, and the address and its link answer as an
 	// unknown channel's.
-	if code := call(t, "PATCH", base+"/servers/"+srv.ID, admin.AccessToken, map[string]any{"require_invite": true}, nil); code != 200 {
+	if code := call(t, "PATCH", base+"/servers/"+srvID, admin.AccessToken, map[string]any{"require_invite": true}, nil); code != 200 {
 		t.Fatalf("require invites: %d", code)
 	}
-	req, _ := http.NewRequest("GET", base+"/.well-known/webfinger?resource="+url.QueryEscape("acct:"+federation.StagePrefix+own.ID+"@"+host), nil)
+	req, _ := http.NewRequest("GET", base+"/.well-known/webfinger?resource="+url.QueryEscape("acct:"+federation.StagePrefix+ownID+"@"+host), nil)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -626,7 +615,7 @@ func TestStageChannelWebFingerNamesItsStream(t *testing.T) {
 	if res.StatusCode != 404 {
 		t.Fatalf("a private stage channel's WebFinger = %d, want 404", res.StatusCode)
 	}
-	wantCode, _, wantBody := fetch(base + "/stages/" + srv.ID + "/stream.m3u8") // not a stage channel
+	wantCode, _, wantBody := fetch(base + "/stages/" + srvID + "/stream.m3u8") // not a stage channel
 	if wantCode != 404 {
 		t.Fatalf("an unknown channel's address = %d, want 404", wantCode)
 	}
@@ -655,19 +644,8 @@ func TestTwoHearthsUnfollowWhilePrivate(t *testing.T) {
 	b, _ := start(t, fedConfig(t), nil)
 	baseA, baseB := federate(t, a), federate(t, b)
 	adminA, adminB := adminLogin(t, baseA), adminLogin(t, baseB)
-	stage := func(base, token string) (srv, ch string) {
-		t.Helper()
-		var s, c struct{ ID string }
-		if code := call(t, "POST", base+"/servers", token, map[string]any{"name": "Open", "is_public": true}, &s); code != 201 {
-			t.Fatalf("create server: %d", code)
-		}
-		if code := call(t, "POST", base+"/servers/"+s.ID+"/channels", token, map[string]any{"name": "Stage", "type": "stage"}, &c); code != 201 {
-			t.Fatalf("stage channel: %d", code)
-		}
-		return s.ID, c.ID
-	}
-	srvA, chA := stage(baseA, adminA.AccessToken)
-	srvB, chB := stage(baseB, adminB.AccessToken)
+	srvA, chA := openStageChannel(t, baseA, adminA.AccessToken, "Stage")
+	srvB, chB := openStageChannel(t, baseB, adminB.AccessToken, "Stage")
 	stageB := baseB + "/federation/user/" + federation.StagePrefix + chB
 
 	var followA, followStage struct{ ID string }
@@ -708,4 +686,16 @@ func TestTwoHearthsUnfollowWhilePrivate(t *testing.T) {
 		t.Fatalf("the hidden stage channel's unfollow = %d %s, want 200", code, body)
 	}
 	poll(t, "B forgetting A's stage channel", 10*time.Second, func() bool { return serverFollowers() == 0 })
+}
+
+// openStageChannel creates a public server (newServer) with a stage channel
+// of its own stage, named name, and answers both ids.
+func openStageChannel(t *testing.T, base, token, name string) (serverID, channelID string) {
+	t.Helper()
+	serverID = newServer(t, base, token)
+	var ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+serverID+"/channels", token, map[string]any{"name": name, "type": "stage"}, &ch); code != 201 {
+		t.Fatalf("stage channel: %d", code)
+	}
+	return serverID, ch.ID
 }

@@ -31,31 +31,14 @@ func TestWHEPAndWHIPOfBoundStageChannel(t *testing.T) {
 
 func boundStageChannelWebRTC(t *testing.T, a *app.App, base string) {
 	admin, bob, eve, hid := adminLogin(t, base), register(t, base, "bob"), register(t, base, "eve"), register(t, base, "hid")
-	var srv struct{ ID string }
-	if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Private"}, &srv); code != 201 {
-		t.Fatalf("create server: %d", code)
-	}
-	var inv struct{ Code string }
-	if code := call(t, "POST", base+"/servers/"+srv.ID+"/invites", admin.AccessToken, map[string]any{}, &inv); code != 201 && code != 200 {
-		t.Fatalf("invite: %d", code)
-	}
-	for _, u := range []login{bob, hid} {
-		if code := call(t, "POST", base+"/invites/"+inv.Code+"/accept", u.AccessToken, nil, nil); code != 200 && code != 201 {
-			t.Fatalf("join: %d", code)
-		}
-	}
-	var ch struct{ ID string }
-	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken,
-		map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &ch); code != 201 {
-		t.Fatalf("bound stage channel: %d", code)
-	}
-	if code := call(t, "PUT", base+"/channels/"+ch.ID+"/overrides", admin.AccessToken, map[string]any{"user_id": hid.User.ID, "allow": 0, "deny": 1}, nil); code != 200 {
+	_, chID := privateBoundStageChannel(t, base, admin, bob, hid)
+	if code := call(t, "PUT", base+"/channels/"+chID+"/overrides", admin.AccessToken, map[string]any{"user_id": hid.User.ID, "allow": 0, "deny": 1}, nil); code != 200 {
 		t.Fatalf("override: %d", code)
 	}
 	publishRTMP(t, a)
 
 	// The channel's viewer plays the default stage's broadcast.
-	resource := watchWHEPAt(t, base, ch.ID, bob.AccessToken, peer(t))
+	resource := watchWHEPAt(t, base, chID, bob.AccessToken, peer(t))
 	if code, _, body := postSDP(t, "DELETE", base+resource, "", "", ""); code != 200 {
 		t.Fatalf("DELETE %s: %d %s", resource, code, body)
 	}
@@ -69,7 +52,7 @@ func boundStageChannelWebRTC(t *testing.T, a *app.App, base string) {
 	}
 	offer := offerSDP(t, v)
 	for _, p := range []struct{ name, token string }{{"no token", ""}, {"stranger", eve.AccessToken}, {"hidden from", hid.AccessToken}} {
-		rc, _, rb := postSDP(t, "POST", base+"/api/whep/"+ch.ID, p.token, "application/sdp", offer)
+		rc, _, rb := postSDP(t, "POST", base+"/api/whep/"+chID, p.token, "application/sdp", offer)
 		for _, unknown := range []string{identity.NewID(), "nope"} {
 			uc, _, ub := postSDP(t, "POST", base+"/api/whep/"+unknown, p.token, "application/sdp", offer)
 			if rc != uc || rb != ub || rc < 400 || rc >= 500 {
@@ -81,10 +64,10 @@ func boundStageChannelWebRTC(t *testing.T, a *app.App, base string) {
 	// WHIP: the default stage's key names the default stage, live already.
 	pc, _, _ := publisher(t, true)
 	pub := offerSDP(t, pc)
-	if code, _, body := postSDP(t, "POST", base+"/api/whip/"+ch.ID, "live-key", "application/sdp", pub); code != 409 {
+	if code, _, body := postSDP(t, "POST", base+"/api/whip/"+chID, "live-key", "application/sdp", pub); code != 409 {
 		t.Errorf("whip with the default stage's key: %d %s", code, body)
 	}
-	rc, _, rb := postSDP(t, "POST", base+"/api/whip/"+ch.ID, "wrong-key", "application/sdp", pub)
+	rc, _, rb := postSDP(t, "POST", base+"/api/whip/"+chID, "wrong-key", "application/sdp", pub)
 	for _, unknown := range []string{identity.NewID(), "nope"} {
 		uc, _, ub := postSDP(t, "POST", base+"/api/whip/"+unknown, "wrong-key", "application/sdp", pub)
 		if rc != uc || rb != ub || rc != 401 {
@@ -106,36 +89,12 @@ func TestWHEPOfBoundStageChannelEndsWhenViewerLosesIt(t *testing.T) {
 	engines(t, func(t *testing.T, cfg config.Config) {
 		a, base := liveNode(t, func(c *config.Config) { c.Database, c.Bus = cfg.Database, cfg.Bus })
 		admin, bob, carol := adminLogin(t, base), register(t, base, "bob"), register(t, base, "carol")
-		var srv struct{ ID string }
-		if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Private"}, &srv); code != 201 {
-			t.Fatalf("create server: %d", code)
-		}
-		var inv struct{ Code string }
-		if code := call(t, "POST", base+"/servers/"+srv.ID+"/invites", admin.AccessToken, map[string]any{}, &inv); code != 201 && code != 200 {
-			t.Fatalf("invite: %d", code)
-		}
-		for _, u := range []login{bob, carol} {
-			if code := call(t, "POST", base+"/invites/"+inv.Code+"/accept", u.AccessToken, nil, nil); code != 200 && code != 201 {
-				t.Fatalf("join: %d", code)
-			}
-		}
-		var ch struct{ ID string }
-		if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken,
-			map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &ch); code != 201 {
-			t.Fatalf("bound stage channel: %d", code)
-		}
+		_, chID := privateBoundStageChannel(t, base, admin, bob, carol)
 		publishRTMP(t, a)
-		bobs := watchWHEPAt(t, base, ch.ID, bob.AccessToken, peer(t))
-		carols := watchWHEPAt(t, base, ch.ID, carol.AccessToken, peer(t))
-		watching := func(account string) bool {
-			for _, v := range a.Live.ViewerSessions() {
-				if v.AccountID == account {
-					return true
-				}
-			}
-			return false
-		}
-		if code := call(t, "PUT", base+"/channels/"+ch.ID+"/overrides", admin.AccessToken, map[string]any{"user_id": bob.User.ID, "allow": 0, "deny": 1}, nil); code != 200 {
+		bobs := watchWHEPAt(t, base, chID, bob.AccessToken, peer(t))
+		carols := watchWHEPAt(t, base, chID, carol.AccessToken, peer(t))
+		watching := func(account string) bool { return watchingWebRTC(a, account) }
+		if code := call(t, "PUT", base+"/channels/"+chID+"/overrides", admin.AccessToken, map[string]any{"user_id": bob.User.ID, "allow": 0, "deny": 1}, nil); code != 200 {
 			t.Fatalf("override: %d", code)
 		}
 		poll(t, "the hidden member's WebRTC session ending", 10*time.Second, func() bool { return !watching(bob.User.ID) })
@@ -152,4 +111,40 @@ func TestWHEPOfBoundStageChannelEndsWhenViewerLosesIt(t *testing.T) {
 			t.Errorf("DELETE %s: %d %s", carols, code, body)
 		}
 	})
+}
+
+// privateBoundStageChannel makes a server, joins members to it by invite
+// and gives it a stage channel bound to the default stage; it answers the
+// server's and the channel's ids.
+func privateBoundStageChannel(t *testing.T, base string, admin login, members ...login) (serverID, channelID string) {
+	t.Helper()
+	var srv struct{ ID string }
+	if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Private"}, &srv); code != 201 {
+		t.Fatalf("create server: %d", code)
+	}
+	var inv struct{ Code string }
+	if code := call(t, "POST", base+"/servers/"+srv.ID+"/invites", admin.AccessToken, map[string]any{}, &inv); code != 201 && code != 200 {
+		t.Fatalf("invite: %d", code)
+	}
+	for _, u := range members {
+		if code := call(t, "POST", base+"/invites/"+inv.Code+"/accept", u.AccessToken, nil, nil); code != 200 && code != 201 {
+			t.Fatalf("join: %d", code)
+		}
+	}
+	var ch struct{ ID string }
+	if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken,
+		map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &ch); code != 201 {
+		t.Fatalf("bound stage channel: %d", code)
+	}
+	return srv.ID, ch.ID
+}
+
+// watchingWebRTC tells whether account has a WHEP session on a.
+func watchingWebRTC(a *app.App, account string) bool {
+	for _, v := range a.Live.ViewerSessions() {
+		if v.AccountID == account {
+			return true
+		}
+	}
+	return false
 }

@@ -20,22 +20,7 @@ func TestWHEPOfDemotedAdminEnds(t *testing.T) {
 	engines(t, func(t *testing.T, cfg config.Config) {
 		a, base := liveNode(t, func(c *config.Config) { c.Database, c.Bus = cfg.Database, cfg.Bus })
 		admin, bob, dave := adminLogin(t, base), register(t, base, "bob"), register(t, base, "dave")
-		var srv struct{ ID string }
-		if code := call(t, "POST", base+"/servers", admin.AccessToken, map[string]any{"name": "Private"}, &srv); code != 201 {
-			t.Fatalf("create server: %d", code)
-		}
-		var inv struct{ Code string }
-		if code := call(t, "POST", base+"/servers/"+srv.ID+"/invites", admin.AccessToken, map[string]any{}, &inv); code != 201 && code != 200 {
-			t.Fatalf("invite: %d", code)
-		}
-		if code := call(t, "POST", base+"/invites/"+inv.Code+"/accept", bob.AccessToken, nil, nil); code != 200 && code != 201 {
-			t.Fatalf("join: %d", code)
-		}
-		var ch struct{ ID string }
-		if code := call(t, "POST", base+"/servers/"+srv.ID+"/channels", admin.AccessToken,
-			map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &ch); code != 201 {
-			t.Fatalf("bound stage channel: %d", code)
-		}
+		_, chID := privateBoundStageChannel(t, base, admin, bob)
 		setAdmin := func(id string, on bool) {
 			t.Helper()
 			if code := call(t, "PATCH", base+"/admin/users/"+id, admin.AccessToken, map[string]any{"is_admin": on}, nil); code != 200 {
@@ -45,16 +30,9 @@ func TestWHEPOfDemotedAdminEnds(t *testing.T) {
 		setAdmin(bob.User.ID, true)
 		setAdmin(dave.User.ID, true)
 		publishRTMP(t, a)
-		watchWHEPAt(t, base, ch.ID, bob.AccessToken, peer(t))
-		daves := watchWHEPAt(t, base, ch.ID, dave.AccessToken, peer(t))
-		watching := func(account string) bool {
-			for _, v := range a.Live.ViewerSessions() {
-				if v.AccountID == account {
-					return true
-				}
-			}
-			return false
-		}
+		watchWHEPAt(t, base, chID, bob.AccessToken, peer(t))
+		daves := watchWHEPAt(t, base, chID, dave.AccessToken, peer(t))
+		watching := func(account string) bool { return watchingWebRTC(a, account) }
 		// bob's demotion is rechecked before dave's (one subscriber, in
 		// order): once dave's session is gone, bob's was looked at too.
 		setAdmin(bob.User.ID, false)

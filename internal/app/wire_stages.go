@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
-	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/surface/together"
 )
@@ -40,19 +37,9 @@ func (a *App) wireStages(ctx context.Context) error {
 	// A demoted instance admin stops watching, on every node, the stage
 	// channels it watched only as an admin (it stays signed in, and keeps
 	// what its memberships give it).
-	dsub, err := a.Bus.Subscribe(identity.DemotedTopic, func(m bus.Message) {
-		var d identity.Demoted
-		if json.Unmarshal(m.Data, &d) != nil || d.AccountID == "" {
-			return
-		}
-		ctx, cancel := context.WithTimeout(a.lifeCtx(), 10*time.Second)
-		defer cancel()
-		l.AccountDemoted(ctx, d.AccountID)
-	})
-	if err != nil {
-		return fmt.Errorf("stages: subscribe %s: %w", identity.DemotedTopic, err)
+	if err := a.onAccountDemoted("stages", l.AccountDemoted); err != nil {
+		return err
 	}
-	a.closers = append(a.closers, dsub.Unsubscribe)
 	// Stages of channels deleted while no node ran go at start.
 	a.runners = append(a.runners, func(ctx context.Context) error {
 		l.Sweep(ctx)
