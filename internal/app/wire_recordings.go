@@ -219,19 +219,20 @@ func (g *recordingGate) PostClip(ctx context.Context, accountID string, c *recor
 		title = "a clip"
 	}
 	body := fmt.Sprintf("🎬 %s (%.0f s): %s", title, c.Duration.Seconds(), url)
-	m, err := g.a.Messages.Post(ctx, messages.PostInput{ConversationID: c.StageID, Kind: messages.KindChannel, AuthorID: accountID,
-		Body: body})
-	if err != nil {
+	// The message's id is kept on the clip before the message is posted
+	// (recording.Service.Announce), so a kill between the two never leaves
+	// an announcement its clip does not know.
+	unpost, err := g.a.Recordings.Announce(ctx, c, func(ctx context.Context, id string) error {
+		_, err := g.a.Messages.Post(ctx, messages.PostInput{ID: id, ConversationID: c.StageID, Kind: messages.KindChannel,
+			AuthorID: accountID, Body: body})
+		return err
+	})
+	if err != nil || !unpost {
 		return err
 	}
-	c.MessageID = m.ID
-	err = g.a.Recordings.SetClipMessage(ctx, c.ID, m.ID)
-	if errors.Is(err, fault.NotFound) {
-		// Deleted while it was being announced (its UnpostClip found no
-		// message yet): the link comes out now.
-		return g.unpost(ctx, m.ID, url)
-	}
-	return err
+	// Deleted while it was being announced (its UnpostClip found no
+	// message yet): the link comes out now.
+	return g.unpost(ctx, c.MessageID, url)
 }
 
 // clipGone is what a deleted clip's announcement says in place of its link.

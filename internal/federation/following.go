@@ -148,16 +148,19 @@ func (s *Service) Unfollow(ctx context.Context, id string) error {
 			}
 		}
 	}
-	if err := s.st.DeleteFollowing(ctx, id); err != nil {
-		return err
+	// The Undo is queued before the following is forgotten: a node killed
+	// (or a queue refusing) between the two leaves the following listed,
+	// so the unfollow can be asked again, where the other order left the
+	// remote sending us its posts with nothing left here to undo.
+	if send {
+		self := s.actorIRI(st, f.Actor)
+		undo := map[string]any{"@context": ContextAS, "id": s.objectIRI(st, uuid.NewString()), "type": "Undo", "actor": self,
+			"object": map[string]any{"id": f.FollowIRI, "type": "Follow", "actor": self, "object": f.IRI}}
+		if err := s.enqueue(ctx, undo, []string{f.Inbox}); err != nil {
+			return err
+		}
 	}
-	if !send {
-		return nil
-	}
-	self := s.actorIRI(st, f.Actor)
-	undo := map[string]any{"@context": ContextAS, "id": s.objectIRI(st, uuid.NewString()), "type": "Undo", "actor": self,
-		"object": map[string]any{"id": f.FollowIRI, "type": "Follow", "actor": self, "object": f.IRI}}
-	return s.enqueue(ctx, undo, []string{f.Inbox})
+	return s.st.DeleteFollowing(ctx, id)
 }
 
 // Followings lists what a local actor follows ("" for the server actor's;

@@ -2,6 +2,7 @@ package httpserver
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
@@ -20,7 +21,7 @@ const ClientGoneGrace = 30 * time.Second
 // requests in flight) and ClientGoneGrace after the client went, and keeps
 // the request's values. done releases it; call it when the handler returns.
 func outlastClient(client, life context.Context) (ctx context.Context, done func()) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(client))
+	ctx, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(client), clientKey{}, client))
 	stopLife := context.AfterFunc(life, cancel)
 	stopClient := context.AfterFunc(client, func() {
 		select {
@@ -34,4 +35,23 @@ func outlastClient(client, life context.Context) (ctx context.Context, done func
 		stopLife()
 		cancel()
 	}
+}
+
+type clientKey struct{}
+
+// WhileClientWaits is r's context ending as well when r's client hangs up
+// (or at once when it already has), for a write whose only product is
+// its answer: a WebRTC offer's session, which nobody connects to once the
+// client that would read the answer is gone (a WHIP publish that outlasted
+// its client went live with no one sending, and refused the publisher's
+// retry until it timed out). Other writes outlast their client
+// (outlastClient). Call cancel when done.
+func WhileClientWaits(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	client, ok := r.Context().Value(clientKey{}).(context.Context)
+	if !ok {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(client, cancel)
+	return ctx, func() { stop(); cancel() }
 }

@@ -115,3 +115,47 @@ func TestOutlastClientGrace(t *testing.T) {
 }
 
 type ctxKey struct{}
+
+// TestWhileClientWaits: a write that asks for it (WhileClientWaits, a
+// WebRTC offer whose session is only its answer) ends when its client
+// hangs up, where other writes outlast it; its request's values are kept.
+func TestWhileClientWaits(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{}, 1)
+	states := make(chan string, 1)
+	s, err := New(Config{Addr: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct{}
+	s.HandleFunc("POST /offer", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		r = r.WithContext(context.WithValue(r.Context(), key{}, "kept"))
+		ctx, cancel := WhileClientWaits(r)
+		started <- struct{}{}
+		select {
+		case <-ctx.Done():
+			cancel()
+			states <- "cancelled, value " + ctx.Value(key{}).(string)
+		case <-time.After(time.Minute):
+			cancel()
+			states <- "going on"
+		}
+	})
+	stop, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.Run(stop) }()
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", "http://"+s.Addr().String()+"/offer", strings.NewReader("v=0"))
+	if err := req.Write(c); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	c.Close()
+	if got := <-states; got != "cancelled, value kept" {
+		t.Fatalf("an offer whose client hung up: %s", got)
+	}
+}

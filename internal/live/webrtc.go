@@ -288,6 +288,15 @@ func (s *Service) WHIP(ctx context.Context, stageID, key, offer, remoteAddr stri
 		s.dropSession(x.id)
 		pub.close(err)
 	}
+	// A client that gave up waiting for its answer (a timeout, a retry)
+	// never connects: the stage must not go live for it, which showed the
+	// stage online and refused the publisher's retry (409) for
+	// connectTimeout.
+	if err := ctx.Err(); err != nil {
+		close(pub.ready)
+		x.close(err)
+		return nil, errPublisherLeft(err)
+	}
 	stream, err := st.beginSource(ctx, rtmp.PublishRequest{App: "whip", RemoteAddr: remoteAddr, Disconnect: func() { x.close(errors.New("disconnected by an admin")) }}, rl, holder)
 	if err != nil {
 		close(pub.ready)
@@ -308,6 +317,11 @@ func (s *Service) WHIP(ctx context.Context, stageID, key, offer, remoteAddr stri
 		b.Close(errors.New("the WebRTC publisher left"))
 		return nil, fault.New(fault.Unavailable, "the WebRTC connection ended")
 	}
+	if err := ctx.Err(); err != nil { // gave up while the pipeline started
+		close(pub.ready)
+		x.close(err)
+		return nil, errPublisherLeft(err)
+	}
 	s.addSession(x)
 	close(pub.ready)
 	time.AfterFunc(connectTimeout, func() {
@@ -316,6 +330,12 @@ func (s *Service) WHIP(ctx context.Context, stageID, key, offer, remoteAddr stri
 		}
 	})
 	return &Session{ID: x.id, Answer: ans}, nil
+}
+
+// errPublisherLeft refuses a WHIP offer whose request ended before its
+// answer was ready.
+func errPublisherLeft(err error) error {
+	return fault.Wrap(fault.Unavailable, "the publisher left before its answer", err)
 }
 
 // errInvalidKey refuses a key that is none of the stage's.
@@ -824,6 +844,9 @@ func (s *Service) WHEP(ctx context.Context, stageID, offer, ip, userAgent, viewe
 		}
 		return nil
 	})
+	if err == nil && ctx.Err() != nil { // the viewer left before its answer: it never connects
+		err = fault.Wrap(fault.Unavailable, "the viewer left before its answer", ctx.Err())
+	}
 	if err != nil {
 		_ = pc.Close()
 		slot.release()

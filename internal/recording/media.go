@@ -571,6 +571,35 @@ func (s *Service) SetClipMessage(ctx context.Context, id, messageID string) erro
 	return s.st.SetClipMessage(ctx, id, messageID)
 }
 
+// Announce announces clip c through post (a chat message posted with the
+// id it is given) and keeps the message on the clip (c.MessageID). The id
+// is chosen and stored on the clip before the message is posted, so a node
+// killed in between leaves a clip naming a message that never came (its
+// delete edits nothing), never an announcement its clip does not know:
+// that one kept linking the clip after its delete. It reports unpost when
+// the clip was deleted while its message was being posted (the delete
+// found no message yet to edit), for the caller to take the link out. A
+// clip already deleted is not announced.
+func (s *Service) Announce(ctx context.Context, c *Clip, post func(ctx context.Context, messageID string) error) (unpost bool, err error) {
+	id := identity.NewID()
+	if err := s.SetClipMessage(ctx, c.ID, id); err != nil {
+		if errors.Is(err, fault.NotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	c.MessageID = id
+	if err := post(ctx, id); err != nil {
+		return false, err
+	}
+	if _, err := s.GetClip(ctx, c.ID); errors.Is(err, fault.NotFound) {
+		return true, nil
+	} else if err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
 // DeleteClip removes a clip and its file, and returns the id of the chat
 // message that announced it ("" when none), as the row it deleted held it:
 // a Clip read before may not have it yet, its announcement being saved

@@ -161,7 +161,11 @@ func (l *Live) whip(w http.ResponseWriter, r *http.Request) {
 		err = l.d.Live.RefuseKey(addr)
 	}
 	if err == nil {
-		sess, err = l.d.Live.WHIP(r.Context(), id, key, sdp, addr)
+		// The session is the answer's only product: a client that hung
+		// up before it never connects, so the stage is not held for it.
+		ctx, cancel := httpserver.WhileClientWaits(r)
+		sess, err = l.d.Live.WHIP(ctx, id, key, sdp, addr)
+		cancel()
 	}
 	if err != nil {
 		if fault.KindOf(err) == fault.Unauthorized {
@@ -200,7 +204,9 @@ func (l *Live) whep(w http.ResponseWriter, r *http.Request) {
 		l.offerError(w, r, err)
 		return
 	}
-	sess, err := l.d.Live.WHEP(r.Context(), id, sdp, ratelimit.ClientIP(r, l.d.TrustProxy), r.UserAgent(), who, channel)
+	ctx, cancel := httpserver.WhileClientWaits(r) // as WHIP's
+	sess, err := l.d.Live.WHEP(ctx, id, sdp, ratelimit.ClientIP(r, l.d.TrustProxy), r.UserAgent(), who, channel)
+	cancel()
 	if err != nil {
 		writeError(w, err)
 		return
