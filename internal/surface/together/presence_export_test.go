@@ -29,3 +29,22 @@ func (s *Surface) HoldSearchTurns(t interface{ Fatal(...any) }) (release func())
 		}
 	}
 }
+
+// HoldSearchTurnsOf takes every search turn one account may hold at once
+// (SearchesPerAccount), as its searches under way would, until release
+// runs.
+func (s *Surface) HoldSearchTurnsOf(t interface{ Fatal(...any) }, accountID string) (release func()) {
+	var held []func()
+	for range SearchesPerAccount {
+		r, err := s.searches.TakeAs(context.Background(), accountID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, r)
+	}
+	return func() {
+		for _, r := range held {
+			r()
+		}
+	}
+}
