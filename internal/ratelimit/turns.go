@@ -92,3 +92,21 @@ func (t *Turns) Take(ctx context.Context) (release func(), err error) {
 }
 
 func (t *Turns) give() { <-t.slots }
+
+type turnKey struct{}
+
+// WithTurnKey returns ctx naming the caller (an address, say) whose share
+// of a PerKey bound TakeFor counts against: a surface that knows who asks
+// names them for a domain that takes the turn without knowing.
+func WithTurnKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, turnKey{}, key)
+}
+
+// TakeFor is TakeAs for the caller ctx names (WithTurnKey), or Take when
+// it names none.
+func (t *Turns) TakeFor(ctx context.Context) (release func(), err error) {
+	if k, ok := ctx.Value(turnKey{}).(string); ok {
+		return t.TakeAs(ctx, k)
+	}
+	return t.Take(ctx)
+}
