@@ -211,6 +211,15 @@ type Config struct {
 	FetchWait  time.Duration
 }
 
+// FetchesPerSender is how many remote fetches one sender (the address the
+// surface names with ratelimit.WithTurnKey: an inbox POST's, a signed
+// fetch's) makes or awaits at once; past it the request is refused as rate
+// limited at once. The node's MaxFetches turns are shared, and anyone may
+// send an activity whose key id names a slow server of their own: one
+// address's activities side by side held every turn and the queue, so real
+// servers' deliveries were refused until it stopped.
+const FetchesPerSender = 2
+
 // StageChannelInfo is what federation knows of a stage channel.
 type StageChannelInfo struct {
 	Name string
@@ -311,7 +320,7 @@ func New(cfg Config, st Store, q Deliveries, client Doer, logger *slog.Logger) (
 	}
 	s := &Service{cfg: cfg, st: st, q: q, client: client, log: logger.With("component", "federation"), now: time.Now}
 	s.keys = newKeyCache(s)
-	s.fetches = ratelimit.NewTurns(cfg.MaxFetches, cfg.FetchWait)
+	s.fetches = ratelimit.NewTurns(cfg.MaxFetches, cfg.FetchWait).PerKey(FetchesPerSender)
 	if err := q.Register(s.deliveryKind()); err != nil {
 		return nil, err
 	}

@@ -103,10 +103,16 @@ func (s *Service) fetchJSON(ctx context.Context, raw string, limit int64) (map[s
 	}
 	// Fetches take turns: an inbound activity needs no account, and each
 	// fresh key id in one made us fetch (up to 256 KiB, for up to 10 s).
-	release, err := s.fetches.Take(ctx)
-	if errors.Is(err, ratelimit.ErrNoTurn) {
+	// A sender the surface named (ratelimit.WithTurnKey: an inbox POST's
+	// address) makes or awaits at most FetchesPerSender of them.
+	release, err := s.fetches.TakeFor(ctx)
+	switch {
+	case errors.Is(err, ratelimit.ErrNoTurn):
 		return nil, &fault.Error{Kind: fault.RateLimited, RetryAfter: s.cfg.FetchWait,
 			Msg: "busy fetching other documents; try again shortly"}
+	case errors.Is(err, ratelimit.ErrOwnTurns):
+		return nil, &fault.Error{Kind: fault.RateLimited, RetryAfter: time.Second,
+			Msg: "too many of your documents are being fetched at once; try again shortly"}
 	}
 	if err != nil {
 		return nil, err

@@ -3,11 +3,16 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
 // ErrNoTurn is Turns.Take's answer when no turn came free within the wait.
 var ErrNoTurn = errors.New("ratelimit: no turn came free in time")
+
+// ErrOwnTurns is Turns.TakeAs's answer, at once, when the caller's key
+// already holds or awaits its share of the turns (Turns.PerKey).
+var ErrOwnTurns = errors.New("ratelimit: this caller already holds its share of the turns")
 
 // Turns lets at most n of one kind of work run at once on a node (an
 // ffmpeg per download, a probe of a stranger's file, a fetch of a page):
@@ -16,6 +21,49 @@ var ErrNoTurn = errors.New("ratelimit: no turn came free in time")
 type Turns struct {
 	slots chan struct{}
 	wait  time.Duration
+
+	perKey int            // turns one key may hold or await at once (0: no bound)
+	mu     sync.Mutex     // guards held
+	held   map[string]int // key → turns it holds or awaits; a key at 0 is removed
+}
+
+// PerKey bounds the turns one key (an account, say) may hold or await at
+// once through TakeAs to m, so that one caller queueing many requests
+// cannot take every turn and starve the others; it returns t.
+func (t *Turns) PerKey(m int) *Turns {
+	t.perKey = max(m, 1)
+	t.held = map[string]int{}
+	return t
+}
+
+// TakeAs is Take for the caller key: ErrOwnTurns at once when key already
+// holds or awaits its PerKey share of the turns.
+func (t *Turns) TakeAs(ctx context.Context, key string) (release func(), err error) {
+	if t.perKey == 0 {
+		return t.Take(ctx)
+	}
+	t.mu.Lock()
+	if t.held[key] >= t.perKey {
+		t.mu.Unlock()
+		return nil, ErrOwnTurns
+	}
+	t.held[key]++
+	t.mu.Unlock()
+	rel, err := t.Take(ctx)
+	if err != nil {
+		t.drop(key)
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { rel(); t.drop(key) }) }, nil
+}
+
+func (t *Turns) drop(key string) {
+	t.mu.Lock()
+	if t.held[key]--; t.held[key] <= 0 {
+		delete(t.held, key)
+	}
+	t.mu.Unlock()
 }
 
 // NewTurns allows n at once (at least 1), each caller waiting up to wait.
@@ -44,3 +92,21 @@ func (t *Turns) Take(ctx context.Context) (release func(), err error) {
 }
 
 func (t *Turns) give() { <-t.slots }
+
+type turnKey struct{}
+
+// WithTurnKey returns ctx naming the caller (an address, say) whose share
+// of a PerKey bound TakeFor counts against: a surface that knows who asks
+// names them for a domain that takes the turn without knowing.
+func WithTurnKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, turnKey{}, key)
+}
+
+// TakeFor is TakeAs for the caller ctx names (WithTurnKey), or Take when
+// it names none.
+func (t *Turns) TakeFor(ctx context.Context) (release func(), err error) {
+	if k, ok := ctx.Value(turnKey{}).(string); ok {
+		return t.TakeAs(ctx, k)
+	}
+	return t.Take(ctx)
+}

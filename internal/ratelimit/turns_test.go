@@ -36,3 +36,34 @@ func TestTurns(t *testing.T) {
 		t.Fatalf("after a release: %v", err)
 	}
 }
+
+// TestTurnsPerKey: a key holding or awaiting its share is refused at once
+// (ErrOwnTurns) while other keys still get turns, and its release gives
+// the share back.
+func TestTurnsPerKey(t *testing.T) {
+	t.Parallel()
+	tr := NewTurns(3, time.Hour).PerKey(1)
+	ctx := context.Background()
+	r, err := tr.TakeAs(ctx, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.TakeAs(ctx, "ann"); !errors.Is(err, ErrOwnTurns) {
+		t.Fatalf("a second turn for the same key: %v, want ErrOwnTurns", err)
+	}
+	rb, err := tr.TakeAs(ctx, "bob")
+	if err != nil {
+		t.Fatalf("another key: %v", err)
+	}
+	rb()
+	r()
+	r() // a second release is a no-op
+	if r2, err := tr.TakeAs(ctx, "ann"); err != nil {
+		t.Fatalf("after its release: %v", err)
+	} else {
+		r2()
+	}
+	if len(tr.held) != 0 {
+		t.Fatalf("keys left behind: %v", tr.held)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/stagechat"
 )
 
@@ -85,11 +86,11 @@ func (s *Surface) registerFederation(h *httpserver.Server) {
 			http.Redirect(w, r, "/", http.StatusTemporaryRedirect)
 			return
 		}
-		doc, err := f.ActorDocument(r.Context(), r.PathValue("username"), r)
+		doc, err := f.ActorDocument(s.fetchSender(r), r.PathValue("username"), r)
 		writeFedDoc(w, federation.ContentType, doc, err)
 	}))
 	h.Handle("POST /federation/user/{username}/inbox", on(func(w http.ResponseWriter, r *http.Request) {
-		if err := f.Inbox(r.Context(), r.PathValue("username"), r); err != nil {
+		if err := f.Inbox(s.fetchSender(r), r.PathValue("username"), r); err != nil {
 			s.log.Debug("inbox refused", "err", err)
 			writeFedError(w, err)
 			return
@@ -538,4 +539,11 @@ func writeStageActor(w http.ResponseWriter, f *federation.Service, a *federation
 	}
 	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"channelId": a.ChannelID, "account": account,
 		"enabled": a.Enabled, "public": a.Public, "followerCount": a.Followers})
+}
+
+// fetchSender is r's context naming its client's address (the IPv6 /64)
+// as the sender whose share of the federation's remote fetches a fetch it
+// causes counts against (federation.FetchesPerSender).
+func (s *Surface) fetchSender(r *http.Request) context.Context {
+	return ratelimit.WithTurnKey(r.Context(), "addr "+ratelimit.AddrKey(s.clientIP(r)))
 }

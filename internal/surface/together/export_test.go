@@ -210,3 +210,33 @@ func TestExportStreamsEveryPage(t *testing.T) {
 		t.Errorf("exported %d messages, want %d in order (first %v, want %v)", len(got), len(want), got[:min(3, len(got))], want[:3])
 	}
 }
+
+// TestExportsPerAccount: one account runs or awaits at most
+// export.ExportsPerAccount exports at once; past that its next is refused
+// at once (429 with Retry-After) while another owner's export runs on a
+// free turn. Before, one account's exports read slowly held every turn,
+// and every other owner's export waited 15 s and got 503.
+func TestExportsPerAccount(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, eng)
+			ann, bob := e.register("ann"), e.register("bob")
+			mine, _ := e.must(201, "POST", "/servers", ann.access, map[string]any{"name": "A"})
+			his, _ := e.must(201, "POST", "/servers", bob.access, map[string]any{"name": "B"})
+			release := e.surf.HoldExportTurnsOf(t, ann.id)
+			code, obj, hdr := e.callH("GET", "/servers/"+mine["id"].(string)+"/export", ann.access, nil)
+			if code != 429 || obj["error"] != "You are already exporting a server; wait for it to finish" || hdr.Get("Retry-After") == "" {
+				t.Fatalf("ann's export past her share: %d %v %v", code, obj, hdr)
+			}
+			if code, _, _, _ := e.request("GET", "/servers/"+his["id"].(string)+"/export", bob.access, nil); code != 200 {
+				t.Fatalf("bob's export beside ann's: %d", code)
+			}
+			release()
+			if code, _, _, _ := e.request("GET", "/servers/"+mine["id"].(string)+"/export", ann.access, nil); code != 200 {
+				t.Fatalf("ann's export once hers is done: %d", code)
+			}
+		})
+	}
+}

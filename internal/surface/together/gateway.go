@@ -43,6 +43,12 @@ const (
 	// an event to everyone who may view the channel, and an SFU join a new
 	// peer connection.
 	VoiceStatesPerSec = 5
+	// SearchesPerAccount is how many message searches one account runs or
+	// awaits at once on a node (past it 429 at once): the node's turns
+	// (Deps.MaxSearches) are shared, and one account sending searches side
+	// by side took them all, so every other member's search waited out
+	// SearchWait and was refused.
+	SearchesPerAccount = 2
 	// JoinsPerSec is the app's Deps.JoinRate: how many servers an account
 	// joins a second, by
 	// POST /servers/{id}/join or an invite (burst ten times that): each

@@ -3,10 +3,12 @@ package together
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -422,10 +424,16 @@ func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	}
 	// A search of a large channel costs tens of milliseconds of CPU, and
 	// one member's searches sent side by side held every core (other
-	// members' reads took 3-5 s): searches take turns on the node.
-	release, err := s.searches.Take(ctx)
-	if errors.Is(err, ratelimit.ErrNoTurn) {
+	// members' reads took 3-5 s): searches take turns on the node, and an
+	// account holds or awaits at most SearchesPerAccount of them, so that
+	// one account queueing many cannot keep every other member waiting.
+	release, err := s.searches.TakeAs(ctx, p.Account.ID)
+	switch {
+	case errors.Is(err, ratelimit.ErrNoTurn):
 		err = &fault.Error{Kind: fault.Unavailable, RetryAfter: s.d.SearchWait, Msg: "The server is busy with other searches; try again shortly"}
+	case errors.Is(err, ratelimit.ErrOwnTurns):
+		err = &fault.Error{Kind: fault.RateLimited, RetryAfter: time.Second,
+			Msg: fmt.Sprintf("You are searching too quickly. Max %d searches at once.", SearchesPerAccount)}
 	}
 	if err != nil {
 		s.fail(w, err)

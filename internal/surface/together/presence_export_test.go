@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/hearth-community/hearth/internal/community"
+	"github.com/hearth-community/hearth/internal/surface/together/export"
 )
 
 // PublishPresence lets the external benchmarks announce a presence change
@@ -18,6 +19,44 @@ func (s *Surface) HoldSearchTurns(t interface{ Fatal(...any) }) (release func())
 	var held []func()
 	for range s.d.MaxSearches {
 		r, err := s.searches.Take(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, r)
+	}
+	return func() {
+		for _, r := range held {
+			r()
+		}
+	}
+}
+
+// HoldSearchTurnsOf takes every search turn one account may hold at once
+// (SearchesPerAccount), as its searches under way would, until release
+// runs.
+func (s *Surface) HoldSearchTurnsOf(t interface{ Fatal(...any) }, accountID string) (release func()) {
+	var held []func()
+	for range SearchesPerAccount {
+		r, err := s.searches.TakeAs(context.Background(), accountID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, r)
+	}
+	return func() {
+		for _, r := range held {
+			r()
+		}
+	}
+}
+
+// HoldExportTurnsOf takes every export turn one account may hold at once
+// (export.ExportsPerAccount), as its exports under way would, until
+// release runs.
+func (s *Surface) HoldExportTurnsOf(t interface{ Fatal(...any) }, accountID string) (release func()) {
+	var held []func()
+	for range export.ExportsPerAccount {
+		r, err := s.export.Turns().TakeAs(context.Background(), accountID)
 		if err != nil {
 			t.Fatal(err)
 		}

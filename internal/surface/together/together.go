@@ -268,7 +268,7 @@ func New(d Deps) (*Surface, error) {
 	if s.d.SearchWait <= 0 {
 		s.d.SearchWait = 5 * time.Second
 	}
-	s.searches = ratelimit.NewTurns(s.d.MaxSearches, s.d.SearchWait)
+	s.searches = ratelimit.NewTurns(s.d.MaxSearches, s.d.SearchWait).PerKey(SearchesPerAccount)
 	if d.JoinRate > 0 {
 		if s.joinRL, err = ratelimit.New(ratelimit.Config{Limit: d.JoinRate, Burst: int(max(1, 10*d.JoinRate)), Clock: d.RateClock}); err != nil {
 			return nil, fmt.Errorf("together: join rate: %w", err)

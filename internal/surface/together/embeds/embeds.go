@@ -6,6 +6,7 @@ package embeds
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/egress"
@@ -48,16 +49,27 @@ func New(b *rest.Base, cfg Config) *API {
 	if cfg.FetchWait <= 0 {
 		cfg.FetchWait = 5 * time.Second
 	}
-	return &API{Base: b, cfg: cfg, fetches: ratelimit.NewTurns(cfg.MaxFetches, cfg.FetchWait)}
+	return &API{Base: b, cfg: cfg, fetches: ratelimit.NewTurns(cfg.MaxFetches, cfg.FetchWait).PerKey(FetchesPerAccount)}
 }
 
-// fetchTurn waits up to FetchWait for a turn to fetch; the caller runs
-// release when the fetch is read.
-func (s *API) fetchTurn(ctx context.Context) (release func(), err error) {
-	release, err = s.fetches.Take(ctx)
-	if errors.Is(err, ratelimit.ErrNoTurn) {
+// FetchesPerAccount is how many fetches one account makes or awaits at
+// once on a node (past it 429 at once): the node's turns are shared, and a
+// member asking previews of pages that answer slowly (their own server's)
+// held every turn and the queue behind them, so every other member's
+// preview waited out FetchWait and was refused.
+const FetchesPerAccount = 2
+
+// fetchTurn waits up to FetchWait for a turn to fetch for accountID; the
+// caller runs release when the fetch is read.
+func (s *API) fetchTurn(ctx context.Context, accountID string) (release func(), err error) {
+	release, err = s.fetches.TakeAs(ctx, accountID)
+	switch {
+	case errors.Is(err, ratelimit.ErrNoTurn):
 		return nil, &fault.Error{Kind: fault.Unavailable, RetryAfter: s.cfg.FetchWait,
 			Msg: "The server is busy fetching other pages; try again shortly"}
+	case errors.Is(err, ratelimit.ErrOwnTurns):
+		return nil, &fault.Error{Kind: fault.RateLimited, RetryAfter: time.Second,
+			Msg: fmt.Sprintf("You are fetching too many pages at once. Max %d at once.", FetchesPerAccount)}
 	}
 	return release, err
 }

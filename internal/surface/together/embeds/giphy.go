@@ -22,7 +22,7 @@ type gifResult struct {
 
 // GiphySearch proxies Giphy's search (rating g, limit ≤ 25, default 15)
 // through the egress client, in Together's result shape.
-func (s *API) GiphySearch(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
+func (s *API) GiphySearch(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	// The query is checked first: Together refuses a request without q
 	// (400) before it looks for its API key.
 	q := r.URL.Query()
@@ -50,7 +50,7 @@ func (s *API) GiphySearch(w http.ResponseWriter, r *http.Request, _ *identity.Pr
 	}
 	u := base + "/v1/gifs/search?" + url.Values{"api_key": {s.cfg.GiphyAPIKey}, "q": {text},
 		"limit": {strconv.Itoa(limit)}, "rating": {"g"}}.Encode()
-	release, err := s.fetchTurn(r.Context())
+	release, err := s.fetchTurn(r.Context(), p.Account.ID)
 	if err != nil {
 		s.Fail(w, err)
 		return

@@ -101,7 +101,7 @@ func parsePreview(raw string, body []byte) linkPreview {
 }
 
 // LinkPreview fetches a page through the SSRF-safe egress client.
-func (s *API) LinkPreview(w http.ResponseWriter, r *http.Request, _ *identity.Principal) {
+func (s *API) LinkPreview(w http.ResponseWriter, r *http.Request, who *identity.Principal) {
 	if s.cfg.Egress == nil {
 		s.Fail(w, fault.New(fault.Unavailable, "Link previews are not available"))
 		return
@@ -119,7 +119,7 @@ func (s *API) LinkPreview(w http.ResponseWriter, r *http.Request, _ *identity.Pr
 		rest.WriteJSON(w, http.StatusOK, e.p)
 		return
 	}
-	release, err := s.fetchTurn(r.Context())
+	release, err := s.fetchTurn(r.Context(), who.Account.ID)
 	if err != nil {
 		s.Fail(w, err)
 		return

@@ -31,7 +31,12 @@ type API struct {
 }
 
 // New builds the route on b.
-func New(b *rest.Base) *API { return &API{Base: b, turns: ratelimit.NewTurns(exportTurns, exportWait)} }
+func New(b *rest.Base) *API {
+	return &API{Base: b, turns: ratelimit.NewTurns(exportTurns, exportWait).PerKey(ExportsPerAccount)}
+}
+
+// Turns are the node's export turns (tests hold them).
+func (s *API) Turns() *ratelimit.Turns { return s.turns }
 
 // slug is Together's to_slug: letters, digits and '-' stay, every other
 // character becomes '_', and the result is lower-cased. The output never
@@ -133,9 +138,12 @@ func (s *API) Server(w http.ResponseWriter, r *http.Request, p *identity.Princip
 		s.Fail(w, err)
 		return
 	}
-	release, err := s.turns.Take(ctx)
-	if errors.Is(err, ratelimit.ErrNoTurn) {
+	release, err := s.turns.TakeAs(ctx, p.Account.ID)
+	switch {
+	case errors.Is(err, ratelimit.ErrNoTurn):
 		err = &fault.Error{Kind: fault.Unavailable, RetryAfter: exportWait, Msg: "The server is busy with other exports; try again shortly"}
+	case errors.Is(err, ratelimit.ErrOwnTurns):
+		err = &fault.Error{Kind: fault.RateLimited, RetryAfter: time.Second, Msg: "You are already exporting a server; wait for it to finish"}
 	}
 	if err != nil {
 		s.Fail(w, err)
@@ -160,6 +168,14 @@ func (s *API) Server(w http.ResponseWriter, r *http.Request, p *identity.Princip
 		panic(http.ErrAbortHandler)
 	}
 }
+
+// ExportsPerAccount is how many exports one account runs or awaits at
+// once on a node (past it 429 at once): an export streams as fast as its
+// client reads, each write waiting up to 30 s, so a client reading a
+// little now and then holds its turn for good, and one account's slow
+// exports (of servers it made itself) held every turn and left every
+// other owner's export 503.
+const ExportsPerAccount = 1
 
 // Exports take turns: each holds a page of messages and a compressor
 // while it streams, so a node runs a few at once and the rest wait up to
