@@ -125,10 +125,16 @@ func (s *WebhookQueue) ClaimDeliveries(ctx context.Context, kinds []string, now,
 		args = append(args, k)
 		ph[i] = "$" + strconv.Itoa(len(args))
 	}
-	rows, err := s.db.QueryContext(ctx, `UPDATE webhook_deliveries SET claimed_until=$2
+	return s.claim(ctx, `UPDATE webhook_deliveries SET claimed_until=$2
 		WHERE id IN (SELECT id FROM webhook_deliveries WHERE next_at <= $1 AND claimed_until <= $1
 			AND kind IN (`+strings.Join(ph, ",")+`) ORDER BY next_at, id LIMIT $3) AND claimed_until <= $1
 		RETURNING id, kind, ref, url, body, attempts, next_at, created_at`, args...)
+}
+
+// claim runs a claiming UPDATE … RETURNING and reads its deliveries, oldest
+// due first.
+func (s *WebhookQueue) claim(ctx context.Context, query string, args ...any) ([]*webhooks.Queued, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +154,35 @@ func (s *WebhookQueue) ClaimDeliveries(ctx context.Context, kinds []string, now,
 		return cmp.Or(a.NextAt.Compare(b.NextAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, rows.Err()
+}
+
+// ClaimFairly is ClaimDeliveries sharing the claims among the targets:
+// of each kind and ref it leases at most perRef deliveries, counting those
+// any node holds leased already (so a target whose leases are all taken
+// gets none), oldest due first within a target and across them. Two nodes
+// claiming at the same moment may each take a target's last share, so a
+// target holds at most perRef per claiming node.
+func (s *WebhookQueue) ClaimFairly(ctx context.Context, kinds []string, now, leaseUntil time.Time, n, perRef int) ([]*webhooks.Queued, error) {
+	if len(kinds) == 0 || n <= 0 {
+		return nil, nil
+	}
+	args := []any{Micros(now), Micros(leaseUntil), n, max(perRef, 1)}
+	ph := make([]string, len(kinds))
+	for i, k := range kinds {
+		args = append(args, k)
+		ph[i] = "$" + strconv.Itoa(len(args))
+	}
+	in := strings.Join(ph, ",")
+	return s.claim(ctx, `UPDATE webhook_deliveries SET claimed_until=$2
+		WHERE id IN (SELECT id FROM (
+			SELECT d.id, d.next_at, ROW_NUMBER() OVER (PARTITION BY d.kind, d.ref ORDER BY d.next_at, d.id) AS rn,
+				COALESCE(b.n, 0) AS busy
+			FROM webhook_deliveries d LEFT JOIN (
+				SELECT kind, ref, COUNT(*) AS n FROM webhook_deliveries WHERE claimed_until > $1 AND kind IN (`+in+`)
+				GROUP BY kind, ref) b ON b.kind = d.kind AND b.ref = d.ref
+			WHERE d.next_at <= $1 AND d.claimed_until <= $1 AND d.kind IN (`+in+`)) w
+			WHERE rn + busy <= $4 ORDER BY next_at, id LIMIT $3) AND claimed_until <= $1
+		RETURNING id, kind, ref, url, body, attempts, next_at, created_at`, args...)
 }
 
 // FinishDelivery removes a delivery.

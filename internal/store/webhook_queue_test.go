@@ -235,3 +235,54 @@ func TestEventClaimAndDeliveriesAreOneTransaction(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookQueueClaimsFairly: ClaimFairly leases at most perRef due
+// deliveries of one kind and ref, counting those leased already, so a
+// target with many deliveries waiting cannot fill a claim, on both
+// engines; the others' deliveries are claimed in the same batch, oldest
+// due first, and a target's next one once its lease is given back.
+func TestWebhookQueueClaimsFairly(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			q := eng.Open(t).WebhookQueue()
+			ctx := context.Background()
+			t0 := time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)
+			add := func(id, kind, ref string, at time.Time) {
+				t.Helper()
+				if ok, err := q.AddDelivery(ctx, &webhooks.Queued{ID: id, Kind: kind, Ref: ref, URL: "https://example.org/" + ref,
+					Body: []byte(`{}`), NextAt: at, CreatedAt: at}, 0, false); err != nil || !ok {
+					t.Fatalf("add %s: %v %v", id, ok, err)
+				}
+			}
+			for i := range 6 {
+				add(fmt.Sprintf("slow%d", i), "together", "slow", t0.Add(time.Duration(i)*time.Millisecond))
+			}
+			add("fast", "together", "fast", t0.Add(time.Second))
+			add("other", "owncast", "slow", t0.Add(time.Second)) // the same ref of another kind is another target
+			ids := func(ds []*webhooks.Queued) string {
+				var s []string
+				for _, d := range ds {
+					s = append(s, d.ID)
+				}
+				return strings.Join(s, ",")
+			}
+			now := t0.Add(time.Minute)
+			ds, err := q.ClaimFairly(ctx, []string{"together", "owncast"}, now, now.Add(time.Minute), 10, 2)
+			if err != nil || ids(ds) != "slow0,slow1,fast,other" {
+				t.Fatalf("claimed %q, %v; want slow0,slow1,fast,other", ids(ds), err)
+			}
+			if ds, err := q.ClaimFairly(ctx, []string{"together"}, now, now.Add(time.Minute), 10, 2); err != nil || len(ds) != 0 {
+				t.Fatalf("claimed %q past the share of a target whose leases are held, %v", ids(ds), err)
+			}
+			if err := q.RetryDelivery(ctx, "slow0", 1, now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if ds, err := q.ClaimFairly(ctx, []string{"together"}, now, now.Add(time.Minute), 10, 2); err != nil ||
+				ids(ds) != "slow2" {
+				t.Fatalf("after a lease was given back: %q, %v; want slow2", ids(ds), err)
+			}
+		})
+	}
+}

@@ -30,6 +30,11 @@ import (
 // requests when they are sent and hears how every attempt went, so each
 // keeps its wire format.
 //
+// A target (a kind's ref) is sent at most PerRef deliveries at once, the
+// rest waiting in the queue: an endpoint that answers slowly or never,
+// with many deliveries queued, holds its share of the workers, not every
+// worker, and the other targets' deliveries go out meanwhile.
+//
 // An engine sends only the kinds registered on it, so another engine over
 // the same queue, with kinds of its own, is a worker pool of its own: the
 // stage's go-live notifications (stagechat.GoLive) run one, so push
@@ -53,6 +58,10 @@ type EngineConfig struct {
 	Workers int           // concurrent deliveries per node; default 4
 	Poll    time.Duration // how often the queue is read when nothing woke the engine; default 1 s
 	Lease   time.Duration // how long a node holds a delivery it is sending; default 2 min
+	// PerRef is how many deliveries of one target (a kind's ref: one
+	// webhook, one inbox, one push subscription) are sent at once; the
+	// others wait their turn in the queue. Default Workers/8, at least 1.
+	PerRef int
 }
 
 // Queued is one delivery in the queue.
@@ -74,9 +83,10 @@ type Queue interface {
 	// always stored and the oldest deliveries of its kind and ref past max
 	// are dropped instead.
 	AddDelivery(ctx context.Context, d *Queued, max int, keepNewest bool) (bool, error)
-	// ClaimDeliveries leases up to n due deliveries of the given kinds
-	// until leaseUntil: due is next_at passed and no unexpired lease.
-	ClaimDeliveries(ctx context.Context, kinds []string, now, leaseUntil time.Time, n int) ([]*Queued, error)
+	// ClaimFairly leases up to n due deliveries of the given kinds until
+	// leaseUntil (due is next_at passed and no unexpired lease), at most
+	// perRef of one kind and ref counting those leased already.
+	ClaimFairly(ctx context.Context, kinds []string, now, leaseUntil time.Time, n, perRef int) ([]*Queued, error)
 	// AddDeliveriesOnce claims the event named key, once per cluster, and
 	// stores ds (each as AddDelivery would) in one transaction: nothing is
 	// stored, and claimed is false, when key was claimed before; a failure
@@ -152,6 +162,9 @@ func NewEngine(cfg EngineConfig, q Queue, client Doer, logger *slog.Logger) (*En
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
+	}
+	if cfg.PerRef <= 0 {
+		cfg.PerRef = max(1, cfg.Workers/8)
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 2 * time.Minute
@@ -339,7 +352,7 @@ func (e *Engine) claim(ctx context.Context, n int) []*Queued {
 		return nil
 	}
 	now := e.now().UTC()
-	ds, err := e.q.ClaimDeliveries(ctx, kinds, now, now.Add(e.cfg.Lease), n)
+	ds, err := e.q.ClaimFairly(ctx, kinds, now, now.Add(e.cfg.Lease), n, e.cfg.PerRef)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("claim webhook deliveries", "err", err)
