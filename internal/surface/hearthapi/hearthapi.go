@@ -79,6 +79,9 @@ type Deps struct {
 	// PeerClient fetches a recording's files from the node holding them
 	// (nil: peersign.Proxy's, with connect and header timeouts).
 	PeerClient *http.Client
+	// TrustProxy takes a client's address from X-Forwarded-For (the
+	// per-address shares of the fetches from other nodes).
+	TrustProxy bool
 }
 
 // Surface serves /api/recordings, /api/clips and /api/recording-settings.
@@ -107,8 +110,8 @@ func New(d Deps) (*Surface, error) {
 	cut := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &Surface{d: d, peers: newPeerProxy(d.PeerClient, 30*time.Second),
-		peerDownloads: newPeerProxy(d.PeerClient, peerDownloadWait), cutClient: cut, cutSlots: make(chan struct{}, maxCutsForwarded)}, nil
+	return &Surface{d: d, peers: newPeerProxy(d.PeerClient, 30*time.Second, peerFetchesPerAddr),
+		peerDownloads: newPeerProxy(d.PeerClient, peerDownloadWait, peerDownloadsPerAddr), cutClient: cut, cutSlots: make(chan struct{}, maxCutsForwarded)}, nil
 }
 
 // Register adds the routes.
