@@ -480,7 +480,20 @@ func (s *Surface) download(w http.ResponseWriter, r *http.Request) {
 		s.fromPeer(w, r, rec, recording.DownloadName)
 		return
 	}
-	s.sendDownload(w, r, rec)
+	s.sendDownload(w, r.WithContext(s.jobCaller(r)), rec)
+}
+
+// addrKey is the key of r's client's per-address shares: its address, the
+// IPv6 /64 (X-Forwarded-For with TrustProxy).
+func (s *Surface) addrKey(r *http.Request) string {
+	return "addr " + ratelimit.AddrKey(ratelimit.ClientIP(r, s.d.TrustProxy))
+}
+
+// jobCaller is r's context naming its client as the caller whose share of
+// the node's ffmpeg slots (recording.JobsPerCaller) a remux or a cut it
+// starts counts against. Not for the peer routes: their client is a node.
+func (s *Surface) jobCaller(r *http.Request) context.Context {
+	return ratelimit.WithTurnKey(r.Context(), s.addrKey(r))
 }
 
 // downloadURL is GET /api/recordings/{id}/download-url: a URL of the

@@ -7,7 +7,6 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/peersign"
-	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/recording"
 )
 
@@ -74,8 +73,7 @@ func (s *Surface) fromPeer(w http.ResponseWriter, r *http.Request, rec *recordin
 // taken) stays a 503 to retry. Its 404 (no such file), 409 and 416 come
 // back as it made them.
 func (s *Surface) proxyPeer(w http.ResponseWriter, r *http.Request, p *peersign.Proxy, u, what, node string) {
-	caller := "addr " + ratelimit.AddrKey(ratelimit.ClientIP(r, s.d.TrustProxy))
-	p.Serve(w, r, peersign.Fetch{URL: u, Caller: caller, Fail: func(w http.ResponseWriter, f peersign.Failure, cause error) {
+	p.Serve(w, r, peersign.Fetch{URL: u, Caller: s.addrKey(r), Fail: func(w http.ResponseWriter, f peersign.Failure, cause error) {
 		var st *peersign.StatusError
 		errors.As(cause, &st)
 		switch {
