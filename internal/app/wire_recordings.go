@@ -64,6 +64,7 @@ func (a *App) wireRecordings(ctx context.Context) error {
 		})
 	}
 	api, err := hearthapi.New(hearthapi.Deps{Recordings: svc, Gate: &recordingGate{a: a}, Log: a.Log.With("component", "hearthapi"),
+		TrustProxy: cfg.TrustProxy,
 		Auth: func(ctx context.Context, tok string) (string, bool, error) {
 			p, err := a.Identity.Authenticate(ctx, tok)
 			if err != nil {

@@ -102,11 +102,12 @@ func (s *Service) directInfo(ctx context.Context, raw string) (watch.Video, erro
 		Length: math.Ceil(length), Mime: mt}, nil
 }
 
-// probeTurn waits up to ProbeWait for a turn to probe a direct file; the
-// caller runs release when done.
+// probeTurn waits up to ProbeWait for a turn to probe a direct file (at
+// once refused when ctx's caller holds TurnsPerCaller); the caller runs
+// release when done.
 func (s *Service) probeTurn(ctx context.Context) (release func(), err error) {
-	release, err = s.probes.Take(ctx)
-	if errors.Is(err, ratelimit.ErrNoTurn) {
+	release, err = s.probes.TakeFor(ctx)
+	if errors.Is(err, ratelimit.ErrNoTurn) || errors.Is(err, ratelimit.ErrOwnTurns) {
 		return nil, mediaErr(CodeProbeTimeout, "The server is busy reading other video files. Please try again in a moment.")
 	}
 	return release, err

@@ -137,6 +137,14 @@ type Service struct {
 // (5 MiB) in memory, and previewAdd takes 50 URLs a request.
 const maxFetches = 16
 
+// TurnsPerCaller is how many probe turns, and how many metadata-fetch
+// turns, one caller (the address or account its surface names with
+// ratelimit.WithTurnKey) holds or awaits at once; past that its probe or
+// fetch is refused at once, as one finding every turn busy. A caller may
+// name any URL, a slow server of its own included, so without it one
+// caller's previews side by side held every turn and the queue.
+const TurnsPerCaller = 2
+
 // turnFetcher makes fetch take turns (Get reads the whole body, so the
 // turn covers it). Do is not used for metadata and is passed through.
 type turnFetcher struct {
@@ -145,8 +153,8 @@ type turnFetcher struct {
 }
 
 func (f *turnFetcher) Get(ctx context.Context, rawURL string) (*egress.Response, error) {
-	release, err := f.turns.Take(ctx)
-	if errors.Is(err, ratelimit.ErrNoTurn) {
+	release, err := f.turns.TakeFor(ctx)
+	if errors.Is(err, ratelimit.ErrNoTurn) || errors.Is(err, ratelimit.ErrOwnTurns) {
 		return nil, mediaErr(CodeUpstream, "The server is busy fetching other videos' details. Please try again in a moment.")
 	} else if err != nil {
 		return nil, err
@@ -197,9 +205,9 @@ func New(cfg Config, fetch, probe Fetcher, cache Cache, logger *slog.Logger) (*S
 	}
 	// probe (when it is fetch itself) stays unwrapped: a direct probe
 	// holds a probe turn while it reads.
-	fetch = &turnFetcher{Fetcher: fetch, turns: ratelimit.NewTurns(maxFetches, cfg.ProbeWait)}
+	fetch = &turnFetcher{Fetcher: fetch, turns: ratelimit.NewTurns(maxFetches, cfg.ProbeWait).PerKey(TurnsPerCaller)}
 	return &Service{cfg: cfg, fetch: fetch, probe: probe, cache: cache, log: logger,
-		probes: ratelimit.NewTurns(cfg.MaxProbes, cfg.ProbeWait)}, nil
+		probes: ratelimit.NewTurns(cfg.MaxProbes, cfg.ProbeWait).PerKey(TurnsPerCaller)}, nil
 }
 
 // Services lists the supported service ids.

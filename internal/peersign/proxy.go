@@ -31,6 +31,7 @@ type Proxy struct {
 	mu      sync.Mutex
 	flights map[string]*flight
 	kept    map[string]keptAnswer // Fetch.Keep's answers, by key
+	callers map[string]int        // Fetch.Caller → its unshared fetches running (PerCaller)
 }
 
 // keptAnswer is a finished shared fetch kept for later identical requests
@@ -49,6 +50,11 @@ type ProxyConfig struct {
 	// MaxAtOnce is how many fetches run at once; a request past it fails
 	// Busy at once (not queued). Requests sharing a fetch count once.
 	MaxAtOnce int
+	// PerCaller is how many unshared fetches one caller (Fetch.Caller)
+	// runs at once; a request past it fails Busy at once, so that one
+	// client holding its answers open (reading a little now and then)
+	// cannot take every fetch. 0: no bound.
+	PerCaller int
 	// Timeout bounds one fetch, its answer's bytes included (0: none, for
 	// answers that stream a whole recording; Idle still applies).
 	Timeout time.Duration
@@ -100,6 +106,8 @@ type Fetch struct {
 	Fail func(w http.ResponseWriter, f Failure, cause error)
 	// NotFound, when set, answers for the peer's 404.
 	NotFound http.HandlerFunc
+	// Caller names who asks (an address, an account) for PerCaller.
+	Caller string
 	// Keep, with Key, keeps a shared fetch's 200 or 206 answer this long
 	// after it ended, for identical requests arriving later (a file that
 	// never changes, such as a live segment: not a playlist). Kept answers
@@ -135,7 +143,33 @@ func NewProxy(cfg ProxyConfig) *Proxy {
 		}
 	}
 	return &Proxy{cfg: cfg, client: c, slots: make(chan struct{}, cfg.MaxAtOnce), memory: semaphore.NewWeighted(cfg.MaxBuffered),
-		flights: map[string]*flight{}, kept: map[string]keptAnswer{}}
+		flights: map[string]*flight{}, kept: map[string]keptAnswer{}, callers: map[string]int{}}
+}
+
+// enterCaller counts an unshared fetch of caller, false when it runs its
+// PerCaller share already; leaveCaller ends it.
+func (p *Proxy) enterCaller(caller string) bool {
+	if p.cfg.PerCaller <= 0 || caller == "" {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.callers[caller] >= p.cfg.PerCaller {
+		return false
+	}
+	p.callers[caller]++
+	return true
+}
+
+func (p *Proxy) leaveCaller(caller string) {
+	if p.cfg.PerCaller <= 0 || caller == "" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.callers[caller]--; p.callers[caller] <= 0 {
+		delete(p.callers, caller)
+	}
 }
 
 // Unreachable reports whether cause (a NoAnswer's) is a failure to
@@ -153,6 +187,11 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, f Fetch) {
 		p.shared(w, r, f, u, key)
 		return
 	}
+	if !p.enterCaller(f.Caller) {
+		f.Fail(w, Busy, nil)
+		return
+	}
+	defer p.leaveCaller(f.Caller)
 	select {
 	case p.slots <- struct{}{}:
 		defer func() { <-p.slots }()

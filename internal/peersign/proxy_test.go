@@ -200,3 +200,52 @@ func TestProxyCountsBufferCapacity(t *testing.T) {
 		t.Fatalf("fetches %v, want /chunked 4 (the last two: kept in 1,024 bytes, dropped for /length's 1,101, fetched again)", fetches)
 	}
 }
+
+// TestProxyPerCaller: one caller whose answers are held open (a client
+// reading a little now and then, or a peer still sending) runs at most
+// PerCaller unshared fetches: its next fails Busy at once, reaching no
+// peer, while another caller's is fetched. Before the share, one client
+// could hold every fetch (MaxAtOnce) and every other caller got Busy.
+func TestProxyPerCaller(t *testing.T) {
+	t.Parallel()
+	entered := make(chan string, 8)
+	release := make(chan struct{})
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/held" {
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			entered <- r.URL.RawQuery
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(peer.Close)
+	t.Cleanup(func() { close(release) })
+	p := peersign.NewProxy(peersign.ProxyConfig{MaxAtOnce: 4, PerCaller: 1})
+	fetch := func(path, caller string) peersign.Failure {
+		var failed peersign.Failure
+		w := httptest.NewRecorder()
+		p.Serve(w, httptest.NewRequest("GET", "/", nil), peersign.Fetch{URL: peer.URL + path + "?exp=1&sig=00", Caller: caller,
+			Fail: func(w http.ResponseWriter, f peersign.Failure, _ error) { failed = f; w.WriteHeader(599) }})
+		return failed
+	}
+	go fetch("/held", "addr 203.0.113.7")
+	<-entered
+	second := make(chan peersign.Failure, 1)
+	go func() { second <- fetch("/held", "addr 203.0.113.7") }()
+	select {
+	case <-entered:
+		t.Fatal("one caller's second fetch reached the peer past its share: its held answers can take every fetch")
+	case f := <-second:
+		if f != peersign.Busy {
+			t.Fatalf("one caller's second fetch: failure %d, want Busy", f)
+		}
+	}
+	if f := fetch("/other", "addr 198.51.100.9"); f != 0 {
+		t.Fatalf("another caller's fetch: failure %d", f)
+	}
+}

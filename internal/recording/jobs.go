@@ -28,12 +28,24 @@ func errBusy(wait time.Duration) error {
 		Msg: "the server is busy with other downloads and clips; try again shortly"}
 }
 
-// startJob takes a slot for one ffmpeg job, waiting up to JobWait; the
-// caller runs the returned release when the job is over.
+// JobsPerCaller is how many of those slots one caller (the address its
+// surface names with ratelimit.WithTurnKey) holds or awaits at once: past
+// it, its next download or clip is refused at once, as unavailable, so
+// that one address downloading many long recordings side by side leaves
+// the other slots to everyone else.
+const JobsPerCaller = 2
+
+// startJob takes a slot for one ffmpeg job, waiting up to JobWait (at
+// once refused when ctx's caller holds JobsPerCaller); the caller runs
+// the returned release when the job is over.
 func (s *Service) startJob(ctx context.Context) (release func(), err error) {
-	release, err = s.jobs.Take(ctx)
-	if errors.Is(err, ratelimit.ErrNoTurn) {
+	release, err = s.jobs.TakeFor(ctx)
+	switch {
+	case errors.Is(err, ratelimit.ErrNoTurn):
 		return nil, errBusy(s.cfg.JobWait)
+	case errors.Is(err, ratelimit.ErrOwnTurns):
+		return nil, &fault.Error{Kind: fault.Unavailable, RetryAfter: s.cfg.JobWait,
+			Msg: "your other downloads and clips are being made; try again once they are"}
 	}
 	return release, err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/recording"
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
@@ -230,4 +231,93 @@ func clipsBoundedPerAccount(t *testing.T, db *store.DB) {
 	if n := started(); n != 3 {
 		t.Fatalf("%d ffmpeg runs, want 3: a clip on a full disk must cut nothing", n)
 	}
+}
+
+// TestJobSlotsPerCaller: one caller (the address its surface names) holds
+// at most JobsPerCaller of the node's ffmpeg slots: with two remuxes of its
+// own running, its download of a third recording is refused at once as
+// unavailable, starting no ffmpeg, while another caller's starts. Before
+// the share, one address's downloads of many long recordings side by side
+// held every slot, and every other download and clip waited out JobWait
+// and was refused.
+func TestJobSlotsPerCaller(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "ffmpeg")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nmktemp "+dir+"/started.XXXXXX >/dev/null\n"+
+		"while [ ! -e "+dir+"/release ]; do sleep 0.02; done\nfor a; do out=$a; done\necho \"mp4 of $3\" > \"$out\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	started := func() int {
+		m, _ := filepath.Glob(filepath.Join(dir, "started.*"))
+		return len(m)
+	}
+	var pending []<-chan error
+	t.Cleanup(func() { // no stand-in, nor a remux, outlives the test
+		_ = os.WriteFile(filepath.Join(dir, "release"), nil, 0o600)
+		for _, p := range pending {
+			<-p
+		}
+	})
+	db := storetest.OpenSQLite(t)
+	rs, err := recording.New(recording.Config{Dir: filepath.Join(dir, "recordings"), MaxJobs: 4, JobWait: time.Hour,
+		FFmpeg: func() string { return script }}, db.Recordings(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now().UTC()
+	newRecording := func() string {
+		rec := &recording.Recording{ID: identity.NewID(), StageID: "s1", StartedAt: now.Add(-time.Minute), EndedAt: &now}
+		if err := db.Recordings().CreateRecording(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		recDir := filepath.Join(dir, "recordings", rec.ID)
+		if err := os.MkdirAll(recDir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(recDir, recording.PlaylistName), []byte("#EXTM3U\n#EXTINF:2.0,\nseg-00000.ts\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(recDir, "seg-00000.ts"), []byte("not really a segment"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return rec.ID
+	}
+	attacker := ratelimit.WithTurnKey(ctx, "addr 203.0.113.7")
+	download := func(ctx context.Context, id string) <-chan error {
+		out := make(chan error, 1)
+		go func() {
+			f, err := rs.DownloadFile(ctx, id)
+			if err == nil {
+				f.Close()
+			}
+			out <- err
+		}()
+		pending = append(pending, out)
+		return out
+	}
+	download(attacker, newRecording())
+	download(attacker, newRecording())
+	waitFor(t, "the address's two remuxes to start", func() bool { return started() == 2 })
+	third := download(attacker, newRecording())
+	pending = pending[:len(pending)-1] // read here
+	var err3 error
+	waitFor(t, "the address's third download to be answered or start an ffmpeg", func() bool {
+		select {
+		case err3 = <-third:
+			return true
+		default:
+			return started() > 2
+		}
+	})
+	if started() > 2 {
+		pending = append(pending, third)
+	}
+	var fe *fault.Error
+	if !errors.As(err3, &fe) || fe.Kind != fault.Unavailable || fe.RetryAfter <= 0 || started() != 2 {
+		t.Fatalf("the address's third download: %v, %d ffmpeg processes; want unavailable with a Retry-After, 2", err3, started())
+	}
+	download(ratelimit.WithTurnKey(ctx, "addr 198.51.100.9"), newRecording())
+	waitFor(t, "another address's remux to start", func() bool { return started() == 3 })
 }

@@ -148,7 +148,7 @@ func New(cfg Config, st Store, log *slog.Logger) (*Service, error) {
 		return nil, fmt.Errorf("recording: %w", err)
 	}
 	return &Service{cfg: cfg, st: st, log: log, writers: map[string]*writer{}, lastEnded: map[string]*writer{},
-		making: map[string]*making{}, jobs: ratelimit.NewTurns(cfg.MaxJobs, cfg.JobWait)}, nil
+		making: map[string]*making{}, jobs: ratelimit.NewTurns(cfg.MaxJobs, cfg.JobWait).PerKey(JobsPerCaller)}, nil
 }
 
 // Observe registers f for every recording event on this node.

@@ -125,10 +125,16 @@ func (s *WebhookQueue) ClaimDeliveries(ctx context.Context, kinds []string, now,
 		args = append(args, k)
 		ph[i] = "$" + strconv.Itoa(len(args))
 	}
-	rows, err := s.db.QueryContext(ctx, `UPDATE webhook_deliveries SET claimed_until=$2
+	return s.claim(ctx, `UPDATE webhook_deliveries SET claimed_until=$2
 		WHERE id IN (SELECT id FROM webhook_deliveries WHERE next_at <= $1 AND claimed_until <= $1
 			AND kind IN (`+strings.Join(ph, ",")+`) ORDER BY next_at, id LIMIT $3) AND claimed_until <= $1
 		RETURNING id, kind, ref, url, body, attempts, next_at, created_at`, args...)
+}
+
+// claim runs a claiming UPDATE … RETURNING and reads its deliveries, oldest
+// due first.
+func (s *WebhookQueue) claim(ctx context.Context, query string, args ...any) ([]*webhooks.Queued, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +154,70 @@ func (s *WebhookQueue) ClaimDeliveries(ctx context.Context, kinds []string, now,
 		return cmp.Or(a.NextAt.Compare(b.NextAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, rows.Err()
+}
+
+// ClaimFairly is ClaimDeliveries sharing the claims among the targets (a
+// kind and ref): a target holds at most perRef of the claimer's leases,
+// held counting those it holds already, so one target with many
+// deliveries due cannot fill a claim. It reads the oldest due deliveries
+// of the targets below their share (skipping, through the next_at index,
+// those at it), takes them oldest due first while their targets have room,
+// and leases those no other claimer took meanwhile.
+func (s *WebhookQueue) ClaimFairly(ctx context.Context, kinds []string, now, leaseUntil time.Time, n, perRef int,
+	held map[webhooks.RefKey]int) ([]*webhooks.Queued, error) {
+	if len(kinds) == 0 || n <= 0 {
+		return nil, nil
+	}
+	perRef = max(perRef, 1)
+	// A few times n candidates: one target's first share fills at most
+	// perRef of them, and it is skipped at the next claim.
+	args := []any{Micros(now), n*4 + perRef}
+	ph := make([]string, len(kinds))
+	for i, k := range kinds {
+		args = append(args, k)
+		ph[i] = "$" + strconv.Itoa(len(args))
+	}
+	var full strings.Builder
+	for t, c := range held {
+		if c >= perRef {
+			args = append(args, t.Kind, t.Ref)
+			full.WriteString(" AND NOT (kind=$" + strconv.Itoa(len(args)-1) + " AND ref=$" + strconv.Itoa(len(args)) + ")")
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, ref FROM webhook_deliveries
+		WHERE next_at <= $1 AND claimed_until <= $1 AND kind IN (`+strings.Join(ph, ",")+`)`+full.String()+`
+		ORDER BY next_at, id LIMIT $2`, args...)
+	if err != nil {
+		return nil, err
+	}
+	taken := map[webhooks.RefKey]int{}
+	var ids []any
+	for rows.Next() && len(ids) < n {
+		var id string
+		var t webhooks.RefKey
+		if err := rows.Scan(&id, &t.Kind, &t.Ref); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if held[t]+taken[t] < perRef {
+			taken[t]++
+			ids = append(ids, id)
+		}
+	}
+	if err := cmp.Or(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args = append([]any{Micros(now), Micros(leaseUntil)}, ids...)
+	ph = make([]string, len(ids))
+	for i := range ids {
+		ph[i] = "$" + strconv.Itoa(i+3)
+	}
+	return s.claim(ctx, `UPDATE webhook_deliveries SET claimed_until=$2
+		WHERE id IN (`+strings.Join(ph, ",")+`) AND claimed_until <= $1
+		RETURNING id, kind, ref, url, body, attempts, next_at, created_at`, args...)
 }
 
 // FinishDelivery removes a delivery.

@@ -235,3 +235,61 @@ func TestEventClaimAndDeliveriesAreOneTransaction(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookQueueClaimsFairly: ClaimFairly leases at most perRef due
+// deliveries of one kind and ref, counting those the claimer holds, so a
+// target with many deliveries waiting cannot fill a claim, on both
+// engines; the others' deliveries are claimed in the same batch, oldest
+// due first, those of a target at its share are skipped however many wait
+// ahead, and a target's next is claimed once it holds fewer.
+func TestWebhookQueueClaimsFairly(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			q := eng.Open(t).WebhookQueue()
+			ctx := context.Background()
+			t0 := time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)
+			add := func(id, kind, ref string, at time.Time) {
+				t.Helper()
+				if ok, err := q.AddDelivery(ctx, &webhooks.Queued{ID: id, Kind: kind, Ref: ref, URL: "https://example.org/" + ref,
+					Body: []byte(`{}`), NextAt: at, CreatedAt: at}, 0, false); err != nil || !ok {
+					t.Fatalf("add %s: %v %v", id, ok, err)
+				}
+			}
+			for i := range 40 {
+				add(fmt.Sprintf("slow%02d", i), "together", "slow", t0.Add(time.Duration(i)*time.Millisecond))
+			}
+			add("fast", "together", "fast", t0.Add(time.Second))
+			add("other", "owncast", "slow", t0.Add(time.Second)) // the same ref of another kind is another target
+			add("late", "together", "late", t0.Add(2*time.Second))
+			ids := func(ds []*webhooks.Queued) string {
+				var s []string
+				for _, d := range ds {
+					s = append(s, d.ID)
+				}
+				return strings.Join(s, ",")
+			}
+			now := t0.Add(time.Minute)
+			slow := webhooks.RefKey{Kind: "together", Ref: "slow"}
+			kinds := []string{"together", "owncast"}
+			ds, err := q.ClaimFairly(ctx, kinds, now, now.Add(time.Minute), 3, 2, nil)
+			if err != nil || ids(ds) != "slow00,slow01" {
+				t.Fatalf("claimed %q, %v; want slow00,slow01 (its share, of the oldest few due)", ids(ds), err)
+			}
+			held := map[webhooks.RefKey]int{slow: 2}
+			if ds, err := q.ClaimFairly(ctx, kinds, now, now.Add(time.Minute), 10, 2, held); err != nil ||
+				ids(ds) != "fast,other,late" {
+				t.Fatalf("with the slow target at its share: %q, %v; want fast,other,late (38 of its deliveries waiting ahead)",
+					ids(ds), err)
+			}
+			if err := q.RetryDelivery(ctx, "slow00", 1, now.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if ds, err := q.ClaimFairly(ctx, kinds, now, now.Add(time.Minute), 10, 2, map[webhooks.RefKey]int{slow: 1}); err != nil ||
+				ids(ds) != "slow02" {
+				t.Fatalf("with one of its two given back: %q, %v; want slow02", ids(ds), err)
+			}
+		})
+	}
+}

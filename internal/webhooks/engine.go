@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -30,6 +31,11 @@ import (
 // requests when they are sent and hears how every attempt went, so each
 // keeps its wire format.
 //
+// A target (a kind's ref) is sent at most PerRef deliveries at once by a
+// node, the rest waiting in the queue: an endpoint that answers slowly or never,
+// with many deliveries queued, holds its share of the workers, not every
+// worker, and the other targets' deliveries go out meanwhile.
+//
 // An engine sends only the kinds registered on it, so another engine over
 // the same queue, with kinds of its own, is a worker pool of its own: the
 // stage's go-live notifications (stagechat.GoLive) run one, so push
@@ -45,6 +51,9 @@ type Engine struct {
 	mu    sync.RWMutex
 	kinds map[string]*Kind
 
+	sending sync.Mutex     // guards held
+	held    map[RefKey]int // deliveries this node is sending, by target (PerRef)
+
 	onceCalls atomic.Uint64 // EnqueueOnce calls, to prune claims now and then
 }
 
@@ -53,6 +62,10 @@ type EngineConfig struct {
 	Workers int           // concurrent deliveries per node; default 4
 	Poll    time.Duration // how often the queue is read when nothing woke the engine; default 1 s
 	Lease   time.Duration // how long a node holds a delivery it is sending; default 2 min
+	// PerRef is how many deliveries of one target (a kind's ref: one
+	// webhook, one inbox, one push subscription) a node sends at once; the
+	// others wait their turn in the queue. Default Workers/8, at least 1.
+	PerRef int
 }
 
 // Queued is one delivery in the queue.
@@ -74,9 +87,11 @@ type Queue interface {
 	// always stored and the oldest deliveries of its kind and ref past max
 	// are dropped instead.
 	AddDelivery(ctx context.Context, d *Queued, max int, keepNewest bool) (bool, error)
-	// ClaimDeliveries leases up to n due deliveries of the given kinds
-	// until leaseUntil: due is next_at passed and no unexpired lease.
-	ClaimDeliveries(ctx context.Context, kinds []string, now, leaseUntil time.Time, n int) ([]*Queued, error)
+	// ClaimFairly leases up to n due deliveries of the given kinds until
+	// leaseUntil (due is next_at passed and no unexpired lease), oldest due
+	// first, at most perRef of one kind and ref counting the held ones
+	// (the claimer's leases it has not given back).
+	ClaimFairly(ctx context.Context, kinds []string, now, leaseUntil time.Time, n, perRef int, held map[RefKey]int) ([]*Queued, error)
 	// AddDeliveriesOnce claims the event named key, once per cluster, and
 	// stores ds (each as AddDelivery would) in one transaction: nothing is
 	// stored, and claimed is false, when key was claimed before; a failure
@@ -92,6 +107,10 @@ type Queue interface {
 	// the lease.
 	RetryDelivery(ctx context.Context, id string, attempts int, next time.Time) error
 }
+
+// RefKey names a target: a kind's ref (one webhook, one inbox, one push
+// subscription).
+type RefKey struct{ Kind, Ref string }
 
 // Kind is one family of webhooks on the engine: its retry policy, how its
 // requests are signed and where each attempt is reported.
@@ -153,6 +172,9 @@ func NewEngine(cfg EngineConfig, q Queue, client Doer, logger *slog.Logger) (*En
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
+	if cfg.PerRef <= 0 {
+		cfg.PerRef = max(1, cfg.Workers/8)
+	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 2 * time.Minute
 	}
@@ -160,7 +182,7 @@ func NewEngine(cfg EngineConfig, q Queue, client Doer, logger *slog.Logger) (*En
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{cfg: cfg, q: q, client: client, log: logger, now: time.Now, wake: make(chan struct{}, 1),
-		kinds: map[string]*Kind{}}, nil
+		kinds: map[string]*Kind{}, held: map[RefKey]int{}}, nil
 }
 
 // Register adds a kind; its deliveries are sent from now on (including
@@ -315,12 +337,15 @@ func (e *Engine) Run(ctx context.Context) error {
 			for _, d := range ds {
 				busy <- struct{}{}
 				wg.Add(1)
+				e.hold(d, 1)
 				go func() {
-					defer func() { <-busy; wg.Done(); e.poke() }()
+					defer func() { e.hold(d, -1); <-busy; wg.Done(); e.poke() }()
 					e.deliver(ctx, d)
 				}()
 			}
-			if len(ds) < free {
+			// Claim again until nothing is claimed: fewer than free may
+			// only mean that a target reached its share (skipped now).
+			if len(ds) == 0 {
 				break
 			}
 		}
@@ -333,13 +358,27 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
+// hold counts d's target's deliveries this node is sending up (by 1) or
+// down (by -1).
+func (e *Engine) hold(d *Queued, by int) {
+	k := RefKey{d.Kind, d.Ref}
+	e.sending.Lock()
+	defer e.sending.Unlock()
+	if e.held[k] += by; e.held[k] <= 0 {
+		delete(e.held, k)
+	}
+}
+
 func (e *Engine) claim(ctx context.Context, n int) []*Queued {
 	kinds := e.kindNames()
 	if len(kinds) == 0 {
 		return nil
 	}
 	now := e.now().UTC()
-	ds, err := e.q.ClaimDeliveries(ctx, kinds, now, now.Add(e.cfg.Lease), n)
+	e.sending.Lock()
+	held := maps.Clone(e.held)
+	e.sending.Unlock()
+	ds, err := e.q.ClaimFairly(ctx, kinds, now, now.Add(e.cfg.Lease), n, e.cfg.PerRef, held)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("claim webhook deliveries", "err", err)

@@ -318,3 +318,61 @@ func TestEngineKindClientAndRetry(t *testing.T) {
 		t.Fatal("no attempt reported")
 	}
 }
+
+// TestEngineSharesWorkersAmongTargets: one webhook whose endpoint never
+// answers, with many deliveries queued ahead of everyone else's, holds its
+// share of the workers (PerRef), not all of them: another webhook's
+// delivery queued behind them goes out meanwhile. Before the share, the
+// workers took the oldest deliveries whoever they were for, so four of the
+// slow webhook's held every worker for its kind's whole timeout, again and
+// again, and no other community's webhook was sent.
+func TestEngineSharesWorkersAmongTargets(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var slowNow, slowMost atomic.Int32
+	fast := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fast" {
+			fast <- struct{}{}
+			return
+		}
+		n := slowNow.Add(1)
+		for m := slowMost.Load(); n > m && !slowMost.CompareAndSwap(m, n); m = slowMost.Load() {
+		}
+		defer slowNow.Add(-1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	u, _ := url.Parse(srv.URL)
+	target := netip.MustParseAddrPort(u.Host)
+	client, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap == target }, Timeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := webhooks.NewEngine(webhooks.EngineConfig{Workers: 4}, storetest.OpenSQLite(t).WebhookQueue(), client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Register(webhooks.Kind{Name: "t", Timeout: time.Hour,
+		Sign: func(context.Context, *webhooks.Queued, http.Header, int, time.Time) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 8 {
+		e.Enqueue(ctx, "t", "slow-hook", srv.URL+"/slow", []byte(`{}`))
+	}
+	e.Enqueue(ctx, "t", "fast-hook", srv.URL+"/fast", []byte(`{}`))
+	runEngine(t, e)
+	select {
+	case <-fast:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the other webhook's delivery waited behind the slow one's (every worker held)")
+	}
+	if m := slowMost.Load(); m > 1 {
+		t.Fatalf("the slow webhook held %d workers at once, want its share of 1", m)
+	}
+}

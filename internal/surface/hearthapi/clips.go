@@ -61,7 +61,7 @@ func (s *Surface) clip(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fault.New(fault.Invalid, "start and end (seconds from the recording's start) are required"))
 		return
 	}
-	c, err := s.d.Recordings.MakeClip(r.Context(), rec.ID, seconds(*body.Start), seconds(*body.End), body.Title, who)
+	c, err := s.d.Recordings.MakeClip(s.jobCaller(r), rec.ID, seconds(*body.Start), seconds(*body.End), body.Title, who)
 	if el := (*recording.CutElsewhere)(nil); errors.As(err, &el) {
 		s.cutElsewhere(w, r, el, who)
 		return
@@ -99,7 +99,7 @@ func (s *Surface) liveClip(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	clip, err := s.d.Recordings.MakeLiveClip(r.Context(), stage, seconds(*body.Seconds), body.Title, c.id)
+	clip, err := s.d.Recordings.MakeLiveClip(s.jobCaller(r), stage, seconds(*body.Seconds), body.Title, c.id)
 	if el := (*recording.CutElsewhere)(nil); errors.As(err, &el) {
 		s.cutElsewhere(w, r, el, c.id)
 		return

@@ -79,6 +79,9 @@ type Deps struct {
 	// PeerClient fetches a recording's files from the node holding them
 	// (nil: peersign.Proxy's, with connect and header timeouts).
 	PeerClient *http.Client
+	// TrustProxy takes a client's address from X-Forwarded-For (the
+	// per-address shares of the fetches from other nodes).
+	TrustProxy bool
 }
 
 // Surface serves /api/recordings, /api/clips and /api/recording-settings.
@@ -107,8 +110,8 @@ func New(d Deps) (*Surface, error) {
 	cut := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &Surface{d: d, peers: newPeerProxy(d.PeerClient, 30*time.Second),
-		peerDownloads: newPeerProxy(d.PeerClient, peerDownloadWait), cutClient: cut, cutSlots: make(chan struct{}, maxCutsForwarded)}, nil
+	return &Surface{d: d, peers: newPeerProxy(d.PeerClient, 30*time.Second, peerFetchesPerAddr),
+		peerDownloads: newPeerProxy(d.PeerClient, peerDownloadWait, peerDownloadsPerAddr), cutClient: cut, cutSlots: make(chan struct{}, maxCutsForwarded)}, nil
 }
 
 // Register adds the routes.
@@ -477,7 +480,20 @@ func (s *Surface) download(w http.ResponseWriter, r *http.Request) {
 		s.fromPeer(w, r, rec, recording.DownloadName)
 		return
 	}
-	s.sendDownload(w, r, rec)
+	s.sendDownload(w, r.WithContext(s.jobCaller(r)), rec)
+}
+
+// addrKey is the key of r's client's per-address shares: its address, the
+// IPv6 /64 (X-Forwarded-For with TrustProxy).
+func (s *Surface) addrKey(r *http.Request) string {
+	return "addr " + ratelimit.AddrKey(ratelimit.ClientIP(r, s.d.TrustProxy))
+}
+
+// jobCaller is r's context naming its client as the caller whose share of
+// the node's ffmpeg slots (recording.JobsPerCaller) a remux or a cut it
+// starts counts against. Not for the peer routes: their client is a node.
+func (s *Surface) jobCaller(r *http.Request) context.Context {
+	return ratelimit.WithTurnKey(r.Context(), s.addrKey(r))
 }
 
 // downloadURL is GET /api/recordings/{id}/download-url: a URL of the

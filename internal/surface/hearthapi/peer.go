@@ -21,6 +21,16 @@ import (
 // whole recording); more are answered 503 with Retry-After.
 const maxPeerFetches = 256
 
+// Per-address shares of those fetches (peersign.ProxyConfig.PerCaller): a
+// fetch streams at its client's pace, and a public stage's recordings are
+// fetched without an account, so one address reading a little now and
+// then held all 256, and every other caller's files from other nodes got
+// 503. A player asks a few segments at once; a download is one file.
+const (
+	peerFetchesPerAddr   = 16
+	peerDownloadsPerAddr = 2
+)
+
 // peerDownloadWait bounds the wait for the holding node's answer to an
 // MP4 download: it answers once the MP4 is made, which the first download
 // of a long recording waits for (a job slot, then the remux).
@@ -32,9 +42,9 @@ const peerDownloadWait = recording.DownloadMakeTimeout + time.Minute
 // least every 30 s, not in size (a download is a whole recording). The
 // peer's 403 is a failure, not an answer (proxyPeer): its peer route
 // checks only the nodes' signature, the caller was checked here.
-func newPeerProxy(c *http.Client, headers time.Duration) *peersign.Proxy {
-	return peersign.NewProxy(peersign.ProxyConfig{MaxAtOnce: maxPeerFetches, HeaderTimeout: headers, Idle: 30 * time.Second,
-		Client: c, ForbiddenFails: true,
+func newPeerProxy(c *http.Client, headers time.Duration, perAddr int) *peersign.Proxy {
+	return peersign.NewProxy(peersign.ProxyConfig{MaxAtOnce: maxPeerFetches, PerCaller: perAddr, HeaderTimeout: headers,
+		Idle: 30 * time.Second, Client: c, ForbiddenFails: true,
 		Request: []string{"Range", "If-Range", "If-Modified-Since", "If-None-Match"},
 		Answer: []string{"Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag",
 			"Cache-Control", "Content-Disposition", "X-Content-Type-Options"}})
@@ -63,7 +73,7 @@ func (s *Surface) fromPeer(w http.ResponseWriter, r *http.Request, rec *recordin
 // taken) stays a 503 to retry. Its 404 (no such file), 409 and 416 come
 // back as it made them.
 func (s *Surface) proxyPeer(w http.ResponseWriter, r *http.Request, p *peersign.Proxy, u, what, node string) {
-	p.Serve(w, r, peersign.Fetch{URL: u, Fail: func(w http.ResponseWriter, f peersign.Failure, cause error) {
+	p.Serve(w, r, peersign.Fetch{URL: u, Caller: s.addrKey(r), Fail: func(w http.ResponseWriter, f peersign.Failure, cause error) {
 		var st *peersign.StatusError
 		errors.As(cause, &st)
 		switch {

@@ -403,7 +403,7 @@ func (s *Surface) handleAddToQueue(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.d.Watch.Handle(r.Context(), room, actor(principalOf(r)), s.clientOf(room, r), req); err != nil {
+	if err := s.d.Watch.Handle(s.callerCtx(r), room, actor(principalOf(r)), s.clientOf(room, r), req); err != nil {
 		s.writeError(w, err)
 		return
 	}
@@ -557,7 +557,7 @@ func (s *Surface) handlePreviewAdd(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, ottErr(http.StatusBadRequest, "FeatureDisabledException", "Sorry, this feature is disabled: video previews."))
 		return
 	}
-	pv, err := s.d.Media.Preview(r.Context(), input, r.URL.Query().Get("adapter"))
+	pv, err := s.d.Media.Preview(s.callerCtx(r), input, r.URL.Query().Get("adapter"))
 	if err != nil {
 		s.writeError(w, err)
 		return

@@ -209,6 +209,9 @@ func (sk *socket) request(ctx context.Context, req watch.Request) error {
 		sk.notice("Too many requests.")
 		return nil
 	}
+	// Its probes and fetches count against the address's share of the
+	// media turns, as a REST add's.
+	ctx = ratelimit.WithTurnKey(ctx, "addr "+sk.ip)
 	return sk.refused(req, sk.s.d.Watch.Handle(ctx, sk.room, sk.actor, sk.client, req))
 }
 

@@ -434,6 +434,13 @@ func (s *Surface) ip(r *http.Request) string { return ratelimit.ClientIP(r, s.d.
 // rotate through fresh buckets), as the node's other per-address bounds.
 func (s *Surface) limitKey(r *http.Request) string { return ratelimit.AddrKey(s.ip(r)) }
 
+// callerCtx is r's context naming its client's address (its rate-limit
+// key) as the caller whose share of the media probe and fetch turns a
+// preview or an add counts against (media.TurnsPerCaller).
+func (s *Surface) callerCtx(r *http.Request) context.Context {
+	return ratelimit.WithTurnKey(r.Context(), "addr "+s.limitKey(r))
+}
+
 // charge takes points from the caller's bucket, setting the X-RateLimit-*
 // headers; when refused it writes the 429 and returns false.
 func (s *Surface) charge(w http.ResponseWriter, r *http.Request, points int) bool {
