@@ -113,3 +113,29 @@ func TestConfigurationDocUpToDate(t *testing.T) {
 		t.Fatal("docs/configuration.md is stale: run `make docs`")
 	}
 }
+
+// TestDocNamesNegatableForm: a setting on by default is turned off with its
+// --no- form, which `hearth --help` shows as --[no-]name; the reference an
+// operator reads must name it too, or nothing there says how to turn it off.
+func TestDocNamesNegatableForm(t *testing.T) {
+	t.Parallel()
+	md := Markdown()
+	ty := reflect.TypeFor[Config]()
+	n := 0
+	for i := range ty.NumField() {
+		f := ty.Field(i)
+		if _, ok := f.Tag.Lookup("negatable"); !ok {
+			continue
+		}
+		n++
+		if want := "| `--[no-]" + f.Tag.Get("name") + "` |"; !strings.Contains(md, want) {
+			t.Errorf("configuration.md lacks %s", want)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no negatable settings: the test checks nothing")
+	}
+	if !strings.Contains(md, "`--no-flag`") {
+		t.Error("configuration.md does not say how to turn a boolean off")
+	}
+}
