@@ -104,6 +104,10 @@ func (a *App) clusterPeerKey(ctx context.Context, node string) ([]byte, error) {
 			self = a.HTTP.URL()
 		}
 	}
+	if a.Config.NoNodeURL() {
+		a.Log.Warn("no --node-url: the other nodes cannot reach this one (they answer 503 for its recordings and "+
+			"play their offline clip for its live streams); set --node-url to the URL they reach it at", "addr", a.Config.Addr)
+	}
 	// Empty when it has none now: an old address is not used.
 	if err := st.SetInstanceValue(ctx, nodeURLKey(node), self); err != nil {
 		return nil, fmt.Errorf("node url: %w", err)

@@ -287,6 +287,26 @@ func (c *Config) SlogLevel() (slog.Level, error) {
 	return l, nil
 }
 
+// NoNodeURL reports whether this node is one of a cluster (a bus other than
+// the in-process one) and yet has no URL the other nodes reach it at: no
+// --node-url, and an --addr that listens on every interface. The others
+// then answer 503 for its recordings and serve their offline clip for its
+// live streams (docs/scaling.md), which nothing else at start says.
+func (c *Config) NoNodeURL() bool {
+	if c.Bus == "" || c.Bus == "local" || c.NodeURL != "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return false
+	}
+	if host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
+}
+
 // DatabaseDSN is the database to open: Database, or the SQLite file in DataDir.
 func (c *Config) DatabaseDSN() string {
 	if c.Database != "" {

@@ -139,3 +139,27 @@ func TestDocNamesNegatableForm(t *testing.T) {
 		t.Error("configuration.md does not say how to turn a boolean off")
 	}
 }
+
+// TestNoNodeURL: a cluster node listening on every interface with no
+// --node-url has no address the others reach (scaling.md's example did
+// this); one that names its host, sets --node-url or runs alone is fine.
+func TestNoNodeURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		bus, addr, nodeURL string
+		want               bool
+	}{
+		{"nats://nats:4222", ":8080", "", true},
+		{"nats://nats:4222", "0.0.0.0:8080", "", true},
+		{"nats://nats:4222", "[::]:8080", "", true},
+		{"nats://nats:4222", ":8080", "http://node1.internal:8080", false},
+		{"nats://nats:4222", "10.0.0.5:8080", "", false},
+		{"nats://nats:4222", "node1.internal:8080", "", false},
+		{"local", ":8080", "", false},
+	} {
+		c := Config{Bus: tc.bus, Addr: tc.addr, NodeURL: tc.nodeURL}
+		if got := c.NoNodeURL(); got != tc.want {
+			t.Errorf("bus %s addr %s node-url %q: NoNodeURL() = %v, want %v", tc.bus, tc.addr, tc.nodeURL, got, tc.want)
+		}
+	}
+}
