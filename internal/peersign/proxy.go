@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/semaphore"
+
+	"github.com/hearth-community/hearth/internal/ratelimit"
 )
 
 // Proxy answers a request with another node's answer at a URL signed for
@@ -31,7 +33,7 @@ type Proxy struct {
 	mu      sync.Mutex
 	flights map[string]*flight
 	kept    map[string]keptAnswer // Fetch.Keep's answers, by key
-	callers map[string]int        // Fetch.Caller → its unshared fetches running (PerCaller)
+	callers *ratelimit.Shares     // Fetch.Caller's unshared fetches running (PerCaller; nil: no bound)
 }
 
 // keptAnswer is a finished shared fetch kept for later identical requests
@@ -143,32 +145,19 @@ func NewProxy(cfg ProxyConfig) *Proxy {
 		}
 	}
 	return &Proxy{cfg: cfg, client: c, slots: make(chan struct{}, cfg.MaxAtOnce), memory: semaphore.NewWeighted(cfg.MaxBuffered),
-		flights: map[string]*flight{}, kept: map[string]keptAnswer{}, callers: map[string]int{}}
+		flights: map[string]*flight{}, kept: map[string]keptAnswer{}, callers: ratelimit.NewShares(cfg.PerCaller)}
 }
 
 // enterCaller counts an unshared fetch of caller, false when it runs its
-// PerCaller share already; leaveCaller ends it.
+// PerCaller share already (an unnamed caller is not counted); leaveCaller
+// ends it.
 func (p *Proxy) enterCaller(caller string) bool {
-	if p.cfg.PerCaller <= 0 || caller == "" {
-		return true
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.callers[caller] >= p.cfg.PerCaller {
-		return false
-	}
-	p.callers[caller]++
-	return true
+	return caller == "" || p.callers.Enter(caller)
 }
 
 func (p *Proxy) leaveCaller(caller string) {
-	if p.cfg.PerCaller <= 0 || caller == "" {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.callers[caller]--; p.callers[caller] <= 0 {
-		delete(p.callers, caller)
+	if caller != "" {
+		p.callers.Leave(caller)
 	}
 }
 

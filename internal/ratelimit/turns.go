@@ -22,48 +22,77 @@ type Turns struct {
 	slots chan struct{}
 	wait  time.Duration
 
-	perKey int            // turns one key may hold or await at once (0: no bound)
-	mu     sync.Mutex     // guards held
-	held   map[string]int // key → turns it holds or awaits; a key at 0 is removed
+	shares *Shares // what one key may hold or await at once (nil: no bound)
 }
 
 // PerKey bounds the turns one key (an account, say) may hold or await at
 // once through TakeAs to m, so that one caller queueing many requests
 // cannot take every turn and starve the others; it returns t.
 func (t *Turns) PerKey(m int) *Turns {
-	t.perKey = max(m, 1)
-	t.held = map[string]int{}
+	t.shares = NewShares(max(m, 1))
 	return t
 }
 
 // TakeAs is Take for the caller key: ErrOwnTurns at once when key already
 // holds or awaits its PerKey share of the turns.
 func (t *Turns) TakeAs(ctx context.Context, key string) (release func(), err error) {
-	if t.perKey == 0 {
+	if t.shares == nil {
 		return t.Take(ctx)
 	}
-	t.mu.Lock()
-	if t.held[key] >= t.perKey {
-		t.mu.Unlock()
+	if !t.shares.Enter(key) {
 		return nil, ErrOwnTurns
 	}
-	t.held[key]++
-	t.mu.Unlock()
 	rel, err := t.Take(ctx)
 	if err != nil {
-		t.drop(key)
+		t.shares.Leave(key)
 		return nil, err
 	}
 	var once sync.Once
-	return func() { once.Do(func() { rel(); t.drop(key) }) }, nil
+	return func() { once.Do(func() { rel(); t.shares.Leave(key) }) }, nil
 }
 
-func (t *Turns) drop(key string) {
-	t.mu.Lock()
-	if t.held[key]--; t.held[key] <= 0 {
-		delete(t.held, key)
+// Shares bounds how much of a shared pool one key (a caller: an account,
+// an address) holds at once; it counts, the pool is the caller's.
+type Shares struct {
+	per  int
+	mu   sync.Mutex
+	held map[string]int // key → what it holds; a key at 0 is removed
+}
+
+// NewShares allows each key per at once; per <= 0 answers nil, which
+// bounds nothing (a nil *Shares lets every key in).
+func NewShares(per int) *Shares {
+	if per <= 0 {
+		return nil
 	}
-	t.mu.Unlock()
+	return &Shares{per: per, held: map[string]int{}}
+}
+
+// Enter counts one more for key, false (counting nothing) when key holds
+// its share already. Leave ends what Enter counted.
+func (s *Shares) Enter(key string) bool {
+	if s == nil {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held[key] >= s.per {
+		return false
+	}
+	s.held[key]++
+	return true
+}
+
+// Leave ends one of key's Enters.
+func (s *Shares) Leave(key string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held[key]--; s.held[key] <= 0 {
+		delete(s.held, key)
+	}
 }
 
 // NewTurns allows n at once (at least 1), each caller waiting up to wait.

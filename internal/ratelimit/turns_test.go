@@ -63,7 +63,7 @@ func TestTurnsPerKey(t *testing.T) {
 	} else {
 		r2()
 	}
-	if len(tr.held) != 0 {
-		t.Fatalf("keys left behind: %v", tr.held)
+	if len(tr.shares.held) != 0 {
+		t.Fatalf("keys left behind: %v", tr.shares.held)
 	}
 }
