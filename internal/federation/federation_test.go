@@ -220,14 +220,14 @@ func TestDeliveryQueueBoundedPerInbox(t *testing.T) {
 				}
 			}
 			now := time.Now().Add(time.Minute)
-			ds, err := db.WebhookQueue().ClaimDeliveries(context.Background(), []string{federation.DeliveryKind}, now, now.Add(time.Minute), 100)
+			ds, err := db.WebhookQueue().ClaimFairly(context.Background(), []string{federation.DeliveryKind}, now, now.Add(time.Minute), 100, 100, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(ds) != 3 {
 				t.Fatalf("queued for the dead inbox: %d, want 3", len(ds))
 			}
-			again, err := db.WebhookQueue().ClaimDeliveries(context.Background(), []string{federation.DeliveryKind}, now, now.Add(time.Minute), 100)
+			again, err := db.WebhookQueue().ClaimFairly(context.Background(), []string{federation.DeliveryKind}, now, now.Add(time.Minute), 100, 100, nil)
 			if err != nil || len(again) != 0 {
 				t.Fatalf("claimed twice: %d %v", len(again), err)
 			}

@@ -113,24 +113,6 @@ func (s *WebhookQueue) PruneEventClaims(ctx context.Context, before time.Time) e
 	return s.db.StageChat().PruneEventClaims(ctx, before)
 }
 
-// ClaimDeliveries leases up to n due deliveries of the given kinds and
-// returns them oldest due first.
-func (s *WebhookQueue) ClaimDeliveries(ctx context.Context, kinds []string, now, leaseUntil time.Time, n int) ([]*webhooks.Queued, error) {
-	if len(kinds) == 0 || n <= 0 {
-		return nil, nil
-	}
-	args := []any{Micros(now), Micros(leaseUntil), n}
-	ph := make([]string, len(kinds))
-	for i, k := range kinds {
-		args = append(args, k)
-		ph[i] = "$" + strconv.Itoa(len(args))
-	}
-	return s.claim(ctx, `UPDATE webhook_deliveries SET claimed_until=$2
-		WHERE id IN (SELECT id FROM webhook_deliveries WHERE next_at <= $1 AND claimed_until <= $1
-			AND kind IN (`+strings.Join(ph, ",")+`) ORDER BY next_at, id LIMIT $3) AND claimed_until <= $1
-		RETURNING id, kind, ref, url, body, attempts, next_at, created_at`, args...)
-}
-
 // claim runs a claiming UPDATE … RETURNING and reads its deliveries, oldest
 // due first.
 func (s *WebhookQueue) claim(ctx context.Context, query string, args ...any) ([]*webhooks.Queued, error) {
@@ -156,8 +138,9 @@ func (s *WebhookQueue) claim(ctx context.Context, query string, args ...any) ([]
 	return out, rows.Err()
 }
 
-// ClaimFairly is ClaimDeliveries sharing the claims among the targets (a
-// kind and ref): a target holds at most perRef of the claimer's leases,
+// ClaimFairly leases up to n due deliveries of the given kinds until
+// leaseUntil and returns them oldest due first, sharing the claims among
+// the targets (a kind and ref): a target holds at most perRef of the claimer's leases,
 // held counting those it holds already, so one target with many
 // deliveries due cannot fill a claim. It reads the oldest due deliveries
 // of the targets below their share (skipping, through the next_at index,

@@ -46,7 +46,7 @@ func TestWebhookQueue(t *testing.T) {
 				t.Fatal("the limit is per kind and ref")
 			}
 
-			ds, err := q.ClaimDeliveries(ctx, []string{"owncast"}, t0, t0.Add(time.Minute), 10)
+			ds, err := q.ClaimFairly(ctx, []string{"owncast"}, t0, t0.Add(time.Minute), 10, 10, nil)
 			if err != nil || len(ds) != 3 {
 				t.Fatalf("claim owncast = %d %v", len(ds), err)
 			}
@@ -54,7 +54,7 @@ func TestWebhookQueue(t *testing.T) {
 				string(d.Body) != `{"n":"a"}` || d.Attempts != 0 || !d.CreatedAt.Equal(t0) {
 				t.Fatalf("claimed %+v", d)
 			}
-			if again, err := q.ClaimDeliveries(ctx, []string{"owncast", "together"}, t0, t0.Add(time.Minute), 10); err != nil ||
+			if again, err := q.ClaimFairly(ctx, []string{"owncast", "together"}, t0, t0.Add(time.Minute), 10, 10, nil); err != nil ||
 				len(again) != 1 || again[0].ID != "e" {
 				t.Fatalf("leased rows claimed again: %v %v", again, err)
 			}
@@ -68,16 +68,16 @@ func TestWebhookQueue(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if ds, _ := q.ClaimDeliveries(ctx, []string{"owncast"}, t0.Add(5*time.Second), t0.Add(time.Hour), 10); len(ds) != 0 {
+			if ds, _ := q.ClaimFairly(ctx, []string{"owncast"}, t0.Add(5*time.Second), t0.Add(time.Hour), 10, 10, nil); len(ds) != 0 {
 				t.Fatalf("a retry claimed before it was due: %v", ds)
 			}
 
-			ds, err = q.ClaimDeliveries(ctx, []string{"owncast"}, t0.Add(10*time.Second), t0.Add(time.Hour), 10)
+			ds, err = q.ClaimFairly(ctx, []string{"owncast"}, t0.Add(10*time.Second), t0.Add(time.Hour), 10, 10, nil)
 			if err != nil || len(ds) != 1 || ds[0].ID != "a" || ds[0].Attempts != 1 {
 				t.Fatalf("retry = %v %v", ds, err)
 			}
 			// A lease that ran out (its node died) is claimed again.
-			ds, err = q.ClaimDeliveries(ctx, []string{"owncast"}, t0.Add(2*time.Hour), t0.Add(3*time.Hour), 10)
+			ds, err = q.ClaimFairly(ctx, []string{"owncast"}, t0.Add(2*time.Hour), t0.Add(3*time.Hour), 10, 10, nil)
 			if err != nil || len(ds) != 1 || ds[0].ID != "a" {
 				t.Fatalf("expired lease = %v %v", ds, err)
 			}
@@ -108,7 +108,7 @@ func TestWebhookQueueKeepNewest(t *testing.T) {
 				Body: []byte(`{}`), NextAt: t0, CreatedAt: t0}, 2, true); err != nil || !ok {
 				t.Fatalf("add to another ref = %v %v", ok, err)
 			}
-			ds, err := q.ClaimDeliveries(ctx, []string{"federation"}, t0.Add(time.Minute), t0.Add(time.Hour), 10)
+			ds, err := q.ClaimFairly(ctx, []string{"federation"}, t0.Add(time.Minute), t0.Add(time.Hour), 10, 10, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +153,7 @@ func TestMigrationMovesFederationDeliveries(t *testing.T) {
 			if err := db.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			ds, err := db.WebhookQueue().ClaimDeliveries(ctx, []string{"federation"}, t0.Add(time.Minute), t0.Add(time.Hour), 10)
+			ds, err := db.WebhookQueue().ClaimFairly(ctx, []string{"federation"}, t0.Add(time.Minute), t0.Add(time.Hour), 10, 10, nil)
 			if err != nil || len(ds) != 2 {
 				t.Fatalf("moved deliveries = %v %v", ds, err)
 			}
@@ -208,7 +208,7 @@ func TestEventClaimAndDeliveriesAreOneTransaction(t *testing.T) {
 			if claimed, _, err := q.AddDeliveriesOnce(ctx, "chat-webhook:m1", t0, deliveries("again-"), 0, false); err != nil || claimed {
 				t.Fatalf("a claimed event was claimed again: %v %v", claimed, err)
 			}
-			ds, err := q.ClaimDeliveries(ctx, []string{"owncast"}, t0, t0.Add(time.Minute), 10)
+			ds, err := q.ClaimFairly(ctx, []string{"owncast"}, t0, t0.Add(time.Minute), 10, 10, nil)
 			if err != nil || len(ds) != 2 || ds[0].ID != "live-h1" || ds[1].ID != "live-h2" {
 				t.Fatalf("queued = %v %v", ds, err)
 			}
@@ -228,7 +228,7 @@ func TestEventClaimAndDeliveriesAreOneTransaction(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			ds, err = q.ClaimDeliveries(ctx, []string{"owncast"}, t0, t0.Add(time.Minute), 100)
+			ds, err = q.ClaimFairly(ctx, []string{"owncast"}, t0, t0.Add(time.Minute), 100, 100, nil)
 			if wins.Load() != 1 || err != nil || len(ds) != 2 {
 				t.Fatalf("%d claims won, %d deliveries queued (%v), want 1 and 2", wins.Load(), len(ds), err)
 			}
