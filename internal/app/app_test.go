@@ -30,6 +30,7 @@ func testConfig(t *testing.T) config.Config {
 // that waits for Run to return.
 func start(t *testing.T, cfg config.Config, extra func(a *app.App)) (*app.App, func() error) {
 	t.Helper()
+	storetest.SeedNode(t, cfg.DatabaseDSN())
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -13,8 +13,10 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -212,6 +214,26 @@ func (db *DB) Migrate(ctx context.Context) error {
 		db.log.Info("migration applied", "version", r.Source.Version, "file", filepath.Base(r.Source.Path))
 	}
 	return nil
+}
+
+// MigrationsDigest is a hex SHA-256 of every embedded migration file of
+// both engines: a test server keeps migrated template databases under it
+// (storetest), so a changed migration never reuses an old template.
+func MigrationsDigest() string {
+	h := sha256.New()
+	_ = fs.WalkDir(migrations, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(migrations, p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %d\n", p, len(b))
+		h.Write(b)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Close closes the database and releases the SQLite file lock.

@@ -10,9 +10,13 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver for schema setup
@@ -39,9 +43,13 @@ func Engines() []Engine {
 }
 
 // OpenSQLite returns a migrated SQLite database in a temporary directory.
+// It starts as a copy of this process's first migrated database (see
+// SeedSQLite) and is migrated again, which finds nothing to do.
 func OpenSQLite(t testing.TB) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "hearth.db"), nil)
+	path := filepath.Join(t.TempDir(), "hearth.db")
+	SeedSQLite(t, path)
+	db, err := store.Open(context.Background(), path, nil)
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
@@ -52,36 +60,206 @@ func OpenSQLite(t testing.TB) *store.DB {
 	return db
 }
 
-// PostgresDSN creates an empty schema on the test server and returns a DSN
-// whose search_path points at it; the schema is dropped at cleanup.
+// SeedSQLite writes a freshly migrated SQLite database at path (which must
+// not exist), for a test that opens the file itself (a node's data
+// directory). Migrating from nothing costs most of a second of CPU under the
+// race detector (goose parses every migration, on each database), so the
+// process migrates one database once and each test gets a copy of its file.
+// The first database of every test process is still migrated from nothing.
+func SeedSQLite(t testing.TB, path string) {
+	t.Helper()
+	b, err := sqliteTemplate()
+	if err != nil {
+		t.Fatalf("migrated sqlite template: %v", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatalf("seed sqlite: %v", err)
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("seed sqlite: %v", err)
+	}
+}
+
+// SeedNode seeds a node's SQLite database before the node first starts
+// (SeedSQLite): dsn is what the node opens (config.DatabaseDSN). A
+// PostgreSQL DSN or a file that exists (a node started again) is left alone.
+func SeedNode(t testing.TB, dsn string) {
+	t.Helper()
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return
+	}
+	if _, err := os.Stat(dsn); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	SeedSQLite(t, dsn)
+}
+
+// sqliteTemplate is the file of a database migrated from nothing, closed
+// (its write-ahead log checkpointed into it).
+var sqliteTemplate = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "hearth-storetest-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	path := filepath.Join(dir, "hearth.db")
+	ctx := context.Background()
+	db, err := store.Open(ctx, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := db.Close(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path + "-wal"); err == nil {
+		return nil, errors.New("write-ahead log left after close")
+	}
+	return os.ReadFile(path)
+})
+
+// PostgresDSN creates a database on the test server, a copy of a migrated
+// template (CREATE DATABASE … TEMPLATE), and returns its DSN; the database
+// is dropped at cleanup. Migrating a database from nothing costs about a
+// second under the race detector (goose parses every migration each time,
+// and the server runs some fifty DDL transactions); a copy is a few tens of
+// milliseconds. The template is made once per set of migrations
+// (store.MigrationsDigest) and shared by every test process.
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	base := PostgresURL()
 	if base == "" {
 		t.Skip("HEARTH_TEST_POSTGRES_URL not set")
 	}
+	tp, err := pgTemplate()
+	if err != nil {
+		t.Fatalf("postgres template: %v", err)
+	}
+	admin, tmpl := tp.admin, tp.name
+	name := "hearth_t_" + randomHex()
+	if _, err := admin.Exec(`CREATE DATABASE ` + name + ` TEMPLATE ` + tmpl); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`) })
+	return withDatabase(base, name)
+}
+
+// EmptyPostgresDSN creates an empty database on the test server (for a test
+// of migrating from nothing) and returns its DSN; it is dropped at cleanup.
+func EmptyPostgresDSN(t testing.TB) string {
+	t.Helper()
+	if PostgresURL() == "" {
+		t.Skip("HEARTH_TEST_POSTGRES_URL not set")
+	}
+	tp, err := pgTemplate()
+	if err != nil {
+		t.Fatalf("postgres template: %v", err)
+	}
+	name := "hearth_t_" + randomHex()
+	if _, err := tp.admin.Exec(`CREATE DATABASE ` + name + ` TEMPLATE template0`); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() { _, _ = tp.admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`) })
+	return withDatabase(PostgresURL(), name)
+}
+
+func randomHex() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
+	return hex.EncodeToString(b)
+}
+
+// pgTemplate returns a connection to the test server's maintenance database
+// and the name of the migrated template database for this build's
+// migrations, making the template if no process has (under an advisory lock,
+// as test processes run side by side). A template for other migrations is
+// dropped when a new one is made.
+var pgTemplate = sync.OnceValues(func() (pgTmpl, error) {
+	admin, err := sql.Open("pgx", PostgresURL())
 	if err != nil {
-		t.Fatalf("postgres: %v", err)
+		return pgTmpl{}, err
 	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		_ = admin.Close()
-		t.Fatalf("create schema: %v", err)
+	digest := store.MigrationsDigest()
+	name := "hearth_tmpl_" + digest[:16]
+	ctx := context.Background()
+	conn, err := admin.Conn(ctx)
+	if err != nil {
+		return pgTmpl{}, err
 	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		_ = admin.Close()
-	})
+	defer func() { _ = conn.Close() }()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(4877201)`); err != nil {
+		return pgTmpl{}, err
+	}
+	defer func() { _, _ = conn.ExecContext(ctx, `SELECT pg_advisory_unlock(4877201)`) }()
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM pg_database WHERE datname = $1`, name).Scan(&n); err != nil {
+		return pgTmpl{}, err
+	}
+	if n == 1 {
+		return pgTmpl{admin, name}, nil
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'hearth\_tmpl\_%' OR datname = 'hearth_tmpl_building'`)
+	if err != nil {
+		return pgTmpl{}, err
+	}
+	var old []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			rows.Close()
+			return pgTmpl{}, err
+		}
+		old = append(old, d)
+	}
+	rows.Close()
+	for _, d := range old {
+		if _, err := conn.ExecContext(ctx, `DROP DATABASE IF EXISTS `+d+` WITH (FORCE)`); err != nil {
+			return pgTmpl{}, err
+		}
+	}
+	// Made under another name and renamed when migrated, so a process
+	// killed halfway leaves no template that looks finished.
+	const building = "hearth_tmpl_building"
+	if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+building+` TEMPLATE template0`); err != nil {
+		return pgTmpl{}, err
+	}
+	db, err := store.Open(ctx, withDatabase(PostgresURL(), building), nil)
+	if err != nil {
+		return pgTmpl{}, err
+	}
+	err = db.Migrate(ctx)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return pgTmpl{}, err
+	}
+	if _, err := conn.ExecContext(ctx, `ALTER DATABASE `+building+` RENAME TO `+name); err != nil {
+		return pgTmpl{}, err
+	}
+	return pgTmpl{admin, name}, nil
+})
+
+type pgTmpl struct {
+	admin *sql.DB
+	name  string
+}
+
+// withDatabase is base naming database name instead.
+func withDatabase(base, name string) string {
 	u, err := url.Parse(base)
 	if err != nil {
-		t.Fatalf("postgres url: %v", err)
+		return base
 	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	u.Path = "/" + name
 	return u.String()
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/config"
+	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 const (
@@ -98,6 +99,7 @@ func testAppConfig(t *testing.T, edit func(*config.Config)) config.Config {
 // runApp starts a node; stop shuts it down and waits (safe to call twice).
 func runApp(t *testing.T, cfg config.Config) (*app.App, func()) {
 	t.Helper()
+	storetest.SeedNode(t, cfg.DatabaseDSN())
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
@@ -130,7 +131,12 @@ func New(d Deps) (*Surface, error) {
 			return err
 		}
 	}
-	gz, err := compressAssets(files)
+	var gz map[string][]byte
+	if d.Files == nil {
+		gz, err = embeddedGzip()
+	} else {
+		gz, err = compressAssets(files)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +146,18 @@ func New(d Deps) (*Surface, error) {
 	}
 	return &Surface{log: d.Log, csp: csp, admin: admin, gz: gz, files: files, index: index, mod: time.Now()}, nil
 }
+
+// embeddedGzip is compressAssets of the embedded build, done once per
+// process: the build never changes while it runs, and a process that starts
+// several nodes (tests, a second node on one machine) compressed it again for
+// each at best compression.
+var embeddedGzip = sync.OnceValues(func() (map[string][]byte, error) {
+	sub, err := fs.Sub(embedded, "dist")
+	if err != nil {
+		return nil, fmt.Errorf("web: embedded build: %w", err)
+	}
+	return compressAssets(sub)
+})
 
 // compressAssets gzips the text assets (scripts, styles, SVG) once, so
 // each request is a map lookup: the main bundle shrinks to about a third.
