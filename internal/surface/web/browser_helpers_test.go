@@ -120,10 +120,35 @@ func runApp(t *testing.T, cfg config.Config) (*app.App, func()) {
 	}
 }
 
-// newBrowser starts one headless chromium for the test; tabs made with
-// newTab from it are separate browser contexts (no shared storage).
+// newBrowser returns the package's one headless chromium, started by the
+// first test that asks; tabs made with newTab from it are separate browser
+// contexts (no shared cookies, storage or cache). One chromium for every test
+// rather than one each: its start was more than a second of the two CPUs per
+// test. TestMain stops it.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
+	shared.once.Do(startBrowser)
+	if shared.err != nil {
+		t.Fatalf("start chromium: %v", shared.err)
+	}
+	return shared.ctx
+}
+
+var shared struct {
+	once   sync.Once
+	ctx    context.Context
+	stop   func()
+	err    error
+	tmpDir string
+}
+
+func startBrowser() {
+	dir, err := os.MkdirTemp("", "hearth-chromium-")
+	if err != nil {
+		shared.err = err
+		return
+	}
+	shared.tmpDir = dir
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),
@@ -139,22 +164,31 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(dir),
 		chromedp.WindowSize(1280, 900),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelB := chromedp.NewContext(actx)
+	shared.stop = func() {
+		cancelB()
+		cancelA()
+	}
 	// Start the browser now, on a context without a deadline.
 	if err := chromedp.Do(bctx); err != nil {
-		cancelB()
-		cancelA()
-		t.Fatalf("start chromium: %v", err)
+		shared.err = err
+		return
 	}
-	t.Cleanup(func() {
-		cancelB()
-		cancelA()
-	})
-	return bctx
+	shared.ctx = bctx
+}
+
+// stopBrowser ends the shared chromium, if a test started it.
+func stopBrowser() {
+	if shared.stop != nil {
+		shared.stop()
+	}
+	if shared.tmpDir != "" {
+		_ = os.RemoveAll(shared.tmpDir)
+	}
 }
 
 // page is one browser context (its own cookies and localStorage) with a tab.
