@@ -11,11 +11,12 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/identity/identitytest"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 // fastArgon keeps tests quick; production uses DefaultArgon2.
-var fastArgon = identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}
+var fastArgon = identitytest.Argon2
 
 type recorder struct {
 	mu  sync.Mutex

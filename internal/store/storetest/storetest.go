@@ -15,12 +15,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver for schema setup
 
+	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/store"
 )
 
@@ -90,7 +90,7 @@ func SeedSQLite(t testing.TB, path string) {
 // PostgreSQL DSN or a file that exists (a node started again) is left alone.
 func SeedNode(t testing.TB, dsn string) {
 	t.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if config.IsPostgres(dsn) {
 		return
 	}
 	if _, err := os.Stat(dsn); !errors.Is(err, fs.ErrNotExist) {
@@ -135,26 +135,19 @@ var sqliteTemplate = sync.OnceValues(func() ([]byte, error) {
 // (store.MigrationsDigest) and shared by every test process.
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
-	base := PostgresURL()
-	if base == "" {
-		t.Skip("HEARTH_TEST_POSTGRES_URL not set")
-	}
-	tp, err := pgTemplate()
-	if err != nil {
-		t.Fatalf("postgres template: %v", err)
-	}
-	admin, tmpl := tp.admin, tp.name
-	name := "hearth_t_" + randomHex()
-	if _, err := admin.Exec(`CREATE DATABASE ` + name + ` TEMPLATE ` + tmpl); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`) })
-	return withDatabase(base, name)
+	return newDatabase(t, "")
 }
 
 // EmptyPostgresDSN creates an empty database on the test server (for a test
 // of migrating from nothing) and returns its DSN; it is dropped at cleanup.
 func EmptyPostgresDSN(t testing.TB) string {
+	t.Helper()
+	return newDatabase(t, "template0")
+}
+
+// newDatabase creates a database on the test server from template (""
+// for the migrated one), drops it at cleanup, and returns its DSN.
+func newDatabase(t testing.TB, template string) string {
 	t.Helper()
 	if PostgresURL() == "" {
 		t.Skip("HEARTH_TEST_POSTGRES_URL not set")
@@ -163,18 +156,17 @@ func EmptyPostgresDSN(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("postgres template: %v", err)
 	}
-	name := "hearth_t_" + randomHex()
-	if _, err := tp.admin.Exec(`CREATE DATABASE ` + name + ` TEMPLATE template0`); err != nil {
+	if template == "" {
+		template = tp.name
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	name := "hearth_t_" + hex.EncodeToString(b)
+	if _, err := tp.admin.Exec(`CREATE DATABASE ` + name + ` TEMPLATE ` + template); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
 	t.Cleanup(func() { _, _ = tp.admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`) })
 	return withDatabase(PostgresURL(), name)
-}
-
-func randomHex() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // pgTemplate returns a connection to the test server's maintenance database

@@ -24,6 +24,7 @@ import (
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/identity/identitytest"
 	"github.com/hearth-community/hearth/internal/media"
 	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/store"
@@ -140,7 +141,7 @@ func newHarness(t testing.TB, o opts) *harness {
 		b = nb
 	}
 	logger := slog.New(slog.DiscardHandler)
-	argon := identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}
+	argon := identitytest.Argon2
 	if o.argon != nil {
 		argon = *o.argon
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/identity/identitytest"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/schedule"
 	"github.com/hearth-community/hearth/internal/stagechat"
@@ -79,7 +80,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		t.Cleanup(func() { lb.Close() })
 		b = lb
 	}
-	idn, err := identity.New(ctx, identity.Config{Argon2: identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}},
+	idn, err := identity.New(ctx, identity.Config{Argon2: identitytest.Argon2},
 		db.Identity(), b, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/identity/identitytest"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/rtmp"
 	"github.com/hearth-community/hearth/internal/store/storetest"
@@ -117,7 +118,7 @@ func benchLiveNode(b *testing.B, variants []live.Variant, level int, handler fun
 	ctx, cancel := context.WithCancel(context.Background())
 	db := storetest.OpenSQLite(b)
 	bs := bus.NewLocal()
-	idn, err := identity.New(ctx, identity.Config{Argon2: identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}}, db.Identity(), bs, nil)
+	idn, err := identity.New(ctx, identity.Config{Argon2: identitytest.Argon2}, db.Identity(), bs, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/identity/identitytest"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/rtmp"
@@ -36,7 +37,7 @@ func TestLiveWithChat(t *testing.T) {
 	db := storetest.OpenSQLite(t)
 	b := bus.NewLocal()
 	defer b.Close()
-	idn, err := identity.New(ctx, identity.Config{Argon2: identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}}, db.Identity(), b, nil)
+	idn, err := identity.New(ctx, identity.Config{Argon2: identitytest.Argon2}, db.Identity(), b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/httpserver"
 	"github.com/hearth-community/hearth/internal/identity"
+	"github.com/hearth-community/hearth/internal/identity/identitytest"
 	"github.com/hearth-community/hearth/internal/live"
 	"github.com/hearth-community/hearth/internal/rtmp"
 	"github.com/hearth-community/hearth/internal/schedule"
@@ -44,7 +45,7 @@ func newLiveNode(t *testing.T, variants []live.Variant, level int) *liveNode {
 	ctx, cancel := context.WithCancel(context.Background())
 	db := storetest.OpenSQLite(t)
 	b := bus.NewLocal()
-	idn, err := identity.New(ctx, identity.Config{Argon2: identity.Argon2Params{Memory: 64, Time: 1, Threads: 1}}, db.Identity(), b, nil)
+	idn, err := identity.New(ctx, identity.Config{Argon2: identitytest.Argon2}, db.Identity(), b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

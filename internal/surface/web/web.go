@@ -105,9 +105,9 @@ func New(d Deps) (*Surface, error) {
 	}
 	files := d.Files
 	if files == nil {
-		sub, err := fs.Sub(embedded, "dist")
+		sub, err := embeddedFiles()
 		if err != nil {
-			return nil, fmt.Errorf("web: embedded build: %w", err)
+			return nil, err
 		}
 		files = sub
 	}
@@ -152,12 +152,21 @@ func New(d Deps) (*Surface, error) {
 // several nodes (tests, a second node on one machine) compressed it again for
 // each at best compression.
 var embeddedGzip = sync.OnceValues(func() (map[string][]byte, error) {
+	sub, err := embeddedFiles()
+	if err != nil {
+		return nil, err
+	}
+	return compressAssets(sub)
+})
+
+// embeddedFiles is the embedded build's directory.
+func embeddedFiles() (fs.FS, error) {
 	sub, err := fs.Sub(embedded, "dist")
 	if err != nil {
 		return nil, fmt.Errorf("web: embedded build: %w", err)
 	}
-	return compressAssets(sub)
-})
+	return sub, nil
+}
 
 // compressAssets gzips the text assets (scripts, styles, SVG) once, so
 // each request is a map lookup: the main bundle shrinks to about a third.
