@@ -15,12 +15,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver for schema setup
 
-	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/store"
 )
 
@@ -90,7 +90,7 @@ func SeedSQLite(t testing.TB, path string) {
 // PostgreSQL DSN or a file that exists (a node started again) is left alone.
 func SeedNode(t testing.TB, dsn string) {
 	t.Helper()
-	if config.IsPostgres(dsn) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		return
 	}
 	if _, err := os.Stat(dsn); !errors.Is(err, fs.ErrNotExist) {
