@@ -130,6 +130,8 @@ var sweepAllowed = map[string]map[string]string{
 var sweepNotSwept = map[string]string{
 	"recordingPeerFile": "between nodes: signed URLs only; an unsigned call is 403 whoever asks (checked below for B and M)",
 	"clipPeerFile":      "between nodes: signed URLs only; an unsigned call is 403 whoever asks (checked below for B and M)",
+	"peerFile":          "between nodes: signed URLs only; an unsigned call is 403 whoever asks (checked below for B and M)",
+	"peerEmoji":         "between nodes: signed URLs only; an unsigned call is 403 whoever asks (checked below for B and M)",
 }
 
 // TestCrossTenantSweep: owner A's server holds one of every object the
@@ -748,6 +750,12 @@ func crossTenantSweep(t *testing.T, cfg config.Config) {
 		}
 		if code, raw := do(htr, "POST", "/api/clips/peer?exp=1&sig=00", tok, map[string]any{"id": identity.NewID(), "recordingId": rec.ID, "start": 0, "end": 1e9, "by": M.User.ID}); code != 403 {
 			t.Errorf("unsigned clip cut: %d %s", code, raw)
+		}
+		if code, raw := do(ttr, "GET", "/files/"+msg+"/"+filePath+"/peer?exp=1&sig=00", tok, nil); code != 403 {
+			t.Errorf("unsigned attachment peer file: %d %s", code, raw)
+		}
+		if code, raw := do(ttr, "GET", "/emojis/"+emoji+"/peer?exp=1&sig=00", tok, nil); code != 403 {
+			t.Errorf("unsigned emoji peer file: %d %s", code, raw)
 		}
 	}
 	// An attachment URL is the attachment only with its signature.

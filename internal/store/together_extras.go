@@ -85,9 +85,9 @@ func (s *TogetherExtras) AddAttachments(ctx context.Context, as []*Attachment, m
 			return err
 		}
 		for _, a := range as {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO together_attachments (id, message_id, uploader_id, filename, stored_name, file_size,
-				mime_type, width, height, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, a.ID, a.MessageID, a.UploaderID, a.Filename,
-				a.StoredName, a.FileSize, a.MimeType, nullInt(a.Width), nullInt(a.Height), Micros(a.CreatedAt)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO together_attachments (`+attachmentCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`,
+				a.ID, a.MessageID, a.UploaderID, a.Filename, a.StoredName, a.FileSize, a.MimeType, nullInt(a.Width), nullInt(a.Height),
+				Micros(a.CreatedAt), a.NodeID); err != nil {
 				return err
 			}
 		}
@@ -95,13 +95,13 @@ func (s *TogetherExtras) AddAttachments(ctx context.Context, as []*Attachment, m
 	})
 }
 
-const attachmentCols = `id, message_id, uploader_id, filename, stored_name, file_size, mime_type, width, height, created_at`
+const attachmentCols = `id, message_id, uploader_id, filename, stored_name, file_size, mime_type, width, height, created_at, node_id`
 
 func scanAttachment(row scanner) (*Attachment, error) {
 	var a Attachment
 	var w, h sql.NullInt64
 	var created int64
-	if err := row.Scan(&a.ID, &a.MessageID, &a.UploaderID, &a.Filename, &a.StoredName, &a.FileSize, &a.MimeType, &w, &h, &created); err != nil {
+	if err := row.Scan(&a.ID, &a.MessageID, &a.UploaderID, &a.Filename, &a.StoredName, &a.FileSize, &a.MimeType, &w, &h, &created, &a.NodeID); err != nil {
 		return nil, noRows(err)
 	}
 	a.Width, a.Height, a.CreatedAt = intPtr(w), intPtr(h), FromMicros(created)
@@ -159,12 +159,12 @@ func (s *TogetherExtras) DropDeletedAttachments(ctx context.Context, n int) ([]*
 	return collect(rows, err, scanAttachment)
 }
 
-const emojiCols = `id, community_id, created_by, name, content_type, file_size, created_at`
+const emojiCols = `id, community_id, created_by, name, content_type, file_size, created_at, node_id`
 
 func scanEmoji(row scanner) (*Emoji, error) {
 	var e Emoji
 	var created int64
-	if err := row.Scan(&e.ID, &e.CommunityID, &e.CreatedBy, &e.Name, &e.ContentType, &e.FileSize, &created); err != nil {
+	if err := row.Scan(&e.ID, &e.CommunityID, &e.CreatedBy, &e.Name, &e.ContentType, &e.FileSize, &created, &e.NodeID); err != nil {
 		return nil, noRows(err)
 	}
 	e.CreatedAt = FromMicros(created)
@@ -183,8 +183,8 @@ func (s *TogetherExtras) CreateEmoji(ctx context.Context, e *Emoji, max int, quo
 		if err := s.withinQuota(ctx, tx, e.CreatedBy, e.FileSize, quota); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO together_emojis (`+emojiCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7)`,
-			e.ID, e.CommunityID, e.CreatedBy, e.Name, e.ContentType, e.FileSize, Micros(e.CreatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO together_emojis (`+emojiCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+			e.ID, e.CommunityID, e.CreatedBy, e.Name, e.ContentType, e.FileSize, Micros(e.CreatedAt), e.NodeID)
 		return err
 	}))
 }

@@ -32,6 +32,7 @@ type Attachment struct {
 	Width      *int
 	Height     *int
 	CreatedAt  time.Time
+	NodeID     string // the node whose upload directory holds it ("": before nodes were named)
 }
 
 // Emoji is a community's custom emoji.
@@ -43,6 +44,7 @@ type Emoji struct {
 	ContentType string
 	FileSize    int64
 	CreatedAt   time.Time
+	NodeID      string // the node whose upload directory holds it ("": before nodes were named)
 }
 
 // PollOption, Poll and Event are community's polls and scheduled events.

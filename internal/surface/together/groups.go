@@ -33,7 +33,8 @@ func (s *Surface) routeGroups() error {
 			return fmt.Errorf("together: bots: %w", err)
 		}
 	}
-	if s.files, err = files.New(s.base, d.Extras, files.Config{Dir: d.UploadDir, MinFreeBytes: d.UploadMinFree, QuotaBytes: d.UploadQuota}, files.Hooks{Message: s.ownMessage, Broadcast: s.broadcastServer}); err != nil {
+	if s.files, err = files.New(s.base, d.Extras, files.Config{Dir: d.UploadDir, MinFreeBytes: d.UploadMinFree, QuotaBytes: d.UploadQuota,
+		NodeID: d.NodeID, Peers: d.Peers, PeerKey: d.PeerKey}, files.Hooks{Message: s.ownMessage, Broadcast: s.broadcastServer}); err != nil {
 		return fmt.Errorf("together: %w", err)
 	}
 	var activity bots.LogStore // a bot's activity log needs uploads, as in Together

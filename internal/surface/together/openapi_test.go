@@ -280,10 +280,14 @@ func (c *oapi) flow(prefix string) {
 		t.Fatalf("upload answered %v", atts)
 	}
 	do(200, "GET", str(atts[0], "url"), "", nil)
+	// The nodes' route refuses what the cluster's key did not sign.
+	filePath, _, _ := strings.Cut(str(atts[0], "url"), "?")
+	do(403, "GET", filePath+"/peer?exp=1&sig=00", "", nil)
 	do(200, "GET", "/messages/"+str(up, "id")+"/attachments", bob, nil)
 	emo := c.do(201, "POST", "/servers/"+sid+"/emojis", ann, multipartFile(t, map[string]string{"name": "dot"}, "image", "dot.png", onePixelPNG), prefix)
 	do(200, "GET", "/servers/"+sid+"/emojis", bob, nil)
 	do(200, "GET", "/emojis/"+str(emo, "id"), "", nil)
+	do(403, "GET", "/emojis/"+str(emo, "id")+"/peer?exp=1&sig=00", "", nil)
 	do(204, "DELETE", "/servers/"+sid+"/emojis/"+str(emo, "id"), ann, nil)
 
 	dm := do(201, "POST", "/dm-channels", bob, map[string]any{"user_id": annID})

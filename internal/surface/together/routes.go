@@ -141,6 +141,10 @@ func (s *Surface) routes() []route {
 		auth("POST", "/servers/{id}/emojis", s.files.CreateEmoji),
 		auth("DELETE", "/servers/{id}/emojis/{emoji_id}", s.files.DeleteEmoji),
 		pub("GET", "/emojis/{emoji_id}", s.files.ServeEmoji),
+		// Another node of a cluster fetching a file this node holds
+		// (signed with the cluster's key; files/peer.go).
+		pub("GET", "/files/{message_id}/{filepath}/peer", s.files.PeerFile),
+		pub("GET", "/emojis/{emoji_id}/peer", s.files.PeerEmoji),
 		message("POST", "/channels/{channel_id}/polls", s.polls.CreatePoll),
 		auth("GET", "/polls/{poll_id}", s.polls.Poll),
 		message("POST", "/polls/{poll_id}/vote", s.polls.Vote),

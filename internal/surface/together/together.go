@@ -119,6 +119,13 @@ type Deps struct {
 	// UploadQuota is how much an account's kept attachments may hold in
 	// all (507 past it; instance admins have none). 0: no quota.
 	UploadQuota int64
+	// NodeID names this node on the files uploaded through it; another
+	// node of the cluster fetches them from here at its Peers URL, signed
+	// with PeerKey (files.Peers; without them a file another node holds
+	// is 404 unless the upload directory is shared).
+	NodeID  string
+	Peers   files.Peers
+	PeerKey []byte
 	// Egress fetches link previews (nil: /link-preview answers 503).
 	Egress *egress.Client
 	// AuthRate is /auth/* requests per second per client IP (burst 5);

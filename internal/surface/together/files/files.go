@@ -34,6 +34,8 @@ import (
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/imagehdr"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/peersign"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/surface/together/rest"
 )
@@ -80,6 +82,15 @@ type Config struct {
 	// emoji may hold in all (507 past it; instance admins have none).
 	// 0: no quota.
 	QuotaBytes int64
+	// NodeID names this node on the files it stores. With Peers and
+	// PeerKey, a file another node stored is fetched from that node
+	// (peer.go); without them it is 404 where the directory is not
+	// shared.
+	NodeID  string
+	Peers   Peers
+	PeerKey []byte
+	// PeerClient fetches from the other nodes (nil: peersign's default).
+	PeerClient *http.Client
 }
 
 // API serves the routes.
@@ -90,12 +101,14 @@ type API struct {
 	cfg     Config
 	key     []byte // signs attachment URLs, shared by nodes (Start)
 	hooks   Hooks
+	peers   *peersign.Proxy // fetches files other nodes hold
+	addr    func(*http.Request) string
 }
 
 // New builds the routes on b, storing files under cfg.Dir. Without st or
 // a directory the routes answer 503.
 func New(b *rest.Base, st Store, cfg Config, h Hooks) (*API, error) {
-	s := &API{Base: b, store: st, cfg: cfg, hooks: h}
+	s := &API{Base: b, store: st, cfg: cfg, hooks: h, peers: newPeerProxy(cfg.PeerClient), addr: ratelimit.IPKey(b.TrustProxy)}
 	if cfg.Dir == "" {
 		return s, nil
 	}
@@ -475,7 +488,7 @@ func (s *API) saveUpload(messageID string, part *multipart.Part, max int64) (*At
 		return nil, err
 	}
 	a := &Attachment{ID: id, MessageID: messageID, Filename: name, StoredName: stored, FileSize: size, MimeType: mime,
-		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+		CreatedAt: time.Now().UTC().Truncate(time.Microsecond), NodeID: s.cfg.NodeID}
 	if strings.HasPrefix(mime, "image/") {
 		// Every member's client decodes an image inline at the size it
 		// declares (a GIF's frames may reach past its screen): a 50 KiB
@@ -556,11 +569,22 @@ func (s *API) ServeFile(w http.ResponseWriter, r *http.Request, _ *identity.Prin
 	}
 	f, err := s.uploads.Open(path)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && s.onPeer(a.NodeID) {
+			s.fromPeer(w, r, a.NodeID, "/files/"+path+"/peer", attachmentPeer, notFound, mid, stored)
+			return
+		}
 		s.Fail(w, notFound)
 		return
 	}
 	defer f.Close()
-	h := w.Header()
+	attachmentHeaders(w.Header(), a)
+	http.ServeContent(w, r, "", a.CreatedAt, f)
+}
+
+// attachmentHeaders are the headers an attachment is served with, here
+// or by the node holding it (PeerFile): its stored type, never sniffed,
+// inline only for media, and sandboxed.
+func attachmentHeaders(h http.Header, a *Attachment) {
 	h.Set("Content-Type", a.MimeType)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
@@ -570,7 +594,6 @@ func (s *API) ServeFile(w http.ResponseWriter, r *http.Request, _ *identity.Prin
 		disp = "inline"
 	}
 	h.Set("Content-Disposition", disp+`; filename="`+a.Filename+`"`)
-	http.ServeContent(w, r, "", a.CreatedAt, f)
 }
 
 // --- custom emoji ---
@@ -684,7 +707,7 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 		return
 	}
 	e := &Emoji{ID: identity.NewID(), CommunityID: id, CreatedBy: p.Account.ID, Name: name, ContentType: ct,
-		FileSize: int64(len(data)), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+		FileSize: int64(len(data)), CreatedAt: time.Now().UTC().Truncate(time.Microsecond), NodeID: s.cfg.NodeID}
 	if err := s.uploads.MkdirAll("emojis", 0o750); err != nil {
 		s.Fail(w, err)
 		return
@@ -749,12 +772,21 @@ func (s *API) ServeEmoji(w http.ResponseWriter, r *http.Request, _ *identity.Pri
 	}
 	data, err := s.uploads.ReadFile("emojis/" + e.ID)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && s.onPeer(e.NodeID) {
+			s.fromPeer(w, r, e.NodeID, "/emojis/"+e.ID+"/peer", emojiPeer, fault.New(fault.NotFound, "Emoji not found"), e.ID)
+			return
+		}
 		s.Fail(w, fault.New(fault.NotFound, "Emoji not found"))
 		return
 	}
-	h := w.Header()
+	emojiHeaders(w.Header(), e)
+	_, _ = w.Write(data)
+}
+
+// emojiHeaders are the headers an emoji is served with, here or by the
+// node holding it (PeerEmoji).
+func emojiHeaders(h http.Header, e *Emoji) {
 	h.Set("Content-Type", e.ContentType)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "public, max-age=86400")
-	_, _ = w.Write(data)
 }

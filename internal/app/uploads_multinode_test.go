@@ -1,0 +1,161 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hearth-community/hearth/internal/store/storetest"
+)
+
+// TestTwoNodesServeEachOthersUploads: on PostgreSQL + NATS, each node with
+// its own data directory, an attachment and a custom emoji uploaded through
+// node A are served by node B, which fetches them from A (it answered 404
+// when uploads stayed on their node): the same bytes and headers, a range
+// request passes through, an unsigned request still needs a caller who may
+// see the message, and a file A no longer holds is 404 on B. A's peer
+// routes refuse requests the cluster's key did not sign.
+func TestTwoNodesServeEachOthersUploads(t *testing.T) {
+	t.Parallel()
+	if storetest.PostgresURL() == "" || natsURL() == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	dsn := storetest.PostgresDSN(t)
+	a, b := clusterNode(t, dsn, nil), clusterNode(t, dsn, nil)
+	urlA, urlB := a.HTTP.URL(), b.HTTP.URL()
+
+	var ann, eve struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code := call(t, "POST", urlA+"/auth/register", "", map[string]string{"username": "uploader", "password": "password1"}, &ann); code != 201 {
+		t.Fatalf("register on A: %d", code)
+	}
+	if code := call(t, "POST", urlB+"/auth/register", "", map[string]string{"username": "stranger", "password": "password1"}, &eve); code != 201 {
+		t.Fatalf("register on B: %d", code)
+	}
+	var srv, ch, msg struct{ ID string }
+	if code := call(t, "POST", urlA+"/servers", ann.AccessToken, map[string]string{"name": "Files"}, &srv); code != 201 {
+		t.Fatalf("create server: %d", code)
+	}
+	if code := call(t, "POST", urlA+"/servers/"+srv.ID+"/channels", ann.AccessToken, map[string]string{"name": "general", "type": "text"}, &ch); code != 201 {
+		t.Fatalf("create channel: %d", code)
+	}
+	if code := call(t, "POST", urlA+"/channels/"+ch.ID+"/messages", ann.AccessToken, map[string]string{"content": "a picture"}, &msg); code != 201 {
+		t.Fatalf("post: %d", code)
+	}
+	pic := testPNG(t)
+	var atts []struct{ URL string }
+	if code := upload(t, urlA+"/messages/"+msg.ID+"/attachments", ann.AccessToken, "files", "pic.png", nil, pic, &atts); code != 201 || len(atts) != 1 {
+		t.Fatalf("upload on A: %d %v", code, atts)
+	}
+	var emo struct{ ID string }
+	if code := upload(t, urlA+"/servers/"+srv.ID+"/emojis", ann.AccessToken, "image", "dot.png", map[string]string{"name": "dot"}, pic, &emo); code != 201 {
+		t.Fatalf("emoji on A: %d", code)
+	}
+
+	fetch := func(url, token string, hdr map[string]string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res, body
+	}
+	// The signed URL A handed out, asked of B.
+	res, body := fetch(urlB+atts[0].URL, "", nil)
+	if res.StatusCode != 200 || !bytes.Equal(body, pic) {
+		t.Fatalf("attachment through B: %d, %d bytes (%q), want 200 and the %d uploaded", res.StatusCode, len(body), body, len(pic))
+	}
+	for k, v := range map[string]string{"Content-Type": "image/png", "X-Content-Type-Options": "nosniff",
+		"Content-Security-Policy": "default-src 'none'; sandbox", "Content-Disposition": `inline; filename="pic.png"`} {
+		if got := res.Header.Get(k); got != v {
+			t.Errorf("attachment through B: %s %q, want %q", k, got, v)
+		}
+	}
+	res, body = fetch(urlB+atts[0].URL, "", map[string]string{"Range": "bytes=0-7"})
+	if res.StatusCode != 206 || !bytes.Equal(body, pic[:8]) || res.Header.Get("Content-Range") != "bytes 0-7/"+strconv.Itoa(len(pic)) {
+		t.Fatalf("range through B: %d %q %q", res.StatusCode, res.Header.Get("Content-Range"), body)
+	}
+	// Unsigned, the caller must be able to see the message, on B as on A.
+	path, _, _ := strings.Cut(atts[0].URL, "?")
+	if res, _ := fetch(urlB+path, eve.AccessToken, nil); res.StatusCode != 404 {
+		t.Fatalf("a stranger's unsigned request through B: %d, want 404", res.StatusCode)
+	}
+	if res, body := fetch(urlB+path, ann.AccessToken, nil); res.StatusCode != 200 || !bytes.Equal(body, pic) {
+		t.Fatalf("the uploader's unsigned request through B: %d", res.StatusCode)
+	}
+	res, body = fetch(urlB+"/api/emojis/"+emo.ID, "", nil)
+	if res.StatusCode != 200 || !bytes.Equal(body, pic) || res.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("emoji through B: %d %q, %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(body))
+	}
+	// A's peer routes are for the nodes: unsigned or badly signed, 403.
+	for _, u := range []string{urlA + path + "/peer", urlA + path + "/peer?exp=9999999999&sig=00", urlA + "/emojis/" + emo.ID + "/peer"} {
+		if res, _ := fetch(u, ann.AccessToken, nil); res.StatusCode != 403 {
+			t.Errorf("%s: %d, want 403", u, res.StatusCode)
+		}
+	}
+	// A file its node no longer holds is not found through B either.
+	if err := os.RemoveAll(filepath.Join(a.Config.DataDir, "uploads", msg.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if res, body := fetch(urlB+atts[0].URL, "", nil); res.StatusCode != 404 || !strings.Contains(string(body), `"error"`) {
+		t.Fatalf("a file A lost, through B: %d %s", res.StatusCode, body)
+	}
+}
+
+// upload posts a multipart form with file content under field (and
+// fields) and decodes the answer into out.
+func upload(t *testing.T, url, token, field, name string, fields map[string]string, content []byte, out any) int {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		_ = w.WriteField(k, v)
+	}
+	fw, _ := w.CreateFormFile(field, name)
+	_, _ = fw.Write(content)
+	_ = w.Close()
+	req, _ := http.NewRequest("POST", url, &buf)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	_ = json.NewDecoder(res.Body).Decode(out)
+	return res.StatusCode
+}
+
+// testPNG is a small valid PNG.
+func testPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	for i := range 16 {
+		img.Set(i%4, i/4, color.RGBA{R: uint8(i * 16), G: 80, B: 160, A: 255})
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
