@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"image"
 	"image/color"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
@@ -158,4 +160,51 @@ func testPNG(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestTwoNodesServeOneLogo: on PostgreSQL + NATS, each node with its own
+// data directory, the Owncast logo and favicon set through node A are
+// served by node B (B served its default), and a logo set again through B
+// under the same file name replaces A's copy: A serves the new one, not
+// the file left in its own logo directory.
+func TestTwoNodesServeOneLogo(t *testing.T) {
+	t.Parallel()
+	if storetest.PostgresURL() == "" || natsURL() == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	dsn := storetest.PostgresDSN(t)
+	a, b := clusterNode(t, dsn, nil), clusterNode(t, dsn, nil)
+	urlA, urlB := a.HTTP.URL(), b.HTTP.URL()
+	set := func(base, what string, img []byte) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"value": "data:image/png;base64," + base64.StdEncoding.EncodeToString(img)})
+		req, _ := http.NewRequest("POST", base+"/api/admin/config/"+what, bytes.NewReader(body))
+		req.SetBasicAuth("admin", "adminpassword")
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("set the %s through %s: %d", what, base, res.StatusCode)
+		}
+	}
+	served := func(url string, want []byte) func() bool {
+		return func() bool {
+			code, hdr, body := get(t, url)
+			return code == 200 && hdr.Get("Content-Type") == "image/png" && bytes.Equal(body, want)
+		}
+	}
+	first, second := testPNG(t), testPNG(t)
+	second[len(second)-20] ^= 0xff // another image under the same name (a CRC the decoder is not asked to check)
+	set(urlA, "logo", first)
+	poll(t, "node A's logo through node B", 10*time.Second, served(urlB+"/logo", first))
+	set(urlA, "favicon", first)
+	poll(t, "node A's favicon through node B", 10*time.Second, served(urlB+"/favicon.ico", first))
+	set(urlB, "logo", second)
+	poll(t, "node B's new logo through node A", 10*time.Second, served(urlA+"/logo", second))
+	if onA, err := os.ReadFile(filepath.Join(a.Config.DataDir, "logo", "logo.png")); err != nil || !bytes.Equal(onA, second) {
+		t.Fatalf("node A's copy of the logo was not replaced: %v", err)
+	}
 }

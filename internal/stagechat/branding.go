@@ -2,6 +2,10 @@ package stagechat
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 
 	"github.com/hearth-community/hearth/internal/fault"
 )
@@ -70,4 +74,33 @@ func CheckFavicon(data []byte) (string, error) {
 		}
 	}
 	return ext, nil
+}
+
+// The logo and favicon are kept in the database as well as in the data
+// directory's logo/, so that every node of a cluster serves the one
+// uploaded through any node (the settings name the file and the sum of
+// its bytes: a node whose copy is missing or another's restores it from
+// here).
+const brandImageKey = "stagechat.image."
+
+// BrandSum is the sum the settings keep of a logo's or favicon's bytes.
+func BrandSum(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
+}
+
+// PutBrandImage keeps data as the database copy of the logo directory's
+// file name (a logo or favicon, checked already).
+func (s *Service) PutBrandImage(ctx context.Context, name string, data []byte) error {
+	return s.st.SetInstanceValue(ctx, brandImageKey+name, base64.StdEncoding.EncodeToString(data))
+}
+
+// BrandImage is the database copy of the logo directory's file name
+// (NotFound when there is none).
+func (s *Service) BrandImage(ctx context.Context, name string) ([]byte, error) {
+	v, err := s.st.InstanceValue(ctx, brandImageKey+name)
+	if err != nil {
+		return nil, err
+	}
+	return base64.StdEncoding.DecodeString(v)
 }

@@ -77,8 +77,10 @@ type Settings struct {
 	OfflineMessage          string            `json:"offlineMessage"`
 	ExtraPageContent        string            `json:"extraPageContent"`
 	StreamTitle             string            `json:"streamTitle"`
-	Logo                    string            `json:"logo"`              // file name under the data dir, "" for the default
-	Favicon                 string            `json:"favicon,omitempty"` // file name beside the logo, "" for none
+	Logo                    string            `json:"logo"`                 // file name under the data dir, "" for the default
+	Favicon                 string            `json:"favicon,omitempty"`    // file name beside the logo, "" for none
+	LogoSum                 string            `json:"logoSum,omitempty"`    // BrandSum of the logo ("": kept on disk only)
+	FaviconSum              string            `json:"faviconSum,omitempty"` // BrandSum of the favicon ("": kept on disk only)
 	Tags                    []string          `json:"tags"`
 	SocialHandles           []SocialHandle    `json:"socialHandles"`
 	NSFW                    bool              `json:"nsfw"`

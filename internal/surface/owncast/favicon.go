@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -79,11 +76,12 @@ func (s *Surface) setFavicon(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := "favicon" + ext
-	if err := s.writeLogoFile(name, data); err != nil {
+	sum, err := s.storeBrand(r.Context(), name, data)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error { st.Favicon = name; return nil }); err != nil {
+	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error { st.Favicon, st.FaviconSum = name, sum; return nil }); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -115,7 +113,7 @@ func faviconPart(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 
 // resetFavicon is DELETE /api/admin/config/favicon: back to the default.
 func (s *Surface) resetFavicon(w http.ResponseWriter, r *http.Request) {
-	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error { st.Favicon = ""; return nil }); err != nil {
+	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error { st.Favicon, st.FaviconSum = "", ""; return nil }); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -127,22 +125,16 @@ func (s *Surface) resetFavicon(w http.ResponseWriter, r *http.Request) {
 func (s *Surface) handleFavicon(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-cache")
-	if name := s.d.Chat.Settings().Favicon; name != "" {
-		if root, err := os.OpenRoot(filepath.Join(s.d.Chats.DataDir, logoDir)); err == nil {
-			defer func() { _ = root.Close() }()
-			if f, err := root.Open(name); err == nil {
-				defer f.Close()
-				head := make([]byte, 8)
-				n, _ := io.ReadFull(f, head)
-				_, ct, ok := stagechat.FaviconType(head[:n])
-				st, serr := f.Stat()
-				if _, err := f.Seek(0, io.SeekStart); ok && serr == nil && err == nil {
+	if st := s.d.Chat.Settings(); st.Favicon != "" {
+		if content, mod, ok := s.brandContent(r.Context(), st.Favicon, st.FaviconSum); ok {
+			head := make([]byte, 8)
+			n, _ := io.ReadFull(content, head)
+			if _, ct, ok := stagechat.FaviconType(head[:n]); ok {
+				if _, err := content.Seek(0, io.SeekStart); err == nil {
 					w.Header().Set("Content-Type", ct)
-					http.ServeContent(w, r, "", st.ModTime(), f)
+					http.ServeContent(w, r, "", mod, content)
 					return
 				}
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				s.log.Warn("open favicon", "err", err)
 			}
 		}
 	}

@@ -3,12 +3,10 @@ package owncast
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
-	"io/fs"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -333,11 +331,12 @@ func (s *Surface) setLogo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := "logo" + ext
-	if err := s.writeLogoFile(name, data); err != nil {
+	sum, err := s.storeBrand(r.Context(), name, data)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error { st.Logo = name; return nil }); err != nil {
+	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error { st.Logo, st.LogoSum = name, sum; return nil }); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -365,20 +364,11 @@ func (s *Surface) writeLogoFile(name string, data []byte) error {
 // handleLogo is GET /logo: the uploaded logo or a generated default.
 func (s *Surface) handleLogo(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if name := s.d.Chat.Settings().Logo; name != "" {
-		root, err := os.OpenRoot(filepath.Join(s.d.Chats.DataDir, logoDir))
-		if err == nil {
-			defer func() { _ = root.Close() }()
-			if f, err := root.Open(name); err == nil {
-				defer f.Close()
-				if st, err := f.Stat(); err == nil {
-					w.Header().Set("Content-Type", imageType(name))
-					http.ServeContent(w, r, "", st.ModTime(), f)
-					return
-				}
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				s.log.Warn("open logo", "err", err)
-			}
+	if st := s.d.Chat.Settings(); st.Logo != "" {
+		if content, mod, ok := s.brandContent(r.Context(), st.Logo, st.LogoSum); ok {
+			w.Header().Set("Content-Type", imageType(st.Logo))
+			http.ServeContent(w, r, "", mod, content)
+			return
 		}
 	}
 	w.Header().Set("Content-Type", "image/png")

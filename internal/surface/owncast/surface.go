@@ -66,9 +66,10 @@ type Deps struct {
 
 // Surface serves Owncast's API.
 type Surface struct {
-	d    Deps
-	log  *slog.Logger
-	chat *chatState
+	d      Deps
+	log    *slog.Logger
+	chat   *chatState
+	brands brandSums // the sums of the logo and favicon read from disk (brand.go)
 	// notifyRL bounds browser push registrations per address (see
 	// handleNotificationRegister).
 	notifyRL *ratelimit.Limiter
