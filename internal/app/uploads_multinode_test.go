@@ -208,3 +208,54 @@ func TestTwoNodesServeOneLogo(t *testing.T) {
 		t.Fatalf("node A's copy of the logo was not replaced: %v", err)
 	}
 }
+
+// TestTwoNodesShareOwncastEmoji: on PostgreSQL + NATS, each node with its
+// own data directory, an Owncast custom emoji uploaded through node A is
+// listed and served by node B (B listed none), its name is taken on B too,
+// and deleted through B it is gone from A's listing and files.
+func TestTwoNodesShareOwncastEmoji(t *testing.T) {
+	t.Parallel()
+	if storetest.PostgresURL() == "" || natsURL() == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	dsn := storetest.PostgresDSN(t)
+	a, b := clusterNode(t, dsn, nil), clusterNode(t, dsn, nil)
+	urlA, urlB := a.HTTP.URL(), b.HTTP.URL()
+	admin := func(base, op string, body map[string]string) (int, string) {
+		t.Helper()
+		raw, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", base+"/api/admin/emoji/"+op, bytes.NewReader(raw))
+		req.SetBasicAuth("admin", "adminpassword")
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		out, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(out)
+	}
+	listed := func(base string) string {
+		_, _, body := get(t, base+"/api/emoji")
+		return strings.TrimSpace(string(body))
+	}
+	img := testPNG(t)
+	if code, body := admin(urlA, "upload", map[string]string{"name": "wave", "data": "data:image/png;base64," + base64.StdEncoding.EncodeToString(img)}); code != 200 {
+		t.Fatalf("upload through A: %d %s", code, body)
+	}
+	const one = `[{"name":"wave","url":"/img/emoji/wave.png"}]`
+	poll(t, "node A's emoji listed by node B", 10*time.Second, func() bool { return listed(urlB) == one })
+	if code, hdr, body := get(t, urlB+"/img/emoji/wave.png"); code != 200 || hdr.Get("Content-Type") != "image/png" || !bytes.Equal(body, img) {
+		t.Fatalf("node A's emoji through node B: %d %q, %d bytes", code, hdr.Get("Content-Type"), len(body))
+	}
+	if code, body := admin(urlB, "upload", map[string]string{"name": "WAVE", "data": "data:image/png;base64," + base64.StdEncoding.EncodeToString(testPNG(t))}); code != 400 || !strings.Contains(body, "already exists") {
+		t.Fatalf("the same name through B: %d %s", code, body)
+	}
+	if code, body := admin(urlB, "delete", map[string]string{"name": "wave"}); code != 200 {
+		t.Fatalf("delete through B: %d %s", code, body)
+	}
+	poll(t, "the emoji gone from node A's listing", 10*time.Second, func() bool { return listed(urlA) == "[]" })
+	if code, _, _ := get(t, urlA+"/img/emoji/wave.png"); code != 404 {
+		t.Fatalf("the deleted emoji through A: %d", code)
+	}
+}

@@ -80,6 +80,13 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		return err
 	}
 	a.closers = append(a.closers, emoji.Close)
+	// Uploads are kept in the database, for every node to list and serve;
+	// the others read their listing again when told.
+	emoji.Share(a.DB.StageChat(), func() {
+		if err := a.Bus.Publish(a.lifeCtx(), stagechat.EmojiTopic, []byte(`{}`)); err != nil {
+			log.Warn("publish emoji change", "err", err)
+		}
+	})
 	out, err := egress.New(egress.Config{Timeout: 15 * time.Second, MaxBodyBytes: 64 << 10})
 	if err != nil {
 		return err
@@ -167,6 +174,8 @@ func (a *App) wireOwncast(ctx context.Context) error {
 				log.Warn("reload stage settings", "err", err)
 			}
 		},
+		// An emoji uploaded or deleted on another node.
+		stagechat.EmojiTopic: func(bus.Message) { emoji.Invalidate() },
 		// A webhook created or deleted on another node.
 		webhooks.ChangedTopic: func(bus.Message) { hooks.Invalidate() },
 		// CHAT webhooks for messages other surfaces post into the stage chat.

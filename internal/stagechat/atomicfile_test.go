@@ -65,7 +65,7 @@ func TestCutWriteLeftovers(t *testing.T) {
 	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
 		t.Fatalf("leftover temporary file kept: %v", err)
 	}
-	list, err := d.List()
+	list, err := d.List(t.Context())
 	if err != nil || len(list) != 0 {
 		t.Fatalf("list: %v %v", list, err)
 	}

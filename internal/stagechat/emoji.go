@@ -1,6 +1,8 @@
 package stagechat
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -72,18 +74,70 @@ func ImageExt(data []byte) (string, bool) {
 	return ext, ok
 }
 
-// EmojiDir is the custom emoji directory. Every file access goes through
-// os.Root, so a name can never leave the directory.
+// EmojiDir is the custom emoji: the files of the emoji directory (put
+// there by hand, or uploaded before the database kept uploads) and, once
+// shared (Share), the emoji uploaded through the admin API, kept in the
+// database so that every node of a cluster lists and serves them. Every
+// file access goes through os.Root, so a name can never leave the
+// directory.
 type EmojiDir struct {
 	root *os.Root
+
+	st      EmojiStore // nil: uploads go to the directory
+	changed func()     // called after an upload or delete (Share)
 
 	// up is held by an upload from its check for a taken name to its
 	// write, so two uploads of one name cannot both pass the check.
 	up sync.Mutex
 
-	mu    sync.Mutex
-	cache map[string]Emoji // by lower-case shortcode; nil = stale
+	mu     sync.Mutex
+	cache  map[string]Emoji // by lower-case shortcode; nil: never read
+	loaded time.Time        // when cache was read; zero: stale (invalidate)
 }
+
+// EmojiStore keeps the emoji uploaded through the admin API in the
+// database (store.StageChat).
+type EmojiStore interface {
+	// PutEmoji keeps an emoji: Conflict when its file or lower-case
+	// shortcode (code) is taken.
+	PutEmoji(ctx context.Context, file, code string, data []byte, at time.Time) error
+	// StoredEmoji lists them without their bytes.
+	StoredEmoji(ctx context.Context) ([]StoredEmoji, error)
+	// EmojiData is one's bytes and upload time (NotFound when none).
+	EmojiData(ctx context.Context, file string) ([]byte, time.Time, error)
+	// DeleteEmoji removes the one of a file name or a lower-case
+	// shortcode (NotFound when none).
+	DeleteEmoji(ctx context.Context, file, code string) error
+}
+
+// StoredEmoji is an emoji kept in the database.
+type StoredEmoji struct {
+	File      string
+	CreatedAt time.Time
+}
+
+// EmojiTopic carries "custom emoji changed" notices between nodes.
+const EmojiTopic = "stagechat-emoji.changed"
+
+// emojiListTTL is how long a listing is used before it is read again: the
+// other nodes' uploads and deletes are announced (Invalidate), and a node
+// that missed an announcement catches up within this.
+const emojiListTTL = 30 * time.Second
+
+// emojiRetry is how soon a listing the database failed to answer is tried
+// again.
+const emojiRetry = 5 * time.Second
+
+// Share makes uploads go to st, listed and served beside the directory's
+// files; changed is called after each upload and delete, to tell the
+// other nodes of a cluster (whose EmojiDir then Invalidate).
+func (d *EmojiDir) Share(st EmojiStore, changed func()) {
+	d.st, d.changed = st, changed
+}
+
+// Invalidate makes the next listing read the directory and the database
+// again (another node uploaded or deleted an emoji).
+func (d *EmojiDir) Invalidate() { d.invalidate() }
 
 // OpenEmojiDir opens (creating) the emoji directory.
 func OpenEmojiDir(dir string) (*EmojiDir, error) {
@@ -116,8 +170,8 @@ func cleanName(name string) (string, error) {
 func shortcode(file string) string { return strings.TrimSuffix(file, path.Ext(file)) }
 
 // List returns every emoji, sorted by name.
-func (d *EmojiDir) List() ([]Emoji, error) {
-	m, err := d.load()
+func (d *EmojiDir) List(ctx context.Context) ([]Emoji, error) {
+	m, err := d.load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +185,9 @@ func (d *EmojiDir) List() ([]Emoji, error) {
 
 // Lookup implements EmojiLookup.
 func (d *EmojiDir) Lookup(name string) (string, bool) {
-	m, err := d.load()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := d.load(ctx)
 	if err != nil {
 		return "", false
 	}
@@ -139,10 +195,10 @@ func (d *EmojiDir) Lookup(name string) (string, bool) {
 	return e.URL, ok
 }
 
-func (d *EmojiDir) load() (map[string]Emoji, error) {
+func (d *EmojiDir) load(ctx context.Context) (map[string]Emoji, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cache != nil {
+	if d.cache != nil && !d.loaded.IsZero() && (d.st == nil || time.Since(d.loaded) < emojiListTTL) {
 		return d.cache, nil
 	}
 	f, err := d.root.Open(".")
@@ -155,18 +211,38 @@ func (d *EmojiDir) load() (map[string]Emoji, error) {
 		return nil, err
 	}
 	m := make(map[string]Emoji, len(ents))
-	for _, e := range ents {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		ext := strings.ToLower(path.Ext(e.Name()))
+	add := func(file string) {
+		ext := strings.ToLower(path.Ext(file))
 		if ext != ".png" && ext != ".gif" && ext != ".jpg" && ext != ".jpeg" && ext != ".webp" {
-			continue
+			return
 		}
-		sc := shortcode(e.Name())
-		m[strings.ToLower(sc)] = Emoji{Name: sc, File: e.Name(), URL: EmojiURLPrefix + e.Name()}
+		sc := shortcode(file)
+		if _, taken := m[strings.ToLower(sc)]; !taken { // the directory's own file first
+			m[strings.ToLower(sc)] = Emoji{Name: sc, File: file, URL: EmojiURLPrefix + file}
+		}
 	}
-	d.cache = m
+	for _, e := range ents {
+		if e.Type().IsRegular() {
+			add(e.Name())
+		}
+	}
+	if d.st != nil {
+		stored, err := d.st.StoredEmoji(ctx)
+		if err != nil {
+			if d.cache != nil {
+				// The database is out of reach: the listing in hand,
+				// read again in a few seconds (chat renders every
+				// message through Lookup and must not wait on it).
+				d.loaded = time.Now().Add(emojiRetry - emojiListTTL)
+				return d.cache, nil
+			}
+			return nil, fmt.Errorf("stagechat: list uploaded emoji: %w", err)
+		}
+		for _, e := range stored {
+			add(e.File)
+		}
+	}
+	d.cache, d.loaded = m, time.Now()
 	return m, nil
 }
 
@@ -174,7 +250,7 @@ func (d *EmojiDir) load() (map[string]Emoji, error) {
 // GIF, JPEG or WebP; SVG and anything else is refused) and the file gets
 // the matching extension. An image declaring more than MaxEmojiSide pixels
 // a side, and a shortcode already taken, are refused.
-func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
+func (d *EmojiDir) Upload(ctx context.Context, name string, data []byte) (Emoji, error) {
 	name, err := cleanName(name)
 	if err != nil {
 		return Emoji{}, err
@@ -207,21 +283,40 @@ func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
 	// so "e1.gif" is taken by "e1.png" too. The listing is read afresh:
 	// a file put in the directory by hand is not in the cache.
 	d.invalidate()
-	m, err := d.load()
+	m, err := d.load(ctx)
 	if err != nil {
 		return Emoji{}, fmt.Errorf("stagechat: list emoji: %w", err)
 	}
 	if old, ok := m[strings.ToLower(shortcode(file))]; ok {
 		return Emoji{}, fault.Newf(fault.Conflict, "An emoji with the name %q already exists", old.File)
 	}
-	// Never written in place: a crash mid-write would leave a cut image
-	// listed and served as the emoji.
-	werr := WriteFileAtomic(d.root, file, data)
+	var werr error
+	if d.st != nil {
+		// Another node may take the shortcode at the same moment: the
+		// database keeps one.
+		werr = d.st.PutEmoji(ctx, file, strings.ToLower(shortcode(file)), data, time.Now())
+		if errors.Is(werr, fault.Conflict) {
+			d.invalidate()
+			return Emoji{}, fault.Newf(fault.Conflict, "An emoji with the name %q already exists", file)
+		}
+	} else {
+		// Never written in place: a crash mid-write would leave a cut
+		// image listed and served as the emoji.
+		werr = WriteFileAtomic(d.root, file, data)
+	}
 	d.invalidate()
 	if werr != nil {
 		return Emoji{}, fmt.Errorf("stagechat: write emoji: %w", werr)
 	}
+	d.announce()
 	return Emoji{Name: shortcode(file), File: file, URL: EmojiURLPrefix + file}, nil
+}
+
+// announce tells the other nodes that the emoji changed (Share).
+func (d *EmojiDir) announce() {
+	if d.changed != nil {
+		d.changed()
+	}
 }
 
 // Delete removes an emoji. It accepts the three names clients send: the
@@ -229,7 +324,7 @@ func (d *EmojiDir) Upload(name string, data []byte) (Emoji, error) {
 // rooted path Owncast's own admin sends ("/e1.png", or the full URL path
 // "/img/emoji/e1.png"). Only one leading slash is dropped, so the name is
 // still a single local path element after it.
-func (d *EmojiDir) Delete(name string) error {
+func (d *EmojiDir) Delete(ctx context.Context, name string) error {
 	name = strings.TrimSpace(name)
 	if !strings.HasPrefix(name, EmojiURLPrefix) {
 		name = strings.TrimPrefix(name, "/")
@@ -238,42 +333,77 @@ func (d *EmojiDir) Delete(name string) error {
 	if err != nil {
 		return err
 	}
+	// An uploaded one, kept in the database (by file name or shortcode).
+	removed := false
+	if d.st != nil {
+		switch err := d.st.DeleteEmoji(ctx, name, strings.ToLower(name)); {
+		case err == nil:
+			removed = true
+		case !errors.Is(err, fault.NotFound):
+			return err
+		}
+	}
+	// A file of the directory (the same name may be there too).
 	err = d.root.Remove(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Not a file name: try it as a shortcode.
-		if m, lerr := d.load(); lerr == nil {
+		if m, lerr := d.load(ctx); lerr == nil {
 			if e, ok := m[strings.ToLower(name)]; ok {
 				err = d.root.Remove(e.File)
 			}
 		}
 	}
 	d.invalidate()
+	if removed || err == nil {
+		d.announce()
+	}
 	if errors.Is(err, fs.ErrNotExist) {
+		if removed {
+			return nil
+		}
 		return fault.New(fault.NotFound, "emoji not found")
 	}
 	return err
 }
 
-// Open opens an emoji file for serving.
-func (d *EmojiDir) Open(name string) (io.ReadSeekCloser, fs.FileInfo, error) {
-	name, err := cleanName(name)
+// Open opens an emoji for serving: the directory's file, or the uploaded
+// one's bytes from the database; mod is its modification time.
+func (d *EmojiDir) Open(ctx context.Context, name string) (content io.ReadSeekCloser, mod time.Time, err error) {
+	notFound := fault.New(fault.NotFound, "not found")
+	name, err = cleanName(name)
 	if err != nil {
-		return nil, nil, fault.New(fault.NotFound, "not found")
+		return nil, time.Time{}, notFound
 	}
-	f, err := d.root.Open(name)
-	if err != nil {
-		return nil, nil, fault.New(fault.NotFound, "not found")
-	}
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
+	if f, err := d.root.Open(name); err == nil {
+		st, err := f.Stat()
+		if err == nil && st.Mode().IsRegular() {
+			return f, st.ModTime(), nil
+		}
 		f.Close()
-		return nil, nil, fault.New(fault.NotFound, "not found")
 	}
-	return f, st, nil
+	if d.st == nil {
+		return nil, time.Time{}, notFound
+	}
+	data, at, err := d.st.EmojiData(ctx, name)
+	if err != nil {
+		if errors.Is(err, fault.NotFound) {
+			err = notFound
+		}
+		return nil, time.Time{}, err
+	}
+	return bytesFile{bytes.NewReader(data)}, at, nil
 }
 
+// bytesFile is an uploaded emoji's bytes, served as a file.
+type bytesFile struct{ *bytes.Reader }
+
+func (bytesFile) Close() error { return nil }
+
+// invalidate makes the next listing read the directory and the database
+// again (the listing in hand is still answered if the database cannot be
+// read then).
 func (d *EmojiDir) invalidate() {
 	d.mu.Lock()
-	d.cache = nil
+	d.loaded = time.Time{}
 	d.mu.Unlock()
 }

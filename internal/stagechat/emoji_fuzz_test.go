@@ -45,7 +45,7 @@ func FuzzEmojiUpload(f *testing.F) {
 	}
 	f.Cleanup(func() { d.Close() })
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
-		e, err := d.Upload(name, data)
+		e, err := d.Upload(t.Context(), name, data)
 		if err != nil {
 			if k := fault.KindOf(err); k != fault.Invalid {
 				t.Fatalf("Upload(%q, %d bytes): %v (kind %v), want bad input", name, len(data), err, k)
@@ -70,12 +70,12 @@ func FuzzEmojiUpload(f *testing.F) {
 		if u, ok := d.Lookup(e.Name); !ok || u != e.URL {
 			t.Fatalf("Lookup(%q) = %q, %v after upload", e.Name, u, ok)
 		}
-		rc, _, err := d.Open(e.File)
+		rc, _, err := d.Open(t.Context(), e.File)
 		if err != nil {
 			t.Fatalf("Open(%q): %v", e.File, err)
 		}
 		rc.Close()
-		if err := d.Delete(e.File); err != nil {
+		if err := d.Delete(t.Context(), e.File); err != nil {
 			t.Fatalf("Delete(%q): %v", e.File, err)
 		}
 		if ents, _ := os.ReadDir(dir); len(ents) != 0 {

@@ -39,10 +39,10 @@ func TestEmojiDeleteNames(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			if _, err := d.Upload("e1", png); err != nil {
+			if _, err := d.Upload(t.Context(), "e1", png); err != nil {
 				t.Fatal(err)
 			}
-			err = d.Delete(tc.name)
+			err = d.Delete(t.Context(), tc.name)
 			if tc.kind == fault.Internal {
 				if err != nil {
 					t.Fatalf("delete %q: %v", tc.name, err)
@@ -50,7 +50,7 @@ func TestEmojiDeleteNames(t *testing.T) {
 				if _, serr := os.Stat(filepath.Join(dir, "e1.png")); !errors.Is(serr, os.ErrNotExist) {
 					t.Fatalf("file still there: %v", serr)
 				}
-				if l, _ := d.List(); len(l) != 0 {
+				if l, _ := d.List(t.Context()); len(l) != 0 {
 					t.Fatalf("list after delete: %v", l)
 				}
 				return
@@ -75,16 +75,16 @@ func TestEmojiNamesAreVisibleText(t *testing.T) {
 	}
 	defer d.Close()
 	for _, name := range []string{"a\r\nb", "tab\there", "\u202egnp", "zero\u200bwidth", "bom\ufeff", "bad\xffutf8"} {
-		if _, err := d.Upload(name, png); !errors.Is(err, fault.Invalid) {
+		if _, err := d.Upload(t.Context(), name, png); !errors.Is(err, fault.Invalid) {
 			t.Errorf("Upload(%q): %v, want bad input", name, err)
 		}
 	}
 	for _, name := range []string{"party parrot", "café", "e-1_x"} {
-		if _, err := d.Upload(name, png); err != nil {
+		if _, err := d.Upload(t.Context(), name, png); err != nil {
 			t.Errorf("Upload(%q): %v", name, err)
 		}
 	}
-	if l, _ := d.List(); len(l) != 3 {
+	if l, _ := d.List(t.Context()); len(l) != 3 {
 		t.Errorf("list: %v", l)
 	}
 }
@@ -103,14 +103,14 @@ func TestEmojiTakenName(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, err := d.Upload("e1", png); err != nil {
+	if _, err := d.Upload(t.Context(), "e1", png); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name string
 		data []byte
 	}{{"e1", append(bytes.Clone(png), 1)}, {"e1.png", png}, {"E1", gif}, {"/img/emoji/e1.gif", gif}} {
-		_, err := d.Upload(tc.name, tc.data)
+		_, err := d.Upload(t.Context(), tc.name, tc.data)
 		if !errors.Is(err, fault.Conflict) || fault.Message(err) != `An emoji with the name "e1.png" already exists` {
 			t.Errorf("Upload(%q): %v, want a conflict", tc.name, err)
 		}
@@ -124,7 +124,7 @@ func TestEmojiTakenName(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = d.Upload("race", append(bytes.Clone(png), byte(i)))
+			_, errs[i] = d.Upload(t.Context(), "race", append(bytes.Clone(png), byte(i)))
 		}()
 	}
 	wg.Wait()
@@ -136,7 +136,7 @@ func TestEmojiTakenName(t *testing.T) {
 			t.Errorf("concurrent upload: %v", err)
 		}
 	}
-	if l, _ := d.List(); ok != 1 || len(l) != 2 {
+	if l, _ := d.List(t.Context()); ok != 1 || len(l) != 2 {
 		t.Errorf("%d concurrent uploads of one name succeeded; list %v", ok, l)
 	}
 }
@@ -161,7 +161,7 @@ func TestEmojiDeclaredSize(t *testing.T) {
 		{"edge", []byte("GIF89a\x00\x04\x00\x04\x00\x00\x00;"), true},  // 1024×1024
 		{"cut", []byte("GIF89a\x01"), false},
 	} {
-		_, err := d.Upload(tc.name, tc.data)
+		_, err := d.Upload(t.Context(), tc.name, tc.data)
 		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, fault.Invalid)) {
 			t.Errorf("Upload(%q): %v, want ok %v", tc.name, err, tc.ok)
 		}

@@ -105,6 +105,13 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emoji.Close() })
+	// As the app wires it: uploads kept in the database, other nodes told.
+	emoji.Share(db.StageChat(), func() { _ = b.Publish(ctx, stagechat.EmojiTopic, []byte(`{}`)) })
+	emojiSub, err := b.Subscribe(stagechat.EmojiTopic, func(bus.Message) { emoji.Invalidate() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = emojiSub.Unsubscribe() })
 	out, err := egress.New(egress.Config{AllowAddr: o.allow})
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,6 @@ package owncast_test
 
 import (
 	"encoding/base64"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -78,9 +76,8 @@ func TestEmojiUploadRefusesTakenName(t *testing.T) {
 			t.Errorf("upload over %q: %d %q", tc.name, r.status, r.body)
 		}
 	}
-	ents, _ := os.ReadDir(filepath.Join(n.dataDir, "emoji"))
-	if len(ents) != 1 {
-		t.Errorf("emoji directory: %v", ents)
+	if r := n.do(t, "GET", "/api/emoji", "", nil); r.status != 200 || string(r.body) != `[{"name":"e1","url":"/img/emoji/e1.png"}]`+"\n" {
+		t.Errorf("emoji listed: %d %s", r.status, r.body)
 	}
 	if r := n.do(t, "GET", "/img/emoji/e1.png", "", nil); string(r.body) != string(first) {
 		t.Errorf("the first image was replaced: %d bytes", len(r.body))

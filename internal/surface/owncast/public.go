@@ -3,6 +3,7 @@ package owncast
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -165,7 +166,7 @@ func (s *Surface) handleEmojiList(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	out := []map[string]string{}
 	if s.d.Emoji != nil {
-		list, err := s.d.Emoji.List()
+		list, err := s.d.Emoji.List(r.Context())
 		if err != nil {
 			writeError(w, err)
 			return
@@ -182,16 +183,20 @@ func (s *Surface) handleEmojiFile(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	f, st, err := s.d.Emoji.Open(r.PathValue("name"))
+	name := r.PathValue("name")
+	f, mod, err := s.d.Emoji.Open(r.Context(), name)
 	if err != nil {
+		if !errors.Is(err, fault.NotFound) {
+			s.log.Warn("open emoji", "name", name, "err", err)
+		}
 		http.NotFound(w, r)
 		return
 	}
 	defer f.Close()
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Type", imageType(st.Name()))
+	w.Header().Set("Content-Type", imageType(name))
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	http.ServeContent(w, r, "", st.ModTime(), f)
+	http.ServeContent(w, r, "", mod, f)
 }
 
 func imageType(name string) string {
@@ -251,7 +256,7 @@ func (s *Surface) handleEmojiUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	e, err := s.d.Emoji.Upload(req.Name, data)
+	e, err := s.d.Emoji.Upload(r.Context(), req.Name, data)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -264,7 +269,7 @@ func (s *Surface) handleEmojiDelete(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	if err := s.d.Emoji.Delete(req.Name); err != nil {
+	if err := s.d.Emoji.Delete(r.Context(), req.Name); err != nil {
 		writeError(w, err)
 		return
 	}
