@@ -283,7 +283,8 @@ func TestEmojiTraversal(t *testing.T) {
 // TestEmojiDeleteForms: POST /api/admin/emoji/delete takes each name a client
 // sends: the rooted name Owncast's admin sends ("/e1.png", "/img/emoji/e1.png"),
 // the shortcode /api/emoji lists ("e1"), and the file name ("e1.png"). Before,
-// only the file name worked ("/e1.png" was 400, "e1" 404).
+// only the file name worked ("/e1.png" was 400, "e1" 404). A name with no
+// emoji is Owncast's 400 "Emoji \"e1\" doesn't exist" (it was 404).
 func TestEmojiDeleteForms(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, nodeOpts{})
@@ -301,7 +302,9 @@ func TestEmojiDeleteForms(t *testing.T) {
 			t.Fatalf("after deleting %q: %v", name, list)
 		}
 	}
-	if r := n.do(t, "POST", "/api/admin/emoji/delete", "admin", map[string]any{"name": "e1"}); r.status != 404 {
+	// As Owncast: 400 and its words, not 404.
+	if r := n.do(t, "POST", "/api/admin/emoji/delete", "admin", map[string]any{"name": "e1"}); r.status != 400 ||
+		string(r.body) != `{"message":"Emoji \"e1\" doesn't exist","success":false}`+"\n" {
 		t.Fatalf("deleting a missing emoji: %d %s", r.status, r.body)
 	}
 }

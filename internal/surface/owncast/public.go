@@ -270,6 +270,11 @@ func (s *Surface) handleEmojiDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.d.Emoji.Delete(r.Context(), req.Name); err != nil {
+		if errors.Is(err, fault.NotFound) {
+			// Owncast's words and status for a name it has no file of.
+			writeResult(w, http.StatusBadRequest, false, fmt.Sprintf("Emoji %q doesn't exist", req.Name))
+			return
+		}
 		writeError(w, err)
 		return
 	}
