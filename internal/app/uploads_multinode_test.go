@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
@@ -17,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
@@ -202,10 +205,35 @@ func TestTwoNodesServeOneLogo(t *testing.T) {
 	poll(t, "node A's logo through node B", 10*time.Second, served(urlB+"/logo", first))
 	set(urlA, "favicon", first)
 	poll(t, "node A's favicon through node B", 10*time.Second, served(urlB+"/favicon.ico", first))
+	// A node that stopped between keeping a new image and naming it in the
+	// settings (kill -9) leaves the image the settings name where it was:
+	// a node without a copy still restores that one.
+	if _, err := a.StageChat.PutBrandImage(t.Context(), testPNG(t)[:60]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(b.Config.DataDir, "logo", "logo.png")); err != nil {
+		t.Fatal(err)
+	}
+	if !served(urlB+"/logo", first)() {
+		t.Fatal("node B lost the logo the settings name after another image was kept")
+	}
 	set(urlB, "logo", second)
 	poll(t, "node B's new logo through node A", 10*time.Second, served(urlA+"/logo", second))
 	if onA, err := os.ReadFile(filepath.Join(a.Config.DataDir, "logo", "logo.png")); err != nil || !bytes.Equal(onA, second) {
 		t.Fatalf("node A's copy of the logo was not replaced: %v", err)
+	}
+	// The favicon still names the first image's bytes: kept. Reset, its
+	// copy is freed.
+	if _, err := a.StageChat.BrandImage(t.Context(), stagechat.BrandSum(first)); err != nil {
+		t.Fatalf("the favicon's copy: %v", err)
+	}
+	req, _ := http.NewRequest("DELETE", urlA+"/api/admin/config/favicon", nil)
+	req.SetBasicAuth("admin", "adminpassword")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("reset the favicon: %v", err)
+	}
+	if _, err := a.StageChat.BrandImage(t.Context(), stagechat.BrandSum(first)); !errors.Is(err, fault.NotFound) {
+		t.Fatalf("the copy of an image nothing names is kept: %v", err)
 	}
 }
 

@@ -80,7 +80,9 @@ func CheckFavicon(data []byte) (string, error) {
 // directory's logo/, so that every node of a cluster serves the one
 // uploaded through any node (the settings name the file and the sum of
 // its bytes: a node whose copy is missing or another's restores it from
-// here).
+// here). A copy is kept under its sum, so the settings' sum always names
+// bytes that are there, whenever a node stopped between storing an image
+// and naming it.
 const brandImageKey = "stagechat.image."
 
 // BrandSum is the sum the settings keep of a logo's or favicon's bytes.
@@ -89,18 +91,28 @@ func BrandSum(data []byte) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// PutBrandImage keeps data as the database copy of the logo directory's
-// file name (a logo or favicon, checked already).
-func (s *Service) PutBrandImage(ctx context.Context, name string, data []byte) error {
-	return s.st.SetInstanceValue(ctx, brandImageKey+name, base64.StdEncoding.EncodeToString(data))
+// PutBrandImage keeps data (a logo or favicon, checked already) in the
+// database and returns its BrandSum.
+func (s *Service) PutBrandImage(ctx context.Context, data []byte) (string, error) {
+	sum := BrandSum(data)
+	return sum, s.st.SetInstanceValue(ctx, brandImageKey+sum, base64.StdEncoding.EncodeToString(data))
 }
 
-// BrandImage is the database copy of the logo directory's file name
-// (NotFound when there is none).
-func (s *Service) BrandImage(ctx context.Context, name string) ([]byte, error) {
-	v, err := s.st.InstanceValue(ctx, brandImageKey+name)
+// BrandImage is the database copy of the image of sum (NotFound when
+// there is none).
+func (s *Service) BrandImage(ctx context.Context, sum string) ([]byte, error) {
+	v, err := s.st.InstanceValue(ctx, brandImageKey+sum)
+	if err == nil && v == "" {
+		err = fault.NotFound
+	}
 	if err != nil {
 		return nil, err
 	}
 	return base64.StdEncoding.DecodeString(v)
+}
+
+// DropBrandImage frees the database copy of the image of sum, which the
+// settings no longer name.
+func (s *Service) DropBrandImage(ctx context.Context, sum string) error {
+	return s.st.SetInstanceValue(ctx, brandImageKey+sum, "")
 }

@@ -26,13 +26,25 @@ import (
 // first (a node that reads the new settings finds the bytes), then on this
 // node's disk, and returns the sum the settings keep of it.
 func (s *Surface) storeBrand(ctx context.Context, name string, data []byte) (string, error) {
-	if err := s.d.Chat.PutBrandImage(ctx, name, data); err != nil {
+	sum, err := s.d.Chat.PutBrandImage(ctx, data)
+	if err != nil {
 		return "", err
 	}
 	if err := s.writeLogoFile(name, data); err != nil {
 		return "", err
 	}
-	return stagechat.BrandSum(data), nil
+	return sum, nil
+}
+
+// dropBrand frees the database copy of an image the settings named
+// before (old) and name no more (st).
+func (s *Surface) dropBrand(ctx context.Context, old string, st stagechat.Settings) {
+	if old == "" || old == st.LogoSum || old == st.FaviconSum {
+		return
+	}
+	if err := s.d.Chat.DropBrandImage(ctx, old); err != nil {
+		s.log.Warn("drop the database copy of a replaced logo or favicon", "err", err)
+	}
 }
 
 // brandSums remembers the sum of each logo directory file this node has
@@ -64,7 +76,7 @@ func (s *Surface) brandContent(ctx context.Context, name, sum string) (content i
 	if sum == "" {
 		return nil, time.Time{}, false
 	}
-	data, err = s.d.Chat.BrandImage(ctx, name)
+	data, err = s.d.Chat.BrandImage(ctx, sum)
 	if err != nil || stagechat.BrandSum(data) != sum {
 		// Replaced in the meantime (the next request reads the new
 		// settings), or the database lost it: the default.

@@ -81,10 +81,15 @@ func (s *Surface) setFavicon(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error { st.Favicon, st.FaviconSum = name, sum; return nil }); err != nil {
+	var old string
+	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error {
+		old, st.Favicon, st.FaviconSum = st.FaviconSum, name, sum
+		return nil
+	}); err != nil {
 		writeError(w, err)
 		return
 	}
+	s.dropBrand(r.Context(), old, s.d.Chat.Settings())
 	writeResult(w, http.StatusOK, true, "favicon updated")
 }
 
@@ -113,10 +118,15 @@ func faviconPart(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 
 // resetFavicon is DELETE /api/admin/config/favicon: back to the default.
 func (s *Surface) resetFavicon(w http.ResponseWriter, r *http.Request) {
-	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error { st.Favicon, st.FaviconSum = "", ""; return nil }); err != nil {
+	var old string
+	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error {
+		old, st.Favicon, st.FaviconSum = st.FaviconSum, "", ""
+		return nil
+	}); err != nil {
 		writeError(w, err)
 		return
 	}
+	s.dropBrand(r.Context(), old, s.d.Chat.Settings())
 	writeResult(w, http.StatusOK, true, "favicon reset to default")
 }
 

@@ -346,10 +346,15 @@ func (s *Surface) setLogo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error { st.Logo, st.LogoSum = name, sum; return nil }); err != nil {
+	var old string
+	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error {
+		old, st.Logo, st.LogoSum = st.LogoSum, name, sum
+		return nil
+	}); err != nil {
 		writeError(w, err)
 		return
 	}
+	s.dropBrand(r.Context(), old, s.d.Chat.Settings())
 	writeResult(w, http.StatusOK, true, "changed")
 }
 
