@@ -131,6 +131,10 @@ func WithTurnKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, turnKey{}, key)
 }
 
+// AddrTurnKey is the turn key (WithTurnKey) of a client address, given
+// as its AddrKey: one address holds one share whichever surface names it.
+func AddrTurnKey(addrKey string) string { return "addr " + addrKey }
+
 // TakeFor is TakeAs for the caller ctx names (WithTurnKey), or Take when
 // it names none.
 func (t *Turns) TakeFor(ctx context.Context) (release func(), err error) {

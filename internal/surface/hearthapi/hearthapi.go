@@ -486,7 +486,7 @@ func (s *Surface) download(w http.ResponseWriter, r *http.Request) {
 // addrKey is the key of r's client's per-address shares: its address, the
 // IPv6 /64 (X-Forwarded-For with TrustProxy).
 func (s *Surface) addrKey(r *http.Request) string {
-	return "addr " + ratelimit.AddrKey(ratelimit.ClientIP(r, s.d.TrustProxy))
+	return ratelimit.AddrTurnKey(ratelimit.AddrKey(ratelimit.ClientIP(r, s.d.TrustProxy)))
 }
 
 // jobCaller is r's context naming its client as the caller whose share of

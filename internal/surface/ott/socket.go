@@ -211,7 +211,7 @@ func (sk *socket) request(ctx context.Context, req watch.Request) error {
 	}
 	// Its probes and fetches count against the address's share of the
 	// media turns, as a REST add's.
-	ctx = ratelimit.WithTurnKey(ctx, "addr "+sk.ip)
+	ctx = ratelimit.WithTurnKey(ctx, ratelimit.AddrTurnKey(sk.ip))
 	return sk.refused(req, sk.s.d.Watch.Handle(ctx, sk.room, sk.actor, sk.client, req))
 }
 

@@ -438,7 +438,7 @@ func (s *Surface) limitKey(r *http.Request) string { return ratelimit.AddrKey(s.
 // key) as the caller whose share of the media probe and fetch turns a
 // preview or an add counts against (media.TurnsPerCaller).
 func (s *Surface) callerCtx(r *http.Request) context.Context {
-	return ratelimit.WithTurnKey(r.Context(), "addr "+s.limitKey(r))
+	return ratelimit.WithTurnKey(r.Context(), ratelimit.AddrTurnKey(s.limitKey(r)))
 }
 
 // charge takes points from the caller's bucket, setting the X-RateLimit-*

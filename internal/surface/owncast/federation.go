@@ -545,5 +545,5 @@ func writeStageActor(w http.ResponseWriter, f *federation.Service, a *federation
 // as the sender whose share of the federation's remote fetches a fetch it
 // causes counts against (federation.FetchesPerSender).
 func (s *Surface) fetchSender(r *http.Request) context.Context {
-	return ratelimit.WithTurnKey(r.Context(), "addr "+ratelimit.AddrKey(s.clientIP(r)))
+	return ratelimit.WithTurnKey(r.Context(), ratelimit.AddrTurnKey(ratelimit.AddrKey(s.clientIP(r))))
 }
