@@ -52,6 +52,20 @@ func (f *Flood) Check(now time.Time) Verdict {
 	return Allowed
 }
 
+// Consume charges a message let through elsewhere (another node) at now:
+// the next one here waits its interval from now, or from the last one's
+// turn when that is later, as if it had come through here.
+func (f *Flood) Consume(now time.Time) {
+	if f.Interval <= 0 {
+		return
+	}
+	if now.Before(f.next) {
+		f.next = f.next.Add(f.Interval)
+	} else {
+		f.next = now.Add(f.Interval)
+	}
+}
+
 // Hold blocks all input until until (a later block stays): a connection
 // whose account the chat's pace blocked through another writer drops its
 // input as its own limit would.

@@ -1,6 +1,8 @@
 package stagechat
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -20,9 +22,11 @@ const DefaultFloodBlock = 10 * time.Second
 
 // pace is the chat's flood limit per author account, whichever surface it
 // writes through: Flood's bucket (one message per interval, burst one, a
-// block after a violation) kept per account in this node's memory. A
-// cluster's nodes each keep their own, so an account spread over n nodes
-// may post n times the rate.
+// block after a violation) kept per account in this node's memory. On a
+// cluster (Config.SharePace) each node tells the others of every post it
+// lets through and every block it starts (PaceTopic), and charges theirs
+// to its own buckets (observe), so an account spread over several nodes
+// keeps one pace (give or take the notice's trip between nodes).
 type pace struct {
 	rate  float64
 	block time.Duration
@@ -62,6 +66,15 @@ func (p *pace) check(account string, now time.Time) error {
 		}
 		p.sweep = now.Add(paceSweep)
 	}
+	f := p.bucket(account)
+	if f.Check(now) == Allowed {
+		return nil
+	}
+	return &fault.Error{Kind: fault.RateLimited, Msg: FloodNotice, Err: ErrFlooded, RetryAfter: f.blocked.Sub(now)}
+}
+
+// bucket is account's bucket, made when it has none. p.mu is held.
+func (p *pace) bucket(account string) *Flood {
 	f := p.by[account]
 	if f == nil {
 		f = NewFlood(p.rate, p.block)
@@ -72,8 +85,76 @@ func (p *pace) check(account string, now time.Time) error {
 		f.Interval -= min(paceSlack, f.Interval/10)
 		p.by[account] = f
 	}
-	if f.Check(now) == Allowed {
-		return nil
+	return f
+}
+
+// observe charges what another node did at now: a post by account it let
+// through, or, with block > 0, a block it started for that long.
+func (p *pace) observe(account string, now time.Time, block time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.bucket(account)
+	if block > 0 {
+		f.Hold(now.Add(block))
+		return
 	}
-	return &fault.Error{Kind: fault.RateLimited, Msg: FloodNotice, Err: ErrFlooded, RetryAfter: f.blocked.Sub(now)}
+	f.Consume(now)
+}
+
+// wait is how long account must wait at now before a post passes here.
+func (p *pace) wait(account string, now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.by[account]
+	if f == nil {
+		return 0
+	}
+	return max(f.next.Sub(now), f.blocked.Sub(now), 0)
+}
+
+// PaceWait is how long account must wait before its next post passes this
+// node's pace (0: it may post now; always 0 without a pace).
+func (s *Service) PaceWait(account string) time.Duration {
+	if s.pace == nil {
+		return 0
+	}
+	return s.pace.wait(account, s.now())
+}
+
+// PaceTopic carries each node's pace charges to the others (Config.SharePace).
+const PaceTopic = "stagechat-pace"
+
+// paceNotice is one charge on PaceTopic: origin is the node's Service
+// (its own notices come back and are skipped), block the milliseconds of a
+// block it started (0: a post it let through).
+type paceNotice struct {
+	Origin  string `json:"o"`
+	Account string `json:"a"`
+	Block   int64  `json:"b,omitempty"`
+}
+
+// sharePace tells the other nodes of a post by account this node let
+// through (err nil) or refused (err: the block's RetryAfter).
+func (s *Service) sharePace(account string, err error) {
+	if !s.cfg.SharePace || s.pub == nil {
+		return
+	}
+	n := paceNotice{Origin: s.origin, Account: account}
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		n.Block = max(fe.RetryAfter.Milliseconds(), 1)
+	}
+	data, _ := json.Marshal(n)
+	if perr := s.pub.Publish(context.WithoutCancel(s.cfg.Life), PaceTopic, data); perr != nil {
+		s.log.Warn("publish a chat pace charge", "err", perr)
+	}
+}
+
+// PaceNotice charges another node's notice (PaceTopic) to this node's pace.
+func (s *Service) PaceNotice(data []byte) {
+	var n paceNotice
+	if s.pace == nil || json.Unmarshal(data, &n) != nil || n.Origin == s.origin || n.Account == "" {
+		return
+	}
+	s.pace.observe(n.Account, s.now(), time.Duration(n.Block)*time.Millisecond)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
@@ -107,5 +108,78 @@ func TestPaceIsPerAccount(t *testing.T) {
 	}
 	if err := send(alice); err != nil {
 		t.Errorf("alice with spam protection off: %v", err)
+	}
+}
+
+// TestPaceHoldsAcrossNodes: two nodes of a cluster (two Services on one
+// database, joined by a bus, SharePace on) keep one pace per account: a
+// post let through on node A is charged on node B, so the same account's
+// post on B inside the interval is refused, and the block B starts then
+// holds on A too. Before, each node kept its own pace and an account
+// spread over n nodes posted n times the rate.
+func TestPaceHoldsAcrossNodes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.Engines()[0].Open(t)
+	b := bus.NewLocal()
+	t.Cleanup(func() { _ = b.Close() })
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	node := func() *stagechat.Service {
+		idn, err := identity.New(ctx, identity.Config{}, db.Identity(), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := messages.New(db.Messages(), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := stagechat.New(ctx, stagechat.Config{Defaults: stagechat.DefaultSettings(), FloodRate: 1, FloodBlock: 10 * time.Second,
+			SharePace: true}, db.StageChat(), idn, msgs, b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Presence().Close)
+		msgs.AddRules(s)
+		s.SetClock(clock)
+		sub, err := b.Subscribe(stagechat.PaceTopic, func(m bus.Message) { s.PaceNotice(m.Data) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
+		return s
+	}
+	a, bn := node(), node()
+	u, _, err := a.Register(ctx, "spreader", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(hangGuard)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if _, err := a.Send(ctx, u, "on node A"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("node B to charge node A's post", func() bool { return bn.PaceWait(u.ID) > 0 })
+	if a.PaceWait(u.ID) > time.Second {
+		t.Fatalf("node A charged its own post twice: waits %v", a.PaceWait(u.ID))
+	}
+	if _, err := bn.Send(ctx, u, "on node B at once"); !errors.Is(err, stagechat.ErrFlooded) {
+		t.Fatalf("the same account on node B inside the interval: %v, want ErrFlooded", err)
+	}
+	waitFor("node A to hold node B's block", func() bool { return a.PaceWait(u.ID) > 5*time.Second })
+	mu.Lock()
+	now = now.Add(2 * time.Second) // past the interval, inside the block
+	mu.Unlock()
+	if _, err := a.Send(ctx, u, "on node A while blocked on B"); !errors.Is(err, stagechat.ErrFlooded) {
+		t.Fatalf("node A during node B's block: %v, want ErrFlooded", err)
 	}
 }

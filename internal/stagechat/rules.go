@@ -78,7 +78,9 @@ func (s *Service) CheckPost(ctx context.Context, in *messages.PostInput) error {
 	}
 	set := s.Settings()
 	if s.pace != nil && set.ChatSpamProtection && !u.IsModerator() && !s.integration(ctx, u) {
-		if err := s.pace.check(in.AuthorID, s.now()); err != nil {
+		err := s.pace.check(in.AuthorID, s.now())
+		s.sharePace(in.AuthorID, err)
+		if err != nil {
 			return err
 		}
 	}

@@ -113,6 +113,11 @@ type Config struct {
 	// when unset). Kept in each node's memory. 0 or less: no pace.
 	FloodRate  float64
 	FloodBlock time.Duration
+	// SharePace publishes each post the pace lets through and each block
+	// it starts on PaceTopic, for the other nodes of a cluster, whose
+	// PaceNotice charges them: an account posting through several nodes
+	// keeps one pace. Off on a single node (nobody to tell).
+	SharePace bool
 }
 
 // Service is the stage chat domain service.
@@ -127,7 +132,8 @@ type Service struct {
 
 	settings *settingsCache
 	presence *Presence
-	pace     *pace // nil: no pace (Config.FloodRate)
+	pace     *pace  // nil: no pace (Config.FloodRate)
+	origin   string // names this Service's pace notices (PaceTopic)
 
 	userMu sync.Mutex
 	users  map[string]*User // cache, bounded
@@ -160,6 +166,7 @@ func New(ctx context.Context, cfg Config, st Store, acct Accounts, msgs Messages
 	s.settings = sc
 	s.presence = newPresence(cfg.Presence, s)
 	s.pace = newPace(cfg.FloodRate, cfg.FloodBlock)
+	s.origin = identity.NewID()
 	return s, nil
 }
 

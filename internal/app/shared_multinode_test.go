@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/app"
+	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/store/storetest"
@@ -286,4 +288,41 @@ func TestTwoNodesShareOwncastEmoji(t *testing.T) {
 	if code, _, _ := get(t, urlA+"/img/emoji/wave.png"); code != 404 {
 		t.Fatalf("the deleted emoji through A: %d", code)
 	}
+}
+
+// TestTwoNodesShareTheChatPace: on PostgreSQL + NATS, an account's chat
+// message through node A is charged to its pace on node B, so its message
+// on a socket of node B inside the interval gets Owncast's flood notice
+// (each node kept its own pace, and an account spread over n nodes posted n
+// times the rate). The rate is one message per 100 s, and B's charge is
+// awaited, so no step depends on timing.
+func TestTwoNodesShareTheChatPace(t *testing.T) {
+	t.Parallel()
+	if storetest.PostgresURL() == "" || natsURL() == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	dsn := storetest.PostgresDSN(t)
+	paced := func(cfg *config.Config) { cfg.ChatFloodRate = 0.01 }
+	a, b := clusterNode(t, dsn, paced), clusterNode(t, dsn, paced)
+	var reg struct{ ID, AccessToken string }
+	if code := call(t, "POST", a.HTTP.URL()+"/api/chat/register", "", map[string]any{"displayName": "spreader"}, &reg); code != 200 || reg.ID == "" {
+		t.Fatalf("chat register: %d %+v", code, reg)
+	}
+	open := func(app *app.App) *socket {
+		ws := dialSocket(t, "ws"+strings.TrimPrefix(app.HTTP.URL(), "http")+"/ws?accessToken="+reg.AccessToken)
+		ws.await("CONNECTED_USER_INFO", func(f map[string]any) bool { return f["type"] == "CONNECTED_USER_INFO" })
+		return ws
+	}
+	onA, onB := open(a), open(b)
+	with := func(typ, text string) func(map[string]any) bool {
+		return func(f map[string]any) bool {
+			body, _ := f["body"].(string)
+			return f["type"] == typ && strings.Contains(body, text)
+		}
+	}
+	onA.send(map[string]string{"type": "CHAT", "body": "one through node A"})
+	onA.await("the message on node A", with("CHAT", "one through node A"))
+	poll(t, "node B to charge node A's message", 10*time.Second, func() bool { return b.StageChat.PaceWait(reg.ID) > 0 })
+	onB.send(map[string]string{"type": "CHAT", "body": "two through node B"})
+	onB.await("the flood notice on node B", with("CHAT_ACTION", "perceived flooding"))
 }
