@@ -31,6 +31,7 @@ import (
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
 	"github.com/hearth-community/hearth/internal/presence"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/recording"
 	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/hearth-community/hearth/internal/stagechat"
@@ -65,6 +66,9 @@ type App struct {
 	// (recordings' files, live HLS); set by wireLive.
 	node    string
 	peerKey []byte
+	// limits shares the in-memory rate limiters with the other nodes of a
+	// cluster (nil on a single node: nothing to share).
+	limits *ratelimit.Cluster
 	// Recordings keeps broadcasts (wire_recordings.go).
 	Recordings *recording.Service
 	// RTC is the WebRTC media plane (wire_voice.go); nil without
@@ -147,6 +151,30 @@ func OpenBus(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog
 	return pb, nil
 }
 
+// shareRateLimits joins this node's shared rate limiters to the other
+// nodes' on a cluster (a NATS bus): each tells the others of the requests
+// it lets through (ratelimit.Cluster). A single node shares nothing.
+func (a *App) shareRateLimits() error {
+	if a.Config.Bus == "local" {
+		return nil
+	}
+	a.limits = ratelimit.NewCluster(func(data []byte) {
+		if err := a.Bus.Publish(a.lifeCtx(), ratelimit.ClusterTopic, data); err != nil {
+			a.Log.Warn("publish a rate limit charge", "err", err)
+		}
+	})
+	sub, err := a.Bus.Subscribe(ratelimit.ClusterTopic, func(m bus.Message) { a.limits.Notice(m.Data) })
+	if err != nil {
+		return fmt.Errorf("rate limits: subscribe: %w", err)
+	}
+	a.closers = append(a.closers, sub.Unsubscribe)
+	return nil
+}
+
+// RateLimits is the node's share of the cluster's rate limiters (nil on a
+// single node).
+func (a *App) RateLimits() *ratelimit.Cluster { return a.limits }
+
 // NewIdentity builds the identity service on db. On PostgreSQL (the only
 // engine several nodes share) the sign-in limiter's buckets live in the
 // database, so the nodes charge one budget; SQLite keeps them in memory.
@@ -176,6 +204,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		return nil, err
 	}
 	a.closers = append(a.closers, a.Bus.Close)
+	if err := a.shareRateLimits(); err != nil {
+		return nil, err
+	}
 	if a.Identity, err = NewIdentity(ctx, &cfg, a.DB, a.Bus, logger); err != nil {
 		return nil, err
 	}

@@ -326,3 +326,43 @@ func TestTwoNodesShareTheChatPace(t *testing.T) {
 	onB.send(map[string]string{"type": "CHAT", "body": "two through node B"})
 	onB.await("the flood notice on node B", with("CHAT_ACTION", "perceived flooding"))
 }
+
+// TestTwoNodesShareRateLimits: on PostgreSQL + NATS, the in-memory rate
+// limits hold across the nodes (ratelimit.Cluster): with a pace of one
+// message per 100 s (burst 1), a person's message through node A spends
+// their budget on node B too, so their next message through B is 429 (each
+// node kept its own budget, n nodes allowing n times the rate). B's charge
+// is awaited, so no step depends on timing.
+func TestTwoNodesShareRateLimits(t *testing.T) {
+	t.Parallel()
+	if storetest.PostgresURL() == "" || natsURL() == "" {
+		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
+	}
+	dsn := storetest.PostgresDSN(t)
+	paced := func(cfg *config.Config) { cfg.TogetherMessageRate = 0.01 }
+	a, b := clusterNode(t, dsn, paced), clusterNode(t, dsn, paced)
+	urlA, urlB := a.HTTP.URL(), b.HTTP.URL()
+	var auth struct {
+		AccessToken string `json:"access_token"`
+		User        struct{ ID string }
+	}
+	if code := call(t, "POST", urlA+"/auth/register", "", map[string]string{"username": "hasty", "password": "password1"}, &auth); code != 201 || auth.User.ID == "" {
+		t.Fatalf("register: %d %+v", code, auth)
+	}
+	var srv, ch struct{ ID string }
+	if code := call(t, "POST", urlA+"/servers", auth.AccessToken, map[string]string{"name": "Paced"}, &srv); code != 201 {
+		t.Fatalf("create server: %d", code)
+	}
+	if code := call(t, "POST", urlA+"/servers/"+srv.ID+"/channels", auth.AccessToken, map[string]string{"name": "general", "type": "text"}, &ch); code != 201 {
+		t.Fatalf("create channel: %d", code)
+	}
+	if code := call(t, "POST", urlA+"/channels/"+ch.ID+"/messages", auth.AccessToken, map[string]string{"content": "through A"}, nil); code != 201 {
+		t.Fatalf("the first message, through A: %d", code)
+	}
+	poll(t, "node B to charge node A's message", 10*time.Second, func() bool {
+		return b.RateLimits().Remaining("together.message", auth.User.ID) == 0
+	})
+	if code := call(t, "POST", urlB+"/channels/"+ch.ID+"/messages", auth.AccessToken, map[string]string{"content": "through B at once"}, nil); code != 429 {
+		t.Fatalf("the next message, through B: %d, want 429", code)
+	}
+}

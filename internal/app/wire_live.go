@@ -50,7 +50,7 @@ func (a *App) wireLive(ctx context.Context) error {
 	}
 	svc, err := live.New(ctx, live.Config{DataDir: cfg.DataDir, FFmpegPath: cfg.FFmpegPath, RTMPPort: port,
 		TempStreamKey: cfg.StreamKey, DefaultStreamKey: cfg.DefaultStreamKey, Viewers: viewers, Peers: nodeURLs{a}, PeerKey: peerKey,
-		NodeID: node},
+		NodeID: node, Limits: a.limits},
 		a.DB.Live(), a.Bus, a.Log.With("component", "live"))
 	if err != nil {
 		return fmt.Errorf("live: %w", err)

@@ -91,6 +91,9 @@ func (a *App) wireOtt(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if cfg.OttRateLimit {
+		a.limits.Share("ott.points", lim) // a cluster's nodes charge one budget per address
+	}
 	// Discord sign-in calls Discord through the outbound-safe client.
 	dc, err := egress.New(egress.Config{})
 	if err != nil {

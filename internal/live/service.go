@@ -47,6 +47,9 @@ type Config struct {
 	// (peers.go).
 	Peers   Peers
 	PeerKey []byte
+	// Limits shares the wrong-stream-key bound per address with the other
+	// nodes of a cluster (nil: this node's attempts only).
+	Limits *ratelimit.Cluster
 	// NodeID names this node as Viewers and Peers name the others: the
 	// node holding a stage's newest thumbnail is kept by it (thumbs.go).
 	NodeID string
@@ -150,6 +153,7 @@ func New(ctx context.Context, cfg Config, st Store, pub Publisher, log *slog.Log
 		cancel()
 		return nil, err
 	}
+	cfg.Limits.Share("live.key-guesses", s.keyFails) // one bound per address on a cluster
 	if err := s.loadSettings(ctx); err != nil {
 		cancel()
 		return nil, err

@@ -20,7 +20,9 @@
 // bucket again: under a flood of distinct keys the limiter stays bounded
 // rather than growing or locking everyone out.
 //
-// Limits are per node: with N nodes the effective limit is N times looser.
+// Limits are per node, with N nodes N times looser, unless a Limiter is
+// shared through a Cluster (cluster.go), which charges each node's allowed
+// requests to the other nodes' buckets too.
 package ratelimit
 
 import (
@@ -89,6 +91,9 @@ type Limiter struct {
 	seed       maphash.Seed
 	mask       uint64 // len(shards)-1
 	shards     []shard
+
+	cluster *Cluster // nil: this node's requests only (Cluster.Share)
+	name    string   // the limiter's name in cluster
 }
 
 type shard struct {
@@ -161,6 +166,14 @@ func New(cfg Config) (*Limiter, error) {
 // the outcome. A cost of zero (or less) charges nothing and only reports the
 // bucket's state; it does not create a bucket.
 func (l *Limiter) Allow(key string, cost int) Decision {
+	d := l.allow(key, cost)
+	if d.Allowed && cost > 0 && l.cluster != nil {
+		l.cluster.tell(l.name, key, cost)
+	}
+	return d
+}
+
+func (l *Limiter) allow(key string, cost int) Decision {
 	t := l.clock()
 	now := int64(t.Sub(l.base))
 	c := float64(max(cost, 0))
@@ -170,21 +183,10 @@ func (l *Limiter) Allow(key string, cost int) Decision {
 	defer s.mu.Unlock()
 	s.expire(now, l.ttl)
 
-	b := s.m[key]
-	if b == nil {
-		if cost <= 0 {
-			return l.decision(true, l.burst, 0, t)
-		}
-		if len(s.m) >= s.max {
-			s.remove(s.root.prev)
-		}
-		b = &bucket{key: key, tokens: l.burst, last: now}
-		s.m[key] = b
-		s.pushFront(b)
-	} else {
-		l.refill(b, now)
-		s.moveToFront(b)
+	if s.m[key] == nil && cost <= 0 {
+		return l.decision(true, l.burst, 0, t)
 	}
+	b := l.bucketOf(s, key, now)
 
 	if c <= b.tokens+epsilon {
 		b.tokens = max(0, b.tokens-c)
@@ -197,6 +199,40 @@ func (l *Limiter) Allow(key string, cost int) Decision {
 	return l.decision(false, b.tokens, l.dur(need), t)
 }
 
+// Charge takes cost tokens from key's bucket whatever it holds (to none at
+// the least): a request another node of a cluster let through (Cluster).
+func (l *Limiter) Charge(key string, cost int) {
+	if cost <= 0 {
+		return
+	}
+	now := int64(l.clock().Sub(l.base))
+	s := l.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expire(now, l.ttl)
+	b := l.bucketOf(s, key, now)
+	b.tokens = max(0, b.tokens-float64(cost))
+}
+
+// bucketOf is key's bucket in s, refilled to now and made the most recent,
+// or a full new one (the least recent dropped when s is at its bound).
+// s.mu is held.
+func (l *Limiter) bucketOf(s *shard, key string, now int64) *bucket {
+	b := s.m[key]
+	if b == nil {
+		if len(s.m) >= s.max {
+			s.remove(s.root.prev)
+		}
+		b = &bucket{key: key, tokens: l.burst, last: now}
+		s.m[key] = b
+		s.pushFront(b)
+		return b
+	}
+	l.refill(b, now)
+	s.moveToFront(b)
+	return b
+}
+
 // Refund gives tokens back to key's bucket (never above Burst), for example
 // when a request turned out not to need its charge. Unknown keys are full
 // already and are left alone.
@@ -204,6 +240,13 @@ func (l *Limiter) Refund(key string, tokens int) {
 	if tokens <= 0 {
 		return
 	}
+	l.refund(key, tokens)
+	if l.cluster != nil {
+		l.cluster.tell(l.name, key, -tokens) // the other nodes took the charge too
+	}
+}
+
+func (l *Limiter) refund(key string, tokens int) {
 	now := int64(l.clock().Sub(l.base))
 	s := l.shard(key)
 	s.mu.Lock()

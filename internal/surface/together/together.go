@@ -126,6 +126,9 @@ type Deps struct {
 	NodeID  string
 	Peers   files.Peers
 	PeerKey []byte
+	// Limits shares the auth, bot, message, join and voice-state rates
+	// with the other nodes of a cluster (nil: this node's requests only).
+	Limits *ratelimit.Cluster
 	// Egress fetches link previews (nil: /link-preview answers 503).
 	Egress *egress.Client
 	// AuthRate is /auth/* requests per second per client IP (burst 5);
@@ -280,6 +283,11 @@ func New(d Deps) (*Surface, error) {
 		if s.joinRL, err = ratelimit.New(ratelimit.Config{Limit: d.JoinRate, Burst: int(max(1, 10*d.JoinRate)), Clock: d.RateClock}); err != nil {
 			return nil, fmt.Errorf("together: join rate: %w", err)
 		}
+	}
+	// On a cluster the paces hold across the nodes (ratelimit.Cluster).
+	for name, l := range map[string]*ratelimit.Limiter{"together.auth": s.authRL, "together.bot": s.botRL,
+		"together.message": s.msgRL, "together.join": s.joinRL, "together.voice": s.voiceRL} {
+		d.Limits.Share(name, l)
 	}
 	if d.Voice != nil {
 		if d.Calls == nil {
