@@ -160,7 +160,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		}
 		gate = a.stageChannels()
 	}
-	s, err := owncast.New(owncast.Deps{Life: a.lifeCtx(), Schedule: sched, Stages: gate, StageURLKey: urlKey, Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie, Federation: fed, FediverseAuth: fediAuth, Directory: dir,
+	s, err := owncast.New(owncast.Deps{Life: a.lifeCtx(), Limits: a.limits, Schedule: sched, Stages: gate, StageURLKey: urlKey, Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie, Federation: fed, FediverseAuth: fediAuth, Directory: dir,
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "hearth (owncast api 0.1.3)",
 			FloodRate: floodRate(a.Config.ChatFloodRate), Logs: logs, MaxConnections: maxChatConnections(), FloodBlock: 10 * time.Second}})
 	if err != nil {

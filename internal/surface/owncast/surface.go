@@ -30,6 +30,9 @@ import (
 // issues that need them.
 type Deps struct {
 	Log *slog.Logger
+	// Limits shares the browser-push registrations' bound per address
+	// with the other nodes of a cluster (nil: this node's only).
+	Limits *ratelimit.Cluster
 	// Life is the node's lifetime: work the surface does outside a
 	// request (bus and live-event handlers, webhooks, metrics) takes its
 	// context from it, so shutdown cancels it. nil: never cancelled (tests).
@@ -107,6 +110,7 @@ func New(d Deps) (*Surface, error) {
 		return nil, err
 	}
 	s.notifyRL = rl
+	d.Limits.Share("owncast.notify", rl) // one bound per address on a cluster
 	s.chat = newChatState(s)
 	return s, nil
 }
