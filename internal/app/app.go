@@ -158,9 +158,12 @@ func (a *App) shareRateLimits() error {
 	if a.Config.Bus == "local" {
 		return nil
 	}
+	var warned atomic.Int64 // when a failed publish was last logged (one a minute: it fails per request)
 	a.limits = ratelimit.NewCluster(func(data []byte) {
-		if err := a.Bus.Publish(a.lifeCtx(), ratelimit.ClusterTopic, data); err != nil {
-			a.Log.Warn("publish a rate limit charge", "err", err)
+		err := a.Bus.Publish(a.lifeCtx(), ratelimit.ClusterTopic, data)
+		if now := time.Now().Unix(); err != nil && now-warned.Load() >= 60 {
+			warned.Store(now)
+			a.Log.Warn("publish a rate limit charge: the other nodes do not see this node's charges", "err", err)
 		}
 	})
 	sub, err := a.Bus.Subscribe(ratelimit.ClusterTopic, func(m bus.Message) { a.limits.Notice(m.Data) })

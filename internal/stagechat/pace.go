@@ -145,8 +145,10 @@ func (s *Service) sharePace(account string, err error) {
 		n.Block = max(fe.RetryAfter.Milliseconds(), 1)
 	}
 	data, _ := json.Marshal(n)
-	if perr := s.pub.Publish(context.WithoutCancel(s.cfg.Life), PaceTopic, data); perr != nil {
-		s.log.Warn("publish a chat pace charge", "err", perr)
+	perr := s.pub.Publish(context.WithoutCancel(s.cfg.Life), PaceTopic, data)
+	if now := time.Now().Unix(); perr != nil && now-s.paceWarned.Load() >= 60 {
+		s.paceWarned.Store(now) // one line a minute: it fails per message
+		s.log.Warn("publish a chat pace charge: the other nodes do not see this node's", "err", perr)
 	}
 }
 

@@ -134,6 +134,8 @@ type Service struct {
 	presence *Presence
 	pace     *pace  // nil: no pace (Config.FloodRate)
 	origin   string // names this Service's pace notices (PaceTopic)
+	// paceWarned is when a failed pace notice was last logged (Unix s).
+	paceWarned atomic.Int64
 
 	userMu sync.Mutex
 	users  map[string]*User // cache, bounded
