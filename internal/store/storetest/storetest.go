@@ -1,8 +1,8 @@
 // Package storetest opens fresh, migrated databases for tests on every
 // engine that is available: SQLite always, PostgreSQL when
-// HEARTH_TEST_POSTGRES_URL is set (each test gets its own schema, dropped at
-// cleanup). Domain contract suites loop over Engines so the same assertions
-// run on both adapters.
+// HEARTH_TEST_POSTGRES_URL is set (each test gets its own database, a copy
+// of a migrated template, dropped at cleanup). Domain contract suites loop
+// over Engines so the same assertions run on both adapters.
 package storetest
 
 import (
@@ -15,9 +15,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver for schema setup
 
@@ -169,11 +171,16 @@ func newDatabase(t testing.TB, template string) string {
 	return withDatabase(PostgresURL(), name)
 }
 
+// templateKeep is how long a template database for other migrations is
+// kept (pgTemplate).
+const templateKeep = 6 * time.Hour
+
 // pgTemplate returns a connection to the test server's maintenance database
 // and the name of the migrated template database for this build's
 // migrations, making the template if no process has (under an advisory lock,
-// as test processes run side by side). A template for other migrations is
-// dropped when a new one is made.
+// as test processes run side by side). When a new one is made, templates
+// for other migrations made over templateKeep ago are dropped: dropping one
+// at once failed every test of another branch's run still copying it.
 var pgTemplate = sync.OnceValues(func() (pgTmpl, error) {
 	admin, err := sql.Open("pgx", PostgresURL())
 	if err != nil {
@@ -198,18 +205,28 @@ var pgTemplate = sync.OnceValues(func() (pgTmpl, error) {
 	if n == 1 {
 		return pgTmpl{admin, name}, nil
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'hearth\_tmpl\_%' OR datname = 'hearth_tmpl_building'`)
+	// Made under another name and renamed when migrated, so a process
+	// killed halfway leaves no template that looks finished.
+	const building = "hearth_tmpl_building"
+	rows, err := conn.QueryContext(ctx, `SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database
+		WHERE datname LIKE 'hearth\_tmpl\_%'`)
 	if err != nil {
 		return pgTmpl{}, err
 	}
 	var old []string
 	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
+		var d, made string
+		if err := rows.Scan(&d, &made); err != nil {
 			rows.Close()
 			return pgTmpl{}, err
 		}
-		old = append(old, d)
+		// Another set of migrations' template (another branch's test run
+		// may still be copying it) goes once it is older than
+		// templateKeep; one left by a process killed while building, at
+		// once (the lock is ours).
+		if at, err := strconv.ParseInt(made, 10, 64); d == building || err != nil || time.Since(time.Unix(at, 0)) > templateKeep {
+			old = append(old, d)
+		}
 	}
 	rows.Close()
 	for _, d := range old {
@@ -217,9 +234,6 @@ var pgTemplate = sync.OnceValues(func() (pgTmpl, error) {
 			return pgTmpl{}, err
 		}
 	}
-	// Made under another name and renamed when migrated, so a process
-	// killed halfway leaves no template that looks finished.
-	const building = "hearth_tmpl_building"
 	if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+building+` TEMPLATE template0`); err != nil {
 		return pgTmpl{}, err
 	}
@@ -232,6 +246,9 @@ var pgTemplate = sync.OnceValues(func() (pgTmpl, error) {
 		err = cerr
 	}
 	if err != nil {
+		return pgTmpl{}, err
+	}
+	if _, err := conn.ExecContext(ctx, `COMMENT ON DATABASE `+building+` IS '`+strconv.FormatInt(time.Now().Unix(), 10)+`'`); err != nil {
 		return pgTmpl{}, err
 	}
 	if _, err := conn.ExecContext(ctx, `ALTER DATABASE `+building+` RENAME TO `+name); err != nil {
