@@ -95,6 +95,9 @@ type Message struct {
 	Meta      string     `json:"meta,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	EditedAt  *time.Time `json:"edited_at"`
+	// HiddenAt is when a moderator hid it (nil while shown, and for
+	// messages hidden before the time was kept).
+	HiddenAt *time.Time `json:"hidden_at,omitempty"`
 }
 
 // Reaction is one account's reaction, carried by reaction events.
@@ -212,7 +215,7 @@ type Store interface {
 	DeleteMessage(ctx context.Context, id string) error
 	// SetHidden changes only the messages among ids that are in the
 	// conversation, and reports the ids it changed.
-	SetHidden(ctx context.Context, conversationID string, ids []string, hidden bool) ([]string, error)
+	SetHidden(ctx context.Context, conversationID string, ids []string, hidden bool, at time.Time) ([]string, error)
 	// SetPinned refuses a new pin with ErrTooManyPins when the message's
 	// conversation already holds max pinned messages.
 	SetPinned(ctx context.Context, id string, pinned bool, by *string, at time.Time, max int) error

@@ -390,7 +390,7 @@ func (s *Service) Delete(ctx context.Context, id string) (*Message, error) {
 // publishes a visibility event for each one that changed; ids of messages
 // in any other conversation change nothing.
 func (s *Service) SetHidden(ctx context.Context, conversationID string, ids []string, hidden bool) ([]*Message, error) {
-	changed, err := s.st.SetHidden(ctx, conversationID, ids, hidden)
+	changed, err := s.st.SetHidden(ctx, conversationID, ids, hidden, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}

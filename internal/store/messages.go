@@ -22,16 +22,16 @@ func (db *DB) Messages() *Messages { return &Messages{db: db} }
 var _ messages.Store = (*Messages)(nil)
 
 const messageCols = `id, conversation_id, conversation_kind, author_id, body, reply_to, thread_id, thread_reply_count,
-	mention_user_ids, mention_everyone, hidden, deleted, pinned, pinned_by, pinned_at, meta, created_at, edited_at`
+	mention_user_ids, mention_everyone, hidden, deleted, pinned, pinned_by, pinned_at, meta, created_at, edited_at, hidden_at`
 
 func scanMessage(row interface{ Scan(...any) error }, extra ...any) (*messages.Message, error) {
 	var m messages.Message
 	var author, replyTo, threadID, pinnedBy sql.NullString
-	var pinnedAt, edited sql.NullInt64
+	var pinnedAt, edited, hiddenAt sql.NullInt64
 	var mentions string
 	var created int64
 	dst := []any{&m.ID, &m.ConversationID, &m.Kind, &author, &m.Body, &replyTo, &threadID, &m.ThreadReplyCount,
-		&mentions, &m.MentionEveryone, &m.Hidden, &m.Deleted, &m.Pinned, &pinnedBy, &pinnedAt, &m.Meta, &created, &edited}
+		&mentions, &m.MentionEveryone, &m.Hidden, &m.Deleted, &m.Pinned, &pinnedBy, &pinnedAt, &m.Meta, &created, &edited, &hiddenAt}
 	if err := row.Scan(append(dst, extra...)...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fault.NotFound
@@ -44,6 +44,7 @@ func scanMessage(row interface{ Scan(...any) error }, extra ...any) (*messages.M
 	m.PinnedBy = strPtr(pinnedBy)
 	m.PinnedAt = TimePtr(pinnedAt)
 	m.EditedAt = TimePtr(edited)
+	m.HiddenAt = TimePtr(hiddenAt)
 	m.CreatedAt = FromMicros(created)
 	m.MentionUserIDs = splitIDs(mentions)
 	return &m, nil
@@ -230,13 +231,18 @@ func (s *Messages) DeleteMessage(ctx context.Context, id string) error {
 }
 
 // SetHidden sets the hidden flag of the messages among ids that are in
-// conversationID and returns the ids that changed.
-func (s *Messages) SetHidden(ctx context.Context, conversationID string, ids []string, hidden bool) ([]string, error) {
+// conversationID, and when it hides one its hiding time at, and returns
+// the ids that changed.
+func (s *Messages) SetHidden(ctx context.Context, conversationID string, ids []string, hidden bool, at time.Time) ([]string, error) {
 	changed := []string{}
+	var hiddenAt any // NULL while shown
+	if hidden {
+		hiddenAt = Micros(at)
+	}
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		for _, id := range ids {
-			res, err := tx.ExecContext(ctx, `UPDATE messages SET hidden=$2 WHERE id=$1 AND hidden<>$2 AND conversation_id=$3`,
-				id, hidden, conversationID)
+			res, err := tx.ExecContext(ctx, `UPDATE messages SET hidden=$2, hidden_at=$4 WHERE id=$1 AND hidden<>$2 AND conversation_id=$3`,
+				id, hidden, conversationID, hiddenAt)
 			if err != nil {
 				return err
 			}

@@ -95,8 +95,13 @@ func (s *Surface) messageJSON(ctx context.Context, m *messages.Message, withVisi
 			}
 		}
 		if m.Hidden {
+			// When it was hidden; for a message hidden before that was
+			// kept, its last change.
 			at := m.CreatedAt
-			if m.EditedAt != nil {
+			switch {
+			case m.HiddenAt != nil:
+				at = *m.HiddenAt
+			case m.EditedAt != nil:
 				at = *m.EditedAt
 			}
 			out["hiddenAt"] = at

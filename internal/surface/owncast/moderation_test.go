@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -43,7 +44,9 @@ func TestModeration(t *testing.T) {
 	}
 
 	// Hide through the moderator route: a VISIBILITY-UPDATE reaches another
-	// user's socket, the message leaves /api/chat, the admin still sees it.
+	// user's socket, the message leaves /api/chat, the admin still sees it,
+	// with the time it was hidden (it was the message's own time).
+	beforeHide := time.Now().Truncate(time.Microsecond)
 	if r := n.do(t, "POST", "/api/chat/messagevisibility?accessToken="+mod.AccessToken, "",
 		map[string]any{"idArray": []string{first["id"].(string)}, "visible": false}); r.status != 200 {
 		t.Fatalf("moderator hide: %d %s", r.status, r.body)
@@ -60,6 +63,9 @@ func TestModeration(t *testing.T) {
 	n.do(t, "GET", "/api/admin/chat/messages", "admin", nil).json(t, &hist)
 	if len(hist) != 1 || hist[0]["hiddenAt"] == nil {
 		t.Fatalf("admin view %v", hist)
+	}
+	if at, err := time.Parse(time.RFC3339Nano, hist[0]["hiddenAt"].(string)); err != nil || at.Before(beforeHide) {
+		t.Errorf("hiddenAt %v, want the time it was hidden (not before %v)", hist[0]["hiddenAt"], beforeHide)
 	}
 
 	// Moderator's user details.
