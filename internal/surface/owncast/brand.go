@@ -62,21 +62,22 @@ type brandSeen struct {
 }
 
 // brandContent is the logo directory's file name with the bytes of sum
-// ("" for a file kept on disk only), and its modification time; ok is
-// false when there is none (no such file, and no copy in the database).
-func (s *Surface) brandContent(ctx context.Context, name, sum string) (content io.ReadSeeker, mod time.Time, ok bool) {
-	dir := filepath.Join(s.d.Chats.DataDir, logoDir)
-	data, mod, err := s.readBrand(dir, name, sum)
+// ("" for a file kept on disk only), its modification time, and what to
+// close once it is served; ok is false when there is none (no such file,
+// and no copy in the database). This node's file is served as it is, read
+// (to hash it) only when it changed since it was last checked.
+func (s *Surface) brandContent(ctx context.Context, name, sum string) (content io.ReadSeeker, mod time.Time, done func(), ok bool) {
+	f, mod, err := s.openBrand(name, sum)
 	switch {
 	case err == nil:
-		return bytes.NewReader(data), mod, true
+		return f, mod, func() { _ = f.Close() }, true
 	case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errStaleBrand):
 		s.log.Warn("open "+name, "err", err)
 	}
 	if sum == "" {
-		return nil, time.Time{}, false
+		return nil, time.Time{}, nil, false
 	}
-	data, err = s.d.Chat.BrandImage(ctx, sum)
+	data, err := s.d.Chat.BrandImage(ctx, sum)
 	if err != nil || stagechat.BrandSum(data) != sum {
 		// Replaced in the meantime (the next request reads the new
 		// settings), or the database lost it: the default.
@@ -84,52 +85,63 @@ func (s *Surface) brandContent(ctx context.Context, name, sum string) (content i
 			err = errStaleBrand
 		}
 		s.log.Warn("no copy of "+name+" in the database", "err", err)
-		return nil, time.Time{}, false
+		return nil, time.Time{}, nil, false
 	}
 	// Restored here for the requests that follow.
 	if err := s.writeLogoFile(name, data); err != nil {
 		s.log.Warn("restore "+name+" from the database", "err", err)
 	}
-	return bytes.NewReader(data), time.Now(), true
+	return bytes.NewReader(data), time.Now(), func() {}, true
 }
 
 // errStaleBrand: this node's copy is not the file the settings name.
 var errStaleBrand = errors.New("this node's copy is another file")
 
-// readBrand reads dir's file name, checking its bytes against sum unless
-// sum is "".
-func (s *Surface) readBrand(dir, name, sum string) ([]byte, time.Time, error) {
-	root, err := os.OpenRoot(dir)
+// openBrand opens the logo directory's file name, checking its bytes
+// against sum unless sum is "" (a file read and hashed once per size and
+// modification time, brandSums).
+func (s *Surface) openBrand(name, sum string) (*os.File, time.Time, error) {
+	root, err := os.OpenRoot(filepath.Join(s.d.Chats.DataDir, logoDir))
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	defer func() { _ = root.Close() }()
+	defer func() { _ = root.Close() }() // an open file outlives its root
 	f, err := root.Open(name)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	defer f.Close()
 	st, err := f.Stat()
+	switch {
+	case err != nil:
+	case !st.Mode().IsRegular() || st.Size() > stagechat.MaxLogoBytes:
+		err = errStaleBrand
+	case sum != "":
+		err = s.checkBrand(f, name, sum, brandSeen{size: st.Size(), mod: st.ModTime()})
+	}
 	if err != nil {
+		_ = f.Close()
 		return nil, time.Time{}, err
 	}
-	if !st.Mode().IsRegular() || st.Size() > stagechat.MaxLogoBytes {
-		return nil, time.Time{}, errStaleBrand
-	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	if sum == "" {
-		return data, st.ModTime(), nil
-	}
-	seen := brandSeen{size: st.Size(), mod: st.ModTime()}
+	return f, st.ModTime(), nil
+}
+
+// checkBrand reports errStaleBrand unless f, the logo directory's file
+// name as seen, holds the bytes of sum; f is read and hashed only when it
+// was not seen as it is before, and left at its start.
+func (s *Surface) checkBrand(f *os.File, name, sum string, seen brandSeen) error {
 	s.brands.mu.Lock()
 	prev, ok := s.brands.m[name]
 	s.brands.mu.Unlock()
 	if ok && prev.size == seen.size && prev.mod.Equal(seen.mod) {
 		seen.sum = prev.sum
 	} else {
+		data, err := io.ReadAll(f)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
 		seen.sum = stagechat.BrandSum(data)
 		s.brands.mu.Lock()
 		if s.brands.m == nil {
@@ -139,7 +151,7 @@ func (s *Surface) readBrand(dir, name, sum string) ([]byte, time.Time, error) {
 		s.brands.mu.Unlock()
 	}
 	if seen.sum != sum {
-		return nil, time.Time{}, errStaleBrand
+		return errStaleBrand
 	}
-	return data, st.ModTime(), nil
+	return nil
 }

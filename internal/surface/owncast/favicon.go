@@ -136,7 +136,8 @@ func (s *Surface) handleFavicon(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-cache")
 	if st := s.d.Chat.Settings(); st.Favicon != "" {
-		if content, mod, ok := s.brandContent(r.Context(), st.Favicon, st.FaviconSum); ok {
+		if content, mod, done, ok := s.brandContent(r.Context(), st.Favicon, st.FaviconSum); ok {
+			defer done()
 			head := make([]byte, 8)
 			n, _ := io.ReadFull(content, head)
 			if _, ct, ok := stagechat.FaviconType(head[:n]); ok {

@@ -380,7 +380,8 @@ func (s *Surface) writeLogoFile(name string, data []byte) error {
 func (s *Surface) handleLogo(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if st := s.d.Chat.Settings(); st.Logo != "" {
-		if content, mod, ok := s.brandContent(r.Context(), st.Logo, st.LogoSum); ok {
+		if content, mod, done, ok := s.brandContent(r.Context(), st.Logo, st.LogoSum); ok {
+			defer done()
 			w.Header().Set("Content-Type", imageType(st.Logo))
 			http.ServeContent(w, r, "", mod, content)
 			return
