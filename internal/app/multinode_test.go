@@ -10,20 +10,26 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/hearth-community/hearth/internal/app"
+	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
+// call sends body as JSON, or as it is when it is a rawBody (a multipart
+// form), and decodes the answer into out.
 func call(t *testing.T, method, url, token string, body any, out any) int {
 	t.Helper()
-	var rd *bytes.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	} else {
-		rd = bytes.NewReader(nil)
+	rd, ct := bytes.NewReader(nil), "application/json"
+	switch b := body.(type) {
+	case nil:
+	case rawBody:
+		rd, ct = bytes.NewReader(b.data), b.ct
+	default:
+		raw, _ := json.Marshal(body)
+		rd = bytes.NewReader(raw)
 	}
 	req, _ := http.NewRequest(method, url, rd)
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", ct)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -42,11 +48,20 @@ func call(t *testing.T, method, url, token string, body any, out any) int {
 // and returns their base URLs; it skips the test without both.
 func twoNodes(t *testing.T) (urlA, urlB string) {
 	t.Helper()
+	a, b := clusterPair(t, nil)
+	return a.HTTP.URL(), b.HTTP.URL()
+}
+
+// clusterPair starts nodes A and B on one PostgreSQL database and one NATS
+// server, each with its own data directory, their config adjusted by tweak
+// (when set); it skips the test without both.
+func clusterPair(t *testing.T, tweak func(*config.Config)) (a, b *app.App) {
+	t.Helper()
 	if storetest.PostgresURL() == "" || natsURL() == "" {
 		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
 	}
 	dsn := storetest.PostgresDSN(t)
-	return clusterNode(t, dsn, nil).HTTP.URL(), clusterNode(t, dsn, nil).HTTP.URL()
+	return clusterNode(t, dsn, tweak), clusterNode(t, dsn, tweak)
 }
 
 // TestTwoNodesShareOneCommunity: two nodes on one PostgreSQL and one NATS

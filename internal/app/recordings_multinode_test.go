@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bytes"
-	"io"
 	"math"
 	"net/http"
 	"os"
@@ -72,19 +71,7 @@ func TestRecordingPlaysOnAnotherNode(t *testing.T) {
 		code, hdr, body := get(t, baseB+"/thumbnail.jpg")
 		return err == nil && code == 200 && hdr.Get("Content-Type") == "image/jpeg" && bytes.Equal(body, onA)
 	})
-	get := func(url string, hdr map[string]string) (*http.Response, []byte) {
-		req, _ := http.NewRequest("GET", url, nil)
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
-		return res, body
-	}
+	get := func(url string, hdr map[string]string) (*http.Response, []byte) { return getWith(t, url, hdr) }
 	_, plA := get(baseA+r.PlaylistURL, nil)
 	res, plB := get(baseB+r.PlaylistURL, nil)
 	if res.StatusCode != 200 || !bytes.Equal(plA, plB) || !strings.Contains(string(plB), "#EXT-X-ENDLIST") ||

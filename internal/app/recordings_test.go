@@ -2,7 +2,7 @@ package app_test
 
 import (
 	"context"
-	"io"
+	"maps"
 	"math"
 	"net/http"
 	"os"
@@ -119,18 +119,9 @@ func TestRecordingsAPI(t *testing.T) {
 	}
 	// The playlist and a segment, with a range request.
 	fetch := func(url string, hdr map[string]string) (*http.Response, []byte) {
-		req, _ := http.NewRequest("GET", base+url, nil)
-		req.Header.Set("Authorization", "Bearer "+bob.AccessToken)
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res, b
+		h := map[string]string{"Authorization": "Bearer " + bob.AccessToken}
+		maps.Copy(h, hdr)
+		return getWith(t, base+url, h)
 	}
 	res, pl := fetch(r.PlaylistURL, nil)
 	if res.StatusCode != 200 || !strings.Contains(string(pl), "#EXT-X-PLAYLIST-TYPE:VOD") || !strings.Contains(string(pl), "#EXT-X-ENDLIST") {

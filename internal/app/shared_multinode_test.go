@@ -3,14 +3,7 @@ package app_test
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"image"
-	"image/color"
-	"image/png"
-	"io"
-	"mime/multipart"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,7 +15,6 @@ import (
 	"github.com/hearth-community/hearth/internal/config"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/stagechat"
-	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 // TestTwoNodesServeEachOthersUploads: on PostgreSQL + NATS, each node with
@@ -34,11 +26,7 @@ import (
 // routes refuse requests the cluster's key did not sign.
 func TestTwoNodesServeEachOthersUploads(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || natsURL() == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	dsn := storetest.PostgresDSN(t)
-	a, b := clusterNode(t, dsn, nil), clusterNode(t, dsn, nil)
+	a, b := clusterPair(t, nil)
 	urlA, urlB := a.HTTP.URL(), b.HTTP.URL()
 
 	var ann, eve struct {
@@ -60,35 +48,19 @@ func TestTwoNodesServeEachOthersUploads(t *testing.T) {
 	if code := call(t, "POST", urlA+"/channels/"+ch.ID+"/messages", ann.AccessToken, map[string]string{"content": "a picture"}, &msg); code != 201 {
 		t.Fatalf("post: %d", code)
 	}
-	pic := testPNG(t)
+	pic := pngBytes(t) // multipartEmoji's image too
 	var atts []struct{ URL string }
-	if code := upload(t, urlA+"/messages/"+msg.ID+"/attachments", ann.AccessToken, "files", "pic.png", nil, pic, &atts); code != 201 || len(atts) != 1 {
+	if code := call(t, "POST", urlA+"/messages/"+msg.ID+"/attachments", ann.AccessToken, multipartBody(t, "files", "pic.png", pic), &atts); code != 201 || len(atts) != 1 {
 		t.Fatalf("upload on A: %d %v", code, atts)
 	}
 	var emo struct{ ID string }
-	if code := upload(t, urlA+"/servers/"+srv.ID+"/emojis", ann.AccessToken, "image", "dot.png", map[string]string{"name": "dot"}, pic, &emo); code != 201 {
+	if code := call(t, "POST", urlA+"/servers/"+srv.ID+"/emojis", ann.AccessToken, multipartEmoji(t, "dot"), &emo); code != 201 {
 		t.Fatalf("emoji on A: %d", code)
 	}
 
-	fetch := func(url, token string, hdr map[string]string) (*http.Response, []byte) {
-		t.Helper()
-		req, _ := http.NewRequest("GET", url, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
-		return res, body
-	}
+	bearer := func(token string) map[string]string { return map[string]string{"Authorization": "Bearer " + token} }
 	// The signed URL A handed out, asked of B.
-	res, body := fetch(urlB+atts[0].URL, "", nil)
+	res, body := getWith(t, urlB+atts[0].URL, nil)
 	if res.StatusCode != 200 || !bytes.Equal(body, pic) {
 		t.Fatalf("attachment through B: %d, %d bytes (%q), want 200 and the %d uploaded", res.StatusCode, len(body), body, len(pic))
 	}
@@ -98,25 +70,25 @@ func TestTwoNodesServeEachOthersUploads(t *testing.T) {
 			t.Errorf("attachment through B: %s %q, want %q", k, got, v)
 		}
 	}
-	res, body = fetch(urlB+atts[0].URL, "", map[string]string{"Range": "bytes=0-7"})
+	res, body = getWith(t, urlB+atts[0].URL, map[string]string{"Range": "bytes=0-7"})
 	if res.StatusCode != 206 || !bytes.Equal(body, pic[:8]) || res.Header.Get("Content-Range") != "bytes 0-7/"+strconv.Itoa(len(pic)) {
 		t.Fatalf("range through B: %d %q %q", res.StatusCode, res.Header.Get("Content-Range"), body)
 	}
 	// Unsigned, the caller must be able to see the message, on B as on A.
 	path, _, _ := strings.Cut(atts[0].URL, "?")
-	if res, _ := fetch(urlB+path, eve.AccessToken, nil); res.StatusCode != 404 {
+	if res, _ := getWith(t, urlB+path, bearer(eve.AccessToken)); res.StatusCode != 404 {
 		t.Fatalf("a stranger's unsigned request through B: %d, want 404", res.StatusCode)
 	}
-	if res, body := fetch(urlB+path, ann.AccessToken, nil); res.StatusCode != 200 || !bytes.Equal(body, pic) {
+	if res, body := getWith(t, urlB+path, bearer(ann.AccessToken)); res.StatusCode != 200 || !bytes.Equal(body, pic) {
 		t.Fatalf("the uploader's unsigned request through B: %d", res.StatusCode)
 	}
-	res, body = fetch(urlB+"/api/emojis/"+emo.ID, "", nil)
+	res, body = getWith(t, urlB+"/api/emojis/"+emo.ID, nil)
 	if res.StatusCode != 200 || !bytes.Equal(body, pic) || res.Header.Get("Content-Type") != "image/png" {
 		t.Fatalf("emoji through B: %d %q, %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(body))
 	}
 	// A's peer routes are for the nodes: unsigned or badly signed, 403.
 	for _, u := range []string{urlA + path + "/peer", urlA + path + "/peer?exp=9999999999&sig=00", urlA + "/emojis/" + emo.ID + "/peer"} {
-		if res, _ := fetch(u, ann.AccessToken, nil); res.StatusCode != 403 {
+		if res, _ := getWith(t, u, bearer(ann.AccessToken)); res.StatusCode != 403 {
 			t.Errorf("%s: %d, want 403", u, res.StatusCode)
 		}
 	}
@@ -124,47 +96,9 @@ func TestTwoNodesServeEachOthersUploads(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(a.Config.DataDir, "uploads", msg.ID)); err != nil {
 		t.Fatal(err)
 	}
-	if res, body := fetch(urlB+atts[0].URL, "", nil); res.StatusCode != 404 || !strings.Contains(string(body), `"error"`) {
+	if res, body := getWith(t, urlB+atts[0].URL, nil); res.StatusCode != 404 || !strings.Contains(string(body), `"error"`) {
 		t.Fatalf("a file A lost, through B: %d %s", res.StatusCode, body)
 	}
-}
-
-// upload posts a multipart form with file content under field (and
-// fields) and decodes the answer into out.
-func upload(t *testing.T, url, token, field, name string, fields map[string]string, content []byte, out any) int {
-	t.Helper()
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	for k, v := range fields {
-		_ = w.WriteField(k, v)
-	}
-	fw, _ := w.CreateFormFile(field, name)
-	_, _ = fw.Write(content)
-	_ = w.Close()
-	req, _ := http.NewRequest("POST", url, &buf)
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	_ = json.NewDecoder(res.Body).Decode(out)
-	return res.StatusCode
-}
-
-// testPNG is a small valid PNG.
-func testPNG(t *testing.T) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
-	for i := range 16 {
-		img.Set(i%4, i/4, color.RGBA{R: uint8(i * 16), G: 80, B: 160, A: 255})
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // TestTwoNodesServeOneLogo: on PostgreSQL + NATS, each node with its own
@@ -174,25 +108,13 @@ func testPNG(t *testing.T) []byte {
 // the file left in its own logo directory.
 func TestTwoNodesServeOneLogo(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || natsURL() == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	dsn := storetest.PostgresDSN(t)
-	a, b := clusterNode(t, dsn, nil), clusterNode(t, dsn, nil)
+	a, b := clusterPair(t, nil)
 	urlA, urlB := a.HTTP.URL(), b.HTTP.URL()
 	set := func(base, what string, img []byte) {
 		t.Helper()
-		body, _ := json.Marshal(map[string]string{"value": "data:image/png;base64," + base64.StdEncoding.EncodeToString(img)})
-		req, _ := http.NewRequest("POST", base+"/api/admin/config/"+what, bytes.NewReader(body))
-		req.SetBasicAuth("admin", "adminpassword")
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Fatalf("set the %s through %s: %d", what, base, res.StatusCode)
+		if code, body := owncastAdmin(t, base, "POST", "/api/admin/config/"+what,
+			map[string]string{"value": "data:image/png;base64," + base64.StdEncoding.EncodeToString(img)}); code != 200 {
+			t.Fatalf("set the %s through %s: %d %s", what, base, code, body)
 		}
 	}
 	served := func(url string, want []byte) func() bool {
@@ -201,7 +123,7 @@ func TestTwoNodesServeOneLogo(t *testing.T) {
 			return code == 200 && hdr.Get("Content-Type") == "image/png" && bytes.Equal(body, want)
 		}
 	}
-	first, second := testPNG(t), testPNG(t)
+	first, second := pngBytes(t), pngBytes(t)
 	second[len(second)-20] ^= 0xff // another image under the same name (a CRC the decoder is not asked to check)
 	set(urlA, "logo", first)
 	poll(t, "node A's logo through node B", 10*time.Second, served(urlB+"/logo", first))
@@ -210,7 +132,7 @@ func TestTwoNodesServeOneLogo(t *testing.T) {
 	// A node that stopped between keeping a new image and naming it in the
 	// settings (kill -9) leaves the image the settings name where it was:
 	// a node without a copy still restores that one.
-	if _, err := a.StageChat.PutBrandImage(t.Context(), testPNG(t)[:60]); err != nil {
+	if _, err := a.StageChat.PutBrandImage(t.Context(), pngBytes(t)[:60]); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(filepath.Join(b.Config.DataDir, "logo", "logo.png")); err != nil {
@@ -229,10 +151,8 @@ func TestTwoNodesServeOneLogo(t *testing.T) {
 	if _, err := a.StageChat.BrandImage(t.Context(), stagechat.BrandSum(first)); err != nil {
 		t.Fatalf("the favicon's copy: %v", err)
 	}
-	req, _ := http.NewRequest("DELETE", urlA+"/api/admin/config/favicon", nil)
-	req.SetBasicAuth("admin", "adminpassword")
-	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
-		t.Fatalf("reset the favicon: %v", err)
+	if code, body := owncastAdmin(t, urlA, "DELETE", "/api/admin/config/favicon", nil); code != 200 {
+		t.Fatalf("reset the favicon: %d %s", code, body)
 	}
 	if _, err := a.StageChat.BrandImage(t.Context(), stagechat.BrandSum(first)); !errors.Is(err, fault.NotFound) {
 		t.Fatalf("the copy of an image nothing names is kept: %v", err)
@@ -245,31 +165,17 @@ func TestTwoNodesServeOneLogo(t *testing.T) {
 // and deleted through B it is gone from A's listing and files.
 func TestTwoNodesShareOwncastEmoji(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || natsURL() == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	dsn := storetest.PostgresDSN(t)
-	a, b := clusterNode(t, dsn, nil), clusterNode(t, dsn, nil)
+	a, b := clusterPair(t, nil)
 	urlA, urlB := a.HTTP.URL(), b.HTTP.URL()
 	admin := func(base, op string, body map[string]string) (int, string) {
-		t.Helper()
-		raw, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", base+"/api/admin/emoji/"+op, bytes.NewReader(raw))
-		req.SetBasicAuth("admin", "adminpassword")
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		out, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(out)
+		code, out := owncastAdmin(t, base, "POST", "/api/admin/emoji/"+op, body)
+		return code, string(out)
 	}
 	listed := func(base string) string {
 		_, _, body := get(t, base+"/api/emoji")
 		return strings.TrimSpace(string(body))
 	}
-	img := testPNG(t)
+	img := pngBytes(t)
 	if code, body := admin(urlA, "upload", map[string]string{"name": "wave", "data": "data:image/png;base64," + base64.StdEncoding.EncodeToString(img)}); code != 200 {
 		t.Fatalf("upload through A: %d %s", code, body)
 	}
@@ -278,7 +184,7 @@ func TestTwoNodesShareOwncastEmoji(t *testing.T) {
 	if code, hdr, body := get(t, urlB+"/img/emoji/wave.png"); code != 200 || hdr.Get("Content-Type") != "image/png" || !bytes.Equal(body, img) {
 		t.Fatalf("node A's emoji through node B: %d %q, %d bytes", code, hdr.Get("Content-Type"), len(body))
 	}
-	if code, body := admin(urlB, "upload", map[string]string{"name": "WAVE", "data": "data:image/png;base64," + base64.StdEncoding.EncodeToString(testPNG(t))}); code != 400 || !strings.Contains(body, "already exists") {
+	if code, body := admin(urlB, "upload", map[string]string{"name": "WAVE", "data": "data:image/png;base64," + base64.StdEncoding.EncodeToString(pngBytes(t))}); code != 400 || !strings.Contains(body, "already exists") {
 		t.Fatalf("the same name through B: %d %s", code, body)
 	}
 	if code, body := admin(urlB, "delete", map[string]string{"name": "wave"}); code != 200 {
@@ -298,12 +204,7 @@ func TestTwoNodesShareOwncastEmoji(t *testing.T) {
 // awaited, so no step depends on timing.
 func TestTwoNodesShareTheChatPace(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || natsURL() == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	dsn := storetest.PostgresDSN(t)
-	paced := func(cfg *config.Config) { cfg.ChatFloodRate = 0.01 }
-	a, b := clusterNode(t, dsn, paced), clusterNode(t, dsn, paced)
+	a, b := clusterPair(t, func(cfg *config.Config) { cfg.ChatFloodRate = 0.01 })
 	var reg struct{ ID, AccessToken string }
 	if code := call(t, "POST", a.HTTP.URL()+"/api/chat/register", "", map[string]any{"displayName": "spreader"}, &reg); code != 200 || reg.ID == "" {
 		t.Fatalf("chat register: %d %+v", code, reg)
@@ -335,12 +236,7 @@ func TestTwoNodesShareTheChatPace(t *testing.T) {
 // is awaited, so no step depends on timing.
 func TestTwoNodesShareRateLimits(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || natsURL() == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	dsn := storetest.PostgresDSN(t)
-	paced := func(cfg *config.Config) { cfg.TogetherMessageRate = 0.01 }
-	a, b := clusterNode(t, dsn, paced), clusterNode(t, dsn, paced)
+	a, b := clusterPair(t, func(cfg *config.Config) { cfg.TogetherMessageRate = 0.01 })
 	urlA, urlB := a.HTTP.URL(), b.HTTP.URL()
 	var auth struct {
 		AccessToken string `json:"access_token"`

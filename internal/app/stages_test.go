@@ -63,6 +63,23 @@ func get(t *testing.T, url string) (int, http.Header, []byte) {
 	return res.StatusCode, res.Header, b
 }
 
+// getWith GETs url with the request headers hdr and returns the answer
+// (its body read).
+func getWith(t *testing.T, url string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, b
+}
+
 // poll retries an external process's state (ffmpeg, the transcoder) until
 // ok or the deadline.
 func poll(t *testing.T, what string, d time.Duration, ok func() bool) {
