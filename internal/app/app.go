@@ -151,20 +151,18 @@ func OpenBus(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog
 	return pb, nil
 }
 
-// shareRateLimits joins this node's shared rate limiters to the other
-// nodes' on a cluster (a NATS bus): each tells the others of the requests
-// it lets through (ratelimit.Cluster). A single node shares nothing.
+// shareRateLimits joins this node's shared rate limits (the rate
+// limiters, the stage chat's pace) to the other nodes' on a cluster (a
+// NATS bus): each tells the others of the requests it lets through
+// (ratelimit.Cluster). A single node shares nothing.
 func (a *App) shareRateLimits() error {
 	if a.Config.Bus == "local" {
 		return nil
 	}
-	var warned atomic.Int64 // when a failed publish was last logged (one a minute: it fails per request)
-	a.limits = ratelimit.NewCluster(func(data []byte) {
-		err := a.Bus.Publish(a.lifeCtx(), ratelimit.ClusterTopic, data)
-		if now := time.Now().Unix(); err != nil && now-warned.Load() >= 60 {
-			warned.Store(now)
-			a.Log.Warn("publish a rate limit charge: the other nodes do not see this node's charges", "err", err)
-		}
+	a.limits = ratelimit.NewCluster(func(data []byte) error {
+		return a.Bus.Publish(a.lifeCtx(), ratelimit.ClusterTopic, data)
+	}, func(err error) {
+		a.Log.Warn("publish a rate limit charge: the other nodes do not see this node's charges", "err", err)
 	})
 	sub, err := a.Bus.Subscribe(ratelimit.ClusterTopic, func(m bus.Message) { a.limits.Notice(m.Data) })
 	if err != nil {

@@ -59,8 +59,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 	// its per-connection limit, which also paces the socket's other frames.
 	chatCfg := stagechat.Config{Life: a.lifeCtx(), Defaults: defaults, Conversation: conversation,
 		Presence: stagechat.PresenceConfig{Cluster: chatters}, FloodRate: a.Config.ChatFloodRate, FloodBlock: 10 * time.Second,
-		// Other nodes of a cluster charge this node's posts to their pace.
-		SharePace: a.Config.Bus != "local"}
+		Limits: a.limits}
 	if sc := a.stageChannels(); sc != nil {
 		// A stage channel actor's fediverse engagement goes to the
 		// channel's chat, wherever its messages live.
@@ -176,8 +175,6 @@ func (a *App) wireOwncast(ctx context.Context) error {
 				log.Warn("reload stage settings", "err", err)
 			}
 		},
-		// Another node's chat pace charges (posts it let through, blocks).
-		stagechat.PaceTopic: func(m bus.Message) { chat.PaceNotice(m.Data) },
 		// An emoji uploaded or deleted on another node.
 		stagechat.EmojiTopic: func(bus.Message) { emoji.Invalidate() },
 		// A webhook created or deleted on another node.

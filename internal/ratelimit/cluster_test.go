@@ -29,15 +29,17 @@ func TestClusterSharesCharges(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var nodes []*ratelimit.Cluster
-	publish := func(data []byte) {
+	publish := func(data []byte) error {
 		mu.Lock()
 		to := append([]*ratelimit.Cluster(nil), nodes...)
 		mu.Unlock()
 		for _, c := range to {
 			c.Notice(data)
 		}
+		return nil
 	}
-	a, b := ratelimit.NewCluster(publish), ratelimit.NewCluster(publish)
+	warn := func(err error) { t.Errorf("publish: %v", err) }
+	a, b := ratelimit.NewCluster(publish, warn), ratelimit.NewCluster(publish, warn)
 	nodes = []*ratelimit.Cluster{a, b}
 	la, lb, alone := newLimiter(), newLimiter(), newLimiter()
 	a.Share("messages", la)

@@ -168,7 +168,7 @@ func New(cfg Config) (*Limiter, error) {
 func (l *Limiter) Allow(key string, cost int) Decision {
 	d := l.allow(key, cost)
 	if d.Allowed && cost > 0 && l.cluster != nil {
-		l.cluster.tell(l.name, key, cost)
+		l.cluster.Tell(l.name, key, cost)
 	}
 	return d
 }
@@ -199,12 +199,19 @@ func (l *Limiter) allow(key string, cost int) Decision {
 	return l.decision(false, b.tokens, l.dur(need), t)
 }
 
-// Charge takes cost tokens from key's bucket whatever it holds (to none at
-// the least): a request another node of a cluster let through (Cluster).
-func (l *Limiter) Charge(key string, cost int) {
-	if cost <= 0 {
-		return
+// ClusterCharge is Sharer's: another node of a cluster let a request
+// costing cost through (its tokens are taken from key's bucket whatever it
+// holds, to none at the least), or gave -cost back.
+func (l *Limiter) ClusterCharge(key string, cost int) {
+	switch {
+	case cost > 0:
+		l.charge(key, cost)
+	case cost < 0:
+		l.refund(key, -cost)
 	}
+}
+
+func (l *Limiter) charge(key string, cost int) {
 	now := int64(l.clock().Sub(l.base))
 	s := l.shard(key)
 	s.mu.Lock()
@@ -242,7 +249,7 @@ func (l *Limiter) Refund(key string, tokens int) {
 	}
 	l.refund(key, tokens)
 	if l.cluster != nil {
-		l.cluster.tell(l.name, key, -tokens) // the other nodes took the charge too
+		l.cluster.Tell(l.name, key, -tokens) // the other nodes took the charge too
 	}
 }
 

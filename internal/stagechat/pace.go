@@ -1,8 +1,6 @@
 package stagechat
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -23,27 +21,28 @@ const DefaultFloodBlock = 10 * time.Second
 // pace is the chat's flood limit per author account, whichever surface it
 // writes through: Flood's bucket (one message per interval, burst one, a
 // block after a violation) kept per account in this node's memory. On a
-// cluster (Config.SharePace) each node tells the others of every post it
-// lets through and every block it starts (PaceTopic), and charges theirs
-// to its own buckets (observe), so an account spread over several nodes
-// keeps one pace (give or take the notice's trip between nodes).
+// cluster (Config.Limits) each node tells the others of every post it lets
+// through and every block it starts, and charges theirs to its own buckets
+// (ClusterCharge), so an account spread over several nodes keeps one pace
+// (give or take the notice's trip between nodes).
 type pace struct {
 	rate  float64
 	block time.Duration
+	now   func() time.Time // the service's clock, for other nodes' charges
 
 	mu    sync.Mutex
 	by    map[string]*Flood
 	sweep time.Time // when idle accounts are next dropped
 }
 
-func newPace(rate float64, block time.Duration) *pace {
+func newPace(rate float64, block time.Duration, now func() time.Time) *pace {
 	if rate <= 0 {
 		return nil
 	}
 	if block <= 0 {
 		block = DefaultFloodBlock
 	}
-	return &pace{rate: rate, block: block, by: map[string]*Flood{}}
+	return &pace{rate: rate, block: block, now: now, by: map[string]*Flood{}}
 }
 
 // paceSweep is how often accounts whose bucket is full again and whose
@@ -88,14 +87,15 @@ func (p *pace) bucket(account string) *Flood {
 	return f
 }
 
-// observe charges what another node did at now: a post by account it let
-// through, or, with block > 0, a block it started for that long.
-func (p *pace) observe(account string, now time.Time, block time.Duration) {
+// ClusterCharge is ratelimit.Sharer's: another node let a post by account
+// through (cost > 0), or started a block of -cost milliseconds (cost < 0).
+func (p *pace) ClusterCharge(account string, cost int) {
+	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f := p.bucket(account)
-	if block > 0 {
-		f.Hold(now.Add(block))
+	if cost < 0 {
+		f.Hold(now.Add(time.Duration(-cost) * time.Millisecond))
 		return
 	}
 	f.Consume(now)
@@ -121,42 +121,16 @@ func (s *Service) PaceWait(account string) time.Duration {
 	return s.pace.wait(account, s.now())
 }
 
-// PaceTopic carries each node's pace charges to the others (Config.SharePace).
-const PaceTopic = "stagechat-pace"
-
-// paceNotice is one charge on PaceTopic: origin is the node's Service
-// (its own notices come back and are skipped), block the milliseconds of a
-// block it started (0: a post it let through).
-type paceNotice struct {
-	Origin  string `json:"o"`
-	Account string `json:"a"`
-	Block   int64  `json:"b,omitempty"`
-}
+// paceName is the pace's name among a cluster's shared limits.
+const paceName = "stagechat.pace"
 
 // sharePace tells the other nodes of a post by account this node let
 // through (err nil) or refused (err: the block's RetryAfter).
 func (s *Service) sharePace(account string, err error) {
-	if !s.cfg.SharePace || s.pub == nil {
-		return
-	}
-	n := paceNotice{Origin: s.origin, Account: account}
+	cost := 1
 	var fe *fault.Error
 	if errors.As(err, &fe) {
-		n.Block = max(fe.RetryAfter.Milliseconds(), 1)
+		cost = -int(max(fe.RetryAfter.Milliseconds(), 1))
 	}
-	data, _ := json.Marshal(n)
-	perr := s.pub.Publish(context.WithoutCancel(s.cfg.Life), PaceTopic, data)
-	if now := time.Now().Unix(); perr != nil && now-s.paceWarned.Load() >= 60 {
-		s.paceWarned.Store(now) // one line a minute: it fails per message
-		s.log.Warn("publish a chat pace charge: the other nodes do not see this node's", "err", perr)
-	}
-}
-
-// PaceNotice charges another node's notice (PaceTopic) to this node's pace.
-func (s *Service) PaceNotice(data []byte) {
-	var n paceNotice
-	if s.pace == nil || json.Unmarshal(data, &n) != nil || n.Origin == s.origin || n.Account == "" {
-		return
-	}
-	s.pace.observe(n.Account, s.now(), time.Duration(n.Block)*time.Millisecond)
+	s.cfg.Limits.Tell(paceName, account, cost)
 }

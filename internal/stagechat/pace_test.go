@@ -11,6 +11,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/stagechat"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
@@ -112,7 +113,7 @@ func TestPaceIsPerAccount(t *testing.T) {
 }
 
 // TestPaceHoldsAcrossNodes: two nodes of a cluster (two Services on one
-// database, joined by a bus, SharePace on) keep one pace per account: a
+// database, their shared limits joined by a bus) keep one pace per account: a
 // post let through on node A is charged on node B, so the same account's
 // post on B inside the interval is refused, and the block B starts then
 // holds on A too. Before, each node kept its own pace and an account
@@ -135,19 +136,22 @@ func TestPaceHoldsAcrossNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// As the app wires a cluster: the shared limits' charges on the bus.
+		limits := ratelimit.NewCluster(func(data []byte) error { return b.Publish(ctx, ratelimit.ClusterTopic, data) },
+			func(err error) { t.Errorf("publish a charge: %v", err) })
+		sub, err := b.Subscribe(ratelimit.ClusterTopic, func(m bus.Message) { limits.Notice(m.Data) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
 		s, err := stagechat.New(ctx, stagechat.Config{Defaults: stagechat.DefaultSettings(), FloodRate: 1, FloodBlock: 10 * time.Second,
-			SharePace: true}, db.StageChat(), idn, msgs, b, nil)
+			Limits: limits}, db.StageChat(), idn, msgs, b, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(s.Presence().Close)
 		msgs.AddRules(s)
 		s.SetClock(clock)
-		sub, err := b.Subscribe(stagechat.PaceTopic, func(m bus.Message) { s.PaceNotice(m.Data) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = sub.Unsubscribe() })
 		return s
 	}
 	a, bn := node(), node()

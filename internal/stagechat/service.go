@@ -18,6 +18,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/messages"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/webpush"
 )
 
@@ -113,11 +114,11 @@ type Config struct {
 	// when unset). Kept in each node's memory. 0 or less: no pace.
 	FloodRate  float64
 	FloodBlock time.Duration
-	// SharePace publishes each post the pace lets through and each block
-	// it starts on PaceTopic, for the other nodes of a cluster, whose
-	// PaceNotice charges them: an account posting through several nodes
-	// keeps one pace. Off on a single node (nobody to tell).
-	SharePace bool
+	// Limits shares the pace with the other nodes of a cluster: each tells
+	// the others of the posts its pace lets through and the blocks it
+	// starts, and charges theirs, so an account posting through several
+	// nodes keeps one pace. nil: this node's posts only (a single node).
+	Limits *ratelimit.Cluster
 }
 
 // Service is the stage chat domain service.
@@ -132,10 +133,7 @@ type Service struct {
 
 	settings *settingsCache
 	presence *Presence
-	pace     *pace  // nil: no pace (Config.FloodRate)
-	origin   string // names this Service's pace notices (PaceTopic)
-	// paceWarned is when a failed pace notice was last logged (Unix s).
-	paceWarned atomic.Int64
+	pace     *pace // nil: no pace (Config.FloodRate)
 
 	userMu sync.Mutex
 	users  map[string]*User // cache, bounded
@@ -167,8 +165,10 @@ func New(ctx context.Context, cfg Config, st Store, acct Accounts, msgs Messages
 	}
 	s.settings = sc
 	s.presence = newPresence(cfg.Presence, s)
-	s.pace = newPace(cfg.FloodRate, cfg.FloodBlock)
-	s.origin = identity.NewID()
+	s.pace = newPace(cfg.FloodRate, cfg.FloodBlock, func() time.Time { return s.now() })
+	if s.pace != nil {
+		cfg.Limits.Share(paceName, s.pace)
+	}
 	return s, nil
 }
 
