@@ -89,11 +89,24 @@ const (
 	Busy Failure = iota + 1
 	// NoAnswer: the peer could not be reached, or did not answer in time.
 	NoAnswer
-	// Failed: the peer answered 5xx (or 403, with ForbiddenFails).
+	// Failed: the peer answered a 5xx other than 503.
 	Failed
 	// TooLarge: the answer is over MaxBody.
 	TooLarge
+	// PeerBusy: the peer answered 503 (its own slots are taken); a client
+	// may retry shortly.
+	PeerBusy
+	// Refused: the peer answered 403 (with ForbiddenFails), refusing this
+	// node's signed request: the nodes do not share the key, or their
+	// clocks disagree. The caller was checked here, so it is never the
+	// caller's fault; RefusedHint is the line for the operator's log.
+	Refused
 )
+
+// RefusedHint is what an operator is told when a peer refuses this node's
+// signed request (Refused).
+const RefusedHint = "the node holding it refused this node's signed request: do the nodes share the database's peer " +
+	"key, and do their clocks agree?"
 
 // Fetch is one proxied request.
 type Fetch struct {
@@ -272,7 +285,11 @@ func (p *Proxy) get(ctx context.Context, r *http.Request, u string) (*http.Respo
 // judge is the failure an answer is, if any.
 func (p *Proxy) judge(res *http.Response) (Failure, error) {
 	switch {
-	case res.StatusCode >= 500 || res.StatusCode == http.StatusForbidden && p.cfg.ForbiddenFails:
+	case res.StatusCode == http.StatusServiceUnavailable:
+		return PeerBusy, &StatusError{Status: res.StatusCode}
+	case res.StatusCode == http.StatusForbidden && p.cfg.ForbiddenFails:
+		return Refused, &StatusError{Status: res.StatusCode}
+	case res.StatusCode >= 500:
 		return Failed, &StatusError{Status: res.StatusCode}
 	case p.cfg.MaxBody > 0 && res.ContentLength > p.cfg.MaxBody:
 		return TooLarge, &StatusError{Status: res.StatusCode, Bytes: res.ContentLength}
@@ -280,7 +297,8 @@ func (p *Proxy) judge(res *http.Response) (Failure, error) {
 	return 0, nil
 }
 
-// StatusError is the cause of a Failed or TooLarge fetch.
+// StatusError is the cause of a Failed, PeerBusy, Refused or TooLarge
+// fetch.
 type StatusError struct {
 	Status int
 	Bytes  int64 // the answer's size, when known (TooLarge)

@@ -249,3 +249,48 @@ func TestProxyPerCaller(t *testing.T) {
 		t.Fatalf("another caller's fetch: failure %d", f)
 	}
 }
+
+// TestProxyFailures: what the peer answers sorts the failure the same way
+// for a request fetching on its own and for one sharing a fetch: its 503
+// is PeerBusy, its 403 Refused (only with ForbiddenFails; else passed
+// back), another 5xx Failed, nothing listening NoAnswer.
+func TestProxyFailures(t *testing.T) {
+	t.Parallel()
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/busy":
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case "/refused":
+			w.WriteHeader(http.StatusForbidden)
+		case "/broken":
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(peer.Close)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	strict := peersign.NewProxy(peersign.ProxyConfig{ForbiddenFails: true})
+	open := peersign.NewProxy(peersign.ProxyConfig{})
+	fetch := func(p *peersign.Proxy, base, path, key string) (int, peersign.Failure, error) {
+		var failed peersign.Failure
+		var cause error
+		w := httptest.NewRecorder()
+		p.Serve(w, httptest.NewRequest("GET", "/", nil), peersign.Fetch{URL: base + path + "?exp=1&sig=00", Key: key,
+			Fail: func(w http.ResponseWriter, f peersign.Failure, err error) { failed, cause = f, err; w.WriteHeader(599) }})
+		return w.Code, failed, cause
+	}
+	for _, key := range []string{"", "shared"} {
+		for path, want := range map[string]peersign.Failure{"/busy": peersign.PeerBusy, "/refused": peersign.Refused,
+			"/broken": peersign.Failed} {
+			if code, f, cause := fetch(strict, peer.URL, path, key+path); f != want || code != 599 || cause == nil {
+				t.Errorf("key %q %s: %d, failure %d (%v), want %d", key, path, code, f, cause, want)
+			}
+		}
+		if code, f, _ := fetch(open, peer.URL, "/refused", key); code != http.StatusForbidden || f != 0 {
+			t.Errorf("key %q: without ForbiddenFails the peer's 403 is %d, failure %d, want it passed back", key, code, f)
+		}
+		if _, f, cause := fetch(strict, gone.URL, "/x", key); f != peersign.NoAnswer || !peersign.Unreachable(cause) {
+			t.Errorf("key %q: a peer not listening is failure %d (%v), want NoAnswer, unreachable", key, f, cause)
+		}
+	}
+}

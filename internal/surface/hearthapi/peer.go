@@ -74,20 +74,17 @@ func (s *Surface) fromPeer(w http.ResponseWriter, r *http.Request, rec *recordin
 // back as it made them.
 func (s *Surface) proxyPeer(w http.ResponseWriter, r *http.Request, p *peersign.Proxy, u, what, node string) {
 	p.Serve(w, r, peersign.Fetch{URL: u, Caller: s.addrKey(r), Fail: func(w http.ResponseWriter, f peersign.Failure, cause error) {
-		var st *peersign.StatusError
-		errors.As(cause, &st)
-		switch {
-		case f == peersign.Busy:
+		switch f {
+		case peersign.Busy:
 			writeError(w, &fault.Error{Kind: fault.Unavailable, RetryAfter: time.Second,
 				Msg: "too many requests for files on other nodes; try again shortly"})
-		case f == peersign.NoAnswer:
+		case peersign.NoAnswer:
 			s.d.Log.Warn("hearthapi: the node holding a file did not answer", "of", what, "node", node, "err", cause)
 			writeError(w, fault.Wrap(fault.Unavailable, "the node holding these files did not answer", cause))
-		case f == peersign.Failed && st != nil && st.Status == http.StatusForbidden:
-			s.d.Log.Error("hearthapi: the node holding a file refused this node's signed request: do the nodes share the "+
-				"database's peer key, and do their clocks agree?", "of", what, "node", node)
+		case peersign.Refused:
+			s.d.Log.Error("hearthapi: "+peersign.RefusedHint, "of", what, "node", node)
 			writeError(w, errPeerRefused)
-		case f == peersign.Failed && st != nil && st.Status == http.StatusServiceUnavailable:
+		case peersign.PeerBusy:
 			writeError(w, &fault.Error{Kind: fault.Unavailable, RetryAfter: time.Second,
 				Msg: "the node holding these files is busy; try again shortly"})
 		default:

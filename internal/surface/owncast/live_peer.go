@@ -75,7 +75,7 @@ func (s *Surface) fromIngest(w http.ResponseWriter, r *http.Request, stageID, na
 	s.peer.Serve(w, r, peersign.Fetch{URL: u, Key: stageID + "/" + name, NotFound: none, Keep: keep,
 		Fail: func(w http.ResponseWriter, f peersign.Failure, cause error) {
 			switch f {
-			case peersign.Busy:
+			case peersign.Busy, peersign.PeerBusy:
 				w.Header().Set("Retry-After", "1")
 				writeResult(w, http.StatusServiceUnavailable, false, "too many requests for the node running this stream; retry")
 			case peersign.NoAnswer:
@@ -87,8 +87,12 @@ func (s *Surface) fromIngest(w http.ResponseWriter, r *http.Request, stageID, na
 					s.d.Live.IngestUnreachable(r.Context(), stageID, name)
 				}
 				writeResult(w, http.StatusBadGateway, false, "the node running this stream did not answer")
+			case peersign.Refused:
+				if cause != nil {
+					s.log.Error("live: "+peersign.RefusedHint, "stage", stageID)
+				}
+				writeResult(w, http.StatusBadGateway, false, "the node running this stream failed to serve it")
 			case peersign.Failed:
-				// 403: the nodes do not share the key, or their clocks differ.
 				if cause != nil {
 					s.log.Warn("live: the node running the stream failed", "stage", stageID, "err", cause)
 				}

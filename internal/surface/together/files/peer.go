@@ -82,18 +82,15 @@ func (s *API) fromPeer(w http.ResponseWriter, r *http.Request, node, path, label
 	s.peers.Serve(w, r, peersign.Fetch{URL: u, Caller: s.addr(r),
 		NotFound: func(w http.ResponseWriter, _ *http.Request) { s.Fail(w, notFound) },
 		Fail: func(w http.ResponseWriter, f peersign.Failure, cause error) {
-			var st *peersign.StatusError
-			errors.As(cause, &st)
-			switch {
-			case f == peersign.Busy || f == peersign.Failed && st != nil && st.Status == http.StatusServiceUnavailable:
+			switch f {
+			case peersign.Busy, peersign.PeerBusy:
 				s.Fail(w, &fault.Error{Kind: fault.Unavailable, RetryAfter: time.Second,
 					Msg: "Too many requests for files on other nodes; try again shortly"})
-			case f == peersign.NoAnswer:
+			case peersign.NoAnswer:
 				s.Log.Warn("together: the node holding a file did not answer", "node", node, "path", path, "err", cause)
 				s.Fail(w, fault.New(fault.Unavailable, "The node holding this file did not answer"))
-			case f == peersign.Failed && st != nil && st.Status == http.StatusForbidden:
-				s.Log.Error("together: the node holding a file refused this node's signed request: do the nodes share "+
-					"the database's peer key, and do their clocks agree?", "node", node, "path", path)
+			case peersign.Refused:
+				s.Log.Error("together: "+peersign.RefusedHint, "node", node, "path", path)
 				s.Bad(w, errPeerFailed)
 			default:
 				s.Log.Warn("together: the node holding a file failed", "node", node, "path", path, "err", cause)
