@@ -57,6 +57,18 @@ const paceSlack = 50 * time.Millisecond
 func (p *pace) check(account string, now time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	f := p.bucket(account, now)
+	if f.Check(now) == Allowed {
+		return nil
+	}
+	return &fault.Error{Kind: fault.RateLimited, Msg: FloodNotice, Err: ErrFlooded, RetryAfter: f.blocked.Sub(now)}
+}
+
+// bucket is account's bucket, made when it has none; idle accounts are
+// forgotten first, once a paceSweep. Both this node's posts and the other
+// nodes' charges come here, so the accounts a cluster's other nodes charge
+// are forgotten too on a node nobody posts through. p.mu is held.
+func (p *pace) bucket(account string, now time.Time) *Flood {
 	if !now.Before(p.sweep) {
 		for id, f := range p.by {
 			if !now.Before(f.next) && !now.Before(f.blocked) {
@@ -65,15 +77,6 @@ func (p *pace) check(account string, now time.Time) error {
 		}
 		p.sweep = now.Add(paceSweep)
 	}
-	f := p.bucket(account)
-	if f.Check(now) == Allowed {
-		return nil
-	}
-	return &fault.Error{Kind: fault.RateLimited, Msg: FloodNotice, Err: ErrFlooded, RetryAfter: f.blocked.Sub(now)}
-}
-
-// bucket is account's bucket, made when it has none. p.mu is held.
-func (p *pace) bucket(account string) *Flood {
 	f := p.by[account]
 	if f == nil {
 		f = NewFlood(p.rate, p.block)
@@ -93,7 +96,7 @@ func (p *pace) ClusterCharge(account string, cost int) {
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	f := p.bucket(account)
+	f := p.bucket(account, now)
 	if cost < 0 {
 		f.Hold(now.Add(time.Duration(-cost) * time.Millisecond))
 		return
