@@ -18,6 +18,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/imagehdr"
 )
@@ -93,7 +95,34 @@ type EmojiDir struct {
 	mu     sync.Mutex
 	cache  map[string]Emoji // by lower-case shortcode; nil: never read
 	loaded time.Time        // when cache was read; zero: stale (invalidate)
+
+	// kept holds the uploaded emoji's bytes read from the database, by
+	// file name, shared by every request serving one (keptBytes in all,
+	// at most maxKeptEmoji); gen counts invalidations, so that bytes read
+	// across one are not kept. reads joins the requests for one file the
+	// database is being asked for. kept, keptBytes and gen are under mu.
+	kept      map[string]keptEmoji
+	keptBytes int64
+	gen       uint64
+	reads     singleflight.Group
 }
+
+// keptEmoji is an uploaded emoji's bytes and upload time, read from the
+// database at read.
+type keptEmoji struct {
+	data     []byte
+	at, read time.Time
+}
+
+// maxKeptEmoji bounds the uploaded emoji bytes a node keeps in memory to
+// serve: every chat member's browser loads each emoji a message shows, and
+// read from the database for each request, every request held its own
+// copy (up to MaxEmojiBytes) for as long as its client took to read it.
+const maxKeptEmoji = 32 << 20
+
+// emojiReadTimeout bounds one read of an uploaded emoji's bytes, shared by
+// the requests waiting on it whichever of them goes away.
+const emojiReadTimeout = 10 * time.Second
 
 // EmojiStore keeps the emoji uploaded through the admin API in the
 // database (store.StageChat).
@@ -384,14 +413,68 @@ func (d *EmojiDir) Open(ctx context.Context, name string) (content io.ReadSeekCl
 	if d.st == nil {
 		return nil, time.Time{}, notFound
 	}
-	data, at, err := d.st.EmojiData(ctx, name)
+	e, err := d.storedEmoji(ctx, name)
 	if err != nil {
 		if errors.Is(err, fault.NotFound) {
 			err = notFound
 		}
 		return nil, time.Time{}, err
 	}
-	return bytesFile{bytes.NewReader(data)}, at, nil
+	return bytesFile{bytes.NewReader(e.data)}, e.at, nil
+}
+
+// storedEmoji is the uploaded emoji of file name: kept in memory when read
+// lately (within emojiListTTL, and no upload or delete announced since),
+// else read from the database once for all the requests asking meanwhile.
+func (d *EmojiDir) storedEmoji(ctx context.Context, name string) (keptEmoji, error) {
+	d.mu.Lock()
+	e, ok := d.kept[name]
+	gen := d.gen
+	d.mu.Unlock()
+	if ok && time.Since(e.read) < emojiListTTL {
+		return e, nil
+	}
+	v, err, _ := d.reads.Do(name, func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), emojiReadTimeout)
+		defer cancel()
+		data, at, err := d.st.EmojiData(rctx, name)
+		if err != nil {
+			return keptEmoji{}, err
+		}
+		e := keptEmoji{data: data, at: at, read: time.Now()}
+		d.keep(name, e, gen)
+		return e, nil
+	})
+	if err != nil {
+		return keptEmoji{}, err
+	}
+	return v.(keptEmoji), nil
+}
+
+// keep keeps e as the bytes of file name unless an invalidation came
+// since gen, making room (older ones dropped) within maxKeptEmoji.
+func (d *EmojiDir) keep(name string, e keptEmoji, gen uint64) {
+	n := int64(len(e.data))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if gen != d.gen || n > maxKeptEmoji {
+		return
+	}
+	if d.kept == nil {
+		d.kept = map[string]keptEmoji{}
+	}
+	if old, ok := d.kept[name]; ok {
+		d.keptBytes -= int64(len(old.data))
+		delete(d.kept, name)
+	}
+	for other, o := range d.kept {
+		if d.keptBytes+n <= maxKeptEmoji {
+			break
+		}
+		d.keptBytes -= int64(len(o.data))
+		delete(d.kept, other)
+	}
+	d.kept[name], d.keptBytes = e, d.keptBytes+n
 }
 
 // bytesFile is an uploaded emoji's bytes, served as a file.
@@ -401,9 +484,10 @@ func (bytesFile) Close() error { return nil }
 
 // invalidate makes the next listing read the directory and the database
 // again (the listing in hand is still answered if the database cannot be
-// read then).
+// read then), and the next request for an uploaded emoji its bytes.
 func (d *EmojiDir) invalidate() {
 	d.mu.Lock()
 	d.loaded = time.Time{}
+	d.kept, d.keptBytes, d.gen = nil, 0, d.gen+1
 	d.mu.Unlock()
 }
