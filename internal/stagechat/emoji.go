@@ -134,8 +134,9 @@ type EmojiStore interface {
 	StoredEmoji(ctx context.Context) ([]StoredEmoji, error)
 	// EmojiData is one's bytes and upload time (NotFound when none).
 	EmojiData(ctx context.Context, file string) ([]byte, time.Time, error)
-	// DeleteEmoji removes the one of a file name or a lower-case
-	// shortcode (NotFound when none).
+	// DeleteEmoji removes the one of a file name, or when none has
+	// it, the one of a lower-case shortcode (NotFound when none; ""
+	// names none).
 	DeleteEmoji(ctx context.Context, file, code string) error
 }
 
@@ -362,20 +363,33 @@ func (d *EmojiDir) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	// An uploaded one, kept in the database (by file name or shortcode).
+	// By file name first, an uploaded one kept in the database and a file
+	// of the directory (the same name may be in both); only when neither
+	// has it, as a shortcode. A delete removes one emoji: a shortcode may
+	// be another emoji's file name ("a.png" is the file of shortcode "a"
+	// and the shortcode of "a.png.gif").
 	removed := false
-	if d.st != nil {
-		switch err := d.st.DeleteEmoji(ctx, name, strings.ToLower(name)); {
+	fromStore := func(file, code string) error {
+		if d.st == nil {
+			return nil
+		}
+		switch err := d.st.DeleteEmoji(ctx, file, code); {
 		case err == nil:
 			removed = true
 		case !errors.Is(err, fault.NotFound):
 			return err
 		}
+		return nil
 	}
-	// A file of the directory (the same name may be there too).
+	if err := fromStore(name, ""); err != nil {
+		return err
+	}
 	err = d.root.Remove(name)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) && !removed {
 		// Not a file name: try it as a shortcode.
+		if err := fromStore("", strings.ToLower(name)); err != nil {
+			return err
+		}
 		if m, lerr := d.load(ctx); lerr == nil {
 			if e, ok := m[strings.ToLower(name)]; ok {
 				err = d.root.Remove(e.File)

@@ -44,15 +44,21 @@ func (s *StageChat) EmojiData(ctx context.Context, file string) ([]byte, time.Ti
 	return data, FromMicros(at), err
 }
 
-// DeleteEmoji removes the uploaded emoji of a file name or a lower-case
-// shortcode (NotFound when there is none).
+// DeleteEmoji removes the uploaded emoji of a file name, or when none has
+// that file name, the one of a lower-case shortcode (NotFound when there
+// is none). One emoji at most: a shortcode may be another's file name
+// ("a.png" is the file of shortcode "a" and the shortcode of "a.png.gif").
 func (s *StageChat) DeleteEmoji(ctx context.Context, file, code string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM stage_emoji WHERE file=$1 OR code=$2`, file, code)
-	if err != nil {
-		return err
+	for _, q := range []struct{ where, arg string }{{"file=$1", file}, {"code=$1", code}} {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM stage_emoji WHERE `+q.where, q.arg)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n > 0 {
+			return nil
+		}
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return fault.NotFound
-	}
-	return nil
+	return fault.NotFound
 }

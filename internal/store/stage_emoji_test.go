@@ -90,3 +90,65 @@ func TestStageEmojiShared(t *testing.T) {
 		})
 	}
 }
+
+// TestStageEmojiDeleteRemovesOne: deleting an uploaded emoji by its file
+// name removes that one emoji, not also the one whose shortcode is that
+// name ("a.png" is the file of shortcode "a" and the shortcode of
+// "a.png.png"), in the database or put in the directory by hand; a
+// shortcode is matched only when no emoji has the name as its file.
+func TestStageEmojiDeleteRemovesOne(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := t.Context()
+			dir := filepath.Join(t.TempDir(), "emoji")
+			d, err := stagechat.OpenEmojiDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+			d.Share(db.StageChat(), nil)
+			for _, name := range []string{"a", "a.png.png", "b"} {
+				if _, err := d.Upload(ctx, name, imagehdrtest.PNG(8, 8)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(dir, "b.png.gif"), imagehdrtest.GIF(4, 4), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			d.Invalidate()
+			files := func() []string {
+				t.Helper()
+				list, err := d.List(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, e := range list {
+					out = append(out, e.File)
+				}
+				return out
+			}
+			if got := files(); len(got) != 4 {
+				t.Fatalf("listing: %v", got)
+			}
+			if err := d.Delete(ctx, "a.png"); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Delete(ctx, "b.png"); err != nil {
+				t.Fatal(err)
+			}
+			if got := files(); len(got) != 2 || got[0] != "a.png.png" || got[1] != "b.png.gif" {
+				t.Fatalf("after deleting a.png and b.png: %v, want [a.png.png b.png.gif]", got)
+			}
+			if err := d.Delete(ctx, "a.png"); err != nil { // now the shortcode of a.png.png
+				t.Fatal(err)
+			}
+			if got := files(); len(got) != 1 || got[0] != "b.png.gif" {
+				t.Fatalf("after deleting the shortcode a.png: %v", got)
+			}
+		})
+	}
+}
