@@ -7,10 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/bus"
 	"github.com/hearth-community/hearth/internal/identity"
-	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 // TestOneIdentityAcrossSurfaces: Owncast's chat register with a Hearth
@@ -95,17 +93,7 @@ func TestOneIdentityAcrossSurfaces(t *testing.T) {
 // cluster (both nodes hear the rename; one renames the chat user).
 func TestRenameOnTwoNodes(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || natsURL() == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	dsn := storetest.PostgresDSN(t)
-	node := func() *app.App {
-		cfg := testConfig(t)
-		cfg.Database, cfg.Bus, cfg.JWTSecret = dsn, natsURL(), ""
-		a, _ := start(t, cfg, nil)
-		return a
-	}
-	a, b := node(), node()
+	a, b := clusterPair(t, nil)
 	alice := register(t, a.HTTP.URL(), "alicetwo")
 	var reg struct{ ID, AccessToken, DisplayName string }
 	if code := call(t, "POST", b.HTTP.URL()+"/api/chat/register", alice.AccessToken, map[string]any{}, &reg); code != 200 || reg.DisplayName != "alicetwo" {

@@ -14,9 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/live"
-	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 type login struct {
@@ -463,17 +461,7 @@ func TestStageIDRefusals(t *testing.T) {
 // channel on A removes the stage for B.
 func TestStageChannelOnTwoNodes(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || natsURL() == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	dsn := storetest.PostgresDSN(t)
-	node := func() *app.App {
-		cfg := testConfig(t)
-		cfg.Database, cfg.Bus, cfg.JWTSecret = dsn, natsURL(), ""
-		a, _ := start(t, cfg, nil)
-		return a
-	}
-	a, b := node(), node()
+	a, b := clusterPair(t, nil)
 	urlA, urlB := a.HTTP.URL(), b.HTTP.URL()
 	admin := adminLogin(t, urlA)
 	sid := newServer(t, urlA, admin.AccessToken)

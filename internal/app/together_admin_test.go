@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
-
-	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 // TestTogetherAdminDeleteClosesSockets: deleting an account through
@@ -25,20 +23,7 @@ func TestTogetherAdminDeleteClosesSockets(t *testing.T) {
 			a, _ := start(t, testConfig(t), nil)
 			return a.HTTP.URL(), a.HTTP.URL()
 		}},
-		{"two nodes", func(t *testing.T) (string, string) {
-			if storetest.PostgresURL() == "" || natsURL() == "" {
-				t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-			}
-			dsn := storetest.PostgresDSN(t)
-			node := func() string {
-				cfg := testConfig(t)
-				cfg.Database, cfg.Bus, cfg.JWTSecret = dsn, natsURL(), ""
-				a, _ := start(t, cfg, nil)
-				return a.HTTP.URL()
-			}
-			a := node()
-			return a, node()
-		}},
+		{"two nodes", twoNodes},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

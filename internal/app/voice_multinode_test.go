@@ -12,8 +12,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/hearth-community/hearth/internal/app"
-	"github.com/hearth-community/hearth/internal/store/storetest"
+	"github.com/hearth-community/hearth/internal/config"
 )
 
 // sfuSocket is a web app's gateway socket speaking VOICE_SFU.
@@ -91,19 +90,7 @@ func (s *sfuSocket) await(typ string) map[string]any {
 // TestSFUClusterTwoNodes checks the media and the failover).
 func TestTwoNodesVoiceSFU(t *testing.T) {
 	t.Parallel()
-	if storetest.PostgresURL() == "" || natsURL() == "" {
-		t.Skip("needs HEARTH_TEST_POSTGRES_URL and HEARTH_TEST_NATS_URL")
-	}
-	dsn := storetest.PostgresDSN(t)
-	node := func() *app.App {
-		cfg := testConfig(t)
-		cfg.Database, cfg.Bus = dsn, natsURL()
-		cfg.JWTSecret = ""
-		cfg.RTCUDPAddr, cfg.RTCTCPAddr = "127.0.0.1:0", ""
-		a, _ := start(t, cfg, nil)
-		return a
-	}
-	nodeA, nodeB := node(), node()
+	nodeA, nodeB := clusterPair(t, func(cfg *config.Config) { cfg.RTCUDPAddr, cfg.RTCTCPAddr = "127.0.0.1:0", "" })
 	urlA, urlB := nodeA.HTTP.URL(), nodeB.HTTP.URL()
 	alice := register(t, urlA, "sfuowner")
 	bob := register(t, urlA, "sfumember")
