@@ -11,6 +11,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/imagehdr/imagehdrtest"
 	"github.com/hearth-community/hearth/internal/stagechat"
+	"github.com/hearth-community/hearth/internal/store"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
@@ -28,18 +29,8 @@ func TestStageEmojiShared(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := t.Context()
-			open := func() (*stagechat.EmojiDir, string) {
-				dir := filepath.Join(t.TempDir(), "emoji")
-				d, err := stagechat.OpenEmojiDir(dir)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { d.Close() })
-				d.Share(db.StageChat(), nil)
-				return d, dir
-			}
-			a, dirA := open()
-			b, _ := open()
+			a, dirA := sharedEmojiDir(t, db)
+			b, _ := sharedEmojiDir(t, db)
 			img := imagehdrtest.PNG(8, 8)
 			if _, err := a.Upload(ctx, "wave", img); err != nil {
 				t.Fatal(err)
@@ -103,13 +94,7 @@ func TestStageEmojiDeleteRemovesOne(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := t.Context()
-			dir := filepath.Join(t.TempDir(), "emoji")
-			d, err := stagechat.OpenEmojiDir(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { d.Close() })
-			d.Share(db.StageChat(), nil)
+			d, dir := sharedEmojiDir(t, db)
 			for _, name := range []string{"a", "a.png.png", "b"} {
 				if _, err := d.Upload(ctx, name, imagehdrtest.PNG(8, 8)); err != nil {
 					t.Fatal(err)
@@ -151,4 +136,18 @@ func TestStageEmojiDeleteRemovesOne(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sharedEmojiDir opens an emoji directory of its own sharing db's uploaded
+// emoji, as each node of a cluster does; dir is its folder.
+func sharedEmojiDir(t *testing.T, db *store.DB) (d *stagechat.EmojiDir, dir string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "emoji")
+	d, err := stagechat.OpenEmojiDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	d.Share(db.StageChat(), nil)
+	return d, dir
 }
