@@ -299,6 +299,24 @@ func (s *TogetherExtras) Votes(ctx context.Context, pollID, accountID string) (m
 	return counts, mine, rows.Err()
 }
 
+// Ballots maps each account that voted in the poll to its option id.
+func (s *TogetherExtras) Ballots(ctx context.Context, pollID string) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT account_id, option_id FROM together_poll_votes WHERE poll_id=$1`, pollID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var acct, opt string
+		if err := rows.Scan(&acct, &opt); err != nil {
+			return nil, err
+		}
+		out[acct] = opt
+	}
+	return out, rows.Err()
+}
+
 const eventCols = `id, community_id, channel_id, message_id, name, description, starts_at, created_by, created_at`
 
 func scanEvent(row scanner) (*Event, error) {

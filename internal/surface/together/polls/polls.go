@@ -37,6 +37,8 @@ type Store interface {
 	Vote(ctx context.Context, pollID, accountID, optionID string) error
 	// Votes returns the count per option id and accountID's choice.
 	Votes(ctx context.Context, pollID, accountID string) (map[string]int, string, error)
+	// Ballots maps each account that voted to its option id.
+	Ballots(ctx context.Context, pollID string) (map[string]string, error)
 
 	CreateEvent(ctx context.Context, e *Event) error
 	EventsOf(ctx context.Context, messageIDs []string) (map[string]*Event, error)
@@ -109,6 +111,12 @@ func (s *API) pollDTO(ctx context.Context, p *Poll, viewer string) (pollDTO, err
 	if err != nil {
 		return pollDTO{}, err
 	}
+	return toPoll(p, counts, mine), nil
+}
+
+// toPoll is p in Together's shape with the given counts and mine as its
+// user_vote (null when empty).
+func toPoll(p *Poll, counts map[string]int, mine string) pollDTO {
 	out := pollDTO{ID: p.ID, Question: p.Question, Options: make([]pollOptionDTO, len(p.Options))}
 	for i, o := range p.Options {
 		out.Options[i] = pollOptionDTO{ID: o.ID, Text: o.Text, Votes: counts[o.ID]}
@@ -117,7 +125,7 @@ func (s *API) pollDTO(ctx context.Context, p *Poll, viewer string) (pollDTO, err
 	if mine != "" {
 		out.UserVote = &mine
 	}
-	return out, nil
+	return out
 }
 
 // Attached returns the poll and the event each message carries, in
@@ -265,17 +273,35 @@ func (s *API) Vote(w http.ResponseWriter, r *http.Request, p *identity.Principal
 		s.Fail(w, err)
 		return
 	}
-	dto, err := s.pollDTO(ctx, poll, p.Account.ID)
+	ballots, err := s.store.Ballots(ctx, poll.ID)
 	if err != nil {
 		s.Fail(w, err)
 		return
 	}
-	if ids, err := s.hooks.Viewers(ctx, poll.ChannelID); err == nil {
-		shared := dto
-		shared.UserVote = nil
-		s.hooks.Dispatch(ctx, "POLL_VOTE", map[string]any{"poll_id": poll.ID, "channel_id": poll.ChannelID, "updated_poll": shared}, ids)
+	counts := map[string]int{}
+	for _, opt := range ballots {
+		counts[opt]++
 	}
-	rest.WriteJSON(w, http.StatusOK, dto)
+	if ids, err := s.hooks.Viewers(ctx, poll.ChannelID); err == nil {
+		s.dispatchVote(ctx, poll, counts, ballots, ids)
+	}
+	rest.WriteJSON(w, http.StatusOK, toPoll(poll, counts, ballots[p.Account.ID]))
+}
+
+// dispatchVote sends POLL_VOTE to the channel's viewers, each with its own
+// vote as updated_poll.user_vote: Together's client puts updated_poll in
+// place of the poll it shows, so a user_vote that is not the recipient's
+// would show another's choice as theirs, and a null one would clear theirs
+// (the voter's own too, when the event comes after the vote's answer).
+// One dispatch per choice among the viewers (no choice included).
+func (s *API) dispatchVote(ctx context.Context, poll *Poll, counts map[string]int, ballots map[string]string, viewers []string) {
+	byChoice := map[string][]string{}
+	for _, id := range viewers {
+		byChoice[ballots[id]] = append(byChoice[ballots[id]], id)
+	}
+	for choice, ids := range byChoice {
+		s.hooks.Dispatch(ctx, "POLL_VOTE", map[string]any{"poll_id": poll.ID, "channel_id": poll.ChannelID, "updated_poll": toPoll(poll, counts, choice)}, ids)
+	}
 }
 
 func (s *API) CreateEvent(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
