@@ -137,6 +137,11 @@ func (s *Surface) listMessages(w http.ResponseWriter, r *http.Request, p *identi
 
 // messageIn loads a message of a channel the caller may view.
 func (s *Surface) messageIn(ctx context.Context, p *identity.Principal, channelID, messageID string) (*community.ChannelAccess, *messages.Message, error) {
+	return s.messageOf(ctx, p, channelID, messageID, false)
+}
+
+// messageOf is messageIn that also finds a deleted message when withDeleted.
+func (s *Surface) messageOf(ctx context.Context, p *identity.Principal, channelID, messageID string, withDeleted bool) (*community.ChannelAccess, *messages.Message, error) {
 	ca, err := s.channelFor(ctx, p, channelID)
 	if err != nil {
 		return nil, nil, err
@@ -148,17 +153,27 @@ func (s *Surface) messageIn(ctx context.Context, p *identity.Principal, channelI
 	// A message a stage chat's moderator hid (a channel bound to the
 	// default stage reads Owncast's chat) is gone for Together, as the
 	// channel's list and the MESSAGE_DELETE its clients were sent say.
-	if conv, _ := s.conversation(ctx, ca.Channel); m.ConversationID != conv || m.Deleted || m.Hidden {
+	if conv, _ := s.conversation(ctx, ca.Channel); m.ConversationID != conv || (m.Deleted && !withDeleted) || m.Hidden {
 		return nil, nil, fault.New(fault.NotFound, "Message not found")
 	}
 	return ca, inChannel(m, ca.Channel.ID), nil
 }
 
+// getMessage answers a deleted message too, as Together does, with
+// deleted true: Together's web client reads the message a reply answers by
+// id and says "(original message deleted)" when it is, and a 404 left the
+// reply showing "loading preview…". What it said is not given back (empty
+// content, no mentions, poll or event); Together returns its text.
 func (s *Surface) getMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	_, m, err := s.messageIn(r.Context(), p, r.PathValue("channel_id"), r.PathValue("message_id"))
+	_, m, err := s.messageOf(r.Context(), p, r.PathValue("channel_id"), r.PathValue("message_id"), true)
 	if err != nil {
 		s.fail(w, err)
 		return
+	}
+	if m.Deleted {
+		gone := *m
+		gone.Body, gone.Meta, gone.MentionUserIDs, gone.MentionEveryone = "", "", []string{}, false
+		m = &gone
 	}
 	writeJSON(w, http.StatusOK, s.render1(r.Context(), p.Account.ID, m))
 }
