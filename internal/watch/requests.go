@@ -112,7 +112,7 @@ var handlers = [...]func(*Room, *call) error{
 	ReqPromote:         func(r *Room, c *call) error { return r.promote(c.a, c.role, c.req) },
 	ReqUpdateUser:      (*Room).updateUser,
 	ReqChat:            (*Room).chat,
-	ReqUndo:            func(r *Room, c *call) error { return r.undo(c.a, c.clientID, c.role, c.req) },
+	ReqUndo:            (*Room).undo,
 	ReqApplySettings:   func(r *Room, c *call) error { return r.applySettings(c.a, c.role, c.req.Settings) },
 	ReqPlayNow:         (*Room).playNow,
 	ReqShuffle:         (*Room).shuffleQueue,
@@ -657,8 +657,14 @@ func (r *Room) takeUndo(i int) undone {
 // sent it: the record is the client's to echo, so trusting it would let a
 // caller allowed to skip play any video, with any title and URL, without
 // the metadata fetch an add makes.
-func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
-	ev := req.Event
+//
+// As in OTT, the undo of a seek is a seek back (its own event, with the
+// position it left, so it can be undone in turn) and the undo of one added
+// video is its remove (the remove's event, undoable, or VideoNotFound when
+// it is no longer queued): the room's other users see what happened.
+func (r *Room) undo(c *call) error {
+	role := c.role
+	ev := c.req.Event
 	if ev == nil {
 		return BadArgument("event", "missing")
 	}
@@ -672,8 +678,9 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 		if add.PrevPosition == nil || *add.PrevPosition < 0 || math.IsNaN(*add.PrevPosition) {
 			return BadArgument("event", "missing prevPosition")
 		}
-		r.clock.Seek(*add.PrevPosition, now)
-		r.markDirty(FieldPosition)
+		back := *c
+		back.req = Request{Type: ReqSeek, Value: add.PrevPosition}
+		return r.seek(&back)
 	case ReqSkip:
 		if err := r.grants.Check(role, PermSkip); err != nil {
 			return err
@@ -698,6 +705,17 @@ func (r *Room) undo(a Actor, clientID string, role Role, req Request) error {
 	case ReqAdd:
 		if err := r.grants.Check(role, PermRemove); err != nil {
 			return err
+		}
+		if v := ev.Request.Video; v != nil && len(ev.Request.Videos) == 0 {
+			ref := VideoRef{Service: v.Service, ID: v.ID}
+			if r.queued(ref) >= 0 {
+				rm := *c
+				rm.req = Request{Type: ReqRemove, Video: &ref}
+				return r.remove(&rm)
+			}
+			if r.current == nil || !r.current.Same(ref) || len(r.queue) > 0 {
+				return newErr(fault.Invalid, CodeVideoNotFound, "Video not found.")
+			}
 		}
 		refs := ev.Request.Videos
 		if ev.Request.Video != nil {

@@ -1039,3 +1039,51 @@ func TestAddRefusedBeforeFetching(t *testing.T) {
 		t.Fatalf("play now of a queued video: %+v, %d fetches", s.Current, m.calls.Load())
 	}
 }
+
+// TestUndoPublishesWhatItDoes: as in OTT, which runs them as requests, the
+// undo of a seek is a seek back and the undo of one added video is its
+// remove, each with its own event (so the room's users are told, and can
+// undo that in turn); undoing an add whose video is no longer queued is
+// VideoNotFound. Hearth changed the room without a word, and answered an
+// undo that did nothing as done.
+func TestUndoPublishesWhatItDoes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("undo-events", "")
+	a := anon("a")
+	if err := r.Join(a, "c"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(r, a, "c", Request{Type: ReqAdd, Videos: []VideoRef{*ref("1"), *ref("2")}})
+	e.clock.Add(5 * time.Second)
+	e.rec.take()
+
+	e.must(r, a, "c", Request{Type: ReqSeek, Value: ptr(30.0)})
+	seekEv := e.event(ReqSeek)
+	e.must(r, a, "c", Request{Type: ReqUndo, Event: seekEv})
+	back := e.event(ReqSeek)
+	if back.Request.Value == nil || *back.Request.Value != *seekEv.Additional.PrevPosition ||
+		back.Additional.PrevPosition == nil || *back.Additional.PrevPosition != 30 {
+		t.Fatalf("undo of a seek published %+v, want a seek back to %v from 30", back, *seekEv.Additional.PrevPosition)
+	}
+
+	e.must(r, a, "c", Request{Type: ReqAdd, Video: ref("3")})
+	addEv := e.event(ReqAdd)
+	e.must(r, a, "c", Request{Type: ReqUndo, Event: addEv})
+	rm := e.event(ReqRemove)
+	if rm.Request.Video == nil || rm.Request.Video.ID != "3" || rm.Additional.Video == nil || rm.Additional.Video.ID != "3" ||
+		rm.Additional.QueueIdx == nil || *rm.Additional.QueueIdx != 1 {
+		t.Fatalf("undo of an add published %+v, want the remove of 3 at 1", rm)
+	}
+	if s := r.Snapshot(); len(s.Queue) != 1 || s.Queue[0].ID != "2" {
+		t.Fatalf("undo of an add left %+v", s.Queue)
+	}
+	if err := e.do(r, a, "c", Request{Type: ReqUndo, Event: addEv}); CodeOf(err) != CodeVideoNotFound {
+		t.Fatalf("undo of an add already undone: %v, want VideoNotFound", err)
+	}
+	// The remove it published is undoable like any other.
+	e.must(r, a, "c", Request{Type: ReqUndo, Event: rm})
+	if s := r.Snapshot(); len(s.Queue) != 2 || s.Queue[1].ID != "3" {
+		t.Fatalf("undo of the undo's remove left %+v", s.Queue)
+	}
+}
