@@ -558,12 +558,18 @@ func (r *Room) promote(a Actor, role Role, req Request) error {
 	if to == cur {
 		return nil
 	}
-	if to > cur {
+	// As in OTT: a move to Trusted or above needs the promotion to that
+	// role whichever way it goes, and a move down the demotion from the
+	// user's role as well.
+	if to >= RoleTrusted {
 		if err := r.grants.Check(role, promotePerm(to)); err != nil {
 			return err
 		}
-	} else if err := r.grants.Check(role, demotePerm(cur)); err != nil {
-		return err
+	}
+	if to < cur {
+		if err := r.grants.Check(role, demotePerm(cur)); err != nil {
+			return err
+		}
 	}
 	if r.userRoles == nil {
 		r.userRoles = map[string]Role{}

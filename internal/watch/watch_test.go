@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -1085,5 +1086,45 @@ func TestUndoPublishesWhatItDoes(t *testing.T) {
 	e.must(r, a, "c", Request{Type: ReqUndo, Event: rm})
 	if s := r.Snapshot(); len(s.Queue) != 2 || s.Queue[1].ID != "3" {
 		t.Fatalf("undo of the undo's remove left %+v", s.Queue)
+	}
+}
+
+// TestDemotionNeedsTheNewRolesPromotion: as in OTT, moving a user to
+// Trusted, Moderator or Administrator needs the promotion to that role
+// whichever way it goes; a demotion needs the demotion from the user's
+// role too. A moderator allowed to demote moderators but not to promote
+// to Trusted made another moderator Trusted in Hearth, which OTT refuses.
+func TestDemotionNeedsTheNewRolesPromotion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	owner := registered("owner")
+	r := e.room("demote", owner.AccountID)
+	m1, m2 := registered("m1"), registered("m2")
+	for _, x := range []struct {
+		a Actor
+		c string
+	}{{owner, "o"}, {m1, "c1"}, {m2, "c2"}} {
+		if err := r.Join(x.a, x.c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.must(r, owner, "o", Request{Type: ReqPromote, TargetClientID: "c1", Role: ptr(RoleModerator)})
+	e.must(r, owner, "o", Request{Type: ReqPromote, TargetClientID: "c2", Role: ptr(RoleModerator)})
+	mod := ParseMask("manage-users.demote-moderator", "manage-users.demote-trusted-user", "manage-users.kick")
+	e.must(r, owner, "o", Request{Type: ReqApplySettings, Settings: settings(t, `{"grants":[[3,`+itoa(int(mod))+`]]}`)})
+	if r.grants.Granted(RoleModerator, PermPromoteTrusted) || !r.grants.Granted(RoleModerator, PermDemoteModerator) {
+		t.Fatalf("moderator grants: %b", r.grants.Mask(RoleModerator))
+	}
+	err := e.do(r, m1, "c1", Request{Type: ReqPromote, TargetClientID: "c2", Role: ptr(RoleTrusted)})
+	if CodeOf(err) != CodePermissionDenied || !strings.Contains(err.Error(), "manage-users.promote-trusted-user") {
+		t.Fatalf("moderator demoting a moderator to Trusted without promote-trusted-user: %v, want it denied", err)
+	}
+	if got := r.roleOf(m2); got != RoleModerator {
+		t.Fatalf("refused demotion left m2 %v", got)
+	}
+	// To Registered needs no promotion, only the demotion.
+	e.must(r, m1, "c1", Request{Type: ReqPromote, TargetClientID: "c2", Role: ptr(RoleRegistered)})
+	if got := r.roleOf(m2); got != RoleRegistered {
+		t.Fatalf("demotion to Registered left m2 %v", got)
 	}
 }
