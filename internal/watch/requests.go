@@ -764,6 +764,13 @@ func (r *Room) undo(c *call) error {
 	return nil
 }
 
+// How OTT's zod schemas word a title over their bound: the create schema's
+// own message, and zod's default for the settings schema's max(254).
+const (
+	titleTooLongCreate   = "too long, must be at most 255 characters"
+	titleTooLongSettings = "String must contain at most 254 character(s)"
+)
+
 // Settings is a partial settings change; nil fields are unchanged.
 type Settings struct {
 	Title       *string
@@ -787,7 +794,7 @@ func CheckSettings(in *Settings) error {
 		return BadArgument("settings", "missing")
 	}
 	if in.Title != nil {
-		if err := validTitle(*in.Title, 254); err != nil {
+		if err := validTitle(*in.Title, 254, titleTooLongSettings); err != nil {
 			return err
 		}
 	}
@@ -859,7 +866,7 @@ func (r *Room) applySettings(a Actor, role Role, in *Settings) error {
 		}
 	}
 	if s.Title != nil {
-		if err := validTitle(*s.Title, 254); err != nil {
+		if err := validTitle(*s.Title, 254, titleTooLongSettings); err != nil {
 			return err
 		}
 		if err := check(PermSetTitle); err != nil {

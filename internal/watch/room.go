@@ -561,12 +561,14 @@ func validSubtitle(u string) error {
 	return nil
 }
 
-func validTitle(t string, max int) error {
+// validTitle bounds a title at max characters; tooLong words the refusal
+// (OTT's schemas word it differently on create and on a settings change).
+func validTitle(t string, max int, tooLong string) error {
 	if utf8.RuneCountInString(t) > max {
-		return BadArgument("title", "too long")
+		return BadArgument("title", tooLong)
 	}
 	if strings.ContainsAny(t, "\r\n") {
-		return BadArgument("title", "must not contain newlines")
+		return BadArgument("title", "title must not contain newlines")
 	}
 	if strings.IndexByte(t, 0) >= 0 {
 		return BadArgument("title", "must not contain NUL characters")

@@ -429,7 +429,7 @@ func checkName(name string) error {
 // checkFields checks a new room's fields other than its name; empty
 // visibility and queue mode take their defaults.
 func checkFields(in CreateInput) error {
-	if err := validTitle(in.Title, 255); err != nil {
+	if err := validTitle(in.Title, 255, titleTooLongCreate); err != nil {
 		return err
 	}
 	if err := validDescription(in.Description); err != nil {

@@ -656,3 +656,40 @@ func TestTypeErrorsNameTheField(t *testing.T) {
 		}
 	}
 }
+
+// TestTitleRefusalsWordedAsOTT: a title over its bound or with a newline
+// is refused in the words of OTT's schemas, which its client shows as they
+// are (the create form's error line, the settings form's toast): the create
+// schema's own "too long, must be at most 255 characters", zod's default
+// for the settings schema's max(254), and "title must not contain
+// newlines" on both. Hearth said "too long" and "must not contain newlines".
+func TestTitleRefusalsWordedAsOTT(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	h.createRoom(tok, "titles", map[string]any{"isTemporary": true})
+	msg := func(r resp) string {
+		e, _ := r.body["error"].(map[string]any)
+		m, _ := e["message"].(string)
+		return m
+	}
+	for _, tc := range []struct {
+		method, path string
+		body         map[string]any
+		want         string
+	}{
+		{"POST", "/api/room/create", map[string]any{"name": "long-title", "title": strings.Repeat("a", 256)},
+			`Validation error: too long, must be at most 255 characters at "title"`},
+		{"POST", "/api/room/create", map[string]any{"name": "nl-title", "title": "a\nb"},
+			`Validation error: title must not contain newlines at "title"`},
+		{"PATCH", "/api/room/titles", map[string]any{"title": strings.Repeat("a", 255)},
+			`Validation error: String must contain at most 254 character(s) at "title"`},
+		{"PATCH", "/api/room/titles", map[string]any{"title": "a\rb"},
+			`Validation error: title must not contain newlines at "title"`},
+	} {
+		r := h.do(tc.method, tc.path, tok, tc.body)
+		if r.status != 400 || r.errName() != "ZodValidationError" || msg(r) != tc.want {
+			t.Errorf("%s %s: %d %s, want 400 %q", tc.method, tc.path, r.status, r.raw, tc.want)
+		}
+	}
+}
