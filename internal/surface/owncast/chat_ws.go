@@ -354,7 +354,7 @@ func (s *Surface) chatTransform(c *client) gateway.Transform {
 			if !mine {
 				return nil, false
 			}
-			s.disableClient(c)
+			first := s.disableClient(c)
 			if !c.ipBanned.Load() {
 				// Disabled on another node: ban this connection's
 				// address here (not on the delivery path).
@@ -363,6 +363,11 @@ func (s *Surface) chatTransform(c *client) gateway.Transform {
 					defer cancel()
 					s.banClientIPs(ctx, []*client{c}, ev.User.DisplayName)
 				}()
+			}
+			if !first {
+				// AccountDisabled told this socket already: Owncast
+				// sends each connection one ERROR_USER_DISABLED.
+				return nil, false
 			}
 			return frame(evUserDisabled, map[string]any{"id": ev.ID, "timestamp": ev.At, "user": nil}), true
 		case stagechat.EventIPBanned:
@@ -415,12 +420,14 @@ func (s *Surface) encodeChatEvent(ev *stagechat.Event) ([]byte, bool) {
 }
 
 // disableClient closes a disabled user's socket after the grace period
-// (the ERROR_USER_DISABLED frame goes first).
-func (s *Surface) disableClient(c *client) {
+// (the ERROR_USER_DISABLED frame goes first). It reports whether this call
+// disabled it: only that caller sends the socket its ERROR_USER_DISABLED.
+func (s *Surface) disableClient(c *client) bool {
 	if c.disabled.Swap(true) {
-		return
+		return false
 	}
 	time.AfterFunc(s.d.Chats.DisableGrace, func() { c.conn.Close(websocket.StatusPolicyViolation, "user disabled") })
+	return true
 }
 
 // AccountDisabled tells the chat sockets of an account disabled elsewhere
@@ -430,9 +437,8 @@ func (s *Surface) AccountDisabled(accountID string) {
 		return
 	}
 	for _, c := range s.chat.ofUser(accountID) {
-		if !c.disabled.Load() {
+		if s.disableClient(c) {
 			c.conn.Send(frame(evUserDisabled, map[string]any{"user": nil}))
-			s.disableClient(c)
 		}
 	}
 }

@@ -1,0 +1,29 @@
+package owncast_test
+
+import (
+	"testing"
+)
+
+// Each socket of a disabled user is told once, as by Owncast: the account's
+// revocation and the chat's own event both reach the socket, and each sent
+// an ERROR_USER_DISABLED.
+func TestDisabledUserToldOnce(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	troll, watcher := n.register(t, "troll"), n.register(t, "watcher")
+	tc, wc := n.dial(t, troll.AccessToken), n.dial(t, watcher.AccessToken)
+	tc.await("CONNECTED_USER_INFO", nil)
+	wc.await("CONNECTED_USER_INFO", nil)
+	if r := n.do(t, "POST", "/api/admin/chat/users/setenabled", "admin",
+		map[string]any{"userId": troll.ID, "enabled": false}); r.status != 200 {
+		t.Fatalf("disable: %d %s", r.status, r.body)
+	}
+	tc.await("ERROR_USER_DISABLED", nil)
+	tc.awaitClosed()
+	close(tc.events) // the reader has stopped: what is left arrived before the close
+	for ev := range tc.events {
+		if ev["type"] == "ERROR_USER_DISABLED" {
+			t.Errorf("a second ERROR_USER_DISABLED: %v", ev)
+		}
+	}
+}
