@@ -731,7 +731,7 @@ func (s *Service) SetEnabled(ctx context.Context, userID string, enabled bool) e
 			return err
 		}
 	}
-	s.publish(ctx, Event{Type: EventAction, Body: MarkdownText(u.DisplayName) + " has been removed from chat."})
+	s.publish(ctx, Event{Type: EventAction, Body: "**" + MarkdownText(u.DisplayName) + "** has been removed from chat."})
 	return nil
 }
 

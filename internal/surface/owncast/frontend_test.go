@@ -27,3 +27,21 @@ func TestDisabledUserToldOnce(t *testing.T) {
 		}
 	}
 }
+
+// The removal notice everyone's chat shows is Owncast's, the name in bold
+// ("**name** has been removed from chat.").
+func TestRemovalNoticeNameInBold(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	troll, watcher := n.register(t, "troll"), n.register(t, "watcher")
+	wc := n.dial(t, watcher.AccessToken)
+	wc.await("CONNECTED_USER_INFO", nil)
+	if r := n.do(t, "POST", "/api/admin/chat/users/setenabled", "admin",
+		map[string]any{"userId": troll.ID, "enabled": false}); r.status != 200 {
+		t.Fatalf("disable: %d %s", r.status, r.body)
+	}
+	a := wc.await("CHAT_ACTION", nil)
+	if body, _ := a["body"].(string); body != "<p><strong>troll</strong> has been removed from chat.</p>" {
+		t.Errorf("removal notice %q, want Owncast's (the name in bold)", body)
+	}
+}
