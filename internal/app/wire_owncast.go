@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -160,6 +161,7 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		gate = a.stageChannels()
 	}
 	s, err := owncast.New(owncast.Deps{Life: a.lifeCtx(), Limits: a.limits, Schedule: sched, Stages: gate, StageURLKey: urlKey, Log: stageLog, Identity: a.Identity, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Live: a.Live, GoLive: golive, IndieAuth: indie, Federation: fed, FediverseAuth: fediAuth, Directory: dir,
+		WebServerPort: tcpPort(a.HTTP.Addr()),
 		Chats: owncast.ChatOptions{DataDir: a.Config.DataDir, TrustProxy: a.Config.TrustProxy, Version: "hearth (owncast api 0.1.3)",
 			FloodRate: floodRate(a.Config.ChatFloodRate), Logs: logs, MaxConnections: maxChatConnections(), FloodBlock: 10 * time.Second}})
 	if err != nil {
@@ -297,4 +299,12 @@ func scheduledEventData(l schedule.Lifecycle, serverURL string, at time.Time) ma
 	return map[string]any{"action": l.Action, "serverURL": serverURL, "timestamp": at.UTC(),
 		"event": map[string]any{"id": e.ID, "name": e.Name, "description": e.Description,
 			"startTime": e.Start.UTC(), "durationMinutes": e.DurationMinutes, "timezone": e.Timezone, "status": e.Status}}
+}
+
+// tcpPort is a listener's TCP port (0: not TCP).
+func tcpPort(a net.Addr) int {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.Port
+	}
+	return 0
 }

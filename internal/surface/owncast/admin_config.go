@@ -3,6 +3,7 @@ package owncast
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -81,6 +82,7 @@ func (s *Surface) registerAdminConfig(h *httpserver.Server) {
 		return nil
 	}))
 	cfg("sockethostoverride", setter(s, func(st *stagechat.Settings, v string) error { return st.SetSocketHostOverride(v) }))
+	cfg("webserverport", s.handleSetWebPort)
 	cfg("serverurl", setter(s, func(st *stagechat.Settings, v string) error { return st.SetServerURL(v) }))
 	cfg("appearance", setter(s, func(st *stagechat.Settings, v map[string]string) error { return st.SetAppearance(v) }))
 	cfg("socialhandles", setter(s, func(st *stagechat.Settings, v []stagechat.SocialHandle) error { return st.SetSocialHandles(v) }))
@@ -209,6 +211,10 @@ func (s *Surface) handleServerConfig(w http.ResponseWriter, r *http.Request) {
 		"s3":                  map[string]any{"enabled": false, "forcePathStyle": false},
 		"streamKeyOverridden": false,
 	}
+	if s.d.WebServerPort > 0 {
+		// Owncast's admin shows it on its server settings page.
+		out["webServerPort"] = s.d.WebServerPort
+	}
 	if s.d.Chats.LiveConfig != nil {
 		for k, v := range s.d.Chats.LiveConfig(r.Context()) {
 			out[k] = v
@@ -222,4 +228,28 @@ func filteredWords(w []string) []string {
 		return []string{}
 	}
 	return w
+}
+
+// handleSetWebPort is config/webserverport. Hearth's HTTP listener is
+// --addr, bound at start: a port it is not on is refused rather than stored
+// with no effect (Owncast moves its listener at the next start); its own
+// port is accepted, so a form that saves every field at once succeeds.
+func (s *Surface) handleSetWebPort(w http.ResponseWriter, r *http.Request) {
+	var port int
+	if !decodeValue(w, r, &port) {
+		return
+	}
+	if port < 1 || port > 65535 {
+		writeError(w, fault.New(fault.Invalid, "port must be 1-65535"))
+		return
+	}
+	if bound := s.d.WebServerPort; port != bound {
+		msg := "the web server port is set when Hearth starts (--addr"
+		if bound > 0 {
+			msg += ", now port " + strconv.Itoa(bound)
+		}
+		writeResult(w, http.StatusBadRequest, false, msg+"); restart it with --addr :"+strconv.Itoa(port)+" to move it")
+		return
+	}
+	writeResult(w, http.StatusOK, true, "changed")
 }

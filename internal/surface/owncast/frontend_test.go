@@ -1,6 +1,7 @@
 package owncast_test
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -43,5 +44,28 @@ func TestRemovalNoticeNameInBold(t *testing.T) {
 	a := wc.await("CHAT_ACTION", nil)
 	if body, _ := a["body"].(string); body != "<p><strong>troll</strong> has been removed from chat.</p>" {
 		t.Errorf("removal notice %q, want Owncast's (the name in bold)", body)
+	}
+}
+
+// Owncast's admin server settings page shows serverconfig's webServerPort
+// and saves a change through config/webserverport: Hearth lists the port its
+// listener is bound to, accepts that port and refuses another with a message
+// the page shows (the listener is --addr, bound at start).
+func TestWebServerPort(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{webPort: 8080})
+	var cfg map[string]any
+	n.do(t, "GET", "/api/admin/serverconfig", "admin", nil).json(t, &cfg)
+	if p, ok := cfg["webServerPort"].(float64); !ok || p != 8080 {
+		t.Errorf("serverconfig webServerPort %v, want 8080", cfg["webServerPort"])
+	}
+	if r := n.do(t, "POST", "/api/admin/config/webserverport", "admin", map[string]any{"value": 8080}); r.status != 200 {
+		t.Errorf("the bound port: %d %s", r.status, r.body)
+	}
+	var res map[string]any
+	r := n.do(t, "POST", "/api/admin/config/webserverport", "admin", map[string]any{"value": 8081})
+	r.json(t, &res)
+	if msg, _ := res["message"].(string); r.status != 400 || res["success"] != false || !strings.Contains(msg, "--addr") {
+		t.Errorf("another port: %d %s", r.status, r.body)
 	}
 }

@@ -65,6 +65,8 @@ type nodeOpts struct {
 	directoryURL string
 	// webhookQueue, when set, wraps the webhook engine's queue.
 	webhookQueue func(webhooks.Queue) webhooks.Queue
+	// webPort is Deps.WebServerPort (the port --addr is bound to).
+	webPort int
 }
 
 func newNode(t testing.TB, o nodeOpts) *node {
@@ -213,7 +215,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		go func() { _ = yp.Run(ctx) }()
 	}
 	s, err := owncast.New(owncast.Deps{Identity: idn, Chat: chat, Emoji: emoji, Hub: hub, Webhooks: hooks, Chats: copts, IndieAuth: indie, Schedule: sched,
-		Federation: fed, FediverseAuth: fediAuth, Directory: yp})
+		Federation: fed, FediverseAuth: fediAuth, Directory: yp, WebServerPort: o.webPort})
 	if err != nil {
 		t.Fatal(err)
 	}

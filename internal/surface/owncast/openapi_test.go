@@ -103,7 +103,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	doc := openapitest.Load(t, "owncast.yaml")
 	tr := openapitest.NewTransport(t, doc, nil)
 
-	n := newNode(t, nodeOpts{})
+	n := newNode(t, nodeOpts{webPort: 8080})
 	c := &ocClient{t: t, base: n.url, http: tr.Client()}
 	c.do(200, "GET", "/api/config", "", nil)
 	c.do(200, "GET", "/api/emoji", "", nil)
@@ -121,6 +121,8 @@ func TestOpenAPIResponses(t *testing.T) {
 
 	c.do(401, "GET", "/api/admin/serverconfig", "", nil)
 	c.do(200, "GET", "/api/admin/serverconfig", "admin", nil)
+	c.do(200, "POST", "/api/admin/config/webserverport", "admin", map[string]any{"value": 8080})
+	c.do(400, "POST", "/api/admin/config/webserverport", "admin", map[string]any{"value": 8081})
 	openAPIFederation(c, n)
 	for _, s := range []struct {
 		name  string

@@ -65,6 +65,11 @@ type Deps struct {
 	Directory *directory.Service
 	// Schedule, when set, serves scheduled streams (schedule.go).
 	Schedule *schedule.Service
+	// WebServerPort is the port the HTTP listener is bound to (--addr):
+	// serverconfig's webServerPort, and the only value
+	// config/webserverport accepts. 0: unknown (not listed, every value
+	// refused).
+	WebServerPort int
 }
 
 // Surface serves Owncast's API.
