@@ -260,9 +260,12 @@ func (s *Surface) onChatFrame(ctx context.Context, c *client, flood *stagechat.F
 		if ev.NewColor == nil {
 			return
 		}
+		// The user's sockets, this one included, get the new
+		// CONNECTED_USER_INFO from the chat's user-updated event (the
+		// transform's EventUserUpdated); sent here as well, this socket
+		// had it twice, where Owncast sends it once.
 		if nu, err := s.d.Chat.ChangeColor(ctx, u, *ev.NewColor); err == nil {
 			c.user.Store(nu)
-			c.conn.Send(s.userInfo(nu))
 		}
 	}
 }

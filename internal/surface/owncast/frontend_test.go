@@ -3,6 +3,9 @@ package owncast_test
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hearth-community/hearth/internal/surface/owncast"
 )
 
 // Each socket of a disabled user is told once, as by Owncast: the account's
@@ -67,5 +70,39 @@ func TestWebServerPort(t *testing.T) {
 	r.json(t, &res)
 	if msg, _ := res["message"].(string); r.status != 400 || res["success"] != false || !strings.Contains(msg, "--addr") {
 		t.Errorf("another port: %d %s", r.status, r.body)
+	}
+}
+
+// A colour change gets the user's socket one CONNECTED_USER_INFO with the
+// new colour, as from Owncast; the socket's own answer and the chat's
+// user-updated event each sent one. The chat message sent after it comes
+// back after both would have.
+func TestColorChangeToldOnce(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{chat: func(o *owncast.ChatOptions) { o.FloodRate = -1 }})
+	u := n.register(t, "painter")
+	c := n.dial(t, u.AccessToken)
+	c.await("CONNECTED_USER_INFO", nil)
+	c.send(map[string]any{"type": "COLOR_CHANGE", "newColor": 3})
+	c.send(map[string]any{"type": "CHAT", "body": "after the colour"})
+	infos := 0
+	timeout := time.After(hangGuard)
+	for done := false; !done; {
+		select {
+		case ev := <-c.events:
+			switch ev["type"] {
+			case "CONNECTED_USER_INFO":
+				if user, _ := ev["user"].(map[string]any); user["displayColor"] == float64(3) {
+					infos++
+				}
+			case "CHAT":
+				done = true
+			}
+		case <-timeout:
+			t.Fatal("no CHAT echo")
+		}
+	}
+	if infos != 1 {
+		t.Errorf("%d CONNECTED_USER_INFO with the new colour before the next message, want 1", infos)
 	}
 }
