@@ -805,6 +805,15 @@ func (s *Service) Bans(ctx context.Context, actor, communityID string) ([]*Ban, 
 	return s.st.Bans(ctx, communityID)
 }
 
+// MaxTimeout is the longest timeout a moderator may set: Together's 28
+// days (40320 minutes, moderation.rs). Automod's own timeouts stay within
+// its 1-10080 minute setting.
+const MaxTimeout = 40320 * time.Minute
+
+// TimeoutRangeText is Together's refusal of a duration outside 1-40320
+// minutes.
+const TimeoutRangeText = "duration_minutes must be between 1 and 40320 (28 days)"
+
 // Timeout mutes a member for d (MUTE_MEMBERS) and returns when it ends;
 // d == 0 lifts it (nil).
 func (s *Service) Timeout(ctx context.Context, actor, communityID, target string, d time.Duration, reason *string) (*time.Time, error) {
@@ -822,8 +831,8 @@ func (s *Service) Timeout(ctx context.Context, actor, communityID, target string
 	var until *time.Time
 	typ := EvMemberTimeoutEnded
 	if d > 0 {
-		if d > 7*24*time.Hour {
-			return nil, fault.New(fault.Invalid, "duration_minutes must be between 1 and 10080")
+		if d > MaxTimeout {
+			return nil, fault.New(fault.Invalid, TimeoutRangeText)
 		}
 		t := s.at().Add(d)
 		until, typ = &t, EvMemberTimeout

@@ -562,8 +562,8 @@ func (s *Surface) timeout(add bool) func(http.ResponseWriter, *http.Request, *id
 				s.bad(w, err)
 				return
 			}
-			if in.DurationMinutes == nil || *in.DurationMinutes < 1 || *in.DurationMinutes > 10080 {
-				s.fail(w, invalid("duration_minutes must be between 1 and 10080"))
+			if in.DurationMinutes == nil || *in.DurationMinutes < 1 || time.Duration(*in.DurationMinutes) > community.MaxTimeout/time.Minute {
+				s.fail(w, invalid(community.TimeoutRangeText))
 				return
 			}
 			d = time.Duration(*in.DurationMinutes) * time.Minute
