@@ -27,3 +27,41 @@ func TestTimeoutRange(t *testing.T) {
 		}
 	}
 }
+
+// TestStrictBodies: the routes whose Together request types deny unknown
+// fields (roles, channel overrides, invites, the admin's settings and user
+// edits) answer 422 to one, as Axum's Json extractor does, and an override
+// without allow or deny is 422 too; Hearth ignored them and wrote.
+func TestStrictBodies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	root := e.rootAdmin()
+	ann, bob := e.register("ann"), e.register("bob")
+	sid, cid := e.serverWithChannel(ann, "g", bob)
+	role, _ := e.must(201, "POST", "/servers/"+sid+"/roles", ann.access, map[string]any{"name": "r"})
+	rid := role["id"].(string)
+	for _, c := range []struct {
+		name, method, path, auth string
+		body                     map[string]any
+	}{
+		{"create role", "POST", "/servers/" + sid + "/roles", ann.access, map[string]any{"name": "x", "hoist": true}},
+		{"update role", "PATCH", "/servers/" + sid + "/roles/" + rid, ann.access, map[string]any{"name": "x", "hoist": true}},
+		{"override", "PUT", "/channels/" + cid + "/overrides", ann.access, map[string]any{"role_id": rid, "allow": 0, "deny": 2, "type": 0}},
+		{"override without allow", "PUT", "/channels/" + cid + "/overrides", ann.access, map[string]any{"role_id": rid, "deny": 2}},
+		{"override without deny", "PUT", "/channels/" + cid + "/overrides", ann.access, map[string]any{"role_id": rid, "allow": 2}},
+		{"invite", "POST", "/servers/" + sid + "/invites", ann.access, map[string]any{"max_uses": 1, "temporary": true}},
+		{"settings", "PATCH", "/admin/settings", root, map[string]any{"registration_mode": "open", "x": 1}},
+		{"user", "PATCH", "/admin/users/" + bob.id, root, map[string]any{"disabled": false, "x": 1}},
+	} {
+		code, obj, _ := e.call(c.method, c.path, c.auth, c.body)
+		if msg, _ := obj["error"].(string); code != 422 || msg == "" {
+			t.Errorf("%s: %d %v, want 422 with an error", c.name, code, obj)
+		}
+	}
+	// Nothing was written.
+	_, roles := e.must(200, "GET", "/servers/"+sid+"/roles", ann.access, nil)
+	_, ovs := e.must(200, "GET", "/channels/"+cid+"/overrides", ann.access, nil)
+	if len(roles) != 1 || roles[0].(map[string]any)["name"] != "r" || len(ovs) != 0 {
+		t.Errorf("roles %v, overrides %v", roles, ovs)
+	}
+}

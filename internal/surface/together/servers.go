@@ -304,6 +304,8 @@ func (s *Surface) deleteChannel(w http.ResponseWriter, r *http.Request, p *ident
 	noContent(w)
 }
 
+// roleInput is Together's CreateRoleRequest and UpdateRoleRequest, both of
+// which deny unknown fields.
 type roleInput struct {
 	Name        *string `json:"name"`
 	Permissions *int64  `json:"permissions"`
@@ -323,7 +325,7 @@ func (s *Surface) listRoles(w http.ResponseWriter, r *http.Request, p *identity.
 
 func (s *Surface) createRole(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	var in roleInput
-	if err := decode(r, &in, false); err != nil {
+	if err := decode(r, &in, true); err != nil {
 		s.bad(w, err)
 		return
 	}
@@ -342,7 +344,7 @@ func (s *Surface) createRole(w http.ResponseWriter, r *http.Request, p *identity
 
 func (s *Surface) updateRole(w http.ResponseWriter, r *http.Request, p *identity.Principal, id string) {
 	var in roleInput
-	if err := decode(r, &in, false); err != nil {
+	if err := decode(r, &in, true); err != nil {
 		s.bad(w, err)
 		return
 	}
@@ -397,15 +399,21 @@ func (s *Surface) putOverride(w http.ResponseWriter, r *http.Request, p *identit
 	var in struct {
 		RoleID *string `json:"role_id"`
 		UserID *string `json:"user_id"`
-		Allow  int64   `json:"allow"`
-		Deny   int64   `json:"deny"`
+		Allow  *int64  `json:"allow"`
+		Deny   *int64  `json:"deny"`
 	}
-	if err := decode(r, &in, false); err != nil {
+	// Together's SetChannelOverrideRequest denies unknown fields and
+	// requires allow and deny (422 otherwise).
+	if err := decode(r, &in, true); err != nil {
 		s.bad(w, err)
 		return
 	}
+	if in.Allow == nil || in.Deny == nil {
+		writeError(w, http.StatusUnprocessableEntity, "allow and deny are required")
+		return
+	}
 	o, err := s.d.Community.SetOverride(r.Context(), p.Account.ID, r.PathValue("channel_id"),
-		&community.Override{RoleID: in.RoleID, AccountID: in.UserID, Allow: in.Allow, Deny: in.Deny})
+		&community.Override{RoleID: in.RoleID, AccountID: in.UserID, Allow: *in.Allow, Deny: *in.Deny})
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -434,7 +442,7 @@ func (s *Surface) createInvite(w http.ResponseWriter, r *http.Request, p *identi
 		ExpiresInHours *int `json:"expires_in_hours"`
 	}
 	if r.ContentLength != 0 {
-		if err := decode(r, &in, false); err != nil {
+		if err := decode(r, &in, true); err != nil {
 			s.bad(w, err)
 			return
 		}

@@ -171,7 +171,7 @@ func (s *API) UpdateSettings(w http.ResponseWriter, r *http.Request, p *identity
 	var in struct {
 		RegistrationMode *string `json:"registration_mode"`
 	}
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, true); err != nil {
 		s.Bad(w, err)
 		return
 	}
@@ -259,7 +259,7 @@ func (s *API) UpdateUser(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		IsAdmin  *bool `json:"is_admin"`
 		Disabled *bool `json:"disabled"`
 	}
-	if err := rest.Decode(r, &in, false); err != nil {
+	if err := rest.Decode(r, &in, true); err != nil {
 		s.Bad(w, err)
 		return
 	}
