@@ -515,11 +515,12 @@ func (s *Surface) removeMember(w http.ResponseWriter, r *http.Request, p *identi
 	var in struct {
 		Reason *string `json:"reason"`
 	}
-	if r.ContentLength != 0 {
-		if err := decode(r, &in, true); err != nil {
-			s.bad(w, err)
-			return
-		}
+	// Together takes the body as Option<Json<…>>, which Axum 0.7 gives
+	// as None for any body it cannot read (malformed, a wrong type, an
+	// unknown field, no JSON Content-Type): the member is still removed,
+	// without a reason.
+	if r.ContentLength != 0 && decode(r, &in, true) != nil {
+		in.Reason = nil
 	}
 	if err := act(r.Context(), p.Account.ID, id, r.PathValue("user_id"), in.Reason); err != nil {
 		s.fail(w, err)
