@@ -94,3 +94,44 @@ func TestKickBanBodyOptional(t *testing.T) {
 	}
 	e.must(400, "POST", base+"/ban", ann.access, map[string]any{"reason": string(long)})
 }
+
+// TestPageParams: as Together's Query<…> extractors, a message list's
+// before that is not a UUID, or a limit that is not an integer, is 400
+// (Hearth answered [] or the first page); a search's limit outside 1–100
+// and a channel_id that is not a UUID are 400 too (Together validates
+// them; Hearth clamped, and answered 404 for the channel).
+func TestPageParams(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob := e.register("ann"), e.register("bob")
+	sid, cid := e.serverWithChannel(ann, "g", bob)
+	m, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": "hello there"})
+	mid := m["id"].(string)
+	dm, _ := e.must(201, "POST", "/dm-channels", ann.access, map[string]any{"user_id": bob.id})
+	did := dm["id"].(string)
+	for _, c := range []struct {
+		path   string
+		status int
+	}{
+		{"/channels/" + cid + "/messages?limit=0", 200},
+		{"/channels/" + cid + "/messages?limit=1000", 200},
+		{"/channels/" + cid + "/messages?before=" + mid, 200},
+		{"/channels/" + cid + "/messages?limit=abc", 400},
+		{"/channels/" + cid + "/messages?limit=", 400},
+		{"/channels/" + cid + "/messages?before=nope", 400},
+		{"/channels/" + cid + "/messages/" + mid + "/thread?before=nope", 400},
+		{"/channels/" + cid + "/messages/" + mid + "/thread?limit=1.5", 400},
+		{"/dm-channels/" + did + "/messages?before=nope", 400},
+		{"/servers/" + sid + "/search?q=hello&limit=100", 200},
+		{"/servers/" + sid + "/search?q=hello&limit=0", 400},
+		{"/servers/" + sid + "/search?q=hello&limit=101", 400},
+		{"/servers/" + sid + "/search?q=hello&limit=x", 400},
+		{"/servers/" + sid + "/search?q=hello&channel_id=nope", 400},
+		{"/servers/" + sid + "/search?q=hello&before=nope", 400},
+	} {
+		code, obj, _ := e.call("GET", c.path, ann.access, nil)
+		if code != c.status || (code == 400 && obj["error"] == nil) {
+			t.Errorf("%s: %d %v, want %d", c.path, code, obj, c.status)
+		}
+	}
+}

@@ -95,16 +95,26 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 	writeJSON(w, http.StatusCreated, dto)
 }
 
-// pageParams reads before (a message uuid) and limit (default 50, 1–100).
-func pageParams(q url.Values) (before string, limit int) {
+// pageParams reads before (a message uuid) and limit (default 50, clamped
+// to 1–100). As Together's Query<…> with before: Option<Uuid> and limit:
+// Option<i64>, a before that is not a UUID or a limit that is not an
+// integer (either given empty, too) is a 400, not the first page.
+func pageParams(q url.Values) (before string, limit int, err error) {
 	limit = 50
-	if v := q.Get("limit"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			limit = min(max(n, 1), 100)
+	if q.Has("limit") {
+		n, perr := strconv.ParseInt(q.Get("limit"), 10, 64)
+		if perr != nil {
+			return "", 0, invalid("limit must be an integer")
+		}
+		limit = int(min(max(n, 1), 100))
+	}
+	if q.Has("before") {
+		before = q.Get("before")
+		if _, perr := uuid.Parse(before); perr != nil {
+			return "", 0, invalid("before must be a message id")
 		}
 	}
-	before = q.Get("before")
-	return before, limit
+	return before, limit, nil
 }
 
 func (s *Surface) listMessages(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -114,13 +124,13 @@ func (s *Surface) listMessages(w http.ResponseWriter, r *http.Request, p *identi
 		s.fail(w, err)
 		return
 	}
-	before, limit := pageParams(r.URL.Query())
+	before, limit, err := pageParams(r.URL.Query())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
 	conv, _ := s.conversation(ctx, ca.Channel)
 	if before != "" {
-		if _, err := uuid.Parse(before); err != nil {
-			writeJSON(w, http.StatusOK, []messageDTO{})
-			return
-		}
 		// An unknown cursor (or one from another channel) yields [].
 		if bm, err := s.d.Messages.Get(ctx, before); err != nil || bm.ConversationID != conv {
 			writeJSON(w, http.StatusOK, []messageDTO{})
@@ -250,9 +260,9 @@ func (s *Surface) listThread(w http.ResponseWriter, r *http.Request, p *identity
 		s.fail(w, err)
 		return
 	}
-	before, limit := pageParams(r.URL.Query())
-	if _, err := uuid.Parse(before); before != "" && err != nil {
-		writeJSON(w, http.StatusOK, []messageDTO{})
+	before, limit, err := pageParams(r.URL.Query())
+	if err != nil {
+		s.fail(w, err)
 		return
 	}
 	// As Together, a thread reads oldest first from its first reply, and
@@ -416,6 +426,22 @@ func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		s.fail(w, invalid("Search query must be 2-200 characters"))
 		return
 	}
+	// As Together's SearchQuery: limit is validated to 1–100 (not
+	// clamped), and channel_id and before must be UUIDs, all before the
+	// membership check.
+	before, limit, err := pageParams(q)
+	if err == nil && q.Has("limit") {
+		if n, _ := strconv.ParseInt(q.Get("limit"), 10, 64); n < 1 || n > 100 {
+			err = invalid("limit: Limit must be 1–100")
+		}
+	}
+	if _, perr := uuid.Parse(q.Get("channel_id")); err == nil && q.Has("channel_id") && perr != nil {
+		err = invalid("channel_id must be a channel id")
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
 	chans, err := s.d.Community.Channels(ctx, p.Account.ID, id)
 	if err != nil {
 		s.fail(w, err)
@@ -430,11 +456,6 @@ func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	}
 	if want != "" && len(ids) == 0 {
 		s.fail(w, community.ErrChannelNotFound)
-		return
-	}
-	before, limit := pageParams(q)
-	if _, err := uuid.Parse(before); before != "" && err != nil {
-		s.fail(w, invalid("Invalid cursor"))
 		return
 	}
 	// A search of a large channel costs tens of milliseconds of CPU, and
@@ -576,9 +597,9 @@ func (s *Surface) listDM(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		s.fail(w, err)
 		return
 	}
-	before, limit := pageParams(r.URL.Query())
-	if _, err := uuid.Parse(before); before != "" && err != nil {
-		writeJSON(w, http.StatusOK, []dmMessageDTO{})
+	before, limit, err := pageParams(r.URL.Query())
+	if err != nil {
+		s.fail(w, err)
 		return
 	}
 	ms, err := s.d.Messages.List(ctx, messages.ListQuery{ConversationID: d.ID, Before: before, Limit: limit})

@@ -191,7 +191,7 @@ func TestCommunityFlow(t *testing.T) {
 				want int
 				head string
 			}{{"", 4, ids[3]}, {"?limit=2", 2, ids[3]}, {"?before=" + ids[2], 2, ids[1]}, {"?limit=0", 1, ids[3]}, {"?limit=500", 4, ids[3]},
-				{"?before=" + ids[0], 0, ""}, {"?before=nonsense", 0, ""}, {"?before=" + sid, 0, ""}} {
+				{"?before=" + ids[0], 0, ""}, {"?before=" + sid, 0, ""}} {
 				_, list := e.must(200, "GET", "/channels/"+cid+"/messages"+c.q, bob.access, nil)
 				if len(list) != c.want || (c.want > 0 && list[0].(map[string]any)["id"] != c.head) {
 					t.Errorf("list %s: %d items", c.q, len(list))
