@@ -135,3 +135,33 @@ func TestPageParams(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyDataErrors: well-formed JSON that a field's Together type cannot
+// take is Axum's 422 (a data error), not 400: a starts_at that is not a
+// timestamp, a reply_to or option_id that is not a UUID (Hearth answered
+// 400 "Malformed JSON body", 404 and 400). Malformed JSON stays 400.
+func TestBodyDataErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann := e.register("ann")
+	_, cid := e.serverWithChannel(ann, "g")
+	poll, _ := e.must(201, "POST", "/channels/"+cid+"/polls", ann.access, map[string]any{"question": "q?", "options": []string{"a", "b"}})
+	pid := poll["poll"].(map[string]any)["id"].(string)
+	for _, c := range []struct {
+		name, path string
+		body       any
+		status     int
+	}{
+		{"event starts_at", "/channels/" + cid + "/events", map[string]any{"name": "e", "starts_at": "tomorrow"}, 422},
+		{"reply_to", "/channels/" + cid + "/messages", map[string]any{"content": "x", "reply_to": "junk"}, 422},
+		{"reply_to, content too long", "/channels/" + cid + "/messages", map[string]any{"content": string(make([]byte, 4001)), "reply_to": "junk"}, 422},
+		{"option_id", "/polls/" + pid + "/vote", map[string]any{"option_id": "junk"}, 422},
+		{"malformed", "/channels/" + cid + "/events", `{"name": "e", `, 400},
+		{"not JSON", "/channels/" + cid + "/messages", `content=x`, 400},
+	} {
+		code, obj, _ := e.call("POST", c.path, ann.access, c.body)
+		if msg, _ := obj["error"].(string); code != c.status || msg == "" {
+			t.Errorf("%s: %d %v, want %d with an error", c.name, code, obj, c.status)
+		}
+	}
+}

@@ -168,7 +168,7 @@ func TestAttachmentsEmojiPollsEvents(t *testing.T) {
 	if voted["total_votes"] != 1.0 || voted["user_vote"] != opt {
 		t.Errorf("vote %v", voted)
 	}
-	e.must(400, "POST", "/polls/"+pid+"/vote", bob.access, map[string]any{"option_id": "nope"})
+	e.must(400, "POST", "/polls/"+pid+"/vote", bob.access, map[string]any{"option_id": "00000000-0000-0000-0000-000000000000"}) // not one of its options
 	_, listed := e.must(200, "GET", "/channels/"+cid+"/messages?limit=1", ann.access, nil)
 	if lp := listed[0].(map[string]any)["poll"].(map[string]any); lp["total_votes"] != 1.0 || lp["user_vote"] != nil {
 		t.Errorf("listed poll %v", lp)

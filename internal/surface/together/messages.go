@@ -73,6 +73,13 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 	}
 	conv, kind := s.conversation(ctx, ca.Channel)
 	in, err := readMessage(r, kind)
+	if err == nil || in.Content != nil {
+		// Together's reply_to is an Option<Uuid>: anything else is the
+		// Json extractor's 422, before the content's length is checked.
+		if uerr := rest.UUIDField("reply_to", in.ReplyTo); uerr != nil {
+			err = uerr
+		}
+	}
 	if err != nil {
 		s.bad(w, err)
 		return
@@ -288,6 +295,13 @@ func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity
 	// that conversation's rules.
 	conv, kind := s.conversation(ctx, ca.Channel)
 	in, err := readMessage(r, kind)
+	if err == nil || in.Content != nil {
+		// Together's reply_to is an Option<Uuid>: anything else is the
+		// Json extractor's 422, before the content's length is checked.
+		if uerr := rest.UUIDField("reply_to", in.ReplyTo); uerr != nil {
+			err = uerr
+		}
+	}
 	if err != nil {
 		s.bad(w, err)
 		return

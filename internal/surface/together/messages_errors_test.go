@@ -29,7 +29,7 @@ func TestMessageErrorTexts(t *testing.T) {
 		{"delete another's", "DELETE", "/messages/" + mid, bob.access, nil, 403, "Only the message author or server owner can delete it"},
 		{"reply to nothing", "POST", "/channels/" + cid + "/messages", bob.access,
 			map[string]any{"content": "x", "reply_to": "0190a000-0000-7000-8000-000000000000"}, 404, "Reply target message not found"},
-		{"reply to junk", "POST", "/channels/" + cid + "/messages", bob.access, map[string]any{"content": "x", "reply_to": "junk"}, 404, "Reply target message not found"},
+		{"reply to junk", "POST", "/channels/" + cid + "/messages", bob.access, map[string]any{"content": "x", "reply_to": "junk"}, 422, "Invalid value for field reply_to: not a UUID"},
 	} {
 		code, obj, _ := e.call(c.method, c.path, c.auth, c.body)
 		if code != c.status || obj["error"] != c.msg {

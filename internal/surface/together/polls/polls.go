@@ -265,6 +265,10 @@ func (s *API) Vote(w http.ResponseWriter, r *http.Request, p *identity.Principal
 		rest.WriteError(w, http.StatusUnprocessableEntity, "option_id is required")
 		return
 	}
+	if err := rest.UUIDField("option_id", in.OptionID); err != nil {
+		s.Bad(w, err)
+		return
+	}
 	if err := poll.CheckVote(*in.OptionID); err != nil {
 		s.Fail(w, err)
 		return

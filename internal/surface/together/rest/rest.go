@@ -177,8 +177,10 @@ func WriteJSON(w http.ResponseWriter, status int, v any) { httpserver.WriteJSON(
 // NoContent answers 204.
 func NoContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
 
-// Decode reads a JSON body into v. Malformed JSON is 400, a wrong type 422
-// (as Axum's Json extractor answers), both in Together's error shape.
+// Decode reads a JSON body into v. Malformed JSON is 400, a value a field
+// cannot take (a wrong type, a bad timestamp, an unknown field when
+// strict) 422, as Axum's Json extractor answers, both in Together's error
+// shape.
 func Decode(r *http.Request, v any, strict bool) error {
 	dec := json.NewDecoder(r.Body)
 	if strict {
@@ -197,10 +199,28 @@ func Decode(r *http.Request, v any, strict bool) error {
 		case errors.Is(err, io.EOF):
 			return &StatusError{Status: http.StatusBadRequest, Msg: "Request body is empty"}
 		}
-		return &StatusError{Status: http.StatusBadRequest, Msg: "Malformed JSON body"}
+		var se *json.SyntaxError
+		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return &StatusError{Status: http.StatusBadRequest, Msg: "Malformed JSON body"}
+		}
+		// Well-formed JSON a field's type could not take (a timestamp
+		// that is not RFC 3339): Axum's data error, 422.
+		return Unprocessable("Invalid value in the request body: " + err.Error())
 	}
 	if dec.More() {
 		return &StatusError{Status: http.StatusBadRequest, Msg: "Malformed JSON body"}
+	}
+	return nil
+}
+
+// UUIDField is Axum's 422 for a body field typed Uuid that holds
+// something else; nil when v is absent or a UUID.
+func UUIDField(name string, v *string) error {
+	if v == nil {
+		return nil
+	}
+	if _, err := uuid.Parse(*v); err != nil {
+		return Unprocessable("Invalid value for field " + name + ": not a UUID")
 	}
 	return nil
 }
