@@ -105,7 +105,7 @@ func TestBrowserVoiceSpeakTakenAway(t *testing.T) {
 	var override struct {
 		ID string `json:"id"`
 	}
-	together(t, base, "PUT", "/channels/"+ch+"/overrides", c.alice.Access, map[string]any{"user_id": c.bob.ID, "deny": domain.PermSpeak}, &override)
+	together(t, base, "PUT", "/channels/"+ch+"/overrides", c.alice.Access, map[string]any{"user_id": c.bob.ID, "allow": 0, "deny": domain.PermSpeak}, &override)
 	bob.waitFor("listening only", `!!document.querySelector('[data-testid="voice-listen-only"]') && !document.querySelector('[data-testid="voice-mute"]')`, 20*time.Second)
 	bob.waitFor("shown muted, not speaking", `[...document.querySelectorAll('[data-testid="voice-participant"]')].some(li => li.textContent.includes("(you)") && li.textContent.includes("muted") && !li.textContent.includes("speaking"))`, 20*time.Second)
 

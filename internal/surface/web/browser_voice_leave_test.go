@@ -102,7 +102,7 @@ func TestBrowserVoiceListenOnly(t *testing.T) {
 	var override struct {
 		ID string `json:"id"`
 	}
-	together(t, base, "PUT", "/channels/"+ch+"/overrides", c.alice.Access, map[string]any{"user_id": c.bob.ID, "deny": domain.PermSpeak}, &override)
+	together(t, base, "PUT", "/channels/"+ch+"/overrides", c.alice.Access, map[string]any{"user_id": c.bob.ID, "allow": 0, "deny": domain.PermSpeak}, &override)
 
 	alice := newTab(t, newBrowser(t), "alice")
 	logIn(alice, base, c.alice, "/c/"+c.server+"/"+ch)
@@ -312,7 +312,7 @@ func TestBrowserVoiceSpeakAgainAsksOnce(t *testing.T) {
 	var override struct {
 		ID string `json:"id"`
 	}
-	together(t, base, "PUT", "/channels/"+ch+"/overrides", c.alice.Access, map[string]any{"user_id": c.bob.ID, "deny": domain.PermSpeak}, &override)
+	together(t, base, "PUT", "/channels/"+ch+"/overrides", c.alice.Access, map[string]any{"user_id": c.bob.ID, "allow": 0, "deny": domain.PermSpeak}, &override)
 	clickVoiceToggle(bob, "join voice")
 	joinSettled(t, bob, 30*time.Second)
 	bob.waitFor("listening only", `!!document.querySelector('[data-testid="voice-listen-only"]')`, 10*time.Second)
