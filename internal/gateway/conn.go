@@ -82,7 +82,7 @@ type Conn struct {
 	pingMu      sync.Mutex
 	pingTimer   *time.Timer
 	idleTimer   *time.Timer
-	lastData    atomic.Int64 // unix nanoseconds of the last data frame read
+	lastData    atomic.Int64 // unix nanoseconds of the last data frame or ping read
 	awaitPong   bool
 	pingStopped bool
 
@@ -608,8 +608,8 @@ func (c *Conn) endOne() {
 	close(c.served)
 }
 
-// idleCheck runs on the idle timer: close the socket if no data frame came
-// for the idle timeout, else wait for the rest of it.
+// idleCheck runs on the idle timer: close the socket if no data frame or
+// ping came for the idle timeout, else wait for the rest of it.
 func (c *Conn) idleCheck() {
 	since := time.Duration(time.Now().UnixNano() - c.lastData.Load())
 	if since < c.idle {

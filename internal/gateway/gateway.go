@@ -103,8 +103,9 @@ type Config struct {
 	// PongTimeout is how long a ping may go unanswered before the socket is
 	// closed with 1008 "ping timeout".
 	PongTimeout time.Duration
-	// IdleTimeout closes a socket that sends no data frame for this long
-	// (Together: 300 s). Zero disables it; ConnOptions may override it.
+	// IdleTimeout closes a socket that sends no data frame and no ping for
+	// this long (Together: 300 s). Zero disables it; ConnOptions may
+	// override it.
 	IdleTimeout time.Duration
 	// WriteTimeout bounds one batch write to a socket.
 	WriteTimeout time.Duration

@@ -440,6 +440,48 @@ func TestIdleTimeout(t *testing.T) {
 	}
 }
 
+// TestIdleTimeoutCountsPings: a client's ping is activity, as any inbound
+// frame is for Together's gateway (its 300 s wait starts again on each): a
+// bot whose WebSocket library pings but that sends no HEARTBEAT stays
+// connected there, and was cut off every five minutes here. The check is
+// run by hand on a socket whose last data frame is backdated past the
+// timeout, so nothing depends on timing.
+func TestIdleTimeoutCountsPings(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, serverOpts{conn: func(*http.Request) ConnOptions {
+		return ConnOptions{IdleTimeout: time.Hour}
+	}})
+	client := ts.dial(t, "", nil)
+	sc := ts.accepted(t)
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	// An echo: Serve has started (and stored its first lastData).
+	if err := client.Write(ctx, websocket.MessageText, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readText(t, client); got != "x" {
+		t.Fatalf("read %q", got)
+	}
+	go func() { // reading sees the pong
+		for {
+			if _, _, err := client.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	sc.lastData.Store(time.Now().Add(-2 * time.Hour).UnixNano())
+	if err := client.Ping(ctx); err != nil { // answered: the server has read it
+		t.Fatalf("ping: %v", err)
+	}
+	sc.idleCheck()
+	sc.qmu.Lock()
+	closing := sc.closing
+	sc.qmu.Unlock()
+	if closing || ts.hub.Stats().IdleTimeouts != 0 {
+		t.Fatal("a socket that pinged within the idle timeout was closed as idle")
+	}
+}
+
 func TestReadLimit(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, serverOpts{cfg: Config{ReadLimit: 1024}})

@@ -293,6 +293,12 @@ func (r *reader) parse(c *Conn, b []byte) (int, bool) {
 		}
 		switch h.OpCode {
 		case ws.OpPing:
+			// A client's ping is activity for the idle timeout, as any
+			// inbound frame is for Together's gateway: a client whose
+			// library pings but sends no data stays connected there.
+			// Pongs are not (they answer the hub's own pings, which
+			// every live browser does).
+			c.lastData.Store(time.Now().UnixNano())
 			c.sendControl(ws.OpPong, payload)
 		case ws.OpPong:
 			c.pongReceived()
