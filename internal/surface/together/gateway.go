@@ -790,10 +790,21 @@ func parseFrame(data []byte) (clientFrame, bool) {
 	switch env.Op {
 	case "HEARTBEAT", "VOICE_SIGNAL", "VOICE_SFU":
 	case "PRESENCE_UPDATE":
-		in := &fr.Presence
-		if json.Unmarshal(env.D, in) != nil {
+		// Read as Together reads it: no data (or null) is nothing to do;
+		// otherwise a status that is absent or not a string is "online",
+		// and a custom status or activity that is not a string is none
+		// (a bot's {"activity": "…"} alone sets it and shows it online).
+		if len(env.D) == 0 || string(env.D) == "null" {
 			return clientFrame{}, false
 		}
+		var fields map[string]json.RawMessage
+		_ = json.Unmarshal(env.D, &fields) // not an object: every field absent
+		in := &fr.Presence
+		in.Status = "online"
+		if v := jsonString(fields["status"]); v != nil {
+			in.Status = *v
+		}
+		in.CustomStatus, in.Activity = jsonString(fields["custom_status"]), jsonString(fields["activity"])
 		switch in.Status {
 		case "online", "away", "dnd", "offline":
 		default:
@@ -810,6 +821,15 @@ func parseFrame(data []byte) (clientFrame, bool) {
 		return clientFrame{}, false
 	}
 	return fr, true
+}
+
+// jsonString is raw's value when raw is a JSON string, else nil.
+func jsonString(raw json.RawMessage) *string {
+	var v string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &v) != nil {
+		return nil
+	}
+	return &v
 }
 
 // publishPresence announces an account's presence to its co-members on

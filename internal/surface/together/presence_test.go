@@ -390,3 +390,62 @@ func TestProfileUpdatesPaced(t *testing.T) {
 		t.Errorf("held updates announced once the pace allowed: %v, want only %s", got, last)
 	}
 }
+
+// TestPresenceUpdateReadAsTogether: a PRESENCE_UPDATE frame's data is read
+// as Together's gateway reads it: a status that is absent or not a string
+// is "online", a custom status or activity that is not a string is none,
+// and no data at all is ignored. A bot sending {"activity": "…"} alone had
+// its frame dropped here; on Together it shows online with that activity.
+// The last frame is a marker: the updates before it have been announced.
+func TestPresenceUpdateReadAsTogether(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bot := e.register("ann"), e.register("bot")
+	e.serverWithChannel(ann, "general", bot)
+	wa, _, err := e.dial("token=" + ann.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wa.waitFor("READY")
+	wb, _, err := e.dial("token=" + bot.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb.waitFor("READY")
+	wb.send(map[string]any{"op": "PRESENCE_UPDATE", "d": map[string]any{"activity": "Playing chess", "custom_status": 5}})
+	wb.send(map[string]any{"op": "PRESENCE_UPDATE", "d": nil})
+	wb.send(map[string]any{"op": "PRESENCE_UPDATE", "d": map[string]any{"status": 7, "activity": "Playing go"}})
+	wb.send(map[string]any{"op": "PRESENCE_UPDATE", "d": map[string]any{"status": "away", "custom_status": "end"}})
+	type presence struct {
+		UserID       string  `json:"user_id"`
+		Status       string  `json:"status"`
+		CustomStatus *string `json:"custom_status"`
+		Activity     *string `json:"activity"`
+	}
+	var got []string
+	for {
+		var p presence
+		if err := json.Unmarshal(wa.waitFor("PRESENCE_UPDATE").D, &p); err != nil || p.UserID != bot.id {
+			continue
+		}
+		s := p.Status
+		for _, v := range []*string{p.CustomStatus, p.Activity} {
+			if v == nil {
+				s += " -"
+			} else {
+				s += " " + *v
+			}
+		}
+		if s == "online - -" && len(got) == 0 {
+			continue // the bot's socket bringing it online
+		}
+		got = append(got, s)
+		if p.CustomStatus != nil && *p.CustomStatus == "end" {
+			break
+		}
+	}
+	want := []string{"online - Playing chess", "online - Playing go", "away end -"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("ann saw the bot's presence as %q, want %q", got, want)
+	}
+}
