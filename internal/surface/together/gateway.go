@@ -171,7 +171,11 @@ func (s *Surface) serveGateway(w http.ResponseWriter, r *http.Request) {
 	// the request's context, which ends with this handler, must not close
 	// it.
 	_ = conn.Serve(bg, func(ctx context.Context, typ websocket.MessageType, data []byte) error {
-		s.onFrame(ctx, c, data)
+		// Together's gateway reads text frames only: a binary one is
+		// ignored (and not counted against the frame rate).
+		if typ == websocket.MessageText {
+			s.onFrame(ctx, c, data)
+		}
 		return nil
 	}, func(error) {
 		last := s.removeClient(c)
@@ -638,7 +642,7 @@ func (s *Surface) ready(ctx context.Context, a *identity.Account) (map[string]an
 		"mention_counts": mentions, "server_roles": roles, "channel_overrides": overrides}, nil
 }
 
-// onFrame handles one client frame: HEARTBEAT, PRESENCE_UPDATE,
+// onFrame handles one client text frame: HEARTBEAT, PRESENCE_UPDATE,
 // TYPING_START, VOICE_SIGNAL and Hearth's VOICE_SFU. Unparseable or over-rate frames are dropped.
 func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 	if !c.allow(time.Now()) {

@@ -220,3 +220,35 @@ func TestGatewayIdleTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayIgnoresBinaryFrames: Together's gateway acts on text frames
+// only; a binary frame, even one holding a valid op, is ignored. Hearth
+// answered a binary HEARTBEAT. The text PRESENCE_UPDATE sent after it comes
+// back to the sender's socket, so every answer to the binary frame would
+// have arrived before it.
+func TestGatewayIgnoresBinaryFrames(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann := e.register("ann")
+	w, _, err := e.dial("token=" + ann.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("READY")
+	if err := w.c.Write(context.Background(), websocket.MessageBinary, []byte(`{"op":"HEARTBEAT"}`)); err != nil {
+		t.Fatal(err)
+	}
+	w.send(map[string]any{"op": "PRESENCE_UPDATE", "d": map[string]any{"status": "dnd", "custom_status": "after-binary"}})
+	for {
+		f, err := w.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Op == "HEARTBEAT_ACK" {
+			t.Fatal("a binary HEARTBEAT frame was answered")
+		}
+		if f.T == "PRESENCE_UPDATE" && strings.Contains(string(f.D), "after-binary") {
+			return
+		}
+	}
+}
