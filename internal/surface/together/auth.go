@@ -130,7 +130,10 @@ func (s *Surface) register(w http.ResponseWriter, r *http.Request, _ *identity.P
 			s.log.Warn("join on registration", "err", err)
 		}
 	}
-	if err := s.setStatus(ctx, a.ID, "online"); err != nil {
+	// As Together: a new account is offline until it connects (a login
+	// marks it online); an account registered by a script never shows
+	// online without a socket.
+	if err := s.setStatus(ctx, a.ID, "offline"); err != nil {
 		s.fail(w, err)
 		return
 	}
