@@ -124,6 +124,19 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 // body cap to max and refuses a larger body with tooLarge, where a cut one
 // would only fail to parse.
 func readJSONUpTo(w http.ResponseWriter, r *http.Request, v any, max int64, tooLarge string) bool {
+	return readJSONAs(w, r, v, max, tooLarge, asResult, false)
+}
+
+// readJSONError is readJSON for the routes that answer Owncast's {"error"}
+// shape (asError); the reason is the decoder's, as there.
+func readJSONError(w http.ResponseWriter, r *http.Request, v any) bool {
+	return readJSONAs(w, r, v, maxChatBodyBytes, "unable to parse new value", asError, true)
+}
+
+// readJSONAs reads a JSON body of at most max bytes into v, refusing it in
+// the route's shape: with the decoder's reason when decoderReason is set,
+// else Owncast's "unable to parse new value".
+func readJSONAs(w http.ResponseWriter, r *http.Request, v any, max int64, tooLarge string, refuse refusal, decoderReason bool) bool {
 	if max > maxChatBodyBytes {
 		httpserver.SetBodyLimit(w, r, max)
 	}
@@ -133,7 +146,7 @@ func readJSONUpTo(w http.ResponseWriter, r *http.Request, v any, max int64, tooL
 	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		writeResult(w, http.StatusBadRequest, false, tooLarge)
+		refuse(w, http.StatusBadRequest, tooLarge)
 		return false
 	}
 	if err == nil && len(strings.TrimSpace(string(body))) == 0 {
@@ -143,7 +156,11 @@ func readJSONUpTo(w http.ResponseWriter, r *http.Request, v any, max int64, tooL
 		err = json.Unmarshal(body, v)
 	}
 	if err != nil {
-		writeResult(w, http.StatusBadRequest, false, "unable to parse new value")
+		msg := "unable to parse new value"
+		if decoderReason {
+			msg = err.Error()
+		}
+		refuse(w, http.StatusBadRequest, msg)
 		return false
 	}
 	return true

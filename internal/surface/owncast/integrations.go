@@ -55,20 +55,30 @@ type bodyRequest struct {
 
 func (s *Surface) registerIntegrations(h *httpserver.Server) {
 	h.Handle("OPTIONS /api/integrations/{path...}", s.wrap(corsPreflight))
+	// The chat routes refuse in Owncast's {"error"} shape (its
+	// BadRequestHandler), which integrations read the reason from; Owncast
+	// answers bad JSON there with a 200 (its InternalErrorHandler sets no
+	// status), Hearth with a 400.
 	h.Handle("POST /api/integrations/chat/system", s.requireIntegration(scopeSendSystemMessages, func(w http.ResponseWriter, r *http.Request) {
 		var req bodyRequest
-		if !readJSON(w, r, &req) {
+		if !readJSONError(w, r, &req) {
 			return
 		}
 		if _, err := s.d.Chat.SendSystem(r.Context(), req.Body); err != nil {
-			writeError(w, err)
+			writeErrorAs(w, err, asError)
 			return
 		}
 		writeResult(w, http.StatusOK, true, "sent")
 	}))
 	h.Handle("POST /api/integrations/chat/system/client/{clientId}", s.requireIntegration(scopeSendSystemMessages, func(w http.ResponseWriter, r *http.Request) {
-		var req bodyRequest
-		if !readJSON(w, r, &req) {
+		var req struct {
+			Body *string `json:"body"`
+		}
+		if !readJSONError(w, r, &req) {
+			return
+		}
+		if req.Body == nil || strings.TrimSpace(*req.Body) == "" {
+			writeResult(w, http.StatusBadRequest, false, "no message body provided")
 			return
 		}
 		id, err := strconv.ParseUint(r.PathValue("clientId"), 10, 64)
@@ -77,31 +87,27 @@ func (s *Surface) registerIntegrations(h *httpserver.Server) {
 			writeResult(w, http.StatusBadRequest, false, "client not found")
 			return
 		}
-		if strings.TrimSpace(req.Body) == "" {
-			writeResult(w, http.StatusBadRequest, false, "body is required")
-			return
-		}
-		c.conn.Send(frame(evSystem, map[string]any{"body": s.chat.render.Chat(req.Body),
+		c.conn.Send(frame(evSystem, map[string]any{"body": s.chat.render.Chat(*req.Body),
 			"user": map[string]any{"displayName": s.d.Chat.Settings().Name}}))
 		writeResult(w, http.StatusOK, true, "sent")
 	}))
 	h.Handle("POST /api/integrations/chat/send", s.requireIntegration(scopeSendMessages, func(w http.ResponseWriter, r *http.Request) {
 		var req bodyRequest
-		if !readJSON(w, r, &req) {
+		if !readJSONError(w, r, &req) {
 			return
 		}
 		u, err := s.d.Chat.UserForAccount(r.Context(), integration(r).Account)
 		if err != nil {
-			writeError(w, err)
+			writeErrorAs(w, err, asError)
 			return
 		}
 		m, err := s.d.Chat.Send(r.Context(), u, req.Body)
 		if err != nil {
-			writeError(w, err)
+			writeErrorAs(w, err, asError)
 			return
 		}
 		if m == nil {
-			writeResult(w, http.StatusBadRequest, false, "body is required")
+			asError(w, http.StatusBadRequest, "invalid message")
 			return
 		}
 		if s.d.Webhooks != nil {
@@ -110,11 +116,11 @@ func (s *Surface) registerIntegrations(h *httpserver.Server) {
 		writeResult(w, http.StatusOK, true, "sent")
 	}))
 	h.Handle("POST /api/integrations/chat/user", s.requireIntegration(scopeSendMessages, func(w http.ResponseWriter, r *http.Request) {
-		writeResult(w, http.StatusBadRequest, false, "this endpoint is no longer supported. see /api/integrations/chat/send")
+		asError(w, http.StatusBadRequest, "no longer supported. see /api/integrations/chat/send")
 	}))
 	h.Handle("POST /api/integrations/chat/action", s.requireIntegration(scopeSendSystemMessages, func(w http.ResponseWriter, r *http.Request) {
 		var req bodyRequest
-		if !readJSON(w, r, &req) {
+		if !readJSONError(w, r, &req) {
 			return
 		}
 		body := req.Body
@@ -122,7 +128,7 @@ func (s *Surface) registerIntegrations(h *httpserver.Server) {
 			body = "**" + a + "** " + body
 		}
 		if _, err := s.d.Chat.SendAction(r.Context(), body); err != nil {
-			writeError(w, err)
+			writeErrorAs(w, err, asError)
 			return
 		}
 		writeResult(w, http.StatusOK, true, "sent")

@@ -146,6 +146,21 @@ func writeResult(w http.ResponseWriter, status int, ok bool, msg string) {
 	httpserver.WriteJSON(w, status, map[string]any{"success": ok, "message": msg})
 }
 
+// refusal writes a refused request's answer in one of Owncast's two error
+// shapes.
+type refusal func(w http.ResponseWriter, status int, msg string)
+
+// asResult is Owncast's WriteSimpleResponse refusal: {success: false,
+// message}, which most of its routes answer.
+func asResult(w http.ResponseWriter, status int, msg string) { writeResult(w, status, false, msg) }
+
+// asError is Owncast's BadRequestHandler and InternalErrorHandler body,
+// {"error": msg}: what its webhook and access-token admin routes and the
+// integrations' chat routes answer, so a client reads the reason there.
+func asError(w http.ResponseWriter, status int, msg string) {
+	httpserver.WriteJSON(w, status, map[string]any{"error": msg})
+}
+
 // fail answers err as writeError does, and logs the errors that become a
 // 500, which the answer does not explain.
 func (s *Surface) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -156,13 +171,16 @@ func (s *Surface) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // writeError is the one place domain error kinds become Owncast responses.
-func writeError(w http.ResponseWriter, err error) {
+func writeError(w http.ResponseWriter, err error) { writeErrorAs(w, err, asResult) }
+
+// writeErrorAs is writeError with the route's error shape.
+func writeErrorAs(w http.ResponseWriter, err error, refuse refusal) {
 	err = worded(err)
 	switch fault.KindOf(err) {
 	case fault.NotFound:
-		writeResult(w, http.StatusNotFound, false, fault.Message(err))
+		refuse(w, http.StatusNotFound, fault.Message(err))
 	case fault.Invalid, fault.Conflict:
-		writeResult(w, http.StatusBadRequest, false, fault.Message(err))
+		refuse(w, http.StatusBadRequest, fault.Message(err))
 	case fault.Unauthorized:
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 	case fault.Forbidden:
@@ -172,9 +190,9 @@ func writeError(w http.ResponseWriter, err error) {
 		if errors.As(err, &fe) {
 			ratelimit.SetRetryAfter(w.Header(), ratelimit.Decision{RetryAfter: fe.RetryAfter})
 		}
-		writeResult(w, http.StatusTooManyRequests, false, fault.Message(err))
+		refuse(w, http.StatusTooManyRequests, fault.Message(err))
 	default:
-		writeResult(w, http.StatusInternalServerError, false, "internal error")
+		refuse(w, http.StatusInternalServerError, "internal error")
 	}
 }
 
