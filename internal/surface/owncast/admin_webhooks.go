@@ -60,7 +60,7 @@ func (s *Surface) registerAdminWebhooks(h *httpserver.Server) {
 		if s.d.Webhooks != nil {
 			hs, err := s.d.Webhooks.List(r.Context())
 			if err != nil {
-				writeError(w, err)
+				writeErrorAs(w, err, asError)
 				return
 			}
 			for _, h := range hs {
@@ -74,16 +74,16 @@ func (s *Surface) registerAdminWebhooks(h *httpserver.Server) {
 			URL    string   `json:"url"`
 			Events []string `json:"events"`
 		}
-		if !readJSON(w, r, &req) {
+		if !readJSONError(w, r, &req) {
 			return
 		}
 		if s.d.Webhooks == nil {
-			writeResult(w, http.StatusServiceUnavailable, false, "webhooks are not available")
+			asError(w, http.StatusServiceUnavailable, "webhooks are not available")
 			return
 		}
 		wh, err := s.d.Webhooks.Create(r.Context(), req.URL, req.Events)
 		if err != nil {
-			writeError(w, err)
+			writeErrorAs(w, err, asError)
 			return
 		}
 		httpserver.WriteJSON(w, http.StatusOK, webhookJSON(wh))
@@ -92,19 +92,20 @@ func (s *Surface) registerAdminWebhooks(h *httpserver.Server) {
 		var req struct {
 			ID json.RawMessage `json:"id"`
 		}
-		if !readJSON(w, r, &req) {
+		if !readJSONError(w, r, &req) {
 			return
 		}
 		id := strings.Trim(string(req.ID), `"`)
-		if id == "" || s.d.Webhooks == nil {
-			writeResult(w, http.StatusBadRequest, false, "unable to parse new value")
+		if id == "" || id == "null" || s.d.Webhooks == nil {
+			asError(w, http.StatusBadRequest, "id field is required")
 			return
 		}
+		given := id
 		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
 			// The integer id webhookJSON gives; the UUID is still taken.
 			hs, err := s.d.Webhooks.List(r.Context())
 			if err != nil {
-				writeError(w, err)
+				writeErrorAs(w, err, asError)
 				return
 			}
 			for _, h := range hs {
@@ -115,7 +116,13 @@ func (s *Surface) registerAdminWebhooks(h *httpserver.Server) {
 			}
 		}
 		if err := s.d.Webhooks.Delete(r.Context(), id); err != nil {
-			writeError(w, err)
+			if errors.Is(err, fault.NotFound) {
+				// Owncast's words; Owncast sends them with a 200 (its
+				// InternalErrorHandler sets no status).
+				asError(w, http.StatusNotFound, given+" not found")
+				return
+			}
+			writeErrorAs(w, err, asError)
 			return
 		}
 		writeResult(w, http.StatusOK, true, "deleted webhook")
@@ -138,43 +145,59 @@ func (s *Surface) registerAdminWebhooks(h *httpserver.Server) {
 	})
 	s.admin(h, "POST /api/admin/accesstokens/create", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
-			Name   string   `json:"name"`
-			Scopes []string `json:"scopes"`
+			Name   *string   `json:"name"`
+			Scopes *[]string `json:"scopes"`
 		}
-		if !readJSON(w, r, &req) {
+		if !readJSONError(w, r, &req) {
 			return
 		}
-		_, t, raw, err := s.d.Identity.CreateIntegrationToken(r.Context(), req.Name, req.Scopes)
+		switch {
+		case req.Scopes == nil:
+			asError(w, http.StatusBadRequest, "scopes field is required")
+			return
+		case req.Name == nil:
+			asError(w, http.StatusBadRequest, "name field is required")
+			return
+		}
+		_, t, raw, err := s.d.Identity.CreateIntegrationToken(r.Context(), *req.Name, *req.Scopes)
 		if err != nil {
-			writeError(w, err)
+			writeErrorAs(w, err, asError)
 			return
 		}
 		httpserver.WriteJSON(w, http.StatusOK, tokenJSON(t, raw))
 	})
 	s.admin(h, "POST /api/admin/accesstokens/delete", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
-			Token string `json:"token"`
+			Token *string `json:"token"`
 		}
-		if !readJSON(w, r, &req) {
+		if !readJSONError(w, r, &req) {
 			return
 		}
-		t, err := s.d.Identity.Store().TokenByHash(r.Context(), identity.HashToken(req.Token))
+		switch {
+		case req.Token == nil:
+			asError(w, http.StatusBadRequest, "token field is required")
+			return
+		case *req.Token == "":
+			asError(w, http.StatusBadRequest, "must provide a token")
+			return
+		}
+		t, err := s.d.Identity.Store().TokenByHash(r.Context(), identity.HashToken(*req.Token))
 		if errors.Is(err, fault.NotFound) {
-			t, err = s.d.Identity.Store().TokenByID(r.Context(), req.Token)
+			t, err = s.d.Identity.Store().TokenByID(r.Context(), *req.Token)
 		}
 		if err == nil && t.Kind != identity.IntegrationToken {
 			err = fault.NotFound
 		}
 		if err != nil {
 			if errors.Is(err, fault.NotFound) {
-				writeResult(w, http.StatusBadRequest, false, "unable to find token")
+				asError(w, http.StatusBadRequest, "unable to find token")
 				return
 			}
-			writeError(w, err)
+			writeErrorAs(w, err, asError)
 			return
 		}
 		if err := s.d.Identity.RevokeToken(r.Context(), t.ID); err != nil {
-			writeError(w, err)
+			writeErrorAs(w, err, asError)
 			return
 		}
 		writeResult(w, http.StatusOK, true, "deleted token")

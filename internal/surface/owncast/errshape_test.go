@@ -66,3 +66,35 @@ func TestIntegrationChatErrorShape(t *testing.T) {
 		errorShape(t, c.name, n.do(t, "POST", c.path, bot, c.body), c.status, c.key, c.want)
 	}
 }
+
+// TestWebhookAndTokenErrorShape: the admin's webhook and access-token
+// writes refuse in Owncast's {"error"} shape (its admin/webhooks.go and
+// externalAPIUsers.go answer every refusal with BadRequestHandler or
+// InternalErrorHandler), with Owncast's words for a missing field.
+func TestWebhookAndTokenErrorShape(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, nodeOpts{})
+	for _, c := range []struct {
+		name, path string
+		body       any
+		status     int
+		want       string
+	}{
+		{"webhook, bad JSON", "/api/admin/webhooks/create", "{", 400, ""},
+		{"webhook, unknown event", "/api/admin/webhooks/create", map[string]any{"url": "https://example.com/h", "events": []string{"NOPE"}}, 400, ""},
+		{"webhook, private URL", "/api/admin/webhooks/create", map[string]any{"url": "http://127.0.0.1/h", "events": []string{"CHAT"}}, 400, ""},
+		{"webhook delete, bad JSON", "/api/admin/webhooks/delete", "{", 400, ""},
+		{"webhook delete, no id", "/api/admin/webhooks/delete", map[string]any{}, 400, "id field is required"},
+		{"webhook delete, unknown id", "/api/admin/webhooks/delete", map[string]any{"id": 12345}, 404, "12345 not found"},
+		{"token, bad JSON", "/api/admin/accesstokens/create", "{", 400, ""},
+		{"token, no scopes", "/api/admin/accesstokens/create", map[string]any{"name": "x"}, 400, "scopes field is required"},
+		{"token, no name", "/api/admin/accesstokens/create", map[string]any{"scopes": []string{"CAN_SEND_MESSAGES"}}, 400, "name field is required"},
+		{"token, unknown scope", "/api/admin/accesstokens/create", map[string]any{"name": "x", "scopes": []string{"ROOT"}}, 400, ""},
+		{"token delete, bad JSON", "/api/admin/accesstokens/delete", "{", 400, ""},
+		{"token delete, no token", "/api/admin/accesstokens/delete", map[string]any{}, 400, "token field is required"},
+		{"token delete, empty", "/api/admin/accesstokens/delete", map[string]any{"token": ""}, 400, "must provide a token"},
+		{"token delete, unknown", "/api/admin/accesstokens/delete", map[string]any{"token": "nope"}, 400, "unable to find token"},
+	} {
+		errorShape(t, c.name, n.do(t, "POST", c.path, "admin", c.body), c.status, "error", c.want)
+	}
+}
