@@ -180,12 +180,11 @@ func (s *Surface) handleRegister(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		DisplayName string `json:"displayName"`
 	}
+	// As Owncast, a body that is not a request (malformed, a wrong type)
+	// registers a user all the same, under a generated name.
 	body, _ := io.ReadAll(io.LimitReader(r.Body, maxChatBodyBytes))
-	if len(strings.TrimSpace(string(body))) > 0 {
-		if err := json.Unmarshal(body, &req); err != nil {
-			writeResult(w, http.StatusBadRequest, false, "unable to parse request")
-			return
-		}
+	if json.Unmarshal(body, &req) != nil {
+		req.DisplayName = ""
 	}
 	// A Hearth account signed in with a Together access token chats as
 	// itself; anyone else gets a guest account. A token that does not
