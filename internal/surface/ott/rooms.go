@@ -3,6 +3,7 @@ package ott
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -174,11 +175,17 @@ func (s *Surface) handlePatchRoom(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// OTT then needs a token (the admin apikey alone is not one), before
+	// it looks the room up.
+	p := principalOf(r)
+	if p == nil {
+		s.writeError(w, errMissingToken)
+		return
+	}
 	room, ok := s.room(w, r)
 	if !ok {
 		return
 	}
-	p := principalOf(r)
 	if claim != nil {
 		if *claim {
 			if p == nil || !p.loggedIn() {
@@ -246,21 +253,33 @@ func (s *Surface) handleDeleteRoom(w http.ResponseWriter, r *http.Request) {
 	writeOK(w, http.StatusOK, nil)
 }
 
+// errMissingToken is OTT's answer to a room change made with the admin
+// apikey and no token: a plain OttException, whose name is Error's.
+var errMissingToken = ottErr(http.StatusBadRequest, "Error", "Missing token")
+
 // connected finds the caller's socket in the room (vote and undo need one).
+// As in OTT, which looks for the caller's client and never for the room, a
+// room that does not exist (or that the caller may not see) answers
+// ClientNotFoundInRoomException naming the room as the path does.
 func (s *Surface) connected(w http.ResponseWriter, r *http.Request) (*watch.Room, string, bool) {
-	room, ok := s.room(w, r)
-	if !ok {
-		return nil, "", false
-	}
 	p := principalOf(r)
 	if p == nil {
-		s.writeError(w, ottErr(http.StatusBadRequest, "OttException", "Missing token"))
+		s.writeError(w, errMissingToken)
+		return nil, "", false
+	}
+	notFound := &watch.Error{Kind: fault.Invalid, Code: watch.CodeClientNotFound, Msg: `The server was unable to find a client in the room "` +
+		r.PathValue("name") + `" associated with the session. This might mean that your browser isn't saving cookies, try refreshing. If you aren't connected to the room, reconnect to the room and try again. This could also mean that the room does not exist at all.`}
+	room, err := s.d.Watch.Open(r.Context(), r.PathValue("name"), actor(p))
+	if err != nil {
+		if watch.CodeOf(err) == watch.CodeRoomNotFound || errors.Is(err, watch.ErrRoomNotFound) {
+			err = notFound
+		}
+		s.writeError(w, err)
 		return nil, "", false
 	}
 	id, ok := room.ClientBySession(p.sessionID())
 	if !ok {
-		s.writeError(w, &watch.Error{Kind: fault.Invalid, Code: watch.CodeClientNotFound, Msg: `The server was unable to find a client in the room "` +
-			room.Name() + `" associated with the session. This might mean that your browser isn't saving cookies, try refreshing. If you aren't connected to the room, reconnect to the room and try again. This could also mean that the room does not exist at all.`})
+		s.writeError(w, notFound)
 		return nil, "", false
 	}
 	return room, id, true
