@@ -490,14 +490,22 @@ func (r *Room) restoreQueue(c *call) error {
 }
 
 func (r *Room) updateQueueItem(c *call) error {
-	i, err := r.queuedFor(c, PermEdit)
-	if err != nil {
+	// OTT checks the permission, then the subtitle's ending, then whether
+	// the video is queued: a .srt for a video not queued is
+	// UnsupportedSubtitleType, not VideoNotFound.
+	if err := c.check(PermEdit); err != nil {
 		return err
 	}
 	if c.req.Update != nil && c.req.Update.SubtitleURL != nil {
 		if err := validSubtitle(*c.req.Update.SubtitleURL); err != nil {
 			return err
 		}
+	}
+	i, err := r.queuedFor(c, PermEdit)
+	if err != nil {
+		return err
+	}
+	if c.req.Update != nil && c.req.Update.SubtitleURL != nil {
 		r.queue[i].SubtitleURL = *c.req.Update.SubtitleURL
 	}
 	v := r.queue[i]

@@ -1128,3 +1128,22 @@ func TestDemotionNeedsTheNewRolesPromotion(t *testing.T) {
 		t.Fatalf("demotion to Registered left m2 %v", got)
 	}
 }
+
+// TestUpdateQueueItemChecksSubtitleFirst: OTT's updateQueueItem refuses a
+// subtitle that does not end in .vtt before it looks for the video, so an
+// edit of a video not queued with such a subtitle is
+// UnsupportedSubtitleType; with a good subtitle it is VideoNotFound.
+func TestUpdateQueueItemChecksSubtitleFirst(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.room("subsfirst", "")
+	a := anon("a")
+	err := e.do(r, a, "", Request{Type: ReqUpdateQueueItem, Video: ref("nope"), Update: &QueueItemUpdate{SubtitleURL: ptr("https://example.org/s.srt")}})
+	if CodeOf(err) != CodeUnsupportedSubtitle {
+		t.Fatalf("a .srt for a video not queued: %v (%s), want %s", err, CodeOf(err), CodeUnsupportedSubtitle)
+	}
+	err = e.do(r, a, "", Request{Type: ReqUpdateQueueItem, Video: ref("nope"), Update: &QueueItemUpdate{SubtitleURL: ptr("https://example.org/s.vtt")}})
+	if CodeOf(err) != CodeVideoNotFound {
+		t.Fatalf("a .vtt for a video not queued: %v (%s), want %s", err, CodeOf(err), CodeVideoNotFound)
+	}
+}
