@@ -812,10 +812,10 @@ func CheckSettings(in *Settings) error {
 		}
 	}
 	if in.Visibility != nil && !in.Visibility.Valid() {
-		return BadArgument("visibility", "must be public, unlisted or private")
+		return badVisibility(*in.Visibility)
 	}
 	if in.QueueMode != nil && !in.QueueMode.Valid() {
-		return BadArgument("queueMode", "must be manual, vote, loop or dj")
+		return badQueueMode(*in.QueueMode)
 	}
 	if in.AutoSkip != nil {
 		if _, err := normaliseCategories(*in.AutoSkip); err != nil {
@@ -891,7 +891,7 @@ func (r *Room) applySettings(a Actor, role Role, in *Settings) error {
 	}
 	if s.Visibility != nil {
 		if !s.Visibility.Valid() {
-			return BadArgument("visibility", "must be public, unlisted or private")
+			return badVisibility(*s.Visibility)
 		}
 		if err := check(PermSetVisibility); err != nil {
 			return err
@@ -899,7 +899,7 @@ func (r *Room) applySettings(a Actor, role Role, in *Settings) error {
 	}
 	if s.QueueMode != nil {
 		if !s.QueueMode.Valid() {
-			return BadArgument("queueMode", "must be manual, vote, loop or dj")
+			return badQueueMode(*s.QueueMode)
 		}
 		if err := check(PermSetQueueMode); err != nil {
 			return err

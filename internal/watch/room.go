@@ -592,3 +592,13 @@ func validDescription(d string) error {
 func shuffle(q []Video) {
 	rand.Shuffle(len(q), func(i, j int) { q[i], q[j] = q[j], q[i] })
 }
+
+// badVisibility and badQueueMode refuse a value outside the enum as OTT's
+// zod schema (a nativeEnum) words it, the value it got included.
+func badVisibility(v Visibility) error {
+	return BadArgument("visibility", "Invalid enum value. Expected 'public' | 'unlisted' | 'private', received '"+string(v)+"'")
+}
+
+func badQueueMode(q QueueMode) error {
+	return BadArgument("queueMode", "Invalid enum value. Expected 'manual' | 'vote' | 'loop' | 'dj', received '"+string(q)+"'")
+}

@@ -436,10 +436,10 @@ func checkFields(in CreateInput) error {
 		return err
 	}
 	if in.Visibility != "" && !in.Visibility.Valid() {
-		return BadArgument("visibility", "must be public, unlisted or private")
+		return badVisibility(in.Visibility)
 	}
 	if in.QueueMode != "" && !in.QueueMode.Valid() {
-		return BadArgument("queueMode", "must be manual, vote, loop or dj")
+		return badQueueMode(in.QueueMode)
 	}
 	if in.AutoSkip != nil {
 		if _, err := normaliseCategories(*in.AutoSkip); err != nil {

@@ -57,3 +57,55 @@ func TestVoteAndUndoOnUnknownRoom(t *testing.T) {
 		t.Errorf("the apikey without a token changed the room: %s", r.raw)
 	}
 }
+
+// TestRoomSchemaErrorsWordedAsZod: a new room's name, visibility and queue
+// mode are refused with the words and issue codes of OTT's zod schema (its
+// CreateRoomForm shows the message): every issue of the name, joined by
+// "; ", and an enum's "Invalid enum value. Expected …, received '…'".
+func TestRoomSchemaErrorsWordedAsZod(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	issue := func(r resp) map[string]any {
+		e, _ := r.body["error"].(map[string]any)
+		d, _ := e["details"].([]any)
+		if len(d) == 0 {
+			return nil
+		}
+		m, _ := d[0].(map[string]any)
+		return m
+	}
+	for _, tc := range []struct {
+		body      map[string]any
+		msg, code string
+	}{
+		{map[string]any{}, `Validation error: Required at "name"`, "invalid_type"},
+		{map[string]any{"name": "ab"}, `Validation error: too short, must be atleast 3 characters at "name"`, "too_small"},
+		{map[string]any{"name": strings.Repeat("a", 33)}, `Validation error: too long, must be at most 32 characters at "name"`, "too_big"},
+		{map[string]any{"name": "a b c"}, `Validation error: Invalid at "name"`, "invalid_string"},
+		{map[string]any{"name": "a!"}, `Validation error: too short, must be atleast 3 characters at "name"; Invalid at "name"`, "too_small"},
+		{map[string]any{"name": "list"}, `Validation error: not allowed (reserved) at "name"`, "custom"},
+		{map[string]any{"name": "zodroom", "visibility": "nope"}, `Validation error: Invalid enum value. Expected 'public' | 'unlisted' | 'private', received 'nope' at "visibility"`, "invalid_enum_value"},
+		{map[string]any{"name": "zodroom", "queueMode": "nope"}, `Validation error: Invalid enum value. Expected 'manual' | 'vote' | 'loop' | 'dj', received 'nope' at "queueMode"`, "invalid_enum_value"},
+	} {
+		r := h.do("POST", "/api/room/create", tok, tc.body)
+		if r.status != 400 || r.errName() != "ZodValidationError" || r.errMsg() != tc.msg || issue(r)["code"] != tc.code {
+			t.Errorf("create %v: %d %s\nwant message %s, code %s", tc.body, r.status, r.raw, tc.msg, tc.code)
+		}
+	}
+	h.createRoom(tok, "zodroom", nil)
+	for _, tc := range []struct {
+		body      map[string]any
+		msg, code string
+	}{
+		{map[string]any{"visibility": "nope"}, `Validation error: Invalid enum value. Expected 'public' | 'unlisted' | 'private', received 'nope' at "visibility"`, "invalid_enum_value"},
+		{map[string]any{"queueMode": "nope"}, `Validation error: Invalid enum value. Expected 'manual' | 'vote' | 'loop' | 'dj', received 'nope' at "queueMode"`, "invalid_enum_value"},
+		{map[string]any{"title": 5}, `Validation error: Expected string, received number at "title"`, "invalid_type"},
+		{map[string]any{"foo": 1}, `Validation error: Unrecognized key(s) in object: 'foo'`, "unrecognized_keys"},
+	} {
+		r := h.do("PATCH", "/api/room/zodroom", tok, tc.body)
+		if r.status != 400 || r.errName() != "ZodValidationError" || r.errMsg() != tc.msg || issue(r)["code"] != tc.code {
+			t.Errorf("patch %v: %d %s\nwant message %s, code %s", tc.body, r.status, r.raw, tc.msg, tc.code)
+		}
+	}
+}

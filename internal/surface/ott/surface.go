@@ -181,7 +181,38 @@ func schemaErr(err error) error {
 	if reason == "" {
 		reason = we.Msg
 	}
-	return zodErr("custom", we.Arg, reason)
+	return zodErr(zodCode(reason), we.Arg, reason)
+}
+
+// zodCode is the code of the zod issue whose message is msg, by the words
+// zod (or OTT's schema) uses for it.
+func zodCode(msg string) string {
+	switch {
+	case msg == "Required", strings.HasPrefix(msg, "Expected "):
+		return "invalid_type"
+	case strings.HasPrefix(msg, "Invalid enum value."):
+		return "invalid_enum_value"
+	case strings.HasPrefix(msg, "Unrecognized key(s) in object"):
+		return "unrecognized_keys"
+	case msg == "Invalid", msg == "Invalid url", msg == "Invalid email":
+		return "invalid_string"
+	case strings.HasPrefix(msg, "too short,"), strings.HasPrefix(msg, "String must contain at least"):
+		return "too_small"
+	case strings.HasPrefix(msg, "too long,"), strings.HasPrefix(msg, "String must contain at most"):
+		return "too_big"
+	}
+	return "custom"
+}
+
+// zodIssuesErr is a 400 ZodValidationError of several issues about one
+// field, worded as zod-validation-error joins them ("; ").
+func zodIssuesErr(field string, issues []zodIssue) error {
+	msgs := make([]string, len(issues))
+	for i, is := range issues {
+		msgs[i] = is.Message + ` at "` + field + `"`
+	}
+	return &apiError{status: http.StatusBadRequest, body: errBody{Name: "ZodValidationError",
+		Message: "Validation error: " + strings.Join(msgs, "; "), Details: issues}}
 }
 
 // zodErr is a 400 ZodValidationError of one issue, worded as
