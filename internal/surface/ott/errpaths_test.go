@@ -109,3 +109,30 @@ func TestRoomSchemaErrorsWordedAsZod(t *testing.T) {
 		}
 	}
 }
+
+// TestPatchAccountWrongTypeIsValidationError: OTT's PATCH
+// /api/user/account parses its schema itself and answers every refusal of
+// it as ValidationError with the first issue's message, a field of the
+// wrong type included (not the ZodValidationError of the room routes).
+func TestPatchAccountWrongTypeIsValidationError(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, opts{})
+	tok := h.grant()
+	if r := h.do("POST", "/api/user/register", tok, map[string]any{"username": "typeduser", "password": "Passw0rdLong"}); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	for _, tc := range []struct {
+		body map[string]any
+		msg  string
+	}{
+		{map[string]any{"email": 5}, "Expected string, received number"},
+		{map[string]any{"newPassword": true}, "Expected string, received boolean"},
+		{map[string]any{"email": "bad"}, "Invalid email"},
+		{map[string]any{}, "At least one field must be provided"},
+	} {
+		r := h.do("PATCH", "/api/user/account", tok, tc.body)
+		if r.status != 400 || r.errName() != "ValidationError" || r.errMsg() != tc.msg {
+			t.Errorf("%v: %d %s, want ValidationError %q", tc.body, r.status, r.raw, tc.msg)
+		}
+	}
+}

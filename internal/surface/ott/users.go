@@ -386,6 +386,13 @@ func (s *Surface) handlePatchAccount(w http.ResponseWriter, r *http.Request) {
 		NewPassword     *string `json:"newPassword"`
 	}
 	if err := decode(r, &body); err != nil {
+		// OTT's route parses its schema itself and answers a field of the
+		// wrong type as every refusal of it: ValidationError, the first
+		// issue's message alone.
+		var ae *apiError
+		if errors.As(err, &ae) && ae.body.Name == "ZodValidationError" && len(ae.body.Details) > 0 {
+			err = ottErr(http.StatusBadRequest, "ValidationError", ae.body.Details[0].Message)
+		}
 		s.writeError(w, err)
 		return
 	}
