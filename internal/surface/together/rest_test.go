@@ -386,6 +386,48 @@ func TestBotsBounded(t *testing.T) {
 	}
 }
 
+// TestBotsRefusalsAsTogether: Together's bot routes answer a bot (Bot
+// token) with each route's own 403 text, /bots/connect answers anyone not
+// signed in with "Authorization: Bot" (a person, or a bot presenting the
+// access token /bots/connect gave it) 403 "Only bots can use this
+// endpoint", and regenerating a revoked bot's token is 400 with Together's
+// text (bots.rs).
+func TestBotsRefusalsAsTogether(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann := e.register("ann")
+	obj, _ := e.must(201, "POST", "/bots", ann.access, map[string]any{"name": "Relay"})
+	bot := "Bot " + obj["token"].(string)
+	id := obj["bot"].(map[string]any)["id"].(string)
+	conn, _ := e.must(200, "POST", "/bots/connect", bot, nil)
+	botJWT := conn["access_token"].(string)
+	for _, c := range []struct {
+		method, path, auth string
+		body               any
+		status             int
+		msg                string
+	}{
+		{"POST", "/bots", bot, map[string]any{"name": "x"}, 403, "Bots cannot create other bots"},
+		{"GET", "/bots", bot, nil, 403, "Bots cannot list bots"},
+		{"GET", "/bots/" + id, bot, nil, 403, "Bots cannot access bot management endpoints"},
+		{"GET", "/bots/" + id + "/logs", bot, nil, 403, "Bots cannot access bot management endpoints"},
+		{"PATCH", "/bots/" + id, bot, map[string]any{"name": "y"}, 403, "Bots cannot update bots"},
+		{"POST", "/bots/" + id + "/token/regenerate", bot, nil, 403, "Bots cannot regenerate tokens"},
+		{"DELETE", "/bots/" + id, bot, nil, 403, "Bots cannot revoke bots"},
+		{"POST", "/bots/connect", ann.access, nil, 403, "Only bots can use this endpoint"},
+		{"POST", "/bots/connect", botJWT, nil, 403, "Only bots can use this endpoint"},
+	} {
+		if code, obj, _ := e.call(c.method, c.path, c.auth, c.body); code != c.status || obj["error"] != c.msg {
+			t.Errorf("%s %s: %d %v, want %d %q", c.method, c.path, code, obj, c.status, c.msg)
+		}
+	}
+	e.must(204, "DELETE", "/bots/"+id, ann.access, nil)
+	if code, obj, _ := e.call("POST", "/bots/"+id+"/token/regenerate", ann.access, nil); code != 400 ||
+		obj["error"] != "Cannot regenerate token for a revoked bot. Create a new bot instead." {
+		t.Errorf("regenerate a revoked bot: %d %v", code, obj)
+	}
+}
+
 func TestBotsAndAdmin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, storetest.Engines()[0])

@@ -6,8 +6,10 @@ package bots
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/community"
@@ -56,9 +58,12 @@ func toBot(b *Bot) botDTO {
 		RevokedAt: b.RevokedAt, CreatedAt: b.CreatedAt}
 }
 
-func (s *API) humansOnly(p *identity.Principal) error {
+// humansOnly refuses a bot (or an API token) with forbidden, the route's
+// own words in Together ("Bots cannot create other bots", …), and
+// answers 503 without bots.
+func (s *API) humansOnly(p *identity.Principal, forbidden string) error {
 	if err := community.CanManageBots(p); err != nil {
-		return err
+		return fault.New(fault.KindOf(err), forbidden)
 	}
 	if s.bots == nil {
 		return fault.New(fault.Unavailable, "Bots are not available")
@@ -67,7 +72,7 @@ func (s *API) humansOnly(p *identity.Principal) error {
 }
 
 func (s *API) Create(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	if err := s.humansOnly(p); err != nil {
+	if err := s.humansOnly(p, "Bots cannot create other bots"); err != nil {
 		s.Fail(w, err)
 		return
 	}
@@ -92,7 +97,7 @@ func (s *API) Create(w http.ResponseWriter, r *http.Request, p *identity.Princip
 }
 
 func (s *API) List(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	if err := s.humansOnly(p); err != nil {
+	if err := s.humansOnly(p, "Bots cannot list bots"); err != nil {
 		s.Fail(w, err)
 		return
 	}
@@ -105,15 +110,23 @@ func (s *API) List(w http.ResponseWriter, r *http.Request, p *identity.Principal
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"bots": out})
 }
 
-func (s *API) myBot(r *http.Request, p *identity.Principal) (*Bot, error) {
-	if err := s.humansOnly(p); err != nil {
+// Together's refusals of a bot on the routes of one bot.
+const (
+	botsNoAccess = "Bots cannot access bot management endpoints"
+	botsNoRevoke = "Bots cannot revoke bots"
+	botsNoRegen  = "Bots cannot regenerate tokens"
+	botsNoUpdate = "Bots cannot update bots"
+)
+
+func (s *API) myBot(r *http.Request, p *identity.Principal, forbidden string) (*Bot, error) {
+	if err := s.humansOnly(p, forbidden); err != nil {
 		return nil, err
 	}
 	return s.bots.Get(r.Context(), p.Account.ID, r.PathValue("bot_id"))
 }
 
 func (s *API) Get(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	b, err := s.myBot(r, p)
+	b, err := s.myBot(r, p, botsNoAccess)
 	if err != nil {
 		s.Fail(w, err)
 		return
@@ -122,7 +135,7 @@ func (s *API) Get(w http.ResponseWriter, r *http.Request, p *identity.Principal)
 }
 
 func (s *API) Revoke(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	b, err := s.myBot(r, p)
+	b, err := s.myBot(r, p, botsNoRevoke)
 	if err != nil {
 		s.Fail(w, err)
 		return
@@ -135,7 +148,7 @@ func (s *API) Revoke(w http.ResponseWriter, r *http.Request, p *identity.Princip
 }
 
 func (s *API) Regenerate(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	b, err := s.myBot(r, p)
+	b, err := s.myBot(r, p, botsNoRegen)
 	if err != nil {
 		s.Fail(w, err)
 		return
@@ -148,11 +161,22 @@ func (s *API) Regenerate(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"bot": toBot(b), "token": raw})
 }
 
-// Connect swaps a Bot token for a 15-minute access JWT.
+// Connect swaps a Bot token for a 15-minute access JWT. As Together, only
+// a caller signed in with "Authorization: Bot <token>" is a bot here: a
+// person, or a bot presenting an access token it was handed (Together's
+// is_bot is false for those), is 403 "Only bots can use this endpoint".
 func (s *API) Connect(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	onlyBots := fault.New(fault.Forbidden, "Only bots can use this endpoint")
+	if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); scheme != "Bot" {
+		s.Fail(w, onlyBots)
+		return
+	}
 	tok, _, err := s.Identity.ExchangeBotToken(r.Context(), p)
+	if errors.Is(err, identity.ErrWrongTokenType) {
+		err = onlyBots
+	}
 	if err != nil {
-		s.Fail(w, fault.New(fault.Unauthorized, "Bot token required"))
+		s.Fail(w, err)
 		return
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]string{"access_token": tok})
@@ -167,7 +191,7 @@ type botLogEntry struct {
 // Logs is Together's activity log of a bot: its creation, its last 50
 // messages and its revocation, newest first.
 func (s *API) Logs(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	b, err := s.myBot(r, p)
+	b, err := s.myBot(r, p, botsNoAccess)
 	if err != nil {
 		s.Fail(w, err)
 		return
@@ -198,7 +222,7 @@ func (s *API) Logs(w http.ResponseWriter, r *http.Request, p *identity.Principal
 }
 
 func (s *API) Update(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	b, err := s.myBot(r, p)
+	b, err := s.myBot(r, p, botsNoUpdate)
 	if err != nil {
 		s.Fail(w, err)
 		return

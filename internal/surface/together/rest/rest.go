@@ -138,7 +138,7 @@ var ruleTexts = []struct {
 	{community.ErrBotRevokedEdit, "Cannot update a revoked bot"},
 	{community.ErrBotDescription, "description must be at most 512 characters"},
 	{community.ErrBotNotFound, "Bot not found"},
-	{community.ErrBotRevoked, "Bot has been revoked"},
+	{community.ErrBotRevoked, "Cannot regenerate token for a revoked bot. Create a new bot instead."},
 	{community.ErrEditOthers, "Only the message author can edit it"},
 	{community.ErrDeleteMessage, "Only the message author or server owner can delete it"},
 	{community.ErrReact, "You do not have permission to add reactions"},
