@@ -81,18 +81,23 @@ func TestAttachmentsEmojiPollsEvents(t *testing.T) {
 		want  string
 	}{
 		{"png with traversal name", ann.access, []part{{"files", "../../etc/passwd.png", img}}, 201, `"filename":"passwd.png"`},
-		{"wrong field", ann.access, []part{{"file", "a.png", img}}, 400, "Unexpected field"},
-		{"html refused", ann.access, []part{{"files", "x.html", []byte("<html><script>alert(1)</script></html>")}}, 400, "File type not allowed"},
-		{"svg refused", ann.access, []part{{"files", "x.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"></svg>`)}}, 400, "File type not allowed"},
-		{"empty refused", ann.access, []part{{"files", "e.txt", nil}}, 400, "Empty"},
-		{"not the author", bob.access, []part{{"files", "b.png", img}}, 403, ""},
+		// As Together (attachments.rs): only parts named "files" are
+		// files; others are passed over, and none at all is 400.
+		{"wrong field", ann.access, []part{{"file", "a.png", img}}, 400, `No files provided — include at least one field named \"files\"`},
+		{"html refused", ann.access, []part{{"files", "x.html", []byte("<html><script>alert(1)</script></html>")}}, 400, "File type 'text/html' is not allowed"},
+		{"svg refused", ann.access, []part{{"files", "x.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"></svg>`)}}, 400, "looks like markup"},
+		{"markup in text refused", ann.access, []part{{"files", "x.txt", []byte("hi <script>alert(1)</script>")}}, 400, "looks like markup"},
+		{"zip refused", ann.access, []part{{"files", "x.zip", []byte("PK\x03\x04\x14\x00\x00\x00\x08\x00")}}, 400, "File type 'application/zip' is not allowed"},
+		{"binary refused", ann.access, []part{{"files", "x.bin", []byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0}}}, 400, "File type could not be determined."},
+		{"empty refused", ann.access, []part{{"files", "e.txt", nil}}, 400, "Files must not be empty"},
+		{"not the author", bob.access, []part{{"files", "b.png", img}}, 403, "Only the message author can add attachments"},
 		{"eleven files", ann.access, func() []part {
 			ps := make([]part, 11)
 			for i := range ps {
 				ps[i] = part{"files", "t.txt", []byte("hello")}
 			}
 			return ps
-		}(), 400, "at most 10"},
+		}(), 400, "Messages may not have more than 10 attachments"},
 	}
 	for _, c := range cases {
 		code, body := e.upload("/messages/"+mid+"/attachments", c.token, c.parts)
@@ -103,6 +108,22 @@ func TestAttachmentsEmojiPollsEvents(t *testing.T) {
 	_, list := e.must(200, "GET", "/messages/"+mid+"/attachments", bob.access, nil)
 	if len(list) != 1 {
 		t.Fatalf("attachments %v", list)
+	}
+	// A part of another name beside the files (a caption, say) is passed
+	// over, as Together does; and the message's files count towards its 10.
+	m2, _ := e.must(201, "POST", "/channels/"+cid+"/messages", ann.access, map[string]any{"content": "with a caption"})
+	if code, body := e.upload("/messages/"+m2["id"].(string)+"/attachments", ann.access,
+		[]part{{"content", "", []byte("caption")}, {"files", "a.txt", []byte("hello")}, {"extra", "x.bin", []byte{0, 1, 2}}}); code != 201 ||
+		!strings.Contains(body, `"filename":"a.txt"`) || strings.Count(body, `"id"`) != 1 {
+		t.Errorf("stray fields beside files: %d %s", code, body)
+	}
+	nine := make([]part, 9)
+	for i := range nine {
+		nine[i] = part{"files", "t.txt", []byte("hello")}
+	}
+	if code, body := e.upload("/messages/"+m2["id"].(string)+"/attachments", ann.access, append(nine, nine[0])); code != 400 ||
+		!strings.Contains(body, "Messages may not have more than 10 attachments") {
+		t.Errorf("1 + 10 files: %d %s", code, body)
 	}
 	a := list[0].(map[string]any)
 	if a["width"] != 3.0 || a["height"] != 2.0 || a["mime_type"] != "image/png" {

@@ -354,13 +354,13 @@ func (s *API) UploadAttachments(w http.ResponseWriter, r *http.Request, p *ident
 			return
 		}
 		if part.FormName() != "files" {
-			cleanup()
-			s.Fail(w, rest.Invalid("Unexpected field "+strconvQuote(part.FormName())+"; files must be sent as 'files'"))
-			return
+			// As Together: a part of another name is passed over (the
+			// body's limit still bounds it); only "files" are files.
+			continue
 		}
 		if len(saved) >= MaxFilesPerMessage {
 			cleanup()
-			s.Fail(w, fault.Newf(fault.Invalid, "A message can have at most %d attachments", MaxFilesPerMessage))
+			s.Fail(w, errTooManyFiles)
 			return
 		}
 		if !s.roomFor() {
@@ -393,7 +393,7 @@ func (s *API) UploadAttachments(w http.ResponseWriter, r *http.Request, p *ident
 		saved = append(saved, a)
 	}
 	if len(saved) == 0 {
-		s.Fail(w, rest.Invalid("No files uploaded"))
+		s.Fail(w, rest.Invalid(`No files provided — include at least one field named "files"`))
 		return
 	}
 	if err := s.store.AddAttachments(ctx, saved, MaxFilesPerMessage, s.quota(p)); err != nil {
@@ -402,13 +402,36 @@ func (s *API) UploadAttachments(w http.ResponseWriter, r *http.Request, p *ident
 			s.Bad(w, s.quotaError())
 			return
 		}
+		if fault.KindOf(err) == fault.Invalid {
+			// The message's files and these would pass the bound.
+			err = errTooManyFiles
+		}
 		s.Fail(w, err)
 		return
 	}
 	rest.WriteJSON(w, http.StatusCreated, s.toAttachments(saved))
 }
 
-func strconvQuote(s string) string { return strconv.Quote(s) }
+// Together's refusals of an upload (attachments.rs).
+var (
+	errTooManyFiles = fault.Newf(fault.Invalid, "Messages may not have more than %d attachments", MaxFilesPerMessage)
+	errTooLarge     = fault.New(fault.Invalid, "File size exceeds the 50 MB limit")
+	errUnknownType  = fault.New(fault.Invalid,
+		"File type could not be determined. Please upload a supported file type (image, video, audio, PDF, or text).")
+)
+
+// typeRefused is Together's refusal of a file whose sniffed type is not
+// allowed (markup that sniffs as text among them, which Hearth refuses).
+func typeRefused(head []byte) error {
+	ct, _, _ := strings.Cut(http.DetectContentType(head), ";")
+	switch ct {
+	case "application/octet-stream":
+		return errUnknownType
+	case "text/plain":
+		return fault.New(fault.Invalid, "Text that looks like markup (HTML, SVG, XML) is not allowed")
+	}
+	return fault.Newf(fault.Invalid, "File type '%s' is not allowed", ct)
+}
 
 // readErrs remembers the first read error of r other than io.EOF, so a
 // broken upload is told apart from a failing disk.
@@ -439,7 +462,7 @@ func (s *API) saveUpload(messageID string, part *multipart.Part, max int64) (*At
 	head := make([]byte, 512)
 	n, err := io.ReadFull(part, head)
 	if n == 0 {
-		return nil, rest.Invalid("Empty files are not allowed")
+		return nil, rest.Invalid("Files must not be empty")
 	}
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, rest.Invalid("Could not read the upload")
@@ -447,7 +470,7 @@ func (s *API) saveUpload(messageID string, part *multipart.Part, max int64) (*At
 	head = head[:n]
 	mime := sniff(head)
 	if mime == "" {
-		return nil, rest.Invalid("File type not allowed")
+		return nil, typeRefused(head)
 	}
 	if err := s.uploads.MkdirAll(messageID, 0o750); err != nil {
 		return nil, err
@@ -472,13 +495,13 @@ func (s *API) saveUpload(messageID string, part *multipart.Part, max int64) (*At
 	case err == nil && size > max && max < MaxFileBytes:
 		err = errPastMax
 	case err == nil && size > max:
-		err = fault.New(fault.Invalid, "File exceeds the 50 MiB limit")
+		err = errTooLarge
 	}
 	if err != nil {
 		_ = s.uploads.Remove(rel)
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, rest.Invalid("File exceeds the 50 MiB limit")
+			return nil, errTooLarge
 		}
 		if src.err != nil {
 			// The client's body broke off (a part without its closing
