@@ -156,11 +156,29 @@ func TestAttachmentsEmojiPollsEvents(t *testing.T) {
 	if code != 201 || !strings.Contains(body, `"url":"/emojis/`) {
 		t.Fatalf("emoji: %d %s", code, body)
 	}
-	if code, _ := e.upload("/servers/"+sid+"/emojis", bob.access, []part{{"name", "", []byte("x")}, {"image", "p.png", img}}); code != 403 {
-		t.Errorf("member emoji: %d", code)
-	}
-	if code, _ := e.upload("/servers/"+sid+"/emojis", ann.access, []part{{"name", "", []byte("Bad Name")}, {"image", "p.png", img}}); code != 400 {
-		t.Errorf("bad emoji name: %d", code)
+	// Refusals in Together's words (custom_emojis.rs).
+	for _, c := range []struct {
+		name  string
+		token string
+		parts []part
+		code  int
+		want  string
+	}{
+		{"member", bob.access, []part{{"name", "", []byte("x")}, {"image", "p.png", img}}, 403, "You need the Administrator permission to manage custom emojis"},
+		{"no name", ann.access, []part{{"image", "p.png", img}}, 400, "Missing 'name' field"},
+		{"long name", ann.access, []part{{"name", "", []byte(strings.Repeat("a", 33))}, {"image", "p.png", img}}, 400, "Emoji name must be between 1 and 32 characters"},
+		{"bad name", ann.access, []part{{"name", "", []byte("Bad Name")}, {"image", "p.png", img}}, 400, "Emoji name may only contain lowercase letters, digits, underscores, and hyphens"},
+		{"no image", ann.access, []part{{"name", "", []byte("a")}}, 400, "Missing 'image' field"},
+		{"empty image", ann.access, []part{{"name", "", []byte("a")}, {"image", "p.png", nil}}, 400, "Image must not be empty"},
+		{"pdf", ann.access, []part{{"name", "", []byte("a")}, {"image", "p.pdf", []byte("%PDF-1.4\n")}}, 400, "Image type 'application/pdf' is not allowed. Use JPEG, PNG, GIF, or WebP."},
+		{"unknown", ann.access, []part{{"name", "", []byte("a")}, {"image", "p.bin", []byte{0, 1, 2, 3}}}, 400, "Image type could not be determined. Use JPEG, PNG, GIF, or WebP."},
+	} {
+		code, body := e.upload("/servers/"+sid+"/emojis", c.token, c.parts)
+		var got map[string]any
+		_ = json.Unmarshal([]byte(body), &got)
+		if code != c.code || got["error"] != c.want {
+			t.Errorf("emoji %s: %d %s, want %d %q", c.name, code, body, c.code, c.want)
+		}
 	}
 	// A taken name is Together's 400, not 409.
 	if code, body := e.upload("/servers/"+sid+"/emojis", ann.access, []part{{"name", "", []byte("party_parrot")}, {"image", "p.png", img}}); code != 400 ||

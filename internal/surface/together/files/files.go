@@ -621,6 +621,9 @@ func attachmentHeaders(h http.Header, a *Attachment) {
 
 // --- custom emoji ---
 
+// errEmojiTooLarge is Together's refusal of an emoji image past 256 KiB.
+var errEmojiTooLarge = fault.New(fault.Invalid, "Image size exceeds the 256 KB limit")
+
 type emojiDTO struct {
 	ID          string    `json:"id"`
 	ServerID    string    `json:"server_id"`
@@ -701,23 +704,45 @@ func (s *API) CreateEmoji(w http.ResponseWriter, r *http.Request, p *identity.Pr
 		return
 	}
 	defer func() { _ = r.MultipartForm.RemoveAll() }()
+	// The checks are the community's, their refusals Together's words
+	// (custom_emojis.rs).
+	if _, ok := r.MultipartForm.Value["name"]; !ok {
+		s.Fail(w, rest.Invalid("Missing 'name' field"))
+		return
+	}
 	name := r.FormValue("name")
 	if err := community.CheckEmojiName(name); err != nil {
+		if name == "" || len(name) > 32 {
+			err = rest.Invalid("Emoji name must be between 1 and 32 characters")
+		} else {
+			err = rest.Invalid("Emoji name may only contain lowercase letters, digits, underscores, and hyphens")
+		}
 		s.Fail(w, err)
 		return
 	}
 	f, hdr, err := r.FormFile("image")
 	if err != nil {
-		s.Fail(w, rest.Invalid("image is required"))
+		s.Fail(w, rest.Invalid("Missing 'image' field"))
 		return
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxEmojiBytes+1))
 	if err != nil {
-		s.Fail(w, community.ErrEmojiTooLarge)
+		s.Fail(w, errEmojiTooLarge)
 		return
 	}
 	ct, err := community.CheckEmojiImage(data, hdr.Size)
+	switch {
+	case errors.Is(err, community.ErrEmojiTooLarge):
+		err = errEmojiTooLarge
+	case errors.Is(err, community.ErrEmojiType) && len(data) == 0:
+		err = rest.Invalid("Image must not be empty")
+	case errors.Is(err, community.ErrEmojiType):
+		err = rest.Invalid("Image type could not be determined. Use JPEG, PNG, GIF, or WebP.")
+		if t, _, _ := strings.Cut(http.DetectContentType(data), ";"); t != "application/octet-stream" {
+			err = fault.Newf(fault.Invalid, "Image type '%s' is not allowed. Use JPEG, PNG, GIF, or WebP.", t)
+		}
+	}
 	if err != nil {
 		s.Fail(w, err)
 		return

@@ -145,7 +145,7 @@ var ruleTexts = []struct {
 	{community.ErrPin, "You need MANAGE_MESSAGES to pin messages"},
 	{community.ErrAttachOthers, "Only the message author can add attachments"},
 	{community.ErrAttach, "You don't have permission to attach files in this channel"},
-	{community.ErrManageEmojis, "Only the server owner can manage emojis"},
+	{community.ErrManageEmojis, "You need the Administrator permission to manage custom emojis"},
 	{live.ErrBindAdmin, "Only an instance admin can set stage_id"},
 	{live.ErrBindKind, "stage_id is only for stage channels"},
 	{live.ErrStageRef, `stage_id must be "default" or null`},
