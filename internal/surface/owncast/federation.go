@@ -44,11 +44,9 @@ func (s *Surface) registerFederation(h *httpserver.Server) {
 			return
 		}
 		doc, err := f.WebFinger(r.Context(), res)
-		if err != nil {
-			writeFedError(w, err)
-			return
-		}
-		httpserver.WriteJSON(w, http.StatusOK, doc)
+		// A JRD is application/jrd+json (RFC 7033 §10.2), as Owncast
+		// serves it.
+		writeFedDoc(w, "application/jrd+json", doc, err)
 	}))
 	// host-meta answers 405 while disabled like the others, as Owncast's
 	// newest does (its HostMetaController gained the check; earlier ones
