@@ -40,8 +40,19 @@ func (s *Service) Inbox(ctx context.Context, username string, r *http.Request) e
 	if u, err := url.Parse(v.actor.ID); err != nil || blocked(s.Settings(), u.Hostname()) {
 		return errBlocked
 	}
+	// An account the admin blocked (rejected or removed as a follower) is
+	// refused whatever it sends, as Owncast's verification refuses a
+	// disabled follower: its likes and boosts would reach the chat, and
+	// its Undo would delete the block and let it follow again.
+	if f, err := s.st.Follower(ctx, local.Username, v.actor.ID); err == nil && f.DisabledAt != nil {
+		return errBlockedAccount
+	} else if err != nil && !errors.Is(err, fault.NotFound) {
+		return err
+	}
 	return s.apply(ctx, local, v.actor, act)
 }
+
+var errBlockedAccount = fault.New(fault.Forbidden, "this account is blocked")
 
 // hiddenInbox takes a POST to the inbox of a stage channel actor that is
 // not served (its community is private, or its actor is switched off):
@@ -89,11 +100,13 @@ func (s *Service) hiddenInbox(ctx context.Context, username string, r *http.Requ
 	default:
 		return notFound
 	}
-	if _, err := s.st.Follower(ctx, user, v.actor.ID); err != nil {
+	if f, err := s.st.Follower(ctx, user, v.actor.ID); err != nil {
 		if errors.Is(err, fault.NotFound) {
 			return notFound
 		}
 		return err
+	} else if f.DisabledAt != nil {
+		return notFound // a blocked account's Undo would lift its block
 	}
 	if err := s.st.DeleteFollower(ctx, user, v.actor.ID); err != nil && !errors.Is(err, fault.NotFound) {
 		return err
@@ -183,7 +196,7 @@ func (s *Service) follow(ctx context.Context, st Settings, local *LocalActor, fr
 	case err != nil:
 		return err
 	case f.DisabledAt != nil:
-		return fault.New(fault.Forbidden, "this account is blocked")
+		return errBlockedAccount
 	}
 	f.Inbox, f.SharedInbox = from.Inbox, from.SharedInbox
 	f.Name, f.Username, f.Image = from.Name, from.FullUsername(), from.Image
