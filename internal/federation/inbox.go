@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,13 @@ func (s *Service) Inbox(ctx context.Context, username string, r *http.Request) e
 		return err
 	}
 	v, err := s.verifyRequest(ctx, r)
+	if gone, ok := goneSelfDelete(r, v); ok && errors.Is(err, errGone) {
+		// A deleted account's Delete of itself: it stops following.
+		// Answered 202 whether it followed or not, as Mastodon answers a
+		// Delete it cannot verify, so its server stops retrying.
+		_, err := s.removeGone(ctx, local.Username, gone)
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -73,6 +81,13 @@ func (s *Service) hiddenInbox(ctx context.Context, username string, r *http.Requ
 	if fault.KindOf(err) == fault.RateLimited {
 		return err
 	}
+	user := StagePrefix + id
+	if gone, ok := goneSelfDelete(r, v); ok && errors.Is(err, errGone) {
+		if removed, err := s.removeGone(ctx, user, gone); err != nil || !removed {
+			return cmp.Or(err, notFound)
+		}
+		return nil
+	}
 	if err != nil {
 		return notFound
 	}
@@ -83,7 +98,7 @@ func (s *Service) hiddenInbox(ctx context.Context, username string, r *http.Requ
 	if u, err := url.Parse(v.actor.ID); err != nil || blocked(st, u.Hostname()) {
 		return notFound
 	}
-	user, self := StagePrefix+id, s.actorIRI(st, StagePrefix+id)
+	self := s.actorIRI(st, user)
 	switch str(act["type"]) {
 	case "Undo":
 		inner, _ := act["object"].(map[string]any)
@@ -112,6 +127,26 @@ func (s *Service) hiddenInbox(ctx context.Context, username string, r *http.Requ
 		return err
 	}
 	return nil
+}
+
+// removeGone removes the follower of a local actor whose account is gone
+// (goneSelfDelete) and reports whether it followed. A blocked account's
+// row stays: it holds the block.
+func (s *Service) removeGone(ctx context.Context, username, actorIRI string) (bool, error) {
+	f, err := s.st.Follower(ctx, username, actorIRI)
+	if errors.Is(err, fault.NotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if f.DisabledAt != nil {
+		return true, nil
+	}
+	if err := s.st.DeleteFollower(ctx, username, actorIRI); err != nil && !errors.Is(err, fault.NotFound) {
+		return false, err
+	}
+	return true, nil
 }
 
 func (s *Service) apply(ctx context.Context, local *LocalActor, from *remoteActor, act map[string]any) error {

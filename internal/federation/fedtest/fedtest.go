@@ -47,6 +47,9 @@ type Peer struct {
 	// inboxURL and sharedURL, when set, are the inboxes the actor document
 	// gives in place of the peer's own.
 	inboxURL, sharedURL string
+	// gone: the account is deleted and its actor document answers 410
+	// Gone, as Mastodon's does.
+	gone bool
 }
 
 // NewPeer starts a peer with the account name; it stops with the test.
@@ -116,6 +119,14 @@ func (p *Peer) SetInboxes(inbox, shared string) {
 	p.mu.Unlock()
 }
 
+// Gone deletes the account: its actor document answers 410 Gone from now
+// on, as a deleted Mastodon account's does (its key can still sign).
+func (p *Peer) Gone() {
+	p.mu.Lock()
+	p.gone = true
+	p.mu.Unlock()
+}
+
 // PadActor adds n bytes of padding to the actor document.
 func (p *Peer) PadActor(n int) {
 	p.mu.Lock()
@@ -125,6 +136,11 @@ func (p *Peer) PadActor(n int) {
 
 func (p *Peer) actorDoc(w http.ResponseWriter, _ *http.Request) {
 	p.mu.Lock()
+	if p.gone {
+		p.mu.Unlock()
+		http.Error(w, "gone", http.StatusGone)
+		return
+	}
 	pub, _ := x509.MarshalPKIXPublicKey(&p.key.PublicKey)
 	pad := strings.Repeat(" ", p.pad)
 	id := p.Actor()
