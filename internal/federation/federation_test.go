@@ -66,7 +66,8 @@ func newService(t *testing.T, db *store.DB, cfg federation.Config) node {
 	}
 	if cfg.Settings == nil {
 		cfg.Settings = func() federation.Settings {
-			return federation.Settings{Enabled: true, Username: "streamer", ServerURL: "https://stage.example", Name: "Stage"}
+			return federation.Settings{Enabled: true, Username: "streamer", ServerURL: "https://stage.example", Name: "Stage",
+				GoLiveMessage: "I've gone live!"}
 		}
 	}
 	s, err := federation.New(cfg, db.Federation(), e, out, nil)

@@ -28,10 +28,11 @@ type Post struct {
 }
 
 // GoLive posts the go-live Create/Note for a local actor (the server
-// actor when username is "") to all its followers. Federation off: no-op.
+// actor when username is "") to all its followers. Federation off, or the
+// go-live message empty (Owncast's way to turn the posts off): no-op.
 func (s *Service) GoLive(ctx context.Context, username, title string) error {
 	st := s.Settings()
-	if !st.Enabled || st.ServerURL == "" {
+	if !st.Enabled || st.ServerURL == "" || strings.TrimSpace(st.GoLiveMessage) == "" {
 		return nil
 	}
 	if username == "" {
