@@ -325,7 +325,7 @@ func TestGoLivePost(t *testing.T) {
 		db := storetest.OpenSQLite(t)
 		s := newService(t, db, federation.Config{Settings: func() federation.Settings {
 			return federation.Settings{Enabled: true, Private: private, Username: "streamer", ServerURL: "https://stage.example",
-				Name: "Stage", GoLiveMessage: "We are live!", StreamTitle: "Cooking <pasta>", Tags: []string{"food", "live music"}, NSFW: true}
+				Name: "Stage", GoLiveMessage: "We are live!", StreamTitle: "Cooking <pasta>", Tags: []string{"food", "live music", "slow-food", "čaj", "#", "!!"}, NSFW: true}
 		}})
 		if err := s.GoLive(context.Background(), "", ""); err != nil {
 			t.Fatal(err)
@@ -354,6 +354,7 @@ func TestGoLivePost(t *testing.T) {
 		}
 		if create.Type != "Create" || o.Type != "Note" || !o.Sensitive || !strings.Contains(o.Content, "We are live!") ||
 			!strings.Contains(o.Content, "Cooking &lt;pasta&gt;") || !tags["#food"] || !tags["#livemusic"] || !tags["#owncast"] ||
+			!tags["#slowfood"] || !tags["#čaj"] || len(tags) != 5 ||
 			len(o.Attachment) != 1 || o.Attachment[0].URL != "https://stage.example/thumbnail.jpg" {
 			t.Fatalf("go-live post = %+v", create)
 		}

@@ -87,7 +87,10 @@ func (s *Service) post(ctx context.Context, st Settings, a *LocalActor, p Post) 
 		all := append(append([]string{}, p.Tags...), "owncast")
 		var ht []string
 		for _, t := range all {
-			h := hashtag(t)
+			h, ok := hashtag(t)
+			if !ok {
+				continue
+			}
 			tags = append(tags, h)
 			ht = append(ht, fmt.Sprintf(`<a class="hashtag" href="%s">%s</a>`, escapeAttr(str(h["href"])), escapeText(str(h["name"]))))
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"github.com/hearth-community/hearth/internal/fault"
 )
@@ -195,7 +196,9 @@ func (s *Service) Actor(ctx context.Context, username string) (map[string]any, e
 	}
 	tags := []map[string]any{}
 	for _, t := range st.Tags {
-		tags = append(tags, hashtag(t))
+		if h, ok := hashtag(t); ok {
+			tags = append(tags, h)
+		}
 	}
 	return map[string]any{
 		"@context":                  documentContext,
@@ -227,10 +230,22 @@ func propertyValue(name, link string) map[string]any {
 		"value": fmt.Sprintf(`<a href="%s" rel="me nofollow noopener noreferrer" target="_blank">%s</a>`, escapeAttr(link), escapeText(link))}
 }
 
-func hashtag(t string) map[string]any {
-	t = strings.TrimPrefix(strings.ReplaceAll(t, " ", ""), "#")
+// hashtag is tag t as an ActivityPub Hashtag, false when nothing of it
+// can be one. A tag's name keeps only letters, digits, marks and '_' (in
+// any script), as Mastodon reads hashtag names (it drops "#live-music"
+// whole); Owncast keeps only ASCII letters and digits.
+func hashtag(t string) (map[string]any, bool) {
+	t = strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || r == '_' {
+			return r
+		}
+		return -1
+	}, t)
+	if t == "" {
+		return nil, false
+	}
 	return map[string]any{"type": "Hashtag", "name": "#" + t,
-		"href": "https://directory.owncast.online/tags/" + url.PathEscape(t)}
+		"href": "https://directory.owncast.online/tags/" + url.PathEscape(t)}, true
 }
 
 var attrEscaper = strings.NewReplacer(`&`, "&amp;", `"`, "&quot;", `<`, "&lt;", `>`, "&gt;", `'`, "&#39;")
