@@ -388,19 +388,28 @@ export async function changePassword(current_password: string, new_password: str
 }
 
 /** logout ends the session on the server (its refresh token stops
- * working), then forgets it here. */
+ * working), then forgets it here. An access token past its lifetime (15
+ * minutes idle) is renewed first, as for any call: sent as it was, the
+ * server refused it (401) and the refresh token, forgotten here, stayed
+ * good on the server for days. */
 export async function logout() {
-  const access = session.access;
   const id = session.user?.id;
-  if (access) {
-    await request("Signing out", "/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${access}` } }).catch(() => null);
+  let ended = false;
+  if (session.access || session.refresh) {
+    ended = await api("Signing out", "/auth/logout", { method: "POST" }).then(
+      () => true,
+      () => false,
+    );
   }
   // The stage chat registration this session took (lib/owncast): the
   // server deleted its token with the session.
   if (id) localStorage.removeItem(owncastChatKey(id));
   session.clear();
   linked = null;
-  await unlinkAccount();
+  // Ending the session also signed out the watch-room token linked to it
+  // (an OTT logout then answers 400 "Not logged in."); only a sign-out
+  // that did not reach the server signs it out here.
+  if (!ended) await unlinkAccount();
 }
 
 export const together = {
