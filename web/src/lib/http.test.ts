@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ApiError, READ_TIMEOUT_MS, request } from "./http";
+import { ApiError, READ_TIMEOUT_MS, request, retryable } from "./http";
 
 /** A server that never answers: each fetch waits until it is aborted. */
 function silentServer() {
@@ -49,5 +49,20 @@ describe("request", () => {
     vi.stubGlobal("fetch", async () => new Response(JSON.stringify({ ok: 1 }), { status: 200 }));
     await expect(request("Loading", "/x")).resolves.toEqual({ ok: 1 });
     await vi.advanceTimersByTimeAsync(2 * READ_TIMEOUT_MS); // its timer is gone
+  });
+});
+
+describe("retryable", () => {
+  it("offers no retry after the server refused the request itself", () => {
+    expect(retryable(new ApiError("Loading the invite", 404, "Invite not found"))).toBe(false);
+    expect(retryable(new ApiError("Saving", 400, "Bad"))).toBe(false);
+    expect(retryable(new ApiError("Loading", 403, "Missing permission"))).toBe(false);
+  });
+  it("offers one after a rate limit, a timeout, a server failure or no answer", () => {
+    expect(retryable(new ApiError("Loading", 429, "Too many requests"))).toBe(true);
+    expect(retryable(new ApiError("Loading", 408, "Timeout"))).toBe(true);
+    expect(retryable(new ApiError("Loading", 503, "Unavailable"))).toBe(true);
+    expect(retryable(new ApiError("Loading", 0, "network error"))).toBe(true);
+    expect(retryable(new Error("boom"))).toBe(true);
   });
 });

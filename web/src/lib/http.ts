@@ -11,6 +11,14 @@ export class ApiError extends Error {
   }
 }
 
+/** retryable reports whether asking again may help: not after the server
+ * refused the request itself (a 4xx such as 404 for an invite that does
+ * not exist), except for a timeout or a rate limit. */
+export function retryable(err: unknown): boolean {
+  if (!(err instanceof ApiError) || err.status < 400 || err.status > 499) return true;
+  return err.status === 408 || err.status === 425 || err.status === 429;
+}
+
 /** errorDetail pulls the message out of each API's error shape. */
 export function errorDetail(body: unknown, fallback: string): string {
   if (typeof body === "string" && body.trim()) return body.trim().slice(0, 300);
