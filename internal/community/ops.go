@@ -715,16 +715,23 @@ func (s *Service) AcceptInvite(ctx context.Context, actor, code string) (*Commun
 // moderate checks actor may act on target with perm: not self, not the
 // owner, and (unless owner, ADMINISTRATOR included) the target's highest
 // role is below actor's.
+//
+// In Together's order: a member acting on themself (400) or on the owner
+// (403 "Cannot moderate the server owner") is told so before the
+// permission is asked, whatever they hold.
 func (s *Service) moderate(ctx context.Context, actor, communityID, target string, perm int64) (*Access, error) {
 	a, err := s.Access(ctx, actor, communityID)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Require(perm); err != nil {
-		return nil, err
-	}
 	if actor == target {
 		return nil, fault.New(fault.Invalid, "You cannot moderate yourself")
+	}
+	if target == a.Community.OwnerID {
+		return nil, forbidden(msgModerateOwner)
+	}
+	if err := a.Require(perm); err != nil {
+		return nil, err
 	}
 	ta, err := s.accessFor(ctx, a.Community, target)
 	if err != nil {

@@ -165,3 +165,34 @@ func TestBodyDataErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestModerationRefusalOrder: as Together's can_moderate, a member acting
+// on themself is told 400 "You cannot moderate yourself" and one acting on
+// the owner 403 "Cannot moderate the server owner" before the permission
+// is asked: a member holding none got Hearth's "Missing required
+// permission" for both. One without the permission acting on another
+// member still gets that.
+func TestModerationRefusalOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storetest.Engines()[0])
+	ann, bob, cy := e.register("ann"), e.register("bob"), e.register("cy")
+	sid, _ := e.serverWithChannel(ann, "g", bob, cy)
+	for _, route := range []string{"kick", "ban", "timeout"} {
+		path := func(u user) string { return "/servers/" + sid + "/members/" + u.id + "/" + route }
+		method := "POST"
+		body := map[string]any{"duration_minutes": 5}
+		for _, c := range []struct {
+			target user
+			status int
+			msg    string
+		}{{bob, 400, "You cannot moderate yourself"}, {ann, 403, "Cannot moderate the server owner"}} {
+			code, obj, _ := e.call(method, path(c.target), bob.access, body)
+			if code != c.status || obj["error"] != c.msg {
+				t.Errorf("%s of %s by a member holding nothing: %d %v, want %d %q", route, c.target.name, code, obj, c.status, c.msg)
+			}
+		}
+		if code, obj, _ := e.call(method, path(cy), bob.access, body); code != 403 || obj["error"] == "Cannot moderate the server owner" {
+			t.Errorf("%s of a member by a member holding nothing: %d %v", route, code, obj)
+		}
+	}
+}
