@@ -274,6 +274,9 @@ func (a *App) presenceTracker(namespace, node string, logger *slog.Logger) (*pre
 
 // wire connects the gateway and the surfaces.
 func (a *App) wire(ctx context.Context) error {
+	// This node's revocations close its sockets at once; the bus brings
+	// the other nodes' (and, again, this node's: closing twice is nothing).
+	a.Identity.OnRevoked(a.onRevoked)
 	sub, err := a.Bus.Subscribe(identity.RevokedTopic, func(m bus.Message) {
 		var r identity.Revoked
 		if err := json.Unmarshal(m.Data, &r); err != nil {

@@ -71,12 +71,13 @@ type Config struct {
 
 // Service is the identity domain service.
 type Service struct {
-	st     Store
-	pub    Publisher
-	log    *slog.Logger
-	secret []byte
-	cfg    Config
-	now    func() time.Time
+	st        Store
+	pub       Publisher
+	onRevoked atomic.Pointer[func(Revoked)]
+	log       *slog.Logger
+	secret    []byte
+	cfg       Config
+	now       func() time.Time
 	// hashing bounds concurrent argon2id work (password.go); slotWaiters
 	// counts the callers waiting for a slot, and freeArmed says a return of
 	// argon2id's memory to the OS is scheduled (password.go, hashingDone).
@@ -426,7 +427,18 @@ func (s *Service) SetDisabled(ctx context.Context, accountID string, disabled bo
 	return a, nil
 }
 
+// OnRevoked sets f to be called with every revocation this node makes,
+// before it is published: this node's sockets of a signed-out session
+// close before the sign-out's request returns, where the bus hands each
+// subscription its messages from its own queue, later (under load, after
+// a chat line sent once the sign-out had answered). Other nodes act on
+// the published revocation.
+func (s *Service) OnRevoked(f func(Revoked)) { s.onRevoked.Store(&f) }
+
 func (s *Service) announce(ctx context.Context, r Revoked) {
+	if f := s.onRevoked.Load(); f != nil {
+		(*f)(r)
+	}
 	if s.pub == nil {
 		return
 	}

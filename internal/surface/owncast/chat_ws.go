@@ -94,14 +94,30 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 	c := &client{id: s.chat.nextID.Add(1), conn: conn, ip: ip, userAgent: r.UserAgent(), connectedAt: time.Now().UTC(),
 		token: r.URL.Query().Get("accessToken")}
 	c.user.Store(u)
+	// The account's revocations first (a password change deletes its chat
+	// tokens: revokedTransform looks the token up again)...
+	if err := conn.Subscribe(identity.RevokedTopic, s.revokedTransform(c)); err != nil {
+		conn.Close(websocket.StatusInternalError, "subscribe failed")
+	}
+	// ...then a signed-in account's token signed out (a logout) between
+	// Admit and Accept, looked for before this socket could be found by
+	// its session, is checked again, before the socket listens to the chat
+	// (so no line can be queued for it): a sign-out before is seen here,
+	// one after finds the socket. (Guests' tokens are never signed out;
+	// they skip the query.)
+	if session != "" {
+		if _, err := s.d.Chat.Authenticate(r.Context(), c.token); errors.Is(err, stagechat.ErrBadToken) || errors.Is(err, fault.NotFound) {
+			conn.Send(frame(evNeedsRegister, nil))
+			conn.Close(websocket.StatusPolicyViolation, "needs registration")
+			_ = conn.Serve(context.Background(), nil, nil)
+			return
+		}
+	}
 	s.chat.add(c)
 	if err := conn.Subscribe(messages.Topic(s.d.Chat.Conversation()), s.messageTransform()); err != nil {
 		conn.Close(websocket.StatusInternalError, "subscribe failed")
 	}
 	if err := conn.Subscribe(s.d.Chat.Topic(), s.chatTransform(c)); err != nil {
-		conn.Close(websocket.StatusInternalError, "subscribe failed")
-	}
-	if err := conn.Subscribe(identity.RevokedTopic, s.revokedTransform(c)); err != nil {
 		conn.Close(websocket.StatusInternalError, "subscribe failed")
 	}
 	// A ban of the address made between Admit and the subscriptions above
@@ -117,20 +133,6 @@ func (s *Surface) handleSocket(w http.ResponseWriter, r *http.Request) {
 		}
 		_ = conn.Serve(context.Background(), nil, nil)
 		return
-	}
-	// A signed-in account's token signed out (a logout, a password change)
-	// between Admit and the registration above was looked for before this
-	// socket could be found, so it is checked again now: a sign-out before
-	// is seen here, one after finds the socket. (Guests' tokens are never
-	// signed out; they skip the query.)
-	if session != "" {
-		if _, err := s.d.Chat.Authenticate(r.Context(), c.token); errors.Is(err, stagechat.ErrBadToken) || errors.Is(err, fault.NotFound) {
-			s.chat.remove(c)
-			conn.Send(frame(evNeedsRegister, nil))
-			conn.Close(websocket.StatusPolicyViolation, "needs registration")
-			_ = conn.Serve(context.Background(), nil, nil)
-			return
-		}
 	}
 	conn.Send(s.userInfo(u))
 	pres := s.d.Chat.Presence()
