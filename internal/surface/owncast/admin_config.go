@@ -3,7 +3,6 @@ package owncast
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -230,26 +229,8 @@ func filteredWords(w []string) []string {
 	return w
 }
 
-// handleSetWebPort is config/webserverport. Hearth's HTTP listener is
-// --addr, bound at start: a port it is not on is refused rather than stored
-// with no effect (Owncast moves its listener at the next start); its own
-// port is accepted, so a form that saves every field at once succeeds.
+// handleSetWebPort is config/webserverport: the HTTP listener is --addr
+// (setBoundPort).
 func (s *Surface) handleSetWebPort(w http.ResponseWriter, r *http.Request) {
-	var port int
-	if !decodeValue(w, r, &port) {
-		return
-	}
-	if port < 1 || port > 65535 {
-		writeError(w, fault.New(fault.Invalid, "port must be 1-65535"))
-		return
-	}
-	if bound := s.d.WebServerPort; port != bound {
-		msg := "the web server port is set when Hearth starts (--addr"
-		if bound > 0 {
-			msg += ", now port " + strconv.Itoa(bound)
-		}
-		writeResult(w, http.StatusBadRequest, false, msg+"); restart it with --addr :"+strconv.Itoa(port)+" to move it")
-		return
-	}
-	writeResult(w, http.StatusOK, true, "changed")
+	s.setBoundPort(w, r, s.d.WebServerPort, "web server port", "--addr", "")
 }

@@ -422,6 +422,17 @@ func (s *Surface) handleSetFFmpegPath(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Surface) handleSetRTMPPort(w http.ResponseWriter, r *http.Request) {
+	s.setBoundPort(w, r, s.d.Live.IngestPort(), "RTMP port", "--rtmp-addr",
+		"RTMP ingest is off on this server (--rtmp-addr is empty)")
+}
+
+// setBoundPort answers a port setting whose listener (flag) is bound when
+// Hearth starts: a port it is not on is refused rather than stored with no
+// effect (Owncast moves its listener at the next start); the listener's own
+// port is accepted, so a form that saves every field at once succeeds.
+// bound is that port; 0 is a listener that is off (off says so) or, with
+// off empty, a port not known.
+func (s *Surface) setBoundPort(w http.ResponseWriter, r *http.Request, bound int, what, flag, off string) {
 	var port int
 	if !decodeValue(w, r, &port) {
 		return
@@ -430,16 +441,15 @@ func (s *Surface) handleSetRTMPPort(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fault.New(fault.Invalid, "port must be 1-65535"))
 		return
 	}
-	// The RTMP listener is --rtmp-addr, bound at start: a port it is not
-	// on is refused rather than stored with no effect (Owncast moves its
-	// listener at the next start). The listener's own port is accepted,
-	// so a form that saves every field at once still succeeds.
-	switch bound := s.d.Live.IngestPort(); {
+	move := flag + " :" + strconv.Itoa(port)
+	switch {
+	case bound == 0 && off != "":
+		writeResult(w, http.StatusBadRequest, false, off+"; start it with "+move)
 	case bound == 0:
-		writeResult(w, http.StatusBadRequest, false, "RTMP ingest is off on this server (--rtmp-addr is empty); start it with --rtmp-addr :"+strconv.Itoa(port))
+		writeResult(w, http.StatusBadRequest, false, "the "+what+" is set when Hearth starts ("+flag+"); restart it with "+move+" to move it")
 	case port != bound:
-		writeResult(w, http.StatusBadRequest, false, "the RTMP port is set when Hearth starts (--rtmp-addr, now port "+strconv.Itoa(bound)+
-			"); restart it with --rtmp-addr :"+strconv.Itoa(port)+" to move it")
+		writeResult(w, http.StatusBadRequest, false, "the "+what+" is set when Hearth starts ("+flag+", now port "+strconv.Itoa(bound)+
+			"); restart it with "+move+" to move it")
 	default:
 		writeResult(w, http.StatusOK, true, "changed")
 	}
