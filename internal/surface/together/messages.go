@@ -64,6 +64,20 @@ func readMessage(r *http.Request, kind messages.Kind) (messageBody, error) {
 	return in, checkContent(in.Content, kind)
 }
 
+// readPost is readMessage for a new message or thread reply, whose
+// reply_to Together types Option<Uuid>: anything else is the Json
+// extractor's 422, before the content's length is checked (edits and DMs
+// take no reply_to).
+func readPost(r *http.Request, kind messages.Kind) (messageBody, error) {
+	in, err := readMessage(r, kind)
+	if err == nil || in.Content != nil {
+		if uerr := rest.UUIDField("reply_to", in.ReplyTo); uerr != nil {
+			err = uerr
+		}
+	}
+	return in, err
+}
+
 func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	ctx := r.Context()
 	ca, err := s.channelFor(ctx, p, r.PathValue("channel_id"))
@@ -72,14 +86,7 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 		return
 	}
 	conv, kind := s.conversation(ctx, ca.Channel)
-	in, err := readMessage(r, kind)
-	if err == nil || in.Content != nil {
-		// Together's reply_to is an Option<Uuid>: anything else is the
-		// Json extractor's 422, before the content's length is checked.
-		if uerr := rest.UUIDField("reply_to", in.ReplyTo); uerr != nil {
-			err = uerr
-		}
-	}
+	in, err := readPost(r, kind)
 	if err != nil {
 		s.bad(w, err)
 		return
@@ -294,14 +301,7 @@ func (s *Surface) postThread(w http.ResponseWriter, r *http.Request, p *identity
 	// stage chat: m is shown in the channel, so ask the channel), and obeys
 	// that conversation's rules.
 	conv, kind := s.conversation(ctx, ca.Channel)
-	in, err := readMessage(r, kind)
-	if err == nil || in.Content != nil {
-		// Together's reply_to is an Option<Uuid>: anything else is the
-		// Json extractor's 422, before the content's length is checked.
-		if uerr := rest.UUIDField("reply_to", in.ReplyTo); uerr != nil {
-			err = uerr
-		}
-	}
+	in, err := readPost(r, kind)
 	if err != nil {
 		s.bad(w, err)
 		return
