@@ -147,11 +147,10 @@ func (a *Access) mayOverride(o *Override, role *Role, target *Access, chanPerms 
 	return nil
 }
 
-// mayModerate checks acting on the member target (kick, ban, timeout).
+// mayModerate checks acting on the member target (kick, ban, timeout):
+// below the actor's highest role. The owner was refused already, before
+// the permission (Service.moderate).
 func (a *Access) mayModerate(target *Access) error {
-	if target.IsOwner {
-		return forbidden(msgModerateOwner)
-	}
 	if !a.outranks(target) {
 		return forbidden(msgModerateAbove)
 	}
