@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
 
 	"github.com/google/uuid"
 
@@ -413,17 +414,43 @@ func (s *Service) CheckGenerate(autoSkip *[]string) error {
 
 var errTempDisabled = newErr(fault.Forbidden, CodeFeatureDisabled, "Temporary rooms are disabled.")
 
-func checkName(name string) error {
-	if ValidName(name) {
-		return nil
+// NameIssue is one thing wrong with a new room's name, in the words and
+// zod issue code of OTT's schema for it.
+type NameIssue struct{ Code, Message string }
+
+// NameIssues is all that is wrong with a new room's name, in the order
+// OTT's zod schema finds it: at least 3 and at most 32 UTF-16 units (a
+// valid name is ASCII, so this is ValidName's length), letters, digits,
+// '_' and '-', and not a reserved name (matched ignoring case, as every
+// room name is here; OTT compares exactly). None for a ValidName.
+func NameIssues(name string) []NameIssue {
+	var out []NameIssue
+	n := len(utf16.Encode([]rune(name)))
+	if n < 3 {
+		out = append(out, NameIssue{"too_small", "too short, must be atleast 3 characters"})
+	}
+	if n > 32 {
+		out = append(out, NameIssue{"too_big", "too long, must be at most 32 characters"})
+	}
+	if !nameRe.MatchString(name) {
+		out = append(out, NameIssue{"invalid_string", "Invalid"})
 	}
 	if slices.Contains(reservedNames, strings.ToLower(name)) {
-		return BadArgument("name", "not allowed (reserved)")
+		out = append(out, NameIssue{"custom", "not allowed (reserved)"})
 	}
-	if len(name) < 3 || len(name) > 32 {
-		return BadArgument("name", "not in range (between 3 and 32 characters)")
+	return out
+}
+
+func checkName(name string) error {
+	issues := NameIssues(name)
+	if len(issues) == 0 {
+		return nil
 	}
-	return BadArgument("name", "not allowed (invalid characters)")
+	msgs := make([]string, len(issues))
+	for i, is := range issues {
+		msgs[i] = is.Message
+	}
+	return BadArgument("name", strings.Join(msgs, "; "))
 }
 
 // checkFields checks a new room's fields other than its name; empty

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
-	"strings"
-	"unicode/utf16"
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/httpserver"
@@ -596,27 +593,12 @@ func (s *Surface) handlePreviewAdd(w http.ResponseWriter, r *http.Request) {
 	httpserver.WriteJSON(w, http.StatusOK, body)
 }
 
-var roomNameChars = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
-
-// roomNameIssues are what OTT's zod schema for a new room's name finds, all
-// of them, in its order: at least 3 and at most 32 UTF-16 units, letters,
-// digits, '_' and '-', and not a reserved name (matched ignoring case, as
-// every room name is here; OTT compares exactly).
+// roomNameIssues are the domain's NameIssues of a new room's name (OTT's
+// zod schema's) as zod issues at "name".
 func roomNameIssues(name string) []zodIssue {
-	path := []string{"name"}
 	var out []zodIssue
-	n := len(utf16.Encode([]rune(name)))
-	if n < 3 {
-		out = append(out, zodIssue{Code: "too_small", Message: "too short, must be atleast 3 characters", Path: path})
-	}
-	if n > 32 {
-		out = append(out, zodIssue{Code: "too_big", Message: "too long, must be at most 32 characters", Path: path})
-	}
-	if !roomNameChars.MatchString(name) {
-		out = append(out, zodIssue{Code: "invalid_string", Message: "Invalid", Path: path})
-	}
-	if slices.Contains([]string{"list", "create", "generate"}, strings.ToLower(name)) {
-		out = append(out, zodIssue{Code: "custom", Message: "not allowed (reserved)", Path: path})
+	for _, is := range watch.NameIssues(name) {
+		out = append(out, zodIssue{Code: is.Code, Message: is.Message, Path: []string{"name"}})
 	}
 	return out
 }
