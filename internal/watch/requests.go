@@ -281,6 +281,12 @@ func (r *Room) queuedFor(c *call, perm Permission) (int, error) {
 	if err := c.check(perm); err != nil {
 		return -1, err
 	}
+	return r.queuedIndex(c)
+}
+
+// queuedIndex is the queue index of the video c names (its permission
+// checked by the caller).
+func (r *Room) queuedIndex(c *call) (int, error) {
 	if c.req.Video == nil {
 		return -1, BadArgument("video", "missing")
 	}
@@ -501,7 +507,7 @@ func (r *Room) updateQueueItem(c *call) error {
 			return err
 		}
 	}
-	i, err := r.queuedFor(c, PermEdit)
+	i, err := r.queuedIndex(c)
 	if err != nil {
 		return err
 	}
