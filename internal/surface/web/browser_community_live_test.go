@@ -61,6 +61,10 @@ func TestBrowserCommunityLive(t *testing.T) {
 		return `[...document.querySelectorAll('aside.channels a')].find(a => a.textContent.trim() === ` + jsString(name) + `)`
 	}
 	bob.waitFor("#general in the list", channelLink("general")+` !== undefined`, 15*time.Second)
+	// Bob registered offline and his socket put him online before READY:
+	// its PRESENCE_UPDATE never reached him, and a member list read
+	// before it showed him offline to himself.
+	bob.waitFor("bob online in his own member list", `[...document.querySelectorAll('aside.members li')].some(li => li.textContent.includes("bob") && li.querySelector('.sr-only')?.textContent === "online")`, 15*time.Second)
 
 	var news struct {
 		ID string `json:"id"`

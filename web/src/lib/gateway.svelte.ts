@@ -107,6 +107,10 @@ class Gateway {
         for (const c of d?.dm_channels ?? []) if (u[c.id]) dm[c.id] = u[c.id];
         this.dmUnread = dm;
         if (d?.user) session.user = d.user;
+        // Our own presence: the server marks us online as this socket
+        // opens, before READY, so its PRESENCE_UPDATE never reaches this
+        // socket; a member list read before that showed us offline.
+        if (d?.user?.id && d.user.status) this.presence[d.user.id] = d.user.status;
         this.readyCount++;
         break;
       }
