@@ -465,13 +465,43 @@ func (s *Service) verifySigned(ctx context.Context, r *http.Request, body []byte
 		s.log.Debug("fetch signer", "key", keyID, "err", err)
 		return nil, fault.Wrap(fault.Unauthorized, "cannot fetch the signer's key", err)
 	}
-	if v.Verify(a.Key, httpsig.RSA_SHA256) != nil {
+	algs := verifyAlgorithms(params["algorithm"])
+	if algs == nil {
+		return nil, errBadSignature
+	}
+	if !verifiesWith(v, a.Key, algs) {
 		// The actor may have rotated its key: fetch it again, once.
-		if a, err = s.keys.get(ctx, keyID, true); err != nil || v.Verify(a.Key, httpsig.RSA_SHA256) != nil {
+		if a, err = s.keys.get(ctx, keyID, true); err != nil || !verifiesWith(v, a.Key, algs) {
 			return nil, errBadSignature
 		}
 	}
 	return a, nil
+}
+
+// verifyAlgorithms are the RSA algorithms a signature naming algorithm
+// may have been made with: the one it names, or, for hs2019 ("see the
+// key") and none named, SHA-256 (Mastodon's) then SHA-512 (go-fed
+// signers such as GoToSocial's prefer it). nil: one Hearth does not
+// verify (the actor keys it fetches are RSA).
+func verifyAlgorithms(algorithm string) []httpsig.Algorithm {
+	switch strings.ToLower(algorithm) {
+	case "rsa-sha256":
+		return []httpsig.Algorithm{httpsig.RSA_SHA256}
+	case "rsa-sha512":
+		return []httpsig.Algorithm{httpsig.RSA_SHA512}
+	case "hs2019", "":
+		return []httpsig.Algorithm{httpsig.RSA_SHA256, httpsig.RSA_SHA512}
+	}
+	return nil
+}
+
+func verifiesWith(v httpsig.Verifier, key crypto.PublicKey, algs []httpsig.Algorithm) bool {
+	for _, alg := range algs {
+		if v.Verify(key, alg) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // signatureOf is a request's signature header (Signature, or

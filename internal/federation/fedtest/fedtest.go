@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -292,7 +293,14 @@ type SignOpts struct {
 	// Host, when set, is the Host the request is signed for and carries
 	// (a request meant for another server, replayed).
 	Host string
+	// Algorithm signs with another algorithm than rsa-sha256; Named, when
+	// set, replaces the algorithm the header names (go-fed's signer
+	// always names hs2019).
+	Algorithm httpsig.Algorithm
+	Named     string
 }
+
+var algorithmParam = regexp.MustCompile(`algorithm="[^"]*"`)
 
 // Reply is an inbox's answer.
 type Reply struct {
@@ -327,12 +335,21 @@ func (p *Peer) Post(t testing.TB, inbox string, act map[string]any, o SignOpts) 
 			k = p.key
 			p.mu.Unlock()
 		}
-		signer, _, err := httpsig.NewSigner([]httpsig.Algorithm{httpsig.RSA_SHA256}, httpsig.DigestSha256, o.Headers, httpsig.Signature, 0)
+		alg := o.Algorithm
+		if alg == "" {
+			alg = httpsig.RSA_SHA256
+		}
+		signer, _, err := httpsig.NewSigner([]httpsig.Algorithm{alg}, httpsig.DigestSha256, o.Headers, httpsig.Signature, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := signer.SignRequest(k, p.Actor()+"#main-key", req, body); err != nil {
 			t.Fatal(err)
+		}
+		if o.Named != "" {
+			// The algorithm parameter is not signed (draft-cavage): a
+			// relay may write hs2019 over it, an attacker anything.
+			req.Header.Set("Signature", algorithmParam.ReplaceAllString(req.Header.Get("Signature"), `algorithm="`+o.Named+`"`))
 		}
 	}
 	if o.Digest != "" {
