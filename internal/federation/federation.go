@@ -117,7 +117,7 @@ type Action struct {
 // fault.NotFound.
 type Store interface {
 	// FederationKey returns the stored private key PEM.
-	FederationKey(ctx context.Context) (string, error)
+	FederationKey(ctx context.Context) (string, time.Time, error)
 	// InsertFederationKey stores pem unless a key exists (then it is a
 	// no-op: the first node wins).
 	InsertFederationKey(ctx context.Context, pem string, at time.Time) error
@@ -277,6 +277,7 @@ type Service struct {
 
 	keyMu sync.Mutex
 	key   *rsa.PrivateKey
+	keyAt time.Time // when the key was made: the actors' published
 
 	keys    *keyCache
 	fetches *ratelimit.Turns
@@ -348,7 +349,7 @@ func (s *Service) privateKey(ctx context.Context) (*rsa.PrivateKey, error) {
 	if s.key != nil {
 		return s.key, nil
 	}
-	raw, err := s.st.FederationKey(ctx)
+	raw, at, err := s.st.FederationKey(ctx)
 	if errors.Is(err, fault.NotFound) {
 		k, gerr := rsa.GenerateKey(rand.Reader, 2048)
 		if gerr != nil {
@@ -359,7 +360,7 @@ func (s *Service) privateKey(ctx context.Context) (*rsa.PrivateKey, error) {
 		if err := s.st.InsertFederationKey(ctx, p, s.now()); err != nil {
 			return nil, fmt.Errorf("federation: store key: %w", err)
 		}
-		raw, err = s.st.FederationKey(ctx)
+		raw, at, err = s.st.FederationKey(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("federation: load key: %w", err)
@@ -372,8 +373,20 @@ func (s *Service) privateKey(ctx context.Context) (*rsa.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("federation: parse stored key: %w", err)
 	}
-	s.key = k
+	s.key, s.keyAt = k, at
 	return k, nil
+}
+
+// since is when federation began here (its key was made), which actors
+// publish as their published date, as Owncast publishes its server's
+// first start.
+func (s *Service) since(ctx context.Context) (time.Time, error) {
+	if _, err := s.privateKey(ctx); err != nil {
+		return time.Time{}, err
+	}
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	return s.keyAt, nil
 }
 
 // PublicKeyPEM returns the shared public key in PEM (PKIX), as actors

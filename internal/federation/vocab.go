@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/hearth-community/hearth/internal/fault"
@@ -189,6 +190,10 @@ func (s *Service) Actor(ctx context.Context, username string) (map[string]any, e
 	if err != nil {
 		return nil, err
 	}
+	since, err := s.since(ctx)
+	if err != nil {
+		return nil, err
+	}
 	iri := s.actorIRI(st, a.Username)
 	attachments := []map[string]any{propertyValue("Stream", a.Page)}
 	for _, l := range st.Social {
@@ -213,6 +218,7 @@ func (s *Service) Actor(ctx context.Context, username string) (map[string]any, e
 		"followers":                 iri + "/followers",
 		"manuallyApprovesFollowers": st.Private,
 		"discoverable":              true,
+		"published":                 since.UTC().Format(time.RFC3339),
 		"icon":                      map[string]any{"type": "Image", "url": a.Avatar},
 		"image":                     map[string]any{"type": "Image", "url": a.Avatar},
 		"attachment":                attachments,

@@ -18,14 +18,16 @@ func (db *DB) Federation() *Federation { return &Federation{db: db} }
 
 var _ federation.Store = (*Federation)(nil)
 
-// FederationKey returns the stored private key.
-func (s *Federation) FederationKey(ctx context.Context) (string, error) {
+// FederationKey returns the stored private key and when it was made
+// (the federation's beginning: actors' published).
+func (s *Federation) FederationKey(ctx context.Context) (string, time.Time, error) {
 	var p string
-	err := s.db.QueryRowContext(ctx, `SELECT private_pem FROM federation_keys WHERE id=1`).Scan(&p)
+	var at int64
+	err := s.db.QueryRowContext(ctx, `SELECT private_pem, created_at FROM federation_keys WHERE id=1`).Scan(&p, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", fault.NotFound
+		return "", time.Time{}, fault.NotFound
 	}
-	return p, err
+	return p, FromMicros(at), err
 }
 
 // InsertFederationKey stores the key unless one exists.
