@@ -61,6 +61,19 @@ type Settings struct {
 	NSFW           bool
 	StreamTitle    string
 	Social         []Link
+	// LogoVersion changes with the logo (its checksum; "" for the
+	// default): the actors' avatar URL carries it, so a server that
+	// cached the old image fetches the new one, as Owncast's ?uc=.
+	LogoVersion string
+}
+
+// avatar is the actors' profile image URL.
+func avatar(st Settings) string {
+	u := st.ServerURL + "/logo/external"
+	if st.LogoVersion != "" {
+		u += "?uc=" + url.QueryEscape(st.LogoVersion)
+	}
+	return u
 }
 
 // Link is a profile link (the actor's PropertyValue attachments).

@@ -301,7 +301,7 @@ func (s *Service) ProfileChanged(ctx context.Context) error {
 // ProfileKey is a digest of what followers see of the server actor: when
 // it changes, ProfileChanged is due.
 func ProfileKey(st Settings) string {
-	b, _ := json.Marshal([]any{st.Enabled, st.Username, st.Name, st.Summary, st.Tags, st.Social, st.Private})
+	b, _ := json.Marshal([]any{st.Enabled, st.Username, st.Name, st.Summary, st.Tags, st.Social, st.Private, st.LogoVersion})
 	return string(b)
 }
 

@@ -70,7 +70,7 @@ func (s *Service) Local(ctx context.Context, username string) (*LocalActor, erro
 	}
 	if strings.EqualFold(username, st.Username) {
 		return &LocalActor{Username: st.Username, Name: st.Name, Summary: st.Summary, Page: st.ServerURL,
-			HLS: st.ServerURL + "/hls/stream.m3u8", Avatar: st.ServerURL + "/logo/external"}, nil
+			HLS: st.ServerURL + "/hls/stream.m3u8", Avatar: avatar(st)}, nil
 	}
 	if id, ok := strings.CutPrefix(strings.ToLower(username), StagePrefix); ok && s.cfg.StageChannel != nil {
 		if info, ok := s.cfg.StageChannel(ctx, id); ok && info.Public {
@@ -89,7 +89,7 @@ func (s *Service) Local(ctx context.Context, username string) (*LocalActor, erro
 					hls = st.ServerURL + info.HLS
 				}
 				return &LocalActor{Username: StagePrefix + id, Name: name, Summary: name + " on " + st.Name,
-					Page: page, HLS: hls, Avatar: st.ServerURL + "/logo/external", StageChannel: id}, nil
+					Page: page, HLS: hls, Avatar: avatar(st), StageChannel: id}, nil
 			}
 		}
 	}
@@ -398,7 +398,7 @@ func (s *Service) Instance(ctx context.Context) (map[string]any, error) {
 		"description":       st.Summary,
 		"version":           s.cfg.Version,
 		"stats":             map[string]any{"user_count": 1, "status_count": s.localPosts(ctx), "domain_count": 0},
-		"thumbnail":         st.ServerURL + "/logo/external",
+		"thumbnail":         avatar(st),
 		"languages":         []string{},
 		"registrations":     false,
 		"approval_required": false,

@@ -17,7 +17,7 @@ func (s *Service) FederationSettings() federation.Settings {
 		Enabled: st.Federation.Enabled, Private: st.Federation.IsPrivate, ShowEngagement: st.Federation.ShowEngagement,
 		Username: st.Federation.Username, GoLiveMessage: st.Federation.GoLiveMessage,
 		BlockedDomains: st.Federation.BlockedDomains, ServerURL: st.ServerURL, Name: st.Name, Summary: st.Summary,
-		Tags: st.Tags, NSFW: st.NSFW, StreamTitle: st.StreamTitle,
+		Tags: st.Tags, NSFW: st.NSFW, StreamTitle: st.StreamTitle, LogoVersion: logoVersion(st),
 	}
 	for _, h := range st.SocialHandles {
 		out.Social = append(out.Social, federation.Link{Name: h.Platform, URL: h.URL})
@@ -101,4 +101,17 @@ func (s *Service) FederationEngagement(ctx context.Context, e federation.Engagem
 func (s *Service) DirectorySettings() (bool, string) {
 	st := s.Settings()
 	return st.Directory.Enabled, st.ServerURL
+}
+
+// logoVersion names the logo's content for the actors' avatar URL: its
+// checksum's first 16 characters, "" while the default logo shows.
+func logoVersion(st Settings) string {
+	if st.Logo == "" {
+		return ""
+	}
+	v := st.LogoSum
+	if len(v) > 16 {
+		v = v[:16]
+	}
+	return v
 }

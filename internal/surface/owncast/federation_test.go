@@ -633,8 +633,8 @@ func TestFederationShowEngagementOff(t *testing.T) {
 	}
 }
 
-// TestFederationProfileUpdate: changing the server name sends followers an
-// Update of the actor; a bad username is refused.
+// TestFederationProfileUpdate: changing the server name or the logo sends
+// followers an Update of the actor; a bad username is refused.
 func TestFederationProfileUpdate(t *testing.T) {
 	t.Parallel()
 	n := newNode(t, nodeOpts{})
@@ -651,6 +651,25 @@ func TestFederationProfileUpdate(t *testing.T) {
 	obj, _ := up["object"].(map[string]any)
 	if up["type"] != "Update" || obj["name"] != "Renamed Stage" {
 		t.Fatalf("expected Update of the actor, got %v", up)
+	}
+	icon := func(obj map[string]any) string {
+		i, _ := obj["icon"].(map[string]any)
+		s, _ := i["url"].(string)
+		return s
+	}
+	if u := icon(obj); !strings.HasSuffix(u, "/logo/external") {
+		t.Fatalf("default logo's avatar = %q", u)
+	}
+	// A new logo is a new avatar URL (Owncast's ?uc=), and followers are
+	// told: their servers had cached the old image under the same URL.
+	const logo = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+	if r := n.do(t, "POST", "/api/admin/config/logo", "admin", map[string]any{"value": logo}); r.status != 200 {
+		t.Fatalf("logo: %d %s", r.status, r.body)
+	}
+	up = p.next(t)
+	obj, _ = up["object"].(map[string]any)
+	if u := icon(obj); up["type"] != "Update" || !strings.Contains(u, "/logo/external?uc=") {
+		t.Fatalf("after a new logo: %v (avatar %q), want an Update naming the new logo", up, u)
 	}
 	for _, bad := range []string{"", "has space", "a/b", strings.Repeat("x", 31)} {
 		if r := n.do(t, "POST", "/api/admin/config/federation/username", "admin", map[string]any{"value": bad}); r.status != 400 {

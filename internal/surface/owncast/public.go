@@ -347,6 +347,7 @@ func (s *Surface) setLogo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var old string
+	before := s.profileKey()
 	if err := s.d.Chat.UpdateSettings(r.Context(), func(st *stagechat.Settings) error {
 		old, st.Logo, st.LogoSum = st.LogoSum, name, sum
 		return nil
@@ -355,6 +356,9 @@ func (s *Surface) setLogo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.dropBrand(r.Context(), old, s.d.Chat.Settings())
+	// The actors' avatar URL names the logo: followers' servers are told
+	// (an Update), as Owncast tells them of a new logo.
+	s.profileChanged(r.Context(), before)
 	writeResult(w, http.StatusOK, true, "changed")
 }
 
