@@ -147,6 +147,18 @@ func (a *Access) mayOverride(o *Override, role *Role, target *Access, chanPerms 
 	return nil
 }
 
+// MayModerate checks acting on the member target from outside this
+// package's own routes (the SFU's server mute and disconnect, which need
+// MUTE_MEMBERS as a timeout does): the owner is acted on by no one else, and
+// everyone else, ADMINISTRATOR holders included, acts only on members whose
+// highest role is below their own, as for kick, ban and timeout.
+func (a *Access) MayModerate(target *Access) error {
+	if target.IsOwner && !a.IsOwner {
+		return forbidden(msgModerateOwner)
+	}
+	return a.mayModerate(target)
+}
+
 // mayModerate checks acting on the member target (kick, ban, timeout):
 // below the actor's highest role. The owner was refused already, before
 // the permission (Service.moderate).

@@ -917,6 +917,22 @@ func (s *SFU) moderate(ctx context.Context, actorID, targetID string, perm int64
 	if !ca.Can(perm) {
 		return nil, fault.New(fault.Forbidden, "Missing required permission")
 	}
+	// The role hierarchy, as for a kick, ban or timeout: a moderator mutes
+	// and disconnects only members below their highest role, never the
+	// owner. Oneself is always one's own to mute or disconnect.
+	if actorID != targetID {
+		ta, err := s.access.ChannelAccess(ctx, targetID, t.ChannelID)
+		switch {
+		case err == nil:
+			if err := ca.MayModerate(ta.Access); err != nil {
+				return nil, err
+			}
+		case fault.KindOf(err) != fault.NotFound:
+			// (NotFound: the target is no longer a member, so holds no
+			// rank, and is leaving the call.)
+			return nil, err
+		}
+	}
 	return t, nil
 }
 

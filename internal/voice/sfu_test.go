@@ -408,6 +408,67 @@ func TestSFUModerationNeedsTheChannel(t *testing.T) {
 	}
 }
 
+// TestSFUModerationFollowsTheHierarchy: server mute and disconnect need
+// MUTE_MEMBERS and, as a kick, ban or timeout, a target below the actor's
+// highest role: a moderator may act on a plain member, but not on the owner
+// nor on a moderator of the same rank (the authorization sweep of session 31
+// saw a moderator disconnect the owner from the call, and mute them). The
+// owner acts on anyone, and anyone on themself.
+func TestSFUModerationFollowsTheHierarchy(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := testCtx(t)
+	perms, pos := community.PermMuteMembers|community.DefaultMemberPerms, 1
+	name := "mods"
+	role, err := w.comm.CreateRole(ctx, w.owner, w.c.ID, community.RoleInput{Name: &name, Permissions: &perms, Position: &pos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, peer, plain := w.member("mod"), w.member("peermod"), w.member("plain")
+	for _, id := range []string{mod, peer} {
+		if err := w.comm.SetMemberRole(ctx, w.owner, w.c.ID, id, role.ID, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{w.owner, mod, peer, plain} {
+		w.join(ctx, id)
+	}
+	muted := func(id string) bool {
+		for _, m := range w.sfu.Members(w.voice) {
+			if m.AccountID == id {
+				return m.ServerMute
+			}
+		}
+		return false
+	}
+	for name, target := range map[string]string{"the owner": w.owner, "a moderator of the same rank": peer} {
+		if err := w.sfu.ServerMute(ctx, mod, target, true); !errors.Is(err, fault.Forbidden) {
+			t.Errorf("a moderator muting %s: %v, want forbidden", name, err)
+		}
+		if muted(target) {
+			t.Errorf("a moderator muted %s", name)
+		}
+		if err := w.sfu.Disconnect(ctx, mod, target); !errors.Is(err, fault.Forbidden) {
+			t.Errorf("a moderator disconnecting %s: %v, want forbidden", name, err)
+		}
+		if _, err := w.sfu.Participant(target); err != nil {
+			t.Errorf("a moderator disconnected %s: %v", name, err)
+		}
+	}
+	if err := w.sfu.ServerMute(ctx, mod, plain, true); err != nil || !muted(plain) {
+		t.Fatalf("a moderator muting a plain member: %v (muted %v)", err, muted(plain))
+	}
+	if err := w.sfu.ServerMute(ctx, w.owner, peer, true); err != nil || !muted(peer) {
+		t.Fatalf("the owner muting a moderator: %v (muted %v)", err, muted(peer))
+	}
+	if err := w.sfu.ServerMute(ctx, mod, mod, true); err != nil || !muted(mod) {
+		t.Fatalf("a moderator muting themself: %v (muted %v)", err, muted(mod))
+	}
+	if err := w.sfu.Disconnect(ctx, w.owner, mod); err != nil {
+		t.Fatalf("the owner disconnecting a moderator: %v", err)
+	}
+}
+
 // TestSFUSpeakTakenAwaySilences: a participant whose SPEAK is taken away
 // mid-call (a channel override, seen when the community's event arrives)
 // is silenced at once: neither its microphone nor its camera reaches the
