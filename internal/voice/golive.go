@@ -104,8 +104,9 @@ func (r *GoLiveRules) Start(ctx context.Context, ca *community.ChannelAccess, qu
 }
 
 // Stop ends the Go Live in ca's channel and returns the session it ended:
-// its broadcaster or a holder of MUTE_MEMBERS there stops it
-// (community.ErrStopGoLive otherwise); fault.NotFound when the channel has
+// its broadcaster or a holder of MUTE_MEMBERS there whose highest role is
+// above the broadcaster's (not the owner's) stops it (community.ErrStopGoLive
+// or the hierarchy's refusal otherwise); fault.NotFound when the channel has
 // none, or when it ended meanwhile.
 func (r *GoLiveRules) Stop(ctx context.Context, ca *community.ChannelAccess) (*GoLive, error) {
 	g, err := r.sessions.GoLive(ctx, ca.Channel.ID)
@@ -114,6 +115,20 @@ func (r *GoLiveRules) Stop(ctx context.Context, ca *community.ChannelAccess) (*G
 	}
 	if err := ca.MayStopGoLive(g.BroadcasterID); err != nil {
 		return nil, err
+	}
+	// Another's Go Live is stopped only by a moderator above them in the
+	// role hierarchy, never the owner's, as the SFU's server mute and
+	// disconnect (SFU.moderate).
+	if g.BroadcasterID != ca.AccountID {
+		ta, err := r.access.ChannelAccess(ctx, g.BroadcasterID, ca.Channel.ID)
+		switch {
+		case err == nil:
+			if err := ca.MayModerate(ta.Access); err != nil {
+				return nil, err
+			}
+		case fault.KindOf(err) != fault.NotFound:
+			return nil, err
+		}
 	}
 	if err := r.sessions.StopGoLive(ctx, ca.Channel.ID, g.BroadcasterID); err != nil {
 		return nil, err

@@ -253,24 +253,44 @@ func TestGoLiveStartReadFails(t *testing.T) {
 	}
 }
 
-// TestGoLiveStop: the broadcaster, or a holder of MUTE_MEMBERS, ends the
-// channel's Go Live and gets the session ended; anyone else is refused and
-// the session stays; with none there is nothing to stop.
+// ranked is accountID's standing in a community: the owner, or a member
+// whose one role sits at pos (-1: no role).
+func ranked(accountID string, owner bool, pos int) *community.Access {
+	a := &community.Access{AccountID: accountID, IsOwner: owner, Roles: map[string]*community.Role{}}
+	if pos >= 0 {
+		a.RoleIDs = []string{"r"}
+		a.Roles["r"] = &community.Role{ID: "r", Position: pos}
+	}
+	return a
+}
+
+// TestGoLiveStop: the broadcaster, or a holder of MUTE_MEMBERS above it in
+// the role hierarchy, ends the channel's Go Live and gets the session ended;
+// anyone else (a member without the bit; a moderator stopping the owner's or
+// an equal's, which the authorization sweep of session 31 saw a moderator
+// do) is refused and the session stays; with none there is nothing to stop.
 func TestGoLiveStop(t *testing.T) {
 	t.Parallel()
 	const ch = "ch"
 	bob := &voice.GoLive{BroadcasterID: "bob", Quality: "720p"}
+	mod := member | community.PermMuteMembers
 	for _, tc := range []struct {
 		name    string
 		live    *voice.GoLive
 		account string
 		perms   int64
+		actor   *community.Access // nil: a member with no role
+		bob     *community.Access // the broadcaster's standing; nil: a member with no role
 		err     error
 	}{
-		{"by the broadcaster", bob, "bob", member, nil},
-		{"by a moderator", bob, "ann", member | community.PermMuteMembers, nil},
-		{"by a member", bob, "carl", talker, community.ErrStopGoLive},
-		{"none live", nil, "bob", talker, fault.NotFound},
+		{"by the broadcaster", bob, "bob", member, nil, nil, nil},
+		{"by a moderator", bob, "ann", mod, ranked("ann", false, 2), nil, nil},
+		{"by a member", bob, "carl", talker, nil, nil, community.ErrStopGoLive},
+		{"none live", nil, "bob", talker, nil, nil, fault.NotFound},
+		{"the owner's, by a moderator", bob, "ann", mod, ranked("ann", false, 2), ranked("bob", true, -1), fault.Forbidden},
+		{"an equal's, by a moderator", bob, "ann", mod, ranked("ann", false, 2), ranked("bob", false, 2), fault.Forbidden},
+		{"a higher moderator's, by a moderator", bob, "ann", mod, ranked("ann", false, 2), ranked("bob", false, 3), fault.Forbidden},
+		{"a moderator's, by the owner", bob, "ann", mod, ranked("ann", true, -1), ranked("bob", false, 3), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -279,11 +299,25 @@ func TestGoLiveStop(t *testing.T) {
 				c := *tc.live
 				sessions[ch] = &c
 			}
-			r, err := voice.NewGoLiveRules(memSessions(nil, sessions), channelAccess{})
+			access := channelAccess{channelAccess: func(_ context.Context, accountID, channelID string) (*community.ChannelAccess, error) {
+				if accountID != "bob" || channelID != ch {
+					return nil, fault.NotFound
+				}
+				a := tc.bob
+				if a == nil {
+					a = ranked("bob", false, -1)
+				}
+				return &community.ChannelAccess{Access: a, Channel: &community.Channel{ID: ch}, Perms: talker}, nil
+			}}
+			r, err := voice.NewGoLiveRules(memSessions(nil, sessions), access)
 			if err != nil {
 				t.Fatal(err)
 			}
-			g, err := r.Stop(t.Context(), bits(tc.account, ch, tc.perms))
+			ca := bits(tc.account, ch, tc.perms)
+			if tc.actor != nil {
+				ca.Access = tc.actor
+			}
+			g, err := r.Stop(t.Context(), ca)
 			if !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {
 				t.Fatalf("err %v, want %v", err, tc.err)
 			}
