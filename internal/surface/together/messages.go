@@ -114,21 +114,36 @@ func (s *Surface) postMessage(w http.ResponseWriter, r *http.Request, p *identit
 // Option<i64>, a before that is not a UUID or a limit that is not an
 // integer (either given empty, too) is a 400, not the first page.
 func pageParams(q url.Values) (before string, limit int, err error) {
-	limit = 50
-	if q.Has("limit") {
-		n, perr := strconv.ParseInt(q.Get("limit"), 10, 64)
-		if perr != nil {
-			return "", 0, invalid("limit must be an integer")
-		}
-		limit = int(min(max(n, 1), 100))
+	n, err := limitParam(q)
+	if err != nil {
+		return "", 0, err
 	}
-	if q.Has("before") {
-		before = q.Get("before")
-		if _, perr := uuid.Parse(before); perr != nil {
-			return "", 0, invalid("before must be a message id")
-		}
+	if before, err = beforeParam(q); err != nil {
+		return "", 0, err
 	}
-	return before, limit, nil
+	return before, int(min(max(n, 1), 100)), nil
+}
+
+// beforeParam is the before query parameter: a message id, or "".
+func beforeParam(q url.Values) (string, error) {
+	before := q.Get("before")
+	if _, err := uuid.Parse(before); q.Has("before") && err != nil {
+		return "", invalid("before must be a message id")
+	}
+	return before, nil
+}
+
+// limitParam is the limit query parameter as given (50 when absent): an
+// integer, else a 400.
+func limitParam(q url.Values) (int64, error) {
+	if !q.Has("limit") {
+		return 50, nil
+	}
+	n, err := strconv.ParseInt(q.Get("limit"), 10, 64)
+	if err != nil {
+		return 0, invalid("limit must be an integer")
+	}
+	return n, nil
 }
 
 func (s *Surface) listMessages(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -443,11 +458,13 @@ func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Pri
 	// As Together's SearchQuery: limit is validated to 1–100 (not
 	// clamped), and channel_id and before must be UUIDs, all before the
 	// membership check.
-	before, limit, err := pageParams(q)
-	if err == nil && q.Has("limit") {
-		if n, _ := strconv.ParseInt(q.Get("limit"), 10, 64); n < 1 || n > 100 {
-			err = invalid("limit: Limit must be 1–100")
-		}
+	limit, err := limitParam(q)
+	var before string
+	if err == nil {
+		before, err = beforeParam(q)
+	}
+	if err == nil && (limit < 1 || limit > 100) {
+		err = invalid("limit: Limit must be 1–100")
 	}
 	if _, perr := uuid.Parse(q.Get("channel_id")); err == nil && q.Has("channel_id") && perr != nil {
 		err = invalid("channel_id must be a channel id")
@@ -489,7 +506,7 @@ func (s *Surface) search(w http.ResponseWriter, r *http.Request, p *identity.Pri
 		s.fail(w, err)
 		return
 	}
-	page, err := s.d.Messages.Search(ctx, messages.SearchQuery{ConversationIDs: ids, Text: text, Before: before, Limit: limit})
+	page, err := s.d.Messages.Search(ctx, messages.SearchQuery{ConversationIDs: ids, Text: text, Before: before, Limit: int(limit)})
 	release()
 	if err != nil {
 		s.fail(w, err)
