@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hearth-community/hearth/internal/fault"
 )
 
 // blockingSink is a ChatSink whose calls wait until released, so a test
@@ -199,5 +201,60 @@ func TestChatKeptAtARate(t *testing.T) {
 	if broadcast != sent || kept["spammer"] != 10 || kept["other"] != 2 || freshKept != 8 || svc.ChatUnkept() != int64(sent-20) {
 		t.Fatalf("broadcast %d (want %d), kept %v (want spammer 10, other 2, fresh 8 in all), unkept %d (want %d)",
 			broadcast, sent, kept, svc.ChatUnkept(), sent-20)
+	}
+}
+
+// TestChatWithNULRefused: room chat holding a NUL is refused as a bad
+// argument, neither broadcast nor handed to the sink; the message store
+// refuses it, so it was shown to the room and never kept (a warning
+// logged for each).
+func TestChatWithNULRefused(t *testing.T) {
+	t.Parallel()
+	st, rec := &memStore{rooms: map[string]Record{}}, &recorder{}
+	svc, err := New(Config{AllowTemp: true, SyncDelay: time.Hour, SaveDelay: time.Hour}, st, rec, fakeMedia{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var kept []string
+	svc.SetChatSink(func(_ context.Context, batch []RoomChat) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range batch {
+			kept = append(kept, c.Text)
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- svc.Run(ctx) }()
+	r, err := svc.Create(ctx, CreateInput{Name: "nul", OwnerID: "owner"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := registered("u")
+	if err := r.Join(a, "c"); err != nil {
+		t.Fatal(err)
+	}
+	err = svc.Handle(ctx, r, a, "c", Request{Type: ReqChat, Text: ptr("a\x00b")})
+	if fault.KindOf(err) != fault.Invalid {
+		t.Fatalf("chat with a NUL: %v, want a bad argument", err)
+	}
+	if err := svc.Handle(ctx, r, a, "c", Request{Type: ReqChat, Text: ptr("fine")}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-runDone; err != nil {
+		t.Fatal(err)
+	}
+	var broadcast []string
+	for _, p := range rec.take() {
+		if p.ev.Type == EvChat {
+			broadcast = append(broadcast, p.ev.Chat.Text)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !equalStrings(broadcast, []string{"fine"}) || !equalStrings(kept, []string{"fine"}) {
+		t.Fatalf("broadcast %q, kept %q; want only \"fine\" in each", broadcast, kept)
 	}
 }

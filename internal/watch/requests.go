@@ -3,6 +3,7 @@ package watch
 import (
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
@@ -386,6 +387,10 @@ func (r *Room) chat(c *call) error {
 	}
 	if len(*c.req.Text) > r.svc.cfg.MaxChatBytes {
 		return BadArgument("text", "too long")
+	}
+	if strings.IndexByte(*c.req.Text, 0) >= 0 {
+		// The message store refuses it: it would be shown and never kept.
+		return BadArgument("text", "must not contain NUL characters")
 	}
 	r.publish(Event{Type: EvChat, Chat: &Chat{From: c.ui, Text: *c.req.Text}})
 	r.svc.chatPosted(r, c.a, *c.req.Text)
