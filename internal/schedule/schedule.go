@@ -124,6 +124,9 @@ func (s *Service) UpdateSettings(ctx context.Context, f func(*Settings) error) e
 	if len(cur.ReminderMessage) > maxDesc {
 		return fault.Newf(fault.Invalid, "reminder message must be at most %d bytes", maxDesc)
 	}
+	if strings.ContainsRune(cur.ReminderMessage, 0) {
+		return fault.ErrNUL // stored inside JSON, past the store's own check
+	}
 	return s.st.SaveScheduleSettings(ctx, cur)
 }
 

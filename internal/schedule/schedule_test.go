@@ -414,3 +414,22 @@ func TestLifecycleOncePerMoment(t *testing.T) {
 		t.Fatalf("lifecycle %q, want %q", got, want)
 	}
 }
+
+// TestReminderMessageRefusesNUL: the reminder message is kept inside the
+// settings' JSON document, where the store's own NUL check cannot see it:
+// one holding a NUL is refused (fault.ErrNUL, Owncast's 400) and the
+// message kept is the one before.
+func TestReminderMessageRefusesNUL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newService(t, storetest.Engines()[0])
+	if err := s.UpdateSettings(ctx, func(st *schedule.Settings) error { st.ReminderMessage = "soon"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateSettings(ctx, func(st *schedule.Settings) error { st.ReminderMessage = "a\x00b"; return nil }); !errors.Is(err, fault.ErrNUL) {
+		t.Fatalf("a reminder holding a NUL: %v, want %v", err, fault.ErrNUL)
+	}
+	if st, err := s.Settings(ctx); err != nil || st.ReminderMessage != "soon" {
+		t.Fatalf("settings %+v %v, want the reminder kept as it was", st, err)
+	}
+}

@@ -1,6 +1,7 @@
 package stagechat
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -214,12 +215,34 @@ func (s *Service) UpdateSettings(ctx context.Context, f func(*Settings) error) e
 	if err != nil {
 		return fmt.Errorf("stagechat: encode settings: %w", err)
 	}
+	// The document is stored as JSON, where a NUL is an escape the store's
+	// own NUL check cannot see: a change may not add one (a NUL kept from
+	// before does not block other changes).
+	if cb, err := json.Marshal(c.cur); err == nil && encodedNULs(nb) > encodedNULs(cb) {
+		return fault.ErrNUL
+	}
 	if err := c.st.SetInstanceValue(ctx, SettingsKey, string(nb)); err != nil {
 		return err
 	}
 	c.cur = next
 	s.publishSettings(ctx)
 	return nil
+}
+
+// encodedNULs counts the NUL characters in JSON text as encoding/json
+// writes it (each as the escape \u0000; a backslash itself is \\).
+func encodedNULs(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 == len(b) {
+			continue
+		}
+		if bytes.HasPrefix(b[i+1:], []byte("u0000")) {
+			n++
+		}
+		i++ // the escaped character
+	}
+	return n
 }
 
 // ReloadSettings re-reads the settings (after another node changed them).

@@ -1,6 +1,7 @@
 package stagechat_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -98,5 +99,43 @@ func TestSettingsBounds(t *testing.T) {
 	}
 	if err := st.SetServerURL("https://example.com//"); err != nil || st.ServerURL != "https://example.com" || st.Directory.InstanceURL != st.ServerURL {
 		t.Fatalf("server url: %q %q %v", st.ServerURL, st.Directory.InstanceURL, err)
+	}
+}
+
+// TestSettingsRefuseNUL: a settings change that adds a NUL anywhere (a
+// name, a list entry, the stream title, a notification's message) is
+// refused with fault.ErrNUL and changes nothing. The settings are kept
+// as one JSON document, where a NUL is an escape the store's own check
+// cannot see, so Owncast's admin stored these (200) where every other
+// text holding one is a 400. A backslash followed by u0000 is text.
+func TestSettingsRefuseNUL(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newService(t, stagechat.PresenceConfig{})
+	ctx := t.Context()
+	for name, f := range map[string]func(*stagechat.Settings) error{
+		"name":  func(st *stagechat.Settings) error { return st.SetText(stagechat.TextName, "a\x00b") },
+		"tags":  func(st *stagechat.Settings) error { return st.SetList(stagechat.ListTags, []string{"ok", "a\x00"}) },
+		"title": func(st *stagechat.Settings) error { st.StreamTitle = "\x00"; return nil },
+		"browser message": func(st *stagechat.Settings) error {
+			st.Notifications.Browser.GoLiveMessage = "live\x00"
+			return nil
+		},
+	} {
+		if err := s.UpdateSettings(ctx, f); !errors.Is(err, fault.ErrNUL) {
+			t.Errorf("%s holding a NUL: %v, want %v", name, err, fault.ErrNUL)
+		}
+	}
+	if err := s.SetStreamTitle(ctx, "on\x00air"); !errors.Is(err, fault.ErrNUL) {
+		t.Errorf("SetStreamTitle holding a NUL: %v, want %v", err, fault.ErrNUL)
+	}
+	got := s.Settings()
+	if strings.ContainsRune(got.Name+got.StreamTitle+got.Notifications.Browser.GoLiveMessage+strings.Join(got.Tags, ""), 0) {
+		t.Fatalf("a refused change was kept: %+v", got)
+	}
+	if err := s.UpdateSettings(ctx, func(st *stagechat.Settings) error { return st.SetText(stagechat.TextName, `a\u0000b`) }); err != nil {
+		t.Fatalf("a backslash and u0000 as text: %v", err)
+	}
+	if got := s.Settings().Name; got != `a\u0000b` {
+		t.Fatalf("name %q", got)
 	}
 }
