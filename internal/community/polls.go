@@ -75,6 +75,9 @@ func (s *Service) NewPoll(ctx context.Context, actor, channelID, question string
 		if !runesIn(o, 1, 200) {
 			return nil, ErrPollOptionText
 		}
+		if strings.ContainsRune(o, 0) {
+			return nil, fault.ErrNUL // the options are stored as JSON, past the store's own check
+		}
 		p.Options = append(p.Options, PollOption{ID: identity.NewID(), Text: o})
 	}
 	if _, err := s.CanSend(ctx, actor, channelID); err != nil {

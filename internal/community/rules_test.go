@@ -36,6 +36,10 @@ func TestPollAndEventRules(t *testing.T) {
 	wantErr(t, err, community.ErrPollOptionCount)
 	_, err = ch.comm.NewPoll(ctx, alice, ch.channel, "q", []string{"a", strings.Repeat("o", 201)})
 	wantErr(t, err, community.ErrPollOptionText)
+	// The options are stored as JSON, where the store's own NUL check
+	// cannot see one: a poll was posted with it.
+	_, err = ch.comm.NewPoll(ctx, alice, ch.channel, "q", []string{"a", "b\x00"})
+	wantErr(t, err, fault.ErrNUL)
 	if _, err := ch.comm.NewPoll(ctx, ch.acct["bob"], ch.channel, "q", []string{"a", "b"}); !errors.Is(err, fault.Forbidden) {
 		t.Fatalf("bob (no send permission) made a poll: %v", err)
 	}
