@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -48,5 +49,48 @@ func TestJSONBodyTooLarge(t *testing.T) {
 	}
 	if code, msg := put(client, padded(60<<10)); code != http.StatusOK {
 		t.Errorf("60 KiB body: %d %q, want 200", code, msg)
+	}
+}
+
+// TestJSONBodyOneObject: a body must be one JSON object and nothing else.
+// null (read as {}: on PUT recording-settings it reset every field of the
+// stage to the defaults) and an object followed by anything else (read as
+// the object alone) were answered 200; they are 400 like any other
+// malformed body, and the settings stay as they were.
+func TestJSONBodyOneObject(t *testing.T) {
+	t.Parallel()
+	api := newSignedURLAPI(t, t.TempDir(), "ffmpeg")
+	do := func(method, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, api.srv.URL+"/api/recording-settings/main", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer admin")
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		var e struct {
+			Message  string
+			MaxCount *int
+		}
+		_ = json.Unmarshal(b, &e)
+		if e.MaxCount != nil {
+			return res.StatusCode, strconv.Itoa(*e.MaxCount)
+		}
+		return res.StatusCode, e.Message
+	}
+	put := func(body string) (int, string) { t.Helper(); return do("PUT", body) }
+	if code, got := put(` {"maxCount": 7} ` + "\n"); code != http.StatusOK || got != "7" {
+		t.Fatalf("one object: %d %q, want 200 with maxCount 7", code, got)
+	}
+	for _, body := range []string{`null`, ` null `, `{}x`, `{"maxCount": 1}{}`, `{} {"maxCount": 2}`, `{}}`, `{}]`} {
+		if code, msg := put(body); code != http.StatusBadRequest || !strings.Contains(msg, "invalid JSON") {
+			t.Errorf("%q: %d %q, want 400 invalid JSON", body, code, msg)
+		}
+	}
+	if code, got := do("GET", ""); code != http.StatusOK || got != "7" {
+		t.Fatalf("settings after the refused bodies: %d %q, want maxCount 7 kept", code, got)
 	}
 }

@@ -6,6 +6,7 @@
 package hearthapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -402,11 +403,31 @@ const maxBody = 64 << 10
 // "unexpected EOF" at the cut.
 var errBodyTooLarge = fault.New(fault.Invalid, "request body too large (at most 64 KiB)")
 
+// decode reads a JSON object into v. A body that is one object and
+// nothing else is accepted: null (which would decode as {}, and on a PUT
+// reset every field) and anything after the object are refused as the
+// malformed JSON they are.
 func decode(r *http.Request, v any) error {
 	lr := &io.LimitedReader{R: r.Body, N: maxBody + 1}
 	dec := json.NewDecoder(lr)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	var raw json.RawMessage
+	err := dec.Decode(&raw)
+	if err == nil {
+		if _, next := dec.Token(); next != io.EOF {
+			err = errors.New("data after the JSON object")
+		}
+	}
+	if err == nil && string(raw) == "null" {
+		err = errors.New("null is not an object")
+	}
+	if err == nil {
+		// The body again, strictly, from what was read.
+		strict := json.NewDecoder(bytes.NewReader(raw))
+		strict.DisallowUnknownFields()
+		err = strict.Decode(v)
+	}
+	if err != nil {
 		if lr.N == 0 {
 			return errBodyTooLarge
 		}
