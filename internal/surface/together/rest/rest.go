@@ -207,7 +207,9 @@ func Decode(r *http.Request, v any, strict bool) error {
 		// that is not RFC 3339): Axum's data error, 422.
 		return Unprocessable("Invalid value in the request body: " + err.Error())
 	}
-	if dec.More() {
+	// Anything after the value is malformed, as serde_json's trailing
+	// characters (More alone passes a stray } or ]).
+	if _, err := dec.Token(); err != io.EOF {
 		return &StatusError{Status: http.StatusBadRequest, Msg: "Malformed JSON body"}
 	}
 	return nil

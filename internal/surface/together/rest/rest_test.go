@@ -3,7 +3,10 @@ package rest
 import (
 	"bytes"
 	"context"
+	"errors"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -19,4 +22,31 @@ func FuzzDecode(f *testing.F) {
 		}
 		_ = Decode(r, &in, true)
 	})
+}
+
+// TestDecodeRefusesTrailing: anything after the body's value is a 400
+// "Malformed JSON body", as serde_json's trailing characters are on
+// Together; a stray } or ] after the object passed (the decoder's More
+// reports neither) and the object was applied. Trailing whitespace is
+// fine.
+func TestDecodeRefusesTrailing(t *testing.T) {
+	t.Parallel()
+	for body, ok := range map[string]bool{
+		`{"content":"x"}`: true, " {\"content\":\"x\"} \n": true,
+		`{"content":"x"}}`: false, `{"content":"x"}]`: false, `{"content":"x"}x`: false, `{"content":"x"}{}`: false,
+		`{"content":"x"} 1`: false,
+	} {
+		r := httptest.NewRequestWithContext(context.Background(), "POST", "/", strings.NewReader(body))
+		var in struct {
+			Content *string `json:"content"`
+		}
+		err := Decode(r, &in, true)
+		var se *StatusError
+		switch {
+		case ok && err != nil:
+			t.Errorf("%q: %v, want it read", body, err)
+		case !ok && (!errors.As(err, &se) || se.Status != http.StatusBadRequest || se.Msg != "Malformed JSON body"):
+			t.Errorf("%q: %v, want 400 Malformed JSON body", body, err)
+		}
+	}
 }
