@@ -10,6 +10,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -515,7 +516,21 @@ func decode(r *http.Request, v any) error {
 	if r.Body == nil || r.ContentLength == 0 {
 		return nil
 	}
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+	// One object or array and nothing after it, as OTT's strict JSON body
+	// parser takes: null (read as no body) and trailing data (the value
+	// before it read alone) were accepted.
+	dec := json.NewDecoder(r.Body)
+	var raw json.RawMessage
+	err := dec.Decode(&raw)
+	if err == nil {
+		if _, next := dec.Token(); next != io.EOF || string(raw) == "null" {
+			err = errors.New("not one JSON object")
+		}
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, v)
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return ottErr(http.StatusRequestEntityTooLarge, "PayloadTooLarge", "Request body too large.")
