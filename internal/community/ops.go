@@ -32,9 +32,15 @@ const MaxReason = 512
 // ErrReasonTooLong refuses a longer reason.
 var ErrReasonTooLong = fault.Newf(fault.Invalid, "reason must be at most %d characters", MaxReason)
 
+// checkReason bounds a reason and refuses a NUL in one: a kick's or a
+// timeout's is kept only in the audit log's JSON details, where the
+// store's own NUL check cannot see it (a ban's is refused by the store).
 func checkReason(reason *string) error {
 	if reason != nil && len(*reason) > MaxReason && utf8.RuneCountInString(*reason) > MaxReason {
 		return ErrReasonTooLong
+	}
+	if reason != nil && strings.IndexByte(*reason, 0) >= 0 {
+		return fault.ErrNUL
 	}
 	return nil
 }

@@ -128,3 +128,23 @@ func TestBotRules(t *testing.T) {
 		t.Fatalf("stored %+v %v", got, err)
 	}
 }
+
+// TestModerationReasonRefusesNUL: a kick, ban or timeout reason holding
+// a NUL is refused (fault.ErrNUL, Together's 400) before anything is
+// done. A timeout's and a kick's reason are kept only in the audit log's
+// JSON details, where the store's own NUL check cannot see one: a timeout
+// with one was set (200) and logged with it.
+func TestModerationReasonRefusesNUL(t *testing.T) {
+	t.Parallel()
+	ch := newChat(t, storetest.Engines()[0])
+	ctx := context.Background()
+	owner, alice := ch.acct["owner"], ch.acct["alice"]
+	nul := str("spam\x00")
+	_, err := ch.comm.Timeout(ctx, owner, ch.c.ID, alice, time.Hour, nul)
+	wantErr(t, err, fault.ErrNUL)
+	wantErr(t, ch.comm.Kick(ctx, owner, ch.c.ID, alice, nul), fault.ErrNUL)
+	wantErr(t, ch.comm.Ban(ctx, owner, ch.c.ID, alice, nul), fault.ErrNUL)
+	if _, err := ch.comm.Timeout(ctx, owner, ch.c.ID, alice, time.Hour, str("spam")); err != nil {
+		t.Fatalf("a timeout with a plain reason: %v (alice must still be a member)", err)
+	}
+}
