@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/hls"
@@ -122,6 +123,9 @@ func (v Variant) validate() error {
 		return fmt.Errorf("cpuUsageLevel %d out of range (0-4)", v.CPUUsageLevel)
 	case len(v.Name) > 100:
 		return fmt.Errorf("name too long")
+	case strings.IndexByte(v.Name, 0) >= 0:
+		// The variants are stored as JSON, past the store's own check.
+		return fmt.Errorf("name must not contain NUL characters")
 	}
 	return nil
 }
