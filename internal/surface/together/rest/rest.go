@@ -9,6 +9,7 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -182,16 +183,27 @@ func NoContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
 // strict) 422, as Axum's Json extractor answers, both in Together's error
 // shape.
 func Decode(r *http.Request, v any, strict bool) error {
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return &fault.Error{Kind: fault.Invalid, Msg: "Request body too large"}
+	case err != nil:
+		return &StatusError{Status: http.StatusBadRequest, Msg: "Malformed JSON body"}
+	}
+	// null is no value of the request's type (serde's "invalid type:
+	// null, expected struct"): 422, where the decoder would leave v as it
+	// was and the request would go on as an empty one.
+	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+		return Unprocessable("Invalid value in the request body: null")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	if strict {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
-		var mbe *http.MaxBytesError
 		switch {
-		case errors.As(err, &mbe):
-			return &fault.Error{Kind: fault.Invalid, Msg: "Request body too large"}
 		case errors.As(err, &te):
 			return Unprocessable("Invalid value for field " + te.Field)
 		case strings.HasPrefix(err.Error(), "json: unknown field"):

@@ -50,3 +50,29 @@ func TestDecodeRefusesTrailing(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeRefusesNull: a body of null is no request of any route's type:
+// 422, as Axum's Json answers serde's "invalid type: null, expected
+// struct". The decoder left the request empty, so PATCH routes (a server,
+// a channel, a role, a bot, the profile, automod, a webhook, admin
+// settings) and invite creation answered 2xx to it.
+func TestDecodeRefusesNull(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{"null", " null\n", "\tnull "} {
+		r := httptest.NewRequestWithContext(context.Background(), "PATCH", "/", strings.NewReader(body))
+		var in struct {
+			Name *string `json:"name"`
+		}
+		var se *StatusError
+		if err := Decode(r, &in, true); !errors.As(err, &se) || se.Status != http.StatusUnprocessableEntity {
+			t.Errorf("%q: %v, want 422", body, err)
+		}
+	}
+	r := httptest.NewRequestWithContext(context.Background(), "PATCH", "/", strings.NewReader(`{"name":null}`))
+	var in struct {
+		Name *string `json:"name"`
+	}
+	if err := Decode(r, &in, true); err != nil || in.Name != nil {
+		t.Errorf(`{"name":null}: %v, want it read`, err)
+	}
+}
