@@ -379,8 +379,10 @@ type Store interface {
 	OverridesOfCommunity(ctx context.Context, communityID string) ([]*Override, error)
 
 	// CreateInvite refuses (ErrTooManyInvites) a community's invite past
-	// max that still work, exactly even when requests run side by side.
-	CreateInvite(ctx context.Context, inv *Invite, max int) error
+	// max that still work, exactly even when requests run side by side,
+	// and removes the community's invites that no longer work (expired
+	// at inv.CreatedAt or used up) beyond the newest keepDead.
+	CreateInvite(ctx context.Context, inv *Invite, max, keepDead int) error
 	InviteByCode(ctx context.Context, code string) (*Invite, error)
 	Invites(ctx context.Context, communityID string) ([]*Invite, error)
 	DeleteInvite(ctx context.Context, communityID, id string) error

@@ -603,7 +603,7 @@ func (s *Service) CreateInvite(ctx context.Context, actor, communityID string, m
 		t := now.Add(*expiresIn)
 		inv.ExpiresAt = &t
 	}
-	if err := s.st.CreateInvite(ctx, inv, MaxInvites); err != nil {
+	if err := s.st.CreateInvite(ctx, inv, MaxInvites, MaxDeadInvites); err != nil {
 		return nil, err
 	}
 	s.publish(ctx, Topic(communityID), Event{Type: EvInviteCreated, CommunityID: communityID, ActorID: actor, Invite: inv})

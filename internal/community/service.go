@@ -73,6 +73,13 @@ const (
 	// MaxInvites counts invites that still work (not expired, uses left):
 	// each is a row, and the list is answered whole.
 	MaxInvites = 1000
+	// MaxDeadInvites bounds the invites a community keeps that no longer
+	// work (expired or used up), the newest, so that a recent code still
+	// answers "expired" rather than "not found": creating an invite
+	// removes older ones. Without it an owner (anyone may make servers)
+	// could leave MaxInvites invites to expire each hour, or be used up,
+	// and make more, growing the table and the whole-list answer for good.
+	MaxDeadInvites = 1000
 )
 
 // MaxFilteredWords bounds a community's automod word filter (as Owncast's

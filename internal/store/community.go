@@ -739,9 +739,15 @@ func scanInvite(row scanner) (*community.Invite, error) {
 	return &inv, nil
 }
 
+// deadInvite is the condition of an invite that no longer works at $2:
+// expired, or its uses spent.
+const deadInvite = `((expires_at IS NOT NULL AND expires_at <= $2) OR (max_uses IS NOT NULL AND uses >= max_uses))`
+
 // CreateInvite inserts an invite; ErrTooManyInvites when its community
-// has max that still work (not expired at inv.CreatedAt, uses left).
-func (s *Community) CreateInvite(ctx context.Context, inv *community.Invite, max int) error {
+// has max that still work (not expired at inv.CreatedAt, uses left). In
+// the same transaction it deletes the community's invites that no longer
+// work beyond the newest keepDead.
+func (s *Community) CreateInvite(ctx context.Context, inv *community.Invite, max, keepDead int) error {
 	var maxUses sql.NullInt64
 	if inv.MaxUses != nil {
 		maxUses = sql.NullInt64{Int64: int64(*inv.MaxUses), Valid: true}
@@ -752,8 +758,13 @@ func (s *Community) CreateInvite(ctx context.Context, inv *community.Invite, max
 			community.ErrTooManyInvites, Micros(inv.CreatedAt)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO invites (`+inviteCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
-			inv.ID, inv.CommunityID, inv.Code, inv.CreatedBy, maxUses, inv.Uses, NullMicros(inv.ExpiresAt), Micros(inv.CreatedAt))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO invites (`+inviteCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`,
+			inv.ID, inv.CommunityID, inv.Code, inv.CreatedBy, maxUses, inv.Uses, NullMicros(inv.ExpiresAt), Micros(inv.CreatedAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM invites WHERE community_id=$1 AND `+deadInvite+` AND id NOT IN
+			(SELECT id FROM invites WHERE community_id=$1 AND `+deadInvite+` ORDER BY created_at DESC, id DESC LIMIT $3)`,
+			inv.CommunityID, Micros(inv.CreatedAt), keepDead)
 		return err
 	}))
 }

@@ -365,7 +365,7 @@ func TestCountBoundsHoldConcurrently(t *testing.T) {
 				return err
 			}, community.ErrTooManyWords)
 			atOnce(t, "invites", n, func(i int) error {
-				return st.CreateInvite(ctx, &community.Invite{ID: identity.NewID(), CommunityID: c.ID, Code: fmt.Sprint("code", i), CreatedBy: owner, CreatedAt: now}, max)
+				return st.CreateInvite(ctx, &community.Invite{ID: identity.NewID(), CommunityID: c.ID, Code: fmt.Sprint("code", i), CreatedBy: owner, CreatedAt: now}, max, max)
 			}, community.ErrTooManyInvites)
 			if invs, err := st.Invites(ctx, c.ID); err != nil || len(invs) != max {
 				t.Errorf("invites after %d at once: %d %v, want %d", n, len(invs), err, max)
@@ -398,6 +398,80 @@ func TestCountBoundsHoldConcurrently(t *testing.T) {
 				if err := st.AddMember(ctx, o.ID, bot.ID, now, max, ""); err != nil {
 					t.Fatalf("a bot joining past the bound: %v", err)
 				}
+			}
+		})
+	}
+}
+
+// TestDeadInvitesBounded: creating an invite removes the community's
+// invites that no longer work (expired or used up) beyond the newest
+// keepDead, on both engines, and leaves working ones and other
+// communities' alone. Without it an owner could let MaxInvites invites
+// expire each hour and make as many again, for good.
+func TestDeadInvitesBounded(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			svc := newCommunityService(t, db)
+			owner := newAccount(t, db, "owner")
+			c, err := svc.Create(ctx, owner, community.CreateInput{Name: "Invites"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := svc.Create(ctx, owner, community.CreateInput{Name: "Other"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const max, keepDead = 4, 2
+			st := db.Community()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			n := 0
+			create := func(in string, at time.Time, expires *time.Time, maxUses *int) *community.Invite {
+				t.Helper()
+				n++
+				inv := &community.Invite{ID: identity.NewID(), CommunityID: in, Code: fmt.Sprint("dead", n), CreatedBy: owner,
+					MaxUses: maxUses, ExpiresAt: expires, CreatedAt: at}
+				if err := st.CreateInvite(ctx, inv, max, keepDead); err != nil {
+					t.Fatalf("invite %d: %v", n, err)
+				}
+				return inv
+			}
+			codes := func(id string) []string {
+				t.Helper()
+				invs, err := st.Invites(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, inv := range invs {
+					out = append(out, inv.Code)
+				}
+				return out
+			}
+			hour := now.Add(time.Hour)
+			keep := create(c.ID, now, nil, nil) // works throughout
+			dead := []*community.Invite{create(c.ID, now, &hour, nil), create(c.ID, now.Add(time.Microsecond), &hour, nil)}
+			one := 1
+			used := create(c.ID, now.Add(time.Millisecond), nil, &one)
+			if ok, err := st.SpendInvite(ctx, used.ID, now.Add(time.Millisecond)); err != nil || !ok {
+				t.Fatalf("spend: %v %v", ok, err)
+			}
+			elsewhere := create(other.ID, now, &hour, nil)
+			// Two hours on, the two expired and the used-up one are dead:
+			// the next create keeps the newest two of them (the used-up
+			// one and the later expired one).
+			later := now.Add(2 * time.Hour)
+			fresh := create(c.ID, later, nil, nil)
+			got := codes(c.ID)
+			want := []string{fresh.Code, used.Code, dead[1].Code, keep.Code}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("invites kept: %v, want %v", got, want)
+			}
+			if got := codes(other.ID); len(got) != 1 || got[0] != elsewhere.Code {
+				t.Errorf("another community's invites: %v", got)
 			}
 		})
 	}
