@@ -86,7 +86,9 @@ type ModerationStore interface {
 	// channel, or a watch room's chat) since a time, only those with
 	// exactly body when body is not nil.
 	CountRecent(ctx context.Context, conversationID, authorID string, since time.Time, body *string) (int, error)
-	AddAudit(ctx context.Context, l *AuditLog) error
+	// AddAudit records l and removes the community's entries older than
+	// its newest keep.
+	AddAudit(ctx context.Context, l *AuditLog, keep int) error
 	AuditLogs(ctx context.Context, communityID string, q AuditQuery) ([]*AuditLog, error)
 }
 
@@ -459,7 +461,7 @@ func (s *Service) Audit(ctx context.Context, l *AuditLog) error {
 	if l.CreatedAt.IsZero() {
 		l.CreatedAt = s.at()
 	}
-	return s.mod.AddAudit(ctx, l)
+	return s.mod.AddAudit(ctx, l, MaxAuditEntries)
 }
 
 // AuditLogs lists a community's audit log (owner only).

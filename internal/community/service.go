@@ -95,6 +95,15 @@ const MaxFilteredWords = 1000
 // not grow its READY either.
 const MaxDMChannels = 1000
 
+// MaxAuditEntries bounds a community's audit log: each entry is kept
+// until the community has MaxAuditEntries newer ones. The actions it
+// records (renaming the server, a role or a channel, making and revoking
+// invites) are not paced, and anyone may make servers, so without it one
+// owner wrote entries as fast as the node stores them (measured: 1,200 a
+// second), for good. Discord keeps 45 days; a count bounds what one
+// community can make, however fast.
+const MaxAuditEntries = 10_000
+
 // MaxOverrides bounds a channel's permission overrides (roles and members
 // together; replacing one's target always works): every member's READY
 // carries each of its servers' overrides, every permission check on the

@@ -476,3 +476,61 @@ func TestDeadInvitesBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditLogBounded: recording an audit entry removes the community's
+// entries older than its newest keep, on both engines, and leaves other
+// communities' alone. Without it an owner's unpaced renames wrote entries
+// for good.
+func TestAuditLogBounded(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			svc := newCommunityService(t, db)
+			owner := newAccount(t, db, "owner")
+			c, err := svc.Create(ctx, owner, community.CreateInput{Name: "Audited"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := svc.Create(ctx, owner, community.CreateInput{Name: "Other"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := db.TogetherExtras()
+			const keep = 3
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			add := func(in string, i int) {
+				t.Helper()
+				l := &community.AuditLog{ID: identity.NewID(), CommunityID: in, Action: fmt.Sprint("a", i), Details: []byte(`{}`),
+					CreatedAt: now.Add(time.Duration(i) * time.Millisecond)}
+				if err := x.AddAudit(ctx, l, keep); err != nil {
+					t.Fatal(err)
+				}
+			}
+			add(other.ID, 0)
+			for i := range 7 {
+				add(c.ID, i)
+			}
+			actions := func(id string) string {
+				t.Helper()
+				ls, err := x.AuditLogs(ctx, id, community.AuditQuery{Limit: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, l := range ls {
+					out = append(out, l.Action)
+				}
+				return fmt.Sprint(out)
+			}
+			if got, want := actions(c.ID), "[a6 a5 a4]"; got != want {
+				t.Errorf("entries kept: %s, want %s", got, want)
+			}
+			if got, want := actions(other.ID), "[a0]"; got != want {
+				t.Errorf("another community's entries: %s, want %s", got, want)
+			}
+		})
+	}
+}

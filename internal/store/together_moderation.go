@@ -138,12 +138,23 @@ func (s *TogetherExtras) CountRecent(ctx context.Context, channelID, authorID st
 	return n, err
 }
 
-// AddAudit records an audit-log entry.
-func (s *TogetherExtras) AddAudit(ctx context.Context, l *community.AuditLog) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO together_audit_logs (id, community_id, actor_id, action, target_type, target_id,
+// AddAudit records an audit-log entry and, in the same transaction,
+// deletes the community's entries older than its newest keep (entries of
+// the same microsecond as the keep-th newest stay). The index on
+// (community_id, created_at) answers the keep-th newest without reading
+// the rows.
+func (s *TogetherExtras) AddAudit(ctx context.Context, l *community.AuditLog, keep int) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO together_audit_logs (id, community_id, actor_id, action, target_type, target_id,
 		details, ip_address, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, l.ID, l.CommunityID, nullString(l.ActorID), l.Action,
-		nullString(l.TargetType), nullString(l.TargetID), string(l.Details), nullString(l.IPAddress), Micros(l.CreatedAt))
-	return err
+			nullString(l.TargetType), nullString(l.TargetID), string(l.Details), nullString(l.IPAddress), Micros(l.CreatedAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM together_audit_logs WHERE community_id=$1 AND created_at <
+			(SELECT created_at FROM together_audit_logs WHERE community_id=$1 ORDER BY created_at DESC LIMIT 1 OFFSET $2)`,
+			l.CommunityID, keep-1)
+		return err
+	})
 }
 
 // AuditLogs lists a server's audit log, newest first, filtered.
