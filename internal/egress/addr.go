@@ -98,6 +98,18 @@ func (p addrPolicy) check(ap netip.AddrPort) error {
 	return nil
 }
 
+// CheckAddr applies the address policy to one address, for traffic that
+// does not go through a Client but must keep to the same rule (the TURN
+// relay's peers): nil when a is ordinary public unicast, else an error
+// wrapping ErrForbiddenAddress. allowPrivate opens the private-use ranges as
+// Config.AllowPrivate does.
+func CheckAddr(a netip.Addr, allowPrivate bool) error {
+	if err := checkAddr(a, allowPrivate); err != nil {
+		return fmt.Errorf("%w: %s", err, a)
+	}
+	return nil
+}
+
 // checkAddr applies the address policy to a. It returns nil or
 // ErrForbiddenAddress.
 func checkAddr(a netip.Addr, allowPrivate bool) error {

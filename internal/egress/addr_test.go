@@ -99,6 +99,10 @@ func TestCheckAddr(t *testing.T) {
 				if got := err == nil; got != want {
 					t.Errorf("checkAddr(%s, allowPrivate=%v) = %v, want allowed=%v", a, allowPrivate, err, want)
 				}
+				// The exported form (the TURN relay's peers) is the same rule.
+				if xerr := CheckAddr(a, allowPrivate); (xerr == nil) != want || (xerr != nil && !errors.Is(xerr, ErrForbiddenAddress)) {
+					t.Errorf("CheckAddr(%s, allowPrivate=%v) = %v, want allowed=%v", a, allowPrivate, xerr, want)
+				}
 				if err != nil && !errors.Is(err, ErrForbiddenAddress) {
 					t.Errorf("checkAddr(%s) error %v does not wrap ErrForbiddenAddress", a, err)
 				}

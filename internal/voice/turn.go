@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hearth-community/hearth/internal/egress"
 	"github.com/hearth-community/hearth/internal/rtc"
 	"github.com/pion/turn/v5"
 )
@@ -42,9 +43,10 @@ type TURNConfig struct {
 	// MinPort and MaxPort bound the relay ports (both zero: 49152-65535).
 	MinPort, MaxPort uint16
 	// AllowPrivatePeers lets clients relay to loopback, private,
-	// link-local and unspecified addresses. Off by default: a TURN relay
-	// into the server's own network lets anyone with credentials reach
-	// services that are not meant to be public.
+	// link-local, unspecified and the other special-purpose addresses the
+	// egress client refuses. Off by default: a TURN relay into the
+	// server's own network lets anyone with credentials reach services
+	// that are not meant to be public.
 	AllowPrivatePeers bool
 	// MaxAllocations bounds the relays one user (the name in the REST
 	// username) holds at once; more are refused with 486 Allocation Quota
@@ -311,10 +313,14 @@ func (q *quota) add(user string, n int) {
 	}
 }
 
-// publicPeer reports whether a relay peer is an ordinary public address.
+// publicPeer reports whether a relay peer is an address the node's other
+// outbound traffic may reach: the egress client's rule, so the relay is no
+// way round it. Go's IsPrivate and IsLoopback alone let through the shared
+// address space 100.64.0.0/10 (Tailscale's resolver, Alibaba Cloud's
+// metadata), 192.0.0.0/24 (Oracle Cloud's metadata), 0.0.0.0/8,
+// benchmarking, reserved and broadcast addresses.
 func publicPeer(a netip.Addr) bool {
-	return !(a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsMulticast() || a.IsUnspecified() || a.IsInterfaceLocalMulticast())
+	return egress.CheckAddr(a, false) == nil
 }
 
 // URLs are the TURN URLs clients use: UDP, then TCP (for networks that

@@ -154,6 +154,42 @@ func TestTURNRefuses(t *testing.T) {
 	}
 }
 
+// TestTURNRefusesSpecialPeers: without AllowPrivatePeers the relay grants
+// no permission for a peer the egress client would not dial either (SSRF
+// sweep, session 31): besides loopback and the private ranges, the shared
+// address space 100.64.0.0/10 (Tailscale's MagicDNS at 100.100.100.100,
+// Alibaba Cloud's metadata at 100.100.100.200), the IETF block holding
+// Oracle Cloud's metadata (192.0.0.192), "this network" 0.0.0.0/8,
+// benchmarking and reserved space. A public peer is still granted.
+func TestTURNRefusesSpecialPeers(t *testing.T) {
+	t.Parallel()
+	srv := startTURN(t, false)
+	user, pass, _ := turn.GenerateLongTermTURNRESTCredentials(secret, "alice", time.Hour)
+	c, err := turn.NewClient(&turn.ClientConfig{TURNServerAddr: srv.Addr().String(), STUNServerAddr: srv.Addr().String(),
+		Conn: udpConn(t), Username: user, Password: pass, Realm: "hearth", RTO: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := c.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = relay.Close() })
+	for _, peer := range []string{"127.0.0.1", "10.0.0.1", "169.254.169.254", "100.64.0.1", "100.100.100.100",
+		"100.100.100.200", "192.0.0.192", "0.1.2.3", "198.18.0.1", "240.0.0.1", "255.255.255.255", "224.0.0.1"} {
+		if err := c.CreatePermission(&net.UDPAddr{IP: net.ParseIP(peer), Port: 53}); err == nil {
+			t.Errorf("the relay granted a permission for %s", peer)
+		}
+	}
+	if err := c.CreatePermission(&net.UDPAddr{IP: net.ParseIP("8.8.8.8"), Port: 53}); err != nil {
+		t.Errorf("a public peer: %v", err)
+	}
+}
+
 // TestTURNQuota: a user holds at most MaxAllocations relays at once; a
 // released one frees its place, and other users are not affected.
 func TestTURNQuota(t *testing.T) {
