@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -45,6 +46,16 @@ func (a *App) wireTURN(ctx context.Context) (urls []string, secret string, err e
 		return nil, "", err
 	}
 	tc := voice.TURNConfig{Listen: cfg.TurnListen, Secret: secret, MinPort: lo, MaxPort: hi, AllowPrivatePeers: cfg.TurnPrivatePeers}
+	// The media plane's ports are the ones of this host that relayed
+	// clients of the SFU, WHIP and WHEP reach through the relay.
+	if a.RTC != nil {
+		if u, ok := a.RTC.UDPAddr().(*net.UDPAddr); ok {
+			tc.MediaUDPPort = uint16(u.Port) //nolint:gosec // a port
+		}
+		if t, ok := a.RTC.TCPAddr().(*net.TCPAddr); ok {
+			tc.MediaTCPPort = uint16(t.Port) //nolint:gosec // a port
+		}
+	}
 	if cfg.TurnPublicIP != "" {
 		if tc.PublicIP, err = netip.ParseAddr(cfg.TurnPublicIP); err != nil {
 			return nil, "", fmt.Errorf("turn: --turn-public-ip: %w", err)

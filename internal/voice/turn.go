@@ -48,6 +48,12 @@ type TURNConfig struct {
 	// server's own network lets anyone with credentials reach services
 	// that are not meant to be public.
 	AllowPrivatePeers bool
+	// MediaUDPPort and MediaTCPPort are the ports of this host's WebRTC
+	// media plane (--rtc-udp-addr, --rtc-tcp-addr: the SFU, WHIP and
+	// WHEP), which a relayed client reaches at this host's own public
+	// address; the relay reaches no other port there but its own range
+	// (turnself.go). 0: none.
+	MediaUDPPort, MediaTCPPort uint16
 	// MaxAllocations bounds the relays one user (the name in the REST
 	// username) holds at once; more are refused with 486 Allocation Quota
 	// Reached. 0: 64 (a voice channel in a full mesh needs one or two per
@@ -205,13 +211,21 @@ func StartTURN(ctx context.Context, cfg TURNConfig, log *slog.Logger) (*TURN, er
 		a, ok := netip.AddrFromSlice(peer)
 		return ok && (cfg.AllowPrivatePeers || publicPeer(a.Unmap()))
 	}
+	var self *selfGuard
+	if !cfg.AllowPrivatePeers {
+		self = newSelfGuard(cfg, public)
+	}
 	relay := func() turn.RelayAddressGenerator {
 		bind := host
 		if bind == "" {
 			bind = "0.0.0.0"
 		}
-		return &turn.RelayAddressGeneratorPortRange{RelayAddress: net.IP(public.AsSlice()), Address: bind,
+		var g turn.RelayAddressGenerator = &turn.RelayAddressGeneratorPortRange{RelayAddress: net.IP(public.AsSlice()), Address: bind,
 			MinPort: cfg.MinPort, MaxPort: cfg.MaxPort}
+		if self != nil {
+			g = guardedRelay{RelayAddressGenerator: g, g: self}
+		}
+		return g
 	}
 	if cfg.MaxAllocations <= 0 {
 		cfg.MaxAllocations = 64
