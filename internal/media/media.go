@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"runtime"
@@ -396,13 +397,27 @@ func (s *Service) Info(ctx context.Context, service, id string) (watch.Video, er
 
 // fetchErr turns a transport failure into a media error.
 func fetchErr(u string, err error) error {
-	if errors.Is(err, egress.ErrForbiddenAddress) {
+	// A name that resolves to an address Hearth does not fetch from is
+	// answered as one that does not resolve: told apart, a guest could
+	// map which internal names exist. An address written in the link is
+	// named plainly.
+	if errors.Is(err, egress.ErrForbiddenAddress) && literalHost(u) {
 		return &Error{Code: CodeUnsupportedService, Msg: fmt.Sprintf("%q points at an address Hearth does not fetch from.", u), Err: err}
 	}
 	if errors.Is(err, egress.ErrInvalidURL) {
 		return &Error{Code: CodeUnsupportedService, Msg: fmt.Sprintf("%q is not a valid URL for any supported service.", u), Err: err}
 	}
 	return &Error{Code: CodeUpstream, Msg: "The video host could not be reached. Try again later.", Err: err}
+}
+
+// literalHost reports whether link's host is an IP address written out.
+func literalHost(link string) bool {
+	p, err := url.Parse(link)
+	if err != nil {
+		return false
+	}
+	_, err = netip.ParseAddr(strings.Trim(p.Hostname(), "[]"))
+	return err == nil
 }
 
 func statusErr(code int) error {
