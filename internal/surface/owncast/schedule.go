@@ -177,9 +177,16 @@ func (s *Surface) handleScheduleICS(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(b.String()))
 }
 
-// icsText escapes a TEXT value (RFC 5545 §3.3.11).
+// icsText escapes a TEXT value (RFC 5545 §3.3.11); the other control
+// characters, which no TEXT value may hold, are dropped.
 func icsText(v string) string {
-	return strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\r\n", `\n`, "\n", `\n`, "\r", `\n`).Replace(v)
+	v = strings.NewReplacer(`\`, `\\`, ";", `\;`, ",", `\,`, "\r\n", `\n`, "\n", `\n`, "\r", `\n`).Replace(v)
+	return strings.Map(func(r rune) rune {
+		if r != '\t' && (r < 0x20 || r == 0x7f) {
+			return -1
+		}
+		return r
+	}, v)
 }
 
 // icsFold folds a content line at 75 octets, never inside a UTF-8 sequence.
