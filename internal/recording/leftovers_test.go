@@ -14,7 +14,9 @@ import (
 
 // TestSweepLeftovers: a node killed while it cut clips leaves a partial
 // MP4 (clips/<id>.mp4.tmp), an MP4 whose clip row was never written and a
-// live clip's scratch directory; one killed while it remuxed a download, a
+// live clip's scratch directory, and the snapshot playlist a clip of a
+// recording was being cut from (<recording>/clip-*.m3u8, left for good
+// before this sweep took it); one killed while it remuxed a download, a
 // partial MP4 in the recording's directory (download.mp4.tmp-*); a
 // recording deleted through another node (or by retention, run by one node
 // for the cluster) leaves its files on the node that made it. Nothing
@@ -73,14 +75,16 @@ func TestSweepLeftovers(t *testing.T) {
 	write(rec+"/download.mp4", time.Hour)             // its MP4, made for a download
 	write(rec+"/download.mp4.tmp-a", 2*time.Hour)     // a remux cut off
 	write(rec+"/download.mp4.tmp-b", 20*time.Minute)  // a remux of a long recording under way
+	write(rec+"/clip-a.m3u8", time.Hour)              // a clip's snapshot, its cut killed
+	write(rec+"/clip-b.m3u8", time.Minute)            // a clip being cut
 	write(gone+"/seg-00000.ts", time.Hour)            // deleted through another node
 	write(fresh+"/seg-00000.ts", time.Minute)         // a recording starting (no row yet)
 	before, err := svc.Usage(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := svc.SweepLeftovers(ctx); n != 5 {
-		t.Errorf("removed %d, want 5", n)
+	if n := svc.SweepLeftovers(ctx); n != 6 {
+		t.Errorf("removed %d, want 6", n)
 	}
 	var left []string
 	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -91,7 +95,7 @@ func TestSweepLeftovers(t *testing.T) {
 		return nil
 	})
 	slices.Sort(left)
-	want := []string{rec + "/seg-00000.ts", rec + "/download.mp4", rec + "/download.mp4.tmp-b", fresh + "/seg-00000.ts", "clips/" + kept + ".mp4", "clips/" + young + ".mp4.tmp"}
+	want := []string{rec + "/seg-00000.ts", rec + "/download.mp4", rec + "/download.mp4.tmp-b", rec + "/clip-b.m3u8", fresh + "/seg-00000.ts", "clips/" + kept + ".mp4", "clips/" + young + ".mp4.tmp"}
 	slices.Sort(want)
 	if !slices.Equal(left, want) {
 		t.Fatalf("left %v, want %v", left, want)

@@ -317,7 +317,7 @@ func (s *Service) makeClip(ctx context.Context, cut CutRequest, forward bool) (*
 	// A snapshot playlist of the segments the clip covers: the recording
 	// may still grow while ffmpeg reads.
 	sub, skip := window(entries, start, end)
-	snap := filepath.Join(s.dirOf(r.ID), "clip-"+identity.NewID()+".m3u8")
+	snap := filepath.Join(s.dirOf(r.ID), clipSnapPrefix+identity.NewID()+".m3u8")
 	if err := os.WriteFile(snap, render(sub, true), 0o640); err != nil {
 		return nil, err
 	}

@@ -198,11 +198,17 @@ func (s *Service) Usage(ctx context.Context) (Usage, error) {
 // disk, another's).
 const leftoverGrace = 10 * time.Minute
 
+// clipSnapPrefix names the snapshot playlist a clip of a recording is cut
+// from (clip-<id>.m3u8, in the recording's directory), removed once the
+// cut ends.
+const clipSnapPrefix = "clip-"
+
 // SweepLeftovers removes what clip cuts and download remuxes cut off by a
 // crash left on this node's disk, once older than leftoverGrace: partial
 // MP4s (clips/*.tmp, <recording>/download.mp4.tmp-*), finished MP4s whose
-// clip was never stored (clips/<id>.mp4 without a row) and the scratch
-// directories of live clips (live-clip-*); and the files of recordings
+// clip was never stored (clips/<id>.mp4 without a row), the snapshot
+// playlists clips of a recording were cut from (<recording>/clip-*.m3u8)
+// and the scratch directories of live clips (live-clip-*); and the files of recordings
 // whose row is gone (deleted through another node). Nothing lists
 // or serves them, but they held the disk and counted in Usage for good.
 // It reports how many it removed.
@@ -276,6 +282,14 @@ func (s *Service) sweepLeftovers(ctx context.Context, ents []os.DirEntry) int {
 		tmps, _ := filepath.Glob(filepath.Join(s.cfg.Dir, name, downloadFile+".tmp-*"))
 		for _, p := range tmps {
 			if fi, err := os.Stat(p); err == nil && now.Sub(fi.ModTime()) > DownloadMakeTimeout+leftoverGrace && os.Remove(p) == nil {
+				removed++
+			}
+		}
+		// A clip's cut removes its snapshot when it ends, so one older
+		// than a cut runs is a kill's.
+		snaps, _ := filepath.Glob(filepath.Join(s.cfg.Dir, name, clipSnapPrefix+"*.m3u8"))
+		for _, p := range snaps {
+			if fi, err := os.Stat(p); err == nil && now.Sub(fi.ModTime()) > leftoverGrace && os.Remove(p) == nil {
 				removed++
 			}
 		}
