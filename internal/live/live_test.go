@@ -258,6 +258,59 @@ func TestLostBroadcastGetsDisconnectTime(t *testing.T) {
 	}
 }
 
+// TestLostBroadcastIsAnnouncedStopped: a broadcast the last process lost
+// (killed mid-broadcast) is announced stopped once the restarted node runs,
+// with its start and the moment its loss was known, as its end would have
+// been: the Owncast surface turns the event into the STREAM_STOPPED webhook,
+// which a kill otherwise never sent, so an integration that heard
+// STREAM_STARTED kept the stream live until the next broadcast. A clean
+// stop before the restart is not announced again.
+func TestLostBroadcastIsAnnouncedStopped(t *testing.T) {
+	t.Parallel()
+	db := storetest.OpenSQLite(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	s := newService(t, db, live.Config{DataDir: dir, Now: c.now})
+	id := s.DefaultStageID()
+	st, err := db.Live().Stage(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connected := c.now().Add(-time.Hour)
+	st.LastConnect = &connected // what begin writes; the kill wrote no end
+	if err := db.Live().UpdateStage(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	run := func(s *live.Service) []live.Event {
+		t.Helper()
+		var mu sync.Mutex
+		var got []live.Event
+		s.Observe(func(e live.Event) {
+			mu.Lock()
+			got = append(got, e)
+			mu.Unlock()
+		})
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { _ = s.Run(rctx); close(done) }()
+		time.Sleep(200 * time.Millisecond)
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+	got := run(newService(t, db, live.Config{DataDir: dir, Now: c.now}))
+	if len(got) != 1 || got[0].Kind != live.EventStopped || got[0].StageID != id || !got[0].DefaultStage ||
+		got[0].StartedAt == nil || !got[0].StartedAt.Equal(connected) || got[0].EndedAt == nil || !got[0].EndedAt.Equal(c.now()) {
+		t.Fatalf("events after the restart: %+v, want the lost broadcast's stop (started %v, ended %v)", got, connected, c.now())
+	}
+	if got := run(newService(t, db, live.Config{DataDir: dir, Now: c.now})); len(got) != 0 {
+		t.Fatalf("a clean restart announced %+v", got)
+	}
+}
+
 // TestEndReachesViewersOnDisconnect: when the publisher leaves, the stage
 // reads offline and the stopped event goes out on the disconnect itself,
 // while the pipeline is still draining; no timer stands between the

@@ -101,6 +101,10 @@ type Service struct {
 	gone      goneNodes              // other nodes found unreachable (peers.go)
 	thumbNode thumbNodes             // which node holds each stage's newest thumbnail (thumbs.go)
 
+	// lost are the broadcasts the last process lost (closeLostBroadcasts),
+	// whose stopped event Run publishes once the observers are wired.
+	lost []lostBroadcast
+
 	// leaseNode names this node in the stages' publish leases (lease.go):
 	// NodeID, or a random id without one.
 	leaseNode string
@@ -253,6 +257,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer hw.Stop()
 	s.hardware().sample(s.cfg.Now())
 	defer s.shutdown()
+	s.announceLost()
 	for {
 		select {
 		case <-ctx.Done():
@@ -586,7 +591,36 @@ func (s *Service) closeLostBroadcasts(ctx context.Context, stages []*Stage) {
 		rt.mu.Lock()
 		rt.lastDisconnect = &now
 		rt.mu.Unlock()
+		s.lost = append(s.lost, lostBroadcast{st: rt, start: *x.LastConnect, end: now})
 		s.log.Info("live: a broadcast was lost when the server stopped; its disconnect time is now", "stage", x.ID)
+	}
+}
+
+// lostBroadcast is a broadcast closeLostBroadcasts ended: its stage, when
+// it started and when its loss was known.
+type lostBroadcast struct {
+	st         *stage
+	start, end time.Time
+}
+
+// announceLost publishes the stopped event of each broadcast the last
+// process lost, once, as its end would have (Owncast's STREAM_STOPPED
+// webhook): New finds them before anything observes the service's events.
+// A stage live again by now (a publisher quicker than Run) is passed over:
+// its stream is the one the hooks hear of.
+func (s *Service) announceLost() {
+	s.mu.Lock()
+	lost := s.lost
+	s.lost = nil
+	s.mu.Unlock()
+	for _, l := range lost {
+		l.st.mu.Lock()
+		again := l.st.cur != nil || (l.st.lastConnect != nil && l.st.lastConnect.After(l.start))
+		l.st.mu.Unlock()
+		if again {
+			continue
+		}
+		s.publish(l.st, EventStopped, func(e *Event) { e.StartedAt, e.EndedAt = &l.start, &l.end })
 	}
 }
 
