@@ -386,10 +386,6 @@ type Store interface {
 	InviteByCode(ctx context.Context, code string) (*Invite, error)
 	Invites(ctx context.Context, communityID string) ([]*Invite, error)
 	DeleteInvite(ctx context.Context, communityID, id string) error
-	// SpendInvite counts one use if the invite is still valid at now,
-	// atomically (false when it is not); RefundInvite gives one back.
-	SpendInvite(ctx context.Context, id string, now time.Time) (bool, error)
-	RefundInvite(ctx context.Context, id string) error
 
 	// Ban records a ban (keeping one already there) and removes the
 	// account's membership in one step that a join racing it cannot

@@ -660,41 +660,23 @@ func (s *Service) InviteByCode(ctx context.Context, code string) (*Invite, *Comm
 	return inv, c, nil
 }
 
-// SpendInvite takes one use of the invite named by code for a sign-up
-// under invite-only registration, before the account exists:
-// ErrInviteUsedUp when it has none left (or has expired), NotFound when
-// there is no such invite. A sign-up that then fails gives it back
-// (RefundInvite); one that succeeds joins with JoinSpent, which spends
-// nothing more. Taking the use first makes sign-ups sent at once stop at
-// the invite's uses.
-func (s *Service) SpendInvite(ctx context.Context, code string) (*Invite, error) {
+// UsableInvite looks the invite named by code up for a sign-up under
+// invite-only registration, before the account exists: ErrInviteUsedUp when
+// it has no use left (or has expired) at now, NotFound when there is no such
+// invite. It spends nothing: the sign-up spends the use with the new
+// account's join (AcceptInvite, one transaction), which refuses a sign-up
+// past the invite's uses when several are sent at once, and a sign-up cut
+// off between its account and the join (a kill) leaves the use there for
+// the account to accept, not spent on no one.
+func (s *Service) UsableInvite(ctx context.Context, code string) (*Invite, error) {
 	inv, _, err := s.InviteByCode(ctx, code)
 	if err != nil {
 		return nil, err
 	}
-	ok, err := s.st.SpendInvite(ctx, inv.ID, s.at())
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+	if (inv.ExpiresAt != nil && !inv.ExpiresAt.After(s.at())) || (inv.MaxUses != nil && inv.Uses >= *inv.MaxUses) {
 		return nil, ErrInviteUsedUp
 	}
 	return inv, nil
-}
-
-// RefundInvite gives back the use SpendInvite took.
-func (s *Service) RefundInvite(ctx context.Context, inv *Invite) error {
-	return s.st.RefundInvite(ctx, inv.ID)
-}
-
-// JoinSpent joins actor to the community of an invite whose use
-// SpendInvite already took.
-func (s *Service) JoinSpent(ctx context.Context, actor string, inv *Invite) error {
-	c, err := s.st.Community(ctx, inv.CommunityID)
-	if err != nil {
-		return err
-	}
-	return s.addMember(ctx, c, actor, "")
 }
 
 // AcceptInvite joins actor to the invite's community.

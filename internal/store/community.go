@@ -802,13 +802,6 @@ func (s *Community) SpendInvite(ctx context.Context, id string, now time.Time) (
 	return n > 0, err
 }
 
-// RefundInvite gives back one use SpendInvite counted (for a sign-up that
-// then failed). A deleted invite is no error.
-func (s *Community) RefundInvite(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE invites SET uses = uses - 1 WHERE id=$1 AND uses > 0`, id)
-	return err
-}
-
 // Ban records a ban (one already there is kept as it is) and removes the
 // account's membership, in one transaction that holds the account's row on
 // PostgreSQL: the row a join holds while it adds a member (AddMember), so

@@ -83,9 +83,11 @@ func (s *Surface) register(w http.ResponseWriter, r *http.Request, _ *identity.P
 			s.fail(w, invalid("An invite code is required to register"))
 			return
 		}
-		// The invite's use is taken before the account is made (and given
-		// back if that fails), so sign-ups sent at once stop at its uses.
-		inv, err := s.d.Community.SpendInvite(ctx, *in.InviteCode)
+		// The invite is checked here and its use spent with the new
+		// account's join (one transaction): a use taken before the account
+		// was made was lost to a kill in between, no account and the invite
+		// used up, so the invitee's retry was refused for good.
+		inv, err := s.d.Community.UsableInvite(ctx, *in.InviteCode)
 		switch {
 		case errors.Is(err, community.ErrInviteUsedUp):
 			s.fail(w, invalid("Invalid or expired invite code"))
@@ -99,14 +101,6 @@ func (s *Surface) register(w http.ResponseWriter, r *http.Request, _ *identity.P
 		}
 		invite = inv
 	}
-	created := false
-	defer func() {
-		if invite != nil && !created {
-			if err := s.d.Community.RefundInvite(context.WithoutCancel(ctx), invite); err != nil {
-				s.log.Warn("give back an invite's use", "err", err)
-			}
-		}
-	}()
 	if _, err := s.d.Identity.AccountByUsername(ctx, *in.Username); err == nil {
 		s.fail(w, fault.New(fault.Conflict, "Username already taken"))
 		return
@@ -124,10 +118,19 @@ func (s *Surface) register(w http.ResponseWriter, r *http.Request, _ *identity.P
 		s.fail(w, err)
 		return
 	}
-	created = true
 	if invite != nil {
-		if err := s.d.Community.JoinSpent(ctx, a.ID, invite); err != nil {
-			s.log.Warn("join on registration", "err", err)
+		// The join spends the use; sign-ups sent at once past the invite's
+		// uses are refused here, and their accounts go. A kill before the
+		// join leaves an account that may still accept the invite.
+		if _, err := s.d.Community.AcceptInvite(ctx, a.ID, invite.Code); err != nil {
+			if derr := s.d.Identity.DeleteAccount(context.WithoutCancel(ctx), a.ID); derr != nil {
+				s.log.Warn("remove the account of a refused sign-up", "err", derr)
+			}
+			if errors.Is(err, community.ErrInviteUsedUp) || errors.Is(err, fault.NotFound) {
+				err = invalid("Invalid or expired invite code")
+			}
+			s.fail(w, err)
+			return
 		}
 	}
 	// As Together: a new account is offline until it connects (a login
