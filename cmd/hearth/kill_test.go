@@ -11,9 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -236,5 +238,101 @@ func waitUntil(t *testing.T, what string, n *node, ok func() bool) {
 			t.Fatalf("timed out waiting for %s; hearth's log:\n%s", what, n.logged())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestKill9LeavesNoFFmpegBehind: an ffmpeg that reads files (here a
+// recording's MP4 remux for a download; a clip's cut and a thumbnail
+// alike) dies with the hearth process that started it. Before, a kill -9
+// left it running to its end (up to the remux's 30 minutes), beside the
+// restarted node's own and outside its bound on ffmpegs, its MP4 left for
+// the sweep. The remux is a stand-in that sleeps, so the kill finds it
+// running.
+func TestKill9LeavesNoFFmpegBehind(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel's parent-death signal is Linux's")
+	}
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg not installed (.ci/run installs it)")
+	}
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "remux.pid")
+	wrapper := filepath.Join(dir, "ffmpeg")
+	script := "#!/bin/sh\ncase \"$*\" in *faststart*) echo $$ > " + pidFile + "; exec sleep 300;; esac\nexec " + ffmpeg + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const key = "no-ffmpeg-behind-key"
+	args := []string{"--addr", "127.0.0.1:0", "--rtmp-addr", "127.0.0.1:0", "--admin-password", "adminpassword",
+		"--recording", "--stream-key", key, "--ffmpeg-path", wrapper, "--recording-min-free-bytes", "0"}
+	args = append(args, noFixedPorts...)
+	n := startNode(t, dir, args...)
+	base := "http://" + n.http
+	b, _ := json.Marshal(map[string]any{"value": []map[string]any{{"videoPassthrough": true, "audioPassthrough": true}}})
+	req, _ := http.NewRequest("POST", base+"/api/admin/config/video/streamoutputvariants", bytes.NewReader(b))
+	req.SetBasicAuth("admin", "adminpassword")
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("variants: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+	pub := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc=size=160x90:rate=25", "-f", "lavfi", "-i", "sine=frequency=400:sample_rate=44100",
+		"-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "32k", "-f", "flv", "rtmp://"+n.rtmp+"/live/"+key)
+	if out, err := pub.CombinedOutput(); err != nil {
+		t.Fatalf("publish: %v %s", err, out)
+	}
+	var download string
+	waitUntil(t, "the recording finished", n, func() bool {
+		res, err := http.Get(base + "/api/recordings?stage=default")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		var l []struct {
+			Recording   bool
+			DownloadURL string
+		}
+		if json.NewDecoder(res.Body).Decode(&l) != nil || len(l) != 1 || l[0].Recording || l[0].DownloadURL == "" {
+			return false
+		}
+		download = l[0].DownloadURL
+		return true
+	})
+	go func() {
+		if res, err := http.Get(base + download); err == nil {
+			res.Body.Close()
+		}
+	}()
+	var pid int
+	waitUntil(t, "the remux started", n, func() bool {
+		b, err := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 0
+	})
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	if err := n.cmd.Process.Kill(); err != nil { // SIGKILL: no shutdown
+		t.Fatal(err)
+	}
+	_ = n.cmd.Wait()
+	// Gone, or a zombie its new parent has not reaped yet.
+	gone := func() bool {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return true
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		return len(f) > 0 && f[0] == "Z"
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !gone() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the remux's ffmpeg (pid %d) still runs after hearth was killed", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

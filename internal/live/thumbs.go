@@ -11,6 +11,7 @@ import (
 
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/hls"
+	"github.com/hearth-community/hearth/internal/transcode"
 )
 
 // Thumbnail file names in a stage's HLS directory.
@@ -84,6 +85,7 @@ func (st *stage) makeThumbnails(segment string) {
 		out := filepath.Join(dir, j.name)
 		tmp := out + ".tmp"
 		cmd := exec.CommandContext(ctx, ffmpeg, append(j.args, tmp)...)
+		transcode.DieWithParent(cmd)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			s.log.Warn("live: thumbnail failed", "file", j.name, "err", err, "ffmpeg", string(b))
 			_ = os.Remove(tmp)

@@ -14,6 +14,7 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/identity"
 	"github.com/hearth-community/hearth/internal/live"
+	"github.com/hearth-community/hearth/internal/transcode"
 )
 
 // ThumbnailName is a recording's thumbnail file.
@@ -29,6 +30,7 @@ func (s *Service) makeThumbnail(id, segment string) {
 	tmp := out + ".tmp"
 	cmd := exec.CommandContext(ctx, s.cfg.FFmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", segment,
 		"-frames:v", "1", "-q:v", "4", "-f", "image2", tmp)
+	transcode.DieWithParent(cmd)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		s.log.Warn("recording: thumbnail failed", "recording", id, "err", err, "ffmpeg", string(b))
 		_ = os.Remove(tmp)
@@ -253,6 +255,7 @@ func (s *Service) makeDownload(ctx context.Context, id string) error {
 	cmd := exec.CommandContext(ctx, s.cfg.FFmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
 		"-allowed_extensions", "ALL", "-i", pl, "-map", "0:v?", "-map", "0:a?", "-c", "copy", "-bsf:a", "aac_adtstoasc",
 		"-movflags", "+faststart", "-f", "mp4", tmp)
+	transcode.DieWithParent(cmd)
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("recording: remux: %w: %s", err, strings.TrimSpace(stderr.String()))
@@ -405,6 +408,7 @@ func (s *Service) cut(ctx context.Context, playlist string, seek time.Duration, 
 	args = append(args, "-i", playlist, "-t", fmt.Sprintf("%.3f", length.Seconds()),
 		"-map", "0:v?", "-map", "0:a?", "-c", "copy", "-bsf:a", "aac_adtstoasc", "-movflags", "+faststart", "-f", "mp4", tmp)
 	cmd := exec.CommandContext(cctx, s.cfg.FFmpeg(), args...)
+	transcode.DieWithParent(cmd)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		_ = os.Remove(tmp)
 		return fault.Wrap(fault.Unavailable, "the clip could not be cut", fmt.Errorf("%w: %s", err, b))

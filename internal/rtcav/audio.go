@@ -35,6 +35,7 @@ func startBridge(ctx context.Context, ffmpeg string, args []string, log *slog.Lo
 		ffmpeg = "ffmpeg"
 	}
 	cmd := exec.CommandContext(ctx, ffmpeg, args...)
+	transcode.DieWithParent(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

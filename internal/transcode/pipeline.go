@@ -284,7 +284,7 @@ func (s *supervisor) once(ctx context.Context, restart bool) error {
 	cmd := exec.CommandContext(ctx, s.cfg.FFmpegPath, s.args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	DieWithParent(cmd)
 	var readers []*os.File
 	for range s.outs {
 		r, w, err := os.Pipe()
