@@ -4,9 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/hearth-community/hearth/internal/httpserver"
 )
@@ -88,7 +90,7 @@ func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
 			if a.Key == "component" {
 				return true
 			}
-			sb.WriteString(" " + a.Key + "=" + a.Value.String())
+			sb.WriteString(" " + a.Key + "=" + logValue(a.Value.String()))
 			return true
 		}
 		for _, a := range h.attrs {
@@ -101,6 +103,19 @@ func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
 		return h.next.Handle(ctx, r)
 	}
 	return nil
+}
+
+// logValue writes an attribute's value as slog's text logs do: quoted
+// when it holds a space, a quote, '=' or anything unprintable, so a value
+// a stranger chose (a name, a path) cannot end the entry's line or pass
+// for another attribute in the admin's log view.
+func logValue(v string) string {
+	if v == "" || strings.IndexFunc(v, func(r rune) bool {
+		return r == ' ' || r == '"' || r == '=' || !unicode.IsPrint(r)
+	}) >= 0 {
+		return strconv.Quote(v)
+	}
+	return v
 }
 
 func (h *teeHandler) WithAttrs(as []slog.Attr) slog.Handler {

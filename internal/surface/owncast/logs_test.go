@@ -23,3 +23,19 @@ func TestLogBuffer(t *testing.T) {
 		t.Fatalf("warnings %+v", warn)
 	}
 }
+
+// TestLogBufferQuotesValues: a value with a space, a quote, '=' or a line
+// break is quoted, as slog's text logs quote it, so a name or path a
+// stranger chose can neither start what looks like a new entry in the
+// admin's log view nor pass for another attribute.
+func TestLogBufferQuotesValues(t *testing.T) {
+	t.Parallel()
+	buf := NewLogBuffer(4)
+	log := slog.New(buf.Handler(slog.DiscardHandler))
+	log.Info("renamed", "name", "eve\nERROR admin password reset", "path", "/a b", "ok", "plain", "empty", "")
+	got := buf.entries(slog.LevelInfo)[0].Message
+	want := `renamed name="eve\nERROR admin password reset" path="/a b" ok=plain empty=""`
+	if got != want {
+		t.Fatalf("entry %q, want %q", got, want)
+	}
+}
