@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -361,6 +362,50 @@ func TestPublishRaceOnTwoNodes(t *testing.T) {
 		}
 		if started != 1 {
 			t.Fatalf("round %d: %d of two racing publishes started", round, started)
+		}
+	}
+}
+
+// TestPeakViewersAcrossNodes: a stream published to node A watched only
+// through node B has its viewers in both nodes' session and all-time
+// peaks. Before, the peaks rose only with a viewer arriving on the node
+// running the broadcast, so Owncast's admin showed viewerCount 1 with
+// sessionPeakViewerCount and overallPeakViewerCount 0 on every node.
+func TestPeakViewersAcrossNodes(t *testing.T) {
+	t.Parallel()
+	a, b, streamKey := twoLiveNodes(t, nil)
+	publishTo(t, "rtmp://"+a.RTMPAddr().String()+"/live/"+streamKey)
+	type adminStatus struct {
+		Online                 bool
+		ViewerCount            int
+		SessionPeakViewerCount int
+		OverallPeakViewerCount int
+	}
+	status := func(base string) adminStatus {
+		t.Helper()
+		var st adminStatus
+		code, body := owncastAdmin(t, base, "GET", "/api/admin/status", nil)
+		if code != 200 || json.Unmarshal(body, &st) != nil {
+			t.Fatalf("admin status of %s: %d %s", base, code, body)
+		}
+		return st
+	}
+	poll(t, "node B seeing the stream online", 30*time.Second, func() bool { return status(b.HTTP.URL()).Online })
+	for _, agent := range []string{"viewer-one", "viewer-two"} {
+		req, _ := http.NewRequest("GET", b.HTTP.URL()+"/api/ping", nil)
+		req.Header.Set("User-Agent", agent)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	for _, base := range []string{a.HTTP.URL(), b.HTTP.URL()} {
+		var st adminStatus
+		poll(t, "two viewers counted on "+base, 30*time.Second, func() bool { st = status(base); return st.ViewerCount == 2 })
+		if st.SessionPeakViewerCount < 2 || st.OverallPeakViewerCount < 2 {
+			t.Errorf("%s: viewerCount %d with sessionPeakViewerCount %d, overallPeakViewerCount %d; want peaks of at least 2",
+				base, st.ViewerCount, st.SessionPeakViewerCount, st.OverallPeakViewerCount)
 		}
 	}
 }

@@ -272,6 +272,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-sample.C:
 			for _, st := range s.allStages() {
 				n := st.viewerCount()
+				st.notePeak(n)
 				if err := s.st.AddViewerSample(ctx, st.id, s.cfg.Now().Truncate(time.Second), n); err != nil && ctx.Err() == nil {
 					s.log.Warn("live: cannot store viewer sample", "err", err)
 				}

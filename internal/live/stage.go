@@ -103,6 +103,14 @@ func (s *Service) Status(ctx context.Context, stageID string) (Status, error) {
 		d := b.detailsCopy()
 		out.Broadcaster = &Broadcaster{RemoteAddr: b.req.RemoteAddr, Time: b.started, Details: d}
 		out.Variants, out.LatencyLevel, out.VideoCodec = b.variants, b.level.Level, b.codec
+		st.notePeakLocked(out.ViewerCount)
+		out.SessionPeak, out.OverallPeak = st.sessionPeak, st.overallPeak
+	} else if out.Online {
+		// Running on another node, which keeps the session's peak (the
+		// admin status asks it for it); this node's is of its own last
+		// broadcast.
+		out.SessionPeak = out.ViewerCount
+		out.OverallPeak = max(out.OverallPeak, out.SessionPeak)
 	}
 	return out, nil
 }
@@ -221,13 +229,27 @@ func (s *Service) Touch(stageID, ip, userAgent string) {
 	}
 	v.LastSeen = now
 	if st.cur != nil {
-		n := st.countLocked()
-		if n > st.sessionPeak {
-			st.sessionPeak = n
-		}
-		if n > st.overallPeak {
-			st.overallPeak, st.peakDirty = n, true
-		}
+		st.notePeakLocked(st.countLocked())
+	}
+}
+
+// notePeak raises the session's and all-time peaks to n viewers (the
+// cluster's count) while the stage's broadcast runs on this node, which
+// keeps them: viewers arriving only on other nodes count too.
+func (st *stage) notePeak(n int) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.cur != nil {
+		st.notePeakLocked(n)
+	}
+}
+
+func (st *stage) notePeakLocked(n int) {
+	if n > st.sessionPeak {
+		st.sessionPeak = n
+	}
+	if n > st.overallPeak {
+		st.overallPeak, st.peakDirty = n, true
 	}
 }
 

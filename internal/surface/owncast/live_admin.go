@@ -182,6 +182,13 @@ func (s *Surface) ingestDetails(ctx context.Context, stageID string) map[string]
 	for _, k := range []string{"broadcaster", "currentBroadcast", "health"} {
 		out[k] = d[k]
 	}
+	// The peaks are kept by the node running the broadcast (absent from
+	// the answer of a node that predates them).
+	for _, k := range []string{"sessionPeakViewerCount", "overallPeakViewerCount"} {
+		if v, ok := d[k]; ok {
+			out[k] = v
+		}
+	}
 	return out
 }
 
@@ -197,6 +204,9 @@ func (s *Surface) ingestStatus(w http.ResponseWriter, r *http.Request, stageID s
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if st.Broadcaster != nil {
+		d["sessionPeakViewerCount"], d["overallPeakViewerCount"] = st.SessionPeak, st.OverallPeak
 	}
 	liveNoCache(w)
 	httpserver.WriteJSON(w, http.StatusOK, d)
