@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hearth-community/hearth/internal/fault"
+	"github.com/hearth-community/hearth/internal/identity"
 )
 
 // One publisher per stage in the cluster: a broadcast holds its stage's
@@ -90,4 +91,76 @@ func (s *Service) leaseHookOf() func(string) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.leaseHook
+}
+
+// CloseAbandoned ends, once in the cluster, each broadcast another node ran
+// and lost without ending it (that node killed or its machine lost), as that
+// node itself would at its next start (closeLostBroadcasts): the stage's
+// disconnect time is written and the stopped event goes out (Owncast's
+// STREAM_STOPPED, chat, federation). Without it the survivors reported the
+// stage offline once presence forgot the node, with no disconnect time and
+// no stopped event for as long as the node stayed away. A stage counts as
+// abandoned once this node saw it live elsewhere, no node counts its
+// broadcast now, and its stored disconnect is older than its connect; the
+// node that takes the stage's publish lease (lapsed with its dead node, or
+// released by a node that ended its broadcast and wrote the disconnect
+// first) checks and writes it, so only one does, and none for a broadcast
+// that ended as it should. Run calls it every 5 s.
+func (s *Service) CloseAbandoned(ctx context.Context) {
+	c := s.cfg.Viewers
+	if c == nil {
+		return
+	}
+	for _, st := range s.allStages() {
+		st.mu.Lock()
+		if st.cur != nil || c.Count(st.broadcastKey()) > 0 {
+			st.liveElsewhere = st.cur == nil
+			st.mu.Unlock()
+			continue
+		}
+		check := st.liveElsewhere
+		st.mu.Unlock()
+		if check && s.closeAbandoned(ctx, st) {
+			st.mu.Lock()
+			st.liveElsewhere = false
+			st.mu.Unlock()
+		}
+	}
+}
+
+// closeAbandoned is CloseAbandoned for one stage; it reports whether the
+// stage is settled (closed here, or found closed) rather than to be
+// checked again (its lease still held: the ingest node still ending it, or
+// not yet lapsed).
+func (s *Service) closeAbandoned(ctx context.Context, st *stage) bool {
+	now := s.cfg.Now()
+	session := identity.NewID()
+	held, err := s.st.ClaimPublishLease(ctx, st.id, s.leaseNode, session, now, now.Add(publishLeaseTTL))
+	if err != nil || !held {
+		return false
+	}
+	defer func() {
+		if err := s.st.ReleasePublishLease(context.WithoutCancel(ctx), st.id, s.leaseNode, session); err != nil {
+			s.log.Warn("live: cannot release the stage's publish lease", "stage", st.id, "err", err)
+		}
+	}()
+	x, err := s.st.Stage(ctx, st.id)
+	if err != nil {
+		return false
+	}
+	if x.LastConnect == nil || (x.LastDisconnect != nil && !x.LastDisconnect.Before(*x.LastConnect)) {
+		return true
+	}
+	end := s.cfg.Now().UTC()
+	if _, err := s.updateStage(ctx, st.id, func(y *Stage) error { y.LastDisconnect = &end; return nil }); err != nil {
+		s.log.Warn("live: cannot record the disconnect time of a broadcast lost on another node", "stage", st.id, "err", err)
+		return false
+	}
+	st.mu.Lock()
+	st.lastDisconnect = &end
+	st.mu.Unlock()
+	start := *x.LastConnect
+	s.log.Info("live: a broadcast was lost with the node running it; its disconnect time is now", "stage", st.id)
+	s.publish(st, EventStopped, func(e *Event) { e.StartedAt, e.EndedAt = &start, &end })
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,6 +194,82 @@ func TestPublishLeaseTakenOverAfterExpiry(t *testing.T) {
 			pubB.Close(nil)
 			restarted.WaitOffline(id, hangGuard)
 			other.WaitOffline(id, hangGuard)
+		})
+	}
+}
+
+// TestBroadcastLostWithItsNodeIsClosed: a node killed while it ran a
+// broadcast never ends it. The other nodes, once presence has forgotten
+// that node and its publish lease has lapsed, write the stage's disconnect
+// time and announce the stop, once between them; before, they reported the
+// stage offline with no lastDisconnectTime and no STREAM_STOPPED for as
+// long as the dead node stayed away. Nothing is done while the lease still
+// runs (the ingest node may still be ending the broadcast itself).
+func TestBroadcastLostWithItsNodeIsClosed(t *testing.T) {
+	t.Parallel()
+	for _, eng := range storetest.Engines() {
+		t.Run(eng.Name, func(t *testing.T) {
+			t.Parallel()
+			db := eng.Open(t)
+			ctx := context.Background()
+			var mu sync.Mutex
+			now := time.Now()
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+			a := newService(t, db, live.Config{DefaultStreamKey: "abc123", NodeID: "node-a", Now: clock})
+			id := a.DefaultStageID()
+			if err := a.SetVariants(ctx, id, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
+				t.Fatal(err)
+			}
+			pubA, err := a.Publish(ctx, rtmp.PublishRequest{App: "live", Name: "abc123", RemoteAddr: "127.0.0.1:1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { pubA.Close(nil); a.WaitOffline(id, hangGuard) })
+			var stopped atomic.Int32
+			survivors := make([]*live.Service, 2)
+			counters := make([]*clusterCounter, 2)
+			for i, node := range []string{"node-b", "node-c"} {
+				counters[i] = &clusterCounter{counts: map[string]int{}, others: map[string][]string{"broadcast." + id: {"node-a"}}}
+				survivors[i] = newService(t, db, live.Config{NodeID: node, Viewers: counters[i], Now: clock})
+				survivors[i].Observe(func(e live.Event) {
+					if e.Kind == live.EventStopped {
+						stopped.Add(1)
+					}
+				})
+			}
+			closeAll := func() {
+				for _, s := range survivors {
+					s.CloseAbandoned(ctx)
+				}
+			}
+			closeAll() // live on node A: noted
+			// Node A dies: presence forgets it first, its lease still runs.
+			for _, c := range counters {
+				c.mu.Lock()
+				delete(c.others, "broadcast."+id)
+				c.mu.Unlock()
+			}
+			closeAll()
+			if n := stopped.Load(); n != 0 {
+				t.Fatalf("%d stopped events while node A's lease runs", n)
+			}
+			advance(16 * time.Second)
+			closeAll()
+			closeAll()
+			if n := stopped.Load(); n != 1 {
+				t.Fatalf("%d stopped events for the lost broadcast, want 1", n)
+			}
+			for i, s := range survivors {
+				st, err := s.Status(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Online || st.LastDisconnect == nil || st.LastConnect == nil || st.LastDisconnect.Before(*st.LastConnect) {
+					t.Errorf("survivor %d: online %v, connect %v, disconnect %v; want offline with a disconnect after the connect",
+						i, st.Online, st.LastConnect, st.LastDisconnect)
+				}
+			}
 		})
 	}
 }

@@ -269,6 +269,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-prune.C: // every renewEvery
 			s.Prune()
 			s.RenewLeases(ctx)
+			s.CloseAbandoned(ctx)
 		case <-sample.C:
 			for _, st := range s.allStages() {
 				n := st.viewerCount()

@@ -41,12 +41,15 @@ type stage struct {
 	isDefault bool
 	origin    *hls.Origin
 
-	mu             sync.Mutex
-	cur            *broadcast
-	ended          chan struct{}
-	viewers        map[string]*Viewer
-	perIP          map[string]int
-	sessionPeak    int
+	mu          sync.Mutex
+	cur         *broadcast
+	ended       chan struct{}
+	viewers     map[string]*Viewer
+	perIP       map[string]int
+	sessionPeak int
+	// liveElsewhere: another node was seen running the stage's broadcast
+	// and no disconnect has been found for it since (closeAbandoned).
+	liveElsewhere  bool
 	overallPeak    int
 	peakDirty      bool
 	lastConnect    *time.Time
