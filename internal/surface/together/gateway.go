@@ -480,6 +480,11 @@ func (s *Surface) onCommunityEvent(ctx context.Context, e *community.Event) {
 		return
 	case community.EvChannelDeleted:
 		t, d = "CHANNEL_DELETE", map[string]string{"id": e.Channel.ID, "server_id": sid}
+	case community.EvCommunityDeleted:
+		// To its members as they were (the event's recipients; the
+		// membership rows are gone): a client with the community open
+		// learns it is gone instead of staying on it.
+		t, d = "SERVER_DELETE", map[string]string{"id": sid, "server_id": sid}
 	case community.EvMemberJoined:
 		name := ""
 		if a, err := s.d.Identity.Account(ctx, e.AccountID); err == nil {
