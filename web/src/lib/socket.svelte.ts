@@ -44,6 +44,8 @@ export class ReconnectingSocket {
   private ws: WebSocket | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  /** suspended: let go while the page sits in the back-forward cache. */
+  private suspended = false;
   /** runs numbers the attempts: an attempt overtaken by another (Retry
    * now) drops its result. */
   private runs = 0;
@@ -92,8 +94,30 @@ export class ReconnectingSocket {
     if (i >= 0) sockets.list.splice(i, 1);
   }
 
+  /** suspend lets the socket go while the page is hidden in the
+   * back-forward cache (pagehide, persisted): the browser keeps a cached
+   * page's sockets open, so a watch room kept listing someone who had
+   * left it, and counted them again when they came back. */
+  suspend() {
+    if (this.stopped || this.suspended) return;
+    this.suspended = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.runs++; // an attempt on its way drops its result
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close(1000, "page hidden");
+  }
+
+  /** resume connects again when the cached page is shown. */
+  resume() {
+    if (!this.suspended) return;
+    this.suspended = false;
+    void this.connect();
+  }
+
   private async connect() {
-    if (this.stopped) return;
+    if (this.stopped || this.suspended) return;
     this.state = this.attempt === 0 ? "connecting" : "reconnecting";
     const run = ++this.runs;
     let url: string;
@@ -174,7 +198,7 @@ export class ReconnectingSocket {
   }
 
   private schedule() {
-    if (this.stopped) return;
+    if (this.stopped || this.suspended) return;
     this.state = "reconnecting";
     const delay = backoffDelay(this.attempt);
     this.attempt++;
@@ -184,3 +208,16 @@ export class ReconnectingSocket {
     }, delay);
   }
 }
+
+// A page put in the back-forward cache keeps its sockets open (and so its
+// place in rooms, chats and presence) until the browser evicts it: they
+// are closed when it is hidden and opened again if it is shown.
+export function followPageCache(page: EventTarget) {
+  page.addEventListener("pagehide", (e) => {
+    if ((e as PageTransitionEvent).persisted) for (const s of [...sockets.list]) s.suspend();
+  });
+  page.addEventListener("pageshow", (e) => {
+    if ((e as PageTransitionEvent).persisted) for (const s of [...sockets.list]) s.resume();
+  });
+}
+if (typeof window !== "undefined") followPageCache(window);

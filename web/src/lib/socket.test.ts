@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeSocket } from "./fakesocket";
-import { CONNECT_TIMEOUT_MS, fitCloseReason, ReconnectingSocket } from "./socket.svelte";
+import { CONNECT_TIMEOUT_MS, fitCloseReason, followPageCache, ReconnectingSocket } from "./socket.svelte";
 
 describe("ReconnectingSocket", () => {
   let s: ReconnectingSocket;
@@ -101,6 +101,28 @@ describe("ReconnectingSocket", () => {
     expect(s.attempt).toBe(1);
     FakeSocket.made[1].open();
     expect(s.state).toBe("open");
+  });
+
+  it("lets go of its socket while the page is in the back-forward cache, and connects again when it is shown", async () => {
+    FakeSocket.closeEvents = true;
+    const page = new EventTarget();
+    followPageCache(page);
+    const dispatchEvent = (e: Event) => page.dispatchEvent(e);
+    s.start();
+    await settle();
+    FakeSocket.made[0].open();
+    dispatchEvent(Object.assign(new Event("pagehide"), { persisted: true }));
+    expect(FakeSocket.made[0].readyState).toBe(FakeSocket.CLOSED);
+    await settle(60_000);
+    expect(FakeSocket.made).toHaveLength(1); // no reconnecting while hidden
+    dispatchEvent(Object.assign(new Event("pageshow"), { persisted: true }));
+    await settle();
+    expect(FakeSocket.made).toHaveLength(2);
+    FakeSocket.made[1].open();
+    expect(s.state).toBe("open");
+    // A page that is only being unloaded is left to the browser.
+    dispatchEvent(Object.assign(new Event("pagehide"), { persisted: false }));
+    expect(FakeSocket.made[1].readyState).toBe(FakeSocket.OPEN);
   });
 });
 
