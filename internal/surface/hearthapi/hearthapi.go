@@ -409,15 +409,7 @@ var errBodyTooLarge = fault.New(fault.Invalid, "request body too large (at most 
 // malformed JSON they are.
 func decode(r *http.Request, v any) error {
 	lr := &io.LimitedReader{R: r.Body, N: maxBody + 1}
-	dec := json.NewDecoder(lr)
-	dec.DisallowUnknownFields()
-	var raw json.RawMessage
-	err := dec.Decode(&raw)
-	if err == nil {
-		if _, next := dec.Token(); next != io.EOF {
-			err = errors.New("data after the JSON object")
-		}
-	}
+	raw, err := httpserver.ReadJSONValue(lr)
 	if err == nil && string(raw) == "null" {
 		err = errors.New("null is not an object")
 	}

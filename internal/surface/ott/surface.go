@@ -10,7 +10,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -519,13 +518,9 @@ func decode(r *http.Request, v any) error {
 	// One object or array and nothing after it, as OTT's strict JSON body
 	// parser takes: null (read as no body) and trailing data (the value
 	// before it read alone) were accepted.
-	dec := json.NewDecoder(r.Body)
-	var raw json.RawMessage
-	err := dec.Decode(&raw)
-	if err == nil {
-		if _, next := dec.Token(); next != io.EOF || string(raw) == "null" {
-			err = errors.New("not one JSON object")
-		}
+	raw, err := httpserver.ReadJSONValue(r.Body)
+	if err == nil && string(raw) == "null" {
+		err = errors.New("not one JSON object")
 	}
 	if err == nil {
 		err = json.Unmarshal(raw, v)

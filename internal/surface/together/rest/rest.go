@@ -183,21 +183,25 @@ func NoContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
 // strict) 422, as Axum's Json extractor answers, both in Together's error
 // shape.
 func Decode(r *http.Request, v any, strict bool) error {
-	body, err := io.ReadAll(r.Body)
+	raw, err := httpserver.ReadJSONValue(r.Body)
 	var mbe *http.MaxBytesError
 	switch {
+	case err == nil, errors.Is(err, httpserver.ErrJSONTrailing):
 	case errors.As(err, &mbe):
 		return &fault.Error{Kind: fault.Invalid, Msg: "Request body too large"}
-	case err != nil:
+	case errors.Is(err, io.EOF):
+		return &StatusError{Status: http.StatusBadRequest, Msg: "Request body is empty"}
+	default: // malformed, cut short or unreadable
 		return &StatusError{Status: http.StatusBadRequest, Msg: "Malformed JSON body"}
 	}
-	// null is no value of the request's type (serde's "invalid type:
-	// null, expected struct"): 422, where the decoder would leave v as it
-	// was and the request would go on as an empty one.
-	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+	trailing := err != nil
+	// null alone is no value of the request's type (serde's "invalid
+	// type: null, expected struct"): 422, where decoding would leave v as
+	// it was and the request would go on as an empty one.
+	if !trailing && string(raw) == "null" {
 		return Unprocessable("Invalid value in the request body: null")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	if strict {
 		dec.DisallowUnknownFields()
 	}
@@ -208,20 +212,15 @@ func Decode(r *http.Request, v any, strict bool) error {
 			return Unprocessable("Invalid value for field " + te.Field)
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
 			return Unprocessable("Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field "))
-		case errors.Is(err, io.EOF):
-			return &StatusError{Status: http.StatusBadRequest, Msg: "Request body is empty"}
-		}
-		var se *json.SyntaxError
-		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return &StatusError{Status: http.StatusBadRequest, Msg: "Malformed JSON body"}
 		}
 		// Well-formed JSON a field's type could not take (a timestamp
 		// that is not RFC 3339): Axum's data error, 422.
 		return Unprocessable("Invalid value in the request body: " + err.Error())
 	}
 	// Anything after the value is malformed, as serde_json's trailing
-	// characters (More alone passes a stray } or ]).
-	if _, err := dec.Token(); err != io.EOF {
+	// characters; serde reads the value first, so a type error above
+	// is answered before it.
+	if trailing {
 		return &StatusError{Status: http.StatusBadRequest, Msg: "Malformed JSON body"}
 	}
 	return nil
