@@ -347,15 +347,7 @@ func TestInviteOnlyRegistrationSpendsUses(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, eng)
 			ann, root := e.register("ann"), e.register("root")
-			acct, err := e.ident.Account(t.Context(), root.id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			acct.IsAdmin = true
-			if err := e.ident.UpdateAdminState(t.Context(), acct.ID, &acct.IsAdmin, nil); err != nil {
-				t.Fatal(err)
-			}
-			e.must(200, "PATCH", "/api/admin/settings", obj2(e, "root"), map[string]any{"registration_mode": "invite_only"})
+			e.inviteOnly(root)
 			sid, _ := e.serverWithChannel(ann, "race")
 			invite := func(uses int) string {
 				inv, _ := e.must(201, "POST", "/servers/"+sid+"/invites", ann.access, map[string]any{"max_uses": uses})

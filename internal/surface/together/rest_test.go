@@ -3,6 +3,7 @@ package together_test
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -118,6 +119,27 @@ func (e *env) rootAdmin() string {
 func obj2(e *env, name string) string {
 	obj, _ := e.must(200, "POST", "/auth/login", "", map[string]string{"username": name, "password": "password123"})
 	return obj["access_token"].(string)
+}
+
+// makeAdmin makes u an instance admin.
+func (e *env) makeAdmin(u user) {
+	e.t.Helper()
+	acct, err := e.ident.Account(context.Background(), u.id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	acct.IsAdmin = true
+	if err := e.ident.UpdateAdminState(context.Background(), acct.ID, &acct.IsAdmin, nil); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// inviteOnly makes root an instance admin and, as root, sets registration
+// to invite_only.
+func (e *env) inviteOnly(root user) {
+	e.t.Helper()
+	e.makeAdmin(root)
+	e.must(200, "PATCH", "/api/admin/settings", obj2(e, root.name), map[string]any{"registration_mode": "invite_only"})
 }
 
 // TestCommunityFlow walks servers, channels, roles, messages, threads,

@@ -54,15 +54,7 @@ func TestSignUpKilledKeepsTheInvite(t *testing.T) {
 	e := newNodeOver(t, db, bus.NewLocal(), held, db.Community())
 	t.Cleanup(func() { close(held.release) })
 	ann, root := e.register("ann"), e.register("root")
-	acct, err := e.ident.Account(t.Context(), root.id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct.IsAdmin = true
-	if err := e.ident.UpdateAdminState(t.Context(), acct.ID, &acct.IsAdmin, nil); err != nil {
-		t.Fatal(err)
-	}
-	e.must(200, "PATCH", "/api/admin/settings", obj2(e, "root"), map[string]any{"registration_mode": "invite_only"})
+	e.inviteOnly(root)
 	sid, _ := e.serverWithChannel(ann, "general")
 	signUp := func(code, name string) {
 		go func() {

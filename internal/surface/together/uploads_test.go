@@ -222,14 +222,7 @@ func TestUploadQuota(t *testing.T) {
 		t.Errorf("after deleting a message and the emoji: %d %s", code, body)
 	}
 	// An instance admin has no quota.
-	acct, err := e.ident.Account(context.Background(), root.id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct.IsAdmin = true
-	if err := e.ident.UpdateAdminState(context.Background(), acct.ID, &acct.IsAdmin, nil); err != nil {
-		t.Fatal(err)
-	}
+	e.makeAdmin(root)
 	mid := post(root)
 	for i := range 4 {
 		if code, body := e.upload("/messages/"+mid+"/attachments", root.access, []part{{"files", "r.png", img}}); code != 201 {
