@@ -415,16 +415,8 @@ func TestDeadInvitesBounded(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := context.Background()
-			svc := newCommunityService(t, db)
 			owner := newAccount(t, db, "owner")
-			c, err := svc.Create(ctx, owner, community.CreateInput{Name: "Invites"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			other, err := svc.Create(ctx, owner, community.CreateInput{Name: "Other"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, other := newCommunity(t, db, owner), newCommunity(t, db, owner)
 			const max, keepDead = 4, 2
 			st := db.Community()
 			now := time.Now().UTC().Truncate(time.Microsecond)
@@ -488,16 +480,8 @@ func TestAuditLogBounded(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := context.Background()
-			svc := newCommunityService(t, db)
 			owner := newAccount(t, db, "owner")
-			c, err := svc.Create(ctx, owner, community.CreateInput{Name: "Audited"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			other, err := svc.Create(ctx, owner, community.CreateInput{Name: "Other"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, other := newCommunity(t, db, owner), newCommunity(t, db, owner)
 			x := db.TogetherExtras()
 			const keep = 3
 			now := time.Now().UTC().Truncate(time.Microsecond)
