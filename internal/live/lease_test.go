@@ -212,11 +212,8 @@ func TestBroadcastLostWithItsNodeIsClosed(t *testing.T) {
 			t.Parallel()
 			db := eng.Open(t)
 			ctx := context.Background()
-			var mu sync.Mutex
-			now := time.Now()
-			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-			advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-			a := newService(t, db, live.Config{DefaultStreamKey: "abc123", NodeID: "node-a", Now: clock})
+			clk := &clock{t: time.Now()}
+			a := newService(t, db, live.Config{DefaultStreamKey: "abc123", NodeID: "node-a", Now: clk.now})
 			id := a.DefaultStageID()
 			if err := a.SetVariants(ctx, id, []live.Variant{{VideoPassthrough: true, AudioPassthrough: true}}); err != nil {
 				t.Fatal(err)
@@ -231,7 +228,7 @@ func TestBroadcastLostWithItsNodeIsClosed(t *testing.T) {
 			counters := make([]*clusterCounter, 2)
 			for i, node := range []string{"node-b", "node-c"} {
 				counters[i] = &clusterCounter{counts: map[string]int{}, others: map[string][]string{"broadcast." + id: {"node-a"}}}
-				survivors[i] = newService(t, db, live.Config{NodeID: node, Viewers: counters[i], Now: clock})
+				survivors[i] = newService(t, db, live.Config{NodeID: node, Viewers: counters[i], Now: clk.now})
 				survivors[i].Observe(func(e live.Event) {
 					if e.Kind == live.EventStopped {
 						stopped.Add(1)
@@ -254,7 +251,7 @@ func TestBroadcastLostWithItsNodeIsClosed(t *testing.T) {
 			if n := stopped.Load(); n != 0 {
 				t.Fatalf("%d stopped events while node A's lease runs", n)
 			}
-			advance(16 * time.Second)
+			clk.add(16 * time.Second)
 			closeAll()
 			closeAll()
 			if n := stopped.Load(); n != 1 {

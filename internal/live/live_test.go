@@ -222,6 +222,20 @@ func TestStages(t *testing.T) {
 	}
 }
 
+// leaveBroadcastOpen stores what begin writes when a publisher connects at
+// connected, with no end after it: a broadcast its process lost.
+func leaveBroadcastOpen(t *testing.T, db *store.DB, id string, connected time.Time) {
+	t.Helper()
+	st, err := db.Live().Stage(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.LastConnect = &connected
+	if err := db.Live().UpdateStage(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestLostBroadcastGetsDisconnectTime: a process that stopped mid-broadcast
 // left a connect time with no disconnect after it; the next start records
 // the disconnect, so lastDisconnectTime is not null beside lastConnectTime.
@@ -233,16 +247,8 @@ func TestLostBroadcastGetsDisconnectTime(t *testing.T) {
 	c := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
 	s := newService(t, db, live.Config{DataDir: dir, Now: c.now})
 	id := s.DefaultStageID()
-	// What begin writes when a publisher connects, with no end after it.
-	st, err := db.Live().Stage(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
 	connected := c.now().Add(-time.Hour)
-	st.LastConnect = &connected
-	if err := db.Live().UpdateStage(ctx, st); err != nil {
-		t.Fatal(err)
-	}
+	leaveBroadcastOpen(t, db, id, connected)
 	again := newService(t, db, live.Config{DataDir: dir, Now: c.now})
 	got, err := again.Status(ctx, id)
 	if err != nil {
@@ -273,15 +279,8 @@ func TestLostBroadcastIsAnnouncedStopped(t *testing.T) {
 	c := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
 	s := newService(t, db, live.Config{DataDir: dir, Now: c.now})
 	id := s.DefaultStageID()
-	st, err := db.Live().Stage(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
 	connected := c.now().Add(-time.Hour)
-	st.LastConnect = &connected // what begin writes; the kill wrote no end
-	if err := db.Live().UpdateStage(ctx, st); err != nil {
-		t.Fatal(err)
-	}
+	leaveBroadcastOpen(t, db, id, connected)
 	run := func(s *live.Service) []live.Event {
 		t.Helper()
 		var mu sync.Mutex
