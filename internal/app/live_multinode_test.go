@@ -47,6 +47,18 @@ func liveSegment(pl string) string {
 	return ""
 }
 
+// adminStatusOf reads a node's Owncast /api/admin/status into the fields
+// of T a test looks at.
+func adminStatusOf[T any](t *testing.T, base string) T {
+	t.Helper()
+	var st T
+	code, body := owncastAdmin(t, base, "GET", "/api/admin/status", nil)
+	if code != 200 || json.Unmarshal(body, &st) != nil {
+		t.Fatalf("admin status of %s: %d %s", base, code, body)
+	}
+	return st
+}
+
 // TestLiveHLSOnAnotherNode: on PostgreSQL + NATS without S3, a stream
 // published to node A plays through node B: B's master playlist, variant
 // playlist and segments are A's (not B's offline clip), LL-HLS parts and
@@ -278,15 +290,7 @@ func TestAdminStatusFromAnotherNode(t *testing.T) {
 			LatencyLevel   struct{ Level int }
 		}
 	}
-	status := func(base string) adminStatus {
-		t.Helper()
-		var st adminStatus
-		code, body := owncastAdmin(t, base, "GET", "/api/admin/status", nil)
-		if code != 200 || json.Unmarshal(body, &st) != nil {
-			t.Fatalf("admin status of %s: %d %s", base, code, body)
-		}
-		return st
-	}
+	status := func(base string) adminStatus { t.Helper(); return adminStatusOf[adminStatus](t, base) }
 	var onA adminStatus
 	poll(t, "node A knowing the stream's details", 30*time.Second, func() bool {
 		onA = status(a.HTTP.URL())
@@ -381,15 +385,7 @@ func TestPeakViewersAcrossNodes(t *testing.T) {
 		SessionPeakViewerCount int
 		OverallPeakViewerCount int
 	}
-	status := func(base string) adminStatus {
-		t.Helper()
-		var st adminStatus
-		code, body := owncastAdmin(t, base, "GET", "/api/admin/status", nil)
-		if code != 200 || json.Unmarshal(body, &st) != nil {
-			t.Fatalf("admin status of %s: %d %s", base, code, body)
-		}
-		return st
-	}
+	status := func(base string) adminStatus { t.Helper(); return adminStatusOf[adminStatus](t, base) }
 	poll(t, "node B seeing the stream online", 30*time.Second, func() bool { return status(b.HTTP.URL()).Online })
 	for _, agent := range []string{"viewer-one", "viewer-two"} {
 		req, _ := http.NewRequest("GET", b.HTTP.URL()+"/api/ping", nil)
