@@ -148,17 +148,14 @@ func (s *Service) closeAbandoned(ctx context.Context, st *stage) bool {
 	if err != nil {
 		return false
 	}
-	if x.LastConnect == nil || (x.LastDisconnect != nil && !x.LastDisconnect.Before(*x.LastConnect)) {
+	if !x.broadcastOpen() {
 		return true
 	}
 	end := s.cfg.Now().UTC()
-	if _, err := s.updateStage(ctx, st.id, func(y *Stage) error { y.LastDisconnect = &end; return nil }); err != nil {
+	if err := s.endLost(ctx, st, end); err != nil {
 		s.log.Warn("live: cannot record the disconnect time of a broadcast lost on another node", "stage", st.id, "err", err)
 		return false
 	}
-	st.mu.Lock()
-	st.lastDisconnect = &end
-	st.mu.Unlock()
 	start := *x.LastConnect
 	s.log.Info("live: a broadcast was lost with the node running it; its disconnect time is now", "stage", st.id)
 	s.publish(st, EventStopped, func(e *Event) { e.StartedAt, e.EndedAt = &start, &end })

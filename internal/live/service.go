@@ -576,7 +576,7 @@ func (s *Service) closeLostBroadcasts(ctx context.Context, stages []*Stage) {
 			continue
 		}
 		seen[x.ID] = true
-		if x.LastConnect == nil || (x.LastDisconnect != nil && !x.LastDisconnect.Before(*x.LastConnect)) {
+		if !x.broadcastOpen() {
 			continue
 		}
 		rt, ok := s.stages[x.ID]
@@ -586,16 +586,31 @@ func (s *Service) closeLostBroadcasts(ctx context.Context, stages []*Stage) {
 		if c := s.cfg.Viewers; c != nil && c.Count(rt.broadcastKey()) > 0 {
 			continue
 		}
-		if _, err := s.updateStage(ctx, x.ID, func(st *Stage) error { st.LastDisconnect = &now; return nil }); err != nil {
+		if err := s.endLost(ctx, rt, now); err != nil {
 			s.log.Warn("live: cannot record the disconnect time of a lost broadcast", "stage", x.ID, "err", err)
 			continue
 		}
-		rt.mu.Lock()
-		rt.lastDisconnect = &now
-		rt.mu.Unlock()
 		s.lost = append(s.lost, lostBroadcast{st: rt, start: *x.LastConnect, end: now})
 		s.log.Info("live: a broadcast was lost when the server stopped; its disconnect time is now", "stage", x.ID)
 	}
+}
+
+// broadcastOpen reports whether x has a broadcast's connect time with no
+// disconnect after it.
+func (x *Stage) broadcastOpen() bool {
+	return x.LastConnect != nil && (x.LastDisconnect == nil || x.LastDisconnect.Before(*x.LastConnect))
+}
+
+// endLost records end as the disconnect time of rt's lost broadcast, in
+// the store and on the stage.
+func (s *Service) endLost(ctx context.Context, rt *stage, end time.Time) error {
+	if _, err := s.updateStage(ctx, rt.id, func(y *Stage) error { y.LastDisconnect = &end; return nil }); err != nil {
+		return err
+	}
+	rt.mu.Lock()
+	rt.lastDisconnect = &end
+	rt.mu.Unlock()
+	return nil
 }
 
 // lostBroadcast is a broadcast closeLostBroadcasts ended: its stage, when
