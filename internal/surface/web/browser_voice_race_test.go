@@ -20,35 +20,36 @@ func installScript(p *page, what, src string) {
 	p.do(what, install)
 }
 
-// holdVoiceReads lets the test hold the answers to p's reads of a
-// channel's voice states (GET …/channels/<id>/voice): window.__holdVoiceReads(id)
-// makes each later read fetch its answer at once (the server's state then)
-// and keep it from the app until window.__releaseVoiceReads(). Each held
-// answer counts in window.__voiceHeld when it arrived and in
-// window.__voiceRead once the app read its body; what the app does with
+// holdAnswers lets the test hold the answers to p's reads (GETs) of a
+// path: window.__holdAnswers(suffix) makes each later read of a path
+// ending in suffix fetch its answer at once (the server's state then) and
+// keep it from the app until window.__releaseAnswers(). Each held answer
+// counts in window.__answersHeld when it arrived and in
+// window.__answersRead once the app read its body; what the app does with
 // it then runs in the same task.
-func holdVoiceReads(p *page) {
+func holdAnswers(p *page) {
 	p.t.Helper()
-	installScript(p, "install the voice-read hold", `
+	installScript(p, "install the answer hold", `
 		(() => {
 			const real = window.fetch, waiting = [];
 			let held = "";
-			window.__voiceHeld = 0;
-			window.__voiceRead = 0;
+			window.__answersHeld = 0;
+			window.__answersRead = 0;
 			window.fetch = async function (input, init) {
 				const url = new URL(String(input instanceof Request ? input.url : input), location.href);
 				const get = !init || !init.method || init.method === "GET";
 				const res = await real.call(this, input, init);
-				if (!held || !get || !url.pathname.endsWith("/channels/" + held + "/voice")) return res;
+				if (!held || !get || !url.pathname.endsWith(held)) return res;
 				const body = await res.text();
-				window.__voiceHeld++;
+				window.__answersHeld++;
 				await new Promise((r) => waiting.push(r));
 				const out = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
-				out.text = async () => { window.__voiceRead++; return body; };
+				out.text = async () => { window.__answersRead++; return body; };
+				out.json = async () => { window.__answersRead++; return JSON.parse(body); };
 				return out;
 			};
-			window.__holdVoiceReads = (id) => { held = id; return true; };
-			window.__releaseVoiceReads = () => { held = ""; waiting.splice(0).forEach((r) => r()); return true; };
+			window.__holdAnswers = (suffix) => { held = suffix; return true; };
+			window.__releaseAnswers = () => { held = ""; waiting.splice(0).forEach((r) => r()); return true; };
 		})();`)
 }
 
@@ -96,7 +97,7 @@ func TestBrowserVoiceReadKeepsALeaveMeanwhile(t *testing.T) {
 	needBrowser(t)
 	call := newTwoInCall(t, func(alice *page) {
 		holdGatewaySocket(alice)
-		holdVoiceReads(alice)
+		holdAnswers(alice)
 	})
 	alice, bob, chID, bobTile := call.alice, call.bob, call.channel, call.bobTile
 
@@ -104,10 +105,10 @@ func TestBrowserVoiceReadKeepsALeaveMeanwhile(t *testing.T) {
 	// that READY starts is answered (bob still in) and held.
 	eval[bool](alice, "hold alice's gateway socket", `window.__holdWS()`)
 	alice.waitFor("alice's socket down", `!!document.querySelector('[data-testid="reconnecting"]')`, 20*time.Second)
-	eval[bool](alice, "hold alice's voice reads", `window.__holdVoiceReads(`+jsString(chID)+`)`)
+	eval[bool](alice, "hold alice's voice reads", `window.__holdAnswers(`+jsString("/channels/"+chID+"/voice")+`)`)
 	eval[bool](alice, "release alice's gateway socket", `window.__releaseWS()`)
 	alice.waitFor("alice's socket back", `!document.querySelector('[data-testid="reconnecting"]')`, 30*time.Second)
-	alice.waitFor("the read of the voice states answered, held", `window.__voiceHeld > 0`, 20*time.Second)
+	alice.waitFor("the read of the voice states answered, held", `window.__answersHeld > 0`, 20*time.Second)
 
 	// Bob leaves while that answer is held: alice sees the leave.
 	leaveCall(bob)
@@ -116,8 +117,8 @@ func TestBrowserVoiceReadKeepsALeaveMeanwhile(t *testing.T) {
 
 	// The older answer arrives: bob stays gone. The app applies an answer
 	// in the task that read it, so once it is read a later look sees it.
-	eval[bool](alice, "release alice's voice reads", `window.__releaseVoiceReads()`)
-	alice.waitFor("the held answers read", `window.__voiceRead === window.__voiceHeld`, 20*time.Second)
+	eval[bool](alice, "release alice's voice reads", `window.__releaseAnswers()`)
+	alice.waitFor("the held answers read", `window.__answersRead === window.__answersHeld`, 20*time.Second)
 	if eval[bool](alice, "look for bob's tile", `new Promise((r) => setTimeout(() => r(!!`+bobTile+`), 0))`) {
 		t.Fatalf("bob's tile is back after the older read of the voice states; page text: %s", alice.text())
 	}
