@@ -65,6 +65,17 @@ func (a *App) wireLive(ctx context.Context) error {
 		return fmt.Errorf("live: subscribe %s: %w", live.DisconnectTopicPrefix, err)
 	}
 	a.closers = append(a.closers, sub.Unsubscribe)
+	// The video settings an admin changed on another node (ffmpeg path,
+	// S3, the video serving endpoint) hold here too.
+	sub, err = a.Bus.Subscribe(live.SettingsTopic, func(bus.Message) {
+		if err := svc.ReloadSettings(a.lifeCtx()); err != nil {
+			a.Log.Warn("live: reload settings", "err", err)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("live: subscribe %s: %w", live.SettingsTopic, err)
+	}
+	a.closers = append(a.closers, sub.Unsubscribe)
 	if cfg.RTMPAddr != "" {
 		srv, err := rtmp.NewServer(rtmp.Config{Listener: ln}, svc, a.Log.With("component", "rtmp"))
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -40,8 +41,21 @@ type Origin struct {
 	upload     *Uploader
 	s3base     string
 	liveBase   string // s3base of the running broadcast (players of it fetch from there)
+	serving    string // SetServingEndpoint's base URL ("": none)
 	startOff   time.Duration
 	partTarget time.Duration
+}
+
+// SetServingEndpoint puts a CDN (or any proxy that pulls from this node)
+// in front of the origin's own HLS, as Owncast's videoServingEndpoint does
+// without S3: while a broadcast is not offloaded to S3, the master
+// playlist names its variants as absolute URLs under base
+// (base/hls/<n>/stream.m3u8, Owncast's paths) instead of relative ones.
+// It applies to the master playlist at once; "" turns it off.
+func (o *Origin) SetServingEndpoint(base string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.serving = strings.TrimRight(base, "/")
 }
 
 // SetPartTarget turns LL-HLS parts on (d > 0) for later broadcasts.
@@ -186,10 +200,14 @@ func (o *Origin) Variants() int {
 }
 
 // Master renders the master playlist. With S3 on, variant URIs are
-// absolute URLs on the serving endpoint.
+// absolute URLs on the bucket's serving endpoint; without, on the
+// origin's serving endpoint when it has one (SetServingEndpoint).
 func (o *Origin) Master() []byte {
 	o.mu.RLock()
 	vs, specs, base := o.variants, o.specs, o.liveBase
+	if base == "" {
+		base = o.serving
+	}
 	o.mu.RUnlock()
 	var b bytes.Buffer
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n")

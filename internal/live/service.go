@@ -82,9 +82,13 @@ type Service struct {
 	// origin empties the stage's directory when it is made, so two built
 	// at once for one stage (the channel-created event and the first key
 	// request) emptied each other's directory and one failed.
-	making    sync.Mutex
-	def       *stage
-	settings  Settings
+	making   sync.Mutex
+	def      *stage
+	settings Settings
+	// setMu serialises changing the settings (UpdateSettings) with
+	// re-reading them after another node changed them (ReloadSettings),
+	// so a reload never puts older settings over a change it raced.
+	setMu     sync.Mutex
 	uploader  *hls.Uploader
 	upCancel  context.CancelFunc
 	observers []func(Event)
@@ -241,6 +245,9 @@ func (s *Service) newStage(st *Stage) (*stage, error) {
 	}
 	rt.origin = o
 	o.SetUploader(s.uploader, s.s3BaseURL())
+	if st.Default {
+		o.SetServingEndpoint(s.Settings().VideoServingEndpoint)
+	}
 	return rt, nil
 }
 
@@ -535,18 +542,26 @@ func (s *Service) SetTitle(ctx context.Context, stageID, title string) error {
 const settingsKey = "video"
 
 func (s *Service) loadSettings(ctx context.Context) error {
-	s.settings = Settings{FFmpegPath: s.cfg.FFmpegPath}
+	set, err := s.storedSettings(ctx)
+	s.settings = set
+	return err
+}
+
+// storedSettings reads the stored settings (the configuration's defaults
+// where none are stored).
+func (s *Service) storedSettings(ctx context.Context) (Settings, error) {
+	set := Settings{FFmpegPath: s.cfg.FFmpegPath}
 	raw, err := s.st.Setting(ctx, settingsKey)
 	if errors.Is(err, fault.NotFound) {
-		return nil
+		return set, nil
 	}
 	if err != nil {
-		return fmt.Errorf("live: settings: %w", err)
+		return set, fmt.Errorf("live: settings: %w", err)
 	}
-	if err := json.Unmarshal([]byte(raw), &s.settings); err != nil {
-		return fmt.Errorf("live: settings: %w", err)
+	if err := json.Unmarshal([]byte(raw), &set); err != nil {
+		return set, fmt.Errorf("live: settings: %w", err)
 	}
-	return nil
+	return set, nil
 }
 
 // SetIngestPort records the port the RTMP listener is bound to (what
@@ -648,11 +663,27 @@ func (s *Service) Settings() Settings {
 	return s.settings
 }
 
-// UpdateSettings changes the instance-wide video settings and stores them.
+// SettingsTopic carries "the video settings changed" between nodes: each
+// re-reads them (ReloadSettings), so the ffmpeg path, S3 and the video
+// serving endpoint an admin sets on one node hold on every node.
+const SettingsTopic = "live-settings.changed"
+
+// UpdateSettings changes the instance-wide video settings, stores them and
+// tells the other nodes.
 func (s *Service) UpdateSettings(ctx context.Context, f func(*Settings) error) error {
-	s.mu.RLock()
-	next := s.settings
-	s.mu.RUnlock()
+	if err := s.updateSettings(ctx, f); err != nil {
+		return err
+	}
+	if err := s.pub.Publish(context.WithoutCancel(ctx), SettingsTopic, []byte(`{}`)); err != nil {
+		s.log.Warn("live: publish settings change", "err", err)
+	}
+	return nil
+}
+
+func (s *Service) updateSettings(ctx context.Context, f func(*Settings) error) error {
+	s.setMu.Lock()
+	defer s.setMu.Unlock()
+	next := s.Settings()
 	if err := f(&next); err != nil {
 		return err
 	}
@@ -666,13 +697,43 @@ func (s *Service) UpdateSettings(ctx context.Context, f func(*Settings) error) e
 	if err := s.st.SetSetting(ctx, settingsKey, string(b)); err != nil {
 		return err
 	}
+	if err := s.adoptSettings(next); err != nil {
+		return fault.Wrap(fault.Invalid, "s3: "+err.Error(), err)
+	}
+	return nil
+}
+
+// ReloadSettings re-reads the stored settings and puts them in effect on
+// this node (another node changed them).
+func (s *Service) ReloadSettings(ctx context.Context) error {
+	s.setMu.Lock()
+	defer s.setMu.Unlock()
+	next, err := s.storedSettings(ctx)
+	if err != nil {
+		return err
+	}
+	return s.adoptSettings(next)
+}
+
+// adoptSettings puts next in effect: S3 offload restarts when its settings
+// changed; the video serving endpoint, which the S3 base URL falls back to
+// and which the default stage's own HLS names without S3, applies at once.
+func (s *Service) adoptSettings(next Settings) error {
 	s.mu.Lock()
-	old := s.settings.S3
+	old := s.settings
 	s.settings = next
+	up, def := s.uploader, s.def
 	s.mu.Unlock()
-	if next.S3 != old {
-		if err := s.applyS3(next.S3); err != nil {
-			return fault.Wrap(fault.Invalid, "s3: "+err.Error(), err)
+	if def != nil {
+		def.origin.SetServingEndpoint(next.VideoServingEndpoint)
+	}
+	switch {
+	case next.S3 != old.S3:
+		return s.applyS3(next.S3)
+	case next.VideoServingEndpoint != old.VideoServingEndpoint && up != nil:
+		base := s.s3BaseURL()
+		for _, st := range s.allStages() {
+			st.origin.SetUploader(up, base)
 		}
 	}
 	return nil
