@@ -34,10 +34,19 @@ export interface ExternalAction {
   openExternally?: boolean;
 }
 
+export interface SocialHandle {
+  platform: string;
+  url: string;
+}
+
 export interface WebConfig {
   name: string;
   summary: string;
   offlineMessage: string;
+  /** The admin's page content (config/pagecontent), rendered to HTML by the server. */
+  extraPageContent?: string;
+  tags?: string[];
+  socialHandles?: SocialHandle[];
   logo?: string;
   streamTitle?: string;
   externalActions?: ExternalAction[];
@@ -134,6 +143,17 @@ export function actionURL(action: ExternalAction): string | null {
     const name = chatName();
     if (name) u.searchParams.append("username", name);
     return u.toString();
+  } catch {
+    return null;
+  }
+}
+
+/** socialURL is a social handle's link, null unless it is an http(s) URL
+ * (the server accepts no other; the page does not rely on that). */
+export function socialURL(h: SocialHandle): string | null {
+  try {
+    const u = new URL(h.url);
+    return u.protocol === "https:" || u.protocol === "http:" ? u.toString() : null;
   } catch {
     return null;
   }

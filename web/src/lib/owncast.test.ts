@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from "vitest";
-import { actionURL, type ExternalAction } from "./owncast.svelte";
+import { actionURL, socialURL, type ExternalAction } from "./owncast.svelte";
 
 describe("actionURL", () => {
   const action = (url: string) => ({ title: "x", url }) as ExternalAction;
@@ -17,5 +17,12 @@ describe("actionURL", () => {
   // origin (with the access token in its storage), so the page checks too.
   for (const bad of ["javascript:window.__xss=1//", " JavaScript:alert(1)//", "java\tscript:alert(1)//", "data:text/html,<script>alert(1)</script>", "vbscript:x", "blob:https://x/y"]) {
     it(`refuses ${JSON.stringify(bad)}`, () => expect(actionURL(action(bad))).toBeNull());
+  }
+});
+
+describe("socialURL", () => {
+  it("keeps an http(s) link", () => expect(socialURL({ platform: "github", url: "https://github.com/owncast" })).toBe("https://github.com/owncast"));
+  for (const bad of ["javascript:alert(1)//", "data:text/html,x", "/relative", ""]) {
+    it(`refuses ${JSON.stringify(bad)}`, () => expect(socialURL({ platform: "x", url: bad })).toBeNull());
   }
 });
