@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,12 +14,13 @@ import (
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/federation"
 	"github.com/hearth-community/hearth/internal/federation/fedtest"
+	"github.com/hearth-community/hearth/internal/ratelimit"
 	"github.com/hearth-community/hearth/internal/store/storetest"
 )
 
 // inboxServer serves the service's inboxes at /federation/user/{name}/inbox
-// (202, or 403 / 404 / 401 / 400 by the error's kind) with the service's
-// server URL its own.
+// (202, or 403 / 404 / 401 / 429 with Retry-After / 400 by the error's
+// kind) with the service's server URL its own.
 func inboxServer(t *testing.T, serverURL *atomic.Value, s *federation.Service) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -31,6 +33,12 @@ func inboxServer(t *testing.T, serverURL *atomic.Value, s *federation.Service) s
 			w.WriteHeader(http.StatusNotFound)
 		case fault.Unauthorized:
 			w.WriteHeader(http.StatusUnauthorized)
+		case fault.RateLimited:
+			var fe *fault.Error
+			if errors.As(err, &fe) {
+				ratelimit.SetRetryAfter(w.Header(), ratelimit.Decision{RetryAfter: fe.RetryAfter})
+			}
+			w.WriteHeader(http.StatusTooManyRequests)
 		default:
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)

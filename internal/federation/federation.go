@@ -25,6 +25,7 @@
 package federation
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -89,9 +90,12 @@ type Follower struct {
 	Username    string // user@host
 	Image       string
 	RequestIRI  string // the Follow activity's id
-	CreatedAt   time.Time
-	ApprovedAt  *time.Time
-	DisabledAt  *time.Time
+	// Domain is the remote domain it counts against (domainOf its IRI;
+	// "" for rows from before domains were kept).
+	Domain     string
+	CreatedAt  time.Time
+	ApprovedAt *time.Time
+	DisabledAt *time.Time
 }
 
 // FollowerState selects followers.
@@ -140,14 +144,21 @@ type Store interface {
 	Followers(ctx context.Context, actor string, state FollowerState, offset, limit int) ([]*Follower, int, error)
 	SetFollowerState(ctx context.Context, actor, iri string, approvedAt, disabledAt *time.Time) error
 	DeleteFollower(ctx context.Context, actor, iri string) error
+	// DomainFollowers counts a local actor's followers and pending
+	// requests from a remote domain, blocked ones and the follower other
+	// left out; the distinct inboxes they are delivered to (the shared
+	// inbox where one is given, else their own); and reports whether
+	// inbox is one of those.
+	DomainFollowers(ctx context.Context, actor, domain, inbox, other string) (followers, inboxes int, known bool, err error)
 
 	AddOutbox(ctx context.Context, it *OutboxItem) error
 	OutboxItem(ctx context.Context, id string) (*OutboxItem, error)
 	Outbox(ctx context.Context, actor string, offset, limit int) ([]*OutboxItem, int, error)
 
 	// AddAction records an action; a repeated IRI, or a repeated actor,
-	// type and object, is a fault.Conflict.
-	AddAction(ctx context.Context, a *Action) error
+	// type and object, is a fault.Conflict. It deletes the local actor's
+	// actions older than its keep newest (the one added counted).
+	AddAction(ctx context.Context, a *Action, keep int) error
 	Actions(ctx context.Context, offset, limit int) ([]*Action, int, error)
 
 	// StageActorEnabled reports whether a stage channel's actor is on (on
@@ -222,6 +233,21 @@ type Config struct {
 	// and 5 s.
 	MaxFetches int
 	FetchWait  time.Duration
+	// DomainFollowers and DomainInboxes bound a local actor's followers
+	// (and pending requests) from one remote domain and the distinct
+	// inboxes they are delivered to; DomainPace (a minute) and
+	// DomainBurst pace one remote domain's inbound activities on this
+	// node; MaxActions bounds the engagement kept per local actor;
+	// NoticePace (a minute) and NoticeBurst pace one local actor's
+	// engagement notices in chat on this node. Defaults: the constants of
+	// the same names (bounds.go).
+	DomainFollowers int
+	DomainInboxes   int
+	DomainPace      float64
+	DomainBurst     int
+	MaxActions      int
+	NoticePace      float64
+	NoticeBurst     int
 }
 
 // FetchesPerSender is how many remote fetches one sender (the address the
@@ -294,7 +320,15 @@ type Service struct {
 
 	keys    *keyCache
 	fetches *ratelimit.Turns
+
+	followMu   sync.Mutex         // a follow's count of its domain's followers and its write (putFollower)
+	domainPace *ratelimit.Limiter // inbound activities per remote domain (DomainPace)
+	notices    *ratelimit.Limiter // engagement notices per local actor (NoticePace)
 }
+
+// clock is the service's clock, read through s.now so a test's
+// replacement reaches the paces too.
+func (s *Service) clock() time.Time { return s.now() }
 
 // New builds the service and registers its deliveries' kind on q, to be
 // sent through client (the engine running q sends them).
@@ -329,11 +363,20 @@ func New(cfg Config, st Store, q Deliveries, client Doer, logger *slog.Logger) (
 	if cfg.FetchWait <= 0 {
 		cfg.FetchWait = 5 * time.Second
 	}
+	cfg.DomainFollowers = cmp.Or(max(cfg.DomainFollowers, 0), MaxDomainFollowers)
+	cfg.DomainInboxes = cmp.Or(max(cfg.DomainInboxes, 0), MaxDomainInboxes)
+	cfg.DomainPace = cmp.Or(max(cfg.DomainPace, 0), DomainPace)
+	cfg.DomainBurst = cmp.Or(max(cfg.DomainBurst, 0), DomainBurst)
+	cfg.MaxActions = cmp.Or(max(cfg.MaxActions, 0), MaxActions)
+	cfg.NoticePace = cmp.Or(max(cfg.NoticePace, 0), NoticePace)
+	cfg.NoticeBurst = cmp.Or(max(cfg.NoticeBurst, 0), NoticeBurst)
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{cfg: cfg, st: st, q: q, client: client, log: logger.With("component", "federation"), now: time.Now}
 	s.keys = newKeyCache(s)
+	s.domainPace = newPace(cfg.DomainPace, cfg.DomainBurst, s.clock)
+	s.notices = newPace(cfg.NoticePace, cfg.NoticeBurst, s.clock)
 	s.fetches = ratelimit.NewTurns(cfg.MaxFetches, cfg.FetchWait).PerKey(FetchesPerSender)
 	if err := q.Register(s.deliveryKind()); err != nil {
 		return nil, err

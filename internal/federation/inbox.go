@@ -48,6 +48,12 @@ func (s *Service) Inbox(ctx context.Context, username string, r *http.Request) e
 	if u, err := url.Parse(v.actor.ID); err != nil || blocked(s.Settings(), u.Hostname()) {
 		return errBlocked
 	}
+	// Paced per domain once it is known who sent it (the signature
+	// checked): charged before, anyone could spend a real server's pace
+	// by naming its keys.
+	if err := s.paceDomain(v.actor.ID); err != nil {
+		return err
+	}
 	// An account the admin blocked (rejected or removed as a follower) is
 	// refused whatever it sends, as Owncast's verification refuses a
 	// disabled follower: its likes and boosts would reach the chat, and
@@ -223,23 +229,8 @@ func (s *Service) apply(ctx context.Context, local *LocalActor, from *remoteActo
 }
 
 func (s *Service) follow(ctx context.Context, st Settings, local *LocalActor, from *remoteActor, act map[string]any) error {
-	now := s.now().UTC()
-	f, err := s.st.Follower(ctx, local.Username, from.ID)
-	switch {
-	case errors.Is(err, fault.NotFound):
-		f = &Follower{Actor: local.Username, IRI: from.ID, CreatedAt: now}
-	case err != nil:
-		return err
-	case f.DisabledAt != nil:
-		return errBlockedAccount
-	}
-	f.Inbox, f.SharedInbox = from.Inbox, from.SharedInbox
-	f.Name, f.Username, f.Image = from.Name, from.FullUsername(), from.Image
-	f.RequestIRI = str(act["id"])
-	if f.ApprovedAt == nil && !st.Private {
-		f.ApprovedAt = &now
-	}
-	if err := s.st.PutFollower(ctx, f); err != nil {
+	f, err := s.putFollower(ctx, st, local, from, str(act["id"]))
+	if err != nil {
 		return err
 	}
 	if f.ApprovedAt != nil {
@@ -250,13 +241,50 @@ func (s *Service) follow(ctx context.Context, st Settings, local *LocalActor, fr
 	return s.record(ctx, local, from, f.RequestIRI, s.actorIRI(st, local.Username), EngagementFollow, "just followed!")
 }
 
+// putFollower stores (or updates) the follower a Follow makes, approved
+// unless the server is private, within its domain's bounds (roomFor): a
+// new follower counts against them, and so does a follower's inbox that
+// changed. The check and the write hold followMu, so this node's
+// concurrent follows from one domain cannot all pass one count.
+func (s *Service) putFollower(ctx context.Context, st Settings, local *LocalActor, from *remoteActor, requestIRI string) (*Follower, error) {
+	s.followMu.Lock()
+	defer s.followMu.Unlock()
+	now := s.now().UTC()
+	f, err := s.st.Follower(ctx, local.Username, from.ID)
+	isNew := errors.Is(err, fault.NotFound)
+	switch {
+	case isNew:
+		f = &Follower{Actor: local.Username, IRI: from.ID, CreatedAt: now}
+	case err != nil:
+		return nil, err
+	case f.DisabledAt != nil:
+		return nil, errBlockedAccount
+	}
+	was, wasDomain := deliveryInbox(f), f.Domain
+	f.Inbox, f.SharedInbox, f.Domain = from.Inbox, from.SharedInbox, domainOf(from.ID)
+	if isNew || deliveryInbox(f) != was || f.Domain != wasDomain {
+		if err := s.roomFor(ctx, f, isNew); err != nil {
+			return nil, err
+		}
+	}
+	f.Name, f.Username, f.Image = from.Name, from.FullUsername(), from.Image
+	f.RequestIRI = requestIRI
+	if f.ApprovedAt == nil && !st.Private {
+		f.ApprovedAt = &now
+	}
+	return f, s.st.PutFollower(ctx, f)
+}
+
 // record stores an engagement action once per activity and once per
-// remote actor, type and object, and tells the listener about the first.
+// remote actor, type and object (MaxActions kept per local actor), and
+// tells the listener about the first; it belongs in chat while the
+// local actor's notices keep their pace (NoticePace).
 func (s *Service) record(ctx context.Context, local *LocalActor, from *remoteActor, iri, object, typ, body string) error {
 	if iri == "" {
 		iri = from.ID + "#" + typ + "-" + uuid.NewString()
 	}
-	err := s.st.AddAction(ctx, &Action{IRI: iri, Actor: local.Username, ActorIRI: from.ID, Type: typ, Object: object, CreatedAt: s.now().UTC()})
+	err := s.st.AddAction(ctx, &Action{IRI: iri, Actor: local.Username, ActorIRI: from.ID, Type: typ, Object: object,
+		CreatedAt: s.now().UTC()}, s.cfg.MaxActions)
 	if errors.Is(err, fault.Conflict) {
 		return nil // a redelivery, or the same engagement again
 	}
@@ -264,8 +292,9 @@ func (s *Service) record(ctx context.Context, local *LocalActor, from *remoteAct
 		return err
 	}
 	if s.cfg.OnEngagement != nil {
+		show := s.Settings().ShowEngagement && s.notice(local.Username)
 		s.cfg.OnEngagement(ctx, Engagement{Actor: local.Username, StageChannel: local.StageChannel, Type: typ, ActorIRI: from.ID, Name: from.Name,
-			Username: from.FullUsername(), Image: from.Image, Body: body, Show: s.Settings().ShowEngagement})
+			Username: from.FullUsername(), Image: from.Image, Body: body, Show: show})
 	}
 	return nil
 }

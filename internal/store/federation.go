@@ -40,24 +40,38 @@ func (s *Federation) InsertFederationKey(ctx context.Context, pem string, at tim
 // PutFollower inserts or replaces a follower.
 func (s *Federation) PutFollower(ctx context.Context, f *federation.Follower) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO federation_followers
-		(actor, iri, inbox, shared_inbox, name, username, image, request_iri, created_at, approved_at, disabled_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
+		(actor, iri, inbox, shared_inbox, name, username, image, request_iri, created_at, approved_at, disabled_at, domain)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
 		ON CONFLICT (actor, iri) DO UPDATE SET inbox=excluded.inbox, shared_inbox=excluded.shared_inbox,
 		name=excluded.name, username=excluded.username, image=excluded.image, request_iri=excluded.request_iri,
-		approved_at=excluded.approved_at, disabled_at=excluded.disabled_at`,
+		approved_at=excluded.approved_at, disabled_at=excluded.disabled_at, domain=excluded.domain`,
 		f.Actor, f.IRI, f.Inbox, f.SharedInbox, f.Name, f.Username, f.Image, f.RequestIRI, Micros(f.CreatedAt),
-		NullMicros(f.ApprovedAt), NullMicros(f.DisabledAt))
+		NullMicros(f.ApprovedAt), NullMicros(f.DisabledAt), f.Domain)
 	return err
 }
 
-const followerCols = `actor, iri, inbox, shared_inbox, name, username, image, request_iri, created_at, approved_at, disabled_at`
+// DomainFollowers counts a local actor's followers and pending requests
+// from one remote domain (blocked ones, and the follower other, left out),
+// and the distinct inboxes they are delivered to (the shared inbox where
+// one is given), and reports whether inbox is one of those.
+func (s *Federation) DomainFollowers(ctx context.Context, actor, domain, inbox, other string) (int, int, bool, error) {
+	var n, inboxes, known int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*),
+		COUNT(DISTINCT CASE WHEN shared_inbox <> '' THEN shared_inbox ELSE inbox END),
+		COALESCE(SUM(CASE WHEN (CASE WHEN shared_inbox <> '' THEN shared_inbox ELSE inbox END) = $3 THEN 1 ELSE 0 END), 0)
+		FROM federation_followers WHERE actor=$1 AND domain=$2 AND disabled_at IS NULL AND iri <> $4`,
+		actor, domain, inbox, other).Scan(&n, &inboxes, &known)
+	return n, inboxes, known > 0, err
+}
+
+const followerCols = `actor, iri, inbox, shared_inbox, name, username, image, request_iri, created_at, approved_at, disabled_at, domain`
 
 func scanFollower(sc interface{ Scan(...any) error }) (*federation.Follower, error) {
 	var f federation.Follower
 	var created int64
 	var appr, dis sql.NullInt64
 	if err := sc.Scan(&f.Actor, &f.IRI, &f.Inbox, &f.SharedInbox, &f.Name, &f.Username, &f.Image, &f.RequestIRI,
-		&created, &appr, &dis); err != nil {
+		&created, &appr, &dis, &f.Domain); err != nil {
 		return nil, err
 	}
 	f.CreatedAt, f.ApprovedAt, f.DisabledAt = FromMicros(created), TimePtr(appr), TimePtr(dis)
@@ -191,11 +205,19 @@ func (s *Federation) Outbox(ctx context.Context, actor string, offset, limit int
 }
 
 // AddAction records an inbound action; a repeated IRI, or a repeated
-// actor, type and object, is a conflict.
-func (s *Federation) AddAction(ctx context.Context, a *federation.Action) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO federation_actions (iri, actor, actor_iri, type, object, created_at) VALUES ($1,$2,$3,$4,$5,$6)`,
-		a.IRI, a.Actor, a.ActorIRI, a.Type, a.Object, Micros(a.CreatedAt))
-	return conflictOr(err)
+// actor, type and object, is a conflict. In the same transaction it
+// deletes the local actor's actions older than its keep newest.
+func (s *Federation) AddAction(ctx context.Context, a *federation.Action, keep int) error {
+	return s.db.InTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO federation_actions (iri, actor, actor_iri, type, object, created_at)
+			VALUES ($1,$2,$3,$4,$5,$6)`, a.IRI, a.Actor, a.ActorIRI, a.Type, a.Object, Micros(a.CreatedAt)); err != nil {
+			return conflictOr(err)
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM federation_actions WHERE actor=$1 AND created_at <
+			(SELECT created_at FROM federation_actions WHERE actor=$1 ORDER BY created_at DESC LIMIT 1 OFFSET $2)`,
+			a.Actor, max(keep, 1)-1)
+		return err
+	})
 }
 
 // Actions lists actions, newest first, and counts them.

@@ -39,7 +39,7 @@ func TestNULRefused(t *testing.T) {
 			}
 			// A field no domain checks: refused as bad input.
 			err := db.Federation().AddAction(ctx, &federation.Action{IRI: "https://peer.example/a\x00", Actor: "streamer",
-				ActorIRI: "https://peer.example/u", Type: federation.EngagementLike, CreatedAt: time.Now()})
+				ActorIRI: "https://peer.example/u", Type: federation.EngagementLike, CreatedAt: time.Now()}, federation.MaxActions)
 			if !errors.Is(err, fault.ErrNUL) || fault.KindOf(err) != fault.Invalid {
 				t.Errorf("text parameter with NUL: %v, want ErrNUL", err)
 			}
