@@ -82,6 +82,10 @@ type App struct {
 	// webhookClient.
 	webhookEngine *webhooks.Engine
 	webhookClient *egress.Client
+	// webhookPublic reaches public addresses only: communities' webhooks
+	// go through it unless an instance admin owns the community
+	// (communityReach); nil without --webhook-allow-addrs.
+	webhookPublic *egress.Client
 
 	hubMu   sync.Mutex
 	hubs    []*gateway.Hub

@@ -51,7 +51,7 @@ func (a *App) wireTogether(ctx context.Context) error {
 	}
 	s, err := together.New(together.Deps{Life: a.lifeCtx(), Log: log, Identity: a.Identity, Community: comm, Messages: msgs, Bus: a.Bus, PresenceBus: a.Bus,
 		Sub: busSubscriber(a.Bus), Hub: hub, Bots: a.DB.TogetherBots(), DBPing: a.DB.Ping, Version: "hearth",
-		Extras: a.DB.TogetherExtras(), Voice: a.DB.TogetherExtras(), Calls: calls, Webhooks: a.DB.TogetherExtras(), WebhookEngine: a.webhookEngine, UploadDir: filepath.Join(a.Config.DataDir, "uploads"), UploadMinFree: a.Config.UploadMinFree, UploadQuota: a.Config.UploadQuota, NodeID: a.node, Peers: nodeURLs{a}, PeerKey: a.peerKey, Limits: a.limits, Egress: out,
+		Extras: a.DB.TogetherExtras(), Voice: a.DB.TogetherExtras(), Calls: calls, Webhooks: a.DB.TogetherExtras(), WebhookEngine: a.webhookEngine, WebhookReach: a.communityReach(), UploadDir: filepath.Join(a.Config.DataDir, "uploads"), UploadMinFree: a.Config.UploadMinFree, UploadQuota: a.Config.UploadQuota, NodeID: a.node, Peers: nodeURLs{a}, PeerKey: a.peerKey, Limits: a.limits, Egress: out,
 		AuthRate: a.Config.TogetherAuthRate, BotRate: a.Config.TogetherBotRate, MessageRate: a.Config.TogetherMessageRate, JoinRate: together.JoinsPerSec, SocketsPerAccount: a.Config.TogetherSockets, TrustProxy: a.Config.TrustProxy, AllowedOrigins: a.Config.AllowedOrigins,
 		TurnURLs: turnURLs, TurnSecret: turnSecret, GiphyAPIKey: a.Config.GiphyAPIKey, StageChats: a.stageChats(), SFU: sfu})
 	if err != nil {

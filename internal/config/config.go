@@ -63,7 +63,7 @@ type Config struct {
 	YouTubeAPIKey       string   `name:"youtube-api-key" env:"HEARTH_YOUTUBE_API_KEY" default:"" help:"YouTube Data API v3 key for YouTube videos, playlists and search in watch rooms. Empty disables YouTube with a clear error."`
 	PeerTubeInstances   []string `name:"peertube-instances" env:"HEARTH_PEERTUBE_INSTANCES" default:"" sep:"," help:"PeerTube instances (host names, comma separated) whose videos watch rooms may add."`
 	MediaAllowPrivate   bool     `name:"media-allow-private" env:"HEARTH_MEDIA_ALLOW_PRIVATE" default:"false" help:"Let video metadata fetches reach private network addresses (10/8, 192.168/16, ...). Loopback and link-local stay refused."`
-	WebhookAllowAddrs   []string `name:"webhook-allow-addrs" env:"HEARTH_WEBHOOK_ALLOW_ADDRS" default:"" sep:"," help:"IP:port addresses (comma separated) that outgoing webhooks may reach although they are loopback or private, e.g. a bot on the same host. Empty: webhooks reach public addresses only."`
+	WebhookAllowAddrs   []string `name:"webhook-allow-addrs" env:"HEARTH_WEBHOOK_ALLOW_ADDRS" default:"" sep:"," help:"IP:port addresses (comma separated) that outgoing webhooks may reach although they are loopback or private, e.g. a bot on the same host: the Owncast admin webhooks and the webhooks of communities an instance admin owns (any other community's reach public addresses only). Empty: webhooks reach public addresses only."`
 
 	// Owncast stage chat and page. The instance texts seed a fresh data dir:
 	// once an admin changes any page setting, the stored settings win.

@@ -130,6 +130,10 @@ type Kind struct {
 	// Client, when set, sends this kind's requests instead of the engine's
 	// client (a kind with its own egress rules).
 	Client Doer
+	// ClientFor, when set, picks the client of each attempt instead (a
+	// kind whose deliveries may reach different addresses by whom they
+	// are for); a nil Doer is Client's choice. Its errors are Sign's.
+	ClientFor func(ctx context.Context, d *Queued) (Doer, error)
 	// Sign sets the request's headers (besides Content-Type:
 	// application/json) for attempt n, 1-based, sent at t. An error with
 	// fault kind NotFound drops the delivery unsent (its webhook is gone);
@@ -449,6 +453,15 @@ func (e *Engine) send(ctx context.Context, k *Kind, d *Queued, n int) error {
 	client := e.client
 	if k.Client != nil {
 		client = k.Client
+	}
+	if k.ClientFor != nil {
+		c, err := k.ClientFor(rctx, d)
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			client = c
+		}
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -87,6 +87,19 @@ type Format struct {
 	Sign func(h http.Header, hook *Hook, body []byte, n int)
 }
 
+// Reach says which addresses a community's webhooks may connect to. The
+// engine's client reaches, besides public addresses, the loopback and
+// private ones the operator allowed (--webhook-allow-addrs: a bot on the
+// same host) for the operator's own webhooks; a community is anyone's to
+// make, so its webhooks go through that client only when Operator says
+// the community is the operator's (its owner is an instance admin), and
+// through Public, which reaches public addresses only, otherwise. The
+// zero Reach sends every delivery through the engine's client.
+type Reach struct {
+	Public   Doer
+	Operator func(ctx context.Context, communityID string) (bool, error)
+}
+
 // MaxHooks is how many webhooks a community may have.
 const MaxHooks = 10
 
@@ -100,25 +113,46 @@ type Hooks struct {
 	mgr    Managers
 	engine *Engine
 	f      Format
+	reach  Reach
 	log    *slog.Logger
 	now    func() time.Time
 }
 
 // NewHooks builds the service and registers f's kind on engine (which the
-// caller runs).
-func NewHooks(st HookStore, mgr Managers, engine *Engine, f Format, logger *slog.Logger) (*Hooks, error) {
+// caller runs); reach says where its deliveries may connect.
+func NewHooks(st HookStore, mgr Managers, engine *Engine, f Format, reach Reach, logger *slog.Logger) (*Hooks, error) {
 	if st == nil || mgr == nil || engine == nil || f.Kind == "" || f.Encode == nil || f.Sign == nil {
 		return nil, errors.New("webhooks: hooks need a store, managers, an engine and a format")
+	}
+	if reach.Public != nil && reach.Operator == nil {
+		return nil, errors.New("webhooks: a public-only client needs the operator's communities named")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Hooks{st: st, mgr: mgr, engine: engine, f: f, log: logger, now: time.Now}
-	if err := engine.Register(Kind{Name: f.Kind, Delays: f.Delays, Timeout: f.Timeout, MaxWaiting: f.MaxWaiting,
-		Sign: h.sign, Report: h.report}); err != nil {
+	h := &Hooks{st: st, mgr: mgr, engine: engine, f: f, reach: reach, log: logger, now: time.Now}
+	k := Kind{Name: f.Kind, Delays: f.Delays, Timeout: f.Timeout, MaxWaiting: f.MaxWaiting, Sign: h.sign, Report: h.report}
+	if reach.Public != nil {
+		k.ClientFor = h.clientFor
+	}
+	if err := engine.Register(k); err != nil {
 		return nil, err
 	}
 	return h, nil
+}
+
+// clientFor is the client a delivery goes through (Reach): the engine's
+// for a community of the operator's, Public for any other.
+func (h *Hooks) clientFor(ctx context.Context, d *Queued) (Doer, error) {
+	communityID, _, _ := strings.Cut(d.Ref, "/")
+	operator, err := h.reach.Operator(ctx, communityID)
+	if err != nil {
+		return nil, err
+	}
+	if operator {
+		return nil, nil
+	}
+	return h.reach.Public, nil
 }
 
 var errHookNotFound = fault.New(fault.NotFound, "Webhook not found")

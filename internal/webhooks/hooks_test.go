@@ -146,7 +146,7 @@ func TestHooksRules(t *testing.T) {
 			h.Set("X-Hook", w.ID)
 			h.Set("X-N", strconv.Itoa(n))
 		}}
-	hooks, err := webhooks.NewHooks(st, admins{}, engine, f, nil)
+	hooks, err := webhooks.NewHooks(st, admins{}, engine, f, webhooks.Reach{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func offlineHooks(t *testing.T) *webhooks.Hooks {
 	f := webhooks.Format{Kind: "test", Events: []string{"a.b", "c.d"},
 		Encode: func(string, string, any) ([]byte, error) { return []byte(`{}`), nil },
 		Sign:   func(http.Header, *webhooks.Hook, []byte, int) {}}
-	hooks, err := webhooks.NewHooks(st, admins{}, engine, f, nil)
+	hooks, err := webhooks.NewHooks(st, admins{}, engine, f, webhooks.Reach{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,5 +286,79 @@ func TestHookEventsKeptOnce(t *testing.T) {
 	}
 	if got := strings.Join(w.EventTypes, ","); got != "a.b,c.d" {
 		t.Fatalf("updated to %d event types (%.40q); want a.b,c.d", len(w.EventTypes), got)
+	}
+}
+
+// TestHookReachOperatorOnly: the engine's client reaches the operator's
+// allowed internal address (--webhook-allow-addrs) for a community the
+// operator's Reach names (its owner an instance admin); any other
+// community's webhook aimed at that address goes through the public-only
+// client and is refused at the connection, recorded as a failed delivery.
+// Every community's webhooks went through the engine's client, so any
+// account could make a community and reach the operator's bot.
+func TestHookReachOperatorOnly(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("X-Community")
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	allowed := netip.MustParseAddrPort(u.Host)
+	operator, err := egress.New(egress.Config{AllowAddr: func(ap netip.AddrPort) bool { return ap == allowed }, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	public, err := egress.New(egress.Config{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := webhooks.NewEngine(webhooks.EngineConfig{}, storetest.OpenSQLite(t).WebhookQueue(), operator, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runEngine(t, engine)
+	st := &memHooks{hooks: map[string]*webhooks.Hook{}, delivered: make(chan bool, 1)}
+	f := webhooks.Format{Kind: "test", Events: []string{"a.b"},
+		Encode: func(string, string, any) ([]byte, error) { return []byte(`{}`), nil },
+		Sign:   func(h http.Header, w *webhooks.Hook, _ []byte, _ int) { h.Set("X-Community", w.CommunityID) }}
+	reach := webhooks.Reach{Public: public, Operator: func(_ context.Context, communityID string) (bool, error) {
+		return communityID == "admins", nil
+	}}
+	hooks, err := webhooks.NewHooks(st, admins{}, engine, f, reach, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range []string{"anyones", "admins"} {
+		if _, err := hooks.Create(ctx, "admin", c, "bot", srv.URL, []string{"a.b"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hooks.Fire(ctx, "anyones", "a.b", nil)
+	select {
+	case ok := <-st.delivered:
+		if ok {
+			t.Fatal("a community an admin does not own reached the operator's allowed address")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the delivery was not recorded")
+	}
+	hooks.Fire(ctx, "admins", "a.b", nil)
+	select {
+	case ok := <-st.delivered:
+		if !ok {
+			t.Fatal("the admin's community's delivery failed")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the delivery was not recorded")
+	}
+	close(got)
+	var reached []string
+	for c := range got {
+		reached = append(reached, c)
+	}
+	if len(reached) != 1 || reached[0] != "admins" {
+		t.Errorf("the allowed address was reached by %v, want the admin's community only", reached)
 	}
 }

@@ -24,7 +24,7 @@ func (s *Surface) routeGroups() error {
 	d := s.d
 	s.base = &rest.Base{Log: s.log, Identity: d.Identity, Community: d.Community, Messages: d.Messages, TrustProxy: d.TrustProxy}
 	var err error
-	if s.hooks, err = hooks.New(s.base, d.Webhooks, d.WebhookEngine); err != nil {
+	if s.hooks, err = hooks.New(s.base, d.Webhooks, d.WebhookEngine, d.WebhookReach); err != nil {
 		return fmt.Errorf("together: webhooks: %w", err)
 	}
 	var bs *community.Bots

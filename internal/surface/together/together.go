@@ -101,6 +101,9 @@ type Deps struct {
 	// delivery engine, which sends them (either nil: routes 503).
 	Webhooks      webhooks.HookStore
 	WebhookEngine *webhooks.Engine
+	// WebhookReach says where communities' webhooks may connect (zero:
+	// wherever the engine's client reaches).
+	WebhookReach webhooks.Reach
 	// Voice stores voice states (nil: voice routes 503); Calls, required
 	// with it, holds the rules of who stays in a call and tells the surface
 	// what they ended, which it announces.

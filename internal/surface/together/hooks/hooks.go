@@ -52,13 +52,13 @@ type API struct {
 }
 
 // New builds the routes on b; without store or engine the routes answer
-// 503 and Fire sends nothing.
-func New(b *rest.Base, store webhooks.HookStore, engine *webhooks.Engine) (*API, error) {
+// 503 and Fire sends nothing. reach says where the deliveries may connect.
+func New(b *rest.Base, store webhooks.HookStore, engine *webhooks.Engine, reach webhooks.Reach) (*API, error) {
 	s := &API{Base: b}
 	if store == nil || engine == nil {
 		return s, nil
 	}
-	h, err := webhooks.NewHooks(store, b.Community, engine, format, b.Log.With("component", "together-webhooks"))
+	h, err := webhooks.NewHooks(store, b.Community, engine, format, reach, b.Log.With("component", "together-webhooks"))
 	if err != nil {
 		return nil, err
 	}
