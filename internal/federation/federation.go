@@ -293,8 +293,9 @@ type Engagement struct {
 	Username     string
 	Image        string
 	Body         string // Owncast's chat text, e.g. "liked that this stream went live."
-	// Show is the "show engagement" setting: whether it belongs in chat
-	// (webhooks fire either way).
+	// Show says whether it belongs in chat: the "show engagement" setting
+	// is on and the local actor's notices keep their pace (NoticePace).
+	// Webhooks fire either way.
 	Show bool
 }
 
