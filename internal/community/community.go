@@ -307,7 +307,7 @@ type Standing struct {
 	RoleIDs   []string
 	Overrides []*Override // ChannelStanding only
 	// TimeoutUntil is the end of the account's timeout in the community,
-	// nil when none (ChannelStanding only).
+	// nil when none.
 	TimeoutUntil *time.Time
 }
 

@@ -135,8 +135,8 @@ func (s *Service) CanSend(ctx context.Context, accountID, channelID string) (*Ch
 	if !ca.Can(PermSendMessages) {
 		return nil, ErrCannotSend
 	}
-	if ca.TimeoutUntil != nil && s.now().Before(*ca.TimeoutUntil) {
-		return nil, ErrTimedOut
+	if err := ca.MayCommunicate(); err != nil {
+		return nil, err
 	}
 	return ca, nil
 }

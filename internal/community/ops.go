@@ -168,7 +168,7 @@ func (s *Service) CommunityListings(ctx context.Context, actor string) ([]*Commu
 		return nil, err
 	}
 	for _, l := range ls {
-		a := accessOf(&Standing{Community: l.Community, Member: true, Roles: l.Roles, RoleIDs: l.RoleIDs}, actor)
+		a := s.accessOf(&Standing{Community: l.Community, Member: true, Roles: l.Roles, RoleIDs: l.RoleIDs}, actor)
 		l.Channels = viewable(a, l.Channels, l.Overrides)
 	}
 	return ls, nil
@@ -582,13 +582,17 @@ func (s *Service) DeleteOverride(ctx context.Context, actor, channelID, override
 	return nil
 }
 
-// CreateInvite makes an invite code (CREATE_INVITES or the owner).
+// CreateInvite makes an invite code (CREATE_INVITES or the owner; not
+// while timed out, as Discord).
 func (s *Service) CreateInvite(ctx context.Context, actor, communityID string, maxUses *int, expiresIn *time.Duration) (*Invite, error) {
 	a, err := s.Access(ctx, actor, communityID)
 	if err != nil {
 		return nil, err
 	}
 	if err := a.Require(PermCreateInvites); err != nil {
+		return nil, err
+	}
+	if err := a.MayCommunicate(); err != nil {
 		return nil, err
 	}
 	if maxUses != nil && (*maxUses < 1 || *maxUses > 1000) {

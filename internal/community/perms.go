@@ -85,12 +85,37 @@ func (c *ChannelAccess) MayView() error {
 	return nil
 }
 
-// MayEdit: only its author edits a message.
+// TimedOut reports whether the account is timed out in the community:
+// its timeout ends after its standing was read. The owner never is: no one
+// may time the owner out, and a timeout stored for them applies to nothing
+// (Discord exempts the owner too).
+func (a *Access) TimedOut() bool {
+	return !a.IsOwner && a.TimeoutUntil != nil && a.read.Before(*a.TimeoutUntil)
+}
+
+// MayCommunicate: a member timed out in the community still reads it but
+// says nothing there (ErrTimedOut, Together's refusal of a message) until
+// the timeout ends or is lifted: no message, thread reply, edit, file,
+// reaction, poll, vote, event or invite, no typing, and no call (voice,
+// stage or watch channel; one they are in drops them) nor Go Live, as
+// Discord's timeout. The rules of those acts (CanSend, MayEdit, MayReact,
+// MayAttach, MayConnectVoice, MayGoLive, CreateInvite) ask it after their
+// permission; everyone else, the moderators who acted included, is
+// unaffected.
+func (a *Access) MayCommunicate() error {
+	if a.TimedOut() {
+		return ErrTimedOut
+	}
+	return nil
+}
+
+// MayEdit: only its author edits a message, and not while timed out
+// (an edit says something new as a message does).
 func (c *ChannelAccess) MayEdit(authorID *string) error {
 	if !isAuthor(authorID, c.AccountID) {
 		return ErrEditOthers
 	}
-	return nil
+	return c.MayCommunicate()
 }
 
 // MayDelete: a message goes by its author, the community's owner, or a
@@ -102,13 +127,16 @@ func (c *ChannelAccess) MayDelete(authorID *string) error {
 	return nil
 }
 
-// MayReact: adding a reaction needs ADD_REACTIONS (removing one's own
-// does not).
+// MayReact: adding a reaction needs ADD_REACTIONS and no timeout
+// (removing one's own needs neither).
 func (c *ChannelAccess) MayReact(add bool) error {
-	if add && !c.Can(PermAddReactions) {
+	if !add {
+		return nil
+	}
+	if !c.Can(PermAddReactions) {
 		return ErrReact
 	}
-	return nil
+	return c.MayCommunicate()
 }
 
 // MayPin: pinning and unpinning need MANAGE_MESSAGES in the channel.
@@ -119,7 +147,8 @@ func (c *ChannelAccess) MayPin() error {
 	return nil
 }
 
-// MayAttach: files attach to one's own message, with ATTACH_FILES.
+// MayAttach: files attach to one's own message, with ATTACH_FILES and no
+// timeout.
 func (c *ChannelAccess) MayAttach(authorID *string) error {
 	if !isAuthor(authorID, c.AccountID) {
 		return ErrAttachOthers
@@ -127,26 +156,27 @@ func (c *ChannelAccess) MayAttach(authorID *string) error {
 	if !c.Can(PermAttachFiles) {
 		return ErrAttach
 	}
-	return nil
+	return c.MayCommunicate()
 }
 
 // MayConnectVoice: joining a channel's call (voice, stage or watch
-// channel, mesh or SFU) needs CONNECT_VOICE.
+// channel, mesh or SFU), and staying in it, needs CONNECT_VOICE and no
+// timeout.
 func (c *ChannelAccess) MayConnectVoice() error {
 	if !c.Can(PermConnectVoice) {
 		return ErrConnectVoice
 	}
-	return nil
+	return c.MayCommunicate()
 }
 
 // MayGoLive: streaming to a channel's call (Go Live) needs SPEAK there, as
 // the SFU asks of any audio or video a participant sends (Hearth's rule:
-// Together asks only that the broadcaster be in the call).
+// Together asks only that the broadcaster be in the call), and no timeout.
 func (c *ChannelAccess) MayGoLive() error {
 	if !c.Can(PermSpeak) {
 		return ErrGoLive
 	}
-	return nil
+	return c.MayCommunicate()
 }
 
 // MayStopGoLive: a Go Live session is stopped by its broadcaster or by a

@@ -86,12 +86,14 @@ func (s *Service) NewPoll(ctx context.Context, actor, channelID, question string
 	return p, nil
 }
 
-// CheckVote says whether optionID is one of p's options.
-func (p *Poll) CheckVote(optionID string) error {
+// CheckVote says whether ca's account may vote optionID in p: one of p's
+// options, and the voter not timed out (a vote is said in the channel, as
+// Discord's timeout refuses it; Together lets it through).
+func (p *Poll) CheckVote(ca *ChannelAccess, optionID string) error {
 	if !slices.ContainsFunc(p.Options, func(o PollOption) bool { return o.ID == optionID }) {
 		return ErrPollNoSuchOption
 	}
-	return nil
+	return ca.MayCommunicate()
 }
 
 // NewEvent checks an event actor wants to post in a channel of

@@ -50,10 +50,19 @@ func TestPollAndEventRules(t *testing.T) {
 	if err != nil || len(p.Options) != 2 || p.ID == "" || p.MessageID == "" || !p.CreatedAt.Equal(now) {
 		t.Fatalf("poll %+v %v", p, err)
 	}
-	if err := p.CheckVote(p.Options[1].ID); err != nil {
+	voter, err := ch.comm.ChannelAccess(ctx, alice, ch.channel)
+	if err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, p.CheckVote("nope"), community.ErrPollNoSuchOption)
+	if err := p.CheckVote(voter, p.Options[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, p.CheckVote(voter, "nope"), community.ErrPollNoSuchOption)
+	muted, err := ch.comm.ChannelAccess(ctx, ch.acct["muted"], ch.channel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, p.CheckVote(muted, p.Options[1].ID), community.ErrTimedOut)
 
 	at := now.Add(time.Hour)
 	_, err = ch.comm.NewEvent(ctx, alice, ch.c.ID, ch.channel, "", nil, at)

@@ -149,6 +149,14 @@ type Access struct {
 	RoleIDs   []string
 	Roles     map[string]*Role
 	Perms     int64 // server-wide bits
+	// TimeoutUntil is the end of the account's timeout in the community,
+	// nil when none; read with the bits, so a check needs no query of its
+	// own.
+	TimeoutUntil *time.Time
+	// read is when the standing was read, on the service's clock: a
+	// timeout holds while it ends after that (zero in a value built by
+	// hand, where any timeout set holds).
+	read time.Time
 }
 
 // Has reports whether the server-wide bits include p.
@@ -181,7 +189,7 @@ func (s *Service) Access(ctx context.Context, accountID, communityID string) (*A
 	if !st.Member {
 		return nil, ErrServerNotFound
 	}
-	return accessOf(st, accountID), nil
+	return s.accessOf(st, accountID), nil
 }
 
 // accessFor loads accountID's bits in c (another member's, for checks of
@@ -191,13 +199,13 @@ func (s *Service) accessFor(ctx context.Context, c *Community, accountID string)
 	if err != nil {
 		return nil, err
 	}
-	return accessOf(&Standing{Community: c, Roles: roles, RoleIDs: held}, accountID), nil
+	return s.accessOf(&Standing{Community: c, Roles: roles, RoleIDs: held}, accountID), nil
 }
 
-func accessOf(st *Standing, accountID string) *Access {
+func (s *Service) accessOf(st *Standing, accountID string) *Access {
 	c := st.Community
 	a := &Access{Community: c, AccountID: accountID, IsOwner: c.OwnerID == accountID, RoleIDs: st.RoleIDs,
-		Roles: make(map[string]*Role, len(st.Roles))}
+		Roles: make(map[string]*Role, len(st.Roles)), TimeoutUntil: st.TimeoutUntil, read: s.now()}
 	for _, r := range st.Roles {
 		a.Roles[r.ID] = r
 	}
@@ -218,9 +226,6 @@ type ChannelAccess struct {
 	*Access
 	Channel *Channel
 	Perms   int64 // channel bits
-	// TimeoutUntil is the end of the account's timeout in the community,
-	// nil when none; read with the bits, so a send needs no query of its own.
-	TimeoutUntil *time.Time
 }
 
 // Can reports whether the channel bits include p.
@@ -242,9 +247,8 @@ func (s *Service) ChannelAccess(ctx context.Context, accountID, channelID string
 	if !st.Member {
 		return nil, ErrChannelNotFound
 	}
-	a := accessOf(st, accountID)
-	return &ChannelAccess{Access: a, Channel: st.Channel, Perms: ChannelPerms(a.IsOwner, accountID, a.RoleIDs, a.Roles, st.Overrides),
-		TimeoutUntil: st.TimeoutUntil}, nil
+	a := s.accessOf(st, accountID)
+	return &ChannelAccess{Access: a, Channel: st.Channel, Perms: ChannelPerms(a.IsOwner, accountID, a.RoleIDs, a.Roles, st.Overrides)}, nil
 }
 
 // ChannelViewers returns, for every member, their bits in the channel

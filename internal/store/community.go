@@ -151,19 +151,22 @@ func (s *Community) Community(ctx context.Context, id string) (*community.Commun
 	return scanCommunity(s.db.QueryRowContext(ctx, `SELECT `+communityCols+` FROM communities c WHERE c.id=$1`, id))
 }
 
-// MemberStanding reads a community, whether accountID is a member, and the
-// community's roles marked with those accountID holds: two queries.
+// MemberStanding reads a community, whether accountID is a member, the
+// end of its timeout, and the community's roles marked with those
+// accountID holds: two queries.
 func (s *Community) MemberStanding(ctx context.Context, communityID, accountID string) (*community.Standing, error) {
 	var st community.Standing
+	var until sql.NullInt64
 	c, err := scanCommunity(scanFunc(func(d ...any) error {
 		return s.db.QueryRowContext(ctx, `SELECT `+communityCols+`,
-			EXISTS (SELECT 1 FROM community_members m WHERE m.community_id = c.id AND m.account_id = $2)
-			FROM communities c WHERE c.id = $1`, communityID, accountID).Scan(append(d, &st.Member)...)
+			EXISTS (SELECT 1 FROM community_members m WHERE m.community_id = c.id AND m.account_id = $2),
+			(SELECT t.until FROM member_timeouts t WHERE t.community_id = c.id AND t.account_id = $2)
+			FROM communities c WHERE c.id = $1`, communityID, accountID).Scan(append(d, &st.Member, &until)...)
 	}))
 	if err != nil {
 		return nil, err
 	}
-	st.Community = c
+	st.Community, st.TimeoutUntil = c, TimePtr(until)
 	st.Roles, st.RoleIDs, err = s.HeldRoles(ctx, c.ID, accountID)
 	return &st, err
 }

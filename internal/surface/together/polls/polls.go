@@ -249,7 +249,7 @@ func (s *API) Poll(w http.ResponseWriter, r *http.Request, p *identity.Principal
 
 func (s *API) Vote(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	ctx := r.Context()
-	poll, _, err := s.pollFor(ctx, p, r.PathValue("poll_id"))
+	poll, ca, err := s.pollFor(ctx, p, r.PathValue("poll_id"))
 	if err != nil {
 		s.Fail(w, err)
 		return
@@ -269,7 +269,7 @@ func (s *API) Vote(w http.ResponseWriter, r *http.Request, p *identity.Principal
 		s.Bad(w, err)
 		return
 	}
-	if err := poll.CheckVote(*in.OptionID); err != nil {
+	if err := poll.CheckVote(ca, *in.OptionID); err != nil {
 		s.Fail(w, err)
 		return
 	}
