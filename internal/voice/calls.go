@@ -4,8 +4,8 @@ package voice
 // session) lives in the store every node shares; what ends it is decided
 // here, not in a surface: a member who leaves the community (or is kicked
 // or banned) leaves its call there; a role, member role, override or
-// channel change that takes VIEW_CHANNEL or CONNECT away takes the member
-// out of the call, and one that takes SPEAK away ends its Go Live; leaving
+// channel change that takes VIEW_CHANNEL or CONNECT away, or a timeout,
+// takes the member out of the call, and one that takes SPEAK away ends its Go Live; leaving
 // a call ends one's Go Live in it; an account connected nowhere is in no
 // call and streams to none. The SFU applies the same rules to the rooms it
 // runs (SFU.OnCommunityEvent); these keep the shared states true for the
@@ -183,7 +183,7 @@ func (c *Calls) OnCommunityEvent(ctx context.Context, e *community.Event) {
 	switch e.Type {
 	case community.EvMemberLeft, community.EvMemberKicked, community.EvMemberBanned:
 		c.dropIn(ctx, e.AccountID, e.CommunityID)
-	case community.EvMemberRoleAdded, community.EvMemberRoleRemoved:
+	case community.EvMemberRoleAdded, community.EvMemberRoleRemoved, community.EvMemberTimeout:
 		if v, err := c.cfg.Store.Voice(ctx, e.AccountID); err == nil && v.CommunityID == e.CommunityID {
 			c.recheck(ctx, []*VoiceState{v})
 		}

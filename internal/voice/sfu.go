@@ -224,7 +224,8 @@ func (s *SFU) Join(ctx context.Context, accountID, channelID string, notify func
 	return s.joinLocal(ca, accountID, channelID, notify, nil)
 }
 
-// check is the join rule: a voice (or stage) channel, VIEW and CONNECT.
+// check is the join rule, and the rule of staying: a voice (or stage)
+// channel, VIEW and CONNECT, and no timeout in its community.
 func (s *SFU) check(ctx context.Context, accountID, channelID string) (*community.ChannelAccess, error) {
 	ca, err := s.access.ChannelAccess(ctx, accountID, channelID)
 	if err != nil {
@@ -235,6 +236,9 @@ func (s *SFU) check(ctx context.Context, accountID, channelID string) (*communit
 	}
 	if !ca.Can(community.PermViewChannel) || !ca.Can(PermConnect) {
 		return nil, fault.New(fault.Forbidden, "You do not have permission to join this voice channel")
+	}
+	if err := ca.MayCommunicate(); err != nil {
+		return nil, err
 	}
 	return ca, nil
 }
@@ -307,8 +311,8 @@ func (s *SFU) joinLocal(ca *community.ChannelAccess, accountID, channelID string
 // Recheck removes from the rooms this node runs the participants (of
 // accountID, or every account when "") in channelIDs (every room when nil)
 // who may no longer be in the call: banned, kicked or gone from the
-// community, or denied VIEW_CHANNEL or CONNECT by a role or override
-// change. Those who stay get their bits refreshed, so SPEAK taken away
+// community, denied VIEW_CHANNEL or CONNECT by a role or override
+// change, or timed out. Those who stay get their bits refreshed, so SPEAK taken away
 // refuses their next publish. Every node runs it for the rooms it runs
 // (community events reach every node); a removed participant gets a
 // "closed" notice wherever its client is.
@@ -329,7 +333,7 @@ func (s *SFU) OnCommunityEvent(ctx context.Context, e *community.Event) {
 	inCommunity := func(p *Participant) bool { return p.community == e.CommunityID }
 	switch e.Type {
 	case community.EvMemberKicked, community.EvMemberBanned, community.EvMemberLeft, community.EvMemberRoleAdded,
-		community.EvMemberRoleRemoved:
+		community.EvMemberRoleRemoved, community.EvMemberTimeout:
 		s.recheck(ctx, func(p *Participant) bool { return inCommunity(p) && p.AccountID == e.AccountID })
 	case community.EvRoleUpdated, community.EvRoleDeleted, community.EvCommunityDeleted:
 		s.recheck(ctx, inCommunity)
@@ -368,6 +372,8 @@ func (s *SFU) recheck(ctx context.Context, match func(*Participant) bool) {
 				s.broadcastParticipants(p.ChannelID)
 				s.broadcastTracks(p.ChannelID)
 			}
+		case errors.Is(err, community.ErrTimedOut):
+			s.leave(p, "removed: timed out")
 		case k == fault.NotFound || k == fault.Forbidden:
 			s.leave(p, "removed: no longer allowed in this channel")
 		default:
