@@ -668,8 +668,8 @@ func (s *Surface) onFrame(ctx context.Context, c *client, data []byte) {
 		}
 		in := fr.Typing
 		ca, err := s.d.Community.ChannelAccess(ctx, c.accountID, in.ChannelID)
-		if err != nil || ca.MayView() != nil {
-			return
+		if err != nil || ca.MayView() != nil || ca.MayCommunicate() != nil {
+			return // a timed-out member's typing is dropped as a hidden channel's
 		}
 		viewers, err := s.viewers(ctx, in.ChannelID)
 		if err != nil {

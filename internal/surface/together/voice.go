@@ -133,8 +133,11 @@ func (s *Surface) joinVoice(w http.ResponseWriter, r *http.Request, p *identity.
 		s.fail(w, err)
 		return
 	}
-	if ca.MayConnectVoice() != nil {
-		s.fail(w, fault.New(fault.Forbidden, "You do not have permission to join this voice channel"))
+	if err := ca.MayConnectVoice(); err != nil {
+		if errors.Is(err, community.ErrConnectVoice) {
+			err = fault.New(fault.Forbidden, "You do not have permission to join this voice channel")
+		}
+		s.fail(w, err)
 		return
 	}
 	v := &VoiceState{UserID: p.Account.ID, ChannelID: ca.Channel.ID, CommunityID: ca.Community.ID, Username: p.Account.Username,
