@@ -65,6 +65,9 @@ func (a *App) wireOwncast(ctx context.Context) error {
 		// A stage channel actor's fediverse engagement goes to the
 		// channel's chat, wherever its messages live.
 		chatCfg.ChannelChat = sc.ChatOf
+		// The chat of the default stage is also the chat of the stage
+		// channels bound to it: their communities' timeouts hold there.
+		chatCfg.MaySpeak = sc.MaySpeakInChat
 	}
 	chat, err := stagechat.New(ctx, chatCfg, a.DB.StageChat(), a.Identity, msgs, a.Bus,
 		log.With("component", "stagechat"))

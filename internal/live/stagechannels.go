@@ -121,12 +121,19 @@ func (c *StageChannels) OnCommunityEvent(ctx context.Context, e *community.Event
 		community.EvOverrideDeleted, community.EvChannelUpdated, community.EvChannelDeleted, community.EvCommunityDeleted:
 		c.recheckWebRTC(ctx, e.AccountID)
 		c.recheckPublishers(ctx, e.AccountID)
+	case community.EvMemberTimeout:
+		// A timed-out member still watches; they stream no more.
+		if e.AccountID != "" {
+			c.recheckPublishers(ctx, e.AccountID)
+		}
 	}
 }
 
 // MayPublish is the PublishGate of stage channel keys: the key's holder
-// must still manage the channel whose stage it is (a member kicked,
-// banned, demoted or disabled since they read the key streams no more).
+// must still manage the channel whose stage it is and not be timed out in
+// its community (a member kicked, banned, demoted, disabled or timed out
+// since they read the key streams no more; one whose timeout ends may
+// stream again).
 func (c *StageChannels) MayPublish(ctx context.Context, stageID, accountID string) error {
 	ca, err := c.viewable(ctx, accountID, stageID)
 	if err != nil {
@@ -135,7 +142,7 @@ func (c *StageChannels) MayPublish(ctx context.Context, stageID, accountID strin
 	if !canManage(ca) {
 		return fault.New(fault.Forbidden, "streaming to the stage needs MANAGE_CHANNELS")
 	}
-	return nil
+	return ca.MayCommunicate()
 }
 
 // heldBroadcasts is the live service's broadcasts with held keys.
@@ -494,6 +501,33 @@ func (c *StageChannels) ChannelsOfChat(ctx context.Context, conversationID strin
 		return nil
 	}
 	return chans
+}
+
+// MaySpeakInChat is the communities' rule for a line accountID says in a
+// stage's chat (conversationID, the stage's id): that chat is also the
+// chat of every stage channel bound to the stage, so a member timed out
+// in one of those channels' communities says nothing in it
+// (community.ErrTimedOut), as in the channel itself. Everyone else,
+// members or not, meets the chat's own rules only: the chat is open to
+// anyone the stage's admin lets in.
+func (c *StageChannels) MaySpeakInChat(ctx context.Context, conversationID, accountID string) error {
+	chans, err := c.live.ChannelsOfStage(ctx, conversationID)
+	if err != nil {
+		return err
+	}
+	for _, ch := range chans {
+		ca, err := c.comm.ChannelAccess(ctx, accountID, ch)
+		if errors.Is(err, fault.NotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := ca.MayCommunicate(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Refusals of a stage channel's binding.

@@ -41,7 +41,9 @@ func (s *Service) admit(ctx context.Context, set Settings, u *User, body string)
 // disabled user, sign-in and established-user modes, the word filter), on
 // top of the channel's own, and, first, the IP bans a chat client's
 // connection meets: a post from an address a ban covers (in.ClientAddr,
-// the IPv6 /64 as on the socket) is refused. An account that never opened
+// the IPv6 /64 as on the socket) is refused; then the communities' rule
+// (Config.MaySpeak: no member timed out in a community whose stage
+// channel shows this chat). An account that never opened
 // the chat counts as a signed-in chat user as old as its account. Every
 // post with an author into the chat's conversation meets them, whatever
 // kind it says it is. The chat's pace (Config.FloodRate) holds for every
@@ -75,6 +77,11 @@ func (s *Service) CheckPost(ctx context.Context, in *messages.PostInput) error {
 			IsBot: a.Kind == identity.Bot || a.Kind == identity.Integration}
 	} else if err != nil {
 		return err
+	}
+	if s.cfg.MaySpeak != nil {
+		if err := s.cfg.MaySpeak(ctx, in.ConversationID, in.AuthorID); err != nil {
+			return err
+		}
 	}
 	set := s.Settings()
 	if s.pace != nil && set.ChatSpamProtection && !u.IsModerator() && !s.integration(ctx, u) {

@@ -107,6 +107,13 @@ type Config struct {
 	// is posted there. nil: no stage channels (their engagement is not
 	// shown in any chat).
 	ChannelChat func(ctx context.Context, channelID string) (conversationID string, stage bool)
+	// MaySpeak is the communities' rule for a line an account says in
+	// this chat (conversationID is Conversation), asked of every writer
+	// (CheckPost): the chat of the default stage is also that of the
+	// community stage channels bound to it, and a member timed out in
+	// one of their communities says nothing there
+	// (live.StageChannels.MaySpeakInChat). nil: no communities.
+	MaySpeak func(ctx context.Context, conversationID, accountID string) error
 	// FloodRate is the chat's pace: messages per second one account may
 	// post into the chat, whichever surface it writes through (CheckPost;
 	// Owncast: 1.5, per connection there); a post past it blocks the

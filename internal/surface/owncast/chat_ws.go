@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/hearth-community/hearth/internal/community"
 	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/gateway"
 	"github.com/hearth-community/hearth/internal/identity"
@@ -230,7 +231,11 @@ func (s *Surface) onChatFrame(ctx context.Context, c *client, flood *stagechat.F
 			// its input while the account is blocked.
 			c.conn.Send(s.actionFrame(stagechat.FloodNotice))
 			flood.Hold(time.Now().Add(fe.RetryAfter))
-		case errors.Is(err, stagechat.ErrNotEstablished), errors.Is(err, stagechat.ErrNotAuthenticated):
+		case errors.Is(err, stagechat.ErrNotEstablished), errors.Is(err, stagechat.ErrNotAuthenticated),
+			errors.Is(err, community.ErrTimedOut):
+			// Told, as Owncast tells the modes' refusals; a member timed
+			// out in a community whose stage channel shows this chat
+			// hears "User is timed out", Together's words.
 			c.conn.Send(s.actionFrame(fault.Message(err)))
 		case err != nil:
 			if fault.KindOf(err) == fault.Invalid {
