@@ -39,7 +39,12 @@ func engines(t *testing.T, f func(t *testing.T, cfg config.Config)) {
 func seedClip(t *testing.T, a *app.App, cfg config.Config, stage, maker string) *recording.Clip {
 	t.Helper()
 	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Second)
+	// Not truncated: the recordings sweep deletes a clip or recording of a
+	// stage it did not list when it was made before that listing, and a
+	// time rounded down into the past let a sweep that listed the stages
+	// just before the stage channel was made delete the seeded clip
+	// (TestSignedClipURLOfDemotedAdmin's 404 in a loaded CI run).
+	now := time.Now().UTC()
 	end := now.Add(10 * time.Second)
 	rec := &recording.Recording{ID: identity.NewID(), StageID: stage, Title: "r", StartedAt: now, EndedAt: &end,
 		Duration: 10 * time.Second, NodeID: "gone"}
