@@ -30,13 +30,8 @@ func TestBrowserUnknownCommunity(t *testing.T) {
 	alice.do("make an invite", chromedp.Click(chromedp.CSS(`.invite button`)))
 	alice.waitFor("the invite link", `!!document.querySelector('[data-testid="invite-link"]')?.value`, 10*time.Second)
 
-	follow := func(p *page, path string) {
-		t.Helper()
-		eval[bool](p, "add a link to "+path, `(() => { document.getElementById("hop")?.remove(); const a = document.createElement("a"); a.href = `+jsString(path)+`; a.id = "hop"; a.textContent = "hop"; document.querySelector("main").prepend(a); return true; })()`)
-		p.do("follow it", chromedp.Click(chromedp.ID("hop")))
-	}
 	const bare = `!document.querySelector('[data-testid="member-count"]') && !document.getElementById("search-q") && ![...document.querySelectorAll("button")].some(b => b.textContent.trim() === "Invite people") && !document.querySelector('.channels a[href^="/c/"]') && document.querySelector('[data-testid="community-name"]')?.textContent === "…"`
-	follow(alice, "/c/00000000-0000-4000-8000-000000000000")
+	followInApp(alice, "/c/00000000-0000-4000-8000-000000000000")
 	alice.waitFor("the error alone", `!!document.querySelector('.community [role="alert"]') && `+bare, 10*time.Second)
 
 	// Loaded from the address, too.
@@ -45,7 +40,7 @@ func TestBrowserUnknownCommunity(t *testing.T) {
 	bob.waitFor("the error alone", `!!document.querySelector('.community [role="alert"]') && `+bare, 10*time.Second)
 
 	// Garden's link is not Shed's.
-	follow(alice, "/c/"+shed.ID)
+	followInApp(alice, "/c/"+shed.ID)
 	alice.waitFor("Shed open", `document.querySelector('[data-testid="community-name"]')?.textContent === "Shed" && !!document.getElementById("search-q")`, 10*time.Second)
 	if eval[bool](alice, "invite link shown", `!!document.querySelector('[data-testid="invite-link"]')`) {
 		t.Fatal("Shed shows the invite link made in Garden")
