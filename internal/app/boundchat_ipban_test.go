@@ -24,18 +24,9 @@ func TestBoundStageChannelFollowsIPBans(t *testing.T) {
 	t.Parallel()
 	engines(t, func(t *testing.T, cfg config.Config) {
 		cfg.TrustProxy = true
-		a, _ := start(t, cfg, nil)
-		base := a.HTTP.URL()
-		admin, bob := adminLogin(t, base), register(t, base, "bob")
-		srv := newServer(t, base, admin.AccessToken)
-		if code := call(t, "POST", base+"/servers/"+srv+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {
-			t.Fatalf("join: %d", code)
-		}
-		var ch struct{ ID string }
-		if code := call(t, "POST", base+"/servers/"+srv+"/channels", admin.AccessToken,
-			map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &ch); code != 201 {
-			t.Fatalf("bound stage channel: %d", code)
-		}
+		bc := boundChatChannel(t, cfg)
+		a, base, bob := bc.a, bc.base, bc.bob
+		ch := bc.channel
 		post := func(path, from, content string) (int, map[string]any) {
 			t.Helper()
 			b, _ := json.Marshal(map[string]string{"content": content})
@@ -52,7 +43,7 @@ func TestBoundStageChannelFollowsIPBans(t *testing.T) {
 			_ = json.NewDecoder(res.Body).Decode(&out)
 			return res.StatusCode, out
 		}
-		path := "/channels/" + ch.ID + "/messages"
+		path := "/channels/" + ch + "/messages"
 		if code, _ := post(path, "2001:db8:1:2::77", "before the ban"); code != 201 {
 			t.Fatalf("post before the ban: %d", code)
 		}

@@ -25,7 +25,8 @@ func TestStageChatPaceIsPerAccount(t *testing.T) {
 	t.Parallel()
 	engines(t, func(t *testing.T, cfg config.Config) {
 		cfg.ChatFloodRate = 0.01
-		base, admin, bob, ch := boundChatChannel(t, cfg)
+		bc := boundChatChannel(t, cfg)
+		base, admin, bob, ch := bc.base, bc.admin, bc.bob, bc.channel
 		wsBase := "ws" + strings.TrimPrefix(base, "http")
 		var sockets []*socket
 		for range 2 {

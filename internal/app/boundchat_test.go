@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hearth-community/hearth/internal/app"
 	"github.com/hearth-community/hearth/internal/config"
 )
 
@@ -19,7 +20,8 @@ import (
 func TestBoundStageChannelFollowsChatRules(t *testing.T) {
 	t.Parallel()
 	engines(t, func(t *testing.T, cfg config.Config) {
-		base, _, bob, ch := boundChatChannel(t, cfg)
+		bc := boundChatChannel(t, cfg)
+		base, bob, ch := bc.base, bc.bob, bc.channel
 		var viewer struct{ AccessToken string }
 		if code := call(t, "POST", base+"/api/chat/register", "", map[string]any{"displayName": "viewer"}, &viewer); code != 200 {
 			t.Fatalf("chat register: %d", code)
@@ -85,13 +87,22 @@ func TestBoundStageChannelFollowsChatRules(t *testing.T) {
 	})
 }
 
+// boundChat is a node with a public server whose stage channel the admin
+// bound to the default stage, and bob a member of it (boundChatChannel).
+type boundChat struct {
+	a               *app.App
+	base            string
+	admin, bob      login
+	server, channel string
+}
+
 // boundChatChannel starts a node with a public server whose stage channel
 // the admin bound to the default stage, and bob a member of it.
-func boundChatChannel(t *testing.T, cfg config.Config) (base string, admin, bob login, channel string) {
+func boundChatChannel(t *testing.T, cfg config.Config) boundChat {
 	t.Helper()
 	a, _ := start(t, cfg, nil)
-	base = a.HTTP.URL()
-	admin, bob = adminLogin(t, base), register(t, base, "bob")
+	base := a.HTTP.URL()
+	admin, bob := adminLogin(t, base), register(t, base, "bob")
 	srv := newServer(t, base, admin.AccessToken)
 	if code := call(t, "POST", base+"/servers/"+srv+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {
 		t.Fatalf("join: %d", code)
@@ -101,7 +112,7 @@ func boundChatChannel(t *testing.T, cfg config.Config) (base string, admin, bob 
 		map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &ch); code != 201 {
 		t.Fatalf("bound stage channel: %d", code)
 	}
-	return base, admin, bob, ch.ID
+	return boundChat{a: a, base: base, admin: admin, bob: bob, server: srv, channel: ch.ID}
 }
 
 // TestBoundStageChannelHidesModeratedMessages: a chat message the stage
@@ -113,7 +124,8 @@ func boundChatChannel(t *testing.T, cfg config.Config) (base string, admin, bob 
 func TestBoundStageChannelHidesModeratedMessages(t *testing.T) {
 	t.Parallel()
 	engines(t, func(t *testing.T, cfg config.Config) {
-		base, admin, bob, ch := boundChatChannel(t, cfg)
+		bc := boundChatChannel(t, cfg)
+		base, admin, bob, ch := bc.base, bc.admin, bc.bob, bc.channel
 		var m struct{ ID string }
 		if code := call(t, "POST", base+"/channels/"+ch+"/messages", bob.AccessToken, map[string]any{"content": "to be hidden"}, &m); code != 201 {
 			t.Fatalf("post: %d", code)

@@ -17,19 +17,10 @@ import (
 // post as before (403); once the timeout is lifted both work.
 func TestBoundStageChatFollowsTimeouts(t *testing.T) {
 	t.Parallel()
-	a, _ := start(t, testConfig(t), nil)
-	base := a.HTTP.URL()
+	bc := boundChatChannel(t, testConfig(t))
+	a, base, admin, bob, srv := bc.a, bc.base, bc.admin, bc.bob, bc.server
+	ch := bc.channel
 	wsBase := "ws" + strings.TrimPrefix(base, "http")
-	admin, bob := adminLogin(t, base), register(t, base, "bob")
-	srv := newServer(t, base, admin.AccessToken)
-	if code := call(t, "POST", base+"/servers/"+srv+"/join", bob.AccessToken, nil, nil); code != 200 && code != 201 {
-		t.Fatalf("join: %d", code)
-	}
-	var ch struct{ ID string }
-	if code := call(t, "POST", base+"/servers/"+srv+"/channels", admin.AccessToken,
-		map[string]any{"name": "Main", "type": "stage", "stage_id": "default"}, &ch); code != 201 {
-		t.Fatalf("bound stage channel: %d", code)
-	}
 	var reg struct{ AccessToken string }
 	if code := call(t, "POST", base+"/api/chat/register", bob.AccessToken, map[string]any{}, &reg); code != 200 {
 		t.Fatalf("chat register: %d", code)
@@ -45,7 +36,7 @@ func TestBoundStageChatFollowsTimeouts(t *testing.T) {
 	post := func(content string) (int, string) {
 		t.Helper()
 		var out struct{ Error string }
-		code := call(t, "POST", base+"/channels/"+ch.ID+"/messages", bob.AccessToken, map[string]any{"content": content}, &out)
+		code := call(t, "POST", base+"/channels/"+ch+"/messages", bob.AccessToken, map[string]any{"content": content}, &out)
 		return code, out.Error
 	}
 	ws.send(map[string]string{"type": "CHAT", "body": "before the timeout"})
