@@ -161,6 +161,27 @@ func (w *world) member(name string) string {
 	return id
 }
 
+// moderators makes a member of each name and gives them all one "mods"
+// role with MUTE_MEMBERS, above plain members; it returns their ids.
+func (w *world) moderators(names ...string) []string {
+	w.t.Helper()
+	ctx := context.Background()
+	perms, pos := community.PermMuteMembers|community.DefaultMemberPerms, 1
+	name := "mods"
+	role, err := w.comm.CreateRole(ctx, w.owner, w.c.ID, community.RoleInput{Name: &name, Permissions: &perms, Position: &pos})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	ids := make([]string, len(names))
+	for i, n := range names {
+		ids[i] = w.member(n)
+		if err := w.comm.SetMemberRole(ctx, w.owner, w.c.ID, ids[i], role.ID, true); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	return ids
+}
+
 // streamKey names a received stream: publisher account and track id.
 type streamKey struct{ from, track string }
 

@@ -418,18 +418,8 @@ func TestSFUModerationFollowsTheHierarchy(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ctx := testCtx(t)
-	perms, pos := community.PermMuteMembers|community.DefaultMemberPerms, 1
-	name := "mods"
-	role, err := w.comm.CreateRole(ctx, w.owner, w.c.ID, community.RoleInput{Name: &name, Permissions: &perms, Position: &pos})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod, peer, plain := w.member("mod"), w.member("peermod"), w.member("plain")
-	for _, id := range []string{mod, peer} {
-		if err := w.comm.SetMemberRole(ctx, w.owner, w.c.ID, id, role.ID, true); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mods := w.moderators("mod", "peermod")
+	mod, peer, plain := mods[0], mods[1], w.member("plain")
 	for _, id := range []string{w.owner, mod, peer, plain} {
 		w.join(ctx, id)
 	}

@@ -20,16 +20,7 @@ func TestSFUTimeoutDisconnects(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ctx := testCtx(t)
-	perms, pos := community.PermMuteMembers|community.DefaultMemberPerms, 1
-	name := "mods"
-	role, err := w.comm.CreateRole(ctx, w.owner, w.c.ID, community.RoleInput{Name: &name, Permissions: &perms, Position: &pos})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod, timed, stays := w.member("mod"), w.member("timed"), w.member("stays")
-	if err := w.comm.SetMemberRole(ctx, w.owner, w.c.ID, mod, role.ID, true); err != nil {
-		t.Fatal(err)
-	}
+	mod, timed, stays := w.moderators("mod")[0], w.member("timed"), w.member("stays")
 	peers := map[string]*peer{}
 	for _, id := range []string{mod, timed, stays} {
 		peers[id] = w.join(ctx, id)
