@@ -42,6 +42,12 @@ func boundedNode(t *testing.T, e storetest.Engine, cfg federation.Config, privat
 	return bounded{s, db, base + "/federation/user/streamer", base + "/federation/user/streamer/inbox"}
 }
 
+// follow posts p's signed Follow of the local actor to its inbox.
+func (n bounded) follow(t *testing.T, p *fedtest.Peer) fedtest.Reply {
+	t.Helper()
+	return p.Post(t, n.inbox, p.Follow(n.self), fedtest.SignOpts{})
+}
+
 // peers starts n peers. Every test peer is on 127.0.0.1: one remote
 // domain.
 func peers(t *testing.T, n int) []*fedtest.Peer {
@@ -66,26 +72,26 @@ func TestDomainFollowersBounded(t *testing.T) {
 			ctx := context.Background()
 			ps := peers(t, 4)
 			for _, p := range ps[:3] {
-				if r := p.Post(t, n.inbox, p.Follow(n.self), fedtest.SignOpts{}); r.Status != 202 {
+				if r := n.follow(t, p); r.Status != 202 {
 					t.Fatalf("follow = %d %s", r.Status, r.Body)
 				}
 			}
-			if r := ps[3].Post(t, n.inbox, ps[3].Follow(n.self), fedtest.SignOpts{}); r.Status != 403 {
+			if r := n.follow(t, ps[3]); r.Status != 403 {
 				t.Fatalf("a follow past the domain's bound = %d %s, want 403", r.Status, r.Body)
 			}
-			if r := ps[0].Post(t, n.inbox, ps[0].Follow(n.self), fedtest.SignOpts{}); r.Status != 202 {
+			if r := n.follow(t, ps[0]); r.Status != 202 {
 				t.Errorf("a pending account's follow again = %d %s, want 202", r.Status, r.Body)
 			}
 			if err := n.Approve(ctx, "", ps[1].Actor(), true); err != nil {
 				t.Fatal(err)
 			}
-			if r := ps[3].Post(t, n.inbox, ps[3].Follow(n.self), fedtest.SignOpts{}); r.Status != 403 {
+			if r := n.follow(t, ps[3]); r.Status != 403 {
 				t.Errorf("approved followers stopped counting: a follow past the bound = %d, want 403", r.Status)
 			}
 			if err := n.Approve(ctx, "", ps[2].Actor(), false); err != nil {
 				t.Fatal(err)
 			}
-			if r := ps[3].Post(t, n.inbox, ps[3].Follow(n.self), fedtest.SignOpts{}); r.Status != 202 {
+			if r := n.follow(t, ps[3]); r.Status != 202 {
 				t.Errorf("a follow once the admin blocked one = %d %s, want 202", r.Status, r.Body)
 			}
 			pending, _, err := n.Followers(ctx, "", federation.Pending, 0, 10)
@@ -118,14 +124,14 @@ func TestDomainInboxesBounded(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, p := range ps[:2] {
-				if r := p.Post(t, n.inbox, p.Follow(n.self), fedtest.SignOpts{}); r.Status != 202 {
+				if r := n.follow(t, p); r.Status != 202 {
 					t.Fatalf("follow = %d %s", r.Status, r.Body)
 				}
 			}
-			if r := ps[2].Post(t, n.inbox, ps[2].Follow(n.self), fedtest.SignOpts{}); r.Status != 403 {
+			if r := n.follow(t, ps[2]); r.Status != 403 {
 				t.Fatalf("a follow with a third inbox = %d %s, want 403", r.Status, r.Body)
 			}
-			if r := ps[1].Post(t, n.inbox, ps[1].Follow(n.self), fedtest.SignOpts{}); r.Status != 202 {
+			if r := n.follow(t, ps[1]); r.Status != 202 {
 				t.Errorf("a follower's follow again = %d %s, want 202", r.Status, r.Body)
 			}
 			k, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -134,7 +140,7 @@ func TestDomainInboxesBounded(t *testing.T) {
 			}
 			ps[0].SetKey(k)
 			ps[0].SetInboxes("", ps[0].URL()+"/users/p0/another-inbox")
-			if r := ps[0].Post(t, n.inbox, ps[0].Follow(n.self), fedtest.SignOpts{}); r.Status != 403 {
+			if r := n.follow(t, ps[0]); r.Status != 403 {
 				t.Errorf("a follower's follow with a new inbox = %d %s, want 403", r.Status, r.Body)
 			}
 			fs, _, err := n.Followers(context.Background(), "", federation.Approved, 0, 10)
@@ -171,11 +177,11 @@ func TestInboxPacedPerDomain(t *testing.T) {
 				}
 			}
 			for _, p := range ps {
-				if r := p.Post(t, n.inbox, p.Follow(n.self), fedtest.SignOpts{}); r.Status != 202 {
+				if r := n.follow(t, p); r.Status != 202 {
 					t.Fatalf("follow within the pace = %d %s", r.Status, r.Body)
 				}
 			}
-			r := ps[1].Post(t, n.inbox, ps[1].Follow(n.self), fedtest.SignOpts{})
+			r := n.follow(t, ps[1])
 			if r.Status != 429 {
 				t.Fatalf("an activity past the domain's pace = %d %s, want 429", r.Status, r.Body)
 			}
