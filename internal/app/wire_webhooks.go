@@ -2,13 +2,11 @@ package app
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/hearth-community/hearth/internal/egress"
-	"github.com/hearth-community/hearth/internal/fault"
 	"github.com/hearth-community/hearth/internal/webhooks"
 )
 
@@ -54,7 +52,7 @@ func (a *App) wireWebhooks(context.Context) error {
 
 // communityReach is where communities' webhooks may connect: the engine's
 // client, with the operator's --webhook-allow-addrs exceptions, for a
-// community an instance admin owns (an admin who is not disabled); a
+// community an instance admin who may act owns (InstanceAdmin); a
 // client that reaches public addresses only for any other. Zero (the
 // engine's client for all) when there are no exceptions.
 func (a *App) communityReach() webhooks.Reach {
@@ -66,13 +64,6 @@ func (a *App) communityReach() webhooks.Reach {
 		if err != nil {
 			return false, err
 		}
-		owner, err := a.Identity.Account(ctx, c.OwnerID)
-		if errors.Is(err, fault.NotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		return owner.IsAdmin && !owner.Disabled(), nil
+		return enabledMembers{a}.InstanceAdmin(ctx, c.OwnerID)
 	}}
 }
